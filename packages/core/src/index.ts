@@ -1,0 +1,37 @@
+/**
+ * @packageDocumentation
+ *
+ * Tessera's foundation: peer identity, signed envelopes and wire schemas, the Clock/Rng/MessageBus seams that the
+ * sans-IO state machines run on, and (in `createNode`) the libp2p node that carries them.
+ *
+ * @example
+ * ```ts
+ * import { generateIdentity, sealEnvelope, openEnvelope, domainOf, TOPICS } from '@tessera/core'
+ *
+ * const me = await generateIdentity()
+ * const bytes = sealEnvelope(me, { type: 'heartbeat', body: { jobId: 'j1', worker: me.peerId.toString(), taskIds: [], issuedAt: 0 } },
+ *   { domain: domainOf('direct'), seq: 1n, expiresAt: Date.now() + 60_000 })
+ * const opened = openEnvelope(bytes, { domain: domainOf('direct'), maxBytes: 65536, now: Date.now() })
+ * ```
+ */
+export * from './bus.js'
+export * from './clock.js'
+export * from './constants.js'
+export * from './envelope.js'
+export * from './errors.js'
+export * from './identity.js'
+export * from './replay.js'
+export * from './rng.js'
+export * from './topics.js'
+export * from './wire/award.js'
+export * from './wire/bid.js'
+export * from './wire/capacity.js'
+export * from './wire/challenge.js'
+export * from './wire/codec.js'
+export * from './wire/heartbeat.js'
+export * from './wire/messages.js'
+export * from './wire/order.js'
+export * from './wire/receipt.js'
+export * from './wire/result.js'
+export * from './wire/reveal.js'
+export * from './wire/verdict.js'

@@ -1,0 +1,14 @@
+import { z } from 'zod'
+import { MAX_TASKS_PER_MESSAGE } from '../constants.js'
+import { id, peerId, uint } from './fields.js'
+
+/** A worker's proof of life for its lease on a job's tasks. */
+export const heartbeatSchema = z.object({
+  jobId: id,
+  worker: peerId,
+  /** Tasks still in progress. */
+  taskIds: z.array(id).max(MAX_TASKS_PER_MESSAGE),
+  issuedAt: uint,
+})
+
+export type Heartbeat = z.output<typeof heartbeatSchema>

@@ -1,0 +1,72 @@
+import type { z } from 'zod'
+import { awardSchema } from './award.js'
+import { bidSchema } from './bid.js'
+import { capacitySchema } from './capacity.js'
+import { challengeSchema } from './challenge.js'
+import { heartbeatSchema } from './heartbeat.js'
+import { orderSchema } from './order.js'
+import { receiptSchema } from './receipt.js'
+import { resultSchema } from './result.js'
+import { revealSchema } from './reveal.js'
+import { verdictSchema } from './verdict.js'
+
+/** Every wire message schema by type. Adding a type is adding a row here and a version in {@link SCHEMA_VERSIONS}. */
+export const MESSAGE_SCHEMAS = Object.freeze({
+  capacity: capacitySchema,
+  order: orderSchema,
+  bid: bidSchema,
+  award: awardSchema,
+  heartbeat: heartbeatSchema,
+  result: resultSchema,
+  challenge: challengeSchema,
+  reveal: revealSchema,
+  verdict: verdictSchema,
+  receipt: receiptSchema,
+})
+
+export type MessageType = keyof typeof MESSAGE_SCHEMAS
+
+/** The schema version each type is encoded with; a decoder rejects any other. */
+export const SCHEMA_VERSIONS: Readonly<Record<MessageType, number>> = Object.freeze({
+  capacity: 1,
+  order: 1,
+  bid: 1,
+  award: 1,
+  heartbeat: 1,
+  result: 1,
+  challenge: 1,
+  reveal: 1,
+  verdict: 1,
+  receipt: 1,
+})
+
+/**
+ * The body field that names the message's author: the envelope's signer must be that peer, so one peer cannot
+ * speak for another. Receipts are co-signed inside the body and may be carried by either party.
+ */
+export const AUTHOR_FIELD: Readonly<Record<MessageType, string | undefined>> = Object.freeze({
+  capacity: 'peer',
+  order: 'creator',
+  bid: 'worker',
+  award: 'creator',
+  heartbeat: 'worker',
+  result: 'worker',
+  challenge: 'verifier',
+  reveal: 'worker',
+  verdict: 'verifier',
+  receipt: undefined,
+})
+
+export const MESSAGE_TYPES = Object.freeze(Object.keys(MESSAGE_SCHEMAS) as MessageType[])
+
+export type MessageBody<T extends MessageType> = z.output<(typeof MESSAGE_SCHEMAS)[T]>
+
+/** A typed wire message: what the state machines consume and produce. */
+export type WireMessage = { [T in MessageType]: { type: T; body: MessageBody<T> } }[MessageType]
+
+/** Narrows a message union to one type. */
+export type MessageOfType<T extends MessageType> = Extract<WireMessage, { type: T }>
+
+export function isMessageType(value: unknown): value is MessageType {
+  return typeof value === 'string' && Object.hasOwn(MESSAGE_SCHEMAS, value)
+}

@@ -1,0 +1,73 @@
+import { z } from 'zod'
+import {
+  MAX_FEATURES,
+  MAX_FRAMES_PER_JOB,
+  MAX_ID_LENGTH,
+  MAX_IMAGE_SIDE,
+  MAX_INPUTS_PER_ORDER,
+  MAX_SAMPLES_PER_PIXEL,
+  MAX_TASKS_PER_JOB,
+} from '../constants.js'
+import { amount, cid, id, label, nonNegative, peerId, posInt, probability, tier, uint } from './fields.js'
+
+/** Render jobs split into frames x tiles. */
+export const renderSplitSchema = z.object({
+  kind: z.literal('render'),
+  firstFrame: uint,
+  frames: posInt.max(MAX_FRAMES_PER_JOB),
+  width: posInt.max(MAX_IMAGE_SIDE),
+  height: posInt.max(MAX_IMAGE_SIDE),
+  tileWidth: posInt.max(MAX_IMAGE_SIDE),
+  tileHeight: posInt.max(MAX_IMAGE_SIDE),
+  samples: posInt.max(MAX_SAMPLES_PER_PIXEL),
+})
+
+/** Inference jobs split into ranges of input batch items. */
+export const inferenceSplitSchema = z.object({
+  kind: z.literal('inference'),
+  items: posInt.max(MAX_TASKS_PER_JOB * 1024),
+  itemsPerTask: posInt.max(MAX_TASKS_PER_JOB * 1024),
+})
+
+export const splitSchema = z.discriminatedUnion('kind', [renderSplitSchema, inferenceSplitSchema])
+
+/** The creator's verification budget, handed to `@tessera/proof`'s planner. */
+export const verificationBudgetSchema = z.object({
+  detect: probability,
+  withinTasks: posInt,
+  cheatRate: probability,
+  maxOverhead: probability,
+})
+
+/**
+ * A creator's signed request for work (DESIGN.md, "Order"), published on `/tessera/1/orders`. Workers bid on it;
+ * the creator awards tasks by reverse auction within the order's tier.
+ */
+export const orderSchema = z.object({
+  jobId: id,
+  creator: peerId,
+  kind: z.union([z.literal('render'), z.literal('inference')]),
+  inputs: z.array(cid).min(1).max(MAX_INPUTS_PER_ORDER),
+  split: splitSchema,
+  tier,
+  /** Highest acceptable price per benchmark-hour, token units. */
+  maxPrice: amount,
+  /** The creator's estimate of benchmark-hours per task, to turn prices into expected cost. */
+  benchHoursPerTask: nonNegative,
+  requirements: z.object({ features: z.array(label).max(MAX_FEATURES), minMemoryMb: uint }),
+  /** Bid window: closes at `bidDeadline` or once `minBids` bids arrived, whichever is first. */
+  bidDeadline: uint,
+  minBids: posInt.max(1024),
+  /** The job must be complete by then. */
+  deadline: uint,
+  verification: verificationBudgetSchema,
+  /** The creator's escrow reference on the ledger. */
+  escrow: z.string().max(MAX_ID_LENGTH),
+  issuedAt: uint,
+})
+
+export type Order = z.output<typeof orderSchema>
+export type Split = z.output<typeof splitSchema>
+export type RenderSplit = z.output<typeof renderSplitSchema>
+export type InferenceSplit = z.output<typeof inferenceSplitSchema>
+export type VerificationBudget = z.output<typeof verificationBudgetSchema>

@@ -1,0 +1,22 @@
+import { z } from 'zod'
+import { amount, hash, id, peerId, signature, uint } from './fields.js'
+
+/**
+ * What a creator owes a worker for an accepted task, signed by both (over {@link receiptSigningBytes} in
+ * `@tessera/core`). Receipts batch per epoch into a Merkle root anchored on chain.
+ */
+export const receiptSchema = z.object({
+  jobId: id,
+  taskId: id,
+  creator: peerId,
+  worker: peerId,
+  /** Token units owed for the task, before the protocol fee. */
+  amount,
+  /** The output commitment (Merkle root) the payment is for. */
+  commitment: hash,
+  epoch: uint,
+  creatorSig: signature.optional(),
+  workerSig: signature.optional(),
+})
+
+export type Receipt = z.output<typeof receiptSchema>

@@ -1,0 +1,144 @@
+import { sha256 } from '@noble/hashes/sha2.js'
+
+/**
+ * A binary Merkle tree as in Certificate Transparency (RFC 6962 / RFC 9162): leaves hashed as H(0x00 || data),
+ * interior nodes as H(0x01 || left || right), an odd node at the end of a level carried up unchanged. The domain
+ * prefixes stop an interior node from being passed off as a leaf, and a proof binds the leaf's index and the
+ * tree's size, which challenges depend on. (The popular npm Merkle libraries sort sibling pairs, which loses the
+ * index binding, so this small module is our own.) Shared by `@tessera/proof` (output commitments) and
+ * `@tessera/ledger` (receipt batches).
+ */
+
+const LEAF_PREFIX = 0x00
+const NODE_PREFIX = 0x01
+
+/** The hash of a leaf's data. */
+export function leafHash(data: Uint8Array): Uint8Array {
+  const h = sha256.create()
+  h.update(Uint8Array.of(LEAF_PREFIX))
+  h.update(data)
+  return h.digest()
+}
+
+/** The hash of two child nodes. */
+export function nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {
+  const h = sha256.create()
+  h.update(Uint8Array.of(NODE_PREFIX))
+  h.update(left)
+  h.update(right)
+  return h.digest()
+}
+
+/** A Merkle tree, keeping every level so proofs cost nothing to build. */
+export class MerkleTree {
+  readonly #levels: Uint8Array[][]
+
+  private constructor(leafHashes: Uint8Array[]) {
+    this.#levels = buildLevels(leafHashes)
+  }
+
+  /** A tree over leaf data. */
+  static fromLeaves(leaves: readonly Uint8Array[]): MerkleTree {
+    return new MerkleTree(leaves.map(leafHash))
+  }
+
+  /** A tree over leaves that are already hashed with {@link leafHash}. */
+  static fromLeafHashes(hashes: readonly Uint8Array[]): MerkleTree {
+    return new MerkleTree([...hashes])
+  }
+
+  get size(): number {
+    return this.#levels[0]?.length ?? 0
+  }
+
+  get root(): Uint8Array {
+    const top = this.#levels[this.#levels.length - 1]
+    if (top === undefined || top.length !== 1) throw new RangeError('an empty tree has no root')
+    return top[0] as Uint8Array
+  }
+
+  /** Sibling hashes from the leaf at `index` up to the root. */
+  proof(index: number): Uint8Array[] {
+    if (!Number.isInteger(index) || index < 0 || index >= this.size) {
+      throw new RangeError(`leaf ${index} is outside a tree of ${this.size}`)
+    }
+    const path: Uint8Array[] = []
+    let i = index
+    for (let level = 0; level < this.#levels.length - 1; level++) {
+      const nodes = this.#levels[level] as Uint8Array[]
+      const sibling = i % 2 === 1 ? i - 1 : i + 1
+      if (sibling < nodes.length) path.push(nodes[sibling] as Uint8Array)
+      i = Math.floor(i / 2)
+    }
+    return path
+  }
+}
+
+function buildLevels(leafHashes: Uint8Array[]): Uint8Array[][] {
+  const levels: Uint8Array[][] = [leafHashes]
+  let nodes = leafHashes
+  while (nodes.length > 1) {
+    const next: Uint8Array[] = []
+    for (let i = 0; i < nodes.length; i += 2) {
+      next.push(i + 1 < nodes.length ? nodeHash(nodes[i] as Uint8Array, nodes[i + 1] as Uint8Array) : (nodes[i] as Uint8Array))
+    }
+    levels.push(next)
+    nodes = next
+  }
+  return levels
+}
+
+/** The root over leaf data. */
+export function merkleRoot(leaves: readonly Uint8Array[]): Uint8Array {
+  return MerkleTree.fromLeaves(leaves).root
+}
+
+/**
+ * Checks that `leaf` (data, not hash) sits at `index` in a tree of `size` leaves with the given root. Returns
+ * false for any inconsistency (wrong index, wrong size, extra or missing siblings); never throws.
+ */
+export function verifyMerkleProof(
+  root: Uint8Array,
+  leaf: Uint8Array,
+  index: number,
+  size: number,
+  proof: readonly Uint8Array[],
+): boolean {
+  return verifyMerkleProofOfHash(root, leafHash(leaf), index, size, proof)
+}
+
+/** As {@link verifyMerkleProof}, for a leaf given by its hash. */
+export function verifyMerkleProofOfHash(
+  root: Uint8Array,
+  leafDigest: Uint8Array,
+  index: number,
+  size: number,
+  proof: readonly Uint8Array[],
+): boolean {
+  if (!Number.isInteger(index) || !Number.isInteger(size) || index < 0 || index >= size) return false
+  let hash = leafDigest
+  let i = index
+  let width = size
+  let used = 0
+  while (width > 1) {
+    if (i % 2 === 1) {
+      const sibling = proof[used++]
+      if (sibling === undefined) return false
+      hash = nodeHash(sibling, hash)
+    } else if (i + 1 < width) {
+      const sibling = proof[used++]
+      if (sibling === undefined) return false
+      hash = nodeHash(hash, sibling)
+    }
+    i = Math.floor(i / 2)
+    width = Math.ceil(width / 2)
+  }
+  return used === proof.length && equalBytes(hash, root)
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false
+  let diff = 0
+  for (let i = 0; i < a.byteLength; i++) diff |= (a[i] as number) ^ (b[i] as number)
+  return diff === 0
+}
