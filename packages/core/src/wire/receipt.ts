@@ -2,8 +2,8 @@ import { z } from 'zod'
 import { amount, hash, id, peerId, signature, uint } from './fields.js'
 
 /**
- * What a creator owes a worker for an accepted task, signed by both (over {@link receiptSigningBytes} in
- * `@tessera/core`). Receipts batch per epoch into a Merkle root anchored on chain.
+ * What a creator owes a worker for an accepted task, signed by both (`@tessera/ledger` defines the signed
+ * bytes). Receipts batch per epoch into a Merkle root anchored on chain.
  */
 export const receiptSchema = z.object({
   jobId: id,
