@@ -1,0 +1,99 @@
+import { readFile } from 'node:fs/promises'
+import { z } from 'zod'
+import { MAX_CONFIG_BYTES } from './constants.js'
+import { NodeError } from './errors.js'
+
+const amount = z
+  .union([z.string().regex(/^\d{1,20}$/), z.number().int().nonnegative()])
+  .transform((v) => BigInt(v))
+  .refine((v) => v <= 0xffff_ffff_ffff_ffffn, 'amount out of u64 range')
+
+/** The node's config file (`<data dir>/config.json`), validated on load; every field has a default. */
+export const configSchema = z
+  .object({
+    version: z.literal(1).default(1),
+    /** libp2p listen multiaddrs. */
+    listen: z.array(z.string().max(256)).max(16).default(['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws']),
+    /** Peers to join through; may be empty. */
+    bootstrap: z.array(z.string().max(512)).max(64).default([]),
+    /** Loopback-friendly network settings (no IP-colocation penalty, DHT keeps private addresses). */
+    localNetwork: z.boolean().default(true),
+    /** Control API and /metrics: host and port (0 picks a free port). */
+    api: z.object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(0) }).default({
+      host: '127.0.0.1',
+      port: 0,
+    }),
+    logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'),
+    worker: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** Asking price per benchmark-hour, token units. */
+        price: amount.default(100n),
+        pricing: z.enum(['fixed', 'demand']).default('fixed'),
+        tiers: z.array(z.union([z.literal(1), z.literal(2), z.literal(3)])).default([3]),
+        stake: amount.default(1_000n),
+        slots: z.number().int().min(1).max(64).default(1),
+      })
+      .default({ enabled: true, price: 100n, pricing: 'fixed', tiers: [3], stake: 1_000n, slots: 1 }),
+    ledger: z
+      .object({
+        transport: z.enum(['litesvm', 'rpc']).default('litesvm'),
+        /** Cluster JSON-RPC URL when transport is rpc. */
+        url: z.string().url().optional(),
+        /** Cluster WebSocket URL for confirmations; polling when absent. */
+        wsUrl: z.string().url().optional(),
+        /** SPL mint of the payment token; a local mint is created on LiteSVM when absent. */
+        mint: z.string().max(64).optional(),
+        /** Protocol fee in basis points. */
+        feeBps: z.number().int().min(0).max(10_000).default(100),
+      })
+      .default({ transport: 'litesvm', feeBps: 100 }),
+  })
+  .strict()
+
+export type NodeConfig = z.output<typeof configSchema>
+export type NodeConfigInput = z.input<typeof configSchema>
+
+/** Validates a config object, with a message naming the first bad field. */
+export function parseConfig(value: unknown, source = 'config'): NodeConfig {
+  const parsed = configSchema.safeParse(value)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]
+    const where = issue?.path.join('.') || '(root)'
+    throw new NodeError('NODE__INVALID_CONFIG', `${source}: ${where}: ${issue?.message ?? 'invalid'}`, {
+      source,
+      path: issue?.path.map(String) ?? [],
+    })
+  }
+  return parsed.data
+}
+
+/** Reads and validates a JSON config file. */
+export async function loadConfig(path: string): Promise<NodeConfig> {
+  let text: string
+  try {
+    const bytes = await readFile(path)
+    if (bytes.byteLength > MAX_CONFIG_BYTES) {
+      throw new NodeError('NODE__INVALID_CONFIG', `${path} is larger than ${MAX_CONFIG_BYTES} bytes`, { path })
+    }
+    text = bytes.toString('utf8')
+  } catch (e) {
+    if (e instanceof NodeError) throw e
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new NodeError('NODE__CONFIG_NOT_FOUND', `no config at ${path}; run \`tessera init\` first`, { path })
+    }
+    throw new NodeError('NODE__FILE_UNREADABLE', `cannot read ${path}: ${(e as Error).message}`, { path })
+  }
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch (e) {
+    throw new NodeError('NODE__MALFORMED_CONFIG', `${path} is not valid JSON: ${(e as Error).message}`, { path })
+  }
+  return parseConfig(json, path)
+}
+
+/** The config as JSON text (bigints as decimal strings). */
+export function serializeConfig(config: NodeConfig | NodeConfigInput): string {
+  return `${JSON.stringify(config, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`
+}

@@ -1,0 +1,21 @@
+/** Defaults for the `tessera` node. */
+
+/** Default data directory, under the user's home. */
+export const DEFAULT_DATA_DIR_NAME = '.tessera'
+export const CONFIG_FILE = 'config.json'
+export const IDENTITY_FILE = 'peer.key'
+export const WALLET_FILE = 'wallet.json'
+export const DATASTORE_DIR = 'datastore'
+export const LEDGER_DIR = 'ledger'
+export const API_TOKEN_FILE = 'api.token'
+/** Written by a running node: where its control API listens. */
+export const API_ADDRESS_FILE = 'api.json'
+
+/** Largest config file accepted. */
+export const MAX_CONFIG_BYTES = 256 * 1024
+/** Largest job input accepted from a file (scene or model). */
+export const MAX_INPUT_BYTES = 512 * 1024 * 1024
+/** Largest request body the control API accepts. */
+export const MAX_API_BODY_BYTES = 16 * 1024 * 1024
+/** How long the CLI waits for the control API. */
+export const API_TIMEOUT_MS = 10_000

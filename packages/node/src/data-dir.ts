@@ -1,0 +1,105 @@
+import { randomBytes } from 'node:crypto'
+import { access, mkdir, open, readFile, writeFile } from 'node:fs/promises'
+import { homedir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { loadOrCreateIdentity, type Identity } from '@tessera/core'
+import { type NodeConfig, type NodeConfigInput, loadConfig, parseConfig, serializeConfig } from './config.js'
+import {
+  API_ADDRESS_FILE,
+  API_TOKEN_FILE,
+  CONFIG_FILE,
+  DATASTORE_DIR,
+  DEFAULT_DATA_DIR_NAME,
+  IDENTITY_FILE,
+  LEDGER_DIR,
+  WALLET_FILE,
+} from './constants.js'
+import { NodeError } from './errors.js'
+
+/** Where a node keeps everything: identity, config, datastore, wallet, ledger snapshot. */
+export interface DataDir {
+  root: string
+  config: string
+  identity: string
+  wallet: string
+  datastore: string
+  ledger: string
+  apiToken: string
+  apiAddress: string
+}
+
+/** Resolves the data directory: the flag, then `TESSERA_DATA_DIR`, then `~/.tessera`. */
+export function resolveDataDir(flag?: string): DataDir {
+  const root = resolve(flag ?? process.env.TESSERA_DATA_DIR ?? join(homedir(), DEFAULT_DATA_DIR_NAME))
+  return {
+    root,
+    config: join(root, CONFIG_FILE),
+    identity: join(root, IDENTITY_FILE),
+    wallet: join(root, WALLET_FILE),
+    datastore: join(root, DATASTORE_DIR),
+    ledger: join(root, LEDGER_DIR),
+    apiToken: join(root, API_TOKEN_FILE),
+    apiAddress: join(root, API_ADDRESS_FILE),
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path)
+    return true
+  } catch {
+    return false
+  }
+}
+
+export interface InitResult {
+  dir: DataDir
+  identity: Identity
+  config: NodeConfig
+  created: boolean
+}
+
+/**
+ * Creates the data directory (mode 0700) with an identity (0600), a config file and an API token (0600).
+ * Idempotent: what exists is kept, so `init` never replaces a key that may hold funds or reputation.
+ */
+export async function initDataDir(dir: DataDir, overrides: NodeConfigInput = {}): Promise<InitResult> {
+  await mkdir(dir.root, { recursive: true, mode: 0o700 })
+  const created = !(await exists(dir.config))
+  if (created) {
+    const config = parseConfig(overrides, 'init options')
+    await writeFile(dir.config, serializeConfig(config), { flag: 'wx', mode: 0o600 })
+  }
+  if (!(await exists(dir.apiToken))) {
+    const handle = await open(dir.apiToken, 'wx', 0o600)
+    await handle.writeFile(randomBytes(24).toString('hex'))
+    await handle.close()
+  }
+  const identity = await loadOrCreateIdentity(dir.identity)
+  return { dir, identity, config: await loadConfig(dir.config), created }
+}
+
+/** Loads an initialised data directory, or says how to make one. */
+export async function openDataDir(dir: DataDir): Promise<{ identity: Identity; config: NodeConfig }> {
+  if (!(await exists(dir.config))) {
+    throw new NodeError(
+      'NODE__DATA_DIR_NOT_INITIALISED',
+      `${dir.root} is not a Tessera data directory; run \`tessera init --data-dir ${dir.root}\` first`,
+      { dir: dir.root },
+    )
+  }
+  const config = await loadConfig(dir.config)
+  const identity = await loadOrCreateIdentity(dir.identity)
+  return { identity, config }
+}
+
+/** Reads the API token, which authorises CLI calls to the running node. */
+export async function readApiToken(dir: DataDir): Promise<string> {
+  try {
+    return (await readFile(dir.apiToken, 'utf8')).trim()
+  } catch {
+    throw new NodeError('NODE__DATA_DIR_NOT_INITIALISED', `no API token in ${dir.root}; run \`tessera init\` first`, {
+      dir: dir.root,
+    })
+  }
+}
