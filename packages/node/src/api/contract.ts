@@ -1,0 +1,67 @@
+/**
+ * The control API between the `tessera` CLI and a running node (JSON over HTTP on loopback, bearer token from the
+ * data directory), and the operations a node offers through it.
+ */
+
+/** A job as the CLI submits it: inputs already stored as blobs, identified by CID. */
+export interface JobRequest {
+  kind: 'render' | 'inference'
+  inputs: string[]
+  /** Render: frames x tiles. */
+  render?: { frames: number; width: number; height: number; tileWidth: number; tileHeight: number; samples: number }
+  /** Inference: batch items split into tasks. */
+  inference?: { items: number; itemsPerTask: number }
+  tier?: 1 | 2 | 3
+  /** Highest price per benchmark-hour, token units, decimal string. */
+  maxPrice?: string
+  /** Milliseconds from now. */
+  deadlineMs?: number
+}
+
+/** Progress of a job as the CLI shows it. */
+export interface JobStatus {
+  jobId: string
+  state: 'bidding' | 'running' | 'completed' | 'failed' | 'cancelled' | 'expired'
+  tasks: number
+  completed: number
+  verified: number
+  reassigned: number
+  /** Estimated milliseconds to completion, when known. */
+  etaMs?: number
+  /** Why no (or too few) bids, when the order went unmatched. */
+  diagnostic?: Record<string, number>
+}
+
+/** A job's output files. */
+export interface JobOutput {
+  jobId: string
+  files: { name: string; contentType: string; base64: string }[]
+}
+
+export interface WalletInfo {
+  address: string
+  sol: string
+  tokens: string
+  mint: string
+}
+
+export interface NodeStatus {
+  peerId: string
+  addrs: string[]
+  peers: number
+  capacityRecords: number
+  worker: boolean
+}
+
+/** What a running node does for the API; the server only routes, validates and authorises. */
+export interface NodeOperations {
+  status(): Promise<NodeStatus>
+  putBlob(bytes: Uint8Array): Promise<string>
+  submitJob(request: JobRequest): Promise<{ jobId: string }>
+  jobStatus(jobId: string): Promise<JobStatus>
+  jobOutput(jobId: string): Promise<JobOutput>
+  wallet(): Promise<WalletInfo>
+  airdrop(amount: bigint): Promise<WalletInfo>
+  /** Prometheus text exposition. */
+  metrics(): Promise<string>
+}

@@ -1,0 +1,162 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { timingSafeEqual } from 'node:crypto'
+import { isTesseraError } from '@tessera/core'
+import { z } from 'zod'
+import { MAX_API_BODY_BYTES, MAX_INPUT_BYTES } from '../constants.js'
+import { NodeError } from '../errors.js'
+import type { JobRequest, NodeOperations } from './contract.js'
+
+const jobRequestSchema = z
+  .object({
+    kind: z.enum(['render', 'inference']),
+    inputs: z.array(z.string().min(1).max(128)).min(1).max(64),
+    render: z
+      .object({
+        frames: z.number().int().min(1).max(10_000),
+        width: z.number().int().min(1).max(16_384),
+        height: z.number().int().min(1).max(16_384),
+        tileWidth: z.number().int().min(1).max(16_384),
+        tileHeight: z.number().int().min(1).max(16_384),
+        samples: z.number().int().min(1).max(65_536),
+      })
+      .optional(),
+    inference: z.object({ items: z.number().int().min(1), itemsPerTask: z.number().int().min(1) }).optional(),
+    tier: z.union([z.literal(1), z.literal(2), z.literal(3)]).optional(),
+    maxPrice: z.string().regex(/^\d{1,20}$/).optional(),
+    deadlineMs: z.number().int().min(1).optional(),
+  })
+  .strict()
+  .refine((r) => (r.kind === 'render' ? r.render !== undefined : r.inference !== undefined), {
+    message: 'a render job needs `render`, an inference job needs `inference`',
+  })
+
+const airdropSchema = z.object({ amount: z.string().regex(/^\d{1,20}$/) }).strict()
+
+export interface ApiServerOptions {
+  host: string
+  port: number
+  /** Bearer token required on /v1 routes. /metrics is open, as Prometheus scrapes it. */
+  token: string
+}
+
+/** HTTP status for an error code. */
+function statusOf(e: unknown): number {
+  if (!isTesseraError(e)) return 500
+  if (e.code.endsWith('_NOT_FOUND')) return 404
+  if (e.code === 'NODE__API_UNAUTHORISED') return 401
+  if (/MALFORMED|INVALID|TOO_LARGE|EXCEEDED|UNSUPPORTED/.test(e.code)) return 400
+  return 500
+}
+
+async function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of req) {
+    size += (chunk as Buffer).byteLength
+    if (size > max) {
+      throw new NodeError('NODE__API_MALFORMED_REQUEST', `request body exceeds ${max} bytes`, { max })
+    }
+    chunks.push(chunk as Buffer)
+  }
+  return Buffer.concat(chunks)
+}
+
+function parseJson<T>(body: Buffer, schema: z.ZodType<T>): T {
+  let value: unknown
+  try {
+    value = JSON.parse(body.toString('utf8'))
+  } catch {
+    throw new NodeError('NODE__API_MALFORMED_REQUEST', 'request body is not JSON', {})
+  }
+  const parsed = schema.safeParse(value)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]
+    throw new NodeError('NODE__API_MALFORMED_REQUEST', `${issue?.path.join('.') || 'body'}: ${issue?.message}`, {})
+  }
+  return parsed.data
+}
+
+function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  const text = JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))
+  res.writeHead(status, { 'content-type': 'application/json' }).end(text)
+}
+
+/**
+ * The node's control API and Prometheus endpoint: loopback HTTP, bearer-token authorised, every request body
+ * bounded and validated. Routing only; the work is done by {@link NodeOperations}.
+ */
+export class ApiServer {
+  readonly #server: Server
+  readonly #ops: NodeOperations
+  readonly #token: Buffer
+  readonly #listenOn: { host: string; port: number }
+
+  constructor(ops: NodeOperations, options: ApiServerOptions) {
+    this.#ops = ops
+    this.#token = Buffer.from(options.token)
+    this.#server = createServer((req, res) => {
+      this.#route(req, res).catch((e: unknown) => {
+        if (!res.headersSent) {
+          sendJson(res, statusOf(e), {
+            error: { code: isTesseraError(e) ? e.code : 'NODE__INTERNAL', message: (e as Error).message },
+          })
+        } else res.destroy()
+      })
+    })
+    this.#listenOn = { host: options.host, port: options.port }
+  }
+
+  /** Starts listening; resolves to the bound address. */
+  async listen(): Promise<{ host: string; port: number }> {
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject)
+      this.#server.listen(this.#listenOn.port, this.#listenOn.host, () => resolve())
+    })
+    const address = this.#server.address() as AddressInfo
+    return { host: address.address, port: address.port }
+  }
+
+  async close(): Promise<void> {
+    this.#server.closeAllConnections()
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()))
+  }
+
+  #authorised(req: IncomingMessage): boolean {
+    const header = req.headers.authorization ?? ''
+    const given = Buffer.from(header.startsWith('Bearer ') ? header.slice(7) : '')
+    return given.byteLength === this.#token.byteLength && timingSafeEqual(given, this.#token)
+  }
+
+  async #route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost')
+    const path = url.pathname
+    if (req.method === 'GET' && path === '/metrics') {
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(await this.#ops.metrics())
+      return
+    }
+    if (!this.#authorised(req)) {
+      throw new NodeError('NODE__API_UNAUTHORISED', 'missing or wrong API token', {})
+    }
+    const job = /^\/v1\/jobs\/([^/]{1,128})(\/output)?$/.exec(path)
+    if (req.method === 'GET' && path === '/v1/status') return sendJson(res, 200, await this.#ops.status())
+    if (req.method === 'PUT' && path === '/v1/blobs') {
+      const cid = await this.#ops.putBlob(await readBody(req, MAX_INPUT_BYTES))
+      return sendJson(res, 200, { cid })
+    }
+    if (req.method === 'POST' && path === '/v1/jobs') {
+      const request = parseJson(await readBody(req, MAX_API_BODY_BYTES), jobRequestSchema) as JobRequest
+      return sendJson(res, 200, await this.#ops.submitJob(request))
+    }
+    if (req.method === 'GET' && job !== null) {
+      const id = decodeURIComponent(job[1] as string)
+      return sendJson(res, 200, job[2] === undefined ? await this.#ops.jobStatus(id) : await this.#ops.jobOutput(id))
+    }
+    if (req.method === 'GET' && path === '/v1/wallet') return sendJson(res, 200, await this.#ops.wallet())
+    if (req.method === 'POST' && path === '/v1/wallet/airdrop') {
+      const { amount } = parseJson(await readBody(req, MAX_API_BODY_BYTES), airdropSchema)
+      return sendJson(res, 200, await this.#ops.airdrop(BigInt(amount)))
+    }
+    sendJson(res, 404, { error: { code: 'NODE__API_NOT_FOUND', message: `no route ${req.method} ${path}` } })
+  }
+}

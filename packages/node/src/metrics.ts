@@ -1,0 +1,58 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+
+/**
+ * Tessera's own Prometheus metrics, in a registry the node shares with libp2p's (pass `registry` to
+ * `@libp2p/prometheus-metrics`), served as text on the control API's `/metrics`.
+ */
+export class NodeMetrics {
+  readonly registry: Registry
+  readonly jobsSubmitted: Counter
+  readonly jobsCompleted: Counter
+  readonly tasksCompleted: Counter<'role'>
+  readonly tasksReassigned: Counter
+  readonly verdicts: Counter<'outcome'>
+  readonly tokensPaid: Counter
+  readonly capacityRecords: Gauge
+  readonly taskSeconds: Histogram
+
+  constructor(registry = new Registry()) {
+    this.registry = registry
+    const registers = [registry]
+    this.jobsSubmitted = new Counter({ name: 'tessera_jobs_submitted_total', help: 'Jobs ordered by this node', registers })
+    this.jobsCompleted = new Counter({ name: 'tessera_jobs_completed_total', help: 'Jobs this node saw complete', registers })
+    this.tasksCompleted = new Counter({
+      name: 'tessera_tasks_completed_total',
+      help: 'Tasks completed, by role (creator counts accepted results, worker counts executed tasks)',
+      labelNames: ['role'],
+      registers,
+    })
+    this.tasksReassigned = new Counter({
+      name: 'tessera_tasks_reassigned_total',
+      help: 'Tasks auctioned again after a lost lease or a failed verification',
+      registers,
+    })
+    this.verdicts = new Counter({
+      name: 'tessera_verdicts_total',
+      help: 'Verification verdicts issued by this node',
+      labelNames: ['outcome'],
+      registers,
+    })
+    this.tokensPaid = new Counter({ name: 'tessera_tokens_paid_total', help: 'Token units paid out', registers })
+    this.capacityRecords = new Gauge({
+      name: 'tessera_capacity_records',
+      help: 'Live capacity records in the market view',
+      registers,
+    })
+    this.taskSeconds = new Histogram({
+      name: 'tessera_task_duration_seconds',
+      help: 'Time to execute a task on this worker',
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
+      registers,
+    })
+  }
+
+  /** Prometheus text exposition of every metric in the registry, libp2p's included. */
+  async text(): Promise<string> {
+    return this.registry.metrics()
+  }
+}
