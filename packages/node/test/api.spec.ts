@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest'
+import type { NodeOperations } from '../src/api/contract.js'
+import { ApiClient } from '../src/api/client.js'
+import { ApiServer } from '../src/api/server.js'
+import { NodeError } from '../src/errors.js'
+
+function fakeOps(): NodeOperations & { submitted: unknown[] } {
+  const submitted: unknown[] = []
+  return {
+    submitted,
+    status: async () => ({ peerId: 'p', addrs: [], peers: 0, capacityRecords: 0, worker: true }),
+    putBlob: async (bytes) => `cid-${bytes.byteLength}`,
+    submitJob: async (r) => {
+      submitted.push(r)
+      return { jobId: 'job-1' }
+    },
+    jobStatus: async (id) => {
+      if (id !== 'job-1') throw new NodeError('NODE__JOB_NOT_FOUND', `no job ${id}`, {})
+      return { jobId: id, state: 'running', tasks: 4, completed: 1, verified: 1, reassigned: 0 }
+    },
+    jobOutput: async (id) => ({ jobId: id, files: [] }),
+    wallet: async () => ({ address: 'a', sol: '1', tokens: '2', mint: 'm' }),
+    airdrop: async () => ({ address: 'a', sol: '1', tokens: '3', mint: 'm' }),
+    metrics: async () => 'tessera_jobs_submitted_total 0\n',
+  }
+}
+
+describe('control API', () => {
+  it('should route authorised calls and validate requests and replies', async () => {
+    const ops = fakeOps()
+    const server = new ApiServer(ops, { host: '127.0.0.1', port: 0, token: 'secret' })
+    const { port } = await server.listen()
+    try {
+      const client = new ApiClient(`http://127.0.0.1:${port}`, 'secret')
+      expect(await client.putBlob(new Uint8Array(10))).toBe('cid-10')
+      const job = { kind: 'render' as const, inputs: ['c'], render: { frames: 1, width: 8, height: 8, tileWidth: 4, tileHeight: 4, samples: 1 } }
+      expect(await client.submitJob(job)).toEqual({ jobId: 'job-1' })
+      expect(ops.submitted).toHaveLength(1)
+      expect((await client.jobStatus('job-1')).completed).toBe(1)
+      await expect(client.jobStatus('nope')).rejects.toMatchObject({ code: 'NODE__JOB_NOT_FOUND' })
+      await expect(client.submitJob({ kind: 'render', inputs: ['c'] })).rejects.toMatchObject({
+        code: 'NODE__API_MALFORMED_REQUEST',
+      })
+      const wrong = new ApiClient(`http://127.0.0.1:${port}`, 'guess')
+      await expect(wrong.status()).rejects.toMatchObject({ code: 'NODE__API_UNAUTHORISED' })
+      const metrics = await fetch(`http://127.0.0.1:${port}/metrics`)
+      expect(await metrics.text()).toMatch(/tessera_jobs_submitted_total/)
+    } finally {
+      await server.close()
+    }
+  })
+
+  it('should report an unreachable node with a coded error', async () => {
+    const client = new ApiClient('http://127.0.0.1:9', 'x')
+    await expect(client.status()).rejects.toMatchObject({ code: 'NODE__API_UNREACHABLE' })
+  })
+})

@@ -1,0 +1,43 @@
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { loadConfig, parseConfig, serializeConfig } from '../src/config.js'
+import { isNodeError } from '../src/errors.js'
+import { tempDir } from './helpers.js'
+
+describe('config', () => {
+  it('should fill every default from an empty object', () => {
+    const config = parseConfig({})
+    expect(config.worker.price).toBe(100n)
+    expect(config.ledger.transport).toBe('litesvm')
+    expect(config.bootstrap).toEqual([])
+  })
+
+  it('should round-trip through its JSON form', () => {
+    const config = parseConfig({ worker: { price: '250', stake: 5000 } })
+    expect(parseConfig(JSON.parse(serializeConfig(config)))).toEqual(config)
+  })
+
+  it('should name the bad field and reject unknown keys', () => {
+    expect(() => parseConfig({ worker: { price: '-1' } })).toThrow(/worker\.price/)
+    try {
+      parseConfig({ listn: [] })
+      expect.unreachable()
+    } catch (e) {
+      expect(isNodeError(e, 'NODE__INVALID_CONFIG')).toBe(true)
+    }
+  })
+
+  it('should reject a missing, non-JSON or oversized file with distinct codes', async () => {
+    const dir = await tempDir()
+    try {
+      await expect(loadConfig(join(dir.path, 'absent.json'))).rejects.toMatchObject({ code: 'NODE__CONFIG_NOT_FOUND' })
+      await writeFile(join(dir.path, 'bad.json'), '{ nope')
+      await expect(loadConfig(join(dir.path, 'bad.json'))).rejects.toMatchObject({ code: 'NODE__MALFORMED_CONFIG' })
+      await writeFile(join(dir.path, 'big.json'), ' '.repeat(300 * 1024))
+      await expect(loadConfig(join(dir.path, 'big.json'))).rejects.toMatchObject({ code: 'NODE__INVALID_CONFIG' })
+    } finally {
+      await dir.cleanup()
+    }
+  })
+})

@@ -1,0 +1,61 @@
+import { stat } from 'node:fs/promises'
+import { describe, expect, it } from 'vitest'
+import { initDataDir, openDataDir, resolveDataDir } from '../src/data-dir.js'
+import { Datastore } from '../src/datastore.js'
+import { tempDir } from './helpers.js'
+
+describe('data directory', () => {
+  it('should create identity and token with mode 0600 and keep them on a second init', async () => {
+    const tmp = await tempDir()
+    try {
+      const dir = resolveDataDir(`${tmp.path}/node`)
+      const first = await initDataDir(dir)
+      expect(first.created).toBe(true)
+      expect((await stat(dir.identity)).mode & 0o777).toBe(0o600)
+      expect((await stat(dir.apiToken)).mode & 0o777).toBe(0o600)
+      expect((await stat(dir.root)).mode & 0o777).toBe(0o700)
+      const second = await initDataDir(dir)
+      expect(second.created).toBe(false)
+      expect(second.identity.peerId.toString()).toBe(first.identity.peerId.toString())
+      const opened = await openDataDir(dir)
+      expect(opened.identity.peerId.equals(first.identity.peerId)).toBe(true)
+    } finally {
+      await tmp.cleanup()
+    }
+  })
+
+  it('should tell the operator to run init when the directory is empty', async () => {
+    const tmp = await tempDir()
+    try {
+      await expect(openDataDir(resolveDataDir(tmp.path))).rejects.toMatchObject({
+        code: 'NODE__DATA_DIR_NOT_INITIALISED',
+      })
+    } finally {
+      await tmp.cleanup()
+    }
+  })
+})
+
+describe('datastore', () => {
+  it('should persist values with bigints and bytes across reopen, per namespace', async () => {
+    const tmp = await tempDir()
+    try {
+      let db = await Datastore.open(tmp.path)
+      await db.put('receipts', 'a', { amount: 2n ** 63n, root: Uint8Array.of(1, 2, 3) })
+      await db.put('receipts', 'b', { amount: 1n })
+      await db.put('jobs', 'a', { state: 'running' })
+      await db.close()
+      db = await Datastore.open(tmp.path)
+      expect(await db.get('receipts', 'a')).toEqual({ amount: 2n ** 63n, root: Uint8Array.of(1, 2, 3) })
+      const receipts = []
+      for await (const [key] of db.entries('receipts')) receipts.push(key)
+      expect(receipts).toEqual(['a', 'b'])
+      await db.delete('receipts', 'a')
+      expect(await db.get('receipts', 'a')).toBeUndefined()
+      expect(await db.get('jobs', 'a')).toEqual({ state: 'running' })
+      await db.close()
+    } finally {
+      await tmp.cleanup()
+    }
+  })
+})
