@@ -1,0 +1,43 @@
+/** Defaults and bounds for `@tessera/sim`. */
+
+/** Virtual time starts here (2026-01-01T00:00:00Z), so machines see plausible wall-clock timestamps. */
+export const SIM_EPOCH_MS = Date.UTC(2026, 0, 1)
+
+/** Events fired between two looks at the abort signal and two progress reports. */
+export const EVENTS_PER_SLICE = 250_000
+
+/** A run stops with `SIM__EVENT_LIMIT_EXCEEDED` after this many events unless the scenario says otherwise. */
+export const DEFAULT_MAX_EVENTS = 2_000_000_000
+
+/** Messages are handed to machines with this time to live, as the real node seals envelopes. */
+export const DEFAULT_MESSAGE_TTL_MS = 5 * 60 * 1000
+
+/** Gossipsub's default mesh degree (D). */
+export const DEFAULT_MESH_DEGREE = 6
+
+/** Size estimates of signed envelopes by message type, bytes (body + 64-byte signature + envelope header). */
+export const MESSAGE_BYTES = Object.freeze({
+  capacity: 520,
+  order: 640,
+  bid: 260,
+  award: 300,
+  heartbeat: 220,
+  result: 380,
+  challenge: 330,
+  reveal: 400,
+  verdict: 320,
+  receipt: 420,
+})
+
+/** Bytes per task id in messages that list tasks. */
+export const TASK_ID_BYTES = 24
+
+/** Largest scenario file read, bytes. */
+export const MAX_SCENARIO_BYTES = 1024 * 1024
+
+/** Bounds a scenario may not exceed (the bench runs at 100,000 peers and 1,000,000 jobs). */
+export const MAX_PEERS = 1_000_000
+export const MAX_JOBS = 10_000_000
+export const MAX_REGIONS = 64
+export const MAX_PARTITIONS = 256
+export const MAX_PRICE_POINTS = 10_000

@@ -1,0 +1,248 @@
+import { readFile } from 'node:fs/promises'
+import { extname } from 'node:path'
+import { Ajv, type ErrorObject } from 'ajv'
+import { parse as parseYaml, YAMLParseError } from 'yaml'
+import { MAX_SCENARIO_BYTES } from '../constants.js'
+import { SimError } from '../errors.js'
+import { parseDuration } from './duration.js'
+import { SCENARIO_SCHEMA } from './schema.js'
+import type { Adversaries, Lognormal, Scenario, ScenarioInput } from './types.js'
+
+let validator: ReturnType<Ajv['compile']> | undefined
+
+/** The compiled schema, built once (ajv compiles to a function; compiling is the slow part). */
+function validate(): ReturnType<Ajv['compile']> {
+  validator ??= new Ajv({ useDefaults: true, allErrors: false, strict: true, strictTypes: false }).compile(
+    SCENARIO_SCHEMA,
+  )
+  return validator
+}
+
+/** The most telling of ajv's errors: the deepest path, and there the last (a `oneOf` summary beats its branches). */
+function mostTelling(errors: readonly ErrorObject[]): ErrorObject {
+  let best = errors[0] as ErrorObject
+  for (const e of errors) if (e.instancePath.length >= best.instancePath.length) best = e
+  return best
+}
+
+function describe(e: ErrorObject): string {
+  const params = e.params as Record<string, unknown>
+  switch (e.keyword) {
+    case 'additionalProperty':
+    case 'additionalProperties':
+      return `has an unknown field "${String(params.additionalProperty)}"`
+    case 'enum':
+      return `must be one of ${JSON.stringify(params.allowedValues)}`
+    case 'oneOf':
+      return 'must be a number of milliseconds or a duration such as "90s", "10m", "6h"'
+    case 'required':
+      return `is missing the field "${String(params.missingProperty)}"`
+    default:
+      return e.message ?? 'is invalid'
+  }
+}
+
+/**
+ * Validates a parsed scenario against {@link SCENARIO_SCHEMA}, fills in defaults and resolves durations.
+ * Throws `SIM__INVALID_SCENARIO` with `context.path` (a JSON pointer) naming the failing field.
+ */
+export function validateScenario(value: unknown): Scenario {
+  const input = structuredClone(value)
+  const check = validate()
+  if (!check(input)) {
+    const error = mostTelling(check.errors ?? [])
+    const path =
+      error.keyword === 'additionalProperties'
+        ? `${error.instancePath}/${String((error.params as Record<string, unknown>).additionalProperty)}`
+        : error.instancePath
+    throw new SimError('SIM__INVALID_SCENARIO', `scenario ${error.instancePath || '/'} ${describe(error)}`, {
+      path: path === '' ? '/' : path,
+      keyword: error.keyword,
+      params: error.params,
+    })
+  }
+  return resolve(input as ScenarioInput)
+}
+
+/** Parses scenario text (JSON or YAML; JSON when `format` says so or the text starts with `{`) and validates it. */
+export function parseScenario(text: string, format?: 'json' | 'yaml'): Scenario {
+  if (text.length > MAX_SCENARIO_BYTES) {
+    throw new SimError('SIM__MALFORMED_SCENARIO', `scenario is larger than ${MAX_SCENARIO_BYTES} bytes`, {
+      bytes: text.length,
+    })
+  }
+  let value: unknown
+  const json = format === 'json' || (format === undefined && text.trimStart().startsWith('{'))
+  try {
+    value = json ? JSON.parse(text) : parseYaml(text, { uniqueKeys: true, maxAliasCount: 100 })
+  } catch (cause) {
+    const line = cause instanceof YAMLParseError ? cause.linePos?.[0].line : undefined
+    throw new SimError(
+      'SIM__MALFORMED_SCENARIO',
+      `scenario is not valid ${json ? 'JSON' : 'YAML'}: ${(cause as Error).message.split('\n')[0]}`,
+      { format: json ? 'json' : 'yaml', line },
+      { cause },
+    )
+  }
+  return validateScenario(value)
+}
+
+/** Reads and validates a scenario file (`.json`, `.yaml` or `.yml`). */
+export async function loadScenario(path: string): Promise<Scenario> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (cause) {
+    throw new SimError('SIM__SCENARIO_NOT_FOUND', `cannot read scenario ${path}`, { path }, { cause })
+  }
+  const ext = extname(path).toLowerCase()
+  return parseScenario(text, ext === '.json' ? 'json' : ext === '.yaml' || ext === '.yml' ? 'yaml' : undefined)
+}
+
+function invalid(path: string, message: string): never {
+  throw new SimError('SIM__INVALID_SCENARIO', `scenario ${path} ${message}`, { path })
+}
+
+function lognormal(value: Partial<Lognormal> | undefined, fallbackSigma = 0): Lognormal {
+  return { median: value?.median ?? 1, sigma: value?.sigma ?? fallbackSigma }
+}
+
+/** Applies what the schema cannot say: durations, cross-field rules, region names. */
+function resolve(s: ScenarioInput): Scenario {
+  const durationMs = parseDuration(s.duration, '/duration')
+  if (durationMs === 0) invalid('/duration', 'must be longer than zero')
+  const regionNames = s.regions.map((r) => r.name)
+  if (new Set(regionNames).size !== regionNames.length) invalid('/regions', 'names a region twice')
+  const known = new Set(regionNames)
+  const checkMatrix = (m: Record<string, Record<string, number>> | undefined, path: string): void => {
+    for (const [a, row] of Object.entries(m ?? {})) {
+      if (!known.has(a)) invalid(`${path}/${a}`, `names an undeclared region "${a}"`)
+      for (const b of Object.keys(row))
+        if (!known.has(b)) invalid(`${path}/${a}/${b}`, `names an undeclared region "${b}"`)
+    }
+  }
+  checkMatrix(s.network.latencyMs, '/network/latencyMs')
+  checkMatrix(s.network.loss, '/network/loss')
+  for (const a of regionNames) {
+    for (const b of regionNames) {
+      if (s.network.latencyMs[a]?.[b] === undefined && s.network.latencyMs[b]?.[a] === undefined) {
+        invalid(`/network/latencyMs/${a}/${b}`, 'is missing: give a latency for every region pair')
+      }
+    }
+  }
+  const partitions = (s.network.partitions ?? []).map((p, i) => {
+    const start = parseDuration(p.start, `/network/partitions/${i}/start`)
+    const end = parseDuration(p.end, `/network/partitions/${i}/end`)
+    if (end <= start) invalid(`/network/partitions/${i}/end`, 'must be after start')
+    p.groups.forEach((g, j) =>
+      g.forEach((r, k) => {
+        if (!known.has(r)) invalid(`/network/partitions/${i}/groups/${j}/${k}`, `names an undeclared region "${r}"`)
+      }),
+    )
+    return { start, end, groups: p.groups }
+  })
+  const tasks = { min: s.jobs.tasks?.min ?? 1, max: s.jobs.tasks?.max ?? 8 }
+  if (tasks.min > tasks.max) invalid('/jobs/tasks/min', 'must not exceed max')
+  const submitWindowMs =
+    s.jobs.submitWindow === undefined
+      ? Math.floor(durationMs / 2)
+      : parseDuration(s.jobs.submitWindow, '/jobs/submitWindow')
+  if (submitWindowMs > durationMs) invalid('/jobs/submitWindow', 'must not exceed duration')
+  const adversaries = (s.adversaries ?? {}) as Partial<Adversaries>
+  if ((adversaries.cheaters?.fraction ?? 0) + (adversaries.lazy?.fraction ?? 0) > 1) {
+    invalid('/adversaries/lazy/fraction', 'plus cheaters.fraction must not exceed 1')
+  }
+  if ((adversaries.colluders?.count ?? 0) > s.workers.count) {
+    invalid('/adversaries/colluders/count', 'must not exceed workers.count (colluders are workers)')
+  }
+  const uptime = s.churn?.meanUptime
+  const bme = s.economics?.bme
+  let resolvedBme: Scenario['economics']['bme']
+  if (bme !== undefined) {
+    const price = bme.price.map((p, i) => ({ atMs: parseDuration(p.at, `/economics/bme/price/${i}/at`), usd: p.usd }))
+    for (let i = 1; i < price.length; i++) {
+      if ((price[i] as { atMs: number }).atMs <= (price[i - 1] as { atMs: number }).atMs) {
+        invalid(`/economics/bme/price/${i}/at`, 'must be later than the point before it')
+      }
+    }
+    resolvedBme = {
+      epochMs: parseDuration(bme.epoch ?? '1h', '/economics/bme/epoch'),
+      emissionPerEpoch: bme.emissionPerEpoch,
+      initialSupply: bme.initialSupply ?? 1e9,
+      usdPerTokenUnit: bme.usdPerTokenUnit ?? 0.01,
+      price,
+    }
+    if (resolvedBme.epochMs === 0) invalid('/economics/bme/epoch', 'must be longer than zero')
+  }
+  const w = s.workers
+  return {
+    version: 1,
+    name: s.name,
+    description: s.description ?? '',
+    seed: s.seed ?? 1,
+    durationMs,
+    metricsIntervalMs: Math.max(1, parseDuration(s.metricsInterval ?? '10m', '/metricsInterval')),
+    maxEvents: s.maxEvents ?? 2_000_000_000,
+    regions: s.regions.map((r) => ({ name: r.name, weight: r.weight ?? 1 })),
+    network: {
+      latencyMs: s.network.latencyMs,
+      jitter: s.network.jitter ?? 0.1,
+      lossRate: s.network.lossRate ?? 0,
+      ...(s.network.loss === undefined ? {} : { loss: s.network.loss }),
+      gossipLossRate: s.network.gossipLossRate ?? 0,
+      bandwidthMbps: lognormal(s.network.bandwidthMbps),
+      gossip: {
+        meshDegree: s.network.gossip?.meshDegree ?? 6,
+        hopDelayMs: s.network.gossip?.hopDelayMs ?? 15,
+        audience: s.network.gossip?.audience ?? 0,
+      },
+      partitions,
+    },
+    workers: {
+      count: w.count,
+      score: lognormal(w.score),
+      memoryMb: lognormal(w.memoryMb),
+      price: lognormal(w.price),
+      stake: lognormal(w.stake),
+      slots: w.slots ?? 1,
+      runVariability: w.runVariability ?? 0.1,
+      pricing: w.pricing ?? 'fixed',
+    },
+    creators: { count: s.creators.count, balance: s.creators.balance ?? 1e12 },
+    jobs: {
+      count: s.jobs.count,
+      arrival: s.jobs.arrival ?? 'poisson',
+      submitWindowMs,
+      kind: s.jobs.kind ?? 'render',
+      tasks,
+      benchHoursPerTask: lognormal(s.jobs.benchHoursPerTask),
+      chunksPerTask: s.jobs.chunksPerTask ?? 16,
+      inputMb: s.jobs.inputMb ?? 20,
+      outputMb: s.jobs.outputMb ?? 5,
+      tier: s.jobs.tier ?? 3,
+      maxPrice: s.jobs.maxPrice ?? 200,
+      bidWindowMs: parseDuration(s.jobs.bidWindow ?? '5s', '/jobs/bidWindow'),
+      minBids: s.jobs.minBids ?? 3,
+      deadlineMs: parseDuration(s.jobs.deadline ?? '1d', '/jobs/deadline'),
+      verification: {
+        detect: s.jobs.verification?.detect ?? 0.999,
+        withinTasks: s.jobs.verification?.withinTasks ?? 200,
+        cheatRate: s.jobs.verification?.cheatRate ?? 0.1,
+        maxOverhead: s.jobs.verification?.maxOverhead ?? 0.1,
+      },
+    },
+    verifiers: { count: s.verifiers?.count ?? 0 },
+    churn: {
+      joinsPerHour: s.churn?.joinsPerHour ?? 0,
+      meanUptimeMs: uptime === undefined ? undefined : parseDuration(uptime, '/churn/meanUptime'),
+      crashFraction: s.churn?.crashFraction ?? 0.5,
+    },
+    adversaries,
+    economics: {
+      feeBps: s.economics?.feeBps ?? 100,
+      slashFraction: s.economics?.slashFraction ?? 1,
+      verifierShare: s.economics?.verifierShare ?? 0.05,
+      bme: resolvedBme,
+    },
+  }
+}

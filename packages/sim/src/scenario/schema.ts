@@ -1,0 +1,297 @@
+import { MAX_JOBS, MAX_PARTITIONS, MAX_PEERS, MAX_PRICE_POINTS, MAX_REGIONS } from '../constants.js'
+
+/**
+ * The scenario file's JSON Schema (draft-07, checked with ajv). Defaults are filled in by the validator, so a
+ * scenario names only what it changes. Durations are milliseconds or strings such as `"90s"`, `"10m"`, `"6h"`, `"2d"`.
+ */
+
+const duration = {
+  description: 'milliseconds, or a number with a unit: ms, s, m, h, d',
+  oneOf: [
+    { type: 'number', minimum: 0 },
+    { type: 'string', pattern: '^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$' },
+  ],
+} as const
+
+const probability = { type: 'number', minimum: 0, maximum: 1 } as const
+
+/** A lognormal distribution given by its median and the standard deviation of its logarithm. */
+const lognormal = (median: number, sigma: number, description: string) =>
+  ({
+    type: 'object',
+    description,
+    additionalProperties: false,
+    properties: {
+      median: { type: 'number', exclusiveMinimum: 0 },
+      sigma: { type: 'number', minimum: 0, maximum: 5 },
+    },
+    required: ['median'],
+    default: { median, sigma },
+  }) as const
+
+const regionName = { type: 'string', pattern: '^[a-z][a-z0-9-]{0,31}$' } as const
+const matrix = {
+  type: 'object',
+  propertyNames: regionName,
+  additionalProperties: {
+    type: 'object',
+    propertyNames: regionName,
+    additionalProperties: { type: 'number', minimum: 0 },
+  },
+} as const
+
+export const SCENARIO_SCHEMA = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  $id: 'https://tessera.dev/schemas/sim-scenario-1.json',
+  title: 'Tessera simulation scenario',
+  type: 'object',
+  additionalProperties: false,
+  required: ['version', 'name', 'duration', 'regions', 'network', 'workers', 'creators', 'jobs'],
+  properties: {
+    version: { const: 1 },
+    name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' },
+    description: { type: 'string', maxLength: 2000 },
+    seed: { type: 'integer', minimum: 0, maximum: 4294967295, default: 1 },
+    duration: { ...duration, description: 'virtual time the run covers' },
+    metricsInterval: { ...duration, default: '10m', description: 'width of one row of the time series' },
+    maxEvents: { type: 'integer', minimum: 1, default: 2000000000 },
+    regions: {
+      type: 'array',
+      minItems: 1,
+      maxItems: MAX_REGIONS,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name'],
+        properties: { name: regionName, weight: { type: 'number', exclusiveMinimum: 0, default: 1 } },
+      },
+    },
+    network: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['latencyMs'],
+      properties: {
+        latencyMs: { ...matrix, description: 'one-way base latency, ms, for every region pair (symmetric)' },
+        jitter: { type: 'number', minimum: 0, maximum: 3, default: 0.1 },
+        lossRate: { ...probability, default: 0 },
+        loss: { ...matrix, description: 'per-pair loss probability, overriding lossRate' },
+        gossipLossRate: { ...probability, default: 0 },
+        bandwidthMbps: lognormal(100, 0.5, 'per-peer link speed, Mbit/s'),
+        gossip: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            meshDegree: { type: 'integer', minimum: 2, maximum: 64, default: 6 },
+            hopDelayMs: { type: 'number', minimum: 0, default: 15 },
+            audience: { type: 'integer', minimum: 0, default: 0 },
+          },
+        },
+        partitions: {
+          type: 'array',
+          maxItems: MAX_PARTITIONS,
+          default: [],
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['start', 'end', 'groups'],
+            properties: {
+              start: duration,
+              end: duration,
+              groups: { type: 'array', minItems: 1, items: { type: 'array', minItems: 1, items: regionName } },
+            },
+          },
+        },
+      },
+    },
+    workers: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['count'],
+      properties: {
+        count: { type: 'integer', minimum: 0, maximum: MAX_PEERS },
+        score: lognormal(300, 0.5, 'capacity benchmark score, benchmark units'),
+        memoryMb: lognormal(16384, 0.4, 'GPU memory, MB'),
+        price: lognormal(100, 0.2, 'asking price per benchmark-hour, token units'),
+        stake: lognormal(10000, 0.5, 'bonded stake, token units'),
+        slots: { type: 'integer', minimum: 1, maximum: 64, default: 1 },
+        runVariability: { type: 'number', minimum: 0, maximum: 2, default: 0.1 },
+        pricing: { enum: ['fixed', 'demand'], default: 'fixed' },
+      },
+    },
+    creators: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['count'],
+      properties: {
+        count: { type: 'integer', minimum: 1, maximum: MAX_PEERS },
+        balance: { type: 'number', minimum: 0, default: 1e12 },
+      },
+    },
+    jobs: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['count'],
+      properties: {
+        count: { type: 'integer', minimum: 0, maximum: MAX_JOBS },
+        arrival: {
+          enum: ['poisson', 'uniform'],
+          default: 'poisson',
+          description: 'how the jobs spread over the submit window',
+        },
+        submitWindow: {
+          ...duration,
+          description: 'jobs arrive within this time from the start; default: duration / 2',
+        },
+        kind: { enum: ['render', 'inference'], default: 'render' },
+        tasks: {
+          type: 'object',
+          additionalProperties: false,
+          default: { min: 1, max: 8 },
+          properties: {
+            min: { type: 'integer', minimum: 1, maximum: 65536, default: 1 },
+            max: { type: 'integer', minimum: 1, maximum: 65536, default: 8 },
+          },
+        },
+        benchHoursPerTask: lognormal(5, 0.5, 'work per task, benchmark-hours (a score-S GPU takes B/S hours)'),
+        chunksPerTask: { type: 'integer', minimum: 1, maximum: 4096, default: 16 },
+        inputMb: { type: 'number', minimum: 0, default: 20 },
+        outputMb: { type: 'number', minimum: 0, default: 5 },
+        tier: { enum: [1, 2, 3], default: 3 },
+        maxPrice: { type: 'number', exclusiveMinimum: 0, default: 200 },
+        bidWindow: { ...duration, default: '5s' },
+        minBids: { type: 'integer', minimum: 1, maximum: 1024, default: 3 },
+        deadline: { ...duration, default: '1d', description: 'time from order to deadline' },
+        verification: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            detect: { ...probability, default: 0.999 },
+            withinTasks: { type: 'integer', minimum: 1, default: 200 },
+            cheatRate: { ...probability, default: 0.1 },
+            maxOverhead: { ...probability, default: 0.1 },
+          },
+        },
+      },
+    },
+    verifiers: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        count: { type: 'integer', minimum: 0, maximum: MAX_PEERS, default: 0 },
+      },
+    },
+    churn: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        joinsPerHour: { type: 'number', minimum: 0, default: 0 },
+        meanUptime: { ...duration, description: 'mean time a worker stays; absent: workers never leave' },
+        crashFraction: { ...probability, default: 0.5 },
+      },
+    },
+    adversaries: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        cheaters: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            fraction: probability,
+            wrongTaskRate: { ...probability, default: 1 },
+            wrongChunkFraction: { ...probability, default: 1 },
+          },
+          required: ['fraction'],
+        },
+        lazy: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            fraction: probability,
+            sampleFraction: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 0.25 },
+            toleranceMarginDb: { type: 'number', minimum: 0, default: 3 },
+            chunkVariationDb: { type: 'number', exclusiveMinimum: 0, default: 1.5 },
+          },
+          required: ['fraction'],
+        },
+        colluders: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            count: { type: 'integer', minimum: 2, maximum: MAX_PEERS },
+            wrongTaskRate: { ...probability, default: 1 },
+          },
+          required: ['count'],
+        },
+        sybils: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            identities: { type: 'integer', minimum: 1, maximum: MAX_PEERS },
+            stake: { type: 'number', minimum: 0, default: 1 },
+            wrongTaskRate: { ...probability, default: 1 },
+          },
+          required: ['identities'],
+        },
+        nonPayingCreators: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { fraction: probability },
+          required: ['fraction'],
+        },
+        bidSpammers: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            count: { type: 'integer', minimum: 1, maximum: MAX_PEERS },
+            priceFactor: { type: 'number', exclusiveMinimum: 0, default: 0.1 },
+          },
+          required: ['count'],
+        },
+      },
+    },
+    economics: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        feeBps: { type: 'integer', minimum: 0, maximum: 10000, default: 100 },
+        slashFraction: { ...probability, default: 1 },
+        verifierShare: { ...probability, default: 0.05 },
+        bme: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            epoch: { ...duration, default: '1h' },
+            emissionPerEpoch: { type: 'number', minimum: 0 },
+            initialSupply: { type: 'number', minimum: 0, default: 1e9 },
+            usdPerTokenUnit: {
+              description: 'what creators pay, USD per token unit of the quoted job price',
+              type: 'number',
+              exclusiveMinimum: 0,
+              default: 0.01,
+            },
+            price: {
+              description: 'token price in USD over time (piecewise linear between points)',
+              type: 'array',
+              minItems: 1,
+              maxItems: MAX_PRICE_POINTS,
+              items: {
+                type: 'object',
+                additionalProperties: false,
+                required: ['at', 'usd'],
+                properties: { at: duration, usd: { type: 'number', exclusiveMinimum: 0 } },
+              },
+            },
+          },
+          required: ['emissionPerEpoch', 'price'],
+        },
+      },
+    },
+  },
+} as const

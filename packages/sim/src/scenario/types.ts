@@ -1,0 +1,160 @@
+import type { Partition } from '../net/network-model.js'
+
+/** A duration as written in a scenario: milliseconds, or a string such as `"90s"`, `"10m"`, `"6h"`. */
+export type Duration = number | string
+
+/** A lognormal distribution by median and log-space standard deviation. */
+export interface Lognormal {
+  median: number
+  sigma: number
+}
+
+type Matrix = Record<string, Record<string, number>>
+
+/** A scenario file as written (see `SCENARIO_SCHEMA` for every field's default). */
+export interface ScenarioInput {
+  version: 1
+  name: string
+  description?: string
+  seed?: number
+  duration: Duration
+  metricsInterval?: Duration
+  maxEvents?: number
+  regions: { name: string; weight?: number }[]
+  network: {
+    latencyMs: Matrix
+    jitter?: number
+    lossRate?: number
+    loss?: Matrix
+    gossipLossRate?: number
+    bandwidthMbps?: Partial<Lognormal>
+    gossip?: { meshDegree?: number; hopDelayMs?: number; audience?: number }
+    partitions?: { start: Duration; end: Duration; groups: string[][] }[]
+  }
+  workers: {
+    count: number
+    score?: Partial<Lognormal>
+    memoryMb?: Partial<Lognormal>
+    price?: Partial<Lognormal>
+    stake?: Partial<Lognormal>
+    slots?: number
+    runVariability?: number
+    pricing?: 'fixed' | 'demand'
+  }
+  creators: { count: number; balance?: number }
+  jobs: {
+    count: number
+    arrival?: 'poisson' | 'uniform'
+    submitWindow?: Duration
+    kind?: 'render' | 'inference'
+    tasks?: { min?: number; max?: number }
+    benchHoursPerTask?: Partial<Lognormal>
+    chunksPerTask?: number
+    inputMb?: number
+    outputMb?: number
+    tier?: 1 | 2 | 3
+    maxPrice?: number
+    bidWindow?: Duration
+    minBids?: number
+    deadline?: Duration
+    verification?: Partial<VerificationBudget>
+  }
+  verifiers?: { count?: number }
+  churn?: { joinsPerHour?: number; meanUptime?: Duration; crashFraction?: number }
+  adversaries?: Partial<Adversaries>
+  economics?: {
+    feeBps?: number
+    slashFraction?: number
+    verifierShare?: number
+    bme?: {
+      epoch?: Duration
+      emissionPerEpoch: number
+      initialSupply?: number
+      usdPerTokenUnit?: number
+      price: { at: Duration; usd: number }[]
+    }
+  }
+}
+
+export interface VerificationBudget {
+  detect: number
+  withinTasks: number
+  cheatRate: number
+  maxOverhead: number
+}
+
+export interface Adversaries {
+  cheaters: { fraction: number; wrongTaskRate: number; wrongChunkFraction: number }
+  lazy: { fraction: number; sampleFraction: number; toleranceMarginDb: number; chunkVariationDb: number }
+  colluders: { count: number; wrongTaskRate: number }
+  sybils: { identities: number; stake: number; wrongTaskRate: number }
+  nonPayingCreators: { fraction: number }
+  bidSpammers: { count: number; priceFactor: number }
+}
+
+/** A validated scenario with every default applied and every duration in milliseconds. */
+export interface Scenario {
+  version: 1
+  name: string
+  description: string
+  seed: number
+  durationMs: number
+  metricsIntervalMs: number
+  maxEvents: number
+  regions: { name: string; weight: number }[]
+  network: {
+    latencyMs: Matrix
+    jitter: number
+    lossRate: number
+    loss?: Matrix
+    gossipLossRate: number
+    bandwidthMbps: Lognormal
+    gossip: { meshDegree: number; hopDelayMs: number; audience: number }
+    partitions: Partition[]
+  }
+  workers: {
+    count: number
+    score: Lognormal
+    memoryMb: Lognormal
+    price: Lognormal
+    stake: Lognormal
+    slots: number
+    runVariability: number
+    pricing: 'fixed' | 'demand'
+  }
+  creators: { count: number; balance: number }
+  jobs: {
+    count: number
+    arrival: 'poisson' | 'uniform'
+    submitWindowMs: number
+    kind: 'render' | 'inference'
+    tasks: { min: number; max: number }
+    benchHoursPerTask: Lognormal
+    chunksPerTask: number
+    inputMb: number
+    outputMb: number
+    tier: 1 | 2 | 3
+    maxPrice: number
+    bidWindowMs: number
+    minBids: number
+    deadlineMs: number
+    verification: VerificationBudget
+  }
+  verifiers: { count: number }
+  churn: { joinsPerHour: number; meanUptimeMs: number | undefined; crashFraction: number }
+  adversaries: Partial<Adversaries>
+  economics: {
+    feeBps: number
+    slashFraction: number
+    verifierShare: number
+    bme:
+      | {
+          epochMs: number
+          emissionPerEpoch: number
+          initialSupply: number
+          usdPerTokenUnit: number
+          price: { atMs: number; usd: number }[]
+        }
+      | undefined
+  }
+}

@@ -1,0 +1,122 @@
+import { readFileSync } from 'node:fs'
+import { describe, expect, it } from 'vitest'
+import { isSimError } from '../src/errors.js'
+import { loadScenario, parseScenario, validateScenario } from '../src/scenario/load.js'
+import { parseDuration } from '../src/scenario/duration.js'
+
+const minimalText = readFileSync(new URL('./fixtures/minimal.yaml', import.meta.url), 'utf8')
+// Tests break scenarios at arbitrary paths, so the fixture is untyped on purpose.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function minimal(): Record<string, any> {
+  return {
+    version: 1,
+    name: 'minimal',
+    duration: '2h',
+    regions: [{ name: 'eu' }, { name: 'us' }],
+    network: { latencyMs: { eu: { eu: 10, us: 45 }, us: { us: 12 } } },
+    workers: { count: 4 },
+    creators: { count: 1 },
+    jobs: { count: 3 },
+  }
+}
+
+function codeAndPath(fn: () => unknown): { code: string; path: unknown } {
+  try {
+    fn()
+  } catch (e) {
+    if (isSimError(e)) return { code: e.code, path: e.context.path }
+    throw e
+  }
+  throw new Error('expected a SimError')
+}
+
+describe('scenario', () => {
+  it('should fill in defaults and resolve durations', async () => {
+    const s = await loadScenario(new URL('./fixtures/minimal.yaml', import.meta.url).pathname)
+    expect(s.durationMs).toBe(7_200_000)
+    expect(s.metricsIntervalMs).toBe(600_000)
+    expect(s.jobs.submitWindowMs).toBe(3_600_000)
+    expect(s.jobs.bidWindowMs).toBe(5_000)
+    expect(s.workers.score).toEqual({ median: 300, sigma: 0.5 })
+    expect(s.network.gossip).toEqual({ meshDegree: 6, hopDelayMs: 15, audience: 0 })
+    expect(s.jobs.verification.detect).toBe(0.999)
+    expect(s.seed).toBe(1)
+  })
+
+  it('should read the same scenario from JSON and YAML', () => {
+    expect(parseScenario(JSON.stringify(minimal()), 'json')).toEqual(parseScenario(minimalText, 'yaml'))
+  })
+
+  it('should reject an unknown field with its path', () => {
+    const s = minimal()
+    s.workers.speed = 3
+    expect(codeAndPath(() => validateScenario(s))).toEqual({ code: 'SIM__INVALID_SCENARIO', path: '/workers/speed' })
+  })
+
+  it('should reject a wrong type with its path', () => {
+    const s = minimal()
+    s.jobs.count = 'many'
+    expect(codeAndPath(() => validateScenario(s))).toEqual({ code: 'SIM__INVALID_SCENARIO', path: '/jobs/count' })
+  })
+
+  it('should reject a malformed duration with its path', () => {
+    const s = minimal()
+    s.duration = '2 hours'
+    expect(codeAndPath(() => validateScenario(s))).toEqual({ code: 'SIM__INVALID_SCENARIO', path: '/duration' })
+  })
+
+  it('should reject a missing required field', () => {
+    const s = minimal()
+    delete s.workers
+    expect(codeAndPath(() => validateScenario(s)).code).toBe('SIM__INVALID_SCENARIO')
+  })
+
+  it('should reject an undeclared region in the latency matrix', () => {
+    const s = minimal()
+    s.network.latencyMs.asia = { asia: 5 }
+    expect(codeAndPath(() => validateScenario(s))).toEqual({
+      code: 'SIM__INVALID_SCENARIO',
+      path: '/network/latencyMs/asia',
+    })
+  })
+
+  it('should reject a latency matrix that misses a pair', () => {
+    const s = minimal()
+    delete s.network.latencyMs.us
+    expect(codeAndPath(() => validateScenario(s))).toEqual({
+      code: 'SIM__INVALID_SCENARIO',
+      path: '/network/latencyMs/us/us',
+    })
+  })
+
+  it('should reject a partition that ends before it starts', () => {
+    const s = minimal()
+    s.network.partitions = [{ start: '1h', end: '30m', groups: [['eu']] }]
+    expect(codeAndPath(() => validateScenario(s))).toEqual({
+      code: 'SIM__INVALID_SCENARIO',
+      path: '/network/partitions/0/end',
+    })
+  })
+
+  it('should reject adversary fractions above one', () => {
+    const s = minimal()
+    s.adversaries = { cheaters: { fraction: 0.7 }, lazy: { fraction: 0.5 } }
+    expect(codeAndPath(() => validateScenario(s)).path).toBe('/adversaries/lazy/fraction')
+  })
+
+  it('should reject text that is neither JSON nor YAML', () => {
+    expect(codeAndPath(() => parseScenario('{ "version": ', 'json')).code).toBe('SIM__MALFORMED_SCENARIO')
+    expect(codeAndPath(() => parseScenario('a: [1, 2\nb: :', 'yaml')).code).toBe('SIM__MALFORMED_SCENARIO')
+  })
+
+  it('should report a missing file with a coded error', async () => {
+    await expect(loadScenario('/nonexistent/scenario.yaml')).rejects.toMatchObject({ code: 'SIM__SCENARIO_NOT_FOUND' })
+  })
+
+  it('should parse durations with units', () => {
+    expect(parseDuration('1.5m', '/x')).toBe(90_000)
+    expect(parseDuration('250ms', '/x')).toBe(250)
+    expect(parseDuration(42, '/x')).toBe(42)
+    expect(() => parseDuration('5 days', '/x')).toThrow(/duration/)
+  })
+})
