@@ -15,6 +15,8 @@ export interface Inbound {
   topic?: Topic
   /** When its envelope expires, ms. */
   expiresAt: number
+  /** The envelope's sequence number (strictly increasing per signer), when the bus knows it. */
+  seq?: bigint
 }
 
 /**

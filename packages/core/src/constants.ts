@@ -41,3 +41,97 @@ export const PUBLIC_KEY_BYTES = 32
 export const SIGNATURE_BYTES = 64
 /** Byte length of a verifier's challenge nonce. */
 export const NONCE_BYTES = 32
+
+/*
+ * Node defaults (`createNode`). Each is the `@default` of the matching `NodeInit` option.
+ */
+
+/** Listen on loopback TCP and WebSockets with OS-chosen ports: the embedded default needs no set-up. */
+export const DEFAULT_LISTEN_ADDRS: readonly string[] = Object.freeze(['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws'])
+/** Bootstrap peers are dialled this soon after start (libp2p's default is a full second). */
+export const BOOTSTRAP_DIAL_DELAY_MS = 50
+/** Inbound connections per second accepted from one host on local networks, where every peer shares 127.0.0.1. */
+export const LOCAL_INBOUND_CONNECTION_THRESHOLD = 1_000
+/** Pending inbound connections on local networks (many peers join at once in tests and demos). */
+export const LOCAL_MAX_INCOMING_PENDING_CONNECTIONS = 200
+/** The node dials peers found by discovery while it has fewer connections than this. */
+export const DEFAULT_MIN_CONNECTIONS = 8
+/** Connections kept at most. */
+export const DEFAULT_MAX_CONNECTIONS = 300
+/**
+ * kad-dht looks itself up only at start and every few minutes, so a late joiner's routing table stays tiny. The node
+ * looks itself up again after it joins, at these delays from its first DHT peer (PROBES.md).
+ */
+export const JOIN_SELF_LOOKUP_DELAYS_MS: readonly number[] = Object.freeze([0, 1_500, 5_000, 15_000])
+/** A DHT query (lookup, provide, findProviders) gives up after this long unless the caller's signal says otherwise. */
+export const DHT_QUERY_TIMEOUT_MS = 30_000
+
+/** Gossipsub heartbeat: mesh maintenance and gossip emission. */
+export const GOSSIP_HEARTBEAT_INTERVAL_MS = 700
+/** How long gossipsub remembers message ids it has seen (duplicates inside it never reach the validator). */
+export const GOSSIP_SEEN_TTL_MS = 2 * 60 * 1000
+/** Largest gossipsub RPC frame read from a peer; larger frames close the stream before any decoding. */
+export const GOSSIP_MAX_RPC_BYTES = 1024 * 1024
+/**
+ * Bounds on one decoded gossipsub RPC (finite `decodeRpcLimits`), well under the library's 5000s: a peer cannot make
+ * us allocate for thousands of message ids or subscriptions in one frame.
+ */
+export const GOSSIP_DECODE_LIMITS = Object.freeze({
+  maxSubscriptions: 64,
+  maxMessages: 256,
+  maxIhaveMessageIDs: 1_000,
+  maxIwantMessageIDs: 1_000,
+  maxIdontwantMessageIDs: 512,
+  maxControlMessages: 256,
+  maxPeerInfos: 16,
+})
+/**
+ * Peers behind one IP address tolerated before the IP-colocation penalty applies on public networks: up to this
+ * many operators may share a NAT (a small GPU farm); beyond it, extra identities look like a Sybil attack.
+ */
+export const DEFAULT_IP_COLOCATION_THRESHOLD = 10
+/** Weight of the IP-colocation penalty on public networks (0 on local ones, where every peer is on 127.0.0.1). */
+export const IP_COLOCATION_WEIGHT = -5
+/** Score lost per invalid message, squared by count: one mistake costs a little, a pattern graylists the peer. */
+export const INVALID_MESSAGE_WEIGHT = -10
+/** Invalid-message counters decay by this factor every decay interval (one second): about a minute to forget one. */
+export const INVALID_MESSAGE_DECAY = 0.97
+/** Gossipsub score thresholds: below gossip no gossip, below publish no flood publish, below graylist ignored. */
+export const GOSSIP_SCORE_THRESHOLDS = Object.freeze({
+  gossipThreshold: -10,
+  publishThreshold: -50,
+  graylistThreshold: -80,
+  acceptPXThreshold: 10,
+  opportunisticGraftThreshold: 5,
+})
+
+/** Lifetime of published gossip envelopes unless the caller says otherwise. */
+export const DEFAULT_MESSAGE_TTL_MS = 5 * 60 * 1000
+/** Envelopes that expired less than this ago are ignored, not punished: an honest relay may be a little late. */
+export const EXPIRY_GRACE_MS = MAX_CLOCK_SKEW_MS
+/** A direct message and its acknowledgement must complete within this long. */
+export const DIRECT_SEND_TIMEOUT_MS = 15_000
+/** Concurrent inbound `/tessera/task/1` streams per connection. */
+export const MAX_INBOUND_TASK_STREAMS = 32
+
+/** A capacity record lives this long; the announcer re-publishes it well before. */
+export const DEFAULT_CAPACITY_TTL_MS = 2 * 60 * 1000
+/** Re-publish when this fraction of the record's lifetime has passed. */
+export const CAPACITY_REPUBLISH_FRACTION = 0.5
+/** A new capacity subscriber triggers a re-publish, at most this often, so late joiners see the market quickly. */
+export const CAPACITY_REANNOUNCE_MIN_GAP_MS = 1_000
+
+/** Blobs are streamed in frames of this many bytes by default. */
+export const BLOB_CHUNK_BYTES = 256 * 1024
+/** Longest blob data frame a receiver accepts (a provider may choose larger frames than the default, up to this). */
+export const MAX_BLOB_CHUNK_BYTES = 1024 * 1024
+/** Largest blob stored or fetched unless configured otherwise. */
+export const DEFAULT_MAX_BLOB_BYTES = 1024 * 1024 * 1024
+/** Largest blob request or response header frame. */
+export const MAX_BLOB_HEADER_BYTES = 1024
+/** A blob transfer with no progress for this long is abandoned for the next provider. */
+export const BLOB_IDLE_TIMEOUT_MS = 20_000
+/** Providers asked at most per fetch. */
+export const MAX_BLOB_PROVIDERS = 8
+/** Concurrent inbound `/tessera/blob/1` streams per connection. */
+export const MAX_INBOUND_BLOB_STREAMS = 16

@@ -48,6 +48,8 @@ export type CoreErrorCode =
   | 'CORE__BLOB_PROVIDERS_EXHAUSTED'
   | 'CORE__INVALID_CID'
   | 'CORE__PEER_UNREACHABLE'
+  | 'CORE__MESSAGE_REJECTED'
+  | 'CORE__MALFORMED_BLOB_FRAME'
 
 /** An error raised by `@tessera/core`. */
 export class CoreError extends TesseraError<CoreErrorCode> {

@@ -1,0 +1,191 @@
+import type { Connection, Libp2p, Logger, PeerId, Stream } from '@libp2p/interface'
+import * as lp from 'it-length-prefixed'
+import { pipe } from 'it-pipe'
+import type { Uint8ArrayList } from 'uint8arraylist'
+import { throwIfAborted, withTimeout } from '../abort.js'
+import type { AbortOptions } from '../bus.js'
+import { BLOB_IDLE_TIMEOUT_MS, DHT_QUERY_TIMEOUT_MS, MAX_BLOB_CHUNK_BYTES, MAX_BLOB_HEADER_BYTES } from '../constants.js'
+import { CoreError, isCoreError } from '../errors.js'
+import { PROTOCOLS } from '../topics.js'
+import { nextFrame, readFrames, sendFrames, streamSink } from '../node/stream-io.js'
+import type { BlobCid } from './blob-cid.js'
+import {
+  BlobAssembler,
+  decodeBlobRequest,
+  decodeBlobResponseHeader,
+  encodeBlobRequest,
+  encodeBlobResponseHeader,
+  type BlobResponseHeader,
+} from './blob-frames.js'
+import type { Blobstore } from './blobstore.js'
+
+/**
+ * Decides whether `peer` may fetch `cid` from us. A creator serves private inputs only to the workers it awarded;
+ * a hook that throws counts as a refusal.
+ */
+export type BlobAccessHook = (cid: BlobCid, peer: PeerId) => boolean | Promise<boolean>
+
+export interface BlobServerContext {
+  store: Pick<Blobstore, 'size' | 'stream'>
+  access: BlobAccessHook | undefined
+  chunkBytes: number
+  maxBlobBytes: number
+  log: Logger
+}
+
+/** Aborts `stream` when no progress was reported for `ms`. */
+class IdleWatchdog {
+  readonly #ms: number
+  readonly #onIdle: () => void
+  #timer: ReturnType<typeof setTimeout> | undefined
+
+  constructor(ms: number, onIdle: () => void) {
+    this.#ms = ms
+    this.#onIdle = onIdle
+    this.touch()
+  }
+
+  touch(): void {
+    clearTimeout(this.#timer)
+    this.#timer = setTimeout(this.#onIdle, this.#ms)
+  }
+
+  stop(): void {
+    clearTimeout(this.#timer)
+  }
+}
+
+/** Answers one `/tessera/blob/1` request: checks access and presence, then streams the blob in bounded frames. */
+export async function serveBlob(stream: Stream, connection: Connection, context: BlobServerContext): Promise<void> {
+  const { store, access, log } = context
+  const watchdog = new IdleWatchdog(BLOB_IDLE_TIMEOUT_MS, () => {
+    stream.abort(new CoreError('CORE__PEER_UNREACHABLE', 'blob request stalled', {}))
+  })
+  try {
+    const bytes = await nextFrame(readFrames(stream, MAX_BLOB_HEADER_BYTES))
+    if (bytes === undefined) throw new CoreError('CORE__MALFORMED_BLOB_FRAME', 'stream ended before a blob request', {})
+    const { cid } = decodeBlobRequest(bytes)
+    watchdog.touch()
+    let allowed = true
+    if (access !== undefined) {
+      try {
+        allowed = await access(cid, connection.remotePeer)
+      } catch (e) {
+        log('blob access hook threw for %s - %e', cid, e)
+        allowed = false
+      }
+    }
+    // Refuse before saying whether we hold it: presence of a private input is itself private.
+    const size = allowed ? await store.size(cid) : undefined
+    const header: BlobResponseHeader = !allowed
+      ? { status: 'denied' }
+      : size === undefined
+        ? { status: 'not-found' }
+        : size > context.maxBlobBytes
+          ? { status: 'too-large', size }
+          : { status: 'ok', size }
+    log('serving %s to %p: %s', cid, connection.remotePeer, header.status)
+    const chunkBytes = context.chunkBytes
+    await pipe(
+      async function* () {
+        yield encodeBlobResponseHeader(header)
+        if (header.status !== 'ok') return
+        for await (const chunk of store.stream(cid, { chunkBytes })) {
+          watchdog.touch()
+          yield chunk
+        }
+      },
+      (source) => lp.encode(source),
+      streamSink(stream),
+    )
+  } catch (e) {
+    log('blob request from %p failed - %s', connection.remotePeer, isCoreError(e) ? e.code : (e as Error).message)
+    stream.abort(e instanceof Error ? e : new Error(String(e)))
+  } finally {
+    watchdog.stop()
+  }
+}
+
+export interface FetchFromOptions extends AbortOptions {
+  /** Largest blob accepted. */
+  maxBlobBytes: number
+  /** Abandon the provider after this long without a frame. @default BLOB_IDLE_TIMEOUT_MS */
+  idleTimeoutMs?: number
+}
+
+/**
+ * Fetches `cid` from one provider and verifies it. Throws a `CoreError`: `CORE__BLOB_NOT_FOUND`,
+ * `CORE__BLOB_ACCESS_DENIED`, `CORE__BLOB_TOO_LARGE`, `CORE__BLOB_HASH_MISMATCH` (corrupted, short or long),
+ * `CORE__MALFORMED_BLOB_FRAME`, `CORE__PEER_UNREACHABLE`, or `CORE__ABORTED`.
+ */
+export async function fetchBlobFrom(
+  libp2p: Pick<Libp2p, 'dialProtocol'>,
+  peer: PeerId,
+  cid: BlobCid,
+  options: FetchFromOptions,
+): Promise<Uint8Array> {
+  throwIfAborted(options.signal)
+  let stream: Stream
+  try {
+    stream = await libp2p.dialProtocol(peer, PROTOCOLS.blob, { signal: withTimeout(options.signal, DHT_QUERY_TIMEOUT_MS) })
+  } catch (cause) {
+    throwIfAborted(options.signal)
+    throw new CoreError('CORE__PEER_UNREACHABLE', `could not open ${PROTOCOLS.blob} to ${peer.toString()}`, { peer: peer.toString() }, { cause })
+  }
+  let stalled = false
+  const watchdog = new IdleWatchdog(options.idleTimeoutMs ?? BLOB_IDLE_TIMEOUT_MS, () => {
+    stalled = true
+    stream.abort(new CoreError('CORE__PEER_UNREACHABLE', 'blob transfer stalled', {}))
+  })
+  const onAbort = (): void => stream.abort(new CoreError('CORE__ABORTED', 'blob fetch aborted', {}))
+  options.signal?.addEventListener('abort', onAbort, { once: true })
+  try {
+    await sendFrames(stream, [encodeBlobRequest({ cid })], options)
+    await stream.close(options)
+    return await pipe(
+      stream,
+      (source) => lp.decode(source, { maxDataLength: MAX_BLOB_CHUNK_BYTES }),
+      async (frames: AsyncIterable<Uint8ArrayList>) => {
+        const iterator = frames[Symbol.asyncIterator]()
+        const first = await nextFrame(iterator)
+        if (first === undefined) throw new CoreError('CORE__MALFORMED_BLOB_FRAME', 'provider closed without a header', {})
+        const header = decodeBlobResponseHeader(first)
+        watchdog.touch()
+        throwForStatus(header, cid, peer, options.maxBlobBytes)
+        const assembler = new BlobAssembler(cid, header.size ?? 0, options.maxBlobBytes)
+        for (let next = await iterator.next(); next.done !== true; next = await iterator.next()) {
+          watchdog.touch()
+          for (const buf of next.value) assembler.push(buf)
+        }
+        return assembler.finish()
+      },
+    )
+  } catch (e) {
+    stream.abort(e instanceof Error ? e : new Error(String(e)))
+    throwIfAborted(options.signal)
+    if (isCoreError(e)) throw e
+    const what = stalled ? 'stalled' : 'failed'
+    throw new CoreError('CORE__PEER_UNREACHABLE', `blob transfer from ${peer.toString()} ${what}`, { peer: peer.toString() }, { cause: e })
+  } finally {
+    watchdog.stop()
+    options.signal?.removeEventListener('abort', onAbort)
+  }
+}
+
+function throwForStatus(header: BlobResponseHeader, cid: BlobCid, peer: PeerId, maxBlobBytes: number): void {
+  const context = { cid: cid.toString(), peer: peer.toString() }
+  switch (header.status) {
+    case 'ok':
+      return
+    case 'not-found':
+      throw new CoreError('CORE__BLOB_NOT_FOUND', `${peer.toString()} does not hold ${cid.toString()}`, context)
+    case 'denied':
+      throw new CoreError('CORE__BLOB_ACCESS_DENIED', `${peer.toString()} refused to serve ${cid.toString()}`, context)
+    case 'too-large':
+      throw new CoreError('CORE__BLOB_TOO_LARGE', `${cid.toString()} is larger than its provider serves`, {
+        ...context,
+        size: header.size,
+        max: maxBlobBytes,
+      })
+  }
+}

@@ -1,0 +1,246 @@
+import type { ComponentLogger, Libp2p, Logger, PeerId } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { throwIfAborted, withTimeout } from '../abort.js'
+import type { AbortOptions } from '../bus.js'
+import {
+  BLOB_CHUNK_BYTES,
+  DEFAULT_MAX_BLOB_BYTES,
+  DHT_QUERY_TIMEOUT_MS,
+  MAX_BLOB_CHUNK_BYTES,
+  MAX_BLOB_PROVIDERS,
+  MAX_INBOUND_BLOB_STREAMS,
+} from '../constants.js'
+import { CoreError, isCoreError, type CoreErrorCode } from '../errors.js'
+import { PROTOCOLS } from '../topics.js'
+import { BlobHasher, blobCidOfDigest, parseBlobCid, type BlobCid } from './blob-cid.js'
+import { fetchBlobFrom, serveBlob, type BlobAccessHook } from './blob-protocol.js'
+import type { Blobstore } from './blobstore.js'
+
+export interface BlobServiceComponents {
+  peerId: PeerId
+  libp2p: Pick<Libp2p, 'handle' | 'unhandle' | 'dialProtocol' | 'contentRouting'>
+  store: Blobstore
+  logger: ComponentLogger
+}
+
+export interface BlobServiceInit {
+  /**
+   * Largest blob stored, served or fetched.
+   * @default DEFAULT_MAX_BLOB_BYTES (1 GiB)
+   */
+  maxBlobBytes?: number
+  /**
+   * Data frame size when serving (at most MAX_BLOB_CHUNK_BYTES).
+   * @default BLOB_CHUNK_BYTES (256 KiB)
+   */
+  chunkBytes?: number
+  /**
+   * Who may fetch what from us.
+   * @default every peer may fetch every blob
+   */
+  access?: BlobAccessHook
+}
+
+/** A CID in any accepted form: a `CID`, its string or its bytes. */
+export type BlobCidLike = BlobCid | string | Uint8Array
+
+export interface BlobFetchOptions extends AbortOptions {
+  /** Ask these peers, in order, instead of looking providers up in the DHT. */
+  providers?: Array<PeerId | string>
+  /**
+   * Keep the fetched blob in the local store (so this node can serve it too).
+   * @default true
+   */
+  store?: boolean
+  /** Called when a provider fails and the fetch moves on to the next. */
+  onProviderFailed?(failure: ProviderFailure): void
+}
+
+/** Why one provider could not give us a blob. */
+export interface ProviderFailure {
+  peer: string
+  code: CoreErrorCode
+}
+
+export interface BlobPutOptions extends AbortOptions {
+  /**
+   * Also provide the blob in the DHT (awaited; needs at least one DHT peer).
+   * @default false
+   */
+  provide?: boolean
+}
+
+/**
+ * CID-addressed blobs: a local {@link Blobstore}, the `/tessera/blob/1` protocol that serves it (subject to the
+ * access hook), DHT provider records, and a fetch that verifies every byte against the CID and moves on to the next
+ * provider when one fails or serves corrupted data.
+ */
+export class BlobService {
+  readonly store: Blobstore
+  readonly maxBlobBytes: number
+  readonly chunkBytes: number
+  readonly #components: BlobServiceComponents
+  readonly #log: Logger
+  #access: BlobAccessHook | undefined
+  #started = false
+
+  constructor(components: BlobServiceComponents, init: BlobServiceInit = {}) {
+    this.#components = components
+    this.store = components.store
+    this.maxBlobBytes = init.maxBlobBytes ?? DEFAULT_MAX_BLOB_BYTES
+    this.chunkBytes = init.chunkBytes ?? BLOB_CHUNK_BYTES
+    if (!(Number.isSafeInteger(this.chunkBytes) && this.chunkBytes > 0 && this.chunkBytes <= MAX_BLOB_CHUNK_BYTES)) {
+      throw new CoreError('CORE__INVALID_CONFIG', `blob chunkBytes must be in [1, ${MAX_BLOB_CHUNK_BYTES}]`, {
+        chunkBytes: this.chunkBytes,
+      })
+    }
+    if (!(Number.isSafeInteger(this.maxBlobBytes) && this.maxBlobBytes > 0)) {
+      throw new CoreError('CORE__INVALID_CONFIG', 'maxBlobBytes must be a positive integer', { maxBlobBytes: this.maxBlobBytes })
+    }
+    this.#access = init.access
+    this.#log = components.logger.forComponent('tessera:core:blob')
+  }
+
+  /** Starts serving `/tessera/blob/1`. Idempotent. */
+  async start(options: AbortOptions = {}): Promise<void> {
+    if (this.#started) return
+    await this.#components.libp2p.handle(
+      PROTOCOLS.blob,
+      (stream, connection) =>
+        serveBlob(stream, connection, {
+          store: this.store,
+          access: this.#access,
+          chunkBytes: this.chunkBytes,
+          maxBlobBytes: this.maxBlobBytes,
+          log: this.#log,
+        }),
+      { maxInboundStreams: MAX_INBOUND_BLOB_STREAMS, signal: options.signal },
+    )
+    this.#started = true
+  }
+
+  async stop(options: AbortOptions = {}): Promise<void> {
+    if (!this.#started) return
+    this.#started = false
+    await this.#components.libp2p.unhandle(PROTOCOLS.blob, options)
+  }
+
+  /** Replaces the access hook (undefined serves everyone). */
+  setAccessHook(hook: BlobAccessHook | undefined): void {
+    this.#access = hook
+  }
+
+  /** Stores `bytes` locally and returns their CID (v1, raw, sha2-256). */
+  async put(bytes: Uint8Array, options: BlobPutOptions = {}): Promise<BlobCid> {
+    throwIfAborted(options.signal)
+    if (bytes.byteLength > this.maxBlobBytes) {
+      throw new CoreError('CORE__BLOB_TOO_LARGE', `a blob of ${bytes.byteLength} bytes exceeds ${this.maxBlobBytes}`, {
+        size: bytes.byteLength,
+        max: this.maxBlobBytes,
+      })
+    }
+    const cid = blobCidOfDigest(new BlobHasher().update(bytes).digest())
+    await this.store.put(cid, bytes, options)
+    if (options.provide === true) await this.provide(cid, options)
+    return cid
+  }
+
+  async has(cid: BlobCidLike, options: AbortOptions = {}): Promise<boolean> {
+    return this.store.has(parseBlobCid(cid), options)
+  }
+
+  /** The blob from the local store, or fetched from providers (and kept) when not held. */
+  async get(cid: BlobCidLike, options: BlobFetchOptions = {}): Promise<Uint8Array> {
+    const parsed = parseBlobCid(cid)
+    if (await this.store.has(parsed, options)) return this.store.get(parsed, options)
+    return this.fetch(parsed, options)
+  }
+
+  /** Announces in the DHT that this node provides `cid`. */
+  async provide(cid: BlobCidLike, options: AbortOptions = {}): Promise<void> {
+    const parsed = parseBlobCid(cid)
+    await this.#components.libp2p.contentRouting.provide(parsed, { signal: withTimeout(options.signal, DHT_QUERY_TIMEOUT_MS) })
+  }
+
+  /** Providers of `cid` found in the DHT (not this node), at most `limit`. */
+  async findProviders(cid: BlobCidLike, options: AbortOptions & { limit?: number } = {}): Promise<PeerId[]> {
+    const found: PeerId[] = []
+    for await (const peer of this.#providers(parseBlobCid(cid), options)) {
+      found.push(peer)
+      if (found.length >= (options.limit ?? MAX_BLOB_PROVIDERS)) break
+    }
+    return found
+  }
+
+  /** Fetches `cid` from one peer and verifies it (see {@link fetchBlobFrom} for the codes it throws). */
+  async fetchFrom(peer: PeerId | string, cid: BlobCidLike, options: AbortOptions = {}): Promise<Uint8Array> {
+    const id = typeof peer === 'string' ? peerIdFromString(peer) : peer
+    return fetchBlobFrom(this.#components.libp2p, id, parseBlobCid(cid), { ...options, maxBlobBytes: this.maxBlobBytes })
+  }
+
+  /**
+   * Fetches `cid` from the given providers or from those the DHT names, one after another, until one serves bytes
+   * that hash to the CID. Throws `CORE__BLOB_NOT_FOUND` when no provider is known, `CORE__BLOB_PROVIDERS_EXHAUSTED`
+   * (with every failure in its context) when all failed, or `CORE__ABORTED`.
+   */
+  async fetch(cid: BlobCidLike, options: BlobFetchOptions = {}): Promise<Uint8Array> {
+    const parsed = parseBlobCid(cid)
+    const failures: ProviderFailure[] = []
+    let lastError: unknown
+    const controller = new AbortController()
+    const signal = options.signal === undefined ? controller.signal : AbortSignal.any([options.signal, controller.signal])
+    const providers = options.providers === undefined ? this.#providers(parsed, { signal }) : this.#given(options.providers)
+    try {
+      for await (const peer of providers) {
+        if (failures.length >= MAX_BLOB_PROVIDERS) break
+        try {
+          const bytes = await this.fetchFrom(peer, parsed, { signal: options.signal })
+          if (options.store !== false) await this.store.put(parsed, bytes, { signal: options.signal })
+          return bytes
+        } catch (e) {
+          throwIfAborted(options.signal)
+          const failure = { peer: peer.toString(), code: isCoreError(e) ? e.code : ('CORE__PEER_UNREACHABLE' as const) }
+          this.#log('fetching %s from %s failed: %s', parsed, failure.peer, failure.code)
+          failures.push(failure)
+          lastError = e
+          options.onProviderFailed?.(failure)
+        }
+      }
+    } finally {
+      controller.abort()
+    }
+    throwIfAborted(options.signal)
+    if (failures.length === 0) {
+      throw new CoreError('CORE__BLOB_NOT_FOUND', `no provider of ${parsed.toString()} was found`, { cid: parsed.toString() })
+    }
+    throw new CoreError(
+      'CORE__BLOB_PROVIDERS_EXHAUSTED',
+      `every provider of ${parsed.toString()} failed (${failures.map((f) => f.code).join(', ')})`,
+      { cid: parsed.toString(), failures },
+      { cause: lastError },
+    )
+  }
+
+  async *#given(providers: Array<PeerId | string>): AsyncGenerator<PeerId> {
+    for (const p of providers) yield typeof p === 'string' ? peerIdFromString(p) : p
+  }
+
+  /** Distinct providers from the DHT as they are found, never ourselves. */
+  async *#providers(cid: BlobCid, options: AbortOptions): AsyncGenerator<PeerId> {
+    const self = this.#components.peerId
+    const seen = new Set<string>()
+    const signal = withTimeout(options.signal, DHT_QUERY_TIMEOUT_MS)
+    try {
+      for await (const provider of this.#components.libp2p.contentRouting.findProviders(cid, { signal })) {
+        const key = provider.id.toString()
+        if (provider.id.equals(self) || seen.has(key)) continue
+        seen.add(key)
+        yield provider.id
+      }
+    } catch (e) {
+      throwIfAborted(options.signal)
+      // The query timed out or failed: the providers found so far are all we have.
+      if (seen.size === 0) this.#log('finding providers of %s failed - %e', cid, e)
+    }
+  }
+}

@@ -1,0 +1,317 @@
+import type { ComponentLogger, Connection, Libp2p, Logger, PeerId, Stream } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { raceSignal, throwIfAborted, withTimeout } from '../abort.js'
+import type { AbortOptions, Inbound, MessageBus } from '../bus.js'
+import type { Clock } from '../clock.js'
+import {
+  DEFAULT_MESSAGE_TTL_MS,
+  DIRECT_SEND_TIMEOUT_MS,
+  EXPIRY_GRACE_MS,
+  MAX_DIRECT_ENVELOPE_BYTES,
+  MAX_ENVELOPE_TTL_MS,
+  MAX_GOSSIP_ENVELOPE_BYTES,
+  MAX_INBOUND_TASK_STREAMS,
+} from '../constants.js'
+import { openEnvelope, sealEnvelope, type Opened, type Signer } from '../envelope.js'
+import { CoreError, isCoreError, type CoreErrorCode } from '../errors.js'
+import { ReplayGuard, SequenceCounter } from '../replay.js'
+import { DIRECT_DOMAIN, domainOf, isTopic, PROTOCOLS, TOPICS, type Topic } from '../topics.js'
+import { decodeCanonical, encodeCanonical } from '../wire/codec.js'
+import type { WireMessage } from '../wire/messages.js'
+import { TopicValidatorResult, type GossipMessage, type GossipSub, type TopicValidatorFn } from './gossip.js'
+import { abortStreamOnSignal, nextFrame, readFrames, sendFrames } from './stream-io.js'
+
+/** Largest acknowledgement frame on `/tessera/task/1`. */
+const MAX_ACK_BYTES = 256
+
+export interface PublishOptions extends AbortOptions {
+  /**
+   * Lifetime of the envelope: receivers drop it afterwards.
+   * @default DEFAULT_MESSAGE_TTL_MS (5 minutes); at most MAX_ENVELOPE_TTL_MS
+   */
+  ttlMs?: number
+}
+
+export type SendOptions = PublishOptions
+
+/** A message a validator turned away, and why. */
+export interface RejectedMessage {
+  /** The peer that handed it to us (the gossip propagation source or the stream's remote peer). */
+  from: string
+  /** The gossip topic, or undefined for a direct message. */
+  topic?: Topic
+  code: CoreErrorCode
+  /** True when the sender's gossip score was penalised (Reject); false when the message was only ignored. */
+  penalised: boolean
+}
+
+/** Callbacks the node turns into `message:received` / `message:rejected` events. */
+export interface BusObserver {
+  received?(inbound: Inbound): void
+  rejected?(rejected: RejectedMessage): void
+}
+
+export interface Libp2pBusComponents {
+  signer: Signer
+  peerId: PeerId
+  clock: Clock
+  pubsub: GossipSub
+  libp2p: Pick<Libp2p, 'handle' | 'unhandle' | 'dialProtocol'>
+  logger: ComponentLogger
+}
+
+export interface Libp2pBusInit {
+  observer?: BusObserver
+  /** Remembers seen (signer, domain, seq) triples; shared by gossip and direct messages. */
+  replay?: ReplayGuard
+}
+
+/**
+ * The {@link MessageBus} over libp2p. Gossip: a signed envelope published with gossipsub; every topic has a validator
+ * that opens the envelope (size, shape, domain, expiry, signature, schema, author, replay) and answers Reject, so
+ * gossipsub penalises the sender's score, before the application or any further peer sees it. Direct: one
+ * length-prefixed envelope on a `/tessera/task/1` stream, answered by an acknowledgement.
+ */
+export class Libp2pMessageBus implements MessageBus {
+  readonly self: string
+  readonly #components: Libp2pBusComponents
+  readonly #observer: BusObserver
+  readonly #replay: ReplayGuard
+  readonly #seq = new SequenceCounter()
+  readonly #handlers = new Set<(inbound: Inbound) => void>()
+  /** Envelopes opened by a validator, handed to the delivery listener without a second verification. */
+  readonly #validated = new WeakMap<GossipMessage, Opened>()
+  readonly #log: Logger
+  #started = false
+
+  constructor(components: Libp2pBusComponents, init: Libp2pBusInit = {}) {
+    this.#components = components
+    this.self = components.peerId.toString()
+    this.#observer = init.observer ?? {}
+    this.#replay = init.replay ?? new ReplayGuard()
+    this.#log = components.logger.forComponent('tessera:core:bus')
+  }
+
+  get isStarted(): boolean {
+    return this.#started
+  }
+
+  /** Installs the topic validators, the delivery listener and the direct protocol handler. Idempotent. */
+  async start(options: AbortOptions = {}): Promise<void> {
+    if (this.#started) return
+    const { pubsub, libp2p } = this.#components
+    for (const topic of Object.values(TOPICS)) pubsub.topicValidators.set(topic, this.#validator(topic))
+    pubsub.addEventListener('message', this.#onGossip)
+    await libp2p.handle(PROTOCOLS.task, (stream, connection) => this.#onTaskStream(stream, connection), {
+      maxInboundStreams: MAX_INBOUND_TASK_STREAMS,
+      signal: options.signal,
+    })
+    this.#started = true
+  }
+
+  /** Removes what {@link start} installed. Idempotent. */
+  async stop(options: AbortOptions = {}): Promise<void> {
+    if (!this.#started) return
+    this.#started = false
+    const { pubsub, libp2p } = this.#components
+    for (const topic of Object.values(TOPICS)) pubsub.topicValidators.delete(topic)
+    pubsub.removeEventListener('message', this.#onGossip)
+    await libp2p.unhandle(PROTOCOLS.task, options)
+  }
+
+  async publish(topic: Topic, message: WireMessage, options: PublishOptions = {}): Promise<void> {
+    throwIfAborted(options.signal)
+    this.#assertStarted('publish')
+    if (!isTopic(topic)) throw new CoreError('CORE__INVALID_CONFIG', `${String(topic)} is not a Tessera topic`, { topic })
+    const bytes = this.#seal(domainOf(topic), message, options.ttlMs)
+    if (bytes.byteLength > MAX_GOSSIP_ENVELOPE_BYTES) {
+      // Peers would reject it and penalise us: refuse here instead.
+      throw new CoreError('CORE__MESSAGE_TOO_LARGE', `a ${message.type} envelope of ${bytes.byteLength} bytes is too large for gossip`, {
+        bytes: bytes.byteLength,
+        max: MAX_GOSSIP_ENVELOPE_BYTES,
+      })
+    }
+    await raceSignal(this.#components.pubsub.publish(topic, bytes), options.signal)
+  }
+
+  async send(to: string, message: WireMessage, options: SendOptions = {}): Promise<void> {
+    throwIfAborted(options.signal)
+    this.#assertStarted('send')
+    const bytes = this.#seal(DIRECT_DOMAIN, message, options.ttlMs)
+    if (bytes.byteLength > MAX_DIRECT_ENVELOPE_BYTES) {
+      throw new CoreError('CORE__MESSAGE_TOO_LARGE', `a ${message.type} envelope of ${bytes.byteLength} bytes is too large`, {
+        bytes: bytes.byteLength,
+        max: MAX_DIRECT_ENVELOPE_BYTES,
+      })
+    }
+    if (to === this.self) {
+      this.#deliverDirect(bytes, this.self)
+      return
+    }
+    let peer: PeerId
+    try {
+      peer = peerIdFromString(to)
+    } catch (cause) {
+      throw new CoreError('CORE__INVALID_CONFIG', `${to} is not a peer id`, { to }, { cause })
+    }
+    const signal = withTimeout(options.signal, DIRECT_SEND_TIMEOUT_MS)
+    let stream: Stream
+    try {
+      stream = await this.#components.libp2p.dialProtocol(peer, PROTOCOLS.task, { signal })
+    } catch (cause) {
+      throwIfAborted(options.signal)
+      throw new CoreError('CORE__PEER_UNREACHABLE', `could not open ${PROTOCOLS.task} to ${to}`, { to }, { cause })
+    }
+    const unwatch = abortStreamOnSignal(stream, signal)
+    try {
+      await sendFrames(stream, [bytes], { signal })
+      await stream.close({ signal })
+      const ack = await nextFrame(readFrames(stream, MAX_ACK_BYTES))
+      const verdict = ack === undefined ? undefined : decodeAck(ack)
+      if (verdict === undefined) {
+        throw new CoreError('CORE__PEER_UNREACHABLE', `${to} closed ${PROTOCOLS.task} without an acknowledgement`, { to })
+      }
+      if (verdict !== 'ok') {
+        throw new CoreError('CORE__MESSAGE_REJECTED', `${to} rejected the ${message.type}: ${verdict}`, { to, code: verdict })
+      }
+    } catch (e) {
+      stream.abort(e instanceof Error ? e : new Error(String(e)))
+      throwIfAborted(options.signal)
+      if (isCoreError(e)) throw e
+      throw new CoreError('CORE__PEER_UNREACHABLE', `sending a ${message.type} to ${to} failed`, { to }, { cause: e })
+    } finally {
+      unwatch()
+    }
+  }
+
+  subscribe(topic: Topic): void {
+    if (!isTopic(topic)) throw new CoreError('CORE__INVALID_CONFIG', `${String(topic)} is not a Tessera topic`, { topic })
+    this.#components.pubsub.subscribe(topic)
+  }
+
+  unsubscribe(topic: Topic): void {
+    this.#components.pubsub.unsubscribe(topic)
+  }
+
+  onMessage(handler: (inbound: Inbound) => void): () => void {
+    this.#handlers.add(handler)
+    return () => this.#handlers.delete(handler)
+  }
+
+  #assertStarted(what: string): void {
+    if (!this.#started) throw new CoreError('CORE__NOT_STARTED', `cannot ${what}: the node is not started`, {})
+  }
+
+  #seal(domain: string, message: WireMessage, ttlMs = DEFAULT_MESSAGE_TTL_MS): Uint8Array {
+    if (!(ttlMs > 0 && ttlMs <= MAX_ENVELOPE_TTL_MS)) {
+      throw new CoreError('CORE__EXPIRY_TOO_FAR', `ttlMs must be in (0, ${MAX_ENVELOPE_TTL_MS}]`, { ttlMs })
+    }
+    const now = this.#components.clock.now()
+    return sealEnvelope(this.#components.signer, message, {
+      domain,
+      seq: this.#seq.next(now),
+      expiresAt: Math.floor(now + ttlMs),
+    })
+  }
+
+  #validator(topic: Topic): TopicValidatorFn {
+    const domain = domainOf(topic)
+    return (peer, message) => {
+      const from = peer.toString()
+      if (message.type !== 'unsigned') return this.#reject({ from, topic, code: 'CORE__MALFORMED_MESSAGE', penalised: true })
+      const now = this.#components.clock.now()
+      try {
+        const opened = openEnvelope(message.data, { domain, maxBytes: MAX_GOSSIP_ENVELOPE_BYTES, now, replay: this.#replay })
+        this.#validated.set(message, opened)
+        return TopicValidatorResult.Accept
+      } catch (e) {
+        const code: CoreErrorCode = isCoreError(e) ? e.code : 'CORE__MALFORMED_MESSAGE'
+        if (!isCoreError(e)) this.#log.error('validator raised a non-coded error on %s - %e', topic, e)
+        // An honest relay may hand on a message that expired in flight: ignore those, punish the stale ones.
+        const lateBy = code === 'CORE__MESSAGE_EXPIRED' ? now - Number((e as CoreError).context.expiresAt) : Infinity
+        return this.#reject({ from, topic, code, penalised: !(lateBy <= EXPIRY_GRACE_MS) })
+      }
+    }
+  }
+
+  #reject(rejected: RejectedMessage): TopicValidatorResult {
+    this.#log('rejected a message on %s from %s: %s', rejected.topic ?? 'direct', rejected.from, rejected.code)
+    this.#observer.rejected?.(rejected)
+    return rejected.penalised ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore
+  }
+
+  readonly #onGossip = (event: CustomEvent<GossipMessage>): void => {
+    const message = event.detail
+    const opened = this.#validated.get(message)
+    if (opened === undefined || !isTopic(message.topic)) return
+    this.#validated.delete(message)
+    this.#dispatch({ from: opened.from, message: opened.message, topic: message.topic, expiresAt: opened.expiresAt, seq: opened.seq })
+  }
+
+  async #onTaskStream(stream: Stream, connection: Connection): Promise<void> {
+    const remote = connection.remotePeer.toString()
+    const unwatch = abortStreamOnSignal(stream, AbortSignal.timeout(DIRECT_SEND_TIMEOUT_MS))
+    try {
+      let verdict: 'ok' | CoreErrorCode
+      try {
+        const bytes = await nextFrame(readFrames(stream, MAX_DIRECT_ENVELOPE_BYTES))
+        if (bytes === undefined) throw new CoreError('CORE__MALFORMED_MESSAGE', 'the stream ended before an envelope', {})
+        this.#deliverDirect(bytes, remote)
+        verdict = 'ok'
+      } catch (e) {
+        verdict = isCoreError(e) ? e.code : 'CORE__MALFORMED_MESSAGE'
+        if (!isCoreError(e)) this.#log('reading a direct message from %s failed - %e', remote, e)
+        this.#observer.rejected?.({ from: remote, code: verdict, penalised: false })
+      }
+      await sendFrames(stream, [encodeAck(verdict)])
+      await stream.close()
+    } catch (e) {
+      this.#log('answering a direct message from %s failed - %e', remote, e)
+      stream.abort(e instanceof Error ? e : new Error(String(e)))
+    } finally {
+      unwatch()
+    }
+  }
+
+  /** Opens a direct envelope (which must be signed by the peer that sent it) and dispatches it. Throws CoreError. */
+  #deliverDirect(bytes: Uint8Array, remote: string): void {
+    const opened = openEnvelope(bytes, {
+      domain: DIRECT_DOMAIN,
+      maxBytes: MAX_DIRECT_ENVELOPE_BYTES,
+      now: this.#components.clock.now(),
+      replay: this.#replay,
+    })
+    if (opened.from !== remote) {
+      throw new CoreError('CORE__SIGNER_MISMATCH', 'a direct message must be signed by the peer that sends it', {
+        from: opened.from,
+        remote,
+      })
+    }
+    this.#dispatch({ from: opened.from, message: opened.message, expiresAt: opened.expiresAt, seq: opened.seq })
+  }
+
+  #dispatch(inbound: Inbound): void {
+    this.#observer.received?.(inbound)
+    for (const handler of this.#handlers) {
+      try {
+        handler(inbound)
+      } catch (e) {
+        this.#log.error('a message handler threw on a %s - %e', inbound.message.type, e)
+      }
+    }
+  }
+}
+
+function encodeAck(verdict: 'ok' | CoreErrorCode): Uint8Array {
+  return encodeCanonical({ r: verdict })
+}
+
+/** The acknowledgement's verdict, or undefined for anything that is not one. */
+function decodeAck(bytes: Uint8Array): string | undefined {
+  try {
+    const value = decodeCanonical(bytes, 'ack') as { r?: unknown } | null
+    return typeof value?.r === 'string' && value.r.length <= 64 ? value.r : undefined
+  } catch {
+    return undefined
+  }
+}

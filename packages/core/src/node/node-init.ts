@@ -1,0 +1,207 @@
+import { isPrivate } from '@libp2p/utils'
+import { multiaddr } from '@multiformats/multiaddr'
+import type { Libp2pInit } from 'libp2p'
+import type { BlobAccessHook } from '../blob/blob-protocol.js'
+import type { Blobstore } from '../blob/blobstore.js'
+import type { Clock } from '../clock.js'
+import {
+  BLOB_CHUNK_BYTES,
+  DEFAULT_CAPACITY_TTL_MS,
+  DEFAULT_IP_COLOCATION_THRESHOLD,
+  DEFAULT_LISTEN_ADDRS,
+  DEFAULT_MAX_BLOB_BYTES,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MIN_CONNECTIONS,
+  GOSSIP_HEARTBEAT_INTERVAL_MS,
+  GOSSIP_SEEN_TTL_MS,
+} from '../constants.js'
+import { CoreError } from '../errors.js'
+import type { Identity } from '../identity.js'
+
+/** How this node takes part in the DHT. */
+export type DhtMode = 'server' | 'client' | 'auto'
+
+/** Everything `createNode` accepts. Every option is optional. */
+export interface NodeInit {
+  /**
+   * The node's key and peer id (see `loadOrCreateIdentity` for one kept on disk).
+   * @default a fresh identity, generated in memory
+   */
+  identity?: Identity
+  /**
+   * Source of time for envelope expiry, sequence numbers and capacity records.
+   * @default systemClock
+   */
+  clock?: Clock
+  /**
+   * Prefix for this node's log lines (`DEBUG=tessera:*,libp2p:*`), so many nodes in one process can be told apart.
+   * @default the last 6 characters of the peer id
+   */
+  logPrefix?: string
+  /**
+   * Multiaddrs to listen on (TCP and WebSockets transports are loaded).
+   * @default ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws']
+   */
+  listen?: string[]
+  /**
+   * Multiaddrs to announce instead of the listening ones (e.g. behind a port forward).
+   * @default the listening addresses
+   */
+  announce?: string[]
+  /**
+   * Bootstrap peers, as multiaddrs ending in `/p2p/<peer id>`; dialled right after start.
+   * @default [] (a lone node, or one that is dialled by others)
+   */
+  bootstrap?: string[]
+  /**
+   * The node runs on a local network (loopback or one LAN), where every peer may share an IP address. This turns
+   * off gossipsub's IP-colocation penalty (which graylisted every loopback peer in our probes), keeps private
+   * addresses in DHT records (`passthroughMapper`), runs the DHT in server mode and raises libp2p's per-host inbound
+   * connection limits. Leave it false on public networks, where several identities behind one IP are a Sybil signal.
+   * @default true when every listen address is loopback or private (the default listen addresses are), else false
+   */
+  localNetwork?: boolean
+  /**
+   * DHT participation: `server` answers queries and stores records, `client` only asks, `auto` becomes a server
+   * once libp2p sees a public address.
+   * @default 'server' on local networks, 'auto' otherwise
+   */
+  dhtMode?: DhtMode
+  /**
+   * On public networks, peers sharing one IP address before the IP-colocation penalty applies.
+   * @default DEFAULT_IP_COLOCATION_THRESHOLD (10)
+   */
+  ipColocationThreshold?: number
+  /**
+   * Application-specific gossipsub score per peer id (reputation); weighted 1.
+   * @default () => 0
+   */
+  appSpecificScore?: (peerId: string) => number
+  /**
+   * How long gossipsub remembers message ids; within it a re-sent message is a duplicate and never reaches the
+   * validators, after it the replay guard rejects it.
+   * @default GOSSIP_SEEN_TTL_MS (2 minutes)
+   */
+  seenTtlMs?: number
+  /**
+   * Gossipsub heartbeat interval.
+   * @default GOSSIP_HEARTBEAT_INTERVAL_MS (700 ms)
+   */
+  heartbeatIntervalMs?: number
+  /**
+   * The node dials peers found by discovery (bootstrap, DHT) while it has fewer connections.
+   * @default DEFAULT_MIN_CONNECTIONS (8)
+   */
+  minConnections?: number
+  /**
+   * Connections kept at most.
+   * @default DEFAULT_MAX_CONNECTIONS (300)
+   */
+  maxConnections?: number
+  /**
+   * Lifetime of this node's capacity records (re-published after half of it).
+   * @default DEFAULT_CAPACITY_TTL_MS (2 minutes)
+   */
+  capacityTtlMs?: number
+  /**
+   * Where blobs are kept (`FsBlobstore` for a directory on disk).
+   * @default a MemoryBlobstore
+   */
+  blobstore?: Blobstore
+  /**
+   * Largest blob stored, served or fetched.
+   * @default DEFAULT_MAX_BLOB_BYTES (1 GiB)
+   */
+  maxBlobBytes?: number
+  /**
+   * Blob data frame size when serving.
+   * @default BLOB_CHUNK_BYTES (256 KiB)
+   */
+  blobChunkBytes?: number
+  /**
+   * Who may fetch which blob from this node (also settable later with `node.blobs.setAccessHook`).
+   * @default everyone may fetch everything
+   */
+  blobAccess?: BlobAccessHook
+  /**
+   * A datastore for the peer store and DHT records (persisted by the headless node).
+   * @default an in-memory datastore
+   */
+  datastore?: Libp2pInit['datastore']
+  /**
+   * A libp2p metrics implementation (e.g. `@libp2p/prometheus-metrics`).
+   * @default none
+   */
+  metrics?: Libp2pInit['metrics']
+  /**
+   * Start the node before `createNode` resolves.
+   * @default true
+   */
+  start?: boolean
+}
+
+/** Init with every default applied. */
+export interface ResolvedNodeInit {
+  listen: string[]
+  announce: string[] | undefined
+  bootstrap: string[]
+  localNetwork: boolean
+  dhtMode: DhtMode
+  ipColocationThreshold: number
+  appSpecificScore: (peerId: string) => number
+  seenTtlMs: number
+  heartbeatIntervalMs: number
+  minConnections: number
+  maxConnections: number
+  capacityTtlMs: number
+  maxBlobBytes: number
+  blobChunkBytes: number
+}
+
+/** True when every address is loopback, private or in-memory. */
+export function isLocalListen(addrs: readonly string[]): boolean {
+  return addrs.every((a) => {
+    const ma = multiaddr(a)
+    return a.startsWith('/memory') || isPrivate(ma)
+  })
+}
+
+function positiveInteger(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new CoreError('CORE__INVALID_CONFIG', `${name} must be a positive integer, got ${value}`, { [name]: value })
+  }
+  return value
+}
+
+/** Applies defaults and checks values; a bad option is `CORE__INVALID_CONFIG`. */
+export function resolveNodeInit(init: NodeInit): ResolvedNodeInit {
+  const listen = [...(init.listen ?? DEFAULT_LISTEN_ADDRS)]
+  let localNetwork: boolean
+  try {
+    for (const a of [...listen, ...(init.announce ?? []), ...(init.bootstrap ?? [])]) multiaddr(a)
+    localNetwork = init.localNetwork ?? isLocalListen(listen)
+  } catch (cause) {
+    throw new CoreError('CORE__INVALID_CONFIG', 'a listen, announce or bootstrap address is not a multiaddr', {}, { cause })
+  }
+  for (const b of init.bootstrap ?? []) {
+    if (multiaddr(b).getComponents().find((c) => c.name === 'p2p') === undefined) {
+      throw new CoreError('CORE__INVALID_CONFIG', `bootstrap address ${b} must end in /p2p/<peer id>`, { address: b })
+    }
+  }
+  return {
+    listen,
+    announce: init.announce,
+    bootstrap: [...(init.bootstrap ?? [])],
+    localNetwork,
+    dhtMode: init.dhtMode ?? (localNetwork ? 'server' : 'auto'),
+    ipColocationThreshold: positiveInteger('ipColocationThreshold', init.ipColocationThreshold ?? DEFAULT_IP_COLOCATION_THRESHOLD),
+    appSpecificScore: init.appSpecificScore ?? (() => 0),
+    seenTtlMs: positiveInteger('seenTtlMs', init.seenTtlMs ?? GOSSIP_SEEN_TTL_MS),
+    heartbeatIntervalMs: positiveInteger('heartbeatIntervalMs', init.heartbeatIntervalMs ?? GOSSIP_HEARTBEAT_INTERVAL_MS),
+    minConnections: positiveInteger('minConnections', init.minConnections ?? DEFAULT_MIN_CONNECTIONS),
+    maxConnections: positiveInteger('maxConnections', init.maxConnections ?? DEFAULT_MAX_CONNECTIONS),
+    capacityTtlMs: positiveInteger('capacityTtlMs', init.capacityTtlMs ?? DEFAULT_CAPACITY_TTL_MS),
+    maxBlobBytes: positiveInteger('maxBlobBytes', init.maxBlobBytes ?? DEFAULT_MAX_BLOB_BYTES),
+    blobChunkBytes: positiveInteger('blobChunkBytes', init.blobChunkBytes ?? BLOB_CHUNK_BYTES),
+  }
+}

@@ -1,0 +1,60 @@
+import type { Stream } from '@libp2p/interface'
+import * as lp from 'it-length-prefixed'
+import { pipe } from 'it-pipe'
+import type { Uint8ArrayList } from 'uint8arraylist'
+import type { AbortOptions } from '../bus.js'
+import { throwIfAborted } from '../abort.js'
+import { AbortError } from '../errors.js'
+
+/**
+ * Small adapters between libp2p 3 streams (async-iterable, written with `send` and back-pressured by `drain`) and
+ * it-pipe pipelines of length-prefixed frames.
+ */
+
+/** A sink that writes every chunk to the stream, waiting for it to drain when its buffer is full, then closes it. */
+export function streamSink(stream: Stream, options: AbortOptions = {}) {
+  return async (source: AsyncIterable<Uint8Array | Uint8ArrayList> | Iterable<Uint8Array | Uint8ArrayList>) => {
+    for await (const chunk of source) {
+      throwIfAborted(options.signal)
+      if (!stream.send(chunk)) await stream.onDrain(options)
+    }
+    await stream.close(options)
+  }
+}
+
+/** Writes frames, each length-prefixed, then closes the stream for writing. */
+export async function writeFrames(
+  stream: Stream,
+  frames: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  options: AbortOptions = {},
+): Promise<void> {
+  await pipe(frames, (source) => lp.encode(source), streamSink(stream, options))
+}
+
+/** Writes frames without closing the stream (a reply follows on the same stream). */
+export async function sendFrames(stream: Stream, frames: Iterable<Uint8Array>, options: AbortOptions = {}): Promise<void> {
+  for (const frame of lp.encode(frames)) {
+    throwIfAborted(options.signal)
+    if (!stream.send(frame)) await stream.onDrain(options)
+  }
+}
+
+/** The stream's incoming data as length-prefixed frames of at most `maxFrameBytes` (a longer prefix throws). */
+export function readFrames(stream: Stream, maxFrameBytes: number): AsyncGenerator<Uint8ArrayList> {
+  return lp.decode(stream, { maxDataLength: maxFrameBytes })
+}
+
+/** Reads the next frame, or undefined when the stream ended first. */
+export async function nextFrame(frames: AsyncIterator<Uint8ArrayList>): Promise<Uint8Array | undefined> {
+  const next = await frames.next()
+  return next.done === true ? undefined : next.value.subarray()
+}
+
+/** Aborts `stream` when `signal` fires; returns a function that stops watching. */
+export function abortStreamOnSignal(stream: Stream, signal: AbortSignal | undefined): () => void {
+  if (signal === undefined) return () => {}
+  const onAbort = (): void => stream.abort(new AbortError())
+  if (signal.aborted) onAbort()
+  signal.addEventListener('abort', onAbort, { once: true })
+  return () => signal.removeEventListener('abort', onAbort)
+}

@@ -1,0 +1,373 @@
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { bootstrap } from '@libp2p/bootstrap'
+import { identify, type Identify } from '@libp2p/identify'
+import { TypedEventEmitter, type ComponentLogger, type Logger, type PeerId, type PeerInfo } from '@libp2p/interface'
+import { kadDHT, passthroughMapper, removePrivateAddressesMapper, type KadDHT } from '@libp2p/kad-dht'
+import { prefixLogger } from '@libp2p/logger'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { ping, type Ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import { webSockets } from '@libp2p/websockets'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import { createLibp2p, type Libp2p, type Libp2pOptions } from 'libp2p'
+import { throwIfAborted, withTimeout } from '../abort.js'
+import { BlobService } from '../blob/blob-service.js'
+import { MemoryBlobstore } from '../blob/blobstore.js'
+import type { AbortOptions, Inbound } from '../bus.js'
+import type { CapacityRecord } from '../capacity/capacity-view.js'
+import { CapacityService } from '../capacity/capacity-service.js'
+import { systemClock, type Clock } from '../clock.js'
+import {
+  BOOTSTRAP_DIAL_DELAY_MS,
+  DHT_QUERY_TIMEOUT_MS,
+  JOIN_SELF_LOOKUP_DELAYS_MS,
+  LOCAL_INBOUND_CONNECTION_THRESHOLD,
+  LOCAL_MAX_INCOMING_PENDING_CONNECTIONS,
+} from '../constants.js'
+import { CoreError } from '../errors.js'
+import { generateIdentity, type Identity } from '../identity.js'
+import { ReplayGuard } from '../replay.js'
+import { DHT_PROTOCOL_PREFIX, type Topic } from '../topics.js'
+import { asScored, tesseraGossipsub, type GossipSub, type ScoredGossipSub } from './gossip.js'
+import { Libp2pMessageBus, type RejectedMessage } from './libp2p-bus.js'
+import { resolveNodeInit, type NodeInit, type ResolvedNodeInit } from './node-init.js'
+
+/** The kad-dht protocol id: Tessera's DHT is separate from the public IPFS one. */
+export const DHT_PROTOCOL = `${DHT_PROTOCOL_PREFIX}/kad/1.0.0`
+
+/** The libp2p services every Tessera node runs. */
+export interface TesseraServices extends Record<string, unknown> {
+  identify: Identify
+  ping: Ping
+  dht: KadDHT
+  pubsub: GossipSub
+}
+
+/** A peer found by discovery (bootstrap list or DHT). */
+export interface PeerDiscovered {
+  peer: string
+  addrs: string[]
+}
+
+/** The node's typed events, named `noun:verb`. */
+export interface NodeEvents {
+  'node:started': CustomEvent<undefined>
+  'node:stopped': CustomEvent<undefined>
+  'peer:discovered': CustomEvent<PeerDiscovered>
+  'peer:connected': CustomEvent<string>
+  'peer:disconnected': CustomEvent<string>
+  /** A message passed validation and was handed to the bus's handlers. */
+  'message:received': CustomEvent<Inbound>
+  /** A validator turned a message away (and, when `penalised`, gossipsub lowered the sender's score). */
+  'message:rejected': CustomEvent<RejectedMessage>
+  'capacity:updated': CustomEvent<CapacityRecord>
+  'capacity:expired': CustomEvent<CapacityRecord>
+}
+
+export type NodeStatus = 'stopped' | 'starting' | 'started' | 'stopping'
+
+/** kad-dht's implementation exposes its routing table; the public interface does not. */
+interface RoutingTableView {
+  routingTable: { size: number; kb: { toIterable(): Iterable<{ peerId: PeerId }> } }
+}
+
+function hasRoutingTable(dht: unknown): dht is RoutingTableView {
+  return typeof (dht as Partial<RoutingTableView>).routingTable?.kb?.toIterable === 'function'
+}
+
+/**
+ * A Tessera peer: libp2p over TCP and WebSockets (noise, yamux, identify, ping), kad-dht under `/tessera`, gossipsub
+ * with peer scoring, the signed-envelope {@link Libp2pMessageBus}, the market's capacity view and announcer, and
+ * CID blob transfer. Create it with {@link createNode}.
+ */
+export class TesseraNode extends TypedEventEmitter<NodeEvents> {
+  readonly identity: Identity
+  readonly peerId: PeerId
+  readonly clock: Clock
+  readonly config: Readonly<ResolvedNodeInit>
+  readonly logger: ComponentLogger
+  /** The libp2p node, for metrics, dialling and protocols of your own. */
+  readonly libp2p: Libp2p<TesseraServices>
+  /** Signed messages: gossip topics and direct `/tessera/task/1` streams. */
+  readonly bus: Libp2pMessageBus
+  /** The market's capacity: the live view, this node's announcer, DHT lookups by class. */
+  readonly capacity: CapacityService
+  /** CID-addressed blobs: store, serve, provide, fetch. */
+  readonly blobs: BlobService
+  readonly #log: Logger
+  readonly #pubsub: ScoredGossipSub
+  #status: NodeStatus = 'stopped'
+  #transition: Promise<void> | undefined
+  #lifetime: AbortController | undefined
+  #joinTimers: Array<ReturnType<typeof setTimeout>> = []
+  #joinScheduled = false
+  #lookupRunning = false
+  readonly #dialling = new Set<string>()
+
+  /** @internal use {@link createNode} */
+  constructor(identity: Identity, clock: Clock, config: ResolvedNodeInit, libp2p: Libp2p<TesseraServices>, init: NodeInit, logger: ComponentLogger) {
+    super()
+    this.identity = identity
+    this.peerId = identity.peerId
+    this.clock = clock
+    this.config = Object.freeze(config)
+    this.logger = logger
+    this.libp2p = libp2p
+    this.#log = logger.forComponent('tessera:core:node')
+    this.#pubsub = asScored(libp2p.services.pubsub)
+    this.bus = new Libp2pMessageBus(
+      { signer: identity, peerId: identity.peerId, clock, pubsub: this.#pubsub, libp2p, logger },
+      {
+        replay: new ReplayGuard(),
+        observer: {
+          received: (inbound) => this.safeDispatchEvent('message:received', { detail: inbound }),
+          rejected: (rejected) => this.safeDispatchEvent('message:rejected', { detail: rejected }),
+        },
+      },
+    )
+    this.capacity = new CapacityService(
+      { peerId: identity.peerId, clock, bus: this.bus, pubsub: this.#pubsub, libp2p, logger },
+      { ttlMs: config.capacityTtlMs },
+    )
+    this.capacity.view.addEventListener('capacity:updated', (e) => this.safeDispatchEvent('capacity:updated', { detail: e.detail }))
+    this.capacity.view.addEventListener('capacity:expired', (e) => this.safeDispatchEvent('capacity:expired', { detail: e.detail }))
+    this.blobs = new BlobService(
+      { peerId: identity.peerId, libp2p, store: init.blobstore ?? new MemoryBlobstore(), logger },
+      { maxBlobBytes: config.maxBlobBytes, chunkBytes: config.blobChunkBytes, access: init.blobAccess },
+    )
+  }
+
+  get status(): NodeStatus {
+    return this.#status
+  }
+
+  /** Starts libp2p and every service. Idempotent: concurrent and repeated calls share one start. */
+  async start(options: AbortOptions = {}): Promise<void> {
+    if (this.#status === 'started') return
+    if (this.#status === 'starting' && this.#transition !== undefined) return this.#transition
+    if (this.#status === 'stopping') await this.#transition
+    this.#status = 'starting'
+    this.#transition = this.#start(options)
+    try {
+      await this.#transition
+      this.#status = 'started'
+    } catch (e) {
+      this.#status = 'stopped'
+      await Promise.resolve(this.libp2p.stop()).catch(() => {})
+      throw e
+    } finally {
+      this.#transition = undefined
+    }
+    this.safeDispatchEvent('node:started', { detail: undefined })
+  }
+
+  /** Stops every service and libp2p. Idempotent. */
+  async stop(options: AbortOptions = {}): Promise<void> {
+    if (this.#status === 'stopped') return
+    if (this.#status === 'stopping' && this.#transition !== undefined) return this.#transition
+    if (this.#status === 'starting') await this.#transition?.catch(() => {})
+    if ((this.#status as NodeStatus) === 'stopped') return
+    this.#status = 'stopping'
+    this.#transition = this.#stop(options)
+    try {
+      await this.#transition
+    } finally {
+      this.#status = 'stopped'
+      this.#transition = undefined
+    }
+    this.safeDispatchEvent('node:stopped', { detail: undefined })
+  }
+
+  /** The addresses peers can dial, each ending in `/p2p/<peer id>`. */
+  getMultiaddrs(): Multiaddr[] {
+    return this.libp2p.getMultiaddrs()
+  }
+
+  /** Dials a peer by multiaddr (string or object) or peer id. */
+  async dial(target: string | Multiaddr | PeerId, options: AbortOptions = {}): Promise<void> {
+    const resolved = typeof target === 'string' ? (target.startsWith('/') ? multiaddr(target) : peerIdFromString(target)) : target
+    try {
+      await this.libp2p.dial(resolved, { signal: withTimeout(options.signal, DHT_QUERY_TIMEOUT_MS) })
+    } catch (cause) {
+      throwIfAborted(options.signal)
+      throw new CoreError('CORE__PEER_UNREACHABLE', `could not dial ${target.toString()}`, { target: target.toString() }, { cause })
+    }
+  }
+
+  /** Gossipsub's current score of `peer` (a peer id string): negative after invalid messages. */
+  gossipScore(peer: string): number {
+    return this.#pubsub.getScore(peer)
+  }
+
+  /** Peers in this node's gossipsub mesh for `topic`. */
+  meshPeers(topic: Topic): string[] {
+    return this.#pubsub.getMeshPeers(topic)
+  }
+
+  /** Peer id strings in the DHT routing table. */
+  routingTable(): string[] {
+    const dht: unknown = this.libp2p.services.dht
+    if (!hasRoutingTable(dht)) return []
+    return [...dht.routingTable.kb.toIterable()].map((p) => p.peerId.toString())
+  }
+
+  /** Looks this node up in the DHT, which fills the routing table with its neighbourhood. */
+  async selfLookup(options: AbortOptions = {}): Promise<void> {
+    const signal = withTimeout(options.signal, DHT_QUERY_TIMEOUT_MS)
+    for await (const event of this.libp2p.services.dht.getClosestPeers(this.peerId.toMultihash().bytes, { signal })) {
+      void event
+    }
+  }
+
+  async #start(options: AbortOptions): Promise<void> {
+    this.#lifetime = new AbortController()
+    this.libp2p.addEventListener('peer:connect', this.#onPeerConnect)
+    this.libp2p.addEventListener('peer:disconnect', this.#onPeerDisconnect)
+    this.libp2p.addEventListener('peer:discovery', this.#onPeerDiscovery)
+    await this.libp2p.start()
+    if (this.config.dhtMode !== 'auto') await this.libp2p.services.dht.setMode(this.config.dhtMode, { ...options, force: true })
+    await this.bus.start(options)
+    await this.blobs.start(options)
+    this.capacity.start()
+    this.#log('started %p on %s', this.peerId, this.getMultiaddrs().join(', '))
+  }
+
+  async #stop(options: AbortOptions): Promise<void> {
+    this.#lifetime?.abort()
+    this.#lifetime = undefined
+    for (const timer of this.#joinTimers) clearTimeout(timer)
+    this.#joinTimers = []
+    this.#joinScheduled = false
+    this.libp2p.removeEventListener('peer:connect', this.#onPeerConnect)
+    this.libp2p.removeEventListener('peer:disconnect', this.#onPeerDisconnect)
+    this.libp2p.removeEventListener('peer:discovery', this.#onPeerDiscovery)
+    this.capacity.stop()
+    await this.blobs.stop(options).catch((e) => this.#log('stopping blobs - %e', e))
+    await this.bus.stop(options).catch((e) => this.#log('stopping the bus - %e', e))
+    await this.libp2p.stop()
+  }
+
+  readonly #onPeerConnect = (event: CustomEvent<PeerId>): void => {
+    this.safeDispatchEvent('peer:connected', { detail: event.detail.toString() })
+    this.#scheduleJoinLookups()
+  }
+
+  readonly #onPeerDisconnect = (event: CustomEvent<PeerId>): void => {
+    this.safeDispatchEvent('peer:disconnected', { detail: event.detail.toString() })
+  }
+
+  /** Dials peers that discovery found while the node has fewer connections than it wants. */
+  readonly #onPeerDiscovery = (event: CustomEvent<PeerInfo>): void => {
+    const { id, multiaddrs } = event.detail
+    const peer = id.toString()
+    this.safeDispatchEvent('peer:discovered', { detail: { peer, addrs: multiaddrs.map((m) => m.toString()) } })
+    const signal = this.#lifetime?.signal
+    if (signal === undefined || id.equals(this.peerId) || this.#dialling.has(peer)) return
+    if (this.libp2p.getConnections(id).length > 0 || this.libp2p.getConnections().length >= this.config.minConnections) return
+    this.#dialling.add(peer)
+    this.libp2p
+      .dial(id, { signal: withTimeout(signal, DHT_QUERY_TIMEOUT_MS) })
+      .catch((e) => this.#log('dialling discovered peer %s failed - %e', peer, e))
+      .finally(() => this.#dialling.delete(peer))
+  }
+
+  /**
+   * After the first connection, look ourselves up a few times (PROBES.md: kad-dht does so only at start and every
+   * few minutes, which leaves late joiners with tiny routing tables). Each lookup also tells the peers it asks
+   * about us, so earlier joiners learn of late ones.
+   */
+  #scheduleJoinLookups(): void {
+    if (this.#joinScheduled) return
+    this.#joinScheduled = true
+    for (const wait of JOIN_SELF_LOOKUP_DELAYS_MS) {
+      const timer = setTimeout(() => void this.#runJoinLookup(), wait)
+      timer.unref?.()
+      this.#joinTimers.push(timer)
+    }
+  }
+
+  async #runJoinLookup(): Promise<void> {
+    const signal = this.#lifetime?.signal
+    if (signal === undefined || signal.aborted || this.#lookupRunning) return
+    this.#lookupRunning = true
+    try {
+      await this.selfLookup({ signal })
+      this.#log('self-lookup done: %d peers in the routing table', this.routingTable().length)
+    } catch (e) {
+      this.#log('self-lookup failed - %e', e)
+    } finally {
+      this.#lookupRunning = false
+    }
+  }
+}
+
+/**
+ * Creates (and, unless `start: false`, starts) a Tessera node. Every option is optional: with none, the node listens
+ * on loopback TCP and WebSockets with a fresh in-memory identity and an empty bootstrap list.
+ *
+ * @example
+ * ```ts
+ * const node = await createNode({ bootstrap: ['/ip4/127.0.0.1/tcp/4001/p2p/12D3Koo…'] })
+ * node.bus.subscribe(TOPICS.orders)
+ * node.bus.onMessage(({ from, message }) => console.log(from, message.type))
+ * const cid = await node.blobs.put(new TextEncoder().encode('scene'))
+ * await node.stop()
+ * ```
+ */
+export async function createNode(init: NodeInit = {}): Promise<TesseraNode> {
+  const config = resolveNodeInit(init)
+  const identity = init.identity ?? (await generateIdentity())
+  const clock = init.clock ?? systemClock
+  const logger = prefixLogger(init.logPrefix ?? identity.peerId.toString().slice(-6))
+  const options: Libp2pOptions<TesseraServices> = {
+    start: false,
+    privateKey: identity.privateKey,
+    logger,
+    addresses: { listen: config.listen, ...(config.announce === undefined ? {} : { announce: config.announce }) },
+    transports: [tcp(), webSockets()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    peerDiscovery: config.bootstrap.length > 0 ? [bootstrap({ list: config.bootstrap, timeout: BOOTSTRAP_DIAL_DELAY_MS })] : [],
+    connectionManager: {
+      maxConnections: config.maxConnections,
+      // Every loopback peer shares one host: libp2p's per-host limits would refuse most of a local network.
+      ...(config.localNetwork
+        ? {
+            inboundConnectionThreshold: LOCAL_INBOUND_CONNECTION_THRESHOLD,
+            maxIncomingPendingConnections: LOCAL_MAX_INCOMING_PENDING_CONNECTIONS,
+          }
+        : {}),
+    },
+    services: {
+      identify: identify(),
+      // kad-dht needs the ping service to check its contacts.
+      ping: ping(),
+      dht: kadDHT({
+        protocol: DHT_PROTOCOL,
+        // The default mapper drops private and loopback addresses, which leaves a local network with nothing to dial.
+        peerInfoMapper: config.localNetwork ? passthroughMapper : removePrivateAddressesMapper,
+        ...(config.dhtMode === 'auto' ? {} : { clientMode: config.dhtMode === 'client' }),
+      }),
+      pubsub: tesseraGossipsub({
+        localNetwork: config.localNetwork,
+        ipColocationThreshold: config.ipColocationThreshold,
+        seenTtlMs: config.seenTtlMs,
+        heartbeatIntervalMs: config.heartbeatIntervalMs,
+        appSpecificScore: config.appSpecificScore,
+        debugName: 'tessera:gossipsub',
+      }),
+    },
+    ...(init.datastore === undefined ? {} : { datastore: init.datastore }),
+    ...(init.metrics === undefined ? {} : { metrics: init.metrics }),
+  }
+  let libp2p: Libp2p<TesseraServices>
+  try {
+    libp2p = await createLibp2p(options)
+  } catch (cause) {
+    throw new CoreError('CORE__INVALID_CONFIG', `libp2p refused the configuration: ${(cause as Error).message}`, {}, { cause })
+  }
+  const node = new TesseraNode(identity, clock, config, libp2p, init, logger)
+  if (init.start !== false) await node.start()
+  return node
+}

@@ -1,0 +1,61 @@
+import { createNode, type NodeInit, type TesseraNode } from '../src/index.js'
+import type { CapacityAnnouncement } from '../src/index.js'
+
+/** Polls `condition` until it holds, failing with `what` after `timeoutMs`: tests wait on conditions, not on time. */
+export async function waitFor(
+  condition: () => boolean | Promise<boolean>,
+  what: string,
+  { timeoutMs = 30_000, intervalMs = 50 } = {},
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    if (await condition()) return
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, intervalMs))
+  }
+}
+
+/** Nodes started by a test, stopped by {@link stopNodes} in afterEach/afterAll. */
+export class NodeSet {
+  readonly nodes: TesseraNode[] = []
+
+  async create(init: NodeInit = {}): Promise<TesseraNode> {
+    const node = await createNode(init)
+    this.nodes.push(node)
+    return node
+  }
+
+  /** Starts `count` nodes, each bootstrapping from the first (which bootstraps from nobody). */
+  async network(count: number, init: NodeInit = {}): Promise<TesseraNode[]> {
+    const first = await this.create(init)
+    const bootstrap = [first.getMultiaddrs().find((ma) => !ma.toString().includes('/ws'))!.toString()]
+    const rest = await Promise.all(Array.from({ length: count - 1 }, () => this.create({ ...init, bootstrap })))
+    return [first, ...rest]
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all(this.nodes.splice(0).map((n) => n.stop()))
+  }
+}
+
+/** The first TCP multiaddr of a node. */
+export function tcpAddr(node: TesseraNode): string {
+  return node.getMultiaddrs().find((ma) => !ma.toString().includes('/ws'))!.toString()
+}
+
+/** A plausible capacity announcement. */
+export function sampleCapacity(overrides: Partial<CapacityAnnouncement> = {}): CapacityAnnouncement {
+  return {
+    gpu: { vendor: 'mesa', architecture: 'llvmpipe', description: 'lavapipe', backend: 'vulkan' },
+    memoryMb: 4096,
+    features: ['shader-f16'],
+    score: 12.5,
+    price: 1_000n,
+    tiers: [2, 3],
+    stake: 0n,
+    classes: ['render/wgsl'],
+    slots: 2,
+    busy: 0,
+    ...overrides,
+  }
+}

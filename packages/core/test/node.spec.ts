@@ -1,0 +1,68 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { isCoreError, TOPICS, type Inbound } from '../src/index.js'
+import { NodeSet, sampleCapacity, tcpAddr, waitFor } from './helpers.js'
+
+const heartbeat = (worker: string) => ({ type: 'heartbeat' as const, body: { jobId: 'job-1', worker, taskIds: ['t1'], issuedAt: 1 } })
+
+describe('createNode', () => {
+  const set = new NodeSet()
+  afterEach(() => set.stopAll())
+
+  it('should start and stop idempotently', async () => {
+    const node = await set.create({ start: false })
+    expect(node.status).toBe('stopped')
+    await Promise.all([node.start(), node.start()])
+    expect(node.status).toBe('started')
+    expect(node.getMultiaddrs().length).toBeGreaterThan(0)
+    await node.start()
+    await Promise.all([node.stop(), node.stop()])
+    expect(node.status).toBe('stopped')
+    await node.stop()
+    await expect(node.bus.publish(TOPICS.orders, heartbeat(node.peerId.toString()))).rejects.toSatisfy((e) => isCoreError(e, 'CORE__NOT_STARTED'))
+  })
+
+  it('should deliver a published message to a subscriber', async () => {
+    const [a, b] = await set.network(2)
+    b!.bus.subscribe(TOPICS.orders)
+    a!.bus.subscribe(TOPICS.orders)
+    const received: Inbound[] = []
+    b!.bus.onMessage((m) => received.push(m))
+    await waitFor(() => a!.libp2p.services.pubsub.getSubscribers(TOPICS.orders).some((p) => p.equals(b!.peerId)), 'subscription')
+    await a!.bus.publish(TOPICS.orders, heartbeat(a!.peerId.toString()))
+    await waitFor(() => received.length > 0, 'delivery')
+    expect(received[0]!.from).toBe(a!.peerId.toString())
+    expect(received[0]!.topic).toBe(TOPICS.orders)
+  })
+
+  it('should send a direct message and resolve once the peer accepted it', async () => {
+    const a = await set.create()
+    const b = await set.create({ bootstrap: [tcpAddr(a)] })
+    const received: Inbound[] = []
+    a.bus.onMessage((m) => received.push(m))
+    await waitFor(() => b.libp2p.getConnections(a.peerId).length > 0, 'b to connect to a')
+    await b.bus.send(a.peerId.toString(), heartbeat(b.peerId.toString()))
+    expect(received).toHaveLength(1)
+    expect(received[0]!.topic).toBeUndefined()
+    expect(received[0]!.message.type).toBe('heartbeat')
+  })
+
+  it('should fetch a blob that another node put and provided', async () => {
+    const [a, b] = await set.network(2)
+    await waitFor(() => a!.routingTable().length > 0 && b!.routingTable().length > 0, 'DHT peers')
+    const bytes = new TextEncoder().encode('a scene, content-addressed')
+    const cid = await a!.blobs.put(bytes, { provide: true })
+    const fetched = await b!.blobs.get(cid.toString())
+    expect(new TextDecoder().decode(fetched)).toBe('a scene, content-addressed')
+    expect(await b!.blobs.has(cid)).toBe(true)
+  })
+
+  it('should show announced capacity in the other node\'s view', async () => {
+    const [a, b] = await set.network(2)
+    await a!.capacity.announce(sampleCapacity())
+    await waitFor(() => b!.capacity.view.get(a!.peerId.toString()) !== undefined, 'capacity record')
+    const record = b!.capacity.view.get(a!.peerId.toString())!
+    expect(record.capacity.classes).toEqual(['render/wgsl'])
+    expect(record.capacity.peer).toBe(a!.peerId.toString())
+    await waitFor(async () => (await b!.capacity.findWorkers('render/wgsl')).includes(a!.peerId.toString()), 'DHT class record')
+  })
+})
