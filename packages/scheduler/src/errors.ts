@@ -1,7 +1,54 @@
 import { TesseraError } from '@tessera/core'
 
-/** Codes raised by `@tessera/scheduler`. Codes are stable: never reused or renamed. */
-export type SchedulerErrorCode = 'SCHEDULER__INVALID_INPUT'
+/**
+ * Codes raised by `@tessera/scheduler`. Codes are stable: never reused or renamed.
+ *
+ * The machines' `handle` throws these for every input they refuse, and a refused input changes nothing. Drivers
+ * log them and may penalise the sender (`Inbound.from`) of a message that caused one.
+ */
+export type SchedulerErrorCode =
+  /** A job spec given to the creator is out of bounds or inconsistent. */
+  | 'SCHEDULER__INVALID_JOB_SPEC'
+  /** A job would split into more tasks than a job may have. */
+  | 'SCHEDULER__TASK_LIMIT_EXCEEDED'
+  /** A message names a job this machine does not know (or no longer remembers). */
+  | 'SCHEDULER__ORDER_NOT_FOUND'
+  /** A message names a task its job does not have. */
+  | 'SCHEDULER__TASK_NOT_FOUND'
+  /** The message's verified signer is not the peer the body speaks for (e.g. an award not signed by the creator). */
+  | 'SCHEDULER__SIGNER_MISMATCH'
+  /** A bid arrived while the job's bid window was closed. */
+  | 'SCHEDULER__BID_WINDOW_CLOSED'
+  /** The worker already bid in this window. */
+  | 'SCHEDULER__DUPLICATE_BID'
+  /** The bid asks more than the order's maximum price. */
+  | 'SCHEDULER__BID_PRICE_EXCEEDED'
+  /** The job already holds as many bids as a job may. */
+  | 'SCHEDULER__BID_LIMIT_EXCEEDED'
+  /** The worker does not meet the order's tier (allowlist, reputation or stake). */
+  | 'SCHEDULER__WORKER_INELIGIBLE'
+  /** The worker lost its lease on, or withdrew from, this job and may not take part again. */
+  | 'SCHEDULER__WORKER_EXCLUDED'
+  /** A result or withdrawal for a task that is not awarded to the sender. */
+  | 'SCHEDULER__TASK_NOT_AWARDED'
+  /** A heartbeat from a peer that holds no lease on the job. */
+  | 'SCHEDULER__LEASE_NOT_FOUND'
+  /** A second result for a task that already has one. */
+  | 'SCHEDULER__DUPLICATE_RESULT'
+  /** A message for a job that is completed, cancelled or expired. */
+  | 'SCHEDULER__JOB_CLOSED'
+  /** A verdict for a task that is not awaiting verification. */
+  | 'SCHEDULER__VERDICT_UNEXPECTED'
+  /** An award addressed to another worker. */
+  | 'SCHEDULER__WORKER_MISMATCH'
+  /** An award at a price other than the worker's bid. */
+  | 'SCHEDULER__PRICE_MISMATCH'
+  /** An award for tasks the worker already holds. */
+  | 'SCHEDULER__DUPLICATE_AWARD'
+  /** A task report for a task the worker is not running. */
+  | 'SCHEDULER__TASK_NOT_RUNNING'
+  /** A message type this machine does not take. */
+  | 'SCHEDULER__UNEXPECTED_MESSAGE'
 
 /** An error raised by `@tessera/scheduler`. */
 export class SchedulerError extends TesseraError<SchedulerErrorCode> {
@@ -9,6 +56,9 @@ export class SchedulerError extends TesseraError<SchedulerErrorCode> {
 }
 
 /** Narrows `e` to a {@link SchedulerError}, optionally with the given code. */
-export function isSchedulerError<C extends SchedulerErrorCode>(e: unknown, code?: C): e is SchedulerError & { code: C } {
+export function isSchedulerError<C extends SchedulerErrorCode>(
+  e: unknown,
+  code?: C,
+): e is SchedulerError & { code: C } {
   return e instanceof SchedulerError && (code === undefined || e.code === code)
 }

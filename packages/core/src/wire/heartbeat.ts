@@ -8,6 +8,8 @@ export const heartbeatSchema = z.object({
   worker: peerId,
   /** Tasks still in progress. */
   taskIds: z.array(id).max(MAX_TASKS_PER_MESSAGE),
+  /** Tasks the worker gives back unfinished (it withdrew or failed them): the creator auctions them again. */
+  withdrawn: z.array(id).max(MAX_TASKS_PER_MESSAGE).optional(),
   issuedAt: uint,
 })
 

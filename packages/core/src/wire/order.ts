@@ -64,6 +64,8 @@ export const orderSchema = z.object({
   /** The creator's escrow reference on the ledger. */
   escrow: z.string().max(MAX_ID_LENGTH),
   issuedAt: uint,
+  /** Set on a re-published order when the creator withdraws it: workers stop its tasks and stop bidding. */
+  cancelled: z.boolean().optional(),
 })
 
 export type Order = z.output<typeof orderSchema>

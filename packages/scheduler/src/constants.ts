@@ -1,0 +1,81 @@
+import type {
+  MAX_ID_LENGTH as CORE_MAX_ID_LENGTH,
+  MAX_INPUTS_PER_ORDER as CORE_MAX_INPUTS_PER_ORDER,
+  MAX_TASKS_PER_JOB as CORE_MAX_TASKS_PER_JOB,
+  MAX_TASKS_PER_MESSAGE as CORE_MAX_TASKS_PER_MESSAGE,
+  MAX_FRAMES_PER_JOB as CORE_MAX_FRAMES_PER_JOB,
+  MAX_IMAGE_SIDE as CORE_MAX_IMAGE_SIDE,
+  MAX_SAMPLES_PER_PIXEL as CORE_MAX_SAMPLES_PER_PIXEL,
+  TOPICS,
+} from '@tessera/core'
+
+/**
+ * Bounds and defaults for `@tessera/scheduler`.
+ *
+ * The scheduler imports only types from `@tessera/core` (it must stay free of libp2p so the simulator can load
+ * it), so core's wire bounds and topic names are restated here and pinned to core's literal types: if core
+ * changes one, this file stops type checking.
+ */
+
+/** Wire bounds, pinned to `@tessera/core`'s values. */
+export const MAX_ID_LENGTH: typeof CORE_MAX_ID_LENGTH = 128
+export const MAX_INPUTS_PER_ORDER: typeof CORE_MAX_INPUTS_PER_ORDER = 64
+export const MAX_TASKS_PER_JOB: typeof CORE_MAX_TASKS_PER_JOB = 65_536
+export const MAX_TASKS_PER_MESSAGE: typeof CORE_MAX_TASKS_PER_MESSAGE = 4_096
+export const MAX_FRAMES_PER_JOB: typeof CORE_MAX_FRAMES_PER_JOB = 10_000
+export const MAX_IMAGE_SIDE: typeof CORE_MAX_IMAGE_SIDE = 16_384
+export const MAX_SAMPLES_PER_PIXEL: typeof CORE_MAX_SAMPLES_PER_PIXEL = 65_536
+/** Largest `minBids` an order may ask for (core's order schema). */
+export const MAX_MIN_BIDS = 1_024
+/** Largest token amount (u64 on chain). */
+export const MAX_AMOUNT = 0xffff_ffff_ffff_ffffn
+
+/** Gossip topics the machines publish on, pinned to `@tessera/core`'s `TOPICS`. */
+export const ORDERS_TOPIC: (typeof TOPICS)['orders'] = '/tessera/1/orders'
+export const BIDS_TOPIC: (typeof TOPICS)['bids'] = '/tessera/1/bids'
+export const CAPACITY_TOPIC: (typeof TOPICS)['capacity'] = '/tessera/1/capacity'
+
+/** How long an order's bid window stays open when the job spec does not say. @default 2_000 */
+export const DEFAULT_BID_WINDOW_MS = 2_000
+/** Bids that close a window early when the job spec does not say (the `k` of "time or k bids"). @default 3 */
+export const DEFAULT_MIN_BIDS = 3
+/** How long a job may run when the job spec does not say. @default 600_000 */
+export const DEFAULT_JOB_TIMEOUT_MS = 10 * 60 * 1000
+/** A lease with no sign of life (heartbeat or result) for this long is lost. @default 15_000 */
+export const DEFAULT_LEASE_MS = 15_000
+/** Workers heart-beat this often; a third of the lease, so two may be lost before the lease is. @default 5_000 */
+export const DEFAULT_HEARTBEAT_MS = 5_000
+/** Times a job's bid window is re-opened when tasks are left with nobody to take them. @default 3 */
+export const DEFAULT_MAX_REOPENS = 3
+/** A finished job is remembered this long, to reject late and duplicate messages with a precise code. @default 60_000 */
+export const DEFAULT_RETAIN_MS = 60_000
+/** Tier 2 (priority) admits workers whose reputation is at least this. @default 0.8 */
+export const DEFAULT_PRIORITY_REPUTATION = 0.8
+/** Tier 3 (economy) admits workers with at least this stake, token units. @default 0n */
+export const DEFAULT_MIN_STAKE = 0n
+/** The verification budget an order carries when the job spec does not say (handed to `@tessera/proof`). */
+export const DEFAULT_VERIFICATION = Object.freeze({ detect: 0.99, withinTasks: 100, cheatRate: 0.05, maxOverhead: 0.1 })
+
+/** A worker forgets an order it bid on but was not awarded this long after the bid window closed. @default 10_000 */
+export const DEFAULT_AWARD_GRACE_MS = 10_000
+/** Most jobs a worker tracks at once (bids outstanding and leases); beyond it the worker reports itself busy. */
+export const MAX_WORKER_JOBS = 4_096
+
+/** Capacity records a market view keeps at most; past it, records of unknown peers are dropped. */
+export const MAX_CAPACITY_RECORDS = 200_000
+/** Open orders a market view keeps at most (for market depth). */
+export const MAX_OPEN_ORDERS = 200_000
+/** An expired capacity record stays visible (counted as `expired` in diagnostics) this long. @default 300_000 */
+export const CAPACITY_RETAIN_MS = 5 * 60 * 1000
+/** Market depth is recomputed at most this often (it scans the view). @default 1_000 */
+export const DEPTH_REFRESH_MS = 1_000
+
+/** Most bidders one job keeps: bounds what a flood of bids can cost the creator. */
+export const MAX_BIDS_PER_JOB = 1_024
+
+/** One benchmark-hour is the work a device scoring 1 benchmark unit does in an hour. */
+export const MS_PER_HOUR = 3_600_000
+/** Fixed-point scale for benchmark-hours in settlement amounts (micro-benchmark-hours). */
+export const BENCH_HOUR_SCALE = 1_000_000n
+/** Fixed-point scale for price multipliers (parts per million). */
+export const PRICE_MULTIPLIER_SCALE = 1_000_000n

@@ -1,0 +1,879 @@
+import type {
+  Bid,
+  Heartbeat,
+  Inbound,
+  MessageType,
+  NetworkOutput,
+  Order,
+  Result,
+  Rng,
+  SansIoMachine,
+  WireMessage,
+} from '@tessera/core'
+import {
+  DEFAULT_HEARTBEAT_MS,
+  DEFAULT_LEASE_MS,
+  DEFAULT_MAX_REOPENS,
+  DEFAULT_RETAIN_MS,
+  MAX_BIDS_PER_JOB,
+  MAX_TASKS_PER_MESSAGE,
+  ORDERS_TOPIC,
+} from './constants.js'
+import { diagnoseOrder, type Diagnostic } from './diagnose.js'
+import { SchedulerError } from './errors.js'
+import type { CreatorEvent } from './events.js'
+import { buildOrder, drawJobNonce, jobIdOf, resolveJobSpec, type JobSpec } from './job.js'
+import { MarketView } from './market.js'
+import { benchMicroHours, expectedCost } from './pricing.js'
+import { Fifo } from './queue.js'
+import { compareBids } from './ranking.js'
+import { jobIdOfTask, taskCountOf, taskIdAt, taskIndexOf } from './split.js'
+import { TierPolicy, type TierPolicyInit } from './tiers.js'
+import { TimerQueue } from './timers.js'
+
+/** The wire message types a creator machine takes; drivers route only these to it. */
+export const CREATOR_MESSAGE_TYPES: ReadonlySet<MessageType> = new Set<MessageType>([
+  'bid',
+  'heartbeat',
+  'result',
+  'capacity',
+  'order',
+])
+
+/** Inputs of the {@link CreatorMachine}. */
+export type CreatorInput =
+  /** A verified message from the bus: bids, heartbeats and results for our jobs; capacity records; others' orders. */
+  | { kind: 'message'; inbound: Inbound }
+  /** Order a job (the same as {@link CreatorMachine.submit}, which also returns the job id). */
+  | { kind: 'job:submit'; spec: JobSpec }
+  /** Cancel a job: unfinished tasks are dropped, accepted ones stay accepted. */
+  | { kind: 'job:cancel'; jobId: string }
+  /** `@tessera/proof`'s judgement of a result that the machine handed out in a `verify` output. */
+  | { kind: 'task:verdict'; taskId: string; outcome: 'pass' | 'fail' }
+
+/** A result to check: the driver hands it to `@tessera/proof` and feeds back a `task:verdict`. */
+export interface VerifyRequest {
+  kind: 'verify'
+  jobId: string
+  taskId: string
+  worker: string
+  result: Result
+  order: Order
+}
+
+/** An accepted task, for settlement: the worker is owed `amount` from the job's escrow. */
+export interface AcceptedTask {
+  kind: 'accept'
+  jobId: string
+  taskId: string
+  worker: string
+  /** Agreed price per benchmark-hour (the worker's bid). */
+  price: bigint
+  benchHours: number
+  /** `expectedCost(price, benchHours)`, token units. */
+  amount: bigint
+  escrow: string
+  result: Result
+}
+
+/** Outputs of the {@link CreatorMachine}. */
+export type CreatorOutput = NetworkOutput | VerifyRequest | AcceptedTask | { kind: 'event'; event: CreatorEvent }
+
+export interface CreatorMachineInit {
+  /** This creator's peer id string. */
+  self: string
+  /** Draws job-id nonces. */
+  rng: Rng
+  /** Tier policy: trusted partners, reputation look-up, thresholds. */
+  tiers?: TierPolicyInit
+  /** A peer's stake from an authority (the ledger); the capacity record's figure is used when this returns undefined. */
+  stakeOf?: (peerId: string) => bigint | undefined
+  /** The market view to read and feed; share one between machines to save memory. @default a new MarketView */
+  market?: MarketView
+  /** Hand results to verification (`verify` outputs); false accepts results as they arrive (tests). @default true */
+  verify?: boolean
+  /** A lease with no heartbeat or result for this long is lost. @default DEFAULT_LEASE_MS */
+  leaseMs?: number
+  /** Heartbeat period asked of workers. @default DEFAULT_HEARTBEAT_MS */
+  heartbeatMs?: number
+  /** Bid windows re-opened at most this many times per job. @default DEFAULT_MAX_REOPENS */
+  maxReopens?: number
+  /** Finished jobs are remembered this long. @default DEFAULT_RETAIN_MS */
+  retainMs?: number
+}
+
+/** A job's progress, as {@link CreatorMachine.job} reports it. */
+export interface JobView {
+  readonly jobId: string
+  readonly status: JobStatus
+  readonly order: Order
+  readonly tasks: number
+  readonly pending: number
+  readonly assigned: number
+  readonly verifying: number
+  readonly accepted: number
+  readonly bidders: number
+  readonly windowOpen: boolean
+  readonly reopens: number
+}
+
+export type JobStatus = 'open' | 'completed' | 'cancelled' | 'expired'
+
+const PENDING = 0
+const ASSIGNED = 1
+const VERIFYING = 2
+const ACCEPTED = 3
+
+/** A worker's bid on one job, and its lease once awarded. */
+interface Bidder {
+  readonly index: number
+  readonly peer: string
+  price: bigint
+  etaMs: number
+  maxTasks: number
+  reputation: number
+  /** Window number of the latest bid. */
+  window: number
+  /** Tasks awarded and not yet resulted. */
+  inFlight: number
+  /** Last heartbeat, result or fresh award. */
+  lastSeen: number
+  leased: boolean
+  /** Lost its lease or withdrew: never awarded again in this job. */
+  out: boolean
+  leaseTimerArmed: boolean
+}
+
+interface CreatorJob {
+  order: Order
+  readonly taskCount: number
+  readonly microHours: bigint
+  readonly bidWindowMs: number
+  status: JobStatus
+  windowOpen: boolean
+  window: number
+  windowBids: number
+  reopens: number
+  readonly state: Uint8Array
+  /** Index of the bidder holding (or last holding) each task; -1 for none. */
+  readonly holder: Int32Array
+  pending: number
+  accepted: number
+  assignedOnce: boolean
+  bidders: Bidder[]
+  byPeer: Map<string, number>
+  ranked: Bidder[] | undefined
+  results: Map<number, Result>
+  /** Bidders barred from single tasks (failed verification, gave the task back). */
+  exclusions: Map<number, Set<number>> | undefined
+}
+
+type Timer =
+  | { kind: 'window'; jobId: string; window: number }
+  | { kind: 'deadline'; jobId: string }
+  | { kind: 'lease'; jobId: string; bidder: number }
+  | { kind: 'forget'; jobId: string }
+
+function reject(code: SchedulerError['code'], message: string, context: Record<string, unknown>): never {
+  throw new SchedulerError(code, message, context)
+}
+
+/**
+ * The market side of a creator, for any number of jobs: it orders jobs, runs each job's reverse auction, awards
+ * tasks, keeps leases alive by heartbeats, re-auctions what lost leases and failed verifications leave behind,
+ * and hands accepted tasks to settlement. Sans-IO: it reads no clock and does no I/O.
+ *
+ * **Errors.** `handle` throws a {@link SchedulerError} for every input it refuses (a message for an unknown job,
+ * a late bid, a result from a peer the task is not awarded to, ...) and a refused input changes nothing. Drivers
+ * catch, log and may penalise `inbound.from`.
+ *
+ * **Auction.** A job's bid window closes at `order.bidDeadline` or as soon as `order.minBids` valid bids arrived.
+ * Tasks then go, in task order, to the best bidders with room (a bid's `maxTasks` bounds the tasks it holds at
+ * once), best first by {@link compareBids}: expected cost, then reputation (higher first), then ETA, then peer id.
+ * Each worker is paid its own bid. Tasks freed later (a lost lease, a withdrawal, a failed verification) go to
+ * the next best bidder with room; if nobody could ever take them, the window re-opens (`maxReopens` times).
+ */
+export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput> {
+  readonly self: string
+  readonly market: MarketView
+  readonly #rng: Rng
+  readonly #policy: TierPolicy
+  readonly #stakeOf: ((peerId: string) => bigint | undefined) | undefined
+  readonly #verify: boolean
+  readonly #leaseMs: number
+  readonly #heartbeatMs: number
+  readonly #maxReopens: number
+  readonly #retainMs: number
+  readonly #jobs = new Map<string, CreatorJob>()
+  readonly #timers = new TimerQueue<Timer>()
+  readonly #outputs = new Fifo<CreatorOutput>()
+  #now = 0
+
+  constructor(init: CreatorMachineInit) {
+    this.self = init.self
+    this.#rng = init.rng
+    this.#policy = new TierPolicy(init.tiers)
+    this.#stakeOf = init.stakeOf
+    this.market = init.market ?? new MarketView()
+    this.#verify = init.verify ?? true
+    this.#leaseMs = init.leaseMs ?? DEFAULT_LEASE_MS
+    this.#heartbeatMs = init.heartbeatMs ?? DEFAULT_HEARTBEAT_MS
+    this.#maxReopens = init.maxReopens ?? DEFAULT_MAX_REOPENS
+    this.#retainMs = init.retainMs ?? DEFAULT_RETAIN_MS
+    if (!(this.#heartbeatMs > 0 && this.#leaseMs > this.#heartbeatMs)) {
+      throw new RangeError(`leaseMs (${this.#leaseMs}) must exceed heartbeatMs (${this.#heartbeatMs}) > 0`)
+    }
+  }
+
+  handle(input: CreatorInput, now: number): void {
+    this.#now = Math.max(this.#now, now)
+    switch (input.kind) {
+      case 'message':
+        this.#onMessage(input.inbound, now)
+        return
+      case 'job:submit':
+        this.submit(input.spec, now)
+        return
+      case 'job:cancel':
+        this.cancel(input.jobId, now)
+        return
+      case 'task:verdict':
+        this.#onVerdict(input.taskId, input.outcome, now)
+        return
+    }
+  }
+
+  handleTimeout(now: number): void {
+    this.#now = Math.max(this.#now, now)
+    for (let timer = this.#timers.popDue(now); timer !== undefined; timer = this.#timers.popDue(now)) {
+      const job = this.#jobs.get(timer.jobId)
+      if (job === undefined) continue
+      switch (timer.kind) {
+        case 'window':
+          if (job.status === 'open' && job.windowOpen && job.window === timer.window)
+            this.#closeWindow(job, now, 'deadline')
+          break
+        case 'deadline':
+          if (job.status === 'open') this.#end(job, 'expired', now)
+          break
+        case 'lease':
+          this.#checkLease(job, timer.bidder, now)
+          break
+        case 'forget':
+          this.#jobs.delete(timer.jobId)
+          break
+      }
+    }
+  }
+
+  pollOutput(): CreatorOutput | undefined {
+    return this.#outputs.shift()
+  }
+
+  pollTimeout(): number | undefined {
+    return this.#timers.peek()
+  }
+
+  /** Orders a job at `now`: validates the spec, derives the job id, publishes the order. Returns the job id. */
+  submit(spec: JobSpec, now: number): string {
+    this.#now = Math.max(this.#now, now)
+    const resolved = resolveJobSpec(spec)
+    let jobId: string
+    do jobId = jobIdOf(resolved, this.self, drawJobNonce(this.#rng))
+    while (this.#jobs.has(jobId))
+    const order = buildOrder(resolved, jobId, this.self, now)
+    const taskCount = taskCountOf(order.split)
+    const job: CreatorJob = {
+      order,
+      taskCount,
+      microHours: benchMicroHours(order.benchHoursPerTask),
+      bidWindowMs: resolved.bidWindowMs,
+      status: 'open',
+      windowOpen: true,
+      window: 0,
+      windowBids: 0,
+      reopens: 0,
+      state: new Uint8Array(taskCount),
+      holder: new Int32Array(taskCount).fill(-1),
+      pending: taskCount,
+      accepted: 0,
+      assignedOnce: false,
+      bidders: [],
+      byPeer: new Map(),
+      ranked: undefined,
+      results: new Map(),
+      exclusions: undefined,
+    }
+    this.#jobs.set(jobId, job)
+    this.#timers.push(order.bidDeadline, { kind: 'window', jobId, window: 0 })
+    this.#timers.push(order.deadline, { kind: 'deadline', jobId })
+    this.market.noteOrder(order, now)
+    this.#publishOrder(order)
+    this.#emit({ type: 'job:ordered', at: now, jobId, tasks: taskCount, order })
+    return jobId
+  }
+
+  /** Cancels a job at `now` (see the `job:cancel` input). */
+  cancel(jobId: string, now: number): void {
+    this.#now = Math.max(this.#now, now)
+    const job = this.#openJob(jobId)
+    this.#end(job, 'cancelled', now)
+    this.#publishOrder({ ...job.order, cancelled: true, issuedAt: now })
+  }
+
+  /** The why-no-bid diagnostic of a job, against the capacity records seen so far. */
+  diagnose(jobId: string, now: number = this.#now): Diagnostic {
+    const job = this.#knownJob(jobId)
+    return diagnoseOrder(job.order, this.market.records(), this.#policy, now, job.windowBids, this.#stakeOf)
+  }
+
+  /** A job's progress, or undefined when the job is unknown (or forgotten). */
+  job(jobId: string): JobView | undefined {
+    const job = this.#jobs.get(jobId)
+    if (job === undefined) return undefined
+    let assigned = 0
+    let verifying = 0
+    for (const s of job.state) {
+      if (s === ASSIGNED) assigned++
+      else if (s === VERIFYING) verifying++
+    }
+    return Object.freeze({
+      jobId,
+      status: job.status,
+      order: job.order,
+      tasks: job.taskCount,
+      pending: job.pending,
+      assigned,
+      verifying,
+      accepted: job.accepted,
+      bidders: job.bidders.length,
+      windowOpen: job.windowOpen,
+      reopens: job.reopens,
+    })
+  }
+
+  /** Jobs held (open ones and finished ones not yet forgotten). */
+  get jobCount(): number {
+    return this.#jobs.size
+  }
+
+  #onMessage(inbound: Inbound, now: number): void {
+    const message: WireMessage = inbound.message
+    switch (message.type) {
+      case 'bid':
+        this.#onBid(inbound, message.body, now)
+        return
+      case 'heartbeat':
+        this.#onHeartbeat(inbound, message.body, now)
+        return
+      case 'result':
+        this.#onResult(inbound, message.body, now)
+        return
+      case 'capacity':
+        this.#checkSigner(inbound, message.body.peer, 'capacity')
+        this.market.noteCapacity(message.body, inbound.expiresAt, now)
+        return
+      case 'order':
+        // Others' orders only feed market depth; our own come back from gossip and are already known.
+        this.#checkSigner(inbound, message.body.creator, 'order')
+        if (message.body.creator !== this.self) this.market.noteOrder(message.body, now)
+        return
+      default:
+        reject('SCHEDULER__UNEXPECTED_MESSAGE', `a creator does not take ${message.type} messages`, {
+          type: message.type,
+          from: inbound.from,
+        })
+    }
+  }
+
+  #checkSigner(inbound: Inbound, claimed: string, type: string): void {
+    if (inbound.from !== claimed) {
+      reject('SCHEDULER__SIGNER_MISMATCH', `${type} speaks for ${claimed} but was signed by ${inbound.from}`, {
+        type,
+        from: inbound.from,
+        claimed,
+      })
+    }
+  }
+
+  #knownJob(jobId: string, from?: string): CreatorJob {
+    const job = this.#jobs.get(jobId)
+    if (job === undefined) reject('SCHEDULER__ORDER_NOT_FOUND', `no job ${jobId} here`, { jobId, from })
+    return job
+  }
+
+  #openJob(jobId: string, from?: string): CreatorJob {
+    const job = this.#knownJob(jobId, from)
+    if (job.status !== 'open') {
+      reject('SCHEDULER__JOB_CLOSED', `job ${jobId} is ${job.status}`, { jobId, status: job.status, from })
+    }
+    return job
+  }
+
+  #onBid(inbound: Inbound, bid: Bid, now: number): void {
+    this.#checkSigner(inbound, bid.worker, 'bid')
+    const job = this.#jobs.get(bid.jobId)
+    if (job === undefined) {
+      // A bid gossiped for another creator's order is none of our business; a direct one is an error.
+      if (inbound.topic !== undefined) return
+      reject('SCHEDULER__ORDER_NOT_FOUND', `bid for unknown job ${bid.jobId}`, { jobId: bid.jobId, from: bid.worker })
+    }
+    const { order } = job
+    if (job.status !== 'open' || !job.windowOpen || now >= order.bidDeadline) {
+      reject('SCHEDULER__BID_WINDOW_CLOSED', `the bid window of job ${bid.jobId} is closed`, {
+        jobId: bid.jobId,
+        from: bid.worker,
+        bidDeadline: order.bidDeadline,
+        status: job.status,
+      })
+    }
+    const known = job.byPeer.get(bid.worker)
+    const held = known === undefined ? undefined : job.bidders[known]
+    if (held?.out === true) {
+      reject('SCHEDULER__WORKER_EXCLUDED', `${bid.worker} lost or left its lease on job ${bid.jobId}`, {
+        jobId: bid.jobId,
+        from: bid.worker,
+      })
+    }
+    if (held !== undefined && held.window === job.window) {
+      reject('SCHEDULER__DUPLICATE_BID', `${bid.worker} already bid in this window of job ${bid.jobId}`, {
+        jobId: bid.jobId,
+        from: bid.worker,
+      })
+    }
+    if (bid.price > order.maxPrice) {
+      reject('SCHEDULER__BID_PRICE_EXCEEDED', `bid price ${bid.price} exceeds the order's maximum ${order.maxPrice}`, {
+        jobId: bid.jobId,
+        from: bid.worker,
+        price: bid.price,
+        maxPrice: order.maxPrice,
+      })
+    }
+    const stake = this.#stakeOf?.(bid.worker) ?? this.market.capacity(bid.worker)?.record.stake
+    const refusal = this.#policy.refusal(order.tier, bid.worker, stake)
+    if (refusal !== undefined) {
+      reject('SCHEDULER__WORKER_INELIGIBLE', `${bid.worker} is not admitted to tier ${order.tier} (${refusal})`, {
+        jobId: bid.jobId,
+        from: bid.worker,
+        tier: order.tier,
+        reason: refusal,
+      })
+    }
+    if (held === undefined && job.bidders.length >= MAX_BIDS_PER_JOB) {
+      reject('SCHEDULER__BID_LIMIT_EXCEEDED', `job ${bid.jobId} holds ${MAX_BIDS_PER_JOB} bids already`, {
+        jobId: bid.jobId,
+        from: bid.worker,
+      })
+    }
+    const reputation = this.#policy.reputation(bid.worker)
+    const bidder: Bidder = held ?? {
+      index: job.bidders.length,
+      peer: bid.worker,
+      price: 0n,
+      etaMs: 0,
+      maxTasks: 0,
+      reputation: 0,
+      window: job.window,
+      inFlight: 0,
+      lastSeen: now,
+      leased: false,
+      out: false,
+      leaseTimerArmed: false,
+    }
+    bidder.price = bid.price
+    bidder.etaMs = bid.etaMs
+    bidder.maxTasks = Math.min(bid.maxTasks, job.taskCount)
+    bidder.reputation = Number.isFinite(reputation) ? reputation : 0
+    bidder.window = job.window
+    if (held === undefined) {
+      job.bidders.push(bidder)
+      job.byPeer.set(bid.worker, bidder.index)
+    }
+    job.ranked = undefined
+    job.windowBids++
+    this.#emit({
+      type: 'bid:received',
+      at: now,
+      jobId: bid.jobId,
+      worker: bid.worker,
+      price: bid.price,
+      etaMs: bid.etaMs,
+    })
+    if (job.windowBids >= order.minBids) this.#closeWindow(job, now, 'count')
+  }
+
+  #onHeartbeat(inbound: Inbound, heartbeat: Heartbeat, now: number): void {
+    this.#checkSigner(inbound, heartbeat.worker, 'heartbeat')
+    const job = this.#openJob(heartbeat.jobId, heartbeat.worker)
+    const bidder = this.#leaseOf(job, heartbeat.worker)
+    const withdrawn = this.#withdrawnTasks(job, bidder, heartbeat.withdrawn ?? [])
+    bidder.lastSeen = now
+    for (const index of withdrawn) {
+      job.state[index] = PENDING
+      this.#exclude(job, index, bidder.index)
+    }
+    job.pending += withdrawn.length
+    bidder.inFlight -= withdrawn.length
+    const { jobId } = job.order
+    const taskIds = withdrawn.map((i) => taskIdAt(job.order, i))
+    if (taskIds.length > 0) this.#emit({ type: 'task:withdrawn', at: now, jobId, worker: bidder.peer, taskIds })
+    // A heartbeat that gives tasks back and lists nothing in progress says the worker has left the job.
+    const leaving = heartbeat.withdrawn !== undefined && heartbeat.taskIds.length === 0 && bidder.inFlight === 0
+    if (leaving) {
+      bidder.out = true
+      job.ranked = undefined
+      this.#emit({ type: 'lease:lost', at: now, jobId, worker: bidder.peer, taskIds, reason: 'withdrawn' })
+    }
+    if (taskIds.length > 0 || leaving) this.#assignPending(job, now)
+  }
+
+  #leaseOf(job: CreatorJob, peer: string): Bidder {
+    const index = job.byPeer.get(peer)
+    const bidder = index === undefined ? undefined : job.bidders[index]
+    if (bidder === undefined || !bidder.leased || bidder.out) {
+      reject('SCHEDULER__LEASE_NOT_FOUND', `${peer} holds no lease on job ${job.order.jobId}`, {
+        jobId: job.order.jobId,
+        from: peer,
+      })
+    }
+    return bidder
+  }
+
+  /** Resolves and checks withdrawn task ids before anything changes. */
+  #withdrawnTasks(job: CreatorJob, bidder: Bidder, taskIds: readonly string[]): number[] {
+    const indices = new Set<number>()
+    for (const taskId of taskIds) {
+      const index = this.#taskIndex(job, taskId, bidder.peer)
+      if (job.state[index] !== ASSIGNED || job.holder[index] !== bidder.index) {
+        reject('SCHEDULER__TASK_NOT_AWARDED', `task ${taskId} is not awarded to ${bidder.peer}`, {
+          jobId: job.order.jobId,
+          taskId,
+          from: bidder.peer,
+        })
+      }
+      indices.add(index)
+    }
+    return [...indices]
+  }
+
+  #taskIndex(job: CreatorJob, taskId: string, from?: string): number {
+    const index = taskIndexOf(job.order, taskId)
+    if (index < 0) {
+      reject('SCHEDULER__TASK_NOT_FOUND', `job ${job.order.jobId} has no task ${taskId}`, {
+        jobId: job.order.jobId,
+        taskId,
+        from,
+      })
+    }
+    return index
+  }
+
+  #onResult(inbound: Inbound, result: Result, now: number): void {
+    this.#checkSigner(inbound, result.worker, 'result')
+    const job = this.#knownJob(result.jobId, result.worker)
+    const index = this.#taskIndex(job, result.taskId, result.worker)
+    const bidderIndex = job.byPeer.get(result.worker) ?? -2
+    const state = job.state[index]
+    if (job.holder[index] === bidderIndex && (state === VERIFYING || state === ACCEPTED)) {
+      reject('SCHEDULER__DUPLICATE_RESULT', `task ${result.taskId} already has a result from ${result.worker}`, {
+        jobId: result.jobId,
+        taskId: result.taskId,
+        from: result.worker,
+      })
+    }
+    if (job.status !== 'open') {
+      reject('SCHEDULER__JOB_CLOSED', `job ${result.jobId} is ${job.status}`, {
+        jobId: result.jobId,
+        taskId: result.taskId,
+        from: result.worker,
+        status: job.status,
+      })
+    }
+    if (state !== ASSIGNED || job.holder[index] !== bidderIndex) {
+      reject('SCHEDULER__TASK_NOT_AWARDED', `task ${result.taskId} is not awarded to ${result.worker}`, {
+        jobId: result.jobId,
+        taskId: result.taskId,
+        from: result.worker,
+      })
+    }
+    const bidder = job.bidders[bidderIndex] as Bidder
+    bidder.lastSeen = now
+    bidder.inFlight--
+    job.results.set(index, result)
+    this.#emit({ type: 'task:completed', at: now, jobId: result.jobId, taskId: result.taskId, worker: result.worker })
+    if (this.#verify) {
+      job.state[index] = VERIFYING
+      this.#outputs.push({
+        kind: 'verify',
+        jobId: result.jobId,
+        taskId: result.taskId,
+        worker: result.worker,
+        result,
+        order: job.order,
+      })
+      this.#assignPending(job, now)
+    } else {
+      this.#accept(job, index, now)
+      if (job.status === 'open') this.#assignPending(job, now)
+    }
+  }
+
+  #onVerdict(taskId: string, outcome: 'pass' | 'fail', now: number): void {
+    const job = this.#knownJob(jobIdOfTask(taskId))
+    const index = this.#taskIndex(job, taskId)
+    if (job.state[index] !== VERIFYING) {
+      reject('SCHEDULER__VERDICT_UNEXPECTED', `task ${taskId} is not awaiting verification`, {
+        jobId: job.order.jobId,
+        taskId,
+        outcome,
+      })
+    }
+    const worker = (job.bidders[job.holder[index] as number] as Bidder).peer
+    if (outcome === 'pass') {
+      this.#emit({ type: 'task:verified', at: now, jobId: job.order.jobId, taskId, worker })
+      this.#accept(job, index, now)
+      return
+    }
+    job.results.delete(index)
+    job.state[index] = PENDING
+    job.pending++
+    this.#exclude(job, index, job.holder[index] as number)
+    this.#emit({ type: 'task:rejected', at: now, jobId: job.order.jobId, taskId, worker })
+    this.#assignPending(job, now)
+  }
+
+  #accept(job: CreatorJob, index: number, now: number): void {
+    const bidder = job.bidders[job.holder[index] as number] as Bidder
+    const result = job.results.get(index) as Result
+    job.state[index] = ACCEPTED
+    job.accepted++
+    const { order } = job
+    this.#outputs.push({
+      kind: 'accept',
+      jobId: order.jobId,
+      taskId: result.taskId,
+      worker: bidder.peer,
+      price: bidder.price,
+      benchHours: order.benchHoursPerTask,
+      amount: expectedCost(bidder.price, order.benchHoursPerTask),
+      escrow: order.escrow,
+      result,
+    })
+    if (job.accepted === job.taskCount && job.status === 'open') this.#complete(job, now)
+  }
+
+  #complete(job: CreatorJob, now: number): void {
+    const results: Result[] = new Array(job.taskCount)
+    for (let i = 0; i < job.taskCount; i++) results[i] = job.results.get(i) as Result
+    this.#close(job, 'completed', now)
+    // Nothing more can be owed or awarded: keep only what rejects late messages precisely.
+    job.results = new Map()
+    job.bidders = []
+    job.ranked = undefined
+    job.exclusions = undefined
+    this.#emit({ type: 'job:completed', at: now, jobId: job.order.jobId, results })
+  }
+
+  #end(job: CreatorJob, status: 'cancelled' | 'expired', now: number): void {
+    this.#close(job, status, now)
+    const event = {
+      at: now,
+      jobId: job.order.jobId,
+      accepted: job.accepted,
+      total: job.taskCount,
+    }
+    this.#emit(status === 'cancelled' ? { type: 'job:cancelled', ...event } : { type: 'job:expired', ...event })
+  }
+
+  #close(job: CreatorJob, status: Exclude<JobStatus, 'open'>, now: number): void {
+    job.status = status
+    job.windowOpen = false
+    this.market.forgetOrder(job.order.jobId)
+    this.#timers.push(now + this.#retainMs, { kind: 'forget', jobId: job.order.jobId })
+  }
+
+  #closeWindow(job: CreatorJob, now: number, reason: 'deadline' | 'count'): void {
+    job.windowOpen = false
+    this.market.forgetOrder(job.order.jobId)
+    this.#emit({ type: 'auction:closed', at: now, jobId: job.order.jobId, bids: job.windowBids, reason })
+    if (job.windowBids < job.order.minBids) {
+      this.#emit({
+        type: 'order:unmatched',
+        at: now,
+        jobId: job.order.jobId,
+        diagnostic: this.diagnose(job.order.jobId, now),
+      })
+    }
+    this.#assignPending(job, now)
+  }
+
+  #ranked(job: CreatorJob): Bidder[] {
+    if (job.ranked === undefined) {
+      job.ranked = job.bidders.filter((b) => !b.out).sort((a, b) => compareBids(a, b, job.microHours))
+    }
+    return job.ranked
+  }
+
+  #exclude(job: CreatorJob, task: number, bidder: number): void {
+    job.exclusions ??= new Map()
+    let barred = job.exclusions.get(task)
+    if (barred === undefined) job.exclusions.set(task, (barred = new Set()))
+    barred.add(bidder)
+  }
+
+  /** Awards pending tasks, in task order, to the best bidders with room; re-opens the window if nobody can. */
+  #assignPending(job: CreatorJob, now: number): void {
+    if (job.status !== 'open' || job.windowOpen || job.pending === 0) return
+    let pending: number[] = []
+    for (let i = 0; i < job.taskCount; i++) if (job.state[i] === PENDING) pending.push(i)
+    for (const bidder of this.#ranked(job)) {
+      if (pending.length === 0) break
+      const room = bidder.maxTasks - bidder.inFlight
+      if (room <= 0) continue
+      const taken: number[] = []
+      const rest: number[] = []
+      for (const task of pending) {
+        if (taken.length < room && job.exclusions?.get(task)?.has(bidder.index) !== true) taken.push(task)
+        else rest.push(task)
+      }
+      pending = rest
+      if (taken.length > 0) this.#award(job, bidder, taken, now)
+    }
+    if (job.pending === 0) {
+      if (!job.assignedOnce) {
+        job.assignedOnce = true
+        const workers = new Set<number>()
+        for (const holder of job.holder) workers.add(holder)
+        this.#emit({
+          type: 'job:assigned',
+          at: now,
+          jobId: job.order.jobId,
+          tasks: job.taskCount,
+          workers: workers.size,
+        })
+      }
+      return
+    }
+    // Tasks are left. If some bidder still holds work it will free room when it finishes; otherwise nobody here can
+    // take them, so ask the market again.
+    if (!job.bidders.some((b) => !b.out && b.inFlight > 0)) this.#reopen(job, now)
+  }
+
+  #award(job: CreatorJob, bidder: Bidder, tasks: number[], now: number): void {
+    const { order } = job
+    const taskIds: string[] = new Array(tasks.length)
+    for (let k = 0; k < tasks.length; k++) {
+      const task = tasks[k] as number
+      const previous = job.holder[task] as number
+      job.state[task] = ASSIGNED
+      job.holder[task] = bidder.index
+      const taskId = taskIdAt(order, task)
+      taskIds[k] = taskId
+      if (previous >= 0 && previous !== bidder.index) {
+        const from = (job.bidders[previous] as Bidder).peer
+        this.#emit({ type: 'task:reassigned', at: now, jobId: order.jobId, taskId, from, to: bidder.peer })
+      }
+    }
+    job.pending -= tasks.length
+    // The lease clock starts afresh when a worker that held nothing is given work.
+    if (bidder.inFlight === 0) bidder.lastSeen = now
+    bidder.inFlight += tasks.length
+    bidder.leased = true
+    for (let start = 0; start < taskIds.length; start += MAX_TASKS_PER_MESSAGE) {
+      this.#outputs.push({
+        kind: 'send',
+        to: bidder.peer,
+        message: {
+          type: 'award',
+          body: {
+            jobId: order.jobId,
+            creator: this.self,
+            worker: bidder.peer,
+            taskIds: taskIds.slice(start, start + MAX_TASKS_PER_MESSAGE),
+            price: bidder.price,
+            leaseMs: this.#leaseMs,
+            heartbeatMs: this.#heartbeatMs,
+            issuedAt: now,
+          },
+        },
+      })
+    }
+    this.#emit({
+      type: 'lease:granted',
+      at: now,
+      jobId: order.jobId,
+      worker: bidder.peer,
+      taskIds,
+      price: bidder.price,
+    })
+    if (!bidder.leaseTimerArmed) {
+      bidder.leaseTimerArmed = true
+      this.#timers.push(bidder.lastSeen + this.#leaseMs, { kind: 'lease', jobId: order.jobId, bidder: bidder.index })
+    }
+  }
+
+  #checkLease(job: CreatorJob, index: number, now: number): void {
+    const bidder = job.bidders[index]
+    if (bidder === undefined) return
+    bidder.leaseTimerArmed = false
+    if (job.status !== 'open' || bidder.out || bidder.inFlight === 0) return
+    const due = bidder.lastSeen + this.#leaseMs
+    if (now < due) {
+      bidder.leaseTimerArmed = true
+      this.#timers.push(due, { kind: 'lease', jobId: job.order.jobId, bidder: index })
+      return
+    }
+    this.#loseLease(job, bidder, now)
+  }
+
+  #loseLease(job: CreatorJob, bidder: Bidder, now: number): void {
+    const taskIds: string[] = []
+    for (let i = 0; i < job.taskCount; i++) {
+      if (job.state[i] === ASSIGNED && job.holder[i] === bidder.index) {
+        job.state[i] = PENDING
+        taskIds.push(taskIdAt(job.order, i))
+      }
+    }
+    job.pending += taskIds.length
+    bidder.inFlight = 0
+    bidder.out = true
+    job.ranked = undefined
+    this.#emit({
+      type: 'lease:lost',
+      at: now,
+      jobId: job.order.jobId,
+      worker: bidder.peer,
+      taskIds,
+      reason: 'heartbeat',
+    })
+    this.#assignPending(job, now)
+  }
+
+  #reopen(job: CreatorJob, now: number): void {
+    const { order } = job
+    if (job.reopens >= this.#maxReopens || now >= order.deadline) return
+    job.reopens++
+    job.window++
+    job.windowBids = 0
+    job.windowOpen = true
+    job.order = Object.freeze({ ...order, bidDeadline: Math.min(now + job.bidWindowMs, order.deadline), issuedAt: now })
+    this.#timers.push(job.order.bidDeadline, { kind: 'window', jobId: order.jobId, window: job.window })
+    this.market.noteOrder(job.order, now)
+    this.#publishOrder(job.order)
+    this.#emit({
+      type: 'order:reopened',
+      at: now,
+      jobId: order.jobId,
+      bidDeadline: job.order.bidDeadline,
+      reopens: job.reopens,
+    })
+  }
+
+  #publishOrder(order: Order): void {
+    this.#outputs.push({ kind: 'publish', topic: ORDERS_TOPIC, message: { type: 'order', body: order } })
+  }
+
+  #emit(event: CreatorEvent): void {
+    this.#outputs.push({ kind: 'event', event })
+  }
+}

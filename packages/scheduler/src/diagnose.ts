@@ -1,0 +1,94 @@
+import type { Order } from '@tessera/core'
+import type { CapacityEntry } from './market.js'
+import type { TierPolicy } from './tiers.js'
+
+/**
+ * Why a capacity record cannot serve an order, checked in this order (a record is counted under the first reason
+ * that applies):
+ *
+ * - `expired`: the record's envelope has expired (the peer may be gone);
+ * - `tier`: the creator's tier policy does not admit the peer (allowlist, reputation or stake);
+ * - `features`: the peer lacks a required feature;
+ * - `memory`: the peer has less memory than required;
+ * - `price`: the peer asks more than the order's maximum price;
+ * - `busy`: every task slot of the peer is in use.
+ */
+export const EXCLUSION_REASONS = Object.freeze(['expired', 'tier', 'features', 'memory', 'price', 'busy'] as const)
+
+export type ExclusionReason = (typeof EXCLUSION_REASONS)[number]
+
+/** The why-no-bid diagnostic of an order. */
+export interface Diagnostic {
+  readonly jobId: string
+  /** When it was computed, ms. */
+  readonly at: number
+  /** Capacity records in the creator's view (expired ones included until pruned). */
+  readonly seen: number
+  /** Records that pass every check: peers that could have bid. */
+  readonly eligible: number
+  /** Records excluded, by first failing reason; `eligible` plus these sum to `seen`. */
+  readonly excluded: Readonly<Record<ExclusionReason, number>>
+  /** Valid bids received in the current (or last) bid window. */
+  readonly bids: number
+  /** Bids the order asked for (`minBids`). */
+  readonly needed: number
+}
+
+/** True when `offered` holds every label in `required`. */
+export function hasFeatures(required: readonly string[], offered: readonly string[]): boolean {
+  if (required.length === 0) return true
+  return required.every((feature) => offered.includes(feature))
+}
+
+/** What matching needs from an order. */
+export type MatchableOrder = Pick<Order, 'tier' | 'maxPrice' | 'requirements'>
+
+/**
+ * The first reason `entry` cannot serve `order` at `now`, or undefined when it can. `stakeOf` overrides the
+ * record's self-declared stake (e.g. with the ledger's figure) when it knows the peer.
+ */
+export function exclusionOf(
+  order: MatchableOrder,
+  entry: CapacityEntry,
+  policy: TierPolicy,
+  now: number,
+  stakeOf?: (peerId: string) => bigint | undefined,
+): ExclusionReason | undefined {
+  const { record } = entry
+  if (entry.expiresAt <= now) return 'expired'
+  if (policy.refusal(order.tier, record.peer, stakeOf?.(record.peer) ?? record.stake) !== undefined) return 'tier'
+  if (!hasFeatures(order.requirements.features, record.features)) return 'features'
+  if (record.memoryMb < order.requirements.minMemoryMb) return 'memory'
+  if (record.price > order.maxPrice) return 'price'
+  if (record.busy >= record.slots) return 'busy'
+  return undefined
+}
+
+/** Counts `entries` by exclusion reason for `order`. */
+export function diagnoseOrder(
+  order: MatchableOrder & Pick<Order, 'jobId' | 'minBids'>,
+  entries: Iterable<CapacityEntry>,
+  policy: TierPolicy,
+  now: number,
+  bids: number,
+  stakeOf?: (peerId: string) => bigint | undefined,
+): Diagnostic {
+  const excluded: Record<ExclusionReason, number> = { expired: 0, tier: 0, features: 0, memory: 0, price: 0, busy: 0 }
+  let seen = 0
+  let eligible = 0
+  for (const entry of entries) {
+    seen++
+    const reason = exclusionOf(order, entry, policy, now, stakeOf)
+    if (reason === undefined) eligible++
+    else excluded[reason]++
+  }
+  return Object.freeze({
+    jobId: order.jobId,
+    at: now,
+    seen,
+    eligible,
+    excluded: Object.freeze(excluded),
+    bids,
+    needed: order.minBids,
+  })
+}

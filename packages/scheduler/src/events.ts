@@ -1,0 +1,76 @@
+import type { Order, Result } from '@tessera/core'
+import type { Diagnostic } from './diagnose.js'
+
+/** Why a lease ended before its tasks were done. */
+export type LeaseLossReason = 'heartbeat' | 'withdrawn'
+
+/** Why a worker stopped a task it held. */
+export type AbortReason = 'cancelled' | 'expired' | 'withdrawn'
+
+/**
+ * Events the creator machine emits (`noun:verb`, each stamped with the machine time `at`).
+ *
+ * - `job:ordered`: the order was published.
+ * - `bid:received`: a valid bid was recorded.
+ * - `auction:closed`: the bid window closed, by `deadline` or once `count` (minBids) bids arrived.
+ * - `order:unmatched`: the window closed with fewer bids than asked for; carries the why-no-bid diagnostic.
+ * - `order:reopened`: tasks were left with nobody to take them; the order was published again with a new window.
+ * - `lease:granted`: tasks were awarded to a worker (one award message per 4,096 tasks).
+ * - `job:assigned`: every task of the job has been awarded (emitted once, the first time).
+ * - `lease:lost`: a worker missed its heartbeats; its unfinished tasks went back to the auction.
+ * - `task:withdrawn`: a worker gave tasks back unfinished.
+ * - `task:reassigned`: a task that another worker held was awarded to a new one.
+ * - `task:completed`: a worker's result arrived (and went to verification, unless verification is off).
+ * - `task:verified`: verification passed; the task is accepted and settled.
+ * - `task:rejected`: verification failed; the task goes back to the auction without that worker.
+ * - `job:completed`: every task is accepted; carries the accepted results in task order, for assembly.
+ * - `job:cancelled`, `job:expired`: the job ended unfinished; accepted tasks stay accepted (and paid).
+ */
+export type CreatorEvent =
+  | { type: 'job:ordered'; at: number; jobId: string; tasks: number; order: Order }
+  | { type: 'bid:received'; at: number; jobId: string; worker: string; price: bigint; etaMs: number }
+  | { type: 'auction:closed'; at: number; jobId: string; bids: number; reason: 'deadline' | 'count' }
+  | { type: 'order:unmatched'; at: number; jobId: string; diagnostic: Diagnostic }
+  | { type: 'order:reopened'; at: number; jobId: string; bidDeadline: number; reopens: number }
+  | { type: 'lease:granted'; at: number; jobId: string; worker: string; taskIds: readonly string[]; price: bigint }
+  | { type: 'job:assigned'; at: number; jobId: string; tasks: number; workers: number }
+  | {
+      type: 'lease:lost'
+      at: number
+      jobId: string
+      worker: string
+      taskIds: readonly string[]
+      reason: LeaseLossReason
+    }
+  | { type: 'task:withdrawn'; at: number; jobId: string; worker: string; taskIds: readonly string[] }
+  | { type: 'task:reassigned'; at: number; jobId: string; taskId: string; from: string; to: string }
+  | { type: 'task:completed'; at: number; jobId: string; taskId: string; worker: string }
+  | { type: 'task:verified'; at: number; jobId: string; taskId: string; worker: string }
+  | { type: 'task:rejected'; at: number; jobId: string; taskId: string; worker: string }
+  | { type: 'job:completed'; at: number; jobId: string; results: readonly Result[] }
+  | { type: 'job:cancelled'; at: number; jobId: string; accepted: number; total: number }
+  | { type: 'job:expired'; at: number; jobId: string; accepted: number; total: number }
+
+/**
+ * Events the worker machine emits.
+ *
+ * - `bid:sent`, `bid:skipped` (with the first reason the worker could not bid);
+ * - `award:received`: the creator granted tasks;
+ * - `task:started`: a `run` output was issued for the task;
+ * - `result:sent`: the task's result went to the creator;
+ * - `task:aborted`: the worker stopped a task (job cancelled, expired, or withdrawn);
+ * - `job:withdrawn`: the worker gave back every task of a job.
+ */
+export type WorkerEvent =
+  | { type: 'bid:sent'; at: number; jobId: string; price: bigint; etaMs: number; maxTasks: number }
+  | { type: 'bid:skipped'; at: number; jobId: string; reason: SkipReason }
+  | { type: 'award:received'; at: number; jobId: string; taskIds: readonly string[]; price: bigint }
+  | { type: 'task:started'; at: number; jobId: string; taskId: string }
+  | { type: 'result:sent'; at: number; jobId: string; taskId: string }
+  | { type: 'task:aborted'; at: number; jobId: string; taskId: string; reason: AbortReason }
+  | { type: 'job:withdrawn'; at: number; jobId: string; taskIds: readonly string[] }
+
+/** Why a worker did not bid on an order. */
+export type SkipReason = 'tier' | 'features' | 'memory' | 'price' | 'busy' | 'expired'
+
+export type SchedulerEvent = CreatorEvent | WorkerEvent

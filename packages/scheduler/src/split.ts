@@ -1,0 +1,178 @@
+import type { Order, Split } from '@tessera/core'
+import { MAX_TASKS_PER_JOB } from './constants.js'
+import { SchedulerError } from './errors.js'
+
+/**
+ * Deterministic task splitting. A job's tasks are numbered 0..n-1 and never stored: a task's descriptor and id are
+ * computed from the order on demand, so a job of 65,536 tasks costs the machines a few typed arrays, not 65,536
+ * objects. Task ids are stable and readable:
+ *
+ * - render: `${jobId}/f${frame}/t${tileX}_${tileY}` (frames in order, tiles row-major within a frame);
+ * - inference: `${jobId}/b${start}-${end}` (items `start` inclusive to `end` exclusive).
+ */
+
+/** A render task: one tile of one frame. Edge tiles are clipped to the image. */
+export interface RenderTask {
+  readonly kind: 'render'
+  readonly jobId: string
+  readonly taskId: string
+  readonly index: number
+  readonly frame: number
+  readonly tileX: number
+  readonly tileY: number
+  /** The tile's rectangle in pixels. */
+  readonly x: number
+  readonly y: number
+  readonly width: number
+  readonly height: number
+  readonly samples: number
+  readonly imageWidth: number
+  readonly imageHeight: number
+}
+
+/** An inference task: a range of input batch items. */
+export interface InferenceTask {
+  readonly kind: 'inference'
+  readonly jobId: string
+  readonly taskId: string
+  readonly index: number
+  /** First item, inclusive. */
+  readonly start: number
+  /** Last item, exclusive. */
+  readonly end: number
+}
+
+export type TaskDescriptor = RenderTask | InferenceTask
+
+/** What splitting needs from an order. */
+export type SplitSource = Pick<Order, 'jobId' | 'split'>
+
+function tilesAcross(split: Extract<Split, { kind: 'render' }>): number {
+  return Math.ceil(split.width / split.tileWidth)
+}
+
+function tilesDown(split: Extract<Split, { kind: 'render' }>): number {
+  return Math.ceil(split.height / split.tileHeight)
+}
+
+/** How many tasks a split makes (may exceed {@link MAX_TASKS_PER_JOB}; {@link checkTaskCount} refuses that). */
+export function taskCountOf(split: Split): number {
+  if (split.kind === 'render') return split.frames * tilesAcross(split) * tilesDown(split)
+  return Math.ceil(split.items / split.itemsPerTask)
+}
+
+/** Throws `SCHEDULER__TASK_LIMIT_EXCEEDED` when a split makes no tasks or too many. */
+export function checkTaskCount(split: Split): number {
+  const count = taskCountOf(split)
+  if (!(count >= 1 && count <= MAX_TASKS_PER_JOB)) {
+    throw new SchedulerError(
+      'SCHEDULER__TASK_LIMIT_EXCEEDED',
+      `the split makes ${count} tasks; a job may have 1 to ${MAX_TASKS_PER_JOB}: use bigger tiles or batches`,
+      { tasks: count, max: MAX_TASKS_PER_JOB },
+    )
+  }
+  return count
+}
+
+/** The id of task `index` (no bounds check: callers hold a valid index). */
+export function taskIdAt(order: SplitSource, index: number): string {
+  const split = order.split
+  if (split.kind === 'render') {
+    const across = tilesAcross(split)
+    const perFrame = across * tilesDown(split)
+    const frame = split.firstFrame + Math.floor(index / perFrame)
+    const tile = index % perFrame
+    return `${order.jobId}/f${frame}/t${tile % across}_${Math.floor(tile / across)}`
+  }
+  const start = index * split.itemsPerTask
+  return `${order.jobId}/b${start}-${Math.min(start + split.itemsPerTask, split.items)}`
+}
+
+/** The descriptor of task `index`, or undefined when the job has no such task. */
+export function taskAt(order: SplitSource, index: number): TaskDescriptor | undefined {
+  const split = order.split
+  if (!Number.isInteger(index) || index < 0 || index >= taskCountOf(split)) return undefined
+  const taskId = taskIdAt(order, index)
+  if (split.kind === 'render') {
+    const across = tilesAcross(split)
+    const perFrame = across * tilesDown(split)
+    const tile = index % perFrame
+    const tileX = tile % across
+    const tileY = Math.floor(tile / across)
+    const x = tileX * split.tileWidth
+    const y = tileY * split.tileHeight
+    return Object.freeze({
+      kind: 'render',
+      jobId: order.jobId,
+      taskId,
+      index,
+      frame: split.firstFrame + Math.floor(index / perFrame),
+      tileX,
+      tileY,
+      x,
+      y,
+      width: Math.min(split.tileWidth, split.width - x),
+      height: Math.min(split.tileHeight, split.height - y),
+      samples: split.samples,
+      imageWidth: split.width,
+      imageHeight: split.height,
+    })
+  }
+  const start = index * split.itemsPerTask
+  return Object.freeze({
+    kind: 'inference',
+    jobId: order.jobId,
+    taskId,
+    index,
+    start,
+    end: Math.min(start + split.itemsPerTask, split.items),
+  })
+}
+
+const RENDER_TASK = /^f(\d{1,9})\/t(\d{1,9})_(\d{1,9})$/
+const INFERENCE_TASK = /^b(\d{1,15})-(\d{1,15})$/
+
+/**
+ * The index of the task with id `taskId` in this job, or -1 when the job has no such task. The id must be exactly
+ * the canonical one (no leading zeros or other spellings of the same numbers).
+ */
+export function taskIndexOf(order: SplitSource, taskId: string): number {
+  const prefix = `${order.jobId}/`
+  if (!taskId.startsWith(prefix)) return -1
+  const rest = taskId.slice(prefix.length)
+  const split = order.split
+  let index: number
+  if (split.kind === 'render') {
+    const m = RENDER_TASK.exec(rest)
+    if (m === null) return -1
+    const across = tilesAcross(split)
+    const down = tilesDown(split)
+    const frame = Number(m[1]) - split.firstFrame
+    const tx = Number(m[2])
+    const ty = Number(m[3])
+    if (frame < 0 || frame >= split.frames || tx >= across || ty >= down) return -1
+    index = frame * across * down + ty * across + tx
+  } else {
+    const m = INFERENCE_TASK.exec(rest)
+    if (m === null) return -1
+    const start = Number(m[1])
+    if (start % split.itemsPerTask !== 0) return -1
+    index = start / split.itemsPerTask
+    if (index >= taskCountOf(split)) return -1
+  }
+  return taskIdAt(order, index) === taskId ? index : -1
+}
+
+/** The job id a task id belongs to (task ids start with `${jobId}/`; job ids hold no `/`). */
+export function jobIdOfTask(taskId: string): string {
+  const slash = taskId.indexOf('/')
+  return slash < 0 ? taskId : taskId.slice(0, slash)
+}
+
+/** Every task of an order, in index order. */
+export function splitTasks(order: SplitSource): TaskDescriptor[] {
+  const count = checkTaskCount(order.split)
+  const tasks: TaskDescriptor[] = new Array(count)
+  for (let i = 0; i < count; i++) tasks[i] = taskAt(order, i) as TaskDescriptor
+  return tasks
+}

@@ -1,0 +1,531 @@
+import type {
+  Award,
+  Inbound,
+  MessageType,
+  NetworkOutput,
+  Order,
+  Result,
+  SansIoMachine,
+  WireMessage,
+} from '@tessera/core'
+import { BIDS_TOPIC, DEFAULT_AWARD_GRACE_MS, MAX_TASKS_PER_MESSAGE, MAX_WORKER_JOBS, MS_PER_HOUR } from './constants.js'
+import { hasFeatures } from './diagnose.js'
+import { SchedulerError } from './errors.js'
+import type { AbortReason, SkipReason, WorkerEvent } from './events.js'
+import type { Tier } from './job.js'
+import { MarketView } from './market.js'
+import type { PricingStrategy } from './pricing.js'
+import { Fifo } from './queue.js'
+import { jobIdOfTask, taskAt, taskIdAt, taskIndexOf, type TaskDescriptor } from './split.js'
+import { TimerQueue } from './timers.js'
+
+/** What a worker offers; the driver's capacity record says the same to the network. */
+export interface WorkerProfile {
+  memoryMb: number
+  features: readonly string[]
+  /** Capacity benchmark score, benchmark units. */
+  score: number
+  /** Tasks it runs at once. */
+  slots: number
+  /** Tiers it is admitted to (its own claim; creators check it against their policy). */
+  tiers: readonly Tier[]
+}
+
+/** A task's output commitment, as the executor reports it. */
+export type TaskCommitment = Pick<Result, 'root' | 'chunks' | 'output' | 'tolerance' | 'computeMs'>
+
+/** The wire message types a worker machine takes; drivers route only these to it. */
+export const WORKER_MESSAGE_TYPES: ReadonlySet<MessageType> = new Set<MessageType>(['order', 'award', 'capacity'])
+
+/** Inputs of the {@link WorkerMachine}. */
+export type WorkerInput =
+  /** A verified message from the bus: orders (gossip), awards (direct), capacity records (market depth). */
+  | { kind: 'message'; inbound: Inbound }
+  /** The driver finished a task it was told to `run`. */
+  | { kind: 'task:finished'; taskId: string; output: TaskCommitment }
+  /** The driver could not finish a task: it is given back to the creator. */
+  | { kind: 'task:failed'; taskId: string; reason?: string }
+  /** The operator withdraws from a job: every unfinished task is given back. */
+  | { kind: 'job:withdraw'; jobId: string }
+
+/** Outputs of the {@link WorkerMachine}. */
+export type WorkerOutput =
+  | NetworkOutput
+  /** Run a task (the driver executes it and reports `task:finished` or `task:failed`). */
+  | { kind: 'run'; order: Order; task: TaskDescriptor }
+  /** Stop a running task; no report is expected for it. */
+  | { kind: 'abort'; jobId: string; taskId: string; reason: AbortReason }
+  | { kind: 'event'; event: WorkerEvent }
+
+export interface WorkerMachineInit {
+  /** This worker's peer id string. */
+  self: string
+  profile: WorkerProfile
+  /** Prices bids; see `fixedPrice` and `demandPrice`. */
+  pricing: PricingStrategy
+  /** The market view to read (depth) and feed; share one between machines. @default a new MarketView */
+  market?: MarketView
+  /**
+   * Time to finish one more task of `order` given `load` tasks already running or queued.
+   * @default benchHoursPerTask / score hours per task, times the number of rounds of `slots` ahead of it
+   */
+  estimateEtaMs?: (order: Order, load: number) => number
+  /** Send bids straight to the creator (sealed bids) or gossip them on the bids topic. @default 'direct' */
+  bidChannel?: 'direct' | 'gossip'
+  /** Forget an unanswered bid this long after its window closed. @default DEFAULT_AWARD_GRACE_MS */
+  awardGraceMs?: number
+  /** Emit `bid:skipped` events (the simulator may turn them off). @default true */
+  reportSkips?: boolean
+}
+
+const QUEUED = 0
+const RUNNING = 1
+const DONE = 2
+const GIVEN_BACK = 3
+
+interface WorkerJob {
+  order: Order
+  leased: boolean
+  /** Price of the latest bid. */
+  price: bigint
+  /** `issuedAt` of the order version bid on (a re-opened order is newer). */
+  bidIssuedAt: number
+  heartbeatMs: number
+  /** This worker's tasks of the job, by task index. */
+  readonly tasks: Map<number, number>
+  unfinished: number
+  heartbeatArmed: boolean
+}
+
+type Timer =
+  | { kind: 'heartbeat'; jobId: string }
+  | { kind: 'unawarded'; jobId: string; bidIssuedAt: number }
+  | { kind: 'deadline'; jobId: string }
+
+function reject(code: SchedulerError['code'], message: string, context: Record<string, unknown>): never {
+  throw new SchedulerError(code, message, context)
+}
+
+/**
+ * The market side of a worker: it bids on the orders it can serve (tier, features, memory, free slots, price),
+ * runs awarded tasks through its driver (`run` outputs, at most `slots` at once, the rest queued), heart-beats
+ * its leases, and returns results. Sans-IO, like the creator; `handle` throws a {@link SchedulerError} for every
+ * input it refuses (an award not signed by the order's creator, an award for another worker, ...) and changes
+ * nothing then.
+ */
+export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
+  readonly self: string
+  readonly profile: Readonly<WorkerProfile>
+  readonly market: MarketView
+  readonly #pricing: PricingStrategy
+  readonly #estimateEtaMs: (order: Order, load: number) => number
+  readonly #bidChannel: 'direct' | 'gossip'
+  readonly #awardGraceMs: number
+  readonly #reportSkips: boolean
+  readonly #jobs = new Map<string, WorkerJob>()
+  readonly #queue = new Fifo<{ jobId: string; index: number }>()
+  readonly #timers = new TimerQueue<Timer>()
+  readonly #outputs = new Fifo<WorkerOutput>()
+  #running = 0
+  #queued = 0
+
+  constructor(init: WorkerMachineInit) {
+    const { profile } = init
+    if (!(Number.isInteger(profile.slots) && profile.slots >= 1))
+      throw new RangeError(`slots must be a positive integer`)
+    if (!(profile.score > 0 && Number.isFinite(profile.score))) throw new RangeError(`score must be positive`)
+    this.self = init.self
+    this.profile = Object.freeze({ ...profile, features: [...profile.features], tiers: [...profile.tiers] })
+    this.market = init.market ?? new MarketView()
+    this.#pricing = init.pricing
+    this.#estimateEtaMs = init.estimateEtaMs ?? ((order, load) => this.#defaultEta(order, load))
+    this.#bidChannel = init.bidChannel ?? 'direct'
+    this.#awardGraceMs = init.awardGraceMs ?? DEFAULT_AWARD_GRACE_MS
+    this.#reportSkips = init.reportSkips ?? true
+  }
+
+  /** Tasks running, tasks queued, and slots. */
+  get load(): { running: number; queued: number; slots: number } {
+    return { running: this.#running, queued: this.#queued, slots: this.profile.slots }
+  }
+
+  /** Jobs tracked: bids awaiting an award and leases. */
+  get jobCount(): number {
+    return this.#jobs.size
+  }
+
+  handle(input: WorkerInput, now: number): void {
+    switch (input.kind) {
+      case 'message':
+        this.#onMessage(input.inbound, now)
+        return
+      case 'task:finished':
+        this.#onFinished(input.taskId, input.output, now)
+        return
+      case 'task:failed':
+        this.#onFailed(input.taskId, now)
+        return
+      case 'job:withdraw':
+        this.#withdraw(input.jobId, now)
+        return
+    }
+  }
+
+  handleTimeout(now: number): void {
+    for (let timer = this.#timers.popDue(now); timer !== undefined; timer = this.#timers.popDue(now)) {
+      const job = this.#jobs.get(timer.jobId)
+      if (job === undefined) continue
+      switch (timer.kind) {
+        case 'heartbeat':
+          job.heartbeatArmed = false
+          if (job.unfinished > 0) {
+            this.#sendHeartbeat(job, undefined, now)
+            this.#armHeartbeat(job, now)
+          }
+          break
+        case 'unawarded':
+          if (!job.leased && job.bidIssuedAt === timer.bidIssuedAt) this.#jobs.delete(timer.jobId)
+          break
+        case 'deadline':
+          this.#drop(job, 'expired', now)
+          break
+      }
+    }
+  }
+
+  pollOutput(): WorkerOutput | undefined {
+    return this.#outputs.shift()
+  }
+
+  pollTimeout(): number | undefined {
+    return this.#timers.peek()
+  }
+
+  #onMessage(inbound: Inbound, now: number): void {
+    const message: WireMessage = inbound.message
+    switch (message.type) {
+      case 'order':
+        this.#checkSigner(inbound, message.body.creator, 'order')
+        this.#onOrder(message.body, now)
+        return
+      case 'award':
+        this.#onAward(inbound, message.body, now)
+        return
+      case 'capacity':
+        this.#checkSigner(inbound, message.body.peer, 'capacity')
+        this.market.noteCapacity(message.body, inbound.expiresAt, now)
+        return
+      default:
+        reject('SCHEDULER__UNEXPECTED_MESSAGE', `a worker does not take ${message.type} messages`, {
+          type: message.type,
+          from: inbound.from,
+        })
+    }
+  }
+
+  #checkSigner(inbound: Inbound, claimed: string, type: string): void {
+    if (inbound.from !== claimed) {
+      reject('SCHEDULER__SIGNER_MISMATCH', `${type} speaks for ${claimed} but was signed by ${inbound.from}`, {
+        type,
+        from: inbound.from,
+        claimed,
+      })
+    }
+  }
+
+  #onOrder(order: Order, now: number): void {
+    if (order.creator === this.self) return
+    this.market.noteOrder(order, now)
+    const known = this.#jobs.get(order.jobId)
+    if (order.cancelled === true) {
+      if (known !== undefined) this.#drop(known, 'cancelled', now)
+      return
+    }
+    // Gossip delivers copies; only a newer version (a re-opened window) is news.
+    if (known !== undefined && order.issuedAt <= known.bidIssuedAt) return
+    const load = this.#running + this.#queued
+    const free = this.profile.slots - load
+    const skip = this.#skipReason(order, free, known !== undefined, now)
+    if (skip !== undefined) {
+      if (this.#reportSkips) this.#emit({ type: 'bid:skipped', at: now, jobId: order.jobId, reason: skip })
+      return
+    }
+    const price = this.#pricing({ order, utilisation: load / this.profile.slots, depth: this.#depth(free, now), now })
+    if (price > order.maxPrice) {
+      if (this.#reportSkips) this.#emit({ type: 'bid:skipped', at: now, jobId: order.jobId, reason: 'price' })
+      return
+    }
+    const etaMs = Math.max(0, Math.round(this.#estimateEtaMs(order, load)))
+    const message: WireMessage = {
+      type: 'bid',
+      body: {
+        jobId: order.jobId,
+        worker: this.self,
+        price,
+        etaMs,
+        score: this.profile.score,
+        maxTasks: free,
+        issuedAt: now,
+      },
+    }
+    this.#outputs.push(
+      this.#bidChannel === 'direct'
+        ? { kind: 'send', to: order.creator, message }
+        : { kind: 'publish', topic: BIDS_TOPIC, message },
+    )
+    if (known === undefined) {
+      this.#jobs.set(order.jobId, {
+        order,
+        leased: false,
+        price,
+        bidIssuedAt: order.issuedAt,
+        heartbeatMs: 0,
+        tasks: new Map(),
+        unfinished: 0,
+        heartbeatArmed: false,
+      })
+      this.#timers.push(order.deadline, { kind: 'deadline', jobId: order.jobId })
+    } else {
+      known.order = order
+      known.price = price
+      known.bidIssuedAt = order.issuedAt
+    }
+    this.#timers.push(order.bidDeadline + this.#awardGraceMs, {
+      kind: 'unawarded',
+      jobId: order.jobId,
+      bidIssuedAt: order.issuedAt,
+    })
+    this.#emit({ type: 'bid:sent', at: now, jobId: order.jobId, price, etaMs, maxTasks: free })
+  }
+
+  #skipReason(order: Order, free: number, known: boolean, now: number): SkipReason | undefined {
+    if (now >= order.bidDeadline || now >= order.deadline) return 'expired'
+    if (!this.profile.tiers.includes(order.tier)) return 'tier'
+    if (!hasFeatures(order.requirements.features, this.profile.features)) return 'features'
+    if (this.profile.memoryMb < order.requirements.minMemoryMb) return 'memory'
+    if (free <= 0 || (!known && this.#jobs.size >= MAX_WORKER_JOBS)) return 'busy'
+    return undefined
+  }
+
+  /** Market depth counting this worker's own free slots, which its view lacks unless its record came back to it. */
+  #depth(free: number, now: number): number {
+    const { openTasks, freeSlots } = this.market.depth(now)
+    const own = this.market.capacity(this.self) === undefined ? free : 0
+    return openTasks / Math.max(1, freeSlots + own)
+  }
+
+  #defaultEta(order: Order, load: number): number {
+    const taskMs = (order.benchHoursPerTask * MS_PER_HOUR) / this.profile.score
+    return taskMs * (Math.floor(load / this.profile.slots) + 1)
+  }
+
+  #onAward(inbound: Inbound, award: Award, now: number): void {
+    const job = this.#jobs.get(award.jobId)
+    if (job === undefined) {
+      reject('SCHEDULER__ORDER_NOT_FOUND', `award for job ${award.jobId}, which this worker did not bid on`, {
+        jobId: award.jobId,
+        from: inbound.from,
+      })
+    }
+    const creator = job.order.creator
+    if (inbound.from !== creator || award.creator !== creator) {
+      reject('SCHEDULER__SIGNER_MISMATCH', `award for job ${award.jobId} not signed by its creator ${creator}`, {
+        jobId: award.jobId,
+        from: inbound.from,
+        creator,
+      })
+    }
+    if (award.worker !== this.self) {
+      reject('SCHEDULER__WORKER_MISMATCH', `award for ${award.worker} delivered to ${this.self}`, {
+        jobId: award.jobId,
+        from: inbound.from,
+        worker: award.worker,
+      })
+    }
+    if (award.price < job.price) {
+      reject('SCHEDULER__PRICE_MISMATCH', `award price ${award.price} is below the bid of ${job.price}`, {
+        jobId: award.jobId,
+        from: inbound.from,
+        price: award.price,
+        bid: job.price,
+      })
+    }
+    const indices = new Set<number>()
+    for (const taskId of award.taskIds) {
+      const index = taskIndexOf(job.order, taskId)
+      if (index < 0) {
+        reject('SCHEDULER__TASK_NOT_FOUND', `job ${award.jobId} has no task ${taskId}`, {
+          jobId: award.jobId,
+          taskId,
+          from: inbound.from,
+        })
+      }
+      if (job.tasks.has(index) || indices.has(index)) {
+        reject('SCHEDULER__DUPLICATE_AWARD', `task ${taskId} was already awarded to this worker`, {
+          jobId: award.jobId,
+          taskId,
+          from: inbound.from,
+        })
+      }
+      indices.add(index)
+    }
+    job.leased = true
+    job.heartbeatMs = award.heartbeatMs
+    for (const index of indices) {
+      job.tasks.set(index, QUEUED)
+      this.#queue.push({ jobId: award.jobId, index })
+    }
+    this.#queued += indices.size
+    job.unfinished += indices.size
+    this.#emit({ type: 'award:received', at: now, jobId: award.jobId, taskIds: award.taskIds, price: award.price })
+    if (!job.heartbeatArmed) this.#armHeartbeat(job, now)
+    this.#pump(now)
+  }
+
+  #armHeartbeat(job: WorkerJob, now: number): void {
+    job.heartbeatArmed = true
+    this.#timers.push(now + job.heartbeatMs, { kind: 'heartbeat', jobId: job.order.jobId })
+  }
+
+  /** Starts queued tasks while slots are free. */
+  #pump(now: number): void {
+    while (this.#running < this.profile.slots) {
+      const next = this.#queue.shift()
+      if (next === undefined) return
+      const job = this.#jobs.get(next.jobId)
+      if (job === undefined || job.tasks.get(next.index) !== QUEUED) continue
+      job.tasks.set(next.index, RUNNING)
+      this.#queued--
+      this.#running++
+      const task = taskAt(job.order, next.index) as TaskDescriptor
+      this.#outputs.push({ kind: 'run', order: job.order, task })
+      this.#emit({ type: 'task:started', at: now, jobId: next.jobId, taskId: task.taskId })
+    }
+  }
+
+  #runningTask(taskId: string): { job: WorkerJob; index: number } {
+    const job = this.#jobs.get(jobIdOfTask(taskId))
+    const index = job === undefined ? -1 : taskIndexOf(job.order, taskId)
+    if (job === undefined || job.tasks.get(index) !== RUNNING) {
+      reject('SCHEDULER__TASK_NOT_RUNNING', `task ${taskId} is not running here`, { taskId })
+    }
+    return { job, index }
+  }
+
+  #onFinished(taskId: string, output: TaskCommitment, now: number): void {
+    const { job, index } = this.#runningTask(taskId)
+    job.tasks.set(index, DONE)
+    this.#running--
+    job.unfinished--
+    const { order } = job
+    this.#outputs.push({
+      kind: 'send',
+      to: order.creator,
+      message: {
+        type: 'result',
+        body: {
+          jobId: order.jobId,
+          taskId,
+          worker: this.self,
+          root: output.root,
+          chunks: output.chunks,
+          output: output.output,
+          tolerance: output.tolerance,
+          computeMs: Math.max(0, Math.round(output.computeMs)),
+          issuedAt: now,
+        },
+      },
+    })
+    this.#emit({ type: 'result:sent', at: now, jobId: order.jobId, taskId })
+    this.#pump(now)
+  }
+
+  #onFailed(taskId: string, now: number): void {
+    const { job, index } = this.#runningTask(taskId)
+    job.tasks.set(index, GIVEN_BACK)
+    this.#running--
+    job.unfinished--
+    this.#sendHeartbeat(job, [taskId], now)
+    this.#pump(now)
+  }
+
+  #withdraw(jobId: string, now: number): void {
+    const job = this.#jobs.get(jobId)
+    if (job === undefined) reject('SCHEDULER__ORDER_NOT_FOUND', `no job ${jobId} here`, { jobId })
+    const taskIds = this.#stop(job, 'withdrawn', now)
+    // Heartbeats that list nothing in progress and carry `withdrawn` tell the creator this worker left the job.
+    if (job.leased) {
+      let start = 0
+      do {
+        this.#sendHeartbeat(job, taskIds.slice(start, start + MAX_TASKS_PER_MESSAGE), now, [])
+        start += MAX_TASKS_PER_MESSAGE
+      } while (start < taskIds.length)
+    }
+    this.#jobs.delete(jobId)
+    this.#emit({ type: 'job:withdrawn', at: now, jobId, taskIds })
+    this.#pump(now)
+  }
+
+  /** Forgets a job that was cancelled or ran past its deadline, stopping its tasks. */
+  #drop(job: WorkerJob, reason: 'cancelled' | 'expired', now: number): void {
+    this.#stop(job, reason, now)
+    this.#jobs.delete(job.order.jobId)
+    this.#pump(now)
+  }
+
+  /** Stops every unfinished task of `job` (aborting running ones); returns their ids. */
+  #stop(job: WorkerJob, reason: AbortReason, now: number): string[] {
+    const stopped: string[] = []
+    for (const [index, state] of job.tasks) {
+      if (state !== QUEUED && state !== RUNNING) continue
+      const taskId = taskIdAt(job.order, index)
+      stopped.push(taskId)
+      job.tasks.set(index, GIVEN_BACK)
+      if (state === QUEUED) {
+        this.#queued--
+        continue
+      }
+      this.#running--
+      this.#outputs.push({ kind: 'abort', jobId: job.order.jobId, taskId, reason })
+      this.#emit({ type: 'task:aborted', at: now, jobId: job.order.jobId, taskId, reason })
+    }
+    job.unfinished = 0
+    return stopped
+  }
+
+  /** Sends a heartbeat listing the tasks in progress (unless given) and, when given, tasks given back. */
+  #sendHeartbeat(
+    job: WorkerJob,
+    withdrawn: readonly string[] | undefined,
+    now: number,
+    inProgress?: readonly string[],
+  ): void {
+    let taskIds = inProgress
+    if (taskIds === undefined) {
+      const ids: string[] = []
+      for (const [index, state] of job.tasks) {
+        if ((state === QUEUED || state === RUNNING) && ids.length < MAX_TASKS_PER_MESSAGE)
+          ids.push(taskIdAt(job.order, index))
+      }
+      taskIds = ids
+    }
+    this.#outputs.push({
+      kind: 'send',
+      to: job.order.creator,
+      message: {
+        type: 'heartbeat',
+        body: {
+          jobId: job.order.jobId,
+          worker: this.self,
+          taskIds: [...taskIds],
+          ...(withdrawn === undefined ? {} : { withdrawn: [...withdrawn] }),
+          issuedAt: now,
+        },
+      },
+    })
+  }
+
+  #emit(event: WorkerEvent): void {
+    this.#outputs.push({ kind: 'event', event })
+  }
+}

@@ -1,0 +1,190 @@
+import { describe, expect, it } from 'vitest'
+import { seededRng } from '@tessera/core'
+import { CreatorMachine, compareBids, fixedPrice, rankBids, type RankableBid } from '../src/index.js'
+import { capacity, Market, renderSpec } from './harness.js'
+
+describe('auction', () => {
+  it('should close the bid window at its deadline when fewer than k bids arrive', () => {
+    const market = new Market()
+    market.addWorker('w1')
+    const jobId = market.submit(renderSpec({ minBids: 3, bidWindowMs: 1_000 }))
+    expect(market.eventsOf('bid:received')).toHaveLength(1)
+    expect(market.eventsOf('lease:granted')).toHaveLength(0)
+
+    market.advance(999)
+    expect(market.eventsOf('auction:closed')).toHaveLength(0)
+    market.advance(1)
+    expect(market.eventsOf('auction:closed')).toEqual([expect.objectContaining({ jobId, bids: 1, reason: 'deadline' })])
+    expect(market.eventsOf('order:unmatched')).toHaveLength(1)
+    expect(market.eventsOf('lease:granted').map((e) => e.worker)).toEqual(['w1'])
+  })
+
+  it('should close the bid window as soon as k bids arrive', () => {
+    const market = new Market()
+    market.addWorker('w1')
+    market.addWorker('w2')
+    market.addWorker('w3')
+    const jobId = market.submit(renderSpec({ minBids: 2, bidWindowMs: 10_000 }))
+    const closed = market.eventsOf('auction:closed')
+    expect(closed).toEqual([expect.objectContaining({ jobId, bids: 2, reason: 'count' })])
+    expect(closed[0]?.at).toBe(market.now)
+    // The third bid came after the window closed and was refused.
+    expect(market.rejections.map((r) => (r.error as { code: string }).code)).toEqual(['SCHEDULER__BID_WINDOW_CLOSED'])
+    expect(market.eventsOf('order:unmatched')).toHaveLength(0)
+  })
+
+  it('should award every task to the cheapest bidders with room, paying each its own bid', () => {
+    const market = new Market()
+    market.addWorker('dear', {
+      pricing: fixedPrice(50n),
+      profile: { memoryMb: 8_192, features: [], score: 100, slots: 2, tiers: [3] },
+    })
+    market.addWorker('cheap', {
+      pricing: fixedPrice(20n),
+      profile: { memoryMb: 8_192, features: [], score: 100, slots: 2, tiers: [3] },
+    })
+    market.submit(renderSpec({ minBids: 2 }))
+    const grants = market.eventsOf('lease:granted')
+    expect(grants.map((g) => [g.worker, g.taskIds.length, g.price])).toEqual([
+      ['cheap', 2, 20n],
+      ['dear', 2, 50n],
+    ])
+    expect(market.eventsOf('job:assigned')).toHaveLength(1)
+  })
+
+  it('should break ties by reputation, then ETA, then peer id', () => {
+    const reputation: Record<string, number> = { a: 0.5, b: 0.9, c: 0.5, d: 0.5 }
+    const market = new Market({ tiers: { reputation: (peer) => reputation[peer] ?? 0 } })
+    const one = { memoryMb: 8_192, features: [], slots: 1, tiers: [3] as const }
+    // Same price for all; b has the best reputation; among a, c, d (equal reputation) d is fastest; a and c tie on
+    // everything but the peer id.
+    market.addWorker('c', { profile: { ...one, score: 100, tiers: [3] } })
+    market.addWorker('a', { profile: { ...one, score: 100, tiers: [3] } })
+    market.addWorker('d', { profile: { ...one, score: 400, tiers: [3] } })
+    market.addWorker('b', { profile: { ...one, score: 100, tiers: [3] } })
+    const jobId = market.submit(renderSpec({ minBids: 4 }))
+    const holders = market.eventsOf('lease:granted').map((g) => [g.worker, g.taskIds])
+    expect(holders).toEqual([
+      ['b', [`${jobId}/f1/t0_0`]],
+      ['d', [`${jobId}/f1/t1_0`]],
+      ['a', [`${jobId}/f1/t0_1`]],
+      ['c', [`${jobId}/f1/t1_1`]],
+    ])
+  })
+
+  it('should rank by expected cost first and never call two distinct bids equal', () => {
+    const bids: RankableBid[] = [
+      { peer: 'x', price: 10n, etaMs: 5, reputation: 0 },
+      { peer: 'y', price: 9n, etaMs: 50, reputation: 0 },
+      { peer: 'z', price: 10n, etaMs: 5, reputation: 0 },
+      { peer: 'w', price: 10n, etaMs: 1, reputation: 0 },
+    ]
+    expect(rankBids(bids, 500_000n).map((b) => b.peer)).toEqual(['y', 'w', 'x', 'z'])
+    // With zero benchmark-hours every cost is zero, so price no longer decides.
+    expect(rankBids(bids, 0n).map((b) => b.peer)).toEqual(['w', 'x', 'z', 'y'])
+    expect(compareBids(bids[0] as RankableBid, bids[2] as RankableBid, 1n)).toBeLessThan(0)
+  })
+
+  it('should derive the same job id from the same seed and a new one per submission', () => {
+    const a = new CreatorMachine({ self: 'creator', rng: seededRng(3) })
+    const b = new CreatorMachine({ self: 'creator', rng: seededRng(3) })
+    const idA = a.submit(renderSpec(), 0)
+    expect(b.submit(renderSpec(), 0)).toBe(idA)
+    expect(a.submit(renderSpec(), 0)).not.toBe(idA)
+    expect(idA).toMatch(/^[0-9a-f]{32}$/)
+    const published = a.pollOutput()
+    expect(published).toMatchObject({ kind: 'publish', topic: '/tessera/1/orders', message: { type: 'order' } })
+  })
+
+  it('should re-open the window when nobody bid, and award to a late bidder', () => {
+    const market = new Market({ maxReopens: 1 })
+    const jobId = market.submit(renderSpec({ minBids: 1, bidWindowMs: 500 }))
+    market.advance(500)
+    expect(market.eventsOf('order:unmatched')).toHaveLength(1)
+    expect(market.eventsOf('order:reopened')).toEqual([expect.objectContaining({ jobId, reopens: 1 })])
+
+    // A worker joins and sees the re-published order (gossip repeats it to newcomers in this harness by hand).
+    const late = market.addWorker('late')
+    const order = market.creator.job(jobId)?.order
+    if (order === undefined) throw new Error('job vanished')
+    late.handle(
+      {
+        kind: 'message',
+        inbound: { from: 'creator', message: { type: 'order', body: order }, expiresAt: market.now + 60_000 },
+      },
+      market.now,
+    )
+    market.flush()
+    expect(market.eventsOf('lease:granted').map((g) => g.worker)).toEqual(['late'])
+    market.finishAll()
+    expect(market.eventsOf('job:completed')).toHaveLength(1)
+  })
+
+  it('should stop re-opening after maxReopens and expire at the deadline', () => {
+    const market = new Market({ maxReopens: 2 })
+    const jobId = market.submit(renderSpec({ minBids: 1, bidWindowMs: 500, timeoutMs: 10_000 }))
+    market.advance(5_000)
+    expect(market.eventsOf('order:reopened')).toHaveLength(2)
+    expect(market.eventsOf('order:unmatched')).toHaveLength(3)
+    market.advance(5_000)
+    expect(market.eventsOf('job:expired')).toEqual([expect.objectContaining({ jobId, accepted: 0, total: 4 })])
+    expect(market.creator.job(jobId)?.status).toBe('expired')
+  })
+})
+
+describe('tiers', () => {
+  it('should admit only trusted partners to tier 1', () => {
+    const market = new Market({ tiers: { trustedPartners: ['partner'] } })
+    market.addWorker('partner')
+    market.addWorker('stranger')
+    market.submit(renderSpec({ tier: 1, minBids: 5 }))
+    expect(market.eventsOf('bid:received').map((e) => e.worker)).toEqual(['partner'])
+    expect(market.rejections).toEqual([
+      {
+        peer: 'creator',
+        error: expect.objectContaining({
+          code: 'SCHEDULER__WORKER_INELIGIBLE',
+          context: expect.objectContaining({ reason: 'allowlist' }),
+        }),
+      },
+    ])
+  })
+
+  it('should admit to tier 2 only reputation at or above the threshold', () => {
+    const market = new Market({ tiers: { reputation: (p) => (p === 'good' ? 0.8 : 0.79), priorityReputation: 0.8 } })
+    market.addWorker('good')
+    market.addWorker('meh')
+    market.submit(renderSpec({ tier: 2, minBids: 5 }))
+    expect(market.eventsOf('bid:received').map((e) => e.worker)).toEqual(['good'])
+    expect((market.rejections[0]?.error as { context: { reason: string } }).context.reason).toBe('reputation')
+  })
+
+  it('should admit to tier 3 only stake at or above the minimum, from the ledger when it knows', () => {
+    const market = new Market({ tiers: { minStake: 50n }, stakeOf: (p) => (p === 'ledgered' ? 50n : undefined) })
+    market.addWorker('rich')
+    market.addWorker('poor')
+    market.addWorker('ledgered')
+    market.addWorker('unknown')
+    market.feedCapacity(capacity('rich', { stake: 60n }))
+    market.feedCapacity(capacity('poor', { stake: 49n }))
+    market.submit(renderSpec({ tier: 3, minBids: 5 }))
+    expect(
+      market
+        .eventsOf('bid:received')
+        .map((e) => e.worker)
+        .sort(),
+    ).toEqual(['ledgered', 'rich'])
+    expect(market.rejections.map((r) => (r.error as { context: { reason: string } }).context.reason)).toEqual([
+      'stake',
+      'stake',
+    ])
+  })
+
+  it('should keep workers off orders of tiers they do not claim', () => {
+    const market = new Market()
+    market.addWorker('economy', { profile: { memoryMb: 8_192, features: [], score: 100, slots: 4, tiers: [3] } })
+    market.submit(renderSpec({ tier: 2, minBids: 1 }))
+    expect(market.eventsOf('bid:skipped')).toEqual([expect.objectContaining({ reason: 'tier' })])
+    expect(market.eventsOf('bid:received')).toHaveLength(0)
+  })
+})

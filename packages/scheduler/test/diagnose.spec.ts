@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest'
+import { capacity, Market, renderSpec } from './harness.js'
+
+describe('why no bid', () => {
+  it('should count the capacity records excluded for each reason when an order cannot match', () => {
+    const market = new Market({ tiers: { minStake: 10n }, maxReopens: 0 })
+    const now = market.now
+    market.feedCapacity(capacity('ok'))
+    market.feedCapacity(capacity('gone'), now)
+    market.feedCapacity(capacity('gone2', { issuedAt: 1 }), now - 1)
+    market.feedCapacity(capacity('unstaked', { stake: 9n }))
+    market.feedCapacity(capacity('no-f16', { features: [] }))
+    market.feedCapacity(capacity('small', { memoryMb: 1_024 }))
+    market.feedCapacity(capacity('dear', { price: 101n }))
+    market.feedCapacity(capacity('dear2', { price: 500n }))
+    market.feedCapacity(capacity('full', { busy: 4 }))
+    // An older record of `ok` arriving late does not replace the newer one.
+    market.feedCapacity(capacity('small', { memoryMb: 99_999, issuedAt: -1 }))
+    const jobId = market.submit(
+      renderSpec({ maxPrice: 100n, minBids: 2, requirements: { features: ['shader-f16'], minMemoryMb: 4_096 } }),
+    )
+    const expected = {
+      jobId,
+      seen: 9,
+      eligible: 1,
+      excluded: { expired: 2, tier: 1, features: 1, memory: 1, price: 2, busy: 1 },
+      bids: 0,
+      needed: 2,
+    }
+    expect(market.creator.diagnose(jobId)).toMatchObject(expected)
+    market.advance(1_000)
+    const unmatched = market.eventsOf('order:unmatched')
+    expect(unmatched).toHaveLength(1)
+    expect(unmatched[0]?.diagnostic).toMatchObject(expected)
+  })
+
+  it('should report bids received against bids needed', () => {
+    const market = new Market({ maxReopens: 0 })
+    market.addWorker('w1')
+    const jobId = market.submit(renderSpec({ minBids: 3 }))
+    market.advance(1_000)
+    expect(market.eventsOf('order:unmatched')[0]?.diagnostic).toMatchObject({ jobId, bids: 1, needed: 3 })
+  })
+})

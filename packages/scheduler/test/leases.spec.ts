@@ -1,0 +1,273 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { isSchedulerError } from '../src/index.js'
+import { Market, renderSpec } from './harness.js'
+
+const TWO_SLOTS = { memoryMb: 8_192, features: [], score: 100, slots: 2, tiers: [3] as const }
+
+/** A market with two workers of two slots each and a 4-task job awarded 2 + 2. */
+function twoWorkers(init: ConstructorParameters<typeof Market>[0] = {}) {
+  const market = new Market({ leaseMs: 3_000, heartbeatMs: 1_000, ...init })
+  market.addWorker('a', { profile: { ...TWO_SLOTS, tiers: [3] } })
+  market.addWorker('b', { profile: { ...TWO_SLOTS, tiers: [3] } })
+  const jobId = market.submit(renderSpec({ minBids: 2 }))
+  return { market, jobId }
+}
+
+describe('leases', () => {
+  it('should keep a lease alive while heartbeats arrive', () => {
+    const { market, jobId } = twoWorkers()
+    market.advance(20_000)
+    expect(market.eventsOf('lease:lost')).toHaveLength(0)
+    expect(market.creator.job(jobId)?.assigned).toBe(4)
+  })
+
+  it('should take unfinished tasks from a silent worker, keep its finished ones, and reassign the rest', () => {
+    const { market, jobId } = twoWorkers()
+    const [doneTask, lostTask] = [...(market.running.get('a')?.keys() ?? [])]
+    if (doneTask === undefined || lostTask === undefined) throw new Error('a holds two tasks')
+    market.finish('a', doneTask)
+    market.down.add('a')
+    market.advance(2_999)
+    expect(market.eventsOf('lease:lost')).toHaveLength(0)
+    market.advance(1)
+    expect(market.eventsOf('lease:lost')).toEqual([
+      expect.objectContaining({ jobId, worker: 'a', taskIds: [lostTask], reason: 'heartbeat' }),
+    ])
+    // b holds two tasks (its maxTasks); it takes the lost one once it has room.
+    expect(market.eventsOf('task:reassigned')).toHaveLength(0)
+    market.finishAll()
+    expect(market.eventsOf('task:reassigned')).toEqual([
+      expect.objectContaining({ taskId: lostTask, from: 'a', to: 'b' }),
+    ])
+    expect(market.eventsOf('job:completed')).toHaveLength(1)
+    expect(market.accepts.map((a) => [a.taskId, a.worker]).sort()).toEqual(
+      [[doneTask, 'a'], ...market.accepts.filter((x) => x.worker === 'b').map((x) => [x.taskId, 'b'])].sort(),
+    )
+    expect(new Set(market.accepts.map((a) => a.taskId)).size).toBe(4)
+  })
+
+  it('should refuse a result from a worker whose lease was lost', () => {
+    const { market, jobId } = twoWorkers()
+    const lostTask = [...(market.running.get('a')?.keys() ?? [])][0] as string
+    market.down.add('a')
+    market.advance(3_000)
+    market.down.delete('a')
+    market.finish('a', lostTask)
+    expect(market.rejections.map((r) => (r.error as { code: string }).code)).toContain('SCHEDULER__TASK_NOT_AWARDED')
+    expect(market.accepts.filter((x) => x.worker === 'a')).toHaveLength(0)
+    market.finishAll()
+    expect(market.creator.job(jobId)?.status).toBe('completed')
+    expect(market.accepts.map((a) => a.taskId).sort()).toEqual([...new Set(market.accepts.map((a) => a.taskId))].sort())
+  })
+
+  it('should re-auction the tasks of a worker that withdraws and bar it from the job', () => {
+    const { market, jobId } = twoWorkers()
+    const held = [...(market.running.get('a')?.keys() ?? [])]
+    market.workers.get('a')?.handle({ kind: 'job:withdraw', jobId }, market.now)
+    market.flush()
+    expect(market.aborted.sort()).toEqual([...held].sort())
+    expect(market.eventsOf('task:withdrawn')).toEqual([
+      expect.objectContaining({ worker: 'a', taskIds: expect.arrayContaining(held) }),
+    ])
+    expect(market.eventsOf('lease:lost')).toEqual([expect.objectContaining({ worker: 'a', reason: 'withdrawn' })])
+    market.finishAll()
+    expect(market.eventsOf('job:completed')).toHaveLength(1)
+    expect(market.accepts.every((x) => x.worker === 'b')).toBe(true)
+  })
+
+  it('should give a failed task back and run it elsewhere', () => {
+    const { market } = twoWorkers()
+    const failed = [...(market.running.get('a')?.keys() ?? [])][0] as string
+    market.running.get('a')?.delete(failed)
+    market.workers.get('a')?.handle({ kind: 'task:failed', taskId: failed, reason: 'device lost' }, market.now)
+    market.flush()
+    expect(market.eventsOf('task:withdrawn')).toEqual([expect.objectContaining({ worker: 'a', taskIds: [failed] })])
+    market.finishAll()
+    expect(market.accepts.find((x) => x.taskId === failed)?.worker).toBe('b')
+    expect(market.eventsOf('job:completed')).toHaveLength(1)
+  })
+})
+
+describe('job lifecycle', () => {
+  it('should cancel a job: workers stop, late results are refused, accepted tasks stay accepted', () => {
+    const { market, jobId } = twoWorkers()
+    const first = [...(market.running.get('b')?.keys() ?? [])][0] as string
+    market.finish('b', first)
+    const stillRunning = [...(market.running.get('a')?.keys() ?? [])]
+    market.creator.cancel(jobId, market.now)
+    market.flush()
+    expect(market.eventsOf('job:cancelled')).toEqual([expect.objectContaining({ jobId, accepted: 1, total: 4 })])
+    expect(market.aborted).toEqual(expect.arrayContaining(stillRunning))
+    expect(market.workers.get('a')?.load.running).toBe(0)
+    expect(market.accepts).toHaveLength(1)
+    expect(() => market.creator.cancel(jobId, market.now)).toThrow(
+      expect.objectContaining({ code: 'SCHEDULER__JOB_CLOSED' }),
+    )
+  })
+
+  it('should expire a job at its deadline, and workers drop its tasks', () => {
+    const market = new Market({ leaseMs: 3_000, heartbeatMs: 1_000 })
+    market.addWorker('a')
+    const jobId = market.submit(renderSpec({ minBids: 1, timeoutMs: 5_000 }))
+    expect(market.running.get('a')?.size).toBe(4)
+    market.advance(5_000)
+    expect(market.eventsOf('job:expired')).toEqual([expect.objectContaining({ jobId, accepted: 0, total: 4 })])
+    expect(market.aborted).toHaveLength(4)
+    expect(market.workers.get('a')?.jobCount).toBe(0)
+  })
+
+  it('should forget a finished job after the retention time', () => {
+    const market = new Market({ retainMs: 1_000 })
+    market.addWorker('a')
+    const jobId = market.submit(renderSpec({ minBids: 1 }))
+    market.finishAll()
+    expect(market.creator.job(jobId)?.status).toBe('completed')
+    market.advance(1_000)
+    expect(market.creator.job(jobId)).toBeUndefined()
+    expect(() => market.creator.diagnose(jobId)).toThrow(
+      expect.objectContaining({ code: 'SCHEDULER__ORDER_NOT_FOUND' }),
+    )
+  })
+
+  it('should hand results to verification and accept only on a pass', () => {
+    const { market, jobId } = twoWorkers({ verify: true })
+    market.finishAll()
+    expect(market.verifies).toHaveLength(4)
+    expect(market.accepts).toHaveLength(0)
+    const [pass, fail, ...rest] = market.verifies
+    if (pass === undefined || fail === undefined) throw new Error('four results')
+    market.creator.handle({ kind: 'task:verdict', taskId: pass.taskId, outcome: 'pass' }, market.now)
+    market.creator.handle({ kind: 'task:verdict', taskId: fail.taskId, outcome: 'fail' }, market.now)
+    market.flush()
+    expect(market.eventsOf('task:verified').map((e) => e.taskId)).toEqual([pass.taskId])
+    expect(market.eventsOf('task:rejected')).toEqual([
+      expect.objectContaining({ taskId: fail.taskId, worker: fail.worker }),
+    ])
+    // The failed task goes to the other worker, never back to the one that failed it.
+    const other = fail.worker === 'a' ? 'b' : 'a'
+    expect(market.eventsOf('task:reassigned')).toEqual([
+      expect.objectContaining({ taskId: fail.taskId, from: fail.worker, to: other }),
+    ])
+    market.finishAll()
+    for (const request of [...rest, ...market.verifies.slice(4)]) {
+      market.creator.handle({ kind: 'task:verdict', taskId: request.taskId, outcome: 'pass' }, market.now)
+    }
+    market.flush()
+    expect(market.creator.job(jobId)?.status).toBe('completed')
+    expect(market.accepts.map((a) => a.taskId).sort()).toEqual([...new Set(market.accepts.map((a) => a.taskId))].sort())
+    expect(market.accepts).toHaveLength(4)
+    const completed = market.eventsOf('job:completed')[0]
+    expect(completed?.results.map((r) => r.taskId)).toEqual([
+      `${jobId}/f1/t0_0`,
+      `${jobId}/f1/t1_0`,
+      `${jobId}/f1/t0_1`,
+      `${jobId}/f1/t1_1`,
+    ])
+    expect(() =>
+      market.creator.handle({ kind: 'task:verdict', taskId: pass.taskId, outcome: 'pass' }, market.now),
+    ).toThrow(expect.objectContaining({ code: 'SCHEDULER__VERDICT_UNEXPECTED' }))
+  })
+
+  it('should settle each accepted task at the worker’s bid times the estimated benchmark-hours', () => {
+    const market = new Market()
+    market.addWorker('a')
+    market.submit(renderSpec({ minBids: 1, benchHoursPerTask: 0.25 }))
+    market.finishAll()
+    expect(market.accepts.map((a) => a.amount)).toEqual([2n, 2n, 2n, 2n])
+    expect(market.accepts[0]).toMatchObject({ price: 10n, benchHours: 0.25, escrow: '' })
+  })
+})
+
+describe('no double counting', () => {
+  it('should accept every task exactly once whatever workers die, withdraw or fail verification', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(
+            fc.record({ kind: fc.constant('kill' as const), worker: fc.integer({ min: 0, max: 3 }) }),
+            fc.record({ kind: fc.constant('withdraw' as const), worker: fc.integer({ min: 0, max: 3 }) }),
+            fc.record({ kind: fc.constant('finish' as const), worker: fc.integer({ min: 0, max: 3 }) }),
+            fc.record({ kind: fc.constant('verdict' as const), pass: fc.boolean() }),
+            fc.record({ kind: fc.constant('wait' as const), ms: fc.integer({ min: 100, max: 4_000 }) }),
+          ),
+          { maxLength: 40 },
+        ),
+        (steps) => {
+          const market = new Market({ leaseMs: 3_000, heartbeatMs: 1_000, verify: true, maxReopens: 0 })
+          const peers = ['w0', 'w1', 'w2', 'w3']
+          for (const peer of peers) market.addWorker(peer, { profile: { ...TWO_SLOTS, tiers: [3] } })
+          const jobId = market.submit(
+            renderSpec({
+              minBids: 4,
+              split: {
+                kind: 'render',
+                firstFrame: 0,
+                frames: 2,
+                width: 64,
+                height: 64,
+                tileWidth: 32,
+                tileHeight: 32,
+                samples: 1,
+              },
+            }),
+          )
+          let verified = 0
+          for (const step of steps) {
+            const peer = peers[step.kind === 'verdict' || step.kind === 'wait' ? 0 : step.worker] as string
+            if (step.kind === 'kill') market.down.add(peer)
+            else if (step.kind === 'withdraw') {
+              try {
+                market.workers.get(peer)?.handle({ kind: 'job:withdraw', jobId }, market.now)
+              } catch (e) {
+                if (!isSchedulerError(e, 'SCHEDULER__ORDER_NOT_FOUND')) throw e
+              }
+              market.flush()
+            } else if (step.kind === 'finish') {
+              if (!market.down.has(peer))
+                for (const taskId of [...(market.running.get(peer)?.keys() ?? [])]) market.finish(peer, taskId)
+            } else if (step.kind === 'verdict') {
+              const next = market.verifies[verified]
+              if (next !== undefined) {
+                verified++
+                market.creator.handle(
+                  { kind: 'task:verdict', taskId: next.taskId, outcome: step.pass ? 'pass' : 'fail' },
+                  market.now,
+                )
+                market.flush()
+              }
+            } else market.advance(step.ms)
+          }
+          // Then the survivors work honestly until the job ends.
+          for (let round = 0; round < 30 && market.creator.job(jobId)?.status === 'open'; round++) {
+            market.finishAll()
+            for (const next of market.verifies.slice(verified)) {
+              verified++
+              market.creator.handle({ kind: 'task:verdict', taskId: next.taskId, outcome: 'pass' }, market.now)
+            }
+            market.flush()
+            market.advance(1_000)
+          }
+          const taskIds = market.accepts.map((a) => a.taskId)
+          expect(new Set(taskIds).size).toBe(taskIds.length)
+          const completed = market.eventsOf('job:completed')
+          expect(completed.length).toBeLessThanOrEqual(1)
+          if (completed.length === 1) expect(taskIds).toHaveLength(8)
+          // A worker that was never killed and never withdrew carries the job to the end, unless failed verifications
+          // barred the survivors from some task.
+          const quitters = new Set(steps.flatMap((s) => (s.kind === 'kill' || s.kind === 'withdraw' ? [s.worker] : [])))
+          if (quitters.size < peers.length && market.eventsOf('task:rejected').length === 0)
+            expect(completed).toHaveLength(1)
+          expect(market.creator.job(jobId)?.accepted).toBe(taskIds.length)
+          // Only codes that describe a late or stale message may appear: nothing here is malicious.
+          for (const { error } of market.rejections) {
+            expect((error as { code: string }).code).toMatch(
+              /TASK_NOT_AWARDED|LEASE_NOT_FOUND|BID_WINDOW_CLOSED|ORDER_NOT_FOUND|JOB_CLOSED/,
+            )
+          }
+        },
+      ),
+      { numRuns: 200, seed: 4 },
+    )
+  })
+})

@@ -1,0 +1,59 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { jobIdOfTask, splitTasks, taskIndexOf, type RenderTask, type SplitSource } from '../src/index.js'
+
+const render = (width: number, height: number, tile: number, frames = 1, firstFrame = 0): SplitSource => ({
+  jobId: 'abc',
+  split: { kind: 'render', firstFrame, frames, width, height, tileWidth: tile, tileHeight: tile, samples: 8 },
+})
+
+describe('splitTasks', () => {
+  it('should split frames into row-major tiles with clipped edges and stable ids', () => {
+    const tasks = splitTasks(render(100, 50, 40, 2, 7)) as RenderTask[]
+    expect(tasks).toHaveLength(2 * 3 * 2)
+    expect(tasks.slice(0, 3).map((t) => t.taskId)).toEqual(['abc/f7/t0_0', 'abc/f7/t1_0', 'abc/f7/t2_0'])
+    expect(tasks[2]).toMatchObject({ x: 80, y: 0, width: 20, height: 40, frame: 7 })
+    expect(tasks[5]).toMatchObject({ taskId: 'abc/f7/t2_1', x: 80, y: 40, width: 20, height: 10 })
+    expect(tasks[6]).toMatchObject({ taskId: 'abc/f8/t0_0', frame: 8, index: 6 })
+    const area = tasks.filter((t) => t.frame === 7).reduce((sum, t) => sum + t.width * t.height, 0)
+    expect(area).toBe(100 * 50)
+  })
+
+  it('should split inference batches into item ranges, the last one short', () => {
+    const tasks = splitTasks({ jobId: 'j', split: { kind: 'inference', items: 10, itemsPerTask: 4 } })
+    expect(tasks.map((t) => t.taskId)).toEqual(['j/b0-4', 'j/b4-8', 'j/b8-10'])
+    expect(tasks[2]).toMatchObject({ start: 8, end: 10 })
+  })
+
+  it('should map every task id back to its index and refuse other spellings', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 300 }),
+        fc.integer({ min: 1, max: 300 }),
+        fc.integer({ min: 16, max: 128 }),
+        fc.integer({ min: 1, max: 3 }),
+        fc.integer({ min: 0, max: 20 }),
+        (w, h, tile, frames, first) => {
+          const source = render(w, h, tile, frames, first)
+          for (const task of splitTasks(source)) {
+            expect(taskIndexOf(source, task.taskId)).toBe(task.index)
+            expect(jobIdOfTask(task.taskId)).toBe('abc')
+          }
+        },
+      ),
+      { numRuns: 50, seed: 1 },
+    )
+    const source = render(64, 64, 32, 1, 0)
+    for (const id of ['abc/f00/t0_0', 'abc/f0/t2_0', 'abc/f1/t0_0', 'abd/f0/t0_0', 'abc/f0/t0_0/x', 'abc/b0-1']) {
+      expect(taskIndexOf(source, id)).toBe(-1)
+    }
+    const batches: SplitSource = { jobId: 'j', split: { kind: 'inference', items: 10, itemsPerTask: 4 } }
+    for (const id of ['j/b1-5', 'j/b0-3', 'j/b12-16', 'j/b8-12']) expect(taskIndexOf(batches, id)).toBe(-1)
+  })
+
+  it('should refuse splits beyond the task limit', () => {
+    expect(() => splitTasks(render(16_384, 16_384, 16, 1))).toThrow(
+      expect.objectContaining({ code: 'SCHEDULER__TASK_LIMIT_EXCEEDED' }),
+    )
+  })
+})

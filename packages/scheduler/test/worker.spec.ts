@@ -1,0 +1,170 @@
+import { describe, expect, it } from 'vitest'
+import type { Order, WireMessage } from '@tessera/core'
+import { fixedPrice, WorkerMachine, type WorkerOutput } from '../src/index.js'
+import { Market, renderSpec } from './harness.js'
+
+function drain(worker: WorkerMachine): WorkerOutput[] {
+  const outputs: WorkerOutput[] = []
+  for (let out = worker.pollOutput(); out !== undefined; out = worker.pollOutput()) outputs.push(out)
+  return outputs
+}
+
+function orderOf(market: Market, jobId: string): Order {
+  const order = market.creator.job(jobId)?.order
+  if (order === undefined) throw new Error(`no job ${jobId}`)
+  return order
+}
+
+describe('WorkerMachine', () => {
+  it('should run at most `slots` tasks at once and queue the rest', () => {
+    const market = new Market()
+    const worker = market.addWorker('w', {
+      profile: { memoryMb: 8_192, features: [], score: 100, slots: 2, tiers: [3] },
+    })
+    // maxTasks is the free slots (2), so a 4-task job needs two workers' worth: award by hand beyond the bid.
+    const jobId = market.submit(renderSpec({ minBids: 1 }))
+    expect(worker.load).toEqual({ running: 2, queued: 0, slots: 2 })
+    const more: WireMessage = {
+      type: 'award',
+      body: {
+        jobId,
+        creator: 'creator',
+        worker: 'w',
+        taskIds: [`${jobId}/f1/t0_1`, `${jobId}/f1/t1_1`],
+        price: 10n,
+        leaseMs: 15_000,
+        heartbeatMs: 5_000,
+        issuedAt: market.now,
+      },
+    }
+    worker.handle(
+      { kind: 'message', inbound: { from: 'creator', message: more, expiresAt: market.now + 1_000 } },
+      market.now,
+    )
+    market.flush()
+    expect(worker.load).toEqual({ running: 2, queued: 2, slots: 2 })
+    const first = [...(market.running.get('w')?.keys() ?? [])][0] as string
+    market.finish('w', first)
+    expect(worker.load).toEqual({ running: 2, queued: 1, slots: 2 })
+    expect(market.eventsOf('task:started')).toHaveLength(3)
+  })
+
+  it('should heart-beat every heartbeatMs while it holds unfinished tasks, and stop after', () => {
+    const market = new Market({ heartbeatMs: 1_000, leaseMs: 3_000 })
+    const worker = market.addWorker('w')
+    market.submit(renderSpec({ minBids: 1 }))
+    const beats: WireMessage[] = []
+    const tick = (ms: number) => {
+      market.clock.advance(ms)
+      worker.handleTimeout(market.now)
+      for (const out of drain(worker))
+        if (out.kind === 'send' && out.message.type === 'heartbeat') beats.push(out.message)
+    }
+    tick(999)
+    expect(beats).toHaveLength(0)
+    tick(1)
+    expect(beats).toHaveLength(1)
+    expect(beats[0]?.type === 'heartbeat' && beats[0].body.taskIds).toHaveLength(4)
+    for (const taskId of [...(market.running.get('w')?.keys() ?? [])]) {
+      market.running.get('w')?.delete(taskId)
+      worker.handle(
+        {
+          kind: 'task:finished',
+          taskId,
+          output: { root: new Uint8Array(32), chunks: 1, output: 'bafk', tolerance: 'bitwise', computeMs: 1 },
+        },
+        market.now,
+      )
+    }
+    drain(worker)
+    tick(1_000)
+    tick(1_000)
+    expect(beats).toHaveLength(1)
+  })
+
+  it('should skip orders it cannot serve, with the reason', () => {
+    const market = new Market()
+    market.addWorker('w', { profile: { memoryMb: 2_048, features: ['shader-f16'], score: 100, slots: 1, tiers: [3] } })
+    market.submit(renderSpec({ requirements: { features: ['subgroups'] } }))
+    market.submit(renderSpec({ requirements: { minMemoryMb: 4_096 } }))
+    market.submit(renderSpec({ minBids: 1 }))
+    market.submit(renderSpec())
+    expect(market.eventsOf('bid:skipped').map((e) => e.reason)).toEqual(['features', 'memory', 'busy'])
+  })
+
+  it('should not bid on an order whose window has closed, nor on its own orders, nor twice on one gossip copy', () => {
+    const market = new Market()
+    const jobId = market.submit(renderSpec({ minBids: 5 }))
+    const order = orderOf(market, jobId)
+    const worker = new WorkerMachine({
+      self: 'w',
+      profile: { memoryMb: 8_192, features: ['shader-f16'], score: 1, slots: 1, tiers: [3] },
+      pricing: fixedPrice(1n),
+    })
+    const deliver = (body: Order, at: number) =>
+      worker.handle(
+        { kind: 'message', inbound: { from: body.creator, message: { type: 'order', body }, expiresAt: at + 1_000 } },
+        at,
+      )
+    deliver(order, order.bidDeadline)
+    expect(drain(worker).map((o) => o.kind === 'event' && o.event.type)).toEqual(['bid:skipped'])
+    deliver({ ...order, creator: 'w' }, market.now)
+    expect(drain(worker)).toEqual([])
+    deliver(order, market.now)
+    deliver(order, market.now)
+    expect(drain(worker).filter((o) => o.kind === 'send')).toHaveLength(1)
+  })
+
+  it('should forget a bid that was never answered', () => {
+    const market = new Market()
+    const worker = new WorkerMachine({
+      self: 'w',
+      profile: { memoryMb: 8_192, features: ['shader-f16'], score: 1, slots: 1, tiers: [3] },
+      pricing: fixedPrice(1n),
+      awardGraceMs: 500,
+    })
+    const jobId = market.submit(renderSpec({ minBids: 5 }))
+    const order = orderOf(market, jobId)
+    worker.handle(
+      { kind: 'message', inbound: { from: 'creator', message: { type: 'order', body: order }, expiresAt: 1e12 } },
+      market.now,
+    )
+    expect(worker.jobCount).toBe(1)
+    worker.handleTimeout(order.bidDeadline + 499)
+    expect(worker.jobCount).toBe(1)
+    worker.handleTimeout(order.bidDeadline + 500)
+    expect(worker.jobCount).toBe(0)
+  })
+
+  it('should gossip its bid on the bids topic when asked to, and the creator should take it', () => {
+    const market = new Market()
+    market.addWorker('w', { bidChannel: 'gossip' })
+    const jobId = market.submit(renderSpec({ minBids: 1 }))
+    expect(market.eventsOf('bid:received')).toEqual([expect.objectContaining({ jobId, worker: 'w' })])
+    expect(market.creator.job(jobId)?.assigned).toBe(4)
+  })
+
+  it('should refuse reports for tasks it is not running', () => {
+    const worker = new WorkerMachine({
+      self: 'w',
+      profile: { memoryMb: 1, features: [], score: 1, slots: 1, tiers: [3] },
+      pricing: fixedPrice(1n),
+    })
+    expect(() =>
+      worker.handle(
+        {
+          kind: 'task:finished',
+          taskId: 'j/b0-1',
+          output: { root: new Uint8Array(32), chunks: 1, output: 'x', tolerance: 'bitwise', computeMs: 0 },
+        },
+        0,
+      ),
+    ).toThrow(expect.objectContaining({ code: 'SCHEDULER__TASK_NOT_RUNNING' }))
+    expect(() => worker.handle({ kind: 'task:failed', taskId: 'j/b0-1' }, 0)).toThrow(
+      expect.objectContaining({ code: 'SCHEDULER__TASK_NOT_RUNNING' }),
+    )
+    expect(() => worker.handle({ kind: 'job:withdraw', jobId: 'j' }, 0)).toThrow(
+      expect.objectContaining({ code: 'SCHEDULER__ORDER_NOT_FOUND' }),
+    )
+  })
+})
