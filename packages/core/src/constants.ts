@@ -96,6 +96,10 @@ export const IP_COLOCATION_WEIGHT = -5
 export const INVALID_MESSAGE_WEIGHT = -10
 /** Invalid-message counters decay by this factor every decay interval (one second): about a minute to forget one. */
 export const INVALID_MESSAGE_DECAY = 0.97
+/** Application-specific score lost per replayed envelope, squared by count (gossipsub's P4 misses these). */
+export const REPLAY_PENALTY_WEIGHT = 10
+/** A replay counter halves over this long. */
+export const REPLAY_PENALTY_HALF_LIFE_MS = 60_000
 /** Gossipsub score thresholds: below gossip no gossip, below publish no flood publish, below graylist ignored. */
 export const GOSSIP_SCORE_THRESHOLDS = Object.freeze({
   gossipThreshold: -10,

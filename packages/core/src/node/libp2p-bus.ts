@@ -15,6 +15,7 @@ import {
 import { openEnvelope, sealEnvelope, type Opened, type Signer } from '../envelope.js'
 import { CoreError, isCoreError, type CoreErrorCode } from '../errors.js'
 import { ReplayGuard, SequenceCounter } from '../replay.js'
+import type { PeerPenalties } from './peer-penalties.js'
 import { DIRECT_DOMAIN, domainOf, isTopic, PROTOCOLS, TOPICS, type Topic } from '../topics.js'
 import { decodeCanonical, encodeCanonical } from '../wire/codec.js'
 import type { WireMessage } from '../wire/messages.js'
@@ -64,6 +65,8 @@ export interface Libp2pBusInit {
   observer?: BusObserver
   /** Remembers seen (signer, domain, seq) triples; shared by gossip and direct messages. */
   replay?: ReplayGuard
+  /** Where replays are counted against the peer that handed them on (fed to gossipsub as P5). */
+  penalties?: PeerPenalties
 }
 
 /**
@@ -77,6 +80,7 @@ export class Libp2pMessageBus implements MessageBus {
   readonly #components: Libp2pBusComponents
   readonly #observer: BusObserver
   readonly #replay: ReplayGuard
+  readonly #penalties: PeerPenalties | undefined
   readonly #seq = new SequenceCounter()
   readonly #handlers = new Set<(inbound: Inbound) => void>()
   /** Envelopes opened by a validator, handed to the delivery listener without a second verification. */
@@ -89,6 +93,7 @@ export class Libp2pMessageBus implements MessageBus {
     this.self = components.peerId.toString()
     this.#observer = init.observer ?? {}
     this.#replay = init.replay ?? new ReplayGuard()
+    this.#penalties = init.penalties
     this.#log = components.logger.forComponent('tessera:core:bus')
   }
 
@@ -229,6 +234,7 @@ export class Libp2pMessageBus implements MessageBus {
         if (!isCoreError(e)) this.#log.error('validator raised a non-coded error on %s - %e', topic, e)
         // An honest relay may hand on a message that expired in flight: ignore those, punish the stale ones.
         const lateBy = code === 'CORE__MESSAGE_EXPIRED' ? now - Number((e as CoreError).context.expiresAt) : Infinity
+        if (code === 'CORE__MESSAGE_REPLAYED') this.#penalties?.add(from)
         return this.#reject({ from, topic, code, penalised: !(lateBy <= EXPIRY_GRACE_MS) })
       }
     }

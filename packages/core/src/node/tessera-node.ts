@@ -31,6 +31,7 @@ import { ReplayGuard } from '../replay.js'
 import { DHT_PROTOCOL_PREFIX, type Topic } from '../topics.js'
 import { asScored, tesseraGossipsub, type GossipSub, type ScoredGossipSub } from './gossip.js'
 import { Libp2pMessageBus, type RejectedMessage } from './libp2p-bus.js'
+import { PeerPenalties } from './peer-penalties.js'
 import { resolveNodeInit, type NodeInit, type ResolvedNodeInit } from './node-init.js'
 
 /** The kad-dht protocol id: Tessera's DHT is separate from the public IPFS one. */
@@ -106,7 +107,15 @@ export class TesseraNode extends TypedEventEmitter<NodeEvents> {
   readonly #dialling = new Set<string>()
 
   /** @internal use {@link createNode} */
-  constructor(identity: Identity, clock: Clock, config: ResolvedNodeInit, libp2p: Libp2p<TesseraServices>, init: NodeInit, logger: ComponentLogger) {
+  constructor(
+    identity: Identity,
+    clock: Clock,
+    config: ResolvedNodeInit,
+    libp2p: Libp2p<TesseraServices>,
+    init: NodeInit,
+    logger: ComponentLogger,
+    penalties: PeerPenalties,
+  ) {
     super()
     this.identity = identity
     this.peerId = identity.peerId
@@ -120,6 +129,7 @@ export class TesseraNode extends TypedEventEmitter<NodeEvents> {
       { signer: identity, peerId: identity.peerId, clock, pubsub: this.#pubsub, libp2p, logger },
       {
         replay: new ReplayGuard(),
+        penalties,
         observer: {
           received: (inbound) => this.safeDispatchEvent('message:received', { detail: inbound }),
           rejected: (rejected) => this.safeDispatchEvent('message:rejected', { detail: rejected }),
@@ -320,6 +330,7 @@ export async function createNode(init: NodeInit = {}): Promise<TesseraNode> {
   const identity = init.identity ?? (await generateIdentity())
   const clock = init.clock ?? systemClock
   const logger = prefixLogger(init.logPrefix ?? identity.peerId.toString().slice(-6))
+  const penalties = new PeerPenalties(clock)
   const options: Libp2pOptions<TesseraServices> = {
     start: false,
     privateKey: identity.privateKey,
@@ -354,7 +365,7 @@ export async function createNode(init: NodeInit = {}): Promise<TesseraNode> {
         ipColocationThreshold: config.ipColocationThreshold,
         seenTtlMs: config.seenTtlMs,
         heartbeatIntervalMs: config.heartbeatIntervalMs,
-        appSpecificScore: config.appSpecificScore,
+        appSpecificScore: (peer) => config.appSpecificScore(peer) + penalties.score(peer),
         debugName: 'tessera:gossipsub',
       }),
     },
@@ -367,7 +378,7 @@ export async function createNode(init: NodeInit = {}): Promise<TesseraNode> {
   } catch (cause) {
     throw new CoreError('CORE__INVALID_CONFIG', `libp2p refused the configuration: ${(cause as Error).message}`, {}, { cause })
   }
-  const node = new TesseraNode(identity, clock, config, libp2p, init, logger)
+  const node = new TesseraNode(identity, clock, config, libp2p, init, logger, penalties)
   if (init.start !== false) await node.start()
   return node
 }

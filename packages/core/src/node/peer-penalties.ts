@@ -1,0 +1,59 @@
+import type { Clock } from '../clock.js'
+import { REPLAY_PENALTY_HALF_LIFE_MS, REPLAY_PENALTY_WEIGHT } from '../constants.js'
+
+/** Peers with a penalty kept at most; past it the smallest are forgotten. */
+const MAX_TRACKED_PEERS = 10_000
+
+/**
+ * Misbehaviour that gossipsub's own scoring cannot see, fed back into it as the application-specific score (P5).
+ *
+ * Gossipsub keeps a delivery record per message id for two minutes and treats a copy of a message it found valid in
+ * that time as a harmless duplicate, even when our replay guard rejects it: a captured envelope re-published after
+ * the peers' seen-caches forgot it would cost its sender nothing. Here each such replay adds to a per-peer counter
+ * that halves every `REPLAY_PENALTY_HALF_LIFE_MS`; the score is `-REPLAY_PENALTY_WEIGHT x counter²`, like P4.
+ */
+export class PeerPenalties {
+  readonly #clock: Clock
+  readonly #counters = new Map<string, { value: number; at: number }>()
+
+  constructor(clock: Clock) {
+    this.#clock = clock
+  }
+
+  /** Counts one offence by `peer`. */
+  add(peer: string): void {
+    const value = this.#current(peer) + 1
+    if (!this.#counters.has(peer) && this.#counters.size >= MAX_TRACKED_PEERS) this.#forgetSmallest()
+    this.#counters.set(peer, { value, at: this.#clock.now() })
+  }
+
+  /** The (non-positive) score contribution for `peer`. */
+  score(peer: string): number {
+    const c = this.#current(peer)
+    return c === 0 ? 0 : -REPLAY_PENALTY_WEIGHT * c * c
+  }
+
+  #current(peer: string): number {
+    const entry = this.#counters.get(peer)
+    if (entry === undefined) return 0
+    const value = entry.value * 0.5 ** ((this.#clock.now() - entry.at) / REPLAY_PENALTY_HALF_LIFE_MS)
+    if (value < 0.01) {
+      this.#counters.delete(peer)
+      return 0
+    }
+    return value
+  }
+
+  #forgetSmallest(): void {
+    let smallest: string | undefined
+    let min = Infinity
+    for (const peer of this.#counters.keys()) {
+      const c = this.#current(peer)
+      if (c < min) {
+        min = c
+        smallest = peer
+      }
+    }
+    if (smallest !== undefined) this.#counters.delete(smallest)
+  }
+}

@@ -1,0 +1,128 @@
+import { randomFillSync } from 'node:crypto'
+import type { CID } from 'multiformats/cid'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  blobCid,
+  isCoreError,
+  MemoryBlobstore,
+  type BlobStreamOptions,
+  type CoreError,
+  type ProviderFailure,
+  type TesseraNode,
+} from '../src/index.js'
+import { NodeSet, waitFor } from './helpers.js'
+
+const MiB = 1024 * 1024
+
+/** A peer's store that serves every blob with one byte flipped: a provider that lies. */
+class CorruptingBlobstore extends MemoryBlobstore {
+  override async *stream(cid: CID, options: BlobStreamOptions = {}): AsyncGenerator<Uint8Array> {
+    let index = 0
+    for await (const chunk of super.stream(cid, options)) {
+      if (index++ === 1) {
+        const bad = chunk.slice()
+        bad[bad.length >> 1]! ^= 0x01
+        yield bad
+      } else {
+        yield chunk
+      }
+    }
+  }
+}
+
+function randomBytes(length: number): Uint8Array {
+  const out = new Uint8Array(length)
+  for (let offset = 0; offset < length; offset += 65_536) randomFillSync(out, offset, Math.min(65_536, length - offset))
+  return out
+}
+
+/** Acceptance 3: CID blob transfer found through the DHT, verified, and robust to corrupted providers. */
+describe('blob transfer', () => {
+  const set = new NodeSet()
+  let honest: TesseraNode
+  let liar: TesseraNode
+  let fetcher: TesseraNode
+  let other: TesseraNode
+
+  beforeAll(async () => {
+    const [first] = await set.network(1)
+    honest = first!
+    const bootstrap = [honest.getMultiaddrs()[0]!.toString()]
+    liar = await set.create({ bootstrap, blobstore: new CorruptingBlobstore() })
+    fetcher = await set.create({ bootstrap })
+    other = await set.create({ bootstrap })
+    const all = [honest, liar, fetcher, other]
+    await waitFor(() => all.every((n) => n.routingTable().length >= 2), 'DHT routing tables')
+  }, 60_000)
+  afterAll(() => set.stopAll())
+
+  it('should fetch a 64 MiB blob found through the DHT, verified against its CID', async () => {
+    const bytes = randomBytes(64 * MiB)
+    const cid = await honest.blobs.put(bytes, { provide: true })
+    expect(cid.toString()).toBe(blobCid(bytes).toString())
+    const providers = await fetcher.blobs.findProviders(cid)
+    expect(providers.map((p) => p.toString())).toEqual([honest.peerId.toString()])
+    const fetched = await fetcher.blobs.fetch(cid)
+    expect(fetched.byteLength).toBe(64 * MiB)
+    expect(Buffer.compare(Buffer.from(fetched.buffer, fetched.byteOffset, fetched.byteLength), Buffer.from(bytes.buffer))).toBe(0)
+    expect(await fetcher.blobs.has(cid)).toBe(true)
+  }, 120_000)
+
+  it('should detect a provider serving corrupted bytes and fail with a coded error', async () => {
+    const bytes = randomBytes(2 * MiB)
+    const cid = await liar.blobs.put(bytes, { provide: true })
+    await expect(other.blobs.fetchFrom(liar.peerId, cid)).rejects.toSatisfy((e) => isCoreError(e, 'CORE__BLOB_HASH_MISMATCH'))
+    const error = await other.blobs.fetch(cid, { store: false }).catch((e: CoreError) => e)
+    expect(isCoreError(error, 'CORE__BLOB_PROVIDERS_EXHAUSTED')).toBe(true)
+    expect((error as CoreError).context.failures).toEqual([{ peer: liar.peerId.toString(), code: 'CORE__BLOB_HASH_MISMATCH' }])
+    expect(await other.blobs.has(cid)).toBe(false)
+  }, 60_000)
+
+  it('should move on from a corrupted provider to an honest one', async () => {
+    const bytes = randomBytes(2 * MiB)
+    const cid = await liar.blobs.put(bytes, { provide: true })
+    await honest.blobs.put(bytes, { provide: true })
+    await waitFor(async () => (await fetcher.blobs.findProviders(cid)).length === 2, 'both providers in the DHT')
+    // Ask the liar first, as the DHT may well order them.
+    const providers = (await fetcher.blobs.findProviders(cid)).sort((a) => (a.equals(liar.peerId) ? -1 : 1))
+    const failures: ProviderFailure[] = []
+    const fetched = await fetcher.blobs.fetch(cid, { providers, onProviderFailed: (f) => failures.push(f) })
+    expect(Buffer.from(fetched).equals(Buffer.from(bytes))).toBe(true)
+    expect(failures).toEqual([{ peer: liar.peerId.toString(), code: 'CORE__BLOB_HASH_MISMATCH' }])
+  }, 60_000)
+
+  it('should serve a private blob only to the peers the access hook allows', async () => {
+    const bytes = randomBytes(64 * 1024)
+    const cid = await honest.blobs.put(bytes)
+    const awarded = new Set([fetcher.peerId.toString()])
+    honest.blobs.setAccessHook((c, peer) => !c.equals(cid) || awarded.has(peer.toString()))
+    try {
+      await expect(other.blobs.fetchFrom(honest.peerId, cid)).rejects.toSatisfy((e) => isCoreError(e, 'CORE__BLOB_ACCESS_DENIED'))
+      expect(await fetcher.blobs.fetchFrom(honest.peerId, cid)).toEqual(bytes)
+    } finally {
+      honest.blobs.setAccessHook(undefined)
+    }
+  })
+
+  it('should refuse blobs over the size limit, on put and on fetch', async () => {
+    const small = await set.create({ bootstrap: [honest.getMultiaddrs()[0]!.toString()], maxBlobBytes: MiB })
+    await expect(small.blobs.put(new Uint8Array(MiB + 1))).rejects.toSatisfy((e) => isCoreError(e, 'CORE__BLOB_TOO_LARGE'))
+    const cid = await honest.blobs.put(randomBytes(2 * MiB))
+    await waitFor(() => small.libp2p.getConnections(honest.peerId).length > 0, 'connection')
+    await expect(small.blobs.fetchFrom(honest.peerId, cid)).rejects.toSatisfy((e) => isCoreError(e, 'CORE__BLOB_TOO_LARGE'))
+  })
+
+  it('should say when a provider or the network does not hold a blob', async () => {
+    const cid = blobCid(new TextEncoder().encode('nobody has this'))
+    await expect(fetcher.blobs.fetchFrom(honest.peerId, cid)).rejects.toSatisfy((e) => isCoreError(e, 'CORE__BLOB_NOT_FOUND'))
+    await expect(fetcher.blobs.fetch(cid)).rejects.toSatisfy((e) => isCoreError(e, 'CORE__BLOB_NOT_FOUND'))
+  })
+
+  it('should abort a fetch when asked', async () => {
+    const cid = await honest.blobs.put(randomBytes(8 * MiB))
+    const controller = new AbortController()
+    const pending = other.blobs.fetch(cid, { providers: [honest.peerId], signal: controller.signal })
+    controller.abort()
+    await expect(pending).rejects.toSatisfy((e) => isCoreError(e, 'CORE__ABORTED'))
+  })
+})

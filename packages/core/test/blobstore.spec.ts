@@ -1,0 +1,88 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { blobCid, FsBlobstore, isCoreError, MemoryBlobstore, parseBlobCid, type Blobstore } from '../src/index.js'
+import { CID } from 'multiformats/cid'
+import * as dagCbor from '@ipld/dag-cbor'
+import { sha256 } from 'multiformats/hashes/sha2'
+
+const dirs: string[] = []
+afterAll(async () => {
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })))
+})
+
+/** One contract, run against every Blobstore implementation. */
+const implementations: Array<[string, () => Promise<Blobstore>]> = [
+  ['MemoryBlobstore', async () => new MemoryBlobstore()],
+  [
+    'FsBlobstore',
+    async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'tessera-blobs-'))
+      dirs.push(dir)
+      return new FsBlobstore(join(dir, 'blobs'))
+    },
+  ],
+]
+
+for (const [name, make] of implementations) {
+  describe(name, () => {
+    it('should store, stat, stream and delete a blob by CID', async () => {
+      const store = await make()
+      const bytes = new Uint8Array(1000).map((_, i) => i % 251)
+      const cid = blobCid(bytes)
+      expect(await store.has(cid)).toBe(false)
+      expect(await store.size(cid)).toBeUndefined()
+      await store.put(cid, bytes)
+      expect(await store.has(cid)).toBe(true)
+      expect(await store.size(cid)).toBe(1000)
+      expect(await store.get(cid)).toEqual(bytes)
+      const chunks: Uint8Array[] = []
+      for await (const chunk of store.stream(cid, { chunkBytes: 300 })) chunks.push(chunk)
+      expect(chunks.map((c) => c.length)).toEqual([300, 300, 300, 100])
+      expect(Buffer.concat(chunks)).toEqual(Buffer.from(bytes))
+      await store.delete(cid)
+      expect(await store.has(cid)).toBe(false)
+    })
+
+    it('should keep its own copy of what it was given', async () => {
+      const store = await make()
+      const bytes = new Uint8Array([1, 2, 3])
+      const cid = blobCid(bytes)
+      await store.put(cid, bytes)
+      bytes[0] = 99
+      expect((await store.get(cid))[0]).toBe(1)
+    })
+
+    it('should raise CORE__BLOB_NOT_FOUND for a missing blob', async () => {
+      const store = await make()
+      const cid = blobCid(new Uint8Array([7]))
+      await expect(store.get(cid)).rejects.toSatisfy((e) => isCoreError(e, 'CORE__BLOB_NOT_FOUND'))
+      await expect(async () => {
+        for await (const chunk of store.stream(cid)) void chunk
+      }).rejects.toSatisfy((e) => isCoreError(e, 'CORE__BLOB_NOT_FOUND'))
+    })
+
+    it('should honour an aborted signal', async () => {
+      const store = await make()
+      const cid = blobCid(new Uint8Array([7]))
+      await expect(store.has(cid, { signal: AbortSignal.abort() })).rejects.toSatisfy((e) => isCoreError(e, 'CORE__ABORTED'))
+    })
+  })
+}
+
+describe('parseBlobCid', () => {
+  it('should accept a blob CID as a string, bytes or CID', () => {
+    const cid = blobCid(new Uint8Array([1]))
+    expect(parseBlobCid(cid.toString()).equals(cid)).toBe(true)
+    expect(parseBlobCid(cid.bytes).equals(cid)).toBe(true)
+    expect(parseBlobCid(cid).equals(cid)).toBe(true)
+  })
+
+  it('should refuse anything but a v1 raw sha2-256 CID', async () => {
+    const dagCid = CID.createV1(dagCbor.code, await sha256.digest(new Uint8Array([1])))
+    for (const bad of ['not a cid', dagCid.toString(), dagCid.toV1().bytes, 42, null, 'b'.repeat(500)]) {
+      expect(() => parseBlobCid(bad)).toThrow(expect.objectContaining({ code: 'CORE__INVALID_CID' }))
+    }
+  })
+})

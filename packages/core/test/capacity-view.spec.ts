@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest'
+import { CapacityView, classCid, ManualClock, TOPICS, validateBody, type CapacityRecord, type Inbound } from '../src/index.js'
+import { sampleCapacity } from './helpers.js'
+
+const inbound = (peer: string, seq: bigint, expiresAt: number, overrides = {}): Inbound => ({
+  from: peer,
+  topic: TOPICS.capacity,
+  expiresAt,
+  seq,
+  message: { type: 'capacity', body: validateBody('capacity', { ...sampleCapacity(overrides), addrs: [], peer, issuedAt: 0 }) },
+})
+
+describe('CapacityView', () => {
+  it('should keep the newest record per peer by sequence number', () => {
+    const clock = new ManualClock(1000)
+    const view = new CapacityView({ clock })
+    expect(view.offer(inbound('w1', 5n, 10_000, { slots: 1 }))).toBe(true)
+    expect(view.offer(inbound('w1', 4n, 20_000, { slots: 9 }))).toBe(false)
+    expect(view.get('w1')?.capacity.slots).toBe(1)
+    expect(view.offer(inbound('w1', 6n, 20_000, { slots: 3 }))).toBe(true)
+    expect(view.get('w1')?.capacity.slots).toBe(3)
+    expect(view.offer(inbound('w2', 1n, 20_000))).toBe(true)
+    expect(view.size).toBe(2)
+  })
+
+  it('should drop expired records on read and announce each expiry once', () => {
+    const clock = new ManualClock(1000)
+    const view = new CapacityView({ clock })
+    const expired: CapacityRecord[] = []
+    view.addEventListener('capacity:expired', (e) => expired.push(e.detail))
+    view.offer(inbound('w1', 1n, 5_000))
+    view.offer(inbound('w2', 1n, 9_000))
+    clock.set(5_001)
+    expect(view.peers()).toEqual(['w2'])
+    expect(view.get('w1')).toBeUndefined()
+    expect(expired.map((r) => r.peer)).toEqual(['w1'])
+    clock.set(9_001)
+    expect(view.size).toBe(0)
+    expect(expired.map((r) => r.peer)).toEqual(['w1', 'w2'])
+  })
+
+  it('should drop expired records on its timer', async () => {
+    const clock = { now: () => Date.now() }
+    const view = new CapacityView({ clock })
+    view.start()
+    const expired = new Promise<CapacityRecord>((resolve) => view.addEventListener('capacity:expired', (e) => resolve(e.detail), { once: true }))
+    view.offer(inbound('w1', 1n, Date.now() + 50))
+    expect((await expired).peer).toBe('w1')
+    view.stop()
+  })
+
+  it('should ignore already expired records, our own, and other message types', () => {
+    const clock = new ManualClock(10_000)
+    const view = new CapacityView({ clock, self: 'me' })
+    const updated: string[] = []
+    view.addEventListener('capacity:updated', (e) => updated.push(e.detail.peer))
+    expect(view.offer(inbound('w1', 1n, 9_999))).toBe(false)
+    expect(view.offer(inbound('me', 1n, 20_000))).toBe(false)
+    const notCapacity: Inbound = { from: 'w1', expiresAt: 20_000, message: { type: 'heartbeat', body: { jobId: 'j', worker: 'w1', taskIds: [], issuedAt: 0 } } }
+    expect(view.offer(notCapacity)).toBe(false)
+    expect(view.offer({ ...inbound('w2', 1n, 20_000), topic: TOPICS.orders })).toBe(false)
+    expect(updated).toEqual([])
+  })
+
+  it('should select workers by capability class', () => {
+    const view = new CapacityView({ clock: new ManualClock(0) })
+    view.offer(inbound('w1', 1n, 10_000, { classes: ['render/wgsl'] }))
+    view.offer(inbound('w2', 1n, 10_000, { classes: ['inference/fp32'] }))
+    expect(view.withClass('inference/fp32').map((r) => r.peer)).toEqual(['w2'])
+  })
+})
+
+describe('classCid', () => {
+  it('should be a stable v1 raw sha2-256 CID per class name', () => {
+    const a = classCid('render/wgsl')
+    expect(a.version).toBe(1)
+    expect(a.code).toBe(0x55)
+    expect(a.multihash.code).toBe(0x12)
+    expect(classCid('render/wgsl').equals(a)).toBe(true)
+    expect(classCid('inference/fp32').equals(a)).toBe(false)
+    expect(() => classCid('')).toThrow(expect.objectContaining({ code: 'CORE__INVALID_CONFIG' }))
+  })
+})

@@ -1,0 +1,113 @@
+import { beforeAll, describe, expect, it } from 'vitest'
+import {
+  domainOf,
+  encodeCanonical,
+  generateIdentity,
+  MAX_CLOCK_SKEW_MS,
+  MAX_ENVELOPE_TTL_MS,
+  openEnvelope,
+  ReplayGuard,
+  sealEnvelope,
+  SequenceCounter,
+  TOPICS,
+  decodeCanonical,
+  type Identity,
+  type WireMessage,
+} from '../src/index.js'
+
+const now = 1_700_000_000_000
+const domain = domainOf(TOPICS.bids)
+
+describe('envelope', () => {
+  let alice: Identity
+  let mallory: Identity
+  let bid: WireMessage
+
+  beforeAll(async () => {
+    alice = await generateIdentity()
+    mallory = await generateIdentity()
+    bid = { type: 'bid', body: { jobId: 'j1', worker: alice.peerId.toString(), price: 42n, etaMs: 1000, score: 3.5, maxTasks: 4, issuedAt: now } }
+  })
+
+  const seal = (message = bid, overrides: Partial<{ domain: string; seq: bigint; expiresAt: number }> = {}, signer = alice) =>
+    sealEnvelope(signer, message, { domain, seq: 7n, expiresAt: now + 60_000, ...overrides })
+  const open = (bytes: Uint8Array, overrides: Partial<Parameters<typeof openEnvelope>[1]> = {}) =>
+    openEnvelope(bytes, { domain, maxBytes: 65_536, now, ...overrides })
+  const code = (fn: () => unknown): string => {
+    try {
+      fn()
+    } catch (e) {
+      return (e as { code: string }).code
+    }
+    return 'none'
+  }
+
+  it('should open what it sealed, with the signer and sequence number', () => {
+    const opened = open(seal())
+    expect(opened.from).toBe(alice.peerId.toString())
+    expect(opened.seq).toBe(7n)
+    expect(opened.message).toEqual(bid)
+  })
+
+  it('should reject an envelope over the size bound', () => {
+    expect(code(() => open(seal(), { maxBytes: 16 }))).toBe('CORE__MESSAGE_TOO_LARGE')
+  })
+
+  it('should reject bytes that are not an envelope', () => {
+    expect(code(() => open(new Uint8Array([0xff, 0x00, 0x13])))).toBe('CORE__MALFORMED_MESSAGE')
+    expect(code(() => open(encodeCanonical({ hello: 'world' })))).toBe('CORE__MALFORMED_MESSAGE')
+  })
+
+  it('should reject an envelope signed for another channel', () => {
+    expect(code(() => open(seal(bid, { domain: domainOf(TOPICS.orders) })))).toBe('CORE__DOMAIN_MISMATCH')
+    expect(code(() => open(seal(bid, { domain: domainOf('direct') })))).toBe('CORE__DOMAIN_MISMATCH')
+  })
+
+  it('should reject an expired envelope and one that expires too far ahead', () => {
+    expect(code(() => open(seal(bid, { expiresAt: now - 1 })))).toBe('CORE__MESSAGE_EXPIRED')
+    expect(code(() => open(seal(bid, { expiresAt: now + MAX_ENVELOPE_TTL_MS + MAX_CLOCK_SKEW_MS + 1 })))).toBe('CORE__EXPIRY_TOO_FAR')
+  })
+
+  it('should reject a tampered body or a forged signature', () => {
+    const envelope = decodeCanonical(seal()) as Record<string, unknown>
+    const body = decodeCanonical(envelope.body as Uint8Array) as Record<string, unknown>
+    const tampered = encodeCanonical({ ...envelope, body: encodeCanonical({ ...body, price: 1n }) })
+    expect(code(() => open(tampered))).toBe('CORE__INVALID_SIGNATURE')
+    const resigned = encodeCanonical({ ...envelope, signer: mallory.publicKey })
+    expect(code(() => open(resigned))).toBe('CORE__INVALID_SIGNATURE')
+  })
+
+  it('should reject a message whose author is not its signer', () => {
+    expect(code(() => open(seal(bid, {}, mallory)))).toBe('CORE__SIGNER_MISMATCH')
+  })
+
+  it('should reject an unknown type or schema version', () => {
+    const envelope = decodeCanonical(seal()) as Record<string, unknown>
+    expect(code(() => open(encodeCanonical({ ...envelope, type: 'telepathy' })))).toBe('CORE__UNKNOWN_MESSAGE_TYPE')
+    expect(code(() => open(encodeCanonical({ ...envelope, schema: 99 })))).toBe('CORE__UNSUPPORTED_VERSION')
+    expect(code(() => open(encodeCanonical({ ...envelope, v: 2 })))).toBe('CORE__UNSUPPORTED_VERSION')
+  })
+
+  it('should reject a replay while the envelope is valid, and accept the next sequence number', () => {
+    const replay = new ReplayGuard()
+    const bytes = seal()
+    open(bytes, { replay })
+    expect(code(() => open(bytes, { replay }))).toBe('CORE__MESSAGE_REPLAYED')
+    expect(code(() => open(seal(bid, { seq: 8n }), { replay }))).toBe('none')
+  })
+
+  it('should keep the replay cache bounded', () => {
+    const replay = new ReplayGuard(100)
+    for (let seq = 0n; seq < 1_000n; seq++) replay.admit('aa', domain, seq, now + 1000, now)
+    expect(replay.size).toBeLessThanOrEqual(100)
+  })
+
+  it('should issue strictly increasing sequence numbers, also when the clock stands still', () => {
+    const counter = new SequenceCounter()
+    const a = counter.next(now)
+    const b = counter.next(now)
+    const c = counter.next(now - 5)
+    expect(b).toBeGreaterThan(a)
+    expect(c).toBeGreaterThan(b)
+  })
+})
