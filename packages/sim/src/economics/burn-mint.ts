@@ -1,0 +1,109 @@
+import type { Scenario } from '../scenario/types.js'
+
+/** The burn-and-mint parameters of a scenario, resolved. */
+export type BurnMintConfig = NonNullable<Scenario['economics']['bme']>
+
+/** One closed epoch of the burn-and-mint model. */
+export interface BurnMintEpoch {
+  epoch: number
+  /** Epoch end, ms since the run's start. */
+  endMs: number
+  priceUsd: number
+  /** What creators paid in the epoch, USD. */
+  usd: number
+  burned: number
+  minted: number
+  supply: number
+}
+
+/**
+ * A burn-and-mint equilibrium as in Render Network: creators pay for work by burning tokens worth the job's USD
+ * price at the current token price, and a fixed emission per epoch is minted to the workers in proportion to the
+ * work (benchmark-hours) they did in that epoch. Supply falls when the USD burned outruns the emission's value,
+ * so at equilibrium `price × emission = USD spent per epoch`. The token price is an input series, not a result.
+ */
+export class BurnMintModel {
+  readonly config: BurnMintConfig
+  readonly epochs: BurnMintEpoch[] = []
+  #supply: number
+  #usd = 0
+  #burned = 0
+  readonly #work = new Map<number, number>()
+  readonly #mintedTo = new Map<number, number>()
+
+  constructor(config: BurnMintConfig) {
+    this.config = config
+    this.#supply = config.initialSupply
+  }
+
+  get supply(): number {
+    return this.#supply
+  }
+
+  /** Token price in USD at `atMs` since the start: linear between points, flat beyond the ends. */
+  priceAt(atMs: number): number {
+    const points = this.config.price
+    const first = points[0] as { atMs: number; usd: number }
+    if (atMs <= first.atMs) return first.usd
+    for (let i = 1; i < points.length; i++) {
+      const b = points[i] as { atMs: number; usd: number }
+      if (atMs <= b.atMs) {
+        const a = points[i - 1] as { atMs: number; usd: number }
+        return a.usd + ((b.usd - a.usd) * (atMs - a.atMs)) / (b.atMs - a.atMs)
+      }
+    }
+    return (points[points.length - 1] as { usd: number }).usd
+  }
+
+  /** A creator paid `amount` token units of quoted price: burn tokens worth its USD value. Returns tokens burned. */
+  pay(amount: number, atMs: number): number {
+    const usd = amount * this.config.usdPerTokenUnit
+    const burned = usd / this.priceAt(atMs)
+    this.#usd += usd
+    this.#burned += burned
+    return burned
+  }
+
+  /** A worker did `benchHours` of accepted work in the current epoch. */
+  work(worker: number, benchHours: number): void {
+    this.#work.set(worker, (this.#work.get(worker) ?? 0) + benchHours)
+  }
+
+  /** Tokens minted to a worker so far. */
+  mintedTo(worker: number): number {
+    return this.#mintedTo.get(worker) ?? 0
+  }
+
+  /**
+   * Closes the epoch ending at `endMs`: mints the emission pro rata to work (none when no work was done), telling
+   * `onMint` each worker's share.
+   */
+  closeEpoch(endMs: number, onMint?: (worker: number, tokens: number) => void): BurnMintEpoch {
+    let totalWork = 0
+    for (const w of this.#work.values()) totalWork += w
+    const minted = totalWork > 0 ? this.config.emissionPerEpoch : 0
+    if (totalWork > 0) {
+      // Sorted keys: the same credits in the same order on every run.
+      for (const worker of [...this.#work.keys()].sort((a, b) => a - b)) {
+        const share = (minted * (this.#work.get(worker) as number)) / totalWork
+        this.#mintedTo.set(worker, (this.#mintedTo.get(worker) ?? 0) + share)
+        onMint?.(worker, share)
+      }
+    }
+    this.#supply += minted - this.#burned
+    const epoch: BurnMintEpoch = {
+      epoch: this.epochs.length,
+      endMs,
+      priceUsd: this.priceAt(endMs),
+      usd: this.#usd,
+      burned: this.#burned,
+      minted,
+      supply: this.#supply,
+    }
+    this.epochs.push(epoch)
+    this.#usd = 0
+    this.#burned = 0
+    this.#work.clear()
+    return epoch
+  }
+}

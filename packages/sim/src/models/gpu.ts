@@ -1,0 +1,45 @@
+import type { Rng } from '@tessera/core'
+import { lognormal, pickWeighted } from '../engine/distributions.js'
+import type { Lognormal } from '../scenario/types.js'
+
+/** What a simulated worker brings: drawn once when it joins. */
+export interface WorkerProfile {
+  /** Capacity benchmark score, benchmark units (as Render's OctaneBench). */
+  score: number
+  memoryMb: number
+  /** Asking price per benchmark-hour, token units. */
+  price: number
+  stake: number
+  bandwidthMbps: number
+  /** Index into the scenario's regions. */
+  region: number
+}
+
+export interface ProfileDistributions {
+  score: Lognormal
+  memoryMb: Lognormal
+  price: Lognormal
+  stake: Lognormal
+  bandwidthMbps: Lognormal
+  regionWeights: readonly number[]
+}
+
+/** Draws a worker: a lognormal benchmark score (GPU speeds span orders of magnitude), memory, price, stake, link. */
+export function drawProfile(rng: Rng, d: ProfileDistributions): WorkerProfile {
+  return {
+    score: lognormal(rng, d.score.median, d.score.sigma),
+    memoryMb: Math.round(lognormal(rng, d.memoryMb.median, d.memoryMb.sigma)),
+    price: Math.max(1, Math.round(lognormal(rng, d.price.median, d.price.sigma))),
+    stake: Math.round(lognormal(rng, d.stake.median, d.stake.sigma)),
+    bandwidthMbps: lognormal(rng, d.bandwidthMbps.median, d.bandwidthMbps.sigma),
+    region: pickWeighted(rng, d.regionWeights),
+  }
+}
+
+/**
+ * How long a task runs: `benchHours / score` hours (a benchmark-hour is an hour of a score-1 GPU, so a score-S GPU
+ * does S of them an hour), times a lognormal factor for run-to-run variation.
+ */
+export function taskRunMs(rng: Rng, benchHours: number, score: number, variability: number): number {
+  return ((benchHours / score) * 3_600_000 * lognormal(rng, 1, variability)) | 0
+}

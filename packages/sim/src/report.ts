@@ -1,0 +1,132 @@
+import { mkdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { AbortOptions } from '@tessera/core'
+import { AbortError } from '@tessera/core'
+import { chartSpecs, type ChartName } from './charts/specs.js'
+import { renderChart } from './charts/render.js'
+import type { BurnMintEpoch } from './economics/burn-mint.js'
+import type { LorenzPoint } from './economics/gini.js'
+import { toCsv, toJson } from './metrics/format.js'
+import { ROLES, SERIES_COLUMNS, type Role, type RoleStats, type SeriesRow } from './metrics/recorder.js'
+import type { NetworkStats } from './net/sim-network.js'
+
+/** Percentiles of a distribution. */
+export interface Percentiles {
+  count: number
+  mean: number
+  p50: number
+  p90: number
+  p99: number
+  max: number
+}
+
+/** Everything a run measured; written as metrics.json and drawn as charts. */
+export interface RunReport {
+  scenario: string
+  seed: number
+  summary: {
+    virtualHours: number
+    events: number
+    peers: { workers: number; creators: number; verifiers: number; joined: number; left: number; crashed: number }
+    jobs: {
+      submitted: number
+      completed: number
+      failed: number
+      unfinished: number
+      completionMinutes: Percentiles
+    }
+    tasks: { awarded: number; completed: number; accepted: number; rejected: number; reassigned: number }
+    detection: {
+      badTasks: number
+      detected: number
+      escaped: number
+      /** detected / (detected + escaped): of the bad tasks that were judged (accepted or rejected). */
+      detectionRate: number
+      checks: number
+      falsePositives: number
+      /** Failed checks against honest output / checks of honest output. */
+      falsePositiveRate: number
+    }
+    roles: Record<Role, RoleStats>
+    economics: {
+      paid: number
+      fees: number
+      verifierPay: number
+      slashed: number
+      unpaid: number
+      gini: number
+      burned: number
+      minted: number
+      supply: number
+    }
+    network: NetworkStats
+  }
+  series: SeriesRow[]
+  completionHistogram: { fromMinutes: number; toMinutes: number; jobs: number }[]
+  lorenz: LorenzPoint[]
+  bme?: BurnMintEpoch[]
+}
+
+/** Files a run writes, relative to its output directory. */
+export const REPORT_FILES = {
+  metrics: 'metrics.json',
+  series: 'timeseries.csv',
+  completion: 'completion.csv',
+  earnings: 'earnings.csv',
+  roles: 'roles.csv',
+  bme: 'bme.csv',
+} as const
+
+export interface WriteReportOptions extends AbortOptions {
+  /** Called with each file's path once it is written. */
+  onWrite?: (path: string) => void
+}
+
+/** Writes the report's JSON, CSV tables and charts (SVG and PNG) into `outDir`; returns the paths written. */
+export async function writeReport(
+  outDir: string,
+  report: RunReport,
+  options: WriteReportOptions = {},
+): Promise<string[]> {
+  await mkdir(outDir, { recursive: true })
+  const written: string[] = []
+  const put = async (name: string, data: string | Uint8Array): Promise<void> => {
+    if (options.signal?.aborted === true) throw new AbortError('writing the report was aborted')
+    const path = join(outDir, name)
+    await writeFile(path, data)
+    written.push(path)
+    options.onWrite?.(path)
+  }
+  await put(REPORT_FILES.metrics, toJson(report))
+  await put(REPORT_FILES.series, toCsv(report.series, ['hours', ...SERIES_COLUMNS]))
+  await put(REPORT_FILES.completion, toCsv(report.completionHistogram, ['fromMinutes', 'toMinutes', 'jobs']))
+  await put(REPORT_FILES.earnings, toCsv(report.lorenz, ['population', 'share']))
+  await put(
+    REPORT_FILES.roles,
+    toCsv(
+      ROLES.map((role) => ({ role, ...report.summary.roles[role] })),
+      [
+        'role',
+        'workers',
+        'tasksCompleted',
+        'tasksBad',
+        'checked',
+        'failedChecks',
+        'detected',
+        'escaped',
+        'earned',
+        'slashed',
+      ],
+    ),
+  )
+  if (report.bme !== undefined) {
+    await put(REPORT_FILES.bme, toCsv(report.bme, ['epoch', 'endMs', 'priceUsd', 'usd', 'burned', 'minted', 'supply']))
+  }
+  const specs = chartSpecs(report)
+  for (const name of Object.keys(specs).sort() as ChartName[]) {
+    const chart = await renderChart(specs[name])
+    await put(`${name}.svg`, chart.svg)
+    await put(`${name}.png`, chart.png)
+  }
+  return written
+}

@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest'
+import { BurnMintModel } from '../src/economics/burn-mint.js'
+import { gini, lorenz } from '../src/economics/gini.js'
+
+describe('gini', () => {
+  it('should be 0 for equal earnings and approach 1 when one earns everything', () => {
+    expect(gini([5, 5, 5, 5])).toBe(0)
+    expect(gini([0, 0, 0, 10])).toBeCloseTo(0.75, 10)
+    expect(gini([])).toBe(0)
+    expect(gini([0, 0])).toBe(0)
+  })
+
+  it('should match the mean-difference definition', () => {
+    const xs = [1, 3, 7, 2, 9, 4]
+    let sum = 0
+    for (const a of xs) for (const b of xs) sum += Math.abs(a - b)
+    const mean = xs.reduce((a, b) => a + b) / xs.length
+    expect(gini(xs)).toBeCloseTo(sum / (2 * xs.length * xs.length * mean), 12)
+  })
+
+  it('should draw a Lorenz curve from (0,0) to (1,1) below the diagonal', () => {
+    const curve = lorenz([1, 2, 3, 4, 10], 5)
+    expect(curve[0]).toEqual({ population: 0, share: 0 })
+    expect(curve[5]).toEqual({ population: 1, share: 1 })
+    for (const p of curve) expect(p.share).toBeLessThanOrEqual(p.population + 1e-12)
+  })
+})
+
+describe('BurnMintModel', () => {
+  const model = () =>
+    new BurnMintModel({
+      epochMs: 3_600_000,
+      emissionPerEpoch: 1000,
+      initialSupply: 1_000_000,
+      usdPerTokenUnit: 0.01,
+      price: [
+        { atMs: 0, usd: 1 },
+        { atMs: 10 * 3_600_000, usd: 2 },
+      ],
+    })
+
+  it('should interpolate the price series and hold it flat beyond its ends', () => {
+    const m = model()
+    expect(m.priceAt(0)).toBe(1)
+    expect(m.priceAt(5 * 3_600_000)).toBe(1.5)
+    expect(m.priceAt(20 * 3_600_000)).toBe(2)
+  })
+
+  it('should burn the USD value of payments at the current price and mint the emission pro rata to work', () => {
+    const m = model()
+    // 10,000 token units of quoted price at $0.01 each is $100; at $1 per token that burns 100 tokens.
+    expect(m.pay(10_000, 0)).toBe(100)
+    m.work(1, 3)
+    m.work(2, 1)
+    const epoch = m.closeEpoch(3_600_000)
+    expect(epoch.burned).toBe(100)
+    expect(epoch.minted).toBe(1000)
+    expect(epoch.supply).toBe(1_000_000 + 1000 - 100)
+    expect(m.mintedTo(1)).toBe(750)
+    expect(m.mintedTo(2)).toBe(250)
+  })
+
+  it('should burn fewer tokens for the same USD when the token price is higher', () => {
+    const m = model()
+    expect(m.pay(10_000, 10 * 3_600_000)).toBe(50)
+  })
+
+  it('should mint nothing in an epoch without work', () => {
+    const m = model()
+    expect(m.closeEpoch(3_600_000).minted).toBe(0)
+    expect(m.supply).toBe(1_000_000)
+  })
+})
