@@ -1,7 +1,38 @@
 import { TesseraError } from '@tessera/core'
 
 /** Codes raised by `@tessera/ledger`. Codes are stable: never reused or renamed. */
-export type LedgerErrorCode = 'LEDGER__INVALID_INPUT'
+export type LedgerErrorCode =
+  | 'LEDGER__INVALID_INPUT'
+  | 'LEDGER__INVALID_FEE'
+  | 'LEDGER__RPC_MALFORMED_REPLY'
+  | 'LEDGER__RPC_TIMEOUT'
+  | 'LEDGER__RPC_UNAVAILABLE'
+  | 'LEDGER__RPC_ERROR'
+  | 'LEDGER__TRANSACTION_REJECTED'
+  | 'LEDGER__TRANSACTION_TOO_LARGE'
+  | 'LEDGER__BLOCKHASH_EXPIRED'
+  | 'LEDGER__CONFIRMATION_TIMEOUT'
+  | 'LEDGER__INSUFFICIENT_FUNDS'
+  | 'LEDGER__ACCOUNT_NOT_FOUND'
+  | 'LEDGER__MALFORMED_ACCOUNT'
+  | 'LEDGER__ESCROW_MISMATCH'
+  | 'LEDGER__AIRDROP_UNAVAILABLE'
+  | 'LEDGER__STATE_CORRUPT'
+  | 'LEDGER__JOURNAL_CORRUPT'
+  | 'LEDGER__JOURNAL_MISMATCH'
+  | 'LEDGER__RECONCILE_AMBIGUOUS'
+  | 'LEDGER__INVALID_KEY_FILE'
+  | 'LEDGER__KEY_FILE_PERMISSIONS'
+  | 'LEDGER__INVALID_RECEIPT'
+  | 'LEDGER__INVALID_RECEIPT_SIGNATURE'
+  | 'LEDGER__DUPLICATE_RECEIPT'
+  | 'LEDGER__RECEIPTS_EXCEEDED'
+  | 'LEDGER__EPOCH_CLOSED'
+  | 'LEDGER__EPOCH_NOT_FOUND'
+  | 'LEDGER__ANCHOR_NOT_FOUND'
+  | 'LEDGER__MALFORMED_ANCHOR'
+  | 'LEDGER__INVALID_FRAUD_PROOF'
+  | 'LEDGER__ACTION_NOT_FOUND'
 
 /** An error raised by `@tessera/ledger`. */
 export class LedgerError extends TesseraError<LedgerErrorCode> {
@@ -11,4 +42,32 @@ export class LedgerError extends TesseraError<LedgerErrorCode> {
 /** Narrows `e` to a {@link LedgerError}, optionally with the given code. */
 export function isLedgerError<C extends LedgerErrorCode>(e: unknown, code?: C): e is LedgerError & { code: C } {
   return e instanceof LedgerError && (code === undefined || e.code === code)
+}
+
+/** Failures of the endpoint, not of the request: the same call may succeed later, so transports retry them. */
+const TRANSIENT: ReadonlySet<LedgerErrorCode> = new Set<LedgerErrorCode>([
+  'LEDGER__RPC_MALFORMED_REPLY',
+  'LEDGER__RPC_TIMEOUT',
+  'LEDGER__RPC_UNAVAILABLE',
+])
+
+/**
+ * Failures after which an action may be tried again (by the settlement machine, with backoff): transient endpoint
+ * failures, a transaction that was not confirmed in time, a lifetime that ran out. Rejections by the chain are
+ * not: the same transaction would be rejected again.
+ */
+const RETRYABLE: ReadonlySet<LedgerErrorCode> = new Set<LedgerErrorCode>([
+  ...TRANSIENT,
+  'LEDGER__CONFIRMATION_TIMEOUT',
+  'LEDGER__BLOCKHASH_EXPIRED',
+])
+
+/** True when `e` is a transient endpoint failure that a transport retries with backoff. */
+export function isTransientLedgerError(e: unknown): boolean {
+  return e instanceof LedgerError && TRANSIENT.has(e.code)
+}
+
+/** True when an action that failed with `e` may be tried again later. */
+export function isRetryableLedgerError(e: unknown): boolean {
+  return e instanceof LedgerError && RETRYABLE.has(e.code)
 }

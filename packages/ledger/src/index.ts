@@ -1,6 +1,25 @@
 /**
  * @packageDocumentation
  *
- * `@tessera/ledger`: Settlement on Solana: multisig escrow, receipts, Merkle-batched anchoring, stake and slash records, LiteSVM or RPC transport. See README.md.
+ * `@tessera/ledger`: settlement on Solana. Multisig escrow per job, co-signed receipts batched per epoch into a
+ * Merkle root anchored in one memo transaction, batched payouts, stake and slash records, and a crash-safe
+ * settlement machine, over a `LedgerTransport`: LiteSVM in-process (the embedded default) or a cluster's JSON-RPC.
+ * See README.md.
  */
+export * from './constants.js'
 export * from './errors.js'
+export * from './escrow.js'
+export * from './executor.js'
+export * from './fee.js'
+export * from './journal.js'
+export * from './nonce.js'
+export * from './token.js'
+export * from './transaction.js'
+export * from './transaction-decode.js'
+export * from './vault.js'
+export * from './wallet.js'
+export * from './transport/litesvm-transport.js'
+export * from './transport/retry.js'
+export * from './transport/rpc-transport.js'
+export * from './transport/transaction-error.js'
+export * from './transport/transport.js'

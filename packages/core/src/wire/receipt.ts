@@ -10,6 +10,11 @@ export const receiptSchema = z.object({
   taskId: id,
   creator: peerId,
   worker: peerId,
+  /**
+   * Where the worker is paid: a base58 Solana address that owns its token account (`@tessera/ledger` checks it and
+   * refuses to settle a receipt without one). Both signatures cover it, so nobody can redirect the payment.
+   */
+  payee: z.string().min(32).max(44).optional(),
   /** Token units owed for the task, before the protocol fee. */
   amount,
   /** The output commitment (Merkle root) the payment is for. */

@@ -1,0 +1,79 @@
+import { address, type Address } from '@solana/kit'
+
+/** Defaults and bounds for `@tessera/ledger`. Every bound that protects a decoder or a transaction is named here. */
+
+/**
+ * SPL Memo v3. LiteSVM preloads Memo v1 and v3 but not v4, which `@solana-program/memo` targets by default, so every
+ * memo instruction names this address explicitly.
+ */
+export const MEMO_V3_PROGRAM_ADDRESS: Address = address('MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr')
+
+/** Basis points in one whole. */
+export const BPS_DENOMINATOR = 10_000n
+/** Protocol fee taken from each payout, in basis points (1%; the Render seeds cite 0.5%–5%). */
+export const DEFAULT_FEE_BPS = 100
+/** A fee above this is refused as a configuration error. */
+export const MAX_FEE_BPS = 10_000
+
+/** Escrow and stake vaults are owned by an m-of-n SPL Token multisig. */
+export const MULTISIG_THRESHOLD = 2
+export const MULTISIG_SIGNER_COUNT = 3
+
+/** Decimals of the local demo mint created on LiteSVM. */
+export const DEFAULT_TOKEN_DECIMALS = 6
+
+/** A legacy or v0 transaction on the wire holds at most this many bytes (1280 MTU less headers). */
+export const TRANSACTION_SIZE_LIMIT = 1232
+/**
+ * Payees (plus the treasury) that one batched payout transaction carries. Measured: with a durable nonce, two
+ * multisig co-signers and plain transfers, 15 payees and the treasury fit in 1,232 bytes; see payout.ts and its test.
+ */
+export const MAX_PAYEES_PER_TRANSACTION = 15
+
+/** Signatures LiteSVM remembers. Its default (32) lets an identical transaction run again soon after. */
+export const DEFAULT_LITESVM_TRANSACTION_HISTORY = 100_000
+/** Lamports LiteSVM's faucet hands out per local airdrop when asked without an amount. */
+export const DEFAULT_LOCAL_AIRDROP_LAMPORTS = 10_000_000_000n
+
+/** Space of a system-program durable nonce account. */
+export const NONCE_ACCOUNT_SPACE = 80n
+
+/** RPC transport defaults. */
+export const DEFAULT_RPC_REQUEST_TIMEOUT_MS = 10_000
+export const DEFAULT_CONFIRM_TIMEOUT_MS = 60_000
+export const DEFAULT_CONFIRM_POLL_INTERVAL_MS = 400
+export const DEFAULT_RETRY_ATTEMPTS = 5
+export const DEFAULT_RETRY_BASE_DELAY_MS = 200
+export const DEFAULT_RETRY_MAX_DELAY_MS = 10_000
+/** Account data larger than this in an RPC reply is refused (SPL accounts are under 400 bytes). */
+export const MAX_ACCOUNT_DATA_BYTES = 10 * 1024 * 1024
+/** Signatures asked about in one getSignatureStatuses call (Solana's own limit is 256). */
+export const MAX_SIGNATURES_PER_STATUS_REQUEST = 256
+
+/** Settlement machine bounds and defaults. */
+export const MAX_RECEIPTS_PER_EPOCH = 100_000
+/** Epochs whose batches (for inclusion proofs) the machine keeps in memory. */
+export const MAX_RETAINED_EPOCHS = 64
+/** Task keys (`jobId/taskId`) remembered to refuse a receipt paid in an earlier epoch. */
+export const MAX_REMEMBERED_TASKS = 1_000_000
+export const DEFAULT_ACTION_RETRY_BASE_MS = 1_000
+export const DEFAULT_ACTION_RETRY_MAX_MS = 60_000
+export const DEFAULT_ACTION_MAX_ATTEMPTS = 8
+
+/** Signing context of receipts: a receipt signature is never valid for anything else. */
+export const RECEIPT_SIGNING_CONTEXT = 'tessera-receipt-v1'
+/** Memo prefixes: `tessera:anchor:1:<epoch>:<size>:<root hex>` and `tessera:slash:1:<proof hash hex>:<vault>`. */
+export const ANCHOR_MEMO_PREFIX = 'tessera:anchor:1'
+export const SLASH_MEMO_PREFIX = 'tessera:slash:1'
+/** Memos longer than this are not ours and are not parsed. */
+export const MAX_MEMO_BYTES = 512
+
+/** Largest journal line accepted when reading (a base64 wire transaction is at most 1,644 characters). */
+export const MAX_JOURNAL_LINE_BYTES = 16 * 1024
+
+/** File names inside a ledger data directory. */
+export const STATE_FILE = 'litesvm-state.bin'
+export const TRANSACTION_LOG_FILE = 'litesvm-transactions.log'
+export const JOURNAL_FILE = 'settlement-journal.log'
+export const WALLET_FILE = 'wallet.json'
+export const MULTISIG_REGISTRY_FILE = 'multisigs.json'

@@ -1,0 +1,151 @@
+import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises'
+import { dirname } from 'node:path'
+import { sha256 } from '@noble/hashes/sha2.js'
+import { bytesToHex } from '@noble/hashes/utils.js'
+import { LedgerError, type LedgerErrorCode } from './errors.js'
+
+/**
+ * Crash-safe files: whole-file writes go to a temporary file that is synced and renamed over the old one (a reader
+ * sees the old or the new file, never half of one), and logs append checksummed lines that are synced before the
+ * append resolves.
+ */
+
+const DIR_MODE = 0o700
+
+/** Writes `bytes` to `path` atomically: temp file, fsync, rename, fsync of the directory. */
+export async function writeFileAtomic(path: string, bytes: Uint8Array, mode = 0o600): Promise<void> {
+  await mkdir(dirname(path), { recursive: true, mode: DIR_MODE })
+  const temp = `${path}.tmp-${process.pid}`
+  const handle = await open(temp, 'w', mode)
+  try {
+    await handle.writeFile(bytes)
+    await handle.sync()
+  } catch (e) {
+    await handle.close()
+    await rm(temp, { force: true })
+    throw e
+  }
+  await handle.close()
+  await rename(temp, path)
+  await syncDirectory(dirname(path))
+}
+
+/** Makes a rename or a new file in `dir` durable. */
+export async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r')
+  try {
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+}
+
+const CHECKSUM_CHARS = 16
+
+function checksumOf(json: string): string {
+  return bytesToHex(sha256(new TextEncoder().encode(json))).slice(0, CHECKSUM_CHARS)
+}
+
+export interface DurableLogOptions {
+  /** The code thrown when a line in the middle of the file does not check out. */
+  corruptCode: LedgerErrorCode
+  maxLineBytes: number
+}
+
+/**
+ * An append-only log of JSON records, one per line as `<json>\t<checksum>`. Each append is synced before it
+ * resolves. A torn last line (the process died mid-append, before the append resolved) is cut off on open;
+ * a damaged line anywhere else is corruption and is refused with a coded error rather than skipped.
+ */
+export class DurableLog<T> {
+  readonly path: string
+  readonly #handle: FileHandle
+  #tail: Promise<void> = Promise.resolve()
+  #closed = false
+
+  private constructor(path: string, handle: FileHandle) {
+    this.path = path
+    this.#handle = handle
+  }
+
+  /** Opens (creating) the log at `path` and returns it with the records already in it. */
+  static async open<T>(path: string, options: DurableLogOptions): Promise<{ log: DurableLog<T>; records: T[] }> {
+    await mkdir(dirname(path), { recursive: true, mode: DIR_MODE })
+    const handle = await open(path, 'a+', 0o600)
+    try {
+      const text = (await handle.readFile()).toString('utf8')
+      const { records, validBytes, totalBytes } = parseLog<T>(text, path, options)
+      if (validBytes < totalBytes) await handle.truncate(validBytes)
+      await handle.sync()
+      await syncDirectory(dirname(path))
+      return { log: new DurableLog<T>(path, handle), records }
+    } catch (e) {
+      await handle.close()
+      throw e
+    }
+  }
+
+  /** Appends one record and syncs it to disk. Appends run one at a time, in call order. */
+  append(record: T): Promise<void> {
+    if (this.#closed) return Promise.reject(new LedgerError('LEDGER__INVALID_INPUT', `log ${this.path} is closed`))
+    const json = JSON.stringify(record, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))
+    const line = `${json}\t${checksumOf(json)}\n`
+    const write = this.#tail.then(async () => {
+      await this.#handle.appendFile(line, 'utf8')
+      await this.#handle.datasync()
+    })
+    this.#tail = write.catch(() => {})
+    return write
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    await this.#tail
+    await this.#handle.close()
+  }
+}
+
+function parseLog<T>(
+  text: string,
+  path: string,
+  options: DurableLogOptions,
+): { records: T[]; validBytes: number; totalBytes: number } {
+  const records: T[] = []
+  const totalBytes = Buffer.byteLength(text, 'utf8')
+  let offset = 0
+  let validBytes = 0
+  let lineNumber = 0
+  while (offset < text.length) {
+    const end = text.indexOf('\n', offset)
+    const isLast = end === -1 || end === text.length - 1
+    const line = end === -1 ? text.slice(offset) : text.slice(offset, end)
+    lineNumber++
+    const record = end === -1 ? undefined : parseLine<T>(line, options.maxLineBytes)
+    if (record === undefined) {
+      // Only the final line may be torn: it was never acknowledged, so dropping it loses nothing.
+      if (isLast) break
+      throw new LedgerError(options.corruptCode, `${path} line ${lineNumber} is damaged; restore it from a backup`, {
+        path,
+        line: lineNumber,
+      })
+    }
+    records.push(record)
+    offset = end + 1
+    validBytes += Buffer.byteLength(line, 'utf8') + 1
+  }
+  return { records, validBytes, totalBytes }
+}
+
+function parseLine<T>(line: string, maxLineBytes: number): T | undefined {
+  if (line.length > maxLineBytes) return undefined
+  const tab = line.lastIndexOf('\t')
+  if (tab < 0) return undefined
+  const json = line.slice(0, tab)
+  if (checksumOf(json) !== line.slice(tab + 1)) return undefined
+  try {
+    return JSON.parse(json) as T
+  } catch {
+    return undefined
+  }
+}

@@ -1,0 +1,308 @@
+import {
+  createAddressWithSeed,
+  getBase64Decoder,
+  getBase64Encoder,
+  getSignatureFromTransaction,
+  getTransactionEncoder,
+  type Address,
+  type Instruction,
+  type Signature,
+  type Transaction,
+  type TransactionSigner,
+} from '@solana/kit'
+import {
+  SYSTEM_PROGRAM_ADDRESS,
+  getCreateAccountWithSeedInstruction,
+  getInitializeNonceAccountInstruction,
+} from '@solana-program/system'
+import { logger as createLogger, type Logger } from '@libp2p/logger'
+import { sha256 } from '@noble/hashes/sha2.js'
+import { bytesToHex } from '@noble/hashes/utils.js'
+import { encodeCanonical, type AbortOptions } from '@tessera/core'
+import { NONCE_ACCOUNT_SPACE } from './constants.js'
+import { LedgerError, isLedgerError, isRetryableLedgerError, isTransientLedgerError } from './errors.js'
+import type { IntentRecord, SettlementJournal } from './journal.js'
+import { readNonce } from './nonce.js'
+import { buildTransaction, sendInstructions } from './transaction.js'
+import { transactionFromWire } from './transaction-decode.js'
+import type { LedgerTransport } from './transport/transport.js'
+
+/** One on-chain action: an idempotency key, a digest of what it does, and how to build its instructions. */
+export interface LedgerAction {
+  /** Stable across restarts, e.g. `payout/<settlement>/<epoch>/<chunk>`. */
+  key: string
+  /** Digest of the action's content; a key re-used with another digest is refused (`LEDGER__JOURNAL_MISMATCH`). */
+  digest: string
+  /** Called only when a new attempt is built (never when the journal or the chain already has the outcome). */
+  instructions: () => Promise<readonly Instruction[]> | readonly Instruction[]
+  /**
+   * Facts to keep with the intent and hand back on every replay, e.g. the address of an account the action
+   * creates with a fresh keypair (after a crash, the journal is the only place that knows it).
+   */
+  meta?: Readonly<Record<string, string>>
+}
+
+export interface ActionResult {
+  key: string
+  signature: Signature
+  /** True when the action had already happened (found in the journal or on chain) and nothing was sent now. */
+  replayed: boolean
+  meta: Readonly<Record<string, string>>
+}
+
+/** Test seams around the dangerous moments; a crash test kills the process inside one. */
+export interface ExecutorHooks {
+  /** The intent is on disk; the transaction is not yet sent. */
+  afterIntent?(key: string, signature: Signature): void | Promise<void>
+  /** The transaction is confirmed; its outcome is not yet on disk. */
+  afterSubmit?(key: string, signature: Signature): void | Promise<void>
+}
+
+export interface ActionExecutorOptions {
+  transport: LedgerTransport
+  journal: SettlementJournal
+  /** Fee payer, nonce authority and base of the nonce account address. */
+  payer: TransactionSigner
+  /** Which of the payer's nonce accounts to use: one executor per lane. @default 0 */
+  lane?: number
+  hooks?: ExecutorHooks
+  logger?: Logger
+}
+
+/**
+ * Executes ledger actions exactly once across crashes. Every transaction it builds has a durable-nonce lifetime
+ * from the payer's nonce account, and its intent (signature, nonce, signed bytes) is journaled and synced before
+ * it is sent. After a restart an unfinished intent is settled against the chain: a known signature gives the
+ * outcome; an unknown signature with the nonce unchanged means the transaction never ran, so the same bytes are
+ * sent again (they can run at most once: running advances the nonce); an unknown signature with the nonce moved
+ * is ambiguous and is refused rather than paid twice. Actions run one at a time (one nonce, one lane).
+ */
+export class ActionExecutor {
+  readonly nonceAccount: Address
+  /** The chain this executor acts on. */
+  readonly transport: LedgerTransport
+  /** Fee payer of every action. */
+  readonly payer: TransactionSigner
+  readonly #transport: LedgerTransport
+  readonly #journal: SettlementJournal
+  readonly #payer: TransactionSigner
+  readonly #hooks: ExecutorHooks
+  readonly #logger: Logger
+  #queue: Promise<unknown> = Promise.resolve()
+
+  private constructor(options: ActionExecutorOptions, nonceAccount: Address) {
+    this.nonceAccount = nonceAccount
+    this.transport = options.transport
+    this.payer = options.payer
+    this.#transport = options.transport
+    this.#journal = options.journal
+    this.#payer = options.payer
+    this.#hooks = options.hooks ?? {}
+    this.#logger = options.logger ?? createLogger('tessera:ledger:executor')
+  }
+
+  /** Creates the payer's nonce account for the lane if it does not exist yet (one-time set-up). */
+  static async open(options: ActionExecutorOptions, abort: AbortOptions = {}): Promise<ActionExecutor> {
+    const nonceAccount = await ensureNonceAccount(options.transport, options.payer, options.lane ?? 0, abort)
+    return new ActionExecutor(options, nonceAccount)
+  }
+
+  /** Runs `action` unless the journal or the chain shows it already ran; resolves with its signature. */
+  execute(action: LedgerAction, options: AbortOptions = {}): Promise<ActionResult> {
+    return this.#exclusive(async () => {
+      const latest = this.#journal.get(action.key)
+      const intent = this.#journal.intent(action.key)
+      if (latest !== undefined && intent !== undefined && intent.digest !== action.digest) {
+        throw new LedgerError('LEDGER__JOURNAL_MISMATCH', `action ${action.key} was journaled with other content`, {
+          key: action.key,
+          journaled: intent.digest,
+          requested: action.digest,
+        })
+      }
+      if (latest?.t === 'confirmed') {
+        return { key: action.key, signature: latest.signature as Signature, replayed: true, meta: intent?.meta ?? {} }
+      }
+      if (latest?.t === 'intent') return this.#settle(latest, options)
+      return this.#attempt(action, (latest?.attempt ?? 0) + 1, options)
+    })
+  }
+
+  /** Where `key` stands in the journal: undefined (never tried), or its latest step. */
+  status(key: string): 'intent' | 'confirmed' | 'failed' | undefined {
+    return this.#journal.get(key)?.t
+  }
+
+  /** Settles every journaled intent that has no outcome yet (call once after a restart). */
+  reconcile(options: AbortOptions = {}): Promise<Array<{ key: string; result?: ActionResult; error?: unknown }>> {
+    return this.#exclusive(async () => {
+      const out: Array<{ key: string; result?: ActionResult; error?: unknown }> = []
+      for (const intent of this.#journal.pending()) {
+        try {
+          out.push({ key: intent.key, result: await this.#settle(intent, options) })
+        } catch (error) {
+          out.push({ key: intent.key, error })
+        }
+      }
+      return out
+    })
+  }
+
+  async #attempt(action: LedgerAction, attempt: number, options: AbortOptions): Promise<ActionResult> {
+    const { nonce, authority } = await readNonce(this.#transport, this.nonceAccount, options)
+    if (authority !== this.#payer.address) {
+      throw new LedgerError('LEDGER__MALFORMED_ACCOUNT', `nonce account ${this.nonceAccount} has another authority`, {
+        nonceAccount: this.nonceAccount,
+        authority,
+      })
+    }
+    const transaction = await buildTransaction({
+      feePayer: this.#payer,
+      instructions: await action.instructions(),
+      lifetime: { nonce, nonceAccount: this.nonceAccount },
+    })
+    const intent: IntentRecord = {
+      t: 'intent',
+      key: action.key,
+      attempt,
+      digest: action.digest,
+      signature: getSignatureFromTransaction(transaction),
+      nonceAccount: this.nonceAccount,
+      nonce,
+      wire: getBase64Decoder().decode(getTransactionEncoder().encode(transaction)),
+      meta: action.meta ?? {},
+    }
+    await this.#journal.append(intent)
+    await this.#hooks.afterIntent?.(action.key, intent.signature as Signature)
+    return this.#submit(intent, transaction, options, false)
+  }
+
+  async #submit(
+    intent: IntentRecord,
+    transaction: Transaction,
+    options: AbortOptions,
+    replayed: boolean,
+  ): Promise<ActionResult> {
+    const signature = intent.signature as Signature
+    try {
+      await this.#transport.sendAndConfirm(transaction, options)
+    } catch (e) {
+      await this.#recordFailure(intent, e)
+      throw e
+    }
+    await this.#hooks.afterSubmit?.(intent.key, signature)
+    await this.#journal.append({
+      t: 'confirmed',
+      key: intent.key,
+      attempt: intent.attempt,
+      signature: intent.signature,
+    })
+    this.#logger('action %s confirmed as %s', intent.key, signature)
+    return { key: intent.key, signature, replayed, meta: intent.meta }
+  }
+
+  /**
+   * A definite refusal is journaled as failed, so the next attempt may build anew. A transient failure leaves the
+   * intent open: the transaction may still land, and only the chain can say.
+   */
+  async #recordFailure(intent: IntentRecord, e: unknown): Promise<void> {
+    if (!isLedgerError(e) || isTransientLedgerError(e) || e.code === 'LEDGER__CONFIRMATION_TIMEOUT') return
+    if (e.code === 'LEDGER__INVALID_INPUT') return
+    await this.#journal.append({
+      t: 'failed',
+      key: intent.key,
+      attempt: intent.attempt,
+      signature: intent.signature,
+      code: e.code,
+      retryable: isRetryableLedgerError(e),
+    })
+    this.#logger('action %s failed: %s', intent.key, e.code)
+  }
+
+  /** Settles an intent with no outcome: see the class comment. */
+  async #settle(intent: IntentRecord, options: AbortOptions): Promise<ActionResult> {
+    const signature = intent.signature as Signature
+    const transaction = transactionFromWire(new Uint8Array(getBase64Encoder().encode(intent.wire)))
+    const status = await this.#transport.getSignatureStatus(signature, options)
+    if (status !== null && status.err === null && status.confirmationStatus !== 'processed') {
+      await this.#journal.append({
+        t: 'confirmed',
+        key: intent.key,
+        attempt: intent.attempt,
+        signature: intent.signature,
+      })
+      this.#logger('action %s had landed as %s', intent.key, signature)
+      return { key: intent.key, signature, replayed: true, meta: intent.meta }
+    }
+    if (status === null) {
+      const { nonce } = await readNonce(this.#transport, intent.nonceAccount as Address, options)
+      if (nonce !== intent.nonce) {
+        throw new LedgerError(
+          'LEDGER__RECONCILE_AMBIGUOUS',
+          `action ${intent.key}: the chain does not know ${signature} but its nonce has moved on; check the payees by hand before retrying`,
+          { key: intent.key, signature, nonceAccount: intent.nonceAccount },
+        )
+      }
+    }
+    // Unknown with the nonce unchanged (never ran), processed but not confirmed, or failed: sending the same
+    // bytes again lets the transport report the outcome; they cannot run twice.
+    this.#logger('action %s: re-sending %s', intent.key, signature)
+    return this.#submit(intent, transaction, options, status !== null)
+  }
+
+  #exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(work)
+    this.#queue = run.catch(() => {})
+    return run
+  }
+}
+
+/** A digest of an action's content for {@link LedgerAction.digest}: SHA-256 of its DAG-CBOR encoding, hex. */
+export function actionDigest(content: unknown): string {
+  return bytesToHex(sha256(encodeCanonical(content)))
+}
+
+/** The address of the payer's nonce account for `lane` (derived from the payer, so restarts find it). */
+export function nonceAccountAddress(payer: Address, lane: number): Promise<Address> {
+  return createAddressWithSeed({ baseAddress: payer, programAddress: SYSTEM_PROGRAM_ADDRESS, seed: nonceSeed(lane) })
+}
+
+function nonceSeed(lane: number): string {
+  if (!Number.isSafeInteger(lane) || lane < 0 || lane > 9999) {
+    throw new LedgerError('LEDGER__INVALID_INPUT', `nonce lane must be 0–9999, got ${lane}`, { lane })
+  }
+  return `tessera-nonce-${lane}`
+}
+
+async function ensureNonceAccount(
+  transport: LedgerTransport,
+  payer: TransactionSigner,
+  lane: number,
+  options: AbortOptions,
+): Promise<Address> {
+  const address = await nonceAccountAddress(payer.address, lane)
+  if ((await transport.getAccount(address, options)) !== null) {
+    await readNonce(transport, address, options)
+    return address
+  }
+  const amount = await transport.getMinimumBalanceForRentExemption(NONCE_ACCOUNT_SPACE, options)
+  await sendInstructions(
+    transport,
+    {
+      feePayer: payer,
+      instructions: [
+        getCreateAccountWithSeedInstruction({
+          payer,
+          newAccount: address,
+          base: payer.address,
+          seed: nonceSeed(lane),
+          amount,
+          space: NONCE_ACCOUNT_SPACE,
+          programAddress: SYSTEM_PROGRAM_ADDRESS,
+        }),
+        getInitializeNonceAccountInstruction({ nonceAccount: address, nonceAuthority: payer.address }),
+      ],
+    },
+    options,
+  )
+  return address
+}

@@ -1,0 +1,174 @@
+import { generateKeyPairSigner, type Address, type TransactionSigner } from '@solana/kit'
+import { getCreateAccountInstruction } from '@solana-program/system'
+import {
+  AccountState,
+  TOKEN_PROGRAM_ADDRESS,
+  findAssociatedTokenPda,
+  getCreateAssociatedTokenIdempotentInstruction,
+  getInitializeMint2Instruction,
+  getMintDecoder,
+  getMintSize,
+  getMintToInstruction,
+  getTokenDecoder,
+  getTokenSize,
+} from '@solana-program/token'
+import type { AbortOptions } from '@tessera/core'
+import { DEFAULT_TOKEN_DECIMALS } from './constants.js'
+import { LedgerError } from './errors.js'
+import { sendInstructions } from './transaction.js'
+import type { LedgerTransport } from './transport/transport.js'
+
+/** An SPL token account as the ledger reads it. */
+export interface TokenAccountInfo {
+  address: Address
+  mint: Address
+  owner: Address
+  amount: bigint
+}
+
+/**
+ * Creates a new SPL mint (the demo payment token on LiteSVM; on a real cluster pass the configured mint instead).
+ * `mintAuthority` may mint more later, e.g. for local token airdrops.
+ */
+export async function createMint(
+  transport: LedgerTransport,
+  input: { payer: TransactionSigner; mintAuthority: Address; decimals?: number },
+  options: AbortOptions = {},
+): Promise<Address> {
+  const mint = await generateKeyPairSigner()
+  const space = BigInt(getMintSize())
+  const lamports = await transport.getMinimumBalanceForRentExemption(space, options)
+  await sendInstructions(
+    transport,
+    {
+      feePayer: input.payer,
+      instructions: [
+        getCreateAccountInstruction({
+          payer: input.payer,
+          newAccount: mint,
+          lamports,
+          space,
+          programAddress: TOKEN_PROGRAM_ADDRESS,
+        }),
+        getInitializeMint2Instruction({
+          mint: mint.address,
+          decimals: input.decimals ?? DEFAULT_TOKEN_DECIMALS,
+          mintAuthority: input.mintAuthority,
+        }),
+      ],
+    },
+    options,
+  )
+  return mint.address
+}
+
+/** The associated token account of `owner` for `mint` (its address; it may not exist yet). */
+export async function associatedTokenAddress(owner: Address, mint: Address): Promise<Address> {
+  const [ata] = await findAssociatedTokenPda({ owner, mint, tokenProgram: TOKEN_PROGRAM_ADDRESS })
+  return ata
+}
+
+/** Creates `owner`'s associated token account for `mint` unless it exists; returns its address. */
+export async function ensureTokenAccount(
+  transport: LedgerTransport,
+  input: { payer: TransactionSigner; owner: Address; mint: Address },
+  options: AbortOptions = {},
+): Promise<Address> {
+  const ata = await associatedTokenAddress(input.owner, input.mint)
+  if ((await transport.getAccount(ata, options)) !== null) return ata
+  await sendInstructions(
+    transport,
+    {
+      feePayer: input.payer,
+      instructions: [
+        getCreateAssociatedTokenIdempotentInstruction({
+          payer: input.payer,
+          ata,
+          owner: input.owner,
+          mint: input.mint,
+        }),
+      ],
+    },
+    options,
+  )
+  return ata
+}
+
+/** Mints `amount` to a token account: the local token airdrop (the mint authority must sign). */
+export async function mintTokens(
+  transport: LedgerTransport,
+  input: {
+    payer: TransactionSigner
+    mint: Address
+    mintAuthority: TransactionSigner
+    destination: Address
+    amount: bigint
+  },
+  options: AbortOptions = {},
+): Promise<void> {
+  await sendInstructions(
+    transport,
+    {
+      feePayer: input.payer,
+      instructions: [
+        getMintToInstruction({
+          mint: input.mint,
+          token: input.destination,
+          mintAuthority: input.mintAuthority,
+          amount: input.amount,
+        }),
+      ],
+    },
+    options,
+  )
+}
+
+/** Reads an SPL token account; `LEDGER__ACCOUNT_NOT_FOUND` or `LEDGER__MALFORMED_ACCOUNT` when it is not one. */
+export async function readTokenAccount(
+  transport: LedgerTransport,
+  address: Address,
+  options: AbortOptions = {},
+): Promise<TokenAccountInfo> {
+  const account = await transport.getAccount(address, options)
+  if (account === null) {
+    throw new LedgerError('LEDGER__ACCOUNT_NOT_FOUND', `token account ${address} does not exist`, { address })
+  }
+  if (account.programAddress !== TOKEN_PROGRAM_ADDRESS || account.data.byteLength !== getTokenSize()) {
+    throw new LedgerError('LEDGER__MALFORMED_ACCOUNT', `${address} is not an SPL token account`, { address })
+  }
+  const token = getTokenDecoder().decode(account.data)
+  if (token.state !== AccountState.Initialized) {
+    throw new LedgerError(
+      'LEDGER__MALFORMED_ACCOUNT',
+      `token account ${address} is not usable (state ${token.state})`,
+      {
+        address,
+      },
+    )
+  }
+  return { address, mint: token.mint, owner: token.owner, amount: token.amount }
+}
+
+/** Token units in a token account, or 0 when the account does not exist. */
+export async function getTokenBalance(
+  transport: LedgerTransport,
+  tokenAccount: Address,
+  options: AbortOptions = {},
+): Promise<bigint> {
+  if ((await transport.getAccount(tokenAccount, options)) === null) return 0n
+  return (await readTokenAccount(transport, tokenAccount, options)).amount
+}
+
+/** Decimals of a mint; `LEDGER__MALFORMED_ACCOUNT` when the address is not a mint. */
+export async function readMintDecimals(
+  transport: LedgerTransport,
+  mint: Address,
+  options: AbortOptions = {},
+): Promise<number> {
+  const account = await transport.getAccount(mint, options)
+  if (account === null) throw new LedgerError('LEDGER__ACCOUNT_NOT_FOUND', `mint ${mint} does not exist`, { mint })
+  if (account.programAddress !== TOKEN_PROGRAM_ADDRESS || account.data.byteLength !== getMintSize()) {
+    throw new LedgerError('LEDGER__MALFORMED_ACCOUNT', `${mint} is not an SPL mint`, { mint })
+  }
+  return getMintDecoder().decode(account.data).decimals
+}

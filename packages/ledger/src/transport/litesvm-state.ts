@@ -1,0 +1,102 @@
+import { readFile, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { sha256 } from '@noble/hashes/sha2.js'
+import { decodeCanonical, encodeCanonical } from '@tessera/core'
+import { MAX_JOURNAL_LINE_BYTES, STATE_FILE, TRANSACTION_LOG_FILE } from '../constants.js'
+import { DurableLog, writeFileAtomic } from '../durable-file.js'
+import { LedgerError } from '../errors.js'
+import type { TransactionErrorJson } from './transport.js'
+
+/**
+ * LiteSVM's state on disk: a snapshot (LiteSVM's own serialisation of accounts, sysvars and signature history,
+ * with a checksum and the number of transaction-log records it includes) written atomically, and an append-only
+ * log of the transactions it executed, so that they can be read back and decoded after a restart.
+ *
+ * Order on every transaction: execute in memory, append its record to the log (synced), then write the snapshot.
+ * A crash before the snapshot leaves a log record that the old snapshot does not count; it is dropped on load,
+ * exactly as the transaction's effects were lost with the process. So the snapshot alone says what happened.
+ */
+
+const SNAPSHOT_VERSION = 1
+
+export interface StoredTransaction {
+  signature: string
+  slot: string
+  err: TransactionErrorJson | null
+  /** Base64 wire transaction. */
+  wire: string
+}
+
+interface Snapshot {
+  v: number
+  transactions: number
+  checksum: Uint8Array
+  svm: Uint8Array
+}
+
+export interface LoadedState {
+  svm: Uint8Array | undefined
+  transactions: StoredTransaction[]
+  log: DurableLog<StoredTransaction>
+}
+
+/** Reads the snapshot and the transaction log in `dir`, dropping log records the snapshot does not include. */
+export async function loadLiteSvmState(dir: string): Promise<LoadedState> {
+  const snapshotPath = join(dir, STATE_FILE)
+  let snapshot: Snapshot | undefined
+  try {
+    snapshot = parseSnapshot(await readFile(snapshotPath), snapshotPath)
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
+  }
+  const logPath = join(dir, TRANSACTION_LOG_FILE)
+  const logOptions = { corruptCode: 'LEDGER__STATE_CORRUPT' as const, maxLineBytes: MAX_JOURNAL_LINE_BYTES }
+  let { log, records } = await DurableLog.open<StoredTransaction>(logPath, logOptions)
+  const counted = snapshot?.transactions ?? 0
+  if (records.length < counted) {
+    await log.close()
+    throw new LedgerError(
+      'LEDGER__STATE_CORRUPT',
+      `${logPath} has ${records.length} transactions but the snapshot counts ${counted}; restore both from a backup`,
+      { dir, logged: records.length, counted },
+    )
+  }
+  if (records.length > counted) {
+    // Records of transactions whose effects never reached the snapshot: rewrite the log without them.
+    await log.close()
+    await rm(logPath)
+    ;({ log } = await DurableLog.open<StoredTransaction>(logPath, logOptions))
+    records = records.slice(0, counted)
+    for (const record of records) await log.append(record)
+  }
+  return { svm: snapshot?.svm, transactions: records, log }
+}
+
+/** Writes a snapshot atomically. */
+export async function saveLiteSvmSnapshot(dir: string, svm: Uint8Array, transactions: number): Promise<void> {
+  const snapshot: Snapshot = { v: SNAPSHOT_VERSION, transactions, checksum: sha256(svm), svm }
+  await writeFileAtomic(join(dir, STATE_FILE), encodeCanonical(snapshot))
+}
+
+function parseSnapshot(bytes: Uint8Array, path: string): Snapshot {
+  const corrupt = (why: string) =>
+    new LedgerError('LEDGER__STATE_CORRUPT', `${path} is not a LiteSVM snapshot (${why}); restore it from a backup`, {
+      path,
+    })
+  let value: unknown
+  try {
+    value = decodeCanonical(bytes, 'LiteSVM snapshot')
+  } catch {
+    throw corrupt('not DAG-CBOR')
+  }
+  if (value === null || typeof value !== 'object') throw corrupt('not a map')
+  const { v, transactions, checksum, svm } = value as Partial<Snapshot>
+  if (v !== SNAPSHOT_VERSION) throw corrupt(`version ${String(v)}`)
+  if (typeof transactions !== 'number' || !Number.isSafeInteger(transactions) || transactions < 0) {
+    throw corrupt('bad transaction count')
+  }
+  if (!(svm instanceof Uint8Array) || !(checksum instanceof Uint8Array)) throw corrupt('missing state')
+  const actual = sha256(svm)
+  if (actual.byteLength !== checksum.byteLength || actual.some((b, i) => b !== checksum[i])) throw corrupt('checksum')
+  return { v, transactions, checksum, svm }
+}

@@ -1,0 +1,277 @@
+import {
+  getBase64Decoder,
+  getBase64Encoder,
+  getSignatureFromTransaction,
+  getTransactionEncoder,
+  lamports as toLamports,
+  type Address,
+  type EncodedAccount,
+  type Lamports,
+  type Signature,
+  type Transaction,
+} from '@solana/kit'
+import { logger as createLogger, type Logger } from '@libp2p/logger'
+import { AbortError, type AbortOptions } from '@tessera/core'
+import { FailedTransactionMetadata, LiteSVM } from 'litesvm'
+import { DEFAULT_LITESVM_TRANSACTION_HISTORY } from '../constants.js'
+import type { DurableLog } from '../durable-file.js'
+import { LedgerError } from '../errors.js'
+import { durableNonceOf, readNonce } from '../nonce.js'
+import { transactionFromWire } from '../transaction-decode.js'
+import { loadLiteSvmState, saveLiteSvmSnapshot, type StoredTransaction } from './litesvm-state.js'
+import { ledgerErrorFromTransactionError, transactionErrorJsonFromLiteSvm } from './transaction-error.js'
+import type { LatestBlockhash, LedgerTransport, SignatureStatus, TransactionRecord } from './transport.js'
+
+/** Blocks a LiteSVM blockhash is reported valid for, as on a cluster (LiteSVM itself only checks the latest). */
+const BLOCKHASH_VALIDITY_BLOCKS = 150n
+
+export interface LiteSvmTransportOptions {
+  /**
+   * Directory for the chain's state. When set, state is loaded from it and written back (atomically) after every
+   * transaction and airdrop, so a restart keeps balances. When absent the chain lives in memory only.
+   */
+  dataDir?: string
+  /**
+   * Signatures LiteSVM remembers (its own default is 32, after which an identical transaction executes again).
+   * @default 100_000
+   */
+  transactionHistory?: number
+  /** @default logger('tessera:ledger:litesvm') */
+  logger?: Logger
+}
+
+/**
+ * The embedded chain: LiteSVM in this process, with System, SPL Token, ATA, Memo v1/v3 and ComputeBudget loaded.
+ * Transactions execute synchronously, so "confirmed" means executed; with a data directory the state is on disk
+ * before `sendAndConfirm` resolves.
+ */
+export class LiteSvmTransport implements LedgerTransport {
+  readonly kind = 'litesvm' as const
+  /** The LiteSVM instance, for demos and tests (e.g. `expireBlockhash()`). */
+  readonly svm: LiteSVM
+  readonly #dataDir: string | undefined
+  readonly #log: DurableLog<StoredTransaction> | undefined
+  readonly #records = new Map<string, StoredTransaction>()
+  readonly #logger: Logger
+  #count: number
+  #queue: Promise<unknown> = Promise.resolve()
+  #closed = false
+
+  private constructor(svm: LiteSVM, init: { dataDir?: string; log?: DurableLog<StoredTransaction>; logger: Logger }) {
+    this.svm = svm
+    this.#dataDir = init.dataDir
+    this.#log = init.log
+    this.#logger = init.logger
+    this.#count = 0
+  }
+
+  /** Opens the chain, loading state from `options.dataDir` when there is some. */
+  static async open(options: LiteSvmTransportOptions = {}): Promise<LiteSvmTransport> {
+    const history = BigInt(options.transactionHistory ?? DEFAULT_LITESVM_TRANSACTION_HISTORY)
+    const logger = options.logger ?? createLogger('tessera:ledger:litesvm')
+    if (options.dataDir === undefined) {
+      return new LiteSvmTransport(new LiteSVM().withTransactionHistory(history), { logger })
+    }
+    const state = await loadLiteSvmState(options.dataDir)
+    let svm: LiteSVM
+    try {
+      svm = state.svm === undefined ? new LiteSVM() : LiteSVM.fromBytes(state.svm)
+    } catch (cause) {
+      await state.log.close()
+      throw new LedgerError(
+        'LEDGER__STATE_CORRUPT',
+        'LiteSVM could not load its snapshot',
+        { dir: options.dataDir },
+        { cause },
+      )
+    }
+    svm.withTransactionHistory(history)
+    const transport = new LiteSvmTransport(svm, { dataDir: options.dataDir, log: state.log, logger })
+    for (const record of state.transactions) transport.#remember(record)
+    logger('opened LiteSVM state in %s with %d transactions', options.dataDir, state.transactions.length)
+    return transport
+  }
+
+  async sendAndConfirm(transaction: Transaction, options: AbortOptions = {}): Promise<Signature> {
+    return this.#exclusive(options, async () => {
+      const signature = signatureOf(transaction)
+      let result = this.#execute(transaction)
+      if (
+        result instanceof FailedTransactionMetadata &&
+        (await this.#isNonceWaitingForNextBlock(transaction, result))
+      ) {
+        // A nonce cannot advance twice in one block; LiteSVM's block only moves when told to, so move it.
+        this.svm.expireBlockhash()
+        result = this.#execute(transaction)
+      }
+      if (!(result instanceof FailedTransactionMetadata)) {
+        await this.#record(signature, transaction, null)
+        return signature
+      }
+      const err = transactionErrorJsonFromLiteSvm(result.err())
+      // A copy that already ran is refused as AlreadyProcessed, or as BlockhashNotFound once the nonce it used has
+      // advanced (the age check comes first, as on a validator): either way its recorded outcome is the answer.
+      if (err === 'AlreadyProcessed' || (err === 'BlockhashNotFound' && this.#records.has(signature))) {
+        return this.#outcomeOfEarlier(signature, transaction)
+      }
+      const executed = this.svm.getTransaction(signature) !== null
+      if (executed) await this.#record(signature, transaction, err)
+      this.#logger('transaction %s failed: %o', signature, err)
+      throw ledgerErrorFromTransactionError(err, { signature, transaction, executed, logs: result.meta().logs() })
+    })
+  }
+
+  async getSignatureStatus(signature: Signature, options: AbortOptions = {}): Promise<SignatureStatus | null> {
+    options.signal?.throwIfAborted()
+    const record = this.#records.get(signature)
+    if (record !== undefined) return { slot: BigInt(record.slot), err: record.err, confirmationStatus: 'finalized' }
+    const meta = this.svm.getTransaction(signature)
+    if (meta === null) return null
+    const err = meta instanceof FailedTransactionMetadata ? transactionErrorJsonFromLiteSvm(meta.err()) : null
+    return { slot: this.svm.getClock().slot, err, confirmationStatus: 'finalized' }
+  }
+
+  async getAccount(address: Address, options: AbortOptions = {}): Promise<EncodedAccount | null> {
+    options.signal?.throwIfAborted()
+    const account = this.svm.getAccount(address)
+    if (!account.exists) return null
+    return {
+      address: account.address,
+      data: account.data,
+      executable: account.executable,
+      lamports: account.lamports,
+      programAddress: account.programAddress,
+      space: account.space,
+    }
+  }
+
+  async getBalance(address: Address, options: AbortOptions = {}): Promise<Lamports> {
+    options.signal?.throwIfAborted()
+    return this.svm.getBalance(address) ?? toLamports(0n)
+  }
+
+  async getLatestBlockhash(options: AbortOptions = {}): Promise<LatestBlockhash> {
+    options.signal?.throwIfAborted()
+    return {
+      blockhash: this.svm.latestBlockhash(),
+      lastValidBlockHeight: this.svm.getClock().slot + BLOCKHASH_VALIDITY_BLOCKS,
+    }
+  }
+
+  async getTransaction(signature: Signature, options: AbortOptions = {}): Promise<TransactionRecord | null> {
+    options.signal?.throwIfAborted()
+    const record = this.#records.get(signature)
+    if (record === undefined) return null
+    return {
+      signature,
+      slot: BigInt(record.slot),
+      err: record.err,
+      transaction: transactionFromWire(new Uint8Array(getBase64Encoder().encode(record.wire))),
+    }
+  }
+
+  async getMinimumBalanceForRentExemption(space: bigint, options: AbortOptions = {}): Promise<Lamports> {
+    options.signal?.throwIfAborted()
+    return toLamports(this.svm.minimumBalanceForRentExemption(space))
+  }
+
+  async requestAirdrop(address: Address, amount: Lamports, options: AbortOptions = {}): Promise<void> {
+    await this.#exclusive(options, async () => {
+      const result = this.svm.airdrop(address, amount)
+      if (result === null || result instanceof FailedTransactionMetadata) {
+        throw new LedgerError('LEDGER__AIRDROP_UNAVAILABLE', `LiteSVM refused to airdrop to ${address}`, {
+          address,
+          err: result === null ? null : transactionErrorJsonFromLiteSvm(result.err()),
+        })
+      }
+      await this.save()
+    })
+  }
+
+  /** Writes the state snapshot now (it is also written after every transaction when a data directory is set). */
+  async save(): Promise<void> {
+    if (this.#dataDir === undefined) return
+    await saveLiteSvmSnapshot(this.#dataDir, this.svm.toBytes(), this.#count)
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    await this.#queue.catch(() => {})
+    await this.save()
+    await this.#log?.close()
+  }
+
+  #execute(transaction: Transaction) {
+    try {
+      return this.svm.sendTransaction(transaction)
+    } catch (cause) {
+      throw new LedgerError(
+        'LEDGER__INVALID_INPUT',
+        'LiteSVM could not take the transaction (is it fully signed?)',
+        {},
+        { cause },
+      )
+    }
+  }
+
+  /** True when a durable-nonce transaction failed only because its nonce was set in the current block. */
+  async #isNonceWaitingForNextBlock(transaction: Transaction, result: FailedTransactionMetadata): Promise<boolean> {
+    if (transactionErrorJsonFromLiteSvm(result.err()) !== 'BlockhashNotFound') return false
+    const bound = durableNonceOf(transaction)
+    if (bound === undefined) return false
+    try {
+      return (await readNonce(this, bound.nonceAccount)).nonce === bound.nonce
+    } catch {
+      return false
+    }
+  }
+
+  /** The outcome of a transaction LiteSVM says it has already processed. */
+  async #outcomeOfEarlier(signature: Signature, transaction: Transaction): Promise<Signature> {
+    const status = await this.getSignatureStatus(signature)
+    if (status === null || status.err === null) return signature
+    throw ledgerErrorFromTransactionError(status.err, { signature, transaction, executed: true })
+  }
+
+  async #record(signature: Signature, transaction: Transaction, err: StoredTransaction['err']): Promise<void> {
+    const record: StoredTransaction = {
+      signature,
+      slot: this.svm.getClock().slot.toString(),
+      err,
+      wire: getBase64Decoder().decode(getTransactionEncoder().encode(transaction)),
+    }
+    this.#remember(record)
+    await this.#log?.append(record)
+    await this.save()
+  }
+
+  #remember(record: StoredTransaction): void {
+    this.#records.set(record.signature, record)
+    this.#count++
+  }
+
+  /** Runs state-changing work one call at a time, so each snapshot holds whole transactions. */
+  #exclusive<T>(options: AbortOptions, work: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(() => {
+      if (this.#closed) throw new LedgerError('LEDGER__INVALID_INPUT', 'the LiteSVM transport is closed')
+      if (options.signal?.aborted === true) throw new AbortError()
+      return work()
+    })
+    this.#queue = run.catch(() => {})
+    return run
+  }
+}
+
+function signatureOf(transaction: Transaction): Signature {
+  try {
+    return getSignatureFromTransaction(transaction)
+  } catch (cause) {
+    throw new LedgerError('LEDGER__INVALID_INPUT', 'the transaction has no fee payer signature', {}, { cause })
+  }
+}
+
+/** Opens the embedded LiteSVM chain. */
+export function createLiteSvmTransport(options: LiteSvmTransportOptions = {}): Promise<LiteSvmTransport> {
+  return LiteSvmTransport.open(options)
+}

@@ -1,0 +1,75 @@
+import { AbortError, type AbortOptions } from '@tessera/core'
+import { DEFAULT_RETRY_ATTEMPTS, DEFAULT_RETRY_BASE_DELAY_MS, DEFAULT_RETRY_MAX_DELAY_MS } from '../constants.js'
+import { isTransientLedgerError } from '../errors.js'
+
+/** How a failed call is retried: exponential backoff, base·2^attempt, capped. */
+export interface RetryPolicy {
+  /** Attempts in all, the first included. @default 5 */
+  attempts?: number
+  /** @default 200 */
+  baseDelayMs?: number
+  /** @default 10_000 */
+  maxDelayMs?: number
+}
+
+/** What a caller may watch: each retry's attempt number (1 = first retry), delay and the error that caused it. */
+export interface RetryEvent {
+  operation: string
+  attempt: number
+  delayMs: number
+  error: unknown
+}
+
+export interface RetryOptions extends AbortOptions {
+  onRetry?: (event: RetryEvent) => void
+}
+
+/** The delay before retry number `attempt` (1-based). Deterministic: tests and logs can predict it. */
+export function backoffDelay(attempt: number, policy: RetryPolicy = {}): number {
+  const base = policy.baseDelayMs ?? DEFAULT_RETRY_BASE_DELAY_MS
+  const max = policy.maxDelayMs ?? DEFAULT_RETRY_MAX_DELAY_MS
+  return Math.min(max, base * 2 ** (attempt - 1))
+}
+
+/** Resolves after `ms`, or rejects with AbortError when `signal` fires first. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted === true) {
+      reject(new AbortError())
+      return
+    }
+    const onAbort = () => {
+      clearTimeout(timer)
+      reject(new AbortError())
+    }
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort)
+      resolve()
+    }, ms)
+    signal?.addEventListener('abort', onAbort, { once: true })
+  })
+}
+
+/**
+ * Runs `call` until it succeeds, fails with a non-retryable error, or runs out of attempts (then the last error
+ * is thrown: it is coded, so callers see why). Only transient endpoint failures (`isTransientLedgerError`) are retried.
+ */
+export async function withRetry<T>(
+  operation: string,
+  call: (attempt: number) => Promise<T>,
+  policy: RetryPolicy = {},
+  options: RetryOptions = {},
+): Promise<T> {
+  const attempts = Math.max(1, policy.attempts ?? DEFAULT_RETRY_ATTEMPTS)
+  for (let attempt = 0; ; attempt++) {
+    options.signal?.throwIfAborted()
+    try {
+      return await call(attempt)
+    } catch (error) {
+      if (!isTransientLedgerError(error) || attempt + 1 >= attempts) throw error
+      const delayMs = backoffDelay(attempt + 1, policy)
+      options.onRetry?.({ operation, attempt: attempt + 1, delayMs, error })
+      await sleep(delayMs, options.signal)
+    }
+  }
+}

@@ -1,0 +1,114 @@
+import { isAddress, isSignature, type Address, type Blockhash, type Signature } from '@solana/kit'
+import { z } from 'zod'
+import { MAX_ACCOUNT_DATA_BYTES } from '../constants.js'
+import { LedgerError } from '../errors.js'
+import { normalizeTransactionError } from './transaction-error.js'
+
+/**
+ * Schemas for every RPC reply the transport uses, checked after `@solana/kit` has parsed them (kit turns JSON
+ * integers into bigints). A reply that does not match is `LEDGER__RPC_MALFORMED_REPLY`: retried, never trusted.
+ */
+
+const u64 = z
+  .union([z.bigint(), z.number().int()])
+  .transform((v) => BigInt(v))
+  .refine((v) => v >= 0n && v <= 0xffff_ffff_ffff_ffffn, 'out of u64 range')
+const address = z
+  .string()
+  .refine(isAddress, 'not a base58 address')
+  .transform((v) => v as Address)
+const signature = z
+  .string()
+  .refine(isSignature, 'not a signature')
+  .transform((v) => v as Signature)
+const base64 = z
+  .string()
+  .max(Math.ceil(MAX_ACCOUNT_DATA_BYTES / 3) * 4)
+  .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'not base64')
+/** Solana's JSON TransactionError: a variant name or a one-key object. */
+const transactionError = z
+  .union([z.string().max(128), z.record(z.string().max(128), z.unknown())])
+  .transform(normalizeTransactionError)
+const context = z.object({ slot: u64 }).loose()
+const commitment = z.enum(['processed', 'confirmed', 'finalized'])
+
+export const latestBlockhashReply = z.object({
+  context,
+  value: z.object({
+    blockhash: z
+      .string()
+      .refine(isAddress, 'not a blockhash')
+      .transform((v) => v as string as Blockhash),
+    lastValidBlockHeight: u64,
+  }),
+})
+
+export const balanceReply = z.object({ context, value: u64 })
+
+export const accountInfoReply = z.object({
+  context,
+  value: z
+    .object({
+      data: z.tuple([base64, z.literal('base64')]),
+      executable: z.boolean(),
+      lamports: u64,
+      owner: address,
+      space: u64.optional(),
+    })
+    .loose()
+    .nullable(),
+})
+
+export const signatureStatusesReply = z.object({
+  context,
+  value: z.array(
+    z
+      .object({
+        slot: u64,
+        err: transactionError.nullable(),
+        confirmationStatus: commitment.nullable().optional(),
+      })
+      .loose()
+      .nullable(),
+  ),
+})
+
+export const transactionReply = z
+  .object({
+    slot: u64,
+    meta: z.object({ err: transactionError.nullable() }).loose().nullable(),
+    transaction: z.tuple([base64, z.literal('base64')]),
+  })
+  .loose()
+  .nullable()
+
+export const signatureReply = signature
+export const lamportsReply = u64
+
+export const signatureNotification = z.object({
+  context,
+  value: z.union([z.literal('receivedSignature'), z.object({ err: transactionError.nullable() }).loose()]),
+})
+
+/** The JSON-RPC 2.0 envelope around every reply. */
+export const jsonRpcEnvelope = z.union([
+  z.object({ jsonrpc: z.literal('2.0'), result: z.unknown() }).loose(),
+  z
+    .object({
+      jsonrpc: z.literal('2.0'),
+      error: z.object({ code: z.union([z.number(), z.bigint()]), message: z.string(), data: z.unknown() }).loose(),
+    })
+    .loose(),
+])
+
+/** Checks `value` against `schema`, throwing `LEDGER__RPC_MALFORMED_REPLY` with the method and the first problem. */
+export function parseReply<S extends z.ZodType>(schema: S, value: unknown, method: string): z.output<S> {
+  const parsed = schema.safeParse(value)
+  if (parsed.success) return parsed.data
+  const issue = parsed.error.issues[0]
+  throw new LedgerError(
+    'LEDGER__RPC_MALFORMED_REPLY',
+    `${method} reply is malformed at ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`,
+    { method, path: issue?.path.map(String) ?? [] },
+  )
+}

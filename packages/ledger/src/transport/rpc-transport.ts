@@ -1,0 +1,486 @@
+import {
+  createDefaultRpcTransport,
+  createSolanaRpcFromTransport,
+  createSolanaRpcSubscriptions,
+  getBase64EncodedWireTransaction,
+  getBase64Encoder,
+  getSignatureFromTransaction,
+  isSolanaError,
+  lamports as toLamports,
+  SOLANA_ERROR__RPC__TRANSPORT_HTTP_ERROR,
+  type Address,
+  type Commitment,
+  type EncodedAccount,
+  type Lamports,
+  type RpcTransport,
+  type Signature,
+  type Transaction,
+} from '@solana/kit'
+import { logger as createLogger, type Logger } from '@libp2p/logger'
+import { AbortError, type AbortOptions } from '@tessera/core'
+import type { z } from 'zod'
+import {
+  DEFAULT_CONFIRM_POLL_INTERVAL_MS,
+  DEFAULT_CONFIRM_TIMEOUT_MS,
+  DEFAULT_RPC_REQUEST_TIMEOUT_MS,
+} from '../constants.js'
+import { LedgerError, isLedgerError } from '../errors.js'
+import { durableNonceOf, readNonce } from '../nonce.js'
+import { transactionFromWire } from '../transaction-decode.js'
+import {
+  accountInfoReply,
+  balanceReply,
+  jsonRpcEnvelope,
+  lamportsReply,
+  latestBlockhashReply,
+  parseReply,
+  signatureNotification,
+  signatureReply,
+  signatureStatusesReply,
+  transactionReply,
+} from './rpc-replies.js'
+import { sleep, withRetry, type RetryEvent, type RetryPolicy } from './retry.js'
+import { ledgerErrorFromTransactionError, normalizeTransactionError } from './transaction-error.js'
+import type {
+  LatestBlockhash,
+  LedgerTransport,
+  SignatureStatus,
+  TransactionErrorJson,
+  TransactionRecord,
+} from './transport.js'
+
+export interface RpcTransportOptions {
+  /** HTTP JSON-RPC endpoint, e.g. `http://127.0.0.1:8899` (solana-test-validator) or `https://api.devnet.solana.com`. */
+  url: string
+  /** WebSocket endpoint for signature notifications; without it confirmation polls `getSignatureStatuses`. */
+  wsUrl?: string
+  /** @default 'confirmed' */
+  commitment?: Commitment
+  /** Each HTTP request is abandoned after this long (`LEDGER__RPC_TIMEOUT`, retried). @default 10_000 */
+  requestTimeoutMs?: number
+  /** `sendAndConfirm` gives up after this long (`LEDGER__CONFIRMATION_TIMEOUT`). @default 60_000 */
+  confirmTimeoutMs?: number
+  /** Between status polls; with a WebSocket, polls run 5× less often as a fallback. @default 400 */
+  pollIntervalMs?: number
+  /** Backoff for retryable failures (timeouts, unavailable or garbled endpoints). */
+  retry?: RetryPolicy
+  /** Called before each retry, e.g. for metrics. */
+  onRetry?: (event: RetryEvent) => void
+  /** Whether `requestAirdrop` may be used (a local validator or devnet). @default true */
+  airdrop?: boolean
+  /** @default logger('tessera:ledger:rpc') */
+  logger?: Logger
+}
+
+const COMMITMENT_RANK: Record<Commitment, number> = { processed: 0, confirmed: 1, finalized: 2 }
+/** JSON-RPC error codes a healthy node may return while behind or busy: worth retrying. */
+const TRANSIENT_RPC_CODES = new Set([-32603, -32005, -32004, -32007, -32014, -32016, 429])
+const PREFLIGHT_FAILURE = -32002
+const WS_FALLBACK_POLL_FACTOR = 5
+/** Rebroadcast an unconfirmed transaction this often (same bytes, same signature: harmless). */
+const RESEND_EVERY_POLLS = 5
+
+/**
+ * A Solana cluster over JSON-RPC, through `@solana/kit`'s RPC client with a transport wrapper that turns every
+ * failure into a coded error: HTTP failures and transient node errors are `LEDGER__RPC_UNAVAILABLE`, slow replies
+ * `LEDGER__RPC_TIMEOUT`, replies that are not JSON-RPC or not the documented shape `LEDGER__RPC_MALFORMED_REPLY`;
+ * all three are retried with exponential backoff. Preflight rejections carry Solana's error.
+ */
+export class SolanaRpcTransport implements LedgerTransport {
+  readonly kind = 'rpc' as const
+  readonly #rpc: ReturnType<typeof createSolanaRpcFromTransport<RpcTransport>>
+  readonly #subscriptions: ReturnType<typeof createSolanaRpcSubscriptions> | undefined
+  readonly #commitment: Commitment
+  readonly #requestTimeoutMs: number
+  readonly #confirmTimeoutMs: number
+  readonly #pollIntervalMs: number
+  readonly #retry: RetryPolicy
+  readonly #onRetry: ((event: RetryEvent) => void) | undefined
+  readonly #airdrop: boolean
+  readonly #logger: Logger
+  readonly #closer = new AbortController()
+
+  constructor(options: RpcTransportOptions) {
+    this.#rpc = createSolanaRpcFromTransport(codedTransport(createDefaultRpcTransport({ url: options.url })))
+    this.#subscriptions = options.wsUrl === undefined ? undefined : createSolanaRpcSubscriptions(options.wsUrl)
+    this.#commitment = options.commitment ?? 'confirmed'
+    this.#requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_RPC_REQUEST_TIMEOUT_MS
+    this.#confirmTimeoutMs = options.confirmTimeoutMs ?? DEFAULT_CONFIRM_TIMEOUT_MS
+    this.#pollIntervalMs = options.pollIntervalMs ?? DEFAULT_CONFIRM_POLL_INTERVAL_MS
+    this.#retry = options.retry ?? {}
+    this.#onRetry = options.onRetry
+    this.#airdrop = options.airdrop ?? true
+    this.#logger = options.logger ?? createLogger('tessera:ledger:rpc')
+  }
+
+  async sendAndConfirm(transaction: Transaction, options: AbortOptions = {}): Promise<Signature> {
+    const signature = getSignatureFromTransaction(transaction)
+    const signal = this.#signal(options)
+    const deadline = AbortSignal.any([signal, AbortSignal.timeout(this.#confirmTimeoutMs)])
+    try {
+      await this.#send(transaction, signature, { signal })
+      return await this.#confirm(transaction, signature, deadline)
+    } catch (e) {
+      if (deadline.aborted && !signal.aborted) {
+        throw new LedgerError(
+          'LEDGER__CONFIRMATION_TIMEOUT',
+          `transaction ${signature} was not confirmed within ${this.#confirmTimeoutMs} ms; it may still land, so check its status before building another`,
+          { signature },
+          { cause: e },
+        )
+      }
+      throw e
+    }
+  }
+
+  async getSignatureStatus(signature: Signature, options: AbortOptions = {}): Promise<SignatureStatus | null> {
+    const reply = await this.#call(
+      'getSignatureStatuses',
+      signatureStatusesReply,
+      (abortSignal) =>
+        this.#rpc.getSignatureStatuses([signature], { searchTransactionHistory: true }).send({ abortSignal }),
+      options,
+    )
+    if (reply.value.length !== 1) {
+      throw new LedgerError(
+        'LEDGER__RPC_MALFORMED_REPLY',
+        'getSignatureStatuses returned the wrong number of statuses',
+        {
+          method: 'getSignatureStatuses',
+          count: reply.value.length,
+        },
+      )
+    }
+    const status = reply.value[0]
+    if (status === null || status === undefined) return null
+    return { slot: status.slot, err: status.err, confirmationStatus: status.confirmationStatus ?? null }
+  }
+
+  async getAccount(address: Address, options: AbortOptions = {}): Promise<EncodedAccount | null> {
+    const reply = await this.#call(
+      'getAccountInfo',
+      accountInfoReply,
+      (abortSignal) =>
+        this.#rpc.getAccountInfo(address, { encoding: 'base64', commitment: this.#commitment }).send({ abortSignal }),
+      options,
+    )
+    if (reply.value === null) return null
+    const data = new Uint8Array(getBase64Encoder().encode(reply.value.data[0]))
+    return {
+      address,
+      data,
+      executable: reply.value.executable,
+      lamports: toLamports(reply.value.lamports),
+      programAddress: reply.value.owner,
+      space: BigInt(data.byteLength),
+    }
+  }
+
+  async getBalance(address: Address, options: AbortOptions = {}): Promise<Lamports> {
+    const reply = await this.#call(
+      'getBalance',
+      balanceReply,
+      (abortSignal) => this.#rpc.getBalance(address, { commitment: this.#commitment }).send({ abortSignal }),
+      options,
+    )
+    return toLamports(reply.value)
+  }
+
+  async getLatestBlockhash(options: AbortOptions = {}): Promise<LatestBlockhash> {
+    const reply = await this.#call(
+      'getLatestBlockhash',
+      latestBlockhashReply,
+      (abortSignal) => this.#rpc.getLatestBlockhash({ commitment: this.#commitment }).send({ abortSignal }),
+      options,
+    )
+    return reply.value
+  }
+
+  async getTransaction(signature: Signature, options: AbortOptions = {}): Promise<TransactionRecord | null> {
+    const reply = await this.#call(
+      'getTransaction',
+      transactionReply,
+      (abortSignal) =>
+        this.#rpc
+          .getTransaction(signature, {
+            encoding: 'base64',
+            maxSupportedTransactionVersion: 0,
+            commitment: this.#commitment === 'processed' ? 'confirmed' : this.#commitment,
+          })
+          .send({ abortSignal }),
+      options,
+    )
+    if (reply === null) return null
+    const transaction = transactionFromWire(new Uint8Array(getBase64Encoder().encode(reply.transaction[0])))
+    if (getSignatureFromTransaction(transaction) !== signature) {
+      throw new LedgerError('LEDGER__RPC_MALFORMED_REPLY', 'getTransaction returned a different transaction', {
+        method: 'getTransaction',
+        signature,
+      })
+    }
+    return { signature, slot: reply.slot, err: reply.meta?.err ?? null, transaction }
+  }
+
+  async getMinimumBalanceForRentExemption(space: bigint, options: AbortOptions = {}): Promise<Lamports> {
+    const reply = await this.#call(
+      'getMinimumBalanceForRentExemption',
+      lamportsReply,
+      (abortSignal) => this.#rpc.getMinimumBalanceForRentExemption(space).send({ abortSignal }),
+      options,
+    )
+    return toLamports(reply)
+  }
+
+  async requestAirdrop(address: Address, amount: Lamports, options: AbortOptions = {}): Promise<void> {
+    if (!this.#airdrop) {
+      throw new LedgerError('LEDGER__AIRDROP_UNAVAILABLE', 'airdrops are disabled for this cluster; fund the wallet', {
+        address,
+      })
+    }
+    const signature = await this.#call(
+      'requestAirdrop',
+      signatureReply,
+      (abortSignal) =>
+        this.#rpc.requestAirdrop(address, amount, { commitment: this.#commitment }).send({ abortSignal }),
+      options,
+    )
+    const deadline = AbortSignal.any([this.#signal(options), AbortSignal.timeout(this.#confirmTimeoutMs)])
+    await this.#confirm(undefined, signature, deadline)
+  }
+
+  async close(): Promise<void> {
+    this.#closer.abort()
+  }
+
+  #signal(options: AbortOptions): AbortSignal {
+    return options.signal === undefined ? this.#closer.signal : AbortSignal.any([options.signal, this.#closer.signal])
+  }
+
+  /** One RPC call: per-request timeout, reply validation, retries with backoff for retryable failures. */
+  #call<S extends z.ZodType>(
+    method: string,
+    schema: S,
+    request: (signal: AbortSignal) => Promise<unknown>,
+    options: AbortOptions,
+  ): Promise<z.output<S>> {
+    const signal = this.#signal(options)
+    return withRetry(
+      method,
+      async () => {
+        const attemptSignal = AbortSignal.any([signal, AbortSignal.timeout(this.#requestTimeoutMs)])
+        let reply: unknown
+        try {
+          reply = await request(attemptSignal)
+        } catch (e) {
+          throw this.#coded(e, method, signal)
+        }
+        return parseReply(schema, reply, method)
+      },
+      this.#retry,
+      { signal, onRetry: (event) => this.#retried(event) },
+    )
+  }
+
+  #retried(event: RetryEvent): void {
+    this.#logger(
+      'retrying %s (attempt %d) in %d ms: %s',
+      event.operation,
+      event.attempt,
+      event.delayMs,
+      String(event.error),
+    )
+    this.#onRetry?.(event)
+  }
+
+  /** Maps anything a request threw to a coded error (or AbortError when the caller gave up). */
+  #coded(e: unknown, method: string, callerSignal: AbortSignal): unknown {
+    if (e instanceof LedgerError) return e
+    if (callerSignal.aborted) return new AbortError()
+    if (e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError')) {
+      return new LedgerError('LEDGER__RPC_TIMEOUT', `${method} got no reply in ${this.#requestTimeoutMs} ms`, {
+        method,
+      })
+    }
+    if (isSolanaError(e, SOLANA_ERROR__RPC__TRANSPORT_HTTP_ERROR)) {
+      return new LedgerError('LEDGER__RPC_UNAVAILABLE', `${method} failed with HTTP ${e.context.statusCode}`, {
+        method,
+        status: e.context.statusCode,
+      })
+    }
+    if (e instanceof SyntaxError) {
+      return new LedgerError('LEDGER__RPC_MALFORMED_REPLY', `${method} reply is not JSON`, { method }, { cause: e })
+    }
+    if (e instanceof TypeError) {
+      return new LedgerError(
+        'LEDGER__RPC_UNAVAILABLE',
+        `${method} could not reach the endpoint: ${e.message}`,
+        { method },
+        {
+          cause: e,
+        },
+      )
+    }
+    return new LedgerError('LEDGER__RPC_ERROR', `${method} failed: ${String(e)}`, { method }, { cause: e })
+  }
+
+  /** Sends the wire transaction (retrying transport failures: the same bytes cannot execute twice). */
+  async #send(transaction: Transaction, signature: Signature, options: { signal: AbortSignal }): Promise<void> {
+    try {
+      const sent = await this.#call(
+        'sendTransaction',
+        signatureReply,
+        (abortSignal) =>
+          this.#rpc
+            .sendTransaction(getBase64EncodedWireTransaction(transaction), {
+              encoding: 'base64',
+              preflightCommitment: this.#commitment,
+            })
+            .send({ abortSignal }),
+        options,
+      )
+      if (sent !== signature) {
+        throw new LedgerError('LEDGER__RPC_MALFORMED_REPLY', 'sendTransaction returned another signature', {
+          method: 'sendTransaction',
+          expected: signature,
+          got: sent,
+        })
+      }
+    } catch (e) {
+      // A copy already landed (an earlier attempt whose reply we lost, or a deliberate re-send): the chain refuses
+      // it as AlreadyProcessed, or as BlockhashNotFound once its nonce has moved on. Its status decides the outcome.
+      if (isLedgerError(e) && e.context.err === 'AlreadyProcessed') return
+      if (isLedgerError(e, 'LEDGER__BLOCKHASH_EXPIRED') && (await this.getSignatureStatus(signature, options)) !== null)
+        return
+      throw e
+    }
+  }
+
+  /**
+   * Waits for `signature` to reach the commitment: the first of a WebSocket notification (when configured) and
+   * status polling decides. The WebSocket side never fails the wait on its own: a broken subscription or a garbled
+   * notification leaves polling to finish the job.
+   */
+  async #confirm(
+    transaction: Transaction | undefined,
+    signature: Signature,
+    deadline: AbortSignal,
+  ): Promise<Signature> {
+    const done = new AbortController()
+    const signal = AbortSignal.any([deadline, done.signal])
+    const waiters = [this.#poll(transaction, signature, signal)]
+    if (this.#subscriptions !== undefined) waiters.push(this.#notified(transaction, signature, signal))
+    try {
+      return await Promise.race(waiters)
+    } finally {
+      done.abort()
+      await Promise.allSettled(waiters)
+    }
+  }
+
+  async #notified(transaction: Transaction | undefined, signature: Signature, signal: AbortSignal): Promise<Signature> {
+    let err: TransactionErrorJson | null | undefined
+    try {
+      const notifications = await this.#subscriptions!.signatureNotifications(signature, {
+        commitment: this.#commitment,
+      }).subscribe({ abortSignal: signal })
+      for await (const raw of notifications) {
+        const notification = parseReply(signatureNotification, raw, 'signatureNotification')
+        if (notification.value === 'receivedSignature') continue
+        err = notification.value.err as TransactionErrorJson | null
+        break
+      }
+    } catch (e) {
+      if (!signal.aborted) this.#logger('signature notifications failed, polling instead: %s', String(e))
+    }
+    if (err === undefined) return never(signal)
+    if (err !== null) throw ledgerErrorFromTransactionError(err, { signature, transaction, executed: true })
+    return signature
+  }
+
+  async #poll(transaction: Transaction | undefined, signature: Signature, signal: AbortSignal): Promise<Signature> {
+    const interval =
+      this.#subscriptions === undefined ? this.#pollIntervalMs : this.#pollIntervalMs * WS_FALLBACK_POLL_FACTOR
+    for (let round = 1; ; round++) {
+      const status = await this.getSignatureStatus(signature, { signal })
+      if (status !== null && status.err !== null) {
+        throw ledgerErrorFromTransactionError(status.err, { signature, transaction, executed: true })
+      }
+      if (
+        status?.confirmationStatus != null &&
+        COMMITMENT_RANK[status.confirmationStatus] >= COMMITMENT_RANK[this.#commitment]
+      ) {
+        return signature
+      }
+      if (status === null && transaction !== undefined) {
+        await this.#failIfNonceMoved(transaction, signature, signal)
+        if (round % RESEND_EVERY_POLLS === 0) await this.#send(transaction, signature, { signal }).catch(() => {})
+      }
+      await sleep(interval, signal)
+    }
+  }
+
+  /** A nonce that moved on while our signature is unknown means our transaction can never land. */
+  async #failIfNonceMoved(transaction: Transaction, signature: Signature, signal: AbortSignal): Promise<void> {
+    const bound = durableNonceOf(transaction)
+    if (bound === undefined) return
+    const { nonce } = await readNonce(this, bound.nonceAccount, { signal })
+    if (nonce === bound.nonce) return
+    if ((await this.getSignatureStatus(signature, { signal })) !== null) return
+    throw new LedgerError('LEDGER__BLOCKHASH_EXPIRED', `the durable nonce of ${signature} has moved on; rebuild it`, {
+      signature,
+      nonceAccount: bound.nonceAccount,
+    })
+  }
+}
+
+function never(signal: AbortSignal): Promise<never> {
+  return new Promise((_resolve, reject) => {
+    if (signal.aborted) reject(new AbortError())
+    signal.addEventListener('abort', () => reject(new AbortError()), { once: true })
+  })
+}
+
+/**
+ * Wraps kit's HTTP transport: checks the JSON-RPC envelope, and turns preflight rejections into coded errors that
+ * keep Solana's raw error (kit would otherwise re-wrap it before we could read it).
+ */
+function codedTransport(inner: RpcTransport): RpcTransport {
+  return (async (config: Parameters<RpcTransport>[0]) => {
+    const method = (config.payload as { method?: string }).method ?? 'unknown'
+    const response: unknown = await inner(config)
+    const envelope = parseReply(jsonRpcEnvelope, response, method)
+    if ('error' in envelope) {
+      const { code, message, data } = envelope.error as { code: number | bigint; message: string; data?: unknown }
+      const numeric = Number(code)
+      if (numeric === PREFLIGHT_FAILURE && data !== null && typeof data === 'object' && 'err' in data) {
+        const err = normalizeTransactionError((data as { err: unknown }).err)
+        const logs = (data as { logs?: unknown }).logs
+        const wire = (config.payload as { params?: unknown[] }).params?.[0]
+        let transaction: Transaction | undefined
+        try {
+          transaction =
+            typeof wire === 'string' ? transactionFromWire(new Uint8Array(getBase64Encoder().encode(wire))) : undefined
+        } catch {
+          transaction = undefined
+        }
+        throw ledgerErrorFromTransactionError(err, {
+          signature: transaction === undefined ? undefined : getSignatureFromTransaction(transaction),
+          transaction,
+          executed: false,
+          logs: Array.isArray(logs) ? logs.filter((l): l is string => typeof l === 'string') : undefined,
+        })
+      }
+      throw new LedgerError(
+        TRANSIENT_RPC_CODES.has(numeric) ? 'LEDGER__RPC_UNAVAILABLE' : 'LEDGER__RPC_ERROR',
+        `${method} failed: ${message} (${numeric})`,
+        { method, rpcCode: numeric },
+      )
+    }
+    return envelope
+  }) as RpcTransport
+}
+
+/** Connects to a Solana cluster over JSON-RPC (and WebSocket when `wsUrl` is given). */
+export function createRpcTransport(options: RpcTransportOptions): LedgerTransport {
+  return new SolanaRpcTransport(options)
+}

@@ -1,0 +1,93 @@
+import { mkdir, open, readFile, stat } from 'node:fs/promises'
+import { dirname } from 'node:path'
+import {
+  createKeyPairSignerFromBytes,
+  createKeyPairSignerFromPrivateKeyBytes,
+  getAddressEncoder,
+  type KeyPairSigner,
+} from '@solana/kit'
+import type { AbortOptions } from '@tessera/core'
+import { syncDirectory } from './durable-file.js'
+import { LedgerError } from './errors.js'
+
+/** Key files are readable by their owner only, like ssh keys and `solana-keygen`'s. */
+export const WALLET_FILE_MODE = 0o600
+const SEED_BYTES = 32
+const KEYPAIR_BYTES = 64
+
+/**
+ * Loads the Solana keypair at `path` (the `solana-keygen` format: a JSON array of 64 bytes, seed then public key),
+ * or creates one there with mode 0600 by exclusive create when the file is absent. A file others can read is
+ * refused, as ssh refuses one.
+ */
+export async function loadOrCreateWallet(path: string, options: AbortOptions = {}): Promise<KeyPairSigner> {
+  options.signal?.throwIfAborted()
+  try {
+    return await loadWallet(path)
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
+  }
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 })
+  const seed = crypto.getRandomValues(new Uint8Array(SEED_BYTES))
+  const signer = await createKeyPairSignerFromPrivateKeyBytes(seed)
+  const bytes = new Uint8Array(KEYPAIR_BYTES)
+  bytes.set(seed, 0)
+  bytes.set(getAddressEncoder().encode(signer.address), SEED_BYTES)
+  let handle
+  try {
+    handle = await open(path, 'wx', WALLET_FILE_MODE)
+  } catch (e) {
+    // Another process created it between our read and our create: use theirs.
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return loadWallet(path)
+    throw e
+  }
+  try {
+    await handle.writeFile(JSON.stringify(Array.from(bytes)))
+    await handle.sync()
+  } finally {
+    await handle.close()
+    seed.fill(0)
+    bytes.fill(0)
+  }
+  await syncDirectory(dirname(path))
+  return signer
+}
+
+/** Loads an existing keypair file, checking its permissions and contents. */
+export async function loadWallet(path: string): Promise<KeyPairSigner> {
+  const info = await stat(path)
+  if ((info.mode & 0o077) !== 0) {
+    throw new LedgerError(
+      'LEDGER__KEY_FILE_PERMISSIONS',
+      `wallet ${path} is readable by others (mode ${(info.mode & 0o777).toString(8)}); run chmod 600 on it`,
+      { path, mode: info.mode & 0o777 },
+    )
+  }
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(await readFile(path, 'utf8'))
+  } catch (cause) {
+    throw new LedgerError('LEDGER__INVALID_KEY_FILE', `wallet ${path} is not JSON`, { path }, { cause })
+  }
+  if (
+    !Array.isArray(parsed) ||
+    parsed.length !== KEYPAIR_BYTES ||
+    !parsed.every((b) => Number.isInteger(b) && (b as number) >= 0 && (b as number) <= 255)
+  ) {
+    throw new LedgerError('LEDGER__INVALID_KEY_FILE', `wallet ${path} is not a 64-byte solana-keygen keypair`, { path })
+  }
+  const bytes = Uint8Array.from(parsed as number[])
+  try {
+    return await createKeyPairSignerFromBytes(bytes)
+  } catch (cause) {
+    // kit checks that the public half matches the seed.
+    throw new LedgerError(
+      'LEDGER__INVALID_KEY_FILE',
+      `wallet ${path} holds an inconsistent keypair`,
+      { path },
+      { cause },
+    )
+  } finally {
+    bytes.fill(0)
+  }
+}
