@@ -9,11 +9,14 @@ import { sha256 } from '@noble/hashes/sha2.js'
  * `@tessera/ledger` (receipt batches).
  */
 
+/** Hash bytes as the wire schemas type them (backed by a plain ArrayBuffer). */
+export type Hash = Uint8Array<ArrayBuffer>
+
 const LEAF_PREFIX = 0x00
 const NODE_PREFIX = 0x01
 
 /** The hash of a leaf's data. */
-export function leafHash(data: Uint8Array): Uint8Array {
+export function leafHash(data: Uint8Array): Hash {
   const h = sha256.create()
   h.update(Uint8Array.of(LEAF_PREFIX))
   h.update(data)
@@ -21,7 +24,7 @@ export function leafHash(data: Uint8Array): Uint8Array {
 }
 
 /** The hash of two child nodes. */
-export function nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {
+export function nodeHash(left: Uint8Array, right: Uint8Array): Hash {
   const h = sha256.create()
   h.update(Uint8Array.of(NODE_PREFIX))
   h.update(left)
@@ -31,9 +34,9 @@ export function nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {
 
 /** A Merkle tree, keeping every level so proofs cost nothing to build. */
 export class MerkleTree {
-  readonly #levels: Uint8Array[][]
+  readonly #levels: Hash[][]
 
-  private constructor(leafHashes: Uint8Array[]) {
+  private constructor(leafHashes: Hash[]) {
     this.#levels = buildLevels(leafHashes)
   }
 
@@ -44,43 +47,43 @@ export class MerkleTree {
 
   /** A tree over leaves that are already hashed with {@link leafHash}. */
   static fromLeafHashes(hashes: readonly Uint8Array[]): MerkleTree {
-    return new MerkleTree([...hashes])
+    return new MerkleTree(hashes.map((h) => Uint8Array.from(h)))
   }
 
   get size(): number {
     return this.#levels[0]?.length ?? 0
   }
 
-  get root(): Uint8Array {
+  get root(): Hash {
     const top = this.#levels[this.#levels.length - 1]
     if (top === undefined || top.length !== 1) throw new RangeError('an empty tree has no root')
-    return top[0] as Uint8Array
+    return top[0] as Hash
   }
 
   /** Sibling hashes from the leaf at `index` up to the root. */
-  proof(index: number): Uint8Array[] {
+  proof(index: number): Hash[] {
     if (!Number.isInteger(index) || index < 0 || index >= this.size) {
       throw new RangeError(`leaf ${index} is outside a tree of ${this.size}`)
     }
-    const path: Uint8Array[] = []
+    const path: Hash[] = []
     let i = index
     for (let level = 0; level < this.#levels.length - 1; level++) {
-      const nodes = this.#levels[level] as Uint8Array[]
+      const nodes = this.#levels[level] as Hash[]
       const sibling = i % 2 === 1 ? i - 1 : i + 1
-      if (sibling < nodes.length) path.push(nodes[sibling] as Uint8Array)
+      if (sibling < nodes.length) path.push(nodes[sibling] as Hash)
       i = Math.floor(i / 2)
     }
     return path
   }
 }
 
-function buildLevels(leafHashes: Uint8Array[]): Uint8Array[][] {
-  const levels: Uint8Array[][] = [leafHashes]
+function buildLevels(leafHashes: Hash[]): Hash[][] {
+  const levels: Hash[][] = [leafHashes]
   let nodes = leafHashes
   while (nodes.length > 1) {
-    const next: Uint8Array[] = []
+    const next: Hash[] = []
     for (let i = 0; i < nodes.length; i += 2) {
-      next.push(i + 1 < nodes.length ? nodeHash(nodes[i] as Uint8Array, nodes[i + 1] as Uint8Array) : (nodes[i] as Uint8Array))
+      next.push(i + 1 < nodes.length ? nodeHash(nodes[i] as Hash, nodes[i + 1] as Hash) : (nodes[i] as Hash))
     }
     levels.push(next)
     nodes = next
@@ -89,7 +92,7 @@ function buildLevels(leafHashes: Uint8Array[]): Uint8Array[][] {
 }
 
 /** The root over leaf data. */
-export function merkleRoot(leaves: readonly Uint8Array[]): Uint8Array {
+export function merkleRoot(leaves: readonly Uint8Array[]): Hash {
   return MerkleTree.fromLeaves(leaves).root
 }
 
@@ -136,7 +139,8 @@ export function verifyMerkleProofOfHash(
   return used === proof.length && equalBytes(hash, root)
 }
 
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+/** Byte-wise equality in time independent of where the first difference is. */
+export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.byteLength !== b.byteLength) return false
   let diff = 0
   for (let i = 0; i < a.byteLength; i++) diff |= (a[i] as number) ^ (b[i] as number)

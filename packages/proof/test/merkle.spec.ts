@@ -18,19 +18,23 @@ describe('merkle', () => {
 
   it('should reject a proof at another index, size or with changed data', () => {
     fc.assert(
-      fc.property(leavesArb.filter((l) => l.length >= 2), fc.nat(), (leaves, pick) => {
-        const tree = MerkleTree.fromLeaves(leaves)
-        const i = pick % leaves.length
-        const j = (i + 1) % leaves.length
-        const proof = tree.proof(i)
-        const leaf = leaves[i] as Uint8Array
-        if (!Buffer.from(leaf).equals(Buffer.from(leaves[j] as Uint8Array))) {
-          expect(verifyMerkleProof(tree.root, leaf, j, leaves.length, proof)).toBe(false)
-        }
-        const changed = Uint8Array.from([...leaf, 1])
-        expect(verifyMerkleProof(tree.root, changed, i, leaves.length, proof)).toBe(false)
-        expect(verifyMerkleProof(tree.root, leaf, i, leaves.length, [...proof, tree.root])).toBe(false)
-      }),
+      fc.property(
+        leavesArb.filter((l) => l.length >= 2),
+        fc.nat(),
+        (leaves, pick) => {
+          const tree = MerkleTree.fromLeaves(leaves)
+          const i = pick % leaves.length
+          const j = (i + 1) % leaves.length
+          const proof = tree.proof(i)
+          const leaf = leaves[i] as Uint8Array
+          if (!Buffer.from(leaf).equals(Buffer.from(leaves[j] as Uint8Array))) {
+            expect(verifyMerkleProof(tree.root, leaf, j, leaves.length, proof)).toBe(false)
+          }
+          const changed = Uint8Array.from([...leaf, 1])
+          expect(verifyMerkleProof(tree.root, changed, i, leaves.length, proof)).toBe(false)
+          expect(verifyMerkleProof(tree.root, leaf, i, leaves.length, [...proof, tree.root])).toBe(false)
+        },
+      ),
     )
   })
 

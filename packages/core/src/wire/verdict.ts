@@ -13,6 +13,8 @@ export const verdictSchema = z.object({
   fraudProof: hash.optional(),
   /** Arbitration round: 0 for the first check, 1+ for further peers. */
   round: uint,
+  /** On a failure: the further peer asked to arbitrate it (it fetches the fraud proof by its hash). */
+  arbiter: peerId.optional(),
   issuedAt: uint,
 })
 

@@ -1,0 +1,81 @@
+import type { Topic } from '@tessera/core'
+
+/**
+ * Defaults and bounds for `@tessera/proof`. Every option of the planner, the sampler, the machines and the
+ * tolerance classes resolves its default from here.
+ */
+
+/** The verdicts gossip topic (core's `TOPICS.verdicts`; spelled out because this package imports only core's types). */
+export const VERDICTS_TOPIC: Topic = '/tessera/1/verdicts'
+
+/** Byte length of a verifier's challenge nonce (core's `NONCE_BYTES`). */
+export const NONCE_BYTES = 32
+/** Byte length of a SHA-256 digest (roots, fraud proof hashes). */
+export const HASH_BYTES = 32
+/** Most chunks one challenge may name (core's `MAX_CHALLENGE_CHUNKS`). */
+export const MAX_CHALLENGE_CHUNKS = 256
+/** Largest chunk accepted in a reveal or fraud proof (core's `MAX_CHUNK_BYTES`). */
+export const MAX_CHUNK_BYTES = 1024 * 1024
+/** Deepest Merkle proof accepted (core's `MAX_MERKLE_DEPTH`): 2^32 chunks. */
+export const MAX_MERKLE_DEPTH = 32
+/** Largest signed Result envelope a fraud proof may carry. */
+export const MAX_COMMITMENT_BYTES = 64 * 1024
+/** Largest encoded fraud proof accepted. */
+export const MAX_FRAUD_PROOF_BYTES = 2 * MAX_CHUNK_BYTES + MAX_COMMITMENT_BYTES + 8 * 1024
+
+/** Planner: chunks per task when the job does not say. */
+export const DEFAULT_CHUNKS_PER_TASK = 64
+/**
+ * Planner: the smallest fraction of a cheated task's chunks that are wrong and must still be caught. A cheater who
+ * corrupts fewer chunks is caught less often per check; the plan is sized for this worst case.
+ */
+export const DEFAULT_MIN_BAD_FRACTION = 0.1
+/** Planner: fixed cost of one check, in chunk units (fetching inputs, building the scene), beside the chunks recomputed. */
+export const DEFAULT_CHECK_SETUP_CHUNKS = 0
+
+/** Sampler: the probability a new or recently failed worker is checked with. */
+export const DEFAULT_P_NEW = 1
+/** Sampler: the floor when no plan is given (the plan's p replaces it). */
+export const DEFAULT_P_MIN = 0.05
+/** Sampler: the valid-result streak at which the excess over the floor has halved. */
+export const DEFAULT_TRUST_HALF_STREAK = 10
+/** Sampler and reputation: workers tracked at most; the least recently seen are forgotten (and start over as new). */
+export const MAX_TRACKED_PEERS = 100_000
+
+/** Tolerance: relative error allowed per tensor element. */
+export const DEFAULT_RTOL = 1e-3
+/** Tolerance: absolute error allowed per tensor element, as a fraction of the chunk's largest magnitude. */
+export const DEFAULT_ATOL_SCALE = 1e-4
+/** Tolerance: lowest PSNR (dB) an image chunk may have against the verifier's recomputation. */
+export const DEFAULT_MIN_PSNR_DB = 40
+
+/** Machines: how long a worker has to reveal challenged chunks. */
+export const DEFAULT_REVEAL_TIMEOUT_MS = 30_000
+/** Machines: how long the verifier's own recomputation may take before the check is abandoned (not the worker's fault). */
+export const DEFAULT_RECOMPUTE_TIMEOUT_MS = 10 * 60_000
+/** Machines: how long a delegated verifier or an arbiter has to publish its verdict. */
+export const DEFAULT_VERDICT_TIMEOUT_MS = 15 * 60_000
+/** Machines: further peers asked in turn when arbiters disagree with the accuser or stay silent. */
+export const DEFAULT_ARBITRATION_ROUNDS = 2
+/** Machines: checks in flight per verifier at most. */
+export const MAX_PENDING_CHECKS = 10_000
+/** Prover: how long a worker keeps a task's chunks to answer challenges. */
+export const DEFAULT_RETAIN_MS = 60 * 60_000
+/** Prover: tasks held at most. */
+export const MAX_PROVER_TASKS = 4_096
+/** Prover: challenges answered per task (a first check and one retry); more are refused, so peers cannot mine outputs. */
+export const DEFAULT_MAX_CHALLENGES_PER_TASK = 2
+/** Relative weight of the creator itself when picking a task's verifier, beside third peers weighted by reputation. */
+export const DEFAULT_SELF_VERIFY_WEIGHT = 1
+
+/** Reputation: prior pseudo-counts of valid and failed results; a new identity starts at a / (a + b). */
+export const DEFAULT_PRIOR_VALID = 1
+export const DEFAULT_PRIOR_FAILED = 4
+/** Reputation: one failure weighs as much as this many valid results. */
+export const DEFAULT_FAILURE_WEIGHT = 5
+/** Reputation: stake (token units) at which a gossiped verdict weighs half as much as one of our own. */
+export const DEFAULT_STAKE_HALF_WEIGHT = 1_000_000n
+/** Reputation: how much more an arbitrated (round 1+) gossiped failure weighs. */
+export const DEFAULT_ARBITRATED_WEIGHT = 2
+/** Reputation: (issuer, task) pairs remembered to ignore repeated gossip. */
+export const MAX_SEEN_VERDICTS = 100_000

@@ -1,0 +1,32 @@
+/**
+ * Output queue shared by the machines: a FIFO that does not shift arrays on every poll (a verifier with thousands
+ * of checks in flight emits many outputs per input).
+ */
+export class OutputQueue<T> {
+  #items: (T | undefined)[] = []
+  #head = 0
+
+  push(item: T): void {
+    this.#items.push(item)
+  }
+
+  shift(): T | undefined {
+    if (this.#head >= this.#items.length) return undefined
+    const item = this.#items[this.#head]
+    this.#items[this.#head++] = undefined
+    if (this.#head === this.#items.length) {
+      this.#items = []
+      this.#head = 0
+    }
+    return item
+  }
+
+  get length(): number {
+    return this.#items.length - this.#head
+  }
+}
+
+/** The key a task is held under: task ids are unique within a job, not across jobs. */
+export function taskKey(jobId: string, taskId: string): string {
+  return `${jobId}\u0000${taskId}`
+}

@@ -1,0 +1,234 @@
+import type { Challenge, NetworkOutput, Reveal, Result, SansIoMachine } from '@tessera/core'
+import { challengeIndices } from './challenge.js'
+import { commitOutput, openChunks } from './commitment.js'
+import { DEFAULT_MAX_CHALLENGES_PER_TASK, DEFAULT_RETAIN_MS, MAX_PROVER_TASKS } from './constants.js'
+import { ProofError } from './errors.js'
+import { equalBytes, type Hash, type MerkleTree } from './merkle.js'
+import { OutputQueue, taskKey } from './outputs.js'
+import { parseTolerance } from './tolerance.js'
+
+export interface ProverInit {
+  /** This worker's peer id. */
+  self: string
+  /**
+   * How long a task's chunks are kept to answer challenges.
+   * @default 3600000 (one hour)
+   */
+  retainMs?: number
+  /**
+   * Tasks held at most.
+   * @default 4096
+   */
+  maxTasks?: number
+  /**
+   * Challenges answered per task; more are refused so other peers cannot mine a creator's output.
+   * @default 2
+   */
+  maxChallengesPerTask?: number
+}
+
+export type ProverInput =
+  /** The engine finished a task: commit to its chunks and send the Result to the creator. */
+  | {
+      kind: 'commit'
+      jobId: string
+      taskId: string
+      creator: string
+      chunks: readonly Uint8Array[]
+      /** CID of the full output. */
+      output: string
+      /** Tolerance class label of the task type (`bitwise`, `relative`, `psnr:rgba8`, `psnr:rgba32f`). */
+      tolerance: string
+      computeMs: number
+    }
+  /** A verifier's challenge, from the envelope's signer `from`. */
+  | { kind: 'challenge'; from: string; challenge: Challenge }
+  /** The task is settled: its chunks are no longer needed. */
+  | { kind: 'release'; jobId: string; taskId: string }
+
+export type ProverEvent =
+  | { name: 'task:committed'; jobId: string; taskId: string; root: Uint8Array; chunks: number }
+  | { name: 'challenge:answered'; jobId: string; taskId: string; verifier: string; indices: number[] }
+  | { name: 'task:released'; jobId: string; taskId: string; reason: 'released' | 'expired' }
+
+export type ProverOutput = NetworkOutput | { kind: 'event'; event: ProverEvent }
+
+interface HeldTask {
+  jobId: string
+  taskId: string
+  root: Hash
+  tree: MerkleTree
+  chunks: readonly Uint8Array[]
+  expiresAt: number
+  challenges: number
+}
+
+/**
+ * The worker side of verification. It commits to each finished task's output (Merkle root over its chunks) in the
+ * Result body it sends the creator (the driver signs it), keeps the chunks and tree for `retainMs`, and answers
+ * each challenge with the challenged chunks and their Merkle paths. It never decides what is challenged: the
+ * indices come from the verifier's nonce and the root, so a worker that kept only some chunks cannot answer.
+ *
+ * Bad input (unknown task, a challenge for another root or worker, too many challenges) throws a coded
+ * {@link ProofError} and changes nothing.
+ */
+export class ProverMachine implements SansIoMachine<ProverInput, ProverOutput> {
+  readonly #self: string
+  readonly #retainMs: number
+  readonly #maxTasks: number
+  readonly #maxChallenges: number
+  // Insertion order is expiry order (every task is retained for the same time from a non-decreasing `now`).
+  readonly #tasks = new Map<string, HeldTask>()
+  readonly #out = new OutputQueue<ProverOutput>()
+
+  constructor(init: ProverInit) {
+    this.#self = init.self
+    this.#retainMs = init.retainMs ?? DEFAULT_RETAIN_MS
+    this.#maxTasks = init.maxTasks ?? MAX_PROVER_TASKS
+    this.#maxChallenges = init.maxChallengesPerTask ?? DEFAULT_MAX_CHALLENGES_PER_TASK
+  }
+
+  handle(input: ProverInput, now: number): void {
+    switch (input.kind) {
+      case 'commit':
+        this.#commit(input, now)
+        return
+      case 'challenge':
+        this.#answer(input.from, input.challenge, now)
+        return
+      case 'release':
+        if (this.#tasks.delete(taskKey(input.jobId, input.taskId))) {
+          this.#out.push({
+            kind: 'event',
+            event: { name: 'task:released', jobId: input.jobId, taskId: input.taskId, reason: 'released' },
+          })
+        }
+        return
+    }
+  }
+
+  handleTimeout(now: number): void {
+    for (const [key, task] of this.#tasks) {
+      if (task.expiresAt > now) break
+      this.#tasks.delete(key)
+      this.#out.push({
+        kind: 'event',
+        event: { name: 'task:released', jobId: task.jobId, taskId: task.taskId, reason: 'expired' },
+      })
+    }
+  }
+
+  pollOutput(): ProverOutput | undefined {
+    return this.#out.shift()
+  }
+
+  pollTimeout(): number | undefined {
+    return this.#tasks.values().next().value?.expiresAt
+  }
+
+  /** Tasks held. */
+  get size(): number {
+    return this.#tasks.size
+  }
+
+  #commit(input: Extract<ProverInput, { kind: 'commit' }>, now: number): void {
+    const key = taskKey(input.jobId, input.taskId)
+    if (this.#tasks.has(key)) {
+      throw new ProofError('PROOF__DUPLICATE_TASK', `task ${input.taskId} of job ${input.jobId} is already committed`, {
+        jobId: input.jobId,
+        taskId: input.taskId,
+      })
+    }
+    if (this.#tasks.size >= this.#maxTasks) {
+      throw new ProofError(
+        'PROOF__TASK_LIMIT_EXCEEDED',
+        `the prover holds ${this.#tasks.size} tasks already; release settled ones`,
+        {
+          max: this.#maxTasks,
+        },
+      )
+    }
+    parseTolerance(input.tolerance)
+    const { root, tree, chunks } = commitOutput(input.chunks)
+    this.#tasks.set(key, {
+      jobId: input.jobId,
+      taskId: input.taskId,
+      root,
+      tree,
+      chunks: [...input.chunks],
+      expiresAt: now + this.#retainMs,
+      challenges: 0,
+    })
+    const result: Result = {
+      jobId: input.jobId,
+      taskId: input.taskId,
+      worker: this.#self,
+      root,
+      chunks,
+      output: input.output,
+      tolerance: input.tolerance,
+      computeMs: input.computeMs,
+      issuedAt: now,
+    }
+    this.#out.push({ kind: 'send', to: input.creator, message: { type: 'result', body: result } })
+    this.#out.push({
+      kind: 'event',
+      event: { name: 'task:committed', jobId: input.jobId, taskId: input.taskId, root, chunks },
+    })
+  }
+
+  #answer(from: string, challenge: Challenge, now: number): void {
+    const task = this.#tasks.get(taskKey(challenge.jobId, challenge.taskId))
+    if (task === undefined) {
+      throw new ProofError('PROOF__TASK_NOT_FOUND', `no committed task ${challenge.taskId} of job ${challenge.jobId}`, {
+        jobId: challenge.jobId,
+        taskId: challenge.taskId,
+      })
+    }
+    if (challenge.worker !== this.#self || challenge.verifier !== from) {
+      throw new ProofError(
+        'PROOF__UNEXPECTED_MESSAGE',
+        'challenge names another worker, or was signed by someone else than its verifier',
+        {
+          worker: challenge.worker,
+          verifier: challenge.verifier,
+          from,
+        },
+      )
+    }
+    if (!equalBytes(challenge.root, task.root)) {
+      throw new ProofError('PROOF__ROOT_MISMATCH', 'challenge names another root than the one committed', {
+        taskId: challenge.taskId,
+      })
+    }
+    if (task.challenges >= this.#maxChallenges) {
+      throw new ProofError(
+        'PROOF__CHALLENGE_LIMIT_EXCEEDED',
+        `task ${challenge.taskId} was challenged ${task.challenges} times already`,
+        {
+          taskId: challenge.taskId,
+          max: this.#maxChallenges,
+        },
+      )
+    }
+    const indices = challengeIndices(task.root, challenge.nonce, challenge.count, task.tree.size)
+    task.challenges++
+    const opening = openChunks(task.tree, task.chunks, indices)
+    const reveal: Reveal = {
+      jobId: task.jobId,
+      taskId: task.taskId,
+      worker: this.#self,
+      root: task.root,
+      indices: opening.indices,
+      // The schema checks `instanceof Uint8Array`, which views of any buffer pass; only the static type is narrower.
+      chunks: opening.chunks as Uint8Array<ArrayBuffer>[],
+      proofs: opening.proofs,
+      issuedAt: now,
+    }
+    this.#out.push({ kind: 'send', to: from, message: { type: 'reveal', body: reveal } })
+    this.#out.push({
+      kind: 'event',
+      event: { name: 'challenge:answered', jobId: task.jobId, taskId: task.taskId, verifier: from, indices },
+    })
+  }
+}

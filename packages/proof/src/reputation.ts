@@ -1,0 +1,171 @@
+import type { Verdict } from '@tessera/core'
+import {
+  DEFAULT_ARBITRATED_WEIGHT,
+  DEFAULT_FAILURE_WEIGHT,
+  DEFAULT_PRIOR_FAILED,
+  DEFAULT_PRIOR_VALID,
+  DEFAULT_STAKE_HALF_WEIGHT,
+  MAX_SEEN_VERDICTS,
+  MAX_TRACKED_PEERS,
+} from './constants.js'
+import { ProofError } from './errors.js'
+
+/** The stake (token units) a peer has bonded, as the ledger knows it; undefined or 0 for none. */
+export type StakeLookup = (peerId: string) => bigint | number | undefined
+
+export interface ReputationOptions {
+  /**
+   * Stake of a verdict's issuer; gossiped verdicts are weighted by it.
+   * @default () => 0 (gossip counts for nothing)
+   */
+  stakeOf?: StakeLookup
+  /**
+   * Prior pseudo-count of valid results.
+   * @default 1
+   */
+  priorValid?: number
+  /**
+   * Prior pseudo-count of failed results: with the defaults a new identity scores 1/(1+4) = 0.2.
+   * @default 4
+   */
+  priorFailed?: number
+  /**
+   * One failure weighs as much as this many valid results.
+   * @default 5
+   */
+  failureWeight?: number
+  /**
+   * Issuer stake at which a gossiped verdict weighs half as much as one of our own.
+   * @default 1000000n
+   */
+  stakeHalfWeight?: bigint | number
+  /**
+   * Extra weight of a gossiped failure confirmed by arbitration (round 1 or later).
+   * @default 2
+   */
+  arbitratedWeight?: number
+  /**
+   * Peers remembered at most; the least recently updated are forgotten (and score as new again).
+   * @default 100000
+   */
+  maxTracked?: number
+}
+
+/** Evidence about one peer: weighted counts of valid and failed results. */
+export interface Evidence {
+  valid: number
+  failed: number
+}
+
+/**
+ * Reputation from verdicts, as a beta-style score in [0, 1]:
+ *
+ *   score = (a + V) / (a + b + V + k·F)
+ *
+ * with priors `a`, `b`, valid weight `V`, failure weight `F` and `k` the failure weight. Our own verdicts count 1
+ * each. A gossiped verdict counts `s / (s + s½)` where `s` is its issuer's stake, so:
+ *
+ * - whitewashing does not pay: a fresh identity scores `a/(a+b)` (0.2 by default), below any worker with a record;
+ * - smearing does not pay: an accuser without stake barely moves a score, and moving it far takes stake that a
+ *   proven false accusation can slash;
+ * - a failure confirmed by arbitration weighs `arbitratedWeight` times more, an unproven one (no fraud proof) half.
+ *
+ * The scheduler's tier-2 gate reads {@link Reputation.score}.
+ */
+export class Reputation {
+  readonly #evidence = new Map<string, Evidence>()
+  readonly #seen = new Set<string>()
+  readonly #stakeOf: StakeLookup
+  readonly #a: number
+  readonly #b: number
+  readonly #k: number
+  readonly #half: number
+  readonly #arbitrated: number
+  readonly #maxTracked: number
+
+  constructor(options: ReputationOptions = {}) {
+    this.#stakeOf = options.stakeOf ?? (() => 0)
+    this.#a = options.priorValid ?? DEFAULT_PRIOR_VALID
+    this.#b = options.priorFailed ?? DEFAULT_PRIOR_FAILED
+    this.#k = options.failureWeight ?? DEFAULT_FAILURE_WEIGHT
+    this.#half = Number(options.stakeHalfWeight ?? DEFAULT_STAKE_HALF_WEIGHT)
+    this.#arbitrated = options.arbitratedWeight ?? DEFAULT_ARBITRATED_WEIGHT
+    this.#maxTracked = options.maxTracked ?? MAX_TRACKED_PEERS
+    if (!(this.#a > 0 && this.#b >= 0 && this.#k > 0 && this.#half > 0 && this.#arbitrated > 0)) {
+      throw new ProofError(
+        'PROOF__INVALID_INPUT',
+        'reputation needs priorValid > 0, priorFailed >= 0 and positive weights',
+        {
+          priorValid: this.#a,
+          priorFailed: this.#b,
+          failureWeight: this.#k,
+        },
+      )
+    }
+  }
+
+  /** The peer's score in [0, 1]; a peer never seen scores `a/(a+b)`. */
+  score(peerId: string): number {
+    const e = this.#evidence.get(peerId)
+    const v = e?.valid ?? 0
+    const f = e?.failed ?? 0
+    return (this.#a + v) / (this.#a + this.#b + v + this.#k * f)
+  }
+
+  /** The weighted evidence held about a peer. */
+  evidence(peerId: string): Evidence {
+    const e = this.#evidence.get(peerId)
+    return { valid: e?.valid ?? 0, failed: e?.failed ?? 0 }
+  }
+
+  /** Records the outcome of a check this node made itself. */
+  recordLocal(peerId: string, outcome: Verdict['outcome']): void {
+    this.#add(peerId, outcome === 'pass' ? 1 : 0, outcome === 'pass' ? 0 : 1)
+  }
+
+  /**
+   * Weighs a verdict gossiped by `issuer` (the envelope's signer, which core checks is `verdict.verifier`) and
+   * returns the weight it was given. A peer judging itself, a verdict not issued by its signer, and a repeat of an
+   * (issuer, task, round) already counted weigh 0.
+   */
+  observe(verdict: Verdict, issuer: string): number {
+    if (issuer !== verdict.verifier || issuer === verdict.worker) return 0
+    const key = `${issuer}\u0000${verdict.jobId}\u0000${verdict.taskId}\u0000${verdict.round}`
+    if (this.#seen.has(key)) return 0
+    if (this.#seen.size >= MAX_SEEN_VERDICTS) {
+      const oldest = this.#seen.values().next().value
+      if (oldest !== undefined) this.#seen.delete(oldest)
+    }
+    this.#seen.add(key)
+    let weight = this.stakeWeight(issuer)
+    if (verdict.outcome !== 'pass') {
+      if (verdict.fraudProof === undefined) weight *= 0.5
+      else if (verdict.round >= 1) weight *= this.#arbitrated
+    }
+    if (weight === 0) return 0
+    this.#add(verdict.worker, verdict.outcome === 'pass' ? weight : 0, verdict.outcome === 'pass' ? 0 : weight)
+    return weight
+  }
+
+  /** `s / (s + s½)`: how much a verdict by this issuer counts next to one of our own. */
+  stakeWeight(issuer: string): number {
+    const raw = this.#stakeOf(issuer)
+    const s = raw === undefined ? 0 : Number(raw)
+    return s > 0 && Number.isFinite(s) ? s / (s + this.#half) : 0
+  }
+
+  /** Peers with evidence (for metrics). */
+  get tracked(): number {
+    return this.#evidence.size
+  }
+
+  #add(peerId: string, valid: number, failed: number): void {
+    const e = this.#evidence.get(peerId) ?? { valid: 0, failed: 0 }
+    this.#evidence.delete(peerId)
+    if (this.#evidence.size >= this.#maxTracked) {
+      const oldest = this.#evidence.keys().next().value
+      if (oldest !== undefined) this.#evidence.delete(oldest)
+    }
+    this.#evidence.set(peerId, { valid: e.valid + valid, failed: e.failed + failed })
+  }
+}

@@ -1,0 +1,773 @@
+import type { Challenge, NetworkOutput, Result, Reveal, Rng, SansIoMachine, Verdict } from '@tessera/core'
+import { challengeIndices } from './challenge.js'
+import { checkOpening } from './commitment.js'
+import {
+  DEFAULT_ARBITRATION_ROUNDS,
+  DEFAULT_RECOMPUTE_TIMEOUT_MS,
+  DEFAULT_REVEAL_TIMEOUT_MS,
+  DEFAULT_SELF_VERIFY_WEIGHT,
+  DEFAULT_VERDICT_TIMEOUT_MS,
+  MAX_CHALLENGE_CHUNKS,
+  MAX_PENDING_CHECKS,
+  NONCE_BYTES,
+  VERDICTS_TOPIC,
+} from './constants.js'
+import { Deadlines } from './deadlines.js'
+import { isProofError, ProofError } from './errors.js'
+import {
+  checkFraudEvidence,
+  decodeFraudProof,
+  encodeFraudProof,
+  fraudProofHash,
+  FRAUD_PROOF_VERSION,
+  type ResultOpener,
+} from './fraud-proof.js'
+import { equalBytes, type Hash } from './merkle.js'
+import { OutputQueue, taskKey } from './outputs.js'
+import { defaultPlan, type SamplingPlan } from './default-plan.js'
+import { pickWeighted, randomBytes } from './random.js'
+import { Reputation } from './reputation.js'
+import { AdaptiveSampler, type SamplerOptions } from './sampler.js'
+import { compareChunks, parseTolerance, type ToleranceClass, type ToleranceOptions } from './tolerance.js'
+
+export interface VerifierInit {
+  /** This peer's id: the verifier named in challenges and verdicts. */
+  self: string
+  /** Nonces, the sampling draw and verifier/arbiter choice come from here (seeded in the simulator). */
+  rng: Rng
+  /** Opens a signed Result envelope (checks signature and author); used on fraud proofs sent for arbitration. */
+  openResult: ResultOpener
+  /**
+   * Default sampling floor and challenge size; a `result` input may carry its job's own plan.
+   * @default planVerification({ detect: 0.999, withinTasks: 200, cheatRate: 0.1, maxOverhead: 0.1 })
+   */
+  plan?: SamplingPlan
+  /** Adaptive sampling options (`pMin` defaults to the plan's `p`). */
+  sampling?: SamplerOptions
+  /**
+   * Scores peers; shared with the scheduler's tier gate.
+   * @default a Reputation with no stake lookup
+   */
+  reputation?: Reputation
+  /** Third peers that may be asked to verify or arbitrate (updated with a `verifiers` input). */
+  verifiers?: readonly string[]
+  /** Thresholds of the tolerance classes. */
+  tolerance?: ToleranceOptions
+  /**
+   * Weight of checking a task ourselves against third peers, each weighted by its reputation score.
+   * @default 1
+   */
+  selfVerifyWeight?: number
+  /** @default 30000 */
+  revealTimeoutMs?: number
+  /** @default 600000 */
+  recomputeTimeoutMs?: number
+  /** How long a delegate or arbiter has to publish its verdict. @default 900000 */
+  verdictTimeoutMs?: number
+  /** Arbiters asked at most for one accusation. @default 2 */
+  arbitrationRounds?: number
+  /** @default 10000 */
+  maxPending?: number
+}
+
+/** A job's override of the default plan and tolerance class. */
+export interface JobPolicy {
+  plan?: SamplingPlan
+  /** The job's tolerance class label; when absent, the Result's own label is used. */
+  tolerance?: string
+}
+
+export type VerifierInput =
+  /** A Result for one of our jobs arrived (we are its creator); `envelope` is its signed bytes. */
+  | ({ kind: 'result'; result: Result; envelope: Uint8Array } & JobPolicy)
+  /** The creator `from` asks us to verify a Result (it forwarded the worker's signed envelope). */
+  | ({ kind: 'assigned'; from: string; result: Result; envelope: Uint8Array } & JobPolicy)
+  /** A worker's answer to our challenge, signed by `from`. */
+  | { kind: 'reveal'; from: string; reveal: Reveal }
+  /** Our driver's recomputation of the chunks a `recompute` output asked for, in the same order. */
+  | { kind: 'recomputed'; jobId: string; taskId: string; chunks: readonly Uint8Array[] }
+  /** The accuser `from` asks us to arbitrate its fraud proof (round 1+) for the job of `creator`. */
+  | { kind: 'arbitrate'; from: string; creator: string; round: number; fraudProof: Uint8Array }
+  /** A verdict gossiped on `/tessera/1/verdicts`, signed by `from`. */
+  | { kind: 'verdict'; from: string; verdict: Verdict }
+  /** The third peers that may verify or arbitrate. */
+  | { kind: 'verifiers'; peers: readonly string[] }
+
+export type VerifierEvent =
+  | { name: 'task:accepted'; jobId: string; taskId: string; worker: string; checked: boolean; overturned?: boolean }
+  | {
+      name: 'task:rejected'
+      jobId: string
+      taskId: string
+      worker: string
+      outcome: 'fail' | 'refused'
+      fraudProofHash?: Hash
+    }
+  | { name: 'proof:upheld'; jobId: string; taskId: string; worker: string; fraudProofHash: Hash; arbitrated: boolean }
+  | { name: 'proof:overturned'; jobId: string; taskId: string; worker: string; fraudProofHash: Hash }
+  | { name: 'check:abandoned'; jobId: string; taskId: string; worker: string; reason: 'recompute-timeout' }
+
+export type VerifierOutput =
+  | NetworkOutput
+  /** Recompute these chunks of the task (exactly, on our own engine) and feed back `recomputed`. */
+  | { kind: 'recompute'; jobId: string; taskId: string; indices: number[] }
+  /** Forward the worker's signed Result to `to`, which verifies it for us (an `assigned` input there). */
+  | { kind: 'delegate'; to: string; jobId: string; taskId: string; creator: string; envelope: Uint8Array }
+  /** Deliver the fraud proof to the arbiter `to` (an `arbitrate` input there); the verdict naming it is published. */
+  | {
+      kind: 'escalate'
+      to: string
+      jobId: string
+      taskId: string
+      creator: string
+      round: number
+      fraudProof: Uint8Array
+      fraudProofHash: Hash
+    }
+  /** For the ledger: slash `worker`; the fraud proof lets anyone re-check. */
+  | {
+      kind: 'slash'
+      worker: string
+      jobId: string
+      taskId: string
+      fraudProofHash: Hash
+      fraudProof: Uint8Array
+      accuser: string
+      /** Arbiters that upheld the accusation. */
+      arbiters: string[]
+      round: number
+      /** False when no arbiter answered: the ledger should check the fraud proof itself. */
+      arbitrated: boolean
+    }
+  /** For the ledger: `payer` (the job's creator) owes `payee` for verification work of `chunks` chunks. */
+  | {
+      kind: 'payment'
+      payer: string
+      payee: string
+      jobId: string
+      taskId: string
+      role: 'verify' | 'arbitrate'
+      chunks: number
+    }
+  | { kind: 'event'; event: VerifierEvent }
+
+type Phase = 'delegated' | 'challenged' | 'recomputing' | 'arbitrating' | 'watching'
+
+interface Check {
+  key: string
+  /** creator: our job; delegate: a creator asked us; arbiter: an accuser asked us. */
+  role: 'creator' | 'delegate' | 'arbiter'
+  phase: Phase
+  result: Result
+  envelope: Uint8Array
+  creator: string
+  tolerance: ToleranceClass
+  challengeChunks: number
+  deadline: number
+  nonce?: Uint8Array
+  indices?: number[]
+  revealed?: Uint8Array[]
+  paths?: Uint8Array[][]
+  delegate?: string
+  /** Arbitration: the fraud proof, the arbiters asked (accuser) or named (watcher), and their answers. */
+  fraudProof?: Uint8Array
+  fraudProofHash?: Hash
+  arbiters: string[]
+  answers: Map<string, 'pass' | 'fail'>
+  /** Arbiter role: the round judged, the accuser, and the chunk in dispute. */
+  round: number
+  accuser?: string
+  index?: number
+  chunk?: Uint8Array
+}
+
+/**
+ * The verifying side: a creator checking its workers' Results, a third peer checking for a creator, or an arbiter
+ * judging an accusation. For each Result it draws whether to check (adaptive per-worker probability, floored by the
+ * job's plan), picks who checks (itself, or a third peer weighted by reputation and never the worker), challenges
+ * chunks the worker could not predict, checks the reveal against the root, asks its driver to recompute the chunks,
+ * compares them under the task's tolerance class, and publishes a signed Verdict (the driver signs). A worker that
+ * does not reveal in time, or reveals chunks that do not match its root, has failed. A mismatch yields a fraud proof
+ * and goes to further peers: the accusation stands when a majority of the accuser and the arbiters asked agree
+ * (two of three by default), and then a slash record goes to the ledger.
+ *
+ * Bad input (a reveal from another peer, an unknown task, a recomputation of the wrong length) throws a coded
+ * {@link ProofError} and changes nothing. Per-worker state is one streak counter and one reputation entry; a check
+ * holds state only while in flight.
+ */
+export class VerifierMachine implements SansIoMachine<VerifierInput, VerifierOutput> {
+  readonly #self: string
+  readonly #rng: Rng
+  readonly #openResult: ResultOpener
+  readonly #plan: SamplingPlan
+  readonly #sampler: AdaptiveSampler
+  readonly #reputation: Reputation
+  readonly #tolerance: ToleranceOptions
+  readonly #selfWeight: number
+  readonly #revealTimeout: number
+  readonly #recomputeTimeout: number
+  readonly #verdictTimeout: number
+  readonly #rounds: number
+  readonly #maxPending: number
+  #verifiers: string[]
+  readonly #checks = new Map<string, Check>()
+  readonly #deadlines = new Deadlines()
+  readonly #out = new OutputQueue<VerifierOutput>()
+  readonly #deadlineOf = (key: string): number | undefined => this.#checks.get(key)?.deadline
+
+  constructor(init: VerifierInit) {
+    this.#self = init.self
+    this.#rng = init.rng
+    this.#openResult = init.openResult
+    this.#plan = init.plan ?? defaultPlan()
+    assertPlan(this.#plan)
+    this.#sampler = new AdaptiveSampler({ pMin: this.#plan.p, ...init.sampling })
+    this.#reputation = init.reputation ?? new Reputation()
+    this.#tolerance = init.tolerance ?? {}
+    this.#selfWeight = init.selfVerifyWeight ?? DEFAULT_SELF_VERIFY_WEIGHT
+    this.#revealTimeout = init.revealTimeoutMs ?? DEFAULT_REVEAL_TIMEOUT_MS
+    this.#recomputeTimeout = init.recomputeTimeoutMs ?? DEFAULT_RECOMPUTE_TIMEOUT_MS
+    this.#verdictTimeout = init.verdictTimeoutMs ?? DEFAULT_VERDICT_TIMEOUT_MS
+    this.#rounds = init.arbitrationRounds ?? DEFAULT_ARBITRATION_ROUNDS
+    this.#maxPending = init.maxPending ?? MAX_PENDING_CHECKS
+    this.#verifiers = [...(init.verifiers ?? [])]
+  }
+
+  /** The adaptive sampler (per-worker streaks), for metrics and tests. */
+  get sampler(): AdaptiveSampler {
+    return this.#sampler
+  }
+
+  get reputation(): Reputation {
+    return this.#reputation
+  }
+
+  /** Checks in flight. */
+  get pending(): number {
+    return this.#checks.size
+  }
+
+  handle(input: VerifierInput, now: number): void {
+    switch (input.kind) {
+      case 'result':
+        this.#onResult(input, now)
+        return
+      case 'assigned':
+        this.#onAssigned(input, now)
+        return
+      case 'reveal':
+        this.#onReveal(input.from, input.reveal, now)
+        return
+      case 'recomputed':
+        this.#onRecomputed(input.jobId, input.taskId, input.chunks, now)
+        return
+      case 'arbitrate':
+        this.#onArbitrate(input, now)
+        return
+      case 'verdict':
+        this.#onVerdict(input.from, input.verdict, now)
+        return
+      case 'verifiers':
+        this.#verifiers = [...input.peers]
+        return
+    }
+  }
+
+  handleTimeout(now: number): void {
+    for (const key of this.#deadlines.due(now, this.#deadlineOf)) {
+      const check = this.#checks.get(key)
+      if (check === undefined) continue
+      switch (check.phase) {
+        case 'challenged':
+          // Silence is refusal: a worker that kept its output could have answered.
+          this.#concludeCheck(check, 'refused', now)
+          break
+        case 'recomputing':
+          // Our own engine failed to recompute in time: not the worker's fault.
+          this.#drop(check)
+          if (check.role === 'creator') this.#event({ name: 'task:accepted', ...this.#ids(check), checked: false })
+          this.#event({ name: 'check:abandoned', ...this.#ids(check), reason: 'recompute-timeout' })
+          break
+        case 'delegated':
+          // The third peer stayed silent: check it ourselves.
+          this.#challenge(check, now)
+          break
+        case 'arbitrating':
+          this.#escalate(check, now)
+          break
+        case 'watching':
+          this.#drop(check)
+          break
+      }
+    }
+  }
+
+  pollOutput(): VerifierOutput | undefined {
+    return this.#out.shift()
+  }
+
+  pollTimeout(): number | undefined {
+    return this.#deadlines.next(this.#deadlineOf)
+  }
+
+  // --- inputs -------------------------------------------------------------------------------------------------
+
+  #onResult(input: Extract<VerifierInput, { kind: 'result' }>, now: number): void {
+    const check = this.#newCheck('creator', input.result, input.envelope, this.#self, input)
+    const plan = input.plan ?? this.#plan
+    if (!this.#sampler.shouldCheck(input.result.worker, this.#rng, plan.p)) {
+      this.#event({ name: 'task:accepted', ...this.#ids(check), checked: false })
+      return
+    }
+    const choices = this.#verifiers.filter((p) => p !== input.result.worker && p !== this.#self)
+    const weights = [this.#selfWeight, ...choices.map((p) => this.#reputation.score(p))]
+    const picked = pickWeighted(this.#rng, weights) ?? 0
+    this.#checks.set(check.key, check)
+    if (picked === 0) {
+      this.#challenge(check, now)
+      return
+    }
+    const delegate = choices[picked - 1] as string
+    check.phase = 'delegated'
+    check.delegate = delegate
+    this.#arm(check, now + this.#verdictTimeout)
+    this.#out.push({
+      kind: 'delegate',
+      to: delegate,
+      jobId: check.result.jobId,
+      taskId: check.result.taskId,
+      creator: this.#self,
+      envelope: check.envelope,
+    })
+  }
+
+  #onAssigned(input: Extract<VerifierInput, { kind: 'assigned' }>, now: number): void {
+    if (input.result.worker === this.#self) {
+      throw new ProofError('PROOF__UNEXPECTED_MESSAGE', 'a worker cannot verify its own result', { worker: this.#self })
+    }
+    const check = this.#newCheck('delegate', input.result, input.envelope, input.from, input)
+    this.#checks.set(check.key, check)
+    this.#challenge(check, now)
+  }
+
+  #onReveal(from: string, reveal: Reveal, now: number): void {
+    const check = this.#find(reveal.jobId, reveal.taskId)
+    if (check.phase !== 'challenged' || from !== check.result.worker || reveal.worker !== from) {
+      throw new ProofError(
+        'PROOF__UNEXPECTED_MESSAGE',
+        `reveal for task ${reveal.taskId} from ${from} was not asked for`,
+        {
+          taskId: reveal.taskId,
+          from,
+          phase: check.phase,
+        },
+      )
+    }
+    const indices = check.indices as number[]
+    const broken =
+      equalBytes(reveal.root, check.result.root) === false
+        ? 'root'
+        : checkOpening(check.result.root, check.result.chunks, indices, reveal)
+    if (broken !== undefined) {
+      // The worker answered with chunks that are not those it committed to: as bad as a wrong output, but there is
+      // no honest recomputation to set against it, so it fails without a fraud proof.
+      this.#concludeCheck(check, 'fail', now)
+      return
+    }
+    check.revealed = reveal.chunks
+    check.paths = reveal.proofs
+    check.phase = 'recomputing'
+    this.#arm(check, now + this.#recomputeTimeout)
+    this.#out.push({ kind: 'recompute', jobId: check.result.jobId, taskId: check.result.taskId, indices: [...indices] })
+  }
+
+  #onRecomputed(jobId: string, taskId: string, chunks: readonly Uint8Array[], now: number): void {
+    const check = this.#find(jobId, taskId)
+    if (check.phase !== 'recomputing') {
+      throw new ProofError('PROOF__UNEXPECTED_MESSAGE', `task ${taskId} is not waiting for a recomputation`, {
+        taskId,
+        phase: check.phase,
+      })
+    }
+    if (check.role === 'arbiter') {
+      this.#judge(check, chunks, now)
+      return
+    }
+    const indices = check.indices as number[]
+    if (chunks.length !== indices.length) {
+      throw new ProofError(
+        'PROOF__RECOMPUTE_MISMATCH',
+        `recomputed ${chunks.length} chunks; ${indices.length} were asked for`,
+        {
+          taskId,
+          expected: indices.length,
+          got: chunks.length,
+        },
+      )
+    }
+    const revealed = check.revealed as Uint8Array[]
+    const bad = indices.findIndex(
+      (_, k) => !compareChunks(check.tolerance, revealed[k] as Uint8Array, chunks[k] as Uint8Array).ok,
+    )
+    if (bad === -1) {
+      this.#concludeCheck(check, 'pass', now)
+      return
+    }
+    const fraudProof = encodeFraudProof({
+      v: FRAUD_PROOF_VERSION,
+      commitment: check.envelope,
+      verifier: this.#self,
+      nonce: check.nonce as Uint8Array,
+      count: indices.length,
+      index: indices[bad] as number,
+      chunk: revealed[bad] as Uint8Array,
+      path: (check.paths as Uint8Array[][])[bad] as Uint8Array[],
+      recomputed: chunks[bad] as Uint8Array,
+    })
+    check.fraudProof = fraudProof
+    check.fraudProofHash = fraudProofHash(fraudProof)
+    this.#concludeCheck(check, 'fail', now)
+  }
+
+  #onArbitrate(input: Extract<VerifierInput, { kind: 'arbitrate' }>, now: number): void {
+    let evidence
+    try {
+      evidence = checkFraudEvidence(input.fraudProof, { openResult: this.#openResult })
+    } catch (e) {
+      if (
+        !isProofError(e) ||
+        !['PROOF__COMMITMENT_MISMATCH', 'PROOF__INVALID_MERKLE_PROOF', 'PROOF__INDEX_NOT_CHALLENGED'].includes(e.code)
+      ) {
+        throw e
+      }
+      // The worker's signed commitment is sound but the accusation does not follow from it: not upheld.
+      const result = this.#openResult(decodeFraudProof(input.fraudProof).commitment)
+      this.#publish(result, 'pass', input.round, now, { fraudProof: fraudProofHash(input.fraudProof) })
+      this.#reputation.recordLocal(input.from, 'fail')
+      return
+    }
+    const { proof, result } = evidence
+    if (proof.verifier !== input.from || result.worker === this.#self || input.from === this.#self) {
+      throw new ProofError(
+        'PROOF__UNEXPECTED_MESSAGE',
+        'arbitration must come from the accuser and concern another worker',
+        {
+          accuser: proof.verifier,
+          from: input.from,
+        },
+      )
+    }
+    const check = this.#newCheck('arbiter', result, proof.commitment, input.creator, {})
+    check.phase = 'recomputing'
+    check.round = input.round
+    check.accuser = input.from
+    check.index = proof.index
+    check.chunk = proof.chunk
+    check.fraudProof = input.fraudProof
+    check.fraudProofHash = evidence.fraudProofHash
+    this.#checks.set(check.key, check)
+    this.#arm(check, now + this.#recomputeTimeout)
+    this.#out.push({ kind: 'recompute', jobId: result.jobId, taskId: result.taskId, indices: [proof.index] })
+  }
+
+  #onVerdict(from: string, verdict: Verdict, now: number): void {
+    if (from === this.#self) return
+    this.#reputation.observe(verdict, from)
+    const check = this.#checks.get(taskKey(verdict.jobId, verdict.taskId))
+    if (check === undefined || verdict.worker !== check.result.worker) return
+    if (check.phase === 'delegated' && from === check.delegate && verdict.round === 0) {
+      this.#onDelegateVerdict(check, verdict, now)
+      return
+    }
+    const hash = check.fraudProofHash
+    if (hash === undefined || verdict.fraudProof === undefined || !equalBytes(hash, verdict.fraudProof)) return
+    if (check.phase === 'watching' && from === check.delegate && verdict.round === 0 && verdict.arbiter !== undefined) {
+      if (!check.arbiters.includes(verdict.arbiter)) check.arbiters.push(verdict.arbiter)
+      return
+    }
+    const answering =
+      check.phase === 'arbitrating' ? check.arbiters[check.arbiters.length - 1] === from : check.phase === 'watching'
+    if (!answering || verdict.round < 1 || !check.arbiters.includes(from) || check.answers.has(from)) return
+    if (verdict.outcome === 'refused') return
+    check.answers.set(from, verdict.outcome)
+    const decision = this.#decide(check, check.phase === 'watching' ? check.answers.size : check.arbiters.length)
+    if (decision === 'continue') {
+      if (check.phase === 'arbitrating') this.#escalate(check, now)
+      return
+    }
+    this.#finishArbitration(check, decision)
+  }
+
+  #onDelegateVerdict(check: Check, verdict: Verdict, now: number): void {
+    const worker = check.result.worker
+    if (verdict.outcome === 'pass') {
+      this.#sampler.recordValid(worker)
+      this.#drop(check)
+      this.#event({ name: 'task:accepted', ...this.#ids(check), checked: true })
+      return
+    }
+    this.#sampler.recordFailure(worker)
+    this.#event({
+      name: 'task:rejected',
+      ...this.#ids(check),
+      outcome: verdict.outcome,
+      ...(verdict.fraudProof !== undefined ? { fraudProofHash: verdict.fraudProof } : {}),
+    })
+    if (verdict.outcome === 'fail' && verdict.fraudProof !== undefined && verdict.arbiter !== undefined) {
+      // Watch the arbitration, to accept the task after all if the accusation is overturned.
+      check.phase = 'watching'
+      check.fraudProofHash = verdict.fraudProof
+      check.arbiters = [verdict.arbiter]
+      this.#arm(check, now + this.#verdictTimeout * Math.max(1, this.#rounds))
+      return
+    }
+    this.#drop(check)
+  }
+
+  // --- steps --------------------------------------------------------------------------------------------------
+
+  #challenge(check: Check, now: number): void {
+    const nonce = randomBytes(this.#rng, NONCE_BYTES)
+    const count = Math.min(check.challengeChunks, check.result.chunks, MAX_CHALLENGE_CHUNKS)
+    check.nonce = nonce
+    check.indices = challengeIndices(check.result.root, nonce, count, check.result.chunks)
+    check.phase = 'challenged'
+    this.#arm(check, now + this.#revealTimeout)
+    const challenge: Challenge = {
+      jobId: check.result.jobId,
+      taskId: check.result.taskId,
+      worker: check.result.worker,
+      verifier: this.#self,
+      root: check.result.root,
+      nonce,
+      count,
+      issuedAt: now,
+    }
+    this.#out.push({ kind: 'send', to: check.result.worker, message: { type: 'challenge', body: challenge } })
+  }
+
+  /** The end of our own check (creator or delegate): verdict, local scores, and for a fraud proof, arbitration. */
+  #concludeCheck(check: Check, outcome: Verdict['outcome'], now: number): void {
+    const worker = check.result.worker
+    this.#reputation.recordLocal(worker, outcome)
+    if (outcome === 'pass') this.#sampler.recordValid(worker)
+    else this.#sampler.recordFailure(worker)
+    if (check.role === 'creator') {
+      this.#event(
+        outcome === 'pass'
+          ? { name: 'task:accepted', ...this.#ids(check), checked: true }
+          : {
+              name: 'task:rejected',
+              ...this.#ids(check),
+              outcome,
+              ...(check.fraudProofHash !== undefined ? { fraudProofHash: check.fraudProofHash } : {}),
+            },
+      )
+    }
+    if (check.role === 'delegate' && check.revealed !== undefined) {
+      this.#payment(check, 'verify', (check.indices as number[]).length)
+    }
+    if (outcome === 'fail' && check.fraudProofHash !== undefined) {
+      this.#escalate(check, now)
+      return
+    }
+    this.#publish(check.result, outcome, 0, now, {})
+    this.#drop(check)
+  }
+
+  /** Asks the next arbiter, or decides when none is left. The first call publishes our round-0 failure verdict. */
+  #escalate(check: Check, now: number): void {
+    const hash = check.fraudProofHash as Hash
+    const first = check.phase !== 'arbitrating'
+    const exclude = new Set([check.result.worker, this.#self, check.creator, ...check.arbiters])
+    const choices = check.arbiters.length < this.#rounds ? this.#verifiers.filter((p) => !exclude.has(p)) : []
+    const picked = pickWeighted(
+      this.#rng,
+      choices.map((p) => this.#reputation.score(p)),
+    )
+    if (picked === undefined) {
+      if (first) this.#publish(check.result, 'fail', 0, now, { fraudProof: hash })
+      const decision = this.#decide(check, this.#rounds)
+      this.#finishArbitration(check, decision === 'continue' ? 'overturned' : decision)
+      return
+    }
+    const arbiter = choices[picked] as string
+    check.arbiters.push(arbiter)
+    check.phase = 'arbitrating'
+    this.#arm(check, now + this.#verdictTimeout)
+    this.#publish(check.result, 'fail', 0, now, { fraudProof: hash, arbiter })
+    this.#out.push({
+      kind: 'escalate',
+      to: arbiter,
+      jobId: check.result.jobId,
+      taskId: check.result.taskId,
+      creator: check.creator,
+      round: check.arbiters.length,
+      fraudProof: check.fraudProof as Uint8Array,
+      fraudProofHash: hash,
+    })
+  }
+
+  /**
+   * Majority of the panel (the accuser and the arbiters that answered): decided once one side leads by two or the
+   * rounds are used up (`asked` of them); a tie is not upheld, since an accusation needs independent support. With
+   * no answer at all the fraud proof goes to the ledger unarbitrated.
+   */
+  #decide(check: Check, asked: number): 'upheld' | 'overturned' | 'unarbitrated' | 'continue' {
+    let fails = 1
+    let passes = 0
+    for (const answer of check.answers.values()) {
+      if (answer === 'fail') fails++
+      else passes++
+    }
+    if (fails - passes >= 2) return 'upheld'
+    if (passes - fails >= 2) return 'overturned'
+    if (asked < this.#rounds) return 'continue'
+    if (check.answers.size === 0) return 'unarbitrated'
+    return fails > passes ? 'upheld' : 'overturned'
+  }
+
+  #finishArbitration(check: Check, decision: 'upheld' | 'overturned' | 'unarbitrated'): void {
+    const hash = check.fraudProofHash as Hash
+    const ids = this.#ids(check)
+    this.#drop(check)
+    if (decision === 'overturned') {
+      this.#event({ name: 'proof:overturned', ...ids, fraudProofHash: hash })
+      if (check.role === 'creator') this.#event({ name: 'task:accepted', ...ids, checked: true, overturned: true })
+      return
+    }
+    this.#event({ name: 'proof:upheld', ...ids, fraudProofHash: hash, arbitrated: decision === 'upheld' })
+    if (check.phase === 'watching' || check.fraudProof === undefined) return
+    this.#out.push({
+      kind: 'slash',
+      worker: ids.worker,
+      jobId: ids.jobId,
+      taskId: ids.taskId,
+      fraudProofHash: hash,
+      fraudProof: check.fraudProof,
+      accuser: this.#self,
+      arbiters: [...check.answers].filter(([, outcome]) => outcome === 'fail').map(([peer]) => peer),
+      round: check.arbiters.length,
+      arbitrated: decision === 'upheld',
+    })
+  }
+
+  /** Arbiter: compare the disputed chunk with our own recomputation. */
+  #judge(check: Check, chunks: readonly Uint8Array[], now: number): void {
+    if (chunks.length !== 1) {
+      throw new ProofError('PROOF__RECOMPUTE_MISMATCH', `recomputed ${chunks.length} chunks; 1 was asked for`, {
+        taskId: check.result.taskId,
+        expected: 1,
+        got: chunks.length,
+      })
+    }
+    const ok = compareChunks(check.tolerance, check.chunk as Uint8Array, chunks[0] as Uint8Array).ok
+    const outcome = ok ? 'pass' : 'fail'
+    this.#reputation.recordLocal(check.result.worker, outcome)
+    if (ok) this.#reputation.recordLocal(check.accuser as string, 'fail')
+    else this.#sampler.recordFailure(check.result.worker)
+    this.#publish(check.result, outcome, check.round, now, { fraudProof: check.fraudProofHash as Hash })
+    this.#payment(check, 'arbitrate', 1)
+    this.#drop(check)
+  }
+
+  // --- helpers ------------------------------------------------------------------------------------------------
+
+  #newCheck(role: Check['role'], result: Result, envelope: Uint8Array, creator: string, policy: JobPolicy): Check {
+    const key = taskKey(result.jobId, result.taskId)
+    if (this.#checks.has(key)) {
+      throw new ProofError(
+        'PROOF__DUPLICATE_TASK',
+        `task ${result.taskId} of job ${result.jobId} is already being checked`,
+        {
+          jobId: result.jobId,
+          taskId: result.taskId,
+        },
+      )
+    }
+    if (this.#checks.size >= this.#maxPending) {
+      throw new ProofError('PROOF__PENDING_LIMIT_EXCEEDED', `${this.#checks.size} checks are in flight already`, {
+        max: this.#maxPending,
+      })
+    }
+    const plan = policy.plan ?? this.#plan
+    assertPlan(plan)
+    return {
+      key,
+      role,
+      phase: 'challenged',
+      result,
+      envelope,
+      creator,
+      tolerance: parseTolerance(policy.tolerance ?? result.tolerance, this.#tolerance),
+      challengeChunks: plan.challengeChunks,
+      deadline: Number.POSITIVE_INFINITY,
+      arbiters: [],
+      answers: new Map(),
+      round: 0,
+    }
+  }
+
+  #find(jobId: string, taskId: string): Check {
+    const check = this.#checks.get(taskKey(jobId, taskId))
+    if (check === undefined) {
+      throw new ProofError('PROOF__TASK_NOT_FOUND', `no check in flight for task ${taskId} of job ${jobId}`, {
+        jobId,
+        taskId,
+      })
+    }
+    return check
+  }
+
+  #arm(check: Check, at: number): void {
+    check.deadline = at
+    this.#deadlines.push(check.key, at)
+  }
+
+  #drop(check: Check): void {
+    this.#checks.delete(check.key)
+  }
+
+  #ids(check: Check): { jobId: string; taskId: string; worker: string } {
+    return { jobId: check.result.jobId, taskId: check.result.taskId, worker: check.result.worker }
+  }
+
+  #publish(
+    result: Result,
+    outcome: Verdict['outcome'],
+    round: number,
+    now: number,
+    extra: { fraudProof?: Hash; arbiter?: string },
+  ): void {
+    const verdict: Verdict = {
+      jobId: result.jobId,
+      taskId: result.taskId,
+      worker: result.worker,
+      verifier: this.#self,
+      root: result.root,
+      outcome,
+      round,
+      issuedAt: now,
+      ...extra,
+    }
+    this.#out.push({ kind: 'publish', topic: VERDICTS_TOPIC, message: { type: 'verdict', body: verdict } })
+  }
+
+  #payment(check: Check, role: 'verify' | 'arbitrate', chunks: number): void {
+    if (check.creator === this.#self) return
+    this.#out.push({ kind: 'payment', payer: check.creator, payee: this.#self, ...this.#ids(check), role, chunks })
+  }
+
+  #event(event: VerifierEvent): void {
+    this.#out.push({ kind: 'event', event })
+  }
+}
+
+function assertPlan(plan: SamplingPlan): void {
+  if (!(plan.p >= 0 && plan.p <= 1) || !Number.isInteger(plan.challengeChunks) || plan.challengeChunks < 1) {
+    throw new ProofError('PROOF__INVALID_INPUT', 'a plan needs p in [0, 1] and challengeChunks >= 1', {
+      p: plan.p,
+      challengeChunks: plan.challengeChunks,
+    })
+  }
+}

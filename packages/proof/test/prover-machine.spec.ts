@@ -1,0 +1,165 @@
+import { nextBytes, seededRng, type Challenge } from '@tessera/core'
+import { describe, expect, it } from 'vitest'
+import { challengeIndices, merkleRoot, ProverMachine, verifyMerkleProof, type ProverOutput } from '../src/index.js'
+
+const rng = seededRng(3)
+const chunks = Array.from({ length: 10 }, (_, i) => Uint8Array.of(i, i, i))
+
+function drain(m: ProverMachine): ProverOutput[] {
+  const out: ProverOutput[] = []
+  for (let o = m.pollOutput(); o !== undefined; o = m.pollOutput()) out.push(o)
+  return out
+}
+
+function committed(retainMs = 1_000): ProverMachine {
+  const m = new ProverMachine({ self: 'worker', retainMs, maxTasks: 3 })
+  m.handle(
+    {
+      kind: 'commit',
+      jobId: 'j',
+      taskId: 't',
+      creator: 'creator',
+      chunks,
+      output: 'bafy',
+      tolerance: 'bitwise',
+      computeMs: 7,
+    },
+    100,
+  )
+  drain(m)
+  return m
+}
+
+function challenge(overrides: Partial<Challenge> = {}): Challenge {
+  return {
+    jobId: 'j',
+    taskId: 't',
+    worker: 'worker',
+    verifier: 'v',
+    root: merkleRoot(chunks),
+    nonce: Uint8Array.from(nextBytes(rng, 32)),
+    count: 3,
+    issuedAt: 0,
+    ...overrides,
+  }
+}
+
+describe('ProverMachine', () => {
+  it('should commit to the Merkle root of the chunks in a Result sent to the creator', () => {
+    const m = new ProverMachine({ self: 'worker' })
+    m.handle(
+      {
+        kind: 'commit',
+        jobId: 'j',
+        taskId: 't',
+        creator: 'creator',
+        chunks,
+        output: 'bafy',
+        tolerance: 'relative',
+        computeMs: 7,
+      },
+      100,
+    )
+    const [send, event] = drain(m)
+    expect(send).toEqual({
+      kind: 'send',
+      to: 'creator',
+      message: {
+        type: 'result',
+        body: {
+          jobId: 'j',
+          taskId: 't',
+          worker: 'worker',
+          root: merkleRoot(chunks),
+          chunks: 10,
+          output: 'bafy',
+          tolerance: 'relative',
+          computeMs: 7,
+          issuedAt: 100,
+        },
+      },
+    })
+    expect(event).toMatchObject({ kind: 'event', event: { name: 'task:committed', chunks: 10 } })
+  })
+
+  it('should answer a challenge with the challenged chunks and paths that lead to the root', () => {
+    const m = committed()
+    const c = challenge()
+    m.handle({ kind: 'challenge', from: 'v', challenge: c }, 200)
+    const [send] = drain(m)
+    if (send?.kind !== 'send' || send.message.type !== 'reveal') throw new Error('expected a reveal')
+    const reveal = send.message.body
+    expect(send.to).toBe('v')
+    expect(reveal.indices).toEqual(challengeIndices(c.root, c.nonce, 3, 10))
+    reveal.indices.forEach((index, k) => {
+      expect(reveal.chunks[k]).toEqual(chunks[index])
+      expect(verifyMerkleProof(c.root, reveal.chunks[k]!, index, 10, reveal.proofs[k]!)).toBe(true)
+    })
+  })
+
+  it('should refuse challenges it must not answer, without changing state', () => {
+    const m = committed()
+    const cases: [Challenge, string, string][] = [
+      [challenge({ taskId: 'x' }), 'v', 'PROOF__TASK_NOT_FOUND'],
+      [challenge({ worker: 'someone-else' }), 'v', 'PROOF__UNEXPECTED_MESSAGE'],
+      [challenge(), 'impostor', 'PROOF__UNEXPECTED_MESSAGE'],
+      [challenge({ root: new Uint8Array(32) }), 'v', 'PROOF__ROOT_MISMATCH'],
+      [challenge({ count: 11 }), 'v', 'PROOF__INVALID_CHALLENGE'],
+    ]
+    for (const [c, from, code] of cases) {
+      expect(() => m.handle({ kind: 'challenge', from, challenge: c }, 200)).toThrow(expect.objectContaining({ code }))
+    }
+    expect(drain(m)).toEqual([])
+    m.handle({ kind: 'challenge', from: 'v', challenge: challenge() }, 200)
+    m.handle({ kind: 'challenge', from: 'v', challenge: challenge() }, 200)
+    expect(() => m.handle({ kind: 'challenge', from: 'v', challenge: challenge() }, 200)).toThrow(
+      expect.objectContaining({ code: 'PROOF__CHALLENGE_LIMIT_EXCEEDED' }),
+    )
+  })
+
+  it('should drop chunks when released or when they expire', () => {
+    const m = committed(1_000)
+    expect(m.pollTimeout()).toBe(1_100)
+    m.handleTimeout(1_099)
+    expect(m.size).toBe(1)
+    m.handleTimeout(1_100)
+    expect(m.size).toBe(0)
+    expect(drain(m)).toEqual([
+      { kind: 'event', event: { name: 'task:released', jobId: 'j', taskId: 't', reason: 'expired' } },
+    ])
+    expect(() => m.handle({ kind: 'challenge', from: 'v', challenge: challenge() }, 1_200)).toThrow(
+      expect.objectContaining({ code: 'PROOF__TASK_NOT_FOUND' }),
+    )
+    const r = committed()
+    r.handle({ kind: 'release', jobId: 'j', taskId: 't' }, 150)
+    expect(r.size).toBe(0)
+    expect(r.pollTimeout()).toBeUndefined()
+  })
+
+  it('should refuse duplicate tasks, too many tasks, empty outputs and unknown tolerance classes', () => {
+    const m = committed()
+    const commit = {
+      kind: 'commit' as const,
+      jobId: 'j',
+      taskId: 't',
+      creator: 'c',
+      chunks,
+      output: 'b',
+      tolerance: 'bitwise',
+      computeMs: 1,
+    }
+    expect(() => m.handle(commit, 0)).toThrow(expect.objectContaining({ code: 'PROOF__DUPLICATE_TASK' }))
+    expect(() => m.handle({ ...commit, taskId: 'e', chunks: [] }, 0)).toThrow(
+      expect.objectContaining({ code: 'PROOF__INVALID_INPUT' }),
+    )
+    expect(() => m.handle({ ...commit, taskId: 'u', tolerance: 'loose' }, 0)).toThrow(
+      expect.objectContaining({ code: 'PROOF__UNKNOWN_TOLERANCE' }),
+    )
+    m.handle({ ...commit, taskId: 'a' }, 0)
+    m.handle({ ...commit, taskId: 'b' }, 0)
+    expect(() => m.handle({ ...commit, taskId: 'c' }, 0)).toThrow(
+      expect.objectContaining({ code: 'PROOF__TASK_LIMIT_EXCEEDED' }),
+    )
+    expect(m.size).toBe(3)
+  })
+})

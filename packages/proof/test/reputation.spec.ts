@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest'
+import { Reputation } from '../src/index.js'
+import type { Verdict } from '@tessera/core'
+
+function verdict(worker: string, verifier: string, outcome: Verdict['outcome'], extra: Partial<Verdict> = {}): Verdict {
+  return {
+    jobId: 'j',
+    taskId: `t-${Math.random()}`,
+    worker,
+    verifier,
+    root: new Uint8Array(32),
+    outcome,
+    round: 0,
+    issuedAt: 0,
+    ...extra,
+  }
+}
+
+describe('Reputation', () => {
+  it('should start a new identity low, raise it with valid results and drop it harder on failures', () => {
+    const r = new Reputation()
+    expect(r.score('new')).toBeCloseTo(0.2, 12)
+    for (let i = 0; i < 20; i++) r.recordLocal('w', 'pass')
+    const trusted = r.score('w')
+    expect(trusted).toBeCloseTo(21 / 25, 12)
+    r.recordLocal('w', 'fail')
+    expect(r.score('w')).toBeCloseTo(21 / 30, 12)
+    r.recordLocal('w', 'refused')
+    expect(r.score('w')).toBeLessThan(21 / 30)
+  })
+
+  it('should leave no gain in whitewashing: a fresh identity scores below any worker with a record', () => {
+    const r = new Reputation()
+    for (let i = 0; i < 3; i++) r.recordLocal('veteran', 'pass')
+    r.recordLocal('cheater', 'fail')
+    expect(r.score('fresh-identity')).toBeLessThan(r.score('veteran'))
+    expect(r.score('fresh-identity')).toBeGreaterThan(r.score('cheater'))
+  })
+
+  it('should weigh gossiped verdicts by the issuer stake so cheap accusers cannot smear', () => {
+    const stakes = new Map<string, bigint>([['whale', 10_000_000n]])
+    const r = new Reputation({ stakeOf: (p) => stakes.get(p) ?? 0n, stakeHalfWeight: 1_000_000n })
+    for (let i = 0; i < 20; i++) r.recordLocal('honest', 'pass')
+    const before = r.score('honest')
+    for (let i = 0; i < 1000; i++)
+      expect(r.observe(verdict('honest', `sybil-${i}`, 'fail', { fraudProof: new Uint8Array(32) }), `sybil-${i}`)).toBe(
+        0,
+      )
+    expect(r.score('honest')).toBe(before)
+    const w = r.observe(verdict('honest', 'whale', 'fail', { fraudProof: new Uint8Array(32) }), 'whale')
+    expect(w).toBeCloseTo(10 / 11, 12)
+    expect(r.score('honest')).toBeLessThan(before)
+  })
+
+  it('should count a small stake a little and an arbitrated failure more', () => {
+    const stakes = new Map<string, number>([
+      ['small', 10_000],
+      ['big', 1_000_000],
+    ])
+    const r = new Reputation({ stakeOf: (p) => stakes.get(p), stakeHalfWeight: 1_000_000 })
+    expect(r.observe(verdict('w', 'small', 'pass'), 'small')).toBeCloseTo(10_000 / 1_010_000, 12)
+    expect(r.observe(verdict('w', 'big', 'fail', { fraudProof: new Uint8Array(32), round: 1 }), 'big')).toBeCloseTo(
+      1,
+      12,
+    )
+    expect(r.observe(verdict('w', 'big', 'refused'), 'big')).toBeCloseTo(0.25, 12)
+  })
+
+  it('should ignore self-judgement, verdicts not issued by their signer, and repeats', () => {
+    const r = new Reputation({ stakeOf: () => 10n ** 9n })
+    expect(r.observe(verdict('w', 'w', 'pass'), 'w')).toBe(0)
+    expect(r.observe(verdict('w', 'x', 'pass'), 'y')).toBe(0)
+    const v = verdict('w', 'x', 'pass')
+    expect(r.observe(v, 'x')).toBeGreaterThan(0)
+    expect(r.observe(v, 'x')).toBe(0)
+    expect(r.evidence('w').valid).toBeCloseTo(10 ** 9 / (10 ** 9 + 10 ** 6), 9)
+  })
+})

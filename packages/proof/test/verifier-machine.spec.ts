@@ -1,0 +1,363 @@
+import { seededRng } from '@tessera/core'
+import { describe, expect, it } from 'vitest'
+import { decodeFraudProof, isProofError, verifyFraudProof, VERDICTS_TOPIC, type VerifierEvent } from '../src/index.js'
+import { TestNet, tensorOutput } from './harness.js'
+
+const ALWAYS = { plan: { p: 1, challengeChunks: 4 } }
+
+function corrupt(chunks: readonly Uint8Array[], indices: readonly number[]): Uint8Array[] {
+  return chunks.map((c, i) => (indices.includes(i) ? c.map((b) => b ^ 0xff) : c))
+}
+
+describe('VerifierMachine', () => {
+  it('should challenge, recompute and pass an honest result, publishing a pass verdict', async () => {
+    const net = new TestNet({ verifier: ALWAYS })
+    const [creator, worker] = await net.addPeers(2)
+    const honest = tensorOutput(seededRng(1), 16, 8)
+    net.commit(worker!, creator!, { jobId: 'j', taskId: 't', honest })
+
+    expect(net.verdicts).toHaveLength(1)
+    expect(net.verdicts[0]!.verdict).toMatchObject({
+      outcome: 'pass',
+      worker: worker!.id,
+      verifier: creator!.id,
+      round: 0,
+    })
+    expect(net.recomputed).toBe(4)
+    expect(net.eventsOf('task:accepted').map((e) => e.event)).toEqual([
+      { name: 'task:accepted', jobId: 'j', taskId: 't', worker: worker!.id, checked: true },
+    ])
+    expect(creator!.verifier.sampler.streak(worker!.id)).toBe(1)
+    expect(creator!.verifier.pending).toBe(0)
+    expect(net.slashes).toHaveLength(0)
+  })
+
+  it('should accept without checking when the draw says so, and never count that as trust', async () => {
+    const net = new TestNet({ verifier: { plan: { p: 0, challengeChunks: 2 }, sampling: { pNew: 0, pMin: 0 } } })
+    const [creator, worker] = await net.addPeers(2)
+    net.commit(worker!, creator!, { jobId: 'j', taskId: 't', honest: tensorOutput(seededRng(2), 8, 4) })
+    expect(net.verdicts).toHaveLength(0)
+    expect(net.eventsOf('task:accepted')[0]!.event).toMatchObject({ checked: false })
+    expect(creator!.verifier.sampler.streak(worker!.id)).toBe(0)
+  })
+
+  it('should fail a worker whose revealed chunk does not match its committed root (binding)', async () => {
+    const honest = tensorOutput(seededRng(3), 16, 8)
+    // Drive the machines by hand to forge the reveal in flight: a worker swapping a chunk after committing.
+    const net2 = new TestNet({ verifier: ALWAYS })
+    const [c2, w2] = await net2.addPeers(2)
+    net2.reference.set('j/t', honest)
+    w2!.prover.handle(
+      {
+        kind: 'commit',
+        jobId: 'j',
+        taskId: 't',
+        creator: c2!.id,
+        chunks: honest,
+        output: 'bafy',
+        tolerance: 'bitwise',
+        computeMs: 1,
+      },
+      0,
+    )
+    const result = w2!.prover.pollOutput()
+    if (result?.kind !== 'send' || result.message.type !== 'result') throw new Error('expected a result')
+    w2!.prover.pollOutput()
+    c2!.verifier.handle({ kind: 'result', result: result.message.body, envelope: new Uint8Array(1) }, 0)
+    const challenge = c2!.verifier.pollOutput()
+    if (challenge?.kind !== 'send' || challenge.message.type !== 'challenge') throw new Error('expected a challenge')
+    w2!.prover.handle({ kind: 'challenge', from: c2!.id, challenge: challenge.message.body }, 1)
+    const reveal = w2!.prover.pollOutput()
+    if (reveal?.kind !== 'send' || reveal.message.type !== 'reveal') throw new Error('expected a reveal')
+    const forged = {
+      ...reveal.message.body,
+      chunks: corrupt(reveal.message.body.chunks, [0]) as Uint8Array<ArrayBuffer>[],
+    }
+    c2!.verifier.handle({ kind: 'reveal', from: w2!.id, reveal: forged }, 2)
+    const outputs = drain(c2!.verifier)
+    expect(outputs.find((o) => o.kind === 'recompute')).toBeUndefined()
+    const verdict = outputs.find((o) => o.kind === 'publish')
+    expect(verdict).toMatchObject({
+      topic: VERDICTS_TOPIC,
+      message: { type: 'verdict', body: { outcome: 'fail', round: 0 } },
+    })
+    expect(
+      verdict?.kind === 'publish' && verdict.message.type === 'verdict' && verdict.message.body.fraudProof,
+    ).toBeFalsy()
+    expect(events(outputs)).toContainEqual(expect.objectContaining({ name: 'task:rejected', outcome: 'fail' }))
+    expect(c2!.verifier.sampler.streak(w2!.id)).toBe(0)
+  })
+
+  it('should treat a worker that does not reveal before the timeout as refused', async () => {
+    const net = new TestNet({ verifier: { ...ALWAYS, revealTimeoutMs: 5_000 } })
+    const [creator, worker] = await net.addPeers(2)
+    net.refusing.add(worker!.id)
+    net.commit(worker!, creator!, { jobId: 'j', taskId: 't', honest: tensorOutput(seededRng(4), 8, 4) })
+    expect(creator!.verifier.pollTimeout()).toBe(5_000)
+    net.advance(4_999)
+    expect(net.verdicts).toHaveLength(0)
+    net.advance(1)
+    expect(net.verdicts[0]!.verdict).toMatchObject({ outcome: 'refused', worker: worker!.id })
+    expect(net.eventsOf('task:rejected')[0]!.event).toMatchObject({ outcome: 'refused' })
+    expect(creator!.verifier.reputation.evidence(worker!.id)).toEqual({ valid: 0, failed: 1 })
+    expect(creator!.verifier.pollTimeout()).toBeUndefined()
+  })
+
+  it('should turn a wrong chunk into a fraud proof that an arbiter upholds, and send a slash record', async () => {
+    const net = new TestNet({ verifier: { ...ALWAYS, arbitrationRounds: 2 } })
+    const [creator, worker, arbiter] = await net.addPeers(3)
+    net.announceVerifiers()
+    const honest = tensorOutput(seededRng(5), 16, 8)
+    net.commit(worker!, creator!, {
+      jobId: 'j',
+      taskId: 't',
+      honest,
+      delivered: corrupt(honest, [...Array(16).keys()]),
+    })
+
+    expect(net.escalations).toHaveLength(1)
+    expect(net.escalations[0]).toMatchObject({ to: arbiter!.id, round: 1 })
+    const accusation = net.verdicts.find((v) => v.from === creator!.id)!.verdict
+    expect(accusation).toMatchObject({ outcome: 'fail', round: 0, arbiter: arbiter!.id })
+    const ruling = net.verdicts.find((v) => v.from === arbiter!.id)!.verdict
+    expect(ruling).toMatchObject({ outcome: 'fail', round: 1, worker: worker!.id })
+    expect(ruling.fraudProof).toEqual(accusation.fraudProof)
+
+    expect(net.slashes).toHaveLength(1)
+    const slash = net.slashes[0]!
+    expect(slash).toMatchObject({ worker: worker!.id, accuser: creator!.id, arbiters: [arbiter!.id], arbitrated: true })
+    expect(slash.fraudProofHash).toEqual(accusation.fraudProof)
+    // Anyone holding the inputs re-checks the slash's fraud proof on its own.
+    const { index } = decodeFraudProof(slash.fraudProof)
+    const check = verifyFraudProof(slash.fraudProof, honest[index]!, { expectedHash: slash.fraudProofHash })
+    expect(check).toMatchObject({ outcome: 'fail', worker: worker!.id, taskId: 't' })
+
+    expect(net.payments).toEqual([
+      expect.objectContaining({ payer: creator!.id, payee: arbiter!.id, role: 'arbitrate', chunks: 1 }),
+    ])
+    expect(net.eventsOf('proof:upheld')).toHaveLength(1)
+    expect(net.eventsOf('task:rejected')[0]!.event).toMatchObject({ outcome: 'fail' })
+    expect(creator!.verifier.pending).toBe(0)
+  })
+
+  it('should overturn an accusation that two arbiters in turn find wrong, and accept the task after all', async () => {
+    const net = new TestNet({ verifier: { ...ALWAYS, arbitrationRounds: 2 } })
+    const [creator, worker, a1, a2] = await net.addPeers(4)
+    net.announceVerifiers()
+    // The creator's engine is broken: it recomputes garbage and so accuses an honest worker.
+    net.wrongEngine.set(creator!.id, (c) => c.map((b) => b ^ 1))
+    net.commit(worker!, creator!, { jobId: 'j', taskId: 't', honest: tensorOutput(seededRng(6), 16, 8) })
+
+    expect(net.escalations.map((e) => e.round)).toEqual([1, 2])
+    expect(new Set(net.escalations.map((e) => e.to))).toEqual(new Set([a1!.id, a2!.id]))
+    expect(net.verdicts.filter((v) => v.verdict.round >= 1).map((v) => v.verdict.outcome)).toEqual(['pass', 'pass'])
+    expect(net.slashes).toHaveLength(0)
+    expect(net.eventsOf('proof:overturned')).toHaveLength(1)
+    expect(net.eventsOf('task:accepted')[0]!.event).toMatchObject({ checked: true, overturned: true })
+    // The arbiters learned the accuser was wrong.
+    expect(a1!.verifier.reputation.evidence(creator!.id).failed).toBe(1)
+  })
+
+  it('should send an unarbitrated slash when no further peer exists', async () => {
+    const net = new TestNet({ verifier: ALWAYS })
+    const [creator, worker] = await net.addPeers(2)
+    const honest = tensorOutput(seededRng(7), 8, 4)
+    net.commit(worker!, creator!, {
+      jobId: 'j',
+      taskId: 't',
+      honest,
+      delivered: corrupt(honest, [0, 1, 2, 3, 4, 5, 6, 7]),
+    })
+    expect(net.escalations).toHaveLength(0)
+    expect(net.slashes).toEqual([expect.objectContaining({ arbitrated: false, arbiters: [], round: 0 })])
+    expect(net.verdicts[0]!.verdict.arbiter).toBeUndefined()
+  })
+
+  it('should ask the next arbiter when one stays silent', async () => {
+    const net = new TestNet({ verifier: { ...ALWAYS, verdictTimeoutMs: 1_000, arbitrationRounds: 2 } })
+    const [creator, worker, a1, a2] = await net.addPeers(4)
+    net.announceVerifiers()
+    const honest = tensorOutput(seededRng(8), 8, 4)
+    net.commit(worker!, creator!, {
+      jobId: 'j',
+      taskId: 't',
+      honest,
+      delivered: corrupt(honest, [0, 1, 2, 3, 4, 5, 6, 7]),
+    })
+    const first = net.escalations[0]!.to
+    expect(net.slashes).toHaveLength(1) // the first arbiter answered: upheld at once
+    expect([a1!.id, a2!.id]).toContain(first)
+
+    const quiet = new TestNet({ verifier: { ...ALWAYS, verdictTimeoutMs: 1_000, arbitrationRounds: 2 } })
+    const [qc, qw, q1, q2] = await quiet.addPeers(4)
+    quiet.announceVerifiers()
+    quiet.silent.add(q1!.id)
+    quiet.silent.add(q2!.id)
+    quiet.commit(qw!, qc!, { jobId: 'j', taskId: 't', honest, delivered: corrupt(honest, [0, 1, 2, 3, 4, 5, 6, 7]) })
+    expect(quiet.escalations).toHaveLength(1)
+    quiet.advance(1_000)
+    expect(quiet.escalations).toHaveLength(2)
+    expect(quiet.escalations[1]!.to).not.toBe(quiet.escalations[0]!.to)
+    quiet.advance(1_000)
+    expect(quiet.slashes).toEqual([expect.objectContaining({ arbitrated: false })])
+  })
+
+  it('should delegate to a third peer, pay it, and take its verdict', async () => {
+    const net = new TestNet({ verifier: { ...ALWAYS, selfVerifyWeight: 0 } })
+    const [creator, worker, third] = await net.addPeers(3)
+    net.announceVerifiers()
+    net.commit(worker!, creator!, { jobId: 'j', taskId: 't', honest: tensorOutput(seededRng(9), 8, 4) })
+    expect(net.delegations).toEqual([{ from: creator!.id, to: third!.id }])
+    expect(net.verdicts).toEqual([expect.objectContaining({ from: third!.id })])
+    expect(net.payments).toEqual([
+      expect.objectContaining({ payer: creator!.id, payee: third!.id, role: 'verify', chunks: 4, taskId: 't' }),
+    ])
+    const accepted = net.eventsOf('task:accepted')
+    expect(accepted).toEqual([expect.objectContaining({ peer: creator!.id })])
+    expect(creator!.verifier.sampler.streak(worker!.id)).toBe(1)
+  })
+
+  it('should check a task itself when its delegate stays silent', async () => {
+    const net = new TestNet({ verifier: { ...ALWAYS, selfVerifyWeight: 0, verdictTimeoutMs: 2_000 } })
+    const [creator, worker, third] = await net.addPeers(3)
+    net.announceVerifiers()
+    net.silent.add(third!.id)
+    net.commit(worker!, creator!, { jobId: 'j', taskId: 't', honest: tensorOutput(seededRng(10), 8, 4) })
+    expect(net.verdicts).toHaveLength(0)
+    net.advance(2_000)
+    expect(net.verdicts).toEqual([expect.objectContaining({ from: creator!.id })])
+    expect(net.verdicts[0]!.verdict.outcome).toBe('pass')
+  })
+
+  it('should follow a delegate accusation and its arbitration as a watcher', async () => {
+    const net = new TestNet({ verifier: { ...ALWAYS, selfVerifyWeight: 0 } })
+    const [creator, worker, ...others] = await net.addPeers(4)
+    // Only third peers may verify for the creator; the worker must never be picked.
+    for (const p of net.peers.values()) p.verifier.handle({ kind: 'verifiers', peers: [...net.peers.keys()] }, 0)
+    const honest = tensorOutput(seededRng(11), 8, 4)
+    net.commit(worker!, creator!, {
+      jobId: 'j',
+      taskId: 't',
+      honest,
+      delivered: corrupt(honest, [0, 1, 2, 3, 4, 5, 6, 7]),
+    })
+    const delegate = net.delegations[0]!.to
+    expect(others.map((o) => o.id)).toContain(delegate)
+    expect(net.slashes).toEqual([expect.objectContaining({ accuser: delegate, arbitrated: true })])
+    const creatorEvents = net.events.filter((e) => e.peer === creator!.id).map((e) => e.event.name)
+    expect(creatorEvents).toEqual(['task:rejected', 'proof:upheld'])
+  })
+
+  it('should reject a reveal from another peer and a recomputation of the wrong size without losing the check', async () => {
+    const net = new TestNet({ verifier: ALWAYS })
+    const [creator, worker, stranger] = await net.addPeers(3)
+    const honest = tensorOutput(seededRng(12), 8, 4)
+    net.reference.set('j/t', honest)
+    worker!.prover.handle(
+      {
+        kind: 'commit',
+        jobId: 'j',
+        taskId: 't',
+        creator: creator!.id,
+        chunks: honest,
+        output: 'bafy',
+        tolerance: 'bitwise',
+        computeMs: 1,
+      },
+      0,
+    )
+    const result = worker!.prover.pollOutput()
+    if (result?.kind !== 'send' || result.message.type !== 'result') throw new Error('expected a result')
+    const body = result.message.body
+    const v = creator!.verifier
+    v.handle({ kind: 'result', result: body, envelope: new Uint8Array(1) }, 0)
+    expect(() => v.handle({ kind: 'result', result: body, envelope: new Uint8Array(1) }, 0)).toThrow(
+      expect.objectContaining({ code: 'PROOF__DUPLICATE_TASK' }),
+    )
+    const challenge = v.pollOutput()
+    if (challenge?.kind !== 'send' || challenge.message.type !== 'challenge') throw new Error('expected a challenge')
+    worker!.prover.pollOutput()
+    worker!.prover.handle({ kind: 'challenge', from: creator!.id, challenge: challenge.message.body }, 1)
+    const sent = worker!.prover.pollOutput()
+    if (sent?.kind !== 'send' || sent.message.type !== 'reveal') throw new Error('expected a reveal')
+    const reveal = sent.message.body
+
+    expect(() => v.handle({ kind: 'reveal', from: stranger!.id, reveal }, 2)).toThrow(
+      expect.objectContaining({ code: 'PROOF__UNEXPECTED_MESSAGE' }),
+    )
+    expect(() => v.handle({ kind: 'recomputed', jobId: 'j', taskId: 't', chunks: [] }, 2)).toThrow(
+      expect.objectContaining({ code: 'PROOF__UNEXPECTED_MESSAGE' }),
+    )
+    v.handle({ kind: 'reveal', from: worker!.id, reveal }, 2)
+    const recompute = v.pollOutput()
+    if (recompute?.kind !== 'recompute') throw new Error('expected a recompute')
+    expect(() => v.handle({ kind: 'recomputed', jobId: 'j', taskId: 't', chunks: [honest[0]!] }, 3)).toThrow(
+      expect.objectContaining({ code: 'PROOF__RECOMPUTE_MISMATCH' }),
+    )
+    expect(() => v.handle({ kind: 'reveal', from: worker!.id, reveal: { ...reveal, taskId: 'nope' } }, 3)).toThrow(
+      expect.objectContaining({ code: 'PROOF__TASK_NOT_FOUND' }),
+    )
+    v.handle({ kind: 'recomputed', jobId: 'j', taskId: 't', chunks: recompute.indices.map((i) => honest[i]!) }, 3)
+    const outputs = drain(v)
+    expect(outputs.find((o) => o.kind === 'publish')).toMatchObject({ message: { body: { outcome: 'pass' } } })
+  })
+
+  it('should reject a result whose tolerance label is unknown', async () => {
+    const net = new TestNet({ verifier: ALWAYS })
+    const [creator, worker] = await net.addPeers(2)
+    worker!.prover.handle(
+      {
+        kind: 'commit',
+        jobId: 'j',
+        taskId: 't',
+        creator: creator!.id,
+        chunks: [new Uint8Array(4)],
+        output: 'b',
+        tolerance: 'bitwise',
+        computeMs: 1,
+      },
+      0,
+    )
+    const result = worker!.prover.pollOutput()
+    if (result?.kind !== 'send' || result.message.type !== 'result') throw new Error('expected a result')
+    let error: unknown
+    try {
+      creator!.verifier.handle(
+        { kind: 'result', result: { ...result.message.body, tolerance: 'close-enough' }, envelope: new Uint8Array(1) },
+        0,
+      )
+    } catch (e) {
+      error = e
+    }
+    expect(isProofError(error, 'PROOF__UNKNOWN_TOLERANCE')).toBe(true)
+    expect(creator!.verifier.pending).toBe(0)
+  })
+
+  it('should pick third-party verifiers by reputation and never the worker itself', async () => {
+    const net = new TestNet({ verifier: { ...ALWAYS, selfVerifyWeight: 0 } })
+    const [creator, worker, good, poor] = await net.addPeers(4)
+    net.announceVerifiers()
+    const rep = creator!.verifier.reputation
+    for (let i = 0; i < 30; i++) rep.recordLocal(good!.id, 'pass')
+    rep.recordLocal(poor!.id, 'fail')
+    const honest = tensorOutput(seededRng(13), 4, 2)
+    for (let t = 0; t < 400; t++) net.commit(worker!, creator!, { jobId: 'j', taskId: `t${t}`, honest })
+    const picks = net.delegations.map((d) => d.to)
+    expect(picks).not.toContain(worker!.id)
+    const goodShare = picks.filter((p) => p === good!.id).length / picks.length
+    const expected = rep.score(good!.id) / (rep.score(good!.id) + rep.score(poor!.id))
+    expect(Math.abs(goodShare - expected)).toBeLessThan(0.08)
+  })
+})
+
+function drain(v: {
+  pollOutput(): unknown
+}): Array<Exclude<ReturnType<import('../src/index.js').VerifierMachine['pollOutput']>, undefined>> {
+  const out = []
+  for (let o = v.pollOutput(); o !== undefined; o = v.pollOutput()) out.push(o)
+  return out as never
+}
+
+function events(outputs: ReturnType<typeof drain>): VerifierEvent[] {
+  return outputs.flatMap((o) => (o.kind === 'event' ? [o.event as VerifierEvent] : []))
+}
