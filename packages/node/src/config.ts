@@ -4,7 +4,7 @@ import { MAX_CONFIG_BYTES } from './constants.js'
 import { NodeError } from './errors.js'
 
 const amount = z
-  .union([z.string().regex(/^\d{1,20}$/), z.number().int().nonnegative()])
+  .union([z.string().regex(/^\d{1,20}$/), z.number().int().nonnegative(), z.bigint().nonnegative()])
   .transform((v) => BigInt(v))
   .refine((v) => v <= 0xffff_ffff_ffff_ffffn, 'amount out of u64 range')
 

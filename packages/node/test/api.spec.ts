@@ -21,7 +21,7 @@ function fakeOps(): NodeOperations & { submitted: unknown[] } {
     jobOutput: async (id) => ({ jobId: id, files: [] }),
     wallet: async () => ({ address: 'a', sol: '1', tokens: '2', mint: 'm' }),
     airdrop: async () => ({ address: 'a', sol: '1', tokens: '3', mint: 'm' }),
-    metrics: async () => 'tessera_jobs_submitted_total 0\n',
+    prometheusText: async () => 'tessera_jobs_submitted_total 0\n',
   }
 }
 

@@ -63,5 +63,5 @@ export interface NodeOperations {
   wallet(): Promise<WalletInfo>
   airdrop(amount: bigint): Promise<WalletInfo>
   /** Prometheus text exposition. */
-  metrics(): Promise<string>
+  prometheusText(): Promise<string>
 }

@@ -132,7 +132,7 @@ export class ApiServer {
     const url = new URL(req.url ?? '/', 'http://localhost')
     const path = url.pathname
     if (req.method === 'GET' && path === '/metrics') {
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(await this.#ops.metrics())
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(await this.#ops.prometheusText())
       return
     }
     if (!this.#authorised(req)) {

@@ -1,22 +1,8 @@
-import { Command, CommanderError, InvalidArgumentError } from 'commander'
+import { Command, CommanderError } from 'commander'
 import { EXIT_USAGE, reportError } from './errors.js'
 import type { CliIo } from './io.js'
 import { registerInit } from './commands/init.js'
-
-/** Parses a positive integer flag, with a message commander prints on failure. */
-export function parsePositiveInt(value: string): number {
-  const n = Number(value)
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive integer')
-  return n
-}
-
-/** Parses a token amount flag (decimal integer, u64). */
-export function parseAmount(value: string): bigint {
-  if (!/^\d{1,20}$/.test(value) || BigInt(value) > 0xffff_ffff_ffff_ffffn) {
-    throw new InvalidArgumentError('expected a whole number of token units')
-  }
-  return BigInt(value)
-}
+import { registerNodeStart } from './commands/node-start.js'
 
 /** Builds the `tessera` command tree; each command lives in its own file under commands/. */
 export function buildProgram(io: CliIo): Command {
@@ -27,6 +13,8 @@ export function buildProgram(io: CliIo): Command {
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .exitOverride()
   registerInit(program, io)
+  const node = program.command('node').description('run a peer')
+  registerNodeStart(node, program, io)
   return program
 }
 

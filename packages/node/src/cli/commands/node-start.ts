@@ -1,0 +1,103 @@
+import { rm, writeFile } from 'node:fs/promises'
+import { type Command, InvalidArgumentError, Option } from 'commander'
+import { ApiServer } from '../../api/server.js'
+import { type NodeConfig, parseConfig } from '../../config.js'
+import { openDataDir, readApiToken, resolveDataDir } from '../../data-dir.js'
+import { createLogger } from '../../logger.js'
+import { Peer } from '../../peer/peer.js'
+import { createExecutor } from '../../peer/executor.js'
+import type { CliIo } from '../io.js'
+import { parseAmount, parsePositiveInt } from '../parse.js'
+
+interface StartFlags {
+  listen?: string[]
+  bootstrap?: string[]
+  price?: bigint
+  pricing?: 'fixed' | 'demand'
+  tiers?: number[]
+  stake?: bigint
+  slots?: number
+  clusterUrl?: string
+  apiPort?: number
+  worker: boolean
+  logLevel?: NodeConfig['logLevel']
+}
+
+function parseTier(value: string, previous: number[] = []): number[] {
+  if (!['1', '2', '3'].includes(value)) throw new InvalidArgumentError('tiers are 1, 2 or 3')
+  return [...previous, Number(value)]
+}
+
+/** Flags override the config file; the result is validated like the file itself. */
+function applyFlags(config: NodeConfig, flags: StartFlags): NodeConfig {
+  return parseConfig(
+    {
+      ...config,
+      ...(flags.listen !== undefined ? { listen: flags.listen } : {}),
+      ...(flags.bootstrap !== undefined ? { bootstrap: flags.bootstrap } : {}),
+      ...(flags.logLevel !== undefined ? { logLevel: flags.logLevel } : {}),
+      api: { ...config.api, ...(flags.apiPort !== undefined ? { port: flags.apiPort } : {}) },
+      worker: {
+        ...config.worker,
+        enabled: config.worker.enabled && flags.worker,
+        ...(flags.price !== undefined ? { price: flags.price } : {}),
+        ...(flags.pricing !== undefined ? { pricing: flags.pricing } : {}),
+        ...(flags.tiers !== undefined ? { tiers: flags.tiers } : {}),
+        ...(flags.stake !== undefined ? { stake: flags.stake } : {}),
+        ...(flags.slots !== undefined ? { slots: flags.slots } : {}),
+      },
+      ledger: {
+        ...config.ledger,
+        ...(flags.clusterUrl !== undefined ? { transport: 'rpc', url: flags.clusterUrl } : {}),
+      },
+    },
+    'flags',
+  )
+}
+
+/** `tessera node start`: libp2p, engine, market and ledger until SIGTERM. */
+export function registerNodeStart(node: Command, program: Command, io: CliIo): void {
+  node
+    .command('start')
+    .description('run this peer: libp2p, the GPU engine, the market and the ledger; JSON logs; stops on SIGTERM')
+    .option('--listen <multiaddr...>', 'libp2p listen addresses')
+    .option('--bootstrap <multiaddr...>', 'peers to join through')
+    .option('--price <units>', 'asking price per benchmark-hour, token units', parseAmount)
+    .addOption(new Option('--pricing <strategy>', 'worker pricing strategy').choices(['fixed', 'demand']))
+    .option('--tiers <tier>', 'tiers this worker serves (repeatable)', parseTier)
+    .option('--stake <units>', 'stake bonded, token units', parseAmount)
+    .option('--slots <n>', 'tasks run at once', parsePositiveInt)
+    .option('--cluster-url <url>', 'Solana JSON-RPC URL (default: embedded LiteSVM)')
+    .option('--api-port <port>', 'control API and /metrics port (0 picks one)', (v) => {
+      const n = Number(v)
+      if (!/^\d+$/.test(v) || n > 65535) throw new InvalidArgumentError('expected a port number')
+      return n
+    })
+    .option('--no-worker', 'do not work for others')
+    .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']))
+    .action(async (flags: StartFlags) => {
+      const dir = resolveDataDir(program.opts<{ dataDir?: string }>().dataDir)
+      const opened = await openDataDir(dir)
+      const config = applyFlags(opened.config, flags)
+      const logger = createLogger(config.logLevel)
+      const executor = await createExecutor(config, logger)
+      const peer = await Peer.start({ dir, config, identity: opened.identity, logger, executor: executor.executor })
+      const api = new ApiServer(peer, { ...config.api, token: await readApiToken(dir) })
+      const address = await api.listen()
+      await writeFile(dir.apiAddress, JSON.stringify(address), { mode: 0o600 })
+      logger.info({ api: `http://${address.host}:${address.port}` }, 'api:listening')
+      io.stdout('')
+      await new Promise<void>((resolve) => {
+        const shutdown = (signal: string) => {
+          logger.info({ signal }, 'peer:stopping')
+          resolve()
+        }
+        process.once('SIGTERM', () => shutdown('SIGTERM'))
+        process.once('SIGINT', () => shutdown('SIGINT'))
+      })
+      await rm(dir.apiAddress, { force: true })
+      await api.close()
+      await peer.stop()
+      await executor.close()
+    })
+}

@@ -1,0 +1,16 @@
+import { InvalidArgumentError } from 'commander'
+
+/** Parses a positive integer flag, with a message commander prints on failure. */
+export function parsePositiveInt(value: string): number {
+  const n = Number(value)
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive integer')
+  return n
+}
+
+/** Parses a token amount flag (decimal integer, u64). */
+export function parseAmount(value: string): bigint {
+  if (!/^\d{1,20}$/.test(value) || BigInt(value) > 0xffff_ffff_ffff_ffffn) {
+    throw new InvalidArgumentError('expected a whole number of token units')
+  }
+  return BigInt(value)
+}

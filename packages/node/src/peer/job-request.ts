@@ -1,0 +1,20 @@
+import type { JobSpec } from '@tessera/scheduler'
+import type { JobRequest } from '../api/contract.js'
+import { DEFAULT_BENCH_HOURS_PER_TASK, DEFAULT_JOB_MAX_PRICE } from './constants.js'
+
+/** Turns the CLI's job request into the scheduler's job spec (the request was validated by the API server). */
+export function jobSpecOf(request: JobRequest): JobSpec {
+  const split =
+    request.kind === 'render' && request.render !== undefined
+      ? { kind: 'render' as const, firstFrame: 0, ...request.render }
+      : { kind: 'inference' as const, ...(request.inference as { items: number; itemsPerTask: number }) }
+  return {
+    kind: request.kind,
+    inputs: request.inputs,
+    split,
+    tier: request.tier ?? 3,
+    maxPrice: request.maxPrice !== undefined ? BigInt(request.maxPrice) : DEFAULT_JOB_MAX_PRICE,
+    benchHoursPerTask: DEFAULT_BENCH_HOURS_PER_TASK,
+    ...(request.deadlineMs !== undefined ? { timeoutMs: request.deadlineMs } : {}),
+  }
+}
