@@ -49,6 +49,12 @@ export type SchedulerErrorCode =
   | 'SCHEDULER__TASK_NOT_RUNNING'
   /** A message type this machine does not take. */
   | 'SCHEDULER__UNEXPECTED_MESSAGE'
+  /** A task's output does not have the size its tile or batch range implies. */
+  | 'SCHEDULER__OUTPUT_SIZE_MISMATCH'
+  /** A driver was configured inconsistently (e.g. a worker role without an executor). */
+  | 'SCHEDULER__INVALID_CONFIG'
+  /** The job ended (cancelled or expired) before it completed. */
+  | 'SCHEDULER__JOB_UNFINISHED'
 
 /** An error raised by `@tessera/scheduler`. */
 export class SchedulerError extends TesseraError<SchedulerErrorCode> {
