@@ -47,7 +47,10 @@ export const NONCE_BYTES = 32
  */
 
 /** Listen on loopback TCP and WebSockets with OS-chosen ports: the embedded default needs no set-up. */
-export const DEFAULT_LISTEN_ADDRS: readonly string[] = Object.freeze(['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws'])
+export const DEFAULT_LISTEN_ADDRS: readonly string[] = Object.freeze([
+  '/ip4/127.0.0.1/tcp/0',
+  '/ip4/127.0.0.1/tcp/0/ws',
+])
 /** Bootstrap peers are dialled this soon after start (libp2p's default is a full second). */
 export const BOOTSTRAP_DIAL_DELAY_MS = 50
 /** Inbound connections per second accepted from one host on local networks, where every peer shares 127.0.0.1. */

@@ -31,11 +31,14 @@ import {
 const text = (max: number, min = 0): fc.Arbitrary<string> =>
   fc.oneof(
     fc.string({ minLength: min, maxLength: max }),
-    fc.string({ unit: 'binary', minLength: min, maxLength: Math.floor(max / 2) }).filter((s) => s.length >= min && s.length <= max),
+    fc
+      .string({ unit: 'binary', minLength: min, maxLength: Math.floor(max / 2) })
+      .filter((s) => s.length >= min && s.length <= max),
   )
 
 const uint = fc.oneof(fc.nat({ max: 1_000_000 }), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }))
-const posInt = (max = Number.MAX_SAFE_INTEGER) => fc.oneof(fc.integer({ min: 1, max: Math.min(max, 1000) }), fc.integer({ min: 1, max }))
+const posInt = (max = Number.MAX_SAFE_INTEGER) =>
+  fc.oneof(fc.integer({ min: 1, max: Math.min(max, 1000) }), fc.integer({ min: 1, max }))
 const nonNegative = fc.oneof(uint, fc.double({ min: 0, max: 1e12, noNaN: true, noDefaultInfinity: true }))
 const probability = fc.double({ min: 0, max: 1, noNaN: true })
 const amount = fc.oneof(fc.bigInt({ min: 0n, max: 1_000_000n }), fc.bigInt({ min: 0n, max: 0xffff_ffff_ffff_ffffn }))
@@ -94,7 +97,12 @@ export const orderBody = fc.record({
   bidDeadline: uint,
   minBids: posInt(1024),
   deadline: uint,
-  verification: fc.record({ detect: probability, withinTasks: posInt(), cheatRate: probability, maxOverhead: probability }),
+  verification: fc.record({
+    detect: probability,
+    withinTasks: posInt(),
+    cheatRate: probability,
+    maxOverhead: probability,
+  }),
   escrow: text(MAX_ID_LENGTH),
   issuedAt: uint,
 })
@@ -219,6 +227,8 @@ export function hostileBytes(valid: fc.Arbitrary<Uint8Array>): fc.Arbitrary<Uint
       for (const [at, value] of flips) if (out.length > 0) out[at % out.length] = value
       return out
     })
-  const truncated = fc.tuple(valid, fc.nat()).map(([bytes, cut]) => bytes.subarray(0, bytes.length === 0 ? 0 : cut % bytes.length))
+  const truncated = fc
+    .tuple(valid, fc.nat())
+    .map(([bytes, cut]) => bytes.subarray(0, bytes.length === 0 ? 0 : cut % bytes.length))
   return fc.oneof(fc.uint8Array({ maxLength: 512 }), mutated, truncated, valid)
 }

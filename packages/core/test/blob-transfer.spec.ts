@@ -64,17 +64,23 @@ describe('blob transfer', () => {
     expect(providers.map((p) => p.toString())).toEqual([honest.peerId.toString()])
     const fetched = await fetcher.blobs.fetch(cid)
     expect(fetched.byteLength).toBe(64 * MiB)
-    expect(Buffer.compare(Buffer.from(fetched.buffer, fetched.byteOffset, fetched.byteLength), Buffer.from(bytes.buffer))).toBe(0)
+    expect(
+      Buffer.compare(Buffer.from(fetched.buffer, fetched.byteOffset, fetched.byteLength), Buffer.from(bytes.buffer)),
+    ).toBe(0)
     expect(await fetcher.blobs.has(cid)).toBe(true)
   }, 120_000)
 
   it('should detect a provider serving corrupted bytes and fail with a coded error', async () => {
     const bytes = randomBytes(2 * MiB)
     const cid = await liar.blobs.put(bytes, { provide: true })
-    await expect(other.blobs.fetchFrom(liar.peerId, cid)).rejects.toSatisfy((e) => isCoreError(e, 'CORE__BLOB_HASH_MISMATCH'))
+    await expect(other.blobs.fetchFrom(liar.peerId, cid)).rejects.toSatisfy((e) =>
+      isCoreError(e, 'CORE__BLOB_HASH_MISMATCH'),
+    )
     const error = await other.blobs.fetch(cid, { store: false }).catch((e: CoreError) => e)
     expect(isCoreError(error, 'CORE__BLOB_PROVIDERS_EXHAUSTED')).toBe(true)
-    expect((error as CoreError).context.failures).toEqual([{ peer: liar.peerId.toString(), code: 'CORE__BLOB_HASH_MISMATCH' }])
+    expect((error as CoreError).context.failures).toEqual([
+      { peer: liar.peerId.toString(), code: 'CORE__BLOB_HASH_MISMATCH' },
+    ])
     expect(await other.blobs.has(cid)).toBe(false)
   }, 60_000)
 
@@ -97,7 +103,9 @@ describe('blob transfer', () => {
     const awarded = new Set([fetcher.peerId.toString()])
     honest.blobs.setAccessHook((c, peer) => !c.equals(cid) || awarded.has(peer.toString()))
     try {
-      await expect(other.blobs.fetchFrom(honest.peerId, cid)).rejects.toSatisfy((e) => isCoreError(e, 'CORE__BLOB_ACCESS_DENIED'))
+      await expect(other.blobs.fetchFrom(honest.peerId, cid)).rejects.toSatisfy((e) =>
+        isCoreError(e, 'CORE__BLOB_ACCESS_DENIED'),
+      )
       expect(await fetcher.blobs.fetchFrom(honest.peerId, cid)).toEqual(bytes)
     } finally {
       honest.blobs.setAccessHook(undefined)
@@ -106,15 +114,21 @@ describe('blob transfer', () => {
 
   it('should refuse blobs over the size limit, on put and on fetch', async () => {
     const small = await set.create({ bootstrap: [honest.getMultiaddrs()[0]!.toString()], maxBlobBytes: MiB })
-    await expect(small.blobs.put(new Uint8Array(MiB + 1))).rejects.toSatisfy((e) => isCoreError(e, 'CORE__BLOB_TOO_LARGE'))
+    await expect(small.blobs.put(new Uint8Array(MiB + 1))).rejects.toSatisfy((e) =>
+      isCoreError(e, 'CORE__BLOB_TOO_LARGE'),
+    )
     const cid = await honest.blobs.put(randomBytes(2 * MiB))
     await waitFor(() => small.libp2p.getConnections(honest.peerId).length > 0, 'connection')
-    await expect(small.blobs.fetchFrom(honest.peerId, cid)).rejects.toSatisfy((e) => isCoreError(e, 'CORE__BLOB_TOO_LARGE'))
+    await expect(small.blobs.fetchFrom(honest.peerId, cid)).rejects.toSatisfy((e) =>
+      isCoreError(e, 'CORE__BLOB_TOO_LARGE'),
+    )
   })
 
   it('should say when a provider or the network does not hold a blob', async () => {
     const cid = blobCid(new TextEncoder().encode('nobody has this'))
-    await expect(fetcher.blobs.fetchFrom(honest.peerId, cid)).rejects.toSatisfy((e) => isCoreError(e, 'CORE__BLOB_NOT_FOUND'))
+    await expect(fetcher.blobs.fetchFrom(honest.peerId, cid)).rejects.toSatisfy((e) =>
+      isCoreError(e, 'CORE__BLOB_NOT_FOUND'),
+    )
     await expect(fetcher.blobs.fetch(cid)).rejects.toSatisfy((e) => isCoreError(e, 'CORE__BLOB_NOT_FOUND'))
   })
 

@@ -66,7 +66,9 @@ for (const [name, make] of implementations) {
     it('should honour an aborted signal', async () => {
       const store = await make()
       const cid = blobCid(new Uint8Array([7]))
-      await expect(store.has(cid, { signal: AbortSignal.abort() })).rejects.toSatisfy((e) => isCoreError(e, 'CORE__ABORTED'))
+      await expect(store.has(cid, { signal: AbortSignal.abort() })).rejects.toSatisfy((e) =>
+        isCoreError(e, 'CORE__ABORTED'),
+      )
     })
   })
 }

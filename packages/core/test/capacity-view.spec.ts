@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest'
-import { CapacityView, classCid, ManualClock, TOPICS, validateBody, type CapacityRecord, type Inbound } from '../src/index.js'
+import {
+  CapacityView,
+  classCid,
+  ManualClock,
+  TOPICS,
+  validateBody,
+  type CapacityRecord,
+  type Inbound,
+} from '../src/index.js'
 import { sampleCapacity } from './helpers.js'
 
 const inbound = (peer: string, seq: bigint, expiresAt: number, overrides = {}): Inbound => ({
@@ -7,7 +15,10 @@ const inbound = (peer: string, seq: bigint, expiresAt: number, overrides = {}): 
   topic: TOPICS.capacity,
   expiresAt,
   seq,
-  message: { type: 'capacity', body: validateBody('capacity', { ...sampleCapacity(overrides), addrs: [], peer, issuedAt: 0 }) },
+  message: {
+    type: 'capacity',
+    body: validateBody('capacity', { ...sampleCapacity(overrides), addrs: [], peer, issuedAt: 0 }),
+  },
 })
 
 describe('CapacityView', () => {
@@ -43,7 +54,9 @@ describe('CapacityView', () => {
     const clock = { now: () => Date.now() }
     const view = new CapacityView({ clock })
     view.start()
-    const expired = new Promise<CapacityRecord>((resolve) => view.addEventListener('capacity:expired', (e) => resolve(e.detail), { once: true }))
+    const expired = new Promise<CapacityRecord>((resolve) =>
+      view.addEventListener('capacity:expired', (e) => resolve(e.detail), { once: true }),
+    )
     view.offer(inbound('w1', 1n, Date.now() + 50))
     expect((await expired).peer).toBe('w1')
     view.stop()
@@ -56,7 +69,11 @@ describe('CapacityView', () => {
     view.addEventListener('capacity:updated', (e) => updated.push(e.detail.peer))
     expect(view.offer(inbound('w1', 1n, 9_999))).toBe(false)
     expect(view.offer(inbound('me', 1n, 20_000))).toBe(false)
-    const notCapacity: Inbound = { from: 'w1', expiresAt: 20_000, message: { type: 'heartbeat', body: { jobId: 'j', worker: 'w1', taskIds: [], issuedAt: 0 } } }
+    const notCapacity: Inbound = {
+      from: 'w1',
+      expiresAt: 20_000,
+      message: { type: 'heartbeat', body: { jobId: 'j', worker: 'w1', taskIds: [], issuedAt: 0 } },
+    }
     expect(view.offer(notCapacity)).toBe(false)
     expect(view.offer({ ...inbound('w2', 1n, 20_000), topic: TOPICS.orders })).toBe(false)
     expect(updated).toEqual([])

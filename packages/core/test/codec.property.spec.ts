@@ -79,13 +79,15 @@ describe('decoders (property)', () => {
   /** A message whose author field names `me`, so its envelope opens. */
   function authored(message: WireMessage): WireMessage {
     const field = AUTHOR_FIELD[message.type]
-    return field === undefined ? message : ({ type: message.type, body: { ...message.body, [field]: me.peerId.toString() } } as WireMessage)
+    return field === undefined
+      ? message
+      : ({ type: message.type, body: { ...message.body, [field]: me.peerId.toString() } } as WireMessage)
   }
 
   const sealed = () =>
-    fc.tuple(anyMessage, fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), fc.integer({ min: 0, max: 60_000 })).map(([m, seq, ttl]) =>
-      sealEnvelope(me, authored(m), { domain, seq, expiresAt: now + ttl }),
-    )
+    fc
+      .tuple(anyMessage, fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), fc.integer({ min: 0, max: 60_000 }))
+      .map(([m, seq, ttl]) => sealEnvelope(me, authored(m), { domain, seq, expiresAt: now + ttl }))
 
   const envelopeShaped = fc
     .record({
@@ -156,12 +158,22 @@ describe('decoders (property)', () => {
 
   it('should decode arbitrary bytes as a blob request or raise a CoreError', () => {
     const valid = fc.uint8Array({ maxLength: 64 }).map((b) => encodeBlobRequest({ cid: blobCid(b) }))
-    const shaped = fc.record({ v: fc.oneof(fc.constant(1), cborValue), cid: fc.oneof(fc.uint8Array({ maxLength: 40 }), cborValue) })
+    const shaped = fc.record({
+      v: fc.oneof(fc.constant(1), cborValue),
+      cid: fc.oneof(fc.uint8Array({ maxLength: 40 }), cborValue),
+    })
     fc.assert(
-      fc.property(fc.oneof(hostileBytes(valid), garbage, shaped.map((s) => encodeCanonical(s))), (bytes) => {
-        const result = decodedOrCoded(() => decodeBlobRequest(bytes))
-        if (!(result instanceof Error)) expect(parseBlobCid(result.cid.toString())).toEqual(result.cid)
-      }),
+      fc.property(
+        fc.oneof(
+          hostileBytes(valid),
+          garbage,
+          shaped.map((s) => encodeCanonical(s)),
+        ),
+        (bytes) => {
+          const result = decodedOrCoded(() => decodeBlobRequest(bytes))
+          if (!(result instanceof Error)) expect(parseBlobCid(result.cid.toString())).toEqual(result.cid)
+        },
+      ),
       { numRuns: 500 },
     )
   })
@@ -169,12 +181,24 @@ describe('decoders (property)', () => {
   it('should decode arbitrary bytes as a blob response header or raise a CoreError', () => {
     const status = fc.constantFrom('ok' as const, 'not-found' as const, 'denied' as const, 'too-large' as const)
     const valid = fc.record({ status, size: fc.nat() }).map((h) => encodeBlobResponseHeader(h))
-    const shaped = fc.record({ v: fc.oneof(fc.constant(1), cborValue), status: fc.oneof(status, cborValue), size: cborValue })
+    const shaped = fc.record({
+      v: fc.oneof(fc.constant(1), cborValue),
+      status: fc.oneof(status, cborValue),
+      size: cborValue,
+    })
     fc.assert(
-      fc.property(fc.oneof(hostileBytes(valid), garbage, shaped.map((s) => encodeCanonical(s))), (bytes) => {
-        const result = decodedOrCoded(() => decodeBlobResponseHeader(bytes))
-        if (!(result instanceof Error)) expect(decodeBlobResponseHeader(encodeBlobResponseHeader(result))).toEqual(result)
-      }),
+      fc.property(
+        fc.oneof(
+          hostileBytes(valid),
+          garbage,
+          shaped.map((s) => encodeCanonical(s)),
+        ),
+        (bytes) => {
+          const result = decodedOrCoded(() => decodeBlobResponseHeader(bytes))
+          if (!(result instanceof Error))
+            expect(decodeBlobResponseHeader(encodeBlobResponseHeader(result))).toEqual(result)
+        },
+      ),
       { numRuns: 500 },
     )
   })

@@ -16,11 +16,17 @@ describe('discovery', () => {
 
   it('should give every node at least five DHT peers beyond its bootstrap peer', async () => {
     const bootstrap = nodes[0]!.peerId.toString()
-    expect(nodes.slice(1).every((n) => n.config.bootstrap.length === 1 && n.config.bootstrap[0]!.endsWith(bootstrap))).toBe(true)
+    expect(
+      nodes.slice(1).every((n) => n.config.bootstrap.length === 1 && n.config.bootstrap[0]!.endsWith(bootstrap)),
+    ).toBe(true)
     const learned = (node: TesseraNode) => node.routingTable().filter((p) => p !== bootstrap)
-    await waitFor(() => nodes.every((n) => learned(n).length >= 5), 'every routing table to hold 5 peers besides node 0', {
-      timeoutMs: 60_000,
-    })
+    await waitFor(
+      () => nodes.every((n) => learned(n).length >= 5),
+      'every routing table to hold 5 peers besides node 0',
+      {
+        timeoutMs: 60_000,
+      },
+    )
     for (const node of nodes.slice(1)) {
       const table = learned(node)
       expect(table.length).toBeGreaterThanOrEqual(5)

@@ -26,11 +26,25 @@ describe('envelope', () => {
   beforeAll(async () => {
     alice = await generateIdentity()
     mallory = await generateIdentity()
-    bid = { type: 'bid', body: { jobId: 'j1', worker: alice.peerId.toString(), price: 42n, etaMs: 1000, score: 3.5, maxTasks: 4, issuedAt: now } }
+    bid = {
+      type: 'bid',
+      body: {
+        jobId: 'j1',
+        worker: alice.peerId.toString(),
+        price: 42n,
+        etaMs: 1000,
+        score: 3.5,
+        maxTasks: 4,
+        issuedAt: now,
+      },
+    }
   })
 
-  const seal = (message = bid, overrides: Partial<{ domain: string; seq: bigint; expiresAt: number }> = {}, signer = alice) =>
-    sealEnvelope(signer, message, { domain, seq: 7n, expiresAt: now + 60_000, ...overrides })
+  const seal = (
+    message = bid,
+    overrides: Partial<{ domain: string; seq: bigint; expiresAt: number }> = {},
+    signer = alice,
+  ) => sealEnvelope(signer, message, { domain, seq: 7n, expiresAt: now + 60_000, ...overrides })
   const open = (bytes: Uint8Array, overrides: Partial<Parameters<typeof openEnvelope>[1]> = {}) =>
     openEnvelope(bytes, { domain, maxBytes: 65_536, now, ...overrides })
   const code = (fn: () => unknown): string => {
@@ -65,7 +79,9 @@ describe('envelope', () => {
 
   it('should reject an expired envelope and one that expires too far ahead', () => {
     expect(code(() => open(seal(bid, { expiresAt: now - 1 })))).toBe('CORE__MESSAGE_EXPIRED')
-    expect(code(() => open(seal(bid, { expiresAt: now + MAX_ENVELOPE_TTL_MS + MAX_CLOCK_SKEW_MS + 1 })))).toBe('CORE__EXPIRY_TOO_FAR')
+    expect(code(() => open(seal(bid, { expiresAt: now + MAX_ENVELOPE_TTL_MS + MAX_CLOCK_SKEW_MS + 1 })))).toBe(
+      'CORE__EXPIRY_TOO_FAR',
+    )
   })
 
   it('should reject a tampered body or a forged signature', () => {

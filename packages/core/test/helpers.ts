@@ -28,7 +28,12 @@ export class NodeSet {
   /** Starts `count` nodes, each bootstrapping from the first (which bootstraps from nobody). */
   async network(count: number, init: NodeInit = {}): Promise<TesseraNode[]> {
     const first = await this.create(init)
-    const bootstrap = [first.getMultiaddrs().find((ma) => !ma.toString().includes('/ws'))!.toString()]
+    const bootstrap = [
+      first
+        .getMultiaddrs()
+        .find((ma) => !ma.toString().includes('/ws'))!
+        .toString(),
+    ]
     const rest = await Promise.all(Array.from({ length: count - 1 }, () => this.create({ ...init, bootstrap })))
     return [first, ...rest]
   }
@@ -40,7 +45,10 @@ export class NodeSet {
 
 /** The first TCP multiaddr of a node. */
 export function tcpAddr(node: TesseraNode): string {
-  return node.getMultiaddrs().find((ma) => !ma.toString().includes('/ws'))!.toString()
+  return node
+    .getMultiaddrs()
+    .find((ma) => !ma.toString().includes('/ws'))!
+    .toString()
 }
 
 /** A plausible capacity announcement. */

@@ -50,7 +50,13 @@ describe('identity', () => {
     const identity = await loadOrCreateIdentity(path)
     const secret = Buffer.from(identity.privateKey.raw).toString('hex')
     const secretB64 = Buffer.from(identity.privateKey.raw).toString('base64')
-    const shown = [JSON.stringify(identity), JSON.stringify({ identity }), inspect(identity, { depth: 10, showHidden: true }), String(identity), `${identity}`]
+    const shown = [
+      JSON.stringify(identity),
+      JSON.stringify({ identity }),
+      inspect(identity, { depth: 10, showHidden: true }),
+      String(identity),
+      `${identity}`,
+    ]
     for (const text of shown) {
       expect(text).toContain(identity.peerId.toString())
       expect(text).not.toContain(secret)

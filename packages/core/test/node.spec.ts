@@ -1,8 +1,22 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { isCoreError, TOPICS, type Inbound } from '../src/index.js'
+import * as lp from 'it-length-prefixed'
+import {
+  decodeCanonical,
+  domainOf,
+  generateIdentity,
+  isCoreError,
+  PROTOCOLS,
+  sealEnvelope,
+  TOPICS,
+  type Inbound,
+  type RejectedMessage,
+} from '../src/index.js'
 import { NodeSet, sampleCapacity, tcpAddr, waitFor } from './helpers.js'
 
-const heartbeat = (worker: string) => ({ type: 'heartbeat' as const, body: { jobId: 'job-1', worker, taskIds: ['t1'], issuedAt: 1 } })
+const heartbeat = (worker: string) => ({
+  type: 'heartbeat' as const,
+  body: { jobId: 'job-1', worker, taskIds: ['t1'], issuedAt: 1 },
+})
 
 describe('createNode', () => {
   const set = new NodeSet()
@@ -18,7 +32,65 @@ describe('createNode', () => {
     await Promise.all([node.stop(), node.stop()])
     expect(node.status).toBe('stopped')
     await node.stop()
-    await expect(node.bus.publish(TOPICS.orders, heartbeat(node.peerId.toString()))).rejects.toSatisfy((e) => isCoreError(e, 'CORE__NOT_STARTED'))
+    await expect(node.bus.publish(TOPICS.orders, heartbeat(node.peerId.toString()))).rejects.toSatisfy((e) =>
+      isCoreError(e, 'CORE__NOT_STARTED'),
+    )
+  })
+
+  it('should start again after stopping and serve its protocols', async () => {
+    const a = await set.create()
+    await a.stop()
+    await a.start()
+    const b = await set.create({ bootstrap: [tcpAddr(a)] })
+    const received: Inbound[] = []
+    a.bus.onMessage((m) => received.push(m))
+    await waitFor(() => b.libp2p.getConnections(a.peerId).length > 0, 'b to connect to a')
+    await b.bus.send(a.peerId.toString(), heartbeat(b.peerId.toString()))
+    expect(received.map((m) => m.from)).toEqual([b.peerId.toString()])
+  })
+
+  it('should refuse an invalid configuration with a coded error', async () => {
+    await expect(set.create({ bootstrap: ['/ip4/127.0.0.1/tcp/1'] })).rejects.toSatisfy((e) =>
+      isCoreError(e, 'CORE__INVALID_CONFIG'),
+    )
+    await expect(set.create({ listen: ['not a multiaddr'] })).rejects.toSatisfy((e) =>
+      isCoreError(e, 'CORE__INVALID_CONFIG'),
+    )
+    await expect(set.create({ maxBlobBytes: -1 })).rejects.toSatisfy((e) => isCoreError(e, 'CORE__INVALID_CONFIG'))
+  })
+
+  it('should reject a direct message to an unreachable peer with a coded error', async () => {
+    const a = await set.create()
+    const gone = await set.create()
+    await a.dial(tcpAddr(gone))
+    await gone.stop()
+    await waitFor(() => a.libp2p.getConnections(gone.peerId).length === 0, 'the connection to close')
+    await expect(a.bus.send(gone.peerId.toString(), heartbeat(a.peerId.toString()))).rejects.toSatisfy((e) =>
+      isCoreError(e, 'CORE__PEER_UNREACHABLE'),
+    )
+  })
+
+  it('should refuse a direct message not signed by the peer that sends it', async () => {
+    const a = await set.create()
+    const b = await set.create({ bootstrap: [tcpAddr(a)] })
+    const someoneElse = await generateIdentity()
+    const received: Inbound[] = []
+    const rejected: RejectedMessage[] = []
+    a.bus.onMessage((m) => received.push(m))
+    a.addEventListener('message:rejected', (e) => rejected.push(e.detail))
+    await waitFor(() => b.libp2p.getConnections(a.peerId).length > 0, 'b to connect to a')
+    const forged = sealEnvelope(someoneElse, heartbeat(someoneElse.peerId.toString()), {
+      domain: domainOf('direct'),
+      seq: 1n,
+      expiresAt: Date.now() + 60_000,
+    })
+    const stream = await b.libp2p.dialProtocol(a.peerId, PROTOCOLS.task)
+    stream.send(lp.encode.single(forged))
+    await stream.close()
+    const ack = await lp.decode(stream).next()
+    expect(decodeCanonical(ack.value!.subarray())).toEqual({ r: 'CORE__SIGNER_MISMATCH' })
+    expect(received).toEqual([])
+    expect(rejected).toMatchObject([{ from: b.peerId.toString(), code: 'CORE__SIGNER_MISMATCH' }])
   })
 
   it('should deliver a published message to a subscriber', async () => {
@@ -27,7 +99,10 @@ describe('createNode', () => {
     a!.bus.subscribe(TOPICS.orders)
     const received: Inbound[] = []
     b!.bus.onMessage((m) => received.push(m))
-    await waitFor(() => a!.libp2p.services.pubsub.getSubscribers(TOPICS.orders).some((p) => p.equals(b!.peerId)), 'subscription')
+    await waitFor(
+      () => a!.libp2p.services.pubsub.getSubscribers(TOPICS.orders).some((p) => p.equals(b!.peerId)),
+      'subscription',
+    )
     await a!.bus.publish(TOPICS.orders, heartbeat(a!.peerId.toString()))
     await waitFor(() => received.length > 0, 'delivery')
     expect(received[0]!.from).toBe(a!.peerId.toString())
@@ -56,13 +131,16 @@ describe('createNode', () => {
     expect(await b!.blobs.has(cid)).toBe(true)
   })
 
-  it('should show announced capacity in the other node\'s view', async () => {
+  it("should show announced capacity in the other node's view", async () => {
     const [a, b] = await set.network(2)
     await a!.capacity.announce(sampleCapacity())
     await waitFor(() => b!.capacity.view.get(a!.peerId.toString()) !== undefined, 'capacity record')
     const record = b!.capacity.view.get(a!.peerId.toString())!
     expect(record.capacity.classes).toEqual(['render/wgsl'])
     expect(record.capacity.peer).toBe(a!.peerId.toString())
-    await waitFor(async () => (await b!.capacity.findWorkers('render/wgsl')).includes(a!.peerId.toString()), 'DHT class record')
+    await waitFor(
+      async () => (await b!.capacity.findWorkers('render/wgsl')).includes(a!.peerId.toString()),
+      'DHT class record',
+    )
   })
 })

@@ -57,7 +57,12 @@ describe('gossip validation', () => {
   }
 
   /** Publishes `bytes` from the attacker and waits until the receiver rejected them and lowered its score. */
-  async function expectRejected(from: TesseraNode, topic: Topic, bytes: Uint8Array, code: CoreErrorCode): Promise<void> {
+  async function expectRejected(
+    from: TesseraNode,
+    topic: Topic,
+    bytes: Uint8Array,
+    code: CoreErrorCode,
+  ): Promise<void> {
     const peer = from.peerId.toString()
     const before = receiver.gossipScore(peer)
     const seenBefore = delivered.length
@@ -74,7 +79,11 @@ describe('gossip validation', () => {
   it('should reject a bad signature and lower the sender score', async () => {
     const a = await attacker(TOPICS.bids)
     const envelope = decodeCanonical(
-      sealEnvelope(a.identity, bid(a.peerId.toString()), { domain: domainOf(TOPICS.bids), seq: 1n, expiresAt: Date.now() + 60_000 }),
+      sealEnvelope(a.identity, bid(a.peerId.toString()), {
+        domain: domainOf(TOPICS.bids),
+        seq: 1n,
+        expiresAt: Date.now() + 60_000,
+      }),
     ) as Record<string, unknown>
     const sig = (envelope.sig as Uint8Array).slice()
     sig[0]! ^= 0xff
@@ -105,11 +114,17 @@ describe('gossip validation', () => {
     const honest = await attackers.create({ bootstrap: [tcpAddr(receiver)] })
     const a = await attacker(TOPICS.orders)
     honest.bus.subscribe(TOPICS.orders)
-    await waitFor(() => honest.libp2p.services.pubsub.getSubscribers(TOPICS.orders).some((p) => p.equals(receiver.peerId)), 'subscription')
+    await waitFor(
+      () => honest.libp2p.services.pubsub.getSubscribers(TOPICS.orders).some((p) => p.equals(receiver.peerId)),
+      'subscription',
+    )
     const captured: Uint8Array[] = []
     a.libp2p.services.pubsub.addEventListener('message', (e) => captured.push(e.detail.data))
     await honest.dial(a.getMultiaddrs()[0]!)
-    await waitFor(() => honest.libp2p.services.pubsub.getSubscribers(TOPICS.orders).some((p) => p.equals(a.peerId)), 'subscription')
+    await waitFor(
+      () => honest.libp2p.services.pubsub.getSubscribers(TOPICS.orders).some((p) => p.equals(a.peerId)),
+      'subscription',
+    )
 
     const order: WireMessage = {
       type: 'order',
@@ -118,7 +133,16 @@ describe('gossip validation', () => {
         creator: honest.peerId.toString(),
         kind: 'render',
         inputs: ['bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku'],
-        split: { kind: 'render', firstFrame: 0, frames: 1, width: 64, height: 64, tileWidth: 32, tileHeight: 32, samples: 4 },
+        split: {
+          kind: 'render',
+          firstFrame: 0,
+          frames: 1,
+          width: 64,
+          height: 64,
+          tileWidth: 32,
+          tileHeight: 32,
+          samples: 4,
+        },
         tier: 2,
         maxPrice: 100n,
         benchHoursPerTask: 0.01,
@@ -132,7 +156,10 @@ describe('gossip validation', () => {
       },
     }
     await honest.bus.publish(TOPICS.orders, order)
-    await waitFor(() => captured.length > 0 && delivered.some((m) => m.from === honest.peerId.toString()), 'the order to reach both')
+    await waitFor(
+      () => captured.length > 0 && delivered.some((m) => m.from === honest.peerId.toString()),
+      'the order to reach both',
+    )
     const original = captured[0]!
 
     const peer = a.peerId.toString()
@@ -167,14 +194,23 @@ describe('gossip validation', () => {
         issuedAt: Date.now(),
       },
     }
-    const bytes = sealEnvelope(a.identity, reveal, { domain: domainOf(TOPICS.verdicts), seq: 1n, expiresAt: Date.now() + 60_000 })
+    const bytes = sealEnvelope(a.identity, reveal, {
+      domain: domainOf(TOPICS.verdicts),
+      seq: 1n,
+      expiresAt: Date.now() + 60_000,
+    })
     expect(bytes.byteLength).toBeGreaterThan(MAX_GOSSIP_ENVELOPE_BYTES)
     await expectRejected(a, TOPICS.verdicts, bytes, 'CORE__MESSAGE_TOO_LARGE')
   })
 
   it('should reject malformed bytes and lower the sender score', async () => {
     const a = await attacker(TOPICS.bids)
-    await expectRejected(a, TOPICS.bids, new TextEncoder().encode('definitely not an envelope'), 'CORE__MALFORMED_MESSAGE')
+    await expectRejected(
+      a,
+      TOPICS.bids,
+      new TextEncoder().encode('definitely not an envelope'),
+      'CORE__MALFORMED_MESSAGE',
+    )
   })
 
   it('should refuse to publish an envelope its peers would reject as oversized', async () => {

@@ -62,8 +62,15 @@ export function parseBlobCid(value: unknown): BlobCid {
     throw new CoreError('CORE__INVALID_CID', 'not a CID', {}, { cause })
   }
   if (cid === null) throw new CoreError('CORE__INVALID_CID', 'not a CID', {})
-  if (cid.version !== 1 || cid.code !== raw.code || cid.multihash.code !== sha256.code || cid.multihash.digest.byteLength !== HASH_BYTES) {
-    throw new CoreError('CORE__INVALID_CID', `blob CIDs are v1 raw sha2-256; got ${cid.toString()}`, { cid: cid.toString() })
+  if (
+    cid.version !== 1 ||
+    cid.code !== raw.code ||
+    cid.multihash.code !== sha256.code ||
+    cid.multihash.digest.byteLength !== HASH_BYTES
+  ) {
+    throw new CoreError('CORE__INVALID_CID', `blob CIDs are v1 raw sha2-256; got ${cid.toString()}`, {
+      cid: cid.toString(),
+    })
   }
   return cid as BlobCid
 }

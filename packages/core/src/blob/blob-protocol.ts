@@ -4,7 +4,12 @@ import { pipe } from 'it-pipe'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import { throwIfAborted, withTimeout } from '../abort.js'
 import type { AbortOptions } from '../bus.js'
-import { BLOB_IDLE_TIMEOUT_MS, DHT_QUERY_TIMEOUT_MS, MAX_BLOB_CHUNK_BYTES, MAX_BLOB_HEADER_BYTES } from '../constants.js'
+import {
+  BLOB_IDLE_TIMEOUT_MS,
+  DHT_QUERY_TIMEOUT_MS,
+  MAX_BLOB_CHUNK_BYTES,
+  MAX_BLOB_HEADER_BYTES,
+} from '../constants.js'
 import { CoreError, isCoreError } from '../errors.js'
 import { PROTOCOLS } from '../topics.js'
 import { nextFrame, readFrames, sendFrames, streamSink } from '../node/stream-io.js'
@@ -31,6 +36,10 @@ export interface BlobServerContext {
   chunkBytes: number
   maxBlobBytes: number
   log: Logger
+}
+
+async function* map<T, U>(source: AsyncIterable<T>, fn: (item: T) => U): AsyncGenerator<U> {
+  for await (const item of source) yield fn(item)
 }
 
 /** Aborts `stream` when no progress was reported for `ms`. */
@@ -95,7 +104,8 @@ export async function serveBlob(stream: Stream, connection: Connection, context:
           yield chunk
         }
       },
-      (source) => lp.encode(source),
+      // encode.single prefixes without copying the chunk (a Uint8ArrayList of prefix and data).
+      (source) => map(source, (frame) => lp.encode.single(frame)),
       streamSink(stream),
     )
   } catch (e) {
@@ -127,10 +137,17 @@ export async function fetchBlobFrom(
   throwIfAborted(options.signal)
   let stream: Stream
   try {
-    stream = await libp2p.dialProtocol(peer, PROTOCOLS.blob, { signal: withTimeout(options.signal, DHT_QUERY_TIMEOUT_MS) })
+    stream = await libp2p.dialProtocol(peer, PROTOCOLS.blob, {
+      signal: withTimeout(options.signal, DHT_QUERY_TIMEOUT_MS),
+    })
   } catch (cause) {
     throwIfAborted(options.signal)
-    throw new CoreError('CORE__PEER_UNREACHABLE', `could not open ${PROTOCOLS.blob} to ${peer.toString()}`, { peer: peer.toString() }, { cause })
+    throw new CoreError(
+      'CORE__PEER_UNREACHABLE',
+      `could not open ${PROTOCOLS.blob} to ${peer.toString()}`,
+      { peer: peer.toString() },
+      { cause },
+    )
   }
   let stalled = false
   const watchdog = new IdleWatchdog(options.idleTimeoutMs ?? BLOB_IDLE_TIMEOUT_MS, () => {
@@ -148,7 +165,8 @@ export async function fetchBlobFrom(
       async (frames: AsyncIterable<Uint8ArrayList>) => {
         const iterator = frames[Symbol.asyncIterator]()
         const first = await nextFrame(iterator)
-        if (first === undefined) throw new CoreError('CORE__MALFORMED_BLOB_FRAME', 'provider closed without a header', {})
+        if (first === undefined)
+          throw new CoreError('CORE__MALFORMED_BLOB_FRAME', 'provider closed without a header', {})
         const header = decodeBlobResponseHeader(first)
         watchdog.touch()
         throwForStatus(header, cid, peer, options.maxBlobBytes)
@@ -165,7 +183,12 @@ export async function fetchBlobFrom(
     throwIfAborted(options.signal)
     if (isCoreError(e)) throw e
     const what = stalled ? 'stalled' : 'failed'
-    throw new CoreError('CORE__PEER_UNREACHABLE', `blob transfer from ${peer.toString()} ${what}`, { peer: peer.toString() }, { cause: e })
+    throw new CoreError(
+      'CORE__PEER_UNREACHABLE',
+      `blob transfer from ${peer.toString()} ${what}`,
+      { peer: peer.toString() },
+      { cause: e },
+    )
   } finally {
     watchdog.stop()
     options.signal?.removeEventListener('abort', onAbort)

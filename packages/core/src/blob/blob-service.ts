@@ -95,7 +95,9 @@ export class BlobService {
       })
     }
     if (!(Number.isSafeInteger(this.maxBlobBytes) && this.maxBlobBytes > 0)) {
-      throw new CoreError('CORE__INVALID_CONFIG', 'maxBlobBytes must be a positive integer', { maxBlobBytes: this.maxBlobBytes })
+      throw new CoreError('CORE__INVALID_CONFIG', 'maxBlobBytes must be a positive integer', {
+        maxBlobBytes: this.maxBlobBytes,
+      })
     }
     this.#access = init.access
     this.#log = components.logger.forComponent('tessera:core:blob')
@@ -159,7 +161,9 @@ export class BlobService {
   /** Announces in the DHT that this node provides `cid`. */
   async provide(cid: BlobCidLike, options: AbortOptions = {}): Promise<void> {
     const parsed = parseBlobCid(cid)
-    await this.#components.libp2p.contentRouting.provide(parsed, { signal: withTimeout(options.signal, DHT_QUERY_TIMEOUT_MS) })
+    await this.#components.libp2p.contentRouting.provide(parsed, {
+      signal: withTimeout(options.signal, DHT_QUERY_TIMEOUT_MS),
+    })
   }
 
   /** Providers of `cid` found in the DHT (not this node), at most `limit`. */
@@ -175,7 +179,10 @@ export class BlobService {
   /** Fetches `cid` from one peer and verifies it (see {@link fetchBlobFrom} for the codes it throws). */
   async fetchFrom(peer: PeerId | string, cid: BlobCidLike, options: AbortOptions = {}): Promise<Uint8Array> {
     const id = typeof peer === 'string' ? peerIdFromString(peer) : peer
-    return fetchBlobFrom(this.#components.libp2p, id, parseBlobCid(cid), { ...options, maxBlobBytes: this.maxBlobBytes })
+    return fetchBlobFrom(this.#components.libp2p, id, parseBlobCid(cid), {
+      ...options,
+      maxBlobBytes: this.maxBlobBytes,
+    })
   }
 
   /**
@@ -188,8 +195,10 @@ export class BlobService {
     const failures: ProviderFailure[] = []
     let lastError: unknown
     const controller = new AbortController()
-    const signal = options.signal === undefined ? controller.signal : AbortSignal.any([options.signal, controller.signal])
-    const providers = options.providers === undefined ? this.#providers(parsed, { signal }) : this.#given(options.providers)
+    const signal =
+      options.signal === undefined ? controller.signal : AbortSignal.any([options.signal, controller.signal])
+    const providers =
+      options.providers === undefined ? this.#providers(parsed, { signal }) : this.#given(options.providers)
     try {
       for await (const peer of providers) {
         if (failures.length >= MAX_BLOB_PROVIDERS) break
@@ -211,7 +220,9 @@ export class BlobService {
     }
     throwIfAborted(options.signal)
     if (failures.length === 0) {
-      throw new CoreError('CORE__BLOB_NOT_FOUND', `no provider of ${parsed.toString()} was found`, { cid: parsed.toString() })
+      throw new CoreError('CORE__BLOB_NOT_FOUND', `no provider of ${parsed.toString()} was found`, {
+        cid: parsed.toString(),
+      })
     }
     throw new CoreError(
       'CORE__BLOB_PROVIDERS_EXHAUSTED',

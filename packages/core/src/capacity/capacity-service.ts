@@ -15,7 +15,11 @@ export interface CapacityServiceComponents {
   peerId: PeerId
   clock: Clock
   bus: Pick<MessageBus, 'subscribe' | 'onMessage'> & {
-    publish(topic: typeof TOPICS.capacity, message: { type: 'capacity'; body: Capacity }, options?: PublishOptions): Promise<void>
+    publish(
+      topic: typeof TOPICS.capacity,
+      message: { type: 'capacity'; body: Capacity },
+      options?: PublishOptions,
+    ): Promise<void>
   }
   pubsub: Pick<GossipSub, 'addEventListener' | 'removeEventListener'>
   libp2p: Pick<Libp2p, 'contentRouting' | 'getMultiaddrs'>
@@ -43,7 +47,9 @@ export class CapacityService {
   readonly #components: CapacityServiceComponents
   readonly #log: Logger
   #unsubscribe: (() => void) | undefined
-  readonly #onSubscriptionChange: (event: CustomEvent<{ subscriptions: Array<{ topic: string; subscribe: boolean }> }>) => void
+  readonly #onSubscriptionChange: (
+    event: CustomEvent<{ subscriptions: Array<{ topic: string; subscribe: boolean }> }>,
+  ) => void
 
   constructor(components: CapacityServiceComponents, init: CapacityAnnouncerInit = {}) {
     this.#components = components
@@ -64,7 +70,8 @@ export class CapacityService {
     )
     // A peer that joins the capacity topic has missed every record published so far: show it ours soon.
     this.#onSubscriptionChange = (event) => {
-      if (event.detail.subscriptions.some((s) => s.topic === TOPICS.capacity && s.subscribe)) this.announcer.requestRepublish()
+      if (event.detail.subscriptions.some((s) => s.topic === TOPICS.capacity && s.subscribe))
+        this.announcer.requestRepublish()
     }
   }
 

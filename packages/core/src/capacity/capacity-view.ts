@@ -130,7 +130,8 @@ export class CapacityView extends TypedEventEmitter<CapacityViewEvents> {
   /** When the next record expires, ms, or undefined when none is held. */
   nextExpiry(): number | undefined {
     let next: number | undefined
-    for (const record of this.#records.values()) if (next === undefined || record.expiresAt < next) next = record.expiresAt
+    for (const record of this.#records.values())
+      if (next === undefined || record.expiresAt < next) next = record.expiresAt
     return next
   }
 

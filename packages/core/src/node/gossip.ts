@@ -7,7 +7,6 @@ import type { GossipSub, Message, TopicValidatorFn } from '@libp2p/gossipsub'
 import { sha256 } from '@noble/hashes/sha2.js'
 import {
   GOSSIP_DECODE_LIMITS,
-  GOSSIP_HEARTBEAT_INTERVAL_MS,
   GOSSIP_MAX_RPC_BYTES,
   GOSSIP_SCORE_THRESHOLDS,
   INVALID_MESSAGE_DECAY,
@@ -90,7 +89,7 @@ export function tesseraGossipsub(config: GossipConfig): ReturnType<typeof gossip
     // Topic validators are awaited before delivery and forwarding: nothing invalid reaches the application or
     // travels further.
     asyncValidation: false,
-    heartbeatInterval: config.heartbeatIntervalMs ?? GOSSIP_HEARTBEAT_INTERVAL_MS,
+    heartbeatInterval: config.heartbeatIntervalMs,
     seenTTL: config.seenTtlMs,
     maxInboundDataLength: GOSSIP_MAX_RPC_BYTES,
     decodeRpcLimits: { ...GOSSIP_DECODE_LIMITS },

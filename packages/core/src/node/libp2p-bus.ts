@@ -127,14 +127,19 @@ export class Libp2pMessageBus implements MessageBus {
   async publish(topic: Topic, message: WireMessage, options: PublishOptions = {}): Promise<void> {
     throwIfAborted(options.signal)
     this.#assertStarted('publish')
-    if (!isTopic(topic)) throw new CoreError('CORE__INVALID_CONFIG', `${String(topic)} is not a Tessera topic`, { topic })
+    if (!isTopic(topic))
+      throw new CoreError('CORE__INVALID_CONFIG', `${String(topic)} is not a Tessera topic`, { topic })
     const bytes = this.#seal(domainOf(topic), message, options.ttlMs)
     if (bytes.byteLength > MAX_GOSSIP_ENVELOPE_BYTES) {
       // Peers would reject it and penalise us: refuse here instead.
-      throw new CoreError('CORE__MESSAGE_TOO_LARGE', `a ${message.type} envelope of ${bytes.byteLength} bytes is too large for gossip`, {
-        bytes: bytes.byteLength,
-        max: MAX_GOSSIP_ENVELOPE_BYTES,
-      })
+      throw new CoreError(
+        'CORE__MESSAGE_TOO_LARGE',
+        `a ${message.type} envelope of ${bytes.byteLength} bytes is too large for gossip`,
+        {
+          bytes: bytes.byteLength,
+          max: MAX_GOSSIP_ENVELOPE_BYTES,
+        },
+      )
     }
     await raceSignal(this.#components.pubsub.publish(topic, bytes), options.signal)
   }
@@ -144,10 +149,14 @@ export class Libp2pMessageBus implements MessageBus {
     this.#assertStarted('send')
     const bytes = this.#seal(DIRECT_DOMAIN, message, options.ttlMs)
     if (bytes.byteLength > MAX_DIRECT_ENVELOPE_BYTES) {
-      throw new CoreError('CORE__MESSAGE_TOO_LARGE', `a ${message.type} envelope of ${bytes.byteLength} bytes is too large`, {
-        bytes: bytes.byteLength,
-        max: MAX_DIRECT_ENVELOPE_BYTES,
-      })
+      throw new CoreError(
+        'CORE__MESSAGE_TOO_LARGE',
+        `a ${message.type} envelope of ${bytes.byteLength} bytes is too large`,
+        {
+          bytes: bytes.byteLength,
+          max: MAX_DIRECT_ENVELOPE_BYTES,
+        },
+      )
     }
     if (to === this.self) {
       this.#deliverDirect(bytes, this.self)
@@ -174,10 +183,15 @@ export class Libp2pMessageBus implements MessageBus {
       const ack = await nextFrame(readFrames(stream, MAX_ACK_BYTES))
       const verdict = ack === undefined ? undefined : decodeAck(ack)
       if (verdict === undefined) {
-        throw new CoreError('CORE__PEER_UNREACHABLE', `${to} closed ${PROTOCOLS.task} without an acknowledgement`, { to })
+        throw new CoreError('CORE__PEER_UNREACHABLE', `${to} closed ${PROTOCOLS.task} without an acknowledgement`, {
+          to,
+        })
       }
       if (verdict !== 'ok') {
-        throw new CoreError('CORE__MESSAGE_REJECTED', `${to} rejected the ${message.type}: ${verdict}`, { to, code: verdict })
+        throw new CoreError('CORE__MESSAGE_REJECTED', `${to} rejected the ${message.type}: ${verdict}`, {
+          to,
+          code: verdict,
+        })
       }
     } catch (e) {
       stream.abort(e instanceof Error ? e : new Error(String(e)))
@@ -190,7 +204,8 @@ export class Libp2pMessageBus implements MessageBus {
   }
 
   subscribe(topic: Topic): void {
-    if (!isTopic(topic)) throw new CoreError('CORE__INVALID_CONFIG', `${String(topic)} is not a Tessera topic`, { topic })
+    if (!isTopic(topic))
+      throw new CoreError('CORE__INVALID_CONFIG', `${String(topic)} is not a Tessera topic`, { topic })
     this.#components.pubsub.subscribe(topic)
   }
 
@@ -223,10 +238,16 @@ export class Libp2pMessageBus implements MessageBus {
     const domain = domainOf(topic)
     return (peer, message) => {
       const from = peer.toString()
-      if (message.type !== 'unsigned') return this.#reject({ from, topic, code: 'CORE__MALFORMED_MESSAGE', penalised: true })
+      if (message.type !== 'unsigned')
+        return this.#reject({ from, topic, code: 'CORE__MALFORMED_MESSAGE', penalised: true })
       const now = this.#components.clock.now()
       try {
-        const opened = openEnvelope(message.data, { domain, maxBytes: MAX_GOSSIP_ENVELOPE_BYTES, now, replay: this.#replay })
+        const opened = openEnvelope(message.data, {
+          domain,
+          maxBytes: MAX_GOSSIP_ENVELOPE_BYTES,
+          now,
+          replay: this.#replay,
+        })
         this.#validated.set(message, opened)
         return TopicValidatorResult.Accept
       } catch (e) {
@@ -251,7 +272,13 @@ export class Libp2pMessageBus implements MessageBus {
     const opened = this.#validated.get(message)
     if (opened === undefined || !isTopic(message.topic)) return
     this.#validated.delete(message)
-    this.#dispatch({ from: opened.from, message: opened.message, topic: message.topic, expiresAt: opened.expiresAt, seq: opened.seq })
+    this.#dispatch({
+      from: opened.from,
+      message: opened.message,
+      topic: message.topic,
+      expiresAt: opened.expiresAt,
+      seq: opened.seq,
+    })
   }
 
   async #onTaskStream(stream: Stream, connection: Connection): Promise<void> {
@@ -261,7 +288,8 @@ export class Libp2pMessageBus implements MessageBus {
       let verdict: 'ok' | CoreErrorCode
       try {
         const bytes = await nextFrame(readFrames(stream, MAX_DIRECT_ENVELOPE_BYTES))
-        if (bytes === undefined) throw new CoreError('CORE__MALFORMED_MESSAGE', 'the stream ended before an envelope', {})
+        if (bytes === undefined)
+          throw new CoreError('CORE__MALFORMED_MESSAGE', 'the stream ended before an envelope', {})
         this.#deliverDirect(bytes, remote)
         verdict = 'ok'
       } catch (e) {

@@ -181,10 +181,19 @@ export function resolveNodeInit(init: NodeInit): ResolvedNodeInit {
     for (const a of [...listen, ...(init.announce ?? []), ...(init.bootstrap ?? [])]) multiaddr(a)
     localNetwork = init.localNetwork ?? isLocalListen(listen)
   } catch (cause) {
-    throw new CoreError('CORE__INVALID_CONFIG', 'a listen, announce or bootstrap address is not a multiaddr', {}, { cause })
+    throw new CoreError(
+      'CORE__INVALID_CONFIG',
+      'a listen, announce or bootstrap address is not a multiaddr',
+      {},
+      { cause },
+    )
   }
   for (const b of init.bootstrap ?? []) {
-    if (multiaddr(b).getComponents().find((c) => c.name === 'p2p') === undefined) {
+    if (
+      multiaddr(b)
+        .getComponents()
+        .find((c) => c.name === 'p2p') === undefined
+    ) {
       throw new CoreError('CORE__INVALID_CONFIG', `bootstrap address ${b} must end in /p2p/<peer id>`, { address: b })
     }
   }
@@ -194,10 +203,16 @@ export function resolveNodeInit(init: NodeInit): ResolvedNodeInit {
     bootstrap: [...(init.bootstrap ?? [])],
     localNetwork,
     dhtMode: init.dhtMode ?? (localNetwork ? 'server' : 'auto'),
-    ipColocationThreshold: positiveInteger('ipColocationThreshold', init.ipColocationThreshold ?? DEFAULT_IP_COLOCATION_THRESHOLD),
+    ipColocationThreshold: positiveInteger(
+      'ipColocationThreshold',
+      init.ipColocationThreshold ?? DEFAULT_IP_COLOCATION_THRESHOLD,
+    ),
     appSpecificScore: init.appSpecificScore ?? (() => 0),
     seenTtlMs: positiveInteger('seenTtlMs', init.seenTtlMs ?? GOSSIP_SEEN_TTL_MS),
-    heartbeatIntervalMs: positiveInteger('heartbeatIntervalMs', init.heartbeatIntervalMs ?? GOSSIP_HEARTBEAT_INTERVAL_MS),
+    heartbeatIntervalMs: positiveInteger(
+      'heartbeatIntervalMs',
+      init.heartbeatIntervalMs ?? GOSSIP_HEARTBEAT_INTERVAL_MS,
+    ),
     minConnections: positiveInteger('minConnections', init.minConnections ?? DEFAULT_MIN_CONNECTIONS),
     maxConnections: positiveInteger('maxConnections', init.maxConnections ?? DEFAULT_MAX_CONNECTIONS),
     capacityTtlMs: positiveInteger('capacityTtlMs', init.capacityTtlMs ?? DEFAULT_CAPACITY_TTL_MS),

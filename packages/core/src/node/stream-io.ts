@@ -32,7 +32,11 @@ export async function writeFrames(
 }
 
 /** Writes frames without closing the stream (a reply follows on the same stream). */
-export async function sendFrames(stream: Stream, frames: Iterable<Uint8Array>, options: AbortOptions = {}): Promise<void> {
+export async function sendFrames(
+  stream: Stream,
+  frames: Iterable<Uint8Array>,
+  options: AbortOptions = {},
+): Promise<void> {
   for (const frame of lp.encode(frames)) {
     throwIfAborted(options.signal)
     if (!stream.send(frame)) await stream.onDrain(options)

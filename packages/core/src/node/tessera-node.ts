@@ -140,8 +140,12 @@ export class TesseraNode extends TypedEventEmitter<NodeEvents> {
       { peerId: identity.peerId, clock, bus: this.bus, pubsub: this.#pubsub, libp2p, logger },
       { ttlMs: config.capacityTtlMs },
     )
-    this.capacity.view.addEventListener('capacity:updated', (e) => this.safeDispatchEvent('capacity:updated', { detail: e.detail }))
-    this.capacity.view.addEventListener('capacity:expired', (e) => this.safeDispatchEvent('capacity:expired', { detail: e.detail }))
+    this.capacity.view.addEventListener('capacity:updated', (e) =>
+      this.safeDispatchEvent('capacity:updated', { detail: e.detail }),
+    )
+    this.capacity.view.addEventListener('capacity:expired', (e) =>
+      this.safeDispatchEvent('capacity:expired', { detail: e.detail }),
+    )
     this.blobs = new BlobService(
       { peerId: identity.peerId, libp2p, store: init.blobstore ?? new MemoryBlobstore(), logger },
       { maxBlobBytes: config.maxBlobBytes, chunkBytes: config.blobChunkBytes, access: init.blobAccess },
@@ -196,12 +200,18 @@ export class TesseraNode extends TypedEventEmitter<NodeEvents> {
 
   /** Dials a peer by multiaddr (string or object) or peer id. */
   async dial(target: string | Multiaddr | PeerId, options: AbortOptions = {}): Promise<void> {
-    const resolved = typeof target === 'string' ? (target.startsWith('/') ? multiaddr(target) : peerIdFromString(target)) : target
+    const resolved =
+      typeof target === 'string' ? (target.startsWith('/') ? multiaddr(target) : peerIdFromString(target)) : target
     try {
       await this.libp2p.dial(resolved, { signal: withTimeout(options.signal, DHT_QUERY_TIMEOUT_MS) })
     } catch (cause) {
       throwIfAborted(options.signal)
-      throw new CoreError('CORE__PEER_UNREACHABLE', `could not dial ${target.toString()}`, { target: target.toString() }, { cause })
+      throw new CoreError(
+        'CORE__PEER_UNREACHABLE',
+        `could not dial ${target.toString()}`,
+        { target: target.toString() },
+        { cause },
+      )
     }
   }
 
@@ -236,7 +246,8 @@ export class TesseraNode extends TypedEventEmitter<NodeEvents> {
     this.libp2p.addEventListener('peer:disconnect', this.#onPeerDisconnect)
     this.libp2p.addEventListener('peer:discovery', this.#onPeerDiscovery)
     await this.libp2p.start()
-    if (this.config.dhtMode !== 'auto') await this.libp2p.services.dht.setMode(this.config.dhtMode, { ...options, force: true })
+    if (this.config.dhtMode !== 'auto')
+      await this.libp2p.services.dht.setMode(this.config.dhtMode, { ...options, force: true })
     await this.bus.start(options)
     await this.blobs.start(options)
     this.capacity.start()
@@ -274,7 +285,8 @@ export class TesseraNode extends TypedEventEmitter<NodeEvents> {
     this.safeDispatchEvent('peer:discovered', { detail: { peer, addrs: multiaddrs.map((m) => m.toString()) } })
     const signal = this.#lifetime?.signal
     if (signal === undefined || id.equals(this.peerId) || this.#dialling.has(peer)) return
-    if (this.libp2p.getConnections(id).length > 0 || this.libp2p.getConnections().length >= this.config.minConnections) return
+    if (this.libp2p.getConnections(id).length > 0 || this.libp2p.getConnections().length >= this.config.minConnections)
+      return
     this.#dialling.add(peer)
     this.libp2p
       .dial(id, { signal: withTimeout(signal, DHT_QUERY_TIMEOUT_MS) })
@@ -339,7 +351,8 @@ export async function createNode(init: NodeInit = {}): Promise<TesseraNode> {
     transports: [tcp(), webSockets()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    peerDiscovery: config.bootstrap.length > 0 ? [bootstrap({ list: config.bootstrap, timeout: BOOTSTRAP_DIAL_DELAY_MS })] : [],
+    peerDiscovery:
+      config.bootstrap.length > 0 ? [bootstrap({ list: config.bootstrap, timeout: BOOTSTRAP_DIAL_DELAY_MS })] : [],
     connectionManager: {
       maxConnections: config.maxConnections,
       // Every loopback peer shares one host: libp2p's per-host limits would refuse most of a local network.
@@ -376,7 +389,12 @@ export async function createNode(init: NodeInit = {}): Promise<TesseraNode> {
   try {
     libp2p = await createLibp2p(options)
   } catch (cause) {
-    throw new CoreError('CORE__INVALID_CONFIG', `libp2p refused the configuration: ${(cause as Error).message}`, {}, { cause })
+    throw new CoreError(
+      'CORE__INVALID_CONFIG',
+      `libp2p refused the configuration: ${(cause as Error).message}`,
+      {},
+      { cause },
+    )
   }
   const node = new TesseraNode(identity, clock, config, libp2p, init, logger, penalties)
   if (init.start !== false) await node.start()
