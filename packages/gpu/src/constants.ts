@@ -1,0 +1,43 @@
+/** Defaults and bounds for `@tessera/gpu`. Every bound that protects a decoder or the device is named here. */
+
+export { MAX_IMAGE_SIDE, MAX_SAMPLES_PER_PIXEL } from '@tessera/core'
+
+/** Largest glTF/GLB asset accepted by `loadScene`. */
+export const MAX_SCENE_BYTES = 256 * 1024 * 1024
+/** Most triangles in one scene: bounds CPU BVH build time and GPU memory. */
+export const MAX_SCENE_TRIANGLES = 4_000_000
+/** Most materials in one scene. */
+export const MAX_SCENE_MATERIALS = 65_536
+/** Largest ONNX model accepted by `loadOnnxModel`. */
+export const MAX_MODEL_BYTES = 512 * 1024 * 1024
+/** Most nodes in one ONNX graph. */
+export const MAX_MODEL_NODES = 100_000
+/** Highest tensor rank the runtime handles (shader parameter blocks are sized for it). */
+export const MAX_TENSOR_RANK = 6
+/** Most elements in one tensor (2^31 - 1 keeps indices inside i32/u32 arithmetic). */
+export const MAX_TENSOR_ELEMENTS = 2 ** 31 - 1
+
+/** Bounces after which a path ends even if Russian roulette keeps it alive. */
+export const MAX_PATH_DEPTH = 8
+/** Bounce from which Russian roulette may end a path. */
+export const RUSSIAN_ROULETTE_DEPTH = 3
+/** Triangles per BVH leaf at most. */
+export const BVH_MAX_LEAF_TRIANGLES = 4
+/** SAH bins per axis while building the BVH. */
+export const BVH_BINS = 12
+/** Deepest BVH accepted: bounds the builder's recursion on adversarial geometry. */
+export const BVH_MAX_DEPTH = 64
+/** Offset along the geometric normal that keeps a bounced ray from re-hitting its own surface. */
+export const RAY_EPSILON = 1e-4
+/** Pixel-samples per path-tracing dispatch: bounds one dispatch's run time (abortable between dispatches). */
+export const PIXEL_SAMPLES_PER_DISPATCH = 1 << 20
+/** Workgroup side of the path-tracing kernel (8x8 invocations). */
+export const RENDER_WORKGROUP = 8
+
+/** Default Dawn backend on Node. */
+export const DEFAULT_BACKEND = 'vulkan'
+/** Environment variable Dawn's EGL loader reads; `surfaceless` runs GLES without a display. */
+export const EGL_PLATFORM_ENV = 'EGL_PLATFORM'
+
+/** Default exposure applied when tone-mapping linear radiance to 8-bit sRGB. */
+export const DEFAULT_EXPOSURE = 1

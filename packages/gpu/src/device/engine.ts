@@ -1,0 +1,261 @@
+import { logger } from '@libp2p/logger'
+import type { Logger } from '@libp2p/logger'
+import type { AbortOptions } from '@tessera/core'
+import { GpuError } from '../errors.js'
+import { GpuPathTracer } from '../render/gpu-pathtracer.js'
+import type { RenderedTile, RenderTileOptions } from '../render/tile.js'
+import type { Scene } from '../scene/scene.js'
+import type { OnnxModel } from '../onnx/model.js'
+import { runOnnx } from '../onnx/run.js'
+import type { ModelInputs, ModelOutputs, RunModelOptions } from '../onnx/run.js'
+import { GpuBackend } from '../tensor/gpu-backend.js'
+import type { GpuTensor, MatmulKernel } from '../tensor/gpu-backend.js'
+import { resolveProvider } from './backend.js'
+import type { Backend } from './backend.js'
+import { GpuContext } from './context.js'
+
+/** Options of {@link createEngine}. */
+export interface EngineOptions extends AbortOptions {
+  /**
+   * Dawn backend on Node (ignored in browsers).
+   * @default 'vulkan'
+   */
+  backend?: Backend
+  /** A WebGPU entry point to use instead of Dawn or `navigator.gpu` (browsers, tests). */
+  gpu?: GPU
+  /**
+   * Adapter preference passed to `requestAdapter`.
+   * @default undefined (the implementation's choice)
+   */
+  powerPreference?: GPUPowerPreference
+  /**
+   * Matmul kernel of the tensor runtime: `blocked` (register-blocked, no barriers: fastest on CPU drivers such
+   * as lavapipe) or `tiled` (workgroup-memory tiles: fastest on GPUs). Fixed per engine, so batch results never
+   * depend on which kernel a shape would prefer.
+   * @default 'auto' (blocked on fallback adapters, tiled otherwise)
+   */
+  matmulKernel?: MatmulKernel | 'auto'
+  /** Called once if the device is lost while the engine lives (not after `destroy()`). */
+  onDeviceLost?: (error: GpuError) => void
+  /**
+   * Logger.
+   * @default logger('tessera:gpu')
+   */
+  log?: Logger
+}
+
+/** What an engine runs on. */
+export interface AdapterReport {
+  vendor: string
+  architecture: string
+  device: string
+  description: string
+  /** The Dawn backend asked for, or 'browser'. */
+  backend: Backend | 'browser'
+  featureLevel: 'core' | 'compatibility'
+  /** True for software adapters such as lavapipe. */
+  isFallbackAdapter: boolean
+  features: string[]
+  /** The device's limits that bound our work. */
+  limits: {
+    maxBufferSize: number
+    maxStorageBufferBindingSize: number
+    maxStorageBuffersPerShaderStage: number
+    maxComputeWorkgroupsPerDimension: number
+    maxComputeInvocationsPerWorkgroup: number
+    maxComputeWorkgroupStorageSize: number
+  }
+}
+
+/** Limits we raise from the defaults to what the adapter supports. */
+const RAISED_LIMITS = [
+  'maxBufferSize',
+  'maxStorageBufferBindingSize',
+  'maxStorageBuffersPerShaderStage',
+  'maxComputeWorkgroupsPerDimension',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupSizeY',
+] as const
+
+/**
+ * A WebGPU device with the path tracer and tensor runtime on it. Create with {@link createEngine}; call
+ * {@link Engine.destroy} when done. If the device is lost, every call rejects with GPU__DEVICE_LOST.
+ */
+export class Engine {
+  readonly adapter: AdapterReport
+  /** The device context the kernels run on. */
+  readonly context: GpuContext
+  /** Holds Dawn's instance: if it were collected while the device lives, the process would abort. */
+  readonly #gpu: GPU
+  readonly #tracer: GpuPathTracer
+  /** The WGSL tensor runtime; its kernels can be called directly (see `TensorBackend`). */
+  readonly tensors: GpuBackend
+  readonly #weights = new WeakMap<OnnxModel, Map<string, GpuTensor>>()
+  #destroyed = false
+
+  /** @internal use {@link createEngine} */
+  constructor(
+    gpu: GPU,
+    device: GPUDevice,
+    adapter: AdapterReport,
+    log: Logger,
+    matmulKernel: MatmulKernel,
+    onDeviceLost?: (error: GpuError) => void,
+  ) {
+    this.#gpu = gpu
+    this.adapter = adapter
+    this.context = new GpuContext(device, log)
+    this.#tracer = new GpuPathTracer(this.context)
+    this.tensors = new GpuBackend(this.context, matmulKernel)
+    device.onuncapturederror = (event) => log.error('uncaptured WebGPU error: %s', event.error.message)
+    void device.lost.then((info) => {
+      if (this.#destroyed) return
+      const error = new GpuError(
+        'GPU__DEVICE_LOST',
+        `the WebGPU device was lost (${info.reason}): ${info.message}; create a new engine`,
+        {
+          reason: info.reason,
+          message: info.message,
+        },
+      )
+      this.context.fail(error)
+      log.error('%s', error.message)
+      onDeviceLost?.(error)
+    })
+  }
+
+  /** The WebGPU device, for callers that bring their own kernels. */
+  get device(): GPUDevice {
+    return this.context.device
+  }
+
+  /** The WebGPU entry point the device came from. */
+  get gpu(): GPU {
+    return this.#gpu
+  }
+
+  /** True until the device is lost or the engine destroyed. */
+  get usable(): boolean {
+    return this.context.failure === undefined
+  }
+
+  /** Path-traces a tile of a frame, or only some of its rows; bit-identical for identical inputs on one driver. */
+  async renderTile(options: RenderTileOptions, abort: AbortOptions = {}): Promise<RenderedTile> {
+    return this.#tracer.renderTile(options, abort)
+  }
+
+  /**
+   * Runs an ONNX model (see `loadOnnxModel`) on the GPU. Weights stay on the device between runs of one model.
+   * `options.items` computes only those batch items, bit-identical to the same items of a full-batch run.
+   */
+  async runModel(model: OnnxModel, inputs: ModelInputs, options: RunModelOptions = {}): Promise<ModelOutputs> {
+    this.context.assertUsable(options.signal)
+    let weights = this.#weights.get(model)
+    if (weights === undefined) {
+      weights = new Map()
+      this.#weights.set(model, weights)
+    }
+    const cache = weights
+    return this.context.scoped('runModel', async () => {
+      try {
+        return await runOnnx(this.tensors, model, inputs, options, (name, c) => {
+          let t = cache.get(name)
+          if (t === undefined) {
+            t = this.tensors.fromHost({ shape: c.shape, data: c.floats! }, true)
+            cache.set(name, t)
+          }
+          return t
+        })
+      } finally {
+        this.tensors.flush()
+      }
+    })
+  }
+
+  /** Frees a model's cached weights on this device now (they are also dropped when the model is collected). */
+  releaseModel(model: OnnxModel): void {
+    const weights = this.#weights.get(model)
+    if (weights === undefined) return
+    this.#weights.delete(model)
+    for (const t of weights.values()) this.tensors.unpin(t)
+    this.tensors.flush()
+  }
+
+  /** Frees a scene's buffers on this device now (they are also freed when the scene is collected). */
+  releaseScene(scene: Scene): void {
+    this.#tracer.releaseScene(scene)
+  }
+
+  /** Releases the device. Later calls reject with GPU__ENGINE_DESTROYED. Idempotent. */
+  destroy(): void {
+    if (this.#destroyed) return
+    this.#destroyed = true
+    this.context.fail(new GpuError('GPU__ENGINE_DESTROYED', 'the engine was destroyed; create a new one', {}))
+    this.context.device.destroy()
+  }
+}
+
+/**
+ * Acquires a WebGPU adapter and device: Dawn on Node (Vulkan by default; lavapipe where no GPU exists), or
+ * `navigator.gpu` in browsers.
+ *
+ * @throws GPU__ADAPTER_NOT_FOUND when no adapter exists
+ * @throws GPU__DEVICE_REQUEST_FAILED when the adapter refuses a device
+ */
+export async function createEngine(options: EngineOptions = {}): Promise<Engine> {
+  const log = options.log ?? logger('tessera:gpu')
+  const provider = await resolveProvider(options.backend, options.gpu)
+  const adapter = await provider.gpu.requestAdapter({
+    featureLevel: provider.featureLevel,
+    ...(options.powerPreference === undefined ? {} : { powerPreference: options.powerPreference }),
+  })
+  if (adapter === null) {
+    throw new GpuError(
+      'GPU__ADAPTER_NOT_FOUND',
+      `no WebGPU adapter for backend ${provider.backend}; install a Vulkan driver (Mesa lavapipe works)`,
+      {
+        backend: provider.backend,
+      },
+    )
+  }
+  options.signal?.throwIfAborted()
+  const requiredLimits: Record<string, number> = {}
+  for (const name of RAISED_LIMITS) requiredLimits[name] = adapter.limits[name]
+  const requiredFeatures = (['timestamp-query'] as const).filter((f) => adapter.features.has(f))
+  let device: GPUDevice
+  try {
+    device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'tessera' })
+  } catch (cause) {
+    throw new GpuError(
+      'GPU__DEVICE_REQUEST_FAILED',
+      `the adapter refused a device: ${String(cause)}`,
+      { backend: provider.backend },
+      { cause },
+    )
+  }
+  const info = adapter.info
+  const report: AdapterReport = {
+    vendor: info.vendor,
+    architecture: info.architecture,
+    device: info.device,
+    description: info.description,
+    backend: provider.backend,
+    featureLevel: provider.featureLevel,
+    isFallbackAdapter: (info as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false,
+    features: [...device.features].sort(),
+    limits: {
+      maxBufferSize: device.limits.maxBufferSize,
+      maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize,
+      maxStorageBuffersPerShaderStage: device.limits.maxStorageBuffersPerShaderStage,
+      maxComputeWorkgroupsPerDimension: device.limits.maxComputeWorkgroupsPerDimension,
+      maxComputeInvocationsPerWorkgroup: device.limits.maxComputeInvocationsPerWorkgroup,
+      maxComputeWorkgroupStorageSize: device.limits.maxComputeWorkgroupStorageSize,
+    },
+  }
+  log('WebGPU device: %s %s (%s, %s)', report.vendor, report.description, report.backend, report.featureLevel)
+  const kernel = options.matmulKernel ?? 'auto'
+  const matmulKernel: MatmulKernel = kernel === 'auto' ? (report.isFallbackAdapter ? 'blocked' : 'tiled') : kernel
+  return new Engine(provider.gpu, device, report, log, matmulKernel, options.onDeviceLost)
+}

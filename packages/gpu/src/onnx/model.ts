@@ -1,0 +1,312 @@
+import { MAX_MODEL_BYTES, MAX_MODEL_NODES, MAX_TENSOR_RANK } from '../constants.js'
+import { GpuError } from '../errors.js'
+import { assertShape, sizeOf } from '../tensor/tensor.js'
+import { AttributeType, DataType, onnx } from './proto.js'
+import type { OnnxTypes } from './proto.js'
+
+/** A constant tensor held on the host: float initializers, and int64/int32 shape data. */
+export interface HostConstant {
+  readonly shape: readonly number[]
+  readonly dataType: 'float' | 'int'
+  /** Float data (dataType float) . */
+  readonly floats?: Float32Array
+  /** Integer data (dataType int), exact up to 2^53. */
+  readonly ints?: readonly number[]
+}
+
+/** An attribute value after decoding. */
+export type AttributeValue = number | string | readonly number[] | HostConstant
+
+/** One graph node, as the runtime executes it. */
+export interface OnnxNode {
+  readonly name: string
+  readonly opType: string
+  /** Input value names; '' marks an omitted optional input. */
+  readonly inputs: readonly string[]
+  readonly outputs: readonly string[]
+  readonly attributes: Readonly<Record<string, AttributeValue>>
+}
+
+/** A declared graph input or output: `dims` holds a number for fixed axes and a string (or null) for free ones. */
+export interface ValueInfo {
+  readonly name: string
+  readonly dims: readonly (number | string | null)[] | undefined
+}
+
+/** A parsed, validated ONNX model whose nodes are in execution (topological) order. */
+export interface OnnxModel {
+  readonly opset: number
+  readonly nodes: readonly OnnxNode[]
+  readonly inputs: readonly ValueInfo[]
+  readonly outputs: readonly ValueInfo[]
+  readonly initializers: ReadonlyMap<string, HostConstant>
+}
+
+/** Operators the runtime implements (ONNX default domain). */
+export const SUPPORTED_OPS: ReadonlySet<string> = new Set([
+  'MatMul',
+  'Gemm',
+  'Conv',
+  'Add',
+  'Sub',
+  'Mul',
+  'Div',
+  'Relu',
+  'LeakyRelu',
+  'Gelu',
+  'Tanh',
+  'Sigmoid',
+  'Erf',
+  'Exp',
+  'Sqrt',
+  'Neg',
+  'Abs',
+  'Identity',
+  'Dropout',
+  'Softmax',
+  'LayerNormalization',
+  'Reshape',
+  'Transpose',
+  'Flatten',
+  'Squeeze',
+  'Unsqueeze',
+  'MaxPool',
+  'GlobalAveragePool',
+  'Constant',
+])
+
+function malformed(message: string, context: Record<string, unknown> = {}, cause?: unknown): GpuError {
+  return new GpuError('GPU__MALFORMED_MODEL', message, context, cause === undefined ? undefined : { cause })
+}
+
+/** A protobuf int64 (number or Long) as a safe JS integer. */
+export function toInt(v: unknown, what: string): number {
+  const n =
+    typeof v === 'number'
+      ? v
+      : typeof v === 'object' && v !== null && 'toNumber' in v
+        ? (v as { toNumber(): number }).toNumber()
+        : NaN
+  if (!Number.isSafeInteger(n)) throw malformed(`${what} is not a safe integer`, { what })
+  return n
+}
+
+/**
+ * Parses ONNX ModelProto bytes with the protobuf definition, decodes initializers, checks that every node uses a
+ * supported operator and that the graph is well formed, and orders nodes topologically.
+ *
+ * @throws GPU__MALFORMED_MODEL when the bytes do not decode or the graph is not well formed
+ * @throws GPU__UNSUPPORTED_OP (context `{ op }`) when a node uses an operator the runtime lacks
+ */
+export function loadOnnxModel(bytes: Uint8Array): OnnxModel {
+  if (!(bytes instanceof Uint8Array)) throw malformed('an ONNX model must be bytes')
+  if (bytes.byteLength > MAX_MODEL_BYTES)
+    throw malformed(`the model is ${bytes.byteLength} bytes, more than ${MAX_MODEL_BYTES}`, { bytes: bytes.byteLength })
+  let proto: OnnxTypes.ModelProto
+  try {
+    proto = onnx.ModelProto.decode(bytes)
+  } catch (cause) {
+    throw malformed(`the bytes are not an ONNX ModelProto: ${String((cause as Error)?.message ?? cause)}`, {}, cause)
+  }
+  const graph = proto.graph
+  if (graph == null) throw malformed('the model has no graph')
+  const opsetEntry = (proto.opsetImport ?? []).find(
+    (o) => o.domain == null || o.domain === '' || o.domain === 'ai.onnx',
+  )
+  if (opsetEntry == null) throw malformed('the model imports no default-domain opset')
+  const opset = toInt(opsetEntry.version, 'opset version')
+  const graphNodes = graph.node ?? []
+  if (graphNodes.length > MAX_MODEL_NODES)
+    throw malformed(`the graph has more than ${MAX_MODEL_NODES} nodes`, { nodes: graphNodes.length })
+
+  const initializers = new Map<string, HostConstant>()
+  for (const t of graph.initializer ?? []) {
+    if (!t.name) throw malformed('an initializer has no name')
+    initializers.set(t.name, decodeTensor(t, `initializer ${t.name}`))
+  }
+  const inputs: ValueInfo[] = (graph.input ?? [])
+    .filter((v) => !initializers.has(v.name ?? ''))
+    .map((v) => valueInfo(v))
+  const outputs: ValueInfo[] = (graph.output ?? []).map((v) => valueInfo(v))
+  if (outputs.length === 0) throw malformed('the graph declares no outputs')
+
+  const nodes: OnnxNode[] = graphNodes.map((n, i) => {
+    const name = n.name || `node_${i}`
+    const opType = n.opType ?? ''
+    if (n.domain != null && n.domain !== '' && n.domain !== 'ai.onnx') {
+      throw new GpuError('GPU__UNSUPPORTED_OP', `operator ${n.domain}.${opType} is outside the default ONNX domain`, {
+        op: `${n.domain}.${opType}`,
+        node: name,
+      })
+    }
+    if (!SUPPORTED_OPS.has(opType)) {
+      throw new GpuError(
+        'GPU__UNSUPPORTED_OP',
+        `operator ${opType || '(empty)'} is not supported by the Tessera runtime`,
+        { op: opType, node: name },
+      )
+    }
+    const attributes: Record<string, AttributeValue> = {}
+    for (const a of n.attribute ?? []) {
+      if (!a.name) throw malformed(`an attribute of node ${name} has no name`, { node: name })
+      attributes[a.name] = decodeAttribute(a, name)
+    }
+    return { name, opType, inputs: [...(n.input ?? [])], outputs: [...(n.output ?? [])], attributes }
+  })
+
+  return { opset, nodes: topologicalOrder(nodes, inputs, initializers, outputs), inputs, outputs, initializers }
+}
+
+function valueInfo(v: OnnxTypes.IValueInfoProto): ValueInfo {
+  if (!v.name) throw malformed('a graph input or output has no name')
+  const t = v.type?.tensorType
+  if (t != null && t.elemType != null && t.elemType !== 0 && t.elemType !== DataType.FLOAT) {
+    throw new GpuError(
+      'GPU__INVALID_MODEL_INPUT',
+      `value ${v.name} has element type ${t.elemType}; the runtime computes in float32 only`,
+      {
+        name: v.name,
+        elemType: t.elemType,
+      },
+    )
+  }
+  const dims = t?.shape?.dim?.map((d) =>
+    d.dimValue != null && d.dimParam == null ? toInt(d.dimValue, `dim of ${v.name}`) : (d.dimParam ?? null),
+  )
+  if (dims !== undefined && dims.length > MAX_TENSOR_RANK)
+    throw malformed(`value ${v.name} has rank above ${MAX_TENSOR_RANK}`, { name: v.name })
+  return { name: v.name, dims }
+}
+
+/** Decodes a TensorProto into a host constant. */
+export function decodeTensor(t: OnnxTypes.ITensorProto, what: string): HostConstant {
+  const shape = (t.dims ?? []).map((d) => toInt(d, `${what} dim`))
+  try {
+    assertShape(shape, what)
+  } catch (cause) {
+    throw malformed(`${what} has an invalid shape`, { what, shape }, cause)
+  }
+  const n = sizeOf(shape)
+  const raw = t.rawData != null && t.rawData.byteLength > 0 ? t.rawData : undefined
+  const view = raw === undefined ? undefined : new DataView(raw.buffer, raw.byteOffset, raw.byteLength)
+  const need = (count: number, width: number): void => {
+    const have = view === undefined ? count : view.byteLength / width
+    if (have !== n) throw malformed(`${what} holds ${have} values, its shape needs ${n}`, { what, shape, values: have })
+  }
+  switch (t.dataType) {
+    case DataType.FLOAT: {
+      need(t.floatData?.length ?? 0, 4)
+      const floats = new Float32Array(n)
+      if (view !== undefined) for (let i = 0; i < n; i++) floats[i] = view.getFloat32(i * 4, true)
+      else floats.set(t.floatData ?? [])
+      return { shape, dataType: 'float', floats }
+    }
+    case DataType.DOUBLE: {
+      need(t.doubleData?.length ?? 0, 8)
+      const floats = new Float32Array(n)
+      for (let i = 0; i < n; i++) floats[i] = view !== undefined ? view.getFloat64(i * 8, true) : t.doubleData![i]!
+      return { shape, dataType: 'float', floats }
+    }
+    case DataType.INT64: {
+      need(t.int64Data?.length ?? 0, 8)
+      const ints: number[] = []
+      for (let i = 0; i < n; i++) {
+        ints.push(
+          view !== undefined
+            ? toInt(Number(view.getBigInt64(i * 8, true)), `${what} value`)
+            : toInt(t.int64Data![i], `${what} value`),
+        )
+      }
+      return { shape, dataType: 'int', ints }
+    }
+    case DataType.INT32: {
+      need(t.int32Data?.length ?? 0, 4)
+      const ints: number[] = []
+      for (let i = 0; i < n; i++) ints.push(view !== undefined ? view.getInt32(i * 4, true) : t.int32Data![i]!)
+      return { shape, dataType: 'int', ints }
+    }
+    default:
+      throw new GpuError(
+        'GPU__UNSUPPORTED_OP',
+        `${what} has data type ${t.dataType}; only float, double, int32 and int64 are read`,
+        {
+          op: 'tensor',
+          what,
+          dataType: t.dataType,
+        },
+      )
+  }
+}
+
+function decodeAttribute(a: OnnxTypes.IAttributeProto, node: string): AttributeValue {
+  const what = `attribute ${a.name} of ${node}`
+  switch (a.type) {
+    case AttributeType.FLOAT:
+      return a.f ?? 0
+    case AttributeType.INT:
+      return toInt(a.i ?? 0, what)
+    case AttributeType.STRING:
+      return new TextDecoder().decode(a.s ?? new Uint8Array())
+    case AttributeType.TENSOR:
+      if (a.t == null) throw malformed(`${what} has no tensor`, { node })
+      return decodeTensor(a.t, what)
+    case AttributeType.FLOATS:
+      return [...(a.floats ?? [])]
+    case AttributeType.INTS:
+      return (a.ints ?? []).map((v) => toInt(v, what))
+    default:
+      throw new GpuError(
+        'GPU__UNSUPPORTED_OP',
+        `${what} has attribute type ${a.type}, which the runtime does not read`,
+        { op: 'attribute', node, type: a.type },
+      )
+  }
+}
+
+/** Kahn's algorithm; stable (keeps file order among ready nodes). */
+function topologicalOrder(
+  nodes: OnnxNode[],
+  inputs: readonly ValueInfo[],
+  initializers: ReadonlyMap<string, HostConstant>,
+  outputs: readonly ValueInfo[],
+): OnnxNode[] {
+  const available = new Set<string>(['', ...inputs.map((v) => v.name), ...initializers.keys()])
+  const producers = new Map<string, number>()
+  nodes.forEach((n, i) => {
+    for (const o of n.outputs) {
+      if (o === '') continue
+      if (producers.has(o) || available.has(o))
+        throw malformed(`value ${o} is produced more than once`, { value: o, node: n.name })
+      producers.set(o, i)
+    }
+  })
+  for (const n of nodes) {
+    for (const i of n.inputs) {
+      if (!available.has(i) && !producers.has(i))
+        throw malformed(`node ${n.name} reads ${i}, which nothing produces`, { node: n.name, value: i })
+    }
+  }
+  for (const o of outputs) {
+    if (!available.has(o.name) && !producers.has(o.name))
+      throw malformed(`graph output ${o.name} is never produced`, { value: o.name })
+  }
+  const order: OnnxNode[] = []
+  const done = new Array<boolean>(nodes.length).fill(false)
+  let progressed = true
+  while (order.length < nodes.length && progressed) {
+    progressed = false
+    for (let i = 0; i < nodes.length; i++) {
+      if (done[i]) continue
+      const n = nodes[i]!
+      if (n.inputs.every((v) => available.has(v))) {
+        done[i] = true
+        order.push(n)
+        for (const o of n.outputs) available.add(o)
+        progressed = true
+      }
+    }
+  }
+  if (order.length < nodes.length)
+    throw malformed('the graph has a cycle', { stuck: nodes.filter((_, i) => !done[i]).map((n) => n.name) })
+  return order
+}

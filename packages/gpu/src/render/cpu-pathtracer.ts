@@ -1,0 +1,303 @@
+import { RAY_EPSILON, RUSSIAN_ROULETTE_DEPTH } from '../constants.js'
+import type { Scene } from '../scene/scene.js'
+import { pcgHash, sampleSeed } from './rng.js'
+import { resolveTile } from './tile.js'
+import type { RenderedTile, RenderTileOptions } from './tile.js'
+
+const f32 = Math.fround
+const FAR = 1e30
+const NO_HIT = 0xffffffff
+
+/**
+ * The CPU reference of the WGSL path tracer: the same camera, BVH traversal order, materials, Russian roulette and
+ * random-number stream per (frame, pixel, sample), computed in f64 and rounded to f32 where values are stored.
+ * It matches the GPU up to the last bits of each float (and rare paths that the rounding sends elsewhere), which
+ * is why render outputs compare by PSNR across implementations. Used by tests and by verifiers without a GPU.
+ */
+export function renderTileCpu(options: RenderTileOptions): RenderedTile {
+  const t = resolveTile(options)
+  const tracer = new CpuTracer(options.scene, t.maxDepth)
+  const pixels = new Float32Array(t.rows.length * t.width * 4)
+  let rays = 0
+  const cam = options.scene.camera
+  const half = Math.tan(cam.yfov / 2)
+  const aspect = t.imageWidth / t.imageHeight
+  const bg = t.background
+  for (let r = 0; r < t.rows.length; r++) {
+    const py = t.y + t.rows[r]!
+    for (let i = 0; i < t.width; i++) {
+      const px = t.x + i
+      let sr = 0
+      let sg = 0
+      let sb = 0
+      for (let s = 0; s < t.samples; s++) {
+        tracer.trace(px, py, s, t.frame, t.imageWidth, t.imageHeight, half, aspect, bg)
+        rays += tracer.rays
+        const ok = [tracer.r, tracer.g, tracer.b].every((v) => Number.isFinite(v) && Math.abs(v) < FAR)
+        if (ok) {
+          sr = f32(sr + tracer.r)
+          sg = f32(sg + tracer.g)
+          sb = f32(sb + tracer.b)
+        }
+      }
+      const o = (r * t.width + i) * 4
+      pixels[o] = sr / t.samples
+      pixels[o + 1] = sg / t.samples
+      pixels[o + 2] = sb / t.samples
+      pixels[o + 3] = 1
+    }
+  }
+  return { ...t.identity, rows: t.rows, pixels, rays }
+}
+
+class CpuTracer {
+  readonly #nodes: Float32Array
+  readonly #nodeBits: Uint32Array
+  readonly #tris: Float32Array
+  readonly #triBits: Uint32Array
+  readonly #normals: Float32Array
+  readonly #materials: Float32Array
+  /** Camera position, right, up, forward as the shader's uniform block holds them (f32). */
+  readonly #camera: Float32Array
+  readonly #maxDepth: number
+  #rng = 0
+  // Last hit, kept in fields to avoid allocating per ray.
+  #t = FAR
+  #tri = NO_HIT
+  #u = 0
+  #v = 0
+  /** Result of the last trace: radiance and rays cast. */
+  r = 0
+  g = 0
+  b = 0
+  rays = 0
+
+  constructor(scene: Scene, maxDepth: number) {
+    const cam = scene.camera
+    this.#camera = Float32Array.from([...cam.position, ...cam.right, ...cam.up, ...cam.forward])
+    this.#nodes = scene.bvh
+    this.#nodeBits = new Uint32Array(scene.bvh.buffer, scene.bvh.byteOffset, scene.bvh.length)
+    this.#tris = scene.triangles
+    this.#triBits = new Uint32Array(scene.triangles.buffer, scene.triangles.byteOffset, scene.triangles.length)
+    this.#normals = scene.normals
+    this.#materials = scene.materials
+    this.#maxDepth = maxDepth
+  }
+
+  #random(): number {
+    this.#rng = pcgHash(this.#rng)
+    return (this.#rng >>> 8) * (1 / 16777216)
+  }
+
+  trace(
+    px: number,
+    py: number,
+    s: number,
+    frame: number,
+    w: number,
+    h: number,
+    half: number,
+    aspect: number,
+    bg: readonly number[],
+  ): void {
+    const c = this.#camera
+    this.#rng = sampleSeed(frame, px, py, s)
+    const jx = this.#random()
+    const jy = this.#random()
+    const ndcX = f32(f32(f32(px + jx) / w) * 2 - 1)
+    const ndcY = f32(1 - f32(f32(py + jy) / h) * 2)
+    const sx = f32(ndcX * f32(half) * f32(aspect))
+    const sy = f32(ndcY * f32(half))
+    let dx = c[9]! + c[3]! * sx + c[6]! * sy
+    let dy = c[10]! + c[4]! * sx + c[7]! * sy
+    let dz = c[11]! + c[5]! * sx + c[8]! * sy
+    let len = Math.hypot(dx, dy, dz)
+    dx = f32(dx / len)
+    dy = f32(dy / len)
+    dz = f32(dz / len)
+    let ox = c[0]!
+    let oy = c[1]!
+    let oz = c[2]!
+    let tr = 1
+    let tg = 1
+    let tb = 1
+    let lr = 0
+    let lg = 0
+    let lb = 0
+    this.rays = 0
+    const tris = this.#tris
+    const mats = this.#materials
+    const nrm = this.#normals
+    for (let depth = 0; depth < this.#maxDepth; depth++) {
+      this.#intersect(ox, oy, oz, dx, dy, dz)
+      this.rays++
+      const rPick = this.#random()
+      const r1 = this.#random()
+      const r2 = this.#random()
+      const r3 = this.#random()
+      const rRoulette = this.#random()
+      if (this.#tri === NO_HIT) {
+        lr = f32(lr + tr * bg[0]!)
+        lg = f32(lg + tg * bg[1]!)
+        lb = f32(lb + tb * bg[2]!)
+        break
+      }
+      const ti = this.#tri * 12
+      const m = this.#triBits[ti + 3]! * 8
+      lr = f32(lr + tr * mats[m + 4]!)
+      lg = f32(lg + tg * mats[m + 5]!)
+      lb = f32(lb + tb * mats[m + 6]!)
+      const e1x = tris[ti + 4]!,
+        e1y = tris[ti + 5]!,
+        e1z = tris[ti + 6]!
+      const e2x = tris[ti + 8]!,
+        e2y = tris[ti + 9]!,
+        e2z = tris[ti + 10]!
+      let gx = e1y * e2z - e1z * e2y
+      let gy = e1z * e2x - e1x * e2z
+      let gz = e1x * e2y - e1y * e2x
+      len = Math.hypot(gx, gy, gz)
+      gx /= len
+      gy /= len
+      gz /= len
+      if (gx * dx + gy * dy + gz * dz > 0) {
+        gx = -gx
+        gy = -gy
+        gz = -gz
+      }
+      const w0 = 1 - this.#u - this.#v
+      const u = this.#u
+      const v = this.#v
+      let nx = nrm[ti]! * w0 + nrm[ti + 4]! * u + nrm[ti + 8]! * v
+      let ny = nrm[ti + 1]! * w0 + nrm[ti + 5]! * u + nrm[ti + 9]! * v
+      let nz = nrm[ti + 2]! * w0 + nrm[ti + 6]! * u + nrm[ti + 10]! * v
+      len = Math.hypot(nx, ny, nz)
+      nx /= len
+      ny /= len
+      nz /= len
+      if (nx * gx + ny * gy + nz * gz < 0) {
+        nx = -nx
+        ny = -ny
+        nz = -nz
+      }
+      const hx = f32(ox + dx * this.#t)
+      const hy = f32(oy + dy * this.#t)
+      const hz = f32(oz + dz * this.#t)
+      let ndx: number, ndy: number, ndz: number
+      if (rPick < mats[m + 3]!) {
+        const z = 1 - 2 * r1
+        const rad = Math.sqrt(Math.max(0, 1 - z * z))
+        const phi = 2 * Math.PI * r2
+        const fz = mats[m + 7]! * r3
+        const k = 2 * (dx * nx + dy * ny + dz * nz)
+        ndx = dx - k * nx + rad * Math.cos(phi) * fz
+        ndy = dy - k * ny + rad * Math.sin(phi) * fz
+        ndz = dz - k * nz + z * fz
+      } else {
+        const r = Math.sqrt(r1)
+        const phi = 2 * Math.PI * r2
+        const lx = r * Math.cos(phi)
+        const ly = r * Math.sin(phi)
+        const lz = Math.sqrt(Math.max(0, 1 - r1))
+        const sgn = nz >= 0 ? 1 : -1
+        const a = -1 / (sgn + nz)
+        const b = nx * ny * a
+        ndx = (1 + sgn * nx * nx * a) * lx + b * ly + nx * lz
+        ndy = sgn * b * lx + (sgn + ny * ny * a) * ly + ny * lz
+        ndz = -sgn * nx * lx - ny * ly + nz * lz
+      }
+      len = Math.hypot(ndx, ndy, ndz)
+      dx = f32(ndx / len)
+      dy = f32(ndy / len)
+      dz = f32(ndz / len)
+      if (dx * gx + dy * gy + dz * gz <= 0) break
+      tr = f32(tr * mats[m]!)
+      tg = f32(tg * mats[m + 1]!)
+      tb = f32(tb * mats[m + 2]!)
+      if (depth + 1 >= RUSSIAN_ROULETTE_DEPTH) {
+        const keep = Math.min(0.95, Math.max(0.05, tr, tg, tb))
+        if (rRoulette >= keep) break
+        tr = f32(tr / keep)
+        tg = f32(tg / keep)
+        tb = f32(tb / keep)
+      }
+      ox = f32(hx + gx * RAY_EPSILON)
+      oy = f32(hy + gy * RAY_EPSILON)
+      oz = f32(hz + gz * RAY_EPSILON)
+    }
+    this.r = lr
+    this.g = lg
+    this.b = lb
+  }
+
+  /** Stackless depth-first traversal with skip links, in the shader's order. */
+  #intersect(ox: number, oy: number, oz: number, dx: number, dy: number, dz: number): void {
+    this.#t = FAR
+    this.#tri = NO_HIT
+    const ix = inverse(dx)
+    const iy = inverse(dy)
+    const iz = inverse(dz)
+    const n = this.#nodes
+    const bits = this.#nodeBits
+    const end = bits[7] === 0 ? bits[3]! : 1
+    let node = 0
+    while (node < end) {
+      const b = node * 8
+      const x0 = (n[b]! - ox) * ix
+      const x1 = (n[b + 4]! - ox) * ix
+      const y0 = (n[b + 1]! - oy) * iy
+      const y1 = (n[b + 5]! - oy) * iy
+      const z0 = (n[b + 2]! - oz) * iz
+      const z1 = (n[b + 6]! - oz) * iz
+      const enter = Math.max(Math.min(x0, x1), Math.min(y0, y1), Math.min(z0, z1), 0)
+      const exit = Math.min(Math.max(x0, x1), Math.max(y0, y1), Math.max(z0, z1), this.#t)
+      const count = bits[b + 7]!
+      const a = bits[b + 3]!
+      if (enter > exit) {
+        node = count > 0 ? node + 1 : a
+        continue
+      }
+      for (let i = a; i < a + count; i++) this.#hitTriangle(i, ox, oy, oz, dx, dy, dz)
+      node++
+    }
+  }
+
+  #hitTriangle(i: number, ox: number, oy: number, oz: number, dx: number, dy: number, dz: number): void {
+    const tris = this.#tris
+    const o = i * 12
+    const e1x = tris[o + 4]!,
+      e1y = tris[o + 5]!,
+      e1z = tris[o + 6]!
+    const e2x = tris[o + 8]!,
+      e2y = tris[o + 9]!,
+      e2z = tris[o + 10]!
+    const px = dy * e2z - dz * e2y
+    const py = dz * e2x - dx * e2z
+    const pz = dx * e2y - dy * e2x
+    const det = e1x * px + e1y * py + e1z * pz
+    if (Math.abs(det) < 1e-12) return
+    const invDet = 1 / det
+    const tx = ox - tris[o]!
+    const ty = oy - tris[o + 1]!
+    const tz = oz - tris[o + 2]!
+    const u = (tx * px + ty * py + tz * pz) * invDet
+    if (u < 0 || u > 1) return
+    const qx = ty * e1z - tz * e1y
+    const qy = tz * e1x - tx * e1z
+    const qz = tx * e1y - ty * e1x
+    const v = (dx * qx + dy * qy + dz * qz) * invDet
+    if (v < 0 || u + v > 1) return
+    const t = f32((e2x * qx + e2y * qy + e2z * qz) * invDet)
+    if (t > 0 && t < this.#t) {
+      this.#t = t
+      this.#tri = i
+      this.#u = f32(u)
+      this.#v = f32(v)
+    }
+  }
+}
+
+function inverse(d: number): number {
+  const safe = Math.abs(d) < 1e-8 ? (d >= 0 ? 1e-8 : -1e-8) : d
+  return f32(1 / safe)
+}

@@ -1,0 +1,113 @@
+import { encode } from 'fast-png'
+import { DEFAULT_EXPOSURE } from '../constants.js'
+import { GpuError } from '../errors.js'
+import type { RenderedTile } from './tile.js'
+
+/** A whole frame: linear-light RGBA float32, row-major. */
+export interface Frame {
+  frame: number
+  width: number
+  height: number
+  pixels: Float32Array
+}
+
+/**
+ * Assembles full tiles of one frame into the frame. The tiles must agree on frame and image size, lie inside it,
+ * not overlap and cover it exactly; otherwise GPU__INVALID_TILE.
+ */
+export function compositeTiles(tiles: readonly RenderedTile[]): Frame {
+  const first = tiles[0]
+  if (first === undefined) throw new GpuError('GPU__INVALID_TILE', 'compositing needs at least one tile', {})
+  const { imageWidth: width, imageHeight: height, frame } = first
+  const pixels = new Float32Array(width * height * 4)
+  const covered = new Uint8Array(width * height)
+  for (const t of tiles) {
+    if (t.imageWidth !== width || t.imageHeight !== height || t.frame !== frame) {
+      throw new GpuError('GPU__INVALID_TILE', 'tiles of one frame must agree on frame number and image size', {
+        x: t.x,
+        y: t.y,
+      })
+    }
+    if (
+      t.rows.length !== t.height ||
+      t.pixels.length !== t.width * t.height * 4 ||
+      t.x + t.width > width ||
+      t.y + t.height > height
+    ) {
+      throw new GpuError('GPU__INVALID_TILE', 'only complete tiles inside the image can be composited', {
+        x: t.x,
+        y: t.y,
+      })
+    }
+    for (let r = 0; r < t.height; r++) {
+      const row = (t.y + r) * width + t.x
+      for (let i = 0; i < t.width; i++) {
+        if (covered[row + i] !== 0) throw new GpuError('GPU__INVALID_TILE', 'tiles overlap', { x: t.x + i, y: t.y + r })
+        covered[row + i] = 1
+      }
+      pixels.set(t.pixels.subarray(r * t.width * 4, (r + 1) * t.width * 4), row * 4)
+    }
+  }
+  const gap = covered.indexOf(0)
+  if (gap >= 0)
+    throw new GpuError('GPU__INVALID_TILE', 'the tiles leave part of the frame uncovered', {
+      x: gap % width,
+      y: Math.floor(gap / width),
+    })
+  return { frame, width, height, pixels }
+}
+
+/** Something with linear RGBA float pixels: a {@link Frame}, or a full {@link RenderedTile} (its width and height). */
+export interface LinearImage {
+  width: number
+  height: number
+  pixels: Float32Array
+}
+
+/** Tone-mapping options. */
+export interface ToneMapOptions {
+  /**
+   * Linear scale applied before clamping and sRGB encoding.
+   * @default 1
+   */
+  exposure?: number
+}
+
+/** The sRGB transfer function of a linear value, clamped to [0, 1]. */
+export function srgbEncode(linear: number): number {
+  const c = linear <= 0 || !Number.isFinite(linear) ? 0 : Math.min(1, linear)
+  return c <= 0.0031308 ? 12.92 * c : 1.055 * Math.pow(c, 1 / 2.4) - 0.055
+}
+
+/** Tone-maps linear RGBA float pixels to 8-bit sRGB RGBA (exposure, clamp, sRGB curve; alpha 255). */
+export function toRgba8(image: LinearImage, options: ToneMapOptions = {}): Uint8Array {
+  const exposure = options.exposure ?? DEFAULT_EXPOSURE
+  assertImage(image)
+  const out = new Uint8Array(image.width * image.height * 4)
+  for (let i = 0; i < out.length; i += 4) {
+    for (let c = 0; c < 3; c++) out[i + c] = Math.round(srgbEncode(image.pixels[i + c]! * exposure) * 255)
+    out[i + 3] = 255
+  }
+  return out
+}
+
+/** Encodes a linear image as an 8-bit sRGB RGBA PNG with fast-png. */
+export function encodePng(image: LinearImage, options: ToneMapOptions = {}): Uint8Array {
+  return encode({ width: image.width, height: image.height, data: toRgba8(image, options), channels: 4, depth: 8 })
+}
+
+function assertImage(image: LinearImage): void {
+  if (
+    !Number.isInteger(image.width) ||
+    !Number.isInteger(image.height) ||
+    image.width < 1 ||
+    image.height < 1 ||
+    image.pixels.length !== image.width * image.height * 4
+  ) {
+    throw new GpuError('GPU__INVALID_INPUT', 'an image needs width * height * 4 float pixels', {
+      width: image.width,
+      height: image.height,
+      floats: image.pixels.length,
+    })
+  }
+}

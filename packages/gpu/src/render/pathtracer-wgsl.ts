@@ -1,0 +1,234 @@
+import { RAY_EPSILON, RENDER_WORKGROUP, RUSSIAN_ROULETTE_DEPTH } from '../constants.js'
+import { RNG_WGSL } from './rng.js'
+
+/** Bytes of the path tracer's uniform parameter block (see `Params` in the shader). */
+export const PATH_TRACER_PARAMS_BYTES = 128
+
+/**
+ * The path-tracing kernel. One invocation renders one pixel of the dispatched rows for samples
+ * [sampleStart, sampleEnd), adding to the running per-pixel sum; the last dispatch divides by the sample count.
+ * `accum.w` counts traced rays (BVH traversals) for the benchmark; the host resets it to 1 (alpha).
+ *
+ * The algorithm, random-number consumption and traversal order mirror `cpu-pathtracer.ts` line by line: change
+ * both together.
+ */
+export const PATH_TRACER_WGSL = /* wgsl */ `
+struct Params {
+  image: vec4u,      // image width, image height, tile x, tile y
+  tile: vec4u,       // tile width, dispatched row count, frame, max depth
+  samples: vec4u,    // first sample, end sample, total samples, finalize (1 = write the mean)
+  camPos: vec4f,     // xyz, tan(yfov / 2)
+  camRight: vec4f,   // xyz, aspect (width / height)
+  camUp: vec4f,
+  camForward: vec4f,
+  background: vec4f,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> nodes: array<vec4f>;
+@group(0) @binding(2) var<storage, read> tris: array<vec4f>;
+@group(0) @binding(3) var<storage, read> normals: array<vec4f>;
+@group(0) @binding(4) var<storage, read> materials: array<vec4f>;
+@group(0) @binding(5) var<storage, read> rows: array<u32>;
+@group(0) @binding(6) var<storage, read_write> accum: array<vec4f>;
+
+const PI = 3.14159265358979;
+const NO_HIT = 0xffffffffu;
+const FAR = 1e30;
+const EPS = ${RAY_EPSILON};
+
+${RNG_WGSL}
+
+struct Hit { t: f32, tri: u32, u: f32, v: f32 }
+
+fn safeInverse(d: vec3f) -> vec3f {
+  // WGSL does not promise IEEE infinities, so tiny components are nudged away from zero instead.
+  let tiny = vec3f(1e-8);
+  let s = select(vec3f(-1.0), vec3f(1.0), d >= vec3f(0.0));
+  let safe = select(d, s * tiny, abs(d) < tiny);
+  return vec3f(1.0) / safe;
+}
+
+fn boxEntry(node: u32, o: vec3f, inv: vec3f, tMax: f32) -> f32 {
+  let lo = nodes[node * 2u].xyz;
+  let hi = nodes[node * 2u + 1u].xyz;
+  let t0 = (lo - o) * inv;
+  let t1 = (hi - o) * inv;
+  let tn = min(t0, t1);
+  let tf = max(t0, t1);
+  let enter = max(max(tn.x, tn.y), max(tn.z, 0.0));
+  let exit = min(min(tf.x, tf.y), min(tf.z, tMax));
+  return select(FAR, enter, enter <= exit);
+}
+
+fn hitTriangle(i: u32, o: vec3f, d: vec3f, best: ptr<function, Hit>) {
+  let v0 = tris[i * 3u].xyz;
+  let e1 = tris[i * 3u + 1u].xyz;
+  let e2 = tris[i * 3u + 2u].xyz;
+  let pv = cross(d, e2);
+  let det = dot(e1, pv);
+  if (abs(det) < 1e-12) { return; }
+  let invDet = 1.0 / det;
+  let tv = o - v0;
+  let u = dot(tv, pv) * invDet;
+  if (u < 0.0 || u > 1.0) { return; }
+  let qv = cross(tv, e1);
+  let v = dot(d, qv) * invDet;
+  if (v < 0.0 || u + v > 1.0) { return; }
+  let t = dot(e2, qv) * invDet;
+  if (t > 0.0 && t < (*best).t) { *best = Hit(t, i, u, v); }
+}
+
+fn intersect(o: vec3f, d: vec3f) -> Hit {
+  var best = Hit(FAR, NO_HIT, 0.0, 0.0);
+  let inv = safeInverse(d);
+  // Stackless traversal in depth-first order: a hit box descends to the next node, a miss (or a finished leaf)
+  // jumps past the subtree. The root's skip link is the node count.
+  let end = select(1u, bitcast<u32>(nodes[0].w), bitcast<u32>(nodes[1].w) == 0u);
+  var node = 0u;
+  loop {
+    if (node >= end) { break; }
+    let lo = nodes[node * 2u];
+    let hi = nodes[node * 2u + 1u];
+    let t0 = (lo.xyz - o) * inv;
+    let t1 = (hi.xyz - o) * inv;
+    let tn = min(t0, t1);
+    let tf = max(t0, t1);
+    let enter = max(max(tn.x, tn.y), max(tn.z, 0.0));
+    let exit = min(min(tf.x, tf.y), min(tf.z, best.t));
+    let count = bitcast<u32>(hi.w);
+    let a = bitcast<u32>(lo.w);
+    if (enter > exit) {
+      node = select(a, node + 1u, count > 0u);
+      continue;
+    }
+    if (count > 0u) {
+      for (var i = a; i < a + count; i++) { hitTriangle(i, o, d, &best); }
+    }
+    node++;
+  }
+  return best;
+}
+
+fn orthonormal(n: vec3f) -> mat3x3f {
+  // Duff et al. 2017, "Building an Orthonormal Basis, Revisited".
+  let s = select(-1.0, 1.0, n.z >= 0.0);
+  let a = -1.0 / (s + n.z);
+  let b = n.x * n.y * a;
+  return mat3x3f(vec3f(1.0 + s * n.x * n.x * a, s * b, -s * n.x), vec3f(b, s + n.y * n.y * a, -n.y), n);
+}
+
+struct PathState {
+  origin: vec3f,
+  dir: vec3f,
+  throughput: vec3f,
+  radiance: vec3f,
+  rng: u32,
+  depth: u32,
+}
+
+fn startPath(px: u32, py: u32, s: u32) -> PathState {
+  var rng = sampleSeed(params.tile.z, px, py, s);
+  let jx = nextRandom(&rng);
+  let jy = nextRandom(&rng);
+  let ndcX = ((f32(px) + jx) / f32(params.image.x)) * 2.0 - 1.0;
+  let ndcY = 1.0 - ((f32(py) + jy) / f32(params.image.y)) * 2.0;
+  let half = params.camPos.w;
+  let dir = normalize(params.camForward.xyz + params.camRight.xyz * (ndcX * half * params.camRight.w) + params.camUp.xyz * (ndcY * half));
+  return PathState(params.camPos.xyz, dir, vec3f(1.0), vec3f(0.0), rng, 0u);
+}
+
+// Traces one ray segment of a path; returns true when the path has ended.
+fn bounce(path: ptr<function, PathState>) -> bool {
+  let dir = (*path).dir;
+  let hit = intersect((*path).origin, dir);
+  // Five numbers per bounce whatever happens, so streams stay aligned between implementations.
+  var rng = (*path).rng;
+  let rPick = nextRandom(&rng);
+  let r1 = nextRandom(&rng);
+  let r2 = nextRandom(&rng);
+  let r3 = nextRandom(&rng);
+  let rRoulette = nextRandom(&rng);
+  (*path).rng = rng;
+  if (hit.tri == NO_HIT) {
+    (*path).radiance += (*path).throughput * params.background.xyz;
+    return true;
+  }
+  let base = tris[hit.tri * 3u];
+  let e1 = tris[hit.tri * 3u + 1u].xyz;
+  let e2 = tris[hit.tri * 3u + 2u].xyz;
+  let m = bitcast<u32>(base.w);
+  let albedo = materials[m * 2u];
+  let emission = materials[m * 2u + 1u];
+  (*path).radiance += (*path).throughput * emission.xyz;
+  var ng = normalize(cross(e1, e2));
+  if (dot(ng, dir) > 0.0) { ng = -ng; }
+  let n0 = normals[hit.tri * 3u].xyz;
+  let n1 = normals[hit.tri * 3u + 1u].xyz;
+  let n2 = normals[hit.tri * 3u + 2u].xyz;
+  var ns = normalize(n0 * (1.0 - hit.u - hit.v) + n1 * hit.u + n2 * hit.v);
+  if (dot(ns, ng) < 0.0) { ns = -ns; }
+  let p = (*path).origin + dir * hit.t;
+  var next: vec3f;
+  if (rPick < albedo.w) {
+    let z = 1.0 - 2.0 * r1;
+    let rad = sqrt(max(0.0, 1.0 - z * z));
+    let phi = 2.0 * PI * r2;
+    let fuzz = vec3f(rad * cos(phi), rad * sin(phi), z) * (emission.w * r3);
+    next = normalize(reflect(dir, ns) + fuzz);
+  } else {
+    let r = sqrt(r1);
+    let phi = 2.0 * PI * r2;
+    next = normalize(orthonormal(ns) * vec3f(r * cos(phi), r * sin(phi), sqrt(max(0.0, 1.0 - r1))));
+  }
+  if (dot(next, ng) <= 0.0) { return true; }
+  var throughput = (*path).throughput * albedo.xyz;
+  let depth = (*path).depth;
+  if (depth + 1u >= ${RUSSIAN_ROULETTE_DEPTH}u) {
+    let keep = clamp(max(throughput.x, max(throughput.y, throughput.z)), 0.05, 0.95);
+    if (rRoulette >= keep) { return true; }
+    throughput /= keep;
+  }
+  (*path).throughput = throughput;
+  (*path).dir = next;
+  (*path).origin = p + ng * EPS;
+  (*path).depth = depth + 1u;
+  return depth + 1u >= params.tile.w;
+}
+
+@compute @workgroup_size(${RENDER_WORKGROUP}, ${RENDER_WORKGROUP})
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  if (gid.x >= params.tile.x || gid.y >= params.tile.y) { return; }
+  let px = params.image.z + gid.x;
+  let py = params.image.w + rows[gid.y];
+  let slot = gid.y * params.tile.x + gid.x;
+  var sum = vec3f(0.0);
+  var rays = 0u;
+  if (params.samples.x > 0u) {
+    sum = accum[slot].xyz;
+    rays = u32(accum[slot].w);
+  }
+  // Path regeneration: one loop iteration is one ray, and a finished path starts the next sample at once, so
+  // SIMD lanes (lavapipe runs 8 invocations per instruction) are not left idle waiting for the longest path.
+  // Samples still finish in ascending order per pixel, so the sum is the same as sample by sample.
+  var s = params.samples.x;
+  var path = startPath(px, py, s);
+  loop {
+    if (s >= params.samples.y) { break; }
+    rays += 1u;
+    if (bounce(&path)) {
+      let r = path.radiance;
+      // A NaN or infinity from a degenerate triangle would poison the whole pixel; drop that sample instead.
+      let finite = all(r == r) && all(abs(r) < vec3f(1e30));
+      sum += select(vec3f(0.0), r, finite);
+      s++;
+      if (s < params.samples.y) { path = startPath(px, py, s); }
+    }
+  }
+  if (params.samples.w == 1u) {
+    accum[slot] = vec4f(sum / f32(params.samples.z), f32(rays));
+  } else {
+    accum[slot] = vec4f(sum, f32(rays));
+  }
+}
+`

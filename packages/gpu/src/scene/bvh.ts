@@ -1,0 +1,183 @@
+import { BVH_BINS, BVH_MAX_LEAF_TRIANGLES } from '../constants.js'
+import { BVH_NODE_FLOATS } from './scene.js'
+
+/** A BVH flattened in depth-first order, and the triangle order its leaves refer to. */
+export interface FlatBvh {
+  /** {@link BVH_NODE_FLOATS} floats per node; see {@link Scene.bvh} for the layout. */
+  nodes: Float32Array
+  nodeCount: number
+  depth: number
+  /** `order[i]` is the input index of the i-th triangle in leaf order. */
+  order: Uint32Array
+}
+
+interface Box {
+  min: [number, number, number]
+  max: [number, number, number]
+}
+
+const emptyBox = (): Box => ({ min: [Infinity, Infinity, Infinity], max: [-Infinity, -Infinity, -Infinity] })
+
+function area(b: Box): number {
+  const dx = b.max[0] - b.min[0]
+  const dy = b.max[1] - b.min[1]
+  const dz = b.max[2] - b.min[2]
+  return dx < 0 ? 0 : 2 * (dx * dy + dy * dz + dz * dx)
+}
+
+/**
+ * Builds a binned-SAH BVH over triangles given as 9 floats each (v0, v1, v2). Deterministic: the same input gives
+ * the same tree on every machine, so every peer path-traces the same structure.
+ */
+export function buildBvh(vertices: Float32Array, triangleCount: number): FlatBvh {
+  const tmin = new Float64Array(triangleCount * 3)
+  const tmax = new Float64Array(triangleCount * 3)
+  const centroid = new Float64Array(triangleCount * 3)
+  for (let t = 0; t < triangleCount; t++) {
+    for (let a = 0; a < 3; a++) {
+      const p0 = vertices[t * 9 + a]!
+      const p1 = vertices[t * 9 + 3 + a]!
+      const p2 = vertices[t * 9 + 6 + a]!
+      tmin[t * 3 + a] = Math.min(p0, p1, p2)
+      tmax[t * 3 + a] = Math.max(p0, p1, p2)
+      centroid[t * 3 + a] = (p0 + p1 + p2) / 3
+    }
+  }
+  const order = new Uint32Array(triangleCount)
+  for (let i = 0; i < triangleCount; i++) order[i] = i
+  // At most 2n - 1 nodes; grow lazily through a plain array of numbers.
+  const out: number[] = []
+  let maxDepth = 0
+
+  const boundsOf = (start: number, count: number): Box => {
+    const b = emptyBox()
+    for (let i = start; i < start + count; i++) {
+      const t = order[i]!
+      for (let a = 0; a < 3; a++) {
+        b.min[a] = Math.min(b.min[a]!, tmin[t * 3 + a]!)
+        b.max[a] = Math.max(b.max[a]!, tmax[t * 3 + a]!)
+      }
+    }
+    return b
+  }
+
+  const emit = (box: Box): number => {
+    const index = out.length / BVH_NODE_FLOATS
+    out.push(box.min[0], box.min[1], box.min[2], 0, box.max[0], box.max[1], box.max[2], 0)
+    return index
+  }
+
+  /** Returns the split position in `order` or -1 for a leaf. */
+  const split = (start: number, count: number, box: Box): number => {
+    if (count <= 1) return -1
+    const cmin = [Infinity, Infinity, Infinity]
+    const cmax = [-Infinity, -Infinity, -Infinity]
+    for (let i = start; i < start + count; i++) {
+      const t = order[i]!
+      for (let a = 0; a < 3; a++) {
+        cmin[a] = Math.min(cmin[a]!, centroid[t * 3 + a]!)
+        cmax[a] = Math.max(cmax[a]!, centroid[t * 3 + a]!)
+      }
+    }
+    let bestCost = Infinity
+    let bestAxis = -1
+    let bestBin = -1
+    for (let axis = 0; axis < 3; axis++) {
+      const extent = cmax[axis]! - cmin[axis]!
+      if (!(extent > 0)) continue
+      const binBoxes = Array.from({ length: BVH_BINS }, emptyBox)
+      const binCounts = new Array<number>(BVH_BINS).fill(0)
+      const scale = BVH_BINS / extent
+      for (let i = start; i < start + count; i++) {
+        const t = order[i]!
+        const bin = Math.min(BVH_BINS - 1, Math.floor((centroid[t * 3 + axis]! - cmin[axis]!) * scale))
+        binCounts[bin]!++
+        const bb = binBoxes[bin]!
+        for (let a = 0; a < 3; a++) {
+          bb.min[a] = Math.min(bb.min[a]!, tmin[t * 3 + a]!)
+          bb.max[a] = Math.max(bb.max[a]!, tmax[t * 3 + a]!)
+        }
+      }
+      // Sweep from the right to know each suffix's area and count, then from the left.
+      const rightArea = new Array<number>(BVH_BINS).fill(0)
+      const rightCount = new Array<number>(BVH_BINS).fill(0)
+      const acc = emptyBox()
+      let n = 0
+      for (let b = BVH_BINS - 1; b > 0; b--) {
+        grow(acc, binBoxes[b]!)
+        n += binCounts[b]!
+        rightArea[b] = area(acc)
+        rightCount[b] = n
+      }
+      const left = emptyBox()
+      let leftCount = 0
+      for (let b = 0; b < BVH_BINS - 1; b++) {
+        grow(left, binBoxes[b]!)
+        leftCount += binCounts[b]!
+        const rc = rightCount[b + 1]!
+        if (leftCount === 0 || rc === 0) continue
+        const cost = area(left) * leftCount + rightArea[b + 1]! * rc
+        if (cost < bestCost) {
+          bestCost = cost
+          bestAxis = axis
+          bestBin = b
+        }
+      }
+    }
+    const leafCost = area(box) * count
+    if (bestAxis < 0) {
+      // All centroids coincide: split by position in the list so leaves stay small.
+      return count <= BVH_MAX_LEAF_TRIANGLES ? -1 : start + (count >> 1)
+    }
+    if (count <= BVH_MAX_LEAF_TRIANGLES && leafCost <= bestCost) return -1
+    const scale = BVH_BINS / (cmax[bestAxis]! - cmin[bestAxis]!)
+    let i = start
+    let j = start + count - 1
+    while (i <= j) {
+      const t = order[i]!
+      const bin = Math.min(BVH_BINS - 1, Math.floor((centroid[t * 3 + bestAxis]! - cmin[bestAxis]!) * scale))
+      if (bin <= bestBin) {
+        i++
+      } else {
+        order[i] = order[j]!
+        order[j] = t
+        j--
+      }
+    }
+    return i
+  }
+
+  const build = (start: number, count: number, depth: number): number => {
+    maxDepth = Math.max(maxDepth, depth)
+    const box = boundsOf(start, count)
+    const node = emit(box)
+    const mid = split(start, count, box)
+    if (mid < 0) {
+      out[node * BVH_NODE_FLOATS + 3] = start
+      out[node * BVH_NODE_FLOATS + 7] = count
+      return node
+    }
+    build(start, mid - start, depth + 1)
+    build(mid, start + count - mid, depth + 1)
+    // The skip link: the first node after this subtree in depth-first order.
+    out[node * BVH_NODE_FLOATS + 3] = out.length / BVH_NODE_FLOATS
+    return node
+  }
+
+  if (triangleCount > 0) build(0, triangleCount, 0)
+  const nodes = new Float32Array(out.length)
+  const bits = new Uint32Array(nodes.buffer)
+  for (let i = 0; i < out.length; i++) {
+    // Index/count slots hold integers as u32 bit patterns; bounds come from f32 vertices, so they are exact.
+    if (i % 4 === 3) bits[i] = out[i]!
+    else nodes[i] = out[i]!
+  }
+  return { nodes, nodeCount: out.length / BVH_NODE_FLOATS, depth: maxDepth, order }
+}
+
+function grow(into: Box, b: Box): void {
+  for (let a = 0; a < 3; a++) {
+    into.min[a] = Math.min(into.min[a]!, b.min[a]!)
+    into.max[a] = Math.max(into.max[a]!, b.max[a]!)
+  }
+}

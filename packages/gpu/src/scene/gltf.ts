@@ -1,0 +1,252 @@
+import { NodeIO, WebIO } from '@gltf-transform/core'
+import type { Document, ILogger, Material as GltfMaterial, Node, PlatformIO } from '@gltf-transform/core'
+import { logger } from '@libp2p/logger'
+import { MAX_SCENE_BYTES, MAX_SCENE_TRIANGLES } from '../constants.js'
+import { GpuError } from '../errors.js'
+import { packScene } from './pack.js'
+import type { Camera, Material, Scene, Vec3 } from './scene.js'
+
+const log = logger('tessera:gpu:gltf')
+
+/** Routes glTF-Transform's messages to our logger instead of the console. */
+const gltfLog: ILogger = {
+  debug: (text) => log.trace(text),
+  info: (text) => log(text),
+  warn: (text) => log(text),
+  error: (text) => log.error(text),
+}
+
+const GLB_MAGIC = 0x46546c67 // "glTF"
+
+const DEFAULT_MATERIAL: Material = {
+  name: 'default',
+  baseColor: [0.8, 0.8, 0.8],
+  metallic: 0,
+  roughness: 1,
+  emissive: [0, 0, 0],
+}
+
+/**
+ * Loads a glTF 2.0 asset (.glb bytes, .gltf JSON bytes with embedded data URIs, or a file path on Node) into a
+ * path-traceable {@link Scene}: meshes of the default scene with their node transforms, metallic-roughness and
+ * emissive factors, and the first perspective camera.
+ *
+ * @throws GPU__MALFORMED_SCENE when the asset does not parse or holds nothing to draw
+ */
+export async function loadScene(source: Uint8Array | string): Promise<Scene> {
+  return sceneFromDocument(await readDocument(source))
+}
+
+/** Parses glTF/GLB bytes or a path into a glTF-Transform document, with coded errors. */
+export async function readDocument(source: Uint8Array | string): Promise<Document> {
+  try {
+    if (typeof source === 'string') {
+      const { stat } = await import('node:fs/promises')
+      const size = (await stat(source)).size
+      if (size > MAX_SCENE_BYTES) throw tooLarge(size)
+      return await new NodeIO().setLogger(gltfLog).read(source)
+    }
+    if (!(source instanceof Uint8Array))
+      throw new GpuError('GPU__MALFORMED_SCENE', 'a scene must be bytes or a path', {})
+    if (source.byteLength > MAX_SCENE_BYTES) throw tooLarge(source.byteLength)
+    const io: PlatformIO = new WebIO().setLogger(gltfLog)
+    if (source.byteLength >= 4 && new DataView(source.buffer, source.byteOffset, 4).getUint32(0, true) === GLB_MAGIC) {
+      assertGlbFraming(source)
+      return await io.readBinary(source)
+    }
+    const json: unknown = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(source))
+    if (typeof json !== 'object' || json === null) throw new Error('glTF JSON must be an object')
+    return await io.readJSON({ json: json as never, resources: {} })
+  } catch (cause) {
+    if (cause instanceof GpuError) throw cause
+    throw new GpuError(
+      'GPU__MALFORMED_SCENE',
+      `the glTF asset could not be read: ${String((cause as Error)?.message ?? cause)}`,
+      {},
+      { cause },
+    )
+  }
+}
+
+/** Checks the GLB header and chunk lengths (glTF 2.0 section 4.4), which the reader trusts. */
+function assertGlbFraming(glb: Uint8Array): void {
+  const view = new DataView(glb.buffer, glb.byteOffset, glb.byteLength)
+  const bad = (why: string): GpuError =>
+    new GpuError('GPU__MALFORMED_SCENE', `the GLB container is malformed: ${why}`, { bytes: glb.byteLength })
+  if (glb.byteLength < 20) throw bad('shorter than its header')
+  if (view.getUint32(4, true) !== 2) throw bad(`version ${view.getUint32(4, true)} is not 2`)
+  if (view.getUint32(8, true) !== glb.byteLength)
+    throw bad(`the header says ${view.getUint32(8, true)} bytes, ${glb.byteLength} arrived`)
+  let offset = 12
+  while (offset < glb.byteLength) {
+    if (offset + 8 > glb.byteLength) throw bad('a chunk header is cut off')
+    const length = view.getUint32(offset, true)
+    if (offset + 8 + length > glb.byteLength) throw bad('a chunk runs past the end')
+    offset += 8 + length
+  }
+}
+
+function tooLarge(bytes: number): GpuError {
+  return new GpuError('GPU__MALFORMED_SCENE', `the glTF asset is ${bytes} bytes, more than ${MAX_SCENE_BYTES}`, {
+    bytes,
+    limit: MAX_SCENE_BYTES,
+  })
+}
+
+/** Flattens a glTF-Transform document into a {@link Scene}. */
+export function sceneFromDocument(doc: Document): Scene {
+  const root = doc.getRoot()
+  const scene = root.getDefaultScene() ?? root.listScenes()[0]
+  if (scene === undefined) throw new GpuError('GPU__MALFORMED_SCENE', 'the glTF asset has no scene', {})
+  const materialIndex = new Map<GltfMaterial | Material, number>()
+  const materials: Material[] = []
+  const vertices: number[] = []
+  const normals: number[] = []
+  const triMaterial: number[] = []
+  let camera: Camera | undefined
+
+  const materialOf = (m: GltfMaterial | null): number => {
+    const key = m ?? DEFAULT_MATERIAL
+    let index = materialIndex.get(key)
+    if (index === undefined) {
+      index = materials.length
+      materialIndex.set(key, index)
+      materials.push(m == null ? DEFAULT_MATERIAL : toMaterial(m))
+    }
+    return index
+  }
+
+  const visit = (node: Node): void => {
+    const world = node.getWorldMatrix()
+    const cam = node.getCamera()
+    if (camera === undefined && cam !== null && cam.getType() === 'perspective') camera = toCamera(world, cam.getYFov())
+    const mesh = node.getMesh()
+    if (mesh !== null) {
+      const normalMatrix = normalMatrixOf(world)
+      for (const prim of mesh.listPrimitives()) {
+        // Points and lines have no area to hit; strips and fans are rare in exported assets.
+        if (prim.getMode() !== 4) continue
+        const position = prim.getAttribute('POSITION')
+        if (position === null)
+          throw new GpuError('GPU__MALFORMED_SCENE', 'a triangle primitive has no POSITION attribute', {})
+        const normal = prim.getAttribute('NORMAL')
+        const indices = prim.getIndices()
+        const count = indices?.getCount() ?? position.getCount()
+        if (count % 3 !== 0)
+          throw new GpuError('GPU__MALFORMED_SCENE', 'a triangle primitive has a vertex count not divisible by 3', {
+            count,
+          })
+        if (triMaterial.length + count / 3 > MAX_SCENE_TRIANGLES) {
+          throw new GpuError('GPU__SCENE_TOO_LARGE', `the scene has more than ${MAX_SCENE_TRIANGLES} triangles`, {
+            limit: MAX_SCENE_TRIANGLES,
+          })
+        }
+        const mat = materialOf(prim.getMaterial())
+        const p: number[] = []
+        const n: number[] = []
+        const vertexCount = position.getCount()
+        for (let i = 0; i < count; i++) {
+          const v = indices === null ? i : indices.getScalar(i)
+          if (!Number.isInteger(v) || v < 0 || v >= vertexCount) {
+            throw new GpuError('GPU__MALFORMED_SCENE', 'a triangle index points past its vertices', {
+              index: v,
+              vertices: vertexCount,
+            })
+          }
+          const pos = transformPoint(world, position.getElement(v, p))
+          vertices.push(pos[0], pos[1], pos[2])
+          if (normal === null) normals.push(0, 0, 0)
+          else {
+            const nn = transformVector(normalMatrix, normal.getElement(v, n))
+            normals.push(nn[0], nn[1], nn[2])
+          }
+        }
+        for (let t = 0; t < count / 3; t++) triMaterial.push(mat)
+      }
+    }
+    for (const child of node.listChildren()) visit(child)
+  }
+  for (const node of scene.listChildren()) visit(node)
+
+  return packScene({
+    vertices: Float32Array.from(vertices),
+    normals: Float32Array.from(normals),
+    materialIndex: Uint32Array.from(triMaterial),
+    materials: materials.length > 0 ? materials : [DEFAULT_MATERIAL],
+    ...(camera === undefined ? {} : { camera }),
+  })
+}
+
+function toMaterial(m: GltfMaterial): Material {
+  const clamp = (x: number | undefined, hi = 1): number => (Number.isFinite(x) ? Math.min(hi, Math.max(0, x!)) : 0)
+  const bc = m.getBaseColorFactor()
+  const em = m.getEmissiveFactor()
+  return {
+    name: m.getName(),
+    baseColor: [clamp(bc[0]), clamp(bc[1]), clamp(bc[2])],
+    metallic: clamp(m.getMetallicFactor()),
+    roughness: clamp(m.getRoughnessFactor()),
+    // glTF bounds emissiveFactor to [0, 1]; brighter lights come from the tone-mapping exposure.
+    emissive: [clamp(em[0]), clamp(em[1]), clamp(em[2])],
+  }
+}
+
+function transformPoint(m: readonly number[], p: number[]): Vec3 {
+  const [x = 0, y = 0, z = 0] = p
+  return [
+    m[0]! * x + m[4]! * y + m[8]! * z + m[12]!,
+    m[1]! * x + m[5]! * y + m[9]! * z + m[13]!,
+    m[2]! * x + m[6]! * y + m[10]! * z + m[14]!,
+  ]
+}
+
+function transformVector(m: readonly number[], p: number[]): Vec3 {
+  const [x = 0, y = 0, z = 0] = p
+  return [m[0]! * x + m[3]! * y + m[6]! * z, m[1]! * x + m[4]! * y + m[7]! * z, m[2]! * x + m[5]! * y + m[8]! * z]
+}
+
+/** The inverse transpose of the upper 3x3 (column-major 3x3 result); normals stay perpendicular under scaling. */
+function normalMatrixOf(m: readonly number[]): number[] {
+  const a = m[0]!,
+    b = m[1]!,
+    c = m[2]!,
+    d = m[4]!,
+    e = m[5]!,
+    f = m[6]!,
+    g = m[8]!,
+    h = m[9]!,
+    i = m[10]!
+  // Cofactor matrix = det * inverse transpose; the determinant's magnitude does not matter for directions.
+  const cof = [
+    e * i - f * h,
+    f * g - d * i,
+    d * h - e * g,
+    c * h - b * i,
+    a * i - c * g,
+    b * g - a * h,
+    b * f - c * e,
+    c * d - a * f,
+    a * e - b * d,
+  ]
+  const det = a * cof[0]! + b * cof[1]! + c * cof[2]!
+  const s = det < 0 ? -1 : 1
+  return cof.map((x) => x * s)
+}
+
+function toCamera(world: readonly number[], yfov: number): Camera {
+  const norm = (x: number, y: number, z: number): Vec3 => {
+    const l = Math.hypot(x, y, z) || 1
+    return [x / l, y / l, z / l]
+  }
+  const right = norm(world[0]!, world[1]!, world[2]!)
+  const up = norm(world[4]!, world[5]!, world[6]!)
+  const back = norm(world[8]!, world[9]!, world[10]!)
+  const fov = Number.isFinite(yfov) && yfov > 0 && yfov < Math.PI ? yfov : 0.7
+  return {
+    position: [world[12]!, world[13]!, world[14]!],
+    forward: [-back[0], -back[1], -back[2]],
+    up,
+    right,
+    yfov: fov,
+  }
+}

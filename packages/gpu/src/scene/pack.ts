@@ -1,0 +1,135 @@
+import { BVH_MAX_DEPTH, MAX_SCENE_MATERIALS, MAX_SCENE_TRIANGLES } from '../constants.js'
+import { GpuError } from '../errors.js'
+import { buildBvh } from './bvh.js'
+import { MATERIAL_FLOATS, TRIANGLE_FLOATS } from './scene.js'
+import type { Camera, Material, Scene, Vec3 } from './scene.js'
+
+/** World-space triangle soup: what a loader produces before the BVH is built. */
+export interface TriangleSoup {
+  /** 9 floats per triangle: v0, v1, v2. */
+  vertices: Float32Array
+  /** 9 floats per triangle: the three vertex normals (need not be unit length). */
+  normals: Float32Array
+  /** Material index per triangle. */
+  materialIndex: Uint32Array
+  materials: readonly Material[]
+  /** The scene's camera, or undefined to frame the scene's bounds. */
+  camera?: Camera
+}
+
+/** Builds the BVH and packs a triangle soup into {@link Scene}'s GPU layout. */
+export function packScene(soup: TriangleSoup): Scene {
+  const triangleCount = soup.materialIndex.length
+  if (triangleCount === 0) throw new GpuError('GPU__MALFORMED_SCENE', 'the scene has no triangles to draw', {})
+  if (triangleCount > MAX_SCENE_TRIANGLES) {
+    throw new GpuError(
+      'GPU__SCENE_TOO_LARGE',
+      `the scene has ${triangleCount} triangles, more than ${MAX_SCENE_TRIANGLES}`,
+      {
+        triangles: triangleCount,
+        limit: MAX_SCENE_TRIANGLES,
+      },
+    )
+  }
+  if (soup.materials.length === 0 || soup.materials.length > MAX_SCENE_MATERIALS) {
+    throw new GpuError('GPU__MALFORMED_SCENE', `a scene needs 1 to ${MAX_SCENE_MATERIALS} materials`, {
+      materials: soup.materials.length,
+    })
+  }
+  for (let i = 0; i < soup.vertices.length; i++) {
+    if (!Number.isFinite(soup.vertices[i]!))
+      throw new GpuError('GPU__MALFORMED_SCENE', 'a vertex position is not finite', { index: i })
+  }
+  const bvh = buildBvh(soup.vertices, triangleCount)
+  if (bvh.depth >= BVH_MAX_DEPTH) {
+    throw new GpuError(
+      'GPU__SCENE_TOO_LARGE',
+      `the scene's BVH is ${bvh.depth} levels deep, more than ${BVH_MAX_DEPTH - 1}`,
+      {
+        depth: bvh.depth,
+      },
+    )
+  }
+  const triangles = new Float32Array(triangleCount * TRIANGLE_FLOATS)
+  const triangleBits = new Uint32Array(triangles.buffer)
+  const normals = new Float32Array(triangleCount * TRIANGLE_FLOATS)
+  const min = [Infinity, Infinity, Infinity]
+  const max = [-Infinity, -Infinity, -Infinity]
+  for (let i = 0; i < triangleCount; i++) {
+    const t = bvh.order[i]!
+    const v = soup.vertices
+    const o = i * TRIANGLE_FLOATS
+    for (let a = 0; a < 3; a++) {
+      const p0 = v[t * 9 + a]!
+      triangles[o + a] = p0
+      // Edges are rounded to f32 once, here, so the CPU reference and the shader read the same numbers.
+      triangles[o + 4 + a] = v[t * 9 + 3 + a]! - p0
+      triangles[o + 8 + a] = v[t * 9 + 6 + a]! - p0
+      for (let k = 0; k < 3; k++) {
+        const p = v[t * 9 + k * 3 + a]!
+        min[a] = Math.min(min[a]!, p)
+        max[a] = Math.max(max[a]!, p)
+      }
+    }
+    const m = soup.materialIndex[t]!
+    if (m >= soup.materials.length)
+      throw new GpuError('GPU__MALFORMED_SCENE', 'a triangle names a missing material', { material: m })
+    triangleBits[o + 3] = m
+    for (let k = 0; k < 3; k++) {
+      const n = unit(soup.normals, t * 9 + k * 3, soup.vertices, t * 9)
+      normals[o + k * 4] = n[0]
+      normals[o + k * 4 + 1] = n[1]
+      normals[o + k * 4 + 2] = n[2]
+    }
+  }
+  const materials = new Float32Array(soup.materials.length * MATERIAL_FLOATS)
+  soup.materials.forEach((m, i) => {
+    materials.set([...m.baseColor, m.metallic, ...m.emissive, m.roughness], i * MATERIAL_FLOATS)
+  })
+  const bounds = { min: min as unknown as Vec3, max: max as unknown as Vec3 }
+  return {
+    triangleCount,
+    triangles,
+    normals,
+    materials,
+    materialList: soup.materials,
+    bvh: bvh.nodes,
+    bvhNodeCount: bvh.nodeCount,
+    bvhDepth: bvh.depth,
+    camera: soup.camera ?? frameBounds(bounds),
+    bounds,
+  }
+}
+
+/** The unit normal at `offset`, or the face normal when the given one is degenerate or not finite. */
+function unit(normals: Float32Array, offset: number, vertices: Float32Array, tri: number): [number, number, number] {
+  let x = normals[offset]!
+  let y = normals[offset + 1]!
+  let z = normals[offset + 2]!
+  let len = Math.hypot(x, y, z)
+  if (!(len > 1e-12) || !Number.isFinite(len)) {
+    const e1 = [0, 1, 2].map((a) => vertices[tri + 3 + a]! - vertices[tri + a]!)
+    const e2 = [0, 1, 2].map((a) => vertices[tri + 6 + a]! - vertices[tri + a]!)
+    x = e1[1]! * e2[2]! - e1[2]! * e2[1]!
+    y = e1[2]! * e2[0]! - e1[0]! * e2[2]!
+    z = e1[0]! * e2[1]! - e1[1]! * e2[0]!
+    len = Math.hypot(x, y, z)
+    if (!(len > 0)) return [0, 1, 0]
+  }
+  return [x / len, y / len, z / len]
+}
+
+/** A camera on +Z looking at the centre of `bounds`, far enough back to see all of it. */
+export function frameBounds(bounds: { min: Vec3; max: Vec3 }): Camera {
+  const yfov = 0.7
+  const center: Vec3 = [0, 1, 2].map((a) => (bounds.min[a]! + bounds.max[a]!) / 2) as unknown as Vec3
+  const radius = Math.hypot(...[0, 1, 2].map((a) => bounds.max[a]! - bounds.min[a]!)) / 2
+  const distance = radius / Math.sin(yfov / 2) + 1e-3
+  return {
+    position: [center[0], center[1], center[2] + distance],
+    forward: [0, 0, -1],
+    up: [0, 1, 0],
+    right: [1, 0, 0],
+    yfov,
+  }
+}

@@ -1,0 +1,237 @@
+import { UNARY_CPU } from './scalar.js'
+import type { BinaryOp, TensorBackend, UnaryOp } from './ops.js'
+import { broadcastShapes, broadcastStrides, planMatMul, transposeShape } from './shapes.js'
+import type { Conv2dPlan } from './shapes.js'
+import { sizeOf, stridesOf, tensor } from './tensor.js'
+import type { Tensor } from './tensor.js'
+
+const f32 = Math.fround
+
+/** Calls `f(outIndex, aIndex, bIndex)` for every element of a broadcast binary op. */
+function forEachBroadcast(
+  out: readonly number[],
+  a: readonly number[],
+  b: readonly number[],
+  f: (o: number, ia: number, ib: number) => void,
+): void {
+  const sa = broadcastStrides(a, out)
+  const sb = broadcastStrides(b, out)
+  const total = sizeOf(out)
+  const rank = out.length
+  const idx = new Array<number>(rank).fill(0)
+  let ia = 0
+  let ib = 0
+  for (let o = 0; o < total; o++) {
+    f(o, ia, ib)
+    for (let d = rank - 1; d >= 0; d--) {
+      idx[d]!++
+      ia += sa[d]!
+      ib += sb[d]!
+      if (idx[d]! < out[d]!) break
+      ia -= sa[d]! * out[d]!
+      ib -= sb[d]! * out[d]!
+      idx[d] = 0
+    }
+  }
+}
+
+/**
+ * The CPU reference of every kernel: plain loops in the GPU kernels' accumulation order, each step rounded to f32
+ * (`Math.fround`), so it tracks the GPU to within a few ulps. Verifiers without a GPU run models on it.
+ */
+export class CpuBackend implements TensorBackend<Tensor> {
+  readonly name = 'cpu'
+
+  fromHost(t: Tensor): Tensor {
+    return t
+  }
+
+  async toHost(t: Tensor): Promise<Tensor> {
+    return t
+  }
+
+  release(): void {}
+
+  view(t: Tensor, shape: readonly number[]): Tensor {
+    return tensor(shape, t.data)
+  }
+
+  matmul(a: Tensor, b: Tensor): Tensor {
+    const p = planMatMul(a.shape, b.shape)
+    const out = new Float32Array(sizeOf(p.out))
+    const batchStrides = stridesOf(p.batchShape)
+    for (let batch = 0; batch < p.batch; batch++) {
+      let ao = 0
+      let bo = 0
+      let rest = batch
+      for (let d = 0; d < p.batchShape.length; d++) {
+        const i = Math.floor(rest / batchStrides[d]!)
+        rest -= i * batchStrides[d]!
+        ao += i * p.aBatchStrides[d]!
+        bo += i * p.bBatchStrides[d]!
+      }
+      const co = batch * p.m * p.n
+      for (let i = 0; i < p.m; i++) {
+        for (let j = 0; j < p.n; j++) {
+          let acc = 0
+          for (let k = 0; k < p.k; k++) acc = f32(acc + f32(a.data[ao + i * p.k + k]! * b.data[bo + k * p.n + j]!))
+          out[co + i * p.n + j] = acc
+        }
+      }
+    }
+    return tensor(p.out, out)
+  }
+
+  binary(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
+    const shape = broadcastShapes(a.shape, b.shape, op)
+    const out = new Float32Array(sizeOf(shape))
+    const x = a.data
+    const y = b.data
+    const f = {
+      add: (p: number, q: number) => p + q,
+      sub: (p: number, q: number) => p - q,
+      mul: (p: number, q: number) => p * q,
+      div: (p: number, q: number) => p / q,
+    }[op]
+    forEachBroadcast(shape, a.shape, b.shape, (o, ia, ib) => {
+      out[o] = f(x[ia]!, y[ib]!)
+    })
+    return tensor(shape, out)
+  }
+
+  unary(op: UnaryOp, a: Tensor, alpha = 0): Tensor {
+    const f = UNARY_CPU[op]!
+    const out = new Float32Array(a.data.length)
+    for (let i = 0; i < out.length; i++) out[i] = f(a.data[i]!, alpha)
+    return tensor(a.shape, out)
+  }
+
+  softmax(a: Tensor, axis: number): Tensor {
+    const len = a.shape[axis]!
+    const inner = sizeOf(a.shape.slice(axis + 1))
+    const outer = sizeOf(a.shape.slice(0, axis))
+    const out = new Float32Array(a.data.length)
+    for (let o = 0; o < outer; o++) {
+      for (let i = 0; i < inner; i++) {
+        const base = o * len * inner + i
+        let max = -Infinity
+        for (let k = 0; k < len; k++) max = Math.max(max, a.data[base + k * inner]!)
+        let sum = 0
+        for (let k = 0; k < len; k++) sum = f32(sum + f32(Math.exp(f32(a.data[base + k * inner]! - max))))
+        for (let k = 0; k < len; k++) out[base + k * inner] = f32(Math.exp(f32(a.data[base + k * inner]! - max))) / sum
+      }
+    }
+    return tensor(a.shape, out)
+  }
+
+  layerNorm(x: Tensor, scale: Tensor, bias: Tensor | undefined, axis: number, epsilon: number): Tensor {
+    const n = sizeOf(x.shape.slice(axis))
+    const outer = sizeOf(x.shape.slice(0, axis))
+    const out = new Float32Array(x.data.length)
+    const eps = f32(epsilon)
+    for (let o = 0; o < outer; o++) {
+      const base = o * n
+      let sum = 0
+      for (let i = 0; i < n; i++) sum = f32(sum + x.data[base + i]!)
+      const mean = f32(sum / n)
+      let sq = 0
+      for (let i = 0; i < n; i++) {
+        const d = f32(x.data[base + i]! - mean)
+        sq = f32(sq + f32(d * d))
+      }
+      const inv = f32(1 / f32(Math.sqrt(f32(f32(sq / n) + eps))))
+      for (let i = 0; i < n; i++) {
+        const y = f32(f32(f32(x.data[base + i]! - mean) * inv) * scale.data[i]!)
+        out[base + i] = bias === undefined ? y : y + bias.data[i]!
+      }
+    }
+    return tensor(x.shape, out)
+  }
+
+  transpose(a: Tensor, perm: readonly number[]): Tensor {
+    const { out: shape } = transposeShape(a.shape, perm)
+    const inStrides = stridesOf(a.shape)
+    const permuted = perm.map((p) => inStrides[p]!)
+    const out = new Float32Array(a.data.length)
+    const total = out.length
+    const idx = new Array<number>(shape.length).fill(0)
+    let src = 0
+    for (let o = 0; o < total; o++) {
+      out[o] = a.data[src]!
+      for (let d = shape.length - 1; d >= 0; d--) {
+        idx[d]!++
+        src += permuted[d]!
+        if (idx[d]! < shape[d]!) break
+        src -= permuted[d]! * shape[d]!
+        idx[d] = 0
+      }
+    }
+    return tensor(shape, out)
+  }
+
+  conv2d(x: Tensor, w: Tensor, bias: Tensor | undefined, p: Conv2dPlan): Tensor {
+    const out = new Float32Array(p.n * p.oc * p.oh * p.ow)
+    const icg = p.c / p.group
+    const ocg = p.oc / p.group
+    for (let n = 0; n < p.n; n++) {
+      for (let oc = 0; oc < p.oc; oc++) {
+        const g = Math.floor(oc / ocg)
+        for (let oy = 0; oy < p.oh; oy++) {
+          for (let ox = 0; ox < p.ow; ox++) {
+            let acc = 0
+            for (let ic = 0; ic < icg; ic++) {
+              const c = g * icg + ic
+              for (let ky = 0; ky < p.kh; ky++) {
+                const iy = oy * p.strides[0] - p.pads[0] + ky * p.dilations[0]
+                if (iy < 0 || iy >= p.h) continue
+                for (let kx = 0; kx < p.kw; kx++) {
+                  const ix = ox * p.strides[1] - p.pads[1] + kx * p.dilations[1]
+                  if (ix < 0 || ix >= p.w) continue
+                  const xv = x.data[((n * p.c + c) * p.h + iy) * p.w + ix]!
+                  const wv = w.data[((oc * icg + ic) * p.kh + ky) * p.kw + kx]!
+                  acc = f32(acc + f32(xv * wv))
+                }
+              }
+            }
+            out[((n * p.oc + oc) * p.oh + oy) * p.ow + ox] = bias === undefined ? acc : acc + bias.data[oc]!
+          }
+        }
+      }
+    }
+    return tensor([p.n, p.oc, p.oh, p.ow], out)
+  }
+
+  maxPool2d(x: Tensor, p: Conv2dPlan): Tensor {
+    const out = new Float32Array(p.n * p.c * p.oh * p.ow)
+    for (let nc = 0; nc < p.n * p.c; nc++) {
+      for (let oy = 0; oy < p.oh; oy++) {
+        for (let ox = 0; ox < p.ow; ox++) {
+          let m = -3.4028234663852886e38
+          for (let ky = 0; ky < p.kh; ky++) {
+            const iy = oy * p.strides[0] - p.pads[0] + ky * p.dilations[0]
+            if (iy < 0 || iy >= p.h) continue
+            for (let kx = 0; kx < p.kw; kx++) {
+              const ix = ox * p.strides[1] - p.pads[1] + kx * p.dilations[1]
+              if (ix < 0 || ix >= p.w) continue
+              m = Math.max(m, x.data[(nc * p.h + iy) * p.w + ix]!)
+            }
+          }
+          out[(nc * p.oh + oy) * p.ow + ox] = m
+        }
+      }
+    }
+    return tensor([p.n, p.c, p.oh, p.ow], out)
+  }
+
+  globalAveragePool(x: Tensor): Tensor {
+    const [n = 1, c = 1] = x.shape
+    const hw = sizeOf(x.shape.slice(2))
+    const out = new Float32Array(n * c)
+    for (let i = 0; i < n * c; i++) {
+      let sum = 0
+      for (let j = 0; j < hw; j++) sum = f32(sum + x.data[i * hw + j]!)
+      out[i] = sum / hw
+    }
+    return tensor([n, c, ...x.shape.slice(2).map(() => 1)], out)
+  }
+}

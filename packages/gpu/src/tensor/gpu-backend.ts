@@ -1,0 +1,330 @@
+import { GpuError } from '../errors.js'
+import type { Dispatch, GpuContext } from '../device/context.js'
+import { MAX_TENSOR_RANK } from '../constants.js'
+import {
+  binaryKernel,
+  blockedMatmulKernel,
+  CONV2D_WGSL,
+  ELEMENTWISE_WORKGROUP,
+  GLOBAL_AVERAGE_POOL_WGSL,
+  LAYERNORM_WGSL,
+  MATMUL_MAX_BATCH_RANK,
+  MATMUL_TILE,
+  MAXPOOL_WGSL,
+  SOFTMAX_WGSL,
+  TILED_MATMUL_WGSL,
+  TRANSPOSE_WGSL,
+  unaryKernel,
+} from './kernels-wgsl.js'
+import type { BackendTensor, BinaryOp, TensorBackend, UnaryOp } from './ops.js'
+import { broadcastShapes, broadcastStrides, planMatMul, transposeShape } from './shapes.js'
+import type { Conv2dPlan } from './shapes.js'
+import { sizeOf, stridesOf, tensor } from './tensor.js'
+import type { Tensor } from './tensor.js'
+
+/** Which matmul kernel a runtime uses (fixed per runtime, never per shape of M, so batches stay bit-stable). */
+export type MatmulKernel = 'tiled' | 'blocked'
+
+/** Device storage shared by a tensor and its views; freed when the last holder releases it. */
+interface Storage {
+  buffer: GPUBuffer
+  holders: number
+}
+
+/** A tensor in a GPU buffer. */
+export interface GpuTensor extends BackendTensor {
+  readonly storage: Storage
+  /** Kept (e.g. cached weights): `release` does not free it. */
+  readonly pinned: boolean
+}
+
+/**
+ * The WGSL tensor runtime. Kernels are recorded as dispatches and submitted in one compute pass at the next
+ * read-back (`toHost`) or `flush`; WebGPU orders dispatches in a pass, so each sees its predecessors' writes.
+ */
+export class GpuBackend implements TensorBackend<GpuTensor> {
+  readonly name = 'webgpu'
+  readonly matmulKernel: MatmulKernel
+  readonly #ctx: GpuContext
+  #pending: Dispatch[] = []
+  #garbage: GPUBuffer[] = []
+
+  constructor(ctx: GpuContext, matmulKernel: MatmulKernel) {
+    this.#ctx = ctx
+    this.matmulKernel = matmulKernel
+  }
+
+  fromHost(t: Tensor, pinned = false): GpuTensor {
+    const buffer = this.#ctx.upload(t.data, 'tensor')
+    return { shape: t.shape, storage: { buffer, holders: 1 }, pinned }
+  }
+
+  async toHost(t: GpuTensor, signal?: AbortSignal): Promise<Tensor> {
+    this.flush()
+    const n = sizeOf(t.shape)
+    const bytes = await this.#ctx.read(t.storage.buffer, n * 4, signal)
+    return tensor(t.shape, new Float32Array(bytes))
+  }
+
+  /** Submits recorded dispatches and frees buffers released since the last flush. */
+  flush(): void {
+    if (this.#pending.length > 0) this.#ctx.submit(this.#pending)
+    this.#pending = []
+    // destroy() after submit is safe: WebGPU keeps a buffer alive until the queued work that uses it finishes.
+    for (const b of this.#garbage) b.destroy()
+    this.#garbage = []
+  }
+
+  release(t: GpuTensor): void {
+    if (t.pinned) return
+    t.storage.holders--
+    if (t.storage.holders === 0) this.#garbage.push(t.storage.buffer)
+  }
+
+  /** Frees a pinned tensor (cached weights). */
+  unpin(t: GpuTensor): void {
+    t.storage.holders--
+    if (t.storage.holders <= 0) this.#garbage.push(t.storage.buffer)
+  }
+
+  view(t: GpuTensor, shape: readonly number[]): GpuTensor {
+    if (sizeOf(shape) !== sizeOf(t.shape)) {
+      throw new GpuError('GPU__SHAPE_MISMATCH', 'a view must keep the element count', { from: t.shape, to: shape })
+    }
+    t.storage.holders++
+    return { shape: [...shape], storage: t.storage, pinned: false }
+  }
+
+  #alloc(shape: readonly number[], what: string): GpuTensor {
+    const buffer = this.#ctx.createStorage(sizeOf(shape) * 4, what)
+    return { shape: [...shape], storage: { buffer, holders: 1 }, pinned: false }
+  }
+
+  #params(values: readonly number[]): GPUBuffer {
+    const buffer = this.#ctx.upload(Uint32Array.from(values), 'kernel params')
+    this.#garbage.push(buffer)
+    return buffer
+  }
+
+  #record(
+    key: string,
+    code: () => string,
+    bindings: Record<number, GPUBuffer>,
+    workgroups: [number, number, number],
+  ): void {
+    this.#ctx.checkDispatch(...workgroups, key)
+    const pipeline = this.#ctx.pipeline(key, code)
+    this.#pending.push({ pipeline, bindGroup: this.#ctx.bind(pipeline, bindings), workgroups })
+  }
+
+  /** A 2-D grid of 256-wide workgroups covering `n` invocations. */
+  #grid(n: number): [number, number, number] {
+    const groups = Math.max(1, Math.ceil(n / ELEMENTWISE_WORKGROUP))
+    const limit = this.#ctx.device.limits.maxComputeWorkgroupsPerDimension
+    const x = Math.min(groups, limit)
+    return [x, Math.ceil(groups / x), 1]
+  }
+
+  matmul(a: GpuTensor, b: GpuTensor): GpuTensor {
+    const p = planMatMul(a.shape, b.shape)
+    if (p.batchShape.length > MATMUL_MAX_BATCH_RANK) {
+      throw new GpuError('GPU__SHAPE_MISMATCH', `MatMul supports at most ${MATMUL_MAX_BATCH_RANK} batch axes`, {
+        a: a.shape,
+        b: b.shape,
+      })
+    }
+    const out = this.#alloc(p.out, 'MatMul output')
+    const pad = (v: number[]): number[] => [...v, ...new Array<number>(MATMUL_MAX_BATCH_RANK - v.length).fill(0)]
+    const params = this.#params([
+      p.m,
+      p.n,
+      p.k,
+      p.batch,
+      p.batchShape.length,
+      ...pad(p.batchShape),
+      ...pad(p.aBatchStrides),
+      ...pad(p.bBatchStrides),
+    ])
+    if (sizeOf(p.out) === 0) return out
+    const bindings = { 0: a.storage.buffer, 1: b.storage.buffer, 2: out.storage.buffer, 9: params }
+    if (this.matmulKernel === 'tiled') {
+      this.#record('matmul-tiled', () => TILED_MATMUL_WGSL, bindings, [
+        Math.ceil(p.n / MATMUL_TILE),
+        Math.ceil(p.m / MATMUL_TILE),
+        p.batch,
+      ])
+    } else {
+      const vecN = p.n % 4 === 0
+      const vecK = p.k % 4 === 0
+      this.#record(`matmul-blocked-${vecN}-${vecK}`, () => blockedMatmulKernel(vecN, vecK), bindings, [
+        Math.ceil(p.n / 32),
+        Math.ceil(p.m / 32),
+        p.batch,
+      ])
+    }
+    return out
+  }
+
+  binary(op: BinaryOp, a: GpuTensor, b: GpuTensor): GpuTensor {
+    const shape = broadcastShapes(a.shape, b.shape, op)
+    const out = this.#alloc(shape, op)
+    const n = sizeOf(shape)
+    if (n === 0) return out
+    const pad = (v: number[]): number[] => [...v, ...new Array<number>(MAX_TENSOR_RANK - v.length).fill(0)]
+    const params = this.#params([
+      n,
+      shape.length,
+      ...pad(shape),
+      ...pad(broadcastStrides(a.shape, shape)),
+      ...pad(broadcastStrides(b.shape, shape)),
+    ])
+    this.#record(
+      `binary-${op}`,
+      () => binaryKernel(op),
+      { 0: a.storage.buffer, 1: b.storage.buffer, 2: out.storage.buffer, 9: params },
+      this.#grid(n),
+    )
+    return out
+  }
+
+  unary(op: UnaryOp, a: GpuTensor, alpha = 0): GpuTensor {
+    const out = this.#alloc(a.shape, op)
+    const n = sizeOf(a.shape)
+    if (n === 0) return out
+    const params = this.#params([n, f32Bits(alpha)])
+    this.#record(
+      `unary-${op}`,
+      () => unaryKernel(op),
+      { 0: a.storage.buffer, 2: out.storage.buffer, 9: params },
+      this.#grid(n),
+    )
+    return out
+  }
+
+  softmax(a: GpuTensor, axis: number): GpuTensor {
+    const out = this.#alloc(a.shape, 'Softmax')
+    const len = a.shape[axis]!
+    const inner = sizeOf(a.shape.slice(axis + 1))
+    const rows = sizeOf(a.shape.slice(0, axis)) * inner
+    if (rows === 0 || len === 0) return out
+    const params = this.#params([rows, len, inner])
+    this.#record(
+      'softmax',
+      () => SOFTMAX_WGSL,
+      { 0: a.storage.buffer, 2: out.storage.buffer, 9: params },
+      this.#grid(rows),
+    )
+    return out
+  }
+
+  layerNorm(x: GpuTensor, scale: GpuTensor, bias: GpuTensor | undefined, axis: number, epsilon: number): GpuTensor {
+    const out = this.#alloc(x.shape, 'LayerNormalization')
+    const n = sizeOf(x.shape.slice(axis))
+    const outer = sizeOf(x.shape.slice(0, axis))
+    if (outer === 0 || n === 0) return out
+    const params = this.#params([outer, n, f32Bits(epsilon), bias === undefined ? 0 : 1])
+    const bindings = {
+      0: x.storage.buffer,
+      1: scale.storage.buffer,
+      3: (bias ?? scale).storage.buffer,
+      2: out.storage.buffer,
+      9: params,
+    }
+    this.#record('layernorm', () => LAYERNORM_WGSL, bindings, this.#grid(outer))
+    return out
+  }
+
+  transpose(a: GpuTensor, perm: readonly number[]): GpuTensor {
+    const { out: shape } = transposeShape(a.shape, perm)
+    const out = this.#alloc(shape, 'Transpose')
+    const n = sizeOf(shape)
+    if (n === 0) return out
+    const inStrides = stridesOf(a.shape)
+    const pad = (v: number[]): number[] => [...v, ...new Array<number>(MAX_TENSOR_RANK - v.length).fill(0)]
+    const params = this.#params([n, shape.length, ...pad(shape), ...pad(perm.map((p) => inStrides[p]!))])
+    this.#record(
+      'transpose',
+      () => TRANSPOSE_WGSL,
+      { 0: a.storage.buffer, 2: out.storage.buffer, 9: params },
+      this.#grid(n),
+    )
+    return out
+  }
+
+  #windowParams(total: number, p: Conv2dPlan, hasBias: boolean): GPUBuffer {
+    return this.#params([
+      total,
+      p.n,
+      p.c,
+      p.h,
+      p.w,
+      p.oc,
+      p.oh,
+      p.ow,
+      p.kh,
+      p.kw,
+      p.group,
+      ...p.strides,
+      ...p.dilations,
+      p.pads[0],
+      p.pads[1],
+      hasBias ? 1 : 0,
+    ])
+  }
+
+  conv2d(x: GpuTensor, w: GpuTensor, bias: GpuTensor | undefined, p: Conv2dPlan): GpuTensor {
+    const shape = [p.n, p.oc, p.oh, p.ow]
+    const out = this.#alloc(shape, 'Conv')
+    const n = sizeOf(shape)
+    if (n === 0) return out
+    const params = this.#windowParams(n, p, bias !== undefined)
+    const bindings = {
+      0: x.storage.buffer,
+      1: w.storage.buffer,
+      3: (bias ?? w).storage.buffer,
+      2: out.storage.buffer,
+      9: params,
+    }
+    this.#record('conv2d', () => CONV2D_WGSL, bindings, this.#grid(n))
+    return out
+  }
+
+  maxPool2d(x: GpuTensor, p: Conv2dPlan): GpuTensor {
+    const shape = [p.n, p.c, p.oh, p.ow]
+    const out = this.#alloc(shape, 'MaxPool')
+    const n = sizeOf(shape)
+    if (n === 0) return out
+    this.#record(
+      'maxpool',
+      () => MAXPOOL_WGSL,
+      { 0: x.storage.buffer, 2: out.storage.buffer, 9: this.#windowParams(n, p, false) },
+      this.#grid(n),
+    )
+    return out
+  }
+
+  globalAveragePool(x: GpuTensor): GpuTensor {
+    const [n = 1, c = 1] = x.shape
+    const shape = [n, c, ...x.shape.slice(2).map(() => 1)]
+    const out = this.#alloc(shape, 'GlobalAveragePool')
+    const planes = n * c
+    if (planes === 0) return out
+    const params = this.#params([planes, sizeOf(x.shape.slice(2))])
+    this.#record(
+      'global-average-pool',
+      () => GLOBAL_AVERAGE_POOL_WGSL,
+      { 0: x.storage.buffer, 2: out.storage.buffer, 9: params },
+      this.#grid(planes),
+    )
+    return out
+  }
+}
+
+const bitsScratch = new Float32Array(1)
+const bitsView = new Uint32Array(bitsScratch.buffer)
+
+/** The IEEE-754 bits of `x` rounded to f32. */
+function f32Bits(x: number): number {
+  bitsScratch[0] = x
+  return bitsView[0]!
+}

@@ -1,0 +1,341 @@
+import { MAX_TENSOR_RANK } from '../constants.js'
+import { ERF_WGSL, UNARY_WGSL } from './scalar.js'
+
+/**
+ * WGSL sources of the tensor kernels. Parameters travel in a `p: array<u32>` storage buffer (floats as bit
+ * patterns), which keeps every kernel free of uniform-layout padding rules. Elementwise kernels use 256-wide
+ * workgroups over a 2-D grid so that large tensors stay under the 65,535-workgroups-per-dimension limit.
+ */
+
+/** Invocations per workgroup of the elementwise kernels. */
+export const ELEMENTWISE_WORKGROUP = 256
+
+const R = MAX_TENSOR_RANK
+
+const INDEX = /* wgsl */ `
+fn flatIndex(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * ${ELEMENTWISE_WORKGROUP}u; }
+`
+
+const HEADER = (bindings: string): string => `${bindings}
+@group(0) @binding(9) var<storage, read> p: array<u32>;
+${INDEX}`
+
+/** `out = a OP b` with numpy broadcasting. p = [total, rank, outShape[R], aStrides[R], bStrides[R]]. */
+export function binaryKernel(op: string): string {
+  const expr = { add: 'x + y', sub: 'x - y', mul: 'x * y', div: 'x / y' }[op]
+  return `${HEADER(`
+@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;`)}
+@compute @workgroup_size(${ELEMENTWISE_WORKGROUP})
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flatIndex(gid, nwg);
+  if (i >= p[0]) { return; }
+  var rest = i;
+  var ia = 0u;
+  var ib = 0u;
+  for (var d = i32(p[1]) - 1; d >= 0; d--) {
+    let dim = p[2 + d];
+    let c = rest % dim;
+    rest = rest / dim;
+    ia += c * p[${2 + R} + d];
+    ib += c * p[${2 + 2 * R} + d];
+  }
+  let x = a[ia];
+  let y = b[ib];
+  out[i] = ${expr};
+}`
+}
+
+/** `out = f(a)`. p = [total, alpha bits]. */
+export function unaryKernel(op: string): string {
+  return `${HEADER(`
+@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;`)}
+${ERF_WGSL}
+@compute @workgroup_size(${ELEMENTWISE_WORKGROUP})
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flatIndex(gid, nwg);
+  if (i >= p[0]) { return; }
+  let alpha = bitcast<f32>(p[1]);
+  let x = a[i];
+  out[i] = ${UNARY_WGSL[op]};
+}`
+}
+
+/** Softmax along one axis. p = [outer * inner, axis length, inner]. */
+export const SOFTMAX_WGSL = `${HEADER(`
+@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;`)}
+@compute @workgroup_size(${ELEMENTWISE_WORKGROUP})
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flatIndex(gid, nwg);
+  if (i >= p[0]) { return; }
+  let len = p[1];
+  let inner = p[2];
+  let base = (i / inner) * len * inner + i % inner;
+  var m = a[base];
+  for (var k = 1u; k < len; k++) { m = max(m, a[base + k * inner]); }
+  var sum = 0.0;
+  for (var k = 0u; k < len; k++) { sum += exp(a[base + k * inner] - m); }
+  for (var k = 0u; k < len; k++) { out[base + k * inner] = exp(a[base + k * inner] - m) / sum; }
+}`
+
+/** LayerNormalization over the trailing `n` elements. p = [outer, n, epsilon bits, has bias]. */
+export const LAYERNORM_WGSL = `${HEADER(`
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> scale: array<f32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;`)}
+@compute @workgroup_size(${ELEMENTWISE_WORKGROUP})
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let row = flatIndex(gid, nwg);
+  if (row >= p[0]) { return; }
+  let n = p[1];
+  let base = row * n;
+  var sum = 0.0;
+  for (var i = 0u; i < n; i++) { sum += x[base + i]; }
+  let mean = sum / f32(n);
+  var sq = 0.0;
+  for (var i = 0u; i < n; i++) { let d = x[base + i] - mean; sq += d * d; }
+  let inv = 1.0 / sqrt(sq / f32(n) + bitcast<f32>(p[2]));
+  for (var i = 0u; i < n; i++) {
+    let y = (x[base + i] - mean) * inv * scale[i];
+    out[base + i] = select(y, y + bias[i], p[3] == 1u);
+  }
+}`
+
+/** out[i] = a[source(i)]. p = [total, rank, outShape[R], sourceStrides[R]]. */
+export const TRANSPOSE_WGSL = `${HEADER(`
+@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;`)}
+@compute @workgroup_size(${ELEMENTWISE_WORKGROUP})
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flatIndex(gid, nwg);
+  if (i >= p[0]) { return; }
+  var rest = i;
+  var src = 0u;
+  for (var d = i32(p[1]) - 1; d >= 0; d--) {
+    let dim = p[2 + d];
+    src += (rest % dim) * p[${2 + R} + d];
+    rest = rest / dim;
+  }
+  out[i] = a[src];
+}`
+
+const CONV_PARAMS = `
+  let N = p[1]; let C = p[2]; let H = p[3]; let W = p[4]; let OC = p[5]; let OH = p[6]; let OW = p[7];
+  let KH = p[8]; let KW = p[9]; let G = p[10]; let SH = p[11]; let SW = p[12]; let DH = p[13]; let DW = p[14];
+  let PT = i32(p[15]); let PL = i32(p[16]);
+  let ox = i % OW; let oy = (i / OW) % OH; let oc = (i / (OW * OH)) % OC; let n = i / (OW * OH * OC);`
+
+/** Direct 2-D convolution, one output element per invocation. p = [total, N, C, H, W, OC, OH, OW, KH, KW, group, strides, dilations, pad top, pad left, has bias]. */
+export const CONV2D_WGSL = `${HEADER(`
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> w: array<f32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;`)}
+@compute @workgroup_size(${ELEMENTWISE_WORKGROUP})
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flatIndex(gid, nwg);
+  if (i >= p[0]) { return; }
+  ${CONV_PARAMS}
+  let icg = C / G;
+  let g = oc / (OC / G);
+  var acc = 0.0;
+  for (var ic = 0u; ic < icg; ic++) {
+    let c = g * icg + ic;
+    for (var ky = 0u; ky < KH; ky++) {
+      let iy = i32(oy * SH + ky * DH) - PT;
+      if (iy < 0 || iy >= i32(H)) { continue; }
+      for (var kx = 0u; kx < KW; kx++) {
+        let ix = i32(ox * SW + kx * DW) - PL;
+        if (ix < 0 || ix >= i32(W)) { continue; }
+        acc += x[((n * C + c) * H + u32(iy)) * W + u32(ix)] * w[((oc * icg + ic) * KH + ky) * KW + kx];
+      }
+    }
+  }
+  out[i] = select(acc, acc + bias[oc], p[17] == 1u);
+}`
+
+/** 2-D max pooling (padding never wins). Same parameters as conv2d with OC = C. */
+export const MAXPOOL_WGSL = `${HEADER(`
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;`)}
+@compute @workgroup_size(${ELEMENTWISE_WORKGROUP})
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flatIndex(gid, nwg);
+  if (i >= p[0]) { return; }
+  ${CONV_PARAMS}
+  var m = -3.4028234663852886e38;
+  for (var ky = 0u; ky < KH; ky++) {
+    let iy = i32(oy * SH + ky * DH) - PT;
+    if (iy < 0 || iy >= i32(H)) { continue; }
+    for (var kx = 0u; kx < KW; kx++) {
+      let ix = i32(ox * SW + kx * DW) - PL;
+      if (ix < 0 || ix >= i32(W)) { continue; }
+      m = max(m, x[((n * C + oc) * H + u32(iy)) * W + u32(ix)]);
+    }
+  }
+  out[i] = m;
+}`
+
+/** Mean over each (n, c) plane. p = [N * C, plane size]. */
+export const GLOBAL_AVERAGE_POOL_WGSL = `${HEADER(`
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;`)}
+@compute @workgroup_size(${ELEMENTWISE_WORKGROUP})
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flatIndex(gid, nwg);
+  if (i >= p[0]) { return; }
+  let hw = p[1];
+  var sum = 0.0;
+  for (var j = 0u; j < hw; j++) { sum += x[i * hw + j]; }
+  out[i] = sum / f32(hw);
+}`
+
+/** Matmul parameter layout: p = [M, N, K, batch, batch rank, batchShape[4], aBatchStrides[4], bBatchStrides[4]]. */
+export const MATMUL_MAX_BATCH_RANK = 4
+
+const BATCH_OFFSETS = /* wgsl */ `
+  var aOff = 0u;
+  var bOff = 0u;
+  var rest = batch;
+  for (var d = i32(p[4]) - 1; d >= 0; d--) {
+    let dim = p[5 + d];
+    let c = rest % dim;
+    rest = rest / dim;
+    aOff += c * p[9 + d];
+    bOff += c * p[13 + d];
+  }`
+
+/**
+ * Register-blocked matmul without workgroup memory or barriers: each invocation computes a 4x4 block of C,
+ * walking k in ascending order. `vecN`/`vecK` pick vec4 loads of B rows / A rows when N / K are multiples of 4.
+ * Barrier-free code suits CPU Vulkan drivers (lavapipe), where barriers are expensive.
+ */
+export function blockedMatmulKernel(vecN: boolean, vecK: boolean): string {
+  const loadB = vecN
+    ? 'return B[(bOff + k * N + col) / 4u];'
+    : `let base = bOff + k * N;
+  return vec4f(B[base + min(col, N - 1u)], select(0.0, B[base + min(col + 1u, N - 1u)], col + 1u < N),
+               select(0.0, B[base + min(col + 2u, N - 1u)], col + 2u < N), select(0.0, B[base + min(col + 3u, N - 1u)], col + 3u < N));`
+  const body = vecK
+    ? `for (var k = 0u; k < K; k += 4u) {
+      let a0 = A[(r0 + k) / 4u]; let a1 = A[(r1 + k) / 4u]; let a2 = A[(r2 + k) / 4u]; let a3 = A[(r3 + k) / 4u];
+      let b0 = loadB(k, col, N, bOff); let b1 = loadB(k + 1u, col, N, bOff); let b2 = loadB(k + 2u, col, N, bOff); let b3 = loadB(k + 3u, col, N, bOff);
+      c0 = c0 + a0.x * b0; c0 = c0 + a0.y * b1; c0 = c0 + a0.z * b2; c0 = c0 + a0.w * b3;
+      c1 = c1 + a1.x * b0; c1 = c1 + a1.y * b1; c1 = c1 + a1.z * b2; c1 = c1 + a1.w * b3;
+      c2 = c2 + a2.x * b0; c2 = c2 + a2.y * b1; c2 = c2 + a2.z * b2; c2 = c2 + a2.w * b3;
+      c3 = c3 + a3.x * b0; c3 = c3 + a3.y * b1; c3 = c3 + a3.z * b2; c3 = c3 + a3.w * b3;
+    }`
+    : `for (var k = 0u; k < K; k++) {
+      let b = loadB(k, col, N, bOff);
+      c0 = c0 + A[r0 + k] * b; c1 = c1 + A[r1 + k] * b; c2 = c2 + A[r2 + k] * b; c3 = c3 + A[r3 + k] * b;
+    }`
+  return `
+@group(0) @binding(0) var<storage, read> A: array<${vecK ? 'vec4f' : 'f32'}>;
+@group(0) @binding(1) var<storage, read> B: array<${vecN ? 'vec4f' : 'f32'}>;
+@group(0) @binding(2) var<storage, read_write> C: array<f32>;
+@group(0) @binding(9) var<storage, read> p: array<u32>;
+
+fn loadB(k: u32, col: u32, N: u32, bOff: u32) -> vec4f {
+  ${loadB}
+}
+
+fn store(row: u32, col: u32, M: u32, N: u32, cOff: u32, v: vec4f) {
+  if (row >= M) { return; }
+  let base = cOff + row * N + col;
+  C[base] = v.x;
+  if (col + 1u < N) { C[base + 1u] = v.y; }
+  if (col + 2u < N) { C[base + 2u] = v.z; }
+  if (col + 3u < N) { C[base + 3u] = v.w; }
+}
+
+@compute @workgroup_size(8, 8, 1)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let M = p[0]; let N = p[1]; let K = p[2];
+  let col = gid.x * 4u;
+  let row = gid.y * 4u;
+  let batch = gid.z;
+  if (col >= N || row >= M) { return; }
+  ${BATCH_OFFSETS}
+  // Rows past M read row M - 1 and are never stored: every row's sum is the same whatever M is.
+  let r0 = aOff + row * K;
+  let r1 = aOff + min(row + 1u, M - 1u) * K;
+  let r2 = aOff + min(row + 2u, M - 1u) * K;
+  let r3 = aOff + min(row + 3u, M - 1u) * K;
+  var c0 = vec4f(0.0); var c1 = vec4f(0.0); var c2 = vec4f(0.0); var c3 = vec4f(0.0);
+  ${body}
+  let cOff = batch * M * N;
+  store(row, col, M, N, cOff, c0);
+  store(row + 1u, col, M, N, cOff, c1);
+  store(row + 2u, col, M, N, cOff, c2);
+  store(row + 3u, col, M, N, cOff, c3);
+}`
+}
+
+/** Tile sizes of {@link TILED_MATMUL_WGSL}. */
+export const MATMUL_TILE = 64
+const TILE_K = 16
+
+/**
+ * Shared-memory tiled matmul: a 16x16 workgroup computes a 64x64 tile of C (4x4 per invocation), staging 64x16
+ * slices of A and 16x64 slices of B in workgroup memory. k still ascends one at a time per output element, so the
+ * sums equal the blocked kernel's order. The fast path on real GPUs.
+ */
+export const TILED_MATMUL_WGSL = `
+@group(0) @binding(0) var<storage, read> A: array<f32>;
+@group(0) @binding(1) var<storage, read> B: array<f32>;
+@group(0) @binding(2) var<storage, read_write> C: array<f32>;
+@group(0) @binding(9) var<storage, read> p: array<u32>;
+
+var<workgroup> As: array<array<f32, ${MATMUL_TILE}>, ${TILE_K}>;
+var<workgroup> Bs: array<array<f32, ${MATMUL_TILE}>, ${TILE_K}>;
+
+@compute @workgroup_size(16, 16, 1)
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let M = p[0]; let N = p[1]; let K = p[2];
+  let batch = wid.z;
+  ${BATCH_OFFSETS}
+  let tileRow = wid.y * ${MATMUL_TILE}u;
+  let tileCol = wid.x * ${MATMUL_TILE}u;
+  let tid = lid.y * 16u + lid.x;
+  var acc0 = vec4f(0.0); var acc1 = vec4f(0.0); var acc2 = vec4f(0.0); var acc3 = vec4f(0.0);
+  for (var k0 = 0u; k0 < K; k0 += ${TILE_K}u) {
+    for (var e = tid; e < ${MATMUL_TILE * TILE_K}u; e += 256u) {
+      let r = e / ${TILE_K}u;
+      let kk = e % ${TILE_K}u;
+      let gr = tileRow + r;
+      let gk = k0 + kk;
+      let inside = gr < M && gk < K;
+      As[kk][r] = select(0.0, A[aOff + min(gr, M - 1u) * K + min(gk, K - 1u)], inside);
+      let kb = e / ${MATMUL_TILE}u;
+      let c = e % ${MATMUL_TILE}u;
+      let gkb = k0 + kb;
+      let gc = tileCol + c;
+      Bs[kb][c] = select(0.0, B[bOff + min(gkb, K - 1u) * N + min(gc, N - 1u)], gkb < K && gc < N);
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < ${TILE_K}u; kk++) {
+      let c = lid.x * 4u;
+      let b = vec4f(Bs[kk][c], Bs[kk][c + 1u], Bs[kk][c + 2u], Bs[kk][c + 3u]);
+      let r = lid.y * 4u;
+      acc0 = acc0 + As[kk][r] * b;
+      acc1 = acc1 + As[kk][r + 1u] * b;
+      acc2 = acc2 + As[kk][r + 2u] * b;
+      acc3 = acc3 + As[kk][r + 3u] * b;
+    }
+    workgroupBarrier();
+  }
+  let cOff = batch * M * N;
+  let row = tileRow + lid.y * 4u;
+  let col = tileCol + lid.x * 4u;
+  let accs = array<vec4f, 4>(acc0, acc1, acc2, acc3);
+  for (var i = 0u; i < 4u; i++) {
+    if (row + i >= M) { break; }
+    for (var j = 0u; j < 4u; j++) {
+      if (col + j < N) { C[cOff + (row + i) * N + col + j] = accs[i][j]; }
+    }
+  }
+}`

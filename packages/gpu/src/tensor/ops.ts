@@ -1,0 +1,52 @@
+import type { Conv2dPlan } from './shapes.js'
+import type { Tensor } from './tensor.js'
+
+/** Elementwise binary operators (numpy broadcasting). */
+export type BinaryOp = 'add' | 'sub' | 'mul' | 'div'
+
+/** Elementwise unary operators. `leakyRelu` takes `alpha`. */
+export type UnaryOp =
+  | 'relu'
+  | 'leakyRelu'
+  | 'gelu'
+  | 'geluTanh'
+  | 'tanh'
+  | 'sigmoid'
+  | 'erf'
+  | 'exp'
+  | 'sqrt'
+  | 'neg'
+  | 'abs'
+  | 'identity'
+  | 'scale'
+
+/** A tensor living in some backend (host memory for the CPU reference, a GPU buffer for the WebGPU runtime). */
+export interface BackendTensor {
+  readonly shape: readonly number[]
+}
+
+/**
+ * The kernel set both runtimes implement. Shapes are validated by the shared functions in `shapes.ts` before a
+ * backend is called. Every reduction runs in a fixed order per output element (k ascending, axis ascending) that
+ * does not depend on batch size, so a batch item computed alone equals the same item computed in a batch.
+ */
+export interface TensorBackend<T extends BackendTensor> {
+  readonly name: string
+  fromHost(t: Tensor): T
+  toHost(t: T): Promise<Tensor>
+  /** Frees a tensor's storage (a no-op on the CPU). */
+  release(t: T): void
+  /** The same elements under another shape of equal size (shares storage). */
+  view(t: T, shape: readonly number[]): T
+  matmul(a: T, b: T): T
+  binary(op: BinaryOp, a: T, b: T): T
+  /** `alpha` is LeakyRelu's slope or the factor of `scale`. */
+  unary(op: UnaryOp, a: T, alpha?: number): T
+  softmax(a: T, axis: number): T
+  /** Normalizes over axes [axis, rank); scale and bias have the normalized shape. */
+  layerNorm(x: T, scale: T, bias: T | undefined, axis: number, epsilon: number): T
+  transpose(a: T, perm: readonly number[]): T
+  conv2d(x: T, w: T, bias: T | undefined, plan: Conv2dPlan): T
+  maxPool2d(x: T, plan: Conv2dPlan): T
+  globalAveragePool(x: T): T
+}

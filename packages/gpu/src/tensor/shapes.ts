@@ -1,0 +1,209 @@
+import { GpuError } from '../errors.js'
+import { assertShape, sizeOf, stridesOf } from './tensor.js'
+
+/** Shape arithmetic shared by the GPU runtime and the CPU reference: both reject the same inputs the same way. */
+
+function mismatch(what: string, message: string, context: Record<string, unknown>): GpuError {
+  return new GpuError('GPU__SHAPE_MISMATCH', `${what}: ${message}`, { what, ...context })
+}
+
+/** Numpy-style broadcast of two shapes. */
+export function broadcastShapes(a: readonly number[], b: readonly number[], what: string): number[] {
+  const rank = Math.max(a.length, b.length)
+  const out = new Array<number>(rank)
+  for (let i = 0; i < rank; i++) {
+    const da = a[a.length - rank + i] ?? 1
+    const db = b[b.length - rank + i] ?? 1
+    if (da !== db && da !== 1 && db !== 1)
+      throw mismatch(what, `shapes ${JSON.stringify(a)} and ${JSON.stringify(b)} do not broadcast`, { a, b })
+    out[i] = da === 1 ? db : da
+  }
+  assertShape(out, what)
+  return out
+}
+
+/** Strides to read `shape` as if broadcast to `out` (0 on broadcast axes). */
+export function broadcastStrides(shape: readonly number[], out: readonly number[]): number[] {
+  const strides = stridesOf(shape)
+  return out.map((d, i) => {
+    const j = i - (out.length - shape.length)
+    return j < 0 || shape[j] === 1 ? 0 : strides[j]!
+  })
+}
+
+/** Plan of a (batched, broadcast) ONNX MatMul. */
+export interface MatMulPlan {
+  m: number
+  n: number
+  k: number
+  /** Output shape (ONNX semantics: 1-D operands lose their added axis). */
+  out: number[]
+  /** Broadcast batch shape and per-operand batch strides in elements (0 where broadcast). */
+  batchShape: number[]
+  aBatchStrides: number[]
+  bBatchStrides: number[]
+  batch: number
+}
+
+/** Shapes of ONNX MatMul (numpy matmul). */
+export function planMatMul(a: readonly number[], b: readonly number[], what = 'MatMul'): MatMulPlan {
+  if (a.length === 0 || b.length === 0) throw mismatch(what, 'operands must have rank >= 1', { a, b })
+  const a2 = a.length === 1 ? [1, a[0]!] : [...a]
+  const b2 = b.length === 1 ? [b[0]!, 1] : [...b]
+  const m = a2[a2.length - 2]!
+  const k = a2[a2.length - 1]!
+  const kb = b2[b2.length - 2]!
+  const n = b2[b2.length - 1]!
+  if (k !== kb) throw mismatch(what, `inner dimensions differ (${JSON.stringify(a)} x ${JSON.stringify(b)})`, { a, b })
+  const aBatch = a2.slice(0, -2)
+  const bBatch = b2.slice(0, -2)
+  const batchShape = broadcastShapes(aBatch, bBatch, what)
+  const aBatchStrides = broadcastStrides(aBatch, batchShape).map((s) => s * m * k)
+  const bBatchStrides = broadcastStrides(bBatch, batchShape).map((s) => s * k * n)
+  const out = [...batchShape]
+  if (a.length !== 1) out.push(m)
+  if (b.length !== 1) out.push(n)
+  assertShape(out, what)
+  return { m, n, k, out, batchShape, aBatchStrides, bBatchStrides, batch: sizeOf(batchShape) }
+}
+
+/** Resolves a Reshape target (0 copies the input's dim unless allowzero; -1 is inferred). */
+export function reshapeShape(
+  input: readonly number[],
+  target: readonly number[],
+  allowZero: boolean,
+  what = 'Reshape',
+): number[] {
+  const out = target.map((d, i) => {
+    if (d === 0 && !allowZero) {
+      if (i >= input.length) throw mismatch(what, 'a 0 in the target names a missing input axis', { input, target })
+      return input[i]!
+    }
+    return d
+  })
+  const unknown = out.filter((d) => d === -1).length
+  if (unknown > 1 || out.some((d) => !Number.isInteger(d) || d < -1))
+    throw mismatch(what, `invalid target shape ${JSON.stringify(target)}`, { input, target })
+  const total = sizeOf(input)
+  if (unknown === 1) {
+    const known = sizeOf(out.filter((d) => d !== -1))
+    if (known === 0 || total % known !== 0)
+      throw mismatch(what, `cannot infer -1 reshaping ${JSON.stringify(input)} to ${JSON.stringify(target)}`, {
+        input,
+        target,
+      })
+    out[out.indexOf(-1)] = total / known
+  }
+  if (sizeOf(out) !== total)
+    throw mismatch(what, `cannot reshape ${JSON.stringify(input)} to ${JSON.stringify(target)}`, { input, target })
+  assertShape(out, what)
+  return out
+}
+
+/** Normalizes a possibly negative axis into [0, rank). */
+export function normalizeAxis(axis: number, rank: number, what: string): number {
+  const a = axis < 0 ? axis + rank : axis
+  if (!Number.isInteger(a) || a < 0 || a >= Math.max(rank, 1))
+    throw mismatch(what, `axis ${axis} is out of range for rank ${rank}`, { axis, rank })
+  return a
+}
+
+/** Output shape of a transpose; `perm` defaults to reversing the axes. */
+export function transposeShape(
+  shape: readonly number[],
+  perm: readonly number[] | undefined,
+  what = 'Transpose',
+): { out: number[]; perm: number[] } {
+  const p = perm === undefined ? shape.map((_, i) => shape.length - 1 - i) : [...perm]
+  const sorted = [...p].sort((x, y) => x - y)
+  if (p.length !== shape.length || sorted.some((v, i) => v !== i))
+    throw mismatch(what, `perm ${JSON.stringify(perm)} is not a permutation of rank ${shape.length}`, { shape, perm })
+  return { out: p.map((i) => shape[i]!), perm: p }
+}
+
+/** 2-D convolution/pooling geometry for NCHW input. */
+export interface Conv2dPlan {
+  n: number
+  c: number
+  h: number
+  w: number
+  oc: number
+  oh: number
+  ow: number
+  kh: number
+  kw: number
+  group: number
+  strides: [number, number]
+  dilations: [number, number]
+  /** top, left, bottom, right */
+  pads: [number, number, number, number]
+}
+
+/** Conv attributes as ONNX names them. */
+export interface ConvAttributes {
+  strides?: readonly number[]
+  dilations?: readonly number[]
+  pads?: readonly number[]
+  group?: number
+  kernelShape?: readonly number[]
+}
+
+/** Plans ONNX Conv for 4-D NCHW input and OIHW weights. */
+export function planConv2d(
+  x: readonly number[],
+  w: readonly number[],
+  attrs: ConvAttributes,
+  what = 'Conv',
+): Conv2dPlan {
+  if (x.length !== 4 || w.length !== 4)
+    throw mismatch(what, 'only 2-D convolution (NCHW input, OIHW weights) is supported', { x, w })
+  const group = attrs.group ?? 1
+  const [n, c, h, wd] = x as [number, number, number, number]
+  const [oc, icg, kh, kw] = w as [number, number, number, number]
+  if (!Number.isInteger(group) || group < 1 || c % group !== 0 || oc % group !== 0 || icg !== c / group) {
+    throw mismatch(what, `weights ${JSON.stringify(w)} do not fit input ${JSON.stringify(x)} with group ${group}`, {
+      x,
+      w,
+      group,
+    })
+  }
+  if (attrs.kernelShape !== undefined && (attrs.kernelShape[0] !== kh || attrs.kernelShape[1] !== kw)) {
+    throw mismatch(what, 'kernel_shape disagrees with the weights', { kernelShape: attrs.kernelShape, w })
+  }
+  return windowPlan({ n, c, h, w: wd, oc, kh, kw, group }, attrs, what)
+}
+
+/** Plans ONNX MaxPool over NCHW input. */
+export function planPool2d(x: readonly number[], attrs: ConvAttributes, what = 'MaxPool'): Conv2dPlan {
+  if (x.length !== 4) throw mismatch(what, 'only 2-D pooling over NCHW input is supported', { x })
+  const k = attrs.kernelShape
+  if (k?.length !== 2) throw mismatch(what, 'kernel_shape must name two dimensions', { kernelShape: k })
+  const [n, c, h, w] = x as [number, number, number, number]
+  return windowPlan({ n, c, h, w, oc: c, kh: k[0]!, kw: k[1]!, group: c }, attrs, what)
+}
+
+function windowPlan(
+  g: { n: number; c: number; h: number; w: number; oc: number; kh: number; kw: number; group: number },
+  attrs: ConvAttributes,
+  what: string,
+): Conv2dPlan {
+  const strides = pair(attrs.strides, 1, what, 'strides')
+  const dilations = pair(attrs.dilations, 1, what, 'dilations')
+  const p = attrs.pads ?? [0, 0, 0, 0]
+  if (p.length !== 4 || p.some((v) => !Number.isInteger(v) || v < 0))
+    throw mismatch(what, 'pads must be four non-negative integers', { pads: p })
+  const pads = [p[0]!, p[1]!, p[2]!, p[3]!] as [number, number, number, number]
+  const oh = Math.floor((g.h + pads[0] + pads[2] - dilations[0] * (g.kh - 1) - 1) / strides[0]) + 1
+  const ow = Math.floor((g.w + pads[1] + pads[3] - dilations[1] * (g.kw - 1) - 1) / strides[1]) + 1
+  if (!(g.kh >= 1 && g.kw >= 1 && oh >= 1 && ow >= 1))
+    throw mismatch(what, 'the window does not fit the input', { h: g.h, w: g.w, kh: g.kh, kw: g.kw })
+  assertShape([g.n, g.oc, oh, ow], what)
+  return { ...g, oh, ow, strides, dilations, pads }
+}
+
+function pair(v: readonly number[] | undefined, fallback: number, what: string, name: string): [number, number] {
+  const p = v ?? [fallback, fallback]
+  if (p.length !== 2 || p.some((x) => !Number.isInteger(x) || x < 1))
+    throw mismatch(what, `${name} must be two positive integers`, { [name]: v })
+  return [p[0]!, p[1]!]
+}

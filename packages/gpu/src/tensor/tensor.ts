@@ -1,0 +1,62 @@
+import { MAX_TENSOR_ELEMENTS, MAX_TENSOR_RANK } from '../constants.js'
+import { GpuError } from '../errors.js'
+
+/** A float32 tensor on the host: row-major `data` of `shape`. */
+export interface Tensor {
+  readonly shape: readonly number[]
+  readonly data: Float32Array
+}
+
+/** Number of elements of a shape (1 for a scalar). */
+export function sizeOf(shape: readonly number[]): number {
+  let n = 1
+  for (const d of shape) n *= d
+  return n
+}
+
+/** Throws GPU__SHAPE_MISMATCH unless `shape` is a valid tensor shape within the runtime's bounds. */
+export function assertShape(shape: readonly number[], what: string): void {
+  if (!Array.isArray(shape) || shape.length > MAX_TENSOR_RANK || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
+    throw new GpuError('GPU__SHAPE_MISMATCH', `${what}: a shape is up to ${MAX_TENSOR_RANK} non-negative integers`, {
+      what,
+      shape,
+    })
+  }
+  const n = sizeOf(shape)
+  if (n > MAX_TENSOR_ELEMENTS) {
+    throw new GpuError('GPU__ALLOCATION_EXCEEDED', `${what}: ${n} elements is more than ${MAX_TENSOR_ELEMENTS}`, {
+      what,
+      shape,
+    })
+  }
+}
+
+/** A validated host tensor; `data` defaults to zeros and must hold exactly the shape's element count. */
+export function tensor(shape: readonly number[], data?: Float32Array | readonly number[]): Tensor {
+  assertShape(shape, 'tensor')
+  const n = sizeOf(shape)
+  const values =
+    data === undefined ? new Float32Array(n) : data instanceof Float32Array ? data : Float32Array.from(data)
+  if (values.length !== n) {
+    throw new GpuError(
+      'GPU__SHAPE_MISMATCH',
+      `tensor data holds ${values.length} values, shape ${JSON.stringify(shape)} needs ${n}`,
+      {
+        shape,
+        values: values.length,
+      },
+    )
+  }
+  return { shape: Object.freeze([...shape]), data: values }
+}
+
+/** Row-major strides of a shape. */
+export function stridesOf(shape: readonly number[]): number[] {
+  const strides = new Array<number>(shape.length)
+  let s = 1
+  for (let i = shape.length - 1; i >= 0; i--) {
+    strides[i] = s
+    s *= shape[i]!
+  }
+  return strides
+}

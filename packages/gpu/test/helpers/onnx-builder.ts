@@ -1,0 +1,104 @@
+import { onnx } from '../../src/onnx/proto.js'
+import type { OnnxTypes } from '../../src/onnx/proto.js'
+
+/** A tagged attribute value: the tag picks the ONNX attribute type. */
+export type Attr = { int: number } | { float: number } | { ints: number[] } | { floats: number[] } | { string: string }
+
+/** Builds ONNX ModelProto bytes with the protobuf definition, for tests. */
+export class GraphBuilder {
+  readonly #nodes: OnnxTypes.INodeProto[] = []
+  readonly #initializers: OnnxTypes.ITensorProto[] = []
+  readonly #inputs: OnnxTypes.IValueInfoProto[] = []
+  readonly #outputs: OnnxTypes.IValueInfoProto[] = []
+
+  input(name: string, dims: (number | string)[]): this {
+    this.#inputs.push(valueInfo(name, dims))
+    return this
+  }
+
+  output(name: string, dims: (number | string)[]): this {
+    this.#outputs.push(valueInfo(name, dims))
+    return this
+  }
+
+  weight(name: string, dims: number[], data: Float32Array): this {
+    this.#initializers.push({
+      name,
+      dims,
+      dataType: onnx.TensorProto.DataType.FLOAT,
+      rawData: new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength)),
+    })
+    return this
+  }
+
+  ints(name: string, values: number[]): this {
+    this.#initializers.push({
+      name,
+      dims: [values.length],
+      dataType: onnx.TensorProto.DataType.INT64,
+      int64Data: values,
+    })
+    return this
+  }
+
+  node(opType: string, input: string[], output: string[], attributes: Record<string, Attr> = {}): this {
+    this.#nodes.push({
+      opType,
+      input,
+      output,
+      name: `${opType}_${this.#nodes.length}`,
+      attribute: Object.entries(attributes).map(([name, a]) => attribute(name, a)),
+    })
+    return this
+  }
+
+  build(opset = 20): Uint8Array {
+    return onnx.ModelProto.encode({
+      irVersion: 8,
+      producerName: 'tessera-tests',
+      opsetImport: [{ domain: '', version: opset }],
+      graph: {
+        name: 'g',
+        node: this.#nodes,
+        initializer: this.#initializers,
+        input: this.#inputs,
+        output: this.#outputs,
+      },
+    }).finish()
+  }
+}
+
+function valueInfo(name: string, dims: (number | string)[]): OnnxTypes.IValueInfoProto {
+  return {
+    name,
+    type: {
+      tensorType: {
+        elemType: onnx.TensorProto.DataType.FLOAT,
+        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+      },
+    },
+  }
+}
+
+function attribute(name: string, a: Attr): OnnxTypes.IAttributeProto {
+  const T = onnx.AttributeProto.AttributeType
+  if ('int' in a) return { name, type: T.INT, i: a.int }
+  if ('float' in a) return { name, type: T.FLOAT, f: a.float }
+  if ('ints' in a) return { name, type: T.INTS, ints: a.ints }
+  if ('floats' in a) return { name, type: T.FLOATS, floats: a.floats }
+  return { name, type: T.STRING, s: new TextEncoder().encode(a.string) }
+}
+
+/** Deterministic uniform floats in [-scale, scale) (mulberry32). */
+export function randomFloats(n: number, seed: number, scale = 1): Float32Array {
+  let s = seed >>> 0
+  const out = new Float32Array(n)
+  for (let i = 0; i < n; i++) {
+    s = (s + 0x6d2b79f5) >>> 0
+    let t = s
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    out[i] = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * scale
+  }
+  return out
+}

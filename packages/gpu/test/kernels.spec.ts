@@ -1,0 +1,160 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { CpuBackend, createEngine, GpuBackend, planConv2d, planPool2d, relativeError, tensor } from '../src/index.js'
+import type { BackendTensor, Engine, Tensor, TensorBackend } from '../src/index.js'
+import { randomFloats } from './helpers/onnx-builder.js'
+
+/** GPU and CPU agree to a few ulps (different fused-multiply-add choices and exp/erf precision). */
+const KERNEL_TOLERANCE = 1e-5
+
+function rand(shape: number[], seed: number, scale = 1): Tensor {
+  return tensor(
+    shape,
+    randomFloats(
+      shape.reduce((a, b) => a * b, 1),
+      seed,
+      scale,
+    ),
+  )
+}
+
+describe('tensor kernels', () => {
+  let engine: Engine
+  let gpu: GpuBackend
+  const cpu = new CpuBackend()
+
+  beforeAll(async () => {
+    engine = await createEngine()
+    gpu = engine.tensors
+  })
+
+  afterAll(() => {
+    engine.destroy()
+  })
+
+  /** Runs `op` on both backends and checks shapes and values. */
+  async function compare(
+    op: <T extends BackendTensor>(b: TensorBackend<T>, inputs: T[]) => T,
+    inputs: Tensor[],
+    tolerance = KERNEL_TOLERANCE,
+  ): Promise<Tensor> {
+    const expected = op(cpu, inputs)
+    const uploaded = inputs.map((t) => gpu.fromHost(t))
+    const out = op(gpu, uploaded)
+    const actual = await gpu.toHost(out)
+    gpu.release(out)
+    uploaded.forEach((t) => gpu.release(t))
+    gpu.flush()
+    expect(actual.shape).toEqual(expected.shape)
+    expect(relativeError(actual.data, expected.data)).toBeLessThanOrEqual(tolerance)
+    return actual
+  }
+
+  for (const [m, k, n] of [
+    [64, 64, 64],
+    [7, 13, 5],
+    [33, 20, 17],
+    [1, 128, 256],
+  ] as const) {
+    it(`should multiply ${m}x${k} by ${k}x${n} like the CPU reference with both matmul kernels`, async () => {
+      const a = rand([m, k], m * 1000 + k)
+      const b = rand([k, n], n)
+      const blocked = await compare((be, [x, y]) => be.matmul(x!, y!), [a, b])
+      const t = new GpuBackend(engine.context, 'tiled')
+      const tiled = await t.toHost(t.matmul(t.fromHost(a), t.fromHost(b)))
+      t.flush()
+      expect(relativeError(tiled.data, blocked.data)).toBeLessThanOrEqual(KERNEL_TOLERANCE)
+    })
+  }
+
+  it('should multiply batched and broadcast matrices (ONNX MatMul)', async () => {
+    await compare((b, [x, y]) => b.matmul(x!, y!), [rand([2, 3, 5, 8], 1), rand([8, 4], 2)])
+    await compare((b, [x, y]) => b.matmul(x!, y!), [rand([2, 1, 5, 8], 3), rand([3, 8, 4], 4)])
+    await compare((b, [x, y]) => b.matmul(x!, y!), [rand([8], 5), rand([2, 8, 3], 6)])
+  })
+
+  it('should compute each matmul row independently of the batch size, bit for bit', async () => {
+    const a = rand([9, 40], 11)
+    const w = gpu.fromHost(rand([40, 24], 12))
+    const all = await gpu.toHost(gpu.matmul(gpu.fromHost(a), w))
+    const row = await gpu.toHost(gpu.matmul(gpu.fromHost(tensor([1, 40], a.data.slice(6 * 40, 7 * 40))), w))
+    gpu.flush()
+    expect(row.data).toEqual(all.data.slice(6 * 24, 7 * 24))
+  })
+
+  for (const op of ['add', 'sub', 'mul', 'div'] as const) {
+    it(`should ${op} with broadcasting`, async () => {
+      await compare((b, [x, y]) => b.binary(op, x!, y!), [rand([2, 3, 4], 21), tensor([4], [1.5, -2, 3, 0.5])])
+      await compare((b, [x, y]) => b.binary(op, x!, y!), [rand([3, 1], 22), rand([1, 5], 23, 2)])
+    })
+  }
+
+  for (const op of [
+    'relu',
+    'gelu',
+    'geluTanh',
+    'tanh',
+    'sigmoid',
+    'erf',
+    'exp',
+    'neg',
+    'abs',
+    'leakyRelu',
+    'scale',
+  ] as const) {
+    it(`should apply ${op} elementwise`, async () => {
+      await compare((b, [x]) => b.unary(op, x!, 0.3), [rand([1000], 30, 4)])
+    })
+  }
+
+  it('should apply sqrt elementwise', async () => {
+    await compare((b, [x]) => b.unary('sqrt', x!), [tensor([5], [0, 0.25, 2, 9, 1e6])])
+  })
+
+  it('should softmax along any axis', async () => {
+    for (const axis of [0, 1, 2]) await compare((b, [x]) => b.softmax(x!, axis), [rand([3, 5, 7], 40 + axis, 5)])
+  })
+
+  it('should layer-normalize with and without bias', async () => {
+    await compare(
+      (b, [x, s, o]) => b.layerNorm(x!, s!, o, 2, 1e-5),
+      [rand([2, 3, 16], 50, 3), rand([16], 51), rand([16], 52)],
+    )
+    await compare((b, [x, s]) => b.layerNorm(x!, s!, undefined, 1, 1e-3), [rand([4, 2, 8], 53, 3), rand([2, 8], 54)])
+  })
+
+  it('should transpose any permutation', async () => {
+    await compare((b, [x]) => b.transpose(x!, [2, 0, 1]), [rand([2, 3, 4], 60)])
+    await compare((b, [x]) => b.transpose(x!, [0, 2, 1, 3]), [rand([2, 3, 4, 5], 61)])
+  })
+
+  it('should convolve in 2-D with padding, stride, dilation and groups', async () => {
+    const x = rand([2, 4, 9, 11], 70)
+    const w = rand([6, 2, 3, 3], 71)
+    const bias = rand([6], 72)
+    const plan = planConv2d(x.shape, w.shape, { pads: [1, 2, 0, 1], strides: [2, 1], dilations: [1, 2], group: 2 })
+    await compare((b, [xx, ww, bb]) => b.conv2d(xx!, ww!, bb, plan), [x, w, bias])
+    const plain = planConv2d(x.shape, [3, 4, 1, 1], {})
+    await compare((b, [xx, ww]) => b.conv2d(xx!, ww!, undefined, plain), [x, rand([3, 4, 1, 1], 73)])
+  })
+
+  it('should max-pool and global-average-pool', async () => {
+    const x = rand([2, 3, 8, 7], 80)
+    const plan = planPool2d(x.shape, { kernelShape: [3, 2], strides: [2, 2], pads: [1, 0, 1, 1] })
+    await compare((b, [xx]) => b.maxPool2d(xx!, plan), [x])
+    await compare((b, [xx]) => b.globalAveragePool(xx!), [x])
+  })
+
+  it('should reject mismatched shapes with a coded error', () => {
+    const a = gpu.fromHost(rand([2, 3], 90))
+    const b = gpu.fromHost(rand([4, 5], 91))
+    expect(() => gpu.matmul(a, b)).toThrow(expect.objectContaining({ code: 'GPU__SHAPE_MISMATCH' }))
+    expect(() => gpu.binary('add', a, b)).toThrow(expect.objectContaining({ code: 'GPU__SHAPE_MISMATCH' }))
+    expect(() => cpu.matmul(rand([2, 3], 1), rand([4, 5], 2))).toThrow(
+      expect.objectContaining({ code: 'GPU__SHAPE_MISMATCH' }),
+    )
+    expect(() => tensor([2, 2], [1, 2, 3])).toThrow(expect.objectContaining({ code: 'GPU__SHAPE_MISMATCH' }))
+    gpu.release(a)
+    gpu.release(b)
+    gpu.flush()
+  })
+})

@@ -1,0 +1,179 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { decode } from 'fast-png'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  compositeTiles,
+  createEngine,
+  encodePng,
+  generateScene,
+  loadScene,
+  psnr,
+  renderTileCpu,
+  tileRowChunk,
+  tileRowChunks,
+  toRgba8,
+  TOLERANCE,
+  writeScene,
+} from '../src/index.js'
+import type { Engine, RenderedTile, RenderTileOptions, Scene } from '../src/index.js'
+
+const SIZE = 256
+// Few samples keep the CPU reference to about a second; the RNG streams match, so noise does not lower PSNR.
+const SAMPLES = 4
+
+describe('path tracer', () => {
+  let engine: Engine
+  let scene: Scene
+  let frame: Omit<RenderTileOptions, 'x' | 'y' | 'width' | 'height'>
+  let full: RenderedTile
+
+  beforeAll(async () => {
+    engine = await createEngine()
+    scene = await loadScene(await generateScene())
+    frame = { scene, frame: 7, imageWidth: SIZE, imageHeight: SIZE, samples: SAMPLES }
+    full = await engine.renderTile({ ...frame, x: 0, y: 0, width: SIZE, height: SIZE })
+  })
+
+  afterAll(() => {
+    engine.destroy()
+  })
+
+  it('should load a generated glTF scene of at least 10,000 triangles with its camera and materials', () => {
+    expect(scene.triangleCount).toBeGreaterThanOrEqual(10_000)
+    expect(scene.camera.position[2]).toBeCloseTo(3.4)
+    expect(scene.materialList.some((m) => m.emissive[0] > 0)).toBe(true)
+    expect(scene.materialList.some((m) => m.metallic === 1)).toBe(true)
+  })
+
+  it('should render a 256x256 frame that is not black', () => {
+    expect(full.pixels.length).toBe(SIZE * SIZE * 4)
+    let lit = 0
+    let sum = 0
+    for (let i = 0; i < full.pixels.length; i += 4) {
+      const l = full.pixels[i]! + full.pixels[i + 1]! + full.pixels[i + 2]!
+      sum += l
+      if (l > 0) lit++
+    }
+    expect(lit / (SIZE * SIZE)).toBeGreaterThan(0.15)
+    expect(sum / (SIZE * SIZE)).toBeGreaterThan(0.01)
+    expect(full.rays).toBeGreaterThanOrEqual(SIZE * SIZE * SAMPLES)
+  })
+
+  it('should match the CPU reference path tracer at equal samples (PSNR >= 30 dB)', () => {
+    const cpu = renderTileCpu({ ...frame, x: 0, y: 0, width: SIZE, height: SIZE })
+    expect(psnr(full.pixels, cpu.pixels)).toBeGreaterThanOrEqual(TOLERANCE.render.minDb)
+  })
+
+  it('should render a tile twice bit for bit', async () => {
+    const again = await engine.renderTile({ ...frame, x: 0, y: 0, width: SIZE, height: SIZE })
+    expect(Buffer.from(again.pixels.buffer).equals(Buffer.from(full.pixels.buffer))).toBe(true)
+  })
+
+  it('should re-render a sub-rectangle alone bit for bit', async () => {
+    const sub = await engine.renderTile({ ...frame, x: 37, y: 91, width: 50, height: 23 })
+    for (let r = 0; r < 23; r++) {
+      const fromFull = full.pixels.subarray(((91 + r) * SIZE + 37) * 4, ((91 + r) * SIZE + 37 + 50) * 4)
+      expect(sub.pixels.subarray(r * 50 * 4, (r + 1) * 50 * 4)).toEqual(fromFull)
+    }
+  })
+
+  it('should composite tiles into exactly the whole frame', async () => {
+    const half = SIZE / 2
+    const tiles = await Promise.all(
+      [
+        [0, 0],
+        [half, 0],
+        [0, half],
+        [half, half],
+      ].map(([x, y]) => engine.renderTile({ ...frame, x: x!, y: y!, width: half, height: half })),
+    )
+    const composed = compositeTiles(tiles)
+    expect(Buffer.from(composed.pixels.buffer).equals(Buffer.from(full.pixels.buffer))).toBe(true)
+    expect(() => compositeTiles(tiles.slice(1))).toThrow(expect.objectContaining({ code: 'GPU__INVALID_TILE' }))
+    expect(() => compositeTiles([...tiles, tiles[0]!])).toThrow(expect.objectContaining({ code: 'GPU__INVALID_TILE' }))
+  })
+
+  it('should render only the requested rows, equal to the full tile rows', async () => {
+    const rows = [0, 5, 128, 255]
+    const part = await engine.renderTile({ ...frame, x: 0, y: 0, width: SIZE, height: SIZE, rows })
+    expect(part.rows).toEqual(rows)
+    expect(tileRowChunks(part)).toEqual(rows.map((r) => tileRowChunk(full, r)))
+    expect(tileRowChunks(full)).toHaveLength(SIZE)
+    expect(tileRowChunk(full, 0).byteLength).toBe(SIZE * 16)
+  })
+
+  it('should recompute rows on the CPU equal (by PSNR) to the GPU rows', () => {
+    const cpu = renderTileCpu({ ...frame, x: 0, y: 0, width: SIZE, height: SIZE, rows: [3, 200] })
+    const gpuRows = new Float32Array([
+      ...full.pixels.subarray(3 * SIZE * 4, 4 * SIZE * 4),
+      ...full.pixels.subarray(200 * SIZE * 4, 201 * SIZE * 4),
+    ])
+    expect(psnr(cpu.pixels, gpuRows)).toBeGreaterThanOrEqual(TOLERANCE.render.minDb)
+  })
+
+  it('should give different frames different noise', async () => {
+    const other = await engine.renderTile({ ...frame, frame: 8, x: 0, y: 0, width: 16, height: 16 })
+    const same = await engine.renderTile({ ...frame, x: 0, y: 0, width: 16, height: 16 })
+    expect(Buffer.from(other.pixels.buffer).equals(Buffer.from(same.pixels.buffer))).toBe(false)
+  })
+
+  it('should encode a frame as an 8-bit sRGB PNG', () => {
+    const png = encodePng(full, { exposure: 2 })
+    const decoded = decode(png)
+    expect([decoded.width, decoded.height, decoded.channels]).toEqual([SIZE, SIZE, 4])
+    expect(Buffer.from(decoded.data as Uint8Array).equals(Buffer.from(toRgba8(full, { exposure: 2 })))).toBe(true)
+  })
+
+  it('should load a scene from a .glb file written with NodeIO', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tessera-gpu-'))
+    try {
+      const path = join(dir, 'room.glb')
+      await writeScene(path, { spheres: 1, subdivisions: 2 })
+      const small = await loadScene(path)
+      expect(small.triangleCount).toBe(20 * 16 + 12)
+      const tile = await engine.renderTile({
+        scene: small,
+        frame: 0,
+        imageWidth: 32,
+        imageHeight: 32,
+        x: 0,
+        y: 0,
+        width: 32,
+        height: 32,
+        samples: 2,
+      })
+      expect(tile.pixels.some((v, i) => i % 4 !== 3 && v > 0)).toBe(true)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('should reject malformed glTF with a coded error', async () => {
+    const garbage = Uint8Array.from({ length: 256 }, (_, i) => (i * 31) & 255)
+    await expect(loadScene(garbage)).rejects.toMatchObject({ code: 'GPU__MALFORMED_SCENE' })
+    const glb = await generateScene({ spheres: 1, subdivisions: 1 })
+    await expect(loadScene(glb.subarray(0, glb.length - 100))).rejects.toMatchObject({ code: 'GPU__MALFORMED_SCENE' })
+    const noMeshes = new TextEncoder().encode(
+      JSON.stringify({ asset: { version: '2.0' }, scenes: [{ nodes: [] }], scene: 0 }),
+    )
+    await expect(loadScene(noMeshes)).rejects.toMatchObject({ code: 'GPU__MALFORMED_SCENE' })
+    const badIndex = new TextEncoder().encode(
+      '{"asset": {"version": "2.0"}, "accessors": [{"count": 3, "type": "VEC3", "componentType": 5126}]',
+    )
+    await expect(loadScene(badIndex)).rejects.toMatchObject({ code: 'GPU__MALFORMED_SCENE' })
+  })
+
+  it('should reject tiles outside the image with a coded error', async () => {
+    await expect(engine.renderTile({ ...frame, x: 200, y: 0, width: 100, height: 10 })).rejects.toMatchObject({
+      code: 'GPU__INVALID_TILE',
+    })
+    await expect(engine.renderTile({ ...frame, x: 0, y: 0, width: 8, height: 8, rows: [3, 1] })).rejects.toMatchObject({
+      code: 'GPU__INVALID_TILE',
+    })
+    await expect(engine.renderTile({ ...frame, samples: 0, x: 0, y: 0, width: 8, height: 8 })).rejects.toMatchObject({
+      code: 'GPU__INVALID_INPUT',
+    })
+  })
+})
