@@ -1,0 +1,391 @@
+import type { Address } from '@solana/kit'
+import type { Receipt, SansIoMachine } from '@tessera/core'
+import { EpochBatch, taskKey } from './batch.js'
+import {
+  DEFAULT_ACTION_MAX_ATTEMPTS,
+  DEFAULT_ACTION_RETRY_BASE_MS,
+  DEFAULT_ACTION_RETRY_MAX_MS,
+  DEFAULT_FEE_BPS,
+  MAX_PAYEES_PER_TRANSACTION,
+  MAX_RECEIPTS_PER_EPOCH,
+  MAX_REMEMBERED_TASKS,
+  MAX_RETAINED_EPOCHS,
+} from './constants.js'
+import { LedgerError } from './errors.js'
+import { actionDigest } from './executor.js'
+import { assertFeeBps } from './fee.js'
+import { assertReceipt, parseReceipt } from './receipt.js'
+
+/**
+ * The settlement machine decides what goes on chain and when; it never touches the chain, a clock or a timer
+ * (sans-IO, like quinn-proto). Receipts come in; closing an epoch builds its batch and asks for one anchor
+ * transaction; once the anchor is confirmed it asks for the payouts, batched per payee, a few payees per
+ * transaction; failures come back and are retried with exponential backoff or given up. Every action carries a
+ * deterministic idempotency key (`<settlementId>/<epoch>/anchor`, `<settlementId>/<epoch>/payout/<chunk>`) and a
+ * digest of its content, so a restarted node that replays the same receipts asks for the very same actions and
+ * the executor's journal turns them into replays instead of second payments.
+ */
+
+export interface SettlementConfig {
+  /** Namespace of the idempotency keys: one per paying party and settlement stream. */
+  settlementId: string
+  /** @default 100 (1%) */
+  feeBps?: number
+  /** Payees per payout transaction (the treasury rides along). @default 15 */
+  maxPayeesPerTransaction?: number
+  /** Check both receipt signatures on input. The simulator may skip it for receipts it made itself. @default true */
+  verifySignatures?: boolean
+  /** @default 100_000 */
+  maxReceiptsPerEpoch?: number
+  /** Retry policy for failed actions (virtual milliseconds). */
+  retry?: { baseMs?: number; maxMs?: number; maxAttempts?: number }
+}
+
+/** Something the chain should carry. */
+export type SettlementAction =
+  | { kind: 'anchor'; key: string; digest: string; epoch: number; root: Uint8Array; size: number }
+  | {
+      kind: 'payout'
+      key: string
+      digest: string
+      epoch: number
+      chunk: number
+      /** Net amounts per payee wallet (owner of its token account). */
+      transfers: ReadonlyArray<{ payee: Address; amount: bigint }>
+      /** Protocol fee of this chunk's payees, to the treasury. */
+      fee: bigint
+    }
+
+export type SettlementInput =
+  | { type: 'receipt'; receipt: Receipt }
+  | { type: 'close-epoch'; epoch: number }
+  | { type: 'action-confirmed'; key: string; signature: string }
+  | { type: 'action-failed'; key: string; code: string; retryable: boolean }
+  /** Try a given-up action again (an operator fixed the cause, e.g. funded the vault). */
+  | { type: 'retry'; key: string }
+
+export type SettlementEvent =
+  | { name: 'receipt:accepted'; epoch: number; jobId: string; taskId: string }
+  | { name: 'epoch:closed'; epoch: number; size: number; root?: Uint8Array; payees: number; transactions: number }
+  | { name: 'epoch:anchored'; epoch: number; signature: string }
+  | { name: 'epoch:settled'; epoch: number; signatures: string[] }
+  | { name: 'action:retrying'; key: string; attempt: number; at: number; code: string }
+  | { name: 'action:failed'; key: string; code: string }
+
+export type SettlementOutput =
+  { type: 'submit'; action: SettlementAction; attempt: number } | { type: 'event'; event: SettlementEvent }
+
+export type EpochState = 'open' | 'anchoring' | 'paying' | 'settled'
+
+interface ActionState {
+  action: SettlementAction
+  attempts: number
+  status: 'queued' | 'submitted' | 'waiting' | 'confirmed' | 'failed'
+  retryAt?: number
+  signature?: string
+}
+
+interface Epoch {
+  state: EpochState
+  receipts: Receipt[]
+  batch?: EpochBatch
+  actions: string[]
+}
+
+export class SettlementMachine implements SansIoMachine<SettlementInput, SettlementOutput> {
+  readonly #config: Required<Omit<SettlementConfig, 'retry'>> & {
+    retry: Required<NonNullable<SettlementConfig['retry']>>
+  }
+  readonly #epochs = new Map<number, Epoch>()
+  readonly #actions = new Map<string, ActionState>()
+  readonly #tasks = new Set<string>()
+  readonly #outputs: SettlementOutput[] = []
+
+  constructor(config: SettlementConfig) {
+    if (config.settlementId.length === 0 || config.settlementId.length > 128) {
+      throw new LedgerError('LEDGER__INVALID_INPUT', 'settlementId must be 1–128 characters', {})
+    }
+    const feeBps = config.feeBps ?? DEFAULT_FEE_BPS
+    assertFeeBps(feeBps)
+    const maxPayees = config.maxPayeesPerTransaction ?? MAX_PAYEES_PER_TRANSACTION
+    if (!Number.isInteger(maxPayees) || maxPayees < 1 || maxPayees > MAX_PAYEES_PER_TRANSACTION) {
+      throw new LedgerError(
+        'LEDGER__INVALID_INPUT',
+        `maxPayeesPerTransaction must be 1–${MAX_PAYEES_PER_TRANSACTION}`,
+        {
+          maxPayees,
+        },
+      )
+    }
+    this.#config = {
+      settlementId: config.settlementId,
+      feeBps,
+      maxPayeesPerTransaction: maxPayees,
+      verifySignatures: config.verifySignatures ?? true,
+      maxReceiptsPerEpoch: Math.min(config.maxReceiptsPerEpoch ?? MAX_RECEIPTS_PER_EPOCH, MAX_RECEIPTS_PER_EPOCH),
+      retry: {
+        baseMs: config.retry?.baseMs ?? DEFAULT_ACTION_RETRY_BASE_MS,
+        maxMs: config.retry?.maxMs ?? DEFAULT_ACTION_RETRY_MAX_MS,
+        maxAttempts: config.retry?.maxAttempts ?? DEFAULT_ACTION_MAX_ATTEMPTS,
+      },
+    }
+  }
+
+  /**
+   * Feeds one input. Bad input throws a coded `LedgerError` and changes nothing: `LEDGER__INVALID_RECEIPT`,
+   * `LEDGER__INVALID_RECEIPT_SIGNATURE`, `LEDGER__DUPLICATE_RECEIPT`, `LEDGER__EPOCH_CLOSED`,
+   * `LEDGER__RECEIPTS_EXCEEDED`, `LEDGER__EPOCH_NOT_FOUND`, `LEDGER__ACTION_NOT_FOUND`.
+   */
+  handle(input: SettlementInput, now: number): void {
+    switch (input.type) {
+      case 'receipt':
+        this.#receipt(input.receipt)
+        return
+      case 'close-epoch':
+        this.#close(input.epoch)
+        return
+      case 'action-confirmed':
+        this.#confirmed(input.key, input.signature)
+        return
+      case 'action-failed':
+        this.#failed(input.key, input.code, input.retryable, now)
+        return
+      case 'retry':
+        this.#retry(input.key)
+        return
+    }
+  }
+
+  handleTimeout(now: number): void {
+    for (const state of this.#actions.values()) {
+      if (state.status === 'waiting' && state.retryAt !== undefined && state.retryAt <= now) this.#submit(state)
+    }
+  }
+
+  pollOutput(): SettlementOutput | undefined {
+    return this.#outputs.shift()
+  }
+
+  pollTimeout(): number | undefined {
+    let next: number | undefined
+    for (const state of this.#actions.values()) {
+      if (state.status === 'waiting' && state.retryAt !== undefined && (next === undefined || state.retryAt < next)) {
+        next = state.retryAt
+      }
+    }
+    return next
+  }
+
+  /** Where an epoch stands, or undefined when the machine has no receipts for it. */
+  epochState(epoch: number): EpochState | undefined {
+    return this.#epochs.get(epoch)?.state
+  }
+
+  /** The closed batch of an epoch (for inclusion proofs), while retained. */
+  batch(epoch: number): EpochBatch | undefined {
+    return this.#epochs.get(epoch)?.batch
+  }
+
+  /** The signature an action was confirmed with. */
+  signatureOf(key: string): string | undefined {
+    return this.#actions.get(key)?.signature
+  }
+
+  /** True when no action is queued, in flight or waiting to retry. */
+  get idle(): boolean {
+    return (
+      this.#outputs.length === 0 &&
+      [...this.#actions.values()].every((a) => a.status === 'confirmed' || a.status === 'failed')
+    )
+  }
+
+  #receipt(value: Receipt): void {
+    const receipt = this.#config.verifySignatures ? assertReceipt(value) : parseReceipt(value)
+    if (receipt.payee === undefined) {
+      throw new LedgerError('LEDGER__INVALID_RECEIPT', 'receipt has no payee address', { jobId: receipt.jobId })
+    }
+    const key = taskKey(receipt)
+    if (this.#tasks.has(key)) {
+      throw new LedgerError(
+        'LEDGER__DUPLICATE_RECEIPT',
+        `task ${receipt.jobId}/${receipt.taskId} already has a receipt`,
+        {
+          jobId: receipt.jobId,
+          taskId: receipt.taskId,
+        },
+      )
+    }
+    const epoch = this.#epoch(receipt.epoch)
+    if (epoch.state !== 'open') {
+      throw new LedgerError(
+        'LEDGER__EPOCH_CLOSED',
+        `epoch ${receipt.epoch} is closed; put the receipt in a later epoch`,
+        {
+          epoch: receipt.epoch,
+        },
+      )
+    }
+    if (epoch.receipts.length >= this.#config.maxReceiptsPerEpoch) {
+      throw new LedgerError('LEDGER__RECEIPTS_EXCEEDED', `epoch ${receipt.epoch} is full`, {
+        epoch: receipt.epoch,
+        max: this.#config.maxReceiptsPerEpoch,
+      })
+    }
+    if (this.#tasks.size >= MAX_REMEMBERED_TASKS) this.#forgetOldestTasks()
+    this.#tasks.add(key)
+    epoch.receipts.push(receipt)
+    this.#emit({ name: 'receipt:accepted', epoch: receipt.epoch, jobId: receipt.jobId, taskId: receipt.taskId })
+  }
+
+  #close(number: number): void {
+    const epoch = this.#epoch(number)
+    if (epoch.state !== 'open') return
+    if (epoch.receipts.length === 0) {
+      epoch.state = 'settled'
+      this.#emit({ name: 'epoch:closed', epoch: number, size: 0, payees: 0, transactions: 0 })
+      this.#emit({ name: 'epoch:settled', epoch: number, signatures: [] })
+      return
+    }
+    const batch = EpochBatch.build(number, epoch.receipts, this.#config.feeBps)
+    epoch.batch = batch
+    epoch.receipts = []
+    epoch.state = 'anchoring'
+    const prefix = `${this.#config.settlementId}/${number}`
+    const anchor: SettlementAction = {
+      kind: 'anchor',
+      key: `${prefix}/anchor`,
+      digest: actionDigest(['anchor', number, batch.size, batch.root]),
+      epoch: number,
+      root: batch.root,
+      size: batch.size,
+    }
+    const payouts: SettlementAction[] = []
+    for (
+      let start = 0, chunk = 0;
+      start < batch.payouts.length;
+      start += this.#config.maxPayeesPerTransaction, chunk++
+    ) {
+      const slice = batch.payouts.slice(start, start + this.#config.maxPayeesPerTransaction)
+      const transfers = slice.map((p) => ({ payee: p.payee, amount: p.net }))
+      const fee = slice.reduce((sum, p) => sum + p.fee, 0n)
+      payouts.push({
+        kind: 'payout',
+        key: `${prefix}/payout/${chunk}`,
+        digest: actionDigest(['payout', number, chunk, transfers.map((t) => [t.payee, t.amount]), fee]),
+        epoch: number,
+        chunk,
+        transfers,
+        fee,
+      })
+    }
+    epoch.actions = [anchor.key, ...payouts.map((p) => p.key)]
+    for (const action of [anchor, ...payouts]) this.#actions.set(action.key, { action, attempts: 0, status: 'queued' })
+    this.#emit({
+      name: 'epoch:closed',
+      epoch: number,
+      size: batch.size,
+      root: batch.root,
+      payees: batch.payouts.length,
+      transactions: 1 + payouts.length,
+    })
+    this.#submit(this.#state(anchor.key))
+    this.#retainEpochs()
+  }
+
+  #confirmed(key: string, signature: string): void {
+    const state = this.#state(key)
+    if (state.status === 'confirmed') return
+    state.status = 'confirmed'
+    state.signature = signature
+    state.retryAt = undefined
+    const epoch = this.#epochs.get(state.action.epoch)
+    if (epoch === undefined) return
+    if (state.action.kind === 'anchor') {
+      epoch.state = 'paying'
+      this.#emit({ name: 'epoch:anchored', epoch: state.action.epoch, signature })
+      for (const payoutKey of epoch.actions.slice(1)) this.#submit(this.#state(payoutKey))
+      return
+    }
+    const states = epoch.actions.map((k) => this.#state(k))
+    if (states.every((s) => s.status === 'confirmed')) {
+      epoch.state = 'settled'
+      this.#emit({
+        name: 'epoch:settled',
+        epoch: state.action.epoch,
+        signatures: states.map((s) => s.signature as string),
+      })
+    }
+  }
+
+  #failed(key: string, code: string, retryable: boolean, now: number): void {
+    const state = this.#state(key)
+    if (state.status === 'confirmed' || state.status === 'failed') return
+    if (!retryable || state.attempts >= this.#config.retry.maxAttempts) {
+      state.status = 'failed'
+      this.#emit({ name: 'action:failed', key, code })
+      return
+    }
+    const delay = Math.min(this.#config.retry.maxMs, this.#config.retry.baseMs * 2 ** (state.attempts - 1))
+    state.status = 'waiting'
+    state.retryAt = now + delay
+    this.#emit({ name: 'action:retrying', key, attempt: state.attempts + 1, at: state.retryAt, code })
+  }
+
+  #retry(key: string): void {
+    const state = this.#state(key)
+    if (state.status !== 'failed') return
+    state.attempts = 0
+    this.#submit(state)
+  }
+
+  #submit(state: ActionState): void {
+    state.attempts++
+    state.status = 'submitted'
+    state.retryAt = undefined
+    this.#outputs.push({ type: 'submit', action: state.action, attempt: state.attempts })
+  }
+
+  #state(key: string): ActionState {
+    const state = this.#actions.get(key)
+    if (state === undefined) throw new LedgerError('LEDGER__ACTION_NOT_FOUND', `no action ${key}`, { key })
+    return state
+  }
+
+  #epoch(number: number): Epoch {
+    if (!Number.isSafeInteger(number) || number < 0) {
+      throw new LedgerError('LEDGER__EPOCH_NOT_FOUND', `epoch must be a non-negative integer, got ${number}`, {
+        epoch: number,
+      })
+    }
+    let epoch = this.#epochs.get(number)
+    if (epoch === undefined) {
+      epoch = { state: 'open', receipts: [], actions: [] }
+      this.#epochs.set(number, epoch)
+    }
+    return epoch
+  }
+
+  #emit(event: SettlementEvent): void {
+    this.#outputs.push({ type: 'event', event })
+  }
+
+  /** Drops the oldest settled epochs beyond the retention bound (their anchors stay on chain). */
+  #retainEpochs(): void {
+    const settled = [...this.#epochs.entries()]
+      .filter(([, e]) => e.state === 'settled')
+      .map(([n]) => n)
+      .sort((a, b) => a - b)
+    for (const number of settled.slice(0, Math.max(0, settled.length - MAX_RETAINED_EPOCHS))) {
+      const epoch = this.#epochs.get(number)
+      for (const key of epoch?.actions ?? []) this.#actions.delete(key)
+      this.#epochs.delete(number)
+    }
+  }
+
+  /** Keeps duplicate detection bounded: forgets the tasks of the oldest retained epochs first. */
+  #forgetOldestTasks(): void {
+    const oldest = [...this.#epochs.entries()].filter(([, e]) => e.batch !== undefined).sort(([a], [b]) => a - b)[0]
+    if (oldest === undefined) return
+    for (const receipt of oldest[1].batch?.receipts ?? []) this.#tasks.delete(taskKey(receipt))
+  }
+}

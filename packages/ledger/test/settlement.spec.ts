@@ -1,0 +1,125 @@
+import { getTransactionSize, type Signature } from '@solana/kit'
+import type { Receipt } from '@tessera/core'
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { readAnchor } from '../src/anchor.js'
+import { verifyReceiptInclusion } from '../src/batch.js'
+import { TRANSACTION_SIZE_LIMIT } from '../src/constants.js'
+import type { SettlementEvent } from '../src/settlement-machine.js'
+import { associatedTokenAddress, getTokenBalance } from '../src/token.js'
+import type { Vault } from '../src/vault.js'
+import { liteSvmChain, rpcWsChain, tempDir, type Chain, type ChainFactory } from './support/fixtures.js'
+import { makeParties, makeReceipts } from './support/receipts.js'
+import {
+  createSettlementWorld,
+  fundEpochVault,
+  grossOf,
+  openSettlementNode,
+  settlementDriver,
+  type SettlementNode,
+  type SettlementWorld,
+} from './support/settlement-world.js'
+
+const EPOCH = 7
+
+function settlementSuite(factory: ChainFactory, count: number): void {
+  let receipts: Receipt[]
+  let chain: Chain
+  let world: SettlementWorld
+  let dir: Awaited<ReturnType<typeof tempDir>>
+  let node: SettlementNode
+  let vault: Vault
+
+  beforeAll(async () => {
+    receipts = makeReceipts(await makeParties(10), count, EPOCH)
+  })
+
+  beforeEach(async () => {
+    chain = await factory()
+    dir = await tempDir()
+    world = await createSettlementWorld(chain.transport, grossOf(receipts) * 2n)
+    node = await openSettlementNode(world, { dir: dir.path })
+    vault = await fundEpochVault(world, node.executor, EPOCH, grossOf(receipts))
+  })
+
+  afterEach(async () => {
+    await node.close()
+    await chain.close()
+    await dir.remove()
+  })
+
+  async function settle(into: SettlementNode, batch = receipts) {
+    const { machine, driver } = settlementDriver(world, into, vault, { feeBps: 100 })
+    const events: SettlementEvent[] = []
+    driver.onEvent((e) => events.push(e))
+    for (const receipt of batch) driver.handle({ type: 'receipt', receipt })
+    driver.handle({ type: 'close-epoch', epoch: EPOCH })
+    await driver.run()
+    return { machine, driver, events }
+  }
+
+  it(`should settle ${count} receipts of one creator and 10 workers with one anchor and one payout transaction`, async () => {
+    const { machine, events } = await settle(node)
+    const settled = events.find((e) => e.name === 'epoch:settled') as Extract<
+      SettlementEvent,
+      { name: 'epoch:settled' }
+    >
+    expect(settled.signatures).toHaveLength(2)
+    expect(events.filter((e) => e.name === 'epoch:closed')).toEqual([
+      expect.objectContaining({ epoch: EPOCH, size: count, payees: 10, transactions: 2 }),
+    ])
+    const [anchorSignature, payoutSignature] = settled.signatures as [Signature, Signature]
+
+    const batch = machine.batch(EPOCH)!
+    for (const payout of batch.payouts) {
+      expect(await getTokenBalance(world.transport, await associatedTokenAddress(payout.payee, world.mint))).toBe(
+        payout.net,
+      )
+    }
+    expect(batch.fee).toBe(batch.payouts.reduce((s, p) => s + (p.gross * 100n) / 10_000n, 0n))
+    expect(await getTokenBalance(world.transport, world.treasuryAccount)).toBe(batch.fee)
+    expect(await getTokenBalance(world.transport, vault.address)).toBe(0n)
+
+    const payoutTx = await world.transport.getTransaction(payoutSignature)
+    expect(getTransactionSize(payoutTx!.transaction)).toBeLessThanOrEqual(TRANSACTION_SIZE_LIMIT)
+
+    const anchor = await readAnchor(world.transport, anchorSignature)
+    expect(anchor).toMatchObject({ epoch: EPOCH, size: count, author: world.settler.address })
+    expect(anchor.root).toEqual(batch.root)
+    let verified = 0
+    batch.receipts.forEach((receipt, index) => {
+      if (verifyReceiptInclusion(anchor, receipt, batch.proof(index))) verified++
+    })
+    expect(verified).toBe(count)
+    const first = batch.receipts[0]!
+    expect(verifyReceiptInclusion(anchor, { ...first, amount: first.amount * 2n }, batch.proof(0))).toBe(false)
+  })
+
+  it('should replay, not repeat, an epoch settled again from the same journal', async () => {
+    const some = receipts.slice(0, 100)
+    const first = await settle(node, some)
+    const balances = await Promise.all(
+      first.machine
+        .batch(EPOCH)!
+        .payouts.map(async (p) => getTokenBalance(world.transport, await associatedTokenAddress(p.payee, world.mint))),
+    )
+    await node.close()
+    node = await openSettlementNode(world, { dir: dir.path })
+    const second = await settle(node, some)
+    expect([...second.driver.results.values()].map((r) => r.replayed)).toEqual([true, true])
+    const after = await Promise.all(
+      second.machine
+        .batch(EPOCH)!
+        .payouts.map(async (p) => getTokenBalance(world.transport, await associatedTokenAddress(p.payee, world.mint))),
+    )
+    expect(after).toEqual(balances)
+    expect(await getTokenBalance(world.transport, world.treasuryAccount)).toBe(first.machine.batch(EPOCH)!.fee)
+  })
+}
+
+describe('epoch settlement on LiteSVM', () => {
+  settlementSuite(liteSvmChain, 10_000)
+})
+
+describe('epoch settlement over RPC', () => {
+  settlementSuite(rpcWsChain, 200)
+})
