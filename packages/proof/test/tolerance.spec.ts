@@ -41,6 +41,7 @@ const RGBA32F = parseTolerance('psnr:rgba32f')
 describe('tolerance classes', () => {
   it('should parse labels with the verifier thresholds and print them back', () => {
     expect(parseTolerance('relative', { rtol: 1e-2 })).toEqual({ kind: 'relative', rtol: 1e-2, atolScale: 1e-4 })
+    expect(parseTolerance('psnr:rgba32f')).toEqual({ kind: 'psnr', format: 'rgba32f', minPsnrDb: 30 })
     expect(parseTolerance('psnr:rgba8', { minPsnrDb: 35 })).toEqual({ kind: 'psnr', format: 'rgba8', minPsnrDb: 35 })
     for (const label of ['bitwise', 'relative', 'psnr:rgba8', 'psnr:rgba32f'])
       expect(toleranceLabel(parseTolerance(label))).toBe(label)
@@ -133,9 +134,14 @@ describe('tolerance classes', () => {
 
   it('psnr should be infinite for identical pixels and undefined for mismatched shapes', () => {
     expect(psnr(Uint8Array.of(1, 2, 3, 4), Uint8Array.of(1, 2, 3, 4), 'rgba8')).toBe(Infinity)
-    expect(psnr(Uint8Array.of(0, 0, 0, 255), Uint8Array.of(255, 255, 255, 255), 'rgba8')).toBeCloseTo(
-      10 * Math.log10(4 / 3),
-      9,
+    expect(psnr(Uint8Array.of(0, 0, 0, 255), Uint8Array.of(255, 255, 255, 255), 'rgba8')).toBeCloseTo(0, 9)
+    expect(psnr(Uint8Array.of(10, 10, 10, 0), Uint8Array.of(10, 10, 10, 255), 'rgba8')).toBe(Infinity)
+    // Linear radiance is compared after clamping and sRGB encoding: values above 1 all show as white.
+    expect(psnr(f32([2, 3, 4, 1]), f32([1, 1, 1, 1]), 'rgba32f')).toBe(Infinity)
+    const d = 0.7353569830524495 - 0.5370987304831942
+    expect(psnr(f32([0.5, 0.5, 0.5, 1]), f32([0.25, 0.5, 0.5, 1]), 'rgba32f')).toBeCloseTo(
+      10 * Math.log10(3 / d ** 2),
+      6,
     )
     expect(psnr(Uint8Array.of(1, 2, 3), Uint8Array.of(1, 2, 3), 'rgba8')).toBeNaN()
     expect(psnr(f32([1, 1, 1, 1]), f32([1, 1, 1]), 'rgba32f')).toBeNaN()
