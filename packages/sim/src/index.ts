@@ -2,14 +2,34 @@
  * @packageDocumentation
  *
  * `@tessera/sim`: a deterministic discrete-event simulator that drives the node's own scheduler, proof and
- * settlement machines under virtual time. See README.md.
+ * settlement machines under virtual time, with models of latency, loss, partitions, gossip, GPU speed, churn and
+ * adversaries. Same scenario, seed and code give byte-identical metrics and charts. See README.md.
+ *
+ * @example
+ * ```ts
+ * import { runScenario } from '@tessera/sim'
+ *
+ * const { report, files } = await runScenario('examples/scenarios/cheaters.yaml', { seed: 7, outDir: 'out/cheaters' })
+ * console.log(report.summary.detection.detectionRate, files.length)
+ * ```
  */
 export * from './constants.js'
 export * from './errors.js'
+export * from './cli.js'
+export * from './run.js'
+export * from './report.js'
+export type * from './progress.js'
+export * from './charts/render.js'
+export * from './charts/specs.js'
+export * from './economics/burn-mint.js'
+export * from './economics/gini.js'
 export * from './engine/distributions.js'
 export * from './engine/event-queue.js'
 export * from './engine/simulation.js'
 export * from './engine/streams.js'
+export * from './metrics/recorder.js'
+export * from './models/gpu.js'
+export * from './models/output.js'
 export * from './net/message-size.js'
 export * from './net/network-model.js'
 export * from './net/sim-bus.js'
@@ -18,3 +38,4 @@ export * from './scenario/duration.js'
 export * from './scenario/load.js'
 export * from './scenario/schema.js'
 export type * from './scenario/types.js'
+export { World } from './world/world.js'

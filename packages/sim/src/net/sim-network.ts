@@ -46,6 +46,21 @@ interface Delivery {
   stats: NetworkStats
 }
 
+interface Arrival {
+  to: SimEndpoint
+  arrive: (target: SimEndpoint, now: number) => void
+  stats: NetworkStats
+}
+
+function arriveNow(a: Arrival, now: number): void {
+  if (!a.to.alive) {
+    a.stats.dropped.offline++
+    return
+  }
+  a.stats.delivered++
+  a.arrive(a.to, now)
+}
+
 function deliverNow(d: Delivery, now: number): void {
   if (!d.to.alive) {
     d.stats.dropped.offline++
@@ -154,36 +169,68 @@ export class SimNetwork {
 
   /** Sends a message to one peer over a (modelled) direct stream. */
   send(from: SimEndpoint, to: string, message: WireMessage, bytes: number): void {
+    const target = this.#route(from, to, bytes)
+    if (target === undefined) return
+    const now = this.#sim.now
+    this.#sim.after(this.#directDelay(from, target, bytes), deliverNow, {
+      to: target,
+      inbound: { from: from.id, message, expiresAt: now + this.#ttlMs },
+      stats: this.stats,
+    })
+  }
+
+  /**
+   * Carries something that is not a wire message (a forwarded envelope, a fraud proof) over a modelled direct
+   * stream: same latency, loss and partitions as {@link send}; `arrive` runs at the target if it is still up.
+   */
+  transfer(from: SimEndpoint, to: string, bytes: number, arrive: (target: SimEndpoint, now: number) => void): void {
+    const target = this.#route(from, to, bytes)
+    if (target === undefined) return
+    this.#sim.after(this.#directDelay(from, target, bytes), arriveNow, { to: target, arrive, stats: this.stats })
+  }
+
+  /** The live target of a direct message, or undefined (counted as dropped) when it cannot be reached now. */
+  #route(from: SimEndpoint, to: string, bytes: number): SimEndpoint | undefined {
     this.stats.sent++
     this.stats.bytes += bytes
     const target = this.#peers.get(to)
     if (target === undefined) {
       this.#drop('unknown')
-      return
+      return undefined
     }
-    const now = this.#sim.now
-    let delay = 0
-    if (target !== from) {
-      if (!this.#model.reachable(from.region, target.region, now)) {
-        this.#drop('partition')
-        return
-      }
-      if (this.#model.lost(from.region, target.region)) {
-        this.#drop('loss')
-        return
-      }
-      delay =
-        this.#model.latency(from.region, target.region) +
-        this.#model.transferMs(bytes, from.bandwidthMbps, target.bandwidthMbps)
+    if (target === from) return target
+    if (!this.#model.reachable(from.region, target.region, this.#sim.now)) {
+      this.#drop('partition')
+      return undefined
     }
-    this.#schedule(target, { from: from.id, message, expiresAt: now + this.#ttlMs }, delay)
+    if (this.#model.lost(from.region, target.region)) {
+      this.#drop('loss')
+      return undefined
+    }
+    return target
+  }
+
+  #directDelay(from: SimEndpoint, to: SimEndpoint, bytes: number): number {
+    if (to === from) return 0
+    return (
+      this.#model.latency(from.region, to.region) + this.#model.transferMs(bytes, from.bandwidthMbps, to.bandwidthMbps)
+    )
   }
 
   /**
-   * Publishes to a topic: every live subscriber but the sender (or, past `audience`, a random sample of them plus
-   * the `mustReach` peers that subscribe) receives it after a modelled number of mesh hops.
+   * Publishes to a topic: every live subscriber but the sender receives it after a modelled number of mesh hops.
+   * Past `audience` subscribers, only a random sample of `audience` of them receives it, plus the `mustReach` peers
+   * that subscribe; with `othersIgnore`, only the `mustReach` peers (the others provably ignore the message, as a
+   * creator refuses bids for jobs it does not hold, so skipping them changes no machine's state).
    */
-  publish(from: SimEndpoint, topic: Topic, message: WireMessage, bytes: number, mustReach?: readonly string[]): void {
+  publish(
+    from: SimEndpoint,
+    topic: Topic,
+    message: WireMessage,
+    bytes: number,
+    mustReach?: readonly string[],
+    othersIgnore = false,
+  ): void {
     const list = this.#subscribers.get(topic)
     if (list === undefined || list.length === 0) return
     const now = this.#sim.now
@@ -204,6 +251,7 @@ export class SimNetwork {
         }
       }
     }
+    if (othersIgnore) return
     // One extra draw covers the sender being drawn; peers already reached are not reached twice.
     let sampled = 0
     for (const i of sampleDistinct(this.#rng, list.length, audience + 1)) {

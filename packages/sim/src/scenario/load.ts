@@ -155,6 +155,14 @@ function resolve(s: ScenarioInput): Scenario {
   if ((adversaries.colluders?.count ?? 0) > s.workers.count) {
     invalid('/adversaries/colluders/count', 'must not exceed workers.count (colluders are workers)')
   }
+  const heartbeat = parseDuration(s.scheduler?.heartbeat ?? '5s', '/scheduler/heartbeat')
+  if (heartbeat === 0) invalid('/scheduler/heartbeat', 'must be longer than zero')
+  if (parseDuration(s.scheduler?.lease ?? '15s', '/scheduler/lease') <= heartbeat) {
+    invalid('/scheduler/lease', 'must be longer than the heartbeat period')
+  }
+  if (parseDuration(s.scheduler?.capacityTtl ?? '2m', '/scheduler/capacityTtl') < 2000) {
+    invalid('/scheduler/capacityTtl', 'must be at least 2s')
+  }
   const uptime = s.churn?.meanUptime
   const bme = s.economics?.bme
   let resolvedBme: Scenario['economics']['bme']
@@ -230,6 +238,17 @@ function resolve(s: ScenarioInput): Scenario {
         cheatRate: s.jobs.verification?.cheatRate ?? 0.1,
         maxOverhead: s.jobs.verification?.maxOverhead ?? 0.1,
       },
+    },
+    scheduler: {
+      heartbeatMs: parseDuration(s.scheduler?.heartbeat ?? '5s', '/scheduler/heartbeat'),
+      leaseMs: parseDuration(s.scheduler?.lease ?? '15s', '/scheduler/lease'),
+      capacityTtlMs: parseDuration(s.scheduler?.capacityTtl ?? '2m', '/scheduler/capacityTtl'),
+      maxReopens: s.scheduler?.maxReopens ?? 3,
+    },
+    outputs: {
+      pixelsPerChunk: s.outputs?.pixelsPerChunk ?? 64,
+      honestNoise: s.outputs?.honestNoise ?? 0.5,
+      renderNoise: s.outputs?.renderNoise ?? 26,
     },
     verifiers: { count: s.verifiers?.count ?? 0 },
     churn: {

@@ -175,6 +175,27 @@ export const SCENARIO_SCHEMA = {
         },
       },
     },
+    scheduler: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        heartbeat: { ...duration, default: '5s', description: 'heartbeat period creators ask of workers' },
+        lease: { ...duration, default: '15s', description: 'a lease with no heartbeat for this long is lost' },
+        capacityTtl: { ...duration, default: '2m', description: 'capacity records expire; re-published at half' },
+        maxReopens: { type: 'integer', minimum: 0, maximum: 100, default: 3 },
+      },
+    },
+    outputs: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        pixelsPerChunk: { type: 'integer', minimum: 1, maximum: 65536, default: 64 },
+        honestNoise: { type: 'number', minimum: 0, maximum: 128, default: 0.5 },
+        renderNoise: { type: 'number', minimum: 0, maximum: 128, default: 26 },
+      },
+    },
     verifiers: {
       type: 'object',
       additionalProperties: false,
@@ -214,8 +235,6 @@ export const SCENARIO_SCHEMA = {
           properties: {
             fraction: probability,
             sampleFraction: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 0.25 },
-            toleranceMarginDb: { type: 'number', minimum: 0, default: 3 },
-            chunkVariationDb: { type: 'number', exclusiveMinimum: 0, default: 1.5 },
           },
           required: ['fraction'],
         },

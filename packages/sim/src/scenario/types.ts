@@ -59,9 +59,11 @@ export interface ScenarioInput {
     deadline?: Duration
     verification?: Partial<VerificationBudget>
   }
+  scheduler?: { heartbeat?: Duration; lease?: Duration; capacityTtl?: Duration; maxReopens?: number }
+  outputs?: Partial<OutputNoise>
   verifiers?: { count?: number }
   churn?: { joinsPerHour?: number; meanUptime?: Duration; crashFraction?: number }
-  adversaries?: Partial<Adversaries>
+  adversaries?: AdversariesInput
   economics?: {
     feeBps?: number
     slashFraction?: number
@@ -76,6 +78,13 @@ export interface ScenarioInput {
   }
 }
 
+/** How task outputs are modelled (see `OutputModel`). */
+export interface OutputNoise {
+  pixelsPerChunk: number
+  honestNoise: number
+  renderNoise: number
+}
+
 export interface VerificationBudget {
   detect: number
   withinTasks: number
@@ -83,9 +92,19 @@ export interface VerificationBudget {
   maxOverhead: number
 }
 
+/** Adversaries as written: each kind names its size; the rest have defaults. */
+export interface AdversariesInput {
+  cheaters?: { fraction: number } & Partial<Adversaries['cheaters']>
+  lazy?: { fraction: number } & Partial<Adversaries['lazy']>
+  colluders?: { count: number } & Partial<Adversaries['colluders']>
+  sybils?: { identities: number } & Partial<Adversaries['sybils']>
+  nonPayingCreators?: { fraction: number }
+  bidSpammers?: { count: number } & Partial<Adversaries['bidSpammers']>
+}
+
 export interface Adversaries {
   cheaters: { fraction: number; wrongTaskRate: number; wrongChunkFraction: number }
-  lazy: { fraction: number; sampleFraction: number; toleranceMarginDb: number; chunkVariationDb: number }
+  lazy: { fraction: number; sampleFraction: number }
   colluders: { count: number; wrongTaskRate: number }
   sybils: { identities: number; stake: number; wrongTaskRate: number }
   nonPayingCreators: { fraction: number }
@@ -140,6 +159,8 @@ export interface Scenario {
     deadlineMs: number
     verification: VerificationBudget
   }
+  scheduler: { heartbeatMs: number; leaseMs: number; capacityTtlMs: number; maxReopens: number }
+  outputs: OutputNoise
   verifiers: { count: number }
   churn: { joinsPerHour: number; meanUptimeMs: number | undefined; crashFraction: number }
   adversaries: Partial<Adversaries>

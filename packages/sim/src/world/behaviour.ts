@@ -1,0 +1,59 @@
+import type { Rng } from '@tessera/core'
+import { bernoulli } from '../engine/distributions.js'
+import type { Role } from '../metrics/recorder.js'
+import { ChunkKind } from '../models/output.js'
+
+/**
+ * How a simulated worker behaves. The simulator decides what a worker commits to; the proof machines alone decide
+ * whether that is caught.
+ */
+export interface Behaviour {
+  role: Role
+  /** Probability that a task's output is bad (wrong or lazy); 0 for honest workers. */
+  badTaskRate: number
+  /** Wrong workers: fraction of a bad task's chunks that are wrong (at least one). */
+  wrongChunkFraction: number
+  /** Lazy workers: RMS noise of their renders (see `OutputModel.lazyNoise`); 0 otherwise. */
+  lazyNoise: number
+  /** Colluders pass each other's outputs when they verify them. */
+  colluding: boolean
+  /** Bid spammers bid on everything and never run what they win, nor heart-beat. */
+  spamming: boolean
+}
+
+export const HONEST: Behaviour = Object.freeze({
+  role: 'honest',
+  badTaskRate: 0,
+  wrongChunkFraction: 0,
+  lazyNoise: 0,
+  colluding: false,
+  spamming: false,
+})
+
+/** A task's chunks as the worker produced them: the kind of each chunk, and whether any is bad. */
+export interface TaskPlan {
+  kinds: Uint8Array
+  bad: boolean
+}
+
+/** Decides, for one task, which chunks the worker gets wrong. */
+export function planTask(behaviour: Behaviour, chunks: number, rng: Rng): TaskPlan {
+  const kinds = new Uint8Array(chunks)
+  if (!bernoulli(rng, behaviour.badTaskRate)) return { kinds, bad: false }
+  if (behaviour.lazyNoise > 0) {
+    // Lazy: every chunk is rendered with fewer samples; the tolerance decides which of them fail.
+    kinds.fill(ChunkKind.Lazy)
+    return { kinds, bad: true }
+  }
+  const wrong = Math.max(1, Math.round(behaviour.wrongChunkFraction * chunks))
+  // The wrong chunks sit at random places: the challenge does not know where, and neither does the planner.
+  let placed = 0
+  while (placed < wrong) {
+    const i = rng.nextU32() % chunks
+    if (kinds[i] === ChunkKind.Honest) {
+      kinds[i] = ChunkKind.Wrong
+      placed++
+    }
+  }
+  return { kinds, bad: true }
+}

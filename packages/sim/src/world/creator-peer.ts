@@ -1,0 +1,227 @@
+import { TOPICS, type Inbound, type Order } from '@tessera/core'
+import { planVerification, Reputation, type SamplingPlan } from '@tessera/proof'
+import {
+  CreatorMachine,
+  type CreatorEvent,
+  type CreatorInput,
+  type CreatorOutput,
+  type JobSpec,
+} from '@tessera/scheduler'
+import { COL } from '../metrics/recorder.js'
+import { messageBytes } from '../net/message-size.js'
+import type { SimEndpoint } from '../net/sim-network.js'
+import type { WorldContext } from './context.js'
+import { sealSimResult } from './envelopes.js'
+import { MachineHost } from './machine-host.js'
+import { VerifierRole } from './verifier-role.js'
+
+export interface CreatorPeerInit {
+  id: string
+  region: number
+  bandwidthMbps: number
+  score: number
+  /** False for creators who never pay: their accepted work is owed, not paid. */
+  pays: boolean
+  verifiers: readonly string[]
+}
+
+/** Plans by verification budget and chunk count; planning is pure, so one plan serves every job that asks the same. */
+const plans = new Map<string, SamplingPlan | undefined>()
+
+function planFor(order: Order, chunks: number): SamplingPlan | undefined {
+  const v = order.verification
+  const key = `${v.detect}/${v.withinTasks}/${v.cheatRate}/${v.maxOverhead}/${chunks}`
+  if (!plans.has(key)) {
+    let plan: SamplingPlan | undefined
+    try {
+      plan = planVerification({ ...v, chunks })
+    } catch {
+      // No (p, c) meets the budget: the verifier's default plan applies, as in the node.
+      plan = undefined
+    }
+    plans.set(key, plan)
+  }
+  return plans.get(key)
+}
+
+/**
+ * A simulated creator: `@tessera/scheduler`'s CreatorMachine (orders, auctions, awards, leases) with
+ * `@tessera/proof`'s VerifierMachine checking its workers' results, sharing one Reputation as the node does.
+ * Settlement of accepted tasks goes to the economy.
+ */
+export class CreatorPeer implements SimEndpoint {
+  readonly id: string
+  readonly region: number
+  readonly bandwidthMbps: number
+  alive = true
+  readonly pays: boolean
+  readonly scheduler: MachineHost<CreatorInput, CreatorOutput>
+  readonly verifierRole: VerifierRole
+  readonly #ctx: WorldContext
+
+  constructor(ctx: WorldContext, init: CreatorPeerInit) {
+    this.#ctx = ctx
+    this.id = init.id
+    this.region = init.region
+    this.bandwidthMbps = init.bandwidthMbps
+    this.pays = init.pays
+    const { scenario } = ctx
+    const reputation = new Reputation({ stakeOf: (p) => ctx.stakeOf(p) })
+    const creator = new CreatorMachine({
+      self: init.id,
+      rng: ctx.sim.rng(`creator/${init.id}`),
+      market: ctx.market,
+      tiers: { reputation: (p) => reputation.score(p) },
+      stakeOf: (p) => ctx.stakeOf(p),
+      leaseMs: scenario.scheduler.leaseMs,
+      heartbeatMs: scenario.scheduler.heartbeatMs,
+      maxReopens: scenario.scheduler.maxReopens,
+    })
+    this.scheduler = new MachineHost(
+      ctx.sim,
+      creator,
+      (o) => this.#onOutput(o),
+      (e) => ctx.rejected(e),
+    )
+    this.verifierRole = new VerifierRole(ctx, {
+      peer: this,
+      score: init.score,
+      colluding: false,
+      verifiers: init.verifiers,
+      reputation,
+      onDecision: (event) =>
+        this.scheduler.feed({
+          kind: 'task:verdict',
+          taskId: event.taskId,
+          outcome: event.name === 'task:accepted' ? 'pass' : 'fail',
+        }),
+    })
+  }
+
+  start(): void {
+    this.#ctx.network.add(this)
+    this.#ctx.network.subscribe(this, TOPICS.bids)
+    this.#ctx.network.subscribe(this, TOPICS.verdicts)
+  }
+
+  /** Orders a job. */
+  submit(spec: JobSpec): void {
+    this.scheduler.feed({ kind: 'job:submit', spec })
+  }
+
+  deliver(inbound: Inbound): void {
+    const type = inbound.message.type
+    if (type === 'reveal' || type === 'verdict') this.verifierRole.deliver(inbound)
+    else this.scheduler.feed({ kind: 'message', inbound })
+  }
+
+  #onOutput(output: CreatorOutput): void {
+    const ctx = this.#ctx
+    switch (output.kind) {
+      case 'send':
+        ctx.network.send(this, output.to, output.message, messageBytes(output.message))
+        return
+      case 'publish':
+        ctx.network.publish(this, output.topic, output.message, messageBytes(output.message))
+        return
+      case 'verify': {
+        const plan = planFor(output.order, output.result.chunks)
+        this.verifierRole.host.feed({
+          kind: 'result',
+          result: output.result,
+          envelope: sealSimResult(output.result),
+          ...(plan === undefined ? {} : { plan }),
+        })
+        return
+      }
+      case 'accept': {
+        const worker = ctx.worker(output.worker)
+        if (worker !== undefined) {
+          ctx.economy.settle(worker.earner, Number(output.amount), output.benchHours, this.pays, ctx.elapsed())
+          worker.release(output.jobId, output.taskId)
+        }
+        return
+      }
+      case 'event':
+        this.#onEvent(output.event)
+        return
+    }
+  }
+
+  #onEvent(event: CreatorEvent): void {
+    const { metrics, jobs, truth } = this.#ctx
+    switch (event.type) {
+      case 'job:ordered':
+        metrics.add(COL.jobsSubmitted)
+        jobs.set(event.jobId, {
+          creator: this.id,
+          orderedAt: event.at,
+          benchHoursPerTask: event.order.benchHoursPerTask,
+          maxPrice: Number(event.order.maxPrice),
+          tasks: event.tasks,
+        })
+        return
+      case 'lease:granted':
+        metrics.add(COL.tasksAwarded, event.taskIds.length)
+        return
+      case 'task:reassigned':
+        metrics.add(COL.tasksReassigned)
+        return
+      case 'task:completed':
+        metrics.add(COL.tasksCompleted)
+        return
+      case 'task:verified':
+        truth.accepted(event.worker, event.taskId)
+        return
+      case 'task:rejected':
+        truth.rejected(event.worker, event.taskId)
+        return
+      case 'job:completed': {
+        const job = jobs.get(event.jobId)
+        metrics.add(COL.jobsCompleted)
+        if (job !== undefined) metrics.completion(event.at - job.orderedAt)
+        jobs.delete(event.jobId)
+        return
+      }
+      case 'job:expired':
+      case 'job:cancelled':
+        metrics.add(COL.jobsFailed)
+        jobs.delete(event.jobId)
+        return
+      default:
+        return
+    }
+  }
+}
+
+/** A peer that only verifies for others (and arbitrates): a VerifierMachine on a GPU. */
+export class VerifierPeer implements SimEndpoint {
+  readonly id: string
+  readonly region: number
+  readonly bandwidthMbps: number
+  alive = true
+  readonly verifierRole: VerifierRole
+  readonly #ctx: WorldContext
+
+  constructor(ctx: WorldContext, init: Omit<CreatorPeerInit, 'pays'>) {
+    this.#ctx = ctx
+    this.id = init.id
+    this.region = init.region
+    this.bandwidthMbps = init.bandwidthMbps
+    this.verifierRole = new VerifierRole(ctx, {
+      peer: this,
+      score: init.score,
+      colluding: false,
+      verifiers: init.verifiers,
+    })
+  }
+
+  start(): void {
+    this.#ctx.network.add(this)
+    this.#ctx.network.subscribe(this, TOPICS.verdicts)
+  }
+
+  deliver(inbound: Inbound): void {
+    this.verifierRole.deliver(inbound)
+  }
+}

@@ -1,0 +1,68 @@
+import { COL, type MetricsRecorder, type Role } from '../metrics/recorder.js'
+
+interface Committed {
+  role: Role
+  bad: boolean
+}
+
+/**
+ * What the simulator knows and the machines do not: whether each committed output was bad. When a creator accepts
+ * or rejects a task, the truth turns its decision into a detection, an escape or a false positive. Entries live
+ * only until the decision (or until the task is given up).
+ */
+export class GroundTruth {
+  readonly #metrics: MetricsRecorder
+  readonly #committed = new Map<string, Committed>()
+
+  constructor(metrics: MetricsRecorder) {
+    this.#metrics = metrics
+  }
+
+  /** A worker committed to a task's output; `bad` when any chunk is out of tolerance of the honest result. */
+  commit(worker: string, taskId: string, role: Role, bad: boolean): void {
+    this.#committed.set(`${worker}\u0000${taskId}`, { role, bad })
+    const stats = this.#metrics.roles[role]
+    stats.tasksCompleted++
+    if (bad) stats.tasksBad++
+  }
+
+  /** A verifier challenged the worker's output. */
+  checked(role: Role): void {
+    this.#metrics.roles[role].checked++
+    this.#metrics.add(COL.checks)
+  }
+
+  /** The creator accepted the task (and pays for it). */
+  accepted(worker: string, taskId: string): void {
+    const c = this.#take(worker, taskId)
+    if (c?.bad === true) {
+      this.#metrics.roles[c.role].escaped++
+      this.#metrics.add(COL.escaped)
+    }
+  }
+
+  /** The creator rejected the task after a failed check. */
+  rejected(worker: string, taskId: string): void {
+    const c = this.#take(worker, taskId)
+    if (c === undefined) return
+    this.#metrics.roles[c.role].failedChecks++
+    if (c.bad) {
+      this.#metrics.roles[c.role].detected++
+      this.#metrics.add(COL.detected)
+    } else {
+      this.#metrics.add(COL.falsePositives)
+    }
+  }
+
+  /** Outputs committed and not yet judged. */
+  get pending(): number {
+    return this.#committed.size
+  }
+
+  #take(worker: string, taskId: string): Committed | undefined {
+    const key = `${worker}\u0000${taskId}`
+    const c = this.#committed.get(key)
+    this.#committed.delete(key)
+    return c
+  }
+}

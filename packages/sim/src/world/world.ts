@@ -1,0 +1,503 @@
+import { isTesseraError, nextInt, type Rng } from '@tessera/core'
+import { MarketView, type JobSpec } from '@tessera/scheduler'
+import { bernoulli, exponential, lognormal, pickWeighted } from '../engine/distributions.js'
+import type { Simulation } from '../engine/simulation.js'
+import { gini, lorenz } from '../economics/gini.js'
+import { quantile } from '../metrics/format.js'
+import { COL, MetricsRecorder, ROLES, type Role } from '../metrics/recorder.js'
+import { drawProfile, type ProfileDistributions } from '../models/gpu.js'
+import { OutputModel } from '../models/output.js'
+import { NetworkModel } from '../net/network-model.js'
+import { SimNetwork } from '../net/sim-network.js'
+import type { Percentiles, RunReport } from '../report.js'
+import type { Scenario } from '../scenario/types.js'
+import { HONEST, type Behaviour } from './behaviour.js'
+import type { JobRecord, WorldContext } from './context.js'
+import { CreatorPeer, VerifierPeer } from './creator-peer.js'
+import { Economy } from './economy.js'
+import { GroundTruth } from './ground-truth.js'
+import type { VerifierRole } from './verifier-role.js'
+import { WorkerPeer } from './worker-peer.js'
+
+/** Stake of creators and dedicated verifiers, token units: it weighs their gossiped verdicts. */
+const SERVICE_STAKE = 1_000_000n
+/** Task slots of a bid spammer: it bids for as much as it can. */
+const SPAMMER_SLOTS = 16
+/** Bins of the completion-time histogram. */
+const COMPLETION_BINS = 30
+
+/**
+ * The simulated network: creators, workers, verifiers and adversaries as the scenario describes, each running the
+ * node's own machines; job arrivals, churn, metrics rows and burn-and-mint epochs as events.
+ */
+export class World implements WorldContext {
+  readonly sim: Simulation
+  readonly scenario: Scenario
+  readonly network: SimNetwork
+  readonly market = new MarketView()
+  readonly metrics: MetricsRecorder
+  readonly economy: Economy
+  readonly truth: GroundTruth
+  readonly outputs: OutputModel
+  readonly jobs = new Map<string, JobRecord>()
+  readonly rng: { tasks: Rng; behaviour: Rng; verifiers: Rng }
+  readonly #workers = new Map<string, WorkerPeer>()
+  readonly #verifierPeers = new Map<string, VerifierRole>()
+  readonly #creators: CreatorPeer[] = []
+  readonly #involved = new Map<string, string[]>()
+  readonly #profiles: ProfileDistributions
+  readonly #peersRng: Rng
+  readonly #arrivalsRng: Rng
+  readonly #churnRng: Rng
+  readonly #verifierIds: string[] = []
+  #live = 0
+  #joined = 0
+  #left = 0
+  #crashed = 0
+  #jobsOrdered = 0
+  #nextWorker = 0
+  #rejected = 0
+  #lastDelivered = 0
+  #lastDropped = 0
+
+  constructor(sim: Simulation, scenario: Scenario) {
+    this.sim = sim
+    this.scenario = scenario
+    const model = new NetworkModel(
+      {
+        regions: scenario.regions.map((r) => r.name),
+        latencyMs: scenario.network.latencyMs,
+        jitter: scenario.network.jitter,
+        lossRate: scenario.network.lossRate,
+        ...(scenario.network.loss === undefined ? {} : { loss: scenario.network.loss }),
+        gossipLossRate: scenario.network.gossipLossRate,
+        // Scenario times count from the start of the run; the model reads the virtual clock.
+        partitions: scenario.network.partitions.map((p) => ({
+          ...p,
+          start: sim.start + p.start,
+          end: sim.start + p.end,
+        })),
+      },
+      sim.rng('latency'),
+    )
+    this.network = new SimNetwork(sim, model, scenario.network.gossip)
+    this.metrics = new MetricsRecorder(scenario.metricsIntervalMs)
+    this.economy = new Economy(scenario, this.metrics)
+    this.truth = new GroundTruth(this.metrics)
+    this.outputs = new OutputModel(scenario.outputs)
+    this.rng = { tasks: sim.rng('tasks'), behaviour: sim.rng('behaviour'), verifiers: sim.rng('verifiers') }
+    this.#peersRng = sim.rng('peers')
+    this.#arrivalsRng = sim.rng('arrivals')
+    this.#churnRng = sim.rng('churn')
+    this.#profiles = {
+      ...scenario.workers,
+      bandwidthMbps: scenario.network.bandwidthMbps,
+      regionWeights: scenario.regions.map((r) => r.weight),
+    }
+    this.#populate()
+  }
+
+  // --- WorldContext -------------------------------------------------------------------------------------------
+
+  stakeOf(peer: string): bigint | undefined {
+    const worker = this.#workers.get(peer)
+    if (worker !== undefined) return BigInt(worker.earner.stake)
+    return this.#verifierPeers.has(peer) ? SERVICE_STAKE : undefined
+  }
+
+  worker(id: string): WorkerPeer | undefined {
+    return this.#workers.get(id)
+  }
+
+  verifier(id: string): VerifierRole | undefined {
+    return this.#verifierPeers.get(id)
+  }
+
+  verdictAudience(jobId: string, taskId: string): readonly string[] {
+    const creator = this.jobs.get(jobId)?.creator
+    const involved = this.#involved.get(`${jobId}\u0000${taskId}`)
+    if (involved === undefined) return creator === undefined ? [] : [creator]
+    return creator === undefined || involved.includes(creator) ? involved : [creator, ...involved]
+  }
+
+  involve(jobId: string, taskId: string, peers: readonly string[]): void {
+    const key = `${jobId}\u0000${taskId}`
+    let list = this.#involved.get(key)
+    if (list === undefined) {
+      list = []
+      this.#involved.set(key, list)
+      // Arbitration ends within its verdict timeouts; forget the task's audience well after.
+      this.sim.after(3 * 3_600_000, (k: string) => this.#involved.delete(k), key)
+    }
+    for (const p of peers) if (!list.includes(p)) list.push(p)
+  }
+
+  rejected(error: unknown): void {
+    if (!isTesseraError(error)) throw error
+    this.#rejected++
+  }
+
+  elapsed(): number {
+    return this.sim.now - this.sim.start
+  }
+
+  // --- set-up -------------------------------------------------------------------------------------------------
+
+  #drawRegionPeer(): { region: number; bandwidthMbps: number; score: number } {
+    const p = drawProfile(this.#peersRng, this.#profiles)
+    return { region: p.region, bandwidthMbps: p.bandwidthMbps, score: p.score }
+  }
+
+  #populate(): void {
+    const { scenario } = this
+    const adversaries = scenario.adversaries
+    const rng = this.#peersRng
+    // Dedicated verifiers and colluders are the third peers creators may delegate to.
+    const verifierCount = scenario.verifiers.count
+    for (let i = 0; i < verifierCount; i++) this.#verifierIds.push(`v${i}`)
+    const roles = this.#initialRoles(rng)
+    for (let i = 0; i < roles.length; i++) if (roles[i] === 'colluder') this.#verifierIds.push(`w${i}`)
+    for (let i = 0; i < verifierCount; i++) {
+      const peer = new VerifierPeer(this, { id: `v${i}`, ...this.#drawRegionPeer(), verifiers: this.#verifierIds })
+      this.#verifierPeers.set(peer.id, peer.verifierRole)
+      peer.start()
+    }
+    const nonPaying = Math.round((adversaries.nonPayingCreators?.fraction ?? 0) * scenario.creators.count)
+    for (let i = 0; i < scenario.creators.count; i++) {
+      const creator = new CreatorPeer(this, {
+        id: `c${i}`,
+        ...this.#drawRegionPeer(),
+        pays: i >= nonPaying,
+        verifiers: this.#verifierIds,
+      })
+      this.#creators.push(creator)
+      this.#verifierPeers.set(creator.id, creator.verifierRole)
+    }
+    for (const role of roles) this.#addWorker(role)
+    for (let i = 0; i < (adversaries.sybils?.identities ?? 0); i++) this.#addWorker('sybil')
+    for (let i = 0; i < (adversaries.bidSpammers?.count ?? 0); i++) this.#addWorker('spammer')
+  }
+
+  /** The roles of the initial workers: exact counts per adversary kind, in a seeded random order. */
+  #initialRoles(rng: Rng): Role[] {
+    const { workers, adversaries } = this.scenario
+    const n = workers.count
+    const roles: Role[] = new Array<Role>(n).fill('honest')
+    const order = Array.from({ length: n }, (_, i) => i)
+    for (let i = n - 1; i > 0; i--) {
+      const j = nextInt(rng, i + 1)
+      ;[order[i], order[j]] = [order[j] as number, order[i] as number]
+    }
+    let k = 0
+    const assign = (role: Role, count: number): void => {
+      for (let c = 0; c < count && k < n; c++) roles[order[k++] as number] = role
+    }
+    assign('colluder', adversaries.colluders?.count ?? 0)
+    assign('cheater', Math.round((adversaries.cheaters?.fraction ?? 0) * n))
+    assign('lazy', Math.round((adversaries.lazy?.fraction ?? 0) * n))
+    return roles
+  }
+
+  /** A joiner's role: drawn with the scenario's cheater and lazy fractions. */
+  #joinerRole(): Role {
+    const { adversaries } = this.scenario
+    const cheat = adversaries.cheaters?.fraction ?? 0
+    const lazy = adversaries.lazy?.fraction ?? 0
+    const i = pickWeighted(this.#churnRng, [cheat, lazy, Math.max(0, 1 - cheat - lazy)])
+    return i === 0 ? 'cheater' : i === 1 ? 'lazy' : 'honest'
+  }
+
+  #behaviour(role: Role): Behaviour {
+    const a = this.scenario.adversaries
+    switch (role) {
+      case 'honest':
+        return HONEST
+      case 'cheater':
+        return {
+          ...HONEST,
+          role,
+          badTaskRate: a.cheaters?.wrongTaskRate ?? 1,
+          wrongChunkFraction: a.cheaters?.wrongChunkFraction ?? 1,
+        }
+      case 'lazy':
+        return { ...HONEST, role, badTaskRate: 1, lazyNoise: this.outputs.lazyNoise(a.lazy?.sampleFraction ?? 0.25) }
+      case 'colluder':
+        return { ...HONEST, role, badTaskRate: a.colluders?.wrongTaskRate ?? 1, wrongChunkFraction: 1, colluding: true }
+      case 'sybil':
+        return { ...HONEST, role, badTaskRate: a.sybils?.wrongTaskRate ?? 1, wrongChunkFraction: 1 }
+      case 'spammer':
+        return { ...HONEST, role, spamming: true }
+    }
+  }
+
+  #addWorker(role: Role): WorkerPeer {
+    const { scenario } = this
+    const profile = drawProfile(this.#peersRng, this.#profiles)
+    if (role === 'sybil') profile.stake = scenario.adversaries.sybils?.stake ?? 1
+    if (role === 'spammer')
+      profile.price = Math.max(1, Math.round(profile.price * (scenario.adversaries.bidSpammers?.priceFactor ?? 0.1)))
+    const earner = { index: this.economy.nextIndex, role, stake: profile.stake }
+    this.economy.register(earner)
+    const worker = new WorkerPeer(this, {
+      id: `w${this.#nextWorker++}`,
+      profile,
+      behaviour: this.#behaviour(role),
+      earner,
+      slots: role === 'spammer' ? SPAMMER_SLOTS : scenario.workers.slots,
+      verifiers: this.#verifierIds,
+    })
+    this.#workers.set(worker.id, worker)
+    if (worker.verifierRole !== undefined) this.#verifierPeers.set(worker.id, worker.verifierRole)
+    this.metrics.roles[role].workers++
+    return worker
+  }
+
+  // --- running ------------------------------------------------------------------------------------------------
+
+  /** Starts every peer and schedules arrivals, churn, metrics rows and epochs. */
+  start(): void {
+    for (const creator of this.#creators) creator.start()
+    for (const worker of this.#workers.values()) this.#startWorker(worker)
+    this.#scheduleArrival()
+    const { churn } = this.scenario
+    if (churn.joinsPerHour > 0) this.sim.after(exponential(this.#churnRng, 3_600_000 / churn.joinsPerHour), join, this)
+    this.sim.after(this.scenario.metricsIntervalMs, tick, this)
+    const bme = this.scenario.economics.bme
+    if (bme !== undefined) this.sim.after(bme.epochMs, epoch, this)
+  }
+
+  #startWorker(worker: WorkerPeer): void {
+    worker.start()
+    this.#live++
+    const uptime = this.scenario.churn.meanUptimeMs
+    if (uptime !== undefined) this.sim.after(exponential(this.#churnRng, uptime), depart, { world: this, worker })
+  }
+
+  /** @internal */
+  static join(world: World): void {
+    world.#joined++
+    world.#startWorker(world.#addWorker(world.#joinerRole()))
+    world.sim.after(exponential(world.#churnRng, 3_600_000 / world.scenario.churn.joinsPerHour), join, world)
+  }
+
+  /** @internal */
+  static depart(world: World, worker: WorkerPeer): void {
+    if (!worker.alive) return
+    world.#live--
+    if (bernoulli(world.#churnRng, world.scenario.churn.crashFraction)) {
+      world.#crashed++
+      worker.crash()
+    } else {
+      world.#left++
+      worker.leave()
+    }
+  }
+
+  #scheduleArrival(): void {
+    const { jobs } = this.scenario
+    if (this.#jobsOrdered >= jobs.count) return
+    const window = jobs.submitWindowMs
+    const at =
+      jobs.arrival === 'uniform'
+        ? this.sim.start + (window * (this.#jobsOrdered + 0.5)) / jobs.count
+        : this.sim.now + exponential(this.#arrivalsRng, window / jobs.count)
+    this.sim.at(Math.max(at, this.sim.now), arrive, this)
+  }
+
+  /** @internal */
+  static arrive(world: World): void {
+    world.#jobsOrdered++
+    const creator = world.#creators[nextInt(world.#arrivalsRng, world.#creators.length)] as CreatorPeer
+    creator.submit(world.#jobSpec())
+    world.#scheduleArrival()
+  }
+
+  #jobSpec(): JobSpec {
+    const { jobs } = this.scenario
+    const rng = this.#arrivalsRng
+    const n = jobs.tasks.min + nextInt(rng, jobs.tasks.max - jobs.tasks.min + 1)
+    const benchHours = lognormal(rng, jobs.benchHoursPerTask.median, jobs.benchHoursPerTask.sigma)
+    return {
+      kind: jobs.kind,
+      inputs: [`sim-input-${this.#jobsOrdered}`],
+      split:
+        jobs.kind === 'render'
+          ? {
+              kind: 'render',
+              firstFrame: 0,
+              frames: n,
+              width: 64,
+              height: 64,
+              tileWidth: 64,
+              tileHeight: 64,
+              samples: 64,
+            }
+          : { kind: 'inference', items: n, itemsPerTask: 1 },
+      tier: jobs.tier,
+      maxPrice: BigInt(Math.round(jobs.maxPrice)),
+      benchHoursPerTask: Number(benchHours.toFixed(6)),
+      bidWindowMs: jobs.bidWindowMs,
+      minBids: jobs.minBids,
+      timeoutMs: jobs.deadlineMs,
+      verification: jobs.verification,
+    }
+  }
+
+  /** @internal */
+  static tick(world: World): void {
+    world.#closeRow()
+    world.sim.after(world.scenario.metricsIntervalMs, tick, world)
+  }
+
+  #closeRow(): void {
+    const { metrics, network, economy } = this
+    const stats = network.stats
+    const dropped = stats.dropped.loss + stats.dropped.partition + stats.dropped.offline + stats.dropped.unknown
+    metrics.add(COL.messagesDelivered, stats.delivered - this.#lastDelivered)
+    metrics.add(COL.messagesDropped, dropped - this.#lastDropped)
+    this.#lastDelivered = stats.delivered
+    this.#lastDropped = dropped
+    metrics.set(COL.liveWorkers, this.#live)
+    if (economy.bme !== undefined) {
+      metrics.set(COL.supply, economy.bme.supply)
+      metrics.set(COL.priceUsd, economy.bme.priceAt(this.elapsed()))
+    }
+    metrics.closeRow(this.elapsed())
+  }
+
+  /** @internal */
+  static epoch(world: World): void {
+    world.economy.closeEpoch(world.elapsed())
+    const bme = world.scenario.economics.bme
+    if (bme !== undefined) world.sim.after(bme.epochMs, epoch, world)
+  }
+
+  // --- report -------------------------------------------------------------------------------------------------
+
+  /** Everything measured, as of now. Closes a last partial row when the run ended between two. */
+  report(): RunReport {
+    const { metrics, scenario, economy, network } = this
+    const elapsed = this.elapsed()
+    const lastRow = metrics.rows[metrics.rows.length - 1]
+    if (lastRow === undefined || lastRow.hours * 3_600_000 < elapsed) this.#closeRow()
+    const completion = Float64Array.from(metrics.completionTimes()).sort()
+    const minutes = completion.map((ms) => ms / 60_000)
+    const total = (c: number): number => metrics.total(c)
+    const detected = total(COL.detected)
+    const escaped = total(COL.escaped)
+    const falsePositives = total(COL.falsePositives)
+    const honestChecks = metrics.roles.honest.checked
+    const earnings = economy.earnings()
+    const submitted = total(COL.jobsSubmitted)
+    const completed = total(COL.jobsCompleted)
+    const failed = total(COL.jobsFailed)
+    const badTasks = ROLES.reduce((sum, r) => sum + metrics.roles[r].tasksBad, 0)
+    return {
+      scenario: scenario.name,
+      seed: this.sim.seed,
+      summary: {
+        virtualHours: elapsed / 3_600_000,
+        events: this.sim.fired,
+        peers: {
+          workers: this.#workers.size,
+          creators: this.#creators.length,
+          verifiers: scenario.verifiers.count,
+          joined: this.#joined,
+          left: this.#left,
+          crashed: this.#crashed,
+        },
+        jobs: {
+          submitted,
+          completed,
+          failed,
+          unfinished: submitted - completed - failed,
+          completionMinutes: percentiles(minutes),
+        },
+        tasks: {
+          awarded: total(COL.tasksAwarded),
+          completed: total(COL.tasksCompleted),
+          accepted: ROLES.reduce((s, r) => s + metrics.roles[r].tasksCompleted, 0) - detected - falsePositives,
+          rejected: detected + falsePositives,
+          reassigned: total(COL.tasksReassigned),
+        },
+        detection: {
+          badTasks,
+          detected,
+          escaped,
+          detectionRate: detected + escaped === 0 ? Number.NaN : detected / (detected + escaped),
+          checks: total(COL.checks),
+          falsePositives,
+          falsePositiveRate: honestChecks === 0 ? 0 : falsePositives / honestChecks,
+        },
+        roles: metrics.roles,
+        economics: {
+          paid: economy.paid,
+          fees: economy.fees,
+          verifierPay: economy.verifierPay,
+          slashed: economy.slashed,
+          unpaid: economy.unpaid,
+          gini: gini(earnings),
+          burned: total(COL.burned),
+          minted: total(COL.minted),
+          supply: economy.bme?.supply ?? 0,
+        },
+        network: structuredClone(network.stats),
+      },
+      series: metrics.rows,
+      completionHistogram: histogram(minutes),
+      lorenz: lorenz(earnings),
+      ...(economy.bme === undefined ? {} : { bme: economy.bme.epochs }),
+    }
+  }
+
+  /** Inputs the machines refused (counted, as the node logs them). */
+  get rejections(): number {
+    return this.#rejected
+  }
+}
+
+function percentiles(sorted: Float64Array): Percentiles {
+  let sum = 0
+  for (const x of sorted) sum += x
+  return {
+    count: sorted.length,
+    mean: sorted.length === 0 ? Number.NaN : sum / sorted.length,
+    p50: quantile(sorted, 0.5),
+    p90: quantile(sorted, 0.9),
+    p99: quantile(sorted, 0.99),
+    max: sorted.length === 0 ? Number.NaN : (sorted[sorted.length - 1] as number),
+  }
+}
+
+/** Equal-width bins from 0 to the largest value (rounded up to a whole minute). */
+function histogram(sorted: Float64Array): RunReport['completionHistogram'] {
+  if (sorted.length === 0) return []
+  const top = Math.max(1, Math.ceil(sorted[sorted.length - 1] as number))
+  const width = top / COMPLETION_BINS
+  const counts = new Array<number>(COMPLETION_BINS).fill(0)
+  for (const x of sorted) {
+    const bin = Math.min(COMPLETION_BINS - 1, Math.floor(x / width))
+    counts[bin] = (counts[bin] as number) + 1
+  }
+  return counts.map((jobs, i) => ({ fromMinutes: i * width, toMinutes: (i + 1) * width, jobs }))
+}
+
+function join(world: World): void {
+  World.join(world)
+}
+
+function depart(arg: { world: World; worker: WorkerPeer }): void {
+  World.depart(arg.world, arg.worker)
+}
+
+function arrive(world: World): void {
+  World.arrive(world)
+}
+
+function tick(world: World): void {
+  World.tick(world)
+}
+
+function epoch(world: World): void {
+  World.epoch(world)
+}

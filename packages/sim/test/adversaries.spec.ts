@@ -1,0 +1,120 @@
+import { describe, expect, it } from 'vitest'
+import { runScenario } from '../src/run.js'
+import type { ScenarioInput } from '../src/scenario/types.js'
+import { smallScenario } from './helpers.js'
+
+async function run(overrides: Partial<ScenarioInput>, seed = 5) {
+  return (await runScenario(smallScenario(overrides), { seed })).report.summary
+}
+
+describe('adversaries', () => {
+  it('should catch cheaters through the proof machines and never fail an honest worker', async () => {
+    const s = await run({ adversaries: { cheaters: { fraction: 0.25, wrongTaskRate: 0.5, wrongChunkFraction: 0.25 } } })
+    const cheater = s.roles.cheater
+    expect(cheater.workers).toBe(4)
+    expect(cheater.tasksBad).toBeGreaterThan(0)
+    expect(cheater.detected).toBeGreaterThan(0)
+    expect(cheater.detected + cheater.escaped).toBeLessThanOrEqual(cheater.tasksBad)
+    expect(cheater.slashed).toBeGreaterThan(0)
+    expect(s.roles.honest.tasksBad).toBe(0)
+    expect(s.detection.falsePositives).toBe(0)
+    expect(s.jobs.completed).toBe(s.jobs.submitted)
+  })
+
+  it('should catch every task of workers who render with a tenth of the samples', async () => {
+    const s = await run({ adversaries: { lazy: { fraction: 0.25, sampleFraction: 0.1 } } })
+    expect(s.roles.lazy.tasksBad).toBe(s.roles.lazy.tasksCompleted)
+    expect(s.roles.lazy.detected).toBeGreaterThan(0)
+    expect(s.roles.lazy.earned).toBeLessThan(s.roles.honest.earned / 10)
+  })
+
+  it('should let through workers whose laziness stays inside the tolerance', async () => {
+    const s = await run({ adversaries: { lazy: { fraction: 0.25, sampleFraction: 0.97 } } })
+    expect(s.roles.lazy.tasksCompleted).toBeGreaterThan(0)
+    expect(s.roles.lazy.tasksBad).toBe(0)
+    expect(s.roles.lazy.failedChecks).toBe(0)
+  })
+
+  it('should let colluding verifiers pass each other some bad work that plain cheaters cannot pass', async () => {
+    const colluders = await run({ adversaries: { colluders: { count: 4 } }, verifiers: { count: 0 } })
+    const cheaters = await run({ adversaries: { cheaters: { fraction: 0.25 } }, verifiers: { count: 0 } })
+    expect(colluders.roles.colluder.escaped).toBeGreaterThan(0)
+    expect(colluders.roles.colluder.detected).toBeGreaterThan(0)
+    expect(cheaters.roles.cheater.escaped).toBe(0)
+  })
+
+  it('should catch cheap Sybil identities and slash their little stake', async () => {
+    const s = await run({ adversaries: { sybils: { identities: 8, stake: 1 } } })
+    expect(s.roles.sybil.workers).toBe(8)
+    expect(s.roles.sybil.detected).toBe(s.roles.sybil.tasksBad)
+    expect(s.roles.sybil.earned).toBe(0)
+    expect(s.roles.sybil.slashed).toBeLessThanOrEqual(8)
+  })
+
+  it('should reassign the tasks bid spammers win and never run', async () => {
+    const s = await run({ adversaries: { bidSpammers: { count: 3 } } })
+    expect(s.tasks.reassigned).toBeGreaterThan(0)
+    expect(s.roles.spammer.tasksCompleted).toBe(0)
+    expect(s.jobs.completed).toBe(s.jobs.submitted)
+  })
+
+  it('should leave the work of creators who never pay unpaid', async () => {
+    const s = await run({ adversaries: { nonPayingCreators: { fraction: 0.5 } } })
+    expect(s.economics.unpaid).toBeGreaterThan(0)
+    expect(s.economics.paid).toBeGreaterThan(0)
+  })
+})
+
+describe('churn', () => {
+  it('should reassign the tasks of crashed workers and still complete the jobs', async () => {
+    const s = await run({
+      workers: { count: 24 },
+      jobs: {
+        count: 40,
+        submitWindow: '60m',
+        tasks: { min: 2, max: 4 },
+        benchHoursPerTask: { median: 20, sigma: 0.2 },
+        deadline: '2h',
+      },
+      churn: { joinsPerHour: 30, meanUptime: '30m', crashFraction: 1 },
+      duration: '4h',
+    })
+    expect(s.peers.crashed).toBeGreaterThan(0)
+    expect(s.peers.joined).toBeGreaterThan(0)
+    expect(s.tasks.reassigned).toBeGreaterThan(0)
+    expect(s.jobs.completed).toBeGreaterThan(s.jobs.submitted * 0.9)
+  })
+})
+
+describe('economics', () => {
+  it('should burn payments and mint the emission under burn-and-mint', async () => {
+    const s = await run({
+      economics: {
+        bme: {
+          emissionPerEpoch: 1000,
+          epoch: '30m',
+          price: [
+            { at: 0, usd: 1 },
+            { at: '2h', usd: 2 },
+          ],
+        },
+      },
+    })
+    expect(s.economics.burned).toBeGreaterThan(0)
+    expect(s.economics.minted).toBe(4000)
+    expect(s.economics.supply).toBeCloseTo(1e9 + 4000 - s.economics.burned, 3)
+    expect(s.roles.honest.earned).toBeCloseTo(4000, 6)
+  })
+})
+
+describe('partitions', () => {
+  it('should drop traffic across a partition while it lasts', async () => {
+    const network = { latencyMs: { eu: { eu: 10, us: 40 }, us: { us: 12 } }, lossRate: 0 }
+    const cut = await run({
+      network: { ...network, partitions: [{ start: '30m', end: '60m', groups: [['eu'], ['us']] }] },
+    })
+    const whole = await run({ network })
+    expect(cut.network.dropped.partition).toBeGreaterThan(0)
+    expect(whole.network.dropped.partition).toBe(0)
+  })
+})

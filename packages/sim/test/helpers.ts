@@ -1,0 +1,25 @@
+import { validateScenario } from '../src/scenario/load.js'
+import type { Scenario, ScenarioInput } from '../src/scenario/types.js'
+
+/** A small two-region market; `overrides` replace top-level sections. */
+export function smallScenario(overrides: Partial<ScenarioInput> = {}): Scenario {
+  return validateScenario({
+    version: 1,
+    name: 'small',
+    duration: '2h',
+    metricsInterval: '10m',
+    regions: [{ name: 'eu' }, { name: 'us' }],
+    network: { latencyMs: { eu: { eu: 10, us: 40 }, us: { us: 12 } }, lossRate: 0 },
+    workers: { count: 16 },
+    creators: { count: 2 },
+    verifiers: { count: 2 },
+    jobs: {
+      count: 60,
+      submitWindow: '90m',
+      tasks: { min: 2, max: 4 },
+      benchHoursPerTask: { median: 2, sigma: 0.3 },
+      deadline: '1h',
+    },
+    ...overrides,
+  })
+}

@@ -1,0 +1,88 @@
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { isSimError } from '../src/errors.js'
+import { runScenario } from '../src/run.js'
+import { smallScenario } from './helpers.js'
+
+const dirs: string[] = []
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'tessera-sim-'))
+  dirs.push(dir)
+  return dir
+}
+
+afterAll(async () => {
+  for (const dir of dirs) await rm(dir, { recursive: true, force: true })
+})
+
+describe('runScenario', () => {
+  it('should write byte-identical files for two runs with one seed', async () => {
+    const fixture = new URL('./fixtures/tiny.yaml', import.meta.url).pathname
+    const [a, b] = [await tempDir(), await tempDir()]
+    await runScenario(fixture, { seed: 42, outDir: a })
+    await runScenario(fixture, { seed: 42, outDir: b })
+    const files = (await readdir(a)).sort()
+    expect(files).toEqual((await readdir(b)).sort())
+    expect(files).toEqual(
+      expect.arrayContaining([
+        'metrics.json',
+        'timeseries.csv',
+        'completion.csv',
+        'jobs.svg',
+        'jobs.png',
+        'earnings.png',
+      ]),
+    )
+    for (const file of files) {
+      expect(Buffer.compare(await readFile(join(a, file)), await readFile(join(b, file))), file).toBe(0)
+    }
+  })
+
+  it('should give a different run for a different seed', async () => {
+    const scenario = smallScenario()
+    const one = await runScenario(scenario, { seed: 1 })
+    const two = await runScenario(scenario, { seed: 2 })
+    expect(one.report.summary.events).not.toBe(two.report.summary.events)
+  })
+
+  it('should complete every job of an honest market and pay for every accepted task', async () => {
+    const { report } = await runScenario(smallScenario(), { seed: 3 })
+    const s = report.summary
+    expect(s.jobs.submitted).toBe(60)
+    expect(s.jobs.completed).toBe(60)
+    expect(s.jobs.completionMinutes.count).toBe(60)
+    expect(s.detection.falsePositives).toBe(0)
+    expect(s.economics.paid).toBeGreaterThan(0)
+    expect(s.economics.fees).toBe(report.series.reduce((sum, r) => sum + r.fees, 0))
+    expect(report.series.at(-1)?.hours).toBe(2)
+  })
+
+  it('should name the seed when a run fails', async () => {
+    const scenario = { ...smallScenario(), maxEvents: 100 }
+    const error = await runScenario(scenario, { seed: 77 }).catch((e: unknown) => e)
+    expect(isSimError(error, 'SIM__RUN_FAILED')).toBe(true)
+    expect((error as Error).message).toContain('seed 77')
+    expect((error as { context: { seed: number } }).context.seed).toBe(77)
+  })
+
+  it('should stop when aborted', async () => {
+    const controller = new AbortController()
+    controller.abort()
+    await expect(runScenario(smallScenario(), { signal: controller.signal })).rejects.toMatchObject({
+      name: 'AbortError',
+    })
+  })
+
+  it('should report progress up to the whole duration', async () => {
+    const fractions: number[] = []
+    await runScenario(smallScenario(), {
+      onProgress: (e) => {
+        if (e.type === 'sim:progress') fractions.push(e.detail.fraction)
+      },
+    })
+    expect(fractions.at(-1)).toBe(1)
+    expect([...fractions].sort((a, b) => a - b)).toEqual(fractions)
+  })
+})
