@@ -1,0 +1,221 @@
+/**
+ * `npm run bench -w @tessera/gpu`: matmul GFLOP/s against a plain JS triple loop, path-tracing rays/s on the
+ * procedural glTF scene, the capacity benchmark's score and spread, and the determinism profile across drivers.
+ * Prints a table and writes bench/results.json. Runs unchanged on lavapipe and on real GPUs; where PyTorch with
+ * CUDA is importable it also times cuBLAS (bench/cublas.py) for the WGSL-vs-vendor-library ratio.
+ */
+import { execFileSync } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import {
+  createEngine,
+  generateScene,
+  GpuBackend,
+  loadOnnxModel,
+  loadScene,
+  psnr,
+  relativeError,
+  renderTileCpu,
+  runCapacityBenchmark,
+  runModelCpu,
+  tensor,
+} from '../src/index.js'
+import type { Engine, MatmulKernel, RenderTileOptions } from '../src/index.js'
+import { randomFloats } from '../test/helpers/onnx-builder.js'
+import { transformerModel } from '../test/helpers/models.js'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const MATMUL_N = 1024
+/** The JS loop runs at this size; its time scales by (MATMUL_N / JS_N)^3 (a cache-friendlier size flatters JS). */
+const JS_N = 512
+const PT_SIDE = 256
+const PT_SAMPLES = 16
+const MIN_SECONDS = 1
+
+async function timeMatmul(engine: Engine, kernel: MatmulKernel, n: number): Promise<number> {
+  const ops = new GpuBackend(engine.context, kernel)
+  const a = ops.fromHost(tensor([n, n], randomFloats(n * n, 1)))
+  const b = ops.fromHost(tensor([n, n], randomFloats(n * n, 2)))
+  const once = async (): Promise<void> => {
+    ops.release(ops.matmul(a, b))
+    ops.flush()
+    await engine.context.idle()
+  }
+  await once()
+  let reps = 0
+  const start = performance.now()
+  do {
+    await once()
+    reps++
+  } while (performance.now() - start < MIN_SECONDS * 1000)
+  const seconds = (performance.now() - start) / 1000
+  ops.release(a)
+  ops.release(b)
+  ops.flush()
+  return (2 * n ** 3 * reps) / seconds / 1e9
+}
+
+function timeJsMatmul(n: number): number {
+  const a = randomFloats(n * n, 1)
+  const b = randomFloats(n * n, 2)
+  const c = new Float32Array(n * n)
+  const start = performance.now()
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) {
+      let s = 0
+      for (let k = 0; k < n; k++) s += a[i * n + k]! * b[k * n + j]!
+      c[i * n + j] = s
+    }
+  }
+  return (performance.now() - start) / 1000
+}
+
+function cublas(): { gflops: number; device: string } | { unavailable: string } {
+  try {
+    const out = execFileSync('python3', [join(here, 'cublas.py'), String(MATMUL_N)], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 300_000,
+    })
+    return JSON.parse(out.trim().split('\n').pop()!) as { gflops: number; device: string }
+  } catch (e) {
+    const reason = String((e as { stderr?: string }).stderr ?? e)
+      .trim()
+      .split('\n')
+      .pop()
+    return { unavailable: reason ?? 'python3 with torch and CUDA not found' }
+  }
+}
+
+const engine = await createEngine()
+const adapter = `${engine.adapter.vendor} ${engine.adapter.architecture} ${engine.adapter.description}`
+  .replace(/\s+/g, ' ')
+  .trim()
+
+// Matmul: the engine's own kernel is the headline; the other kernel is reported alongside.
+const kernel = engine.tensors.matmulKernel
+const gflops = await timeMatmul(engine, kernel, MATMUL_N)
+const otherKernel: MatmulKernel = kernel === 'tiled' ? 'blocked' : 'tiled'
+const otherGflops = await timeMatmul(engine, otherKernel, MATMUL_N)
+const jsSeconds = timeJsMatmul(JS_N) * (MATMUL_N / JS_N) ** 3
+const jsGflops = (2 * MATMUL_N ** 3) / jsSeconds / 1e9
+const vendor = cublas()
+
+// Path tracing: the default procedural scene, one full 256x256 tile, after a warm-up that compiles the shader.
+const scene = await loadScene(await generateScene())
+const frame: RenderTileOptions = {
+  scene,
+  frame: 0,
+  imageWidth: PT_SIDE,
+  imageHeight: PT_SIDE,
+  x: 0,
+  y: 0,
+  width: PT_SIDE,
+  height: PT_SIDE,
+  samples: PT_SAMPLES,
+}
+await engine.renderTile({ ...frame, samples: 1 })
+let rays = 0
+const ptStart = performance.now()
+do rays += (await engine.renderTile(frame)).rays
+while (performance.now() - ptStart < MIN_SECONDS * 1000)
+const raysPerSec = rays / ((performance.now() - ptStart) / 1000)
+
+const benchmark = await runCapacityBenchmark(engine, { runs: 5 })
+
+// Determinism profile: the same tile and model on Dawn's OpenGL ES backend and on the CPU reference.
+const probe: RenderTileOptions = {
+  ...frame,
+  imageWidth: 128,
+  imageHeight: 128,
+  width: 128,
+  height: 128,
+  samples: 4,
+  frame: 3,
+}
+const vkTile = await engine.renderTile(probe)
+const vkTileAgain = await engine.renderTile(probe)
+const cpuTile = renderTileCpu(probe)
+const model = loadOnnxModel(transformerModel())
+const x = tensor([4, 8, 32], randomFloats(4 * 8 * 32, 42))
+const vkY = (await engine.runModel(model, { x })).y!
+const cpuY = (await runModelCpu(model, { x })).y!
+const sameBits = (a: Float32Array, b: Float32Array): boolean =>
+  Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength))
+let gles: Record<string, unknown>
+try {
+  const gl = await createEngine({ backend: 'opengles' })
+  try {
+    const glTile = await gl.renderTile(probe)
+    const glY = (await gl.runModel(model, { x })).y!
+    gles = {
+      adapter: `${gl.adapter.vendor} ${gl.adapter.description}`.trim(),
+      renderPsnrDb: psnr(glTile.pixels, vkTile.pixels),
+      renderBitwise: sameBits(glTile.pixels, vkTile.pixels),
+      inferenceRelativeError: relativeError(glY.data, vkY.data),
+      inferenceBitwise: sameBits(glY.data, vkY.data),
+    }
+  } finally {
+    gl.destroy()
+  }
+} catch (e) {
+  gles = { unavailable: String((e as Error).message ?? e) }
+}
+const determinism = {
+  sameDriverRenderBitwise: sameBits(vkTile.pixels, vkTileAgain.pixels),
+  cpuVsGpu: {
+    renderPsnrDb: psnr(cpuTile.pixels, vkTile.pixels),
+    inferenceRelativeError: relativeError(cpuY.data, vkY.data),
+  },
+  openglesVsVulkan: gles,
+}
+
+const results = {
+  adapter,
+  backend: engine.adapter.backend,
+  matmul: {
+    n: MATMUL_N,
+    kernel,
+    gflops,
+    ratioToJs: gflops / jsGflops,
+    jsGflops,
+    jsNote: `plain JS i-j-k triple loop over Float32Array timed at n=${JS_N}, scaled by (${MATMUL_N}/${JS_N})^3`,
+    otherKernel: { kernel: otherKernel, gflops: otherGflops },
+    ...('gflops' in vendor
+      ? { cublasGflops: vendor.gflops, cublasDevice: vendor.device, ratioToCublas: gflops / vendor.gflops }
+      : { cublas: vendor.unavailable }),
+  },
+  pathtrace: { triangles: scene.triangleCount, raysPerSec, width: PT_SIDE, height: PT_SIDE, samples: PT_SAMPLES },
+  benchmark: {
+    score: benchmark.score,
+    cv: benchmark.cv,
+    runs: benchmark.runs.length,
+    workloadVersion: benchmark.workloadVersion,
+  },
+  determinism,
+  measuredAt: new Date().toISOString(),
+}
+engine.destroy()
+
+const fmt = (v: number, digits = 2): string => v.toFixed(digits)
+console.table([
+  { metric: 'adapter', value: adapter },
+  { metric: `matmul ${MATMUL_N} GFLOP/s (${kernel})`, value: fmt(gflops) },
+  { metric: `matmul ${MATMUL_N} GFLOP/s (${otherKernel})`, value: fmt(otherGflops) },
+  { metric: 'matmul JS GFLOP/s', value: fmt(jsGflops, 3) },
+  { metric: 'matmul ratio to JS', value: fmt(gflops / jsGflops, 1) },
+  { metric: 'matmul ratio to cuBLAS', value: 'gflops' in vendor ? fmt(gflops / vendor.gflops, 3) : vendor.unavailable },
+  { metric: `path tracer M rays/s (${scene.triangleCount} triangles)`, value: fmt(raysPerSec / 1e6) },
+  { metric: 'benchmark score (units)', value: fmt(benchmark.score, 1) },
+  { metric: 'benchmark CV', value: fmt(benchmark.cv, 3) },
+  { metric: 'render CPU vs GPU PSNR dB', value: fmt(determinism.cpuVsGpu.renderPsnrDb, 1) },
+  { metric: 'inference CPU vs GPU rel. error', value: determinism.cpuVsGpu.inferenceRelativeError.toExponential(2) },
+  {
+    metric: 'GLES vs Vulkan',
+    value: JSON.stringify(gles, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v)),
+  },
+])
+// JSON has no Infinity (identical images have infinite PSNR): write non-finite numbers as strings.
+const finite = (_key: string, v: unknown): unknown => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v)
+writeFileSync(join(here, 'results.json'), `${JSON.stringify(results, finite, 2)}\n`)

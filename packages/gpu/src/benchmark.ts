@@ -1,0 +1,144 @@
+import type { AbortOptions } from '@tessera/core'
+import type { Engine } from './device/engine.js'
+import { GpuError } from './errors.js'
+import { generateScene } from './scene/generate.js'
+import { loadScene } from './scene/gltf.js'
+import type { Scene } from './scene/scene.js'
+import { tensor } from './tensor/tensor.js'
+
+/**
+ * The reference that scores 100 benchmark units: Mesa lavapipe (llvmpipe, Mesa 25.0.7, LLVM 15) on a 2-vCPU
+ * x86-64 development VM, November 2026. A score is proportional to the geometric mean of path-tracing and matmul
+ * throughput relative to these figures, so twice the reference's speed at both workloads scores 200.
+ */
+export const BENCHMARK_REFERENCE = Object.freeze({
+  raysPerSec: 2_000_000,
+  gflops: 5,
+  machine: 'Mesa lavapipe 25.0.7 (llvmpipe) on a 2-vCPU x86-64 VM',
+})
+
+/** The fixed workloads. Changing any of them changes the unit: bump `version` then. */
+export const BENCHMARK_WORKLOAD = Object.freeze({
+  version: 1,
+  /** Tile of the default procedural scene (15,372 triangles). */
+  imageSide: 256,
+  tileSide: 128,
+  samples: 4,
+  /** Square fp32 matmul side. */
+  matmulN: 512,
+  /** Each workload repeats until it has run this long, so fast GPUs are timed over many repetitions. */
+  minSeconds: 0.25,
+})
+
+/** Options of {@link runCapacityBenchmark}. */
+export interface CapacityBenchmarkOptions extends AbortOptions {
+  /**
+   * Measured runs; the score is their mean and `cv` their spread.
+   * @default 5
+   */
+  runs?: number
+  /** A clock in milliseconds. @default performance.now */
+  now?: () => number
+}
+
+/** One run's figures. */
+export interface BenchmarkRun {
+  score: number
+  raysPerSec: number
+  gflops: number
+}
+
+/** The capacity benchmark's result, as a worker advertises it. */
+export interface CapacityBenchmarkResult {
+  /** Mean score in benchmark units (reference machine = 100). */
+  score: number
+  /** Coefficient of variation of the run scores (standard deviation / mean). */
+  cv: number
+  runs: BenchmarkRun[]
+  workloadVersion: number
+}
+
+let sceneCache: Promise<Scene> | undefined
+
+/**
+ * Runs the fixed workloads (a path-traced tile of the procedural scene and a 512x512 fp32 matmul) `runs` times
+ * and scores each run as `100 * sqrt((raysPerSec / reference.raysPerSec) * (gflops / reference.gflops))`.
+ * Each run begins with a warm-up so shader compilation is not timed.
+ */
+export async function runCapacityBenchmark(
+  engine: Engine,
+  options: CapacityBenchmarkOptions = {},
+): Promise<CapacityBenchmarkResult> {
+  const runs = options.runs ?? 5
+  if (!Number.isInteger(runs) || runs < 1 || runs > 100)
+    throw new GpuError('GPU__INVALID_INPUT', 'runs must be an integer in 1..100', { runs })
+  const now = options.now ?? (() => performance.now())
+  const w = BENCHMARK_WORKLOAD
+  sceneCache ??= generateScene().then((glb) => loadScene(glb))
+  const scene = await sceneCache
+  const offset = (w.imageSide - w.tileSide) / 2
+  const tile = {
+    scene,
+    frame: 0,
+    imageWidth: w.imageSide,
+    imageHeight: w.imageSide,
+    x: offset,
+    y: offset,
+    width: w.tileSide,
+    height: w.tileSide,
+    samples: w.samples,
+  }
+  const ops = engine.tensors
+  const n = w.matmulN
+  const a = ops.fromHost(
+    tensor(
+      [n, n],
+      new Float32Array(n * n).map((_, i) => ((i * 7919) % 1000) / 1000 - 0.5),
+    ),
+  )
+  const b = ops.fromHost(
+    tensor(
+      [n, n],
+      new Float32Array(n * n).map((_, i) => ((i * 104729) % 1000) / 1000 - 0.5),
+    ),
+  )
+  const multiply = async (): Promise<void> => {
+    ops.release(ops.matmul(a, b))
+    ops.flush()
+    await engine.context.idle()
+  }
+  try {
+    await engine.renderTile(tile, options)
+    await multiply()
+    const results: BenchmarkRun[] = []
+    for (let r = 0; r < runs; r++) {
+      engine.context.assertUsable(options.signal)
+      let rays = 0
+      let elapsed = 0
+      let start = now()
+      do {
+        rays += (await engine.renderTile(tile, options)).rays
+        elapsed = now() - start
+      } while (elapsed < w.minSeconds * 1000)
+      const raysPerSec = rays / (elapsed / 1000)
+      let reps = 0
+      start = now()
+      do {
+        await multiply()
+        reps++
+        elapsed = now() - start
+      } while (elapsed < w.minSeconds * 1000)
+      const gflops = (2 * n ** 3 * reps) / (elapsed / 1000) / 1e9
+      const score =
+        100 * Math.sqrt((raysPerSec / BENCHMARK_REFERENCE.raysPerSec) * (gflops / BENCHMARK_REFERENCE.gflops))
+      results.push({ score, raysPerSec, gflops })
+    }
+    const mean = results.reduce((s, x) => s + x.score, 0) / runs
+    const variance = results.reduce((s, x) => s + (x.score - mean) ** 2, 0) / runs
+    return { score: mean, cv: mean > 0 ? Math.sqrt(variance) / mean : 0, runs: results, workloadVersion: w.version }
+  } finally {
+    ops.release(a)
+    ops.release(b)
+    ops.flush()
+  }
+}
