@@ -91,5 +91,8 @@ export const DEFAULT_FAILURE_WEIGHT = 5
 export const DEFAULT_STAKE_HALF_WEIGHT = 1_000_000n
 /** Reputation: how much more an arbitrated (round 1+) gossiped failure weighs. */
 export const DEFAULT_ARBITRATED_WEIGHT = 2
-/** Reputation: (issuer, task) pairs remembered to ignore repeated gossip. */
-export const MAX_SEEN_VERDICTS = 100_000
+/**
+ * Reputation: (issuer, task, round) keys remembered to ignore repeated gossip. Gossip repeats arrive within seconds,
+ * so a short window suffices, and a simulator holding one Reputation per peer stays small.
+ */
+export const DEFAULT_MAX_SEEN_VERDICTS = 10_000

@@ -5,7 +5,7 @@ import {
   DEFAULT_PRIOR_FAILED,
   DEFAULT_PRIOR_VALID,
   DEFAULT_STAKE_HALF_WEIGHT,
-  MAX_SEEN_VERDICTS,
+  DEFAULT_MAX_SEEN_VERDICTS,
   MAX_TRACKED_PEERS,
 } from './constants.js'
 import { ProofError } from './errors.js'
@@ -49,6 +49,11 @@ export interface ReputationOptions {
    * @default 100000
    */
   maxTracked?: number
+  /**
+   * Gossiped verdicts remembered to ignore repeats.
+   * @default 10000
+   */
+  maxSeen?: number
 }
 
 /** Evidence about one peer: weighted counts of valid and failed results. */
@@ -82,6 +87,7 @@ export class Reputation {
   readonly #half: number
   readonly #arbitrated: number
   readonly #maxTracked: number
+  readonly #maxSeen: number
 
   constructor(options: ReputationOptions = {}) {
     this.#stakeOf = options.stakeOf ?? (() => 0)
@@ -91,6 +97,7 @@ export class Reputation {
     this.#half = Number(options.stakeHalfWeight ?? DEFAULT_STAKE_HALF_WEIGHT)
     this.#arbitrated = options.arbitratedWeight ?? DEFAULT_ARBITRATED_WEIGHT
     this.#maxTracked = options.maxTracked ?? MAX_TRACKED_PEERS
+    this.#maxSeen = options.maxSeen ?? DEFAULT_MAX_SEEN_VERDICTS
     if (!(this.#a > 0 && this.#b >= 0 && this.#k > 0 && this.#half > 0 && this.#arbitrated > 0)) {
       throw new ProofError(
         'PROOF__INVALID_INPUT',
@@ -132,7 +139,7 @@ export class Reputation {
     if (issuer !== verdict.verifier || issuer === verdict.worker) return 0
     const key = `${issuer}\u0000${verdict.jobId}\u0000${verdict.taskId}\u0000${verdict.round}`
     if (this.#seen.has(key)) return 0
-    if (this.#seen.size >= MAX_SEEN_VERDICTS) {
+    if (this.#seen.size >= this.#maxSeen) {
       const oldest = this.#seen.values().next().value
       if (oldest !== undefined) this.#seen.delete(oldest)
     }
