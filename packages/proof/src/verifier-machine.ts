@@ -8,6 +8,7 @@ import {
   DEFAULT_SELF_VERIFY_WEIGHT,
   DEFAULT_VERDICT_TIMEOUT_MS,
   MAX_CHALLENGE_CHUNKS,
+  MAX_MERKLE_DEPTH,
   MAX_PENDING_CHECKS,
   NONCE_BYTES,
   VERDICTS_TOPIC,
@@ -689,6 +690,15 @@ export class VerifierMachine implements SansIoMachine<VerifierInput, VerifierOut
       throw new ProofError('PROOF__PENDING_LIMIT_EXCEEDED', `${this.#checks.size} checks are in flight already`, {
         max: this.#maxPending,
       })
+    }
+    if (!Number.isInteger(result.chunks) || result.chunks < 1 || result.chunks > 2 ** MAX_MERKLE_DEPTH) {
+      throw new ProofError(
+        'PROOF__INVALID_INPUT',
+        `a result commits to 1 to 2^${MAX_MERKLE_DEPTH} chunks, not ${result.chunks}`,
+        {
+          chunks: result.chunks,
+        },
+      )
     }
     const plan = policy.plan ?? this.#plan
     assertPlan(plan)

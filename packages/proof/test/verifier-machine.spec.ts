@@ -302,7 +302,7 @@ describe('VerifierMachine', () => {
     expect(outputs.find((o) => o.kind === 'publish')).toMatchObject({ message: { body: { outcome: 'pass' } } })
   })
 
-  it('should reject a result whose tolerance label is unknown', async () => {
+  it('should reject a result whose tolerance label or size is out of range', async () => {
     const net = new TestNet({ verifier: ALWAYS })
     const [creator, worker] = await net.addPeers(2)
     worker!.prover.handle(
@@ -330,7 +330,12 @@ describe('VerifierMachine', () => {
       error = e
     }
     expect(isProofError(error, 'PROOF__UNKNOWN_TOLERANCE')).toBe(true)
+    const huge = { ...result.message.body, chunks: 2 ** 33 }
+    expect(() => creator!.verifier.handle({ kind: 'result', result: huge, envelope: new Uint8Array(1) }, 0)).toThrow(
+      expect.objectContaining({ code: 'PROOF__INVALID_INPUT' }),
+    )
     expect(creator!.verifier.pending).toBe(0)
+    expect(creator!.verifier.pollOutput()).toBeUndefined()
   })
 
   it('should pick third-party verifiers by reputation and never the worker itself', async () => {
