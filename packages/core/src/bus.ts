@@ -17,6 +17,8 @@ export interface Inbound {
   expiresAt: number
   /** The envelope's sequence number (strictly increasing per signer), when the bus knows it. */
   seq?: bigint
+  /** The signed envelope bytes, when the bus has them: a fraud proof carries the worker's signed Result. */
+  envelope?: Uint8Array
 }
 
 /**

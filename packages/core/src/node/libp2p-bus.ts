@@ -278,6 +278,7 @@ export class Libp2pMessageBus implements MessageBus {
       topic: message.topic,
       expiresAt: opened.expiresAt,
       seq: opened.seq,
+      envelope: message.data,
     })
   }
 
@@ -321,7 +322,13 @@ export class Libp2pMessageBus implements MessageBus {
         remote,
       })
     }
-    this.#dispatch({ from: opened.from, message: opened.message, expiresAt: opened.expiresAt, seq: opened.seq })
+    this.#dispatch({
+      from: opened.from,
+      message: opened.message,
+      expiresAt: opened.expiresAt,
+      seq: opened.seq,
+      envelope: bytes,
+    })
   }
 
   #dispatch(inbound: Inbound): void {
