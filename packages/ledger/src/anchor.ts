@@ -1,5 +1,4 @@
-import type { Address, Instruction, Signature } from '@solana/kit'
-import { getAddMemoInstruction } from '@solana-program/memo'
+import type { Address, Signature } from '@solana/kit'
 import type { AbortOptions } from '@tessera/core'
 import type { AnchorFacts } from './batch.js'
 import { ANCHOR_MEMO_PREFIX, MAX_MEMO_BYTES, MEMO_V3_PROGRAM_ADDRESS, SLASH_MEMO_PREFIX } from './constants.js'
@@ -31,14 +30,6 @@ export interface SlashRecord {
   fraudProofHash: Uint8Array
   vault: Address
   author: Address
-}
-
-/** A memo instruction for the pinned Memo v3 program. */
-export function memoInstruction(memo: string): Instruction {
-  if (new TextEncoder().encode(memo).byteLength > MAX_MEMO_BYTES) {
-    throw new LedgerError('LEDGER__INVALID_INPUT', `memo longer than ${MAX_MEMO_BYTES} bytes`, {})
-  }
-  return getAddMemoInstruction({ memo }, { programAddress: MEMO_V3_PROGRAM_ADDRESS })
 }
 
 export function anchorMemo(anchor: AnchorFacts): string {

@@ -19,9 +19,10 @@ import { logger as createLogger, type Logger } from '@libp2p/logger'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { bytesToHex } from '@noble/hashes/utils.js'
 import { encodeCanonical, type AbortOptions } from '@tessera/core'
-import { NONCE_ACCOUNT_SPACE } from './constants.js'
+import { ATTEMPT_MEMO_PREFIX, NONCE_ACCOUNT_SPACE } from './constants.js'
 import { LedgerError, isLedgerError, isRetryableLedgerError, isTransientLedgerError } from './errors.js'
 import type { IntentRecord, SettlementJournal } from './journal.js'
+import { memoInstruction } from './memo.js'
 import { readNonce } from './nonce.js'
 import { buildTransaction, sendInstructions } from './transaction.js'
 import { transactionFromWire } from './transaction-decode.js'
@@ -155,9 +156,14 @@ export class ActionExecutor {
         authority,
       })
     }
+    const instructions = [...(await action.instructions())]
+    // A failed attempt may leave the nonce where it was (LiteSVM does not advance it; a preflight refusal never
+    // does). Rebuilt byte for byte, the retry would carry the failed one's signature and be refused as already
+    // processed, so later attempts say which attempt they are.
+    if (attempt > 1) instructions.push(memoInstruction(`${ATTEMPT_MEMO_PREFIX}:${attempt}`))
     const transaction = await buildTransaction({
       feePayer: this.#payer,
-      instructions: await action.instructions(),
+      instructions,
       lifetime: { nonce, nonceAccount: this.nonceAccount },
     })
     const intent: IntentRecord = {

@@ -31,7 +31,7 @@ export interface SettlementConfig {
   settlementId: string
   /** @default 100 (1%) */
   feeBps?: number
-  /** Payees per payout transaction (the treasury rides along). @default 15 */
+  /** Payees per payout transaction (the treasury rides along). @default 14 */
   maxPayeesPerTransaction?: number
   /** Check both receipt signatures on input. The simulator may skip it for receipts it made itself. @default true */
   verifySignatures?: boolean
@@ -191,11 +191,11 @@ export class SettlementMachine implements SansIoMachine<SettlementInput, Settlem
     return this.#actions.get(key)?.signature
   }
 
-  /** True when no action is queued, in flight or waiting to retry. */
+  /** True when nothing is in flight or waiting to retry: the machine needs new input to do more. */
   get idle(): boolean {
     return (
       this.#outputs.length === 0 &&
-      [...this.#actions.values()].every((a) => a.status === 'confirmed' || a.status === 'failed')
+      [...this.#actions.values()].every((a) => a.status !== 'submitted' && a.status !== 'waiting')
     )
   }
 

@@ -3,6 +3,7 @@ import {
   getBase64Encoder,
   getSignatureFromTransaction,
   getTransactionEncoder,
+  isSignature,
   lamports as toLamports,
   type Address,
   type EncodedAccount,
@@ -123,6 +124,7 @@ export class LiteSvmTransport implements LedgerTransport {
 
   async getSignatureStatus(signature: Signature, options: AbortOptions = {}): Promise<SignatureStatus | null> {
     options.signal?.throwIfAborted()
+    assertSignature(signature)
     const record = this.#records.get(signature)
     if (record !== undefined) return { slot: BigInt(record.slot), err: record.err, confirmationStatus: 'finalized' }
     const meta = this.svm.getTransaction(signature)
@@ -160,6 +162,7 @@ export class LiteSvmTransport implements LedgerTransport {
 
   async getTransaction(signature: Signature, options: AbortOptions = {}): Promise<TransactionRecord | null> {
     options.signal?.throwIfAborted()
+    assertSignature(signature)
     const record = this.#records.get(signature)
     if (record === undefined) return null
     return {
@@ -260,6 +263,15 @@ export class LiteSvmTransport implements LedgerTransport {
     })
     this.#queue = run.catch(() => {})
     return run
+  }
+}
+
+/** LiteSVM's native code aborts the process on a malformed signature, so check it here. */
+function assertSignature(signature: string): void {
+  if (!isSignature(signature)) {
+    throw new LedgerError('LEDGER__INVALID_INPUT', 'not a base58 transaction signature', {
+      signature: signature.slice(0, 100),
+    })
   }
 }
 

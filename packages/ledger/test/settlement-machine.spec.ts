@@ -1,0 +1,185 @@
+import type { Receipt } from '@tessera/core'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { isLedgerError } from '../src/errors.js'
+import { SettlementMachine, type SettlementAction, type SettlementOutput } from '../src/settlement-machine.js'
+import { makeParties, makeReceipts, type Parties } from './support/receipts.js'
+
+function drain(machine: SettlementMachine): SettlementOutput[] {
+  const out: SettlementOutput[] = []
+  for (let o = machine.pollOutput(); o !== undefined; o = machine.pollOutput()) out.push(o)
+  return out
+}
+
+function submits(outputs: SettlementOutput[]): SettlementAction[] {
+  return outputs.flatMap((o) => (o.type === 'submit' ? [o.action] : []))
+}
+
+function thrown(fn: () => void): unknown {
+  try {
+    fn()
+    return undefined
+  } catch (e) {
+    return e
+  }
+}
+
+describe('SettlementMachine', () => {
+  let parties: Parties
+  let receipts: Receipt[]
+
+  beforeAll(async () => {
+    parties = await makeParties(10)
+    receipts = makeReceipts(parties, 40, 3)
+  })
+
+  function loaded(config: Partial<ConstructorParameters<typeof SettlementMachine>[0]> = {}): SettlementMachine {
+    const machine = new SettlementMachine({ settlementId: 's', ...config })
+    for (const receipt of receipts) machine.handle({ type: 'receipt', receipt }, 0)
+    drain(machine)
+    return machine
+  }
+
+  it('should ask for the anchor first and the payouts only once the anchor is confirmed', () => {
+    const machine = loaded()
+    machine.handle({ type: 'close-epoch', epoch: 3 }, 10)
+    const first = submits(drain(machine))
+    expect(first.map((a) => a.kind)).toEqual(['anchor'])
+    expect(first[0]).toMatchObject({ key: 's/3/anchor', epoch: 3, size: 40 })
+    machine.handle({ type: 'action-confirmed', key: 's/3/anchor', signature: 'A' }, 20)
+    const second = submits(drain(machine))
+    expect(second.map((a) => a.key)).toEqual(['s/3/payout/0'])
+    expect(machine.epochState(3)).toBe('paying')
+    machine.handle({ type: 'action-confirmed', key: 's/3/payout/0', signature: 'P' }, 30)
+    const events = drain(machine).flatMap((o) => (o.type === 'event' ? [o.event] : []))
+    expect(events).toContainEqual({ name: 'epoch:settled', epoch: 3, signatures: ['A', 'P'] })
+    expect(machine.idle).toBe(true)
+  })
+
+  it('should split payees into chunks of at most maxPayeesPerTransaction, each with its fee', () => {
+    const machine = loaded({ maxPayeesPerTransaction: 3, feeBps: 500 })
+    machine.handle({ type: 'close-epoch', epoch: 3 }, 0)
+    drain(machine)
+    machine.handle({ type: 'action-confirmed', key: 's/3/anchor', signature: 'A' }, 0)
+    const payouts = submits(drain(machine)).filter((a) => a.kind === 'payout')
+    expect(payouts.map((p) => p.transfers.length)).toEqual([3, 3, 3, 1])
+    const batch = machine.batch(3)!
+    expect(payouts.reduce((s, p) => s + p.fee, 0n)).toBe(batch.fee)
+    expect(payouts.flatMap((p) => p.transfers.map((t) => t.amount))).toEqual(batch.payouts.map((p) => p.net))
+  })
+
+  it('should build the same keys and digests whatever order the receipts came in', () => {
+    const a = new SettlementMachine({ settlementId: 's' })
+    const b = new SettlementMachine({ settlementId: 's' })
+    for (const receipt of receipts) a.handle({ type: 'receipt', receipt }, 0)
+    for (const receipt of [...receipts].reverse()) b.handle({ type: 'receipt', receipt }, 0)
+    for (const m of [a, b]) {
+      m.handle({ type: 'close-epoch', epoch: 3 }, 0)
+      drain(m)
+      m.handle({ type: 'action-confirmed', key: 's/3/anchor', signature: 'A' }, 0)
+    }
+    const keyed = (m: SettlementMachine) => submits(drain(m)).map((x) => [x.key, x.digest])
+    expect(keyed(b)).toEqual(keyed(a))
+  })
+
+  it('should retry a retryable failure with exponential backoff, then give up', () => {
+    const machine = loaded({ retry: { baseMs: 100, maxMs: 1_000, maxAttempts: 3 } })
+    machine.handle({ type: 'close-epoch', epoch: 3 }, 0)
+    drain(machine)
+    machine.handle({ type: 'action-failed', key: 's/3/anchor', code: 'LEDGER__RPC_TIMEOUT', retryable: true }, 1_000)
+    expect(machine.pollTimeout()).toBe(1_100)
+    machine.handleTimeout(1_099)
+    expect(submits(drain(machine))).toHaveLength(0)
+    machine.handleTimeout(1_100)
+    expect(submits(drain(machine)).map((a) => a.key)).toEqual(['s/3/anchor'])
+    machine.handle({ type: 'action-failed', key: 's/3/anchor', code: 'LEDGER__RPC_TIMEOUT', retryable: true }, 2_000)
+    expect(machine.pollTimeout()).toBe(2_200)
+    machine.handleTimeout(2_200)
+    drain(machine)
+    machine.handle({ type: 'action-failed', key: 's/3/anchor', code: 'LEDGER__RPC_TIMEOUT', retryable: true }, 3_000)
+    expect(machine.pollTimeout()).toBeUndefined()
+    const events = drain(machine).flatMap((o) => (o.type === 'event' ? [o.event] : []))
+    expect(events).toContainEqual({ name: 'action:failed', key: 's/3/anchor', code: 'LEDGER__RPC_TIMEOUT' })
+    expect(machine.idle).toBe(true)
+  })
+
+  it('should give up at once on a rejection, and try again when told to', () => {
+    const machine = loaded()
+    machine.handle({ type: 'close-epoch', epoch: 3 }, 0)
+    drain(machine)
+    machine.handle(
+      { type: 'action-failed', key: 's/3/anchor', code: 'LEDGER__INSUFFICIENT_FUNDS', retryable: false },
+      5,
+    )
+    expect(drain(machine).some((o) => o.type === 'event' && o.event.name === 'action:failed')).toBe(true)
+    expect(machine.pollTimeout()).toBeUndefined()
+    machine.handle({ type: 'retry', key: 's/3/anchor' }, 6)
+    expect(submits(drain(machine)).map((a) => a.key)).toEqual(['s/3/anchor'])
+  })
+
+  it('should refuse a duplicate task, a closed epoch and a forged receipt with coded errors', () => {
+    const machine = loaded()
+    expect(
+      isLedgerError(
+        thrown(() => machine.handle({ type: 'receipt', receipt: receipts[0]! }, 0)),
+        'LEDGER__DUPLICATE_RECEIPT',
+      ),
+    ).toBe(true)
+    machine.handle({ type: 'close-epoch', epoch: 3 }, 0)
+    const late = makeReceipts(parties, 41, 3, 'late').at(-1)!
+    expect(
+      isLedgerError(
+        thrown(() => machine.handle({ type: 'receipt', receipt: late }, 0)),
+        'LEDGER__EPOCH_CLOSED',
+      ),
+    ).toBe(true)
+    const forged = { ...makeReceipts(parties, 1, 4, 'forged')[0]!, amount: 10n ** 12n }
+    expect(
+      isLedgerError(
+        thrown(() => machine.handle({ type: 'receipt', receipt: forged }, 0)),
+        'LEDGER__INVALID_RECEIPT_SIGNATURE',
+      ),
+    ).toBe(true)
+    expect(machine.epochState(4)).toBeUndefined()
+  })
+
+  it('should refuse receipts beyond the epoch bound', () => {
+    const machine = new SettlementMachine({ settlementId: 's', maxReceiptsPerEpoch: 2 })
+    machine.handle({ type: 'receipt', receipt: receipts[0]! }, 0)
+    machine.handle({ type: 'receipt', receipt: receipts[1]! }, 0)
+    expect(
+      isLedgerError(
+        thrown(() => machine.handle({ type: 'receipt', receipt: receipts[2]! }, 0)),
+        'LEDGER__RECEIPTS_EXCEEDED',
+      ),
+    ).toBe(true)
+  })
+
+  it('should settle an empty epoch without any transaction', () => {
+    const machine = new SettlementMachine({ settlementId: 's' })
+    machine.handle({ type: 'close-epoch', epoch: 9 }, 0)
+    const outputs = drain(machine)
+    expect(submits(outputs)).toHaveLength(0)
+    expect(outputs).toContainEqual({ type: 'event', event: { name: 'epoch:settled', epoch: 9, signatures: [] } })
+  })
+
+  it('should refuse a fee outside 0–10,000 basis points', () => {
+    expect(
+      isLedgerError(
+        thrown(() => new SettlementMachine({ settlementId: 's', feeBps: 10_001 })),
+        'LEDGER__INVALID_FEE',
+      ),
+    ).toBe(true)
+    expect(
+      isLedgerError(
+        thrown(() => new SettlementMachine({ settlementId: 's', feeBps: 1.5 })),
+        'LEDGER__INVALID_FEE',
+      ),
+    ).toBe(true)
+  })
+
+  it('should report an unknown action with a coded error', () => {
+    const machine = new SettlementMachine({ settlementId: 's' })
+    const error = thrown(() => machine.handle({ type: 'action-confirmed', key: 'nope', signature: 'x' }, 0))
+    expect(isLedgerError(error, 'LEDGER__ACTION_NOT_FOUND')).toBe(true)
+  })
+})
