@@ -62,10 +62,15 @@ export const DEFAULT_MIN_CONNECTIONS = 8
 /** Connections kept at most. */
 export const DEFAULT_MAX_CONNECTIONS = 300
 /**
- * kad-dht looks itself up only at start and every few minutes, so a late joiner's routing table stays tiny. The node
- * looks itself up again after it joins, at these delays from its first DHT peer (PROBES.md).
+ * kad-dht looks itself up only at start and every few minutes, so a late joiner's routing table stays tiny
+ * (PROBES.md). After its first connection the node looks itself up again and again, the pause doubling from
+ * JOIN_LOOKUP_FIRST_PAUSE_MS up to JOIN_LOOKUP_MAX_PAUSE_MS, until a lookup teaches it nothing new (after at least
+ * JOIN_LOOKUPS_MIN) or JOIN_LOOKUPS_MAX lookups ran.
  */
-export const JOIN_SELF_LOOKUP_DELAYS_MS: readonly number[] = Object.freeze([0, 1_500, 5_000, 15_000])
+export const JOIN_LOOKUP_FIRST_PAUSE_MS = 500
+export const JOIN_LOOKUP_MAX_PAUSE_MS = 8_000
+export const JOIN_LOOKUPS_MIN = 3
+export const JOIN_LOOKUPS_MAX = 8
 /** A DHT query (lookup, provide, findProviders) gives up after this long unless the caller's signal says otherwise. */
 export const DHT_QUERY_TIMEOUT_MS = 30_000
 

@@ -61,15 +61,15 @@ describe('discovery', () => {
     const workers = nodes.slice(1, 4)
     await Promise.all(workers.map((w) => w.capacity.announce(sampleCapacity({ classes: ['inference/fp32'] }))))
     const expected = workers.map((w) => w.peerId.toString()).sort()
+    let found: string[] = []
     await waitFor(
       async () => {
-        const found = await creator.capacity.findWorkers('inference/fp32')
+        found = await creator.capacity.findWorkers('inference/fp32')
         return expected.every((p) => found.includes(p))
       },
       'the creator to find the three inference workers',
       { timeoutMs: 60_000, intervalMs: 500 },
     )
-    const found = await creator.capacity.findWorkers('inference/fp32')
     expect(found.filter((p) => expected.includes(p)).sort()).toEqual(expected)
     expect(found).not.toContain(creator.peerId.toString())
   }, 90_000)

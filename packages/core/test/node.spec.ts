@@ -5,6 +5,7 @@ import {
   domainOf,
   generateIdentity,
   isCoreError,
+  MAX_DIRECT_ENVELOPE_BYTES,
   PROTOCOLS,
   sealEnvelope,
   TOPICS,
@@ -17,6 +18,14 @@ const heartbeat = (worker: string) => ({
   type: 'heartbeat' as const,
   body: { jobId: 'job-1', worker, taskIds: ['t1'], issuedAt: 1 },
 })
+
+/** An unsigned LEB128 varint, as length prefixes are written. */
+function unsignedVarint(n: number): Uint8Array {
+  const out: number[] = []
+  for (; n >= 0x80; n = Math.floor(n / 0x80)) out.push((n & 0x7f) | 0x80)
+  out.push(n)
+  return Uint8Array.from(out)
+}
 
 describe('createNode', () => {
   const set = new NodeSet()
@@ -91,6 +100,18 @@ describe('createNode', () => {
     expect(decodeCanonical(ack.value!.subarray())).toEqual({ r: 'CORE__SIGNER_MISMATCH' })
     expect(received).toEqual([])
     expect(rejected).toMatchObject([{ from: b.peerId.toString(), code: 'CORE__SIGNER_MISMATCH' }])
+  })
+
+  it('should refuse a direct frame over the size bound before reading it', async () => {
+    const a = await set.create()
+    const b = await set.create({ bootstrap: [tcpAddr(a)] })
+    await waitFor(() => b.libp2p.getConnections(a.peerId).length > 0, 'b to connect to a')
+    const stream = await b.libp2p.dialProtocol(a.peerId, PROTOCOLS.task)
+    // Only the length prefix of a frame one byte over MAX_DIRECT_ENVELOPE_BYTES: the receiver must not wait for it.
+    stream.send(unsignedVarint(MAX_DIRECT_ENVELOPE_BYTES + 1))
+    const ack = await lp.decode(stream).next()
+    expect(decodeCanonical(ack.value!.subarray())).toEqual({ r: 'CORE__MESSAGE_TOO_LARGE' })
+    stream.abort(new Error('done'))
   })
 
   it('should deliver a published message to a subscriber', async () => {

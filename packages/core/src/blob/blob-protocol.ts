@@ -12,7 +12,7 @@ import {
 } from '../constants.js'
 import { CoreError, isCoreError } from '../errors.js'
 import { PROTOCOLS } from '../topics.js'
-import { nextFrame, readFrames, sendFrames, streamSink } from '../node/stream-io.js'
+import { framingFault, nextFrame, readFrames, sendFrames, streamSink } from '../node/stream-io.js'
 import type { BlobCid } from './blob-cid.js'
 import {
   BlobAssembler,
@@ -182,6 +182,14 @@ export async function fetchBlobFrom(
     stream.abort(e instanceof Error ? e : new Error(String(e)))
     throwIfAborted(options.signal)
     if (isCoreError(e)) throw e
+    if (framingFault(e) !== undefined) {
+      throw new CoreError(
+        'CORE__MALFORMED_BLOB_FRAME',
+        `${peer.toString()} sent a malformed blob frame`,
+        { peer: peer.toString() },
+        { cause: e },
+      )
+    }
     const what = stalled ? 'stalled' : 'failed'
     throw new CoreError(
       'CORE__PEER_UNREACHABLE',

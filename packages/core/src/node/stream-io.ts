@@ -4,7 +4,7 @@ import { pipe } from 'it-pipe'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import type { AbortOptions } from '../bus.js'
 import { throwIfAborted } from '../abort.js'
-import { AbortError } from '../errors.js'
+import { AbortError, CoreError } from '../errors.js'
 
 /**
  * Small adapters between libp2p 3 streams (async-iterable, written with `send` and back-pressured by `drain`) and
@@ -43,9 +43,36 @@ export async function sendFrames(
   }
 }
 
-/** The stream's incoming data as length-prefixed frames of at most `maxFrameBytes` (a longer prefix throws). */
-export function readFrames(stream: Stream, maxFrameBytes: number): AsyncGenerator<Uint8ArrayList> {
-  return lp.decode(stream, { maxDataLength: maxFrameBytes })
+/** What went wrong in a length-prefixed stream, from it-length-prefixed's error names; undefined for anything else. */
+export function framingFault(e: unknown): 'too-long' | 'malformed' | undefined {
+  switch ((e as Error | undefined)?.name) {
+    case 'InvalidDataLengthError':
+    case 'InvalidDataLengthLengthError':
+      return 'too-long'
+    case 'InvalidMessageLengthError':
+    case 'UnexpectedEOFError':
+      return 'malformed'
+    default:
+      return undefined
+  }
+}
+
+/**
+ * The stream's incoming data as length-prefixed frames of at most `maxFrameBytes`. A longer frame is
+ * `CORE__MESSAGE_TOO_LARGE`, a broken prefix or a truncated frame `CORE__MALFORMED_MESSAGE`.
+ */
+export async function* readFrames(stream: Stream, maxFrameBytes: number): AsyncGenerator<Uint8ArrayList> {
+  try {
+    yield* lp.decode(stream, { maxDataLength: maxFrameBytes })
+  } catch (e) {
+    const fault = framingFault(e)
+    if (fault === 'too-long') {
+      throw new CoreError('CORE__MESSAGE_TOO_LARGE', `a frame exceeded ${maxFrameBytes} bytes`, { max: maxFrameBytes })
+    }
+    if (fault === 'malformed')
+      throw new CoreError('CORE__MALFORMED_MESSAGE', 'a length-prefixed frame is malformed', {})
+    throw e
+  }
 }
 
 /** Reads the next frame, or undefined when the stream ended first. */

@@ -11,7 +11,7 @@ import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2p, type Libp2pOptions } from 'libp2p'
-import { throwIfAborted, withTimeout } from '../abort.js'
+import { delay, throwIfAborted, withTimeout } from '../abort.js'
 import { BlobService } from '../blob/blob-service.js'
 import { MemoryBlobstore } from '../blob/blobstore.js'
 import type { AbortOptions, Inbound } from '../bus.js'
@@ -21,7 +21,10 @@ import { systemClock, type Clock } from '../clock.js'
 import {
   BOOTSTRAP_DIAL_DELAY_MS,
   DHT_QUERY_TIMEOUT_MS,
-  JOIN_SELF_LOOKUP_DELAYS_MS,
+  JOIN_LOOKUP_FIRST_PAUSE_MS,
+  JOIN_LOOKUP_MAX_PAUSE_MS,
+  JOIN_LOOKUPS_MAX,
+  JOIN_LOOKUPS_MIN,
   LOCAL_INBOUND_CONNECTION_THRESHOLD,
   LOCAL_MAX_INCOMING_PENDING_CONNECTIONS,
 } from '../constants.js'
@@ -101,9 +104,7 @@ export class TesseraNode extends TypedEventEmitter<NodeEvents> {
   #status: NodeStatus = 'stopped'
   #transition: Promise<void> | undefined
   #lifetime: AbortController | undefined
-  #joinTimers: Array<ReturnType<typeof setTimeout>> = []
   #joinScheduled = false
-  #lookupRunning = false
   readonly #dialling = new Set<string>()
 
   /** @internal use {@link createNode} */
@@ -257,8 +258,6 @@ export class TesseraNode extends TypedEventEmitter<NodeEvents> {
   async #stop(options: AbortOptions): Promise<void> {
     this.#lifetime?.abort()
     this.#lifetime = undefined
-    for (const timer of this.#joinTimers) clearTimeout(timer)
-    this.#joinTimers = []
     this.#joinScheduled = false
     this.libp2p.removeEventListener('peer:connect', this.#onPeerConnect)
     this.libp2p.removeEventListener('peer:disconnect', this.#onPeerDisconnect)
@@ -295,31 +294,33 @@ export class TesseraNode extends TypedEventEmitter<NodeEvents> {
   }
 
   /**
-   * After the first connection, look ourselves up a few times (PROBES.md: kad-dht does so only at start and every
-   * few minutes, which leaves late joiners with tiny routing tables). Each lookup also tells the peers it asks
-   * about us, so earlier joiners learn of late ones.
+   * After the first connection, look ourselves up until the routing table stops growing (PROBES.md: kad-dht does so
+   * only at start and every few minutes, which leaves late joiners with tiny routing tables). Each lookup also tells
+   * the peers it asks about us, so earlier joiners learn of later ones.
    */
   #scheduleJoinLookups(): void {
     if (this.#joinScheduled) return
     this.#joinScheduled = true
-    for (const wait of JOIN_SELF_LOOKUP_DELAYS_MS) {
-      const timer = setTimeout(() => void this.#runJoinLookup(), wait)
-      timer.unref?.()
-      this.#joinTimers.push(timer)
-    }
+    void this.#runJoinLookups()
   }
 
-  async #runJoinLookup(): Promise<void> {
+  async #runJoinLookups(): Promise<void> {
     const signal = this.#lifetime?.signal
-    if (signal === undefined || signal.aborted || this.#lookupRunning) return
-    this.#lookupRunning = true
-    try {
-      await this.selfLookup({ signal })
-      this.#log('self-lookup done: %d peers in the routing table', this.routingTable().length)
-    } catch (e) {
-      this.#log('self-lookup failed - %e', e)
-    } finally {
-      this.#lookupRunning = false
+    if (signal === undefined) return
+    let pause = 0
+    for (let lookups = 1; lookups <= JOIN_LOOKUPS_MAX && !signal.aborted; lookups++) {
+      const before = this.routingTable().length
+      try {
+        await delay(pause, signal)
+        await this.selfLookup({ signal })
+      } catch (e) {
+        if (signal.aborted) return
+        this.#log('self-lookup failed - %e', e)
+      }
+      const after = this.routingTable().length
+      this.#log('self-lookup %d: %d peers in the routing table', lookups, after)
+      if (after <= before && lookups >= JOIN_LOOKUPS_MIN) return
+      pause = Math.min(Math.max(pause * 2, JOIN_LOOKUP_FIRST_PAUSE_MS), JOIN_LOOKUP_MAX_PAUSE_MS)
     }
   }
 }
