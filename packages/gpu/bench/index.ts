@@ -6,6 +6,7 @@
  */
 import { execFileSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
+import { availableParallelism, loadavg } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import {
@@ -33,7 +34,18 @@ const PT_SIDE = 256
 const PT_SAMPLES = 16
 const MIN_SECONDS = 1
 
-async function timeMatmul(engine: Engine, kernel: MatmulKernel, n: number): Promise<number> {
+/** Throughput per wall-clock second, and per CPU-second of this process (lavapipe's threads included). */
+interface Rate {
+  perSecond: number
+  perCpuSecond: number
+}
+
+function cpuSeconds(since: NodeJS.CpuUsage): number {
+  const u = process.cpuUsage(since)
+  return (u.user + u.system) / 1e6
+}
+
+async function timeMatmul(engine: Engine, kernel: MatmulKernel, n: number): Promise<Rate> {
   const ops = new GpuBackend(engine.context, kernel)
   const a = ops.fromHost(tensor([n, n], randomFloats(n * n, 1)))
   const b = ops.fromHost(tensor([n, n], randomFloats(n * n, 2)))
@@ -44,16 +56,19 @@ async function timeMatmul(engine: Engine, kernel: MatmulKernel, n: number): Prom
   }
   await once()
   let reps = 0
+  const cpu = process.cpuUsage()
   const start = performance.now()
   do {
     await once()
     reps++
   } while (performance.now() - start < MIN_SECONDS * 1000)
   const seconds = (performance.now() - start) / 1000
+  const flop = 2 * n ** 3 * reps
+  const used = cpuSeconds(cpu)
   ops.release(a)
   ops.release(b)
   ops.flush()
-  return (2 * n ** 3 * reps) / seconds / 1e9
+  return { perSecond: flop / seconds / 1e9, perCpuSecond: flop / used / 1e9 }
 }
 
 function timeJsMatmul(n: number): number {
@@ -95,9 +110,11 @@ const adapter = `${engine.adapter.vendor} ${engine.adapter.architecture} ${engin
 
 // Matmul: the engine's own kernel is the headline; the other kernel is reported alongside.
 const kernel = engine.tensors.matmulKernel
-const gflops = await timeMatmul(engine, kernel, MATMUL_N)
+const loadBefore = loadavg()[0]!
+const mm = await timeMatmul(engine, kernel, MATMUL_N)
+const gflops = mm.perSecond
 const otherKernel: MatmulKernel = kernel === 'tiled' ? 'blocked' : 'tiled'
-const otherGflops = await timeMatmul(engine, otherKernel, MATMUL_N)
+const otherGflops = (await timeMatmul(engine, otherKernel, MATMUL_N)).perSecond
 const jsSeconds = timeJsMatmul(JS_N) * (MATMUL_N / JS_N) ** 3
 const jsGflops = (2 * MATMUL_N ** 3) / jsSeconds / 1e9
 const vendor = cublas()
@@ -117,10 +134,12 @@ const frame: RenderTileOptions = {
 }
 await engine.renderTile({ ...frame, samples: 1 })
 let rays = 0
+const ptCpu = process.cpuUsage()
 const ptStart = performance.now()
 do rays += (await engine.renderTile(frame)).rays
 while (performance.now() - ptStart < MIN_SECONDS * 1000)
 const raysPerSec = rays / ((performance.now() - ptStart) / 1000)
+const raysPerCpuSecond = rays / cpuSeconds(ptCpu)
 
 const benchmark = await runCapacityBenchmark(engine, { runs: 5 })
 
@@ -180,13 +199,21 @@ const results = {
     gflops,
     ratioToJs: gflops / jsGflops,
     jsGflops,
+    gflopsPerCpuSecond: mm.perCpuSecond,
     jsNote: `plain JS i-j-k triple loop over Float32Array timed at n=${JS_N}, scaled by (${MATMUL_N}/${JS_N})^3`,
     otherKernel: { kernel: otherKernel, gflops: otherGflops },
     ...('gflops' in vendor
       ? { cublasGflops: vendor.gflops, cublasDevice: vendor.device, ratioToCublas: gflops / vendor.gflops }
       : { cublas: vendor.unavailable }),
   },
-  pathtrace: { triangles: scene.triangleCount, raysPerSec, width: PT_SIDE, height: PT_SIDE, samples: PT_SAMPLES },
+  pathtrace: {
+    triangles: scene.triangleCount,
+    raysPerSec,
+    raysPerCpuSecond,
+    width: PT_SIDE,
+    height: PT_SIDE,
+    samples: PT_SAMPLES,
+  },
   benchmark: {
     score: benchmark.score,
     cv: benchmark.cv,
@@ -194,6 +221,8 @@ const results = {
     workloadVersion: benchmark.workloadVersion,
   },
   determinism,
+  // Wall-clock figures on a shared CPU depend on what else runs; the per-CPU-second figures much less so.
+  host: { cpus: availableParallelism(), loadAverage1m: { before: loadBefore, after: loadavg()[0]! } },
   measuredAt: new Date().toISOString(),
 }
 engine.destroy()
@@ -207,6 +236,9 @@ console.table([
   { metric: 'matmul ratio to JS', value: fmt(gflops / jsGflops, 1) },
   { metric: 'matmul ratio to cuBLAS', value: 'gflops' in vendor ? fmt(gflops / vendor.gflops, 3) : vendor.unavailable },
   { metric: `path tracer M rays/s (${scene.triangleCount} triangles)`, value: fmt(raysPerSec / 1e6) },
+  { metric: 'path tracer M rays per CPU-second', value: fmt(raysPerCpuSecond / 1e6) },
+  { metric: 'matmul GFLOP per CPU-second', value: fmt(mm.perCpuSecond) },
+  { metric: 'load average (1 min) before/after', value: `${fmt(loadBefore)} / ${fmt(loadavg()[0]!)}` },
   { metric: 'benchmark score (units)', value: fmt(benchmark.score, 1) },
   { metric: 'benchmark CV', value: fmt(benchmark.cv, 3) },
   { metric: 'render CPU vs GPU PSNR dB', value: fmt(determinism.cpuVsGpu.renderPsnrDb, 1) },
