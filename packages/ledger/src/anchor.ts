@@ -1,4 +1,5 @@
 import type { Address, Signature } from '@solana/kit'
+import { TOKEN_PROGRAM_ADDRESS, TRANSFER_DISCRIMINATOR, getTransferInstructionDataDecoder } from '@solana-program/token'
 import type { AbortOptions } from '@tessera/core'
 import type { AnchorFacts } from './batch.js'
 import { ANCHOR_MEMO_PREFIX, MAX_MEMO_BYTES, MEMO_V3_PROGRAM_ADDRESS, SLASH_MEMO_PREFIX } from './constants.js'
@@ -29,6 +30,8 @@ export interface SlashRecord {
   slot: bigint
   fraudProofHash: Uint8Array
   vault: Address
+  /** Token units the same transaction moved out of the vault. */
+  amount: bigint
   author: Address
 }
 
@@ -139,7 +142,14 @@ export async function readSlashRecord(
       signature,
     })
   }
-  return { ...slashes[0], signature, slot: record.slot, author }
+  const slash = slashes[0]
+  let amount = 0n
+  for (const instruction of decodeTransaction(record.transaction).instructions) {
+    if (instruction.programAddress !== TOKEN_PROGRAM_ADDRESS || instruction.accounts[0] !== slash.vault) continue
+    if (instruction.data[0] !== TRANSFER_DISCRIMINATOR || instruction.data.byteLength !== 9) continue
+    amount += getTransferInstructionDataDecoder().decode(instruction.data).amount
+  }
+  return { ...slash, amount, signature, slot: record.slot, author }
 }
 
 function toHex(bytes: Uint8Array): string {

@@ -96,7 +96,13 @@ export const jsonRpcEnvelope = z.union([
   z
     .object({
       jsonrpc: z.literal('2.0'),
-      error: z.object({ code: z.union([z.number(), z.bigint()]), message: z.string(), data: z.unknown() }).loose(),
+      error: z
+        .object({
+          code: z.union([z.number(), z.bigint()]),
+          message: z.string().max(4096),
+          data: z.unknown().optional(),
+        })
+        .loose(),
     })
     .loose(),
 ])

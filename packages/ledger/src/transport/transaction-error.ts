@@ -199,7 +199,12 @@ export function ledgerErrorFromTransactionError(err: TransactionErrorJson, detai
       context,
     )
   }
-  if (err === 'InsufficientFundsForFee' || (typeof err === 'object' && 'InsufficientFundsForRent' in err)) {
+  // AccountNotFound is Solana's answer for a fee payer that was never credited.
+  if (
+    err === 'InsufficientFundsForFee' ||
+    err === 'AccountNotFound' ||
+    (typeof err === 'object' && 'InsufficientFundsForRent' in err)
+  ) {
     return new LedgerError(
       'LEDGER__INSUFFICIENT_FUNDS',
       'the fee payer lacks lamports for fees or rent; fund it',

@@ -1,0 +1,130 @@
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { isAddress, lamports as toLamports, type Address, type KeyPairSigner } from '@solana/kit'
+import { logger as createLogger, type Logger } from '@libp2p/logger'
+import type { AbortOptions } from '@tessera/core'
+import { JOURNAL_FILE, WALLET_FILE } from './constants.js'
+import { writeFileAtomic } from './durable-file.js'
+import { LedgerError } from './errors.js'
+import { ActionExecutor, type ExecutorHooks } from './executor.js'
+import { SettlementJournal } from './journal.js'
+import { associatedTokenAddress, createMint, ensureTokenAccount, getTokenBalance, mintTokens } from './token.js'
+import { createLiteSvmTransport } from './transport/litesvm-transport.js'
+import { createRpcTransport, type RpcTransportOptions } from './transport/rpc-transport.js'
+import type { LedgerTransport } from './transport/transport.js'
+import { loadOrCreateWallet } from './wallet.js'
+
+const CHAIN_DIR = 'chain'
+const LOCAL_MINT_FILE = 'local-mint.json'
+const MINT_AUTHORITY_FILE = 'mint-authority.json'
+
+export interface LedgerOptions {
+  /** Directory for the wallet (`wallet.json`, mode 0600), the journal and, on LiteSVM, the chain's state. */
+  dataDir: string
+  /** A cluster to settle on. Without it the embedded LiteSVM chain runs in-process, persisted in `dataDir/chain`. */
+  rpc?: RpcTransportOptions
+  /**
+   * The SPL mint payments use. Required with `rpc`; on LiteSVM a local demo mint is created on first start (the node
+   * holds its authority, so local token airdrops work) and reused after.
+   */
+  mint?: Address
+  /** Test seams of the executor (crash tests). */
+  hooks?: ExecutorHooks
+  /** @default logger('tessera:ledger') */
+  logger?: Logger
+}
+
+/**
+ * A node's ledger: its transport, wallet, payment mint, journal and journaled executor, ready for `openEscrow`,
+ * `bondStake` and a `SettlementDriver`. The composition root the node and the examples use.
+ */
+export interface Ledger {
+  readonly transport: LedgerTransport
+  readonly wallet: KeyPairSigner
+  readonly mint: Address
+  readonly journal: SettlementJournal
+  readonly executor: ActionExecutor
+  /** The wallet's associated token account for the mint, created if missing. */
+  tokenAccount(options?: AbortOptions): Promise<Address>
+  /** Lamports and token units the wallet holds. */
+  balance(options?: AbortOptions): Promise<{ lamports: bigint; tokens: bigint }>
+  /**
+   * Free lamports (LiteSVM, a local validator, devnet) and, on the local demo mint, free tokens. Anything else is
+   * `LEDGER__AIRDROP_UNAVAILABLE`.
+   */
+  airdrop(amounts: { lamports?: bigint; tokens?: bigint }, options?: AbortOptions): Promise<void>
+  close(): Promise<void>
+}
+
+/** Opens the ledger in `options.dataDir`: LiteSVM by default, a cluster when `options.rpc` is given. */
+export async function openLedger(options: LedgerOptions): Promise<Ledger> {
+  const log = options.logger ?? createLogger('tessera:ledger')
+  const transport =
+    options.rpc === undefined
+      ? await createLiteSvmTransport({ dataDir: join(options.dataDir, CHAIN_DIR) })
+      : createRpcTransport(options.rpc)
+  try {
+    const wallet = await loadOrCreateWallet(join(options.dataDir, WALLET_FILE))
+    if (transport.kind === 'litesvm' && (await transport.getBalance(wallet.address)) === 0n) {
+      await transport.requestAirdrop(wallet.address, toLamports(10_000_000_000n))
+    }
+    const local = transport.kind === 'litesvm' && options.mint === undefined
+    const mint = options.mint ?? (local ? await localMint(transport, wallet, options.dataDir) : undefined)
+    if (mint === undefined) {
+      throw new LedgerError('LEDGER__INVALID_INPUT', 'a cluster needs the payment mint: pass options.mint', {})
+    }
+    const mintAuthority = local ? await loadOrCreateWallet(join(options.dataDir, MINT_AUTHORITY_FILE)) : undefined
+    const journal = await SettlementJournal.open(join(options.dataDir, JOURNAL_FILE))
+    const executor = await ActionExecutor.open({ transport, journal, payer: wallet, hooks: options.hooks })
+    log('ledger open: %s chain, wallet %s, mint %s', transport.kind, wallet.address, mint)
+    return {
+      transport,
+      wallet,
+      mint,
+      journal,
+      executor,
+      tokenAccount: (o = {}) => ensureTokenAccount(transport, { payer: wallet, owner: wallet.address, mint }, o),
+      balance: async (o = {}) => ({
+        lamports: await transport.getBalance(wallet.address, o),
+        tokens: await getTokenBalance(transport, await associatedTokenAddress(wallet.address, mint), o),
+      }),
+      airdrop: async (amounts, o = {}) => {
+        if (amounts.lamports !== undefined)
+          await transport.requestAirdrop(wallet.address, toLamports(amounts.lamports), o)
+        if (amounts.tokens === undefined) return
+        if (mintAuthority === undefined) {
+          throw new LedgerError('LEDGER__AIRDROP_UNAVAILABLE', 'token airdrops exist only for the local demo mint', {
+            mint,
+          })
+        }
+        const destination = await ensureTokenAccount(transport, { payer: wallet, owner: wallet.address, mint }, o)
+        await mintTokens(transport, { payer: wallet, mint, mintAuthority, destination, amount: amounts.tokens }, o)
+      },
+      close: async () => {
+        await journal.close()
+        await transport.close()
+      },
+    }
+  } catch (e) {
+    await transport.close()
+    throw e
+  }
+}
+
+/** The local demo mint of this data directory, created on first use. */
+async function localMint(transport: LedgerTransport, payer: KeyPairSigner, dataDir: string): Promise<Address> {
+  const path = join(dataDir, LOCAL_MINT_FILE)
+  try {
+    const { mint } = JSON.parse(await readFile(path, 'utf8')) as { mint?: unknown }
+    if (typeof mint !== 'string' || !isAddress(mint) || (await transport.getAccount(mint)) === null) {
+      throw new LedgerError('LEDGER__STATE_CORRUPT', `${path} does not name a mint on this chain`, { path })
+    }
+    return mint
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
+  }
+  const authority = await loadOrCreateWallet(join(dataDir, MINT_AUTHORITY_FILE))
+  const mint = await createMint(transport, { payer, mintAuthority: authority.address })
+  await writeFileAtomic(path, new TextEncoder().encode(JSON.stringify({ mint })))
+  return mint
+}

@@ -1,0 +1,130 @@
+import type { Address, TransactionSigner } from '@solana/kit'
+import type { AbortOptions } from '@tessera/core'
+import { slashMemo } from './anchor.js'
+import { LedgerError } from './errors.js'
+import { actionDigest, type ActionExecutor, type ActionResult } from './executor.js'
+import { memoInstruction } from './memo.js'
+import {
+  assertVaultSigners,
+  openVault,
+  vaultCloseInstruction,
+  vaultTransferInstructions,
+  verifyVault,
+  type Vault,
+} from './vault.js'
+
+/**
+ * Stake: a worker bonds tokens into a vault whose multisig is [worker, counterparty, arbiter], 2 of 3, where the
+ * counterparty is the creator it works for or a network key. A fraud proof (from `@tessera/proof`, named by its
+ * SHA-256) lets the arbiter and the counterparty forfeit the bond: one transaction carries the slash record (a
+ * Memo v3 `tessera:slash:1:<proof hash>:<vault>`) and moves the whole bond to the beneficiary, so the record and
+ * the forfeit cannot be separated. The worker and the counterparty together release the bond when the work ends.
+ * No program checks the fraud proof on chain (none can be deployed here); see README, "What is enforced where".
+ */
+
+export interface StakeParties {
+  worker: Address
+  counterparty: Address
+  arbiter: Address
+}
+
+export interface StakeBond extends Vault {
+  bondId: string
+  parties: StakeParties
+}
+
+/** Bonds `amount` of the worker's tokens (idempotent under `bondId`). */
+export async function bondStake(
+  executor: ActionExecutor,
+  input: {
+    bondId: string
+    worker: TransactionSigner
+    /** The worker's token account the bond comes from. */
+    source: Address
+    counterparty: Address
+    arbiter: Address
+    mint: Address
+    amount: bigint
+  },
+  options: AbortOptions = {},
+): Promise<{ bond: StakeBond; result: ActionResult }> {
+  const parties = { worker: input.worker.address, counterparty: input.counterparty, arbiter: input.arbiter }
+  const { vault, result } = await openVault(
+    executor,
+    {
+      id: `stake/${input.bondId}`,
+      funder: input.worker,
+      source: input.source,
+      signers: [parties.worker, parties.counterparty, parties.arbiter],
+      mint: input.mint,
+      amount: input.amount,
+    },
+    options,
+  )
+  return { bond: { ...vault, bondId: input.bondId, parties }, result }
+}
+
+/**
+ * Forfeits a bond for a fraud proof: the slash record and the transfer of the whole bond to `beneficiaryAccount`
+ * in one transaction, signed by the arbiter and the counterparty; the emptied account is closed and its rent
+ * returned to the worker (rent is not stake).
+ */
+export async function slashStake(
+  executor: ActionExecutor,
+  input: {
+    bond: StakeBond
+    /** SHA-256 of the fraud proof (`fraudProofHash` from `@tessera/proof`). */
+    fraudProofHash: Uint8Array
+    beneficiaryAccount: Address
+    signers: readonly [TransactionSigner, TransactionSigner]
+  },
+  options: AbortOptions = {},
+): Promise<ActionResult> {
+  const { bond } = input
+  assertVaultSigners(bond, input.signers, [[bond.parties.arbiter, bond.parties.counterparty]], 'a slash')
+  const memo = slashMemo(input.fraudProofHash, bond.address)
+  return executor.execute(
+    {
+      key: `stake/${bond.address}/slash`,
+      digest: actionDigest(['stake-slash', bond.address, input.fraudProofHash, input.beneficiaryAccount]),
+      instructions: async () => {
+        const amount = await verifyVault(executor.transport, bond, options)
+        if (amount === 0n) {
+          throw new LedgerError('LEDGER__INSUFFICIENT_FUNDS', `bond ${bond.address} holds nothing to slash`, {
+            bond: bond.address,
+          })
+        }
+        return [
+          memoInstruction(memo),
+          ...vaultTransferInstructions(bond, [{ destination: input.beneficiaryAccount, amount }], input.signers),
+          vaultCloseInstruction(bond, bond.parties.worker, input.signers),
+        ]
+      },
+    },
+    options,
+  )
+}
+
+/** Returns the whole bond to the worker and closes it (worker + counterparty sign). */
+export async function unbondStake(
+  executor: ActionExecutor,
+  input: { bond: StakeBond; workerAccount: Address; signers: readonly [TransactionSigner, TransactionSigner] },
+  options: AbortOptions = {},
+): Promise<ActionResult> {
+  const { bond } = input
+  assertVaultSigners(bond, input.signers, [[bond.parties.worker, bond.parties.counterparty]], 'unbonding')
+  return executor.execute(
+    {
+      key: `stake/${bond.address}/unbond`,
+      digest: actionDigest(['stake-unbond', bond.address, input.workerAccount]),
+      instructions: async () => {
+        const amount = await verifyVault(executor.transport, bond, options)
+        return [
+          ...vaultTransferInstructions(bond, [{ destination: input.workerAccount, amount }], input.signers),
+          vaultCloseInstruction(bond, bond.parties.worker, input.signers),
+        ]
+      },
+    },
+    options,
+  )
+}

@@ -1,0 +1,72 @@
+import { generateKeyPairSigner } from '@solana/kit'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { isLedgerError } from '../src/errors.js'
+import { openEscrow } from '../src/escrow.js'
+import { openLedger } from '../src/ledger.js'
+import { tempDir } from './support/fixtures.js'
+import { RpcDouble } from './support/rpc-double.js'
+
+describe('openLedger', () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>
+
+  beforeEach(async () => {
+    dir = await tempDir()
+  })
+
+  afterEach(async () => {
+    await dir.remove()
+  })
+
+  it('should keep the wallet, the local mint and balances across a restart', async () => {
+    const first = await openLedger({ dataDir: dir.path })
+    await first.airdrop({ tokens: 500_000n })
+    const worker = await generateKeyPairSigner()
+    const arbiter = await generateKeyPairSigner()
+    const { escrow } = await openEscrow(first.executor, {
+      jobId: 'job-1',
+      creator: first.wallet,
+      source: await first.tokenAccount(),
+      worker: worker.address,
+      arbiter: arbiter.address,
+      mint: first.mint,
+      amount: 200_000n,
+    })
+    const before = await first.balance()
+    await first.close()
+
+    const second = await openLedger({ dataDir: dir.path })
+    expect(second.wallet.address).toBe(first.wallet.address)
+    expect(second.mint).toBe(first.mint)
+    expect(await second.balance()).toEqual(before)
+    expect(before.tokens).toBe(300_000n)
+    const again = await openEscrow(second.executor, {
+      jobId: 'job-1',
+      creator: second.wallet,
+      source: await second.tokenAccount(),
+      worker: worker.address,
+      arbiter: arbiter.address,
+      mint: second.mint,
+      amount: 200_000n,
+    })
+    expect(again.escrow.address).toBe(escrow.address)
+    expect(again.result.replayed).toBe(true)
+    expect((await second.balance()).tokens).toBe(300_000n)
+    await second.close()
+  })
+
+  it('should require the payment mint on a cluster and report an unfunded wallet with a coded error', async () => {
+    const double = await RpcDouble.start()
+    try {
+      const error = await openLedger({ dataDir: dir.path, rpc: { url: double.url } }).catch((e: unknown) => e)
+      expect(isLedgerError(error, 'LEDGER__INVALID_INPUT')).toBe(true)
+      const mint = (await generateKeyPairSigner()).address
+      const ledger = await openLedger({ dataDir: dir.path, rpc: { url: double.url, pollIntervalMs: 5 }, mint }).catch(
+        (e: unknown) => e,
+      )
+      // An unfunded wallet cannot create its nonce account on a cluster: the coded error says so.
+      expect(isLedgerError(ledger, 'LEDGER__INSUFFICIENT_FUNDS')).toBe(true)
+    } finally {
+      await double.close()
+    }
+  })
+})

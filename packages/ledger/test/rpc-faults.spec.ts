@@ -1,0 +1,167 @@
+import { generateKeyPairSigner, lamports } from '@solana/kit'
+import { getTransferSolInstruction } from '@solana-program/system'
+import type { Receipt } from '@tessera/core'
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { isLedgerError } from '../src/errors.js'
+import { sendInstructions } from '../src/transaction.js'
+import { associatedTokenAddress, getTokenBalance } from '../src/token.js'
+import type { RetryEvent } from '../src/transport/retry.js'
+import { createRpcTransport } from '../src/transport/rpc-transport.js'
+import type { LedgerTransport } from '../src/transport/transport.js'
+import type { SettlementEvent } from '../src/settlement-machine.js'
+import { SOL, tempDir } from './support/fixtures.js'
+import { makeParties, makeReceipts } from './support/receipts.js'
+import { RpcDouble, type RpcFault } from './support/rpc-double.js'
+import {
+  createSettlementWorld,
+  fundEpochVault,
+  grossOf,
+  openSettlementNode,
+  settlementDriver,
+} from './support/settlement-world.js'
+
+describe('RpcTransport against a misbehaving endpoint', () => {
+  let double: RpcDouble
+  let transport: LedgerTransport
+  let retries: RetryEvent[]
+
+  beforeEach(async () => {
+    double = await RpcDouble.start()
+    retries = []
+    transport = createRpcTransport({
+      url: double.url,
+      requestTimeoutMs: 150,
+      pollIntervalMs: 5,
+      retry: { attempts: 4, baseDelayMs: 5, maxDelayMs: 40 },
+      onRetry: (event) => retries.push(event),
+    })
+  })
+
+  afterEach(async () => {
+    await transport.close()
+    await double.close()
+  })
+
+  const cases: Array<[RpcFault, string]> = [
+    ['malformed-json', 'LEDGER__RPC_MALFORMED_REPLY'],
+    ['wrong-shape', 'LEDGER__RPC_MALFORMED_REPLY'],
+    ['http-503', 'LEDGER__RPC_UNAVAILABLE'],
+    ['node-behind', 'LEDGER__RPC_UNAVAILABLE'],
+    ['stall', 'LEDGER__RPC_TIMEOUT'],
+  ]
+  for (const [fault, code] of cases) {
+    it(`should retry a ${fault} reply as ${code} with exponential backoff and then succeed`, async () => {
+      double.inject('getLatestBlockhash', fault, 3)
+      const latest = await transport.getLatestBlockhash()
+      expect(latest.blockhash).toBe(double.svm.latestBlockhash())
+      expect(retries.map((r) => [r.operation, r.attempt, r.delayMs, (r.error as { code: string }).code])).toEqual([
+        ['getLatestBlockhash', 1, 5, code],
+        ['getLatestBlockhash', 2, 10, code],
+        ['getLatestBlockhash', 3, 20, code],
+      ])
+    })
+  }
+
+  it('should give up with the coded error once the attempts are spent', async () => {
+    double.inject('getBalance', 'http-503', 10)
+    const error = await transport.getBalance((await generateKeyPairSigner()).address).catch((e: unknown) => e)
+    expect(isLedgerError(error, 'LEDGER__RPC_UNAVAILABLE')).toBe(true)
+    expect(double.count('getBalance')).toBe(4)
+  })
+
+  it('should validate account data before trusting it', async () => {
+    double.inject('getAccountInfo', 'wrong-shape', 4)
+    const error = await transport.getAccount((await generateKeyPairSigner()).address).catch((e: unknown) => e)
+    expect(isLedgerError(error, 'LEDGER__RPC_MALFORMED_REPLY')).toBe(true)
+  })
+
+  it('should pay once when a sent transaction executes but its reply is lost', async () => {
+    const alice = await generateKeyPairSigner()
+    const bob = await generateKeyPairSigner()
+    await transport.requestAirdrop(alice.address, lamports(SOL))
+    double.inject('sendTransaction', 'lose-reply', 1)
+    await sendInstructions(transport, {
+      feePayer: alice,
+      instructions: [getTransferSolInstruction({ source: alice, destination: bob.address, amount: SOL / 2n })],
+    })
+    expect(double.count('sendTransaction')).toBe(2)
+    expect(await transport.getBalance(bob.address)).toBe(SOL / 2n)
+  })
+
+  it('should not retry a transaction the chain rejects', async () => {
+    const alice = await generateKeyPairSigner()
+    const bob = await generateKeyPairSigner()
+    await transport.requestAirdrop(alice.address, lamports(SOL))
+    const error = await sendInstructions(transport, {
+      feePayer: alice,
+      instructions: [getTransferSolInstruction({ source: alice, destination: bob.address, amount: 2n * SOL })],
+    }).catch((e: unknown) => e)
+    expect(isLedgerError(error, 'LEDGER__INSUFFICIENT_FUNDS')).toBe(true)
+    expect((error as { context: { executed: boolean } }).context.executed).toBe(false)
+    expect(double.count('sendTransaction')).toBe(1)
+    expect(retries).toEqual([])
+  })
+})
+
+describe('settlement over a misbehaving endpoint', () => {
+  let receipts: Receipt[]
+  let double: RpcDouble
+  let transport: LedgerTransport
+  let dir: Awaited<ReturnType<typeof tempDir>>
+
+  beforeAll(async () => {
+    receipts = makeReceipts(await makeParties(10), 120, 2)
+  })
+
+  beforeEach(async () => {
+    double = await RpcDouble.start()
+    dir = await tempDir()
+    transport = createRpcTransport({
+      url: double.url,
+      requestTimeoutMs: 150,
+      pollIntervalMs: 5,
+      retry: { attempts: 2, baseDelayMs: 5, maxDelayMs: 20 },
+    })
+  })
+
+  afterEach(async () => {
+    await transport.close()
+    await double.close()
+    await dir.remove()
+  })
+
+  it('should settle exactly once through lost replies, outages and timeouts, retrying with backoff', async () => {
+    const world = await createSettlementWorld(transport, grossOf(receipts))
+    const node = await openSettlementNode(world, { dir: dir.path })
+    const vault = await fundEpochVault(world, node.executor, 2, grossOf(receipts))
+    const { machine, driver } = settlementDriver(world, node, vault, {
+      retry: { baseMs: 10, maxMs: 50, maxAttempts: 6 },
+    })
+    const events: SettlementEvent[] = []
+    driver.onEvent((e) => events.push(e))
+    for (const receipt of receipts) driver.handle({ type: 'receipt', receipt })
+
+    // The anchor executes but its reply is lost; then the endpoint is down for longer than the transport's
+    // retries (the machine retries the action later); the payout's first send stalls past the request timeout.
+    double.inject('sendTransaction', 'lose-reply', 1)
+    double.inject('getSignatureStatuses', 'http-503', 3)
+    double.inject('getAccountInfo', 'malformed-json', 2)
+    driver.handle({ type: 'close-epoch', epoch: 2 })
+    await driver.run()
+
+    expect(events.some((e) => e.name === 'action:retrying')).toBe(true)
+    expect(events.find((e) => e.name === 'epoch:settled')).toMatchObject({
+      epoch: 2,
+      signatures: [expect.any(String), expect.any(String)],
+    })
+    const batch = machine.batch(2)!
+    for (const payout of batch.payouts) {
+      expect(await getTokenBalance(transport, await associatedTokenAddress(payout.payee, world.mint))).toBe(payout.net)
+    }
+    expect(await getTokenBalance(transport, world.treasuryAccount)).toBe(batch.fee)
+    expect(await getTokenBalance(transport, vault.address)).toBe(0n)
+    const intents = [...node.journal.entries()].filter(([key]) => key.includes('/2/'))
+    expect(intents.map(([, r]) => r.t)).toEqual(['confirmed', 'confirmed'])
+    await node.close()
+  })
+})

@@ -1,0 +1,52 @@
+import { chmod, readFile, stat, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { isLedgerError } from '../src/errors.js'
+import { loadOrCreateWallet, loadWallet } from '../src/wallet.js'
+import { tempDir } from './support/fixtures.js'
+
+describe('wallet key files', () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>
+
+  beforeEach(async () => {
+    dir = await tempDir()
+  })
+
+  afterEach(async () => {
+    await dir.remove()
+  })
+
+  it('should create a solana-keygen keypair with mode 0600 and load the same key on restart', async () => {
+    const path = join(dir.path, 'keys', 'wallet.json')
+    const created = await loadOrCreateWallet(path)
+    expect((await stat(path)).mode & 0o777).toBe(0o600)
+    const bytes = JSON.parse(await readFile(path, 'utf8')) as number[]
+    expect(bytes).toHaveLength(64)
+    const loaded = await loadOrCreateWallet(path)
+    expect(loaded.address).toBe(created.address)
+  })
+
+  it('should hand two concurrent creators the same key', async () => {
+    const path = join(dir.path, 'wallet.json')
+    const [a, b] = await Promise.all([loadOrCreateWallet(path), loadOrCreateWallet(path)])
+    expect(a.address).toBe(b.address)
+  })
+
+  it('should refuse a key file that others can read', async () => {
+    const path = join(dir.path, 'wallet.json')
+    await loadOrCreateWallet(path)
+    await chmod(path, 0o644)
+    const error = await loadWallet(path).catch((e: unknown) => e)
+    expect(isLedgerError(error, 'LEDGER__KEY_FILE_PERMISSIONS')).toBe(true)
+  })
+
+  it('should refuse a key file that is not a consistent 64-byte keypair', async () => {
+    const path = join(dir.path, 'wallet.json')
+    await writeFile(path, JSON.stringify(Array.from({ length: 64 }, (_, i) => i)), { mode: 0o600 })
+    expect(isLedgerError(await loadWallet(path).catch((e: unknown) => e), 'LEDGER__INVALID_KEY_FILE')).toBe(true)
+    await writeFile(path, '[1,2,3]', { mode: 0o600 })
+    expect(isLedgerError(await loadWallet(path).catch((e: unknown) => e), 'LEDGER__INVALID_KEY_FILE')).toBe(true)
+    await writeFile(path, 'not json', { mode: 0o600 })
+    expect(isLedgerError(await loadWallet(path).catch((e: unknown) => e), 'LEDGER__INVALID_KEY_FILE')).toBe(true)
+  })
+})
