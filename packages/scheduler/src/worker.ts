@@ -70,7 +70,11 @@ export interface WorkerMachineInit {
    * @default benchHoursPerTask / score hours per task, times the number of rounds of `slots` ahead of it
    */
   estimateEtaMs?: (order: Order, load: number) => number
-  /** Send bids straight to the creator (sealed bids) or gossip them on the bids topic. @default 'direct' */
+  /**
+   * Gossip bids on the bids topic (DESIGN.md: bids travel over gossipsub; they ride the mesh's open streams, which
+   * in the award benchmark cut the time to the k-th bid several-fold) or send them straight to the creator
+   * (sealed bids, a new stream each). @default 'gossip'
+   */
   bidChannel?: 'direct' | 'gossip'
   /** Forget an unanswered bid this long after its window closed. @default DEFAULT_AWARD_GRACE_MS */
   awardGraceMs?: number
@@ -139,7 +143,7 @@ export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
     this.market = init.market ?? new MarketView()
     this.#pricing = init.pricing
     this.#estimateEtaMs = init.estimateEtaMs ?? ((order, load) => this.#defaultEta(order, load))
-    this.#bidChannel = init.bidChannel ?? 'direct'
+    this.#bidChannel = init.bidChannel ?? 'gossip'
     this.#awardGraceMs = init.awardGraceMs ?? DEFAULT_AWARD_GRACE_MS
     this.#reportSkips = init.reportSkips ?? true
   }

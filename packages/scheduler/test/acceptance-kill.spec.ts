@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import type { AcceptedTask, JobSpec, SchedulerEvent, WorkerProfile } from '../src/index.js'
 import { cpuWorkload, createScheduler } from '../src/driver/index.js'
 import { waitFor } from './memory-bus.js'
-import { LocalNetwork, subscribed, TOPICS } from './nodes.js'
+import { LocalNetwork, marketReady, TOPICS } from './nodes.js'
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 const SCRIPT = fileURLToPath(new URL('./fixtures/worker-process.ts', import.meta.url))
@@ -77,7 +77,7 @@ describe('acceptance: a worker process killed mid-job', () => {
     )
     await waitFor(
       () =>
-        subscribed(creatorNode, TOPICS.orders, locals) &&
+        marketReady(creatorNode, locals) &&
         creatorNode.libp2p.services.pubsub.getSubscribers(TOPICS.orders).some((p) => p.toString() === victim),
       'all three workers to subscribe to orders',
     )

@@ -3,7 +3,7 @@ import type { TesseraNode } from '@tessera/core'
 import { splitTasks, type JobSpec, type SchedulerEvent, type WorkerProfile } from '../src/index.js'
 import { assembleOutputs, cpuWorkload, createScheduler, type SchedulerDriver } from '../src/driver/index.js'
 import { waitFor } from './memory-bus.js'
-import { announcement, LocalNetwork, subscribed, TOPICS } from './nodes.js'
+import { announcement, LocalNetwork, marketReady, subscribed, TOPICS } from './nodes.js'
 
 const PROFILE: WorkerProfile = { memoryMb: 8_192, features: ['shader-f16'], score: 40, slots: 2, tiers: [3] }
 
@@ -37,7 +37,7 @@ describe('acceptance: a job across six real nodes', () => {
     const bootstrap = [LocalNetwork.tcpAddr(creatorNode)]
     workers = await Promise.all(Array.from({ length: 5 }, () => net.node({ bootstrap })))
     await Promise.all(workers.map((node, i) => net.worker(node, PROFILE, BigInt(10 + i))))
-    await waitFor(() => subscribed(creatorNode, TOPICS.orders, workers), 'every worker to subscribe to orders')
+    await waitFor(() => marketReady(creatorNode, workers), 'gossip between the creator and every worker')
   })
 
   it('should award every task of a 16-task job to the five bidders, complete it and assemble the frame', async () => {

@@ -76,4 +76,12 @@ export function subscribed(node: TesseraNode, topic: Topic, peers: readonly Tess
   return peers.every((p) => subscribers.has(p.peerId.toString()))
 }
 
+/**
+ * True when gossip can carry the market between `creator` and `workers`: the creator knows they take orders and
+ * they know it takes bids.
+ */
+export function marketReady(creator: TesseraNode, workers: readonly TesseraNode[]): boolean {
+  return subscribed(creator, TOPICS.orders, workers) && workers.every((w) => subscribed(w, TOPICS.bids, [creator]))
+}
+
 export { TOPICS }

@@ -112,7 +112,7 @@ describe('WorkerMachine', () => {
     expect(drain(worker)).toEqual([])
     deliver(order, market.now)
     deliver(order, market.now)
-    expect(drain(worker).filter((o) => o.kind === 'send')).toHaveLength(1)
+    expect(drain(worker).filter((o) => o.kind === 'publish' && o.message.type === 'bid')).toHaveLength(1)
   })
 
   it('should forget a bid that was never answered', () => {
@@ -136,12 +136,35 @@ describe('WorkerMachine', () => {
     expect(worker.jobCount).toBe(0)
   })
 
-  it('should gossip its bid on the bids topic when asked to, and the creator should take it', () => {
+  it('should gossip its bid by default, and send it straight to the creator when asked to', () => {
     const market = new Market()
-    market.addWorker('w', { bidChannel: 'gossip' })
-    const jobId = market.submit(renderSpec({ minBids: 1 }))
-    expect(market.eventsOf('bid:received')).toEqual([expect.objectContaining({ jobId, worker: 'w' })])
-    expect(market.creator.job(jobId)?.assigned).toBe(4)
+    const gossiping = market.addWorker('g')
+    const sealed = market.addWorker('s', { bidChannel: 'direct' })
+    const jobId = market.submit(renderSpec({ minBids: 5 }))
+    const order = orderOf(market, jobId)
+    for (const worker of [gossiping, sealed]) {
+      worker.handle(
+        {
+          kind: 'message',
+          inbound: {
+            from: 'creator',
+            message: { type: 'order', body: { ...order, issuedAt: order.issuedAt + 1 } },
+            expiresAt: 1e12,
+          },
+        },
+        market.now,
+      )
+    }
+    const bidOf = (worker: WorkerMachine) =>
+      drain(worker).find((o) => (o.kind === 'publish' || o.kind === 'send') && o.message.type === 'bid')
+    expect(bidOf(gossiping)).toMatchObject({ kind: 'publish', topic: '/tessera/1/bids' })
+    expect(bidOf(sealed)).toMatchObject({ kind: 'send', to: 'creator' })
+    expect(
+      market
+        .eventsOf('bid:received')
+        .map((e) => e.worker)
+        .sort(),
+    ).toEqual(['g', 's'])
   })
 
   it('should refuse reports for tasks it is not running', () => {
