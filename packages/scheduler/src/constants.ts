@@ -56,8 +56,6 @@ export const DEFAULT_MIN_STAKE = 0n
 /** The verification budget an order carries when the job spec does not say (handed to `@tessera/proof`). */
 export const DEFAULT_VERIFICATION = Object.freeze({ detect: 0.99, withinTasks: 100, cheatRate: 0.05, maxOverhead: 0.1 })
 
-/** A worker forgets an order it bid on but was not awarded this long after the bid window closed. @default 10_000 */
-export const DEFAULT_AWARD_GRACE_MS = 10_000
 /** Most jobs a worker tracks at once (bids outstanding and leases); beyond it the worker reports itself busy. */
 export const MAX_WORKER_JOBS = 4_096
 

@@ -113,7 +113,10 @@ export class MarketView {
   depth(now: number): MarketDepth {
     if (now >= this.#depthAt && now - this.#depthAt < DEPTH_REFRESH_MS) return this.#depth
     let openTasks = 0
-    for (const order of this.#orders.values()) if (order.bidDeadline > now) openTasks += order.tasks
+    for (const [jobId, order] of this.#orders) {
+      if (order.bidDeadline > now) openTasks += order.tasks
+      else this.#orders.delete(jobId)
+    }
     let freeSlots = 0
     for (const { record, expiresAt } of this.#records.values()) {
       if (expiresAt > now) freeSlots += Math.max(0, record.slots - record.busy)

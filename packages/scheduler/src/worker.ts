@@ -8,7 +8,7 @@ import type {
   SansIoMachine,
   WireMessage,
 } from '@tessera/core'
-import { BIDS_TOPIC, DEFAULT_AWARD_GRACE_MS, MAX_TASKS_PER_MESSAGE, MAX_WORKER_JOBS, MS_PER_HOUR } from './constants.js'
+import { BIDS_TOPIC, MAX_TASKS_PER_MESSAGE, MAX_WORKER_JOBS, MS_PER_HOUR } from './constants.js'
 import { hasFeatures } from './diagnose.js'
 import { SchedulerError } from './errors.js'
 import type { AbortReason, SkipReason, WorkerEvent } from './events.js'
@@ -76,7 +76,11 @@ export interface WorkerMachineInit {
    * (sealed bids, a new stream each). @default 'gossip'
    */
   bidChannel?: 'direct' | 'gossip'
-  /** Forget an unanswered bid this long after its window closed. @default DEFAULT_AWARD_GRACE_MS */
+  /**
+   * Forget an unanswered bid this long after its window closed. By default a bid is kept until the order's
+   * deadline: a creator may award a standing bid later, when a lease is lost or a verification fails.
+   * @default undefined (until the deadline)
+   */
   awardGraceMs?: number
   /** Emit `bid:skipped` events (the simulator may turn them off). @default true */
   reportSkips?: boolean
@@ -124,7 +128,7 @@ export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
   readonly #pricing: PricingStrategy
   readonly #estimateEtaMs: (order: Order, load: number) => number
   readonly #bidChannel: 'direct' | 'gossip'
-  readonly #awardGraceMs: number
+  readonly #awardGraceMs: number | undefined
   readonly #reportSkips: boolean
   readonly #jobs = new Map<string, WorkerJob>()
   readonly #queue = new Fifo<{ jobId: string; index: number }>()
@@ -144,7 +148,7 @@ export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
     this.#pricing = init.pricing
     this.#estimateEtaMs = init.estimateEtaMs ?? ((order, load) => this.#defaultEta(order, load))
     this.#bidChannel = init.bidChannel ?? 'gossip'
-    this.#awardGraceMs = init.awardGraceMs ?? DEFAULT_AWARD_GRACE_MS
+    this.#awardGraceMs = init.awardGraceMs
     this.#reportSkips = init.reportSkips ?? true
   }
 
@@ -239,8 +243,16 @@ export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
 
   #onOrder(order: Order, now: number): void {
     if (order.creator === this.self) return
-    this.market.noteOrder(order, now)
     const known = this.#jobs.get(order.jobId)
+    // Only the job's own creator may cancel or re-open it: a copy signed by anyone else is forged.
+    if (known !== undefined && order.creator !== known.order.creator) {
+      reject('SCHEDULER__SIGNER_MISMATCH', `order ${order.jobId} re-published by ${order.creator}, not its creator`, {
+        jobId: order.jobId,
+        from: order.creator,
+        creator: known.order.creator,
+      })
+    }
+    this.market.noteOrder(order, now)
     if (order.cancelled === true) {
       if (known !== undefined) this.#drop(known, 'cancelled', now)
       return
@@ -294,11 +306,13 @@ export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
       known.price = price
       known.bidIssuedAt = order.issuedAt
     }
-    this.#timers.push(order.bidDeadline + this.#awardGraceMs, {
-      kind: 'unawarded',
-      jobId: order.jobId,
-      bidIssuedAt: order.issuedAt,
-    })
+    if (this.#awardGraceMs !== undefined) {
+      this.#timers.push(order.bidDeadline + this.#awardGraceMs, {
+        kind: 'unawarded',
+        jobId: order.jobId,
+        bidIssuedAt: order.issuedAt,
+      })
+    }
     this.#emit({ type: 'bid:sent', at: now, jobId: order.jobId, price, etaMs, maxTasks: free })
   }
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { isSchedulerError } from '../src/index.js'
+import { fixedPrice, isSchedulerError } from '../src/index.js'
 import { Market, renderSpec } from './harness.js'
 
 const TWO_SLOTS = { memoryMb: 8_192, features: [], score: 100, slots: 2, tiers: [3] as const }
@@ -45,6 +45,24 @@ describe('leases', () => {
       [[doneTask, 'a'], ...market.accepts.filter((x) => x.worker === 'b').map((x) => [x.taskId, 'b'])].sort(),
     )
     expect(new Set(market.accepts.map((a) => a.taskId)).size).toBe(4)
+  })
+
+  it('should award a standing bid long after the window when the winner’s lease is lost', () => {
+    const market = new Market({ leaseMs: 3_000, heartbeatMs: 1_000 })
+    market.addWorker('cheap', { profile: { memoryMb: 8_192, features: [], score: 100, slots: 4, tiers: [3] } })
+    market.addWorker('dear', {
+      pricing: fixedPrice(20n),
+      profile: { memoryMb: 8_192, features: [], score: 100, slots: 4, tiers: [3] },
+    })
+    const jobId = market.submit(renderSpec({ minBids: 2 }))
+    expect(market.eventsOf('lease:granted').map((g) => g.worker)).toEqual(['cheap'])
+    market.advance(30_000)
+    market.down.add('cheap')
+    market.advance(3_000)
+    expect(market.eventsOf('task:reassigned').map((e) => [e.from, e.to])).toEqual(Array(4).fill(['cheap', 'dear']))
+    expect(market.rejections).toEqual([])
+    market.finishAll()
+    expect(market.creator.job(jobId)?.status).toBe('completed')
   })
 
   it('should refuse a result from a worker whose lease was lost', () => {

@@ -123,6 +123,26 @@ describe('rejected messages', () => {
     )
   })
 
+  it('should refuse a cancellation of a job signed by anyone but its creator', () => {
+    const market = new Market()
+    const worker = market.addWorker('w1')
+    const jobId = market.submit(renderSpec({ minBids: 1 }))
+    const order = market.creator.job(jobId)?.order
+    if (order === undefined) throw new Error('job vanished')
+    const forged: WireMessage = {
+      type: 'order',
+      body: { ...order, creator: 'mallory', cancelled: true, issuedAt: market.now + 1 },
+    }
+    expect(() =>
+      worker.handle(
+        { kind: 'message', inbound: inbound('mallory', forged, market.now, '/tessera/1/orders') },
+        market.now,
+      ),
+    ).toThrow(expect.objectContaining({ code: 'SCHEDULER__SIGNER_MISMATCH' }))
+    expect(worker.load.running).toBe(4)
+    expect(worker.pollOutput()).toBeUndefined()
+  })
+
   it('should refuse a result for a task not awarded to the sender, for an unknown task, and a duplicate result', () => {
     const market = new Market({ verify: true })
     market.addWorker('w1', { profile: { memoryMb: 8_192, features: [], score: 100, slots: 1, tiers: [3] } })
