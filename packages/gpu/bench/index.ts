@@ -10,6 +10,8 @@ import { availableParallelism, loadavg } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import {
+  matmulGflops,
+  pathTraceRaysPerSec,
   createEngine,
   generateScene,
   GpuBackend,
@@ -22,7 +24,7 @@ import {
   runModelCpu,
   tensor,
 } from '../src/index.js'
-import type { Engine, MatmulKernel, RenderTileOptions } from '../src/index.js'
+import type { MatmulKernel, RenderTileOptions } from '../src/index.js'
 import { randomFloats } from '../test/helpers/onnx-builder.js'
 import { transformerModel } from '../test/helpers/models.js'
 
@@ -31,45 +33,17 @@ const MATMUL_N = 1024
 /** The JS loop runs at this size; its time scales by (MATMUL_N / JS_N)^3 (a cache-friendlier size flatters JS). */
 const JS_N = 512
 const PT_SIDE = 256
+/** Samples per pixel to start from; doubled until one render takes long enough to time (fast GPUs). */
 const PT_SAMPLES = 16
 const MIN_SECONDS = 1
 
-/** Throughput per wall-clock second, and per CPU-second of this process (lavapipe's threads included). */
-interface Rate {
-  perSecond: number
-  perCpuSecond: number
+/** CPU milliseconds used by this process so far (lavapipe's threads included). */
+function cpuNow(): number {
+  const u = process.cpuUsage()
+  return (u.user + u.system) / 1000
 }
 
-function cpuSeconds(since: NodeJS.CpuUsage): number {
-  const u = process.cpuUsage(since)
-  return (u.user + u.system) / 1e6
-}
-
-async function timeMatmul(engine: Engine, kernel: MatmulKernel, n: number): Promise<Rate> {
-  const ops = new GpuBackend(engine.context, kernel)
-  const a = ops.fromHost(tensor([n, n], randomFloats(n * n, 1)))
-  const b = ops.fromHost(tensor([n, n], randomFloats(n * n, 2)))
-  const once = async (): Promise<void> => {
-    ops.release(ops.matmul(a, b))
-    ops.flush()
-    await engine.context.idle()
-  }
-  await once()
-  let reps = 0
-  const cpu = process.cpuUsage()
-  const start = performance.now()
-  do {
-    await once()
-    reps++
-  } while (performance.now() - start < MIN_SECONDS * 1000)
-  const seconds = (performance.now() - start) / 1000
-  const flop = 2 * n ** 3 * reps
-  const used = cpuSeconds(cpu)
-  ops.release(a)
-  ops.release(b)
-  ops.flush()
-  return { perSecond: flop / seconds / 1e9, perCpuSecond: flop / used / 1e9 }
-}
+const wallNow = (): number => performance.now()
 
 function timeJsMatmul(n: number): number {
   const a = randomFloats(n * n, 1)
@@ -111,10 +85,12 @@ const adapter = `${engine.adapter.vendor} ${engine.adapter.architecture} ${engin
 // Matmul: the engine's own kernel is the headline; the other kernel is reported alongside.
 const kernel = engine.tensors.matmulKernel
 const loadBefore = loadavg()[0]!
-const mm = await timeMatmul(engine, kernel, MATMUL_N)
+const mm = await matmulGflops(engine, engine.tensors, MATMUL_N, MIN_SECONDS, wallNow, cpuNow)
 const gflops = mm.perSecond
 const otherKernel: MatmulKernel = kernel === 'tiled' ? 'blocked' : 'tiled'
-const otherGflops = (await timeMatmul(engine, otherKernel, MATMUL_N)).perSecond
+const otherGflops = (
+  await matmulGflops(engine, new GpuBackend(engine.context, otherKernel), MATMUL_N, MIN_SECONDS, wallNow)
+).perSecond
 const jsSeconds = timeJsMatmul(JS_N) * (MATMUL_N / JS_N) ** 3
 const jsGflops = (2 * MATMUL_N ** 3) / jsSeconds / 1e9
 const vendor = cublas()
@@ -132,14 +108,9 @@ const frame: RenderTileOptions = {
   height: PT_SIDE,
   samples: PT_SAMPLES,
 }
-await engine.renderTile({ ...frame, samples: 1 })
-let rays = 0
-const ptCpu = process.cpuUsage()
-const ptStart = performance.now()
-do rays += (await engine.renderTile(frame)).rays
-while (performance.now() - ptStart < MIN_SECONDS * 1000)
-const raysPerSec = rays / ((performance.now() - ptStart) / 1000)
-const raysPerCpuSecond = rays / cpuSeconds(ptCpu)
+const pt = await pathTraceRaysPerSec(engine, frame, MIN_SECONDS, wallNow, cpuNow)
+const raysPerSec = pt.perSecond
+const raysPerCpuSecond = pt.perCpuSecond ?? 0
 
 const benchmark = await runCapacityBenchmark(engine, { runs: 5 })
 
@@ -199,7 +170,7 @@ const results = {
     gflops,
     ratioToJs: gflops / jsGflops,
     jsGflops,
-    gflopsPerCpuSecond: mm.perCpuSecond,
+    gflopsPerCpuSecond: mm.perCpuSecond ?? 0,
     jsNote: `plain JS i-j-k triple loop over Float32Array timed at n=${JS_N}, scaled by (${MATMUL_N}/${JS_N})^3`,
     otherKernel: { kernel: otherKernel, gflops: otherGflops },
     ...('gflops' in vendor
@@ -212,7 +183,7 @@ const results = {
     raysPerCpuSecond,
     width: PT_SIDE,
     height: PT_SIDE,
-    samples: PT_SAMPLES,
+    samples: pt.samples,
   },
   benchmark: {
     score: benchmark.score,
@@ -237,7 +208,7 @@ console.table([
   { metric: 'matmul ratio to cuBLAS', value: 'gflops' in vendor ? fmt(gflops / vendor.gflops, 3) : vendor.unavailable },
   { metric: `path tracer M rays/s (${scene.triangleCount} triangles)`, value: fmt(raysPerSec / 1e6) },
   { metric: 'path tracer M rays per CPU-second', value: fmt(raysPerCpuSecond / 1e6) },
-  { metric: 'matmul GFLOP per CPU-second', value: fmt(mm.perCpuSecond) },
+  { metric: 'matmul GFLOP per CPU-second', value: fmt(mm.perCpuSecond ?? 0) },
   { metric: 'load average (1 min) before/after', value: `${fmt(loadBefore)} / ${fmt(loadavg()[0]!)}` },
   { metric: 'benchmark score (units)', value: fmt(benchmark.score, 1) },
   { metric: 'benchmark CV', value: fmt(benchmark.cv, 3) },

@@ -95,6 +95,11 @@ export class GpuBackend implements TensorBackend<GpuTensor> {
     return { shape: [...shape], storage: t.storage, pinned: false }
   }
 
+  /** An uninitialized tensor in a new buffer. */
+  alloc(shape: readonly number[]): GpuTensor {
+    return this.#alloc(shape, 'tensor')
+  }
+
   #alloc(shape: readonly number[], what: string): GpuTensor {
     const buffer = this.#ctx.createStorage(sizeOf(shape) * 4, what)
     return { shape: [...shape], storage: { buffer, holders: 1 }, pinned: false }
@@ -127,13 +132,24 @@ export class GpuBackend implements TensorBackend<GpuTensor> {
 
   matmul(a: GpuTensor, b: GpuTensor): GpuTensor {
     const p = planMatMul(a.shape, b.shape)
+    return this.matmulInto(a, b, this.#alloc(p.out, 'MatMul output'))
+  }
+
+  /** Matmul into an existing output tensor of the right shape (benchmarks reuse one output). */
+  matmulInto(a: GpuTensor, b: GpuTensor, out: GpuTensor): GpuTensor {
+    const p = planMatMul(a.shape, b.shape)
+    if (out.shape.length !== p.out.length || out.shape.some((d, i) => d !== p.out[i])) {
+      throw new GpuError('GPU__SHAPE_MISMATCH', 'the output tensor has the wrong shape for this MatMul', {
+        out: out.shape,
+        expected: p.out,
+      })
+    }
     if (p.batchShape.length > MATMUL_MAX_BATCH_RANK) {
       throw new GpuError('GPU__SHAPE_MISMATCH', `MatMul supports at most ${MATMUL_MAX_BATCH_RANK} batch axes`, {
         a: a.shape,
         b: b.shape,
       })
     }
-    const out = this.#alloc(p.out, 'MatMul output')
     const pad = (v: number[]): number[] => [...v, ...new Array<number>(MATMUL_MAX_BATCH_RANK - v.length).fill(0)]
     const params = this.#params([
       p.m,

@@ -1,0 +1,101 @@
+import type { Engine } from './device/engine.js'
+import type { RenderTileOptions } from './render/tile.js'
+import type { GpuBackend } from './tensor/gpu-backend.js'
+import { tensor } from './tensor/tensor.js'
+
+/**
+ * Throughput measurement that scales with the device: work is batched until one batch takes long enough that
+ * per-call overheads (submission, read-back) vanish, on lavapipe and on an H100 alike.
+ */
+
+/** A clock in milliseconds. */
+export type Clock = () => number
+
+/** A batch takes at least this long before it is timed, unless the batch size cap is hit. */
+const MIN_BATCH_MS = 50
+const MAX_MATMUL_BATCH = 1024
+const MAX_SAMPLES = 4096
+
+/** Work per second of wall-clock time, and per CPU-second when a CPU clock was given. */
+export interface Rate {
+  perSecond: number
+  perCpuSecond?: number
+}
+
+/**
+ * Square fp32 matmul GFLOP/s on `ops`, timed for at least `minSeconds`. `cpuNow` (CPU milliseconds of this
+ * process) adds GFLOP per CPU-second, a figure that holds up on a shared machine.
+ */
+export async function matmulGflops(
+  engine: Engine,
+  ops: GpuBackend,
+  n: number,
+  minSeconds: number,
+  now: Clock,
+  cpuNow?: Clock,
+): Promise<Rate> {
+  const fill = (seed: number): Float32Array =>
+    new Float32Array(n * n).map((_, i) => (((i + seed) * 7919) % 1000) / 1000 - 0.5)
+  const a = ops.fromHost(tensor([n, n], fill(1)))
+  const b = ops.fromHost(tensor([n, n], fill(2)))
+  const c = ops.alloc([n, n])
+  const run = async (count: number): Promise<number> => {
+    const start = now()
+    for (let i = 0; i < count; i++) {
+      ops.matmulInto(a, b, c)
+      ops.flush()
+    }
+    await engine.context.idle()
+    return now() - start
+  }
+  try {
+    await run(1)
+    let batch = 1
+    while (batch < MAX_MATMUL_BATCH && (await run(batch)) < MIN_BATCH_MS) batch *= 2
+    let reps = 0
+    let elapsed = 0
+    const cpuStart = cpuNow?.()
+    do {
+      elapsed += await run(batch)
+      reps += batch
+    } while (elapsed < minSeconds * 1000)
+    const gflop = (2 * n ** 3 * reps) / 1e9
+    return rate(gflop, elapsed, cpuStart, cpuNow)
+  } finally {
+    for (const t of [a, b, c]) ops.release(t)
+    ops.flush()
+  }
+}
+
+/** Rays per second rendering `tile`, with the sample count doubled from `tile.samples` until a render takes long enough. */
+export async function pathTraceRaysPerSec(
+  engine: Engine,
+  tile: RenderTileOptions,
+  minSeconds: number,
+  now: Clock,
+  cpuNow?: Clock,
+): Promise<Rate & { samples: number }> {
+  const render = async (samples: number): Promise<{ ms: number; rays: number }> => {
+    const start = now()
+    const { rays } = await engine.renderTile({ ...tile, samples })
+    return { ms: now() - start, rays }
+  }
+  await render(1)
+  let samples = tile.samples
+  while (samples < MAX_SAMPLES && (await render(samples)).ms < MIN_BATCH_MS) samples *= 2
+  let rays = 0
+  let elapsed = 0
+  const cpuStart = cpuNow?.()
+  do {
+    const r = await render(samples)
+    rays += r.rays
+    elapsed += r.ms
+  } while (elapsed < minSeconds * 1000)
+  return { ...rate(rays, elapsed, cpuStart, cpuNow), samples }
+}
+
+function rate(work: number, elapsedMs: number, cpuStart: number | undefined, cpuNow: Clock | undefined): Rate {
+  const perSecond = work / (elapsedMs / 1000)
+  if (cpuStart === undefined || cpuNow === undefined) return { perSecond }
+  return { perSecond, perCpuSecond: work / ((cpuNow() - cpuStart) / 1000) }
+}
