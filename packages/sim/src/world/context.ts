@@ -27,6 +27,12 @@ export interface WorldContext {
   readonly network: SimNetwork
   /** One market view shared by every machine (they all see the same gossip; see `MarketView`). */
   readonly market: MarketView
+  /**
+   * The view fixed-price workers read: the same orders, no capacity records. A worker reads capacity records only
+   * for the market depth that demand pricing uses, and `MarketView.depth` scans every record once per second of
+   * virtual time (100,000 records at the bench's scale), so workers whose price ignores depth skip the scan.
+   */
+  readonly ordersOnlyMarket: MarketView
   readonly metrics: MetricsRecorder
   readonly economy: Economy
   readonly truth: GroundTruth

@@ -78,8 +78,8 @@ export class WorkerPeer implements SimEndpoint {
     this.earner = init.earner
     const { scenario } = ctx
     const base = BigInt(init.profile.price)
-    const pricing: PricingStrategy =
-      scenario.workers.pricing === 'demand' && !init.behaviour.spamming ? demandPrice({ base }) : fixedPrice(base)
+    const demand = scenario.workers.pricing === 'demand' && !init.behaviour.spamming
+    const pricing: PricingStrategy = demand ? demandPrice({ base }) : fixedPrice(base)
     const worker = new WorkerMachine({
       self: init.id,
       profile: {
@@ -90,7 +90,7 @@ export class WorkerPeer implements SimEndpoint {
         tiers: [...TIERS],
       },
       pricing,
-      market: ctx.market,
+      market: demand ? ctx.market : ctx.ordersOnlyMarket,
       reportSkips: false,
     })
     this.scheduler = new MachineHost(

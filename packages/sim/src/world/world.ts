@@ -35,6 +35,7 @@ export class World implements WorldContext {
   readonly scenario: Scenario
   readonly network: SimNetwork
   readonly market = new MarketView()
+  readonly ordersOnlyMarket = new MarketView()
   readonly metrics: MetricsRecorder
   readonly economy: Economy
   readonly truth: GroundTruth

@@ -1,0 +1,115 @@
+/**
+ * `npm run bench -w @tessera/sim`: the simulator at scale. Two measurements:
+ *
+ * - engine: the event loop alone (binary heap, virtual clock) under a hold model, one million events pending;
+ * - protocol: a full scenario at 100,000 peers, every worker and creator running the node's own scheduler and proof
+ *   machines, with jobs arriving until the target count.
+ *
+ * Writes bench/results.json with `peers`, `jobs`, `events`, `eventsPerSec`, `peakRssMb`, `seconds` (the protocol run)
+ * and `engine` (the loop alone). Run with `node --max-old-space-size=4096` (the npm script does).
+ */
+import { writeFileSync } from 'node:fs'
+import { nextFloat, seededRng } from '@tessera/core'
+import { Simulation } from '../src/engine/simulation.js'
+import { validateScenario } from '../src/scenario/load.js'
+import { World } from '../src/world/world.js'
+
+const PEERS = Number(process.env.BENCH_PEERS ?? 100_000)
+const JOBS = Number(process.env.BENCH_JOBS ?? 1_000_000)
+const ENGINE_PENDING = 1_000_000
+const ENGINE_EVENTS = 20_000_000
+
+function peakRssMb(): number {
+  return Math.round(process.resourceUsage().maxRSS / 1024)
+}
+
+/** The hold model: pop the earliest event, push one a random time later; the queue stays at `pending`. */
+function engineBench(): { events: number; eventsPerSec: number; pending: number } {
+  const sim = new Simulation({ seed: 1, start: 0 })
+  const rng = seededRng(7)
+  let fired = 0
+  const hold = (_: null, now: number): void => {
+    fired++
+    sim.at(now + 1 + nextFloat(rng) * 1000, hold, null)
+  }
+  for (let i = 0; i < ENGINE_PENDING; i++) sim.at(nextFloat(rng) * 1000, hold, null)
+  const t0 = performance.now()
+  sim.run(Infinity, ENGINE_EVENTS)
+  const seconds = (performance.now() - t0) / 1000
+  return { events: fired, eventsPerSec: Math.round(fired / seconds), pending: sim.pending }
+}
+
+function protocolBench() {
+  const creators = Math.max(1, Math.round(PEERS / 100))
+  const verifiers = Math.max(1, Math.round(PEERS / 1000))
+  const workers = PEERS - creators - verifiers
+  // Eight hours of arrivals at the target count; each job is one to two short tasks.
+  const scenario = validateScenario({
+    version: 1,
+    name: 'bench',
+    duration: '9h',
+    metricsInterval: '30m',
+    regions: [
+      { name: 'eu', weight: 0.45 },
+      { name: 'us', weight: 0.35 },
+      { name: 'asia', weight: 0.2 },
+    ],
+    network: {
+      latencyMs: { eu: { eu: 12, us: 45, asia: 110 }, us: { us: 15, asia: 75 }, asia: { asia: 20 } },
+      jitter: 0.15,
+      gossip: { audience: 4 },
+    },
+    workers: { count: workers },
+    creators: { count: creators },
+    verifiers: { count: verifiers },
+    scheduler: { heartbeat: '60s', lease: '180s', capacityTtl: '30m' },
+    outputs: { pixelsPerChunk: 4 },
+    jobs: {
+      count: JOBS,
+      submitWindow: '8h',
+      tasks: { min: 1, max: 2 },
+      chunksPerTask: 8,
+      benchHoursPerTask: { median: 5, sigma: 0.3 },
+      minBids: 2,
+      bidWindow: '2s',
+      deadline: '1h',
+    },
+  })
+  const sim = new Simulation({ seed: 1 })
+  const t0 = performance.now()
+  const world = new World(sim, scenario)
+  world.start()
+  sim.run(sim.start + scenario.durationMs)
+  const report = world.report()
+  const seconds = (performance.now() - t0) / 1000
+  return {
+    peers: PEERS,
+    jobs: report.summary.jobs.submitted,
+    jobsCompleted: report.summary.jobs.completed,
+    events: sim.fired,
+    eventsPerSec: Math.round(sim.fired / seconds),
+    seconds: Number(seconds.toFixed(1)),
+  }
+}
+
+const engine = engineBench()
+const protocol = protocolBench()
+const results = { ...protocol, peakRssMb: peakRssMb(), engine }
+console.table({
+  protocol: {
+    peers: protocol.peers,
+    jobs: protocol.jobs,
+    events: protocol.events,
+    eventsPerSec: protocol.eventsPerSec,
+    seconds: protocol.seconds,
+  },
+  engine: {
+    peers: 0,
+    jobs: 0,
+    events: engine.events,
+    eventsPerSec: engine.eventsPerSec,
+    seconds: Number((engine.events / engine.eventsPerSec).toFixed(1)),
+  },
+})
+console.log(`peak RSS ${results.peakRssMb} MB`)
+writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify(results, null, 2)}\n`)
