@@ -65,7 +65,8 @@ export class GpuPathTracer {
               workgroups: [Math.ceil(t.width / RENDER_WORKGROUP), Math.ceil(t.rows.length / RENDER_WORKGROUP)],
             },
           ])
-          if (end < t.samples) await ctx.idle()
+          // With a signal, wait between batches so an abort stops the render; otherwise keep the queue full.
+          if (end < t.samples && abort.signal !== undefined) await ctx.idle()
         }
         const pixels = new Float32Array(await ctx.read(accum, outBytes, abort.signal))
         let rays = 0
