@@ -59,14 +59,25 @@ export function signReceipt(receipt: Receipt, signer: ReceiptSigner, role: Recei
   return Object.freeze(role === 'creator' ? { ...receipt, creatorSig: sig } : { ...receipt, workerSig: sig })
 }
 
-/** The raw Ed25519 key inside an Ed25519 peer id; undefined for other key types or bad ids. */
+const publicKeys = new Map<string, Uint8Array | undefined>()
+const PUBLIC_KEY_CACHE_LIMIT = 10_000
+
+/**
+ * The raw Ed25519 key inside an Ed25519 peer id; undefined for other key types or bad ids. Cached: an epoch has
+ * thousands of receipts from a handful of peers, and parsing a peer id costs more than the signature check.
+ */
 function publicKeyOfPeerId(peerId: string): Uint8Array | undefined {
+  if (publicKeys.has(peerId)) return publicKeys.get(peerId)
+  let key: Uint8Array | undefined
   try {
     const id = peerIdFromString(peerId)
-    return id.type === 'Ed25519' ? id.publicKey.raw : undefined
+    key = id.type === 'Ed25519' ? id.publicKey.raw : undefined
   } catch {
-    return undefined
+    key = undefined
   }
+  if (publicKeys.size >= PUBLIC_KEY_CACHE_LIMIT) publicKeys.clear()
+  publicKeys.set(peerId, key)
+  return key
 }
 
 /** True when both signatures are present and valid for the peers the receipt names. Never throws. */
