@@ -25,6 +25,7 @@ import type { CreatorEvent } from './events.js'
 import { buildOrder, drawJobNonce, jobIdOf, resolveJobSpec, type JobSpec } from './job.js'
 import { MarketView } from './market.js'
 import { benchMicroHours, expectedCost } from './pricing.js'
+import { IndexHeap } from './index-heap.js'
 import { Fifo } from './queue.js'
 import { compareBids } from './ranking.js'
 import { jobIdOfTask, taskCountOf, taskIdAt, taskIndexOf } from './split.js'
@@ -158,6 +159,8 @@ interface CreatorJob {
   /** Index of the bidder holding (or last holding) each task; -1 for none. */
   readonly holder: Int32Array
   pending: number
+  /** The pending task indices, lowest first. */
+  readonly pendingHeap: IndexHeap
   accepted: number
   assignedOnce: boolean
   bidders: Bidder[]
@@ -296,6 +299,7 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
       state: new Uint8Array(taskCount),
       holder: new Int32Array(taskCount).fill(-1),
       pending: taskCount,
+      pendingHeap: new IndexHeap(taskCount, taskCount),
       accepted: 0,
       assignedOnce: false,
       bidders: [],
@@ -509,10 +513,9 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
     const withdrawn = this.#withdrawnTasks(job, bidder, heartbeat.withdrawn ?? [])
     bidder.lastSeen = now
     for (const index of withdrawn) {
-      job.state[index] = PENDING
+      this.#makePending(job, index)
       this.#exclude(job, index, bidder.index)
     }
-    job.pending += withdrawn.length
     bidder.inFlight -= withdrawn.length
     const { jobId } = job.order
     const taskIds = withdrawn.map((i) => taskIdAt(job.order, i))
@@ -635,8 +638,7 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
       return
     }
     job.results.delete(index)
-    job.state[index] = PENDING
-    job.pending++
+    this.#makePending(job, index)
     this.#exclude(job, index, job.holder[index] as number)
     this.#emit({ type: 'task:rejected', at: now, jobId: job.order.jobId, taskId, worker })
     this.#assignPending(job, now)
@@ -714,6 +716,12 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
     return job.ranked
   }
 
+  #makePending(job: CreatorJob, task: number): void {
+    job.state[task] = PENDING
+    job.pending++
+    job.pendingHeap.push(task)
+  }
+
   #exclude(job: CreatorJob, task: number, bidder: number): void {
     job.exclusions ??= new Map()
     let barred = job.exclusions.get(task)
@@ -724,19 +732,18 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
   /** Awards pending tasks, in task order, to the best bidders with room; re-opens the window if nobody can. */
   #assignPending(job: CreatorJob, now: number): void {
     if (job.status !== 'open' || job.windowOpen || job.pending === 0) return
-    let pending: number[] = []
-    for (let i = 0; i < job.taskCount; i++) if (job.state[i] === PENDING) pending.push(i)
     for (const bidder of this.#ranked(job)) {
-      if (pending.length === 0) break
+      if (job.pendingHeap.size === 0) break
       const room = bidder.maxTasks - bidder.inFlight
       if (room <= 0) continue
       const taken: number[] = []
-      const rest: number[] = []
-      for (const task of pending) {
-        if (taken.length < room && job.exclusions?.get(task)?.has(bidder.index) !== true) taken.push(task)
-        else rest.push(task)
+      const barred: number[] = []
+      while (taken.length < room && job.pendingHeap.size > 0) {
+        const task = job.pendingHeap.pop()
+        if (job.exclusions?.get(task)?.has(bidder.index) === true) barred.push(task)
+        else taken.push(task)
       }
-      pending = rest
+      for (const task of barred) job.pendingHeap.push(task)
       if (taken.length > 0) this.#award(job, bidder, taken, now)
     }
     if (job.pending === 0) {
@@ -830,11 +837,10 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
     const taskIds: string[] = []
     for (let i = 0; i < job.taskCount; i++) {
       if (job.state[i] === ASSIGNED && job.holder[i] === bidder.index) {
-        job.state[i] = PENDING
+        this.#makePending(job, i)
         taskIds.push(taskIdAt(job.order, i))
       }
     }
-    job.pending += taskIds.length
     bidder.inFlight = 0
     bidder.out = true
     job.ranked = undefined
