@@ -33,8 +33,10 @@ export const configSchema = z
         tiers: z.array(z.union([z.literal(1), z.literal(2), z.literal(3)])).default([3]),
         stake: amount.default(1_000n),
         slots: z.number().int().min(1).max(64).default(1),
+        /** Misbehave on purpose (`lazy`: render with 1 sample per pixel), to demonstrate verification. */
+        fault: z.enum(['none', 'lazy']).default('none'),
       })
-      .default({ enabled: true, price: 100n, pricing: 'fixed', tiers: [3], stake: 1_000n, slots: 1 }),
+      .default({ enabled: true, price: 100n, pricing: 'fixed', tiers: [3], stake: 1_000n, slots: 1, fault: 'none' }),
     ledger: z
       .object({
         transport: z.enum(['litesvm', 'rpc']).default('litesvm'),

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander'
 import { EXIT_USAGE, reportError } from './errors.js'
 import type { CliIo } from './io.js'
 import { registerInit } from './commands/init.js'
+import { registerJob } from './commands/job.js'
 import { registerNodeStart } from './commands/node-start.js'
 
 /** Builds the `tessera` command tree; each command lives in its own file under commands/. */
@@ -15,6 +16,7 @@ export function buildProgram(io: CliIo): Command {
   registerInit(program, io)
   const node = program.command('node').description('run a peer')
   registerNodeStart(node, program, io)
+  registerJob(program, io)
   return program
 }
 

@@ -5,7 +5,6 @@ import { type NodeConfig, parseConfig } from '../../config.js'
 import { openDataDir, readApiToken, resolveDataDir } from '../../data-dir.js'
 import { createLogger } from '../../logger.js'
 import { Peer } from '../../peer/peer.js'
-import { createExecutor } from '../../peer/executor.js'
 import type { CliIo } from '../io.js'
 import { parseAmount, parsePositiveInt } from '../parse.js'
 
@@ -17,6 +16,7 @@ interface StartFlags {
   tiers?: number[]
   stake?: bigint
   slots?: number
+  fault?: 'none' | 'lazy'
   clusterUrl?: string
   apiPort?: number
   worker: boolean
@@ -45,6 +45,7 @@ function applyFlags(config: NodeConfig, flags: StartFlags): NodeConfig {
         ...(flags.tiers !== undefined ? { tiers: flags.tiers } : {}),
         ...(flags.stake !== undefined ? { stake: flags.stake } : {}),
         ...(flags.slots !== undefined ? { slots: flags.slots } : {}),
+        ...(flags.fault !== undefined ? { fault: flags.fault } : {}),
       },
       ledger: {
         ...config.ledger,
@@ -67,6 +68,12 @@ export function registerNodeStart(node: Command, program: Command, io: CliIo): v
     .option('--tiers <tier>', 'tiers this worker serves (repeatable)', parseTier)
     .option('--stake <units>', 'stake bonded, token units', parseAmount)
     .option('--slots <n>', 'tasks run at once', parsePositiveInt)
+    .addOption(
+      new Option('--fault <kind>', 'misbehave on purpose to demonstrate verification (lazy: 1 sample per pixel)').choices([
+        'none',
+        'lazy',
+      ]),
+    )
     .option('--cluster-url <url>', 'Solana JSON-RPC URL (default: embedded LiteSVM)')
     .option('--api-port <port>', 'control API and /metrics port (0 picks one)', (v) => {
       const n = Number(v)
@@ -80,8 +87,7 @@ export function registerNodeStart(node: Command, program: Command, io: CliIo): v
       const opened = await openDataDir(dir)
       const config = applyFlags(opened.config, flags)
       const logger = createLogger(config.logLevel)
-      const executor = await createExecutor(config, logger)
-      const peer = await Peer.start({ dir, config, identity: opened.identity, logger, executor: executor.executor })
+      const peer = await Peer.start({ dir, config, identity: opened.identity, logger })
       const api = new ApiServer(peer, { ...config.api, token: await readApiToken(dir) })
       const address = await api.listen()
       await writeFile(dir.apiAddress, JSON.stringify(address), { mode: 0o600 })
@@ -98,6 +104,5 @@ export function registerNodeStart(node: Command, program: Command, io: CliIo): v
       await rm(dir.apiAddress, { force: true })
       await api.close()
       await peer.stop()
-      await executor.close()
     })
 }

@@ -1,0 +1,193 @@
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises'
+import { extname, join } from 'node:path'
+import { tensor } from '@tessera/gpu'
+import { SingleBar } from 'cli-progress'
+import type { Command } from 'commander'
+import { z } from 'zod'
+import { ApiClient } from '../../api/client.js'
+import type { JobRequest, JobStatus } from '../../api/contract.js'
+import { MAX_INPUT_BYTES } from '../../constants.js'
+import { resolveDataDir } from '../../data-dir.js'
+import { NodeError } from '../../errors.js'
+import { encodeTensorBundle } from '../../peer/tensor-bundle.js'
+import type { CliIo } from '../io.js'
+import { parseAmount, parsePositiveInt } from '../parse.js'
+
+const POLL_MS = 500
+
+/** Reads a job input file, bounded, with a clear error when it is missing or unreadable. */
+async function readInput(path: string): Promise<Uint8Array> {
+  let size: number
+  try {
+    size = (await stat(path)).size
+  } catch {
+    throw new NodeError('NODE__FILE_UNREADABLE', `cannot read ${path}: no such file`, { path })
+  }
+  if (size > MAX_INPUT_BYTES) {
+    throw new NodeError('NODE__FILE_UNREADABLE', `${path} is ${size} bytes, more than ${MAX_INPUT_BYTES}`, { path })
+  }
+  try {
+    return await readFile(path)
+  } catch (e) {
+    throw new NodeError('NODE__FILE_UNREADABLE', `cannot read ${path}: ${(e as Error).message}`, { path })
+  }
+}
+
+const tensorJson = z.record(
+  z.string().min(1).max(256),
+  z.object({ dims: z.array(z.number().int().min(0)).max(8), data: z.array(z.number()) }),
+)
+
+/** Inference inputs from JSON (`{ "input": { "dims": [2, 4], "data": [...] } }`) into a tensor bundle blob. */
+async function readTensorJson(path: string): Promise<Uint8Array> {
+  const text = Buffer.from(await readInput(path)).toString('utf8')
+  let parsed
+  try {
+    parsed = tensorJson.parse(JSON.parse(text))
+  } catch (e) {
+    throw new NodeError('NODE__UNSUPPORTED_INPUT', `${path} is not a JSON map of tensors: ${(e as Error).message}`, {
+      path,
+    })
+  }
+  try {
+    return encodeTensorBundle(Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, tensor(v.dims, v.data)])))
+  } catch (e) {
+    throw new NodeError('NODE__UNSUPPORTED_INPUT', `${path}: ${(e as Error).message}`, { path })
+  }
+}
+
+interface SubmitFlags {
+  frames: number
+  width: number
+  height: number
+  tile: number
+  samples: number
+  input?: string
+  items?: number
+  itemsPerTask?: number
+  tier?: string
+  maxPrice?: bigint
+  deadline?: number
+  wait: boolean
+}
+
+function describe(status: JobStatus): string {
+  return `${status.jobId} ${status.state}: ${status.verified}/${status.tasks} verified, ${status.completed} done, ${status.reassigned} re-auctions`
+}
+
+/** Polls a job until it ends, drawing a progress bar with ETA on a terminal and plain lines elsewhere. */
+async function follow(client: ApiClient, jobId: string, io: CliIo): Promise<JobStatus> {
+  const bar = io.isTty ? new SingleBar({ format: ' {bar} {value}/{total} tasks | ETA {eta_formatted} | {state}' }) : undefined
+  let last = ''
+  for (;;) {
+    const status = await client.jobStatus(jobId)
+    if (bar !== undefined) {
+      if (bar.getTotal() !== status.tasks) bar.start(status.tasks, status.verified, { state: status.state })
+      bar.update(status.verified, { state: status.state })
+    } else {
+      const line = describe(status)
+      if (line !== last) io.stdout(`${line}\n`)
+      last = line
+    }
+    if (status.state !== 'bidding' && status.state !== 'running') {
+      bar?.stop()
+      return status
+    }
+    await new Promise((r) => setTimeout(r, POLL_MS))
+  }
+}
+
+/** `tessera job submit|status|fetch`. */
+export function registerJob(program: Command, io: CliIo): void {
+  const job = program.command('job').description('order work from the network and collect it')
+  const client = () => ApiClient.forDataDir(resolveDataDir(program.opts<{ dataDir?: string }>().dataDir))
+
+  job
+    .command('submit <file>')
+    .description('order a render (<scene.glb|.gltf>) or an inference (<model.onnx> with --input) job')
+    .option('--frames <n>', 'frames to render', parsePositiveInt, 1)
+    .option('--width <px>', 'image width', parsePositiveInt, 128)
+    .option('--height <px>', 'image height', parsePositiveInt, 128)
+    .option('--tile <px>', 'tile side; each tile is a task', parsePositiveInt, 64)
+    .option('--samples <n>', 'samples per pixel', parsePositiveInt, 16)
+    .option('--input <tensors.json>', 'inference inputs: JSON map of { dims, data } tensors')
+    .option('--items <n>', 'inference batch items', parsePositiveInt)
+    .option('--items-per-task <n>', 'batch items per task', parsePositiveInt)
+    .option('--tier <tier>', 'reputation tier 1, 2 or 3', '3')
+    .option('--max-price <units>', 'highest price per benchmark-hour', parseAmount)
+    .option('--deadline <seconds>', 'the job must finish within this', parsePositiveInt)
+    .option('--no-wait', 'return once ordered instead of following progress')
+    .action(async (file: string, flags: SubmitFlags) => {
+      if (!['1', '2', '3'].includes(flags.tier ?? '3')) throw new NodeError('NODE__UNSUPPORTED_INPUT', '--tier must be 1, 2 or 3', {})
+      const ext = extname(file).toLowerCase()
+      if (!['.glb', '.gltf', '.onnx'].includes(ext)) {
+        throw new NodeError('NODE__UNSUPPORTED_INPUT', `${file}: expected a .glb or .gltf scene or an .onnx model`, { file })
+      }
+      const bytes = await readInput(file)
+      const api = await client()
+      const common = {
+        tier: Number(flags.tier) as 1 | 2 | 3,
+        ...(flags.maxPrice !== undefined ? { maxPrice: flags.maxPrice.toString() } : {}),
+        ...(flags.deadline !== undefined ? { deadlineMs: flags.deadline * 1000 } : {}),
+      }
+      let request: JobRequest
+      if (ext === '.onnx') {
+        if (flags.input === undefined || flags.items === undefined) {
+          throw new NodeError('NODE__UNSUPPORTED_INPUT', 'an inference job needs --input <tensors.json> and --items <n>', {})
+        }
+        const inputs = [await api.putBlob(bytes), await api.putBlob(await readTensorJson(flags.input))]
+        request = {
+          kind: 'inference',
+          inputs,
+          inference: { items: flags.items, itemsPerTask: flags.itemsPerTask ?? flags.items },
+          ...common,
+        }
+      } else {
+        request = {
+          kind: 'render',
+          inputs: [await api.putBlob(bytes)],
+          render: {
+            frames: flags.frames,
+            width: flags.width,
+            height: flags.height,
+            tileWidth: flags.tile,
+            tileHeight: flags.tile,
+            samples: flags.samples,
+          },
+          ...common,
+        }
+      }
+      const { jobId } = await api.submitJob(request)
+      io.stdout(`job ${jobId}\n`)
+      if (!flags.wait) return
+      const final = await follow(api, jobId, io)
+      io.stdout(`${describe(final)}\n`)
+      if (final.state !== 'completed') throw new NodeError('NODE__JOB_NOT_COMPLETE', `job ${jobId} ended ${final.state}`, { jobId })
+    })
+
+  job
+    .command('status <jobId>')
+    .description("show a job's progress")
+    .option('--json', 'print JSON')
+    .action(async (jobId: string, flags: { json?: boolean }) => {
+      const status = await (await client()).jobStatus(jobId)
+      io.stdout(flags.json === true ? `${JSON.stringify(status)}\n` : `${describe(status)}\n`)
+    })
+
+  job
+    .command('fetch <jobId>')
+    .description("write a finished job's output (PNG frames or a float32 tensor file)")
+    .option('-o, --out <dir>', 'output directory', '.')
+    .action(async (jobId: string, flags: { out: string }) => {
+      const output = await (await client()).jobOutput(jobId)
+      await mkdir(flags.out, { recursive: true })
+      for (const file of output.files) {
+        if (file.name.includes('/') || file.name.includes('\\') || file.name.startsWith('.')) {
+          throw new NodeError('NODE__API_MALFORMED_REPLY', `the node named an output file ${JSON.stringify(file.name)}`, {})
+        }
+        const path = join(flags.out, file.name)
+        await writeFile(path, Buffer.from(file.base64, 'base64'))
+        io.stdout(`${path}\n`)
+      }
+    })
+}

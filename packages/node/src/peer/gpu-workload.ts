@@ -1,0 +1,93 @@
+import type { AbortOptions, Order } from '@tessera/core'
+import { type Engine, tensorItemChunks, tileRowChunks } from '@tessera/gpu'
+import { splitTasks, type TaskDescriptor } from '@tessera/scheduler'
+import type { TaskExecution, TaskExecutor, TaskOutput } from '@tessera/scheduler/driver'
+import type { InputCache } from './inputs.js'
+
+/** Tolerance labels results travel under (`@tessera/proof`'s classes). */
+export const RENDER_TOLERANCE = 'psnr:rgba32f'
+export const INFERENCE_TOLERANCE = 'relative'
+
+/**
+ * How a worker misbehaves, for demos and tests of verification: `lazy` renders with one sample per pixel instead
+ * of the order's count (the cheat Proof-of-Render guards against) and scales tensors, on every task.
+ */
+export type Fault = 'none' | 'lazy'
+
+/**
+ * Runs tasks on the WebGPU engine and recomputes challenged chunks for verification: a render task's chunks are
+ * its tile rows, an inference task's its batch items (`@tessera/gpu`'s chunking), so any chunk can be recomputed
+ * alone, bit-identical on one driver.
+ */
+export class GpuWorkload implements TaskExecutor {
+  readonly #engine: Engine
+  readonly #inputs: InputCache
+  readonly #fault: Fault
+
+  constructor(engine: Engine, inputs: InputCache, fault: Fault = 'none') {
+    this.#engine = engine
+    this.#inputs = inputs
+    this.#fault = fault
+  }
+
+  async execute({ order, task }: TaskExecution, options: Required<AbortOptions>): Promise<TaskOutput> {
+    const started = performance.now()
+    const chunks = await this.#run(order, task, undefined, options)
+    return {
+      chunks,
+      tolerance: task.kind === 'render' ? RENDER_TOLERANCE : INFERENCE_TOLERANCE,
+      computeMs: Math.round(performance.now() - started),
+    }
+  }
+
+  /** Recomputes the chunks at `indices` of a task of `order`, honestly, for a verifier. */
+  async recompute(order: Order, taskId: string, indices: readonly number[], options: AbortOptions = {}): Promise<Uint8Array[]> {
+    const task = splitTasks(order).find((t) => t.taskId === taskId)
+    if (task === undefined) throw new RangeError(`task ${taskId} is not part of job ${order.jobId}`)
+    const sorted = [...new Set(indices)].sort((a, b) => a - b)
+    const chunks = await this.#run(order, task, sorted, options, false)
+    return indices.map((i) => chunks[sorted.indexOf(i)] as Uint8Array)
+  }
+
+  async #run(
+    order: Order,
+    task: TaskDescriptor,
+    only: readonly number[] | undefined,
+    options: AbortOptions,
+    faulty = this.#fault !== 'none',
+  ): Promise<Uint8Array[]> {
+    const loaded = await this.#inputs.load(order, options)
+    if (task.kind === 'render' && loaded.kind === 'render') {
+      const tile = await this.#engine.renderTile(
+        {
+          scene: loaded.scene,
+          frame: task.frame,
+          imageWidth: task.imageWidth,
+          imageHeight: task.imageHeight,
+          x: task.x,
+          y: task.y,
+          width: task.width,
+          height: task.height,
+          samples: faulty ? 1 : task.samples,
+          ...(only !== undefined ? { rows: only } : {}),
+        },
+        options,
+      )
+      return tileRowChunks(tile)
+    }
+    if (task.kind === 'inference' && loaded.kind === 'inference') {
+      const items = only?.map((i) => task.start + i) ?? Array.from({ length: task.end - task.start }, (_, i) => task.start + i)
+      const outputs = await this.#engine.runModel(loaded.model, loaded.inputs, { items, ...options })
+      const first = Object.values(outputs)[0]
+      if (first === undefined) throw new RangeError('the model has no outputs')
+      const chunks = tensorItemChunks(first)
+      if (!faulty) return chunks
+      return chunks.map((c) => {
+        const f = new Float32Array(c.slice().buffer)
+        for (let i = 0; i < f.length; i++) f[i] = (f[i] as number) * 1.01 + 0.01
+        return new Uint8Array(f.buffer)
+      })
+    }
+    throw new RangeError(`task ${task.taskId} does not match its inputs`)
+  }
+}

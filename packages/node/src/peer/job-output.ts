@@ -1,0 +1,45 @@
+import type { AbortOptions, Order, Result } from '@tessera/core'
+import { bytesToFloat32, encodePng } from '@tessera/gpu'
+import { assembleOutputs } from '@tessera/scheduler/driver'
+import type { JobOutput } from '../api/contract.js'
+
+/** Bytes per pixel of a render task's output: RGBA float32 rows (`@tessera/gpu`'s chunking). */
+export const RENDER_OUTPUT_BYTES_PER_PIXEL = 16
+
+/** Fetches a blob from the worker that produced it (`node.blobs`). */
+export interface OutputSource {
+  fetchFrom(peer: string, cid: string, options?: AbortOptions): Promise<Uint8Array>
+}
+
+/**
+ * Puts a finished job's outputs together: a render job's tiles into frames encoded as PNG, an inference job's
+ * item ranges into one float32 buffer.
+ */
+export async function assembleJobOutput(
+  order: Order,
+  results: readonly Result[],
+  source: OutputSource,
+  options: AbortOptions = {},
+): Promise<JobOutput> {
+  const outputs = new Map<string, Uint8Array>()
+  await Promise.all(
+    results.map(async (r) => outputs.set(r.taskId, await source.fetchFrom(r.worker, r.output, options))),
+  )
+  const assembled = assembleOutputs(order, (taskId) => outputs.get(taskId) ?? new Uint8Array(0), RENDER_OUTPUT_BYTES_PER_PIXEL)
+  if (assembled.kind === 'inference') {
+    return {
+      jobId: order.jobId,
+      files: [{ name: 'output.f32', contentType: 'application/octet-stream', base64: Buffer.from(assembled.bytes).toString('base64') }],
+    }
+  }
+  return {
+    jobId: order.jobId,
+    files: assembled.frames.map((f) => ({
+      name: `frame-${String(f.frame).padStart(4, '0')}.png`,
+      contentType: 'image/png',
+      base64: Buffer.from(
+        encodePng({ width: f.width, height: f.height, pixels: bytesToFloat32(f.pixels) }),
+      ).toString('base64'),
+    })),
+  }
+}

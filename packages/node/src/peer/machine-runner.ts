@@ -1,0 +1,64 @@
+import type { SansIoMachine } from '@tessera/core'
+
+/** setTimeout's longest delay; longer timers are re-armed when they fire. */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+/**
+ * Drives one sans-IO machine in real time: feeds inputs at the clock's `now`, drains outputs into `onOutput`, and
+ * fires its timers with setTimeout. The same machine runs under virtual time in the simulator.
+ */
+export class MachineRunner<Input, Output> {
+  readonly machine: SansIoMachine<Input, Output>
+  readonly #now: () => number
+  readonly #onOutput: (output: Output) => void
+  readonly #onError: (error: unknown, input: Input) => void
+  #timer: ReturnType<typeof setTimeout> | undefined
+  #running = true
+
+  constructor(
+    machine: SansIoMachine<Input, Output>,
+    now: () => number,
+    onOutput: (output: Output) => void,
+    onError: (error: unknown, input: Input) => void,
+  ) {
+    this.machine = machine
+    this.#now = now
+    this.#onOutput = onOutput
+    this.#onError = onError
+  }
+
+  /** Feeds an input; a coded rejection goes to `onError` and changes nothing. */
+  feed(input: Input): void {
+    if (!this.#running) return
+    try {
+      this.machine.handle(input, this.#now())
+    } catch (e) {
+      this.#onError(e, input)
+    }
+    this.#drain()
+  }
+
+  stop(): void {
+    this.#running = false
+    clearTimeout(this.#timer)
+  }
+
+  #drain(): void {
+    for (let out = this.machine.pollOutput(); out !== undefined; out = this.machine.pollOutput()) this.#onOutput(out)
+    this.#arm()
+  }
+
+  #arm(): void {
+    clearTimeout(this.#timer)
+    const due = this.machine.pollTimeout()
+    if (due === undefined || !this.#running) return
+    this.#timer = setTimeout(
+      () => {
+        this.machine.handleTimeout(this.#now())
+        this.#drain()
+      },
+      Math.min(Math.max(0, due - this.#now()), MAX_TIMER_MS),
+    )
+    this.#timer.unref?.()
+  }
+}
