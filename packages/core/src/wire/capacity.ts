@@ -29,6 +29,8 @@ export const capacitySchema = z.object({
   slots: uint,
   busy: uint,
   issuedAt: uint,
+  /** The worker's payment address on the ledger (a Solana address, base58), where receipts pay it. */
+  payee: z.string().min(32).max(44).optional(),
 })
 
 export type Capacity = z.output<typeof capacitySchema>
