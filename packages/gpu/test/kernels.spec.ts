@@ -153,6 +153,11 @@ describe('tensor kernels', () => {
       expect.objectContaining({ code: 'GPU__SHAPE_MISMATCH' }),
     )
     expect(() => tensor([2, 2], [1, 2, 3])).toThrow(expect.objectContaining({ code: 'GPU__SHAPE_MISMATCH' }))
+    const wrongOut = gpu.view(a, [3, 2])
+    expect(() => gpu.matmulInto(a, wrongOut, a)).toThrow(expect.objectContaining({ code: 'GPU__SHAPE_MISMATCH' }))
+    gpu.release(wrongOut)
+      expect.objectContaining({ code: 'GPU__SHAPE_MISMATCH' }),
+    )
     gpu.release(a)
     gpu.release(b)
     gpu.flush()

@@ -78,6 +78,15 @@ describe('onnx runtime', () => {
     })
   }
 
+  it('should run again after its cached weights are released', async () => {
+    const model = loadOnnxModel(mlpModel())
+    const x = tensor([2, 64], randomFloats(128, 9))
+    const first = (await engine.runModel(model, { x })).y!
+    engine.releaseModel(model)
+    const second = (await engine.runModel(model, { x })).y!
+    expect(second.data).toEqual(first.data)
+  })
+
   it('should reject an unsupported operator naming it', () => {
     const bytes = new GraphBuilder().input('x', [1, 4]).output('y', [1, 4]).node('Cosh', ['x'], ['y']).build()
     let error: unknown

@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { WebIO } from '@gltf-transform/core'
 import { decode } from 'fast-png'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -8,6 +9,7 @@ import {
   createEngine,
   encodePng,
   generateScene,
+  generateSceneDocument,
   loadScene,
   psnr,
   renderTileCpu,
@@ -148,6 +150,15 @@ describe('path tracer', () => {
     } finally {
       await rm(dir, { recursive: true, force: true })
     }
+  })
+
+  it('should load .gltf JSON with embedded data URIs', async () => {
+    const { json, resources } = await new WebIO().writeJSON(generateSceneDocument({ spheres: 1, subdivisions: 1 }))
+    for (const buffer of json.buffers ?? []) {
+      buffer.uri = `data:application/octet-stream;base64,${Buffer.from(resources[buffer.uri!]!).toString('base64')}`
+    }
+    const small = await loadScene(new TextEncoder().encode(JSON.stringify(json)))
+    expect(small.triangleCount).toBe(20 * 4 + 12)
   })
 
   it('should reject malformed glTF with a coded error', async () => {
