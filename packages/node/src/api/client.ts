@@ -18,6 +18,21 @@ const jobStatusSchema = z.object({
   reassigned: z.number(),
   etaMs: z.number().optional(),
   diagnostic: z.record(z.string(), z.number()).optional(),
+  workers: z.record(z.string(), z.object({ accepted: z.number(), rejected: z.number() })).optional(),
+  slashed: z
+    .array(z.object({ worker: z.string(), payee: z.string(), signature: z.string(), amount: z.string() }))
+    .optional(),
+  settlement: z
+    .object({
+      epoch: z.number(),
+      expected: z.number(),
+      receipts: z.number(),
+      anchor: z.string().optional(),
+      payouts: z.array(z.string()),
+      paid: z.record(z.string(), z.string()),
+      fee: z.string(),
+    })
+    .optional(),
 })
 const jobOutputSchema = z.object({
   jobId: z.string(),

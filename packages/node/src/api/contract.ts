@@ -30,6 +30,21 @@ export interface JobStatus {
   etaMs?: number
   /** Why no (or too few) bids, when the order went unmatched. */
   diagnostic?: Record<string, number>
+  /** Tasks accepted and rejected per worker peer id. */
+  workers?: Record<string, { accepted: number; rejected: number }>
+  /** Stakes this node slashed on chain. */
+  slashed?: { worker: string; payee: string; signature: string; amount: string }[]
+  /** The job's settlement on the ledger, once funded. */
+  settlement?: {
+    epoch: number
+    expected: number
+    receipts: number
+    anchor?: string
+    payouts: string[]
+    /** Token units received by each payee address. */
+    paid: Record<string, string>
+    fee: string
+  }
 }
 
 /** A job's output files. */

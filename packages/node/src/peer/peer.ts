@@ -11,7 +11,8 @@ import {
   type TesseraNode,
 } from '@tessera/core'
 import { createEngine, type Engine } from '@tessera/gpu'
-import { fixedPrice, demandPrice, type PricingStrategy } from '@tessera/scheduler'
+import { merkleRoot } from '@tessera/proof'
+import { expectedCost, fixedPrice, demandPrice, type PricingStrategy, taskCountOf } from '@tessera/scheduler'
 import { createScheduler, type SchedulerDriver } from '@tessera/scheduler/driver'
 import { LevelDatastore } from 'datastore-level'
 import type { Logger } from 'pino'
@@ -26,6 +27,8 @@ import { GpuWorkload } from './gpu-workload.js'
 import { InputCache } from './inputs.js'
 import { assembleJobOutput } from './job-output.js'
 import { jobSpecOf } from './job-request.js'
+import { ReceiptExchange } from './receipts.js'
+import { Settlement } from './settlement.js'
 import { type SlashRecord, Verification } from './verification.js'
 
 export interface PeerInit {
@@ -54,6 +57,11 @@ export class Peer implements NodeOperations {
   readonly metrics: NodeMetrics
   readonly engine: Engine
   readonly verification: Verification
+  readonly settlement: Settlement
+  readonly receipts: ReceiptExchange
+  /** Per job: tasks re-awarded after a lost lease or a failed check, and each worker's accepted/rejected count. */
+  readonly #progress = new Map<string, { reassigned: number; workers: Record<string, { accepted: number; rejected: number }> }>()
+  readonly #epochs: Map<string, number>
   /** Fraud proofs upheld by this peer, newest last. */
   readonly slashes: readonly SlashRecord[]
   readonly #ownsEngine: boolean
@@ -71,12 +79,18 @@ export class Peer implements NodeOperations {
     engine: Engine
     ownsEngine: boolean
     verification: Verification
+    settlement: Settlement
+    receipts: ReceiptExchange
+    epochs: Map<string, number>
     slashes: readonly SlashRecord[]
     libp2pStore: LevelDatastore
     config: NodeConfig
     logger: Logger
   }) {
     this.slashes = parts.slashes
+    this.settlement = parts.settlement
+    this.receipts = parts.receipts
+    this.#epochs = parts.epochs
     this.engine = parts.engine
     this.#ownsEngine = parts.ownsEngine
     this.verification = parts.verification
@@ -106,6 +120,21 @@ export class Peer implements NodeOperations {
       metrics: prometheusMetrics({ registry: metrics.registry, collectDefaultMetrics: true }),
     })
     const engine = init.engine ?? (await createEngine())
+    const settlement = new Settlement(dir.ledger, config, init.logger)
+    const payee = await settlement.payee()
+    const epochs = new Map<string, number>()
+    const receipts = new ReceiptExchange({
+      bus: node.bus,
+      identity: init.identity,
+      datastore,
+      logger: init.logger,
+      payee,
+      payeeOf: (worker) => node.capacity.view.get(worker)?.capacity.payee,
+      epochOf: (jobId) => epochs.get(jobId) ?? 0,
+      onCosigned: (receipt) => {
+        settlement.receipt(receipt).catch((e: unknown) => init.logger.error({ err: String(e) }, 'settlement:receipt-failed'))
+      },
+    })
     const workload = new GpuWorkload(engine, new InputCache(node.blobs), config.worker.fault)
     const score = init.score ?? DEFAULT_SCORE
     const slashes: SlashRecord[] = []
@@ -120,6 +149,9 @@ export class Peer implements NodeOperations {
       recompute: (order, taskId, indices, options) => workload.recompute(order, taskId, indices, options),
       onSlash: (slash) => {
         slashes.push(slash)
+        settlement
+          .slash(slash.worker, slash.fraudProofHash)
+          .catch((e: unknown) => init.logger.error({ err: String(e), worker: slash.worker }, 'stake:slash-failed'))
         metrics.verdicts.inc({ outcome: 'slash' })
         init.logger.warn({ worker: slash.worker, taskId: slash.taskId }, 'proof:upheld')
       },
@@ -132,6 +164,9 @@ export class Peer implements NodeOperations {
       { bus: node.bus, blobs: node.blobs },
       {
         verify: verification.verify,
+        onAccept: (task) => {
+          receipts.accepted(task).catch((e: unknown) => init.logger.warn({ err: String(e), taskId: task.taskId }, 'receipt:failed'))
+        },
         creator: { tiers: { reputation: (peer) => verification.reputation.score(peer) } },
         ...(config.worker.enabled
           ? {
@@ -144,7 +179,18 @@ export class Peer implements NodeOperations {
                   tiers: config.worker.tiers,
                 },
                 pricing: pricingOf(config),
-                executor: verification.wrapExecutor(workload),
+                executor: verification.wrapExecutor({
+                  // Remember each committed root, so the creator's receipt can be checked even after a restart.
+                  execute: async (execution, options) => {
+                    const output = await workload.execute(execution, options)
+                    await receipts.committed(execution.task.taskId, {
+                      jobId: execution.order.jobId,
+                      creator: execution.order.creator,
+                      root: merkleRoot(output.chunks),
+                    })
+                    return output
+                  },
+                }),
               },
             }
           : {}),
@@ -158,17 +204,69 @@ export class Peer implements NodeOperations {
       engine,
       ownsEngine: init.engine === undefined,
       verification,
+      settlement,
+      receipts,
+      epochs,
       slashes,
       libp2pStore,
       config,
       logger: init.logger,
     })
-    if (config.worker.enabled) await peer.#announce(score)
+    peer.#watch()
+    if (config.worker.enabled) await peer.#announce(score, payee)
     init.logger.info({ peerId: node.peerId.toString(), addrs: node.getMultiaddrs().map(String) }, 'peer:started')
     return peer
   }
 
-  async #announce(score: number): Promise<void> {
+  /** Tracks per-job progress and posts stake bonds for workers as they are granted leases. */
+  #watch(): void {
+    const progress = (jobId: string) => {
+      let p = this.#progress.get(jobId)
+      if (p === undefined) this.#progress.set(jobId, (p = { reassigned: 0, workers: {} }))
+      return p
+    }
+    const worker = (jobId: string, peer: string) => (progress(jobId).workers[peer] ??= { accepted: 0, rejected: 0 })
+    // The market's milestones, one JSON log line each (the rest is on DEBUG=tessera:*).
+    for (const type of [
+      'job:ordered',
+      'auction:closed',
+      'order:unmatched',
+      'lease:granted',
+      'lease:lost',
+      'task:reassigned',
+      'task:rejected',
+      'job:completed',
+      'job:expired',
+      'award:received',
+      'result:sent',
+      'task:aborted',
+    ] as const) {
+      this.scheduler.on(type, (e) => {
+        const { type: _type, at: _at, ...fields } = e as unknown as Record<string, unknown>
+        this.#log.info(
+          Object.fromEntries(
+            Object.entries(fields).filter(([, v]) => typeof v !== 'object' || v === null).map(([k, v]) => [k, typeof v === 'bigint' ? v.toString() : v]),
+          ),
+          type,
+        )
+      })
+    }
+    this.scheduler.on('task:reassigned', (e) => {
+      progress(e.jobId).reassigned++
+      this.metrics.tasksReassigned.inc()
+    })
+    this.scheduler.on('task:verified', (e) => worker(e.jobId, e.worker).accepted++)
+    this.scheduler.on('task:rejected', (e) => worker(e.jobId, e.worker).rejected++)
+    this.scheduler.on('lease:granted', (e) => {
+      const record = this.node.capacity.view.get(e.worker)?.capacity
+      if (record?.payee === undefined) return
+      this.settlement
+        .bond(e.worker, record.payee, record.stake)
+        .catch((err: unknown) => this.#log.warn({ err: String(err), worker: e.worker }, 'stake:bond-failed'))
+    })
+  }
+
+  async #announce(score: number, payee: string): Promise<void> {
     await this.node.capacity.announce({
       gpu: { vendor: 'cpu', architecture: 'workload', description: 'deterministic CPU workload', backend: 'cpu' },
       memoryMb: DEFAULT_MEMORY_MB,
@@ -180,12 +278,15 @@ export class Peer implements NodeOperations {
       classes: ['render', 'inference'],
       slots: this.#config.worker.slots,
       busy: 0,
+      payee,
     })
   }
 
   async stop(): Promise<void> {
     this.scheduler.stop()
     this.verification.stop()
+    this.receipts.stop()
+    await this.settlement.close()
     if (this.#ownsEngine) this.engine.destroy()
     await this.node.stop()
     await this.#libp2pStore.close()
@@ -212,6 +313,18 @@ export class Peer implements NodeOperations {
     const jobId = this.scheduler.submit(jobSpecOf(request))
     this.metrics.jobsSubmitted.inc()
     const order = this.scheduler.job(jobId)?.order
+    if (order !== undefined) {
+      const tasks = taskCountOf(order.split)
+      const epoch = ((await this.datastore.get<number>('settlement', 'epoch')) ?? 0) + 1
+      await this.datastore.put('settlement', 'epoch', epoch)
+      this.#epochs.set(jobId, epoch)
+      try {
+        await this.settlement.fundJob(jobId, epoch, expectedCost(order.maxPrice, order.benchHoursPerTask) * BigInt(tasks), tasks)
+      } catch (e) {
+        this.scheduler.cancel(jobId)
+        throw e
+      }
+    }
     await this.datastore.put('jobs', jobId, { request: JSON.stringify(request), order })
     this.scheduler.waitForJob(jobId).then(
       async (results) => {
@@ -236,13 +349,18 @@ export class Peer implements NodeOperations {
       return { jobId, state: 'completed', tasks, completed: tasks, verified: tasks, reassigned: 0 }
     }
     const state = job.status === 'open' ? (job.assigned + job.verifying + job.accepted > 0 ? 'running' : 'bidding') : job.status
+    const progress = this.#progress.get(jobId)
+    const settlement = await this.settlement.view(jobId)
     return {
       jobId,
       state,
       tasks: job.tasks,
       completed: job.accepted + job.verifying,
       verified: job.accepted,
-      reassigned: job.reopens,
+      reassigned: progress?.reassigned ?? 0,
+      workers: progress?.workers ?? {},
+      slashed: this.settlement.slashes.map((s) => ({ ...s })),
+      ...(settlement !== undefined ? { settlement } : {}),
     }
   }
 
@@ -263,11 +381,11 @@ export class Peer implements NodeOperations {
   }
 
   async wallet(): Promise<WalletInfo> {
-    throw new NodeError('NODE__INVALID_CONFIG', 'no ledger configured', {})
+    return this.settlement.wallet()
   }
 
-  async airdrop(): Promise<WalletInfo> {
-    return this.wallet()
+  async airdrop(amount: bigint): Promise<WalletInfo> {
+    return this.settlement.airdrop(amount)
   }
 
   async prometheusText(): Promise<string> {

@@ -1,0 +1,249 @@
+import { join } from 'node:path'
+import type { Address, KeyPairSigner } from '@solana/kit'
+import type { Receipt } from '@tessera/core'
+import {
+  ensureTokenAccount,
+  getTokenBalance,
+  associatedTokenAddress,
+  type Ledger,
+  loadOrCreateWallet,
+  openLedger,
+  openVault,
+  SettlementDriver,
+  type SettlementEvent,
+  SettlementMachine,
+  slashStake,
+  type StakeBond,
+  type Vault,
+  WALLET_FILE,
+} from '@tessera/ledger'
+import type { Logger } from 'pino'
+import type { WalletInfo } from '../api/contract.js'
+import type { NodeConfig } from '../config.js'
+
+/** A job's settlement: its epoch vault, machine and driver, and what it paid. */
+export interface JobSettlementView {
+  epoch: number
+  expected: number
+  receipts: number
+  anchor?: string
+  payouts: string[]
+  /** Token units paid to each payee, net of the fee. */
+  paid: Record<string, string>
+  fee: string
+}
+
+interface JobSettlement {
+  epoch: number
+  expected: number
+  receipts: number
+  vault: Vault
+  machine: SettlementMachine
+  driver: SettlementDriver
+  settled?: { signatures: string[] }
+  running?: Promise<void>
+}
+
+/** A slash carried out on chain. */
+export interface SlashView {
+  worker: string
+  payee: string
+  signature: string
+  amount: string
+}
+
+/**
+ * The creator's side of settlement on the ledger (`@tessera/ledger`): a funded epoch vault per job owned by a 2-of-3
+ * multisig [creator, arbiter, settlement key], co-signed receipts fed to the sans-IO settlement machine, one anchor
+ * and batched payouts when the job's receipts are all in, and slashes of bonded stake through the arbiter path.
+ *
+ * On the embedded LiteSVM chain this node also holds the arbiter and settlement keys and posts workers' bonds from
+ * its faucet, since no other party reaches its in-process chain; pointed at a shared cluster (`--cluster-url`), each
+ * role is its own party. The chain opens lazily: a peer that only works never starts one.
+ */
+export class Settlement {
+  readonly #dir: string
+  readonly #config: NodeConfig
+  readonly #log: Logger
+  /** Per job, its settlement once the epoch vault is funded (receipts that arrive earlier wait for it). */
+  readonly #jobs = new Map<string, Promise<JobSettlement>>()
+  readonly #bonds = new Map<string, Promise<StakeBond>>()
+  readonly slashes: SlashView[] = []
+  #ledger: Promise<{ ledger: Ledger; arbiter: KeyPairSigner; settler: KeyPairSigner; treasury: Address }> | undefined
+
+  constructor(dir: string, config: NodeConfig, logger: Logger) {
+    this.#dir = dir
+    this.#config = config
+    this.#log = logger
+  }
+
+  /** This node's payment address: where receipts pay it. */
+  async payee(): Promise<string> {
+    return (await loadOrCreateWallet(join(this.#dir, WALLET_FILE))).address
+  }
+
+  #open() {
+    this.#ledger ??= (async () => {
+      const { url, wsUrl, mint } = this.#config.ledger
+      const ledger = await openLedger({
+        dataDir: this.#dir,
+        ...(url !== undefined ? { rpc: { url, ...(wsUrl !== undefined ? { wsUrl } : {}) } } : {}),
+        ...(mint !== undefined ? { mint: mint as Address } : {}),
+      })
+      const [arbiter, settler, treasuryKey] = await Promise.all(
+        ['arbiter.json', 'settler.json', 'treasury.json'].map((f) => loadOrCreateWallet(join(this.#dir, f))),
+      )
+      const treasury = await ensureTokenAccount(ledger.transport, {
+        payer: ledger.wallet,
+        owner: (treasuryKey as KeyPairSigner).address,
+        mint: ledger.mint,
+      })
+      return { ledger, arbiter: arbiter as KeyPairSigner, settler: settler as KeyPairSigner, treasury }
+    })()
+    return this.#ledger
+  }
+
+  async wallet(): Promise<WalletInfo> {
+    const { ledger } = await this.#open()
+    const balance = await ledger.balance()
+    return { address: ledger.wallet.address, sol: balance.lamports.toString(), tokens: balance.tokens.toString(), mint: ledger.mint }
+  }
+
+  async airdrop(tokens: bigint): Promise<WalletInfo> {
+    const { ledger } = await this.#open()
+    await ledger.airdrop({ tokens })
+    return this.wallet()
+  }
+
+  /** Funds a job's epoch vault with its budget before any work is awarded. */
+  async fundJob(jobId: string, epoch: number, budget: bigint, expected: number): Promise<void> {
+    const funding = this.#fund(jobId, epoch, budget, expected)
+    this.#jobs.set(jobId, funding)
+    funding.catch(() => this.#jobs.delete(jobId))
+    await funding
+  }
+
+  async #fund(jobId: string, epoch: number, budget: bigint, expected: number): Promise<JobSettlement> {
+    const { ledger, arbiter, settler, treasury } = await this.#open()
+    const { vault } = await openVault(ledger.executor, {
+      id: `epoch-${epoch}`,
+      funder: ledger.wallet,
+      source: await ledger.tokenAccount(),
+      signers: [ledger.wallet.address, arbiter.address, settler.address],
+      mint: ledger.mint,
+      amount: budget,
+    })
+    const machine = new SettlementMachine({ settlementId: `settle-${ledger.wallet.address}-${epoch}`, feeBps: this.#config.ledger.feeBps })
+    const driver = new SettlementDriver({
+      machine,
+      executor: ledger.executor,
+      vault,
+      signers: [settler, ledger.wallet],
+      treasuryAccount: treasury,
+    })
+    await driver.reconcile()
+    const job: JobSettlement = { epoch, expected, receipts: 0, vault, machine, driver }
+    driver.onEvent((event: SettlementEvent) => {
+      if (event.name === 'epoch:settled') job.settled = { signatures: event.signatures }
+      this.#log.info({ jobId, event: event.name }, 'settlement:event')
+    })
+    return job
+  }
+
+  /** A co-signed receipt: settled with the rest of its job once all are in. */
+  async receipt(receipt: Receipt): Promise<void> {
+    const funding = this.#jobs.get(receipt.jobId)
+    if (funding === undefined) {
+      this.#log.warn({ jobId: receipt.jobId }, 'settlement:unknown-job')
+      return
+    }
+    const job = await funding
+    job.driver.handle({ type: 'receipt', receipt })
+    job.receipts++
+    if (job.receipts === job.expected && job.running === undefined) {
+      job.driver.handle({ type: 'close-epoch', epoch: job.epoch })
+      job.running = job.driver.run().catch((e: unknown) => this.#log.error({ err: String(e) }, 'settlement:failed'))
+    }
+  }
+
+  /**
+   * Posts a worker's stake bond into a vault owned by [worker, creator, arbiter] (once per worker), so a fraud proof
+   * can forfeit it.
+   */
+  async bond(worker: string, payee: string, stake: bigint): Promise<void> {
+    if (this.#bonds.has(worker) || stake <= 0n) return
+    const bonding = (async (): Promise<StakeBond> => {
+      const { ledger, arbiter } = await this.#open()
+      const { vault } = await openVault(ledger.executor, {
+        id: `stake/${worker}`,
+        funder: ledger.wallet,
+        source: await ledger.tokenAccount(),
+        signers: [payee as Address, ledger.wallet.address, arbiter.address],
+        mint: ledger.mint,
+        amount: stake,
+      })
+      this.#log.info({ worker, stake: stake.toString(), bond: vault.address }, 'stake:bonded')
+      return {
+        ...vault,
+        bondId: worker,
+        parties: { worker: payee as Address, counterparty: ledger.wallet.address, arbiter: arbiter.address },
+      }
+    })()
+    this.#bonds.set(worker, bonding)
+    bonding.catch(() => this.#bonds.delete(worker))
+    await bonding
+  }
+
+  /** Forfeits a caught worker's bond to the treasury, the fraud proof's hash on chain beside it. */
+  async slash(worker: string, fraudProofHash: Uint8Array): Promise<SlashView | undefined> {
+    const bonding = this.#bonds.get(worker)
+    if (bonding === undefined) {
+      this.#log.warn({ worker }, 'stake:no-bond')
+      return undefined
+    }
+    const bond = await bonding
+    const { ledger, arbiter, treasury } = await this.#open()
+    const before = await getTokenBalance(ledger.transport, bond.address).catch(() => 0n)
+    const result = await slashStake(ledger.executor, {
+      bond,
+      fraudProofHash,
+      beneficiaryAccount: treasury,
+      signers: [arbiter, ledger.wallet],
+    })
+    this.#bonds.delete(worker)
+    const view = { worker, payee: bond.parties.worker, signature: result.signature, amount: before.toString() }
+    this.slashes.push(view)
+    this.#log.warn({ worker, amount: view.amount, signature: view.signature }, 'stake:slashed')
+    return view
+  }
+
+  /** Waits for a job's settlement to finish (after its last receipt). */
+  async settled(jobId: string): Promise<void> {
+    await (await this.#jobs.get(jobId))?.running
+  }
+
+  async view(jobId: string): Promise<JobSettlementView | undefined> {
+    const job = await this.#jobs.get(jobId)?.catch(() => undefined)
+    if (job === undefined) return undefined
+    const batch = job.machine.batch(job.epoch)
+    const { ledger } = await this.#open()
+    const paid: Record<string, string> = {}
+    for (const payout of batch?.payouts ?? []) {
+      paid[payout.payee] = (await getTokenBalance(ledger.transport, await associatedTokenAddress(payout.payee, ledger.mint)).catch(() => 0n)).toString()
+    }
+    return {
+      epoch: job.epoch,
+      expected: job.expected,
+      receipts: job.receipts,
+      ...(job.settled?.signatures[0] !== undefined ? { anchor: job.settled.signatures[0] } : {}),
+      payouts: job.settled?.signatures.slice(1) ?? [],
+      paid,
+      fee: (batch?.fee ?? 0n).toString(),
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#jobs.values()].map(async (j) => (await j.catch(() => undefined))?.running))
+    if (this.#ledger !== undefined) await (await this.#ledger).ledger.close()
+  }
+}
