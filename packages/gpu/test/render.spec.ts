@@ -47,6 +47,9 @@ describe('path tracer', () => {
     expect(scene.camera.position[2]).toBeCloseTo(3.4)
     expect(scene.materialList.some((m) => m.emissive[0] > 0)).toBe(true)
     expect(scene.materialList.some((m) => m.metallic === 1)).toBe(true)
+    // The ceiling panel's two triangles are the lights that next-event estimation samples by area.
+    expect(scene.lightCount).toBe(2)
+    expect(scene.lightArea).toBeCloseTo(0.9, 5)
   })
 
   it('should render a 256x256 frame that is not black', () => {

@@ -59,6 +59,11 @@ class CpuTracer {
   readonly #materials: Float32Array
   /** Camera position, right, up, forward as the shader's uniform block holds them (f32). */
   readonly #camera: Float32Array
+  readonly #lights: Float32Array
+  readonly #lightBits: Uint32Array
+  readonly #lightCount: number
+  /** Total light area as the shader's uniform holds it (f32). */
+  readonly #lightArea: number
   readonly #maxDepth: number
   #rng = 0
   // Last hit, kept in fields to avoid allocating per ray.
@@ -75,6 +80,10 @@ class CpuTracer {
   constructor(scene: Scene, maxDepth: number) {
     const cam = scene.camera
     this.#camera = Float32Array.from([...cam.position, ...cam.right, ...cam.up, ...cam.forward])
+    this.#lights = scene.lights
+    this.#lightBits = new Uint32Array(scene.lights.buffer, scene.lights.byteOffset, scene.lights.length)
+    this.#lightCount = scene.lightCount
+    this.#lightArea = f32(scene.lightArea)
     this.#nodes = scene.bvh
     this.#nodeBits = new Uint32Array(scene.bvh.buffer, scene.bvh.byteOffset, scene.bvh.length)
     this.#tris = scene.triangles
@@ -124,18 +133,24 @@ class CpuTracer {
     let lr = 0
     let lg = 0
     let lb = 0
+    let specular = true
     this.rays = 0
     const tris = this.#tris
+    const triBits = this.#triBits
     const mats = this.#materials
     const nrm = this.#normals
+    const lightCount = this.#lightCount
     for (let depth = 0; depth < this.#maxDepth; depth++) {
-      this.#intersect(ox, oy, oz, dx, dy, dz)
+      this.#intersect(ox, oy, oz, dx, dy, dz, FAR)
       this.rays++
       const rPick = this.#random()
       const r1 = this.#random()
       const r2 = this.#random()
       const r3 = this.#random()
       const rRoulette = this.#random()
+      const rLight = this.#random()
+      const rU = this.#random()
+      const rV = this.#random()
       if (this.#tri === NO_HIT) {
         lr = f32(lr + tr * bg[0]!)
         lg = f32(lg + tg * bg[1]!)
@@ -143,10 +158,7 @@ class CpuTracer {
         break
       }
       const ti = this.#tri * 12
-      const m = this.#triBits[ti + 3]! * 8
-      lr = f32(lr + tr * mats[m + 4]!)
-      lg = f32(lg + tg * mats[m + 5]!)
-      lb = f32(lb + tb * mats[m + 6]!)
+      const m = triBits[ti + 3]! * 8
       const e1x = tris[ti + 4]!,
         e1y = tris[ti + 5]!,
         e1z = tris[ti + 6]!
@@ -160,7 +172,13 @@ class CpuTracer {
       gx /= len
       gy /= len
       gz /= len
-      if (gx * dx + gy * dy + gz * dz > 0) {
+      const front = gx * dx + gy * dy + gz * dz < 0
+      if (front && (specular || lightCount === 0)) {
+        lr = f32(lr + tr * mats[m + 4]!)
+        lg = f32(lg + tg * mats[m + 5]!)
+        lb = f32(lb + tb * mats[m + 6]!)
+      }
+      if (!front) {
         gx = -gx
         gy = -gy
         gz = -gz
@@ -180,9 +198,12 @@ class CpuTracer {
         ny = -ny
         nz = -nz
       }
-      const hx = f32(ox + dx * this.#t)
-      const hy = f32(oy + dy * this.#t)
-      const hz = f32(oz + dz * this.#t)
+      const px = f32(ox + dx * this.#t)
+      const py = f32(oy + dy * this.#t)
+      const pz = f32(oz + dz * this.#t)
+      const qx = f32(px + gx * RAY_EPSILON)
+      const qy = f32(py + gy * RAY_EPSILON)
+      const qz = f32(pz + gz * RAY_EPSILON)
       let ndx: number, ndy: number, ndz: number
       if (rPick < mats[m + 3]!) {
         const z = 1 - 2 * r1
@@ -193,6 +214,7 @@ class CpuTracer {
         ndx = dx - k * nx + rad * Math.cos(phi) * fz
         ndy = dy - k * ny + rad * Math.sin(phi) * fz
         ndz = dz - k * nz + z * fz
+        specular = true
       } else {
         const r = Math.sqrt(r1)
         const phi = 2 * Math.PI * r2
@@ -205,6 +227,45 @@ class CpuTracer {
         ndx = (1 + sgn * nx * nx * a) * lx + b * ly + nx * lz
         ndy = sgn * b * lx + (sgn + ny * ny * a) * ly + ny * lz
         ndz = -sgn * nx * lx - ny * ly + nz * lz
+        specular = false
+        if (lightCount > 0) {
+          // Next-event estimation, as in the shader: a point on an emissive triangle by area, and a shadow ray.
+          const light = this.#pickLight(rLight)
+          const lo = light * 12
+          const su = Math.sqrt(rU)
+          const wa = su * (1 - rV)
+          const wb = su * rV
+          const tx = tris[lo]! + tris[lo + 4]! * wa + tris[lo + 8]! * wb - qx
+          const ty = tris[lo + 1]! + tris[lo + 5]! * wa + tris[lo + 9]! * wb - qy
+          const tz = tris[lo + 2]! + tris[lo + 6]! * wa + tris[lo + 10]! * wb - qz
+          const dist2 = tx * tx + ty * ty + tz * tz
+          const dist = Math.sqrt(dist2)
+          const wx = f32(tx / dist)
+          const wy = f32(ty / dist)
+          const wz = f32(tz / dist)
+          const cosS = nx * wx + ny * wy + nz * wz
+          const l1x = tris[lo + 4]!,
+            l1y = tris[lo + 5]!,
+            l1z = tris[lo + 6]!
+          const l2x = tris[lo + 8]!,
+            l2y = tris[lo + 9]!,
+            l2z = tris[lo + 10]!
+          const cx = l1y * l2z - l1z * l2y
+          const cy = l1z * l2x - l1x * l2z
+          const cz = l1x * l2y - l1y * l2x
+          const cosL = -(cx * wx + cy * wy + cz * wz) / Math.hypot(cx, cy, cz)
+          if (cosS > 0 && cosL > 0 && gx * wx + gy * wy + gz * wz > 0) {
+            this.#intersect(qx, qy, qz, wx, wy, wz, f32(dist * (1 - 1e-3)))
+            this.rays++
+            if (this.#tri === NO_HIT) {
+              const le = triBits[lo + 3]! * 8
+              const g = (cosS * cosL * this.#lightArea) / (Math.PI * dist2)
+              lr = f32(lr + tr * mats[m]! * mats[le + 4]! * g)
+              lg = f32(lg + tg * mats[m + 1]! * mats[le + 5]! * g)
+              lb = f32(lb + tb * mats[m + 2]! * mats[le + 6]! * g)
+            }
+          }
+        }
       }
       len = Math.hypot(ndx, ndy, ndz)
       dx = f32(ndx / len)
@@ -221,18 +282,31 @@ class CpuTracer {
         tg = f32(tg / keep)
         tb = f32(tb / keep)
       }
-      ox = f32(hx + gx * RAY_EPSILON)
-      oy = f32(hy + gy * RAY_EPSILON)
-      oz = f32(hz + gz * RAY_EPSILON)
+      ox = qx
+      oy = qy
+      oz = qz
     }
     this.r = lr
     this.g = lg
     this.b = lb
   }
 
+  /** The emissive triangle whose cumulative area fraction first exceeds r (the shader's binary search). */
+  #pickLight(r: number): number {
+    const table = this.#lights
+    let lo = 0
+    let hi = this.#lightCount - 1
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (r < table[mid * 2 + 1]!) hi = mid
+      else lo = mid + 1
+    }
+    return this.#lightBits[lo * 2]!
+  }
+
   /** Stackless depth-first traversal with skip links, in the shader's order. */
-  #intersect(ox: number, oy: number, oz: number, dx: number, dy: number, dz: number): void {
-    this.#t = FAR
+  #intersect(ox: number, oy: number, oz: number, dx: number, dy: number, dz: number, tMax: number): void {
+    this.#t = tMax
     this.#tri = NO_HIT
     const ix = inverse(dx)
     const iy = inverse(dy)

@@ -11,6 +11,7 @@ interface SceneBuffers {
   triangles: GPUBuffer
   normals: GPUBuffer
   materials: GPUBuffer
+  lights: GPUBuffer
 }
 
 /** Renders tiles with the WGSL path tracer; keeps each scene's buffers on the device while the scene lives. */
@@ -57,6 +58,7 @@ export class GpuPathTracer {
             scene.materials,
             rows,
             accum,
+            scene.lights,
           ])
           ctx.submit([
             {
@@ -98,6 +100,7 @@ export class GpuPathTracer {
         triangles: ctx.upload(scene.triangles, 'scene triangles'),
         normals: ctx.upload(scene.normals, 'scene normals'),
         materials: ctx.upload(scene.materials, 'scene materials'),
+        lights: ctx.upload(scene.lights, 'scene lights'),
       }
       this.#scenes.set(scene, b)
     }
@@ -126,8 +129,9 @@ function packParams(scene: Scene, t: ResolvedTile, start: number, end: number): 
   const c = scene.camera
   f.set([...c.position, Math.tan(c.yfov / 2)], 12)
   f.set([...c.right, t.imageWidth / t.imageHeight], 16)
-  f.set([...c.up, 0], 20)
-  f.set([...c.forward, 0], 24)
+  f.set([...c.up], 20)
+  u[23] = scene.lightCount
+  f.set([...c.forward, scene.lightArea], 24)
   f.set([...t.background, 0], 28)
   return data
 }

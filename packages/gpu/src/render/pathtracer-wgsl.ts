@@ -19,8 +19,8 @@ struct Params {
   samples: vec4u,    // first sample, end sample, total samples, finalize (1 = write the mean)
   camPos: vec4f,     // xyz, tan(yfov / 2)
   camRight: vec4f,   // xyz, aspect (width / height)
-  camUp: vec4f,
-  camForward: vec4f,
+  camUp: vec4f,      // xyz, light count (u32 bits)
+  camForward: vec4f, // xyz, total light area
   background: vec4f,
 }
 
@@ -31,6 +31,7 @@ struct Params {
 @group(0) @binding(4) var<storage, read> materials: array<vec4f>;
 @group(0) @binding(5) var<storage, read> rows: array<u32>;
 @group(0) @binding(6) var<storage, read_write> accum: array<vec4f>;
+@group(0) @binding(7) var<storage, read> lights: array<vec2f>;
 
 const PI = 3.14159265358979;
 const NO_HIT = 0xffffffffu;
@@ -79,8 +80,8 @@ fn hitTriangle(i: u32, o: vec3f, d: vec3f, best: ptr<function, Hit>) {
   if (t > 0.0 && t < (*best).t) { *best = Hit(t, i, u, v); }
 }
 
-fn intersect(o: vec3f, d: vec3f) -> Hit {
-  var best = Hit(FAR, NO_HIT, 0.0, 0.0);
+fn intersect(o: vec3f, d: vec3f, tMax: f32) -> Hit {
+  var best = Hit(tMax, NO_HIT, 0.0, 0.0);
   let inv = safeInverse(d);
   // Stackless traversal in depth-first order: a hit box descends to the next node, a miss (or a finished leaf)
   // jumps past the subtree. The root's skip link is the node count.
@@ -125,6 +126,9 @@ struct PathState {
   radiance: vec3f,
   rng: u32,
   depth: u32,
+  // 1 when the last bounce was a camera ray or a metal reflection: then emission seen next is counted, because
+  // next-event estimation at a diffuse bounce already counted the light it could reach.
+  specular: u32,
 }
 
 fn startPath(px: u32, py: u32, s: u32) -> PathState {
@@ -135,40 +139,61 @@ fn startPath(px: u32, py: u32, s: u32) -> PathState {
   let ndcY = 1.0 - ((f32(py) + jy) / f32(params.image.y)) * 2.0;
   let half = params.camPos.w;
   let dir = normalize(params.camForward.xyz + params.camRight.xyz * (ndcX * half * params.camRight.w) + params.camUp.xyz * (ndcY * half));
-  return PathState(params.camPos.xyz, dir, vec3f(1.0), vec3f(0.0), rng, 0u);
+  return PathState(params.camPos.xyz, dir, vec3f(1.0), vec3f(0.0), rng, 0u, 1u);
 }
 
-// Traces one ray segment of a path; returns true when the path has ended.
-fn bounce(path: ptr<function, PathState>) -> bool {
+// The emissive triangle whose cumulative area fraction first exceeds r (binary search of the light CDF).
+fn pickLight(r: f32, count: u32) -> u32 {
+  var lo = 0u;
+  var hi = count - 1u;
+  while (lo < hi) {
+    let mid = (lo + hi) / 2u;
+    if (r < lights[mid].y) { hi = mid; } else { lo = mid + 1u; }
+  }
+  return bitcast<u32>(lights[lo].x);
+}
+
+// Traces one ray segment of a path (plus a shadow ray at diffuse bounces); returns true when the path has ended.
+fn bounce(path: ptr<function, PathState>, rays: ptr<function, u32>) -> bool {
   let dir = (*path).dir;
-  let hit = intersect((*path).origin, dir);
-  // Five numbers per bounce whatever happens, so streams stay aligned between implementations.
+  let hit = intersect((*path).origin, dir, FAR);
+  *rays += 1u;
+  // Eight numbers per bounce whatever happens, so streams stay aligned between implementations.
   var rng = (*path).rng;
   let rPick = nextRandom(&rng);
   let r1 = nextRandom(&rng);
   let r2 = nextRandom(&rng);
   let r3 = nextRandom(&rng);
   let rRoulette = nextRandom(&rng);
+  let rLight = nextRandom(&rng);
+  let rU = nextRandom(&rng);
+  let rV = nextRandom(&rng);
   (*path).rng = rng;
   if (hit.tri == NO_HIT) {
     (*path).radiance += (*path).throughput * params.background.xyz;
     return true;
   }
+  let lightCount = bitcast<u32>(params.camUp.w);
   let base = tris[hit.tri * 3u];
   let e1 = tris[hit.tri * 3u + 1u].xyz;
   let e2 = tris[hit.tri * 3u + 2u].xyz;
   let m = bitcast<u32>(base.w);
   let albedo = materials[m * 2u];
   let emission = materials[m * 2u + 1u];
-  (*path).radiance += (*path).throughput * emission.xyz;
   var ng = normalize(cross(e1, e2));
-  if (dot(ng, dir) > 0.0) { ng = -ng; }
+  // Surfaces emit from their front face only (counter-clockwise winding, as glTF defines front faces).
+  let front = dot(ng, dir) < 0.0;
+  if (front && ((*path).specular == 1u || lightCount == 0u)) {
+    (*path).radiance += (*path).throughput * emission.xyz;
+  }
+  if (!front) { ng = -ng; }
   let n0 = normals[hit.tri * 3u].xyz;
   let n1 = normals[hit.tri * 3u + 1u].xyz;
   let n2 = normals[hit.tri * 3u + 2u].xyz;
   var ns = normalize(n0 * (1.0 - hit.u - hit.v) + n1 * hit.u + n2 * hit.v);
   if (dot(ns, ng) < 0.0) { ns = -ns; }
   let p = (*path).origin + dir * hit.t;
+  let origin = p + ng * EPS;
   var next: vec3f;
   if (rPick < albedo.w) {
     let z = 1.0 - 2.0 * r1;
@@ -176,10 +201,36 @@ fn bounce(path: ptr<function, PathState>) -> bool {
     let phi = 2.0 * PI * r2;
     let fuzz = vec3f(rad * cos(phi), rad * sin(phi), z) * (emission.w * r3);
     next = normalize(reflect(dir, ns) + fuzz);
+    (*path).specular = 1u;
   } else {
     let r = sqrt(r1);
     let phi = 2.0 * PI * r2;
     next = normalize(orthonormal(ns) * vec3f(r * cos(phi), r * sin(phi), sqrt(max(0.0, 1.0 - r1))));
+    (*path).specular = 0u;
+    if (lightCount > 0u) {
+      // Next-event estimation: a point on an emissive triangle chosen by area, and a shadow ray to it.
+      let light = pickLight(rLight, lightCount);
+      let lv0 = tris[light * 3u].xyz;
+      let le1 = tris[light * 3u + 1u].xyz;
+      let le2 = tris[light * 3u + 2u].xyz;
+      let su = sqrt(rU);
+      let q = lv0 + le1 * (su * (1.0 - rV)) + le2 * (su * rV);
+      let toLight = q - origin;
+      let dist2 = dot(toLight, toLight);
+      let dist = sqrt(dist2);
+      let wi = toLight / dist;
+      let cosS = dot(ns, wi);
+      let cosL = -dot(normalize(cross(le1, le2)), wi);
+      if (cosS > 0.0 && cosL > 0.0 && dot(ng, wi) > 0.0) {
+        let blocker = intersect(origin, wi, dist * (1.0 - 1e-3));
+        *rays += 1u;
+        if (blocker.tri == NO_HIT) {
+          let lightEmission = materials[bitcast<u32>(tris[light * 3u].w) * 2u + 1u].xyz;
+          let g = cosS * cosL * params.camForward.w / (PI * dist2);
+          (*path).radiance += (*path).throughput * albedo.xyz * lightEmission * g;
+        }
+      }
+    }
   }
   if (dot(next, ng) <= 0.0) { return true; }
   var throughput = (*path).throughput * albedo.xyz;
@@ -191,7 +242,7 @@ fn bounce(path: ptr<function, PathState>) -> bool {
   }
   (*path).throughput = throughput;
   (*path).dir = next;
-  (*path).origin = p + ng * EPS;
+  (*path).origin = origin;
   (*path).depth = depth + 1u;
   return depth + 1u >= params.tile.w;
 }
@@ -215,8 +266,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   var path = startPath(px, py, s);
   loop {
     if (s >= params.samples.y) { break; }
-    rays += 1u;
-    if (bounce(&path)) {
+    if (bounce(&path, &rays)) {
       let r = path.radiance;
       // A NaN or infinity from a degenerate triangle would poison the whole pixel; drop that sample instead.
       let finite = all(r == r) && all(abs(r) < vec3f(1e30));

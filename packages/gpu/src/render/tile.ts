@@ -57,7 +57,7 @@ export interface RenderedTile extends TileIdentity {
   /** Tile-relative indices of the rows present, ascending. */
   rows: readonly number[]
   pixels: Float32Array
-  /** Rays traced (BVH traversals), for throughput figures. */
+  /** Rays traced (path segments and shadow rays: every BVH traversal), for throughput figures. */
   rays: number
 }
 

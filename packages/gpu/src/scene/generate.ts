@@ -72,7 +72,7 @@ export function generateSceneDocument(options: GenerateSceneOptions = {}): Docum
     [white, [-1, 0, -1, -1, 2, -1, 1, 2, -1, 1, 0, -1]], // back wall, facing +z
     [red, [-1, 0, 1, -1, 2, 1, -1, 2, -1, -1, 0, -1]], // left wall, facing +x
     [green, [1, 0, -1, 1, 2, -1, 1, 2, 1, 1, 0, 1]], // right wall, facing -x
-    [lamp, [-0.5, 1.98, 0.3, 0.5, 1.98, 0.3, 0.5, 1.98, -0.6, -0.5, 1.98, -0.6]], // light, facing -y
+    [lamp, [-0.5, 1.98, -0.6, 0.5, 1.98, -0.6, 0.5, 1.98, 0.3, -0.5, 1.98, 0.3]], // light, facing -y
   ]
   for (const [mat, corners] of quads) {
     const node = doc.createNode(mat.getName()).setMesh(quadMesh(doc, buffer, mat, corners))

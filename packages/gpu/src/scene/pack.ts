@@ -82,6 +82,7 @@ export function packScene(soup: TriangleSoup): Scene {
       normals[o + k * 4 + 2] = n[2]
     }
   }
+  const lights = lightTable(triangles, soup.materials)
   const materials = new Float32Array(soup.materials.length * MATERIAL_FLOATS)
   soup.materials.forEach((m, i) => {
     materials.set([...m.baseColor, m.metallic, ...m.emissive, m.roughness], i * MATERIAL_FLOATS)
@@ -97,8 +98,42 @@ export function packScene(soup: TriangleSoup): Scene {
     bvhNodeCount: bvh.nodeCount,
     bvhDepth: bvh.depth,
     camera: soup.camera ?? frameBounds(bounds),
+    lights: lights.table,
+    lightCount: lights.count,
+    lightArea: lights.area,
     bounds,
   }
+}
+
+/** The area CDF over emissive triangles (in BVH order). */
+function lightTable(
+  triangles: Float32Array,
+  materials: readonly Material[],
+): { table: Float32Array; count: number; area: number } {
+  const bits = new Uint32Array(triangles.buffer, triangles.byteOffset, triangles.length)
+  const index: number[] = []
+  const areas: number[] = []
+  for (let i = 0; i < triangles.length / TRIANGLE_FLOATS; i++) {
+    const o = i * TRIANGLE_FLOATS
+    const m = materials[bits[o + 3]!]!
+    if (Math.max(...m.emissive) <= 0) continue
+    const [ax, ay, az] = [triangles[o + 4]!, triangles[o + 5]!, triangles[o + 6]!]
+    const [bx, by, bz] = [triangles[o + 8]!, triangles[o + 9]!, triangles[o + 10]!]
+    const area = Math.hypot(ay * bz - az * by, az * bx - ax * bz, ax * by - ay * bx) / 2
+    if (!(area > 0)) continue
+    index.push(i)
+    areas.push(area)
+  }
+  const total = areas.reduce((s, a) => s + a, 0)
+  const table = new Float32Array(index.length * 2)
+  const tableBits = new Uint32Array(table.buffer)
+  let running = 0
+  index.forEach((tri, k) => {
+    running += areas[k]!
+    tableBits[k * 2] = tri
+    table[k * 2 + 1] = k === index.length - 1 ? 1 : running / total
+  })
+  return { table, count: index.length, area: total }
 }
 
 /** The unit normal at `offset`, or the face normal when the given one is degenerate or not finite. */

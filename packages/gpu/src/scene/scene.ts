@@ -33,6 +33,8 @@ export interface Camera {
  * - `triangles`: 3 rows per triangle: (v0.xyz, material index as u32 bits), (e1 = v1 - v0, 0), (e2 = v2 - v0, 0).
  * - `normals`: 3 rows per triangle: vertex normals n0, n1, n2 (unit, world space).
  * - `materials`: 2 rows per material: (baseColor.rgb, metallic), (emissive.rgb, roughness).
+ * - `lights`: 2 floats per emissive triangle: (triangle index as u32 bits, cumulative area fraction), the CDF
+ *   that next-event estimation samples lights by area; the last fraction is exactly 1.
  * - `bvh`: 2 rows per node: (min.xyz, a), (max.xyz, count) with a and count as u32 bits. A leaf has count > 0 and
  *   holds triangles [a, a + count); an inner node has count = 0, its left child right after it and its right
  *   child at index a.
@@ -48,6 +50,11 @@ export interface Scene {
   /** Longest root-to-leaf path: the shader's traversal stack must be deeper. */
   readonly bvhDepth: number
   readonly camera: Camera
+  /** Emissive triangles, sampled by area for next-event estimation (see layout above). */
+  readonly lights: Float32Array
+  readonly lightCount: number
+  /** Total area of the emissive triangles. */
+  readonly lightArea: number
   readonly bounds: { readonly min: Vec3; readonly max: Vec3 }
 }
 
