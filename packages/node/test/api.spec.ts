@@ -8,7 +8,7 @@ function fakeOps(): NodeOperations & { submitted: unknown[] } {
   const submitted: unknown[] = []
   return {
     submitted,
-    status: async () => ({ peerId: 'p', addrs: [], peers: 0, capacityRecords: 0, worker: true }),
+    status: async () => ({ peerId: 'p', addrs: [], peers: 0, capacityRecords: 0, worker: true, payee: 'x' }),
     putBlob: async (bytes) => `cid-${bytes.byteLength}`,
     submitJob: async (r) => {
       submitted.push(r)

@@ -18,6 +18,7 @@ const jobStatusSchema = z.object({
   reassigned: z.number(),
   etaMs: z.number().optional(),
   diagnostic: z.record(z.string(), z.number()).optional(),
+  leases: z.record(z.string(), z.number()).optional(),
   workers: z.record(z.string(), z.object({ accepted: z.number(), rejected: z.number() })).optional(),
   slashed: z
     .array(z.object({ worker: z.string(), payee: z.string(), signature: z.string(), amount: z.string() }))
@@ -45,6 +46,7 @@ const statusSchema = z.object({
   peers: z.number(),
   capacityRecords: z.number(),
   worker: z.boolean(),
+  payee: z.string(),
 })
 
 /** The CLI's side of the control API. Replies are validated like any other input from outside the process. */

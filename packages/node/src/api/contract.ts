@@ -16,6 +16,8 @@ export interface JobRequest {
   maxPrice?: string
   /** Milliseconds from now. */
   deadlineMs?: number
+  /** The bid window closes once this many bids arrived. */
+  minBids?: number
 }
 
 /** Progress of a job as the CLI shows it. */
@@ -30,6 +32,8 @@ export interface JobStatus {
   etaMs?: number
   /** Why no (or too few) bids, when the order went unmatched. */
   diagnostic?: Record<string, number>
+  /** Tasks ever leased to each worker peer id. */
+  leases?: Record<string, number>
   /** Tasks accepted and rejected per worker peer id. */
   workers?: Record<string, { accepted: number; rejected: number }>
   /** Stakes this node slashed on chain. */
@@ -66,6 +70,8 @@ export interface NodeStatus {
   peers: number
   capacityRecords: number
   worker: boolean
+  /** Where this node is paid (a Solana address). */
+  payee: string
 }
 
 /** What a running node does for the API; the server only routes, validates and authorises. */

@@ -25,6 +25,7 @@ const jobRequestSchema = z
     tier: z.union([z.literal(1), z.literal(2), z.literal(3)]).optional(),
     maxPrice: z.string().regex(/^\d{1,20}$/).optional(),
     deadlineMs: z.number().int().min(1).optional(),
+    minBids: z.number().int().min(1).max(1024).optional(),
   })
   .strict()
   .refine((r) => (r.kind === 'render' ? r.render !== undefined : r.inference !== undefined), {

@@ -5,9 +5,13 @@ import type { JobOutput } from '../api/contract.js'
 
 /** Bytes per pixel of a render task's output: RGBA float32 rows (`@tessera/gpu`'s chunking). */
 export const RENDER_OUTPUT_BYTES_PER_PIXEL = 16
+/** Tone-mapping exposure of delivered PNG frames: the procedural scene's light is dim at exposure 1. */
+export const PNG_EXPOSURE = 2
 
-/** Fetches a blob from the worker that produced it (`node.blobs`). */
+/** Outputs kept locally once accepted, or fetched from the worker that produced them (`node.blobs`). */
 export interface OutputSource {
+  has(cid: string, options?: AbortOptions): Promise<boolean>
+  get(cid: string, options?: AbortOptions): Promise<Uint8Array>
   fetchFrom(peer: string, cid: string, options?: AbortOptions): Promise<Uint8Array>
 }
 
@@ -23,7 +27,12 @@ export async function assembleJobOutput(
 ): Promise<JobOutput> {
   const outputs = new Map<string, Uint8Array>()
   await Promise.all(
-    results.map(async (r) => outputs.set(r.taskId, await source.fetchFrom(r.worker, r.output, options))),
+    results.map(async (r) =>
+      outputs.set(
+        r.taskId,
+        (await source.has(r.output, options)) ? await source.get(r.output, options) : await source.fetchFrom(r.worker, r.output, options),
+      ),
+    ),
   )
   const assembled = assembleOutputs(order, (taskId) => outputs.get(taskId) ?? new Uint8Array(0), RENDER_OUTPUT_BYTES_PER_PIXEL)
   if (assembled.kind === 'inference') {
@@ -38,7 +47,7 @@ export async function assembleJobOutput(
       name: `frame-${String(f.frame).padStart(4, '0')}.png`,
       contentType: 'image/png',
       base64: Buffer.from(
-        encodePng({ width: f.width, height: f.height, pixels: bytesToFloat32(f.pixels) }),
+        encodePng({ width: f.width, height: f.height, pixels: bytesToFloat32(f.pixels) }, { exposure: PNG_EXPOSURE }),
       ).toString('base64'),
     })),
   }

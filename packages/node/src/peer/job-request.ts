@@ -16,5 +16,6 @@ export function jobSpecOf(request: JobRequest): JobSpec {
     maxPrice: request.maxPrice !== undefined ? BigInt(request.maxPrice) : DEFAULT_JOB_MAX_PRICE,
     benchHoursPerTask: DEFAULT_BENCH_HOURS_PER_TASK,
     ...(request.deadlineMs !== undefined ? { timeoutMs: request.deadlineMs } : {}),
+    ...(request.minBids !== undefined ? { minBids: request.minBids } : {}),
   }
 }

@@ -22,7 +22,7 @@ import type { DataDir } from '../data-dir.js'
 import { Datastore } from '../datastore.js'
 import { NodeError } from '../errors.js'
 import { NodeMetrics } from '../metrics.js'
-import { DEFAULT_MEMORY_MB, DEFAULT_SCORE } from './constants.js'
+import { DEFAULT_MEMORY_MB, DEFAULT_SCORE, RECEIPT_GRACE_MS } from './constants.js'
 import { GpuWorkload } from './gpu-workload.js'
 import { InputCache } from './inputs.js'
 import { assembleJobOutput } from './job-output.js'
@@ -60,8 +60,13 @@ export class Peer implements NodeOperations {
   readonly settlement: Settlement
   readonly receipts: ReceiptExchange
   /** Per job: tasks re-awarded after a lost lease or a failed check, and each worker's accepted/rejected count. */
-  readonly #progress = new Map<string, { reassigned: number; workers: Record<string, { accepted: number; rejected: number }> }>()
+  readonly #progress = new Map<
+    string,
+    { reassigned: number; leases: Record<string, number>; workers: Record<string, { accepted: number; rejected: number }> }
+  >()
   readonly #epochs: Map<string, number>
+  /** The last settlement epoch used (one per job), persisted so a restart never reuses one. */
+  #lastEpoch = 0
   /** Fraud proofs upheld by this peer, newest last. */
   readonly slashes: readonly SlashRecord[]
   readonly #ownsEngine: boolean
@@ -163,7 +168,18 @@ export class Peer implements NodeOperations {
     scheduler = createScheduler(
       { bus: node.bus, blobs: node.blobs },
       {
-        verify: verification.verify,
+        // A task is accepted only with its output in hand: the worker may be gone when the job is assembled.
+        verify: async (request, options) => {
+          const outcome = await verification.verify(request)
+          if (outcome === 'fail') return outcome
+          try {
+            await node.blobs.put(await node.blobs.fetchFrom(request.worker, request.result.output, options))
+            return 'pass'
+          } catch (e) {
+            init.logger.warn({ err: String(e), taskId: request.taskId }, 'output:fetch-failed')
+            return 'fail'
+          }
+        },
         onAccept: (task) => {
           receipts.accepted(task).catch((e: unknown) => init.logger.warn({ err: String(e), taskId: task.taskId }, 'receipt:failed'))
         },
@@ -212,6 +228,7 @@ export class Peer implements NodeOperations {
       config,
       logger: init.logger,
     })
+    peer.#lastEpoch = (await datastore.get<number>('settlement', 'epoch')) ?? 0
     peer.#watch()
     if (config.worker.enabled) await peer.#announce(score, payee)
     init.logger.info({ peerId: node.peerId.toString(), addrs: node.getMultiaddrs().map(String) }, 'peer:started')
@@ -222,7 +239,7 @@ export class Peer implements NodeOperations {
   #watch(): void {
     const progress = (jobId: string) => {
       let p = this.#progress.get(jobId)
-      if (p === undefined) this.#progress.set(jobId, (p = { reassigned: 0, workers: {} }))
+      if (p === undefined) this.#progress.set(jobId, (p = { reassigned: 0, leases: {}, workers: {} }))
       return p
     }
     const worker = (jobId: string, peer: string) => (progress(jobId).workers[peer] ??= { accepted: 0, rejected: 0 })
@@ -258,6 +275,8 @@ export class Peer implements NodeOperations {
     this.scheduler.on('task:verified', (e) => worker(e.jobId, e.worker).accepted++)
     this.scheduler.on('task:rejected', (e) => worker(e.jobId, e.worker).rejected++)
     this.scheduler.on('lease:granted', (e) => {
+      const leases = progress(e.jobId).leases
+      leases[e.worker] = (leases[e.worker] ?? 0) + e.taskIds.length
       const record = this.node.capacity.view.get(e.worker)?.capacity
       if (record?.payee === undefined) return
       this.settlement
@@ -301,6 +320,7 @@ export class Peer implements NodeOperations {
       peers: this.node.libp2p.getPeers().length,
       capacityRecords: this.node.capacity.view.size,
       worker: this.#config.worker.enabled,
+      payee: await this.settlement.payee(),
     }
   }
 
@@ -313,51 +333,59 @@ export class Peer implements NodeOperations {
     const jobId = this.scheduler.submit(jobSpecOf(request))
     this.metrics.jobsSubmitted.inc()
     const order = this.scheduler.job(jobId)?.order
-    if (order !== undefined) {
-      const tasks = taskCountOf(order.split)
-      const epoch = ((await this.datastore.get<number>('settlement', 'epoch')) ?? 0) + 1
-      await this.datastore.put('settlement', 'epoch', epoch)
-      this.#epochs.set(jobId, epoch)
-      try {
-        await this.settlement.fundJob(jobId, epoch, expectedCost(order.maxPrice, order.benchHoursPerTask) * BigInt(tasks), tasks)
-      } catch (e) {
-        this.scheduler.cancel(jobId)
-        throw e
-      }
-    }
-    await this.datastore.put('jobs', jobId, { request: JSON.stringify(request), order })
+    if (order === undefined) throw new NodeError('NODE__JOB_NOT_FOUND', `job ${jobId} vanished as it was ordered`, { jobId })
+    // Listen before anything else awaits: a small job can finish while its vault is still being funded.
     this.scheduler.waitForJob(jobId).then(
       async (results) => {
-        if (order === undefined) return
         this.#finished.set(jobId, { order, results })
         this.metrics.jobsCompleted.inc()
         this.metrics.tasksCompleted.inc({ role: 'creator' }, results.length)
         await this.datastore.put('jobs', jobId, { request: JSON.stringify(request), order, results })
         this.#log.info({ jobId, tasks: results.length }, 'job:completed')
+        await this.settlement.closeJob(jobId, results.length, RECEIPT_GRACE_MS)
       },
       (e: unknown) => this.#log.warn({ jobId, err: String(e) }, 'job:unfinished'),
     )
+    await this.datastore.put('jobs', jobId, { request: JSON.stringify(request), order })
+    // The epoch is fixed before any await: receipts signed from now on name it.
+    const epoch = ++this.#lastEpoch
+    this.#epochs.set(jobId, epoch)
+    const tasks = taskCountOf(order.split)
+    await this.datastore.put('settlement', 'epoch', epoch)
+    try {
+      await this.settlement.fundJob(jobId, epoch, expectedCost(order.maxPrice, order.benchHoursPerTask) * BigInt(tasks), tasks)
+    } catch (e) {
+      this.scheduler.cancel(jobId)
+      throw e
+    }
     return { jobId }
   }
 
   async jobStatus(jobId: string): Promise<JobStatus> {
     const job = this.scheduler.job(jobId)
-    if (job === undefined) {
-      const stored = await this.#storedJob(jobId)
+    let base: Pick<JobStatus, 'state' | 'tasks' | 'completed' | 'verified'>
+    if (job !== undefined) {
+      const active = job.assigned + job.verifying + job.accepted > 0
+      base = {
+        state: job.status === 'open' ? (active ? 'running' : 'bidding') : job.status,
+        tasks: job.tasks,
+        completed: job.accepted + job.verifying,
+        verified: job.accepted,
+      }
+    } else {
+      // The market forgets finished jobs after a while; the datastore keeps them.
+      const stored = this.#finished.get(jobId) ?? (await this.#storedJob(jobId))
       if (stored === undefined) throw new NodeError('NODE__JOB_NOT_FOUND', `no job ${jobId} on this node`, { jobId })
       const tasks = stored.results.length
-      return { jobId, state: 'completed', tasks, completed: tasks, verified: tasks, reassigned: 0 }
+      base = { state: 'completed', tasks, completed: tasks, verified: tasks }
     }
-    const state = job.status === 'open' ? (job.assigned + job.verifying + job.accepted > 0 ? 'running' : 'bidding') : job.status
     const progress = this.#progress.get(jobId)
     const settlement = await this.settlement.view(jobId)
     return {
       jobId,
-      state,
-      tasks: job.tasks,
-      completed: job.accepted + job.verifying,
-      verified: job.accepted,
+      ...base,
       reassigned: progress?.reassigned ?? 0,
+      leases: progress?.leases ?? {},
       workers: progress?.workers ?? {},
       slashed: this.settlement.slashes.map((s) => ({ ...s })),
       ...(settlement !== undefined ? { settlement } : {}),

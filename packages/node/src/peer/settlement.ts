@@ -42,6 +42,7 @@ interface JobSettlement {
   driver: SettlementDriver
   settled?: { signatures: string[] }
   running?: Promise<void>
+  onReceipt?: (() => void) | undefined
 }
 
 /** A slash carried out on chain. */
@@ -68,6 +69,10 @@ export class Settlement {
   /** Per job, its settlement once the epoch vault is funded (receipts that arrive earlier wait for it). */
   readonly #jobs = new Map<string, Promise<JobSettlement>>()
   readonly #bonds = new Map<string, Promise<StakeBond>>()
+  /** Jobs whose vault is funded, for status reads that must not wait on the chain. */
+  readonly #funded = new Map<string, JobSettlement>()
+  /** Workers slashed or being slashed: one bond, one forfeit. */
+  readonly #slashed = new Set<string>()
   readonly slashes: SlashView[] = []
   #ledger: Promise<{ ledger: Ledger; arbiter: KeyPairSigner; settler: KeyPairSigner; treasury: Address }> | undefined
 
@@ -119,7 +124,10 @@ export class Settlement {
   async fundJob(jobId: string, epoch: number, budget: bigint, expected: number): Promise<void> {
     const funding = this.#fund(jobId, epoch, budget, expected)
     this.#jobs.set(jobId, funding)
-    funding.catch(() => this.#jobs.delete(jobId))
+    funding.then(
+      (job) => this.#funded.set(jobId, job),
+      () => this.#jobs.delete(jobId),
+    )
     await funding
   }
 
@@ -158,12 +166,37 @@ export class Settlement {
       return
     }
     const job = await funding
+    if (job.running !== undefined) {
+      this.#log.warn({ jobId: receipt.jobId, taskId: receipt.taskId }, 'settlement:late-receipt')
+      return
+    }
     job.driver.handle({ type: 'receipt', receipt })
     job.receipts++
-    if (job.receipts === job.expected && job.running === undefined) {
-      job.driver.handle({ type: 'close-epoch', epoch: job.epoch })
-      job.running = job.driver.run().catch((e: unknown) => this.#log.error({ err: String(e) }, 'settlement:failed'))
+    job.onReceipt?.()
+  }
+
+  /**
+   * Closes a finished job's epoch once every accepted task's receipt is co-signed, or after `graceMs` (a worker
+   * that vanished cannot countersign; its work goes unpaid in this epoch), then anchors and pays.
+   */
+  async closeJob(jobId: string, accepted: number, graceMs: number): Promise<void> {
+    const job = await this.#jobs.get(jobId)
+    if (job === undefined || job.running !== undefined) return
+    if (job.receipts < accepted) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, graceMs)
+        job.onReceipt = () => {
+          if (job.receipts >= accepted) {
+            clearTimeout(timer)
+            resolve()
+          }
+        }
+      })
     }
+    job.onReceipt = undefined
+    job.driver.handle({ type: 'close-epoch', epoch: job.epoch })
+    job.running = job.driver.run().catch((e: unknown) => this.#log.error({ err: String(e) }, 'settlement:failed'))
+    await job.running
   }
 
   /**
@@ -196,11 +229,13 @@ export class Settlement {
 
   /** Forfeits a caught worker's bond to the treasury, the fraud proof's hash on chain beside it. */
   async slash(worker: string, fraudProofHash: Uint8Array): Promise<SlashView | undefined> {
+    if (this.#slashed.has(worker)) return undefined
     const bonding = this.#bonds.get(worker)
     if (bonding === undefined) {
       this.#log.warn({ worker }, 'stake:no-bond')
       return undefined
     }
+    this.#slashed.add(worker)
     const bond = await bonding
     const { ledger, arbiter, treasury } = await this.#open()
     const before = await getTokenBalance(ledger.transport, bond.address).catch(() => 0n)
@@ -223,7 +258,7 @@ export class Settlement {
   }
 
   async view(jobId: string): Promise<JobSettlementView | undefined> {
-    const job = await this.#jobs.get(jobId)?.catch(() => undefined)
+    const job = this.#funded.get(jobId)
     if (job === undefined) return undefined
     const batch = job.machine.batch(job.epoch)
     const { ledger } = await this.#open()

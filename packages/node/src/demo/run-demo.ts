@@ -1,0 +1,215 @@
+import { mkdir, rm, writeFile } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import type { AbortOptions } from '@tessera/core'
+import { generateScene, loadScene, renderTileCpu, toRgba8 } from '@tessera/gpu'
+import { decode } from 'fast-png'
+import type { JobStatus } from '../api/contract.js'
+import { NodeError } from '../errors.js'
+import { runTessera, spawnPeer, type PeerProcess } from '../local/spawn-peer.js'
+import { PNG_EXPOSURE } from '../peer/job-output.js'
+
+/** The demo's job: one frame of the procedural scene, in tiles. */
+export const DEMO_IMAGE = { width: 128, height: 128, tile: 32, samples: 16 } as const
+/** Price per benchmark-hour every worker asks; each tile is one benchmark-hour, so a tile pays this. */
+export const DEMO_PRICE = 100n
+export const DEMO_FEE_BPS = 100
+
+export interface DemoOptions extends AbortOptions {
+  /** Where data directories, the scene and the image go (emptied first). */
+  dir: string
+  onLog?: (line: string) => void
+}
+
+/** One worker's part in the demo. */
+export interface DemoWorker {
+  name: string
+  peerId: string
+  payee: string
+  role: 'honest' | 'cheater' | 'killed'
+  accepted: number
+  rejected: number
+  paid: bigint
+  slashed: boolean
+}
+
+export interface DemoSummary {
+  image: { path: string; psnrDb: number }
+  tiles: number
+  tilesReassigned: number
+  cheatersCaught: number
+  cheatersSlashed: number
+  paid: Record<string, string>
+  feePaid: string
+  anchorTransactions: number
+  seconds: number
+  workers: DemoWorker[]
+  transactions: { anchor: string; payouts: string[]; slashes: string[] }
+}
+
+const WORKERS = [
+  { name: 'worker-1', role: 'honest' },
+  { name: 'worker-2', role: 'killed' },
+  { name: 'worker-3', role: 'honest' },
+  { name: 'worker-4', role: 'cheater' },
+] as const
+
+async function until<T>(what: string, poll: () => Promise<T | undefined>, timeoutMs: number, signal?: AbortSignal): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    signal?.throwIfAborted()
+    const value = await poll()
+    if (value !== undefined) return value
+    if (Date.now() > deadline) throw new NodeError('NODE__JOB_NOT_COMPLETE', `demo: timed out waiting for ${what}`, {})
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
+/** PSNR in dB between two RGBA8 images over their RGB channels. */
+function psnr8(a: Uint8Array, b: Uint8Array): number {
+  let sum = 0
+  let n = 0
+  for (let i = 0; i < a.length; i += 4) {
+    for (let c = 0; c < 3; c++) {
+      const d = (a[i + c] as number) - (b[i + c] as number)
+      sum += d * d
+      n++
+    }
+  }
+  return sum === 0 ? Number.POSITIVE_INFINITY : 10 * Math.log10((255 * 255) / (sum / n))
+}
+
+/**
+ * The end-to-end demo: one creator and four workers as separate `tessera node start` processes on loopback. The
+ * creator orders a render of the procedural glTF scene in 16 tiles; worker-4 renders lazily (1 sample per pixel)
+ * and is caught by sampling and slashed; worker-2 is killed mid-job and its tiles go to others; the frame is
+ * assembled into a PNG and compared with the CPU reference path tracer; receipts are anchored and paid on LiteSVM.
+ */
+export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
+  const started = Date.now()
+  const log = options.onLog ?? (() => {})
+  const dir = resolve(options.dir)
+  await rm(dir, { recursive: true, force: true })
+  await mkdir(dir, { recursive: true })
+  const scenePath = join(dir, 'scene.glb')
+  const sceneBytes = await generateScene({ subdivisions: 3 })
+  await writeFile(scenePath, sceneBytes)
+
+  const peers: PeerProcess[] = []
+  try {
+    log('starting the creator and four workers (separate processes, loopback TCP)')
+    await Promise.all(['creator', ...WORKERS.map((w) => w.name)].map((name) => runTessera(['--data-dir', join(dir, name), 'init'])))
+    const creator = await spawnPeer({ name: 'creator', dataDir: join(dir, 'creator'), args: ['--no-worker'], ...options })
+    peers.push(creator)
+    const boot = (await creator.client.status()).addrs.find((a) => !a.includes('/ws'))
+    if (boot === undefined) throw new NodeError('NODE__PEER_UNREACHABLE', 'the creator has no TCP address', {})
+    const workers = await Promise.all(
+      WORKERS.map((w) =>
+        spawnPeer({
+          name: w.name,
+          dataDir: join(dir, w.name),
+          args: ['--bootstrap', boot, '--price', DEMO_PRICE.toString(), ...(w.role === 'cheater' ? ['--fault', 'lazy'] : [])],
+          ...options,
+        }),
+      ),
+    )
+    peers.push(...workers)
+    const statuses = await Promise.all(workers.map((w) => w.client.status()))
+    const ids = statuses.map((s) => s.peerId)
+    await until('the workers\' capacity records', async () => ((await creator.client.status()).capacityRecords >= WORKERS.length ? true : undefined), 60_000, options.signal)
+    await creator.client.airdrop(1_000_000n)
+
+    log('ordering the render: 128x128, 16 tiles of 32x32, 16 samples per pixel')
+    const cid = await creator.client.putBlob(sceneBytes)
+    const { jobId } = await creator.client.submitJob({
+      kind: 'render',
+      inputs: [cid],
+      render: { frames: 1, width: DEMO_IMAGE.width, height: DEMO_IMAGE.height, tileWidth: DEMO_IMAGE.tile, tileHeight: DEMO_IMAGE.tile, samples: DEMO_IMAGE.samples },
+      maxPrice: (DEMO_PRICE * 2n).toString(),
+      minBids: WORKERS.length,
+    })
+
+    // Kill worker-2 as soon as it holds a lease: its first tile is still loading the scene and compiling shaders.
+    const victim = workers[1] as PeerProcess
+    const victimId = ids[1] as string
+    await until('worker-2 to be awarded tiles', async () => ((await creator.client.jobStatus(jobId)).leases?.[victimId] ?? 0) > 0 ? true : undefined, 60_000, options.signal)
+    await victim.kill()
+    log('killed worker-2 mid-job (SIGKILL); its tiles go back to the auction once its lease lapses')
+
+    let lastStatus: JobStatus | undefined
+    const final = await until<JobStatus>(
+      'the job to complete and settle',
+      async () => {
+        const s = await creator.client.jobStatus(jobId)
+        if (s.state === 'failed' || s.state === 'cancelled' || s.state === 'expired') {
+          throw new NodeError('NODE__JOB_NOT_COMPLETE', `demo: the job ended ${s.state}`, { jobId })
+        }
+        lastStatus = s
+        return s.state === 'completed' && (s.settlement?.payouts.length ?? 0) > 0 && (s.slashed?.length ?? 0) > 0 ? s : undefined
+      },
+      150_000,
+      options.signal,
+    ).catch((e: unknown) => {
+      throw new NodeError('NODE__JOB_NOT_COMPLETE', `${(e as Error).message}; last status ${JSON.stringify(lastStatus)}`, { jobId })
+    })
+
+    log('fetching the frame and rendering the CPU reference')
+    const output = await creator.client.jobOutput(jobId)
+    const png = Buffer.from(output.files[0]?.base64 ?? '', 'base64')
+    const imagePath = join(dir, 'frame.png')
+    await writeFile(imagePath, png)
+    const reference = renderTileCpu({
+      scene: await loadScene(sceneBytes),
+      frame: 0,
+      imageWidth: DEMO_IMAGE.width,
+      imageHeight: DEMO_IMAGE.height,
+      x: 0,
+      y: 0,
+      width: DEMO_IMAGE.width,
+      height: DEMO_IMAGE.height,
+      samples: DEMO_IMAGE.samples,
+    })
+    await writeFile(join(dir, 'reference.png'), Buffer.from((await import('@tessera/gpu')).encodePng(reference, { exposure: PNG_EXPOSURE })))
+    const psnrDb = psnr8(decode(png).data as Uint8Array, toRgba8(reference, { exposure: PNG_EXPOSURE }))
+
+    const settlement = final.settlement
+    const slashedWorkers = new Set((final.slashed ?? []).map((s) => s.worker))
+    const summaryWorkers: DemoWorker[] = WORKERS.map((w, i) => {
+      const peerId = ids[i] as string
+      const stats = final.workers?.[peerId] ?? { accepted: 0, rejected: 0 }
+      const slash = (final.slashed ?? []).find((s) => s.worker === peerId)
+      const payee = statuses[i]?.payee ?? slash?.payee ?? ''
+      return {
+        name: w.name,
+        peerId,
+        payee,
+        role: w.role,
+        accepted: stats.accepted,
+        rejected: stats.rejected,
+        paid: BigInt(settlement?.paid[payee] ?? '0'),
+        slashed: slashedWorkers.has(peerId),
+      }
+    })
+    const caught = summaryWorkers.filter((w) => w.role === 'cheater' && w.rejected > 0).length
+    return {
+      image: { path: imagePath, psnrDb: Number(psnrDb.toFixed(2)) },
+      tiles: final.tasks,
+      tilesReassigned: final.reassigned,
+      cheatersCaught: caught,
+      cheatersSlashed: summaryWorkers.filter((w) => w.role === 'cheater' && w.slashed).length,
+      paid: Object.fromEntries(summaryWorkers.map((w) => [w.name, w.paid.toString()])),
+      feePaid: settlement?.fee ?? '0',
+      anchorTransactions: settlement?.anchor !== undefined ? 1 : 0,
+      seconds: Number(((Date.now() - started) / 1000).toFixed(1)),
+      workers: summaryWorkers,
+      transactions: {
+        anchor: settlement?.anchor ?? '',
+        payouts: settlement?.payouts ?? [],
+        slashes: (final.slashed ?? []).map((s) => s.signature),
+      },
+    }
+  } finally {
+    await Promise.all(peers.map((p) => p.stop().catch(() => p.kill())))
+    // Each peer's JSON log, for whoever wants to see how it went.
+    await Promise.all(peers.map((p) => writeFile(join(dir, `${p.name}.log`), p.output())))
+  }
+}
