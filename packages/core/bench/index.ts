@@ -5,7 +5,7 @@
 import { fork } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
 import { connect } from 'node:net'
-import { availableParallelism } from 'node:os'
+import { availableParallelism, loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { createNode, TOPICS, type TesseraNode, type WireMessage } from '../src/index.js'
@@ -183,7 +183,13 @@ if (gossip === undefined || blob === undefined) {
 const results = {
   gossip,
   blob,
-  environment: { node: process.version, cpus: availableParallelism(), date: new Date().toISOString() },
+  environment: {
+    node: process.version,
+    cpus: availableParallelism(),
+    // Other work on the machine slows every figure here: the one-minute load average when the run ended.
+    loadAverage: Math.round(loadavg()[0]! * 100) / 100,
+    date: new Date().toISOString(),
+  },
 }
 console.table({
   'gossip.nodes': { value: gossip.nodes, target: '' },

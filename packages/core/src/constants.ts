@@ -57,6 +57,8 @@ export const BOOTSTRAP_DIAL_DELAY_MS = 50
 export const LOCAL_INBOUND_CONNECTION_THRESHOLD = 1_000
 /** Pending inbound connections on local networks (many peers join at once in tests and demos). */
 export const LOCAL_MAX_INCOMING_PENDING_CONNECTIONS = 200
+/** Concurrent ping streams per connection, each way: kad-dht and the connection monitor both ping. */
+export const PING_MAX_STREAMS = 4
 /** The node dials peers found by discovery while it has fewer connections than this. */
 export const DEFAULT_MIN_CONNECTIONS = 8
 /** Connections kept at most. */
@@ -67,10 +69,10 @@ export const DEFAULT_MAX_CONNECTIONS = 300
  * JOIN_LOOKUP_FIRST_PAUSE_MS up to JOIN_LOOKUP_MAX_PAUSE_MS, until a lookup teaches it nothing new (after at least
  * JOIN_LOOKUPS_MIN) or JOIN_LOOKUPS_MAX lookups ran.
  */
-export const JOIN_LOOKUP_FIRST_PAUSE_MS = 500
-export const JOIN_LOOKUP_MAX_PAUSE_MS = 8_000
-export const JOIN_LOOKUPS_MIN = 3
-export const JOIN_LOOKUPS_MAX = 8
+export const JOIN_LOOKUP_FIRST_PAUSE_MS = 2_000
+export const JOIN_LOOKUP_MAX_PAUSE_MS = 16_000
+export const JOIN_LOOKUPS_MIN = 2
+export const JOIN_LOOKUPS_MAX = 6
 /** A DHT query (lookup, provide, findProviders) gives up after this long unless the caller's signal says otherwise. */
 export const DHT_QUERY_TIMEOUT_MS = 30_000
 
@@ -104,6 +106,12 @@ export const IP_COLOCATION_WEIGHT = -5
 export const INVALID_MESSAGE_WEIGHT = -10
 /** Invalid-message counters decay by this factor every decay interval (one second): about a minute to forget one. */
 export const INVALID_MESSAGE_DECAY = 0.97
+/** Behavioural penalty (P7: GRAFT floods, broken IWANT promises): weight of (count - threshold)². */
+export const BEHAVIOUR_PENALTY_WEIGHT = -10
+/** Misbehaviours tolerated before P7 applies. */
+export const BEHAVIOUR_PENALTY_THRESHOLD = 6
+/** The P7 counter decays by this factor every second. */
+export const BEHAVIOUR_PENALTY_DECAY = 0.9
 /** Application-specific score lost per replayed envelope, squared by count (gossipsub's P4 misses these). */
 export const REPLAY_PENALTY_WEIGHT = 10
 /** A replay counter halves over this long. */

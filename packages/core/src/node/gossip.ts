@@ -6,6 +6,9 @@ import { gossipsub, StrictNoSign, TopicValidatorResult } from '@libp2p/gossipsub
 import type { GossipSub, Message, TopicValidatorFn } from '@libp2p/gossipsub'
 import { sha256 } from '@noble/hashes/sha2.js'
 import {
+  BEHAVIOUR_PENALTY_DECAY,
+  BEHAVIOUR_PENALTY_THRESHOLD,
+  BEHAVIOUR_PENALTY_WEIGHT,
   GOSSIP_DECODE_LIMITS,
   GOSSIP_MAX_RPC_BYTES,
   GOSSIP_SCORE_THRESHOLDS,
@@ -102,6 +105,11 @@ export function tesseraGossipsub(config: GossipConfig): ReturnType<typeof gossip
       appSpecificWeight: 1,
       IPColocationFactorWeight: config.localNetwork ? 0 : IP_COLOCATION_WEIGHT,
       IPColocationFactorThreshold: config.ipColocationThreshold,
+      // P7 counts GRAFT floods and IWANT requests not followed up. A busy honest peer breaks the odd promise;
+      // tolerate a few before the penalty starts, as Ethereum's consensus clients do.
+      behaviourPenaltyWeight: BEHAVIOUR_PENALTY_WEIGHT,
+      behaviourPenaltyThreshold: BEHAVIOUR_PENALTY_THRESHOLD,
+      behaviourPenaltyDecay: BEHAVIOUR_PENALTY_DECAY,
       decayInterval: 1_000,
       decayToZero: 0.01,
     },

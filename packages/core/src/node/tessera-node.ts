@@ -27,6 +27,7 @@ import {
   JOIN_LOOKUPS_MIN,
   LOCAL_INBOUND_CONNECTION_THRESHOLD,
   LOCAL_MAX_INCOMING_PENDING_CONNECTIONS,
+  PING_MAX_STREAMS,
 } from '../constants.js'
 import { CoreError } from '../errors.js'
 import { generateIdentity, type Identity } from '../identity.js'
@@ -366,8 +367,10 @@ export async function createNode(init: NodeInit = {}): Promise<TesseraNode> {
     },
     services: {
       identify: identify(),
-      // kad-dht needs the ping service to check its contacts.
-      ping: ping(),
+      // kad-dht needs the ping service to check its contacts. libp2p's connection monitor pings every connection
+      // too; with ping's default of one outbound stream per connection the two collide, the monitor's ping fails
+      // with TooManyOutboundProtocolStreams and it aborts a healthy connection (seen in the gossip benchmark).
+      ping: ping({ maxOutboundStreams: PING_MAX_STREAMS, maxInboundStreams: PING_MAX_STREAMS }),
       dht: kadDHT({
         protocol: DHT_PROTOCOL,
         // The default mapper drops private and loopback addresses, which leaves a local network with nothing to dial.
