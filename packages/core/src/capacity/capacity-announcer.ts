@@ -26,6 +26,8 @@ export interface CapacityAnnouncerComponents {
   publish(message: { type: 'capacity'; body: Capacity }, options: AbortOptions & { ttlMs: number }): Promise<void>
   /** Provides a DHT record for `cid` pointing at this peer. */
   provide(cid: CID, options: AbortOptions): Promise<void>
+  /** Stops re-providing `cid` (records already stored at peers expire on their own). */
+  cancelProvide?(cid: CID, options: AbortOptions): Promise<void>
   /** This node's dialable addresses. */
   addrs(): string[]
   log: Logger
@@ -120,10 +122,19 @@ export class CapacityAnnouncer {
     this.#pendingRepublish.unref?.()
   }
 
-  /** Stops announcing; peers drop the record when it expires. */
+  /**
+   * Stops announcing and re-providing class records; peers drop the capacity record when it expires, and DHT class
+   * records already stored expire on their own.
+   */
   withdraw(): void {
+    const classes = this.#current?.classes ?? []
     this.stop()
     this.#current = undefined
+    const { cancelProvide, log } = this.#components
+    if (cancelProvide === undefined) return
+    for (const name of classes) {
+      cancelProvide(classCid(name), {}).catch((e) => log('cancelling the class record %s failed - %e', name, e))
+    }
   }
 
   /** Stops re-publishing and providing (the record is kept for a later {@link announce}). */

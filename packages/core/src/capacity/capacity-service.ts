@@ -63,6 +63,7 @@ export class CapacityService {
         clock: components.clock,
         publish: (message, options) => components.bus.publish(TOPICS.capacity, message, options),
         provide: (cid, options) => components.libp2p.contentRouting.provide(cid, options),
+        cancelProvide: (cid, options) => components.libp2p.contentRouting.cancelReprovide(cid, options),
         addrs: () => components.libp2p.getMultiaddrs().map((ma) => ma.toString()),
         log,
       },
