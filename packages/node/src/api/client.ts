@@ -19,6 +19,7 @@ const jobStatusSchema = z.object({
   etaMs: z.number().optional(),
   diagnostic: z.record(z.string(), z.number()).optional(),
   leases: z.record(z.string(), z.number()).optional(),
+  reassignedFrom: z.record(z.string(), z.number()).optional(),
   workers: z.record(z.string(), z.object({ accepted: z.number(), rejected: z.number() })).optional(),
   slashed: z
     .array(z.object({ worker: z.string(), payee: z.string(), signature: z.string(), amount: z.string() }))

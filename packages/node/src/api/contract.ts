@@ -34,6 +34,8 @@ export interface JobStatus {
   diagnostic?: Record<string, number>
   /** Tasks ever leased to each worker peer id. */
   leases?: Record<string, number>
+  /** Tasks taken from each worker peer id and awarded to another (lost lease, failed check). */
+  reassignedFrom?: Record<string, number>
   /** Tasks accepted and rejected per worker peer id. */
   workers?: Record<string, { accepted: number; rejected: number }>
   /** Stakes this node slashed on chain. */

@@ -2,8 +2,11 @@ import { Command, CommanderError } from 'commander'
 import { EXIT_USAGE, reportError } from './errors.js'
 import type { CliIo } from './io.js'
 import { registerInit } from './commands/init.js'
+import { registerBench } from './commands/bench.js'
 import { registerJob } from './commands/job.js'
 import { registerNodeStart } from './commands/node-start.js'
+import { registerSim } from './commands/sim.js'
+import { registerWallet } from './commands/wallet.js'
 
 /** Builds the `tessera` command tree; each command lives in its own file under commands/. */
 export function buildProgram(io: CliIo): Command {
@@ -17,6 +20,9 @@ export function buildProgram(io: CliIo): Command {
   const node = program.command('node').description('run a peer')
   registerNodeStart(node, program, io)
   registerJob(program, io)
+  registerWallet(program, io)
+  registerBench(program, io)
+  registerSim(program, io)
   return program
 }
 
@@ -31,6 +37,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       // Help and version exit 0; usage errors were already printed by commander.
       return e.exitCode === 0 ? 0 : EXIT_USAGE
     }
+    const silent = (e as { silentExit?: number }).silentExit
+    if (silent !== undefined) return silent
     return reportError(e, io)
   }
 }

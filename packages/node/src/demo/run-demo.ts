@@ -27,6 +27,8 @@ export interface DemoWorker {
   payee: string
   role: 'honest' | 'cheater' | 'killed'
   accepted: number
+  /** Tiles taken from it and awarded to another worker. */
+  reassignedAway: number
   rejected: number
   paid: bigint
   slashed: boolean
@@ -36,6 +38,8 @@ export interface DemoSummary {
   image: { path: string; psnrDb: number }
   tiles: number
   tilesReassigned: number
+  /** Tiles whose co-signed receipts were settled. */
+  tilesPaid: number
   cheatersCaught: number
   cheatersSlashed: number
   paid: Record<string, string>
@@ -45,6 +49,9 @@ export interface DemoSummary {
   workers: DemoWorker[]
   transactions: { anchor: string; payouts: string[]; slashes: string[] }
 }
+
+/** How long worker-2 stays down before it is restarted on the same data directory. */
+const RESTART_AFTER_MS = 2_000
 
 const WORKERS = [
   { name: 'worker-1', role: 'honest' },
@@ -134,6 +141,15 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     await until('worker-2 to be awarded tiles', async () => ((await creator.client.jobStatus(jobId)).leases?.[victimId] ?? 0) > 0 ? true : undefined, 60_000, options.signal)
     await victim.kill()
     log('killed worker-2 mid-job (SIGKILL); its tiles go back to the auction once its lease lapses')
+    await new Promise((r) => setTimeout(r, RESTART_AFTER_MS))
+    const restarted = await spawnPeer({
+      name: 'worker-2',
+      dataDir: join(dir, 'worker-2'),
+      args: ['--bootstrap', boot, '--price', DEMO_PRICE.toString()],
+      ...options,
+    })
+    peers.push(restarted)
+    log('restarted worker-2 on its data directory: it countersigns the receipts of the tiles it finished')
 
     let lastStatus: JobStatus | undefined
     const final = await until<JobStatus>(
@@ -184,6 +200,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
         payee,
         role: w.role,
         accepted: stats.accepted,
+        reassignedAway: final.reassignedFrom?.[peerId] ?? 0,
         rejected: stats.rejected,
         paid: BigInt(settlement?.paid[payee] ?? '0'),
         slashed: slashedWorkers.has(peerId),
@@ -194,6 +211,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       image: { path: imagePath, psnrDb: Number(psnrDb.toFixed(2)) },
       tiles: final.tasks,
       tilesReassigned: final.reassigned,
+      tilesPaid: settlement?.receipts ?? 0,
       cheatersCaught: caught,
       cheatersSlashed: summaryWorkers.filter((w) => w.role === 'cheater' && w.slashed).length,
       paid: Object.fromEntries(summaryWorkers.map((w) => [w.name, w.paid.toString()])),

@@ -9,4 +9,4 @@ export const DEFAULT_SCORE = 100
 /** Memory a worker advertises when the adapter does not say. */
 export const DEFAULT_MEMORY_MB = 1024
 /** How long a finished job waits for workers to countersign its receipts before its epoch settles without them. */
-export const RECEIPT_GRACE_MS = 10_000
+export const RECEIPT_GRACE_MS = 30_000

@@ -10,7 +10,7 @@ import {
   type Identity,
   type TesseraNode,
 } from '@tessera/core'
-import { createEngine, type Engine } from '@tessera/gpu'
+import { createEngine, type Engine, runCapacityBenchmark } from '@tessera/gpu'
 import { merkleRoot } from '@tessera/proof'
 import { expectedCost, fixedPrice, demandPrice, type PricingStrategy, taskCountOf } from '@tessera/scheduler'
 import { createScheduler, type SchedulerDriver } from '@tessera/scheduler/driver'
@@ -42,6 +42,17 @@ export interface PeerInit {
   score?: number
 }
 
+/** The capacity score a worker announces: measured once (like Nosana's join-time benchmark) and kept. */
+async function capacityScore(engine: Engine, datastore: Datastore, logger: Logger): Promise<number> {
+  const cached = await datastore.get<{ score: number; adapter: string }>('meta', 'capacity-score')
+  const adapter = `${engine.adapter.vendor}/${engine.adapter.architecture}/${engine.adapter.backend}`
+  if (cached !== undefined && cached.adapter === adapter) return cached.score
+  const { score, cv } = await runCapacityBenchmark(engine, { runs: 1 })
+  await datastore.put('meta', 'capacity-score', { score, adapter })
+  logger.info({ score, cv, adapter }, 'bench:measured')
+  return score
+}
+
 function pricingOf(config: NodeConfig): PricingStrategy {
   return config.worker.pricing === 'demand' ? demandPrice({ base: config.worker.price }) : fixedPrice(config.worker.price)
 }
@@ -62,7 +73,12 @@ export class Peer implements NodeOperations {
   /** Per job: tasks re-awarded after a lost lease or a failed check, and each worker's accepted/rejected count. */
   readonly #progress = new Map<
     string,
-    { reassigned: number; leases: Record<string, number>; workers: Record<string, { accepted: number; rejected: number }> }
+    {
+      reassigned: number
+      leases: Record<string, number>
+      reassignedFrom: Record<string, number>
+      workers: Record<string, { accepted: number; rejected: number }>
+    }
   >()
   readonly #epochs: Map<string, number>
   /** The last settlement epoch used (one per job), persisted so a restart never reuses one. */
@@ -141,7 +157,7 @@ export class Peer implements NodeOperations {
       },
     })
     const workload = new GpuWorkload(engine, new InputCache(node.blobs), config.worker.fault)
-    const score = init.score ?? DEFAULT_SCORE
+    const score = init.score ?? (config.worker.enabled ? await capacityScore(engine, datastore, init.logger) : DEFAULT_SCORE)
     const slashes: SlashRecord[] = []
     let scheduler: SchedulerDriver | undefined
     // Registered on the bus before the scheduler, so a Result's signed envelope is kept before it is verified.
@@ -239,7 +255,7 @@ export class Peer implements NodeOperations {
   #watch(): void {
     const progress = (jobId: string) => {
       let p = this.#progress.get(jobId)
-      if (p === undefined) this.#progress.set(jobId, (p = { reassigned: 0, leases: {}, workers: {} }))
+      if (p === undefined) this.#progress.set(jobId, (p = { reassigned: 0, leases: {}, reassignedFrom: {}, workers: {} }))
       return p
     }
     const worker = (jobId: string, peer: string) => (progress(jobId).workers[peer] ??= { accepted: 0, rejected: 0 })
@@ -269,7 +285,9 @@ export class Peer implements NodeOperations {
       })
     }
     this.scheduler.on('task:reassigned', (e) => {
-      progress(e.jobId).reassigned++
+      const p = progress(e.jobId)
+      p.reassigned++
+      p.reassignedFrom[e.from] = (p.reassignedFrom[e.from] ?? 0) + 1
       this.metrics.tasksReassigned.inc()
     })
     this.scheduler.on('task:verified', (e) => worker(e.jobId, e.worker).accepted++)
@@ -286,10 +304,16 @@ export class Peer implements NodeOperations {
   }
 
   async #announce(score: number, payee: string): Promise<void> {
+    const adapter = this.engine.adapter
     await this.node.capacity.announce({
-      gpu: { vendor: 'cpu', architecture: 'workload', description: 'deterministic CPU workload', backend: 'cpu' },
+      gpu: {
+        vendor: adapter.vendor.slice(0, 64),
+        architecture: adapter.architecture.slice(0, 64),
+        description: adapter.description.slice(0, 256),
+        backend: String(adapter.backend).slice(0, 64),
+      },
       memoryMb: DEFAULT_MEMORY_MB,
-      features: [],
+      features: adapter.features.slice(0, 32).map((f) => f.slice(0, 64)),
       score,
       price: this.#config.worker.price,
       tiers: this.#config.worker.tiers,
@@ -386,6 +410,7 @@ export class Peer implements NodeOperations {
       ...base,
       reassigned: progress?.reassigned ?? 0,
       leases: progress?.leases ?? {},
+      reassignedFrom: progress?.reassignedFrom ?? {},
       workers: progress?.workers ?? {},
       slashed: this.settlement.slashes.map((s) => ({ ...s })),
       ...(settlement !== undefined ? { settlement } : {}),

@@ -5,6 +5,9 @@ import type { AcceptedTask } from '@tessera/scheduler'
 import type { Logger } from 'pino'
 import type { Datastore } from '../datastore.js'
 
+/** How often unsigned receipts are offered again to their workers. */
+const RECEIPT_RETRY_MS = 2_000
+
 /** What a worker remembers of a result it sent, to check the receipt a creator asks it to sign. */
 interface Committed {
   jobId: string
@@ -51,9 +54,19 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 export class ReceiptExchange {
   readonly #c: ReceiptExchangeComponents
   readonly #unsubscribe: () => void
+  /** Receipts we signed that their worker has not countersigned yet, by task id: re-sent until it does. */
+  readonly #awaiting = new Map<string, Receipt>()
+  readonly #retry: ReturnType<typeof setInterval>
 
   constructor(components: ReceiptExchangeComponents) {
     this.#c = components
+    // A worker that crashed after its task was accepted countersigns once it is back (same data directory).
+    this.#retry = setInterval(() => {
+      for (const receipt of this.#awaiting.values()) {
+        components.bus.send(receipt.worker, { type: 'receipt', body: receipt }).catch(() => {})
+      }
+    }, RECEIPT_RETRY_MS)
+    this.#retry.unref()
     this.#unsubscribe = components.bus.onMessage((inbound) => {
       if (inbound.message.type === 'receipt') {
         this.#onReceipt(inbound, inbound.message.body).catch((e: unknown) =>
@@ -64,6 +77,7 @@ export class ReceiptExchange {
   }
 
   stop(): void {
+    clearInterval(this.#retry)
     this.#unsubscribe()
   }
 
@@ -94,6 +108,7 @@ export class ReceiptExchange {
       'creator',
     )
     await this.#c.datastore.put('receipts', `pending/${task.taskId}`, receipt)
+    this.#awaiting.set(task.taskId, receipt)
     await this.#c.bus.send(task.worker, { type: 'receipt', body: receipt })
   }
 
@@ -103,6 +118,7 @@ export class ReceiptExchange {
       return this.#countersign(receipt)
     }
     if (receipt.creator === self && inbound.from === receipt.worker && verifyReceipt(receipt)) {
+      // A countersignature we already hold (the worker answered a retry twice) changes nothing: paid once.
       if ((await this.#c.datastore.get('receipts', receipt.taskId)) !== undefined) return
       const pending = await this.#c.datastore.get<Receipt>('receipts', `pending/${receipt.taskId}`)
       if (pending === undefined || !sameBytes(receiptSigningBytes(pending), receiptSigningBytes(receipt))) {
@@ -110,6 +126,7 @@ export class ReceiptExchange {
       }
       await this.#c.datastore.put('receipts', receipt.taskId, receipt)
       await this.#c.datastore.delete('receipts', `pending/${receipt.taskId}`)
+      this.#awaiting.delete(receipt.taskId)
       this.#c.onCosigned(receipt)
       return
     }

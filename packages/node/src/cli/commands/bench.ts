@@ -1,0 +1,27 @@
+import { createEngine, runCapacityBenchmark } from '@tessera/gpu'
+import type { Command } from 'commander'
+import type { CliIo } from '../io.js'
+import { parsePositiveInt } from '../parse.js'
+
+/** `tessera bench`: the capacity score a worker announces, in benchmark units. */
+export function registerBench(program: Command, io: CliIo): void {
+  program
+    .command('bench')
+    .description('measure this machine\'s capacity score (benchmark units; the market prices per benchmark-hour)')
+    .option('--runs <n>', 'measured runs', parsePositiveInt, 3)
+    .option('--json', 'print JSON')
+    .action(async (flags: { runs: number; json?: boolean }) => {
+      const engine = await createEngine()
+      try {
+        const result = await runCapacityBenchmark(engine, { runs: flags.runs })
+        const adapter = `${engine.adapter.vendor} ${engine.adapter.architecture} (${engine.adapter.backend})`
+        io.stdout(
+          flags.json === true
+            ? `${JSON.stringify({ adapter, score: result.score, cv: result.cv, runs: result.runs.length })}\n`
+            : `adapter: ${adapter}\nscore: ${result.score.toFixed(1)} benchmark units (cv ${(result.cv * 100).toFixed(1)}% over ${result.runs.length} runs)\n`,
+        )
+      } finally {
+        engine.destroy()
+      }
+    })
+}

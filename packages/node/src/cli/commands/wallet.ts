@@ -1,0 +1,23 @@
+import type { Command } from 'commander'
+import { ApiClient } from '../../api/client.js'
+import type { WalletInfo } from '../../api/contract.js'
+import { resolveDataDir } from '../../data-dir.js'
+import type { CliIo } from '../io.js'
+import { parseAmount } from '../parse.js'
+
+function show(wallet: WalletInfo): string {
+  return `address: ${wallet.address}\nSOL (lamports): ${wallet.sol}\ntokens: ${wallet.tokens}\nmint: ${wallet.mint}\n`
+}
+
+/** `tessera wallet [airdrop <amount>]`: the running node's ledger wallet. */
+export function registerWallet(program: Command, io: CliIo): void {
+  const client = () => ApiClient.forDataDir(resolveDataDir(program.opts<{ dataDir?: string }>().dataDir))
+  const wallet = program
+    .command('wallet')
+    .description("the node's wallet on its ledger: balance")
+    .action(async () => io.stdout(show(await (await client()).wallet())))
+  wallet
+    .command('airdrop <amount>')
+    .description('local airdrop of payment tokens (embedded LiteSVM or a local validator only)')
+    .action(async (amount: string) => io.stdout(show(await (await client()).airdrop(parseAmount(amount)))))
+}
