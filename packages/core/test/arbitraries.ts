@@ -51,21 +51,41 @@ const bytes = (length: number) => fc.uint8Array({ minLength: length, maxLength: 
 const hash = bytes(HASH_BYTES)
 const ids = (max: number, min = 0) => fc.array(id, { minLength: min, maxLength: Math.min(max, 16) })
 
-export const capacityBody = fc.record({
-  peer: peerId,
-  addrs: fc.array(text(MAX_TEXT_LENGTH), { maxLength: MAX_ADDRS }),
-  gpu: fc.record({ vendor: label, architecture: label, description: text(MAX_TEXT_LENGTH), backend: label }),
-  memoryMb: uint,
-  features: fc.array(label, { maxLength: MAX_FEATURES }),
-  score: nonNegative,
-  price: amount,
-  tiers: fc.array(tier, { maxLength: 3 }),
-  stake: amount,
-  classes: fc.array(label, { maxLength: MAX_CLASSES }),
-  slots: uint,
-  busy: uint,
-  issuedAt: uint,
-})
+export const capacityBody = fc.record(
+  {
+    peer: peerId,
+    addrs: fc.array(text(MAX_TEXT_LENGTH), { maxLength: MAX_ADDRS }),
+    gpu: fc.record({ vendor: label, architecture: label, description: text(MAX_TEXT_LENGTH), backend: label }),
+    memoryMb: uint,
+    features: fc.array(label, { maxLength: MAX_FEATURES }),
+    score: nonNegative,
+    price: amount,
+    tiers: fc.array(tier, { maxLength: 3 }),
+    stake: amount,
+    classes: fc.array(label, { maxLength: MAX_CLASSES }),
+    slots: uint,
+    busy: uint,
+    issuedAt: uint,
+    payee: fc.string({ minLength: 32, maxLength: 44 }),
+  },
+  {
+    requiredKeys: [
+      'peer',
+      'addrs',
+      'gpu',
+      'memoryMb',
+      'features',
+      'score',
+      'price',
+      'tiers',
+      'stake',
+      'classes',
+      'slots',
+      'busy',
+      'issuedAt',
+    ],
+  },
+)
 
 const renderSplit = fc.record({
   kind: fc.constant('render' as const),
@@ -84,28 +104,50 @@ const inferenceSplit = fc.record({
   itemsPerTask: posInt(MAX_TASKS_PER_JOB * 1024),
 })
 
-export const orderBody = fc.record({
-  jobId: id,
-  creator: peerId,
-  kind: fc.constantFrom('render' as const, 'inference' as const),
-  inputs: fc.array(cid, { minLength: 1, maxLength: MAX_INPUTS_PER_ORDER }),
-  split: fc.oneof(renderSplit, inferenceSplit),
-  tier,
-  maxPrice: amount,
-  benchHoursPerTask: nonNegative,
-  requirements: fc.record({ features: fc.array(label, { maxLength: MAX_FEATURES }), minMemoryMb: uint }),
-  bidDeadline: uint,
-  minBids: posInt(1024),
-  deadline: uint,
-  verification: fc.record({
-    detect: probability,
-    withinTasks: posInt(),
-    cheatRate: probability,
-    maxOverhead: probability,
-  }),
-  escrow: text(MAX_ID_LENGTH),
-  issuedAt: uint,
-})
+export const orderBody = fc.record(
+  {
+    jobId: id,
+    creator: peerId,
+    kind: fc.constantFrom('render' as const, 'inference' as const),
+    inputs: fc.array(cid, { minLength: 1, maxLength: MAX_INPUTS_PER_ORDER }),
+    split: fc.oneof(renderSplit, inferenceSplit),
+    tier,
+    maxPrice: amount,
+    benchHoursPerTask: nonNegative,
+    requirements: fc.record({ features: fc.array(label, { maxLength: MAX_FEATURES }), minMemoryMb: uint }),
+    bidDeadline: uint,
+    minBids: posInt(1024),
+    deadline: uint,
+    verification: fc.record({
+      detect: probability,
+      withinTasks: posInt(),
+      cheatRate: probability,
+      maxOverhead: probability,
+    }),
+    escrow: text(MAX_ID_LENGTH),
+    issuedAt: uint,
+    cancelled: fc.boolean(),
+  },
+  {
+    requiredKeys: [
+      'jobId',
+      'creator',
+      'kind',
+      'inputs',
+      'split',
+      'tier',
+      'maxPrice',
+      'benchHoursPerTask',
+      'requirements',
+      'bidDeadline',
+      'minBids',
+      'deadline',
+      'verification',
+      'escrow',
+      'issuedAt',
+    ],
+  },
+)
 
 export const bidBody = fc.record({
   jobId: id,
@@ -128,7 +170,10 @@ export const awardBody = fc.record({
   issuedAt: uint,
 })
 
-export const heartbeatBody = fc.record({ jobId: id, worker: peerId, taskIds: ids(4096), issuedAt: uint })
+export const heartbeatBody = fc.record(
+  { jobId: id, worker: peerId, taskIds: ids(4096), withdrawn: ids(4096), issuedAt: uint },
+  { requiredKeys: ['jobId', 'worker', 'taskIds', 'issuedAt'] },
+)
 
 export const resultBody = fc.record({
   jobId: id,
