@@ -66,6 +66,13 @@ describe('createNode', () => {
       isCoreError(e, 'CORE__INVALID_CONFIG'),
     )
     await expect(set.create({ maxBlobBytes: -1 })).rejects.toSatisfy((e) => isCoreError(e, 'CORE__INVALID_CONFIG'))
+    const node = await set.create()
+    await expect(node.dial('neither')).rejects.toSatisfy((e) => isCoreError(e, 'CORE__INVALID_CONFIG'))
+    const cid = await node.blobs.put(new Uint8Array([1]))
+    await expect(node.blobs.fetch(cid, { providers: ['not-a-peer'] })).rejects.toSatisfy((e) =>
+      isCoreError(e, 'CORE__INVALID_CONFIG'),
+    )
+    await expect(node.blobs.get('not-a-cid')).rejects.toSatisfy((e) => isCoreError(e, 'CORE__INVALID_CID'))
   })
 
   it('should reject a direct message to an unreachable peer with a coded error', async () => {

@@ -178,7 +178,7 @@ export class BlobService {
 
   /** Fetches `cid` from one peer and verifies it (see {@link fetchBlobFrom} for the codes it throws). */
   async fetchFrom(peer: PeerId | string, cid: BlobCidLike, options: AbortOptions = {}): Promise<Uint8Array> {
-    const id = typeof peer === 'string' ? peerIdFromString(peer) : peer
+    const id = typeof peer === 'string' ? parsePeerId(peer) : peer
     return fetchBlobFrom(this.#components.libp2p, id, parseBlobCid(cid), {
       ...options,
       maxBlobBytes: this.maxBlobBytes,
@@ -233,7 +233,7 @@ export class BlobService {
   }
 
   async *#given(providers: Array<PeerId | string>): AsyncGenerator<PeerId> {
-    for (const p of providers) yield typeof p === 'string' ? peerIdFromString(p) : p
+    for (const p of providers) yield typeof p === 'string' ? parsePeerId(p) : p
   }
 
   /** Distinct providers from the DHT as they are found, never ourselves. */
@@ -253,5 +253,14 @@ export class BlobService {
       // The query timed out or failed: the providers found so far are all we have.
       if (seen.size === 0) this.#log('finding providers of %s failed - %e', cid, e)
     }
+  }
+}
+
+/** A peer id from its string form; `CORE__INVALID_CONFIG` when it is not one. */
+function parsePeerId(value: string): PeerId {
+  try {
+    return peerIdFromString(value)
+  } catch (cause) {
+    throw new CoreError('CORE__INVALID_CONFIG', `${value} is not a peer id`, { peer: value }, { cause })
   }
 }

@@ -202,8 +202,18 @@ export class TesseraNode extends TypedEventEmitter<NodeEvents> {
 
   /** Dials a peer by multiaddr (string or object) or peer id. */
   async dial(target: string | Multiaddr | PeerId, options: AbortOptions = {}): Promise<void> {
-    const resolved =
-      typeof target === 'string' ? (target.startsWith('/') ? multiaddr(target) : peerIdFromString(target)) : target
+    let resolved: Multiaddr | PeerId
+    try {
+      resolved =
+        typeof target === 'string' ? (target.startsWith('/') ? multiaddr(target) : peerIdFromString(target)) : target
+    } catch (cause) {
+      throw new CoreError(
+        'CORE__INVALID_CONFIG',
+        `${target.toString()} is neither a multiaddr nor a peer id`,
+        {},
+        { cause },
+      )
+    }
     try {
       await this.libp2p.dial(resolved, { signal: withTimeout(options.signal, DHT_QUERY_TIMEOUT_MS) })
     } catch (cause) {
