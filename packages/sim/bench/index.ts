@@ -43,11 +43,13 @@ function protocolBench() {
   const creators = Math.max(1, Math.round(PEERS / 100))
   const verifiers = Math.max(1, Math.round(PEERS / 1000))
   const workers = PEERS - creators - verifiers
-  // Eight hours of arrivals at the target count; each job is one to two short tasks.
+  // Arrivals at up to 125,000 jobs an hour (eight hours for a million), then an hour to drain; one or two short
+  // tasks per job.
+  const windowH = Math.max(1, JOBS / 125_000)
   const scenario = validateScenario({
     version: 1,
     name: 'bench',
-    duration: '9h',
+    duration: `${windowH + 1}h`,
     metricsInterval: '30m',
     regions: [
       { name: 'eu', weight: 0.45 },
@@ -57,7 +59,7 @@ function protocolBench() {
     network: {
       latencyMs: { eu: { eu: 12, us: 45, asia: 110 }, us: { us: 15, asia: 75 }, asia: { asia: 20 } },
       jitter: 0.15,
-      gossip: { audience: 4 },
+      gossip: { audience: 4, verdictAudience: 0 },
     },
     workers: { count: workers },
     creators: { count: creators },
@@ -66,7 +68,7 @@ function protocolBench() {
     outputs: { pixelsPerChunk: 4 },
     jobs: {
       count: JOBS,
-      submitWindow: '8h',
+      submitWindow: `${windowH}h`,
       tasks: { min: 1, max: 2 },
       chunksPerTask: 8,
       benchHoursPerTask: { median: 5, sigma: 0.3 },

@@ -38,7 +38,7 @@ describe('scenario', () => {
     expect(s.jobs.submitWindowMs).toBe(3_600_000)
     expect(s.jobs.bidWindowMs).toBe(5_000)
     expect(s.workers.score).toEqual({ median: 300, sigma: 0.5 })
-    expect(s.network.gossip).toEqual({ meshDegree: 6, hopDelayMs: 15, audience: 0 })
+    expect(s.network.gossip).toEqual({ meshDegree: 6, hopDelayMs: 15, audience: 0, verdictAudience: 0 })
     expect(s.jobs.verification.detect).toBe(0.999)
     expect(s.seed).toBe(1)
   })

@@ -219,9 +219,9 @@ export class SimNetwork {
 
   /**
    * Publishes to a topic: every live subscriber but the sender receives it after a modelled number of mesh hops.
-   * Past `audience` subscribers, only a random sample of `audience` of them receives it, plus the `mustReach` peers
-   * that subscribe; with `othersIgnore`, only the `mustReach` peers (the others provably ignore the message, as a
-   * creator refuses bids for jobs it does not hold, so skipping them changes no machine's state).
+   * Past `audience` subscribers, only the `mustReach` peers that subscribe and a random sample of `sample` others
+   * (default `audience`) receive it. A sample of 0 suits messages the others provably ignore: a creator refuses bids
+   * for jobs it does not hold, so skipping them changes no machine's state.
    */
   publish(
     from: SimEndpoint,
@@ -229,7 +229,7 @@ export class SimNetwork {
     message: WireMessage,
     bytes: number,
     mustReach?: readonly string[],
-    othersIgnore = false,
+    sample?: number,
   ): void {
     const list = this.#subscribers.get(topic)
     if (list === undefined || list.length === 0) return
@@ -251,12 +251,13 @@ export class SimNetwork {
         }
       }
     }
-    if (othersIgnore) return
+    const wanted = Math.min(sample ?? audience, audience)
+    if (wanted <= 0) return
     // One extra draw covers the sender being drawn; peers already reached are not reached twice.
     let sampled = 0
-    for (const i of sampleDistinct(this.#rng, list.length, audience + 1)) {
+    for (const i of sampleDistinct(this.#rng, list.length, wanted + 1)) {
       const peer = list[i] as SimEndpoint
-      if (sampled === audience) break
+      if (sampled === wanted) break
       if (peer === from || reached.has(peer)) continue
       sampled++
       this.#gossipTo(from, peer, inbound, bytes, list.length)

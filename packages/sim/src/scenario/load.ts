@@ -203,6 +203,7 @@ function resolve(s: ScenarioInput): Scenario {
         meshDegree: s.network.gossip?.meshDegree ?? 6,
         hopDelayMs: s.network.gossip?.hopDelayMs ?? 15,
         audience: s.network.gossip?.audience ?? 0,
+        verdictAudience: s.network.gossip?.verdictAudience ?? s.network.gossip?.audience ?? 0,
       },
       partitions,
     },

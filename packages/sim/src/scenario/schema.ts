@@ -85,6 +85,12 @@ export const SCENARIO_SCHEMA = {
             meshDegree: { type: 'integer', minimum: 2, maximum: 64, default: 6 },
             hopDelayMs: { type: 'number', minimum: 0, default: 15 },
             audience: { type: 'integer', minimum: 0, default: 0 },
+            verdictAudience: {
+              type: 'integer',
+              minimum: 0,
+              description:
+                'with an audience: sampled subscribers per verdict beyond those that must see it; default audience',
+            },
           },
         },
         partitions: {

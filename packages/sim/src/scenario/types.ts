@@ -28,7 +28,7 @@ export interface ScenarioInput {
     loss?: Matrix
     gossipLossRate?: number
     bandwidthMbps?: Partial<Lognormal>
-    gossip?: { meshDegree?: number; hopDelayMs?: number; audience?: number }
+    gossip?: { meshDegree?: number; hopDelayMs?: number; audience?: number; verdictAudience?: number }
     partitions?: { start: Duration; end: Duration; groups: string[][] }[]
   }
   workers: {
@@ -128,7 +128,7 @@ export interface Scenario {
     loss?: Matrix
     gossipLossRate: number
     bandwidthMbps: Lognormal
-    gossip: { meshDegree: number; hopDelayMs: number; audience: number }
+    gossip: { meshDegree: number; hopDelayMs: number; audience: number; verdictAudience: number }
     partitions: Partition[]
   }
   workers: {

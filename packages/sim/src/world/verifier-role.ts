@@ -132,7 +132,14 @@ export class VerifierRole {
       case 'publish': {
         const m = output.message
         const audience = m.type === 'verdict' ? ctx.verdictAudience(m.body.jobId, m.body.taskId) : undefined
-        ctx.network.publish(this.#peer, output.topic, m, messageBytes(m), audience)
+        ctx.network.publish(
+          this.#peer,
+          output.topic,
+          m,
+          messageBytes(m),
+          audience,
+          ctx.scenario.network.gossip.verdictAudience,
+        )
         return
       }
       case 'recompute':

@@ -207,7 +207,7 @@ export class WorkerPeer implements SimEndpoint {
         const m = output.message
         // A bid matters to its job's creator only; every other creator refuses it unchanged.
         const creator = m.type === 'bid' ? this.#ctx.jobs.get(m.body.jobId)?.creator : undefined
-        network.publish(this, output.topic, m, messageBytes(m), creator === undefined ? undefined : [creator], true)
+        network.publish(this, output.topic, m, messageBytes(m), creator === undefined ? undefined : [creator], 0)
         return
       }
       case 'run':
