@@ -17,7 +17,8 @@ export function registerWallet(program: Command, io: CliIo): void {
     .description("the node's wallet on its ledger: balance")
     .action(async () => io.stdout(show(await (await client()).wallet())))
   wallet
-    .command('airdrop <amount>')
+    .command('airdrop')
     .description('local airdrop of payment tokens (embedded LiteSVM or a local validator only)')
-    .action(async (amount: string) => io.stdout(show(await (await client()).airdrop(parseAmount(amount)))))
+    .argument('<amount>', 'token units', parseAmount)
+    .action(async (amount: bigint) => io.stdout(show(await (await client()).airdrop(amount))))
 }

@@ -1,0 +1,112 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { generateScene } from '@tessera/gpu'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type PeerProcess, runTessera, spawnPeer } from '../src/local/spawn-peer.js'
+import { cli, tempDir } from './helpers.js'
+
+/**
+ * Every `tessera` command against a real two-peer network (a creator and a worker as `node start` processes). The
+ * CLI runs in-process (`cli`) for speed; `node start` runs as the child processes it is.
+ */
+describe('tessera commands', () => {
+  let dir: { path: string; cleanup: () => Promise<void> }
+  let creator: PeerProcess
+  let worker: PeerProcess
+  let creatorDir: string
+
+  beforeAll(async () => {
+    dir = await tempDir('tessera-cli-')
+    creatorDir = join(dir.path, 'creator')
+    await runTessera(['--data-dir', creatorDir, 'init'])
+    await runTessera(['--data-dir', join(dir.path, 'worker'), 'init'])
+    creator = await spawnPeer({ name: 'creator', dataDir: creatorDir, args: ['--no-worker'] })
+    const boot = (await creator.client.status()).addrs.find((a) => !a.includes('/ws')) as string
+    worker = await spawnPeer({ name: 'worker', dataDir: join(dir.path, 'worker'), args: ['--bootstrap', boot] })
+    const deadline = Date.now() + 60_000
+    while ((await creator.client.status()).capacityRecords < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200))
+    writeFileSync(join(dir.path, 'scene.glb'), await generateScene({ subdivisions: 2 }))
+  }, 120_000)
+
+  afterAll(async () => {
+    await worker?.stop()
+    await creator?.stop()
+    await dir?.cleanup()
+  })
+
+  it('node start should stop gracefully on SIGTERM with exit code 0', async () => {
+    const other = join(dir.path, 'other')
+    await runTessera(['--data-dir', other, 'init', '--no-worker'])
+    const peer = await spawnPeer({ name: 'other', dataDir: other })
+    expect((await peer.client.status()).worker).toBe(false)
+    expect(await peer.stop()).toBe(0)
+    expect(peer.output()).toMatch(/"msg":"peer:stopped"/)
+  }, 60_000)
+
+  it('wallet and wallet airdrop should show the ledger balance', async () => {
+    const airdrop = await cli('--data-dir', creatorDir, 'wallet', 'airdrop', '500000')
+    expect(airdrop.code).toBe(0)
+    expect(airdrop.stdout).toMatch(/tokens: \d+/)
+    const wallet = await cli('--data-dir', creatorDir, 'wallet')
+    expect(Number(/tokens: (\d+)/.exec(wallet.stdout)?.[1])).toBeGreaterThanOrEqual(500_000)
+  }, 60_000)
+
+  it('job submit, status and fetch should render a scene to PNG', async () => {
+    const submit = await cli(
+      '--data-dir', creatorDir, 'job', 'submit', join(dir.path, 'scene.glb'),
+      '--width', '32', '--height', '32', '--tile', '16', '--samples', '2',
+    )
+    expect(submit.stderr).toBe('')
+    expect(submit.code).toBe(0)
+    const jobId = /job (\w+)/.exec(submit.stdout)?.[1] as string
+    expect(submit.stdout).toMatch(/completed: 4\/4 verified/)
+    const status = await cli('--data-dir', creatorDir, 'job', 'status', jobId, '--json')
+    expect(JSON.parse(status.stdout)).toMatchObject({ jobId, state: 'completed', tasks: 4, verified: 4 })
+    const out = join(dir.path, 'out')
+    const fetched = await cli('--data-dir', creatorDir, 'job', 'fetch', jobId, '--out', out)
+    expect(fetched.code).toBe(0)
+    const png = readFileSync(join(out, 'frame-0000.png'))
+    expect(png.subarray(1, 4).toString()).toBe('PNG')
+  }, 120_000)
+
+  it('/metrics should serve Prometheus text with libp2p and job metrics', async () => {
+    const { host, port } = JSON.parse(readFileSync(join(creatorDir, 'api.json'), 'utf8'))
+    const text = await (await fetch(`http://${host}:${port}/metrics`)).text()
+    expect(text).toMatch(/^# TYPE libp2p_/m)
+    expect(text).toMatch(/^tessera_jobs_submitted_total \d+/m)
+    expect(text).toMatch(/^tessera_capacity_records/m)
+  })
+
+  it('bench should print a capacity score', async () => {
+    const res = await cli('bench', '--runs', '1', '--json')
+    expect(res.code).toBe(0)
+    expect(JSON.parse(res.stdout).score).toBeGreaterThan(0)
+  }, 120_000)
+
+  it('sim run should write metrics and charts', async () => {
+    const out = join(dir.path, 'sim')
+    const res = await cli('sim', 'run', join(import.meta.dirname, '../../../examples/scenarios/baseline.yaml'), '--seed', '3', '--out', out, '--quiet')
+    expect(res.code).toBe(0)
+    expect(existsSync(join(out, 'metrics.json'))).toBe(true)
+  }, 120_000)
+
+  it('should refuse bad input with a clear message, a non-zero exit and no stack trace', async () => {
+    const cases: [string[], number, RegExp][] = [
+      [['--data-dir', creatorDir, 'job', 'submit', join(dir.path, 'missing.glb')], 1, /cannot read .*missing\.glb/],
+      [['--data-dir', creatorDir, 'job', 'submit', join(dir.path, 'api.json')], 1, /expected a \.glb or \.gltf scene or an \.onnx model/],
+      [['--data-dir', creatorDir, 'job', 'submit', join(dir.path, 'scene.glb'), '--samples', 'lots'], 2, /expected a positive integer/],
+      [['--data-dir', creatorDir, 'job', 'status', 'nope'], 1, /no job nope/],
+      [['--data-dir', join(dir.path, 'nobody'), 'job', 'status', 'x'], 1, /no running node found/],
+      [['--data-dir', join(dir.path, 'nobody'), 'node', 'start'], 1, /run `tessera init/],
+      [['--data-dir', creatorDir, 'node', 'start', '--price', 'free'], 2, /expected a whole number/],
+      [['--data-dir', creatorDir, 'wallet', 'airdrop', 'lots'], 2, /expected a whole number/],
+      [['sim', 'run', join(dir.path, 'missing.yaml')], 1, /SIM__SCENARIO_NOT_FOUND/],
+    ]
+    for (const [argv, code, message] of cases) {
+      const res = await cli(...argv)
+      expect({ argv, code: res.code }).toEqual({ argv, code })
+      expect(res.stderr).toMatch(message)
+      expect(res.stderr).not.toMatch(/\n\s+at .*\(/)
+    }
+  }, 60_000)
+})
