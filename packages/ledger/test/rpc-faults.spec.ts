@@ -30,7 +30,8 @@ describe('RpcTransport against a misbehaving endpoint', () => {
     retries = []
     transport = createRpcTransport({
       url: double.url,
-      requestTimeoutMs: 150,
+      // Generous: a loaded CI machine must not turn a slow honest reply into a timeout. Only `stall` waits it out.
+      requestTimeoutMs: 2_000,
       pollIntervalMs: 5,
       retry: { attempts: 4, baseDelayMs: 5, maxDelayMs: 40 },
       onRetry: (event) => retries.push(event),
@@ -118,7 +119,8 @@ describe('settlement over a misbehaving endpoint', () => {
     dir = await tempDir()
     transport = createRpcTransport({
       url: double.url,
-      requestTimeoutMs: 150,
+      // Generous: a loaded CI machine must not turn a slow honest reply into a timeout. Only `stall` waits it out.
+      requestTimeoutMs: 2_000,
       pollIntervalMs: 5,
       retry: { attempts: 2, baseDelayMs: 5, maxDelayMs: 20 },
     })
