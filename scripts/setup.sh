@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what `npm test` and `npm run demo` need, idempotently, on a fresh machine:
 #  1. node modules, with `npm ci`, whenever package-lock.json differs from the one last installed;
-#  2. a Vulkan driver that Dawn accepts (Debian backports' Mesa lavapipe) when no WebGPU adapter is found.
+#  2. a Vulkan driver that Dawn accepts (Debian backports' Mesa lavapipe) when no WebGPU adapter is found, and
+#     Mesa's EGL/GLES libraries for Dawn's OpenGL ES backend (the cross-driver determinism tests use it).
 # The backports suite reuses the URI already in this machine's apt sources: no mirror host is named here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -56,13 +57,18 @@ install_vulkan_driver() {
     printf 'Types: deb\nURIs: %s\nSuites: %s-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
       "$uri" "$codename" | $sudo tee /etc/apt/sources.list.d/tessera-backports.sources >/dev/null
   fi
-  echo "setup: installing mesa-vulkan-drivers and libvulkan1 from $codename-backports" >&2
+  echo "setup: installing Mesa (lavapipe, EGL, GLES) and libvulkan1 from $codename-backports" >&2
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq -t "$codename-backports" mesa-vulkan-drivers libvulkan1 >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq -t "$codename-backports" \
+    mesa-vulkan-drivers libvulkan1 libegl-mesa0 libegl1 libgles2 >/dev/null
+}
+
+has_gles() {
+  dpkg -s libegl-mesa0 libegl1 libgles2 >/dev/null 2>&1
 }
 
 ensure_node_modules
-if ! has_webgpu_adapter; then
+if ! has_webgpu_adapter || ! has_gles; then
   install_vulkan_driver
   if ! has_webgpu_adapter; then
     echo "setup: still no WebGPU adapter after installing Mesa lavapipe; GPU tests will fail" >&2
