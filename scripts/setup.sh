@@ -17,7 +17,7 @@ ensure_node_modules() {
     return 0
   fi
   echo "setup: installing node modules (npm ci)" >&2
-  npm ci --no-audit --no-fund
+  npm ci --no-audit --no-fund --loglevel=error
   echo "$want" >"$stamp"
 }
 
