@@ -121,6 +121,18 @@ describe('createNode', () => {
     stream.abort(new Error('done'))
   })
 
+  it('should carry direct messages over WebSockets too', async () => {
+    const a = await set.create()
+    const b = await set.create({ listen: ['/ip4/127.0.0.1/tcp/0/ws'] })
+    const ws = a.getMultiaddrs().find((ma) => ma.toString().includes('/ws/'))!
+    await b.dial(ws)
+    expect(b.libp2p.getConnections(a.peerId)[0]!.remoteAddr.toString()).toContain('/ws')
+    const received: Inbound[] = []
+    a.bus.onMessage((m) => received.push(m))
+    await b.bus.send(a.peerId.toString(), heartbeat(b.peerId.toString()))
+    expect(received.map((m) => m.from)).toEqual([b.peerId.toString()])
+  })
+
   it('should deliver a published message to a subscriber', async () => {
     const [a, b] = await set.network(2)
     b!.bus.subscribe(TOPICS.orders)
