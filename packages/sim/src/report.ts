@@ -49,6 +49,9 @@ export interface RunReport {
     }
     roles: Record<Role, RoleStats>
     economics: {
+      /** Gross amount of accepted tasks; what is neither paid nor unpaid is in receipts of epochs not yet settled. */
+      accepted: number
+      /** Settled payouts: net to workers plus fees (under burn-and-mint: payments made by burning). */
       paid: number
       fees: number
       verifierPay: number

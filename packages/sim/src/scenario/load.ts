@@ -163,6 +163,9 @@ function resolve(s: ScenarioInput): Scenario {
   if (parseDuration(s.scheduler?.capacityTtl ?? '2m', '/scheduler/capacityTtl') < 2000) {
     invalid('/scheduler/capacityTtl', 'must be at least 2s')
   }
+  if (parseDuration(s.economics?.settlementEpoch ?? '1h', '/economics/settlementEpoch') < 1000) {
+    invalid('/economics/settlementEpoch', 'must be at least 1s')
+  }
   const uptime = s.churn?.meanUptime
   const bme = s.economics?.bme
   let resolvedBme: Scenario['economics']['bme']
@@ -260,6 +263,7 @@ function resolve(s: ScenarioInput): Scenario {
     adversaries,
     economics: {
       feeBps: s.economics?.feeBps ?? 100,
+      settlementEpochMs: parseDuration(s.economics?.settlementEpoch ?? '1h', '/economics/settlementEpoch'),
       slashFraction: s.economics?.slashFraction ?? 1,
       verifierShare: s.economics?.verifierShare ?? 0.05,
       bme: resolvedBme,

@@ -286,6 +286,7 @@ export const SCENARIO_SCHEMA = {
       default: {},
       properties: {
         feeBps: { type: 'integer', minimum: 0, maximum: 10000, default: 100 },
+        settlementEpoch: { ...duration, default: '1h', description: 'receipts batch, anchor and pay out per epoch' },
         slashFraction: { ...probability, default: 1 },
         verifierShare: { ...probability, default: 0.05 },
         bme: {

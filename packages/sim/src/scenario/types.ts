@@ -66,6 +66,7 @@ export interface ScenarioInput {
   adversaries?: AdversariesInput
   economics?: {
     feeBps?: number
+    settlementEpoch?: Duration
     slashFraction?: number
     verifierShare?: number
     bme?: {
@@ -166,6 +167,7 @@ export interface Scenario {
   adversaries: Partial<Adversaries>
   economics: {
     feeBps: number
+    settlementEpochMs: number
     slashFraction: number
     verifierShare: number
     bme:

@@ -39,7 +39,7 @@ export interface WorldContext {
   readonly outputs: OutputModel
   readonly jobs: Map<string, JobRecord>
   /** Random streams per component. */
-  readonly rng: { tasks: Rng; behaviour: Rng; verifiers: Rng }
+  readonly rng: { tasks: Rng; behaviour: Rng; verifiers: Rng; chain: Rng }
   /** A peer's stake as the ledger knows it. */
   stakeOf(peer: string): bigint | undefined
   /** A peer by id, when it is a worker. */
@@ -54,4 +54,6 @@ export interface WorldContext {
   rejected(error: unknown): void
   /** Elapsed virtual time, ms. */
   elapsed(): number
+  /** The settlement epoch receipts are filed under now. */
+  epoch(): number
 }

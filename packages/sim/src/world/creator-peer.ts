@@ -13,6 +13,8 @@ import type { SimEndpoint } from '../net/sim-network.js'
 import type { WorldContext } from './context.js'
 import { sealSimResult } from './envelopes.js'
 import { MachineHost } from './machine-host.js'
+import type { Earner } from './economy.js'
+import { SettlementRole } from './settlement.js'
 import { VerifierRole } from './verifier-role.js'
 
 export interface CreatorPeerInit {
@@ -57,9 +59,10 @@ export class CreatorPeer implements SimEndpoint {
   readonly pays: boolean
   readonly scheduler: MachineHost<CreatorInput, CreatorOutput>
   readonly verifierRole: VerifierRole
+  readonly settlement: SettlementRole
   readonly #ctx: WorldContext
 
-  constructor(ctx: WorldContext, init: CreatorPeerInit) {
+  constructor(ctx: WorldContext, init: CreatorPeerInit, wallets: Map<string, Earner>) {
     this.#ctx = ctx
     this.id = init.id
     this.region = init.region
@@ -83,6 +86,7 @@ export class CreatorPeer implements SimEndpoint {
       (o) => this.#onOutput(o),
       (e) => ctx.rejected(e),
     )
+    this.settlement = new SettlementRole(ctx, init.id, init.pays, wallets)
     this.verifierRole = new VerifierRole(ctx, {
       peer: this,
       score: init.score,
@@ -137,7 +141,10 @@ export class CreatorPeer implements SimEndpoint {
       case 'accept': {
         const worker = ctx.worker(output.worker)
         if (worker !== undefined) {
-          ctx.economy.settle(worker.earner, Number(output.amount), output.benchHours, this.pays, ctx.elapsed())
+          ctx.economy.accept(Number(output.amount))
+          if (ctx.economy.bme === undefined) this.settlement.receipt(output, worker.earner, ctx.epoch())
+          else
+            ctx.economy.burnForTask(worker.earner, Number(output.amount), output.benchHours, this.pays, ctx.elapsed())
           worker.release(output.jobId, output.taskId)
         }
         return

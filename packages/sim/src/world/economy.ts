@@ -7,13 +7,16 @@ export interface Earner {
   /** Dense index over every worker that ever joined (for the earnings distribution). */
   readonly index: number
   readonly role: Role
+  /** The worker's wallet, the payee of its receipts. */
+  readonly wallet: string
   stake: number
 }
 
 /**
- * Token flows between the simulated parties, as the settlement outputs of the machines decide them: payments for
- * accepted tasks (less the protocol fee), verification pay, slashes, unpaid debts of creators who never pay, and
- * the optional burn-and-mint model. Amounts are token units; the machines' bigints are converted once, here.
+ * Token flows between the simulated parties, as the machines' outputs decide them: payouts that
+ * `@tessera/ledger`'s settlement machine batched and the modelled chain confirmed (net to the worker, the protocol
+ * fee to the treasury), verification pay, slashes, debts of creators who never pay, and the optional burn-and-mint
+ * model. Amounts are token units; the machines' bigints are converted once, here.
  */
 export class Economy {
   readonly #metrics: MetricsRecorder
@@ -24,6 +27,8 @@ export class Economy {
   /** Earnings per earner index. */
   #earned = new Float64Array(1024)
   #earners = 0
+  /** Gross amounts of accepted tasks (what creators owe when the task is accepted). */
+  accepted = 0
   paid = 0
   fees = 0
   verifierPay = 0
@@ -56,11 +61,36 @@ export class Economy {
     this.#earners++
   }
 
+  /** A task was accepted for `amount` (gross): it is owed until its payout confirms. */
+  accept(amount: number): void {
+    this.accepted += amount
+  }
+
+  /** A confirmed payout transfer: `net` reaches the worker. */
+  pay(worker: Earner, net: number): void {
+    this.paid += net
+    this.#metrics.add(COL.paid, net)
+    this.#credit(worker, net)
+  }
+
+  /** The protocol fee of a confirmed payout, to the treasury. */
+  collectFee(fee: number): void {
+    this.paid += fee
+    this.fees += fee
+    this.#metrics.add(COL.paid, fee)
+    this.#metrics.add(COL.fees, fee)
+  }
+
+  /** A payout that failed for good: the creator never paid. */
+  owe(amount: number): void {
+    this.unpaid += amount
+  }
+
   /**
-   * Settles an accepted task: the creator pays `amount`; the protocol keeps `feeBps`; the worker gets the rest.
-   * Under burn-and-mint the payment is burned instead and the worker's reward comes from the epoch's emission.
+   * Under burn-and-mint an accepted task is paid by burning tokens worth its USD value (the protocol keeps its
+   * fee), and the worker's reward comes from the epoch's emission by its share of the work.
    */
-  settle(worker: Earner, amount: number, benchHours: number, creatorPays: boolean, elapsedMs: number): void {
+  burnForTask(worker: Earner, amount: number, benchHours: number, creatorPays: boolean, elapsedMs: number): void {
     if (!creatorPays) {
       this.unpaid += amount
       return
@@ -70,12 +100,8 @@ export class Economy {
     this.fees += fee
     this.#metrics.add(COL.paid, amount)
     this.#metrics.add(COL.fees, fee)
-    if (this.bme !== undefined) {
-      this.#metrics.add(COL.burned, this.bme.pay(amount, elapsedMs))
-      this.bme.work(worker.index, benchHours)
-      return
-    }
-    this.#credit(worker, amount - fee)
+    this.#metrics.add(COL.burned, (this.bme as BurnMintModel).pay(amount, elapsedMs))
+    ;(this.bme as BurnMintModel).work(worker.index, benchHours)
   }
 
   /** Pays a third-party verifier or arbiter (not a worker's earnings: verifiers are counted apart). */

@@ -14,8 +14,9 @@ import type { Scenario } from '../scenario/types.js'
 import { HONEST, type Behaviour } from './behaviour.js'
 import type { JobRecord, WorldContext } from './context.js'
 import { CreatorPeer, VerifierPeer } from './creator-peer.js'
-import { Economy } from './economy.js'
+import { Economy, type Earner } from './economy.js'
 import { GroundTruth } from './ground-truth.js'
+import { simAddress } from './settlement.js'
 import type { VerifierRole } from './verifier-role.js'
 import { WorkerPeer } from './worker-peer.js'
 
@@ -41,10 +42,13 @@ export class World implements WorldContext {
   readonly truth: GroundTruth
   readonly outputs: OutputModel
   readonly jobs = new Map<string, JobRecord>()
-  readonly rng: { tasks: Rng; behaviour: Rng; verifiers: Rng }
+  readonly rng: { tasks: Rng; behaviour: Rng; verifiers: Rng; chain: Rng }
   readonly #workers = new Map<string, WorkerPeer>()
   readonly #verifierPeers = new Map<string, VerifierRole>()
   readonly #creators: CreatorPeer[] = []
+  /** Workers by wallet, for payouts. */
+  readonly #wallets = new Map<string, Earner>()
+  #epoch = 0
   readonly #involved = new Map<string, string[]>()
   readonly #profiles: ProfileDistributions
   readonly #peersRng: Rng
@@ -86,7 +90,12 @@ export class World implements WorldContext {
     this.economy = new Economy(scenario, this.metrics)
     this.truth = new GroundTruth(this.metrics)
     this.outputs = new OutputModel(scenario.outputs)
-    this.rng = { tasks: sim.rng('tasks'), behaviour: sim.rng('behaviour'), verifiers: sim.rng('verifiers') }
+    this.rng = {
+      tasks: sim.rng('tasks'),
+      behaviour: sim.rng('behaviour'),
+      verifiers: sim.rng('verifiers'),
+      chain: sim.rng('chain'),
+    }
     this.#peersRng = sim.rng('peers')
     this.#arrivalsRng = sim.rng('arrivals')
     this.#churnRng = sim.rng('churn')
@@ -142,6 +151,10 @@ export class World implements WorldContext {
     return this.sim.now - this.sim.start
   }
 
+  epoch(): number {
+    return this.#epoch
+  }
+
   // --- set-up -------------------------------------------------------------------------------------------------
 
   #drawRegionPeer(): { region: number; bandwidthMbps: number; score: number } {
@@ -165,12 +178,11 @@ export class World implements WorldContext {
     }
     const nonPaying = Math.round((adversaries.nonPayingCreators?.fraction ?? 0) * scenario.creators.count)
     for (let i = 0; i < scenario.creators.count; i++) {
-      const creator = new CreatorPeer(this, {
-        id: `c${i}`,
-        ...this.#drawRegionPeer(),
-        pays: i >= nonPaying,
-        verifiers: this.#verifierIds,
-      })
+      const creator = new CreatorPeer(
+        this,
+        { id: `c${i}`, ...this.#drawRegionPeer(), pays: i >= nonPaying, verifiers: this.#verifierIds },
+        this.#wallets,
+      )
       this.#creators.push(creator)
       this.#verifierPeers.set(creator.id, creator.verifierRole)
     }
@@ -237,8 +249,10 @@ export class World implements WorldContext {
     if (role === 'sybil') profile.stake = scenario.adversaries.sybils?.stake ?? 1
     if (role === 'spammer')
       profile.price = Math.max(1, Math.round(profile.price * (scenario.adversaries.bidSpammers?.priceFactor ?? 0.1)))
-    const earner = { index: this.economy.nextIndex, role, stake: profile.stake }
+    const index = this.economy.nextIndex
+    const earner: Earner = { index, role, wallet: simAddress(index), stake: profile.stake }
     this.economy.register(earner)
+    this.#wallets.set(earner.wallet, earner)
     const worker = new WorkerPeer(this, {
       id: `w${this.#nextWorker++}`,
       profile,
@@ -265,6 +279,14 @@ export class World implements WorldContext {
     this.sim.after(this.scenario.metricsIntervalMs, tick, this)
     const bme = this.scenario.economics.bme
     if (bme !== undefined) this.sim.after(bme.epochMs, epoch, this)
+    else this.sim.after(this.scenario.economics.settlementEpochMs, settle, this)
+  }
+
+  /** @internal Closes the settlement epoch: every creator's receipts batch, anchor and pay out. */
+  static settle(world: World): void {
+    const closing = world.#epoch++
+    for (const creator of world.#creators) creator.settlement.closeEpoch(closing)
+    world.sim.after(world.scenario.economics.settlementEpochMs, settle, world)
   }
 
   #startWorker(worker: WorkerPeer): void {
@@ -432,6 +454,7 @@ export class World implements WorldContext {
         },
         roles: metrics.roles,
         economics: {
+          accepted: economy.accepted,
           paid: economy.paid,
           fees: economy.fees,
           verifierPay: economy.verifierPay,
@@ -481,6 +504,10 @@ function histogram(sorted: Float64Array): RunReport['completionHistogram'] {
     counts[bin] = (counts[bin] as number) + 1
   }
   return counts.map((jobs, i) => ({ fromMinutes: i * width, toMinutes: (i + 1) * width, jobs }))
+}
+
+function settle(world: World): void {
+  World.settle(world)
 }
 
 function join(world: World): void {

@@ -1,0 +1,110 @@
+import { getAddressDecoder, type Address } from '@solana/kit'
+import type { Receipt } from '@tessera/core'
+import { SettlementMachine, type SettlementAction, type SettlementInput, type SettlementOutput } from '@tessera/ledger'
+import type { AcceptedTask } from '@tessera/scheduler'
+import { lognormal } from '../engine/distributions.js'
+import type { WorldContext } from './context.js'
+import type { Earner } from './economy.js'
+import { MachineHost } from './machine-host.js'
+
+/** Median time for a transaction to confirm on the modelled chain, ms (Solana's optimistic confirmation). */
+const CONFIRM_MS = 800
+
+const addresses = getAddressDecoder()
+
+/** A deterministic Solana address for a simulated wallet: the 32 bytes of its index, base58-encoded by kit. */
+export function simAddress(index: number): Address {
+  const bytes = new Uint8Array(32)
+  new DataView(bytes.buffer).setUint32(28, index + 1)
+  bytes[0] = 0x54 // 'T', so simulated wallets stand out
+  return addresses.decode(bytes)
+}
+
+interface Submitted {
+  role: SettlementRole
+  action: SettlementAction
+}
+
+/**
+ * A creator's settlement: `@tessera/ledger`'s SettlementMachine batches the creator's receipts per epoch, asks for
+ * one anchor and then for payouts batched per payee; the simulator plays the chain, confirming each action after a
+ * modelled delay, or failing it when the creator never pays. Receipts carry the worker's wallet as `payee`; the
+ * simulator does not sign them (the machine's `verifySignatures: false` is meant for this).
+ */
+export class SettlementRole {
+  readonly host: MachineHost<SettlementInput, SettlementOutput>
+  readonly #ctx: WorldContext
+  readonly #creator: string
+  readonly #pays: boolean
+  readonly #byWallet: Map<string, Earner>
+
+  constructor(ctx: WorldContext, creator: string, pays: boolean, byWallet: Map<string, Earner>) {
+    this.#ctx = ctx
+    this.#creator = creator
+    this.#pays = pays
+    this.#byWallet = byWallet
+    const machine = new SettlementMachine({
+      settlementId: creator,
+      feeBps: ctx.scenario.economics.feeBps,
+      verifySignatures: false,
+    })
+    this.host = new MachineHost(
+      ctx.sim,
+      machine,
+      (o) => this.#onOutput(o),
+      (e) => ctx.rejected(e),
+    )
+  }
+
+  /** An accepted task becomes a receipt of the current epoch. */
+  receipt(task: AcceptedTask, worker: Earner, epoch: number): void {
+    const receipt: Receipt = {
+      jobId: task.jobId,
+      taskId: task.taskId,
+      creator: this.#creator,
+      worker: task.worker,
+      amount: task.amount,
+      commitment: task.result.root,
+      epoch,
+      payee: worker.wallet,
+    }
+    this.host.feed({ type: 'receipt', receipt })
+  }
+
+  closeEpoch(epoch: number): void {
+    this.host.feed({ type: 'close-epoch', epoch })
+  }
+
+  #onOutput(output: SettlementOutput): void {
+    if (output.type === 'event') return
+    const delay = lognormal(this.#ctx.rng.chain, CONFIRM_MS, 0.3)
+    this.#ctx.sim.after(delay, chainExecutes, { role: this, action: output.action })
+  }
+
+  /** @internal The modelled chain carries out an action. */
+  static execute(submitted: Submitted): void {
+    submitted.role.#execute(submitted.action)
+  }
+
+  #execute(action: SettlementAction): void {
+    const { economy } = this.#ctx
+    if (action.kind === 'payout') {
+      if (!this.#pays) {
+        for (const t of action.transfers) economy.owe(Number(t.amount))
+        economy.owe(Number(action.fee))
+        this.host.feed({ type: 'action-failed', key: action.key, code: 'SIM__CREATOR_NEVER_PAYS', retryable: false })
+        return
+      }
+      for (const t of action.transfers) {
+        const worker = this.#byWallet.get(t.payee)
+        if (worker !== undefined) economy.pay(worker, Number(t.amount))
+      }
+      economy.collectFee(Number(action.fee))
+    }
+    this.host.feed({ type: 'action-confirmed', key: action.key, signature: `sim:${action.key}` })
+  }
+}
+
+function chainExecutes(submitted: Submitted): void {
+  SettlementRole.execute(submitted)
+}
