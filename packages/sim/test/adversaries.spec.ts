@@ -87,6 +87,15 @@ describe('churn', () => {
 })
 
 describe('economics', () => {
+  it('should pay every accepted task through the settlement machine once its epoch settles', async () => {
+    const s = await run({ economics: { settlementEpoch: '20m', feeBps: 250 }, duration: '3h' })
+    expect(s.economics.accepted).toBeGreaterThan(0)
+    expect(s.economics.paid).toBe(s.economics.accepted)
+    expect(s.economics.fees).toBeGreaterThan(0)
+    expect(s.economics.fees).toBeLessThanOrEqual(Math.floor(s.economics.accepted * 0.025))
+    expect(s.roles.honest.earned).toBe(s.economics.paid - s.economics.fees)
+  })
+
   it('should burn payments and mint the emission under burn-and-mint', async () => {
     const s = await run({
       economics: {
