@@ -94,13 +94,18 @@ export async function runCapacityBenchmark(
     samples: w.samples,
   }
   const results: BenchmarkRun[] = []
-  for (let r = 0; r < runs; r++) {
-    engine.context.assertUsable(options.signal)
-    const raysPerSec = (await pathTraceRaysPerSec(engine, tile, w.minSeconds, now)).perSecond
-    engine.context.assertUsable(options.signal)
-    const gflops = (await matmulGflops(engine, engine.tensors, w.matmulN, w.minSeconds, now)).perSecond
-    const score = 100 * Math.sqrt((raysPerSec / BENCHMARK_REFERENCE.raysPerSec) * (gflops / BENCHMARK_REFERENCE.gflops))
-    results.push({ score, raysPerSec, gflops })
+  try {
+    for (let r = 0; r < runs; r++) {
+      engine.context.assertUsable(options.signal)
+      const raysPerSec = (await pathTraceRaysPerSec(engine, tile, w.minSeconds, now)).perSecond
+      engine.context.assertUsable(options.signal)
+      const gflops = (await matmulGflops(engine, engine.tensors, w.matmulN, w.minSeconds, now)).perSecond
+      const score = 100 * Math.sqrt((raysPerSec / BENCHMARK_REFERENCE.raysPerSec) * (gflops / BENCHMARK_REFERENCE.gflops))
+      results.push({ score, raysPerSec, gflops })
+    }
+  } finally {
+    // A node benchmarks once and then idles for days: give the scene's GPU buffers back.
+    engine.releaseScene(scene)
   }
   const mean = results.reduce((s, x) => s + x.score, 0) / runs
   const variance = results.reduce((s, x) => s + (x.score - mean) ** 2, 0) / runs
