@@ -364,7 +364,7 @@ function execute<T extends BackendTensor>(
       return undefined
     }
     default:
-      throw unsupported(node, 'operator not implemented')
+      throw unsupported(node, 'operator outside the supported subset')
   }
 }
 
