@@ -18,20 +18,11 @@ import {
   WALLET_FILE,
 } from '@tessera/ledger'
 import type { Logger } from 'pino'
-import type { WalletInfo } from '../api/contract.js'
+import type { JobStatus, WalletInfo } from '../api/contract.js'
 import type { NodeConfig } from '../config.js'
 
-/** A job's settlement: its epoch vault, machine and driver, and what it paid. */
-export interface JobSettlementView {
-  epoch: number
-  expected: number
-  receipts: number
-  anchor?: string
-  payouts: string[]
-  /** Token units paid to each payee, net of the fee. */
-  paid: Record<string, string>
-  fee: string
-}
+/** A job's settlement as the control API reports it: epoch, receipts, anchor, payouts and what each payee got. */
+export type JobSettlementView = NonNullable<JobStatus['settlement']>
 
 interface JobSettlement {
   epoch: number

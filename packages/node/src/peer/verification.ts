@@ -22,6 +22,7 @@ import {
 import type { VerifyRequest } from '@tessera/scheduler'
 import type { TaskExecution, TaskExecutor, TaskOutput } from '@tessera/scheduler/driver'
 import type { Logger } from 'pino'
+import { concat } from 'uint8arrays/concat'
 import { MachineRunner } from './machine-runner.js'
 
 /** A fraud proof upheld against a worker: what the ledger slashes for. */
@@ -206,14 +207,4 @@ export class Verification {
       this.#c.logger.warn({ err: String(e), taskId }, 'verification:recompute-failed')
     }
   }
-}
-
-function concat(chunks: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0))
-  let offset = 0
-  for (const c of chunks) {
-    out.set(c, offset)
-    offset += c.byteLength
-  }
-  return out
 }
