@@ -117,7 +117,7 @@ export class Verification {
           taskId: execution.task.taskId,
           creator: execution.order.creator,
           chunks: output.chunks,
-          output: blobCid(concat(output.chunks)).toString(),
+          output: blobCid(concat([...output.chunks])).toString(),
           tolerance: output.tolerance,
           computeMs: output.computeMs ?? 0,
         })
