@@ -50,6 +50,9 @@ export interface DemoSummary {
   transactions: { anchor: string; payouts: string[]; slashes: string[] }
 }
 
+/** How often the demo looks at statuses and logs. */
+const POLL_MS = 20
+
 /** How long worker-2 stays down before it is restarted on the same data directory. */
 const RESTART_AFTER_MS = 2_000
 
@@ -67,7 +70,7 @@ async function until<T>(what: string, poll: () => Promise<T | undefined>, timeou
     const value = await poll()
     if (value !== undefined) return value
     if (Date.now() > deadline) throw new NodeError('NODE__JOB_NOT_COMPLETE', `demo: timed out waiting for ${what}`, {})
-    await new Promise((r) => setTimeout(r, 100))
+    await new Promise((r) => setTimeout(r, POLL_MS))
   }
 }
 
@@ -135,10 +138,11 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       minBids: WORKERS.length,
     })
 
-    // Kill worker-2 as soon as it holds a lease: its first tile is still loading the scene and compiling shaders.
+    // Kill worker-2 the moment it logs its first award: it is still fetching the scene and compiling shaders, so
+    // the awarded tiles are unfinished. (Its own log is watched, not the creator's API, which answers slowly while
+    // four workers render on two cores.)
     const victim = workers[1] as PeerProcess
-    const victimId = ids[1] as string
-    await until('worker-2 to be awarded tiles', async () => ((await creator.client.jobStatus(jobId)).leases?.[victimId] ?? 0) > 0 ? true : undefined, 60_000, options.signal)
+    await until('worker-2 to be awarded tiles', async () => (victim.output().includes('"msg":"award:received"') ? true : undefined), 60_000, options.signal)
     await victim.kill()
     log('killed worker-2 mid-job (SIGKILL); its tiles go back to the auction once its lease lapses')
     await new Promise((r) => setTimeout(r, RESTART_AFTER_MS))
