@@ -19,8 +19,8 @@ function fakeOps(): NodeOperations & { submitted: unknown[] } {
       return { jobId: id, state: 'running', tasks: 4, completed: 1, verified: 1, reassigned: 0 }
     },
     jobOutput: async (id) => ({ jobId: id, files: [] }),
-    wallet: async () => ({ address: 'a', sol: '1', tokens: '2', mint: 'm' }),
-    airdrop: async () => ({ address: 'a', sol: '1', tokens: '3', mint: 'm' }),
+    wallet: async () => ({ address: 'a', lamports: '1', tokens: '2', mint: 'm' }),
+    airdrop: async () => ({ address: 'a', lamports: '1', tokens: '3', mint: 'm' }),
     prometheusText: async () => 'tessera_jobs_submitted_total 0\n',
   }
 }

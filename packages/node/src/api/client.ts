@@ -40,7 +40,7 @@ const jobOutputSchema = z.object({
   jobId: z.string(),
   files: z.array(z.object({ name: z.string().max(256), contentType: z.string(), base64: z.string() })).max(100_000),
 })
-const walletSchema = z.object({ address: z.string(), sol: z.string(), tokens: z.string(), mint: z.string() })
+const walletSchema = z.object({ address: z.string(), lamports: z.string(), tokens: z.string(), mint: z.string() })
 const statusSchema = z.object({
   peerId: z.string(),
   addrs: z.array(z.string()),

@@ -61,7 +61,8 @@ export interface JobOutput {
 
 export interface WalletInfo {
   address: string
-  sol: string
+  /** Lamports (1e-9 SOL), decimal string. */
+  lamports: string
   tokens: string
   mint: string
 }

@@ -102,7 +102,7 @@ export class Settlement {
   async wallet(): Promise<WalletInfo> {
     const { ledger } = await this.#open()
     const balance = await ledger.balance()
-    return { address: ledger.wallet.address, sol: balance.lamports.toString(), tokens: balance.tokens.toString(), mint: ledger.mint }
+    return { address: ledger.wallet.address, lamports: balance.lamports.toString(), tokens: balance.tokens.toString(), mint: ledger.mint }
   }
 
   async airdrop(tokens: bigint): Promise<WalletInfo> {

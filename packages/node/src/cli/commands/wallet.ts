@@ -6,7 +6,7 @@ import type { CliIo } from '../io.js'
 import { parseAmount } from '../parse.js'
 
 function show(wallet: WalletInfo): string {
-  return `address: ${wallet.address}\nSOL (lamports): ${wallet.sol}\ntokens: ${wallet.tokens}\nmint: ${wallet.mint}\n`
+  return `address: ${wallet.address}\nlamports: ${wallet.lamports}\ntokens: ${wallet.tokens}\nmint: ${wallet.mint}\n`
 }
 
 /** `tessera wallet [airdrop <amount>]`: the running node's ledger wallet. */
