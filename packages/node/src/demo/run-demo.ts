@@ -53,9 +53,6 @@ export interface DemoSummary {
 /** How often the demo looks at statuses and logs. */
 const POLL_MS = 20
 
-/** How long worker-2 stays down before it is restarted on the same data directory. */
-const RESTART_AFTER_MS = 2_000
-
 const WORKERS = [
   { name: 'worker-1', role: 'honest' },
   { name: 'worker-2', role: 'killed' },
@@ -145,7 +142,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     await until('worker-2 to be awarded tiles', async () => (victim.output().includes('"msg":"award:received"') ? true : undefined), 60_000, options.signal)
     await victim.kill()
     log('killed worker-2 mid-job (SIGKILL); its tiles go back to the auction once its lease lapses')
-    await new Promise((r) => setTimeout(r, RESTART_AFTER_MS))
+    const victimId = ids[1] as string
+    await until(
+      "worker-2's lease to lapse and its tiles to be reassigned",
+      async () => (((await creator.client.jobStatus(jobId)).reassignedFrom?.[victimId] ?? 0) > 0 ? true : undefined),
+      60_000,
+      options.signal,
+    )
     const restarted = await spawnPeer({
       name: 'worker-2',
       dataDir: join(dir, 'worker-2'),
