@@ -32,12 +32,15 @@ const P: MarketParams = {
 
 /**
  * Agreement required: job completion time's median within 50% and 90th percentile within 60% of the real nodes',
- * and detection rates (bad tasks caught over bad tasks judged) within 0.2. Ten libp2p nodes share one process and
+ * and detection rates (bad tasks caught over bad tasks judged) within 0.25. Ten libp2p nodes share one process and
  * two cores with everything else running, so the real side's times carry CPU contention the model does not have.
  */
-const TOLERANCE = { median: 0.5, p90: 0.6, detection: 0.2 }
-/** Simulated seeds averaged, so the comparison is not one draw against one run. */
-const SEEDS = [11, 12, 13]
+const TOLERANCE = { median: 0.5, p90: 0.6, detection: 0.25 }
+/**
+ * Simulated seeds averaged, so the comparison is one real run against the model's mean. With about 25 bad tasks a
+ * run, a detection rate's sampling error is about 0.09, so the real run alone may stray 0.2 from the mean.
+ */
+const SEEDS = [11, 12, 13, 14, 15, 16, 17, 18, 19, 20]
 
 /**
  * The simulated network is calibrated on the real run: the one-way delay of a message is half the median time from
