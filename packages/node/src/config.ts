@@ -33,8 +33,12 @@ export const configSchema = z
         tiers: z.array(z.union([z.literal(1), z.literal(2), z.literal(3)])).default([3]),
         stake: amount.default(1_000n),
         slots: z.number().int().min(1).max(64).default(1),
-        /** Misbehave on purpose (`lazy`: render with 1 sample per pixel), to demonstrate verification. */
-        fault: z.enum(['none', 'lazy']).default('none'),
+        /**
+         * Misbehave on purpose, for demos and tests: `lazy` renders with 1 sample per pixel (verification catches
+         * it); `crash-mid-job` dies by SIGKILL when an award arrives after one of its tiles was receipted (its
+         * lease lapses; restarted, it is paid exactly once for what it delivered).
+         */
+        fault: z.enum(['none', 'lazy', 'crash-mid-job']).default('none'),
       })
       .default({ enabled: true, price: 100n, pricing: 'fixed', tiers: [3], stake: 1_000n, slots: 1, fault: 'none' }),
     ledger: z

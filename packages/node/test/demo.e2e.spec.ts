@@ -23,6 +23,8 @@ describe('the end-to-end demo (separate processes, lavapipe, LiteSVM)', () => {
     const cheater = summary.workers.find((w) => w.role === 'cheater')
     // The killed worker's unfinished tiles went to others; the cheater's rejected tiles too, and it earned nothing.
     expect(killed?.reassignedAway).toBeGreaterThanOrEqual(1)
+    // It crashed only after delivering receipted tiles, and restarted on its data directory: paid for them once.
+    expect(killed?.accepted).toBeGreaterThanOrEqual(1)
     expect(summary.tilesReassigned).toBeGreaterThanOrEqual(1)
     expect(cheater?.accepted).toBe(0)
     expect(cheater?.paid).toBe(0n)

@@ -53,6 +53,12 @@ export interface DemoSummary {
 /** How often the demo looks at statuses and logs. */
 const POLL_MS = 20
 
+/** How each role misbehaves (`tessera node start --fault`). */
+const FAULTS: Partial<Record<DemoWorker['role'], string[]>> = {
+  cheater: ['--fault', 'lazy'],
+  killed: ['--fault', 'crash-mid-job'],
+}
+
 const WORKERS = [
   { name: 'worker-1', role: 'honest' },
   { name: 'worker-2', role: 'killed' },
@@ -114,7 +120,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
         spawnPeer({
           name: w.name,
           dataDir: join(dir, w.name),
-          args: ['--bootstrap', boot, '--price', DEMO_PRICE.toString(), ...(w.role === 'cheater' ? ['--fault', 'lazy'] : [])],
+          args: ['--bootstrap', boot, '--price', DEMO_PRICE.toString(), ...(FAULTS[w.role] ?? [])],
           ...options,
         }),
       ),
@@ -135,13 +141,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       minBids: WORKERS.length,
     })
 
-    // Kill worker-2 the moment it logs its first award: it is still fetching the scene and compiling shaders, so
-    // the awarded tiles are unfinished. (Its own log is watched, not the creator's API, which answers slowly while
-    // four workers render on two cores.)
+    // worker-2 runs with `--fault crash-mid-job`: once one of its tiles has been receipted, it dies by SIGKILL as its
+    // next award arrives, so the tiles just awarded are surely unfinished. Its lease lapses and they go back to the
+    // auction; restarted on its data directory, it must be paid exactly once for the tiles it delivered.
     const victim = workers[1] as PeerProcess
-    await until('worker-2 to be awarded tiles', async () => (victim.output().includes('"msg":"award:received"') ? true : undefined), 60_000, options.signal)
-    await victim.kill()
-    log('killed worker-2 mid-job (SIGKILL); its tiles go back to the auction once its lease lapses')
+    await until('worker-2 to crash', async () => (victim.child.exitCode !== null || victim.child.signalCode !== null ? true : undefined), 60_000, options.signal)
+    log('worker-2 was killed mid-job (SIGKILL as an award arrived); its tiles go back to the auction once its lease lapses')
     const victimId = ids[1] as string
     await until(
       "worker-2's lease to lapse and its tiles to be reassigned",
@@ -156,7 +161,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       ...options,
     })
     peers.push(restarted)
-    log('restarted worker-2 on its data directory: it countersigns the receipts of the tiles it finished')
+    log('restarted worker-2 on its data directory: it rejoins and countersigns any receipt still waiting for it')
 
     let lastStatus: JobStatus | undefined
     const final = await until<JobStatus>(

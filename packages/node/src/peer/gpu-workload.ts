@@ -12,7 +12,7 @@ export const INFERENCE_TOLERANCE = 'relative'
  * How a worker misbehaves, for demos and tests of verification: `lazy` renders with one sample per pixel instead
  * of the order's count (the cheat Proof-of-Render guards against) and scales tensors, on every task.
  */
-export type Fault = 'none' | 'lazy'
+export type Fault = 'none' | 'lazy' | 'crash-mid-job'
 
 /**
  * Runs tasks on the WebGPU engine and recomputes challenged chunks for verification: a render task's chunks are
@@ -54,7 +54,7 @@ export class GpuWorkload implements TaskExecutor {
     task: TaskDescriptor,
     only: readonly number[] | undefined,
     options: AbortOptions,
-    faulty = this.#fault !== 'none',
+    faulty = this.#fault === 'lazy',
   ): Promise<Uint8Array[]> {
     const loaded = await this.#inputs.load(order, options)
     if (task.kind === 'render' && loaded.kind === 'render') {

@@ -16,7 +16,7 @@ interface StartFlags {
   tiers?: number[]
   stake?: bigint
   slots?: number
-  fault?: 'none' | 'lazy'
+  fault?: NodeConfig['worker']['fault']
   clusterUrl?: string
   apiPort?: number
   worker: boolean
@@ -69,10 +69,10 @@ export function registerNodeStart(node: Command, program: Command, io: CliIo): v
     .option('--stake <units>', 'stake bonded, token units', parseAmount)
     .option('--slots <n>', 'tasks run at once', parsePositiveInt)
     .addOption(
-      new Option('--fault <kind>', 'misbehave on purpose to demonstrate verification (lazy: 1 sample per pixel)').choices([
-        'none',
-        'lazy',
-      ]),
+      new Option(
+        '--fault <kind>',
+        'misbehave on purpose, for demos: lazy (1 sample per pixel) or crash-mid-job (SIGKILL on an award once a tile was receipted)',
+      ).choices(['none', 'lazy', 'crash-mid-job']),
     )
     .option('--cluster-url <url>', 'Solana JSON-RPC URL (default: embedded LiteSVM)')
     .option('--api-port <port>', 'control API and /metrics port (0 picks one)', (v) => {
@@ -88,6 +88,17 @@ export function registerNodeStart(node: Command, program: Command, io: CliIo): v
       const config = applyFlags(opened.config, flags)
       const logger = createLogger(config.logLevel)
       const peer = await Peer.start({ dir, config, identity: opened.identity, logger })
+      if (config.worker.fault === 'crash-mid-job') {
+        // Die holding unfinished tiles once at least one delivered tile has been receipted: the lease lapses and the
+        // tiles are reassigned, and the restarted peer must still be paid exactly once for what it delivered.
+        let receipted = false
+        peer.node.bus.onMessage(({ message }) => {
+          if (message.type === 'receipt' && message.body.worker === peer.node.peerId.toString()) receipted = true
+        })
+        peer.scheduler.on('award:received', () => {
+          if (receipted) process.kill(process.pid, 'SIGKILL')
+        })
+      }
       const api = new ApiServer(peer, { ...config.api, token: await readApiToken(dir) })
       const address = await api.listen()
       await writeFile(dir.apiAddress, JSON.stringify(address), { mode: 0o600 })
