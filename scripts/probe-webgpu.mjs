@@ -1,4 +1,5 @@
 // Exits 0 when Dawn finds a WebGPU adapter, 1 otherwise. Used by setup.sh to decide whether to install lavapipe.
+import process from 'node:process'
 import { create } from 'webgpu'
 
 const gpu = create([])

@@ -101,16 +101,24 @@ export interface Opened {
  */
 export function openEnvelope(bytes: Uint8Array, options: OpenOptions): Opened {
   if (bytes.byteLength > options.maxBytes) {
-    throw new CoreError('CORE__MESSAGE_TOO_LARGE', `envelope of ${bytes.byteLength} bytes exceeds ${options.maxBytes}`, {
-      bytes: bytes.byteLength,
-      max: options.maxBytes,
-    })
+    throw new CoreError(
+      'CORE__MESSAGE_TOO_LARGE',
+      `envelope of ${bytes.byteLength} bytes exceeds ${options.maxBytes}`,
+      {
+        bytes: bytes.byteLength,
+        max: options.maxBytes,
+      },
+    )
   }
   const parsed = envelopeSchema.safeParse(decodeCanonical(bytes, 'envelope'))
   if (!parsed.success) {
-    throw new CoreError('CORE__MALFORMED_MESSAGE', `envelope is malformed at ${parsed.error.issues[0]?.path.join('.')}`, {
-      path: parsed.error.issues[0]?.path.map(String) ?? [],
-    })
+    throw new CoreError(
+      'CORE__MALFORMED_MESSAGE',
+      `envelope is malformed at ${parsed.error.issues[0]?.path.join('.')}`,
+      {
+        path: parsed.error.issues[0]?.path.map(String) ?? [],
+      },
+    )
   }
   const e = parsed.data
   if (e.v !== ENVELOPE_VERSION) {

@@ -103,7 +103,12 @@ export async function loadIdentity(path: string): Promise<Identity> {
   try {
     key = privateKeyFromProtobuf(bytes)
   } catch (cause) {
-    throw new CoreError('CORE__INVALID_KEY_FILE', `key file ${path} does not hold a libp2p private key`, { path }, { cause })
+    throw new CoreError(
+      'CORE__INVALID_KEY_FILE',
+      `key file ${path} does not hold a libp2p private key`,
+      { path },
+      { cause },
+    )
   }
   if (key.type !== 'Ed25519') {
     throw new CoreError('CORE__INVALID_KEY_FILE', `key file ${path} holds a ${key.type} key; Ed25519 is required`, {

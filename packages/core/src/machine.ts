@@ -19,5 +19,4 @@ export interface SansIoMachine<Input, Output> {
 
 /** Outputs that every machine may produce to talk to peers; drivers turn them into MessageBus calls. */
 export type NetworkOutput =
-  | { kind: 'publish'; topic: Topic; message: WireMessage }
-  | { kind: 'send'; to: string; message: WireMessage }
+  { kind: 'publish'; topic: Topic; message: WireMessage } | { kind: 'send'; to: string; message: WireMessage }

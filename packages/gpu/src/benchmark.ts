@@ -100,7 +100,8 @@ export async function runCapacityBenchmark(
       const raysPerSec = (await pathTraceRaysPerSec(engine, tile, w.minSeconds, now)).perSecond
       engine.context.assertUsable(options.signal)
       const gflops = (await matmulGflops(engine, engine.tensors, w.matmulN, w.minSeconds, now)).perSecond
-      const score = 100 * Math.sqrt((raysPerSec / BENCHMARK_REFERENCE.raysPerSec) * (gflops / BENCHMARK_REFERENCE.gflops))
+      const score =
+        100 * Math.sqrt((raysPerSec / BENCHMARK_REFERENCE.raysPerSec) * (gflops / BENCHMARK_REFERENCE.gflops))
       results.push({ score, raysPerSec, gflops })
     }
   } finally {

@@ -19,10 +19,12 @@ export const configSchema = z
     /** Loopback-friendly network settings (no IP-colocation penalty, DHT keeps private addresses). */
     localNetwork: z.boolean().default(true),
     /** Control API and /metrics: host and port (0 picks a free port). */
-    api: z.object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(0) }).default({
-      host: '127.0.0.1',
-      port: 0,
-    }),
+    api: z
+      .object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(0) })
+      .default({
+        host: '127.0.0.1',
+        port: 0,
+      }),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'),
     worker: z
       .object({

@@ -24,9 +24,14 @@ export class Datastore {
     try {
       await db.open()
     } catch (cause) {
-      throw new NodeError('NODE__DATASTORE_CORRUPT', `cannot open the datastore in ${dir}: ${String(cause)}`, { dir }, {
-        cause,
-      })
+      throw new NodeError(
+        'NODE__DATASTORE_CORRUPT',
+        `cannot open the datastore in ${dir}: ${String(cause)}`,
+        { dir },
+        {
+          cause,
+        },
+      )
     }
     return new Datastore(db)
   }
@@ -41,9 +46,14 @@ export class Datastore {
     try {
       return decodeCanonical(bytes, `${ns}/${key}`) as T
     } catch (cause) {
-      throw new NodeError('NODE__DATASTORE_CORRUPT', `stored value ${ns}/${key} cannot be decoded`, { ns, key }, {
-        cause,
-      })
+      throw new NodeError(
+        'NODE__DATASTORE_CORRUPT',
+        `stored value ${ns}/${key} cannot be decoded`,
+        { ns, key },
+        {
+          cause,
+        },
+      )
     }
   }
 

@@ -18,8 +18,16 @@ export class NodeMetrics {
   constructor(registry = new Registry()) {
     this.registry = registry
     const registers = [registry]
-    this.jobsSubmitted = new Counter({ name: 'tessera_jobs_submitted_total', help: 'Jobs ordered by this node', registers })
-    this.jobsCompleted = new Counter({ name: 'tessera_jobs_completed_total', help: 'Jobs this node saw complete', registers })
+    this.jobsSubmitted = new Counter({
+      name: 'tessera_jobs_submitted_total',
+      help: 'Jobs ordered by this node',
+      registers,
+    })
+    this.jobsCompleted = new Counter({
+      name: 'tessera_jobs_completed_total',
+      help: 'Jobs this node saw complete',
+      registers,
+    })
     this.tasksCompleted = new Counter({
       name: 'tessera_tasks_completed_total',
       help: 'Tasks completed, by role (creator counts accepted results, worker counts executed tasks)',

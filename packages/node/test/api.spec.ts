@@ -33,7 +33,11 @@ describe('control API', () => {
     try {
       const client = new ApiClient(`http://127.0.0.1:${port}`, 'secret')
       expect(await client.putBlob(new Uint8Array(10))).toBe('cid-10')
-      const job = { kind: 'render' as const, inputs: ['c'], render: { frames: 1, width: 8, height: 8, tileWidth: 4, tileHeight: 4, samples: 1 } }
+      const job = {
+        kind: 'render' as const,
+        inputs: ['c'],
+        render: { frames: 1, width: 8, height: 8, tileWidth: 4, tileHeight: 4, samples: 1 },
+      }
       expect(await client.submitJob(job)).toEqual({ jobId: 'job-1' })
       expect(ops.submitted).toHaveLength(1)
       expect((await client.jobStatus('job-1')).completed).toBe(1)

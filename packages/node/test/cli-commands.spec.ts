@@ -24,7 +24,8 @@ describe('tessera commands', () => {
     const boot = (await creator.client.status()).addrs.find((a) => !a.includes('/ws')) as string
     worker = await spawnPeer({ name: 'worker', dataDir: join(dir.path, 'worker'), args: ['--bootstrap', boot] })
     const deadline = Date.now() + 60_000
-    while ((await creator.client.status()).capacityRecords < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200))
+    while ((await creator.client.status()).capacityRecords < 1 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 200))
     writeFileSync(join(dir.path, 'scene.glb'), await generateScene({ subdivisions: 2 }))
   }, 120_000)
 
@@ -53,8 +54,19 @@ describe('tessera commands', () => {
 
   it('job submit, status and fetch should render a scene to PNG', async () => {
     const submit = await cli(
-      '--data-dir', creatorDir, 'job', 'submit', join(dir.path, 'scene.glb'),
-      '--width', '32', '--height', '32', '--tile', '16', '--samples', '2',
+      '--data-dir',
+      creatorDir,
+      'job',
+      'submit',
+      join(dir.path, 'scene.glb'),
+      '--width',
+      '32',
+      '--height',
+      '32',
+      '--tile',
+      '16',
+      '--samples',
+      '2',
     )
     expect(submit.stderr).toBe('')
     expect(submit.code).toBe(0)
@@ -85,7 +97,16 @@ describe('tessera commands', () => {
 
   it('sim run should write metrics and charts', async () => {
     const out = join(dir.path, 'sim')
-    const res = await cli('sim', 'run', join(import.meta.dirname, '../../../examples/scenarios/baseline.yaml'), '--seed', '3', '--out', out, '--quiet')
+    const res = await cli(
+      'sim',
+      'run',
+      join(import.meta.dirname, '../../../examples/scenarios/baseline.yaml'),
+      '--seed',
+      '3',
+      '--out',
+      out,
+      '--quiet',
+    )
     expect(res.code).toBe(0)
     expect(existsSync(join(out, 'metrics.json'))).toBe(true)
   }, 120_000)
@@ -93,8 +114,16 @@ describe('tessera commands', () => {
   it('should refuse bad input with a clear message, a non-zero exit and no stack trace', async () => {
     const cases: [string[], number, RegExp][] = [
       [['--data-dir', creatorDir, 'job', 'submit', join(dir.path, 'missing.glb')], 1, /cannot read .*missing\.glb/],
-      [['--data-dir', creatorDir, 'job', 'submit', join(dir.path, 'api.json')], 1, /expected a \.glb or \.gltf scene or an \.onnx model/],
-      [['--data-dir', creatorDir, 'job', 'submit', join(dir.path, 'scene.glb'), '--samples', 'lots'], 2, /expected a positive integer/],
+      [
+        ['--data-dir', creatorDir, 'job', 'submit', join(dir.path, 'api.json')],
+        1,
+        /expected a \.glb or \.gltf scene or an \.onnx model/,
+      ],
+      [
+        ['--data-dir', creatorDir, 'job', 'submit', join(dir.path, 'scene.glb'), '--samples', 'lots'],
+        2,
+        /expected a positive integer/,
+      ],
       [['--data-dir', creatorDir, 'job', 'status', 'nope'], 1, /no job nope/],
       [['--data-dir', join(dir.path, 'nobody'), 'job', 'status', 'x'], 1, /no running node found/],
       [['--data-dir', join(dir.path, 'nobody'), 'node', 'start'], 1, /run `tessera init/],

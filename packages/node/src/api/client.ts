@@ -75,7 +75,13 @@ export class ApiClient {
     return new ApiClient(`http://${address.host}:${address.port}`, await readApiToken(dir))
   }
 
-  async #call<T>(method: string, path: string, schema: z.ZodType<T>, body?: string | Uint8Array, options: AbortOptions = {}): Promise<T> {
+  async #call<T>(
+    method: string,
+    path: string,
+    schema: z.ZodType<T>,
+    body?: string | Uint8Array,
+    options: AbortOptions = {},
+  ): Promise<T> {
     const signal = options.signal ?? AbortSignal.timeout(API_TIMEOUT_MS)
     let res: Response
     try {
@@ -86,9 +92,14 @@ export class ApiClient {
         signal,
       })
     } catch (cause) {
-      throw new NodeError('NODE__API_UNREACHABLE', `the node at ${this.#base} did not answer; is it running?`, {
-        base: this.#base,
-      }, { cause })
+      throw new NodeError(
+        'NODE__API_UNREACHABLE',
+        `the node at ${this.#base} did not answer; is it running?`,
+        {
+          base: this.#base,
+        },
+        { cause },
+      )
     }
     let json: unknown
     try {
@@ -138,6 +149,12 @@ export class ApiClient {
   }
 
   airdrop(amount: bigint, options?: AbortOptions): Promise<WalletInfo> {
-    return this.#call('POST', '/v1/wallet/airdrop', walletSchema, JSON.stringify({ amount: amount.toString() }), options)
+    return this.#call(
+      'POST',
+      '/v1/wallet/airdrop',
+      walletSchema,
+      JSON.stringify({ amount: amount.toString() }),
+      options,
+    )
   }
 }

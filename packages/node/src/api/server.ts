@@ -23,7 +23,10 @@ const jobRequestSchema = z
       .optional(),
     inference: z.object({ items: z.number().int().min(1), itemsPerTask: z.number().int().min(1) }).optional(),
     tier: z.union([z.literal(1), z.literal(2), z.literal(3)]).optional(),
-    maxPrice: z.string().regex(/^\d{1,20}$/).optional(),
+    maxPrice: z
+      .string()
+      .regex(/^\d{1,20}$/)
+      .optional(),
     deadlineMs: z.number().int().min(1).optional(),
     minBids: z.number().int().min(1).max(1024).optional(),
   })

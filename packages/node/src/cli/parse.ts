@@ -3,7 +3,8 @@ import { InvalidArgumentError } from 'commander'
 /** Parses a positive integer flag, with a message commander prints on failure. */
 export function parsePositiveInt(value: string): number {
   const n = Number(value)
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive integer')
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n <= 0)
+    throw new InvalidArgumentError('expected a positive integer')
   return n
 }
 

@@ -66,7 +66,12 @@ const WORKERS = [
   { name: 'worker-4', role: 'cheater' },
 ] as const
 
-async function until<T>(what: string, poll: () => Promise<T | undefined>, timeoutMs: number, signal?: AbortSignal): Promise<T> {
+async function until<T>(
+  what: string,
+  poll: () => Promise<T | undefined>,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     signal?.throwIfAborted()
@@ -110,8 +115,15 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   const peers: PeerProcess[] = []
   try {
     log('starting the creator and four workers (separate processes, loopback TCP)')
-    await Promise.all(['creator', ...WORKERS.map((w) => w.name)].map((name) => runTessera(['--data-dir', join(dir, name), 'init'])))
-    const creator = await spawnPeer({ name: 'creator', dataDir: join(dir, 'creator'), args: ['--no-worker'], ...options })
+    await Promise.all(
+      ['creator', ...WORKERS.map((w) => w.name)].map((name) => runTessera(['--data-dir', join(dir, name), 'init'])),
+    )
+    const creator = await spawnPeer({
+      name: 'creator',
+      dataDir: join(dir, 'creator'),
+      args: ['--no-worker'],
+      ...options,
+    })
     peers.push(creator)
     const boot = (await creator.client.status()).addrs.find((a) => !a.includes('/ws'))
     if (boot === undefined) throw new NodeError('NODE__PEER_UNREACHABLE', 'the creator has no TCP address', {})
@@ -128,7 +140,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     peers.push(...workers)
     const statuses = await Promise.all(workers.map((w) => w.client.status()))
     const ids = statuses.map((s) => s.peerId)
-    await until('the workers\' capacity records', async () => ((await creator.client.status()).capacityRecords >= WORKERS.length ? true : undefined), 60_000, options.signal)
+    await until(
+      "the workers' capacity records",
+      async () => ((await creator.client.status()).capacityRecords >= WORKERS.length ? true : undefined),
+      60_000,
+      options.signal,
+    )
     await creator.client.airdrop(1_000_000n)
 
     log('ordering the render: 128x128, 16 tiles of 32x32, 16 samples per pixel')
@@ -136,7 +153,14 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     const { jobId } = await creator.client.submitJob({
       kind: 'render',
       inputs: [cid],
-      render: { frames: 1, width: DEMO_IMAGE.width, height: DEMO_IMAGE.height, tileWidth: DEMO_IMAGE.tile, tileHeight: DEMO_IMAGE.tile, samples: DEMO_IMAGE.samples },
+      render: {
+        frames: 1,
+        width: DEMO_IMAGE.width,
+        height: DEMO_IMAGE.height,
+        tileWidth: DEMO_IMAGE.tile,
+        tileHeight: DEMO_IMAGE.tile,
+        samples: DEMO_IMAGE.samples,
+      },
       maxPrice: (DEMO_PRICE * 2n).toString(),
       minBids: WORKERS.length,
     })
@@ -145,8 +169,15 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     // next award arrives, so the tiles just awarded are surely unfinished. Its lease lapses and they go back to the
     // auction; restarted on its data directory, it must be paid exactly once for the tiles it delivered.
     const victim = workers[1] as PeerProcess
-    await until('worker-2 to crash', async () => (victim.child.exitCode !== null || victim.child.signalCode !== null ? true : undefined), 60_000, options.signal)
-    log('worker-2 was killed mid-job (SIGKILL as an award arrived); its tiles go back to the auction once its lease lapses')
+    await until(
+      'worker-2 to crash',
+      async () => (victim.child.exitCode !== null || victim.child.signalCode !== null ? true : undefined),
+      60_000,
+      options.signal,
+    )
+    log(
+      'worker-2 was killed mid-job (SIGKILL as an award arrived); its tiles go back to the auction once its lease lapses',
+    )
     const victimId = ids[1] as string
     await until(
       "worker-2's lease to lapse and its tiles to be reassigned",
@@ -172,12 +203,18 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
           throw new NodeError('NODE__JOB_NOT_COMPLETE', `demo: the job ended ${s.state}`, { jobId })
         }
         lastStatus = s
-        return s.state === 'completed' && (s.settlement?.payouts.length ?? 0) > 0 && (s.slashed?.length ?? 0) > 0 ? s : undefined
+        return s.state === 'completed' && (s.settlement?.payouts.length ?? 0) > 0 && (s.slashed?.length ?? 0) > 0
+          ? s
+          : undefined
       },
       150_000,
       options.signal,
     ).catch((e: unknown) => {
-      throw new NodeError('NODE__JOB_NOT_COMPLETE', `${(e as Error).message}; last status ${JSON.stringify(lastStatus)}`, { jobId })
+      throw new NodeError(
+        'NODE__JOB_NOT_COMPLETE',
+        `${(e as Error).message}; last status ${JSON.stringify(lastStatus)}`,
+        { jobId },
+      )
     })
 
     log('fetching the frame and rendering the CPU reference')
@@ -196,7 +233,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       height: DEMO_IMAGE.height,
       samples: DEMO_IMAGE.samples,
     })
-    await writeFile(join(dir, 'reference.png'), Buffer.from((await import('@tessera/gpu')).encodePng(reference, { exposure: PNG_EXPOSURE })))
+    await writeFile(
+      join(dir, 'reference.png'),
+      Buffer.from((await import('@tessera/gpu')).encodePng(reference, { exposure: PNG_EXPOSURE })),
+    )
     const psnrDb = psnr8(decode(png).data as Uint8Array, toRgba8(reference, { exposure: PNG_EXPOSURE }))
 
     const settlement = final.settlement

@@ -51,7 +51,10 @@ export interface SpawnPeerOptions extends AbortOptions {
 export async function runTessera(args: string[], env: Record<string, string> = {}): Promise<string> {
   const { command, args: base } = tesseraCommand()
   return new Promise((resolve, reject) => {
-    const child = spawn(command, [...base, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(command, [...base, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     let out = ''
     let err = ''
     child.stdout.on('data', (d: Buffer) => (out += d.toString()))
@@ -81,9 +84,13 @@ export async function spawnPeer(options: SpawnPeerOptions): Promise<PeerProcess>
   while (client === undefined) {
     options.signal?.throwIfAborted()
     if (child.exitCode !== null) {
-      throw new NodeError('NODE__PEER_UNREACHABLE', `${options.name} exited with ${child.exitCode}: ${output.slice(-2000)}`, {
-        name: options.name,
-      })
+      throw new NodeError(
+        'NODE__PEER_UNREACHABLE',
+        `${options.name} exited with ${child.exitCode}: ${output.slice(-2000)}`,
+        {
+          name: options.name,
+        },
+      )
     }
     if (Date.now() > deadline) {
       child.kill('SIGKILL')

@@ -41,7 +41,12 @@ export class GpuWorkload implements TaskExecutor {
   }
 
   /** Recomputes the chunks at `indices` of a task of `order`, honestly, for a verifier. */
-  async recompute(order: Order, taskId: string, indices: readonly number[], options: AbortOptions = {}): Promise<Uint8Array[]> {
+  async recompute(
+    order: Order,
+    taskId: string,
+    indices: readonly number[],
+    options: AbortOptions = {},
+  ): Promise<Uint8Array[]> {
     const task = splitTasks(order).find((t) => t.taskId === taskId)
     if (task === undefined) throw new RangeError(`task ${taskId} is not part of job ${order.jobId}`)
     const sorted = [...new Set(indices)].sort((a, b) => a - b)
@@ -76,7 +81,8 @@ export class GpuWorkload implements TaskExecutor {
       return tileRowChunks(tile)
     }
     if (task.kind === 'inference' && loaded.kind === 'inference') {
-      const items = only?.map((i) => task.start + i) ?? Array.from({ length: task.end - task.start }, (_, i) => task.start + i)
+      const items =
+        only?.map((i) => task.start + i) ?? Array.from({ length: task.end - task.start }, (_, i) => task.start + i)
       const outputs = await this.#engine.runModel(loaded.model, loaded.inputs, { items, ...options })
       const first = Object.values(outputs)[0]
       if (first === undefined) throw new RangeError('the model has no outputs')

@@ -10,8 +10,7 @@ export interface InputSource {
 }
 
 export type LoadedInputs =
-  | { kind: 'render'; scene: Scene }
-  | { kind: 'inference'; model: OnnxModel; inputs: Record<string, Tensor> }
+  { kind: 'render'; scene: Scene } | { kind: 'inference'; model: OnnxModel; inputs: Record<string, Tensor> }
 
 const CACHE_LIMIT = 8
 

@@ -30,15 +30,27 @@ export async function assembleJobOutput(
     results.map(async (r) =>
       outputs.set(
         r.taskId,
-        (await source.has(r.output, options)) ? await source.get(r.output, options) : await source.fetchFrom(r.worker, r.output, options),
+        (await source.has(r.output, options))
+          ? await source.get(r.output, options)
+          : await source.fetchFrom(r.worker, r.output, options),
       ),
     ),
   )
-  const assembled = assembleOutputs(order, (taskId) => outputs.get(taskId) ?? new Uint8Array(0), RENDER_OUTPUT_BYTES_PER_PIXEL)
+  const assembled = assembleOutputs(
+    order,
+    (taskId) => outputs.get(taskId) ?? new Uint8Array(0),
+    RENDER_OUTPUT_BYTES_PER_PIXEL,
+  )
   if (assembled.kind === 'inference') {
     return {
       jobId: order.jobId,
-      files: [{ name: 'output.f32', contentType: 'application/octet-stream', base64: Buffer.from(assembled.bytes).toString('base64') }],
+      files: [
+        {
+          name: 'output.f32',
+          contentType: 'application/octet-stream',
+          base64: Buffer.from(assembled.bytes).toString('base64'),
+        },
+      ],
     }
   }
   return {

@@ -54,7 +54,9 @@ async function capacityScore(engine: Engine, datastore: Datastore, logger: Logge
 }
 
 function pricingOf(config: NodeConfig): PricingStrategy {
-  return config.worker.pricing === 'demand' ? demandPrice({ base: config.worker.price }) : fixedPrice(config.worker.price)
+  return config.worker.pricing === 'demand'
+    ? demandPrice({ base: config.worker.price })
+    : fixedPrice(config.worker.price)
 }
 
 /**
@@ -153,20 +155,24 @@ export class Peer implements NodeOperations {
       payeeOf: (worker) => node.capacity.view.get(worker)?.capacity.payee,
       epochOf: (jobId) => epochs.get(jobId) ?? 0,
       onCosigned: (receipt) => {
-        settlement.receipt(receipt).catch((e: unknown) => init.logger.error({ err: String(e) }, 'settlement:receipt-failed'))
+        settlement
+          .receipt(receipt)
+          .catch((e: unknown) => init.logger.error({ err: String(e) }, 'settlement:receipt-failed'))
       },
     })
     const workload = new GpuWorkload(engine, new InputCache(node.blobs), config.worker.fault)
-    const score = init.score ?? (config.worker.enabled ? await capacityScore(engine, datastore, init.logger) : DEFAULT_SCORE)
+    const score =
+      init.score ?? (config.worker.enabled ? await capacityScore(engine, datastore, init.logger) : DEFAULT_SCORE)
     const slashes: SlashRecord[] = []
-    let scheduler: SchedulerDriver | undefined
+    // The verifier needs the market's orders, and the market needs the verifier: bound once both exist.
+    const market: { scheduler?: SchedulerDriver } = {}
     // Registered on the bus before the scheduler, so a Result's signed envelope is kept before it is verified.
     const verification = new Verification({
       bus: node.bus,
       clock: systemClock,
       rng: cryptoRng(),
       logger: init.logger,
-      orderOf: (jobId) => scheduler?.job(jobId)?.order,
+      orderOf: (jobId) => market.scheduler?.job(jobId)?.order,
       recompute: (order, taskId, indices, options) => workload.recompute(order, taskId, indices, options),
       onSlash: (slash) => {
         slashes.push(slash)
@@ -181,7 +187,7 @@ export class Peer implements NodeOperations {
         if (event.name === 'task:rejected') metrics.verdicts.inc({ outcome: event.outcome })
       },
     })
-    scheduler = createScheduler(
+    const scheduler = createScheduler(
       { bus: node.bus, blobs: node.blobs },
       {
         // A task is accepted only with its output in hand: the worker may be gone when the job is assembled.
@@ -197,7 +203,9 @@ export class Peer implements NodeOperations {
           }
         },
         onAccept: (task) => {
-          receipts.accepted(task).catch((e: unknown) => init.logger.warn({ err: String(e), taskId: task.taskId }, 'receipt:failed'))
+          receipts
+            .accepted(task)
+            .catch((e: unknown) => init.logger.warn({ err: String(e), taskId: task.taskId }, 'receipt:failed'))
         },
         creator: { tiers: { reputation: (peer) => verification.reputation.score(peer) } },
         ...(config.worker.enabled
@@ -228,6 +236,7 @@ export class Peer implements NodeOperations {
           : {}),
       },
     )
+    market.scheduler = scheduler
     const peer = new Peer({
       node,
       scheduler,
@@ -255,7 +264,8 @@ export class Peer implements NodeOperations {
   #watch(): void {
     const progress = (jobId: string) => {
       let p = this.#progress.get(jobId)
-      if (p === undefined) this.#progress.set(jobId, (p = { reassigned: 0, leases: {}, reassignedFrom: {}, workers: {} }))
+      if (p === undefined)
+        this.#progress.set(jobId, (p = { reassigned: 0, leases: {}, reassignedFrom: {}, workers: {} }))
       return p
     }
     const worker = (jobId: string, peer: string) => (progress(jobId).workers[peer] ??= { accepted: 0, rejected: 0 })
@@ -278,7 +288,9 @@ export class Peer implements NodeOperations {
         const { type: _type, at: _at, ...fields } = e as unknown as Record<string, unknown>
         this.#log.info(
           Object.fromEntries(
-            Object.entries(fields).filter(([, v]) => typeof v !== 'object' || v === null).map(([k, v]) => [k, typeof v === 'bigint' ? v.toString() : v]),
+            Object.entries(fields)
+              .filter(([, v]) => typeof v !== 'object' || v === null)
+              .map(([k, v]) => [k, typeof v === 'bigint' ? v.toString() : v]),
           ),
           type,
         )
@@ -357,7 +369,8 @@ export class Peer implements NodeOperations {
     const jobId = this.scheduler.submit(jobSpecOf(request))
     this.metrics.jobsSubmitted.inc()
     const order = this.scheduler.job(jobId)?.order
-    if (order === undefined) throw new NodeError('NODE__JOB_NOT_FOUND', `job ${jobId} vanished as it was ordered`, { jobId })
+    if (order === undefined)
+      throw new NodeError('NODE__JOB_NOT_FOUND', `job ${jobId} vanished as it was ordered`, { jobId })
     // Listen before anything else awaits: a small job can finish while its vault is still being funded.
     this.scheduler.waitForJob(jobId).then(
       async (results) => {
@@ -377,7 +390,12 @@ export class Peer implements NodeOperations {
     const tasks = taskCountOf(order.split)
     await this.datastore.put('settlement', 'epoch', epoch)
     try {
-      await this.settlement.fundJob(jobId, epoch, expectedCost(order.maxPrice, order.benchHoursPerTask) * BigInt(tasks), tasks)
+      await this.settlement.fundJob(
+        jobId,
+        epoch,
+        expectedCost(order.maxPrice, order.benchHoursPerTask) * BigInt(tasks),
+        tasks,
+      )
     } catch (e) {
       this.scheduler.cancel(jobId)
       throw e
@@ -420,9 +438,13 @@ export class Peer implements NodeOperations {
   async jobOutput(jobId: string): Promise<JobOutput> {
     const finished = this.#finished.get(jobId) ?? (await this.#storedJob(jobId))
     if (finished === undefined) {
-      throw new NodeError('NODE__JOB_NOT_COMPLETE', `job ${jobId} has not completed; see \`tessera job status ${jobId}\``, {
-        jobId,
-      })
+      throw new NodeError(
+        'NODE__JOB_NOT_COMPLETE',
+        `job ${jobId} has not completed; see \`tessera job status ${jobId}\``,
+        {
+          jobId,
+        },
+      )
     }
     return assembleJobOutput(finished.order, finished.results, this.node.blobs)
   }

@@ -136,7 +136,11 @@ export class ReceiptExchange {
   async #countersign(receipt: Receipt): Promise<void> {
     if (!creatorSigned(receipt)) throw new Error(`receipt for ${receipt.taskId} lacks a valid creator signature`)
     const committed = await this.#c.datastore.get<Committed>('leases', receipt.taskId)
-    if (committed === undefined || committed.creator !== receipt.creator || !sameBytes(committed.root, receipt.commitment)) {
+    if (
+      committed === undefined ||
+      committed.creator !== receipt.creator ||
+      !sameBytes(committed.root, receipt.commitment)
+    ) {
       throw new Error(`receipt for ${receipt.taskId} names no result of ours`)
     }
     if (receipt.payee !== this.#c.payee) throw new Error(`receipt for ${receipt.taskId} pays ${receipt.payee}, not us`)

@@ -102,7 +102,12 @@ export class Settlement {
   async wallet(): Promise<WalletInfo> {
     const { ledger } = await this.#open()
     const balance = await ledger.balance()
-    return { address: ledger.wallet.address, lamports: balance.lamports.toString(), tokens: balance.tokens.toString(), mint: ledger.mint }
+    return {
+      address: ledger.wallet.address,
+      lamports: balance.lamports.toString(),
+      tokens: balance.tokens.toString(),
+      mint: ledger.mint,
+    }
   }
 
   async airdrop(tokens: bigint): Promise<WalletInfo> {
@@ -132,7 +137,10 @@ export class Settlement {
       mint: ledger.mint,
       amount: budget,
     })
-    const machine = new SettlementMachine({ settlementId: `settle-${ledger.wallet.address}-${epoch}`, feeBps: this.#config.ledger.feeBps })
+    const machine = new SettlementMachine({
+      settlementId: `settle-${ledger.wallet.address}-${epoch}`,
+      feeBps: this.#config.ledger.feeBps,
+    })
     const driver = new SettlementDriver({
       machine,
       executor: ledger.executor,
@@ -245,7 +253,9 @@ export class Settlement {
 
   /** Waits for a job's settlement to finish (after its last receipt). */
   async settled(jobId: string): Promise<void> {
-    await (await this.#jobs.get(jobId))?.running
+    await (
+      await this.#jobs.get(jobId)
+    )?.running
   }
 
   async view(jobId: string): Promise<JobSettlementView | undefined> {
@@ -255,7 +265,9 @@ export class Settlement {
     const { ledger } = await this.#open()
     const paid: Record<string, string> = {}
     for (const payout of batch?.payouts ?? []) {
-      paid[payout.payee] = (await getTokenBalance(ledger.transport, await associatedTokenAddress(payout.payee, ledger.mint)).catch(() => 0n)).toString()
+      paid[payout.payee] = (
+        await getTokenBalance(ledger.transport, await associatedTokenAddress(payout.payee, ledger.mint)).catch(() => 0n)
+      ).toString()
     }
     return {
       epoch: job.epoch,

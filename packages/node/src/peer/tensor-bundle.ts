@@ -11,7 +11,15 @@ const MAX_DIMS = 8
 const bundleSchema = z.record(
   z.string().min(1).max(256),
   z.object({
-    dims: z.array(z.number().int().min(0).max(1 << 30)).max(MAX_DIMS),
+    dims: z
+      .array(
+        z
+          .number()
+          .int()
+          .min(0)
+          .max(1 << 30),
+      )
+      .max(MAX_DIMS),
     data: z.instanceof(Uint8Array),
   }),
 )

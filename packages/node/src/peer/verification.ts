@@ -131,7 +131,8 @@ export class Verification {
     switch (message.type) {
       case 'result':
         if (inbound.envelope !== undefined) {
-          if (this.#envelopes.size >= RESULT_ENVELOPES_KEPT) this.#envelopes.delete(this.#envelopes.keys().next().value as string)
+          if (this.#envelopes.size >= RESULT_ENVELOPES_KEPT)
+            this.#envelopes.delete(this.#envelopes.keys().next().value as string)
           this.#envelopes.set(message.body.taskId, inbound.envelope)
         }
         return
@@ -140,7 +141,8 @@ export class Verification {
       case 'reveal':
         return this.#verifier.feed({ kind: 'reveal', from: inbound.from, reveal: message.body })
       case 'verdict':
-        if (inbound.from !== this.#c.bus.self) this.#verifier.feed({ kind: 'verdict', from: inbound.from, verdict: message.body })
+        if (inbound.from !== this.#c.bus.self)
+          this.#verifier.feed({ kind: 'verdict', from: inbound.from, verdict: message.body })
         return
       default:
         return

@@ -7,7 +7,7 @@ import { parsePositiveInt } from '../parse.js'
 export function registerBench(program: Command, io: CliIo): void {
   program
     .command('bench')
-    .description('measure this machine\'s capacity score (benchmark units; the market prices per benchmark-hour)')
+    .description("measure this machine's capacity score (benchmark units; the market prices per benchmark-hour)")
     .option('--runs <n>', 'measured runs', parsePositiveInt, 3)
     .option('--json', 'print JSON')
     .action(async (flags: { runs: number; json?: boolean }) => {

@@ -77,7 +77,9 @@ function describe(status: JobStatus): string {
 
 /** Polls a job until it ends, drawing a progress bar with ETA on a terminal and plain lines elsewhere. */
 async function follow(client: ApiClient, jobId: string, io: CliIo): Promise<JobStatus> {
-  const bar = io.isTty ? new SingleBar({ format: ' {bar} {value}/{total} tasks | ETA {eta_formatted} | {state}' }) : undefined
+  const bar = io.isTty
+    ? new SingleBar({ format: ' {bar} {value}/{total} tasks | ETA {eta_formatted} | {state}' })
+    : undefined
   let last = ''
   for (;;) {
     const status = await client.jobStatus(jobId)
@@ -118,10 +120,13 @@ export function registerJob(program: Command, io: CliIo): void {
     .option('--deadline <seconds>', 'the job must finish within this', parsePositiveInt)
     .option('--no-wait', 'return once ordered instead of following progress')
     .action(async (file: string, flags: SubmitFlags) => {
-      if (!['1', '2', '3'].includes(flags.tier ?? '3')) throw new NodeError('NODE__UNSUPPORTED_INPUT', '--tier must be 1, 2 or 3', {})
+      if (!['1', '2', '3'].includes(flags.tier ?? '3'))
+        throw new NodeError('NODE__UNSUPPORTED_INPUT', '--tier must be 1, 2 or 3', {})
       const ext = extname(file).toLowerCase()
       if (!['.glb', '.gltf', '.onnx'].includes(ext)) {
-        throw new NodeError('NODE__UNSUPPORTED_INPUT', `${file}: expected a .glb or .gltf scene or an .onnx model`, { file })
+        throw new NodeError('NODE__UNSUPPORTED_INPUT', `${file}: expected a .glb or .gltf scene or an .onnx model`, {
+          file,
+        })
       }
       const bytes = await readInput(file)
       const api = await client()
@@ -133,7 +138,11 @@ export function registerJob(program: Command, io: CliIo): void {
       let request: JobRequest
       if (ext === '.onnx') {
         if (flags.input === undefined || flags.items === undefined) {
-          throw new NodeError('NODE__UNSUPPORTED_INPUT', 'an inference job needs --input <tensors.json> and --items <n>', {})
+          throw new NodeError(
+            'NODE__UNSUPPORTED_INPUT',
+            'an inference job needs --input <tensors.json> and --items <n>',
+            {},
+          )
         }
         const inputs = [await api.putBlob(bytes), await api.putBlob(await readTensorJson(flags.input))]
         request = {
@@ -162,7 +171,8 @@ export function registerJob(program: Command, io: CliIo): void {
       if (!flags.wait) return
       const final = await follow(api, jobId, io)
       io.stdout(`${describe(final)}\n`)
-      if (final.state !== 'completed') throw new NodeError('NODE__JOB_NOT_COMPLETE', `job ${jobId} ended ${final.state}`, { jobId })
+      if (final.state !== 'completed')
+        throw new NodeError('NODE__JOB_NOT_COMPLETE', `job ${jobId} ended ${final.state}`, { jobId })
     })
 
   job
@@ -183,7 +193,11 @@ export function registerJob(program: Command, io: CliIo): void {
       await mkdir(flags.out, { recursive: true })
       for (const file of output.files) {
         if (file.name.includes('/') || file.name.includes('\\') || file.name.startsWith('.')) {
-          throw new NodeError('NODE__API_MALFORMED_REPLY', `the node named an output file ${JSON.stringify(file.name)}`, {})
+          throw new NodeError(
+            'NODE__API_MALFORMED_REPLY',
+            `the node named an output file ${JSON.stringify(file.name)}`,
+            {},
+          )
         }
         const path = join(flags.out, file.name)
         await writeFile(path, Buffer.from(file.base64, 'base64'))

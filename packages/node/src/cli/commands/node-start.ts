@@ -81,7 +81,9 @@ export function registerNodeStart(node: Command, program: Command, io: CliIo): v
       return n
     })
     .option('--no-worker', 'do not work for others')
-    .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']))
+    .addOption(
+      new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']),
+    )
     .action(async (flags: StartFlags) => {
       const dir = resolveDataDir(program.opts<{ dataDir?: string }>().dataDir)
       const opened = await openDataDir(dir)

@@ -14,7 +14,12 @@ export function registerSim(program: Command, io: CliIo): void {
     .argument('[args...]')
     .action(async (args: string[]) => {
       const write = (sink: (t: string) => void) =>
-        ({ write: (chunk: string | Uint8Array) => (sink(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString()), true) }) as unknown as NodeJS.WritableStream
+        ({
+          write: (chunk: string | Uint8Array) => (
+            sink(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString()),
+            true
+          ),
+        }) as unknown as NodeJS.WritableStream
       const code = await simCommand(args, { stdout: write(io.stdout), stderr: write(io.stderr) })
       if (code !== 0) {
         // simCommand printed why; exit with its code without a second message.
