@@ -380,6 +380,7 @@ export class Peer implements NodeOperations {
         await this.datastore.put('jobs', jobId, { request: JSON.stringify(request), order, results })
         this.#log.info({ jobId, tasks: results.length }, 'job:completed')
         await this.settlement.closeJob(jobId, results.length, RECEIPT_GRACE_MS)
+        this.metrics.tokensPaid.inc(Number(this.settlement.paidNet(jobId)))
       },
       (e: unknown) => this.#log.warn({ jobId, err: String(e) }, 'job:unfinished'),
     )

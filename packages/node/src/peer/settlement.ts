@@ -258,6 +258,13 @@ export class Settlement {
     )?.running
   }
 
+  /** Token units this job's payouts carried to workers, net of the fee (0 until settled). */
+  paidNet(jobId: string): bigint {
+    const job = this.#funded.get(jobId)
+    if (job?.settled === undefined) return 0n
+    return (job.machine.batch(job.epoch)?.payouts ?? []).reduce((sum, p) => sum + p.net, 0n)
+  }
+
   async view(jobId: string): Promise<JobSettlementView | undefined> {
     const job = this.#funded.get(jobId)
     if (job === undefined) return undefined
