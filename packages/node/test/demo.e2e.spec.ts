@@ -35,6 +35,8 @@ describe('the end-to-end demo (separate processes, lavapipe, LiteSVM)', () => {
     const gross = DEMO_PRICE * BigInt(summary.tiles)
     const paid = Object.values(summary.paid).reduce((sum, p) => sum + BigInt(p), 0n)
     expect(paid + BigInt(summary.feePaid)).toBe(gross)
+    // The budget (max price 200 per tile) less what was paid and the fee came back to the creator.
+    expect(BigInt(summary.refunded)).toBe(2n * gross - (paid + BigInt(summary.feePaid)))
     for (const w of summary.workers) {
       const owed = DEMO_PRICE * BigInt(w.accepted)
       expect(w.paid).toBe(owed - (owed * BigInt(DEMO_FEE_BPS)) / 10_000n)

@@ -33,6 +33,7 @@ const jobStatusSchema = z.object({
       payouts: z.array(z.string()),
       paid: z.record(z.string(), z.string()),
       fee: z.string(),
+      refunded: z.string().optional(),
     })
     .optional(),
 })

@@ -50,6 +50,8 @@ export interface JobStatus {
     /** Token units received by each payee address. */
     paid: Record<string, string>
     fee: string
+    /** Budget returned to the creator from the epoch vault after settlement. */
+    refunded?: string
   }
 }
 

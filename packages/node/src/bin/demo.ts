@@ -33,6 +33,7 @@ try {
     'tiles paid (co-signed receipts)': { value: summary.tilesPaid },
     'cheaters caught / slashed': { value: `${summary.cheatersCaught} / ${summary.cheatersSlashed}` },
     'protocol fee (token units)': { value: summary.feePaid },
+    'unspent budget refunded to the creator': { value: summary.refunded },
     'anchor transaction': { value: short(summary.transactions.anchor) },
     'payout transactions': { value: summary.transactions.payouts.map(short).join(', ') },
     'slash transactions': { value: summary.transactions.slashes.map(short).join(', ') },

@@ -44,6 +44,8 @@ export interface DemoSummary {
   cheatersSlashed: number
   paid: Record<string, string>
   feePaid: string
+  /** Unspent budget returned to the creator from the job's vault. */
+  refunded: string
   anchorTransactions: number
   seconds: number
   workers: DemoWorker[]
@@ -203,7 +205,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
           throw new NodeError('NODE__JOB_NOT_COMPLETE', `demo: the job ended ${s.state}`, { jobId })
         }
         lastStatus = s
-        return s.state === 'completed' && (s.settlement?.payouts.length ?? 0) > 0 && (s.slashed?.length ?? 0) > 0
+        return s.state === 'completed' && s.settlement?.refunded !== undefined && (s.slashed?.length ?? 0) > 0
           ? s
           : undefined
       },
@@ -268,6 +270,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       cheatersSlashed: summaryWorkers.filter((w) => w.role === 'cheater' && w.slashed).length,
       paid: Object.fromEntries(summaryWorkers.map((w) => [w.name, w.paid.toString()])),
       feePaid: settlement?.fee ?? '0',
+      refunded: settlement?.refunded ?? '0',
       anchorTransactions: settlement?.anchor !== undefined ? 1 : 0,
       seconds: Number(((Date.now() - started) / 1000).toFixed(1)),
       workers: summaryWorkers,

@@ -2,7 +2,9 @@ import { join } from 'node:path'
 import type { Address, KeyPairSigner } from '@solana/kit'
 import type { Receipt } from '@tessera/core'
 import {
+  closeEscrow,
   ensureTokenAccount,
+  refundEscrow,
   getTokenBalance,
   associatedTokenAddress,
   type Ledger,
@@ -34,6 +36,8 @@ interface JobSettlement {
   settled?: { signatures: string[] }
   running?: Promise<void>
   onReceipt?: (() => void) | undefined
+  /** Budget returned to the creator after settlement. */
+  refunded?: bigint
 }
 
 /** A slash carried out on chain. */
@@ -194,8 +198,36 @@ export class Settlement {
     }
     job.onReceipt = undefined
     job.driver.handle({ type: 'close-epoch', epoch: job.epoch })
-    job.running = job.driver.run().catch((e: unknown) => this.#log.error({ err: String(e) }, 'settlement:failed'))
+    job.running = job.driver
+      .run()
+      .then(() => this.#refund(jobId, job))
+      .catch((e: unknown) => this.#log.error({ err: String(e) }, 'settlement:failed'))
     await job.running
+  }
+
+  /**
+   * Returns what the epoch vault still holds (the budget not earned) to the creator, creator + arbiter signing as
+   * for an escrow refund, and closes the vault so its rent comes back too.
+   */
+  async #refund(jobId: string, job: JobSettlement): Promise<void> {
+    if (job.settled === undefined) return
+    const { ledger, arbiter, settler } = await this.#open()
+    const escrow = {
+      ...job.vault,
+      jobId,
+      parties: { creator: ledger.wallet.address, worker: settler.address, arbiter: arbiter.address },
+    }
+    const left = await getTokenBalance(ledger.transport, job.vault.address)
+    if (left > 0n) {
+      await refundEscrow(ledger.executor, {
+        escrow,
+        creatorAccount: await ledger.tokenAccount(),
+        signers: [ledger.wallet, arbiter],
+      })
+    }
+    await closeEscrow(ledger.executor, { escrow, signers: [ledger.wallet, arbiter] })
+    job.refunded = left
+    this.#log.info({ jobId, refunded: left.toString() }, 'settlement:refunded')
   }
 
   /**
@@ -284,6 +316,7 @@ export class Settlement {
       payouts: job.settled?.signatures.slice(1) ?? [],
       paid,
       fee: (batch?.fee ?? 0n).toString(),
+      ...(job.refunded !== undefined ? { refunded: job.refunded.toString() } : {}),
     }
   }
 
