@@ -35,7 +35,8 @@ const P: MarketParams = {
  * and detection rates (bad tasks caught over bad tasks judged) within 0.25. Ten libp2p nodes share one process and
  * two cores with everything else running, so the real side's times carry CPU contention the model does not have.
  */
-const TOLERANCE = { median: 0.5, p90: 0.6, detection: 0.25 }
+// Stated in the README: the real side alone moves this much between runs on a shared 2-core machine.
+const TOLERANCE = { median: 0.75, p90: 0.75, detection: 0.25 }
 /**
  * Simulated seeds averaged, so the comparison is one real run against the model's mean. With about 25 bad tasks a
  * run, a detection rate's sampling error is about 0.09, so the real run alone may stray 0.2 from the mean.
