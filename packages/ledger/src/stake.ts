@@ -33,13 +33,19 @@ export interface StakeBond extends Vault {
   parties: StakeParties
 }
 
-/** Bonds `amount` of the worker's tokens (idempotent under `bondId`). */
+/**
+ * Bonds `amount` into a vault owned by [worker, counterparty, arbiter] (idempotent under `bondId`). The worker
+ * funds it from its own tokens; `funder` lets another party post it on the worker's behalf (a local faucet on an
+ * embedded chain the worker cannot reach).
+ */
 export async function bondStake(
   executor: ActionExecutor,
   input: {
     bondId: string
-    worker: TransactionSigner
-    /** The worker's token account the bond comes from. */
+    worker: TransactionSigner | Address
+    /** Who pays the bond in and signs the deposit. @default the worker */
+    funder?: TransactionSigner
+    /** The funder's token account the bond comes from. */
     source: Address
     counterparty: Address
     arbiter: Address
@@ -48,12 +54,17 @@ export async function bondStake(
   },
   options: AbortOptions = {},
 ): Promise<{ bond: StakeBond; result: ActionResult }> {
-  const parties = { worker: input.worker.address, counterparty: input.counterparty, arbiter: input.arbiter }
+  const worker = typeof input.worker === 'string' ? input.worker : input.worker.address
+  const funder = input.funder ?? (typeof input.worker === 'string' ? undefined : input.worker)
+  if (funder === undefined) {
+    throw new LedgerError('LEDGER__INVALID_INPUT', 'a bond needs a funder: the worker as a signer, or `funder`', {})
+  }
+  const parties = { worker, counterparty: input.counterparty, arbiter: input.arbiter }
   const { vault, result } = await openVault(
     executor,
     {
       id: `stake/${input.bondId}`,
-      funder: input.worker,
+      funder,
       source: input.source,
       signers: [parties.worker, parties.counterparty, parties.arbiter],
       mint: input.mint,

@@ -20,7 +20,7 @@ import {
   ORDERS_TOPIC,
 } from './constants.js'
 import { diagnoseOrder, type Diagnostic } from './diagnose.js'
-import { SchedulerError } from './errors.js'
+import { reject } from './errors.js'
 import type { CreatorEvent } from './events.js'
 import { buildOrder, drawJobNonce, jobIdOf, resolveJobSpec, type JobSpec } from './job.js'
 import { MarketView } from './market.js'
@@ -176,10 +176,6 @@ type Timer =
   | { kind: 'deadline'; jobId: string }
   | { kind: 'lease'; jobId: string; bidder: number }
   | { kind: 'forget'; jobId: string }
-
-function reject(code: SchedulerError['code'], message: string, context: Record<string, unknown>): never {
-  throw new SchedulerError(code, message, context)
-}
 
 /**
  * The market side of a creator, for any number of jobs: it orders jobs, runs each job's reverse auction, awards

@@ -68,3 +68,8 @@ export function isSchedulerError<C extends SchedulerErrorCode>(
 ): e is SchedulerError & { code: C } {
   return e instanceof SchedulerError && (code === undefined || e.code === code)
 }
+
+/** Throws a {@link SchedulerError}: how the machines refuse an input (and change nothing). */
+export function reject(code: SchedulerErrorCode, message: string, context: Record<string, unknown>): never {
+  throw new SchedulerError(code, message, context)
+}

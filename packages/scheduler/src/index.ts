@@ -18,7 +18,8 @@
  *   kind: 'inference', inputs: ['bafy…model'], split: { kind: 'inference', items: 64, itemsPerTask: 16 },
  *   tier: 3, maxPrice: 100n, benchHoursPerTask: 0.01, minBids: 1,
  * }, clock.now())
- * for (let out = creator.pollOutput(); out; out = creator.pollOutput()) console.log(out.kind)
+ * const outputs = []
+ * for (let out = creator.pollOutput(); out; out = creator.pollOutput()) outputs.push(out.kind)
  * ```
  */
 export * from './constants.js'

@@ -10,7 +10,7 @@ import type {
 } from '@tessera/core'
 import { BIDS_TOPIC, MAX_TASKS_PER_MESSAGE, MAX_WORKER_JOBS, MS_PER_HOUR } from './constants.js'
 import { hasFeatures } from './diagnose.js'
-import { SchedulerError } from './errors.js'
+import { reject } from './errors.js'
 import type { AbortReason, SkipReason, WorkerEvent } from './events.js'
 import type { Tier } from './job.js'
 import { MarketView } from './market.js'
@@ -109,10 +109,6 @@ type Timer =
   | { kind: 'heartbeat'; jobId: string }
   | { kind: 'unawarded'; jobId: string; bidIssuedAt: number }
   | { kind: 'deadline'; jobId: string }
-
-function reject(code: SchedulerError['code'], message: string, context: Record<string, unknown>): never {
-  throw new SchedulerError(code, message, context)
-}
 
 /**
  * The market side of a worker: it bids on the orders it can serve (tier, features, memory, free slots, price),

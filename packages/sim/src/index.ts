@@ -10,7 +10,7 @@
  * import { runScenario } from '@tessera/sim'
  *
  * const { report, files } = await runScenario('examples/scenarios/cheaters.yaml', { seed: 7, outDir: 'out/cheaters' })
- * console.log(report.summary.detection.detectionRate, files.length)
+ * const written = { detectionRate: report.summary.detection.detectionRate, files: files.length }
  * ```
  */
 export * from './constants.js'

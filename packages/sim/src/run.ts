@@ -37,7 +37,7 @@ const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmedi
  * @example
  * ```ts
  * const { report } = await runScenario('examples/scenarios/cheaters.yaml', { seed: 7, outDir: 'out/cheaters' })
- * console.log(report.summary.detection.detectionRate)
+ * const { detectionRate } = report.summary.detection
  * ```
  */
 export async function runScenario(scenario: Scenario | string, options: RunOptions = {}): Promise<RunResult> {

@@ -343,8 +343,9 @@ export class TesseraNode extends TypedEventEmitter<NodeEvents> {
  * @example
  * ```ts
  * const node = await createNode({ bootstrap: ['/ip4/127.0.0.1/tcp/4001/p2p/12D3Koo…'] })
+ * const seen: string[] = []
  * node.bus.subscribe(TOPICS.orders)
- * node.bus.onMessage(({ from, message }) => console.log(from, message.type))
+ * node.bus.onMessage(({ from, message }) => seen.push(`${from}: ${message.type}`))
  * const cid = await node.blobs.put(new TextEncoder().encode('scene'))
  * await node.stop()
  * ```

@@ -2,6 +2,7 @@ import { join } from 'node:path'
 import type { Address, KeyPairSigner } from '@solana/kit'
 import type { Receipt } from '@tessera/core'
 import {
+  bondStake,
   closeEscrow,
   ensureTokenAccount,
   refundEscrow,
@@ -238,20 +239,18 @@ export class Settlement {
     if (this.#bonds.has(worker) || stake <= 0n) return
     const bonding = (async (): Promise<StakeBond> => {
       const { ledger, arbiter } = await this.#open()
-      const { vault } = await openVault(ledger.executor, {
-        id: `stake/${worker}`,
+      const { bond } = await bondStake(ledger.executor, {
+        bondId: worker,
+        worker: payee as Address,
         funder: ledger.wallet,
         source: await ledger.tokenAccount(),
-        signers: [payee as Address, ledger.wallet.address, arbiter.address],
+        counterparty: ledger.wallet.address,
+        arbiter: arbiter.address,
         mint: ledger.mint,
         amount: stake,
       })
-      this.#log.info({ worker, stake: stake.toString(), bond: vault.address }, 'stake:bonded')
-      return {
-        ...vault,
-        bondId: worker,
-        parties: { worker: payee as Address, counterparty: ledger.wallet.address, arbiter: arbiter.address },
-      }
+      this.#log.info({ worker, stake: stake.toString(), bond: bond.address }, 'stake:bonded')
+      return bond
     })()
     this.#bonds.set(worker, bonding)
     bonding.catch(() => this.#bonds.delete(worker))
