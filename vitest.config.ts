@@ -1,5 +1,11 @@
 import { defineConfig } from 'vitest/config'
 
+/**
+ * Tests that compare real nodes' wall-clock times with a model: they run after the rest of the suite, alone, so the
+ * real side's times are those of ten libp2p nodes and not of lavapipe rendering in the next process.
+ */
+const TIMED = ['packages/sim/test/validation.spec.ts']
+
 // Tests import workspace packages from source through the `tessera-src` export condition, so no build is needed
 // to run them. Dawn (WebGPU) and LiteSVM load native addons: every test file runs in its own forked process.
 export default defineConfig({
@@ -10,7 +16,17 @@ export default defineConfig({
     maxWorkers: 2,
     testTimeout: 60_000,
     hookTimeout: 60_000,
-    include: ['packages/*/test/**/*.spec.ts', 'test/**/*.spec.ts'],
-    reporters: process.env.CI ? ['default'] : ['default'],
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'suite',
+          include: ['packages/*/test/**/*.spec.ts', 'test/**/*.spec.ts'],
+          exclude: TIMED,
+          sequence: { groupOrder: 0 },
+        },
+      },
+      { extends: true, test: { name: 'timed', include: TIMED, sequence: { groupOrder: 1 } } },
+    ],
   },
 })

@@ -24,6 +24,8 @@ export interface RunResult {
   report: RunReport
   /** Paths of the files written (empty without `outDir`). */
   files: string[]
+  /** Every completed job's completion time (order to last accepted task), ms, ascending: the raw distribution. */
+  completionMs: Float64Array
 }
 
 /** Lets the event loop breathe between slices, so signals and progress output get through. */
@@ -77,7 +79,7 @@ export async function runScenario(scenario: Scenario | string, options: RunOptio
             ...options,
             onWrite: (file) => options.onProgress?.(new CustomProgressEvent('sim:report', { file })),
           })
-    return { seed, report, files }
+    return { seed, report, files, completionMs: Float64Array.from(world.metrics.completionTimes()).sort() }
   } catch (cause) {
     if (cause instanceof AbortError) throw cause
     const detail = isSimError(cause) ? cause.code : (cause as Error).name

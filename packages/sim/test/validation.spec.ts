@@ -1,3 +1,4 @@
+import { appendFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { OutputModel } from '../src/models/output.js'
 import { runScenario } from '../src/run.js'
@@ -7,7 +8,7 @@ import { runRealMarket, type MarketParams, type MarketOutcome } from './real-mar
 
 /**
  * The same small market on ten real libp2p nodes and in the simulator: one creator, nine workers (three of them
- * cheaters), twenty jobs of three tasks. Both sides run the same scheduler and verifier machines; the real side runs
+ * cheaters), thirty jobs of three tasks. Both sides run the same scheduler and verifier machines; the real side runs
  * them on the wall clock over libp2p, the simulator under virtual time over its network model.
  */
 const P: MarketParams = {
@@ -15,7 +16,7 @@ const P: MarketParams = {
   cheaters: 3,
   score: 100,
   price: 100,
-  jobs: 20,
+  jobs: 30,
   tasksPerJob: 3,
   jobSpacingMs: 1_000,
   // 1.5 s per task on a score-100 GPU.
@@ -31,12 +32,17 @@ const P: MarketParams = {
 }
 
 /**
- * Agreement required: job completion time's median within 50% and 90th percentile within 60% of the real nodes',
- * and detection rates (bad tasks caught over bad tasks judged) within 0.25. Ten libp2p nodes share one process and
- * two cores with everything else running, so the real side's times carry CPU contention the model does not have.
+ * Agreement required, for job completion times: the 10th percentile (a job no cheater touched: auction, run, fetch
+ * and check) and the mean within 50% of the real nodes', and the Wasserstein-1 distance between the two
+ * distributions within half the real mean; for detection (bad tasks caught over bad tasks judged): within 0.25.
+ *
+ * Not the median or the 90th percentile: completion times are a mixture of modes one verification round apart
+ * (about 1.9 s: a job with one rejected task takes a second round, with two a third), and a quantile near the border
+ * of two modes jumps a whole round when one job lands on the other side. Real runs on this machine put 4 to 11 of
+ * 20 jobs in the first mode, so the median moved between 1.9 s and 3.8 s with the model unchanged; the mean and
+ * the Wasserstein distance move with the share of jobs in each mode, not by whole rounds.
  */
-// Stated in the README: the real side alone moves this much between runs on a shared 2-core machine.
-const TOLERANCE = { median: 0.75, p90: 0.75, detection: 0.25 }
+const TOLERANCE = { p10: 0.5, mean: 0.5, wasserstein: 0.5, detection: 0.25 }
 /**
  * Simulated seeds averaged, so the comparison is one real run against the model's mean. With about 25 bad tasks a
  * run, a detection rate's sampling error is about 0.09, so the real run alone may stray 0.2 from the mean.
@@ -97,14 +103,34 @@ function simulated(seed: number, oneWayMs: number) {
   })
 }
 
-function quantile(values: readonly number[], q: number): number {
-  const sorted = [...values].sort((a, b) => a - b)
+function quantile(values: ArrayLike<number>, q: number): number {
+  const sorted = Array.from(values).sort((a, b) => a - b)
   const pos = (sorted.length - 1) * q
   const lo = Math.floor(pos)
   return (sorted[lo] as number) + ((sorted[Math.ceil(pos)] as number) - (sorted[lo] as number)) * (pos - lo)
 }
 
-const rate = (o: MarketOutcome): number => o.detected / Math.max(1, o.detected + o.escaped)
+const mean = (values: ArrayLike<number>): number => Array.from(values).reduce((sum, v) => sum + v, 0) / values.length
+
+/** Wasserstein-1 (earth mover's) distance between two samples: the area between their empirical CDFs, in ms. */
+function wasserstein(a: readonly number[], b: readonly number[]): number {
+  const xs = [...a].sort((x, y) => x - y)
+  const ys = [...b].sort((x, y) => x - y)
+  const points = [...xs, ...ys].sort((x, y) => x - y)
+  let i = 0
+  let j = 0
+  let area = 0
+  for (let k = 0; k + 1 < points.length; k++) {
+    const x = points[k] as number
+    while (i < xs.length && (xs[i] as number) <= x) i++
+    while (j < ys.length && (ys[j] as number) <= x) j++
+    area += Math.abs(i / xs.length - j / ys.length) * ((points[k + 1] as number) - x)
+  }
+  return area
+}
+
+const rate = (o: Pick<MarketOutcome, 'detected' | 'escaped'>): number =>
+  o.detected / Math.max(1, o.detected + o.escaped)
 
 describe('validation against real nodes', () => {
   it(
@@ -114,47 +140,45 @@ describe('validation against real nodes', () => {
       const model = new OutputModel({ pixelsPerChunk: P.pixelsPerChunk, honestNoise: 0.5, renderNoise: 26 })
       const real = await runRealMarket(P, model)
       const oneWayMs = Math.max(1, Math.round(quantile(real.auctionMs, 0.5) / 2))
-      const runs = await Promise.all(
-        SEEDS.map(async (seed) => (await runScenario(simulated(seed, oneWayMs))).report.summary),
-      )
-      const mean = (f: (s: (typeof runs)[number]) => number): number =>
-        runs.reduce((sum, s) => sum + f(s), 0) / runs.length
-      const sim: MarketOutcome = {
-        completionMs: [],
-        auctionMs: [],
-        badTasks: mean((s) => s.roles.cheater.detected + s.roles.cheater.escaped),
-        detected: mean((s) => s.roles.cheater.detected),
-        escaped: mean((s) => s.roles.cheater.escaped),
+      const runs = await Promise.all(SEEDS.map(async (seed) => runScenario(simulated(seed, oneWayMs))))
+      const summaries = runs.map((r) => r.report.summary)
+      // The seeds' jobs pooled: one simulated distribution, against the real run's.
+      const simMs = runs.flatMap((r) => Array.from(r.completionMs))
+      const realMs = real.completionMs
+      const total = (f: (s: (typeof summaries)[number]) => number): number =>
+        summaries.reduce((sum, s) => sum + f(s), 0)
+      const sim = {
+        detected: total((s) => s.roles.cheater.detected),
+        escaped: total((s) => s.roles.cheater.escaped),
       }
-      const simMedianMs = mean((s) => s.jobs.completionMinutes.p50) * 60_000
-      const simP90Ms = mean((s) => s.jobs.completionMinutes.p90) * 60_000
-      const realMedianMs = quantile(real.completionMs, 0.5)
-      const realP90Ms = quantile(real.completionMs, 0.9)
-      const summary = {
+      const compared = {
+        p10: { real: quantile(realMs, 0.1), sim: quantile(simMs, 0.1) },
+        mean: { real: mean(realMs), sim: mean(simMs) },
+        detection: { real: rate(real), sim: rate(sim) },
+      }
+      const distance = wasserstein(realMs, simMs)
+      const summary = JSON.stringify({
         oneWayMs,
-        real: {
-          jobs: real.completionMs.length,
-          medianMs: realMedianMs,
-          p90Ms: realP90Ms,
-          detection: rate(real),
-          bad: real.badTasks,
-        },
-        sim: {
-          jobs: mean((s) => s.jobs.completed),
-          medianMs: simMedianMs,
-          p90Ms: simP90Ms,
-          detection: rate(sim),
-          bad: sim.badTasks,
-        },
-      }
-      expect(real.completionMs.length, JSON.stringify(summary)).toBeGreaterThanOrEqual(P.jobs - 2)
-      for (const s of runs) expect(s.jobs.completed, JSON.stringify(summary)).toBeGreaterThanOrEqual(P.jobs - 2)
-      expect(Math.abs(simMedianMs - realMedianMs) / realMedianMs, JSON.stringify(summary)).toBeLessThanOrEqual(
-        TOLERANCE.median,
+        jobs: { real: realMs.length, sim: simMs.length / SEEDS.length },
+        ...compared,
+        median: { real: quantile(realMs, 0.5), sim: quantile(simMs, 0.5) },
+        p90: { real: quantile(realMs, 0.9), sim: quantile(simMs, 0.9) },
+        wasserstein: distance,
+        badTasks: { real: real.badTasks, sim: (sim.detected + sim.escaped) / SEEDS.length },
+        awards: real.awards,
+      })
+      // The README's table of runs comes from here.
+      if (process.env.VALIDATION_LOG !== undefined) appendFileSync(process.env.VALIDATION_LOG, `${summary}\n`)
+      const off = (q: { real: number; sim: number }): number => Math.abs(q.sim - q.real) / q.real
+      expect(realMs.length, summary).toBeGreaterThanOrEqual(P.jobs - 2)
+      for (const s of summaries) expect(s.jobs.completed, summary).toBeGreaterThanOrEqual(P.jobs - 2)
+      expect(off(compared.p10), summary).toBeLessThanOrEqual(TOLERANCE.p10)
+      expect(off(compared.mean), summary).toBeLessThanOrEqual(TOLERANCE.mean)
+      expect(distance / compared.mean.real, summary).toBeLessThanOrEqual(TOLERANCE.wasserstein)
+      expect(real.badTasks, summary).toBeGreaterThan(5)
+      expect(Math.abs(compared.detection.sim - compared.detection.real), summary).toBeLessThanOrEqual(
+        TOLERANCE.detection,
       )
-      expect(Math.abs(simP90Ms - realP90Ms) / realP90Ms, JSON.stringify(summary)).toBeLessThanOrEqual(TOLERANCE.p90)
-      expect(real.badTasks, JSON.stringify(summary)).toBeGreaterThan(5)
-      expect(Math.abs(rate(sim) - rate(real)), JSON.stringify(summary)).toBeLessThanOrEqual(TOLERANCE.detection)
     },
   )
 })
