@@ -37,6 +37,11 @@ export interface SettlementConfig {
   verifySignatures?: boolean
   /** @default 100_000 */
   maxReceiptsPerEpoch?: number
+  /**
+   * Settled epochs kept in memory with their batches (for inclusion proofs); older ones are dropped, and a receipt
+   * naming a dropped epoch is refused as closed. A simulator of many creators keeps one or two. @default 64
+   */
+  retainedEpochs?: number
   /** Retry policy for failed actions (virtual milliseconds). */
   retry?: { baseMs?: number; maxMs?: number; maxAttempts?: number }
 }
@@ -99,6 +104,8 @@ export class SettlementMachine implements SansIoMachine<SettlementInput, Settlem
   readonly #epochs = new Map<number, Epoch>()
   readonly #actions = new Map<string, ActionState>()
   readonly #tasks = new Set<string>()
+  /** Settled epochs dropped from memory: closed for good (a number each, so a few bytes per epoch). */
+  readonly #dropped = new Set<number>()
   readonly #outputs: SettlementOutput[] = []
 
   constructor(config: SettlementConfig) {
@@ -107,6 +114,10 @@ export class SettlementMachine implements SansIoMachine<SettlementInput, Settlem
     }
     const feeBps = config.feeBps ?? DEFAULT_FEE_BPS
     assertFeeBps(feeBps)
+    const retainedEpochs = config.retainedEpochs ?? MAX_RETAINED_EPOCHS
+    if (!Number.isSafeInteger(retainedEpochs) || retainedEpochs < 1) {
+      throw new LedgerError('LEDGER__INVALID_INPUT', 'retainedEpochs must be a positive integer', { retainedEpochs })
+    }
     const maxPayees = config.maxPayeesPerTransaction ?? MAX_PAYEES_PER_TRANSACTION
     if (!Number.isInteger(maxPayees) || maxPayees < 1 || maxPayees > MAX_PAYEES_PER_TRANSACTION) {
       throw new LedgerError(
@@ -123,6 +134,7 @@ export class SettlementMachine implements SansIoMachine<SettlementInput, Settlem
       maxPayeesPerTransaction: maxPayees,
       verifySignatures: config.verifySignatures ?? true,
       maxReceiptsPerEpoch: Math.min(config.maxReceiptsPerEpoch ?? MAX_RECEIPTS_PER_EPOCH, MAX_RECEIPTS_PER_EPOCH),
+      retainedEpochs,
       retry: {
         baseMs: config.retry?.baseMs ?? DEFAULT_ACTION_RETRY_BASE_MS,
         maxMs: config.retry?.maxMs ?? DEFAULT_ACTION_RETRY_MAX_MS,
@@ -231,13 +243,15 @@ export class SettlementMachine implements SansIoMachine<SettlementInput, Settlem
         max: this.#config.maxReceiptsPerEpoch,
       })
     }
-    if (this.#tasks.size >= MAX_REMEMBERED_TASKS) this.#forgetOldestTasks()
+    // Bounded, oldest first: a Set iterates in insertion order.
+    if (this.#tasks.size >= MAX_REMEMBERED_TASKS) this.#tasks.delete(this.#tasks.values().next().value as string)
     this.#tasks.add(key)
     epoch.receipts.push(receipt)
     this.#emit({ name: 'receipt:accepted', epoch: receipt.epoch, jobId: receipt.jobId, taskId: receipt.taskId })
   }
 
   #close(number: number): void {
+    if (this.#dropped.has(number)) return
     const epoch = this.#epoch(number)
     if (epoch.state !== 'open') return
     if (epoch.receipts.length === 0) {
@@ -359,6 +373,12 @@ export class SettlementMachine implements SansIoMachine<SettlementInput, Settlem
     }
     let epoch = this.#epochs.get(number)
     if (epoch === undefined) {
+      // A dropped epoch was settled: opening it again would anchor a second batch under the same action keys.
+      if (this.#dropped.has(number)) {
+        throw new LedgerError('LEDGER__EPOCH_CLOSED', `epoch ${number} is settled; put the receipt in a later epoch`, {
+          epoch: number,
+        })
+      }
       epoch = { state: 'open', receipts: [], actions: [] }
       this.#epochs.set(number, epoch)
     }
@@ -375,17 +395,11 @@ export class SettlementMachine implements SansIoMachine<SettlementInput, Settlem
       .filter(([, e]) => e.state === 'settled')
       .map(([n]) => n)
       .sort((a, b) => a - b)
-    for (const number of settled.slice(0, Math.max(0, settled.length - MAX_RETAINED_EPOCHS))) {
+    for (const number of settled.slice(0, Math.max(0, settled.length - this.#config.retainedEpochs))) {
       const epoch = this.#epochs.get(number)
       for (const key of epoch?.actions ?? []) this.#actions.delete(key)
       this.#epochs.delete(number)
+      this.#dropped.add(number)
     }
-  }
-
-  /** Keeps duplicate detection bounded: forgets the tasks of the oldest retained epochs first. */
-  #forgetOldestTasks(): void {
-    const oldest = [...this.#epochs.entries()].filter(([, e]) => e.batch !== undefined).sort(([a], [b]) => a - b)[0]
-    if (oldest === undefined) return
-    for (const receipt of oldest[1].batch?.receipts ?? []) this.#tasks.delete(taskKey(receipt))
   }
 }

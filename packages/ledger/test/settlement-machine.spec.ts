@@ -142,6 +142,44 @@ describe('SettlementMachine', () => {
     expect(machine.epochState(4)).toBeUndefined()
   })
 
+  it('should drop settled epochs beyond retainedEpochs, refuse receipts naming them and still refuse their tasks', () => {
+    const machine = new SettlementMachine({ settlementId: 's', retainedEpochs: 1 })
+    const byEpoch = [1, 2, 3].map((epoch) => makeReceipts(parties, 3, epoch, `e${epoch}`))
+    for (const [i, batch] of byEpoch.entries()) {
+      const epoch = i + 1
+      for (const receipt of batch) machine.handle({ type: 'receipt', receipt }, 0)
+      machine.handle({ type: 'close-epoch', epoch }, 0)
+      for (const action of submits(drain(machine))) {
+        machine.handle({ type: 'action-confirmed', key: action.key, signature: action.key }, 0)
+        for (const payout of submits(drain(machine))) {
+          machine.handle({ type: 'action-confirmed', key: payout.key, signature: payout.key }, 0)
+        }
+      }
+      drain(machine)
+    }
+    // Closing epoch 3 kept one settled epoch (2) and dropped epoch 1.
+    expect(machine.epochState(1)).toBeUndefined()
+    expect(machine.epochState(2)).toBe('settled')
+    const late = makeReceipts(parties, 4, 1, 'e1').at(-1)!
+    expect(
+      isLedgerError(
+        thrown(() => machine.handle({ type: 'receipt', receipt: late }, 0)),
+        'LEDGER__EPOCH_CLOSED',
+      ),
+    ).toBe(true)
+    machine.handle({ type: 'close-epoch', epoch: 1 }, 0)
+    expect(drain(machine)).toEqual([])
+    // The same task in a later epoch: refused, though its epoch is gone from memory.
+    const again = makeReceipts(parties, 1, 4, 'e1')[0]!
+    expect(
+      isLedgerError(
+        thrown(() => machine.handle({ type: 'receipt', receipt: again }, 0)),
+        'LEDGER__DUPLICATE_RECEIPT',
+      ),
+    ).toBe(true)
+    expect(() => new SettlementMachine({ settlementId: 's', retainedEpochs: 0 })).toThrow(/retainedEpochs/)
+  })
+
   it('should refuse receipts beyond the epoch bound', () => {
     const machine = new SettlementMachine({ settlementId: 's', maxReceiptsPerEpoch: 2 })
     machine.handle({ type: 'receipt', receipt: receipts[0]! }, 0)

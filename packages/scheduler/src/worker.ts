@@ -296,7 +296,9 @@ export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
         unfinished: 0,
         heartbeatArmed: false,
       })
-      this.#timers.push(order.deadline, { kind: 'deadline', jobId: order.jobId })
+      // With an award grace, the `unawarded` timer forgets a lost bid soon; the deadline timer waits for an award,
+      // so a lost bid does not hold a timer until the job's deadline (an hour or more).
+      if (this.#awardGraceMs === undefined) this.#timers.push(order.deadline, { kind: 'deadline', jobId: order.jobId })
     } else {
       known.order = order
       known.price = price
@@ -382,6 +384,9 @@ export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
         })
       }
       indices.add(index)
+    }
+    if (!job.leased && this.#awardGraceMs !== undefined) {
+      this.#timers.push(job.order.deadline, { kind: 'deadline', jobId: award.jobId })
     }
     job.leased = true
     job.heartbeatMs = award.heartbeatMs

@@ -134,6 +134,8 @@ describe('WorkerMachine', () => {
     expect(worker.jobCount).toBe(1)
     worker.handleTimeout(order.bidDeadline + 500)
     expect(worker.jobCount).toBe(0)
+    // Nothing stays armed for the forgotten bid (no deadline timer an hour out).
+    expect(worker.pollTimeout()).toBeUndefined()
   })
 
   it('should gossip its bid by default, and send it straight to the creator when asked to', () => {

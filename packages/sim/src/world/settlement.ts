@@ -47,6 +47,9 @@ export class SettlementRole {
       settlementId: creator,
       feeBps: ctx.scenario.economics.feeBps,
       verifySignatures: false,
+      // Nothing asks a simulated creator for inclusion proofs: a thousand creators keeping every batch of a long
+      // run would hold each receipt's Merkle tree to the end.
+      retainedEpochs: 1,
     })
     this.host = new MachineHost(
       ctx.sim,

@@ -65,7 +65,8 @@ export class WorkerPeer implements SimEndpoint {
   readonly #ctx: WorldContext
   readonly #running = new Map<string, RunningTask>()
   readonly #fetched: string[] = []
-  readonly #leased = new Set<string>()
+  /** Jobs this worker holds tasks of, with how many are not yet settled, stopped or given back. */
+  readonly #leased = new Map<string, number>()
   #committed: { root: Uint8Array; chunks: number } | undefined
 
   constructor(ctx: WorldContext, init: WorkerPeerInit) {
@@ -141,7 +142,15 @@ export class WorkerPeer implements SimEndpoint {
 
   /** The task was settled: its chunks need not be kept for challenges any longer. */
   release(jobId: string, taskId: string): void {
-    if (this.alive) this.prover.feed({ kind: 'release', jobId, taskId })
+    if (!this.alive) return
+    this.prover.feed({ kind: 'release', jobId, taskId })
+    this.#unlease(jobId, 1)
+  }
+
+  #unlease(jobId: string, tasks: number): void {
+    const left = (this.#leased.get(jobId) ?? 0) - tasks
+    if (left > 0) this.#leased.set(jobId, left)
+    else this.#leased.delete(jobId)
   }
 
   /** Stops at once: no goodbye, leases run out. */
@@ -151,7 +160,7 @@ export class WorkerPeer implements SimEndpoint {
 
   /** Leaves cleanly: gives back every unfinished task, then goes. */
   leave(): void {
-    for (const jobId of this.#leased) this.scheduler.feed({ kind: 'job:withdraw', jobId })
+    for (const jobId of this.#leased.keys()) this.scheduler.feed({ kind: 'job:withdraw', jobId })
     this.#stop()
   }
 
@@ -217,9 +226,22 @@ export class WorkerPeer implements SimEndpoint {
         this.#running.delete(output.taskId)
         return
       case 'event':
-        if (output.event.type === 'award:received') this.#leased.add(output.event.jobId)
-        else if (output.event.type === 'job:withdrawn') this.#leased.delete(output.event.jobId)
-        return
+        switch (output.event.type) {
+          case 'award:received':
+            this.#leased.set(
+              output.event.jobId,
+              (this.#leased.get(output.event.jobId) ?? 0) + output.event.taskIds.length,
+            )
+            return
+          case 'task:aborted':
+            this.#unlease(output.event.jobId, 1)
+            return
+          case 'job:withdrawn':
+            this.#leased.delete(output.event.jobId)
+            return
+          default:
+            return
+        }
     }
   }
 
