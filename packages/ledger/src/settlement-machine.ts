@@ -39,7 +39,7 @@ export interface SettlementConfig {
   maxReceiptsPerEpoch?: number
   /**
    * Settled epochs kept in memory with their batches (for inclusion proofs); older ones are dropped, and a receipt
-   * naming a dropped epoch is refused as closed. A simulator of many creators keeps one or two. @default 64
+   * naming a dropped epoch is refused as closed. A simulator of many creators keeps none. @default 64
    */
   retainedEpochs?: number
   /** Retry policy for failed actions (virtual milliseconds). */
@@ -115,8 +115,10 @@ export class SettlementMachine implements SansIoMachine<SettlementInput, Settlem
     const feeBps = config.feeBps ?? DEFAULT_FEE_BPS
     assertFeeBps(feeBps)
     const retainedEpochs = config.retainedEpochs ?? MAX_RETAINED_EPOCHS
-    if (!Number.isSafeInteger(retainedEpochs) || retainedEpochs < 1) {
-      throw new LedgerError('LEDGER__INVALID_INPUT', 'retainedEpochs must be a positive integer', { retainedEpochs })
+    if (!Number.isSafeInteger(retainedEpochs) || retainedEpochs < 0) {
+      throw new LedgerError('LEDGER__INVALID_INPUT', 'retainedEpochs must be a non-negative integer', {
+        retainedEpochs,
+      })
     }
     const maxPayees = config.maxPayeesPerTransaction ?? MAX_PAYEES_PER_TRANSACTION
     if (!Number.isInteger(maxPayees) || maxPayees < 1 || maxPayees > MAX_PAYEES_PER_TRANSACTION) {
@@ -258,6 +260,7 @@ export class SettlementMachine implements SansIoMachine<SettlementInput, Settlem
       epoch.state = 'settled'
       this.#emit({ name: 'epoch:closed', epoch: number, size: 0, payees: 0, transactions: 0 })
       this.#emit({ name: 'epoch:settled', epoch: number, signatures: [] })
+      this.#retainEpochs()
       return
     }
     const batch = EpochBatch.build(number, epoch.receipts, this.#config.feeBps)
@@ -328,6 +331,7 @@ export class SettlementMachine implements SansIoMachine<SettlementInput, Settlem
         epoch: state.action.epoch,
         signatures: states.map((s) => s.signature as string),
       })
+      this.#retainEpochs()
     }
   }
 

@@ -157,9 +157,11 @@ describe('SettlementMachine', () => {
       }
       drain(machine)
     }
-    // Closing epoch 3 kept one settled epoch (2) and dropped epoch 1.
+    // Settling epoch 3 kept one settled epoch (3) and dropped epochs 1 and 2.
     expect(machine.epochState(1)).toBeUndefined()
-    expect(machine.epochState(2)).toBe('settled')
+    expect(machine.epochState(2)).toBeUndefined()
+    expect(machine.epochState(3)).toBe('settled')
+    expect(machine.batch(3)?.size).toBe(3)
     const late = makeReceipts(parties, 4, 1, 'e1').at(-1)!
     expect(
       isLedgerError(
@@ -177,7 +179,7 @@ describe('SettlementMachine', () => {
         'LEDGER__DUPLICATE_RECEIPT',
       ),
     ).toBe(true)
-    expect(() => new SettlementMachine({ settlementId: 's', retainedEpochs: 0 })).toThrow(/retainedEpochs/)
+    expect(() => new SettlementMachine({ settlementId: 's', retainedEpochs: -1 })).toThrow(/retainedEpochs/)
   })
 
   it('should refuse receipts beyond the epoch bound', () => {

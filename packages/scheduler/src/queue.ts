@@ -15,6 +15,12 @@ export class Fifo<T> {
     if (this.#head >= this.#items.length) return undefined
     const item = this.#items[this.#head]
     this.#items[this.#head++] = undefined
+    // Drained: start over, so a machine that once queued many outputs does not keep the slots.
+    if (this.#head === this.#items.length) {
+      this.#items = []
+      this.#head = 0
+      return item
+    }
     // Compact once the consumed prefix dominates, so memory follows the live length.
     if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
       this.#items = this.#items.slice(this.#head)

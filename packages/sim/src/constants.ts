@@ -41,3 +41,15 @@ export const MAX_JOBS = 10_000_000
 export const MAX_REGIONS = 64
 export const MAX_PARTITIONS = 256
 export const MAX_PRICE_POINTS = 10_000
+
+/**
+ * How long a task's verdict audience is remembered, ms. Arbitration ends within its timeouts (reveal, recompute and
+ * verdict: under half an hour a round); an hour, not more, because at 100,000 peers this holds every task of the window.
+ */
+export const INVOLVED_RETAIN_MS = 3_600_000
+
+/**
+ * Verdict keys each creator's Reputation remembers to drop duplicates. Duplicates arrive within a gossip round; a
+ * thousand creators each remembering the proof package's default ten thousand long keys would hold gigabytes.
+ */
+export const SEEN_VERDICTS_PER_CREATOR = 1_000

@@ -7,6 +7,7 @@ import {
   type CreatorOutput,
   type JobSpec,
 } from '@tessera/scheduler'
+import { SEEN_VERDICTS_PER_CREATOR } from '../constants.js'
 import { COL } from '../metrics/recorder.js'
 import { messageBytes } from '../net/message-size.js'
 import type { SimEndpoint } from '../net/sim-network.js'
@@ -69,7 +70,7 @@ export class CreatorPeer implements SimEndpoint {
     this.bandwidthMbps = init.bandwidthMbps
     this.pays = init.pays
     const { scenario } = ctx
-    const reputation = new Reputation({ stakeOf: (p) => ctx.stakeOf(p) })
+    const reputation = new Reputation({ stakeOf: (p) => ctx.stakeOf(p), maxSeen: SEEN_VERDICTS_PER_CREATOR })
     const creator = new CreatorMachine({
       self: init.id,
       rng: ctx.sim.rng(`creator/${init.id}`),

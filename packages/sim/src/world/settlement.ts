@@ -49,7 +49,7 @@ export class SettlementRole {
       verifySignatures: false,
       // Nothing asks a simulated creator for inclusion proofs: a thousand creators keeping every batch of a long
       // run would hold each receipt's Merkle tree to the end.
-      retainedEpochs: 1,
+      retainedEpochs: 0,
     })
     this.host = new MachineHost(
       ctx.sim,

@@ -1,5 +1,6 @@
 import { isTesseraError, nextInt, type Rng } from '@tessera/core'
 import { MarketView, type JobSpec } from '@tessera/scheduler'
+import { INVOLVED_RETAIN_MS } from '../constants.js'
 import { bernoulli, exponential, lognormal, pickWeighted } from '../engine/distributions.js'
 import type { Simulation } from '../engine/simulation.js'
 import { gini, lorenz } from '../economics/gini.js'
@@ -136,8 +137,8 @@ export class World implements WorldContext {
     if (list === undefined) {
       list = []
       this.#involved.set(key, list)
-      // Arbitration ends within its verdict timeouts; forget the task's audience well after.
-      this.sim.after(3 * 3_600_000, (k: string) => this.#involved.delete(k), key)
+      // Arbitration ends within its timeouts; forget the task's audience well after (see INVOLVED_RETAIN_MS).
+      this.sim.after(INVOLVED_RETAIN_MS, (k: string) => this.#involved.delete(k), key)
     }
     for (const p of peers) if (!list.includes(p)) list.push(p)
   }
