@@ -15,9 +15,9 @@ export class Fifo<T> {
     if (this.#head >= this.#items.length) return undefined
     const item = this.#items[this.#head]
     this.#items[this.#head++] = undefined
-    // Drained: start over, so a machine that once queued many outputs does not keep the slots.
+    // Drained: start over in place (no allocation on this hot path), so consumed slots do not pile up.
     if (this.#head === this.#items.length) {
-      this.#items = []
+      this.#items.length = 0
       this.#head = 0
       return item
     }
