@@ -20,7 +20,7 @@ import {
   ORDERS_TOPIC,
 } from './constants.js'
 import { diagnoseOrder, type Diagnostic } from './diagnose.js'
-import { reject } from './errors.js'
+import { checkSigner, reject } from './errors.js'
 import type { CreatorEvent } from './events.js'
 import { buildOrder, drawJobNonce, jobIdOf, resolveJobSpec, type JobSpec } from './job.js'
 import { MarketView } from './market.js'
@@ -370,12 +370,12 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
         this.#onResult(inbound, message.body, now)
         return
       case 'capacity':
-        this.#checkSigner(inbound, message.body.peer, 'capacity')
+        checkSigner(inbound.from, message.body.peer, 'capacity')
         this.market.noteCapacity(message.body, inbound.expiresAt, now)
         return
       case 'order':
         // Others' orders only feed market depth; our own come back from gossip and are already known.
-        this.#checkSigner(inbound, message.body.creator, 'order')
+        checkSigner(inbound.from, message.body.creator, 'order')
         if (message.body.creator !== this.self) this.market.noteOrder(message.body, now)
         return
       default:
@@ -383,16 +383,6 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
           type: message.type,
           from: inbound.from,
         })
-    }
-  }
-
-  #checkSigner(inbound: Inbound, claimed: string, type: string): void {
-    if (inbound.from !== claimed) {
-      reject('SCHEDULER__SIGNER_MISMATCH', `${type} speaks for ${claimed} but was signed by ${inbound.from}`, {
-        type,
-        from: inbound.from,
-        claimed,
-      })
     }
   }
 
@@ -411,7 +401,7 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
   }
 
   #onBid(inbound: Inbound, bid: Bid, now: number): void {
-    this.#checkSigner(inbound, bid.worker, 'bid')
+    checkSigner(inbound.from, bid.worker, 'bid')
     const job = this.#jobs.get(bid.jobId)
     if (job === undefined) {
       // A bid gossiped for another creator's order is none of our business; a direct one is an error.
@@ -503,7 +493,7 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
   }
 
   #onHeartbeat(inbound: Inbound, heartbeat: Heartbeat, now: number): void {
-    this.#checkSigner(inbound, heartbeat.worker, 'heartbeat')
+    checkSigner(inbound.from, heartbeat.worker, 'heartbeat')
     const job = this.#openJob(heartbeat.jobId, heartbeat.worker)
     const bidder = this.#leaseOf(job, heartbeat.worker)
     const withdrawn = this.#withdrawnTasks(job, bidder, heartbeat.withdrawn ?? [])
@@ -568,7 +558,7 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
   }
 
   #onResult(inbound: Inbound, result: Result, now: number): void {
-    this.#checkSigner(inbound, result.worker, 'result')
+    checkSigner(inbound.from, result.worker, 'result')
     const job = this.#knownJob(result.jobId, result.worker)
     const index = this.#taskIndex(job, result.taskId, result.worker)
     const bidderIndex = job.byPeer.get(result.worker) ?? -2

@@ -73,3 +73,14 @@ export function isSchedulerError<C extends SchedulerErrorCode>(
 export function reject(code: SchedulerErrorCode, message: string, context: Record<string, unknown>): never {
   throw new SchedulerError(code, message, context)
 }
+
+/** Refuses a message whose body speaks for `claimed` but whose envelope `from` signed it. */
+export function checkSigner(from: string, claimed: string, type: string): void {
+  if (from !== claimed) {
+    reject('SCHEDULER__SIGNER_MISMATCH', `${type} speaks for ${claimed} but was signed by ${from}`, {
+      type,
+      from,
+      claimed,
+    })
+  }
+}

@@ -10,7 +10,7 @@ import type {
 } from '@tessera/core'
 import { BIDS_TOPIC, MAX_TASKS_PER_MESSAGE, MAX_WORKER_JOBS, MS_PER_HOUR } from './constants.js'
 import { hasFeatures } from './diagnose.js'
-import { reject } from './errors.js'
+import { checkSigner, reject } from './errors.js'
 import type { AbortReason, SkipReason, WorkerEvent } from './events.js'
 import type { Tier } from './job.js'
 import { MarketView } from './market.js'
@@ -209,14 +209,14 @@ export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
     const message: WireMessage = inbound.message
     switch (message.type) {
       case 'order':
-        this.#checkSigner(inbound, message.body.creator, 'order')
+        checkSigner(inbound.from, message.body.creator, 'order')
         this.#onOrder(message.body, now)
         return
       case 'award':
         this.#onAward(inbound, message.body, now)
         return
       case 'capacity':
-        this.#checkSigner(inbound, message.body.peer, 'capacity')
+        checkSigner(inbound.from, message.body.peer, 'capacity')
         this.market.noteCapacity(message.body, inbound.expiresAt, now)
         return
       default:
@@ -224,16 +224,6 @@ export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
           type: message.type,
           from: inbound.from,
         })
-    }
-  }
-
-  #checkSigner(inbound: Inbound, claimed: string, type: string): void {
-    if (inbound.from !== claimed) {
-      reject('SCHEDULER__SIGNER_MISMATCH', `${type} speaks for ${claimed} but was signed by ${inbound.from}`, {
-        type,
-        from: inbound.from,
-        claimed,
-      })
     }
   }
 
