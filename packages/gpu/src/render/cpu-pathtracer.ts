@@ -141,7 +141,7 @@ class CpuTracer {
     const nrm = this.#normals
     const lightCount = this.#lightCount
     for (let depth = 0; depth < this.#maxDepth; depth++) {
-      this.#intersect(ox, oy, oz, dx, dy, dz, FAR)
+      this.#intersect(ox, oy, oz, dx, dy, dz, FAR, false)
       this.rays++
       const rPick = this.#random()
       const r1 = this.#random()
@@ -255,7 +255,7 @@ class CpuTracer {
           const cz = l1x * l2y - l1y * l2x
           const cosL = -(cx * wx + cy * wy + cz * wz) / Math.hypot(cx, cy, cz)
           if (cosS > 0 && cosL > 0 && gx * wx + gy * wy + gz * wz > 0) {
-            this.#intersect(qx, qy, qz, wx, wy, wz, f32(dist * (1 - 1e-3)))
+            this.#intersect(qx, qy, qz, wx, wy, wz, f32(dist * (1 - 1e-3)), true)
             this.rays++
             if (this.#tri === NO_HIT) {
               const le = triBits[lo + 3]! * 8
@@ -304,8 +304,20 @@ class CpuTracer {
     return this.#lightBits[lo * 2]!
   }
 
-  /** Stackless depth-first traversal with skip links, in the shader's order. */
-  #intersect(ox: number, oy: number, oz: number, dx: number, dy: number, dz: number, tMax: number): void {
+  /**
+   * Stackless depth-first traversal with skip links, in the shader's order. With `anyHit` (shadow rays) the first
+   * leaf that yields a hit ends it: the caller only asks whether something blocks the ray.
+   */
+  #intersect(
+    ox: number,
+    oy: number,
+    oz: number,
+    dx: number,
+    dy: number,
+    dz: number,
+    tMax: number,
+    anyHit: boolean,
+  ): void {
     this.#t = tMax
     this.#tri = NO_HIT
     const ix = inverse(dx)
@@ -332,6 +344,7 @@ class CpuTracer {
         continue
       }
       for (let i = a; i < a + count; i++) this.#hitTriangle(i, ox, oy, oz, dx, dy, dz)
+      if (anyHit && this.#tri !== NO_HIT) return
       node++
     }
   }

@@ -9,8 +9,11 @@ export const PATH_TRACER_PARAMS_BYTES = 128
  * [sampleStart, sampleEnd), adding to the running per-pixel sum; the last dispatch divides by the sample count.
  * `accum.w` counts traced rays (BVH traversals) for the benchmark; the host resets it to 1 (alpha).
  *
- * The algorithm, random-number consumption and traversal order mirror `cpu-pathtracer.ts` line by line: change
- * both together.
+ * The algorithm, random-number consumption and traversal order mirror `cpu-pathtracer.ts`: change both together.
+ * The control flow differs on purpose. The CPU traces a path's segments in turn; the kernel runs one BVH step per
+ * loop iteration and lets each invocation start its next ray (shadow ray, next bounce or next sample) the moment
+ * the last one ends, because lavapipe runs eight invocations per instruction and a ray-at-a-time loop left lanes
+ * idle until the longest ray of the eight finished. Per pixel the arithmetic and its order are unchanged.
  */
 export const PATH_TRACER_WGSL = /* wgsl */ `
 struct Params {
@@ -50,18 +53,6 @@ fn safeInverse(d: vec3f) -> vec3f {
   return vec3f(1.0) / safe;
 }
 
-fn boxEntry(node: u32, o: vec3f, inv: vec3f, tMax: f32) -> f32 {
-  let lo = nodes[node * 2u].xyz;
-  let hi = nodes[node * 2u + 1u].xyz;
-  let t0 = (lo - o) * inv;
-  let t1 = (hi - o) * inv;
-  let tn = min(t0, t1);
-  let tf = max(t0, t1);
-  let enter = max(max(tn.x, tn.y), max(tn.z, 0.0));
-  let exit = min(min(tf.x, tf.y), min(tf.z, tMax));
-  return select(FAR, enter, enter <= exit);
-}
-
 fn hitTriangle(i: u32, o: vec3f, d: vec3f, best: ptr<function, Hit>) {
   let v0 = tris[i * 3u].xyz;
   let e1 = tris[i * 3u + 1u].xyz;
@@ -78,37 +69,6 @@ fn hitTriangle(i: u32, o: vec3f, d: vec3f, best: ptr<function, Hit>) {
   if (v < 0.0 || u + v > 1.0) { return; }
   let t = dot(e2, qv) * invDet;
   if (t > 0.0 && t < (*best).t) { *best = Hit(t, i, u, v); }
-}
-
-fn intersect(o: vec3f, d: vec3f, tMax: f32) -> Hit {
-  var best = Hit(tMax, NO_HIT, 0.0, 0.0);
-  let inv = safeInverse(d);
-  // Stackless traversal in depth-first order: a hit box descends to the next node, a miss (or a finished leaf)
-  // jumps past the subtree. The root's skip link is the node count.
-  let end = select(1u, bitcast<u32>(nodes[0].w), bitcast<u32>(nodes[1].w) == 0u);
-  var node = 0u;
-  loop {
-    if (node >= end) { break; }
-    let lo = nodes[node * 2u];
-    let hi = nodes[node * 2u + 1u];
-    let t0 = (lo.xyz - o) * inv;
-    let t1 = (hi.xyz - o) * inv;
-    let tn = min(t0, t1);
-    let tf = max(t0, t1);
-    let enter = max(max(tn.x, tn.y), max(tn.z, 0.0));
-    let exit = min(min(tf.x, tf.y), min(tf.z, best.t));
-    let count = bitcast<u32>(hi.w);
-    let a = bitcast<u32>(lo.w);
-    if (enter > exit) {
-      node = select(a, node + 1u, count > 0u);
-      continue;
-    }
-    if (count > 0u) {
-      for (var i = a; i < a + count; i++) { hitTriangle(i, o, d, &best); }
-    }
-    node++;
-  }
-  return best;
 }
 
 fn orthonormal(n: vec3f) -> mat3x3f {
@@ -153,11 +113,21 @@ fn pickLight(r: f32, count: u32) -> u32 {
   return bitcast<u32>(lights[lo].x);
 }
 
-// Traces one ray segment of a path (plus a shadow ray at diffuse bounces); returns true when the path has ended.
-fn bounce(path: ptr<function, PathState>, rays: ptr<function, u32>) -> bool {
+// What shading a hit decided: whether the path ended, and the shadow ray of next-event estimation, if any.
+struct Shaded {
+  ended: bool,
+  shadow: bool,
+  shadowOrigin: vec3f,
+  shadowDir: vec3f,
+  shadowMax: f32,
+  // Radiance the shadow ray adds if nothing blocks it.
+  pending: vec3f,
+}
+
+// Shades the hit of a path's last ray segment and advances the path to its next segment.
+fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
+  var out = Shaded(true, false, vec3f(0.0), vec3f(0.0), 0.0, vec3f(0.0));
   let dir = (*path).dir;
-  let hit = intersect((*path).origin, dir, FAR);
-  *rays += 1u;
   // Eight numbers per bounce whatever happens, so streams stay aligned between implementations.
   var rng = (*path).rng;
   let rPick = nextRandom(&rng);
@@ -171,7 +141,7 @@ fn bounce(path: ptr<function, PathState>, rays: ptr<function, u32>) -> bool {
   (*path).rng = rng;
   if (hit.tri == NO_HIT) {
     (*path).radiance += (*path).throughput * params.background.xyz;
-    return true;
+    return out;
   }
   let lightCount = bitcast<u32>(params.camUp.w);
   let base = tris[hit.tri * 3u];
@@ -210,11 +180,11 @@ fn bounce(path: ptr<function, PathState>, rays: ptr<function, u32>) -> bool {
     if (lightCount > 0u) {
       // Next-event estimation: a point on an emissive triangle chosen by area, and a shadow ray to it.
       let light = pickLight(rLight, lightCount);
-      let lv0 = tris[light * 3u].xyz;
+      let lv0 = tris[light * 3u];
       let le1 = tris[light * 3u + 1u].xyz;
       let le2 = tris[light * 3u + 2u].xyz;
       let su = sqrt(rU);
-      let q = lv0 + le1 * (su * (1.0 - rV)) + le2 * (su * rV);
+      let q = lv0.xyz + le1 * (su * (1.0 - rV)) + le2 * (su * rV);
       let toLight = q - origin;
       let dist2 = dot(toLight, toLight);
       let dist = sqrt(dist2);
@@ -222,29 +192,30 @@ fn bounce(path: ptr<function, PathState>, rays: ptr<function, u32>) -> bool {
       let cosS = dot(ns, wi);
       let cosL = -dot(normalize(cross(le1, le2)), wi);
       if (cosS > 0.0 && cosL > 0.0 && dot(ng, wi) > 0.0) {
-        let blocker = intersect(origin, wi, dist * (1.0 - 1e-3));
-        *rays += 1u;
-        if (blocker.tri == NO_HIT) {
-          let lightEmission = materials[bitcast<u32>(tris[light * 3u].w) * 2u + 1u].xyz;
-          let g = cosS * cosL * params.camForward.w / (PI * dist2);
-          (*path).radiance += (*path).throughput * albedo.xyz * lightEmission * g;
-        }
+        let lightEmission = materials[bitcast<u32>(lv0.w) * 2u + 1u].xyz;
+        let g = cosS * cosL * params.camForward.w / (PI * dist2);
+        out.shadow = true;
+        out.shadowOrigin = origin;
+        out.shadowDir = wi;
+        out.shadowMax = dist * (1.0 - 1e-3);
+        out.pending = (*path).throughput * albedo.xyz * lightEmission * g;
       }
     }
   }
-  if (dot(next, ng) <= 0.0) { return true; }
+  if (dot(next, ng) <= 0.0) { return out; }
   var throughput = (*path).throughput * albedo.xyz;
   let depth = (*path).depth;
   if (depth + 1u >= ${RUSSIAN_ROULETTE_DEPTH}u) {
     let keep = clamp(max(throughput.x, max(throughput.y, throughput.z)), 0.05, 0.95);
-    if (rRoulette >= keep) { return true; }
+    if (rRoulette >= keep) { return out; }
     throughput /= keep;
   }
   (*path).throughput = throughput;
   (*path).dir = next;
   (*path).origin = origin;
   (*path).depth = depth + 1u;
-  return depth + 1u >= params.tile.w;
+  out.ended = depth + 1u >= params.tile.w;
+  return out;
 }
 
 @compute @workgroup_size(${RENDER_WORKGROUP}, ${RENDER_WORKGROUP})
@@ -259,20 +230,83 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
     sum = accum[slot].xyz;
     rays = u32(accum[slot].w);
   }
-  // Path regeneration: one loop iteration is one ray, and a finished path starts the next sample at once, so
-  // SIMD lanes (lavapipe runs 8 invocations per instruction) are not left idle waiting for the longest path.
-  // Samples still finish in ascending order per pixel, so the sum is the same as sample by sample.
+  let end = select(1u, bitcast<u32>(nodes[0].w), bitcast<u32>(nodes[1].w) == 0u);
+  // One loop iteration is one BVH step of the lane's current ray. A lane whose ray finishes shades it and starts
+  // its next ray (shadow ray, next bounce or next sample) in the same iteration, so the eight invocations lavapipe
+  // runs per instruction all keep traversing instead of waiting for the longest ray. Each pixel's samples still
+  // finish in ascending order, so its sum is the same as sample by sample.
   var s = params.samples.x;
-  var path = startPath(px, py, s);
-  loop {
-    if (s >= params.samples.y) { break; }
-    if (bounce(&path, &rays)) {
-      let r = path.radiance;
-      // A NaN or infinity from a degenerate triangle would poison the whole pixel; drop that sample instead.
-      let finite = all(r == r) && all(abs(r) < vec3f(1e30));
-      sum += select(vec3f(0.0), r, finite);
-      s++;
-      if (s < params.samples.y) { path = startPath(px, py, s); }
+  if (s < params.samples.y) {
+    var path = startPath(px, py, s);
+    var o = path.origin;
+    var d = path.dir;
+    var inv = safeInverse(d);
+    var best = Hit(FAR, NO_HIT, 0.0, 0.0);
+    var shadow = false;
+    var pending = vec3f(0.0);
+    var resume = false;
+    var node = 0u;
+    loop {
+      if (node < end) {
+        let lo = nodes[node * 2u];
+        let hi = nodes[node * 2u + 1u];
+        let t0 = (lo.xyz - o) * inv;
+        let t1 = (hi.xyz - o) * inv;
+        let tn = min(t0, t1);
+        let tf = max(t0, t1);
+        let enter = max(max(tn.x, tn.y), max(tn.z, 0.0));
+        let exit = min(min(tf.x, tf.y), min(tf.z, best.t));
+        let count = bitcast<u32>(hi.w);
+        let a = bitcast<u32>(lo.w);
+        if (enter > exit) {
+          node = select(a, node + 1u, count > 0u);
+        } else {
+          for (var i = a; i < a + count; i++) { hitTriangle(i, o, d, &best); }
+          // A shadow ray only asks whether anything blocks it: the first hit ends it.
+          node = select(node + 1u, end, shadow && best.tri != NO_HIT);
+        }
+      }
+      if (node >= end) {
+        rays++;
+        var ended = false;
+        var next = true;
+        if (shadow) {
+          if (best.tri == NO_HIT) { path.radiance += pending; }
+          shadow = false;
+          ended = !resume;
+        } else {
+          let shaded = shade(&path, best);
+          if (shaded.shadow) {
+            shadow = true;
+            resume = !shaded.ended;
+            pending = shaded.pending;
+            o = shaded.shadowOrigin;
+            d = shaded.shadowDir;
+            inv = safeInverse(d);
+            best = Hit(shaded.shadowMax, NO_HIT, 0.0, 0.0);
+            node = 0u;
+            next = false;
+          } else {
+            ended = shaded.ended;
+          }
+        }
+        if (ended) {
+          let r = path.radiance;
+          // A NaN or infinity from a degenerate triangle would poison the whole pixel; drop that sample instead.
+          let finite = all(r == r) && all(abs(r) < vec3f(1e30));
+          sum += select(vec3f(0.0), r, finite);
+          s++;
+          if (s >= params.samples.y) { break; }
+          path = startPath(px, py, s);
+        }
+        if (next) {
+          o = path.origin;
+          d = path.dir;
+          inv = safeInverse(d);
+          best = Hit(FAR, NO_HIT, 0.0, 0.0);
+          node = 0u;
+        }
+      }
     }
   }
   if (params.samples.w == 1u) {
