@@ -95,7 +95,7 @@ export async function simCommand(argv: readonly string[], io: SimCommandIo): Pro
       [
         `scenario ${scenario.name}, seed ${result.seed}: ${s.events} events over ${s.virtualHours} virtual hours`,
         `jobs: ${s.jobs.completed}/${s.jobs.submitted} completed, p50 ${s.jobs.completionMinutes.p50.toFixed(1)} min, p90 ${s.jobs.completionMinutes.p90.toFixed(1)} min`,
-        `verification: ${s.detection.checks} checks, ${s.detection.detected} bad tasks caught, ${s.detection.escaped} escaped, ${s.detection.falsePositives} false positives`,
+        `verification: ${s.detection.checks} checks, ${s.detection.detected} bad tasks caught, ${s.detection.escaped} escaped, ${s.detection.falsePositives} false positives, ${s.detection.unanswered} honest tasks rejected unanswered`,
         `earnings Gini ${s.economics.gini.toFixed(3)}; wrote ${result.files.length} files to ${outDir}`,
         '',
       ].join('\n'),

@@ -43,9 +43,12 @@ export interface RunReport {
       /** detected / (detected + escaped): of the bad tasks that were judged (accepted or rejected). */
       detectionRate: number
       checks: number
+      /** Honest output rejected by a check that judged it wrong. */
       falsePositives: number
-      /** Failed checks against honest output / checks of honest output. */
+      /** False positives / checks of honest output. */
       falsePositiveRate: number
+      /** Honest output rejected because its worker never answered the challenge (crashed, left, or a lost message). */
+      unanswered: number
     }
     roles: Record<Role, RoleStats>
     economics: {

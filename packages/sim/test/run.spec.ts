@@ -59,6 +59,18 @@ describe('runScenario', () => {
     expect(report.series.at(-1)?.hours).toBe(2)
   })
 
+  it('should count honest tasks rejected unanswered apart from false positives', async () => {
+    // 5% of direct messages are lost: some challenges or reveals never arrive, and the creator rejects those tasks
+    // as refused. No check judged honest output wrong, so none of them is a false positive.
+    const network = { latencyMs: { eu: { eu: 10, us: 40 }, us: { us: 12 } }, lossRate: 0.05 }
+    const s = (await runScenario(smallScenario({ network }), { seed: 3 })).report.summary
+    expect(s.detection.unanswered).toBeGreaterThan(0)
+    expect(s.detection.falsePositives).toBe(0)
+    expect(s.detection.detected).toBe(0)
+    expect(s.tasks.rejected).toBe(s.detection.unanswered)
+    expect(s.roles.honest.failedChecks).toBe(s.detection.unanswered)
+  })
+
   it('should name the seed when a run fails', async () => {
     const scenario = { ...smallScenario(), maxEvents: 100 }
     const error = await runScenario(scenario, { seed: 77 }).catch((e: unknown) => e)

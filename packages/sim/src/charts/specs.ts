@@ -87,7 +87,7 @@ export function chartSpecs(report: RunReport): Record<ChartName, TopLevelSpec> {
     verification: lines(
       `${name}: verification, cumulative`,
       series,
-      ['checks', 'detected', 'escaped', 'falsePositives'],
+      ['checks', 'detected', 'escaped', 'falsePositives', 'unanswered'],
       'tasks',
       true,
     ),

@@ -14,6 +14,7 @@ export const SERIES_COLUMNS = [
   'checks',
   'detected',
   'falsePositives',
+  'unanswered',
   'escaped',
   'liveWorkers',
   'messagesDelivered',
@@ -52,7 +53,7 @@ export interface RoleStats {
   tasksBad: number
   /** Tasks a verifier checked. */
   checked: number
-  /** Failed checks (a verdict of `fail` against this role's task). */
+  /** Rejected tasks: a failed check, or a challenge the worker never answered. */
   failedChecks: number
   /** Bad tasks caught. */
   detected: number

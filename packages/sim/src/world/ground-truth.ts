@@ -41,8 +41,12 @@ export class GroundTruth {
     }
   }
 
-  /** The creator rejected the task after a failed check. */
-  rejected(worker: string, taskId: string): void {
+  /**
+   * The creator rejected the task: its check failed (`fail`) or the worker never answered the challenge
+   * (`refused`: it crashed, left, or the challenge or reveal was lost). Honest output rejected for a failed check
+   * is a false positive; honest output rejected unanswered is counted apart, since no check judged it wrong.
+   */
+  rejected(worker: string, taskId: string, outcome: 'fail' | 'refused'): void {
     const c = this.#take(worker, taskId)
     if (c === undefined) return
     this.#metrics.roles[c.role].failedChecks++
@@ -50,7 +54,7 @@ export class GroundTruth {
       this.#metrics.roles[c.role].detected++
       this.#metrics.add(COL.detected)
     } else {
-      this.#metrics.add(COL.falsePositives)
+      this.#metrics.add(outcome === 'fail' ? COL.falsePositives : COL.unanswered)
     }
   }
 

@@ -410,6 +410,7 @@ export class World implements WorldContext {
     const detected = total(COL.detected)
     const escaped = total(COL.escaped)
     const falsePositives = total(COL.falsePositives)
+    const unanswered = total(COL.unanswered)
     const honestChecks = metrics.roles.honest.checked
     const earnings = economy.earnings()
     const submitted = total(COL.jobsSubmitted)
@@ -440,8 +441,9 @@ export class World implements WorldContext {
         tasks: {
           awarded: total(COL.tasksAwarded),
           completed: total(COL.tasksCompleted),
-          accepted: ROLES.reduce((s, r) => s + metrics.roles[r].tasksCompleted, 0) - detected - falsePositives,
-          rejected: detected + falsePositives,
+          accepted:
+            ROLES.reduce((s, r) => s + metrics.roles[r].tasksCompleted, 0) - detected - falsePositives - unanswered,
+          rejected: detected + falsePositives + unanswered,
           reassigned: total(COL.tasksReassigned),
         },
         detection: {
@@ -452,6 +454,7 @@ export class World implements WorldContext {
           checks: total(COL.checks),
           falsePositives,
           falsePositiveRate: honestChecks === 0 ? 0 : falsePositives / honestChecks,
+          unanswered,
         },
         roles: metrics.roles,
         economics: {
