@@ -35,7 +35,17 @@ export interface RunReport {
       unfinished: number
       completionMinutes: Percentiles
     }
-    tasks: { awarded: number; completed: number; accepted: number; rejected: number; reassigned: number }
+    tasks: {
+      awarded: number
+      completed: number
+      /** Committed outputs the creator accepted. */
+      accepted: number
+      /** Committed outputs the creator rejected: detected + falsePositives + unanswered. */
+      rejected: number
+      /** Committed outputs not yet accepted or rejected when the run ended. */
+      unjudged: number
+      reassigned: number
+    }
     detection: {
       badTasks: number
       detected: number

@@ -69,6 +69,7 @@ describe('runScenario', () => {
     expect(s.detection.detected).toBe(0)
     expect(s.tasks.rejected).toBe(s.detection.unanswered)
     expect(s.roles.honest.failedChecks).toBe(s.detection.unanswered)
+    expect(s.tasks.accepted + s.tasks.rejected).toBe(s.tasks.completed)
   })
 
   it('should name the seed when a run fails', async () => {

@@ -13,6 +13,7 @@ interface Committed {
 export class GroundTruth {
   readonly #metrics: MetricsRecorder
   readonly #committed = new Map<string, Committed>()
+  #accepted = 0
 
   constructor(metrics: MetricsRecorder) {
     this.#metrics = metrics
@@ -35,6 +36,7 @@ export class GroundTruth {
   /** The creator accepted the task (and pays for it). */
   accepted(worker: string, taskId: string): void {
     const c = this.#take(worker, taskId)
+    if (c !== undefined) this.#accepted++
     if (c?.bad === true) {
       this.#metrics.roles[c.role].escaped++
       this.#metrics.add(COL.escaped)
@@ -56,6 +58,11 @@ export class GroundTruth {
     } else {
       this.#metrics.add(outcome === 'fail' ? COL.falsePositives : COL.unanswered)
     }
+  }
+
+  /** Committed outputs the creator accepted. */
+  get acceptedCount(): number {
+    return this.#accepted
   }
 
   /** Outputs committed and not yet judged. */

@@ -441,9 +441,9 @@ export class World implements WorldContext {
         tasks: {
           awarded: total(COL.tasksAwarded),
           completed: total(COL.tasksCompleted),
-          accepted:
-            ROLES.reduce((s, r) => s + metrics.roles[r].tasksCompleted, 0) - detected - falsePositives - unanswered,
+          accepted: this.truth.acceptedCount,
           rejected: detected + falsePositives + unanswered,
+          unjudged: this.truth.pending,
           reassigned: total(COL.tasksReassigned),
         },
         detection: {
