@@ -35,9 +35,10 @@ export interface Camera {
  * - `materials`: 2 rows per material: (baseColor.rgb, metallic), (emissive.rgb, roughness).
  * - `lights`: 2 floats per emissive triangle: (triangle index as u32 bits, cumulative area fraction), the CDF
  *   that next-event estimation samples lights by area; the last fraction is exactly 1.
- * - `bvh`: 2 rows per node: (min.xyz, a), (max.xyz, count) with a and count as u32 bits. A leaf has count > 0 and
- *   holds triangles [a, a + count); an inner node has count = 0, its left child right after it and its right
- *   child at index a.
+ * - `bvh`: 2 rows per node in depth-first order: (min.xyz, a), (max.xyz, count) with a and count as u32 bits. A
+ *   leaf has count > 0 and holds triangles [a, a + count); an inner node has count = 0, its left child right after
+ *   it, and a is its skip link, the first node after its subtree (its right child is the node after the left
+ *   child's subtree). Traversal needs no stack: a hit box goes on to the next node, a missed one to its skip link.
  */
 export interface Scene {
   readonly triangleCount: number
