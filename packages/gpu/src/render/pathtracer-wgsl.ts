@@ -247,25 +247,25 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
     var resume = false;
     var node = 0u;
     loop {
-      if (node < end) {
-        let lo = nodes[node * 2u];
-        let hi = nodes[node * 2u + 1u];
-        let t0 = (lo.xyz - o) * inv;
-        let t1 = (hi.xyz - o) * inv;
-        let tn = min(t0, t1);
-        let tf = max(t0, t1);
-        let enter = max(max(tn.x, tn.y), max(tn.z, 0.0));
-        let exit = min(min(tf.x, tf.y), min(tf.z, best.t));
-        let count = bitcast<u32>(hi.w);
-        let a = bitcast<u32>(lo.w);
-        if (enter > exit) {
-          node = select(a, node + 1u, count > 0u);
-        } else {
-          for (var i = a; i < a + count; i++) { hitTriangle(i, o, d, &best); }
-          // A shadow ray only asks whether anything blocks it: the first hit ends it.
-          node = select(node + 1u, end, shadow && best.tri != NO_HIT);
-        }
+      // A lane's ray always has a node to visit here: a finished ray was replaced at the end of the last iteration.
+      let lo = nodes[node * 2u];
+      let hi = nodes[node * 2u + 1u];
+      let t0 = (lo.xyz - o) * inv;
+      let t1 = (hi.xyz - o) * inv;
+      let tn = min(t0, t1);
+      let tf = max(t0, t1);
+      let enter = max(max(tn.x, tn.y), max(tn.z, 0.0));
+      let exit = min(min(tf.x, tf.y), min(tf.z, best.t));
+      let count = bitcast<u32>(hi.w);
+      let a = bitcast<u32>(lo.w);
+      let hit = enter <= exit;
+      if (hit && count > 0u) {
+        for (var i = a; i < a + count; i++) { hitTriangle(i, o, d, &best); }
       }
+      // A hit box or a leaf goes on to the next node; a missed inner node jumps past its subtree. A shadow ray only
+      // asks whether anything blocks it: the first hit ends it.
+      node = select(a, node + 1u, hit || count > 0u);
+      node = select(node, end, shadow && best.tri != NO_HIT);
       if (node >= end) {
         rays++;
         var ended = false;
