@@ -36,7 +36,7 @@ import {
 import { encodeTensorBundle } from '@tessera/node'
 import { followJob } from './lib/follow-job.js'
 import { wholeNumberFlag } from './lib/flags.js'
-import { startLocalNetwork } from './lib/local-network.js'
+import { startMarket } from './lib/local-network.js'
 
 const { values } = parseArgs({
   options: {
@@ -117,18 +117,8 @@ console.log(
 
 const dir = values.dir !== undefined ? resolve(values.dir) : await mkdtemp(join(tmpdir(), 'tessera-inference-'))
 console.log(`starting a creator and ${WORKERS.length} workers (separate processes, loopback TCP) in ${dir}`)
-const network = await startLocalNetwork({
-  dir,
-  peers: [
-    { name: 'creator', args: ['--no-worker'] },
-    ...WORKERS.map((name) => ({ name, args: ['--price', PRICE.toString()] })),
-  ],
-  capacityRecords: WORKERS.length,
-})
+const { network, creator, workers, workerStatus } = await startMarket({ dir, workers: WORKERS, price: PRICE })
 try {
-  const [creator, ...workers] = network.peers
-  if (creator === undefined) throw new Error('the network has no creator')
-  const workerStatus = await Promise.all(workers.map((w) => w.client.status()))
   await creator.client.airdrop(1_000_000n)
 
   // Inputs by CID: the model first, then the tensor bundle (the order the node's workload reads them in).

@@ -25,7 +25,7 @@ import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import type { JobStatus } from '@tessera/node'
 import { generateScene } from '@tessera/gpu'
-import { startLocalNetwork } from './lib/local-network.js'
+import { startMarket } from './lib/local-network.js'
 import { followJob } from './lib/follow-job.js'
 import { wholeNumberFlag } from './lib/flags.js'
 
@@ -51,19 +51,8 @@ const dir = values.dir !== undefined ? resolve(values.dir) : await mkdtemp(join(
 const out = values.out !== undefined ? resolve(values.out) : await mkdtemp(join(tmpdir(), 'tessera-render-out-'))
 
 console.log(`starting a creator and ${WORKERS.length} workers (separate processes, loopback TCP) in ${dir}`)
-const network = await startLocalNetwork({
-  dir,
-  peers: [
-    { name: 'creator', args: ['--no-worker'] },
-    ...WORKERS.map((name) => ({ name, args: ['--price', PRICE.toString()] })),
-  ],
-  capacityRecords: WORKERS.length,
-})
+const { network, creator, workers, workerStatus } = await startMarket({ dir, workers: WORKERS, price: PRICE })
 try {
-  const [creator, ...workers] = network.peers
-  if (creator === undefined) throw new Error('the network has no creator')
-  const workerStatus = await Promise.all(workers.map((w) => w.client.status()))
-
   // Tokens to pay with: the creator's job budget goes into an escrow vault before anything is awarded.
   const wallet = await creator.client.airdrop(1_000_000n)
   console.log(`creator wallet ${wallet.address}: ${wallet.tokens} tokens`)

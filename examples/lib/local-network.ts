@@ -6,7 +6,7 @@
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { AbortOptions } from '@tessera/core'
-import { type PeerProcess, runTessera, spawnPeer } from '@tessera/node'
+import { type NodeStatus, type PeerProcess, runTessera, spawnPeer } from '@tessera/node'
 
 /** One peer to start: its name (also its data directory's name) and extra `tessera node start` flags. */
 export interface PeerSpec {
@@ -77,6 +77,40 @@ export async function startLocalNetwork(options: LocalNetworkOptions): Promise<L
     return { peers, stop }
   } catch (e) {
     await stop()
+    throw e
+  }
+}
+
+/** A market of one creator that only orders work and workers that all ask one price, as the job examples run it. */
+export interface Market {
+  network: LocalNetwork
+  creator: PeerProcess
+  /** The workers, in the order named. */
+  workers: PeerProcess[]
+  /** Each worker's `status()` when the market formed: its peer id and payee wallet. */
+  workerStatus: NodeStatus[]
+}
+
+/** Starts `creator` plus the named workers at `price` per benchmark-hour and waits until the creator sees them all. */
+export async function startMarket(
+  options: AbortOptions & { dir: string; workers: readonly string[]; price: bigint },
+): Promise<Market> {
+  const network = await startLocalNetwork({
+    dir: options.dir,
+    peers: [
+      { name: 'creator', args: ['--no-worker'] },
+      ...options.workers.map((name) => ({ name, args: ['--price', options.price.toString()] })),
+    ],
+    capacityRecords: options.workers.length,
+    ...(options.signal !== undefined ? { signal: options.signal } : {}),
+  })
+  try {
+    const [creator, ...workers] = network.peers
+    if (creator === undefined) throw new Error('the network has no creator')
+    const workerStatus = await Promise.all(workers.map((w) => w.client.status()))
+    return { network, creator, workers, workerStatus }
+  } catch (e) {
+    await network.stop()
     throw e
   }
 }
