@@ -21,7 +21,7 @@ import {
 } from './constants.js'
 import { diagnoseOrder, type Diagnostic } from './diagnose.js'
 import { checkSigner, reject } from './errors.js'
-import type { CreatorEvent } from './events.js'
+import type { CreatorEvent, VerdictOutcome } from './events.js'
 import { buildOrder, drawJobNonce, jobIdOf, resolveJobSpec, type JobSpec } from './job.js'
 import { MarketView } from './market.js'
 import { benchMicroHours, expectedCost } from './pricing.js'
@@ -49,8 +49,11 @@ export type CreatorInput =
   | { kind: 'job:submit'; spec: JobSpec }
   /** Cancel a job: unfinished tasks are dropped, accepted ones stay accepted. */
   | { kind: 'job:cancel'; jobId: string }
-  /** `@tessera/proof`'s judgement of a result that the machine handed out in a `verify` output. */
-  | { kind: 'task:verdict'; taskId: string; outcome: 'pass' | 'fail' }
+  /**
+   * `@tessera/proof`'s judgement of a result that the machine handed out in a `verify` output: `refused` when the
+   * worker never answered the challenge. Both `fail` and `refused` reject the task; the event says which.
+   */
+  | { kind: 'task:verdict'; taskId: string; outcome: VerdictOutcome }
 
 /** A result to check: the driver hands it to `@tessera/proof` and feeds back a `task:verdict`. */
 export interface VerifyRequest {
@@ -607,7 +610,7 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
     }
   }
 
-  #onVerdict(taskId: string, outcome: 'pass' | 'fail', now: number): void {
+  #onVerdict(taskId: string, outcome: VerdictOutcome, now: number): void {
     const job = this.#knownJob(jobIdOfTask(taskId))
     const index = this.#taskIndex(job, taskId)
     if (job.state[index] !== VERIFYING) {
@@ -626,7 +629,7 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
     job.results.delete(index)
     this.#makePending(job, index)
     this.#exclude(job, index, job.holder[index] as number)
-    this.#emit({ type: 'task:rejected', at: now, jobId: job.order.jobId, taskId, worker })
+    this.#emit({ type: 'task:rejected', at: now, jobId: job.order.jobId, taskId, worker, outcome })
     this.#assignPending(job, now)
   }
 

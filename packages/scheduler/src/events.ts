@@ -7,6 +7,9 @@ export type LeaseLossReason = 'heartbeat' | 'withdrawn'
 /** Why a worker stopped a task it held. */
 export type AbortReason = 'cancelled' | 'expired' | 'withdrawn'
 
+/** A verifier's judgement of a result: `refused` when the worker never answered the challenge. */
+export type VerdictOutcome = 'pass' | 'fail' | 'refused'
+
 /**
  * Events the creator machine emits (`noun:verb`, each stamped with the machine time `at`).
  *
@@ -46,7 +49,15 @@ export type CreatorEvent =
   | { type: 'task:reassigned'; at: number; jobId: string; taskId: string; from: string; to: string }
   | { type: 'task:completed'; at: number; jobId: string; taskId: string; worker: string }
   | { type: 'task:verified'; at: number; jobId: string; taskId: string; worker: string }
-  | { type: 'task:rejected'; at: number; jobId: string; taskId: string; worker: string }
+  /** `fail`: a check judged the output wrong; `refused`: the worker never answered the challenge. */
+  | {
+      type: 'task:rejected'
+      at: number
+      jobId: string
+      taskId: string
+      worker: string
+      outcome: Exclude<VerdictOutcome, 'pass'>
+    }
   | { type: 'job:completed'; at: number; jobId: string; results: readonly Result[] }
   | { type: 'job:cancelled'; at: number; jobId: string; accepted: number; total: number }
   | { type: 'job:expired'; at: number; jobId: string; accepted: number; total: number }

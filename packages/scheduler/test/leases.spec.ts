@@ -148,6 +148,23 @@ describe('job lifecycle', () => {
     )
   })
 
+  it('should reject a task whose worker never answered the challenge, and say so', () => {
+    const { market } = twoWorkers({ verify: true })
+    market.finishAll()
+    const [unanswered] = market.verifies
+    if (unanswered === undefined) throw new Error('a result to verify')
+    market.creator.handle({ kind: 'task:verdict', taskId: unanswered.taskId, outcome: 'refused' }, market.now)
+    market.flush()
+    expect(market.eventsOf('task:rejected')).toEqual([
+      expect.objectContaining({ taskId: unanswered.taskId, worker: unanswered.worker, outcome: 'refused' }),
+    ])
+    expect(market.eventsOf('task:verified')).toEqual([])
+    // Like a failed check, it goes to the other worker.
+    expect(market.eventsOf('task:reassigned')).toEqual([
+      expect.objectContaining({ taskId: unanswered.taskId, from: unanswered.worker }),
+    ])
+  })
+
   it('should hand results to verification and accept only on a pass', () => {
     const { market, jobId } = twoWorkers({ verify: true })
     market.finishAll()
@@ -160,7 +177,7 @@ describe('job lifecycle', () => {
     market.flush()
     expect(market.eventsOf('task:verified').map((e) => e.taskId)).toEqual([pass.taskId])
     expect(market.eventsOf('task:rejected')).toEqual([
-      expect.objectContaining({ taskId: fail.taskId, worker: fail.worker }),
+      expect.objectContaining({ taskId: fail.taskId, worker: fail.worker, outcome: 'fail' }),
     ])
     // The failed task goes to the other worker, never back to the one that failed it.
     const other = fail.worker === 'a' ? 'b' : 'a'

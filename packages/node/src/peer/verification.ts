@@ -19,7 +19,7 @@ import {
   type VerifierInput,
   type VerifierOutput,
 } from '@tessera/proof'
-import type { VerifyRequest } from '@tessera/scheduler'
+import type { VerdictOutcome, VerifyRequest } from '@tessera/scheduler'
 import type { TaskExecution, TaskExecutor, TaskOutput } from '@tessera/scheduler/driver'
 import type { Logger } from 'pino'
 import { concat } from 'uint8arrays/concat'
@@ -64,7 +64,7 @@ export class Verification {
   readonly #prover: MachineRunner<ProverInput, ProverOutput>
   /** Signed Result envelopes by task id: fraud proofs quote the worker's own signature. */
   readonly #envelopes = new Map<string, Uint8Array>()
-  readonly #pending = new Map<string, (outcome: 'pass' | 'fail') => void>()
+  readonly #pending = new Map<string, (outcome: VerdictOutcome) => void>()
   readonly #unsubscribe: () => void
 
   constructor(components: VerificationComponents) {
@@ -97,7 +97,7 @@ export class Verification {
   }
 
   /** The scheduler's verify hook: resolves once the verifier accepts or rejects the task. */
-  verify = (request: VerifyRequest): Promise<'pass' | 'fail'> => {
+  verify = (request: VerifyRequest): Promise<VerdictOutcome> => {
     const envelope = this.#envelopes.get(request.taskId)
     if (envelope === undefined) return Promise.resolve('fail')
     return new Promise((resolve) => {
@@ -195,7 +195,7 @@ export class Verification {
     if (event.name === 'task:accepted' || event.name === 'task:rejected') {
       const resolve = this.#pending.get(event.taskId)
       this.#pending.delete(event.taskId)
-      resolve?.(event.name === 'task:accepted' ? 'pass' : 'fail')
+      resolve?.(event.name === 'task:accepted' ? 'pass' : event.outcome)
     }
   }
 

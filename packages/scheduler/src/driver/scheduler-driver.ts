@@ -25,7 +25,7 @@ import {
 } from '../creator.js'
 import type { Diagnostic } from '../diagnose.js'
 import { isSchedulerError, SchedulerError } from '../errors.js'
-import type { SchedulerEvent } from '../events.js'
+import type { SchedulerEvent, VerdictOutcome } from '../events.js'
 import type { JobSpec } from '../job.js'
 import { MarketView } from '../market.js'
 import type { TaskDescriptor } from '../split.js'
@@ -55,7 +55,7 @@ export interface SchedulerComponents {
 }
 
 /** `@tessera/proof`'s judgement of a result; absent, results are accepted unverified. */
-export type Verifier = (request: VerifyRequest, options: AbortOptions) => Promise<'pass' | 'fail'>
+export type Verifier = (request: VerifyRequest, options: AbortOptions) => Promise<VerdictOutcome>
 
 export type CreatorOptions = Omit<CreatorMachineInit, 'self' | 'rng' | 'market' | 'verify'>
 export type WorkerOptions = Omit<WorkerMachineInit, 'self' | 'market'> & { executor: TaskExecutor }

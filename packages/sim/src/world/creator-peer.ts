@@ -62,8 +62,6 @@ export class CreatorPeer implements SimEndpoint {
   readonly verifierRole: VerifierRole
   readonly settlement: SettlementRole
   readonly #ctx: WorldContext
-  /** Tasks whose rejection is being fed to the scheduler because the worker never answered the challenge. */
-  readonly #unanswered = new Set<string>()
 
   constructor(ctx: WorldContext, init: CreatorPeerInit, wallets: Map<string, Earner>) {
     this.#ctx = ctx
@@ -96,21 +94,12 @@ export class CreatorPeer implements SimEndpoint {
       colluding: false,
       verifiers: init.verifiers,
       reputation,
-      onDecision: (event) => {
-        // The scheduler only hears pass or fail; the ground truth also wants to know whether a check judged the
-        // output or the worker never answered. Feeding is synchronous, so the mark lives for this call only.
-        const unanswered = event.name === 'task:rejected' && event.outcome === 'refused'
-        if (unanswered) this.#unanswered.add(event.taskId)
-        try {
-          this.scheduler.feed({
-            kind: 'task:verdict',
-            taskId: event.taskId,
-            outcome: event.name === 'task:accepted' ? 'pass' : 'fail',
-          })
-        } finally {
-          if (unanswered) this.#unanswered.delete(event.taskId)
-        }
-      },
+      onDecision: (event) =>
+        this.scheduler.feed({
+          kind: 'task:verdict',
+          taskId: event.taskId,
+          outcome: event.name === 'task:accepted' ? 'pass' : event.outcome,
+        }),
     })
   }
 
@@ -193,7 +182,7 @@ export class CreatorPeer implements SimEndpoint {
         truth.accepted(event.worker, event.taskId)
         return
       case 'task:rejected':
-        truth.rejected(event.worker, event.taskId, this.#unanswered.has(event.taskId) ? 'refused' : 'fail')
+        truth.rejected(event.worker, event.taskId, event.outcome)
         return
       case 'job:completed': {
         const job = jobs.get(event.jobId)
