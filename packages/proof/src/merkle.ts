@@ -13,7 +13,7 @@ import { sha256 } from '@noble/hashes/sha2.js'
 export type Hash = Uint8Array<ArrayBuffer>
 
 const LEAF_PREFIX = Uint8Array.of(0x00)
-const NODE_PREFIX = 0x01
+const NODE_PREFIX = Uint8Array.of(0x01)
 const HASH_BYTES = 32
 
 /**
@@ -21,7 +21,7 @@ const HASH_BYTES = 32
  * 20% faster than three (node hashing dominates building and checking proofs). Safe to share: hashing is synchronous.
  */
 const nodeInput = new Uint8Array(1 + 2 * HASH_BYTES)
-nodeInput[0] = NODE_PREFIX
+nodeInput.set(NODE_PREFIX)
 
 /** The hash of a leaf's data. */
 export function leafHash(data: Uint8Array): Hash {
@@ -34,8 +34,9 @@ export function leafHash(data: Uint8Array): Hash {
 /** The hash of two child nodes. */
 export function nodeHash(left: Uint8Array, right: Uint8Array): Hash {
   if (left.length !== HASH_BYTES || right.length !== HASH_BYTES) {
+    // Not a hash (a malformed proof sibling): hashed as given, so the proof fails as it always did.
     const h = sha256.create()
-    h.update(nodeInput.subarray(0, 1))
+    h.update(NODE_PREFIX)
     h.update(left)
     h.update(right)
     return h.digest()
