@@ -23,6 +23,11 @@ function thrown(fn: () => void): unknown {
   }
 }
 
+/** What the machine throws when handed `receipt` (undefined when it takes it). */
+function receiptError(machine: SettlementMachine, receipt: Receipt): unknown {
+  return thrown(() => machine.handle({ type: 'receipt', receipt }, 0))
+}
+
 describe('SettlementMachine', () => {
   let parties: Parties
   let receipts: Receipt[]
@@ -118,27 +123,12 @@ describe('SettlementMachine', () => {
 
   it('should refuse a duplicate task, a closed epoch and a forged receipt with coded errors', () => {
     const machine = loaded()
-    expect(
-      isLedgerError(
-        thrown(() => machine.handle({ type: 'receipt', receipt: receipts[0]! }, 0)),
-        'LEDGER__DUPLICATE_RECEIPT',
-      ),
-    ).toBe(true)
+    expect(isLedgerError(receiptError(machine, receipts[0]!), 'LEDGER__DUPLICATE_RECEIPT')).toBe(true)
     machine.handle({ type: 'close-epoch', epoch: 3 }, 0)
     const late = makeReceipts(parties, 41, 3, 'late').at(-1)!
-    expect(
-      isLedgerError(
-        thrown(() => machine.handle({ type: 'receipt', receipt: late }, 0)),
-        'LEDGER__EPOCH_CLOSED',
-      ),
-    ).toBe(true)
+    expect(isLedgerError(receiptError(machine, late), 'LEDGER__EPOCH_CLOSED')).toBe(true)
     const forged = { ...makeReceipts(parties, 1, 4, 'forged')[0]!, amount: 10n ** 12n }
-    expect(
-      isLedgerError(
-        thrown(() => machine.handle({ type: 'receipt', receipt: forged }, 0)),
-        'LEDGER__INVALID_RECEIPT_SIGNATURE',
-      ),
-    ).toBe(true)
+    expect(isLedgerError(receiptError(machine, forged), 'LEDGER__INVALID_RECEIPT_SIGNATURE')).toBe(true)
     expect(machine.epochState(4)).toBeUndefined()
   })
 
@@ -163,22 +153,12 @@ describe('SettlementMachine', () => {
     expect(machine.epochState(3)).toBe('settled')
     expect(machine.batch(3)?.size).toBe(3)
     const late = makeReceipts(parties, 4, 1, 'e1').at(-1)!
-    expect(
-      isLedgerError(
-        thrown(() => machine.handle({ type: 'receipt', receipt: late }, 0)),
-        'LEDGER__EPOCH_CLOSED',
-      ),
-    ).toBe(true)
+    expect(isLedgerError(receiptError(machine, late), 'LEDGER__EPOCH_CLOSED')).toBe(true)
     machine.handle({ type: 'close-epoch', epoch: 1 }, 0)
     expect(drain(machine)).toEqual([])
     // The same task in a later epoch: refused, though its epoch is gone from memory.
     const again = makeReceipts(parties, 1, 4, 'e1')[0]!
-    expect(
-      isLedgerError(
-        thrown(() => machine.handle({ type: 'receipt', receipt: again }, 0)),
-        'LEDGER__DUPLICATE_RECEIPT',
-      ),
-    ).toBe(true)
+    expect(isLedgerError(receiptError(machine, again), 'LEDGER__DUPLICATE_RECEIPT')).toBe(true)
     expect(() => new SettlementMachine({ settlementId: 's', retainedEpochs: -1 })).toThrow(/retainedEpochs/)
   })
 
@@ -186,12 +166,7 @@ describe('SettlementMachine', () => {
     const machine = new SettlementMachine({ settlementId: 's', maxReceiptsPerEpoch: 2 })
     machine.handle({ type: 'receipt', receipt: receipts[0]! }, 0)
     machine.handle({ type: 'receipt', receipt: receipts[1]! }, 0)
-    expect(
-      isLedgerError(
-        thrown(() => machine.handle({ type: 'receipt', receipt: receipts[2]! }, 0)),
-        'LEDGER__RECEIPTS_EXCEEDED',
-      ),
-    ).toBe(true)
+    expect(isLedgerError(receiptError(machine, receipts[2]!), 'LEDGER__RECEIPTS_EXCEEDED')).toBe(true)
   })
 
   it('should settle an empty epoch without any transaction', () => {
