@@ -32,6 +32,12 @@ export const MAX_CHUNK_BYTES = 1024 * 1024
 export const MAX_FRAMES_PER_JOB = 10_000
 export const MAX_IMAGE_SIDE = 16_384
 export const MAX_SAMPLES_PER_PIXEL = 65_536
+/** A signed envelope quoted inside another message (a worker's Result, a creator's assignment). */
+export const MAX_QUOTED_ENVELOPE_BYTES = 64 * 1024
+/** A fraud proof on the wire: two chunks, the quoted commitment and the Merkle path. */
+export const MAX_FRAUD_PROOF_WIRE_BYTES = 2 * MAX_CHUNK_BYTES + MAX_QUOTED_ENVELOPE_BYTES + 8 * 1024
+/** Arbitration rounds an accusation may go through. */
+export const MAX_ARBITRATION_ROUNDS = 16
 
 /** Byte length of a SHA-256 digest (Merkle roots, hashes). */
 export const HASH_BYTES = 32

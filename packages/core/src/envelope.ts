@@ -172,3 +172,28 @@ export function openEnvelope(bytes: Uint8Array, options: OpenOptions): Opened {
   }
   return { message: { type: e.type, body } as WireMessage, from, signer: e.signer, seq: e.seq, expiresAt: e.expiresAt }
 }
+
+/**
+ * Opens an envelope quoted inside another message as evidence (a worker's Result in a fraud proof, a creator's
+ * assignment forwarded to an arbiter): signature, domain, schema and author are all checked, but not freshness,
+ * since evidence is read long after it expired. The quote must still be of type `type`.
+ */
+export function openQuotedEnvelope(
+  bytes: Uint8Array,
+  options: { domain: string; maxBytes: number; type: MessageType },
+): Opened {
+  const raw = bytes.byteLength > options.maxBytes ? undefined : decodeCanonical(bytes, 'quoted envelope')
+  const expiresAt = (raw as { expiresAt?: unknown } | null)?.expiresAt
+  const opened = openEnvelope(bytes, {
+    domain: options.domain,
+    maxBytes: options.maxBytes,
+    now: typeof expiresAt === 'number' ? expiresAt : 0,
+  })
+  if (opened.message.type !== options.type) {
+    throw new CoreError('CORE__UNEXPECTED_TYPE', `quoted envelope is a ${opened.message.type}, not a ${options.type}`, {
+      type: opened.message.type,
+      expected: options.type,
+    })
+  }
+  return opened
+}

@@ -1,7 +1,9 @@
 import fc from 'fast-check'
 import {
+  AUTHOR_FIELD,
   HASH_BYTES,
   MAX_ADDRS,
+  MAX_ARBITRATION_ROUNDS,
   MAX_CHALLENGE_CHUNKS,
   MAX_CID_LENGTH,
   MAX_CLASSES,
@@ -239,6 +241,34 @@ export const receiptBody = fc.record(
   { requiredKeys: ['jobId', 'taskId', 'creator', 'worker', 'amount', 'commitment', 'epoch'] },
 )
 
+export const assignBody = fc
+  .record({
+    taskId: id,
+    result: fc.uint8Array({ maxLength: 1024 }),
+    order: orderBody,
+    issuedAt: uint,
+  })
+  .map(({ order, ...rest }) => ({ jobId: order.jobId, creator: order.creator, order, ...rest }))
+
+/** A creator's own accusation (carries its order) or a delegate's (carries the creator's assignment). */
+export const arbitrateBody = fc
+  .record({
+    taskId: id,
+    accuser: peerId,
+    round: posInt(MAX_ARBITRATION_ROUNDS),
+    fraudProof: fc.uint8Array({ maxLength: 4096 }),
+    order: orderBody,
+    assignment: fc.uint8Array({ maxLength: 2048 }),
+    byCreator: fc.boolean(),
+    issuedAt: uint,
+  })
+  .map(({ order, assignment, byCreator, accuser, ...rest }) => {
+    const ids = { ...rest, jobId: order.jobId, creator: order.creator }
+    return byCreator || accuser === order.creator
+      ? { ...ids, accuser: order.creator, order }
+      : { ...ids, accuser, assignment }
+  })
+
 /** A valid body arbitrary for each message type. */
 export const BODY_ARBITRARIES: { [T in MessageType]: fc.Arbitrary<Extract<WireMessage, { type: T }>['body']> } = {
   capacity: capacityBody,
@@ -251,6 +281,37 @@ export const BODY_ARBITRARIES: { [T in MessageType]: fc.Arbitrary<Extract<WireMe
   reveal: revealBody,
   verdict: verdictBody,
   receipt: receiptBody,
+  assign: assignBody,
+  arbitrate: arbitrateBody,
+}
+
+/**
+ * `message` as written by `author`: its author field set, and the fields that must agree with it (an assignment's
+ * order, a creator's own accusation) moved along, so the message stays valid.
+ */
+export function authoredBy(message: WireMessage, author: string): WireMessage {
+  switch (message.type) {
+    case 'assign':
+      return {
+        type: 'assign',
+        body: { ...message.body, creator: author, order: { ...message.body.order, creator: author } },
+      }
+    case 'arbitrate': {
+      const { order } = message.body
+      return order === undefined
+        ? { type: 'arbitrate', body: { ...message.body, accuser: author, creator: `${author}-creator` } }
+        : {
+            type: 'arbitrate',
+            body: { ...message.body, accuser: author, creator: author, order: { ...order, creator: author } },
+          }
+    }
+    default: {
+      const field = AUTHOR_FIELD[message.type]
+      return field === undefined
+        ? message
+        : ({ type: message.type, body: { ...message.body, [field]: author } } as WireMessage)
+    }
+  }
 }
 
 /** A valid message of type `type`. */

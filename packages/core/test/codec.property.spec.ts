@@ -1,7 +1,6 @@
 import fc from 'fast-check'
 import { beforeAll, describe, expect, it } from 'vitest'
 import {
-  AUTHOR_FIELD,
   BlobAssembler,
   blobCid,
   decodeBlobRequest,
@@ -27,7 +26,7 @@ import {
   type MessageType,
   type WireMessage,
 } from '../src/index.js'
-import { anyMessage, hostileBytes, messageOf } from './arbitraries.js'
+import { anyMessage, authoredBy, hostileBytes, messageOf } from './arbitraries.js'
 
 /** Runs `decode`; a thrown error must be a CoreError. Returns what it decoded, or the CoreError. */
 function decodedOrCoded<T>(decode: () => T): T | Error {
@@ -77,12 +76,7 @@ describe('decoders (property)', () => {
   })
 
   /** A message whose author field names `me`, so its envelope opens. */
-  function authored(message: WireMessage): WireMessage {
-    const field = AUTHOR_FIELD[message.type]
-    return field === undefined
-      ? message
-      : ({ type: message.type, body: { ...message.body, [field]: me.peerId.toString() } } as WireMessage)
-  }
+  const authored = (message: WireMessage): WireMessage => authoredBy(message, me.peerId.toString())
 
   const sealed = () =>
     fc

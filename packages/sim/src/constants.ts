@@ -27,6 +27,10 @@ export const MESSAGE_BYTES = Object.freeze({
   reveal: 400,
   verdict: 320,
   receipt: 420,
+  /** Header and the order; the quoted Result is added per message. */
+  assign: 900,
+  /** Header; the fraud proof and any quoted assignment are added per message. */
+  arbitrate: 300,
 })
 
 /** Bytes per task id in messages that list tasks. */

@@ -1,4 +1,6 @@
 import type { z } from 'zod'
+import { arbitrateSchema } from './arbitrate.js'
+import { assignSchema } from './assign.js'
 import { awardSchema } from './award.js'
 import { bidSchema } from './bid.js'
 import { capacitySchema } from './capacity.js'
@@ -22,6 +24,8 @@ export const MESSAGE_SCHEMAS = Object.freeze({
   reveal: revealSchema,
   verdict: verdictSchema,
   receipt: receiptSchema,
+  assign: assignSchema,
+  arbitrate: arbitrateSchema,
 })
 
 export type MessageType = keyof typeof MESSAGE_SCHEMAS
@@ -38,6 +42,8 @@ export const SCHEMA_VERSIONS: Readonly<Record<MessageType, number>> = Object.fre
   reveal: 1,
   verdict: 1,
   receipt: 1,
+  assign: 1,
+  arbitrate: 1,
 })
 
 /**
@@ -55,6 +61,8 @@ export const AUTHOR_FIELD: Readonly<Record<MessageType, string | undefined>> = O
   reveal: 'worker',
   verdict: 'verifier',
   receipt: undefined,
+  assign: 'creator',
+  arbitrate: 'accuser',
 })
 
 export const MESSAGE_TYPES = Object.freeze(Object.keys(MESSAGE_SCHEMAS) as MessageType[])

@@ -19,6 +19,10 @@ export function messageBytes(message: WireMessage): number {
       for (const proof of message.body.proofs) bytes += HASH_BYTES * proof.length
       return bytes
     }
+    case 'assign':
+      return base + message.body.result.byteLength
+    case 'arbitrate':
+      return base + message.body.fraudProof.byteLength + (message.body.assignment?.byteLength ?? 0)
     default:
       return base
   }
