@@ -192,7 +192,7 @@ describe('proof across drivers (WebGPU vs CPU reference)', () => {
             comparedChunks++
             if (!Buffer.from(chunks[k]!).equals(Buffer.from(honestChunks[index]!))) differingChunks++
           })
-          verifier.handle({ kind: 'recomputed', jobId: out.jobId, taskId: out.taskId, chunks }, 0)
+          verifier.handle({ kind: 'recomputed', jobId: out.jobId, taskId: out.taskId, worker: out.worker, chunks }, 0)
         } else if (out.kind === 'publish' && out.message.type === 'verdict') {
           verdicts.push(out.message.body)
         } else if (out.kind === 'slash') {

@@ -212,6 +212,7 @@ export class BenchNet {
             kind: 'recomputed',
             jobId: out.jobId,
             taskId: out.taskId,
+            worker: out.worker,
             chunks: out.indices.map((i) => honest[i] as Uint8Array),
           },
           this.#now,

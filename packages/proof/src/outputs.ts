@@ -30,3 +30,11 @@ export class OutputQueue<T> {
 export function taskKey(jobId: string, taskId: string): string {
   return `${jobId}\u0000${taskId}`
 }
+
+/**
+ * The key a check is held under: a task re-awarded after a failed check has a second worker's Result in flight
+ * while the first is still being arbitrated.
+ */
+export function checkKey(jobId: string, taskId: string, worker: string): string {
+  return `${jobId}\u0000${taskId}\u0000${worker}`
+}

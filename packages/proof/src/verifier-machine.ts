@@ -24,7 +24,7 @@ import {
   type ResultOpener,
 } from './fraud-proof.js'
 import { equalBytes, type Hash } from './merkle.js'
-import { OutputQueue, taskKey } from './outputs.js'
+import { checkKey, OutputQueue } from './outputs.js'
 import { defaultPlan, type SamplingPlan } from './default-plan.js'
 import { pickWeighted, randomBytes } from './random.js'
 import { Reputation } from './reputation.js'
@@ -86,7 +86,7 @@ export type VerifierInput =
   /** A worker's answer to our challenge, signed by `from`. */
   | { kind: 'reveal'; from: string; reveal: Reveal }
   /** Our driver's recomputation of the chunks a `recompute` output asked for, in the same order. */
-  | { kind: 'recomputed'; jobId: string; taskId: string; chunks: readonly Uint8Array[] }
+  | { kind: 'recomputed'; jobId: string; taskId: string; worker: string; chunks: readonly Uint8Array[] }
   /** The accuser `from` asks us to arbitrate its fraud proof (round 1+) for the job of `creator`. */
   | { kind: 'arbitrate'; from: string; creator: string; round: number; fraudProof: Uint8Array }
   /** A verdict gossiped on `/tessera/1/verdicts`, signed by `from`. */
@@ -110,8 +110,8 @@ export type VerifierEvent =
 
 export type VerifierOutput =
   | NetworkOutput
-  /** Recompute these chunks of the task (exactly, on our own engine) and feed back `recomputed`. */
-  | { kind: 'recompute'; jobId: string; taskId: string; indices: number[] }
+  /** Recompute these chunks of the task (exactly, on our own engine) and feed back `recomputed` for `worker`. */
+  | { kind: 'recompute'; jobId: string; taskId: string; worker: string; indices: number[] }
   /** Forward the worker's signed Result to `to`, which verifies it for us (an `assigned` input there). */
   | { kind: 'delegate'; to: string; jobId: string; taskId: string; creator: string; envelope: Uint8Array }
   /** Deliver the fraud proof to the arbiter `to` (an `arbitrate` input there); the verdict naming it is published. */
@@ -260,7 +260,7 @@ export class VerifierMachine implements SansIoMachine<VerifierInput, VerifierOut
         this.#onReveal(input.from, input.reveal, now)
         return
       case 'recomputed':
-        this.#onRecomputed(input.jobId, input.taskId, input.chunks, now)
+        this.#onRecomputed(input.jobId, input.taskId, input.worker, input.chunks, now)
         return
       case 'arbitrate':
         this.#onArbitrate(input, now)
@@ -352,7 +352,7 @@ export class VerifierMachine implements SansIoMachine<VerifierInput, VerifierOut
   }
 
   #onReveal(from: string, reveal: Reveal, now: number): void {
-    const check = this.#find(reveal.jobId, reveal.taskId)
+    const check = this.#find(reveal.jobId, reveal.taskId, reveal.worker)
     if (check.phase !== 'challenged' || from !== check.result.worker || reveal.worker !== from) {
       throw new ProofError(
         'PROOF__UNEXPECTED_MESSAGE',
@@ -379,11 +379,11 @@ export class VerifierMachine implements SansIoMachine<VerifierInput, VerifierOut
     check.paths = reveal.proofs
     check.phase = 'recomputing'
     this.#arm(check, now + this.#recomputeTimeout)
-    this.#out.push({ kind: 'recompute', jobId: check.result.jobId, taskId: check.result.taskId, indices: [...indices] })
+    this.#out.push({ kind: 'recompute', ...this.#ids(check), indices: [...indices] })
   }
 
-  #onRecomputed(jobId: string, taskId: string, chunks: readonly Uint8Array[], now: number): void {
-    const check = this.#find(jobId, taskId)
+  #onRecomputed(jobId: string, taskId: string, worker: string, chunks: readonly Uint8Array[], now: number): void {
+    const check = this.#find(jobId, taskId, worker)
     if (check.phase !== 'recomputing') {
       throw new ProofError('PROOF__UNEXPECTED_MESSAGE', `task ${taskId} is not waiting for a recomputation`, {
         taskId,
@@ -468,14 +468,14 @@ export class VerifierMachine implements SansIoMachine<VerifierInput, VerifierOut
     check.fraudProofHash = evidence.fraudProofHash
     this.#checks.set(check.key, check)
     this.#arm(check, now + this.#recomputeTimeout)
-    this.#out.push({ kind: 'recompute', jobId: result.jobId, taskId: result.taskId, indices: [proof.index] })
+    this.#out.push({ kind: 'recompute', ...this.#ids(check), indices: [proof.index] })
   }
 
   #onVerdict(from: string, verdict: Verdict, now: number): void {
     if (from === this.#self) return
     this.#reputation.observe(verdict, from)
-    const check = this.#checks.get(taskKey(verdict.jobId, verdict.taskId))
-    if (check === undefined || verdict.worker !== check.result.worker) return
+    const check = this.#checks.get(checkKey(verdict.jobId, verdict.taskId, verdict.worker))
+    if (check === undefined) return
     if (check.phase === 'delegated' && from === check.delegate && verdict.round === 0) {
       this.#onDelegateVerdict(check, verdict, now)
       return
@@ -675,11 +675,11 @@ export class VerifierMachine implements SansIoMachine<VerifierInput, VerifierOut
   // --- helpers ------------------------------------------------------------------------------------------------
 
   #newCheck(role: Check['role'], result: Result, envelope: Uint8Array, creator: string, policy: JobPolicy): Check {
-    const key = taskKey(result.jobId, result.taskId)
+    const key = checkKey(result.jobId, result.taskId, result.worker)
     if (this.#checks.has(key)) {
       throw new ProofError(
         'PROOF__DUPLICATE_TASK',
-        `task ${result.taskId} of job ${result.jobId} is already being checked`,
+        `${result.worker}'s result for task ${result.taskId} of job ${result.jobId} is already being checked`,
         {
           jobId: result.jobId,
           taskId: result.taskId,
@@ -718,13 +718,14 @@ export class VerifierMachine implements SansIoMachine<VerifierInput, VerifierOut
     }
   }
 
-  #find(jobId: string, taskId: string): Check {
-    const check = this.#checks.get(taskKey(jobId, taskId))
+  #find(jobId: string, taskId: string, worker: string): Check {
+    const check = this.#checks.get(checkKey(jobId, taskId, worker))
     if (check === undefined) {
-      throw new ProofError('PROOF__TASK_NOT_FOUND', `no check in flight for task ${taskId} of job ${jobId}`, {
-        jobId,
-        taskId,
-      })
+      throw new ProofError(
+        'PROOF__TASK_NOT_FOUND',
+        `no check in flight for ${worker}'s result for task ${taskId} of job ${jobId}`,
+        { jobId, taskId, worker },
+      )
     }
     return check
   }

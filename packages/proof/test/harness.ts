@@ -247,7 +247,10 @@ export class TestNet {
           return wrong === undefined ? chunk : wrong(chunk)
         })
         this.recomputed += chunks.length
-        peer.verifier.handle({ kind: 'recomputed', jobId: out.jobId, taskId: out.taskId, chunks }, now)
+        peer.verifier.handle(
+          { kind: 'recomputed', jobId: out.jobId, taskId: out.taskId, worker: out.worker, chunks },
+          now,
+        )
         return
       }
       case 'delegate': {

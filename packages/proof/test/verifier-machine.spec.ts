@@ -202,6 +202,30 @@ describe('VerifierMachine', () => {
     expect(quiet.slashes).toEqual([expect.objectContaining({ arbitrated: false })])
   })
 
+  it("should check a re-awarded task's next result while the first worker's accusation is still arbitrated", async () => {
+    const net = new TestNet({ verifier: { ...ALWAYS, verdictTimeoutMs: 1_000, arbitrationRounds: 1 } })
+    const creator = await net.addPeer({ selfVerifyWeight: 1e9 })
+    const [cheater, honestWorker, arbiter] = await net.addPeers(3)
+    creator.verifier.handle({ kind: 'verifiers', peers: [arbiter!.id] }, 0)
+    net.silent.add(arbiter!.id)
+    const honest = tensorOutput(seededRng(21), 8, 4)
+    net.commit(cheater!, creator, { jobId: 'j', taskId: 't', honest, delivered: corrupt(honest, [...Array(8).keys()]) })
+    expect(net.escalations).toEqual([expect.objectContaining({ to: arbiter!.id, round: 1 })])
+    expect(net.eventsOf('task:rejected').map((e) => e.event)).toEqual([
+      expect.objectContaining({ worker: cheater!.id }),
+    ])
+
+    // The task went to another worker while the arbiter has not answered: its result is checked on its own.
+    net.commit(honestWorker!, creator, { jobId: 'j', taskId: 't', honest })
+    expect(net.eventsOf('task:accepted').map((e) => e.event)).toEqual([
+      { name: 'task:accepted', jobId: 'j', taskId: 't', worker: honestWorker!.id, checked: true },
+    ])
+    expect(creator.verifier.pending).toBe(1)
+    net.advance(1_000)
+    expect(net.slashes).toEqual([expect.objectContaining({ worker: cheater!.id, arbitrated: false })])
+    expect(creator.verifier.pending).toBe(0)
+  })
+
   it('should delegate to a third peer, pay it, and take its verdict', async () => {
     const net = new TestNet({ verifier: { ...ALWAYS, selfVerifyWeight: 0 } })
     const [creator, worker, third] = await net.addPeers(3)
@@ -285,19 +309,28 @@ describe('VerifierMachine', () => {
     expect(() => v.handle({ kind: 'reveal', from: stranger!.id, reveal }, 2)).toThrow(
       expect.objectContaining({ code: 'PROOF__UNEXPECTED_MESSAGE' }),
     )
-    expect(() => v.handle({ kind: 'recomputed', jobId: 'j', taskId: 't', chunks: [] }, 2)).toThrow(
+    expect(() => v.handle({ kind: 'recomputed', jobId: 'j', taskId: 't', worker: worker!.id, chunks: [] }, 2)).toThrow(
       expect.objectContaining({ code: 'PROOF__UNEXPECTED_MESSAGE' }),
     )
     v.handle({ kind: 'reveal', from: worker!.id, reveal }, 2)
     const recompute = v.pollOutput()
     if (recompute?.kind !== 'recompute') throw new Error('expected a recompute')
-    expect(() => v.handle({ kind: 'recomputed', jobId: 'j', taskId: 't', chunks: [honest[0]!] }, 3)).toThrow(
-      expect.objectContaining({ code: 'PROOF__RECOMPUTE_MISMATCH' }),
-    )
+    expect(() =>
+      v.handle({ kind: 'recomputed', jobId: 'j', taskId: 't', worker: worker!.id, chunks: [honest[0]!] }, 3),
+    ).toThrow(expect.objectContaining({ code: 'PROOF__RECOMPUTE_MISMATCH' }))
     expect(() => v.handle({ kind: 'reveal', from: worker!.id, reveal: { ...reveal, taskId: 'nope' } }, 3)).toThrow(
       expect.objectContaining({ code: 'PROOF__TASK_NOT_FOUND' }),
     )
-    v.handle({ kind: 'recomputed', jobId: 'j', taskId: 't', chunks: recompute.indices.map((i) => honest[i]!) }, 3)
+    v.handle(
+      {
+        kind: 'recomputed',
+        jobId: 'j',
+        taskId: 't',
+        worker: worker!.id,
+        chunks: recompute.indices.map((i) => honest[i]!),
+      },
+      3,
+    )
     const outputs = drain(v)
     expect(outputs.find((o) => o.kind === 'publish')).toMatchObject({ message: { body: { outcome: 'pass' } } })
   })

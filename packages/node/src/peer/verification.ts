@@ -170,7 +170,7 @@ export class Verification {
       case 'send':
         return this.#send(out)
       case 'recompute':
-        return void this.#recompute(out.jobId, out.taskId, out.indices)
+        return void this.#recompute(out.jobId, out.taskId, out.worker, out.indices)
       case 'slash':
         this.#c.onSlash?.({
           worker: out.worker,
@@ -199,12 +199,12 @@ export class Verification {
     }
   }
 
-  async #recompute(jobId: string, taskId: string, indices: number[]): Promise<void> {
+  async #recompute(jobId: string, taskId: string, worker: string, indices: number[]): Promise<void> {
     const order = this.#c.orderOf(jobId)
     if (order === undefined) return
     try {
       const chunks = await this.#c.recompute(order, taskId, indices)
-      this.#verifier.feed({ kind: 'recomputed', jobId, taskId, chunks })
+      this.#verifier.feed({ kind: 'recomputed', jobId, taskId, worker, chunks })
     } catch (e) {
       this.#c.logger.warn({ err: String(e), taskId }, 'verification:recompute-failed')
     }

@@ -143,7 +143,7 @@ export class VerifierRole {
         return
       }
       case 'recompute':
-        this.#recompute(output.jobId, output.taskId, output.indices)
+        this.#recompute(output.jobId, output.taskId, output.worker, output.indices)
         return
       case 'delegate': {
         const { jobId, taskId, to, envelope } = output
@@ -186,7 +186,7 @@ export class VerifierRole {
    * The engine's part: recompute the challenged chunks. Partial recomputation costs its share of the task's work on
    * this peer's GPU; the result is the exact reference, except that a colluder echoes a fellow colluder's chunks.
    */
-  #recompute(jobId: string, taskId: string, indices: readonly number[]): void {
+  #recompute(jobId: string, taskId: string, worker: string, indices: readonly number[]): void {
     const ctx = this.#ctx
     const { scenario } = ctx
     const benchHours = ctx.jobs.get(jobId)?.benchHoursPerTask ?? scenario.jobs.benchHoursPerTask.median
@@ -203,7 +203,7 @@ export class VerifierRole {
           const k = echoed?.indices.indexOf(index) ?? -1
           return k >= 0 ? (echoed?.chunks[k] as Uint8Array) : ctx.outputs.reference(seed, index)
         })
-        this.host.feed({ kind: 'recomputed', jobId, taskId, chunks })
+        this.host.feed({ kind: 'recomputed', jobId, taskId, worker, chunks })
       },
       undefined,
     )
