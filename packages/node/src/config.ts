@@ -43,6 +43,19 @@ export const configSchema = z
         fault: z.enum(['none', 'lazy', 'crash-mid-job']).default('none'),
       })
       .default({ enabled: true, price: 100n, pricing: 'fixed', tiers: [3], stake: 1_000n, slots: 1, fault: 'none' }),
+    verification: z
+      .object({
+        /**
+         * Third peers (peer ids) this node may hand checks of its workers' results to, and ask to arbitrate its
+         * accusations; chosen at random, weighted by reputation.
+         */
+        verifiers: z.array(z.string().min(1).max(128)).max(64).default([]),
+        /** Weight of checking a result itself against each verifier's reputation score; 0 always delegates. */
+        selfWeight: z.number().min(0).max(1_000_000).default(1),
+        /** Verify and arbitrate for other creators when they ask. */
+        serve: z.boolean().default(true),
+      })
+      .default({ verifiers: [], selfWeight: 1, serve: true }),
     ledger: z
       .object({
         transport: z.enum(['litesvm', 'rpc']).default('litesvm'),

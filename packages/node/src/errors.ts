@@ -16,6 +16,7 @@ export type NodeErrorCode =
   | 'NODE__JOB_NOT_FOUND'
   | 'NODE__JOB_NOT_COMPLETE'
   | 'NODE__PEER_UNREACHABLE'
+  | 'NODE__INVALID_DELEGATION'
 
 /** An error raised by `@tessera/node`. Its message is what the CLI prints: say what was wrong and what to do. */
 export class NodeError extends TesseraError<NodeErrorCode> {

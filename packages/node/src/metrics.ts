@@ -11,6 +11,7 @@ export class NodeMetrics {
   readonly tasksCompleted: Counter<'role'>
   readonly tasksReassigned: Counter
   readonly verdicts: Counter<'outcome'>
+  readonly servedChecks: Counter<'role'>
   readonly tokensPaid: Counter
   readonly capacityRecords: Gauge
   readonly taskSeconds: Histogram
@@ -43,6 +44,12 @@ export class NodeMetrics {
       name: 'tessera_verdicts_total',
       help: 'Verification verdicts issued by this node',
       labelNames: ['outcome'],
+      registers,
+    })
+    this.servedChecks = new Counter({
+      name: 'tessera_served_checks_total',
+      help: 'Checks done for other creators: verify (delegated to us) or arbitrate (an accusation judged)',
+      labelNames: ['role'],
       registers,
     })
     this.tokensPaid = new Counter({ name: 'tessera_tokens_paid_total', help: 'Token units paid out', registers })

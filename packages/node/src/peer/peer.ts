@@ -172,6 +172,9 @@ export class Peer implements NodeOperations {
       clock: systemClock,
       rng: cryptoRng(),
       logger: init.logger,
+      verifiers: config.verification.verifiers,
+      selfVerifyWeight: config.verification.selfWeight,
+      serve: config.verification.serve,
       orderOf: (jobId) => market.scheduler?.job(jobId)?.order,
       recompute: (order, taskId, indices, options) => workload.recompute(order, taskId, indices, options),
       onSlash: (slash) => {
@@ -181,6 +184,10 @@ export class Peer implements NodeOperations {
           .catch((e: unknown) => init.logger.error({ err: String(e), worker: slash.worker }, 'stake:slash-failed'))
         metrics.verdicts.inc({ outcome: 'slash' })
         init.logger.warn({ worker: slash.worker, taskId: slash.taskId }, 'proof:upheld')
+      },
+      onPayment: (payment) => {
+        metrics.servedChecks.inc({ role: payment.role })
+        init.logger.info(payment, 'verification:served')
       },
       onEvent: (event) => {
         if (event.name === 'task:accepted') metrics.verdicts.inc({ outcome: 'pass' })

@@ -1,12 +1,15 @@
 import {
-  blobCid,
   type AbortOptions,
+  type Arbitrate,
+  type Assign,
+  blobCid,
   type Clock,
   type Inbound,
   type MessageBus,
   type Order,
   type Rng,
   TOPICS,
+  type WireMessage,
 } from '@tessera/core'
 import {
   openResultEnvelope,
@@ -23,6 +26,7 @@ import type { VerdictOutcome, VerifyRequest } from '@tessera/scheduler'
 import type { TaskExecution, TaskExecutor, TaskOutput } from '@tessera/scheduler/driver'
 import type { Logger } from 'pino'
 import { concat } from 'uint8arrays/concat'
+import { arbitratedOrder, assignedResult } from './delegation.js'
 import { MachineRunner } from './machine-runner.js'
 
 /** A fraud proof upheld against a worker: what the ledger slashes for. */
@@ -35,11 +39,37 @@ export interface SlashRecord {
   arbitrated: boolean
 }
 
+/** Verification work this peer did for another creator, which that creator owes it for. */
+export interface VerificationPayment {
+  payer: string
+  jobId: string
+  taskId: string
+  role: 'verify' | 'arbitrate'
+  /** Chunks recomputed. */
+  chunks: number
+}
+
 export interface VerificationComponents {
   bus: MessageBus
   clock: Clock
   rng: Rng
   logger: Logger
+  /**
+   * Third peers this peer may ask to verify its workers' Results and to arbitrate its accusations; weighted by
+   * their reputation. Change them later with {@link Verification.setVerifiers}.
+   * @default []
+   */
+  verifiers?: readonly string[]
+  /**
+   * Weight of checking a task ourselves against the third peers' weights: 0 always delegates when a verifier is known.
+   * @default 1
+   */
+  selfVerifyWeight?: number
+  /**
+   * Verify and arbitrate for other creators when they ask.
+   * @default true
+   */
+  serve?: boolean
   /** The order of one of our jobs, to recompute its tasks. */
   orderOf: (jobId: string) => Order | undefined
   /** Recomputes chunks of a task honestly on this peer's engine. */
@@ -48,23 +78,47 @@ export interface VerificationComponents {
   onSlash?: (slash: SlashRecord) => void
   /** Called for every verifier event (accepted, rejected, upheld…). */
   onEvent?: (event: VerifierEvent) => void
+  /** Called when this peer has verified or arbitrated for another creator, which owes it for the work. */
+  onPayment?: (payment: VerificationPayment) => void
 }
 
 const RESULT_ENVELOPES_KEPT = 10_000
+/** Other creators' orders and assignments kept, to recompute their tasks and to forward an accusation. */
+const FOREIGN_JOBS_KEPT = 1_000
+
+function taskKey(jobId: string, taskId: string): string {
+  return `${jobId}\u0000${taskId}`
+}
+
+/** Task ids name their job (`<jobId>/<index>`), so a task and its worker name one Result. */
+function resultKey(taskId: string, worker: string): string {
+  return `${taskId}\u0000${worker}`
+}
 
 /**
  * `@tessera/proof`'s machines on a real node. As a creator it verifies results by sampling (the scheduler's
- * `verify` hook): challenge, reveal, recompute on our engine, compare under the task's tolerance class, verdict.
- * As a worker it commits to each output (by wrapping the task executor) and answers challenges.
+ * `verify` hook): challenge, reveal, recompute on our engine, compare under the task's tolerance class, verdict,
+ * or it hands the check to a third peer (an `assign` message) and takes that peer's verdict. A failure with a fraud
+ * proof goes to further peers to arbitrate (`arbitrate` messages) before the worker is slashed. As a third peer it
+ * does the same checks for other creators. As a worker it commits to each output (by wrapping the task executor)
+ * and answers challenges from whichever verifier the creator chose.
  */
 export class Verification {
   readonly reputation: Reputation
   readonly #c: VerificationComponents
   readonly #verifier: MachineRunner<VerifierInput, VerifierOutput>
   readonly #prover: MachineRunner<ProverInput, ProverOutput>
-  /** Signed Result envelopes by task id: fraud proofs quote the worker's own signature. */
+  /**
+   * Signed Result envelopes by task and worker: fraud proofs quote the worker's own signature, and a task re-awarded
+   * after a failed check has a second worker's Result while the first is still being arbitrated.
+   */
   readonly #envelopes = new Map<string, Uint8Array>()
+  /** The scheduler's verify calls waiting for a decision, by task and worker. */
   readonly #pending = new Map<string, (outcome: VerdictOutcome) => void>()
+  /** Orders of other creators' jobs we verify or arbitrate, by job id. */
+  readonly #foreignOrders = new Map<string, Order>()
+  /** Creators' signed assignments by task key: an accusation we forward to an arbiter quotes one. */
+  readonly #assignments = new Map<string, Uint8Array>()
   readonly #unsubscribe: () => void
 
   constructor(components: VerificationComponents) {
@@ -75,7 +129,14 @@ export class Verification {
     const onError = (e: unknown, input: { kind: string }) =>
       components.logger.warn({ err: String(e), input: input.kind }, 'verification:rejected')
     this.#verifier = new MachineRunner<VerifierInput, VerifierOutput>(
-      new VerifierMachine({ self, rng: components.rng, openResult: openResultEnvelope, reputation: this.reputation }),
+      new VerifierMachine({
+        self,
+        rng: components.rng,
+        openResult: openResultEnvelope,
+        reputation: this.reputation,
+        verifiers: components.verifiers ?? [],
+        ...(components.selfVerifyWeight === undefined ? {} : { selfVerifyWeight: components.selfVerifyWeight }),
+      }),
       now,
       (out) => this.#onVerifierOutput(out),
       onError,
@@ -96,12 +157,18 @@ export class Verification {
     this.#prover.stop()
   }
 
+  /** Replaces the third peers this peer may delegate checks to and ask to arbitrate. */
+  setVerifiers(peers: readonly string[]): void {
+    this.#verifier.feed({ kind: 'verifiers', peers })
+  }
+
   /** The scheduler's verify hook: resolves once the verifier accepts or rejects the task. */
   verify = (request: VerifyRequest): Promise<VerdictOutcome> => {
-    const envelope = this.#envelopes.get(request.taskId)
+    const key = resultKey(request.taskId, request.worker)
+    const envelope = this.#envelopes.get(key)
     if (envelope === undefined) return Promise.resolve('fail')
     return new Promise((resolve) => {
-      this.#pending.set(request.taskId, resolve)
+      this.#pending.set(key, resolve)
       this.#verifier.feed({ kind: 'result', result: request.result, envelope })
     })
   }
@@ -133,7 +200,7 @@ export class Verification {
         if (inbound.envelope !== undefined) {
           if (this.#envelopes.size >= RESULT_ENVELOPES_KEPT)
             this.#envelopes.delete(this.#envelopes.keys().next().value as string)
-          this.#envelopes.set(message.body.taskId, inbound.envelope)
+          this.#envelopes.set(resultKey(message.body.taskId, message.body.worker), inbound.envelope)
         }
         return
       case 'challenge':
@@ -144,9 +211,68 @@ export class Verification {
         if (inbound.from !== this.#c.bus.self)
           this.#verifier.feed({ kind: 'verdict', from: inbound.from, verdict: message.body })
         return
+      case 'assign':
+        if (this.#c.serve !== false && inbound.envelope !== undefined) this.#onAssign(message.body, inbound.envelope)
+        return
+      case 'arbitrate':
+        if (this.#c.serve !== false) this.#onArbitrate(message.body)
+        return
       default:
         return
     }
+  }
+
+  /** A creator asks us to check one of its workers' Results. */
+  #onAssign(assign: Assign, envelope: Uint8Array): void {
+    let result
+    try {
+      result = assignedResult(assign)
+    } catch (e) {
+      this.#c.logger.warn({ err: String(e), from: assign.creator }, 'verification:rejected')
+      return
+    }
+    this.#remember(assign.order, taskKey(assign.jobId, assign.taskId), envelope)
+    this.#verifier.feed({ kind: 'assigned', from: assign.creator, result, envelope: assign.result })
+  }
+
+  /** An accuser asks us to arbitrate its fraud proof. */
+  #onArbitrate(arbitrate: Arbitrate): void {
+    let order
+    try {
+      order = arbitratedOrder(arbitrate)
+    } catch (e) {
+      this.#c.logger.warn({ err: String(e), from: arbitrate.accuser }, 'verification:rejected')
+      return
+    }
+    this.#remember(order)
+    this.#verifier.feed({
+      kind: 'arbitrate',
+      from: arbitrate.accuser,
+      creator: arbitrate.creator,
+      round: arbitrate.round,
+      fraudProof: arbitrate.fraudProof,
+    })
+  }
+
+  /** Keeps another creator's order (and the assignment that vouches for it), the oldest forgotten first. */
+  #remember(order: Order, key?: string, assignment?: Uint8Array): void {
+    if (this.#c.orderOf(order.jobId) !== undefined) return
+    this.#foreignOrders.delete(order.jobId)
+    this.#foreignOrders.set(order.jobId, order)
+    if (this.#foreignOrders.size > FOREIGN_JOBS_KEPT)
+      this.#foreignOrders.delete(this.#foreignOrders.keys().next().value as string)
+    if (key === undefined || assignment === undefined) return
+    this.#assignments.set(key, assignment)
+    if (this.#assignments.size > FOREIGN_JOBS_KEPT)
+      this.#assignments.delete(this.#assignments.keys().next().value as string)
+  }
+
+  #orderOf(jobId: string): Order | undefined {
+    return this.#c.orderOf(jobId) ?? this.#foreignOrders.get(jobId)
+  }
+
+  #sendTo(to: string, message: WireMessage): void {
+    this.#send({ kind: 'send', to, message })
   }
 
   #send(out: { kind: 'publish' | 'send' } & Record<string, unknown>): void {
@@ -181,26 +307,74 @@ export class Verification {
           arbitrated: out.arbitrated,
         })
         return
+      case 'delegate': {
+        const order = this.#c.orderOf(out.jobId)
+        // Without the order the delegate could not recompute: the machine checks the task itself once its wait ends.
+        if (order === undefined) return void this.#c.logger.warn({ jobId: out.jobId }, 'verification:order-unknown')
+        return this.#sendTo(out.to, {
+          type: 'assign',
+          body: {
+            jobId: out.jobId,
+            taskId: out.taskId,
+            creator: out.creator,
+            result: out.envelope as Assign['result'],
+            order,
+            issuedAt: this.#c.clock.now(),
+          },
+        })
+      }
+      case 'escalate':
+        return this.#escalate(out)
+      case 'payment':
+        this.#c.onPayment?.({
+          payer: out.payer,
+          jobId: out.jobId,
+          taskId: out.taskId,
+          role: out.role,
+          chunks: out.chunks,
+        })
+        return
       case 'event':
         this.#onEvent(out.event)
         return
-      default:
-        // Delegation, escalation and verifier payments need third-party verifiers, which this peer does not name.
-        this.#c.logger.debug({ kind: out.kind }, 'verification:output-ignored')
     }
+  }
+
+  /** Asks an arbiter to judge our fraud proof, with what vouches for the order it must recompute from. */
+  #escalate(out: Extract<VerifierOutput, { kind: 'escalate' }>): void {
+    const ours = out.creator === this.#c.bus.self
+    const order = ours ? this.#c.orderOf(out.jobId) : undefined
+    const assignment = ours ? undefined : this.#assignments.get(taskKey(out.jobId, out.taskId))
+    if (order === undefined && assignment === undefined) {
+      // Nothing vouches for the order, so the arbiter could not recompute: the machine moves on when its wait ends.
+      this.#c.logger.warn({ jobId: out.jobId, taskId: out.taskId }, 'verification:order-unknown')
+      return
+    }
+    const body: Arbitrate = {
+      jobId: out.jobId,
+      taskId: out.taskId,
+      accuser: this.#c.bus.self,
+      creator: out.creator,
+      round: out.round,
+      fraudProof: out.fraudProof as Arbitrate['fraudProof'],
+      ...(order !== undefined ? { order } : { assignment: assignment as Arbitrate['assignment'] }),
+      issuedAt: this.#c.clock.now(),
+    }
+    this.#sendTo(out.to, { type: 'arbitrate', body })
   }
 
   #onEvent(event: VerifierEvent): void {
     this.#c.onEvent?.(event)
     if (event.name === 'task:accepted' || event.name === 'task:rejected') {
-      const resolve = this.#pending.get(event.taskId)
-      this.#pending.delete(event.taskId)
+      const key = resultKey(event.taskId, event.worker)
+      const resolve = this.#pending.get(key)
+      this.#pending.delete(key)
       resolve?.(event.name === 'task:accepted' ? 'pass' : event.outcome)
     }
   }
 
   async #recompute(jobId: string, taskId: string, worker: string, indices: number[]): Promise<void> {
-    const order = this.#c.orderOf(jobId)
+    const order = this.#orderOf(jobId)
     if (order === undefined) return
     try {
       const chunks = await this.#c.recompute(order, taskId, indices)

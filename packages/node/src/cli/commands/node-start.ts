@@ -18,6 +18,7 @@ interface StartFlags {
   slots?: number
   fault?: NodeConfig['worker']['fault']
   clusterUrl?: string
+  verifier?: string[]
   apiPort?: number
   worker: boolean
   logLevel?: NodeConfig['logLevel']
@@ -47,6 +48,10 @@ function applyFlags(config: NodeConfig, flags: StartFlags): NodeConfig {
         ...(flags.slots !== undefined ? { slots: flags.slots } : {}),
         ...(flags.fault !== undefined ? { fault: flags.fault } : {}),
       },
+      verification: {
+        ...config.verification,
+        ...(flags.verifier !== undefined ? { verifiers: flags.verifier } : {}),
+      },
       ledger: {
         ...config.ledger,
         ...(flags.clusterUrl !== undefined ? { transport: 'rpc', url: flags.clusterUrl } : {}),
@@ -74,6 +79,7 @@ export function registerNodeStart(node: Command, program: Command, io: CliIo): v
         'misbehave on purpose, for demos: lazy (1 sample per pixel) or crash-mid-job (SIGKILL on an award once a tile was receipted)',
       ).choices(['none', 'lazy', 'crash-mid-job']),
     )
+    .option('--verifier <peer-id...>', 'third peers that may check results for this creator and arbitrate')
     .option('--cluster-url <url>', 'Solana JSON-RPC URL (default: embedded LiteSVM)')
     .option('--api-port <port>', 'control API and /metrics port (0 picks one)', (v) => {
       const n = Number(v)

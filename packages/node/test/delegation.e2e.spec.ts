@@ -1,0 +1,140 @@
+import { join } from 'node:path'
+import type { Verdict } from '@tessera/core'
+import { createEngine, type Engine, generateScene } from '@tessera/gpu'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { NodeConfigInput } from '../src/config.js'
+import { initDataDir, resolveDataDir } from '../src/data-dir.js'
+import { createLogger } from '../src/logger.js'
+import { Peer } from '../src/peer/peer.js'
+import { tempDir } from './helpers.js'
+
+/** How long anything may take to arrive over the network or render on lavapipe. */
+const WAIT_MS = 120_000
+
+async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + WAIT_MS
+  for (;;) {
+    const value = await probe()
+    if (value !== undefined) return value
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 200))
+  }
+}
+
+/**
+ * Third-party verification over real libp2p (loopback TCP), Dawn on lavapipe and LiteSVM: the creator hands every
+ * check to a verifier peer (`assign`), which challenges the worker itself and recomputes from the creator's inputs;
+ * a lazy worker's fraud proof goes to an arbiter (`arbitrate`) that the verifier names, which recomputes the disputed
+ * chunk and upholds it; the verifier slashes, the creator takes the delegate's verdict and re-auctions the tile.
+ */
+describe('delegated verification and arbitration between real peers', () => {
+  let engine: Engine
+  let dir: { path: string; cleanup: () => Promise<void> }
+  const peers: Peer[] = []
+
+  async function start(name: string, overrides: NodeConfigInput): Promise<Peer> {
+    const dataDir = resolveDataDir(join(dir.path, name))
+    const { identity, config } = await initDataDir(dataDir, {
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      logLevel: 'silent',
+      ...overrides,
+    })
+    const peer = await Peer.start({
+      dir: dataDir,
+      config,
+      identity,
+      logger: createLogger('silent'),
+      engine,
+      score: 100,
+    })
+    peers.push(peer)
+    return peer
+  }
+
+  beforeAll(async () => {
+    engine = await createEngine()
+    dir = await tempDir('tessera-delegation-')
+  })
+
+  afterAll(async () => {
+    await Promise.allSettled(peers.map((p) => p.stop()))
+    engine?.destroy()
+    await dir?.cleanup()
+  })
+
+  it('should check results through a third peer, arbitrate the cheater and complete the job with the honest worker', async () => {
+    const arbiter = await start('arbiter', { worker: { enabled: false } })
+    const boot = [arbiter.node.getMultiaddrs()[0]!.toString()]
+    const id = (p: Peer) => p.node.peerId.toString()
+    const verifier = await start('verifier', {
+      bootstrap: boot,
+      worker: { enabled: false },
+      verification: { verifiers: [id(arbiter)] },
+    })
+    const cheater = await start('cheater', { bootstrap: boot, worker: { fault: 'lazy' } })
+    const honest = await start('honest', { bootstrap: boot })
+    // selfWeight 0: the creator never checks a result itself while a verifier is known.
+    const creator = await start('creator', {
+      bootstrap: boot,
+      worker: { enabled: false },
+      verification: { verifiers: [id(verifier)], selfWeight: 0 },
+    })
+
+    const verdicts: { from: string; verdict: Verdict }[] = []
+    creator.node.bus.onMessage(({ from, message }) => {
+      if (message.type === 'verdict') verdicts.push({ from, verdict: message.body })
+    })
+    const challengers = new Set<string>()
+    for (const worker of [cheater, honest]) {
+      worker.node.bus.onMessage(({ from, message }) => {
+        if (message.type === 'challenge') challengers.add(from)
+      })
+    }
+
+    await until('both capacity records', async () => ((await creator.status()).capacityRecords >= 2 ? true : undefined))
+    await creator.airdrop(1_000_000n)
+    const scene = await creator.putBlob(await generateScene({ subdivisions: 1 }))
+    const { jobId } = await creator.submitJob({
+      kind: 'render',
+      inputs: [scene],
+      render: { frames: 1, width: 32, height: 32, tileWidth: 16, tileHeight: 32, samples: 4 },
+      maxPrice: '200',
+      minBids: 2,
+    })
+
+    const status = await until('the job to complete', async () => {
+      const s = await creator.jobStatus(jobId)
+      return s.state === 'completed' ? s : undefined
+    })
+    expect(status.verified).toBe(2)
+
+    const slash = await until('the verifier to slash the cheater', () =>
+      verifier.slashes.find((s) => s.worker === id(cheater)),
+    )
+    expect(slash.arbitrated).toBe(true)
+    expect(slash.jobId).toBe(jobId)
+
+    // Only the delegate challenged: the creator handed every check over.
+    expect([...challengers]).toEqual([id(verifier)])
+    const fromVerifier = verdicts.filter((v) => v.from === id(verifier))
+    expect(fromVerifier.some((v) => v.verdict.worker === id(honest) && v.verdict.outcome === 'pass')).toBe(true)
+    const accusation = fromVerifier.find((v) => v.verdict.worker === id(cheater) && v.verdict.outcome === 'fail')
+    expect(accusation?.verdict.arbiter).toBe(id(arbiter))
+    expect(accusation?.verdict.fraudProof).toBeDefined()
+    // The arbiter recomputed the disputed chunk from the creator's inputs and upheld the accusation, in round 1.
+    const ruling = await until('the arbiter to rule', () =>
+      verdicts.find((v) => v.from === id(arbiter) && v.verdict.worker === id(cheater)),
+    )
+    expect(ruling.verdict.outcome).toBe('fail')
+    expect(ruling.verdict.round).toBe(1)
+    expect(ruling.verdict.fraudProof).toEqual(accusation?.verdict.fraudProof)
+
+    // The creator rejected the cheater's tile on the delegate's word, and the honest worker redid it.
+    expect(status.workers?.[id(cheater)]?.accepted).toBe(0)
+    expect(status.workers?.[id(cheater)]?.rejected).toBeGreaterThanOrEqual(1)
+    expect(status.workers?.[id(honest)]?.accepted).toBe(2)
+    // Each third peer counted the work the creator owes it for.
+    expect(await verifier.prometheusText()).toMatch(/tessera_served_checks_total\{role="verify"\} [1-9]/)
+    expect(await arbiter.prometheusText()).toMatch(/tessera_served_checks_total\{role="arbitrate"\} 1/)
+  }, 300_000)
+})
