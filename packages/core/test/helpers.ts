@@ -1,5 +1,11 @@
 import { createNode, type NodeInit, type TesseraNode } from '../src/index.js'
-import type { CapacityAnnouncement } from '../src/index.js'
+import type { CapacityAnnouncement, WireMessage } from '../src/index.js'
+
+/** A worker's bid on `jobId`: a message that travels on the bids topic (or straight to the creator). */
+export const bid = (worker: string, jobId = 'job-1'): WireMessage => ({
+  type: 'bid',
+  body: { jobId, worker, price: 10n, etaMs: 1_000, score: 2, maxTasks: 1, issuedAt: Date.now() },
+})
 
 /** Polls `condition` until it holds, failing with `what` after `timeoutMs`: tests wait on conditions, not on time. */
 export async function waitFor(

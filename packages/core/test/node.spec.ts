@@ -12,7 +12,7 @@ import {
   type Inbound,
   type RejectedMessage,
 } from '../src/index.js'
-import { NodeSet, sampleCapacity, tcpAddr, waitFor } from './helpers.js'
+import { bid, NodeSet, sampleCapacity, tcpAddr, waitFor } from './helpers.js'
 
 const heartbeat = (worker: string) => ({
   type: 'heartbeat' as const,
@@ -109,6 +109,37 @@ describe('createNode', () => {
     expect(rejected).toMatchObject([{ from: b.peerId.toString(), code: 'CORE__SIGNER_MISMATCH' }])
   })
 
+  it('should refuse a gossip-only message sent down a direct stream', async () => {
+    const a = await set.create()
+    const b = await set.create({ bootstrap: [tcpAddr(a)] })
+    const received: Inbound[] = []
+    a.bus.onMessage((m) => received.push(m))
+    await waitFor(() => b.libp2p.getConnections(a.peerId).length > 0, 'b to connect to a')
+    const verdict = sealEnvelope(
+      b.identity,
+      {
+        type: 'verdict',
+        body: {
+          jobId: 'j',
+          taskId: 't',
+          worker: 'w',
+          verifier: b.peerId.toString(),
+          root: new Uint8Array(32),
+          outcome: 'pass',
+          round: 0,
+          issuedAt: Date.now(),
+        },
+      },
+      { domain: domainOf('direct'), seq: 1n, expiresAt: Date.now() + 60_000 },
+    )
+    const stream = await b.libp2p.dialProtocol(a.peerId, PROTOCOLS.task)
+    stream.send(lp.encode.single(verdict))
+    await stream.close()
+    const ack = await lp.decode(stream).next()
+    expect(decodeCanonical(ack.value!.subarray())).toEqual({ r: 'CORE__WRONG_CHANNEL' })
+    expect(received).toEqual([])
+  })
+
   it('should refuse a direct frame over the size bound before reading it', async () => {
     const a = await set.create()
     const b = await set.create({ bootstrap: [tcpAddr(a)] })
@@ -135,16 +166,16 @@ describe('createNode', () => {
 
   it('should deliver a published message to a subscriber', async () => {
     const [a, b] = await set.network(2)
-    b!.bus.subscribe(TOPICS.orders)
-    a!.bus.subscribe(TOPICS.orders)
+    b!.bus.subscribe(TOPICS.bids)
+    a!.bus.subscribe(TOPICS.bids)
     const received: Inbound[] = []
     b!.bus.onMessage((m) => received.push(m))
     // The mesh, not just the subscription: a message published before the gossipsub streams are up may be dropped.
-    await waitFor(() => a!.meshPeers(TOPICS.orders).includes(b!.peerId.toString()), 'a mesh link to b')
-    await a!.bus.publish(TOPICS.orders, heartbeat(a!.peerId.toString()))
+    await waitFor(() => a!.meshPeers(TOPICS.bids).includes(b!.peerId.toString()), 'a mesh link to b')
+    await a!.bus.publish(TOPICS.bids, bid(a!.peerId.toString()))
     await waitFor(() => received.length > 0, 'delivery')
     expect(received[0]!.from).toBe(a!.peerId.toString())
-    expect(received[0]!.topic).toBe(TOPICS.orders)
+    expect(received[0]!.topic).toBe(TOPICS.bids)
   })
 
   it('should send a direct message and resolve once the peer accepted it', async () => {

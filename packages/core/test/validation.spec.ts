@@ -13,15 +13,10 @@ import {
   type Topic,
   type WireMessage,
 } from '../src/index.js'
-import { NodeSet, tcpAddr, waitFor } from './helpers.js'
+import { bid, NodeSet, tcpAddr, waitFor } from './helpers.js'
 
 /** Short enough that a captured message can be replayed once gossipsub has forgotten it, within a test. */
 const SEEN_TTL_MS = 1_000
-
-const bid = (worker: string, jobId = 'job-1'): WireMessage => ({
-  type: 'bid',
-  body: { jobId, worker, price: 10n, etaMs: 1_000, score: 2, maxTasks: 1, issuedAt: Date.now() },
-})
 
 /**
  * Acceptance 4: an attacker node publishes crafted bytes straight into gossipsub. The receiver's topic validator
@@ -213,7 +208,7 @@ describe('gossip validation', () => {
     )
   })
 
-  it('should refuse to publish an envelope its peers would reject as oversized', async () => {
+  it('should reject a message on a channel its type does not travel on, and lower the sender score', async () => {
     const a = await attacker(TOPICS.verdicts)
     const reveal: WireMessage = {
       type: 'reveal',
@@ -223,12 +218,33 @@ describe('gossip validation', () => {
         worker: a.peerId.toString(),
         root: new Uint8Array(32),
         indices: [0],
-        chunks: [new Uint8Array(MAX_GOSSIP_ENVELOPE_BYTES)],
+        chunks: [new Uint8Array(16)],
         proofs: [[]],
         issuedAt: Date.now(),
       },
     }
-    await expect(a.bus.publish(TOPICS.verdicts, reveal)).rejects.toMatchObject({ code: 'CORE__MESSAGE_TOO_LARGE' })
+    // A signer cannot flood a topic with direct-only messages: its own bus refuses, and peers reject and penalise.
+    await expect(a.bus.publish(TOPICS.verdicts, reveal)).rejects.toMatchObject({ code: 'CORE__WRONG_CHANNEL' })
+    const bytes = sealEnvelope(a.identity, reveal, {
+      domain: domainOf(TOPICS.verdicts),
+      seq: 1n,
+      expiresAt: Date.now() + 60_000,
+    })
+    await expectRejected(a, TOPICS.verdicts, bytes, 'CORE__WRONG_CHANNEL')
+    // Nor send a gossip-only message down a direct stream.
+    const verdictBody = {
+      jobId: 'job-1',
+      taskId: 't1',
+      worker: 'w',
+      verifier: a.peerId.toString(),
+      root: new Uint8Array(32),
+      outcome: 'pass' as const,
+      round: 0,
+      issuedAt: Date.now(),
+    }
+    await expect(a.bus.send(receiver.peerId.toString(), { type: 'verdict', body: verdictBody })).rejects.toMatchObject({
+      code: 'CORE__WRONG_CHANNEL',
+    })
   })
 
   it('should deliver an honest message and leave its sender score non-negative', async () => {

@@ -18,7 +18,7 @@ import { ReplayGuard, SequenceCounter } from '../replay.js'
 import type { PeerPenalties } from './peer-penalties.js'
 import { DIRECT_DOMAIN, domainOf, isTopic, PROTOCOLS, TOPICS, type Topic } from '../topics.js'
 import { decodeCanonical, encodeCanonical } from '../wire/codec.js'
-import type { WireMessage } from '../wire/messages.js'
+import { assertChannel, type WireMessage } from '../wire/messages.js'
 import { TopicValidatorResult, type GossipMessage, type GossipSub, type TopicValidatorFn } from './gossip.js'
 import { abortStreamOnSignal, nextFrame, readFrames, sendFrames } from './stream-io.js'
 
@@ -129,6 +129,7 @@ export class Libp2pMessageBus implements MessageBus {
     this.#assertStarted('publish')
     if (!isTopic(topic))
       throw new CoreError('CORE__INVALID_CONFIG', `${String(topic)} is not a Tessera topic`, { topic })
+    assertChannel(message.type, topic)
     const bytes = this.#seal(domainOf(topic), message, options.ttlMs)
     if (bytes.byteLength > MAX_GOSSIP_ENVELOPE_BYTES) {
       // Peers would reject it and penalise us: refuse here instead.
@@ -147,6 +148,7 @@ export class Libp2pMessageBus implements MessageBus {
   async send(to: string, message: WireMessage, options: SendOptions = {}): Promise<void> {
     throwIfAborted(options.signal)
     this.#assertStarted('send')
+    assertChannel(message.type, 'direct')
     const bytes = this.#seal(DIRECT_DOMAIN, message, options.ttlMs)
     if (bytes.byteLength > MAX_DIRECT_ENVELOPE_BYTES) {
       throw new CoreError(
@@ -248,6 +250,7 @@ export class Libp2pMessageBus implements MessageBus {
           now,
           replay: this.#replay,
         })
+        assertChannel(opened.message.type, topic)
         this.#validated.set(message, opened)
         return TopicValidatorResult.Accept
       } catch (e) {
@@ -316,6 +319,7 @@ export class Libp2pMessageBus implements MessageBus {
       now: this.#components.clock.now(),
       replay: this.#replay,
     })
+    assertChannel(opened.message.type, 'direct')
     if (opened.from !== remote) {
       throw new CoreError('CORE__SIGNER_MISMATCH', 'a direct message must be signed by the peer that sends it', {
         from: opened.from,

@@ -1,4 +1,6 @@
 import type { z } from 'zod'
+import { CoreError } from '../errors.js'
+import { TOPICS, type Topic } from '../topics.js'
 import { arbitrateSchema } from './arbitrate.js'
 import { assignSchema } from './assign.js'
 import { awardSchema } from './award.js'
@@ -64,6 +66,42 @@ export const AUTHOR_FIELD: Readonly<Record<MessageType, string | undefined>> = O
   assign: 'creator',
   arbitrate: 'accuser',
 })
+
+/** Where a message travels: a gossip topic, or a direct stream to one peer. */
+export type Channel = Topic | 'direct'
+
+/**
+ * The channels each type may arrive on. Domain separation stops an envelope from being replayed on another channel.
+ * This table stops a signer from choosing a channel its type has no business on: an `assign` gossiped to every
+ * peer, or a `reveal` flooding the verdicts topic.
+ */
+export const MESSAGE_CHANNELS: Readonly<Record<MessageType, readonly Channel[]>> = Object.freeze({
+  capacity: [TOPICS.capacity],
+  order: [TOPICS.orders],
+  // Bids go to the bids topic, or straight to the creator when the worker bids directly.
+  bid: [TOPICS.bids, 'direct'],
+  award: ['direct'],
+  heartbeat: ['direct'],
+  result: ['direct'],
+  challenge: ['direct'],
+  reveal: ['direct'],
+  verdict: [TOPICS.verdicts],
+  receipt: ['direct'],
+  assign: ['direct'],
+  arbitrate: ['direct'],
+})
+
+/** Whether a message of `type` may travel on `channel`. */
+export function allowedOn(type: MessageType, channel: Channel): boolean {
+  return MESSAGE_CHANNELS[type].includes(channel)
+}
+
+/** Throws `CORE__WRONG_CHANNEL` unless a message of `type` may travel on `channel`. */
+export function assertChannel(type: MessageType, channel: Channel): void {
+  if (!allowedOn(type, channel)) {
+    throw new CoreError('CORE__WRONG_CHANNEL', `a ${type} message does not travel on ${channel}`, { type, channel })
+  }
+}
 
 export const MESSAGE_TYPES = Object.freeze(Object.keys(MESSAGE_SCHEMAS) as MessageType[])
 
