@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { z } from 'zod'
 import { MAX_CONFIG_BYTES } from './constants.js'
 import { NodeError } from './errors.js'
@@ -7,6 +8,19 @@ const amount = z
   .union([z.string().regex(/^\d{1,20}$/), z.number().int().nonnegative(), z.bigint().nonnegative()])
   .transform((v) => BigInt(v))
   .refine((v) => v <= 0xffff_ffff_ffff_ffffn, 'amount out of u64 range')
+
+/** A libp2p peer id in its string form (`12D3KooW…`), checked by parsing it. */
+const peerIdString = z
+  .string()
+  .max(128)
+  .refine((v) => {
+    try {
+      peerIdFromString(v)
+      return true
+    } catch {
+      return false
+    }
+  }, 'not a peer id')
 
 /** The node's config file (`<data dir>/config.json`), validated on load; every field has a default. */
 export const configSchema = z
@@ -49,7 +63,7 @@ export const configSchema = z
          * Third peers (peer ids) this node may hand checks of its workers' results to, and ask to arbitrate its
          * accusations; chosen at random, weighted by reputation.
          */
-        verifiers: z.array(z.string().min(1).max(128)).max(64).default([]),
+        verifiers: z.array(peerIdString).max(64).default([]),
         /** Weight of checking a result itself against each verifier's reputation score; 0 always delegates. */
         selfWeight: z.number().min(0).max(1_000_000).default(1),
         /** Verify and arbitrate for other creators when they ask. */

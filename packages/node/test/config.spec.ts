@@ -28,6 +28,19 @@ describe('config', () => {
     }
   })
 
+  it('should take third-party verifiers as peer ids and refuse anything else', () => {
+    const defaults = parseConfig({}).verification
+    expect(defaults).toEqual({ verifiers: [], selfWeight: 1, serve: true })
+    const peer = '12D3KooWJPvoBcKArbt3mcJG4ESAEsNQJKQHQZw8ePv95U2rfpJg'
+    expect(parseConfig({ verification: { verifiers: [peer], selfWeight: 0 } }).verification).toEqual({
+      verifiers: [peer],
+      selfWeight: 0,
+      serve: true,
+    })
+    expect(() => parseConfig({ verification: { verifiers: ['12D3KooWtypo'] } })).toThrow(/verification\.verifiers\.0/)
+    expect(() => parseConfig({ verification: { selfWeight: -1 } })).toThrow(/verification\.selfWeight/)
+  })
+
   it('should reject a missing, non-JSON or oversized file with distinct codes', async () => {
     const dir = await tempDir()
     try {
