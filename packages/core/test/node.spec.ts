@@ -86,7 +86,7 @@ describe('createNode', () => {
     )
   })
 
-  it('should refuse a direct message not signed by the peer that sends it', async () => {
+  it('should refuse a direct message not signed by the peer that sends it, or of a type that is not sent direct', async () => {
     const a = await set.create()
     const b = await set.create({ bootstrap: [tcpAddr(a)] })
     const someoneElse = await generateIdentity()
@@ -95,26 +95,19 @@ describe('createNode', () => {
     a.bus.onMessage((m) => received.push(m))
     a.addEventListener('message:rejected', (e) => rejected.push(e.detail))
     await waitFor(() => b.libp2p.getConnections(a.peerId).length > 0, 'b to connect to a')
-    const forged = sealEnvelope(someoneElse, heartbeat(someoneElse.peerId.toString()), {
-      domain: domainOf('direct'),
-      seq: 1n,
-      expiresAt: Date.now() + 60_000,
-    })
-    const stream = await b.libp2p.dialProtocol(a.peerId, PROTOCOLS.task)
-    stream.send(lp.encode.single(forged))
-    await stream.close()
-    const ack = await lp.decode(stream).next()
-    expect(decodeCanonical(ack.value!.subarray())).toEqual({ r: 'CORE__SIGNER_MISMATCH' })
-    expect(received).toEqual([])
-    expect(rejected).toMatchObject([{ from: b.peerId.toString(), code: 'CORE__SIGNER_MISMATCH' }])
-  })
+    /** Sends raw envelope bytes from b to a and returns a's acknowledgement. */
+    const sendRaw = async (bytes: Uint8Array): Promise<unknown> => {
+      const stream = await b.libp2p.dialProtocol(a.peerId, PROTOCOLS.task)
+      stream.send(lp.encode.single(bytes))
+      await stream.close()
+      const ack = await lp.decode(stream).next()
+      return decodeCanonical(ack.value!.subarray())
+    }
+    const direct = { domain: domainOf('direct'), seq: 1n, expiresAt: Date.now() + 60_000 }
 
-  it('should refuse a gossip-only message sent down a direct stream', async () => {
-    const a = await set.create()
-    const b = await set.create({ bootstrap: [tcpAddr(a)] })
-    const received: Inbound[] = []
-    a.bus.onMessage((m) => received.push(m))
-    await waitFor(() => b.libp2p.getConnections(a.peerId).length > 0, 'b to connect to a')
+    const forged = sealEnvelope(someoneElse, heartbeat(someoneElse.peerId.toString()), direct)
+    expect(await sendRaw(forged)).toEqual({ r: 'CORE__SIGNER_MISMATCH' })
+    // A verdict travels on the verdicts topic only, even signed by its sender for the direct domain.
     const verdict = sealEnvelope(
       b.identity,
       {
@@ -130,14 +123,14 @@ describe('createNode', () => {
           issuedAt: Date.now(),
         },
       },
-      { domain: domainOf('direct'), seq: 1n, expiresAt: Date.now() + 60_000 },
+      direct,
     )
-    const stream = await b.libp2p.dialProtocol(a.peerId, PROTOCOLS.task)
-    stream.send(lp.encode.single(verdict))
-    await stream.close()
-    const ack = await lp.decode(stream).next()
-    expect(decodeCanonical(ack.value!.subarray())).toEqual({ r: 'CORE__WRONG_CHANNEL' })
+    expect(await sendRaw(verdict)).toEqual({ r: 'CORE__WRONG_CHANNEL' })
     expect(received).toEqual([])
+    expect(rejected).toMatchObject([
+      { from: b.peerId.toString(), code: 'CORE__SIGNER_MISMATCH' },
+      { from: b.peerId.toString(), code: 'CORE__WRONG_CHANNEL' },
+    ])
   })
 
   it('should refuse a direct frame over the size bound before reading it', async () => {

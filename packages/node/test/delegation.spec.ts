@@ -11,18 +11,10 @@ import {
 } from '@tessera/core'
 import { encodeFraudProof, FRAUD_PROOF_VERSION } from '@tessera/proof'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { isNodeError } from '../src/errors.js'
 import { arbitratedOrder, assignedResult } from '../src/peer/delegation.js'
 
-function expectInvalid(fn: () => unknown): void {
-  let caught: unknown
-  try {
-    fn()
-  } catch (e) {
-    caught = e
-  }
-  expect(isNodeError(caught, 'NODE__INVALID_DELEGATION')).toBe(true)
-}
+const expectInvalid = (fn: () => unknown): void =>
+  expect(fn).toThrow(expect.objectContaining({ code: 'NODE__INVALID_DELEGATION' }))
 
 describe('delegation messages (what a delegate and an arbiter trust)', () => {
   let creator: Identity

@@ -224,26 +224,16 @@ export class Verification {
 
   /** A creator asks us to check one of its workers' Results. */
   #onAssign(assign: Assign, envelope: Uint8Array): void {
-    let result
-    try {
-      result = assignedResult(assign)
-    } catch (e) {
-      this.#c.logger.warn({ err: String(e), from: assign.creator }, 'verification:rejected')
-      return
-    }
+    const result = this.#admit(assign.creator, () => assignedResult(assign))
+    if (result === undefined) return
     this.#remember(assign.order, taskKey(assign.jobId, assign.taskId), envelope)
     this.#verifier.feed({ kind: 'assigned', from: assign.creator, result, envelope: assign.result })
   }
 
   /** An accuser asks us to arbitrate its fraud proof. */
   #onArbitrate(arbitrate: Arbitrate): void {
-    let order
-    try {
-      order = arbitratedOrder(arbitrate)
-    } catch (e) {
-      this.#c.logger.warn({ err: String(e), from: arbitrate.accuser }, 'verification:rejected')
-      return
-    }
+    const order = this.#admit(arbitrate.accuser, () => arbitratedOrder(arbitrate))
+    if (order === undefined) return
     this.#remember(order)
     this.#verifier.feed({
       kind: 'arbitrate',
@@ -252,6 +242,16 @@ export class Verification {
       round: arbitrate.round,
       fraudProof: arbitrate.fraudProof,
     })
+  }
+
+  /** Runs the checks on a third party's request: a request that fails them is logged and dropped. */
+  #admit<T>(from: string, check: () => T): T | undefined {
+    try {
+      return check()
+    } catch (e) {
+      this.#c.logger.warn({ err: String(e), from }, 'verification:rejected')
+      return undefined
+    }
   }
 
   /** Keeps another creator's order (and the assignment that vouches for it), the oldest forgotten first. */
