@@ -18,9 +18,9 @@ export const MAX_CHALLENGE_CHUNKS = 256
 export const MAX_CHUNK_BYTES = 1024 * 1024
 /** Deepest Merkle proof accepted (core's `MAX_MERKLE_DEPTH`): 2^32 chunks. */
 export const MAX_MERKLE_DEPTH = 32
-/** Largest signed Result envelope a fraud proof may carry. */
+/** Largest signed Result envelope a fraud proof may carry (core's `MAX_QUOTED_ENVELOPE_BYTES`). */
 export const MAX_COMMITMENT_BYTES = 64 * 1024
-/** Largest encoded fraud proof accepted. */
+/** Largest encoded fraud proof accepted (core's `MAX_FRAUD_PROOF_WIRE_BYTES`, what an `arbitrate` may carry). */
 export const MAX_FRAUD_PROOF_BYTES = 2 * MAX_CHUNK_BYTES + MAX_COMMITMENT_BYTES + 8 * 1024
 
 /** Planner: chunks per task when the job does not say. */

@@ -9,6 +9,8 @@ describe('constants', () => {
     expect(proof.HASH_BYTES).toBe(core.HASH_BYTES)
     expect(proof.MAX_CHALLENGE_CHUNKS).toBe(core.MAX_CHALLENGE_CHUNKS)
     expect(proof.MAX_CHUNK_BYTES).toBe(core.MAX_CHUNK_BYTES)
+    expect(proof.MAX_COMMITMENT_BYTES).toBe(core.MAX_QUOTED_ENVELOPE_BYTES)
+    expect(proof.MAX_FRAUD_PROOF_BYTES).toBe(core.MAX_FRAUD_PROOF_WIRE_BYTES)
     expect(proof.MAX_MERKLE_DEPTH).toBe(core.MAX_MERKLE_DEPTH)
   })
 
