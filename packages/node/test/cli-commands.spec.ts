@@ -128,6 +128,11 @@ describe('tessera commands', () => {
       [['--data-dir', join(dir.path, 'nobody'), 'job', 'status', 'x'], 1, /no running node found/],
       [['--data-dir', join(dir.path, 'nobody'), 'node', 'start'], 1, /run `tessera init/],
       [['--data-dir', creatorDir, 'node', 'start', '--price', 'free'], 2, /expected a whole number/],
+      [
+        ['--data-dir', creatorDir, 'node', 'start', '--verifier', '12D3KooWtypo'],
+        1,
+        /verification\.verifiers\.0: not a peer id/,
+      ],
       [['--data-dir', creatorDir, 'wallet', 'airdrop', 'lots'], 2, /expected a whole number/],
       [['sim', 'run', join(dir.path, 'missing.yaml')], 1, /SIM__SCENARIO_NOT_FOUND/],
     ]
