@@ -71,6 +71,8 @@ export const DEFAULT_RECOMPUTE_TIMEOUT_MS = 10 * 60_000
 export const DEFAULT_VERDICT_TIMEOUT_MS = 15 * 60_000
 /** Machines: further peers asked in turn when arbiters disagree with the accuser or stay silent. */
 export const DEFAULT_ARBITRATION_ROUNDS = 2
+/** Most arbitration rounds an `arbitrate` message may name (core's `MAX_ARBITRATION_ROUNDS`). */
+export const MAX_ARBITRATION_ROUNDS = 16
 /** Machines: checks in flight per verifier at most. */
 export const MAX_PENDING_CHECKS = 10_000
 /** Prover: how long a worker keeps a task's chunks to answer challenges. */

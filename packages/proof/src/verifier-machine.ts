@@ -7,6 +7,7 @@ import {
   DEFAULT_REVEAL_TIMEOUT_MS,
   DEFAULT_SELF_VERIFY_WEIGHT,
   DEFAULT_VERDICT_TIMEOUT_MS,
+  MAX_ARBITRATION_ROUNDS,
   MAX_CHALLENGE_CHUNKS,
   MAX_MERKLE_DEPTH,
   MAX_PENDING_CHECKS,
@@ -230,6 +231,12 @@ export class VerifierMachine implements SansIoMachine<VerifierInput, VerifierOut
     this.#recomputeTimeout = init.recomputeTimeoutMs ?? DEFAULT_RECOMPUTE_TIMEOUT_MS
     this.#verdictTimeout = init.verdictTimeoutMs ?? DEFAULT_VERDICT_TIMEOUT_MS
     this.#rounds = init.arbitrationRounds ?? DEFAULT_ARBITRATION_ROUNDS
+    if (!Number.isInteger(this.#rounds) || this.#rounds < 0 || this.#rounds > MAX_ARBITRATION_ROUNDS) {
+      // The wire bounds the round an arbiter is asked for: a higher round could never be sent.
+      throw new ProofError('PROOF__INVALID_INPUT', `arbitrationRounds must be 0 to ${MAX_ARBITRATION_ROUNDS}`, {
+        arbitrationRounds: this.#rounds,
+      })
+    }
     this.#maxPending = init.maxPending ?? MAX_PENDING_CHECKS
     this.#verifiers = [...(init.verifiers ?? [])]
   }

@@ -11,6 +11,7 @@ describe('constants', () => {
     expect(proof.MAX_CHUNK_BYTES).toBe(core.MAX_CHUNK_BYTES)
     expect(proof.MAX_COMMITMENT_BYTES).toBe(core.MAX_QUOTED_ENVELOPE_BYTES)
     expect(proof.MAX_FRAUD_PROOF_BYTES).toBe(core.MAX_FRAUD_PROOF_WIRE_BYTES)
+    expect(proof.MAX_ARBITRATION_ROUNDS).toBe(core.MAX_ARBITRATION_ROUNDS)
     expect(proof.MAX_MERKLE_DEPTH).toBe(core.MAX_MERKLE_DEPTH)
   })
 

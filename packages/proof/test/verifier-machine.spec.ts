@@ -1,6 +1,13 @@
 import { seededRng } from '@tessera/core'
 import { describe, expect, it } from 'vitest'
-import { decodeFraudProof, isProofError, verifyFraudProof, VERDICTS_TOPIC, type VerifierEvent } from '../src/index.js'
+import {
+  decodeFraudProof,
+  isProofError,
+  VerifierMachine,
+  verifyFraudProof,
+  VERDICTS_TOPIC,
+  type VerifierEvent,
+} from '../src/index.js'
 import { TestNet, tensorOutput } from './harness.js'
 
 const ALWAYS = { plan: { p: 1, challengeChunks: 4 } }
@@ -369,6 +376,16 @@ describe('VerifierMachine', () => {
     )
     expect(creator!.verifier.pending).toBe(0)
     expect(creator!.verifier.pollOutput()).toBeUndefined()
+  })
+
+  it('should refuse more arbitration rounds than the wire can name', () => {
+    const init = { self: 'v', rng: seededRng(1), openResult: () => ({}) as never }
+    for (const arbitrationRounds of [17, -1, 1.5]) {
+      expect(() => new VerifierMachine({ ...init, arbitrationRounds })).toThrow(
+        expect.objectContaining({ code: 'PROOF__INVALID_INPUT' }),
+      )
+    }
+    expect(new VerifierMachine({ ...init, arbitrationRounds: 16 }).pending).toBe(0)
   })
 
   it('should pick third-party verifiers by reputation and never the worker itself', async () => {
