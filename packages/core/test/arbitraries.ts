@@ -20,7 +20,9 @@ import {
   MAX_TEXT_LENGTH,
   NONCE_BYTES,
   SIGNATURE_BYTES,
+  jobIdOf,
   type MessageType,
+  type Order,
   type WireMessage,
 } from '../src/index.js'
 
@@ -106,50 +108,53 @@ const inferenceSplit = fc.record({
   itemsPerTask: posInt(MAX_TASKS_PER_JOB * 1024),
 })
 
-export const orderBody = fc.record(
-  {
-    jobId: id,
-    creator: peerId,
-    kind: fc.constantFrom('render' as const, 'inference' as const),
-    inputs: fc.array(cid, { minLength: 1, maxLength: MAX_INPUTS_PER_ORDER }),
-    split: fc.oneof(renderSplit, inferenceSplit),
-    tier,
-    maxPrice: amount,
-    benchHoursPerTask: nonNegative,
-    requirements: fc.record({ features: fc.array(label, { maxLength: MAX_FEATURES }), minMemoryMb: uint }),
-    bidDeadline: uint,
-    minBids: posInt(1024),
-    deadline: uint,
-    verification: fc.record({
-      detect: probability,
-      withinTasks: posInt(),
-      cheatRate: probability,
-      maxOverhead: probability,
-    }),
-    escrow: text(MAX_ID_LENGTH),
-    issuedAt: uint,
-    cancelled: fc.boolean(),
-  },
-  {
-    requiredKeys: [
-      'jobId',
-      'creator',
-      'kind',
-      'inputs',
-      'split',
-      'tier',
-      'maxPrice',
-      'benchHoursPerTask',
-      'requirements',
-      'bidDeadline',
-      'minBids',
-      'deadline',
-      'verification',
-      'escrow',
-      'issuedAt',
-    ],
-  },
-)
+/** An order whose job id is the one its content derives, as the schema requires. */
+export const orderBody = fc
+  .record(
+    {
+      creator: peerId,
+      nonce: fc.stringMatching(/^[0-9a-f]{16}$/),
+      kind: fc.constantFrom('render' as const, 'inference' as const),
+      inputs: fc.array(cid, { minLength: 1, maxLength: MAX_INPUTS_PER_ORDER }),
+      split: fc.oneof(renderSplit, inferenceSplit),
+      tier,
+      maxPrice: amount,
+      benchHoursPerTask: nonNegative,
+      requirements: fc.record({ features: fc.array(label, { maxLength: MAX_FEATURES }), minMemoryMb: uint }),
+      bidDeadline: uint,
+      minBids: posInt(1024),
+      deadline: uint,
+      verification: fc.record({
+        detect: probability,
+        withinTasks: posInt(),
+        cheatRate: probability,
+        maxOverhead: probability,
+      }),
+      escrow: text(MAX_ID_LENGTH),
+      issuedAt: uint,
+      cancelled: fc.boolean(),
+    },
+    {
+      requiredKeys: [
+        'creator',
+        'nonce',
+        'kind',
+        'inputs',
+        'split',
+        'tier',
+        'maxPrice',
+        'benchHoursPerTask',
+        'requirements',
+        'bidDeadline',
+        'minBids',
+        'deadline',
+        'verification',
+        'escrow',
+        'issuedAt',
+      ],
+    },
+  )
+  .map((content) => ({ jobId: jobIdOf(content), ...content }) as Order)
 
 export const bidBody = fc.record({
   jobId: id,
@@ -291,19 +296,21 @@ export const BODY_ARBITRARIES: { [T in MessageType]: fc.Arbitrary<Extract<WireMe
  */
 export function authoredBy(message: WireMessage, author: string): WireMessage {
   switch (message.type) {
-    case 'assign':
-      return {
-        type: 'assign',
-        body: { ...message.body, creator: author, order: { ...message.body.order, creator: author } },
-      }
+    case 'order':
+      return { type: 'order', body: orderedBy(message.body, author) }
+    case 'assign': {
+      const order = orderedBy(message.body.order, author)
+      return { type: 'assign', body: { ...message.body, jobId: order.jobId, creator: author, order } }
+    }
     case 'arbitrate': {
-      const { order } = message.body
-      return order === undefined
-        ? { type: 'arbitrate', body: { ...message.body, accuser: author, creator: `${author}-creator` } }
-        : {
-            type: 'arbitrate',
-            body: { ...message.body, accuser: author, creator: author, order: { ...order, creator: author } },
-          }
+      if (message.body.order === undefined) {
+        return { type: 'arbitrate', body: { ...message.body, accuser: author, creator: `${author}-creator` } }
+      }
+      const order = orderedBy(message.body.order, author)
+      return {
+        type: 'arbitrate',
+        body: { ...message.body, jobId: order.jobId, accuser: author, creator: author, order },
+      }
     }
     default: {
       const field = AUTHOR_FIELD[message.type]
@@ -312,6 +319,12 @@ export function authoredBy(message: WireMessage, author: string): WireMessage {
         : ({ type: message.type, body: { ...message.body, [field]: author } } as WireMessage)
     }
   }
+}
+
+/** `order` issued by `creator` instead: the job id commits to the creator, so it is derived again. */
+function orderedBy(order: Order, creator: string): Order {
+  const content = { ...order, creator }
+  return { ...content, jobId: jobIdOf(content) }
 }
 
 /** A valid message of type `type`. */

@@ -3,11 +3,13 @@ import {
   decodeCanonical,
   domainOf,
   encodeCanonical,
+  jobIdOf,
   MAX_GOSSIP_ENVELOPE_BYTES,
   sealEnvelope,
   TOPICS,
   type CoreErrorCode,
   type Inbound,
+  type OrderContent,
   type RejectedMessage,
   type TesseraNode,
   type Topic,
@@ -121,35 +123,34 @@ describe('gossip validation', () => {
       'subscription',
     )
 
-    const order: WireMessage = {
-      type: 'order',
-      body: {
-        jobId: 'job-replay',
-        creator: honest.peerId.toString(),
+    const content: OrderContent & { bidDeadline: number; issuedAt: number } = {
+      creator: honest.peerId.toString(),
+      nonce: '00000000000000aa',
+      kind: 'render',
+      inputs: ['bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku'],
+      split: {
         kind: 'render',
-        inputs: ['bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku'],
-        split: {
-          kind: 'render',
-          firstFrame: 0,
-          frames: 1,
-          width: 64,
-          height: 64,
-          tileWidth: 32,
-          tileHeight: 32,
-          samples: 4,
-        },
-        tier: 2,
-        maxPrice: 100n,
-        benchHoursPerTask: 0.01,
-        requirements: { features: [], minMemoryMb: 0 },
-        bidDeadline: Date.now() + 10_000,
-        minBids: 1,
-        deadline: Date.now() + 60_000,
-        verification: { detect: 0.9, withinTasks: 10, cheatRate: 0.1, maxOverhead: 0.2 },
-        escrow: 'escrow-1',
-        issuedAt: Date.now(),
+        firstFrame: 0,
+        frames: 1,
+        width: 64,
+        height: 64,
+        tileWidth: 32,
+        tileHeight: 32,
+        samples: 4,
       },
+      tier: 2,
+      maxPrice: 100n,
+      benchHoursPerTask: 0.01,
+      requirements: { features: [], minMemoryMb: 0 },
+      bidDeadline: Date.now() + 10_000,
+      minBids: 1,
+      deadline: Date.now() + 60_000,
+      verification: { detect: 0.9, withinTasks: 10, cheatRate: 0.1, maxOverhead: 0.2 },
+      escrow: 'escrow-1',
+      issuedAt: Date.now(),
     }
+    const jobId = jobIdOf(content)
+    const order: WireMessage = { type: 'order', body: { jobId, ...content } }
     await honest.bus.publish(TOPICS.orders, order)
     await waitFor(
       () => captured.length > 0 && delivered.some((m) => m.from === honest.peerId.toString()),
@@ -171,7 +172,7 @@ describe('gossip validation', () => {
     )
     await waitFor(() => receiver.gossipScore(peer) < before, 'the replayer score to drop')
     expect(receiver.gossipScore(peer)).toBeLessThan(0)
-    expect(delivered.filter((m) => m.message.type === 'order' && m.message.body.jobId === 'job-replay')).toHaveLength(1)
+    expect(delivered.filter((m) => m.message.type === 'order' && m.message.body.jobId === jobId)).toHaveLength(1)
   })
 
   it('should reject an oversized message and lower the sender score', async () => {

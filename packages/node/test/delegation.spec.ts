@@ -4,7 +4,9 @@ import {
   DIRECT_DOMAIN,
   generateIdentity,
   type Identity,
+  jobIdOf,
   type Order,
+  type OrderContent,
   type Result,
   sealEnvelope,
   validateBody,
@@ -20,6 +22,7 @@ describe('delegation messages (what a delegate and an arbiter trust)', () => {
   let creator: Identity
   let worker: Identity
   let delegate: Identity
+  let jobId: string
   let order: Order
   let result: Result
   let assign: Assign
@@ -31,9 +34,9 @@ describe('delegation messages (what a delegate and an arbiter trust)', () => {
 
   beforeAll(async () => {
     ;[creator, worker, delegate] = await Promise.all([generateIdentity(), generateIdentity(), generateIdentity()])
-    order = validateBody('order', {
-      jobId: 'job-1',
+    const content: OrderContent = {
       creator: creator.peerId.toString(),
+      nonce: '0123456789abcdef',
       kind: 'render',
       inputs: ['bafkscene'],
       split: {
@@ -50,16 +53,16 @@ describe('delegation messages (what a delegate and an arbiter trust)', () => {
       maxPrice: 200n,
       benchHoursPerTask: 1,
       requirements: { features: [], minMemoryMb: 0 },
-      bidDeadline: 10,
       minBids: 1,
       deadline: 100,
       verification: { detect: 0.99, withinTasks: 10, cheatRate: 0.1, maxOverhead: 0.2 },
       escrow: '',
-      issuedAt: 0,
-    })
+    }
+    jobId = jobIdOf(content)
+    order = validateBody('order', { jobId, ...content, bidDeadline: 10, issuedAt: 0 })
     result = {
-      jobId: 'job-1',
-      taskId: 'job-1/f0/t0_0',
+      jobId,
+      taskId: `${jobId}/f0/t0_0`,
       worker: worker.peerId.toString(),
       root: new Uint8Array(32).fill(7),
       chunks: 32,
@@ -69,7 +72,7 @@ describe('delegation messages (what a delegate and an arbiter trust)', () => {
       issuedAt: 1,
     }
     assign = {
-      jobId: 'job-1',
+      jobId,
       taskId: result.taskId,
       creator: creator.peerId.toString(),
       result: seal(worker, { type: 'result', body: result }),
@@ -92,7 +95,7 @@ describe('delegation messages (what a delegate and an arbiter trust)', () => {
       recomputed: new Uint8Array(8).fill(1),
     }) as Bytes
     return {
-      jobId: 'job-1',
+      jobId,
       taskId: result.taskId,
       accuser: delegate.peerId.toString(),
       creator: creator.peerId.toString(),
@@ -108,7 +111,7 @@ describe('delegation messages (what a delegate and an arbiter trust)', () => {
     expect(assignedResult(assign)).toEqual(result)
     // The Result quoted must be signed by its worker, and be the task the assignment names.
     expectInvalid(() => assignedResult({ ...assign, result: seal(creator, { type: 'result', body: result }) }))
-    const other = seal(worker, { type: 'result', body: { ...result, taskId: 'job-1/f0/t1_0' } })
+    const other = seal(worker, { type: 'result', body: { ...result, taskId: `${jobId}/f0/t1_0` } })
     expectInvalid(() => assignedResult({ ...assign, result: other }))
     expectInvalid(() => assignedResult({ ...assign, result: new Uint8Array([1, 2, 3]) }))
   })
@@ -122,23 +125,39 @@ describe('delegation messages (what a delegate and an arbiter trust)', () => {
 
     // An assignment signed by anyone but the creator (here the delegate, inventing an order) is refused.
     expectInvalid(() => arbitratedOrder(accusation({ assignment: seal(delegate, { type: 'result', body: result }) })))
+    const forgedOrder = { ...order, creator: delegate.peerId.toString() }
+    const forgedId = jobIdOf(forgedOrder)
     const forged = {
       ...assign,
+      jobId: forgedId,
       creator: delegate.peerId.toString(),
-      order: { ...order, creator: delegate.peerId.toString() },
+      order: { ...forgedOrder, jobId: forgedId },
     }
     expectInvalid(() => arbitratedOrder(accusation({ assignment: seal(delegate, { type: 'assign', body: forged }) })))
     // The creator's assignment of another task does not vouch for this one.
-    const elsewhere = seal(creator, { type: 'assign', body: { ...assign, taskId: 'job-1/f0/t1_0' } })
+    const elsewhere = seal(creator, { type: 'assign', body: { ...assign, taskId: `${jobId}/f0/t1_0` } })
     expectInvalid(() => arbitratedOrder(accusation({ assignment: elsewhere })))
     // The fraud proof must concern the task the message names.
-    expectInvalid(() => arbitratedOrder(accusation({ taskId: 'job-1/f0/t1_0' })))
+    expectInvalid(() => arbitratedOrder(accusation({ taskId: `${jobId}/f0/t1_0` })))
     expectInvalid(() => arbitratedOrder(accusation({ fraudProof: new Uint8Array([0xa0]) })))
   })
 
   it('should reject, at the schema, an assignment whose order is not its job or an accusation vouched for wrongly', () => {
     const other = { ...order, jobId: 'job-2' }
     expect(() => validateBody('assign', { ...assign, order: other })).toThrow(
+      expect.objectContaining({ code: 'CORE__MALFORMED_MESSAGE' }),
+    )
+    // A creator framing its worker with a second order under the job's id (other inputs to recompute from): the id
+    // commits to the first order's content, which the worker's signed Result names, so the second is refused.
+    const second = { ...order, inputs: ['bafkotherscene'] }
+    const framed = { ...accusation(), accuser: creator.peerId.toString(), order: second, assignment: undefined }
+    expect(() => validateBody('arbitrate', framed)).toThrow(
+      expect.objectContaining({
+        code: 'CORE__MALFORMED_MESSAGE',
+        context: expect.objectContaining({ path: ['order', 'jobId'] }),
+      }),
+    )
+    expect(() => validateBody('assign', { ...assign, order: second })).toThrow(
       expect.objectContaining({ code: 'CORE__MALFORMED_MESSAGE' }),
     )
     // A delegate's accusation without the creator's assignment, or a creator's without its order.

@@ -22,7 +22,7 @@ import {
 import { diagnoseOrder, type Diagnostic } from './diagnose.js'
 import { checkSigner, reject } from './errors.js'
 import type { CreatorEvent, VerdictOutcome } from './events.js'
-import { buildOrder, drawJobNonce, jobIdOf, resolveJobSpec, type JobSpec } from './job.js'
+import { buildOrder, drawJobNonce, resolveJobSpec, type JobSpec } from './job.js'
 import { MarketView } from './market.js'
 import { benchMicroHours, expectedCost } from './pricing.js'
 import { IndexHeap } from './index-heap.js'
@@ -280,10 +280,10 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
   submit(spec: JobSpec, now: number): string {
     this.#now = Math.max(this.#now, now)
     const resolved = resolveJobSpec(spec)
-    let jobId: string
-    do jobId = jobIdOf(resolved, this.self, drawJobNonce(this.#rng))
-    while (this.#jobs.has(jobId))
-    const order = buildOrder(resolved, jobId, this.self, now)
+    let order: Order
+    do order = buildOrder(resolved, this.self, drawJobNonce(this.#rng), now)
+    while (this.#jobs.has(order.jobId))
+    const jobId = order.jobId
     const taskCount = taskCountOf(order.split)
     const job: CreatorJob = {
       order,

@@ -1,6 +1,4 @@
-import { sha256 } from '@noble/hashes/sha2.js'
-import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js'
-import type { Order, Rng, Split, VerificationBudget } from '@tessera/core'
+import { jobIdOf, type Order, type Rng, type Split, type VerificationBudget } from '@tessera/core'
 import {
   DEFAULT_BID_WINDOW_MS,
   DEFAULT_JOB_TIMEOUT_MS,
@@ -155,51 +153,13 @@ export function drawJobNonce(rng: Rng): string {
 }
 
 /**
- * A job's id: the first 16 bytes of SHA-256 over the spec's content, the creator and a nonce, in hex. The fields
- * go into a JSON array in a fixed order, so the bytes hashed are the same on every platform.
+ * The signed-ready wire Order for a resolved spec, issued at `now`. Its job id is derived from its content and
+ * `nonce` (core's `jobIdOf`), so every peer can check that the id names this order and no other.
  */
-export function jobIdOf(spec: ResolvedJobSpec, creator: string, nonce: string): string {
-  const split = spec.split
-  const splitFields =
-    split.kind === 'render'
-      ? [
-          split.kind,
-          split.firstFrame,
-          split.frames,
-          split.width,
-          split.height,
-          split.tileWidth,
-          split.tileHeight,
-          split.samples,
-        ]
-      : [split.kind, split.items, split.itemsPerTask]
-  const v = spec.verification
-  const content = JSON.stringify([
-    'tessera/job/1',
+export function buildOrder(spec: ResolvedJobSpec, creator: string, nonce: string, now: number): Order {
+  const content = {
     creator,
     nonce,
-    spec.kind,
-    spec.inputs,
-    splitFields,
-    spec.tier,
-    spec.maxPrice.toString(),
-    spec.benchHoursPerTask,
-    spec.requirements.features,
-    spec.requirements.minMemoryMb,
-    spec.bidWindowMs,
-    spec.minBids,
-    spec.timeoutMs,
-    [v.detect, v.withinTasks, v.cheatRate, v.maxOverhead],
-    spec.escrow,
-  ])
-  return bytesToHex(sha256(utf8ToBytes(content)).subarray(0, 16))
-}
-
-/** The signed-ready wire Order for a resolved spec, issued at `now`. */
-export function buildOrder(spec: ResolvedJobSpec, jobId: string, creator: string, now: number): Order {
-  return Object.freeze({
-    jobId,
-    creator,
     kind: spec.kind,
     inputs: [...spec.inputs],
     split: { ...spec.split },
@@ -207,11 +167,10 @@ export function buildOrder(spec: ResolvedJobSpec, jobId: string, creator: string
     maxPrice: spec.maxPrice,
     benchHoursPerTask: spec.benchHoursPerTask,
     requirements: { features: [...spec.requirements.features], minMemoryMb: spec.requirements.minMemoryMb },
-    bidDeadline: now + spec.bidWindowMs,
     minBids: spec.minBids,
     deadline: now + spec.timeoutMs,
     verification: { ...spec.verification },
     escrow: spec.escrow,
-    issuedAt: now,
-  })
+  }
+  return Object.freeze({ jobId: jobIdOf(content), ...content, bidDeadline: now + spec.bidWindowMs, issuedAt: now })
 }

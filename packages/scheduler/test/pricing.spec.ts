@@ -83,6 +83,7 @@ function renderSpecOrder(creator: string, jobId: string, now: number) {
   return {
     jobId,
     creator,
+    nonce: '0000000000000000',
     kind: 'render' as const,
     inputs: ['bafk'],
     split: {

@@ -18,7 +18,7 @@ export const DEFAULT_MESH_DEGREE = 6
 /** Size estimates of signed envelopes by message type, bytes (body + 64-byte signature + envelope header). */
 export const MESSAGE_BYTES = Object.freeze({
   capacity: 520,
-  order: 640,
+  order: 664,
   bid: 260,
   award: 300,
   heartbeat: 220,
@@ -28,7 +28,7 @@ export const MESSAGE_BYTES = Object.freeze({
   verdict: 320,
   receipt: 420,
   /** Header and the order; the quoted Result is added per message. */
-  assign: 900,
+  assign: 924,
   /** Header; the fraud proof and any quoted assignment are added per message. */
   arbitrate: 300,
 })

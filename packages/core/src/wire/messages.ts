@@ -35,7 +35,7 @@ export type MessageType = keyof typeof MESSAGE_SCHEMAS
 /** The schema version each type is encoded with; a decoder rejects any other. */
 export const SCHEMA_VERSIONS: Readonly<Record<MessageType, number>> = Object.freeze({
   capacity: 1,
-  order: 1,
+  order: 2,
   bid: 1,
   award: 1,
   heartbeat: 1,

@@ -9,6 +9,7 @@ import {
   MAX_TASKS_PER_JOB,
 } from '../constants.js'
 import { amount, cid, id, label, nonNegative, peerId, posInt, probability, tier, uint } from './fields.js'
+import { orderIdMatches } from './job-id.js'
 
 /** Render jobs split into frames x tiles. */
 export const renderSplitSchema = z.object({
@@ -39,13 +40,14 @@ export const verificationBudgetSchema = z.object({
   maxOverhead: probability,
 })
 
-/**
- * A creator's signed request for work (DESIGN.md, "Order"), published on `/tessera/1/orders`. Workers bid on it;
- * the creator awards tasks by reverse auction within the order's tier.
- */
-export const orderSchema = z.object({
+/** The creator's 64-bit random nonce, in hex: two identical specs from one creator are two jobs. */
+export const jobNonce = z.string().regex(/^[0-9a-f]{16}$/, 'expected 16 lowercase hex digits')
+
+/** An order's fields, before the check that its id derives from them. */
+const orderFields = z.object({
   jobId: id,
   creator: peerId,
+  nonce: jobNonce,
   kind: z.union([z.literal('render'), z.literal('inference')]),
   inputs: z.array(cid).min(1).max(MAX_INPUTS_PER_ORDER),
   split: splitSchema,
@@ -68,7 +70,17 @@ export const orderSchema = z.object({
   cancelled: z.boolean().optional(),
 })
 
-export type Order = z.output<typeof orderSchema>
+/**
+ * A creator's signed request for work (DESIGN.md, "Order"), published on `/tessera/1/orders`. Workers bid on it;
+ * the creator awards tasks by reverse auction within the order's tier. Its `jobId` must be the one its content
+ * derives (`jobIdOf`), so the job id a worker signs in its Result names this order and no other.
+ */
+export const orderSchema = orderFields.refine(orderIdMatches, {
+  message: "jobId is not the id the order's content derives",
+  path: ['jobId'],
+})
+
+export type Order = z.output<typeof orderFields>
 export type Split = z.output<typeof splitSchema>
 export type RenderSplit = z.output<typeof renderSplitSchema>
 export type InferenceSplit = z.output<typeof inferenceSplitSchema>
