@@ -73,13 +73,40 @@ describe('tessera commands', () => {
     const jobId = /job (\w+)/.exec(submit.stdout)?.[1] as string
     expect(submit.stdout).toMatch(/completed: 4\/4 verified/)
     const status = await cli('--data-dir', creatorDir, 'job', 'status', jobId, '--json')
-    expect(JSON.parse(status.stdout)).toMatchObject({ jobId, state: 'completed', tasks: 4, verified: 4 })
+    expect(JSON.parse(status.stdout)).toMatchObject({ jobId, state: 'completed', tasks: 4, verified: 4, slashed: [] })
+    // For people: who did the work and how it settled, under the headline.
+    const workerId = (await worker.client.status()).peerId
+    const deadline = Date.now() + 30_000
+    while ((await creator.client.jobStatus(jobId)).settlement?.anchor === undefined && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 200))
+    const report = await cli('--data-dir', creatorDir, 'job', 'status', jobId)
+    expect(report.stdout.split('\n').slice(0, 3)).toEqual([
+      `${jobId} completed: 4/4 verified, 4 done, 0 re-auctions`,
+      'workers:',
+      `  ${workerId}: 4 leased, 4 accepted, 0 rejected`,
+    ])
+    expect(report.stdout).toMatch(/^settlement: epoch \d+, 4\/4 receipts, anchored in \w+$/m)
+    expect(report.stdout).toMatch(/^ {2}paid \w+: \d+$/m)
     const out = join(dir.path, 'out')
     const fetched = await cli('--data-dir', creatorDir, 'job', 'fetch', jobId, '--out', out)
     expect(fetched.code).toBe(0)
     const png = readFileSync(join(out, 'frame-0000.png'))
     expect(png.subarray(1, 4).toString()).toBe('PNG')
   }, 120_000)
+
+  it('job status should say why an order nobody can serve has no bids', async () => {
+    // The worker asks 100 per benchmark-hour; an order at most 1 gets no bid.
+    const submit = await cli(
+      ...['--data-dir', creatorDir, 'job', 'submit', join(dir.path, 'scene.glb')],
+      ...['--width', '16', '--height', '16', '--tile', '16', '--samples', '1', '--max-price', '1', '--no-wait'],
+    )
+    expect(submit.code).toBe(0)
+    const jobId = /job (\w+)/.exec(submit.stdout)?.[1] as string
+    const status = JSON.parse((await cli('--data-dir', creatorDir, 'job', 'status', jobId, '--json')).stdout)
+    expect(status).toMatchObject({ state: 'bidding', diagnostic: { seen: 1, eligible: 0, bids: 0, price: 1 } })
+    const report = await cli('--data-dir', creatorDir, 'job', 'status', jobId)
+    expect(report.stdout).toMatch(/^bids: 0 of \d+ needed; 0 of 1 capacity records eligible; excluded by price 1$/m)
+  }, 60_000)
 
   it('/metrics should serve Prometheus text with libp2p and job metrics', async () => {
     const { host, port } = JSON.parse(readFileSync(join(creatorDir, 'api.json'), 'utf8'))

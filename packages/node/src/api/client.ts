@@ -22,7 +22,9 @@ const jobStatusSchema = z.object({
   reassignedFrom: z.record(z.string(), z.number()).optional(),
   workers: z.record(z.string(), z.object({ accepted: z.number(), rejected: z.number() })).optional(),
   slashed: z
-    .array(z.object({ worker: z.string(), payee: z.string(), signature: z.string(), amount: z.string() }))
+    .array(
+      z.object({ worker: z.string(), jobId: z.string(), payee: z.string(), signature: z.string(), amount: z.string() }),
+    )
     .optional(),
   settlement: z
     .object({

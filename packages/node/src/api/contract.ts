@@ -30,7 +30,11 @@ export interface JobStatus {
   reassigned: number
   /** Estimated milliseconds to completion, when known. */
   etaMs?: number
-  /** Why no (or too few) bids, when the order went unmatched. */
+  /**
+   * While bidding: why there are not enough bids yet (`@tessera/scheduler`'s diagnostic): capacity records `seen`,
+   * `eligible` peers, `bids` and `needed`, and records excluded by each first failing reason (`expired`, `tier`,
+   * `features`, `memory`, `price`, `busy`).
+   */
   diagnostic?: Record<string, number>
   /** Tasks ever leased to each worker peer id. */
   leases?: Record<string, number>
@@ -38,8 +42,8 @@ export interface JobStatus {
   reassignedFrom?: Record<string, number>
   /** Tasks accepted and rejected per worker peer id. */
   workers?: Record<string, { accepted: number; rejected: number }>
-  /** Stakes this node slashed on chain. */
-  slashed?: { worker: string; payee: string; signature: string; amount: string }[]
+  /** Stakes this node slashed on chain for this job's fraud proofs: the worker, its wallet, the transaction. */
+  slashed?: { worker: string; jobId: string; payee: string; signature: string; amount: string }[]
   /** The job's settlement on the ledger, once funded. */
   settlement?: {
     epoch: number

@@ -180,7 +180,7 @@ export class Peer implements NodeOperations {
       onSlash: (slash) => {
         slashes.push(slash)
         settlement
-          .slash(slash.worker, slash.fraudProofHash)
+          .slash(slash.worker, slash.jobId, slash.fraudProofHash)
           .catch((e: unknown) => init.logger.error({ err: String(e), worker: slash.worker }, 'stake:slash-failed'))
         metrics.verdicts.inc({ outcome: 'slash' })
         init.logger.warn({ worker: slash.worker, taskId: slash.taskId }, 'proof:upheld')
@@ -413,14 +413,16 @@ export class Peer implements NodeOperations {
 
   async jobStatus(jobId: string): Promise<JobStatus> {
     const job = this.scheduler.job(jobId)
-    let base: Pick<JobStatus, 'state' | 'tasks' | 'completed' | 'verified'>
+    let base: Pick<JobStatus, 'state' | 'tasks' | 'completed' | 'verified' | 'diagnostic'>
     if (job !== undefined) {
       const active = job.assigned + job.verifying + job.accepted > 0
+      const state = job.status === 'open' ? (active ? 'running' : 'bidding') : job.status
       base = {
-        state: job.status === 'open' ? (active ? 'running' : 'bidding') : job.status,
+        state,
         tasks: job.tasks,
         completed: job.accepted + job.verifying,
         verified: job.accepted,
+        ...(state === 'bidding' ? { diagnostic: this.#diagnostic(jobId) } : {}),
       }
     } else {
       // The market forgets finished jobs after a while; the datastore keeps them.
@@ -438,9 +440,17 @@ export class Peer implements NodeOperations {
       leases: progress?.leases ?? {},
       reassignedFrom: progress?.reassignedFrom ?? {},
       workers: progress?.workers ?? {},
-      slashed: this.settlement.slashes.map((s) => ({ ...s })),
+      // A worker's bond is slashed once, for the job whose fraud proof came first.
+      slashed: this.settlement.slashes.filter((s) => s.jobId === jobId).map((s) => ({ ...s })),
       ...(settlement !== undefined ? { settlement } : {}),
     }
+  }
+
+  /** Why a job still waits for bids, flattened for the API (see `JobStatus.diagnostic`). */
+  #diagnostic(jobId: string): Record<string, number> | undefined {
+    const d = this.scheduler.creator?.diagnose(jobId)
+    if (d === undefined) return undefined
+    return { seen: d.seen, eligible: d.eligible, bids: d.bids, needed: d.needed, ...d.excluded }
   }
 
   async jobOutput(jobId: string): Promise<JobOutput> {

@@ -44,6 +44,8 @@ interface JobSettlement {
 /** A slash carried out on chain. */
 export interface SlashView {
   worker: string
+  /** The job whose fraud proof the slash was for. */
+  jobId: string
   payee: string
   signature: string
   amount: string
@@ -258,7 +260,7 @@ export class Settlement {
   }
 
   /** Forfeits a caught worker's bond to the treasury, the fraud proof's hash on chain beside it. */
-  async slash(worker: string, fraudProofHash: Uint8Array): Promise<SlashView | undefined> {
+  async slash(worker: string, jobId: string, fraudProofHash: Uint8Array): Promise<SlashView | undefined> {
     if (this.#slashed.has(worker)) return undefined
     const bonding = this.#bonds.get(worker)
     if (bonding === undefined) {
@@ -276,7 +278,7 @@ export class Settlement {
       signers: [arbiter, ledger.wallet],
     })
     this.#bonds.delete(worker)
-    const view = { worker, payee: bond.parties.worker, signature: result.signature, amount: before.toString() }
+    const view = { worker, jobId, payee: bond.parties.worker, signature: result.signature, amount: before.toString() }
     this.slashes.push(view)
     this.#log.warn({ worker, amount: view.amount, signature: view.signature }, 'stake:slashed')
     return view

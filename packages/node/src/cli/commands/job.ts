@@ -11,6 +11,7 @@ import { resolveDataDir } from '../../data-dir.js'
 import { NodeError } from '../../errors.js'
 import { encodeTensorBundle } from '../../peer/tensor-bundle.js'
 import type { CliIo } from '../io.js'
+import { jobDetails, jobHeadline, jobReport } from '../job-report.js'
 import { parseAmount, parsePositiveInt } from '../parse.js'
 
 const POLL_MS = 500
@@ -71,10 +72,6 @@ interface SubmitFlags {
   wait: boolean
 }
 
-function describe(status: JobStatus): string {
-  return `${status.jobId} ${status.state}: ${status.verified}/${status.tasks} verified, ${status.completed} done, ${status.reassigned} re-auctions`
-}
-
 /** Polls a job until it ends, drawing a progress bar with ETA on a terminal and plain lines elsewhere. */
 async function follow(client: ApiClient, jobId: string, io: CliIo): Promise<JobStatus> {
   const bar = io.isTty
@@ -87,7 +84,7 @@ async function follow(client: ApiClient, jobId: string, io: CliIo): Promise<JobS
       if (bar.getTotal() !== status.tasks) bar.start(status.tasks, status.verified, { state: status.state })
       bar.update(status.verified, { state: status.state })
     } else {
-      const line = describe(status)
+      const line = jobHeadline(status)
       if (line !== last) io.stdout(`${line}\n`)
       last = line
     }
@@ -170,7 +167,14 @@ export function registerJob(program: Command, io: CliIo): void {
       io.stdout(`job ${jobId}\n`)
       if (!flags.wait) return
       const final = await follow(api, jobId, io)
-      io.stdout(`${describe(final)}\n`)
+      // Without a terminal, follow has printed the final headline already.
+      io.stdout(
+        io.isTty
+          ? jobReport(final)
+          : jobDetails(final)
+              .map((line) => `${line}\n`)
+              .join(''),
+      )
       if (final.state !== 'completed')
         throw new NodeError('NODE__JOB_NOT_COMPLETE', `job ${jobId} ended ${final.state}`, { jobId })
     })
@@ -181,7 +185,7 @@ export function registerJob(program: Command, io: CliIo): void {
     .option('--json', 'print JSON')
     .action(async (jobId: string, flags: { json?: boolean }) => {
       const status = await (await client()).jobStatus(jobId)
-      io.stdout(flags.json === true ? `${JSON.stringify(status)}\n` : `${describe(status)}\n`)
+      io.stdout(flags.json === true ? `${JSON.stringify(status)}\n` : jobReport(status))
     })
 
   job
