@@ -100,6 +100,11 @@ export interface Opened {
  * `CoreError` with a distinct code; arbitrary bytes never raise anything else.
  */
 export function openEnvelope(bytes: Uint8Array, options: OpenOptions): Opened {
+  return open(bytes, options, true)
+}
+
+/** {@link openEnvelope}, with the freshness checks (expiry against `now`) only when `fresh`. */
+function open(bytes: Uint8Array, options: OpenOptions, fresh: boolean): Opened {
   if (bytes.byteLength > options.maxBytes) {
     throw new CoreError(
       'CORE__MESSAGE_TOO_LARGE',
@@ -139,13 +144,13 @@ export function openEnvelope(bytes: Uint8Array, options: OpenOptions): Opened {
       expected: options.domain,
     })
   }
-  if (e.expiresAt < options.now) {
+  if (fresh && e.expiresAt < options.now) {
     throw new CoreError('CORE__MESSAGE_EXPIRED', `envelope expired ${options.now - e.expiresAt} ms ago`, {
       expiresAt: e.expiresAt,
       now: options.now,
     })
   }
-  if (e.expiresAt > options.now + MAX_ENVELOPE_TTL_MS + MAX_CLOCK_SKEW_MS) {
+  if (fresh && e.expiresAt > options.now + MAX_ENVELOPE_TTL_MS + MAX_CLOCK_SKEW_MS) {
     throw new CoreError('CORE__EXPIRY_TOO_FAR', 'envelope expires further ahead than any peer accepts', {
       expiresAt: e.expiresAt,
       now: options.now,
@@ -182,13 +187,7 @@ export function openQuotedEnvelope(
   bytes: Uint8Array,
   options: { domain: string; maxBytes: number; type: MessageType },
 ): Opened {
-  const raw = bytes.byteLength > options.maxBytes ? undefined : decodeCanonical(bytes, 'quoted envelope')
-  const expiresAt = (raw as { expiresAt?: unknown } | null)?.expiresAt
-  const opened = openEnvelope(bytes, {
-    domain: options.domain,
-    maxBytes: options.maxBytes,
-    now: typeof expiresAt === 'number' ? expiresAt : 0,
-  })
+  const opened = open(bytes, { domain: options.domain, maxBytes: options.maxBytes, now: 0 }, false)
   if (opened.message.type !== options.type) {
     throw new CoreError('CORE__UNEXPECTED_TYPE', `quoted envelope is a ${opened.message.type}, not a ${options.type}`, {
       type: opened.message.type,

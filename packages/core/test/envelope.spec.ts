@@ -6,6 +6,7 @@ import {
   MAX_CLOCK_SKEW_MS,
   MAX_ENVELOPE_TTL_MS,
   openEnvelope,
+  openQuotedEnvelope,
   ReplayGuard,
   sealEnvelope,
   SequenceCounter,
@@ -116,6 +117,21 @@ describe('envelope', () => {
     const replay = new ReplayGuard(100)
     for (let seq = 0n; seq < 1_000n; seq++) replay.admit('aa', domain, seq, now + 1000, now)
     expect(replay.size).toBeLessThanOrEqual(100)
+  })
+
+  it('should open quoted evidence long after it expired, checking everything but freshness', () => {
+    const quote = (bytes: Uint8Array, options: Partial<Parameters<typeof openQuotedEnvelope>[1]> = {}) =>
+      openQuotedEnvelope(bytes, { domain, maxBytes: 65_536, type: 'bid', ...options })
+    // Expired a year ago, or (from a skewed clock) expiring further ahead than a live message may: still evidence.
+    expect(quote(seal(bid, { expiresAt: 1 })).message).toEqual(bid)
+    expect(quote(seal(bid, { expiresAt: now + 10 * MAX_ENVELOPE_TTL_MS })).from).toBe(alice.peerId.toString())
+    const tampered = seal(bid, { expiresAt: 1 })
+    tampered[tampered.length - 1]! ^= 1
+    expect(code(() => quote(tampered))).toBe('CORE__INVALID_SIGNATURE')
+    expect(code(() => quote(seal(bid, { domain: domainOf(TOPICS.orders) })))).toBe('CORE__DOMAIN_MISMATCH')
+    expect(code(() => quote(seal(), { type: 'result' }))).toBe('CORE__UNEXPECTED_TYPE')
+    expect(code(() => quote(seal(), { maxBytes: 16 }))).toBe('CORE__MESSAGE_TOO_LARGE')
+    expect(code(() => quote(new Uint8Array([0xff, 0x00])))).toBe('CORE__MALFORMED_MESSAGE')
   })
 
   it('should issue strictly increasing sequence numbers, also when the clock stands still', () => {

@@ -12,11 +12,13 @@ import {
   type WireMessage,
 } from '@tessera/core'
 import {
+  checkKey,
   openResultEnvelope,
   ProverMachine,
   type ProverInput,
   type ProverOutput,
   Reputation,
+  taskKey,
   VerifierMachine,
   type VerifierEvent,
   type VerifierInput,
@@ -85,15 +87,6 @@ export interface VerificationComponents {
 const RESULT_ENVELOPES_KEPT = 10_000
 /** Other creators' orders and assignments kept, to recompute their tasks and to forward an accusation. */
 const FOREIGN_JOBS_KEPT = 1_000
-
-function taskKey(jobId: string, taskId: string): string {
-  return `${jobId}\u0000${taskId}`
-}
-
-/** Task ids name their job (`<jobId>/<index>`), so a task and its worker name one Result. */
-function resultKey(taskId: string, worker: string): string {
-  return `${taskId}\u0000${worker}`
-}
 
 /**
  * `@tessera/proof`'s machines on a real node. As a creator it verifies results by sampling (the scheduler's
@@ -164,7 +157,7 @@ export class Verification {
 
   /** The scheduler's verify hook: resolves once the verifier accepts or rejects the task. */
   verify = (request: VerifyRequest): Promise<VerdictOutcome> => {
-    const key = resultKey(request.taskId, request.worker)
+    const key = checkKey(request.jobId, request.taskId, request.worker)
     const envelope = this.#envelopes.get(key)
     if (envelope === undefined) return Promise.resolve('fail')
     return new Promise((resolve) => {
@@ -200,7 +193,7 @@ export class Verification {
         if (inbound.envelope !== undefined) {
           if (this.#envelopes.size >= RESULT_ENVELOPES_KEPT)
             this.#envelopes.delete(this.#envelopes.keys().next().value as string)
-          this.#envelopes.set(resultKey(message.body.taskId, message.body.worker), inbound.envelope)
+          this.#envelopes.set(checkKey(message.body.jobId, message.body.taskId, message.body.worker), inbound.envelope)
         }
         return
       case 'challenge':
@@ -366,7 +359,7 @@ export class Verification {
   #onEvent(event: VerifierEvent): void {
     this.#c.onEvent?.(event)
     if (event.name === 'task:accepted' || event.name === 'task:rejected') {
-      const key = resultKey(event.taskId, event.worker)
+      const key = checkKey(event.jobId, event.taskId, event.worker)
       const resolve = this.#pending.get(key)
       this.#pending.delete(key)
       resolve?.(event.name === 'task:accepted' ? 'pass' : event.outcome)
