@@ -50,9 +50,10 @@ export function jobDetails(status: JobStatus): string[] {
   return lines
 }
 
-/** `status` as people read it: the headline and its details, newline-terminated. */
-export function jobReport(status: JobStatus): string {
-  return [jobHeadline(status), ...jobDetails(status)].map((line) => `${line}\n`).join('')
+/** `status` as people read it: the headline (unless `headline` is false) and its details, newline-terminated. */
+export function jobReport(status: JobStatus, { headline = true }: { headline?: boolean } = {}): string {
+  const details = jobDetails(status)
+  return (headline ? [jobHeadline(status), ...details] : details).map((line) => `${line}\n`).join('')
 }
 
 /** Milliseconds as `1h 2m`, `3m 4s` or `5s`. */

@@ -11,7 +11,7 @@ import { resolveDataDir } from '../../data-dir.js'
 import { NodeError } from '../../errors.js'
 import { encodeTensorBundle } from '../../peer/tensor-bundle.js'
 import type { CliIo } from '../io.js'
-import { jobDetails, jobHeadline, jobReport } from '../job-report.js'
+import { jobHeadline, jobReport } from '../job-report.js'
 import { parseAmount, parsePositiveInt } from '../parse.js'
 
 const POLL_MS = 500
@@ -168,13 +168,7 @@ export function registerJob(program: Command, io: CliIo): void {
       if (!flags.wait) return
       const final = await follow(api, jobId, io)
       // Without a terminal, follow has printed the final headline already.
-      io.stdout(
-        io.isTty
-          ? jobReport(final)
-          : jobDetails(final)
-              .map((line) => `${line}\n`)
-              .join(''),
-      )
+      io.stdout(jobReport(final, { headline: io.isTty }))
       if (final.state !== 'completed')
         throw new NodeError('NODE__JOB_NOT_COMPLETE', `job ${jobId} ended ${final.state}`, { jobId })
     })
