@@ -106,6 +106,11 @@ describe('tessera commands', () => {
     expect(status).toMatchObject({ state: 'bidding', diagnostic: { seen: 1, eligible: 0, bids: 0, price: 1 } })
     const report = await cli('--data-dir', creatorDir, 'job', 'status', jobId)
     expect(report.stdout).toMatch(/^bids: 0 of \d+ needed; 0 of 1 capacity records eligible; excluded by price 1$/m)
+    // The daemon's log says the same when the window closes unmatched.
+    const deadline = Date.now() + 30_000
+    const logged = new RegExp(`"jobId":"${jobId}".*"eligible":0.*"price":1.*"msg":"order:unmatched"`)
+    while (!logged.test(creator.output()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200))
+    expect(creator.output()).toMatch(logged)
   }, 60_000)
 
   it('/metrics should serve Prometheus text with libp2p and job metrics', async () => {

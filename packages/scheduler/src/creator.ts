@@ -692,7 +692,8 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
         type: 'order:unmatched',
         at: now,
         jobId: job.order.jobId,
-        diagnostic: this.diagnose(job.order.jobId, now),
+        bids: job.windowBids,
+        needed: job.order.minBids,
       })
     }
     this.#assignPending(job, now)

@@ -1,5 +1,4 @@
 import type { Order, Result } from '@tessera/core'
-import type { Diagnostic } from './diagnose.js'
 
 /** Why a lease ended before its tasks were done. */
 export type LeaseLossReason = 'heartbeat' | 'withdrawn'
@@ -16,7 +15,9 @@ export type VerdictOutcome = 'pass' | 'fail' | 'refused'
  * - `job:ordered`: the order was published.
  * - `bid:received`: a valid bid was recorded.
  * - `auction:closed`: the bid window closed, by `deadline` or once `count` (minBids) bids arrived.
- * - `order:unmatched`: the window closed with fewer bids than asked for; carries the why-no-bid diagnostic.
+ * - `order:unmatched`: the window closed with fewer bids than asked for. The why-no-bid breakdown is
+ *   `creator.diagnose(jobId)`, on demand: it scans every capacity record, which a simulated creator seeing 100,000
+ *   workers cannot afford on every short window.
  * - `order:reopened`: tasks were left with nobody to take them; the order was published again with a new window.
  * - `lease:granted`: tasks were awarded to a worker (one award message per 4,096 tasks).
  * - `job:assigned`: every task of the job has been awarded (emitted once, the first time).
@@ -33,7 +34,7 @@ export type CreatorEvent =
   | { type: 'job:ordered'; at: number; jobId: string; tasks: number; order: Order }
   | { type: 'bid:received'; at: number; jobId: string; worker: string; price: bigint; etaMs: number }
   | { type: 'auction:closed'; at: number; jobId: string; bids: number; reason: 'deadline' | 'count' }
-  | { type: 'order:unmatched'; at: number; jobId: string; diagnostic: Diagnostic }
+  | { type: 'order:unmatched'; at: number; jobId: string; bids: number; needed: number }
   | { type: 'order:reopened'; at: number; jobId: string; bidDeadline: number; reopens: number }
   | { type: 'lease:granted'; at: number; jobId: string; worker: string; taskIds: readonly string[]; price: bigint }
   | { type: 'job:assigned'; at: number; jobId: string; tasks: number; workers: number }

@@ -116,8 +116,9 @@ describe('acceptance: why no bid, over real nodes', () => {
       'the record to expire',
     )
 
-    const unmatched: SchedulerEvent[] = []
-    creator.on('order:unmatched', (e) => unmatched.push(e))
+    // The breakdown is taken on demand, when the window closes.
+    const unmatched: { event: SchedulerEvent; diagnostic: unknown }[] = []
+    creator.on('order:unmatched', (event) => unmatched.push({ event, diagnostic: creator.diagnose(event.jobId) }))
     const jobId = creator.submit({ ...JOB, minBids: 1, bidWindowMs: 3_000 })
     await waitFor(() => unmatched.length > 0, 'the bid window to close')
     const expected = {
@@ -128,7 +129,12 @@ describe('acceptance: why no bid, over real nodes', () => {
       bids: 0,
       needed: 1,
     }
-    expect(unmatched).toEqual([expect.objectContaining({ jobId, diagnostic: expect.objectContaining(expected) })])
+    expect(unmatched).toEqual([
+      {
+        event: expect.objectContaining({ type: 'order:unmatched', jobId, bids: 0, needed: 1 }),
+        diagnostic: expect.objectContaining(expected),
+      },
+    ])
     expect(creator.diagnose(jobId)).toMatchObject(expected)
     expect(creator.job(jobId)).toMatchObject({ pending: 16, assigned: 0 })
   })

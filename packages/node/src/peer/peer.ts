@@ -280,7 +280,6 @@ export class Peer implements NodeOperations {
     for (const type of [
       'job:ordered',
       'auction:closed',
-      'order:unmatched',
       'lease:granted',
       'lease:lost',
       'task:reassigned',
@@ -303,6 +302,10 @@ export class Peer implements NodeOperations {
         )
       })
     }
+    // An operator's first question about an order nobody took: why. The breakdown is computed now, once.
+    this.scheduler.on('order:unmatched', (e) =>
+      this.#log.info({ jobId: e.jobId, ...this.#diagnostic(e.jobId) }, 'order:unmatched'),
+    )
     this.scheduler.on('task:reassigned', (e) => {
       const p = progress(e.jobId)
       p.reassigned++
