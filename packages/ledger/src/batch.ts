@@ -126,7 +126,8 @@ export function verifyReceiptInclusion(anchor: AnchorFacts, receipt: Receipt, pr
 
 /** `jobId\0taskId`: a task is paid at most once, ever. */
 export function taskKey(receipt: Pick<Receipt, 'jobId' | 'taskId'>): string {
-  return `${receipt.jobId}\u0000${receipt.taskId}`
+  // Joined flat rather than as a rope of its parts: keys live as long as the dedupe window (a million of them).
+  return [receipt.jobId, receipt.taskId].join('\u0000')
 }
 
 function compareReceipts(a: Receipt, b: Receipt): number {

@@ -74,6 +74,15 @@ export function checkTaskCount(split: Split): number {
   return count
 }
 
+/**
+ * Joins parts into one flat string. A template literal builds a rope (a tree of about eight nodes here, each
+ * holding its parts alive); task ids are map keys that outlive their jobs in dedupe windows, where a rope costs
+ * three times the memory of the flat string `join` builds.
+ */
+function flat(...parts: (string | number)[]): string {
+  return parts.join('')
+}
+
 /** The id of task `index` (no bounds check: callers hold a valid index). */
 export function taskIdAt(order: SplitSource, index: number): string {
   const split = order.split
@@ -82,10 +91,10 @@ export function taskIdAt(order: SplitSource, index: number): string {
     const perFrame = across * tilesDown(split)
     const frame = split.firstFrame + Math.floor(index / perFrame)
     const tile = index % perFrame
-    return `${order.jobId}/f${frame}/t${tile % across}_${Math.floor(tile / across)}`
+    return flat(order.jobId, '/f', frame, '/t', tile % across, '_', Math.floor(tile / across))
   }
   const start = index * split.itemsPerTask
-  return `${order.jobId}/b${start}-${Math.min(start + split.itemsPerTask, split.items)}`
+  return flat(order.jobId, '/b', start, '-', Math.min(start + split.itemsPerTask, split.items))
 }
 
 /** The descriptor of task `index`, or undefined when the job has no such task. */
