@@ -13,6 +13,9 @@ function expectRejected(market: Market, jobId: string | undefined, code: Schedul
     thrown = error
   }
   expect(isSchedulerError(thrown, code), `expected ${code}, got ${String(thrown)}`).toBe(true)
+  // Refusals are expected answers to peer input: no stack is captured for them, and the global limit is restored.
+  expect((thrown as Error).stack).not.toMatch(/\n\s+at /)
+  expect(Error.stackTraceLimit).toBeGreaterThan(0)
   expect(market.creator.pollOutput()).toBeUndefined()
   if (jobId !== undefined) expect(market.creator.job(jobId)).toEqual(before)
 }
