@@ -31,13 +31,43 @@ export class TimerQueue<T> {
     const at = this.#at[0]
     if (at === undefined || at > now) return undefined
     const value = this.#values[0] as T
-    const last = this.#at.length - 1
-    this.#swap(0, last)
-    this.#at.pop()
-    this.#seq.pop()
-    this.#values.pop()
-    if (last > 0) this.#down(0)
+    const lastAt = this.#at.pop() as number
+    const lastSeq = this.#seq.pop() as number
+    const lastValue = this.#values.pop() as T
+    if (this.#at.length > 0) this.#down(lastAt, lastSeq, lastValue)
     return value
+  }
+
+  /** Moves the entry at `i` up to its place: parents move down into the hole instead of swapping pairwise. */
+  #up(i: number): void {
+    const at = this.#at[i] as number
+    const seq = this.#seq[i] as number
+    const value = this.#values[i] as T
+    while (i > 0) {
+      const parent = (i - 1) >> 1
+      const pAt = this.#at[parent] as number
+      if (pAt < at || (pAt === at && (this.#seq[parent] as number) < seq)) break
+      this.#move(parent, i)
+      i = parent
+    }
+    this.#set(i, at, seq, value)
+  }
+
+  /** Places (at, seq, value) from the root down, moving the smaller child up into the hole at each level. */
+  #down(at: number, seq: number, value: T): void {
+    const n = this.#at.length
+    let i = 0
+    for (;;) {
+      let child = 2 * i + 1
+      if (child >= n) break
+      const right = child + 1
+      if (right < n && this.#less(right, child)) child = right
+      const cAt = this.#at[child] as number
+      if (at < cAt || (at === cAt && seq < (this.#seq[child] as number))) break
+      this.#move(child, i)
+      i = child
+    }
+    this.#set(i, at, seq, value)
   }
 
   #less(i: number, j: number): boolean {
@@ -46,32 +76,15 @@ export class TimerQueue<T> {
     return a < b || (a === b && (this.#seq[i] as number) < (this.#seq[j] as number))
   }
 
-  #swap(i: number, j: number): void {
-    ;[this.#at[i], this.#at[j]] = [this.#at[j] as number, this.#at[i] as number]
-    ;[this.#seq[i], this.#seq[j]] = [this.#seq[j] as number, this.#seq[i] as number]
-    ;[this.#values[i], this.#values[j]] = [this.#values[j] as T, this.#values[i] as T]
+  #move(from: number, to: number): void {
+    this.#at[to] = this.#at[from] as number
+    this.#seq[to] = this.#seq[from] as number
+    this.#values[to] = this.#values[from] as T
   }
 
-  #up(i: number): void {
-    while (i > 0) {
-      const parent = (i - 1) >> 1
-      if (!this.#less(i, parent)) return
-      this.#swap(i, parent)
-      i = parent
-    }
-  }
-
-  #down(i: number): void {
-    const n = this.#at.length
-    for (;;) {
-      const left = 2 * i + 1
-      const right = left + 1
-      let best = i
-      if (left < n && this.#less(left, best)) best = left
-      if (right < n && this.#less(right, best)) best = right
-      if (best === i) return
-      this.#swap(i, best)
-      i = best
-    }
+  #set(i: number, at: number, seq: number, value: T): void {
+    this.#at[i] = at
+    this.#seq[i] = seq
+    this.#values[i] = value
   }
 }
