@@ -10,6 +10,9 @@ import {
 } from './constants.js'
 import { ProofError } from './errors.js'
 
+/** Evidence slots allocated up front; the store doubles as peers are met. */
+const INITIAL_SLOTS = 16
+
 /** The stake (token units) a peer has bonded, as the ledger knows it; undefined or 0 for none. */
 export type StakeLookup = (peerId: string) => bigint | number | undefined
 
@@ -78,7 +81,15 @@ export interface Evidence {
  * The scheduler's tier-2 gate reads {@link Reputation.score}.
  */
 export class Reputation {
-  readonly #evidence = new Map<string, Evidence>()
+  /**
+   * Each tracked peer's slot, least recently updated first. A slot's evidence is two doubles in `#counts` (valid,
+   * failed): an `Evidence` object per peer cost three heap objects (it and its two boxed doubles), and a simulated
+   * network holds millions of (creator, worker) pairs that the collector walks again and again.
+   */
+  readonly #slots = new Map<string, number>()
+  #counts = new Float64Array(2 * INITIAL_SLOTS)
+  readonly #freeSlots: number[] = []
+  #usedSlots = 0
   readonly #seen = new Set<string>()
   readonly #stakeOf: StakeLookup
   readonly #a: number
@@ -113,16 +124,17 @@ export class Reputation {
 
   /** The peer's score in [0, 1]; a peer never seen scores `a/(a+b)`. */
   score(peerId: string): number {
-    const e = this.#evidence.get(peerId)
-    const v = e?.valid ?? 0
-    const f = e?.failed ?? 0
+    const slot = this.#slots.get(peerId)
+    const v = slot === undefined ? 0 : (this.#counts[2 * slot] as number)
+    const f = slot === undefined ? 0 : (this.#counts[2 * slot + 1] as number)
     return (this.#a + v) / (this.#a + this.#b + v + this.#k * f)
   }
 
   /** The weighted evidence held about a peer. */
   evidence(peerId: string): Evidence {
-    const e = this.#evidence.get(peerId)
-    return { valid: e?.valid ?? 0, failed: e?.failed ?? 0 }
+    const slot = this.#slots.get(peerId)
+    if (slot === undefined) return { valid: 0, failed: 0 }
+    return { valid: this.#counts[2 * slot] as number, failed: this.#counts[2 * slot + 1] as number }
   }
 
   /** Records the outcome of a check this node made itself. */
@@ -163,16 +175,38 @@ export class Reputation {
 
   /** Peers with evidence (for metrics). */
   get tracked(): number {
-    return this.#evidence.size
+    return this.#slots.size
   }
 
   #add(peerId: string, valid: number, failed: number): void {
-    const e = this.#evidence.get(peerId) ?? { valid: 0, failed: 0 }
-    this.#evidence.delete(peerId)
-    if (this.#evidence.size >= this.#maxTracked) {
-      const oldest = this.#evidence.keys().next().value
-      if (oldest !== undefined) this.#evidence.delete(oldest)
+    let slot = this.#slots.get(peerId)
+    if (slot === undefined) {
+      if (this.#slots.size >= this.#maxTracked) {
+        // Forget the least recently updated peer; its slot is reused.
+        const oldest = this.#slots.entries().next()
+        if (oldest.done !== true) {
+          this.#slots.delete(oldest.value[0])
+          this.#freeSlots.push(oldest.value[1])
+        }
+      }
+      slot = this.#freeSlots.pop() ?? this.#newSlot()
+      this.#counts[2 * slot] = 0
+      this.#counts[2 * slot + 1] = 0
+    } else {
+      // Re-inserted below, so the map's order stays least recently updated first.
+      this.#slots.delete(peerId)
     }
-    this.#evidence.set(peerId, { valid: e.valid + valid, failed: e.failed + failed })
+    this.#counts[2 * slot] = (this.#counts[2 * slot] as number) + valid
+    this.#counts[2 * slot + 1] = (this.#counts[2 * slot + 1] as number) + failed
+    this.#slots.set(peerId, slot)
+  }
+
+  #newSlot(): number {
+    if (2 * (this.#usedSlots + 1) > this.#counts.length) {
+      const grown = new Float64Array(this.#counts.length * 2)
+      grown.set(this.#counts)
+      this.#counts = grown
+    }
+    return this.#usedSlots++
   }
 }

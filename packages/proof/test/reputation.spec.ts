@@ -75,4 +75,28 @@ describe('Reputation', () => {
     expect(r.observe(v, 'x')).toBe(0)
     expect(r.evidence('w').valid).toBeCloseTo(10 ** 9 / (10 ** 9 + 10 ** 6), 9)
   })
+
+  it('should forget the least recently updated peer beyond maxTracked, which then scores as new', () => {
+    const r = new Reputation({ maxTracked: 2 })
+    r.recordLocal('a', 'pass')
+    r.recordLocal('b', 'fail')
+    r.recordLocal('a', 'pass') // a is now the most recently updated
+    r.recordLocal('c', 'pass') // evicts b, and c takes b's storage without its evidence
+    expect(r.tracked).toBe(2)
+    expect(r.evidence('a')).toEqual({ valid: 2, failed: 0 })
+    expect(r.evidence('b')).toEqual({ valid: 0, failed: 0 })
+    expect(r.score('b')).toBeCloseTo(0.2, 12)
+    expect(r.evidence('c')).toEqual({ valid: 1, failed: 0 })
+  })
+
+  it('should keep the evidence of every peer as the number of peers grows', () => {
+    const r = new Reputation()
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 1_000; i++) r.recordLocal(`w${i}`, i % 7 === 0 ? 'fail' : 'pass')
+    }
+    expect(r.tracked).toBe(1_000)
+    for (let i = 0; i < 1_000; i++) {
+      expect(r.evidence(`w${i}`)).toEqual(i % 7 === 0 ? { valid: 0, failed: 3 } : { valid: 3, failed: 0 })
+    }
+  })
 })
