@@ -1,5 +1,6 @@
 import type { Address } from '@solana/kit'
 import type { Receipt, SansIoMachine } from '@tessera/core'
+import { dedupeKey } from '@tessera/proof'
 import { EpochBatch, taskKey } from './batch.js'
 import {
   DEFAULT_ACTION_MAX_ATTEMPTS,
@@ -218,7 +219,8 @@ export class SettlementMachine implements SansIoMachine<SettlementInput, Settlem
     if (receipt.payee === undefined) {
       throw new LedgerError('LEDGER__INVALID_RECEIPT', 'receipt has no payee address', { jobId: receipt.jobId })
     }
-    const key = taskKey(receipt)
+    // A digest of the key: up to a million are remembered per machine (MAX_REMEMBERED_TASKS).
+    const key = dedupeKey(taskKey(receipt))
     if (this.#tasks.has(key)) {
       throw new LedgerError(
         'LEDGER__DUPLICATE_RECEIPT',

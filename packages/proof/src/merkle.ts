@@ -1,4 +1,4 @@
-import { sha256 } from '@noble/hashes/sha2.js'
+import { sha256 } from './sha256.js'
 
 /**
  * A binary Merkle tree as in Certificate Transparency (RFC 6962 / RFC 9162): leaves hashed as H(0x00 || data),
@@ -25,21 +25,18 @@ nodeInput.set(NODE_PREFIX)
 
 /** The hash of a leaf's data. */
 export function leafHash(data: Uint8Array): Hash {
-  const h = sha256.create()
-  h.update(LEAF_PREFIX)
-  h.update(data)
-  return h.digest()
+  return sha256(LEAF_PREFIX, data)
 }
 
 /** The hash of two child nodes. */
 export function nodeHash(left: Uint8Array, right: Uint8Array): Hash {
   if (left.length !== HASH_BYTES || right.length !== HASH_BYTES) {
     // Not a hash (a malformed proof sibling): hashed as given, so the proof fails as it always did.
-    const h = sha256.create()
-    h.update(NODE_PREFIX)
-    h.update(left)
-    h.update(right)
-    return h.digest()
+    const input = new Uint8Array(1 + left.length + right.length)
+    input.set(NODE_PREFIX)
+    input.set(left, 1)
+    input.set(right, 1 + left.length)
+    return sha256(input)
   }
   nodeInput.set(left, 1)
   nodeInput.set(right, 1 + HASH_BYTES)

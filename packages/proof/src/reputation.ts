@@ -9,6 +9,7 @@ import {
   MAX_TRACKED_PEERS,
 } from './constants.js'
 import { ProofError } from './errors.js'
+import { dedupeKey } from './sha256.js'
 
 /** Evidence slots allocated up front; the store doubles as peers are met. */
 const INITIAL_SLOTS = 16
@@ -149,7 +150,9 @@ export class Reputation {
    */
   observe(verdict: Verdict, issuer: string): number {
     if (issuer !== verdict.verifier || issuer === verdict.worker) return 0
-    const key = `${issuer}\u0000${verdict.jobId}\u0000${verdict.taskId}\u0000${verdict.round}`
+    // Remembered as a short digest: the joined key is some 200 characters, and a simulated network's creators
+    // remember a million of them.
+    const key = dedupeKey([issuer, verdict.jobId, verdict.taskId, verdict.round].join('\u0000'))
     if (this.#seen.has(key)) return 0
     if (this.#seen.size >= this.#maxSeen) {
       const oldest = this.#seen.values().next().value
