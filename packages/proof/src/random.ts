@@ -24,17 +24,24 @@ export function randomBytes(rng: Rng, length: number): Uint8Array<ArrayBuffer> {
 }
 
 /**
- * Picks an index with probability proportional to its weight; undefined when no weight is positive. One float is
- * drawn whatever the weights, so the generator's position does not depend on them.
+ * Picks an index among the first `length` weights with probability proportional to its weight; undefined when no
+ * weight is positive. One float is drawn whatever the weights, so the generator's position does not depend on them.
  */
-export function pickWeighted(rng: Rng, weights: readonly number[]): number | undefined {
+export function pickWeighted(
+  rng: Rng,
+  weights: ArrayLike<number>,
+  length: number = weights.length,
+): number | undefined {
   let total = 0
-  for (const w of weights) if (w > 0 && Number.isFinite(w)) total += w
+  for (let i = 0; i < length; i++) {
+    const w = weights[i] as number
+    if (w > 0 && Number.isFinite(w)) total += w
+  }
   const u = uniform(rng)
   if (total <= 0) return undefined
   let target = u * total
   let last: number | undefined
-  for (let i = 0; i < weights.length; i++) {
+  for (let i = 0; i < length; i++) {
     const w = weights[i] as number
     if (!(w > 0 && Number.isFinite(w))) continue
     last = i

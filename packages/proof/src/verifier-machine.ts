@@ -212,6 +212,8 @@ export class VerifierMachine implements SansIoMachine<VerifierInput, VerifierOut
   readonly #rounds: number
   readonly #maxPending: number
   #verifiers: string[]
+  /** Scratch for the delegate draw in `#onResult`: a weight per verifier, after our own. */
+  #weights = new Float64Array(1)
   readonly #checks = new Map<string, Check>()
   readonly #deadlines = new Deadlines()
   readonly #out = new OutputQueue<VerifierOutput>()
@@ -327,15 +329,24 @@ export class VerifierMachine implements SansIoMachine<VerifierInput, VerifierOut
       this.#event({ name: 'task:accepted', ...this.#ids(check), checked: false })
       return
     }
-    const choices = this.#verifiers.filter((p) => p !== input.result.worker && p !== this.#self)
-    const weights = [this.#selfWeight, ...choices.map((p) => this.#reputation.score(p))]
-    const picked = pickWeighted(this.#rng, weights) ?? 0
+    // Ourselves first, then each verifier; the worker and ourselves weigh 0, which no draw can land on. Weights go
+    // into a kept array: this runs for every checked result, over every known verifier.
+    const verifiers = this.#verifiers
+    const count = verifiers.length + 1
+    if (this.#weights.length < count) this.#weights = new Float64Array(count)
+    const weights = this.#weights
+    weights[0] = this.#selfWeight
+    for (let i = 0; i < verifiers.length; i++) {
+      const p = verifiers[i] as string
+      weights[i + 1] = p === input.result.worker || p === this.#self ? 0 : this.#reputation.score(p)
+    }
+    const picked = pickWeighted(this.#rng, weights, count) ?? 0
     this.#checks.set(check.key, check)
     if (picked === 0) {
       this.#challenge(check, now)
       return
     }
-    const delegate = choices[picked - 1] as string
+    const delegate = verifiers[picked - 1] as string
     check.phase = 'delegated'
     check.delegate = delegate
     this.#arm(check, now + this.#verdictTimeout)
