@@ -41,7 +41,7 @@ export function challengeIndices(root: Uint8Array, nonce: Uint8Array, count: num
       { count, chunks },
     )
   }
-  const words = wordStream(root, nonce, count, chunks)
+  const words = new WordStream(root, nonce, count, chunks)
   // Partial Fisher–Yates over a virtual array 0..chunks-1: only swapped slots are stored.
   const swapped = new Map<number, number>()
   const picked: number[] = []
@@ -55,33 +55,57 @@ export function challengeIndices(root: Uint8Array, nonce: Uint8Array, count: num
 }
 
 /** A uniform integer in [0, n) from the word stream (n ≤ 2^32), rejecting the biased top of the range. */
-function below(words: () => number, n: number): number {
+function below(words: WordStream, n: number): number {
   const limit = MAX_CHUNKS - (MAX_CHUNKS % n)
   for (;;) {
-    const x = words()
+    const x = words.next()
     if (x < limit) return x % n
   }
 }
 
-function wordStream(root: Uint8Array, nonce: Uint8Array, count: number, chunks: number): () => number {
-  const input = new Uint8Array(CHALLENGE_DOMAIN.byteLength + HASH_BYTES + NONCE_BYTES + 24)
-  input.set(CHALLENGE_DOMAIN, 0)
-  input.set(root, CHALLENGE_DOMAIN.byteLength)
-  input.set(nonce, CHALLENGE_DOMAIN.byteLength + HASH_BYTES)
-  const counterAt = input.byteLength - 8
-  const view = new DataView(input.buffer)
-  view.setBigUint64(counterAt - 16, BigInt(count))
-  view.setBigUint64(counterAt - 8, BigInt(chunks))
-  let counter = 0
-  let block = new DataView(new ArrayBuffer(0))
-  let next = WORDS_PER_BLOCK
-  return () => {
-    if (next === WORDS_PER_BLOCK) {
-      view.setBigUint64(counterAt, BigInt(counter++))
-      const digest = sha256(input)
-      block = new DataView(digest.buffer, digest.byteOffset, digest.byteLength)
-      next = 0
+/**
+ * The counter-mode input, `domain || root || nonce || u64be(count) || u64be(chunks) || u64be(k)`, kept and filled
+ * in place: every check derives its indices twice (verifier and worker), and a fresh input, two DataViews and
+ * three BigInts per derivation were a fair share of what the simulator allocates. Safe to share: a derivation
+ * runs to its end synchronously.
+ */
+const input = new Uint8Array(CHALLENGE_DOMAIN.byteLength + HASH_BYTES + NONCE_BYTES + 24)
+input.set(CHALLENGE_DOMAIN, 0)
+const inputView = new DataView(input.buffer)
+const COUNT_AT = input.byteLength - 24
+const CHUNKS_AT = input.byteLength - 16
+const COUNTER_AT = input.byteLength - 8
+
+/** A big-endian u64 of a safe integer, as two 32-bit words. */
+function setU64(at: number, value: number): void {
+  inputView.setUint32(at, Math.floor(value / 2 ** 32))
+  inputView.setUint32(at + 4, value >>> 0)
+}
+
+/** 32-bit big-endian words of successive counter-mode blocks. */
+class WordStream {
+  #counter = 0
+  #block: Uint8Array = input
+  #next = WORDS_PER_BLOCK
+
+  constructor(root: Uint8Array, nonce: Uint8Array, count: number, chunks: number) {
+    input.set(root, CHALLENGE_DOMAIN.byteLength)
+    input.set(nonce, CHALLENGE_DOMAIN.byteLength + HASH_BYTES)
+    setU64(COUNT_AT, count)
+    setU64(CHUNKS_AT, chunks)
+  }
+
+  next(): number {
+    if (this.#next === WORDS_PER_BLOCK) {
+      setU64(COUNTER_AT, this.#counter++)
+      this.#block = sha256(input)
+      this.#next = 0
     }
-    return block.getUint32(4 * next++)
+    const b = this.#block
+    const at = 4 * this.#next++
+    return (
+      (b[at] as number) * 0x1000000 +
+      (((b[at + 1] as number) << 16) | ((b[at + 2] as number) << 8) | (b[at + 3] as number))
+    )
   }
 }

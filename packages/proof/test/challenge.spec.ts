@@ -23,6 +23,16 @@ describe('challengeIndices', () => {
     }
   })
 
+  it('should name the pinned indices for fixed inputs (verifiers and workers on any version must agree)', () => {
+    const fixedRoot = Uint8Array.from({ length: 32 }, (_, i) => i)
+    const fixedNonce = Uint8Array.from({ length: 32 }, (_, i) => 255 - i)
+    expect(challengeIndices(fixedRoot, fixedNonce, 4, 8)).toEqual([1, 3, 6, 7])
+    expect(challengeIndices(fixedRoot, fixedNonce, 5, 1000)).toEqual([119, 195, 734, 827, 891])
+    // Counts and sizes above 2^32 / 2 exercise the u64 fields' high words and the rejection sampling's limit.
+    expect(challengeIndices(fixedRoot, fixedNonce, 3, 2 ** 32)).toEqual([669427654, 2241126540, 2298725844])
+    expect(challengeIndices(new Uint8Array(32), new Uint8Array(32), 16, 16)).toEqual([...Array(16).keys()])
+  })
+
   it('should be a pure function of root, nonce, count and chunks', () => {
     expect(challengeIndices(root, nonce, 8, 1000)).toEqual(challengeIndices(root.slice(), nonce.slice(), 8, 1000))
   })
