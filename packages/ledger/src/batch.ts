@@ -1,6 +1,6 @@
 import type { Address } from '@solana/kit'
 import type { Receipt } from '@tessera/core'
-import { MerkleTree, verifyMerkleProof } from '@tessera/proof'
+import { MerkleTree, taskKey as proofTaskKey, verifyMerkleProof } from '@tessera/proof'
 import { MAX_RECEIPTS_PER_EPOCH } from './constants.js'
 import { LedgerError } from './errors.js'
 import { splitFee } from './fee.js'
@@ -124,10 +124,9 @@ export function verifyReceiptInclusion(anchor: AnchorFacts, receipt: Receipt, pr
   }
 }
 
-/** `jobId\0taskId`: a task is paid at most once, ever. */
+/** A receipt's task key (`@tessera/proof`'s `taskKey`): a task is paid at most once, ever. */
 export function taskKey(receipt: Pick<Receipt, 'jobId' | 'taskId'>): string {
-  // Joined flat rather than as a rope of its parts: keys live as long as the dedupe window (a million of them).
-  return [receipt.jobId, receipt.taskId].join('\u0000')
+  return proofTaskKey(receipt.jobId, receipt.taskId)
 }
 
 function compareReceipts(a: Receipt, b: Receipt): number {

@@ -82,10 +82,13 @@ function setU64(at: number, value: number): void {
   inputView.setUint32(at + 4, value >>> 0)
 }
 
+/** The block before the first is hashed (never read: the first word hashes one). */
+const NO_BLOCK = new Uint8Array(0)
+
 /** 32-bit big-endian words of successive counter-mode blocks. */
 class WordStream {
   #counter = 0
-  #block: Uint8Array = input
+  #block = NO_BLOCK
   #next = WORDS_PER_BLOCK
 
   constructor(root: Uint8Array, nonce: Uint8Array, count: number, chunks: number) {

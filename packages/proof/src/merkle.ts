@@ -1,4 +1,4 @@
-import { sha256 } from './sha256.js'
+import { sha256, type Hash } from './sha256.js'
 
 /**
  * A binary Merkle tree as in Certificate Transparency (RFC 6962 / RFC 9162): leaves hashed as H(0x00 || data),
@@ -9,8 +9,7 @@ import { sha256 } from './sha256.js'
  * `@tessera/ledger` (receipt batches).
  */
 
-/** Hash bytes as the wire schemas type them (backed by a plain ArrayBuffer). */
-export type Hash = Uint8Array<ArrayBuffer>
+export type { Hash }
 
 const LEAF_PREFIX = Uint8Array.of(0x00)
 const NODE_PREFIX = Uint8Array.of(0x01)

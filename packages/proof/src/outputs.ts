@@ -26,9 +26,13 @@ export class OutputQueue<T> {
   }
 }
 
-/** The key a task is held under: task ids are unique within a job, not across jobs. */
+/**
+ * The key a task is held under: task ids are unique within a job, not across jobs. Joined flat rather than as a
+ * template literal's rope, whose nodes a map would keep alive as long as the key: machines hold these keys while the
+ * task is in flight, and settlement for as long as its epoch is retained.
+ */
 export function taskKey(jobId: string, taskId: string): string {
-  return `${jobId}\u0000${taskId}`
+  return [jobId, taskId].join('\u0000')
 }
 
 /**
@@ -36,5 +40,5 @@ export function taskKey(jobId: string, taskId: string): string {
  * while the first is still being arbitrated.
  */
 export function checkKey(jobId: string, taskId: string, worker: string): string {
-  return `${jobId}\u0000${taskId}\u0000${worker}`
+  return [jobId, taskId, worker].join('\u0000')
 }

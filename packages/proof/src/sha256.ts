@@ -1,7 +1,7 @@
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js'
 
 /** Hash bytes as the wire schemas type them (backed by a plain ArrayBuffer). */
-export type Digest = Uint8Array<ArrayBuffer>
+export type Hash = Uint8Array<ArrayBuffer>
 
 /**
  * A pristine hasher and a working one. Each digest resets the working hasher from the pristine one with noble's
@@ -14,11 +14,11 @@ const pristine = nobleSha256.create()
 const work = nobleSha256.create()
 
 /** SHA-256 of `a` followed by `b` (when given), as one message. */
-export function sha256(a: Uint8Array, b?: Uint8Array): Digest {
+export function sha256(a: Uint8Array, b?: Uint8Array): Hash {
   pristine._cloneInto(work)
   work.update(a)
   if (b !== undefined) work.update(b)
-  return work.digest() as Digest
+  return work.digest() as Hash
 }
 
 const utf8 = new TextEncoder()
