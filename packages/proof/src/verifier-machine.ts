@@ -212,7 +212,7 @@ export class VerifierMachine implements SansIoMachine<VerifierInput, VerifierOut
   readonly #rounds: number
   readonly #maxPending: number
   #verifiers: string[]
-  /** Scratch for the delegate draw in `#onResult`: a weight per verifier, after our own. */
+  /** Scratch for `#drawVerifier`: our own weight, then one per verifier. */
   #weights = new Float64Array(1)
   readonly #checks = new Map<string, Check>()
   readonly #deadlines = new Deadlines()
@@ -329,24 +329,13 @@ export class VerifierMachine implements SansIoMachine<VerifierInput, VerifierOut
       this.#event({ name: 'task:accepted', ...this.#ids(check), checked: false })
       return
     }
-    // Ourselves first, then each verifier; the worker and ourselves weigh 0, which no draw can land on. Weights go
-    // into a kept array: this runs for every checked result, over every known verifier.
-    const verifiers = this.#verifiers
-    const count = verifiers.length + 1
-    if (this.#weights.length < count) this.#weights = new Float64Array(count)
-    const weights = this.#weights
-    weights[0] = this.#selfWeight
-    for (let i = 0; i < verifiers.length; i++) {
-      const p = verifiers[i] as string
-      weights[i + 1] = p === input.result.worker || p === this.#self ? 0 : this.#reputation.score(p)
-    }
-    const picked = pickWeighted(this.#rng, weights, count) ?? 0
+    const worker = input.result.worker
+    const delegate = this.#drawVerifier(this.#selfWeight, (p) => p === worker || p === this.#self)
     this.#checks.set(check.key, check)
-    if (picked === 0) {
+    if (delegate === undefined) {
       this.#challenge(check, now)
       return
     }
-    const delegate = verifiers[picked - 1] as string
     check.phase = 'delegated'
     check.delegate = delegate
     this.#arm(check, now + this.#verdictTimeout)
@@ -594,23 +583,39 @@ export class VerifierMachine implements SansIoMachine<VerifierInput, VerifierOut
     this.#drop(check)
   }
 
+  /**
+   * Draws a verifier with probability proportional to its reputation, skipping those `skip` names; we ourselves
+   * stand first with `selfWeight` (0 leaves us out). Undefined means ourselves, or nobody when `selfWeight` is 0. One
+   * float is drawn whatever the weights. They go into a kept array: this runs for every checked result, over every
+   * known verifier.
+   */
+  #drawVerifier(selfWeight: number, skip: (peer: string) => boolean): string | undefined {
+    const verifiers = this.#verifiers
+    const count = verifiers.length + 1
+    if (this.#weights.length < count) this.#weights = new Float64Array(count)
+    const weights = this.#weights
+    weights[0] = selfWeight
+    for (let i = 0; i < verifiers.length; i++) {
+      const p = verifiers[i] as string
+      weights[i + 1] = skip(p) ? 0 : this.#reputation.score(p)
+    }
+    const picked = pickWeighted(this.#rng, weights, count)
+    return picked === undefined || picked === 0 ? undefined : verifiers[picked - 1]
+  }
+
   /** Asks the next arbiter, or decides when none is left. The first call publishes our round-0 failure verdict. */
   #escalate(check: Check, now: number): void {
     const hash = check.fraudProofHash as Hash
     const first = check.phase !== 'arbitrating'
     const exclude = new Set([check.result.worker, this.#self, check.creator, ...check.arbiters])
-    const choices = check.arbiters.length < this.#rounds ? this.#verifiers.filter((p) => !exclude.has(p)) : []
-    const picked = pickWeighted(
-      this.#rng,
-      choices.map((p) => this.#reputation.score(p)),
-    )
-    if (picked === undefined) {
+    const roundsLeft = check.arbiters.length < this.#rounds
+    const arbiter = this.#drawVerifier(0, (p) => !roundsLeft || exclude.has(p))
+    if (arbiter === undefined) {
       if (first) this.#publish(check.result, 'fail', 0, now, { fraudProof: hash })
       const decision = this.#decide(check, this.#rounds)
       this.#finishArbitration(check, decision === 'continue' ? 'overturned' : decision)
       return
     }
-    const arbiter = choices[picked] as string
     check.arbiters.push(arbiter)
     check.phase = 'arbitrating'
     this.#arm(check, now + this.#verdictTimeout)
