@@ -13,8 +13,19 @@ export interface ReceiptSigner {
 /** Which side of a receipt signs. */
 export type ReceiptRole = 'creator' | 'worker'
 
-/** Validates a receipt's shape (core's `receiptSchema`); `LEDGER__INVALID_RECEIPT` names the first problem. */
+/**
+ * Receipts {@link parseReceipt} returned. A receipt is checked at the settlement machine's door, again for its signed
+ * bytes and again as a batch leaf; the schema parse was a tenth of the simulator's settlement time, so a receipt
+ * this module produced is not parsed twice. They are frozen, so they still have the shape they were checked for.
+ */
+const parsedReceipts = new WeakSet<object>()
+
+/**
+ * Validates a receipt's shape (core's `receiptSchema`); `LEDGER__INVALID_RECEIPT` names the first problem. Returns
+ * a frozen copy without unknown keys, or `value` itself when it is such a copy already.
+ */
 export function parseReceipt(value: unknown): Receipt {
+  if (typeof value === 'object' && value !== null && parsedReceipts.has(value)) return value as Receipt
   const parsed = receiptSchema.safeParse(value)
   if (!parsed.success) {
     const issue = parsed.error.issues[0]
@@ -24,7 +35,9 @@ export function parseReceipt(value: unknown): Receipt {
       { path: issue?.path.map(String) ?? [] },
     )
   }
-  return parsed.data
+  const receipt = Object.freeze(parsed.data)
+  parsedReceipts.add(receipt)
+  return receipt
 }
 
 /**

@@ -4,7 +4,14 @@ import { describe, expect, it } from 'vitest'
 import { EpochBatch, verifyReceiptInclusion } from '../src/batch.js'
 import { RECEIPT_SIGNING_CONTEXT } from '../src/constants.js'
 import { isLedgerError } from '../src/errors.js'
-import { assertReceipt, receiptSigningBytes, signReceipt, verifyReceipt } from '../src/receipt.js'
+import {
+  assertReceipt,
+  parseReceipt,
+  receiptLeaf,
+  receiptSigningBytes,
+  signReceipt,
+  verifyReceipt,
+} from '../src/receipt.js'
 import { makeParties, makeReceipts } from './support/receipts.js'
 
 describe('receipts', () => {
@@ -51,6 +58,21 @@ describe('receipts', () => {
     const withoutPayee = { ...receipt! }
     delete withoutPayee.payee
     expect(() => assertReceipt(withoutPayee)).toThrow(expect.objectContaining({ code: 'LEDGER__INVALID_RECEIPT' }))
+  })
+
+  it('should return a frozen copy without unknown keys, and that copy itself when parsed again', async () => {
+    const parties = await makeParties(1)
+    const [receipt] = makeReceipts(parties, 1, 0)
+    const parsed = parseReceipt({ ...receipt!, extra: 'dropped' })
+    expect(parsed).not.toHaveProperty('extra')
+    expect(Object.isFrozen(parsed)).toBe(true)
+    expect(() => Object.assign(parsed, { amount: 1n })).toThrow(TypeError)
+    expect(parseReceipt(parsed)).toBe(parsed)
+    // An equal object that did not come from parseReceipt is parsed, not trusted by shape.
+    expect(() => parseReceipt({ ...parsed, epoch: -1 })).toThrow(
+      expect.objectContaining({ code: 'LEDGER__INVALID_RECEIPT' }),
+    )
+    expect(receiptLeaf({ ...receipt!, extra: 'dropped' } as never)).toEqual(receiptLeaf(parsed))
   })
 
   it('should refuse a malformed receipt with a coded error', () => {
