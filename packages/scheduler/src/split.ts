@@ -138,8 +138,9 @@ export function taskAt(order: SplitSource, index: number): TaskDescriptor | unde
   })
 }
 
-const RENDER_TASK = /^f(\d{1,9})\/t(\d{1,9})_(\d{1,9})$/
-const INFERENCE_TASK = /^b(\d{1,15})-(\d{1,15})$/
+// Numbers without leading zeros, so a match is the one canonical spelling of its numbers.
+const RENDER_TASK = /^f(0|[1-9]\d{0,8})\/t(0|[1-9]\d{0,8})_(0|[1-9]\d{0,8})$/
+const INFERENCE_TASK = /^b(0|[1-9]\d{0,14})-(0|[1-9]\d{0,14})$/
 
 /**
  * The index of the task with id `taskId` in this job, or -1 when the job has no such task. The id must be exactly
@@ -150,7 +151,6 @@ export function taskIndexOf(order: SplitSource, taskId: string): number {
   if (!taskId.startsWith(prefix)) return -1
   const rest = taskId.slice(prefix.length)
   const split = order.split
-  let index: number
   if (split.kind === 'render') {
     const m = RENDER_TASK.exec(rest)
     if (m === null) return -1
@@ -160,16 +160,14 @@ export function taskIndexOf(order: SplitSource, taskId: string): number {
     const tx = Number(m[2])
     const ty = Number(m[3])
     if (frame < 0 || frame >= split.frames || tx >= across || ty >= down) return -1
-    index = frame * across * down + ty * across + tx
-  } else {
-    const m = INFERENCE_TASK.exec(rest)
-    if (m === null) return -1
-    const start = Number(m[1])
-    if (start % split.itemsPerTask !== 0) return -1
-    index = start / split.itemsPerTask
-    if (index >= taskCountOf(split)) return -1
+    return frame * across * down + ty * across + tx
   }
-  return taskIdAt(order, index) === taskId ? index : -1
+  const m = INFERENCE_TASK.exec(rest)
+  if (m === null) return -1
+  const start = Number(m[1])
+  const index = start / split.itemsPerTask
+  const end = Math.min(start + split.itemsPerTask, split.items)
+  return Number.isInteger(index) && index < taskCountOf(split) && Number(m[2]) === end ? index : -1
 }
 
 /** The job id a task id belongs to (task ids start with `${jobId}/`; job ids hold no `/`). */

@@ -44,11 +44,21 @@ describe('splitTasks', () => {
       { numRuns: 50, seed: 1 },
     )
     const source = render(64, 64, 32, 1, 0)
-    for (const id of ['abc/f00/t0_0', 'abc/f0/t2_0', 'abc/f1/t0_0', 'abd/f0/t0_0', 'abc/f0/t0_0/x', 'abc/b0-1']) {
+    for (const id of [
+      'abc/f00/t0_0',
+      'abc/f0/t00_0',
+      'abc/f0/t0_00',
+      'abc/f0/t2_0',
+      'abc/f1/t0_0',
+      'abd/f0/t0_0',
+      'abc/f0/t0_0/x',
+      'abc/b0-1',
+    ]) {
       expect(taskIndexOf(source, id)).toBe(-1)
     }
     const batches: SplitSource = { jobId: 'j', split: { kind: 'inference', items: 10, itemsPerTask: 4 } }
-    for (const id of ['j/b1-5', 'j/b0-3', 'j/b12-16', 'j/b8-12']) expect(taskIndexOf(batches, id)).toBe(-1)
+    for (const id of ['j/b1-5', 'j/b0-3', 'j/b12-16', 'j/b8-12', 'j/b04-8', 'j/b4-08', 'j/b8-10x'])
+      expect(taskIndexOf(batches, id)).toBe(-1)
   })
 
   it('should refuse splits beyond the task limit', () => {
