@@ -1,5 +1,10 @@
 import { COL, type MetricsRecorder, type Role } from '../metrics/recorder.js'
 
+/** A flat key (`join`, not a template): a template builds a rope that every Map lookup flattens again. */
+function committedKey(worker: string, taskId: string): string {
+  return [worker, taskId].join('\u0000')
+}
+
 interface Committed {
   role: Role
   bad: boolean
@@ -21,7 +26,7 @@ export class GroundTruth {
 
   /** A worker committed to a task's output; `bad` when any chunk is out of tolerance of the honest result. */
   commit(worker: string, taskId: string, role: Role, bad: boolean): void {
-    this.#committed.set(`${worker}\u0000${taskId}`, { role, bad })
+    this.#committed.set(committedKey(worker, taskId), { role, bad })
     const stats = this.#metrics.roles[role]
     stats.tasksCompleted++
     if (bad) stats.tasksBad++
@@ -71,7 +76,7 @@ export class GroundTruth {
   }
 
   #take(worker: string, taskId: string): Committed | undefined {
-    const key = `${worker}\u0000${taskId}`
+    const key = committedKey(worker, taskId)
     const c = this.#committed.get(key)
     this.#committed.delete(key)
     return c

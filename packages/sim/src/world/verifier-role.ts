@@ -2,6 +2,7 @@ import type { Inbound, Result } from '@tessera/core'
 import {
   decodeFraudProof,
   Reputation,
+  taskKey,
   VerifierMachine,
   type SamplingPlan,
   type VerifierEvent,
@@ -80,7 +81,7 @@ export class VerifierRole {
     const { message } = inbound
     if (message.type === 'reveal') {
       if (this.#colluding && this.#ctx.worker(inbound.from)?.behaviour.colluding === true) {
-        this.#revealed.set(`${message.body.jobId}\u0000${message.body.taskId}`, {
+        this.#revealed.set(taskKey(message.body.jobId, message.body.taskId), {
           indices: message.body.indices,
           chunks: message.body.chunks,
         })
@@ -110,7 +111,7 @@ export class VerifierRole {
         const proof = decodeFraudProof(fraudProof)
         const result = openSimResult(proof.commitment)
         if (this.#ctx.worker(result.worker)?.behaviour.colluding === true) {
-          this.#revealed.set(`${result.jobId}\u0000${result.taskId}`, { indices: [proof.index], chunks: [proof.chunk] })
+          this.#revealed.set(taskKey(result.jobId, result.taskId), { indices: [proof.index], chunks: [proof.chunk] })
         }
       } catch (e) {
         this.#ctx.rejected(e)
@@ -195,7 +196,7 @@ export class VerifierRole {
       delay,
       () => {
         if (!this.#peer.alive) return
-        const key = `${jobId}\u0000${taskId}`
+        const key = taskKey(jobId, taskId)
         const echoed = this.#revealed.get(key)
         this.#revealed.delete(key)
         const seed = taskSeed(taskId)

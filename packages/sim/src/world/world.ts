@@ -1,4 +1,5 @@
 import { isTesseraError, nextInt, type Rng } from '@tessera/core'
+import { taskKey } from '@tessera/proof'
 import { MarketView, type JobSpec } from '@tessera/scheduler'
 import { INVOLVED_RETAIN_MS } from '../constants.js'
 import { bernoulli, exponential, lognormal, pickWeighted } from '../engine/distributions.js'
@@ -51,6 +52,7 @@ export class World implements WorldContext {
   readonly #wallets = new Map<string, Earner>()
   #epoch = 0
   readonly #involved = new Map<string, string[]>()
+  readonly #forgetInvolved = (key: string): void => void this.#involved.delete(key)
   readonly #profiles: ProfileDistributions
   readonly #peersRng: Rng
   readonly #arrivalsRng: Rng
@@ -126,19 +128,19 @@ export class World implements WorldContext {
 
   verdictAudience(jobId: string, taskId: string): readonly string[] {
     const creator = this.jobs.get(jobId)?.creator
-    const involved = this.#involved.get(`${jobId}\u0000${taskId}`)
+    const involved = this.#involved.get(taskKey(jobId, taskId))
     if (involved === undefined) return creator === undefined ? [] : [creator]
     return creator === undefined || involved.includes(creator) ? involved : [creator, ...involved]
   }
 
   involve(jobId: string, taskId: string, peers: readonly string[]): void {
-    const key = `${jobId}\u0000${taskId}`
+    const key = taskKey(jobId, taskId)
     let list = this.#involved.get(key)
     if (list === undefined) {
       list = []
       this.#involved.set(key, list)
       // Arbitration ends within its timeouts; forget the task's audience well after (see INVOLVED_RETAIN_MS).
-      this.sim.after(INVOLVED_RETAIN_MS, (k: string) => this.#involved.delete(k), key)
+      this.sim.after(INVOLVED_RETAIN_MS, this.#forgetInvolved, key)
     }
     for (const p of peers) if (!list.includes(p)) list.push(p)
   }
