@@ -1,3 +1,4 @@
+import * as dagCbor from '@ipld/dag-cbor'
 import fc from 'fast-check'
 import { beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -96,6 +97,29 @@ describe('decoders (property)', () => {
       sig: fc.oneof(fc.uint8Array({ minLength: 64, maxLength: 64 }), cborValue),
     })
     .map((e) => encodeCanonical(e))
+
+  it('should encode a value with undefined properties, at any depth, as the same value without them', () => {
+    const withHoles = fc.letrec<{ value: unknown }>((tie) => ({
+      value: fc.oneof(
+        { depthSize: 'small' },
+        cborValue,
+        fc.array(tie('value'), { maxLength: 3 }),
+        fc.dictionary(fc.string({ maxLength: 6 }), fc.oneof(tie('value'), fc.constant(undefined)), { maxKeys: 4 }),
+      ),
+    })).value
+    const stripped = (v: unknown): unknown =>
+      Array.isArray(v)
+        ? v.map(stripped)
+        : v !== null && typeof v === 'object' && !(v instanceof Uint8Array)
+          ? Object.fromEntries(Object.entries(v).flatMap(([k, x]) => (x === undefined ? [] : [[k, stripped(x)]])))
+          : v
+    fc.assert(
+      fc.property(withHoles, (v) => {
+        expect(encodeCanonical(v)).toEqual(dagCbor.encode(stripped(v)))
+      }),
+      { numRuns: 300, seed: 7 },
+    )
+  })
 
   it('should open arbitrary bytes as an envelope or raise a CoreError, never anything else', () => {
     fc.assert(

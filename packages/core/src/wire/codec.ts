@@ -1,4 +1,5 @@
 import * as dagCbor from '@ipld/dag-cbor'
+import { encode as cborEncode, type EncodeOptions } from 'cborg'
 import { CoreError } from '../errors.js'
 import { isMessageType, MESSAGE_SCHEMAS, type MessageBody, type MessageType, type WireMessage } from './messages.js'
 
@@ -7,20 +8,16 @@ import { isMessageType, MESSAGE_SCHEMAS, type MessageBody, type MessageType, typ
  * over bytes is a signature over one value.
  */
 
-/** Drops `undefined` properties, which DAG-CBOR cannot encode and which mean "absent" in our schemas. */
-function withoutUndefined(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(withoutUndefined)
-  if (value !== null && typeof value === 'object' && !(value instanceof Uint8Array)) {
-    const out: Record<string, unknown> = {}
-    for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = withoutUndefined(v)
-    return out
-  }
-  return value
-}
+/**
+ * DAG-CBOR's own options, plus skipping `undefined` properties, which DAG-CBOR cannot encode and which mean "absent"
+ * in our schemas. cborg skips them as it walks the value; copying the value without them first was a third of the
+ * cost of encoding a receipt.
+ */
+const CANONICAL_OPTIONS: EncodeOptions = { ...dagCbor.encodeOptions, ignoreUndefinedProperties: true }
 
 /** Encodes any plain value deterministically (DAG-CBOR). */
 export function encodeCanonical(value: unknown): Uint8Array {
-  return dagCbor.encode(withoutUndefined(value))
+  return cborEncode(value, CANONICAL_OPTIONS)
 }
 
 /** Decodes DAG-CBOR, turning any decoder failure into `CORE__MALFORMED_MESSAGE`. */
