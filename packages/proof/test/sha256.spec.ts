@@ -40,6 +40,8 @@ describe('sha256 (one reused hasher)', () => {
 
   it('should key equal texts alike and different texts apart, in 16 characters of the digest', () => {
     const texts = ['', 'a', 'b', 'job\u0000task/1', 'job\u0000task/10', 'job\u0000task/1\u0000', 'é', 'e\u0301', '🦀']
+    // Long keys, multi-byte ones, and a short key after them (the UTF-8 buffer is reused and grown).
+    texts.push('x'.repeat(300), '€'.repeat(200), '🦀'.repeat(150), 'short')
     const keys = texts.map(dedupeKey)
     expect(new Set(keys).size).toBe(texts.length)
     for (const [i, text] of texts.entries()) {
