@@ -211,7 +211,8 @@ export class VerifierMachine implements SansIoMachine<VerifierInput, VerifierOut
   readonly #verdictTimeout: number
   readonly #rounds: number
   readonly #maxPending: number
-  #verifiers: string[]
+  // Frozen and replaced whole: `Reputation.scoresOf` remembers slots for the array it is given.
+  #verifiers: readonly string[]
   /** Scratch for `#drawVerifier`: our own weight, then one per verifier. */
   #weights = new Float64Array(1)
   readonly #checks = new Map<string, Check>()
@@ -240,7 +241,7 @@ export class VerifierMachine implements SansIoMachine<VerifierInput, VerifierOut
       })
     }
     this.#maxPending = init.maxPending ?? MAX_PENDING_CHECKS
-    this.#verifiers = [...(init.verifiers ?? [])]
+    this.#verifiers = Object.freeze([...(init.verifiers ?? [])])
   }
 
   /** The adaptive sampler (per-worker streaks), for metrics and tests. */
@@ -278,7 +279,7 @@ export class VerifierMachine implements SansIoMachine<VerifierInput, VerifierOut
         this.#onVerdict(input.from, input.verdict, now)
         return
       case 'verifiers':
-        this.#verifiers = [...input.peers]
+        this.#verifiers = Object.freeze([...input.peers])
         return
     }
   }
@@ -595,10 +596,8 @@ export class VerifierMachine implements SansIoMachine<VerifierInput, VerifierOut
     if (this.#weights.length < count) this.#weights = new Float64Array(count)
     const weights = this.#weights
     weights[0] = selfWeight
-    for (let i = 0; i < verifiers.length; i++) {
-      const p = verifiers[i] as string
-      weights[i + 1] = skip(p) ? 0 : this.#reputation.score(p)
-    }
+    this.#reputation.scoresOf(verifiers, weights, 1)
+    for (let i = 0; i < verifiers.length; i++) if (skip(verifiers[i] as string)) weights[i + 1] = 0
     const picked = pickWeighted(this.#rng, weights, count)
     return picked === undefined || picked === 0 ? undefined : verifiers[picked - 1]
   }

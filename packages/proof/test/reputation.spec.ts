@@ -1,3 +1,4 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { Reputation } from '../src/index.js'
 import type { Verdict } from '@tessera/core'
@@ -87,6 +88,34 @@ describe('Reputation', () => {
     expect(r.evidence('b')).toEqual({ valid: 0, failed: 0 })
     expect(r.score('b')).toBeCloseTo(0.2, 12)
     expect(r.evidence('c')).toEqual({ valid: 1, failed: 0 })
+  })
+
+  it('should score a kept list of peers as score() does, through slot reuse, repeats and list changes', () => {
+    const peer = fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f')
+    const step = fc.oneof(
+      fc.record({
+        kind: fc.constant('record' as const),
+        peer,
+        outcome: fc.constantFrom('pass' as const, 'fail' as const),
+      }),
+      fc.record({ kind: fc.constant('list' as const), peers: fc.array(peer, { maxLength: 5 }) }),
+    )
+    fc.assert(
+      fc.property(fc.array(step, { maxLength: 60 }), (steps) => {
+        // Room for three peers of six, so slots are evicted and reused.
+        const r = new Reputation({ maxTracked: 3 })
+        let list: readonly string[] = ['a', 'b', 'c', 'a']
+        for (const s of steps) {
+          if (s.kind === 'record') r.recordLocal(s.peer, s.outcome)
+          else list = s.peers
+          const out = new Float64Array(list.length + 1).fill(-1)
+          r.scoresOf(list, out, 1)
+          expect(out[0]).toBe(-1)
+          expect([...out.subarray(1)]).toEqual(list.map((p) => r.score(p)))
+        }
+      }),
+      { numRuns: 200, seed: 3 },
+    )
   })
 
   it('should keep the evidence of every peer as the number of peers grows', () => {
