@@ -1,6 +1,6 @@
 import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import { sha256 } from '@noble/hashes/sha2.js'
+import { sha256 } from '@tessera/core'
 import { bytesToHex } from '@noble/hashes/utils.js'
 import { LedgerError, type LedgerErrorCode } from './errors.js'
 

@@ -16,9 +16,8 @@ import {
   getInitializeNonceAccountInstruction,
 } from '@solana-program/system'
 import { logger as createLogger, type Logger } from '@libp2p/logger'
-import { sha256 } from '@noble/hashes/sha2.js'
 import { bytesToHex } from '@noble/hashes/utils.js'
-import { encodeCanonical, type AbortOptions } from '@tessera/core'
+import { encodeCanonical, sha256, type AbortOptions } from '@tessera/core'
 import { ATTEMPT_MEMO_PREFIX, NONCE_ACCOUNT_SPACE } from './constants.js'
 import { LedgerError, isLedgerError, isRetryableLedgerError, isTransientLedgerError } from './errors.js'
 import type { IntentRecord, SettlementJournal } from './journal.js'

@@ -1,6 +1,5 @@
 import type { Address } from '@solana/kit'
-import type { Receipt, SansIoMachine } from '@tessera/core'
-import { dedupeKey } from '@tessera/proof'
+import { dedupeKey, type Receipt, type SansIoMachine } from '@tessera/core'
 import { EpochBatch, taskKey } from './batch.js'
 import {
   DEFAULT_ACTION_MAX_ATTEMPTS,

@@ -1,6 +1,5 @@
 import * as dagCbor from '@ipld/dag-cbor'
-import { sha256 } from '@noble/hashes/sha2.js'
-import type { Result } from '@tessera/core'
+import { sha256, type Result } from '@tessera/core'
 import { challengeIndices } from './challenge.js'
 import {
   HASH_BYTES,

@@ -1,4 +1,4 @@
-import { sha256, type Hash } from './sha256.js'
+import { sha256, type Hash } from '@tessera/core'
 
 /**
  * A binary Merkle tree as in Certificate Transparency (RFC 6962 / RFC 9162): leaves hashed as H(0x00 || data),

@@ -1,4 +1,4 @@
-import type { Verdict } from '@tessera/core'
+import { dedupeKey, type Verdict } from '@tessera/core'
 import {
   DEFAULT_ARBITRATED_WEIGHT,
   DEFAULT_FAILURE_WEIGHT,
@@ -9,7 +9,6 @@ import {
   MAX_TRACKED_PEERS,
 } from './constants.js'
 import { ProofError } from './errors.js'
-import { dedupeKey } from './sha256.js'
 
 /** Evidence slots allocated up front; the store doubles as peers are met. */
 const INITIAL_SLOTS = 16

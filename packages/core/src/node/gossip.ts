@@ -4,7 +4,7 @@
  */
 import { gossipsub, StrictNoSign, TopicValidatorResult } from '@libp2p/gossipsub'
 import type { GossipSub, Message, TopicValidatorFn } from '@libp2p/gossipsub'
-import { sha256 } from '@noble/hashes/sha2.js'
+import { sha256 } from '../sha256.js'
 import {
   BEHAVIOUR_PENALTY_DECAY,
   BEHAVIOUR_PENALTY_THRESHOLD,

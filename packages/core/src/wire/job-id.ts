@@ -1,5 +1,5 @@
 import * as dagCbor from '@ipld/dag-cbor'
-import { sha256 } from '@noble/hashes/sha2.js'
+import { sha256 } from '../sha256.js'
 import { bytesToHex } from '@noble/hashes/utils.js'
 import type { Order } from './order.js'
 

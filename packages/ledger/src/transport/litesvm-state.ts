@@ -1,7 +1,6 @@
 import { readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { sha256 } from '@noble/hashes/sha2.js'
-import { decodeCanonical, encodeCanonical } from '@tessera/core'
+import { decodeCanonical, encodeCanonical, sha256 } from '@tessera/core'
 import { MAX_JOURNAL_LINE_BYTES, STATE_FILE, TRANSACTION_LOG_FILE } from '../constants.js'
 import { DurableLog, writeFileAtomic } from '../durable-file.js'
 import { LedgerError } from '../errors.js'

@@ -1,6 +1,5 @@
-import { sha256 } from '@noble/hashes/sha2.js'
 import { utf8ToBytes } from '@noble/hashes/utils.js'
-import type { AbortOptions } from '@tessera/core'
+import { sha256, type AbortOptions } from '@tessera/core'
 import type { InferenceTask, RenderTask } from '../split.js'
 import type { TaskExecution, TaskExecutor, TaskOutput } from './executor.js'
 
