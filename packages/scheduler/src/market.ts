@@ -77,7 +77,11 @@ export class MarketView {
       this.forgetOrder(order.jobId)
       return
     }
-    if (!this.#orders.has(order.jobId) && this.#orders.size >= this.#maxOrders) {
+    const held = this.#orders.get(order.jobId)
+    // A copy of an order already noted (gossip delivers several; in the simulator every worker shares one view).
+    // The job id commits to the split, so only the bid window can differ.
+    if (held !== undefined && held.bidDeadline === order.bidDeadline) return
+    if (held === undefined && this.#orders.size >= this.#maxOrders) {
       this.prune(now)
       if (this.#orders.size >= this.#maxOrders) return
     }

@@ -1,0 +1,28 @@
+import type { Order } from '@tessera/core'
+import { describe, expect, it } from 'vitest'
+import { MarketView } from '../src/index.js'
+import { renderSpec } from './harness.js'
+
+/** What the view reads of an order: its id, bid window, split (4 tiles here) and whether it is cancelled. */
+function order(jobId: string, bidDeadline: number, cancelled?: boolean): Order {
+  return { jobId, bidDeadline, split: renderSpec().split, cancelled } as unknown as Order
+}
+
+describe('MarketView orders', () => {
+  it("should count an order's tasks once however many copies arrive, and follow a re-opened window", () => {
+    const market = new MarketView()
+    market.noteOrder(order('j1', 1_000), 0)
+    market.noteOrder(order('j1', 1_000), 10)
+    market.noteOrder(order('j2', 500), 0)
+    expect(market.openOrderCount).toBe(2)
+    expect(market.depth(100).openTasks).toBe(8)
+    // j2's window has closed; a copy of j1 with a later window re-opens it.
+    market.noteOrder(order('j1', 3_000), 900)
+    market.noteOrder(order('j1', 3_000), 950)
+    expect(market.depth(2_000).openTasks).toBe(4)
+    expect(market.openOrderCount).toBe(1)
+    market.noteOrder(order('j1', 3_000, true), 2_100)
+    expect(market.openOrderCount).toBe(0)
+    expect(market.depth(3_200).openTasks).toBe(0)
+  })
+})
