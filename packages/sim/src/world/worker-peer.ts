@@ -25,6 +25,10 @@ const TOLERANCE = parseTolerance(SIM_TOLERANCE)
 const GPU = Object.freeze({ vendor: 'sim', architecture: 'modelled', description: 'simulated GPU', backend: 'sim' })
 const CLASSES = Object.freeze(['render/wgsl', 'inference/fp32'])
 const TIERS = Object.freeze([2, 3] as const)
+// One copy of each list for every capacity record (about 3.6 million in the bench): the market only reads them.
+const RECORD_CLASSES = CLASSES as unknown as string[]
+const RECORD_TIERS = TIERS as unknown as (2 | 3)[]
+const NONE = Object.freeze([]) as unknown as never[]
 /** Jobs whose inputs a worker keeps fetched (later tasks of the same job skip the download). */
 const FETCHED_JOBS = 4
 
@@ -68,6 +72,7 @@ export class WorkerPeer implements SimEndpoint {
   /** Jobs this worker holds tasks of, with how many are not yet settled, stopped or given back. */
   readonly #leased = new Map<string, number>()
   #committed: { root: Uint8Array; chunks: number } | undefined
+  readonly #price: bigint
 
   constructor(ctx: WorldContext, init: WorkerPeerInit) {
     this.#ctx = ctx
@@ -79,6 +84,7 @@ export class WorkerPeer implements SimEndpoint {
     this.earner = init.earner
     const { scenario } = ctx
     const base = BigInt(init.profile.price)
+    this.#price = base
     const demand = scenario.workers.pricing === 'demand' && !init.behaviour.spamming
     const pricing: PricingStrategy = demand ? demandPrice({ base }) : fixedPrice(base)
     const worker = new WorkerMachine({
@@ -181,15 +187,15 @@ export class WorkerPeer implements SimEndpoint {
     const load = (this.scheduler.machine as WorkerMachine).load
     const record: Capacity = {
       peer: this.id,
-      addrs: [],
+      addrs: NONE,
       gpu: GPU,
       memoryMb: this.profile.memoryMb,
-      features: [],
+      features: NONE,
       score: this.profile.score,
-      price: BigInt(this.profile.price),
-      tiers: [...TIERS],
+      price: this.#price,
+      tiers: RECORD_TIERS,
       stake: BigInt(this.earner.stake),
-      classes: [...CLASSES],
+      classes: RECORD_CLASSES,
       slots: load.slots,
       busy: Math.min(load.slots, load.running + load.queued),
       issuedAt: now,
