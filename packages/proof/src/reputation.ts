@@ -132,10 +132,7 @@ export class Reputation {
 
   /** The peer's score in [0, 1]; a peer never seen scores `a/(a+b)`. */
   score(peerId: string): number {
-    const slot = this.#slots.get(peerId)
-    const v = slot === undefined ? 0 : (this.#counts[2 * slot] as number)
-    const f = slot === undefined ? 0 : (this.#counts[2 * slot + 1] as number)
-    return (this.#a + v) / (this.#a + this.#b + v + this.#k * f)
+    return this.#scoreAt(this.#slots.get(peerId) ?? -1)
   }
 
   /**
@@ -145,17 +142,14 @@ export class Reputation {
    */
   scoresOf(peers: readonly string[], out: Float64Array, offset = 0): void {
     if (peers !== this.#listed) this.#list(peers)
-    const slots = this.#listedSlots
-    const counts = this.#counts
-    const a = this.#a
-    const ab = this.#a + this.#b
-    const k = this.#k
-    for (let i = 0; i < peers.length; i++) {
-      const slot = slots[i] as number
-      const v = slot < 0 ? 0 : (counts[2 * slot] as number)
-      const f = slot < 0 ? 0 : (counts[2 * slot + 1] as number)
-      out[offset + i] = (a + v) / (ab + v + k * f)
-    }
+    for (let i = 0; i < peers.length; i++) out[offset + i] = this.#scoreAt(this.#listedSlots[i] as number)
+  }
+
+  /** The score of the evidence in `slot`, or of no evidence when `slot` is -1. */
+  #scoreAt(slot: number): number {
+    const v = slot < 0 ? 0 : (this.#counts[2 * slot] as number)
+    const f = slot < 0 ? 0 : (this.#counts[2 * slot + 1] as number)
+    return (this.#a + v) / (this.#a + this.#b + v + this.#k * f)
   }
 
   #list(peers: readonly string[]): void {
