@@ -1,7 +1,7 @@
 import { utf8ToBytes } from '@noble/hashes/utils.js'
+import { sha256 } from '@tessera/core'
 import { HASH_BYTES, MAX_CHALLENGE_CHUNKS, NONCE_BYTES } from './constants.js'
 import { ProofError } from './errors.js'
-import { sha256 } from '@tessera/core'
 
 /** Separates challenge derivation from every other use of SHA-256 over a root. */
 const CHALLENGE_DOMAIN = utf8ToBytes('tessera/challenge/v1')
