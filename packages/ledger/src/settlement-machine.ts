@@ -1,5 +1,5 @@
 import type { Address } from '@solana/kit'
-import { dedupeKey, type Receipt, type SansIoMachine } from '@tessera/core'
+import { dedupeKey, Fifo, type Receipt, type SansIoMachine } from '@tessera/core'
 import { EpochBatch, taskKey } from './batch.js'
 import {
   DEFAULT_ACTION_MAX_ATTEMPTS,
@@ -106,7 +106,7 @@ export class SettlementMachine implements SansIoMachine<SettlementInput, Settlem
   readonly #tasks = new Set<string>()
   /** Settled epochs dropped from memory: closed for good (a number each, so a few bytes per epoch). */
   readonly #dropped = new Set<number>()
-  readonly #outputs: SettlementOutput[] = []
+  readonly #outputs = new Fifo<SettlementOutput>()
 
   constructor(config: SettlementConfig) {
     if (config.settlementId.length === 0 || config.settlementId.length > 128) {

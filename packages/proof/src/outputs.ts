@@ -1,32 +1,4 @@
 /**
- * Output queue shared by the machines: a FIFO that does not shift arrays on every poll (a verifier with thousands
- * of checks in flight emits many outputs per input).
- */
-export class OutputQueue<T> {
-  #items: (T | undefined)[] = []
-  #head = 0
-
-  push(item: T): void {
-    this.#items.push(item)
-  }
-
-  shift(): T | undefined {
-    if (this.#head >= this.#items.length) return undefined
-    const item = this.#items[this.#head]
-    this.#items[this.#head++] = undefined
-    if (this.#head === this.#items.length) {
-      this.#items = []
-      this.#head = 0
-    }
-    return item
-  }
-
-  get length(): number {
-    return this.#items.length - this.#head
-  }
-}
-
-/**
  * The key a task is held under: task ids are unique within a job, not across jobs. Joined flat rather than as a
  * template literal's rope, whose nodes a map would keep alive as long as the key: machines hold these keys while the
  * task is in flight, and settlement for as long as its epoch is retained.

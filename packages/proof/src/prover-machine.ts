@@ -1,10 +1,10 @@
-import type { Challenge, NetworkOutput, Reveal, Result, SansIoMachine } from '@tessera/core'
+import { Fifo, type Challenge, type NetworkOutput, type Reveal, type Result, type SansIoMachine } from '@tessera/core'
 import { challengeIndices } from './challenge.js'
 import { commitOutput, openChunks } from './commitment.js'
 import { DEFAULT_MAX_CHALLENGES_PER_TASK, DEFAULT_RETAIN_MS, MAX_PROVER_TASKS } from './constants.js'
 import { ProofError } from './errors.js'
 import { equalBytes, type Hash, type MerkleTree } from './merkle.js'
-import { OutputQueue, taskKey } from './outputs.js'
+import { taskKey } from './outputs.js'
 import { parseTolerance } from './tolerance.js'
 
 export interface ProverInit {
@@ -79,7 +79,7 @@ export class ProverMachine implements SansIoMachine<ProverInput, ProverOutput> {
   readonly #maxChallenges: number
   // Insertion order is expiry order (every task is retained for the same time from a non-decreasing `now`).
   readonly #tasks = new Map<string, HeldTask>()
-  readonly #out = new OutputQueue<ProverOutput>()
+  readonly #out = new Fifo<ProverOutput>()
 
   constructor(init: ProverInit) {
     this.#self = init.self

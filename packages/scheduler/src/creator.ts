@@ -10,6 +10,7 @@ import type {
   SansIoMachine,
   WireMessage,
 } from '@tessera/core'
+import { Fifo } from '@tessera/core'
 import {
   DEFAULT_HEARTBEAT_MS,
   DEFAULT_LEASE_MS,
@@ -26,7 +27,6 @@ import { buildOrder, drawJobNonce, resolveJobSpec, type JobSpec } from './job.js
 import { MarketView } from './market.js'
 import { benchMicroHours, expectedCost } from './pricing.js'
 import { IndexHeap } from './index-heap.js'
-import { Fifo } from './queue.js'
 import { compareBids } from './ranking.js'
 import { jobIdOfTask, taskCountOf, taskIdAt, taskIndexOf } from './split.js'
 import { TierPolicy, type TierPolicyInit } from './tiers.js'

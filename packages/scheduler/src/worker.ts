@@ -8,6 +8,7 @@ import type {
   SansIoMachine,
   WireMessage,
 } from '@tessera/core'
+import { Fifo } from '@tessera/core'
 import { BIDS_TOPIC, MAX_TASKS_PER_MESSAGE, MAX_WORKER_JOBS, MS_PER_HOUR } from './constants.js'
 import { hasFeatures } from './diagnose.js'
 import { checkSigner, reject } from './errors.js'
@@ -15,7 +16,6 @@ import type { AbortReason, SkipReason, WorkerEvent } from './events.js'
 import type { Tier } from './job.js'
 import { MarketView } from './market.js'
 import type { PricingStrategy } from './pricing.js'
-import { Fifo } from './queue.js'
 import { jobIdOfTask, taskAt, taskIdAt, taskIndexOf, type TaskDescriptor } from './split.js'
 import { TimerQueue } from './timers.js'
 

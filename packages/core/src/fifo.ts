@@ -1,8 +1,13 @@
-/** A FIFO queue that does not shift arrays (a machine's outputs, a worker's queued tasks). */
+/**
+ * A first-in, first-out queue that never shifts an array: a read index walks forward and the array is reused once
+ * drained. Every sans-IO machine queues its outputs in one (a verifier with thousands of checks in flight emits many
+ * outputs per input, and `Array.prototype.shift` moves them all on every poll); a worker queues its tasks in one.
+ */
 export class Fifo<T> {
   #items: (T | undefined)[] = []
   #head = 0
 
+  /** Items waiting. */
   get length(): number {
     return this.#items.length - this.#head
   }
@@ -11,9 +16,11 @@ export class Fifo<T> {
     this.#items.push(item)
   }
 
+  /** Removes and returns the oldest item, or undefined when the queue is empty. */
   shift(): T | undefined {
     if (this.#head >= this.#items.length) return undefined
     const item = this.#items[this.#head]
+    // Let the collector reclaim what the consumed slot pointed at.
     this.#items[this.#head++] = undefined
     // Drained: start over in place (no allocation on this hot path), so consumed slots do not pile up.
     if (this.#head === this.#items.length) {
