@@ -1,4 +1,13 @@
-import type { Challenge, NetworkOutput, Result, Reveal, Rng, SansIoMachine, Verdict } from '@tessera/core'
+import {
+  Fifo,
+  type Challenge,
+  type NetworkOutput,
+  type Result,
+  type Reveal,
+  type Rng,
+  type SansIoMachine,
+  type Verdict,
+} from '@tessera/core'
 import { challengeIndices } from './challenge.js'
 import { checkOpening } from './commitment.js'
 import {
@@ -25,7 +34,7 @@ import {
   type ResultOpener,
 } from './fraud-proof.js'
 import { equalBytes, type Hash } from './merkle.js'
-import { checkKey, OutputQueue } from './outputs.js'
+import { checkKey } from './outputs.js'
 import { defaultPlan, type SamplingPlan } from './default-plan.js'
 import { pickWeighted, randomBytes } from './random.js'
 import { Reputation } from './reputation.js'
@@ -216,9 +225,9 @@ export class VerifierMachine implements SansIoMachine<VerifierInput, VerifierOut
   /** Scratch for `#drawVerifier`: our own weight, then one per verifier. */
   #weights = new Float64Array(1)
   readonly #checks = new Map<string, Check>()
-  readonly #deadlines = new Deadlines()
-  readonly #out = new OutputQueue<VerifierOutput>()
-  readonly #deadlineOf = (key: string): number | undefined => this.#checks.get(key)?.deadline
+  readonly #deadlines = new Deadlines<Check>()
+  readonly #out = new Fifo<VerifierOutput>()
+  readonly #deadlineOf = (check: Check): number => check.deadline
 
   constructor(init: VerifierInit) {
     this.#self = init.self
@@ -285,9 +294,9 @@ export class VerifierMachine implements SansIoMachine<VerifierInput, VerifierOut
   }
 
   handleTimeout(now: number): void {
-    for (const key of this.#deadlines.due(now, this.#deadlineOf)) {
-      const check = this.#checks.get(key)
-      if (check === undefined) continue
+    for (const check of this.#deadlines.due(now, this.#deadlineOf)) {
+      // Concluded by an earlier timer of this call.
+      if (this.#checks.get(check.key) !== check) continue
       switch (check.phase) {
         case 'challenged':
           // Silence is refusal: a worker that kept its output could have answered.
@@ -754,11 +763,13 @@ export class VerifierMachine implements SansIoMachine<VerifierInput, VerifierOut
 
   #arm(check: Check, at: number): void {
     check.deadline = at
-    this.#deadlines.push(check.key, at)
+    this.#deadlines.push(check, at)
   }
 
   #drop(check: Check): void {
     this.#checks.delete(check.key)
+    // Its armed timer is stale now: no entry is ever armed at infinity.
+    check.deadline = Number.POSITIVE_INFINITY
   }
 
   #ids(check: Check): { jobId: string; taskId: string; worker: string } {
