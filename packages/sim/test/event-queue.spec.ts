@@ -38,6 +38,30 @@ describe('EventQueue', () => {
     expect(q.size).toBe(0)
     expect(q.peekTime()).toBe(Infinity)
   })
+
+  it("should hand back each event's own handler and argument as slots are freed, reused and grown", () => {
+    const q = new EventQueue(2)
+    const rng = seededRng(11)
+    // The model: every queued event, kept sorted by (time, seq).
+    const model: { time: number; seq: number; handler: () => void }[] = []
+    let seq = 0
+    for (let step = 0; step < 20_000; step++) {
+      if (nextInt(rng, 3) > 0 || model.length === 0) {
+        const time = nextInt(rng, 200)
+        const handler = (): void => {}
+        q.push(time, handler, seq)
+        model.push({ time, seq, handler })
+        model.sort((a, b) => a.time - b.time || a.seq - b.seq)
+        seq++
+      } else {
+        const expected = model.shift() as (typeof model)[number]
+        expect(q.pop()).toBe(true)
+        expect([q.poppedTime, q.poppedArg]).toEqual([expected.time, expected.seq])
+        expect(q.poppedHandler).toBe(expected.handler)
+      }
+      expect(q.size).toBe(model.length)
+    }
+  })
 })
 
 describe('Simulation', () => {
