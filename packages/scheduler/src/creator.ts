@@ -1,16 +1,16 @@
-import type {
-  Bid,
-  Heartbeat,
-  Inbound,
-  MessageType,
-  NetworkOutput,
-  Order,
-  Result,
-  Rng,
-  SansIoMachine,
-  WireMessage,
+import {
+  Fifo,
+  type Bid,
+  type Heartbeat,
+  type Inbound,
+  type MessageType,
+  type NetworkOutput,
+  type Order,
+  type Result,
+  type Rng,
+  type SansIoMachine,
+  type WireMessage,
 } from '@tessera/core'
-import { Fifo } from '@tessera/core'
 import {
   DEFAULT_HEARTBEAT_MS,
   DEFAULT_LEASE_MS,

@@ -1,14 +1,14 @@
-import type {
-  Award,
-  Inbound,
-  MessageType,
-  NetworkOutput,
-  Order,
-  Result,
-  SansIoMachine,
-  WireMessage,
+import {
+  Fifo,
+  type Award,
+  type Inbound,
+  type MessageType,
+  type NetworkOutput,
+  type Order,
+  type Result,
+  type SansIoMachine,
+  type WireMessage,
 } from '@tessera/core'
-import { Fifo } from '@tessera/core'
 import { BIDS_TOPIC, MAX_TASKS_PER_MESSAGE, MAX_WORKER_JOBS, MS_PER_HOUR } from './constants.js'
 import { hasFeatures } from './diagnose.js'
 import { checkSigner, reject } from './errors.js'
