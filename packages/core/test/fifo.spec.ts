@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { Fifo } from '../src/fifo.js'
 
 describe('Fifo', () => {
-  it('hands items back in the order they were pushed, then undefined', () => {
+  it('should hand items back in the order they were pushed, then undefined', () => {
     const q = new Fifo<number>()
     q.push(1)
     q.push(2)
@@ -14,7 +14,7 @@ describe('Fifo', () => {
     expect(q.length).toBe(0)
   })
 
-  it('keeps working after it drains and after it compacts a long consumed prefix', () => {
+  it('should keep working after it drains and after it compacts a long consumed prefix', () => {
     const q = new Fifo<number>()
     for (let i = 0; i < 5000; i++) q.push(i)
     // Past the compaction threshold (more than 1024 consumed and more than half the array).
@@ -27,7 +27,7 @@ describe('Fifo', () => {
     expect(q.shift()).toBe(7)
   })
 
-  it('behaves as an array used as a queue under any interleaving of pushes and shifts', () => {
+  it('should behave as an array used as a queue under any interleaving of pushes and shifts', () => {
     fc.assert(
       fc.property(fc.array(fc.oneof(fc.integer(), fc.constant(null)), { maxLength: 3000 }), (ops) => {
         const q = new Fifo<number>()

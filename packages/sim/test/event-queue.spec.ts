@@ -39,7 +39,7 @@ describe('EventQueue', () => {
     expect(q.peekTime()).toBe(Infinity)
   })
 
-  it("should hand back each event's own handler and argument as slots are freed, reused and grown", () => {
+  it("should hand back each event's own handler and argument through growth and random interleaving", () => {
     const q = new EventQueue(2)
     const rng = seededRng(11)
     // The model: every queued event, kept sorted by (time, seq).
