@@ -20,6 +20,8 @@ const MAX_SAMPLES = 4096
 export interface Rate {
   perSecond: number
   perCpuSecond?: number
+  /** Milliseconds of one call at the base workload (one matmul, one render at the first sample count), warm. */
+  callMs: number
 }
 
 /**
@@ -50,8 +52,12 @@ export async function matmulGflops(
   }
   try {
     await run(1)
+    const callMs = await run(1)
     let batch = 1
-    while (batch < MAX_MATMUL_BATCH && (await run(batch)) < MIN_BATCH_MS) batch *= 2
+    if (callMs < MIN_BATCH_MS) {
+      batch = 2
+      while (batch < MAX_MATMUL_BATCH && (await run(batch)) < MIN_BATCH_MS) batch *= 2
+    }
     let reps = 0
     let elapsed = 0
     const cpuStart = cpuNow?.()
@@ -60,7 +66,7 @@ export async function matmulGflops(
       reps += batch
     } while (elapsed < minSeconds * 1000)
     const gflop = (2 * n ** 3 * reps) / 1e9
-    return rate(gflop, elapsed, cpuStart, cpuNow)
+    return rate(gflop, elapsed, callMs, cpuStart, cpuNow)
   } finally {
     for (const t of [a, b, c]) ops.release(t)
     ops.flush()
@@ -81,8 +87,12 @@ export async function pathTraceRaysPerSec(
     return { ms: now() - start, rays }
   }
   await render(1)
+  const callMs = (await render(tile.samples)).ms
   let samples = tile.samples
-  while (samples < MAX_SAMPLES && (await render(samples)).ms < MIN_BATCH_MS) samples *= 2
+  if (callMs < MIN_BATCH_MS) {
+    samples *= 2
+    while (samples < MAX_SAMPLES && (await render(samples)).ms < MIN_BATCH_MS) samples *= 2
+  }
   let rays = 0
   let elapsed = 0
   const cpuStart = cpuNow?.()
@@ -91,11 +101,17 @@ export async function pathTraceRaysPerSec(
     rays += r.rays
     elapsed += r.ms
   } while (elapsed < minSeconds * 1000)
-  return { ...rate(rays, elapsed, cpuStart, cpuNow), samples }
+  return { ...rate(rays, elapsed, callMs, cpuStart, cpuNow), samples }
 }
 
-function rate(work: number, elapsedMs: number, cpuStart: number | undefined, cpuNow: Clock | undefined): Rate {
+function rate(
+  work: number,
+  elapsedMs: number,
+  callMs: number,
+  cpuStart: number | undefined,
+  cpuNow: Clock | undefined,
+): Rate {
   const perSecond = work / (elapsedMs / 1000)
-  if (cpuStart === undefined || cpuNow === undefined) return { perSecond }
-  return { perSecond, perCpuSecond: work / ((cpuNow() - cpuStart) / 1000) }
+  if (cpuStart === undefined || cpuNow === undefined) return { perSecond, callMs }
+  return { perSecond, perCpuSecond: work / ((cpuNow() - cpuStart) / 1000), callMs }
 }

@@ -10,7 +10,7 @@ import {
   type Identity,
   type TesseraNode,
 } from '@tessera/core'
-import { createEngine, type Engine, runCapacityBenchmark } from '@tessera/gpu'
+import { createEngine, type Engine } from '@tessera/gpu'
 import { merkleRoot } from '@tessera/proof'
 import { expectedCost, fixedPrice, demandPrice, type PricingStrategy, taskCountOf } from '@tessera/scheduler'
 import { createScheduler, type SchedulerDriver } from '@tessera/scheduler/driver'
@@ -22,6 +22,7 @@ import type { DataDir } from '../data-dir.js'
 import { Datastore } from '../datastore.js'
 import { NodeError } from '../errors.js'
 import { NodeMetrics } from '../metrics.js'
+import { capacityScore } from './capacity-score.js'
 import { DEFAULT_MEMORY_MB, DEFAULT_SCORE, RECEIPT_GRACE_MS } from './constants.js'
 import { GpuWorkload } from './gpu-workload.js'
 import { InputCache } from './inputs.js'
@@ -40,17 +41,6 @@ export interface PeerInit {
   engine?: Engine
   /** Capacity benchmark score, benchmark units. */
   score?: number
-}
-
-/** The capacity score a worker announces: measured once (like Nosana's join-time benchmark) and kept. */
-async function capacityScore(engine: Engine, datastore: Datastore, logger: Logger): Promise<number> {
-  const cached = await datastore.get<{ score: number; adapter: string }>('meta', 'capacity-score')
-  const adapter = `${engine.adapter.vendor}/${engine.adapter.architecture}/${engine.adapter.backend}`
-  if (cached !== undefined && cached.adapter === adapter) return cached.score
-  const { score, cv } = await runCapacityBenchmark(engine, { runs: 1 })
-  await datastore.put('meta', 'capacity-score', { score, adapter })
-  logger.info({ score, cv, adapter }, 'bench:measured')
-  return score
 }
 
 function pricingOf(config: NodeConfig): PricingStrategy {
