@@ -3,12 +3,17 @@
  * procedural glTF scene, the capacity benchmark's score and spread, and the determinism profile across drivers.
  * Prints a table and writes bench/results.json. Runs unchanged on lavapipe and on real GPUs; where PyTorch with
  * CUDA is importable it also times cuBLAS (bench/cublas.py) for the WGSL-vs-vendor-library ratio.
+ *
+ * Flags: `--out FILE` writes the results elsewhere (a real GPU's run goes beside lavapipe's, not over it);
+ * `--write-probes DIR` saves this machine's determinism probes; `--compare-probes DIR` measures this machine's
+ * probes against ones another machine saved (bench/probes.ts).
  */
 import { execFileSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { availableParallelism, loadavg } from 'node:os'
-import { dirname, join } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
 import {
   matmulGflops,
   pathTraceRaysPerSec,
@@ -27,8 +32,17 @@ import {
 import type { MatmulKernel, RenderTileOptions } from '../src/index.js'
 import { randomFloats } from '../test/helpers/onnx-builder.js'
 import { transformerModel } from '../test/helpers/models.js'
+import { compareProbes, sameBits, writeProbes } from './probes.js'
+import type { Probes } from './probes.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
+const { values: flags } = parseArgs({
+  options: {
+    out: { type: 'string', default: join(here, 'results.json') },
+    'write-probes': { type: 'string' },
+    'compare-probes': { type: 'string' },
+  },
+})
 const MATMUL_N = 1024
 const PT_SIDE = 256
 /** Samples per pixel to start from; doubled until one render takes long enough to time (fast GPUs). */
@@ -42,6 +56,7 @@ function cpuNow(): number {
 }
 
 const wallNow = (): number => performance.now()
+const mean = (xs: readonly number[]): number => xs.reduce((s, x) => s + x, 0) / xs.length
 
 function timeJsMatmul(n: number): number {
   const a = randomFloats(n * n, 1)
@@ -126,13 +141,22 @@ const probe: RenderTileOptions = {
 }
 const vkTile = await engine.renderTile(probe)
 const vkTileAgain = await engine.renderTile(probe)
+// What verifiers rely on, checked on whichever adapter runs the bench: a sub-rectangle re-rendered alone.
+const sub = { x: 37, y: 21, width: 50, height: 23 }
+const subTile = await engine.renderTile({ ...probe, ...sub })
+const subRectBitwise = Array.from({ length: sub.height }, (_, r) => r).every((r) => {
+  const start = ((sub.y + r) * probe.width + sub.x) * 4
+  const row = subTile.pixels.subarray(r * sub.width * 4, (r + 1) * sub.width * 4)
+  return sameBits(row, vkTile.pixels.subarray(start, start + sub.width * 4))
+})
 const cpuTile = renderTileCpu(probe)
 const model = loadOnnxModel(transformerModel())
 const x = tensor([4, 8, 32], randomFloats(4 * 8 * 32, 42))
 const vkY = (await engine.runModel(model, { x })).y!
 const cpuY = (await runModelCpu(model, { x })).y!
-const sameBits = (a: Float32Array, b: Float32Array): boolean =>
-  Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength))
+const probes: Probes = { adapter, render: vkTile.pixels, inference: vkY.data }
+if (flags['write-probes']) writeProbes(resolve(flags['write-probes']), probes)
+const otherMachine = flags['compare-probes'] ? compareProbes(resolve(flags['compare-probes']), probes) : undefined
 let gles: Record<string, unknown>
 try {
   const gl = await createEngine({ backend: 'opengles' })
@@ -154,11 +178,13 @@ try {
 }
 const determinism = {
   sameDriverRenderBitwise: sameBits(vkTile.pixels, vkTileAgain.pixels),
+  subRectBitwise,
   cpuVsGpu: {
     renderPsnrDb: psnr(cpuTile.pixels, vkTile.pixels),
     inferenceRelativeError: relativeError(cpuY.data, vkY.data),
   },
   openglesVsVulkan: gles,
+  ...(otherMachine ? { otherMachine } : {}),
 }
 
 const results = {
@@ -190,6 +216,11 @@ const results = {
     cv: benchmark.cv,
     runs: benchmark.runs.length,
     workloadVersion: benchmark.workloadVersion,
+    tileSide: benchmark.tileSide,
+    matmulN: benchmark.matmulN,
+    // Throughput at the sizes the device saturated at (mean over the runs), beside the fixed-size figures above.
+    raysPerSec: mean(benchmark.runs.map((r) => r.raysPerSec)),
+    gflops: mean(benchmark.runs.map((r) => r.gflops)),
   },
   determinism,
   // Wall-clock figures on a shared CPU depend on what else runs; the per-CPU-second figures much less so.
@@ -199,6 +230,8 @@ const results = {
 engine.destroy()
 
 const fmt = (v: number, digits = 2): string => v.toFixed(digits)
+// JSON has no Infinity (identical images have infinite PSNR): write non-finite numbers as strings.
+const finite = (_key: string, v: unknown): unknown => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v)
 console.table([
   { metric: 'adapter', value: adapter },
   { metric: `matmul ${MATMUL_N} GFLOP/s (${kernel})`, value: fmt(gflops) },
@@ -210,15 +243,14 @@ console.table([
   { metric: 'path tracer M rays per CPU-second', value: fmt(raysPerCpuSecond / 1e6) },
   { metric: 'matmul GFLOP per CPU-second', value: fmt(mm.perCpuSecond ?? 0) },
   { metric: 'load average (1 min) before/after', value: `${fmt(loadBefore)} / ${fmt(loadavg()[0]!)}` },
-  { metric: 'benchmark score (units)', value: fmt(benchmark.score, 1) },
+  {
+    metric: `benchmark score (units; ${benchmark.tileSide}px tile, matmul ${benchmark.matmulN})`,
+    value: fmt(benchmark.score, 1),
+  },
   { metric: 'benchmark CV', value: fmt(benchmark.cv, 3) },
   { metric: 'render CPU vs GPU PSNR dB', value: fmt(determinism.cpuVsGpu.renderPsnrDb, 1) },
   { metric: 'inference CPU vs GPU rel. error', value: determinism.cpuVsGpu.inferenceRelativeError.toExponential(2) },
-  {
-    metric: 'GLES vs Vulkan',
-    value: JSON.stringify(gles, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v)),
-  },
+  { metric: 'GLES vs Vulkan', value: JSON.stringify(gles, finite) },
+  ...(otherMachine ? [{ metric: 'against the other machine', value: JSON.stringify(otherMachine, finite) }] : []),
 ])
-// JSON has no Infinity (identical images have infinite PSNR): write non-finite numbers as strings.
-const finite = (_key: string, v: unknown): unknown => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v)
-writeFileSync(join(here, 'results.json'), `${JSON.stringify(results, finite, 2)}\n`)
+writeFileSync(resolve(flags.out!), `${JSON.stringify(results, finite, 2)}\n`)

@@ -1,0 +1,76 @@
+/**
+ * Cross-machine determinism probes: the bench's probe tile and probe model output, saved on one machine and
+ * compared on another. This is how the determinism profile measures a real GPU against lavapipe: no single
+ * machine here has both, so one run writes its probes (`--write-probes DIR`) and the other reads them
+ * (`--compare-probes DIR`).
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { psnr, relativeError } from '../src/index.js'
+
+/** What one machine's probes are: which adapter made them, and the two outputs. */
+export interface Probes {
+  readonly adapter: string
+  readonly render: Float32Array
+  readonly inference: Float32Array
+}
+
+/** How far another machine's probes are from this one's. */
+export interface ProbeComparison {
+  readonly adapter: string
+  readonly renderPsnrDb: number
+  readonly renderBitwise: boolean
+  readonly inferenceRelativeError: number
+  readonly inferenceBitwise: boolean
+}
+
+const META = 'probes.json'
+const RENDER = 'render.f32'
+const INFERENCE = 'inference.f32'
+
+export function sameBits(a: Float32Array, b: Float32Array): boolean {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength))
+}
+
+export function writeProbes(dir: string, probes: Probes): void {
+  mkdirSync(dir, { recursive: true })
+  const raw = (a: Float32Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength)
+  writeFileSync(join(dir, RENDER), raw(probes.render))
+  writeFileSync(join(dir, INFERENCE), raw(probes.inference))
+  writeFileSync(
+    join(dir, META),
+    `${JSON.stringify({ adapter: probes.adapter, render: probes.render.length, inference: probes.inference.length })}\n`,
+  )
+}
+
+function readFloats(path: string, expected: number): Float32Array {
+  const bytes = readFileSync(path)
+  if (bytes.byteLength !== expected * 4) {
+    throw new Error(`${path}: ${bytes.byteLength} bytes, expected ${expected * 4} (${expected} float32 values)`)
+  }
+  // Copy into an aligned buffer: a Buffer's view into Node's pool may start at any byte.
+  const out = new Float32Array(expected)
+  new Uint8Array(out.buffer).set(bytes)
+  return out
+}
+
+/** Reads probes written by another machine and compares them with this machine's; sizes must match exactly. */
+export function compareProbes(dir: string, mine: Probes): ProbeComparison {
+  const meta = JSON.parse(readFileSync(join(dir, META), 'utf8')) as Record<string, unknown>
+  if (
+    typeof meta.adapter !== 'string' ||
+    meta.render !== mine.render.length ||
+    meta.inference !== mine.inference.length
+  ) {
+    throw new Error(`${join(dir, META)}: probes of another shape than this bench's (${JSON.stringify(meta)})`)
+  }
+  const render = readFloats(join(dir, RENDER), mine.render.length)
+  const inference = readFloats(join(dir, INFERENCE), mine.inference.length)
+  return {
+    adapter: meta.adapter,
+    renderPsnrDb: psnr(render, mine.render),
+    renderBitwise: sameBits(render, mine.render),
+    inferenceRelativeError: relativeError(inference, mine.inference),
+    inferenceBitwise: sameBits(inference, mine.inference),
+  }
+}
