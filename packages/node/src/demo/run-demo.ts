@@ -129,7 +129,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     peers.push(creator)
     const boot = (await creator.client.status()).addrs.find((a) => !a.includes('/ws'))
     if (boot === undefined) throw new NodeError('NODE__PEER_UNREACHABLE', 'the creator has no TCP address', {})
-    const workers = await Promise.all(
+    // Settle every spawn before failing: a worker that started while another timed out must still be stopped by
+    // the cleanup below, or it outlives the demo (seen: two workers left running after one missed its deadline).
+    const spawned = await Promise.allSettled(
       WORKERS.map((w) =>
         spawnPeer({
           name: w.name,
@@ -139,7 +141,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
         }),
       ),
     )
+    const workers = spawned.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []))
     peers.push(...workers)
+    const failed = spawned.find((s) => s.status === 'rejected')
+    if (failed !== undefined) throw failed.reason
     const statuses = await Promise.all(workers.map((w) => w.client.status()))
     const ids = statuses.map((s) => s.peerId)
     await until(
