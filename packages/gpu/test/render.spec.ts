@@ -20,6 +20,9 @@ import {
   writeScene,
 } from '../src/index.js'
 import type { Engine, RenderedTile, RenderTileOptions, Scene } from '../src/index.js'
+import { GpuPathTracer, planDispatches } from '../src/render/gpu-pathtracer.js'
+import type { DispatchPlan } from '../src/render/gpu-pathtracer.js'
+import { resolveTile } from '../src/render/tile.js'
 
 const SIZE = 256
 // Few samples keep the CPU reference to about a second; the RNG streams match, so noise does not lower PSNR.
@@ -82,6 +85,46 @@ describe('path tracer', () => {
       const fromFull = full.pixels.subarray(((91 + r) * SIZE + 37) * 4, ((91 + r) * SIZE + 37 + 50) * 4)
       expect(sub.pixels.subarray(r * 50 * 4, (r + 1) * 50 * 4)).toEqual(fromFull)
     }
+  })
+
+  it('should give the same bits whether a tile traces its samples in parallel or in turn', async () => {
+    // Real GPUs trace small tiles' samples one per invocation; lavapipe traces every sample of a pixel in turn.
+    const parallel = new GpuPathTracer(engine.context, true)
+    const tile = { ...frame, x: 37, y: 91, width: 50, height: 23, samples: 6 }
+    const inTurn = await engine.renderTile(tile)
+    const inParallel = await parallel.renderTile(tile)
+    expect(Buffer.from(inParallel.pixels.buffer).equals(Buffer.from(inTurn.pixels.buffer))).toBe(true)
+    expect(inParallel.rays).toBe(inTurn.rays)
+    // The 4-sample rows of the full tile, in parallel, equal the full tile's rows.
+    const rows = await parallel.renderTile({ ...frame, x: 0, y: 0, width: SIZE, height: SIZE, rows: [3, 200] })
+    expect(tileRowChunks(rows)).toEqual([tileRowChunk(full, 3), tileRowChunk(full, 200)])
+  })
+
+  it('should cut a tile into dispatches of whole sample groups and rows under the per-dispatch budget', () => {
+    const plan = (o: Partial<RenderTileOptions>, parallel: boolean, maxWorkgroups = 65535): DispatchPlan =>
+      planDispatches(resolveTile({ ...frame, x: 0, y: 0, width: 32, height: 32, ...o }), parallel, maxWorkgroups)
+    // Samples in parallel on a small tile: one sample per invocation, all 16 groups in one dispatch.
+    expect(plan({ samples: 16 }, true)).toEqual({
+      groupSize: 1,
+      groups: 16,
+      groupsPerDispatch: 16,
+      rowsPerDispatch: 32,
+    })
+    // In turn: one group of every sample; 2^20 pixel-samples per dispatch is 16 rows of 1024 pixels at 64 spp.
+    const big = { imageWidth: 1024, imageHeight: 1024, width: 1024, height: 1024, samples: 64 }
+    expect(plan(big, false)).toEqual({ groupSize: 64, groups: 1, groupsPerDispatch: 1, rowsPerDispatch: 16 })
+    // In parallel, a whole 1024x1024 tile per dispatch is one sample of every pixel.
+    expect(plan(big, true)).toEqual({
+      groupSize: 1,
+      groups: 64,
+      groupsPerDispatch: 1,
+      rowsPerDispatch: 1024,
+    })
+    // One row of one group over the budget still makes progress, a row at a time.
+    const wide = { imageWidth: 4096, imageHeight: 8, width: 4096, height: 8, samples: 512 }
+    expect(plan(wide, false).rowsPerDispatch).toBe(1)
+    // The workgroups-per-dimension limit caps the groups of one dispatch.
+    expect(plan({ width: 8, height: 8, samples: 4096 }, true, 100).groupsPerDispatch).toBe(100)
   })
 
   it('should composite tiles into exactly the whole frame', async () => {

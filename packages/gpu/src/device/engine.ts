@@ -107,7 +107,8 @@ export class Engine {
     this.#gpu = gpu
     this.adapter = adapter
     this.context = new GpuContext(device, log)
-    this.#tracer = new GpuPathTracer(this.context)
+    // A CPU driver runs few invocations at once and keeps its lanes busy only when each traces many samples.
+    this.#tracer = new GpuPathTracer(this.context, !adapter.isFallbackAdapter)
     this.tensors = new GpuBackend(this.context, matmulKernel)
     device.onuncapturederror = (event) => log.error('uncaptured WebGPU error: %s', event.error.message)
     void device.lost.then((info) => {

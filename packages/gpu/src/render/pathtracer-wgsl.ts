@@ -2,12 +2,33 @@ import { RAY_EPSILON, RENDER_WORKGROUP, RUSSIAN_ROULETTE_DEPTH } from '../consta
 import { RNG_WGSL } from './rng.js'
 
 /** Bytes of the path tracer's uniform parameter block (see `Params` in the shader). */
-export const PATH_TRACER_PARAMS_BYTES = 128
+export const PATH_TRACER_PARAMS_BYTES = 144
+
+/** The parameter block, shared by the tracing and the reducing kernel. */
+const PARAMS_WGSL = /* wgsl */ `
+struct Params {
+  image: vec4u,      // image width, image height, tile x, tile y
+  tile: vec4u,       // tile width, rows in this dispatch, frame, max depth
+  samples: vec4u,    // first sample group, samples per group, total samples, first row (index into rows)
+  camPos: vec4f,     // xyz, tan(yfov / 2)
+  camRight: vec4f,   // xyz, aspect (width / height)
+  camUp: vec4f,      // xyz, light count (u32 bits)
+  camForward: vec4f, // xyz, total light area
+  background: vec4f,
+  groups: vec4u,     // sample groups in this dispatch, finalize (1 = the last groups: write the mean)
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+`
 
 /**
- * The path-tracing kernel. One invocation renders one pixel of the dispatched rows for samples
- * [sampleStart, sampleEnd), adding to the running per-pixel sum; the last dispatch divides by the sample count.
- * `accum.w` counts traced rays (BVH traversals) for the benchmark; the host resets it to 1 (alpha).
+ * The path-tracing kernel. Invocation (x, y, z) traces pixel x of the dispatch's row y for the samples of group z:
+ * samples [g * groupSize, (g + 1) * groupSize) of group g = first group + z. It writes the group's radiance sum and
+ * its ray count (BVH traversals, for the benchmark) to `partial`; {@link PATH_TRACER_REDUCE_WGSL} then adds the
+ * groups to the running per-pixel sum in ascending order. With one sample per group, or one group holding every
+ * sample, that order is exactly "sample 0, then 1, then 2..." from zero, so both give the same bits: the host
+ * picks one per tile for speed (a small tile on a large GPU needs the samples in parallel to fill it) without
+ * changing the image.
  *
  * The algorithm, random-number consumption and traversal order mirror `cpu-pathtracer.ts`: change both together.
  * The control flow differs on purpose. The CPU traces a path's segments in turn; the kernel runs one BVH step per
@@ -15,26 +36,14 @@ export const PATH_TRACER_PARAMS_BYTES = 128
  * the last one ends, because lavapipe runs eight invocations per instruction and a ray-at-a-time loop left lanes
  * idle until the longest ray of the eight finished. Per pixel the arithmetic and its order are unchanged.
  */
-export const PATH_TRACER_WGSL = /* wgsl */ `
-struct Params {
-  image: vec4u,      // image width, image height, tile x, tile y
-  tile: vec4u,       // tile width, dispatched row count, frame, max depth
-  samples: vec4u,    // first sample, end sample, total samples, finalize (1 = write the mean)
-  camPos: vec4f,     // xyz, tan(yfov / 2)
-  camRight: vec4f,   // xyz, aspect (width / height)
-  camUp: vec4f,      // xyz, light count (u32 bits)
-  camForward: vec4f, // xyz, total light area
-  background: vec4f,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
+export const PATH_TRACER_WGSL = /* wgsl */ `${PARAMS_WGSL}
 @group(0) @binding(1) var<storage, read> nodes: array<vec4f>;
 @group(0) @binding(2) var<storage, read> tris: array<vec4f>;
 @group(0) @binding(3) var<storage, read> normals: array<vec4f>;
 @group(0) @binding(4) var<storage, read> materials: array<vec4f>;
 @group(0) @binding(5) var<storage, read> rows: array<u32>;
-@group(0) @binding(6) var<storage, read_write> accum: array<vec4f>;
 @group(0) @binding(7) var<storage, read> lights: array<vec2f>;
+@group(0) @binding(8) var<storage, read_write> partial: array<vec4f>;
 
 const PI = 3.14159265358979;
 const NO_HIT = 0xffffffffu;
@@ -222,21 +231,18 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   if (gid.x >= params.tile.x || gid.y >= params.tile.y) { return; }
   let px = params.image.z + gid.x;
-  let py = params.image.w + rows[gid.y];
-  let slot = gid.y * params.tile.x + gid.x;
+  let py = params.image.w + rows[params.samples.w + gid.y];
+  let first = (params.samples.x + gid.z) * params.samples.y;
+  let last = min(first + params.samples.y, params.samples.z);
   var sum = vec3f(0.0);
   var rays = 0u;
-  if (params.samples.x > 0u) {
-    sum = accum[slot].xyz;
-    rays = u32(accum[slot].w);
-  }
   let end = select(1u, bitcast<u32>(nodes[0].w), bitcast<u32>(nodes[1].w) == 0u);
   // One loop iteration is one BVH step of the lane's current ray. A lane whose ray finishes shades it and starts
   // its next ray (shadow ray, next bounce or next sample) in the same iteration, so the eight invocations lavapipe
   // runs per instruction all keep traversing instead of waiting for the longest ray. Each pixel's samples still
   // finish in ascending order, so its sum is the same as sample by sample.
-  var s = params.samples.x;
-  if (s < params.samples.y) {
+  var s = first;
+  if (s < last) {
     var path = startPath(px, py, s);
     var o = path.origin;
     var d = path.dir;
@@ -296,7 +302,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
           let finite = all(r == r) && all(abs(r) < vec3f(1e30));
           sum += select(vec3f(0.0), r, finite);
           s++;
-          if (s >= params.samples.y) { break; }
+          if (s >= last) { break; }
           path = startPath(px, py, s);
         }
         if (next) {
@@ -309,10 +315,28 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
       }
     }
   }
-  if (params.samples.w == 1u) {
-    accum[slot] = vec4f(sum / f32(params.samples.z), f32(rays));
-  } else {
-    accum[slot] = vec4f(sum, f32(rays));
+  partial[(gid.z * params.tile.y + gid.y) * params.tile.x + gid.x] = vec4f(sum, f32(rays));
+}
+`
+
+/**
+ * Adds a dispatch's sample groups to the running per-pixel sums in ascending group order (the first groups
+ * start from zero) and, after the last groups, divides by the sample count. `accum.w` sums the ray counts.
+ */
+export const PATH_TRACER_REDUCE_WGSL = /* wgsl */ `${PARAMS_WGSL}
+@group(0) @binding(6) var<storage, read_write> accum: array<vec4f>;
+@group(0) @binding(8) var<storage, read> partial: array<vec4f>;
+
+@compute @workgroup_size(${RENDER_WORKGROUP}, ${RENDER_WORKGROUP}, 1)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  if (gid.x >= params.tile.x || gid.y >= params.tile.y) { return; }
+  let slot = (params.samples.w + gid.y) * params.tile.x + gid.x;
+  var acc = vec4f(0.0);
+  if (params.samples.x > 0u) { acc = accum[slot]; }
+  for (var z = 0u; z < params.groups.x; z++) {
+    acc += partial[(z * params.tile.y + gid.y) * params.tile.x + gid.x];
   }
+  if (params.groups.y == 1u) { acc = vec4f(acc.xyz / f32(params.samples.z), acc.w); }
+  accum[slot] = acc;
 }
 `
