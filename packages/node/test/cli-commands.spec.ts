@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { generateScene } from '@tessera/gpu'
+import { BENCHMARK_WORKLOAD, generateScene } from '@tessera/gpu'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type PeerProcess, runTessera, spawnPeer } from '../src/local/spawn-peer.js'
 import { cli, tempDir } from './helpers.js'
@@ -124,7 +124,11 @@ describe('tessera commands', () => {
   it('bench should print a capacity score', async () => {
     const res = await cli('bench', '--runs', '1', '--json')
     expect(res.code).toBe(0)
-    expect(JSON.parse(res.stdout).score).toBeGreaterThan(0)
+    const out = JSON.parse(res.stdout) as Record<string, unknown>
+    expect(out.score).toBeGreaterThan(0)
+    expect(out).toMatchObject({ runs: 1, workloadVersion: BENCHMARK_WORKLOAD.version })
+    expect(BENCHMARK_WORKLOAD.tileSides).toContain(out.tileSide)
+    expect(BENCHMARK_WORKLOAD.matmulSizes).toContain(out.matmulN)
   }, 120_000)
 
   it('sim run should write metrics and charts', async () => {

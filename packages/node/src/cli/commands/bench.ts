@@ -15,10 +15,11 @@ export function registerBench(program: Command, io: CliIo): void {
       try {
         const result = await runCapacityBenchmark(engine, { runs: flags.runs })
         const adapter = `${engine.adapter.vendor} ${engine.adapter.architecture} (${engine.adapter.backend})`
+        const { score, cv, tileSide, matmulN, workloadVersion } = result
         io.stdout(
           flags.json === true
-            ? `${JSON.stringify({ adapter, score: result.score, cv: result.cv, runs: result.runs.length })}\n`
-            : `adapter: ${adapter}\nscore: ${result.score.toFixed(1)} benchmark units (cv ${(result.cv * 100).toFixed(1)}% over ${result.runs.length} runs)\n`,
+            ? `${JSON.stringify({ adapter, score, cv, runs: result.runs.length, workloadVersion, tileSide, matmulN })}\n`
+            : `adapter: ${adapter}\nscore: ${score.toFixed(1)} benchmark units (cv ${(cv * 100).toFixed(1)}% over ${result.runs.length} runs; workload v${workloadVersion} at a ${tileSide} px tile and ${matmulN}x${matmulN} matmul)\n`,
         )
       } finally {
         engine.destroy()
