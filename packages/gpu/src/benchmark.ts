@@ -26,8 +26,8 @@ export const BENCHMARK_REFERENCE = Object.freeze({
  * smallest first, and a device is measured at the size where it saturates: a larger size is kept only while it
  * raises throughput by at least `growth`. An H100 renders 128x128 tiles at an eighth of the rays/s it reaches on
  * 1024x1024 ones and multiplies 512x512 matrices at an eighth of its 2048x2048 GFLOP/s, so version 1's fixed small
- * sizes scored it 7x low; lavapipe on two CPUs saturates at a 256 px tile and n = 1024. Fast devices also get more samples per pixel and more matmuls per submission, so per-call overheads do
- * not cap their score.
+ * sizes scored it 7x low; lavapipe on two CPUs saturates at a 256 px tile and n = 1024. Fast devices also get
+ * more samples per pixel and more matmuls per submission, so per-call overheads do not cap their score.
  */
 export const BENCHMARK_WORKLOAD = Object.freeze({
   version: 2,

@@ -50,6 +50,7 @@ export class GpuPathTracer {
       const accum = ctx.createStorage(outBytes, 'render tile output')
       const partial = ctx.createStorage(partialBytes, 'render sample groups')
       const transient: GPUBuffer[] = [rows, accum, partial]
+      const { nodes, triangles, normals, materials, lights } = scene
       try {
         // Groups in ascending order, all rows for each: the reduction adds every pixel's groups in order.
         for (let g = 0; g < plan.groups; g += plan.groupsPerDispatch) {
@@ -60,7 +61,6 @@ export class GpuPathTracer {
             const chunk = { firstGroup: g, groupCount, groupSize: plan.groupSize, firstRow: r, rowCount }
             const params = ctx.uniform(packParams(options.scene, t, chunk, g + groupCount === plan.groups), 'params')
             transient.push(params)
-            const { nodes, triangles, normals, materials, lights } = scene
             const x = Math.ceil(t.width / RENDER_WORKGROUP)
             const y = Math.ceil(rowCount / RENDER_WORKGROUP)
             ctx.submit([

@@ -26,9 +26,9 @@ struct Params {
  * samples [g * groupSize, (g + 1) * groupSize) of group g = first group + z. It writes the group's radiance sum and
  * its ray count (BVH traversals, for the benchmark) to `partial`; {@link PATH_TRACER_REDUCE_WGSL} then adds the
  * groups to the running per-pixel sum in ascending order. With one sample per group, or one group holding every
- * sample, that order is exactly "sample 0, then 1, then 2..." from zero, so both give the same bits: the host
- * picks one per tile for speed (a small tile on a large GPU needs the samples in parallel to fill it) without
- * changing the image.
+ * sample, that order is exactly "sample 0, then 1, then 2..." from zero, so both give the same bits: the engine
+ * picks one per adapter for speed (a small tile on a large GPU needs the samples in parallel to fill it, a CPU
+ * driver needs each invocation busy) without changing the image.
  *
  * The algorithm, random-number consumption and traversal order mirror `cpu-pathtracer.ts`: change both together.
  * The control flow differs on purpose. The CPU traces a path's segments in turn; the kernel runs one BVH step per
