@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CpuBackend, createEngine, GpuBackend, planConv2d, planPool2d, relativeError, tensor } from '../src/index.js'
+import { alignedTile } from '../src/tensor/gpu-backend.js'
 import type { BackendTensor, Engine, Tensor, TensorBackend } from '../src/index.js'
 import { randomFloats } from './helpers/onnx-builder.js'
 
@@ -65,6 +66,39 @@ describe('tensor kernels', () => {
       expect(relativeError(tiled.data, blocked.data)).toBeLessThanOrEqual(KERNEL_TOLERANCE)
     })
   }
+
+  it('should give aligned shapes the same bits from the aligned kernels as from the edge-tested one', async () => {
+    // The rows of an aligned product equal those rows of a product one row taller, which takes the edge-tested
+    // kernel: every kernel sums k in ascending order.
+    const t = new GpuBackend(engine.context, 'tiled')
+    for (const [m, k, n] of [
+      [128, 64, 128], // the 64 tile
+      [2048, 8, 2048], // the 128 tile: 256 workgroups
+    ] as const) {
+      expect(alignedTile(m, n, k, 1)).toBe(m === 128 ? 64 : 128)
+      const a = rand([m + 1, k], m + k)
+      const b = t.fromHost(rand([k, n], n))
+      const taller = await t.toHost(t.matmul(t.fromHost(a), b))
+      const aligned = await t.toHost(t.matmul(t.fromHost(tensor([m, k], a.data.subarray(0, m * k))), b))
+      t.flush()
+      expect(Buffer.from(aligned.data.buffer).equals(Buffer.from(taller.data.buffer, 0, m * n * 4))).toBe(true)
+    }
+    // Batched and broadcast, against the CPU reference.
+    const a = rand([2, 64, 32], 7)
+    const b = rand([32, 64], 8)
+    const out = await t.toHost(t.matmul(t.fromHost(a), t.fromHost(b)))
+    t.flush()
+    expect(relativeError(out.data, cpu.matmul(a, b).data)).toBeLessThanOrEqual(KERNEL_TOLERANCE)
+  })
+
+  it('should take the aligned kernels only for shapes that fill whole tiles', () => {
+    expect(alignedTile(1024, 1024, 1024, 1)).toBe(64) // 64 workgroups of 128: too few for the 128 tile
+    expect(alignedTile(1024, 1024, 1024, 4)).toBe(128)
+    expect(alignedTile(2048, 2048, 8, 1)).toBe(128)
+    expect(alignedTile(2048, 2048, 4, 1)).toBeUndefined() // k fills no k-slice
+    expect(alignedTile(130, 64, 16, 1)).toBeUndefined()
+    expect(alignedTile(64, 64, 16, 1)).toBe(64)
+  })
 
   it('should multiply batched and broadcast matrices (ONNX MatMul)', async () => {
     await compare((b, [x, y]) => b.matmul(x!, y!), [rand([2, 3, 5, 8], 1), rand([8, 4], 2)])
