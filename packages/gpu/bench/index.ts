@@ -15,6 +15,7 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import {
+  bitwiseEqual,
   matmulGflops,
   pathTraceRaysPerSec,
   createEngine,
@@ -32,7 +33,7 @@ import {
 import type { MatmulKernel, RenderTileOptions } from '../src/index.js'
 import { randomFloats } from '../test/helpers/onnx-builder.js'
 import { transformerModel } from '../test/helpers/models.js'
-import { compareProbes, sameBits, writeProbes } from './probes.js'
+import { compareProbes, writeProbes } from './probes.js'
 import type { Probes } from './probes.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -147,7 +148,7 @@ const subTile = await engine.renderTile({ ...probe, ...sub })
 const subRectBitwise = Array.from({ length: sub.height }, (_, r) => r).every((r) => {
   const start = ((sub.y + r) * probe.width + sub.x) * 4
   const row = subTile.pixels.subarray(r * sub.width * 4, (r + 1) * sub.width * 4)
-  return sameBits(row, vkTile.pixels.subarray(start, start + sub.width * 4))
+  return bitwiseEqual(row, vkTile.pixels.subarray(start, start + sub.width * 4))
 })
 const cpuTile = renderTileCpu(probe)
 const model = loadOnnxModel(transformerModel())
@@ -166,9 +167,9 @@ try {
     gles = {
       adapter: `${gl.adapter.vendor} ${gl.adapter.description}`.trim(),
       renderPsnrDb: psnr(glTile.pixels, vkTile.pixels),
-      renderBitwise: sameBits(glTile.pixels, vkTile.pixels),
+      renderBitwise: bitwiseEqual(glTile.pixels, vkTile.pixels),
       inferenceRelativeError: relativeError(glY.data, vkY.data),
-      inferenceBitwise: sameBits(glY.data, vkY.data),
+      inferenceBitwise: bitwiseEqual(glY.data, vkY.data),
     }
   } finally {
     gl.destroy()
@@ -177,7 +178,7 @@ try {
   gles = { unavailable: String((e as Error).message ?? e) }
 }
 const determinism = {
-  sameDriverRenderBitwise: sameBits(vkTile.pixels, vkTileAgain.pixels),
+  sameDriverRenderBitwise: bitwiseEqual(vkTile.pixels, vkTileAgain.pixels),
   subRectBitwise,
   cpuVsGpu: {
     renderPsnrDb: psnr(cpuTile.pixels, vkTile.pixels),

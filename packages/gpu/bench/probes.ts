@@ -6,7 +6,7 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { psnr, relativeError } from '../src/index.js'
+import { bitwiseEqual, psnr, relativeError } from '../src/index.js'
 
 /** What one machine's probes are: which adapter made them, and the two outputs. */
 export interface Probes {
@@ -27,10 +27,6 @@ export interface ProbeComparison {
 const META = 'probes.json'
 const RENDER = 'render.f32'
 const INFERENCE = 'inference.f32'
-
-export function sameBits(a: Float32Array, b: Float32Array): boolean {
-  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength))
-}
 
 export function writeProbes(dir: string, probes: Probes): void {
   mkdirSync(dir, { recursive: true })
@@ -69,8 +65,8 @@ export function compareProbes(dir: string, mine: Probes): ProbeComparison {
   return {
     adapter: meta.adapter,
     renderPsnrDb: psnr(render, mine.render),
-    renderBitwise: sameBits(render, mine.render),
+    renderBitwise: bitwiseEqual(render, mine.render),
     inferenceRelativeError: relativeError(inference, mine.inference),
-    inferenceBitwise: sameBits(inference, mine.inference),
+    inferenceBitwise: bitwiseEqual(inference, mine.inference),
   }
 }

@@ -36,7 +36,7 @@ describe('capacity score', () => {
       expect(measured).toHaveLength(1)
 
       // A score kept by an older node, in version 1's units and without a version, is measured again.
-      const adapter = `${engine.adapter.vendor}/${engine.adapter.architecture}/${engine.adapter.backend}`
+      const { adapter } = (await db.get<{ adapter: string }>('meta', 'capacity-score'))!
       await db.put('meta', 'capacity-score', { score: 1234, adapter })
       const again = await capacityScore(engine, db, logger)
       expect(again).not.toBe(1234)
