@@ -1,10 +1,11 @@
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import type { AbortOptions } from '@tessera/core'
-import { SingleBar } from 'cli-progress'
 import { isSimError, SimError } from './errors.js'
+import { progressBar } from './progress-bar.js'
 import { runScenario } from './run.js'
 import { loadScenario } from './scenario/load.js'
+import { sweepCommand } from './sweep/command.js'
 
 /** Where the command writes and which directory relative paths start from. */
 export interface SimCommandIo extends AbortOptions {
@@ -15,17 +16,19 @@ export interface SimCommandIo extends AbortOptions {
 }
 
 export const SIM_USAGE = `usage: sim run <scenario.yaml|json> [--seed N] [--out DIR] [--quiet]
+       sim sweep <scenario.yaml|json> [--set PATH=V1,V2,...]... [--replications N] ... (sim sweep --help)
 
 Runs a scenario under virtual time and writes metrics (metrics.json, *.csv) and charts (*.svg, *.png) to DIR
 (default: sim-output/<scenario name>). The same scenario, seed and code give byte-identical files.
 `
 
 /**
- * `tessera sim run`: parses arguments, runs the scenario with a progress bar on stderr, prints a summary on
+ * `tessera sim run` (the default) and `tessera sim sweep` (see {@link sweepCommand}). `run` parses arguments, runs the scenario with a progress bar on stderr, prints a summary on
  * stdout. Returns the exit code (0 ok, 1 the run failed, 2 bad arguments); a failure prints the seed to replay.
  * The node package mounts this under its `tessera` CLI; `npm run sim -w @tessera/sim -- <scenario>` runs it alone.
  */
 export async function simCommand(argv: readonly string[], io: SimCommandIo): Promise<number> {
+  if (argv[0] === 'sweep') return sweepCommand(argv.slice(1), io)
   let values: { seed?: string; out?: string; quiet?: boolean; help?: boolean }
   let positionals: string[]
   try {
@@ -62,15 +65,11 @@ export async function simCommand(argv: readonly string[], io: SimCommandIo): Pro
     }
   }
   const cwd = io.cwd ?? process.cwd()
-  const bar =
-    values.quiet === true
-      ? undefined
-      : new SingleBar({
-          stream: io.stderr,
-          format: 'sim {bar} {percentage}% | {virtual} virtual | {events} events',
-          hideCursor: false,
-          noTTYOutput: false,
-        })
+  const bar = progressBar(
+    io.stderr,
+    values.quiet === true,
+    'sim {bar} {percentage}% | {virtual} virtual | {events} events',
+  )
   try {
     const scenarioFile = resolve(cwd, scenarioPath)
     const scenario = await loadScenario(scenarioFile)

@@ -57,3 +57,9 @@ export const INVOLVED_RETAIN_MS = 3_600_000
  * thousand creators each remembering the proof package's default ten thousand long keys would hold gigabytes.
  */
 export const SEEN_VERDICTS_PER_CREATOR = 1_000
+
+/** Values one swept parameter may take at most. */
+export const MAX_SWEEP_VALUES = 64
+
+/** Runs one sweep may plan at most (points times replications). */
+export const MAX_SWEEP_RUNS = 10_000

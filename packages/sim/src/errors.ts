@@ -23,6 +23,8 @@ export type SimErrorCode =
   | 'SIM__INVALID_ARGUMENT'
   /** A chart could not be rendered. */
   | 'SIM__CHART_FAILED'
+  /** A sweep's parameters, replications or seeds are malformed or out of bounds; `context` names the culprit. */
+  | 'SIM__INVALID_SWEEP'
 
 /** An error raised by `@tessera/sim`. */
 export class SimError extends TesseraError<SimErrorCode> {

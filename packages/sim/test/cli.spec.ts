@@ -1,26 +1,14 @@
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { PassThrough } from 'node:stream'
 import { afterAll, describe, expect, it } from 'vitest'
-import { simCommand } from '../src/cli.js'
+import { invokeSim as invoke } from './helpers.js'
 
 let dir: string | undefined
 
 afterAll(async () => {
   if (dir !== undefined) await rm(dir, { recursive: true, force: true })
 })
-
-async function invoke(argv: string[], cwd: string) {
-  const stdout = new PassThrough()
-  const stderr = new PassThrough()
-  const out: string[] = []
-  const err: string[] = []
-  stdout.on('data', (d: Buffer) => out.push(d.toString()))
-  stderr.on('data', (d: Buffer) => err.push(d.toString()))
-  const code = await simCommand(argv, { stdout, stderr, cwd })
-  return { code, stdout: out.join(''), stderr: err.join('') }
-}
 
 describe('simCommand', () => {
   it('should run a scenario and write its files where --out says', async () => {

@@ -1,3 +1,5 @@
+import { PassThrough } from 'node:stream'
+import { simCommand } from '../src/cli.js'
 import { validateScenario } from '../src/scenario/load.js'
 import type { Scenario, ScenarioInput } from '../src/scenario/types.js'
 
@@ -22,4 +24,16 @@ export function smallScenario(overrides: Partial<ScenarioInput> = {}): Scenario 
     },
     ...overrides,
   })
+}
+
+/** Runs `simCommand` with captured stdout and stderr. */
+export async function invokeSim(argv: string[], cwd: string) {
+  const stdout = new PassThrough()
+  const stderr = new PassThrough()
+  const out: string[] = []
+  const err: string[] = []
+  stdout.on('data', (d: Buffer) => out.push(d.toString()))
+  stderr.on('data', (d: Buffer) => err.push(d.toString()))
+  const code = await simCommand(argv, { stdout, stderr, cwd })
+  return { code, stdout: out.join(''), stderr: err.join('') }
 }

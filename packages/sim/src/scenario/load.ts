@@ -64,17 +64,19 @@ export function validateScenario(value: unknown): Scenario {
   return resolve(input as ScenarioInput)
 }
 
-/** Parses scenario text (JSON or YAML; JSON when `format` says so or the text starts with `{`) and validates it. */
-export function parseScenario(text: string, format?: 'json' | 'yaml'): Scenario {
+/**
+ * Parses scenario text (JSON or YAML; JSON when `format` says so or the text starts with `{`) without validating
+ * it: the scenario as written, for callers that change fields before {@link validateScenario} (a sweep).
+ */
+export function parseScenarioInput(text: string, format?: 'json' | 'yaml'): unknown {
   if (text.length > MAX_SCENARIO_BYTES) {
     throw new SimError('SIM__MALFORMED_SCENARIO', `scenario is larger than ${MAX_SCENARIO_BYTES} bytes`, {
       bytes: text.length,
     })
   }
-  let value: unknown
   const json = format === 'json' || (format === undefined && text.trimStart().startsWith('{'))
   try {
-    value = json ? JSON.parse(text) : parseYaml(text, { uniqueKeys: true, maxAliasCount: 100 })
+    return json ? JSON.parse(text) : parseYaml(text, { uniqueKeys: true, maxAliasCount: 100 })
   } catch (cause) {
     const line = cause instanceof YAMLParseError ? cause.linePos?.[0].line : undefined
     throw new SimError(
@@ -84,11 +86,15 @@ export function parseScenario(text: string, format?: 'json' | 'yaml'): Scenario 
       { cause },
     )
   }
-  return validateScenario(value)
 }
 
-/** Reads and validates a scenario file (`.json`, `.yaml` or `.yml`). */
-export async function loadScenario(path: string): Promise<Scenario> {
+/** Parses scenario text (JSON or YAML; JSON when `format` says so or the text starts with `{`) and validates it. */
+export function parseScenario(text: string, format?: 'json' | 'yaml'): Scenario {
+  return validateScenario(parseScenarioInput(text, format))
+}
+
+/** Reads a scenario file (`.json`, `.yaml` or `.yml`) as written, unvalidated (see {@link parseScenarioInput}). */
+export async function loadScenarioInput(path: string): Promise<unknown> {
   let text: string
   try {
     text = await readFile(path, 'utf8')
@@ -96,7 +102,12 @@ export async function loadScenario(path: string): Promise<Scenario> {
     throw new SimError('SIM__SCENARIO_NOT_FOUND', `cannot read scenario ${path}`, { path }, { cause })
   }
   const ext = extname(path).toLowerCase()
-  return parseScenario(text, ext === '.json' ? 'json' : ext === '.yaml' || ext === '.yml' ? 'yaml' : undefined)
+  return parseScenarioInput(text, ext === '.json' ? 'json' : ext === '.yaml' || ext === '.yml' ? 'yaml' : undefined)
+}
+
+/** Reads and validates a scenario file (`.json`, `.yaml` or `.yml`). */
+export async function loadScenario(path: string): Promise<Scenario> {
+  return validateScenario(await loadScenarioInput(path))
 }
 
 function invalid(path: string, message: string): never {

@@ -3,11 +3,11 @@ import type { Command } from 'commander'
 import { EXIT_FAILURE } from '../errors.js'
 import type { CliIo } from '../io.js'
 
-/** `tessera sim run <scenario> [--seed N] [--out DIR]`: `@tessera/sim`'s command, mounted here. */
+/** `tessera sim run <scenario> [--seed N] [--out DIR]` and `tessera sim sweep ...`: `@tessera/sim`'s command, mounted here. */
 export function registerSim(program: Command, io: CliIo): void {
   program
     .command('sim')
-    .description('run a network simulation scenario (see `tessera sim --help`)')
+    .description('run a network simulation scenario, or sweep one over parameter values (see `tessera sim --help`)')
     .helpOption(false)
     .allowUnknownOption()
     .allowExcessArguments()
