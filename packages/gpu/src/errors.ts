@@ -32,6 +32,8 @@ export type GpuErrorCode =
   | 'GPU__SHAPE_MISMATCH'
   /** A model input is missing, unknown or of the wrong data type. */
   | 'GPU__INVALID_MODEL_INPUT'
+  /** A texture's image is in a format the loader does not decode (PNG and JPEG are). */
+  | 'GPU__UNSUPPORTED_TEXTURE'
 
 /** An error raised by `@tessera/gpu`. */
 export class GpuError extends TesseraError<GpuErrorCode> {

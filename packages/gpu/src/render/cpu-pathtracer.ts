@@ -1,5 +1,6 @@
 import { RAY_EPSILON, RUSSIAN_ROULETTE_DEPTH } from '../constants.js'
 import type { Scene } from '../scene/scene.js'
+import { sampleTexture } from '../scene/texture.js'
 import { pcgHash, sampleSeed } from './rng.js'
 import { resolveTile } from './tile.js'
 import type { RenderedTile, RenderTileOptions } from './tile.js'
@@ -57,6 +58,14 @@ class CpuTracer {
   readonly #triBits: Uint32Array
   readonly #normals: Float32Array
   readonly #materials: Float32Array
+  readonly #materialBits: Uint32Array
+  readonly #aux: Uint32Array
+  readonly #uvs: Float32Array
+  readonly #lutOffset: number
+  readonly #uvOffset: number
+  /** The hit's albedo: the material's base colour times its texture. */
+  readonly #color = new Float64Array(3)
+  readonly #texColor = new Float64Array(3)
   /** Camera position, right, up, forward as the shader's uniform block holds them (f32). */
   readonly #camera: Float32Array
   readonly #lights: Float32Array
@@ -90,6 +99,11 @@ class CpuTracer {
     this.#triBits = new Uint32Array(scene.triangles.buffer, scene.triangles.byteOffset, scene.triangles.length)
     this.#normals = scene.normals
     this.#materials = scene.materials
+    this.#materialBits = new Uint32Array(scene.materials.buffer, scene.materials.byteOffset, scene.materials.length)
+    this.#aux = scene.aux
+    this.#uvs = new Float32Array(scene.aux.buffer, scene.aux.byteOffset, scene.aux.length)
+    this.#lutOffset = scene.lutOffset
+    this.#uvOffset = scene.uvOffset
     this.#maxDepth = maxDepth
   }
 
@@ -158,7 +172,8 @@ class CpuTracer {
         break
       }
       const ti = this.#tri * 12
-      const m = triBits[ti + 3]! * 8
+      const m = triBits[ti + 3]! * 12
+      const color = this.#albedo(m)
       const e1x = tris[ti + 4]!,
         e1y = tris[ti + 5]!,
         e1z = tris[ti + 6]!
@@ -258,11 +273,11 @@ class CpuTracer {
             this.#intersect(qx, qy, qz, wx, wy, wz, f32(dist * (1 - 1e-3)), true)
             this.rays++
             if (this.#tri === NO_HIT) {
-              const le = triBits[lo + 3]! * 8
+              const le = triBits[lo + 3]! * 12
               const g = (cosS * cosL * this.#lightArea) / (Math.PI * dist2)
-              lr = f32(lr + tr * mats[m]! * mats[le + 4]! * g)
-              lg = f32(lg + tg * mats[m + 1]! * mats[le + 5]! * g)
-              lb = f32(lb + tb * mats[m + 2]! * mats[le + 6]! * g)
+              lr = f32(lr + tr * color[0]! * mats[le + 4]! * g)
+              lg = f32(lg + tg * color[1]! * mats[le + 5]! * g)
+              lb = f32(lb + tb * color[2]! * mats[le + 6]! * g)
             }
           }
         }
@@ -272,9 +287,9 @@ class CpuTracer {
       dy = f32(ndy / len)
       dz = f32(ndz / len)
       if (dx * gx + dy * gy + dz * gz <= 0) break
-      tr = f32(tr * mats[m]!)
-      tg = f32(tg * mats[m + 1]!)
-      tb = f32(tb * mats[m + 2]!)
+      tr = f32(tr * color[0]!)
+      tg = f32(tg * color[1]!)
+      tb = f32(tb * color[2]!)
       if (depth + 1 >= RUSSIAN_ROULETTE_DEPTH) {
         const keep = Math.min(0.95, Math.max(0.05, tr, tg, tb))
         if (rRoulette >= keep) break
@@ -289,6 +304,26 @@ class CpuTracer {
     this.r = lr
     this.g = lg
     this.b = lb
+  }
+
+  /** The albedo at the last hit of material row `m`: base colour times the texture at the hit's UV, if any. */
+  #albedo(m: number): Float64Array {
+    const mats = this.#materials
+    const color = this.#color
+    color[0] = mats[m]!
+    color[1] = mats[m + 1]!
+    color[2] = mats[m + 2]!
+    const bits = this.#materialBits
+    if (bits[m + 11] === 0) return color
+    const o = this.#uvOffset + this.#tri * 6
+    const uv = this.#uvs
+    const w0 = f32(1 - this.#u - this.#v)
+    const u = f32(uv[o]! * w0 + uv[o + 2]! * this.#u + uv[o + 4]! * this.#v)
+    const v = f32(uv[o + 1]! * w0 + uv[o + 3]! * this.#u + uv[o + 5]! * this.#v)
+    const tex = this.#texColor
+    sampleTexture(this.#aux, this.#lutOffset, [bits[m + 8]!, bits[m + 9]!, bits[m + 10]!, bits[m + 11]!], u, v, tex)
+    for (let k = 0; k < 3; k++) color[k] = f32(color[k]! * tex[k]!)
+    return color
   }
 
   /** The emissive triangle whose cumulative area fraction first exceeds r (the shader's binary search). */

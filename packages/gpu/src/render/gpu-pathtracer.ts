@@ -11,7 +11,7 @@ interface SceneBuffers {
   triangles: GPUBuffer
   normals: GPUBuffer
   materials: GPUBuffer
-  lights: GPUBuffer
+  aux: GPUBuffer
 }
 
 /** Renders tiles with the WGSL path tracer; keeps each scene's buffers on the device while the scene lives. */
@@ -50,7 +50,7 @@ export class GpuPathTracer {
       const accum = ctx.createStorage(outBytes, 'render tile output')
       const partial = ctx.createStorage(partialBytes, 'render sample groups')
       const transient: GPUBuffer[] = [rows, accum, partial]
-      const { nodes, triangles, normals, materials, lights } = scene
+      const { nodes, triangles, normals, materials, aux } = scene
       try {
         // Groups in ascending order, all rows for each: the reduction adds every pixel's groups in order.
         for (let g = 0; g < plan.groups; g += plan.groupsPerDispatch) {
@@ -73,7 +73,7 @@ export class GpuPathTracer {
                   3: normals,
                   4: materials,
                   5: rows,
-                  7: lights,
+                  7: aux,
                   8: partial,
                 }),
                 workgroups: [x, y, groupCount],
@@ -118,7 +118,7 @@ export class GpuPathTracer {
         triangles: ctx.upload(scene.triangles, 'scene triangles'),
         normals: ctx.upload(scene.normals, 'scene normals'),
         materials: ctx.upload(scene.materials, 'scene materials'),
-        lights: ctx.upload(scene.lights, 'scene lights'),
+        aux: ctx.upload(scene.aux, 'scene lights and textures'),
       }
       this.#scenes.set(scene, b)
     }
@@ -193,5 +193,6 @@ function packParams(scene: Scene, t: ResolvedTile, c: Chunk, finalize: boolean):
   f.set([...cam.forward, scene.lightArea], 24)
   f.set([...t.background, 0], 28)
   u.set([c.groupCount, finalize ? 1 : 0], 32)
+  u.set([scene.lutOffset, scene.uvOffset], 36)
   return data
 }

@@ -2,7 +2,7 @@ import { RAY_EPSILON, RENDER_WORKGROUP, RUSSIAN_ROULETTE_DEPTH } from '../consta
 import { RNG_WGSL } from './rng.js'
 
 /** Bytes of the path tracer's uniform parameter block (see `Params` in the shader). */
-export const PATH_TRACER_PARAMS_BYTES = 144
+export const PATH_TRACER_PARAMS_BYTES = 160
 
 /** The parameter block, shared by the tracing and the reducing kernel. */
 const PARAMS_WGSL = /* wgsl */ `
@@ -16,6 +16,7 @@ struct Params {
   camForward: vec4f, // xyz, total light area
   background: vec4f,
   groups: vec4u,     // sample groups in this dispatch, finalize (1 = the last groups: write the mean)
+  aux: vec4u,        // word offsets in aux of the sRGB table and the texture coordinates (textured scenes)
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -42,7 +43,7 @@ export const PATH_TRACER_WGSL = /* wgsl */ `${PARAMS_WGSL}
 @group(0) @binding(3) var<storage, read> normals: array<vec4f>;
 @group(0) @binding(4) var<storage, read> materials: array<vec4f>;
 @group(0) @binding(5) var<storage, read> rows: array<u32>;
-@group(0) @binding(7) var<storage, read> lights: array<vec2f>;
+@group(0) @binding(7) var<storage, read> aux: array<u32>;
 @group(0) @binding(8) var<storage, read_write> partial: array<vec4f>;
 
 const PI = 3.14159265358979;
@@ -117,9 +118,61 @@ fn pickLight(r: f32, count: u32) -> u32 {
   var hi = count - 1u;
   while (lo < hi) {
     let mid = (lo + hi) / 2u;
-    if (r < lights[mid].y) { hi = mid; } else { lo = mid + 1u; }
+    if (r < bitcast<f32>(aux[mid * 2u + 1u])) { hi = mid; } else { lo = mid + 1u; }
   }
-  return bitcast<u32>(lights[lo].x);
+  return aux[lo * 2u];
+}
+
+// A texture coordinate wrapped into [0, 1] (non-finite ones read as 0): repeat, clamp to edge, or mirrored repeat.
+fn wrapUnit(x: f32, mode: u32) -> f32 {
+  let c = select(0.0, x, x == x && abs(x) < 1e30);
+  if (mode == 1u) { return clamp(c, 0.0, 1.0); }
+  if (mode == 2u) {
+    let t = c - 2.0 * floor(c * 0.5);
+    return select(t, 2.0 - t, t > 1.0);
+  }
+  return c - floor(c);
+}
+
+// A bilinear neighbour's index, i in [-1, n]: repeat wraps around; clamp and mirror both stay at the edge.
+fn wrapIndex(i: i32, n: i32, mode: u32) -> u32 {
+  if (mode == 0u) { return u32((i + n) % n); }
+  return u32(clamp(i, 0, n - 1));
+}
+
+// A texel's linear RGB, through the sRGB table (exact, and the same on every driver).
+fn texel(first: u32, width: u32, x: u32, y: u32) -> vec3f {
+  let c = aux[first + y * width + x];
+  let lut = params.aux.x;
+  return vec3f(
+    bitcast<f32>(aux[lut + (c & 255u)]),
+    bitcast<f32>(aux[lut + ((c >> 8u) & 255u)]),
+    bitcast<f32>(aux[lut + ((c >> 16u) & 255u)]),
+  );
+}
+
+// The base-color texture at uv; tex is the material's texture row (first texel, width, height, sampler bits).
+fn textureColor(tex: vec4u, uv: vec2f) -> vec3f {
+  let w = tex.y;
+  let h = tex.z;
+  let su = wrapUnit(uv.x, tex.w & 3u) * f32(w);
+  let sv = wrapUnit(uv.y, (tex.w >> 2u) & 3u) * f32(h);
+  if ((tex.w & 16u) == 0u) {
+    return texel(tex.x, w, min(u32(su), w - 1u), min(u32(sv), h - 1u));
+  }
+  let fx = su - 0.5;
+  let fy = sv - 0.5;
+  let x0 = floor(fx);
+  let y0 = floor(fy);
+  let ax = fx - x0;
+  let ay = fy - y0;
+  let xa = wrapIndex(i32(x0), i32(w), tex.w & 3u);
+  let xb = wrapIndex(i32(x0) + 1, i32(w), tex.w & 3u);
+  let ya = wrapIndex(i32(y0), i32(h), (tex.w >> 2u) & 3u);
+  let yb = wrapIndex(i32(y0) + 1, i32(h), (tex.w >> 2u) & 3u);
+  let top = texel(tex.x, w, xa, ya) * (1.0 - ax) + texel(tex.x, w, xb, ya) * ax;
+  let bottom = texel(tex.x, w, xa, yb) * (1.0 - ax) + texel(tex.x, w, xb, yb) * ax;
+  return top * (1.0 - ay) + bottom * ay;
 }
 
 // What shading a hit decided: whether the path ended, and the shadow ray of next-event estimation, if any.
@@ -157,8 +210,17 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
   let e1 = tris[hit.tri * 3u + 1u].xyz;
   let e2 = tris[hit.tri * 3u + 2u].xyz;
   let m = bitcast<u32>(base.w);
-  let albedo = materials[m * 2u];
-  let emission = materials[m * 2u + 1u];
+  let albedo = materials[m * 3u];
+  let emission = materials[m * 3u + 1u];
+  let tex = bitcast<vec4u>(materials[m * 3u + 2u]);
+  var color = albedo.xyz;
+  if (tex.w != 0u) {
+    let uvs = params.aux.y + hit.tri * 6u;
+    let uv0 = vec2f(bitcast<f32>(aux[uvs]), bitcast<f32>(aux[uvs + 1u]));
+    let uv1 = vec2f(bitcast<f32>(aux[uvs + 2u]), bitcast<f32>(aux[uvs + 3u]));
+    let uv2 = vec2f(bitcast<f32>(aux[uvs + 4u]), bitcast<f32>(aux[uvs + 5u]));
+    color *= textureColor(tex, uv0 * (1.0 - hit.u - hit.v) + uv1 * hit.u + uv2 * hit.v);
+  }
   var ng = normalize(cross(e1, e2));
   // Surfaces emit from their front face only (counter-clockwise winding, as glTF defines front faces).
   let front = dot(ng, dir) < 0.0;
@@ -201,18 +263,18 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
       let cosS = dot(ns, wi);
       let cosL = -dot(normalize(cross(le1, le2)), wi);
       if (cosS > 0.0 && cosL > 0.0 && dot(ng, wi) > 0.0) {
-        let lightEmission = materials[bitcast<u32>(lv0.w) * 2u + 1u].xyz;
+        let lightEmission = materials[bitcast<u32>(lv0.w) * 3u + 1u].xyz;
         let g = cosS * cosL * params.camForward.w / (PI * dist2);
         out.shadow = true;
         out.shadowOrigin = origin;
         out.shadowDir = wi;
         out.shadowMax = dist * (1.0 - 1e-3);
-        out.pending = (*path).throughput * albedo.xyz * lightEmission * g;
+        out.pending = (*path).throughput * color * lightEmission * g;
       }
     }
   }
   if (dot(next, ng) <= 0.0) { return out; }
-  var throughput = (*path).throughput * albedo.xyz;
+  var throughput = (*path).throughput * color;
   let depth = (*path).depth;
   if (depth + 1u >= ${RUSSIAN_ROULETTE_DEPTH}u) {
     let keep = clamp(max(throughput.x, max(throughput.y, throughput.z)), 0.05, 0.95);

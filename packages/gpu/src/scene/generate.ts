@@ -1,5 +1,6 @@
 import { Document, WebIO } from '@gltf-transform/core'
 import type { Buffer as GltfBuffer, Material as GltfMaterial } from '@gltf-transform/core'
+import { encode as encodePng } from 'fast-png'
 import { GpuError } from '../errors.js'
 
 /** Options of {@link generateScene}. */
@@ -19,6 +20,29 @@ export interface GenerateSceneOptions {
    * @default 1
    */
   lightIntensity?: number
+  /**
+   * A checkerboard base-color texture (PNG, bilinear, repeating twice across) on the floor.
+   * @default false
+   */
+  texturedFloor?: boolean
+}
+
+/** Side of the floor's checkerboard texture, texels, and of one of its squares. */
+const CHECKER_SIDE = 64
+const CHECKER_SQUARE = 8
+
+/** A grey checkerboard as RGBA8 PNG bytes, with a red cross in one square so orientation shows. */
+function checkerboardPng(): Uint8Array {
+  const data = new Uint8Array(CHECKER_SIDE * CHECKER_SIDE * 4)
+  for (let y = 0; y < CHECKER_SIDE; y++) {
+    for (let x = 0; x < CHECKER_SIDE; x++) {
+      const light = (Math.floor(x / CHECKER_SQUARE) + Math.floor(y / CHECKER_SQUARE)) % 2 === 0
+      const cross = x < CHECKER_SQUARE && y < CHECKER_SQUARE && (x === y || x === CHECKER_SQUARE - 1 - y)
+      const v = light ? 235 : 45
+      data.set(cross ? [220, 20, 20, 255] : [v, v, v, 255], (y * CHECKER_SIDE + x) * 4)
+    }
+  }
+  return encodePng({ width: CHECKER_SIDE, height: CHECKER_SIDE, data, channels: 4, depth: 8 })
 }
 
 /** Most subdivisions accepted: level 7 is 327,680 triangles per sphere. */
@@ -74,8 +98,15 @@ export function generateSceneDocument(options: GenerateSceneOptions = {}): Docum
     [green, [1, 0, -1, 1, 2, -1, 1, 2, 1, 1, 0, 1]], // right wall, facing -x
     [lamp, [-0.5, 1.98, -0.6, 0.5, 1.98, -0.6, 0.5, 1.98, 0.3, -0.5, 1.98, 0.3]], // light, facing -y
   ]
+  if (options.texturedFloor === true) {
+    const floor = material('floor', [1, 1, 1]).setBaseColorTexture(
+      doc.createTexture('checker').setImage(checkerboardPng()).setMimeType('image/png'),
+    )
+    quads[0] = [floor, quads[0]![1]]
+  }
   for (const [mat, corners] of quads) {
-    const node = doc.createNode(mat.getName()).setMesh(quadMesh(doc, buffer, mat, corners))
+    const uv = mat.getBaseColorTexture() === null ? undefined : [0, 0, 2, 0, 2, 2, 0, 2]
+    const node = doc.createNode(mat.getName()).setMesh(quadMesh(doc, buffer, mat, corners, uv))
     scene.addChild(node)
   }
 
@@ -129,6 +160,7 @@ function quadMesh(
   buffer: GltfBuffer,
   mat: GltfMaterial,
   corners: number[],
+  uv?: number[],
 ): ReturnType<Document['createMesh']> {
   const prim = doc
     .createPrimitive()
@@ -144,6 +176,12 @@ function quadMesh(
         .setBuffer(buffer),
     )
     .setMaterial(mat)
+  if (uv !== undefined) {
+    prim.setAttribute(
+      'TEXCOORD_0',
+      doc.createAccessor().setType('VEC2').setArray(Float32Array.from(uv)).setBuffer(buffer),
+    )
+  }
   return doc.createMesh(mat.getName()).addPrimitive(prim)
 }
 

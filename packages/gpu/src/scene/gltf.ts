@@ -1,10 +1,18 @@
-import { NodeIO, WebIO } from '@gltf-transform/core'
-import type { Document, ILogger, Material as GltfMaterial, Node, PlatformIO } from '@gltf-transform/core'
+import { NodeIO, TextureInfo, WebIO } from '@gltf-transform/core'
+import type {
+  Document,
+  ILogger,
+  Material as GltfMaterial,
+  Node,
+  PlatformIO,
+  Texture as GltfTexture,
+} from '@gltf-transform/core'
 import { logger } from '@libp2p/logger'
-import { MAX_SCENE_BYTES, MAX_SCENE_TRIANGLES } from '../constants.js'
+import { MAX_SCENE_BYTES, MAX_SCENE_TEXELS, MAX_SCENE_TRIANGLES } from '../constants.js'
 import { GpuError } from '../errors.js'
 import { packScene } from './pack.js'
 import type { Camera, Material, Scene, Vec3 } from './scene.js'
+import { decodeTexture, WrapMode, type Texture, type TextureSampler } from './texture.js'
 
 const log = logger('tessera:gpu:gltf')
 
@@ -29,9 +37,11 @@ const DEFAULT_MATERIAL: Material = {
 /**
  * Loads a glTF 2.0 asset (.glb bytes, .gltf JSON bytes with embedded data URIs, or a file path on Node) into a
  * path-traceable {@link Scene}: meshes of the default scene with their node transforms, metallic-roughness and
- * emissive factors, and the first perspective camera.
+ * emissive factors, base-color textures (PNG or JPEG, sampled at their texture coordinates with the glTF sampler's
+ * wrap modes and nearest or bilinear filtering) and the first perspective camera.
  *
- * @throws GPU__MALFORMED_SCENE when the asset does not parse or holds nothing to draw
+ * @throws GPU__MALFORMED_SCENE when the asset does not parse or holds nothing to draw; GPU__SCENE_TOO_LARGE past
+ * the triangle or texel bounds; GPU__UNSUPPORTED_TEXTURE for a texture that is neither PNG nor JPEG
  */
 export async function loadScene(source: Uint8Array | string): Promise<Scene> {
   return sceneFromDocument(await readDocument(source))
@@ -102,8 +112,32 @@ export function sceneFromDocument(doc: Document): Scene {
   const materials: Material[] = []
   const vertices: number[] = []
   const normals: number[] = []
+  const uvs: number[] = []
   const triMaterial: number[] = []
+  const textures: Texture[] = []
+  const textureIndex = new Map<GltfTexture, number>()
+  let texels = 0
   let camera: Camera | undefined
+
+  /** Decodes each texture once, however many materials share it. */
+  const textureOf = (t: GltfTexture): number => {
+    let index = textureIndex.get(t)
+    if (index === undefined) {
+      const label = t.getName() || t.getURI() || `#${textureIndex.size}`
+      const texture = decodeTexture(
+        t.getImage() ?? new Uint8Array(0),
+        t.getMimeType(),
+        t.getSize(),
+        MAX_SCENE_TEXELS - texels,
+        label,
+      )
+      texels += texture.width * texture.height
+      index = textures.length
+      textures.push(texture)
+      textureIndex.set(t, index)
+    }
+    return index
+  }
 
   const materialOf = (m: GltfMaterial | null): number => {
     const key = m ?? DEFAULT_MATERIAL
@@ -111,7 +145,7 @@ export function sceneFromDocument(doc: Document): Scene {
     if (index === undefined) {
       index = materials.length
       materialIndex.set(key, index)
-      materials.push(m == null ? DEFAULT_MATERIAL : toMaterial(m))
+      materials.push(m == null ? DEFAULT_MATERIAL : toMaterial(m, textureOf))
     }
     return index
   }
@@ -142,8 +176,16 @@ export function sceneFromDocument(doc: Document): Scene {
           })
         }
         const mat = materialOf(prim.getMaterial())
+        const texCoord = prim.getMaterial()?.getBaseColorTextureInfo()?.getTexCoord() ?? 0
+        const uv = materials[mat]!.baseColorTexture === undefined ? null : prim.getAttribute(`TEXCOORD_${texCoord}`)
+        if (materials[mat]!.baseColorTexture !== undefined && uv === null) {
+          throw new GpuError('GPU__MALFORMED_SCENE', `a textured primitive has no TEXCOORD_${texCoord} attribute`, {
+            material: materials[mat]!.name,
+          })
+        }
         const p: number[] = []
         const n: number[] = []
+        const c: number[] = []
         const vertexCount = position.getCount()
         for (let i = 0; i < count; i++) {
           const v = indices === null ? i : indices.getScalar(i)
@@ -160,6 +202,11 @@ export function sceneFromDocument(doc: Document): Scene {
             const nn = transformVector(normalMatrix, normal.getElement(v, n))
             normals.push(nn[0], nn[1], nn[2])
           }
+          if (uv === null) uvs.push(0, 0)
+          else {
+            const [s = 0, t = 0] = uv.getElement(v, c)
+            uvs.push(s, t)
+          }
         }
         for (let t = 0; t < count / 3; t++) triMaterial.push(mat)
       }
@@ -173,14 +220,33 @@ export function sceneFromDocument(doc: Document): Scene {
     normals: Float32Array.from(normals),
     materialIndex: Uint32Array.from(triMaterial),
     materials: materials.length > 0 ? materials : [DEFAULT_MATERIAL],
+    ...(textures.length === 0 ? {} : { uvs: Float32Array.from(uvs), textures }),
     ...(camera === undefined ? {} : { camera }),
   })
 }
 
-function toMaterial(m: GltfMaterial): Material {
+/** glTF's sampler codes to the path tracer's. */
+function wrapOf(code: number | undefined): WrapMode {
+  if (code === TextureInfo.WrapMode.CLAMP_TO_EDGE) return WrapMode.clamp
+  if (code === TextureInfo.WrapMode.MIRRORED_REPEAT) return WrapMode.mirror
+  return WrapMode.repeat
+}
+
+function samplerOf(info: TextureInfo | null): TextureSampler {
+  // A path tracer has no ray footprint to pick a mip level by, so the magnification filter decides (glTF leaves
+  // it undefined more often than not; LINEAR is what viewers do then).
+  return {
+    wrapS: wrapOf(info?.getWrapS()),
+    wrapT: wrapOf(info?.getWrapT()),
+    linear: info?.getMagFilter() !== TextureInfo.MagFilter.NEAREST,
+  }
+}
+
+function toMaterial(m: GltfMaterial, textureOf: (t: GltfTexture) => number): Material {
   const clamp = (x: number | undefined, hi = 1): number => (Number.isFinite(x) ? Math.min(hi, Math.max(0, x!)) : 0)
   const bc = m.getBaseColorFactor()
   const em = m.getEmissiveFactor()
+  const texture = m.getBaseColorTexture()
   return {
     name: m.getName(),
     baseColor: [clamp(bc[0]), clamp(bc[1]), clamp(bc[2])],
@@ -188,6 +254,9 @@ function toMaterial(m: GltfMaterial): Material {
     roughness: clamp(m.getRoughnessFactor()),
     // glTF bounds emissiveFactor to [0, 1]; brighter lights come from the tone-mapping exposure.
     emissive: [clamp(em[0]), clamp(em[1]), clamp(em[2])],
+    ...(texture === null
+      ? {}
+      : { baseColorTexture: { texture: textureOf(texture), ...samplerOf(m.getBaseColorTextureInfo()) } }),
   }
 }
 

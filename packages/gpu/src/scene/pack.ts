@@ -1,8 +1,9 @@
-import { BVH_MAX_DEPTH, MAX_SCENE_MATERIALS, MAX_SCENE_TRIANGLES } from '../constants.js'
+import { BVH_MAX_DEPTH, MAX_SCENE_MATERIALS, MAX_SCENE_TEXELS, MAX_SCENE_TRIANGLES } from '../constants.js'
 import { GpuError } from '../errors.js'
 import { buildBvh } from './bvh.js'
-import { MATERIAL_FLOATS, TRIANGLE_FLOATS } from './scene.js'
+import { MATERIAL_FLOATS, TRIANGLE_FLOATS, UV_WORDS } from './scene.js'
 import type { Camera, Material, Scene, Vec3 } from './scene.js'
+import { samplerBits, SRGB_TO_LINEAR, type Texture } from './texture.js'
 
 /** World-space triangle soup: what a loader produces before the BVH is built. */
 export interface TriangleSoup {
@@ -13,6 +14,10 @@ export interface TriangleSoup {
   /** Material index per triangle. */
   materialIndex: Uint32Array
   materials: readonly Material[]
+  /** 6 floats per triangle: the texture coordinates of v0, v1, v2; needed when a material has a texture. */
+  uvs?: Float32Array
+  /** Textures the materials' `baseColorTexture.texture` index. */
+  textures?: readonly Texture[]
   /** The scene's camera, or undefined to frame the scene's bounds. */
   camera?: Camera
 }
@@ -83,9 +88,22 @@ export function packScene(soup: TriangleSoup): Scene {
     }
   }
   const lights = lightTable(triangles, soup.materials)
+  const surface = packSurface(soup, bvh.order, lights.table.length)
+  const aux = new Uint32Array(lights.table.length + surface.words.length)
+  aux.set(new Uint32Array(lights.table.buffer), 0)
+  aux.set(surface.words, lights.table.length)
   const materials = new Float32Array(soup.materials.length * MATERIAL_FLOATS)
+  const materialBits = new Uint32Array(materials.buffer)
   soup.materials.forEach((m, i) => {
     materials.set([...m.baseColor, m.metallic, ...m.emissive, m.roughness], i * MATERIAL_FLOATS)
+    const tex = m.baseColorTexture
+    if (tex !== undefined) {
+      const t = soup.textures![tex.texture]!
+      materialBits.set(
+        [surface.texelOffsets[tex.texture]!, t.width, t.height, samplerBits(tex)],
+        i * MATERIAL_FLOATS + 8,
+      )
+    }
   })
   const bounds = { min: min as unknown as Vec3, max: max as unknown as Vec3 }
   return {
@@ -98,11 +116,80 @@ export function packScene(soup: TriangleSoup): Scene {
     bvhNodeCount: bvh.nodeCount,
     bvhDepth: bvh.depth,
     camera: soup.camera ?? frameBounds(bounds),
-    lights: lights.table,
+    lights: new Float32Array(aux.buffer, 0, lights.table.length),
+    aux,
+    lutOffset: surface.lutOffset,
+    uvOffset: surface.uvOffset,
     lightCount: lights.count,
     lightArea: lights.area,
     bounds,
   }
+}
+
+/**
+ * The textured part of `aux` (after `start` words of lights): the sRGB table, each triangle's texture coordinates
+ * in BVH order (non-finite ones as 0) and the texels; nothing when no material has a texture.
+ */
+function packSurface(
+  soup: TriangleSoup,
+  order: Uint32Array,
+  start: number,
+): { words: Uint32Array; lutOffset: number; uvOffset: number; texelOffsets: number[] } {
+  const used = soup.materials.filter((m) => m.baseColorTexture !== undefined)
+  if (used.length === 0) return { words: new Uint32Array(0), lutOffset: 0, uvOffset: 0, texelOffsets: [] }
+  const textures = soup.textures ?? []
+  for (const m of used) {
+    if (!(m.baseColorTexture!.texture < textures.length)) {
+      throw new GpuError('GPU__MALFORMED_SCENE', `material ${m.name} names a missing texture`, {
+        texture: m.baseColorTexture!.texture,
+      })
+    }
+  }
+  const triangleCount = order.length
+  if (soup.uvs === undefined || soup.uvs.length !== triangleCount * UV_WORDS) {
+    throw new GpuError('GPU__MALFORMED_SCENE', 'a textured scene needs 6 texture coordinates per triangle', {
+      expected: triangleCount * UV_WORDS,
+      got: soup.uvs?.length ?? 0,
+    })
+  }
+  const texels = textures.reduce((n, t) => n + t.width * t.height, 0)
+  if (texels > MAX_SCENE_TEXELS) {
+    throw new GpuError(
+      'GPU__SCENE_TOO_LARGE',
+      `the scene's textures hold ${texels} texels, more than ${MAX_SCENE_TEXELS}`,
+      {
+        texels,
+        limit: MAX_SCENE_TEXELS,
+      },
+    )
+  }
+  const lutOffset = start
+  const uvOffset = lutOffset + SRGB_TO_LINEAR.length
+  let next = uvOffset + triangleCount * UV_WORDS
+  const words = new Uint32Array(next - start + texels)
+  words.set(new Uint32Array(SRGB_TO_LINEAR.buffer), 0)
+  const uvs = new Float32Array(words.buffer, (uvOffset - start) * 4, triangleCount * UV_WORDS)
+  for (let i = 0; i < triangleCount; i++) {
+    for (let k = 0; k < UV_WORDS; k++) {
+      const x = soup.uvs[order[i]! * UV_WORDS + k]!
+      uvs[i * UV_WORDS + k] = Number.isFinite(x) ? x : 0
+    }
+  }
+  const texelOffsets = textures.map((t) => {
+    const offset = next
+    if (t.rgba.length !== t.width * t.height * 4) {
+      throw new GpuError('GPU__MALFORMED_SCENE', 'a texture holds fewer texels than its size states', {
+        width: t.width,
+        height: t.height,
+      })
+    }
+    // RGBA bytes read as little-endian words put red in the low byte on every platform WebGPU runs on.
+    const rgba = t.rgba.byteOffset % 4 === 0 ? t.rgba : t.rgba.slice()
+    words.set(new Uint32Array(rgba.buffer, rgba.byteOffset, t.width * t.height), offset - start)
+    next += t.width * t.height
+    return offset
+  })
+  return { words, lutOffset, uvOffset, texelOffsets }
 }
 
 /** The area CDF over emissive triangles (in BVH order). */

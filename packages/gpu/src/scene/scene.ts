@@ -1,11 +1,18 @@
 /** A three-component vector. */
 export type Vec3 = readonly [number, number, number]
 
-/** A metallic-roughness material as the path tracer uses it (glTF factors; textures are not sampled). */
+import type { TextureSampler } from './texture.js'
+
+/**
+ * A metallic-roughness material as the path tracer uses it: glTF's factors and its base-color texture. Other
+ * textures (metallic-roughness, normal, emissive, occlusion) and the texture's alpha are not sampled.
+ */
 export interface Material {
   readonly name: string
-  /** Linear RGB albedo (glTF baseColorFactor.rgb). */
+  /** Linear RGB albedo (glTF baseColorFactor.rgb), multiplied by the base-color texture where there is one. */
   readonly baseColor: Vec3
+  /** The base-color texture: an index into the scene's textures and how to sample it, at the triangles' UVs. */
+  readonly baseColorTexture?: { readonly texture: number } & TextureSampler
   /** 0 = diffuse, 1 = metal; the path tracer picks metal with this probability. */
   readonly metallic: number
   /** Fuzz of metallic reflection, 0 = mirror. */
@@ -32,9 +39,14 @@ export interface Camera {
  * Layouts (all 16-byte rows, little-endian f32 unless noted):
  * - `triangles`: 3 rows per triangle: (v0.xyz, material index as u32 bits), (e1 = v1 - v0, 0), (e2 = v2 - v0, 0).
  * - `normals`: 3 rows per triangle: vertex normals n0, n1, n2 (unit, world space).
- * - `materials`: 2 rows per material: (baseColor.rgb, metallic), (emissive.rgb, roughness).
- * - `lights`: 2 floats per emissive triangle: (triangle index as u32 bits, cumulative area fraction), the CDF
- *   that next-event estimation samples lights by area; the last fraction is exactly 1.
+ * - `materials`: 3 rows per material: (baseColor.rgb, metallic), (emissive.rgb, roughness), and as u32 bits the
+ *   base-color texture's (first texel's word in `aux`, width, height, sampler bits; see `samplerBits`), all 0
+ *   without a texture.
+ * - `aux` (u32 words): first 2 per emissive triangle, (triangle index, cumulative area fraction as f32 bits), the
+ *   CDF that next-event estimation samples lights by area (the last fraction is exactly 1; `lights` views it). In
+ *   a textured scene then, from `lutOffset`: 256 f32s turning sRGB bytes to linear light; from `uvOffset`: 6 f32s
+ *   per triangle, the texture coordinates of v0, v1, v2; and each texture's texels, RGBA8 (red in the low byte),
+ *   row by row from the image's top.
  * - `bvh`: 2 rows per node in depth-first order: (min.xyz, a), (max.xyz, count) with a and count as u32 bits. A
  *   leaf has count > 0 and holds triangles [a, a + count); an inner node has count = 0, its left child right after
  *   it, and a is its skip link, the first node after its subtree (its right child is the node after the left
@@ -51,8 +63,13 @@ export interface Scene {
   /** Longest root-to-leaf path: the shader's traversal stack must be deeper. */
   readonly bvhDepth: number
   readonly camera: Camera
-  /** Emissive triangles, sampled by area for next-event estimation (see layout above). */
+  /** Emissive triangles, sampled by area for next-event estimation (see layout above): a view of `aux`. */
   readonly lights: Float32Array
+  /** Lights, then in a textured scene the sRGB table, texture coordinates and texels (see layout above). */
+  readonly aux: Uint32Array
+  /** Word offsets in `aux` of the sRGB table and the texture coordinates; 0 when no material has a texture. */
+  readonly lutOffset: number
+  readonly uvOffset: number
   readonly lightCount: number
   /** Total area of the emissive triangles. */
   readonly lightArea: number
@@ -62,6 +79,8 @@ export interface Scene {
 /** Floats per triangle in {@link Scene.triangles} and {@link Scene.normals}. */
 export const TRIANGLE_FLOATS = 12
 /** Floats per material in {@link Scene.materials}. */
-export const MATERIAL_FLOATS = 8
+export const MATERIAL_FLOATS = 12
+/** Words per triangle of texture coordinates in {@link Scene.aux}. */
+export const UV_WORDS = 6
 /** Floats per node in {@link Scene.bvh}. */
 export const BVH_NODE_FLOATS = 8

@@ -1,0 +1,210 @@
+import { convertIndexedToRgb, decode as decodePng } from 'fast-png'
+import jpeg from 'jpeg-js'
+import { MAX_SCENE_TEXELS, MAX_TEXTURE_SIDE } from '../constants.js'
+import { GpuError } from '../errors.js'
+
+/** How texture coordinates outside [0, 1] map back in (glTF sampler wrapS / wrapT). */
+export const WrapMode = { repeat: 0, clamp: 1, mirror: 2 } as const
+export type WrapMode = (typeof WrapMode)[keyof typeof WrapMode]
+
+/** How a material samples its base-color texture. */
+export interface TextureSampler {
+  wrapS: WrapMode
+  wrapT: WrapMode
+  /** Bilinear between the four nearest texels (glTF LINEAR magnification, the default), else the nearest texel. */
+  linear: boolean
+}
+
+/** A decoded texture: RGBA8 texels in sRGB, rows top to bottom (glTF's UV origin is the image's top-left). */
+export interface Texture {
+  width: number
+  height: number
+  rgba: Uint8Array
+}
+
+/**
+ * sRGB-encoded 8-bit values to linear light, rounded to f32 once here: the shader reads this same table from the
+ * scene buffer, so the CPU reference and every driver see identical texel colours (a `pow` in WGSL may differ by
+ * an ulp between drivers).
+ */
+export const SRGB_TO_LINEAR = Float32Array.from({ length: 256 }, (_, i) => {
+  const c = i / 255
+  return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4
+})
+
+/** Bits of a material's sampler word: wrapS in bits 0-1, wrapT in 2-3, bilinear in 4, "has a texture" in 5. */
+export function samplerBits(s: TextureSampler): number {
+  return s.wrapS | (s.wrapT << 2) | ((s.linear ? 1 : 0) << 4) | (1 << 5)
+}
+
+function unsupported(mimeType: string, label: string): GpuError {
+  return new GpuError(
+    'GPU__UNSUPPORTED_TEXTURE',
+    `texture ${label} is ${mimeType || 'of no stated type'}; the loader decodes image/png and image/jpeg`,
+    { texture: label, mimeType },
+  )
+}
+
+/**
+ * Decodes a PNG or JPEG texture to RGBA8 after checking its header's size against {@link MAX_TEXTURE_SIDE} and the
+ * texel budget left (`texelsLeft`), so a small file that claims a huge image is refused before it is inflated.
+ *
+ * @throws GPU__UNSUPPORTED_TEXTURE for other formats, GPU__SCENE_TOO_LARGE past the bounds, GPU__MALFORMED_SCENE when
+ * the image does not decode
+ */
+export function decodeTexture(
+  image: Uint8Array,
+  mimeType: string,
+  size: readonly [number, number] | null,
+  texelsLeft: number,
+  label: string,
+): Texture {
+  if (mimeType !== 'image/png' && mimeType !== 'image/jpeg') throw unsupported(mimeType, label)
+  if (size === null) {
+    throw new GpuError('GPU__MALFORMED_SCENE', `texture ${label} has no readable ${mimeType} header`, {
+      texture: label,
+    })
+  }
+  const [width, height] = size
+  if (width > MAX_TEXTURE_SIDE || height > MAX_TEXTURE_SIDE || width * height > texelsLeft) {
+    throw new GpuError(
+      'GPU__SCENE_TOO_LARGE',
+      `texture ${label} is ${width}x${height}: over ${MAX_TEXTURE_SIDE} texels a side or the scene's ${MAX_SCENE_TEXELS} texels`,
+      { texture: label, width, height, limit: MAX_SCENE_TEXELS },
+    )
+  }
+  let texture: Texture
+  try {
+    texture = mimeType === 'image/png' ? pngToRgba(image) : jpegToRgba(image)
+  } catch (cause) {
+    if (cause instanceof GpuError) throw cause
+    throw new GpuError(
+      'GPU__MALFORMED_SCENE',
+      `texture ${label} does not decode as ${mimeType}: ${(cause as Error).message}`,
+      { texture: label },
+      { cause },
+    )
+  }
+  if (texture.width !== width || texture.height !== height || texture.width === 0 || texture.height === 0) {
+    throw new GpuError('GPU__MALFORMED_SCENE', `texture ${label} decodes to a size its header does not state`, {
+      texture: label,
+    })
+  }
+  return texture
+}
+
+function jpegToRgba(image: Uint8Array): Texture {
+  const maxMp = MAX_TEXTURE_SIDE ** 2 / 1e6
+  const { width, height, data } = jpeg.decode(image, {
+    useTArray: true,
+    formatAsRGBA: true,
+    maxResolutionInMP: maxMp,
+    maxMemoryUsageInMB: Math.ceil((maxMp * 1e6 * 8) / 2 ** 20),
+  })
+  return { width, height, rgba: data }
+}
+
+/** Any PNG (grey, grey+alpha, RGB, RGBA, indexed; 1 to 16 bits) as RGBA8. */
+function pngToRgba(image: Uint8Array): Texture {
+  const png = decodePng(image)
+  const { width, height } = png
+  const n = width * height
+  const rgba = new Uint8Array(n * 4)
+  if (png.palette !== undefined) {
+    const rgb = convertIndexedToRgb(png)
+    const channels = rgb.length / n
+    for (let i = 0; i < n; i++) {
+      rgba[i * 4] = rgb[i * channels]!
+      rgba[i * 4 + 1] = rgb[i * channels + 1]!
+      rgba[i * 4 + 2] = rgb[i * channels + 2]!
+      rgba[i * 4 + 3] = channels === 4 ? rgb[i * channels + 3]! : 255
+    }
+    return { width, height, rgba }
+  }
+  const { channels, depth, data } = png
+  if (depth < 8) {
+    // Only grey comes in 1, 2 or 4 bits: packed most significant bits first, each row starting on a byte.
+    const rowBytes = Math.ceil((width * depth) / 8)
+    const max = 2 ** depth - 1
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        const bit = x * depth
+        const g = Math.round(((data[y * rowBytes + (bit >> 3)]! >> (8 - depth - (bit & 7))) & max) * (255 / max))
+        rgba.set([g, g, g, 255], (y * width + x) * 4)
+      }
+    }
+    return { width, height, rgba }
+  }
+  // 16-bit samples become 8-bit ones, rounded.
+  const scale = depth === 16 ? 1 / 257 : 1
+  const at = (i: number): number => Math.round(data[i]! * scale)
+  for (let i = 0; i < n; i++) {
+    const o = i * channels
+    if (channels <= 2) {
+      const g = at(o)
+      rgba.set([g, g, g, channels === 2 ? at(o + 1) : 255], i * 4)
+    } else {
+      rgba.set([at(o), at(o + 1), at(o + 2), channels === 4 ? at(o + 3) : 255], i * 4)
+    }
+  }
+  return { width, height, rgba }
+}
+
+/** A texture coordinate wrapped into [0, 1] (non-finite ones read as 0), as the shader's `wrapUnit`. */
+function wrapUnit(x: number, mode: number): number {
+  const c = Number.isFinite(x) && Math.abs(x) < 1e30 ? x : 0
+  if (mode === WrapMode.clamp) return Math.min(1, Math.max(0, c))
+  if (mode === WrapMode.mirror) {
+    const t = f32(c - 2 * Math.floor(c * 0.5))
+    return t > 1 ? f32(2 - t) : t
+  }
+  return f32(c - Math.floor(c))
+}
+
+/** A bilinear neighbour's index, i in [-1, n], as the shader's `wrapIndex`. */
+function wrapIndex(i: number, n: number, mode: number): number {
+  return mode === WrapMode.repeat ? (i + n) % n : Math.min(n - 1, Math.max(0, i))
+}
+
+const f32 = Math.fround
+
+/**
+ * The CPU mirror of the shader's `textureColor`: the linear RGB of a material's base-color texture at (u, v),
+ * written to `out`. `aux`, `lutOffset` and the texture row (first texel, width, height, sampler bits) are a packed
+ * scene's (see `Scene.aux`).
+ */
+export function sampleTexture(
+  aux: Uint32Array,
+  lutOffset: number,
+  tex: readonly [number, number, number, number],
+  u: number,
+  v: number,
+  out: Float64Array | number[],
+): void {
+  const [first, w, h, bits] = tex
+  const lut = new Float32Array(aux.buffer, aux.byteOffset + lutOffset * 4, 256)
+  const texel = (x: number, y: number, k: number): number => lut[(aux[first + y * w + x]! >>> (8 * k)) & 255]!
+  const su = f32(wrapUnit(u, bits & 3) * w)
+  const sv = f32(wrapUnit(v, (bits >> 2) & 3) * h)
+  if ((bits & 16) === 0) {
+    const x = Math.min(Math.trunc(su), w - 1)
+    const y = Math.min(Math.trunc(sv), h - 1)
+    for (let k = 0; k < 3; k++) out[k] = texel(x, y, k)
+    return
+  }
+  const fx = f32(su - 0.5)
+  const fy = f32(sv - 0.5)
+  const x0 = Math.floor(fx)
+  const y0 = Math.floor(fy)
+  const ax = f32(fx - x0)
+  const ay = f32(fy - y0)
+  const xa = wrapIndex(x0, w, bits & 3)
+  const xb = wrapIndex(x0 + 1, w, bits & 3)
+  const ya = wrapIndex(y0, h, (bits >> 2) & 3)
+  const yb = wrapIndex(y0 + 1, h, (bits >> 2) & 3)
+  for (let k = 0; k < 3; k++) {
+    const top = f32(texel(xa, ya, k) * (1 - ax) + texel(xb, ya, k) * ax)
+    const bottom = f32(texel(xa, yb, k) * (1 - ax) + texel(xb, yb, k) * ax)
+    out[k] = f32(top * (1 - ay) + bottom * ay)
+  }
+}

@@ -1,0 +1,263 @@
+import { Document, TextureInfo, WebIO } from '@gltf-transform/core'
+import { encode as encodePng } from 'fast-png'
+import jpeg from 'jpeg-js'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  createEngine,
+  generateScene,
+  generateSceneDocument,
+  isGpuError,
+  loadScene,
+  psnr,
+  renderTileCpu,
+  TOLERANCE,
+} from '../src/index.js'
+import type { Engine, RenderedTile, RenderTileOptions, Scene } from '../src/index.js'
+import { GpuPathTracer } from '../src/render/gpu-pathtracer.js'
+import { decodeTexture, sampleTexture, SRGB_TO_LINEAR, WrapMode } from '../src/scene/texture.js'
+import { packScene } from '../src/scene/pack.js'
+
+/** A packed scene's aux words and a texture row for a w x h texture of the given RGBA texels. */
+function packedTexture(w: number, h: number, texels: number[][], bits: number) {
+  const rgba = Uint8Array.from(texels.flat())
+  const scene = packScene({
+    vertices: Float32Array.from([0, 0, 0, 1, 0, 0, 0, 1, 0]),
+    normals: new Float32Array(9),
+    materialIndex: Uint32Array.from([0]),
+    materials: [
+      {
+        name: 't',
+        baseColor: [1, 1, 1],
+        metallic: 0,
+        roughness: 1,
+        emissive: [0, 0, 0],
+        baseColorTexture: { texture: 0, wrapS: bits & 3, wrapT: (bits >> 2) & 3, linear: (bits & 16) !== 0 } as never,
+      },
+    ],
+    uvs: new Float32Array(6),
+    textures: [{ width: w, height: h, rgba }],
+  })
+  const row = new Uint32Array(scene.materials.buffer, 8 * 4, 4)
+  return { scene, tex: [row[0]!, row[1]!, row[2]!, row[3]!] as [number, number, number, number] }
+}
+
+const lin = (v: number): number => SRGB_TO_LINEAR[v]!
+
+describe('base-color texture sampling (CPU mirror of the shader)', () => {
+  // 2x2: top row black, white; bottom row red, blue.
+  const texels = [
+    [0, 0, 0, 255],
+    [255, 255, 255, 255],
+    [255, 0, 0, 255],
+    [0, 0, 255, 255],
+  ]
+  const at = (bits: number, u: number, v: number): number[] => {
+    const { scene, tex } = packedTexture(2, 2, texels, bits)
+    const out = [0, 0, 0]
+    sampleTexture(scene.aux, scene.lutOffset, tex, u, v, out)
+    return out
+  }
+  const flags = (wrapS: number, wrapT: number, linear: boolean): number =>
+    wrapS | (wrapT << 2) | ((linear ? 1 : 0) << 4) | 32
+
+  it('should pick the nearest texel, with v = 0 at the image top', () => {
+    const nearest = flags(WrapMode.repeat, WrapMode.repeat, false)
+    expect(at(nearest, 0.25, 0.25)).toEqual([0, 0, 0])
+    expect(at(nearest, 0.75, 0.25)).toEqual([1, 1, 1])
+    expect(at(nearest, 0.25, 0.75)).toEqual([1, 0, 0])
+    expect(at(nearest, 0.75, 0.75)).toEqual([0, 0, 1])
+  })
+
+  it('should wrap by repeat, clamp to edge and mirrored repeat', () => {
+    expect(at(flags(WrapMode.repeat, WrapMode.repeat, false), 1.25, -0.75)).toEqual([0, 0, 0])
+    expect(at(flags(WrapMode.clamp, WrapMode.clamp, false), 1.7, -3)).toEqual([1, 1, 1])
+    // Mirrored: u = 1.25 reads as 0.75, u = -0.25 as 0.25.
+    expect(at(flags(WrapMode.mirror, WrapMode.repeat, false), 1.25, 0.25)).toEqual([1, 1, 1])
+    expect(at(flags(WrapMode.mirror, WrapMode.repeat, false), -0.25, 0.25)).toEqual([0, 0, 0])
+    // Non-finite coordinates read as 0.
+    expect(at(flags(WrapMode.repeat, WrapMode.repeat, false), Number.NaN, Number.POSITIVE_INFINITY)).toEqual([0, 0, 0])
+  })
+
+  it('should blend the four nearest texels in linear light when bilinear', () => {
+    const mid = at(flags(WrapMode.clamp, WrapMode.clamp, true), 0.5, 0.5)
+    // Equal weights of black, white, red and blue.
+    expect(mid[0]).toBeCloseTo((lin(255) * 2) / 4, 6)
+    expect(mid[1]).toBeCloseTo(lin(255) / 4, 6)
+    expect(mid[2]).toBeCloseTo((lin(255) * 2) / 4, 6)
+    // At a texel's centre only that texel counts; with repeat the far edge blends with the opposite side.
+    expect(at(flags(WrapMode.clamp, WrapMode.clamp, true), 0.25, 0.25)).toEqual([0, 0, 0])
+    const edge = at(flags(WrapMode.repeat, WrapMode.repeat, true), 0, 0.25)
+    expect(edge[0]).toBeCloseTo(lin(255) / 2, 6)
+  })
+})
+
+describe('decodeTexture', () => {
+  const png = (o: Parameters<typeof encodePng>[0]) => encodePng(o)
+
+  it('should decode grey, grey+alpha, 16-bit, RGB, RGBA and indexed PNGs to RGBA8', () => {
+    const grey = decodeTexture(
+      png({ width: 2, height: 1, data: Uint8Array.from([10, 200]), channels: 1, depth: 8 }),
+      'image/png',
+      [2, 1],
+      100,
+      'g',
+    )
+    expect(Array.from(grey.rgba)).toEqual([10, 10, 10, 255, 200, 200, 200, 255])
+    const ga = decodeTexture(
+      png({ width: 1, height: 1, data: Uint8Array.from([7, 9]), channels: 2, depth: 8 }),
+      'image/png',
+      [1, 1],
+      100,
+      'ga',
+    )
+    expect(Array.from(ga.rgba)).toEqual([7, 7, 7, 9])
+    const deep = decodeTexture(
+      png({ width: 1, height: 1, data: Uint16Array.from([65535, 0, 257]), channels: 3, depth: 16 }),
+      'image/png',
+      [1, 1],
+      100,
+      'd',
+    )
+    expect(Array.from(deep.rgba)).toEqual([255, 0, 1, 255])
+    const rgba = decodeTexture(
+      png({ width: 1, height: 1, data: Uint8Array.from([1, 2, 3, 4]), channels: 4, depth: 8 }),
+      'image/png',
+      [1, 1],
+      100,
+      'c',
+    )
+    expect(Array.from(rgba.rgba)).toEqual([1, 2, 3, 4])
+    const indexed = png({
+      width: 2,
+      height: 1,
+      data: Uint8Array.from([1, 0]),
+      channels: 1,
+      depth: 8,
+      palette: [
+        [9, 8, 7],
+        [1, 2, 3],
+      ],
+    })
+    expect(Array.from(decodeTexture(indexed, 'image/png', [2, 1], 100, 'i').rgba)).toEqual([1, 2, 3, 255, 9, 8, 7, 255])
+  })
+
+  it('should decode a JPEG', () => {
+    const data = new Uint8Array(16 * 16 * 4).fill(200)
+    const bytes = jpeg.encode({ width: 16, height: 16, data }, 95).data
+    const t = decodeTexture(new Uint8Array(bytes), 'image/jpeg', [16, 16], 1000, 'j')
+    expect([t.width, t.height]).toEqual([16, 16])
+    expect(Math.abs(t.rgba[0]! - 200)).toBeLessThanOrEqual(2)
+  })
+
+  it('should refuse other formats, oversized headers and bytes that do not decode, with coded errors', () => {
+    const code = (f: () => unknown): string | undefined => {
+      try {
+        f()
+      } catch (e) {
+        return isGpuError(e) ? e.code : 'uncoded'
+      }
+      return undefined
+    }
+    const small = png({ width: 1, height: 1, data: Uint8Array.from([0, 0, 0, 0]), channels: 4, depth: 8 })
+    expect(code(() => decodeTexture(small, 'image/webp', [1, 1], 100, 'w'))).toBe('GPU__UNSUPPORTED_TEXTURE')
+    expect(code(() => decodeTexture(small, 'image/png', [9000, 1], 1e9, 'big'))).toBe('GPU__SCENE_TOO_LARGE')
+    expect(code(() => decodeTexture(small, 'image/png', [100, 100], 50, 'budget'))).toBe('GPU__SCENE_TOO_LARGE')
+    expect(code(() => decodeTexture(small.slice(0, 20), 'image/png', [1, 1], 100, 'cut'))).toBe('GPU__MALFORMED_SCENE')
+    expect(code(() => decodeTexture(small, 'image/png', [2, 2], 100, 'lies'))).toBe('GPU__MALFORMED_SCENE')
+    expect(code(() => decodeTexture(small, 'image/png', null, 100, 'none'))).toBe('GPU__MALFORMED_SCENE')
+  })
+})
+
+describe('textured rendering', () => {
+  const SIZE = 128
+  let engine: Engine
+  let scene: Scene
+  let frame: Omit<RenderTileOptions, 'x' | 'y' | 'width' | 'height'>
+  let full: RenderedTile
+
+  beforeAll(async () => {
+    engine = await createEngine()
+    scene = await loadScene(await generateScene({ texturedFloor: true }))
+    frame = { scene, frame: 3, imageWidth: SIZE, imageHeight: SIZE, samples: 4 }
+    full = await engine.renderTile({ ...frame, x: 0, y: 0, width: SIZE, height: SIZE })
+  })
+
+  afterAll(() => {
+    engine.destroy()
+  })
+
+  it('should load the floor texture and its coordinates into the scene', () => {
+    const floor = scene.materialList.find((m) => m.name === 'floor')
+    expect(floor?.baseColorTexture).toEqual({
+      texture: 0,
+      wrapS: WrapMode.repeat,
+      wrapT: WrapMode.repeat,
+      linear: true,
+    })
+    expect(scene.uvOffset).toBe(scene.lutOffset + 256)
+    // Lights, the sRGB table, 6 coordinates per triangle and the 64x64 texels.
+    expect(scene.aux.length).toBe(scene.lightCount * 2 + 256 + scene.triangleCount * 6 + 64 * 64)
+  })
+
+  it('should show the checkerboard: the floor differs from the untextured scene far more than the ceiling', async () => {
+    const plain = await engine.renderTile({
+      ...frame,
+      scene: await loadScene(await generateScene()),
+      x: 0,
+      y: 0,
+      width: SIZE,
+      height: SIZE,
+    })
+    const rows = (from: number, to: number, img: RenderedTile) => img.pixels.subarray(from * SIZE * 4, to * SIZE * 4)
+    // The bottom rows look at the floor; the top rows at the ceiling, which the floor only lights indirectly.
+    const floor = psnr(rows(120, 128, full), rows(120, 128, plain))
+    const ceiling = psnr(rows(0, 8, full), rows(0, 8, plain))
+    expect(floor).toBeLessThan(ceiling - 6)
+    // The floor alternates light and dark squares along a row.
+    const row = rows(124, 125, full)
+    const luma = Array.from({ length: SIZE }, (_, x) => row[x * 4]! + row[x * 4 + 1]! + row[x * 4 + 2]!)
+    expect(Math.max(...luma) / Math.max(1e-6, Math.min(...luma))).toBeGreaterThan(3)
+  })
+
+  it('should match the CPU reference at equal samples (PSNR >= 30 dB)', () => {
+    const cpu = renderTileCpu({ ...frame, x: 0, y: 0, width: SIZE, height: SIZE })
+    expect(psnr(full.pixels, cpu.pixels)).toBeGreaterThanOrEqual(TOLERANCE.render.minDb)
+  })
+
+  it('should re-render a sub-rectangle alone bit for bit, samples in turn or in parallel', async () => {
+    const tile = { ...frame, x: 21, y: 97, width: 40, height: 19 }
+    const sub = await engine.renderTile(tile)
+    const parallel = await new GpuPathTracer(engine.context, true).renderTile(tile)
+    for (let r = 0; r < 19; r++) {
+      const fromFull = full.pixels.subarray(((97 + r) * SIZE + 21) * 4, ((97 + r) * SIZE + 21 + 40) * 4)
+      expect(sub.pixels.subarray(r * 40 * 4, (r + 1) * 40 * 4)).toEqual(fromFull)
+    }
+    expect(Buffer.from(parallel.pixels.buffer).equals(Buffer.from(sub.pixels.buffer))).toBe(true)
+  })
+
+  it('should refuse a textured primitive without texture coordinates', async () => {
+    const doc: Document = generateSceneDocument({ texturedFloor: true })
+    for (const mesh of doc.getRoot().listMeshes()) {
+      for (const prim of mesh.listPrimitives()) prim.setAttribute('TEXCOORD_0', null)
+    }
+    const glb = await new WebIO().writeBinary(doc)
+    await expect(loadScene(glb)).rejects.toMatchObject({ code: 'GPU__MALFORMED_SCENE' })
+  })
+
+  it('should honour a nearest-filter sampler from the asset', async () => {
+    const doc = generateSceneDocument({ texturedFloor: true })
+    const floor = doc
+      .getRoot()
+      .listMaterials()
+      .find((m) => m.getName() === 'floor')!
+    floor
+      .getBaseColorTextureInfo()!
+      .setMagFilter(TextureInfo.MagFilter.NEAREST!)
+      .setWrapS(TextureInfo.WrapMode.MIRRORED_REPEAT!)
+    const s = await loadScene(await new WebIO().writeBinary(doc))
+    expect(s.materialList.find((m) => m.name === 'floor')?.baseColorTexture).toMatchObject({
+      linear: false,
+      wrapS: WrapMode.mirror,
+    })
+  })
+})
