@@ -151,11 +151,15 @@ const subRectBitwise = Array.from({ length: sub.height }, (_, r) => r).every((r)
   return bitwiseEqual(row, vkTile.pixels.subarray(start, start + sub.width * 4))
 })
 const cpuTile = renderTileCpu(probe)
+// The same probe of the scene with its textured floor: texture sampling goes through the same profile.
+const textured: RenderTileOptions = { ...probe, scene: await loadScene(await generateScene({ texturedFloor: true })) }
+const vkTextured = await engine.renderTile(textured)
+const cpuTextured = renderTileCpu(textured)
 const model = loadOnnxModel(transformerModel())
 const x = tensor([4, 8, 32], randomFloats(4 * 8 * 32, 42))
 const vkY = (await engine.runModel(model, { x })).y!
 const cpuY = (await runModelCpu(model, { x })).y!
-const probes: Probes = { adapter, render: vkTile.pixels, inference: vkY.data }
+const probes: Probes = { adapter, render: vkTile.pixels, texturedRender: vkTextured.pixels, inference: vkY.data }
 if (flags['write-probes']) writeProbes(resolve(flags['write-probes']), probes)
 const otherMachine = flags['compare-probes'] ? compareProbes(resolve(flags['compare-probes']), probes) : undefined
 let gles: Record<string, unknown>
@@ -163,11 +167,13 @@ try {
   const gl = await createEngine({ backend: 'opengles' })
   try {
     const glTile = await gl.renderTile(probe)
+    const glTextured = await gl.renderTile(textured)
     const glY = (await gl.runModel(model, { x })).y!
     gles = {
       adapter: `${gl.adapter.vendor} ${gl.adapter.description}`.trim(),
       renderPsnrDb: psnr(glTile.pixels, vkTile.pixels),
       renderBitwise: bitwiseEqual(glTile.pixels, vkTile.pixels),
+      texturedRenderPsnrDb: psnr(glTextured.pixels, vkTextured.pixels),
       inferenceRelativeError: relativeError(glY.data, vkY.data),
       inferenceBitwise: bitwiseEqual(glY.data, vkY.data),
     }
@@ -182,6 +188,7 @@ const determinism = {
   subRectBitwise,
   cpuVsGpu: {
     renderPsnrDb: psnr(cpuTile.pixels, vkTile.pixels),
+    texturedRenderPsnrDb: psnr(cpuTextured.pixels, vkTextured.pixels),
     inferenceRelativeError: relativeError(cpuY.data, vkY.data),
   },
   openglesVsVulkan: gles,
@@ -250,6 +257,7 @@ console.table([
   },
   { metric: 'benchmark CV', value: fmt(benchmark.cv, 3) },
   { metric: 'render CPU vs GPU PSNR dB', value: fmt(determinism.cpuVsGpu.renderPsnrDb, 1) },
+  { metric: 'textured render CPU vs GPU PSNR dB', value: fmt(determinism.cpuVsGpu.texturedRenderPsnrDb, 1) },
   { metric: 'inference CPU vs GPU rel. error', value: determinism.cpuVsGpu.inferenceRelativeError.toExponential(2) },
   { metric: 'GLES vs Vulkan', value: JSON.stringify(gles, finite) },
   ...(otherMachine ? [{ metric: 'against the other machine', value: JSON.stringify(otherMachine, finite) }] : []),

@@ -12,6 +12,8 @@ import { bitwiseEqual, psnr, relativeError } from '../src/index.js'
 export interface Probes {
   readonly adapter: string
   readonly render: Float32Array
+  /** The same tile of the scene with its textured floor. */
+  readonly texturedRender: Float32Array
   readonly inference: Float32Array
 }
 
@@ -20,22 +22,30 @@ export interface ProbeComparison {
   readonly adapter: string
   readonly renderPsnrDb: number
   readonly renderBitwise: boolean
+  readonly texturedRenderPsnrDb: number
   readonly inferenceRelativeError: number
   readonly inferenceBitwise: boolean
 }
 
 const META = 'probes.json'
 const RENDER = 'render.f32'
+const TEXTURED = 'textured.f32'
 const INFERENCE = 'inference.f32'
 
 export function writeProbes(dir: string, probes: Probes): void {
   mkdirSync(dir, { recursive: true })
   const raw = (a: Float32Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength)
   writeFileSync(join(dir, RENDER), raw(probes.render))
+  writeFileSync(join(dir, TEXTURED), raw(probes.texturedRender))
   writeFileSync(join(dir, INFERENCE), raw(probes.inference))
   writeFileSync(
     join(dir, META),
-    `${JSON.stringify({ adapter: probes.adapter, render: probes.render.length, inference: probes.inference.length })}\n`,
+    `${JSON.stringify({
+      adapter: probes.adapter,
+      render: probes.render.length,
+      textured: probes.texturedRender.length,
+      inference: probes.inference.length,
+    })}\n`,
   )
 }
 
@@ -56,16 +66,19 @@ export function compareProbes(dir: string, mine: Probes): ProbeComparison {
   if (
     typeof meta.adapter !== 'string' ||
     meta.render !== mine.render.length ||
+    meta.textured !== mine.texturedRender.length ||
     meta.inference !== mine.inference.length
   ) {
     throw new Error(`${join(dir, META)}: probes of another shape than this bench's (${JSON.stringify(meta)})`)
   }
   const render = readFloats(join(dir, RENDER), mine.render.length)
+  const texturedRender = readFloats(join(dir, TEXTURED), mine.texturedRender.length)
   const inference = readFloats(join(dir, INFERENCE), mine.inference.length)
   return {
     adapter: meta.adapter,
     renderPsnrDb: psnr(render, mine.render),
     renderBitwise: bitwiseEqual(render, mine.render),
+    texturedRenderPsnrDb: psnr(texturedRender, mine.texturedRender),
     inferenceRelativeError: relativeError(inference, mine.inference),
     inferenceBitwise: bitwiseEqual(inference, mine.inference),
   }
