@@ -1,4 +1,5 @@
 import { Document, TextureInfo, WebIO } from '@gltf-transform/core'
+import { KHRMaterialsEmissiveStrength, KHRTextureTransform } from '@gltf-transform/extensions'
 import { encode as encodePng } from 'fast-png'
 import jpeg from 'jpeg-js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -259,5 +260,57 @@ describe('textured rendering', () => {
       linear: false,
       wrapS: WrapMode.mirror,
     })
+  })
+
+  it('should apply KHR_texture_transform to the texture coordinates', async () => {
+    const doc = generateSceneDocument({ texturedFloor: true })
+    const floor = doc
+      .getRoot()
+      .listMaterials()
+      .find((m) => m.getName() === 'floor')!
+    const ext = doc.createExtension(KHRTextureTransform)
+    floor
+      .getBaseColorTextureInfo()!
+      .setExtension('KHR_texture_transform', ext.createTransform().setScale([2, 2]).setOffset([0.5, 0]))
+    const s = await loadScene(await new WebIO().registerExtensions([KHRTextureTransform]).writeBinary(doc))
+    const floorIndex = s.materialList.findIndex((m) => m.name === 'floor')
+    const bits = new Uint32Array(s.triangles.buffer)
+    const uv = new Float32Array(s.aux.buffer, s.uvOffset * 4, s.triangleCount * 6)
+    const us = new Set<number>()
+    const vs = new Set<number>()
+    for (let i = 0; i < s.triangleCount; i++) {
+      if (bits[i * 12 + 3] !== floorIndex) continue
+      for (let k = 0; k < 3; k++) {
+        us.add(uv[i * 6 + k * 2]!)
+        vs.add(uv[i * 6 + k * 2 + 1]!)
+      }
+    }
+    // The floor's corners had u, v in {0, 2}: scaled by 2 and shifted by 0.5 in u.
+    expect([...us].sort((a, b) => a - b)).toEqual([0.5, 4.5])
+    expect([...vs].sort((a, b) => a - b)).toEqual([0, 4])
+  })
+})
+
+describe('emissive strength', () => {
+  it('should scale a light past emissiveFactor 1 with KHR_materials_emissive_strength', async () => {
+    const doc = generateSceneDocument({ spheres: 1, subdivisions: 1 })
+    const lamp = doc
+      .getRoot()
+      .listMaterials()
+      .find((m) => m.getName() === 'light')!
+    lamp.setExtension(
+      'KHR_materials_emissive_strength',
+      doc.createExtension(KHRMaterialsEmissiveStrength).createEmissiveStrength().setEmissiveStrength(4),
+    )
+    const bright = await loadScene(
+      await new WebIO().registerExtensions([KHRMaterialsEmissiveStrength]).writeBinary(doc),
+    )
+    const plain = await loadScene(await generateScene({ spheres: 1, subdivisions: 1 }))
+    expect(bright.materialList.find((m) => m.name === 'light')?.emissive).toEqual([4, 4, 4])
+    const tile = { frame: 0, imageWidth: 32, imageHeight: 32, x: 0, y: 0, width: 32, height: 32, samples: 2 }
+    const mean = (t: RenderedTile): number => t.pixels.reduce((a, b, i) => (i % 4 === 3 ? a : a + b), 0)
+    const ratio = mean(renderTileCpu({ ...tile, scene: bright })) / mean(renderTileCpu({ ...tile, scene: plain }))
+    // Light transport is linear in emission: four times the emission, four times the radiance (the same paths).
+    expect(ratio).toBeCloseTo(4, 1)
   })
 })

@@ -7,6 +7,8 @@ import type {
   PlatformIO,
   Texture as GltfTexture,
 } from '@gltf-transform/core'
+import { KHRMaterialsEmissiveStrength, KHRTextureTransform } from '@gltf-transform/extensions'
+import type { EmissiveStrength, Transform } from '@gltf-transform/extensions'
 import { logger } from '@libp2p/logger'
 import { MAX_SCENE_BYTES, MAX_SCENE_TEXELS, MAX_SCENE_TRIANGLES } from '../constants.js'
 import { GpuError } from '../errors.js'
@@ -25,6 +27,15 @@ const gltfLog: ILogger = {
 }
 
 const GLB_MAGIC = 0x46546c67 // "glTF"
+
+/**
+ * Extensions read: emissive strength (Blender and most exporters write lights brighter than emissiveFactor's 1
+ * with it) and texture transforms (offset, rotation and scale of texture coordinates, for tiling textures).
+ */
+const EXTENSIONS = [KHRMaterialsEmissiveStrength, KHRTextureTransform]
+
+/** Largest emissive strength accepted: keeps radiance finite in f32 through a path's products. */
+const MAX_EMISSIVE_STRENGTH = 1e6
 
 const DEFAULT_MATERIAL: Material = {
   name: 'default',
@@ -54,12 +65,12 @@ export async function readDocument(source: Uint8Array | string): Promise<Documen
       const { stat } = await import('node:fs/promises')
       const size = (await stat(source)).size
       if (size > MAX_SCENE_BYTES) throw tooLarge(size)
-      return await new NodeIO().setLogger(gltfLog).read(source)
+      return await new NodeIO().setLogger(gltfLog).registerExtensions(EXTENSIONS).read(source)
     }
     if (!(source instanceof Uint8Array))
       throw new GpuError('GPU__MALFORMED_SCENE', 'a scene must be bytes or a path', {})
     if (source.byteLength > MAX_SCENE_BYTES) throw tooLarge(source.byteLength)
-    const io: PlatformIO = new WebIO().setLogger(gltfLog)
+    const io: PlatformIO = new WebIO().setLogger(gltfLog).registerExtensions(EXTENSIONS)
     if (source.byteLength >= 4 && new DataView(source.buffer, source.byteOffset, 4).getUint32(0, true) === GLB_MAGIC) {
       assertGlbFraming(source)
       return await io.readBinary(source)
@@ -176,7 +187,10 @@ export function sceneFromDocument(doc: Document): Scene {
           })
         }
         const mat = materialOf(prim.getMaterial())
-        const texCoord = prim.getMaterial()?.getBaseColorTextureInfo()?.getTexCoord() ?? 0
+        const info = prim.getMaterial()?.getBaseColorTextureInfo() ?? null
+        const transform = info?.getExtension<Transform>('KHR_texture_transform') ?? null
+        const texCoord = transform?.getTexCoord() ?? info?.getTexCoord() ?? 0
+        const uvMatrix = textureTransform(transform)
         const uv = materials[mat]!.baseColorTexture === undefined ? null : prim.getAttribute(`TEXCOORD_${texCoord}`)
         if (materials[mat]!.baseColorTexture !== undefined && uv === null) {
           throw new GpuError('GPU__MALFORMED_SCENE', `a textured primitive has no TEXCOORD_${texCoord} attribute`, {
@@ -205,7 +219,8 @@ export function sceneFromDocument(doc: Document): Scene {
           if (uv === null) uvs.push(0, 0)
           else {
             const [s = 0, t = 0] = uv.getElement(v, c)
-            uvs.push(s, t)
+            const [a, b, e, d, f, g] = uvMatrix
+            uvs.push(a * s + b * t + e, d * s + f * t + g)
           }
         }
         for (let t = 0; t < count / 3; t++) triMaterial.push(mat)
@@ -223,6 +238,20 @@ export function sceneFromDocument(doc: Document): Scene {
     ...(textures.length === 0 ? {} : { uvs: Float32Array.from(uvs), textures }),
     ...(camera === undefined ? {} : { camera }),
   })
+}
+
+/**
+ * KHR_texture_transform as the row-major 2x3 matrix `[a b e; d f g]` mapping (u, v) to (au + bv + e, du + fv + g):
+ * translation x rotation x scale, as the extension defines it. The identity without a transform.
+ */
+function textureTransform(t: Transform | null): readonly [number, number, number, number, number, number] {
+  if (t === null) return [1, 0, 0, 0, 1, 0]
+  const [ox, oy] = t.getOffset()
+  const [sx, sy] = t.getScale()
+  const r = t.getRotation()
+  const cos = Math.cos(r)
+  const sin = Math.sin(r)
+  return [cos * sx, sin * sy, ox, -sin * sx, cos * sy, oy]
 }
 
 /** glTF's sampler codes to the path tracer's. */
@@ -247,13 +276,17 @@ function toMaterial(m: GltfMaterial, textureOf: (t: GltfTexture) => number): Mat
   const bc = m.getBaseColorFactor()
   const em = m.getEmissiveFactor()
   const texture = m.getBaseColorTexture()
+  const strength = clamp(
+    m.getExtension<EmissiveStrength>('KHR_materials_emissive_strength')?.getEmissiveStrength() ?? 1,
+    MAX_EMISSIVE_STRENGTH,
+  )
   return {
     name: m.getName(),
     baseColor: [clamp(bc[0]), clamp(bc[1]), clamp(bc[2])],
     metallic: clamp(m.getMetallicFactor()),
     roughness: clamp(m.getRoughnessFactor()),
-    // glTF bounds emissiveFactor to [0, 1]; brighter lights come from the tone-mapping exposure.
-    emissive: [clamp(em[0]), clamp(em[1]), clamp(em[2])],
+    // glTF bounds emissiveFactor to [0, 1]; KHR_materials_emissive_strength scales it past 1.
+    emissive: [clamp(em[0]) * strength, clamp(em[1]) * strength, clamp(em[2]) * strength],
     ...(texture === null
       ? {}
       : { baseColorTexture: { texture: textureOf(texture), ...samplerOf(m.getBaseColorTextureInfo()) } }),
