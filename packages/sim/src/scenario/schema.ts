@@ -13,6 +13,13 @@ const duration = {
   ],
 } as const
 
+/** A file may name the schema it follows, for editors (JSON's `$schema` key; YAML uses a modeline comment). */
+export const SCHEMA_REFERENCE = {
+  type: 'string',
+  maxLength: 2048,
+  description: 'the JSON Schema editors check this file against',
+} as const
+
 const probability = { type: 'number', minimum: 0, maximum: 1 } as const
 
 /** A lognormal distribution given by its median and the standard deviation of its logarithm. */
@@ -48,6 +55,7 @@ export const SCENARIO_SCHEMA = {
   additionalProperties: false,
   required: ['version', 'name', 'duration', 'regions', 'network', 'workers', 'creators', 'jobs'],
   properties: {
+    $schema: SCHEMA_REFERENCE,
     version: { const: 1 },
     name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' },
     description: { type: 'string', maxLength: 2000 },

@@ -2,6 +2,7 @@ import { dirname, resolve } from 'node:path'
 import { Ajv } from 'ajv'
 import { SimError } from '../errors.js'
 import { MAX_SWEEP_VALUES } from '../constants.js'
+import { SCHEMA_REFERENCE } from '../scenario/schema.js'
 import { SWEEP_METRIC_NAMES, type SweepMetric } from './metrics.js'
 import { checkParameter, type SweepParameter } from './parameters.js'
 import { MAX_REPLICATIONS } from './plan.js'
@@ -18,10 +19,14 @@ export interface SweepDefinition {
 
 /** The schema of a sweep file (YAML or JSON). */
 export const SWEEP_FILE_SCHEMA = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  $id: 'https://tessera.dev/schemas/sim-sweep-1.json',
+  title: 'Tessera simulation sweep',
   type: 'object',
   additionalProperties: false,
   required: ['version', 'scenario'],
   properties: {
+    $schema: SCHEMA_REFERENCE,
     version: { const: 1 },
     description: { type: 'string', maxLength: 2000 },
     scenario: { type: 'string', minLength: 1, maxLength: 4096, description: 'scenario file, relative to this file' },
