@@ -61,7 +61,6 @@ class CpuTracer {
   readonly #materialBits: Uint32Array
   readonly #aux: Uint32Array
   readonly #uvs: Float32Array
-  readonly #lutOffset: number
   readonly #uvOffset: number
   /** The hit's albedo: the material's base colour times its texture. */
   readonly #color = new Float64Array(3)
@@ -102,7 +101,6 @@ class CpuTracer {
     this.#materialBits = new Uint32Array(scene.materials.buffer, scene.materials.byteOffset, scene.materials.length)
     this.#aux = scene.aux
     this.#uvs = new Float32Array(scene.aux.buffer, scene.aux.byteOffset, scene.aux.length)
-    this.#lutOffset = scene.lutOffset
     this.#uvOffset = scene.uvOffset
     this.#maxDepth = maxDepth
   }
@@ -321,7 +319,7 @@ class CpuTracer {
     const u = f32(uv[o]! * w0 + uv[o + 2]! * this.#u + uv[o + 4]! * this.#v)
     const v = f32(uv[o + 1]! * w0 + uv[o + 3]! * this.#u + uv[o + 5]! * this.#v)
     const tex = this.#texColor
-    sampleTexture(this.#aux, this.#lutOffset, [bits[m + 8]!, bits[m + 9]!, bits[m + 10]!, bits[m + 11]!], u, v, tex)
+    sampleTexture(this.#aux, bits[m + 8]!, bits[m + 9]!, bits[m + 10]!, bits[m + 11]!, u, v, tex)
     for (let k = 0; k < 3; k++) color[k] = f32(color[k]! * tex[k]!)
     return color
   }

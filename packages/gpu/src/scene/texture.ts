@@ -170,26 +170,26 @@ const f32 = Math.fround
 
 /**
  * The CPU mirror of the shader's `textureColor`: the linear RGB of a material's base-color texture at (u, v),
- * written to `out`. `aux`, `lutOffset` and the texture row (first texel, width, height, sampler bits) are a packed
- * scene's (see `Scene.aux`).
+ * written to `out`. `aux` is a packed scene's; `first`, `w`, `h` and `bits` its material's texture row (see
+ * `Scene.materials`). Reads {@link SRGB_TO_LINEAR}, the table the scene carries for the shader. Allocates nothing:
+ * the CPU reference calls it at every textured hit.
  */
 export function sampleTexture(
   aux: Uint32Array,
-  lutOffset: number,
-  tex: readonly [number, number, number, number],
+  first: number,
+  w: number,
+  h: number,
+  bits: number,
   u: number,
   v: number,
   out: Float64Array | number[],
 ): void {
-  const [first, w, h, bits] = tex
-  const lut = new Float32Array(aux.buffer, aux.byteOffset + lutOffset * 4, 256)
-  const texel = (x: number, y: number, k: number): number => lut[(aux[first + y * w + x]! >>> (8 * k)) & 255]!
+  const lut = SRGB_TO_LINEAR
   const su = f32(wrapUnit(u, bits & 3) * w)
   const sv = f32(wrapUnit(v, (bits >> 2) & 3) * h)
   if ((bits & 16) === 0) {
-    const x = Math.min(Math.trunc(su), w - 1)
-    const y = Math.min(Math.trunc(sv), h - 1)
-    for (let k = 0; k < 3; k++) out[k] = texel(x, y, k)
+    const c = aux[first + Math.min(Math.trunc(sv), h - 1) * w + Math.min(Math.trunc(su), w - 1)]!
+    for (let k = 0; k < 3; k++) out[k] = lut[(c >>> (8 * k)) & 255]!
     return
   }
   const fx = f32(su - 0.5)
@@ -202,9 +202,14 @@ export function sampleTexture(
   const xb = wrapIndex(x0 + 1, w, bits & 3)
   const ya = wrapIndex(y0, h, (bits >> 2) & 3)
   const yb = wrapIndex(y0 + 1, h, (bits >> 2) & 3)
+  const c00 = aux[first + ya * w + xa]!
+  const c10 = aux[first + ya * w + xb]!
+  const c01 = aux[first + yb * w + xa]!
+  const c11 = aux[first + yb * w + xb]!
   for (let k = 0; k < 3; k++) {
-    const top = f32(texel(xa, ya, k) * (1 - ax) + texel(xb, ya, k) * ax)
-    const bottom = f32(texel(xa, yb, k) * (1 - ax) + texel(xb, yb, k) * ax)
+    const shift = 8 * k
+    const top = f32(lut[(c00 >>> shift) & 255]! * (1 - ax) + lut[(c10 >>> shift) & 255]! * ax)
+    const bottom = f32(lut[(c01 >>> shift) & 255]! * (1 - ax) + lut[(c11 >>> shift) & 255]! * ax)
     out[k] = f32(top * (1 - ay) + bottom * ay)
   }
 }
