@@ -75,7 +75,7 @@ export function decodeTexture(
   }
   let texture: Texture
   try {
-    texture = mimeType === 'image/png' ? pngToRgba(image) : jpegToRgba(image)
+    texture = mimeType === 'image/png' ? pngToRgba(image) : jpegToRgba(image, width * height)
   } catch (cause) {
     if (cause instanceof GpuError) throw cause
     throw new GpuError(
@@ -93,13 +93,14 @@ export function decodeTexture(
   return texture
 }
 
-function jpegToRgba(image: Uint8Array): Texture {
-  const maxMp = MAX_TEXTURE_SIDE ** 2 / 1e6
+/** Decodes a JPEG of `texels` texels (its checked header's size), with jpeg-js's own bounds set to that size. */
+function jpegToRgba(image: Uint8Array, texels: number): Texture {
   const { width, height, data } = jpeg.decode(image, {
     useTArray: true,
     formatAsRGBA: true,
-    maxResolutionInMP: maxMp,
-    maxMemoryUsageInMB: Math.ceil((maxMp * 1e6 * 8) / 2 ** 20),
+    maxResolutionInMP: texels / 1e6,
+    // The RGBA output plus jpeg-js's component planes, with room for its small tables.
+    maxMemoryUsageInMB: Math.ceil((texels * 8) / 2 ** 20) + 16,
   })
   return { width, height, rgba: data }
 }
