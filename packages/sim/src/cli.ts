@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util'
 import type { AbortOptions } from '@tessera/core'
 import { isSimError, SimError } from './errors.js'
 import { progressBar } from './progress-bar.js'
+import type { RunReport } from './report.js'
 import { runScenario } from './run.js'
 import { loadScenario } from './scenario/load.js'
 import { sweepCommand } from './sweep/command.js'
@@ -21,6 +22,14 @@ export const SIM_USAGE = `usage: sim run <scenario.yaml|json> [--seed N] [--out 
 Runs a scenario under virtual time and writes metrics (metrics.json, *.csv) and charts (*.svg, *.png) to DIR
 (default: sim-output/<scenario name>). The same scenario, seed and code give byte-identical files.
 `
+
+/** How the run's verifiers sampled: the plan for the scenario's budget, or the default that stood in for it. */
+function verificationLine(plan: RunReport['summary']['verificationPlan']): string {
+  const sampling = `p >= ${Number(plan.p.toPrecision(4))}, ${plan.challengeChunks} of ${plan.chunks} chunks per challenge`
+  return plan.budgetMet
+    ? `verification plan: ${sampling}`
+    : `verification budget cannot be met (${plan.infeasible}); the verifier's default plan stood in: ${sampling}`
+}
 
 /**
  * `tessera sim run` (the default) and `tessera sim sweep` (see {@link sweepCommand}). `run` parses arguments, runs the scenario with a progress bar on stderr, prints a summary on
@@ -95,6 +104,7 @@ export async function simCommand(argv: readonly string[], io: SimCommandIo): Pro
         `scenario ${scenario.name}, seed ${result.seed}: ${s.events} events over ${s.virtualHours} virtual hours`,
         `jobs: ${s.jobs.completed}/${s.jobs.submitted} completed, p50 ${s.jobs.completionMinutes.p50.toFixed(1)} min, p90 ${s.jobs.completionMinutes.p90.toFixed(1)} min`,
         `verification: ${s.detection.checks} checks, ${s.detection.detected} bad tasks caught, ${s.detection.escaped} escaped, ${s.detection.falsePositives} false positives, ${s.detection.unanswered} honest tasks rejected unanswered`,
+        verificationLine(s.verificationPlan),
         `earnings Gini ${s.economics.gini.toFixed(3)}; wrote ${result.files.length} files to ${outDir}`,
         '',
       ].join('\n'),

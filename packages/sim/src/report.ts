@@ -46,6 +46,18 @@ export interface RunReport {
       unjudged: number
       reassigned: number
     }
+    /** What creators' verifiers sample by: the scenario budget's plan, or the default when it cannot be met. */
+    verificationPlan: {
+      /** Sampling floor: the probability a trusted worker's task is checked. */
+      p: number
+      /** Chunks each challenge names, of `chunks`. */
+      challengeChunks: number
+      chunks: number
+      /** False when no (p, c) meets `jobs.verification`: the verifier's default plan is in force. */
+      budgetMet: boolean
+      /** The planner's reason, when the budget was not met. */
+      infeasible?: string
+    }
     detection: {
       badTasks: number
       detected: number

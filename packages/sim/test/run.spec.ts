@@ -72,6 +72,18 @@ describe('runScenario', () => {
     expect(s.tasks.accepted + s.tasks.rejected).toBe(s.tasks.completed)
   })
 
+  it('should report the verification plan in force, and when the budget could not be met', async () => {
+    const base = smallScenario()
+    const jobs = { ...base.jobs, count: 4 }
+    // 32 chunks: the default budget's own plan, three chunks per challenge.
+    const met = await runScenario({ ...base, jobs: { ...jobs, chunksPerTask: 32 } })
+    expect(met.report.summary.verificationPlan).toMatchObject({ budgetMet: true, challengeChunks: 3, chunks: 32 })
+    // 16 chunks cannot meet it within 10% overhead: the verifier's default plan (sized for 64 chunks) stands in.
+    const unmet = await runScenario({ ...base, jobs: { ...jobs, chunksPerTask: 16 } })
+    expect(unmet.report.summary.verificationPlan).toMatchObject({ budgetMet: false, challengeChunks: 4, chunks: 16 })
+    expect(unmet.report.summary.verificationPlan.infeasible).toMatch(/over the budget's 0.1/)
+  })
+
   it('should name the seed when a run fails', async () => {
     const scenario = { ...smallScenario(), maxEvents: 100 }
     const error = await runScenario(scenario, { seed: 77 }).catch((e: unknown) => e)

@@ -144,7 +144,10 @@ export async function sweepCommand(argv: readonly string[], io: SimCommandIo): P
         .join(', ')
       // The charted metrics, the ones the sweep was asked about.
       const figures = sweep.charts.map((m) => `${m} ${fmt(p.stats[m])}`).join(', ')
-      lines.push(`${at === '' ? 'as written' : at}: ${figures}`)
+      // A budget the planner cannot meet leaves the verifier's default plan in force: say so, or the point looks
+      // like its neighbours for no visible reason.
+      const fallback = p.stats.budgetMet.mean < 1 ? ' (verification budget not met: default plan in force)' : ''
+      lines.push(`${at === '' ? 'as written' : at}: ${figures}${fallback}`)
     }
     lines.push(`wrote ${sweep.files.length} files to ${outDir}`, '')
     io.stdout.write(lines.join('\n'))

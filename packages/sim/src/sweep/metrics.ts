@@ -28,6 +28,10 @@ export const SWEEP_METRICS = {
   /** Bad tasks accepted and paid. */
   escaped: (s: Summary) => s.detection.escaped,
   falsePositiveRate: (s: Summary) => s.detection.falsePositiveRate,
+  /** Chunks each challenge names under the plan in force. */
+  challengeChunks: (s: Summary) => s.verificationPlan.challengeChunks,
+  /** 1 when the scenario's verification budget could be met, 0 when the verifier's default plan stood in. */
+  budgetMet: (s: Summary) => (s.verificationPlan.budgetMet ? 1 : 0),
   /** Checks per completed task: what verification costs. */
   checksPerTask: (s: Summary) => (s.tasks.completed === 0 ? Number.NaN : s.detection.checks / s.tasks.completed),
   reassigned: (s: Summary) => s.tasks.reassigned,

@@ -1,5 +1,5 @@
-import { TOPICS, type Inbound, type Order } from '@tessera/core'
-import { planVerification, Reputation, type SamplingPlan } from '@tessera/proof'
+import { TOPICS, type Inbound } from '@tessera/core'
+import { Reputation } from '@tessera/proof'
 import {
   CreatorMachine,
   type CreatorEvent,
@@ -16,6 +16,7 @@ import { sealSimResult } from './envelopes.js'
 import { MachineHost } from './machine-host.js'
 import type { Earner } from './economy.js'
 import { SettlementRole } from './settlement.js'
+import { planFor } from './verification-plan.js'
 import { VerifierRole } from './verifier-role.js'
 
 export interface CreatorPeerInit {
@@ -26,25 +27,6 @@ export interface CreatorPeerInit {
   /** False for creators who never pay: their accepted work is owed, not paid. */
   pays: boolean
   verifiers: readonly string[]
-}
-
-/** Plans by verification budget and chunk count; planning is pure, so one plan serves every job that asks the same. */
-const plans = new Map<string, SamplingPlan | undefined>()
-
-function planFor(order: Order, chunks: number): SamplingPlan | undefined {
-  const v = order.verification
-  const key = `${v.detect}/${v.withinTasks}/${v.cheatRate}/${v.maxOverhead}/${chunks}`
-  if (!plans.has(key)) {
-    let plan: SamplingPlan | undefined
-    try {
-      plan = planVerification({ ...v, chunks })
-    } catch {
-      // No (p, c) meets the budget: the verifier's default plan applies, as in the node.
-      plan = undefined
-    }
-    plans.set(key, plan)
-  }
-  return plans.get(key)
 }
 
 /**
@@ -130,7 +112,7 @@ export class CreatorPeer implements SimEndpoint {
         ctx.network.publish(this, output.topic, output.message, messageBytes(output.message))
         return
       case 'verify': {
-        const plan = planFor(output.order, output.result.chunks)
+        const { plan } = planFor(output.order.verification, output.result.chunks)
         this.verifierRole.host.feed({
           kind: 'result',
           result: output.result,

@@ -20,6 +20,7 @@ import { Economy, type Earner } from './economy.js'
 import { GroundTruth } from './ground-truth.js'
 import { simAddress } from './settlement.js'
 import type { VerifierRole } from './verifier-role.js'
+import { planFor } from './verification-plan.js'
 import { WorkerPeer } from './worker-peer.js'
 
 /** Stake of creators and dedicated verifiers, token units: it weighs their gossiped verdicts. */
@@ -448,6 +449,7 @@ export class World implements WorldContext {
           unjudged: this.truth.pending,
           reassigned: total(COL.tasksReassigned),
         },
+        verificationPlan: this.#verificationPlan(),
         detection: {
           badTasks,
           detected,
@@ -477,6 +479,18 @@ export class World implements WorldContext {
       completionHistogram: histogram(minutes),
       lorenz: lorenz(earnings),
       ...(economy.bme === undefined ? {} : { bme: economy.bme.epochs }),
+    }
+  }
+
+  #verificationPlan(): RunReport['summary']['verificationPlan'] {
+    const chunks = this.scenario.jobs.chunksPerTask
+    const choice = planFor(this.scenario.jobs.verification, chunks)
+    return {
+      p: choice.inForce.p,
+      challengeChunks: choice.inForce.challengeChunks,
+      chunks,
+      budgetMet: choice.infeasible === undefined,
+      ...(choice.infeasible === undefined ? {} : { infeasible: choice.infeasible }),
     }
   }
 
