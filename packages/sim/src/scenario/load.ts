@@ -239,7 +239,7 @@ function resolve(s: ScenarioInput): Scenario {
       kind: s.jobs.kind ?? 'render',
       tasks,
       benchHoursPerTask: lognormal(s.jobs.benchHoursPerTask),
-      chunksPerTask: s.jobs.chunksPerTask ?? 16,
+      chunksPerTask: s.jobs.chunksPerTask ?? 64,
       inputMb: s.jobs.inputMb ?? 20,
       outputMb: s.jobs.outputMb ?? 5,
       tier: s.jobs.tier ?? 3,

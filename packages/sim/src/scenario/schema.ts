@@ -168,7 +168,7 @@ export const SCENARIO_SCHEMA = {
           },
         },
         benchHoursPerTask: lognormal(5, 0.5, 'work per task, benchmark-hours (a score-S GPU takes B/S hours)'),
-        chunksPerTask: { type: 'integer', minimum: 1, maximum: 4096, default: 16 },
+        chunksPerTask: { type: 'integer', minimum: 1, maximum: 4096, default: 64 },
         inputMb: { type: 'number', minimum: 0, default: 20 },
         outputMb: { type: 'number', minimum: 0, default: 5 },
         tier: { enum: [1, 2, 3], default: 3 },
