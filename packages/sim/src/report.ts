@@ -1,12 +1,10 @@
-import { mkdir, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
 import type { AbortOptions } from '@tessera/core'
-import { AbortError } from '@tessera/core'
 import { chartSpecs, type ChartName } from './charts/specs.js'
 import { renderChart } from './charts/render.js'
 import type { BurnMintEpoch } from './economics/burn-mint.js'
 import type { LorenzPoint } from './economics/gini.js'
 import { toCsv, toJson } from './metrics/format.js'
+import { outputDir } from './metrics/output-dir.js'
 import { ROLES, SERIES_COLUMNS, type Role, type RoleStats, type SeriesRow } from './metrics/recorder.js'
 import type { NetworkStats } from './net/sim-network.js'
 
@@ -116,15 +114,7 @@ export async function writeReport(
   report: RunReport,
   options: WriteReportOptions = {},
 ): Promise<string[]> {
-  await mkdir(outDir, { recursive: true })
-  const written: string[] = []
-  const put = async (name: string, data: string | Uint8Array): Promise<void> => {
-    if (options.signal?.aborted === true) throw new AbortError('writing the report was aborted')
-    const path = join(outDir, name)
-    await writeFile(path, data)
-    written.push(path)
-    options.onWrite?.(path)
-  }
+  const { put, written } = await outputDir(outDir, 'report', options)
   await put(REPORT_FILES.metrics, toJson(report))
   await put(REPORT_FILES.series, toCsv(report.series, ['hours', ...SERIES_COLUMNS]))
   await put(REPORT_FILES.completion, toCsv(report.completionHistogram, ['fromMinutes', 'toMinutes', 'jobs']))

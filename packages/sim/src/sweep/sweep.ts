@@ -1,11 +1,10 @@
-import { mkdir, writeFile } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
-import { join } from 'node:path'
-import { AbortError, type AbortOptions } from '@tessera/core'
+import type { AbortOptions } from '@tessera/core'
 import { CustomProgressEvent, type ProgressEvent } from 'progress-events'
 import { renderChart } from '../charts/render.js'
 import { SimError } from '../errors.js'
 import { toCsv, toJson } from '../metrics/format.js'
+import { outputDir } from '../metrics/output-dir.js'
 import { loadScenarioInput } from '../scenario/load.js'
 import { DEFAULT_SWEEP_CHARTS, sweepChartSpec } from './charts.js'
 import { SWEEP_METRIC_NAMES, type SweepMetric } from './metrics.js'
@@ -153,15 +152,10 @@ export async function writeSweep(
   sweep: SweepSummary,
   options: AbortOptions & { charts?: readonly SweepMetric[]; onProgress?: SweepOptions['onProgress'] } = {},
 ): Promise<string[]> {
-  await mkdir(outDir, { recursive: true })
-  const written: string[] = []
-  const put = async (name: string, data: string | Uint8Array): Promise<void> => {
-    if (options.signal?.aborted === true) throw new AbortError('writing the sweep was aborted')
-    const path = join(outDir, name)
-    await writeFile(path, data)
-    written.push(path)
-    options.onProgress?.(new CustomProgressEvent('sweep:report', { file: path }))
-  }
+  const { put, written } = await outputDir(outDir, 'sweep', {
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
+    onWrite: (file) => options.onProgress?.(new CustomProgressEvent('sweep:report', { file })),
+  })
   const paths = sweep.parameters.map((p) => p.path)
   await put(SWEEP_FILES.summary, toJson(sweep))
   await put(
