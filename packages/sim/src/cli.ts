@@ -1,6 +1,5 @@
 import { resolve } from 'node:path'
-import { parseArgs } from 'node:util'
-import type { AbortOptions } from '@tessera/core'
+import { integerFlag, parseCommandArgs, type SimCommandIo } from './command-args.js'
 import { isSimError, SimError } from './errors.js'
 import { progressBar } from './progress-bar.js'
 import type { RunReport } from './report.js'
@@ -8,13 +7,7 @@ import { runScenario } from './run.js'
 import { loadScenario } from './scenario/load.js'
 import { sweepCommand } from './sweep/command.js'
 
-/** Where the command writes and which directory relative paths start from. */
-export interface SimCommandIo extends AbortOptions {
-  stdout: NodeJS.WritableStream
-  stderr: NodeJS.WritableStream & { isTTY?: boolean }
-  /** @default process.cwd() */
-  cwd?: string
-}
+export type { SimCommandIo } from './command-args.js'
 
 export const SIM_USAGE = `usage: sim run <scenario.yaml|json> [--seed N] [--out DIR] [--quiet]
        sim sweep <scenario.yaml|json> [--set PATH=V1,V2,...]... [--replications N] ... (sim sweep --help)
@@ -38,40 +31,20 @@ function verificationLine(plan: RunReport['summary']['verificationPlan']): strin
  */
 export async function simCommand(argv: readonly string[], io: SimCommandIo): Promise<number> {
   if (argv[0] === 'sweep') return sweepCommand(argv.slice(1), io)
-  let values: { seed?: string; out?: string; quiet?: boolean; help?: boolean }
-  let positionals: string[]
-  try {
-    ;({ values, positionals } = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      options: {
-        seed: { type: 'string' },
-        out: { type: 'string' },
-        quiet: { type: 'boolean', short: 'q' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }))
-  } catch (e) {
-    io.stderr.write(`${(e as Error).message}\n${SIM_USAGE}`)
+  // `run` is the default subcommand and may be left out.
+  const args = parseCommandArgs(
+    argv[0] === 'run' ? argv.slice(1) : argv,
+    { seed: { type: 'string' }, out: { type: 'string' }, quiet: { type: 'boolean', short: 'q' } },
+    SIM_USAGE,
+    io,
+  )
+  if (typeof args === 'number') return args
+  const { file: scenarioPath } = args
+  const values = args.values as { seed?: string; out?: string; quiet?: boolean }
+  const seed = integerFlag('seed', values.seed, 0, 0xffffffff)
+  if (typeof seed === 'string') {
+    io.stderr.write(`${seed}\n`)
     return 2
-  }
-  if (positionals[0] === 'run') positionals.shift()
-  if (values.help === true) {
-    io.stdout.write(SIM_USAGE)
-    return 0
-  }
-  const [scenarioPath] = positionals
-  if (scenarioPath === undefined || positionals.length > 1) {
-    io.stderr.write(SIM_USAGE)
-    return 2
-  }
-  let seed: number | undefined
-  if (values.seed !== undefined) {
-    seed = Number(values.seed)
-    if (!/^[0-9]+$/.test(values.seed) || !(seed <= 0xffffffff)) {
-      io.stderr.write(`--seed must be an integer in [0, 4294967295], not ${values.seed}\n`)
-      return 2
-    }
   }
   const cwd = io.cwd ?? process.cwd()
   const bar = progressBar(

@@ -1,6 +1,5 @@
 import { resolve } from 'node:path'
-import { parseArgs } from 'node:util'
-import type { SimCommandIo } from '../cli.js'
+import { integerFlag, parseCommandArgs, type SimCommandIo } from '../command-args.js'
 import { isSimError } from '../errors.js'
 import { roundNumber } from '../metrics/format.js'
 import { progressBar } from '../progress-bar.js'
@@ -8,6 +7,7 @@ import { loadScenarioInput } from '../scenario/load.js'
 import { SWEEP_METRIC_NAMES, type SweepMetric } from './metrics.js'
 import { isSweepFile, parseSweepDefinition, type SweepDefinition } from './file.js'
 import { parseSweepParameter, type SweepParameter } from './parameters.js'
+import { MAX_REPLICATIONS } from './plan.js'
 import type { MetricStats } from './stats.js'
 import { runSweep } from './sweep.js'
 
@@ -25,14 +25,6 @@ charts) saves a sweep; flags given beside it override its fields, and --set adds
 metrics: ${SWEEP_METRIC_NAMES.join(', ')}
 `
 
-const positiveInt = (name: string, text: string | undefined, max: number): number | string | undefined => {
-  if (text === undefined) return undefined
-  const n = Number(text)
-  return /^[0-9]+$/.test(text) && n >= (name === 'seed' ? 0 : 1) && n <= max
-    ? n
-    : `--${name} must be an integer in [${name === 'seed' ? 0 : 1}, ${max}], not ${text}`
-}
-
 /** `{ [key]: value }`, or nothing when the value is absent: options leave out what was not asked for. */
 const pick = <K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> =>
   value === undefined ? {} : ({ [key]: value } as Record<K, V>)
@@ -47,48 +39,26 @@ const fmt = (s: MetricStats): string =>
  * figures on stdout. Returns the exit code (0 ok, 1 a run or the sweep failed, 2 bad arguments).
  */
 export async function sweepCommand(argv: readonly string[], io: SimCommandIo): Promise<number> {
-  let values: {
-    set?: string[]
-    replications?: string
-    seed?: string
-    concurrency?: string
-    chart?: string
-    out?: string
-    quiet?: boolean
-    help?: boolean
-  }
-  let positionals: string[]
-  try {
-    ;({ values, positionals } = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      options: {
-        set: { type: 'string', multiple: true },
-        replications: { type: 'string', short: 'r' },
-        seed: { type: 'string' },
-        concurrency: { type: 'string', short: 'j' },
-        chart: { type: 'string' },
-        out: { type: 'string' },
-        quiet: { type: 'boolean', short: 'q' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }))
-  } catch (e) {
-    io.stderr.write(`${(e as Error).message}\n${SWEEP_USAGE}`)
-    return 2
-  }
-  if (values.help === true) {
-    io.stdout.write(SWEEP_USAGE)
-    return 0
-  }
-  const [scenarioPath] = positionals
-  if (scenarioPath === undefined || positionals.length > 1) {
-    io.stderr.write(SWEEP_USAGE)
-    return 2
-  }
-  const replications = positiveInt('replications', values.replications, 1000)
-  const seed = positiveInt('seed', values.seed, 0xffffffff)
-  const concurrency = positiveInt('concurrency', values.concurrency, 256)
+  const args = parseCommandArgs(
+    argv,
+    {
+      set: { type: 'string', multiple: true },
+      replications: { type: 'string', short: 'r' },
+      seed: { type: 'string' },
+      concurrency: { type: 'string', short: 'j' },
+      chart: { type: 'string' },
+      out: { type: 'string' },
+      quiet: { type: 'boolean', short: 'q' },
+    },
+    SWEEP_USAGE,
+    io,
+  )
+  if (typeof args === 'number') return args
+  const { file: scenarioPath } = args
+  const values = args.values as { set?: string[]; chart?: string; out?: string; quiet?: boolean }
+  const replications = integerFlag('replications', args.values.replications, 1, MAX_REPLICATIONS)
+  const seed = integerFlag('seed', args.values.seed, 0, 0xffffffff)
+  const concurrency = integerFlag('concurrency', args.values.concurrency, 1, 256)
   const charts = values.chart?.split(',').map((m) => m.trim()) as SweepMetric[] | undefined
   const unknownChart = charts?.find((m) => !SWEEP_METRIC_NAMES.includes(m))
   const argError = [replications, seed, concurrency].find((v) => typeof v === 'string')
