@@ -96,38 +96,19 @@ describe('decodeTexture', () => {
   const png = (o: Parameters<typeof encodePng>[0]) => encodePng(o)
 
   it('should decode grey, grey+alpha, 16-bit, RGB, RGBA and indexed PNGs to RGBA8', () => {
-    const grey = decodeTexture(
-      png({ width: 2, height: 1, data: Uint8Array.from([10, 200]), channels: 1, depth: 8 }),
-      'image/png',
-      [2, 1],
-      100,
-      'g',
-    )
-    expect(Array.from(grey.rgba)).toEqual([10, 10, 10, 255, 200, 200, 200, 255])
-    const ga = decodeTexture(
-      png({ width: 1, height: 1, data: Uint8Array.from([7, 9]), channels: 2, depth: 8 }),
-      'image/png',
-      [1, 1],
-      100,
-      'ga',
-    )
-    expect(Array.from(ga.rgba)).toEqual([7, 7, 7, 9])
-    const deep = decodeTexture(
-      png({ width: 1, height: 1, data: Uint16Array.from([65535, 0, 257]), channels: 3, depth: 16 }),
-      'image/png',
-      [1, 1],
-      100,
-      'd',
-    )
-    expect(Array.from(deep.rgba)).toEqual([255, 0, 1, 255])
-    const rgba = decodeTexture(
-      png({ width: 1, height: 1, data: Uint8Array.from([1, 2, 3, 4]), channels: 4, depth: 8 }),
-      'image/png',
-      [1, 1],
-      100,
-      'c',
-    )
-    expect(Array.from(rgba.rgba)).toEqual([1, 2, 3, 4])
+    // A PNG of the given pixels, decoded at the size it states.
+    const decoded = (o: Parameters<typeof encodePng>[0]): number[] =>
+      Array.from(decodeTexture(png(o), 'image/png', [o.width, o.height], 100, 'test').rgba)
+    expect(decoded({ width: 2, height: 1, data: Uint8Array.from([10, 200]), channels: 1, depth: 8 })).toEqual([
+      10, 10, 10, 255, 200, 200, 200, 255,
+    ])
+    expect(decoded({ width: 1, height: 1, data: Uint8Array.from([7, 9]), channels: 2, depth: 8 })).toEqual([7, 7, 7, 9])
+    expect(decoded({ width: 1, height: 1, data: Uint16Array.from([65535, 0, 257]), channels: 3, depth: 16 })).toEqual([
+      255, 0, 1, 255,
+    ])
+    expect(decoded({ width: 1, height: 1, data: Uint8Array.from([1, 2, 3, 4]), channels: 4, depth: 8 })).toEqual([
+      1, 2, 3, 4,
+    ])
     const indexed = png({
       width: 2,
       height: 1,
