@@ -1,6 +1,7 @@
 import { RAY_EPSILON, RUSSIAN_ROULETTE_DEPTH } from '../constants.js'
 import type { Scene } from '../scene/scene.js'
 import { sampleTexture } from '../scene/texture.js'
+import { powerHeuristic, SurfaceBrdf } from './brdf.js'
 import { pcgHash, sampleSeed } from './rng.js'
 import { resolveTile } from './tile.js'
 import type { RenderedTile, RenderTileOptions } from './tile.js'
@@ -65,6 +66,7 @@ class CpuTracer {
   /** The hit's albedo: the material's base colour times its texture. */
   readonly #color = new Float64Array(3)
   readonly #texColor = new Float64Array(3)
+  readonly #brdf = new SurfaceBrdf()
   /** Camera position, right, up, forward as the shader's uniform block holds them (f32). */
   readonly #camera: Float32Array
   readonly #lights: Float32Array
@@ -145,12 +147,16 @@ class CpuTracer {
     let lr = 0
     let lg = 0
     let lb = 0
-    let specular = true
+    // True for camera rays: emission they hit counts in full. After a bounce it is weighted against next-event
+    // estimation by the pdf that bounce sampled its direction with (multiple importance sampling).
+    let camera = true
+    let bsdfPdf = 0
     this.rays = 0
     const tris = this.#tris
     const triBits = this.#triBits
     const mats = this.#materials
     const nrm = this.#normals
+    const brdf = this.#brdf
     const lightCount = this.#lightCount
     for (let depth = 0; depth < this.#maxDepth; depth++) {
       this.#intersect(ox, oy, oz, dx, dy, dz, FAR, false)
@@ -158,7 +164,7 @@ class CpuTracer {
       const rPick = this.#random()
       const r1 = this.#random()
       const r2 = this.#random()
-      const r3 = this.#random()
+      this.#random() // spare: eight numbers per bounce keep the streams aligned with the shader
       const rRoulette = this.#random()
       const rLight = this.#random()
       const rU = this.#random()
@@ -185,13 +191,14 @@ class CpuTracer {
       gx /= len
       gy /= len
       gz /= len
-      const front = gx * dx + gy * dy + gz * dz < 0
-      if (front && (specular || lightCount === 0)) {
-        lr = f32(lr + tr * mats[m + 4]!)
-        lg = f32(lg + tg * mats[m + 5]!)
-        lb = f32(lb + tb * mats[m + 6]!)
-      }
-      if (!front) {
+      const facing = -(gx * dx + gy * dy + gz * dz)
+      if (facing > 0) {
+        const w =
+          camera || lightCount === 0 ? 1 : powerHeuristic(bsdfPdf, (this.#t * this.#t) / (facing * this.#lightArea))
+        lr = f32(lr + tr * mats[m + 4]! * w)
+        lg = f32(lg + tg * mats[m + 5]! * w)
+        lb = f32(lb + tb * mats[m + 6]! * w)
+      } else {
         gx = -gx
         gy = -gy
         gz = -gz
@@ -211,83 +218,71 @@ class CpuTracer {
         ny = -ny
         nz = -nz
       }
+      brdf.set(nx, ny, nz, -dx, -dy, -dz, color[0]!, color[1]!, color[2]!, mats[m + 3]!, mats[m + 7]!)
+      // A shading normal tilted away from the viewer reflects nothing.
+      if (!(brdf.nDotV > 0)) break
       const px = f32(ox + dx * this.#t)
       const py = f32(oy + dy * this.#t)
       const pz = f32(oz + dz * this.#t)
       const qx = f32(px + gx * RAY_EPSILON)
       const qy = f32(py + gy * RAY_EPSILON)
       const qz = f32(pz + gz * RAY_EPSILON)
-      let ndx: number, ndy: number, ndz: number
-      if (rPick < mats[m + 3]!) {
-        const z = 1 - 2 * r1
-        const rad = Math.sqrt(Math.max(0, 1 - z * z))
-        const phi = 2 * Math.PI * r2
-        const fz = mats[m + 7]! * r3
-        const k = 2 * (dx * nx + dy * ny + dz * nz)
-        ndx = dx - k * nx + rad * Math.cos(phi) * fz
-        ndy = dy - k * ny + rad * Math.sin(phi) * fz
-        ndz = dz - k * nz + z * fz
-        specular = true
-      } else {
-        const r = Math.sqrt(r1)
-        const phi = 2 * Math.PI * r2
-        const lx = r * Math.cos(phi)
-        const ly = r * Math.sin(phi)
-        const lz = Math.sqrt(Math.max(0, 1 - r1))
-        const sgn = nz >= 0 ? 1 : -1
-        const a = -1 / (sgn + nz)
-        const b = nx * ny * a
-        ndx = (1 + sgn * nx * nx * a) * lx + b * ly + nx * lz
-        ndy = sgn * b * lx + (sgn + ny * ny * a) * ly + ny * lz
-        ndz = -sgn * nx * lx - ny * ly + nz * lz
-        specular = false
-        if (lightCount > 0) {
-          // Next-event estimation, as in the shader: a point on an emissive triangle by area, and a shadow ray.
-          const light = this.#pickLight(rLight)
-          const lo = light * 12
-          const su = Math.sqrt(rU)
-          const wa = su * (1 - rV)
-          const wb = su * rV
-          const tx = tris[lo]! + tris[lo + 4]! * wa + tris[lo + 8]! * wb - qx
-          const ty = tris[lo + 1]! + tris[lo + 5]! * wa + tris[lo + 9]! * wb - qy
-          const tz = tris[lo + 2]! + tris[lo + 6]! * wa + tris[lo + 10]! * wb - qz
-          const dist2 = tx * tx + ty * ty + tz * tz
-          const dist = Math.sqrt(dist2)
-          const wx = f32(tx / dist)
-          const wy = f32(ty / dist)
-          const wz = f32(tz / dist)
-          const cosS = nx * wx + ny * wy + nz * wz
-          const l1x = tris[lo + 4]!,
-            l1y = tris[lo + 5]!,
-            l1z = tris[lo + 6]!
-          const l2x = tris[lo + 8]!,
-            l2y = tris[lo + 9]!,
-            l2z = tris[lo + 10]!
-          const cx = l1y * l2z - l1z * l2y
-          const cy = l1z * l2x - l1x * l2z
-          const cz = l1x * l2y - l1y * l2x
-          const cosL = -(cx * wx + cy * wy + cz * wz) / Math.hypot(cx, cy, cz)
-          if (cosS > 0 && cosL > 0 && gx * wx + gy * wy + gz * wz > 0) {
-            this.#intersect(qx, qy, qz, wx, wy, wz, f32(dist * (1 - 1e-3)), true)
-            this.rays++
-            if (this.#tri === NO_HIT) {
-              const le = triBits[lo + 3]! * 12
-              const g = (cosS * cosL * this.#lightArea) / (Math.PI * dist2)
-              lr = f32(lr + tr * color[0]! * mats[le + 4]! * g)
-              lg = f32(lg + tg * color[1]! * mats[le + 5]! * g)
-              lb = f32(lb + tb * color[2]! * mats[le + 6]! * g)
-            }
+      if (lightCount > 0) {
+        // Next-event estimation, as in the shader: a point on an emissive triangle by area, and a shadow ray.
+        const light = this.#pickLight(rLight)
+        const lo = light * 12
+        const su = Math.sqrt(rU)
+        const wa = su * (1 - rV)
+        const wb = su * rV
+        const tx = tris[lo]! + tris[lo + 4]! * wa + tris[lo + 8]! * wb - qx
+        const ty = tris[lo + 1]! + tris[lo + 5]! * wa + tris[lo + 9]! * wb - qy
+        const tz = tris[lo + 2]! + tris[lo + 6]! * wa + tris[lo + 10]! * wb - qz
+        const dist2 = tx * tx + ty * ty + tz * tz
+        const dist = Math.sqrt(dist2)
+        const wx = f32(tx / dist)
+        const wy = f32(ty / dist)
+        const wz = f32(tz / dist)
+        const cosS = nx * wx + ny * wy + nz * wz
+        const l1x = tris[lo + 4]!,
+          l1y = tris[lo + 5]!,
+          l1z = tris[lo + 6]!
+        const l2x = tris[lo + 8]!,
+          l2y = tris[lo + 9]!,
+          l2z = tris[lo + 10]!
+        const cx = l1y * l2z - l1z * l2y
+        const cy = l1z * l2x - l1x * l2z
+        const cz = l1x * l2y - l1y * l2x
+        const cosL = -(cx * wx + cy * wy + cz * wz) / Math.hypot(cx, cy, cz)
+        if (cosS > 0 && cosL > 0 && gx * wx + gy * wy + gz * wz > 0) {
+          brdf.evaluate(wx, wy, wz)
+          this.#intersect(qx, qy, qz, wx, wy, wz, f32(dist * (1 - 1e-3)), true)
+          this.rays++
+          if (this.#tri === NO_HIT) {
+            const le = triBits[lo + 3]! * 12
+            const lightPdf = dist2 / (cosL * this.#lightArea)
+            // The last vertex has no bounce that could find the light, so its light sample counts in full.
+            const w = depth + 1 >= this.#maxDepth ? 1 : powerHeuristic(lightPdf, brdf.pdf)
+            const k = (cosS / lightPdf) * w
+            lr = f32(lr + tr * brdf.fr * mats[le + 4]! * k)
+            lg = f32(lg + tg * brdf.fg * mats[le + 5]! * k)
+            lb = f32(lb + tb * brdf.fb * mats[le + 6]! * k)
           }
         }
       }
-      len = Math.hypot(ndx, ndy, ndz)
-      dx = f32(ndx / len)
-      dy = f32(ndy / len)
-      dz = f32(ndz / len)
+      brdf.sample(rPick, r1, r2)
+      len = Math.hypot(brdf.lx, brdf.ly, brdf.lz)
+      dx = f32(brdf.lx / len)
+      dy = f32(brdf.ly / len)
+      dz = f32(brdf.lz / len)
       if (dx * gx + dy * gy + dz * gz <= 0) break
-      tr = f32(tr * color[0]!)
-      tg = f32(tg * color[1]!)
-      tb = f32(tb * color[2]!)
+      brdf.evaluate(dx, dy, dz)
+      if (!(brdf.pdf > 0)) break
+      const cos = (nx * dx + ny * dy + nz * dz) / brdf.pdf
+      tr = f32(tr * brdf.fr * cos)
+      tg = f32(tg * brdf.fg * cos)
+      tb = f32(tb * brdf.fb * cos)
+      camera = false
+      bsdfPdf = brdf.pdf
       if (depth + 1 >= RUSSIAN_ROULETTE_DEPTH) {
         const keep = Math.min(0.95, Math.max(0.05, tr, tg, tb))
         if (rRoulette >= keep) break

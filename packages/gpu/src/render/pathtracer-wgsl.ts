@@ -1,4 +1,5 @@
 import { RAY_EPSILON, RENDER_WORKGROUP, RUSSIAN_ROULETTE_DEPTH } from '../constants.js'
+import { BRDF_WGSL } from './brdf.js'
 import { RNG_WGSL } from './rng.js'
 
 /** Bytes of the path tracer's uniform parameter block (see `Params` in the shader). */
@@ -52,6 +53,7 @@ const FAR = 1e30;
 const EPS = ${RAY_EPSILON};
 
 ${RNG_WGSL}
+${BRDF_WGSL}
 
 struct Hit { t: f32, tri: u32, u: f32, v: f32 }
 
@@ -81,14 +83,6 @@ fn hitTriangle(i: u32, o: vec3f, d: vec3f, best: ptr<function, Hit>) {
   if (t > 0.0 && t < (*best).t) { *best = Hit(t, i, u, v); }
 }
 
-fn orthonormal(n: vec3f) -> mat3x3f {
-  // Duff et al. 2017, "Building an Orthonormal Basis, Revisited".
-  let s = select(-1.0, 1.0, n.z >= 0.0);
-  let a = -1.0 / (s + n.z);
-  let b = n.x * n.y * a;
-  return mat3x3f(vec3f(1.0 + s * n.x * n.x * a, s * b, -s * n.x), vec3f(b, s + n.y * n.y * a, -n.y), n);
-}
-
 struct PathState {
   origin: vec3f,
   dir: vec3f,
@@ -96,9 +90,10 @@ struct PathState {
   radiance: vec3f,
   rng: u32,
   depth: u32,
-  // 1 when the last bounce was a camera ray or a metal reflection: then emission seen next is counted, because
-  // next-event estimation at a diffuse bounce already counted the light it could reach.
-  specular: u32,
+  // 1 for camera rays: emission they hit counts in full. After a bounce it is weighted against next-event
+  // estimation by pdf, the solid-angle pdf that bounce sampled its direction with (multiple importance sampling).
+  camera: u32,
+  pdf: f32,
 }
 
 fn startPath(px: u32, py: u32, s: u32) -> PathState {
@@ -109,7 +104,7 @@ fn startPath(px: u32, py: u32, s: u32) -> PathState {
   let ndcY = 1.0 - ((f32(py) + jy) / f32(params.image.y)) * 2.0;
   let half = params.camPos.w;
   let dir = normalize(params.camForward.xyz + params.camRight.xyz * (ndcX * half * params.camRight.w) + params.camUp.xyz * (ndcY * half));
-  return PathState(params.camPos.xyz, dir, vec3f(1.0), vec3f(0.0), rng, 0u, 1u);
+  return PathState(params.camPos.xyz, dir, vec3f(1.0), vec3f(0.0), rng, 0u, 1u, 0.0);
 }
 
 // The emissive triangle whose cumulative area fraction first exceeds r (binary search of the light CDF).
@@ -195,7 +190,7 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
   let rPick = nextRandom(&rng);
   let r1 = nextRandom(&rng);
   let r2 = nextRandom(&rng);
-  let r3 = nextRandom(&rng);
+  _ = nextRandom(&rng); // spare
   let rRoulette = nextRandom(&rng);
   let rLight = nextRandom(&rng);
   let rU = nextRandom(&rng);
@@ -206,6 +201,7 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
     return out;
   }
   let lightCount = bitcast<u32>(params.camUp.w);
+  let lightArea = params.camForward.w;
   let base = tris[hit.tri * 3u];
   let e1 = tris[hit.tri * 3u + 1u].xyz;
   let e2 = tris[hit.tri * 3u + 2u].xyz;
@@ -223,58 +219,60 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
   }
   var ng = normalize(cross(e1, e2));
   // Surfaces emit from their front face only (counter-clockwise winding, as glTF defines front faces).
-  let front = dot(ng, dir) < 0.0;
-  if (front && ((*path).specular == 1u || lightCount == 0u)) {
-    (*path).radiance += (*path).throughput * emission.xyz;
+  let facing = -dot(ng, dir);
+  if (facing > 0.0) {
+    var w = 1.0;
+    if ((*path).camera == 0u && lightCount > 0u) {
+      w = powerHeuristic((*path).pdf, hit.t * hit.t / (facing * lightArea));
+    }
+    (*path).radiance += (*path).throughput * emission.xyz * w;
+  } else {
+    ng = -ng;
   }
-  if (!front) { ng = -ng; }
   let n0 = normals[hit.tri * 3u].xyz;
   let n1 = normals[hit.tri * 3u + 1u].xyz;
   let n2 = normals[hit.tri * 3u + 2u].xyz;
   var ns = normalize(n0 * (1.0 - hit.u - hit.v) + n1 * hit.u + n2 * hit.v);
   if (dot(ns, ng) < 0.0) { ns = -ns; }
+  let surface = surfaceAt(ns, -dir, color, albedo.w, emission.w);
+  // A shading normal tilted away from the viewer reflects nothing.
+  if (!(surface.nDotV > 0.0)) { return out; }
   let p = (*path).origin + dir * hit.t;
   let origin = p + ng * EPS;
-  var next: vec3f;
-  if (rPick < albedo.w) {
-    let z = 1.0 - 2.0 * r1;
-    let rad = sqrt(max(0.0, 1.0 - z * z));
-    let phi = 2.0 * PI * r2;
-    let fuzz = vec3f(rad * cos(phi), rad * sin(phi), z) * (emission.w * r3);
-    next = normalize(reflect(dir, ns) + fuzz);
-    (*path).specular = 1u;
-  } else {
-    let r = sqrt(r1);
-    let phi = 2.0 * PI * r2;
-    next = normalize(orthonormal(ns) * vec3f(r * cos(phi), r * sin(phi), sqrt(max(0.0, 1.0 - r1))));
-    (*path).specular = 0u;
-    if (lightCount > 0u) {
-      // Next-event estimation: a point on an emissive triangle chosen by area, and a shadow ray to it.
-      let light = pickLight(rLight, lightCount);
-      let lv0 = tris[light * 3u];
-      let le1 = tris[light * 3u + 1u].xyz;
-      let le2 = tris[light * 3u + 2u].xyz;
-      let su = sqrt(rU);
-      let q = lv0.xyz + le1 * (su * (1.0 - rV)) + le2 * (su * rV);
-      let toLight = q - origin;
-      let dist2 = dot(toLight, toLight);
-      let dist = sqrt(dist2);
-      let wi = toLight / dist;
-      let cosS = dot(ns, wi);
-      let cosL = -dot(normalize(cross(le1, le2)), wi);
-      if (cosS > 0.0 && cosL > 0.0 && dot(ng, wi) > 0.0) {
-        let lightEmission = materials[bitcast<u32>(lv0.w) * 3u + 1u].xyz;
-        let g = cosS * cosL * params.camForward.w / (PI * dist2);
-        out.shadow = true;
-        out.shadowOrigin = origin;
-        out.shadowDir = wi;
-        out.shadowMax = dist * (1.0 - 1e-3);
-        out.pending = (*path).throughput * color * lightEmission * g;
-      }
+  if (lightCount > 0u) {
+    // Next-event estimation: a point on an emissive triangle chosen by area, and a shadow ray to it.
+    let light = pickLight(rLight, lightCount);
+    let lv0 = tris[light * 3u];
+    let le1 = tris[light * 3u + 1u].xyz;
+    let le2 = tris[light * 3u + 2u].xyz;
+    let su = sqrt(rU);
+    let q = lv0.xyz + le1 * (su * (1.0 - rV)) + le2 * (su * rV);
+    let toLight = q - origin;
+    let dist2 = dot(toLight, toLight);
+    let dist = sqrt(dist2);
+    let wi = toLight / dist;
+    let cosS = dot(ns, wi);
+    let cosL = -dot(normalize(cross(le1, le2)), wi);
+    if (cosS > 0.0 && cosL > 0.0 && dot(ng, wi) > 0.0) {
+      let brdf = evaluateBrdf(surface, wi);
+      let lightEmission = materials[bitcast<u32>(lv0.w) * 3u + 1u].xyz;
+      let lightPdf = dist2 / (cosL * lightArea);
+      out.shadow = true;
+      out.shadowOrigin = origin;
+      out.shadowDir = wi;
+      out.shadowMax = dist * (1.0 - 1e-3);
+      // The last vertex has no bounce that could find the light, so its light sample counts in full.
+      let w = select(powerHeuristic(lightPdf, brdf.pdf), 1.0, (*path).depth + 1u >= params.tile.w);
+      out.pending = (*path).throughput * brdf.f * lightEmission * (cosS / lightPdf * w);
     }
   }
+  let next = normalize(sampleBrdf(surface, rPick, r1, r2));
   if (dot(next, ng) <= 0.0) { return out; }
-  var throughput = (*path).throughput * color;
+  let brdf = evaluateBrdf(surface, next);
+  if (!(brdf.pdf > 0.0)) { return out; }
+  (*path).camera = 0u;
+  (*path).pdf = brdf.pdf;
+  var throughput = (*path).throughput * brdf.f * (dot(ns, next) / brdf.pdf);
   let depth = (*path).depth;
   if (depth + 1u >= ${RUSSIAN_ROULETTE_DEPTH}u) {
     let keep = clamp(max(throughput.x, max(throughput.y, throughput.z)), 0.05, 0.95);

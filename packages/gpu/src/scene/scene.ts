@@ -4,18 +4,19 @@ export type Vec3 = readonly [number, number, number]
 import type { TextureSampler } from './texture.js'
 
 /**
- * A metallic-roughness material as the path tracer uses it: glTF's factors and its base-color texture. Other
+ * A metallic-roughness material as the path tracer uses it: glTF's factors and its base-color texture, shaded with
+ * the glTF BRDF (GGX specular, Lambertian diffuse under a dielectric Fresnel layer; see `render/brdf.ts`). Other
  * textures (metallic-roughness, normal, emissive, occlusion) and the texture's alpha are not sampled.
  */
 export interface Material {
   readonly name: string
-  /** Linear RGB albedo (glTF baseColorFactor.rgb), multiplied by the base-color texture where there is one. */
+  /** Linear RGB base colour (glTF baseColorFactor.rgb), multiplied by the base-color texture where there is one. */
   readonly baseColor: Vec3
   /** The base-color texture: an index into the scene's textures and how to sample it, at the triangles' UVs. */
   readonly baseColorTexture?: { readonly texture: number } & TextureSampler
-  /** 0 = diffuse, 1 = metal; the path tracer picks metal with this probability. */
+  /** 0 = dielectric, 1 = metal; values between mix the two BRDFs linearly, as glTF defines. */
   readonly metallic: number
-  /** Fuzz of metallic reflection, 0 = mirror. */
+  /** Perceptual roughness: the GGX alpha is its square. 0 gives the sharpest lobe (a mirror). */
   readonly roughness: number
   /** Linear RGB radiance emitted (glTF emissiveFactor). */
   readonly emissive: Vec3

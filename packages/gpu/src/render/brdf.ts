@@ -1,0 +1,308 @@
+/**
+ * glTF 2.0's metallic-roughness BRDF (the specification's Appendix B), as the path tracer evaluates and samples
+ * it. The WGSL kernel runs the same functions ({@link BRDF_WGSL}); the CPU reference runs this class. Change both
+ * together.
+ *
+ * - Specular: GGX (Trowbridge-Reitz) microfacets with alpha = roughness², the height-correlated Smith visibility
+ *   term and Schlick's Fresnel.
+ * - Metal (metallic = 1): the specular lobe with Fresnel from the base colour.
+ * - Dielectric (metallic = 0): Lambertian diffuse in the base colour under a specular layer with F0 = 0.04 (index
+ *   of refraction 1.5); the layer's Fresnel weight comes off the diffuse.
+ * - Between the two, a linear mix by `metallic`, as the specification does.
+ *
+ * Directions are sampled from one of two lobes: the GGX distribution of visible normals (Dupuy and Benyoub 2023,
+ * "Sampling Visible GGX Normals with Spherical Caps") or a cosine-weighted hemisphere. The lobe is picked in
+ * proportion to its Fresnel-weighted share at the viewing angle. The returned pdf is that of the mixture, so the
+ * estimator f·cos/pdf holds whichever lobe drew the direction (one-sample multiple importance sampling).
+ */
+
+/** Specular reflectance at normal incidence of a dielectric with index of refraction 1.5. */
+export const DIELECTRIC_F0 = 0.04
+/**
+ * Smallest GGX alpha (roughness²). A roughness of 0 becomes a very sharp lobe instead of a perfect mirror, so
+ * next-event estimation and multiple importance sampling need no special case for delta reflection.
+ */
+export const MIN_ALPHA = 1e-3
+
+/** Luminance weights (Rec. 709) that size the two lobes. */
+const LUM_R = 0.2126
+const LUM_G = 0.7152
+const LUM_B = 0.0722
+
+/**
+ * The BRDF at one shading point: set it with {@link SurfaceBrdf.set}, then evaluate or sample directions. It keeps
+ * its results in fields, so tracing allocates nothing per bounce. Vectors are unit length, in world space; `v`
+ * points from the surface towards the viewer.
+ */
+export class SurfaceBrdf {
+  // The shading frame: tangent, bitangent and normal.
+  #tx = 0
+  #ty = 0
+  #tz = 0
+  #bx = 0
+  #by = 0
+  #bz = 0
+  #nx = 0
+  #ny = 0
+  #nz = 1
+  #vx = 0
+  #vy = 0
+  #vz = 1
+  #r = 0
+  #g = 0
+  #b = 0
+  #metallic = 0
+  #alpha = MIN_ALPHA
+  /** cos of the angle between the normal and the viewer; the surface reflects nothing when it is not positive. */
+  nDotV = 0
+  /** Probability of sampling the specular lobe. */
+  pSpecular = 0
+  /** The last evaluation: BRDF value per channel and the solid-angle pdf of sampling that direction. */
+  fr = 0
+  fg = 0
+  fb = 0
+  pdf = 0
+  /** The last sampled direction. */
+  lx = 0
+  ly = 0
+  lz = 0
+
+  /** Sets the shading point: normal n, direction to the viewer v, linear base colour, metallic and roughness. */
+  set(
+    nx: number,
+    ny: number,
+    nz: number,
+    vx: number,
+    vy: number,
+    vz: number,
+    r: number,
+    g: number,
+    b: number,
+    metallic: number,
+    roughness: number,
+  ): void {
+    this.#nx = nx
+    this.#ny = ny
+    this.#nz = nz
+    this.#vx = vx
+    this.#vy = vy
+    this.#vz = vz
+    this.#r = r
+    this.#g = g
+    this.#b = b
+    this.#metallic = metallic
+    this.#alpha = Math.max(roughness * roughness, MIN_ALPHA)
+    // Duff et al. 2017, "Building an Orthonormal Basis, Revisited" (the shader's `orthonormal`).
+    const s = nz >= 0 ? 1 : -1
+    const a = -1 / (s + nz)
+    const k = nx * ny * a
+    this.#tx = 1 + s * nx * nx * a
+    this.#ty = s * k
+    this.#tz = -s * nx
+    this.#bx = k
+    this.#by = s + ny * ny * a
+    this.#bz = -ny
+    const nDotV = nx * vx + ny * vy + nz * vz
+    this.nDotV = nDotV
+    const fw = schlickWeight(nDotV)
+    const specular = lerp(DIELECTRIC_F0, r, metallic) * LUM_R + lerp(DIELECTRIC_F0, g, metallic) * LUM_G
+    const spec = specular + lerp(DIELECTRIC_F0, b, metallic) * LUM_B
+    const fresnel = spec + (1 - spec) * fw
+    const diffuse =
+      (1 - metallic) * (1 - (DIELECTRIC_F0 + (1 - DIELECTRIC_F0) * fw)) * (r * LUM_R + g * LUM_G + b * LUM_B)
+    this.pSpecular = fresnel + diffuse > 0 ? fresnel / (fresnel + diffuse) : 1
+  }
+
+  /** Evaluates the BRDF towards l into `fr`, `fg`, `fb` and its sampling pdf into `pdf` (all 0 below the surface). */
+  evaluate(lx: number, ly: number, lz: number): void {
+    const nDotV = this.nDotV
+    const nDotL = this.#nx * lx + this.#ny * ly + this.#nz * lz
+    if (!(nDotL > 0) || !(nDotV > 0)) {
+      this.fr = this.fg = this.fb = this.pdf = 0
+      return
+    }
+    let hx = this.#vx + lx
+    let hy = this.#vy + ly
+    let hz = this.#vz + lz
+    const len = Math.hypot(hx, hy, hz)
+    hx /= len
+    hy /= len
+    hz /= len
+    const nDotH = this.#nx * hx + this.#ny * hy + this.#nz * hz
+    const vDotH = Math.max(this.#vx * hx + this.#vy * hy + this.#vz * hz, 0)
+    const a2 = this.#alpha * this.#alpha
+    const d0 = nDotH * nDotH * (a2 - 1) + 1
+    const d = a2 / (Math.PI * d0 * d0)
+    const vis =
+      0.5 / (nDotL * Math.sqrt(nDotV * nDotV * (1 - a2) + a2) + nDotV * Math.sqrt(nDotL * nDotL * (1 - a2) + a2))
+    const spec = d * vis
+    const fw = schlickWeight(vDotH)
+    const m = this.#metallic
+    const fd = DIELECTRIC_F0 + (1 - DIELECTRIC_F0) * fw
+    // mix(dielectric, metal, m): the dielectric's diffuse under its specular layer, the metal's tinted specular.
+    const dielectric = fd * spec
+    const diffuse = ((1 - fd) * (1 - m)) / Math.PI
+    this.fr = m * (this.#r + (1 - this.#r) * fw) * spec + (1 - m) * dielectric + diffuse * this.#r
+    this.fg = m * (this.#g + (1 - this.#g) * fw) * spec + (1 - m) * dielectric + diffuse * this.#g
+    this.fb = m * (this.#b + (1 - this.#b) * fw) * spec + (1 - m) * dielectric + diffuse * this.#b
+    const g1 = (2 * nDotV) / (nDotV + Math.sqrt(a2 + (1 - a2) * nDotV * nDotV))
+    const pdfSpecular = (g1 * d) / (4 * nDotV)
+    this.pdf = this.pSpecular * pdfSpecular + (1 - this.pSpecular) * (nDotL / Math.PI)
+  }
+
+  /**
+   * Samples a direction into `lx`, `ly`, `lz` from the lobe `pick` chooses (specular when it is below
+   * `pSpecular`), with two more uniform numbers. The caller evaluates it, which also checks that it lies above the
+   * surface.
+   */
+  sample(pick: number, u1: number, u2: number): void {
+    // Both lobes take their azimuth from u1 (the shader computes one sine and cosine for either).
+    const phi = 2 * Math.PI * u1
+    const cos = Math.cos(phi)
+    const sin = Math.sin(phi)
+    let x: number, y: number, z: number
+    if (pick < this.pSpecular) {
+      // The visible normal, in the frame where n = +z, and the view direction mirrored about it.
+      const a = this.#alpha
+      const vx = this.#tx * this.#vx + this.#ty * this.#vy + this.#tz * this.#vz
+      const vy = this.#bx * this.#vx + this.#by * this.#vy + this.#bz * this.#vz
+      const vz = this.nDotV
+      let sx = vx * a
+      let sy = vy * a
+      let sz = vz
+      const sl = Math.hypot(sx, sy, sz)
+      sx /= sl
+      sy /= sl
+      sz /= sl
+      const cz = (1 - u2) * (1 + sz) - sz
+      const sinTheta = Math.sqrt(Math.min(Math.max(1 - cz * cz, 0), 1))
+      let hx = (cos * sinTheta + sx) * a
+      let hy = (sin * sinTheta + sy) * a
+      let hz = cz + sz
+      const hl = Math.hypot(hx, hy, hz)
+      hx /= hl
+      hy /= hl
+      hz /= hl
+      const k = 2 * (vx * hx + vy * hy + vz * hz)
+      x = k * hx - vx
+      y = k * hy - vy
+      z = k * hz - vz
+    } else {
+      const r = Math.sqrt(u2)
+      x = cos * r
+      y = sin * r
+      z = Math.sqrt(Math.max(0, 1 - u2))
+    }
+    this.lx = this.#tx * x + this.#bx * y + this.#nx * z
+    this.ly = this.#ty * x + this.#by * y + this.#ny * z
+    this.lz = this.#tz * x + this.#bz * y + this.#nz * z
+  }
+}
+
+/**
+ * The power heuristic's weight (Veach 1997, β = 2) of a strategy with pdf `a` against one with pdf `b`. The ratio
+ * is capped so that its square stays finite in f32, as the shader computes it.
+ */
+export function powerHeuristic(a: number, b: number): number {
+  const r = Math.min(b / a, 1e15)
+  return 1 / (1 + r * r)
+}
+
+/** Schlick's (1 - cos θ)^5. */
+function schlickWeight(cos: number): number {
+  const x = 1 - Math.min(Math.max(cos, 0), 1)
+  const x2 = x * x
+  return x2 * x2 * x
+}
+
+function lerp(a: number, b: number, t: number): number {
+  return a + (b - a) * t
+}
+
+/** WGSL of the same BRDF; spliced into the path-tracing kernel (see `pathtracer-wgsl.ts`). */
+export const BRDF_WGSL = /* wgsl */ `
+const DIELECTRIC_F0 = ${DIELECTRIC_F0};
+const MIN_ALPHA = ${MIN_ALPHA};
+const LUMINANCE = vec3f(${LUM_R}, ${LUM_G}, ${LUM_B});
+
+// The BRDF at one shading point (see brdf.ts): the shading frame (t, b, n), the direction to the viewer, the base
+// colour, metallic, alpha, n·v and the probability of sampling the specular lobe.
+struct Surface {
+  t: vec3f,
+  b: vec3f,
+  n: vec3f,
+  v: vec3f,
+  base: vec3f,
+  metallic: f32,
+  alpha: f32,
+  nDotV: f32,
+  pSpecular: f32,
+}
+
+struct BrdfValue { f: vec3f, pdf: f32 }
+
+fn schlickWeight(c: f32) -> f32 {
+  let x = 1.0 - clamp(c, 0.0, 1.0);
+  let x2 = x * x;
+  return x2 * x2 * x;
+}
+
+fn surfaceAt(n: vec3f, v: vec3f, base: vec3f, metallic: f32, roughness: f32) -> Surface {
+  let s = select(-1.0, 1.0, n.z >= 0.0);
+  let a = -1.0 / (s + n.z);
+  let k = n.x * n.y * a;
+  let t = vec3f(1.0 + s * n.x * n.x * a, s * k, -s * n.x);
+  let b = vec3f(k, s + n.y * n.y * a, -n.y);
+  let nDotV = dot(n, v);
+  let fw = schlickWeight(nDotV);
+  let spec = dot(mix(vec3f(DIELECTRIC_F0), base, metallic), LUMINANCE);
+  let fresnel = spec + (1.0 - spec) * fw;
+  let diffuse = (1.0 - metallic) * (1.0 - (DIELECTRIC_F0 + (1.0 - DIELECTRIC_F0) * fw)) * dot(base, LUMINANCE);
+  let pSpecular = select(1.0, fresnel / (fresnel + diffuse), fresnel + diffuse > 0.0);
+  return Surface(t, b, n, v, base, metallic, max(roughness * roughness, MIN_ALPHA), nDotV, pSpecular);
+}
+
+fn evaluateBrdf(s: Surface, l: vec3f) -> BrdfValue {
+  let nDotL = dot(s.n, l);
+  if (!(nDotL > 0.0) || !(s.nDotV > 0.0)) { return BrdfValue(vec3f(0.0), 0.0); }
+  let h = normalize(s.v + l);
+  let nDotH = dot(s.n, h);
+  let vDotH = max(dot(s.v, h), 0.0);
+  let a2 = s.alpha * s.alpha;
+  let d0 = nDotH * nDotH * (a2 - 1.0) + 1.0;
+  let d = a2 / (PI * d0 * d0);
+  let vis = 0.5 / (nDotL * sqrt(s.nDotV * s.nDotV * (1.0 - a2) + a2) + s.nDotV * sqrt(nDotL * nDotL * (1.0 - a2) + a2));
+  let spec = d * vis;
+  let fw = schlickWeight(vDotH);
+  let m = s.metallic;
+  let fd = DIELECTRIC_F0 + (1.0 - DIELECTRIC_F0) * fw;
+  let f = m * (s.base + (1.0 - s.base) * fw) * spec + (1.0 - m) * (fd * spec) + ((1.0 - fd) * (1.0 - m) / PI) * s.base;
+  let g1 = 2.0 * s.nDotV / (s.nDotV + sqrt(a2 + (1.0 - a2) * s.nDotV * s.nDotV));
+  let pdf = s.pSpecular * (g1 * d / (4.0 * s.nDotV)) + (1.0 - s.pSpecular) * (nDotL / PI);
+  return BrdfValue(f, pdf);
+}
+
+fn sampleBrdf(s: Surface, pick: f32, u1: f32, u2: f32) -> vec3f {
+  // Both lobes take their azimuth from u1, so one sine and cosine serve whichever lobe a lane picked.
+  let phi = 2.0 * PI * u1;
+  let cs = vec2f(cos(phi), sin(phi));
+  var local: vec3f;
+  if (pick < s.pSpecular) {
+    let a = s.alpha;
+    let v = vec3f(dot(s.t, s.v), dot(s.b, s.v), s.nDotV);
+    let sv = normalize(vec3f(v.xy * a, v.z));
+    let cz = (1.0 - u2) * (1.0 + sv.z) - sv.z;
+    let sinTheta = sqrt(clamp(1.0 - cz * cz, 0.0, 1.0));
+    let h = normalize(vec3f((cs * sinTheta + sv.xy) * a, cz + sv.z));
+    local = 2.0 * dot(v, h) * h - v;
+  } else {
+    local = vec3f(cs * sqrt(u2), sqrt(max(0.0, 1.0 - u2)));
+  }
+  return s.t * local.x + s.b * local.y + s.n * local.z;
+}
+
+fn powerHeuristic(a: f32, b: f32) -> f32 {
+  let r = min(b / a, 1e15);
+  return 1.0 / (1.0 + r * r);
+}
+`
