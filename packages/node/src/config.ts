@@ -51,8 +51,8 @@ export const configSchema = z
         slots: z.number().int().min(1).max(64).default(1),
         /**
          * Misbehave on purpose, for demos and tests: `lazy` renders with 1 sample per pixel (verification catches
-         * it); `crash-mid-job` dies by SIGKILL when an award arrives after one of its tiles was receipted (its
-         * lease lapses; restarted, it is paid exactly once for what it delivered).
+         * it); `crash-mid-job` dies by SIGKILL holding an unfinished tile once another of its tiles was receipted
+         * (its lease lapses; restarted, it is paid exactly once for what it delivered).
          */
         fault: z.enum(['none', 'lazy', 'crash-mid-job']).default('none'),
       })

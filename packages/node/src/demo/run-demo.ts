@@ -172,9 +172,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       minBids: WORKERS.length,
     })
 
-    // worker-2 runs with `--fault crash-mid-job`: once one of its tiles has been receipted, it dies by SIGKILL as its
-    // next award arrives, so the tiles just awarded are surely unfinished. Its lease lapses and they go back to the
-    // auction; restarted on its data directory, it must be paid exactly once for the tiles it delivered.
+    // worker-2 runs with `--fault crash-mid-job`: once one of its tiles has been receipted, it dies by SIGKILL while
+    // it holds an awarded tile it has not delivered. Its lease lapses and that tile goes back to the auction;
+    // restarted on its data directory, it must be paid exactly once for the tiles it delivered.
     const victim = workers[1] as PeerProcess
     await until(
       'worker-2 to crash',

@@ -76,7 +76,7 @@ export function registerNodeStart(node: Command, program: Command, io: CliIo): v
     .addOption(
       new Option(
         '--fault <kind>',
-        'misbehave on purpose, for demos: lazy (1 sample per pixel) or crash-mid-job (SIGKILL on an award once a tile was receipted)',
+        'misbehave on purpose, for demos: lazy (1 sample per pixel) or crash-mid-job (SIGKILL holding an unfinished tile once another was receipted)',
       ).choices(['none', 'lazy', 'crash-mid-job']),
     )
     .option('--verifier <peer-id...>', 'third peers that may check results for this creator and arbitrate')
@@ -98,14 +98,25 @@ export function registerNodeStart(node: Command, program: Command, io: CliIo): v
       const peer = await Peer.start({ dir, config, identity: opened.identity, logger })
       if (config.worker.fault === 'crash-mid-job') {
         // Die holding unfinished tiles once at least one delivered tile has been receipted: the lease lapses and the
-        // tiles are reassigned, and the restarted peer must still be paid exactly once for what it delivered.
+        // tiles are reassigned, and the restarted peer must still be paid exactly once for what it delivered. Both
+        // orders count (the receipt while a tile is in hand, or an award after the receipt): a loaded machine
+        // delays receipts until no award is left to come.
         let receipted = false
+        let unfinished = 0
+        const crash = (): void => {
+          if (receipted && unfinished > 0) process.kill(process.pid, 'SIGKILL')
+        }
         peer.node.bus.onMessage(({ message }) => {
-          if (message.type === 'receipt' && message.body.worker === peer.node.peerId.toString()) receipted = true
+          if (message.type !== 'receipt' || message.body.worker !== peer.node.peerId.toString()) return
+          receipted = true
+          crash()
         })
-        peer.scheduler.on('award:received', () => {
-          if (receipted) process.kill(process.pid, 'SIGKILL')
+        peer.scheduler.on('award:received', (e) => {
+          unfinished += e.taskIds.length
+          crash()
         })
+        peer.scheduler.on('result:sent', () => unfinished--)
+        peer.scheduler.on('task:aborted', () => unfinished--)
       }
       const api = new ApiServer(peer, { ...config.api, token: await readApiToken(dir) })
       const address = await api.listen()
