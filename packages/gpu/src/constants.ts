@@ -6,7 +6,7 @@ export { MAX_IMAGE_SIDE, MAX_SAMPLES_PER_PIXEL } from '@tessera/core'
 export const MAX_SCENE_BYTES = 256 * 1024 * 1024
 /** Most triangles in one scene: bounds CPU BVH build time and GPU memory. */
 export const MAX_SCENE_TRIANGLES = 4_000_000
-/** Widest or tallest base-color texture accepted, texels (checked from the image header before decoding). */
+/** Widest or tallest texture accepted, texels (checked from the image header before decoding). */
 export const MAX_TEXTURE_SIDE = 8192
 /** Most texels of all of a scene's textures together: 64 MB of RGBA8 on the device. */
 export const MAX_SCENE_TEXELS = 16 * 1024 * 1024

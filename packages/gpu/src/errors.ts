@@ -32,7 +32,10 @@ export type GpuErrorCode =
   | 'GPU__SHAPE_MISMATCH'
   /** A model input is missing, unknown or of the wrong data type. */
   | 'GPU__INVALID_MODEL_INPUT'
-  /** A texture's image is in a format the loader does not decode (PNG and JPEG are). */
+  /**
+   * A texture the loader cannot use: an image neither PNG nor JPEG, or a material whose textures are sampled at
+   * different texture coordinates.
+   */
   | 'GPU__UNSUPPORTED_TEXTURE'
 
 /** An error raised by `@tessera/gpu`. */

@@ -53,6 +53,21 @@ describe('path tracer', () => {
     // The ceiling panel's two triangles are the lights that next-event estimation samples by area.
     expect(scene.lightCount).toBe(2)
     expect(scene.lightArea).toBeCloseTo(0.9, 5)
+    // The room's walls and lamp face into the room (counter-clockwise fronts), so emission on any of them shows.
+    const bits = new Uint32Array(scene.triangles.buffer)
+    const room = new Set(
+      ['white', 'red', 'green', 'light'].map((n) => scene.materialList.findIndex((m) => m.name === n)),
+    )
+    let walls = 0
+    for (let i = 0; i < scene.triangleCount; i++) {
+      if (!room.has(bits[i * 12 + 3]!)) continue
+      const t = scene.triangles.subarray(i * 12, i * 12 + 12)
+      const n = [t[5]! * t[10]! - t[6]! * t[9]!, t[6]! * t[8]! - t[4]! * t[10]!, t[4]! * t[9]! - t[5]! * t[8]!]
+      const toCenter = [0, 1, 0].map((c, k) => c - (t[k]! + (t[4 + k]! + t[8 + k]!) / 3))
+      expect(n[0]! * toCenter[0]! + n[1]! * toCenter[1]! + n[2]! * toCenter[2]!).toBeGreaterThan(0)
+      walls++
+    }
+    expect(walls).toBe(12)
   })
 
   it('should render a 256x256 frame that is not black', () => {

@@ -1,4 +1,5 @@
 import { Document, TextureInfo, WebIO } from '@gltf-transform/core'
+import type { Material as GltfMaterial } from '@gltf-transform/core'
 import { KHRMaterialsEmissiveStrength, KHRTextureTransform } from '@gltf-transform/extensions'
 import { encode as encodePng } from 'fast-png'
 import jpeg from 'jpeg-js'
@@ -176,9 +177,9 @@ describe('textured rendering', () => {
       wrapT: WrapMode.repeat,
       linear: true,
     })
-    expect(scene.uvOffset).toBe(scene.lutOffset + 256)
-    // Lights, the sRGB table, 6 coordinates per triangle and the 64x64 texels.
-    expect(scene.aux.length).toBe(scene.lightCount * 2 + 256 + scene.triangleCount * 6 + 64 * 64)
+    expect(scene.uvOffset).toBe(scene.lutOffset + 512)
+    // Lights, the sRGB and unorm tables, 6 coordinates per triangle and the 64x64 texels.
+    expect(scene.aux.length).toBe(scene.lightCount * 2 + 512 + scene.triangleCount * 6 + 64 * 64)
   })
 
   it('should show the checkerboard: the floor differs from the untextured scene far more than the ceiling', async () => {
@@ -269,6 +270,102 @@ describe('textured rendering', () => {
     // The floor's corners had u, v in {0, 2}: scaled by 2 and shifted by 0.5 in u.
     expect([...us].sort((a, b) => a - b)).toEqual([0.5, 4.5])
     expect([...vs].sort((a, b) => a - b)).toEqual([0, 4])
+  })
+})
+
+describe('metallic-roughness and emissive textures', () => {
+  let engine: Engine
+
+  beforeAll(async () => {
+    engine = await createEngine()
+  })
+
+  afterAll(() => {
+    engine.destroy()
+  })
+
+  /** A 2x2 PNG of one RGBA colour. */
+  const solid = (rgba: number[]): Uint8Array =>
+    encodePng({ width: 2, height: 2, data: Uint8Array.from([...rgba, ...rgba, ...rgba, ...rgba]), channels: 4 })
+
+  /** The textured test room with its floor material changed by `edit`. */
+  const room = async (edit: (doc: Document, floor: GltfMaterial) => void): Promise<Scene> => {
+    const doc = generateSceneDocument({ texturedFloor: true, spheres: 1, subdivisions: 1 })
+    const floor = doc
+      .getRoot()
+      .listMaterials()
+      .find((m) => m.getName() === 'floor')!
+    edit(doc, floor)
+    return loadScene(await new WebIO().writeBinary(doc))
+  }
+  const texture = (doc: Document, png: Uint8Array) => doc.createTexture().setImage(png).setMimeType('image/png')
+  const tile = { frame: 2, imageWidth: 48, imageHeight: 48, x: 0, y: 0, width: 48, height: 48, samples: 4 }
+  const bits = (t: RenderedTile): Buffer => Buffer.from(t.pixels.buffer, t.pixels.byteOffset, t.pixels.byteLength)
+
+  it('should scale metallic by the blue channel and roughness by the green, as linear data', async () => {
+    // Factors (1, 1) under a texture of blue 0 and green 255 are a dielectric of roughness 1: the same bits.
+    const dielectric = await room((doc, floor) =>
+      floor
+        .setMetallicFactor(1)
+        .setRoughnessFactor(1)
+        .setMetallicRoughnessTexture(texture(doc, solid([0, 255, 0, 255]))),
+    )
+    const plain = await room((_, floor) => floor.setMetallicFactor(0).setRoughnessFactor(1))
+    expect(dielectric.materialList.find((m) => m.name === 'floor')?.metallicRoughnessTexture).toMatchObject({
+      texture: 1,
+    })
+    expect(bits(await engine.renderTile({ ...tile, scene: dielectric }))).toEqual(
+      bits(await engine.renderTile({ ...tile, scene: plain })),
+    )
+    // Green 128 is roughness 128/255, not the sRGB decoding of 128 (0.216): the texture holds data, not colour.
+    const glossy = await room((doc, floor) =>
+      floor
+        .setMetallicFactor(1)
+        .setRoughnessFactor(1)
+        .setMetallicRoughnessTexture(texture(doc, solid([0, 128, 255, 255]))),
+    )
+    const factors = await room((_, floor) => floor.setMetallicFactor(1).setRoughnessFactor(128 / 255))
+    const a = await engine.renderTile({ ...tile, scene: glossy })
+    expect(bits(a)).toEqual(bits(await engine.renderTile({ ...tile, scene: factors })))
+    expect(bits(a)).not.toEqual(bits(await engine.renderTile({ ...tile, scene: plain })))
+    expect(psnr(a.pixels, renderTileCpu({ ...tile, scene: glossy }).pixels)).toBeGreaterThanOrEqual(
+      TOLERANCE.render.minDb,
+    )
+  })
+
+  it('should multiply emission by the emissive texture, in hits and in light samples', async () => {
+    // A white emissive texture is the factor alone, bit for bit.
+    const white = await room((doc, floor) =>
+      floor.setEmissiveFactor([0.5, 0.5, 0.5]).setEmissiveTexture(texture(doc, solid([255, 255, 255, 255]))),
+    )
+    const factor = await room((_, floor) => floor.setEmissiveFactor([0.5, 0.5, 0.5]))
+    expect(bits(await engine.renderTile({ ...tile, scene: white }))).toEqual(
+      bits(await engine.renderTile({ ...tile, scene: factor })),
+    )
+    // A glowing checkerboard floor (its own base-color checkerboard as emission) is a light source: the top rows,
+    // ceiling and lamp, get brighter (1.3 times here); the GPU's light samples read the texture as the CPU's do.
+    const glowing = await room((_, floor) => {
+      floor.setEmissiveFactor([1, 1, 1]).setEmissiveTexture(floor.getBaseColorTexture())
+    })
+    expect(glowing.lightCount).toBe(4)
+    const gpu = await engine.renderTile({ ...tile, scene: glowing })
+    const cpu = renderTileCpu({ ...tile, scene: glowing })
+    expect(psnr(gpu.pixels, cpu.pixels)).toBeGreaterThanOrEqual(TOLERANCE.render.minDb)
+    const plain = await engine.renderTile({ ...tile, scene: await room(() => undefined) })
+    const ceiling = (t: RenderedTile): number =>
+      t.pixels.subarray(0, 6 * 48 * 4).reduce((sum, v, i) => (i % 4 === 3 ? sum : sum + v), 0)
+    expect(ceiling(gpu)).toBeGreaterThan(1.2 * ceiling(plain))
+  })
+
+  it('should refuse a material whose textures use different texture coordinates', async () => {
+    const load = room((doc, floor) => {
+      floor.setMetallicRoughnessTexture(texture(doc, solid([0, 255, 0, 255])))
+      floor.getMetallicRoughnessTextureInfo()!.setTexCoord(1)
+    })
+    await expect(load).rejects.toMatchObject({
+      code: 'GPU__UNSUPPORTED_TEXTURE',
+      context: { slots: ['baseColorTexture', 'metallicRoughnessTexture'] },
+    })
   })
 })
 

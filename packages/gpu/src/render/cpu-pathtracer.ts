@@ -1,6 +1,7 @@
 import { RAY_EPSILON, RUSSIAN_ROULETTE_DEPTH } from '../constants.js'
 import type { Scene } from '../scene/scene.js'
-import { sampleTexture } from '../scene/texture.js'
+import { MATERIAL_FLOATS } from '../scene/scene.js'
+import { sampleTexture, SRGB_TO_LINEAR, UNORM_TO_FLOAT } from '../scene/texture.js'
 import { powerHeuristic, SurfaceBrdf } from './brdf.js'
 import { pcgHash, sampleSeed } from './rng.js'
 import { resolveTile } from './tile.js'
@@ -63,9 +64,17 @@ class CpuTracer {
   readonly #aux: Uint32Array
   readonly #uvs: Float32Array
   readonly #uvOffset: number
-  /** The hit's albedo: the material's base colour times its texture. */
+  /** The hit's material (see `#material`): base colour, emission, metallic and roughness after textures. */
   readonly #color = new Float64Array(3)
+  readonly #emitted = new Float64Array(3)
+  #metallic = 0
+  #roughness = 0
   readonly #texColor = new Float64Array(3)
+  /** The sampled light's emission. */
+  readonly #lightColor = new Float64Array(3)
+  // Texture coordinates of the last `#triangleUv`.
+  #tu = 0
+  #tv = 0
   readonly #brdf = new SurfaceBrdf()
   /** Camera position, right, up, forward as the shader's uniform block holds them (f32). */
   readonly #camera: Float32Array
@@ -176,8 +185,10 @@ class CpuTracer {
         break
       }
       const ti = this.#tri * 12
-      const m = triBits[ti + 3]! * 12
-      const color = this.#albedo(m)
+      const m = triBits[ti + 3]! * MATERIAL_FLOATS
+      this.#material(m)
+      const color = this.#color
+      const emitted = this.#emitted
       const e1x = tris[ti + 4]!,
         e1y = tris[ti + 5]!,
         e1z = tris[ti + 6]!
@@ -195,9 +206,9 @@ class CpuTracer {
       if (facing > 0) {
         const w =
           camera || lightCount === 0 ? 1 : powerHeuristic(bsdfPdf, (this.#t * this.#t) / (facing * this.#lightArea))
-        lr = f32(lr + tr * mats[m + 4]! * w)
-        lg = f32(lg + tg * mats[m + 5]! * w)
-        lb = f32(lb + tb * mats[m + 6]! * w)
+        lr = f32(lr + tr * emitted[0]! * w)
+        lg = f32(lg + tg * emitted[1]! * w)
+        lb = f32(lb + tb * emitted[2]! * w)
       } else {
         gx = -gx
         gy = -gy
@@ -218,7 +229,7 @@ class CpuTracer {
         ny = -ny
         nz = -nz
       }
-      brdf.set(nx, ny, nz, -dx, -dy, -dz, color[0]!, color[1]!, color[2]!, mats[m + 3]!, mats[m + 7]!)
+      brdf.set(nx, ny, nz, -dx, -dy, -dz, color[0]!, color[1]!, color[2]!, this.#metallic, this.#roughness)
       // A shading normal tilted away from the viewer reflects nothing.
       if (!(brdf.nDotV > 0)) break
       const px = f32(ox + dx * this.#t)
@@ -229,8 +240,8 @@ class CpuTracer {
       const qz = f32(pz + gz * RAY_EPSILON)
       if (lightCount > 0) {
         // Next-event estimation, as in the shader: a point on an emissive triangle by area, and a shadow ray.
-        const light = this.#pickLight(rLight)
-        const lo = light * 12
+        const lightTri = this.#pickLight(rLight)
+        const lo = lightTri * 12
         const su = Math.sqrt(rU)
         const wa = su * (1 - rV)
         const wb = su * rV
@@ -258,14 +269,21 @@ class CpuTracer {
           this.#intersect(qx, qy, qz, wx, wy, wz, f32(dist * (1 - 1e-3)), true)
           this.rays++
           if (this.#tri === NO_HIT) {
-            const le = triBits[lo + 3]! * 12
+            const le = triBits[lo + 3]! * MATERIAL_FLOATS
+            const light = this.#lightColor
+            for (let k = 0; k < 3; k++) light[k] = mats[le + 4 + k]!
+            if (this.#materialBits[le + 19] !== 0) {
+              this.#triangleUv(lightTri, wa, wb)
+              this.#texture(le + 16, this.#texColor, SRGB_TO_LINEAR)
+              for (let k = 0; k < 3; k++) light[k] = f32(light[k]! * this.#texColor[k]!)
+            }
             const lightPdf = dist2 / (cosL * this.#lightArea)
             // The last vertex has no bounce that could find the light, so its light sample counts in full.
             const w = depth + 1 >= this.#maxDepth ? 1 : powerHeuristic(lightPdf, brdf.pdf)
             const k = (cosS / lightPdf) * w
-            lr = f32(lr + tr * brdf.fr * mats[le + 4]! * k)
-            lg = f32(lg + tg * brdf.fg * mats[le + 5]! * k)
-            lb = f32(lb + tb * brdf.fb * mats[le + 6]! * k)
+            lr = f32(lr + tr * brdf.fr * light[0]! * k)
+            lg = f32(lg + tg * brdf.fg * light[1]! * k)
+            lb = f32(lb + tb * brdf.fb * light[2]! * k)
           }
         }
       }
@@ -299,24 +317,47 @@ class CpuTracer {
     this.b = lb
   }
 
-  /** The albedo at the last hit of material row `m`: base colour times the texture at the hit's UV, if any. */
-  #albedo(m: number): Float64Array {
+  /**
+   * The material of row `m` at the last hit, into `#color`, `#emitted`, `#metallic` and `#roughness`: its factors
+   * times its textures at the hit's UV, as the shader's `shade` does.
+   */
+  #material(m: number): void {
     const mats = this.#materials
     const color = this.#color
-    color[0] = mats[m]!
-    color[1] = mats[m + 1]!
-    color[2] = mats[m + 2]!
+    const emitted = this.#emitted
+    for (let k = 0; k < 3; k++) {
+      color[k] = mats[m + k]!
+      emitted[k] = mats[m + 4 + k]!
+    }
+    this.#metallic = mats[m + 3]!
+    this.#roughness = mats[m + 7]!
     const bits = this.#materialBits
-    if (bits[m + 11] === 0) return color
-    const o = this.#uvOffset + this.#tri * 6
-    const uv = this.#uvs
-    const w0 = f32(1 - this.#u - this.#v)
-    const u = f32(uv[o]! * w0 + uv[o + 2]! * this.#u + uv[o + 4]! * this.#v)
-    const v = f32(uv[o + 1]! * w0 + uv[o + 3]! * this.#u + uv[o + 5]! * this.#v)
+    if ((bits[m + 11]! | bits[m + 15]! | bits[m + 19]!) === 0) return
+    this.#triangleUv(this.#tri, this.#u, this.#v)
     const tex = this.#texColor
-    sampleTexture(this.#aux, bits[m + 8]!, bits[m + 9]!, bits[m + 10]!, bits[m + 11]!, u, v, tex)
-    for (let k = 0; k < 3; k++) color[k] = f32(color[k]! * tex[k]!)
-    return color
+    if (this.#texture(m + 8, tex, SRGB_TO_LINEAR)) for (let k = 0; k < 3; k++) color[k] = f32(color[k]! * tex[k]!)
+    if (this.#texture(m + 12, tex, UNORM_TO_FLOAT)) {
+      this.#roughness = f32(this.#roughness * tex[1]!)
+      this.#metallic = f32(this.#metallic * tex[2]!)
+    }
+    if (this.#texture(m + 16, tex, SRGB_TO_LINEAR)) for (let k = 0; k < 3; k++) emitted[k] = f32(emitted[k]! * tex[k]!)
+  }
+
+  /** Samples the texture of material word `row` at `#tu`, `#tv` into `out`; false when there is none. */
+  #texture(row: number, out: Float64Array, table: Float32Array): boolean {
+    const bits = this.#materialBits
+    if (bits[row + 3] === 0) return false
+    sampleTexture(this.#aux, bits[row]!, bits[row + 1]!, bits[row + 2]!, bits[row + 3]!, this.#tu, this.#tv, out, table)
+    return true
+  }
+
+  /** The texture coordinates at barycentrics (u, v) of triangle `tri`, into `#tu`, `#tv` (the shader's `triangleUv`). */
+  #triangleUv(tri: number, u: number, v: number): void {
+    const o = this.#uvOffset + tri * 6
+    const uv = this.#uvs
+    const w0 = f32(1 - u - v)
+    this.#tu = f32(uv[o]! * w0 + uv[o + 2]! * u + uv[o + 4]! * v)
+    this.#tv = f32(uv[o + 1]! * w0 + uv[o + 3]! * u + uv[o + 5]! * v)
   }
 
   /** The emissive triangle whose cumulative area fraction first exceeds r (the shader's binary search). */

@@ -1,4 +1,5 @@
 import { RAY_EPSILON, RENDER_WORKGROUP, RUSSIAN_ROULETTE_DEPTH } from '../constants.js'
+import { MATERIAL_ROWS } from '../scene/scene.js'
 import { BRDF_WGSL } from './brdf.js'
 import { RNG_WGSL } from './rng.js'
 
@@ -17,7 +18,7 @@ struct Params {
   camForward: vec4f, // xyz, total light area
   background: vec4f,
   groups: vec4u,     // sample groups in this dispatch, finalize (1 = the last groups: write the mean)
-  aux: vec4u,        // word offsets in aux of the sRGB table and the texture coordinates (textured scenes)
+  aux: vec4u,        // word offsets in aux of the decoding tables and the texture coordinates (textured scenes)
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -135,10 +136,10 @@ fn wrapIndex(i: i32, n: i32, mode: u32) -> u32 {
   return u32(clamp(i, 0, n - 1));
 }
 
-// A texel's linear RGB, through the sRGB table (exact, and the same on every driver).
-fn texel(first: u32, width: u32, x: u32, y: u32) -> vec3f {
+// A texel's RGB through the decoding table at word lut of aux (sRGB to linear light, or bytes to [0, 1]): exact,
+// and the same on every driver.
+fn texel(first: u32, width: u32, x: u32, y: u32, lut: u32) -> vec3f {
   let c = aux[first + y * width + x];
-  let lut = params.aux.x;
   return vec3f(
     bitcast<f32>(aux[lut + (c & 255u)]),
     bitcast<f32>(aux[lut + ((c >> 8u) & 255u)]),
@@ -146,14 +147,15 @@ fn texel(first: u32, width: u32, x: u32, y: u32) -> vec3f {
   );
 }
 
-// The base-color texture at uv; tex is the material's texture row (first texel, width, height, sampler bits).
-fn textureColor(tex: vec4u, uv: vec2f) -> vec3f {
+// A material's texture at uv; tex is its texture row (first texel, width, height, sampler bits), lut the table that
+// decodes its bytes.
+fn textureColor(tex: vec4u, uv: vec2f, lut: u32) -> vec3f {
   let w = tex.y;
   let h = tex.z;
   let su = wrapUnit(uv.x, tex.w & 3u) * f32(w);
   let sv = wrapUnit(uv.y, (tex.w >> 2u) & 3u) * f32(h);
   if ((tex.w & 16u) == 0u) {
-    return texel(tex.x, w, min(u32(su), w - 1u), min(u32(sv), h - 1u));
+    return texel(tex.x, w, min(u32(su), w - 1u), min(u32(sv), h - 1u), lut);
   }
   let fx = su - 0.5;
   let fy = sv - 0.5;
@@ -165,9 +167,18 @@ fn textureColor(tex: vec4u, uv: vec2f) -> vec3f {
   let xb = wrapIndex(i32(x0) + 1, i32(w), tex.w & 3u);
   let ya = wrapIndex(i32(y0), i32(h), (tex.w >> 2u) & 3u);
   let yb = wrapIndex(i32(y0) + 1, i32(h), (tex.w >> 2u) & 3u);
-  let top = texel(tex.x, w, xa, ya) * (1.0 - ax) + texel(tex.x, w, xb, ya) * ax;
-  let bottom = texel(tex.x, w, xa, yb) * (1.0 - ax) + texel(tex.x, w, xb, yb) * ax;
+  let top = texel(tex.x, w, xa, ya, lut) * (1.0 - ax) + texel(tex.x, w, xb, ya, lut) * ax;
+  let bottom = texel(tex.x, w, xa, yb, lut) * (1.0 - ax) + texel(tex.x, w, xb, yb, lut) * ax;
   return top * (1.0 - ay) + bottom * ay;
+}
+
+// The texture coordinates at barycentrics (u, v) of triangle tri (textured scenes only).
+fn triangleUv(tri: u32, u: f32, v: f32) -> vec2f {
+  let o = params.aux.y + tri * 6u;
+  let uv0 = vec2f(bitcast<f32>(aux[o]), bitcast<f32>(aux[o + 1u]));
+  let uv1 = vec2f(bitcast<f32>(aux[o + 2u]), bitcast<f32>(aux[o + 3u]));
+  let uv2 = vec2f(bitcast<f32>(aux[o + 4u]), bitcast<f32>(aux[o + 5u]));
+  return uv0 * (1.0 - u - v) + uv1 * u + uv2 * v;
 }
 
 // What shading a hit decided: whether the path ended, and the shadow ray of next-event estimation, if any.
@@ -206,16 +217,25 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
   let e1 = tris[hit.tri * 3u + 1u].xyz;
   let e2 = tris[hit.tri * 3u + 2u].xyz;
   let m = bitcast<u32>(base.w);
-  let albedo = materials[m * 3u];
-  let emission = materials[m * 3u + 1u];
-  let tex = bitcast<vec4u>(materials[m * 3u + 2u]);
+  let albedo = materials[m * ${MATERIAL_ROWS}u];
+  let emission = materials[m * ${MATERIAL_ROWS}u + 1u];
   var color = albedo.xyz;
-  if (tex.w != 0u) {
-    let uvs = params.aux.y + hit.tri * 6u;
-    let uv0 = vec2f(bitcast<f32>(aux[uvs]), bitcast<f32>(aux[uvs + 1u]));
-    let uv1 = vec2f(bitcast<f32>(aux[uvs + 2u]), bitcast<f32>(aux[uvs + 3u]));
-    let uv2 = vec2f(bitcast<f32>(aux[uvs + 4u]), bitcast<f32>(aux[uvs + 5u]));
-    color *= textureColor(tex, uv0 * (1.0 - hit.u - hit.v) + uv1 * hit.u + uv2 * hit.v);
+  var metallic = albedo.w;
+  var roughness = emission.w;
+  var emitted = emission.xyz;
+  let baseTex = bitcast<vec4u>(materials[m * ${MATERIAL_ROWS}u + 2u]);
+  let mrTex = bitcast<vec4u>(materials[m * ${MATERIAL_ROWS}u + 3u]);
+  let emissiveTex = bitcast<vec4u>(materials[m * ${MATERIAL_ROWS}u + 4u]);
+  if ((baseTex.w | mrTex.w | emissiveTex.w) != 0u) {
+    let uv = triangleUv(hit.tri, hit.u, hit.v);
+    if (baseTex.w != 0u) { color *= textureColor(baseTex, uv, params.aux.x); }
+    if (mrTex.w != 0u) {
+      // glTF: roughness in green, metalness in blue, both linear.
+      let mr = textureColor(mrTex, uv, params.aux.x + 256u);
+      roughness *= mr.y;
+      metallic *= mr.z;
+    }
+    if (emissiveTex.w != 0u) { emitted *= textureColor(emissiveTex, uv, params.aux.x); }
   }
   var ng = normalize(cross(e1, e2));
   // Surfaces emit from their front face only (counter-clockwise winding, as glTF defines front faces).
@@ -225,7 +245,7 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
     if ((*path).camera == 0u && lightCount > 0u) {
       w = powerHeuristic((*path).pdf, hit.t * hit.t / (facing * lightArea));
     }
-    (*path).radiance += (*path).throughput * emission.xyz * w;
+    (*path).radiance += (*path).throughput * emitted * w;
   } else {
     ng = -ng;
   }
@@ -234,7 +254,7 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
   let n2 = normals[hit.tri * 3u + 2u].xyz;
   var ns = normalize(n0 * (1.0 - hit.u - hit.v) + n1 * hit.u + n2 * hit.v);
   if (dot(ns, ng) < 0.0) { ns = -ns; }
-  let surface = surfaceAt(ns, -dir, color, albedo.w, emission.w);
+  let surface = surfaceAt(ns, -dir, color, metallic, roughness);
   // A shading normal tilted away from the viewer reflects nothing.
   if (!(surface.nDotV > 0.0)) { return out; }
   let p = (*path).origin + dir * hit.t;
@@ -255,7 +275,12 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
     let cosL = -dot(normalize(cross(le1, le2)), wi);
     if (cosS > 0.0 && cosL > 0.0 && dot(ng, wi) > 0.0) {
       let brdf = evaluateBrdf(surface, wi);
-      let lightEmission = materials[bitcast<u32>(lv0.w) * 3u + 1u].xyz;
+      let lm = bitcast<u32>(lv0.w) * ${MATERIAL_ROWS}u;
+      var lightEmission = materials[lm + 1u].xyz;
+      let lightTex = bitcast<vec4u>(materials[lm + 4u]);
+      if (lightTex.w != 0u) {
+        lightEmission *= textureColor(lightTex, triangleUv(light, su * (1.0 - rV), su * rV), params.aux.x);
+      }
       let lightPdf = dist2 / (cosL * lightArea);
       out.shadow = true;
       out.shadowOrigin = origin;

@@ -89,13 +89,14 @@ export function generateSceneDocument(options: GenerateSceneOptions = {}): Docum
   const green = material('green', [0.12, 0.45, 0.15])
   const lamp = material('light', [0.78, 0.78, 0.78], 0, 1, [light, light, light])
 
-  // The room spans x in [-1, 1], y in [0, 2], z in [-1, 1]; its front (z = +1) is open towards the camera.
+  // The room spans x in [-1, 1], y in [0, 2], z in [-1, 1]; its front (z = +1) is open towards the camera. Corners
+  // run counter-clockwise seen from the room, so every front face (glTF's winding) faces in.
   const quads: Array<[GltfMaterial, number[]]> = [
-    [white, [-1, 0, -1, 1, 0, -1, 1, 0, 1, -1, 0, 1]], // floor, facing +y
-    [white, [-1, 2, 1, 1, 2, 1, 1, 2, -1, -1, 2, -1]], // ceiling, facing -y
-    [white, [-1, 0, -1, -1, 2, -1, 1, 2, -1, 1, 0, -1]], // back wall, facing +z
-    [red, [-1, 0, 1, -1, 2, 1, -1, 2, -1, -1, 0, -1]], // left wall, facing +x
-    [green, [1, 0, -1, 1, 2, -1, 1, 2, 1, 1, 0, 1]], // right wall, facing -x
+    [white, [-1, 0, -1, -1, 0, 1, 1, 0, 1, 1, 0, -1]], // floor, facing +y
+    [white, [-1, 2, 1, -1, 2, -1, 1, 2, -1, 1, 2, 1]], // ceiling, facing -y
+    [white, [-1, 0, -1, 1, 0, -1, 1, 2, -1, -1, 2, -1]], // back wall, facing +z
+    [red, [-1, 0, 1, -1, 0, -1, -1, 2, -1, -1, 2, 1]], // left wall, facing +x
+    [green, [1, 0, -1, 1, 0, 1, 1, 2, 1, 1, 2, -1]], // right wall, facing -x
     [lamp, [-0.5, 1.98, -0.6, 0.5, 1.98, -0.6, 0.5, 1.98, 0.3, -0.5, 1.98, 0.3]], // light, facing -y
   ]
   if (options.texturedFloor === true) {
@@ -105,7 +106,7 @@ export function generateSceneDocument(options: GenerateSceneOptions = {}): Docum
     quads[0] = [floor, quads[0]![1]]
   }
   for (const [mat, corners] of quads) {
-    const uv = mat.getBaseColorTexture() === null ? undefined : [0, 0, 2, 0, 2, 2, 0, 2]
+    const uv = mat.getBaseColorTexture() === null ? undefined : [0, 0, 0, 2, 2, 2, 2, 0]
     const node = doc.createNode(mat.getName()).setMesh(quadMesh(doc, buffer, mat, corners, uv))
     scene.addChild(node)
   }

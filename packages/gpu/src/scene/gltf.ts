@@ -13,7 +13,7 @@ import { logger } from '@libp2p/logger'
 import { MAX_SCENE_BYTES, MAX_SCENE_TEXELS, MAX_SCENE_TRIANGLES } from '../constants.js'
 import { GpuError } from '../errors.js'
 import { packScene } from './pack.js'
-import type { Camera, Material, Scene, Vec3 } from './scene.js'
+import type { Camera, Material, MaterialTexture, Scene, TextureSlot, Vec3 } from './scene.js'
 import { decodeTexture, WrapMode, type Texture, type TextureSampler } from './texture.js'
 
 const log = logger('tessera:gpu:gltf')
@@ -48,11 +48,13 @@ const DEFAULT_MATERIAL: Material = {
 /**
  * Loads a glTF 2.0 asset (.glb bytes, .gltf JSON bytes with embedded data URIs, or a file path on Node) into a
  * path-traceable {@link Scene}: meshes of the default scene with their node transforms, metallic-roughness and
- * emissive factors, base-color textures (PNG or JPEG, sampled at their texture coordinates with the glTF sampler's
- * wrap modes and nearest or bilinear filtering) and the first perspective camera.
+ * emissive factors, base-color, metallic-roughness and emissive textures (PNG or JPEG, sampled at their texture
+ * coordinates with the glTF sampler's wrap modes and nearest or bilinear filtering) and the first perspective
+ * camera.
  *
  * @throws GPU__MALFORMED_SCENE when the asset does not parse or holds nothing to draw; GPU__SCENE_TOO_LARGE past
- * the triangle or texel bounds; GPU__UNSUPPORTED_TEXTURE for a texture that is neither PNG nor JPEG
+ * the triangle or texel bounds; GPU__UNSUPPORTED_TEXTURE for a texture that is neither PNG nor JPEG, or for a
+ * material whose textures use different texture coordinates
  */
 export async function loadScene(source: Uint8Array | string): Promise<Scene> {
   return sceneFromDocument(await readDocument(source))
@@ -150,6 +152,8 @@ export function sceneFromDocument(doc: Document): Scene {
     return index
   }
 
+  // Per material: the texture coordinates its textures are sampled at (undefined without textures).
+  const materialUv: Array<UvSet | undefined> = []
   const materialOf = (m: GltfMaterial | null): number => {
     const key = m ?? DEFAULT_MATERIAL
     let index = materialIndex.get(key)
@@ -157,6 +161,7 @@ export function sceneFromDocument(doc: Document): Scene {
       index = materials.length
       materialIndex.set(key, index)
       materials.push(m == null ? DEFAULT_MATERIAL : toMaterial(m, textureOf))
+      materialUv.push(m == null ? undefined : uvSetOf(m))
     }
     return index
   }
@@ -187,16 +192,18 @@ export function sceneFromDocument(doc: Document): Scene {
           })
         }
         const mat = materialOf(prim.getMaterial())
-        const info = prim.getMaterial()?.getBaseColorTextureInfo() ?? null
-        const transform = info?.getExtension<Transform>('KHR_texture_transform') ?? null
-        const texCoord = transform?.getTexCoord() ?? info?.getTexCoord() ?? 0
-        const uvMatrix = textureTransform(transform)
-        const uv = materials[mat]!.baseColorTexture === undefined ? null : prim.getAttribute(`TEXCOORD_${texCoord}`)
-        if (materials[mat]!.baseColorTexture !== undefined && uv === null) {
-          throw new GpuError('GPU__MALFORMED_SCENE', `a textured primitive has no TEXCOORD_${texCoord} attribute`, {
-            material: materials[mat]!.name,
-          })
+        const uvSet = materialUv[mat]
+        const uv = uvSet === undefined ? null : prim.getAttribute(`TEXCOORD_${uvSet.texCoord}`)
+        if (uvSet !== undefined && uv === null) {
+          throw new GpuError(
+            'GPU__MALFORMED_SCENE',
+            `a textured primitive has no TEXCOORD_${uvSet.texCoord} attribute`,
+            {
+              material: materials[mat]!.name,
+            },
+          )
         }
+        const uvMatrix = uvSet?.matrix ?? IDENTITY_UV
         const p: number[] = []
         const n: number[] = []
         const c: number[] = []
@@ -240,12 +247,68 @@ export function sceneFromDocument(doc: Document): Scene {
   })
 }
 
+/** A row-major 2x3 texture-coordinate transform (see {@link textureTransform}). */
+type UvMatrix = readonly [number, number, number, number, number, number]
+
+const IDENTITY_UV: UvMatrix = [1, 0, 0, 0, 1, 0]
+
+/** The texture coordinates a material's textures are sampled at: a `TEXCOORD_n` set and its transform. */
+interface UvSet {
+  texCoord: number
+  matrix: UvMatrix
+}
+
+/** A material's texture slots that the path tracer samples, in the order of its texture rows. */
+function textureInfos(m: GltfMaterial): Array<{
+  slot: TextureSlot
+  info: TextureInfo | null
+  texture: GltfTexture | null
+}> {
+  return [
+    { slot: 'baseColorTexture', info: m.getBaseColorTextureInfo(), texture: m.getBaseColorTexture() },
+    {
+      slot: 'metallicRoughnessTexture',
+      info: m.getMetallicRoughnessTextureInfo(),
+      texture: m.getMetallicRoughnessTexture(),
+    },
+    { slot: 'emissiveTexture', info: m.getEmissiveTextureInfo(), texture: m.getEmissiveTexture() },
+  ]
+}
+
+/**
+ * The one set of texture coordinates a material's textures share, or undefined when it has none. The path tracer
+ * keeps one set per triangle, so textures that name different sets or transforms are refused.
+ *
+ * @throws GPU__UNSUPPORTED_TEXTURE when two of the material's textures are sampled at different coordinates
+ */
+function uvSetOf(m: GltfMaterial): UvSet | undefined {
+  let first: (UvSet & { slot: string }) | undefined
+  for (const { slot, info, texture } of textureInfos(m)) {
+    if (texture === null) continue
+    const transform = info?.getExtension<Transform>('KHR_texture_transform') ?? null
+    const set = {
+      slot,
+      texCoord: transform?.getTexCoord() ?? info?.getTexCoord() ?? 0,
+      matrix: textureTransform(transform),
+    }
+    if (first === undefined) first = set
+    else if (set.texCoord !== first.texCoord || set.matrix.some((x, i) => x !== first!.matrix[i])) {
+      throw new GpuError(
+        'GPU__UNSUPPORTED_TEXTURE',
+        `material ${m.getName() || '(unnamed)'} samples its ${first.slot} and ${slot} at different texture coordinates; the path tracer samples all of a material's textures at one set`,
+        { material: m.getName(), slots: [first.slot, slot] },
+      )
+    }
+  }
+  return first === undefined ? undefined : { texCoord: first.texCoord, matrix: first.matrix }
+}
+
 /**
  * KHR_texture_transform as the row-major 2x3 matrix `[a b e; d f g]` mapping (u, v) to (au + bv + e, du + fv + g):
  * translation x rotation x scale, as the extension defines it. The identity without a transform.
  */
-function textureTransform(t: Transform | null): readonly [number, number, number, number, number, number] {
-  if (t === null) return [1, 0, 0, 0, 1, 0]
+function textureTransform(t: Transform | null): UvMatrix {
+  if (t === null) return IDENTITY_UV
   const [ox, oy] = t.getOffset()
   const [sx, sy] = t.getScale()
   const r = t.getRotation()
@@ -275,7 +338,10 @@ function toMaterial(m: GltfMaterial, textureOf: (t: GltfTexture) => number): Mat
   const clamp = (x: number | undefined, hi = 1): number => (Number.isFinite(x) ? Math.min(hi, Math.max(0, x!)) : 0)
   const bc = m.getBaseColorFactor()
   const em = m.getEmissiveFactor()
-  const texture = m.getBaseColorTexture()
+  const textures: { -readonly [K in TextureSlot]?: MaterialTexture } = {}
+  for (const { slot, info, texture } of textureInfos(m)) {
+    if (texture !== null) textures[slot] = { texture: textureOf(texture), ...samplerOf(info) }
+  }
   const strength = clamp(
     m.getExtension<EmissiveStrength>('KHR_materials_emissive_strength')?.getEmissiveStrength() ?? 1,
     MAX_EMISSIVE_STRENGTH,
@@ -287,9 +353,7 @@ function toMaterial(m: GltfMaterial, textureOf: (t: GltfTexture) => number): Mat
     roughness: clamp(m.getRoughnessFactor()),
     // glTF bounds emissiveFactor to [0, 1]; KHR_materials_emissive_strength scales it past 1.
     emissive: [clamp(em[0]) * strength, clamp(em[1]) * strength, clamp(em[2]) * strength],
-    ...(texture === null
-      ? {}
-      : { baseColorTexture: { texture: textureOf(texture), ...samplerOf(m.getBaseColorTextureInfo()) } }),
+    ...textures,
   }
 }
 

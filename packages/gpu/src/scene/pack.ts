@@ -1,9 +1,9 @@
 import { BVH_MAX_DEPTH, MAX_SCENE_MATERIALS, MAX_SCENE_TEXELS, MAX_SCENE_TRIANGLES } from '../constants.js'
 import { GpuError } from '../errors.js'
 import { buildBvh } from './bvh.js'
-import { MATERIAL_FLOATS, TRIANGLE_FLOATS, UV_WORDS } from './scene.js'
+import { MATERIAL_FLOATS, materialTextures, TRIANGLE_FLOATS, UV_WORDS } from './scene.js'
 import type { Camera, Material, Scene, Vec3 } from './scene.js'
-import { samplerBits, SRGB_TO_LINEAR, type Texture } from './texture.js'
+import { samplerBits, SRGB_TO_LINEAR, TEXTURE_TABLE_WORDS, UNORM_TO_FLOAT, type Texture } from './texture.js'
 
 /** World-space triangle soup: what a loader produces before the BVH is built. */
 export interface TriangleSoup {
@@ -16,7 +16,7 @@ export interface TriangleSoup {
   materials: readonly Material[]
   /** 6 floats per triangle: the texture coordinates of v0, v1, v2; needed when a material has a texture. */
   uvs?: Float32Array
-  /** Textures the materials' `baseColorTexture.texture` index. */
+  /** The textures that the materials' texture slots index. */
   textures?: readonly Texture[]
   /** The scene's camera, or undefined to frame the scene's bounds. */
   camera?: Camera
@@ -96,14 +96,14 @@ export function packScene(soup: TriangleSoup): Scene {
   const materialBits = new Uint32Array(materials.buffer)
   soup.materials.forEach((m, i) => {
     materials.set([...m.baseColor, m.metallic, ...m.emissive, m.roughness], i * MATERIAL_FLOATS)
-    const tex = m.baseColorTexture
-    if (tex !== undefined) {
+    materialTextures(m).forEach((tex, slot) => {
+      if (tex === undefined) return
       const t = soup.textures![tex.texture]!
       materialBits.set(
         [surface.texelOffsets[tex.texture]!, t.width, t.height, samplerBits(tex)],
-        i * MATERIAL_FLOATS + 8,
+        i * MATERIAL_FLOATS + 8 + slot * 4,
       )
-    }
+    })
   })
   const bounds = { min: min as unknown as Vec3, max: max as unknown as Vec3 }
   return {
@@ -127,7 +127,7 @@ export function packScene(soup: TriangleSoup): Scene {
 }
 
 /**
- * The textured part of `aux` (after `start` words of lights): the sRGB table, each triangle's texture coordinates
+ * The textured part of `aux` (after `start` words of lights): the decoding tables, each triangle's texture coordinates
  * in BVH order (non-finite ones as 0) and the texels; nothing when no material has a texture.
  */
 function packSurface(
@@ -135,13 +135,15 @@ function packSurface(
   order: Uint32Array,
   start: number,
 ): { words: Uint32Array; lutOffset: number; uvOffset: number; texelOffsets: number[] } {
-  const used = soup.materials.filter((m) => m.baseColorTexture !== undefined)
+  const used = soup.materials.flatMap((m) =>
+    materialTextures(m).flatMap((t) => (t === undefined ? [] : [[m, t] as const])),
+  )
   if (used.length === 0) return { words: new Uint32Array(0), lutOffset: 0, uvOffset: 0, texelOffsets: [] }
   const textures = soup.textures ?? []
-  for (const m of used) {
-    if (!(m.baseColorTexture!.texture < textures.length)) {
+  for (const [m, t] of used) {
+    if (!(Number.isInteger(t.texture) && t.texture >= 0 && t.texture < textures.length)) {
       throw new GpuError('GPU__MALFORMED_SCENE', `material ${m.name} names a missing texture`, {
-        texture: m.baseColorTexture!.texture,
+        texture: t.texture,
       })
     }
   }
@@ -164,10 +166,11 @@ function packSurface(
     )
   }
   const lutOffset = start
-  const uvOffset = lutOffset + SRGB_TO_LINEAR.length
+  const uvOffset = lutOffset + TEXTURE_TABLE_WORDS
   let next = uvOffset + triangleCount * UV_WORDS
   const words = new Uint32Array(next - start + texels)
   words.set(new Uint32Array(SRGB_TO_LINEAR.buffer), 0)
+  words.set(new Uint32Array(UNORM_TO_FLOAT.buffer), SRGB_TO_LINEAR.length)
   const uvs = new Float32Array(words.buffer, (uvOffset - start) * 4, triangleCount * UV_WORDS)
   for (let i = 0; i < triangleCount; i++) {
     for (let k = 0; k < UV_WORDS; k++) {

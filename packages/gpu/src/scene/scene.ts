@@ -3,23 +3,40 @@ export type Vec3 = readonly [number, number, number]
 
 import type { TextureSampler } from './texture.js'
 
+/** A material's use of one of the scene's textures: its index and how to sample it, at the triangles' UVs. */
+export type MaterialTexture = { readonly texture: number } & TextureSampler
+
 /**
- * A metallic-roughness material as the path tracer uses it: glTF's factors and its base-color texture, shaded with
- * the glTF BRDF (GGX specular, Lambertian diffuse under a dielectric Fresnel layer; see `render/brdf.ts`). Other
- * textures (metallic-roughness, normal, emissive, occlusion) and the texture's alpha are not sampled.
+ * A metallic-roughness material as the path tracer uses it: glTF's factors and textures, shaded with the glTF
+ * BRDF (GGX specular, Lambertian diffuse under a dielectric Fresnel layer; see `render/brdf.ts`). The normal and
+ * occlusion textures and the base colour's alpha are not sampled. All of a material's textures are sampled at one
+ * set of texture coordinates per triangle.
  */
 export interface Material {
   readonly name: string
   /** Linear RGB base colour (glTF baseColorFactor.rgb), multiplied by the base-color texture where there is one. */
   readonly baseColor: Vec3
-  /** The base-color texture: an index into the scene's textures and how to sample it, at the triangles' UVs. */
-  readonly baseColorTexture?: { readonly texture: number } & TextureSampler
+  /** The base-color texture (sRGB). */
+  readonly baseColorTexture?: MaterialTexture
   /** 0 = dielectric, 1 = metal; values between mix the two BRDFs linearly, as glTF defines. */
   readonly metallic: number
   /** Perceptual roughness: the GGX alpha is its square. 0 gives the sharpest lobe (a mirror). */
   readonly roughness: number
+  /** The metallic-roughness texture (linear data): its blue channel scales `metallic`, its green `roughness`. */
+  readonly metallicRoughnessTexture?: MaterialTexture
   /** Linear RGB radiance emitted (glTF emissiveFactor). */
   readonly emissive: Vec3
+  /** The emissive texture (sRGB), multiplying `emissive`. */
+  readonly emissiveTexture?: MaterialTexture
+}
+
+/** A material's texture slots, in the order of its texture rows in {@link Scene.materials}. */
+export const TEXTURE_SLOTS = ['baseColorTexture', 'metallicRoughnessTexture', 'emissiveTexture'] as const
+export type TextureSlot = (typeof TEXTURE_SLOTS)[number]
+
+/** A material's textures in the order of its texture rows in {@link Scene.materials}. */
+export function materialTextures(m: Material): Array<MaterialTexture | undefined> {
+  return TEXTURE_SLOTS.map((slot) => m[slot])
 }
 
 /** A pinhole camera in world space. */
@@ -40,12 +57,13 @@ export interface Camera {
  * Layouts (all 16-byte rows, little-endian f32 unless noted):
  * - `triangles`: 3 rows per triangle: (v0.xyz, material index as u32 bits), (e1 = v1 - v0, 0), (e2 = v2 - v0, 0).
  * - `normals`: 3 rows per triangle: vertex normals n0, n1, n2 (unit, world space).
- * - `materials`: 3 rows per material: (baseColor.rgb, metallic), (emissive.rgb, roughness), and as u32 bits the
- *   base-color texture's (first texel's word in `aux`, width, height, sampler bits; see `samplerBits`), all 0
- *   without a texture.
+ * - `materials`: 5 rows per material: (baseColor.rgb, metallic), (emissive.rgb, roughness), then as u32 bits one
+ *   row for each of the base-color, metallic-roughness and emissive textures: (first texel's word in `aux`,
+ *   width, height, sampler bits; see `samplerBits`), all 0 where the material has no such texture.
  * - `aux` (u32 words): first 2 per emissive triangle, (triangle index, cumulative area fraction as f32 bits), the
  *   CDF that next-event estimation samples lights by area (the last fraction is exactly 1; `lights` views it). In
- *   a textured scene then, from `lutOffset`: 256 f32s turning sRGB bytes to linear light; from `uvOffset`: 6 f32s
+ *   a textured scene then, from `lutOffset`: 256 f32s turning sRGB bytes to linear light and 256 turning bytes
+ *   to [0, 1] (`SRGB_TO_LINEAR`, `UNORM_TO_FLOAT`); from `uvOffset`: 6 f32s
  *   per triangle, the texture coordinates of v0, v1, v2; and each texture's texels, RGBA8 (red in the low byte),
  *   row by row from the image's top.
  * - `bvh`: 2 rows per node in depth-first order: (min.xyz, a), (max.xyz, count) with a and count as u32 bits. A
@@ -68,7 +86,7 @@ export interface Scene {
   readonly lights: Float32Array
   /** Lights, then in a textured scene the sRGB table, texture coordinates and texels (see layout above). */
   readonly aux: Uint32Array
-  /** Word offsets in `aux` of the sRGB table and the texture coordinates; 0 when no material has a texture. */
+  /** Word offsets in `aux` of the decoding tables and the texture coordinates; 0 when no material has a texture. */
   readonly lutOffset: number
   readonly uvOffset: number
   readonly lightCount: number
@@ -80,7 +98,9 @@ export interface Scene {
 /** Floats per triangle in {@link Scene.triangles} and {@link Scene.normals}. */
 export const TRIANGLE_FLOATS = 12
 /** Floats per material in {@link Scene.materials}. */
-export const MATERIAL_FLOATS = 12
+export const MATERIAL_FLOATS = 20
+/** 16-byte rows per material in {@link Scene.materials}. */
+export const MATERIAL_ROWS = MATERIAL_FLOATS / 4
 /** Words per triangle of texture coordinates in {@link Scene.aux}. */
 export const UV_WORDS = 6
 /** Floats per node in {@link Scene.bvh}. */

@@ -7,7 +7,7 @@ import { GpuError } from '../errors.js'
 export const WrapMode = { repeat: 0, clamp: 1, mirror: 2 } as const
 export type WrapMode = (typeof WrapMode)[keyof typeof WrapMode]
 
-/** How a material samples its base-color texture. */
+/** How a material samples one of its textures. */
 export interface TextureSampler {
   wrapS: WrapMode
   wrapT: WrapMode
@@ -31,6 +31,15 @@ export const SRGB_TO_LINEAR = Float32Array.from({ length: 256 }, (_, i) => {
   const c = i / 255
   return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4
 })
+
+/**
+ * 8-bit values to the [0, 1] floats they encode, for textures that hold data rather than colour (the
+ * metallic-roughness texture): a table like {@link SRGB_TO_LINEAR}, so the shader needs no division to agree.
+ */
+export const UNORM_TO_FLOAT = Float32Array.from({ length: 256 }, (_, i) => i / 255)
+
+/** Words of the two decoding tables in a textured scene's `aux`: sRGB first, then {@link UNORM_TO_FLOAT}. */
+export const TEXTURE_TABLE_WORDS = 512
 
 /** Bits of a material's sampler word: wrapS in bits 0-1, wrapT in 2-3, bilinear in 4, "has a texture" in 5. */
 export function samplerBits(s: TextureSampler): number {
@@ -170,10 +179,11 @@ function wrapIndex(i: number, n: number, mode: number): number {
 const f32 = Math.fround
 
 /**
- * The CPU mirror of the shader's `textureColor`: the linear RGB of a material's base-color texture at (u, v),
- * written to `out`. `aux` is a packed scene's; `first`, `w`, `h` and `bits` its material's texture row (see
- * `Scene.materials`). Reads {@link SRGB_TO_LINEAR}, the table the scene carries for the shader. Allocates nothing:
- * the CPU reference calls it at every textured hit.
+ * The CPU mirror of the shader's `textureColor`: the RGB of a material's texture at (u, v), decoded through
+ * `table`, written to `out`. `aux` is a packed scene's; `first`, `w`, `h` and `bits` its material's texture row
+ * (see `Scene.materials`). `table` is {@link SRGB_TO_LINEAR} for colour (linear light out) or
+ * {@link UNORM_TO_FLOAT} for data, the tables the scene carries for the shader. Allocates nothing: the CPU
+ * reference calls it at every textured hit.
  */
 export function sampleTexture(
   aux: Uint32Array,
@@ -184,8 +194,9 @@ export function sampleTexture(
   u: number,
   v: number,
   out: Float64Array | number[],
+  table: Float32Array = SRGB_TO_LINEAR,
 ): void {
-  const lut = SRGB_TO_LINEAR
+  const lut = table
   const su = f32(wrapUnit(u, bits & 3) * w)
   const sv = f32(wrapUnit(v, (bits >> 2) & 3) * h)
   if ((bits & 16) === 0) {
