@@ -10,6 +10,8 @@ export const MAX_SCENE_TRIANGLES = 4_000_000
 export const MAX_TEXTURE_SIDE = 8192
 /** Most texels of all of a scene's textures together: 64 MB of RGBA8 on the device. */
 export const MAX_SCENE_TEXELS = 16 * 1024 * 1024
+/** Largest normal-map scale accepted (glTF normalTexture.scale): past it a map only flattens normals sideways. */
+export const MAX_NORMAL_SCALE = 1000
 /** Most materials in one scene. */
 export const MAX_SCENE_MATERIALS = 65_536
 /** Largest ONNX model accepted by `loadOnnxModel`. */

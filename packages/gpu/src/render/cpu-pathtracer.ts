@@ -64,6 +64,9 @@ class CpuTracer {
   readonly #aux: Uint32Array
   readonly #uvs: Float32Array
   readonly #uvOffset: number
+  readonly #tangentOffset: number
+  /** The last normal-mapped shading normal. */
+  readonly #bent = new Float64Array(3)
   /** The hit's material (see `#material`): base colour, emission, metallic and roughness after textures. */
   readonly #color = new Float64Array(3)
   readonly #emitted = new Float64Array(3)
@@ -113,6 +116,7 @@ class CpuTracer {
     this.#aux = scene.aux
     this.#uvs = new Float32Array(scene.aux.buffer, scene.aux.byteOffset, scene.aux.length)
     this.#uvOffset = scene.uvOffset
+    this.#tangentOffset = scene.tangentOffset
     this.#maxDepth = maxDepth
   }
 
@@ -224,6 +228,12 @@ class CpuTracer {
       nx /= len
       ny /= len
       nz /= len
+      if (this.#materialBits[m + 23] !== 0) {
+        this.#normalMapped(m, nx, ny, nz)
+        nx = this.#bent[0]!
+        ny = this.#bent[1]!
+        nz = this.#bent[2]!
+      }
       if (nx * gx + ny * gy + nz * gz < 0) {
         nx = -nx
         ny = -ny
@@ -332,7 +342,7 @@ class CpuTracer {
     this.#metallic = mats[m + 3]!
     this.#roughness = mats[m + 7]!
     const bits = this.#materialBits
-    if ((bits[m + 11]! | bits[m + 15]! | bits[m + 19]!) === 0) return
+    if ((bits[m + 11]! | bits[m + 15]! | bits[m + 19]! | bits[m + 23]!) === 0) return
     this.#triangleUv(this.#tri, this.#u, this.#v)
     const tex = this.#texColor
     if (this.#texture(m + 8, tex, SRGB_TO_LINEAR)) for (let k = 0; k < 3; k++) color[k] = f32(color[k]! * tex[k]!)
@@ -349,6 +359,55 @@ class CpuTracer {
     if (bits[row + 3] === 0) return false
     sampleTexture(this.#aux, bits[row]!, bits[row + 1]!, bits[row + 2]!, bits[row + 3]!, this.#tu, this.#tv, out, table)
     return true
+  }
+
+  /**
+   * The shading normal n bent by material `m`'s normal map at the last hit, into `#bent` (the shader's
+   * `normalMapped`): the map's texel in the tangent frame (+X tangent, +Y cross(n, tangent) * w, +Z n). A
+   * degenerate tangent or bent normal leaves n as it is.
+   */
+  #normalMapped(m: number, nx: number, ny: number, nz: number): void {
+    const out = this.#bent
+    out[0] = nx
+    out[1] = ny
+    out[2] = nz
+    const t = this.#uvs // the same words as f32s
+    const o = this.#tangentOffset + this.#tri * 12
+    const w0 = 1 - this.#u - this.#v
+    const u = this.#u
+    const v = this.#v
+    let tx = t[o]! * w0 + t[o + 4]! * u + t[o + 8]! * v
+    let ty = t[o + 1]! * w0 + t[o + 5]! * u + t[o + 9]! * v
+    let tz = t[o + 2]! * w0 + t[o + 6]! * u + t[o + 10]! * v
+    const d = nx * tx + ny * ty + nz * tz
+    tx -= nx * d
+    ty -= ny * d
+    tz -= nz * d
+    let len2 = tx * tx + ty * ty + tz * tz
+    if (!(len2 > 1e-12)) return
+    let len = Math.sqrt(len2)
+    tx /= len
+    ty /= len
+    tz /= len
+    const sign = t[o + 3]!
+    const bx = (ny * tz - nz * ty) * sign
+    const by = (nz * tx - nx * tz) * sign
+    const bz = (nx * ty - ny * tx) * sign
+    const c = this.#texColor
+    this.#texture(m + 20, c, UNORM_TO_FLOAT)
+    const scale = this.#materials[m + 24]!
+    const mx = (c[0]! * 2 - 1) * scale
+    const my = (c[1]! * 2 - 1) * scale
+    const mz = c[2]! * 2 - 1
+    const x = tx * mx + bx * my + nx * mz
+    const y = ty * mx + by * my + ny * mz
+    const z = tz * mx + bz * my + nz * mz
+    len2 = x * x + y * y + z * z
+    if (!(len2 > 1e-12)) return
+    len = Math.sqrt(len2)
+    out[0] = x / len
+    out[1] = y / len
+    out[2] = z / len
   }
 
   /** The texture coordinates at barycentrics (u, v) of triangle `tri`, into `#tu`, `#tv` (the shader's `triangleUv`). */

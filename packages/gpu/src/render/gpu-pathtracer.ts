@@ -193,6 +193,6 @@ function packParams(scene: Scene, t: ResolvedTile, c: Chunk, finalize: boolean):
   f.set([...cam.forward, scene.lightArea], 24)
   f.set([...t.background, 0], 28)
   u.set([c.groupCount, finalize ? 1 : 0], 32)
-  u.set([scene.lutOffset, scene.uvOffset], 36)
+  u.set([scene.lutOffset, scene.uvOffset, scene.tangentOffset], 36)
   return data
 }

@@ -18,7 +18,7 @@ struct Params {
   camForward: vec4f, // xyz, total light area
   background: vec4f,
   groups: vec4u,     // sample groups in this dispatch, finalize (1 = the last groups: write the mean)
-  aux: vec4u,        // word offsets in aux of the decoding tables and the texture coordinates (textured scenes)
+  aux: vec4u,        // word offsets in aux of the decoding tables, the texture coordinates and the tangents
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -181,6 +181,26 @@ fn triangleUv(tri: u32, u: f32, v: f32) -> vec2f {
   return uv0 * (1.0 - u - v) + uv1 * u + uv2 * v;
 }
 
+// The shading normal n bent by a normal map's texel c (bytes decoded to [0, 1]) in the tangent frame at barycentrics
+// (u, v) of triangle tri: +X along the tangent, +Y along cross(n, tangent) * w, +Z along n. A degenerate tangent or
+// mapped normal leaves n as it is.
+fn normalMapped(tri: u32, u: f32, v: f32, n: vec3f, c: vec3f, scale: f32) -> vec3f {
+  let o = params.aux.z + tri * 12u;
+  let t0 = vec4f(bitcast<f32>(aux[o]), bitcast<f32>(aux[o + 1u]), bitcast<f32>(aux[o + 2u]), bitcast<f32>(aux[o + 3u]));
+  let t1 = vec3f(bitcast<f32>(aux[o + 4u]), bitcast<f32>(aux[o + 5u]), bitcast<f32>(aux[o + 6u]));
+  let t2 = vec3f(bitcast<f32>(aux[o + 8u]), bitcast<f32>(aux[o + 9u]), bitcast<f32>(aux[o + 10u]));
+  let t = t0.xyz * (1.0 - u - v) + t1 * u + t2 * v;
+  // Gram-Schmidt: the interpolated tangent made perpendicular to the interpolated normal.
+  let tp = t - n * dot(n, t);
+  if (!(dot(tp, tp) > 1e-12)) { return n; }
+  let tangent = normalize(tp);
+  let bitangent = cross(n, tangent) * t0.w;
+  let m = vec3f((c.xy * 2.0 - 1.0) * scale, c.z * 2.0 - 1.0);
+  let bent = tangent * m.x + bitangent * m.y + n * m.z;
+  if (!(dot(bent, bent) > 1e-12)) { return n; }
+  return normalize(bent);
+}
+
 // What shading a hit decided: whether the path ended, and the shadow ray of next-event estimation, if any.
 struct Shaded {
   ended: bool,
@@ -226,8 +246,10 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
   let baseTex = bitcast<vec4u>(materials[m * ${MATERIAL_ROWS}u + 2u]);
   let mrTex = bitcast<vec4u>(materials[m * ${MATERIAL_ROWS}u + 3u]);
   let emissiveTex = bitcast<vec4u>(materials[m * ${MATERIAL_ROWS}u + 4u]);
-  if ((baseTex.w | mrTex.w | emissiveTex.w) != 0u) {
-    let uv = triangleUv(hit.tri, hit.u, hit.v);
+  let normalTex = bitcast<vec4u>(materials[m * ${MATERIAL_ROWS}u + 5u]);
+  var uv = vec2f(0.0);
+  if ((baseTex.w | mrTex.w | emissiveTex.w | normalTex.w) != 0u) {
+    uv = triangleUv(hit.tri, hit.u, hit.v);
     if (baseTex.w != 0u) { color *= textureColor(baseTex, uv, params.aux.x); }
     if (mrTex.w != 0u) {
       // glTF: roughness in green, metalness in blue, both linear.
@@ -253,6 +275,10 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
   let n1 = normals[hit.tri * 3u + 1u].xyz;
   let n2 = normals[hit.tri * 3u + 2u].xyz;
   var ns = normalize(n0 * (1.0 - hit.u - hit.v) + n1 * hit.u + n2 * hit.v);
+  if (normalTex.w != 0u) {
+    let scale = materials[m * ${MATERIAL_ROWS}u + 6u].x;
+    ns = normalMapped(hit.tri, hit.u, hit.v, ns, textureColor(normalTex, uv, params.aux.x + 256u), scale);
+  }
   if (dot(ns, ng) < 0.0) { ns = -ns; }
   let surface = surfaceAt(ns, -dir, color, metallic, roughness);
   // A shading normal tilted away from the viewer reflects nothing.

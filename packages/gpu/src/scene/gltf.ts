@@ -1,18 +1,21 @@
 import { NodeIO, TextureInfo, WebIO } from '@gltf-transform/core'
 import type {
+  Accessor,
   Document,
   ILogger,
   Material as GltfMaterial,
   Node,
   PlatformIO,
+  Primitive,
   Texture as GltfTexture,
 } from '@gltf-transform/core'
 import { KHRMaterialsEmissiveStrength, KHRTextureTransform } from '@gltf-transform/extensions'
 import type { EmissiveStrength, Transform } from '@gltf-transform/extensions'
 import { logger } from '@libp2p/logger'
-import { MAX_SCENE_BYTES, MAX_SCENE_TEXELS, MAX_SCENE_TRIANGLES } from '../constants.js'
+import { MAX_NORMAL_SCALE, MAX_SCENE_BYTES, MAX_SCENE_TEXELS, MAX_SCENE_TRIANGLES } from '../constants.js'
 import { GpuError } from '../errors.js'
 import { packScene } from './pack.js'
+import { soupTangents } from './tangents.js'
 import type { Camera, Material, MaterialTexture, Scene, TextureSlot, Vec3 } from './scene.js'
 import { decodeTexture, WrapMode, type Texture, type TextureSampler } from './texture.js'
 
@@ -126,6 +129,7 @@ export function sceneFromDocument(doc: Document): Scene {
   const vertices: number[] = []
   const normals: number[] = []
   const uvs: number[] = []
+  let tangents: number[] | undefined
   const triMaterial: number[] = []
   const textures: Texture[] = []
   const textureIndex = new Map<GltfTexture, number>()
@@ -204,6 +208,7 @@ export function sceneFromDocument(doc: Document): Scene {
           )
         }
         const uvMatrix = uvSet?.matrix ?? IDENTITY_UV
+        const firstVertex = vertices.length / 3
         const p: number[] = []
         const n: number[] = []
         const c: number[] = []
@@ -231,6 +236,12 @@ export function sceneFromDocument(doc: Document): Scene {
           }
         }
         for (let t = 0; t < count / 3; t++) triMaterial.push(mat)
+        if (materials[mat]!.normalTexture !== undefined) {
+          // Only scenes with a normal map keep tangents: zeros for the vertices of the primitives before.
+          tangents ??= []
+          while (tangents.length < firstVertex * 4) tangents.push(0)
+          for (const x of primitiveTangents(prim, indices, world, vertices, normals, uvs, firstVertex)) tangents.push(x)
+        }
       }
     }
     for (const child of node.listChildren()) visit(child)
@@ -243,8 +254,63 @@ export function sceneFromDocument(doc: Document): Scene {
     materialIndex: Uint32Array.from(triMaterial),
     materials: materials.length > 0 ? materials : [DEFAULT_MATERIAL],
     ...(textures.length === 0 ? {} : { uvs: Float32Array.from(uvs), textures }),
+    ...(tangents === undefined ? {} : { tangents: padded(tangents, (vertices.length / 3) * 4) }),
     ...(camera === undefined ? {} : { camera }),
   })
+}
+
+/** `values` as floats, with zeros after them up to `length`. */
+function padded(values: readonly number[], length: number): Float32Array {
+  const out = new Float32Array(length)
+  out.set(values)
+  return out
+}
+
+/**
+ * The tangents (4 floats per vertex) of a normal-mapped primitive's vertices, which `sceneFromDocument` has just
+ * appended from `first` on: its `TANGENT` attribute under the node's transform where it has one, else MikkTSpace
+ * tangents of its world-space triangles.
+ */
+function primitiveTangents(
+  prim: Primitive,
+  indices: Accessor | null,
+  world: readonly number[],
+  vertices: readonly number[],
+  normals: readonly number[],
+  uvs: readonly number[],
+  first: number,
+): ArrayLike<number> & Iterable<number> {
+  const count = vertices.length / 3 - first
+  const tangent = prim.getAttribute('TANGENT')
+  if (tangent === null) {
+    return soupTangents(
+      Float32Array.from(vertices.slice(first * 3)),
+      Float32Array.from(normals.slice(first * 3)),
+      Float32Array.from(uvs.slice(first * 2)),
+    )
+  }
+  // Tangents lie in the surface, so they move with the node's matrix (not the normals' inverse transpose); a
+  // mirroring matrix flips the frame's handedness.
+  const det =
+    world[0]! * (world[5]! * world[10]! - world[6]! * world[9]!) -
+    world[4]! * (world[1]! * world[10]! - world[2]! * world[9]!) +
+    world[8]! * (world[1]! * world[6]! - world[2]! * world[5]!)
+  const linear = [...world.slice(0, 12), 0, 0, 0, 1]
+  const out: number[] = []
+  const t: number[] = []
+  for (let i = 0; i < count; i++) {
+    const v = indices === null ? i : indices.getScalar(i)
+    if (v >= tangent.getCount()) {
+      throw new GpuError('GPU__MALFORMED_SCENE', 'a triangle index points past its tangents', {
+        index: v,
+        tangents: tangent.getCount(),
+      })
+    }
+    tangent.getElement(v, t)
+    const [x, y, z] = transformPoint(linear, t)
+    out.push(x, y, z, (t[3] ?? 1) * (det < 0 ? -1 : 1))
+  }
+  return out
 }
 
 /** A row-major 2x3 texture-coordinate transform (see {@link textureTransform}). */
@@ -272,6 +338,7 @@ function textureInfos(m: GltfMaterial): Array<{
       texture: m.getMetallicRoughnessTexture(),
     },
     { slot: 'emissiveTexture', info: m.getEmissiveTextureInfo(), texture: m.getEmissiveTexture() },
+    { slot: 'normalTexture', info: m.getNormalTextureInfo(), texture: m.getNormalTexture() },
   ]
 }
 
@@ -354,7 +421,13 @@ function toMaterial(m: GltfMaterial, textureOf: (t: GltfTexture) => number): Mat
     // glTF bounds emissiveFactor to [0, 1]; KHR_materials_emissive_strength scales it past 1.
     emissive: [clamp(em[0]) * strength, clamp(em[1]) * strength, clamp(em[2]) * strength],
     ...textures,
+    ...(textures.normalTexture === undefined ? {} : { normalScale: finiteScale(m.getNormalScale()) }),
   }
+}
+
+/** glTF normalTexture.scale, bounded to ±{@link MAX_NORMAL_SCALE}; 1 when it is not a number. */
+function finiteScale(scale: number): number {
+  return Number.isFinite(scale) ? Math.min(MAX_NORMAL_SCALE, Math.max(-MAX_NORMAL_SCALE, scale)) : 1
 }
 
 function transformPoint(m: readonly number[], p: number[]): Vec3 {

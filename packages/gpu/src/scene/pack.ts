@@ -1,7 +1,13 @@
-import { BVH_MAX_DEPTH, MAX_SCENE_MATERIALS, MAX_SCENE_TEXELS, MAX_SCENE_TRIANGLES } from '../constants.js'
+import {
+  BVH_MAX_DEPTH,
+  MAX_NORMAL_SCALE,
+  MAX_SCENE_MATERIALS,
+  MAX_SCENE_TEXELS,
+  MAX_SCENE_TRIANGLES,
+} from '../constants.js'
 import { GpuError } from '../errors.js'
 import { buildBvh } from './bvh.js'
-import { MATERIAL_FLOATS, materialTextures, TRIANGLE_FLOATS, UV_WORDS } from './scene.js'
+import { MATERIAL_FLOATS, materialTextures, TANGENT_WORDS, TRIANGLE_FLOATS, UV_WORDS } from './scene.js'
 import type { Camera, Material, Scene, Vec3 } from './scene.js'
 import { samplerBits, SRGB_TO_LINEAR, TEXTURE_TABLE_WORDS, UNORM_TO_FLOAT, type Texture } from './texture.js'
 
@@ -16,6 +22,11 @@ export interface TriangleSoup {
   materials: readonly Material[]
   /** 6 floats per triangle: the texture coordinates of v0, v1, v2; needed when a material has a texture. */
   uvs?: Float32Array
+  /**
+   * 12 floats per triangle: the tangents of v0, v1, v2 (xyz, w = ±1 handedness); needed when a material has a
+   * normal map.
+   */
+  tangents?: Float32Array
   /** The textures that the materials' texture slots index. */
   textures?: readonly Texture[]
   /** The scene's camera, or undefined to frame the scene's bounds. */
@@ -96,6 +107,13 @@ export function packScene(soup: TriangleSoup): Scene {
   const materialBits = new Uint32Array(materials.buffer)
   soup.materials.forEach((m, i) => {
     materials.set([...m.baseColor, m.metallic, ...m.emissive, m.roughness], i * MATERIAL_FLOATS)
+    const scale = m.normalScale ?? 1
+    if (!Number.isFinite(scale) || Math.abs(scale) > MAX_NORMAL_SCALE) {
+      throw new GpuError('GPU__MALFORMED_SCENE', `material ${m.name} has a normal scale outside ±${MAX_NORMAL_SCALE}`, {
+        normalScale: scale,
+      })
+    }
+    materials[i * MATERIAL_FLOATS + 24] = scale
     materialTextures(m).forEach((tex, slot) => {
       if (tex === undefined) return
       const t = soup.textures![tex.texture]!
@@ -120,6 +138,7 @@ export function packScene(soup: TriangleSoup): Scene {
     aux,
     lutOffset: surface.lutOffset,
     uvOffset: surface.uvOffset,
+    tangentOffset: surface.tangentOffset,
     lightCount: lights.count,
     lightArea: lights.area,
     bounds,
@@ -134,11 +153,13 @@ function packSurface(
   soup: TriangleSoup,
   order: Uint32Array,
   start: number,
-): { words: Uint32Array; lutOffset: number; uvOffset: number; texelOffsets: number[] } {
+): { words: Uint32Array; lutOffset: number; uvOffset: number; tangentOffset: number; texelOffsets: number[] } {
   const used = soup.materials.flatMap((m) =>
     materialTextures(m).flatMap((t) => (t === undefined ? [] : [[m, t] as const])),
   )
-  if (used.length === 0) return { words: new Uint32Array(0), lutOffset: 0, uvOffset: 0, texelOffsets: [] }
+  if (used.length === 0) {
+    return { words: new Uint32Array(0), lutOffset: 0, uvOffset: 0, tangentOffset: 0, texelOffsets: [] }
+  }
   const textures = soup.textures ?? []
   for (const [m, t] of used) {
     if (!(Number.isInteger(t.texture) && t.texture >= 0 && t.texture < textures.length)) {
@@ -165,9 +186,17 @@ function packSurface(
       },
     )
   }
+  const mapped = soup.materials.some((m) => m.normalTexture !== undefined)
+  if (mapped && soup.tangents?.length !== triangleCount * TANGENT_WORDS) {
+    throw new GpuError('GPU__MALFORMED_SCENE', 'a normal-mapped scene needs 12 tangent numbers per triangle', {
+      expected: triangleCount * TANGENT_WORDS,
+      got: soup.tangents?.length ?? 0,
+    })
+  }
   const lutOffset = start
   const uvOffset = lutOffset + TEXTURE_TABLE_WORDS
-  let next = uvOffset + triangleCount * UV_WORDS
+  const tangentOffset = mapped ? uvOffset + triangleCount * UV_WORDS : 0
+  let next = uvOffset + triangleCount * (UV_WORDS + (mapped ? TANGENT_WORDS : 0))
   const words = new Uint32Array(next - start + texels)
   words.set(new Uint32Array(SRGB_TO_LINEAR.buffer), 0)
   words.set(new Uint32Array(UNORM_TO_FLOAT.buffer), SRGB_TO_LINEAR.length)
@@ -176,6 +205,16 @@ function packSurface(
     for (let k = 0; k < UV_WORDS; k++) {
       const x = soup.uvs[order[i]! * UV_WORDS + k]!
       uvs[i * UV_WORDS + k] = Number.isFinite(x) ? x : 0
+    }
+  }
+  if (mapped) {
+    const tangents = new Float32Array(words.buffer, (tangentOffset - start) * 4, triangleCount * TANGENT_WORDS)
+    for (let i = 0; i < triangleCount; i++) {
+      for (let k = 0; k < TANGENT_WORDS; k++) {
+        const x = soup.tangents![order[i]! * TANGENT_WORDS + k]!
+        // w is a handedness sign; a non-finite direction becomes 0, and the shader leaves such normals unmapped.
+        tangents[i * TANGENT_WORDS + k] = k % 4 === 3 ? (x < 0 ? -1 : 1) : Number.isFinite(x) ? x : 0
+      }
     }
   }
   const texelOffsets = textures.map((t) => {
@@ -192,7 +231,7 @@ function packSurface(
     next += t.width * t.height
     return offset
   })
-  return { words, lutOffset, uvOffset, texelOffsets }
+  return { words, lutOffset, uvOffset, tangentOffset, texelOffsets }
 }
 
 /** The area CDF over emissive triangles (in BVH order). */

@@ -8,9 +8,9 @@ export type MaterialTexture = { readonly texture: number } & TextureSampler
 
 /**
  * A metallic-roughness material as the path tracer uses it: glTF's factors and textures, shaded with the glTF
- * BRDF (GGX specular, Lambertian diffuse under a dielectric Fresnel layer; see `render/brdf.ts`). The normal and
- * occlusion textures and the base colour's alpha are not sampled. All of a material's textures are sampled at one
- * set of texture coordinates per triangle.
+ * BRDF (GGX specular, Lambertian diffuse under a dielectric Fresnel layer; see `render/brdf.ts`). The occlusion
+ * texture and the base colour's alpha are not sampled. All of a material's textures are sampled at one set of
+ * texture coordinates per triangle.
  */
 export interface Material {
   readonly name: string
@@ -28,10 +28,22 @@ export interface Material {
   readonly emissive: Vec3
   /** The emissive texture (sRGB), multiplying `emissive`. */
   readonly emissiveTexture?: MaterialTexture
+  /**
+   * The tangent-space normal map (linear data: +X along the tangent, +Y up the image, +Z out of the surface). Its
+   * triangles need tangents (the glTF `TANGENT` attribute, or MikkTSpace ones the loader generates).
+   */
+  readonly normalTexture?: MaterialTexture
+  /** glTF normalTexture.scale: multiplies the map's X and Y. Default 1. */
+  readonly normalScale?: number
 }
 
 /** A material's texture slots, in the order of its texture rows in {@link Scene.materials}. */
-export const TEXTURE_SLOTS = ['baseColorTexture', 'metallicRoughnessTexture', 'emissiveTexture'] as const
+export const TEXTURE_SLOTS = [
+  'baseColorTexture',
+  'metallicRoughnessTexture',
+  'emissiveTexture',
+  'normalTexture',
+] as const
 export type TextureSlot = (typeof TEXTURE_SLOTS)[number]
 
 /** A material's textures in the order of its texture rows in {@link Scene.materials}. */
@@ -57,15 +69,17 @@ export interface Camera {
  * Layouts (all 16-byte rows, little-endian f32 unless noted):
  * - `triangles`: 3 rows per triangle: (v0.xyz, material index as u32 bits), (e1 = v1 - v0, 0), (e2 = v2 - v0, 0).
  * - `normals`: 3 rows per triangle: vertex normals n0, n1, n2 (unit, world space).
- * - `materials`: 5 rows per material: (baseColor.rgb, metallic), (emissive.rgb, roughness), then as u32 bits one
- *   row for each of the base-color, metallic-roughness and emissive textures: (first texel's word in `aux`,
- *   width, height, sampler bits; see `samplerBits`), all 0 where the material has no such texture.
+ * - `materials`: 7 rows per material: (baseColor.rgb, metallic), (emissive.rgb, roughness), then as u32 bits one
+ *   row for each of the base-color, metallic-roughness, emissive and normal textures: (first texel's word in
+ *   `aux`, width, height, sampler bits; see `samplerBits`), all 0 where the material has no such texture; then
+ *   (normal scale, 0, 0, 0).
  * - `aux` (u32 words): first 2 per emissive triangle, (triangle index, cumulative area fraction as f32 bits), the
  *   CDF that next-event estimation samples lights by area (the last fraction is exactly 1; `lights` views it). In
  *   a textured scene then, from `lutOffset`: 256 f32s turning sRGB bytes to linear light and 256 turning bytes
  *   to [0, 1] (`SRGB_TO_LINEAR`, `UNORM_TO_FLOAT`); from `uvOffset`: 6 f32s
- *   per triangle, the texture coordinates of v0, v1, v2; and each texture's texels, RGBA8 (red in the low byte),
- *   row by row from the image's top.
+ *   per triangle, the texture coordinates of v0, v1, v2; where a material has a normal map, from `tangentOffset`:
+ *   12 f32s per triangle, the tangents of v0, v1, v2 (xyz, and w = ±1: the bitangent is cross(normal, tangent) *
+ *   w); and each texture's texels, RGBA8 (red in the low byte), row by row from the image's top.
  * - `bvh`: 2 rows per node in depth-first order: (min.xyz, a), (max.xyz, count) with a and count as u32 bits. A
  *   leaf has count > 0 and holds triangles [a, a + count); an inner node has count = 0, its left child right after
  *   it, and a is its skip link, the first node after its subtree (its right child is the node after the left
@@ -89,6 +103,8 @@ export interface Scene {
   /** Word offsets in `aux` of the decoding tables and the texture coordinates; 0 when no material has a texture. */
   readonly lutOffset: number
   readonly uvOffset: number
+  /** Word offset in `aux` of the tangents; 0 when no material has a normal map. */
+  readonly tangentOffset: number
   readonly lightCount: number
   /** Total area of the emissive triangles. */
   readonly lightArea: number
@@ -98,10 +114,12 @@ export interface Scene {
 /** Floats per triangle in {@link Scene.triangles} and {@link Scene.normals}. */
 export const TRIANGLE_FLOATS = 12
 /** Floats per material in {@link Scene.materials}. */
-export const MATERIAL_FLOATS = 20
+export const MATERIAL_FLOATS = 28
 /** 16-byte rows per material in {@link Scene.materials}. */
 export const MATERIAL_ROWS = MATERIAL_FLOATS / 4
 /** Words per triangle of texture coordinates in {@link Scene.aux}. */
 export const UV_WORDS = 6
+/** Words per triangle of tangents in {@link Scene.aux}. */
+export const TANGENT_WORDS = 12
 /** Floats per node in {@link Scene.bvh}. */
 export const BVH_NODE_FLOATS = 8
