@@ -357,6 +357,19 @@ describe('metallic-roughness and emissive textures', () => {
     expect(ceiling(gpu)).toBeGreaterThan(1.2 * ceiling(plain))
   })
 
+  it('should texture a scene without lights, whose decoding tables start its aux buffer', async () => {
+    const dark = await loadScene(await generateScene({ texturedFloor: true, lightIntensity: 0 }))
+    expect(dark.lightCount).toBe(0)
+    expect(dark.lutOffset).toBe(0)
+    const sky = { ...tile, scene: dark, background: [1, 1, 1] as const, samples: 8 }
+    const gpu = await engine.renderTile(sky)
+    // Lit by the open front alone, the floor still alternates light and dark squares along a row.
+    const row = gpu.pixels.subarray(46 * 48 * 4, 47 * 48 * 4)
+    const luma = Array.from({ length: 48 }, (_, x) => row[x * 4]! + row[x * 4 + 1]! + row[x * 4 + 2]!)
+    expect(Math.max(...luma) / Math.max(1e-6, Math.min(...luma))).toBeGreaterThan(3)
+    expect(psnr(gpu.pixels, renderTileCpu(sky).pixels)).toBeGreaterThanOrEqual(TOLERANCE.render.minDb)
+  })
+
   it('should refuse a material whose textures use different texture coordinates', async () => {
     const load = room((doc, floor) => {
       floor.setMetallicRoughnessTexture(texture(doc, solid([0, 255, 0, 255])))

@@ -243,21 +243,25 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
   var metallic = albedo.w;
   var roughness = emission.w;
   var emitted = emission.xyz;
-  let baseTex = bitcast<vec4u>(materials[m * ${MATERIAL_ROWS}u + 2u]);
-  let mrTex = bitcast<vec4u>(materials[m * ${MATERIAL_ROWS}u + 3u]);
-  let emissiveTex = bitcast<vec4u>(materials[m * ${MATERIAL_ROWS}u + 4u]);
-  let normalTex = bitcast<vec4u>(materials[m * ${MATERIAL_ROWS}u + 5u]);
+  var normalTex = vec4u(0u);
   var uv = vec2f(0.0);
-  if ((baseTex.w | mrTex.w | emissiveTex.w | normalTex.w) != 0u) {
-    uv = triangleUv(hit.tri, hit.u, hit.v);
-    if (baseTex.w != 0u) { color *= textureColor(baseTex, uv, params.aux.x); }
-    if (mrTex.w != 0u) {
-      // glTF: roughness in green, metalness in blue, both linear.
-      let mr = textureColor(mrTex, uv, params.aux.x + 256u);
-      roughness *= mr.y;
-      metallic *= mr.z;
+  // An untextured scene (no texture coordinates) skips the texture rows: on CPU drivers a load loops over lanes.
+  if (params.aux.y != 0u) {
+    let baseTex = bitcast<vec4u>(materials[m * ${MATERIAL_ROWS}u + 2u]);
+    let mrTex = bitcast<vec4u>(materials[m * ${MATERIAL_ROWS}u + 3u]);
+    let emissiveTex = bitcast<vec4u>(materials[m * ${MATERIAL_ROWS}u + 4u]);
+    normalTex = bitcast<vec4u>(materials[m * ${MATERIAL_ROWS}u + 5u]);
+    if ((baseTex.w | mrTex.w | emissiveTex.w | normalTex.w) != 0u) {
+      uv = triangleUv(hit.tri, hit.u, hit.v);
+      if (baseTex.w != 0u) { color *= textureColor(baseTex, uv, params.aux.x); }
+      if (mrTex.w != 0u) {
+        // glTF: roughness in green, metalness in blue, both linear.
+        let mr = textureColor(mrTex, uv, params.aux.x + 256u);
+        roughness *= mr.y;
+        metallic *= mr.z;
+      }
+      if (emissiveTex.w != 0u) { emitted *= textureColor(emissiveTex, uv, params.aux.x); }
     }
-    if (emissiveTex.w != 0u) { emitted *= textureColor(emissiveTex, uv, params.aux.x); }
   }
   var ng = normalize(cross(e1, e2));
   // Surfaces emit from their front face only (counter-clockwise winding, as glTF defines front faces).
@@ -303,9 +307,11 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
       let brdf = evaluateBrdf(surface, wi);
       let lm = bitcast<u32>(lv0.w) * ${MATERIAL_ROWS}u;
       var lightEmission = materials[lm + 1u].xyz;
-      let lightTex = bitcast<vec4u>(materials[lm + 4u]);
-      if (lightTex.w != 0u) {
-        lightEmission *= textureColor(lightTex, triangleUv(light, su * (1.0 - rV), su * rV), params.aux.x);
+      if (params.aux.y != 0u) {
+        let lightTex = bitcast<vec4u>(materials[lm + 4u]);
+        if (lightTex.w != 0u) {
+          lightEmission *= textureColor(lightTex, triangleUv(light, su * (1.0 - rV), su * rV), params.aux.x);
+        }
       }
       let lightPdf = dist2 / (cosL * lightArea);
       out.shadow = true;
