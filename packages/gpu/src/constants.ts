@@ -35,6 +35,8 @@ export const BVH_BINS = 12
 export const BVH_MAX_DEPTH = 64
 /** Offset along the geometric normal that keeps a bounced ray from re-hitting its own surface. */
 export const RAY_EPSILON = 1e-4
+/** XORed into a path's random state to seed its shadow ray's stochastic transparency apart from its bounce ray's. */
+export const SHADOW_SEED = 0x9e3779b9
 /** Pixel-samples per path-tracing dispatch: bounds one dispatch's run time (abortable between dispatches). */
 export const PIXEL_SAMPLES_PER_DISPATCH = 1 << 20
 /** Workgroup side of the path-tracing kernel (8x8 invocations). */

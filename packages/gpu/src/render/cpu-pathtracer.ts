@@ -1,7 +1,7 @@
-import { RAY_EPSILON, RUSSIAN_ROULETTE_DEPTH } from '../constants.js'
+import { RAY_EPSILON, RUSSIAN_ROULETTE_DEPTH, SHADOW_SEED } from '../constants.js'
 import type { Scene } from '../scene/scene.js'
 import { MATERIAL_FLOATS } from '../scene/scene.js'
-import { sampleTexture, SRGB_TO_LINEAR, UNORM_TO_FLOAT } from '../scene/texture.js'
+import { sampleTexture, sampleTextureAlpha, SRGB_TO_LINEAR, UNORM_TO_FLOAT } from '../scene/texture.js'
 import { powerHeuristic, SurfaceBrdf } from './brdf.js'
 import { pcgHash, sampleSeed } from './rng.js'
 import { resolveTile } from './tile.js'
@@ -88,6 +88,9 @@ class CpuTracer {
   readonly #lightArea: number
   readonly #maxDepth: number
   #rng = 0
+  /** The random number of the ray being traced, for stochastic transparency (see `#opaqueAt`). */
+  #seed = 0
+  readonly #alphaTested: boolean
   // Last hit, kept in fields to avoid allocating per ray.
   #t = FAR
   #tri = NO_HIT
@@ -117,6 +120,7 @@ class CpuTracer {
     this.#uvs = new Float32Array(scene.aux.buffer, scene.aux.byteOffset, scene.aux.length)
     this.#uvOffset = scene.uvOffset
     this.#tangentOffset = scene.tangentOffset
+    this.#alphaTested = scene.alphaTested
     this.#maxDepth = maxDepth
   }
 
@@ -172,6 +176,7 @@ class CpuTracer {
     const brdf = this.#brdf
     const lightCount = this.#lightCount
     for (let depth = 0; depth < this.#maxDepth; depth++) {
+      this.#seed = this.#rng
       this.#intersect(ox, oy, oz, dx, dy, dz, FAR, false)
       this.rays++
       const rPick = this.#random()
@@ -276,6 +281,7 @@ class CpuTracer {
         const cosL = -(cx * wx + cy * wy + cz * wz) / Math.hypot(cx, cy, cz)
         if (cosS > 0 && cosL > 0 && gx * wx + gy * wy + gz * wz > 0) {
           brdf.evaluate(wx, wy, wz)
+          this.#seed = (this.#rng ^ SHADOW_SEED) >>> 0
           this.#intersect(qx, qy, qz, wx, wy, wz, f32(dist * (1 - 1e-3)), true)
           this.rays++
           if (this.#tri === NO_HIT) {
@@ -504,11 +510,39 @@ class CpuTracer {
     if (v < 0 || u + v > 1) return
     const t = f32((e2x * qx + e2y * qy + e2z * qz) * invDet)
     if (t > 0 && t < this.#t) {
+      const fu = f32(u)
+      const fv = f32(v)
+      if (this.#alphaTested && !this.#opaqueAt(i, fu, fv, this.#triBits[o + 3]!)) return
       this.#t = t
       this.#tri = i
-      this.#u = f32(u)
-      this.#v = f32(v)
+      this.#u = fu
+      this.#v = fv
     }
+  }
+
+  /**
+   * Whether the ray being traced (random number `#seed`) meets material `m` at barycentrics (u, v) of triangle
+   * `tri`, as the shader's `opaqueAt`: always when opaque; for MASK where alpha reaches the cutoff; for BLEND with
+   * probability alpha, by a hash of the seed and the triangle.
+   */
+  #opaqueAt(tri: number, u: number, v: number, m: number): boolean {
+    const row = m * MATERIAL_FLOATS
+    const mode = this.#materialBits[row + 27]!
+    if (mode === 0) return true
+    let alpha = this.#materials[row + 26]!
+    const bits = this.#materialBits
+    if (bits[row + 11] !== 0) {
+      const o = this.#uvOffset + tri * 6
+      const uv = this.#uvs
+      const w0 = f32(1 - u - v)
+      const tu = f32(uv[o]! * w0 + uv[o + 2]! * u + uv[o + 4]! * v)
+      const tv = f32(uv[o + 1]! * w0 + uv[o + 3]! * u + uv[o + 5]! * v)
+      alpha = f32(
+        alpha * sampleTextureAlpha(this.#aux, bits[row + 8]!, bits[row + 9]!, bits[row + 10]!, bits[row + 11]!, tu, tv),
+      )
+    }
+    if (mode === 1) return alpha >= this.#materials[row + 25]!
+    return (pcgHash((this.#seed ^ pcgHash(tri)) >>> 0) >>> 8) * (1 / 16777216) < alpha
   }
 }
 

@@ -1,4 +1,4 @@
-import { RAY_EPSILON, RENDER_WORKGROUP, RUSSIAN_ROULETTE_DEPTH } from '../constants.js'
+import { RAY_EPSILON, RENDER_WORKGROUP, RUSSIAN_ROULETTE_DEPTH, SHADOW_SEED } from '../constants.js'
 import { MATERIAL_ROWS } from '../scene/scene.js'
 import { BRDF_WGSL } from './brdf.js'
 import { RNG_WGSL } from './rng.js'
@@ -38,8 +38,11 @@ struct Params {
  * loop iteration and lets each invocation start its next ray (shadow ray, next bounce or next sample) the moment
  * the last one ends, because lavapipe runs eight invocations per instruction and a ray-at-a-time loop left lanes
  * idle until the longest ray of the eight finished. Per pixel the arithmetic and its order are unchanged.
+ *
+ * With `alphaTested` (a scene with MASK or BLEND materials) traversal tests the alpha of every candidate hit.
  */
-export const PATH_TRACER_WGSL = /* wgsl */ `${PARAMS_WGSL}
+export function pathTracerWgsl(alphaTested: boolean): string {
+  return /* wgsl */ `${PARAMS_WGSL}
 @group(0) @binding(1) var<storage, read> nodes: array<vec4f>;
 @group(0) @binding(2) var<storage, read> tris: array<vec4f>;
 @group(0) @binding(3) var<storage, read> normals: array<vec4f>;
@@ -52,6 +55,11 @@ const PI = 3.14159265358979;
 const NO_HIT = 0xffffffffu;
 const FAR = 1e30;
 const EPS = ${RAY_EPSILON};
+// Sets a shadow ray's seed apart from the bounce ray cast from the same state.
+const SHADOW_SEED = ${SHADOW_SEED}u;
+// Whether traversal tests alpha (a scene with MASK or BLEND materials). A constant, so opaque scenes compile the
+// test out of the hot loop: on lavapipe even a skipped branch there cost 8% of the rays.
+const ALPHA_TESTED = ${alphaTested};
 
 ${RNG_WGSL}
 ${BRDF_WGSL}
@@ -66,8 +74,11 @@ fn safeInverse(d: vec3f) -> vec3f {
   return vec3f(1.0) / safe;
 }
 
-fn hitTriangle(i: u32, o: vec3f, d: vec3f, best: ptr<function, Hit>) {
-  let v0 = tris[i * 3u].xyz;
+// The closest hit so far becomes triangle i's if the ray meets it nearer, and it is there (see opaqueAt). seed is the
+// ray's own random number, for stochastic transparency.
+fn hitTriangle(i: u32, o: vec3f, d: vec3f, best: ptr<function, Hit>, seed: u32) {
+  let r0 = tris[i * 3u];
+  let v0 = r0.xyz;
   let e1 = tris[i * 3u + 1u].xyz;
   let e2 = tris[i * 3u + 2u].xyz;
   let pv = cross(d, e2);
@@ -81,7 +92,24 @@ fn hitTriangle(i: u32, o: vec3f, d: vec3f, best: ptr<function, Hit>) {
   let v = dot(d, qv) * invDet;
   if (v < 0.0 || u + v > 1.0) { return; }
   let t = dot(e2, qv) * invDet;
-  if (t > 0.0 && t < (*best).t) { *best = Hit(t, i, u, v); }
+  if (t > 0.0 && t < (*best).t) {
+    if (ALPHA_TESTED && !opaqueAt(i, u, v, bitcast<u32>(r0.w), seed)) { return; }
+    *best = Hit(t, i, u, v);
+  }
+}
+
+// Whether a ray with random number seed meets material m at barycentrics (u, v) of triangle tri: always when the
+// material is opaque; for MASK where its alpha reaches the cutoff; for BLEND with probability alpha, by a hash of
+// the seed and the triangle (so a ray decides each surface once, the same way on every driver).
+fn opaqueAt(tri: u32, u: f32, v: f32, m: u32, seed: u32) -> bool {
+  let row = materials[m * ${MATERIAL_ROWS}u + 6u];
+  let mode = bitcast<u32>(row.w);
+  if (mode == 0u) { return true; }
+  var alpha = row.z;
+  let tex = bitcast<vec4u>(materials[m * ${MATERIAL_ROWS}u + 2u]);
+  if (tex.w != 0u) { alpha *= textureAlpha(tex, triangleUv(tri, u, v)); }
+  if (mode == 1u) { return alpha >= row.y; }
+  return f32(pcgHash(seed ^ pcgHash(tri)) >> 8u) * (1.0 / 16777216.0) < alpha;
 }
 
 struct PathState {
@@ -147,29 +175,56 @@ fn texel(first: u32, width: u32, x: u32, y: u32, lut: u32) -> vec3f {
   );
 }
 
-// A material's texture at uv; tex is its texture row (first texel, width, height, sampler bits), lut the table that
-// decodes its bytes.
-fn textureColor(tex: vec4u, uv: vec2f, lut: u32) -> vec3f {
+// Where a sample at uv of a texture reads (tex is its texture row: first texel, width, height, sampler bits): the
+// nearest texel (xa, ya), or the four texels around it and the weights between them.
+struct Footprint { xa: u32, xb: u32, ya: u32, yb: u32, ax: f32, ay: f32, bilinear: bool }
+
+fn footprint(tex: vec4u, uv: vec2f) -> Footprint {
   let w = tex.y;
   let h = tex.z;
   let su = wrapUnit(uv.x, tex.w & 3u) * f32(w);
   let sv = wrapUnit(uv.y, (tex.w >> 2u) & 3u) * f32(h);
   if ((tex.w & 16u) == 0u) {
-    return texel(tex.x, w, min(u32(su), w - 1u), min(u32(sv), h - 1u), lut);
+    let x = min(u32(su), w - 1u);
+    let y = min(u32(sv), h - 1u);
+    return Footprint(x, x, y, y, 0.0, 0.0, false);
   }
   let fx = su - 0.5;
   let fy = sv - 0.5;
   let x0 = floor(fx);
   let y0 = floor(fy);
-  let ax = fx - x0;
-  let ay = fy - y0;
-  let xa = wrapIndex(i32(x0), i32(w), tex.w & 3u);
-  let xb = wrapIndex(i32(x0) + 1, i32(w), tex.w & 3u);
-  let ya = wrapIndex(i32(y0), i32(h), (tex.w >> 2u) & 3u);
-  let yb = wrapIndex(i32(y0) + 1, i32(h), (tex.w >> 2u) & 3u);
-  let top = texel(tex.x, w, xa, ya, lut) * (1.0 - ax) + texel(tex.x, w, xb, ya, lut) * ax;
-  let bottom = texel(tex.x, w, xa, yb, lut) * (1.0 - ax) + texel(tex.x, w, xb, yb, lut) * ax;
-  return top * (1.0 - ay) + bottom * ay;
+  return Footprint(
+    wrapIndex(i32(x0), i32(w), tex.w & 3u),
+    wrapIndex(i32(x0) + 1, i32(w), tex.w & 3u),
+    wrapIndex(i32(y0), i32(h), (tex.w >> 2u) & 3u),
+    wrapIndex(i32(y0) + 1, i32(h), (tex.w >> 2u) & 3u),
+    fx - x0,
+    fy - y0,
+    true,
+  );
+}
+
+// A material's texture at uv, its bytes decoded by the table at word lut of aux.
+fn textureColor(tex: vec4u, uv: vec2f, lut: u32) -> vec3f {
+  let f = footprint(tex, uv);
+  if (!f.bilinear) { return texel(tex.x, tex.y, f.xa, f.ya, lut); }
+  let top = texel(tex.x, tex.y, f.xa, f.ya, lut) * (1.0 - f.ax) + texel(tex.x, tex.y, f.xb, f.ya, lut) * f.ax;
+  let bottom = texel(tex.x, tex.y, f.xa, f.yb, lut) * (1.0 - f.ax) + texel(tex.x, tex.y, f.xb, f.yb, lut) * f.ax;
+  return top * (1.0 - f.ay) + bottom * f.ay;
+}
+
+// One texel's alpha as a [0, 1] float (through the unorm table).
+fn texelAlpha(first: u32, width: u32, x: u32, y: u32) -> f32 {
+  return bitcast<f32>(aux[params.aux.x + 256u + (aux[first + y * width + x] >> 24u)]);
+}
+
+// A texture's alpha at uv.
+fn textureAlpha(tex: vec4u, uv: vec2f) -> f32 {
+  let f = footprint(tex, uv);
+  if (!f.bilinear) { return texelAlpha(tex.x, tex.y, f.xa, f.ya); }
+  let top = texelAlpha(tex.x, tex.y, f.xa, f.ya) * (1.0 - f.ax) + texelAlpha(tex.x, tex.y, f.xb, f.ya) * f.ax;
+  let bottom = texelAlpha(tex.x, tex.y, f.xa, f.yb) * (1.0 - f.ax) + texelAlpha(tex.x, tex.y, f.xb, f.yb) * f.ax;
+  return top * (1.0 - f.ay) + bottom * f.ay;
 }
 
 // The texture coordinates at barycentrics (u, v) of triangle tri (textured scenes only).
@@ -364,6 +419,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
     var o = path.origin;
     var d = path.dir;
     var inv = safeInverse(d);
+    var seed = path.rng;
     var best = Hit(FAR, NO_HIT, 0.0, 0.0);
     var shadow = false;
     var pending = vec3f(0.0);
@@ -383,7 +439,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
       let a = bitcast<u32>(lo.w);
       let hit = enter <= exit;
       if (hit && count > 0u) {
-        for (var i = a; i < a + count; i++) { hitTriangle(i, o, d, &best); }
+        for (var i = a; i < a + count; i++) { hitTriangle(i, o, d, &best, seed); }
       }
       // A hit box or a leaf goes on to the next node; a missed inner node jumps past its subtree. A shadow ray only
       // asks whether anything blocks it: the first hit ends it.
@@ -406,6 +462,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
             o = shaded.shadowOrigin;
             d = shaded.shadowDir;
             inv = safeInverse(d);
+            seed = path.rng ^ SHADOW_SEED;
             best = Hit(shaded.shadowMax, NO_HIT, 0.0, 0.0);
             node = 0u;
             next = false;
@@ -426,6 +483,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
           o = path.origin;
           d = path.dir;
           inv = safeInverse(d);
+          seed = path.rng;
           best = Hit(FAR, NO_HIT, 0.0, 0.0);
           node = 0u;
         }
@@ -435,6 +493,11 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   partial[(gid.z * params.tile.y + gid.y) * params.tile.x + gid.x] = vec4f(sum, f32(rays));
 }
 `
+}
+
+/** The path-tracing kernel for opaque scenes, and for scenes whose materials test alpha. */
+export const PATH_TRACER_WGSL = pathTracerWgsl(false)
+export const PATH_TRACER_ALPHA_WGSL = pathTracerWgsl(true)
 
 /**
  * Adds a dispatch's sample groups to the running per-pixel sums in ascending group order (the first groups

@@ -422,6 +422,19 @@ function toMaterial(m: GltfMaterial, textureOf: (t: GltfTexture) => number): Mat
     emissive: [clamp(em[0]) * strength, clamp(em[1]) * strength, clamp(em[2]) * strength],
     ...textures,
     ...(textures.normalTexture === undefined ? {} : { normalScale: finiteScale(m.getNormalScale()) }),
+    ...alphaOf(m, clamp(bc[3])),
+  }
+}
+
+/** A material's alpha mode, cutoff and opacity; nothing for OPAQUE (the default), which ignores alpha. */
+function alphaOf(m: GltfMaterial, opacity: number): Pick<Material, 'alphaMode' | 'alphaCutoff' | 'opacity'> {
+  const mode = m.getAlphaMode()
+  if (mode !== 'MASK' && mode !== 'BLEND') return {}
+  const cutoff = m.getAlphaCutoff()
+  return {
+    alphaMode: mode === 'MASK' ? 'mask' : 'blend',
+    alphaCutoff: Number.isFinite(cutoff) ? Math.min(1, Math.max(0, cutoff)) : 0.5,
+    opacity,
   }
 }
 

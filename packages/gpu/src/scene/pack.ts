@@ -7,7 +7,7 @@ import {
 } from '../constants.js'
 import { GpuError } from '../errors.js'
 import { buildBvh } from './bvh.js'
-import { MATERIAL_FLOATS, materialTextures, TANGENT_WORDS, TRIANGLE_FLOATS, UV_WORDS } from './scene.js'
+import { ALPHA_MODES, MATERIAL_FLOATS, materialTextures, TANGENT_WORDS, TRIANGLE_FLOATS, UV_WORDS } from './scene.js'
 import type { Camera, Material, Scene, Vec3 } from './scene.js'
 import { samplerBits, SRGB_TO_LINEAR, TEXTURE_TABLE_WORDS, UNORM_TO_FLOAT, type Texture } from './texture.js'
 
@@ -113,7 +113,18 @@ export function packScene(soup: TriangleSoup): Scene {
         normalScale: scale,
       })
     }
-    materials[i * MATERIAL_FLOATS + 24] = scale
+    const cutoff = m.alphaCutoff ?? 0.5
+    const opacity = m.opacity ?? 1
+    const mode = ALPHA_MODES.indexOf(m.alphaMode ?? 'opaque')
+    if (mode < 0 || !(cutoff >= 0 && cutoff <= 1) || !(opacity >= 0 && opacity <= 1)) {
+      throw new GpuError(
+        'GPU__MALFORMED_SCENE',
+        `material ${m.name} needs an alpha mode of ${ALPHA_MODES.join(', ')} and a cutoff and opacity in [0, 1]`,
+        { alphaMode: m.alphaMode, alphaCutoff: cutoff, opacity },
+      )
+    }
+    materials.set([scale, cutoff, opacity], i * MATERIAL_FLOATS + 24)
+    materialBits[i * MATERIAL_FLOATS + 27] = mode
     materialTextures(m).forEach((tex, slot) => {
       if (tex === undefined) return
       const t = soup.textures![tex.texture]!
@@ -139,6 +150,7 @@ export function packScene(soup: TriangleSoup): Scene {
     lutOffset: surface.lutOffset,
     uvOffset: surface.uvOffset,
     tangentOffset: surface.tangentOffset,
+    alphaTested: soup.materials.some((m) => (m.alphaMode ?? 'opaque') !== 'opaque'),
     lightCount: lights.count,
     lightArea: lights.area,
     bounds,

@@ -8,9 +8,9 @@ export type MaterialTexture = { readonly texture: number } & TextureSampler
 
 /**
  * A metallic-roughness material as the path tracer uses it: glTF's factors and textures, shaded with the glTF
- * BRDF (GGX specular, Lambertian diffuse under a dielectric Fresnel layer; see `render/brdf.ts`). The occlusion
- * texture and the base colour's alpha are not sampled. All of a material's textures are sampled at one set of
- * texture coordinates per triangle.
+ * BRDF (GGX specular, Lambertian diffuse under a dielectric Fresnel layer; see `render/brdf.ts`), and its alpha
+ * mode. The occlusion texture is not sampled. All of a material's textures are sampled at one set of texture
+ * coordinates per triangle.
  */
 export interface Material {
   readonly name: string
@@ -35,7 +35,21 @@ export interface Material {
   readonly normalTexture?: MaterialTexture
   /** glTF normalTexture.scale: multiplies the map's X and Y. Default 1. */
   readonly normalScale?: number
+  /**
+   * glTF alphaMode. `opaque` (the default) ignores alpha; `mask` removes the surface where alpha is below
+   * `alphaCutoff`; `blend` lets each ray through with probability 1 - alpha (stochastic transparency: the mean over
+   * samples is the blend). Alpha is `opacity` times the base-color texture's alpha.
+   */
+  readonly alphaMode?: AlphaMode
+  /** glTF alphaCutoff for `mask`. Default 0.5. */
+  readonly alphaCutoff?: number
+  /** glTF baseColorFactor's alpha. Default 1. */
+  readonly opacity?: number
 }
+
+/** glTF's alpha modes, in the order of their codes in {@link Scene.materials}. */
+export const ALPHA_MODES = ['opaque', 'mask', 'blend'] as const
+export type AlphaMode = (typeof ALPHA_MODES)[number]
 
 /** A material's texture slots, in the order of its texture rows in {@link Scene.materials}. */
 export const TEXTURE_SLOTS = [
@@ -72,7 +86,7 @@ export interface Camera {
  * - `materials`: 7 rows per material: (baseColor.rgb, metallic), (emissive.rgb, roughness), then as u32 bits one
  *   row for each of the base-color, metallic-roughness, emissive and normal textures: (first texel's word in
  *   `aux`, width, height, sampler bits; see `samplerBits`), all 0 where the material has no such texture; then
- *   (normal scale, 0, 0, 0).
+ *   (normal scale, alpha cutoff, opacity, alpha mode as u32 bits: its index in `ALPHA_MODES`).
  * - `aux` (u32 words): first 2 per emissive triangle, (triangle index, cumulative area fraction as f32 bits), the
  *   CDF that next-event estimation samples lights by area (the last fraction is exactly 1; `lights` views it). In
  *   a textured scene then, from `lutOffset`: 256 f32s turning sRGB bytes to linear light and 256 turning bytes
@@ -105,6 +119,8 @@ export interface Scene {
   readonly uvOffset: number
   /** Word offset in `aux` of the tangents; 0 when no material has a normal map. */
   readonly tangentOffset: number
+  /** Whether some material's alpha mode is `mask` or `blend`: then traversal tests alpha at every candidate hit. */
+  readonly alphaTested: boolean
   readonly lightCount: number
   /** Total area of the emissive triangles. */
   readonly lightArea: number

@@ -178,6 +178,35 @@ function wrapIndex(i: number, n: number, mode: number): number {
 
 const f32 = Math.fround
 
+/** The texels a sample reads and their bilinear weights (see {@link footprint}); one scratch object, reused. */
+const foot = { xa: 0, xb: 0, ya: 0, yb: 0, ax: 0, ay: 0, bilinear: false }
+
+/**
+ * Where a sample at (u, v) of a w x h texture with sampler `bits` reads, as the shader's `footprint`: the nearest
+ * texel (xa, ya), or the four texels around it and the weights between them.
+ */
+function footprint(w: number, h: number, bits: number, u: number, v: number): typeof foot {
+  const su = f32(wrapUnit(u, bits & 3) * w)
+  const sv = f32(wrapUnit(v, (bits >> 2) & 3) * h)
+  foot.bilinear = (bits & 16) !== 0
+  if (!foot.bilinear) {
+    foot.xa = Math.min(Math.trunc(su), w - 1)
+    foot.ya = Math.min(Math.trunc(sv), h - 1)
+    return foot
+  }
+  const fx = f32(su - 0.5)
+  const fy = f32(sv - 0.5)
+  const x0 = Math.floor(fx)
+  const y0 = Math.floor(fy)
+  foot.ax = f32(fx - x0)
+  foot.ay = f32(fy - y0)
+  foot.xa = wrapIndex(x0, w, bits & 3)
+  foot.xb = wrapIndex(x0 + 1, w, bits & 3)
+  foot.ya = wrapIndex(y0, h, (bits >> 2) & 3)
+  foot.yb = wrapIndex(y0 + 1, h, (bits >> 2) & 3)
+  return foot
+}
+
 /**
  * The CPU mirror of the shader's `textureColor`: the RGB of a material's texture at (u, v), decoded through
  * `table`, written to `out`. `aux` is a packed scene's; `first`, `w`, `h` and `bits` its material's texture row
@@ -196,32 +225,39 @@ export function sampleTexture(
   out: Float64Array | number[],
   table: Float32Array = SRGB_TO_LINEAR,
 ): void {
-  const lut = table
-  const su = f32(wrapUnit(u, bits & 3) * w)
-  const sv = f32(wrapUnit(v, (bits >> 2) & 3) * h)
-  if ((bits & 16) === 0) {
-    const c = aux[first + Math.min(Math.trunc(sv), h - 1) * w + Math.min(Math.trunc(su), w - 1)]!
-    for (let k = 0; k < 3; k++) out[k] = lut[(c >>> (8 * k)) & 255]!
+  const f = footprint(w, h, bits, u, v)
+  if (!f.bilinear) {
+    const c = aux[first + f.ya * w + f.xa]!
+    for (let k = 0; k < 3; k++) out[k] = table[(c >>> (8 * k)) & 255]!
     return
   }
-  const fx = f32(su - 0.5)
-  const fy = f32(sv - 0.5)
-  const x0 = Math.floor(fx)
-  const y0 = Math.floor(fy)
-  const ax = f32(fx - x0)
-  const ay = f32(fy - y0)
-  const xa = wrapIndex(x0, w, bits & 3)
-  const xb = wrapIndex(x0 + 1, w, bits & 3)
-  const ya = wrapIndex(y0, h, (bits >> 2) & 3)
-  const yb = wrapIndex(y0 + 1, h, (bits >> 2) & 3)
-  const c00 = aux[first + ya * w + xa]!
-  const c10 = aux[first + ya * w + xb]!
-  const c01 = aux[first + yb * w + xa]!
-  const c11 = aux[first + yb * w + xb]!
-  for (let k = 0; k < 3; k++) {
-    const shift = 8 * k
-    const top = f32(lut[(c00 >>> shift) & 255]! * (1 - ax) + lut[(c10 >>> shift) & 255]! * ax)
-    const bottom = f32(lut[(c01 >>> shift) & 255]! * (1 - ax) + lut[(c11 >>> shift) & 255]! * ax)
-    out[k] = f32(top * (1 - ay) + bottom * ay)
-  }
+  for (let k = 0; k < 3; k++) out[k] = blend(aux, first, w, f, 8 * k, table)
+}
+
+/** The CPU mirror of the shader's `textureAlpha`: a texture's alpha at (u, v), as a [0, 1] float. */
+export function sampleTextureAlpha(
+  aux: Uint32Array,
+  first: number,
+  w: number,
+  h: number,
+  bits: number,
+  u: number,
+  v: number,
+): number {
+  const f = footprint(w, h, bits, u, v)
+  if (!f.bilinear) return UNORM_TO_FLOAT[aux[first + f.ya * w + f.xa]! >>> 24]!
+  return blend(aux, first, w, f, 24, UNORM_TO_FLOAT)
+}
+
+/** One channel (the byte at `shift`) of the four texels of a bilinear footprint, decoded and weighted. */
+function blend(aux: Uint32Array, first: number, w: number, f: typeof foot, shift: number, table: Float32Array): number {
+  const a = first + f.ya * w
+  const b = first + f.yb * w
+  const top = f32(
+    table[(aux[a + f.xa]! >>> shift) & 255]! * (1 - f.ax) + table[(aux[a + f.xb]! >>> shift) & 255]! * f.ax,
+  )
+  const bottom = f32(
+    table[(aux[b + f.xa]! >>> shift) & 255]! * (1 - f.ax) + table[(aux[b + f.xb]! >>> shift) & 255]! * f.ax,
+  )
+  return f32(top * (1 - f.ay) + bottom * f.ay)
 }
