@@ -183,7 +183,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       options.signal,
     )
     log(
-      'worker-2 was killed mid-job (SIGKILL as an award arrived); its tiles go back to the auction once its lease lapses',
+      'worker-2 was killed mid-job (SIGKILL holding an undelivered tile); its tiles go back to the auction once its lease lapses',
     )
     const victimId = ids[1] as string
     await until(
