@@ -10,26 +10,30 @@ const checker = (hole: number) => ({
   rgba: Uint8Array.from([0, 0, 0, 255, 0, 0, 0, hole, 0, 0, 0, hole, 0, 0, 0, 255]),
 })
 
-/**
- * A black square in the plane z = 0 filling a camera's view from +z, with the white sky (the background) behind
- * it: what shows through it is what its alpha lets through.
- */
-function screen(material: Partial<Material>, hole = 0): Scene {
-  const m: Material = {
+/** A black material sampling texture 0 (nearest, clamped), with `extra` on top. */
+function black(extra: Partial<Material>): Material {
+  return {
     name: 'screen',
     baseColor: [0, 0, 0],
     metallic: 0,
     roughness: 1,
     emissive: [0, 0, 0],
     baseColorTexture: { texture: 0, wrapS: WrapMode.clamp, wrapT: WrapMode.clamp, linear: false },
-    ...material,
+    ...extra,
   }
+}
+
+/**
+ * A black square in the plane z = 0 filling a camera's view from +z, with the white sky (the background) behind
+ * it: what shows through it is what its alpha lets through.
+ */
+function screen(material: Partial<Material>, hole = 0): Scene {
   return packScene({
     // Two triangles, counter-clockwise seen from +z: corners (-1, -1), (1, -1), (1, 1) and (-1, -1), (1, 1), (-1, 1).
     vertices: Float32Array.from([-1, -1, 0, 1, -1, 0, 1, 1, 0, -1, -1, 0, 1, 1, 0, -1, 1, 0]),
     normals: Float32Array.from(Array.from({ length: 6 }, () => [0, 0, 1]).flat()),
     materialIndex: Uint32Array.from([0, 0]),
-    materials: [m],
+    materials: [black(material)],
     // u along +x, v down the image (glTF's v = 0 at the top): (0, 1) at the bottom-left corner.
     uvs: Float32Array.from([0, 1, 1, 1, 1, 0, 0, 1, 1, 0, 0, 0]),
     textures: [checker(hole)],
@@ -122,15 +126,7 @@ describe('alpha modes', () => {
       roughness: 1,
       emissive: [0, 0, 0],
     }
-    const mask: Material = {
-      name: 'screen',
-      baseColor: [0, 0, 0],
-      metallic: 0,
-      roughness: 1,
-      emissive: [0, 0, 0],
-      baseColorTexture: { texture: 0, wrapS: WrapMode.clamp, wrapT: WrapMode.clamp, linear: false },
-      alphaMode: 'mask',
-    }
+    const mask = black({ alphaMode: 'mask' })
     const quad = (y: number, s: number, up: boolean): number[] => {
       const [a, b, c, d] = [
         [-s, y, -s],

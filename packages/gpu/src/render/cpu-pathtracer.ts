@@ -65,6 +65,8 @@ class CpuTracer {
   readonly #uvs: Float32Array
   readonly #uvOffset: number
   readonly #tangentOffset: number
+  /** The last `#faceNormal`. */
+  readonly #face = new Float64Array(3)
   /** The last normal-mapped shading normal. */
   readonly #bent = new Float64Array(3)
   /** The hit's material (see `#material`): base colour, emission, metallic and roughness after textures. */
@@ -198,19 +200,10 @@ class CpuTracer {
       this.#material(m)
       const color = this.#color
       const emitted = this.#emitted
-      const e1x = tris[ti + 4]!,
-        e1y = tris[ti + 5]!,
-        e1z = tris[ti + 6]!
-      const e2x = tris[ti + 8]!,
-        e2y = tris[ti + 9]!,
-        e2z = tris[ti + 10]!
-      let gx = e1y * e2z - e1z * e2y
-      let gy = e1z * e2x - e1x * e2z
-      let gz = e1x * e2y - e1y * e2x
-      len = Math.hypot(gx, gy, gz)
-      gx /= len
-      gy /= len
-      gz /= len
+      this.#faceNormal(ti)
+      let gx = this.#face[0]!
+      let gy = this.#face[1]!
+      let gz = this.#face[2]!
       const facing = -(gx * dx + gy * dy + gz * dz)
       if (facing > 0) {
         const w =
@@ -269,16 +262,9 @@ class CpuTracer {
         const wy = f32(ty / dist)
         const wz = f32(tz / dist)
         const cosS = nx * wx + ny * wy + nz * wz
-        const l1x = tris[lo + 4]!,
-          l1y = tris[lo + 5]!,
-          l1z = tris[lo + 6]!
-        const l2x = tris[lo + 8]!,
-          l2y = tris[lo + 9]!,
-          l2z = tris[lo + 10]!
-        const cx = l1y * l2z - l1z * l2y
-        const cy = l1z * l2x - l1x * l2z
-        const cz = l1x * l2y - l1y * l2x
-        const cosL = -(cx * wx + cy * wy + cz * wz) / Math.hypot(cx, cy, cz)
+        this.#faceNormal(lo)
+        const face = this.#face
+        const cosL = -(face[0]! * wx + face[1]! * wy + face[2]! * wz)
         if (cosS > 0 && cosL > 0 && gx * wx + gy * wy + gz * wz > 0) {
           brdf.evaluate(wx, wy, wz)
           this.#seed = (this.#rng ^ SHADOW_SEED) >>> 0
@@ -423,6 +409,24 @@ class CpuTracer {
     const w0 = f32(1 - u - v)
     this.#tu = f32(uv[o]! * w0 + uv[o + 2]! * u + uv[o + 4]! * v)
     this.#tv = f32(uv[o + 1]! * w0 + uv[o + 3]! * u + uv[o + 5]! * v)
+  }
+
+  /** The unit normal of the triangle at float `o` of `#tris`, cross(e1, e2) normalized, into `#face`. */
+  #faceNormal(o: number): void {
+    const tris = this.#tris
+    const e1x = tris[o + 4]!,
+      e1y = tris[o + 5]!,
+      e1z = tris[o + 6]!
+    const e2x = tris[o + 8]!,
+      e2y = tris[o + 9]!,
+      e2z = tris[o + 10]!
+    const x = e1y * e2z - e1z * e2y
+    const y = e1z * e2x - e1x * e2z
+    const z = e1x * e2y - e1y * e2x
+    const len = Math.hypot(x, y, z)
+    this.#face[0] = x / len
+    this.#face[1] = y / len
+    this.#face[2] = z / len
   }
 
   /** The emissive triangle whose cumulative area fraction first exceeds r (the shader's binary search). */
