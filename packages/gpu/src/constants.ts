@@ -12,6 +12,10 @@ export const MAX_TEXTURE_SIDE = 8192
 export const MAX_SCENE_TEXELS = 16 * 1024 * 1024
 /** Largest normal-map scale accepted (glTF normalTexture.scale): past it a map only flattens normals sideways. */
 export const MAX_NORMAL_SCALE = 1000
+/** Largest index of refraction accepted (KHR_materials_ior; diamond is 2.42). */
+export const MAX_IOR = 10
+/** Largest KHR_materials_specular colour factor accepted (the F0 it scales is capped at 1 anyway). */
+export const MAX_SPECULAR_COLOR = 100
 /** Most materials in one scene. */
 export const MAX_SCENE_MATERIALS = 65_536
 /** Largest ONNX model accepted by `loadOnnxModel`. */

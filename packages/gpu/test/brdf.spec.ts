@@ -1,7 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createEngine, packScene, psnr, renderTileCpu } from '../src/index.js'
+import { WebIO } from '@gltf-transform/core'
+import { KHRMaterialsIOR, KHRMaterialsSpecular } from '@gltf-transform/extensions'
+import {
+  createEngine,
+  generateSceneDocument,
+  loadScene,
+  MATERIAL_FLOATS,
+  packScene,
+  psnr,
+  renderTileCpu,
+} from '../src/index.js'
 import type { Camera, Engine, Material, RenderTileOptions, Scene, Vec3 } from '../src/index.js'
-import { MIN_ALPHA, powerHeuristic, SurfaceBrdf } from '../src/render/brdf.js'
+import { dielectricF0, MIN_ALPHA, powerHeuristic, SurfaceBrdf } from '../src/render/brdf.js'
+import type { BrdfMaterial } from '../src/render/brdf.js'
 import { SampleRng } from '../src/render/rng.js'
 
 /** A unit vector at polar angle theta from +z, in the xz plane. */
@@ -9,9 +20,27 @@ function direction(theta: number): Vec3 {
   return [Math.sin(theta), 0, Math.cos(theta)]
 }
 
-function surface(view: Vec3, base: Vec3, metallic: number, roughness: number): SurfaceBrdf {
+/** A material's BRDF inputs; the dielectric's F0 defaults to glTF's 0.04 (ior 1.5) and its specular weight to 1. */
+function brdfMaterial(
+  base: Vec3,
+  metallic: number,
+  roughness: number,
+  f0: Vec3 = [0.04, 0.04, 0.04],
+  specular = 1,
+): BrdfMaterial {
+  return { r: base[0], g: base[1], b: base[2], metallic, roughness, f0r: f0[0], f0g: f0[1], f0b: f0[2], specular }
+}
+
+function surface(
+  view: Vec3,
+  base: Vec3,
+  metallic: number,
+  roughness: number,
+  f0?: Vec3,
+  specular?: number,
+): SurfaceBrdf {
   const brdf = new SurfaceBrdf()
-  brdf.set(0, 0, 1, ...view, ...base, metallic, roughness)
+  brdf.set(0, 0, 1, ...view, brdfMaterial(base, metallic, roughness, f0, specular))
   return brdf
 }
 
@@ -131,6 +160,22 @@ describe('glTF metallic-roughness BRDF', () => {
     expect(black(1.4)).toBeGreaterThan(0.3)
   })
 
+  it('should reflect by the index of refraction and the specular factor and colour (KHR_materials_ior, _specular)', () => {
+    expect(dielectricF0(1.5)).toBeCloseTo(0.04, 12)
+    // A black smooth dielectric reflects its F0 at normal incidence: 0.04 at ior 1.5, (1/3)² at ior 2.
+    const f0 = dielectricF0(2)
+    expect(sampledAlbedo(surface(direction(0), [0, 0, 0], 0, 0.05, [f0, f0, f0]))).toBeCloseTo(1 / 9, 2)
+    // A specular colour tints that reflection per channel (red here; sampledAlbedo reads red).
+    const red = sampledAlbedo(surface(direction(0), [0, 0, 0], 0, 0.05, [0.04, 0, 0]))
+    expect(red).toBeCloseTo(0.04, 2)
+    // Specular factor 0 removes the layer: a white dielectric is then Lambertian and reflects all the light.
+    expect(sampledAlbedo(surface(direction(0.5), [1, 1, 1], 0, 0.5, [0.04, 0.04, 0.04], 0))).toBeCloseTo(1, 3)
+    // and the factor does not touch metals.
+    const metal = (specular: number): number =>
+      sampledAlbedo(surface(direction(0.5), [0.9, 0.6, 0.2], 1, 0.4, undefined, specular))
+    expect(metal(0)).toBe(metal(1))
+  })
+
   it('should turn a roughness of 0 into its sharpest lobe, with a finite pdf', () => {
     const brdf = surface(direction(0.5), [1, 1, 1], 1, 0)
     brdf.sample(0, 0.3, 0.4)
@@ -187,6 +232,36 @@ function meanRed(pixels: Float32Array): number {
   for (let i = 0; i < pixels.length; i += 4) sum += pixels[i]!
   return sum / (pixels.length / 4)
 }
+
+describe('KHR_materials_ior and KHR_materials_specular', () => {
+  it('should read both into the material and pack its dielectric F0 and specular weight', async () => {
+    const doc = generateSceneDocument({ spheres: 1, subdivisions: 1 })
+    const white = doc
+      .getRoot()
+      .listMaterials()
+      .find((m) => m.getName() === 'white')!
+    white.setExtension('KHR_materials_ior', doc.createExtension(KHRMaterialsIOR).createIOR().setIOR(2))
+    white.setExtension(
+      'KHR_materials_specular',
+      doc
+        .createExtension(KHRMaterialsSpecular)
+        .createSpecular()
+        .setSpecularFactor(0.5)
+        .setSpecularColorFactor([1, 0.5, 20]),
+    )
+    const io = new WebIO().registerExtensions([KHRMaterialsIOR, KHRMaterialsSpecular])
+    const scene = await loadScene(await io.writeBinary(doc))
+    const index = scene.materialList.findIndex((m) => m.name === 'white')
+    expect(scene.materialList[index]).toMatchObject({ ior: 2, specular: 0.5, specularColor: [1, 0.5, 20] })
+    // F0 = (1/3)² times the colour, capped at 1; then the weight.
+    const row = [...scene.materials.subarray(index * MATERIAL_FLOATS + 24, index * MATERIAL_FLOATS + 28)]
+    expect(row.map((x) => Math.fround(x))).toEqual([1 / 9, 0.5 / 9, 1, 0.5].map(Math.fround))
+    // A material without the extensions keeps glTF's defaults.
+    const plain = scene.materialList.findIndex((m) => m.name === 'red')
+    expect(scene.materials[plain * MATERIAL_FLOATS + 24]).toBeCloseTo(0.04, 7)
+    expect(scene.materials[plain * MATERIAL_FLOATS + 27]).toBe(1)
+  })
+})
 
 describe('path tracer with the glTF BRDF', () => {
   let engine: Engine
@@ -258,7 +333,7 @@ describe('path tracer with the glTF BRDF', () => {
       const gpu = await engine.renderTile(options)
       // Direct lighting by quadrature over the lamp: ∫ f · Le · cosS · cosL / d² dA.
       const brdf = new SurfaceBrdf()
-      brdf.set(0, 1, 0, ...eye, ...m.baseColor, m.metallic, m.roughness)
+      brdf.set(0, 1, 0, ...eye, brdfMaterial(m.baseColor, m.metallic, m.roughness))
       let expected = 0
       const n = 200
       for (let i = 0; i < n; i++) {

@@ -6,8 +6,10 @@
  * - Specular: GGX (Trowbridge-Reitz) microfacets with alpha = roughness², the height-correlated Smith visibility
  *   term and Schlick's Fresnel.
  * - Metal (metallic = 1): the specular lobe with Fresnel from the base colour.
- * - Dielectric (metallic = 0): Lambertian diffuse in the base colour under a specular layer with F0 = 0.04 (index
- *   of refraction 1.5); the layer's Fresnel weight comes off the diffuse.
+ * - Dielectric (metallic = 0): Lambertian diffuse in the base colour under a specular layer whose reflectance at
+ *   normal incidence is F0 = ((ior - 1) / (ior + 1))² times the specular colour (0.04 for glTF's default ior of
+ *   1.5), capped at 1 and weighted by the specular factor (KHR_materials_ior and KHR_materials_specular); the
+ *   layer's strongest Fresnel channel comes off the diffuse.
  * - Between the two, a linear mix by `metallic`, as the specification does.
  *
  * Directions are sampled from one of two lobes: the GGX distribution of visible normals (Dupuy and Benyoub 2023,
@@ -23,6 +25,28 @@ export const DIELECTRIC_F0 = 0.04
  * next-event estimation and multiple importance sampling need no special case for delta reflection.
  */
 export const MIN_ALPHA = 1e-3
+
+/** A material's inputs to the BRDF at one hit (linear RGB), as `SurfaceBrdf.set` reads them. */
+export interface BrdfMaterial {
+  /** Base colour. */
+  r: number
+  g: number
+  b: number
+  metallic: number
+  /** Perceptual roughness; alpha is its square. */
+  roughness: number
+  /** The dielectric's specular reflectance at normal incidence per channel (0.04 with glTF's defaults). */
+  f0r: number
+  f0g: number
+  f0b: number
+  /** KHR_materials_specular's specular factor: the weight of the dielectric's specular layer (1 by default). */
+  specular: number
+}
+
+/** The F0 of a dielectric of index of refraction `ior`: ((ior - 1) / (ior + 1))². */
+export function dielectricF0(ior: number): number {
+  return ((ior - 1) / (ior + 1)) ** 2
+}
 
 /** Luminance weights (Rec. 709) that size the two lobes. */
 const LUM_R = 0.2126
@@ -51,6 +75,10 @@ export class SurfaceBrdf {
   #r = 0
   #g = 0
   #b = 0
+  #f0r = DIELECTRIC_F0
+  #f0g = DIELECTRIC_F0
+  #f0b = DIELECTRIC_F0
+  #specular = 1
   #metallic = 0
   #alpha = MIN_ALPHA
   /** cos of the angle between the normal and the viewer; the surface reflects nothing when it is not positive. */
@@ -67,20 +95,9 @@ export class SurfaceBrdf {
   ly = 0
   lz = 0
 
-  /** Sets the shading point: normal n, direction to the viewer v, linear base colour, metallic and roughness. */
-  set(
-    nx: number,
-    ny: number,
-    nz: number,
-    vx: number,
-    vy: number,
-    vz: number,
-    r: number,
-    g: number,
-    b: number,
-    metallic: number,
-    roughness: number,
-  ): void {
+  /** Sets the shading point: normal n, direction to the viewer v, and the material there. */
+  set(nx: number, ny: number, nz: number, vx: number, vy: number, vz: number, material: BrdfMaterial): void {
+    const { r, g, b, metallic, roughness } = material
     this.#nx = nx
     this.#ny = ny
     this.#nz = nz
@@ -90,6 +107,10 @@ export class SurfaceBrdf {
     this.#r = r
     this.#g = g
     this.#b = b
+    this.#f0r = material.f0r
+    this.#f0g = material.f0g
+    this.#f0b = material.f0b
+    this.#specular = material.specular
     this.#metallic = metallic
     this.#alpha = Math.max(roughness * roughness, MIN_ALPHA)
     // Duff et al. 2017, "Building an Orthonormal Basis, Revisited" (the shader's `orthonormal`).
@@ -105,11 +126,13 @@ export class SurfaceBrdf {
     const nDotV = nx * vx + ny * vy + nz * vz
     this.nDotV = nDotV
     const fw = schlickWeight(nDotV)
-    const specular = lerp(DIELECTRIC_F0, r, metallic) * LUM_R + lerp(DIELECTRIC_F0, g, metallic) * LUM_G
-    const spec = specular + lerp(DIELECTRIC_F0, b, metallic) * LUM_B
+    const w = material.specular
+    const { f0r, f0g, f0b } = material
+    const specular = lerp(w * f0r, r, metallic) * LUM_R + lerp(w * f0g, g, metallic) * LUM_G
+    const spec = specular + lerp(w * f0b, b, metallic) * LUM_B
     const fresnel = spec + (1 - spec) * fw
-    const diffuse =
-      (1 - metallic) * (1 - (DIELECTRIC_F0 + (1 - DIELECTRIC_F0) * fw)) * (r * LUM_R + g * LUM_G + b * LUM_B)
+    const layer = w * Math.max(f0r + (1 - f0r) * fw, f0g + (1 - f0g) * fw, f0b + (1 - f0b) * fw)
+    const diffuse = (1 - metallic) * (1 - layer) * (r * LUM_R + g * LUM_G + b * LUM_B)
     this.pSpecular = fresnel + diffuse > 0 ? fresnel / (fresnel + diffuse) : 1
   }
 
@@ -138,13 +161,16 @@ export class SurfaceBrdf {
     const spec = d * vis
     const fw = schlickWeight(vDotH)
     const m = this.#metallic
-    const fd = DIELECTRIC_F0 + (1 - DIELECTRIC_F0) * fw
+    const w = this.#specular
+    // The dielectric's specular layer per channel, weighted by the specular factor.
+    const lr = w * (this.#f0r + (1 - this.#f0r) * fw)
+    const lg = w * (this.#f0g + (1 - this.#f0g) * fw)
+    const lb = w * (this.#f0b + (1 - this.#f0b) * fw)
     // mix(dielectric, metal, m): the dielectric's diffuse under its specular layer, the metal's tinted specular.
-    const dielectric = fd * spec
-    const diffuse = ((1 - fd) * (1 - m)) / Math.PI
-    this.fr = m * (this.#r + (1 - this.#r) * fw) * spec + (1 - m) * dielectric + diffuse * this.#r
-    this.fg = m * (this.#g + (1 - this.#g) * fw) * spec + (1 - m) * dielectric + diffuse * this.#g
-    this.fb = m * (this.#b + (1 - this.#b) * fw) * spec + (1 - m) * dielectric + diffuse * this.#b
+    const diffuse = ((1 - Math.max(lr, lg, lb)) * (1 - m)) / Math.PI
+    this.fr = m * (this.#r + (1 - this.#r) * fw) * spec + (1 - m) * (lr * spec) + diffuse * this.#r
+    this.fg = m * (this.#g + (1 - this.#g) * fw) * spec + (1 - m) * (lg * spec) + diffuse * this.#g
+    this.fb = m * (this.#b + (1 - this.#b) * fw) * spec + (1 - m) * (lb * spec) + diffuse * this.#b
     const g1 = (2 * nDotV) / (nDotV + Math.sqrt(a2 + (1 - a2) * nDotV * nDotV))
     const pdfSpecular = (g1 * d) / (4 * nDotV)
     this.pdf = this.pSpecular * pdfSpecular + (1 - this.pSpecular) * (nDotL / Math.PI)
@@ -221,7 +247,6 @@ function lerp(a: number, b: number, t: number): number {
 
 /** WGSL of the same BRDF; spliced into the path-tracing kernel (see `pathtracer-wgsl.ts`). */
 export const BRDF_WGSL = /* wgsl */ `
-const DIELECTRIC_F0 = ${DIELECTRIC_F0};
 const MIN_ALPHA = ${MIN_ALPHA};
 const LUMINANCE = vec3f(${LUM_R}, ${LUM_G}, ${LUM_B});
 
@@ -233,6 +258,8 @@ struct Surface {
   n: vec3f,
   v: vec3f,
   base: vec3f,
+  f0: vec3f,        // the dielectric's specular reflectance at normal incidence
+  specular: f32,    // the weight of the dielectric's specular layer
   metallic: f32,
   alpha: f32,
   nDotV: f32,
@@ -247,7 +274,7 @@ fn schlickWeight(c: f32) -> f32 {
   return x2 * x2 * x;
 }
 
-fn surfaceAt(n: vec3f, v: vec3f, base: vec3f, metallic: f32, roughness: f32) -> Surface {
+fn surfaceAt(n: vec3f, v: vec3f, base: vec3f, metallic: f32, roughness: f32, f0: vec3f, specular: f32) -> Surface {
   let s = select(-1.0, 1.0, n.z >= 0.0);
   let a = -1.0 / (s + n.z);
   let k = n.x * n.y * a;
@@ -255,11 +282,13 @@ fn surfaceAt(n: vec3f, v: vec3f, base: vec3f, metallic: f32, roughness: f32) -> 
   let b = vec3f(k, s + n.y * n.y * a, -n.y);
   let nDotV = dot(n, v);
   let fw = schlickWeight(nDotV);
-  let spec = dot(mix(vec3f(DIELECTRIC_F0), base, metallic), LUMINANCE);
+  let spec = dot(mix(specular * f0, base, metallic), LUMINANCE);
   let fresnel = spec + (1.0 - spec) * fw;
-  let diffuse = (1.0 - metallic) * (1.0 - (DIELECTRIC_F0 + (1.0 - DIELECTRIC_F0) * fw)) * dot(base, LUMINANCE);
+  let layer = specular * (f0 + (1.0 - f0) * fw);
+  let diffuse = (1.0 - metallic) * (1.0 - max(layer.x, max(layer.y, layer.z))) * dot(base, LUMINANCE);
   let pSpecular = select(1.0, fresnel / (fresnel + diffuse), fresnel + diffuse > 0.0);
-  return Surface(t, b, n, v, base, metallic, max(roughness * roughness, MIN_ALPHA), nDotV, pSpecular);
+  let alpha = max(roughness * roughness, MIN_ALPHA);
+  return Surface(t, b, n, v, base, f0, specular, metallic, alpha, nDotV, pSpecular);
 }
 
 fn evaluateBrdf(s: Surface, l: vec3f) -> BrdfValue {
@@ -275,8 +304,9 @@ fn evaluateBrdf(s: Surface, l: vec3f) -> BrdfValue {
   let spec = d * vis;
   let fw = schlickWeight(vDotH);
   let m = s.metallic;
-  let fd = DIELECTRIC_F0 + (1.0 - DIELECTRIC_F0) * fw;
-  let f = m * (s.base + (1.0 - s.base) * fw) * spec + (1.0 - m) * (fd * spec) + ((1.0 - fd) * (1.0 - m) / PI) * s.base;
+  let layer = s.specular * (s.f0 + (1.0 - s.f0) * fw);
+  let diffuse = (1.0 - max(layer.x, max(layer.y, layer.z))) * (1.0 - m) / PI;
+  let f = m * (s.base + (1.0 - s.base) * fw) * spec + (1.0 - m) * (layer * spec) + diffuse * s.base;
   let g1 = 2.0 * s.nDotV / (s.nDotV + sqrt(a2 + (1.0 - a2) * s.nDotV * s.nDotV));
   let pdf = s.pSpecular * (g1 * d / (4.0 * s.nDotV)) + (1.0 - s.pSpecular) * (nDotL / PI);
   return BrdfValue(f, pdf);

@@ -2,7 +2,7 @@ import { RAY_EPSILON, RUSSIAN_ROULETTE_DEPTH, SHADOW_SEED } from '../constants.j
 import type { Scene } from '../scene/scene.js'
 import { MATERIAL_FLOATS } from '../scene/scene.js'
 import { sampleTexture, sampleTextureAlpha, SRGB_TO_LINEAR, UNORM_TO_FLOAT } from '../scene/texture.js'
-import { powerHeuristic, SurfaceBrdf } from './brdf.js'
+import { powerHeuristic, SurfaceBrdf, type BrdfMaterial } from './brdf.js'
 import { pcgHash, sampleSeed } from './rng.js'
 import { resolveTile } from './tile.js'
 import type { RenderedTile, RenderTileOptions } from './tile.js'
@@ -69,11 +69,9 @@ class CpuTracer {
   readonly #face = new Float64Array(3)
   /** The last normal-mapped shading normal. */
   readonly #bent = new Float64Array(3)
-  /** The hit's material (see `#material`): base colour, emission, metallic and roughness after textures. */
-  readonly #color = new Float64Array(3)
+  /** The hit's material (see `#material`): its BRDF inputs and emission after textures. */
+  readonly #hit: BrdfMaterial = { r: 0, g: 0, b: 0, metallic: 0, roughness: 0, f0r: 0, f0g: 0, f0b: 0, specular: 0 }
   readonly #emitted = new Float64Array(3)
-  #metallic = 0
-  #roughness = 0
   readonly #texColor = new Float64Array(3)
   /** The sampled light's emission. */
   readonly #lightColor = new Float64Array(3)
@@ -198,7 +196,6 @@ class CpuTracer {
       const ti = this.#tri * 12
       const m = triBits[ti + 3]! * MATERIAL_FLOATS
       this.#material(m)
-      const color = this.#color
       const emitted = this.#emitted
       this.#faceNormal(ti)
       let gx = this.#face[0]!
@@ -237,7 +234,7 @@ class CpuTracer {
         ny = -ny
         nz = -nz
       }
-      brdf.set(nx, ny, nz, -dx, -dy, -dz, color[0]!, color[1]!, color[2]!, this.#metallic, this.#roughness)
+      brdf.set(nx, ny, nz, -dx, -dy, -dz, this.#hit)
       // A shading normal tilted away from the viewer reflects nothing.
       if (!(brdf.nDotV > 0)) break
       const px = f32(ox + dx * this.#t)
@@ -320,27 +317,35 @@ class CpuTracer {
   }
 
   /**
-   * The material of row `m` at the last hit, into `#color`, `#emitted`, `#metallic` and `#roughness`: its factors
-   * times its textures at the hit's UV, as the shader's `shade` does.
+   * The material of row `m` at the last hit, into `#hit` and `#emitted`: its factors times its textures at the
+   * hit's UV, as the shader's `shade` does.
    */
   #material(m: number): void {
     const mats = this.#materials
-    const color = this.#color
+    const hit = this.#hit
     const emitted = this.#emitted
-    for (let k = 0; k < 3; k++) {
-      color[k] = mats[m + k]!
-      emitted[k] = mats[m + 4 + k]!
-    }
-    this.#metallic = mats[m + 3]!
-    this.#roughness = mats[m + 7]!
+    hit.r = mats[m]!
+    hit.g = mats[m + 1]!
+    hit.b = mats[m + 2]!
+    hit.metallic = mats[m + 3]!
+    hit.roughness = mats[m + 7]!
+    hit.f0r = mats[m + 24]!
+    hit.f0g = mats[m + 25]!
+    hit.f0b = mats[m + 26]!
+    hit.specular = mats[m + 27]!
+    for (let k = 0; k < 3; k++) emitted[k] = mats[m + 4 + k]!
     const bits = this.#materialBits
     if ((bits[m + 11]! | bits[m + 15]! | bits[m + 19]! | bits[m + 23]!) === 0) return
     this.#triangleUv(this.#tri, this.#u, this.#v)
     const tex = this.#texColor
-    if (this.#texture(m + 8, tex, SRGB_TO_LINEAR)) for (let k = 0; k < 3; k++) color[k] = f32(color[k]! * tex[k]!)
+    if (this.#texture(m + 8, tex, SRGB_TO_LINEAR)) {
+      hit.r = f32(hit.r * tex[0]!)
+      hit.g = f32(hit.g * tex[1]!)
+      hit.b = f32(hit.b * tex[2]!)
+    }
     if (this.#texture(m + 12, tex, UNORM_TO_FLOAT)) {
-      this.#roughness = f32(this.#roughness * tex[1]!)
-      this.#metallic = f32(this.#metallic * tex[2]!)
+      hit.roughness = f32(hit.roughness * tex[1]!)
+      hit.metallic = f32(hit.metallic * tex[2]!)
     }
     if (this.#texture(m + 16, tex, SRGB_TO_LINEAR)) for (let k = 0; k < 3; k++) emitted[k] = f32(emitted[k]! * tex[k]!)
   }
@@ -387,7 +392,7 @@ class CpuTracer {
     const bz = (nx * ty - ny * tx) * sign
     const c = this.#texColor
     this.#texture(m + 20, c, UNORM_TO_FLOAT)
-    const scale = this.#materials[m + 24]!
+    const scale = this.#materials[m + 28]!
     const mx = (c[0]! * 2 - 1) * scale
     const my = (c[1]! * 2 - 1) * scale
     const mz = c[2]! * 2 - 1
@@ -531,9 +536,9 @@ class CpuTracer {
    */
   #opaqueAt(tri: number, u: number, v: number, m: number): boolean {
     const row = m * MATERIAL_FLOATS
-    const mode = this.#materialBits[row + 27]!
+    const mode = this.#materialBits[row + 31]!
     if (mode === 0) return true
-    let alpha = this.#materials[row + 26]!
+    let alpha = this.#materials[row + 30]!
     const bits = this.#materialBits
     if (bits[row + 11] !== 0) {
       const o = this.#uvOffset + tri * 6
@@ -545,7 +550,7 @@ class CpuTracer {
         alpha * sampleTextureAlpha(this.#aux, bits[row + 8]!, bits[row + 9]!, bits[row + 10]!, bits[row + 11]!, tu, tv),
       )
     }
-    if (mode === 1) return alpha >= this.#materials[row + 25]!
+    if (mode === 1) return alpha >= this.#materials[row + 29]!
     return (pcgHash((this.#seed ^ pcgHash(tri)) >>> 0) >>> 8) * (1 / 16777216) < alpha
   }
 }

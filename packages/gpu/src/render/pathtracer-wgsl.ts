@@ -102,7 +102,7 @@ fn hitTriangle(i: u32, o: vec3f, d: vec3f, best: ptr<function, Hit>, seed: u32) 
 // material is opaque; for MASK where its alpha reaches the cutoff; for BLEND with probability alpha, by a hash of
 // the seed and the triangle (so a ray decides each surface once, the same way on every driver).
 fn opaqueAt(tri: u32, u: f32, v: f32, m: u32, seed: u32) -> bool {
-  let row = materials[m * ${MATERIAL_ROWS}u + 6u];
+  let row = materials[m * ${MATERIAL_ROWS}u + 7u];
   let mode = bitcast<u32>(row.w);
   if (mode == 0u) { return true; }
   var alpha = row.z;
@@ -335,11 +335,12 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
   let n2 = normals[hit.tri * 3u + 2u].xyz;
   var ns = normalize(n0 * (1.0 - hit.u - hit.v) + n1 * hit.u + n2 * hit.v);
   if (normalTex.w != 0u) {
-    let scale = materials[m * ${MATERIAL_ROWS}u + 6u].x;
+    let scale = materials[m * ${MATERIAL_ROWS}u + 7u].x;
     ns = normalMapped(hit.tri, hit.u, hit.v, ns, textureColor(normalTex, uv, params.aux.x + 256u), scale);
   }
   if (dot(ns, ng) < 0.0) { ns = -ns; }
-  let surface = surfaceAt(ns, -dir, color, metallic, roughness);
+  let dielectric = materials[m * ${MATERIAL_ROWS}u + 6u];
+  let surface = surfaceAt(ns, -dir, color, metallic, roughness, dielectric.xyz, dielectric.w);
   // A shading normal tilted away from the viewer reflects nothing.
   if (!(surface.nDotV > 0.0)) { return out; }
   let p = (*path).origin + dir * hit.t;

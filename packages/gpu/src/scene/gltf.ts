@@ -9,10 +9,22 @@ import type {
   Primitive,
   Texture as GltfTexture,
 } from '@gltf-transform/core'
-import { KHRMaterialsEmissiveStrength, KHRTextureTransform } from '@gltf-transform/extensions'
-import type { EmissiveStrength, Transform } from '@gltf-transform/extensions'
+import {
+  KHRMaterialsEmissiveStrength,
+  KHRMaterialsIOR,
+  KHRMaterialsSpecular,
+  KHRTextureTransform,
+} from '@gltf-transform/extensions'
+import type { EmissiveStrength, IOR, Specular, Transform } from '@gltf-transform/extensions'
 import { logger } from '@libp2p/logger'
-import { MAX_NORMAL_SCALE, MAX_SCENE_BYTES, MAX_SCENE_TEXELS, MAX_SCENE_TRIANGLES } from '../constants.js'
+import {
+  MAX_IOR,
+  MAX_NORMAL_SCALE,
+  MAX_SCENE_BYTES,
+  MAX_SCENE_TEXELS,
+  MAX_SCENE_TRIANGLES,
+  MAX_SPECULAR_COLOR,
+} from '../constants.js'
 import { GpuError } from '../errors.js'
 import { packScene } from './pack.js'
 import { soupTangents } from './tangents.js'
@@ -35,7 +47,7 @@ const GLB_MAGIC = 0x46546c67 // "glTF"
  * Extensions read: emissive strength (Blender and most exporters write lights brighter than emissiveFactor's 1
  * with it) and texture transforms (offset, rotation and scale of texture coordinates, for tiling textures).
  */
-const EXTENSIONS = [KHRMaterialsEmissiveStrength, KHRTextureTransform]
+const EXTENSIONS = [KHRMaterialsEmissiveStrength, KHRMaterialsIOR, KHRMaterialsSpecular, KHRTextureTransform]
 
 /** Largest emissive strength accepted: keeps radiance finite in f32 through a path's products. */
 const MAX_EMISSIVE_STRENGTH = 1e6
@@ -423,6 +435,28 @@ function toMaterial(m: GltfMaterial, textureOf: (t: GltfTexture) => number): Mat
     ...textures,
     ...(textures.normalTexture === undefined ? {} : { normalScale: finiteScale(m.getNormalScale()) }),
     ...alphaOf(m, clamp(bc[3])),
+    ...dielectricOf(m),
+  }
+}
+
+/**
+ * A material's KHR_materials_ior and KHR_materials_specular factors (their textures are not read), bounded; nothing
+ * when it has neither (glTF's defaults: ior 1.5, specular 1, white).
+ */
+function dielectricOf(m: GltfMaterial): Pick<Material, 'ior' | 'specular' | 'specularColor'> {
+  const ior = m.getExtension<IOR>('KHR_materials_ior')?.getIOR()
+  const specular = m.getExtension<Specular>('KHR_materials_specular')
+  const color = specular?.getSpecularColorFactor()
+  const bounded = (x: number | undefined, lo: number, hi: number, fallback: number): number =>
+    Number.isFinite(x) ? Math.min(hi, Math.max(lo, x!)) : fallback
+  return {
+    ...(ior === undefined ? {} : { ior: bounded(ior, 1, MAX_IOR, 1.5) }),
+    ...(specular === null || specular === undefined
+      ? {}
+      : {
+          specular: bounded(specular.getSpecularFactor(), 0, 1, 1),
+          specularColor: [0, 1, 2].map((k) => bounded(color?.[k], 0, MAX_SPECULAR_COLOR, 1)) as unknown as Vec3,
+        }),
   }
 }
 

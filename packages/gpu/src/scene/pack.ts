@@ -1,9 +1,12 @@
+import { dielectricF0 } from '../render/brdf.js'
 import {
   BVH_MAX_DEPTH,
+  MAX_IOR,
   MAX_NORMAL_SCALE,
   MAX_SCENE_MATERIALS,
   MAX_SCENE_TEXELS,
   MAX_SCENE_TRIANGLES,
+  MAX_SPECULAR_COLOR,
 } from '../constants.js'
 import { GpuError } from '../errors.js'
 import { buildBvh } from './bvh.js'
@@ -123,8 +126,24 @@ export function packScene(soup: TriangleSoup): Scene {
         { alphaMode: m.alphaMode, alphaCutoff: cutoff, opacity },
       )
     }
-    materials.set([scale, cutoff, opacity], i * MATERIAL_FLOATS + 24)
-    materialBits[i * MATERIAL_FLOATS + 27] = mode
+    const ior = m.ior ?? 1.5
+    const specular = m.specular ?? 1
+    const specularColor = m.specularColor ?? [1, 1, 1]
+    if (
+      !(ior >= 1 && ior <= MAX_IOR) ||
+      !(specular >= 0 && specular <= 1) ||
+      !specularColor.every((c) => c >= 0 && c <= MAX_SPECULAR_COLOR)
+    ) {
+      throw new GpuError(
+        'GPU__MALFORMED_SCENE',
+        `material ${m.name} needs an ior in [1, ${MAX_IOR}], a specular factor in [0, 1] and a specular colour in [0, ${MAX_SPECULAR_COLOR}]`,
+        { ior, specular, specularColor },
+      )
+    }
+    const f0 = dielectricF0(ior)
+    materials.set([...specularColor.map((c) => Math.min(1, f0 * c)), specular], i * MATERIAL_FLOATS + 24)
+    materials.set([scale, cutoff, opacity], i * MATERIAL_FLOATS + 28)
+    materialBits[i * MATERIAL_FLOATS + 31] = mode
     materialTextures(m).forEach((tex, slot) => {
       if (tex === undefined) return
       const t = soup.textures![tex.texture]!

@@ -45,6 +45,11 @@ export interface Material {
   readonly alphaCutoff?: number
   /** glTF baseColorFactor's alpha. Default 1. */
   readonly opacity?: number
+  /** KHR_materials_ior: the dielectric's index of refraction, which sets its reflectance. Default 1.5 (F0 = 0.04). */
+  readonly ior?: number
+  /** KHR_materials_specular: the weight of the dielectric's specular layer (default 1) and its colour (default white). */
+  readonly specular?: number
+  readonly specularColor?: Vec3
 }
 
 /** glTF's alpha modes, in the order of their codes in {@link Scene.materials}. */
@@ -86,7 +91,8 @@ export interface Camera {
  * - `materials`: 7 rows per material: (baseColor.rgb, metallic), (emissive.rgb, roughness), then as u32 bits one
  *   row for each of the base-color, metallic-roughness, emissive and normal textures: (first texel's word in
  *   `aux`, width, height, sampler bits; see `samplerBits`), all 0 where the material has no such texture; then
- *   (normal scale, alpha cutoff, opacity, alpha mode as u32 bits: its index in `ALPHA_MODES`).
+ *   (the dielectric's F0 per channel, specular factor); then (normal scale, alpha cutoff, opacity, alpha mode as
+ *   u32 bits: its index in `ALPHA_MODES`).
  * - `aux` (u32 words): first 2 per emissive triangle, (triangle index, cumulative area fraction as f32 bits), the
  *   CDF that next-event estimation samples lights by area (the last fraction is exactly 1; `lights` views it). In
  *   a textured scene then, from `lutOffset`: 256 f32s turning sRGB bytes to linear light and 256 turning bytes
@@ -130,7 +136,7 @@ export interface Scene {
 /** Floats per triangle in {@link Scene.triangles} and {@link Scene.normals}. */
 export const TRIANGLE_FLOATS = 12
 /** Floats per material in {@link Scene.materials}. */
-export const MATERIAL_FLOATS = 28
+export const MATERIAL_FLOATS = 32
 /** 16-byte rows per material in {@link Scene.materials}. */
 export const MATERIAL_ROWS = MATERIAL_FLOATS / 4
 /** Words per triangle of texture coordinates in {@link Scene.aux}. */
