@@ -147,7 +147,7 @@ export class SurfaceBrdf {
     let hx = this.#vx + lx
     let hy = this.#vy + ly
     let hz = this.#vz + lz
-    const len = Math.hypot(hx, hy, hz)
+    const len = Math.sqrt(hx * hx + hy * hy + hz * hz)
     hx /= len
     hy /= len
     hz /= len
@@ -196,7 +196,7 @@ export class SurfaceBrdf {
       let sx = vx * a
       let sy = vy * a
       let sz = vz
-      const sl = Math.hypot(sx, sy, sz)
+      const sl = Math.sqrt(sx * sx + sy * sy + sz * sz)
       sx /= sl
       sy /= sl
       sz /= sl
@@ -205,7 +205,7 @@ export class SurfaceBrdf {
       let hx = (cos * sinTheta + sx) * a
       let hy = (sin * sinTheta + sy) * a
       let hz = cz + sz
-      const hl = Math.hypot(hx, hy, hz)
+      const hl = Math.sqrt(hx * hx + hy * hy + hz * hz)
       hx /= hl
       hy /= hl
       hz /= hl

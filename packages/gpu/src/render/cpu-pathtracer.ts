@@ -151,7 +151,7 @@ class CpuTracer {
     let dx = c[9]! + c[3]! * sx + c[6]! * sy
     let dy = c[10]! + c[4]! * sx + c[7]! * sy
     let dz = c[11]! + c[5]! * sx + c[8]! * sy
-    let len = Math.hypot(dx, dy, dz)
+    let len = Math.sqrt(dx * dx + dy * dy + dz * dz)
     dx = f32(dx / len)
     dy = f32(dy / len)
     dz = f32(dz / len)
@@ -219,7 +219,7 @@ class CpuTracer {
       let nx = nrm[ti]! * w0 + nrm[ti + 4]! * u + nrm[ti + 8]! * v
       let ny = nrm[ti + 1]! * w0 + nrm[ti + 5]! * u + nrm[ti + 9]! * v
       let nz = nrm[ti + 2]! * w0 + nrm[ti + 6]! * u + nrm[ti + 10]! * v
-      len = Math.hypot(nx, ny, nz)
+      len = Math.sqrt(nx * nx + ny * ny + nz * nz)
       nx /= len
       ny /= len
       nz /= len
@@ -287,7 +287,7 @@ class CpuTracer {
         }
       }
       brdf.sample(rPick, r1, r2)
-      len = Math.hypot(brdf.lx, brdf.ly, brdf.lz)
+      len = Math.sqrt(brdf.lx * brdf.lx + brdf.ly * brdf.ly + brdf.lz * brdf.lz)
       dx = f32(brdf.lx / len)
       dy = f32(brdf.ly / len)
       dz = f32(brdf.lz / len)
@@ -428,7 +428,7 @@ class CpuTracer {
     const x = e1y * e2z - e1z * e2y
     const y = e1z * e2x - e1x * e2z
     const z = e1x * e2y - e1y * e2x
-    const len = Math.hypot(x, y, z)
+    const len = Math.sqrt(x * x + y * y + z * z)
     this.#face[0] = x / len
     this.#face[1] = y / len
     this.#face[2] = z / len
