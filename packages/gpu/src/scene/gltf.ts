@@ -63,9 +63,10 @@ const DEFAULT_MATERIAL: Material = {
 /**
  * Loads a glTF 2.0 asset (.glb bytes, .gltf JSON bytes with embedded data URIs, or a file path on Node) into a
  * path-traceable {@link Scene}: meshes of the default scene with their node transforms, metallic-roughness and
- * emissive factors, base-color, metallic-roughness and emissive textures (PNG or JPEG, sampled at their texture
- * coordinates with the glTF sampler's wrap modes and nearest or bilinear filtering) and the first perspective
- * camera.
+ * emissive factors, base-color, metallic-roughness, emissive and normal textures (PNG or JPEG, sampled at their
+ * texture coordinates with the glTF sampler's wrap modes and nearest or bilinear filtering; normal maps with the
+ * primitive's tangents or MikkTSpace ones), alpha modes, the ior and specular extensions, and the first
+ * perspective camera.
  *
  * @throws GPU__MALFORMED_SCENE when the asset does not parse or holds nothing to draw; GPU__SCENE_TOO_LARGE past
  * the triangle or texel bounds; GPU__UNSUPPORTED_TEXTURE for a texture that is neither PNG nor JPEG, or for a

@@ -118,7 +118,7 @@ export interface Scene {
   readonly camera: Camera
   /** Emissive triangles, sampled by area for next-event estimation (see layout above): a view of `aux`. */
   readonly lights: Float32Array
-  /** Lights, then in a textured scene the sRGB table, texture coordinates and texels (see layout above). */
+  /** Lights, then in a textured scene the decoding tables, texture coordinates, tangents and texels (see above). */
   readonly aux: Uint32Array
   /** Word offsets in `aux` of the decoding tables and the texture coordinates; 0 when no material has a texture. */
   readonly lutOffset: number
