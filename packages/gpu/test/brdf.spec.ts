@@ -226,6 +226,46 @@ function material(base: Vec3, metallic: number, roughness: number, emissive: Vec
   return { name: 'm', baseColor: base, metallic, roughness, emissive }
 }
 
+/** A square lamp at y = 1 facing down: its corner (x, z), side and emission. */
+interface Lamp {
+  x: number
+  z: number
+  side: number
+  emission: number
+}
+
+/**
+ * The red radiance that the lamps send off a floor (normal +y) at the origin towards `eye`, by quadrature over
+ * each lamp: ∫ f · Le · cosS · cosL / d² dA.
+ */
+function directLight(eye: Vec3, m: Material, lamps: readonly Lamp[]): number {
+  const brdf = new SurfaceBrdf()
+  const len = Math.hypot(...eye)
+  brdf.set(0, 1, 0, eye[0] / len, eye[1] / len, eye[2] / len, brdfMaterial(m.baseColor, m.metallic, m.roughness))
+  const n = 200
+  let sum = 0
+  for (const lamp of lamps) {
+    let lampSum = 0
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < n; j++) {
+        const q = [lamp.x + (lamp.side * (i + 0.5)) / n, 1, lamp.z + (lamp.side * (j + 0.5)) / n]
+        const d2 = q[0]! ** 2 + q[1]! ** 2 + q[2]! ** 2
+        const d = Math.sqrt(d2)
+        brdf.evaluate(q[0]! / d, q[1]! / d, q[2]! / d)
+        // cosS = cosL = q.y / d for a floor facing up and a lamp facing down.
+        lampSum += (brdf.fr * lamp.emission * (1 / d) ** 2) / d2
+      }
+    }
+    sum += (lampSum * lamp.side * lamp.side) / (n * n)
+  }
+  return sum
+}
+
+/** A lamp's two triangles, facing down. */
+function lampQuad(l: Lamp): number[] {
+  return quad([l.x, 1, l.z], [l.side, 0, 0], [0, 0, l.side])
+}
+
 /** The mean red radiance of a rendered tile. */
 function meanRed(pixels: Float32Array): number {
   let sum = 0
@@ -318,7 +358,7 @@ describe('path tracer with the glTF BRDF', () => {
     for (const roughness of [0.15, 0.6]) {
       const m = material([0.8, 0.8, 0.8], 0, roughness)
       const lampMaterial = material([0, 0, 0], 0, 1, [10, 10, 10])
-      const lamp = quad([lampPoint[0] - 0.1, 1, lampPoint[2] - 0.1], [0.2, 0, 0], [0, 0, 0.2])
+      const lamp = lampQuad({ x: lampPoint[0] - 0.1, z: lampPoint[2] - 0.1, side: 0.2, emission: 10 })
       const scene = quadScene(
         [
           { corners: floor, material: m },
@@ -331,24 +371,44 @@ describe('path tracer with the glTF BRDF', () => {
       const options = tile(scene, { samples: 256, maxDepth: 2 })
       const cpu = renderTileCpu(options)
       const gpu = await engine.renderTile(options)
-      // Direct lighting by quadrature over the lamp: ∫ f · Le · cosS · cosL / d² dA.
-      const brdf = new SurfaceBrdf()
-      brdf.set(0, 1, 0, ...eye, brdfMaterial(m.baseColor, m.metallic, m.roughness))
-      let expected = 0
-      const n = 200
-      for (let i = 0; i < n; i++) {
-        for (let j = 0; j < n; j++) {
-          const q = [lampPoint[0] - 0.1 + (0.2 * (i + 0.5)) / n, 1, lampPoint[2] - 0.1 + (0.2 * (j + 0.5)) / n]
-          const d2 = q[0]! ** 2 + q[1]! ** 2 + q[2]! ** 2
-          const d = Math.sqrt(d2)
-          const l: Vec3 = [q[0]! / d, q[1]! / d, q[2]! / d]
-          brdf.evaluate(...l)
-          expected += (brdf.fr * 10 * l[1] * l[1]) / d2
-        }
-      }
-      expected *= (0.2 * 0.2) / (n * n)
+      const expected = directLight(eye, m, [{ x: lampPoint[0] - 0.1, z: lampPoint[2] - 0.1, side: 0.2, emission: 10 }])
       expect(meanRed(cpu.pixels) / expected, `roughness ${roughness}`).toBeCloseTo(1, 1)
       expect(meanRed(gpu.pixels) / expected, `roughness ${roughness}`).toBeCloseTo(1, 1)
     }
+  })
+
+  it('should pick lights by power, and light a surface as quadrature over every lamp does', async () => {
+    // A small bright lamp and a large dim one: 0.04 x 20 against 0.64 x 0.25 of power.
+    const lamps: Lamp[] = [
+      { x: -0.4, z: -0.1, side: 0.2, emission: 20 },
+      { x: 0.05, z: -0.4, side: 0.8, emission: 0.25 },
+    ]
+    const floorMaterial = material([0.8, 0.8, 0.8], 0, 0.5)
+    const eye: Vec3 = [0, 1.2, 1.6]
+    const scene = quadScene(
+      [
+        { corners: floor, material: floorMaterial },
+        ...lamps.map((l) => ({
+          corners: lampQuad(l),
+          material: material([0, 0, 0], 0, 1, [l.emission, l.emission, l.emission]),
+        })),
+      ],
+      eye,
+      1e-3,
+    )
+    // The bright lamp's two triangles (material 1) take 0.8 / 0.96 of the picks.
+    const triangleBits = new Uint32Array(scene.triangles.buffer)
+    const lightBits = new Uint32Array(scene.lights.buffer, scene.lights.byteOffset, scene.lights.length)
+    let bright = 0
+    for (let k = 0; k < scene.lightCount; k++) {
+      const share = scene.lights[k * 2 + 1]! - (k === 0 ? 0 : scene.lights[k * 2 - 1]!)
+      if (triangleBits[lightBits[k * 2]! * 12 + 3] === 1) bright += share
+    }
+    expect(bright).toBeCloseTo(0.8 / 0.96, 5)
+    expect(scene.lightPower).toBeCloseTo(0.96, 5)
+    const options = tile(scene, { samples: 256, maxDepth: 2 })
+    const expected = directLight(eye, floorMaterial, lamps)
+    expect(meanRed(renderTileCpu(options).pixels) / expected).toBeCloseTo(1, 1)
+    expect(meanRed((await engine.renderTile(options)).pixels) / expected).toBeCloseTo(1, 1)
   })
 })

@@ -43,6 +43,14 @@ export interface BrdfMaterial {
   specular: number
 }
 
+/**
+ * How much an emissive factor weighs when lights are picked for next-event estimation: its luminance. Positive
+ * whenever any channel is, so every emitter can be picked.
+ */
+export function emissionWeight(r: number, g: number, b: number): number {
+  return r * LUM_R + g * LUM_G + b * LUM_B
+}
+
 /** The F0 of a dielectric of index of refraction `ior`: ((ior - 1) / (ior + 1))². */
 export function dielectricF0(ior: number): number {
   return ((ior - 1) / (ior + 1)) ** 2
@@ -329,6 +337,11 @@ fn sampleBrdf(s: Surface, pick: f32, u1: f32, u2: f32) -> vec3f {
     local = vec3f(cs * sqrt(u2), sqrt(max(0.0, 1.0 - u2)));
   }
   return s.t * local.x + s.b * local.y + s.n * local.z;
+}
+
+// The light-picking weight of an emissive factor: its luminance (see emissionWeight in brdf.ts).
+fn emissionWeight(e: vec3f) -> f32 {
+  return dot(e, LUMINANCE);
 }
 
 fn powerHeuristic(a: f32, b: f32) -> f32 {

@@ -2,7 +2,7 @@ import { RAY_EPSILON, RUSSIAN_ROULETTE_DEPTH, SHADOW_SEED } from '../constants.j
 import type { Scene } from '../scene/scene.js'
 import { MATERIAL_FLOATS } from '../scene/scene.js'
 import { sampleTexture, sampleTextureAlpha, SRGB_TO_LINEAR, UNORM_TO_FLOAT } from '../scene/texture.js'
-import { powerHeuristic, SurfaceBrdf, type BrdfMaterial } from './brdf.js'
+import { emissionWeight, powerHeuristic, SurfaceBrdf, type BrdfMaterial } from './brdf.js'
 import { pcgHash, sampleSeed } from './rng.js'
 import { resolveTile } from './tile.js'
 import type { RenderedTile, RenderTileOptions } from './tile.js'
@@ -84,8 +84,8 @@ class CpuTracer {
   readonly #lights: Float32Array
   readonly #lightBits: Uint32Array
   readonly #lightCount: number
-  /** Total light area as the shader's uniform holds it (f32). */
-  readonly #lightArea: number
+  /** Total light power (`Scene.lightPower`) as the shader's uniform holds it (f32). */
+  readonly #lightPower: number
   readonly #maxDepth: number
   #rng = 0
   /** The random number of the ray being traced, for stochastic transparency (see `#opaqueAt`). */
@@ -108,7 +108,7 @@ class CpuTracer {
     this.#lights = scene.lights
     this.#lightBits = new Uint32Array(scene.lights.buffer, scene.lights.byteOffset, scene.lights.length)
     this.#lightCount = scene.lightCount
-    this.#lightArea = f32(scene.lightArea)
+    this.#lightPower = f32(scene.lightPower)
     this.#nodes = scene.bvh
     this.#nodeBits = new Uint32Array(scene.bvh.buffer, scene.bvh.byteOffset, scene.bvh.length)
     this.#tris = scene.triangles
@@ -204,7 +204,13 @@ class CpuTracer {
       const facing = -(gx * dx + gy * dy + gz * dz)
       if (facing > 0) {
         const w =
-          camera || lightCount === 0 ? 1 : powerHeuristic(bsdfPdf, (this.#t * this.#t) / (facing * this.#lightArea))
+          camera || lightCount === 0
+            ? 1
+            : powerHeuristic(
+                bsdfPdf,
+                (this.#t * this.#t * emissionWeight(mats[m + 4]!, mats[m + 5]!, mats[m + 6]!)) /
+                  (facing * this.#lightPower),
+              )
         lr = f32(lr + tr * emitted[0]! * w)
         lg = f32(lg + tg * emitted[1]! * w)
         lb = f32(lb + tb * emitted[2]! * w)
@@ -244,7 +250,7 @@ class CpuTracer {
       const qy = f32(py + gy * RAY_EPSILON)
       const qz = f32(pz + gz * RAY_EPSILON)
       if (lightCount > 0) {
-        // Next-event estimation, as in the shader: a point on an emissive triangle by area, and a shadow ray.
+        // Next-event estimation, as in the shader: a triangle by power, a point on it, and a shadow ray.
         const lightTri = this.#pickLight(rLight)
         const lo = lightTri * 12
         const su = Math.sqrt(rU)
@@ -276,7 +282,8 @@ class CpuTracer {
               this.#texture(le + 16, this.#texColor, SRGB_TO_LINEAR)
               for (let k = 0; k < 3; k++) light[k] = f32(light[k]! * this.#texColor[k]!)
             }
-            const lightPdf = dist2 / (cosL * this.#lightArea)
+            const lightPdf =
+              (dist2 * emissionWeight(mats[le + 4]!, mats[le + 5]!, mats[le + 6]!)) / (cosL * this.#lightPower)
             // The last vertex has no bounce that could find the light, so its light sample counts in full.
             const w = depth + 1 >= this.#maxDepth ? 1 : powerHeuristic(lightPdf, brdf.pdf)
             const k = (cosS / lightPdf) * w

@@ -197,7 +197,7 @@ function packParams(scene: Scene, t: ResolvedTile, c: Chunk, finalize: boolean):
   f.set([...cam.right, t.imageWidth / t.imageHeight], 16)
   f.set([...cam.up], 20)
   u[23] = scene.lightCount
-  f.set([...cam.forward, scene.lightArea], 24)
+  f.set([...cam.forward, scene.lightPower], 24)
   f.set([...t.background, 0], 28)
   u.set([c.groupCount, finalize ? 1 : 0], 32)
   u.set([scene.lutOffset, scene.uvOffset, scene.tangentOffset], 36)

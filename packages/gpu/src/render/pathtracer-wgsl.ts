@@ -15,7 +15,7 @@ struct Params {
   camPos: vec4f,     // xyz, tan(yfov / 2)
   camRight: vec4f,   // xyz, aspect (width / height)
   camUp: vec4f,      // xyz, light count (u32 bits)
-  camForward: vec4f, // xyz, total light area
+  camForward: vec4f, // xyz, total light power (see Scene.lightPower)
   background: vec4f,
   groups: vec4u,     // sample groups in this dispatch, finalize (1 = the last groups: write the mean)
   aux: vec4u,        // word offsets in aux of the decoding tables, the texture coordinates and the tangents
@@ -287,7 +287,7 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
     return out;
   }
   let lightCount = bitcast<u32>(params.camUp.w);
-  let lightArea = params.camForward.w;
+  let lightPower = params.camForward.w;
   let base = tris[hit.tri * 3u];
   let e1 = tris[hit.tri * 3u + 1u].xyz;
   let e2 = tris[hit.tri * 3u + 2u].xyz;
@@ -324,7 +324,9 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
   if (facing > 0.0) {
     var w = 1.0;
     if ((*path).camera == 0u && lightCount > 0u) {
-      w = powerHeuristic((*path).pdf, hit.t * hit.t / (facing * lightArea));
+      // The pdf of picking this point by next-event estimation, per solid angle.
+      let lightPdf = hit.t * hit.t * emissionWeight(emission.xyz) / (facing * lightPower);
+      w = powerHeuristic((*path).pdf, lightPdf);
     }
     (*path).radiance += (*path).throughput * emitted * w;
   } else {
@@ -346,7 +348,7 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
   let p = (*path).origin + dir * hit.t;
   let origin = p + ng * EPS;
   if (lightCount > 0u) {
-    // Next-event estimation: a point on an emissive triangle chosen by area, and a shadow ray to it.
+    // Next-event estimation: an emissive triangle picked by power, a uniform point on it, and a shadow ray to it.
     let light = pickLight(rLight, lightCount);
     let lv0 = tris[light * 3u];
     let le1 = tris[light * 3u + 1u].xyz;
@@ -369,7 +371,7 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
           lightEmission *= textureColor(lightTex, triangleUv(light, su * (1.0 - rV), su * rV), params.aux.x);
         }
       }
-      let lightPdf = dist2 / (cosL * lightArea);
+      let lightPdf = dist2 * emissionWeight(materials[lm + 1u].xyz) / (cosL * lightPower);
       out.shadow = true;
       out.shadowOrigin = origin;
       out.shadowDir = wi;

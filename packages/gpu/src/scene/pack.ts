@@ -1,4 +1,4 @@
-import { dielectricF0 } from '../render/brdf.js'
+import { dielectricF0, emissionWeight } from '../render/brdf.js'
 import {
   BVH_MAX_DEPTH,
   MAX_IOR,
@@ -172,6 +172,7 @@ export function packScene(soup: TriangleSoup): Scene {
     alphaTested: soup.materials.some((m) => (m.alphaMode ?? 'opaque') !== 'opaque'),
     lightCount: lights.count,
     lightArea: lights.area,
+    lightPower: lights.power,
     bounds,
   }
 }
@@ -265,35 +266,41 @@ function packSurface(
   return { words, lutOffset, uvOffset, tangentOffset, texelOffsets }
 }
 
-/** The area CDF over emissive triangles (in BVH order). */
+/**
+ * The CDF over emissive triangles (in BVH order) that next-event estimation picks lights by: in proportion to
+ * their power, area times the luminance of their emissive factor, so a small bright lamp draws most samples and a
+ * large dim panel few (by area alone, a dim panel ten times the lamp's size would take ten of every eleven).
+ */
 function lightTable(
   triangles: Float32Array,
   materials: readonly Material[],
-): { table: Float32Array; count: number; area: number } {
+): { table: Float32Array; count: number; area: number; power: number } {
   const bits = new Uint32Array(triangles.buffer, triangles.byteOffset, triangles.length)
   const index: number[] = []
-  const areas: number[] = []
+  const powers: number[] = []
+  let area = 0
   for (let i = 0; i < triangles.length / TRIANGLE_FLOATS; i++) {
     const o = i * TRIANGLE_FLOATS
     const m = materials[bits[o + 3]!]!
     if (Math.max(...m.emissive) <= 0) continue
     const [ax, ay, az] = [triangles[o + 4]!, triangles[o + 5]!, triangles[o + 6]!]
     const [bx, by, bz] = [triangles[o + 8]!, triangles[o + 9]!, triangles[o + 10]!]
-    const area = Math.hypot(ay * bz - az * by, az * bx - ax * bz, ax * by - ay * bx) / 2
-    if (!(area > 0)) continue
+    const a = Math.hypot(ay * bz - az * by, az * bx - ax * bz, ax * by - ay * bx) / 2
+    if (!(a > 0)) continue
     index.push(i)
-    areas.push(area)
+    powers.push(a * emissionWeight(...m.emissive))
+    area += a
   }
-  const total = areas.reduce((s, a) => s + a, 0)
+  const power = powers.reduce((s, p) => s + p, 0)
   const table = new Float32Array(index.length * 2)
   const tableBits = new Uint32Array(table.buffer)
   let running = 0
   index.forEach((tri, k) => {
-    running += areas[k]!
+    running += powers[k]!
     tableBits[k * 2] = tri
-    table[k * 2 + 1] = k === index.length - 1 ? 1 : running / total
+    table[k * 2 + 1] = k === index.length - 1 ? 1 : running / power
   })
-  return { table, count: index.length, area: total }
+  return { table, count: index.length, area, power }
 }
 
 /** The unit normal at `offset`, or the face normal when the given one is degenerate or not finite. */

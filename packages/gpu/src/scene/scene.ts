@@ -93,8 +93,9 @@ export interface Camera {
  *   `aux`, width, height, sampler bits; see `samplerBits`), all 0 where the material has no such texture; then
  *   (the dielectric's F0 per channel, specular factor); then (normal scale, alpha cutoff, opacity, alpha mode as
  *   u32 bits: its index in `ALPHA_MODES`).
- * - `aux` (u32 words): first 2 per emissive triangle, (triangle index, cumulative area fraction as f32 bits), the
- *   CDF that next-event estimation samples lights by area (the last fraction is exactly 1; `lights` views it). In
+ * - `aux` (u32 words): first 2 per emissive triangle, (triangle index, cumulative power fraction as f32 bits), the
+ *   CDF that next-event estimation samples lights by (see `lightPower`; the last fraction is exactly 1; `lights`
+ *   views it). In
  *   a textured scene then, from `lutOffset`: 256 f32s turning sRGB bytes to linear light and 256 turning bytes
  *   to [0, 1] (`SRGB_TO_LINEAR`, `UNORM_TO_FLOAT`); from `uvOffset`: 6 f32s
  *   per triangle, the texture coordinates of v0, v1, v2; where a material has a normal map, from `tangentOffset`:
@@ -116,7 +117,7 @@ export interface Scene {
   /** Longest root-to-leaf path: the shader's traversal stack must be deeper. */
   readonly bvhDepth: number
   readonly camera: Camera
-  /** Emissive triangles, sampled by area for next-event estimation (see layout above): a view of `aux`. */
+  /** Emissive triangles, picked by power for next-event estimation (see layout above): a view of `aux`. */
   readonly lights: Float32Array
   /** Lights, then in a textured scene the decoding tables, texture coordinates, tangents and texels (see above). */
   readonly aux: Uint32Array
@@ -130,6 +131,11 @@ export interface Scene {
   readonly lightCount: number
   /** Total area of the emissive triangles. */
   readonly lightArea: number
+  /**
+   * Total power of the emissive triangles as next-event estimation weighs them: each one's area times the
+   * luminance of its emissive factor (see `emissionWeight`).
+   */
+  readonly lightPower: number
   readonly bounds: { readonly min: Vec3; readonly max: Vec3 }
 }
 
