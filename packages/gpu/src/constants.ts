@@ -16,6 +16,8 @@ export const MAX_NORMAL_SCALE = 1000
 export const MAX_IOR = 10
 /** Largest KHR_materials_specular colour factor accepted (the F0 it scales is capped at 1 anyway). */
 export const MAX_SPECULAR_COLOR = 100
+/** Most punctual lights (KHR_lights_punctual) in one scene: next-event estimation picks among them uniformly. */
+export const MAX_PUNCTUAL_LIGHTS = 4096
 /** Most materials in one scene. */
 export const MAX_SCENE_MATERIALS = 65_536
 /** Largest ONNX model accepted by `loadOnnxModel`. */

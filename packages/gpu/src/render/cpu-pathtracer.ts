@@ -1,5 +1,6 @@
 import { RAY_EPSILON, RUSSIAN_ROULETTE_DEPTH, SHADOW_SEED } from '../constants.js'
 import type { Scene } from '../scene/scene.js'
+import { PUNCTUAL_WORDS } from '../scene/punctual.js'
 import { MATERIAL_FLOATS } from '../scene/scene.js'
 import { sampleTexture, sampleTextureAlpha, SRGB_TO_LINEAR, UNORM_TO_FLOAT } from '../scene/texture.js'
 import { emissionWeight, powerHeuristic, SurfaceBrdf, type BrdfMaterial } from './brdf.js'
@@ -62,9 +63,16 @@ class CpuTracer {
   readonly #materials: Float32Array
   readonly #materialBits: Uint32Array
   readonly #aux: Uint32Array
-  readonly #uvs: Float32Array
+  readonly #auxFloats: Float32Array
   readonly #uvOffset: number
   readonly #tangentOffset: number
+  /** Punctual lights: where they are packed, how many, and the share of light samples they take. */
+  readonly #punctualOffset: number
+  readonly #punctualCount: number
+  readonly #pPunctual: number
+  /** The last `#punctualSample`: direction and radiance per unit BRDF, and the shadow ray's length (0: none). */
+  readonly #punctual = new Float64Array(6)
+  #shadowMax = 0
   /** The last `#faceNormal`. */
   readonly #face = new Float64Array(3)
   /** The last normal-mapped shading normal. */
@@ -117,10 +125,14 @@ class CpuTracer {
     this.#materials = scene.materials
     this.#materialBits = new Uint32Array(scene.materials.buffer, scene.materials.byteOffset, scene.materials.length)
     this.#aux = scene.aux
-    this.#uvs = new Float32Array(scene.aux.buffer, scene.aux.byteOffset, scene.aux.length)
+    this.#auxFloats = new Float32Array(scene.aux.buffer, scene.aux.byteOffset, scene.aux.length)
     this.#uvOffset = scene.uvOffset
     this.#tangentOffset = scene.tangentOffset
     this.#alphaTested = scene.alphaTested
+    this.#punctualOffset = scene.punctualOffset
+    this.#punctualCount = scene.punctualCount
+    // Half the light samples when the scene also has emissive triangles, all when it has not (the shader's).
+    this.#pPunctual = scene.punctualCount > 0 ? (scene.lightCount > 0 ? 0.5 : 1) : 0
     this.#maxDepth = maxDepth
   }
 
@@ -182,7 +194,7 @@ class CpuTracer {
       const rPick = this.#random()
       const r1 = this.#random()
       const r2 = this.#random()
-      this.#random() // spare: eight numbers per bounce keep the streams aligned with the shader
+      const rChoice = this.#random()
       const rRoulette = this.#random()
       const rLight = this.#random()
       const rU = this.#random()
@@ -204,13 +216,7 @@ class CpuTracer {
       const facing = -(gx * dx + gy * dy + gz * dz)
       if (facing > 0) {
         const w =
-          camera || lightCount === 0
-            ? 1
-            : powerHeuristic(
-                bsdfPdf,
-                (this.#t * this.#t * emissionWeight(mats[m + 4]!, mats[m + 5]!, mats[m + 6]!)) /
-                  (facing * this.#lightPower),
-              )
+          camera || lightCount === 0 ? 1 : powerHeuristic(bsdfPdf, this.#areaLightPdf(m, this.#t * this.#t, facing))
         lr = f32(lr + tr * emitted[0]! * w)
         lg = f32(lg + tg * emitted[1]! * w)
         lb = f32(lb + tb * emitted[2]! * w)
@@ -249,7 +255,21 @@ class CpuTracer {
       const qx = f32(px + gx * RAY_EPSILON)
       const qy = f32(py + gy * RAY_EPSILON)
       const qz = f32(pz + gz * RAY_EPSILON)
-      if (lightCount > 0) {
+      if (rChoice < this.#pPunctual) {
+        this.#punctualSample(rLight, qx, qy, qz, nx, ny, nz, gx, gy, gz)
+        if (this.#shadowMax > 0) {
+          this.#seed = (this.#rng ^ SHADOW_SEED) >>> 0
+          const l = this.#punctual
+          this.#intersect(qx, qy, qz, l[0]!, l[1]!, l[2]!, this.#shadowMax, true)
+          this.rays++
+          if (this.#tri === NO_HIT) {
+            brdf.evaluate(l[0]!, l[1]!, l[2]!)
+            lr = f32(lr + tr * brdf.fr * l[3]!)
+            lg = f32(lg + tg * brdf.fg * l[4]!)
+            lb = f32(lb + tb * brdf.fb * l[5]!)
+          }
+        }
+      } else if (lightCount > 0) {
         // Next-event estimation, as in the shader: a triangle by power, a point on it, and a shadow ray.
         const lightTri = this.#pickLight(rLight)
         const lo = lightTri * 12
@@ -282,8 +302,7 @@ class CpuTracer {
               this.#texture(le + 16, this.#texColor, SRGB_TO_LINEAR)
               for (let k = 0; k < 3; k++) light[k] = f32(light[k]! * this.#texColor[k]!)
             }
-            const lightPdf =
-              (dist2 * emissionWeight(mats[le + 4]!, mats[le + 5]!, mats[le + 6]!)) / (cosL * this.#lightPower)
+            const lightPdf = this.#areaLightPdf(le, dist2, cosL)
             // The last vertex has no bounce that could find the light, so its light sample counts in full.
             const w = depth + 1 >= this.#maxDepth ? 1 : powerHeuristic(lightPdf, brdf.pdf)
             const k = (cosS / lightPdf) * w
@@ -375,7 +394,7 @@ class CpuTracer {
     out[0] = nx
     out[1] = ny
     out[2] = nz
-    const t = this.#uvs // the same words as f32s
+    const t = this.#auxFloats // the same words as f32s
     const o = this.#tangentOffset + this.#tri * 12
     const w0 = 1 - this.#u - this.#v
     const u = this.#u
@@ -417,10 +436,76 @@ class CpuTracer {
   /** The texture coordinates at barycentrics (u, v) of triangle `tri`, into `#tu`, `#tv` (the shader's `triangleUv`). */
   #triangleUv(tri: number, u: number, v: number): void {
     const o = this.#uvOffset + tri * 6
-    const uv = this.#uvs
+    const uv = this.#auxFloats
     const w0 = f32(1 - u - v)
     this.#tu = f32(uv[o]! * w0 + uv[o + 2]! * u + uv[o + 4]! * v)
     this.#tv = f32(uv[o + 1]! * w0 + uv[o + 3]! * u + uv[o + 5]! * v)
+  }
+
+  /**
+   * The solid-angle pdf with which next-event estimation picks a point on an emissive triangle of material row `m`,
+   * seen at squared distance `dist2` and cosine `cosL` off its face (the shader's `lightPdf`).
+   */
+  #areaLightPdf(m: number, dist2: number, cosL: number): number {
+    const mats = this.#materials
+    const weight = emissionWeight(mats[m + 4]!, mats[m + 5]!, mats[m + 6]!)
+    return (dist2 * weight * (1 - this.#pPunctual)) / (cosL * this.#lightPower)
+  }
+
+  /**
+   * A light sample towards a punctual light picked uniformly by r, from point q with shading normal n and
+   * geometric normal g, as the shader's: into `#punctual` the direction (0-2) and the radiance it adds per unit
+   * BRDF (3-5, already divided by the pick's probability and times cos), and into `#shadowMax` the shadow ray's
+   * length, or 0 when the light is behind the surface.
+   */
+  #punctualSample(
+    r: number,
+    qx: number,
+    qy: number,
+    qz: number,
+    nx: number,
+    ny: number,
+    nz: number,
+    gx: number,
+    gy: number,
+    gz: number,
+  ): void {
+    const count = this.#punctualCount
+    const f = this.#auxFloats
+    const o = this.#punctualOffset + Math.min(Math.trunc(r * count), count - 1) * PUNCTUAL_WORDS
+    const out = this.#punctual
+    let wx = -f[o + 4]!
+    let wy = -f[o + 5]!
+    let wz = -f[o + 6]!
+    let shadowMax = FAR
+    let scale = 1
+    if (this.#aux[o + 3] !== 2) {
+      const tx = f[o]! - qx
+      const ty = f[o + 1]! - qy
+      const tz = f[o + 2]! - qz
+      const dist2 = tx * tx + ty * ty + tz * tz
+      const dist = Math.sqrt(dist2)
+      wx = f32(tx / dist)
+      wy = f32(ty / dist)
+      wz = f32(tz / dist)
+      shadowMax = f32(dist * (1 - 1e-3))
+      const range = f[o + 7]!
+      const window = range > 0 ? Math.min(1, Math.max(0, 1 - (dist / range) ** 4)) : 1
+      const cone = Math.min(
+        1,
+        Math.max(0, -(f[o + 4]! * wx + f[o + 5]! * wy + f[o + 6]! * wz) * f[o + 12]! + f[o + 13]!),
+      )
+      scale = (window * cone * cone) / dist2
+    }
+    const cosS = nx * wx + ny * wy + nz * wz
+    this.#shadowMax = cosS > 0 && gx * wx + gy * wy + gz * wz > 0 ? shadowMax : 0
+    const k = (scale * cosS * count) / this.#pPunctual
+    out[0] = wx
+    out[1] = wy
+    out[2] = wz
+    out[3] = f[o + 8]! * k
+    out[4] = f[o + 9]! * k
+    out[5] = f[o + 10]! * k
   }
 
   /** The unit normal of the triangle at float `o` of `#tris`, cross(e1, e2) normalized, into `#face`. */
@@ -549,7 +634,7 @@ class CpuTracer {
     const bits = this.#materialBits
     if (bits[row + 11] !== 0) {
       const o = this.#uvOffset + tri * 6
-      const uv = this.#uvs
+      const uv = this.#auxFloats
       const w0 = f32(1 - u - v)
       const tu = f32(uv[o]! * w0 + uv[o + 2]! * u + uv[o + 4]! * v)
       const tv = f32(uv[o + 1]! * w0 + uv[o + 3]! * u + uv[o + 5]! * v)

@@ -4,7 +4,7 @@ import { BRDF_WGSL } from './brdf.js'
 import { RNG_WGSL } from './rng.js'
 
 /** Bytes of the path tracer's uniform parameter block (see `Params` in the shader). */
-export const PATH_TRACER_PARAMS_BYTES = 160
+export const PATH_TRACER_PARAMS_BYTES = 176
 
 /** The parameter block, shared by the tracing and the reducing kernel. */
 const PARAMS_WGSL = /* wgsl */ `
@@ -19,6 +19,7 @@ struct Params {
   background: vec4f,
   groups: vec4u,     // sample groups in this dispatch, finalize (1 = the last groups: write the mean)
   aux: vec4u,        // word offsets in aux of the decoding tables, the texture coordinates and the tangents
+  punctual: vec4u,   // word offset in aux of the punctual lights, their count
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -276,7 +277,7 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
   let rPick = nextRandom(&rng);
   let r1 = nextRandom(&rng);
   let r2 = nextRandom(&rng);
-  _ = nextRandom(&rng); // spare
+  let rChoice = nextRandom(&rng);
   let rRoulette = nextRandom(&rng);
   let rLight = nextRandom(&rng);
   let rU = nextRandom(&rng);
@@ -288,6 +289,8 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
   }
   let lightCount = bitcast<u32>(params.camUp.w);
   let lightPower = params.camForward.w;
+  // Punctual lights take half the light samples when the scene also has emissive triangles, all when it has not.
+  let pPunctual = select(0.0, select(1.0, 0.5, lightCount > 0u), params.punctual.y > 0u);
   let base = tris[hit.tri * 3u];
   let e1 = tris[hit.tri * 3u + 1u].xyz;
   let e2 = tris[hit.tri * 3u + 2u].xyz;
@@ -325,7 +328,7 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
     var w = 1.0;
     if ((*path).camera == 0u && lightCount > 0u) {
       // The pdf of picking this point by next-event estimation, per solid angle.
-      let lightPdf = hit.t * hit.t * emissionWeight(emission.xyz) / (facing * lightPower);
+      let lightPdf = hit.t * hit.t * emissionWeight(emission.xyz) * (1.0 - pPunctual) / (facing * lightPower);
       w = powerHeuristic((*path).pdf, lightPdf);
     }
     (*path).radiance += (*path).throughput * emitted * w;
@@ -347,39 +350,73 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
   if (!(surface.nDotV > 0.0)) { return out; }
   let p = (*path).origin + dir * hit.t;
   let origin = p + ng * EPS;
-  if (lightCount > 0u) {
-    // Next-event estimation: an emissive triangle picked by power, a uniform point on it, and a shadow ray to it.
-    let light = pickLight(rLight, lightCount);
-    let lv0 = tris[light * 3u];
-    let le1 = tris[light * 3u + 1u].xyz;
-    let le2 = tris[light * 3u + 2u].xyz;
-    let su = sqrt(rU);
-    let q = lv0.xyz + le1 * (su * (1.0 - rV)) + le2 * (su * rV);
-    let toLight = q - origin;
-    let dist2 = dot(toLight, toLight);
-    let dist = sqrt(dist2);
-    let wi = toLight / dist;
-    let cosS = dot(ns, wi);
-    let cosL = -dot(normalize(cross(le1, le2)), wi);
-    if (cosS > 0.0 && cosL > 0.0 && dot(ng, wi) > 0.0) {
-      let brdf = evaluateBrdf(surface, wi);
-      let lm = bitcast<u32>(lv0.w) * ${MATERIAL_ROWS}u;
-      var lightEmission = materials[lm + 1u].xyz;
-      if (params.aux.y != 0u) {
-        let lightTex = bitcast<vec4u>(materials[lm + 4u]);
-        if (lightTex.w != 0u) {
-          lightEmission *= textureColor(lightTex, triangleUv(light, su * (1.0 - rV), su * rV), params.aux.x);
-        }
+  if (pPunctual > 0.0 && rChoice < pPunctual) {
+    // Next-event estimation towards a punctual light, picked uniformly: the only way to find one.
+    let count = params.punctual.y;
+    let o = params.punctual.x + min(u32(rLight * f32(count)), count - 1u) * 16u;
+    let row0 = vec4f(bitcast<f32>(aux[o]), bitcast<f32>(aux[o + 1u]), bitcast<f32>(aux[o + 2u]), bitcast<f32>(aux[o + 3u]));
+    let dirRange = vec4f(bitcast<f32>(aux[o + 4u]), bitcast<f32>(aux[o + 5u]), bitcast<f32>(aux[o + 6u]), bitcast<f32>(aux[o + 7u]));
+    var li = vec3f(bitcast<f32>(aux[o + 8u]), bitcast<f32>(aux[o + 9u]), bitcast<f32>(aux[o + 10u]));
+    let spot = vec2f(bitcast<f32>(aux[o + 12u]), bitcast<f32>(aux[o + 13u]));
+    var wi = -dirRange.xyz;
+    var shadowMax = FAR;
+    if (bitcast<u32>(row0.w) != 2u) {
+      let toLight = row0.xyz - origin;
+      let dist2 = dot(toLight, toLight);
+      let dist = sqrt(dist2);
+      wi = toLight / dist;
+      shadowMax = dist * (1.0 - 1e-3);
+      // Inverse-square falloff, glTF's smooth window to zero at the range, and the spot's cone.
+      var window = 1.0;
+      if (dirRange.w > 0.0) {
+        let r = dist / dirRange.w;
+        window = clamp(1.0 - r * r * r * r, 0.0, 1.0);
       }
-      let lightPdf = dist2 * emissionWeight(materials[lm + 1u].xyz) / (cosL * lightPower);
+      let cone = clamp(dot(dirRange.xyz, -wi) * spot.x + spot.y, 0.0, 1.0);
+      li *= window * cone * cone / dist2;
+    }
+    let cosS = dot(ns, wi);
+    if (cosS > 0.0 && dot(ng, wi) > 0.0) {
+      let brdf = evaluateBrdf(surface, wi);
       out.shadow = true;
       out.shadowOrigin = origin;
       out.shadowDir = wi;
-      out.shadowMax = dist * (1.0 - 1e-3);
-      // The last vertex has no bounce that could find the light, so its light sample counts in full.
-      let w = select(powerHeuristic(lightPdf, brdf.pdf), 1.0, (*path).depth + 1u >= params.tile.w);
-      out.pending = (*path).throughput * brdf.f * lightEmission * (cosS / lightPdf * w);
+      out.shadowMax = shadowMax;
+      out.pending = (*path).throughput * brdf.f * li * (cosS * f32(count) / pPunctual);
     }
+  } else if (lightCount > 0u) {
+      // Next-event estimation: an emissive triangle picked by power, a uniform point on it, and a shadow ray to it.
+      let light = pickLight(rLight, lightCount);
+      let lv0 = tris[light * 3u];
+      let le1 = tris[light * 3u + 1u].xyz;
+      let le2 = tris[light * 3u + 2u].xyz;
+      let su = sqrt(rU);
+      let q = lv0.xyz + le1 * (su * (1.0 - rV)) + le2 * (su * rV);
+      let toLight = q - origin;
+      let dist2 = dot(toLight, toLight);
+      let dist = sqrt(dist2);
+      let wi = toLight / dist;
+      let cosS = dot(ns, wi);
+      let cosL = -dot(normalize(cross(le1, le2)), wi);
+      if (cosS > 0.0 && cosL > 0.0 && dot(ng, wi) > 0.0) {
+        let brdf = evaluateBrdf(surface, wi);
+        let lm = bitcast<u32>(lv0.w) * ${MATERIAL_ROWS}u;
+        var lightEmission = materials[lm + 1u].xyz;
+        if (params.aux.y != 0u) {
+          let lightTex = bitcast<vec4u>(materials[lm + 4u]);
+          if (lightTex.w != 0u) {
+            lightEmission *= textureColor(lightTex, triangleUv(light, su * (1.0 - rV), su * rV), params.aux.x);
+          }
+        }
+        let lightPdf = dist2 * emissionWeight(materials[lm + 1u].xyz) * (1.0 - pPunctual) / (cosL * lightPower);
+        out.shadow = true;
+        out.shadowOrigin = origin;
+        out.shadowDir = wi;
+        out.shadowMax = dist * (1.0 - 1e-3);
+        // The last vertex has no bounce that could find the light, so its light sample counts in full.
+        let w = select(powerHeuristic(lightPdf, brdf.pdf), 1.0, (*path).depth + 1u >= params.tile.w);
+        out.pending = (*path).throughput * brdf.f * lightEmission * (cosS / lightPdf * w);
+      }
   }
   let next = normalize(sampleBrdf(surface, rPick, r1, r2));
   if (dot(next, ng) <= 0.0) { return out; }

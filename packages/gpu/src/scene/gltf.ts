@@ -10,12 +10,13 @@ import type {
   Texture as GltfTexture,
 } from '@gltf-transform/core'
 import {
+  KHRLightsPunctual,
   KHRMaterialsEmissiveStrength,
   KHRMaterialsIOR,
   KHRMaterialsSpecular,
   KHRTextureTransform,
 } from '@gltf-transform/extensions'
-import type { EmissiveStrength, IOR, Specular, Transform } from '@gltf-transform/extensions'
+import type { EmissiveStrength, IOR, Light, Specular, Transform } from '@gltf-transform/extensions'
 import { logger } from '@libp2p/logger'
 import {
   MAX_IOR,
@@ -27,6 +28,7 @@ import {
 } from '../constants.js'
 import { GpuError } from '../errors.js'
 import { packScene } from './pack.js'
+import type { PunctualLight } from './punctual.js'
 import { soupTangents } from './tangents.js'
 import type { Camera, Material, MaterialTexture, Scene, TextureSlot, Vec3 } from './scene.js'
 import { decodeTexture, WrapMode, type Texture, type TextureSampler } from './texture.js'
@@ -44,10 +46,17 @@ const gltfLog: ILogger = {
 const GLB_MAGIC = 0x46546c67 // "glTF"
 
 /**
- * Extensions read: emissive strength (Blender and most exporters write lights brighter than emissiveFactor's 1
- * with it) and texture transforms (offset, rotation and scale of texture coordinates, for tiling textures).
+ * Extensions read: punctual lights (Blender's lamps export as these), emissive strength (exporters write emitters
+ * brighter than emissiveFactor's 1 with it), ior and specular (a dielectric's reflectance), and texture transforms
+ * (offset, rotation and scale of texture coordinates, for tiling textures).
  */
-const EXTENSIONS = [KHRMaterialsEmissiveStrength, KHRMaterialsIOR, KHRMaterialsSpecular, KHRTextureTransform]
+const EXTENSIONS = [
+  KHRLightsPunctual,
+  KHRMaterialsEmissiveStrength,
+  KHRMaterialsIOR,
+  KHRMaterialsSpecular,
+  KHRTextureTransform,
+]
 
 /** Largest emissive strength accepted: keeps radiance finite in f32 through a path's products. */
 const MAX_EMISSIVE_STRENGTH = 1e6
@@ -65,8 +74,8 @@ const DEFAULT_MATERIAL: Material = {
  * path-traceable {@link Scene}: meshes of the default scene with their node transforms, metallic-roughness and
  * emissive factors, base-color, metallic-roughness, emissive and normal textures (PNG or JPEG, sampled at their
  * texture coordinates with the glTF sampler's wrap modes and nearest or bilinear filtering; normal maps with the
- * primitive's tangents or MikkTSpace ones), alpha modes, the ior and specular extensions, and the first
- * perspective camera.
+ * primitive's tangents or MikkTSpace ones), alpha modes, the ior and specular extensions, punctual lights
+ * (KHR_lights_punctual) and the first perspective camera.
  *
  * @throws GPU__MALFORMED_SCENE when the asset does not parse or holds nothing to draw; GPU__SCENE_TOO_LARGE past
  * the triangle or texel bounds; GPU__UNSUPPORTED_TEXTURE for a texture that is neither PNG nor JPEG, or for a
@@ -143,6 +152,7 @@ export function sceneFromDocument(doc: Document): Scene {
   const normals: number[] = []
   const uvs: number[] = []
   let tangents: number[] | undefined
+  const punctualLights: PunctualLight[] = []
   const triMaterial: number[] = []
   const textures: Texture[] = []
   const textureIndex = new Map<GltfTexture, number>()
@@ -187,6 +197,8 @@ export function sceneFromDocument(doc: Document): Scene {
     const world = node.getWorldMatrix()
     const cam = node.getCamera()
     if (camera === undefined && cam !== null && cam.getType() === 'perspective') camera = toCamera(world, cam.getYFov())
+    const light = node.getExtension<Light>('KHR_lights_punctual')
+    if (light !== null) punctualLights.push(toPunctualLight(world, light))
     const mesh = node.getMesh()
     if (mesh !== null) {
       const normalMatrix = normalMatrixOf(world)
@@ -269,6 +281,7 @@ export function sceneFromDocument(doc: Document): Scene {
     ...(textures.length === 0 ? {} : { uvs: Float32Array.from(uvs), textures }),
     ...(tangents === undefined ? {} : { tangents: padded(tangents, (vertices.length / 3) * 4) }),
     ...(camera === undefined ? {} : { camera }),
+    ...(punctualLights.length === 0 ? {} : { punctualLights }),
   })
 }
 
@@ -518,6 +531,27 @@ function normalMatrixOf(m: readonly number[]): number[] {
   const det = a * cof[0]! + b * cof[1]! + c * cof[2]!
   const s = det < 0 ? -1 : 1
   return cof.map((x) => x * s)
+}
+
+/**
+ * A KHR_lights_punctual light under its node's world matrix: at the node's origin, shining along its -Z axis, with
+ * colour times intensity (candela, or lux for directional lights). Out-of-range values are left for
+ * `packPunctualLights` to refuse with a coded error.
+ */
+function toPunctualLight(world: readonly number[], light: Light): PunctualLight {
+  const [r, g, b] = light.getColor()
+  const intensity = light.getIntensity()
+  const range = light.getRange()
+  return {
+    type: light.getType(),
+    position: [world[12]!, world[13]!, world[14]!],
+    direction: [-world[8]!, -world[9]!, -world[10]!],
+    intensity: [r * intensity, g * intensity, b * intensity],
+    ...(range === null ? {} : { range }),
+    ...(light.getType() === 'spot'
+      ? { innerConeAngle: light.getInnerConeAngle(), outerConeAngle: light.getOuterConeAngle() }
+      : {}),
+  }
 }
 
 function toCamera(world: readonly number[], yfov: number): Camera {

@@ -10,6 +10,7 @@ import {
 } from '../constants.js'
 import { GpuError } from '../errors.js'
 import { buildBvh } from './bvh.js'
+import { packPunctualLights, PUNCTUAL_WORDS, type PunctualLight } from './punctual.js'
 import { ALPHA_MODES, MATERIAL_FLOATS, materialTextures, TANGENT_WORDS, TRIANGLE_FLOATS, UV_WORDS } from './scene.js'
 import type { Camera, Material, Scene, Vec3 } from './scene.js'
 import { samplerBits, SRGB_TO_LINEAR, TEXTURE_TABLE_WORDS, UNORM_TO_FLOAT, type Texture } from './texture.js'
@@ -34,6 +35,8 @@ export interface TriangleSoup {
   textures?: readonly Texture[]
   /** The scene's camera, or undefined to frame the scene's bounds. */
   camera?: Camera
+  /** Lights without area (glTF KHR_lights_punctual). */
+  punctualLights?: readonly PunctualLight[]
 }
 
 /** Builds the BVH and packs a triangle soup into {@link Scene}'s GPU layout. */
@@ -102,10 +105,12 @@ export function packScene(soup: TriangleSoup): Scene {
     }
   }
   const lights = lightTable(triangles, soup.materials)
-  const surface = packSurface(soup, bvh.order, lights.table.length)
-  const aux = new Uint32Array(lights.table.length + surface.words.length)
+  const punctual = packPunctualLights(soup.punctualLights ?? [])
+  const surface = packSurface(soup, bvh.order, lights.table.length + punctual.length)
+  const aux = new Uint32Array(lights.table.length + punctual.length + surface.words.length)
   aux.set(new Uint32Array(lights.table.buffer), 0)
-  aux.set(surface.words, lights.table.length)
+  aux.set(punctual, lights.table.length)
+  aux.set(surface.words, lights.table.length + punctual.length)
   const materials = new Float32Array(soup.materials.length * MATERIAL_FLOATS)
   const materialBits = new Uint32Array(materials.buffer)
   soup.materials.forEach((m, i) => {
@@ -171,6 +176,9 @@ export function packScene(soup: TriangleSoup): Scene {
     tangentOffset: surface.tangentOffset,
     alphaTested: soup.materials.some((m) => (m.alphaMode ?? 'opaque') !== 'opaque'),
     lightCount: lights.count,
+    punctualLights: soup.punctualLights ?? [],
+    punctualOffset: punctual.length === 0 ? 0 : lights.table.length,
+    punctualCount: punctual.length / PUNCTUAL_WORDS,
     lightArea: lights.area,
     lightPower: lights.power,
     bounds,

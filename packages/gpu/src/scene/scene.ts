@@ -1,6 +1,7 @@
 /** A three-component vector. */
 export type Vec3 = readonly [number, number, number]
 
+import type { PunctualLight } from './punctual.js'
 import type { TextureSampler } from './texture.js'
 
 /** A material's use of one of the scene's textures: its index and how to sample it, at the triangles' UVs. */
@@ -95,7 +96,7 @@ export interface Camera {
  *   u32 bits: its index in `ALPHA_MODES`).
  * - `aux` (u32 words): first 2 per emissive triangle, (triangle index, cumulative power fraction as f32 bits), the
  *   CDF that next-event estimation samples lights by (see `lightPower`; the last fraction is exactly 1; `lights`
- *   views it). In
+ *   views it). Then 16 words per punctual light from `punctualOffset` (see `packPunctualLights`). In
  *   a textured scene then, from `lutOffset`: 256 f32s turning sRGB bytes to linear light and 256 turning bytes
  *   to [0, 1] (`SRGB_TO_LINEAR`, `UNORM_TO_FLOAT`); from `uvOffset`: 6 f32s
  *   per triangle, the texture coordinates of v0, v1, v2; where a material has a normal map, from `tangentOffset`:
@@ -129,6 +130,10 @@ export interface Scene {
   /** Whether some material's alpha mode is `mask` or `blend`: then traversal tests alpha at every candidate hit. */
   readonly alphaTested: boolean
   readonly lightCount: number
+  /** Lights without area (KHR_lights_punctual), and where they are packed in `aux` (see `packPunctualLights`). */
+  readonly punctualLights: readonly PunctualLight[]
+  readonly punctualOffset: number
+  readonly punctualCount: number
   /** Total area of the emissive triangles. */
   readonly lightArea: number
   /**
