@@ -8,6 +8,22 @@ export function parsePositiveInt(value: string): number {
   return n
 }
 
+/** Parses a non-negative integer flag. */
+export function parseNonNegativeInt(value: string): number {
+  const n = Number(value)
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw new InvalidArgumentError('expected a whole number')
+  return n
+}
+
+/** Parses a positive finite number flag (decimals allowed). */
+export function parsePositiveNumber(value: string): number {
+  const n = Number(value)
+  if (!/^\d+(\.\d+)?(e[+-]?\d+)?$/i.test(value) || !(n > 0) || !Number.isFinite(n)) {
+    throw new InvalidArgumentError('expected a positive number')
+  }
+  return n
+}
+
 /** Parses a token amount flag (decimal integer, u64). */
 export function parseAmount(value: string): bigint {
   if (!/^\d{1,20}$/.test(value) || BigInt(value) > 0xffff_ffff_ffff_ffffn) {

@@ -5,6 +5,7 @@ import { registerInit } from './commands/init.js'
 import { registerBench } from './commands/bench.js'
 import { registerJob } from './commands/job.js'
 import { registerNodeStart } from './commands/node-start.js'
+import { registerRender } from './commands/render.js'
 import { registerSim } from './commands/sim.js'
 import { registerWallet } from './commands/wallet.js'
 
@@ -22,6 +23,7 @@ export function buildProgram(io: CliIo): Command {
   registerJob(program, io)
   registerWallet(program, io)
   registerBench(program, io)
+  registerRender(program, io)
   registerSim(program, io)
   return program
 }

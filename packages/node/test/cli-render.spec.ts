@@ -1,0 +1,62 @@
+import { readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { generateScene } from '@tessera/gpu'
+import { decode } from 'fast-png'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { cli, tempDir } from './helpers.js'
+
+describe('tessera render', () => {
+  let dir: { path: string; cleanup: () => Promise<void> }
+  let scene: string
+
+  beforeAll(async () => {
+    dir = await tempDir('tessera-render-')
+    scene = join(dir.path, 'room.glb')
+    await writeFile(scene, await generateScene({ subdivisions: 1 }))
+  })
+
+  afterAll(async () => {
+    await dir?.cleanup()
+  })
+
+  it('should render a scene to a PNG of the asked size and report the run', async () => {
+    const out = join(dir.path, 'frame.png')
+    // 160 x 48: two tiles across, the second cut short.
+    const res = await cli('render', scene, '--out', out, '--width', '160', '--height', '48', '--samples', '2', '--json')
+    expect(res.code).toBe(0)
+    const report = JSON.parse(res.stdout) as Record<string, number | string>
+    expect(report).toMatchObject({ out, width: 160, height: 48, samples: 2 })
+    expect(report.raysPerSec).toBeGreaterThan(0)
+    const png = decode(await readFile(out))
+    expect([png.width, png.height]).toEqual([160, 48])
+    // Not black: the lamp and the lit walls show.
+    expect(Math.max(...png.data)).toBeGreaterThan(200)
+  }, 60_000)
+
+  it('should render the same image on the CPU reference', async () => {
+    const gpu = join(dir.path, 'gpu.png')
+    const cpu = join(dir.path, 'cpu.png')
+    const args = ['--width', '32', '--height', '32', '--samples', '2']
+    expect((await cli('render', scene, '--out', gpu, ...args)).code).toBe(0)
+    const res = await cli('render', scene, '--out', cpu, '--cpu', ...args)
+    expect(res.code).toBe(0)
+    expect(res.stdout).toMatch(/on CPU reference/)
+    const a = decode(await readFile(gpu)).data
+    const b = decode(await readFile(cpu)).data
+    // 8-bit sRGB of renders that agree to the last bits of f32: at most one step apart.
+    expect(a.every((v, i) => Math.abs(v - b[i]!) <= 1)).toBe(true)
+  }, 60_000)
+
+  it('should refuse a file that is not glTF and sizes past the bounds, with coded errors', async () => {
+    const junk = join(dir.path, 'junk.glb')
+    await writeFile(junk, 'not a scene')
+    const bad = await cli('render', junk, '--out', join(dir.path, 'x.png'))
+    expect(bad.code).toBe(1)
+    expect(bad.stderr).toMatch(/GPU__MALFORMED_SCENE/)
+    const huge = await cli('render', scene, '--out', join(dir.path, 'y.png'), '--width', '100000')
+    expect(huge.code).toBe(1)
+    expect(huge.stderr).toMatch(/GPU__INVALID_INPUT|GPU__INVALID_TILE/)
+    expect((await cli('render', scene, '--width', '0')).code).toBe(2)
+    expect((await cli('render', scene, '--exposure', 'bright')).code).toBe(2)
+  }, 60_000)
+})
