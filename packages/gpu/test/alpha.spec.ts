@@ -154,7 +154,7 @@ describe('alpha modes', () => {
     expect(psnr(gpu.pixels, renderTileCpu(options).pixels)).toBeGreaterThanOrEqual(TOLERANCE.render.minDb)
   })
 
-  it('should read alphaMode, alphaCutoff and the base colour alpha from glTF, and refuse bad values', async () => {
+  it('should read alphaMode, alphaCutoff, the base colour alpha and doubleSided from glTF, and refuse bad values', async () => {
     const doc = new Document()
     const buffer = doc.createBuffer()
     const material = doc
@@ -176,6 +176,12 @@ describe('alpha modes', () => {
     doc.createScene().addChild(doc.createNode().setMesh(doc.createMesh().addPrimitive(prim)))
     const scene = await loadScene(await new WebIO().writeBinary(doc))
     expect(scene.materialList[0]).toMatchObject({ alphaMode: 'mask', alphaCutoff: 0.3, opacity: 0.6 })
+    expect(scene.materialList[0]!.doubleSided).toBeUndefined()
+    material.setDoubleSided(true)
+    const twoSided = await loadScene(await new WebIO().writeBinary(doc))
+    expect(twoSided.materialList[0]!.doubleSided).toBe(true)
+    // The flag shares its word with the alpha mode: MASK (1) and double-sided (4).
+    expect(new Uint32Array(twoSided.materials.buffer)[31]).toBe(1 | 4)
     material.setAlphaMode('OPAQUE')
     const opaque = await loadScene(await new WebIO().writeBinary(doc))
     expect(opaque.materialList[0]!.alphaMode).toBeUndefined()

@@ -214,13 +214,17 @@ class CpuTracer {
       let gy = this.#face[1]!
       let gz = this.#face[2]!
       const facing = -(gx * dx + gy * dy + gz * dz)
-      if (facing > 0) {
+      // Front faces emit, and back faces too where the material is double-sided (the shader's rule).
+      if (Math.max(mats[m + 4]!, mats[m + 5]!, mats[m + 6]!) > 0 && (facing > 0 || this.#doubleSided(m))) {
         const w =
-          camera || lightCount === 0 ? 1 : powerHeuristic(bsdfPdf, this.#areaLightPdf(m, this.#t * this.#t, facing))
+          camera || lightCount === 0
+            ? 1
+            : powerHeuristic(bsdfPdf, this.#areaLightPdf(m, this.#t * this.#t, Math.abs(facing)))
         lr = f32(lr + tr * emitted[0]! * w)
         lg = f32(lg + tg * emitted[1]! * w)
         lb = f32(lb + tb * emitted[2]! * w)
-      } else {
+      }
+      if (facing <= 0) {
         gx = -gx
         gy = -gy
         gz = -gz
@@ -271,7 +275,8 @@ class CpuTracer {
         }
       } else if (lightCount > 0) {
         // Next-event estimation, as in the shader: a triangle by power, a point on it, and a shadow ray.
-        const lightTri = this.#pickLight(rLight)
+        const entry = this.#pickLight(rLight)
+        const lightTri = entry & 0x7fff_ffff
         const lo = lightTri * 12
         const su = Math.sqrt(rU)
         const wa = su * (1 - rV)
@@ -287,7 +292,8 @@ class CpuTracer {
         const cosS = nx * wx + ny * wy + nz * wz
         this.#faceNormal(lo)
         const face = this.#face
-        const cosL = -(face[0]! * wx + face[1]! * wy + face[2]! * wz)
+        const facingLight = -(face[0]! * wx + face[1]! * wy + face[2]! * wz)
+        const cosL = entry >= 0x8000_0000 ? Math.abs(facingLight) : facingLight
         if (cosS > 0 && cosL > 0 && gx * wx + gy * wy + gz * wz > 0) {
           brdf.evaluate(wx, wy, wz)
           this.#seed = (this.#rng ^ SHADOW_SEED) >>> 0
@@ -433,7 +439,8 @@ class CpuTracer {
     out[2] = z / len
   }
 
-  /** The texture coordinates at barycentrics (u, v) of triangle `tri`, into `#tu`, `#tv` (the shader's `triangleUv`). */
+  /** The texture coordinates at barycentrics (u, v) of triangle `tri`, into `#tu`, `#tv` (the shader's `triangleUv`).
+   */
   #triangleUv(tri: number, u: number, v: number): void {
     const o = this.#uvOffset + tri * 6
     const uv = this.#auxFloats
@@ -508,6 +515,11 @@ class CpuTracer {
     out[5] = f[o + 10]! * k
   }
 
+  /** Whether the material at row `m` is double-sided (glTF doubleSided): it emits from both faces. */
+  #doubleSided(m: number): boolean {
+    return (this.#materialBits[m + 31]! & 4) !== 0
+  }
+
   /** The unit normal of the triangle at float `o` of `#tris`, cross(e1, e2) normalized, into `#face`. */
   #faceNormal(o: number): void {
     const tris = this.#tris
@@ -526,7 +538,7 @@ class CpuTracer {
     this.#face[2] = z / len
   }
 
-  /** The emissive triangle whose cumulative area fraction first exceeds r (the shader's binary search). */
+  /** The light CDF entry whose cumulative power fraction first exceeds r (the shader's binary search, `pickLight`). */
   #pickLight(r: number): number {
     const table = this.#lights
     let lo = 0
@@ -628,7 +640,7 @@ class CpuTracer {
    */
   #opaqueAt(tri: number, u: number, v: number, m: number): boolean {
     const row = m * MATERIAL_FLOATS
-    const mode = this.#materialBits[row + 31]!
+    const mode = this.#materialBits[row + 31]! & 3
     if (mode === 0) return true
     let alpha = this.#materials[row + 30]!
     const bits = this.#materialBits

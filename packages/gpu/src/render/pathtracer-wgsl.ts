@@ -104,7 +104,7 @@ fn hitTriangle(i: u32, o: vec3f, d: vec3f, best: ptr<function, Hit>, seed: u32) 
 // the seed and the triangle (so a ray decides each surface once, the same way on every driver).
 fn opaqueAt(tri: u32, u: f32, v: f32, m: u32, seed: u32) -> bool {
   let row = materials[m * ${MATERIAL_ROWS}u + 7u];
-  let mode = bitcast<u32>(row.w);
+  let mode = bitcast<u32>(row.w) & 3u;
   if (mode == 0u) { return true; }
   var alpha = row.z;
   let tex = bitcast<vec4u>(materials[m * ${MATERIAL_ROWS}u + 2u]);
@@ -137,7 +137,8 @@ fn startPath(px: u32, py: u32, s: u32) -> PathState {
   return PathState(params.camPos.xyz, dir, vec3f(1.0), vec3f(0.0), rng, 0u, 1u, 0.0);
 }
 
-// The emissive triangle whose cumulative area fraction first exceeds r (binary search of the light CDF).
+// The light CDF's entry whose cumulative power fraction first exceeds r (binary search): the emissive triangle's
+// index, with bit 31 set where it is double-sided.
 fn pickLight(r: f32, count: u32) -> u32 {
   var lo = 0u;
   var hi = count - 1u;
@@ -228,6 +229,11 @@ fn textureAlpha(tex: vec4u, uv: vec2f) -> f32 {
   return top * (1.0 - f.ay) + bottom * f.ay;
 }
 
+// Four f32s of aux from word o.
+fn auxVec4(o: u32) -> vec4f {
+  return vec4f(bitcast<f32>(aux[o]), bitcast<f32>(aux[o + 1u]), bitcast<f32>(aux[o + 2u]), bitcast<f32>(aux[o + 3u]));
+}
+
 // The texture coordinates at barycentrics (u, v) of triangle tri (textured scenes only).
 fn triangleUv(tri: u32, u: f32, v: f32) -> vec2f {
   let o = params.aux.y + tri * 6u;
@@ -242,7 +248,7 @@ fn triangleUv(tri: u32, u: f32, v: f32) -> vec2f {
 // mapped normal leaves n as it is.
 fn normalMapped(tri: u32, u: f32, v: f32, n: vec3f, c: vec3f, scale: f32) -> vec3f {
   let o = params.aux.z + tri * 12u;
-  let t0 = vec4f(bitcast<f32>(aux[o]), bitcast<f32>(aux[o + 1u]), bitcast<f32>(aux[o + 2u]), bitcast<f32>(aux[o + 3u]));
+  let t0 = auxVec4(o);
   let t1 = vec3f(bitcast<f32>(aux[o + 4u]), bitcast<f32>(aux[o + 5u]), bitcast<f32>(aux[o + 6u]));
   let t2 = vec3f(bitcast<f32>(aux[o + 8u]), bitcast<f32>(aux[o + 9u]), bitcast<f32>(aux[o + 10u]));
   let t = t0.xyz * (1.0 - u - v) + t1 * u + t2 * v;
@@ -255,6 +261,11 @@ fn normalMapped(tri: u32, u: f32, v: f32, n: vec3f, c: vec3f, scale: f32) -> vec
   let bent = tangent * m.x + bitangent * m.y + n * m.z;
   if (!(dot(bent, bent) > 1e-12)) { return n; }
   return normalize(bent);
+}
+
+// Whether material m is double-sided (glTF doubleSided): then it emits from both faces.
+fn doubleSided(m: u32) -> bool {
+  return (bitcast<u32>(materials[m * ${MATERIAL_ROWS}u + 7u].w) & 4u) != 0u;
 }
 
 // What shading a hit decided: whether the path ended, and the shadow ray of next-event estimation, if any.
@@ -322,19 +333,19 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
     }
   }
   var ng = normalize(cross(e1, e2));
-  // Surfaces emit from their front face only (counter-clockwise winding, as glTF defines front faces).
   let facing = -dot(ng, dir);
-  if (facing > 0.0) {
+  // Surfaces emit from their front face (counter-clockwise winding, as glTF defines front faces), and from both
+  // faces where the material is double-sided.
+  if (max(emission.x, max(emission.y, emission.z)) > 0.0 && (facing > 0.0 || doubleSided(m))) {
     var w = 1.0;
     if ((*path).camera == 0u && lightCount > 0u) {
       // The pdf of picking this point by next-event estimation, per solid angle.
-      let lightPdf = hit.t * hit.t * emissionWeight(emission.xyz) * (1.0 - pPunctual) / (facing * lightPower);
+      let lightPdf = hit.t * hit.t * emissionWeight(emission.xyz) * (1.0 - pPunctual) / (abs(facing) * lightPower);
       w = powerHeuristic((*path).pdf, lightPdf);
     }
     (*path).radiance += (*path).throughput * emitted * w;
-  } else {
-    ng = -ng;
   }
+  if (facing <= 0.0) { ng = -ng; }
   let n0 = normals[hit.tri * 3u].xyz;
   let n1 = normals[hit.tri * 3u + 1u].xyz;
   let n2 = normals[hit.tri * 3u + 2u].xyz;
@@ -354,8 +365,8 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
     // Next-event estimation towards a punctual light, picked uniformly: the only way to find one.
     let count = params.punctual.y;
     let o = params.punctual.x + min(u32(rLight * f32(count)), count - 1u) * 16u;
-    let row0 = vec4f(bitcast<f32>(aux[o]), bitcast<f32>(aux[o + 1u]), bitcast<f32>(aux[o + 2u]), bitcast<f32>(aux[o + 3u]));
-    let dirRange = vec4f(bitcast<f32>(aux[o + 4u]), bitcast<f32>(aux[o + 5u]), bitcast<f32>(aux[o + 6u]), bitcast<f32>(aux[o + 7u]));
+    let row0 = auxVec4(o);
+    let dirRange = auxVec4(o + 4u);
     var li = vec3f(bitcast<f32>(aux[o + 8u]), bitcast<f32>(aux[o + 9u]), bitcast<f32>(aux[o + 10u]));
     let spot = vec2f(bitcast<f32>(aux[o + 12u]), bitcast<f32>(aux[o + 13u]));
     var wi = -dirRange.xyz;
@@ -385,38 +396,41 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
       out.pending = (*path).throughput * brdf.f * li * (cosS * f32(count) / pPunctual);
     }
   } else if (lightCount > 0u) {
-      // Next-event estimation: an emissive triangle picked by power, a uniform point on it, and a shadow ray to it.
-      let light = pickLight(rLight, lightCount);
-      let lv0 = tris[light * 3u];
-      let le1 = tris[light * 3u + 1u].xyz;
-      let le2 = tris[light * 3u + 2u].xyz;
-      let su = sqrt(rU);
-      let q = lv0.xyz + le1 * (su * (1.0 - rV)) + le2 * (su * rV);
-      let toLight = q - origin;
-      let dist2 = dot(toLight, toLight);
-      let dist = sqrt(dist2);
-      let wi = toLight / dist;
-      let cosS = dot(ns, wi);
-      let cosL = -dot(normalize(cross(le1, le2)), wi);
-      if (cosS > 0.0 && cosL > 0.0 && dot(ng, wi) > 0.0) {
-        let brdf = evaluateBrdf(surface, wi);
-        let lm = bitcast<u32>(lv0.w) * ${MATERIAL_ROWS}u;
-        var lightEmission = materials[lm + 1u].xyz;
-        if (params.aux.y != 0u) {
-          let lightTex = bitcast<vec4u>(materials[lm + 4u]);
-          if (lightTex.w != 0u) {
-            lightEmission *= textureColor(lightTex, triangleUv(light, su * (1.0 - rV), su * rV), params.aux.x);
-          }
+    // Next-event estimation: an emissive triangle picked by power, a uniform point on it, and a shadow ray to it.
+    let entry = pickLight(rLight, lightCount);
+    let light = entry & 0x7fffffffu;
+    let lv0 = tris[light * 3u];
+    let le1 = tris[light * 3u + 1u].xyz;
+    let le2 = tris[light * 3u + 2u].xyz;
+    let lm = bitcast<u32>(lv0.w);
+    let su = sqrt(rU);
+    let q = lv0.xyz + le1 * (su * (1.0 - rV)) + le2 * (su * rV);
+    let toLight = q - origin;
+    let dist2 = dot(toLight, toLight);
+    let dist = sqrt(dist2);
+    let wi = toLight / dist;
+    let cosS = dot(ns, wi);
+    var cosL = -dot(normalize(cross(le1, le2)), wi);
+    if (entry >= 0x80000000u) { cosL = abs(cosL); }
+    if (cosS > 0.0 && cosL > 0.0 && dot(ng, wi) > 0.0) {
+      let brdf = evaluateBrdf(surface, wi);
+      let lightRow = materials[lm * ${MATERIAL_ROWS}u + 1u].xyz;
+      var lightEmission = lightRow;
+      if (params.aux.y != 0u) {
+        let lightTex = bitcast<vec4u>(materials[lm * ${MATERIAL_ROWS}u + 4u]);
+        if (lightTex.w != 0u) {
+          lightEmission *= textureColor(lightTex, triangleUv(light, su * (1.0 - rV), su * rV), params.aux.x);
         }
-        let lightPdf = dist2 * emissionWeight(materials[lm + 1u].xyz) * (1.0 - pPunctual) / (cosL * lightPower);
-        out.shadow = true;
-        out.shadowOrigin = origin;
-        out.shadowDir = wi;
-        out.shadowMax = dist * (1.0 - 1e-3);
-        // The last vertex has no bounce that could find the light, so its light sample counts in full.
-        let w = select(powerHeuristic(lightPdf, brdf.pdf), 1.0, (*path).depth + 1u >= params.tile.w);
-        out.pending = (*path).throughput * brdf.f * lightEmission * (cosS / lightPdf * w);
       }
+      let lightPdf = dist2 * emissionWeight(lightRow) * (1.0 - pPunctual) / (cosL * lightPower);
+      out.shadow = true;
+      out.shadowOrigin = origin;
+      out.shadowDir = wi;
+      out.shadowMax = dist * (1.0 - 1e-3);
+      // The last vertex has no bounce that could find the light, so its light sample counts in full.
+      let w = select(powerHeuristic(lightPdf, brdf.pdf), 1.0, (*path).depth + 1u >= params.tile.w);
+      out.pending = (*path).throughput * brdf.f * lightEmission * (cosS / lightPdf * w);
+    }
   }
   let next = normalize(sampleBrdf(surface, rPick, r1, r2));
   if (dot(next, ng) <= 0.0) { return out; }

@@ -449,6 +449,7 @@ function toMaterial(m: GltfMaterial, textureOf: (t: GltfTexture) => number): Mat
     ...textures,
     ...(textures.normalTexture === undefined ? {} : { normalScale: finiteScale(m.getNormalScale()) }),
     ...alphaOf(m, clamp(bc[3])),
+    ...(m.getDoubleSided() ? { doubleSided: true } : {}),
     ...dielectricOf(m),
   }
 }

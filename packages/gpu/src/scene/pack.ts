@@ -148,7 +148,7 @@ export function packScene(soup: TriangleSoup): Scene {
     const f0 = dielectricF0(ior)
     materials.set([...specularColor.map((c) => Math.min(1, f0 * c)), specular], i * MATERIAL_FLOATS + 24)
     materials.set([scale, cutoff, opacity], i * MATERIAL_FLOATS + 28)
-    materialBits[i * MATERIAL_FLOATS + 31] = mode
+    materialBits[i * MATERIAL_FLOATS + 31] = mode | (m.doubleSided === true ? 4 : 0)
     materialTextures(m).forEach((tex, slot) => {
       if (tex === undefined) return
       const t = soup.textures![tex.texture]!
@@ -305,7 +305,9 @@ function lightTable(
   let running = 0
   index.forEach((tri, k) => {
     running += powers[k]!
-    tableBits[k * 2] = tri
+    // Bit 31 marks a double-sided emitter (triangle indices stay under 2^31): the shader needs no material load.
+    tableBits[k * 2] =
+      (tri | (materials[bits[tri * TRIANGLE_FLOATS + 3]!]!.doubleSided === true ? 0x8000_0000 : 0)) >>> 0
     table[k * 2 + 1] = k === index.length - 1 ? 1 : running / power
   })
   return { table, count: index.length, area, power }

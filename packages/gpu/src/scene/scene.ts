@@ -46,9 +46,12 @@ export interface Material {
   readonly alphaCutoff?: number
   /** glTF baseColorFactor's alpha. Default 1. */
   readonly opacity?: number
+  /** glTF doubleSided: then the material emits from its back faces too. Default false. */
+  readonly doubleSided?: boolean
   /** KHR_materials_ior: the dielectric's index of refraction, which sets its reflectance. Default 1.5 (F0 = 0.04). */
   readonly ior?: number
-  /** KHR_materials_specular: the weight of the dielectric's specular layer (default 1) and its colour (default white). */
+  /** KHR_materials_specular: the weight of the dielectric's specular layer (default 1) and its colour (default
+   * white). */
   readonly specular?: number
   readonly specularColor?: Vec3
 }
@@ -92,9 +95,10 @@ export interface Camera {
  * - `materials`: 7 rows per material: (baseColor.rgb, metallic), (emissive.rgb, roughness), then as u32 bits one
  *   row for each of the base-color, metallic-roughness, emissive and normal textures: (first texel's word in
  *   `aux`, width, height, sampler bits; see `samplerBits`), all 0 where the material has no such texture; then
- *   (the dielectric's F0 per channel, specular factor); then (normal scale, alpha cutoff, opacity, alpha mode as
- *   u32 bits: its index in `ALPHA_MODES`).
- * - `aux` (u32 words): first 2 per emissive triangle, (triangle index, cumulative power fraction as f32 bits), the
+ *   (the dielectric's F0 per channel, specular factor); then (normal scale, alpha cutoff, opacity, flags as u32
+ *   bits: the alpha mode's index in `ALPHA_MODES` in bits 0-1, double-sided in bit 2).
+ * - `aux` (u32 words): first 2 per emissive triangle, (triangle index, with bit 31 set where its material is
+ *   double-sided, and the cumulative power fraction as f32 bits), the
  *   CDF that next-event estimation samples lights by (see `lightPower`; the last fraction is exactly 1; `lights`
  *   views it). Then 16 words per punctual light from `punctualOffset` (see `packPunctualLights`). In
  *   a textured scene then, from `lutOffset`: 256 f32s turning sRGB bytes to linear light and 256 turning bytes
