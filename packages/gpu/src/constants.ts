@@ -4,6 +4,11 @@ export { MAX_IMAGE_SIDE, MAX_SAMPLES_PER_PIXEL } from '@tessera/core'
 
 /** Largest glTF/GLB asset accepted by `loadScene`. */
 export const MAX_SCENE_BYTES = 256 * 1024 * 1024
+/**
+ * Most bytes a scene's accessors may declare (checked before decoding): compressed geometry is bounded only by
+ * these counts, not by the file's size.
+ */
+export const MAX_DECODED_SCENE_BYTES = 1024 * 1024 * 1024
 /** Most triangles in one scene: bounds CPU BVH build time and GPU memory. */
 export const MAX_SCENE_TRIANGLES = 4_000_000
 /** Widest or tallest texture accepted, texels (checked from the image header before decoding). */

@@ -10,10 +10,13 @@ import type {
   Texture as GltfTexture,
 } from '@gltf-transform/core'
 import {
+  EXTMeshoptCompression,
+  KHRDracoMeshCompression,
   KHRLightsPunctual,
   KHRMaterialsEmissiveStrength,
   KHRMaterialsIOR,
   KHRMaterialsSpecular,
+  KHRMeshQuantization,
   KHRTextureTransform,
 } from '@gltf-transform/extensions'
 import type { EmissiveStrength, IOR, Light, Specular, Transform } from '@gltf-transform/extensions'
@@ -27,6 +30,7 @@ import {
   MAX_SPECULAR_COLOR,
 } from '../constants.js'
 import { GpuError } from '../errors.js'
+import { assertDeclaredSize, assetJson, geometryDecoders, isGlb } from './compression.js'
 import { packScene } from './pack.js'
 import type { PunctualLight } from './punctual.js'
 import { soupTangents } from './tangents.js'
@@ -43,18 +47,20 @@ const gltfLog: ILogger = {
   error: (text) => log.error(text),
 }
 
-const GLB_MAGIC = 0x46546c67 // "glTF"
-
 /**
- * Extensions read: punctual lights (Blender's lamps export as these), emissive strength (exporters write emitters
+ * Extensions read: compressed and quantized geometry (Draco, meshopt, mesh quantization: what exporters and
+ * gltfpack write to shrink assets), punctual lights (Blender's lamps export as these), emissive strength (exporters write emitters
  * brighter than emissiveFactor's 1 with it), ior and specular (a dielectric's reflectance), and texture transforms
  * (offset, rotation and scale of texture coordinates, for tiling textures).
  */
 const EXTENSIONS = [
+  EXTMeshoptCompression,
+  KHRDracoMeshCompression,
   KHRLightsPunctual,
   KHRMaterialsEmissiveStrength,
   KHRMaterialsIOR,
   KHRMaterialsSpecular,
+  KHRMeshQuantization,
   KHRTextureTransform,
 ]
 
@@ -88,23 +94,29 @@ export async function loadScene(source: Uint8Array | string): Promise<Scene> {
 /** Parses glTF/GLB bytes or a path into a glTF-Transform document, with coded errors. */
 export async function readDocument(source: Uint8Array | string): Promise<Document> {
   try {
+    let bytes: Uint8Array
     if (typeof source === 'string') {
-      const { stat } = await import('node:fs/promises')
+      const { readFile, stat } = await import('node:fs/promises')
       const size = (await stat(source)).size
       if (size > MAX_SCENE_BYTES) throw tooLarge(size)
-      return await new NodeIO().setLogger(gltfLog).registerExtensions(EXTENSIONS).read(source)
+      bytes = await readFile(source)
+    } else {
+      if (!(source instanceof Uint8Array))
+        throw new GpuError('GPU__MALFORMED_SCENE', 'a scene must be bytes or a path', {})
+      if (source.byteLength > MAX_SCENE_BYTES) throw tooLarge(source.byteLength)
+      bytes = source
     }
-    if (!(source instanceof Uint8Array))
-      throw new GpuError('GPU__MALFORMED_SCENE', 'a scene must be bytes or a path', {})
-    if (source.byteLength > MAX_SCENE_BYTES) throw tooLarge(source.byteLength)
-    const io: PlatformIO = new WebIO().setLogger(gltfLog).registerExtensions(EXTENSIONS)
-    if (source.byteLength >= 4 && new DataView(source.buffer, source.byteOffset, 4).getUint32(0, true) === GLB_MAGIC) {
-      assertGlbFraming(source)
-      return await io.readBinary(source)
+    if (isGlb(bytes)) assertGlbFraming(bytes)
+    const json = assetJson(bytes)
+    assertDeclaredSize(json)
+    const decoders = await geometryDecoders(json)
+    if (typeof source === 'string') {
+      const io = new NodeIO().setLogger(gltfLog).registerExtensions(EXTENSIONS).registerDependencies(decoders)
+      // A .gltf on disk may name its buffers and images by relative URI: NodeIO resolves them beside the file.
+      return isGlb(bytes) ? await io.readBinary(bytes) : await io.read(source)
     }
-    const json: unknown = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(source))
-    if (typeof json !== 'object' || json === null) throw new Error('glTF JSON must be an object')
-    return await io.readJSON({ json: json as never, resources: {} })
+    const io: PlatformIO = new WebIO().setLogger(gltfLog).registerExtensions(EXTENSIONS).registerDependencies(decoders)
+    return isGlb(bytes) ? await io.readBinary(bytes) : await io.readJSON({ json: json as never, resources: {} })
   } catch (cause) {
     if (cause instanceof GpuError) throw cause
     throw new GpuError(
