@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { WebIO } from '@gltf-transform/core'
+import { NodeIO, WebIO } from '@gltf-transform/core'
 import { decode } from 'fast-png'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -208,6 +208,19 @@ describe('path tracer', () => {
         samples: 2,
       })
       expect(tile.pixels.some((v, i) => i % 4 !== 3 && v > 0)).toBe(true)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('should load a .gltf file whose buffer and texture sit beside it, by relative URI', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tessera-gpu-'))
+    try {
+      const path = join(dir, 'room.gltf')
+      await new NodeIO().write(path, generateSceneDocument({ spheres: 1, subdivisions: 2, texturedFloor: true }))
+      const scene = await loadScene(path)
+      expect(scene.triangleCount).toBe(20 * 16 + 12)
+      expect(scene.materialList.find((m) => m.name === 'floor')?.baseColorTexture).toBeDefined()
     } finally {
       await rm(dir, { recursive: true, force: true })
     }

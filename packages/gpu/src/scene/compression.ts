@@ -4,7 +4,6 @@ import { MAX_DECODED_SCENE_BYTES } from '../constants.js'
 import { GpuError } from '../errors.js'
 
 const GLB_MAGIC = 0x46546c67 // "glTF"
-const GLB_JSON_CHUNK = 0x4e4f534a // "JSON"
 
 /** Bytes per component of glTF's accessor component types, and components per accessor type. */
 const COMPONENT_BYTES: Record<number, number> = { 5120: 1, 5121: 1, 5122: 2, 5123: 2, 5125: 4, 5126: 4 }
@@ -13,20 +12,6 @@ const TYPE_COMPONENTS: Record<string, number> = { SCALAR: 1, VEC2: 2, VEC3: 3, V
 /** Whether bytes start as a binary glTF (GLB) container. */
 export function isGlb(bytes: Uint8Array): boolean {
   return bytes.byteLength >= 4 && new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true) === GLB_MAGIC
-}
-
-/** The glTF JSON of an asset: a GLB's first chunk (its framing already checked), or the bytes themselves. */
-export function assetJson(bytes: Uint8Array): Record<string, unknown> {
-  let text = bytes
-  if (isGlb(bytes)) {
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-    if (bytes.byteLength < 20 || view.getUint32(16, true) !== GLB_JSON_CHUNK)
-      throw new Error('the GLB has no JSON chunk')
-    text = bytes.subarray(20, 20 + view.getUint32(12, true))
-  }
-  const json: unknown = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(text))
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error('glTF JSON must be an object')
-  return json as Record<string, unknown>
 }
 
 /**

@@ -2,6 +2,7 @@ import { NodeIO, TextureInfo, WebIO } from '@gltf-transform/core'
 import type {
   Accessor,
   Document,
+  JSONDocument,
   ILogger,
   Material as GltfMaterial,
   Node,
@@ -30,7 +31,7 @@ import {
   MAX_SPECULAR_COLOR,
 } from '../constants.js'
 import { GpuError } from '../errors.js'
-import { assertDeclaredSize, assetJson, geometryDecoders, isGlb } from './compression.js'
+import { assertDeclaredSize, geometryDecoders, isGlb } from './compression.js'
 import { packScene } from './pack.js'
 import type { PunctualLight } from './punctual.js'
 import { soupTangents } from './tangents.js'
@@ -94,29 +95,33 @@ export async function loadScene(source: Uint8Array | string): Promise<Scene> {
 /** Parses glTF/GLB bytes or a path into a glTF-Transform document, with coded errors. */
 export async function readDocument(source: Uint8Array | string): Promise<Document> {
   try {
-    let bytes: Uint8Array
+    const io: PlatformIO = (typeof source === 'string' ? new NodeIO() : new WebIO())
+      .setLogger(gltfLog)
+      .registerExtensions(EXTENSIONS)
+    let asset: JSONDocument
     if (typeof source === 'string') {
-      const { readFile, stat } = await import('node:fs/promises')
+      const { stat } = await import('node:fs/promises')
       const size = (await stat(source)).size
       if (size > MAX_SCENE_BYTES) throw tooLarge(size)
-      bytes = await readFile(source)
+      // A .gltf on disk may name its buffers and images by relative URI: NodeIO resolves them beside the file.
+      asset = await io.readAsJSON(source)
     } else {
       if (!(source instanceof Uint8Array))
         throw new GpuError('GPU__MALFORMED_SCENE', 'a scene must be bytes or a path', {})
       if (source.byteLength > MAX_SCENE_BYTES) throw tooLarge(source.byteLength)
-      bytes = source
+      if (isGlb(source)) {
+        assertGlbFraming(source)
+        asset = await io.binaryToJSON(source)
+      } else {
+        const json: unknown = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(source))
+        if (typeof json !== 'object' || json === null) throw new Error('glTF JSON must be an object')
+        asset = { json: json as JSONDocument['json'], resources: {} }
+      }
     }
-    if (isGlb(bytes)) assertGlbFraming(bytes)
-    const json = assetJson(bytes)
-    assertDeclaredSize(json)
-    const decoders = await geometryDecoders(json)
-    if (typeof source === 'string') {
-      const io = new NodeIO().setLogger(gltfLog).registerExtensions(EXTENSIONS).registerDependencies(decoders)
-      // A .gltf on disk may name its buffers and images by relative URI: NodeIO resolves them beside the file.
-      return isGlb(bytes) ? await io.readBinary(bytes) : await io.read(source)
-    }
-    const io: PlatformIO = new WebIO().setLogger(gltfLog).registerExtensions(EXTENSIONS).registerDependencies(decoders)
-    return isGlb(bytes) ? await io.readBinary(bytes) : await io.readJSON({ json: json as never, resources: {} })
+    // Checked before anything is decoded: compressed geometry is bounded only by what its accessors declare.
+    assertDeclaredSize(asset.json as unknown as Record<string, unknown>)
+    io.registerDependencies(await geometryDecoders(asset.json as unknown as Record<string, unknown>))
+    return await io.readJSON(asset)
   } catch (cause) {
     if (cause instanceof GpuError) throw cause
     throw new GpuError(
