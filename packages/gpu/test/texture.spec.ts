@@ -56,7 +56,7 @@ describe('base-color texture sampling (CPU mirror of the shader)', () => {
   const at = (bits: number, u: number, v: number): number[] => {
     const { scene, tex } = packedTexture(2, 2, texels, bits)
     const out = [0, 0, 0]
-    sampleTexture(scene.aux, ...tex, u, v, out)
+    sampleTexture(scene.aux, Uint32Array.from(tex), 0, u, v, out)
     return out
   }
   const flags = (wrapS: number, wrapT: number, linear: boolean): number =>

@@ -386,7 +386,7 @@ class CpuTracer {
   #texture(row: number, out: Float64Array, table: Float32Array): boolean {
     const bits = this.#materialBits
     if (bits[row + 3] === 0) return false
-    sampleTexture(this.#aux, bits[row]!, bits[row + 1]!, bits[row + 2]!, bits[row + 3]!, this.#tu, this.#tv, out, table)
+    sampleTexture(this.#aux, bits, row, this.#tu, this.#tv, out, table)
     return true
   }
 
@@ -650,9 +650,7 @@ class CpuTracer {
       const w0 = f32(1 - u - v)
       const tu = f32(uv[o]! * w0 + uv[o + 2]! * u + uv[o + 4]! * v)
       const tv = f32(uv[o + 1]! * w0 + uv[o + 3]! * u + uv[o + 5]! * v)
-      alpha = f32(
-        alpha * sampleTextureAlpha(this.#aux, bits[row + 8]!, bits[row + 9]!, bits[row + 10]!, bits[row + 11]!, tu, tv),
-      )
+      alpha = f32(alpha * sampleTextureAlpha(this.#aux, bits, row + 8, tu, tv))
     }
     if (mode === 1) return alpha >= this.#materials[row + 29]!
     return (pcgHash((this.#seed ^ pcgHash(tri)) >>> 0) >>> 8) * (1 / 16777216) < alpha

@@ -209,23 +209,23 @@ function footprint(w: number, h: number, bits: number, u: number, v: number): ty
 
 /**
  * The CPU mirror of the shader's `textureColor`: the RGB of a material's texture at (u, v), decoded through
- * `table`, written to `out`. `aux` is a packed scene's; `first`, `w`, `h` and `bits` its material's texture row
- * (see `Scene.materials`). `table` is {@link SRGB_TO_LINEAR} for colour (linear light out) or
- * {@link UNORM_TO_FLOAT} for data, the tables the scene carries for the shader. Allocates nothing: the CPU
- * reference calls it at every textured hit.
+ * `table`, written to `out`. `aux` is a packed scene's; `words[row..row + 3]` its material's texture row (first
+ * texel, width, height, sampler bits; see `Scene.materials`). `table` is {@link SRGB_TO_LINEAR} for colour (linear
+ * light out) or {@link UNORM_TO_FLOAT} for data, the tables the scene carries for the shader. Allocates nothing:
+ * the CPU reference calls it at every textured hit.
  */
 export function sampleTexture(
   aux: Uint32Array,
-  first: number,
-  w: number,
-  h: number,
-  bits: number,
+  words: Uint32Array,
+  row: number,
   u: number,
   v: number,
   out: Float64Array | number[],
   table: Float32Array = SRGB_TO_LINEAR,
 ): void {
-  const f = footprint(w, h, bits, u, v)
+  const first = words[row]!
+  const w = words[row + 1]!
+  const f = footprint(w, words[row + 2]!, words[row + 3]!, u, v)
   if (!f.bilinear) {
     const c = aux[first + f.ya * w + f.xa]!
     for (let k = 0; k < 3; k++) out[k] = table[(c >>> (8 * k)) & 255]!
@@ -234,17 +234,11 @@ export function sampleTexture(
   for (let k = 0; k < 3; k++) out[k] = blend(aux, first, w, f, 8 * k, table)
 }
 
-/** The CPU mirror of the shader's `textureAlpha`: a texture's alpha at (u, v), as a [0, 1] float. */
-export function sampleTextureAlpha(
-  aux: Uint32Array,
-  first: number,
-  w: number,
-  h: number,
-  bits: number,
-  u: number,
-  v: number,
-): number {
-  const f = footprint(w, h, bits, u, v)
+/** The CPU mirror of the shader's `textureAlpha`: a texture's alpha at (u, v), as a [0, 1] float (see above). */
+export function sampleTextureAlpha(aux: Uint32Array, words: Uint32Array, row: number, u: number, v: number): number {
+  const first = words[row]!
+  const w = words[row + 1]!
+  const f = footprint(w, words[row + 2]!, words[row + 3]!, u, v)
   if (!f.bilinear) return UNORM_TO_FLOAT[aux[first + f.ya * w + f.xa]! >>> 24]!
   return blend(aux, first, w, f, 24, UNORM_TO_FLOAT)
 }
