@@ -14,6 +14,8 @@ export default defineConfig({
   test: {
     pool: 'forks',
     maxWorkers: 2,
+    // The second reporter tells scripts/run-tests.mjs which files a dead worker held; it is silent otherwise.
+    reporters: ['default', './scripts/worker-exit-reporter.mjs'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     projects: [
