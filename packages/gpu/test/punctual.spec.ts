@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createEngine, loadScene, packScene, renderTileCpu } from '../src/index.js'
 import type { Engine, Material, PunctualLight, RenderTileOptions, Scene, Vec3 } from '../src/index.js'
 import { SurfaceBrdf } from '../src/render/brdf.js'
+import { packPunctualLights, PUNCTUAL_WORDS } from '../src/scene/punctual.js'
 
 const FLOOR: Material = { name: 'floor', baseColor: [0.8, 0.8, 0.8], metallic: 0, roughness: 0.6, emissive: [0, 0, 0] }
 
@@ -157,6 +158,63 @@ describe('punctual lights (KHR_lights_punctual)', () => {
     // A small board at y = 1 between the light and the floor's origin.
     const board = { corners: square(1, 0.2, true), material: { ...FLOOR, name: 'board' } }
     expect(meanRed((await engine.renderTile(tile(scene([point()], eye, [0, 0, 0], [board])))).pixels)).toBe(0)
+  })
+
+  it('should pick punctual lights by power, so a dim light costs a bright one no samples', async () => {
+    // Two point lights mirrored across the view plane, 1000:1: the floor sees each under the same geometry, so a
+    // light sample divided by its pick probability gives every pixel the whole sum at 1 sample per pixel. Picked
+    // uniformly, each pixel would be twice one light's share: about 0 or 2.
+    const bright: PunctualLight = {
+      type: 'point',
+      position: [0.3, 2, 0],
+      direction: [0, -1, 0],
+      intensity: [1000, 1000, 1000],
+    }
+    const dim: PunctualLight = { ...bright, position: [-0.3, 2, 0], intensity: [1, 1, 1] }
+    const s = scene([dim, bright], eye)
+    const d2 = 0.3 ** 2 + 4
+    const expected = (reflected(eye, [0, 0, 0], [0.3 / Math.sqrt(d2), 2 / Math.sqrt(d2), 0]) * 1001) / d2
+    for (const pixels of [
+      renderTileCpu(tile(s, { samples: 1 })).pixels,
+      (await engine.renderTile(tile(s, { samples: 1 }))).pixels,
+    ]) {
+      for (let i = 0; i < pixels.length; i += 4) expect(pixels[i]! / expected).toBeCloseTo(1, 2)
+    }
+  })
+
+  it('should pack pick probabilities by power: point 4π I, spot by its cone, directional over the scene; none for a dark light', () => {
+    const at: Vec3 = [0, 1, 0]
+    const down: Vec3 = [0, -1, 0]
+    const lights: PunctualLight[] = [
+      { type: 'point', position: at, direction: down, intensity: [1, 1, 1] },
+      { type: 'point', position: at, direction: down, intensity: [0, 0, 0] },
+      {
+        type: 'spot',
+        position: at,
+        direction: down,
+        intensity: [2, 2, 2],
+        innerConeAngle: 0,
+        outerConeAngle: Math.PI / 2,
+      },
+      { type: 'directional', position: at, direction: down, intensity: [1, 1, 1] },
+    ]
+    const radius = 2
+    const words = packPunctualLights(lights, radius)
+    const floats = new Float32Array(words.buffer)
+    // The spot (intensity 2) lights a cone to halfway between 0 and 90 degrees, 2π(1 - 1/2) = π; the directional light
+    // crosses π r².
+    const powers = [4 * Math.PI, 0, 2 * (2 * Math.PI * 0.5), Math.PI * radius * radius]
+    const total = powers.reduce((a, b) => a + b)
+    let cumulative = 0
+    powers.forEach((power, i) => {
+      cumulative += power / total
+      expect(floats[i * PUNCTUAL_WORDS + 14]).toBeCloseTo(power / total, 6)
+      expect(floats[i * PUNCTUAL_WORDS + 11]).toBeCloseTo(cumulative, 6)
+    })
+    expect(floats[3 * PUNCTUAL_WORDS + 11]).toBe(1)
+    // Lights that all give nothing are picked uniformly rather than never.
+    const dark = new Float32Array(packPunctualLights([lights[1]!, lights[1]!]).buffer)
+    expect([dark[14], dark[PUNCTUAL_WORDS + 14]]).toEqual([0.5, 0.5])
   })
 
   it('should share light samples between punctual and emissive lights without bias', async () => {

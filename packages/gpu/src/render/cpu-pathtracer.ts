@@ -460,7 +460,7 @@ class CpuTracer {
   }
 
   /**
-   * A light sample towards a punctual light picked uniformly by r, from point q with shading normal n and
+   * A light sample towards a punctual light picked by power with r, from point q with shading normal n and
    * geometric normal g, as the shader's: into `#punctual` the direction (0-2) and the radiance it adds per unit
    * BRDF (3-5, already divided by the pick's probability and times cos), and into `#shadowMax` the shadow ray's
    * length, or 0 when the light is behind the surface.
@@ -477,9 +477,16 @@ class CpuTracer {
     gy: number,
     gz: number,
   ): void {
-    const count = this.#punctualCount
     const f = this.#auxFloats
-    const o = this.#punctualOffset + Math.min(Math.trunc(r * count), count - 1) * PUNCTUAL_WORDS
+    // The light whose cumulative pick probability first exceeds r (the shader's `pickPunctual`).
+    let lo = 0
+    let hi = this.#punctualCount - 1
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (r < f[this.#punctualOffset + mid * PUNCTUAL_WORDS + 11]!) hi = mid
+      else lo = mid + 1
+    }
+    const o = this.#punctualOffset + lo * PUNCTUAL_WORDS
     const out = this.#punctual
     let wx = -f[o + 4]!
     let wy = -f[o + 5]!
@@ -506,7 +513,7 @@ class CpuTracer {
     }
     const cosS = nx * wx + ny * wy + nz * wz
     this.#shadowMax = cosS > 0 && gx * wx + gy * wy + gz * wz > 0 ? shadowMax : 0
-    const k = (scale * cosS * count) / this.#pPunctual
+    const k = (scale * cosS) / (this.#pPunctual * f[o + 14]!)
     out[0] = wx
     out[1] = wy
     out[2] = wz

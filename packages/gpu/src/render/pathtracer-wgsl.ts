@@ -149,6 +149,18 @@ fn pickLight(r: f32, count: u32) -> u32 {
   return aux[lo * 2u];
 }
 
+// The first word of the punctual light (16 words each from word first of aux, count of them) whose cumulative
+// pick probability first exceeds r (binary search; see packPunctualLights).
+fn pickPunctual(r: f32, first: u32, count: u32) -> u32 {
+  var lo = 0u;
+  var hi = count - 1u;
+  while (lo < hi) {
+    let mid = (lo + hi) / 2u;
+    if (r < bitcast<f32>(aux[first + mid * 16u + 11u])) { hi = mid; } else { lo = mid + 1u; }
+  }
+  return first + lo * 16u;
+}
+
 // A texture coordinate wrapped into [0, 1] (non-finite ones read as 0): repeat, clamp to edge, or mirrored repeat.
 fn wrapUnit(x: f32, mode: u32) -> f32 {
   let c = select(0.0, x, x == x && abs(x) < 1e30);
@@ -362,9 +374,9 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
   let p = (*path).origin + dir * hit.t;
   let origin = p + ng * EPS;
   if (pPunctual > 0.0 && rChoice < pPunctual) {
-    // Next-event estimation towards a punctual light, picked uniformly: the only way to find one.
-    let count = params.punctual.y;
-    let o = params.punctual.x + min(u32(rLight * f32(count)), count - 1u) * 16u;
+    // Next-event estimation towards a punctual light, picked by power: the only way to find one.
+    let o = pickPunctual(rLight, params.punctual.x, params.punctual.y);
+    let pickPdf = bitcast<f32>(aux[o + 14u]);
     let row0 = auxVec4(o);
     let dirRange = auxVec4(o + 4u);
     var li = vec3f(bitcast<f32>(aux[o + 8u]), bitcast<f32>(aux[o + 9u]), bitcast<f32>(aux[o + 10u]));
@@ -393,7 +405,7 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
       out.shadowOrigin = origin;
       out.shadowDir = wi;
       out.shadowMax = shadowMax;
-      out.pending = (*path).throughput * brdf.f * li * (cosS * f32(count) / pPunctual);
+      out.pending = (*path).throughput * brdf.f * li * (cosS / (pPunctual * pickPdf));
     }
   } else if (lightCount > 0u) {
     // Next-event estimation: an emissive triangle picked by power, a uniform point on it, and a shadow ray to it.

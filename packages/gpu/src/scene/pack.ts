@@ -105,7 +105,9 @@ export function packScene(soup: TriangleSoup): Scene {
     }
   }
   const lights = lightTable(triangles, soup.materials)
-  const punctual = packPunctualLights(soup.punctualLights ?? [])
+  // Half the bounds' diagonal: the radius a directional light's power is reckoned over.
+  const radius = triangleCount > 0 ? Math.hypot(max[0]! - min[0]!, max[1]! - min[1]!, max[2]! - min[2]!) / 2 || 1 : 1
+  const punctual = packPunctualLights(soup.punctualLights ?? [], radius)
   const surface = packSurface(soup, bvh.order, lights.table.length + punctual.length)
   const aux = new Uint32Array(lights.table.length + punctual.length + surface.words.length)
   aux.set(new Uint32Array(lights.table.buffer), 0)

@@ -1,4 +1,5 @@
 import { MAX_PUNCTUAL_LIGHTS } from '../constants.js'
+import { emissionWeight } from '../render/brdf.js'
 import { GpuError } from '../errors.js'
 import type { Vec3 } from './scene.js'
 
@@ -30,14 +31,20 @@ export const PUNCTUAL_WORDS = 16
 
 /**
  * Packs punctual lights for the shader, 16 words each (f32 unless noted): (position, type as u32), (direction,
- * range or 0 for none), (intensity, 0), (spot angle scale, spot angle offset, 0, 0). The angle terms give the spot
- * attenuation (cos θ * scale + offset) clamped to [0, 1] and squared, as the glTF extension's sample implementation
- * does; a point or directional light has scale 0 and offset 1.
+ * range or 0 for none), (intensity, cumulative pick probability), (spot angle scale, spot angle offset, pick
+ * probability, 0). The angle terms give the spot attenuation (cos θ * scale + offset) clamped to [0, 1] and
+ * squared, as the glTF extension's sample implementation does; a point or directional light has scale 0 and
+ * offset 1.
+ *
+ * Next-event estimation picks a light in proportion to its power ({@link punctualPower}; the scene's bounding
+ * radius `sceneRadius` sizes a directional light's), by binary search over the cumulative probabilities (the last
+ * is exactly 1), and divides by the pick probability. A light of no power is never picked; when every light has
+ * none they are picked uniformly.
  *
  * @throws GPU__MALFORMED_SCENE for a light with non-finite or negative values, a direction of no length, or cone
  * angles outside 0 <= inner < outer <= pi / 2; GPU__SCENE_TOO_LARGE past {@link MAX_PUNCTUAL_LIGHTS}
  */
-export function packPunctualLights(lights: readonly PunctualLight[]): Uint32Array {
+export function packPunctualLights(lights: readonly PunctualLight[], sceneRadius = 1): Uint32Array {
   if (lights.length > MAX_PUNCTUAL_LIGHTS) {
     throw new GpuError(
       'GPU__SCENE_TOO_LARGE',
@@ -80,5 +87,30 @@ export function packPunctualLights(lights: readonly PunctualLight[]): Uint32Arra
     floats.set(light.intensity, o + 8)
     floats.set([scale, offset], o + 12)
   })
+  const powers = lights.map((light) => punctualPower(light, sceneRadius))
+  const total = powers.reduce((sum, p) => sum + p, 0)
+  const share = (i: number): number => (total > 0 && Number.isFinite(total) ? powers[i]! / total : 1 / lights.length)
+  let cumulative = 0
+  lights.forEach((_, i) => {
+    const o = i * PUNCTUAL_WORDS
+    cumulative += share(i)
+    floats[o + 11] = i === lights.length - 1 ? 1 : cumulative
+    // The probability as the search sees it: the step between neighbouring cumulative values, rounded to f32.
+    floats[o + 14] = floats[o + 11]! - (i === 0 ? 0 : floats[o - PUNCTUAL_WORDS + 11]!)
+  })
   return words
+}
+
+/**
+ * A punctual light's power in watts-like units for picking lights (luminance of its intensity times the solid
+ * angle it lights, as pbrt's power light sampler weighs lights): 4π for a point light, the cone's solid angle for
+ * a spot (to halfway between its angles), and the scene's cross-section π r² for a directional light.
+ */
+export function punctualPower(light: PunctualLight, sceneRadius: number): number {
+  const luminance = emissionWeight(...light.intensity)
+  if (light.type === 'directional') return luminance * Math.PI * sceneRadius * sceneRadius
+  if (light.type === 'point') return luminance * 4 * Math.PI
+  const inner = light.innerConeAngle ?? 0
+  const outer = light.outerConeAngle ?? Math.PI / 4
+  return luminance * 2 * Math.PI * (1 - (Math.cos(inner) + Math.cos(outer)) / 2)
 }
