@@ -11,10 +11,14 @@
  *   1.5), capped at 1 and weighted by the specular factor (KHR_materials_ior and KHR_materials_specular); the
  *   layer's strongest Fresnel channel comes off the diffuse.
  * - Between the two, a linear mix by `metallic`, as the specification does.
+ * - Thin-walled transmission (KHR_materials_transmission without a volume): a share `transmission` of the
+ *   dielectric's diffuse becomes a GGX lobe through the surface, the specular lobe mirrored about the tangent plane
+ *   (the extension's specular BTDF with the half vector of the mirrored direction), tinted by the base colour and
+ *   under the same Fresnel layer. A ray leaves on the far side in its own direction, blurred by the roughness.
  *
- * Directions are sampled from one of two lobes: the GGX distribution of visible normals (Dupuy and Benyoub 2023,
- * "Sampling Visible GGX Normals with Spherical Caps") or a cosine-weighted hemisphere. The lobe is picked in
- * proportion to its Fresnel-weighted share at the viewing angle. The returned pdf is that of the mixture, so the
+ * Directions are sampled from one of three lobes: the GGX distribution of visible normals (Dupuy and Benyoub 2023,
+ * "Sampling Visible GGX Normals with Spherical Caps"), the same mirrored through the surface, or a cosine-weighted
+ * hemisphere. The lobe is picked in proportion to its Fresnel-weighted share at the viewing angle. The returned pdf is that of the mixture, so the
  * estimator f·cos/pdf holds whichever lobe drew the direction (one-sample multiple importance sampling).
  */
 
@@ -41,6 +45,8 @@ export interface BrdfMaterial {
   f0b: number
   /** KHR_materials_specular's specular factor: the weight of the dielectric's specular layer (1 by default). */
   specular: number
+  /** KHR_materials_transmission's factor: the share of the dielectric's diffuse let through the surface (0 by default). */
+  transmission?: number
 }
 
 /**
@@ -89,10 +95,12 @@ export class SurfaceBrdf {
   #specular = 1
   #metallic = 0
   #alpha = MIN_ALPHA
+  #transmission = 0
   /** cos of the angle between the normal and the viewer; the surface reflects nothing when it is not positive. */
   nDotV = 0
-  /** Probability of sampling the specular lobe. */
+  /** Probability of sampling the specular lobe, and the transmission lobe. */
   pSpecular = 0
+  pTransmission = 0
   /** The last evaluation: BRDF value per channel and the solid-angle pdf of sampling that direction. */
   fr = 0
   fg = 0
@@ -142,12 +150,21 @@ export class SurfaceBrdf {
     const layer = w * Math.max(f0r + (1 - f0r) * fw, f0g + (1 - f0g) * fw, f0b + (1 - f0b) * fw)
     const diffuse = (1 - metallic) * (1 - layer) * (r * LUM_R + g * LUM_G + b * LUM_B)
     this.pSpecular = fresnel + diffuse > 0 ? fresnel / (fresnel + diffuse) : 1
+    this.#transmission = material.transmission ?? 0
+    this.pTransmission = (1 - this.pSpecular) * this.#transmission
   }
 
-  /** Evaluates the BRDF towards l into `fr`, `fg`, `fb` and its sampling pdf into `pdf` (all 0 below the surface). */
+  /**
+   * Evaluates the BSDF towards l into `fr`, `fg`, `fb` and its sampling pdf into `pdf`: the BRDF above the surface,
+   * the transmission lobe below it (all 0 there for an opaque material).
+   */
   evaluate(lx: number, ly: number, lz: number): void {
     const nDotV = this.nDotV
     const nDotL = this.#nx * lx + this.#ny * ly + this.#nz * lz
+    if (nDotL < 0 && nDotV > 0 && this.#transmission > 0) {
+      this.#evaluateTransmission(lx, ly, lz, -nDotL)
+      return
+    }
     if (!(nDotL > 0) || !(nDotV > 0)) {
       this.fr = this.fg = this.fb = this.pdf = 0
       return
@@ -175,19 +192,73 @@ export class SurfaceBrdf {
     const lg = w * (this.#f0g + (1 - this.#f0g) * fw)
     const lb = w * (this.#f0b + (1 - this.#f0b) * fw)
     // mix(dielectric, metal, m): the dielectric's diffuse under its specular layer, the metal's tinted specular.
-    const diffuse = ((1 - Math.max(lr, lg, lb)) * (1 - m)) / Math.PI
+    const diffuse = ((1 - Math.max(lr, lg, lb)) * (1 - m) * (1 - this.#transmission)) / Math.PI
     this.fr = m * (this.#r + (1 - this.#r) * fw) * spec + (1 - m) * (lr * spec) + diffuse * this.#r
     this.fg = m * (this.#g + (1 - this.#g) * fw) * spec + (1 - m) * (lg * spec) + diffuse * this.#g
     this.fb = m * (this.#b + (1 - this.#b) * fw) * spec + (1 - m) * (lb * spec) + diffuse * this.#b
     const g1 = (2 * nDotV) / (nDotV + Math.sqrt(a2 + (1 - a2) * nDotV * nDotV))
     const pdfSpecular = (g1 * d) / (4 * nDotV)
-    this.pdf = this.pSpecular * pdfSpecular + (1 - this.pSpecular) * (nDotL / Math.PI)
+    this.pdf = this.pSpecular * pdfSpecular + (1 - this.pSpecular) * (1 - this.#transmission) * (nDotL / Math.PI)
+    // The transmission lobe reaches this side too, where the reflection it mirrors dipped below the horizon.
+    if (this.#transmission > 0) this.pdf += this.pTransmission * this.#pdfReflected(lx, ly, lz, -2 * nDotL)
   }
 
   /**
-   * Samples a direction into `lx`, `ly`, `lz` from the lobe `pick` chooses (specular when it is below
-   * `pSpecular`), with two more uniform numbers. The caller evaluates it, which also checks that it lies above the
-   * surface.
+   * The pdf of the visible-normal reflection drawing direction l + k n (k = 0 for l itself, -2 n·l for its mirror
+   * image): G1 D / (4 n·v) at the half vector, 0 where that faces away from the normal.
+   */
+  #pdfReflected(lx: number, ly: number, lz: number, k: number): number {
+    const nDotV = this.nDotV
+    const hx = this.#vx + lx + k * this.#nx
+    const hy = this.#vy + ly + k * this.#ny
+    const hz = this.#vz + lz + k * this.#nz
+    const len = Math.sqrt(hx * hx + hy * hy + hz * hz)
+    const nDotH = (this.#nx * hx + this.#ny * hy + this.#nz * hz) / len
+    if (!(nDotH > 0)) return 0
+    const a2 = this.#alpha * this.#alpha
+    const d0 = nDotH * nDotH * (a2 - 1) + 1
+    const d = a2 / (Math.PI * d0 * d0)
+    const g1 = (2 * nDotV) / (nDotV + Math.sqrt(a2 + (1 - a2) * nDotV * nDotV))
+    return (g1 * d) / (4 * nDotV)
+  }
+
+  /**
+   * The transmission lobe towards l below the surface (|n·l| = nDotL): the GGX lobe of l mirrored to the viewer's
+   * side, times what the Fresnel layer lets through, the base colour and the transmission factor.
+   */
+  #evaluateTransmission(lx: number, ly: number, lz: number, nDotL: number): void {
+    const nDotV = this.nDotV
+    let hx = this.#vx + lx + 2 * nDotL * this.#nx
+    let hy = this.#vy + ly + 2 * nDotL * this.#ny
+    let hz = this.#vz + lz + 2 * nDotL * this.#nz
+    const len = Math.sqrt(hx * hx + hy * hy + hz * hz)
+    hx /= len
+    hy /= len
+    hz /= len
+    const nDotH = this.#nx * hx + this.#ny * hy + this.#nz * hz
+    const vDotH = Math.max(this.#vx * hx + this.#vy * hy + this.#vz * hz, 0)
+    const a2 = this.#alpha * this.#alpha
+    const d0 = nDotH * nDotH * (a2 - 1) + 1
+    const d = a2 / (Math.PI * d0 * d0)
+    const vis =
+      0.5 / (nDotL * Math.sqrt(nDotV * nDotV * (1 - a2) + a2) + nDotV * Math.sqrt(nDotL * nDotL * (1 - a2) + a2))
+    const fw = schlickWeight(vDotH)
+    const w = this.#specular
+    const layer =
+      w * Math.max(this.#f0r + (1 - this.#f0r) * fw, this.#f0g + (1 - this.#f0g) * fw, this.#f0b + (1 - this.#f0b) * fw)
+    const k = (1 - layer) * (1 - this.#metallic) * this.#transmission * d * vis
+    this.fr = k * this.#r
+    this.fg = k * this.#g
+    this.fb = k * this.#b
+    const g1 = (2 * nDotV) / (nDotV + Math.sqrt(a2 + (1 - a2) * nDotV * nDotV))
+    // Plus the reflection lobe's reach below the horizon: every lobe that can draw l counts in its pdf.
+    this.pdf = this.pTransmission * ((g1 * d) / (4 * nDotV)) + this.pSpecular * this.#pdfReflected(lx, ly, lz, 0)
+  }
+
+  /**
+   * Samples a direction into `lx`, `ly`, `lz` from the lobe `pick` chooses (specular below `pSpecular`, then
+   * transmission for the next `pTransmission`, then diffuse), with two more uniform numbers. The caller evaluates
+   * it, which also checks which side of the surface it lies on.
    */
   sample(pick: number, u1: number, u2: number): void {
     // Both lobes take their azimuth from u1 (the shader computes one sine and cosine for either).
@@ -195,7 +266,7 @@ export class SurfaceBrdf {
     const cos = Math.cos(phi)
     const sin = Math.sin(phi)
     let x: number, y: number, z: number
-    if (pick < this.pSpecular) {
+    if (pick < this.pSpecular + this.pTransmission) {
       // The visible normal, in the frame where n = +z, and the view direction mirrored about it.
       const a = this.#alpha
       const vx = this.#tx * this.#vx + this.#ty * this.#vy + this.#tz * this.#vz
@@ -221,6 +292,8 @@ export class SurfaceBrdf {
       x = k * hx - vx
       y = k * hy - vy
       z = k * hz - vz
+      // The transmission lobe: the reflection mirrored through the surface (n = +z here).
+      if (pick >= this.pSpecular) z = -z
     } else {
       const r = Math.sqrt(u2)
       x = cos * r
@@ -272,6 +345,8 @@ struct Surface {
   alpha: f32,
   nDotV: f32,
   pSpecular: f32,
+  transmission: f32,  // the share of the dielectric's diffuse let through (thin-walled)
+  pTransmission: f32,
 }
 
 struct BrdfValue { f: vec3f, pdf: f32 }
@@ -282,7 +357,7 @@ fn schlickWeight(c: f32) -> f32 {
   return x2 * x2 * x;
 }
 
-fn surfaceAt(n: vec3f, v: vec3f, base: vec3f, metallic: f32, roughness: f32, f0: vec3f, specular: f32) -> Surface {
+fn surfaceAt(n: vec3f, v: vec3f, base: vec3f, metallic: f32, roughness: f32, f0: vec3f, specular: f32, transmission: f32) -> Surface {
   let s = select(-1.0, 1.0, n.z >= 0.0);
   let a = -1.0 / (s + n.z);
   let k = n.x * n.y * a;
@@ -296,11 +371,15 @@ fn surfaceAt(n: vec3f, v: vec3f, base: vec3f, metallic: f32, roughness: f32, f0:
   let diffuse = (1.0 - metallic) * (1.0 - max(layer.x, max(layer.y, layer.z))) * dot(base, LUMINANCE);
   let pSpecular = select(1.0, fresnel / (fresnel + diffuse), fresnel + diffuse > 0.0);
   let alpha = max(roughness * roughness, MIN_ALPHA);
-  return Surface(t, b, n, v, base, f0, specular, metallic, alpha, nDotV, pSpecular);
+  let pTransmission = (1.0 - pSpecular) * transmission;
+  return Surface(t, b, n, v, base, f0, specular, metallic, alpha, nDotV, pSpecular, transmission, pTransmission);
 }
 
+// The BSDF towards l: the BRDF above the surface; below it the transmission lobe, in kernels built for scenes with
+// transmissive materials (TRANSMISSIVE), else nothing.
 fn evaluateBrdf(s: Surface, l: vec3f) -> BrdfValue {
   let nDotL = dot(s.n, l);
+  if (TRANSMISSIVE && nDotL < 0.0 && s.nDotV > 0.0 && s.transmission > 0.0) { return evaluateTransmission(s, l, -nDotL); }
   if (!(nDotL > 0.0) || !(s.nDotV > 0.0)) { return BrdfValue(vec3f(0.0), 0.0); }
   let h = normalize(s.v + l);
   let nDotH = dot(s.n, h);
@@ -313,11 +392,43 @@ fn evaluateBrdf(s: Surface, l: vec3f) -> BrdfValue {
   let fw = schlickWeight(vDotH);
   let m = s.metallic;
   let layer = s.specular * (s.f0 + (1.0 - s.f0) * fw);
-  let diffuse = (1.0 - max(layer.x, max(layer.y, layer.z))) * (1.0 - m) / PI;
+  let diffuse = (1.0 - max(layer.x, max(layer.y, layer.z))) * (1.0 - m) * (1.0 - s.transmission) / PI;
   let f = m * (s.base + (1.0 - s.base) * fw) * spec + (1.0 - m) * (layer * spec) + diffuse * s.base;
   let g1 = 2.0 * s.nDotV / (s.nDotV + sqrt(a2 + (1.0 - a2) * s.nDotV * s.nDotV));
-  let pdf = s.pSpecular * (g1 * d / (4.0 * s.nDotV)) + (1.0 - s.pSpecular) * (nDotL / PI);
+  var pdf = s.pSpecular * (g1 * d / (4.0 * s.nDotV)) + (1.0 - s.pSpecular) * (1.0 - s.transmission) * (nDotL / PI);
+  // The transmission lobe reaches this side too, where the reflection it mirrors dipped below the horizon.
+  if (TRANSMISSIVE && s.transmission > 0.0) { pdf += s.pTransmission * pdfReflected(s, l + (-2.0 * nDotL) * s.n); }
   return BrdfValue(f, pdf);
+}
+
+// The pdf of the visible-normal reflection drawing direction l: G1 D / (4 n·v) at the half vector, 0 where that
+// faces away from the normal (see SurfaceBrdf's pdfReflected).
+fn pdfReflected(s: Surface, l: vec3f) -> f32 {
+  let h = s.v + l;
+  let nDotH = dot(s.n, h) / length(h);
+  if (!(nDotH > 0.0)) { return 0.0; }
+  let a2 = s.alpha * s.alpha;
+  let d0 = nDotH * nDotH * (a2 - 1.0) + 1.0;
+  let d = a2 / (PI * d0 * d0);
+  let g1 = 2.0 * s.nDotV / (s.nDotV + sqrt(a2 + (1.0 - a2) * s.nDotV * s.nDotV));
+  return g1 * d / (4.0 * s.nDotV);
+}
+
+// The transmission lobe towards l below the surface (|n·l| = nDotL): see SurfaceBrdf's evaluateTransmission.
+fn evaluateTransmission(s: Surface, l: vec3f, nDotL: f32) -> BrdfValue {
+  let h = normalize(s.v + l + 2.0 * nDotL * s.n);
+  let nDotH = dot(s.n, h);
+  let vDotH = max(dot(s.v, h), 0.0);
+  let a2 = s.alpha * s.alpha;
+  let d0 = nDotH * nDotH * (a2 - 1.0) + 1.0;
+  let d = a2 / (PI * d0 * d0);
+  let vis = 0.5 / (nDotL * sqrt(s.nDotV * s.nDotV * (1.0 - a2) + a2) + s.nDotV * sqrt(nDotL * nDotL * (1.0 - a2) + a2));
+  let fw = schlickWeight(vDotH);
+  let layer = s.specular * (s.f0 + (1.0 - s.f0) * fw);
+  let k = (1.0 - max(layer.x, max(layer.y, layer.z))) * (1.0 - s.metallic) * s.transmission * d * vis;
+  let g1 = 2.0 * s.nDotV / (s.nDotV + sqrt(a2 + (1.0 - a2) * s.nDotV * s.nDotV));
+  // Plus the reflection lobe's reach below the horizon: every lobe that can draw l counts in its pdf.
+  return BrdfValue(s.base * k, s.pTransmission * (g1 * d / (4.0 * s.nDotV)) + s.pSpecular * pdfReflected(s, l));
 }
 
 fn sampleBrdf(s: Surface, pick: f32, u1: f32, u2: f32) -> vec3f {
@@ -325,7 +436,7 @@ fn sampleBrdf(s: Surface, pick: f32, u1: f32, u2: f32) -> vec3f {
   let phi = 2.0 * PI * u1;
   let cs = vec2f(cos(phi), sin(phi));
   var local: vec3f;
-  if (pick < s.pSpecular) {
+  if (pick < s.pSpecular + s.pTransmission) {
     let a = s.alpha;
     let v = vec3f(dot(s.t, s.v), dot(s.b, s.v), s.nDotV);
     let sv = normalize(vec3f(v.xy * a, v.z));
@@ -333,6 +444,8 @@ fn sampleBrdf(s: Surface, pick: f32, u1: f32, u2: f32) -> vec3f {
     let sinTheta = sqrt(clamp(1.0 - cz * cz, 0.0, 1.0));
     let h = normalize(vec3f((cs * sinTheta + sv.xy) * a, cz + sv.z));
     local = 2.0 * dot(v, h) * h - v;
+    // The transmission lobe: the reflection mirrored through the surface (n = +z here).
+    if (TRANSMISSIVE && pick >= s.pSpecular) { local.z = -local.z; }
   } else {
     local = vec3f(cs * sqrt(u2), sqrt(max(0.0, 1.0 - u2)));
   }

@@ -78,7 +78,18 @@ class CpuTracer {
   /** The last normal-mapped shading normal. */
   readonly #bent = new Float64Array(3)
   /** The hit's material (see `#material`): its BRDF inputs and emission after textures. */
-  readonly #hit: BrdfMaterial = { r: 0, g: 0, b: 0, metallic: 0, roughness: 0, f0r: 0, f0g: 0, f0b: 0, specular: 0 }
+  readonly #hit: BrdfMaterial = {
+    r: 0,
+    g: 0,
+    b: 0,
+    metallic: 0,
+    roughness: 0,
+    f0r: 0,
+    f0g: 0,
+    f0b: 0,
+    specular: 0,
+    transmission: 0,
+  }
   readonly #emitted = new Float64Array(3)
   readonly #texColor = new Float64Array(3)
   /** The sampled light's emission. */
@@ -99,6 +110,8 @@ class CpuTracer {
   /** The random number of the ray being traced, for stochastic transparency (see `#opaqueAt`). */
   #seed = 0
   readonly #alphaTested: boolean
+  /** Whether some material transmits: then light samples and bounces may leave through a surface's far side. */
+  readonly #transmissive: boolean
   // Last hit, kept in fields to avoid allocating per ray.
   #t = FAR
   #tri = NO_HIT
@@ -129,6 +142,7 @@ class CpuTracer {
     this.#uvOffset = scene.uvOffset
     this.#tangentOffset = scene.tangentOffset
     this.#alphaTested = scene.alphaTested
+    this.#transmissive = scene.transmissive
     this.#punctualOffset = scene.punctualOffset
     this.#punctualCount = scene.punctualCount
     // Half the light samples when the scene also has emissive triangles, all when it has not (the shader's).
@@ -259,12 +273,18 @@ class CpuTracer {
       const qx = f32(px + gx * RAY_EPSILON)
       const qy = f32(py + gy * RAY_EPSILON)
       const qz = f32(pz + gz * RAY_EPSILON)
+      // Where rays through a transmissive surface start: just behind it.
+      const bx = f32(px - gx * RAY_EPSILON)
+      const by = f32(py - gy * RAY_EPSILON)
+      const bz = f32(pz - gz * RAY_EPSILON)
       if (rChoice < this.#pPunctual) {
         this.#punctualSample(rLight, qx, qy, qz, nx, ny, nz, gx, gy, gz)
         if (this.#shadowMax > 0) {
           this.#seed = (this.#rng ^ SHADOW_SEED) >>> 0
           const l = this.#punctual
-          this.#intersect(qx, qy, qz, l[0]!, l[1]!, l[2]!, this.#shadowMax, true)
+          const behind = gx * l[0]! + gy * l[1]! + gz * l[2]! < 0
+          if (behind) this.#intersect(bx, by, bz, l[0]!, l[1]!, l[2]!, this.#shadowMax, true)
+          else this.#intersect(qx, qy, qz, l[0]!, l[1]!, l[2]!, this.#shadowMax, true)
           this.rays++
           if (this.#tri === NO_HIT) {
             brdf.evaluate(l[0]!, l[1]!, l[2]!)
@@ -294,10 +314,14 @@ class CpuTracer {
         const face = this.#face
         const facingLight = -(face[0]! * wx + face[1]! * wy + face[2]! * wz)
         const cosL = entry >= 0x8000_0000 ? Math.abs(facingLight) : facingLight
-        if (cosS > 0 && cosL > 0 && gx * wx + gy * wy + gz * wz > 0) {
+        const gw = gx * wx + gy * wy + gz * wz
+        // A transmissive surface takes light from behind it too, when both its normals agree the light is there.
+        const behind = this.#transmissive && cosS < 0 && gw < 0
+        if (cosL > 0 && ((cosS > 0 && gw > 0) || behind)) {
           brdf.evaluate(wx, wy, wz)
           this.#seed = (this.#rng ^ SHADOW_SEED) >>> 0
-          this.#intersect(qx, qy, qz, wx, wy, wz, f32(dist * (1 - 1e-3)), true)
+          if (behind) this.#intersect(bx, by, bz, wx, wy, wz, f32(dist * (1 - 1e-3)), true)
+          else this.#intersect(qx, qy, qz, wx, wy, wz, f32(dist * (1 - 1e-3)), true)
           this.rays++
           if (this.#tri === NO_HIT) {
             const le = triBits[lo + 3]! * MATERIAL_FLOATS
@@ -311,7 +335,7 @@ class CpuTracer {
             const lightPdf = this.#areaLightPdf(le, dist2, cosL)
             // The last vertex has no bounce that could find the light, so its light sample counts in full.
             const w = depth + 1 >= this.#maxDepth ? 1 : powerHeuristic(lightPdf, brdf.pdf)
-            const k = (cosS / lightPdf) * w
+            const k = (Math.abs(cosS) / lightPdf) * w
             lr = f32(lr + tr * brdf.fr * light[0]! * k)
             lg = f32(lg + tg * brdf.fg * light[1]! * k)
             lb = f32(lb + tb * brdf.fb * light[2]! * k)
@@ -323,10 +347,13 @@ class CpuTracer {
       dx = f32(brdf.lx / len)
       dy = f32(brdf.ly / len)
       dz = f32(brdf.lz / len)
-      if (dx * gx + dy * gy + dz * gz <= 0) break
+      const gd = dx * gx + dy * gy + dz * gz
+      const nd = nx * dx + ny * dy + nz * dz
+      // Onwards on the viewer's side, or through a transmissive surface, with both normals agreeing which.
+      if (this.#transmissive ? gd * nd <= 0 : gd <= 0) break
       brdf.evaluate(dx, dy, dz)
       if (!(brdf.pdf > 0)) break
-      const cos = (nx * dx + ny * dy + nz * dz) / brdf.pdf
+      const cos = Math.abs(nd) / brdf.pdf
       tr = f32(tr * brdf.fr * cos)
       tg = f32(tg * brdf.fg * cos)
       tb = f32(tb * brdf.fb * cos)
@@ -339,9 +366,9 @@ class CpuTracer {
         tg = f32(tg / keep)
         tb = f32(tb / keep)
       }
-      ox = qx
-      oy = qy
-      oz = qz
+      ox = gd < 0 ? bx : qx
+      oy = gd < 0 ? by : qy
+      oz = gd < 0 ? bz : qz
     }
     this.r = lr
     this.g = lg
@@ -365,6 +392,7 @@ class CpuTracer {
     hit.f0g = mats[m + 25]!
     hit.f0b = mats[m + 26]!
     hit.specular = mats[m + 27]!
+    hit.transmission = this.#transmissive ? mats[m + 32]! : 0
     for (let k = 0; k < 3; k++) emitted[k] = mats[m + 4 + k]!
     const bits = this.#materialBits
     if ((bits[m + 11]! | bits[m + 15]! | bits[m + 19]! | bits[m + 23]!) === 0) return
@@ -512,8 +540,10 @@ class CpuTracer {
       scale = (window * cone * cone) / dist2
     }
     const cosS = nx * wx + ny * wy + nz * wz
-    this.#shadowMax = cosS > 0 && gx * wx + gy * wy + gz * wz > 0 ? shadowMax : 0
-    const k = (scale * cosS) / (this.#pPunctual * f[o + 14]!)
+    const gw = gx * wx + gy * wy + gz * wz
+    const behind = this.#transmissive && cosS < 0 && gw < 0
+    this.#shadowMax = (cosS > 0 && gw > 0) || behind ? shadowMax : 0
+    const k = (scale * Math.abs(cosS)) / (this.#pPunctual * f[o + 14]!)
     out[0] = wx
     out[1] = wy
     out[2] = wz

@@ -2,12 +2,7 @@ import type { AbortOptions } from '@tessera/core'
 import { PIXEL_SAMPLES_PER_DISPATCH, RENDER_WORKGROUP } from '../constants.js'
 import type { GpuContext } from '../device/context.js'
 import type { Scene } from '../scene/scene.js'
-import {
-  PATH_TRACER_ALPHA_WGSL,
-  PATH_TRACER_PARAMS_BYTES,
-  PATH_TRACER_REDUCE_WGSL,
-  PATH_TRACER_WGSL,
-} from './pathtracer-wgsl.js'
+import { PATH_TRACER_PARAMS_BYTES, PATH_TRACER_REDUCE_WGSL, pathTracerWgsl } from './pathtracer-wgsl.js'
 import { resolveTile } from './tile.js'
 import type { RenderedTile, RenderTileOptions, ResolvedTile } from './tile.js'
 
@@ -49,9 +44,9 @@ export class GpuPathTracer {
     )
     return ctx.scoped('renderTile', async () => {
       const scene = this.#buffers(options.scene)
-      const trace = options.scene.alphaTested
-        ? ctx.pipeline('pathtracer-alpha', () => PATH_TRACER_ALPHA_WGSL)
-        : ctx.pipeline('pathtracer', () => PATH_TRACER_WGSL)
+      const { alphaTested, transmissive } = options.scene
+      const variant = `pathtracer${alphaTested ? '-alpha' : ''}${transmissive ? '-transmission' : ''}`
+      const trace = ctx.pipeline(variant, () => pathTracerWgsl(alphaTested, transmissive))
       const reduce = ctx.pipeline('pathtracer-reduce', () => PATH_TRACER_REDUCE_WGSL)
       const rows = ctx.upload(Uint32Array.from(t.rows), 'tile rows')
       const accum = ctx.createStorage(outBytes, 'render tile output')

@@ -40,9 +40,11 @@ struct Params {
  * the last one ends, because lavapipe runs eight invocations per instruction and a ray-at-a-time loop left lanes
  * idle until the longest ray of the eight finished. Per pixel the arithmetic and its order are unchanged.
  *
- * With `alphaTested` (a scene with MASK or BLEND materials) traversal tests the alpha of every candidate hit.
+ * With `alphaTested` (a scene with MASK or BLEND materials) traversal tests the alpha of every candidate hit; with
+ * `transmissive` (a scene with KHR_materials_transmission) light samples and bounces may pass through a surface.
+ * Each is compiled in only where a scene needs it: on lavapipe even code that never runs costs.
  */
-export function pathTracerWgsl(alphaTested: boolean): string {
+export function pathTracerWgsl(alphaTested: boolean, transmissive = false): string {
   return /* wgsl */ `${PARAMS_WGSL}
 @group(0) @binding(1) var<storage, read> nodes: array<vec4f>;
 @group(0) @binding(2) var<storage, read> tris: array<vec4f>;
@@ -61,6 +63,7 @@ const SHADOW_SEED = ${SHADOW_SEED}u;
 // Whether traversal tests alpha (a scene with MASK or BLEND materials). A constant, so opaque scenes compile the
 // test out of the hot loop: on lavapipe even a skipped branch there cost 8% of the rays.
 const ALPHA_TESTED = ${alphaTested};
+const TRANSMISSIVE = ${transmissive};
 
 ${RNG_WGSL}
 ${BRDF_WGSL}
@@ -368,11 +371,15 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
   }
   if (dot(ns, ng) < 0.0) { ns = -ns; }
   let dielectric = materials[m * ${MATERIAL_ROWS}u + 6u];
-  let surface = surfaceAt(ns, -dir, color, metallic, roughness, dielectric.xyz, dielectric.w);
+  var transmission = 0.0;
+  if (TRANSMISSIVE) { transmission = materials[m * ${MATERIAL_ROWS}u + 8u].x; }
+  let surface = surfaceAt(ns, -dir, color, metallic, roughness, dielectric.xyz, dielectric.w, transmission);
   // A shading normal tilted away from the viewer reflects nothing.
   if (!(surface.nDotV > 0.0)) { return out; }
   let p = (*path).origin + dir * hit.t;
   let origin = p + ng * EPS;
+  // Where rays through a transmissive surface start: just behind it.
+  let behindOrigin = p - ng * EPS;
   if (pPunctual > 0.0 && rChoice < pPunctual) {
     // Next-event estimation towards a punctual light, picked by power: the only way to find one.
     let o = pickPunctual(rLight, params.punctual.x, params.punctual.y);
@@ -399,13 +406,16 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
       li *= window * cone * cone / dist2;
     }
     let cosS = dot(ns, wi);
-    if (cosS > 0.0 && dot(ng, wi) > 0.0) {
+    let gw = dot(ng, wi);
+    // A transmissive surface takes light from behind it too, when both its normals agree the light is there.
+    let behind = TRANSMISSIVE && cosS < 0.0 && gw < 0.0;
+    if ((cosS > 0.0 && gw > 0.0) || behind) {
       let brdf = evaluateBrdf(surface, wi);
       out.shadow = true;
-      out.shadowOrigin = origin;
+      out.shadowOrigin = select(origin, behindOrigin, behind);
       out.shadowDir = wi;
       out.shadowMax = shadowMax;
-      out.pending = (*path).throughput * brdf.f * li * (cosS / (pPunctual * pickPdf));
+      out.pending = (*path).throughput * brdf.f * li * (abs(cosS) / (pPunctual * pickPdf));
     }
   } else if (lightCount > 0u) {
     // Next-event estimation: an emissive triangle picked by power, a uniform point on it, and a shadow ray to it.
@@ -424,7 +434,9 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
     let cosS = dot(ns, wi);
     var cosL = -dot(normalize(cross(le1, le2)), wi);
     if (entry >= 0x80000000u) { cosL = abs(cosL); }
-    if (cosS > 0.0 && cosL > 0.0 && dot(ng, wi) > 0.0) {
+    let gw = dot(ng, wi);
+    let behind = TRANSMISSIVE && cosS < 0.0 && gw < 0.0;
+    if (cosL > 0.0 && ((cosS > 0.0 && gw > 0.0) || behind)) {
       let brdf = evaluateBrdf(surface, wi);
       let lightRow = materials[lm * ${MATERIAL_ROWS}u + 1u].xyz;
       var lightEmission = lightRow;
@@ -436,21 +448,25 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
       }
       let lightPdf = dist2 * emissionWeight(lightRow) * (1.0 - pPunctual) / (cosL * lightPower);
       out.shadow = true;
-      out.shadowOrigin = origin;
+      out.shadowOrigin = select(origin, behindOrigin, behind);
       out.shadowDir = wi;
       out.shadowMax = dist * (1.0 - 1e-3);
       // The last vertex has no bounce that could find the light, so its light sample counts in full.
       let w = select(powerHeuristic(lightPdf, brdf.pdf), 1.0, (*path).depth + 1u >= params.tile.w);
-      out.pending = (*path).throughput * brdf.f * lightEmission * (cosS / lightPdf * w);
+      out.pending = (*path).throughput * brdf.f * lightEmission * (abs(cosS) / lightPdf * w);
     }
   }
   let next = normalize(sampleBrdf(surface, rPick, r1, r2));
-  if (dot(next, ng) <= 0.0) { return out; }
+  let gd = dot(next, ng);
+  let nd = dot(ns, next);
+  // Onwards on the viewer's side, or through a transmissive surface, with both normals agreeing which.
+  if (gd <= 0.0 && !TRANSMISSIVE) { return out; }
+  if (TRANSMISSIVE && gd * nd <= 0.0) { return out; }
   let brdf = evaluateBrdf(surface, next);
   if (!(brdf.pdf > 0.0)) { return out; }
   (*path).camera = 0u;
   (*path).pdf = brdf.pdf;
-  var throughput = (*path).throughput * brdf.f * (dot(ns, next) / brdf.pdf);
+  var throughput = (*path).throughput * brdf.f * (abs(nd) / brdf.pdf);
   let depth = (*path).depth;
   if (depth + 1u >= ${RUSSIAN_ROULETTE_DEPTH}u) {
     let keep = clamp(max(throughput.x, max(throughput.y, throughput.z)), 0.05, 0.95);
@@ -460,6 +476,7 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
   (*path).throughput = throughput;
   (*path).dir = next;
   (*path).origin = origin;
+  if (TRANSMISSIVE && gd < 0.0) { (*path).origin = behindOrigin; }
   (*path).depth = depth + 1u;
   out.ended = depth + 1u >= params.tile.w;
   return out;
@@ -561,9 +578,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 `
 }
 
-/** The path-tracing kernel for opaque scenes, and for scenes whose materials test alpha. */
+/** The path-tracing kernel for scenes with neither alpha-tested nor transmissive materials. */
 export const PATH_TRACER_WGSL = pathTracerWgsl(false)
-export const PATH_TRACER_ALPHA_WGSL = pathTracerWgsl(true)
 
 /**
  * Adds a dispatch's sample groups to the running per-pixel sums in ascending group order (the first groups

@@ -150,6 +150,11 @@ export function packScene(soup: TriangleSoup): Scene {
     const f0 = dielectricF0(ior)
     materials.set([...specularColor.map((c) => Math.min(1, f0 * c)), specular], i * MATERIAL_FLOATS + 24)
     materials.set([scale, cutoff, opacity], i * MATERIAL_FLOATS + 28)
+    const transmission = m.transmission ?? 0
+    if (!(transmission >= 0 && transmission <= 1)) {
+      throw new GpuError('GPU__MALFORMED_SCENE', `material ${m.name} needs a transmission in [0, 1]`, { transmission })
+    }
+    materials[i * MATERIAL_FLOATS + 32] = transmission
     materialBits[i * MATERIAL_FLOATS + 31] = mode | (m.doubleSided === true ? 4 : 0)
     materialTextures(m).forEach((tex, slot) => {
       if (tex === undefined) return
@@ -177,6 +182,7 @@ export function packScene(soup: TriangleSoup): Scene {
     uvOffset: surface.uvOffset,
     tangentOffset: surface.tangentOffset,
     alphaTested: soup.materials.some((m) => (m.alphaMode ?? 'opaque') !== 'opaque'),
+    transmissive: soup.materials.some((m) => (m.transmission ?? 0) > 0),
     lightCount: lights.count,
     punctualLights: soup.punctualLights ?? [],
     punctualOffset: punctual.length === 0 ? 0 : lights.table.length,

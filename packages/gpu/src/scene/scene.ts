@@ -54,6 +54,11 @@ export interface Material {
    * white). */
   readonly specular?: number
   readonly specularColor?: Vec3
+  /**
+   * KHR_materials_transmission (thin-walled: the extension without a volume): the share of the dielectric's
+   * diffuse that passes through the surface instead, as a GGX lobe tinted by the base colour. Default 0.
+   */
+  readonly transmission?: number
 }
 
 /** glTF's alpha modes, in the order of their codes in {@link Scene.materials}. */
@@ -92,11 +97,11 @@ export interface Camera {
  * Layouts (all 16-byte rows, little-endian f32 unless noted):
  * - `triangles`: 3 rows per triangle: (v0.xyz, material index as u32 bits), (e1 = v1 - v0, 0), (e2 = v2 - v0, 0).
  * - `normals`: 3 rows per triangle: vertex normals n0, n1, n2 (unit, world space).
- * - `materials`: 7 rows per material: (baseColor.rgb, metallic), (emissive.rgb, roughness), then as u32 bits one
+ * - `materials`: 9 rows per material: (baseColor.rgb, metallic), (emissive.rgb, roughness), then as u32 bits one
  *   row for each of the base-color, metallic-roughness, emissive and normal textures: (first texel's word in
  *   `aux`, width, height, sampler bits; see `samplerBits`), all 0 where the material has no such texture; then
  *   (the dielectric's F0 per channel, specular factor); then (normal scale, alpha cutoff, opacity, flags as u32
- *   bits: the alpha mode's index in `ALPHA_MODES` in bits 0-1, double-sided in bit 2).
+ *   bits: the alpha mode's index in `ALPHA_MODES` in bits 0-1, double-sided in bit 2); then (transmission, 0, 0, 0).
  * - `aux` (u32 words): first 2 per emissive triangle, (triangle index, with bit 31 set where its material is
  *   double-sided, and the cumulative power fraction as f32 bits), the
  *   CDF that next-event estimation samples lights by (see `lightPower`; the last fraction is exactly 1; `lights`
@@ -133,6 +138,8 @@ export interface Scene {
   readonly tangentOffset: number
   /** Whether some material's alpha mode is `mask` or `blend`: then traversal tests alpha at every candidate hit. */
   readonly alphaTested: boolean
+  /** Whether some material lets light through (`transmission` > 0): then the kernel shades both sides of surfaces. */
+  readonly transmissive: boolean
   readonly lightCount: number
   /** Lights without area (KHR_lights_punctual), and where they are packed in `aux` (see `packPunctualLights`). */
   readonly punctualLights: readonly PunctualLight[]
@@ -151,7 +158,7 @@ export interface Scene {
 /** Floats per triangle in {@link Scene.triangles} and {@link Scene.normals}. */
 export const TRIANGLE_FLOATS = 12
 /** Floats per material in {@link Scene.materials}. */
-export const MATERIAL_FLOATS = 32
+export const MATERIAL_FLOATS = 36
 /** 16-byte rows per material in {@link Scene.materials}. */
 export const MATERIAL_ROWS = MATERIAL_FLOATS / 4
 /** Words per triangle of texture coordinates in {@link Scene.aux}. */

@@ -1,0 +1,255 @@
+import { Document, WebIO } from '@gltf-transform/core'
+import { KHRMaterialsTransmission } from '@gltf-transform/extensions'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createEngine, GpuError, loadScene, packScene, psnr, renderTileCpu } from '../src/index.js'
+import type { Engine, Material, PunctualLight, RenderTileOptions, Scene, Vec3 } from '../src/index.js'
+import { SurfaceBrdf } from '../src/render/brdf.js'
+
+/** A glass pane: white, smooth, all its diffuse let through (KHR_materials_transmission = 1). */
+const GLASS: Material = {
+  name: 'glass',
+  baseColor: [1, 1, 1],
+  metallic: 0,
+  roughness: 0,
+  emissive: [0, 0, 0],
+  transmission: 1,
+}
+
+/** Two triangles of a square in the plane z, centred on the z axis, facing +z (towards the camera). */
+function pane(z: number, half: number): number[] {
+  const [a, b, c, d] = [
+    [-half, -half, z],
+    [half, -half, z],
+    [half, half, z],
+    [-half, half, z],
+  ]
+  return [...a!, ...b!, ...c!, ...a!, ...c!, ...d!]
+}
+
+/** Squares facing a camera at (0, 0, 3) that looks down -z through a tiny field of view, lit by `lights`. */
+function scene(quads: Array<{ corners: number[]; material: Material }>, lights: PunctualLight[] = []): Scene {
+  const vertices = Float32Array.from(quads.flatMap((q) => q.corners))
+  return packScene({
+    vertices,
+    normals: new Float32Array(vertices.length),
+    materialIndex: Uint32Array.from(quads.flatMap((_, i) => [i, i])),
+    materials: quads.map((q) => q.material),
+    camera: { position: [0, 0, 3], forward: [0, 0, -1], right: [1, 0, 0], up: [0, 1, 0], yfov: 1e-3 },
+    punctualLights: lights,
+  })
+}
+
+const tile = (s: Scene, extra: Partial<RenderTileOptions> = {}): RenderTileOptions => ({
+  scene: s,
+  frame: 0,
+  imageWidth: 4,
+  imageHeight: 4,
+  x: 0,
+  y: 0,
+  width: 4,
+  height: 4,
+  samples: 64,
+  maxDepth: 2,
+  ...extra,
+})
+
+function meanRed(pixels: Float32Array): number {
+  let sum = 0
+  for (let i = 0; i < pixels.length; i += 4) sum += pixels[i]!
+  return sum / (pixels.length / 4)
+}
+
+describe('transmission (KHR_materials_transmission, thin-walled)', () => {
+  let engine: Engine
+
+  beforeAll(async () => {
+    engine = await createEngine()
+  })
+
+  afterAll(() => {
+    engine.destroy()
+  })
+
+  /** An emissive wall (radiance 2) at z = -1, behind a pane of `material` at z = 1. */
+  const wallBehind = (material: Material): Scene =>
+    scene([
+      { corners: pane(1, 1), material },
+      {
+        corners: pane(-1, 20),
+        material: { ...GLASS, name: 'wall', baseColor: [0, 0, 0], transmission: 0, emissive: [2, 2, 2] },
+      },
+    ])
+
+  it('should show what lies behind smooth glass, less what its Fresnel layer reflects', async () => {
+    // Seen head-on the layer reflects F0 = 0.04 of the light, so 96% of the wall's radiance comes through.
+    const glass = wallBehind(GLASS)
+    expect(glass.transmissive).toBe(true)
+    const expected = 2 * 0.96
+    expect(meanRed(renderTileCpu(tile(glass)).pixels) / expected).toBeCloseTo(1, 1)
+    expect(meanRed((await engine.renderTile(tile(glass))).pixels) / expected).toBeCloseTo(1, 1)
+    // The same pane, opaque, hides the wall: its front faces away from the only light.
+    const opaque = wallBehind({ ...GLASS, transmission: 0 })
+    expect(opaque.transmissive).toBe(false)
+    expect(meanRed(renderTileCpu(tile(opaque)).pixels)).toBeLessThan(0.01)
+    expect(meanRed((await engine.renderTile(tile(opaque))).pixels)).toBeLessThan(0.01)
+  })
+
+  it('should tint what passes by the base colour and scale it by the transmission factor', async () => {
+    const tinted = wallBehind({ ...GLASS, baseColor: [0.5, 0.5, 0.5], transmission: 0.5 })
+    // Half the diffuse share passes, tinted by 0.5; the other half is diffuse, lit by nothing on the camera's side.
+    const expected = 2 * 0.96 * 0.5 * 0.5
+    expect(meanRed(renderTileCpu(tile(tinted)).pixels) / expected).toBeCloseTo(1, 1)
+    expect(meanRed((await engine.renderTile(tile(tinted))).pixels) / expected).toBeCloseTo(1, 1)
+  })
+
+  it('should light rough glass from behind by next-event estimation, through its far side', async () => {
+    // A point light behind a rough pane: no bounce can find a point, so only light samples through the pane
+    // (origin behind it, |cos|, the transmission lobe) can show it. One segment: direct light only.
+    const light: PunctualLight = { type: 'point', position: [0, 0, 0], direction: [0, 0, -1], intensity: [4, 4, 4] }
+    const rough = { ...GLASS, roughness: 1 }
+    const s = scene([{ corners: pane(1, 1), material: rough }], [light])
+    const brdf = new SurfaceBrdf()
+    brdf.set(0, 0, 1, 0, 0, 1, {
+      r: 1,
+      g: 1,
+      b: 1,
+      metallic: 0,
+      roughness: 1,
+      f0r: 0.04,
+      f0g: 0.04,
+      f0b: 0.04,
+      specular: 1,
+      transmission: 1,
+    })
+    brdf.evaluate(0, 0, -1)
+    expect(brdf.fr).toBeGreaterThan(0)
+    const expected = brdf.fr * 1 * 4 // f * |cos| * I / d², d = 1
+    const options = { samples: 4, maxDepth: 1 }
+    expect(meanRed(renderTileCpu(tile(s, options)).pixels) / expected).toBeCloseTo(1, 3)
+    expect(meanRed((await engine.renderTile(tile(s, options))).pixels) / expected).toBeCloseTo(1, 3)
+    const opaque = scene([{ corners: pane(1, 1), material: { ...rough, transmission: 0 } }], [light])
+    expect(meanRed(renderTileCpu(tile(opaque, options)).pixels)).toBe(0)
+    expect(meanRed((await engine.renderTile(tile(opaque, options))).pixels)).toBe(0)
+  })
+
+  it('should sample the lobes as it evaluates them: a pdf that integrates to 1, and an unbiased estimator', () => {
+    // For a fixed viewer, over the whole sphere: the pdf integrates to 1 (every drawn direction is counted by the
+    // lobes that can draw it, above or below the surface), the share of samples below matches the pdf's mass
+    // there, and the mean of f |cos| / pdf over samples matches f |cos| integrated by brute force.
+    const brdf = new SurfaceBrdf()
+    const material = {
+      r: 0.9,
+      g: 0.9,
+      b: 0.9,
+      metallic: 0,
+      roughness: 0.5,
+      f0r: 0.04,
+      f0g: 0.04,
+      f0b: 0.04,
+      specular: 1,
+      transmission: 0.7,
+    }
+    brdf.set(0, 0, 1, 0.6, 0, 0.8, material)
+    let rng = 12345
+    const random = (): number => (rng = (rng * 1664525 + 1013904223) >>> 0) / 2 ** 32
+    let sampled = 0
+    let below = 0
+    const n = 200_000
+    for (let i = 0; i < n; i++) {
+      brdf.sample(random(), random(), random())
+      const len = Math.hypot(brdf.lx, brdf.ly, brdf.lz)
+      const [lx, ly, lz] = [brdf.lx / len, brdf.ly / len, brdf.lz / len]
+      brdf.evaluate(lx, ly, lz)
+      if (brdf.pdf > 0) sampled += (brdf.fr * Math.abs(lz)) / brdf.pdf / n
+      if (lz < 0) below++
+    }
+    let integrated = 0
+    let mass = 0
+    let massBelow = 0
+    const steps = 800
+    const dOmega = (4 * Math.PI) / (steps * steps)
+    for (let i = 0; i < steps; i++) {
+      const cosTheta = 1 - (2 * (i + 0.5)) / steps
+      const sinTheta = Math.sqrt(1 - cosTheta * cosTheta)
+      for (let j = 0; j < steps; j++) {
+        const phi = (2 * Math.PI * (j + 0.5)) / steps
+        brdf.evaluate(sinTheta * Math.cos(phi), sinTheta * Math.sin(phi), cosTheta)
+        integrated += brdf.fr * Math.abs(cosTheta) * dOmega
+        mass += brdf.pdf * dOmega
+        if (cosTheta < 0) massBelow += brdf.pdf * dOmega
+      }
+    }
+    expect(mass).toBeCloseTo(1, 2)
+    expect(below / n).toBeCloseTo(massBelow, 2)
+    expect(massBelow).toBeGreaterThan(0.5)
+    expect(sampled / integrated).toBeCloseTo(1, 2)
+  })
+
+  it('should conserve what a rough pane scatters: in a white furnace it shows its albedo, reflected plus let through', async () => {
+    // Under a uniform white sky every path ends in the sky after the pane, on either side, so each pixel is the
+    // pane's directional albedo: f |cos| integrated over the whole sphere (by brute force here).
+    const rough = { ...GLASS, baseColor: [0.9, 0.9, 0.9] as Vec3, roughness: 0.5, transmission: 0.8 }
+    const brdf = new SurfaceBrdf()
+    brdf.set(0, 0, 1, 0, 0, 1, {
+      r: 0.9,
+      g: 0.9,
+      b: 0.9,
+      metallic: 0,
+      roughness: 0.5,
+      f0r: 0.04,
+      f0g: 0.04,
+      f0b: 0.04,
+      specular: 1,
+      transmission: 0.8,
+    })
+    let albedo = 0
+    let through = 0
+    const steps = 800
+    for (let i = 0; i < steps; i++) {
+      const cosTheta = 1 - (2 * (i + 0.5)) / steps
+      const sinTheta = Math.sqrt(1 - cosTheta * cosTheta)
+      for (let j = 0; j < steps; j++) {
+        const phi = (2 * Math.PI * (j + 0.5)) / steps
+        brdf.evaluate(sinTheta * Math.cos(phi), sinTheta * Math.sin(phi), cosTheta)
+        const e = brdf.fr * Math.abs(cosTheta) * ((4 * Math.PI) / (steps * steps))
+        albedo += e
+        if (cosTheta < 0) through += e
+      }
+    }
+    expect(through / albedo).toBeGreaterThan(0.5)
+    const options = tile(scene([{ corners: pane(1, 1), material: rough }]), { background: [1, 1, 1], samples: 256 })
+    const cpu = renderTileCpu(options)
+    const gpu = await engine.renderTile(options)
+    expect(meanRed(cpu.pixels) / albedo).toBeCloseTo(1, 1)
+    expect(meanRed(gpu.pixels) / albedo).toBeCloseTo(1, 1)
+    expect(psnr(cpu.pixels, gpu.pixels)).toBeGreaterThan(60)
+  })
+
+  it('should read KHR_materials_transmission from glTF, bounded to [0, 1], and refuse a packed value outside it', async () => {
+    const doc = new Document()
+    const buffer = doc.createBuffer()
+    const extension = doc.createExtension(KHRMaterialsTransmission)
+    const material = doc
+      .createMaterial('glass')
+      .setExtension('KHR_materials_transmission', extension.createTransmission().setTransmissionFactor(0.8))
+    const positions = doc
+      .createAccessor()
+      .setType('VEC3')
+      .setArray(new Float32Array([0, 0, 0, 1, 0, 0, 0, 1, 0]))
+      .setBuffer(buffer)
+    const prim = doc.createPrimitive().setAttribute('POSITION', positions).setMaterial(material)
+    const node = doc.createNode().setMesh(doc.createMesh().addPrimitive(prim))
+    doc.getRoot().setDefaultScene(doc.createScene().addChild(node))
+    const loaded = await loadScene(await new WebIO().registerExtensions([KHRMaterialsTransmission]).writeBinary(doc))
+    expect(loaded.materialList[0]!.transmission).toBeCloseTo(0.8, 6)
+    expect(loaded.transmissive).toBe(true)
+
+    material.setExtension('KHR_materials_transmission', extension.createTransmission().setTransmissionFactor(7))
+    const clamped = await loadScene(await new WebIO().registerExtensions([KHRMaterialsTransmission]).writeBinary(doc))
+    expect(clamped.materialList[0]!.transmission).toBe(1)
+
+    const bad = (): Scene => scene([{ corners: pane(0, 1), material: { ...GLASS, transmission: 1.5 } }])
+    expect(bad).toThrow(GpuError)
+    expect(bad).toThrow(expect.objectContaining({ code: 'GPU__MALFORMED_SCENE' }))
+  })
+})
