@@ -14,6 +14,7 @@ import type { Camera, Engine, Material, RenderTileOptions, Scene, Vec3 } from '.
 import { dielectricF0, MIN_ALPHA, powerHeuristic, SurfaceBrdf } from '../src/render/brdf.js'
 import type { BrdfMaterial } from '../src/render/brdf.js'
 import { SampleRng } from '../src/render/rng.js'
+import { meanRed, wholeTile } from './helpers/render.js'
 
 /** A unit vector at polar angle theta from +z, in the xz plane. */
 function direction(theta: number): Vec3 {
@@ -267,12 +268,6 @@ function lampQuad(l: Lamp): number[] {
 }
 
 /** The mean red radiance of a rendered tile. */
-function meanRed(pixels: Float32Array): number {
-  let sum = 0
-  for (let i = 0; i < pixels.length; i += 4) sum += pixels[i]!
-  return sum / (pixels.length / 4)
-}
-
 describe('KHR_materials_ior and KHR_materials_specular', () => {
   it('should read both into the material and pack its dielectric F0 and specular weight', async () => {
     const doc = generateSceneDocument({ spheres: 1, subdivisions: 1 })
@@ -315,18 +310,8 @@ describe('path tracer with the glTF BRDF', () => {
   })
 
   const floor = quad([-50, 0, -50], [0, 0, 100], [100, 0, 0]) // y = 0, facing +y
-  const tile = (scene: Scene, extra: Partial<RenderTileOptions>): RenderTileOptions => ({
-    scene,
-    frame: 0,
-    imageWidth: 8,
-    imageHeight: 8,
-    x: 0,
-    y: 0,
-    width: 8,
-    height: 8,
-    samples: 64,
-    ...extra,
-  })
+  const tile = (scene: Scene, extra: Partial<RenderTileOptions>): RenderTileOptions =>
+    wholeTile(scene, 8, { samples: 64, ...extra })
 
   it('should return the surface albedo in a white furnace (a plane under a uniform white sky)', async () => {
     for (const [m, theta] of [

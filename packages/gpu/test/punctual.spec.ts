@@ -5,6 +5,7 @@ import { createEngine, loadScene, packScene, renderTileCpu } from '../src/index.
 import type { Engine, Material, PunctualLight, RenderTileOptions, Scene, Vec3 } from '../src/index.js'
 import { SurfaceBrdf } from '../src/render/brdf.js'
 import { packPunctualLights, PUNCTUAL_WORDS } from '../src/scene/punctual.js'
+import { meanRed, wholeTile } from './helpers/render.js'
 
 const FLOOR: Material = { name: 'floor', baseColor: [0.8, 0.8, 0.8], metallic: 0, roughness: 0.6, emissive: [0, 0, 0] }
 
@@ -47,25 +48,8 @@ function scene(
   })
 }
 
-const tile = (s: Scene, extra: Partial<RenderTileOptions> = {}): RenderTileOptions => ({
-  scene: s,
-  frame: 0,
-  imageWidth: 4,
-  imageHeight: 4,
-  x: 0,
-  y: 0,
-  width: 4,
-  height: 4,
-  samples: 4,
-  maxDepth: 1,
-  ...extra,
-})
-
-function meanRed(pixels: Float32Array): number {
-  let sum = 0
-  for (let i = 0; i < pixels.length; i += 4) sum += pixels[i]!
-  return sum / (pixels.length / 4)
-}
+const tile = (s: Scene, extra: Partial<RenderTileOptions> = {}): RenderTileOptions =>
+  wholeTile(s, 4, { maxDepth: 1, ...extra })
 
 /** The floor's BRDF at `target` seen from `eye`, towards direction l, times cos: what a light of unit irradiance adds. */
 function reflected(eye: Vec3, target: Vec3, l: Vec3): number {

@@ -3,7 +3,8 @@ import { KHRMaterialsTransmission } from '@gltf-transform/extensions'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createEngine, GpuError, loadScene, packScene, psnr, renderTileCpu } from '../src/index.js'
 import type { Engine, Material, PunctualLight, RenderTileOptions, Scene, Vec3 } from '../src/index.js'
-import { SurfaceBrdf } from '../src/render/brdf.js'
+import { SurfaceBrdf, type BrdfMaterial } from '../src/render/brdf.js'
+import { meanRed, wholeTile } from './helpers/render.js'
 
 /** A glass pane: white, smooth, all its diffuse let through (KHR_materials_transmission = 1). */
 const GLASS: Material = {
@@ -39,24 +40,41 @@ function scene(quads: Array<{ corners: number[]; material: Material }>, lights: 
   })
 }
 
-const tile = (s: Scene, extra: Partial<RenderTileOptions> = {}): RenderTileOptions => ({
-  scene: s,
-  frame: 0,
-  imageWidth: 4,
-  imageHeight: 4,
-  x: 0,
-  y: 0,
-  width: 4,
-  height: 4,
-  samples: 64,
-  maxDepth: 2,
-  ...extra,
-})
+const tile = (s: Scene, extra: Partial<RenderTileOptions> = {}): RenderTileOptions =>
+  wholeTile(s, 4, { samples: 64, maxDepth: 2, ...extra })
 
-function meanRed(pixels: Float32Array): number {
-  let sum = 0
-  for (let i = 0; i < pixels.length; i += 4) sum += pixels[i]!
-  return sum / (pixels.length / 4)
+/** The BSDF inputs of a grey dielectric of glTF's default ior that lets `transmission` of its diffuse through. */
+function brdfGlass(grey: number, roughness: number, transmission: number): BrdfMaterial {
+  return {
+    r: grey,
+    g: grey,
+    b: grey,
+    metallic: 0,
+    roughness,
+    f0r: 0.04,
+    f0g: 0.04,
+    f0b: 0.04,
+    specular: 1,
+    transmission,
+  }
+}
+
+/**
+ * Evaluates `brdf` at the centres of an 800 x 800 grid of equal solid angles over the whole sphere (uniform in cos θ
+ * and φ, n = +z), calling `visit` after each with cos θ and the cell's solid angle: brute-force integration.
+ */
+function overSphere(brdf: SurfaceBrdf, visit: (cosTheta: number, dOmega: number) => void): void {
+  const steps = 800
+  const dOmega = (4 * Math.PI) / (steps * steps)
+  for (let i = 0; i < steps; i++) {
+    const cosTheta = 1 - (2 * (i + 0.5)) / steps
+    const sinTheta = Math.sqrt(1 - cosTheta * cosTheta)
+    for (let j = 0; j < steps; j++) {
+      const phi = (2 * Math.PI * (j + 0.5)) / steps
+      brdf.evaluate(sinTheta * Math.cos(phi), sinTheta * Math.sin(phi), cosTheta)
+      visit(cosTheta, dOmega)
+    }
+  }
 }
 
 describe('transmission (KHR_materials_transmission, thin-walled)', () => {
@@ -109,18 +127,7 @@ describe('transmission (KHR_materials_transmission, thin-walled)', () => {
     const rough = { ...GLASS, roughness: 1 }
     const s = scene([{ corners: pane(1, 1), material: rough }], [light])
     const brdf = new SurfaceBrdf()
-    brdf.set(0, 0, 1, 0, 0, 1, {
-      r: 1,
-      g: 1,
-      b: 1,
-      metallic: 0,
-      roughness: 1,
-      f0r: 0.04,
-      f0g: 0.04,
-      f0b: 0.04,
-      specular: 1,
-      transmission: 1,
-    })
+    brdf.set(0, 0, 1, 0, 0, 1, brdfGlass(1, 1, 1))
     brdf.evaluate(0, 0, -1)
     expect(brdf.fr).toBeGreaterThan(0)
     const expected = brdf.fr * 1 * 4 // f * |cos| * I / d², d = 1
@@ -137,18 +144,7 @@ describe('transmission (KHR_materials_transmission, thin-walled)', () => {
     // lobes that can draw it, above or below the surface), the share of samples below matches the pdf's mass
     // there, and the mean of f |cos| / pdf over samples matches f |cos| integrated by brute force.
     const brdf = new SurfaceBrdf()
-    const material = {
-      r: 0.9,
-      g: 0.9,
-      b: 0.9,
-      metallic: 0,
-      roughness: 0.5,
-      f0r: 0.04,
-      f0g: 0.04,
-      f0b: 0.04,
-      specular: 1,
-      transmission: 0.7,
-    }
+    const material = brdfGlass(0.9, 0.5, 0.7)
     brdf.set(0, 0, 1, 0.6, 0, 0.8, material)
     let rng = 12345
     const random = (): number => (rng = (rng * 1664525 + 1013904223) >>> 0) / 2 ** 32
@@ -166,19 +162,11 @@ describe('transmission (KHR_materials_transmission, thin-walled)', () => {
     let integrated = 0
     let mass = 0
     let massBelow = 0
-    const steps = 800
-    const dOmega = (4 * Math.PI) / (steps * steps)
-    for (let i = 0; i < steps; i++) {
-      const cosTheta = 1 - (2 * (i + 0.5)) / steps
-      const sinTheta = Math.sqrt(1 - cosTheta * cosTheta)
-      for (let j = 0; j < steps; j++) {
-        const phi = (2 * Math.PI * (j + 0.5)) / steps
-        brdf.evaluate(sinTheta * Math.cos(phi), sinTheta * Math.sin(phi), cosTheta)
-        integrated += brdf.fr * Math.abs(cosTheta) * dOmega
-        mass += brdf.pdf * dOmega
-        if (cosTheta < 0) massBelow += brdf.pdf * dOmega
-      }
-    }
+    overSphere(brdf, (cosTheta, dOmega) => {
+      integrated += brdf.fr * Math.abs(cosTheta) * dOmega
+      mass += brdf.pdf * dOmega
+      if (cosTheta < 0) massBelow += brdf.pdf * dOmega
+    })
     expect(mass).toBeCloseTo(1, 2)
     expect(below / n).toBeCloseTo(massBelow, 2)
     expect(massBelow).toBeGreaterThan(0.5)
@@ -190,32 +178,14 @@ describe('transmission (KHR_materials_transmission, thin-walled)', () => {
     // pane's directional albedo: f |cos| integrated over the whole sphere (by brute force here).
     const rough = { ...GLASS, baseColor: [0.9, 0.9, 0.9] as Vec3, roughness: 0.5, transmission: 0.8 }
     const brdf = new SurfaceBrdf()
-    brdf.set(0, 0, 1, 0, 0, 1, {
-      r: 0.9,
-      g: 0.9,
-      b: 0.9,
-      metallic: 0,
-      roughness: 0.5,
-      f0r: 0.04,
-      f0g: 0.04,
-      f0b: 0.04,
-      specular: 1,
-      transmission: 0.8,
-    })
+    brdf.set(0, 0, 1, 0, 0, 1, brdfGlass(0.9, 0.5, 0.8))
     let albedo = 0
     let through = 0
-    const steps = 800
-    for (let i = 0; i < steps; i++) {
-      const cosTheta = 1 - (2 * (i + 0.5)) / steps
-      const sinTheta = Math.sqrt(1 - cosTheta * cosTheta)
-      for (let j = 0; j < steps; j++) {
-        const phi = (2 * Math.PI * (j + 0.5)) / steps
-        brdf.evaluate(sinTheta * Math.cos(phi), sinTheta * Math.sin(phi), cosTheta)
-        const e = brdf.fr * Math.abs(cosTheta) * ((4 * Math.PI) / (steps * steps))
-        albedo += e
-        if (cosTheta < 0) through += e
-      }
-    }
+    overSphere(brdf, (cosTheta, dOmega) => {
+      const e = brdf.fr * Math.abs(cosTheta) * dOmega
+      albedo += e
+      if (cosTheta < 0) through += e
+    })
     expect(through / albedo).toBeGreaterThan(0.5)
     const options = tile(scene([{ corners: pane(1, 1), material: rough }]), { background: [1, 1, 1], samples: 256 })
     const cpu = renderTileCpu(options)

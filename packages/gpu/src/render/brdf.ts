@@ -96,6 +96,9 @@ export class SurfaceBrdf {
   #metallic = 0
   #alpha = MIN_ALPHA
   #transmission = 0
+  // The last half vector's cosines with the normal and the viewer (see #half).
+  #nDotH = 0
+  #vDotH = 0
   /** cos of the angle between the normal and the viewer; the surface reflects nothing when it is not positive. */
   nDotV = 0
   /** Probability of sampling the specular lobe, and the transmission lobe. */
@@ -169,22 +172,10 @@ export class SurfaceBrdf {
       this.fr = this.fg = this.fb = this.pdf = 0
       return
     }
-    let hx = this.#vx + lx
-    let hy = this.#vy + ly
-    let hz = this.#vz + lz
-    const len = Math.sqrt(hx * hx + hy * hy + hz * hz)
-    hx /= len
-    hy /= len
-    hz /= len
-    const nDotH = this.#nx * hx + this.#ny * hy + this.#nz * hz
-    const vDotH = Math.max(this.#vx * hx + this.#vy * hy + this.#vz * hz, 0)
-    const a2 = this.#alpha * this.#alpha
-    const d0 = nDotH * nDotH * (a2 - 1) + 1
-    const d = a2 / (Math.PI * d0 * d0)
-    const vis =
-      0.5 / (nDotL * Math.sqrt(nDotV * nDotV * (1 - a2) + a2) + nDotV * Math.sqrt(nDotL * nDotL * (1 - a2) + a2))
-    const spec = d * vis
-    const fw = schlickWeight(vDotH)
+    this.#half(lx, ly, lz)
+    const d = this.#distribution(this.#nDotH)
+    const spec = d * this.#visibility(nDotL)
+    const fw = schlickWeight(this.#vDotH)
     const m = this.#metallic
     const w = this.#specular
     // The dielectric's specular layer per channel, weighted by the specular factor.
@@ -196,30 +187,10 @@ export class SurfaceBrdf {
     this.fr = m * (this.#r + (1 - this.#r) * fw) * spec + (1 - m) * (lr * spec) + diffuse * this.#r
     this.fg = m * (this.#g + (1 - this.#g) * fw) * spec + (1 - m) * (lg * spec) + diffuse * this.#g
     this.fb = m * (this.#b + (1 - this.#b) * fw) * spec + (1 - m) * (lb * spec) + diffuse * this.#b
-    const g1 = (2 * nDotV) / (nDotV + Math.sqrt(a2 + (1 - a2) * nDotV * nDotV))
-    const pdfSpecular = (g1 * d) / (4 * nDotV)
-    this.pdf = this.pSpecular * pdfSpecular + (1 - this.pSpecular) * (1 - this.#transmission) * (nDotL / Math.PI)
+    this.pdf =
+      this.pSpecular * this.#reflectionPdf(d) + (1 - this.pSpecular) * (1 - this.#transmission) * (nDotL / Math.PI)
     // The transmission lobe reaches this side too, where the reflection it mirrors dipped below the horizon.
     if (this.#transmission > 0) this.pdf += this.pTransmission * this.#pdfReflected(lx, ly, lz, -2 * nDotL)
-  }
-
-  /**
-   * The pdf of the visible-normal reflection drawing direction l + k n (k = 0 for l itself, -2 n·l for its mirror
-   * image): G1 D / (4 n·v) at the half vector, 0 where that faces away from the normal.
-   */
-  #pdfReflected(lx: number, ly: number, lz: number, k: number): number {
-    const nDotV = this.nDotV
-    const hx = this.#vx + lx + k * this.#nx
-    const hy = this.#vy + ly + k * this.#ny
-    const hz = this.#vz + lz + k * this.#nz
-    const len = Math.sqrt(hx * hx + hy * hy + hz * hz)
-    const nDotH = (this.#nx * hx + this.#ny * hy + this.#nz * hz) / len
-    if (!(nDotH > 0)) return 0
-    const a2 = this.#alpha * this.#alpha
-    const d0 = nDotH * nDotH * (a2 - 1) + 1
-    const d = a2 / (Math.PI * d0 * d0)
-    const g1 = (2 * nDotV) / (nDotV + Math.sqrt(a2 + (1 - a2) * nDotV * nDotV))
-    return (g1 * d) / (4 * nDotV)
   }
 
   /**
@@ -227,32 +198,62 @@ export class SurfaceBrdf {
    * side, times what the Fresnel layer lets through, the base colour and the transmission factor.
    */
   #evaluateTransmission(lx: number, ly: number, lz: number, nDotL: number): void {
-    const nDotV = this.nDotV
-    let hx = this.#vx + lx + 2 * nDotL * this.#nx
-    let hy = this.#vy + ly + 2 * nDotL * this.#ny
-    let hz = this.#vz + lz + 2 * nDotL * this.#nz
+    this.#half(lx + 2 * nDotL * this.#nx, ly + 2 * nDotL * this.#ny, lz + 2 * nDotL * this.#nz)
+    const d = this.#distribution(this.#nDotH)
+    const fw = schlickWeight(this.#vDotH)
+    const layer =
+      this.#specular *
+      Math.max(this.#f0r + (1 - this.#f0r) * fw, this.#f0g + (1 - this.#f0g) * fw, this.#f0b + (1 - this.#f0b) * fw)
+    const k = (1 - layer) * (1 - this.#metallic) * this.#transmission * d * this.#visibility(nDotL)
+    this.fr = k * this.#r
+    this.fg = k * this.#g
+    this.fb = k * this.#b
+    // Plus the reflection lobe's reach below the horizon: every lobe that can draw l counts in its pdf.
+    this.pdf = this.pTransmission * this.#reflectionPdf(d) + this.pSpecular * this.#pdfReflected(lx, ly, lz, 0)
+  }
+
+  /**
+   * The pdf of the visible-normal reflection drawing direction l + k n (k = 0 for l itself, -2 n·l for its mirror
+   * image), 0 where the half vector faces away from the normal.
+   */
+  #pdfReflected(lx: number, ly: number, lz: number, k: number): number {
+    this.#half(lx + k * this.#nx, ly + k * this.#ny, lz + k * this.#nz)
+    return this.#nDotH > 0 ? this.#reflectionPdf(this.#distribution(this.#nDotH)) : 0
+  }
+
+  /** Normalizes v + l into the half vector and keeps n·h and v·h (clamped at 0) in `#nDotH` and `#vDotH`. */
+  #half(lx: number, ly: number, lz: number): void {
+    let hx = this.#vx + lx
+    let hy = this.#vy + ly
+    let hz = this.#vz + lz
     const len = Math.sqrt(hx * hx + hy * hy + hz * hz)
     hx /= len
     hy /= len
     hz /= len
-    const nDotH = this.#nx * hx + this.#ny * hy + this.#nz * hz
-    const vDotH = Math.max(this.#vx * hx + this.#vy * hy + this.#vz * hz, 0)
+    this.#nDotH = this.#nx * hx + this.#ny * hy + this.#nz * hz
+    this.#vDotH = Math.max(this.#vx * hx + this.#vy * hy + this.#vz * hz, 0)
+  }
+
+  /** GGX's (Trowbridge-Reitz) normal distribution D at n·h. */
+  #distribution(nDotH: number): number {
     const a2 = this.#alpha * this.#alpha
     const d0 = nDotH * nDotH * (a2 - 1) + 1
-    const d = a2 / (Math.PI * d0 * d0)
-    const vis =
-      0.5 / (nDotL * Math.sqrt(nDotV * nDotV * (1 - a2) + a2) + nDotV * Math.sqrt(nDotL * nDotL * (1 - a2) + a2))
-    const fw = schlickWeight(vDotH)
-    const w = this.#specular
-    const layer =
-      w * Math.max(this.#f0r + (1 - this.#f0r) * fw, this.#f0g + (1 - this.#f0g) * fw, this.#f0b + (1 - this.#f0b) * fw)
-    const k = (1 - layer) * (1 - this.#metallic) * this.#transmission * d * vis
-    this.fr = k * this.#r
-    this.fg = k * this.#g
-    this.fb = k * this.#b
+    return a2 / (Math.PI * d0 * d0)
+  }
+
+  /** The height-correlated Smith visibility term, G / (4 n·l n·v), towards a direction with n·l = nDotL. */
+  #visibility(nDotL: number): number {
+    const nDotV = this.nDotV
+    const a2 = this.#alpha * this.#alpha
+    return 0.5 / (nDotL * Math.sqrt(nDotV * nDotV * (1 - a2) + a2) + nDotV * Math.sqrt(nDotL * nDotL * (1 - a2) + a2))
+  }
+
+  /** The solid-angle pdf of the visible-normal reflection at a half vector of distribution value d: G1 D / (4 n·v). */
+  #reflectionPdf(d: number): number {
+    const nDotV = this.nDotV
+    const a2 = this.#alpha * this.#alpha
     const g1 = (2 * nDotV) / (nDotV + Math.sqrt(a2 + (1 - a2) * nDotV * nDotV))
-    // Plus the reflection lobe's reach below the horizon: every lobe that can draw l counts in its pdf.
-    this.pdf = this.pTransmission * ((g1 * d) / (4 * nDotV)) + this.pSpecular * this.#pdfReflected(lx, ly, lz, 0)
+    return (g1 * d) / (4 * nDotV)
   }
 
   /**
@@ -382,53 +383,57 @@ fn evaluateBrdf(s: Surface, l: vec3f) -> BrdfValue {
   if (TRANSMISSIVE && nDotL < 0.0 && s.nDotV > 0.0 && s.transmission > 0.0) { return evaluateTransmission(s, l, -nDotL); }
   if (!(nDotL > 0.0) || !(s.nDotV > 0.0)) { return BrdfValue(vec3f(0.0), 0.0); }
   let h = normalize(s.v + l);
-  let nDotH = dot(s.n, h);
-  let vDotH = max(dot(s.v, h), 0.0);
-  let a2 = s.alpha * s.alpha;
-  let d0 = nDotH * nDotH * (a2 - 1.0) + 1.0;
-  let d = a2 / (PI * d0 * d0);
-  let vis = 0.5 / (nDotL * sqrt(s.nDotV * s.nDotV * (1.0 - a2) + a2) + s.nDotV * sqrt(nDotL * nDotL * (1.0 - a2) + a2));
-  let spec = d * vis;
-  let fw = schlickWeight(vDotH);
+  let d = ggxDistribution(s.alpha, dot(s.n, h));
+  let spec = d * smithVisibility(s, nDotL);
+  let fw = schlickWeight(max(dot(s.v, h), 0.0));
   let m = s.metallic;
   let layer = s.specular * (s.f0 + (1.0 - s.f0) * fw);
   let diffuse = (1.0 - max(layer.x, max(layer.y, layer.z))) * (1.0 - m) * (1.0 - s.transmission) / PI;
   let f = m * (s.base + (1.0 - s.base) * fw) * spec + (1.0 - m) * (layer * spec) + diffuse * s.base;
-  let g1 = 2.0 * s.nDotV / (s.nDotV + sqrt(a2 + (1.0 - a2) * s.nDotV * s.nDotV));
-  var pdf = s.pSpecular * (g1 * d / (4.0 * s.nDotV)) + (1.0 - s.pSpecular) * (1.0 - s.transmission) * (nDotL / PI);
+  var pdf = s.pSpecular * reflectionPdf(s, d) + (1.0 - s.pSpecular) * (1.0 - s.transmission) * (nDotL / PI);
   // The transmission lobe reaches this side too, where the reflection it mirrors dipped below the horizon.
   if (TRANSMISSIVE && s.transmission > 0.0) { pdf += s.pTransmission * pdfReflected(s, l + (-2.0 * nDotL) * s.n); }
   return BrdfValue(f, pdf);
 }
 
-// The pdf of the visible-normal reflection drawing direction l: G1 D / (4 n·v) at the half vector, 0 where that
-// faces away from the normal (see SurfaceBrdf's pdfReflected).
+// GGX's (Trowbridge-Reitz) normal distribution D at n·h.
+fn ggxDistribution(alpha: f32, nDotH: f32) -> f32 {
+  let a2 = alpha * alpha;
+  let d0 = nDotH * nDotH * (a2 - 1.0) + 1.0;
+  return a2 / (PI * d0 * d0);
+}
+
+// The height-correlated Smith visibility term, G / (4 n·l n·v), towards a direction with n·l = nDotL.
+fn smithVisibility(s: Surface, nDotL: f32) -> f32 {
+  let a2 = s.alpha * s.alpha;
+  return 0.5 / (nDotL * sqrt(s.nDotV * s.nDotV * (1.0 - a2) + a2) + s.nDotV * sqrt(nDotL * nDotL * (1.0 - a2) + a2));
+}
+
+// The solid-angle pdf of the visible-normal reflection at a half vector where D = d: G1 D / (4 n·v).
+fn reflectionPdf(s: Surface, d: f32) -> f32 {
+  let a2 = s.alpha * s.alpha;
+  let g1 = 2.0 * s.nDotV / (s.nDotV + sqrt(a2 + (1.0 - a2) * s.nDotV * s.nDotV));
+  return g1 * d / (4.0 * s.nDotV);
+}
+
+// The pdf of the visible-normal reflection drawing direction l, 0 where the half vector faces away from the
+// normal (see SurfaceBrdf's pdfReflected).
 fn pdfReflected(s: Surface, l: vec3f) -> f32 {
   let h = s.v + l;
   let nDotH = dot(s.n, h) / length(h);
   if (!(nDotH > 0.0)) { return 0.0; }
-  let a2 = s.alpha * s.alpha;
-  let d0 = nDotH * nDotH * (a2 - 1.0) + 1.0;
-  let d = a2 / (PI * d0 * d0);
-  let g1 = 2.0 * s.nDotV / (s.nDotV + sqrt(a2 + (1.0 - a2) * s.nDotV * s.nDotV));
-  return g1 * d / (4.0 * s.nDotV);
+  return reflectionPdf(s, ggxDistribution(s.alpha, nDotH));
 }
 
 // The transmission lobe towards l below the surface (|n·l| = nDotL): see SurfaceBrdf's evaluateTransmission.
 fn evaluateTransmission(s: Surface, l: vec3f, nDotL: f32) -> BrdfValue {
   let h = normalize(s.v + l + 2.0 * nDotL * s.n);
-  let nDotH = dot(s.n, h);
-  let vDotH = max(dot(s.v, h), 0.0);
-  let a2 = s.alpha * s.alpha;
-  let d0 = nDotH * nDotH * (a2 - 1.0) + 1.0;
-  let d = a2 / (PI * d0 * d0);
-  let vis = 0.5 / (nDotL * sqrt(s.nDotV * s.nDotV * (1.0 - a2) + a2) + s.nDotV * sqrt(nDotL * nDotL * (1.0 - a2) + a2));
-  let fw = schlickWeight(vDotH);
+  let d = ggxDistribution(s.alpha, dot(s.n, h));
+  let fw = schlickWeight(max(dot(s.v, h), 0.0));
   let layer = s.specular * (s.f0 + (1.0 - s.f0) * fw);
-  let k = (1.0 - max(layer.x, max(layer.y, layer.z))) * (1.0 - s.metallic) * s.transmission * d * vis;
-  let g1 = 2.0 * s.nDotV / (s.nDotV + sqrt(a2 + (1.0 - a2) * s.nDotV * s.nDotV));
+  let k = (1.0 - max(layer.x, max(layer.y, layer.z))) * (1.0 - s.metallic) * s.transmission * d * smithVisibility(s, nDotL);
   // Plus the reflection lobe's reach below the horizon: every lobe that can draw l counts in its pdf.
-  return BrdfValue(s.base * k, s.pTransmission * (g1 * d / (4.0 * s.nDotV)) + s.pSpecular * pdfReflected(s, l));
+  return BrdfValue(s.base * k, s.pTransmission * reflectionPdf(s, d) + s.pSpecular * pdfReflected(s, l));
 }
 
 fn sampleBrdf(s: Surface, pick: f32, u1: f32, u2: f32) -> vec3f {
