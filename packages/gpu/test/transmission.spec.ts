@@ -16,15 +16,23 @@ const GLASS: Material = {
   transmission: 1,
 }
 
-/** Two triangles of a square in the plane z, centred on the z axis, facing +z (towards the camera). */
-function pane(z: number, half: number): number[] {
+/** Two triangles of a square in the plane z, centred on (cx, 0, z), facing +z (towards the camera). */
+function pane(z: number, half: number, cx = 0): number[] {
   const [a, b, c, d] = [
-    [-half, -half, z],
-    [half, -half, z],
-    [half, half, z],
-    [-half, half, z],
+    [cx - half, -half, z],
+    [cx + half, -half, z],
+    [cx + half, half, z],
+    [cx - half, half, z],
   ]
   return [...a!, ...b!, ...c!, ...a!, ...c!, ...d!]
+}
+
+/** The same triangles wound the other way round, so they face -z. */
+function facingDown(corners: number[]): number[] {
+  const out: number[] = []
+  for (let t = 0; t < corners.length; t += 9)
+    out.push(...corners.slice(t, t + 3), ...corners.slice(t + 6, t + 9), ...corners.slice(t + 3, t + 6))
+  return out
 }
 
 /** Squares facing a camera at (0, 0, 3) that looks down -z through a tiny field of view, lit by `lights`. */
@@ -137,6 +145,51 @@ describe('transmission (KHR_materials_transmission, thin-walled)', () => {
     const opaque = scene([{ corners: pane(1, 1), material: { ...rough, transmission: 0 } }], [light])
     expect(meanRed(renderTileCpu(tile(opaque, options)).pixels)).toBe(0)
     expect(meanRed((await engine.renderTile(tile(opaque, options))).pixels)).toBe(0)
+  })
+
+  it('should let shadow rays to punctual lights through thin glass, and those to emissive triangles not', async () => {
+    // A floor at z = 0 seen head-on at its origin, lit by a point light at (1, 0, 2) through a small pane at z = 1
+    // that the camera's rays miss. One segment: the floor's light sample only. Smooth glass lets through what its
+    // Fresnel layer does not reflect at the shadow ray's angle.
+    const floor: Material = { ...GLASS, name: 'floor', baseColor: [0.8, 0.8, 0.8], roughness: 1, transmission: 0 }
+    const light: PunctualLight = { type: 'point', position: [1, 0, 2], direction: [0, 0, -1], intensity: [5, 5, 5] }
+    const lit = (window: Material): Scene =>
+      scene(
+        [
+          { corners: pane(0, 20), material: floor },
+          { corners: pane(1, 0.2, 0.5), material: window },
+        ],
+        [light],
+      )
+    const l: Vec3 = [1 / Math.sqrt(5), 0, 2 / Math.sqrt(5)]
+    const brdf = new SurfaceBrdf()
+    brdf.set(0, 0, 1, 0, 0, 1, brdfGlass(0.8, 1, 0))
+    brdf.evaluate(...l)
+    const open = (brdf.fr * l[2] * 5) / 5
+    const fresnel = 0.04 + 0.96 * (1 - l[2]) ** 5
+    const options = { samples: 4, maxDepth: 1 }
+    const glass = lit({ ...GLASS, baseColor: [0.5, 0.5, 0.5] })
+    for (const pixels of [
+      renderTileCpu(tile(glass, options)).pixels,
+      (await engine.renderTile(tile(glass, options))).pixels,
+    ]) {
+      expect(meanRed(pixels) / (open * (1 - fresnel) * 0.5)).toBeCloseTo(1, 3)
+    }
+    const opaque = lit({ ...GLASS, transmission: 0 })
+    expect(meanRed(renderTileCpu(tile(opaque, options)).pixels)).toBe(0)
+    expect(meanRed((await engine.renderTile(tile(opaque, options))).pixels)).toBe(0)
+    // An emissive lamp above the pane is found through it only by bounces, which one segment does not have: its
+    // light samples stop at the glass, so nothing counts that light twice.
+    const lampAbove = (quads: Array<{ corners: number[]; material: Material }>): Scene =>
+      scene([
+        { corners: pane(0, 20), material: floor },
+        ...quads,
+        { corners: facingDown(pane(2, 0.1, 1)), material: { ...floor, name: 'lamp', emissive: [50, 50, 50] } },
+      ])
+    const behindGlass = lampAbove([{ corners: pane(1, 0.2, 0.5), material: GLASS }])
+    expect(meanRed(renderTileCpu(tile(behindGlass, options)).pixels)).toBe(0)
+    expect(meanRed((await engine.renderTile(tile(behindGlass, options))).pixels)).toBe(0)
+    expect(meanRed(renderTileCpu(tile(lampAbove([]), options)).pixels)).toBeGreaterThan(0.01)
   })
 
   it('should sample the lobes as it evaluates them: a pdf that integrates to 1, and an unbiased estimator', () => {

@@ -112,6 +112,9 @@ class CpuTracer {
   readonly #alphaTested: boolean
   /** Whether some material transmits: then light samples and bounces may leave through a surface's far side. */
   readonly #transmissive: boolean
+  /** While a shadow ray towards a punctual light is traced: it passes glass, which lets `#glassT` through. */
+  #glassPass = false
+  readonly #glassT = new Float64Array(3)
   // Last hit, kept in fields to avoid allocating per ray.
   #t = FAR
   #tri = NO_HIT
@@ -283,14 +286,19 @@ class CpuTracer {
           this.#seed = (this.#rng ^ SHADOW_SEED) >>> 0
           const l = this.#punctual
           const behind = gx * l[0]! + gy * l[1]! + gz * l[2]! < 0
+          // Towards a punctual light the shadow ray passes thin-walled glass, as the shader's (see #glassPass).
+          const glass = this.#glassT
+          glass[0] = glass[1] = glass[2] = 1
+          this.#glassPass = this.#transmissive
           if (behind) this.#intersect(bx, by, bz, l[0]!, l[1]!, l[2]!, this.#shadowMax, true)
           else this.#intersect(qx, qy, qz, l[0]!, l[1]!, l[2]!, this.#shadowMax, true)
+          this.#glassPass = false
           this.rays++
           if (this.#tri === NO_HIT) {
             brdf.evaluate(l[0]!, l[1]!, l[2]!)
-            lr = f32(lr + tr * brdf.fr * l[3]!)
-            lg = f32(lg + tg * brdf.fg * l[4]!)
-            lb = f32(lb + tb * brdf.fb * l[5]!)
+            lr = f32(lr + tr * brdf.fr * l[3]! * glass[0]!)
+            lg = f32(lg + tg * brdf.fg * l[4]! * glass[1]!)
+            lb = f32(lb + tb * brdf.fb * l[5]! * glass[2]!)
           }
         }
       } else if (lightCount > 0) {
@@ -552,6 +560,33 @@ class CpuTracer {
     out[5] = f[o + 10]! * k
   }
 
+  /**
+   * For a shadow ray towards a punctual light (`#glassPass`): when the triangle at float `o` of `#tris` is
+   * thin-walled glass, multiplies `#glassT` by what it lets straight through along d and returns true (the ray goes
+   * on), as the shader's `straightThrough`.
+   */
+  #passGlass(o: number, dx: number, dy: number, dz: number): boolean {
+    const m = this.#triBits[o + 3]! * MATERIAL_FLOATS
+    const mats = this.#materials
+    const transmission = mats[m + 32]!
+    if (!(transmission > 0)) return false
+    this.#faceNormal(o)
+    const c = Math.abs(this.#face[0]! * dx + this.#face[1]! * dy + this.#face[2]! * dz)
+    const x = 1 - Math.min(Math.max(c, 0), 1)
+    const fw = x * x * x * x * x
+    const w = mats[m + 27]!
+    const layer =
+      w *
+      Math.max(
+        mats[m + 24]! + (1 - mats[m + 24]!) * fw,
+        mats[m + 25]! + (1 - mats[m + 25]!) * fw,
+        mats[m + 26]! + (1 - mats[m + 26]!) * fw,
+      )
+    const k = (1 - layer) * (1 - mats[m + 3]!) * transmission
+    for (let i = 0; i < 3; i++) this.#glassT[i] = f32(this.#glassT[i]! * mats[m + i]! * k)
+    return true
+  }
+
   /** Whether the material at row `m` is double-sided (glTF doubleSided): it emits from both faces. */
   #doubleSided(m: number): boolean {
     return (this.#materialBits[m + 31]! & 4) !== 0
@@ -663,6 +698,7 @@ class CpuTracer {
       const fu = f32(u)
       const fv = f32(v)
       if (this.#alphaTested && !this.#opaqueAt(i, fu, fv, this.#triBits[o + 3]!)) return
+      if (this.#glassPass && this.#passGlass(o, dx, dy, dz)) return
       this.#t = t
       this.#tri = i
       this.#u = fu

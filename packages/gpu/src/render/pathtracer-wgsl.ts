@@ -70,6 +70,11 @@ ${BRDF_WGSL}
 
 struct Hit { t: f32, tri: u32, u: f32, v: f32 }
 
+// A shadow ray towards a punctual light passes thin-walled glass (TRANSMISSIVE kernels only): no bounce can find
+// such a light, so light through a window would otherwise never arrive. glassT is what the panes let through.
+var<private> glassPass: bool;
+var<private> glassT: vec3f;
+
 fn safeInverse(d: vec3f) -> vec3f {
   // WGSL does not promise IEEE infinities, so tiny components are nudged away from zero instead.
   let tiny = vec3f(1e-8);
@@ -98,8 +103,26 @@ fn hitTriangle(i: u32, o: vec3f, d: vec3f, best: ptr<function, Hit>, seed: u32) 
   let t = dot(e2, qv) * invDet;
   if (t > 0.0 && t < (*best).t) {
     if (ALPHA_TESTED && !opaqueAt(i, u, v, bitcast<u32>(r0.w), seed)) { return; }
+    if (TRANSMISSIVE && glassPass) {
+      let m = bitcast<u32>(r0.w);
+      let transmission = materials[m * ${MATERIAL_ROWS}u + 8u].x;
+      if (transmission > 0.0) {
+        glassT *= straightThrough(m, transmission, abs(dot(normalize(cross(e1, e2)), d)));
+        return;
+      }
+    }
     *best = Hit(t, i, u, v);
   }
+}
+
+// What thin-walled glass of material m lets straight through at cos c to its normal: the transmission lobe's
+// share of its factors (textures aside), under its Fresnel layer. Exact for smooth glass, whose lobe is that
+// direction; rough glass blurs the light instead, and this keeps its strength.
+fn straightThrough(m: u32, transmission: f32, c: f32) -> vec3f {
+  let albedo = materials[m * ${MATERIAL_ROWS}u];
+  let dielectric = materials[m * ${MATERIAL_ROWS}u + 6u];
+  let layer = dielectric.w * (dielectric.xyz + (1.0 - dielectric.xyz) * schlickWeight(c));
+  return albedo.xyz * ((1.0 - max(layer.x, max(layer.y, layer.z))) * (1.0 - albedo.w) * transmission);
 }
 
 // Whether a ray with random number seed meets material m at barycentrics (u, v) of triangle tri: always when the
@@ -292,11 +315,13 @@ struct Shaded {
   shadowMax: f32,
   // Radiance the shadow ray adds if nothing blocks it.
   pending: vec3f,
+  // Whether the shadow ray passes thin-walled glass (towards a punctual light).
+  shadowGlass: bool,
 }
 
 // Shades the hit of a path's last ray segment and advances the path to its next segment.
 fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
-  var out = Shaded(true, false, vec3f(0.0), vec3f(0.0), 0.0, vec3f(0.0));
+  var out = Shaded(true, false, vec3f(0.0), vec3f(0.0), 0.0, vec3f(0.0), false);
   let dir = (*path).dir;
   // Eight numbers per bounce whatever happens, so streams stay aligned between implementations.
   var rng = (*path).rng;
@@ -415,6 +440,7 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
       out.shadowOrigin = select(origin, behindOrigin, behind);
       out.shadowDir = wi;
       out.shadowMax = shadowMax;
+      out.shadowGlass = TRANSMISSIVE;
       out.pending = (*path).throughput * brdf.f * li * (abs(cosS) / (pPunctual * pickPdf));
     }
   } else if (lightCount > 0u) {
@@ -533,8 +559,9 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
         var ended = false;
         var next = true;
         if (shadow) {
-          if (best.tri == NO_HIT) { path.radiance += pending; }
+          if (best.tri == NO_HIT) { path.radiance += select(pending, pending * glassT, TRANSMISSIVE && glassPass); }
           shadow = false;
+          if (TRANSMISSIVE) { glassPass = false; }
           ended = !resume;
         } else {
           let shaded = shade(&path, best);
@@ -547,6 +574,10 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
             inv = safeInverse(d);
             seed = path.rng ^ SHADOW_SEED;
             best = Hit(shaded.shadowMax, NO_HIT, 0.0, 0.0);
+            if (TRANSMISSIVE) {
+              glassPass = shaded.shadowGlass;
+              glassT = vec3f(1.0);
+            }
             node = 0u;
             next = false;
           } else {
