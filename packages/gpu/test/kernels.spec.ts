@@ -115,7 +115,7 @@ describe('tensor kernels', () => {
     expect(row.data).toEqual(all.data.slice(6 * 24, 7 * 24))
   })
 
-  for (const op of ['add', 'sub', 'mul', 'div'] as const) {
+  for (const op of ['add', 'sub', 'mul', 'div', 'max', 'min'] as const) {
     it(`should ${op} with broadcasting`, async () => {
       await compare((b, [x, y]) => b.binary(op, x!, y!), [rand([2, 3, 4], 21), tensor([4], [1.5, -2, 3, 0.5])])
       await compare((b, [x, y]) => b.binary(op, x!, y!), [rand([3, 1], 22), rand([1, 5], 23, 2)])
@@ -139,6 +139,22 @@ describe('tensor kernels', () => {
       await compare((b, [x]) => b.unary(op, x!, 0.3), [rand([1000], 30, 4)])
     })
   }
+
+  it('should raise to powers, negative bases to integer powers, with broadcasting', async () => {
+    const exponents = tensor([4], [2, 3, -1, 0])
+    await compare((b, [x, e]) => b.binary('pow', x!, e!), [rand([2, 3, 4], 24, 3), exponents])
+    const positive = tensor([3, 1], [0.5, 1.5, 2.25])
+    await compare((b, [x, e]) => b.binary('pow', x!, e!), [positive, rand([1, 5], 25, 3)])
+  })
+
+  it('should clip, hard-sigmoid and hard-swish elementwise', async () => {
+    const x = rand([1000], 31, 8)
+    const clipped = await compare((b, [v]) => b.unary('clip', v!, -0.5, 1.25), [x])
+    expect(Math.min(...clipped.data)).toBe(-0.5)
+    expect(Math.max(...clipped.data)).toBe(1.25)
+    await compare((b, [v]) => b.unary('hardSigmoid', v!, 0.3, 0.4), [x])
+    await compare((b, [v]) => b.unary('hardSwish', v!), [x])
+  })
 
   it('should apply sqrt elementwise', async () => {
     await compare((b, [x]) => b.unary('sqrt', x!), [tensor([5], [0, 0.25, 2, 9, 1e6])])
@@ -176,6 +192,36 @@ describe('tensor kernels', () => {
     const plan = planPool2d(x.shape, { kernelShape: [3, 2], strides: [2, 2], pads: [1, 0, 1, 1] })
     await compare((b, [xx]) => b.maxPool2d(xx!, plan), [x])
     await compare((b, [xx]) => b.globalAveragePool(xx!), [x])
+  })
+
+  it('should average-pool counting or skipping the padding', async () => {
+    const x = rand([2, 3, 8, 7], 81)
+    const plan = planPool2d(x.shape, { kernelShape: [3, 2], strides: [2, 1], pads: [1, 1, 1, 0], dilations: [1, 2] })
+    const skipped = await compare((b, [xx]) => b.averagePool2d(xx!, plan, false), [x])
+    const counted = await compare((b, [xx]) => b.averagePool2d(xx!, plan, true), [x])
+    expect(counted.data).not.toEqual(skipped.data)
+  })
+
+  it('should average rows in ascending order, whatever the number of rows', async () => {
+    const a = rand([5, 37], 82)
+    const all = await compare((b, [aa]) => b.meanRows(aa!), [a])
+    const one = await compare((b, [aa]) => b.meanRows(aa!), [tensor([1, 37], a.data.slice(3 * 37, 4 * 37))])
+    expect(one.data[0]).toBe(all.data[3])
+    expect(() => cpu.meanRows(rand([2, 3, 4], 83))).toThrow(expect.objectContaining({ code: 'GPU__SHAPE_MISMATCH' }))
+  })
+
+  it('should concatenate along any axis, negative ones too', async () => {
+    const a = rand([2, 3, 4], 84)
+    for (const [axis, other] of [
+      [0, rand([1, 3, 4], 85)],
+      [1, rand([2, 5, 4], 86)],
+      [-1, rand([2, 3, 2], 87)],
+    ] as const) {
+      await compare((b, xs) => b.concat(xs, axis), [a, other, a])
+    }
+    expect(() => cpu.concat([a, rand([2, 4, 4], 88)], 0)).toThrow(
+      expect.objectContaining({ code: 'GPU__SHAPE_MISMATCH' }),
+    )
   })
 
   it('should reject mismatched shapes with a coded error', () => {

@@ -73,6 +73,16 @@ export const SUPPORTED_OPS: ReadonlySet<string> = new Set([
   'MaxPool',
   'GlobalAveragePool',
   'Constant',
+  'Clip',
+  'HardSigmoid',
+  'HardSwish',
+  'Max',
+  'Min',
+  'Pow',
+  'BatchNormalization',
+  'AveragePool',
+  'Concat',
+  'ReduceMean',
 ])
 
 function malformed(message: string, context: Record<string, unknown> = {}, cause?: unknown): GpuError {

@@ -2,7 +2,9 @@ import { AbortError } from '@tessera/core'
 import type { AbortOptions } from '@tessera/core'
 import { GpuError } from '../errors.js'
 import type { BackendTensor, BinaryOp, TensorBackend, UnaryOp } from '../tensor/ops.js'
+import { F32_LOWEST, F32_MAX } from '../tensor/scalar.js'
 import { normalizeAxis, planConv2d, planPool2d, reshapeShape } from '../tensor/shapes.js'
+import type { Conv2dPlan } from '../tensor/shapes.js'
 import { assertShape, sizeOf, tensor } from '../tensor/tensor.js'
 import type { Tensor } from '../tensor/tensor.js'
 import type { AttributeValue, HostConstant, OnnxModel, OnnxNode } from './model.js'
@@ -23,7 +25,9 @@ export type ModelInputs = Readonly<Record<string, Tensor>>
 /** Model outputs by graph output name. */
 export type ModelOutputs = Record<string, Tensor>
 
-const BINARY: Record<string, BinaryOp> = { Add: 'add', Sub: 'sub', Mul: 'mul', Div: 'div' }
+const BINARY: Record<string, BinaryOp> = { Add: 'add', Sub: 'sub', Mul: 'mul', Div: 'div', Pow: 'pow' }
+/** Variadic elementwise operators, folded pairwise from the left. */
+const VARIADIC: Record<string, BinaryOp> = { Max: 'max', Min: 'min' }
 const UNARY: Record<string, UnaryOp> = {
   Relu: 'relu',
   Tanh: 'tanh',
@@ -33,6 +37,7 @@ const UNARY: Record<string, UnaryOp> = {
   Sqrt: 'sqrt',
   Neg: 'neg',
   Abs: 'abs',
+  HardSwish: 'hardSwish',
 }
 
 function unsupported(node: OnnxNode, reason: string, context: Record<string, unknown> = {}): GpuError {
@@ -246,6 +251,8 @@ function execute<T extends BackendTensor>(
   if (binary !== undefined) return b.binary(binary, input(node, 0), input(node, 1))
   const unary = UNARY[op]
   if (unary !== undefined) return b.unary(unary, input(node, 0))
+  const variadic = VARIADIC[op]
+  if (variadic !== undefined) return fold(b, variadic, inputsOf(node, input))
   switch (op) {
     case 'MatMul':
       return b.matmul(input(node, 0), input(node, 1))
@@ -272,18 +279,26 @@ function execute<T extends BackendTensor>(
     }
     case 'MaxPool': {
       const x = input(node, 0)
-      const autoPad = stringAttr(node, 'auto_pad', 'NOTSET')
-      if (autoPad !== 'NOTSET' && autoPad !== 'VALID')
-        throw unsupported(node, `auto_pad ${autoPad} is not supported`, { attribute: 'auto_pad' })
-      if (intAttr(node, 'ceil_mode', 0) !== 0 || intAttr(node, 'storage_order', 0) !== 0)
-        throw unsupported(node, 'ceil_mode and storage_order must be 0')
-      const plan = planPool2d(x.shape, {
-        kernelShape: intsAttr(node, 'kernel_shape'),
-        strides: intsAttr(node, 'strides'),
-        dilations: intsAttr(node, 'dilations'),
-        pads: autoPad === 'VALID' ? undefined : intsAttr(node, 'pads'),
-      })
-      return b.maxPool2d(x, plan)
+      if (intAttr(node, 'storage_order', 0) !== 0)
+        throw unsupported(node, 'storage_order must be 0', { attribute: 'storage_order' })
+      return b.maxPool2d(x, poolPlan(node, x.shape))
+    }
+    case 'AveragePool': {
+      const x = input(node, 0)
+      const countIncludePad = intAttr(node, 'count_include_pad', 0)
+      if (countIncludePad !== 0 && countIncludePad !== 1)
+        throw unsupported(node, `count_include_pad must be 0 or 1, not ${countIncludePad}`, {
+          attribute: 'count_include_pad',
+        })
+      const plan = poolPlan(node, x.shape)
+      // As onnxruntime refuses: a window wholly in the padding would have no elements to average.
+      if (Math.max(plan.pads[0], plan.pads[2]) >= plan.kh || Math.max(plan.pads[1], plan.pads[3]) >= plan.kw)
+        throw new GpuError('GPU__SHAPE_MISMATCH', 'AveragePool pads must be smaller than kernel_shape', {
+          op,
+          pads: plan.pads,
+          kernelShape: [plan.kh, plan.kw],
+        })
+      return b.averagePool2d(x, plan, countIncludePad === 1)
     }
     case 'GlobalAveragePool': {
       const x = input(node, 0)
@@ -296,6 +311,38 @@ function execute<T extends BackendTensor>(
     }
     case 'LeakyRelu':
       return b.unary('leakyRelu', input(node, 0), floatAttr(node, 'alpha', 0.01))
+    case 'HardSigmoid':
+      return b.unary('hardSigmoid', input(node, 0), floatAttr(node, 'alpha', 0.2), floatAttr(node, 'beta', 0.5))
+    case 'Clip': {
+      const x = input(node, 0)
+      if (opset < 11) return b.unary('clip', x, floatAttr(node, 'min', F32_LOWEST), floatAttr(node, 'max', F32_MAX))
+      return b.unary('clip', x, constFloat(node, 1, consts, F32_LOWEST), constFloat(node, 2, consts, F32_MAX))
+    }
+    case 'BatchNormalization':
+      return batchNorm(b, node, opset, input(node, 0), [1, 2, 3, 4].map((k) => input(node, k)) as [T, T, T, T])
+    case 'Concat': {
+      const axis = node.attributes.axis
+      if (typeof axis !== 'number')
+        throw new GpuError('GPU__MALFORMED_MODEL', `Concat (${node.name}) needs an integer attribute axis`, {
+          op,
+          node: node.name,
+          attribute: 'axis',
+        })
+      return b.concat(inputsOf(node, input), axis)
+    }
+    case 'ReduceMean': {
+      const x = input(node, 0)
+      if (opset >= 18 && node.attributes.axes !== undefined)
+        throw new GpuError('GPU__MALFORMED_MODEL', `ReduceMean (${node.name}) takes axes as an input from opset 18`, {
+          op,
+          node: node.name,
+          attribute: 'axes',
+        })
+      const axes =
+        opset >= 18 ? ((node.inputs[1] ?? '') === '' ? [] : constInts(node, 1)) : (intsAttr(node, 'axes') ?? [])
+      if (axes.length === 0 && intAttr(node, 'noop_with_empty_axes', 0) !== 0) return b.view(x, x.shape)
+      return reduceMean(b, x, axes.length === 0 ? x.shape.map((_, i) => i) : axes, intAttr(node, 'keepdims', 1) !== 0)
+    }
     case 'Gelu': {
       const approximate = stringAttr(node, 'approximate', 'none')
       if (approximate !== 'none' && approximate !== 'tanh')
@@ -373,6 +420,130 @@ function floatAttr(node: OnnxNode, name: string, fallback: number): number {
   if (v === undefined) return fallback
   if (typeof v !== 'number') throw unsupported(node, `attribute ${name} must be a number`)
   return v
+}
+
+/** A float scalar input that must be a constant (Clip's bounds), or `fallback` when the input is omitted. */
+function constFloat(
+  node: OnnxNode,
+  index: number,
+  consts: ReadonlyMap<string, HostConstant>,
+  fallback: number,
+): number {
+  const name = node.inputs[index] ?? ''
+  if (name === '') return fallback
+  const c = consts.get(name)
+  if (c?.dataType !== 'float' || c.floats?.length !== 1)
+    throw unsupported(node, `input ${index} must be a constant float scalar`, { input: index })
+  return c.floats[0]!
+}
+
+/** Every input of a variadic operator (one or more, none omitted). */
+function inputsOf<T>(node: OnnxNode, input: (node: OnnxNode, index: number) => T): T[] {
+  if (node.inputs.length === 0)
+    throw new GpuError('GPU__MALFORMED_MODEL', `${node.opType} (${node.name}) needs one or more inputs`, {
+      op: node.opType,
+      node: node.name,
+    })
+  return node.inputs.map((_, k) => input(node, k))
+}
+
+/** `op` folded pairwise from the left (ONNX Max, Min); a single input passes through. */
+function fold<T extends BackendTensor>(b: TensorBackend<T>, op: BinaryOp, xs: readonly T[]): T {
+  const [first, ...rest] = xs as [T, ...T[]]
+  if (rest.length === 0) return b.view(first, first.shape)
+  let acc = first
+  for (const x of rest) {
+    const next = b.binary(op, acc, x)
+    if (acc !== first) b.release(acc)
+    acc = next
+  }
+  return acc
+}
+
+/** Plans MaxPool and AveragePool, refusing the attributes the kernels lack. */
+function poolPlan(node: OnnxNode, x: readonly number[]): Conv2dPlan {
+  const autoPad = stringAttr(node, 'auto_pad', 'NOTSET')
+  if (autoPad !== 'NOTSET' && autoPad !== 'VALID')
+    throw unsupported(node, `auto_pad ${autoPad} is not supported`, { attribute: 'auto_pad' })
+  if (intAttr(node, 'ceil_mode', 0) !== 0) throw unsupported(node, 'ceil_mode must be 0', { attribute: 'ceil_mode' })
+  return planPool2d(
+    x,
+    {
+      kernelShape: intsAttr(node, 'kernel_shape'),
+      strides: intsAttr(node, 'strides'),
+      dilations: intsAttr(node, 'dilations'),
+      pads: autoPad === 'VALID' ? undefined : intsAttr(node, 'pads'),
+    },
+    node.opType,
+  )
+}
+
+/**
+ * Inference BatchNormalization over axis 1 as onnxruntime computes it: per channel, factor = scale / sqrt(var + eps)
+ * and shift = B - mean * factor, then y = x * factor + shift, so only two passes touch the whole tensor.
+ */
+function batchNorm<T extends BackendTensor>(
+  b: TensorBackend<T>,
+  node: OnnxNode,
+  opset: number,
+  x: T,
+  [scale, bias, mean, variance]: [T, T, T, T],
+): T {
+  if (intAttr(node, 'training_mode', 0) !== 0)
+    throw unsupported(node, 'training_mode must be 0: only inference is supported', { attribute: 'training_mode' })
+  if (opset < 9 && intAttr(node, 'spatial', 1) !== 1)
+    throw unsupported(node, 'spatial must be 1', { attribute: 'spatial' })
+  const c = x.shape[1]
+  if (c === undefined)
+    throw new GpuError('GPU__SHAPE_MISMATCH', 'BatchNormalization needs rank >= 2 (N, C, ...)', {
+      op: node.opType,
+      shape: x.shape,
+    })
+  for (const p of [scale, bias, mean, variance]) {
+    if (p.shape.length !== 1 || p.shape[0] !== c)
+      throw new GpuError('GPU__SHAPE_MISMATCH', `BatchNormalization scale, B, mean and var need shape [${c}]`, {
+        op: node.opType,
+        x: x.shape,
+        param: p.shape,
+      })
+  }
+  const epsilon = b.fromHost(tensor([], [floatAttr(node, 'epsilon', 1e-5)]))
+  const shifted = b.binary('add', variance, epsilon)
+  const std = b.unary('sqrt', shifted)
+  const factor = b.binary('div', scale, std)
+  const meanFactor = b.binary('mul', mean, factor)
+  const shift = b.binary('sub', bias, meanFactor)
+  const perChannel = [c, ...x.shape.slice(2).map(() => 1)]
+  const factorView = b.view(factor, perChannel)
+  const shiftView = b.view(shift, perChannel)
+  const scaled = b.binary('mul', x, factorView)
+  const y = b.binary('add', scaled, shiftView)
+  for (const t of [epsilon, shifted, std, factor, meanFactor, shift, factorView, shiftView, scaled]) b.release(t)
+  return y
+}
+
+/**
+ * ReduceMean: the reduced axes are transposed last (when they are not already) and each row of the kept elements
+ * is averaged in ascending order of the reduced elements, whatever the batch size.
+ */
+function reduceMean<T extends BackendTensor>(b: TensorBackend<T>, x: T, axes: readonly number[], keepDims: boolean): T {
+  const rank = x.shape.length
+  const reduced = new Set(axes.map((a) => normalizeAxis(a, rank, 'ReduceMean')))
+  if (reduced.size !== axes.length)
+    throw new GpuError('GPU__SHAPE_MISMATCH', `ReduceMean axes ${JSON.stringify(axes)} name an axis twice`, {
+      op: 'ReduceMean',
+      axes,
+    })
+  const all = x.shape.map((_, i) => i)
+  const kept = all.filter((i) => !reduced.has(i))
+  const dropped = all.filter((i) => reduced.has(i))
+  const perm = [...kept, ...dropped]
+  const moved = perm.every((p, i) => p === i) ? undefined : b.transpose(x, perm)
+  const flat = b.view(moved ?? x, [sizeOf(kept.map((i) => x.shape[i]!)), sizeOf(dropped.map((i) => x.shape[i]!))])
+  const means = b.meanRows(flat)
+  const y = b.view(means, keepDims ? x.shape.map((d, i) => (reduced.has(i) ? 1 : d)) : kept.map((i) => x.shape[i]!))
+  for (const t of moved === undefined ? [flat, means] : [moved, flat, means]) b.release(t)
+  return y
 }
 
 function gemm<T extends BackendTensor>(b: TensorBackend<T>, node: OnnxNode, a: T, w: T, c: T | undefined): T {

@@ -1,6 +1,6 @@
-import { UNARY_CPU } from './scalar.js'
+import { BINARY_CPU, UNARY_CPU } from './scalar.js'
 import type { BinaryOp, TensorBackend, UnaryOp } from './ops.js'
-import { broadcastShapes, broadcastStrides, planMatMul, transposeShape } from './shapes.js'
+import { broadcastShapes, broadcastStrides, planConcat, planMatMul, rowsOf, transposeShape } from './shapes.js'
 import type { Conv2dPlan } from './shapes.js'
 import { sizeOf, stridesOf, tensor } from './tensor.js'
 import type { Tensor } from './tensor.js'
@@ -87,22 +87,17 @@ export class CpuBackend implements TensorBackend<Tensor> {
     const out = new Float32Array(sizeOf(shape))
     const x = a.data
     const y = b.data
-    const f = {
-      add: (p: number, q: number) => p + q,
-      sub: (p: number, q: number) => p - q,
-      mul: (p: number, q: number) => p * q,
-      div: (p: number, q: number) => p / q,
-    }[op]
+    const f = BINARY_CPU[op]!
     forEachBroadcast(shape, a.shape, b.shape, (o, ia, ib) => {
       out[o] = f(x[ia]!, y[ib]!)
     })
     return tensor(shape, out)
   }
 
-  unary(op: UnaryOp, a: Tensor, alpha = 0): Tensor {
+  unary(op: UnaryOp, a: Tensor, alpha = 0, beta = 0): Tensor {
     const f = UNARY_CPU[op]!
     const out = new Float32Array(a.data.length)
-    for (let i = 0; i < out.length; i++) out[i] = f(a.data[i]!, alpha)
+    for (let i = 0; i < out.length; i++) out[i] = f(a.data[i]!, alpha, beta)
     return tensor(a.shape, out)
   }
 
@@ -223,15 +218,63 @@ export class CpuBackend implements TensorBackend<Tensor> {
     return tensor([p.n, p.c, p.oh, p.ow], out)
   }
 
+  averagePool2d(x: Tensor, p: Conv2dPlan, countIncludePad: boolean): Tensor {
+    const out = new Float32Array(p.n * p.c * p.oh * p.ow)
+    for (let nc = 0; nc < p.n * p.c; nc++) {
+      for (let oy = 0; oy < p.oh; oy++) {
+        for (let ox = 0; ox < p.ow; ox++) {
+          let sum = 0
+          let count = 0
+          for (let ky = 0; ky < p.kh; ky++) {
+            const iy = oy * p.strides[0] - p.pads[0] + ky * p.dilations[0]
+            if (iy < 0 || iy >= p.h) continue
+            for (let kx = 0; kx < p.kw; kx++) {
+              const ix = ox * p.strides[1] - p.pads[1] + kx * p.dilations[1]
+              if (ix < 0 || ix >= p.w) continue
+              sum = f32(sum + x.data[(nc * p.h + iy) * p.w + ix]!)
+              count++
+            }
+          }
+          out[(nc * p.oh + oy) * p.ow + ox] = sum / (countIncludePad ? p.kh * p.kw : count)
+        }
+      }
+    }
+    return tensor([p.n, p.c, p.oh, p.ow], out)
+  }
+
   globalAveragePool(x: Tensor): Tensor {
     const [n = 1, c = 1] = x.shape
-    const hw = sizeOf(x.shape.slice(2))
-    const out = new Float32Array(n * c)
-    for (let i = 0; i < n * c; i++) {
-      let sum = 0
-      for (let j = 0; j < hw; j++) sum = f32(sum + x.data[i * hw + j]!)
-      out[i] = sum / hw
-    }
-    return tensor([n, c, ...x.shape.slice(2).map(() => 1)], out)
+    return tensor([n, c, ...x.shape.slice(2).map(() => 1)], rowMeans(x.data, n * c, sizeOf(x.shape.slice(2))))
   }
+
+  meanRows(a: Tensor): Tensor {
+    const [rows, n] = rowsOf(a.shape)
+    return tensor([rows], rowMeans(a.data, rows, n))
+  }
+
+  concat(inputs: readonly Tensor[], axis: number): Tensor {
+    const p = planConcat(
+      inputs.map((t) => t.shape),
+      axis,
+    )
+    const out = new Float32Array(sizeOf(p.out))
+    let offset = 0
+    inputs.forEach((t, k) => {
+      const block = p.blocks[k]!
+      for (let o = 0; o < p.outer; o++) out.set(t.data.subarray(o * block, (o + 1) * block), o * p.outBlock + offset)
+      offset += block
+    })
+    return tensor(p.out, out)
+  }
+}
+
+/** The mean of each of `rows` consecutive runs of `n` values, summed in ascending order. */
+function rowMeans(data: Float32Array, rows: number, n: number): Float32Array {
+  const out = new Float32Array(rows)
+  for (let i = 0; i < rows; i++) {
+    let sum = 0
+    for (let j = 0; j < n; j++) sum = f32(sum + data[i * n + j]!)
+    out[i] = sum / n
+  }
+  return out
 }

@@ -4,15 +4,17 @@ import { MAX_TENSOR_RANK } from '../constants.js'
 import {
   ALIGNED_MATMUL_K,
   alignedMatmulKernel,
+  AVERAGEPOOL_WGSL,
   binaryKernel,
   blockedMatmulKernel,
+  CONCAT_WGSL,
   CONV2D_WGSL,
   ELEMENTWISE_WORKGROUP,
-  GLOBAL_AVERAGE_POOL_WGSL,
   LAYERNORM_WGSL,
   MATMUL_MAX_BATCH_RANK,
   MATMUL_TILE,
   MAXPOOL_WGSL,
+  ROW_MEAN_WGSL,
   SOFTMAX_WGSL,
   TILED_MATMUL_WGSL,
   TRANSPOSE_WGSL,
@@ -20,7 +22,7 @@ import {
 } from './kernels-wgsl.js'
 import type { AlignedMatmulTile } from './kernels-wgsl.js'
 import type { BackendTensor, BinaryOp, TensorBackend, UnaryOp } from './ops.js'
-import { broadcastShapes, broadcastStrides, planMatMul, transposeShape } from './shapes.js'
+import { broadcastShapes, broadcastStrides, planConcat, planMatMul, rowsOf, transposeShape } from './shapes.js'
 import type { Conv2dPlan } from './shapes.js'
 import { sizeOf, stridesOf, tensor } from './tensor.js'
 import type { Tensor } from './tensor.js'
@@ -213,11 +215,11 @@ export class GpuBackend implements TensorBackend<GpuTensor> {
     return out
   }
 
-  unary(op: UnaryOp, a: GpuTensor, alpha = 0): GpuTensor {
+  unary(op: UnaryOp, a: GpuTensor, alpha = 0, beta = 0): GpuTensor {
     const out = this.#alloc(a.shape, op)
     const n = sizeOf(a.shape)
     if (n === 0) return out
-    const params = this.#params([n, f32Bits(alpha)])
+    const params = this.#params([n, f32Bits(alpha), f32Bits(beta)])
     this.#record(
       `unary-${op}`,
       () => unaryKernel(op),
@@ -277,7 +279,8 @@ export class GpuBackend implements TensorBackend<GpuTensor> {
     return out
   }
 
-  #windowParams(total: number, p: Conv2dPlan, hasBias: boolean): GPUBuffer {
+  /** `flag`: the conv has a bias, or the average pool counts padding. */
+  #windowParams(total: number, p: Conv2dPlan, flag: boolean): GPUBuffer {
     return this.#params([
       total,
       p.n,
@@ -294,7 +297,7 @@ export class GpuBackend implements TensorBackend<GpuTensor> {
       ...p.dilations,
       p.pads[0],
       p.pads[1],
-      hasBias ? 1 : 0,
+      flag ? 1 : 0,
     ])
   }
 
@@ -329,19 +332,62 @@ export class GpuBackend implements TensorBackend<GpuTensor> {
     return out
   }
 
+  averagePool2d(x: GpuTensor, p: Conv2dPlan, countIncludePad: boolean): GpuTensor {
+    const shape = [p.n, p.c, p.oh, p.ow]
+    const out = this.#alloc(shape, 'AveragePool')
+    const n = sizeOf(shape)
+    if (n === 0) return out
+    this.#record(
+      'averagepool',
+      () => AVERAGEPOOL_WGSL,
+      { 0: x.storage.buffer, 2: out.storage.buffer, 9: this.#windowParams(n, p, countIncludePad) },
+      this.#grid(n),
+    )
+    return out
+  }
+
   globalAveragePool(x: GpuTensor): GpuTensor {
     const [n = 1, c = 1] = x.shape
-    const shape = [n, c, ...x.shape.slice(2).map(() => 1)]
-    const out = this.#alloc(shape, 'GlobalAveragePool')
-    const planes = n * c
-    if (planes === 0) return out
-    const params = this.#params([planes, sizeOf(x.shape.slice(2))])
+    return this.#rowMeans(x, [n, c, ...x.shape.slice(2).map(() => 1)], n * c, sizeOf(x.shape.slice(2)))
+  }
+
+  meanRows(a: GpuTensor): GpuTensor {
+    const [rows, n] = rowsOf(a.shape)
+    return this.#rowMeans(a, [rows], rows, n)
+  }
+
+  #rowMeans(x: GpuTensor, shape: readonly number[], rows: number, n: number): GpuTensor {
+    const out = this.#alloc(shape, 'row means')
+    if (rows === 0) return out
     this.#record(
-      'global-average-pool',
-      () => GLOBAL_AVERAGE_POOL_WGSL,
-      { 0: x.storage.buffer, 2: out.storage.buffer, 9: params },
-      this.#grid(planes),
+      'row-mean',
+      () => ROW_MEAN_WGSL,
+      { 0: x.storage.buffer, 2: out.storage.buffer, 9: this.#params([rows, n]) },
+      this.#grid(rows),
     )
+    return out
+  }
+
+  concat(inputs: readonly GpuTensor[], axis: number): GpuTensor {
+    const p = planConcat(
+      inputs.map((t) => t.shape),
+      axis,
+    )
+    const out = this.#alloc(p.out, 'Concat')
+    let offset = 0
+    inputs.forEach((t, k) => {
+      const block = p.blocks[k]!
+      const n = p.outer * block
+      if (n > 0) {
+        this.#record(
+          'concat',
+          () => CONCAT_WGSL,
+          { 0: t.storage.buffer, 2: out.storage.buffer, 9: this.#params([n, block, p.outBlock, offset]) },
+          this.#grid(n),
+        )
+      }
+      offset += block
+    })
     return out
   }
 }

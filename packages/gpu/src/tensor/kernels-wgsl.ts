@@ -1,5 +1,5 @@
 import { MAX_TENSOR_RANK } from '../constants.js'
-import { ERF_WGSL, UNARY_WGSL } from './scalar.js'
+import { BINARY_WGSL, ERF_WGSL, POW_WGSL, UNARY_WGSL } from './scalar.js'
 
 /**
  * WGSL sources of the tensor kernels. Parameters travel in a `p: array<u32>` storage buffer (floats as bit
@@ -22,11 +22,11 @@ ${INDEX}`
 
 /** `out = a OP b` with numpy broadcasting. p = [total, rank, outShape[R], aStrides[R], bStrides[R]]. */
 export function binaryKernel(op: string): string {
-  const expr = { add: 'x + y', sub: 'x - y', mul: 'x * y', div: 'x / y' }[op]
   return `${HEADER(`
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;`)}
+${op === 'pow' ? POW_WGSL : ''}
 @compute @workgroup_size(${ELEMENTWISE_WORKGROUP})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flatIndex(gid, nwg);
@@ -43,11 +43,11 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   }
   let x = a[ia];
   let y = b[ib];
-  out[i] = ${expr};
+  out[i] = ${BINARY_WGSL[op]};
 }`
 }
 
-/** `out = f(a)`. p = [total, alpha bits]. */
+/** `out = f(a)`. p = [total, alpha bits, beta bits]. */
 export function unaryKernel(op: string): string {
   return `${HEADER(`
 @group(0) @binding(0) var<storage, read> a: array<f32>;
@@ -58,6 +58,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   let i = flatIndex(gid, nwg);
   if (i >= p[0]) { return; }
   let alpha = bitcast<f32>(p[1]);
+  let beta = bitcast<f32>(p[2]);
   let x = a[i];
   out[i] = ${UNARY_WGSL[op]};
 }`
@@ -129,7 +130,10 @@ const CONV_PARAMS = `
   let PT = i32(p[15]); let PL = i32(p[16]);
   let ox = i % OW; let oy = (i / OW) % OH; let oc = (i / (OW * OH)) % OC; let n = i / (OW * OH * OC);`
 
-/** Direct 2-D convolution, one output element per invocation. p = [total, N, C, H, W, OC, OH, OW, KH, KW, group, strides, dilations, pad top, pad left, has bias]. */
+/**
+ * Direct 2-D convolution, one output element per invocation. p = [total, N, C, H, W, OC, OH, OW, KH, KW, group,
+ * strides, dilations, pad top, pad left, flag]; the flag says the conv has a bias (average pooling: count_include_pad).
+ */
 export const CONV2D_WGSL = `${HEADER(`
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> w: array<f32>;
@@ -180,8 +184,46 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   out[i] = m;
 }`
 
-/** Mean over each (n, c) plane. p = [N * C, plane size]. */
-export const GLOBAL_AVERAGE_POOL_WGSL = `${HEADER(`
+/**
+ * 2-D average pooling: the window's elements inside the input summed in ascending (ky, kx) order, over their count
+ * or (count_include_pad, p[17] = 1) over the whole window. Same parameters as conv2d with OC = C.
+ */
+export const AVERAGEPOOL_WGSL = `${HEADER(`
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;`)}
+@compute @workgroup_size(${ELEMENTWISE_WORKGROUP})
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flatIndex(gid, nwg);
+  if (i >= p[0]) { return; }
+  ${CONV_PARAMS}
+  var sum = 0.0;
+  var count = 0u;
+  for (var ky = 0u; ky < KH; ky++) {
+    let iy = i32(oy * SH + ky * DH) - PT;
+    if (iy < 0 || iy >= i32(H)) { continue; }
+    for (var kx = 0u; kx < KW; kx++) {
+      let ix = i32(ox * SW + kx * DW) - PL;
+      if (ix < 0 || ix >= i32(W)) { continue; }
+      sum += x[((n * C + oc) * H + u32(iy)) * W + u32(ix)];
+      count++;
+    }
+  }
+  out[i] = sum / f32(select(count, KH * KW, p[17] == 1u));
+}`
+
+/** Copies one Concat input into its place in the output. p = [input size, input block, output block, block offset]. */
+export const CONCAT_WGSL = `${HEADER(`
+@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;`)}
+@compute @workgroup_size(${ELEMENTWISE_WORKGROUP})
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flatIndex(gid, nwg);
+  if (i >= p[0]) { return; }
+  out[(i / p[1]) * p[2] + p[3] + i % p[1]] = a[i];
+}`
+
+/** Mean of each row (GlobalAveragePool's (n, c) planes, ReduceMean's rows), summed in ascending order. p = [rows, row length]. */
+export const ROW_MEAN_WGSL = `${HEADER(`
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;`)}
 @compute @workgroup_size(${ELEMENTWISE_WORKGROUP})

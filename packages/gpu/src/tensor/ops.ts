@@ -1,10 +1,13 @@
 import type { Conv2dPlan } from './shapes.js'
 import type { Tensor } from './tensor.js'
 
-/** Elementwise binary operators (numpy broadcasting). */
-export type BinaryOp = 'add' | 'sub' | 'mul' | 'div'
+/** Elementwise binary operators (numpy broadcasting). `pow` follows C's `pow` (ONNX Pow). */
+export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'max' | 'min' | 'pow'
 
-/** Elementwise unary operators. `leakyRelu` takes `alpha`. */
+/**
+ * Elementwise unary operators. `leakyRelu` takes `alpha`, `scale` its factor `alpha`, `clip` the bounds `alpha`
+ * (min) and `beta` (max), `hardSigmoid` its `alpha` and `beta`; `hardSwish` is x * hardSigmoid(x; 1/6, 1/2).
+ */
 export type UnaryOp =
   | 'relu'
   | 'leakyRelu'
@@ -19,6 +22,9 @@ export type UnaryOp =
   | 'abs'
   | 'identity'
   | 'scale'
+  | 'clip'
+  | 'hardSigmoid'
+  | 'hardSwish'
 
 /** A tensor living in some backend (host memory for the CPU reference, a GPU buffer for the WebGPU runtime). */
 export interface BackendTensor {
@@ -40,13 +46,19 @@ export interface TensorBackend<T extends BackendTensor> {
   view(t: T, shape: readonly number[]): T
   matmul(a: T, b: T): T
   binary(op: BinaryOp, a: T, b: T): T
-  /** `alpha` is LeakyRelu's slope or the factor of `scale`. */
-  unary(op: UnaryOp, a: T, alpha?: number): T
+  /** `alpha` and `beta` are the operator's parameters (see {@link UnaryOp}); both default to 0. */
+  unary(op: UnaryOp, a: T, alpha?: number, beta?: number): T
   softmax(a: T, axis: number): T
   /** Normalizes over axes [axis, rank); scale and bias have the normalized shape. */
   layerNorm(x: T, scale: T, bias: T | undefined, axis: number, epsilon: number): T
   transpose(a: T, perm: readonly number[]): T
   conv2d(x: T, w: T, bias: T | undefined, plan: Conv2dPlan): T
   maxPool2d(x: T, plan: Conv2dPlan): T
+  /** Window means; `countIncludePad` divides by the whole window, otherwise by its elements inside the input. */
+  averagePool2d(x: T, plan: Conv2dPlan, countIncludePad: boolean): T
   globalAveragePool(x: T): T
+  /** The mean of each row of a 2-D `[rows, n]` tensor, summed in ascending order: shape `[rows]`. */
+  meanRows(a: T): T
+  /** Joins tensors along `axis` (may be negative); they agree on every other axis. */
+  concat(inputs: readonly T[], axis: number): T
 }

@@ -23,7 +23,60 @@ fn erf(x: f32) -> f32 {
 }
 `
 
-/** Unary functions as WGSL expressions of `x` (and `alpha`). */
+/** HardSwish's fixed HardSigmoid slope and offset (ONNX HardSwish). */
+export const HARD_SWISH_ALPHA = 1 / 6
+export const HARD_SWISH_BETA = 0.5
+
+/** The most negative and the largest finite f32: ONNX Clip's bounds when min or max is omitted. */
+export const F32_LOWEST = -3.4028234663852886e38
+export const F32_MAX = 3.4028234663852886e38
+
+/**
+ * ONNX Pow (C's `pow`) in WGSL, whose `pow` is undefined for negative bases and zero: negative bases take an
+ * integer exponent's sign (x^3 in exported tanh-Gelu), and a square is an exact product (decomposed LayerNorm).
+ * Non-integer powers of negative bases are NaN, computed at run time because WGSL has no NaN literal.
+ */
+export const POW_WGSL = /* wgsl */ `
+fn powOnnx(x: f32, y: f32) -> f32 {
+  if (y == 0.0) { return 1.0; }
+  if (y == 2.0) { return x * x; }
+  let ax = abs(x);
+  if (ax == 0.0) { return select(1.0 / ax, 0.0, y > 0.0); }
+  let r = pow(ax, y);
+  if (x > 0.0) { return r; }
+  if (fract(y) != 0.0) { return sqrt(x); }
+  return select(r, -r, fract(y * 0.5) != 0.0);
+}
+`
+
+/** ONNX Pow on the CPU, rounded to f32. */
+export function powOnnx(x: number, y: number): number {
+  return f32(Math.pow(x, y))
+}
+
+/** Binary functions as WGSL expressions of `x` and `y`. */
+export const BINARY_WGSL: Record<string, string> = {
+  add: 'x + y',
+  sub: 'x - y',
+  mul: 'x * y',
+  div: 'x / y',
+  max: 'max(x, y)',
+  min: 'min(x, y)',
+  pow: 'powOnnx(x, y)',
+}
+
+/** The same binary functions on the CPU (stored into f32, which rounds each once). */
+export const BINARY_CPU: Record<string, (x: number, y: number) => number> = {
+  add: (x, y) => x + y,
+  sub: (x, y) => x - y,
+  mul: (x, y) => x * y,
+  div: (x, y) => x / y,
+  max: (x, y) => Math.max(x, y),
+  min: (x, y) => Math.min(x, y),
+  pow: powOnnx,
+}
+
+/** Unary functions as WGSL expressions of `x` (and `alpha`, `beta`). */
 export const UNARY_WGSL: Record<string, string> = {
   relu: 'max(x, 0.0)',
   leakyRelu: 'select(x * alpha, x, x >= 0.0)',
@@ -38,10 +91,13 @@ export const UNARY_WGSL: Record<string, string> = {
   abs: 'abs(x)',
   identity: 'x',
   scale: 'x * alpha',
+  clip: 'min(max(x, alpha), beta)',
+  hardSigmoid: 'max(0.0, min(1.0, alpha * x + beta))',
+  hardSwish: `x * max(0.0, min(1.0, x * ${HARD_SWISH_ALPHA} + ${HARD_SWISH_BETA}))`,
 }
 
 /** The same unary functions on the CPU, rounded to f32. */
-export const UNARY_CPU: Record<string, (x: number, alpha: number) => number> = {
+export const UNARY_CPU: Record<string, (x: number, alpha: number, beta: number) => number> = {
   relu: (x) => (x > 0 ? x : 0),
   leakyRelu: (x, alpha) => f32(x >= 0 ? x : x * alpha),
   gelu: (x) => f32(0.5 * x * (1 + erf(f32(x * 0.7071067811865476)))),
@@ -56,4 +112,11 @@ export const UNARY_CPU: Record<string, (x: number, alpha: number) => number> = {
   abs: (x) => Math.abs(x),
   identity: (x) => x,
   scale: (x, alpha) => f32(x * alpha),
+  clip: (x, alpha, beta) => Math.min(Math.max(x, f32(alpha)), f32(beta)),
+  hardSigmoid: (x, alpha, beta) => hardSigmoid(x, f32(alpha), f32(beta)),
+  hardSwish: (x) => f32(x * hardSigmoid(x, f32(HARD_SWISH_ALPHA), HARD_SWISH_BETA)),
+}
+
+function hardSigmoid(x: number, alpha: number, beta: number): number {
+  return Math.max(0, Math.min(1, f32(f32(alpha * x) + beta)))
 }

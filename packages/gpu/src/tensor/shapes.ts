@@ -108,6 +108,48 @@ export function normalizeAxis(axis: number, rank: number, what: string): number 
   return a
 }
 
+/** Plan of a Concat: each input is `outer` blocks of `blocks[k]` elements, laid side by side in the output. */
+export interface ConcatPlan {
+  /** The axis, normalized into [0, rank). */
+  axis: number
+  out: number[]
+  /** The product of the dimensions before the axis. */
+  outer: number
+  /** Elements per outer index of each input (its axis length times the trailing dimensions). */
+  blocks: number[]
+  /** Elements per outer index of the output. */
+  outBlock: number
+}
+
+/** Shapes of ONNX Concat: one or more inputs of one rank (at least 1) that agree on every axis but `axis`. */
+export function planConcat(shapes: readonly (readonly number[])[], axis: number, what = 'Concat'): ConcatPlan {
+  const first = shapes[0]
+  if (first === undefined || first.length === 0)
+    throw mismatch(what, 'needs one or more inputs of rank 1 or more', { shapes })
+  const a = normalizeAxis(axis, first.length, what)
+  for (const s of shapes) {
+    if (s.length !== first.length || s.some((d, i) => i !== a && d !== first[i]))
+      throw mismatch(what, `shapes ${JSON.stringify(shapes)} differ on an axis other than ${axis}`, { shapes, axis })
+  }
+  const out = [...first]
+  out[a] = shapes.reduce((sum, s) => sum + s[a]!, 0)
+  assertShape(out, what)
+  const inner = sizeOf(first.slice(a + 1))
+  return {
+    axis: a,
+    out,
+    outer: sizeOf(first.slice(0, a)),
+    blocks: shapes.map((s) => s[a]! * inner),
+    outBlock: out[a] * inner,
+  }
+}
+
+/** The `[rows, n]` of a 2-D shape. */
+export function rowsOf(shape: readonly number[], what = 'meanRows'): [number, number] {
+  if (shape.length !== 2) throw mismatch(what, `needs a 2-D tensor, not ${JSON.stringify(shape)}`, { shape })
+  return [shape[0]!, shape[1]!]
+}
+
 /** Output shape of a transpose; `perm` defaults to reversing the axes. */
 export function transposeShape(
   shape: readonly number[],
@@ -173,7 +215,7 @@ export function planConv2d(
   return windowPlan({ n, c, h, w: wd, oc, kh, kw, group }, attrs, what)
 }
 
-/** Plans ONNX MaxPool over NCHW input. */
+/** Plans ONNX MaxPool or AveragePool over NCHW input. */
 export function planPool2d(x: readonly number[], attrs: ConvAttributes, what = 'MaxPool'): Conv2dPlan {
   if (x.length !== 4) throw mismatch(what, 'only 2-D pooling over NCHW input is supported', { x })
   const k = attrs.kernelShape

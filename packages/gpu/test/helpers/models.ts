@@ -106,3 +106,70 @@ export function transformerModel(): Uint8Array {
   g.node('MatMul', ['f2', 'wf2'], ['f3']).node('Add', ['f3', 'bf2'], ['f4']).node('Add', ['f4', 'h'], ['y'])
   return g.build(20)
 }
+
+/** Channels and spatial size of {@link mobileNetBlockModel}'s input. */
+export const MOBILENET_BLOCK = { channels: 8, expanded: 16, size: 12, classes: 5 } as const
+
+/**
+ * A MobileNetV2-style inverted residual block with MobileNetV3 and Inception touches: pointwise Conv ->
+ * BatchNormalization -> Clip(0, 6) -> depthwise Conv (group = channels) -> BatchNormalization -> Clip -> pointwise
+ * Conv -> BatchNormalization -> residual Add -> HardSwish -> two branches (1x1 and 3x3 Conv) joined by Concat on
+ * axis -3 -> AveragePool -> ReduceMean over the spatial axes (keepdims 0) -> Gemm.
+ * x [batch, 8, 12, 12] -> y [batch, 5].
+ */
+export function mobileNetBlockModel(): Uint8Array {
+  const { channels: c, expanded: e, size, classes } = MOBILENET_BLOCK
+  const g = new GraphBuilder().input('x', ['batch', c, size, size]).output('y', ['batch', classes])
+  let seed = 200
+  const w = (name: string, dims: number[], scale: number, offset = 0): void => {
+    const n = dims.reduce((a, b) => a * b, 1)
+    g.weight(
+      name,
+      dims,
+      randomFloats(n, seed++, scale).map((v) => v + offset),
+    )
+  }
+  // Batch statistics that push some activations past both of Clip's bounds.
+  const batchNorm = (name: string, channels: number): void => {
+    w(`${name}_scale`, [channels], 1, 2.5)
+    w(`${name}_bias`, [channels], 1, 1)
+    w(`${name}_mean`, [channels], 0.3)
+    w(`${name}_var`, [channels], 0.4, 0.6)
+  }
+  w('pw1', [e, c, 1, 1], 0.6)
+  batchNorm('bn1', e)
+  w('dw', [e, 1, 3, 3], 0.5)
+  batchNorm('bn2', e)
+  w('pw2', [c, e, 1, 1], 0.4)
+  batchNorm('bn3', c)
+  w('ba', [6, c, 1, 1], 0.5)
+  w('ba_bias', [6], 0.1)
+  w('bb', [4, c, 3, 3], 0.2)
+  w('fc', [classes, 10], 0.5)
+  w('fc_bias', [classes], 0.1)
+  g.weight('zero', [], Float32Array.of(0)).weight('six', [], Float32Array.of(6))
+  g.ints('spatial', [2, 3])
+  g.node('Conv', ['x', 'pw1'], ['e0'])
+    .node('BatchNormalization', ['e0', 'bn1_scale', 'bn1_bias', 'bn1_mean', 'bn1_var'], ['e1'])
+    .node('Clip', ['e1', 'zero', 'six'], ['e2'])
+    .node('Conv', ['e2', 'dw'], ['d0'], { group: { int: e }, pads: { ints: [1, 1, 1, 1] } })
+    .node('BatchNormalization', ['d0', 'bn2_scale', 'bn2_bias', 'bn2_mean', 'bn2_var'], ['d1'], {
+      epsilon: { float: 1e-3 },
+    })
+    .node('Clip', ['d1', 'zero', 'six'], ['d2'])
+    .node('Conv', ['d2', 'pw2'], ['p0'])
+    .node('BatchNormalization', ['p0', 'bn3_scale', 'bn3_bias', 'bn3_mean', 'bn3_var'], ['p1'])
+    .node('Add', ['p1', 'x'], ['r'])
+    .node('HardSwish', ['r'], ['h'])
+    .node('Conv', ['h', 'ba', 'ba_bias'], ['a'])
+    .node('Conv', ['h', 'bb'], ['b'], { pads: { ints: [1, 1, 1, 1] } })
+    .node('Concat', ['a', 'b'], ['cat'], { axis: { int: -3 } })
+    .node('AveragePool', ['cat'], ['pool'], {
+      kernel_shape: { ints: [3, 3] },
+      strides: { ints: [2, 2] },
+      pads: { ints: [1, 1, 1, 1] },
+    })
+    .node('ReduceMean', ['pool', 'spatial'], ['m'], { keepdims: { int: 0 } })
+    .node('Gemm', ['m', 'fc', 'fc_bias'], ['y'], { transB: { int: 1 } })
+  return g.build(20)
+}
