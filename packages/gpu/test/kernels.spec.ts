@@ -2,21 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CpuBackend, createEngine, GpuBackend, planConv2d, planPool2d, relativeError, tensor } from '../src/index.js'
 import { alignedTile } from '../src/tensor/gpu-backend.js'
 import type { BackendTensor, Engine, Tensor, TensorBackend } from '../src/index.js'
-import { randomFloats } from './helpers/onnx-builder.js'
+import { randomTensor } from './helpers/onnx-builder.js'
 
 /** GPU and CPU agree to a few ulps (different fused-multiply-add choices and exp/erf precision). */
 const KERNEL_TOLERANCE = 1e-5
 
-function rand(shape: number[], seed: number, scale = 1): Tensor {
-  return tensor(
-    shape,
-    randomFloats(
-      shape.reduce((a, b) => a * b, 1),
-      seed,
-      scale,
-    ),
-  )
-}
+const rand = randomTensor
 
 describe('tensor kernels', () => {
   let engine: Engine

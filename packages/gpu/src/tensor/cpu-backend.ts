@@ -197,49 +197,29 @@ export class CpuBackend implements TensorBackend<Tensor> {
   }
 
   maxPool2d(x: Tensor, p: Conv2dPlan): Tensor {
-    const out = new Float32Array(p.n * p.c * p.oh * p.ow)
-    for (let nc = 0; nc < p.n * p.c; nc++) {
-      for (let oy = 0; oy < p.oh; oy++) {
-        for (let ox = 0; ox < p.ow; ox++) {
-          let m = -3.4028234663852886e38
-          for (let ky = 0; ky < p.kh; ky++) {
-            const iy = oy * p.strides[0] - p.pads[0] + ky * p.dilations[0]
-            if (iy < 0 || iy >= p.h) continue
-            for (let kx = 0; kx < p.kw; kx++) {
-              const ix = ox * p.strides[1] - p.pads[1] + kx * p.dilations[1]
-              if (ix < 0 || ix >= p.w) continue
-              m = Math.max(m, x.data[(nc * p.h + iy) * p.w + ix]!)
-            }
-          }
-          out[(nc * p.oh + oy) * p.ow + ox] = m
-        }
-      }
-    }
-    return tensor([p.n, p.c, p.oh, p.ow], out)
+    let m = 0
+    return pool2d(
+      x,
+      p,
+      () => (m = -3.4028234663852886e38),
+      (v) => (m = Math.max(m, v)),
+      () => m,
+    )
   }
 
   averagePool2d(x: Tensor, p: Conv2dPlan, countIncludePad: boolean): Tensor {
-    const out = new Float32Array(p.n * p.c * p.oh * p.ow)
-    for (let nc = 0; nc < p.n * p.c; nc++) {
-      for (let oy = 0; oy < p.oh; oy++) {
-        for (let ox = 0; ox < p.ow; ox++) {
-          let sum = 0
-          let count = 0
-          for (let ky = 0; ky < p.kh; ky++) {
-            const iy = oy * p.strides[0] - p.pads[0] + ky * p.dilations[0]
-            if (iy < 0 || iy >= p.h) continue
-            for (let kx = 0; kx < p.kw; kx++) {
-              const ix = ox * p.strides[1] - p.pads[1] + kx * p.dilations[1]
-              if (ix < 0 || ix >= p.w) continue
-              sum = f32(sum + x.data[(nc * p.h + iy) * p.w + ix]!)
-              count++
-            }
-          }
-          out[(nc * p.oh + oy) * p.ow + ox] = sum / (countIncludePad ? p.kh * p.kw : count)
-        }
-      }
-    }
-    return tensor([p.n, p.c, p.oh, p.ow], out)
+    let sum = 0
+    let count = 0
+    return pool2d(
+      x,
+      p,
+      () => (sum = count = 0),
+      (v) => {
+        sum = f32(sum + v)
+        count++
+      },
+      () => sum / (countIncludePad ? p.kh * p.kw : count),
+    )
   }
 
   globalAveragePool(x: Tensor): Tensor {
@@ -277,4 +257,30 @@ function rowMeans(data: Float32Array, rows: number, n: number): Float32Array {
     out[i] = sum / n
   }
   return out
+}
+
+/**
+ * 2-D pooling as the shader's `poolKernel`: for each output element, `start`, then `visit` with each window element
+ * inside the input in ascending (ky, kx) order, then `result`.
+ */
+function pool2d(x: Tensor, p: Conv2dPlan, start: () => void, visit: (v: number) => void, result: () => number): Tensor {
+  const out = new Float32Array(p.n * p.c * p.oh * p.ow)
+  for (let nc = 0; nc < p.n * p.c; nc++) {
+    for (let oy = 0; oy < p.oh; oy++) {
+      for (let ox = 0; ox < p.ow; ox++) {
+        start()
+        for (let ky = 0; ky < p.kh; ky++) {
+          const iy = oy * p.strides[0] - p.pads[0] + ky * p.dilations[0]
+          if (iy < 0 || iy >= p.h) continue
+          for (let kx = 0; kx < p.kw; kx++) {
+            const ix = ox * p.strides[1] - p.pads[1] + kx * p.dilations[1]
+            if (ix < 0 || ix >= p.w) continue
+            visit(x.data[(nc * p.h + iy) * p.w + ix]!)
+          }
+        }
+        out[(nc * p.oh + oy) * p.ow + ox] = result()
+      }
+    }
+  }
+  return tensor([p.n, p.c, p.oh, p.ow], out)
 }

@@ -162,8 +162,13 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   out[i] = select(acc, acc + bias[oc], p[17] == 1u);
 }`
 
-/** 2-D max pooling (padding never wins). Same parameters as conv2d with OC = C. */
-export const MAXPOOL_WGSL = `${HEADER(`
+/**
+ * A 2-D pooling kernel: `init` declares its accumulators, `visit` folds in the input element `v` of each window
+ * position inside the input (ascending ky, then kx), and `result` is what the output element gets. Same parameters
+ * as conv2d with OC = C.
+ */
+function poolKernel(init: string, visit: string, result: string): string {
+  return `${HEADER(`
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;`)}
 @compute @workgroup_size(${ELEMENTWISE_WORKGROUP})
@@ -171,45 +176,33 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   let i = flatIndex(gid, nwg);
   if (i >= p[0]) { return; }
   ${CONV_PARAMS}
-  var m = -3.4028234663852886e38;
+  ${init}
   for (var ky = 0u; ky < KH; ky++) {
     let iy = i32(oy * SH + ky * DH) - PT;
     if (iy < 0 || iy >= i32(H)) { continue; }
     for (var kx = 0u; kx < KW; kx++) {
       let ix = i32(ox * SW + kx * DW) - PL;
       if (ix < 0 || ix >= i32(W)) { continue; }
-      m = max(m, x[((n * C + oc) * H + u32(iy)) * W + u32(ix)]);
+      let v = x[((n * C + oc) * H + u32(iy)) * W + u32(ix)];
+      ${visit}
     }
   }
-  out[i] = m;
+  out[i] = ${result};
 }`
+}
+
+/** 2-D max pooling (padding never wins). */
+export const MAXPOOL_WGSL = poolKernel('var m = -3.4028234663852886e38;', 'm = max(m, v);', 'm')
 
 /**
  * 2-D average pooling: the window's elements inside the input summed in ascending (ky, kx) order, over their count
- * or (count_include_pad, p[17] = 1) over the whole window. Same parameters as conv2d with OC = C.
+ * or (count_include_pad, p[17] = 1) over the whole window.
  */
-export const AVERAGEPOOL_WGSL = `${HEADER(`
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;`)}
-@compute @workgroup_size(${ELEMENTWISE_WORKGROUP})
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = flatIndex(gid, nwg);
-  if (i >= p[0]) { return; }
-  ${CONV_PARAMS}
-  var sum = 0.0;
-  var count = 0u;
-  for (var ky = 0u; ky < KH; ky++) {
-    let iy = i32(oy * SH + ky * DH) - PT;
-    if (iy < 0 || iy >= i32(H)) { continue; }
-    for (var kx = 0u; kx < KW; kx++) {
-      let ix = i32(ox * SW + kx * DW) - PL;
-      if (ix < 0 || ix >= i32(W)) { continue; }
-      sum += x[((n * C + oc) * H + u32(iy)) * W + u32(ix)];
-      count++;
-    }
-  }
-  out[i] = sum / f32(select(count, KH * KW, p[17] == 1u));
-}`
+export const AVERAGEPOOL_WGSL = poolKernel(
+  'var sum = 0.0;\n  var count = 0u;',
+  'sum += v;\n      count++;',
+  'sum / f32(select(count, KH * KW, p[17] == 1u))',
+)
 
 /** Copies one Concat input into its place in the output. p = [input size, input block, output block, block offset]. */
 export const CONCAT_WGSL = `${HEADER(`

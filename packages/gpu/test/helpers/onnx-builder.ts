@@ -1,5 +1,6 @@
 import { onnx } from '../../src/onnx/proto.js'
 import type { OnnxTypes } from '../../src/onnx/proto.js'
+import { tensor, type Tensor } from '../../src/index.js'
 
 /** A tagged attribute value: the tag picks the ONNX attribute type. */
 export type Attr = { int: number } | { float: number } | { ints: number[] } | { floats: number[] } | { string: string }
@@ -101,4 +102,16 @@ export function randomFloats(n: number, seed: number, scale = 1): Float32Array {
     out[i] = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * scale
   }
   return out
+}
+
+/** A tensor of `shape` filled with {@link randomFloats}. */
+export function randomTensor(shape: number[], seed: number, scale = 1): Tensor {
+  return tensor(
+    shape,
+    randomFloats(
+      shape.reduce((a, b) => a * b, 1),
+      seed,
+      scale,
+    ),
+  )
 }
