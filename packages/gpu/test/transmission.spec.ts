@@ -1,10 +1,11 @@
 import { Document, WebIO } from '@gltf-transform/core'
 import { KHRMaterialsTransmission } from '@gltf-transform/extensions'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createEngine, GpuError, loadScene, packScene, psnr, renderTileCpu } from '../src/index.js'
+import { createEngine, GpuError, loadScene, psnr, renderTileCpu } from '../src/index.js'
 import type { Engine, Material, PunctualLight, RenderTileOptions, Scene, Vec3 } from '../src/index.js'
 import { SurfaceBrdf, type BrdfMaterial } from '../src/render/brdf.js'
-import { meanRed, wholeTile } from './helpers/render.js'
+import { overSphere, samplingReport } from './helpers/bsdf.js'
+import { facingDown, meanRed, pane, paneScene as scene, wholeTile } from './helpers/render.js'
 
 /** A glass pane: white, smooth, all its diffuse let through (KHR_materials_transmission = 1). */
 const GLASS: Material = {
@@ -14,38 +15,6 @@ const GLASS: Material = {
   roughness: 0,
   emissive: [0, 0, 0],
   transmission: 1,
-}
-
-/** Two triangles of a square in the plane z, centred on (cx, 0, z), facing +z (towards the camera). */
-function pane(z: number, half: number, cx = 0): number[] {
-  const [a, b, c, d] = [
-    [cx - half, -half, z],
-    [cx + half, -half, z],
-    [cx + half, half, z],
-    [cx - half, half, z],
-  ]
-  return [...a!, ...b!, ...c!, ...a!, ...c!, ...d!]
-}
-
-/** The same triangles wound the other way round, so they face -z. */
-function facingDown(corners: number[]): number[] {
-  const out: number[] = []
-  for (let t = 0; t < corners.length; t += 9)
-    out.push(...corners.slice(t, t + 3), ...corners.slice(t + 6, t + 9), ...corners.slice(t + 3, t + 6))
-  return out
-}
-
-/** Squares facing a camera at (0, 0, 3) that looks down -z through a tiny field of view, lit by `lights`. */
-function scene(quads: Array<{ corners: number[]; material: Material }>, lights: PunctualLight[] = []): Scene {
-  const vertices = Float32Array.from(quads.flatMap((q) => q.corners))
-  return packScene({
-    vertices,
-    normals: new Float32Array(vertices.length),
-    materialIndex: Uint32Array.from(quads.flatMap((_, i) => [i, i])),
-    materials: quads.map((q) => q.material),
-    camera: { position: [0, 0, 3], forward: [0, 0, -1], right: [1, 0, 0], up: [0, 1, 0], yfov: 1e-3 },
-    punctualLights: lights,
-  })
 }
 
 const tile = (s: Scene, extra: Partial<RenderTileOptions> = {}): RenderTileOptions =>
@@ -64,24 +33,6 @@ function brdfGlass(grey: number, roughness: number, transmission: number): BrdfM
     f0b: 0.04,
     specular: 1,
     transmission,
-  }
-}
-
-/**
- * Evaluates `brdf` at the centres of an 800 x 800 grid of equal solid angles over the whole sphere (uniform in cos θ
- * and φ, n = +z), calling `visit` after each with cos θ and the cell's solid angle: brute-force integration.
- */
-function overSphere(brdf: SurfaceBrdf, visit: (cosTheta: number, dOmega: number) => void): void {
-  const steps = 800
-  const dOmega = (4 * Math.PI) / (steps * steps)
-  for (let i = 0; i < steps; i++) {
-    const cosTheta = 1 - (2 * (i + 0.5)) / steps
-    const sinTheta = Math.sqrt(1 - cosTheta * cosTheta)
-    for (let j = 0; j < steps; j++) {
-      const phi = (2 * Math.PI * (j + 0.5)) / steps
-      brdf.evaluate(sinTheta * Math.cos(phi), sinTheta * Math.sin(phi), cosTheta)
-      visit(cosTheta, dOmega)
-    }
   }
 }
 
@@ -196,34 +147,11 @@ describe('transmission (KHR_materials_transmission, thin-walled)', () => {
     // For a fixed viewer, over the whole sphere: the pdf integrates to 1 (every drawn direction is counted by the
     // lobes that can draw it, above or below the surface), the share of samples below matches the pdf's mass
     // there, and the mean of f |cos| / pdf over samples matches f |cos| integrated by brute force.
-    const brdf = new SurfaceBrdf()
-    const material = brdfGlass(0.9, 0.5, 0.7)
-    brdf.set(0, 0, 1, 0.6, 0, 0.8, material)
-    let rng = 12345
-    const random = (): number => (rng = (rng * 1664525 + 1013904223) >>> 0) / 2 ** 32
-    let sampled = 0
-    let below = 0
-    const n = 200_000
-    for (let i = 0; i < n; i++) {
-      brdf.sample(random(), random(), random())
-      const len = Math.hypot(brdf.lx, brdf.ly, brdf.lz)
-      const [lx, ly, lz] = [brdf.lx / len, brdf.ly / len, brdf.lz / len]
-      brdf.evaluate(lx, ly, lz)
-      if (brdf.pdf > 0) sampled += (brdf.fr * Math.abs(lz)) / brdf.pdf / n
-      if (lz < 0) below++
-    }
-    let integrated = 0
-    let mass = 0
-    let massBelow = 0
-    overSphere(brdf, (cosTheta, dOmega) => {
-      integrated += brdf.fr * Math.abs(cosTheta) * dOmega
-      mass += brdf.pdf * dOmega
-      if (cosTheta < 0) massBelow += brdf.pdf * dOmega
-    })
-    expect(mass).toBeCloseTo(1, 2)
-    expect(below / n).toBeCloseTo(massBelow, 2)
-    expect(massBelow).toBeGreaterThan(0.5)
-    expect(sampled / integrated).toBeCloseTo(1, 2)
+    const report = samplingReport(brdfGlass(0.9, 0.5, 0.7), [0.6, 0, 0.8])
+    expect(report.mass).toBeCloseTo(1, 2)
+    expect(report.below).toBeCloseTo(report.massBelow, 2)
+    expect(report.massBelow).toBeGreaterThan(0.5)
+    expect(report.sampled / report.integrated).toBeCloseTo(1, 2)
   })
 
   it('should conserve what a rough pane scatters: in a white furnace it shows its albedo, reflected plus let through', async () => {

@@ -16,7 +16,11 @@
  *   (the extension's specular BTDF with the half vector of the mirrored direction), tinted by the base colour and
  *   under the same Fresnel layer. A ray leaves on the far side in its own direction, blurred by the roughness.
  *
- * Directions are sampled from one of three lobes: the GGX distribution of visible normals (Dupuy and Benyoub 2023,
+ * - Clearcoat (KHR_materials_clearcoat): a second GGX layer of ior 1.5 and its own roughness over all of the
+ *   above, weighted by the coat factor times its Fresnel at the viewing angle (the extension's fresnel_coat), which
+ *   the layers beneath lose.
+ *
+ * Directions are sampled from one of three lobes (four with a coat, whose lobe is picked first by its weight): the GGX distribution of visible normals (Dupuy and Benyoub 2023,
  * "Sampling Visible GGX Normals with Spherical Caps"), the same mirrored through the surface, or a cosine-weighted
  * hemisphere. The lobe is picked in proportion to its Fresnel-weighted share at the viewing angle. The returned pdf is that of the mixture, so the
  * estimator f·cos/pdf holds whichever lobe drew the direction (one-sample multiple importance sampling).
@@ -47,6 +51,9 @@ export interface BrdfMaterial {
   specular: number
   /** KHR_materials_transmission's factor: the share of the dielectric's diffuse let through the surface (0 by default). */
   transmission?: number
+  /** KHR_materials_clearcoat's factor and perceptual roughness (0 by default: no coat). */
+  clearcoat?: number
+  clearcoatRoughness?: number
 }
 
 /**
@@ -96,14 +103,17 @@ export class SurfaceBrdf {
   #metallic = 0
   #alpha = MIN_ALPHA
   #transmission = 0
+  #alphaCoat = MIN_ALPHA
   // The last half vector's cosines with the normal and the viewer (see #half).
   #nDotH = 0
   #vDotH = 0
   /** cos of the angle between the normal and the viewer; the surface reflects nothing when it is not positive. */
   nDotV = 0
-  /** Probability of sampling the specular lobe, and the transmission lobe. */
+  /** Probability of sampling the specular lobe, and the transmission lobe (once the coat's lobe is not picked). */
   pSpecular = 0
   pTransmission = 0
+  /** The coat's weight at this viewing angle (factor times its Fresnel): its lobe's share and its sampling probability. */
+  pCoat = 0
   /** The last evaluation: BRDF value per channel and the solid-angle pdf of sampling that direction. */
   fr = 0
   fg = 0
@@ -155,6 +165,9 @@ export class SurfaceBrdf {
     this.pSpecular = fresnel + diffuse > 0 ? fresnel / (fresnel + diffuse) : 1
     this.#transmission = material.transmission ?? 0
     this.pTransmission = (1 - this.pSpecular) * this.#transmission
+    const coatRoughness = material.clearcoatRoughness ?? 0
+    this.#alphaCoat = Math.max(coatRoughness * coatRoughness, MIN_ALPHA)
+    this.pCoat = (material.clearcoat ?? 0) * (DIELECTRIC_F0 + (1 - DIELECTRIC_F0) * fw)
   }
 
   /**
@@ -162,6 +175,27 @@ export class SurfaceBrdf {
    * the transmission lobe below it (all 0 there for an opaque material).
    */
   evaluate(lx: number, ly: number, lz: number): void {
+    this.#evaluateBase(lx, ly, lz)
+    const coat = this.pCoat
+    if (!(coat > 0) || !(this.nDotV > 0)) return
+    // The coat: what it does not reflect reaches the layers beneath; its lobe is drawn with probability coat.
+    const keep = 1 - coat
+    this.fr *= keep
+    this.fg *= keep
+    this.fb *= keep
+    this.pdf = keep * this.pdf + coat * this.#pdfReflected(lx, ly, lz, 0, this.#alphaCoat)
+    const nDotL = this.#nx * lx + this.#ny * ly + this.#nz * lz
+    if (nDotL > 0) {
+      this.#half(lx, ly, lz)
+      const f = coat * this.#distribution(this.#nDotH, this.#alphaCoat) * this.#visibility(nDotL, this.#alphaCoat)
+      this.fr += f
+      this.fg += f
+      this.fb += f
+    }
+  }
+
+  /** The layers beneath the coat: the BRDF above the surface, the transmission lobe below it. */
+  #evaluateBase(lx: number, ly: number, lz: number): void {
     const nDotV = this.nDotV
     const nDotL = this.#nx * lx + this.#ny * ly + this.#nz * lz
     if (nDotL < 0 && nDotV > 0 && this.#transmission > 0) {
@@ -173,8 +207,8 @@ export class SurfaceBrdf {
       return
     }
     this.#half(lx, ly, lz)
-    const d = this.#distribution(this.#nDotH)
-    const spec = d * this.#visibility(nDotL)
+    const d = this.#distribution(this.#nDotH, this.#alpha)
+    const spec = d * this.#visibility(nDotL, this.#alpha)
     const fw = schlickWeight(this.#vDotH)
     const m = this.#metallic
     const w = this.#specular
@@ -188,9 +222,10 @@ export class SurfaceBrdf {
     this.fg = m * (this.#g + (1 - this.#g) * fw) * spec + (1 - m) * (lg * spec) + diffuse * this.#g
     this.fb = m * (this.#b + (1 - this.#b) * fw) * spec + (1 - m) * (lb * spec) + diffuse * this.#b
     this.pdf =
-      this.pSpecular * this.#reflectionPdf(d) + (1 - this.pSpecular) * (1 - this.#transmission) * (nDotL / Math.PI)
+      this.pSpecular * this.#reflectionPdf(d, this.#alpha) +
+      (1 - this.pSpecular) * (1 - this.#transmission) * (nDotL / Math.PI)
     // The transmission lobe reaches this side too, where the reflection it mirrors dipped below the horizon.
-    if (this.#transmission > 0) this.pdf += this.pTransmission * this.#pdfReflected(lx, ly, lz, -2 * nDotL)
+    if (this.#transmission > 0) this.pdf += this.pTransmission * this.#pdfReflected(lx, ly, lz, -2 * nDotL, this.#alpha)
   }
 
   /**
@@ -199,26 +234,28 @@ export class SurfaceBrdf {
    */
   #evaluateTransmission(lx: number, ly: number, lz: number, nDotL: number): void {
     this.#half(lx + 2 * nDotL * this.#nx, ly + 2 * nDotL * this.#ny, lz + 2 * nDotL * this.#nz)
-    const d = this.#distribution(this.#nDotH)
+    const d = this.#distribution(this.#nDotH, this.#alpha)
     const fw = schlickWeight(this.#vDotH)
     const layer =
       this.#specular *
       Math.max(this.#f0r + (1 - this.#f0r) * fw, this.#f0g + (1 - this.#f0g) * fw, this.#f0b + (1 - this.#f0b) * fw)
-    const k = (1 - layer) * (1 - this.#metallic) * this.#transmission * d * this.#visibility(nDotL)
+    const k = (1 - layer) * (1 - this.#metallic) * this.#transmission * d * this.#visibility(nDotL, this.#alpha)
     this.fr = k * this.#r
     this.fg = k * this.#g
     this.fb = k * this.#b
     // Plus the reflection lobe's reach below the horizon: every lobe that can draw l counts in its pdf.
-    this.pdf = this.pTransmission * this.#reflectionPdf(d) + this.pSpecular * this.#pdfReflected(lx, ly, lz, 0)
+    this.pdf =
+      this.pTransmission * this.#reflectionPdf(d, this.#alpha) +
+      this.pSpecular * this.#pdfReflected(lx, ly, lz, 0, this.#alpha)
   }
 
   /**
-   * The pdf of the visible-normal reflection drawing direction l + k n (k = 0 for l itself, -2 n·l for its mirror
-   * image), 0 where the half vector faces away from the normal.
+   * The pdf of the visible-normal reflection of GGX alpha `alpha` drawing direction l + k n (k = 0 for l itself,
+   * -2 n·l for its mirror image), 0 where the half vector faces away from the normal.
    */
-  #pdfReflected(lx: number, ly: number, lz: number, k: number): number {
+  #pdfReflected(lx: number, ly: number, lz: number, k: number, alpha: number): number {
     this.#half(lx + k * this.#nx, ly + k * this.#ny, lz + k * this.#nz)
-    return this.#nDotH > 0 ? this.#reflectionPdf(this.#distribution(this.#nDotH)) : 0
+    return this.#nDotH > 0 ? this.#reflectionPdf(this.#distribution(this.#nDotH, alpha), alpha) : 0
   }
 
   /** Normalizes v + l into the half vector and keeps n·h and v·h (clamped at 0) in `#nDotH` and `#vDotH`. */
@@ -234,24 +271,24 @@ export class SurfaceBrdf {
     this.#vDotH = Math.max(this.#vx * hx + this.#vy * hy + this.#vz * hz, 0)
   }
 
-  /** GGX's (Trowbridge-Reitz) normal distribution D at n·h. */
-  #distribution(nDotH: number): number {
-    const a2 = this.#alpha * this.#alpha
+  /** GGX's (Trowbridge-Reitz) normal distribution D of `alpha` at n·h. */
+  #distribution(nDotH: number, alpha: number): number {
+    const a2 = alpha * alpha
     const d0 = nDotH * nDotH * (a2 - 1) + 1
     return a2 / (Math.PI * d0 * d0)
   }
 
   /** The height-correlated Smith visibility term, G / (4 n·l n·v), towards a direction with n·l = nDotL. */
-  #visibility(nDotL: number): number {
+  #visibility(nDotL: number, alpha: number): number {
     const nDotV = this.nDotV
-    const a2 = this.#alpha * this.#alpha
+    const a2 = alpha * alpha
     return 0.5 / (nDotL * Math.sqrt(nDotV * nDotV * (1 - a2) + a2) + nDotV * Math.sqrt(nDotL * nDotL * (1 - a2) + a2))
   }
 
   /** The solid-angle pdf of the visible-normal reflection at a half vector of distribution value d: G1 D / (4 n·v). */
-  #reflectionPdf(d: number): number {
+  #reflectionPdf(d: number, alpha: number): number {
     const nDotV = this.nDotV
-    const a2 = this.#alpha * this.#alpha
+    const a2 = alpha * alpha
     const g1 = (2 * nDotV) / (nDotV + Math.sqrt(a2 + (1 - a2) * nDotV * nDotV))
     return (g1 * d) / (4 * nDotV)
   }
@@ -266,41 +303,56 @@ export class SurfaceBrdf {
     const phi = 2 * Math.PI * u1
     const cos = Math.cos(phi)
     const sin = Math.sin(phi)
-    let x: number, y: number, z: number
-    if (pick < this.pSpecular + this.pTransmission) {
-      // The visible normal, in the frame where n = +z, and the view direction mirrored about it.
-      const a = this.#alpha
-      const vx = this.#tx * this.#vx + this.#ty * this.#vy + this.#tz * this.#vz
-      const vy = this.#bx * this.#vx + this.#by * this.#vy + this.#bz * this.#vz
-      const vz = this.nDotV
-      let sx = vx * a
-      let sy = vy * a
-      let sz = vz
-      const sl = Math.sqrt(sx * sx + sy * sy + sz * sz)
-      sx /= sl
-      sy /= sl
-      sz /= sl
-      const cz = (1 - u2) * (1 + sz) - sz
-      const sinTheta = Math.sqrt(Math.min(Math.max(1 - cz * cz, 0), 1))
-      let hx = (cos * sinTheta + sx) * a
-      let hy = (sin * sinTheta + sy) * a
-      let hz = cz + sz
-      const hl = Math.sqrt(hx * hx + hy * hy + hz * hz)
-      hx /= hl
-      hy /= hl
-      hz /= hl
-      const k = 2 * (vx * hx + vy * hy + vz * hz)
-      x = k * hx - vx
-      y = k * hy - vy
-      z = k * hz - vz
-      // The transmission lobe: the reflection mirrored through the surface (n = +z here).
-      if (pick >= this.pSpecular) z = -z
-    } else {
-      const r = Math.sqrt(u2)
-      x = cos * r
-      y = sin * r
-      z = Math.sqrt(Math.max(0, 1 - u2))
+    const coat = this.pCoat
+    if (coat > 0) {
+      if (pick < coat) {
+        this.#reflect(this.#alphaCoat, cos, sin, u2, false)
+        return
+      }
+      // The same number, stretched over the layers beneath.
+      pick = (pick - coat) / (1 - coat)
     }
+    if (pick < this.pSpecular + this.pTransmission) {
+      // The transmission lobe draws the reflection mirrored through the surface.
+      this.#reflect(this.#alpha, cos, sin, u2, pick >= this.pSpecular)
+      return
+    }
+    const r = Math.sqrt(u2)
+    this.#toWorld(cos * r, sin * r, Math.sqrt(Math.max(0, 1 - u2)))
+  }
+
+  /**
+   * The view direction reflected about a visible normal of GGX alpha `a` (spherical caps), drawn with the azimuth's
+   * cosine and sine and u2, into `lx`, `ly`, `lz`; with `through`, mirrored through the surface.
+   */
+  #reflect(a: number, cos: number, sin: number, u2: number, through: boolean): void {
+    // The visible normal, in the frame where n = +z, and the view direction mirrored about it.
+    const vx = this.#tx * this.#vx + this.#ty * this.#vy + this.#tz * this.#vz
+    const vy = this.#bx * this.#vx + this.#by * this.#vy + this.#bz * this.#vz
+    const vz = this.nDotV
+    let sx = vx * a
+    let sy = vy * a
+    let sz = vz
+    const sl = Math.sqrt(sx * sx + sy * sy + sz * sz)
+    sx /= sl
+    sy /= sl
+    sz /= sl
+    const cz = (1 - u2) * (1 + sz) - sz
+    const sinTheta = Math.sqrt(Math.min(Math.max(1 - cz * cz, 0), 1))
+    let hx = (cos * sinTheta + sx) * a
+    let hy = (sin * sinTheta + sy) * a
+    let hz = cz + sz
+    const hl = Math.sqrt(hx * hx + hy * hy + hz * hz)
+    hx /= hl
+    hy /= hl
+    hz /= hl
+    const k = 2 * (vx * hx + vy * hy + vz * hz)
+    const z = k * hz - vz
+    this.#toWorld(k * hx - vx, k * hy - vy, through ? -z : z)
+  }
+
+  /** A direction in the shading frame (n = +z) into world space, in `lx`, `ly`, `lz`. */
+  #toWorld(x: number, y: number, z: number): void {
     this.lx = this.#tx * x + this.#bx * y + this.#nx * z
     this.ly = this.#ty * x + this.#by * y + this.#ny * z
     this.lz = this.#tz * x + this.#bz * y + this.#nz * z
@@ -348,6 +400,8 @@ struct Surface {
   pSpecular: f32,
   transmission: f32,  // the share of the dielectric's diffuse let through (thin-walled)
   pTransmission: f32,
+  pCoat: f32,         // the clearcoat's weight at this viewing angle, and its lobe's sampling probability
+  alphaCoat: f32,
 }
 
 struct BrdfValue { f: vec3f, pdf: f32 }
@@ -358,7 +412,8 @@ fn schlickWeight(c: f32) -> f32 {
   return x2 * x2 * x;
 }
 
-fn surfaceAt(n: vec3f, v: vec3f, base: vec3f, metallic: f32, roughness: f32, f0: vec3f, specular: f32, transmission: f32) -> Surface {
+// coat: KHR_materials_clearcoat's factor and roughness.
+fn surfaceAt(n: vec3f, v: vec3f, base: vec3f, metallic: f32, roughness: f32, f0: vec3f, specular: f32, transmission: f32, coat: vec2f) -> Surface {
   let s = select(-1.0, 1.0, n.z >= 0.0);
   let a = -1.0 / (s + n.z);
   let k = n.x * n.y * a;
@@ -373,26 +428,43 @@ fn surfaceAt(n: vec3f, v: vec3f, base: vec3f, metallic: f32, roughness: f32, f0:
   let pSpecular = select(1.0, fresnel / (fresnel + diffuse), fresnel + diffuse > 0.0);
   let alpha = max(roughness * roughness, MIN_ALPHA);
   let pTransmission = (1.0 - pSpecular) * transmission;
-  return Surface(t, b, n, v, base, f0, specular, metallic, alpha, nDotV, pSpecular, transmission, pTransmission);
+  let pCoat = coat.x * (${DIELECTRIC_F0} + (1.0 - ${DIELECTRIC_F0}) * fw);
+  let alphaCoat = max(coat.y * coat.y, MIN_ALPHA);
+  return Surface(t, b, n, v, base, f0, specular, metallic, alpha, nDotV, pSpecular, transmission, pTransmission, pCoat, alphaCoat);
 }
 
-// The BSDF towards l: the BRDF above the surface; below it the transmission lobe, in kernels built for scenes with
-// transmissive materials (TRANSMISSIVE), else nothing.
+// The BSDF towards l: the layers beneath, under the clearcoat in kernels built for coated scenes (COATED).
 fn evaluateBrdf(s: Surface, l: vec3f) -> BrdfValue {
+  let beneath = evaluateBase(s, l);
+  if (!COATED || !(s.pCoat > 0.0) || !(s.nDotV > 0.0)) { return beneath; }
+  // What the coat does not reflect reaches the layers beneath; its lobe is drawn with probability pCoat.
+  let keep = 1.0 - s.pCoat;
+  var f = beneath.f * keep;
+  let nDotL = dot(s.n, l);
+  if (nDotL > 0.0) {
+    let h = normalize(s.v + l);
+    f += vec3f(s.pCoat * ggxDistribution(s.alphaCoat, dot(s.n, h)) * smithVisibility(s, nDotL, s.alphaCoat));
+  }
+  return BrdfValue(f, keep * beneath.pdf + s.pCoat * pdfReflected(s, l, s.alphaCoat));
+}
+
+// The layers beneath the coat: the BRDF above the surface; below it the transmission lobe, in kernels built for
+// scenes with transmissive materials (TRANSMISSIVE), else nothing.
+fn evaluateBase(s: Surface, l: vec3f) -> BrdfValue {
   let nDotL = dot(s.n, l);
   if (TRANSMISSIVE && nDotL < 0.0 && s.nDotV > 0.0 && s.transmission > 0.0) { return evaluateTransmission(s, l, -nDotL); }
   if (!(nDotL > 0.0) || !(s.nDotV > 0.0)) { return BrdfValue(vec3f(0.0), 0.0); }
   let h = normalize(s.v + l);
   let d = ggxDistribution(s.alpha, dot(s.n, h));
-  let spec = d * smithVisibility(s, nDotL);
+  let spec = d * smithVisibility(s, nDotL, s.alpha);
   let fw = schlickWeight(max(dot(s.v, h), 0.0));
   let m = s.metallic;
   let layer = s.specular * (s.f0 + (1.0 - s.f0) * fw);
   let diffuse = (1.0 - max(layer.x, max(layer.y, layer.z))) * (1.0 - m) * (1.0 - s.transmission) / PI;
   let f = m * (s.base + (1.0 - s.base) * fw) * spec + (1.0 - m) * (layer * spec) + diffuse * s.base;
-  var pdf = s.pSpecular * reflectionPdf(s, d) + (1.0 - s.pSpecular) * (1.0 - s.transmission) * (nDotL / PI);
+  var pdf = s.pSpecular * reflectionPdf(s, d, s.alpha) + (1.0 - s.pSpecular) * (1.0 - s.transmission) * (nDotL / PI);
   // The transmission lobe reaches this side too, where the reflection it mirrors dipped below the horizon.
-  if (TRANSMISSIVE && s.transmission > 0.0) { pdf += s.pTransmission * pdfReflected(s, l + (-2.0 * nDotL) * s.n); }
+  if (TRANSMISSIVE && s.transmission > 0.0) { pdf += s.pTransmission * pdfReflected(s, l + (-2.0 * nDotL) * s.n, s.alpha); }
   return BrdfValue(f, pdf);
 }
 
@@ -404,25 +476,25 @@ fn ggxDistribution(alpha: f32, nDotH: f32) -> f32 {
 }
 
 // The height-correlated Smith visibility term, G / (4 n·l n·v), towards a direction with n·l = nDotL.
-fn smithVisibility(s: Surface, nDotL: f32) -> f32 {
-  let a2 = s.alpha * s.alpha;
+fn smithVisibility(s: Surface, nDotL: f32, alpha: f32) -> f32 {
+  let a2 = alpha * alpha;
   return 0.5 / (nDotL * sqrt(s.nDotV * s.nDotV * (1.0 - a2) + a2) + s.nDotV * sqrt(nDotL * nDotL * (1.0 - a2) + a2));
 }
 
 // The solid-angle pdf of the visible-normal reflection at a half vector where D = d: G1 D / (4 n·v).
-fn reflectionPdf(s: Surface, d: f32) -> f32 {
-  let a2 = s.alpha * s.alpha;
+fn reflectionPdf(s: Surface, d: f32, alpha: f32) -> f32 {
+  let a2 = alpha * alpha;
   let g1 = 2.0 * s.nDotV / (s.nDotV + sqrt(a2 + (1.0 - a2) * s.nDotV * s.nDotV));
   return g1 * d / (4.0 * s.nDotV);
 }
 
 // The pdf of the visible-normal reflection drawing direction l, 0 where the half vector faces away from the
 // normal (see SurfaceBrdf's pdfReflected).
-fn pdfReflected(s: Surface, l: vec3f) -> f32 {
+fn pdfReflected(s: Surface, l: vec3f, alpha: f32) -> f32 {
   let h = s.v + l;
   let nDotH = dot(s.n, h) / length(h);
   if (!(nDotH > 0.0)) { return 0.0; }
-  return reflectionPdf(s, ggxDistribution(s.alpha, nDotH));
+  return reflectionPdf(s, ggxDistribution(alpha, nDotH), alpha);
 }
 
 // The transmission lobe towards l below the surface (|n·l| = nDotL): see SurfaceBrdf's evaluateTransmission.
@@ -431,29 +503,43 @@ fn evaluateTransmission(s: Surface, l: vec3f, nDotL: f32) -> BrdfValue {
   let d = ggxDistribution(s.alpha, dot(s.n, h));
   let fw = schlickWeight(max(dot(s.v, h), 0.0));
   let layer = s.specular * (s.f0 + (1.0 - s.f0) * fw);
-  let k = (1.0 - max(layer.x, max(layer.y, layer.z))) * (1.0 - s.metallic) * s.transmission * d * smithVisibility(s, nDotL);
+  let k = (1.0 - max(layer.x, max(layer.y, layer.z))) * (1.0 - s.metallic) * s.transmission * d * smithVisibility(s, nDotL, s.alpha);
   // Plus the reflection lobe's reach below the horizon: every lobe that can draw l counts in its pdf.
-  return BrdfValue(s.base * k, s.pTransmission * reflectionPdf(s, d) + s.pSpecular * pdfReflected(s, l));
+  return BrdfValue(s.base * k, s.pTransmission * reflectionPdf(s, d, s.alpha) + s.pSpecular * pdfReflected(s, l, s.alpha));
 }
 
-fn sampleBrdf(s: Surface, pick: f32, u1: f32, u2: f32) -> vec3f {
+fn sampleBrdf(s: Surface, pick0: f32, u1: f32, u2: f32) -> vec3f {
   // Both lobes take their azimuth from u1, so one sine and cosine serve whichever lobe a lane picked.
   let phi = 2.0 * PI * u1;
   let cs = vec2f(cos(phi), sin(phi));
+  var pick = pick0;
   var local: vec3f;
+  if (COATED && s.pCoat > 0.0) {
+    if (pick < s.pCoat) { return toWorld(s, visibleReflection(s, s.alphaCoat, cs, u2)); }
+    // The same number, stretched over the layers beneath.
+    pick = (pick - s.pCoat) / (1.0 - s.pCoat);
+  }
   if (pick < s.pSpecular + s.pTransmission) {
-    let a = s.alpha;
-    let v = vec3f(dot(s.t, s.v), dot(s.b, s.v), s.nDotV);
-    let sv = normalize(vec3f(v.xy * a, v.z));
-    let cz = (1.0 - u2) * (1.0 + sv.z) - sv.z;
-    let sinTheta = sqrt(clamp(1.0 - cz * cz, 0.0, 1.0));
-    let h = normalize(vec3f((cs * sinTheta + sv.xy) * a, cz + sv.z));
-    local = 2.0 * dot(v, h) * h - v;
+    local = visibleReflection(s, s.alpha, cs, u2);
     // The transmission lobe: the reflection mirrored through the surface (n = +z here).
     if (TRANSMISSIVE && pick >= s.pSpecular) { local.z = -local.z; }
   } else {
     local = vec3f(cs * sqrt(u2), sqrt(max(0.0, 1.0 - u2)));
   }
+  return toWorld(s, local);
+}
+
+// The view direction reflected about a visible normal of GGX alpha a (spherical caps), in the shading frame.
+fn visibleReflection(s: Surface, a: f32, cs: vec2f, u2: f32) -> vec3f {
+  let v = vec3f(dot(s.t, s.v), dot(s.b, s.v), s.nDotV);
+  let sv = normalize(vec3f(v.xy * a, v.z));
+  let cz = (1.0 - u2) * (1.0 + sv.z) - sv.z;
+  let sinTheta = sqrt(clamp(1.0 - cz * cz, 0.0, 1.0));
+  let h = normalize(vec3f((cs * sinTheta + sv.xy) * a, cz + sv.z));
+  return 2.0 * dot(v, h) * h - v;
+}
+
+fn toWorld(s: Surface, local: vec3f) -> vec3f {
   return s.t * local.x + s.b * local.y + s.n * local.z;
 }
 

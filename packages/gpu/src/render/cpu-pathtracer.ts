@@ -89,6 +89,8 @@ class CpuTracer {
     f0b: 0,
     specular: 0,
     transmission: 0,
+    clearcoat: 0,
+    clearcoatRoughness: 0,
   }
   readonly #emitted = new Float64Array(3)
   readonly #texColor = new Float64Array(3)
@@ -112,6 +114,8 @@ class CpuTracer {
   readonly #alphaTested: boolean
   /** Whether some material transmits: then light samples and bounces may leave through a surface's far side. */
   readonly #transmissive: boolean
+  /** Whether some material has a clearcoat. */
+  readonly #coated: boolean
   /** While a shadow ray towards a punctual light is traced: it passes glass, which lets `#glassT` through. */
   #glassPass = false
   readonly #glassT = new Float64Array(3)
@@ -146,6 +150,7 @@ class CpuTracer {
     this.#tangentOffset = scene.tangentOffset
     this.#alphaTested = scene.alphaTested
     this.#transmissive = scene.transmissive
+    this.#coated = scene.coated
     this.#punctualOffset = scene.punctualOffset
     this.#punctualCount = scene.punctualCount
     // Half the light samples when the scene also has emissive triangles, all when it has not (the shader's).
@@ -401,6 +406,8 @@ class CpuTracer {
     hit.f0b = mats[m + 26]!
     hit.specular = mats[m + 27]!
     hit.transmission = this.#transmissive ? mats[m + 32]! : 0
+    hit.clearcoat = this.#coated ? mats[m + 33]! : 0
+    hit.clearcoatRoughness = this.#coated ? mats[m + 34]! : 0
     for (let k = 0; k < 3; k++) emitted[k] = mats[m + 4 + k]!
     const bits = this.#materialBits
     if ((bits[m + 11]! | bits[m + 15]! | bits[m + 19]! | bits[m + 23]!) === 0) return

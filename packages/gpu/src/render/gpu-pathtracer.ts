@@ -44,9 +44,9 @@ export class GpuPathTracer {
     )
     return ctx.scoped('renderTile', async () => {
       const scene = this.#buffers(options.scene)
-      const { alphaTested, transmissive } = options.scene
-      const variant = `pathtracer${alphaTested ? '-alpha' : ''}${transmissive ? '-transmission' : ''}`
-      const trace = ctx.pipeline(variant, () => pathTracerWgsl(alphaTested, transmissive))
+      const { alphaTested, transmissive, coated } = options.scene
+      const variant = `pathtracer${alphaTested ? '-alpha' : ''}${transmissive ? '-transmission' : ''}${coated ? '-clearcoat' : ''}`
+      const trace = ctx.pipeline(variant, () => pathTracerWgsl(alphaTested, transmissive, coated))
       const reduce = ctx.pipeline('pathtracer-reduce', () => PATH_TRACER_REDUCE_WGSL)
       const rows = ctx.upload(Uint32Array.from(t.rows), 'tile rows')
       const accum = ctx.createStorage(outBytes, 'render tile output')

@@ -41,10 +41,11 @@ struct Params {
  * idle until the longest ray of the eight finished. Per pixel the arithmetic and its order are unchanged.
  *
  * With `alphaTested` (a scene with MASK or BLEND materials) traversal tests the alpha of every candidate hit; with
- * `transmissive` (a scene with KHR_materials_transmission) light samples and bounces may pass through a surface.
- * Each is compiled in only where a scene needs it: on lavapipe even code that never runs costs.
+ * `transmissive` (a scene with KHR_materials_transmission) light samples and bounces may pass through a surface;
+ * with `coated` (KHR_materials_clearcoat) the BSDF has a clearcoat layer. Each is compiled in only where a scene
+ * needs it: on lavapipe even code that never runs costs.
  */
-export function pathTracerWgsl(alphaTested: boolean, transmissive = false): string {
+export function pathTracerWgsl(alphaTested: boolean, transmissive = false, coated = false): string {
   return /* wgsl */ `${PARAMS_WGSL}
 @group(0) @binding(1) var<storage, read> nodes: array<vec4f>;
 @group(0) @binding(2) var<storage, read> tris: array<vec4f>;
@@ -64,6 +65,7 @@ const SHADOW_SEED = ${SHADOW_SEED}u;
 // test out of the hot loop: on lavapipe even a skipped branch there cost 8% of the rays.
 const ALPHA_TESTED = ${alphaTested};
 const TRANSMISSIVE = ${transmissive};
+const COATED = ${coated};
 
 ${RNG_WGSL}
 ${BRDF_WGSL}
@@ -397,8 +399,13 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
   if (dot(ns, ng) < 0.0) { ns = -ns; }
   let dielectric = materials[m * ${MATERIAL_ROWS}u + 6u];
   var transmission = 0.0;
-  if (TRANSMISSIVE) { transmission = materials[m * ${MATERIAL_ROWS}u + 8u].x; }
-  let surface = surfaceAt(ns, -dir, color, metallic, roughness, dielectric.xyz, dielectric.w, transmission);
+  var coat = vec2f(0.0);
+  if (TRANSMISSIVE || COATED) {
+    let layers = materials[m * ${MATERIAL_ROWS}u + 8u];
+    if (TRANSMISSIVE) { transmission = layers.x; }
+    if (COATED) { coat = layers.yz; }
+  }
+  let surface = surfaceAt(ns, -dir, color, metallic, roughness, dielectric.xyz, dielectric.w, transmission, coat);
   // A shading normal tilted away from the viewer reflects nothing.
   if (!(surface.nDotV > 0.0)) { return out; }
   let p = (*path).origin + dir * hit.t;

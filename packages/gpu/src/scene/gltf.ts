@@ -14,6 +14,7 @@ import {
   EXTMeshoptCompression,
   KHRDracoMeshCompression,
   KHRLightsPunctual,
+  KHRMaterialsClearcoat,
   KHRMaterialsEmissiveStrength,
   KHRMaterialsIOR,
   KHRMaterialsSpecular,
@@ -21,7 +22,15 @@ import {
   KHRMeshQuantization,
   KHRTextureTransform,
 } from '@gltf-transform/extensions'
-import type { EmissiveStrength, IOR, Light, Specular, Transform, Transmission } from '@gltf-transform/extensions'
+import type {
+  Clearcoat,
+  EmissiveStrength,
+  IOR,
+  Light,
+  Specular,
+  Transform,
+  Transmission,
+} from '@gltf-transform/extensions'
 import { logger } from '@libp2p/logger'
 import {
   MAX_IOR,
@@ -53,13 +62,14 @@ const gltfLog: ILogger = {
  * Extensions read: compressed and quantized geometry (Draco, meshopt, mesh quantization: what exporters and
  * gltfpack write to shrink assets), punctual lights (Blender's lamps export as these), emissive strength (exporters write emitters
  * brighter than emissiveFactor's 1 with it), ior and specular (a dielectric's reflectance), transmission (glass,
- * thin-walled), and texture transforms
+ * thin-walled), clearcoat (varnish, car paint), and texture transforms
  * (offset, rotation and scale of texture coordinates, for tiling textures).
  */
 const EXTENSIONS = [
   EXTMeshoptCompression,
   KHRDracoMeshCompression,
   KHRLightsPunctual,
+  KHRMaterialsClearcoat,
   KHRMaterialsEmissiveStrength,
   KHRMaterialsIOR,
   KHRMaterialsSpecular,
@@ -84,7 +94,7 @@ const DEFAULT_MATERIAL: Material = {
  * path-traceable {@link Scene}: meshes of the default scene with their node transforms, metallic-roughness and
  * emissive factors, base-color, metallic-roughness, emissive and normal textures (PNG or JPEG, sampled at their
  * texture coordinates with the glTF sampler's wrap modes and nearest or bilinear filtering; normal maps with the
- * primitive's tangents or MikkTSpace ones), alpha modes, the ior, specular and (thin-walled) transmission extensions, punctual lights
+ * primitive's tangents or MikkTSpace ones), alpha modes, the ior, specular, (thin-walled) transmission and clearcoat extensions, punctual lights
  * (KHR_lights_punctual) and the first perspective camera.
  *
  * @throws GPU__MALFORMED_SCENE when the asset does not parse or holds nothing to draw; GPU__SCENE_TOO_LARGE past
@@ -475,14 +485,18 @@ function toMaterial(m: GltfMaterial, textureOf: (t: GltfTexture) => number): Mat
 }
 
 /**
- * A material's KHR_materials_ior, KHR_materials_specular and KHR_materials_transmission factors (their textures
- * are not read), bounded; nothing when it has none (glTF's defaults: ior 1.5, specular 1, white, no transmission).
- * Transmission is thin-walled: a KHR_materials_volume beside it (thickness, attenuation) is not read.
+ * A material's KHR_materials_ior, KHR_materials_specular, KHR_materials_transmission and KHR_materials_clearcoat
+ * factors (their textures are not read), bounded; nothing when it has none (glTF's defaults: ior 1.5, specular 1,
+ * white, no transmission, no coat). Transmission is thin-walled: a KHR_materials_volume beside it (thickness,
+ * attenuation) is not read. The coat shares the base's normal (its own normal texture is not read).
  */
-function dielectricOf(m: GltfMaterial): Pick<Material, 'ior' | 'specular' | 'specularColor' | 'transmission'> {
+function dielectricOf(
+  m: GltfMaterial,
+): Pick<Material, 'ior' | 'specular' | 'specularColor' | 'transmission' | 'clearcoat' | 'clearcoatRoughness'> {
   const ior = m.getExtension<IOR>('KHR_materials_ior')?.getIOR()
   const specular = m.getExtension<Specular>('KHR_materials_specular')
   const transmission = m.getExtension<Transmission>('KHR_materials_transmission')?.getTransmissionFactor()
+  const coat = m.getExtension<Clearcoat>('KHR_materials_clearcoat')
   const color = specular?.getSpecularColorFactor()
   const bounded = (x: number | undefined, lo: number, hi: number, fallback: number): number =>
     Number.isFinite(x) ? Math.min(hi, Math.max(lo, x!)) : fallback
@@ -495,6 +509,12 @@ function dielectricOf(m: GltfMaterial): Pick<Material, 'ior' | 'specular' | 'spe
           specularColor: [0, 1, 2].map((k) => bounded(color?.[k], 0, MAX_SPECULAR_COLOR, 1)) as unknown as Vec3,
         }),
     ...(transmission === undefined ? {} : { transmission: bounded(transmission, 0, 1, 0) }),
+    ...(coat === null || coat === undefined
+      ? {}
+      : {
+          clearcoat: bounded(coat.getClearcoatFactor(), 0, 1, 0),
+          clearcoatRoughness: bounded(coat.getClearcoatRoughnessFactor(), 0, 1, 0),
+        }),
   }
 }
 

@@ -150,11 +150,15 @@ export function packScene(soup: TriangleSoup): Scene {
     const f0 = dielectricF0(ior)
     materials.set([...specularColor.map((c) => Math.min(1, f0 * c)), specular], i * MATERIAL_FLOATS + 24)
     materials.set([scale, cutoff, opacity], i * MATERIAL_FLOATS + 28)
-    const transmission = m.transmission ?? 0
-    if (!(transmission >= 0 && transmission <= 1)) {
-      throw new GpuError('GPU__MALFORMED_SCENE', `material ${m.name} needs a transmission in [0, 1]`, { transmission })
+    const layers = [m.transmission ?? 0, m.clearcoat ?? 0, m.clearcoatRoughness ?? 0]
+    if (!layers.every((x) => x >= 0 && x <= 1)) {
+      throw new GpuError(
+        'GPU__MALFORMED_SCENE',
+        `material ${m.name} needs a transmission, clearcoat and clearcoat roughness in [0, 1]`,
+        { transmission: layers[0], clearcoat: layers[1], clearcoatRoughness: layers[2] },
+      )
     }
-    materials[i * MATERIAL_FLOATS + 32] = transmission
+    materials.set(layers, i * MATERIAL_FLOATS + 32)
     materialBits[i * MATERIAL_FLOATS + 31] = mode | (m.doubleSided === true ? 4 : 0)
     materialTextures(m).forEach((tex, slot) => {
       if (tex === undefined) return
@@ -183,6 +187,7 @@ export function packScene(soup: TriangleSoup): Scene {
     tangentOffset: surface.tangentOffset,
     alphaTested: soup.materials.some((m) => (m.alphaMode ?? 'opaque') !== 'opaque'),
     transmissive: soup.materials.some((m) => (m.transmission ?? 0) > 0),
+    coated: soup.materials.some((m) => (m.clearcoat ?? 0) > 0),
     lightCount: lights.count,
     punctualLights: soup.punctualLights ?? [],
     punctualOffset: punctual.length === 0 ? 0 : lights.table.length,

@@ -59,6 +59,12 @@ export interface Material {
    * diffuse that passes through the surface instead, as a GGX lobe tinted by the base colour. Default 0.
    */
   readonly transmission?: number
+  /**
+   * KHR_materials_clearcoat: a clear GGX layer of ior 1.5 over the material, weighted by `clearcoat` (0 to 1, default
+   * 0) times its Fresnel, with its own perceptual roughness `clearcoatRoughness` (default 0).
+   */
+  readonly clearcoat?: number
+  readonly clearcoatRoughness?: number
 }
 
 /** glTF's alpha modes, in the order of their codes in {@link Scene.materials}. */
@@ -101,7 +107,7 @@ export interface Camera {
  *   row for each of the base-color, metallic-roughness, emissive and normal textures: (first texel's word in
  *   `aux`, width, height, sampler bits; see `samplerBits`), all 0 where the material has no such texture; then
  *   (the dielectric's F0 per channel, specular factor); then (normal scale, alpha cutoff, opacity, flags as u32
- *   bits: the alpha mode's index in `ALPHA_MODES` in bits 0-1, double-sided in bit 2); then (transmission, 0, 0, 0).
+ *   bits: the alpha mode's index in `ALPHA_MODES` in bits 0-1, double-sided in bit 2); then (transmission, clearcoat, clearcoat roughness, 0).
  * - `aux` (u32 words): first 2 per emissive triangle, (triangle index, with bit 31 set where its material is
  *   double-sided, and the cumulative power fraction as f32 bits), the
  *   CDF that next-event estimation samples lights by (see `lightPower`; the last fraction is exactly 1; `lights`
@@ -140,6 +146,8 @@ export interface Scene {
   readonly alphaTested: boolean
   /** Whether some material lets light through (`transmission` > 0): then the kernel shades both sides of surfaces. */
   readonly transmissive: boolean
+  /** Whether some material has a clearcoat: then the kernel evaluates and samples its layer. */
+  readonly coated: boolean
   readonly lightCount: number
   /** Lights without area (KHR_lights_punctual), and where they are packed in `aux` (see `packPunctualLights`). */
   readonly punctualLights: readonly PunctualLight[]
