@@ -1,11 +1,11 @@
 import { Document, WebIO } from '@gltf-transform/core'
 import { KHRMaterialsClearcoat } from '@gltf-transform/extensions'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createEngine, loadScene, psnr, renderTileCpu } from '../src/index.js'
+import { createEngine, loadScene, renderTileCpu } from '../src/index.js'
 import type { Engine, Material, PunctualLight, RenderTileOptions, Scene, Vec3 } from '../src/index.js'
 import { SurfaceBrdf, type BrdfMaterial } from '../src/render/brdf.js'
-import { overSphere, samplingReport } from './helpers/bsdf.js'
-import { meanRed, pane, paneScene, wholeTile } from './helpers/render.js'
+import { headOnAlbedo, samplingReport } from './helpers/bsdf.js'
+import { meanRed, pane, paneScene, renderBoth, wholeTile } from './helpers/render.js'
 
 /** A glossy red dielectric under a smooth clearcoat: the layer of varnish or car paint. */
 const PAINT: Material = {
@@ -95,19 +95,13 @@ describe('clearcoat (KHR_materials_clearcoat)', () => {
     // Under a uniform white sky every path ends in the sky after the plane: each pixel is the coated plane's
     // directional albedo, which the coat's and the base's reflections share.
     const white: Material = { ...PAINT, baseColor: [1, 1, 1], clearcoatRoughness: 0.3 }
-    const brdf = new SurfaceBrdf()
-    brdf.set(0, 0, 1, 0, 0, 1, inputs(white))
-    let albedo = 0
-    overSphere(brdf, (cosTheta, dOmega) => {
-      if (cosTheta > 0) albedo += brdf.fr * cosTheta * dOmega
-    })
+    const { albedo } = headOnAlbedo(inputs(white))
     expect(albedo).toBeLessThanOrEqual(1)
     const options = tile(paneScene([{ corners: pane(0, 5), material: white }]), { background: [1, 1, 1], samples: 256 })
-    const cpu = renderTileCpu(options)
-    const gpu = await engine.renderTile(options)
-    expect(meanRed(cpu.pixels) / albedo).toBeCloseTo(1, 1)
-    expect(meanRed(gpu.pixels) / albedo).toBeCloseTo(1, 1)
-    expect(psnr(cpu.pixels, gpu.pixels)).toBeGreaterThan(60)
+    const both = await renderBoth(engine, options)
+    expect(both.cpu / albedo).toBeCloseTo(1, 1)
+    expect(both.gpu / albedo).toBeCloseTo(1, 1)
+    expect(both.psnr).toBeGreaterThan(60)
   })
 
   it('should read KHR_materials_clearcoat from glTF, bounded to [0, 1]; a material without it has no coat', async () => {

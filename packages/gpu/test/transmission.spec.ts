@@ -1,11 +1,11 @@
 import { Document, WebIO } from '@gltf-transform/core'
 import { KHRMaterialsTransmission } from '@gltf-transform/extensions'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createEngine, GpuError, loadScene, psnr, renderTileCpu } from '../src/index.js'
+import { createEngine, GpuError, loadScene, renderTileCpu } from '../src/index.js'
 import type { Engine, Material, PunctualLight, RenderTileOptions, Scene, Vec3 } from '../src/index.js'
 import { SurfaceBrdf, type BrdfMaterial } from '../src/render/brdf.js'
-import { overSphere, samplingReport } from './helpers/bsdf.js'
-import { facingDown, meanRed, pane, paneScene as scene, wholeTile } from './helpers/render.js'
+import { headOnAlbedo, samplingReport } from './helpers/bsdf.js'
+import { facingDown, meanRed, pane, paneScene as scene, renderBoth, wholeTile } from './helpers/render.js'
 
 /** A glass pane: white, smooth, all its diffuse let through (KHR_materials_transmission = 1). */
 const GLASS: Material = {
@@ -158,22 +158,13 @@ describe('transmission (KHR_materials_transmission, thin-walled)', () => {
     // Under a uniform white sky every path ends in the sky after the pane, on either side, so each pixel is the
     // pane's directional albedo: f |cos| integrated over the whole sphere (by brute force here).
     const rough = { ...GLASS, baseColor: [0.9, 0.9, 0.9] as Vec3, roughness: 0.5, transmission: 0.8 }
-    const brdf = new SurfaceBrdf()
-    brdf.set(0, 0, 1, 0, 0, 1, brdfGlass(0.9, 0.5, 0.8))
-    let albedo = 0
-    let through = 0
-    overSphere(brdf, (cosTheta, dOmega) => {
-      const e = brdf.fr * Math.abs(cosTheta) * dOmega
-      albedo += e
-      if (cosTheta < 0) through += e
-    })
+    const { albedo, through } = headOnAlbedo(brdfGlass(0.9, 0.5, 0.8))
     expect(through / albedo).toBeGreaterThan(0.5)
     const options = tile(scene([{ corners: pane(1, 1), material: rough }]), { background: [1, 1, 1], samples: 256 })
-    const cpu = renderTileCpu(options)
-    const gpu = await engine.renderTile(options)
-    expect(meanRed(cpu.pixels) / albedo).toBeCloseTo(1, 1)
-    expect(meanRed(gpu.pixels) / albedo).toBeCloseTo(1, 1)
-    expect(psnr(cpu.pixels, gpu.pixels)).toBeGreaterThan(60)
+    const both = await renderBoth(engine, options)
+    expect(both.cpu / albedo).toBeCloseTo(1, 1)
+    expect(both.gpu / albedo).toBeCloseTo(1, 1)
+    expect(both.psnr).toBeGreaterThan(60)
   })
 
   it('should read KHR_materials_transmission from glTF, bounded to [0, 1], and refuse a packed value outside it', async () => {

@@ -59,3 +59,20 @@ export function samplingReport(material: BrdfMaterial, v: [number, number, numbe
   })
   return { mass, massBelow, below: below / n, sampled, integrated }
 }
+
+/**
+ * The directional albedo of `material` at normal +z seen head-on: f |cos| integrated over the whole sphere (what a
+ * white furnace shows), and the part of it below the surface (let through).
+ */
+export function headOnAlbedo(material: BrdfMaterial): { albedo: number; through: number } {
+  const brdf = new SurfaceBrdf()
+  brdf.set(0, 0, 1, 0, 0, 1, material)
+  let albedo = 0
+  let through = 0
+  overSphere(brdf, (cosTheta, dOmega) => {
+    const e = brdf.fr * Math.abs(cosTheta) * dOmega
+    albedo += e
+    if (cosTheta < 0) through += e
+  })
+  return { albedo, through }
+}

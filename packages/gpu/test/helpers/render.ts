@@ -1,5 +1,5 @@
-import { packScene } from '../../src/index.js'
-import type { Material, PunctualLight, RenderTileOptions, Scene } from '../../src/index.js'
+import { packScene, psnr, renderTileCpu } from '../../src/index.js'
+import type { Engine, Material, PunctualLight, RenderTileOptions, Scene } from '../../src/index.js'
 
 /** A whole square image `side` pixels wide as one tile of frame 0, with `extra` options over those defaults. */
 export function wholeTile(scene: Scene, side: number, extra: Partial<RenderTileOptions> = {}): RenderTileOptions {
@@ -57,4 +57,14 @@ export function paneScene(
     camera: { position: [0, 0, 3], forward: [0, 0, -1], right: [1, 0, 0], up: [0, 1, 0], yfov: 1e-3 },
     punctualLights: lights,
   })
+}
+
+/** Renders `options` on the CPU reference and on `engine`: the mean red radiance of each, and their PSNR. */
+export async function renderBoth(
+  engine: Engine,
+  options: RenderTileOptions,
+): Promise<{ cpu: number; gpu: number; psnr: number }> {
+  const cpu = renderTileCpu(options).pixels
+  const gpu = (await engine.renderTile(options)).pixels
+  return { cpu: meanRed(cpu), gpu: meanRed(gpu), psnr: psnr(cpu, gpu) }
 }
