@@ -616,7 +616,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 `
 }
 
-/** The path-tracing kernel for scenes with neither alpha-tested nor transmissive materials. */
+/** The path-tracing kernel for scenes with no alpha-tested, transmissive or coated material (the common case). */
 export const PATH_TRACER_WGSL = pathTracerWgsl(false)
 
 /**
