@@ -319,28 +319,23 @@ export class GpuBackend implements TensorBackend<GpuTensor> {
   }
 
   maxPool2d(x: GpuTensor, p: Conv2dPlan): GpuTensor {
-    const shape = [p.n, p.c, p.oh, p.ow]
-    const out = this.#alloc(shape, 'MaxPool')
-    const n = sizeOf(shape)
-    if (n === 0) return out
-    this.#record(
-      'maxpool',
-      () => MAXPOOL_WGSL,
-      { 0: x.storage.buffer, 2: out.storage.buffer, 9: this.#windowParams(n, p, false) },
-      this.#grid(n),
-    )
-    return out
+    return this.#pool2d('MaxPool', MAXPOOL_WGSL, x, p, false)
   }
 
   averagePool2d(x: GpuTensor, p: Conv2dPlan, countIncludePad: boolean): GpuTensor {
+    return this.#pool2d('AveragePool', AVERAGEPOOL_WGSL, x, p, countIncludePad)
+  }
+
+  /** Runs pooling kernel `kernel` (see `poolKernel`) over x; `flag` is its p[17] (AveragePool's count_include_pad). */
+  #pool2d(op: string, kernel: string, x: GpuTensor, p: Conv2dPlan, flag: boolean): GpuTensor {
     const shape = [p.n, p.c, p.oh, p.ow]
-    const out = this.#alloc(shape, 'AveragePool')
+    const out = this.#alloc(shape, op)
     const n = sizeOf(shape)
     if (n === 0) return out
     this.#record(
-      'averagepool',
-      () => AVERAGEPOOL_WGSL,
-      { 0: x.storage.buffer, 2: out.storage.buffer, 9: this.#windowParams(n, p, countIncludePad) },
+      op.toLowerCase(),
+      () => kernel,
+      { 0: x.storage.buffer, 2: out.storage.buffer, 9: this.#windowParams(n, p, flag) },
       this.#grid(n),
     )
     return out
