@@ -142,7 +142,7 @@ describe('decodeTexture', () => {
       return undefined
     }
     const small = png({ width: 1, height: 1, data: Uint8Array.from([0, 0, 0, 0]), channels: 4, depth: 8 })
-    expect(code(() => decodeTexture(small, 'image/webp', [1, 1], 100, 'w'))).toBe('GPU__UNSUPPORTED_TEXTURE')
+    expect(code(() => decodeTexture(small, 'image/ktx2', [1, 1], 100, 'k'))).toBe('GPU__UNSUPPORTED_TEXTURE')
     expect(code(() => decodeTexture(small, 'image/png', [9000, 1], 1e9, 'big'))).toBe('GPU__SCENE_TOO_LARGE')
     expect(code(() => decodeTexture(small, 'image/png', [100, 100], 50, 'budget'))).toBe('GPU__SCENE_TOO_LARGE')
     expect(code(() => decodeTexture(small.slice(0, 20), 'image/png', [1, 1], 100, 'cut'))).toBe('GPU__MALFORMED_SCENE')

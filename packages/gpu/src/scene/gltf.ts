@@ -12,6 +12,7 @@ import type {
 } from '@gltf-transform/core'
 import {
   EXTMeshoptCompression,
+  EXTTextureWebP,
   KHRDracoMeshCompression,
   KHRLightsPunctual,
   KHRMaterialsClearcoat,
@@ -46,7 +47,8 @@ import { packScene } from './pack.js'
 import type { PunctualLight } from './punctual.js'
 import { soupTangents } from './tangents.js'
 import type { Camera, Material, MaterialTexture, Scene, TextureSlot, Vec3 } from './scene.js'
-import { decodeTexture, WrapMode, type Texture, type TextureSampler } from './texture.js'
+import { decodeTexture, WrapMode, type Texture, type TextureDecoders, type TextureSampler } from './texture.js'
+import { webpDecoder } from './webp.js'
 
 const log = logger('tessera:gpu:gltf')
 
@@ -67,6 +69,7 @@ const gltfLog: ILogger = {
  */
 const EXTENSIONS = [
   EXTMeshoptCompression,
+  EXTTextureWebP,
   KHRDracoMeshCompression,
   KHRLightsPunctual,
   KHRMaterialsClearcoat,
@@ -92,17 +95,30 @@ const DEFAULT_MATERIAL: Material = {
 /**
  * Loads a glTF 2.0 asset (.glb bytes, .gltf JSON bytes with embedded data URIs, or a file path on Node) into a
  * path-traceable {@link Scene}: meshes of the default scene with their node transforms, metallic-roughness and
- * emissive factors, base-color, metallic-roughness, emissive and normal textures (PNG or JPEG, sampled at their
+ * emissive factors, base-color, metallic-roughness, emissive and normal textures (PNG, JPEG or WebP, sampled at their
  * texture coordinates with the glTF sampler's wrap modes and nearest or bilinear filtering; normal maps with the
  * primitive's tangents or MikkTSpace ones), alpha modes, the ior, specular, (thin-walled) transmission and clearcoat extensions, punctual lights
  * (KHR_lights_punctual) and the first perspective camera.
  *
  * @throws GPU__MALFORMED_SCENE when the asset does not parse or holds nothing to draw; GPU__SCENE_TOO_LARGE past
- * the triangle or texel bounds; GPU__UNSUPPORTED_TEXTURE for a texture that is neither PNG nor JPEG, or for a
+ * the triangle or texel bounds; GPU__UNSUPPORTED_TEXTURE for a texture that is not PNG, JPEG or WebP, or for a
  * material whose textures use different texture coordinates
  */
 export async function loadScene(source: Uint8Array | string): Promise<Scene> {
-  return sceneFromDocument(await readDocument(source))
+  const doc = await readDocument(source)
+  return sceneFromDocument(doc, await textureDecoders(doc))
+}
+
+/**
+ * The decoders a document's textures need beyond PNG and JPEG: libwebp's WebAssembly module when any texture is
+ * WebP (EXT_texture_webp), created once per process.
+ */
+export async function textureDecoders(doc: Document): Promise<TextureDecoders> {
+  const webp = doc
+    .getRoot()
+    .listTextures()
+    .some((t) => t.getMimeType() === 'image/webp')
+  return webp ? { webp: await webpDecoder() } : {}
 }
 
 /** Parses glTF/GLB bytes or a path into a glTF-Transform document, with coded errors. */
@@ -164,6 +180,18 @@ function assertGlbFraming(glb: Uint8Array): void {
   }
 }
 
+/**
+ * A texture's size as its image header states it, or null when the header does not read: glTF-Transform's header
+ * readers index past the end of a cut-off image and throw a plain RangeError there.
+ */
+function headerSize(t: GltfTexture): [number, number] | null {
+  try {
+    return t.getSize()
+  } catch {
+    return null
+  }
+}
+
 function tooLarge(bytes: number): GpuError {
   return new GpuError('GPU__MALFORMED_SCENE', `the glTF asset is ${bytes} bytes, more than ${MAX_SCENE_BYTES}`, {
     bytes,
@@ -171,8 +199,11 @@ function tooLarge(bytes: number): GpuError {
   })
 }
 
-/** Flattens a glTF-Transform document into a {@link Scene}. */
-export function sceneFromDocument(doc: Document): Scene {
+/**
+ * Flattens a glTF-Transform document into a {@link Scene}, decoding WebP textures with `decoders` (see
+ * {@link textureDecoders}).
+ */
+export function sceneFromDocument(doc: Document, decoders: TextureDecoders = {}): Scene {
   const root = doc.getRoot()
   const scene = root.getDefaultScene() ?? root.listScenes()[0]
   if (scene === undefined) throw new GpuError('GPU__MALFORMED_SCENE', 'the glTF asset has no scene', {})
@@ -197,9 +228,10 @@ export function sceneFromDocument(doc: Document): Scene {
       const texture = decodeTexture(
         t.getImage() ?? new Uint8Array(0),
         t.getMimeType(),
-        t.getSize(),
+        headerSize(t),
         MAX_SCENE_TEXELS - texels,
         label,
+        decoders,
       )
       texels += texture.width * texture.height
       index = textures.length

@@ -2,6 +2,7 @@ import { convertIndexedToRgb, decode as decodePng } from 'fast-png'
 import jpeg from 'jpeg-js'
 import { MAX_SCENE_TEXELS, MAX_TEXTURE_SIDE } from '../constants.js'
 import { GpuError } from '../errors.js'
+import type { WebpDecode } from './webp.js'
 
 /** How texture coordinates outside [0, 1] map back in (glTF sampler wrapS / wrapT). */
 export const WrapMode = { repeat: 0, clamp: 1, mirror: 2 } as const
@@ -46,20 +47,42 @@ export function samplerBits(s: TextureSampler): number {
   return s.wrapS | (s.wrapT << 2) | ((s.linear ? 1 : 0) << 4) | (1 << 5)
 }
 
-function unsupported(mimeType: string, label: string): GpuError {
-  return new GpuError(
+/**
+ * Decoders of texture formats that need a WebAssembly module, created (asynchronously) before a scene is flattened:
+ * `loadScene` passes those its asset needs. PNG and JPEG need none.
+ */
+export interface TextureDecoders {
+  /** For image/webp (EXT_texture_webp); see {@link webpDecoder}. */
+  webp?: WebpDecode
+}
+
+/** A texture's bytes to RGBA8 at `texels` texels (its checked header's size); throws when they do not decode. */
+type Decode = (image: Uint8Array, texels: number) => Texture
+
+/**
+ * The decoder for a MIME type.
+ *
+ * @throws GPU__UNSUPPORTED_TEXTURE for a type the loader does not decode, or WebP without its decoder
+ */
+function decoderFor(mimeType: string, decoders: TextureDecoders, label: string): Decode {
+  if (mimeType === 'image/png') return pngToRgba
+  if (mimeType === 'image/jpeg') return jpegToRgba
+  if (mimeType === 'image/webp' && decoders.webp !== undefined) return webpToRgba(decoders.webp)
+  throw new GpuError(
     'GPU__UNSUPPORTED_TEXTURE',
-    `texture ${label} is ${mimeType || 'of no stated type'}; the loader decodes image/png and image/jpeg`,
+    mimeType === 'image/webp'
+      ? `texture ${label} is image/webp and no WebP decoder was given (loadScene creates one for assets that need it)`
+      : `texture ${label} is ${mimeType || 'of no stated type'}; the loader decodes image/png, image/jpeg and image/webp`,
     { texture: label, mimeType },
   )
 }
 
 /**
- * Decodes a PNG or JPEG texture to RGBA8 after checking its header's size against {@link MAX_TEXTURE_SIDE} and the
- * texel budget left (`texelsLeft`), so a small file that claims a huge image is refused before it is inflated.
+ * Decodes a PNG, JPEG or WebP texture to RGBA8 after checking its header's size against {@link MAX_TEXTURE_SIDE} and
+ * the texel budget left (`texelsLeft`), so a small file that claims a huge image is refused before it is inflated.
  *
- * @throws GPU__UNSUPPORTED_TEXTURE for other formats, GPU__SCENE_TOO_LARGE past the bounds, GPU__MALFORMED_SCENE when
- * the image does not decode
+ * @throws GPU__UNSUPPORTED_TEXTURE for other formats (and WebP without `decoders.webp`), GPU__SCENE_TOO_LARGE past the
+ * bounds, GPU__MALFORMED_SCENE when the image does not decode or decodes to a size its header does not state
  */
 export function decodeTexture(
   image: Uint8Array,
@@ -67,8 +90,9 @@ export function decodeTexture(
   size: readonly [number, number] | null,
   texelsLeft: number,
   label: string,
+  decoders: TextureDecoders = {},
 ): Texture {
-  if (mimeType !== 'image/png' && mimeType !== 'image/jpeg') throw unsupported(mimeType, label)
+  const decode = decoderFor(mimeType, decoders, label)
   if (size === null) {
     throw new GpuError('GPU__MALFORMED_SCENE', `texture ${label} has no readable ${mimeType} header`, {
       texture: label,
@@ -84,7 +108,7 @@ export function decodeTexture(
   }
   let texture: Texture
   try {
-    texture = mimeType === 'image/png' ? pngToRgba(image) : jpegToRgba(image, width * height)
+    texture = decode(image, width * height)
   } catch (cause) {
     if (cause instanceof GpuError) throw cause
     throw new GpuError(
@@ -112,6 +136,16 @@ function jpegToRgba(image: Uint8Array, texels: number): Texture {
     maxMemoryUsageInMB: Math.ceil((texels * 8) / 2 ** 20) + 16,
   })
   return { width, height, rgba: data }
+}
+
+/** WebP through libwebp, which checks the whole bitstream; `null` from it means the bytes are not a WebP it reads. */
+function webpToRgba(decode: WebpDecode): Decode {
+  return (image) => {
+    const decoded = decode(image)
+    if (decoded === null) throw new Error('libwebp could not decode it')
+    const { width, height, data } = decoded
+    return { width, height, rgba: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) }
+  }
 }
 
 /** Any PNG (grey, grey+alpha, RGB, RGBA, indexed; 1 to 16 bits) as RGBA8. */

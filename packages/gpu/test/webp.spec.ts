@@ -1,0 +1,98 @@
+import { WebIO } from '@gltf-transform/core'
+import { EXTTextureWebP } from '@gltf-transform/extensions'
+import { decode as decodePng } from 'fast-png'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { generateSceneDocument, isGpuError, loadScene } from '../src/index.js'
+import { decodeTexture } from '../src/scene/texture.js'
+import { webpDecoder, type WebpDecode } from '../src/scene/webp.js'
+import { encodeWebp } from './helpers/webp.js'
+
+function code(f: () => unknown): string | undefined {
+  try {
+    f()
+  } catch (e) {
+    return isGpuError(e) ? e.code : 'uncoded'
+  }
+  return undefined
+}
+
+/** A w x h RGBA gradient whose alpha runs through every value, so a dropped or premultiplied alpha shows. */
+function gradient(w: number, h: number): Uint8Array {
+  return Uint8Array.from({ length: w * h * 4 }, (_, i) => ((i >> 2) * 37 + (i & 3) * 91) & 255)
+}
+
+/**
+ * The procedural textured scene as GLB, its checkerboard re-encoded as WebP when `webp` is set (only its first
+ * `keep` bytes when that is set).
+ */
+async function texturedGlb(webp?: { lossless: boolean; keep?: number }): Promise<Uint8Array> {
+  const doc = generateSceneDocument({ texturedFloor: true })
+  if (webp !== undefined) {
+    doc.createExtension(EXTTextureWebP).setRequired(true)
+    for (const t of doc.getRoot().listTextures()) {
+      const png = decodePng(t.getImage()!)
+      const rgba = new Uint8Array(png.width * png.height * 4)
+      for (let i = 0; i < png.width * png.height; i++) {
+        for (let c = 0; c < 4; c++) rgba[i * 4 + c] = c < png.channels ? png.data[i * png.channels + c]! : 255
+      }
+      const bytes = await encodeWebp(rgba, png.width, png.height, webp.lossless)
+      t.setImage(bytes.slice(0, webp.keep)).setMimeType('image/webp')
+    }
+  }
+  return new WebIO().registerExtensions([EXTTextureWebP]).writeBinary(doc)
+}
+
+describe('WebP textures', () => {
+  let decode: WebpDecode
+
+  beforeAll(async () => {
+    decode = await webpDecoder()
+  })
+
+  it('should decode lossless WebP texel for texel, alpha included', async () => {
+    const rgba = gradient(7, 5)
+    const bytes = await encodeWebp(rgba, 7, 5, true)
+    const t = decodeTexture(bytes, 'image/webp', [7, 5], 100, 'w', { webp: decode })
+    expect([t.width, t.height]).toEqual([7, 5])
+    expect(Array.from(t.rgba)).toEqual(Array.from(rgba))
+  })
+
+  it('should decode lossy WebP with alpha (VP8X) near its source and keep each result apart', async () => {
+    const rgba = new Uint8Array(16 * 16 * 4).fill(200)
+    const lossy = await encodeWebp(rgba, 16, 16, false)
+    expect(new TextDecoder().decode(lossy.slice(12, 16))).toBe('VP8X')
+    const first = decodeTexture(lossy, 'image/webp', [16, 16], 1000, 'lossy', { webp: decode })
+    // A second decode must not write into the first one's texels (they are copied out of the decoder's memory).
+    decodeTexture(await encodeWebp(gradient(16, 16), 16, 16, true), 'image/webp', [16, 16], 1000, 'g', { webp: decode })
+    expect(Math.max(...Array.from(first.rgba, (x) => Math.abs(x - 200)))).toBeLessThanOrEqual(3)
+  })
+
+  it('should refuse WebP without a decoder, bytes that do not decode and headers that lie, with coded errors', async () => {
+    const bytes = await encodeWebp(gradient(2, 2), 2, 2, true)
+    const webp = { webp: decode }
+    expect(code(() => decodeTexture(bytes, 'image/webp', [2, 2], 100, 'none'))).toBe('GPU__UNSUPPORTED_TEXTURE')
+    expect(code(() => decodeTexture(bytes.slice(0, 20), 'image/webp', [2, 2], 100, 'cut', webp))).toBe(
+      'GPU__MALFORMED_SCENE',
+    )
+    expect(code(() => decodeTexture(bytes, 'image/webp', [3, 2], 100, 'lies', webp))).toBe('GPU__MALFORMED_SCENE')
+    expect(code(() => decodeTexture(bytes, 'image/webp', [9000, 1], 1e9, 'big', webp))).toBe('GPU__SCENE_TOO_LARGE')
+    expect(code(() => decodeTexture(bytes, 'image/webp', [2, 2], 3, 'budget', webp))).toBe('GPU__SCENE_TOO_LARGE')
+  })
+
+  it('should load an asset whose textures are WebP only (EXT_texture_webp required) as the PNG original', async () => {
+    const png = await loadScene(await texturedGlb())
+    const webp = await loadScene(await texturedGlb({ lossless: true }))
+    expect(png.uvOffset).toBeGreaterThan(0)
+    // The texels live in aux with the texture coordinates: equal words, equal renders.
+    expect(webp.aux).toEqual(png.aux)
+    expect(webp.materials).toEqual(png.materials)
+  })
+
+  it('should refuse an asset with a WebP texture cut off in its bitstream or its header, with a coded error', async () => {
+    // 16 bytes end inside the first chunk's header, where glTF-Transform's size reader throws a bare RangeError.
+    for (const keep of [-20, 16]) {
+      const error = await loadScene(await texturedGlb({ lossless: true, keep })).catch((e: unknown) => e)
+      expect(isGpuError(error) && error.code, `keep ${keep}`).toBe('GPU__MALFORMED_SCENE')
+    }
+  })
+})
