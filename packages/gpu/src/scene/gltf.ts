@@ -1,6 +1,5 @@
 import { NodeIO, TextureInfo, WebIO } from '@gltf-transform/core'
 import type {
-  Accessor,
   Document,
   JSONDocument,
   ILogger,
@@ -11,6 +10,7 @@ import type {
   Texture as GltfTexture,
 } from '@gltf-transform/core'
 import {
+  EXTMeshGPUInstancing,
   EXTMeshoptCompression,
   EXTTextureWebP,
   KHRDracoMeshCompression,
@@ -43,6 +43,7 @@ import {
 } from '../constants.js'
 import { GpuError } from '../errors.js'
 import { assertDeclaredSize, geometryDecoders, isGlb } from './compression.js'
+import { drawsTriangles, meshMatrices, primitiveTriangles, triangleCorners } from './gltf-geometry.js'
 import { packScene } from './pack.js'
 import type { PunctualLight } from './punctual.js'
 import { soupTangents } from './tangents.js'
@@ -68,6 +69,7 @@ const gltfLog: ILogger = {
  * (offset, rotation and scale of texture coordinates, for tiling textures).
  */
 const EXTENSIONS = [
+  EXTMeshGPUInstancing,
   EXTMeshoptCompression,
   EXTTextureWebP,
   KHRDracoMeshCompression,
@@ -94,7 +96,8 @@ const DEFAULT_MATERIAL: Material = {
 
 /**
  * Loads a glTF 2.0 asset (.glb bytes, .gltf JSON bytes with embedded data URIs, or a file path on Node) into a
- * path-traceable {@link Scene}: meshes of the default scene with their node transforms, metallic-roughness and
+ * path-traceable {@link Scene}: meshes of the default scene (triangle lists, strips and fans) with their node
+ * transforms, once per instance under EXT_mesh_gpu_instancing, metallic-roughness and
  * emissive factors, base-color, metallic-roughness, emissive and normal textures (PNG, JPEG or WebP, sampled at their
  * texture coordinates with the glTF sampler's wrap modes and nearest or bilinear filtering; normal maps with the
  * primitive's tangents or MikkTSpace ones), alpha modes, the ior, specular, (thin-walled) transmission and clearcoat extensions, punctual lights
@@ -255,6 +258,51 @@ export function sceneFromDocument(doc: Document, decoders: TextureDecoders = {})
     return index
   }
 
+  /**
+   * Appends a triangle primitive's triangles (`corners`, from {@link triangleCorners}) under a world matrix; the
+   * caller has checked them against the triangle bound.
+   */
+  const addPrimitive = (prim: Primitive, corners: Uint32Array, world: readonly number[]): void => {
+    const position = prim.getAttribute('POSITION')!
+    const normal = prim.getAttribute('NORMAL')
+    const normalMatrix = normalMatrixOf(world)
+    const mat = materialOf(prim.getMaterial())
+    const uvSet = materialUv[mat]
+    const uv = uvSet === undefined ? null : prim.getAttribute(`TEXCOORD_${uvSet.texCoord}`)
+    if (uvSet !== undefined && uv === null) {
+      throw new GpuError('GPU__MALFORMED_SCENE', `a textured primitive has no TEXCOORD_${uvSet.texCoord} attribute`, {
+        material: materials[mat]!.name,
+      })
+    }
+    const uvMatrix = uvSet?.matrix ?? IDENTITY_UV
+    const firstVertex = vertices.length / 3
+    const p: number[] = []
+    const n: number[] = []
+    const c: number[] = []
+    for (const v of corners) {
+      const pos = transformPoint(world, position.getElement(v, p))
+      vertices.push(pos[0], pos[1], pos[2])
+      if (normal === null) normals.push(0, 0, 0)
+      else {
+        const nn = transformVector(normalMatrix, normal.getElement(v, n))
+        normals.push(nn[0], nn[1], nn[2])
+      }
+      if (uv === null) uvs.push(0, 0)
+      else {
+        const [s = 0, t = 0] = uv.getElement(v, c)
+        const [a, b, e, d, f, g] = uvMatrix
+        uvs.push(a * s + b * t + e, d * s + f * t + g)
+      }
+    }
+    for (let t = 0; t < corners.length / 3; t++) triMaterial.push(mat)
+    if (materials[mat]!.normalTexture !== undefined) {
+      // Only scenes with a normal map keep tangents: zeros for the vertices of the primitives before.
+      tangents ??= []
+      while (tangents.length < firstVertex * 4) tangents.push(0)
+      for (const x of primitiveTangents(prim, corners, world, vertices, normals, uvs, firstVertex)) tangents.push(x)
+    }
+  }
+
   const visit = (node: Node): void => {
     const world = node.getWorldMatrix()
     const cam = node.getCamera()
@@ -263,73 +311,12 @@ export function sceneFromDocument(doc: Document, decoders: TextureDecoders = {})
     if (light !== null) punctualLights.push(toPunctualLight(world, light))
     const mesh = node.getMesh()
     if (mesh !== null) {
-      const normalMatrix = normalMatrixOf(world)
-      for (const prim of mesh.listPrimitives()) {
-        // Points and lines have no area to hit; strips and fans are rare in exported assets.
-        if (prim.getMode() !== 4) continue
-        const position = prim.getAttribute('POSITION')
-        if (position === null)
-          throw new GpuError('GPU__MALFORMED_SCENE', 'a triangle primitive has no POSITION attribute', {})
-        const normal = prim.getAttribute('NORMAL')
-        const indices = prim.getIndices()
-        const count = indices?.getCount() ?? position.getCount()
-        if (count % 3 !== 0)
-          throw new GpuError('GPU__MALFORMED_SCENE', 'a triangle primitive has a vertex count not divisible by 3', {
-            count,
-          })
-        if (triMaterial.length + count / 3 > MAX_SCENE_TRIANGLES) {
-          throw new GpuError('GPU__SCENE_TOO_LARGE', `the scene has more than ${MAX_SCENE_TRIANGLES} triangles`, {
-            limit: MAX_SCENE_TRIANGLES,
-          })
-        }
-        const mat = materialOf(prim.getMaterial())
-        const uvSet = materialUv[mat]
-        const uv = uvSet === undefined ? null : prim.getAttribute(`TEXCOORD_${uvSet.texCoord}`)
-        if (uvSet !== undefined && uv === null) {
-          throw new GpuError(
-            'GPU__MALFORMED_SCENE',
-            `a textured primitive has no TEXCOORD_${uvSet.texCoord} attribute`,
-            {
-              material: materials[mat]!.name,
-            },
-          )
-        }
-        const uvMatrix = uvSet?.matrix ?? IDENTITY_UV
-        const firstVertex = vertices.length / 3
-        const p: number[] = []
-        const n: number[] = []
-        const c: number[] = []
-        const vertexCount = position.getCount()
-        for (let i = 0; i < count; i++) {
-          const v = indices === null ? i : indices.getScalar(i)
-          if (!Number.isInteger(v) || v < 0 || v >= vertexCount) {
-            throw new GpuError('GPU__MALFORMED_SCENE', 'a triangle index points past its vertices', {
-              index: v,
-              vertices: vertexCount,
-            })
-          }
-          const pos = transformPoint(world, position.getElement(v, p))
-          vertices.push(pos[0], pos[1], pos[2])
-          if (normal === null) normals.push(0, 0, 0)
-          else {
-            const nn = transformVector(normalMatrix, normal.getElement(v, n))
-            normals.push(nn[0], nn[1], nn[2])
-          }
-          if (uv === null) uvs.push(0, 0)
-          else {
-            const [s = 0, t = 0] = uv.getElement(v, c)
-            const [a, b, e, d, f, g] = uvMatrix
-            uvs.push(a * s + b * t + e, d * s + f * t + g)
-          }
-        }
-        for (let t = 0; t < count / 3; t++) triMaterial.push(mat)
-        if (materials[mat]!.normalTexture !== undefined) {
-          // Only scenes with a normal map keep tangents: zeros for the vertices of the primitives before.
-          tangents ??= []
-          while (tangents.length < firstVertex * 4) tangents.push(0)
-          for (const x of primitiveTangents(prim, indices, world, vertices, normals, uvs, firstVertex)) tangents.push(x)
-        }
-      }
+      const prims = mesh.listPrimitives().filter(drawsTriangles)
+      const meshTriangles = prims.reduce((sum, prim) => sum + primitiveTriangles(prim), 0)
+      const matrices = meshMatrices(node, world, meshTriangles, MAX_SCENE_TRIANGLES - triMaterial.length)
+      // Indices are read once per primitive, however many instances draw it.
+      const corners = matrices.length === 0 ? [] : prims.map(triangleCorners)
+      for (const matrix of matrices) prims.forEach((prim, i) => addPrimitive(prim, corners[i]!, matrix))
     }
     for (const child of node.listChildren()) visit(child)
   }
@@ -361,14 +348,13 @@ function padded(values: readonly number[], length: number): Float32Array {
  */
 function primitiveTangents(
   prim: Primitive,
-  indices: Accessor | null,
+  corners: Uint32Array,
   world: readonly number[],
   vertices: readonly number[],
   normals: readonly number[],
   uvs: readonly number[],
   first: number,
 ): ArrayLike<number> & Iterable<number> {
-  const count = vertices.length / 3 - first
   const tangent = prim.getAttribute('TANGENT')
   if (tangent === null) {
     return soupTangents(
@@ -386,8 +372,7 @@ function primitiveTangents(
   const linear = [...world.slice(0, 12), 0, 0, 0, 1]
   const out: number[] = []
   const t: number[] = []
-  for (let i = 0; i < count; i++) {
-    const v = indices === null ? i : indices.getScalar(i)
+  for (const v of corners) {
     if (v >= tangent.getCount()) {
       throw new GpuError('GPU__MALFORMED_SCENE', 'a triangle index points past its tangents', {
         index: v,

@@ -1,0 +1,215 @@
+import { Document, WebIO } from '@gltf-transform/core'
+import type { Primitive } from '@gltf-transform/core'
+import type { Node } from '@gltf-transform/core'
+import { EXTMeshGPUInstancing } from '@gltf-transform/extensions'
+import { describe, expect, it } from 'vitest'
+import { isGpuError, loadScene } from '../src/index.js'
+import type { Scene } from '../src/index.js'
+import { PrimitiveMode } from '../src/scene/gltf-geometry.js'
+import { TRIANGLE_FLOATS } from '../src/scene/scene.js'
+
+type Mode = 'list' | 'strip' | 'fan'
+
+/**
+ * A scene's triangles as sorted keys, each its three corners (in no particular order) and its winding's normal,
+ * rounded: two scenes with equal keys hold the same triangles facing the same way, whatever order the BVH keeps.
+ */
+function triangleSet(scene: Scene): string[] {
+  const keys: string[] = []
+  const t = scene.triangles
+  // Three decimals: instance rotations stored as 16-bit integers move corners by about 1e-4.
+  const r = (x: number): string => (Math.abs(x) < 5e-4 ? 0 : x).toFixed(3)
+  for (let i = 0; i < scene.triangleCount; i++) {
+    const o = i * TRIANGLE_FLOATS
+    const v0 = [t[o]!, t[o + 1]!, t[o + 2]!]
+    const e1 = [t[o + 4]!, t[o + 5]!, t[o + 6]!]
+    const e2 = [t[o + 8]!, t[o + 9]!, t[o + 10]!]
+    const corners = [v0, v0.map((x, k) => x + e1[k]!), v0.map((x, k) => x + e2[k]!)].map((v) => v.map(r).join(','))
+    const n = [e1[1]! * e2[2]! - e1[2]! * e2[1]!, e1[2]! * e2[0]! - e1[0]! * e2[2]!, e1[0]! * e2[1]! - e1[1]! * e2[0]!]
+    const len = Math.hypot(n[0]!, n[1]!, n[2]!)
+    keys.push(`${corners.sort().join(' ')} | ${n.map((x) => r(x / len)).join(',')}`)
+  }
+  return keys.sort()
+}
+
+/** A document with one emissive material (so the scene has a light) and a default scene. */
+function baseDocument(): { doc: Document; scene: ReturnType<Document['createScene']>; add: (node: Node) => void } {
+  const doc = new Document()
+  doc.createBuffer()
+  const scene = doc.createScene()
+  doc.getRoot().setDefaultScene(scene)
+  return { doc, scene, add: (node) => void scene.addChild(node) }
+}
+
+/**
+ * The same fan of four triangles around a centre vertex (a square with its centre), drawn as a triangle list, a
+ * strip or a fan, indexed or not. Strip and fan orders follow glTF 3.7.2.1, so every triangle faces +z.
+ */
+function square(doc: Document, mode: Mode, indexed: boolean): Primitive {
+  // Corners counter-clockwise seen from +z, then the centre.
+  const c = [
+    [0, 0, 0],
+    [1, 0, 0],
+    [1, 1, 0],
+    [0, 1, 0],
+    [0.5, 0.5, 0],
+  ]
+  // Triangle list: centre, corner i, corner i + 1.
+  const list = [4, 0, 1, 4, 1, 2, 4, 2, 3, 4, 3, 0]
+  // Fan: (v[i+1], v[i+2], v[0]) with v0 = centre.
+  const fan = [4, 0, 1, 2, 3, 0]
+  // Strip over the square's two halves: (0, 1, 4), then odd (1, 2, 4) reversed as glTF does, and so on.
+  const strip = [0, 1, 4, 2, 3]
+  const order = mode === 'list' ? list : mode === 'fan' ? fan : strip
+  const prim = doc
+    .createPrimitive()
+    .setMode(PrimitiveMode[mode === 'list' ? 'triangles' : mode === 'fan' ? 'triangleFan' : 'triangleStrip'])
+  const buffer = doc.getRoot().listBuffers()[0]!
+  if (indexed) {
+    prim.setAttribute(
+      'POSITION',
+      doc.createAccessor().setType('VEC3').setArray(Float32Array.from(c.flat())).setBuffer(buffer),
+    )
+    prim.setIndices(doc.createAccessor().setType('SCALAR').setArray(Uint16Array.from(order)).setBuffer(buffer))
+  } else {
+    const flat = Float32Array.from(order.flatMap((i) => c[i]!))
+    prim.setAttribute('POSITION', doc.createAccessor().setType('VEC3').setArray(flat).setBuffer(buffer))
+  }
+  return prim.setMaterial(doc.createMaterial('lamp').setEmissiveFactor([1, 1, 1]))
+}
+
+async function load(doc: Document): Promise<Scene> {
+  return loadScene(await new WebIO().registerExtensions([EXTMeshGPUInstancing]).writeBinary(doc))
+}
+
+async function squareScene(mode: Mode, indexed: boolean): Promise<Scene> {
+  const { doc, add } = baseDocument()
+  add(doc.createNode().setMesh(doc.createMesh().addPrimitive(square(doc, mode, indexed))))
+  return load(doc)
+}
+
+async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
+  return p.then(
+    () => undefined,
+    (e: unknown) => (isGpuError(e) ? e.code : 'uncoded'),
+  )
+}
+
+describe('glTF triangle strips and fans', () => {
+  it('should draw a strip and a fan as the same triangles, facing the same way, as the list they stand for', async () => {
+    const list = triangleSet(await squareScene('list', true))
+    expect(list).toHaveLength(4)
+    for (const mode of ['strip', 'fan'] as const) {
+      for (const indexed of [true, false]) {
+        const set = triangleSet(await squareScene(mode, indexed))
+        // The strip covers the square with three triangles, not four around the centre: compare the fan only.
+        if (mode === 'fan') expect(set, `${mode} indexed ${indexed}`).toEqual(list)
+        else {
+          expect(set, `${mode} indexed ${indexed}`).toHaveLength(3)
+          for (const key of set) expect(key.endsWith('| 0.000,0.000,1.000'), key).toBe(true)
+        }
+      }
+    }
+  })
+
+  it('should refuse a strip index past its vertices and a list not divisible by 3, with coded errors', async () => {
+    const { doc, add } = baseDocument()
+    const prim = square(doc, 'strip', true)
+    prim.getIndices()!.setArray(Uint16Array.from([0, 1, 9]))
+    add(doc.createNode().setMesh(doc.createMesh().addPrimitive(prim)))
+    expect(await codeOf(load(doc))).toBe('GPU__MALFORMED_SCENE')
+
+    const other = baseDocument()
+    const list = square(other.doc, 'list', true)
+    list.getIndices()!.setArray(Uint16Array.from([4, 0, 1, 4]))
+    other.add(other.doc.createNode().setMesh(other.doc.createMesh().addPrimitive(list)))
+    expect(await codeOf(load(other.doc))).toBe('GPU__MALFORMED_SCENE')
+  })
+})
+
+describe('EXT_mesh_gpu_instancing', () => {
+  /** Per instance: translation, rotation (unit quaternion) and scale. */
+  const instances: Array<{ t: number[]; r: number[]; s: number[] }> = [
+    { t: [0, 0, 0], r: [0, 0, 0, 1], s: [1, 1, 1] },
+    { t: [3, 0, 0], r: [0, 0, Math.SQRT1_2, Math.SQRT1_2], s: [2, 2, 2] },
+    { t: [0, -2, 1], r: [Math.SQRT1_2, 0, 0, Math.SQRT1_2], s: [1, 0.5, 1] },
+  ]
+  const parent = { translation: [10, 0, 0] as [number, number, number], scale: [1, 1, -1] as [number, number, number] }
+
+  it('should draw a mesh once per instance, under its node, as separate nodes with those transforms would', async () => {
+    const instanced = baseDocument()
+    const mesh = instanced.doc.createMesh().addPrimitive(square(instanced.doc, 'list', true))
+    const buffer = instanced.doc.getRoot().listBuffers()[0]!
+    const ext = instanced.doc.createExtension(EXTMeshGPUInstancing).setRequired(true)
+    // Rotations as normalized 16-bit integers, as glTF-Transform's `instance()` may write them.
+    const rotation = Int16Array.from(instances.flatMap((i) => i.r.map((x) => Math.round(x * 32767))))
+    const attribute = (type: 'VEC3' | 'VEC4', array: Float32Array | Int16Array, normalized = false) =>
+      instanced.doc.createAccessor().setType(type).setArray(array).setNormalized(normalized).setBuffer(buffer)
+    const node = instanced.doc
+      .createNode()
+      .setMesh(mesh)
+      .setExtension(
+        'EXT_mesh_gpu_instancing',
+        ext
+          .createInstancedMesh()
+          .setAttribute('TRANSLATION', attribute('VEC3', Float32Array.from(instances.flatMap((i) => i.t))))
+          .setAttribute('ROTATION', attribute('VEC4', rotation, true))
+          .setAttribute('SCALE', attribute('VEC3', Float32Array.from(instances.flatMap((i) => i.s)))),
+      )
+    instanced.add(instanced.doc.createNode().setTranslation(parent.translation).setScale(parent.scale).addChild(node))
+
+    const separate = baseDocument()
+    const group = separate.doc.createNode().setTranslation(parent.translation).setScale(parent.scale)
+    const copy = separate.doc.createMesh().addPrimitive(square(separate.doc, 'list', true))
+    for (const i of instances) {
+      group.addChild(
+        separate.doc
+          .createNode()
+          .setMesh(copy)
+          .setTranslation(i.t as [number, number, number])
+          .setRotation(i.r as [number, number, number, number])
+          .setScale(i.s as [number, number, number]),
+      )
+    }
+    separate.add(group)
+
+    const a = triangleSet(await load(instanced.doc))
+    expect(a).toHaveLength(4 * instances.length)
+    expect(a).toEqual(triangleSet(await load(separate.doc)))
+  })
+
+  it('should refuse instances past the triangle bound before expanding them, and malformed instance attributes', async () => {
+    const build = (translations: number, rotations: number, rotationType: 'VEC4' | 'VEC3' = 'VEC4'): Document => {
+      const { doc, add } = baseDocument()
+      const buffer = doc.getRoot().listBuffers()[0]!
+      const ext = doc.createExtension(EXTMeshGPUInstancing).setRequired(true)
+      const width = rotationType === 'VEC4' ? 4 : 3
+      const instancedMesh = ext
+        .createInstancedMesh()
+        .setAttribute(
+          'TRANSLATION',
+          doc
+            .createAccessor()
+            .setType('VEC3')
+            .setArray(new Float32Array(translations * 3))
+            .setBuffer(buffer),
+        )
+        .setAttribute(
+          'ROTATION',
+          doc
+            .createAccessor()
+            .setType(rotationType)
+            .setArray(new Float32Array(rotations * width).map((_, k) => (k % width === width - 1 ? 1 : 0)))
+            .setBuffer(buffer),
+        )
+      const mesh = doc.createMesh().addPrimitive(square(doc, 'list', true))
+      add(doc.createNode().setMesh(mesh).setExtension('EXT_mesh_gpu_instancing', instancedMesh))
+      return doc
+    }
+    // 4 triangles x 1,000,001 instances passes the 4,000,000-triangle bound.
+    expect(await codeOf(load(build(1_000_001, 1_000_001)))).toBe('GPU__SCENE_TOO_LARGE')
+    expect(await codeOf(load(build(3, 2)))).toBe('GPU__MALFORMED_SCENE')
+    expect(await codeOf(load(build(3, 3, 'VEC3')))).toBe('GPU__MALFORMED_SCENE')
+    expect(triangleSet(await load(build(3, 3)))).toHaveLength(12)
+  })
+})
