@@ -1,6 +1,7 @@
 import { RAY_EPSILON, RUSSIAN_ROULETTE_DEPTH, SHADOW_SEED } from '../constants.js'
 import type { Scene } from '../scene/scene.js'
 import { PUNCTUAL_WORDS } from '../scene/punctual.js'
+import { unorm16 } from '../scene/vertex-colors.js'
 import { MATERIAL_FLOATS } from '../scene/scene.js'
 import { sampleTexture, sampleTextureAlpha, SRGB_TO_LINEAR, UNORM_TO_FLOAT } from '../scene/texture.js'
 import { emissionWeight, powerHeuristic, SurfaceBrdf, type BrdfMaterial } from './brdf.js'
@@ -66,6 +67,10 @@ class CpuTracer {
   readonly #auxFloats: Float32Array
   readonly #uvOffset: number
   readonly #tangentOffset: number
+  /** Where the vertex colours lie in `aux`; 0 when the scene has none. */
+  readonly #colorOffset: number
+  /** The last `#vertexColor`: linear RGBA. */
+  readonly #vertexRgba = new Float64Array(4)
   /** Punctual lights: where they are packed, how many, and the share of light samples they take. */
   readonly #punctualOffset: number
   readonly #punctualCount: number
@@ -148,6 +153,7 @@ class CpuTracer {
     this.#auxFloats = new Float32Array(scene.aux.buffer, scene.aux.byteOffset, scene.aux.length)
     this.#uvOffset = scene.uvOffset
     this.#tangentOffset = scene.tangentOffset
+    this.#colorOffset = scene.colorOffset
     this.#alphaTested = scene.alphaTested
     this.#transmissive = scene.transmissive
     this.#coated = scene.coated
@@ -409,6 +415,20 @@ class CpuTracer {
     hit.clearcoat = this.#coated ? mats[m + 33]! : 0
     hit.clearcoatRoughness = this.#coated ? mats[m + 34]! : 0
     for (let k = 0; k < 3; k++) emitted[k] = mats[m + 4 + k]!
+    this.#materialTextures(m)
+    // glTF: COLOR_0 multiplies the base colour (its factor times its texture).
+    if (this.#colorOffset !== 0) {
+      const c = this.#vertexColor(this.#tri, this.#u, this.#v)
+      hit.r = f32(hit.r * c[0]!)
+      hit.g = f32(hit.g * c[1]!)
+      hit.b = f32(hit.b * c[2]!)
+    }
+  }
+
+  /** Scales the last hit's factors (`#hit`, `#emitted`) by material word `m`'s textures, if it has any. */
+  #materialTextures(m: number): void {
+    const hit = this.#hit
+    const emitted = this.#emitted
     const bits = this.#materialBits
     if ((bits[m + 11]! | bits[m + 15]! | bits[m + 19]! | bits[m + 23]!) === 0) return
     this.#triangleUv(this.#tri, this.#u, this.#v)
@@ -423,6 +443,27 @@ class CpuTracer {
       hit.metallic = f32(hit.metallic * tex[2]!)
     }
     if (this.#texture(m + 16, tex, SRGB_TO_LINEAR)) for (let k = 0; k < 3; k++) emitted[k] = f32(emitted[k]! * tex[k]!)
+  }
+
+  /**
+   * The vertex colour (glTF COLOR_0, linear RGBA) at barycentrics (u, v) of triangle `tri`, into `#vertexRgba` (the
+   * shader's `vertexColor`; scenes with colours only).
+   */
+  #vertexColor(tri: number, u: number, v: number): Float64Array {
+    const o = this.#colorOffset + tri * 6
+    const aux = this.#aux
+    const w0 = f32(1 - u - v)
+    const out = this.#vertexRgba
+    for (let k = 0; k < 4; k++) {
+      // Channel k of vertex j is the low (k even) or high half of word o + 2j + (k >> 1).
+      const word = o + (k >> 1)
+      const shift = (k & 1) * 16
+      const c0 = unorm16((aux[word]! >>> shift) & 0xffff)
+      const c1 = unorm16((aux[word + 2]! >>> shift) & 0xffff)
+      const c2 = unorm16((aux[word + 4]! >>> shift) & 0xffff)
+      out[k] = f32(c0 * w0 + c1 * u + c2 * v)
+    }
+    return out
   }
 
   /** Samples the texture of material word `row` at `#tu`, `#tv` into `out`; false when there is none. */
@@ -732,6 +773,7 @@ class CpuTracer {
       const tv = f32(uv[o + 1]! * w0 + uv[o + 3]! * u + uv[o + 5]! * v)
       alpha = f32(alpha * sampleTextureAlpha(this.#aux, bits, row + 8, tu, tv))
     }
+    if (this.#colorOffset !== 0) alpha = f32(alpha * this.#vertexColor(tri, u, v)[3]!)
     if (mode === 1) return alpha >= this.#materials[row + 29]!
     return (pcgHash((this.#seed ^ pcgHash(tri)) >>> 0) >>> 8) * (1 / 16777216) < alpha
   }

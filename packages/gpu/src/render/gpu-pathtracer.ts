@@ -195,7 +195,7 @@ function packParams(scene: Scene, t: ResolvedTile, c: Chunk, finalize: boolean):
   f.set([...cam.forward, scene.lightPower], 24)
   f.set([...t.background, 0], 28)
   u.set([c.groupCount, finalize ? 1 : 0], 32)
-  u.set([scene.lutOffset, scene.uvOffset, scene.tangentOffset], 36)
+  u.set([scene.lutOffset, scene.uvOffset, scene.tangentOffset, scene.colorOffset], 36)
   u.set([scene.punctualOffset, scene.punctualCount], 40)
   return data
 }

@@ -18,7 +18,7 @@ struct Params {
   camForward: vec4f, // xyz, total light power (see Scene.lightPower)
   background: vec4f,
   groups: vec4u,     // sample groups in this dispatch, finalize (1 = the last groups: write the mean)
-  aux: vec4u,        // word offsets in aux of the decoding tables, the texture coordinates and the tangents
+  aux: vec4u,        // word offsets in aux of the decoding tables, the texture coordinates, the tangents, the vertex colours
   punctual: vec4u,   // word offset in aux of the punctual lights, their count
 }
 
@@ -137,6 +137,7 @@ fn opaqueAt(tri: u32, u: f32, v: f32, m: u32, seed: u32) -> bool {
   var alpha = row.z;
   let tex = bitcast<vec4u>(materials[m * ${MATERIAL_ROWS}u + 2u]);
   if (tex.w != 0u) { alpha *= textureAlpha(tex, triangleUv(tri, u, v)); }
+  if (params.aux.w != 0u) { alpha *= vertexColor(tri, u, v).w; }
   if (mode == 1u) { return alpha >= row.y; }
   return f32(pcgHash(seed ^ pcgHash(tri)) >> 8u) * (1.0 / 16777216.0) < alpha;
 }
@@ -283,6 +284,19 @@ fn triangleUv(tri: u32, u: f32, v: f32) -> vec2f {
   return uv0 * (1.0 - u - v) + uv1 * u + uv2 * v;
 }
 
+// A vertex's packed colour (two words of 16-bit channels, R | G << 16 and B | A << 16) as linear RGBA. One
+// multiply per channel, as the CPU reference's unorm16 rounds it.
+fn unorm16x4(a: u32, b: u32) -> vec4f {
+  return vec4f(f32(a & 0xffffu), f32(a >> 16u), f32(b & 0xffffu), f32(b >> 16u)) * (1.0 / 65535.0);
+}
+
+// The vertex colour (glTF COLOR_0, linear RGBA) at barycentrics (u, v) of triangle tri (scenes with colours only).
+fn vertexColor(tri: u32, u: f32, v: f32) -> vec4f {
+  let o = params.aux.w + tri * 6u;
+  return unorm16x4(aux[o], aux[o + 1u]) * (1.0 - u - v) + unorm16x4(aux[o + 2u], aux[o + 3u]) * u +
+    unorm16x4(aux[o + 4u], aux[o + 5u]) * v;
+}
+
 // The shading normal n bent by a normal map's texel c (bytes decoded to [0, 1]) in the tangent frame at barycentrics
 // (u, v) of triangle tri: +X along the tangent, +Y along cross(n, tangent) * w, +Z along n. A degenerate tangent or
 // mapped normal leaves n as it is.
@@ -374,6 +388,8 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
       if (emissiveTex.w != 0u) { emitted *= textureColor(emissiveTex, uv, params.aux.x); }
     }
   }
+  // glTF: COLOR_0 multiplies the base colour (its factor times its texture).
+  if (params.aux.w != 0u) { color *= vertexColor(hit.tri, hit.u, hit.v).xyz; }
   var ng = normalize(cross(e1, e2));
   let facing = -dot(ng, dir);
   // Surfaces emit from their front face (counter-clockwise winding, as glTF defines front faces), and from both

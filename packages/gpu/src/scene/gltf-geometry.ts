@@ -148,3 +148,24 @@ function multiply(a: readonly number[], b: readonly number[]): number[] {
   }
   return out
 }
+
+/**
+ * A primitive's vertex attribute, or null when it has none, checked as glTF requires: one element per vertex (as
+ * many as POSITION) and one of the `types` its semantic allows. An attribute with fewer elements would otherwise
+ * read as NaNs past its end.
+ *
+ * @throws GPU__MALFORMED_SCENE for another element count or type
+ */
+export function vertexAttribute(prim: Primitive, semantic: string, types: readonly string[]): Accessor | null {
+  const attribute = prim.getAttribute(semantic)
+  if (attribute === null) return null
+  const vertices = prim.getAttribute('POSITION')?.getCount() ?? 0
+  if (attribute.getCount() !== vertices || !types.includes(attribute.getType())) {
+    throw new GpuError(
+      'GPU__MALFORMED_SCENE',
+      `a primitive's ${semantic} holds ${attribute.getCount()} ${attribute.getType()} elements; it needs ${vertices} of ${types.join(' or ')}`,
+      { semantic, count: attribute.getCount(), vertices, type: attribute.getType() },
+    )
+  }
+  return attribute
+}

@@ -43,7 +43,7 @@ import {
 } from '../constants.js'
 import { GpuError } from '../errors.js'
 import { assertDeclaredSize, geometryDecoders, isGlb } from './compression.js'
-import { drawsTriangles, meshMatrices, primitiveTriangles, triangleCorners } from './gltf-geometry.js'
+import { drawsTriangles, meshMatrices, primitiveTriangles, triangleCorners, vertexAttribute } from './gltf-geometry.js'
 import { packScene } from './pack.js'
 import type { PunctualLight } from './punctual.js'
 import { soupTangents } from './tangents.js'
@@ -97,7 +97,7 @@ const DEFAULT_MATERIAL: Material = {
 /**
  * Loads a glTF 2.0 asset (.glb bytes, .gltf JSON bytes with embedded data URIs, or a file path on Node) into a
  * path-traceable {@link Scene}: meshes of the default scene (triangle lists, strips and fans) with their node
- * transforms, once per instance under EXT_mesh_gpu_instancing, metallic-roughness and
+ * transforms, once per instance under EXT_mesh_gpu_instancing, vertex colours (COLOR_0), metallic-roughness and
  * emissive factors, base-color, metallic-roughness, emissive and normal textures (PNG, JPEG or WebP, sampled at their
  * texture coordinates with the glTF sampler's wrap modes and nearest or bilinear filtering; normal maps with the
  * primitive's tangents or MikkTSpace ones), alpha modes, the ior, specular, (thin-walled) transmission and clearcoat extensions, punctual lights
@@ -216,6 +216,7 @@ export function sceneFromDocument(doc: Document, decoders: TextureDecoders = {})
   const normals: number[] = []
   const uvs: number[] = []
   let tangents: number[] | undefined
+  let colors: number[] | undefined
   const punctualLights: PunctualLight[] = []
   const triMaterial: number[] = []
   const textures: Texture[] = []
@@ -264,11 +265,12 @@ export function sceneFromDocument(doc: Document, decoders: TextureDecoders = {})
    */
   const addPrimitive = (prim: Primitive, corners: Uint32Array, world: readonly number[]): void => {
     const position = prim.getAttribute('POSITION')!
-    const normal = prim.getAttribute('NORMAL')
+    const normal = vertexAttribute(prim, 'NORMAL', ['VEC3'])
+    const color = vertexAttribute(prim, 'COLOR_0', ['VEC3', 'VEC4'])
     const normalMatrix = normalMatrixOf(world)
     const mat = materialOf(prim.getMaterial())
     const uvSet = materialUv[mat]
-    const uv = uvSet === undefined ? null : prim.getAttribute(`TEXCOORD_${uvSet.texCoord}`)
+    const uv = uvSet === undefined ? null : vertexAttribute(prim, `TEXCOORD_${uvSet.texCoord}`, ['VEC2'])
     if (uvSet !== undefined && uv === null) {
       throw new GpuError('GPU__MALFORMED_SCENE', `a textured primitive has no TEXCOORD_${uvSet.texCoord} attribute`, {
         material: materials[mat]!.name,
@@ -276,9 +278,15 @@ export function sceneFromDocument(doc: Document, decoders: TextureDecoders = {})
     }
     const uvMatrix = uvSet?.matrix ?? IDENTITY_UV
     const firstVertex = vertices.length / 3
+    if (color !== null) {
+      // Only scenes with vertex colours keep them: white for the vertices of the primitives before.
+      colors ??= []
+      while (colors.length < firstVertex * 4) colors.push(1)
+    }
     const p: number[] = []
     const n: number[] = []
     const c: number[] = []
+    const rgba: number[] = []
     for (const v of corners) {
       const pos = transformPoint(world, position.getElement(v, p))
       vertices.push(pos[0], pos[1], pos[2])
@@ -293,6 +301,11 @@ export function sceneFromDocument(doc: Document, decoders: TextureDecoders = {})
         const [a, b, e, d, f, g] = uvMatrix
         uvs.push(a * s + b * t + e, d * s + f * t + g)
       }
+      if (color !== null) {
+        // Normalized integer colours are decoded to [0, 1]; VEC3 colours are opaque.
+        const [r = 1, g = 1, b = 1, alpha = 1] = color.getElement(v, rgba)
+        colors!.push(r, g, b, alpha)
+      } else if (colors !== undefined) colors.push(1, 1, 1, 1)
     }
     for (let t = 0; t < corners.length / 3; t++) triMaterial.push(mat)
     if (materials[mat]!.normalTexture !== undefined) {
@@ -329,14 +342,15 @@ export function sceneFromDocument(doc: Document, decoders: TextureDecoders = {})
     materials: materials.length > 0 ? materials : [DEFAULT_MATERIAL],
     ...(textures.length === 0 ? {} : { uvs: Float32Array.from(uvs), textures }),
     ...(tangents === undefined ? {} : { tangents: padded(tangents, (vertices.length / 3) * 4) }),
+    ...(colors === undefined ? {} : { colors: padded(colors, (vertices.length / 3) * 4, 1) }),
     ...(camera === undefined ? {} : { camera }),
     ...(punctualLights.length === 0 ? {} : { punctualLights }),
   })
 }
 
-/** `values` as floats, with zeros after them up to `length`. */
-function padded(values: readonly number[], length: number): Float32Array {
-  const out = new Float32Array(length)
+/** `values` as floats, with `fill` after them up to `length`. */
+function padded(values: readonly number[], length: number, fill = 0): Float32Array {
+  const out = new Float32Array(length).fill(fill)
   out.set(values)
   return out
 }

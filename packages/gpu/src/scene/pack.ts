@@ -11,6 +11,7 @@ import {
 import { GpuError } from '../errors.js'
 import { buildBvh } from './bvh.js'
 import { packPunctualLights, PUNCTUAL_WORDS, type PunctualLight } from './punctual.js'
+import { packVertexColors } from './vertex-colors.js'
 import { ALPHA_MODES, MATERIAL_FLOATS, materialTextures, TANGENT_WORDS, TRIANGLE_FLOATS, UV_WORDS } from './scene.js'
 import type { Camera, Material, Scene, Vec3 } from './scene.js'
 import { samplerBits, SRGB_TO_LINEAR, TEXTURE_TABLE_WORDS, UNORM_TO_FLOAT, type Texture } from './texture.js'
@@ -33,6 +34,11 @@ export interface TriangleSoup {
   tangents?: Float32Array
   /** The textures that the materials' texture slots index. */
   textures?: readonly Texture[]
+  /**
+   * 12 floats per triangle: the linear RGBA vertex colours (glTF COLOR_0) of v0, v1, v2, which multiply the base
+   * colour and its alpha; white where a primitive has none.
+   */
+  colors?: Float32Array
   /** The scene's camera, or undefined to frame the scene's bounds. */
   camera?: Camera
   /** Lights without area (glTF KHR_lights_punctual). */
@@ -109,10 +115,15 @@ export function packScene(soup: TriangleSoup): Scene {
   const radius = triangleCount > 0 ? Math.hypot(max[0]! - min[0]!, max[1]! - min[1]!, max[2]! - min[2]!) / 2 || 1 : 1
   const punctual = packPunctualLights(soup.punctualLights ?? [], radius)
   const surface = packSurface(soup, bvh.order, lights.table.length + punctual.length)
-  const aux = new Uint32Array(lights.table.length + punctual.length + surface.words.length)
+  const colors = soup.colors === undefined ? new Uint32Array(0) : packVertexColors(soup.colors, bvh.order)
+  const before = lights.table.length + punctual.length + surface.words.length
+  // Offset 0 means "no vertex colours": a scene with nothing before them (no lights, no textures) skips a word.
+  const colorOffset = colors.length === 0 ? 0 : Math.max(1, before)
+  const aux = new Uint32Array(Math.max(before, colorOffset) + colors.length)
   aux.set(new Uint32Array(lights.table.buffer), 0)
   aux.set(punctual, lights.table.length)
   aux.set(surface.words, lights.table.length + punctual.length)
+  aux.set(colors, colorOffset)
   const materials = new Float32Array(soup.materials.length * MATERIAL_FLOATS)
   const materialBits = new Uint32Array(materials.buffer)
   soup.materials.forEach((m, i) => {
@@ -185,6 +196,7 @@ export function packScene(soup: TriangleSoup): Scene {
     lutOffset: surface.lutOffset,
     uvOffset: surface.uvOffset,
     tangentOffset: surface.tangentOffset,
+    colorOffset,
     alphaTested: soup.materials.some((m) => (m.alphaMode ?? 'opaque') !== 'opaque'),
     transmissive: soup.materials.some((m) => (m.transmission ?? 0) > 0),
     coated: soup.materials.some((m) => (m.clearcoat ?? 0) > 0),

@@ -116,7 +116,9 @@ export interface Camera {
  *   to [0, 1] (`SRGB_TO_LINEAR`, `UNORM_TO_FLOAT`); from `uvOffset`: 6 f32s
  *   per triangle, the texture coordinates of v0, v1, v2; where a material has a normal map, from `tangentOffset`:
  *   12 f32s per triangle, the tangents of v0, v1, v2 (xyz, and w = ±1: the bitangent is cross(normal, tangent) *
- *   w); and each texture's texels, RGBA8 (red in the low byte), row by row from the image's top.
+ *   w); and each texture's texels, RGBA8 (red in the low byte), row by row from the image's top. Last, in a scene
+ *   with vertex colours (glTF COLOR_0), from `colorOffset`: 6 words per triangle, the linear RGBA of v0, v1, v2 as
+ *   16-bit channels, (R | G << 16, B | A << 16) per vertex (white where a primitive has none).
  * - `bvh`: 2 rows per node in depth-first order: (min.xyz, a), (max.xyz, count) with a and count as u32 bits. A
  *   leaf has count > 0 and holds triangles [a, a + count); an inner node has count = 0, its left child right after
  *   it, and a is its skip link, the first node after its subtree (its right child is the node after the left
@@ -142,6 +144,8 @@ export interface Scene {
   readonly uvOffset: number
   /** Word offset in `aux` of the tangents; 0 when no material has a normal map. */
   readonly tangentOffset: number
+  /** Word offset in `aux` of the vertex colours (glTF COLOR_0); 0 when no primitive has them. */
+  readonly colorOffset: number
   /** Whether some material's alpha mode is `mask` or `blend`: then traversal tests alpha at every candidate hit. */
   readonly alphaTested: boolean
   /** Whether some material lets light through (`transmission` > 0): then the kernel shades both sides of surfaces. */
@@ -173,5 +177,7 @@ export const MATERIAL_ROWS = MATERIAL_FLOATS / 4
 export const UV_WORDS = 6
 /** Words per triangle of tangents in {@link Scene.aux}. */
 export const TANGENT_WORDS = 12
+/** Words per triangle of vertex colours in {@link Scene.aux}: 16-bit RGBA, two words a vertex. */
+export const COLOR_WORDS = 6
 /** Floats per node in {@link Scene.bvh}. */
 export const BVH_NODE_FLOATS = 8
