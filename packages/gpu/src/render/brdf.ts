@@ -15,6 +15,11 @@
  *   dielectric's diffuse becomes a GGX lobe through the surface, the specular lobe mirrored about the tangent plane
  *   (the extension's specular BTDF with the half vector of the mirrored direction), tinted by the base colour and
  *   under the same Fresnel layer. A ray leaves on the far side in its own direction, blurred by the roughness.
+ * - Refraction (KHR_materials_transmission on the surface of a KHR_materials_volume): the same share refracts
+ *   instead, by Walter et al. 2007's microfacet BTDF at the relative index η = η_v / η_l (for radiance, so times
+ *   η², as pbrt's), sampled by refracting the view direction at a visible normal; past the critical angle that
+ *   normal reflects it (total internal reflection), and leaving the denser side Schlick's Fresnel takes the
+ *   transmitted angle's cosine.
  *
  * - Clearcoat (KHR_materials_clearcoat): a second GGX layer of ior 1.5 and its own roughness over all of the
  *   above, weighted by the coat factor times its Fresnel at the viewing angle (the extension's fresnel_coat), which
@@ -54,6 +59,12 @@ export interface BrdfMaterial {
   /** KHR_materials_clearcoat's factor and perceptual roughness (0 by default: no coat). */
   clearcoat?: number
   clearcoatRoughness?: number
+  /**
+   * On the surface of a volume (KHR_materials_volume): the relative index of refraction η_v / η_l from the viewer's
+   * side to the far side (1 / ior entering, ior leaving), which makes the transmission lobe refract. 0 (the default)
+   * for a thin-walled or opaque surface.
+   */
+  eta?: number
 }
 
 /**
@@ -103,10 +114,13 @@ export class SurfaceBrdf {
   #metallic = 0
   #alpha = MIN_ALPHA
   #transmission = 0
+  /** η_v / η_l on a volume's surface, else 0 (see BrdfMaterial.eta). */
+  #eta = 0
   #alphaCoat = MIN_ALPHA
-  // The last half vector's cosines with the normal and the viewer (see #half).
+  // The last half vector's cosines with the normal, the viewer and (refraction) the light (see #half).
   #nDotH = 0
   #vDotH = 0
+  #lDotH = 0
   /** cos of the angle between the normal and the viewer; the surface reflects nothing when it is not positive. */
   nDotV = 0
   /** Probability of sampling the specular lobe, and the transmission lobe (once the coat's lobe is not picked). */
@@ -154,6 +168,10 @@ export class SurfaceBrdf {
     this.#bz = -ny
     const nDotV = nx * vx + ny * vy + nz * vz
     this.nDotV = nDotV
+    this.#eta = material.eta ?? 0
+    // The lobes' odds take Fresnel at the viewing angle as if entering, even inside a volume: past the critical
+    // angle a rough surface still refracts through tilted microfacets, and a refraction drawn into total internal
+    // reflection becomes that reflection, which the reflecting share's pdf counts.
     const fw = schlickWeight(nDotV)
     const w = material.specular
     const { f0r, f0g, f0b } = material
@@ -168,6 +186,25 @@ export class SurfaceBrdf {
     const coatRoughness = material.clearcoatRoughness ?? 0
     this.#alphaCoat = Math.max(coatRoughness * coatRoughness, MIN_ALPHA)
     this.pCoat = (material.clearcoat ?? 0) * (DIELECTRIC_F0 + (1 - DIELECTRIC_F0) * fw)
+  }
+
+  /**
+   * The cosine that Schlick's Fresnel takes at a cosine c to the viewer: c itself, except leaving a denser volume
+   * (η_v > η_l), where it is the transmitted angle's cosine, and 0 (all reflected) past the critical angle.
+   */
+  #fresnelCos(c: number): number {
+    const eta = this.#eta
+    if (eta <= 1) return c
+    const sin2 = eta * eta * (1 - c * c)
+    return sin2 >= 1 ? 0 : Math.sqrt(1 - sin2)
+  }
+
+  /**
+   * How likely the lobes that reflect about a half vector are to be drawn, at v·h = vDotH: the specular lobe, and on
+   * a volume's surface the transmission lobe too where it meets total internal reflection.
+   */
+  #reflectingShare(vDotH: number): number {
+    return this.#eta > 1 && this.#fresnelCos(vDotH) === 0 ? this.pSpecular + this.pTransmission : this.pSpecular
   }
 
   /**
@@ -199,7 +236,8 @@ export class SurfaceBrdf {
     const nDotV = this.nDotV
     const nDotL = this.#nx * lx + this.#ny * ly + this.#nz * lz
     if (nDotL < 0 && nDotV > 0 && this.#transmission > 0) {
-      this.#evaluateTransmission(lx, ly, lz, -nDotL)
+      if (this.#eta > 0) this.#evaluateRefraction(lx, ly, lz, -nDotL)
+      else this.#evaluateTransmission(lx, ly, lz, -nDotL)
       return
     }
     if (!(nDotL > 0) || !(nDotV > 0)) {
@@ -209,7 +247,7 @@ export class SurfaceBrdf {
     this.#half(lx, ly, lz)
     const d = this.#distribution(this.#nDotH, this.#alpha)
     const spec = d * this.#visibility(nDotL, this.#alpha)
-    const fw = schlickWeight(this.#vDotH)
+    const fw = schlickWeight(this.#fresnelCos(this.#vDotH))
     const m = this.#metallic
     const w = this.#specular
     // The dielectric's specular layer per channel, weighted by the specular factor.
@@ -222,10 +260,94 @@ export class SurfaceBrdf {
     this.fg = m * (this.#g + (1 - this.#g) * fw) * spec + (1 - m) * (lg * spec) + diffuse * this.#g
     this.fb = m * (this.#b + (1 - this.#b) * fw) * spec + (1 - m) * (lb * spec) + diffuse * this.#b
     this.pdf =
-      this.pSpecular * this.#reflectionPdf(d, this.#alpha) +
+      this.#reflectingShare(this.#vDotH) * this.#reflectionPdf(d, this.#alpha) +
       (1 - this.pSpecular) * (1 - this.#transmission) * (nDotL / Math.PI)
-    // The transmission lobe reaches this side too, where the reflection it mirrors dipped below the horizon.
-    if (this.#transmission > 0) this.pdf += this.pTransmission * this.#pdfReflected(lx, ly, lz, -2 * nDotL, this.#alpha)
+    // The transmission lobe reaches this side too, where the reflection it mirrors dipped below the horizon (or the
+    // refraction rose above it).
+    if (this.#transmission > 0) {
+      this.pdf +=
+        this.pTransmission *
+        (this.#eta > 0 ? this.#pdfRefracted(lx, ly, lz) : this.#pdfReflected(lx, ly, lz, -2 * nDotL, this.#alpha))
+    }
+  }
+
+  /**
+   * The refraction lobe of a volume's surface towards l below it (|n·l| = nDotL): Walter et al. 2007's microfacet
+   * BTDF at the generalized half vector, for radiance (so times (η_v / η_l)², as pbrt's), tinted by the base colour
+   * and scaled by what the Fresnel layer lets through and the transmission factor. The pdf adds the reflecting
+   * lobes' reach below the horizon.
+   */
+  #evaluateRefraction(lx: number, ly: number, lz: number, nDotL: number): void {
+    this.fr = this.fg = this.fb = 0
+    this.pdf = this.#reflectingPdf(lx, ly, lz)
+    if (!this.#refractionHalf(lx, ly, lz)) return
+    const eta = this.#eta
+    const vh = this.#vDotH
+    const lh = this.#lDotH
+    const d = this.#distribution(this.#nDotH, this.#alpha)
+    const denom = lh + eta * vh
+    const fw = schlickWeight(this.#fresnelCos(vh))
+    const layer =
+      this.#specular *
+      Math.max(this.#f0r + (1 - this.#f0r) * fw, this.#f0g + (1 - this.#f0g) * fw, this.#f0b + (1 - this.#f0b) * fw)
+    // |v·h| |l·h| / (n·v |n·l|) (1 - F) D G η² / denom², with G = 4 n·v |n·l| times the visibility term.
+    const k =
+      (1 - layer) *
+      (1 - this.#metallic) *
+      this.#transmission *
+      4 *
+      vh *
+      -lh *
+      eta *
+      eta *
+      d *
+      (this.#visibility(nDotL, this.#alpha) / (denom * denom))
+    this.fr = k * this.#r
+    this.fg = k * this.#g
+    this.fb = k * this.#b
+    this.pdf += this.pTransmission * this.#refractionPdf(d, vh, lh, denom)
+  }
+
+  /** The pdf with which the reflecting lobes (see `#reflectingShare`) draw l. */
+  #reflectingPdf(lx: number, ly: number, lz: number): number {
+    const p = this.#pdfReflected(lx, ly, lz, 0, this.#alpha)
+    return p > 0 ? this.#reflectingShare(this.#vDotH) * p : 0
+  }
+
+  /**
+   * The refraction half vector of l (Walter et al.'s generalized one, -(η v + l), turned to the normal's side) into
+   * `#nDotH`, `#vDotH` and `#lDotH`; false where no microfacet refracts v into l.
+   */
+  #refractionHalf(lx: number, ly: number, lz: number): boolean {
+    const eta = this.#eta
+    let hx = -(eta * this.#vx + lx)
+    let hy = -(eta * this.#vy + ly)
+    let hz = -(eta * this.#vz + lz)
+    const len = Math.sqrt(hx * hx + hy * hy + hz * hz)
+    if (!(len > 1e-6)) return false
+    const s = this.#nx * hx + this.#ny * hy + this.#nz * hz < 0 ? -1 / len : 1 / len
+    hx *= s
+    hy *= s
+    hz *= s
+    this.#nDotH = this.#nx * hx + this.#ny * hy + this.#nz * hz
+    this.#vDotH = this.#vx * hx + this.#vy * hy + this.#vz * hz
+    this.#lDotH = lx * hx + ly * hy + lz * hz
+    return this.#vDotH > 0 && this.#lDotH < 0 && this.#fresnelCos(this.#vDotH) > 0
+  }
+
+  /** The pdf of the refraction lobe's visible normal drawing l (with `#refractionHalf`'s h): D_v(h) |l·h| / denom². */
+  #refractionPdf(d: number, vh: number, lh: number, denom: number): number {
+    const nDotV = this.nDotV
+    const a2 = this.#alpha * this.#alpha
+    const g1 = (2 * nDotV) / (nDotV + Math.sqrt(a2 + (1 - a2) * nDotV * nDotV))
+    return (((g1 * d * vh) / nDotV) * -lh) / (denom * denom)
+  }
+
+  /** The pdf of the refraction lobe drawing l, wherever l lies; 0 where no microfacet refracts v into it. */
+  #pdfRefracted(lx: number, ly: number, lz: number): number {
+    if (!this.#refractionHalf(lx, ly, lz)) return 0
+    const d = this.#distribution(this.#nDotH, this.#alpha)
+    return this.#refractionPdf(d, this.#vDotH, this.#lDotH, this.#lDotH + this.#eta * this.#vDotH)
   }
 
   /**
@@ -313,8 +435,9 @@ export class SurfaceBrdf {
       pick = (pick - coat) / (1 - coat)
     }
     if (pick < this.pSpecular + this.pTransmission) {
-      // The transmission lobe draws the reflection mirrored through the surface.
-      this.#reflect(this.#alpha, cos, sin, u2, pick >= this.pSpecular)
+      // The transmission lobe draws the reflection mirrored through the surface, or on a volume's surface refracts.
+      const through = pick >= this.pSpecular
+      this.#reflect(this.#alpha, cos, sin, u2, through && this.#eta === 0, through && this.#eta > 0)
       return
     }
     const r = Math.sqrt(u2)
@@ -323,9 +446,11 @@ export class SurfaceBrdf {
 
   /**
    * The view direction reflected about a visible normal of GGX alpha `a` (spherical caps), drawn with the azimuth's
-   * cosine and sine and u2, into `lx`, `ly`, `lz`; with `through`, mirrored through the surface.
+   * cosine and sine and u2, into `lx`, `ly`, `lz`; with `through`, mirrored through the surface; with `refract`
+   * (a volume's surface), refracted through that normal instead, or reflected past the critical angle (total
+   * internal reflection).
    */
-  #reflect(a: number, cos: number, sin: number, u2: number, through: boolean): void {
+  #reflect(a: number, cos: number, sin: number, u2: number, through: boolean, refract = false): void {
     // The visible normal, in the frame where n = +z, and the view direction mirrored about it.
     const vx = this.#tx * this.#vx + this.#ty * this.#vy + this.#tz * this.#vz
     const vy = this.#bx * this.#vx + this.#by * this.#vy + this.#bz * this.#vz
@@ -346,7 +471,16 @@ export class SurfaceBrdf {
     hx /= hl
     hy /= hl
     hz /= hl
-    const k = 2 * (vx * hx + vy * hy + vz * hz)
+    const c = vx * hx + vy * hy + vz * hz
+    const eta = this.#eta
+    const sin2 = eta * eta * (1 - c * c)
+    if (refract && sin2 < 1) {
+      // Snell's law at the microfacet: -η v + (η c - cos θt) h.
+      const k = eta * c - Math.sqrt(1 - sin2)
+      this.#toWorld(k * hx - eta * vx, k * hy - eta * vy, k * hz - eta * vz)
+      return
+    }
+    const k = 2 * c
     const z = k * hz - vz
     this.#toWorld(k * hx - vx, k * hy - vy, through ? -z : z)
   }
@@ -402,6 +536,7 @@ struct Surface {
   pTransmission: f32,
   pCoat: f32,         // the clearcoat's weight at this viewing angle, and its lobe's sampling probability
   alphaCoat: f32,
+  eta: f32,           // on a volume's surface η_v / η_l (the transmission lobe refracts), else 0
 }
 
 struct BrdfValue { f: vec3f, pdf: f32 }
@@ -412,8 +547,8 @@ fn schlickWeight(c: f32) -> f32 {
   return x2 * x2 * x;
 }
 
-// coat: KHR_materials_clearcoat's factor and roughness.
-fn surfaceAt(n: vec3f, v: vec3f, base: vec3f, metallic: f32, roughness: f32, f0: vec3f, specular: f32, transmission: f32, coat: vec2f) -> Surface {
+// coat: KHR_materials_clearcoat's factor and roughness; eta: η_v / η_l on a volume's surface, else 0.
+fn surfaceAt(n: vec3f, v: vec3f, base: vec3f, metallic: f32, roughness: f32, f0: vec3f, specular: f32, transmission: f32, coat: vec2f, eta: f32) -> Surface {
   let s = select(-1.0, 1.0, n.z >= 0.0);
   let a = -1.0 / (s + n.z);
   let k = n.x * n.y * a;
@@ -430,7 +565,21 @@ fn surfaceAt(n: vec3f, v: vec3f, base: vec3f, metallic: f32, roughness: f32, f0:
   let pTransmission = (1.0 - pSpecular) * transmission;
   let pCoat = coat.x * (${DIELECTRIC_F0} + (1.0 - ${DIELECTRIC_F0}) * fw);
   let alphaCoat = max(coat.y * coat.y, MIN_ALPHA);
-  return Surface(t, b, n, v, base, f0, specular, metallic, alpha, nDotV, pSpecular, transmission, pTransmission, pCoat, alphaCoat);
+  return Surface(t, b, n, v, base, f0, specular, metallic, alpha, nDotV, pSpecular, transmission, pTransmission, pCoat, alphaCoat, eta);
+}
+
+// The cosine Schlick's Fresnel takes at cosine c to the viewer (see SurfaceBrdf's fresnelCos): leaving a denser
+// volume the transmitted angle's, 0 past the critical angle.
+fn fresnelCos(s: Surface, c: f32) -> f32 {
+  if (!TRANSMISSIVE || s.eta <= 1.0) { return c; }
+  let sin2 = s.eta * s.eta * (1.0 - c * c);
+  return select(sqrt(1.0 - sin2), 0.0, sin2 >= 1.0);
+}
+
+// How likely the lobes that reflect about a half vector at v·h = vh are drawn (see SurfaceBrdf's reflectingShare).
+fn reflectingShare(s: Surface, vh: f32) -> f32 {
+  if (TRANSMISSIVE && s.eta > 1.0 && fresnelCos(s, vh) == 0.0) { return s.pSpecular + s.pTransmission; }
+  return s.pSpecular;
 }
 
 // The BSDF towards l: the layers beneath, under the clearcoat in kernels built for coated scenes (COATED).
@@ -452,20 +601,80 @@ fn evaluateBrdf(s: Surface, l: vec3f) -> BrdfValue {
 // scenes with transmissive materials (TRANSMISSIVE), else nothing.
 fn evaluateBase(s: Surface, l: vec3f) -> BrdfValue {
   let nDotL = dot(s.n, l);
-  if (TRANSMISSIVE && nDotL < 0.0 && s.nDotV > 0.0 && s.transmission > 0.0) { return evaluateTransmission(s, l, -nDotL); }
+  if (TRANSMISSIVE && nDotL < 0.0 && s.nDotV > 0.0 && s.transmission > 0.0) {
+    if (s.eta > 0.0) { return evaluateRefraction(s, l, -nDotL); }
+    return evaluateTransmission(s, l, -nDotL);
+  }
   if (!(nDotL > 0.0) || !(s.nDotV > 0.0)) { return BrdfValue(vec3f(0.0), 0.0); }
   let h = normalize(s.v + l);
   let d = ggxDistribution(s.alpha, dot(s.n, h));
   let spec = d * smithVisibility(s, nDotL, s.alpha);
-  let fw = schlickWeight(max(dot(s.v, h), 0.0));
+  let vh = max(dot(s.v, h), 0.0);
+  let fw = schlickWeight(fresnelCos(s, vh));
   let m = s.metallic;
   let layer = s.specular * (s.f0 + (1.0 - s.f0) * fw);
   let diffuse = (1.0 - max(layer.x, max(layer.y, layer.z))) * (1.0 - m) * (1.0 - s.transmission) / PI;
   let f = m * (s.base + (1.0 - s.base) * fw) * spec + (1.0 - m) * (layer * spec) + diffuse * s.base;
-  var pdf = s.pSpecular * reflectionPdf(s, d, s.alpha) + (1.0 - s.pSpecular) * (1.0 - s.transmission) * (nDotL / PI);
-  // The transmission lobe reaches this side too, where the reflection it mirrors dipped below the horizon.
-  if (TRANSMISSIVE && s.transmission > 0.0) { pdf += s.pTransmission * pdfReflected(s, l + (-2.0 * nDotL) * s.n, s.alpha); }
+  var pdf = reflectingShare(s, vh) * reflectionPdf(s, d, s.alpha) + (1.0 - s.pSpecular) * (1.0 - s.transmission) * (nDotL / PI);
+  // The transmission lobe reaches this side too, where the reflection it mirrors dipped below the horizon (or the
+  // refraction rose above it).
+  if (TRANSMISSIVE && s.transmission > 0.0) {
+    if (s.eta > 0.0) { pdf += s.pTransmission * pdfRefracted(s, l); }
+    else { pdf += s.pTransmission * pdfReflected(s, l + (-2.0 * nDotL) * s.n, s.alpha); }
+  }
   return BrdfValue(f, pdf);
+}
+
+// The refraction half vector of l (-(η v + l), turned to the normal's side) in xyz, and in w 1 where a microfacet
+// refracts v into l, else 0 (see SurfaceBrdf's refractionHalf).
+fn refractionHalf(s: Surface, l: vec3f) -> vec4f {
+  let g = -(s.eta * s.v + l);
+  let len = length(g);
+  if (!(len > 1e-6)) { return vec4f(0.0); }
+  let h = g * select(1.0, -1.0, dot(s.n, g) < 0.0) / len;
+  let vh = dot(s.v, h);
+  return vec4f(h, select(0.0, 1.0, vh > 0.0 && dot(l, h) < 0.0 && fresnelCos(s, vh) > 0.0));
+}
+
+// The refraction lobe's pdf at half vector h: D_v(h) |l·h| / (l·h + η v·h)².
+fn refractionPdf(s: Surface, d: f32, vh: f32, lh: f32) -> f32 {
+  let a2 = s.alpha * s.alpha;
+  let g1 = 2.0 * s.nDotV / (s.nDotV + sqrt(a2 + (1.0 - a2) * s.nDotV * s.nDotV));
+  let denom = lh + s.eta * vh;
+  return g1 * d * vh / s.nDotV * -lh / (denom * denom);
+}
+
+// The pdf of the refraction lobe drawing l, wherever it lies.
+fn pdfRefracted(s: Surface, l: vec3f) -> f32 {
+  let h = refractionHalf(s, l);
+  if (h.w == 0.0) { return 0.0; }
+  return refractionPdf(s, ggxDistribution(s.alpha, dot(s.n, h.xyz)), dot(s.v, h.xyz), dot(l, h.xyz));
+}
+
+// The pdf with which the reflecting lobes draw l.
+fn reflectingPdf(s: Surface, l: vec3f) -> f32 {
+  let h = s.v + l;
+  let nDotH = dot(s.n, h) / length(h);
+  if (!(nDotH > 0.0)) { return 0.0; }
+  return reflectingShare(s, max(dot(s.v, h) / length(h), 0.0)) * reflectionPdf(s, ggxDistribution(s.alpha, nDotH), s.alpha);
+}
+
+// The refraction lobe of a volume's surface towards l below it (|n·l| = nDotL): see SurfaceBrdf's
+// evaluateRefraction.
+fn evaluateRefraction(s: Surface, l: vec3f, nDotL: f32) -> BrdfValue {
+  var pdf = reflectingPdf(s, l);
+  let h = refractionHalf(s, l);
+  if (h.w == 0.0) { return BrdfValue(vec3f(0.0), pdf); }
+  let vh = dot(s.v, h.xyz);
+  let lh = dot(l, h.xyz);
+  let d = ggxDistribution(s.alpha, dot(s.n, h.xyz));
+  let denom = lh + s.eta * vh;
+  let fw = schlickWeight(fresnelCos(s, vh));
+  let layer = s.specular * (s.f0 + (1.0 - s.f0) * fw);
+  let k = ((1.0 - max(layer.x, max(layer.y, layer.z))) * (1.0 - s.metallic) * s.transmission * 4.0 * vh * -lh * s.eta * s.eta * d) *
+    (smithVisibility(s, nDotL, s.alpha) / (denom * denom));
+  pdf += s.pTransmission * refractionPdf(s, d, vh, lh);
+  return BrdfValue(s.base * k, pdf);
 }
 
 // GGX's (Trowbridge-Reitz) normal distribution D at n·h.
@@ -520,9 +729,17 @@ fn sampleBrdf(s: Surface, pick0: f32, u1: f32, u2: f32) -> vec3f {
     pick = (pick - s.pCoat) / (1.0 - s.pCoat);
   }
   if (pick < s.pSpecular + s.pTransmission) {
-    local = visibleReflection(s, s.alpha, cs, u2);
-    // The transmission lobe: the reflection mirrored through the surface (n = +z here).
-    if (TRANSMISSIVE && pick >= s.pSpecular) { local.z = -local.z; }
+    let v = vec3f(dot(s.t, s.v), dot(s.b, s.v), s.nDotV);
+    let h = visibleNormal(v, s.alpha, cs, u2);
+    let c = dot(v, h);
+    local = 2.0 * c * h - v;
+    if (TRANSMISSIVE && pick >= s.pSpecular) {
+      // The transmission lobe: the reflection mirrored through the surface (n = +z here), or on a volume's surface
+      // the view direction refracted at h by Snell's law (kept reflected past the critical angle).
+      let sin2 = s.eta * s.eta * (1.0 - c * c);
+      if (s.eta == 0.0) { local.z = -local.z; }
+      else if (sin2 < 1.0) { local = (s.eta * c - sqrt(1.0 - sin2)) * h - s.eta * v; }
+    }
   } else {
     local = vec3f(cs * sqrt(u2), sqrt(max(0.0, 1.0 - u2)));
   }
@@ -532,11 +749,16 @@ fn sampleBrdf(s: Surface, pick0: f32, u1: f32, u2: f32) -> vec3f {
 // The view direction reflected about a visible normal of GGX alpha a (spherical caps), in the shading frame.
 fn visibleReflection(s: Surface, a: f32, cs: vec2f, u2: f32) -> vec3f {
   let v = vec3f(dot(s.t, s.v), dot(s.b, s.v), s.nDotV);
+  let h = visibleNormal(v, a, cs, u2);
+  return 2.0 * dot(v, h) * h - v;
+}
+
+// A visible normal of GGX alpha a for the local view direction v (spherical caps), in the shading frame.
+fn visibleNormal(v: vec3f, a: f32, cs: vec2f, u2: f32) -> vec3f {
   let sv = normalize(vec3f(v.xy * a, v.z));
   let cz = (1.0 - u2) * (1.0 + sv.z) - sv.z;
   let sinTheta = sqrt(clamp(1.0 - cz * cz, 0.0, 1.0));
-  let h = normalize(vec3f((cs * sinTheta + sv.xy) * a, cz + sv.z));
-  return 2.0 * dot(v, h) * h - v;
+  return normalize(vec3f((cs * sinTheta + sv.xy) * a, cz + sv.z));
 }
 
 fn toWorld(s: Surface, local: vec3f) -> vec3f {

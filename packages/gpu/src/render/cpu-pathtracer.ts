@@ -208,6 +208,10 @@ class CpuTracer {
     // estimation by the pdf that bounce sampled its direction with (multiple importance sampling).
     let camera = true
     let bsdfPdf = 0
+    // Inside a volume: its attenuation coefficient per unit length (the shader's PathState.sigma).
+    let sr = 0
+    let sg = 0
+    let sb = 0
     this.rays = 0
     const tris = this.#tris
     const triBits = this.#triBits
@@ -232,6 +236,13 @@ class CpuTracer {
         lg = f32(lg + tg * bg[1]!)
         lb = f32(lb + tb * bg[2]!)
         break
+      }
+      if (this.#transmissive) {
+        // Beer-Lambert: what the volume the segment crossed let through.
+        const t = this.#t
+        tr = f32(tr * f32(Math.exp(-sr * t)))
+        tg = f32(tg * f32(Math.exp(-sg * t)))
+        tb = f32(tb * f32(Math.exp(-sb * t)))
       }
       const ti = this.#tri * 12
       const m = triBits[ti + 3]! * MATERIAL_FLOATS
@@ -278,6 +289,9 @@ class CpuTracer {
         ny = -ny
         nz = -nz
       }
+      // On a volume's surface (an ior in word 35): entering from its front face, else leaving.
+      const ior = this.#transmissive ? mats[m + 35]! : 0
+      this.#hit.eta = ior > 0 ? (facing > 0 ? 1 / ior : ior) : 0
       brdf.set(nx, ny, nz, -dx, -dy, -dz, this.#hit)
       // A shading normal tilted away from the viewer reflects nothing.
       if (!(brdf.nDotV > 0)) break
@@ -388,6 +402,13 @@ class CpuTracer {
       ox = gd < 0 ? bx : qx
       oy = gd < 0 ? by : qy
       oz = gd < 0 ? bz : qz
+      if (gd < 0 && ior > 0) {
+        // Through a volume's surface: into its medium from the front face, out of it from the back.
+        const inside = facing > 0
+        sr = inside ? mats[m + 36]! : 0
+        sg = inside ? mats[m + 37]! : 0
+        sb = inside ? mats[m + 38]! : 0
+      }
     }
     this.r = lr
     this.g = lg
@@ -617,7 +638,8 @@ class CpuTracer {
     const m = this.#triBits[o + 3]! * MATERIAL_FLOATS
     const mats = this.#materials
     const transmission = mats[m + 32]!
-    if (!(transmission > 0)) return false
+    // Thin-walled glass only: a volume's surface (an ior in word 35) bends the ray away from the light.
+    if (!(transmission > 0) || mats[m + 35] !== 0) return false
     this.#faceNormal(o)
     const c = Math.abs(this.#face[0]! * dx + this.#face[1]! * dy + this.#face[2]! * dz)
     const x = 1 - Math.min(Math.max(c, 0), 1)

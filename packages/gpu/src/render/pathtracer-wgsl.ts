@@ -41,8 +41,8 @@ struct Params {
  * idle until the longest ray of the eight finished. Per pixel the arithmetic and its order are unchanged.
  *
  * With `alphaTested` (a scene with MASK or BLEND materials) traversal tests the alpha of every candidate hit; with
- * `transmissive` (a scene with KHR_materials_transmission) light samples and bounces may pass through a surface;
- * with `coated` (KHR_materials_clearcoat) the BSDF has a clearcoat layer. Each is compiled in only where a scene
+ * `transmissive` (a scene with KHR_materials_transmission) light samples and bounces may pass through a surface,
+ * refracting into and out of volumes (KHR_materials_volume) that absorb along the way; with `coated` (KHR_materials_clearcoat) the BSDF has a clearcoat layer. Each is compiled in only where a scene
  * needs it: on lavapipe even code that never runs costs.
  */
 export function pathTracerWgsl(alphaTested: boolean, transmissive = false, coated = false): string {
@@ -107,9 +107,10 @@ fn hitTriangle(i: u32, o: vec3f, d: vec3f, best: ptr<function, Hit>, seed: u32) 
     if (ALPHA_TESTED && !opaqueAt(i, u, v, bitcast<u32>(r0.w), seed)) { return; }
     if (TRANSMISSIVE && glassPass) {
       let m = bitcast<u32>(r0.w);
-      let transmission = materials[m * ${MATERIAL_ROWS}u + 8u].x;
-      if (transmission > 0.0) {
-        glassT *= straightThrough(m, transmission, abs(dot(normalize(cross(e1, e2)), d)));
+      let layers = materials[m * ${MATERIAL_ROWS}u + 8u];
+      // Thin-walled glass only: a volume's surface (an ior in w) bends the ray away from the light.
+      if (layers.x > 0.0 && layers.w == 0.0) {
+        glassT *= straightThrough(m, layers.x, abs(dot(normalize(cross(e1, e2)), d)));
         return;
       }
     }
@@ -153,6 +154,8 @@ struct PathState {
   // estimation by pdf, the solid-angle pdf that bounce sampled its direction with (multiple importance sampling).
   camera: u32,
   pdf: f32,
+  // Inside a volume (TRANSMISSIVE kernels): its attenuation coefficient per unit length, else 0.
+  sigma: vec3f,
 }
 
 fn startPath(px: u32, py: u32, s: u32) -> PathState {
@@ -163,7 +166,7 @@ fn startPath(px: u32, py: u32, s: u32) -> PathState {
   let ndcY = 1.0 - ((f32(py) + jy) / f32(params.image.y)) * 2.0;
   let half = params.camPos.w;
   let dir = normalize(params.camForward.xyz + params.camRight.xyz * (ndcX * half * params.camRight.w) + params.camUp.xyz * (ndcY * half));
-  return PathState(params.camPos.xyz, dir, vec3f(1.0), vec3f(0.0), rng, 0u, 1u, 0.0);
+  return PathState(params.camPos.xyz, dir, vec3f(1.0), vec3f(0.0), rng, 0u, 1u, 0.0, vec3f(0.0));
 }
 
 // The light CDF's entry whose cumulative power fraction first exceeds r (binary search): the emissive triangle's
@@ -354,6 +357,8 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
     (*path).radiance += (*path).throughput * params.background.xyz;
     return out;
   }
+  // Beer-Lambert: what the volume the segment crossed let through.
+  if (TRANSMISSIVE) { (*path).throughput *= exp(-(*path).sigma * hit.t); }
   let lightCount = bitcast<u32>(params.camUp.w);
   let lightPower = params.camForward.w;
   // Punctual lights take half the light samples when the scene also has emissive triangles, all when it has not.
@@ -416,12 +421,17 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
   let dielectric = materials[m * ${MATERIAL_ROWS}u + 6u];
   var transmission = 0.0;
   var coat = vec2f(0.0);
+  // On a volume's surface (an ior in the layers' w): entering from its front face, else leaving.
+  var eta = 0.0;
   if (TRANSMISSIVE || COATED) {
     let layers = materials[m * ${MATERIAL_ROWS}u + 8u];
-    if (TRANSMISSIVE) { transmission = layers.x; }
+    if (TRANSMISSIVE) {
+      transmission = layers.x;
+      if (layers.w > 0.0) { eta = select(layers.w, 1.0 / layers.w, facing > 0.0); }
+    }
     if (COATED) { coat = layers.yz; }
   }
-  let surface = surfaceAt(ns, -dir, color, metallic, roughness, dielectric.xyz, dielectric.w, transmission, coat);
+  let surface = surfaceAt(ns, -dir, color, metallic, roughness, dielectric.xyz, dielectric.w, transmission, coat, eta);
   // A shading normal tilted away from the viewer reflects nothing.
   if (!(surface.nDotV > 0.0)) { return out; }
   let p = (*path).origin + dir * hit.t;
@@ -525,7 +535,11 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
   (*path).throughput = throughput;
   (*path).dir = next;
   (*path).origin = origin;
-  if (TRANSMISSIVE && gd < 0.0) { (*path).origin = behindOrigin; }
+  if (TRANSMISSIVE && gd < 0.0) {
+    (*path).origin = behindOrigin;
+    // Through a volume's surface: into its medium from the front face, out of it from the back.
+    if (eta > 0.0) { (*path).sigma = select(vec3f(0.0), materials[m * ${MATERIAL_ROWS}u + 9u].xyz, facing > 0.0); }
+  }
   (*path).depth = depth + 1u;
   out.ended = depth + 1u >= params.tile.w;
   return out;

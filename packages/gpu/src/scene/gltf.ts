@@ -20,6 +20,7 @@ import {
   KHRMaterialsIOR,
   KHRMaterialsSpecular,
   KHRMaterialsTransmission,
+  KHRMaterialsVolume,
   KHRMeshQuantization,
   KHRTextureTransform,
 } from '@gltf-transform/extensions'
@@ -31,6 +32,7 @@ import type {
   Specular,
   Transform,
   Transmission,
+  Volume,
 } from '@gltf-transform/extensions'
 import { logger } from '@libp2p/logger'
 import {
@@ -79,6 +81,7 @@ const EXTENSIONS = [
   KHRMaterialsIOR,
   KHRMaterialsSpecular,
   KHRMaterialsTransmission,
+  KHRMaterialsVolume,
   KHRMeshQuantization,
   KHRTextureTransform,
 ]
@@ -100,7 +103,7 @@ const DEFAULT_MATERIAL: Material = {
  * transforms, once per instance under EXT_mesh_gpu_instancing, vertex colours (COLOR_0), metallic-roughness and
  * emissive factors, base-color, metallic-roughness, emissive and normal textures (PNG, JPEG or WebP, sampled at their
  * texture coordinates with the glTF sampler's wrap modes and nearest or bilinear filtering; normal maps with the
- * primitive's tangents or MikkTSpace ones), alpha modes, the ior, specular, (thin-walled) transmission and clearcoat extensions, punctual lights
+ * primitive's tangents or MikkTSpace ones), alpha modes, the ior, specular, transmission, volume and clearcoat extensions, punctual lights
  * (KHR_lights_punctual) and the first perspective camera.
  *
  * @throws GPU__MALFORMED_SCENE when the asset does not parse or holds nothing to draw; GPU__SCENE_TOO_LARGE past
@@ -516,18 +519,30 @@ function toMaterial(m: GltfMaterial, textureOf: (t: GltfTexture) => number): Mat
 }
 
 /**
- * A material's KHR_materials_ior, KHR_materials_specular, KHR_materials_transmission and KHR_materials_clearcoat
- * factors (their textures are not read), bounded; nothing when it has none (glTF's defaults: ior 1.5, specular 1,
- * white, no transmission, no coat). Transmission is thin-walled: a KHR_materials_volume beside it (thickness,
- * attenuation) is not read. The coat shares the base's normal (its own normal texture is not read).
+ * A material's KHR_materials_ior, KHR_materials_specular, KHR_materials_transmission, KHR_materials_volume and
+ * KHR_materials_clearcoat factors (their textures are not read), bounded; nothing when it has none (glTF's defaults:
+ * ior 1.5, specular 1, white, no transmission, no volume, no coat). Transmission is thin-walled unless a volume
+ * with a thickness sits beside it. The coat shares the base's normal (its own normal texture is not read).
  */
 function dielectricOf(
   m: GltfMaterial,
-): Pick<Material, 'ior' | 'specular' | 'specularColor' | 'transmission' | 'clearcoat' | 'clearcoatRoughness'> {
+): Pick<
+  Material,
+  | 'ior'
+  | 'specular'
+  | 'specularColor'
+  | 'transmission'
+  | 'thickness'
+  | 'attenuationColor'
+  | 'attenuationDistance'
+  | 'clearcoat'
+  | 'clearcoatRoughness'
+> {
   const ior = m.getExtension<IOR>('KHR_materials_ior')?.getIOR()
   const specular = m.getExtension<Specular>('KHR_materials_specular')
   const transmission = m.getExtension<Transmission>('KHR_materials_transmission')?.getTransmissionFactor()
   const coat = m.getExtension<Clearcoat>('KHR_materials_clearcoat')
+  const volume = m.getExtension<Volume>('KHR_materials_volume')
   const color = specular?.getSpecularColorFactor()
   const bounded = (x: number | undefined, lo: number, hi: number, fallback: number): number =>
     Number.isFinite(x) ? Math.min(hi, Math.max(lo, x!)) : fallback
@@ -540,6 +555,7 @@ function dielectricOf(
           specularColor: [0, 1, 2].map((k) => bounded(color?.[k], 0, MAX_SPECULAR_COLOR, 1)) as unknown as Vec3,
         }),
     ...(transmission === undefined ? {} : { transmission: bounded(transmission, 0, 1, 0) }),
+    ...(volume === null || volume === undefined ? {} : volumeFactors(volume)),
     ...(coat === null || coat === undefined
       ? {}
       : {
@@ -606,6 +622,23 @@ function normalMatrixOf(m: readonly number[]): number[] {
   const det = a * cof[0]! + b * cof[1]! + c * cof[2]!
   const s = det < 0 ? -1 : 1
   return cof.map((x) => x * s)
+}
+
+/**
+ * KHR_materials_volume's factors, bounded: a thickness of at least 0 (only whether it is 0 matters), an attenuation
+ * colour in [0, 1] and a positive distance (Infinity, glTF's default, for none). The thickness texture is not read.
+ */
+function volumeFactors(volume: Volume): Pick<Material, 'thickness' | 'attenuationColor' | 'attenuationDistance'> {
+  const thickness = volume.getThicknessFactor()
+  const distance = volume.getAttenuationDistance()
+  const color = volume.getAttenuationColor()
+  return {
+    thickness: Number.isFinite(thickness) ? Math.max(0, thickness) : 0,
+    attenuationColor: [0, 1, 2].map((k) =>
+      Number.isFinite(color[k]) ? Math.min(1, Math.max(0, color[k]!)) : 1,
+    ) as unknown as Vec3,
+    attenuationDistance: distance > 0 ? distance : Infinity,
+  }
 }
 
 /**

@@ -170,6 +170,12 @@ export function packScene(soup: TriangleSoup): Scene {
       )
     }
     materials.set(layers, i * MATERIAL_FLOATS + 32)
+    const volume = volumeOf(m)
+    if (volume !== undefined) {
+      // A refracting surface with an ior of exactly 1 would have no half vector for straight-through light.
+      materials[i * MATERIAL_FLOATS + 35] = Math.max(ior, MIN_VOLUME_IOR)
+      materials.set(volume, i * MATERIAL_FLOATS + 36)
+    }
     materialBits[i * MATERIAL_FLOATS + 31] = mode | (m.doubleSided === true ? 4 : 0)
     materialTextures(m).forEach((tex, slot) => {
       if (tex === undefined) return
@@ -208,6 +214,35 @@ export function packScene(soup: TriangleSoup): Scene {
     lightPower: lights.power,
     bounds,
   }
+}
+
+/** Smallest ior a volume's surface refracts with (see `volumeOf`). */
+const MIN_VOLUME_IOR = 1.001
+/** Least attenuation colour channel: a channel of 0 would make an infinite attenuation coefficient. */
+const MIN_ATTENUATION_COLOR = 1e-6
+
+/**
+ * A material's KHR_materials_volume as its attenuation coefficient per unit length (-ln(colour) / distance per
+ * channel), or undefined when its surface does not bound a volume (no thickness, or no transmission to refract).
+ *
+ * @throws GPU__MALFORMED_SCENE for a negative or non-finite thickness, a colour outside [0, 1] or a distance that is
+ * not positive
+ */
+function volumeOf(m: Material): [number, number, number] | undefined {
+  const thickness = m.thickness ?? 0
+  const color = m.attenuationColor ?? [1, 1, 1]
+  const distance = m.attenuationDistance ?? Infinity
+  if (!(thickness >= 0 && thickness < Infinity) || !color.every((c) => c >= 0 && c <= 1) || !(distance > 0)) {
+    throw new GpuError(
+      'GPU__MALFORMED_SCENE',
+      `material ${m.name} needs a finite thickness of at least 0, an attenuation colour in [0, 1] and a positive attenuation distance`,
+      { thickness, attenuationColor: color, attenuationDistance: distance },
+    )
+  }
+  if (thickness === 0 || !((m.transmission ?? 0) > 0)) return undefined
+  const coefficient = (c: number): number =>
+    distance === Infinity ? 0 : -Math.log(Math.max(c, MIN_ATTENUATION_COLOR)) / distance
+  return [coefficient(color[0]), coefficient(color[1]), coefficient(color[2])]
 }
 
 /**

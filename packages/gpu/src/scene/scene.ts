@@ -60,6 +60,15 @@ export interface Material {
    */
   readonly transmission?: number
   /**
+   * KHR_materials_volume: with `thickness` > 0 (glTF's thicknessFactor; only its sign matters to a path tracer) and
+   * some transmission, the surface bounds a volume: transmission refracts at the `ior`, and light inside loses
+   * -ln(attenuationColor) / attenuationDistance of itself per unit of distance (Beer-Lambert). Defaults: 0, white,
+   * Infinity (no absorption).
+   */
+  readonly thickness?: number
+  readonly attenuationColor?: Vec3
+  readonly attenuationDistance?: number
+  /**
    * KHR_materials_clearcoat: a clear GGX layer of ior 1.5 over the material, weighted by `clearcoat` (0 to 1, default
    * 0) times its Fresnel, with its own perceptual roughness `clearcoatRoughness` (default 0).
    */
@@ -103,11 +112,12 @@ export interface Camera {
  * Layouts (all 16-byte rows, little-endian f32 unless noted):
  * - `triangles`: 3 rows per triangle: (v0.xyz, material index as u32 bits), (e1 = v1 - v0, 0), (e2 = v2 - v0, 0).
  * - `normals`: 3 rows per triangle: vertex normals n0, n1, n2 (unit, world space).
- * - `materials`: 9 rows per material: (baseColor.rgb, metallic), (emissive.rgb, roughness), then as u32 bits one
+ * - `materials`: 10 rows per material: (baseColor.rgb, metallic), (emissive.rgb, roughness), then as u32 bits one
  *   row for each of the base-color, metallic-roughness, emissive and normal textures: (first texel's word in
  *   `aux`, width, height, sampler bits; see `samplerBits`), all 0 where the material has no such texture; then
  *   (the dielectric's F0 per channel, specular factor); then (normal scale, alpha cutoff, opacity, flags as u32
- *   bits: the alpha mode's index in `ALPHA_MODES` in bits 0-1, double-sided in bit 2); then (transmission, clearcoat, clearcoat roughness, 0).
+ *   bits: the alpha mode's index in `ALPHA_MODES` in bits 0-1, double-sided in bit 2); then (transmission, clearcoat, clearcoat roughness,
+ *   the ior where the surface bounds a volume, else 0); then (the volume's attenuation coefficient per unit length, 0).
  * - `aux` (u32 words): first 2 per emissive triangle, (triangle index, with bit 31 set where its material is
  *   double-sided, and the cumulative power fraction as f32 bits), the
  *   CDF that next-event estimation samples lights by (see `lightPower`; the last fraction is exactly 1; `lights`
@@ -170,7 +180,7 @@ export interface Scene {
 /** Floats per triangle in {@link Scene.triangles} and {@link Scene.normals}. */
 export const TRIANGLE_FLOATS = 12
 /** Floats per material in {@link Scene.materials}. */
-export const MATERIAL_FLOATS = 36
+export const MATERIAL_FLOATS = 40
 /** 16-byte rows per material in {@link Scene.materials}. */
 export const MATERIAL_ROWS = MATERIAL_FLOATS / 4
 /** Words per triangle of texture coordinates in {@link Scene.aux}. */
