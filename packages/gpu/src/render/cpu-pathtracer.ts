@@ -121,6 +121,8 @@ class CpuTracer {
   readonly #transmissive: boolean
   /** Whether some material has a clearcoat. */
   readonly #coated: boolean
+  /** Whether some material is unlit (see `Material.unlit`). */
+  readonly #unlit: boolean
   /** While a shadow ray towards a punctual light is traced: it passes glass, which lets `#glassT` through. */
   #glassPass = false
   readonly #glassT = new Float64Array(3)
@@ -157,6 +159,7 @@ class CpuTracer {
     this.#alphaTested = scene.alphaTested
     this.#transmissive = scene.transmissive
     this.#coated = scene.coated
+    this.#unlit = scene.unlit
     this.#punctualOffset = scene.punctualOffset
     this.#punctualCount = scene.punctualCount
     // Half the light samples when the scene also has emissive triangles, all when it has not (the shader's).
@@ -247,6 +250,14 @@ class CpuTracer {
       const ti = this.#tri * 12
       const m = triBits[ti + 3]! * MATERIAL_FLOATS
       this.#material(m)
+      if (this.#unlit && (this.#materialBits[m + 31]! & 8) !== 0) {
+        // An unlit material (KHR_materials_unlit) shows its base colour and scatters nothing: the path ends on it.
+        const hit = this.#hit
+        lr = f32(lr + tr * hit.r)
+        lg = f32(lg + tg * hit.g)
+        lb = f32(lb + tb * hit.b)
+        break
+      }
       const emitted = this.#emitted
       this.#faceNormal(ti)
       let gx = this.#face[0]!

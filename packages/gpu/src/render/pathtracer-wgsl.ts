@@ -19,7 +19,7 @@ struct Params {
   background: vec4f,
   groups: vec4u,     // sample groups in this dispatch, finalize (1 = the last groups: write the mean)
   aux: vec4u,        // word offsets in aux of the decoding tables, the texture coordinates, the tangents, the vertex colours
-  punctual: vec4u,   // word offset in aux of the punctual lights, their count
+  punctual: vec4u,   // word offset in aux of the punctual lights, their count, 1 if some material is unlit
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -395,6 +395,11 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
   }
   // glTF: COLOR_0 multiplies the base colour (its factor times its texture).
   if (params.aux.w != 0u) { color *= vertexColor(hit.tri, hit.u, hit.v).xyz; }
+  // An unlit material (KHR_materials_unlit) shows its base colour and scatters nothing: the path ends on it.
+  if (params.punctual.z != 0u && (bitcast<u32>(materials[m * ${MATERIAL_ROWS}u + 7u].w) & 8u) != 0u) {
+    (*path).radiance += (*path).throughput * color;
+    return out;
+  }
   var ng = normalize(cross(e1, e2));
   let facing = -dot(ng, dir);
   // Surfaces emit from their front face (counter-clockwise winding, as glTF defines front faces), and from both

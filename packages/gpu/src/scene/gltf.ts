@@ -20,6 +20,7 @@ import {
   KHRMaterialsIOR,
   KHRMaterialsSpecular,
   KHRMaterialsTransmission,
+  KHRMaterialsUnlit,
   KHRMaterialsVolume,
   KHRMeshQuantization,
   KHRTextureTransform,
@@ -81,6 +82,7 @@ const EXTENSIONS = [
   KHRMaterialsIOR,
   KHRMaterialsSpecular,
   KHRMaterialsTransmission,
+  KHRMaterialsUnlit,
   KHRMaterialsVolume,
   KHRMeshQuantization,
   KHRTextureTransform,
@@ -103,7 +105,7 @@ const DEFAULT_MATERIAL: Material = {
  * transforms, once per instance under EXT_mesh_gpu_instancing, vertex colours (COLOR_0), metallic-roughness and
  * emissive factors, base-color, metallic-roughness, emissive and normal textures (PNG, JPEG or WebP, sampled at their
  * texture coordinates with the glTF sampler's wrap modes and nearest or bilinear filtering; normal maps with the
- * primitive's tangents or MikkTSpace ones), alpha modes, the ior, specular, transmission, volume and clearcoat extensions, punctual lights
+ * primitive's tangents or MikkTSpace ones), alpha modes, the ior, specular, transmission, volume, clearcoat and unlit extensions, punctual lights
  * (KHR_lights_punctual) and the first perspective camera.
  *
  * @throws GPU__MALFORMED_SCENE when the asset does not parse or holds nothing to draw; GPU__SCENE_TOO_LARGE past
@@ -515,6 +517,7 @@ function toMaterial(m: GltfMaterial, textureOf: (t: GltfTexture) => number): Mat
     ...alphaOf(m, clamp(bc[3])),
     ...(m.getDoubleSided() ? { doubleSided: true } : {}),
     ...dielectricOf(m),
+    ...(m.getExtension('KHR_materials_unlit') === null ? {} : { unlit: true }),
   }
 }
 

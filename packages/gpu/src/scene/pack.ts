@@ -176,7 +176,7 @@ export function packScene(soup: TriangleSoup): Scene {
       materials[i * MATERIAL_FLOATS + 35] = Math.max(ior, MIN_VOLUME_IOR)
       materials.set(volume, i * MATERIAL_FLOATS + 36)
     }
-    materialBits[i * MATERIAL_FLOATS + 31] = mode | (m.doubleSided === true ? 4 : 0)
+    materialBits[i * MATERIAL_FLOATS + 31] = mode | (m.doubleSided === true ? 4 : 0) | (m.unlit === true ? 8 : 0)
     materialTextures(m).forEach((tex, slot) => {
       if (tex === undefined) return
       const t = soup.textures![tex.texture]!
@@ -206,6 +206,7 @@ export function packScene(soup: TriangleSoup): Scene {
     alphaTested: soup.materials.some((m) => (m.alphaMode ?? 'opaque') !== 'opaque'),
     transmissive: soup.materials.some((m) => (m.transmission ?? 0) > 0),
     coated: soup.materials.some((m) => (m.clearcoat ?? 0) > 0),
+    unlit: soup.materials.some((m) => m.unlit === true),
     lightCount: lights.count,
     punctualLights: soup.punctualLights ?? [],
     punctualOffset: punctual.length === 0 ? 0 : lights.table.length,

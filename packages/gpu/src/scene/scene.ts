@@ -74,6 +74,12 @@ export interface Material {
    */
   readonly clearcoat?: number
   readonly clearcoatRoughness?: number
+  /**
+   * KHR_materials_unlit: the surface shows its base colour (factor, texture and vertex colour) as it is, lit by
+   * nothing, and scatters no light; to the rays that meet it, it is a light of that radiance (how baked or scanned
+   * assets and sky domes look as their authors meant). Default false.
+   */
+  readonly unlit?: boolean
 }
 
 /** glTF's alpha modes, in the order of their codes in {@link Scene.materials}. */
@@ -116,7 +122,7 @@ export interface Camera {
  *   row for each of the base-color, metallic-roughness, emissive and normal textures: (first texel's word in
  *   `aux`, width, height, sampler bits; see `samplerBits`), all 0 where the material has no such texture; then
  *   (the dielectric's F0 per channel, specular factor); then (normal scale, alpha cutoff, opacity, flags as u32
- *   bits: the alpha mode's index in `ALPHA_MODES` in bits 0-1, double-sided in bit 2); then (transmission, clearcoat, clearcoat roughness,
+ *   bits: the alpha mode's index in `ALPHA_MODES` in bits 0-1, double-sided in bit 2, unlit in bit 3); then (transmission, clearcoat, clearcoat roughness,
  *   the ior where the surface bounds a volume, else 0); then (the volume's attenuation coefficient per unit length, 0).
  * - `aux` (u32 words): first 2 per emissive triangle, (triangle index, with bit 31 set where its material is
  *   double-sided, and the cumulative power fraction as f32 bits), the
@@ -162,6 +168,8 @@ export interface Scene {
   readonly transmissive: boolean
   /** Whether some material has a clearcoat: then the kernel evaluates and samples its layer. */
   readonly coated: boolean
+  /** Whether some material is unlit: then shading checks each hit's material for it. */
+  readonly unlit: boolean
   readonly lightCount: number
   /** Lights without area (KHR_lights_punctual), and where they are packed in `aux` (see `packPunctualLights`). */
   readonly punctualLights: readonly PunctualLight[]
