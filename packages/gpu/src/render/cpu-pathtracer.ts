@@ -1,5 +1,6 @@
 import { RAY_EPSILON, RUSSIAN_ROULETTE_DEPTH, SHADOW_SEED } from '../constants.js'
 import type { Scene } from '../scene/scene.js'
+import { projectionScale } from '../scene/camera.js'
 import { PUNCTUAL_WORDS } from '../scene/punctual.js'
 import { unorm16 } from '../scene/vertex-colors.js'
 import { MATERIAL_FLOATS } from '../scene/scene.js'
@@ -25,7 +26,7 @@ export function renderTileCpu(options: RenderTileOptions): RenderedTile {
   const pixels = new Float32Array(t.rows.length * t.width * 4)
   let rays = 0
   const cam = options.scene.camera
-  const half = Math.tan(cam.yfov / 2)
+  const half = projectionScale(cam)
   const aspect = t.imageWidth / t.imageHeight
   const bg = t.background
   for (let r = 0; r < t.rows.length; r++) {
@@ -189,8 +190,8 @@ class CpuTracer {
     const jy = this.#random()
     const ndcX = f32(f32(f32(px + jx) / w) * 2 - 1)
     const ndcY = f32(1 - f32(f32(py + jy) / h) * 2)
-    const sx = f32(ndcX * f32(half) * f32(aspect))
-    const sy = f32(ndcY * f32(half))
+    const sx = f32(ndcX * f32(Math.abs(half)) * f32(aspect))
+    const sy = f32(ndcY * f32(Math.abs(half)))
     let dx = c[9]! + c[3]! * sx + c[6]! * sy
     let dy = c[10]! + c[4]! * sx + c[7]! * sy
     let dz = c[11]! + c[5]! * sx + c[8]! * sy
@@ -201,6 +202,15 @@ class CpuTracer {
     let ox = c[0]!
     let oy = c[1]!
     let oz = c[2]!
+    if (half < 0) {
+      // Orthographic (see projectionScale): from the point (sx, sy) of the view rectangle, straight ahead.
+      ox = f32(ox + c[3]! * sx + c[6]! * sy)
+      oy = f32(oy + c[4]! * sx + c[7]! * sy)
+      oz = f32(oz + c[5]! * sx + c[8]! * sy)
+      dx = c[9]!
+      dy = c[10]!
+      dz = c[11]!
+    }
     let tr = 1
     let tg = 1
     let tb = 1

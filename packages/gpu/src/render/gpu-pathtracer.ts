@@ -2,6 +2,7 @@ import type { AbortOptions } from '@tessera/core'
 import { PIXEL_SAMPLES_PER_DISPATCH, RENDER_WORKGROUP } from '../constants.js'
 import type { GpuContext } from '../device/context.js'
 import type { Scene } from '../scene/scene.js'
+import { projectionScale } from '../scene/camera.js'
 import { PATH_TRACER_PARAMS_BYTES, PATH_TRACER_REDUCE_WGSL, pathTracerWgsl } from './pathtracer-wgsl.js'
 import { resolveTile } from './tile.js'
 import type { RenderedTile, RenderTileOptions, ResolvedTile } from './tile.js'
@@ -188,7 +189,7 @@ function packParams(scene: Scene, t: ResolvedTile, c: Chunk, finalize: boolean):
     c.firstRow,
   ])
   const cam = scene.camera
-  f.set([...cam.position, Math.tan(cam.yfov / 2)], 12)
+  f.set([...cam.position, projectionScale(cam)], 12)
   f.set([...cam.right, t.imageWidth / t.imageHeight], 16)
   f.set([...cam.up], 20)
   u[23] = scene.lightCount

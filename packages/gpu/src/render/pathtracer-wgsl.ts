@@ -12,7 +12,7 @@ struct Params {
   image: vec4u,      // image width, image height, tile x, tile y
   tile: vec4u,       // tile width, rows in this dispatch, frame, max depth
   samples: vec4u,    // first sample group, samples per group, total samples, first row (index into rows)
-  camPos: vec4f,     // xyz, tan(yfov / 2)
+  camPos: vec4f,     // xyz, tan(yfov / 2), or -ymag for an orthographic camera
   camRight: vec4f,   // xyz, aspect (width / height)
   camUp: vec4f,      // xyz, light count (u32 bits)
   camForward: vec4f, // xyz, total light power (see Scene.lightPower)
@@ -165,6 +165,11 @@ fn startPath(px: u32, py: u32, s: u32) -> PathState {
   let ndcX = ((f32(px) + jx) / f32(params.image.x)) * 2.0 - 1.0;
   let ndcY = 1.0 - ((f32(py) + jy) / f32(params.image.y)) * 2.0;
   let half = params.camPos.w;
+  if (half < 0.0) {
+    // Orthographic (camPos.w = -ymag): from the point of the view rectangle, straight ahead.
+    let at = params.camPos.xyz + params.camRight.xyz * (ndcX * -half * params.camRight.w) + params.camUp.xyz * (ndcY * -half);
+    return PathState(at, params.camForward.xyz, vec3f(1.0), vec3f(0.0), rng, 0u, 1u, 0.0, vec3f(0.0));
+  }
   let dir = normalize(params.camForward.xyz + params.camRight.xyz * (ndcX * half * params.camRight.w) + params.camUp.xyz * (ndcY * half));
   return PathState(params.camPos.xyz, dir, vec3f(1.0), vec3f(0.0), rng, 0u, 1u, 0.0, vec3f(0.0));
 }

@@ -106,7 +106,7 @@ const DEFAULT_MATERIAL: Material = {
  * emissive factors, base-color, metallic-roughness, emissive and normal textures (PNG, JPEG or WebP, sampled at their
  * texture coordinates with the glTF sampler's wrap modes and nearest or bilinear filtering; normal maps with the
  * primitive's tangents or MikkTSpace ones), alpha modes, the ior, specular, transmission, volume, clearcoat and unlit extensions, punctual lights
- * (KHR_lights_punctual) and the first perspective camera.
+ * (KHR_lights_punctual) and the first camera, perspective or orthographic.
  *
  * @throws GPU__MALFORMED_SCENE when the asset does not parse or holds nothing to draw; GPU__SCENE_TOO_LARGE past
  * the triangle or texel bounds; GPU__UNSUPPORTED_TEXTURE for a texture that is not PNG, JPEG or WebP, or for a
@@ -324,7 +324,12 @@ export function sceneFromDocument(doc: Document, decoders: TextureDecoders = {})
   const visit = (node: Node): void => {
     const world = node.getWorldMatrix()
     const cam = node.getCamera()
-    if (camera === undefined && cam !== null && cam.getType() === 'perspective') camera = toCamera(world, cam.getYFov())
+    if (camera === undefined && cam !== null) {
+      camera =
+        cam.getType() === 'orthographic'
+          ? { ...toCamera(world, NaN), orthographic: orthographicHalfHeight(cam.getYMag()) }
+          : toCamera(world, cam.getYFov())
+    }
     const light = node.getExtension<Light>('KHR_lights_punctual')
     if (light !== null) punctualLights.push(toPunctualLight(world, light))
     const mesh = node.getMesh()
@@ -663,6 +668,12 @@ function toPunctualLight(world: readonly number[], light: Light): PunctualLight 
       ? { innerConeAngle: light.getInnerConeAngle(), outerConeAngle: light.getOuterConeAngle() }
       : {}),
   }
+}
+
+/** glTF's ymag bounded to a positive finite half-height (1 where it is not: an asset's bad camera is not fatal). */
+function orthographicHalfHeight(ymag: number): number {
+  const half = Math.abs(ymag)
+  return half > 0 && half < 1e30 ? half : 1
 }
 
 function toCamera(world: readonly number[], yfov: number): Camera {

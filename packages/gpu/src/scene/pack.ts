@@ -10,6 +10,7 @@ import {
 } from '../constants.js'
 import { GpuError } from '../errors.js'
 import { buildBvh } from './bvh.js'
+import { assertCamera } from './camera.js'
 import { packPunctualLights, PUNCTUAL_WORDS, type PunctualLight } from './punctual.js'
 import { packVertexColors } from './vertex-colors.js'
 import { ALPHA_MODES, MATERIAL_FLOATS, materialTextures, TANGENT_WORDS, TRIANGLE_FLOATS, UV_WORDS } from './scene.js'
@@ -187,6 +188,8 @@ export function packScene(soup: TriangleSoup): Scene {
     })
   })
   const bounds = { min: min as unknown as Vec3, max: max as unknown as Vec3 }
+  const camera = soup.camera ?? frameBounds(bounds)
+  assertCamera(camera)
   return {
     triangleCount,
     triangles,
@@ -196,7 +199,7 @@ export function packScene(soup: TriangleSoup): Scene {
     bvh: bvh.nodes,
     bvhNodeCount: bvh.nodeCount,
     bvhDepth: bvh.depth,
-    camera: soup.camera ?? frameBounds(bounds),
+    camera,
     lights: new Float32Array(aux.buffer, 0, lights.table.length),
     aux,
     lutOffset: surface.lutOffset,

@@ -107,8 +107,13 @@ export interface Camera {
   readonly forward: Vec3
   readonly up: Vec3
   readonly right: Vec3
-  /** Vertical field of view, radians. */
+  /** Vertical field of view, radians (of a perspective camera). */
   readonly yfov: number
+  /**
+   * An orthographic camera's half-height in scene units (glTF's ymag): rays leave parallel to `forward` from a
+   * rectangle that tall around `position`, as wide as the image's aspect makes it. Unset for a perspective camera.
+   */
+  readonly orthographic?: number
 }
 
 /**
