@@ -2,6 +2,7 @@ import { Document, WebIO } from '@gltf-transform/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createEngine, loadScene, packScene, psnr, renderTileCpu, TOLERANCE, WrapMode } from '../src/index.js'
 import type { Engine, Material, RenderTileOptions, Scene } from '../src/index.js'
+import { addTriangle } from './helpers/gltf.js'
 
 /** A 2x2 texture, nearest-sampled: alpha 255 at the top-left and bottom-right texels, `hole` at the others. */
 const checker = (hole: number) => ({
@@ -156,24 +157,12 @@ describe('alpha modes', () => {
 
   it('should read alphaMode, alphaCutoff, the base colour alpha and doubleSided from glTF, and refuse bad values', async () => {
     const doc = new Document()
-    const buffer = doc.createBuffer()
     const material = doc
       .createMaterial('leaf')
       .setAlphaMode('MASK')
       .setAlphaCutoff(0.3)
       .setBaseColorFactor([1, 1, 1, 0.6])
-    const prim = doc
-      .createPrimitive()
-      .setAttribute(
-        'POSITION',
-        doc
-          .createAccessor()
-          .setType('VEC3')
-          .setArray(Float32Array.from([0, 0, 0, 1, 0, 0, 0, 1, 0]))
-          .setBuffer(buffer),
-      )
-      .setMaterial(material)
-    doc.createScene().addChild(doc.createNode().setMesh(doc.createMesh().addPrimitive(prim)))
+    addTriangle(doc, material)
     const scene = await loadScene(await new WebIO().writeBinary(doc))
     expect(scene.materialList[0]).toMatchObject({ alphaMode: 'mask', alphaCutoff: 0.3, opacity: 0.6 })
     expect(scene.materialList[0]!.doubleSided).toBeUndefined()

@@ -1,8 +1,10 @@
 import { Document, WebIO } from '@gltf-transform/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createEngine, isGpuError, loadScene, packScene, psnr, renderTileCpu, TOLERANCE } from '../src/index.js'
+import { createEngine, loadScene, packScene, psnr, renderTileCpu, TOLERANCE } from '../src/index.js'
 import type { Camera, Engine, Material, RenderTileOptions, Scene } from '../src/index.js'
-import { pane } from './helpers/render.js'
+import { errorCode } from './helpers/errors.js'
+import { addTriangle } from './helpers/gltf.js'
+import { pane, wholeTile } from './helpers/render.js'
 
 const LAMP: Material = { name: 'lamp', baseColor: [0, 0, 0], metallic: 0, roughness: 1, emissive: [1, 1, 1] }
 const SIDE = 32
@@ -21,9 +23,7 @@ function twoSquares(camera: Camera): Scene {
 
 const looking = { position: [0, 0, 3], forward: [0, 0, -1], right: [1, 0, 0], up: [0, 1, 0] } as const
 
-function tile(scene: Scene): RenderTileOptions {
-  return { scene, frame: 0, imageWidth: SIDE, imageHeight: SIDE, x: 0, y: 0, width: SIDE, height: SIDE, samples: 4 }
-}
+const tile = (scene: Scene): RenderTileOptions => wholeTile(scene, SIDE)
 
 /** Pixels lit (red above half) in the left and the right half of the image. */
 function litHalves(pixels: Float32Array): [number, number] {
@@ -61,15 +61,7 @@ describe('cameras', () => {
 
   it('should read a glTF orthographic camera as its half-height (ymag)', async () => {
     const doc = new Document()
-    const buffer = doc.createBuffer()
-    const root = doc.createScene()
-    doc.getRoot().setDefaultScene(root)
-    const positions = Float32Array.from([0, 0, 0, 1, 0, 0, 0, 1, 0])
-    const prim = doc
-      .createPrimitive()
-      .setMaterial(doc.createMaterial('lamp').setEmissiveFactor([1, 1, 1]))
-      .setAttribute('POSITION', doc.createAccessor().setType('VEC3').setArray(positions).setBuffer(buffer))
-    root.addChild(doc.createNode().setMesh(doc.createMesh().addPrimitive(prim)))
+    const root = addTriangle(doc, doc.createMaterial('lamp').setEmissiveFactor([1, 1, 1]))
     const camera = doc.createCamera().setType('orthographic').setXMag(3).setYMag(2).setZNear(0.1).setZFar(100)
     root.addChild(doc.createNode().setCamera(camera).setTranslation([0, 0, 5]))
     const scene = await loadScene(await new WebIO().writeBinary(doc))
@@ -86,12 +78,7 @@ describe('cameras', () => {
       { orthographic: 0 },
       { position: [NaN, 0, 0] },
     ]) {
-      let code: string | undefined
-      try {
-        twoSquares({ ...looking, yfov: 0.7, ...bad } as Camera)
-      } catch (e) {
-        code = isGpuError(e) ? e.code : 'uncoded'
-      }
+      const code = errorCode(() => twoSquares({ ...looking, yfov: 0.7, ...bad } as Camera))
       expect(code, JSON.stringify(bad)).toBe('GPU__MALFORMED_SCENE')
     }
   })

@@ -3,38 +3,15 @@ import { KHRMaterialsTransmission } from '@gltf-transform/extensions'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createEngine, GpuError, loadScene, renderTileCpu } from '../src/index.js'
 import type { Engine, Material, PunctualLight, RenderTileOptions, Scene, Vec3 } from '../src/index.js'
-import { SurfaceBrdf, type BrdfMaterial } from '../src/render/brdf.js'
-import { headOnAlbedo, samplingReport } from './helpers/bsdf.js'
-import { facingDown, meanRed, pane, paneScene as scene, renderBoth, wholeTile } from './helpers/render.js'
+import { SurfaceBrdf } from '../src/render/brdf.js'
+import { brdfGlass, headOnAlbedo, samplingReport } from './helpers/bsdf.js'
+import { CLEAR_GLASS, facingDown, meanRed, pane, paneScene as scene, renderBoth, wholeTile } from './helpers/render.js'
 
 /** A glass pane: white, smooth, all its diffuse let through (KHR_materials_transmission = 1). */
-const GLASS: Material = {
-  name: 'glass',
-  baseColor: [1, 1, 1],
-  metallic: 0,
-  roughness: 0,
-  emissive: [0, 0, 0],
-  transmission: 1,
-}
+const GLASS = CLEAR_GLASS
 
 const tile = (s: Scene, extra: Partial<RenderTileOptions> = {}): RenderTileOptions =>
   wholeTile(s, 4, { samples: 64, maxDepth: 2, ...extra })
-
-/** The BSDF inputs of a grey dielectric of glTF's default ior that lets `transmission` of its diffuse through. */
-function brdfGlass(grey: number, roughness: number, transmission: number): BrdfMaterial {
-  return {
-    r: grey,
-    g: grey,
-    b: grey,
-    metallic: 0,
-    roughness,
-    f0r: 0.04,
-    f0g: 0.04,
-    f0b: 0.04,
-    specular: 1,
-    transmission,
-  }
-}
 
 describe('transmission (KHR_materials_transmission, thin-walled)', () => {
   let engine: Engine

@@ -1,9 +1,10 @@
 import { Document, WebIO } from '@gltf-transform/core'
 import { KHRMaterialsUnlit } from '@gltf-transform/extensions'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createEngine, loadScene, packScene, renderTileCpu } from '../src/index.js'
+import { createEngine, loadScene, renderTileCpu } from '../src/index.js'
 import type { Engine, Material, RenderTileOptions, Scene } from '../src/index.js'
-import { pane } from './helpers/render.js'
+import { addTriangle } from './helpers/gltf.js'
+import { cameraOnZ, channelMean, pane, partsScene, wholeTile } from './helpers/render.js'
 
 const SKY: Material = {
   name: 'sky',
@@ -15,33 +16,11 @@ const SKY: Material = {
 }
 const SIDE = 8
 
-/** Panes facing +z, each with its material, seen head-on from (0, 0, 3) through a field of view `halfWidth` wide. */
-function scene(parts: Array<{ corners: number[]; material: Material }>, halfWidth = 0.5): Scene {
-  const vertices = Float32Array.from(parts.flatMap((p) => p.corners))
-  return packScene({
-    vertices,
-    normals: new Float32Array(vertices.length),
-    materialIndex: Uint32Array.from(parts.flatMap((p, i) => Array<number>(p.corners.length / 9).fill(i))),
-    materials: parts.map((p) => p.material),
-    camera: {
-      position: [0, 0, 3],
-      forward: [0, 0, -1],
-      right: [1, 0, 0],
-      up: [0, 1, 0],
-      yfov: 2 * Math.atan(halfWidth / 3),
-    },
-  })
-}
+/** Panes, each with its material, seen from (0, 0, 3) through a view `halfWidth` tall either side of the centre. */
+const scene = (parts: Array<{ corners: number[]; material: Material }>, halfWidth = 0.5): Scene =>
+  partsScene(parts, cameraOnZ(3, halfWidth))
 
-function tile(s: Scene): RenderTileOptions {
-  return { scene: s, frame: 0, imageWidth: SIDE, imageHeight: SIDE, x: 0, y: 0, width: SIDE, height: SIDE, samples: 16 }
-}
-
-function mean(pixels: Float32Array, c: number): number {
-  let sum = 0
-  for (let i = c; i < pixels.length; i += 4) sum += pixels[i]!
-  return sum / (pixels.length / 4)
-}
+const tile = (s: Scene): RenderTileOptions => wholeTile(s, SIDE, { samples: 16 })
 
 describe('unlit materials (KHR_materials_unlit)', () => {
   let engine: Engine
@@ -62,9 +41,9 @@ describe('unlit materials (KHR_materials_unlit)', () => {
   it('should show its base colour as it is, with no light in the scene, where a lit material shows black', async () => {
     for (const [name, render] of renders) {
       const unlit = await render(scene([{ corners: pane(0, 2), material: SKY }]))
-      SKY.baseColor.forEach((c, k) => expect(mean(unlit, k), `${name} channel ${k}`).toBeCloseTo(c, 5))
+      SKY.baseColor.forEach((c, k) => expect(channelMean(unlit, k), `${name} channel ${k}`).toBeCloseTo(c, 5))
       const lit = await render(scene([{ corners: pane(0, 2), material: { ...SKY, unlit: false } }]))
-      expect(mean(lit, 2), name).toBe(0)
+      expect(channelMean(lit, 2), name).toBe(0)
     }
   })
 
@@ -86,7 +65,7 @@ describe('unlit materials (KHR_materials_unlit)', () => {
     for (const [name, render] of renders) {
       // A white Lambertian surface under a uniform hemisphere of radiance 1 reflects radiance 1; the unlit pane
       // fills most of that hemisphere.
-      const seen = mean(await render(s), 0)
+      const seen = channelMean(await render(s), 0)
       expect(seen, name).toBeGreaterThan(0.8)
       expect(seen, name).toBeLessThanOrEqual(1.0001)
     }
@@ -94,18 +73,8 @@ describe('unlit materials (KHR_materials_unlit)', () => {
 
   it('should read KHR_materials_unlit', async () => {
     const doc = new Document()
-    const buffer = doc.createBuffer()
-    const root = doc.createScene()
-    doc.getRoot().setDefaultScene(root)
-    const m = doc
-      .createMaterial('scan')
-      .setExtension('KHR_materials_unlit', doc.createExtension(KHRMaterialsUnlit).createUnlit())
-    const positions = Float32Array.from([0, 0, 0, 1, 0, 0, 0, 1, 0])
-    const prim = doc
-      .createPrimitive()
-      .setMaterial(m)
-      .setAttribute('POSITION', doc.createAccessor().setType('VEC3').setArray(positions).setBuffer(buffer))
-    root.addChild(doc.createNode().setMesh(doc.createMesh().addPrimitive(prim)))
+    const unlit = doc.createExtension(KHRMaterialsUnlit).createUnlit()
+    addTriangle(doc, doc.createMaterial('scan').setExtension('KHR_materials_unlit', unlit))
     const loaded = await loadScene(await new WebIO().registerExtensions([KHRMaterialsUnlit]).writeBinary(doc))
     expect(loaded.materialList[0]!.unlit).toBe(true)
     expect(loaded.unlit).toBe(true)

@@ -1,9 +1,10 @@
 import { Document, WebIO } from '@gltf-transform/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createEngine, isGpuError, loadScene, packScene, psnr, renderTileCpu, TOLERANCE } from '../src/index.js'
-import type { Engine, Material, PunctualLight, Scene } from '../src/index.js'
+import { createEngine, loadScene, packScene, psnr, renderTileCpu, TOLERANCE } from '../src/index.js'
+import type { Engine, Material, PunctualLight, RenderTileOptions, Scene } from '../src/index.js'
 import { COLOR_WORDS } from '../src/scene/scene.js'
-import { pane } from './helpers/render.js'
+import { rejectionCode } from './helpers/errors.js'
+import { pane, wholeTile } from './helpers/render.js'
 
 const WHITE: Material = { name: 'white', baseColor: [1, 1, 1], metallic: 0, roughness: 1, emissive: [0, 0, 0] }
 /** A directional light shining down -z onto panes that face +z. */
@@ -28,9 +29,7 @@ function tintedPane(material: Material, corner?: (x: number) => [number, number,
   })
 }
 
-function tile(scene: Scene) {
-  return { scene, frame: 0, imageWidth: SIDE, imageHeight: SIDE, x: 0, y: 0, width: SIDE, height: SIDE, samples: 4 }
-}
+const tile = (scene: Scene): RenderTileOptions => wholeTile(scene, SIDE)
 
 /** Mean of channel c over the pixels of columns [x0, x1). */
 function mean(pixels: Float32Array, c: number, x0 = 0, x1 = SIDE): number {
@@ -162,13 +161,8 @@ describe('vertex colours (glTF COLOR_0)', () => {
     })
 
     it('should refuse a COLOR_0 of another type, and attributes with fewer elements than positions', async () => {
-      const code = (p: Promise<unknown>) =>
-        p.then(
-          () => undefined,
-          (e: unknown) => (isGpuError(e) ? e.code : 'uncoded'),
-        )
-      expect(await code(load(document('SCALAR', new Float32Array(4))))).toBe('GPU__MALFORMED_SCENE')
-      expect(await code(load(document('VEC3', new Float32Array(12), 3)))).toBe('GPU__MALFORMED_SCENE')
+      expect(await rejectionCode(load(document('SCALAR', new Float32Array(4))))).toBe('GPU__MALFORMED_SCENE')
+      expect(await rejectionCode(load(document('VEC3', new Float32Array(12), 3)))).toBe('GPU__MALFORMED_SCENE')
     })
   })
 })

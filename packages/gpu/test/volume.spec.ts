@@ -1,40 +1,17 @@
 import { Document, WebIO } from '@gltf-transform/core'
 import { KHRMaterialsTransmission, KHRMaterialsVolume } from '@gltf-transform/extensions'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createEngine, isGpuError, loadScene, packScene, psnr, renderTileCpu, TOLERANCE } from '../src/index.js'
+import { createEngine, loadScene, psnr, renderTileCpu, TOLERANCE } from '../src/index.js'
 import type { Camera, Engine, Material, PunctualLight, RenderTileOptions, Scene } from '../src/index.js'
-import { SurfaceBrdf, type BrdfMaterial } from '../src/render/brdf.js'
-import { samplingReport } from './helpers/bsdf.js'
-import { pane } from './helpers/render.js'
+import { SurfaceBrdf } from '../src/render/brdf.js'
+import { brdfGlass, samplingReport } from './helpers/bsdf.js'
+import { errorCode } from './helpers/errors.js'
+import { addTriangle } from './helpers/gltf.js'
+import { cameraOnZ, channelMean, CLEAR_GLASS, pane, partsScene, wholeTile } from './helpers/render.js'
 
 /** Smooth clear glass bounding a volume (KHR_materials_volume with a thickness). */
-const GLASS: Material = {
-  name: 'glass',
-  baseColor: [1, 1, 1],
-  metallic: 0,
-  roughness: 0,
-  emissive: [0, 0, 0],
-  transmission: 1,
-  thickness: 1,
-}
+const GLASS: Material = { ...CLEAR_GLASS, thickness: 1 }
 const LAMP: Material = { name: 'lamp', baseColor: [0, 0, 0], metallic: 0, roughness: 1, emissive: [2, 2, 2] }
-
-/** The BSDF inputs of white glass of ior 1.5 that lets all its diffuse through, with relative index `eta`. */
-function brdfGlass(roughness: number, eta: number): BrdfMaterial {
-  return {
-    r: 1,
-    g: 1,
-    b: 1,
-    metallic: 0,
-    roughness,
-    f0r: 0.04,
-    f0g: 0.04,
-    f0b: 0.04,
-    specular: 1,
-    transmission: 1,
-    eta,
-  }
-}
 
 /**
  * The 12 triangles of a box of half-extents (hx, hy, hz) centred on c, turned by `angle` radians about +y, wound
@@ -92,44 +69,10 @@ function box(c: [number, number, number], [hx, hy, hz]: [number, number, number]
   })
 }
 
-/** A scene of triangle groups, each with its material, seen by `camera`, lit by `lights`. */
-function sceneOf(
-  parts: Array<{ corners: number[]; material: Material }>,
-  camera: Camera,
-  lights: PunctualLight[] = [],
-) {
-  const vertices = Float32Array.from(parts.flatMap((p) => p.corners))
-  return packScene({
-    vertices,
-    normals: new Float32Array(vertices.length),
-    materialIndex: Uint32Array.from(parts.flatMap((p, i) => Array<number>(p.corners.length / 9).fill(i))),
-    materials: parts.map((p) => p.material),
-    camera,
-    punctualLights: lights,
-  })
-}
-
 /** A camera far up +z looking down -z with a field of view `halfWidth` wide at z = 0 (rays nearly parallel). */
-function distantCamera(halfWidth: number): Camera {
-  return {
-    position: [0, 0, 40],
-    forward: [0, 0, -1],
-    right: [1, 0, 0],
-    up: [0, 1, 0],
-    yfov: 2 * Math.atan(halfWidth / 40),
-  }
-}
+const distantCamera = (halfWidth: number): Camera => cameraOnZ(40, halfWidth)
 
-function tile(scene: Scene, side: number, samples: number): RenderTileOptions {
-  return { scene, frame: 0, imageWidth: side, imageHeight: side, x: 0, y: 0, width: side, height: side, samples }
-}
-
-/** Mean of channel c over all pixels. */
-function mean(pixels: Float32Array, c: number): number {
-  let sum = 0
-  for (let i = c; i < pixels.length; i += 4) sum += pixels[i]!
-  return sum / (pixels.length / 4)
-}
+const tile = (scene: Scene, side: number, samples: number): RenderTileOptions => wholeTile(scene, side, { samples })
 
 describe('volumes (KHR_materials_volume): refraction and absorption', () => {
   let engine: Engine
@@ -146,7 +89,7 @@ describe('volumes (KHR_materials_volume): refraction and absorption', () => {
     for (const eta of [1 / 1.5, 1.5]) {
       for (const roughness of [0.3, 0.7]) {
         for (const cos of [0.9, 0.5, 0.2]) {
-          const r = samplingReport(brdfGlass(roughness, eta), [Math.sqrt(1 - cos * cos), 0, cos], 100_000)
+          const r = samplingReport(brdfGlass(1, roughness, 1, eta), [Math.sqrt(1 - cos * cos), 0, cos], 100_000)
           const label = `eta ${eta.toFixed(2)}, roughness ${roughness}, cos ${cos}`
           expect(r.mass, label).toBeCloseTo(1, 2)
           // The drawn directions go below the surface as often as the pdf's mass there says.
@@ -161,7 +104,7 @@ describe('volumes (KHR_materials_volume): refraction and absorption', () => {
     const brdf = new SurfaceBrdf()
     // Seen from inside at 72 degrees off the normal, past glass's 41.8.
     const cos = 0.3
-    brdf.set(0, 0, 1, Math.sqrt(1 - cos * cos), 0, cos, brdfGlass(0.05, 1.5))
+    brdf.set(0, 0, 1, Math.sqrt(1 - cos * cos), 0, cos, brdfGlass(1, 0.05, 1, 1.5))
     let rng = 7
     const random = (): number => (rng = (rng * 1664525 + 1013904223) >>> 0) / 2 ** 32
     let below = 0
@@ -181,7 +124,7 @@ describe('volumes (KHR_materials_volume): refraction and absorption', () => {
 
   /** A glass slab 0.5 thick across the view, and behind it an emissive wall (radiance 2). */
   const slab = (material: Material): Scene =>
-    sceneOf(
+    partsScene(
       [
         { corners: box([0, 0, 0], [2, 2, 0.25]), material },
         { corners: pane(-2, 20), material: LAMP },
@@ -198,12 +141,12 @@ describe('volumes (KHR_materials_volume): refraction and absorption', () => {
       ['cpu', async (s: Scene) => renderTileCpu(tile(s, 8, 64)).pixels],
       ['gpu', async (s: Scene) => (await engine.renderTile(tile(s, 8, 64))).pixels],
     ] as const) {
-      const through = mean(await render(clear), 0) / 2
+      const through = channelMean(await render(clear), 0) / 2
       expect(through, name).toBeGreaterThan(0.91)
       expect(through, name).toBeLessThan(0.935)
       const tint = await render(tinted)
-      expect(mean(tint, 0) / mean(tint, 1), name).toBeCloseTo(0.5, 2)
-      expect(mean(tint, 1) / 2, name).toBeCloseTo(through, 2)
+      expect(channelMean(tint, 0) / channelMean(tint, 1), name).toBeCloseTo(0.5, 2)
+      expect(channelMean(tint, 1) / 2, name).toBeCloseTo(through, 2)
     }
   })
 
@@ -211,7 +154,7 @@ describe('volumes (KHR_materials_volume): refraction and absorption', () => {
     // A stripe of light behind a slab 0.5 thick turned 45 degrees about y: refraction shifts it sideways by
     // d sin(θ - θt) / cos θt = 0.165 at ior 1.5.
     const stripe = (material: Material): Scene =>
-      sceneOf(
+      partsScene(
         [
           { corners: box([0, 0, 0], [3, 3, 0.25], Math.PI / 4), material },
           { corners: box([0, 0, -3], [0.02, 3, 0.02]), material: LAMP },
@@ -252,7 +195,7 @@ describe('volumes (KHR_materials_volume): refraction and absorption', () => {
     }
     const floor: Material = { ...LAMP, name: 'floor', baseColor: [0.8, 0.8, 0.8], emissive: [0, 0, 0] }
     const lit = (material: Material): Scene =>
-      sceneOf(
+      partsScene(
         [
           { corners: box([0, 0, 0], [2, 2, 0.25]), material },
           { corners: pane(-1, 20), material: floor },
@@ -264,20 +207,17 @@ describe('volumes (KHR_materials_volume): refraction and absorption', () => {
       async (s: Scene) => renderTileCpu(tile(s, 8, 16)).pixels,
       async (s: Scene) => (await engine.renderTile(tile(s, 8, 16))).pixels,
     ]) {
-      const thin = mean(await render(lit({ ...GLASS, thickness: 0 })), 0)
+      const thin = channelMean(await render(lit({ ...GLASS, thickness: 0 })), 0)
       expect(thin).toBeGreaterThan(0.3)
       // What is left is sunlight found by the light sample at the slab's far side of paths from the floor up
       // through it, which smooth glass rarely lines up (caustics): a twentieth here.
-      expect(mean(await render(lit(GLASS)), 0)).toBeLessThan(0.1 * thin)
+      expect(channelMean(await render(lit(GLASS)), 0)).toBeLessThan(0.1 * thin)
     }
   })
 
   describe('loading', () => {
     async function material(volume?: { thickness: number; color?: [number, number, number]; distance?: number }) {
       const doc = new Document()
-      const buffer = doc.createBuffer()
-      const scene = doc.createScene()
-      doc.getRoot().setDefaultScene(scene)
       const m = doc.createMaterial('glass').setEmissiveFactor([1, 1, 1])
       m.setExtension(
         'KHR_materials_transmission',
@@ -289,18 +229,7 @@ describe('volumes (KHR_materials_volume): refraction and absorption', () => {
         if (volume.distance !== undefined) v.setAttenuationDistance(volume.distance)
         m.setExtension('KHR_materials_volume', v)
       }
-      const prim = doc
-        .createPrimitive()
-        .setMaterial(m)
-        .setAttribute(
-          'POSITION',
-          doc
-            .createAccessor()
-            .setType('VEC3')
-            .setArray(Float32Array.from([0, 0, 0, 1, 0, 0, 0, 1, 0]))
-            .setBuffer(buffer),
-        )
-      scene.addChild(doc.createNode().setMesh(doc.createMesh().addPrimitive(prim)))
+      addTriangle(doc, m)
       const glb = await new WebIO().registerExtensions([KHRMaterialsTransmission, KHRMaterialsVolume]).writeBinary(doc)
       return (await loadScene(glb)).materialList[0]!
     }
@@ -318,12 +247,8 @@ describe('volumes (KHR_materials_volume): refraction and absorption', () => {
 
     it('should refuse volume factors out of range when packing, with a coded error', () => {
       for (const bad of [{ thickness: -1 }, { attenuationDistance: 0 }, { attenuationColor: [2, 1, 1] as const }]) {
-        let code: string | undefined
-        try {
-          sceneOf([{ corners: pane(0, 1), material: { ...GLASS, ...bad } as Material }], distantCamera(1))
-        } catch (e) {
-          code = isGpuError(e) ? e.code : 'uncoded'
-        }
+        const material = { ...GLASS, ...bad } as Material
+        const code = errorCode(() => partsScene([{ corners: pane(0, 1), material }], distantCamera(1)))
         expect(code, JSON.stringify(bad)).toBe('GPU__MALFORMED_SCENE')
       }
     })

@@ -2,19 +2,11 @@ import { WebIO } from '@gltf-transform/core'
 import { EXTTextureWebP } from '@gltf-transform/extensions'
 import { decode as decodePng } from 'fast-png'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { generateSceneDocument, isGpuError, loadScene } from '../src/index.js'
+import { generateSceneDocument, loadScene } from '../src/index.js'
 import { decodeTexture } from '../src/scene/texture.js'
 import { webpDecoder, type WebpDecode } from '../src/scene/webp.js'
+import { errorCode, rejectionCode } from './helpers/errors.js'
 import { encodeWebp } from './helpers/webp.js'
-
-function code(f: () => unknown): string | undefined {
-  try {
-    f()
-  } catch (e) {
-    return isGpuError(e) ? e.code : 'uncoded'
-  }
-  return undefined
-}
 
 /** A w x h RGBA gradient whose alpha runs through every value, so a dropped or premultiplied alpha shows. */
 function gradient(w: number, h: number): Uint8Array {
@@ -70,13 +62,15 @@ describe('WebP textures', () => {
   it('should refuse WebP without a decoder, bytes that do not decode and headers that lie, with coded errors', async () => {
     const bytes = await encodeWebp(gradient(2, 2), 2, 2, true)
     const webp = { webp: decode }
-    expect(code(() => decodeTexture(bytes, 'image/webp', [2, 2], 100, 'none'))).toBe('GPU__UNSUPPORTED_TEXTURE')
-    expect(code(() => decodeTexture(bytes.slice(0, 20), 'image/webp', [2, 2], 100, 'cut', webp))).toBe(
+    expect(errorCode(() => decodeTexture(bytes, 'image/webp', [2, 2], 100, 'none'))).toBe('GPU__UNSUPPORTED_TEXTURE')
+    expect(errorCode(() => decodeTexture(bytes.slice(0, 20), 'image/webp', [2, 2], 100, 'cut', webp))).toBe(
       'GPU__MALFORMED_SCENE',
     )
-    expect(code(() => decodeTexture(bytes, 'image/webp', [3, 2], 100, 'lies', webp))).toBe('GPU__MALFORMED_SCENE')
-    expect(code(() => decodeTexture(bytes, 'image/webp', [9000, 1], 1e9, 'big', webp))).toBe('GPU__SCENE_TOO_LARGE')
-    expect(code(() => decodeTexture(bytes, 'image/webp', [2, 2], 3, 'budget', webp))).toBe('GPU__SCENE_TOO_LARGE')
+    expect(errorCode(() => decodeTexture(bytes, 'image/webp', [3, 2], 100, 'lies', webp))).toBe('GPU__MALFORMED_SCENE')
+    expect(errorCode(() => decodeTexture(bytes, 'image/webp', [9000, 1], 1e9, 'big', webp))).toBe(
+      'GPU__SCENE_TOO_LARGE',
+    )
+    expect(errorCode(() => decodeTexture(bytes, 'image/webp', [2, 2], 3, 'budget', webp))).toBe('GPU__SCENE_TOO_LARGE')
   })
 
   it('should load an asset whose textures are WebP only (EXT_texture_webp required) as the PNG original', async () => {
@@ -91,8 +85,8 @@ describe('WebP textures', () => {
   it('should refuse an asset with a WebP texture cut off in its bitstream or its header, with a coded error', async () => {
     // 16 bytes end inside the first chunk's header, where glTF-Transform's size reader throws a bare RangeError.
     for (const keep of [-20, 16]) {
-      const error = await loadScene(await texturedGlb({ lossless: true, keep })).catch((e: unknown) => e)
-      expect(isGpuError(error) && error.code, `keep ${keep}`).toBe('GPU__MALFORMED_SCENE')
+      const code = await rejectionCode(loadScene(await texturedGlb({ lossless: true, keep })))
+      expect(code, `keep ${keep}`).toBe('GPU__MALFORMED_SCENE')
     }
   })
 })

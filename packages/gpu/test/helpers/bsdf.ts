@@ -76,3 +76,23 @@ export function headOnAlbedo(material: BrdfMaterial): { albedo: number; through:
   })
   return { albedo, through }
 }
+
+/**
+ * The BSDF inputs of a grey dielectric of glTF's default ior (F0 0.04) that lets `transmission` of its diffuse
+ * through: thin-walled, or with `eta` (η_v / η_l) on the surface of a volume.
+ */
+export function brdfGlass(grey: number, roughness: number, transmission: number, eta?: number): BrdfMaterial {
+  return {
+    r: grey,
+    g: grey,
+    b: grey,
+    metallic: 0,
+    roughness,
+    f0r: 0.04,
+    f0g: 0.04,
+    f0b: 0.04,
+    specular: 1,
+    transmission,
+    ...(eta === undefined ? {} : { eta }),
+  }
+}

@@ -1,5 +1,15 @@
 import { packScene, psnr, renderTileCpu } from '../../src/index.js'
-import type { Engine, Material, PunctualLight, RenderTileOptions, Scene } from '../../src/index.js'
+import type { Camera, Engine, Material, PunctualLight, RenderTileOptions, Scene } from '../../src/index.js'
+
+/** Clear glass: white, smooth, all its diffuse let through (KHR_materials_transmission = 1), thin-walled. */
+export const CLEAR_GLASS: Material = {
+  name: 'glass',
+  baseColor: [1, 1, 1],
+  metallic: 0,
+  roughness: 0,
+  emissive: [0, 0, 0],
+  transmission: 1,
+}
 
 /** A whole square image `side` pixels wide as one tile of frame 0, with `extra` options over those defaults. */
 export function wholeTile(scene: Scene, side: number, extra: Partial<RenderTileOptions> = {}): RenderTileOptions {
@@ -19,9 +29,42 @@ export function wholeTile(scene: Scene, side: number, extra: Partial<RenderTileO
 
 /** The mean red radiance of RGBA pixels. */
 export function meanRed(pixels: Float32Array): number {
+  return channelMean(pixels, 0)
+}
+
+/** The mean of channel c (0 red, 1 green, 2 blue) of RGBA pixels. */
+export function channelMean(pixels: Float32Array, c: number): number {
   let sum = 0
-  for (let i = 0; i < pixels.length; i += 4) sum += pixels[i]!
+  for (let i = c; i < pixels.length; i += 4) sum += pixels[i]!
   return sum / (pixels.length / 4)
+}
+
+/** Groups of triangles (9 numbers each), each group of one material, seen by `camera`, lit by `lights`. */
+export function partsScene(
+  parts: Array<{ corners: number[]; material: Material }>,
+  camera: Camera,
+  lights: PunctualLight[] = [],
+): Scene {
+  const vertices = Float32Array.from(parts.flatMap((p) => p.corners))
+  return packScene({
+    vertices,
+    normals: new Float32Array(vertices.length),
+    materialIndex: Uint32Array.from(parts.flatMap((p, i) => Array<number>(p.corners.length / 9).fill(i))),
+    materials: parts.map((p) => p.material),
+    camera,
+    punctualLights: lights,
+  })
+}
+
+/** A camera at (0, 0, z) looking down -z, its view `halfHeight` tall either side at z = 0. */
+export function cameraOnZ(z: number, halfHeight: number): Camera {
+  return {
+    position: [0, 0, z],
+    forward: [0, 0, -1],
+    right: [1, 0, 0],
+    up: [0, 1, 0],
+    yfov: 2 * Math.atan(halfHeight / z),
+  }
 }
 
 /** Two triangles of a square in the plane z, centred on (cx, 0, z), facing +z (towards the camera). */
@@ -48,15 +91,11 @@ export function paneScene(
   quads: Array<{ corners: number[]; material: Material }>,
   lights: PunctualLight[] = [],
 ): Scene {
-  const vertices = Float32Array.from(quads.flatMap((q) => q.corners))
-  return packScene({
-    vertices,
-    normals: new Float32Array(vertices.length),
-    materialIndex: Uint32Array.from(quads.flatMap((_, i) => [i, i])),
-    materials: quads.map((q) => q.material),
-    camera: { position: [0, 0, 3], forward: [0, 0, -1], right: [1, 0, 0], up: [0, 1, 0], yfov: 1e-3 },
-    punctualLights: lights,
-  })
+  return partsScene(
+    quads,
+    { position: [0, 0, 3], forward: [0, 0, -1], right: [1, 0, 0], up: [0, 1, 0], yfov: 1e-3 },
+    lights,
+  )
 }
 
 /** Renders `options` on the CPU reference and on `engine`: the mean red radiance of each, and their PSNR. */
