@@ -21,6 +21,8 @@
  *   normal reflects it (total internal reflection), and leaving the denser side Schlick's Fresnel takes the
  *   transmitted angle's cosine.
  *
+ * - Sheen (KHR_materials_sheen): the Charlie lobe of `sheen.ts` in the sheen colour over the layers beneath, which
+ *   it dims by the extension's albedo scaling; sampled cosine-weighted with probability its albedo at the view.
  * - Clearcoat (KHR_materials_clearcoat): a second GGX layer of ior 1.5 and its own roughness over all of the
  *   above, weighted by the coat factor times its Fresnel at the viewing angle (the extension's fresnel_coat), which
  *   the layers beneath lose.
@@ -30,6 +32,15 @@
  * hemisphere. The lobe is picked in proportion to its Fresnel-weighted share at the viewing angle. The returned pdf is that of the mixture, so the
  * estimator f·cos/pdf holds whichever lobe drew the direction (one-sample multiple importance sampling).
  */
+
+import {
+  charlieDistribution,
+  MIN_SHEEN_ROUGHNESS,
+  SHEEN_WGSL,
+  sheenAlbedo,
+  sheenAlbedoTable,
+  sheenVisibility,
+} from './sheen.js'
 
 /** Specular reflectance at normal incidence of a dielectric with index of refraction 1.5. */
 export const DIELECTRIC_F0 = 0.04
@@ -65,6 +76,11 @@ export interface BrdfMaterial {
    * for a thin-walled or opaque surface.
    */
   eta?: number
+  /** KHR_materials_sheen's colour (linear RGB; black, the default, for no sheen) and perceptual roughness. */
+  sheenR?: number
+  sheenG?: number
+  sheenB?: number
+  sheenRoughness?: number
 }
 
 /**
@@ -116,6 +132,15 @@ export class SurfaceBrdf {
   #transmission = 0
   /** η_v / η_l on a volume's surface, else 0 (see BrdfMaterial.eta). */
   #eta = 0
+  // The sheen: its colour, alpha, perceptual roughness and strongest channel (0 without sheen).
+  #sheenR = 0
+  #sheenG = 0
+  #sheenB = 0
+  #alphaSheen = 1
+  #sheenRoughness = 1
+  #sheenMax = 0
+  /** What the sheen leaves the layers beneath at the viewing angle: 1 - max(sheen colour) E(n·v). */
+  #sheenKeepV = 1
   #alphaCoat = MIN_ALPHA
   // The last half vector's cosines with the normal, the viewer and (refraction) the light (see #half).
   #nDotH = 0
@@ -128,6 +153,8 @@ export class SurfaceBrdf {
   pTransmission = 0
   /** The coat's weight at this viewing angle (factor times its Fresnel): its lobe's share and its sampling probability. */
   pCoat = 0
+  /** The sheen's albedo at this viewing angle (max colour times E): its lobe's sampling probability, beneath the coat. */
+  pSheen = 0
   /** The last evaluation: BRDF value per channel and the solid-angle pdf of sampling that direction. */
   fr = 0
   fg = 0
@@ -186,6 +213,21 @@ export class SurfaceBrdf {
     const coatRoughness = material.clearcoatRoughness ?? 0
     this.#alphaCoat = Math.max(coatRoughness * coatRoughness, MIN_ALPHA)
     this.pCoat = (material.clearcoat ?? 0) * (DIELECTRIC_F0 + (1 - DIELECTRIC_F0) * fw)
+    this.#sheenR = material.sheenR ?? 0
+    this.#sheenG = material.sheenG ?? 0
+    this.#sheenB = material.sheenB ?? 0
+    this.#sheenMax = Math.max(this.#sheenR, this.#sheenG, this.#sheenB)
+    this.pSheen = 0
+    this.#sheenKeepV = 1
+    if (this.#sheenMax > 0) {
+      const r = Math.max(material.sheenRoughness ?? 0, MIN_SHEEN_ROUGHNESS)
+      this.#sheenRoughness = r
+      this.#alphaSheen = r * r
+      const albedo = this.#sheenMax * sheenAlbedo(sheenAlbedoTable(), nDotV, r)
+      // E passes 1 at grazing views of the smoothest sheens: nothing is left beneath, not less than nothing.
+      this.#sheenKeepV = Math.max(0, 1 - albedo)
+      this.pSheen = Math.min(albedo, 1)
+    }
   }
 
   /**
@@ -213,6 +255,7 @@ export class SurfaceBrdf {
    */
   evaluate(lx: number, ly: number, lz: number): void {
     this.#evaluateBase(lx, ly, lz)
+    if (this.#sheenMax > 0 && this.nDotV > 0) this.#addSheen(lx, ly, lz)
     const coat = this.pCoat
     if (!(coat > 0) || !(this.nDotV > 0)) return
     // The coat: what it does not reflect reaches the layers beneath; its lobe is drawn with probability coat.
@@ -229,6 +272,29 @@ export class SurfaceBrdf {
       this.fg += f
       this.fb += f
     }
+  }
+
+  /**
+   * The sheen over the layers beneath (whose value and pdf the fields hold): the extension's albedo scaling dims
+   * them by min(1 - max(sheen) E(n·v), 1 - max(sheen) E(n·l)) (by the first alone below the surface), and the sheen
+   * lobe adds its own, drawn cosine-weighted with probability `pSheen`.
+   */
+  #addSheen(lx: number, ly: number, lz: number): void {
+    const nDotL = this.#nx * lx + this.#ny * ly + this.#nz * lz
+    let keep = this.#sheenKeepV
+    let sheen = 0
+    if (nDotL > 0) {
+      keep = Math.max(
+        0,
+        Math.min(keep, 1 - this.#sheenMax * sheenAlbedo(sheenAlbedoTable(), nDotL, this.#sheenRoughness)),
+      )
+      this.#half(lx, ly, lz)
+      sheen = charlieDistribution(this.#alphaSheen, this.#nDotH) * sheenVisibility(nDotL, this.nDotV)
+    }
+    this.fr = this.fr * keep + this.#sheenR * sheen
+    this.fg = this.fg * keep + this.#sheenG * sheen
+    this.fb = this.fb * keep + this.#sheenB * sheen
+    this.pdf = (1 - this.pSheen) * this.pdf + (nDotL > 0 ? (this.pSheen * nDotL) / Math.PI : 0)
   }
 
   /** The layers beneath the coat: the BRDF above the surface, the transmission lobe below it. */
@@ -434,6 +500,16 @@ export class SurfaceBrdf {
       // The same number, stretched over the layers beneath.
       pick = (pick - coat) / (1 - coat)
     }
+    const sheen = this.pSheen
+    if (sheen > 0) {
+      if (pick < sheen) {
+        // The sheen lobe: cosine-weighted, as the diffuse lobe.
+        const r = Math.sqrt(u2)
+        this.#toWorld(cos * r, sin * r, Math.sqrt(Math.max(0, 1 - u2)))
+        return
+      }
+      pick = (pick - sheen) / (1 - sheen)
+    }
     if (pick < this.pSpecular + this.pTransmission) {
       // The transmission lobe draws the reflection mirrored through the surface, or on a volume's surface refracts.
       const through = pick >= this.pSpecular
@@ -516,6 +592,7 @@ function lerp(a: number, b: number, t: number): number {
 /** WGSL of the same BRDF; spliced into the path-tracing kernel (see `pathtracer-wgsl.ts`). */
 export const BRDF_WGSL = /* wgsl */ `
 const MIN_ALPHA = ${MIN_ALPHA};
+${SHEEN_WGSL}
 const LUMINANCE = vec3f(${LUM_R}, ${LUM_G}, ${LUM_B});
 
 // The BRDF at one shading point (see brdf.ts): the shading frame (t, b, n), the direction to the viewer, the base
@@ -537,6 +614,12 @@ struct Surface {
   pCoat: f32,         // the clearcoat's weight at this viewing angle, and its lobe's sampling probability
   alphaCoat: f32,
   eta: f32,           // on a volume's surface η_v / η_l (the transmission lobe refracts), else 0
+  sheen: vec3f,       // KHR_materials_sheen's colour (SHEEN kernels; black without sheen)
+  alphaSheen: f32,
+  sheenRoughness: f32,
+  sheenMax: f32,      // the colour's strongest channel
+  sheenKeepV: f32,    // what the sheen leaves the layers beneath at the viewing angle
+  pSheen: f32,        // the sheen lobe's sampling probability, beneath the coat
 }
 
 struct BrdfValue { f: vec3f, pdf: f32 }
@@ -547,8 +630,9 @@ fn schlickWeight(c: f32) -> f32 {
   return x2 * x2 * x;
 }
 
-// coat: KHR_materials_clearcoat's factor and roughness; eta: η_v / η_l on a volume's surface, else 0.
-fn surfaceAt(n: vec3f, v: vec3f, base: vec3f, metallic: f32, roughness: f32, f0: vec3f, specular: f32, transmission: f32, coat: vec2f, eta: f32) -> Surface {
+// coat: KHR_materials_clearcoat's factor and roughness; eta: η_v / η_l on a volume's surface, else 0; sheen:
+// KHR_materials_sheen's colour and roughness.
+fn surfaceAt(n: vec3f, v: vec3f, base: vec3f, metallic: f32, roughness: f32, f0: vec3f, specular: f32, transmission: f32, coat: vec2f, eta: f32, sheen: vec4f) -> Surface {
   let s = select(-1.0, 1.0, n.z >= 0.0);
   let a = -1.0 / (s + n.z);
   let k = n.x * n.y * a;
@@ -565,7 +649,34 @@ fn surfaceAt(n: vec3f, v: vec3f, base: vec3f, metallic: f32, roughness: f32, f0:
   let pTransmission = (1.0 - pSpecular) * transmission;
   let pCoat = coat.x * (${DIELECTRIC_F0} + (1.0 - ${DIELECTRIC_F0}) * fw);
   let alphaCoat = max(coat.y * coat.y, MIN_ALPHA);
-  return Surface(t, b, n, v, base, f0, specular, metallic, alpha, nDotV, pSpecular, transmission, pTransmission, pCoat, alphaCoat, eta);
+  let sheenMax = max(sheen.x, max(sheen.y, sheen.z));
+  var sheenRoughness = 1.0;
+  var sheenKeepV = 1.0;
+  var pSheen = 0.0;
+  if (SHEEN && sheenMax > 0.0) {
+    sheenRoughness = max(sheen.w, ${MIN_SHEEN_ROUGHNESS});
+    let albedo = sheenMax * sheenAlbedo(nDotV, sheenRoughness);
+    sheenKeepV = max(0.0, 1.0 - albedo);
+    pSheen = min(albedo, 1.0);
+  }
+  return Surface(t, b, n, v, base, f0, specular, metallic, alpha, nDotV, pSpecular, transmission, pTransmission, pCoat, alphaCoat, eta,
+    sheen.xyz, sheenRoughness * sheenRoughness, sheenRoughness, sheenMax, sheenKeepV, pSheen);
+}
+
+// The sheen over the layers beneath (see SurfaceBrdf's addSheen): they dim by the albedo scaling, the sheen lobe
+// adds its own, drawn cosine-weighted with probability pSheen.
+fn addSheen(s: Surface, l: vec3f, beneath: BrdfValue) -> BrdfValue {
+  let nDotL = dot(s.n, l);
+  var keep = s.sheenKeepV;
+  var f = vec3f(0.0);
+  var pdf = (1.0 - s.pSheen) * beneath.pdf;
+  if (nDotL > 0.0) {
+    keep = max(0.0, min(keep, 1.0 - s.sheenMax * sheenAlbedo(nDotL, s.sheenRoughness)));
+    let h = normalize(s.v + l);
+    f = s.sheen * (charlieDistribution(s.alphaSheen, dot(s.n, h)) * sheenVisibility(nDotL, s.nDotV));
+    pdf += s.pSheen * nDotL / PI;
+  }
+  return BrdfValue(beneath.f * keep + f, pdf);
 }
 
 // The cosine Schlick's Fresnel takes at cosine c to the viewer (see SurfaceBrdf's fresnelCos): leaving a denser
@@ -584,7 +695,8 @@ fn reflectingShare(s: Surface, vh: f32) -> f32 {
 
 // The BSDF towards l: the layers beneath, under the clearcoat in kernels built for coated scenes (COATED).
 fn evaluateBrdf(s: Surface, l: vec3f) -> BrdfValue {
-  let beneath = evaluateBase(s, l);
+  var beneath = evaluateBase(s, l);
+  if (SHEEN && s.sheenMax > 0.0 && s.nDotV > 0.0) { beneath = addSheen(s, l, beneath); }
   if (!COATED || !(s.pCoat > 0.0) || !(s.nDotV > 0.0)) { return beneath; }
   // What the coat does not reflect reaches the layers beneath; its lobe is drawn with probability pCoat.
   let keep = 1.0 - s.pCoat;
@@ -727,6 +839,11 @@ fn sampleBrdf(s: Surface, pick0: f32, u1: f32, u2: f32) -> vec3f {
     if (pick < s.pCoat) { return toWorld(s, visibleReflection(s, s.alphaCoat, cs, u2)); }
     // The same number, stretched over the layers beneath.
     pick = (pick - s.pCoat) / (1.0 - s.pCoat);
+  }
+  if (SHEEN && s.pSheen > 0.0) {
+    // The sheen lobe: cosine-weighted, as the diffuse lobe.
+    if (pick < s.pSheen) { return toWorld(s, vec3f(cs * sqrt(u2), sqrt(max(0.0, 1.0 - u2)))); }
+    pick = (pick - s.pSheen) / (1.0 - s.pSheen);
   }
   if (pick < s.pSpecular + s.pTransmission) {
     let v = vec3f(dot(s.t, s.v), dot(s.b, s.v), s.nDotV);

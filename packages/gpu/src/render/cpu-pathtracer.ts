@@ -97,6 +97,11 @@ class CpuTracer {
     transmission: 0,
     clearcoat: 0,
     clearcoatRoughness: 0,
+    eta: 0,
+    sheenR: 0,
+    sheenG: 0,
+    sheenB: 0,
+    sheenRoughness: 0,
   }
   readonly #emitted = new Float64Array(3)
   readonly #texColor = new Float64Array(3)
@@ -124,6 +129,8 @@ class CpuTracer {
   readonly #coated: boolean
   /** Whether some material is unlit (see `Material.unlit`). */
   readonly #unlit: boolean
+  /** Whether some material has a sheen (KHR_materials_sheen). */
+  readonly #sheened: boolean
   /** While a shadow ray towards a punctual light is traced: it passes glass, which lets `#glassT` through. */
   #glassPass = false
   readonly #glassT = new Float64Array(3)
@@ -161,6 +168,7 @@ class CpuTracer {
     this.#transmissive = scene.transmissive
     this.#coated = scene.coated
     this.#unlit = scene.unlit
+    this.#sheened = scene.sheened
     this.#punctualOffset = scene.punctualOffset
     this.#punctualCount = scene.punctualCount
     // Half the light samples when the scene also has emissive triangles, all when it has not (the shader's).
@@ -456,6 +464,10 @@ class CpuTracer {
     hit.transmission = this.#transmissive ? mats[m + 32]! : 0
     hit.clearcoat = this.#coated ? mats[m + 33]! : 0
     hit.clearcoatRoughness = this.#coated ? mats[m + 34]! : 0
+    hit.sheenR = this.#sheened ? mats[m + 40]! : 0
+    hit.sheenG = this.#sheened ? mats[m + 41]! : 0
+    hit.sheenB = this.#sheened ? mats[m + 42]! : 0
+    hit.sheenRoughness = this.#sheened ? mats[m + 43]! : 0
     for (let k = 0; k < 3; k++) emitted[k] = mats[m + 4 + k]!
     this.#materialTextures(m)
     // glTF: COLOR_0 multiplies the base colour (its factor times its texture).

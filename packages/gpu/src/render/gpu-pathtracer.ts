@@ -45,9 +45,9 @@ export class GpuPathTracer {
     )
     return ctx.scoped('renderTile', async () => {
       const scene = this.#buffers(options.scene)
-      const { alphaTested, transmissive, coated } = options.scene
-      const variant = `pathtracer${alphaTested ? '-alpha' : ''}${transmissive ? '-transmission' : ''}${coated ? '-clearcoat' : ''}`
-      const trace = ctx.pipeline(variant, () => pathTracerWgsl(alphaTested, transmissive, coated))
+      const { alphaTested, transmissive, coated, sheened } = options.scene
+      const variant = `pathtracer${alphaTested ? '-alpha' : ''}${transmissive ? '-transmission' : ''}${coated ? '-clearcoat' : ''}${sheened ? '-sheen' : ''}`
+      const trace = ctx.pipeline(variant, () => pathTracerWgsl(alphaTested, transmissive, coated, sheened))
       const reduce = ctx.pipeline('pathtracer-reduce', () => PATH_TRACER_REDUCE_WGSL)
       const rows = ctx.upload(Uint32Array.from(t.rows), 'tile rows')
       const accum = ctx.createStorage(outBytes, 'render tile output')
@@ -198,5 +198,6 @@ function packParams(scene: Scene, t: ResolvedTile, c: Chunk, finalize: boolean):
   u.set([c.groupCount, finalize ? 1 : 0], 32)
   u.set([scene.lutOffset, scene.uvOffset, scene.tangentOffset, scene.colorOffset], 36)
   u.set([scene.punctualOffset, scene.punctualCount, scene.unlit ? 1 : 0], 40)
+  u.set([scene.sheenOffset], 44)
   return data
 }

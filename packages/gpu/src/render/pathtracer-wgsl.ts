@@ -4,7 +4,7 @@ import { BRDF_WGSL } from './brdf.js'
 import { RNG_WGSL } from './rng.js'
 
 /** Bytes of the path tracer's uniform parameter block (see `Params` in the shader). */
-export const PATH_TRACER_PARAMS_BYTES = 176
+export const PATH_TRACER_PARAMS_BYTES = 192
 
 /** The parameter block, shared by the tracing and the reducing kernel. */
 const PARAMS_WGSL = /* wgsl */ `
@@ -20,6 +20,7 @@ struct Params {
   groups: vec4u,     // sample groups in this dispatch, finalize (1 = the last groups: write the mean)
   aux: vec4u,        // word offsets in aux of the decoding tables, the texture coordinates, the tangents, the vertex colours
   punctual: vec4u,   // word offset in aux of the punctual lights, their count, 1 if some material is unlit
+  tables: vec4u,     // word offset in aux of the sheen albedo table (SHEEN kernels)
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -42,10 +43,11 @@ struct Params {
  *
  * With `alphaTested` (a scene with MASK or BLEND materials) traversal tests the alpha of every candidate hit; with
  * `transmissive` (a scene with KHR_materials_transmission) light samples and bounces may pass through a surface,
- * refracting into and out of volumes (KHR_materials_volume) that absorb along the way; with `coated` (KHR_materials_clearcoat) the BSDF has a clearcoat layer. Each is compiled in only where a scene
+ * refracting into and out of volumes (KHR_materials_volume) that absorb along the way; with `coated` (KHR_materials_clearcoat) the BSDF has a clearcoat layer; with `sheened` (KHR_materials_sheen) a sheen
+ * layer beneath it. Each is compiled in only where a scene
  * needs it: on lavapipe even code that never runs costs.
  */
-export function pathTracerWgsl(alphaTested: boolean, transmissive = false, coated = false): string {
+export function pathTracerWgsl(alphaTested: boolean, transmissive = false, coated = false, sheened = false): string {
   return /* wgsl */ `${PARAMS_WGSL}
 @group(0) @binding(1) var<storage, read> nodes: array<vec4f>;
 @group(0) @binding(2) var<storage, read> tris: array<vec4f>;
@@ -66,6 +68,7 @@ const SHADOW_SEED = ${SHADOW_SEED}u;
 const ALPHA_TESTED = ${alphaTested};
 const TRANSMISSIVE = ${transmissive};
 const COATED = ${coated};
+const SHEEN = ${sheened};
 
 ${RNG_WGSL}
 ${BRDF_WGSL}
@@ -441,7 +444,9 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
     }
     if (COATED) { coat = layers.yz; }
   }
-  let surface = surfaceAt(ns, -dir, color, metallic, roughness, dielectric.xyz, dielectric.w, transmission, coat, eta);
+  var sheen = vec4f(0.0);
+  if (SHEEN) { sheen = materials[m * ${MATERIAL_ROWS}u + 10u]; }
+  let surface = surfaceAt(ns, -dir, color, metallic, roughness, dielectric.xyz, dielectric.w, transmission, coat, eta, sheen);
   // A shading normal tilted away from the viewer reflects nothing.
   if (!(surface.nDotV > 0.0)) { return out; }
   let p = (*path).origin + dir * hit.t;

@@ -18,6 +18,7 @@ import {
   KHRMaterialsClearcoat,
   KHRMaterialsEmissiveStrength,
   KHRMaterialsIOR,
+  KHRMaterialsSheen,
   KHRMaterialsSpecular,
   KHRMaterialsTransmission,
   KHRMaterialsUnlit,
@@ -30,6 +31,7 @@ import type {
   EmissiveStrength,
   IOR,
   Light,
+  Sheen,
   Specular,
   Transform,
   Transmission,
@@ -80,6 +82,7 @@ const EXTENSIONS = [
   KHRMaterialsClearcoat,
   KHRMaterialsEmissiveStrength,
   KHRMaterialsIOR,
+  KHRMaterialsSheen,
   KHRMaterialsSpecular,
   KHRMaterialsTransmission,
   KHRMaterialsUnlit,
@@ -105,7 +108,7 @@ const DEFAULT_MATERIAL: Material = {
  * transforms, once per instance under EXT_mesh_gpu_instancing, vertex colours (COLOR_0), metallic-roughness and
  * emissive factors, base-color, metallic-roughness, emissive and normal textures (PNG, JPEG or WebP, sampled at their
  * texture coordinates with the glTF sampler's wrap modes and nearest or bilinear filtering; normal maps with the
- * primitive's tangents or MikkTSpace ones), alpha modes, the ior, specular, transmission, volume, clearcoat and unlit extensions, punctual lights
+ * primitive's tangents or MikkTSpace ones), alpha modes, the ior, specular, transmission, volume, clearcoat, sheen and unlit extensions, punctual lights
  * (KHR_lights_punctual) and the first camera, perspective or orthographic.
  *
  * @throws GPU__MALFORMED_SCENE when the asset does not parse or holds nothing to draw; GPU__SCENE_TOO_LARGE past
@@ -522,6 +525,7 @@ function toMaterial(m: GltfMaterial, textureOf: (t: GltfTexture) => number): Mat
     ...alphaOf(m, clamp(bc[3])),
     ...(m.getDoubleSided() ? { doubleSided: true } : {}),
     ...dielectricOf(m),
+    ...sheenFactors(m),
     ...(m.getExtension('KHR_materials_unlit') === null ? {} : { unlit: true }),
   }
 }
@@ -630,6 +634,18 @@ function normalMatrixOf(m: readonly number[]): number[] {
   const det = a * cof[0]! + b * cof[1]! + c * cof[2]!
   const s = det < 0 ? -1 : 1
   return cof.map((x) => x * s)
+}
+
+/** KHR_materials_sheen's colour and roughness factors, each bounded to [0, 1] (its textures are not read). */
+function sheenFactors(m: GltfMaterial): Pick<Material, 'sheenColor' | 'sheenRoughness'> {
+  const sheen = m.getExtension<Sheen>('KHR_materials_sheen')
+  if (sheen === null) return {}
+  const unit = (x: number | undefined): number => (Number.isFinite(x) ? Math.min(1, Math.max(0, x!)) : 0)
+  const color = sheen.getSheenColorFactor()
+  return {
+    sheenColor: [unit(color[0]), unit(color[1]), unit(color[2])],
+    sheenRoughness: unit(sheen.getSheenRoughnessFactor()),
+  }
 }
 
 /**

@@ -12,6 +12,7 @@ import { GpuError } from '../errors.js'
 import { buildBvh } from './bvh.js'
 import { assertCamera } from './camera.js'
 import { packPunctualLights, PUNCTUAL_WORDS, type PunctualLight } from './punctual.js'
+import { sheenAlbedoTable } from '../render/sheen.js'
 import { packVertexColors } from './vertex-colors.js'
 import { ALPHA_MODES, MATERIAL_FLOATS, materialTextures, TANGENT_WORDS, TRIANGLE_FLOATS, UV_WORDS } from './scene.js'
 import type { Camera, Material, Scene, Vec3 } from './scene.js'
@@ -117,14 +118,19 @@ export function packScene(soup: TriangleSoup): Scene {
   const punctual = packPunctualLights(soup.punctualLights ?? [], radius)
   const surface = packSurface(soup, bvh.order, lights.table.length + punctual.length)
   const colors = soup.colors === undefined ? new Uint32Array(0) : packVertexColors(soup.colors, bvh.order)
+  const sheened = soup.materials.some((m) => sheenOf(m) !== undefined)
+  const sheenTable = sheened ? new Uint32Array(sheenAlbedoTable().buffer) : new Uint32Array(0)
   const before = lights.table.length + punctual.length + surface.words.length
-  // Offset 0 means "no vertex colours": a scene with nothing before them (no lights, no textures) skips a word.
+  // Offset 0 means "none": a scene with nothing before them (no lights, no textures) skips a word.
   const colorOffset = colors.length === 0 ? 0 : Math.max(1, before)
-  const aux = new Uint32Array(Math.max(before, colorOffset) + colors.length)
+  const afterColors = Math.max(before, colorOffset) + colors.length
+  const sheenOffset = sheened ? Math.max(1, afterColors) : 0
+  const aux = new Uint32Array(Math.max(afterColors, sheenOffset) + sheenTable.length)
   aux.set(new Uint32Array(lights.table.buffer), 0)
   aux.set(punctual, lights.table.length)
   aux.set(surface.words, lights.table.length + punctual.length)
   aux.set(colors, colorOffset)
+  aux.set(sheenTable, sheenOffset)
   const materials = new Float32Array(soup.materials.length * MATERIAL_FLOATS)
   const materialBits = new Uint32Array(materials.buffer)
   soup.materials.forEach((m, i) => {
@@ -177,6 +183,8 @@ export function packScene(soup: TriangleSoup): Scene {
       materials[i * MATERIAL_FLOATS + 35] = Math.max(ior, MIN_VOLUME_IOR)
       materials.set(volume, i * MATERIAL_FLOATS + 36)
     }
+    const sheen = sheenOf(m)
+    if (sheen !== undefined) materials.set(sheen, i * MATERIAL_FLOATS + 40)
     materialBits[i * MATERIAL_FLOATS + 31] = mode | (m.doubleSided === true ? 4 : 0) | (m.unlit === true ? 8 : 0)
     materialTextures(m).forEach((tex, slot) => {
       if (tex === undefined) return
@@ -210,6 +218,8 @@ export function packScene(soup: TriangleSoup): Scene {
     transmissive: soup.materials.some((m) => (m.transmission ?? 0) > 0),
     coated: soup.materials.some((m) => (m.clearcoat ?? 0) > 0),
     unlit: soup.materials.some((m) => m.unlit === true),
+    sheened,
+    sheenOffset,
     lightCount: lights.count,
     punctualLights: soup.punctualLights ?? [],
     punctualOffset: punctual.length === 0 ? 0 : lights.table.length,
@@ -218,6 +228,23 @@ export function packScene(soup: TriangleSoup): Scene {
     lightPower: lights.power,
     bounds,
   }
+}
+
+/**
+ * A material's KHR_materials_sheen as (colour, roughness), or undefined without one (a black colour).
+ *
+ * @throws GPU__MALFORMED_SCENE for a colour or roughness outside [0, 1]
+ */
+function sheenOf(m: Material): [number, number, number, number] | undefined {
+  const color = m.sheenColor ?? [0, 0, 0]
+  const roughness = m.sheenRoughness ?? 0
+  if (!color.every((c) => c >= 0 && c <= 1) || !(roughness >= 0 && roughness <= 1)) {
+    throw new GpuError('GPU__MALFORMED_SCENE', `material ${m.name} needs a sheen colour and roughness in [0, 1]`, {
+      sheenColor: color,
+      sheenRoughness: roughness,
+    })
+  }
+  return color.some((c) => c > 0) ? [color[0], color[1], color[2], roughness] : undefined
 }
 
 /** Smallest ior a volume's surface refracts with (see `volumeOf`). */

@@ -75,6 +75,12 @@ export interface Material {
   readonly clearcoat?: number
   readonly clearcoatRoughness?: number
   /**
+   * KHR_materials_sheen: a layer of fibres (cloth, velvet) over the rest, beneath any clearcoat: its linear RGB colour
+   * (black, the default, for none) and perceptual roughness (default 0), the Charlie lobe of the extension.
+   */
+  readonly sheenColor?: Vec3
+  readonly sheenRoughness?: number
+  /**
    * KHR_materials_unlit: the surface shows its base colour (factor, texture and vertex colour) as it is, lit by
    * nothing, and scatters no light; to the rays that meet it, it is a light of that radiance (how baked or scanned
    * assets and sky domes look as their authors meant). Default false.
@@ -123,12 +129,12 @@ export interface Camera {
  * Layouts (all 16-byte rows, little-endian f32 unless noted):
  * - `triangles`: 3 rows per triangle: (v0.xyz, material index as u32 bits), (e1 = v1 - v0, 0), (e2 = v2 - v0, 0).
  * - `normals`: 3 rows per triangle: vertex normals n0, n1, n2 (unit, world space).
- * - `materials`: 10 rows per material: (baseColor.rgb, metallic), (emissive.rgb, roughness), then as u32 bits one
+ * - `materials`: 11 rows per material: (baseColor.rgb, metallic), (emissive.rgb, roughness), then as u32 bits one
  *   row for each of the base-color, metallic-roughness, emissive and normal textures: (first texel's word in
  *   `aux`, width, height, sampler bits; see `samplerBits`), all 0 where the material has no such texture; then
  *   (the dielectric's F0 per channel, specular factor); then (normal scale, alpha cutoff, opacity, flags as u32
  *   bits: the alpha mode's index in `ALPHA_MODES` in bits 0-1, double-sided in bit 2, unlit in bit 3); then (transmission, clearcoat, clearcoat roughness,
- *   the ior where the surface bounds a volume, else 0); then (the volume's attenuation coefficient per unit length, 0).
+ *   the ior where the surface bounds a volume, else 0); then (the volume's attenuation coefficient per unit length, 0); then (sheen colour, sheen roughness).
  * - `aux` (u32 words): first 2 per emissive triangle, (triangle index, with bit 31 set where its material is
  *   double-sided, and the cumulative power fraction as f32 bits), the
  *   CDF that next-event estimation samples lights by (see `lightPower`; the last fraction is exactly 1; `lights`
@@ -139,7 +145,8 @@ export interface Camera {
  *   12 f32s per triangle, the tangents of v0, v1, v2 (xyz, and w = ±1: the bitangent is cross(normal, tangent) *
  *   w); and each texture's texels, RGBA8 (red in the low byte), row by row from the image's top. Last, in a scene
  *   with vertex colours (glTF COLOR_0), from `colorOffset`: 6 words per triangle, the linear RGBA of v0, v1, v2 as
- *   16-bit channels, (R | G << 16, B | A << 16) per vertex (white where a primitive has none).
+ *   16-bit channels, (R | G << 16, B | A << 16) per vertex (white where a primitive has none). After them, in a
+ *   scene with a sheen, from `sheenOffset`: the sheen lobe's albedo table (`SHEEN_TABLE_WORDS` f32s).
  * - `bvh`: 2 rows per node in depth-first order: (min.xyz, a), (max.xyz, count) with a and count as u32 bits. A
  *   leaf has count > 0 and holds triangles [a, a + count); an inner node has count = 0, its left child right after
  *   it, and a is its skip link, the first node after its subtree (its right child is the node after the left
@@ -175,6 +182,10 @@ export interface Scene {
   readonly coated: boolean
   /** Whether some material is unlit: then shading checks each hit's material for it. */
   readonly unlit: boolean
+  /** Whether some material has a sheen: then the kernel evaluates and samples its layer. */
+  readonly sheened: boolean
+  /** Word offset in `aux` of the sheen albedo table (see `render/sheen.ts`); 0 when no material has a sheen. */
+  readonly sheenOffset: number
   readonly lightCount: number
   /** Lights without area (KHR_lights_punctual), and where they are packed in `aux` (see `packPunctualLights`). */
   readonly punctualLights: readonly PunctualLight[]
@@ -193,7 +204,7 @@ export interface Scene {
 /** Floats per triangle in {@link Scene.triangles} and {@link Scene.normals}. */
 export const TRIANGLE_FLOATS = 12
 /** Floats per material in {@link Scene.materials}. */
-export const MATERIAL_FLOATS = 40
+export const MATERIAL_FLOATS = 44
 /** 16-byte rows per material in {@link Scene.materials}. */
 export const MATERIAL_ROWS = MATERIAL_FLOATS / 4
 /** Words per triangle of texture coordinates in {@link Scene.aux}. */
