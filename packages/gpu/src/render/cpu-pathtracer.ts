@@ -470,6 +470,7 @@ class CpuTracer {
     hit.sheenRoughness = this.#sheened ? mats[m + 43]! : 0
     for (let k = 0; k < 3; k++) emitted[k] = mats[m + 4 + k]!
     this.#materialTextures(m)
+    this.#layerTextures(m)
     // glTF: COLOR_0 multiplies the base colour (its factor times its texture).
     if (this.#colorOffset !== 0) {
       const c = this.#vertexColor(this.#tri, this.#u, this.#v)
@@ -497,6 +498,35 @@ class CpuTracer {
       hit.metallic = f32(hit.metallic * tex[2]!)
     }
     if (this.#texture(m + 16, tex, SRGB_TO_LINEAR)) for (let k = 0; k < 3; k++) emitted[k] = f32(emitted[k]! * tex[k]!)
+  }
+
+  /**
+   * Scales the last hit's transmission, clearcoat and sheen factors by material word `m`'s textures for them (the
+   * shader's `layerTexture` calls), in textured scenes with those layers.
+   */
+  #layerTextures(m: number): void {
+    if (this.#uvOffset === 0 || !(this.#transmissive || this.#coated || this.#sheened)) return
+    const bits = this.#materialBits
+    // The texture rows 11 to 15: their sampler words.
+    if ((bits[m + 47]! | bits[m + 51]! | bits[m + 55]! | bits[m + 59]! | bits[m + 63]!) === 0) return
+    this.#triangleUv(this.#tri, this.#u, this.#v)
+    const hit = this.#hit
+    const tex = this.#texColor
+    if (this.#transmissive && this.#texture(m + 44, tex, UNORM_TO_FLOAT)) {
+      hit.transmission = f32(hit.transmission! * tex[0]!)
+    }
+    if (this.#coated && this.#texture(m + 48, tex, UNORM_TO_FLOAT)) hit.clearcoat = f32(hit.clearcoat! * tex[0]!)
+    if (this.#coated && this.#texture(m + 52, tex, UNORM_TO_FLOAT)) {
+      hit.clearcoatRoughness = f32(hit.clearcoatRoughness! * tex[1]!)
+    }
+    if (this.#sheened && this.#texture(m + 56, tex, SRGB_TO_LINEAR)) {
+      hit.sheenR = f32(hit.sheenR! * tex[0]!)
+      hit.sheenG = f32(hit.sheenG! * tex[1]!)
+      hit.sheenB = f32(hit.sheenB! * tex[2]!)
+    }
+    if (this.#sheened && bits[m + 63] !== 0) {
+      hit.sheenRoughness = f32(hit.sheenRoughness! * sampleTextureAlpha(this.#aux, bits, m + 60, this.#tu, this.#tv))
+    }
   }
 
   /**

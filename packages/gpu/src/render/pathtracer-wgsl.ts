@@ -328,6 +328,21 @@ fn normalMapped(tri: u32, u: f32, v: f32, n: vec3f, c: vec3f, scale: f32) -> vec
   return normalize(bent);
 }
 
+// Material m's texture at row (an extension's, scaling its factor) at uv, decoded by the table at word lut of the
+// decoding tables (0 sRGB, 256 linear data); white where the material has none.
+fn layerTexture(m: u32, row: u32, uv: vec2f, lut: u32) -> vec3f {
+  let tex = bitcast<vec4u>(materials[m * ${MATERIAL_ROWS}u + row]);
+  if (tex.w == 0u) { return vec3f(1.0); }
+  return textureColor(tex, uv, params.aux.x + lut);
+}
+
+// The alpha of material m's texture at row at uv; 1 where the material has none.
+fn layerAlpha(m: u32, row: u32, uv: vec2f) -> f32 {
+  let tex = bitcast<vec4u>(materials[m * ${MATERIAL_ROWS}u + row]);
+  if (tex.w == 0u) { return 1.0; }
+  return textureAlpha(tex, uv);
+}
+
 // Whether material m is double-sided (glTF doubleSided): then it emits from both faces.
 fn doubleSided(m: u32) -> bool {
   return (bitcast<u32>(materials[m * ${MATERIAL_ROWS}u + 7u].w) & 4u) != 0u;
@@ -446,6 +461,16 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
   }
   var sheen = vec4f(0.0);
   if (SHEEN) { sheen = materials[m * ${MATERIAL_ROWS}u + 10u]; }
+  // The extensions' textures scale their factors, in textured scenes of kernels that have those layers.
+  if ((TRANSMISSIVE || COATED || SHEEN) && params.aux.y != 0u) {
+    let layerUv = triangleUv(hit.tri, hit.u, hit.v);
+    if (TRANSMISSIVE) { transmission *= layerTexture(m, 11u, layerUv, 256u).x; }
+    if (COATED) {
+      coat.x *= layerTexture(m, 12u, layerUv, 256u).x;
+      coat.y *= layerTexture(m, 13u, layerUv, 256u).y;
+    }
+    if (SHEEN) { sheen = vec4f(sheen.xyz * layerTexture(m, 14u, layerUv, 0u), sheen.w * layerAlpha(m, 15u, layerUv)); }
+  }
   let surface = surfaceAt(ns, -dir, color, metallic, roughness, dielectric.xyz, dielectric.w, transmission, coat, eta, sheen);
   // A shading normal tilted away from the viewer reflects nothing.
   if (!(surface.nDotV > 0.0)) { return out; }

@@ -439,6 +439,45 @@ function textureInfos(m: GltfMaterial): Array<{
     },
     { slot: 'emissiveTexture', info: m.getEmissiveTextureInfo(), texture: m.getEmissiveTexture() },
     { slot: 'normalTexture', info: m.getNormalTextureInfo(), texture: m.getNormalTexture() },
+    ...extensionTextureInfos(m),
+  ]
+}
+
+/** The extensions' texture slots the path tracer samples: transmission, clearcoat and sheen. */
+function extensionTextureInfos(m: GltfMaterial): Array<{
+  slot: TextureSlot
+  info: TextureInfo | null
+  texture: GltfTexture | null
+}> {
+  const transmission = m.getExtension<Transmission>('KHR_materials_transmission')
+  const coat = m.getExtension<Clearcoat>('KHR_materials_clearcoat')
+  const sheen = m.getExtension<Sheen>('KHR_materials_sheen')
+  return [
+    {
+      slot: 'transmissionTexture',
+      info: transmission?.getTransmissionTextureInfo() ?? null,
+      texture: transmission?.getTransmissionTexture() ?? null,
+    },
+    {
+      slot: 'clearcoatTexture',
+      info: coat?.getClearcoatTextureInfo() ?? null,
+      texture: coat?.getClearcoatTexture() ?? null,
+    },
+    {
+      slot: 'clearcoatRoughnessTexture',
+      info: coat?.getClearcoatRoughnessTextureInfo() ?? null,
+      texture: coat?.getClearcoatRoughnessTexture() ?? null,
+    },
+    {
+      slot: 'sheenColorTexture',
+      info: sheen?.getSheenColorTextureInfo() ?? null,
+      texture: sheen?.getSheenColorTexture() ?? null,
+    },
+    {
+      slot: 'sheenRoughnessTexture',
+      info: sheen?.getSheenRoughnessTextureInfo() ?? null,
+      texture: sheen?.getSheenRoughnessTexture() ?? null,
+    },
   ]
 }
 

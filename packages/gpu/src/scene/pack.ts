@@ -14,7 +14,15 @@ import { assertCamera } from './camera.js'
 import { packPunctualLights, PUNCTUAL_WORDS, type PunctualLight } from './punctual.js'
 import { sheenAlbedoTable } from '../render/sheen.js'
 import { packVertexColors } from './vertex-colors.js'
-import { ALPHA_MODES, MATERIAL_FLOATS, materialTextures, TANGENT_WORDS, TRIANGLE_FLOATS, UV_WORDS } from './scene.js'
+import {
+  ALPHA_MODES,
+  MATERIAL_FLOATS,
+  materialTextures,
+  TANGENT_WORDS,
+  TEXTURE_ROWS,
+  TRIANGLE_FLOATS,
+  UV_WORDS,
+} from './scene.js'
 import type { Camera, Material, Scene, Vec3 } from './scene.js'
 import { samplerBits, SRGB_TO_LINEAR, TEXTURE_TABLE_WORDS, UNORM_TO_FLOAT, type Texture } from './texture.js'
 
@@ -191,7 +199,7 @@ export function packScene(soup: TriangleSoup): Scene {
       const t = soup.textures![tex.texture]!
       materialBits.set(
         [surface.texelOffsets[tex.texture]!, t.width, t.height, samplerBits(tex)],
-        i * MATERIAL_FLOATS + 8 + slot * 4,
+        i * MATERIAL_FLOATS + TEXTURE_ROWS[slot]! * 4,
       )
     })
   })
