@@ -1,6 +1,6 @@
 import { Document, TextureInfo, WebIO } from '@gltf-transform/core'
 import type { Material as GltfMaterial } from '@gltf-transform/core'
-import { KHRMaterialsEmissiveStrength, KHRTextureTransform } from '@gltf-transform/extensions'
+import { KHRMaterialsEmissiveStrength } from '@gltf-transform/extensions'
 import { encode as encodePng } from 'fast-png'
 import jpeg from 'jpeg-js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -243,34 +243,6 @@ describe('textured rendering', () => {
       wrapS: WrapMode.mirror,
     })
   })
-
-  it('should apply KHR_texture_transform to the texture coordinates', async () => {
-    const doc = generateSceneDocument({ texturedFloor: true })
-    const floor = doc
-      .getRoot()
-      .listMaterials()
-      .find((m) => m.getName() === 'floor')!
-    const ext = doc.createExtension(KHRTextureTransform)
-    floor
-      .getBaseColorTextureInfo()!
-      .setExtension('KHR_texture_transform', ext.createTransform().setScale([2, 2]).setOffset([0.5, 0]))
-    const s = await loadScene(await new WebIO().registerExtensions([KHRTextureTransform]).writeBinary(doc))
-    const floorIndex = s.materialList.findIndex((m) => m.name === 'floor')
-    const bits = new Uint32Array(s.triangles.buffer)
-    const uv = new Float32Array(s.aux.buffer, s.uvOffset * 4, s.triangleCount * 6)
-    const us = new Set<number>()
-    const vs = new Set<number>()
-    for (let i = 0; i < s.triangleCount; i++) {
-      if (bits[i * 12 + 3] !== floorIndex) continue
-      for (let k = 0; k < 3; k++) {
-        us.add(uv[i * 6 + k * 2]!)
-        vs.add(uv[i * 6 + k * 2 + 1]!)
-      }
-    }
-    // The floor's corners had u, v in {0, 2}: scaled by 2 and shifted by 0.5 in u.
-    expect([...us].sort((a, b) => a - b)).toEqual([0.5, 4.5])
-    expect([...vs].sort((a, b) => a - b)).toEqual([0, 4])
-  })
 })
 
 describe('metallic-roughness and emissive textures', () => {
@@ -368,17 +340,6 @@ describe('metallic-roughness and emissive textures', () => {
     const luma = Array.from({ length: 48 }, (_, x) => row[x * 4]! + row[x * 4 + 1]! + row[x * 4 + 2]!)
     expect(Math.max(...luma) / Math.max(1e-6, Math.min(...luma))).toBeGreaterThan(3)
     expect(psnr(gpu.pixels, renderTileCpu(sky).pixels)).toBeGreaterThanOrEqual(TOLERANCE.render.minDb)
-  })
-
-  it('should refuse a material whose textures use different texture coordinates', async () => {
-    const load = room((doc, floor) => {
-      floor.setMetallicRoughnessTexture(texture(doc, solid([0, 255, 0, 255])))
-      floor.getMetallicRoughnessTextureInfo()!.setTexCoord(1)
-    })
-    await expect(load).rejects.toMatchObject({
-      code: 'GPU__UNSUPPORTED_TEXTURE',
-      context: { slots: ['baseColorTexture', 'metallicRoughnessTexture'] },
-    })
   })
 })
 

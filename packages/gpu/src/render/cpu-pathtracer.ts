@@ -67,6 +67,8 @@ class CpuTracer {
   readonly #aux: Uint32Array
   readonly #auxFloats: Float32Array
   readonly #uvOffset: number
+  readonly #uv1Offset: number
+  readonly #uvTransformOffset: number
   readonly #tangentOffset: number
   /** Where the vertex colours lie in `aux`; 0 when the scene has none. */
   readonly #colorOffset: number
@@ -108,8 +110,13 @@ class CpuTracer {
   /** The sampled light's emission. */
   readonly #lightColor = new Float64Array(3)
   // Texture coordinates of the last `#triangleUv`.
-  #tu = 0
-  #tv = 0
+  /** The last hit's texture coordinates (`#triangleUv`): TEXCOORD_0, then TEXCOORD_1 (or TEXCOORD_0 again). */
+  readonly #uvs = new Float64Array(4)
+  /** The same for the alpha test during traversal, which must not disturb the hit's. */
+  readonly #alphaUvs = new Float64Array(4)
+  /** Where the last `#slotUv` puts a texture's sample. */
+  #su = 0
+  #sv = 0
   readonly #brdf = new SurfaceBrdf()
   /** Camera position, right, up, forward as the shader's uniform block holds them (f32). */
   readonly #camera: Float32Array
@@ -162,6 +169,8 @@ class CpuTracer {
     this.#aux = scene.aux
     this.#auxFloats = new Float32Array(scene.aux.buffer, scene.aux.byteOffset, scene.aux.length)
     this.#uvOffset = scene.uvOffset
+    this.#uv1Offset = scene.uv1Offset
+    this.#uvTransformOffset = scene.uvTransformOffset
     this.#tangentOffset = scene.tangentOffset
     this.#colorOffset = scene.colorOffset
     this.#alphaTested = scene.alphaTested
@@ -525,7 +534,8 @@ class CpuTracer {
       hit.sheenB = f32(hit.sheenB! * tex[2]!)
     }
     if (this.#sheened && bits[m + 63] !== 0) {
-      hit.sheenRoughness = f32(hit.sheenRoughness! * sampleTextureAlpha(this.#aux, bits, m + 60, this.#tu, this.#tv))
+      this.#slotUv(m + 60, this.#uvs)
+      hit.sheenRoughness = f32(hit.sheenRoughness! * sampleTextureAlpha(this.#aux, bits, m + 60, this.#su, this.#sv))
     }
   }
 
@@ -550,11 +560,12 @@ class CpuTracer {
     return out
   }
 
-  /** Samples the texture of material word `row` at `#tu`, `#tv` into `out`; false when there is none. */
+  /** Samples the texture of material word `row` at the last hit's coordinates into `out`; false when there is none. */
   #texture(row: number, out: Float64Array, table: Float32Array): boolean {
     const bits = this.#materialBits
     if (bits[row + 3] === 0) return false
-    sampleTexture(this.#aux, bits, row, this.#tu, this.#tv, out, table)
+    this.#slotUv(row, this.#uvs)
+    sampleTexture(this.#aux, bits, row, this.#su, this.#sv, out, table)
     return true
   }
 
@@ -607,14 +618,46 @@ class CpuTracer {
     out[2] = z / len
   }
 
-  /** The texture coordinates at barycentrics (u, v) of triangle `tri`, into `#tu`, `#tv` (the shader's `triangleUv`).
-   */
+  /** The texture coordinates at barycentrics (u, v) of triangle `tri`, into `#uvs` (the shader's `triangleUvs`). */
   #triangleUv(tri: number, u: number, v: number): void {
-    const o = this.#uvOffset + tri * 6
+    this.#uvsAt(tri, u, v, this.#uvs)
+  }
+
+  /** Both sets of texture coordinates at barycentrics (u, v) of triangle `tri` into `out`: TEXCOORD_0, then TEXCOORD_1. */
+  #uvsAt(tri: number, u: number, v: number, out: Float64Array): void {
     const uv = this.#auxFloats
     const w0 = f32(1 - u - v)
-    this.#tu = f32(uv[o]! * w0 + uv[o + 2]! * u + uv[o + 4]! * v)
-    this.#tv = f32(uv[o + 1]! * w0 + uv[o + 3]! * u + uv[o + 5]! * v)
+    let o = this.#uvOffset + tri * 6
+    out[0] = f32(uv[o]! * w0 + uv[o + 2]! * u + uv[o + 4]! * v)
+    out[1] = f32(uv[o + 1]! * w0 + uv[o + 3]! * u + uv[o + 5]! * v)
+    if (this.#uv1Offset === 0) {
+      out[2] = out[0]!
+      out[3] = out[1]!
+      return
+    }
+    o = this.#uv1Offset + tri * 6
+    out[2] = f32(uv[o]! * w0 + uv[o + 2]! * u + uv[o + 4]! * v)
+    out[3] = f32(uv[o + 1]! * w0 + uv[o + 3]! * u + uv[o + 5]! * v)
+  }
+
+  /**
+   * Where the texture of material word `row` is sampled among coordinates `uvs`, into `#su`, `#sv`: its set, through
+   * its transform (the shader's `slotUv`).
+   */
+  #slotUv(row: number, uvs: Float64Array): void {
+    const word = this.#materialBits[row + 3]!
+    const s = (word & 64) !== 0 ? 2 : 0
+    const k = word >>> 8
+    if (k === 0) {
+      this.#su = uvs[s]!
+      this.#sv = uvs[s + 1]!
+      return
+    }
+    const t = this.#auxFloats
+    const o = this.#uvTransformOffset + k * 6
+    const [a, b] = [uvs[s]!, uvs[s + 1]!]
+    this.#su = f32(t[o]! * a + t[o + 1]! * b + t[o + 2]!)
+    this.#sv = f32(t[o + 3]! * a + t[o + 4]! * b + t[o + 5]!)
   }
 
   /**
@@ -851,12 +894,9 @@ class CpuTracer {
     let alpha = this.#materials[row + 30]!
     const bits = this.#materialBits
     if (bits[row + 11] !== 0) {
-      const o = this.#uvOffset + tri * 6
-      const uv = this.#auxFloats
-      const w0 = f32(1 - u - v)
-      const tu = f32(uv[o]! * w0 + uv[o + 2]! * u + uv[o + 4]! * v)
-      const tv = f32(uv[o + 1]! * w0 + uv[o + 3]! * u + uv[o + 5]! * v)
-      alpha = f32(alpha * sampleTextureAlpha(this.#aux, bits, row + 8, tu, tv))
+      this.#uvsAt(tri, u, v, this.#alphaUvs)
+      this.#slotUv(row + 8, this.#alphaUvs)
+      alpha = f32(alpha * sampleTextureAlpha(this.#aux, bits, row + 8, this.#su, this.#sv))
     }
     if (this.#colorOffset !== 0) alpha = f32(alpha * this.#vertexColor(tri, u, v)[3]!)
     if (mode === 1) return alpha >= this.#materials[row + 29]!

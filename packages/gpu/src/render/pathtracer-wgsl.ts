@@ -20,7 +20,7 @@ struct Params {
   groups: vec4u,     // sample groups in this dispatch, finalize (1 = the last groups: write the mean)
   aux: vec4u,        // word offsets in aux of the decoding tables, the texture coordinates, the tangents, the vertex colours
   punctual: vec4u,   // word offset in aux of the punctual lights, their count, 1 if some material is unlit
-  tables: vec4u,     // word offset in aux of the sheen albedo table (SHEEN kernels)
+  tables: vec4u,     // word offsets in aux of the sheen albedo table (SHEEN kernels), TEXCOORD_1, the texture transforms
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -140,7 +140,7 @@ fn opaqueAt(tri: u32, u: f32, v: f32, m: u32, seed: u32) -> bool {
   if (mode == 0u) { return true; }
   var alpha = row.z;
   let tex = bitcast<vec4u>(materials[m * ${MATERIAL_ROWS}u + 2u]);
-  if (tex.w != 0u) { alpha *= textureAlpha(tex, triangleUv(tri, u, v)); }
+  if (tex.w != 0u) { alpha *= textureAlpha(tex, slotUv(tex, triangleUvs(tri, u, v))); }
   if (params.aux.w != 0u) { alpha *= vertexColor(tri, u, v).w; }
   if (mode == 1u) { return alpha >= row.y; }
   return f32(pcgHash(seed ^ pcgHash(tri)) >> 8u) * (1.0 / 16777216.0) < alpha;
@@ -286,13 +286,33 @@ fn auxVec4(o: u32) -> vec4f {
   return vec4f(bitcast<f32>(aux[o]), bitcast<f32>(aux[o + 1u]), bitcast<f32>(aux[o + 2u]), bitcast<f32>(aux[o + 3u]));
 }
 
-// The texture coordinates at barycentrics (u, v) of triangle tri (textured scenes only).
-fn triangleUv(tri: u32, u: f32, v: f32) -> vec2f {
-  let o = params.aux.y + tri * 6u;
+// The texture coordinates of the set at word first of aux at barycentrics (u, v) of triangle tri.
+fn uvAt(first: u32, tri: u32, u: f32, v: f32) -> vec2f {
+  let o = first + tri * 6u;
   let uv0 = vec2f(bitcast<f32>(aux[o]), bitcast<f32>(aux[o + 1u]));
   let uv1 = vec2f(bitcast<f32>(aux[o + 2u]), bitcast<f32>(aux[o + 3u]));
   let uv2 = vec2f(bitcast<f32>(aux[o + 4u]), bitcast<f32>(aux[o + 5u]));
   return uv0 * (1.0 - u - v) + uv1 * u + uv2 * v;
+}
+
+// Both sets of texture coordinates at barycentrics (u, v) of triangle tri (textured scenes only): TEXCOORD_0 in xy,
+// TEXCOORD_1 in zw (TEXCOORD_0 again in scenes where no texture reads the second set).
+fn triangleUvs(tri: u32, u: f32, v: f32) -> vec4f {
+  let uv0 = uvAt(params.aux.y, tri, u, v);
+  if (params.tables.y == 0u) { return vec4f(uv0, uv0); }
+  return vec4f(uv0, uvAt(params.tables.y, tri, u, v));
+}
+
+// Where texture tex (its texture row) is sampled among the hit's coordinates uvs: its set (bit 6 of its sampler
+// word) through its transform (bits 8 and up: an entry of the table at word params.tables.z; 0 for none).
+fn slotUv(tex: vec4u, uvs: vec4f) -> vec2f {
+  let uv = select(uvs.xy, uvs.zw, (tex.w & 64u) != 0u);
+  let k = tex.w >> 8u;
+  if (k == 0u) { return uv; }
+  let o = params.tables.z + k * 6u;
+  let row0 = vec3f(bitcast<f32>(aux[o]), bitcast<f32>(aux[o + 1u]), bitcast<f32>(aux[o + 2u]));
+  let row1 = vec3f(bitcast<f32>(aux[o + 3u]), bitcast<f32>(aux[o + 4u]), bitcast<f32>(aux[o + 5u]));
+  return vec2f(dot(row0, vec3f(uv, 1.0)), dot(row1, vec3f(uv, 1.0)));
 }
 
 // A vertex's packed colour (two words of 16-bit channels, R | G << 16 and B | A << 16) as linear RGBA. One
@@ -328,19 +348,19 @@ fn normalMapped(tri: u32, u: f32, v: f32, n: vec3f, c: vec3f, scale: f32) -> vec
   return normalize(bent);
 }
 
-// Material m's texture at row (an extension's, scaling its factor) at uv, decoded by the table at word lut of the
-// decoding tables (0 sRGB, 256 linear data); white where the material has none.
-fn layerTexture(m: u32, row: u32, uv: vec2f, lut: u32) -> vec3f {
+// Material m's texture at row (an extension's, scaling its factor) at the hit's coordinates uvs, decoded by the table
+// at word lut of the decoding tables (0 sRGB, 256 linear data); white where the material has none.
+fn layerTexture(m: u32, row: u32, uvs: vec4f, lut: u32) -> vec3f {
   let tex = bitcast<vec4u>(materials[m * ${MATERIAL_ROWS}u + row]);
   if (tex.w == 0u) { return vec3f(1.0); }
-  return textureColor(tex, uv, params.aux.x + lut);
+  return textureColor(tex, slotUv(tex, uvs), params.aux.x + lut);
 }
 
-// The alpha of material m's texture at row at uv; 1 where the material has none.
-fn layerAlpha(m: u32, row: u32, uv: vec2f) -> f32 {
+// The alpha of material m's texture at row at the hit's coordinates uvs; 1 where the material has none.
+fn layerAlpha(m: u32, row: u32, uvs: vec4f) -> f32 {
   let tex = bitcast<vec4u>(materials[m * ${MATERIAL_ROWS}u + row]);
   if (tex.w == 0u) { return 1.0; }
-  return textureAlpha(tex, uv);
+  return textureAlpha(tex, slotUv(tex, uvs));
 }
 
 // Whether material m is double-sided (glTF doubleSided): then it emits from both faces.
@@ -397,7 +417,7 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
   var roughness = emission.w;
   var emitted = emission.xyz;
   var normalTex = vec4u(0u);
-  var uv = vec2f(0.0);
+  var uvs = vec4f(0.0);
   // An untextured scene (no texture coordinates) skips the texture rows: on CPU drivers a load loops over lanes.
   if (params.aux.y != 0u) {
     let baseTex = bitcast<vec4u>(materials[m * ${MATERIAL_ROWS}u + 2u]);
@@ -405,15 +425,15 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
     let emissiveTex = bitcast<vec4u>(materials[m * ${MATERIAL_ROWS}u + 4u]);
     normalTex = bitcast<vec4u>(materials[m * ${MATERIAL_ROWS}u + 5u]);
     if ((baseTex.w | mrTex.w | emissiveTex.w | normalTex.w) != 0u) {
-      uv = triangleUv(hit.tri, hit.u, hit.v);
-      if (baseTex.w != 0u) { color *= textureColor(baseTex, uv, params.aux.x); }
+      uvs = triangleUvs(hit.tri, hit.u, hit.v);
+      if (baseTex.w != 0u) { color *= textureColor(baseTex, slotUv(baseTex, uvs), params.aux.x); }
       if (mrTex.w != 0u) {
         // glTF: roughness in green, metalness in blue, both linear.
-        let mr = textureColor(mrTex, uv, params.aux.x + 256u);
+        let mr = textureColor(mrTex, slotUv(mrTex, uvs), params.aux.x + 256u);
         roughness *= mr.y;
         metallic *= mr.z;
       }
-      if (emissiveTex.w != 0u) { emitted *= textureColor(emissiveTex, uv, params.aux.x); }
+      if (emissiveTex.w != 0u) { emitted *= textureColor(emissiveTex, slotUv(emissiveTex, uvs), params.aux.x); }
     }
   }
   // glTF: COLOR_0 multiplies the base colour (its factor times its texture).
@@ -443,7 +463,7 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
   var ns = normalize(n0 * (1.0 - hit.u - hit.v) + n1 * hit.u + n2 * hit.v);
   if (normalTex.w != 0u) {
     let scale = materials[m * ${MATERIAL_ROWS}u + 7u].x;
-    ns = normalMapped(hit.tri, hit.u, hit.v, ns, textureColor(normalTex, uv, params.aux.x + 256u), scale);
+    ns = normalMapped(hit.tri, hit.u, hit.v, ns, textureColor(normalTex, slotUv(normalTex, uvs), params.aux.x + 256u), scale);
   }
   if (dot(ns, ng) < 0.0) { ns = -ns; }
   let dielectric = materials[m * ${MATERIAL_ROWS}u + 6u];
@@ -463,13 +483,13 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
   if (SHEEN) { sheen = materials[m * ${MATERIAL_ROWS}u + 10u]; }
   // The extensions' textures scale their factors, in textured scenes of kernels that have those layers.
   if ((TRANSMISSIVE || COATED || SHEEN) && params.aux.y != 0u) {
-    let layerUv = triangleUv(hit.tri, hit.u, hit.v);
-    if (TRANSMISSIVE) { transmission *= layerTexture(m, 11u, layerUv, 256u).x; }
+    let layerUvs = triangleUvs(hit.tri, hit.u, hit.v);
+    if (TRANSMISSIVE) { transmission *= layerTexture(m, 11u, layerUvs, 256u).x; }
     if (COATED) {
-      coat.x *= layerTexture(m, 12u, layerUv, 256u).x;
-      coat.y *= layerTexture(m, 13u, layerUv, 256u).y;
+      coat.x *= layerTexture(m, 12u, layerUvs, 256u).x;
+      coat.y *= layerTexture(m, 13u, layerUvs, 256u).y;
     }
-    if (SHEEN) { sheen = vec4f(sheen.xyz * layerTexture(m, 14u, layerUv, 0u), sheen.w * layerAlpha(m, 15u, layerUv)); }
+    if (SHEEN) { sheen = vec4f(sheen.xyz * layerTexture(m, 14u, layerUvs, 0u), sheen.w * layerAlpha(m, 15u, layerUvs)); }
   }
   let surface = surfaceAt(ns, -dir, color, metallic, roughness, dielectric.xyz, dielectric.w, transmission, coat, eta, sheen);
   // A shading normal tilted away from the viewer reflects nothing.
@@ -542,7 +562,7 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
       if (params.aux.y != 0u) {
         let lightTex = bitcast<vec4u>(materials[lm * ${MATERIAL_ROWS}u + 4u]);
         if (lightTex.w != 0u) {
-          lightEmission *= textureColor(lightTex, triangleUv(light, su * (1.0 - rV), su * rV), params.aux.x);
+          lightEmission *= textureColor(lightTex, slotUv(lightTex, triangleUvs(light, su * (1.0 - rV), su * rV)), params.aux.x);
         }
       }
       let lightPdf = dist2 * emissionWeight(lightRow) * (1.0 - pPunctual) / (cosL * lightPower);

@@ -1,5 +1,6 @@
 import { NodeIO, TextureInfo, WebIO } from '@gltf-transform/core'
 import type {
+  Accessor,
   Document,
   JSONDocument,
   ILogger,
@@ -52,7 +53,8 @@ import { drawsTriangles, meshMatrices, primitiveTriangles, triangleCorners, vert
 import { packScene } from './pack.js'
 import type { PunctualLight } from './punctual.js'
 import { soupTangents } from './tangents.js'
-import type { Camera, Material, MaterialTexture, Scene, TextureSlot, Vec3 } from './scene.js'
+import { materialTextures } from './scene.js'
+import type { Camera, Material, MaterialTexture, Scene, TextureSlot, UvTransform, Vec3 } from './scene.js'
 import { decodeTexture, WrapMode, type Texture, type TextureDecoders, type TextureSampler } from './texture.js'
 import { webpDecoder } from './webp.js'
 
@@ -225,6 +227,7 @@ export function sceneFromDocument(doc: Document, decoders: TextureDecoders = {})
   const uvs: number[] = []
   let tangents: number[] | undefined
   let colors: number[] | undefined
+  let uvs1: number[] | undefined
   const punctualLights: PunctualLight[] = []
   const triMaterial: number[] = []
   const textures: Texture[] = []
@@ -253,8 +256,6 @@ export function sceneFromDocument(doc: Document, decoders: TextureDecoders = {})
     return index
   }
 
-  // Per material: the texture coordinates its textures are sampled at (undefined without textures).
-  const materialUv: Array<UvSet | undefined> = []
   const materialOf = (m: GltfMaterial | null): number => {
     const key = m ?? DEFAULT_MATERIAL
     let index = materialIndex.get(key)
@@ -262,7 +263,6 @@ export function sceneFromDocument(doc: Document, decoders: TextureDecoders = {})
       index = materials.length
       materialIndex.set(key, index)
       materials.push(m == null ? DEFAULT_MATERIAL : toMaterial(m, textureOf))
-      materialUv.push(m == null ? undefined : uvSetOf(m))
     }
     return index
   }
@@ -277,15 +277,15 @@ export function sceneFromDocument(doc: Document, decoders: TextureDecoders = {})
     const color = vertexAttribute(prim, 'COLOR_0', ['VEC3', 'VEC4'])
     const normalMatrix = normalMatrixOf(world)
     const mat = materialOf(prim.getMaterial())
-    const uvSet = materialUv[mat]
-    const uv = uvSet === undefined ? null : vertexAttribute(prim, `TEXCOORD_${uvSet.texCoord}`, ['VEC2'])
-    if (uvSet !== undefined && uv === null) {
-      throw new GpuError('GPU__MALFORMED_SCENE', `a textured primitive has no TEXCOORD_${uvSet.texCoord} attribute`, {
-        material: materials[mat]!.name,
-      })
-    }
-    const uvMatrix = uvSet?.matrix ?? IDENTITY_UV
+    const material = materials[mat]!
+    const uv = texCoordsOf(prim, material, 0)
+    const uv1 = texCoordsOf(prim, material, 1)
     const firstVertex = vertices.length / 3
+    if (uv1 !== null) {
+      // Only scenes where a texture reads TEXCOORD_1 keep it: zeros for the vertices of the primitives before.
+      uvs1 ??= []
+      while (uvs1.length < firstVertex * 2) uvs1.push(0)
+    }
     if (color !== null) {
       // Only scenes with vertex colours keep them: white for the vertices of the primitives before.
       colors ??= []
@@ -306,9 +306,12 @@ export function sceneFromDocument(doc: Document, decoders: TextureDecoders = {})
       if (uv === null) uvs.push(0, 0)
       else {
         const [s = 0, t = 0] = uv.getElement(v, c)
-        const [a, b, e, d, f, g] = uvMatrix
-        uvs.push(a * s + b * t + e, d * s + f * t + g)
+        uvs.push(s, t)
       }
+      if (uv1 !== null) {
+        const [s = 0, t = 0] = uv1.getElement(v, c)
+        uvs1!.push(s, t)
+      } else if (uvs1 !== undefined) uvs1.push(0, 0)
       if (color !== null) {
         // Normalized integer colours are decoded to [0, 1]; VEC3 colours are opaque.
         const [r = 1, g = 1, b = 1, alpha = 1] = color.getElement(v, rgba)
@@ -316,11 +319,14 @@ export function sceneFromDocument(doc: Document, decoders: TextureDecoders = {})
       } else if (colors !== undefined) colors.push(1, 1, 1, 1)
     }
     for (let t = 0; t < corners.length / 3; t++) triMaterial.push(mat)
-    if (materials[mat]!.normalTexture !== undefined) {
-      // Only scenes with a normal map keep tangents: zeros for the vertices of the primitives before.
+    const normalTexture = material.normalTexture
+    if (normalTexture !== undefined) {
+      // Only scenes with a normal map keep tangents: zeros for the vertices of the primitives before. MikkTSpace
+      // takes the normal map's own coordinates, transformed, so its frame turns with a rotated map.
       tangents ??= []
       while (tangents.length < firstVertex * 4) tangents.push(0)
-      for (const x of primitiveTangents(prim, corners, world, vertices, normals, uvs, firstVertex)) tangents.push(x)
+      const mapped = transformedUvs(normalTexture.texCoord === 1 ? uvs1! : uvs, firstVertex, normalTexture.transform)
+      for (const x of primitiveTangents(prim, corners, world, vertices, normals, mapped, firstVertex)) tangents.push(x)
     }
   }
 
@@ -354,6 +360,7 @@ export function sceneFromDocument(doc: Document, decoders: TextureDecoders = {})
     materialIndex: Uint32Array.from(triMaterial),
     materials: materials.length > 0 ? materials : [DEFAULT_MATERIAL],
     ...(textures.length === 0 ? {} : { uvs: Float32Array.from(uvs), textures }),
+    ...(uvs1 === undefined ? {} : { uvs1: padded(uvs1, (vertices.length / 3) * 2) }),
     ...(tangents === undefined ? {} : { tangents: padded(tangents, (vertices.length / 3) * 4) }),
     ...(colors === undefined ? {} : { colors: padded(colors, (vertices.length / 3) * 4, 1) }),
     ...(camera === undefined ? {} : { camera }),
@@ -371,7 +378,7 @@ function padded(values: readonly number[], length: number, fill = 0): Float32Arr
 /**
  * The tangents (4 floats per vertex) of a normal-mapped primitive's vertices, which `sceneFromDocument` has just
  * appended from `first` on: its `TANGENT` attribute under the node's transform where it has one, else MikkTSpace
- * tangents of its world-space triangles.
+ * tangents of its world-space triangles at `uvs` (the normal map's coordinates of just these vertices).
  */
 function primitiveTangents(
   prim: Primitive,
@@ -387,7 +394,7 @@ function primitiveTangents(
     return soupTangents(
       Float32Array.from(vertices.slice(first * 3)),
       Float32Array.from(normals.slice(first * 3)),
-      Float32Array.from(uvs.slice(first * 2)),
+      Float32Array.from(uvs),
     )
   }
   // Tangents lie in the surface, so they move with the node's matrix (not the normals' inverse transpose); a
@@ -413,16 +420,7 @@ function primitiveTangents(
   return out
 }
 
-/** A row-major 2x3 texture-coordinate transform (see {@link textureTransform}). */
-type UvMatrix = readonly [number, number, number, number, number, number]
-
-const IDENTITY_UV: UvMatrix = [1, 0, 0, 0, 1, 0]
-
-/** The texture coordinates a material's textures are sampled at: a `TEXCOORD_n` set and its transform. */
-interface UvSet {
-  texCoord: number
-  matrix: UvMatrix
-}
+const IDENTITY_UV: UvTransform = [1, 0, 0, 0, 1, 0]
 
 /** A material's texture slots that the path tracer samples, in the order of its texture rows. */
 function textureInfos(m: GltfMaterial): Array<{
@@ -482,38 +480,68 @@ function extensionTextureInfos(m: GltfMaterial): Array<{
 }
 
 /**
- * The one set of texture coordinates a material's textures share, or undefined when it has none. The path tracer
- * keeps one set per triangle, so textures that name different sets or transforms are refused.
+ * Where a texture is sampled: its `TEXCOORD_n` set (its KHR_texture_transform's, which overrides the texture
+ * info's) and its transform, left out where they are glTF's defaults (set 0, no transform).
  *
- * @throws GPU__UNSUPPORTED_TEXTURE when two of the material's textures are sampled at different coordinates
+ * @throws GPU__UNSUPPORTED_TEXTURE for a set past TEXCOORD_1
  */
-function uvSetOf(m: GltfMaterial): UvSet | undefined {
-  let first: (UvSet & { slot: string }) | undefined
-  for (const { slot, info, texture } of textureInfos(m)) {
-    if (texture === null) continue
-    const transform = info?.getExtension<Transform>('KHR_texture_transform') ?? null
-    const set = {
-      slot,
-      texCoord: transform?.getTexCoord() ?? info?.getTexCoord() ?? 0,
-      matrix: textureTransform(transform),
-    }
-    if (first === undefined) first = set
-    else if (set.texCoord !== first.texCoord || set.matrix.some((x, i) => x !== first!.matrix[i])) {
-      throw new GpuError(
-        'GPU__UNSUPPORTED_TEXTURE',
-        `material ${m.getName() || '(unnamed)'} samples its ${first.slot} and ${slot} at different texture coordinates; the path tracer samples all of a material's textures at one set`,
-        { material: m.getName(), slots: [first.slot, slot] },
-      )
-    }
+function texCoordOf(
+  m: GltfMaterial,
+  slot: TextureSlot,
+  info: TextureInfo | null,
+): Pick<MaterialTexture, 'texCoord' | 'transform'> {
+  const transform = info?.getExtension<Transform>('KHR_texture_transform') ?? null
+  const texCoord = transform?.getTexCoord() ?? info?.getTexCoord() ?? 0
+  if (texCoord !== 0 && texCoord !== 1) {
+    throw new GpuError(
+      'GPU__UNSUPPORTED_TEXTURE',
+      `material ${m.getName() || '(unnamed)'} samples its ${slot} at TEXCOORD_${texCoord}; the path tracer keeps TEXCOORD_0 and TEXCOORD_1`,
+      { material: m.getName(), slot, texCoord },
+    )
   }
-  return first === undefined ? undefined : { texCoord: first.texCoord, matrix: first.matrix }
+  const matrix = textureTransform(transform)
+  return {
+    ...(texCoord === 1 ? { texCoord: 1 as const } : {}),
+    ...(matrix.every((x, i) => x === IDENTITY_UV[i]) ? {} : { transform: matrix }),
+  }
+}
+
+/**
+ * A primitive's texture coordinates of set `set` (TEXCOORD_0 or TEXCOORD_1), or null when none of its material's
+ * textures reads that set.
+ *
+ * @throws GPU__MALFORMED_SCENE when a texture reads a set the primitive lacks (or holds with another count or type)
+ */
+function texCoordsOf(prim: Primitive, material: Material, set: 0 | 1): Accessor | null {
+  const used = materialTextures(material).some((t) => t !== undefined && (t.texCoord ?? 0) === set)
+  if (!used) return null
+  const uv = vertexAttribute(prim, `TEXCOORD_${set}`, ['VEC2'])
+  if (uv === null) {
+    throw new GpuError('GPU__MALFORMED_SCENE', `a textured primitive has no TEXCOORD_${set} attribute`, {
+      material: material.name,
+    })
+  }
+  return uv
+}
+
+/** The coordinates (2 numbers a vertex) from vertex `first` on, through `transform` where there is one. */
+function transformedUvs(uvs: readonly number[], first: number, transform: UvTransform | undefined): number[] {
+  const out = uvs.slice(first * 2)
+  if (transform === undefined) return out
+  const [a, b, e, d, f, g] = transform
+  for (let i = 0; i < out.length; i += 2) {
+    const [s, t] = [out[i]!, out[i + 1]!]
+    out[i] = a * s + b * t + e
+    out[i + 1] = d * s + f * t + g
+  }
+  return out
 }
 
 /**
  * KHR_texture_transform as the row-major 2x3 matrix `[a b e; d f g]` mapping (u, v) to (au + bv + e, du + fv + g):
  * translation x rotation x scale, as the extension defines it. The identity without a transform.
  */
-function textureTransform(t: Transform | null): UvMatrix {
+function textureTransform(t: Transform | null): UvTransform {
   if (t === null) return IDENTITY_UV
   const [ox, oy] = t.getOffset()
   const [sx, sy] = t.getScale()
@@ -546,7 +574,8 @@ function toMaterial(m: GltfMaterial, textureOf: (t: GltfTexture) => number): Mat
   const em = m.getEmissiveFactor()
   const textures: { -readonly [K in TextureSlot]?: MaterialTexture } = {}
   for (const { slot, info, texture } of textureInfos(m)) {
-    if (texture !== null) textures[slot] = { texture: textureOf(texture), ...samplerOf(info) }
+    if (texture !== null)
+      textures[slot] = { texture: textureOf(texture), ...samplerOf(info), ...texCoordOf(m, slot, info) }
   }
   const strength = clamp(
     m.getExtension<EmissiveStrength>('KHR_materials_emissive_strength')?.getEmissiveStrength() ?? 1,

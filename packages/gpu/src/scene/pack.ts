@@ -23,7 +23,7 @@ import {
   TRIANGLE_FLOATS,
   UV_WORDS,
 } from './scene.js'
-import type { Camera, Material, Scene, Vec3 } from './scene.js'
+import type { Camera, Material, Scene, UvTransform, Vec3 } from './scene.js'
 import { samplerBits, SRGB_TO_LINEAR, TEXTURE_TABLE_WORDS, UNORM_TO_FLOAT, type Texture } from './texture.js'
 
 /** World-space triangle soup: what a loader produces before the BVH is built. */
@@ -35,8 +35,10 @@ export interface TriangleSoup {
   /** Material index per triangle. */
   materialIndex: Uint32Array
   materials: readonly Material[]
-  /** 6 floats per triangle: the texture coordinates of v0, v1, v2; needed when a material has a texture. */
+  /** 6 floats per triangle: the texture coordinates (TEXCOORD_0) of v0, v1, v2; needed when a material has a texture. */
   uvs?: Float32Array
+  /** 6 floats per triangle: the second set (TEXCOORD_1); needed when a texture is sampled at it. */
+  uvs1?: Float32Array
   /**
    * 12 floats per triangle: the tangents of v0, v1, v2 (xyz, w = ±1 handedness); needed when a material has a
    * normal map.
@@ -198,7 +200,12 @@ export function packScene(soup: TriangleSoup): Scene {
       if (tex === undefined) return
       const t = soup.textures![tex.texture]!
       materialBits.set(
-        [surface.texelOffsets[tex.texture]!, t.width, t.height, samplerBits(tex)],
+        [
+          surface.texelOffsets[tex.texture]!,
+          t.width,
+          t.height,
+          (samplerBits(tex) | ((tex.texCoord ?? 0) << 6) | (surface.transformIndex(tex.transform) << 8)) >>> 0,
+        ],
         i * MATERIAL_FLOATS + TEXTURE_ROWS[slot]! * 4,
       )
     })
@@ -220,6 +227,8 @@ export function packScene(soup: TriangleSoup): Scene {
     aux,
     lutOffset: surface.lutOffset,
     uvOffset: surface.uvOffset,
+    uv1Offset: surface.uv1Offset,
+    uvTransformOffset: surface.uvTransformOffset,
     tangentOffset: surface.tangentOffset,
     colorOffset,
     alphaTested: soup.materials.some((m) => (m.alphaMode ?? 'opaque') !== 'opaque'),
@@ -288,16 +297,21 @@ function volumeOf(m: Material): [number, number, number] | undefined {
  * The textured part of `aux` (after `start` words of lights): the decoding tables, each triangle's texture coordinates
  * in BVH order (non-finite ones as 0) and the texels; nothing when no material has a texture.
  */
-function packSurface(
-  soup: TriangleSoup,
-  order: Uint32Array,
-  start: number,
-): { words: Uint32Array; lutOffset: number; uvOffset: number; tangentOffset: number; texelOffsets: number[] } {
+function packSurface(soup: TriangleSoup, order: Uint32Array, start: number): PackedSurface {
   const used = soup.materials.flatMap((m) =>
     materialTextures(m).flatMap((t) => (t === undefined ? [] : [[m, t] as const])),
   )
   if (used.length === 0) {
-    return { words: new Uint32Array(0), lutOffset: 0, uvOffset: 0, tangentOffset: 0, texelOffsets: [] }
+    return {
+      words: new Uint32Array(0),
+      lutOffset: 0,
+      uvOffset: 0,
+      uv1Offset: 0,
+      uvTransformOffset: 0,
+      tangentOffset: 0,
+      texelOffsets: [],
+      transformIndex: () => 0,
+    }
   }
   const textures = soup.textures ?? []
   for (const [m, t] of used) {
@@ -308,12 +322,20 @@ function packSurface(
     }
   }
   const triangleCount = order.length
-  if (soup.uvs === undefined || soup.uvs.length !== triangleCount * UV_WORDS) {
-    throw new GpuError('GPU__MALFORMED_SCENE', 'a textured scene needs 6 texture coordinates per triangle', {
-      expected: triangleCount * UV_WORDS,
-      got: soup.uvs?.length ?? 0,
-    })
+  const second = used.some(([, t]) => t.texCoord === 1)
+  for (const [set, uvs] of [
+    [0, soup.uvs],
+    [1, second ? soup.uvs1 : []],
+  ] as const) {
+    if (set === 1 && !second) continue
+    if (uvs === undefined || uvs.length !== triangleCount * UV_WORDS) {
+      throw new GpuError('GPU__MALFORMED_SCENE', `a textured scene needs 6 numbers of TEXCOORD_${set} per triangle`, {
+        expected: triangleCount * UV_WORDS,
+        got: uvs?.length ?? 0,
+      })
+    }
   }
+  const transforms = transformTable(used.map(([m, t]) => [m.name, t.transform] as const))
   const texels = textures.reduce((n, t) => n + t.width * t.height, 0)
   if (texels > MAX_SCENE_TEXELS) {
     throw new GpuError(
@@ -334,18 +356,29 @@ function packSurface(
   }
   const lutOffset = start
   const uvOffset = lutOffset + TEXTURE_TABLE_WORDS
-  const tangentOffset = mapped ? uvOffset + triangleCount * UV_WORDS : 0
-  let next = uvOffset + triangleCount * (UV_WORDS + (mapped ? TANGENT_WORDS : 0))
+  const uv1Offset = second ? uvOffset + triangleCount * UV_WORDS : 0
+  let next = uvOffset + triangleCount * UV_WORDS * (second ? 2 : 1)
+  const tangentOffset = mapped ? next : 0
+  if (mapped) next += triangleCount * TANGENT_WORDS
+  const uvTransformOffset = transforms.words.length > 0 ? next : 0
+  next += transforms.words.length
   const words = new Uint32Array(next - start + texels)
   words.set(new Uint32Array(SRGB_TO_LINEAR.buffer), 0)
   words.set(new Uint32Array(UNORM_TO_FLOAT.buffer), SRGB_TO_LINEAR.length)
-  const uvs = new Float32Array(words.buffer, (uvOffset - start) * 4, triangleCount * UV_WORDS)
-  for (let i = 0; i < triangleCount; i++) {
-    for (let k = 0; k < UV_WORDS; k++) {
-      const x = soup.uvs[order[i]! * UV_WORDS + k]!
-      uvs[i * UV_WORDS + k] = Number.isFinite(x) ? x : 0
+  for (const [offset, source] of [
+    [uvOffset, soup.uvs!],
+    [uv1Offset, soup.uvs1!],
+  ] as const) {
+    if (offset === 0) continue
+    const uvs = new Float32Array(words.buffer, (offset - start) * 4, triangleCount * UV_WORDS)
+    for (let i = 0; i < triangleCount; i++) {
+      for (let k = 0; k < UV_WORDS; k++) {
+        const x = source[order[i]! * UV_WORDS + k]!
+        uvs[i * UV_WORDS + k] = Number.isFinite(x) ? x : 0
+      }
     }
   }
+  if (uvTransformOffset !== 0) new Float32Array(words.buffer, (uvTransformOffset - start) * 4).set(transforms.words)
   if (mapped) {
     const tangents = new Float32Array(words.buffer, (tangentOffset - start) * 4, triangleCount * TANGENT_WORDS)
     for (let i = 0; i < triangleCount; i++) {
@@ -370,7 +403,67 @@ function packSurface(
     next += t.width * t.height
     return offset
   })
-  return { words, lutOffset, uvOffset, tangentOffset, texelOffsets }
+  return {
+    words,
+    lutOffset,
+    uvOffset,
+    uv1Offset,
+    uvTransformOffset,
+    tangentOffset,
+    texelOffsets,
+    transformIndex: transforms.indexOf,
+  }
+}
+
+/** The textured part of `aux` (see {@link packSurface}), where its sections start, and how to address them. */
+interface PackedSurface {
+  words: Uint32Array
+  lutOffset: number
+  uvOffset: number
+  uv1Offset: number
+  uvTransformOffset: number
+  tangentOffset: number
+  texelOffsets: number[]
+  /** A texture's entry in the transform table (0 for none). */
+  transformIndex: (transform: UvTransform | undefined) => number
+}
+
+/** Most distinct texture transforms in one scene: their index shares the sampler word with 8 bits of flags. */
+const MAX_UV_TRANSFORMS = (1 << 24) - 1
+
+/**
+ * The scene's distinct texture transforms (KHR_texture_transform) as a table of 6 f32s each behind an unused first
+ * entry (index 0 means none), and each transform's index; empty without transforms.
+ *
+ * @throws GPU__MALFORMED_SCENE for a transform with a number that is not finite
+ */
+function transformTable(transforms: ReadonlyArray<readonly [string, UvTransform | undefined]>): {
+  words: Float32Array
+  indexOf: (transform: UvTransform | undefined) => number
+} {
+  const index = new Map<string, number>()
+  const entries: number[] = [0, 0, 0, 0, 0, 0]
+  for (const [material, t] of transforms) {
+    if (t === undefined) continue
+    if (t.length !== 6 || !t.every(Number.isFinite)) {
+      throw new GpuError(
+        'GPU__MALFORMED_SCENE',
+        `material ${material} has a texture transform that is not 6 finite numbers`,
+        {
+          material,
+        },
+      )
+    }
+    const key = t.join(',')
+    if (!index.has(key) && index.size < MAX_UV_TRANSFORMS) {
+      index.set(key, index.size + 1)
+      entries.push(...t)
+    }
+  }
+  return {
+    words: index.size === 0 ? new Float32Array(0) : Float32Array.from(entries),
+    indexOf: (t) => (t === undefined ? 0 : (index.get(t.join(',')) ?? 0)),
+  }
 }
 
 /**

@@ -4,14 +4,24 @@ export type Vec3 = readonly [number, number, number]
 import type { PunctualLight } from './punctual.js'
 import type { TextureSampler } from './texture.js'
 
-/** A material's use of one of the scene's textures: its index and how to sample it, at the triangles' UVs. */
-export type MaterialTexture = { readonly texture: number } & TextureSampler
+/** A row-major 2x3 affine map of texture coordinates `[a b e; d f g]`: (u, v) to (au + bv + e, du + fv + g). */
+export type UvTransform = readonly [number, number, number, number, number, number]
+
+/**
+ * A material's use of one of the scene's textures: its index, how to sample it, and where: the triangles' texture
+ * coordinates of set `texCoord` (glTF TEXCOORD_0 or TEXCOORD_1; default 0) through `transform`
+ * (KHR_texture_transform; default none).
+ */
+export type MaterialTexture = {
+  readonly texture: number
+  readonly texCoord?: 0 | 1
+  readonly transform?: UvTransform
+} & TextureSampler
 
 /**
  * A metallic-roughness material as the path tracer uses it: glTF's factors and textures, shaded with the glTF
  * BRDF (GGX specular, Lambertian diffuse under a dielectric Fresnel layer; see `render/brdf.ts`), and its alpha
- * mode. The occlusion texture is not sampled. All of a material's textures are sampled at one set of texture
- * coordinates per triangle.
+ * mode. The occlusion texture is not sampled. Each texture is sampled at its own set of coordinates and transform.
  */
 export interface Material {
   readonly name: string
@@ -188,6 +198,13 @@ export interface Scene {
   /** Word offsets in `aux` of the decoding tables and the texture coordinates; 0 when no material has a texture. */
   readonly lutOffset: number
   readonly uvOffset: number
+  /** Word offset in `aux` of the second set of texture coordinates (TEXCOORD_1); 0 when no texture uses it. */
+  readonly uv1Offset: number
+  /**
+   * Word offset in `aux` of the texture transforms (KHR_texture_transform), 6 f32s each, the first entry unused
+   * (index 0 means none); 0 when no texture has one.
+   */
+  readonly uvTransformOffset: number
   /** Word offset in `aux` of the tangents; 0 when no material has a normal map. */
   readonly tangentOffset: number
   /** Word offset in `aux` of the vertex colours (glTF COLOR_0); 0 when no primitive has them. */
