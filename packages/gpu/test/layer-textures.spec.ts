@@ -1,5 +1,10 @@
 import { Document, WebIO } from '@gltf-transform/core'
-import { KHRMaterialsClearcoat, KHRMaterialsSheen, KHRMaterialsTransmission } from '@gltf-transform/extensions'
+import {
+  KHRMaterialsClearcoat,
+  KHRMaterialsSheen,
+  KHRMaterialsSpecular,
+  KHRMaterialsTransmission,
+} from '@gltf-transform/extensions'
 import { encode as encodePng } from 'fast-png'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createEngine, loadScene, packScene, psnr, renderTileCpu, TOLERANCE, WrapMode } from '../src/index.js'
@@ -47,7 +52,7 @@ function half(pixels: Float32Array, c: number, right: boolean): number {
   return sum / ((SIDE * SIDE) / 2)
 }
 
-describe("the extensions' textures (transmission, clearcoat, sheen)", () => {
+describe("the extensions' textures (transmission, clearcoat, sheen, specular)", () => {
   let engine: Engine
 
   beforeAll(async () => {
@@ -136,6 +141,15 @@ describe("the extensions' textures (transmission, clearcoat, sheen)", () => {
     await scales(sheen, { sheenRoughness: 0 }, 'sheenRoughnessTexture', 3)
   })
 
+  it('should scale F0 by the specular colour texture (sRGB) and the specular weight by the specular texture alpha', async () => {
+    const specular: Partial<Material> = { specular: 1, specularColor: [1, 1, 1] }
+    for (const c of [0, 1, 2]) {
+      const color: [number, number, number] = [c === 0 ? 0 : 1, c === 1 ? 0 : 1, c === 2 ? 0 : 1]
+      await scales(specular, { specularColor: color }, 'specularColorTexture', c, true)
+    }
+    await scales(specular, { specular: 0 }, 'specularTexture', 3)
+  })
+
   it("should read the extensions' textures from glTF", async () => {
     const doc = new Document()
     const png = encodePng({ width: 1, height: 1, data: Uint8Array.from([255, 128, 0, 255]), channels: 4, depth: 8 })
@@ -168,6 +182,14 @@ describe("the extensions' textures (transmission, clearcoat, sheen)", () => {
           .setSheenColorTexture(texture())
           .setSheenRoughnessTexture(texture()),
       )
+      .setExtension(
+        'KHR_materials_specular',
+        doc
+          .createExtension(KHRMaterialsSpecular)
+          .createSpecular()
+          .setSpecularTexture(texture())
+          .setSpecularColorTexture(texture()),
+      )
     addTriangle(doc, material)
     doc
       .getRoot()
@@ -177,7 +199,12 @@ describe("the extensions' textures (transmission, clearcoat, sheen)", () => {
         'TEXCOORD_0',
         doc.createAccessor().setType('VEC2').setArray(new Float32Array(6)).setBuffer(doc.getRoot().listBuffers()[0]!),
       )
-    const io = new WebIO().registerExtensions([KHRMaterialsTransmission, KHRMaterialsClearcoat, KHRMaterialsSheen])
+    const io = new WebIO().registerExtensions([
+      KHRMaterialsTransmission,
+      KHRMaterialsClearcoat,
+      KHRMaterialsSheen,
+      KHRMaterialsSpecular,
+    ])
     const m = (await loadScene(await io.writeBinary(doc))).materialList[0]!
     for (const slot of [
       'transmissionTexture',
@@ -185,10 +212,12 @@ describe("the extensions' textures (transmission, clearcoat, sheen)", () => {
       'clearcoatRoughnessTexture',
       'sheenColorTexture',
       'sheenRoughnessTexture',
+      'specularTexture',
+      'specularColorTexture',
     ] as const) {
       expect(m[slot], slot).toMatchObject({ texture: expect.any(Number) as number })
     }
-    // One image each: five textures decoded.
+    // One image each: a texture decoded for each.
     expect(
       new Set([m.transmissionTexture!.texture, m.clearcoatTexture!.texture, m.sheenRoughnessTexture!.texture]).size,
     ).toBe(3)

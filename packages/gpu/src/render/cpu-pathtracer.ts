@@ -138,6 +138,8 @@ class CpuTracer {
   readonly #unlit: boolean
   /** Whether some material has a sheen (KHR_materials_sheen). */
   readonly #sheened: boolean
+  /** Whether some material has a specular or specular colour texture (KHR_materials_specular). */
+  readonly #specularTextured: boolean
   /** While a shadow ray towards a punctual light is traced: it passes glass, which lets `#glassT` through. */
   #glassPass = false
   readonly #glassT = new Float64Array(3)
@@ -178,6 +180,7 @@ class CpuTracer {
     this.#coated = scene.coated
     this.#unlit = scene.unlit
     this.#sheened = scene.sheened
+    this.#specularTextured = scene.specularTextured
     this.#punctualOffset = scene.punctualOffset
     this.#punctualCount = scene.punctualCount
     // Half the light samples when the scene also has emissive triangles, all when it has not (the shader's).
@@ -480,6 +483,7 @@ class CpuTracer {
     for (let k = 0; k < 3; k++) emitted[k] = mats[m + 4 + k]!
     this.#materialTextures(m)
     this.#layerTextures(m)
+    this.#specularTextures(m)
     // glTF: COLOR_0 multiplies the base colour (its factor times its texture).
     if (this.#colorOffset !== 0) {
       const c = this.#vertexColor(this.#tri, this.#u, this.#v)
@@ -507,6 +511,27 @@ class CpuTracer {
       hit.metallic = f32(hit.metallic * tex[2]!)
     }
     if (this.#texture(m + 16, tex, SRGB_TO_LINEAR)) for (let k = 0; k < 3; k++) emitted[k] = f32(emitted[k]! * tex[k]!)
+  }
+
+  /**
+   * Scales the last hit's F0 and specular weight by material word `m`'s specular colour and specular textures
+   * (KHR_materials_specular), in scenes that have such textures, as the shader does.
+   */
+  #specularTextures(m: number): void {
+    const bits = this.#materialBits
+    // The texture rows 16 and 17: their sampler words.
+    if (!this.#specularTextured || (bits[m + 67]! | bits[m + 71]!) === 0) return
+    this.#triangleUv(this.#tri, this.#u, this.#v)
+    const hit = this.#hit
+    if (this.#texture(m + 68, this.#texColor, SRGB_TO_LINEAR)) {
+      hit.f0r = f32(hit.f0r * this.#texColor[0]!)
+      hit.f0g = f32(hit.f0g * this.#texColor[1]!)
+      hit.f0b = f32(hit.f0b * this.#texColor[2]!)
+    }
+    if (bits[m + 67] !== 0) {
+      this.#slotUv(m + 64, this.#uvs)
+      hit.specular = f32(hit.specular * sampleTextureAlpha(this.#aux, bits, m + 64, this.#su, this.#sv))
+    }
   }
 
   /**

@@ -197,7 +197,7 @@ function packParams(scene: Scene, t: ResolvedTile, c: Chunk, finalize: boolean):
   f.set([...t.background, 0], 28)
   u.set([c.groupCount, finalize ? 1 : 0], 32)
   u.set([scene.lutOffset, scene.uvOffset, scene.tangentOffset, scene.colorOffset], 36)
-  u.set([scene.punctualOffset, scene.punctualCount, scene.unlit ? 1 : 0], 40)
+  u.set([scene.punctualOffset, scene.punctualCount, scene.unlit ? 1 : 0, scene.specularTextured ? 1 : 0], 40)
   u.set([scene.sheenOffset, scene.uv1Offset, scene.uvTransformOffset], 44)
   return data
 }

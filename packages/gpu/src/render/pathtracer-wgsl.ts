@@ -19,7 +19,8 @@ struct Params {
   background: vec4f,
   groups: vec4u,     // sample groups in this dispatch, finalize (1 = the last groups: write the mean)
   aux: vec4u,        // word offsets in aux of the decoding tables, the texture coordinates, the tangents, the vertex colours
-  punctual: vec4u,   // word offset in aux of the punctual lights, their count, 1 if some material is unlit
+  punctual: vec4u,   // word offset in aux of the punctual lights, their count, 1 if some material is unlit, 1 if some
+                     // material has a specular texture
   tables: vec4u,     // word offsets in aux of the sheen albedo table (SHEEN kernels), TEXCOORD_1, the texture transforms
 }
 
@@ -466,7 +467,12 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
     ns = normalMapped(hit.tri, hit.u, hit.v, ns, textureColor(normalTex, slotUv(normalTex, uvs), params.aux.x + 256u), scale);
   }
   if (dot(ns, ng) < 0.0) { ns = -ns; }
-  let dielectric = materials[m * ${MATERIAL_ROWS}u + 6u];
+  var dielectric = materials[m * ${MATERIAL_ROWS}u + 6u];
+  // KHR_materials_specular's textures: the colour's scales F0, the other's alpha the layer's weight.
+  if (params.punctual.w != 0u) {
+    let specularUvs = triangleUvs(hit.tri, hit.u, hit.v);
+    dielectric = vec4f(dielectric.xyz * layerTexture(m, 17u, specularUvs, 0u), dielectric.w * layerAlpha(m, 16u, specularUvs));
+  }
   var transmission = 0.0;
   var coat = vec2f(0.0);
   // On a volume's surface (an ior in the layers' w): entering from its front face, else leaving.

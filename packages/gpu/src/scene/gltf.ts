@@ -441,7 +441,7 @@ function textureInfos(m: GltfMaterial): Array<{
   ]
 }
 
-/** The extensions' texture slots the path tracer samples: transmission, clearcoat and sheen. */
+/** The extensions' texture slots the path tracer samples: transmission, clearcoat, sheen and specular. */
 function extensionTextureInfos(m: GltfMaterial): Array<{
   slot: TextureSlot
   info: TextureInfo | null
@@ -450,6 +450,7 @@ function extensionTextureInfos(m: GltfMaterial): Array<{
   const transmission = m.getExtension<Transmission>('KHR_materials_transmission')
   const coat = m.getExtension<Clearcoat>('KHR_materials_clearcoat')
   const sheen = m.getExtension<Sheen>('KHR_materials_sheen')
+  const specular = m.getExtension<Specular>('KHR_materials_specular')
   return [
     {
       slot: 'transmissionTexture',
@@ -475,6 +476,16 @@ function extensionTextureInfos(m: GltfMaterial): Array<{
       slot: 'sheenRoughnessTexture',
       info: sheen?.getSheenRoughnessTextureInfo() ?? null,
       texture: sheen?.getSheenRoughnessTexture() ?? null,
+    },
+    {
+      slot: 'specularTexture',
+      info: specular?.getSpecularTextureInfo() ?? null,
+      texture: specular?.getSpecularTexture() ?? null,
+    },
+    {
+      slot: 'specularColorTexture',
+      info: specular?.getSpecularColorTextureInfo() ?? null,
+      texture: specular?.getSpecularColorTexture() ?? null,
     },
   ]
 }

@@ -237,6 +237,9 @@ export function packScene(soup: TriangleSoup): Scene {
     unlit: soup.materials.some((m) => m.unlit === true),
     sheened,
     sheenOffset,
+    specularTextured: soup.materials.some(
+      (m) => m.specularTexture !== undefined || m.specularColorTexture !== undefined,
+    ),
     lightCount: lights.count,
     punctualLights: soup.punctualLights ?? [],
     punctualOffset: punctual.length === 0 ? 0 : lights.table.length,

@@ -101,6 +101,12 @@ export interface Material {
   readonly sheenColorTexture?: MaterialTexture
   readonly sheenRoughnessTexture?: MaterialTexture
   /**
+   * KHR_materials_specular's textures: the specular texture's alpha scales `specular`, the specular colour texture's
+   * RGB (sRGB) the dielectric's F0.
+   */
+  readonly specularTexture?: MaterialTexture
+  readonly specularColorTexture?: MaterialTexture
+  /**
    * KHR_materials_unlit: the surface shows its base colour (factor, texture and vertex colour) as it is, lit by
    * nothing, and scatters no light; to the rays that meet it, it is a light of that radiance (how baked or scanned
    * assets and sky domes look as their authors meant). Default false.
@@ -123,10 +129,12 @@ export const TEXTURE_SLOTS = [
   'clearcoatRoughnessTexture',
   'sheenColorTexture',
   'sheenRoughnessTexture',
+  'specularTexture',
+  'specularColorTexture',
 ] as const
 export type TextureSlot = (typeof TEXTURE_SLOTS)[number]
 /** The material row of each of {@link TEXTURE_SLOTS}: the core glTF slots first, the extensions' after the factors. */
-export const TEXTURE_ROWS: readonly number[] = [2, 3, 4, 5, 11, 12, 13, 14, 15]
+export const TEXTURE_ROWS: readonly number[] = [2, 3, 4, 5, 11, 12, 13, 14, 15, 16, 17]
 
 /** A material's textures in the order of its texture rows in {@link Scene.materials}. */
 export function materialTextures(m: Material): Array<MaterialTexture | undefined> {
@@ -156,13 +164,13 @@ export interface Camera {
  * Layouts (all 16-byte rows, little-endian f32 unless noted):
  * - `triangles`: 3 rows per triangle: (v0.xyz, material index as u32 bits), (e1 = v1 - v0, 0), (e2 = v2 - v0, 0).
  * - `normals`: 3 rows per triangle: vertex normals n0, n1, n2 (unit, world space).
- * - `materials`: 16 rows per material: (baseColor.rgb, metallic), (emissive.rgb, roughness), then as u32 bits one
+ * - `materials`: 18 rows per material: (baseColor.rgb, metallic), (emissive.rgb, roughness), then as u32 bits one
  *   row for each of the base-color, metallic-roughness, emissive and normal textures: (first texel's word in
  *   `aux`, width, height, sampler bits; see `samplerBits`), all 0 where the material has no such texture; then
  *   (the dielectric's F0 per channel, specular factor); then (normal scale, alpha cutoff, opacity, flags as u32
  *   bits: the alpha mode's index in `ALPHA_MODES` in bits 0-1, double-sided in bit 2, unlit in bit 3); then (transmission, clearcoat, clearcoat roughness,
  *   the ior where the surface bounds a volume, else 0); then (the volume's attenuation coefficient per unit length, 0); then (sheen colour, sheen roughness); then the texture rows of the transmission, clearcoat, clearcoat roughness,
- *   sheen colour and sheen roughness textures.
+ *   sheen colour, sheen roughness, specular and specular colour textures.
  * - `aux` (u32 words): first 2 per emissive triangle, (triangle index, with bit 31 set where its material is
  *   double-sided, and the cumulative power fraction as f32 bits), the
  *   CDF that next-event estimation samples lights by (see `lightPower`; the last fraction is exactly 1; `lights`
@@ -217,6 +225,8 @@ export interface Scene {
   readonly coated: boolean
   /** Whether some material is unlit: then shading checks each hit's material for it. */
   readonly unlit: boolean
+  /** Whether some material has a specular or specular colour texture: then shading reads them. */
+  readonly specularTextured: boolean
   /** Whether some material has a sheen: then the kernel evaluates and samples its layer. */
   readonly sheened: boolean
   /** Word offset in `aux` of the sheen albedo table (see `render/sheen.ts`); 0 when no material has a sheen. */
@@ -239,7 +249,7 @@ export interface Scene {
 /** Floats per triangle in {@link Scene.triangles} and {@link Scene.normals}. */
 export const TRIANGLE_FLOATS = 12
 /** Floats per material in {@link Scene.materials}. */
-export const MATERIAL_FLOATS = 64
+export const MATERIAL_FLOATS = 72
 /** 16-byte rows per material in {@link Scene.materials}. */
 export const MATERIAL_ROWS = MATERIAL_FLOATS / 4
 /** Words per triangle of texture coordinates in {@link Scene.aux}. */
