@@ -1,10 +1,10 @@
 import { Document, WebIO } from '@gltf-transform/core'
 import { KHRMaterialsUnlit } from '@gltf-transform/extensions'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createEngine, loadScene, renderTileCpu } from '../src/index.js'
+import { createEngine, loadScene } from '../src/index.js'
 import type { Engine, Material, RenderTileOptions, Scene } from '../src/index.js'
 import { addTriangle } from './helpers/gltf.js'
-import { cameraOnZ, channelMean, pane, partsScene, wholeTile } from './helpers/render.js'
+import { bothRenderers, cameraOnZ, channelMean, pane, partsScene, wholeTile } from './helpers/render.js'
 
 const SKY: Material = {
   name: 'sky',
@@ -33,10 +33,7 @@ describe('unlit materials (KHR_materials_unlit)', () => {
     engine.destroy()
   })
 
-  const renders = [
-    ['cpu', async (s: Scene) => renderTileCpu(tile(s)).pixels],
-    ['gpu', async (s: Scene) => (await engine.renderTile(tile(s))).pixels],
-  ] as const
+  const renders = bothRenderers(() => engine, tile)
 
   it('should show its base colour as it is, with no light in the scene, where a lit material shows black', async () => {
     for (const [name, render] of renders) {

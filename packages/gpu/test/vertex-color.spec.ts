@@ -4,7 +4,7 @@ import { createEngine, loadScene, packScene, psnr, renderTileCpu, TOLERANCE } fr
 import type { Engine, Material, PunctualLight, RenderTileOptions, Scene } from '../src/index.js'
 import { COLOR_WORDS } from '../src/scene/scene.js'
 import { rejectionCode } from './helpers/errors.js'
-import { pane, wholeTile } from './helpers/render.js'
+import { bothRenderers, pane, wholeTile } from './helpers/render.js'
 
 const WHITE: Material = { name: 'white', baseColor: [1, 1, 1], metallic: 0, roughness: 1, emissive: [0, 0, 0] }
 /** A directional light shining down -z onto panes that face +z. */
@@ -92,10 +92,7 @@ describe('vertex colours (glTF COLOR_0)', () => {
     const mask: Material = { ...WHITE, alphaMode: 'mask', alphaCutoff: 0.5 }
     const hidden = tintedPane(mask, () => [1, 1, 1, 0.2])
     const shown = tintedPane(mask, () => [1, 1, 1, 0.8])
-    for (const render of [
-      async (s: Scene) => renderTileCpu(tile(s)).pixels,
-      async (s: Scene) => (await engine.renderTile(tile(s))).pixels,
-    ]) {
+    for (const [, render] of bothRenderers(() => engine, tile)) {
       expect(mean(await render(hidden), 0)).toBe(0)
       expect(mean(await render(shown), 0)).toBeGreaterThan(0.1)
     }

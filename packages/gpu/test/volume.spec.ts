@@ -7,7 +7,7 @@ import { SurfaceBrdf } from '../src/render/brdf.js'
 import { brdfGlass, samplingReport } from './helpers/bsdf.js'
 import { errorCode } from './helpers/errors.js'
 import { addTriangle } from './helpers/gltf.js'
-import { cameraOnZ, channelMean, CLEAR_GLASS, pane, partsScene, wholeTile } from './helpers/render.js'
+import { bothRenderers, cameraOnZ, channelMean, CLEAR_GLASS, pane, partsScene, wholeTile } from './helpers/render.js'
 
 /** Smooth clear glass bounding a volume (KHR_materials_volume with a thickness). */
 const GLASS: Material = { ...CLEAR_GLASS, thickness: 1 }
@@ -137,10 +137,10 @@ describe('volumes (KHR_materials_volume): refraction and absorption', () => {
     const clear = slab(GLASS)
     // Half the red is left after the attenuation distance, 0.5: the slab's thickness.
     const tinted = slab({ ...GLASS, attenuationColor: [0.5, 1, 1], attenuationDistance: 0.5 })
-    for (const [name, render] of [
-      ['cpu', async (s: Scene) => renderTileCpu(tile(s, 8, 64)).pixels],
-      ['gpu', async (s: Scene) => (await engine.renderTile(tile(s, 8, 64))).pixels],
-    ] as const) {
+    for (const [name, render] of bothRenderers(
+      () => engine,
+      (s) => tile(s, 8, 64),
+    )) {
       const through = channelMean(await render(clear), 0) / 2
       expect(through, name).toBeGreaterThan(0.91)
       expect(through, name).toBeLessThan(0.935)
@@ -203,10 +203,10 @@ describe('volumes (KHR_materials_volume): refraction and absorption', () => {
         distantCamera(0.5),
         [sun],
       )
-    for (const render of [
-      async (s: Scene) => renderTileCpu(tile(s, 8, 16)).pixels,
-      async (s: Scene) => (await engine.renderTile(tile(s, 8, 16))).pixels,
-    ]) {
+    for (const [, render] of bothRenderers(
+      () => engine,
+      (s) => tile(s, 8, 16),
+    )) {
       const thin = channelMean(await render(lit({ ...GLASS, thickness: 0 })), 0)
       expect(thin).toBeGreaterThan(0.3)
       // What is left is sunlight found by the light sample at the slab's far side of paths from the floor up

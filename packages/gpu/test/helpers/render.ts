@@ -107,3 +107,17 @@ export async function renderBoth(
   const gpu = (await engine.renderTile(options)).pixels
   return { cpu: meanRed(cpu), gpu: meanRed(gpu), psnr: psnr(cpu, gpu) }
 }
+
+/** One way to render a scene to pixels: the CPU reference's or a GPU engine's, by name. */
+export type Renderer = readonly [name: 'cpu' | 'gpu', render: (scene: Scene) => Promise<Float32Array>]
+
+/**
+ * The CPU reference and `engine()` (read when a render starts, so a suite can create its engine in beforeAll)
+ * rendering `tile(scene)`: for tests that check both implementations alike.
+ */
+export function bothRenderers(engine: () => Engine, tile: (scene: Scene) => RenderTileOptions): Renderer[] {
+  return [
+    ['cpu', async (scene) => renderTileCpu(tile(scene)).pixels],
+    ['gpu', async (scene) => (await engine().renderTile(tile(scene))).pixels],
+  ]
+}
