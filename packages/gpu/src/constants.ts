@@ -33,6 +33,11 @@ export const MAX_MODEL_NODES = 100_000
 export const MAX_TENSOR_RANK = 6
 /** Most elements in one tensor (2^31 - 1 keeps indices inside i32/u32 arithmetic). */
 export const MAX_TENSOR_ELEMENTS = 2 ** 31 - 1
+/**
+ * Most elements of an integer or boolean tensor (shape data, token ids, masks), which the ONNX runtime keeps on the
+ * host; float tensors live on the device. A 1,024 x 1,024 causal mask fits four times over.
+ */
+export const MAX_HOST_TENSOR_ELEMENTS = 1 << 22
 
 /** Bounces after which a path ends even if Russian roulette keeps it alive. */
 export const MAX_PATH_DEPTH = 8

@@ -149,7 +149,9 @@ export class Engine {
 
   /**
    * Runs an ONNX model (see `loadOnnxModel`) on the GPU. Weights stay on the device between runs of one model.
-   * `options.items` computes only those batch items, bit-identical to the same items of a full-batch run.
+   * Float inputs are `Tensor`s; inputs the graph declares int64 or int32 (token ids, masks) are `IntTensor`s
+   * (`intTensor`), kept on the host. `options.items` computes only those batch items, bit-identical to the same
+   * items of a full-batch run, and refuses graphs that mix items along axis 0 (`GPU__UNSUPPORTED_OP`).
    */
   async runModel(model: OnnxModel, inputs: ModelInputs, options: RunModelOptions = {}): Promise<ModelOutputs> {
     this.context.assertUsable(options.signal)

@@ -4,13 +4,19 @@ import { assertShape, sizeOf } from '../tensor/tensor.js'
 import { AttributeType, DataType, onnx } from './proto.js'
 import type { OnnxTypes } from './proto.js'
 
-/** A constant tensor held on the host: float initializers, and int64/int32 shape data. */
+/**
+ * A tensor held on the host: float initializers and constants, integer and boolean tensors (shape data, token ids,
+ * masks) and what host operators compute from them.
+ */
 export interface HostConstant {
   readonly shape: readonly number[]
-  readonly dataType: 'float' | 'int'
-  /** Float data (dataType float) . */
+  readonly dataType: 'float' | 'int' | 'bool'
+  /** Float data (dataType float). */
   readonly floats?: Float32Array
-  /** Integer data (dataType int), exact up to 2^53. */
+  /**
+   * Integer data (dataType int), exact up to 2^53: int64 values beyond ±(2^53 - 1) saturate there, which keeps the
+   * INT64_MAX that Slice uses for "to the end" meaning just that. Booleans (dataType bool) as 0 and 1.
+   */
   readonly ints?: readonly number[]
 }
 
@@ -31,6 +37,11 @@ export interface OnnxNode {
 export interface ValueInfo {
   readonly name: string
   readonly dims: readonly (number | string | null)[] | undefined
+  /**
+   * The element type: float32 (or undeclared), or int for inputs declared int64 or int32 (token ids), which are
+   * passed as an `IntTensor`. Outputs are always float.
+   */
+  readonly dataType: 'float' | 'int'
 }
 
 /** A parsed, validated ONNX model whose nodes are in execution (topological) order. */
@@ -83,6 +94,22 @@ export const SUPPORTED_OPS: ReadonlySet<string> = new Set([
   'AveragePool',
   'Concat',
   'ReduceMean',
+  'Shape',
+  'ConstantOfShape',
+  'Cast',
+  'Range',
+  'Equal',
+  'Less',
+  'Greater',
+  'Not',
+  'Where',
+  'Expand',
+  'Gather',
+  'Slice',
+  'Split',
+  'ReduceSum',
+  'ReduceMax',
+  'Tile',
 ])
 
 function malformed(message: string, context: Record<string, unknown> = {}, cause?: unknown): GpuError {
@@ -91,14 +118,21 @@ function malformed(message: string, context: Record<string, unknown> = {}, cause
 
 /** A protobuf int64 (number or Long) as a safe JS integer. */
 export function toInt(v: unknown, what: string): number {
-  const n =
-    typeof v === 'number'
-      ? v
-      : typeof v === 'object' && v !== null && 'toNumber' in v
-        ? (v as { toNumber(): number }).toNumber()
-        : NaN
+  const n = longValue(v)
   if (!Number.isSafeInteger(n)) throw malformed(`${what} is not a safe integer`, { what })
   return n
+}
+
+/** A protobuf int64 (number or Long) as a number, rounded where it is beyond 2^53. */
+function longValue(v: unknown): number {
+  if (typeof v === 'number') return v
+  return typeof v === 'object' && v !== null && 'toNumber' in v ? (v as { toNumber(): number }).toNumber() : NaN
+}
+
+/** An int64 tensor value, saturated to ±(2^53 - 1) (see {@link HostConstant.ints}). */
+function saturatedInt(n: number, what: string): number {
+  if (!Number.isInteger(n)) throw malformed(`${what} holds a value that is not an integer`, { what })
+  return Math.min(Math.max(n, -Number.MAX_SAFE_INTEGER), Number.MAX_SAFE_INTEGER)
 }
 
 /**
@@ -136,8 +170,8 @@ export function loadOnnxModel(bytes: Uint8Array): OnnxModel {
   }
   const inputs: ValueInfo[] = (graph.input ?? [])
     .filter((v) => !initializers.has(v.name ?? ''))
-    .map((v) => valueInfo(v))
-  const outputs: ValueInfo[] = (graph.output ?? []).map((v) => valueInfo(v))
+    .map((v) => valueInfo(v, true))
+  const outputs: ValueInfo[] = (graph.output ?? []).map((v) => valueInfo(v, false))
   if (outputs.length === 0) throw malformed('the graph declares no outputs')
 
   const nodes: OnnxNode[] = graphNodes.map((n, i) => {
@@ -167,16 +201,20 @@ export function loadOnnxModel(bytes: Uint8Array): OnnxModel {
   return { opset, nodes: topologicalOrder(nodes, inputs, initializers, outputs), inputs, outputs, initializers }
 }
 
-function valueInfo(v: OnnxTypes.IValueInfoProto): ValueInfo {
+/** A declared input (`isInput`: int64 and int32 allowed) or output (float only). */
+function valueInfo(v: OnnxTypes.IValueInfoProto, isInput: boolean): ValueInfo {
   if (!v.name) throw malformed('a graph input or output has no name')
   const t = v.type?.tensorType
-  if (t != null && t.elemType != null && t.elemType !== 0 && t.elemType !== DataType.FLOAT) {
+  const elemType = t?.elemType ?? 0
+  const isInt = isInput && (elemType === DataType.INT64 || elemType === DataType.INT32)
+  if (elemType !== 0 && elemType !== DataType.FLOAT && !isInt) {
     throw new GpuError(
       'GPU__INVALID_MODEL_INPUT',
-      `value ${v.name} has element type ${t.elemType}; the runtime computes in float32 only`,
+      `${isInput ? 'input' : 'output'} ${v.name} has element type ${elemType}; inputs may be float32, int64 or ` +
+        'int32, outputs float32',
       {
         name: v.name,
-        elemType: t.elemType,
+        elemType,
       },
     )
   }
@@ -185,7 +223,7 @@ function valueInfo(v: OnnxTypes.IValueInfoProto): ValueInfo {
   )
   if (dims !== undefined && dims.length > MAX_TENSOR_RANK)
     throw malformed(`value ${v.name} has rank above ${MAX_TENSOR_RANK}`, { name: v.name })
-  return { name: v.name, dims }
+  return { name: v.name, dims, dataType: isInt ? 'int' : 'float' }
 }
 
 /** Decodes a TensorProto into a host constant. */
@@ -223,11 +261,17 @@ export function decodeTensor(t: OnnxTypes.ITensorProto, what: string): HostConst
       for (let i = 0; i < n; i++) {
         ints.push(
           view !== undefined
-            ? toInt(Number(view.getBigInt64(i * 8, true)), `${what} value`)
-            : toInt(t.int64Data![i], `${what} value`),
+            ? saturatedInt(Number(view.getBigInt64(i * 8, true)), what)
+            : saturatedInt(longValue(t.int64Data![i]), what),
         )
       }
       return { shape, dataType: 'int', ints }
+    }
+    case DataType.BOOL: {
+      need(t.int32Data?.length ?? 0, 1)
+      const ints: number[] = []
+      for (let i = 0; i < n; i++) ints.push((view !== undefined ? view.getUint8(i) : t.int32Data![i]!) !== 0 ? 1 : 0)
+      return { shape, dataType: 'bool', ints }
     }
     case DataType.INT32: {
       need(t.int32Data?.length ?? 0, 4)
@@ -238,7 +282,7 @@ export function decodeTensor(t: OnnxTypes.ITensorProto, what: string): HostConst
     default:
       throw new GpuError(
         'GPU__UNSUPPORTED_OP',
-        `${what} has data type ${t.dataType}; only float, double, int32 and int64 are read`,
+        `${what} has data type ${t.dataType}; only float, double, int32, int64 and bool are read`,
         {
           op: 'tensor',
           what,

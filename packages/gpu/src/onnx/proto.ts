@@ -10,7 +10,7 @@ export const onnx = onnxProto.onnx
 export type { onnx as OnnxTypes } from 'onnx-proto'
 
 /** ONNX TensorProto.DataType values the runtime reads. */
-export const DataType = Object.freeze({ FLOAT: 1, INT32: 6, INT64: 7, DOUBLE: 11 })
+export const DataType = Object.freeze({ FLOAT: 1, INT32: 6, INT64: 7, BOOL: 9, DOUBLE: 11 })
 
 /** ONNX AttributeProto.AttributeType values the runtime reads. */
 export const AttributeType = Object.freeze({ FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, FLOATS: 6, INTS: 7 })

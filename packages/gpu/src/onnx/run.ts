@@ -1,27 +1,62 @@
 import { AbortError } from '@tessera/core'
 import type { AbortOptions } from '@tessera/core'
 import { GpuError } from '../errors.js'
-import type { BackendTensor, BinaryOp, TensorBackend, UnaryOp } from '../tensor/ops.js'
+import { planGather } from '../tensor/gather.js'
+import type { BackendTensor, BinaryOp, ReduceOp, TensorBackend, UnaryOp } from '../tensor/ops.js'
 import { F32_LOWEST, F32_MAX } from '../tensor/scalar.js'
-import { normalizeAxis, planConv2d, planPool2d, reshapeShape } from '../tensor/shapes.js'
+import {
+  flattenShape,
+  normalizeAxis,
+  planConv2d,
+  planPool2d,
+  planReduce,
+  reshapeShape,
+  squeezeShape,
+  unsqueezeShape,
+} from '../tensor/shapes.js'
 import type { Conv2dPlan } from '../tensor/shapes.js'
-import { assertShape, sizeOf, tensor } from '../tensor/tensor.js'
-import type { Tensor } from '../tensor/tensor.js'
+import { expandView, sliceView, splitViews, tileView } from '../tensor/strided.js'
+import { assertShape, isIntTensor, sizeOf, tensor } from '../tensor/tensor.js'
+import type { IntTensor, Tensor } from '../tensor/tensor.js'
+import { HOST_ONLY_OPS, HOST_OPS, runHostOp, shapeValue } from './host-ops.js'
+import { assertKeepsItemsApart } from './items.js'
 import type { AttributeValue, HostConstant, OnnxModel, OnnxNode } from './model.js'
+import {
+  castTarget,
+  floatAttr,
+  intAttr,
+  intsAttr,
+  malformedNode,
+  reduceParams,
+  requiredInts,
+  sliceParams,
+  splitSizes,
+  stringAttr,
+  unsupported,
+} from './node-params.js'
+import { createRunValues } from './values.js'
+import type { RunValues, WeightSource } from './values.js'
+
+export type { WeightSource } from './values.js'
 
 /** Options of a model run. */
 export interface RunModelOptions extends AbortOptions {
   /**
    * Batch items (indices along axis 0 of every input) to compute; outputs hold just these, in this order.
    * Verifiers recompute challenged items this way; each equals the same item of the full batch bit for bit on
-   * one driver, because no kernel's reduction order depends on the batch size.
+   * one driver, because no kernel's reduction order depends on the batch size. A graph that mixes items along
+   * axis 0 (a Gather, Slice, Split, Tile or reduction along the batch axis of a value computed from the inputs)
+   * is refused with GPU__UNSUPPORTED_OP (context `option: 'items'`): its items cannot be recomputed alone.
    * @default every item
    */
   items?: readonly number[]
 }
 
-/** Model inputs by graph input name. */
-export type ModelInputs = Readonly<Record<string, Tensor>>
+/**
+ * Model inputs by graph input name: a float {@link Tensor} for float32 inputs, an {@link IntTensor} (int64 or int32
+ * data) for inputs the graph declares int64 or int32, such as token ids.
+ */
+export type ModelInputs = Readonly<Record<string, Tensor | IntTensor>>
 /** Model outputs by graph output name. */
 export type ModelOutputs = Record<string, Tensor>
 
@@ -39,35 +74,10 @@ const UNARY: Record<string, UnaryOp> = {
   Abs: 'abs',
   HardSwish: 'hardSwish',
 }
+/** Reductions with a row kernel. */
+const REDUCE: Record<string, ReduceOp> = { ReduceSum: 'sum', ReduceMean: 'mean', ReduceMax: 'max' }
 
-function unsupported(node: OnnxNode, reason: string, context: Record<string, unknown> = {}): GpuError {
-  return new GpuError('GPU__UNSUPPORTED_OP', `${node.opType} (${node.name}): ${reason}`, {
-    op: node.opType,
-    node: node.name,
-    ...context,
-  })
-}
-
-function intAttr(node: OnnxNode, name: string, fallback: number): number {
-  const v = node.attributes[name]
-  if (v === undefined) return fallback
-  if (typeof v !== 'number') throw unsupported(node, `attribute ${name} must be a number`)
-  return v
-}
-
-function intsAttr(node: OnnxNode, name: string): readonly number[] | undefined {
-  const v = node.attributes[name]
-  if (v === undefined) return undefined
-  if (!Array.isArray(v)) throw unsupported(node, `attribute ${name} must be a list of integers`)
-  return v as readonly number[]
-}
-
-function stringAttr(node: OnnxNode, name: string, fallback: string): string {
-  const v = node.attributes[name]
-  return typeof v === 'string' ? v : fallback
-}
-
-/** Checks the supplied inputs against the graph's declared inputs. */
+/** Checks the supplied inputs against the graph's declared inputs (integer inputs as {@link IntTensor}s). */
 export function validateInputs(model: OnnxModel, inputs: ModelInputs): void {
   const declared = new Set(model.inputs.map((v) => v.name))
   for (const name of Object.keys(inputs)) {
@@ -78,8 +88,13 @@ export function validateInputs(model: OnnxModel, inputs: ModelInputs): void {
     const t = inputs[info.name]
     if (t === undefined)
       throw new GpuError('GPU__INVALID_MODEL_INPUT', `input ${info.name} is missing`, { name: info.name })
-    if (!(t.data instanceof Float32Array))
-      throw new GpuError('GPU__INVALID_MODEL_INPUT', `input ${info.name} must hold a Float32Array`, { name: info.name })
+    const isInt = info.dataType === 'int'
+    if (isInt ? !isIntTensor(t) : !(t.data instanceof Float32Array))
+      throw new GpuError(
+        'GPU__INVALID_MODEL_INPUT',
+        `input ${info.name} must hold ${isInt ? 'a BigInt64Array or an Int32Array (an IntTensor)' : 'a Float32Array'}`,
+        { name: info.name, dataType: info.dataType },
+      )
     assertShape(t.shape, `input ${info.name}`)
     if (t.data.length !== sizeOf(t.shape)) {
       throw new GpuError(
@@ -106,8 +121,8 @@ export function validateInputs(model: OnnxModel, inputs: ModelInputs): void {
 }
 
 /** The given batch items (axis 0) of every input, in order. */
-export function selectItems(inputs: ModelInputs, items: readonly number[]): Record<string, Tensor> {
-  const out: Record<string, Tensor> = {}
+export function selectItems(inputs: ModelInputs, items: readonly number[]): Record<string, Tensor | IntTensor> {
+  const out: Record<string, Tensor | IntTensor> = {}
   let batch: number | undefined
   for (const [name, t] of Object.entries(inputs)) {
     if (t.shape.length === 0)
@@ -129,19 +144,31 @@ export function selectItems(inputs: ModelInputs, items: readonly number[]): Reco
   }
   for (const [name, t] of Object.entries(inputs)) {
     const itemSize = sizeOf(t.shape.slice(1))
-    const data = new Float32Array(items.length * itemSize)
-    items.forEach((item, k) => data.set(t.data.subarray(item * itemSize, (item + 1) * itemSize), k * itemSize))
-    out[name] = tensor([items.length, ...t.shape.slice(1)], data)
+    const shape = [items.length, ...t.shape.slice(1)]
+    out[name] = isIntTensor(t)
+      ? { shape, data: pickItems(t.data, items, itemSize) }
+      : tensor(shape, pickItems(t.data, items, itemSize))
   }
   return out
 }
 
-/** Supplies an initializer as a backend tensor; the runtime caches weights on the device this way. */
-export type WeightSource<T> = (name: string, value: HostConstant) => T
+/** The runs of `itemSize` elements at `items`, in that order, in a new array of the same type. */
+function pickItems<A extends Float32Array | Int32Array | BigInt64Array>(
+  data: A,
+  items: readonly number[],
+  itemSize: number,
+): A {
+  const out = new (data.constructor as new (length: number) => A)(items.length * itemSize)
+  // Each typed array's `set` takes its own kind, which the union's signatures cannot say.
+  const target = out as unknown as { set(source: A, offset: number): void }
+  items.forEach((item, k) => target.set(data.subarray(item * itemSize, (item + 1) * itemSize) as A, k * itemSize))
+  return out
+}
 
 /**
  * Runs a model on a backend: validates inputs, optionally selects batch items, executes nodes in topological
- * order, frees each intermediate after its last use, and reads the graph outputs back.
+ * order (on the host where every input of a node lives there, see `host-ops.ts`; on the backend otherwise), frees
+ * each intermediate after its last use, and reads the graph outputs back.
  */
 export async function runOnnx<T extends BackendTensor>(
   backend: TensorBackend<T>,
@@ -152,101 +179,56 @@ export async function runOnnx<T extends BackendTensor>(
 ): Promise<ModelOutputs> {
   validateInputs(model, inputs)
   const feed = options.items === undefined ? inputs : selectItems(inputs, options.items)
-  const values = new Map<string, T>()
-  const consts = new Map<string, HostConstant>(model.initializers)
-  const lastUse = new Map<string, number>()
-  model.nodes.forEach((n, i) => n.inputs.forEach((v) => lastUse.set(v, i)))
-  const outputs = new Set(model.outputs.map((o) => o.name))
-  const held: T[] = []
-
-  const upload = (name: string, c: HostConstant, node?: OnnxNode): T => {
-    if (c.dataType !== 'float' || c.floats === undefined) {
-      throw new GpuError(
-        'GPU__UNSUPPORTED_OP',
-        `value ${name} is an integer tensor; the runtime computes in float32 only`,
-        { op: node?.opType ?? 'input', value: name },
-      )
-    }
-    if (weight !== undefined && model.initializers.has(name)) return weight(name, c)
-    const t = backend.fromHost(tensor(c.shape, c.floats))
-    held.push(t)
-    return t
-  }
-  const input = (node: OnnxNode, index: number): T => {
-    const name = node.inputs[index]
-    if (name === undefined || name === '')
-      throw new GpuError('GPU__MALFORMED_MODEL', `${node.opType} (${node.name}) lacks input ${index}`, {
-        op: node.opType,
-        node: node.name,
-      })
-    const v = values.get(name)
-    if (v !== undefined) return v
-    const c = consts.get(name)
-    if (c !== undefined) return upload(name, c, node)
-    throw new GpuError('GPU__MALFORMED_MODEL', `value ${name} is not available`, { value: name })
-  }
-  const optional = (node: OnnxNode, index: number): T | undefined =>
-    (node.inputs[index] ?? '') === '' ? undefined : input(node, index)
-  const constInts = (node: OnnxNode, index: number): number[] => {
-    const c = consts.get(node.inputs[index] ?? '')
-    if (c?.dataType !== 'int' || c.ints === undefined)
-      throw unsupported(node, `input ${index} must be a constant integer tensor`)
-    return [...c.ints]
-  }
-
+  const run = createRunValues(backend, model, weight)
   try {
-    for (const [name, t] of Object.entries(feed)) values.set(name, backend.fromHost(t))
+    run.feed(feed)
     for (let i = 0; i < model.nodes.length; i++) {
       if (options.signal?.aborted === true) throw new AbortError()
       const node = model.nodes[i]!
-      const result = execute(backend, node, model.opset, input, optional, constInts, consts)
-      if (result !== undefined) {
-        const out = node.outputs[0]
-        if (out === undefined || out === '')
-          throw new GpuError('GPU__MALFORMED_MODEL', `node ${node.name} has no output`, { node: node.name })
-        const extra = node.outputs.slice(1).find((o) => o !== '' && (lastUse.has(o) || outputs.has(o)))
-        if (extra !== undefined) throw unsupported(node, `only the first output is computed, but ${extra} is used`)
-        values.set(out, result)
-      }
-      for (const name of new Set(node.inputs)) {
-        if (lastUse.get(name) === i && !outputs.has(name)) {
-          const v = values.get(name)
-          if (v !== undefined) {
-            backend.release(v)
-            values.delete(name)
-          }
-        }
-      }
+      if (options.items !== undefined) assertKeepsItemsApart(node, model.opset, run.itemsInputs(node))
+      computeNode(backend, node, model.opset, run)
+      run.releaseAfter(node, i)
     }
-    const result: ModelOutputs = {}
-    for (const o of model.outputs) {
-      const v = values.get(o.name)
-      if (v !== undefined) result[o.name] = await backend.toHost(v)
-      else {
-        const c = consts.get(o.name)
-        if (c?.floats === undefined)
-          throw new GpuError('GPU__MALFORMED_MODEL', `graph output ${o.name} is not a float tensor`, { value: o.name })
-        result[o.name] = tensor(c.shape, c.floats.slice())
-      }
-    }
-    return result
+    return await run.outputs()
   } finally {
-    for (const v of values.values()) backend.release(v)
-    for (const v of held) backend.release(v)
+    run.dispose()
   }
 }
 
-/** Executes one node; returns its first output, or undefined when it only defined a constant. */
+/** Computes one node where its inputs live: Constant and Shape give host values, host operators stay on the host. */
+function computeNode<T extends BackendTensor>(
+  b: TensorBackend<T>,
+  node: OnnxNode,
+  opset: number,
+  run: RunValues<T>,
+): void {
+  if (node.opType === 'Constant') run.store(node, [constantValue(node)], 'host')
+  else if (node.opType === 'Shape') run.store(node, [shapeValue(node, run.shapeOf(node, 0))], 'host')
+  else if (HOST_OPS.has(node.opType) && run.allOnHost(node))
+    run.store(node, runHostOp(node, opset, run.hostInputs(node)), 'host')
+  else {
+    const result = execute(b, node, opset, run)
+    run.store(node, Array.isArray(result) ? result : [result], 'device')
+  }
+}
+
+/** Executes one node on the backend; returns its first output, or every output (Split). */
 function execute<T extends BackendTensor>(
   b: TensorBackend<T>,
   node: OnnxNode,
   opset: number,
-  input: (node: OnnxNode, index: number) => T,
-  optional: (node: OnnxNode, index: number) => T | undefined,
-  constInts: (node: OnnxNode, index: number) => number[],
-  consts: Map<string, HostConstant>,
-): T | undefined {
+  run: RunValues<T>,
+): T | T[] {
+  const { input, optional, constInts, consts } = run
   const op = node.opType
+  const reduction = REDUCE[op]
+  if (reduction !== undefined) {
+    const x = input(node, 0)
+    const { axes, keepDims, noop } = reduceParams(node, opset, run.ints(node))
+    return noop ? b.view(x, x.shape) : reduce(b, reduction, x, axes, keepDims, op)
+  }
+  if (HOST_ONLY_OPS.has(op))
+    throw unsupported(node, 'computes on host tensors (integers, booleans, constants) only; an input is on the device')
   const binary = BINARY[op]
   if (binary !== undefined) return b.binary(binary, input(node, 0), input(node, 1))
   const unary = UNARY[op]
@@ -330,18 +312,35 @@ function execute<T extends BackendTensor>(
         })
       return b.concat(inputsOf(node, input), axis)
     }
-    case 'ReduceMean': {
+    case 'Gather':
+      return gather(b, node, input(node, 0), run.host(node, 1))
+    case 'Slice': {
       const x = input(node, 0)
-      if (opset >= 18 && node.attributes.axes !== undefined)
-        throw new GpuError('GPU__MALFORMED_MODEL', `ReduceMean (${node.name}) takes axes as an input from opset 18`, {
-          op,
-          node: node.name,
-          attribute: 'axes',
+      return b.copyStrided(x, sliceView(x.shape, sliceParams(node, opset, run.ints(node)), op))
+    }
+    case 'Split': {
+      const x = input(node, 0)
+      const axis = intAttr(node, 'axis', 0)
+      const dim = x.shape[normalizeAxis(axis, x.shape.length, op)]!
+      return splitViews(x.shape, axis, splitSizes(node, opset, dim, run.ints(node)), op).map((v) => b.copyStrided(x, v))
+    }
+    case 'Expand': {
+      const x = input(node, 0)
+      return b.copyStrided(x, expandView(x.shape, requiredInts(node, run.ints(node), 1), op))
+    }
+    case 'Tile': {
+      const x = input(node, 0)
+      return b.copyStrided(x, tileView(x.shape, requiredInts(node, run.ints(node), 1), op))
+    }
+    case 'Where':
+      return where(b, node, run)
+    case 'Cast': {
+      const x = input(node, 0)
+      if (castTarget(node) !== 'float')
+        throw unsupported(node, 'a float tensor on the device cannot become an integer or boolean tensor', {
+          attribute: 'to',
         })
-      const axes =
-        opset >= 18 ? ((node.inputs[1] ?? '') === '' ? [] : constInts(node, 1)) : (intsAttr(node, 'axes') ?? [])
-      if (axes.length === 0 && intAttr(node, 'noop_with_empty_axes', 0) !== 0) return b.view(x, x.shape)
-      return reduceMean(b, x, axes.length === 0 ? x.shape.map((_, i) => i) : axes, intAttr(node, 'keepdims', 1) !== 0)
+      return b.view(x, x.shape)
     }
     case 'Gelu': {
       const approximate = stringAttr(node, 'approximate', 'none')
@@ -388,11 +387,7 @@ function execute<T extends BackendTensor>(
     }
     case 'Flatten': {
       const x = input(node, 0)
-      const axis = intAttr(node, 'axis', 1)
-      const a = axis < 0 ? axis + x.shape.length : axis
-      if (a < 0 || a > x.shape.length)
-        throw new GpuError('GPU__SHAPE_MISMATCH', `Flatten axis ${axis} is out of range`, { op, axis })
-      return b.view(x, [sizeOf(x.shape.slice(0, a)), sizeOf(x.shape.slice(a))])
+      return b.view(x, flattenShape(x.shape, intAttr(node, 'axis', 1)))
     }
     case 'Transpose': {
       const x = input(node, 0)
@@ -406,20 +401,9 @@ function execute<T extends BackendTensor>(
         opset >= 13 ? ((node.inputs[1] ?? '') === '' ? undefined : constInts(node, 1)) : intsAttr(node, 'axes')
       return b.view(x, op === 'Squeeze' ? squeezeShape(x.shape, axes) : unsqueezeShape(x.shape, axes ?? []))
     }
-    case 'Constant': {
-      consts.set(node.outputs[0] ?? '', constantValue(node))
-      return undefined
-    }
     default:
       throw unsupported(node, 'operator outside the supported subset')
   }
-}
-
-function floatAttr(node: OnnxNode, name: string, fallback: number): number {
-  const v = node.attributes[name]
-  if (v === undefined) return fallback
-  if (typeof v !== 'number') throw unsupported(node, `attribute ${name} must be a number`)
-  return v
 }
 
 /** A float scalar input that must be a constant (Clip's bounds), or `fallback` when the input is omitted. */
@@ -523,27 +507,45 @@ function batchNorm<T extends BackendTensor>(
 }
 
 /**
- * ReduceMean: the reduced axes are transposed last (when they are not already) and each row of the kept elements
- * is averaged in ascending order of the reduced elements, whatever the batch size.
+ * ReduceSum, ReduceMean, ReduceMax: the reduced axes are transposed last (when they are not already) and each row of
+ * the kept elements is reduced in ascending order of the reduced elements, whatever the batch size.
  */
-function reduceMean<T extends BackendTensor>(b: TensorBackend<T>, x: T, axes: readonly number[], keepDims: boolean): T {
-  const rank = x.shape.length
-  const reduced = new Set(axes.map((a) => normalizeAxis(a, rank, 'ReduceMean')))
-  if (reduced.size !== axes.length)
-    throw new GpuError('GPU__SHAPE_MISMATCH', `ReduceMean axes ${JSON.stringify(axes)} name an axis twice`, {
-      op: 'ReduceMean',
-      axes,
-    })
-  const all = x.shape.map((_, i) => i)
-  const kept = all.filter((i) => !reduced.has(i))
-  const dropped = all.filter((i) => reduced.has(i))
-  const perm = [...kept, ...dropped]
-  const moved = perm.every((p, i) => p === i) ? undefined : b.transpose(x, perm)
-  const flat = b.view(moved ?? x, [sizeOf(kept.map((i) => x.shape[i]!)), sizeOf(dropped.map((i) => x.shape[i]!))])
-  const means = b.meanRows(flat)
-  const y = b.view(means, keepDims ? x.shape.map((d, i) => (reduced.has(i) ? 1 : d)) : kept.map((i) => x.shape[i]!))
-  for (const t of moved === undefined ? [flat, means] : [moved, flat, means]) b.release(t)
+function reduce<T extends BackendTensor>(
+  b: TensorBackend<T>,
+  op: ReduceOp,
+  x: T,
+  axes: readonly number[],
+  keepDims: boolean,
+  what: string,
+): T {
+  const plan = planReduce(x.shape, axes, keepDims, what)
+  const moved = plan.perm === undefined ? undefined : b.transpose(x, plan.perm)
+  const flat = b.view(moved ?? x, [plan.rows, plan.n])
+  const rows = b.reduceRows(op, flat)
+  const y = b.view(rows, plan.out)
+  for (const t of moved === undefined ? [flat, rows] : [moved, flat, rows]) b.release(t)
   return y
+}
+
+/** Gather of a device tensor by host integer indices (uploaded by the backend). */
+function gather<T extends BackendTensor>(
+  b: TensorBackend<T>,
+  node: OnnxNode,
+  data: T,
+  indices: HostConstant | undefined,
+): T {
+  if (indices?.dataType !== 'int')
+    throw unsupported(node, 'indices must be an integer tensor on the host', { input: 1 })
+  return b.gather(data, planGather(data.shape, indices.shape, indices.ints!, intAttr(node, 'axis', 0), node.opType))
+}
+
+/** Where with a host boolean condition, uploaded as a 0/1 float mask, choosing between device tensors. */
+function where<T extends BackendTensor>(b: TensorBackend<T>, node: OnnxNode, run: RunValues<T>): T {
+  const cond = run.host(node, 0)
+  if (cond?.dataType !== 'bool')
+    throw malformedNode(node, 'the condition must be a boolean tensor (kept on the host)', { input: 0 })
+  const mask = run.transient(tensor(cond.shape, Float32Array.from(cond.ints!)))
+  return b.where(mask, run.input(node, 1), run.input(node, 2))
 }
 
 function gemm<T extends BackendTensor>(b: TensorBackend<T>, node: OnnxNode, a: T, w: T, c: T | undefined): T {
@@ -571,27 +573,6 @@ function gemm<T extends BackendTensor>(b: TensorBackend<T>, node: OnnxNode, a: T
     y = sum
   }
   return y
-}
-
-function squeezeShape(shape: readonly number[], axes: readonly number[] | undefined): number[] {
-  if (axes === undefined) return shape.filter((d) => d !== 1)
-  const drop = new Set(axes.map((a) => normalizeAxis(a, shape.length, 'Squeeze')))
-  for (const a of drop)
-    if (shape[a] !== 1)
-      throw new GpuError('GPU__SHAPE_MISMATCH', `Squeeze axis ${a} has size ${shape[a]}, not 1`, {
-        op: 'Squeeze',
-        shape,
-      })
-  return shape.filter((_, i) => !drop.has(i))
-}
-
-function unsqueezeShape(shape: readonly number[], axes: readonly number[]): number[] {
-  const rank = shape.length + axes.length
-  const add = new Set(axes.map((a) => normalizeAxis(a, rank, 'Unsqueeze')))
-  const out: number[] = []
-  let j = 0
-  for (let i = 0; i < rank; i++) out.push(add.has(i) ? 1 : shape[j++]!)
-  return out
 }
 
 function constantValue(node: OnnxNode): HostConstant {

@@ -1,39 +1,16 @@
-import { BINARY_CPU, UNARY_CPU } from './scalar.js'
-import type { BinaryOp, TensorBackend, UnaryOp } from './ops.js'
-import { broadcastShapes, broadcastStrides, planConcat, planMatMul, rowsOf, transposeShape } from './shapes.js'
+import { forEachBroadcast } from './broadcast.js'
+import { gatherInto } from './gather.js'
+import type { GatherPlan } from './gather.js'
+import { BINARY_CPU, F32_LOWEST, UNARY_CPU } from './scalar.js'
+import type { BinaryOp, ReduceOp, TensorBackend, UnaryOp } from './ops.js'
+import { broadcastShapes, planConcat, planMatMul, rowsOf } from './shapes.js'
 import type { Conv2dPlan } from './shapes.js'
+import { copyStrided, transposeView } from './strided.js'
+import type { StridedView } from './strided.js'
 import { sizeOf, stridesOf, tensor } from './tensor.js'
 import type { Tensor } from './tensor.js'
 
 const f32 = Math.fround
-
-/** Calls `f(outIndex, aIndex, bIndex)` for every element of a broadcast binary op. */
-function forEachBroadcast(
-  out: readonly number[],
-  a: readonly number[],
-  b: readonly number[],
-  f: (o: number, ia: number, ib: number) => void,
-): void {
-  const sa = broadcastStrides(a, out)
-  const sb = broadcastStrides(b, out)
-  const total = sizeOf(out)
-  const rank = out.length
-  const idx = new Array<number>(rank).fill(0)
-  let ia = 0
-  let ib = 0
-  for (let o = 0; o < total; o++) {
-    f(o, ia, ib)
-    for (let d = rank - 1; d >= 0; d--) {
-      idx[d]!++
-      ia += sa[d]!
-      ib += sb[d]!
-      if (idx[d]! < out[d]!) break
-      ia -= sa[d]! * out[d]!
-      ib -= sb[d]! * out[d]!
-      idx[d] = 0
-    }
-  }
-}
 
 /**
  * The CPU reference of every kernel: plain loops in the GPU kernels' accumulation order, each step rounded to f32
@@ -88,8 +65,8 @@ export class CpuBackend implements TensorBackend<Tensor> {
     const x = a.data
     const y = b.data
     const f = BINARY_CPU[op]!
-    forEachBroadcast(shape, a.shape, b.shape, (o, ia, ib) => {
-      out[o] = f(x[ia]!, y[ib]!)
+    forEachBroadcast(shape, [a.shape, b.shape], (o, at) => {
+      out[o] = f(x[at[0]!]!, y[at[1]!]!)
     })
     return tensor(shape, out)
   }
@@ -144,24 +121,7 @@ export class CpuBackend implements TensorBackend<Tensor> {
   }
 
   transpose(a: Tensor, perm: readonly number[]): Tensor {
-    const { out: shape } = transposeShape(a.shape, perm)
-    const inStrides = stridesOf(a.shape)
-    const permuted = perm.map((p) => inStrides[p]!)
-    const out = new Float32Array(a.data.length)
-    const total = out.length
-    const idx = new Array<number>(shape.length).fill(0)
-    let src = 0
-    for (let o = 0; o < total; o++) {
-      out[o] = a.data[src]!
-      for (let d = shape.length - 1; d >= 0; d--) {
-        idx[d]!++
-        src += permuted[d]!
-        if (idx[d]! < shape[d]!) break
-        src -= permuted[d]! * shape[d]!
-        idx[d] = 0
-      }
-    }
-    return tensor(shape, out)
+    return this.copyStrided(a, transposeView(a.shape, perm))
   }
 
   conv2d(x: Tensor, w: Tensor, bias: Tensor | undefined, p: Conv2dPlan): Tensor {
@@ -201,7 +161,7 @@ export class CpuBackend implements TensorBackend<Tensor> {
     return pool2d(
       x,
       p,
-      () => (m = -3.4028234663852886e38),
+      () => (m = F32_LOWEST),
       (v) => (m = Math.max(m, v)),
       () => m,
     )
@@ -224,12 +184,33 @@ export class CpuBackend implements TensorBackend<Tensor> {
 
   globalAveragePool(x: Tensor): Tensor {
     const [n = 1, c = 1] = x.shape
-    return tensor([n, c, ...x.shape.slice(2).map(() => 1)], rowMeans(x.data, n * c, sizeOf(x.shape.slice(2))))
+    return tensor([n, c, ...x.shape.slice(2).map(() => 1)], reduceRows('mean', x.data, n * c, sizeOf(x.shape.slice(2))))
   }
 
   meanRows(a: Tensor): Tensor {
-    const [rows, n] = rowsOf(a.shape)
-    return tensor([rows], rowMeans(a.data, rows, n))
+    return this.reduceRows('mean', a)
+  }
+
+  reduceRows(op: ReduceOp, a: Tensor): Tensor {
+    const [rows, n] = rowsOf(a.shape, op)
+    return tensor([rows], reduceRows(op, a.data, rows, n))
+  }
+
+  copyStrided(a: Tensor, view: StridedView): Tensor {
+    return tensor(view.shape, copyStrided(a.data, view, new Float32Array(sizeOf(view.shape))))
+  }
+
+  gather(a: Tensor, plan: GatherPlan): Tensor {
+    return tensor(plan.out, gatherInto(a.data, plan, new Float32Array(sizeOf(plan.out))))
+  }
+
+  where(cond: Tensor, a: Tensor, b: Tensor): Tensor {
+    const shape = broadcastShapes(broadcastShapes(cond.shape, a.shape, 'Where'), b.shape, 'Where')
+    const out = new Float32Array(sizeOf(shape))
+    forEachBroadcast(shape, [cond.shape, a.shape, b.shape], (o, at) => {
+      out[o] = cond.data[at[0]!] !== 0 ? a.data[at[1]!]! : b.data[at[2]!]!
+    })
+    return tensor(shape, out)
   }
 
   concat(inputs: readonly Tensor[], axis: number): Tensor {
@@ -248,13 +229,16 @@ export class CpuBackend implements TensorBackend<Tensor> {
   }
 }
 
-/** The mean of each of `rows` consecutive runs of `n` values, summed in ascending order. */
-function rowMeans(data: Float32Array, rows: number, n: number): Float32Array {
+/**
+ * Each of `rows` consecutive runs of `n` values folded in ascending order as the shader's `rowReduceKernel` does:
+ * f32 sums (over `n` for the mean), or maxima from the lowest finite f32.
+ */
+export function reduceRows(op: ReduceOp, data: ArrayLike<number>, rows: number, n: number): Float32Array {
   const out = new Float32Array(rows)
   for (let i = 0; i < rows; i++) {
-    let sum = 0
-    for (let j = 0; j < n; j++) sum = f32(sum + data[i * n + j]!)
-    out[i] = sum / n
+    let acc = op === 'max' ? F32_LOWEST : 0
+    for (let j = 0; j < n; j++) acc = op === 'max' ? Math.max(acc, data[i * n + j]!) : f32(acc + data[i * n + j]!)
+    out[i] = op === 'mean' ? acc / n : acc
   }
   return out
 }

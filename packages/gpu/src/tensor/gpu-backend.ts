@@ -10,21 +10,26 @@ import {
   CONCAT_WGSL,
   CONV2D_WGSL,
   ELEMENTWISE_WORKGROUP,
+  GATHER_WGSL,
   LAYERNORM_WGSL,
   MATMUL_MAX_BATCH_RANK,
   MATMUL_TILE,
   MAXPOOL_WGSL,
-  ROW_MEAN_WGSL,
+  rowReduceKernel,
   SOFTMAX_WGSL,
+  STRIDED_COPY_WGSL,
   TILED_MATMUL_WGSL,
-  TRANSPOSE_WGSL,
   unaryKernel,
+  WHERE_WGSL,
 } from './kernels-wgsl.js'
 import type { AlignedMatmulTile } from './kernels-wgsl.js'
-import type { BackendTensor, BinaryOp, TensorBackend, UnaryOp } from './ops.js'
-import { broadcastShapes, broadcastStrides, planConcat, planMatMul, rowsOf, transposeShape } from './shapes.js'
+import type { GatherPlan } from './gather.js'
+import type { BackendTensor, BinaryOp, ReduceOp, TensorBackend, UnaryOp } from './ops.js'
+import { broadcastShapes, broadcastStrides, planConcat, planMatMul, rowsOf } from './shapes.js'
 import type { Conv2dPlan } from './shapes.js'
-import { sizeOf, stridesOf, tensor } from './tensor.js'
+import { transposeView } from './strided.js'
+import type { StridedView } from './strided.js'
+import { sizeOf, tensor } from './tensor.js'
 import type { Tensor } from './tensor.js'
 
 /** Which matmul kernel a runtime uses (fixed per runtime, never per shape of M, so batches stay bit-stable). */
@@ -198,13 +203,12 @@ export class GpuBackend implements TensorBackend<GpuTensor> {
     const out = this.#alloc(shape, op)
     const n = sizeOf(shape)
     if (n === 0) return out
-    const pad = (v: number[]): number[] => [...v, ...new Array<number>(MAX_TENSOR_RANK - v.length).fill(0)]
     const params = this.#params([
       n,
       shape.length,
-      ...pad(shape),
-      ...pad(broadcastStrides(a.shape, shape)),
-      ...pad(broadcastStrides(b.shape, shape)),
+      ...padRank(shape),
+      ...padRank(broadcastStrides(a.shape, shape)),
+      ...padRank(broadcastStrides(b.shape, shape)),
     ])
     this.#record(
       `binary-${op}`,
@@ -263,17 +267,65 @@ export class GpuBackend implements TensorBackend<GpuTensor> {
   }
 
   transpose(a: GpuTensor, perm: readonly number[]): GpuTensor {
-    const { out: shape } = transposeShape(a.shape, perm)
-    const out = this.#alloc(shape, 'Transpose')
+    return this.copyStrided(a, transposeView(a.shape, perm))
+  }
+
+  copyStrided(a: GpuTensor, view: StridedView): GpuTensor {
+    const out = this.#alloc(view.shape, 'strided copy')
+    const n = sizeOf(view.shape)
+    if (n === 0) return out
+    const params = this.#params([
+      n,
+      view.shape.length,
+      view.offset,
+      ...padRank(view.shape),
+      ...padRank(view.wrap),
+      ...padRank(view.strides),
+    ])
+    this.#record(
+      'strided-copy',
+      () => STRIDED_COPY_WGSL,
+      { 0: a.storage.buffer, 2: out.storage.buffer, 9: params },
+      this.#grid(n),
+    )
+    return out
+  }
+
+  gather(a: GpuTensor, plan: GatherPlan): GpuTensor {
+    const out = this.#alloc(plan.out, 'Gather')
+    const n = sizeOf(plan.out)
+    if (n === 0) return out
+    const indices = this.#ctx.upload(Uint32Array.from(plan.indices), 'Gather indices')
+    this.#garbage.push(indices)
+    this.#record(
+      'gather',
+      () => GATHER_WGSL,
+      {
+        0: a.storage.buffer,
+        1: indices,
+        2: out.storage.buffer,
+        9: this.#params([n, plan.inner, plan.indices.length, plan.axisLength]),
+      },
+      this.#grid(n),
+    )
+    return out
+  }
+
+  where(cond: GpuTensor, a: GpuTensor, b: GpuTensor): GpuTensor {
+    const shape = broadcastShapes(broadcastShapes(cond.shape, a.shape, 'Where'), b.shape, 'Where')
+    const out = this.#alloc(shape, 'Where')
     const n = sizeOf(shape)
     if (n === 0) return out
-    const inStrides = stridesOf(a.shape)
-    const pad = (v: number[]): number[] => [...v, ...new Array<number>(MAX_TENSOR_RANK - v.length).fill(0)]
-    const params = this.#params([n, shape.length, ...pad(shape), ...pad(perm.map((p) => inStrides[p]!))])
+    const params = this.#params([
+      n,
+      shape.length,
+      ...padRank(shape),
+      ...[cond, a, b].flatMap((t) => padRank(broadcastStrides(t.shape, shape))),
+    ])
     this.#record(
-      'transpose',
-      () => TRANSPOSE_WGSL,
-      { 0: a.storage.buffer, 2: out.storage.buffer, 9: params },
+      'where',
+      () => WHERE_WGSL,
+      { 0: cond.storage.buffer, 1: a.storage.buffer, 3: b.storage.buffer, 2: out.storage.buffer, 9: params },
       this.#grid(n),
     )
     return out
@@ -343,20 +395,24 @@ export class GpuBackend implements TensorBackend<GpuTensor> {
 
   globalAveragePool(x: GpuTensor): GpuTensor {
     const [n = 1, c = 1] = x.shape
-    return this.#rowMeans(x, [n, c, ...x.shape.slice(2).map(() => 1)], n * c, sizeOf(x.shape.slice(2)))
+    return this.#reduceRows('mean', x, [n, c, ...x.shape.slice(2).map(() => 1)], n * c, sizeOf(x.shape.slice(2)))
   }
 
   meanRows(a: GpuTensor): GpuTensor {
-    const [rows, n] = rowsOf(a.shape)
-    return this.#rowMeans(a, [rows], rows, n)
+    return this.reduceRows('mean', a)
   }
 
-  #rowMeans(x: GpuTensor, shape: readonly number[], rows: number, n: number): GpuTensor {
-    const out = this.#alloc(shape, 'row means')
+  reduceRows(op: ReduceOp, a: GpuTensor): GpuTensor {
+    const [rows, n] = rowsOf(a.shape, op)
+    return this.#reduceRows(op, a, [rows], rows, n)
+  }
+
+  #reduceRows(op: ReduceOp, x: GpuTensor, shape: readonly number[], rows: number, n: number): GpuTensor {
+    const out = this.#alloc(shape, `row ${op}`)
     if (rows === 0) return out
     this.#record(
-      'row-mean',
-      () => ROW_MEAN_WGSL,
+      `row-${op}`,
+      () => rowReduceKernel(op),
       { 0: x.storage.buffer, 2: out.storage.buffer, 9: this.#params([rows, n]) },
       this.#grid(rows),
     )
@@ -385,6 +441,11 @@ export class GpuBackend implements TensorBackend<GpuTensor> {
     })
     return out
   }
+}
+
+/** A per-axis parameter list padded with zeros to the kernels' fixed rank. */
+function padRank(values: readonly number[]): number[] {
+  return [...values, ...new Array<number>(MAX_TENSOR_RANK - values.length).fill(0)]
 }
 
 const bitsScratch = new Float32Array(1)

@@ -1,5 +1,6 @@
 import { MAX_TENSOR_RANK } from '../constants.js'
-import { BINARY_WGSL, ERF_WGSL, POW_WGSL, UNARY_WGSL } from './scalar.js'
+import type { ReduceOp } from './ops.js'
+import { BINARY_WGSL, ERF_WGSL, F32_LOWEST, POW_WGSL, UNARY_WGSL } from './scalar.js'
 
 /**
  * WGSL sources of the tensor kernels. Parameters travel in a `p: array<u32>` storage buffer (floats as bit
@@ -106,8 +107,12 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   }
 }`
 
-/** out[i] = a[source(i)]. p = [total, rank, outShape[R], sourceStrides[R]]. */
-export const TRANSPOSE_WGSL = `${HEADER(`
+/**
+ * The strided copy of a `StridedView` (Transpose, Slice, Split, Expand, Tile): out[i] = a[offset + Σ_d (c_d mod
+ * wrap_d) * stride_d] for the output coordinates c. p = [total, rank, offset, outShape[R], wrap[R], strides[R]], the
+ * offset and strides as i32 bits (negative steps walk backwards).
+ */
+export const STRIDED_COPY_WGSL = `${HEADER(`
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;`)}
 @compute @workgroup_size(${ELEMENTWISE_WORKGROUP})
@@ -115,13 +120,62 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   let i = flatIndex(gid, nwg);
   if (i >= p[0]) { return; }
   var rest = i;
-  var src = 0u;
+  var src = bitcast<i32>(p[2]);
+  for (var d = i32(p[1]) - 1; d >= 0; d--) {
+    let dim = p[3 + d];
+    let c = rest % dim;
+    rest = rest / dim;
+    src += i32(c % p[${3 + R} + d]) * bitcast<i32>(p[${3 + 2 * R} + d]);
+  }
+  out[i] = a[u32(src)];
+}`
+
+/**
+ * ONNX Gather: output block o, position j, element k reads input row idx[j] of block o. The indices were checked
+ * and made non-negative on the host. p = [total, inner, index count, axis length].
+ */
+export const GATHER_WGSL = `${HEADER(`
+@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read> idx: array<u32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;`)}
+@compute @workgroup_size(${ELEMENTWISE_WORKGROUP})
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flatIndex(gid, nwg);
+  if (i >= p[0]) { return; }
+  let inner = p[1];
+  let count = p[2];
+  let k = i % inner;
+  let j = (i / inner) % count;
+  let block = i / (inner * count);
+  out[i] = a[(block * p[3] + idx[j]) * inner + k];
+}`
+
+/**
+ * ONNX Where: out = cond != 0 ? a : b, all three broadcast. p = [total, rank, outShape[R], condStrides[R],
+ * aStrides[R], bStrides[R]].
+ */
+export const WHERE_WGSL = `${HEADER(`
+@group(0) @binding(0) var<storage, read> cond: array<f32>;
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(3) var<storage, read> b: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;`)}
+@compute @workgroup_size(${ELEMENTWISE_WORKGROUP})
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flatIndex(gid, nwg);
+  if (i >= p[0]) { return; }
+  var rest = i;
+  var ic = 0u;
+  var ia = 0u;
+  var ib = 0u;
   for (var d = i32(p[1]) - 1; d >= 0; d--) {
     let dim = p[2 + d];
-    src += (rest % dim) * p[${2 + R} + d];
+    let c = rest % dim;
     rest = rest / dim;
+    ic += c * p[${2 + R} + d];
+    ia += c * p[${2 + 2 * R} + d];
+    ib += c * p[${2 + 3 * R} + d];
   }
-  out[i] = a[src];
+  out[i] = select(b[ib], a[ia], cond[ic] != 0.0);
 }`
 
 const CONV_PARAMS = `
@@ -215,19 +269,32 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   out[(i / p[1]) * p[2] + p[3] + i % p[1]] = a[i];
 }`
 
-/** Mean of each row (GlobalAveragePool's (n, c) planes, ReduceMean's rows), summed in ascending order. p = [rows, row length]. */
-export const ROW_MEAN_WGSL = `${HEADER(`
+/** How {@link rowReduceKernel} starts, folds in each element `v`, and finishes a row of `n` elements. */
+const ROW_REDUCE: Record<ReduceOp, { init: string; fold: string; result: string }> = {
+  sum: { init: '0.0', fold: 'acc + v', result: 'acc' },
+  mean: { init: '0.0', fold: 'acc + v', result: 'acc / f32(n)' },
+  max: { init: `${F32_LOWEST}`, fold: 'max(acc, v)', result: 'acc' },
+}
+
+/**
+ * Each row reduced in ascending order (GlobalAveragePool's (n, c) planes, ReduceMean's, ReduceSum's and ReduceMax's
+ * rows). p = [rows, row length].
+ */
+export function rowReduceKernel(op: ReduceOp): string {
+  const { init, fold, result } = ROW_REDUCE[op]
+  return `${HEADER(`
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;`)}
 @compute @workgroup_size(${ELEMENTWISE_WORKGROUP})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flatIndex(gid, nwg);
   if (i >= p[0]) { return; }
-  let hw = p[1];
-  var sum = 0.0;
-  for (var j = 0u; j < hw; j++) { sum += x[i * hw + j]; }
-  out[i] = sum / f32(hw);
+  let n = p[1];
+  var acc = ${init};
+  for (var j = 0u; j < n; j++) { let v = x[i * n + j]; acc = ${fold}; }
+  out[i] = ${result};
 }`
+}
 
 /** Matmul parameter layout: p = [M, N, K, batch, batch rank, batchShape[4], aBatchStrides[4], bBatchStrides[4]]. */
 export const MATMUL_MAX_BATCH_RANK = 4

@@ -1,4 +1,6 @@
+import type { GatherPlan } from './gather.js'
 import type { Conv2dPlan } from './shapes.js'
+import type { StridedView } from './strided.js'
 import type { Tensor } from './tensor.js'
 
 /** Elementwise binary operators (numpy broadcasting). `pow` follows C's `pow` (ONNX Pow). */
@@ -25,6 +27,9 @@ export type UnaryOp =
   | 'clip'
   | 'hardSigmoid'
   | 'hardSwish'
+
+/** Row reductions: each row's elements folded in ascending order (`max` starts from the lowest finite f32). */
+export type ReduceOp = 'sum' | 'mean' | 'max'
 
 /** A tensor living in some backend (host memory for the CPU reference, a GPU buffer for the WebGPU runtime). */
 export interface BackendTensor {
@@ -59,6 +64,14 @@ export interface TensorBackend<T extends BackendTensor> {
   globalAveragePool(x: T): T
   /** The mean of each row of a 2-D `[rows, n]` tensor, summed in ascending order: shape `[rows]`. */
   meanRows(a: T): T
+  /** Each row of a 2-D `[rows, n]` tensor reduced by `op` in ascending order: shape `[rows]`. */
+  reduceRows(op: ReduceOp, a: T): T
+  /** The elements a strided view reads (see `StridedView`): Slice, Split, Expand and Tile. */
+  copyStrided(a: T, view: StridedView): T
+  /** Rows of `a` picked by a Gather plan (see `planGather`), whose indices are already in range. */
+  gather(a: T, plan: GatherPlan): T
+  /** Elementwise `cond != 0 ? a : b` with numpy broadcasting of all three (ONNX Where, the mask as 0/1 floats). */
+  where(cond: T, a: T, b: T): T
   /** Joins tensors along `axis` (may be negative); they agree on every other axis. */
   concat(inputs: readonly T[], axis: number): T
 }

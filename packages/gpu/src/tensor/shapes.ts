@@ -108,6 +108,72 @@ export function normalizeAxis(axis: number, rank: number, what: string): number 
   return a
 }
 
+/** ONNX Squeeze: drops the named axes (each of size 1), or every axis of size 1 when `axes` is undefined. */
+export function squeezeShape(
+  shape: readonly number[],
+  axes: readonly number[] | undefined,
+  what = 'Squeeze',
+): number[] {
+  if (axes === undefined) return shape.filter((d) => d !== 1)
+  const drop = new Set(axes.map((a) => normalizeAxis(a, shape.length, what)))
+  for (const a of drop)
+    if (shape[a] !== 1) throw mismatch(what, `axis ${a} has size ${shape[a]}, not 1`, { shape, axes })
+  return shape.filter((_, i) => !drop.has(i))
+}
+
+/** ONNX Unsqueeze: inserts axes of size 1 at the named positions of the output. */
+export function unsqueezeShape(shape: readonly number[], axes: readonly number[], what = 'Unsqueeze'): number[] {
+  const rank = shape.length + axes.length
+  const add = new Set(axes.map((a) => normalizeAxis(a, rank, what)))
+  if (add.size !== axes.length) throw mismatch(what, `axes ${JSON.stringify(axes)} name an axis twice`, { axes })
+  const out: number[] = []
+  let j = 0
+  for (let i = 0; i < rank; i++) out.push(add.has(i) ? 1 : shape[j++]!)
+  assertShape(out, what)
+  return out
+}
+
+/** ONNX Flatten: the axes before `axis` (which may be negative or the rank) into one, the rest into another. */
+export function flattenShape(shape: readonly number[], axis: number, what = 'Flatten'): [number, number] {
+  const a = axis < 0 ? axis + shape.length : axis
+  if (!Number.isInteger(a) || a < 0 || a > shape.length)
+    throw mismatch(what, `axis ${axis} is out of range for rank ${shape.length}`, { axis, shape })
+  return [sizeOf(shape.slice(0, a)), sizeOf(shape.slice(a))]
+}
+
+/**
+ * Plan of a reduction (ReduceSum, ReduceMax, ReduceMean): the reduced axes are moved last by `perm` (undefined when
+ * they already are), which leaves `rows` rows of `n` elements, each reduced in ascending order whatever the batch.
+ */
+export interface ReducePlan {
+  readonly perm: readonly number[] | undefined
+  readonly rows: number
+  readonly n: number
+  readonly out: readonly number[]
+}
+
+/** Plans a reduction of `shape` over `axes` (possibly negative; every axis when empty). */
+export function planReduce(
+  shape: readonly number[],
+  axes: readonly number[],
+  keepDims: boolean,
+  what = 'Reduce',
+): ReducePlan {
+  const rank = shape.length
+  const reduced = new Set((axes.length === 0 ? shape.map((_, i) => i) : axes).map((a) => normalizeAxis(a, rank, what)))
+  if (axes.length > 0 && reduced.size !== axes.length)
+    throw mismatch(what, `axes ${JSON.stringify(axes)} name an axis twice`, { axes })
+  const all = shape.map((_, i) => i)
+  const kept = all.filter((i) => !reduced.has(i))
+  const perm = [...kept, ...all.filter((i) => reduced.has(i))]
+  return {
+    perm: perm.every((p, i) => p === i) ? undefined : perm,
+    rows: sizeOf(kept.map((i) => shape[i]!)),
+    n: sizeOf([...reduced].map((i) => shape[i]!)),
+    out: keepDims ? shape.map((d, i) => (reduced.has(i) ? 1 : d)) : kept.map((i) => shape[i]!),
+  }
+}
+
 /** Plan of a Concat: each input is `outer` blocks of `blocks[k]` elements, laid side by side in the output. */
 export interface ConcatPlan {
   /** The axis, normalized into [0, rank). */

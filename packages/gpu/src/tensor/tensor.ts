@@ -7,6 +7,16 @@ export interface Tensor {
   readonly data: Float32Array
 }
 
+/**
+ * An integer tensor on the host: row-major `data` of `shape`, for model inputs the graph declares int64 or int32
+ * (token ids, attention masks). The runtime keeps integer tensors on the host, so they are bounded by
+ * `MAX_HOST_TENSOR_ELEMENTS` (constants); int64 values must lie within ±(2^53 - 1).
+ */
+export interface IntTensor {
+  readonly shape: readonly number[]
+  readonly data: BigInt64Array | Int32Array
+}
+
 /** Number of elements of a shape (1 for a scalar). */
 export function sizeOf(shape: readonly number[]): number {
   let n = 1
@@ -48,6 +58,30 @@ export function tensor(shape: readonly number[], data?: Float32Array | readonly 
     )
   }
   return { shape: Object.freeze([...shape]), data: values }
+}
+
+/**
+ * A validated integer tensor. Numbers become int64 (`BigInt64Array`); pass an `Int32Array` or a `BigInt64Array` to
+ * keep that type.
+ */
+export function intTensor(shape: readonly number[], data: BigInt64Array | Int32Array | readonly number[]): IntTensor {
+  assertShape(shape, 'intTensor')
+  const n = sizeOf(shape)
+  if (!(data instanceof BigInt64Array || data instanceof Int32Array) && !data.every((v) => Number.isSafeInteger(v)))
+    throw new GpuError('GPU__INVALID_INPUT', 'intTensor data must be safe integers', { shape })
+  const values = data instanceof BigInt64Array || data instanceof Int32Array ? data : BigInt64Array.from(data, BigInt)
+  if (values.length !== n)
+    throw new GpuError(
+      'GPU__SHAPE_MISMATCH',
+      `intTensor data holds ${values.length} values, shape ${JSON.stringify(shape)} needs ${n}`,
+      { shape, values: values.length },
+    )
+  return { shape: Object.freeze([...shape]), data: values }
+}
+
+/** Whether a model input is an {@link IntTensor} (its data is a `BigInt64Array` or an `Int32Array`). */
+export function isIntTensor(t: Tensor | IntTensor): t is IntTensor {
+  return t.data instanceof BigInt64Array || t.data instanceof Int32Array
 }
 
 /** Row-major strides of a shape. */

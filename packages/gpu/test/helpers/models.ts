@@ -1,4 +1,5 @@
-import { GraphBuilder, randomFloats } from './onnx-builder.js'
+import { floatTensor, GraphBuilder, int64Tensor, randomFloats } from './onnx-builder.js'
+import type { Attr } from './onnx-builder.js'
 
 /** An MLP: Gemm -> Relu -> MatMul + Add -> Gelu -> Gemm (transB) -> Softmax. Input x [batch, 64], output y [batch, 10]. */
 export function mlpModel(): Uint8Array {
@@ -172,4 +173,125 @@ export function mobileNetBlockModel(): Uint8Array {
     .node('ReduceMean', ['pool', 'spatial'], ['m'], { keepdims: { int: 0 } })
     .node('Gemm', ['m', 'fc', 'fc_bias'], ['y'], { transB: { int: 1 } })
   return g.build(20)
+}
+
+/** Vocabulary, context (positions), width, heads and MLP width of {@link tinyGptModel}. */
+export const TINY_GPT = { vocab: 40, context: 16, width: 32, heads: 4, hidden: 128 } as const
+
+/**
+ * A GPT block as `torch.onnx.export` writes it (opset 17, dynamic batch and sequence): int64 token ids
+ * [batch, seq] -> Gather on the token embedding, plus positional embeddings gathered by Range(0, Shape(ids)[1])
+ * (Shape -> Gather -> Cast -> Range -> Unsqueeze) -> LayerNormalization -> causal self-attention: one fused QKV
+ * MatMul cut by Split, heads by Reshape to a shape built by Shape/Gather/Unsqueeze/Concat, a causal mask from
+ * Range/Unsqueeze/Less and Where(-inf), Softmax -> residual -> LayerNormalization -> MLP with Gelu written as
+ * x * 0.5 * (1 + Erf(x / sqrt 2)) -> residual -> LayerNormalization -> logits by MatMul with the token embedding
+ * transposed. ids [batch, seq] (seq up to 16) -> logits [batch, seq, 40].
+ */
+export function tinyGptModel(): Uint8Array {
+  const { vocab, context, width, heads, hidden } = TINY_GPT
+  const d = width / heads
+  const g = new GraphBuilder().input('input_ids', ['batch', 'seq'], 'int64').output('logits', ['batch', 'seq', vocab])
+  let seed = 300
+  const w = (name: string, dims: number[], scale: number, offset = 0): void => {
+    const n = dims.reduce((a, b) => a * b, 1)
+    g.weight(
+      name,
+      dims,
+      randomFloats(n, seed++, scale).map((v) => v + offset),
+    )
+  }
+  w('wte', [vocab, width], 0.5)
+  w('wpe', [context, width], 0.2)
+  for (const ln of ['ln_1', 'ln_2', 'ln_f']) {
+    w(`${ln}.weight`, [width], 0.2, 1)
+    w(`${ln}.bias`, [width], 0.1)
+  }
+  w('attn.c_attn.weight', [width, 3 * width], 0.25)
+  w('attn.c_attn.bias', [3 * width], 0.05)
+  w('attn.c_proj.weight', [width, width], 0.25)
+  w('attn.c_proj.bias', [width], 0.05)
+  w('mlp.c_fc.weight', [width, hidden], 0.25)
+  w('mlp.c_fc.bias', [hidden], 0.05)
+  w('mlp.c_proj.weight', [hidden, width], 0.15)
+  w('mlp.c_proj.bias', [width], 0.05)
+  const constant = (name: string, value: Attr): void => {
+    g.node('Constant', [], [name], { value })
+  }
+  const int64 = (name: string, dims: number[], values: number[]): void =>
+    constant(name, { tensor: int64Tensor(dims, values) })
+  const float = (name: string, value: number): void => constant(name, { tensor: floatTensor([], [value]) })
+  int64('zero', [], [0])
+  int64('one', [], [1])
+  int64('axes_0', [1], [0])
+  int64('axes_1', [1], [1])
+  int64('split_qkv', [3], [width, width, width])
+  int64('heads_dims', [2], [heads, d])
+  int64('width_dim', [1], [width])
+  float('scale', Math.sqrt(d))
+  float('neg_inf', -Infinity)
+  float('sqrt2', Math.SQRT2)
+  float('one_f', 1)
+  float('half', 0.5)
+
+  // Positions: Range(0, Shape(ids)[1]) -> Unsqueeze(0) -> Gather on wpe.
+  g.node('Shape', ['input_ids'], ['ids_shape'])
+    .node('Gather', ['ids_shape', 'zero'], ['batch'], { axis: { int: 0 } })
+    .node('Gather', ['ids_shape', 'one'], ['seq_len0'], { axis: { int: 0 } })
+    .node('Cast', ['seq_len0'], ['seq_len'], { to: { int: 7 } })
+    .node('Range', ['zero', 'seq_len', 'one'], ['positions'])
+    .node('Unsqueeze', ['positions', 'axes_0'], ['position_ids'])
+    .node('Gather', ['wte', 'input_ids'], ['tok_emb'])
+    .node('Gather', ['wpe', 'position_ids'], ['pos_emb'])
+    .node('Add', ['tok_emb', 'pos_emb'], ['h0'])
+  g.node('LayerNormalization', ['h0', 'ln_1.weight', 'ln_1.bias'], ['n1'], {
+    axis: { int: -1 },
+    epsilon: { float: 1e-5 },
+  })
+  // Attention: fused QKV, split, heads by a Reshape whose shape comes from Shape/Gather/Unsqueeze/Concat.
+  g.node('MatMul', ['n1', 'attn.c_attn.weight'], ['qkv0'])
+    .node('Add', ['qkv0', 'attn.c_attn.bias'], ['qkv'])
+    .node('Split', ['qkv', 'split_qkv'], ['q0', 'k0', 'v0'], { axis: { int: 2 } })
+    .node('Unsqueeze', ['batch', 'axes_0'], ['batch_1'])
+    .node('Unsqueeze', ['seq_len', 'axes_0'], ['seq_1'])
+    .node('Concat', ['batch_1', 'seq_1', 'heads_dims'], ['heads_shape'], { axis: { int: 0 } })
+    .node('Concat', ['batch_1', 'seq_1', 'width_dim'], ['merge_shape'], { axis: { int: 0 } })
+  for (const [p, perm] of [
+    ['q', [0, 2, 1, 3]],
+    ['k', [0, 2, 3, 1]],
+    ['v', [0, 2, 1, 3]],
+  ] as const) {
+    g.node('Reshape', [`${p}0`, 'heads_shape'], [`${p}1`]).node('Transpose', [`${p}1`], [`${p}2`], {
+      perm: { ints: [...perm] },
+    })
+  }
+  g.node('MatMul', ['q2', 'k2'], ['scores0']).node('Div', ['scores0', 'scale'], ['scores'])
+  // Causal mask: key position > query position is the future.
+  g.node('Unsqueeze', ['positions', 'axes_1'], ['query_pos'])
+    .node('Unsqueeze', ['positions', 'axes_0'], ['key_pos'])
+    .node('Less', ['query_pos', 'key_pos'], ['future'])
+    .node('Where', ['future', 'neg_inf', 'scores'], ['masked'])
+    .node('Softmax', ['masked'], ['att'], { axis: { int: -1 } })
+    .node('MatMul', ['att', 'v2'], ['ctx0'])
+    .node('Transpose', ['ctx0'], ['ctx1'], { perm: { ints: [0, 2, 1, 3] } })
+    .node('Reshape', ['ctx1', 'merge_shape'], ['ctx'])
+    .node('MatMul', ['ctx', 'attn.c_proj.weight'], ['o0'])
+    .node('Add', ['o0', 'attn.c_proj.bias'], ['o'])
+    .node('Add', ['h0', 'o'], ['h1'])
+  // MLP with the exact Gelu spelled out.
+  g.node('LayerNormalization', ['h1', 'ln_2.weight', 'ln_2.bias'], ['n2'], { axis: { int: -1 } })
+    .node('MatMul', ['n2', 'mlp.c_fc.weight'], ['f0'])
+    .node('Add', ['f0', 'mlp.c_fc.bias'], ['f1'])
+    .node('Div', ['f1', 'sqrt2'], ['g0'])
+    .node('Erf', ['g0'], ['g1'])
+    .node('Add', ['g1', 'one_f'], ['g2'])
+    .node('Mul', ['f1', 'g2'], ['g3'])
+    .node('Mul', ['g3', 'half'], ['g4'])
+    .node('MatMul', ['g4', 'mlp.c_proj.weight'], ['p0'])
+    .node('Add', ['p0', 'mlp.c_proj.bias'], ['p'])
+    .node('Add', ['h1', 'p'], ['h2'])
+  // Tied output embedding: logits = ln_f(h) @ wte^T.
+  g.node('LayerNormalization', ['h2', 'ln_f.weight', 'ln_f.bias'], ['nf'], { axis: { int: -1 } })
+    .node('Transpose', ['wte'], ['wte_t'], { perm: { ints: [1, 0] } })
+    .node('MatMul', ['nf', 'wte_t'], ['logits'])
+  return g.build(17)
 }

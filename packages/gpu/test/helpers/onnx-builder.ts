@@ -3,7 +3,39 @@ import type { OnnxTypes } from '../../src/onnx/proto.js'
 import { tensor, type Tensor } from '../../src/index.js'
 
 /** A tagged attribute value: the tag picks the ONNX attribute type. */
-export type Attr = { int: number } | { float: number } | { ints: number[] } | { floats: number[] } | { string: string }
+export type Attr =
+  | { int: number }
+  | { float: number }
+  | { ints: number[] }
+  | { floats: number[] }
+  | { string: string }
+  | { tensor: OnnxTypes.ITensorProto }
+
+/** Element types a test graph declares for its inputs. */
+export type ElemType = 'float' | 'int64' | 'int32' | 'bool'
+
+const ELEM_TYPES: Record<ElemType, number> = {
+  float: onnx.TensorProto.DataType.FLOAT,
+  int64: onnx.TensorProto.DataType.INT64,
+  int32: onnx.TensorProto.DataType.INT32,
+  bool: onnx.TensorProto.DataType.BOOL,
+}
+
+/** An int64 TensorProto (Constant and ConstantOfShape values, initializers); `dims` [] for a scalar. */
+export function int64Tensor(dims: number[], values: (number | bigint)[]): OnnxTypes.ITensorProto {
+  const raw = BigInt64Array.from(values, (v) => BigInt(v))
+  return { dims, dataType: onnx.TensorProto.DataType.INT64, rawData: new Uint8Array(raw.buffer) }
+}
+
+/** A float TensorProto; `dims` [] for a scalar. */
+export function floatTensor(dims: number[], values: number[]): OnnxTypes.ITensorProto {
+  return { dims, dataType: onnx.TensorProto.DataType.FLOAT, floatData: values }
+}
+
+/** A bool TensorProto (one byte per value). */
+export function boolTensor(dims: number[], values: boolean[]): OnnxTypes.ITensorProto {
+  return { dims, dataType: onnx.TensorProto.DataType.BOOL, rawData: Uint8Array.from(values, (v) => (v ? 1 : 0)) }
+}
 
 /** Builds ONNX ModelProto bytes with the protobuf definition, for tests. */
 export class GraphBuilder {
@@ -12,8 +44,8 @@ export class GraphBuilder {
   readonly #inputs: OnnxTypes.IValueInfoProto[] = []
   readonly #outputs: OnnxTypes.IValueInfoProto[] = []
 
-  input(name: string, dims: (number | string)[]): this {
-    this.#inputs.push(valueInfo(name, dims))
+  input(name: string, dims: (number | string)[], type: ElemType = 'float'): this {
+    this.#inputs.push(valueInfo(name, dims, type))
     return this
   }
 
@@ -39,6 +71,12 @@ export class GraphBuilder {
       dataType: onnx.TensorProto.DataType.INT64,
       int64Data: values,
     })
+    return this
+  }
+
+  /** An initializer of any type (see {@link int64Tensor}, {@link floatTensor}, {@link boolTensor}). */
+  initializer(name: string, t: OnnxTypes.ITensorProto): this {
+    this.#initializers.push({ ...t, name })
     return this
   }
 
@@ -69,12 +107,12 @@ export class GraphBuilder {
   }
 }
 
-function valueInfo(name: string, dims: (number | string)[]): OnnxTypes.IValueInfoProto {
+function valueInfo(name: string, dims: (number | string)[], type: ElemType = 'float'): OnnxTypes.IValueInfoProto {
   return {
     name,
     type: {
       tensorType: {
-        elemType: onnx.TensorProto.DataType.FLOAT,
+        elemType: ELEM_TYPES[type],
         shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
       },
     },
@@ -87,6 +125,7 @@ function attribute(name: string, a: Attr): OnnxTypes.IAttributeProto {
   if ('float' in a) return { name, type: T.FLOAT, f: a.float }
   if ('ints' in a) return { name, type: T.INTS, ints: a.ints }
   if ('floats' in a) return { name, type: T.FLOATS, floats: a.floats }
+  if ('tensor' in a) return { name, type: T.TENSOR, t: a.tensor }
   return { name, type: T.STRING, s: new TextEncoder().encode(a.string) }
 }
 

@@ -1,0 +1,163 @@
+import { GpuError } from '../errors.js'
+import type { SliceParams } from '../tensor/strided.js'
+import type { OnnxNode } from './model.js'
+import { DataType } from './proto.js'
+
+/**
+ * Attribute readers and the decoding of operator parameters that the host and the device forms of an operator
+ * share (Slice's bounds, Split's sizes, a reduction's axes, Cast's target), so both read a node the same way.
+ */
+
+/** GPU__UNSUPPORTED_OP naming the node's operator and the node. */
+export function unsupported(node: OnnxNode, reason: string, context: Record<string, unknown> = {}): GpuError {
+  return new GpuError('GPU__UNSUPPORTED_OP', `${node.opType} (${node.name}): ${reason}`, {
+    op: node.opType,
+    node: node.name,
+    ...context,
+  })
+}
+
+/** GPU__MALFORMED_MODEL naming the node's operator and the node. */
+export function malformedNode(node: OnnxNode, reason: string, context: Record<string, unknown> = {}): GpuError {
+  return new GpuError('GPU__MALFORMED_MODEL', `${node.opType} (${node.name}): ${reason}`, {
+    op: node.opType,
+    node: node.name,
+    ...context,
+  })
+}
+
+export function intAttr(node: OnnxNode, name: string, fallback: number): number {
+  const v = node.attributes[name]
+  if (v === undefined) return fallback
+  if (typeof v !== 'number') throw unsupported(node, `attribute ${name} must be a number`)
+  return v
+}
+
+export function intsAttr(node: OnnxNode, name: string): readonly number[] | undefined {
+  const v = node.attributes[name]
+  if (v === undefined) return undefined
+  if (!Array.isArray(v)) throw unsupported(node, `attribute ${name} must be a list of integers`)
+  return v as readonly number[]
+}
+
+export function stringAttr(node: OnnxNode, name: string, fallback: string): string {
+  const v = node.attributes[name]
+  return typeof v === 'string' ? v : fallback
+}
+
+export function floatAttr(node: OnnxNode, name: string, fallback: number): number {
+  const v = node.attributes[name]
+  if (v === undefined) return fallback
+  if (typeof v !== 'number') throw unsupported(node, `attribute ${name} must be a number`)
+  return v
+}
+
+/**
+ * The integer values of input `index` of a node, which must be a host integer tensor, or undefined when the input
+ * is omitted.
+ */
+export type IntsInput = (index: number) => readonly number[] | undefined
+
+/** A required integer input (Slice's starts, Expand's shape, Tile's repeats). */
+export function requiredInts(node: OnnxNode, ints: IntsInput, index: number): readonly number[] {
+  const v = ints(index)
+  if (v === undefined) throw malformedNode(node, `input ${index} is missing`, { input: index })
+  return v
+}
+
+/** Slice's starts, ends, axes and steps: inputs from opset 10, attributes before. */
+export function sliceParams(node: OnnxNode, opset: number, ints: IntsInput): SliceParams {
+  if (opset < 10) {
+    const starts = intsAttr(node, 'starts')
+    const ends = intsAttr(node, 'ends')
+    if (starts === undefined || ends === undefined)
+      throw malformedNode(node, 'needs starts and ends attributes before opset 10', { attribute: 'starts' })
+    return { starts, ends, axes: intsAttr(node, 'axes') }
+  }
+  return {
+    starts: requiredInts(node, ints, 1),
+    ends: requiredInts(node, ints, 2),
+    axes: ints(3),
+    steps: ints(4),
+  }
+}
+
+/**
+ * Split's piece sizes along an axis of `dim`: the split input (opset 13) or attribute (before), else equal pieces,
+ * one per output (from opset 18, `num_outputs` pieces of ceil(dim / n), the last one smaller).
+ *
+ * @throws GPU__MALFORMED_MODEL when the sizes do not name one piece per output
+ * @throws GPU__SHAPE_MISMATCH when equal pieces do not divide the axis (before opset 18)
+ */
+export function splitSizes(node: OnnxNode, opset: number, dim: number, ints: IntsInput): number[] {
+  const outputs = node.outputs.length
+  const given = opset >= 13 ? ints(1) : intsAttr(node, 'split')
+  if (given !== undefined) {
+    if (given.length !== outputs)
+      throw malformedNode(node, `split names ${given.length} pieces for ${outputs} outputs`, { split: given })
+    return [...given]
+  }
+  const count = opset >= 18 ? intAttr(node, 'num_outputs', outputs) : outputs
+  if (count !== outputs || count < 1)
+    throw malformedNode(node, `num_outputs ${count} disagrees with its ${outputs} outputs`, {
+      attribute: 'num_outputs',
+    })
+  if (opset >= 18) {
+    const piece = Math.ceil(dim / count)
+    return Array.from({ length: count }, (_, i) => Math.max(0, Math.min(piece, dim - i * piece)))
+  }
+  if (dim % count !== 0)
+    throw new GpuError('GPU__SHAPE_MISMATCH', `${node.opType} (${node.name}): ${dim} does not split in ${count}`, {
+      op: node.opType,
+      node: node.name,
+      dim,
+      outputs: count,
+    })
+  return new Array<number>(count).fill(dim / count)
+}
+
+/** A reduction's axes (empty: every axis), keepdims, and whether empty axes make it a no-op. */
+export interface ReduceParams {
+  readonly axes: readonly number[]
+  readonly keepDims: boolean
+  readonly noop: boolean
+}
+
+/**
+ * ReduceSum takes its axes as an input from opset 13, ReduceMean and ReduceMax from opset 18; attributes before.
+ *
+ * @throws GPU__MALFORMED_MODEL for an axes attribute where the opset wants an input
+ */
+export function reduceParams(node: OnnxNode, opset: number, ints: IntsInput): ReduceParams {
+  const inputFrom = node.opType === 'ReduceSum' ? 13 : 18
+  if (opset >= inputFrom && node.attributes.axes !== undefined)
+    throw malformedNode(node, `takes axes as an input from opset ${inputFrom}`, { attribute: 'axes' })
+  const axes = (opset >= inputFrom ? ints(1) : intsAttr(node, 'axes')) ?? []
+  return {
+    axes,
+    keepDims: intAttr(node, 'keepdims', 1) !== 0,
+    noop: axes.length === 0 && intAttr(node, 'noop_with_empty_axes', 0) !== 0,
+  }
+}
+
+/** Cast's target: float32, int64, int32 (values wrap to 32 bits) or bool. */
+export type CastTarget = 'float' | 'int64' | 'int32' | 'bool'
+
+const CAST_TARGETS: ReadonlyMap<number, CastTarget> = new Map([
+  [DataType.FLOAT, 'float'],
+  [DataType.INT64, 'int64'],
+  [DataType.INT32, 'int32'],
+  [DataType.BOOL, 'bool'],
+])
+
+/** @throws GPU__UNSUPPORTED_OP (context `{ attribute: 'to', to }`) for any other target type */
+export function castTarget(node: OnnxNode): CastTarget {
+  const to = node.attributes.to
+  const target = typeof to === 'number' ? CAST_TARGETS.get(to) : undefined
+  if (target === undefined)
+    throw unsupported(node, `cannot cast to type ${String(to)}: only FLOAT, INT64, INT32 and BOOL`, {
+      attribute: 'to',
+      to,
+    })
+  return target
+}
