@@ -68,7 +68,8 @@ async function runInline(tasks: readonly PoolTask[], options: PoolOptions): Prom
 /**
  * Runs every task and returns their metrics in task order, whatever order they finish in: a sweep's output does not
  * depend on its concurrency. The first failure stops the pool (its workers are terminated) and rejects with
- * `SIM__RUN_FAILED` naming the run and its seed; an abort rejects with `AbortError`.
+ * `SIM__RUN_FAILED` naming the run and its seed; an abort rejects with `AbortError` (once each worker has finished
+ * loading, which it must before it can be terminated safely).
  */
 export async function runPool(tasks: readonly PoolTask[], options: PoolOptions): Promise<Metrics[]> {
   const concurrency = Math.min(options.concurrency, tasks.length)
@@ -76,6 +77,8 @@ export async function runPool(tasks: readonly PoolTask[], options: PoolOptions):
   const { url, execArgv } = workerEntry()
   const results: (Metrics | undefined)[] = new Array(tasks.length)
   const workers: Worker[] = []
+  /** Per worker: settles once it has loaded its modules, or has gone. */
+  const loaded: Promise<void>[] = []
   let next = 0
   let done = 0
   try {
@@ -91,6 +94,12 @@ export async function runPool(tasks: readonly PoolTask[], options: PoolOptions):
       for (let i = 0; i < concurrency; i++) {
         const worker = new Worker(url, execArgv === undefined ? {} : { execArgv })
         workers.push(worker)
+        loaded.push(
+          new Promise<void>((settle) => {
+            worker.on('message', (reply: WorkerReply) => 'ready' in reply && settle())
+            worker.once('exit', () => settle())
+          }),
+        )
         /** The run this worker holds, or -1 between runs. */
         let current = -1
         const feed = (): void => {
@@ -104,6 +113,7 @@ export async function runPool(tasks: readonly PoolTask[], options: PoolOptions):
           finish(failure(task, 'worker thread', message, cause))
         }
         worker.on('message', (reply: WorkerReply) => {
+          if ('ready' in reply) return
           if ('error' in reply)
             return finish(failure(tasks[reply.index] as PoolTask, reply.error.code, reply.error.message))
           results[reply.index] = reply.metrics
@@ -120,7 +130,15 @@ export async function runPool(tasks: readonly PoolTask[], options: PoolOptions):
       }
     })
   } finally {
-    await Promise.all(workers.map((w) => w.terminate()))
+    // A thread terminated while it still evaluates its modules can take the whole process down (V8's fatal "Check
+    // failed: (location_) != nullptr" in AsyncModuleExecutionFulfilled, nodejs/node#53238): when the pool stops
+    // early, on a failure or an abort, it waits for each worker to finish loading (a second or two) first.
+    await Promise.all(
+      workers.map(async (worker, i) => {
+        await loaded[i]
+        await worker.terminate()
+      }),
+    )
   }
   return results as Metrics[]
 }

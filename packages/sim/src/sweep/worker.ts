@@ -15,10 +15,11 @@ export interface WorkerRequest {
   seed: number
 }
 
-/** A worker's answer: the run's metrics, or why it failed. */
+/** A worker's answer: the run's metrics, or why it failed; or, once, that it has loaded (see `pool.ts`). */
 export type WorkerReply =
   | { index: number; metrics: ReturnType<typeof sweepMetrics> }
   | { index: number; error: { code: string; message: string } }
+  | { ready: true }
 
 const port = parentPort
 if (port === null) throw new Error('the sweep worker runs in a worker thread only')
@@ -32,3 +33,6 @@ port.on('message', (request: WorkerRequest) => {
     },
   )
 })
+
+// Every module this one imports has been evaluated by now: the pool may terminate this thread from here on.
+port.postMessage({ ready: true } satisfies WorkerReply)
