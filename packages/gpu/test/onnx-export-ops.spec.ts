@@ -985,6 +985,30 @@ describe('onnx operators of exported transformers', () => {
       context: { option: 'items' },
       items: [1],
     },
+    {
+      name: 'items through a Concat along the batch axis',
+      model: graph({ x: [['n', 3]] }, ['m', 3], (g) => g.node('Concat', ['x', 'x'], ['y'], { axis: { int: 0 } })),
+      feeds: () => ({ x: rand([2, 3], 76) }),
+      code: 'GPU__UNSUPPORTED_OP',
+      context: { option: 'items' },
+      items: [1],
+    },
+    {
+      name: 'items through a Transpose that moves the batch axis',
+      model: graph({ x: [['n', 3]] }, [3, 'n'], (g) => g.node('Transpose', ['x'], ['y'])),
+      feeds: () => ({ x: rand([2, 3], 77) }),
+      code: 'GPU__UNSUPPORTED_OP',
+      context: { option: 'items' },
+      items: [0],
+    },
+    {
+      name: 'items through a Flatten at the batch axis',
+      model: graph({ x: [['n', 3]] }, [1, 'm'], (g) => g.node('Flatten', ['x'], ['y'], { axis: { int: 0 } })),
+      feeds: () => ({ x: rand([2, 3], 78) }),
+      code: 'GPU__UNSUPPORTED_OP',
+      context: { option: 'items' },
+      items: [0],
+    },
   ]
 
   for (const r of refusals) {

@@ -1,14 +1,15 @@
 import { MAX_TENSOR_ELEMENTS } from '../constants.js'
 import { normalizeAxis } from '../tensor/shapes.js'
 import type { OnnxNode } from './model.js'
-import { intAttr, reduceParams, requiredInts, sliceParams, unsupported } from './node-params.js'
+import { intAttr, intsAttr, reduceParams, requiredInts, sliceParams, unsupported } from './node-params.js'
 import type { IntsInput } from './node-params.js'
 
 /**
  * `RunModelOptions.items` recomputes batch items alone, which holds while every item flows through the graph apart
  * from the others along axis 0. The runtime follows which values carry the batch (the graph inputs and everything
  * computed from them, except Shape's output) and refuses, before computing it, a node that would mix the items of
- * such a value: a Gather, Slice, Split, Tile or reduction along axis 0, or a Gather by batched indices.
+ * such a value: a Gather, Slice, Split, Tile, Concat or reduction along axis 0, a Gather by batched indices, a
+ * Transpose that moves axis 0 or a Flatten at axis 0.
  */
 
 /** What the check reads about a node's inputs. */
@@ -29,7 +30,9 @@ export function outputsBatched(node: OnnxNode, batchedInputs: boolean): boolean 
  *   alone could differ from the same item of the whole batch
  */
 export function assertKeepsItemsApart(node: OnnxNode, opset: number, inputs: ItemsInputs): void {
-  if (!inputs.batched(0) || !mixesItems(node, opset, inputs)) return
+  // A Concat mixes items when any of its inputs carries the batch, its first or not.
+  const batched = node.opType === 'Concat' ? node.inputs.some((_, i) => inputs.batched(i)) : inputs.batched(0)
+  if (!batched || !mixesItems(node, opset, inputs)) return
   throw unsupported(
     node,
     'mixes batch items along axis 0, so options.items cannot recompute items alone; run the whole batch instead',
@@ -60,6 +63,17 @@ function mixesItems(node: OnnxNode, opset: number, inputs: ItemsInputs): boolean
       const { axes, noop } = reduceParams(node, opset, inputs.ints)
       return !noop && rank > 0 && (axes.length === 0 || axes.some(isAxis0))
     }
+    case 'Concat':
+      // Items of one input follow those of another along axis 0: an item's place depends on the batch size.
+      return isAxis0(intAttr(node, 'axis', 0))
+    case 'Transpose': {
+      // Moving axis 0 elsewhere leaves the batch where later operators do not look for it (no perm reverses axes).
+      const perm = intsAttr(node, 'perm')
+      return perm === undefined ? rank > 1 : perm[0] !== 0
+    }
+    case 'Flatten':
+      // Flatten at axis 0 folds every item into one row.
+      return rank > 0 && (intAttr(node, 'axis', 1) + rank) % rank === 0 && intAttr(node, 'axis', 1) !== rank
     default:
       return false
   }
