@@ -418,7 +418,9 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
   var roughness = emission.w;
   var emitted = emission.xyz;
   var normalTex = vec4u(0u);
+  // The hit's texture coordinates, read once (uvsRead) by whichever texture needs them first.
   var uvs = vec4f(0.0);
+  var uvsRead = false;
   // An untextured scene (no texture coordinates) skips the texture rows: on CPU drivers a load loops over lanes.
   if (params.aux.y != 0u) {
     let baseTex = bitcast<vec4u>(materials[m * ${MATERIAL_ROWS}u + 2u]);
@@ -427,6 +429,7 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
     normalTex = bitcast<vec4u>(materials[m * ${MATERIAL_ROWS}u + 5u]);
     if ((baseTex.w | mrTex.w | emissiveTex.w | normalTex.w) != 0u) {
       uvs = triangleUvs(hit.tri, hit.u, hit.v);
+      uvsRead = true;
       if (baseTex.w != 0u) { color *= textureColor(baseTex, slotUv(baseTex, uvs), params.aux.x); }
       if (mrTex.w != 0u) {
         // glTF: roughness in green, metalness in blue, both linear.
@@ -470,8 +473,11 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
   var dielectric = materials[m * ${MATERIAL_ROWS}u + 6u];
   // KHR_materials_specular's textures: the colour's scales F0, the other's alpha the layer's weight.
   if (params.punctual.w != 0u) {
-    let specularUvs = triangleUvs(hit.tri, hit.u, hit.v);
-    dielectric = vec4f(dielectric.xyz * layerTexture(m, 17u, specularUvs, 0u), dielectric.w * layerAlpha(m, 16u, specularUvs));
+    if (!uvsRead) {
+      uvs = triangleUvs(hit.tri, hit.u, hit.v);
+      uvsRead = true;
+    }
+    dielectric = vec4f(dielectric.xyz * layerTexture(m, 17u, uvs, 0u), dielectric.w * layerAlpha(m, 16u, uvs));
   }
   var transmission = 0.0;
   var coat = vec2f(0.0);
@@ -489,13 +495,13 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
   if (SHEEN) { sheen = materials[m * ${MATERIAL_ROWS}u + 10u]; }
   // The extensions' textures scale their factors, in textured scenes of kernels that have those layers.
   if ((TRANSMISSIVE || COATED || SHEEN) && params.aux.y != 0u) {
-    let layerUvs = triangleUvs(hit.tri, hit.u, hit.v);
-    if (TRANSMISSIVE) { transmission *= layerTexture(m, 11u, layerUvs, 256u).x; }
+    if (!uvsRead) { uvs = triangleUvs(hit.tri, hit.u, hit.v); }
+    if (TRANSMISSIVE) { transmission *= layerTexture(m, 11u, uvs, 256u).x; }
     if (COATED) {
-      coat.x *= layerTexture(m, 12u, layerUvs, 256u).x;
-      coat.y *= layerTexture(m, 13u, layerUvs, 256u).y;
+      coat.x *= layerTexture(m, 12u, uvs, 256u).x;
+      coat.y *= layerTexture(m, 13u, uvs, 256u).y;
     }
-    if (SHEEN) { sheen = vec4f(sheen.xyz * layerTexture(m, 14u, layerUvs, 0u), sheen.w * layerAlpha(m, 15u, layerUvs)); }
+    if (SHEEN) { sheen = vec4f(sheen.xyz * layerTexture(m, 14u, uvs, 0u), sheen.w * layerAlpha(m, 15u, uvs)); }
   }
   let surface = surfaceAt(ns, -dir, color, metallic, roughness, dielectric.xyz, dielectric.w, transmission, coat, eta, sheen);
   // A shading normal tilted away from the viewer reflects nothing.
