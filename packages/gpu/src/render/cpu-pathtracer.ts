@@ -112,6 +112,10 @@ class CpuTracer {
   // Texture coordinates of the last `#triangleUv`.
   /** The last hit's texture coordinates (`#triangleUv`): TEXCOORD_0, then TEXCOORD_1 (or TEXCOORD_0 again). */
   readonly #uvs = new Float64Array(4)
+  /** The point `#uvs` holds: triangle and barycentrics (-1: none yet). */
+  #uvsTri = -1
+  #uvsU = 0
+  #uvsV = 0
   /** The same for the alpha test during traversal, which must not disturb the hit's. */
   readonly #alphaUvs = new Float64Array(4)
   /** Where the last `#slotUv` puts a texture's sample. */
@@ -643,8 +647,15 @@ class CpuTracer {
     out[2] = z / len
   }
 
-  /** The texture coordinates at barycentrics (u, v) of triangle `tri`, into `#uvs` (the shader's `triangleUvs`). */
+  /**
+   * The texture coordinates at barycentrics (u, v) of triangle `tri`, into `#uvs` (the shader's `triangleUvs`); read
+   * once per point, however many of its textures ask.
+   */
   #triangleUv(tri: number, u: number, v: number): void {
+    if (tri === this.#uvsTri && u === this.#uvsU && v === this.#uvsV) return
+    this.#uvsTri = tri
+    this.#uvsU = u
+    this.#uvsV = v
     this.#uvsAt(tri, u, v, this.#uvs)
   }
 
