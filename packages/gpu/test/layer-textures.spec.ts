@@ -9,6 +9,7 @@ import { encode as encodePng } from 'fast-png'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createEngine, loadScene, packScene, psnr, renderTileCpu, TOLERANCE, WrapMode } from '../src/index.js'
 import type { Engine, Material, MaterialTexture, PunctualLight, Scene, Texture } from '../src/index.js'
+import { TEXTURE_SLOTS } from '../src/scene/scene.js'
 import { addTriangle } from './helpers/gltf.js'
 import { bothRenderers, CLEAR_GLASS, wholeTile } from './helpers/render.js'
 
@@ -204,15 +205,8 @@ describe("the extensions' textures (transmission, clearcoat, sheen, specular)", 
       KHRMaterialsSpecular,
     ])
     const m = (await loadScene(await io.writeBinary(doc))).materialList[0]!
-    for (const slot of [
-      'transmissionTexture',
-      'clearcoatTexture',
-      'clearcoatRoughnessTexture',
-      'sheenColorTexture',
-      'sheenRoughnessTexture',
-      'specularTexture',
-      'specularColorTexture',
-    ] as const) {
+    // Every slot after the four of core glTF: the extensions'.
+    for (const slot of TEXTURE_SLOTS.slice(4)) {
       expect(m[slot], slot).toMatchObject({ texture: expect.any(Number) as number })
     }
     // One image each: a texture decoded for each.

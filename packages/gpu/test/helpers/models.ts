@@ -59,18 +59,7 @@ export function transformerModel(): Uint8Array {
   const { seq, width, heads } = TRANSFORMER
   const d = width / heads
   const g = new GraphBuilder().input('x', ['batch', seq, width]).output('y', ['batch', seq, width])
-  let seed = 100
-  const w = (name: string, dims: number[], scale: number): void => {
-    g.weight(
-      name,
-      dims,
-      randomFloats(
-        dims.reduce((a, b) => a * b, 1),
-        seed++,
-        scale,
-      ),
-    )
-  }
+  const w = seededWeights(g, 100)
   w('ln1g', [width], 1)
   w('ln1b', [width], 0.1)
   for (const p of ['q', 'k', 'v', 'o']) {
@@ -121,15 +110,7 @@ export const MOBILENET_BLOCK = { channels: 8, expanded: 16, size: 12, classes: 5
 export function mobileNetBlockModel(): Uint8Array {
   const { channels: c, expanded: e, size, classes } = MOBILENET_BLOCK
   const g = new GraphBuilder().input('x', ['batch', c, size, size]).output('y', ['batch', classes])
-  let seed = 200
-  const w = (name: string, dims: number[], scale: number, offset = 0): void => {
-    const n = dims.reduce((a, b) => a * b, 1)
-    g.weight(
-      name,
-      dims,
-      randomFloats(n, seed++, scale).map((v) => v + offset),
-    )
-  }
+  const w = seededWeights(g, 200)
   // Batch statistics that push some activations past both of Clip's bounds.
   const batchNorm = (name: string, channels: number): void => {
     w(`${name}_scale`, [channels], 1, 2.5)
@@ -191,15 +172,7 @@ export function tinyGptModel(): Uint8Array {
   const { vocab, context, width, heads, hidden } = TINY_GPT
   const d = width / heads
   const g = new GraphBuilder().input('input_ids', ['batch', 'seq'], 'int64').output('logits', ['batch', 'seq', vocab])
-  let seed = 300
-  const w = (name: string, dims: number[], scale: number, offset = 0): void => {
-    const n = dims.reduce((a, b) => a * b, 1)
-    g.weight(
-      name,
-      dims,
-      randomFloats(n, seed++, scale).map((v) => v + offset),
-    )
-  }
+  const w = seededWeights(g, 300)
   w('wte', [vocab, width], 0.5)
   w('wpe', [context, width], 0.2)
   for (const ln of ['ln_1', 'ln_2', 'ln_f']) {
@@ -294,4 +267,23 @@ export function tinyGptModel(): Uint8Array {
     .node('Transpose', ['wte'], ['wte_t'], { perm: { ints: [1, 0] } })
     .node('MatMul', ['nf', 'wte_t'], ['logits'])
   return g.build(17)
+}
+
+/**
+ * A function adding weight `name` of `dims` to `g`: seeded random floats (seeds counting up from `firstSeed`, one per
+ * weight, so adding a weight changes none before it) times `scale`, plus `offset`.
+ */
+function seededWeights(
+  g: GraphBuilder,
+  firstSeed: number,
+): (name: string, dims: number[], scale: number, offset?: number) => void {
+  let seed = firstSeed
+  return (name, dims, scale, offset = 0) => {
+    const n = dims.reduce((a, b) => a * b, 1)
+    g.weight(
+      name,
+      dims,
+      randomFloats(n, seed++, scale).map((v) => v + offset),
+    )
+  }
 }
