@@ -33,6 +33,7 @@ import {
 import type { MatmulKernel, RenderTileOptions } from '../src/index.js'
 import { randomFloats } from '../test/helpers/onnx-builder.js'
 import { transformerModel } from '../test/helpers/models.js'
+import { materialsScene } from './materials.js'
 import { compareProbes, writeProbes } from './probes.js'
 import type { Probes } from './probes.js'
 
@@ -155,11 +156,22 @@ const cpuTile = renderTileCpu(probe)
 const textured: RenderTileOptions = { ...probe, scene: await loadScene(await generateScene({ texturedFloor: true })) }
 const vkTextured = await engine.renderTile(textured)
 const cpuTextured = renderTileCpu(textured)
+// And of the room whose spheres are glass, coated metal and cloth: the layered materials' kernel variant.
+const layered: RenderTileOptions = { ...probe, scene: await loadScene(await materialsScene()) }
+const vkMaterials = await engine.renderTile(layered)
+const vkMaterialsAgain = await engine.renderTile(layered)
+const cpuMaterials = renderTileCpu(layered)
 const model = loadOnnxModel(transformerModel())
 const x = tensor([4, 8, 32], randomFloats(4 * 8 * 32, 42))
 const vkY = (await engine.runModel(model, { x })).y!
 const cpuY = (await runModelCpu(model, { x })).y!
-const probes: Probes = { adapter, render: vkTile.pixels, texturedRender: vkTextured.pixels, inference: vkY.data }
+const probes: Probes = {
+  adapter,
+  render: vkTile.pixels,
+  texturedRender: vkTextured.pixels,
+  materialsRender: vkMaterials.pixels,
+  inference: vkY.data,
+}
 if (flags['write-probes']) writeProbes(resolve(flags['write-probes']), probes)
 const otherMachine = flags['compare-probes'] ? compareProbes(resolve(flags['compare-probes']), probes) : undefined
 let gles: Record<string, unknown>
@@ -168,12 +180,14 @@ try {
   try {
     const glTile = await gl.renderTile(probe)
     const glTextured = await gl.renderTile(textured)
+    const glMaterials = await gl.renderTile(layered)
     const glY = (await gl.runModel(model, { x })).y!
     gles = {
       adapter: `${gl.adapter.vendor} ${gl.adapter.description}`.trim(),
       renderPsnrDb: psnr(glTile.pixels, vkTile.pixels),
       renderBitwise: bitwiseEqual(glTile.pixels, vkTile.pixels),
       texturedRenderPsnrDb: psnr(glTextured.pixels, vkTextured.pixels),
+      materialsRenderPsnrDb: psnr(glMaterials.pixels, vkMaterials.pixels),
       inferenceRelativeError: relativeError(glY.data, vkY.data),
       inferenceBitwise: bitwiseEqual(glY.data, vkY.data),
     }
@@ -185,10 +199,12 @@ try {
 }
 const determinism = {
   sameDriverRenderBitwise: bitwiseEqual(vkTile.pixels, vkTileAgain.pixels),
+  sameDriverMaterialsBitwise: bitwiseEqual(vkMaterials.pixels, vkMaterialsAgain.pixels),
   subRectBitwise,
   cpuVsGpu: {
     renderPsnrDb: psnr(cpuTile.pixels, vkTile.pixels),
     texturedRenderPsnrDb: psnr(cpuTextured.pixels, vkTextured.pixels),
+    materialsRenderPsnrDb: psnr(cpuMaterials.pixels, vkMaterials.pixels),
     inferenceRelativeError: relativeError(cpuY.data, vkY.data),
   },
   openglesVsVulkan: gles,
@@ -258,6 +274,7 @@ console.table([
   { metric: 'benchmark CV', value: fmt(benchmark.cv, 3) },
   { metric: 'render CPU vs GPU PSNR dB', value: fmt(determinism.cpuVsGpu.renderPsnrDb, 1) },
   { metric: 'textured render CPU vs GPU PSNR dB', value: fmt(determinism.cpuVsGpu.texturedRenderPsnrDb, 1) },
+  { metric: 'layered materials CPU vs GPU PSNR dB', value: fmt(determinism.cpuVsGpu.materialsRenderPsnrDb, 1) },
   { metric: 'inference CPU vs GPU rel. error', value: determinism.cpuVsGpu.inferenceRelativeError.toExponential(2) },
   { metric: 'GLES vs Vulkan', value: JSON.stringify(gles, finite) },
   ...(otherMachine ? [{ metric: 'against the other machine', value: JSON.stringify(otherMachine, finite) }] : []),

@@ -14,6 +14,8 @@ export interface Probes {
   readonly render: Float32Array
   /** The same tile of the scene with its textured floor. */
   readonly texturedRender: Float32Array
+  /** The same tile of the scene whose spheres are glass, clear-coated metal and sheen cloth (bench/materials.ts). */
+  readonly materialsRender: Float32Array
   readonly inference: Float32Array
 }
 
@@ -23,6 +25,7 @@ export interface ProbeComparison {
   readonly renderPsnrDb: number
   readonly renderBitwise: boolean
   readonly texturedRenderPsnrDb: number
+  readonly materialsRenderPsnrDb: number
   readonly inferenceRelativeError: number
   readonly inferenceBitwise: boolean
 }
@@ -30,6 +33,7 @@ export interface ProbeComparison {
 const META = 'probes.json'
 const RENDER = 'render.f32'
 const TEXTURED = 'textured.f32'
+const MATERIALS = 'materials.f32'
 const INFERENCE = 'inference.f32'
 
 export function writeProbes(dir: string, probes: Probes): void {
@@ -37,6 +41,7 @@ export function writeProbes(dir: string, probes: Probes): void {
   const raw = (a: Float32Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength)
   writeFileSync(join(dir, RENDER), raw(probes.render))
   writeFileSync(join(dir, TEXTURED), raw(probes.texturedRender))
+  writeFileSync(join(dir, MATERIALS), raw(probes.materialsRender))
   writeFileSync(join(dir, INFERENCE), raw(probes.inference))
   writeFileSync(
     join(dir, META),
@@ -44,6 +49,7 @@ export function writeProbes(dir: string, probes: Probes): void {
       adapter: probes.adapter,
       render: probes.render.length,
       textured: probes.texturedRender.length,
+      materials: probes.materialsRender.length,
       inference: probes.inference.length,
     })}\n`,
   )
@@ -67,18 +73,21 @@ export function compareProbes(dir: string, mine: Probes): ProbeComparison {
     typeof meta.adapter !== 'string' ||
     meta.render !== mine.render.length ||
     meta.textured !== mine.texturedRender.length ||
+    meta.materials !== mine.materialsRender.length ||
     meta.inference !== mine.inference.length
   ) {
     throw new Error(`${join(dir, META)}: probes of another shape than this bench's (${JSON.stringify(meta)})`)
   }
   const render = readFloats(join(dir, RENDER), mine.render.length)
   const texturedRender = readFloats(join(dir, TEXTURED), mine.texturedRender.length)
+  const materialsRender = readFloats(join(dir, MATERIALS), mine.materialsRender.length)
   const inference = readFloats(join(dir, INFERENCE), mine.inference.length)
   return {
     adapter: meta.adapter,
     renderPsnrDb: psnr(render, mine.render),
     renderBitwise: bitwiseEqual(render, mine.render),
     texturedRenderPsnrDb: psnr(texturedRender, mine.texturedRender),
+    materialsRenderPsnrDb: psnr(materialsRender, mine.materialsRender),
     inferenceRelativeError: relativeError(inference, mine.inference),
     inferenceBitwise: bitwiseEqual(inference, mine.inference),
   }
