@@ -83,6 +83,8 @@ export function srgbEncode(linear: number): number {
 export function toRgba8(image: LinearImage, options: ToneMapOptions = {}): Uint8Array {
   const exposure = options.exposure ?? DEFAULT_EXPOSURE
   assertImage(image)
+  if (!(Number.isFinite(exposure) && exposure > 0))
+    throw new GpuError('GPU__INVALID_INPUT', 'exposure must be a finite number above 0', { exposure })
   const out = new Uint8Array(image.width * image.height * 4)
   for (let i = 0; i < out.length; i += 4) {
     for (let c = 0; c < 3; c++) out[i + c] = Math.round(srgbEncode(image.pixels[i + c]! * exposure) * 255)
@@ -93,11 +95,16 @@ export function toRgba8(image: LinearImage, options: ToneMapOptions = {}): Uint8
 
 /** Encodes a linear image as an 8-bit sRGB RGBA PNG with fast-png. */
 export function encodePng(image: LinearImage, options: ToneMapOptions = {}): Uint8Array {
-  return encode({ width: image.width, height: image.height, data: toRgba8(image, options), channels: 4, depth: 8 })
+  const data = toRgba8(image, options) // validates the image before its fields are read here
+  return encode({ width: image.width, height: image.height, data, channels: 4, depth: 8 })
 }
 
 function assertImage(image: LinearImage): void {
+  // Checked field by field, since callers from JavaScript (or a tile's pixels passed bare) may hand anything.
   if (
+    typeof image !== 'object' ||
+    image === null ||
+    !(image.pixels instanceof Float32Array) ||
     !Number.isInteger(image.width) ||
     !Number.isInteger(image.height) ||
     image.width < 1 ||
@@ -105,9 +112,9 @@ function assertImage(image: LinearImage): void {
     image.pixels.length !== image.width * image.height * 4
   ) {
     throw new GpuError('GPU__INVALID_INPUT', 'an image needs width * height * 4 float pixels', {
-      width: image.width,
-      height: image.height,
-      floats: image.pixels.length,
+      width: image?.width,
+      height: image?.height,
+      floats: image?.pixels instanceof Float32Array ? image.pixels.length : typeof image?.pixels,
     })
   }
 }
