@@ -65,3 +65,14 @@ export const EGL_PLATFORM_ENV = 'EGL_PLATFORM'
 
 /** Default exposure applied when tone-mapping linear radiance to 8-bit sRGB. */
 export const DEFAULT_EXPOSURE = 1
+/** Largest environment image accepted, bytes (a 16k x 8k Radiance file is about 400 MB uncompressed). */
+export const MAX_ENVIRONMENT_BYTES = 512 * 1024 * 1024
+/** Longest side of an environment image accepted by the decoders. */
+export const MAX_ENVIRONMENT_SIDE = 16384
+/**
+ * Most texels an environment keeps on the GPU: larger ones are box-filtered by halves until they fit. 2048 x 1024
+ * texels take 32 MB with their sampling tables, and light a scene as well as the 8k original would.
+ */
+export const MAX_ENVIRONMENT_TEXELS = 2048 * 1024
+/** Largest environment intensity accepted. */
+export const MAX_ENVIRONMENT_INTENSITY = 1e6

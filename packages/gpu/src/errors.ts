@@ -37,6 +37,8 @@ export type GpuErrorCode =
    * different texture coordinates.
    */
   | 'GPU__UNSUPPORTED_TEXTURE'
+  /** An environment image that is neither Radiance .hdr nor OpenEXR, or one the decoders cannot read or bound. */
+  | 'GPU__MALFORMED_ENVIRONMENT'
 
 /** An error raised by `@tessera/gpu`. */
 export class GpuError extends TesseraError<GpuErrorCode> {

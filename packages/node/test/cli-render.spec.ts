@@ -47,6 +47,26 @@ describe('tessera render', () => {
     expect(a.every((v, i) => Math.abs(v - b[i]!) <= 1)).toBe(true)
   }, 60_000)
 
+  it('should light the scene with a panorama given by --environment', async () => {
+    // A uniform sky of radiance 2 (RGBE mantissas 128 under exponent 130), 16 x 8 texels, uncompressed.
+    const panorama = join(dir.path, 'sky.hdr')
+    const header = Buffer.from('#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 8 +X 16\n', 'latin1')
+    await writeFile(panorama, Buffer.concat([header, Buffer.from(new Array(128).fill([128, 128, 128, 130]).flat())]))
+    const args = ['--width', '32', '--height', '32', '--samples', '4']
+    const lit = join(dir.path, 'lit.png')
+    const plain = join(dir.path, 'plain.png')
+    expect((await cli('render', scene, '--out', lit, '--environment', panorama, ...args)).code).toBe(0)
+    expect((await cli('render', scene, '--out', plain, ...args)).code).toBe(0)
+    const mean = (data: ArrayLike<number>): number => Array.from(data).reduce((a, b) => a + b, 0) / data.length
+    // The sky shows past the room's open front and lights its walls.
+    expect(mean(decode(await readFile(lit)).data)).toBeGreaterThan(mean(decode(await readFile(plain)).data) + 20)
+    const junk = join(dir.path, 'junk.hdr')
+    await writeFile(junk, '#?RADIANCE\nno size\n')
+    const bad = await cli('render', scene, '--out', join(dir.path, 'z.png'), '--environment', junk, ...args)
+    expect(bad.code).toBe(1)
+    expect(bad.stderr).toMatch(/GPU__MALFORMED_ENVIRONMENT/)
+  }, 60_000)
+
   it('should refuse a file that is not glTF and sizes past the bounds, with coded errors', async () => {
     const junk = join(dir.path, 'junk.glb')
     await writeFile(junk, 'not a scene')

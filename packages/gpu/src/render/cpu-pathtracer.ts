@@ -6,6 +6,8 @@ import { unorm16 } from '../scene/vertex-colors.js'
 import { MATERIAL_FLOATS } from '../scene/scene.js'
 import { sampleTexture, sampleTextureAlpha, SRGB_TO_LINEAR, UNORM_TO_FLOAT } from '../scene/texture.js'
 import { emissionWeight, powerHeuristic, SurfaceBrdf, type BrdfMaterial } from './brdf.js'
+import { EnvironmentLight } from './environment-light.js'
+import { lightShares } from './light-shares.js'
 import { pcgHash, sampleSeed } from './rng.js'
 import { resolveTile } from './tile.js'
 import type { RenderedTile, RenderTileOptions } from './tile.js'
@@ -78,6 +80,9 @@ class CpuTracer {
   readonly #punctualOffset: number
   readonly #punctualCount: number
   readonly #pPunctual: number
+  /** The environment (undefined for none) and its share of light samples. */
+  readonly #environment: EnvironmentLight | undefined
+  readonly #pEnvironment: number
   /** The last `#punctualSample`: direction and radiance per unit BRDF, and the shadow ray's length (0: none). */
   readonly #punctual = new Float64Array(6)
   #shadowMax = 0
@@ -187,8 +192,10 @@ class CpuTracer {
     this.#specularTextured = scene.specularTextured
     this.#punctualOffset = scene.punctualOffset
     this.#punctualCount = scene.punctualCount
-    // Half the light samples when the scene also has emissive triangles, all when it has not (the shader's).
-    this.#pPunctual = scene.punctualCount > 0 ? (scene.lightCount > 0 ? 0.5 : 1) : 0
+    const shares = lightShares(scene)
+    this.#pPunctual = shares.punctual
+    this.#pEnvironment = shares.environment
+    this.#environment = scene.environment && new EnvironmentLight(this.#auxFloats, scene.environment)
     this.#maxDepth = maxDepth
   }
 
@@ -269,9 +276,19 @@ class CpuTracer {
       const rU = this.#random()
       const rV = this.#random()
       if (this.#tri === NO_HIT) {
-        lr = f32(lr + tr * bg[0]!)
-        lg = f32(lg + tg * bg[1]!)
-        lb = f32(lb + tb * bg[2]!)
+        const env = this.#environment
+        if (env === undefined) {
+          lr = f32(lr + tr * bg[0]!)
+          lg = f32(lg + tg * bg[1]!)
+          lb = f32(lb + tb * bg[2]!)
+          break
+        }
+        env.lookup(dx, dy, dz)
+        // Weighted against next-event estimation as emissive triangles are.
+        const w = camera || this.#pEnvironment === 0 ? 1 : powerHeuristic(bsdfPdf, this.#pEnvironment * env.pdf)
+        lr = f32(lr + tr * env.r * w)
+        lg = f32(lg + tg * env.g * w)
+        lb = f32(lb + tb * env.b * w)
         break
       }
       if (this.#transmissive) {
@@ -369,6 +386,31 @@ class CpuTracer {
             lr = f32(lr + tr * brdf.fr * l[3]! * glass[0]!)
             lg = f32(lg + tg * brdf.fg * l[4]! * glass[1]!)
             lb = f32(lb + tb * brdf.fb * l[5]! * glass[2]!)
+          }
+        }
+      } else if (this.#pEnvironment > 0 && rChoice < this.#pPunctual + this.#pEnvironment) {
+        // Next-event estimation towards the environment, as in the shader: a direction by brightness, a shadow ray.
+        const env = this.#environment!
+        env.sample(rU, rV)
+        const wx = f32(env.dx)
+        const wy = f32(env.dy)
+        const wz = f32(env.dz)
+        const cosS = nx * wx + ny * wy + nz * wz
+        const gw = gx * wx + gy * wy + gz * wz
+        const behind = this.#transmissive && cosS < 0 && gw < 0
+        if (env.pdf > 0 && ((cosS > 0 && gw > 0) || behind)) {
+          brdf.evaluate(wx, wy, wz)
+          this.#seed = (this.#rng ^ SHADOW_SEED) >>> 0
+          if (behind) this.#intersect(bx, by, bz, wx, wy, wz, FAR, true)
+          else this.#intersect(qx, qy, qz, wx, wy, wz, FAR, true)
+          this.rays++
+          if (this.#tri === NO_HIT) {
+            const lightPdf = this.#pEnvironment * env.pdf
+            const w = depth + 1 >= this.#maxDepth ? 1 : powerHeuristic(lightPdf, brdf.pdf)
+            const k = (Math.abs(cosS) / lightPdf) * w
+            lr = f32(lr + tr * brdf.fr * env.r * k)
+            lg = f32(lg + tg * brdf.fg * env.g * k)
+            lb = f32(lb + tb * brdf.fb * env.b * k)
           }
         }
       } else if (lightCount > 0) {
@@ -703,7 +745,7 @@ class CpuTracer {
   #areaLightPdf(m: number, dist2: number, cosL: number): number {
     const mats = this.#materials
     const weight = emissionWeight(mats[m + 4]!, mats[m + 5]!, mats[m + 6]!)
-    return (dist2 * weight * (1 - this.#pPunctual)) / (cosL * this.#lightPower)
+    return (dist2 * weight * (1 - this.#pPunctual - this.#pEnvironment)) / (cosL * this.#lightPower)
   }
 
   /**

@@ -3,6 +3,8 @@ import { PIXEL_SAMPLES_PER_DISPATCH, RENDER_WORKGROUP } from '../constants.js'
 import type { GpuContext } from '../device/context.js'
 import type { Scene } from '../scene/scene.js'
 import { projectionScale } from '../scene/camera.js'
+import { environmentTables } from '../scene/environment.js'
+import { lightShares } from './light-shares.js'
 import { PATH_TRACER_PARAMS_BYTES, PATH_TRACER_REDUCE_WGSL, pathTracerWgsl } from './pathtracer-wgsl.js'
 import { resolveTile } from './tile.js'
 import type { RenderedTile, RenderTileOptions, ResolvedTile } from './tile.js'
@@ -199,5 +201,12 @@ function packParams(scene: Scene, t: ResolvedTile, c: Chunk, finalize: boolean):
   u.set([scene.lutOffset, scene.uvOffset, scene.tangentOffset, scene.colorOffset], 36)
   u.set([scene.punctualOffset, scene.punctualCount, scene.unlit ? 1 : 0, scene.specularTextured ? 1 : 0], 40)
   u.set([scene.sheenOffset, scene.uv1Offset, scene.uvTransformOffset], 44)
+  const env = scene.environment
+  if (env !== undefined) {
+    const tables = environmentTables(env)
+    u.set([tables.radiance, env.width, env.height, tables.rows], 48)
+  }
+  const shares = lightShares(scene)
+  f.set([shares.punctual, shares.environment, Math.cos(env?.rotation ?? 0), Math.sin(env?.rotation ?? 0)], 52)
   return data
 }

@@ -4,7 +4,7 @@ import { BRDF_WGSL } from './brdf.js'
 import { RNG_WGSL } from './rng.js'
 
 /** Bytes of the path tracer's uniform parameter block (see `Params` in the shader). */
-export const PATH_TRACER_PARAMS_BYTES = 192
+export const PATH_TRACER_PARAMS_BYTES = 224
 
 /** The parameter block, shared by the tracing and the reducing kernel. */
 const PARAMS_WGSL = /* wgsl */ `
@@ -22,6 +22,10 @@ struct Params {
   punctual: vec4u,   // word offset in aux of the punctual lights, their count, 1 if some material is unlit, 1 if some
                      // material has a specular texture
   tables: vec4u,     // word offsets in aux of the sheen albedo table (SHEEN kernels), TEXCOORD_1, the texture transforms
+  environment: vec4u, // word offset in aux of the environment's radiance (0 for none), its width, height, and the
+                      // word offset of its row distribution (its rows' texel distributions follow)
+  lighting: vec4f,   // the punctual lights' and the environment's shares of light samples (see lightShares), the
+                     // cosine and sine of the environment's rotation
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -200,6 +204,78 @@ fn pickPunctual(r: f32, first: u32, count: u32) -> u32 {
     if (r < bitcast<f32>(aux[first + mid * 16u + 11u])) { hi = mid; } else { lo = mid + 1u; }
   }
   return first + lo * 16u;
+}
+
+// The first entry of the cumulative distribution of count f32s from word first of aux that exceeds r.
+fn searchCdf(first: u32, count: u32, r: f32) -> u32 {
+  var lo = 0u;
+  var hi = count - 1u;
+  while (lo < hi) {
+    let mid = (lo + hi) / 2u;
+    if (r < bitcast<f32>(aux[first + mid])) { hi = mid; } else { lo = mid + 1u; }
+  }
+  return lo;
+}
+
+// Entry i of that distribution's probabilities: its cumulative value less the one before.
+fn cdfStep(first: u32, i: u32) -> vec2f {
+  let below = select(0.0, bitcast<f32>(aux[first + max(i, 1u) - 1u]), i > 0u);
+  return vec2f(below, bitcast<f32>(aux[first + i]));
+}
+
+fn environmentTexel(i: u32) -> vec3f {
+  let o = params.environment.x + i * 3u;
+  return vec3f(bitcast<f32>(aux[o]), bitcast<f32>(aux[o + 1u]), bitcast<f32>(aux[o + 2u]));
+}
+
+// The density next-event estimation samples the direction of texel (row, col) at with, per solid angle.
+fn environmentPdf(row: u32, col: u32, sinTheta: f32) -> f32 {
+  let w = params.environment.y;
+  let h = params.environment.z;
+  let r = cdfStep(params.environment.w, row);
+  let c = cdfStep(params.environment.w + h + row * w, col);
+  let texels = f32(w) * f32(h);
+  return select(0.0, (r.y - r.x) * (c.y - c.x) * texels / (2.0 * PI * PI * sinTheta), sinTheta > 0.0);
+}
+
+// What a ray leaving the scene in direction d sees of the environment (turned back by its rotation, then mapped
+// as three.js maps panoramas), and the density of sampling d (w).
+fn environmentLight(d: vec3f) -> vec4f {
+  let c = params.lighting.z;
+  let s = params.lighting.w;
+  let w = params.environment.y;
+  let h = params.environment.z;
+  let u = atan2(d.x * s + d.z * c, d.x * c - d.z * s) * (0.5 / PI) + 0.5;
+  let v = acos(clamp(d.y, -1.0, 1.0)) * (1.0 / PI);
+  let col = min(u32(max(u * f32(w), 0.0)), w - 1u);
+  let row = min(u32(max(v * f32(h), 0.0)), h - 1u);
+  let sinTheta = sqrt(max(0.0, 1.0 - d.y * d.y));
+  return vec4f(environmentTexel(row * w + col), environmentPdf(row, col, sinTheta));
+}
+
+struct EnvironmentSample { dir: vec3f, radiance: vec3f, pdf: f32 }
+
+// A direction drawn in proportion to the environment's weights: a row by (r1), a texel of it by (r2), and a point
+// in that texel by what is left of each random number.
+fn sampleEnvironment(r1: f32, r2: f32) -> EnvironmentSample {
+  let w = params.environment.y;
+  let h = params.environment.z;
+  let rows = params.environment.w;
+  let row = searchCdf(rows, h, r1);
+  let rs = cdfStep(rows, row);
+  let cols = rows + h + row * w;
+  let col = searchCdf(cols, w, r2);
+  let cs = cdfStep(cols, col);
+  let v = (f32(row) + (r1 - rs.x) / (rs.y - rs.x)) / f32(h);
+  let u = (f32(col) + (r2 - cs.x) / (cs.y - cs.x)) / f32(w);
+  let theta = v * PI;
+  let phi = (u - 0.5) * (2.0 * PI);
+  let sinTheta = sin(theta);
+  let e = vec3f(sinTheta * cos(phi), cos(theta), sinTheta * sin(phi));
+  let c = params.lighting.z;
+  let s = params.lighting.w;
+  let dir = vec3f(e.x * c + e.z * s, e.y, e.z * c - e.x * s);
+  return EnvironmentSample(dir, environmentTexel(row * w + col), environmentPdf(row, col, sinTheta));
 }
 
 // A texture coordinate wrapped into [0, 1] (non-finite ones read as 0): repeat, clamp to edge, or mirrored repeat.
@@ -398,15 +474,24 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
   let rV = nextRandom(&rng);
   (*path).rng = rng;
   if (hit.tri == NO_HIT) {
-    (*path).radiance += (*path).throughput * params.background.xyz;
+    if (params.environment.x == 0u) {
+      (*path).radiance += (*path).throughput * params.background.xyz;
+      return out;
+    }
+    let env = environmentLight(dir);
+    var w = 1.0;
+    // Weighted against next-event estimation as emissive triangles are (see below).
+    if ((*path).camera == 0u && params.lighting.y > 0.0) { w = powerHeuristic((*path).pdf, params.lighting.y * env.w); }
+    (*path).radiance += (*path).throughput * env.xyz * w;
     return out;
   }
   // Beer-Lambert: what the volume the segment crossed let through.
   if (TRANSMISSIVE) { (*path).throughput *= exp(-(*path).sigma * hit.t); }
   let lightCount = bitcast<u32>(params.camUp.w);
   let lightPower = params.camForward.w;
-  // Punctual lights take half the light samples when the scene also has emissive triangles, all when it has not.
-  let pPunctual = select(0.0, select(1.0, 0.5, lightCount > 0u), params.punctual.y > 0u);
+  // The light samples' shares: punctual lights, the environment, and emissive triangles the rest.
+  let pPunctual = params.lighting.x;
+  let pEnvironment = params.lighting.y;
   let base = tris[hit.tri * 3u];
   let e1 = tris[hit.tri * 3u + 1u].xyz;
   let e2 = tris[hit.tri * 3u + 2u].xyz;
@@ -455,7 +540,7 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
     var w = 1.0;
     if ((*path).camera == 0u && lightCount > 0u) {
       // The pdf of picking this point by next-event estimation, per solid angle.
-      let lightPdf = hit.t * hit.t * emissionWeight(emission.xyz) * (1.0 - pPunctual) / (abs(facing) * lightPower);
+      let lightPdf = hit.t * hit.t * emissionWeight(emission.xyz) * (1.0 - pPunctual - pEnvironment) / (abs(facing) * lightPower);
       w = powerHeuristic((*path).pdf, lightPdf);
     }
     (*path).radiance += (*path).throughput * emitted * w;
@@ -548,6 +633,23 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
       out.shadowGlass = TRANSMISSIVE;
       out.pending = (*path).throughput * brdf.f * li * (abs(cosS) / (pPunctual * pickPdf));
     }
+  } else if (pEnvironment > 0.0 && rChoice < pPunctual + pEnvironment) {
+    // Next-event estimation towards the environment: a direction by its brightness, and a shadow ray out.
+    let e = sampleEnvironment(rU, rV);
+    let wi = e.dir;
+    let cosS = dot(ns, wi);
+    let gw = dot(ng, wi);
+    let behind = TRANSMISSIVE && cosS < 0.0 && gw < 0.0;
+    if (e.pdf > 0.0 && ((cosS > 0.0 && gw > 0.0) || behind)) {
+      let brdf = evaluateBrdf(surface, wi);
+      let lightPdf = pEnvironment * e.pdf;
+      out.shadow = true;
+      out.shadowOrigin = select(origin, behindOrigin, behind);
+      out.shadowDir = wi;
+      out.shadowMax = FAR;
+      let w = select(powerHeuristic(lightPdf, brdf.pdf), 1.0, (*path).depth + 1u >= params.tile.w);
+      out.pending = (*path).throughput * brdf.f * e.radiance * (abs(cosS) / lightPdf * w);
+    }
   } else if (lightCount > 0u) {
     // Next-event estimation: an emissive triangle picked by power, a uniform point on it, and a shadow ray to it.
     let entry = pickLight(rLight, lightCount);
@@ -577,7 +679,7 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
           lightEmission *= textureColor(lightTex, slotUv(lightTex, triangleUvs(light, su * (1.0 - rV), su * rV)), params.aux.x);
         }
       }
-      let lightPdf = dist2 * emissionWeight(lightRow) * (1.0 - pPunctual) / (cosL * lightPower);
+      let lightPdf = dist2 * emissionWeight(lightRow) * (1.0 - pPunctual - pEnvironment) / (cosL * lightPower);
       out.shadow = true;
       out.shadowOrigin = select(origin, behindOrigin, behind);
       out.shadowDir = wi;

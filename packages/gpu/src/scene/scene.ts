@@ -1,6 +1,7 @@
 /** A three-component vector. */
 export type Vec3 = readonly [number, number, number]
 
+import type { SceneEnvironment } from './environment.js'
 import type { PunctualLight } from './punctual.js'
 import type { TextureSampler } from './texture.js'
 
@@ -244,6 +245,8 @@ export interface Scene {
    */
   readonly lightPower: number
   readonly bounds: { readonly min: Vec3; readonly max: Vec3 }
+  /** The panorama lighting the scene (see `withEnvironment`), packed in `aux`; undefined for none. */
+  readonly environment?: SceneEnvironment
 }
 
 /** Floats per triangle in {@link Scene.triangles} and {@link Scene.normals}. */

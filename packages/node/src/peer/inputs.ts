@@ -1,5 +1,13 @@
 import type { AbortOptions, Order } from '@tessera/core'
-import { loadOnnxModel, loadScene, type OnnxModel, type Scene, type Tensor } from '@tessera/gpu'
+import {
+  decodeEnvironmentImage,
+  loadOnnxModel,
+  loadScene,
+  withEnvironment,
+  type OnnxModel,
+  type Scene,
+  type Tensor,
+} from '@tessera/gpu'
 import { decodeTensorBundle } from './tensor-bundle.js'
 
 /** Where input blobs come from: `node.blobs` (the creator serves them to the peers it awarded). */
@@ -47,7 +55,15 @@ export class InputCache {
           : this.#source.fetchFrom(order.creator, cid, options),
       ),
     )
-    if (order.kind === 'render') return { kind: 'render', scene: await loadScene(blobs[0] as Uint8Array) }
+    if (order.kind === 'render') {
+      // A render's second input, where there is one, is the panorama that lights the scene.
+      const scene = await loadScene(blobs[0] as Uint8Array)
+      const panorama = blobs[1]
+      return {
+        kind: 'render',
+        scene: panorama === undefined ? scene : withEnvironment(scene, decodeEnvironmentImage(panorama)),
+      }
+    }
     return {
       kind: 'inference',
       model: loadOnnxModel(blobs[0] as Uint8Array),

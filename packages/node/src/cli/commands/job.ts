@@ -1,38 +1,20 @@
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises'
+import { mkdir, writeFile } from 'node:fs/promises'
 import { extname, join } from 'node:path'
-import { tensor } from '@tessera/gpu'
+import { decodeEnvironmentImage, tensor } from '@tessera/gpu'
 import { SingleBar } from 'cli-progress'
 import type { Command } from 'commander'
 import { z } from 'zod'
 import { ApiClient } from '../../api/client.js'
 import type { JobRequest, JobStatus } from '../../api/contract.js'
-import { MAX_INPUT_BYTES } from '../../constants.js'
 import { resolveDataDir } from '../../data-dir.js'
 import { NodeError } from '../../errors.js'
 import { encodeTensorBundle } from '../../peer/tensor-bundle.js'
 import type { CliIo } from '../io.js'
 import { jobHeadline, jobReport } from '../job-report.js'
 import { parseAmount, parsePositiveInt } from '../parse.js'
+import { readInput } from '../read-input.js'
 
 const POLL_MS = 500
-
-/** Reads a job input file, bounded, with a clear error when it is missing or unreadable. */
-async function readInput(path: string): Promise<Uint8Array> {
-  let size: number
-  try {
-    size = (await stat(path)).size
-  } catch {
-    throw new NodeError('NODE__FILE_UNREADABLE', `cannot read ${path}: no such file`, { path })
-  }
-  if (size > MAX_INPUT_BYTES) {
-    throw new NodeError('NODE__FILE_UNREADABLE', `${path} is ${size} bytes, more than ${MAX_INPUT_BYTES}`, { path })
-  }
-  try {
-    return await readFile(path)
-  } catch (e) {
-    throw new NodeError('NODE__FILE_UNREADABLE', `cannot read ${path}: ${(e as Error).message}`, { path })
-  }
-}
 
 const tensorJson = z.record(
   z.string().min(1).max(256),
@@ -63,6 +45,7 @@ interface SubmitFlags {
   height: number
   tile: number
   samples: number
+  environment?: string
   input?: string
   items?: number
   itemsPerTask?: number
@@ -109,6 +92,7 @@ export function registerJob(program: Command, io: CliIo): void {
     .option('--height <px>', 'image height', parsePositiveInt, 128)
     .option('--tile <px>', 'tile side; each tile is a task', parsePositiveInt, 64)
     .option('--samples <n>', 'samples per pixel', parsePositiveInt, 16)
+    .option('--environment <panorama>', 'render: light the scene with an equirectangular .hdr or .exr panorama')
     .option('--input <tensors.json>', 'inference inputs: JSON map of { dims, data } tensors')
     .option('--items <n>', 'inference batch items', parsePositiveInt)
     .option('--items-per-task <n>', 'batch items per task', parsePositiveInt)
@@ -149,9 +133,16 @@ export function registerJob(program: Command, io: CliIo): void {
           ...common,
         }
       } else {
+        const inputs = [await api.putBlob(bytes)]
+        if (flags.environment !== undefined) {
+          const panorama = await readInput(flags.environment)
+          // Checked here, so a panorama no worker could read fails before anything is ordered or paid.
+          decodeEnvironmentImage(panorama)
+          inputs.push(await api.putBlob(panorama))
+        }
         request = {
           kind: 'render',
-          inputs: [await api.putBlob(bytes)],
+          inputs,
           render: {
             frames: flags.frames,
             width: flags.width,

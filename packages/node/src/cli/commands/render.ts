@@ -1,10 +1,19 @@
 import { writeFile } from 'node:fs/promises'
-import { compositeTiles, createEngine, encodePng, loadScene, renderTileCpu } from '@tessera/gpu'
+import {
+  compositeTiles,
+  createEngine,
+  decodeEnvironmentImage,
+  encodePng,
+  loadScene,
+  renderTileCpu,
+  withEnvironment,
+} from '@tessera/gpu'
 import type { RenderedTile, RenderTileOptions } from '@tessera/gpu'
 import { SingleBar } from 'cli-progress'
 import type { Command } from 'commander'
 import type { CliIo } from '../io.js'
 import { parseNonNegativeInt, parsePositiveInt, parsePositiveNumber } from '../parse.js'
+import { readInput } from '../read-input.js'
 
 /** Side of the tiles a local render is cut into: the progress bar moves between them. */
 const PREVIEW_TILE = 128
@@ -18,6 +27,7 @@ interface RenderFlags {
   exposure: number
   cpu?: boolean
   json?: boolean
+  environment?: string
 }
 
 /**
@@ -36,10 +46,15 @@ export function registerRender(program: Command, io: CliIo): void {
     .option('--samples <n>', 'samples per pixel', parsePositiveInt, 16)
     .option('--frame <n>', 'frame number (it seeds the noise)', parseNonNegativeInt, 0)
     .option('--exposure <x>', 'exposure for the 8-bit PNG', parsePositiveNumber, 1)
+    .option('--environment <panorama>', 'light the scene with an equirectangular .hdr or .exr panorama')
     .option('--cpu', 'use the CPU reference path tracer (what a verifier without a GPU runs)')
     .option('--json', 'print JSON')
     .action(async (scenePath: string, flags: RenderFlags) => {
-      const scene = await loadScene(scenePath)
+      const loaded = await loadScene(scenePath)
+      const scene =
+        flags.environment === undefined
+          ? loaded
+          : withEnvironment(loaded, decodeEnvironmentImage(await readInput(flags.environment)))
       const engine = flags.cpu === true ? undefined : await createEngine()
       try {
         const tiles = tileGrid(flags)

@@ -1,0 +1,171 @@
+/**
+ * Image-based lighting: an equirectangular HDR panorama around the scene, seen by rays that leave it and sampled
+ * by next-event estimation in proportion to its brightness (a piecewise-constant 2D distribution over its texels,
+ * rows by their total and each row's texels within it, as PBRT samples infinite area lights).
+ */
+import { MAX_ENVIRONMENT_INTENSITY, MAX_ENVIRONMENT_TEXELS } from '../constants.js'
+import { GpuError } from '../errors.js'
+import { emissionWeight } from '../render/brdf.js'
+import type { EnvironmentImage } from './environment-image.js'
+import type { Scene } from './scene.js'
+
+/** How a panorama lights a scene. */
+export interface EnvironmentOptions {
+  /**
+   * Multiplies the image's radiance.
+   * @default 1
+   */
+  intensity?: number
+  /**
+   * Turns the panorama about +y by this many radians (counter-clockwise seen from above), so a direction d sees
+   * the texel the unrotated panorama shows at d turned back.
+   * @default 0
+   */
+  rotation?: number
+}
+
+/**
+ * A scene's environment as packed in {@link Scene.aux} from `offset`: its texels' radiance (3 f32s each, times the
+ * intensity, row by row from the +y pole), then the cumulative distribution over rows (`height` f32s, the last
+ * exactly 1), then each row's cumulative distribution over its texels (`width` f32s a row, each row's last exactly
+ * 1). A texel weighs its luminance times the sine of its row's polar angle (the solid angle it covers).
+ */
+export interface SceneEnvironment {
+  readonly width: number
+  readonly height: number
+  readonly intensity: number
+  readonly rotation: number
+  readonly offset: number
+  /** Sum of the texels' weights; 0 for a black panorama, which next-event estimation then never samples. */
+  readonly power: number
+}
+
+/** Word offsets of an environment's tables in `aux`, from its first word. */
+export function environmentTables(env: SceneEnvironment): { radiance: number; rows: number; columns: number } {
+  const rows = env.offset + env.width * env.height * 3
+  return { radiance: env.offset, rows, columns: rows + env.height }
+}
+
+/**
+ * The scene lit by `image` around it: rays that leave the scene see the panorama instead of the tile's
+ * background colour, and next-event estimation samples it beside the scene's lights. Panoramas of more than
+ * {@link MAX_ENVIRONMENT_TEXELS} texels are box-filtered by halves until they fit (the light they give is the
+ * same). The scene itself is not changed.
+ */
+export function withEnvironment(scene: Scene, image: EnvironmentImage, options: EnvironmentOptions = {}): Scene {
+  const intensity = options.intensity ?? 1
+  const rotation = options.rotation ?? 0
+  if (!(intensity >= 0 && intensity <= MAX_ENVIRONMENT_INTENSITY) || !Number.isFinite(rotation)) {
+    throw new GpuError(
+      'GPU__INVALID_INPUT',
+      `an environment needs an intensity in [0, ${MAX_ENVIRONMENT_INTENSITY}] and a finite rotation`,
+      { intensity, rotation },
+    )
+  }
+  let { width, height, radiance } = assertImage(image)
+  while (width * height > MAX_ENVIRONMENT_TEXELS) ({ width, height, radiance } = halve(width, height, radiance))
+  const texels = width * height
+  const offset = Math.max(1, scene.aux.length)
+  const aux = new Uint32Array(offset + texels * 4 + height)
+  aux.set(scene.aux)
+  const floats = new Float32Array(aux.buffer)
+  const scaled = floats.subarray(offset, offset + texels * 3)
+  for (let i = 0; i < scaled.length; i++) scaled[i] = radiance[i]! * intensity
+  const power = samplingTables(
+    width,
+    height,
+    scaled,
+    floats.subarray(offset + texels * 3, offset + texels * 3 + height),
+    floats.subarray(offset + texels * 3 + height),
+  )
+  return {
+    ...scene,
+    aux,
+    lights: new Float32Array(aux.buffer, 0, scene.lights.length),
+    environment: { width, height, intensity, rotation, offset, power },
+  }
+}
+
+function assertImage(image: EnvironmentImage): EnvironmentImage {
+  const { width, height, radiance } = image ?? {}
+  if (
+    !Number.isInteger(width) ||
+    !Number.isInteger(height) ||
+    width < 1 ||
+    height < 1 ||
+    !(radiance instanceof Float32Array) ||
+    radiance.length !== width * height * 3
+  ) {
+    throw new GpuError('GPU__INVALID_INPUT', 'an environment image needs width * height * 3 float radiances', {
+      width,
+      height,
+    })
+  }
+  for (let i = 0; i < radiance.length; i++) {
+    if (!(radiance[i]! >= 0 && radiance[i]! <= 3.4e38)) {
+      throw new GpuError('GPU__INVALID_INPUT', 'environment radiance must be finite and not negative', {
+        index: i,
+        value: radiance[i],
+      })
+    }
+  }
+  return image
+}
+
+/** The panorama at half the resolution (rounded up), each texel the mean of the up to four it covers. */
+function halve(width: number, height: number, radiance: Float32Array): EnvironmentImage {
+  const w = Math.ceil(width / 2)
+  const h = Math.ceil(height / 2)
+  const out = new Float32Array(w * h * 3)
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      let n = 0
+      const sum = [0, 0, 0]
+      for (let dy = 0; dy < 2 && 2 * y + dy < height; dy++) {
+        for (let dx = 0; dx < 2 && 2 * x + dx < width; dx++) {
+          const i = ((2 * y + dy) * width + 2 * x + dx) * 3
+          for (let c = 0; c < 3; c++) sum[c]! += radiance[i + c]!
+          n++
+        }
+      }
+      for (let c = 0; c < 3; c++) out[(y * w + x) * 3 + c] = sum[c]! / n
+    }
+  }
+  return { width: w, height: h, radiance: out }
+}
+
+/**
+ * Fills the cumulative distributions over rows and over each row's texels; returns the total weight. A row of no
+ * weight gets a uniform distribution, so every row's table stays well-formed.
+ */
+function samplingTables(
+  width: number,
+  height: number,
+  radiance: Float32Array,
+  rows: Float32Array,
+  columns: Float32Array,
+): number {
+  const rowSums = new Float64Array(height)
+  const cumulative = new Float64Array(width)
+  for (let y = 0; y < height; y++) {
+    const sinTheta = Math.sin((Math.PI * (y + 0.5)) / height)
+    let sum = 0
+    for (let x = 0; x < width; x++) {
+      const i = (y * width + x) * 3
+      sum += emissionWeight(radiance[i]!, radiance[i + 1]!, radiance[i + 2]!) * sinTheta
+      cumulative[x] = sum
+    }
+    for (let x = 0; x < width; x++) columns[y * width + x] = sum > 0 ? cumulative[x]! / sum : (x + 1) / width
+    columns[y * width + width - 1] = 1
+    rowSums[y] = sum
+  }
+  let total = 0
+  for (let y = 0; y < height; y++) total += rowSums[y]!
+  let running = 0
+  for (let y = 0; y < height; y++) {
+    running += rowSums[y]!
+    rows[y] = total > 0 ? running / total : (y + 1) / height
+  }
+  rows[height - 1] = 1
+  return total
+}
