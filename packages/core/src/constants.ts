@@ -32,6 +32,10 @@ export const MAX_CHUNK_BYTES = 1024 * 1024
 export const MAX_FRAMES_PER_JOB = 10_000
 export const MAX_IMAGE_SIDE = 16_384
 export const MAX_SAMPLES_PER_PIXEL = 65_536
+/** Largest multiplier of a render's environment panorama. */
+export const MAX_ENVIRONMENT_INTENSITY = 1e6
+/** Largest turn of a render's environment panorama either way, radians (any angle fits in 2π; this bounds junk). */
+export const MAX_ENVIRONMENT_ROTATION = 1000
 /** A signed envelope quoted inside another message (a worker's Result, a creator's assignment). */
 export const MAX_QUOTED_ENVELOPE_BYTES = 64 * 1024
 /** A fraud proof on the wire: two chunks, the quoted commitment and the Merkle path. */

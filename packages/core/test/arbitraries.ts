@@ -91,16 +91,24 @@ export const capacityBody = fc.record(
   },
 )
 
-const renderSplit = fc.record({
-  kind: fc.constant('render' as const),
-  firstFrame: uint,
-  frames: posInt(MAX_FRAMES_PER_JOB),
-  width: posInt(MAX_IMAGE_SIDE),
-  height: posInt(MAX_IMAGE_SIDE),
-  tileWidth: posInt(MAX_IMAGE_SIDE),
-  tileHeight: posInt(MAX_IMAGE_SIDE),
-  samples: posInt(MAX_SAMPLES_PER_PIXEL),
-})
+const renderSplit = fc.record(
+  {
+    kind: fc.constant('render' as const),
+    firstFrame: uint,
+    frames: posInt(MAX_FRAMES_PER_JOB),
+    width: posInt(MAX_IMAGE_SIDE),
+    height: posInt(MAX_IMAGE_SIDE),
+    tileWidth: posInt(MAX_IMAGE_SIDE),
+    tileHeight: posInt(MAX_IMAGE_SIDE),
+    samples: posInt(MAX_SAMPLES_PER_PIXEL),
+    // Fractions of both signs (never -0, which CBOR keeps but toEqual tells apart).
+    environment: fc.record({
+      intensity: fc.integer({ min: 0, max: 1_000_000 }).map((x) => x / 64),
+      rotation: fc.integer({ min: -64_000, max: 64_000 }).map((x) => x / 64),
+    }),
+  },
+  { requiredKeys: ['kind', 'firstFrame', 'frames', 'width', 'height', 'tileWidth', 'tileHeight', 'samples'] },
+)
 
 const inferenceSplit = fc.record({
   kind: fc.constant('inference' as const),

@@ -1,6 +1,6 @@
 /** Defaults and bounds for `@tessera/gpu`. Every bound that protects a decoder or the device is named here. */
 
-export { MAX_IMAGE_SIDE, MAX_SAMPLES_PER_PIXEL } from '@tessera/core'
+export { MAX_ENVIRONMENT_INTENSITY, MAX_IMAGE_SIDE, MAX_SAMPLES_PER_PIXEL } from '@tessera/core'
 
 /** Largest glTF/GLB asset accepted by `loadScene`. */
 export const MAX_SCENE_BYTES = 256 * 1024 * 1024
@@ -74,5 +74,3 @@ export const MAX_ENVIRONMENT_SIDE = 16384
  * texels take 32 MB with their sampling tables, and light a scene as well as the 8k original would.
  */
 export const MAX_ENVIRONMENT_TEXELS = 2048 * 1024
-/** Largest environment intensity accepted. */
-export const MAX_ENVIRONMENT_INTENSITY = 1e6

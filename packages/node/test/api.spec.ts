@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import type { NodeOperations } from '../src/api/contract.js'
+import type { JobRequest, NodeOperations } from '../src/api/contract.js'
 import { ApiClient } from '../src/api/client.js'
 import { ApiServer } from '../src/api/server.js'
 import { NodeError } from '../src/errors.js'
@@ -45,6 +45,18 @@ describe('control API', () => {
       await expect(client.submitJob({ kind: 'render', inputs: ['c'] })).rejects.toMatchObject({
         code: 'NODE__API_MALFORMED_REQUEST',
       })
+      // Environment lighting needs its panorama as the second input, and bounded values.
+      const lighting = { intensity: 2, rotation: -0.5 }
+      const lit = { ...job, inputs: ['c', 'sky'], render: { ...job.render, environment: lighting } }
+      expect(await client.submitJob(lit)).toEqual({ jobId: 'job-1' })
+      expect((ops.submitted[1] as JobRequest).render?.environment).toEqual(lighting)
+      for (const bad of [
+        { ...lit, inputs: ['c'] },
+        { ...lit, render: { ...lit.render, environment: { intensity: -1, rotation: 0 } } },
+        { ...lit, render: { ...lit.render, environment: { intensity: 1 } } },
+      ]) {
+        await expect(client.submitJob(bad as typeof lit)).rejects.toMatchObject({ code: 'NODE__API_MALFORMED_REQUEST' })
+      }
       const wrong = new ApiClient(`http://127.0.0.1:${port}`, 'guess')
       await expect(wrong.status()).rejects.toMatchObject({ code: 'NODE__API_UNAUTHORISED' })
       const metrics = await fetch(`http://127.0.0.1:${port}/metrics`)

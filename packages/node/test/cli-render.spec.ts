@@ -48,10 +48,12 @@ describe('tessera render', () => {
   }, 60_000)
 
   it('should light the scene with a panorama given by --environment', async () => {
-    // A uniform sky of radiance 2 (RGBE mantissas 128 under exponent 130), 16 x 8 texels, uncompressed.
+    // A sky of radiance 8 over the panorama's left half and 1 over its right (RGBE mantissas 128 under exponents 132
+    // and 129), 16 x 8 texels, uncompressed.
     const panorama = join(dir.path, 'sky.hdr')
     const header = Buffer.from('#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 8 +X 16\n', 'latin1')
-    await writeFile(panorama, Buffer.concat([header, Buffer.from(new Array(128).fill([128, 128, 128, 130]).flat())]))
+    const texels = Array.from({ length: 128 }, (_, i) => [128, 128, 128, i % 16 < 8 ? 132 : 129])
+    await writeFile(panorama, Buffer.concat([header, Buffer.from(texels.flat())]))
     const args = ['--width', '32', '--height', '32', '--samples', '4']
     const lit = join(dir.path, 'lit.png')
     const plain = join(dir.path, 'plain.png')
@@ -60,6 +62,13 @@ describe('tessera render', () => {
     const mean = (data: ArrayLike<number>): number => Array.from(data).reduce((a, b) => a + b, 0) / data.length
     // The sky shows past the room's open front and lights its walls.
     expect(mean(decode(await readFile(lit)).data)).toBeGreaterThan(mean(decode(await readFile(plain)).data) + 20)
+    // Turned a quarter round, the bright half lights the room from elsewhere.
+    const turned = join(dir.path, 'turned.png')
+    const rotation = ['--environment-rotation', '90', '--environment-intensity', '0.5']
+    expect((await cli('render', scene, '--out', turned, '--environment', panorama, ...rotation, ...args)).code).toBe(0)
+    const a = decode(await readFile(lit)).data
+    expect(decode(await readFile(turned)).data.some((v, i) => Math.abs(v - a[i]!) > 8)).toBe(true)
+    expect((await cli('render', scene, '--environment', panorama, '--environment-rotation', 'left')).code).toBe(2)
     const junk = join(dir.path, 'junk.hdr')
     await writeFile(junk, '#?RADIANCE\nno size\n')
     const bad = await cli('render', scene, '--out', join(dir.path, 'z.png'), '--environment', junk, ...args)

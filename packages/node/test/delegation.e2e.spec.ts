@@ -1,12 +1,31 @@
 import { join } from 'node:path'
 import type { Verdict } from '@tessera/core'
-import { createEngine, type Engine, generateScene } from '@tessera/gpu'
+import {
+  createEngine,
+  decodeEnvironmentImage,
+  encodePng,
+  type Engine,
+  generateScene,
+  loadScene,
+  type Scene,
+  withEnvironment,
+} from '@tessera/gpu'
+import { decode } from 'fast-png'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { NodeConfigInput } from '../src/config.js'
 import { initDataDir, resolveDataDir } from '../src/data-dir.js'
 import { createLogger } from '../src/logger.js'
+import { PNG_EXPOSURE } from '../src/peer/job-output.js'
 import { Peer } from '../src/peer/peer.js'
 import { tempDir } from './helpers.js'
+
+/** A Radiance panorama, 8 x 4 texels, uncompressed: a sky of radiance 1 with a sun of 32 in its second row. */
+const SKY = ((): Uint8Array => {
+  const header = Buffer.from('#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 4 +X 8\n', 'latin1')
+  // RGBE: mantissas 128 under exponent 129 read as 1; under exponent 134, as 32.
+  const texels = Array.from({ length: 32 }, (_, i) => (i === 10 ? [128, 128, 128, 134] : [128, 128, 128, 129]))
+  return Buffer.concat([header, Buffer.from(texels.flat())])
+})()
 
 /** How long anything may take to arrive over the network or render on lavapipe. */
 const WAIT_MS = 120_000
@@ -93,11 +112,16 @@ describe('delegated verification and arbitration between real peers', () => {
 
     await until('both capacity records', async () => ((await creator.status()).capacityRecords >= 2 ? true : undefined))
     await creator.airdrop(1_000_000n)
-    const scene = await creator.putBlob(await generateScene({ subdivisions: 1 }))
+    const sceneBytes = await generateScene({ subdivisions: 1 })
+    const scene = await creator.putBlob(sceneBytes)
+    // The room lit by a panorama too (the order's second input), turned: every peer must light it alike.
+    const sky = await creator.putBlob(SKY)
+    const lighting = { intensity: 2, rotation: 0.7 }
+    const render = { frames: 1, width: 32, height: 32, tileWidth: 16, tileHeight: 32, samples: 4 }
     const { jobId } = await creator.submitJob({
       kind: 'render',
-      inputs: [scene],
-      render: { frames: 1, width: 32, height: 32, tileWidth: 16, tileHeight: 32, samples: 4 },
+      inputs: [scene, sky],
+      render: { ...render, environment: lighting },
       maxPrice: '200',
       minBids: 2,
     })
@@ -136,5 +160,30 @@ describe('delegated verification and arbitration between real peers', () => {
     // Each third peer counted the work the creator owes it for.
     expect(await verifier.prometheusText()).toMatch(/tessera_served_checks_total\{role="verify"\} [1-9]/)
     expect(await arbiter.prometheusText()).toMatch(/tessera_served_checks_total\{role="arbitrate"\} 1/)
+
+    // The frame is the panorama-lit room, as this machine renders it from the same inputs and lighting.
+    const png = decode(Buffer.from((await creator.jobOutput(jobId)).files[0]!.base64, 'base64')).data
+    const room = await loadScene(sceneBytes)
+    const local = async (scene: Scene) =>
+      decode(
+        encodePng(
+          await engine.renderTile({
+            scene,
+            frame: 0,
+            imageWidth: 32,
+            imageHeight: 32,
+            x: 0,
+            y: 0,
+            width: 32,
+            height: 32,
+            samples: 4,
+          }),
+          { exposure: PNG_EXPOSURE },
+        ),
+      ).data
+    const lit = await local(withEnvironment(room, decodeEnvironmentImage(SKY), lighting))
+    expect(png.every((v, i) => v === lit[i])).toBe(true)
+    const unlit = await local(room)
+    expect(png.some((v, i) => v !== unlit[i])).toBe(true)
   }, 300_000)
 })

@@ -1,5 +1,7 @@
 import { z } from 'zod'
 import {
+  MAX_ENVIRONMENT_INTENSITY,
+  MAX_ENVIRONMENT_ROTATION,
   MAX_FEATURES,
   MAX_FRAMES_PER_JOB,
   MAX_ID_LENGTH,
@@ -11,6 +13,15 @@ import {
 import { amount, cid, id, label, nonNegative, peerId, posInt, probability, tier, uint } from './fields.js'
 import { orderIdMatches } from './job-id.js'
 
+/**
+ * How a render's panorama (its order's second input) lights the scene: a multiplier of its radiance and a turn
+ * about +y in radians (`@tessera/gpu`'s `withEnvironment` options).
+ */
+export const environmentLightingSchema = z.object({
+  intensity: z.number().min(0).max(MAX_ENVIRONMENT_INTENSITY),
+  rotation: z.number().min(-MAX_ENVIRONMENT_ROTATION).max(MAX_ENVIRONMENT_ROTATION),
+})
+
 /** Render jobs split into frames x tiles. */
 export const renderSplitSchema = z.object({
   kind: z.literal('render'),
@@ -21,6 +32,8 @@ export const renderSplitSchema = z.object({
   tileWidth: posInt.max(MAX_IMAGE_SIDE),
   tileHeight: posInt.max(MAX_IMAGE_SIDE),
   samples: posInt.max(MAX_SAMPLES_PER_PIXEL),
+  /** Set when the order's second input is a panorama lighting the scene. */
+  environment: environmentLightingSchema.optional(),
 })
 
 /** Inference jobs split into ranges of input batch items. */

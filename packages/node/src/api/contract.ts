@@ -8,7 +8,16 @@ export interface JobRequest {
   kind: 'render' | 'inference'
   inputs: string[]
   /** Render: frames x tiles. */
-  render?: { frames: number; width: number; height: number; tileWidth: number; tileHeight: number; samples: number }
+  render?: {
+    frames: number
+    width: number
+    height: number
+    tileWidth: number
+    tileHeight: number
+    samples: number
+    /** How the panorama in `inputs[1]` lights the scene (radiance multiplier, turn about +y in radians). */
+    environment?: { intensity: number; rotation: number }
+  }
   /** Inference: batch items split into tasks. */
   inference?: { items: number; itemsPerTask: number }
   tier?: 1 | 2 | 3

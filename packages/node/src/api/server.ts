@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { timingSafeEqual } from 'node:crypto'
-import { isTesseraError } from '@tessera/core'
+import { environmentLightingSchema, isTesseraError } from '@tessera/core'
 import { z } from 'zod'
 import { MAX_API_BODY_BYTES, MAX_INPUT_BYTES } from '../constants.js'
 import { NodeError } from '../errors.js'
@@ -19,7 +19,9 @@ const jobRequestSchema = z
         tileWidth: z.number().int().min(1).max(16_384),
         tileHeight: z.number().int().min(1).max(16_384),
         samples: z.number().int().min(1).max(65_536),
+        environment: environmentLightingSchema.optional(),
       })
+      .strict()
       .optional(),
     inference: z.object({ items: z.number().int().min(1), itemsPerTask: z.number().int().min(1) }).optional(),
     tier: z.union([z.literal(1), z.literal(2), z.literal(3)]).optional(),
@@ -33,6 +35,9 @@ const jobRequestSchema = z
   .strict()
   .refine((r) => (r.kind === 'render' ? r.render !== undefined : r.inference !== undefined), {
     message: 'a render job needs `render`, an inference job needs `inference`',
+  })
+  .refine((r) => r.render?.environment === undefined || r.inputs.length === 2, {
+    message: "a render's environment lighting needs its panorama as the second of two inputs",
   })
 
 const airdropSchema = z.object({ amount: z.string().regex(/^\d{1,20}$/) }).strict()

@@ -24,6 +24,15 @@ export function parsePositiveNumber(value: string): number {
   return n
 }
 
+/** Parses a finite number flag of either sign (decimals allowed). */
+export function parseFiniteNumber(value: string): number {
+  const n = Number(value)
+  if (!/^[+-]?\d+(\.\d+)?(e[+-]?\d+)?$/i.test(value) || !Number.isFinite(n)) {
+    throw new InvalidArgumentError('expected a number')
+  }
+  return n
+}
+
 /** Parses a token amount flag (decimal integer, u64). */
 export function parseAmount(value: string): bigint {
   if (!/^\d{1,20}$/.test(value) || BigInt(value) > 0xffff_ffff_ffff_ffffn) {

@@ -22,6 +22,14 @@ export type LoadedInputs =
 
 const CACHE_LIMIT = 8
 
+/** What of an order its inputs depend on. */
+type InputOrder = Pick<Order, 'kind' | 'inputs' | 'creator' | 'split'>
+
+/** A render order's environment lighting, if it sets one. */
+function lightingOf(order: InputOrder): { intensity: number; rotation: number } | undefined {
+  return order.split.kind === 'render' ? order.split.environment : undefined
+}
+
 /**
  * Fetches and parses a job's inputs once per input set: every task of a job, and every verification of it, runs
  * on the same scene or model. Concurrent requests share one fetch.
@@ -34,8 +42,8 @@ export class InputCache {
     this.#source = source
   }
 
-  load(order: Pick<Order, 'kind' | 'inputs' | 'creator'>, options: AbortOptions = {}): Promise<LoadedInputs> {
-    const key = `${order.kind}:${order.inputs.join(',')}`
+  load(order: InputOrder, options: AbortOptions = {}): Promise<LoadedInputs> {
+    const key = `${order.kind}:${order.inputs.join(',')}:${JSON.stringify(lightingOf(order) ?? null)}`
     let pending = this.#loaded.get(key)
     if (pending === undefined) {
       pending = this.#fetch(order, options)
@@ -46,7 +54,7 @@ export class InputCache {
     return pending
   }
 
-  async #fetch(order: Pick<Order, 'kind' | 'inputs' | 'creator'>, options: AbortOptions): Promise<LoadedInputs> {
+  async #fetch(order: InputOrder, options: AbortOptions): Promise<LoadedInputs> {
     // The creator holds its own inputs (and verifies from them); workers fetch them from the creator.
     const blobs = await Promise.all(
       order.inputs.map(async (cid) =>
@@ -61,7 +69,8 @@ export class InputCache {
       const panorama = blobs[1]
       return {
         kind: 'render',
-        scene: panorama === undefined ? scene : withEnvironment(scene, decodeEnvironmentImage(panorama)),
+        scene:
+          panorama === undefined ? scene : withEnvironment(scene, decodeEnvironmentImage(panorama), lightingOf(order)),
       }
     }
     return {

@@ -11,7 +11,8 @@ import { NodeError } from '../../errors.js'
 import { encodeTensorBundle } from '../../peer/tensor-bundle.js'
 import type { CliIo } from '../io.js'
 import { jobHeadline, jobReport } from '../job-report.js'
-import { parseAmount, parsePositiveInt } from '../parse.js'
+import { lightingOf } from '../environment-flags.js'
+import { parseAmount, parseFiniteNumber, parsePositiveInt, parsePositiveNumber } from '../parse.js'
 import { readInput } from '../read-input.js'
 
 const POLL_MS = 500
@@ -46,6 +47,8 @@ interface SubmitFlags {
   tile: number
   samples: number
   environment?: string
+  environmentIntensity: number
+  environmentRotation: number
   input?: string
   items?: number
   itemsPerTask?: number
@@ -93,6 +96,8 @@ export function registerJob(program: Command, io: CliIo): void {
     .option('--tile <px>', 'tile side; each tile is a task', parsePositiveInt, 64)
     .option('--samples <n>', 'samples per pixel', parsePositiveInt, 16)
     .option('--environment <panorama>', 'render: light the scene with an equirectangular .hdr or .exr panorama')
+    .option('--environment-intensity <x>', "multiplies the panorama's radiance", parsePositiveNumber, 1)
+    .option('--environment-rotation <degrees>', 'turns the panorama about +y (+x towards -z)', parseFiniteNumber, 0)
     .option('--input <tensors.json>', 'inference inputs: JSON map of { dims, data } tensors')
     .option('--items <n>', 'inference batch items', parsePositiveInt)
     .option('--items-per-task <n>', 'batch items per task', parsePositiveInt)
@@ -150,6 +155,7 @@ export function registerJob(program: Command, io: CliIo): void {
             tileWidth: flags.tile,
             tileHeight: flags.tile,
             samples: flags.samples,
+            ...(flags.environment !== undefined ? { environment: lightingOf(flags) } : {}),
           },
           ...common,
         }

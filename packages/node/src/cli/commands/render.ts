@@ -12,7 +12,8 @@ import type { RenderedTile, RenderTileOptions } from '@tessera/gpu'
 import { SingleBar } from 'cli-progress'
 import type { Command } from 'commander'
 import type { CliIo } from '../io.js'
-import { parseNonNegativeInt, parsePositiveInt, parsePositiveNumber } from '../parse.js'
+import { lightingOf } from '../environment-flags.js'
+import { parseFiniteNumber, parseNonNegativeInt, parsePositiveInt, parsePositiveNumber } from '../parse.js'
 import { readInput } from '../read-input.js'
 
 /** Side of the tiles a local render is cut into: the progress bar moves between them. */
@@ -28,6 +29,8 @@ interface RenderFlags {
   cpu?: boolean
   json?: boolean
   environment?: string
+  environmentIntensity: number
+  environmentRotation: number
 }
 
 /**
@@ -47,6 +50,8 @@ export function registerRender(program: Command, io: CliIo): void {
     .option('--frame <n>', 'frame number (it seeds the noise)', parseNonNegativeInt, 0)
     .option('--exposure <x>', 'exposure for the 8-bit PNG', parsePositiveNumber, 1)
     .option('--environment <panorama>', 'light the scene with an equirectangular .hdr or .exr panorama')
+    .option('--environment-intensity <x>', "multiplies the panorama's radiance", parsePositiveNumber, 1)
+    .option('--environment-rotation <degrees>', 'turns the panorama about +y (+x towards -z)', parseFiniteNumber, 0)
     .option('--cpu', 'use the CPU reference path tracer (what a verifier without a GPU runs)')
     .option('--json', 'print JSON')
     .action(async (scenePath: string, flags: RenderFlags) => {
@@ -54,7 +59,7 @@ export function registerRender(program: Command, io: CliIo): void {
       const scene =
         flags.environment === undefined
           ? loaded
-          : withEnvironment(loaded, decodeEnvironmentImage(await readInput(flags.environment)))
+          : withEnvironment(loaded, decodeEnvironmentImage(await readInput(flags.environment)), lightingOf(flags))
       const engine = flags.cpu === true ? undefined : await createEngine()
       try {
         const tiles = tileGrid(flags)
