@@ -29,11 +29,12 @@ import {
   runCapacityBenchmark,
   runModelCpu,
   tensor,
+  withEnvironment,
 } from '../src/index.js'
 import type { MatmulKernel, RenderTileOptions } from '../src/index.js'
 import { randomFloats } from '../test/helpers/onnx-builder.js'
 import { transformerModel } from '../test/helpers/models.js'
-import { materialsScene } from './materials.js'
+import { materialsScene, probeSky } from './materials.js'
 import { compareProbes, writeProbes } from './probes.js'
 import type { Probes } from './probes.js'
 
@@ -161,6 +162,11 @@ const layered: RenderTileOptions = { ...probe, scene: await loadScene(await mate
 const vkMaterials = await engine.renderTile(layered)
 const vkMaterialsAgain = await engine.renderTile(layered)
 const cpuMaterials = renderTileCpu(layered)
+// And that room lit by a panorama through its open front: environment lookups and sampling.
+const skylit: RenderTileOptions = { ...layered, scene: withEnvironment(layered.scene, probeSky(), { rotation: 0.5 }) }
+const vkEnvironment = await engine.renderTile(skylit)
+const vkEnvironmentAgain = await engine.renderTile(skylit)
+const cpuEnvironment = renderTileCpu(skylit)
 const model = loadOnnxModel(transformerModel())
 const x = tensor([4, 8, 32], randomFloats(4 * 8 * 32, 42))
 const vkY = (await engine.runModel(model, { x })).y!
@@ -170,6 +176,7 @@ const probes: Probes = {
   render: vkTile.pixels,
   texturedRender: vkTextured.pixels,
   materialsRender: vkMaterials.pixels,
+  environmentRender: vkEnvironment.pixels,
   inference: vkY.data,
 }
 if (flags['write-probes']) writeProbes(resolve(flags['write-probes']), probes)
@@ -181,6 +188,7 @@ try {
     const glTile = await gl.renderTile(probe)
     const glTextured = await gl.renderTile(textured)
     const glMaterials = await gl.renderTile(layered)
+    const glEnvironment = await gl.renderTile(skylit)
     const glY = (await gl.runModel(model, { x })).y!
     gles = {
       adapter: `${gl.adapter.vendor} ${gl.adapter.description}`.trim(),
@@ -188,6 +196,7 @@ try {
       renderBitwise: bitwiseEqual(glTile.pixels, vkTile.pixels),
       texturedRenderPsnrDb: psnr(glTextured.pixels, vkTextured.pixels),
       materialsRenderPsnrDb: psnr(glMaterials.pixels, vkMaterials.pixels),
+      environmentRenderPsnrDb: psnr(glEnvironment.pixels, vkEnvironment.pixels),
       inferenceRelativeError: relativeError(glY.data, vkY.data),
       inferenceBitwise: bitwiseEqual(glY.data, vkY.data),
     }
@@ -200,11 +209,13 @@ try {
 const determinism = {
   sameDriverRenderBitwise: bitwiseEqual(vkTile.pixels, vkTileAgain.pixels),
   sameDriverMaterialsBitwise: bitwiseEqual(vkMaterials.pixels, vkMaterialsAgain.pixels),
+  sameDriverEnvironmentBitwise: bitwiseEqual(vkEnvironment.pixels, vkEnvironmentAgain.pixels),
   subRectBitwise,
   cpuVsGpu: {
     renderPsnrDb: psnr(cpuTile.pixels, vkTile.pixels),
     texturedRenderPsnrDb: psnr(cpuTextured.pixels, vkTextured.pixels),
     materialsRenderPsnrDb: psnr(cpuMaterials.pixels, vkMaterials.pixels),
+    environmentRenderPsnrDb: psnr(cpuEnvironment.pixels, vkEnvironment.pixels),
     inferenceRelativeError: relativeError(cpuY.data, vkY.data),
   },
   openglesVsVulkan: gles,
@@ -275,6 +286,7 @@ console.table([
   { metric: 'render CPU vs GPU PSNR dB', value: fmt(determinism.cpuVsGpu.renderPsnrDb, 1) },
   { metric: 'textured render CPU vs GPU PSNR dB', value: fmt(determinism.cpuVsGpu.texturedRenderPsnrDb, 1) },
   { metric: 'layered materials CPU vs GPU PSNR dB', value: fmt(determinism.cpuVsGpu.materialsRenderPsnrDb, 1) },
+  { metric: 'panorama-lit CPU vs GPU PSNR dB', value: fmt(determinism.cpuVsGpu.environmentRenderPsnrDb, 1) },
   { metric: 'inference CPU vs GPU rel. error', value: determinism.cpuVsGpu.inferenceRelativeError.toExponential(2) },
   { metric: 'GLES vs Vulkan', value: JSON.stringify(gles, finite) },
   ...(otherMachine ? [{ metric: 'against the other machine', value: JSON.stringify(otherMachine, finite) }] : []),

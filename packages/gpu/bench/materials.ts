@@ -12,6 +12,7 @@ import {
   KHRMaterialsVolume,
 } from '@gltf-transform/extensions'
 import { generateSceneDocument } from '../src/index.js'
+import type { EnvironmentImage } from '../src/index.js'
 
 /** GLB bytes of the room with a glass, a coated and a sheen sphere. */
 export async function materialsScene(): Promise<Uint8Array> {
@@ -64,4 +65,23 @@ export async function materialsScene(): Promise<Uint8Array> {
   return new WebIO()
     .registerExtensions([KHRMaterialsTransmission, KHRMaterialsVolume, KHRMaterialsClearcoat, KHRMaterialsSheen])
     .writeBinary(doc)
+}
+
+/**
+ * A 256 x 128 panorama for the probes: a sky brightening towards the zenith, a dim ground, and a small sun of
+ * radiance 200 above the horizon (what real HDR skies look like to the sampler: most of the power in a few texels).
+ */
+export function probeSky(): EnvironmentImage {
+  const width = 256
+  const height = 128
+  const radiance = new Float32Array(width * height * 3)
+  for (let row = 0; row < height; row++) {
+    for (let col = 0; col < width; col++) {
+      const up = Math.cos((Math.PI * (row + 0.5)) / height)
+      const sun = Math.abs(row - 40) < 2 && Math.abs(col - 150) < 2
+      const sky = up > 0 ? [0.3 + 0.5 * up, 0.45 + 0.5 * up, 0.8 + 0.4 * up] : [0.12, 0.1, 0.08]
+      radiance.set(sun ? [200, 190, 170] : sky, (row * width + col) * 3)
+    }
+  }
+  return { width, height, radiance }
 }

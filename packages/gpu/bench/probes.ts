@@ -16,6 +16,8 @@ export interface Probes {
   readonly texturedRender: Float32Array
   /** The same tile of the scene whose spheres are glass, clear-coated metal and sheen cloth (bench/materials.ts). */
   readonly materialsRender: Float32Array
+  /** That scene lit by a panorama too (`probeSky`, turned): environment lookups and sampling. */
+  readonly environmentRender: Float32Array
   readonly inference: Float32Array
 }
 
@@ -26,6 +28,7 @@ export interface ProbeComparison {
   readonly renderBitwise: boolean
   readonly texturedRenderPsnrDb: number
   readonly materialsRenderPsnrDb: number
+  readonly environmentRenderPsnrDb: number
   readonly inferenceRelativeError: number
   readonly inferenceBitwise: boolean
 }
@@ -34,6 +37,7 @@ const META = 'probes.json'
 const RENDER = 'render.f32'
 const TEXTURED = 'textured.f32'
 const MATERIALS = 'materials.f32'
+const ENVIRONMENT = 'environment.f32'
 const INFERENCE = 'inference.f32'
 
 export function writeProbes(dir: string, probes: Probes): void {
@@ -42,6 +46,7 @@ export function writeProbes(dir: string, probes: Probes): void {
   writeFileSync(join(dir, RENDER), raw(probes.render))
   writeFileSync(join(dir, TEXTURED), raw(probes.texturedRender))
   writeFileSync(join(dir, MATERIALS), raw(probes.materialsRender))
+  writeFileSync(join(dir, ENVIRONMENT), raw(probes.environmentRender))
   writeFileSync(join(dir, INFERENCE), raw(probes.inference))
   writeFileSync(
     join(dir, META),
@@ -50,6 +55,7 @@ export function writeProbes(dir: string, probes: Probes): void {
       render: probes.render.length,
       textured: probes.texturedRender.length,
       materials: probes.materialsRender.length,
+      environment: probes.environmentRender.length,
       inference: probes.inference.length,
     })}\n`,
   )
@@ -74,6 +80,7 @@ export function compareProbes(dir: string, mine: Probes): ProbeComparison {
     meta.render !== mine.render.length ||
     meta.textured !== mine.texturedRender.length ||
     meta.materials !== mine.materialsRender.length ||
+    meta.environment !== mine.environmentRender.length ||
     meta.inference !== mine.inference.length
   ) {
     throw new Error(`${join(dir, META)}: probes of another shape than this bench's (${JSON.stringify(meta)})`)
@@ -81,6 +88,7 @@ export function compareProbes(dir: string, mine: Probes): ProbeComparison {
   const render = readFloats(join(dir, RENDER), mine.render.length)
   const texturedRender = readFloats(join(dir, TEXTURED), mine.texturedRender.length)
   const materialsRender = readFloats(join(dir, MATERIALS), mine.materialsRender.length)
+  const environmentRender = readFloats(join(dir, ENVIRONMENT), mine.environmentRender.length)
   const inference = readFloats(join(dir, INFERENCE), mine.inference.length)
   return {
     adapter: meta.adapter,
@@ -88,6 +96,7 @@ export function compareProbes(dir: string, mine: Probes): ProbeComparison {
     renderBitwise: bitwiseEqual(render, mine.render),
     texturedRenderPsnrDb: psnr(texturedRender, mine.texturedRender),
     materialsRenderPsnrDb: psnr(materialsRender, mine.materialsRender),
+    environmentRenderPsnrDb: psnr(environmentRender, mine.environmentRender),
     inferenceRelativeError: relativeError(inference, mine.inference),
     inferenceBitwise: bitwiseEqual(inference, mine.inference),
   }
