@@ -102,10 +102,14 @@ const renderSplit = fc.record(
     tileHeight: posInt(MAX_IMAGE_SIDE),
     samples: posInt(MAX_SAMPLES_PER_PIXEL),
     // Fractions of both signs (never -0, which CBOR keeps but toEqual tells apart).
-    environment: fc.record({
-      intensity: fc.integer({ min: 0, max: 1_000_000 }).map((x) => x / 64),
-      rotation: fc.integer({ min: -64_000, max: 64_000 }).map((x) => x / 64),
-    }),
+    environment: fc.record(
+      {
+        intensity: fc.integer({ min: 0, max: 1_000_000 }).map((x) => x / 64),
+        rotation: fc.integer({ min: -64_000, max: 64_000 }).map((x) => x / 64),
+        visible: fc.boolean(),
+      },
+      { requiredKeys: ['intensity', 'rotation'] },
+    ),
   },
   { requiredKeys: ['kind', 'firstFrame', 'frames', 'width', 'height', 'tileWidth', 'tileHeight', 'samples'] },
 )

@@ -113,6 +113,26 @@ describe('environment lighting', () => {
     },
   )
 
+  it.each(['cpu', 'gpu'] as const)(
+    'should show camera rays the background where the panorama is hidden, and light alike (%s)',
+    async (name) => {
+      const draw = async (options: RenderTileOptions): Promise<Float32Array> =>
+        name === 'cpu' ? renderTileCpu(options).pixels : (await engine.renderTile(options)).pixels
+      const background: [number, number, number] = [0.25, 0.5, 1]
+      const radiance = Float32Array.from({ length: 27 }, (_, i) => 0.125 * (i + 1))
+      const far = paneScene([{ corners: pane(10, 0.1), material: GREY }])
+      const hiddenSky = withEnvironment(far, { width: 3, height: 3, radiance }, { visible: false })
+      const pixels = await draw(wholeTile(hiddenSky, 4, { background }))
+      for (let p = 0; p < pixels.length; p += 4) expect(Array.from(pixels.subarray(p, p + 3))).toEqual(background)
+      // A surface that fills the view is lit the same, bit for bit, whether its panorama shows or not.
+      const plane = paneScene([{ corners: pane(0, 50), material: GREY }])
+      const shown = await draw(wholeTile(withEnvironment(plane, sunAndSky()), 4, { background }))
+      const hidden = await draw(wholeTile(withEnvironment(plane, sunAndSky(), { visible: false }), 4, { background }))
+      expect(bitwiseEqual(shown, hidden)).toBe(true)
+      expect(channelMean(shown, 0)).toBeGreaterThan(0.1)
+    },
+  )
+
   it('should render the room lit through its open front alike on the CPU and the GPU, sub-rectangles bit-identical', async () => {
     const room = withEnvironment(await loadScene(await generateScene({ subdivisions: 2 })), sunAndSky(), {
       intensity: 0.5,

@@ -50,6 +50,9 @@ describe('control API', () => {
       const lit = { ...job, inputs: ['c', 'sky'], render: { ...job.render, environment: lighting } }
       expect(await client.submitJob(lit)).toEqual({ jobId: 'job-1' })
       expect((ops.submitted[1] as JobRequest).render?.environment).toEqual(lighting)
+      const hidden = { ...lit, render: { ...lit.render, environment: { ...lighting, visible: false } } }
+      expect(await client.submitJob(hidden)).toEqual({ jobId: 'job-1' })
+      expect((ops.submitted[2] as JobRequest).render?.environment?.visible).toBe(false)
       for (const bad of [
         { ...lit, inputs: ['c'] },
         { ...lit, render: { ...lit.render, environment: { intensity: -1, rotation: 0 } } },

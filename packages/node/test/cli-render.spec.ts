@@ -69,6 +69,12 @@ describe('tessera render', () => {
     const a = decode(await readFile(lit)).data
     expect(decode(await readFile(turned)).data.some((v, i) => Math.abs(v - a[i]!) > 8)).toBe(true)
     expect((await cli('render', scene, '--environment', panorama, '--environment-rotation', 'left')).code).toBe(2)
+    // Hidden from the camera, which sees only the room here: the same light.
+    const hidden = join(dir.path, 'hidden.png')
+    expect(
+      (await cli('render', scene, '--out', hidden, '--environment', panorama, '--environment-hidden', ...args)).code,
+    ).toBe(0)
+    expect(Buffer.from(await readFile(hidden)).equals(Buffer.from(await readFile(lit)))).toBe(true)
     const junk = join(dir.path, 'junk.hdr')
     await writeFile(junk, '#?RADIANCE\nno size\n')
     const bad = await cli('render', scene, '--out', join(dir.path, 'z.png'), '--environment', junk, ...args)

@@ -14,12 +14,14 @@ import { amount, cid, id, label, nonNegative, peerId, posInt, probability, tier,
 import { orderIdMatches } from './job-id.js'
 
 /**
- * How a render's panorama (its order's second input) lights the scene: a multiplier of its radiance and a turn
- * about +y in radians (`@tessera/gpu`'s `withEnvironment` options).
+ * How a render's panorama (its order's second input) lights the scene: a multiplier of its radiance, a turn about
+ * +y in radians, and whether the camera sees it (else black behind the scene) (`@tessera/gpu`'s `withEnvironment`
+ * options).
  */
 export const environmentLightingSchema = z.object({
   intensity: z.number().min(0).max(MAX_ENVIRONMENT_INTENSITY),
   rotation: z.number().min(-MAX_ENVIRONMENT_ROTATION).max(MAX_ENVIRONMENT_ROTATION),
+  visible: z.boolean().optional(),
 })
 
 /** Render jobs split into frames x tiles. */

@@ -83,6 +83,8 @@ class CpuTracer {
   /** The environment (undefined for none) and its share of light samples. */
   readonly #environment: EnvironmentLight | undefined
   readonly #pEnvironment: number
+  /** Whether camera rays see the environment (else the background colour). */
+  readonly #environmentVisible: boolean
   /** The last `#punctualSample`: direction and radiance per unit BRDF, and the shadow ray's length (0: none). */
   readonly #punctual = new Float64Array(6)
   #shadowMax = 0
@@ -196,6 +198,7 @@ class CpuTracer {
     this.#pPunctual = shares.punctual
     this.#pEnvironment = shares.environment
     this.#environment = scene.environment && new EnvironmentLight(this.#auxFloats, scene.environment)
+    this.#environmentVisible = scene.environment?.visible ?? true
     this.#maxDepth = maxDepth
   }
 
@@ -277,7 +280,7 @@ class CpuTracer {
       const rV = this.#random()
       if (this.#tri === NO_HIT) {
         const env = this.#environment
-        if (env === undefined) {
+        if (env === undefined || (camera && !this.#environmentVisible)) {
           lr = f32(lr + tr * bg[0]!)
           lg = f32(lg + tg * bg[1]!)
           lb = f32(lb + tb * bg[2]!)

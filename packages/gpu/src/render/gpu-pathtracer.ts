@@ -200,7 +200,8 @@ function packParams(scene: Scene, t: ResolvedTile, c: Chunk, finalize: boolean):
   u.set([c.groupCount, finalize ? 1 : 0], 32)
   u.set([scene.lutOffset, scene.uvOffset, scene.tangentOffset, scene.colorOffset], 36)
   u.set([scene.punctualOffset, scene.punctualCount, scene.unlit ? 1 : 0, scene.specularTextured ? 1 : 0], 40)
-  u.set([scene.sheenOffset, scene.uv1Offset, scene.uvTransformOffset], 44)
+  const hidden = scene.environment?.visible === false ? 1 : 0
+  u.set([scene.sheenOffset, scene.uv1Offset, scene.uvTransformOffset, hidden], 44)
   const env = scene.environment
   if (env !== undefined) {
     const tables = environmentTables(env)

@@ -21,7 +21,8 @@ struct Params {
   aux: vec4u,        // word offsets in aux of the decoding tables, the texture coordinates, the tangents, the vertex colours
   punctual: vec4u,   // word offset in aux of the punctual lights, their count, 1 if some material is unlit, 1 if some
                      // material has a specular texture
-  tables: vec4u,     // word offsets in aux of the sheen albedo table (SHEEN kernels), TEXCOORD_1, the texture transforms
+  tables: vec4u,     // word offsets in aux of the sheen albedo table (SHEEN kernels), TEXCOORD_1, the texture
+                     // transforms; 1 where camera rays see the background colour rather than the environment
   environment: vec4u, // word offset in aux of the environment's radiance (0 for none), its width, height, and the
                       // word offset of its row distribution (its rows' texel distributions follow)
   lighting: vec4f,   // the punctual lights' and the environment's shares of light samples (see lightShares), the
@@ -474,7 +475,7 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
   let rV = nextRandom(&rng);
   (*path).rng = rng;
   if (hit.tri == NO_HIT) {
-    if (params.environment.x == 0u) {
+    if (params.environment.x == 0u || ((*path).camera == 1u && params.tables.w != 0u)) {
       (*path).radiance += (*path).throughput * params.background.xyz;
       return out;
     }

@@ -22,6 +22,12 @@ export interface EnvironmentOptions {
    * @default 0
    */
   rotation?: number
+  /**
+   * Whether camera rays see the panorama. With false they see the tile's `background` colour instead, while the
+   * panorama still lights the scene (a product shot on a plain backdrop).
+   * @default true
+   */
+  visible?: boolean
 }
 
 /**
@@ -35,6 +41,7 @@ export interface SceneEnvironment {
   readonly height: number
   readonly intensity: number
   readonly rotation: number
+  readonly visible: boolean
   readonly offset: number
   /** Sum of the texels' weights; 0 for a black panorama, which next-event estimation then never samples. */
   readonly power: number
@@ -55,11 +62,16 @@ export function environmentTables(env: SceneEnvironment): { radiance: number; ro
 export function withEnvironment(scene: Scene, image: EnvironmentImage, options: EnvironmentOptions = {}): Scene {
   const intensity = options.intensity ?? 1
   const rotation = options.rotation ?? 0
-  if (!(intensity >= 0 && intensity <= MAX_ENVIRONMENT_INTENSITY) || !Number.isFinite(rotation)) {
+  const visible = options.visible ?? true
+  if (
+    !(intensity >= 0 && intensity <= MAX_ENVIRONMENT_INTENSITY) ||
+    !Number.isFinite(rotation) ||
+    typeof visible !== 'boolean'
+  ) {
     throw new GpuError(
       'GPU__INVALID_INPUT',
-      `an environment needs an intensity in [0, ${MAX_ENVIRONMENT_INTENSITY}] and a finite rotation`,
-      { intensity, rotation },
+      `an environment needs an intensity in [0, ${MAX_ENVIRONMENT_INTENSITY}], a finite rotation and a boolean visible`,
+      { intensity, rotation, visible },
     )
   }
   let { width, height, radiance } = assertImage(image)
@@ -82,7 +94,7 @@ export function withEnvironment(scene: Scene, image: EnvironmentImage, options: 
     ...scene,
     aux,
     lights: new Float32Array(aux.buffer, 0, scene.lights.length),
-    environment: { width, height, intensity, rotation, offset, power },
+    environment: { width, height, intensity, rotation, visible, offset, power },
   }
 }
 

@@ -15,8 +15,11 @@ export interface JobRequest {
     tileWidth: number
     tileHeight: number
     samples: number
-    /** How the panorama in `inputs[1]` lights the scene (radiance multiplier, turn about +y in radians). */
-    environment?: { intensity: number; rotation: number }
+    /**
+     * How the panorama in `inputs[1]` lights the scene: radiance multiplier, turn about +y in radians, and whether
+     * the camera sees it (default true; else black behind the scene).
+     */
+    environment?: { intensity: number; rotation: number; visible?: boolean }
   }
   /** Inference: batch items split into tasks. */
   inference?: { items: number; itemsPerTask: number }

@@ -26,7 +26,7 @@ const CACHE_LIMIT = 8
 type InputOrder = Pick<Order, 'kind' | 'inputs' | 'creator' | 'split'>
 
 /** A render order's environment lighting, if it sets one. */
-function lightingOf(order: InputOrder): { intensity: number; rotation: number } | undefined {
+function lightingOf(order: InputOrder): { intensity: number; rotation: number; visible?: boolean } | undefined {
   return order.split.kind === 'render' ? order.split.environment : undefined
 }
 

@@ -49,6 +49,7 @@ interface SubmitFlags {
   environment?: string
   environmentIntensity: number
   environmentRotation: number
+  environmentHidden?: boolean
   input?: string
   items?: number
   itemsPerTask?: number
@@ -98,6 +99,7 @@ export function registerJob(program: Command, io: CliIo): void {
     .option('--environment <panorama>', 'render: light the scene with an equirectangular .hdr or .exr panorama')
     .option('--environment-intensity <x>', "multiplies the panorama's radiance", parsePositiveNumber, 1)
     .option('--environment-rotation <degrees>', 'turns the panorama about +y (+x towards -z)', parseFiniteNumber, 0)
+    .option('--environment-hidden', 'the panorama lights the scene, but the camera sees black behind it')
     .option('--input <tensors.json>', 'inference inputs: JSON map of { dims, data } tensors')
     .option('--items <n>', 'inference batch items', parsePositiveInt)
     .option('--items-per-task <n>', 'batch items per task', parsePositiveInt)

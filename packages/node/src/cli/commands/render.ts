@@ -31,6 +31,7 @@ interface RenderFlags {
   environment?: string
   environmentIntensity: number
   environmentRotation: number
+  environmentHidden?: boolean
 }
 
 /**
@@ -52,6 +53,7 @@ export function registerRender(program: Command, io: CliIo): void {
     .option('--environment <panorama>', 'light the scene with an equirectangular .hdr or .exr panorama')
     .option('--environment-intensity <x>', "multiplies the panorama's radiance", parsePositiveNumber, 1)
     .option('--environment-rotation <degrees>', 'turns the panorama about +y (+x towards -z)', parseFiniteNumber, 0)
+    .option('--environment-hidden', 'the panorama lights the scene, but the camera sees black behind it')
     .option('--cpu', 'use the CPU reference path tracer (what a verifier without a GPU runs)')
     .option('--json', 'print JSON')
     .action(async (scenePath: string, flags: RenderFlags) => {
