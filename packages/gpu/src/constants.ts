@@ -70,6 +70,11 @@ export const MAX_ENVIRONMENT_BYTES = 512 * 1024 * 1024
 /** Longest side of an environment image accepted by the decoders. */
 export const MAX_ENVIRONMENT_SIDE = 16384
 /**
+ * Most texels an environment image may hold to be decoded: an 8k panorama (8192 x 4096). The decoders hold it as
+ * RGBA float32 (512 MB at this size) before it is filtered down to {@link MAX_ENVIRONMENT_TEXELS}.
+ */
+export const MAX_ENVIRONMENT_DECODED_TEXELS = 8192 * 4096
+/**
  * Most texels an environment keeps on the GPU: larger ones are box-filtered by halves until they fit. 2048 x 1024
  * texels take 32 MB with their sampling tables, and light a scene as well as the 8k original would.
  */

@@ -54,6 +54,10 @@ describe('environment images', () => {
       'a Radiance file larger than the limit on a side',
       new TextEncoder().encode(`#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 4 +X ${MAX_ENVIRONMENT_SIDE + 1}\n`),
     ],
+    [
+      'a Radiance file of more texels than the limit in all',
+      new TextEncoder().encode(`#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 8192 +X 8192\n`),
+    ],
     ['a Radiance file cut short', encodeRadiance(3, 2, RGB).subarray(0, 60)],
     ['an EXR magic number alone', Uint8Array.from([0x76, 0x2f, 0x31, 0x01, 2, 0, 0, 0])],
   ])('should refuse %s with GPU__MALFORMED_ENVIRONMENT', (_name, bytes) => {

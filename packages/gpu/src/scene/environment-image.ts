@@ -6,7 +6,7 @@
 import { EXRLoader } from 'three/examples/jsm/loaders/EXRLoader.js'
 import { HDRLoader } from 'three/examples/jsm/loaders/HDRLoader.js'
 import { FloatType } from 'three'
-import { MAX_ENVIRONMENT_BYTES, MAX_ENVIRONMENT_SIDE } from '../constants.js'
+import { MAX_ENVIRONMENT_BYTES, MAX_ENVIRONMENT_DECODED_TEXELS, MAX_ENVIRONMENT_SIDE } from '../constants.js'
 import { GpuError } from '../errors.js'
 
 /**
@@ -114,11 +114,12 @@ function assertSide(format: EnvironmentFormat, width: number, height: number): v
     width < 1 ||
     height < 1 ||
     width > MAX_ENVIRONMENT_SIDE ||
-    height > MAX_ENVIRONMENT_SIDE
+    height > MAX_ENVIRONMENT_SIDE ||
+    width * height > MAX_ENVIRONMENT_DECODED_TEXELS
   ) {
     throw new GpuError(
       'GPU__MALFORMED_ENVIRONMENT',
-      `an environment image must be 1 to ${MAX_ENVIRONMENT_SIDE} texels on each side`,
+      `an environment image must be 1 to ${MAX_ENVIRONMENT_SIDE} texels on each side and ${MAX_ENVIRONMENT_DECODED_TEXELS} in all`,
       { format, width, height },
     )
   }
