@@ -181,6 +181,26 @@ describe('environment lighting', () => {
     expect(Array.from(await render(scene)).filter((_, i) => i % 4 !== 3)).toEqual(new Array(48).fill(0))
   })
 
+  it('should replace a panorama, not stack a second one, when a lit scene is lit again', async () => {
+    const plane = paneScene([{ corners: pane(0, 50), material: GREY }])
+    const once = withEnvironment(plane, sunAndSky(), { rotation: 1 })
+    const twice = withEnvironment(
+      withEnvironment(plane, { width: 2, height: 1, radiance: new Float32Array(6) }),
+      sunAndSky(),
+      {
+        rotation: 1,
+      },
+    )
+    expect(Array.from(twice.aux)).toEqual(Array.from(once.aux))
+    expect(twice.environment).toEqual(once.environment)
+    expect(
+      bitwiseEqual(
+        (await engine.renderTile(wholeTile(twice, 4))).pixels,
+        (await engine.renderTile(wholeTile(once, 4))).pixels,
+      ),
+    ).toBe(true)
+  })
+
   it('should box-filter a panorama larger than the limit by halves, keeping its mean', () => {
     const width = 2049
     const height = 1024

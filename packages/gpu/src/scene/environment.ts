@@ -57,7 +57,7 @@ export function environmentTables(env: SceneEnvironment): { radiance: number; ro
  * The scene lit by `image` around it: rays that leave the scene see the panorama instead of the tile's
  * background colour, and next-event estimation samples it beside the scene's lights. Panoramas of more than
  * {@link MAX_ENVIRONMENT_TEXELS} texels are box-filtered by halves until they fit (the light they give is the
- * same). The scene itself is not changed.
+ * same). The scene itself is not changed; a scene that has a panorama already gets this one instead.
  */
 export function withEnvironment(scene: Scene, image: EnvironmentImage, options: EnvironmentOptions = {}): Scene {
   const intensity = options.intensity ?? 1
@@ -77,9 +77,11 @@ export function withEnvironment(scene: Scene, image: EnvironmentImage, options: 
   let { width, height, radiance } = assertImage(image)
   while (width * height > MAX_ENVIRONMENT_TEXELS) ({ width, height, radiance } = halve(width, height, radiance))
   const texels = width * height
-  const offset = Math.max(1, scene.aux.length)
+  // A scene lit already gives up its old panorama, which lies last in its aux.
+  const before = scene.environment === undefined ? scene.aux : scene.aux.subarray(0, scene.environment.offset)
+  const offset = Math.max(1, before.length)
   const aux = new Uint32Array(offset + texels * 4 + height)
-  aux.set(scene.aux)
+  aux.set(before)
   const floats = new Float32Array(aux.buffer)
   const scaled = floats.subarray(offset, offset + texels * 3)
   for (let i = 0; i < scaled.length; i++) scaled[i] = radiance[i]! * intensity
