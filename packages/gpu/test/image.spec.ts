@@ -13,6 +13,25 @@ describe('image encoding', () => {
     expect(Array.from(toRgba8(image, { exposure: 2 })).slice(0, 3)).toEqual([0, 255, 255])
   })
 
+  it('should roll highlights off with the Khronos PBR Neutral and ACES curves', () => {
+    const grey = (v: number): LinearImage => ({ width: 1, height: 1, pixels: Float32Array.from([v, v, v, 1]) })
+    const red = (rgb: LinearImage, curve: 'clamp' | 'neutral' | 'aces'): number =>
+      toRgba8(rgb, { toneCurve: curve })[0]!
+    // Neutral: below its knee only the small black offset (0.5 - 0.04 linear is 181 in sRGB); far above, just under 1.
+    expect(red(grey(0.5), 'neutral')).toBe(181)
+    expect(red(grey(10), 'neutral')).toBe(254)
+    // ACES (Narkowicz's fit): 1 maps to 0.804 linear, 232 in sRGB; brighter keeps rising towards 255.
+    expect(red(grey(1), 'aces')).toBe(232)
+    expect(red(grey(4), 'aces')).toBeGreaterThan(red(grey(2), 'aces'))
+    expect(red(grey(4), 'clamp')).toBe(255)
+    // A saturated highlight keeps its hue's order but stays under white, where clamping cuts red and green to 255.
+    const hot = toRgba8({ width: 1, height: 1, pixels: Float32Array.from([8, 1, 0.5, 1]) }, { toneCurve: 'neutral' })
+    expect(hot[0]!).toBeLessThan(255)
+    expect(hot[0]!).toBeGreaterThan(hot[1]!)
+    expect(hot[1]!).toBeGreaterThan(hot[2]!)
+    expect(errorCode(() => toRgba8(grey(1), { toneCurve: 'filmic' as 'aces' }))).toBe('GPU__INVALID_INPUT')
+  })
+
   it('should write a PNG that decodes to the tone-mapped bytes', () => {
     const decoded = decode(encodePng(image))
     expect([decoded.width, decoded.height, decoded.channels, decoded.depth]).toEqual([2, 1, 4, 8])

@@ -69,6 +69,14 @@ describe('tessera render', () => {
     const a = decode(await readFile(lit)).data
     expect(decode(await readFile(turned)).data.some((v, i) => Math.abs(v - a[i]!) > 8)).toBe(true)
     expect((await cli('render', scene, '--environment', panorama, '--environment-rotation', 'left')).code).toBe(2)
+    // Khronos PBR Neutral rolls the sunlit highlights off instead of cutting them at white.
+    const neutral = join(dir.path, 'neutral.png')
+    expect(
+      (await cli('render', scene, '--out', neutral, '--environment', panorama, '--tone-curve', 'neutral', ...args))
+        .code,
+    ).toBe(0)
+    const saturated = (data: ArrayLike<number>): number => Array.from(data).filter((v) => v === 255).length
+    expect(saturated(decode(await readFile(neutral)).data)).toBeLessThan(saturated(a))
     // Hidden from the camera, which sees only the room here: the same light.
     const hidden = join(dir.path, 'hidden.png')
     expect(
@@ -93,5 +101,6 @@ describe('tessera render', () => {
     expect(huge.stderr).toMatch(/GPU__INVALID_INPUT|GPU__INVALID_TILE/)
     expect((await cli('render', scene, '--width', '0')).code).toBe(2)
     expect((await cli('render', scene, '--exposure', 'bright')).code).toBe(2)
+    expect((await cli('render', scene, '--tone-curve', 'filmic')).code).toBe(2)
   }, 60_000)
 })

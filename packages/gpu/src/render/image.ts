@@ -2,6 +2,7 @@ import { encode } from 'fast-png'
 import { DEFAULT_EXPOSURE } from '../constants.js'
 import { GpuError } from '../errors.js'
 import type { RenderedTile } from './tile.js'
+import { applyToneCurve, TONE_CURVES, type ToneCurve } from './tone-curves.js'
 
 /** A whole frame: linear-light RGBA float32, row-major. */
 export interface Frame {
@@ -67,10 +68,15 @@ export interface LinearImage {
 /** Tone-mapping options. */
 export interface ToneMapOptions {
   /**
-   * Linear scale applied before clamping and sRGB encoding.
+   * Linear scale applied before the tone curve and sRGB encoding.
    * @default 1
    */
   exposure?: number
+  /**
+   * How radiance above 1 is brought into range (see `TONE_CURVES`): cut per channel, Khronos PBR Neutral, or ACES.
+   * @default 'clamp'
+   */
+  toneCurve?: ToneCurve
 }
 
 /** The sRGB transfer function of a linear value, clamped to [0, 1]. */
@@ -79,15 +85,26 @@ export function srgbEncode(linear: number): number {
   return c <= 0.0031308 ? 12.92 * c : 1.055 * Math.pow(c, 1 / 2.4) - 0.055
 }
 
-/** Tone-maps linear RGBA float pixels to 8-bit sRGB RGBA (exposure, clamp, sRGB curve; alpha 255). */
+/** Tone-maps linear RGBA float pixels to 8-bit sRGB RGBA (exposure, tone curve, sRGB curve; alpha 255). */
 export function toRgba8(image: LinearImage, options: ToneMapOptions = {}): Uint8Array {
   const exposure = options.exposure ?? DEFAULT_EXPOSURE
   assertImage(image)
   if (!(Number.isFinite(exposure) && exposure > 0))
     throw new GpuError('GPU__INVALID_INPUT', 'exposure must be a finite number above 0', { exposure })
+  const curve = options.toneCurve ?? 'clamp'
+  if (!TONE_CURVES.includes(curve)) {
+    throw new GpuError('GPU__INVALID_INPUT', `toneCurve must be one of ${TONE_CURVES.join(', ')}`, { toneCurve: curve })
+  }
   const out = new Uint8Array(image.width * image.height * 4)
+  const rgb = new Float64Array(3)
   for (let i = 0; i < out.length; i += 4) {
-    for (let c = 0; c < 3; c++) out[i + c] = Math.round(srgbEncode(image.pixels[i + c]! * exposure) * 255)
+    // Non-finite and negative radiance reads as black before any curve sees it (as srgbEncode and psnr read it).
+    for (let c = 0; c < 3; c++) {
+      const v = image.pixels[i + c]! * exposure
+      rgb[c] = v > 0 && Number.isFinite(v) ? v : 0
+    }
+    applyToneCurve(curve, rgb)
+    for (let c = 0; c < 3; c++) out[i + c] = Math.round(srgbEncode(rgb[c]!) * 255)
     out[i + 3] = 255
   }
   return out

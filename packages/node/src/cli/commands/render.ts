@@ -6,11 +6,13 @@ import {
   encodePng,
   loadScene,
   renderTileCpu,
+  TONE_CURVES,
   withEnvironment,
 } from '@tessera/gpu'
+import type { ToneCurve } from '@tessera/gpu'
 import type { RenderedTile, RenderTileOptions } from '@tessera/gpu'
 import { SingleBar } from 'cli-progress'
-import type { Command } from 'commander'
+import { Option, type Command } from 'commander'
 import type { CliIo } from '../io.js'
 import { lightingOf } from '../environment-flags.js'
 import { parseFiniteNumber, parseNonNegativeInt, parsePositiveInt, parsePositiveNumber } from '../parse.js'
@@ -26,6 +28,7 @@ interface RenderFlags {
   samples: number
   frame: number
   exposure: number
+  toneCurve: ToneCurve
   cpu?: boolean
   json?: boolean
   environment?: string
@@ -50,6 +53,11 @@ export function registerRender(program: Command, io: CliIo): void {
     .option('--samples <n>', 'samples per pixel', parsePositiveInt, 16)
     .option('--frame <n>', 'frame number (it seeds the noise)', parseNonNegativeInt, 0)
     .option('--exposure <x>', 'exposure for the 8-bit PNG', parsePositiveNumber, 1)
+    .addOption(
+      new Option('--tone-curve <curve>', 'how radiance above 1 fits the 8-bit PNG')
+        .choices(TONE_CURVES)
+        .default('clamp'),
+    )
     .option('--environment <panorama>', 'light the scene with an equirectangular .hdr or .exr panorama')
     .option('--environment-intensity <x>', "multiplies the panorama's radiance", parsePositiveNumber, 1)
     .option('--environment-rotation <degrees>', 'turns the panorama about +y (+x towards -z)', parseFiniteNumber, 0)
@@ -78,7 +86,10 @@ export function registerRender(program: Command, io: CliIo): void {
         }
         bar?.stop()
         const seconds = (performance.now() - started) / 1000
-        await writeFile(flags.out, encodePng(compositeTiles(rendered), { exposure: flags.exposure }))
+        await writeFile(
+          flags.out,
+          encodePng(compositeTiles(rendered), { exposure: flags.exposure, toneCurve: flags.toneCurve }),
+        )
         const rays = rendered.reduce((sum, t) => sum + t.rays, 0)
         const device =
           engine === undefined ? 'CPU reference' : `${engine.adapter.vendor} ${engine.adapter.architecture}`
