@@ -74,7 +74,7 @@ try {
 
   const final: JobStatus = await followJob(creator.client, jobId, (line) => console.log(line))
 
-  // The creator assembles the accepted tiles into frames, tone-mapped to 8-bit PNG.
+  // The creator assembles the accepted tiles into frames: tone-mapped 8-bit PNGs, and the linear radiance as OpenEXR.
   const output = await creator.client.jobOutput(jobId)
   await mkdir(out, { recursive: true })
   for (const file of output.files) {

@@ -1,8 +1,8 @@
 import { decode } from 'fast-png'
 import { describe, expect, it } from 'vitest'
-import { encodePng, toRgba8 } from '../src/index.js'
+import { decodeEnvironmentImage, encodeExr, encodePng, toRgba8 } from '../src/index.js'
 import type { LinearImage } from '../src/index.js'
-import { errorCode } from './helpers/errors.js'
+import { errorCode, rejectionCode } from './helpers/errors.js'
 
 const image: LinearImage = { width: 2, height: 1, pixels: Float32Array.from([0, 0.5, 1, 1, 4, -1, Number.NaN, 1]) }
 
@@ -48,6 +48,19 @@ describe('image encoding', () => {
     ['null', null],
   ])('should refuse %s with a coded error', (_name, bad) => {
     expect(errorCode(() => encodePng(bad as unknown as LinearImage))).toBe('GPU__INVALID_INPUT')
+  })
+
+  it('should write an OpenEXR file that reads back as the same floats, top row first', async () => {
+    const hdr: LinearImage = {
+      width: 2,
+      height: 2,
+      pixels: Float32Array.from([0.1, 2, 300, 1, 4, 5, 6, 1, 7, 8, 9e4, 1, 0, 0, 0, 1]),
+    }
+    const back = decodeEnvironmentImage(await encodeExr(hdr))
+    expect(Array.from(back.radiance)).toEqual(Array.from(hdr.pixels.filter((_, i) => i % 4 !== 3)))
+    expect(await rejectionCode(encodeExr({ width: 3, height: 1, pixels: new Float32Array(4) }))).toBe(
+      'GPU__INVALID_INPUT',
+    )
   })
 
   it.each([0, -1, Number.NaN, Number.POSITIVE_INFINITY])('should refuse an exposure of %s', (exposure) => {

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { BENCHMARK_WORKLOAD, generateScene } from '@tessera/gpu'
+import { BENCHMARK_WORKLOAD, decodeEnvironmentImage, generateScene } from '@tessera/gpu'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type PeerProcess, runTessera, spawnPeer } from '../src/local/spawn-peer.js'
 import { cli, tempDir } from './helpers.js'
@@ -92,6 +92,9 @@ describe('tessera commands', () => {
     expect(fetched.code).toBe(0)
     const png = readFileSync(join(out, 'frame-0000.png'))
     expect(png.subarray(1, 4).toString()).toBe('PNG')
+    // Beside it the frame's linear radiance, as OpenEXR.
+    const exr = decodeEnvironmentImage(readFileSync(join(out, 'frame-0000.exr')))
+    expect(exr.radiance.some((v) => v > 0)).toBe(true)
   }, 120_000)
 
   it('job status should say why an order nobody can serve has no bids', async () => {

@@ -7,6 +7,7 @@ import {
   type Engine,
   generateScene,
   loadScene,
+  type RenderedTile,
   type Scene,
   withEnvironment,
 } from '@tessera/gpu'
@@ -162,28 +163,30 @@ describe('delegated verification and arbitration between real peers', () => {
     expect(await arbiter.prometheusText()).toMatch(/tessera_served_checks_total\{role="arbitrate"\} 1/)
 
     // The frame is the panorama-lit room, as this machine renders it from the same inputs and lighting.
-    const png = decode(Buffer.from((await creator.jobOutput(jobId)).files[0]!.base64, 'base64')).data
+    const files = (await creator.jobOutput(jobId)).files
+    expect(files.map((f) => f.name)).toEqual(['frame-0000.png', 'frame-0000.exr'])
+    const png = decode(Buffer.from(files[0]!.base64, 'base64')).data
     const room = await loadScene(sceneBytes)
-    const local = async (scene: Scene) =>
-      decode(
-        encodePng(
-          await engine.renderTile({
-            scene,
-            frame: 0,
-            imageWidth: 32,
-            imageHeight: 32,
-            x: 0,
-            y: 0,
-            width: 32,
-            height: 32,
-            samples: 4,
-          }),
-          { exposure: PNG_EXPOSURE },
-        ),
-      ).data
-    const lit = await local(withEnvironment(room, decodeEnvironmentImage(SKY), lighting))
-    expect(png.every((v, i) => v === lit[i])).toBe(true)
-    const unlit = await local(room)
-    expect(png.some((v, i) => v !== unlit[i])).toBe(true)
+    const renderLocally = (scene: Scene) =>
+      engine.renderTile({
+        scene,
+        frame: 0,
+        imageWidth: 32,
+        imageHeight: 32,
+        x: 0,
+        y: 0,
+        width: 32,
+        height: 32,
+        samples: 4,
+      })
+    const toPng = (tile: RenderedTile) => decode(encodePng(tile, { exposure: PNG_EXPOSURE })).data
+    const lit = await renderLocally(withEnvironment(room, decodeEnvironmentImage(SKY), lighting))
+    const litPng = toPng(lit)
+    expect(png.every((v, i) => v === litPng[i])).toBe(true)
+    const unlitPng = toPng(await renderLocally(room))
+    expect(png.some((v, i) => v !== unlitPng[i])).toBe(true)
+    // The EXR holds the very floats of that render, not a tone-mapped copy.
+    const radiance = decodeEnvironmentImage(Buffer.from(files[1]!.base64, 'base64')).radiance
+    expect(Array.from(radiance)).toEqual(Array.from(lit.pixels.filter((_, i) => i % 4 !== 3)))
   }, 300_000)
 })

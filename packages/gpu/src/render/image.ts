@@ -116,7 +116,8 @@ export function encodePng(image: LinearImage, options: ToneMapOptions = {}): Uin
   return encode({ width: image.width, height: image.height, data, channels: 4, depth: 8 })
 }
 
-function assertImage(image: LinearImage): void {
+/** Checks that `image` is a whole linear RGBA image, else GPU__INVALID_INPUT. */
+export function assertImage(image: LinearImage): void {
   // Checked field by field, since callers from JavaScript (or a tile's pixels passed bare) may hand anything.
   if (
     typeof image !== 'object' ||

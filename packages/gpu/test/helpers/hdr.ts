@@ -1,5 +1,4 @@
-import { DataTexture, FloatType, RGBAFormat } from 'three'
-import { EXRExporter } from 'three/examples/jsm/exporters/EXRExporter.js'
+import { encodeExr as encodeExrImage } from '../../src/index.js'
 
 /**
  * A Radiance .hdr file of linear RGB floats (3 per texel, top row first), uncompressed: each texel a shared
@@ -20,17 +19,9 @@ export function encodeRadiance(width: number, height: number, rgb: Float32Array)
   return out
 }
 
-/** An OpenEXR file of the same floats, written by three.js's exporter (32-bit float channels, top row first). */
+/** An OpenEXR file of the same floats (top row first), through the engine's own encoder. */
 export async function encodeExr(width: number, height: number, rgb: Float32Array): Promise<Uint8Array> {
-  const rgba = new Float32Array(width * height * 4)
-  // three's exporter writes its texture's rows bottom-up, as WebGL stores them.
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const from = (y * width + x) * 3
-      const to = ((height - 1 - y) * width + x) * 4
-      rgba.set([rgb[from]!, rgb[from + 1]!, rgb[from + 2]!, 1], to)
-    }
-  }
-  const texture = new DataTexture(rgba, width, height, RGBAFormat, FloatType)
-  return new EXRExporter().parse(texture, { type: FloatType })
+  const pixels = new Float32Array(width * height * 4)
+  for (let i = 0; i < width * height; i++) pixels.set([rgb[i * 3]!, rgb[i * 3 + 1]!, rgb[i * 3 + 2]!, 1], i * 4)
+  return encodeExrImage({ width, height, pixels })
 }

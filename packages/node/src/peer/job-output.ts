@@ -1,5 +1,5 @@
 import type { AbortOptions, Order, Result } from '@tessera/core'
-import { bytesToFloat32, encodePng } from '@tessera/gpu'
+import { bytesToFloat32, encodeExr, encodePng } from '@tessera/gpu'
 import { assembleOutputs } from '@tessera/scheduler/driver'
 import type { JobOutput } from '../api/contract.js'
 
@@ -16,8 +16,8 @@ export interface OutputSource {
 }
 
 /**
- * Puts a finished job's outputs together: a render job's tiles into frames encoded as PNG, an inference job's
- * item ranges into one float32 buffer.
+ * Puts a finished job's outputs together: a render job's tiles into frames encoded as PNG and OpenEXR, an inference
+ * job's item ranges into one float32 buffer.
  */
 export async function assembleJobOutput(
   order: Order,
@@ -53,14 +53,24 @@ export async function assembleJobOutput(
       ],
     }
   }
-  return {
-    jobId: order.jobId,
-    files: assembled.frames.map((f) => ({
-      name: `frame-${String(f.frame).padStart(4, '0')}.png`,
-      contentType: 'image/png',
-      base64: Buffer.from(
-        encodePng({ width: f.width, height: f.height, pixels: bytesToFloat32(f.pixels) }, { exposure: PNG_EXPOSURE }),
-      ).toString('base64'),
-    })),
-  }
+  // Each frame twice: a PNG to look at, and the verified linear radiance as OpenEXR to composite and grade.
+  const files = await Promise.all(
+    assembled.frames.map(async (f) => {
+      const image = { width: f.width, height: f.height, pixels: bytesToFloat32(f.pixels) }
+      const name = `frame-${String(f.frame).padStart(4, '0')}`
+      return [
+        {
+          name: `${name}.png`,
+          contentType: 'image/png',
+          base64: Buffer.from(encodePng(image, { exposure: PNG_EXPOSURE })).toString('base64'),
+        },
+        {
+          name: `${name}.exr`,
+          contentType: 'image/x-exr',
+          base64: Buffer.from(await encodeExr(image)).toString('base64'),
+        },
+      ]
+    }),
+  )
+  return { jobId: order.jobId, files: files.flat() }
 }
