@@ -47,7 +47,8 @@ export class EnvironmentLight {
     const v = Math.acos(Math.min(1, Math.max(-1, dy))) / Math.PI
     const col = Math.min(Math.floor(Math.max(u * w, 0)), w - 1)
     const row = Math.min(Math.floor(Math.max(v * h, 0)), h - 1)
-    this.#texel(row, col, Math.sqrt(Math.max(0, 1 - dy * dy)))
+    this.#density(row, col, Math.sqrt(Math.max(0, 1 - dy * dy)))
+    this.#radianceAt(u, v)
   }
 
   /** A direction drawn in proportion to the texels' weights from random numbers r1 (the row) and r2 (the texel). */
@@ -69,16 +70,38 @@ export class EnvironmentLight {
     this.dx = ex * this.#cos + ez * this.#sin
     this.dy = Math.cos(theta)
     this.dz = ez * this.#cos - ex * this.#sin
-    this.#texel(row, col, sinTheta)
+    this.#density(row, col, sinTheta)
+    this.#radianceAt(u, v)
   }
 
-  /** Texel (row, col)'s radiance, and its density per solid angle at polar sine `sinTheta`. */
-  #texel(row: number, col: number, sinTheta: number): void {
+  /**
+   * The radiance at (u, v), filtered bilinearly between texel centres, wrapping round in u and held at the poles
+   * in v (the shader's `environmentRadiance`).
+   */
+  #radianceAt(u: number, v: number): void {
+    const w = this.#width
+    const h = this.#height
+    const x = u * w - 0.5
+    const y = Math.min(Math.max(v * h - 0.5, 0), h - 1)
+    const x0 = Math.floor(x)
+    const fx = x - x0
+    const c0 = (x0 + w) % w
+    const c1 = (c0 + 1) % w
+    const r0 = Math.min(Math.floor(y), h - 1)
+    const r1 = Math.min(r0 + 1, h - 1)
+    const fy = y - r0
     const f = this.#f
-    const o = this.#radiance + (row * this.#width + col) * 3
-    this.r = f[o]!
-    this.g = f[o + 1]!
-    this.b = f[o + 2]!
+    const at = (row: number, col: number, c: number): number => f[this.#radiance + (row * w + col) * 3 + c]!
+    const mix = (a: number, b: number, t: number): number => a + (b - a) * t
+    const channel = (c: number): number =>
+      mix(mix(at(r0, c0, c), at(r0, c1, c), fx), mix(at(r1, c0, c), at(r1, c1, c), fx), fy)
+    this.r = channel(0)
+    this.g = channel(1)
+    this.b = channel(2)
+  }
+
+  /** The density per solid angle of sampling texel (row, col) at polar sine `sinTheta`. */
+  #density(row: number, col: number, sinTheta: number): void {
     const [rowLo, rowHi] = this.#step(this.#rows, row)
     const [colLo, colHi] = this.#step(this.#columns + row * this.#width, col)
     this.pdf =

@@ -224,9 +224,28 @@ fn cdfStep(first: u32, i: u32) -> vec2f {
   return vec2f(below, bitcast<f32>(aux[first + i]));
 }
 
-fn environmentTexel(i: u32) -> vec3f {
-  let o = params.environment.x + i * 3u;
+fn environmentTexel(row: u32, col: u32) -> vec3f {
+  let o = params.environment.x + (row * params.environment.y + col) * 3u;
   return vec3f(bitcast<f32>(aux[o]), bitcast<f32>(aux[o + 1u]), bitcast<f32>(aux[o + 2u]));
+}
+
+// The panorama's radiance at (u, v), filtered bilinearly between texel centres: wrapping round in u, held at the
+// poles in v. The sampling density stays the texels' own (piecewise constant); both estimators stay unbiased.
+fn environmentRadiance(u: f32, v: f32) -> vec3f {
+  let w = params.environment.y;
+  let h = params.environment.z;
+  let x = u * f32(w) - 0.5;
+  let y = clamp(v * f32(h) - 0.5, 0.0, f32(h - 1u));
+  let x0 = floor(x);
+  let fx = x - x0;
+  let c0 = u32(i32(x0) + i32(w)) % w;
+  let c1 = (c0 + 1u) % w;
+  let r0 = min(u32(y), h - 1u);
+  let r1 = min(r0 + 1u, h - 1u);
+  let fy = y - f32(r0);
+  let top = mix(environmentTexel(r0, c0), environmentTexel(r0, c1), fx);
+  let bottom = mix(environmentTexel(r1, c0), environmentTexel(r1, c1), fx);
+  return mix(top, bottom, fy);
 }
 
 // The density next-event estimation samples the direction of texel (row, col) at with, per solid angle.
@@ -251,7 +270,7 @@ fn environmentLight(d: vec3f) -> vec4f {
   let col = min(u32(max(u * f32(w), 0.0)), w - 1u);
   let row = min(u32(max(v * f32(h), 0.0)), h - 1u);
   let sinTheta = sqrt(max(0.0, 1.0 - d.y * d.y));
-  return vec4f(environmentTexel(row * w + col), environmentPdf(row, col, sinTheta));
+  return vec4f(environmentRadiance(u, v), environmentPdf(row, col, sinTheta));
 }
 
 struct EnvironmentSample { dir: vec3f, radiance: vec3f, pdf: f32 }
@@ -276,7 +295,7 @@ fn sampleEnvironment(r1: f32, r2: f32) -> EnvironmentSample {
   let c = params.lighting.z;
   let s = params.lighting.w;
   let dir = vec3f(e.x * c + e.z * s, e.y, e.z * c - e.x * s);
-  return EnvironmentSample(dir, environmentTexel(row * w + col), environmentPdf(row, col, sinTheta));
+  return EnvironmentSample(dir, environmentRadiance(u, v), environmentPdf(row, col, sinTheta));
 }
 
 // A texture coordinate wrapped into [0, 1] (non-finite ones read as 0): repeat, clamp to edge, or mirrored repeat.
