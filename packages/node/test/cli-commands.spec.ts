@@ -163,6 +163,25 @@ describe('tessera commands', () => {
         2,
         /expected a positive integer/,
       ],
+      [
+        // A panorama no worker could read is refused before anything is ordered.
+        [
+          '--data-dir',
+          creatorDir,
+          'job',
+          'submit',
+          join(dir.path, 'scene.glb'),
+          '--environment',
+          join(dir.path, 'scene.glb'),
+        ],
+        1,
+        /GPU__MALFORMED_ENVIRONMENT/,
+      ],
+      [
+        ['--data-dir', creatorDir, 'job', 'submit', join(dir.path, 'scene.glb'), '--environment-rotation', 'left'],
+        2,
+        /expected a number/,
+      ],
       [['--data-dir', creatorDir, 'job', 'status', 'nope'], 1, /no job nope/],
       [['--data-dir', join(dir.path, 'nobody'), 'job', 'status', 'x'], 1, /no running node found/],
       [['--data-dir', join(dir.path, 'nobody'), 'node', 'start'], 1, /run `tessera init/],

@@ -11,8 +11,8 @@ import { NodeError } from '../../errors.js'
 import { encodeTensorBundle } from '../../peer/tensor-bundle.js'
 import type { CliIo } from '../io.js'
 import { jobHeadline, jobReport } from '../job-report.js'
-import { lightingOf } from '../environment-flags.js'
-import { parseAmount, parseFiniteNumber, parsePositiveInt, parsePositiveNumber } from '../parse.js'
+import { environmentOptions, lightingOf, type EnvironmentFlags } from '../environment-flags.js'
+import { parseAmount, parsePositiveInt } from '../parse.js'
 import { readInput } from '../read-input.js'
 
 const POLL_MS = 500
@@ -40,16 +40,12 @@ async function readTensorJson(path: string): Promise<Uint8Array> {
   }
 }
 
-interface SubmitFlags {
+interface SubmitFlags extends EnvironmentFlags {
   frames: number
   width: number
   height: number
   tile: number
   samples: number
-  environment?: string
-  environmentIntensity: number
-  environmentRotation: number
-  environmentHidden?: boolean
   input?: string
   items?: number
   itemsPerTask?: number
@@ -88,18 +84,16 @@ export function registerJob(program: Command, io: CliIo): void {
   const job = program.command('job').description('order work from the network and collect it')
   const client = () => ApiClient.forDataDir(resolveDataDir(program.opts<{ dataDir?: string }>().dataDir))
 
-  job
-    .command('submit <file>')
-    .description('order a render (<scene.glb|.gltf>) or an inference (<model.onnx> with --input) job')
+  environmentOptions(
+    job
+      .command('submit <file>')
+      .description('order a render (<scene.glb|.gltf>) or an inference (<model.onnx> with --input) job'),
+  )
     .option('--frames <n>', 'frames to render', parsePositiveInt, 1)
     .option('--width <px>', 'image width', parsePositiveInt, 128)
     .option('--height <px>', 'image height', parsePositiveInt, 128)
     .option('--tile <px>', 'tile side; each tile is a task', parsePositiveInt, 64)
     .option('--samples <n>', 'samples per pixel', parsePositiveInt, 16)
-    .option('--environment <panorama>', 'render: light the scene with an equirectangular .hdr or .exr panorama')
-    .option('--environment-intensity <x>', "multiplies the panorama's radiance", parsePositiveNumber, 1)
-    .option('--environment-rotation <degrees>', 'turns the panorama about +y (+x towards -z)', parseFiniteNumber, 0)
-    .option('--environment-hidden', 'the panorama lights the scene, but the camera sees black behind it')
     .option('--input <tensors.json>', 'inference inputs: JSON map of { dims, data } tensors')
     .option('--items <n>', 'inference batch items', parsePositiveInt)
     .option('--items-per-task <n>', 'batch items per task', parsePositiveInt)

@@ -14,14 +14,14 @@ import type { RenderedTile, RenderTileOptions } from '@tessera/gpu'
 import { SingleBar } from 'cli-progress'
 import { Option, type Command } from 'commander'
 import type { CliIo } from '../io.js'
-import { lightingOf } from '../environment-flags.js'
-import { parseFiniteNumber, parseNonNegativeInt, parsePositiveInt, parsePositiveNumber } from '../parse.js'
+import { environmentOptions, lightingOf, type EnvironmentFlags } from '../environment-flags.js'
+import { parseNonNegativeInt, parsePositiveInt, parsePositiveNumber } from '../parse.js'
 import { readInput } from '../read-input.js'
 
 /** Side of the tiles a local render is cut into: the progress bar moves between them. */
 const PREVIEW_TILE = 128
 
-interface RenderFlags {
+interface RenderFlags extends EnvironmentFlags {
   out: string
   width: number
   height: number
@@ -31,10 +31,6 @@ interface RenderFlags {
   toneCurve: ToneCurve
   cpu?: boolean
   json?: boolean
-  environment?: string
-  environmentIntensity: number
-  environmentRotation: number
-  environmentHidden?: boolean
 }
 
 /**
@@ -43,10 +39,12 @@ interface RenderFlags {
  * and looks right here renders the same on the market (on one driver, bit for bit).
  */
 export function registerRender(program: Command, io: CliIo): void {
-  program
-    .command('render')
-    .description('render a glTF scene (.glb or .gltf) on this machine to PNG, as a render job would')
-    .argument('<scene>', 'the scene file')
+  environmentOptions(
+    program
+      .command('render')
+      .description('render a glTF scene (.glb or .gltf) on this machine to PNG, as a render job would')
+      .argument('<scene>', 'the scene file'),
+  )
     .option('--out <file>', 'PNG to write', 'frame.png')
     .option('--width <px>', 'image width', parsePositiveInt, 256)
     .option('--height <px>', 'image height', parsePositiveInt, 256)
@@ -58,10 +56,6 @@ export function registerRender(program: Command, io: CliIo): void {
         .choices(TONE_CURVES)
         .default('clamp'),
     )
-    .option('--environment <panorama>', 'light the scene with an equirectangular .hdr or .exr panorama')
-    .option('--environment-intensity <x>', "multiplies the panorama's radiance", parsePositiveNumber, 1)
-    .option('--environment-rotation <degrees>', 'turns the panorama about +y (+x towards -z)', parseFiniteNumber, 0)
-    .option('--environment-hidden', 'the panorama lights the scene, but the camera sees black behind it')
     .option('--cpu', 'use the CPU reference path tracer (what a verifier without a GPU runs)')
     .option('--json', 'print JSON')
     .action(async (scenePath: string, flags: RenderFlags) => {
