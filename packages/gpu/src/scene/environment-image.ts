@@ -61,8 +61,11 @@ export function decodeEnvironmentImage(bytes: Uint8Array): EnvironmentImage {
   }
   const size = format === 'hdr' ? radianceSize(bytes) : exrSize(bytes)
   assertSide(format, size.width, size.height)
-  // The loaders take an ArrayBuffer of the file alone.
-  const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer
+  // The loaders take an ArrayBuffer of the file alone: the bytes' own where they fill it, else a copy.
+  const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+  const buffer = (
+    whole ? bytes.buffer : bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)
+  ) as ArrayBuffer
   let parsed: { width: number; height: number; data: ArrayLike<number>; flipY?: boolean }
   try {
     const loader = format === 'hdr' ? new HDRLoader() : new EXRLoader()
