@@ -56,6 +56,18 @@ export const DEFAULT_ATOL_SCALE = 1e-4
  * quarter of the samples scores 12 to 18 dB.
  */
 export const DEFAULT_MIN_PSNR_DB = 30
+/**
+ * Tolerance: the share of an image chunk's pixels a PSNR check leaves out, worst first, rounded down (a row of 128
+ * pixels may have 4 outliers; a chunk under 32 pixels has none). On another driver a rounding difference sends an
+ * occasional sample down another path: `@tessera/gpu` measured about one such pixel in 1,000 (lavapipe's Vulkan
+ * and OpenGL ES backends and the CPU reference, a panorama-lit scene at 1 to 16 spp), and at 1 spp that single
+ * pixel took a 128-pixel row down to 24 dB, failing an honest worker. Without its worst pixel the same row scores
+ * over 60 dB, while a render with a quarter of the samples still scores at most 25 dB with 8 pixels left out: the
+ * noise of lazy work is in every pixel. A cheater can alter this share of each chunk unseen, saving as little work.
+ */
+export const DEFAULT_PSNR_OUTLIER_FRACTION = 1 / 32
+/** Tolerance: the largest outlier share a verifier may set; past it a check stops meaning the chunk was rendered. */
+export const MAX_PSNR_OUTLIER_FRACTION = 1 / 4
 
 /**
  * The tolerance class label each task type's Result carries: renders are `@tessera/gpu` tile rows of linear RGBA

@@ -39,7 +39,13 @@ import { defaultPlan, type SamplingPlan } from './default-plan.js'
 import { pickWeighted, randomBytes } from './random.js'
 import { Reputation } from './reputation.js'
 import { AdaptiveSampler, type SamplerOptions } from './sampler.js'
-import { compareChunks, parseTolerance, type ToleranceClass, type ToleranceOptions } from './tolerance.js'
+import {
+  compareChunks,
+  parseTolerance,
+  validateToleranceOptions,
+  type ToleranceClass,
+  type ToleranceOptions,
+} from './tolerance.js'
 
 export interface VerifierInit {
   /** This peer's id: the verifier named in challenges and verdicts. */
@@ -238,6 +244,7 @@ export class VerifierMachine implements SansIoMachine<VerifierInput, VerifierOut
     this.#sampler = new AdaptiveSampler({ pMin: this.#plan.p, ...init.sampling })
     this.#reputation = init.reputation ?? new Reputation()
     this.#tolerance = init.tolerance ?? {}
+    validateToleranceOptions(this.#tolerance)
     this.#selfWeight = init.selfVerifyWeight ?? DEFAULT_SELF_VERIFY_WEIGHT
     this.#revealTimeout = init.revealTimeoutMs ?? DEFAULT_REVEAL_TIMEOUT_MS
     this.#recomputeTimeout = init.recomputeTimeoutMs ?? DEFAULT_RECOMPUTE_TIMEOUT_MS

@@ -1,6 +1,13 @@
 import { seededRng, type Rng } from '@tessera/core'
 import { describe, expect, it } from 'vitest'
-import { compareChunks, parseTolerance, psnr, toleranceLabel, type ToleranceClass } from '../src/index.js'
+import {
+  compareChunks,
+  parseTolerance,
+  psnr,
+  toleranceLabel,
+  validateToleranceOptions,
+  type ToleranceClass,
+} from '../src/index.js'
 import { f32, fromF32 } from './harness.js'
 
 const rng = seededRng(7)
@@ -41,8 +48,18 @@ const RGBA32F = parseTolerance('psnr:rgba32f')
 describe('tolerance classes', () => {
   it('should parse labels with the verifier thresholds and print them back', () => {
     expect(parseTolerance('relative', { rtol: 1e-2 })).toEqual({ kind: 'relative', rtol: 1e-2, atolScale: 1e-4 })
-    expect(parseTolerance('psnr:rgba32f')).toEqual({ kind: 'psnr', format: 'rgba32f', minPsnrDb: 30 })
-    expect(parseTolerance('psnr:rgba8', { minPsnrDb: 35 })).toEqual({ kind: 'psnr', format: 'rgba8', minPsnrDb: 35 })
+    expect(parseTolerance('psnr:rgba32f')).toEqual({
+      kind: 'psnr',
+      format: 'rgba32f',
+      minPsnrDb: 30,
+      outlierFraction: 1 / 32,
+    })
+    expect(parseTolerance('psnr:rgba8', { minPsnrDb: 35, psnrOutlierFraction: 0 })).toEqual({
+      kind: 'psnr',
+      format: 'rgba8',
+      minPsnrDb: 35,
+      outlierFraction: 0,
+    })
     for (const label of ['bitwise', 'relative', 'psnr:rgba8', 'psnr:rgba32f'])
       expect(toleranceLabel(parseTolerance(label))).toBe(label)
     expect(() => parseTolerance('psnr')).toThrow(expect.objectContaining({ code: 'PROOF__UNKNOWN_TOLERANCE' }))
@@ -147,5 +164,75 @@ describe('tolerance classes', () => {
     expect(psnr(f32([1, 1, 1, 1]), f32([1, 1, 1]), 'rgba32f')).toBeNaN()
     expect(compareChunks(RGBA8, Uint8Array.of(1, 2, 3), Uint8Array.of(1, 2, 3)).reason).toBe('length')
     expect(compareChunks(RGBA32F, f32([NaN, 0, 0, 1]), f32([0, 0, 0, 1])).reason).toBe('nan')
+  })
+
+  it('should reject thresholds out of range, naming the option', () => {
+    for (const [options, option] of [
+      [{ minPsnrDb: Number.NaN }, 'minPsnrDb'],
+      [{ minPsnrDb: 0 }, 'minPsnrDb'],
+      [{ rtol: -1e-4 }, 'rtol'],
+      [{ atolScale: Infinity }, 'atolScale'],
+      [{ psnrOutlierFraction: 0.5 }, 'psnrOutlierFraction'],
+      [{ psnrOutlierFraction: -0.01 }, 'psnrOutlierFraction'],
+      [{ psnrOutlierFraction: '1/32' as unknown as number }, 'psnrOutlierFraction'],
+    ] as const) {
+      expect(() => validateToleranceOptions(options), option).toThrow(
+        expect.objectContaining({ code: 'PROOF__INVALID_INPUT', context: expect.objectContaining({ option }) }),
+      )
+      expect(() => parseTolerance('relative', options)).toThrow(
+        expect.objectContaining({ code: 'PROOF__INVALID_INPUT' }),
+      )
+    }
+    expect(() => validateToleranceOptions({ psnrOutlierFraction: 0.25, minPsnrDb: 40, rtol: 0 })).not.toThrow()
+  })
+
+  describe('outlier pixels', () => {
+    // A dark 128-pixel row of linear radiance, and the same row where a rounding difference sent single samples elsewhere:
+    // a few pixels far off, the rest equal to the last bit (what Dawn's two lavapipe backends give at 1 spp).
+    const width = 128
+    const row = Array.from({ length: width * 4 }, (_, i) => (i % 4 === 3 ? 1 : 0.01 + uniform(rng) * 0.04))
+    const withFireflies = (count: number): number[] =>
+      row.map((v, i) => (i % 4 !== 3 && Math.floor(i / 4) % 29 === 3 && Math.floor(i / 4 / 29) < count ? 1 : v))
+
+    it('should pass an honest row with a diverged pixel that fails the plain metric', () => {
+      const one = f32(withFireflies(1))
+      expect(psnr(one, f32(row), 'rgba32f')).toBeLessThan(30)
+      expect(compareChunks(parseTolerance('psnr:rgba32f', { psnrOutlierFraction: 0 }), one, f32(row))).toMatchObject({
+        ok: false,
+      })
+      expect(compareChunks(RGBA32F, one, f32(row))).toMatchObject({ ok: true, metric: Infinity })
+    })
+
+    it('should leave out floor(pixels / 32) pixels and no more', () => {
+      // 128 pixels: four outliers are forgiven, a fifth is not (29-pixel spacing puts all five in the row).
+      expect(compareChunks(RGBA32F, f32(withFireflies(4)), f32(row)).ok).toBe(true)
+      expect(compareChunks(RGBA32F, f32(withFireflies(5)), f32(row))).toMatchObject({ ok: false, reason: 'psnr' })
+      // A chunk under 32 pixels has no allowance.
+      const short = row.slice(0, 31 * 4)
+      const shortBad = withFireflies(1).slice(0, 31 * 4)
+      expect(compareChunks(RGBA32F, f32(shortBad), f32(short)).ok).toBe(false)
+      // rgba8 counts the same way.
+      const ref8 = Uint8Array.from(row, (v) => Math.round(v * 255))
+      const bad8 = ref8.map((v, i) => (i % 4 !== 3 && Math.floor(i / 4) < 5 ? 255 - v : v))
+      expect(compareChunks(RGBA8, bad8, ref8).ok).toBe(false)
+      expect(
+        compareChunks(
+          RGBA8,
+          bad8.map((v, i) => (Math.floor(i / 4) === 4 ? ref8[i]! : v)),
+          ref8,
+        ).ok,
+      ).toBe(true)
+    })
+
+    it('should still fail lazy work, whose noise is in every pixel, and a NaN in any pixel', () => {
+      const lazy = row.map((v, i) => (i % 4 === 3 ? v : Math.max(0, v + gauss(rng) * 0.1)))
+      expect(compareChunks(RGBA32F, f32(lazy), f32(row))).toMatchObject({ ok: false, reason: 'psnr' })
+      expect(
+        compareChunks(parseTolerance('psnr:rgba32f', { psnrOutlierFraction: 1 / 4 }), f32(lazy), f32(row)).ok,
+      ).toBe(false)
+      const nan = [...row]
+      nan[0] = Number.NaN
+      expect(compareChunks(RGBA32F, f32(nan), f32(row))).toMatchObject({ ok: false, reason: 'nan' })
+    })
   })
 })

@@ -388,6 +388,17 @@ describe('VerifierMachine', () => {
     expect(new VerifierMachine({ ...init, arbitrationRounds: 16 }).pending).toBe(0)
   })
 
+  it('should refuse tolerance thresholds out of range when it is made, not at its first check', () => {
+    const init = { self: 'v', rng: seededRng(1), openResult: () => ({}) as never }
+    expect(() => new VerifierMachine({ ...init, tolerance: { psnrOutlierFraction: 1 } })).toThrow(
+      expect.objectContaining({
+        code: 'PROOF__INVALID_INPUT',
+        context: expect.objectContaining({ option: 'psnrOutlierFraction' }),
+      }),
+    )
+    expect(new VerifierMachine({ ...init, tolerance: { psnrOutlierFraction: 0 } }).pending).toBe(0)
+  })
+
   it('should pick third-party verifiers by reputation and never the worker itself', async () => {
     const net = new TestNet({ verifier: { ...ALWAYS, selfVerifyWeight: 0 } })
     const [creator, worker, good, poor] = await net.addPeers(4)
