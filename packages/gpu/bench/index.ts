@@ -36,6 +36,7 @@ import { randomFloats } from '../test/helpers/onnx-builder.js'
 import { transformerModel } from '../test/helpers/models.js'
 import { materialsScene, probeSky } from './materials.js'
 import { compareProbes, writeProbes } from './probes.js'
+import { rowCheck } from './rows.js'
 import type { Probes } from './probes.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -167,6 +168,10 @@ const skylit: RenderTileOptions = { ...layered, scene: withEnvironment(layered.s
 const vkEnvironment = await engine.renderTile(skylit)
 const vkEnvironmentAgain = await engine.renderTile(skylit)
 const cpuEnvironment = renderTileCpu(skylit)
+// And at 1 spp, where one sample sent elsewhere by a rounding difference weighs most in a row.
+const sparse: RenderTileOptions = { ...skylit, samples: 1 }
+const vkSparse = await engine.renderTile(sparse)
+const cpuSparse = renderTileCpu(sparse)
 const model = loadOnnxModel(transformerModel())
 const x = tensor([4, 8, 32], randomFloats(4 * 8 * 32, 42))
 const vkY = (await engine.runModel(model, { x })).y!
@@ -177,6 +182,8 @@ const probes: Probes = {
   texturedRender: vkTextured.pixels,
   materialsRender: vkMaterials.pixels,
   environmentRender: vkEnvironment.pixels,
+  environmentSparseRender: vkSparse.pixels,
+  width: probe.width,
   inference: vkY.data,
 }
 if (flags['write-probes']) writeProbes(resolve(flags['write-probes']), probes)
@@ -189,6 +196,7 @@ try {
     const glTextured = await gl.renderTile(textured)
     const glMaterials = await gl.renderTile(layered)
     const glEnvironment = await gl.renderTile(skylit)
+    const glSparse = await gl.renderTile(sparse)
     const glY = (await gl.runModel(model, { x })).y!
     gles = {
       adapter: `${gl.adapter.vendor} ${gl.adapter.description}`.trim(),
@@ -197,6 +205,8 @@ try {
       texturedRenderPsnrDb: psnr(glTextured.pixels, vkTextured.pixels),
       materialsRenderPsnrDb: psnr(glMaterials.pixels, vkMaterials.pixels),
       environmentRenderPsnrDb: psnr(glEnvironment.pixels, vkEnvironment.pixels),
+      environmentRows: rowCheck(glEnvironment.pixels, vkEnvironment.pixels, probe.width),
+      environmentSparseRows: rowCheck(glSparse.pixels, vkSparse.pixels, probe.width),
       inferenceRelativeError: relativeError(glY.data, vkY.data),
       inferenceBitwise: bitwiseEqual(glY.data, vkY.data),
     }
@@ -216,6 +226,8 @@ const determinism = {
     texturedRenderPsnrDb: psnr(cpuTextured.pixels, vkTextured.pixels),
     materialsRenderPsnrDb: psnr(cpuMaterials.pixels, vkMaterials.pixels),
     environmentRenderPsnrDb: psnr(cpuEnvironment.pixels, vkEnvironment.pixels),
+    environmentRows: rowCheck(cpuEnvironment.pixels, vkEnvironment.pixels, probe.width),
+    environmentSparseRows: rowCheck(cpuSparse.pixels, vkSparse.pixels, probe.width),
     inferenceRelativeError: relativeError(cpuY.data, vkY.data),
   },
   openglesVsVulkan: gles,
@@ -287,6 +299,10 @@ console.table([
   { metric: 'textured render CPU vs GPU PSNR dB', value: fmt(determinism.cpuVsGpu.texturedRenderPsnrDb, 1) },
   { metric: 'layered materials CPU vs GPU PSNR dB', value: fmt(determinism.cpuVsGpu.materialsRenderPsnrDb, 1) },
   { metric: 'panorama-lit CPU vs GPU PSNR dB', value: fmt(determinism.cpuVsGpu.environmentRenderPsnrDb, 1) },
+  {
+    metric: 'panorama-lit CPU vs GPU worst row dB, plain / checked (1 spp)',
+    value: `${fmt(determinism.cpuVsGpu.environmentSparseRows.worstRowDb, 1)} / ${fmt(determinism.cpuVsGpu.environmentSparseRows.worstRowCheckedDb, 1)}`,
+  },
   { metric: 'inference CPU vs GPU rel. error', value: determinism.cpuVsGpu.inferenceRelativeError.toExponential(2) },
   { metric: 'GLES vs Vulkan', value: JSON.stringify(gles, finite) },
   ...(otherMachine ? [{ metric: 'against the other machine', value: JSON.stringify(otherMachine, finite) }] : []),

@@ -7,6 +7,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { bitwiseEqual, psnr, relativeError } from '../src/index.js'
+import { rowCheck, type RowCheck } from './rows.js'
 
 /** What one machine's probes are: which adapter made them, and the two outputs. */
 export interface Probes {
@@ -18,6 +19,10 @@ export interface Probes {
   readonly materialsRender: Float32Array
   /** That scene lit by a panorama too (`probeSky`, turned): environment lookups and sampling. */
   readonly environmentRender: Float32Array
+  /** That tile at 1 spp, where a diverged sample weighs most. */
+  readonly environmentSparseRender: Float32Array
+  /** The probes' tile width, for row-by-row checks. */
+  readonly width: number
   readonly inference: Float32Array
 }
 
@@ -29,6 +34,9 @@ export interface ProbeComparison {
   readonly texturedRenderPsnrDb: number
   readonly materialsRenderPsnrDb: number
   readonly environmentRenderPsnrDb: number
+  /** The panorama-lit probe as a verifier checks it, row by row, at the probe's samples and at 1 spp. */
+  readonly environmentRows: RowCheck
+  readonly environmentSparseRows: RowCheck
   readonly inferenceRelativeError: number
   readonly inferenceBitwise: boolean
 }
@@ -38,6 +46,7 @@ const RENDER = 'render.f32'
 const TEXTURED = 'textured.f32'
 const MATERIALS = 'materials.f32'
 const ENVIRONMENT = 'environment.f32'
+const ENVIRONMENT_SPARSE = 'environment-1spp.f32'
 const INFERENCE = 'inference.f32'
 
 export function writeProbes(dir: string, probes: Probes): void {
@@ -47,6 +56,7 @@ export function writeProbes(dir: string, probes: Probes): void {
   writeFileSync(join(dir, TEXTURED), raw(probes.texturedRender))
   writeFileSync(join(dir, MATERIALS), raw(probes.materialsRender))
   writeFileSync(join(dir, ENVIRONMENT), raw(probes.environmentRender))
+  writeFileSync(join(dir, ENVIRONMENT_SPARSE), raw(probes.environmentSparseRender))
   writeFileSync(join(dir, INFERENCE), raw(probes.inference))
   writeFileSync(
     join(dir, META),
@@ -56,6 +66,8 @@ export function writeProbes(dir: string, probes: Probes): void {
       textured: probes.texturedRender.length,
       materials: probes.materialsRender.length,
       environment: probes.environmentRender.length,
+      environmentSparse: probes.environmentSparseRender.length,
+      width: probes.width,
       inference: probes.inference.length,
     })}\n`,
   )
@@ -81,6 +93,8 @@ export function compareProbes(dir: string, mine: Probes): ProbeComparison {
     meta.textured !== mine.texturedRender.length ||
     meta.materials !== mine.materialsRender.length ||
     meta.environment !== mine.environmentRender.length ||
+    meta.environmentSparse !== mine.environmentSparseRender.length ||
+    meta.width !== mine.width ||
     meta.inference !== mine.inference.length
   ) {
     throw new Error(`${join(dir, META)}: probes of another shape than this bench's (${JSON.stringify(meta)})`)
@@ -89,6 +103,7 @@ export function compareProbes(dir: string, mine: Probes): ProbeComparison {
   const texturedRender = readFloats(join(dir, TEXTURED), mine.texturedRender.length)
   const materialsRender = readFloats(join(dir, MATERIALS), mine.materialsRender.length)
   const environmentRender = readFloats(join(dir, ENVIRONMENT), mine.environmentRender.length)
+  const environmentSparseRender = readFloats(join(dir, ENVIRONMENT_SPARSE), mine.environmentSparseRender.length)
   const inference = readFloats(join(dir, INFERENCE), mine.inference.length)
   return {
     adapter: meta.adapter,
@@ -97,6 +112,8 @@ export function compareProbes(dir: string, mine: Probes): ProbeComparison {
     texturedRenderPsnrDb: psnr(texturedRender, mine.texturedRender),
     materialsRenderPsnrDb: psnr(materialsRender, mine.materialsRender),
     environmentRenderPsnrDb: psnr(environmentRender, mine.environmentRender),
+    environmentRows: rowCheck(environmentRender, mine.environmentRender, mine.width),
+    environmentSparseRows: rowCheck(environmentSparseRender, mine.environmentSparseRender, mine.width),
     inferenceRelativeError: relativeError(inference, mine.inference),
     inferenceBitwise: bitwiseEqual(inference, mine.inference),
   }
