@@ -21,6 +21,16 @@ describe('adversaries', () => {
     expect(s.jobs.completed).toBe(s.jobs.submitted)
   })
 
+  it('should accuse honest workers whose drivers diverge only when verifiers count every pixel', async () => {
+    // Twice the measured rate: 6% of 64-pixel chunks have a diverged pixel, 1 in 20,000 more than the 2 forgiven.
+    const outputs = { divergedPixels: 0.001 }
+    const plain = await run({ outputs, verifiers: { psnrOutlierFraction: 0 } })
+    expect(plain.detection.falsePositives).toBeGreaterThan(0)
+    const checked = await run({ outputs })
+    expect(checked.detection.falsePositives).toBe(0)
+    expect(checked.roles.honest.failedChecks).toBe(0)
+  })
+
   it('should catch every task of workers who render with a tenth of the samples', async () => {
     const s = await run({ adversaries: { lazy: { fraction: 0.25, sampleFraction: 0.1 } } })
     expect(s.roles.lazy.tasksBad).toBe(s.roles.lazy.tasksCompleted)

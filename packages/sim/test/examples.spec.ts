@@ -40,15 +40,20 @@ describe('committed example outputs', () => {
 const sweeps = (await readdir(SWEEPS)).filter((f) => f.endsWith('.yaml')).map((f) => f.slice(0, -'.yaml'.length))
 
 describe('committed sweep outputs', () => {
-  it.each(sweeps)('should reproduce examples/sweeps/%s byte for byte', async (name) => {
-    const file = join(SWEEPS, `${name}.yaml`)
-    const saved = parseSweepDefinition(await loadScenarioInput(file), file)
-    const dir = join(out, `sweep-${name}`)
-    await runSweep(saved.scenario, { ...saved, concurrency: 2, outDir: dir })
-    const committed = (await readdir(join(SWEEPS, name))).filter((f) => DATA.test(f)).sort()
-    expect((await readdir(dir)).filter((f) => DATA.test(f)).sort()).toEqual(committed)
-    for (const f of committed) {
-      expect(await readFile(join(dir, f), 'utf8'), `${name}/${f}`).toBe(await readFile(join(SWEEPS, name, f), 'utf8'))
-    }
-  })
+  it.each(sweeps)(
+    'should reproduce examples/sweeps/%s byte for byte',
+    async (name) => {
+      const file = join(SWEEPS, `${name}.yaml`)
+      const saved = parseSweepDefinition(await loadScenarioInput(file), file)
+      const dir = join(out, `sweep-${name}`)
+      await runSweep(saved.scenario, { ...saved, concurrency: 2, outDir: dir })
+      const committed = (await readdir(join(SWEEPS, name))).filter((f) => DATA.test(f)).sort()
+      expect((await readdir(dir)).filter((f) => DATA.test(f)).sort()).toEqual(committed)
+      for (const f of committed) {
+        expect(await readFile(join(dir, f), 'utf8'), `${name}/${f}`).toBe(await readFile(join(SWEEPS, name, f), 'utf8'))
+      }
+      // 25 runs of a 60-worker market on two threads: about a minute on a quiet 2-core machine, more beside other suites.
+    },
+    300_000,
+  )
 })

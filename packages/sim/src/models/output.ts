@@ -11,7 +11,9 @@ import { seededRng, type Rng } from '@tessera/core'
  * whose variance grows as 1/s: RMS = sqrt(honestNoise² + renderNoise² (1/s − 1)). A cheater's wrong chunk is
  * unrelated bytes. The defaults follow `@tessera/gpu`'s measurements: honest renders on two drivers agree far above
  * the 30 dB PSNR bar, and a render with a quarter of the samples scores 12 to 18 dB, which `renderNoise` = 26
- * levels reproduces (about 15 dB at s = 1/4); so a render below about 90% of the samples fails the bar.
+ * levels reproduces (about 15 dB at s = 1/4); so a render below about 90% of the samples fails the bar. Honest
+ * chunks also carry `divergedPixels`: rare pixels with unrelated values, which the verifier's outlier allowance
+ * (`@tessera/proof`'s `psnrOutlierFraction`) forgives and a plain PSNR does not.
  */
 export interface OutputModelConfig {
   pixelsPerChunk: number
@@ -19,6 +21,11 @@ export interface OutputModelConfig {
   honestNoise: number
   /** RMS Monte Carlo noise of a full-sample render against the converged image, 8-bit levels. */
   renderNoise: number
+  /**
+   * Share of an honest chunk's pixels that another driver's rounding sent down another path: each takes an
+   * unrelated value, as a diverged sample does at low sample counts. Default 0.
+   */
+  divergedPixels?: number
 }
 
 /** How a worker produced a chunk. */
@@ -58,8 +65,11 @@ export class OutputModel {
     return Math.sqrt(honestNoise * honestNoise + renderNoise * renderNoise * (1 / sampleFraction - 1))
   }
 
-  /** What a worker commits to for one chunk. `rng` is the worker's own stream; `noise` the RMS for lazy chunks. */
-  produce(taskSeed: number, index: number, kind: ChunkKind, rng: Rng, lazyNoise = 0): Uint8Array {
+  /**
+   * What a worker commits to for one chunk. `rng` is the worker's own stream; `lazyNoise` the RMS for lazy chunks;
+   * `divergence` the stream that picks an honest chunk's diverged pixels (none without it).
+   */
+  produce(taskSeed: number, index: number, kind: ChunkKind, rng: Rng, lazyNoise = 0, divergence?: Rng): Uint8Array {
     const out = this.reference(taskSeed, index)
     if (kind === ChunkKind.Wrong) {
       for (let i = 0; i < out.length; i += 4) {
@@ -71,6 +81,9 @@ export class OutputModel {
       }
       return out
     }
+    if (kind === ChunkKind.Honest && divergence !== undefined && (this.config.divergedPixels ?? 0) > 0) {
+      this.#diverge(out, divergence)
+    }
     const rms = kind === ChunkKind.Lazy ? lazyNoise : this.config.honestNoise
     if (rms === 0) return out
     const scale = rms / FOUR_BYTES_SD
@@ -81,6 +94,21 @@ export class OutputModel {
       out[i] = v < 0 ? 0 : v > 255 ? 255 : v
     }
     return out
+  }
+
+  /**
+   * Gives each pixel an unrelated colour with probability `divergedPixels`. The gaps between diverged pixels are
+   * geometric, so a chunk costs one draw plus one per diverged pixel rather than one per pixel.
+   */
+  #diverge(out: Uint8Array, rng: Rng): void {
+    const logKeep = Math.log1p(-(this.config.divergedPixels as number))
+    const gap = (): number => Math.floor(Math.log1p(-rng.nextU32() / 2 ** 32) / logKeep)
+    for (let p = gap(); p < out.length / 4; p += 1 + gap()) {
+      const x = rng.nextU32()
+      out[p * 4] = x & 0xff
+      out[p * 4 + 1] = (x >>> 8) & 0xff
+      out[p * 4 + 2] = (x >>> 16) & 0xff
+    }
   }
 }
 

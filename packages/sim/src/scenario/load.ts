@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises'
 import { extname } from 'node:path'
 import { Ajv, type ErrorObject } from 'ajv'
 import { parse as parseYaml, YAMLParseError } from 'yaml'
-import { MAX_SCENARIO_BYTES } from '../constants.js'
+import { DEFAULT_MIN_PSNR_DB, DEFAULT_PSNR_OUTLIER_FRACTION } from '@tessera/proof'
+import { DEFAULT_DIVERGED_PIXELS, MAX_SCENARIO_BYTES } from '../constants.js'
 import { SimError } from '../errors.js'
 import { parseDuration } from './duration.js'
 import { SCENARIO_SCHEMA } from './schema.js'
@@ -264,8 +265,15 @@ function resolve(s: ScenarioInput): Scenario {
       pixelsPerChunk: s.outputs?.pixelsPerChunk ?? 64,
       honestNoise: s.outputs?.honestNoise ?? 0.5,
       renderNoise: s.outputs?.renderNoise ?? 26,
+      divergedPixels: s.outputs?.divergedPixels ?? DEFAULT_DIVERGED_PIXELS,
     },
-    verifiers: { count: s.verifiers?.count ?? 0 },
+    verifiers: {
+      count: s.verifiers?.count ?? 0,
+      tolerance: {
+        minPsnrDb: s.verifiers?.minPsnrDb ?? DEFAULT_MIN_PSNR_DB,
+        psnrOutlierFraction: s.verifiers?.psnrOutlierFraction ?? DEFAULT_PSNR_OUTLIER_FRACTION,
+      },
+    },
     churn: {
       joinsPerHour: s.churn?.joinsPerHour ?? 0,
       meanUptimeMs: uptime === undefined ? undefined : parseDuration(uptime, '/churn/meanUptime'),

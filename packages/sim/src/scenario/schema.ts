@@ -1,4 +1,12 @@
-import { MAX_JOBS, MAX_PARTITIONS, MAX_PEERS, MAX_PRICE_POINTS, MAX_REGIONS } from '../constants.js'
+import { DEFAULT_MIN_PSNR_DB, DEFAULT_PSNR_OUTLIER_FRACTION, MAX_PSNR_OUTLIER_FRACTION } from '@tessera/proof'
+import {
+  DEFAULT_DIVERGED_PIXELS,
+  MAX_JOBS,
+  MAX_PARTITIONS,
+  MAX_PEERS,
+  MAX_PRICE_POINTS,
+  MAX_REGIONS,
+} from '../constants.js'
 
 /**
  * The scenario file's JSON Schema (draft-07, checked with ajv). Defaults are filled in by the validator, so a
@@ -208,6 +216,13 @@ export const SCENARIO_SCHEMA = {
         pixelsPerChunk: { type: 'integer', minimum: 1, maximum: 65536, default: 64 },
         honestNoise: { type: 'number', minimum: 0, maximum: 128, default: 0.5 },
         renderNoise: { type: 'number', minimum: 0, maximum: 128, default: 26 },
+        divergedPixels: {
+          type: 'number',
+          minimum: 0,
+          maximum: 1,
+          default: DEFAULT_DIVERGED_PIXELS,
+          description: "share of an honest render's pixels a rounding difference sent elsewhere (unrelated values)",
+        },
       },
     },
     verifiers: {
@@ -216,6 +231,14 @@ export const SCENARIO_SCHEMA = {
       default: {},
       properties: {
         count: { type: 'integer', minimum: 0, maximum: MAX_PEERS, default: 0 },
+        minPsnrDb: { type: 'number', exclusiveMinimum: 0, maximum: 200, default: DEFAULT_MIN_PSNR_DB },
+        psnrOutlierFraction: {
+          type: 'number',
+          minimum: 0,
+          maximum: MAX_PSNR_OUTLIER_FRACTION,
+          default: DEFAULT_PSNR_OUTLIER_FRACTION,
+          description: "share of a chunk's pixels a verifier's PSNR leaves out, worst first",
+        },
       },
     },
     churn: {

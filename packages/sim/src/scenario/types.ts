@@ -1,3 +1,4 @@
+import type { ToleranceOptions } from '@tessera/proof'
 import type { Partition } from '../net/network-model.js'
 
 /** A duration as written in a scenario: milliseconds, or a string such as `"90s"`, `"10m"`, `"6h"`. */
@@ -61,7 +62,7 @@ export interface ScenarioInput {
   }
   scheduler?: { heartbeat?: Duration; lease?: Duration; capacityTtl?: Duration; maxReopens?: number }
   outputs?: Partial<OutputNoise>
-  verifiers?: { count?: number }
+  verifiers?: { count?: number; minPsnrDb?: number; psnrOutlierFraction?: number }
   churn?: { joinsPerHour?: number; meanUptime?: Duration; crashFraction?: number }
   adversaries?: AdversariesInput
   economics?: {
@@ -84,6 +85,7 @@ export interface OutputNoise {
   pixelsPerChunk: number
   honestNoise: number
   renderNoise: number
+  divergedPixels: number
 }
 
 export interface VerificationBudget {
@@ -162,7 +164,8 @@ export interface Scenario {
   }
   scheduler: { heartbeatMs: number; leaseMs: number; capacityTtlMs: number; maxReopens: number }
   outputs: OutputNoise
-  verifiers: { count: number }
+  /** How many peers only verify, and the tolerance thresholds every verifying peer applies. */
+  verifiers: { count: number; tolerance: Required<Pick<ToleranceOptions, 'minPsnrDb' | 'psnrOutlierFraction'>> }
   churn: { joinsPerHour: number; meanUptimeMs: number | undefined; crashFraction: number }
   adversaries: Partial<Adversaries>
   economics: {

@@ -1,4 +1,5 @@
 import type { Rng } from '@tessera/core'
+import type { ToleranceClass } from '@tessera/proof'
 import type { MarketView } from '@tessera/scheduler'
 import type { Simulation } from '../engine/simulation.js'
 import type { MetricsRecorder } from '../metrics/recorder.js'
@@ -37,9 +38,11 @@ export interface WorldContext {
   readonly economy: Economy
   readonly truth: GroundTruth
   readonly outputs: OutputModel
+  /** The class every verifying peer compares chunks under, with the scenario's thresholds; ground truth uses it too. */
+  readonly tolerance: ToleranceClass
   readonly jobs: Map<string, JobRecord>
   /** Random streams per component. */
-  readonly rng: { tasks: Rng; behaviour: Rng; verifiers: Rng; chain: Rng }
+  readonly rng: { tasks: Rng; behaviour: Rng; verifiers: Rng; chain: Rng; divergence: Rng }
   /** A peer's stake as the ledger knows it. */
   stakeOf(peer: string): bigint | undefined
   /** A peer by id, when it is a worker. */

@@ -66,6 +66,7 @@ export class VerifierRole {
       openResult: openSimResult,
       reputation: this.reputation,
       verifiers: init.verifiers,
+      tolerance: ctx.scenario.verifiers.tolerance,
       ...(init.plan === undefined ? {} : { plan: init.plan }),
     })
     this.host = new MachineHost(

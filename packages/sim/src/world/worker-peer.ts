@@ -1,5 +1,5 @@
 import { TOPICS, type Capacity, type Inbound, type Order } from '@tessera/core'
-import { compareChunks, parseTolerance, ProverMachine, type ProverInput, type ProverOutput } from '@tessera/proof'
+import { compareChunks, ProverMachine, type ProverInput, type ProverOutput } from '@tessera/proof'
 import {
   fixedPrice,
   demandPrice,
@@ -21,7 +21,6 @@ import { VerifierRole } from './verifier-role.js'
 
 /** The tolerance class simulated outputs are compared under (`@tessera/proof`'s PSNR over RGBA8 pixels). */
 export const SIM_TOLERANCE = 'psnr:rgba8'
-const TOLERANCE = parseTolerance(SIM_TOLERANCE)
 const GPU = Object.freeze({ vendor: 'sim', architecture: 'modelled', description: 'simulated GPU', backend: 'sim' })
 const CLASSES = Object.freeze(['render/wgsl', 'inference/fp32'])
 const TIERS = Object.freeze([2, 3] as const)
@@ -312,10 +311,11 @@ export class WorkerPeer implements SimEndpoint {
     let bad = false
     for (let i = 0; i < chunkCount; i++) {
       const kind = plan.kinds[i] as ChunkKind
-      const chunk = ctx.outputs.produce(seed, i, kind, ctx.rng.tasks, this.behaviour.lazyNoise)
+      const chunk = ctx.outputs.produce(seed, i, kind, ctx.rng.tasks, this.behaviour.lazyNoise, ctx.rng.divergence)
       chunks.push(chunk)
       // Ground truth, measured with proof's own comparison: is this chunk outside tolerance of the honest result?
-      if (kind !== ChunkKind.Honest && !bad) bad = !compareChunks(TOLERANCE, chunk, ctx.outputs.reference(seed, i)).ok
+      if (kind !== ChunkKind.Honest && !bad)
+        bad = !compareChunks(ctx.tolerance, chunk, ctx.outputs.reference(seed, i)).ok
     }
     ctx.truth.commit(this.id, taskId, this.behaviour.role, bad)
     const output = `sim:${seed.toString(16)}`

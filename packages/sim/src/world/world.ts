@@ -1,5 +1,5 @@
 import { isTesseraError, nextInt, type Rng } from '@tessera/core'
-import { taskKey } from '@tessera/proof'
+import { parseTolerance, taskKey, type ToleranceClass } from '@tessera/proof'
 import { MarketView, type JobSpec } from '@tessera/scheduler'
 import { INVOLVED_RETAIN_MS } from '../constants.js'
 import { bernoulli, exponential, lognormal, pickWeighted } from '../engine/distributions.js'
@@ -21,7 +21,7 @@ import { GroundTruth } from './ground-truth.js'
 import { simAddress } from './settlement.js'
 import type { VerifierRole } from './verifier-role.js'
 import { planFor } from './verification-plan.js'
-import { WorkerPeer } from './worker-peer.js'
+import { SIM_TOLERANCE, WorkerPeer } from './worker-peer.js'
 
 /** Stake of creators and dedicated verifiers, token units: it weighs their gossiped verdicts. */
 const SERVICE_STAKE = 1_000_000n
@@ -45,7 +45,8 @@ export class World implements WorldContext {
   readonly truth: GroundTruth
   readonly outputs: OutputModel
   readonly jobs = new Map<string, JobRecord>()
-  readonly rng: { tasks: Rng; behaviour: Rng; verifiers: Rng; chain: Rng }
+  readonly rng: { tasks: Rng; behaviour: Rng; verifiers: Rng; chain: Rng; divergence: Rng }
+  readonly tolerance: ToleranceClass
   readonly #workers = new Map<string, WorkerPeer>()
   readonly #verifierPeers = new Map<string, VerifierRole>()
   readonly #creators: CreatorPeer[] = []
@@ -94,11 +95,13 @@ export class World implements WorldContext {
     this.economy = new Economy(scenario, this.metrics)
     this.truth = new GroundTruth(this.metrics)
     this.outputs = new OutputModel(scenario.outputs)
+    this.tolerance = parseTolerance(SIM_TOLERANCE, scenario.verifiers.tolerance)
     this.rng = {
       tasks: sim.rng('tasks'),
       behaviour: sim.rng('behaviour'),
       verifiers: sim.rng('verifiers'),
       chain: sim.rng('chain'),
+      divergence: sim.rng('divergence'),
     }
     this.#peersRng = sim.rng('peers')
     this.#arrivalsRng = sim.rng('arrivals')
