@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { peerIdFromString } from '@libp2p/peer-id'
+import { DEFAULT_MIN_PSNR_DB, DEFAULT_PSNR_OUTLIER_FRACTION, MAX_PSNR_OUTLIER_FRACTION } from '@tessera/proof'
 import { z } from 'zod'
 import { MAX_CONFIG_BYTES } from './constants.js'
 import { NodeError } from './errors.js'
@@ -68,8 +69,21 @@ export const configSchema = z
         selfWeight: z.number().min(0).max(1_000_000).default(1),
         /** Verify and arbitrate for other creators when they ask. */
         serve: z.boolean().default(true),
+        /** Lowest PSNR (dB) a rendered chunk may have against this node's recomputation. */
+        minPsnrDb: z.number().positive().max(200).default(DEFAULT_MIN_PSNR_DB),
+        /**
+         * Share of a rendered chunk's pixels left out of its PSNR, worst first: samples another driver's rounding
+         * sent elsewhere (see `@tessera/proof`'s `DEFAULT_PSNR_OUTLIER_FRACTION`).
+         */
+        psnrOutlierFraction: z.number().min(0).max(MAX_PSNR_OUTLIER_FRACTION).default(DEFAULT_PSNR_OUTLIER_FRACTION),
       })
-      .default({ verifiers: [], selfWeight: 1, serve: true }),
+      .default({
+        verifiers: [],
+        selfWeight: 1,
+        serve: true,
+        minPsnrDb: DEFAULT_MIN_PSNR_DB,
+        psnrOutlierFraction: DEFAULT_PSNR_OUTLIER_FRACTION,
+      }),
     ledger: z
       .object({
         transport: z.enum(['litesvm', 'rpc']).default('litesvm'),

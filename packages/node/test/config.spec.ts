@@ -30,15 +30,31 @@ describe('config', () => {
 
   it('should take third-party verifiers as peer ids and refuse anything else', () => {
     const defaults = parseConfig({}).verification
-    expect(defaults).toEqual({ verifiers: [], selfWeight: 1, serve: true })
+    expect(defaults).toEqual({
+      verifiers: [],
+      selfWeight: 1,
+      serve: true,
+      minPsnrDb: 30,
+      psnrOutlierFraction: 1 / 32,
+    })
     const peer = '12D3KooWJPvoBcKArbt3mcJG4ESAEsNQJKQHQZw8ePv95U2rfpJg'
     expect(parseConfig({ verification: { verifiers: [peer], selfWeight: 0 } }).verification).toEqual({
       verifiers: [peer],
       selfWeight: 0,
       serve: true,
+      minPsnrDb: 30,
+      psnrOutlierFraction: 1 / 32,
     })
     expect(() => parseConfig({ verification: { verifiers: ['12D3KooWtypo'] } })).toThrow(/verification\.verifiers\.0/)
     expect(() => parseConfig({ verification: { selfWeight: -1 } })).toThrow(/verification\.selfWeight/)
+    expect(() => parseConfig({ verification: { psnrOutlierFraction: 0.5 } })).toThrow(
+      /verification\.psnrOutlierFraction/,
+    )
+    expect(() => parseConfig({ verification: { minPsnrDb: 0 } })).toThrow(/verification\.minPsnrDb/)
+    expect(parseConfig({ verification: { psnrOutlierFraction: 0, minPsnrDb: 40 } }).verification).toMatchObject({
+      psnrOutlierFraction: 0,
+      minPsnrDb: 40,
+    })
   })
 
   it('should reject a missing, non-JSON or oversized file with distinct codes', async () => {

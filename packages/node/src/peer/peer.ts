@@ -165,6 +165,10 @@ export class Peer implements NodeOperations {
       verifiers: config.verification.verifiers,
       selfVerifyWeight: config.verification.selfWeight,
       serve: config.verification.serve,
+      tolerance: {
+        minPsnrDb: config.verification.minPsnrDb,
+        psnrOutlierFraction: config.verification.psnrOutlierFraction,
+      },
       orderOf: (jobId) => market.scheduler?.job(jobId)?.order,
       recompute: (order, taskId, indices, options) => workload.recompute(order, taskId, indices, options),
       onSlash: (slash) => {

@@ -19,6 +19,7 @@ import {
   type ProverOutput,
   Reputation,
   taskKey,
+  type ToleranceOptions,
   VerifierMachine,
   type VerifierEvent,
   type VerifierInput,
@@ -72,6 +73,8 @@ export interface VerificationComponents {
    * @default true
    */
   serve?: boolean
+  /** The verifier's thresholds (PSNR bar, outlier share, relative error); `@tessera/proof`'s defaults otherwise. */
+  tolerance?: ToleranceOptions
   /** The order of one of our jobs, to recompute its tasks. */
   orderOf: (jobId: string) => Order | undefined
   /** Recomputes chunks of a task honestly on this peer's engine. */
@@ -129,6 +132,7 @@ export class Verification {
         reputation: this.reputation,
         verifiers: components.verifiers ?? [],
         ...(components.selfVerifyWeight === undefined ? {} : { selfVerifyWeight: components.selfVerifyWeight }),
+        ...(components.tolerance === undefined ? {} : { tolerance: components.tolerance }),
       }),
       now,
       (out) => this.#onVerifierOutput(out),

@@ -1,0 +1,32 @@
+import { cryptoRng, systemClock, type MessageBus } from '@tessera/core'
+import { pino } from 'pino'
+import { describe, expect, it } from 'vitest'
+import { Verification } from '../src/peer/verification.js'
+
+/** A bus that carries nothing: these tests only build the component. */
+const bus: MessageBus = {
+  self: '12D3KooWJPvoBcKArbt3mcJG4ESAEsNQJKQHQZw8ePv95U2rfpJg',
+  publish: () => Promise.resolve(),
+  send: () => Promise.resolve(),
+  subscribe: () => {},
+  unsubscribe: () => {},
+  onMessage: () => () => {},
+}
+
+const components = {
+  bus,
+  clock: systemClock,
+  rng: cryptoRng(),
+  logger: pino({ level: 'silent' }),
+  orderOf: () => undefined,
+  recompute: () => Promise.resolve([]),
+}
+
+describe('verification thresholds', () => {
+  it("should hand the config's tolerance thresholds to the verifier machine, which checks them", () => {
+    expect(() => new Verification({ ...components, tolerance: { psnrOutlierFraction: 0.5 } })).toThrow(
+      expect.objectContaining({ code: 'PROOF__INVALID_INPUT' }),
+    )
+    new Verification({ ...components, tolerance: { psnrOutlierFraction: 0, minPsnrDb: 40 } }).stop()
+  })
+})
