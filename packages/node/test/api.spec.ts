@@ -4,10 +4,12 @@ import { ApiClient } from '../src/api/client.js'
 import { ApiServer } from '../src/api/server.js'
 import { NodeError } from '../src/errors.js'
 
-function fakeOps(): NodeOperations & { submitted: unknown[] } {
+function fakeOps(): NodeOperations & { submitted: unknown[]; outputOptions: unknown[] } {
   const submitted: unknown[] = []
+  const outputOptions: unknown[] = []
   return {
     submitted,
+    outputOptions,
     status: async () => ({ peerId: 'p', addrs: [], peers: 0, capacityRecords: 0, worker: true, payee: 'x' }),
     putBlob: async (bytes) => `cid-${bytes.byteLength}`,
     submitJob: async (r) => {
@@ -18,7 +20,10 @@ function fakeOps(): NodeOperations & { submitted: unknown[] } {
       if (id !== 'job-1') throw new NodeError('NODE__JOB_NOT_FOUND', `no job ${id}`, {})
       return { jobId: id, state: 'running', tasks: 4, completed: 1, verified: 1, reassigned: 0 }
     },
-    jobOutput: async (id) => ({ jobId: id, files: [] }),
+    jobOutput: async (id, options) => {
+      outputOptions.push(options)
+      return { jobId: id, files: [] }
+    },
     wallet: async () => ({ address: 'a', lamports: '1', tokens: '2', mint: 'm' }),
     airdrop: async () => ({ address: 'a', lamports: '1', tokens: '3', mint: 'm' }),
     prometheusText: async () => 'tessera_jobs_submitted_total 0\n',
@@ -64,6 +69,33 @@ describe('control API', () => {
       await expect(wrong.status()).rejects.toMatchObject({ code: 'NODE__API_UNAUTHORISED' })
       const metrics = await fetch(`http://127.0.0.1:${port}/metrics`)
       expect(await metrics.text()).toMatch(/tessera_jobs_submitted_total/)
+    } finally {
+      await server.close()
+    }
+  })
+
+  it("should pass a job output's tone mapping through the query and refuse bad values", async () => {
+    const ops = fakeOps()
+    const server = new ApiServer(ops, { host: '127.0.0.1', port: 0, token: 'secret' })
+    const { port } = await server.listen()
+    try {
+      const client = new ApiClient(`http://127.0.0.1:${port}`, 'secret')
+      await client.jobOutput('job-1')
+      await client.jobOutput('job-1', { exposure: 0.25, toneCurve: 'aces' })
+      expect(ops.outputOptions).toEqual([{}, { exposure: 0.25, toneCurve: 'aces' }])
+      for (const bad of [{ exposure: 0 }, { exposure: -1 }, { exposure: Infinity }, { toneCurve: 'sepia' }]) {
+        await expect(client.jobOutput('job-1', bad as never), JSON.stringify(bad)).rejects.toMatchObject({
+          code: 'NODE__API_MALFORMED_REQUEST',
+        })
+      }
+      const raw = (query: string) =>
+        fetch(`http://127.0.0.1:${port}/v1/jobs/job-1/output?${query}`, { headers: { authorization: 'Bearer secret' } })
+      for (const query of ['exposure=abc', 'exposure=1&exposure=2', 'gamma=2.2']) {
+        const res = await raw(query)
+        expect(res.status, query).toBe(400)
+        expect(((await res.json()) as { error: { code: string } }).error.code).toBe('NODE__API_MALFORMED_REQUEST')
+      }
+      expect(ops.outputOptions).toHaveLength(2)
     } finally {
       await server.close()
     }

@@ -95,6 +95,17 @@ describe('tessera commands', () => {
     // Beside it the frame's linear radiance, as OpenEXR.
     const exr = decodeEnvironmentImage(readFileSync(join(out, 'frame-0000.exr')))
     expect(exr.radiance.some((v) => v > 0)).toBe(true)
+    // Tone-mapped otherwise on request: another PNG, the same EXR.
+    const graded = join(dir.path, 'graded')
+    const regraded = await cli(
+      ...['--data-dir', creatorDir, 'job', 'fetch', jobId, '--out', graded, '--exposure', '8', '--tone-curve', 'aces'],
+    )
+    expect(regraded.code).toBe(0)
+    expect(readFileSync(join(graded, 'frame-0000.png')).equals(png)).toBe(false)
+    expect(readFileSync(join(graded, 'frame-0000.exr')).equals(readFileSync(join(out, 'frame-0000.exr')))).toBe(true)
+    const refused = await cli('--data-dir', creatorDir, 'job', 'fetch', jobId, '--out', graded, '--tone-curve', 'sepia')
+    expect(refused.code).not.toBe(0)
+    expect(refused.stderr).toMatch(/sepia/)
   }, 120_000)
 
   it('job status should say why an order nobody can serve has no bids', async () => {

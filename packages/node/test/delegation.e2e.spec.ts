@@ -188,5 +188,12 @@ describe('delegated verification and arbitration between real peers', () => {
     // The EXR holds the very floats of that render, not a tone-mapped copy.
     const radiance = decodeEnvironmentImage(Buffer.from(files[1]!.base64, 'base64')).radiance
     expect(Array.from(radiance)).toEqual(Array.from(lit.pixels.filter((_, i) => i % 4 !== 3)))
+    // Asked for another exposure and tone curve, the PNG is that render tone-mapped so; the EXR is the same floats.
+    const graded = (await creator.jobOutput(jobId, { exposure: 0.5, toneCurve: 'aces' })).files
+    const gradedPng = decode(Buffer.from(graded[0]!.base64, 'base64')).data
+    const gradedLocally = decode(encodePng(lit, { exposure: 0.5, toneCurve: 'aces' })).data
+    expect(gradedPng.every((v, i) => v === gradedLocally[i])).toBe(true)
+    expect(gradedPng.some((v, i) => v !== png[i])).toBe(true)
+    expect(graded[1]!.base64).toBe(files[1]!.base64)
   }, 300_000)
 })

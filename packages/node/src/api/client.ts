@@ -4,7 +4,7 @@ import { z } from 'zod'
 import { API_TIMEOUT_MS } from '../constants.js'
 import { readApiToken, type DataDir } from '../data-dir.js'
 import { NodeError, type NodeErrorCode } from '../errors.js'
-import type { JobOutput, JobRequest, JobStatus, NodeStatus, WalletInfo } from './contract.js'
+import type { JobOutput, JobOutputOptions, JobRequest, JobStatus, NodeStatus, WalletInfo } from './contract.js'
 
 const errorReply = z.object({ error: z.object({ code: z.string(), message: z.string() }) })
 const apiAddress = z.object({ host: z.string(), port: z.number().int().min(1).max(65535) })
@@ -143,8 +143,13 @@ export class ApiClient {
     return this.#call('GET', `/v1/jobs/${encodeURIComponent(jobId)}`, jobStatusSchema, undefined, options)
   }
 
-  jobOutput(jobId: string, options?: AbortOptions): Promise<JobOutput> {
-    return this.#call('GET', `/v1/jobs/${encodeURIComponent(jobId)}/output`, jobOutputSchema, undefined, options)
+  /** A finished job's files; `exposure` and `toneCurve` say how its PNG frames are tone-mapped. */
+  jobOutput(jobId: string, options: JobOutputOptions & AbortOptions = {}): Promise<JobOutput> {
+    const query = new URLSearchParams()
+    if (options.exposure !== undefined) query.set('exposure', String(options.exposure))
+    if (options.toneCurve !== undefined) query.set('toneCurve', options.toneCurve)
+    const path = `/v1/jobs/${encodeURIComponent(jobId)}/output${query.size > 0 ? `?${query}` : ''}`
+    return this.#call('GET', path, jobOutputSchema, undefined, options)
   }
 
   wallet(options?: AbortOptions): Promise<WalletInfo> {

@@ -3,6 +3,8 @@
  * data directory), and the operations a node offers through it.
  */
 
+import type { ToneCurve } from '@tessera/gpu'
+
 /** A job as the CLI submits it: inputs already stored as blobs, identified by CID. */
 export interface JobRequest {
   kind: 'render' | 'inference'
@@ -71,6 +73,17 @@ export interface JobStatus {
   }
 }
 
+/**
+ * How a render job's PNG frames are tone-mapped; its OpenEXR frames are the verified linear radiance whatever these
+ * say. Inference outputs ignore them.
+ */
+export interface JobOutputOptions {
+  /** Multiplies radiance before the tone curve (finite, above 0). @default 2 (`PNG_EXPOSURE`) */
+  exposure?: number
+  /** How radiance above 1 fits 8 bits. @default 'clamp' */
+  toneCurve?: ToneCurve
+}
+
 /** A job's output files. */
 export interface JobOutput {
   jobId: string
@@ -101,7 +114,7 @@ export interface NodeOperations {
   putBlob(bytes: Uint8Array): Promise<string>
   submitJob(request: JobRequest): Promise<{ jobId: string }>
   jobStatus(jobId: string): Promise<JobStatus>
-  jobOutput(jobId: string): Promise<JobOutput>
+  jobOutput(jobId: string, options?: JobOutputOptions): Promise<JobOutput>
   wallet(): Promise<WalletInfo>
   airdrop(amount: bigint): Promise<WalletInfo>
   /** Prometheus text exposition. */

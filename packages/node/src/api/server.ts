@@ -2,10 +2,19 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import { timingSafeEqual } from 'node:crypto'
 import { environmentLightingSchema, isTesseraError } from '@tessera/core'
+import { TONE_CURVES } from '@tessera/gpu'
 import { z } from 'zod'
 import { MAX_API_BODY_BYTES, MAX_INPUT_BYTES } from '../constants.js'
 import { NodeError } from '../errors.js'
 import type { JobRequest, NodeOperations } from './contract.js'
+
+/** `GET /v1/jobs/:id/output?exposure=2&toneCurve=aces`: how the PNG frames are tone-mapped. */
+const jobOutputQuerySchema = z
+  .object({
+    exposure: z.coerce.number().positive().finite().optional(),
+    toneCurve: z.enum(TONE_CURVES).optional(),
+  })
+  .strict()
 
 const jobRequestSchema = z
   .object({
@@ -78,10 +87,26 @@ function parseJson<T>(body: Buffer, schema: z.ZodType<T>): T {
   } catch {
     throw new NodeError('NODE__API_MALFORMED_REQUEST', 'request body is not JSON', {})
   }
+  return validate(value, schema, 'body')
+}
+
+/** A query string's parameters checked against `schema`; a parameter given twice is refused, not guessed at. */
+function parseQuery<T>(params: URLSearchParams, schema: z.ZodType<T>): T {
+  const query: Record<string, string> = {}
+  for (const [key, value] of params) {
+    if (Object.hasOwn(query, key)) {
+      throw new NodeError('NODE__API_MALFORMED_REQUEST', `query parameter ${key} is given more than once`, { key })
+    }
+    query[key] = value
+  }
+  return validate(query, schema, 'query')
+}
+
+function validate<T>(value: unknown, schema: z.ZodType<T>, what: string): T {
   const parsed = schema.safeParse(value)
   if (!parsed.success) {
     const issue = parsed.error.issues[0]
-    throw new NodeError('NODE__API_MALFORMED_REQUEST', `${issue?.path.join('.') || 'body'}: ${issue?.message}`, {})
+    throw new NodeError('NODE__API_MALFORMED_REQUEST', `${issue?.path.join('.') || what}: ${issue?.message}`, {})
   }
   return parsed.data
 }
@@ -159,7 +184,8 @@ export class ApiServer {
     }
     if (req.method === 'GET' && job !== null) {
       const id = decodeURIComponent(job[1] as string)
-      return sendJson(res, 200, job[2] === undefined ? await this.#ops.jobStatus(id) : await this.#ops.jobOutput(id))
+      if (job[2] === undefined) return sendJson(res, 200, await this.#ops.jobStatus(id))
+      return sendJson(res, 200, await this.#ops.jobOutput(id, parseQuery(url.searchParams, jobOutputQuerySchema)))
     }
     if (req.method === 'GET' && path === '/v1/wallet') return sendJson(res, 200, await this.#ops.wallet())
     if (req.method === 'POST' && path === '/v1/wallet/airdrop') {

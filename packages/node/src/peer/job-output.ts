@@ -1,7 +1,7 @@
 import type { AbortOptions, Order, Result } from '@tessera/core'
 import { bytesToFloat32, encodeExr, encodePng } from '@tessera/gpu'
 import { assembleOutputs } from '@tessera/scheduler/driver'
-import type { JobOutput } from '../api/contract.js'
+import type { JobOutput, JobOutputOptions } from '../api/contract.js'
 
 /** Bytes per pixel of a render task's output: RGBA float32 rows (`@tessera/gpu`'s chunking). */
 export const RENDER_OUTPUT_BYTES_PER_PIXEL = 16
@@ -16,14 +16,14 @@ export interface OutputSource {
 }
 
 /**
- * Puts a finished job's outputs together: a render job's tiles into frames encoded as PNG and OpenEXR, an inference
- * job's item ranges into one float32 buffer.
+ * Puts a finished job's outputs together: a render job's tiles into frames encoded as PNG (tone-mapped as `options`
+ * say) and OpenEXR, an inference job's item ranges into one float32 buffer.
  */
 export async function assembleJobOutput(
   order: Order,
   results: readonly Result[],
   source: OutputSource,
-  options: AbortOptions = {},
+  options: AbortOptions & JobOutputOptions = {},
 ): Promise<JobOutput> {
   const outputs = new Map<string, Uint8Array>()
   await Promise.all(
@@ -54,6 +54,7 @@ export async function assembleJobOutput(
     }
   }
   // Each frame twice: a PNG to look at, and the verified linear radiance as OpenEXR to composite and grade.
+  const tone = { exposure: options.exposure ?? PNG_EXPOSURE, toneCurve: options.toneCurve ?? 'clamp' }
   const files = await Promise.all(
     assembled.frames.map(async (f) => {
       const image = { width: f.width, height: f.height, pixels: bytesToFloat32(f.pixels) }
@@ -62,7 +63,7 @@ export async function assembleJobOutput(
         {
           name: `${name}.png`,
           contentType: 'image/png',
-          base64: Buffer.from(encodePng(image, { exposure: PNG_EXPOSURE })).toString('base64'),
+          base64: Buffer.from(encodePng(image, tone)).toString('base64'),
         },
         {
           name: `${name}.exr`,

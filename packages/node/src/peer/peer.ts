@@ -16,7 +16,15 @@ import { expectedCost, fixedPrice, demandPrice, type PricingStrategy, taskCountO
 import { createScheduler, type SchedulerDriver } from '@tessera/scheduler/driver'
 import { LevelDatastore } from 'datastore-level'
 import type { Logger } from 'pino'
-import type { JobOutput, JobRequest, JobStatus, NodeOperations, NodeStatus, WalletInfo } from '../api/contract.js'
+import type {
+  JobOutput,
+  JobOutputOptions,
+  JobRequest,
+  JobStatus,
+  NodeOperations,
+  NodeStatus,
+  WalletInfo,
+} from '../api/contract.js'
 import type { NodeConfig } from '../config.js'
 import type { DataDir } from '../data-dir.js'
 import { Datastore } from '../datastore.js'
@@ -450,7 +458,7 @@ export class Peer implements NodeOperations {
     return { seen: d.seen, eligible: d.eligible, bids: d.bids, needed: d.needed, ...d.excluded }
   }
 
-  async jobOutput(jobId: string): Promise<JobOutput> {
+  async jobOutput(jobId: string, options: JobOutputOptions = {}): Promise<JobOutput> {
     const finished = this.#finished.get(jobId) ?? (await this.#storedJob(jobId))
     if (finished === undefined) {
       throw new NodeError(
@@ -461,7 +469,7 @@ export class Peer implements NodeOperations {
         },
       )
     }
-    return assembleJobOutput(finished.order, finished.results, this.node.blobs)
+    return assembleJobOutput(finished.order, finished.results, this.node.blobs, options)
   }
 
   async #storedJob(jobId: string): Promise<{ order: Order; results: readonly Result[] } | undefined> {

@@ -14,6 +14,8 @@ import { jobHeadline, jobReport } from '../job-report.js'
 import { environmentOptions, lightingOf, type EnvironmentFlags } from '../environment-flags.js'
 import { parseAmount, parsePositiveInt } from '../parse.js'
 import { readInput } from '../read-input.js'
+import { toneOptions, type ToneFlags } from '../tone-flags.js'
+import { PNG_EXPOSURE } from '../../peer/job-output.js'
 
 const POLL_MS = 500
 
@@ -175,24 +177,26 @@ export function registerJob(program: Command, io: CliIo): void {
       io.stdout(flags.json === true ? `${JSON.stringify(status)}\n` : jobReport(status))
     })
 
-  job
-    .command('fetch <jobId>')
-    .description("write a finished job's output (PNG frames or a float32 tensor file)")
-    .option('-o, --out <dir>', 'output directory', '.')
-    .action(async (jobId: string, flags: { out: string }) => {
-      const output = await (await client()).jobOutput(jobId)
-      await mkdir(flags.out, { recursive: true })
-      for (const file of output.files) {
-        if (file.name.includes('/') || file.name.includes('\\') || file.name.startsWith('.')) {
-          throw new NodeError(
-            'NODE__API_MALFORMED_REPLY',
-            `the node named an output file ${JSON.stringify(file.name)}`,
-            {},
-          )
-        }
-        const path = join(flags.out, file.name)
-        await writeFile(path, Buffer.from(file.base64, 'base64'))
-        io.stdout(`${path}\n`)
+  toneOptions(
+    job
+      .command('fetch <jobId>')
+      .description("write a finished job's output (PNG and OpenEXR frames, or a float32 tensor file)")
+      .option('-o, --out <dir>', 'output directory', '.'),
+    PNG_EXPOSURE,
+  ).action(async (jobId: string, flags: { out: string } & ToneFlags) => {
+    const output = await (await client()).jobOutput(jobId, { exposure: flags.exposure, toneCurve: flags.toneCurve })
+    await mkdir(flags.out, { recursive: true })
+    for (const file of output.files) {
+      if (file.name.includes('/') || file.name.includes('\\') || file.name.startsWith('.')) {
+        throw new NodeError(
+          'NODE__API_MALFORMED_REPLY',
+          `the node named an output file ${JSON.stringify(file.name)}`,
+          {},
+        )
       }
-    })
+      const path = join(flags.out, file.name)
+      await writeFile(path, Buffer.from(file.base64, 'base64'))
+      io.stdout(`${path}\n`)
+    }
+  })
 }

@@ -6,29 +6,26 @@ import {
   encodePng,
   loadScene,
   renderTileCpu,
-  TONE_CURVES,
   withEnvironment,
 } from '@tessera/gpu'
-import type { ToneCurve } from '@tessera/gpu'
 import type { RenderedTile, RenderTileOptions } from '@tessera/gpu'
 import { SingleBar } from 'cli-progress'
-import { Option, type Command } from 'commander'
+import type { Command } from 'commander'
 import type { CliIo } from '../io.js'
 import { environmentOptions, lightingOf, type EnvironmentFlags } from '../environment-flags.js'
-import { parseNonNegativeInt, parsePositiveInt, parsePositiveNumber } from '../parse.js'
+import { parseNonNegativeInt, parsePositiveInt } from '../parse.js'
 import { readInput } from '../read-input.js'
+import { toneOptions, type ToneFlags } from '../tone-flags.js'
 
 /** Side of the tiles a local render is cut into: the progress bar moves between them. */
 const PREVIEW_TILE = 128
 
-interface RenderFlags extends EnvironmentFlags {
+interface RenderFlags extends EnvironmentFlags, ToneFlags {
   out: string
   width: number
   height: number
   samples: number
   frame: number
-  exposure: number
-  toneCurve: ToneCurve
   cpu?: boolean
   json?: boolean
 }
@@ -39,23 +36,20 @@ interface RenderFlags extends EnvironmentFlags {
  * and looks right here renders the same on the market (on one driver, bit for bit).
  */
 export function registerRender(program: Command, io: CliIo): void {
-  environmentOptions(
-    program
-      .command('render')
-      .description('render a glTF scene (.glb or .gltf) on this machine to PNG, as a render job would')
-      .argument('<scene>', 'the scene file'),
-  )
-    .option('--out <file>', 'PNG to write', 'frame.png')
-    .option('--width <px>', 'image width', parsePositiveInt, 256)
-    .option('--height <px>', 'image height', parsePositiveInt, 256)
-    .option('--samples <n>', 'samples per pixel', parsePositiveInt, 16)
-    .option('--frame <n>', 'frame number (it seeds the noise)', parseNonNegativeInt, 0)
-    .option('--exposure <x>', 'exposure for the 8-bit PNG', parsePositiveNumber, 1)
-    .addOption(
-      new Option('--tone-curve <curve>', 'how radiance above 1 fits the 8-bit PNG')
-        .choices(TONE_CURVES)
-        .default('clamp'),
+  toneOptions(
+    environmentOptions(
+      program
+        .command('render')
+        .description('render a glTF scene (.glb or .gltf) on this machine to PNG, as a render job would')
+        .argument('<scene>', 'the scene file'),
     )
+      .option('--out <file>', 'PNG to write', 'frame.png')
+      .option('--width <px>', 'image width', parsePositiveInt, 256)
+      .option('--height <px>', 'image height', parsePositiveInt, 256)
+      .option('--samples <n>', 'samples per pixel', parsePositiveInt, 16)
+      .option('--frame <n>', 'frame number (it seeds the noise)', parseNonNegativeInt, 0),
+    1,
+  )
     .option('--cpu', 'use the CPU reference path tracer (what a verifier without a GPU runs)')
     .option('--json', 'print JSON')
     .action(async (scenePath: string, flags: RenderFlags) => {

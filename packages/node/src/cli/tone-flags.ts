@@ -1,0 +1,25 @@
+import { TONE_CURVES, type ToneCurve } from '@tessera/gpu'
+import { Option, type Command } from 'commander'
+import { parsePositiveNumber } from './parse.js'
+
+/** The `--exposure` and `--tone-curve` flags of `render` and `job fetch`: how radiance becomes an 8-bit PNG. */
+export interface ToneFlags {
+  exposure: number
+  toneCurve: ToneCurve
+}
+
+/** Adds the tone flags to `command`; `exposure` is its default exposure. */
+export function toneOptions(command: Command, exposure: number): Command {
+  return command
+    .option(
+      '--exposure <x>',
+      'multiplies radiance before the tone curve (8-bit PNG only)',
+      parsePositiveNumber,
+      exposure,
+    )
+    .addOption(
+      new Option('--tone-curve <curve>', 'how radiance above 1 fits the 8-bit PNG')
+        .choices(TONE_CURVES)
+        .default('clamp'),
+    )
+}
