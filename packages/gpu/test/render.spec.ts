@@ -22,6 +22,7 @@ import {
 import type { Engine, RenderedTile, RenderTileOptions, Scene } from '../src/index.js'
 import { GpuPathTracer, planDispatches } from '../src/render/gpu-pathtracer.js'
 import type { DispatchPlan } from '../src/render/gpu-pathtracer.js'
+import { kernelFeatures, kernelVariant, PLAIN_KERNEL } from '../src/render/kernel-features.js'
 import { resolveTile } from '../src/render/tile.js'
 
 const SIZE = 256
@@ -113,6 +114,24 @@ describe('path tracer', () => {
     // The 4-sample rows of the full tile, in parallel, equal the full tile's rows.
     const rows = await parallel.renderTile({ ...frame, x: 0, y: 0, width: SIZE, height: SIZE, rows: [3, 200] })
     expect(tileRowChunks(rows)).toEqual([tileRowChunk(full, 3), tileRowChunk(full, 200)])
+  })
+
+  it('should compile in only what a scene needs, and give the same bits with every light and texture path compiled in', async () => {
+    expect(kernelFeatures(scene)).toEqual(PLAIN_KERNEL)
+    expect(kernelVariant(kernelFeatures(scene))).toBe('pathtracer')
+    const textured = await loadScene(await generateScene({ texturedFloor: true, spheres: 1, subdivisions: 2 }))
+    expect(kernelFeatures(textured)).toEqual({ ...PLAIN_KERNEL, textured: true })
+    expect(kernelVariant(kernelFeatures(textured))).toBe('pathtracer-textured')
+    // Features a scene lacks read parameters that are zero for it: compiled in, they change nothing. Every light
+    // and texture path is what each kernel carried before session 17 (one pipeline serves both scenes here).
+    const lightsAndTextures = { textured: true, vertexColored: true, punctual: true, environment: true }
+    const superset = new GpuPathTracer(engine.context, false, lightsAndTextures)
+    for (const s of [scene, textured]) {
+      const tile = { ...frame, scene: s, x: 60, y: 100, width: 40, height: 12, samples: 3 }
+      const lean = await engine.renderTile(tile)
+      const full = await superset.renderTile(tile)
+      expect(Buffer.from(full.pixels.buffer).equals(Buffer.from(lean.pixels.buffer))).toBe(true)
+    }
   })
 
   it('should cut a tile into dispatches of whole sample groups and rows under the per-dispatch budget', () => {

@@ -5,6 +5,7 @@ import type { Scene } from '../scene/scene.js'
 import { projectionScale } from '../scene/camera.js'
 import { environmentTables } from '../scene/environment.js'
 import { lightShares } from './light-shares.js'
+import { kernelFeatures, kernelVariant, withFeatures, type KernelFeatures } from './kernel-features.js'
 import { PATH_TRACER_PARAMS_BYTES, PATH_TRACER_REDUCE_WGSL, pathTracerWgsl } from './pathtracer-wgsl.js'
 import { resolveTile } from './tile.js'
 import type { RenderedTile, RenderTileOptions, ResolvedTile } from './tile.js'
@@ -22,11 +23,17 @@ export class GpuPathTracer {
   readonly #ctx: GpuContext
   readonly #scenes = new WeakMap<Scene, SceneBuffers>()
   readonly #samplesInParallel: boolean
+  readonly #extraFeatures: Partial<KernelFeatures>
 
-  /** `samplesInParallel`: one sample per invocation (real GPUs) or all of a pixel's in turn (CPU drivers). */
-  constructor(ctx: GpuContext, samplesInParallel: boolean) {
+  /**
+   * `samplesInParallel`: one sample per invocation (real GPUs) or all of a pixel's in turn (CPU drivers).
+   * `extraFeatures`: kernel features compiled in whether or not a scene needs them; they cost speed and change
+   * nothing in the image (tests check exactly that).
+   */
+  constructor(ctx: GpuContext, samplesInParallel: boolean, extraFeatures: Partial<KernelFeatures> = {}) {
     this.#ctx = ctx
     this.#samplesInParallel = samplesInParallel
+    this.#extraFeatures = extraFeatures
   }
 
   /** Renders a tile (or the given rows of it); see {@link RenderTileOptions}. */
@@ -47,9 +54,8 @@ export class GpuPathTracer {
     )
     return ctx.scoped('renderTile', async () => {
       const scene = this.#buffers(options.scene)
-      const { alphaTested, transmissive, coated, sheened } = options.scene
-      const variant = `pathtracer${alphaTested ? '-alpha' : ''}${transmissive ? '-transmission' : ''}${coated ? '-clearcoat' : ''}${sheened ? '-sheen' : ''}`
-      const trace = ctx.pipeline(variant, () => pathTracerWgsl(alphaTested, transmissive, coated, sheened))
+      const features = withFeatures(kernelFeatures(options.scene), this.#extraFeatures)
+      const trace = ctx.pipeline(kernelVariant(features), () => pathTracerWgsl(features))
       const reduce = ctx.pipeline('pathtracer-reduce', () => PATH_TRACER_REDUCE_WGSL)
       const rows = ctx.upload(Uint32Array.from(t.rows), 'tile rows')
       const accum = ctx.createStorage(outBytes, 'render tile output')

@@ -1,6 +1,7 @@
 import { RAY_EPSILON, RENDER_WORKGROUP, RUSSIAN_ROULETTE_DEPTH, SHADOW_SEED } from '../constants.js'
 import { MATERIAL_ROWS } from '../scene/scene.js'
 import { BRDF_WGSL } from './brdf.js'
+import { PLAIN_KERNEL, type KernelFeatures } from './kernel-features.js'
 import { RNG_WGSL } from './rng.js'
 
 /** Bytes of the path tracer's uniform parameter block (see `Params` in the shader). */
@@ -49,11 +50,12 @@ struct Params {
  *
  * With `alphaTested` (a scene with MASK or BLEND materials) traversal tests the alpha of every candidate hit; with
  * `transmissive` (a scene with KHR_materials_transmission) light samples and bounces may pass through a surface,
- * refracting into and out of volumes (KHR_materials_volume) that absorb along the way; with `coated` (KHR_materials_clearcoat) the BSDF has a clearcoat layer; with `sheened` (KHR_materials_sheen) a sheen
- * layer beneath it. Each is compiled in only where a scene
- * needs it: on lavapipe even code that never runs costs.
+ * refracting into and out of volumes (KHR_materials_volume) that absorb along the way; with `coated`
+ * (KHR_materials_clearcoat) the BSDF has a clearcoat layer; with `sheened` (KHR_materials_sheen) a sheen layer
+ * beneath it; `textured`, `vertexColored`, `punctual` and `environment` compile in texture reads, vertex colours and
+ * the two kinds of light without area. See {@link KernelFeatures}.
  */
-export function pathTracerWgsl(alphaTested: boolean, transmissive = false, coated = false, sheened = false): string {
+export function pathTracerWgsl(features: KernelFeatures): string {
   return /* wgsl */ `${PARAMS_WGSL}
 @group(0) @binding(1) var<storage, read> nodes: array<vec4f>;
 @group(0) @binding(2) var<storage, read> tris: array<vec4f>;
@@ -71,10 +73,14 @@ const EPS = ${RAY_EPSILON};
 const SHADOW_SEED = ${SHADOW_SEED}u;
 // Whether traversal tests alpha (a scene with MASK or BLEND materials). A constant, so opaque scenes compile the
 // test out of the hot loop: on lavapipe even a skipped branch there cost 8% of the rays.
-const ALPHA_TESTED = ${alphaTested};
-const TRANSMISSIVE = ${transmissive};
-const COATED = ${coated};
-const SHEEN = ${sheened};
+const ALPHA_TESTED = ${features.alphaTested};
+const TRANSMISSIVE = ${features.transmissive};
+const COATED = ${features.coated};
+const SHEEN = ${features.sheened};
+const TEXTURED = ${features.textured};
+const VERTEX_COLORS = ${features.vertexColored};
+const PUNCTUAL = ${features.punctual};
+const ENVIRONMENT = ${features.environment};
 
 ${RNG_WGSL}
 ${BRDF_WGSL}
@@ -146,8 +152,8 @@ fn opaqueAt(tri: u32, u: f32, v: f32, m: u32, seed: u32) -> bool {
   if (mode == 0u) { return true; }
   var alpha = row.z;
   let tex = bitcast<vec4u>(materials[m * ${MATERIAL_ROWS}u + 2u]);
-  if (tex.w != 0u) { alpha *= textureAlpha(tex, slotUv(tex, triangleUvs(tri, u, v))); }
-  if (params.aux.w != 0u) { alpha *= vertexColor(tri, u, v).w; }
+  if (TEXTURED && tex.w != 0u) { alpha *= textureAlpha(tex, slotUv(tex, triangleUvs(tri, u, v))); }
+  if (VERTEX_COLORS && params.aux.w != 0u) { alpha *= vertexColor(tri, u, v).w; }
   if (mode == 1u) { return alpha >= row.y; }
   return f32(pcgHash(seed ^ pcgHash(tri)) >> 8u) * (1.0 / 16777216.0) < alpha;
 }
@@ -494,7 +500,7 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
   let rV = nextRandom(&rng);
   (*path).rng = rng;
   if (hit.tri == NO_HIT) {
-    if (params.environment.x == 0u || ((*path).camera == 1u && params.tables.w != 0u)) {
+    if (!ENVIRONMENT || params.environment.x == 0u || ((*path).camera == 1u && params.tables.w != 0u)) {
       (*path).radiance += (*path).throughput * params.background.xyz;
       return out;
     }
@@ -527,7 +533,7 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
   var uvs = vec4f(0.0);
   var uvsRead = false;
   // An untextured scene (no texture coordinates) skips the texture rows: on CPU drivers a load loops over lanes.
-  if (params.aux.y != 0u) {
+  if (TEXTURED && params.aux.y != 0u) {
     let baseTex = bitcast<vec4u>(materials[m * ${MATERIAL_ROWS}u + 2u]);
     let mrTex = bitcast<vec4u>(materials[m * ${MATERIAL_ROWS}u + 3u]);
     let emissiveTex = bitcast<vec4u>(materials[m * ${MATERIAL_ROWS}u + 4u]);
@@ -546,7 +552,7 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
     }
   }
   // glTF: COLOR_0 multiplies the base colour (its factor times its texture).
-  if (params.aux.w != 0u) { color *= vertexColor(hit.tri, hit.u, hit.v).xyz; }
+  if (VERTEX_COLORS && params.aux.w != 0u) { color *= vertexColor(hit.tri, hit.u, hit.v).xyz; }
   // An unlit material (KHR_materials_unlit) shows its base colour and scatters nothing: the path ends on it.
   if (params.punctual.z != 0u && (bitcast<u32>(materials[m * ${MATERIAL_ROWS}u + 7u].w) & 8u) != 0u) {
     (*path).radiance += (*path).throughput * color;
@@ -570,14 +576,14 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
   let n1 = normals[hit.tri * 3u + 1u].xyz;
   let n2 = normals[hit.tri * 3u + 2u].xyz;
   var ns = normalize(n0 * (1.0 - hit.u - hit.v) + n1 * hit.u + n2 * hit.v);
-  if (normalTex.w != 0u) {
+  if (TEXTURED && normalTex.w != 0u) {
     let scale = materials[m * ${MATERIAL_ROWS}u + 7u].x;
     ns = normalMapped(hit.tri, hit.u, hit.v, ns, textureColor(normalTex, slotUv(normalTex, uvs), params.aux.x + 256u), scale);
   }
   if (dot(ns, ng) < 0.0) { ns = -ns; }
   var dielectric = materials[m * ${MATERIAL_ROWS}u + 6u];
   // KHR_materials_specular's textures: the colour's scales F0, the other's alpha the layer's weight.
-  if (params.punctual.w != 0u) {
+  if (TEXTURED && params.punctual.w != 0u) {
     if (!uvsRead) {
       uvs = triangleUvs(hit.tri, hit.u, hit.v);
       uvsRead = true;
@@ -599,7 +605,7 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
   var sheen = vec4f(0.0);
   if (SHEEN) { sheen = materials[m * ${MATERIAL_ROWS}u + 10u]; }
   // The extensions' textures scale their factors, in textured scenes of kernels that have those layers.
-  if ((TRANSMISSIVE || COATED || SHEEN) && params.aux.y != 0u) {
+  if ((TRANSMISSIVE || COATED || SHEEN) && TEXTURED && params.aux.y != 0u) {
     if (!uvsRead) { uvs = triangleUvs(hit.tri, hit.u, hit.v); }
     if (TRANSMISSIVE) { transmission *= layerTexture(m, 11u, uvs, 256u).x; }
     if (COATED) {
@@ -615,7 +621,7 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
   let origin = p + ng * EPS;
   // Where rays through a transmissive surface start: just behind it.
   let behindOrigin = p - ng * EPS;
-  if (pPunctual > 0.0 && rChoice < pPunctual) {
+  if (PUNCTUAL && pPunctual > 0.0 && rChoice < pPunctual) {
     // Next-event estimation towards a punctual light, picked by power: the only way to find one.
     let o = pickPunctual(rLight, params.punctual.x, params.punctual.y);
     let pickPdf = bitcast<f32>(aux[o + 14u]);
@@ -653,7 +659,7 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
       out.shadowGlass = TRANSMISSIVE;
       out.pending = (*path).throughput * brdf.f * li * (abs(cosS) / (pPunctual * pickPdf));
     }
-  } else if (pEnvironment > 0.0 && rChoice < pPunctual + pEnvironment) {
+  } else if (ENVIRONMENT && pEnvironment > 0.0 && rChoice < pPunctual + pEnvironment) {
     // Next-event estimation towards the environment: a direction by its brightness, and a shadow ray out.
     let e = sampleEnvironment(rU, rV);
     let wi = e.dir;
@@ -693,7 +699,7 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
       let brdf = evaluateBrdf(surface, wi);
       let lightRow = materials[lm * ${MATERIAL_ROWS}u + 1u].xyz;
       var lightEmission = lightRow;
-      if (params.aux.y != 0u) {
+      if (TEXTURED && params.aux.y != 0u) {
         let lightTex = bitcast<vec4u>(materials[lm * ${MATERIAL_ROWS}u + 4u]);
         if (lightTex.w != 0u) {
           lightEmission *= textureColor(lightTex, slotUv(lightTex, triangleUvs(light, su * (1.0 - rV), su * rV)), params.aux.x);
@@ -840,8 +846,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 `
 }
 
-/** The path-tracing kernel for scenes with no alpha-tested, transmissive or coated material (the common case). */
-export const PATH_TRACER_WGSL = pathTracerWgsl(false)
+/** The path-tracing kernel for scenes with no optional feature (see {@link PLAIN_KERNEL}). */
+export const PATH_TRACER_WGSL = pathTracerWgsl(PLAIN_KERNEL)
 
 /**
  * Adds a dispatch's sample groups to the running per-pixel sums in ascending group order (the first groups
