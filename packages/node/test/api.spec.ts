@@ -30,13 +30,24 @@ function fakeOps(): NodeOperations & { submitted: unknown[]; outputOptions: unkn
   }
 }
 
+/** Serves `ops` on a loopback port for the length of `body`, with a client holding the right token. */
+async function withServer(
+  ops: NodeOperations,
+  body: (client: ApiClient, port: number) => Promise<void>,
+): Promise<void> {
+  const server = new ApiServer(ops, { host: '127.0.0.1', port: 0, token: 'secret' })
+  const { port } = await server.listen()
+  try {
+    await body(new ApiClient(`http://127.0.0.1:${port}`, 'secret'), port)
+  } finally {
+    await server.close()
+  }
+}
+
 describe('control API', () => {
   it('should route authorised calls and validate requests and replies', async () => {
     const ops = fakeOps()
-    const server = new ApiServer(ops, { host: '127.0.0.1', port: 0, token: 'secret' })
-    const { port } = await server.listen()
-    try {
-      const client = new ApiClient(`http://127.0.0.1:${port}`, 'secret')
+    await withServer(ops, async (client, port) => {
       expect(await client.putBlob(new Uint8Array(10))).toBe('cid-10')
       const job = {
         kind: 'render' as const,
@@ -69,17 +80,12 @@ describe('control API', () => {
       await expect(wrong.status()).rejects.toMatchObject({ code: 'NODE__API_UNAUTHORISED' })
       const metrics = await fetch(`http://127.0.0.1:${port}/metrics`)
       expect(await metrics.text()).toMatch(/tessera_jobs_submitted_total/)
-    } finally {
-      await server.close()
-    }
+    })
   })
 
   it("should pass a job output's tone mapping through the query and refuse bad values", async () => {
     const ops = fakeOps()
-    const server = new ApiServer(ops, { host: '127.0.0.1', port: 0, token: 'secret' })
-    const { port } = await server.listen()
-    try {
-      const client = new ApiClient(`http://127.0.0.1:${port}`, 'secret')
+    await withServer(ops, async (client, port) => {
       await client.jobOutput('job-1')
       await client.jobOutput('job-1', { exposure: 0.25, toneCurve: 'aces' })
       expect(ops.outputOptions).toEqual([{}, { exposure: 0.25, toneCurve: 'aces' }])
@@ -96,9 +102,7 @@ describe('control API', () => {
         expect(((await res.json()) as { error: { code: string } }).error.code).toBe('NODE__API_MALFORMED_REQUEST')
       }
       expect(ops.outputOptions).toHaveLength(2)
-    } finally {
-      await server.close()
-    }
+    })
   })
 
   it('should report an unreachable node with a coded error', async () => {
