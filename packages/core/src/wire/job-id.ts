@@ -30,10 +30,16 @@ export type OrderContent = Omit<Order, 'jobId' | 'bidDeadline' | 'issuedAt' | 'c
  */
 export function jobIdOf(content: OrderContent): string {
   const s = content.split
-  const split =
+  const split: unknown[] =
     s.kind === 'render'
       ? [s.kind, s.firstFrame, s.frames, s.width, s.height, s.tileWidth, s.tileHeight, s.samples]
       : [s.kind, s.items, s.itemsPerTask]
+  // The panorama's lighting changes every pixel, so it is committed too; appended only when present, so the ids of
+  // orders without a panorama stay what they were. `visible` is written out (absent means true): one meaning, one id.
+  if (s.kind === 'render' && s.environment !== undefined) {
+    const e = s.environment
+    split.push([e.intensity, e.rotation, e.visible ?? true])
+  }
   const v = content.verification
   const bytes = dagCbor.encode([
     JOB_ID_DOMAIN,
