@@ -52,7 +52,13 @@ export type WorkerInput =
 export type WorkerOutput =
   | NetworkOutput
   /** Run a task (the driver executes it and reports `task:finished` or `task:failed`). */
-  | { kind: 'run'; order: Order; task: TaskDescriptor }
+  | {
+      kind: 'run'
+      order: Order
+      task: TaskDescriptor
+      /** The least the task's receipt may pay per benchmark-hour: the lowest price this worker bid on the job. */
+      minPrice: bigint
+    }
   /** Stop a running task; no report is expected for it. */
   | { kind: 'abort'; jobId: string; taskId: string; reason: AbortReason }
   | { kind: 'event'; event: WorkerEvent }
@@ -96,6 +102,11 @@ interface WorkerJob {
   leased: boolean
   /** Price of the latest bid. */
   price: bigint
+  /**
+   * Lowest price bid on the job. The creator pays the latest bid it holds, and bids can be lost or reordered on
+   * the way, so this is the least a receipt for one of this job's tasks may pay per benchmark-hour.
+   */
+  minPrice: bigint
   /** `issuedAt` of the order version bid on (a re-opened order is newer). */
   bidIssuedAt: number
   heartbeatMs: number
@@ -280,6 +291,7 @@ export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
         order,
         leased: false,
         price,
+        minPrice: price,
         bidIssuedAt: order.issuedAt,
         heartbeatMs: 0,
         tasks: new Map(),
@@ -292,6 +304,7 @@ export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
     } else {
       known.order = order
       known.price = price
+      if (price < known.minPrice) known.minPrice = price
       known.bidIssuedAt = order.issuedAt
     }
     if (this.#awardGraceMs !== undefined) {
@@ -407,7 +420,7 @@ export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
       this.#queued--
       this.#running++
       const task = taskAt(job.order, next.index) as TaskDescriptor
-      this.#outputs.push({ kind: 'run', order: job.order, task })
+      this.#outputs.push({ kind: 'run', order: job.order, task, minPrice: job.minPrice })
       this.#emit({ type: 'task:started', at: now, jobId: next.jobId, taskId: task.taskId })
     }
   }

@@ -78,7 +78,7 @@ describe('SchedulerDriver', () => {
     const reference = new Map<string, Uint8Array>()
     const executor = cpuWorkload()
     for (const task of splitTasks(order)) {
-      const output = await executor.execute({ order, task }, { signal: new AbortController().signal })
+      const output = await executor.execute({ order, task, minPrice: 0n }, { signal: new AbortController().signal })
       reference.set(task.taskId, Buffer.concat(output.chunks))
     }
     const expected = assembleOutputs(order, (taskId) => reference.get(taskId) as Uint8Array)

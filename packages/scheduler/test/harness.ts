@@ -84,7 +84,7 @@ export class Market {
   readonly verifies: VerifyRequest[] = []
   readonly accepts: AcceptedTask[] = []
   /** Tasks currently running, by worker. */
-  readonly running = new Map<string, Map<string, { order: Order; task: TaskDescriptor }>>()
+  readonly running = new Map<string, Map<string, { order: Order; task: TaskDescriptor; minPrice: bigint }>>()
   readonly aborted: string[] = []
   /** Errors machines threw while handling delivered messages, with the receiving peer. */
   readonly rejections: { peer: string; error: unknown }[] = []
@@ -226,7 +226,7 @@ export class Market {
           this.accepts.push(out)
           break
         case 'run':
-          this.running.get(peer)?.set(out.task.taskId, { order: out.order, task: out.task })
+          this.running.get(peer)?.set(out.task.taskId, { order: out.order, task: out.task, minPrice: out.minPrice })
           break
         case 'abort':
           this.running.get(peer)?.delete(out.taskId)

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { Order, WireMessage } from '@tessera/core'
-import { fixedPrice, WorkerMachine, type WorkerOutput } from '../src/index.js'
+import { fixedPrice, splitTasks, WorkerMachine, type WorkerOutput } from '../src/index.js'
 import { Market, renderSpec } from './harness.js'
 
 function drain(worker: WorkerMachine): WorkerOutput[] {
@@ -113,6 +113,41 @@ describe('WorkerMachine', () => {
     deliver(order, market.now)
     deliver(order, market.now)
     expect(drain(worker).filter((o) => o.kind === 'publish' && o.message.type === 'bid')).toHaveLength(1)
+  })
+
+  it("should run each task with the lowest price it bid on the job, the floor for the task's receipt", () => {
+    const market = new Market()
+    const jobId = market.submit(renderSpec({ minBids: 5 }))
+    const order = orderOf(market, jobId)
+    const prices = [9n, 12n]
+    const worker = new WorkerMachine({
+      self: 'w',
+      profile: { memoryMb: 8_192, features: ['shader-f16'], score: 1, slots: 1, tiers: [3] },
+      pricing: () => prices.shift() ?? 99n,
+    })
+    const deliver = (message: WireMessage, at: number) =>
+      worker.handle({ kind: 'message', inbound: { from: order.creator, message, expiresAt: at + 1_000 } }, at)
+    // The order, then a re-opened copy: the second bid is dearer, and the creator may hold either.
+    deliver({ type: 'order', body: order }, market.now)
+    deliver({ type: 'order', body: { ...order, issuedAt: order.issuedAt + 1 } }, market.now + 1)
+    const bids = drain(worker).flatMap((o) =>
+      o.kind === 'publish' && o.message.type === 'bid' ? [o.message.body] : [],
+    )
+    expect(bids.map((b) => b.price)).toEqual([9n, 12n])
+    const taskId = splitTasks(order)[0]?.taskId as string
+    const award = {
+      jobId,
+      creator: order.creator,
+      worker: 'w',
+      taskIds: [taskId],
+      price: 12n,
+      leaseMs: 60_000,
+      heartbeatMs: 5_000,
+      issuedAt: market.now + 2,
+    }
+    deliver({ type: 'award', body: award }, market.now + 2)
+    const runs = drain(worker).filter((o) => o.kind === 'run')
+    expect(runs).toEqual([expect.objectContaining({ task: expect.objectContaining({ taskId }), minPrice: 9n })])
   })
 
   it('should forget a bid that was never answered', () => {

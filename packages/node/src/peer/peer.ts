@@ -236,6 +236,7 @@ export class Peer implements NodeOperations {
                       jobId: execution.order.jobId,
                       creator: execution.order.creator,
                       root: merkleRoot(output.chunks),
+                      minAmount: expectedCost(execution.minPrice, execution.order.benchHoursPerTask),
                     })
                     return output
                   },

@@ -9,10 +9,12 @@ import type { Datastore } from '../datastore.js'
 const RECEIPT_RETRY_MS = 2_000
 
 /** What a worker remembers of a result it sent, to check the receipt a creator asks it to sign. */
-interface Committed {
+export interface Committed {
   jobId: string
   creator: string
   root: Uint8Array
+  /** The least the receipt may pay, token units: the lowest price bid on the job times the task's benchmark-hours. */
+  minAmount: bigint
 }
 
 export interface ReceiptExchangeComponents {
@@ -47,8 +49,8 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 /**
  * Receipts signed by both sides (DESIGN.md, "Settle"). The creator signs a receipt for each accepted task and
- * sends it to the worker; the worker checks that it names a result it committed to and pays its own address,
- * countersigns and sends it back; the creator keeps the co-signed receipt (persisted before it is settled, so a
+ * sends it to the worker; the worker checks that it names a result it committed to, pays its own address and at
+ * least the price it bid, countersigns and sends it back; the creator keeps the co-signed receipt (persisted before it is settled, so a
  * restart loses none) and hands it to settlement. Both sides are idempotent: a repeated receipt changes nothing.
  */
 export class ReceiptExchange {
@@ -138,12 +140,18 @@ export class ReceiptExchange {
     const committed = await this.#c.datastore.get<Committed>('leases', receipt.taskId)
     if (
       committed === undefined ||
+      committed.jobId !== receipt.jobId ||
       committed.creator !== receipt.creator ||
       !sameBytes(committed.root, receipt.commitment)
     ) {
       throw new Error(`receipt for ${receipt.taskId} names no result of ours`)
     }
     if (receipt.payee !== this.#c.payee) throw new Error(`receipt for ${receipt.taskId} pays ${receipt.payee}, not us`)
+    // A co-signed receipt is the worker's whole claim on the escrow: one for less than the bid settles the task
+    // for less, for good.
+    if (receipt.amount < committed.minAmount) {
+      throw new Error(`receipt for ${receipt.taskId} pays ${receipt.amount}, less than the ${committed.minAmount} bid`)
+    }
     const signed = signReceipt(receipt, this.#c.identity, 'worker')
     await this.#c.datastore.put('receipts', receipt.taskId, signed)
     await this.#c.bus.send(receipt.creator, { type: 'receipt', body: signed })

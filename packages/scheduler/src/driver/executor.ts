@@ -5,6 +5,11 @@ import type { TaskDescriptor } from '../split.js'
 export interface TaskExecution {
   readonly order: Order
   readonly task: TaskDescriptor
+  /**
+   * The least this task's receipt may pay per benchmark-hour (the lowest price the worker bid on the job): a
+   * worker countersigns no receipt for less.
+   */
+  readonly minPrice: bigint
 }
 
 /** What a task produced. */

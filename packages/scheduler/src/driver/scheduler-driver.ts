@@ -28,10 +28,9 @@ import { isSchedulerError, SchedulerError } from '../errors.js'
 import type { SchedulerEvent, VerdictOutcome } from '../events.js'
 import type { JobSpec } from '../job.js'
 import { MarketView } from '../market.js'
-import type { TaskDescriptor } from '../split.js'
 import { WORKER_MESSAGE_TYPES, WorkerMachine, type WorkerMachineInit, type WorkerOutput } from '../worker.js'
 import { assembleOutputs, type AssembledOutput } from './assemble.js'
-import type { TaskExecutor } from './executor.js'
+import type { TaskExecution, TaskExecutor } from './executor.js'
 
 /** Where task outputs go and come from: `@tessera/core`'s `node.blobs` fits. */
 export interface OutputStore {
@@ -342,7 +341,7 @@ export class SchedulerDriver extends EventTarget {
         }
         return
       case 'run':
-        this.#run(out.order, out.task)
+        this.#run({ order: out.order, task: out.task, minPrice: out.minPrice })
         return
       case 'abort':
         this.#runs.get(out.taskId)?.abort(new AbortError(`task ${out.taskId} ${out.reason}`))
@@ -363,7 +362,8 @@ export class SchedulerDriver extends EventTarget {
       .catch((e) => this.#log.error('verifying %s failed; it stays unverified - %e', request.taskId, e))
   }
 
-  #run(order: Order, task: TaskDescriptor): void {
+  #run(execution: TaskExecution): void {
+    const { task } = execution
     const executor = this.#executor
     const blobs = this.#blobs
     if (executor === undefined || blobs === undefined) return
@@ -373,7 +373,7 @@ export class SchedulerDriver extends EventTarget {
     const started = this.#clock.now()
     void (async () => {
       try {
-        const output = await executor.execute({ order, task }, { signal })
+        const output = await executor.execute(execution, { signal })
         const bytes = concat(output.chunks)
         const cid = await blobs.put(bytes, { signal })
         // A copy, so the root owns a plain ArrayBuffer as the wire schema types it.

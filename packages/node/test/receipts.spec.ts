@@ -1,0 +1,144 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { generateIdentity, type Identity, type Inbound, type MessageBus, type Receipt } from '@tessera/core'
+import type { AcceptedTask } from '@tessera/scheduler'
+import { pino } from 'pino'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { Datastore } from '../src/datastore.js'
+import { ReceiptExchange } from '../src/peer/receipts.js'
+
+const WORKER_PAYEE = 'SysvarRent111111111111111111111111111111111'
+const CREATOR_PAYEE = 'SysvarC1ock11111111111111111111111111111111'
+const JOB = 'job-1'
+const TASK = 'job-1/f0/0'
+const ROOT = new Uint8Array(32).fill(7)
+
+/** Two buses joined back to back: what one sends, the other receives on a later macrotask, as over a stream. */
+function linkedBuses(a: string, b: string): [MessageBus, MessageBus] {
+  const handlers = new Map<string, Set<(inbound: Inbound) => void>>([
+    [a, new Set()],
+    [b, new Set()],
+  ])
+  const bus = (self: string): MessageBus => ({
+    self,
+    publish: () => Promise.resolve(),
+    send: (to, message) => {
+      setImmediate(() => {
+        for (const handler of handlers.get(to) ?? []) handler({ from: self, message, expiresAt: Date.now() + 60_000 })
+      })
+      return Promise.resolve()
+    },
+    subscribe: () => {},
+    unsubscribe: () => {},
+    onMessage: (handler) => {
+      handlers.get(self)?.add(handler)
+      return () => handlers.get(self)?.delete(handler)
+    },
+  })
+  return [bus(a), bus(b)]
+}
+
+describe('ReceiptExchange', () => {
+  let dir: string
+  let creator: Identity
+  let worker: Identity
+  let stores: Datastore[]
+  let exchanges: ReceiptExchange[]
+  let rejected: string[]
+  let cosigned: Receipt[]
+  let workerStore: Datastore
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'tessera-receipts-'))
+    ;[creator, worker] = await Promise.all([generateIdentity(), generateIdentity()])
+    const [creatorBus, workerBus] = linkedBuses(creator.peerId.toString(), worker.peerId.toString())
+    rejected = []
+    cosigned = []
+    const logger = pino(
+      { level: 'warn' },
+      { write: (line: string) => void rejected.push((JSON.parse(line) as { err?: string }).err ?? line) },
+    )
+    const creatorStore = await Datastore.open(join(dir, 'creator'))
+    workerStore = await Datastore.open(join(dir, 'worker'))
+    stores = [creatorStore, workerStore]
+    const common = { logger, payeeOf: () => WORKER_PAYEE, epochOf: () => 1 }
+    exchanges = [
+      new ReceiptExchange({
+        ...common,
+        bus: creatorBus,
+        identity: creator,
+        datastore: creatorStore,
+        payee: CREATOR_PAYEE,
+        onCosigned: (r) => cosigned.push(r),
+      }),
+      new ReceiptExchange({
+        ...common,
+        bus: workerBus,
+        identity: worker,
+        datastore: workerStore,
+        payee: WORKER_PAYEE,
+        onCosigned: () => {},
+      }),
+    ]
+    await (exchanges[1] as ReceiptExchange).committed(TASK, {
+      jobId: JOB,
+      creator: creator.peerId.toString(),
+      root: ROOT,
+      minAmount: 1_000n,
+    })
+  })
+
+  afterEach(async () => {
+    for (const exchange of exchanges) exchange.stop()
+    for (const store of stores) await store.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  /** The creator's side of an accepted task, paying `amount`. */
+  function accepted(amount: bigint, jobId = JOB): AcceptedTask {
+    return {
+      kind: 'accept',
+      jobId,
+      taskId: TASK,
+      worker: worker.peerId.toString(),
+      price: 10n,
+      benchHours: 1,
+      amount,
+      escrow: 'escrow',
+      result: {
+        jobId,
+        taskId: TASK,
+        worker: worker.peerId.toString(),
+        root: ROOT,
+        chunks: 1,
+        output: 'bafkout',
+        tolerance: 'bitwise',
+        computeMs: 1,
+      } as AcceptedTask['result'],
+    }
+  }
+
+  it('should have the worker countersign a receipt for its result at its price, and the creator keep it', async () => {
+    await (exchanges[0] as ReceiptExchange).accepted(accepted(1_000n))
+    await vi.waitFor(() => expect(cosigned).toHaveLength(1))
+    expect(cosigned[0]).toMatchObject({ taskId: TASK, amount: 1_000n, payee: WORKER_PAYEE })
+    expect(cosigned[0]?.workerSig).toBeInstanceOf(Uint8Array)
+    expect(rejected).toEqual([])
+  })
+
+  it('should refuse to countersign a receipt that pays less than the worker bid', async () => {
+    await (exchanges[0] as ReceiptExchange).accepted(accepted(999n))
+    await vi.waitFor(() => expect(rejected).toHaveLength(1))
+    expect(rejected[0]).toMatch(/pays 999, less than the 1000 bid/)
+    expect(await workerStore.get('receipts', TASK)).toBeUndefined()
+    expect(cosigned).toEqual([])
+  })
+
+  it("should refuse to countersign a receipt that moves the worker's result to another job", async () => {
+    await (exchanges[0] as ReceiptExchange).accepted(accepted(1_000n, 'job-2'))
+    await vi.waitFor(() => expect(rejected).toHaveLength(1))
+    expect(rejected[0]).toMatch(/names no result of ours/)
+    expect(await workerStore.get('receipts', TASK)).toBeUndefined()
+  })
+})
