@@ -19,6 +19,7 @@ const components = {
   rng: cryptoRng(),
   logger: pino({ level: 'silent' }),
   orderOf: () => undefined,
+  shapeOf: () => undefined,
   recompute: () => Promise.resolve([]),
 }
 

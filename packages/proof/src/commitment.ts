@@ -1,6 +1,6 @@
 import { MAX_CHUNK_BYTES, MAX_MERKLE_DEPTH } from './constants.js'
 import { ProofError } from './errors.js'
-import { MerkleTree, verifyMerkleProof, type Hash } from './merkle.js'
+import { equalBytes, MerkleTree, verifyMerkleProof, type Hash } from './merkle.js'
 
 /**
  * A worker's commitment to a task's output: the Merkle root over its chunks (tile rows, tensor slices, as the GPU
@@ -86,4 +86,18 @@ export function checkOpening(
     }
   }
   return undefined
+}
+
+/**
+ * True when `output` (a whole output blob, its chunks concatenated) cut into `chunks` equal chunks is what `root`
+ * commits to. Sampling checks only a few chunks against the root; this binds the blob a creator keeps to the same
+ * root, so a worker cannot commit to an honest output and deliver another. Every workload chunks evenly (tile rows
+ * of one width, batch items of one shape), so a blob that does not divide evenly does not match.
+ */
+export function outputMatchesCommitment(output: Uint8Array, root: Uint8Array, chunks: number): boolean {
+  if (!Number.isInteger(chunks) || chunks < 1 || chunks > 2 ** MAX_MERKLE_DEPTH) return false
+  if (output.byteLength % chunks !== 0) return false
+  const size = output.byteLength / chunks
+  const leaves = Array.from({ length: chunks }, (_, i) => output.subarray(i * size, (i + 1) * size))
+  return equalBytes(MerkleTree.fromLeaves(leaves).root, root)
 }

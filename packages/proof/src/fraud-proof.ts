@@ -69,6 +69,11 @@ export interface CheckFraudProofOptions {
   openResult: ResultOpener
   /** The checker's thresholds for the result's tolerance class. */
   tolerance?: ToleranceOptions
+  /**
+   * The task's own tolerance class label, from its order (see the verifier's `JobPolicy`): chunks compare under it
+   * whatever label the worker signed. Without it the worker's label is trusted.
+   */
+  taskTolerance?: string
   /** The hash a signed failure Verdict names: a bundle with any other hash is rejected. */
   expectedHash?: Uint8Array
 }
@@ -195,7 +200,7 @@ export function checkFraudProof(
   const evidence = checkFraudEvidence(proof, options)
   const { result } = evidence
   const p = evidence.proof
-  const tolerance = parseTolerance(result.tolerance, options.tolerance)
+  const tolerance = parseTolerance(options.taskTolerance ?? result.tolerance, options.tolerance)
   const own =
     recompute instanceof Uint8Array
       ? recompute

@@ -87,12 +87,28 @@ export interface VerifierInit {
   maxPending?: number
 }
 
-/** A job's override of the default plan and tolerance class. */
+/**
+ * A job's override of the default plan, and what an honest Result for the task looks like. The shape comes from
+ * the job's order, never from the worker: a Result that strays from it fails unchecked (event `result:mismatched`),
+ * since a worker that picked its own tolerance class or chunking could pass garbage under a looser comparison or
+ * hide most of its output from the sampler.
+ */
 export interface JobPolicy {
   plan?: SamplingPlan
-  /** The job's tolerance class label; when absent, the Result's own label is used. */
+  /**
+   * The task's tolerance class label (`relative` for tensors, `psnr:rgba32f` for renders, ...): chunks compare
+   * under it. When absent, the Result's own label is trusted (a deployment with one task type and trusted workers).
+   */
   tolerance?: string
+  /** How many chunks the task's output has (tile rows, batch items); when absent, any count is taken. */
+  chunks?: number
 }
+
+/** What an honest Result for a task looks like, from its order: the shape part of {@link JobPolicy}. */
+export type ResultShape = Omit<JobPolicy, 'plan'>
+
+/** Which part of a Result differs from its task's {@link JobPolicy}. */
+export type ResultMismatch = 'tolerance' | 'chunks'
 
 export type VerifierInput =
   /** A Result for one of our jobs arrived (we are its creator); `envelope` is its signed bytes. */
@@ -104,7 +120,7 @@ export type VerifierInput =
   /** Our driver's recomputation of the chunks a `recompute` output asked for, in the same order. */
   | { kind: 'recomputed'; jobId: string; taskId: string; worker: string; chunks: readonly Uint8Array[] }
   /** The accuser `from` asks us to arbitrate its fraud proof (round 1+) for the job of `creator`. */
-  | { kind: 'arbitrate'; from: string; creator: string; round: number; fraudProof: Uint8Array }
+  | ({ kind: 'arbitrate'; from: string; creator: string; round: number; fraudProof: Uint8Array } & ResultShape)
   /** A verdict gossiped on `/tessera/1/verdicts`, signed by `from`. */
   | { kind: 'verdict'; from: string; verdict: Verdict }
   /** The third peers that may verify or arbitrate. */
@@ -123,6 +139,8 @@ export type VerifierEvent =
   | { name: 'proof:upheld'; jobId: string; taskId: string; worker: string; fraudProofHash: Hash; arbitrated: boolean }
   | { name: 'proof:overturned'; jobId: string; taskId: string; worker: string; fraudProofHash: Hash }
   | { name: 'check:abandoned'; jobId: string; taskId: string; worker: string; reason: 'recompute-timeout' }
+  /** The Result's tolerance label or chunk count is not its task's: it fails without being sampled. */
+  | { name: 'result:mismatched'; jobId: string; taskId: string; worker: string; mismatch: ResultMismatch }
 
 export type VerifierOutput =
   | NetworkOutput
@@ -196,6 +214,13 @@ interface Check {
   accuser?: string
   index?: number
   chunk?: Uint8Array
+}
+
+/** The first part of `result` that differs from what `policy` says its task's Result looks like. */
+function mismatchOf(result: Result, policy: JobPolicy): ResultMismatch | undefined {
+  if (policy.tolerance !== undefined && result.tolerance !== policy.tolerance) return 'tolerance'
+  if (policy.chunks !== undefined && result.chunks !== policy.chunks) return 'chunks'
+  return undefined
 }
 
 /**
@@ -341,6 +366,7 @@ export class VerifierMachine implements SansIoMachine<VerifierInput, VerifierOut
 
   #onResult(input: Extract<VerifierInput, { kind: 'result' }>, now: number): void {
     const check = this.#newCheck('creator', input.result, input.envelope, this.#self, input)
+    if (this.#refuseMismatch(check, input, now)) return
     const plan = input.plan ?? this.#plan
     if (!this.#sampler.shouldCheck(input.result.worker, this.#rng, plan.p)) {
       this.#event({ name: 'task:accepted', ...this.#ids(check), checked: false })
@@ -371,6 +397,7 @@ export class VerifierMachine implements SansIoMachine<VerifierInput, VerifierOut
       throw new ProofError('PROOF__UNEXPECTED_MESSAGE', 'a worker cannot verify its own result', { worker: this.#self })
     }
     const check = this.#newCheck('delegate', input.result, input.envelope, input.from, input)
+    if (this.#refuseMismatch(check, input, now)) return
     this.#checks.set(check.key, check)
     this.#challenge(check, now)
   }
@@ -482,7 +509,16 @@ export class VerifierMachine implements SansIoMachine<VerifierInput, VerifierOut
         },
       )
     }
-    const check = this.#newCheck('arbiter', result, proof.commitment, input.creator, {})
+    const check = this.#newCheck('arbiter', result, proof.commitment, input.creator, input)
+    const mismatch = mismatchOf(result, input)
+    if (mismatch !== undefined) {
+      // The worker signed a Result its task cannot have: the accusation stands without a recomputation.
+      this.#event({ name: 'result:mismatched', ...this.#ids(check), mismatch })
+      this.#reputation.recordLocal(result.worker, 'fail')
+      this.#sampler.recordFailure(result.worker)
+      this.#publish(result, 'fail', input.round, now, { fraudProof: evidence.fraudProofHash })
+      return
+    }
     check.phase = 'recomputing'
     check.round = input.round
     check.accuser = input.from
@@ -754,6 +790,18 @@ export class VerifierMachine implements SansIoMachine<VerifierInput, VerifierOut
       answers: new Map(),
       round: 0,
     }
+  }
+
+  /**
+   * Fails a Result whose shape is not its task's (see {@link JobPolicy}) without a fraud proof, as for a reveal
+   * that does not open the commitment: there is no honest chunk to set against it. True when it did.
+   */
+  #refuseMismatch(check: Check, policy: JobPolicy, now: number): boolean {
+    const mismatch = mismatchOf(check.result, policy)
+    if (mismatch === undefined) return false
+    this.#event({ name: 'result:mismatched', ...this.#ids(check), mismatch })
+    this.#concludeCheck(check, 'fail', now)
+    return true
   }
 
   #find(jobId: string, taskId: string, worker: string): Check {

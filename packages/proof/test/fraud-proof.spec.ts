@@ -137,6 +137,21 @@ describe('fraud proofs', () => {
     expectCode(() => verifyFraudProof(tampered({ recomputed: proof.chunk }), proof.chunk), 'PROOF__FRAUD_NOT_SHOWN')
   })
 
+  it("should compare under the task's tolerance class when given, not the worker's label", async () => {
+    const signs = new TestNet({ verifier: { plan: { p: 1, challengeChunks: 2 } } })
+    const [c, w] = (await signs.addPeers(2)) as [TestPeer, TestPeer]
+    const reference = tensorOutput(seededRng(23), 4, 16)
+    // Sign bits flipped: bitwise (the worker's label here) sees it, an RGBA8 PSNR (alpha left out) does not.
+    const flipped = reference.map((chunk) => chunk.map((b, i) => (i % 4 === 3 ? b ^ 0x80 : b)))
+    signs.commit(w, c, { jobId: 'job', taskId: 'signs', honest: reference, delivered: flipped })
+    const slash = signs.slashes[0]
+    if (slash === undefined) throw new Error('expected a slash record')
+    const own = reference[decodeFraudProof(slash.fraudProof).index]!
+    expect(verifyFraudProof(slash.fraudProof, own).outcome).toBe('fail')
+    expect(verifyFraudProof(slash.fraudProof, own, { taskTolerance: 'bitwise' }).outcome).toBe('fail')
+    expectCode(() => verifyFraudProof(slash.fraudProof, own, { taskTolerance: 'psnr:rgba8' }), 'PROOF__FRAUD_NOT_SHOWN')
+  })
+
   it('should reject malformed and oversized bundles with coded errors', () => {
     expectCode(() => decodeFraudProof(bytes.slice(0, bytes.length - 3)), 'PROOF__MALFORMED_FRAUD_PROOF')
     expectCode(() => decodeFraudProof(dagCbor.encode({ ...proof, extra: 1 })), 'PROOF__MALFORMED_FRAUD_PROOF')

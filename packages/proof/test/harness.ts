@@ -279,8 +279,17 @@ export class TestNet {
         this.escalations.push(out)
         const target = this.peers.get(out.to)
         if (target === undefined || this.silent.has(out.to)) return
+        const policy = this.policies.get(out.jobId)
         target.verifier.handle(
-          { kind: 'arbitrate', from: peer.id, creator: out.creator, round: out.round, fraudProof: out.fraudProof },
+          {
+            kind: 'arbitrate',
+            from: peer.id,
+            creator: out.creator,
+            round: out.round,
+            fraudProof: out.fraudProof,
+            ...(policy?.tolerance === undefined ? {} : { tolerance: policy.tolerance }),
+            ...(policy?.chunks === undefined ? {} : { chunks: policy.chunks }),
+          },
           now,
         )
         return

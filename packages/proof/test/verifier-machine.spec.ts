@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest'
 import {
   decodeFraudProof,
   isProofError,
+  openResultEnvelope,
   VerifierMachine,
   verifyFraudProof,
   VERDICTS_TOPIC,
@@ -340,6 +341,81 @@ describe('VerifierMachine', () => {
     )
     const outputs = drain(v)
     expect(outputs.find((o) => o.kind === 'publish')).toMatchObject({ message: { body: { outcome: 'pass' } } })
+  })
+
+  it("should hold a result to its task's tolerance class: a tensor labelled as an image fails however it compares", async () => {
+    const net = new TestNet({ verifier: ALWAYS })
+    const [creator, worker] = await net.addPeers(2)
+    const honest = tensorOutput(seededRng(30), 8, 16)
+    // Every float's sign flipped: its top byte is the alpha channel an RGBA8 PSNR leaves out.
+    const negated = honest.map((c) => c.map((b, i) => (i % 4 === 3 ? b ^ 0x80 : b)))
+    net.commit(worker!, creator!, { jobId: 'loose', taskId: 't', honest, delivered: negated, tolerance: 'psnr:rgba8' })
+    // Under the worker's own label the garbage passes: why the label must come from the task.
+    expect(net.eventsOf('task:accepted').map((e) => e.event)).toEqual([expect.objectContaining({ jobId: 'loose' })])
+    expect(net.recomputed).toBe(4)
+
+    net.policies.set('strict', { tolerance: 'relative', chunks: 8 })
+    net.commit(worker!, creator!, { jobId: 'strict', taskId: 't', honest, delivered: negated, tolerance: 'psnr:rgba8' })
+    expect(net.eventsOf('result:mismatched').map((e) => e.event)).toEqual([
+      { name: 'result:mismatched', jobId: 'strict', taskId: 't', worker: worker!.id, mismatch: 'tolerance' },
+    ])
+    expect(net.eventsOf('task:rejected').map((e) => e.event)).toEqual([
+      expect.objectContaining({ jobId: 'strict', outcome: 'fail' }),
+    ])
+    const verdict = net.verdicts.find((v) => v.verdict.jobId === 'strict')?.verdict
+    expect(verdict).toMatchObject({ outcome: 'fail', worker: worker!.id, round: 0 })
+    expect(verdict?.fraudProof).toBeUndefined()
+    // Failed without a challenge: nothing recomputed, nobody slashed, nothing left in flight.
+    expect(net.recomputed).toBe(4)
+    expect(net.slashes).toEqual([])
+    expect(creator!.verifier.pending).toBe(0)
+  })
+
+  it("should fail a result with another chunk count than its task's, even when the draw would not check it", async () => {
+    const net = new TestNet({ verifier: { plan: { p: 0, challengeChunks: 2 }, sampling: { pNew: 0, pMin: 0 } } })
+    const [creator, worker] = await net.addPeers(2)
+    net.policies.set('j', { tolerance: 'bitwise', chunks: 16 })
+    // Half the rows: a sampler drawing among 8 committed chunks never sees the 8 left out.
+    net.commit(worker!, creator!, { jobId: 'j', taskId: 't', honest: tensorOutput(seededRng(31), 8, 4) })
+    expect(net.eventsOf('result:mismatched')[0]?.event).toMatchObject({ mismatch: 'chunks' })
+    expect(net.eventsOf('task:rejected')[0]?.event).toMatchObject({ outcome: 'fail' })
+    expect(net.eventsOf('task:accepted')).toEqual([])
+    expect(creator!.verifier.sampler.streak(worker!.id)).toBe(0)
+  })
+
+  it("should hold delegated and arbitrated results to their task's shape", async () => {
+    const net = new TestNet({ verifier: ALWAYS })
+    const [creator, worker, delegate, arbiter] = await net.addPeers(4)
+    const honest = tensorOutput(seededRng(32), 8, 4)
+    net.commit(worker!, creator!, { jobId: 'j', taskId: 't', honest, delivered: corrupt(honest, [...Array(8).keys()]) })
+    const fraudProof = net.slashes[0]?.fraudProof
+    if (fraudProof === undefined) throw new Error('expected a slash')
+    const envelope = net.envelopes.get('j/t') as Uint8Array
+    expect(decodeFraudProof(fraudProof).commitment).toEqual(envelope)
+    const drain = (peer: typeof delegate) => {
+      const out = []
+      for (let o = peer!.verifier.pollOutput(); o !== undefined; o = peer!.verifier.pollOutput()) out.push(o)
+      return out
+    }
+    const opened = openResultEnvelope(envelope)
+    delegate!.verifier.handle(
+      { kind: 'assigned', from: creator!.id, result: opened, envelope, tolerance: 'bitwise', chunks: 9 },
+      net.clock.now(),
+    )
+    const delegated = drain(delegate)
+    expect(delegated.map((o) => o.kind)).toEqual(['event', 'publish'])
+    expect(delegated[0]).toMatchObject({ event: { name: 'result:mismatched', mismatch: 'chunks' } })
+    expect(delegated[1]).toMatchObject({ message: { type: 'verdict', body: { outcome: 'fail', round: 0 } } })
+
+    arbiter!.verifier.handle(
+      { kind: 'arbitrate', from: creator!.id, creator: creator!.id, round: 1, fraudProof, tolerance: 'relative' },
+      net.clock.now(),
+    )
+    const judged = drain(arbiter)
+    // Upheld on the worker's own signature, without recomputing.
+    expect(judged.map((o) => o.kind)).toEqual(['event', 'publish'])
+    expect(judged[0]).toMatchObject({ event: { name: 'result:mismatched', mismatch: 'tolerance' } })
+    expect(judged[1]).toMatchObject({ message: { type: 'verdict', body: { outcome: 'fail', round: 1 } } })
   })
 
   it('should reject a result whose tolerance label or size is out of range', async () => {

@@ -1,12 +1,9 @@
 import type { AbortOptions, Order } from '@tessera/core'
 import { type Engine, tensorItemChunks, tileRowChunks } from '@tessera/gpu'
-import { splitTasks, type TaskDescriptor } from '@tessera/scheduler'
+import { type ResultShape, TASK_TOLERANCE } from '@tessera/proof'
+import { taskAt, taskIndexOf, type TaskDescriptor } from '@tessera/scheduler'
 import type { TaskExecution, TaskExecutor, TaskOutput } from '@tessera/scheduler/driver'
 import type { InputCache } from './inputs.js'
-
-/** Tolerance labels results travel under (`@tessera/proof`'s classes). */
-export const RENDER_TOLERANCE = 'psnr:rgba32f'
-export const INFERENCE_TOLERANCE = 'relative'
 
 /**
  * How a worker misbehaves, for demos and tests of verification: `lazy` renders with one sample per pixel instead
@@ -35,8 +32,21 @@ export class GpuWorkload implements TaskExecutor {
     const chunks = await this.#run(order, task, undefined, options)
     return {
       chunks,
-      tolerance: task.kind === 'render' ? RENDER_TOLERANCE : INFERENCE_TOLERANCE,
+      tolerance: TASK_TOLERANCE[task.kind],
       computeMs: Math.round(performance.now() - started),
+    }
+  }
+
+  /**
+   * What an honest Result for task `taskId` of `order` looks like: its tolerance class and its chunk count (tile
+   * rows, batch items). Verifiers hold workers to it; undefined when the order has no such task.
+   */
+  shapeOf(order: Order, taskId: string): ResultShape | undefined {
+    const task = taskAt(order, taskIndexOf(order, taskId))
+    if (task === undefined) return undefined
+    return {
+      tolerance: TASK_TOLERANCE[task.kind],
+      chunks: task.kind === 'render' ? task.height : task.end - task.start,
     }
   }
 
@@ -47,7 +57,7 @@ export class GpuWorkload implements TaskExecutor {
     indices: readonly number[],
     options: AbortOptions = {},
   ): Promise<Uint8Array[]> {
-    const task = splitTasks(order).find((t) => t.taskId === taskId)
+    const task = taskAt(order, taskIndexOf(order, taskId))
     if (task === undefined) throw new RangeError(`task ${taskId} is not part of job ${order.jobId}`)
     const sorted = [...new Set(indices)].sort((a, b) => a - b)
     const chunks = await this.#run(order, task, sorted, options, false)

@@ -34,6 +34,7 @@ import { capacityScore } from './capacity-score.js'
 import { DEFAULT_MEMORY_MB, DEFAULT_SCORE, RECEIPT_GRACE_MS } from './constants.js'
 import { GpuWorkload } from './gpu-workload.js'
 import { InputCache } from './inputs.js'
+import { keepCommittedOutput } from './committed-output.js'
 import { assembleJobOutput } from './job-output.js'
 import { jobSpecOf } from './job-request.js'
 import { ReceiptExchange } from './receipts.js'
@@ -178,6 +179,7 @@ export class Peer implements NodeOperations {
         psnrOutlierFraction: config.verification.psnrOutlierFraction,
       },
       orderOf: (jobId) => market.scheduler?.job(jobId)?.order,
+      shapeOf: (order, taskId) => workload.shapeOf(order, taskId),
       recompute: (order, taskId, indices, options) => workload.recompute(order, taskId, indices, options),
       onSlash: (slash) => {
         slashes.push(slash)
@@ -199,17 +201,9 @@ export class Peer implements NodeOperations {
     const scheduler = createScheduler(
       { bus: node.bus, blobs: node.blobs },
       {
-        // A task is accepted only with its output in hand: the worker may be gone when the job is assembled.
         verify: async (request, options) => {
           const outcome = await verification.verify(request)
-          if (outcome === 'fail') return outcome
-          try {
-            await node.blobs.put(await node.blobs.fetchFrom(request.worker, request.result.output, options))
-            return 'pass'
-          } catch (e) {
-            init.logger.warn({ err: String(e), taskId: request.taskId }, 'output:fetch-failed')
-            return 'fail'
-          }
+          return outcome === 'fail' ? outcome : keepCommittedOutput(node.blobs, request, init.logger, options)
         },
         onAccept: (task) => {
           receipts

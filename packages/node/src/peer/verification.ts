@@ -18,6 +18,7 @@ import {
   type ProverInput,
   type ProverOutput,
   Reputation,
+  type ResultShape,
   taskKey,
   type ToleranceOptions,
   VerifierMachine,
@@ -77,6 +78,11 @@ export interface VerificationComponents {
   tolerance?: ToleranceOptions
   /** The order of one of our jobs, to recompute its tasks. */
   orderOf: (jobId: string) => Order | undefined
+  /**
+   * What an honest Result for a task of `order` looks like (tolerance class, chunk count), from the order alone:
+   * every check holds the worker's Result to it. Undefined when the order has no such task.
+   */
+  shapeOf: (order: Order, taskId: string) => ResultShape | undefined
   /** Recomputes chunks of a task honestly on this peer's engine. */
   recompute: (order: Order, taskId: string, indices: readonly number[], options?: AbortOptions) => Promise<Uint8Array[]>
   /** Called when a worker is caught and the accusation stands. */
@@ -163,10 +169,12 @@ export class Verification {
   verify = (request: VerifyRequest): Promise<VerdictOutcome> => {
     const key = checkKey(request.jobId, request.taskId, request.worker)
     const envelope = this.#envelopes.get(key)
-    if (envelope === undefined) return Promise.resolve('fail')
+    const order = this.#c.orderOf(request.jobId)
+    const shape = order === undefined ? undefined : this.#c.shapeOf(order, request.taskId)
+    if (envelope === undefined || shape === undefined) return Promise.resolve('fail')
     return new Promise((resolve) => {
       this.#pending.set(key, resolve)
-      this.#verifier.feed({ kind: 'result', result: request.result, envelope })
+      this.#verifier.feed({ kind: 'result', result: request.result, envelope, ...shape })
     })
   }
 
@@ -222,15 +230,17 @@ export class Verification {
   /** A creator asks us to check one of its workers' Results. */
   #onAssign(assign: Assign, envelope: Uint8Array): void {
     const result = this.#admit(assign.creator, () => assignedResult(assign))
-    if (result === undefined) return
+    const shape = this.#admit(assign.creator, () => this.#shapeOf(assign.order, assign.taskId))
+    if (result === undefined || shape === undefined) return
     this.#remember(assign.order, taskKey(assign.jobId, assign.taskId), envelope)
-    this.#verifier.feed({ kind: 'assigned', from: assign.creator, result, envelope: assign.result })
+    this.#verifier.feed({ kind: 'assigned', from: assign.creator, result, envelope: assign.result, ...shape })
   }
 
   /** An accuser asks us to arbitrate its fraud proof. */
   #onArbitrate(arbitrate: Arbitrate): void {
     const order = this.#admit(arbitrate.accuser, () => arbitratedOrder(arbitrate))
-    if (order === undefined) return
+    const shape = order && this.#admit(arbitrate.accuser, () => this.#shapeOf(order, arbitrate.taskId))
+    if (order === undefined || shape === undefined) return
     this.#remember(order)
     this.#verifier.feed({
       kind: 'arbitrate',
@@ -238,7 +248,15 @@ export class Verification {
       creator: arbitrate.creator,
       round: arbitrate.round,
       fraudProof: arbitrate.fraudProof,
+      ...shape,
     })
+  }
+
+  /** The shape of a task's honest Result; throws when the order has no such task (a request naming one is bogus). */
+  #shapeOf(order: Order, taskId: string): ResultShape {
+    const shape = this.#c.shapeOf(order, taskId)
+    if (shape === undefined) throw new RangeError(`job ${order.jobId} has no task ${taskId}`)
+    return shape
   }
 
   /** Runs the checks on a third party's request: a request that fails them is logged and dropped. */

@@ -36,6 +36,15 @@ export function assembleOutputs(
   const tasks = splitTasks(order)
   if (order.split.kind === 'inference') {
     const parts = tasks.map((t) => outputOf(t.taskId))
+    // Every item of one model's output has one size: a range whose bytes do not fit it would shift the items after.
+    const first = tasks[0]
+    const itemBytes = first?.kind === 'inference' ? (parts[0]?.byteLength ?? 0) / (first.end - first.start) : 0
+    tasks.forEach((task, i) => {
+      if (task.kind !== 'inference') return
+      const bytes = (parts[i] as Uint8Array).byteLength
+      const expected = itemBytes * (task.end - task.start)
+      if (!Number.isInteger(itemBytes) || bytes !== expected) throw mismatch(task.taskId, bytes, expected)
+    })
     const bytes = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0))
     let offset = 0
     for (const part of parts) {

@@ -1,5 +1,5 @@
 import type { Rng } from '@tessera/core'
-import type { ToleranceClass } from '@tessera/proof'
+import type { ResultShape, ToleranceClass } from '@tessera/proof'
 import type { MarketView } from '@tessera/scheduler'
 import type { Simulation } from '../engine/simulation.js'
 import type { MetricsRecorder } from '../metrics/recorder.js'
@@ -40,6 +40,8 @@ export interface WorldContext {
   readonly outputs: OutputModel
   /** The class every verifying peer compares chunks under, with the scenario's thresholds; ground truth uses it too. */
   readonly tolerance: ToleranceClass
+  /** What every task's honest Result looks like (label, chunk count): verifiers hold workers to it, as a node does. */
+  readonly resultShape: ResultShape
   readonly jobs: Map<string, JobRecord>
   /** Random streams per component. */
   readonly rng: { tasks: Rng; behaviour: Rng; verifiers: Rng; chain: Rng; divergence: Rng }

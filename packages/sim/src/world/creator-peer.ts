@@ -117,6 +117,7 @@ export class CreatorPeer implements SimEndpoint {
           kind: 'result',
           result: output.result,
           envelope: sealSimResult(output.result),
+          ...ctx.resultShape,
           ...(plan === undefined ? {} : { plan }),
         })
         return

@@ -102,7 +102,7 @@ export class VerifierRole {
       this.#ctx.rejected(e)
       return
     }
-    this.host.feed({ kind: 'assigned', from, result, envelope })
+    this.host.feed({ kind: 'assigned', from, result, envelope, ...this.#ctx.resultShape })
   }
 
   /** An accuser asks this peer to arbitrate its fraud proof. */
@@ -118,7 +118,7 @@ export class VerifierRole {
         this.#ctx.rejected(e)
       }
     }
-    this.host.feed({ kind: 'arbitrate', from, creator, round, fraudProof })
+    this.host.feed({ kind: 'arbitrate', from, creator, round, fraudProof, ...this.#ctx.resultShape })
   }
 
   #onOutput(output: VerifierOutput): void {

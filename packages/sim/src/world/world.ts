@@ -1,5 +1,5 @@
 import { isTesseraError, nextInt, type Rng } from '@tessera/core'
-import { parseTolerance, taskKey, type ToleranceClass } from '@tessera/proof'
+import { parseTolerance, type ResultShape, taskKey, type ToleranceClass } from '@tessera/proof'
 import { MarketView, type JobSpec } from '@tessera/scheduler'
 import { INVOLVED_RETAIN_MS } from '../constants.js'
 import { bernoulli, exponential, lognormal, pickWeighted } from '../engine/distributions.js'
@@ -47,6 +47,7 @@ export class World implements WorldContext {
   readonly jobs = new Map<string, JobRecord>()
   readonly rng: { tasks: Rng; behaviour: Rng; verifiers: Rng; chain: Rng; divergence: Rng }
   readonly tolerance: ToleranceClass
+  readonly resultShape: ResultShape
   readonly #workers = new Map<string, WorkerPeer>()
   readonly #verifierPeers = new Map<string, VerifierRole>()
   readonly #creators: CreatorPeer[] = []
@@ -96,6 +97,7 @@ export class World implements WorldContext {
     this.truth = new GroundTruth(this.metrics)
     this.outputs = new OutputModel(scenario.outputs)
     this.tolerance = parseTolerance(SIM_TOLERANCE, scenario.verifiers.tolerance)
+    this.resultShape = { tolerance: SIM_TOLERANCE, chunks: scenario.jobs.chunksPerTask }
     this.rng = {
       tasks: sim.rng('tasks'),
       behaviour: sim.rng('behaviour'),

@@ -1,0 +1,32 @@
+import type { AbortOptions } from '@tessera/core'
+import { outputMatchesCommitment } from '@tessera/proof'
+import type { VerdictOutcome, VerifyRequest } from '@tessera/scheduler'
+import type { OutputStore } from '@tessera/scheduler/driver'
+import type { Logger } from 'pino'
+
+/**
+ * The last step of accepting a task whose checks passed: fetch its output from the worker and keep it, so the job
+ * can be assembled when the worker is gone. Sampling checked a few chunks against the Result's Merkle root; the
+ * blob must be exactly what that root commits to, or a worker could commit to an honest output, answer every
+ * challenge from it, and deliver another. `fail` when the blob cannot be fetched or does not match.
+ */
+export async function keepCommittedOutput(
+  blobs: OutputStore,
+  request: VerifyRequest,
+  logger: Logger,
+  options: AbortOptions = {},
+): Promise<VerdictOutcome> {
+  const { result } = request
+  try {
+    const output = await blobs.fetchFrom(request.worker, result.output, options)
+    if (!outputMatchesCommitment(output, result.root, result.chunks)) {
+      logger.warn({ taskId: request.taskId, worker: request.worker, bytes: output.byteLength }, 'output:mismatched')
+      return 'fail'
+    }
+    await blobs.put(output, options)
+    return 'pass'
+  } catch (e) {
+    logger.warn({ err: String(e), taskId: request.taskId, worker: request.worker }, 'output:fetch-failed')
+    return 'fail'
+  }
+}

@@ -1,0 +1,135 @@
+import { blobCid } from '@tessera/core'
+import type { Engine } from '@tessera/gpu'
+import { commitOutput } from '@tessera/proof'
+import { buildOrder, resolveJobSpec, splitTasks, type VerifyRequest } from '@tessera/scheduler'
+import type { OutputStore } from '@tessera/scheduler/driver'
+import { pino } from 'pino'
+import { describe, expect, it } from 'vitest'
+import { keepCommittedOutput } from '../src/peer/committed-output.js'
+import { GpuWorkload } from '../src/peer/gpu-workload.js'
+import type { InputCache } from '../src/peer/inputs.js'
+
+const CREATOR = '12D3KooWJPvoBcKArbt3mcJG4ESAEsNQJKQHQZw8ePv95U2rfpJg'
+const WORKER = '12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo'
+
+const renderOrder = buildOrder(
+  resolveJobSpec({
+    kind: 'render',
+    inputs: ['bafkreiscene'],
+    split: {
+      kind: 'render',
+      firstFrame: 1,
+      frames: 1,
+      width: 48,
+      height: 40,
+      tileWidth: 32,
+      tileHeight: 32,
+      samples: 4,
+    },
+    tier: 3,
+    maxPrice: 100n,
+    benchHoursPerTask: 0.5,
+  }),
+  CREATOR,
+  '00000000000000ab',
+  1_000,
+)
+
+/** A worker's store serving one blob, and the creator's store keeping what it accepts. */
+function stores(served: Uint8Array): { blobs: OutputStore; kept: Uint8Array[] } {
+  const kept: Uint8Array[] = []
+  return {
+    kept,
+    blobs: {
+      fetchFrom: async () => served,
+      put: async (bytes) => {
+        kept.push(bytes)
+        return blobCid(bytes)
+      },
+    },
+  }
+}
+
+function request(chunks: Uint8Array[]): VerifyRequest {
+  const task = splitTasks(renderOrder)[0]!
+  return {
+    kind: 'verify',
+    jobId: renderOrder.jobId,
+    taskId: task.taskId,
+    worker: WORKER,
+    order: renderOrder,
+    result: {
+      jobId: renderOrder.jobId,
+      taskId: task.taskId,
+      worker: WORKER,
+      root: commitOutput(chunks).root,
+      chunks: chunks.length,
+      output: blobCid(Buffer.concat(chunks)).toString(),
+      tolerance: 'psnr:rgba32f',
+      computeMs: 1,
+    } as VerifyRequest['result'],
+  }
+}
+
+describe('keepCommittedOutput', () => {
+  const logger = pino({ level: 'silent' })
+  const rows = Array.from({ length: 4 }, (_, i) => new Uint8Array(32 * 16).fill(i + 1))
+
+  it('should keep an output that is what the Result commits to', async () => {
+    const { blobs, kept } = stores(Buffer.concat(rows))
+    expect(await keepCommittedOutput(blobs, request(rows), logger)).toBe('pass')
+    expect(kept).toHaveLength(1)
+  })
+
+  it('should fail, and keep nothing, when the worker delivers another output than it committed to', async () => {
+    const other = rows.map((r, i) => (i === 3 ? new Uint8Array(r.byteLength) : r))
+    const { blobs, kept } = stores(Buffer.concat(other))
+    expect(await keepCommittedOutput(blobs, request(rows), logger)).toBe('fail')
+    expect(kept).toEqual([])
+  })
+
+  it('should fail when the output cannot be fetched', async () => {
+    const blobs: OutputStore = {
+      fetchFrom: () => Promise.reject(new Error('gone')),
+      put: () => Promise.reject(new Error('not reached')),
+    }
+    expect(await keepCommittedOutput(blobs, request(rows), logger)).toBe('fail')
+  })
+})
+
+describe('GpuWorkload.shapeOf', () => {
+  // The shape comes from the order alone: no engine or input is touched.
+  const workload = new GpuWorkload({} as Engine, {} as InputCache)
+
+  it("should give a render task's class and one chunk per tile row, edge tiles included", () => {
+    const shapes = splitTasks(renderOrder).map((t) => workload.shapeOf(renderOrder, t.taskId))
+    expect(shapes).toEqual([
+      { tolerance: 'psnr:rgba32f', chunks: 32 },
+      { tolerance: 'psnr:rgba32f', chunks: 32 },
+      { tolerance: 'psnr:rgba32f', chunks: 8 },
+      { tolerance: 'psnr:rgba32f', chunks: 8 },
+    ])
+    expect(workload.shapeOf(renderOrder, `${renderOrder.jobId}/nope`)).toBeUndefined()
+  })
+
+  it("should give an inference task's class and one chunk per batch item", () => {
+    const order = buildOrder(
+      resolveJobSpec({
+        kind: 'inference',
+        inputs: ['bafkreimodel', 'bafkreiinputs'],
+        split: { kind: 'inference', items: 10, itemsPerTask: 4 },
+        tier: 3,
+        maxPrice: 100n,
+        benchHoursPerTask: 0.5,
+      }),
+      CREATOR,
+      '00000000000000cd',
+      1_000,
+    )
+    expect(splitTasks(order).map((t) => workload.shapeOf(order, t.taskId))).toEqual([
+      { tolerance: 'relative', chunks: 4 },
+      { tolerance: 'relative', chunks: 4 },
+      { tolerance: 'relative', chunks: 2 },
+    ])
+  })
+})

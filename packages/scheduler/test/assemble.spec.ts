@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest'
+import { assembleOutputs } from '../src/driver/index.js'
+import { buildOrder, resolveJobSpec, splitTasks } from '../src/index.js'
+
+const inference = buildOrder(
+  resolveJobSpec({
+    kind: 'inference',
+    inputs: ['bafkreimodel'],
+    split: { kind: 'inference', items: 5, itemsPerTask: 2 },
+    tier: 3,
+    maxPrice: 10n,
+    benchHoursPerTask: 1,
+  }),
+  'creator',
+  '0000000000000001',
+  0,
+)
+
+/** Item `i` of the output: 8 bytes of value i. */
+function items(start: number, end: number): Uint8Array {
+  return Uint8Array.from({ length: (end - start) * 8 }, (_, k) => start + Math.floor(k / 8))
+}
+
+describe('assembleOutputs', () => {
+  const tasks = splitTasks(inference)
+  const honest = new Map(
+    tasks.map((t) => [t.taskId, t.kind === 'inference' ? items(t.start, t.end) : new Uint8Array()]),
+  )
+
+  it("should put an inference job's item ranges back in item order", () => {
+    const assembled = assembleOutputs(inference, (id) => honest.get(id) as Uint8Array)
+    expect(assembled).toEqual({ kind: 'inference', bytes: items(0, 5) })
+  })
+
+  it('should refuse a range whose bytes do not fit its items, naming the task', () => {
+    const short = tasks[1]!.taskId
+    const outputOf = (id: string) => (id === short ? items(2, 3) : (honest.get(id) as Uint8Array))
+    expect(() => assembleOutputs(inference, outputOf)).toThrow(
+      expect.objectContaining({
+        code: 'SCHEDULER__OUTPUT_SIZE_MISMATCH',
+        context: { taskId: short, bytes: 8, expected: 16 },
+      }),
+    )
+    // The last range is one item: it must be half the size of the others, not the same.
+    const last = tasks[2]!.taskId
+    const padded = (id: string) => (id === last ? items(4, 6) : (honest.get(id) as Uint8Array))
+    expect(() => assembleOutputs(inference, padded)).toThrow(
+      expect.objectContaining({ context: expect.objectContaining({ taskId: last }) }),
+    )
+  })
+})
