@@ -21,7 +21,9 @@ export interface ProverInit {
    */
   maxTasks?: number
   /**
-   * Challenges answered per task; more are refused so other peers cannot mine a creator's output.
+   * Challenges answered per task, from its creator and from all other peers together (each side its own count);
+   * more are refused so other peers cannot mine a creator's output. The creator's share is its own: third peers
+   * using up theirs never make its check look like a refusal.
    * @default 2
    */
   maxChallengesPerTask?: number
@@ -60,7 +62,9 @@ interface HeldTask {
   tree: MerkleTree
   chunks: readonly Uint8Array[]
   expiresAt: number
-  challenges: number
+  creator: string
+  /** Challenges answered from the creator, and from every other peer together. */
+  challenges: { creator: number; others: number }
 }
 
 /**
@@ -157,7 +161,8 @@ export class ProverMachine implements SansIoMachine<ProverInput, ProverOutput> {
       tree,
       chunks: [...input.chunks],
       expiresAt: now + this.#retainMs,
-      challenges: 0,
+      creator: input.creator,
+      challenges: { creator: 0, others: 0 },
     })
     const result: Result = {
       jobId: input.jobId,
@@ -201,18 +206,20 @@ export class ProverMachine implements SansIoMachine<ProverInput, ProverOutput> {
         taskId: challenge.taskId,
       })
     }
-    if (task.challenges >= this.#maxChallenges) {
+    const side = from === task.creator ? 'creator' : 'others'
+    if (task.challenges[side] >= this.#maxChallenges) {
       throw new ProofError(
         'PROOF__CHALLENGE_LIMIT_EXCEEDED',
-        `task ${challenge.taskId} was challenged ${task.challenges} times already`,
+        `task ${challenge.taskId} was challenged ${task.challenges[side]} times already by ${side === 'creator' ? 'its creator' : 'third peers'}`,
         {
           taskId: challenge.taskId,
           max: this.#maxChallenges,
+          from,
         },
       )
     }
     const indices = challengeIndices(task.root, challenge.nonce, challenge.count, task.tree.size)
-    task.challenges++
+    task.challenges[side]++
     const opening = openChunks(task.tree, task.chunks, indices)
     const reveal: Reveal = {
       jobId: task.jobId,

@@ -117,6 +117,19 @@ describe('ProverMachine', () => {
     )
   })
 
+  it("should keep the creator's challenge allowance its own when third peers use up theirs", () => {
+    const m = committed()
+    for (const verifier of ['a', 'b'])
+      m.handle({ kind: 'challenge', from: verifier, challenge: challenge({ verifier }) }, 200)
+    expect(() => m.handle({ kind: 'challenge', from: 'c', challenge: challenge({ verifier: 'c' }) }, 200)).toThrow(
+      expect.objectContaining({ code: 'PROOF__CHALLENGE_LIMIT_EXCEEDED' }),
+    )
+    drain(m)
+    m.handle({ kind: 'challenge', from: 'creator', challenge: challenge({ verifier: 'creator' }) }, 200)
+    const [send] = drain(m)
+    expect(send).toMatchObject({ kind: 'send', to: 'creator', message: { type: 'reveal' } })
+  })
+
   it('should drop chunks when released or when they expire', () => {
     const m = committed(1_000)
     expect(m.pollTimeout()).toBe(1_100)
