@@ -186,13 +186,14 @@ export class Reputation {
   /**
    * Weighs a verdict gossiped by `issuer` (the envelope's signer, which core checks is `verdict.verifier`) and
    * returns the weight it was given. A peer judging itself, a verdict not issued by its signer, and a repeat of an
-   * (issuer, task, round) already counted weigh 0.
+   * (issuer, task, worker, round) already counted weigh 0. The worker is part of it: a task re-awarded after a
+   * failed check is judged again, about its next worker, in the same round.
    */
   observe(verdict: Verdict, issuer: string): number {
     if (issuer !== verdict.verifier || issuer === verdict.worker) return 0
     // Remembered as a short digest: the joined key is some 200 characters, and a simulated network's creators
     // remember a million of them.
-    const key = dedupeKey([issuer, verdict.jobId, verdict.taskId, verdict.round].join('\u0000'))
+    const key = dedupeKey([issuer, verdict.jobId, verdict.taskId, verdict.worker, verdict.round].join('\u0000'))
     if (this.#seen.has(key)) return 0
     if (this.#seen.size >= this.#maxSeen) {
       const oldest = this.#seen.values().next().value

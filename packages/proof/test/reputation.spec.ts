@@ -77,6 +77,15 @@ describe('Reputation', () => {
     expect(r.evidence('w').valid).toBeCloseTo(10 ** 9 / (10 ** 9 + 10 ** 6), 9)
   })
 
+  it("should count a verdict about a re-awarded task's next worker, in the same round", () => {
+    const r = new Reputation({ stakeOf: () => 10n ** 9n })
+    const first = verdict('w1', 'x', 'fail', { taskId: 't' })
+    expect(r.observe(first, 'x')).toBeGreaterThan(0)
+    expect(r.observe({ ...verdict('w2', 'x', 'pass'), taskId: 't' }, 'x')).toBeGreaterThan(0)
+    expect(r.evidence('w2').valid).toBeGreaterThan(0)
+    expect(r.observe({ ...first }, 'x')).toBe(0)
+  })
+
   it('should forget the least recently updated peer beyond maxTracked, which then scores as new', () => {
     const r = new Reputation({ maxTracked: 2 })
     r.recordLocal('a', 'pass')
