@@ -30,6 +30,8 @@ export const MAX_CHALLENGE_CHUNKS = 256
 export const MAX_MERKLE_DEPTH = 32
 export const MAX_CHUNK_BYTES = 1024 * 1024
 export const MAX_FRAMES_PER_JOB = 10_000
+/** Largest first frame of a render: its last frame still has at most nine digits, as task ids spell it. */
+export const MAX_FIRST_FRAME = 999_990_000
 export const MAX_IMAGE_SIDE = 16_384
 export const MAX_SAMPLES_PER_PIXEL = 65_536
 /** Largest multiplier of a render's environment panorama. */

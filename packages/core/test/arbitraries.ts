@@ -8,6 +8,7 @@ import {
   MAX_CID_LENGTH,
   MAX_CLASSES,
   MAX_FEATURES,
+  MAX_FIRST_FRAME,
   MAX_FRAMES_PER_JOB,
   MAX_ID_LENGTH,
   MAX_IMAGE_SIDE,
@@ -94,7 +95,7 @@ export const capacityBody = fc.record(
 const renderSplit = fc.record(
   {
     kind: fc.constant('render' as const),
-    firstFrame: uint,
+    firstFrame: fc.nat({ max: MAX_FIRST_FRAME }),
     frames: posInt(MAX_FRAMES_PER_JOB),
     width: posInt(MAX_IMAGE_SIDE),
     height: posInt(MAX_IMAGE_SIDE),

@@ -15,10 +15,13 @@ import {
   generateIdentity,
   isCoreError,
   MAX_BLOB_CHUNK_BYTES,
+  MAX_FIRST_FRAME,
+  MAX_FRAMES_PER_JOB,
   MAX_GOSSIP_ENVELOPE_BYTES,
   MESSAGE_TYPES,
   openEnvelope,
   parseBlobCid,
+  renderSplitSchema,
   ReplayGuard,
   sealEnvelope,
   TOPICS,
@@ -243,6 +246,13 @@ describe('decoders (property)', () => {
       ),
       { numRuns: 300 },
     )
+  })
+
+  it('should refuse a render whose frames run past the nine digits a task id spells', () => {
+    const split = { kind: 'render', frames: 1, width: 8, height: 8, tileWidth: 8, tileHeight: 8, samples: 1 }
+    expect(renderSplitSchema.safeParse({ ...split, firstFrame: MAX_FIRST_FRAME }).success).toBe(true)
+    expect(renderSplitSchema.safeParse({ ...split, firstFrame: MAX_FIRST_FRAME + 1 }).success).toBe(false)
+    expect(MAX_FIRST_FRAME + MAX_FRAMES_PER_JOB - 1).toBe(999_999_999)
   })
 
   it('should refuse a blob frame longer than the bound', () => {

@@ -5,6 +5,7 @@ import {
   DEFAULT_MIN_BIDS,
   DEFAULT_VERIFICATION,
   MAX_AMOUNT,
+  MAX_FIRST_FRAME,
   MAX_FRAMES_PER_JOB,
   MAX_ID_LENGTH,
   MAX_IMAGE_SIDE,
@@ -65,7 +66,7 @@ function checkSplit(kind: JobSpec['kind'], split: Split): void {
     throw invalid(`split.kind must be '${kind}'`, { field: 'split.kind' })
   }
   if (split.kind === 'render') {
-    checkInt(split.firstFrame, 'split.firstFrame', 0, Number.MAX_SAFE_INTEGER - MAX_FRAMES_PER_JOB)
+    checkInt(split.firstFrame, 'split.firstFrame', 0, MAX_FIRST_FRAME)
     checkInt(split.frames, 'split.frames', 1, MAX_FRAMES_PER_JOB)
     checkInt(split.width, 'split.width', 1, MAX_IMAGE_SIDE)
     checkInt(split.height, 'split.height', 1, MAX_IMAGE_SIDE)

@@ -1,6 +1,15 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { jobIdOfTask, splitTasks, taskIndexOf, type RenderTask, type SplitSource } from '../src/index.js'
+import {
+  jobIdOfTask,
+  MAX_FIRST_FRAME,
+  MAX_FRAMES_PER_JOB,
+  resolveJobSpec,
+  splitTasks,
+  taskIndexOf,
+  type RenderTask,
+  type SplitSource,
+} from '../src/index.js'
 
 const render = (width: number, height: number, tile: number, frames = 1, firstFrame = 0): SplitSource => ({
   jobId: 'abc',
@@ -25,6 +34,21 @@ describe('splitTasks', () => {
     expect(tasks[2]).toMatchObject({ start: 8, end: 10 })
   })
 
+  it('should spell and parse the last frame a job may have, and refuse a first frame beyond it', () => {
+    const source = render(16, 16, 16, MAX_FRAMES_PER_JOB, MAX_FIRST_FRAME)
+    const last = splitTasks(source).at(-1) as RenderTask
+    expect(last.frame).toBe(999_999_999)
+    expect(taskIndexOf(source, last.taskId)).toBe(MAX_FRAMES_PER_JOB - 1)
+    const spec = { kind: 'render', inputs: ['bafkreiscene'], tier: 3, maxPrice: 1n, benchHoursPerTask: 1 } as const
+    const split = { ...source.split, firstFrame: MAX_FIRST_FRAME + 1 } as Extract<
+      SplitSource['split'],
+      { kind: 'render' }
+    >
+    expect(() => resolveJobSpec({ ...spec, split })).toThrow(
+      expect.objectContaining({ code: 'SCHEDULER__INVALID_JOB_SPEC' }),
+    )
+  })
+
   it('should map every task id back to its index and refuse other spellings', () => {
     fc.assert(
       fc.property(
@@ -32,7 +56,7 @@ describe('splitTasks', () => {
         fc.integer({ min: 1, max: 300 }),
         fc.integer({ min: 16, max: 128 }),
         fc.integer({ min: 1, max: 3 }),
-        fc.integer({ min: 0, max: 20 }),
+        fc.oneof(fc.integer({ min: 0, max: 20 }), fc.integer({ min: 0, max: MAX_FIRST_FRAME })),
         (w, h, tile, frames, first) => {
           const source = render(w, h, tile, frames, first)
           for (const task of splitTasks(source)) {

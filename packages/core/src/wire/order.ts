@@ -3,6 +3,7 @@ import {
   MAX_ENVIRONMENT_INTENSITY,
   MAX_ENVIRONMENT_ROTATION,
   MAX_FEATURES,
+  MAX_FIRST_FRAME,
   MAX_FRAMES_PER_JOB,
   MAX_ID_LENGTH,
   MAX_IMAGE_SIDE,
@@ -27,7 +28,7 @@ export const environmentLightingSchema = z.object({
 /** Render jobs split into frames x tiles. */
 export const renderSplitSchema = z.object({
   kind: z.literal('render'),
-  firstFrame: uint,
+  firstFrame: uint.max(MAX_FIRST_FRAME),
   frames: posInt.max(MAX_FRAMES_PER_JOB),
   width: posInt.max(MAX_IMAGE_SIDE),
   height: posInt.max(MAX_IMAGE_SIDE),
