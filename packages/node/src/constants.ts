@@ -8,6 +8,10 @@ export const WALLET_FILE = 'wallet.json'
 export const DATASTORE_DIR = 'datastore'
 export const LEDGER_DIR = 'ledger'
 export const API_TOKEN_FILE = 'api.token'
+/** Random bytes in a fresh API token (hex encoded in the file). */
+export const API_TOKEN_BYTES = 24
+/** Shortest API token a node accepts: a shorter one is damaged, and an empty one would authorise anyone. */
+export const MIN_API_TOKEN_LENGTH = 32
 /** Written by a running node: where its control API listens. */
 export const API_ADDRESS_FILE = 'api.json'
 

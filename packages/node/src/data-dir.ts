@@ -1,17 +1,19 @@
 import { randomBytes } from 'node:crypto'
-import { access, mkdir, open, readFile, writeFile } from 'node:fs/promises'
+import { access, mkdir, open, readFile, rename, writeFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { loadOrCreateIdentity, type Identity } from '@tessera/core'
 import { type NodeConfig, type NodeConfigInput, loadConfig, parseConfig, serializeConfig } from './config.js'
 import {
   API_ADDRESS_FILE,
+  API_TOKEN_BYTES,
   API_TOKEN_FILE,
   CONFIG_FILE,
   DATASTORE_DIR,
   DEFAULT_DATA_DIR_NAME,
   IDENTITY_FILE,
   LEDGER_DIR,
+  MIN_API_TOKEN_LENGTH,
   WALLET_FILE,
 } from './constants.js'
 import { NodeError } from './errors.js'
@@ -70,11 +72,8 @@ export async function initDataDir(dir: DataDir, overrides: NodeConfigInput = {})
     const config = parseConfig(overrides, 'init options')
     await writeFile(dir.config, serializeConfig(config), { flag: 'wx', mode: 0o600 })
   }
-  if (!(await exists(dir.apiToken))) {
-    const handle = await open(dir.apiToken, 'wx', 0o600)
-    await handle.writeFile(randomBytes(24).toString('hex'))
-    await handle.close()
-  }
+  // A token cut short by a crash while it was written is replaced: it guards the API, it holds no funds.
+  if (!validApiToken(await readFile(dir.apiToken, 'utf8').catch(() => ''))) await writeApiToken(dir.apiToken)
   const identity = await loadOrCreateIdentity(dir.identity)
   return { dir, identity, config: await loadConfig(dir.config), created }
 }
@@ -93,13 +92,40 @@ export async function openDataDir(dir: DataDir): Promise<{ identity: Identity; c
   return { identity, config }
 }
 
+/** True when `token` (a token file's text) is a whole API token: an empty one would let any caller in. */
+export function validApiToken(token: string): boolean {
+  return token.trim().length >= MIN_API_TOKEN_LENGTH
+}
+
+/** Writes a fresh token whole or not at all: to a temporary file, synced, then renamed over the old one. */
+async function writeApiToken(path: string): Promise<void> {
+  const temporary = `${path}.${randomBytes(4).toString('hex')}.tmp`
+  const handle = await open(temporary, 'wx', 0o600)
+  try {
+    await handle.writeFile(randomBytes(API_TOKEN_BYTES).toString('hex'))
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+  await rename(temporary, path)
+}
+
 /** Reads the API token, which authorises CLI calls to the running node. */
 export async function readApiToken(dir: DataDir): Promise<string> {
+  let token: string
   try {
-    return (await readFile(dir.apiToken, 'utf8')).trim()
+    token = (await readFile(dir.apiToken, 'utf8')).trim()
   } catch {
     throw new NodeError('NODE__DATA_DIR_NOT_INITIALISED', `no API token in ${dir.root}; run \`tessera init\` first`, {
       dir: dir.root,
     })
   }
+  if (!validApiToken(token)) {
+    throw new NodeError(
+      'NODE__DATA_DIR_NOT_INITIALISED',
+      `the API token in ${dir.root} is damaged; run \`tessera init\` to replace it`,
+      { dir: dir.root },
+    )
+  }
+  return token
 }

@@ -1,3 +1,4 @@
+import { MAX_JOB_TIMEOUT_MS } from '@tessera/scheduler'
 import { describe, expect, it } from 'vitest'
 import type { JobRequest, NodeOperations } from '../src/api/contract.js'
 import { ApiClient } from '../src/api/client.js'
@@ -31,14 +32,16 @@ function fakeOps(): NodeOperations & { submitted: unknown[]; outputOptions: unkn
 }
 
 /** Serves `ops` on a loopback port for the length of `body`, with a client holding the right token. */
+const TOKEN = 'a'.repeat(48)
+
 async function withServer(
   ops: NodeOperations,
   body: (client: ApiClient, port: number) => Promise<void>,
 ): Promise<void> {
-  const server = new ApiServer(ops, { host: '127.0.0.1', port: 0, token: 'secret' })
+  const server = new ApiServer(ops, { host: '127.0.0.1', port: 0, token: TOKEN })
   const { port } = await server.listen()
   try {
-    await body(new ApiClient(`http://127.0.0.1:${port}`, 'secret'), port)
+    await body(new ApiClient(`http://127.0.0.1:${port}`, TOKEN), port)
   } finally {
     await server.close()
   }
@@ -95,7 +98,9 @@ describe('control API', () => {
         })
       }
       const raw = (query: string) =>
-        fetch(`http://127.0.0.1:${port}/v1/jobs/job-1/output?${query}`, { headers: { authorization: 'Bearer secret' } })
+        fetch(`http://127.0.0.1:${port}/v1/jobs/job-1/output?${query}`, {
+          headers: { authorization: `Bearer ${TOKEN}` },
+        })
       for (const query of ['exposure=abc', 'exposure=1&exposure=2', 'gamma=2.2']) {
         const res = await raw(query)
         expect(res.status, query).toBe(400)
@@ -103,6 +108,34 @@ describe('control API', () => {
       }
       expect(ops.outputOptions).toHaveLength(2)
     })
+  })
+
+  it('should refuse a malformed job id and a deadline no peer could check, with coded 400s', async () => {
+    const ops = fakeOps()
+    await withServer(ops, async (client, port) => {
+      const res = await fetch(`http://127.0.0.1:${port}/v1/jobs/%E0%A4%A`, {
+        headers: { authorization: `Bearer ${TOKEN}` },
+      })
+      expect(res.status).toBe(400)
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('NODE__API_MALFORMED_REQUEST')
+      const job = {
+        kind: 'render' as const,
+        inputs: ['c'],
+        render: { frames: 1, width: 8, height: 8, tileWidth: 4, tileHeight: 4, samples: 1 },
+      }
+      await expect(client.submitJob({ ...job, deadlineMs: Number.MAX_SAFE_INTEGER })).rejects.toMatchObject({
+        code: 'NODE__API_MALFORMED_REQUEST',
+      })
+      expect(await client.submitJob({ ...job, deadlineMs: MAX_JOB_TIMEOUT_MS })).toEqual({ jobId: 'job-1' })
+    })
+  })
+
+  it('should refuse to serve with an empty or short token, which would let any caller in', () => {
+    for (const token of ['', 'short']) {
+      expect(() => new ApiServer(fakeOps(), { host: '127.0.0.1', port: 0, token })).toThrow(
+        expect.objectContaining({ code: 'NODE__INVALID_CONFIG' }),
+      )
+    }
   })
 
   it('should report an unreachable node with a coded error', async () => {

@@ -1,6 +1,6 @@
-import { stat } from 'node:fs/promises'
+import { readdir, stat, writeFile } from 'node:fs/promises'
 import { describe, expect, it } from 'vitest'
-import { initDataDir, openDataDir, resolveDataDir } from '../src/data-dir.js'
+import { initDataDir, openDataDir, readApiToken, resolveDataDir } from '../src/data-dir.js'
 import { Datastore } from '../src/datastore.js'
 import { tempDir } from './helpers.js'
 
@@ -19,6 +19,29 @@ describe('data directory', () => {
       expect(second.identity.peerId.toString()).toBe(first.identity.peerId.toString())
       const opened = await openDataDir(dir)
       expect(opened.identity.peerId.equals(first.identity.peerId)).toBe(true)
+    } finally {
+      await tmp.cleanup()
+    }
+  })
+
+  it('should keep a whole API token on init, and replace one a crash left empty', async () => {
+    const tmp = await tempDir()
+    try {
+      const dir = resolveDataDir(`${tmp.path}/node`)
+      await initDataDir(dir)
+      const token = await readApiToken(dir)
+      expect(token).toMatch(/^[0-9a-f]{48}$/)
+      await initDataDir(dir)
+      expect(await readApiToken(dir)).toBe(token)
+      await writeFile(dir.apiToken, '')
+      await expect(readApiToken(dir)).rejects.toMatchObject({ code: 'NODE__DATA_DIR_NOT_INITIALISED' })
+      await initDataDir(dir)
+      const replaced = await readApiToken(dir)
+      expect(replaced).toMatch(/^[0-9a-f]{48}$/)
+      expect(replaced).not.toBe(token)
+      expect((await stat(dir.apiToken)).mode & 0o777).toBe(0o600)
+      // Written through a temporary file renamed into place: none is left behind.
+      expect((await readdir(dir.root)).filter((f) => f.endsWith('.tmp'))).toEqual([])
     } finally {
       await tmp.cleanup()
     }

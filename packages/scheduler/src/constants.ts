@@ -43,6 +43,11 @@ export const DEFAULT_BID_WINDOW_MS = 2_000
 export const DEFAULT_MIN_BIDS = 3
 /** How long a job may run when the job spec does not say. @default 600_000 */
 export const DEFAULT_JOB_TIMEOUT_MS = 10 * 60 * 1000
+/**
+ * Longest a job may run, and so its bid window: a deadline any later is not a time a peer can check (a safe integer
+ * in ms), and a month outlives every lease and receipt retry anyway.
+ */
+export const MAX_JOB_TIMEOUT_MS = 30 * 24 * 60 * 60 * 1000
 /** A lease with no sign of life (heartbeat or result) for this long is lost. @default 15_000 */
 export const DEFAULT_LEASE_MS = 15_000
 /** Workers heart-beat this often; a third of the lease, so two may be lost before the lease is. @default 5_000 */

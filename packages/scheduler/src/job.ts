@@ -9,6 +9,7 @@ import {
   MAX_FRAMES_PER_JOB,
   MAX_ID_LENGTH,
   MAX_IMAGE_SIDE,
+  MAX_JOB_TIMEOUT_MS,
   MAX_INPUTS_PER_ORDER,
   MAX_MIN_BIDS,
   MAX_SAMPLES_PER_PIXEL,
@@ -116,11 +117,11 @@ export function resolveJobSpec(spec: JobSpec): ResolvedJobSpec {
   const minMemoryMb = spec.requirements?.minMemoryMb ?? 0
   checkInt(minMemoryMb, 'requirements.minMemoryMb', 0, Number.MAX_SAFE_INTEGER)
   const bidWindowMs = spec.bidWindowMs ?? DEFAULT_BID_WINDOW_MS
-  checkInt(bidWindowMs, 'bidWindowMs', 1, Number.MAX_SAFE_INTEGER)
+  checkInt(bidWindowMs, 'bidWindowMs', 1, MAX_JOB_TIMEOUT_MS - 1)
   const minBids = spec.minBids ?? DEFAULT_MIN_BIDS
   checkInt(minBids, 'minBids', 1, MAX_MIN_BIDS)
   const timeoutMs = spec.timeoutMs ?? DEFAULT_JOB_TIMEOUT_MS
-  checkInt(timeoutMs, 'timeoutMs', bidWindowMs + 1, Number.MAX_SAFE_INTEGER)
+  checkInt(timeoutMs, 'timeoutMs', bidWindowMs + 1, MAX_JOB_TIMEOUT_MS)
   const verification = spec.verification ?? DEFAULT_VERIFICATION
   checkUnit(verification.detect, 'verification.detect')
   checkUnit(verification.cheatRate, 'verification.cheatRate')

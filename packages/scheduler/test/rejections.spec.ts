@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { Inbound, WireMessage } from '@tessera/core'
-import { isSchedulerError, type SchedulerErrorCode } from '../src/index.js'
+import { isSchedulerError, MAX_JOB_TIMEOUT_MS, type SchedulerErrorCode } from '../src/index.js'
 import { inbound, Market, renderSpec } from './harness.js'
 
 /** Expects `run` to throw a SchedulerError with `code` and to leave the creator's outputs and job unchanged. */
@@ -240,6 +240,14 @@ describe('rejected messages', () => {
     expect(() => market.creator.submit(renderSpec({ timeoutMs: 500, bidWindowMs: 1_000 }), 0)).toThrow(
       expect.objectContaining({ code: 'SCHEDULER__INVALID_JOB_SPEC' }),
     )
+    // A deadline past a month out: no longer a time every peer can check.
+    expect(() => market.creator.submit(renderSpec({ timeoutMs: MAX_JOB_TIMEOUT_MS + 1 }), 0)).toThrow(
+      expect.objectContaining({
+        code: 'SCHEDULER__INVALID_JOB_SPEC',
+        context: expect.objectContaining({ field: 'timeoutMs' }),
+      }),
+    )
+    expect(new Market().creator.submit(renderSpec({ timeoutMs: MAX_JOB_TIMEOUT_MS }), 0)).toMatch(/^[0-9a-f]+$/)
     expect(() =>
       market.creator.submit(
         renderSpec({

@@ -3,8 +3,9 @@ import type { AddressInfo } from 'node:net'
 import { timingSafeEqual } from 'node:crypto'
 import { environmentLightingSchema, isTesseraError } from '@tessera/core'
 import { TONE_CURVES } from '@tessera/gpu'
+import { MAX_JOB_TIMEOUT_MS } from '@tessera/scheduler'
 import { z } from 'zod'
-import { MAX_API_BODY_BYTES, MAX_INPUT_BYTES } from '../constants.js'
+import { MAX_API_BODY_BYTES, MAX_INPUT_BYTES, MIN_API_TOKEN_LENGTH } from '../constants.js'
 import { NodeError } from '../errors.js'
 import type { JobRequest, NodeOperations } from './contract.js'
 
@@ -38,7 +39,7 @@ const jobRequestSchema = z
       .string()
       .regex(/^\d{1,20}$/)
       .optional(),
-    deadlineMs: z.number().int().min(1).optional(),
+    deadlineMs: z.number().int().min(1).max(MAX_JOB_TIMEOUT_MS).optional(),
     minBids: z.number().int().min(1).max(1024).optional(),
   })
   .strict()
@@ -59,6 +60,17 @@ export interface ApiServerOptions {
 }
 
 /** HTTP status for an error code. */
+/** A URL path segment's text; a malformed percent-escape is the caller's error, not ours. */
+function decodePathSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment)
+  } catch {
+    throw new NodeError('NODE__API_MALFORMED_REQUEST', `malformed percent-escape in ${JSON.stringify(segment)}`, {
+      segment,
+    })
+  }
+}
+
 function statusOf(e: unknown): number {
   if (!isTesseraError(e)) return 500
   if (e.code.endsWith('_NOT_FOUND')) return 404
@@ -128,6 +140,15 @@ export class ApiServer {
 
   constructor(ops: NodeOperations, options: ApiServerOptions) {
     this.#ops = ops
+    if (options.token.length < MIN_API_TOKEN_LENGTH) {
+      throw new NodeError(
+        'NODE__INVALID_CONFIG',
+        `the API token has ${options.token.length} characters; at least ${MIN_API_TOKEN_LENGTH}`,
+        {
+          length: options.token.length,
+        },
+      )
+    }
     this.#token = Buffer.from(options.token)
     this.#server = createServer((req, res) => {
       this.#route(req, res).catch((e: unknown) => {
@@ -183,7 +204,7 @@ export class ApiServer {
       return sendJson(res, 200, await this.#ops.submitJob(request))
     }
     if (req.method === 'GET' && job !== null) {
-      const id = decodeURIComponent(job[1] as string)
+      const id = decodePathSegment(job[1] as string)
       if (job[2] === undefined) return sendJson(res, 200, await this.#ops.jobStatus(id))
       return sendJson(res, 200, await this.#ops.jobOutput(id, parseQuery(url.searchParams, jobOutputQuerySchema)))
     }
