@@ -118,13 +118,13 @@ function parseLog<T>(
   let lineNumber = 0
   while (offset < text.length) {
     const end = text.indexOf('\n', offset)
-    const isLast = end === -1 || end === text.length - 1
     const line = end === -1 ? text.slice(offset) : text.slice(offset, end)
     lineNumber++
     const record = end === -1 ? undefined : parseLine<T>(line, options.maxLineBytes)
     if (record === undefined) {
-      // Only the final line may be torn: it was never acknowledged, so dropping it loses nothing.
-      if (isLast) break
+      // Only an unterminated final line is torn: a record is acknowledged once its newline is synced, so dropping
+      // that loses nothing. A terminated line that fails its checksum may be an intent already sent: refuse it.
+      if (end === -1) break
       throw new LedgerError(options.corruptCode, `${path} line ${lineNumber} is damaged; restore it from a backup`, {
         path,
         line: lineNumber,

@@ -16,6 +16,8 @@ import { loadOrCreateWallet } from './wallet.js'
 
 const CHAIN_DIR = 'chain'
 const LOCAL_MINT_FILE = 'local-mint.json'
+/** A local-mint file is one short JSON object; anything longer is not one. */
+const MAX_LOCAL_MINT_FILE_BYTES = 1024
 const MINT_AUTHORITY_FILE = 'mint-authority.json'
 
 export interface LedgerOptions {
@@ -111,17 +113,34 @@ export async function openLedger(options: LedgerOptions): Promise<Ledger> {
   }
 }
 
+/** The mint address a local-mint file holds, or undefined when it is not `{ "mint": <address> }`. */
+function mintOf(text: string): Address | undefined {
+  if (text.length > MAX_LOCAL_MINT_FILE_BYTES) return undefined
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch {
+    return undefined
+  }
+  const mint = typeof parsed === 'object' && parsed !== null ? (parsed as { mint?: unknown }).mint : undefined
+  return typeof mint === 'string' && isAddress(mint) ? mint : undefined
+}
+
 /** The local demo mint of this data directory, created on first use. */
 async function localMint(transport: LedgerTransport, payer: KeyPairSigner, dataDir: string): Promise<Address> {
   const path = join(dataDir, LOCAL_MINT_FILE)
+  let text: string | undefined
   try {
-    const { mint } = JSON.parse(await readFile(path, 'utf8')) as { mint?: unknown }
-    if (typeof mint !== 'string' || !isAddress(mint) || (await transport.getAccount(mint)) === null) {
+    text = await readFile(path, 'utf8')
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
+  }
+  if (text !== undefined) {
+    const mint = mintOf(text)
+    if (mint === undefined || (await transport.getAccount(mint)) === null) {
       throw new LedgerError('LEDGER__STATE_CORRUPT', `${path} does not name a mint on this chain`, { path })
     }
     return mint
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
   }
   const authority = await loadOrCreateWallet(join(dataDir, MINT_AUTHORITY_FILE))
   const mint = await createMint(transport, { payer, mintAuthority: authority.address })

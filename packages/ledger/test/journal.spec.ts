@@ -61,6 +61,19 @@ describe('SettlementJournal', () => {
     await again.close()
   })
 
+  it('should refuse a damaged last line that was whole, as it may be an intent already sent', async () => {
+    const path = join(dir.path, 'j.log')
+    const journal = await SettlementJournal.open(path)
+    await journal.append(intent('a'))
+    await journal.append(intent('b'))
+    await journal.close()
+    const text = await readFile(path, 'utf8')
+    await writeFile(path, text.replace('"key":"b"', '"key":"x"'))
+    const error = await SettlementJournal.open(path).catch((e: unknown) => e)
+    expect(isLedgerError(error, 'LEDGER__JOURNAL_CORRUPT')).toBe(true)
+    expect(await readFile(path, 'utf8')).toBe(text.replace('"key":"b"', '"key":"x"'))
+  })
+
   it('should refuse a damaged line in the middle with LEDGER__JOURNAL_CORRUPT', async () => {
     const path = join(dir.path, 'j.log')
     const journal = await SettlementJournal.open(path)

@@ -1,3 +1,5 @@
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { generateKeyPairSigner } from '@solana/kit'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { isLedgerError } from '../src/errors.js'
@@ -52,6 +54,16 @@ describe('openLedger', () => {
     expect(again.result.replayed).toBe(true)
     expect((await second.balance()).tokens).toBe(300_000n)
     await second.close()
+  })
+
+  it('should refuse a damaged local-mint file with LEDGER__STATE_CORRUPT', async () => {
+    const first = await openLedger({ dataDir: dir.path })
+    await first.close()
+    for (const text of ['{"mint":', 'null', '[]', '{"mint":42}', '{"mint":"not-an-address"}', ' '.repeat(5000)]) {
+      await writeFile(join(dir.path, 'local-mint.json'), text)
+      const error = await openLedger({ dataDir: dir.path }).catch((e: unknown) => e)
+      expect(isLedgerError(error, 'LEDGER__STATE_CORRUPT'), text.slice(0, 20)).toBe(true)
+    }
   })
 
   it('should require the payment mint on a cluster and report an unfunded wallet with a coded error', async () => {
