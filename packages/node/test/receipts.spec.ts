@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generateIdentity, type Identity, type Inbound, type MessageBus, type Receipt } from '@tessera/core'
 import type { AcceptedTask } from '@tessera/scheduler'
-import { pino } from 'pino'
+import { type Logger, pino } from 'pino'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { Datastore } from '../src/datastore.js'
 import { ReceiptExchange } from '../src/peer/receipts.js'
@@ -48,18 +48,22 @@ describe('ReceiptExchange', () => {
   let rejected: string[]
   let cosigned: Receipt[]
   let workerStore: Datastore
+  let creatorStore: Datastore
+  let buses: [MessageBus, MessageBus]
+  let logger: Logger
 
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'tessera-receipts-'))
     ;[creator, worker] = await Promise.all([generateIdentity(), generateIdentity()])
-    const [creatorBus, workerBus] = linkedBuses(creator.peerId.toString(), worker.peerId.toString())
+    buses = linkedBuses(creator.peerId.toString(), worker.peerId.toString())
+    const [creatorBus, workerBus] = buses
     rejected = []
     cosigned = []
-    const logger = pino(
+    logger = pino(
       { level: 'warn' },
       { write: (line: string) => void rejected.push((JSON.parse(line) as { err?: string }).err ?? line) },
     )
-    const creatorStore = await Datastore.open(join(dir, 'creator'))
+    creatorStore = await Datastore.open(join(dir, 'creator'))
     workerStore = await Datastore.open(join(dir, 'worker'))
     stores = [creatorStore, workerStore]
     const common = { logger, payeeOf: () => WORKER_PAYEE, epochOf: () => 1 }
@@ -140,5 +144,48 @@ describe('ReceiptExchange', () => {
     await vi.waitFor(() => expect(rejected).toHaveLength(1))
     expect(rejected[0]).toMatch(/names no result of ours/)
     expect(await workerStore.get('receipts', TASK)).toBeUndefined()
+  })
+
+  it('should offer again, after a creator restart, the receipts its workers had not countersigned', async () => {
+    const [creatorExchange, workerExchange] = exchanges as [ReceiptExchange, ReceiptExchange]
+    // The worker is away when the creator signs: the receipt waits on disk.
+    workerExchange.stop()
+    await creatorExchange.accepted(accepted(1_000n))
+    await new Promise((resolve) => setImmediate(resolve))
+    creatorExchange.stop()
+    expect(cosigned).toEqual([])
+
+    const restarted = new ReceiptExchange({
+      logger,
+      payeeOf: () => WORKER_PAYEE,
+      epochOf: () => 1,
+      bus: buses[0],
+      identity: creator,
+      datastore: creatorStore,
+      payee: CREATOR_PAYEE,
+      onCosigned: (r) => cosigned.push(r),
+    })
+    exchanges.push(restarted)
+    const back = new ReceiptExchange({
+      logger,
+      payeeOf: () => WORKER_PAYEE,
+      epochOf: () => 1,
+      bus: buses[1],
+      identity: worker,
+      datastore: workerStore,
+      payee: WORKER_PAYEE,
+      onCosigned: () => {},
+    })
+    exchanges.push(back)
+    const stored = await restarted.stored()
+    expect(stored.cosigned).toEqual([])
+    expect(stored.pending.map((r) => r.taskId)).toEqual([TASK])
+    restarted.offer(stored.pending)
+    await vi.waitFor(() => expect(cosigned).toHaveLength(1))
+    expect(await creatorStore.get('receipts', `pending/${TASK}`)).toBeUndefined()
+    // Settled from disk at the next start: co-signed, nothing pending.
+    const again = await restarted.stored()
+    expect(again.cosigned.map((r) => r.taskId)).toEqual([TASK])
+    expect(again.pending).toEqual([])
   })
 })

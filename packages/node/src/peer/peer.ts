@@ -89,6 +89,8 @@ export class Peer implements NodeOperations {
   readonly #ownsEngine: boolean
   /** Accepted results of this peer's finished jobs. */
   readonly #finished = new Map<string, { order: Order; results: readonly Result[] }>()
+  /** The restart's unfinished business (see `#resume`), awaited before the datastore closes. */
+  #resuming: Promise<void> = Promise.resolve()
   readonly #libp2pStore: LevelDatastore
   readonly #config: NodeConfig
   readonly #log: Logger
@@ -142,7 +144,7 @@ export class Peer implements NodeOperations {
       metrics: prometheusMetrics({ registry: metrics.registry, collectDefaultMetrics: true }),
     })
     const engine = init.engine ?? (await createEngine())
-    const settlement = new Settlement(dir.ledger, config, init.logger)
+    const settlement = new Settlement(dir.ledger, config, init.logger, datastore)
     const payee = await settlement.payee()
     const epochs = new Map<string, number>()
     const receipts = new ReceiptExchange({
@@ -258,10 +260,34 @@ export class Peer implements NodeOperations {
       logger: init.logger,
     })
     peer.#lastEpoch = (await datastore.get<number>('settlement', 'epoch')) ?? 0
+    peer.#resuming = peer
+      .#resume()
+      .catch((e: unknown) => init.logger.error({ err: String(e) }, 'settlement:resume-failed'))
     peer.#watch()
     if (config.worker.enabled) await peer.#announce(score, payee)
     init.logger.info({ peerId: node.peerId.toString(), addrs: node.getMultiaddrs().map(String) }, 'peer:started')
     return peer
+  }
+
+  /**
+   * Picks up what a restart interrupted on the creator side: unsettled jobs are settled with the co-signed receipts
+   * on disk, and receipts still waiting for a countersignature are offered to their workers again. In the
+   * background, since it may open the chain; the settlements exist before any receipt is re-offered, so a
+   * countersignature that comes back finds its job.
+   */
+  async #resume(): Promise<void> {
+    const { cosigned, pending } = await this.receipts.stored()
+    const outstanding = new Map<string, number>()
+    for (const r of [...cosigned, ...pending]) outstanding.set(r.jobId, (outstanding.get(r.jobId) ?? 0) + 1)
+    const completed = new Map<string, number>()
+    for await (const [jobId, job] of this.datastore.entries<{ results?: unknown[] }>('jobs')) {
+      if (Array.isArray(job.results)) completed.set(jobId, job.results.length)
+    }
+    // A job the restart cut short ends here: its accepted tasks are those it signed receipts for.
+    const accepted = (jobId: string) => completed.get(jobId) ?? outstanding.get(jobId) ?? 0
+    const resumed = await this.settlement.resume(cosigned, accepted, RECEIPT_GRACE_MS)
+    for (const [jobId, epoch] of resumed) this.#epochs.set(jobId, epoch)
+    this.receipts.offer(pending)
   }
 
   /** Tracks per-job progress and posts stake bonds for workers as they are granted leases. */
@@ -348,6 +374,7 @@ export class Peer implements NodeOperations {
     this.scheduler.stop()
     this.verification.stop()
     this.receipts.stop()
+    await this.#resuming
     await this.settlement.close()
     if (this.#ownsEngine) this.engine.destroy()
     await this.node.stop()

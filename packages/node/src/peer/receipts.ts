@@ -83,6 +83,36 @@ export class ReceiptExchange {
     this.#unsubscribe()
   }
 
+  /**
+   * Creator side, after a restart: the co-signed receipts on disk (to settle), and those still waiting for their
+   * worker's countersignature (to {@link offer} again). A pending copy whose co-signed receipt is already kept (a
+   * crash between the two writes) is done with.
+   */
+  async stored(): Promise<{ cosigned: Receipt[]; pending: Receipt[] }> {
+    const self = this.#c.identity.peerId.toString()
+    const cosigned = new Map<string, Receipt>()
+    const pending: Receipt[] = []
+    for await (const [key, receipt] of this.#c.datastore.entries<Receipt>('receipts')) {
+      if (receipt.creator !== self) continue
+      if (key.startsWith('pending/')) pending.push(receipt)
+      else if (receipt.workerSig !== undefined) cosigned.set(receipt.taskId, receipt)
+    }
+    const waiting: Receipt[] = []
+    for (const receipt of pending) {
+      if (cosigned.has(receipt.taskId)) await this.#c.datastore.delete('receipts', `pending/${receipt.taskId}`)
+      else waiting.push(receipt)
+    }
+    return { cosigned: [...cosigned.values()], pending: waiting }
+  }
+
+  /** Creator side: offers receipts we signed to their workers now, and again until each countersigns. */
+  offer(receipts: readonly Receipt[]): void {
+    for (const receipt of receipts) {
+      this.#awaiting.set(receipt.taskId, receipt)
+      this.#c.bus.send(receipt.worker, { type: 'receipt', body: receipt }).catch(() => {})
+    }
+  }
+
   /** Worker side: remember a result we committed to, so its receipt can be checked after a restart too. */
   async committed(taskId: string, committed: Committed): Promise<void> {
     await this.#c.datastore.put('leases', taskId, committed)

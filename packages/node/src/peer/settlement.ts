@@ -23,14 +23,61 @@ import {
 import type { Logger } from 'pino'
 import type { JobStatus, WalletInfo } from '../api/contract.js'
 import type { NodeConfig } from '../config.js'
+import type { Datastore } from '../datastore.js'
+import { NodeError } from '../errors.js'
 
 /** A job's settlement as the control API reports it: epoch, receipts, anchor, payouts and what each payee got. */
 export type JobSettlementView = NonNullable<JobStatus['settlement']>
+
+/**
+ * What a creator keeps of a job's settlement on disk, written before the vault is funded, so a restart finishes it:
+ * the same vault (its opening is idempotent under the epoch), the co-signed receipts it holds, then anchor and pay.
+ */
+export interface SettlementRecord {
+  epoch: number
+  budget: bigint
+  expected: number
+  /** Task ids of the receipts the epoch closed over, fixed before anything is anchored: a restart settles these. */
+  closing?: string[]
+  /** Anchored, paid and refunded: nothing is left to do. */
+  settled?: boolean
+}
+
+/** The datastore key of a job's {@link SettlementRecord} (namespace `settlement`). */
+const recordKey = (jobId: string): string => `job/${jobId}`
+
+/** A stored record, checked; DAG-CBOR gives back a small bigint as a number. Undefined when malformed. */
+function settlementRecordOf(value: unknown): SettlementRecord | undefined {
+  const r = value as { [K in keyof SettlementRecord]?: unknown } | null
+  if (typeof r !== 'object' || r === null) return undefined
+  const budget = typeof r.budget === 'number' && Number.isSafeInteger(r.budget) ? BigInt(r.budget) : r.budget
+  const { epoch, expected, closing, settled } = r
+  if (
+    typeof epoch !== 'number' ||
+    !Number.isSafeInteger(epoch) ||
+    typeof budget !== 'bigint' ||
+    typeof expected !== 'number' ||
+    !Number.isSafeInteger(expected) ||
+    (closing !== undefined && !(Array.isArray(closing) && closing.every((t) => typeof t === 'string'))) ||
+    (settled !== undefined && typeof settled !== 'boolean')
+  ) {
+    return undefined
+  }
+  return {
+    epoch,
+    budget,
+    expected,
+    ...(closing !== undefined ? { closing: closing as string[] } : {}),
+    ...(settled !== undefined ? { settled } : {}),
+  }
+}
 
 interface JobSettlement {
   epoch: number
   expected: number
   receipts: number
+  /** Task ids of the receipts fed to the machine: each once, whether it came back live or from disk. */
+  taskIds: Set<string>
   vault: Vault
   machine: SettlementMachine
   driver: SettlementDriver
@@ -64,6 +111,7 @@ export class Settlement {
   readonly #dir: string
   readonly #config: NodeConfig
   readonly #log: Logger
+  readonly #datastore: Datastore
   /** Per job, its settlement once the epoch vault is funded (receipts that arrive earlier wait for it). */
   readonly #jobs = new Map<string, Promise<JobSettlement>>()
   readonly #bonds = new Map<string, Promise<StakeBond>>()
@@ -74,10 +122,11 @@ export class Settlement {
   readonly slashes: SlashView[] = []
   #ledger: Promise<{ ledger: Ledger; arbiter: KeyPairSigner; settler: KeyPairSigner; treasury: Address }> | undefined
 
-  constructor(dir: string, config: NodeConfig, logger: Logger) {
+  constructor(dir: string, config: NodeConfig, logger: Logger, datastore: Datastore) {
     this.#dir = dir
     this.#config = config
     this.#log = logger
+    this.#datastore = datastore
   }
 
   /** This node's payment address: where receipts pay it. */
@@ -125,13 +174,24 @@ export class Settlement {
 
   /** Funds a job's epoch vault with its budget before any work is awarded. */
   async fundJob(jobId: string, epoch: number, budget: bigint, expected: number): Promise<void> {
+    const created = (await this.#record(jobId)) === undefined
+    if (created) {
+      await this.#datastore.put('settlement', recordKey(jobId), { epoch, budget, expected } satisfies SettlementRecord)
+    }
     const funding = this.#fund(jobId, epoch, budget, expected)
     this.#jobs.set(jobId, funding)
     funding.then(
       (job) => this.#funded.set(jobId, job),
       () => this.#jobs.delete(jobId),
     )
-    await funding
+    try {
+      await funding
+    } catch (e) {
+      // A new job that cannot be funded is cancelled: nothing is left to settle. A resumed one stays on record, to be
+      // tried again at the next start (the chain may be back by then).
+      if (created) await this.#datastore.delete('settlement', recordKey(jobId))
+      throw e
+    }
   }
 
   async #fund(jobId: string, epoch: number, budget: bigint, expected: number): Promise<JobSettlement> {
@@ -156,7 +216,7 @@ export class Settlement {
       treasuryAccount: treasury,
     })
     await driver.reconcile()
-    const job: JobSettlement = { epoch, expected, receipts: 0, vault, machine, driver }
+    const job: JobSettlement = { epoch, expected, receipts: 0, taskIds: new Set(), vault, machine, driver }
     driver.onEvent((event: SettlementEvent) => {
       if (event.name === 'epoch:settled') job.settled = { signatures: event.signatures }
       this.#log.info({ jobId, event: event.name }, 'settlement:event')
@@ -172,11 +232,13 @@ export class Settlement {
       return
     }
     const job = await funding
+    if (job.taskIds.has(receipt.taskId)) return
     if (job.running !== undefined) {
       this.#log.warn({ jobId: receipt.jobId, taskId: receipt.taskId }, 'settlement:late-receipt')
       return
     }
     job.driver.handle({ type: 'receipt', receipt })
+    job.taskIds.add(receipt.taskId)
     job.receipts++
     job.onReceipt?.()
   }
@@ -200,12 +262,69 @@ export class Settlement {
       })
     }
     job.onReceipt = undefined
-    job.driver.handle({ type: 'close-epoch', epoch: job.epoch })
-    job.running = job.driver
-      .run()
-      .then(() => this.#refund(jobId, job))
-      .catch((e: unknown) => this.#log.error({ err: String(e) }, 'settlement:failed'))
+    // Claimed before the first await, so a second close (a resumed job completing twice) finds it running.
+    const closing = [...job.taskIds]
+    job.running = (async () => {
+      const record = await this.#record(jobId)
+      if (record !== undefined && record.closing === undefined) {
+        await this.#datastore.put('settlement', recordKey(jobId), { ...record, closing })
+      }
+      job.driver.handle({ type: 'close-epoch', epoch: job.epoch })
+      await job.driver.run()
+      await this.#refund(jobId, job)
+      if (record !== undefined) {
+        await this.#datastore.put('settlement', recordKey(jobId), { ...record, closing, settled: true })
+      }
+    })().catch((e: unknown) => this.#log.error({ err: String(e), jobId }, 'settlement:failed'))
     await job.running
+  }
+
+  /**
+   * Finishes, after a restart, the settlement of every job that had not settled: re-opens its vault (idempotent), feeds
+   * it the co-signed receipts `receipts` holds for it (those its epoch closed over, when it had closed) and closes the
+   * epoch once `accepted(jobId)` receipts are in or the grace has run out. Returns the jobs resumed and their epochs.
+   */
+  async resume(
+    receipts: readonly Receipt[],
+    accepted: (jobId: string) => number,
+    graceMs: number,
+  ): Promise<Map<string, number>> {
+    const resumed = new Map<string, number>()
+    for await (const [key, value] of this.#datastore.entries('settlement')) {
+      if (!key.startsWith('job/')) continue
+      const jobId = key.slice('job/'.length)
+      const record = this.#checked(jobId, value)
+      if (record.settled === true) continue
+      try {
+        await this.fundJob(jobId, record.epoch, record.budget, record.expected)
+      } catch (e) {
+        this.#log.error({ jobId, err: String(e) }, 'settlement:resume-failed')
+        continue
+      }
+      const closing = record.closing === undefined ? undefined : new Set(record.closing)
+      for (const receipt of receipts) {
+        if (receipt.jobId === jobId && (closing === undefined || closing.has(receipt.taskId))) {
+          await this.receipt(receipt)
+        }
+      }
+      resumed.set(jobId, record.epoch)
+      this.#log.info({ jobId, epoch: record.epoch, closed: closing !== undefined }, 'settlement:resumed')
+      void this.closeJob(jobId, closing?.size ?? accepted(jobId), graceMs)
+    }
+    return resumed
+  }
+
+  async #record(jobId: string): Promise<SettlementRecord | undefined> {
+    const value = await this.#datastore.get('settlement', recordKey(jobId))
+    return value === undefined ? undefined : this.#checked(jobId, value)
+  }
+
+  #checked(jobId: string, value: unknown): SettlementRecord {
+    const record = settlementRecordOf(value)
+    if (record === undefined) {
+      throw new NodeError('NODE__DATASTORE_CORRUPT', `the settlement record of job ${jobId} is malformed`, { jobId })
+    }
+    return record
   }
 
   /**

@@ -1,0 +1,113 @@
+import { join } from 'node:path'
+import { generateKeyPairSigner } from '@solana/kit'
+import { generateIdentity, type Identity, type Receipt } from '@tessera/core'
+import { signReceipt } from '@tessera/ledger'
+import { pino } from 'pino'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { parseConfig } from '../src/config.js'
+import { Datastore } from '../src/datastore.js'
+import { Settlement, type SettlementRecord } from '../src/peer/settlement.js'
+import { tempDir } from './helpers.js'
+
+const JOB = 'job-1'
+const BUDGET = 100_000n
+
+/**
+ * A creator's settlement across restarts, on the embedded LiteSVM chain: what a stopped node had not settled is
+ * settled at its next start, from the receipts on disk, and paid once however often it restarts.
+ */
+describe('Settlement.resume', () => {
+  let tmp: Awaited<ReturnType<typeof tempDir>>
+  let datastore: Datastore
+  let creator: Identity
+  let receipts: Receipt[]
+  const config = parseConfig({}, 'test')
+  const logger = pino({ level: 'silent' })
+  const open = () => new Settlement(join(tmp.path, 'ledger'), config, logger, datastore)
+
+  beforeEach(async () => {
+    tmp = await tempDir()
+    datastore = await Datastore.open(join(tmp.path, 'datastore'))
+    creator = await generateIdentity()
+    const workers = await Promise.all([generateIdentity(), generateIdentity()])
+    receipts = await Promise.all(
+      workers.map(async (worker, i) => {
+        const payee = (await generateKeyPairSigner()).address
+        const unsigned: Receipt = {
+          jobId: JOB,
+          taskId: `${JOB}/f0/t${i}_0`,
+          creator: creator.peerId.toString(),
+          worker: worker.peerId.toString(),
+          payee,
+          amount: 10_000n * BigInt(i + 1),
+          commitment: new Uint8Array(32).fill(i + 1),
+          epoch: 1,
+        }
+        return signReceipt(signReceipt(unsigned, creator, 'creator'), worker, 'worker')
+      }),
+    )
+  })
+
+  afterEach(async () => {
+    await datastore.close()
+    await tmp.cleanup()
+  })
+
+  it('should settle, after a restart, a funded job with the receipts on disk, and pay each once', async () => {
+    const before = open()
+    await before.airdrop(1_000_000n)
+    await before.fundJob(JOB, 1, BUDGET, 2)
+    // One receipt came back before the stop, the other after it: both are on disk, neither settled.
+    await before.receipt(receipts[0] as Receipt)
+    await before.close()
+
+    const after = open()
+    const resumed = await after.resume(receipts, () => 2, 60_000)
+    expect([...resumed]).toEqual([[JOB, 1]])
+    await after.settled(JOB)
+    const view = await after.view(JOB)
+    expect(view).toMatchObject({ epoch: 1, receipts: 2, refunded: (BUDGET - 30_000n).toString() })
+    expect(view?.payouts.length).toBeGreaterThan(0)
+    // Net of the 1% fee.
+    expect(Object.values(view?.paid ?? {}).sort()).toEqual(['19800', '9900'])
+    expect(await datastore.get<SettlementRecord>('settlement', `job/${JOB}`)).toMatchObject({
+      settled: true,
+      closing: receipts.map((r) => r.taskId),
+    })
+    await after.close()
+
+    // A third start finds nothing left to do: nobody is paid twice.
+    const again = open()
+    expect((await again.resume(receipts, () => 2, 60_000)).size).toBe(0)
+    await again.close()
+  })
+
+  it('should settle exactly the receipts an epoch closed over, not one that came later', async () => {
+    const before = open()
+    await before.airdrop(1_000_000n)
+    await before.fundJob(JOB, 1, BUDGET, 2)
+    await before.close()
+    // Stopped after the epoch closed over the first receipt, before it was anchored.
+    const record = await datastore.get<SettlementRecord>('settlement', `job/${JOB}`)
+    await datastore.put('settlement', `job/${JOB}`, { ...record, closing: [receipts[0]?.taskId] })
+
+    const after = open()
+    await after.resume(receipts, () => 2, 60_000)
+    await after.settled(JOB)
+    expect(await after.view(JOB)).toMatchObject({ receipts: 1, refunded: (BUDGET - 10_000n).toString() })
+    await after.close()
+  })
+
+  it('should leave a job that cannot be funded on record only when it was resumed, to try again', async () => {
+    const fresh = open()
+    // No tokens: the vault cannot be funded.
+    await expect(fresh.fundJob('job-2', 2, BUDGET, 1)).rejects.toMatchObject({ code: 'LEDGER__INSUFFICIENT_FUNDS' })
+    expect(await datastore.get('settlement', 'job/job-2')).toBeUndefined()
+    await datastore.put('settlement', 'job/job-3', { epoch: 3, budget: BUDGET, expected: 1 } satisfies SettlementRecord)
+    expect((await fresh.resume([], () => 0, 60_000)).size).toBe(0)
+    expect(await datastore.get('settlement', 'job/job-3')).toMatchObject({ epoch: 3 })
+    await datastore.put('settlement', 'job/job-4', { epoch: 'four' })
+    await expect(fresh.resume([], () => 0, 60_000)).rejects.toMatchObject({ code: 'NODE__DATASTORE_CORRUPT' })
+    await fresh.close()
+  })
+})
