@@ -1,5 +1,6 @@
 import { convertIndexedToRgb, decode as decodePng } from 'fast-png'
 import jpeg from 'jpeg-js'
+import type { ZlibOptions } from 'node:zlib'
 import { MAX_SCENE_TEXELS, MAX_TEXTURE_SIDE } from '../constants.js'
 import { GpuError } from '../errors.js'
 import type { WebpDecode } from './webp.js'
@@ -57,7 +58,7 @@ export interface TextureDecoders {
 }
 
 /** A texture's bytes to RGBA8 at `texels` texels (its checked header's size); throws when they do not decode. */
-type Decode = (image: Uint8Array, texels: number) => Texture
+type Decode = (image: Uint8Array, texels: number, label: string) => Texture
 
 /**
  * The decoder for a MIME type.
@@ -81,8 +82,13 @@ function decoderFor(mimeType: string, decoders: TextureDecoders, label: string):
  * Decodes a PNG, JPEG or WebP texture to RGBA8 after checking its header's size against {@link MAX_TEXTURE_SIDE} and
  * the texel budget left (`texelsLeft`), so a small file that claims a huge image is refused before it is inflated.
  *
+ * A PNG's image data is also inflated once with its output capped at what the header's rows hold, since fast-png
+ * inflates without a cap and a few hundred kilobytes can inflate to gigabytes.
+ *
  * @throws GPU__UNSUPPORTED_TEXTURE for other formats (and WebP without `decoders.webp`), GPU__SCENE_TOO_LARGE past the
- * bounds, GPU__MALFORMED_SCENE when the image does not decode or decodes to a size its header does not state
+ * bounds (a PNG's image data inflating past its header's size included), GPU__MALFORMED_SCENE when the image does not
+ * decode (a PNG's chunks not framed as the specification lays them out included) or decodes to a size its header does
+ * not state
  */
 export function decodeTexture(
   image: Uint8Array,
@@ -108,7 +114,7 @@ export function decodeTexture(
   }
   let texture: Texture
   try {
-    texture = decode(image, width * height)
+    texture = decode(image, width * height, label)
   } catch (cause) {
     if (cause instanceof GpuError) throw cause
     throw new GpuError(
@@ -148,9 +154,146 @@ function webpToRgba(decode: WebpDecode): Decode {
   }
 }
 
+/**
+ * Synchronous inflation for {@link boundedPng}, where the runtime has it (Node 22.3 and later). This module also runs
+ * in browsers, which a static `node:zlib` import would stop loading; there the cap is skipped, as a tab that loads
+ * its own scene risks only itself, not a worker.
+ */
+const inflateRawSync: ((data: Uint8Array, options: ZlibOptions) => Uint8Array) | undefined =
+  typeof process === 'object' && typeof process.getBuiltinModule === 'function'
+    ? process.getBuiltinModule('node:zlib').inflateRawSync
+    : undefined
+
+const PNG_SIGNATURE = [137, 80, 78, 71, 13, 10, 26, 10]
+
+/** Samples per texel of each PNG colour type; the types missing here do not exist. */
+const PNG_CHANNELS: Readonly<Record<number, number>> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 }
+
+/** Adam7's seven passes, each as [first column, first row, column step, row step]. */
+const ADAM7 = [
+  [0, 0, 8, 8],
+  [4, 0, 8, 8],
+  [0, 4, 4, 8],
+  [2, 0, 4, 4],
+  [0, 2, 2, 4],
+  [1, 0, 2, 2],
+  [0, 1, 1, 2],
+] as const
+
+/**
+ * Inflated bytes allowed past the image's rows: fast-png ignores them, so a file that carries a few decodes as it did
+ * before the cap, while a bomb still stops within a kilobyte of the image's size.
+ */
+const PNG_INFLATE_SLACK = 1024
+
+/**
+ * Checks a PNG's chunk framing and inflates its image data with the output capped at the bytes its IHDR's rows take,
+ * then returns the bytes to hand fast-png, which inflates again (uncapped, but now known to stop in time). Any iCCP
+ * chunk is cut out first: fast-png inflates its profile uncapped too, and textures are read as sRGB whatever it says.
+ *
+ * @throws GPU__SCENE_TOO_LARGE when the image data inflates past the cap; a plain Error for bad framing, which
+ * {@link decodeTexture} reports as GPU__MALFORMED_SCENE
+ */
+function boundedPng(image: Uint8Array, texels: number, label: string): Uint8Array {
+  if (image.length < 8 || PNG_SIGNATURE.some((b, i) => image[i] !== b)) throw new Error('wrong PNG signature')
+  const view = new DataView(image.buffer, image.byteOffset, image.byteLength)
+  let width = -1
+  let height = -1
+  let bitsPerTexel = 0
+  let interlaced = false
+  const idat: Uint8Array[] = []
+  const iccp: [number, number][] = []
+  for (let at = 8; ;) {
+    if (at + 8 > image.length) throw new Error('the file ends before its IEND chunk')
+    const length = view.getUint32(at)
+    const type = String.fromCharCode(...image.subarray(at + 4, at + 8))
+    const end = at + 12 + length
+    // Lengths past 2^31 - 1 are invalid whatever follows (PNG specification, 5.3).
+    if (length > 0x7fffffff || end > image.length) {
+      throw new Error(`chunk ${JSON.stringify(type)} runs past the end of the file`)
+    }
+    if (width < 0) {
+      if (type !== 'IHDR' || length !== 13) throw new Error('the first chunk is not a 13-byte IHDR')
+      width = view.getUint32(at + 8)
+      height = view.getUint32(at + 12)
+      const depth = image[at + 16]!
+      const channels = PNG_CHANNELS[image[at + 17]!]
+      if (channels === undefined || ![1, 2, 4, 8, 16].includes(depth)) {
+        throw new Error(`IHDR states colour type ${image[at + 17]} at ${depth} bits, which PNG does not define`)
+      }
+      bitsPerTexel = depth * channels
+      if (image[at + 20]! > 1) throw new Error(`IHDR states interlace method ${image[at + 20]}`)
+      interlaced = image[at + 20] === 1
+    } else if (type === 'IHDR') {
+      // fast-png would take the later one's size, which no cap here was computed for.
+      throw new Error('it has a second IHDR chunk')
+    } else if (type === 'IDAT') {
+      idat.push(image.subarray(at + 8, at + 8 + length))
+    } else if (type === 'iCCP') {
+      iccp.push([at, end])
+    } else if (type === 'IEND') {
+      break
+    }
+    at = end
+  }
+  if (width * height !== texels) throw new Error(`its IHDR states ${width}x${height}, not the size checked`)
+  if (idat.length === 0) throw new Error('it has no IDAT chunk')
+
+  const rowBytes = (w: number): number => 1 + Math.ceil((w * bitsPerTexel) / 8)
+  const expected = interlaced
+    ? ADAM7.reduce((sum, [x0, y0, dx, dy]) => {
+        const w = Math.ceil((width - x0) / dx)
+        const h = Math.ceil((height - y0) / dy)
+        // An empty pass has no rows, so not even their filter bytes.
+        return w > 0 && h > 0 ? sum + h * rowBytes(w) : sum
+      }, 0)
+    : height * rowBytes(width)
+
+  if (inflateRawSync !== undefined) {
+    const stream = idat.length === 1 ? idat[0]! : concat(idat)
+    // The zlib header checked as fast-png's inflater (fflate) checks it, then the raw deflate stream inflated: fflate
+    // ignores the Adler-32 trailer, so a texture with a wrong one decodes as it did before the cap.
+    const [cmf = 0, flg = 0] = stream
+    if ((cmf & 15) !== 8 || cmf >> 4 > 7 || ((cmf << 8) | flg) % 31 !== 0 || (flg & 32) !== 0) {
+      throw new Error('its image data is not a zlib stream without a preset dictionary')
+    }
+    const limit = expected + PNG_INFLATE_SLACK
+    try {
+      inflateRawSync(stream.subarray(2), { maxOutputLength: limit })
+    } catch (cause) {
+      if ((cause as { code?: unknown }).code !== 'ERR_BUFFER_TOO_LARGE') throw cause
+      throw new GpuError(
+        'GPU__SCENE_TOO_LARGE',
+        `texture ${label} is ${width}x${height}, and its PNG image data inflates past the ${expected} bytes that size takes`,
+        { texture: label, width, height, limit },
+        { cause },
+      )
+    }
+  }
+  if (iccp.length === 0) return image
+  const kept: Uint8Array[] = []
+  let from = 0
+  for (const [start, end] of iccp) {
+    kept.push(image.subarray(from, start))
+    from = end
+  }
+  kept.push(image.subarray(from))
+  return concat(kept)
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+  let at = 0
+  for (const p of parts) {
+    out.set(p, at)
+    at += p.length
+  }
+  return out
+}
+
 /** Any PNG (grey, grey+alpha, RGB, RGBA, indexed; 1 to 16 bits) as RGBA8. */
-function pngToRgba(image: Uint8Array): Texture {
-  const png = decodePng(image)
+function pngToRgba(image: Uint8Array, texels: number, label: string): Texture {
+  const png = decodePng(boundedPng(image, texels, label))
   const { width, height } = png
   const n = width * height
   const rgba = new Uint8Array(n * 4)
