@@ -39,6 +39,21 @@ export const TASK_ID_BYTES = 24
 /** Largest scenario file read, bytes. */
 export const MAX_SCENARIO_BYTES = 1024 * 1024
 
+/**
+ * Longest duration a scenario may give (the run, and every other duration in it), ms: a year. Validation would
+ * otherwise pass a run of any length, and time series, epochs and timers all grow with it.
+ */
+export const MAX_SCENARIO_DURATION_MS = 365 * 86_400_000
+
+/**
+ * Most rows a run's time series (duration / metricsInterval) or burn-and-mint epochs (duration / bme.epoch) may
+ * have. Rows are held until the report and then written as JSON, CSV and per-point charts, so a short interval over a
+ * long run (1 ms over 200 days: 1.7e10 rows) exhausted the heap instead of failing with a coded error. Measured with
+ * outputs written: 52,560 rows (a year at the default 10 minutes) peak near 2 GB, 100,000 near 3.8 GB (inside Node's
+ * default 4 GB heap), 200,000 run out of it; a million do not fit.
+ */
+export const MAX_METRICS_ROWS = 100_000
+
 /** Bounds a scenario may not exceed (the bench runs at 100,000 peers and 1,000,000 jobs). */
 export const MAX_PEERS = 1_000_000
 export const MAX_JOBS = 10_000_000

@@ -1,9 +1,10 @@
-import { readFile } from 'node:fs/promises'
+import { Buffer } from 'node:buffer'
+import { open } from 'node:fs/promises'
 import { extname } from 'node:path'
 import { Ajv, type ErrorObject } from 'ajv'
 import { parse as parseYaml, YAMLParseError } from 'yaml'
 import { DEFAULT_MIN_PSNR_DB, DEFAULT_PSNR_OUTLIER_FRACTION } from '@tessera/proof'
-import { DEFAULT_DIVERGED_PIXELS, MAX_SCENARIO_BYTES } from '../constants.js'
+import { DEFAULT_DIVERGED_PIXELS, MAX_METRICS_ROWS, MAX_SCENARIO_BYTES } from '../constants.js'
 import { SimError } from '../errors.js'
 import { parseDuration } from './duration.js'
 import { SCENARIO_SCHEMA } from './schema.js'
@@ -94,14 +95,50 @@ export function parseScenario(text: string, format?: 'json' | 'yaml'): Scenario 
   return validateScenario(parseScenarioInput(text, format))
 }
 
+function tooLarge(path: string, bytes: number): SimError {
+  return new SimError('SIM__MALFORMED_SCENARIO', `scenario ${path} is larger than ${MAX_SCENARIO_BYTES} bytes`, {
+    path,
+    bytes,
+    limit: MAX_SCENARIO_BYTES,
+  })
+}
+
+/**
+ * The text of a scenario file, refused with `SIM__MALFORMED_SCENARIO` past {@link MAX_SCENARIO_BYTES} before it is
+ * read whole: `readFile` would buffer a file of any size (or a device that never ends) before the length check in
+ * {@link parseScenarioInput} could run. The size `stat` gives is checked first, and the read still stops one byte past
+ * the limit, since a pipe or device reports 0 and a file may grow after the `stat`.
+ */
+async function readScenarioText(path: string): Promise<string> {
+  const notFound = (cause: unknown): SimError =>
+    new SimError('SIM__SCENARIO_NOT_FOUND', `cannot read scenario ${path}`, { path }, { cause })
+  const handle = await open(path, 'r').catch((cause: unknown) => {
+    throw notFound(cause)
+  })
+  try {
+    const { size } = await handle.stat().catch((cause: unknown) => {
+      throw notFound(cause)
+    })
+    if (size > MAX_SCENARIO_BYTES) throw tooLarge(path, size)
+    const buffer = Buffer.alloc(MAX_SCENARIO_BYTES + 1)
+    let bytes = 0
+    while (bytes < buffer.length) {
+      const { bytesRead } = await handle.read(buffer, bytes, buffer.length - bytes, null).catch((cause: unknown) => {
+        throw notFound(cause)
+      })
+      if (bytesRead === 0) break
+      bytes += bytesRead
+    }
+    if (bytes > MAX_SCENARIO_BYTES) throw tooLarge(path, bytes)
+    return buffer.toString('utf8', 0, bytes)
+  } finally {
+    await handle.close()
+  }
+}
+
 /** Reads a scenario file (`.json`, `.yaml` or `.yml`) as written, unvalidated (see {@link parseScenarioInput}). */
 export async function loadScenarioInput(path: string): Promise<unknown> {
-  let text: string
-  try {
-    text = await readFile(path, 'utf8')
-  } catch (cause) {
-    throw new SimError('SIM__SCENARIO_NOT_FOUND', `cannot read scenario ${path}`, { path }, { cause })
-  }
+  const text = await readScenarioText(path)
   const ext = extname(path).toLowerCase()
   return parseScenarioInput(text, ext === '.json' ? 'json' : ext === '.yaml' || ext === '.yml' ? 'yaml' : undefined)
 }
@@ -115,6 +152,18 @@ function invalid(path: string, message: string): never {
   throw new SimError('SIM__INVALID_SCENARIO', `scenario ${path} ${message}`, { path })
 }
 
+/** Refuses an interval that cuts the run into more than {@link MAX_METRICS_ROWS} rows or epochs. */
+function tooManyRows(path: string, durationMs: number, intervalMs: number): void {
+  const rows = Math.ceil(durationMs / intervalMs)
+  if (rows > MAX_METRICS_ROWS) {
+    throw new SimError(
+      'SIM__INVALID_SCENARIO',
+      `scenario ${path} cuts the duration into ${rows} rows; at most ${MAX_METRICS_ROWS} are allowed: use a longer interval or a shorter duration`,
+      { path, rows, limit: MAX_METRICS_ROWS, durationMs, intervalMs },
+    )
+  }
+}
+
 function lognormal(value: Partial<Lognormal> | undefined, fallbackSigma = 0): Lognormal {
   return { median: value?.median ?? 1, sigma: value?.sigma ?? fallbackSigma }
 }
@@ -123,6 +172,9 @@ function lognormal(value: Partial<Lognormal> | undefined, fallbackSigma = 0): Lo
 function resolve(s: ScenarioInput): Scenario {
   const durationMs = parseDuration(s.duration, '/duration')
   if (durationMs === 0) invalid('/duration', 'must be longer than zero')
+  // The recorder keeps one row object per interval until the report: bounded here, not by the heap running out.
+  const metricsIntervalMs = Math.max(1, parseDuration(s.metricsInterval ?? '10m', '/metricsInterval'))
+  tooManyRows('/metricsInterval', durationMs, metricsIntervalMs)
   const regionNames = s.regions.map((r) => r.name)
   if (new Set(regionNames).size !== regionNames.length) invalid('/regions', 'names a region twice')
   const known = new Set(regionNames)
@@ -196,6 +248,8 @@ function resolve(s: ScenarioInput): Scenario {
       price,
     }
     if (resolvedBme.epochMs === 0) invalid('/economics/bme/epoch', 'must be longer than zero')
+    // The burn-and-mint model keeps one record per closed epoch, as the recorder keeps one row per interval.
+    tooManyRows('/economics/bme/epoch', durationMs, resolvedBme.epochMs)
   }
   const w = s.workers
   return {
@@ -204,7 +258,7 @@ function resolve(s: ScenarioInput): Scenario {
     description: s.description ?? '',
     seed: s.seed ?? 1,
     durationMs,
-    metricsIntervalMs: Math.max(1, parseDuration(s.metricsInterval ?? '10m', '/metricsInterval')),
+    metricsIntervalMs,
     maxEvents: s.maxEvents ?? 2_000_000_000,
     regions: s.regions.map((r) => ({ name: r.name, weight: r.weight ?? 1 })),
     network: {

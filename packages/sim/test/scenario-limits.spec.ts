@@ -1,0 +1,150 @@
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterAll, describe, expect, it } from 'vitest'
+import { MAX_METRICS_ROWS, MAX_SCENARIO_BYTES, MAX_SCENARIO_DURATION_MS } from '../src/constants.js'
+import { isSimError } from '../src/errors.js'
+import { loadScenario, loadScenarioInput, parseScenario, validateScenario } from '../src/scenario/load.js'
+import { parseSweepDefinition } from '../src/sweep/file.js'
+import { planSweep } from '../src/sweep/plan.js'
+
+// Tests break scenarios at arbitrary paths, so the fixture is untyped on purpose.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function minimal(): Record<string, any> {
+  return {
+    version: 1,
+    name: 'minimal',
+    duration: '2h',
+    regions: [{ name: 'eu' }, { name: 'us' }],
+    network: { latencyMs: { eu: { eu: 10, us: 45 }, us: { us: 12 } } },
+    workers: { count: 4 },
+    creators: { count: 1 },
+    jobs: { count: 3 },
+  }
+}
+
+function failure(fn: () => unknown): { code: string; context: Record<string, unknown> } {
+  try {
+    fn()
+  } catch (e) {
+    if (isSimError(e)) return { code: e.code, context: e.context }
+    throw e
+  }
+  throw new Error('expected a SimError')
+}
+
+/** The audit's file: about a kilobyte that validated, then had the recorder allocate 1.7e10 rows. */
+const HOSTILE = `version: 1
+name: baseline
+duration: 200d
+metricsInterval: 1
+regions: [{ name: eu }, { name: us }]
+network:
+  latencyMs: { eu: { eu: 12, us: 45 }, us: { us: 15 } }
+workers: { count: 40 }
+creators: { count: 4 }
+jobs: { count: 0 }
+`
+
+const tmp = await mkdtemp(join(tmpdir(), 'tessera-scenario-limits-'))
+afterAll(() => rm(tmp, { recursive: true, force: true }))
+
+describe('scenario limits', () => {
+  it('should reject a run duration over a year with the field and limit', () => {
+    const s = minimal()
+    s.duration = '366d'
+    expect(failure(() => validateScenario(s))).toMatchObject({
+      code: 'SIM__INVALID_SCENARIO',
+      context: { path: '/duration', limit: MAX_SCENARIO_DURATION_MS },
+    })
+    s.duration = 1e300
+    expect(failure(() => validateScenario(s)).context.path).toBe('/duration')
+  })
+
+  it('should reject any other duration over a year with its path', () => {
+    const s = minimal()
+    s.jobs.deadline = '100000d'
+    expect(failure(() => validateScenario(s))).toMatchObject({
+      code: 'SIM__INVALID_SCENARIO',
+      context: { path: '/jobs/deadline', limit: MAX_SCENARIO_DURATION_MS },
+    })
+  })
+
+  it('should accept a year at the default metrics interval', () => {
+    const s = minimal()
+    s.duration = '365d'
+    expect(validateScenario(s).durationMs).toBe(MAX_SCENARIO_DURATION_MS)
+  })
+
+  it('should reject the hostile 200-day, 1 ms scenario with a coded error before any run', () => {
+    expect(failure(() => parseScenario(HOSTILE, 'yaml'))).toMatchObject({
+      code: 'SIM__INVALID_SCENARIO',
+      context: { path: '/metricsInterval', rows: 200 * 86_400_000, limit: MAX_METRICS_ROWS },
+    })
+  })
+
+  it('should reject a metrics interval that cuts the run into too many rows, and accept the limit', () => {
+    const s = minimal()
+    s.duration = MAX_METRICS_ROWS * 1000
+    s.metricsInterval = '999ms'
+    expect(failure(() => validateScenario(s))).toMatchObject({
+      code: 'SIM__INVALID_SCENARIO',
+      context: { path: '/metricsInterval', limit: MAX_METRICS_ROWS },
+    })
+    s.metricsInterval = '1s'
+    expect(validateScenario(s).metricsIntervalMs).toBe(1000)
+  })
+
+  it('should reject a burn-and-mint epoch that cuts the run into too many epochs', () => {
+    const s = minimal()
+    s.duration = '200d'
+    s.economics = { bme: { epoch: 1, emissionPerEpoch: 1, price: [{ at: 0, usd: 1 }] } }
+    expect(failure(() => validateScenario(s))).toMatchObject({
+      code: 'SIM__INVALID_SCENARIO',
+      context: { path: '/economics/bme/epoch', limit: MAX_METRICS_ROWS },
+    })
+  })
+
+  it('should refuse a scenario file over the size limit before reading it whole', async () => {
+    const file = join(tmp, 'large.yaml')
+    await writeFile(file, `${HOSTILE}#${'x'.repeat(MAX_SCENARIO_BYTES)}\n`)
+    await expect(loadScenario(file)).rejects.toMatchObject({
+      code: 'SIM__MALFORMED_SCENARIO',
+      context: { path: file, limit: MAX_SCENARIO_BYTES },
+    })
+    await expect(loadScenarioInput(file)).rejects.toMatchObject({ code: 'SIM__MALFORMED_SCENARIO' })
+  })
+
+  it('should still read a file at the size limit, and report a directory as unreadable', async () => {
+    const file = join(tmp, 'padded.yaml')
+    const text = HOSTILE.replace('200d', '2h').replace('metricsInterval: 1', 'metricsInterval: 10m')
+    await writeFile(file, `${text}#`.padEnd(MAX_SCENARIO_BYTES, 'x'))
+    expect((await loadScenario(file)).durationMs).toBe(7_200_000)
+    await expect(loadScenario(tmp)).rejects.toMatchObject({ code: 'SIM__SCENARIO_NOT_FOUND' })
+  })
+})
+
+describe('committed scenarios within the limits', () => {
+  const root = (dir: string): string => fileURLToPath(new URL(dir, import.meta.url))
+  const yamlIn = async (dir: string): Promise<string[]> =>
+    (await readdir(root(dir))).filter((f) => f.endsWith('.yaml')).map((f) => join(root(dir), f))
+
+  it('should validate every example scenario and test fixture', async () => {
+    const files = [...(await yamlIn('../../../examples/scenarios/')), ...(await yamlIn('./fixtures/'))]
+    expect(files.length).toBeGreaterThan(6)
+    for (const file of files) {
+      const s = await loadScenario(file)
+      expect(s.durationMs / s.metricsIntervalMs, file).toBeLessThanOrEqual(MAX_METRICS_ROWS)
+    }
+  })
+
+  it('should plan every example sweep', async () => {
+    const files = await yamlIn('../../../examples/sweeps/')
+    expect(files.length).toBeGreaterThan(0)
+    for (const file of files) {
+      const sweep = parseSweepDefinition(await loadScenarioInput(file), file)
+      expect(planSweep(await loadScenarioInput(sweep.scenario), sweep).points.length, file).toBeGreaterThan(0)
+    }
+  })
+})
