@@ -5,6 +5,9 @@ import { z } from 'zod'
 import { MAX_CONFIG_BYTES } from './constants.js'
 import { NodeError } from './errors.js'
 
+/** A base58 Solana address: 32 bytes spell 32 to 44 characters of the Bitcoin alphabet. */
+const BASE58_ADDRESS = /^[1-9A-HJ-NP-Za-km-z]{32,44}$/
+
 const amount = z
   .union([z.string().regex(/^\d{1,20}$/), z.number().int().nonnegative(), z.bigint().nonnegative()])
   .transform((v) => BigInt(v))
@@ -92,9 +95,18 @@ export const configSchema = z
         /** Cluster WebSocket URL for confirmations; polling when absent. */
         wsUrl: z.string().url().optional(),
         /** SPL mint of the payment token; a local mint is created on LiteSVM when absent. */
-        mint: z.string().max(64).optional(),
+        mint: z.string().regex(BASE58_ADDRESS, 'must be a base58 Solana address (32 to 44 characters)').optional(),
         /** Protocol fee in basis points. */
         feeBps: z.number().int().min(0).max(10_000).default(100),
+      })
+      // The transport decides which chain is paid on: a URL it would ignore is a mistake worth stopping for.
+      .refine((l) => l.transport === 'litesvm' || l.url !== undefined, {
+        message: 'transport rpc needs the cluster url',
+        path: ['url'],
+      })
+      .refine((l) => l.transport === 'rpc' || (l.url === undefined && l.wsUrl === undefined), {
+        message: 'url and wsUrl name a cluster; set transport to rpc to use one',
+        path: ['transport'],
       })
       .default({ transport: 'litesvm', feeBps: 100 }),
   })

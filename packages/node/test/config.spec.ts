@@ -28,6 +28,19 @@ describe('config', () => {
     }
   })
 
+  it('should pay on the chain its transport names, and refuse a cluster url it would ignore', () => {
+    const rpc = parseConfig({ ledger: { transport: 'rpc', url: 'http://127.0.0.1:8899' } }).ledger
+    expect(rpc).toMatchObject({ transport: 'rpc', url: 'http://127.0.0.1:8899' })
+    expect(() => parseConfig({ ledger: { transport: 'rpc' } })).toThrow(/ledger\.url: transport rpc needs/)
+    expect(() => parseConfig({ ledger: { url: 'http://127.0.0.1:8899' } })).toThrow(/ledger\.transport/)
+    expect(() => parseConfig({ ledger: { wsUrl: 'ws://127.0.0.1:8900' } })).toThrow(/ledger\.transport/)
+    const mint = 'EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v'
+    expect(parseConfig({ ledger: { mint } }).ledger.mint).toBe(mint)
+    for (const bad of ['', 'not-an-address', `${mint}0OIl`, '0'.repeat(32)]) {
+      expect(() => parseConfig({ ledger: { mint: bad } }), bad).toThrow(/ledger\.mint/)
+    }
+  })
+
   it('should take third-party verifiers as peer ids and refuse anything else', () => {
     const defaults = parseConfig({}).verification
     expect(defaults).toEqual({

@@ -136,10 +136,12 @@ export class Settlement {
 
   #open() {
     this.#ledger ??= (async () => {
-      const { url, wsUrl, mint } = this.#config.ledger
+      const { transport, url, wsUrl, mint } = this.#config.ledger
       const ledger = await openLedger({
         dataDir: this.#dir,
-        ...(url !== undefined ? { rpc: { url, ...(wsUrl !== undefined ? { wsUrl } : {}) } } : {}),
+        ...(transport === 'rpc' && url !== undefined
+          ? { rpc: { url, ...(wsUrl !== undefined ? { wsUrl } : {}) } }
+          : {}),
         ...(mint !== undefined ? { mint: mint as Address } : {}),
       })
       const [arbiter, settler, treasuryKey] = await Promise.all(
