@@ -56,7 +56,6 @@ describe('ReceiptExchange', () => {
     dir = await mkdtemp(join(tmpdir(), 'tessera-receipts-'))
     ;[creator, worker] = await Promise.all([generateIdentity(), generateIdentity()])
     buses = linkedBuses(creator.peerId.toString(), worker.peerId.toString())
-    const [creatorBus, workerBus] = buses
     rejected = []
     cosigned = []
     logger = pino(
@@ -66,25 +65,7 @@ describe('ReceiptExchange', () => {
     creatorStore = await Datastore.open(join(dir, 'creator'))
     workerStore = await Datastore.open(join(dir, 'worker'))
     stores = [creatorStore, workerStore]
-    const common = { logger, payeeOf: () => WORKER_PAYEE, epochOf: () => 1 }
-    exchanges = [
-      new ReceiptExchange({
-        ...common,
-        bus: creatorBus,
-        identity: creator,
-        datastore: creatorStore,
-        payee: CREATOR_PAYEE,
-        onCosigned: (r) => cosigned.push(r),
-      }),
-      new ReceiptExchange({
-        ...common,
-        bus: workerBus,
-        identity: worker,
-        datastore: workerStore,
-        payee: WORKER_PAYEE,
-        onCosigned: () => {},
-      }),
-    ]
+    exchanges = [side('creator'), side('worker')]
     await (exchanges[1] as ReceiptExchange).committed(TASK, {
       jobId: JOB,
       creator: creator.peerId.toString(),
@@ -92,6 +73,21 @@ describe('ReceiptExchange', () => {
       minAmount: 1_000n,
     })
   })
+
+  /** One side's exchange on its store (again, after a restart); the creator's settled receipts land in `cosigned`. */
+  function side(role: 'creator' | 'worker'): ReceiptExchange {
+    const creatorRole = role === 'creator'
+    return new ReceiptExchange({
+      logger,
+      payeeOf: () => WORKER_PAYEE,
+      epochOf: () => 1,
+      bus: buses[creatorRole ? 0 : 1],
+      identity: creatorRole ? creator : worker,
+      datastore: creatorRole ? creatorStore : workerStore,
+      payee: creatorRole ? CREATOR_PAYEE : WORKER_PAYEE,
+      onCosigned: (r) => (creatorRole ? cosigned.push(r) : undefined),
+    })
+  }
 
   afterEach(async () => {
     for (const exchange of exchanges) exchange.stop()
@@ -155,28 +151,8 @@ describe('ReceiptExchange', () => {
     creatorExchange.stop()
     expect(cosigned).toEqual([])
 
-    const restarted = new ReceiptExchange({
-      logger,
-      payeeOf: () => WORKER_PAYEE,
-      epochOf: () => 1,
-      bus: buses[0],
-      identity: creator,
-      datastore: creatorStore,
-      payee: CREATOR_PAYEE,
-      onCosigned: (r) => cosigned.push(r),
-    })
-    exchanges.push(restarted)
-    const back = new ReceiptExchange({
-      logger,
-      payeeOf: () => WORKER_PAYEE,
-      epochOf: () => 1,
-      bus: buses[1],
-      identity: worker,
-      datastore: workerStore,
-      payee: WORKER_PAYEE,
-      onCosigned: () => {},
-    })
-    exchanges.push(back)
+    const restarted = side('creator')
+    exchanges.push(restarted, side('worker'))
     const stored = await restarted.stored()
     expect(stored.cosigned).toEqual([])
     expect(stored.pending.map((r) => r.taskId)).toEqual([TASK])
