@@ -6,6 +6,7 @@ import { pino } from 'pino'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { parseConfig } from '../src/config.js'
 import { Datastore } from '../src/datastore.js'
+import { EpochCounter } from '../src/peer/epoch-counter.js'
 import { Settlement, type SettlementRecord } from '../src/peer/settlement.js'
 import { tempDir } from './helpers.js'
 
@@ -23,7 +24,18 @@ describe('Settlement.resume', () => {
   let receipts: Receipt[]
   const config = parseConfig({}, 'test')
   const logger = pino({ level: 'silent' })
-  const open = () => new Settlement(join(tmp.path, 'ledger'), config, logger, datastore)
+  /** The epoch counter of the settlement last opened: one per process, as in a node. */
+  let counter: EpochCounter
+  const open = async () => {
+    counter = await EpochCounter.open(datastore)
+    return new Settlement(join(tmp.path, 'ledger'), config, logger, datastore, counter)
+  }
+  /** An epoch number as the node takes one for a job it orders. */
+  const takeEpoch = async () => {
+    const epoch = counter.take()
+    await counter.save()
+    return epoch
+  }
 
   beforeEach(async () => {
     tmp = await tempDir()
@@ -54,14 +66,14 @@ describe('Settlement.resume', () => {
   })
 
   it('should settle, after a restart, a funded job with the receipts on disk, and pay each once', async () => {
-    const before = open()
+    const before = await open()
     await before.airdrop(1_000_000n)
-    await before.fundJob(JOB, 1, BUDGET, 2)
+    await before.fundJob(JOB, await takeEpoch(), BUDGET, 2)
     // One receipt came back before the stop, the other after it: both are on disk, neither settled.
     await before.receipt(receipts[0] as Receipt)
     await before.close()
 
-    const after = open()
+    const after = await open()
     const resumed = await after.resume(receipts, () => 2, 60_000)
     expect([...resumed]).toEqual([[JOB, 1]])
     await after.settled(JOB)
@@ -77,29 +89,57 @@ describe('Settlement.resume', () => {
     await after.close()
 
     // A third start finds nothing left to do: nobody is paid twice.
-    const again = open()
+    const again = await open()
     expect((await again.resume(receipts, () => 2, 60_000)).size).toBe(0)
     await again.close()
   })
 
-  it('should settle exactly the receipts an epoch closed over, not one that came later', async () => {
-    const before = open()
+  it('should settle exactly the receipts an epoch closed over, and one that came later in an epoch of its own', async () => {
+    const before = await open()
     await before.airdrop(1_000_000n)
-    await before.fundJob(JOB, 1, BUDGET, 2)
+    await before.fundJob(JOB, await takeEpoch(), BUDGET, 2)
     await before.close()
     // Stopped after the epoch closed over the first receipt, before it was anchored.
     const record = await datastore.get<SettlementRecord>('settlement', `job/${JOB}`)
     await datastore.put('settlement', `job/${JOB}`, { ...record, closing: [receipts[0]?.taskId] })
 
-    const after = open()
+    const after = await open()
     await after.resume(receipts, () => 2, 60_000)
     await after.settled(JOB)
     expect(await after.view(JOB)).toMatchObject({ receipts: 1, refunded: (BUDGET - 10_000n).toString() })
+    // The second receipt, on disk but after the close, is paid in epoch 2, funded with exactly what it pays.
+    await after.receipt(receipts[1] as Receipt)
+    expect(await after.view(`${JOB}/2`)).toMatchObject({ epoch: 2, receipts: 1, refunded: '0' })
+    expect(await datastore.get('settlement', `job/${JOB}/2`)).toMatchObject({ settled: true, budget: 20_000 })
     await after.close()
   })
 
+  it('should pay a receipt co-signed after its job settled in a later epoch, once across restarts', async () => {
+    const first = await open()
+    await first.airdrop(1_000_000n)
+    await first.fundJob(JOB, await takeEpoch(), BUDGET, 2)
+    await first.receipt(receipts[0] as Receipt)
+    // The second worker was away past the grace: the epoch closes without it.
+    await first.closeJob(JOB, 2, 0)
+    expect(await first.view(JOB)).toMatchObject({ receipts: 1 })
+    await first.receipt(receipts[1] as Receipt)
+    const late = await first.view(`${JOB}/2`)
+    expect(late).toMatchObject({ epoch: 2, receipts: 1, refunded: '0' })
+    expect(Object.values(late?.paid ?? {})).toEqual(['19800'])
+    // Countersigned again (the worker answered a retry twice): nothing more.
+    await first.receipt(receipts[1] as Receipt)
+    await first.close()
+
+    const second = await open()
+    expect((await second.resume(receipts, () => 2, 60_000)).size).toBe(0)
+    await second.receipt(receipts[1] as Receipt)
+    expect(await datastore.get('settlement', `job/${JOB}/3`)).toBeUndefined()
+    expect(await datastore.get<number>('settlement', 'epoch')).toBe(2)
+    await second.close()
+  })
+
   it('should leave a job that cannot be funded on record only when it was resumed, to try again', async () => {
-    const fresh = open()
+    const fresh = await open()
     // No tokens: the vault cannot be funded.
     await expect(fresh.fundJob('job-2', 2, BUDGET, 1)).rejects.toMatchObject({ code: 'LEDGER__INSUFFICIENT_FUNDS' })
     expect(await datastore.get('settlement', 'job/job-2')).toBeUndefined()

@@ -35,6 +35,7 @@ import { DEFAULT_MEMORY_MB, DEFAULT_SCORE, RECEIPT_GRACE_MS } from './constants.
 import { GpuWorkload } from './gpu-workload.js'
 import { InputCache } from './inputs.js'
 import { keepCommittedOutput } from './committed-output.js'
+import { EpochCounter } from './epoch-counter.js'
 import { assembleJobOutput } from './job-output.js'
 import { jobSpecOf } from './job-request.js'
 import { ReceiptExchange } from './receipts.js'
@@ -82,8 +83,8 @@ export class Peer implements NodeOperations {
     }
   >()
   readonly #epochs: Map<string, number>
+  readonly #epochCounter: EpochCounter
   /** The last settlement epoch used (one per job), persisted so a restart never reuses one. */
-  #lastEpoch = 0
   /** Fraud proofs upheld by this peer, newest last. */
   readonly slashes: readonly SlashRecord[]
   readonly #ownsEngine: boolean
@@ -106,6 +107,7 @@ export class Peer implements NodeOperations {
     settlement: Settlement
     receipts: ReceiptExchange
     epochs: Map<string, number>
+    epochCounter: EpochCounter
     slashes: readonly SlashRecord[]
     libp2pStore: LevelDatastore
     config: NodeConfig
@@ -115,6 +117,7 @@ export class Peer implements NodeOperations {
     this.settlement = parts.settlement
     this.receipts = parts.receipts
     this.#epochs = parts.epochs
+    this.#epochCounter = parts.epochCounter
     this.engine = parts.engine
     this.#ownsEngine = parts.ownsEngine
     this.verification = parts.verification
@@ -144,7 +147,8 @@ export class Peer implements NodeOperations {
       metrics: prometheusMetrics({ registry: metrics.registry, collectDefaultMetrics: true }),
     })
     const engine = init.engine ?? (await createEngine())
-    const settlement = new Settlement(dir.ledger, config, init.logger, datastore)
+    const epochCounter = await EpochCounter.open(datastore)
+    const settlement = new Settlement(dir.ledger, config, init.logger, datastore, epochCounter)
     const payee = await settlement.payee()
     const epochs = new Map<string, number>()
     const receipts = new ReceiptExchange({
@@ -254,12 +258,12 @@ export class Peer implements NodeOperations {
       settlement,
       receipts,
       epochs,
+      epochCounter,
       slashes,
       libp2pStore,
       config,
       logger: init.logger,
     })
-    peer.#lastEpoch = (await datastore.get<number>('settlement', 'epoch')) ?? 0
     peer.#resuming = peer
       .#resume()
       .catch((e: unknown) => init.logger.error({ err: String(e) }, 'settlement:resume-failed'))
@@ -420,10 +424,10 @@ export class Peer implements NodeOperations {
     )
     await this.datastore.put('jobs', jobId, { request: JSON.stringify(request), order })
     // The epoch is fixed before any await: receipts signed from now on name it.
-    const epoch = ++this.#lastEpoch
+    const epoch = this.#epochCounter.take()
     this.#epochs.set(jobId, epoch)
     const tasks = taskCountOf(order.split)
-    await this.datastore.put('settlement', 'epoch', epoch)
+    await this.#epochCounter.save()
     try {
       await this.settlement.fundJob(
         jobId,

@@ -25,6 +25,7 @@ import type { JobStatus, WalletInfo } from '../api/contract.js'
 import type { NodeConfig } from '../config.js'
 import type { Datastore } from '../datastore.js'
 import { NodeError } from '../errors.js'
+import type { EpochCounter } from './epoch-counter.js'
 
 /** A job's settlement as the control API reports it: epoch, receipts, anchor, payouts and what each payee got. */
 export type JobSettlementView = NonNullable<JobStatus['settlement']>
@@ -41,20 +42,32 @@ export interface SettlementRecord {
   closing?: string[]
   /** Anchored, paid and refunded: nothing is left to do. */
   settled?: boolean
+  /**
+   * The epoch its receipts name, when not `epoch`: late receipts were signed for their job's epoch and are anchored
+   * under it, from a vault and settlement of their own.
+   */
+  receiptEpoch?: number
 }
 
-/** The datastore key of a job's {@link SettlementRecord} (namespace `settlement`). */
-const recordKey = (jobId: string): string => `job/${jobId}`
+/**
+ * The datastore key of a settlement's {@link SettlementRecord} (namespace `settlement`). A job's own epoch settles
+ * under its job id; receipts that came back after it closed settle under `<job id>/<epoch>` (job ids hold no `/`).
+ */
+const recordKey = (settlement: string): string => `job/${settlement}`
+
+/** The job a settlement key belongs to. */
+const jobOfSettlement = (settlement: string): string => settlement.split('/')[0] as string
 
 /** A stored record, checked; DAG-CBOR gives back a small bigint as a number. Undefined when malformed. */
 function settlementRecordOf(value: unknown): SettlementRecord | undefined {
   const r = value as { [K in keyof SettlementRecord]?: unknown } | null
   if (typeof r !== 'object' || r === null) return undefined
   const budget = typeof r.budget === 'number' && Number.isSafeInteger(r.budget) ? BigInt(r.budget) : r.budget
-  const { epoch, expected, closing, settled } = r
+  const { epoch, expected, closing, settled, receiptEpoch } = r
   if (
     typeof epoch !== 'number' ||
     !Number.isSafeInteger(epoch) ||
+    (receiptEpoch !== undefined && (typeof receiptEpoch !== 'number' || !Number.isSafeInteger(receiptEpoch))) ||
     typeof budget !== 'bigint' ||
     typeof expected !== 'number' ||
     !Number.isSafeInteger(expected) ||
@@ -69,11 +82,14 @@ function settlementRecordOf(value: unknown): SettlementRecord | undefined {
     expected,
     ...(closing !== undefined ? { closing: closing as string[] } : {}),
     ...(settled !== undefined ? { settled } : {}),
+    ...(receiptEpoch !== undefined ? { receiptEpoch: receiptEpoch as number } : {}),
   }
 }
 
 interface JobSettlement {
   epoch: number
+  /** The epoch its receipts name and its batch is anchored under (see {@link SettlementRecord.receiptEpoch}). */
+  receiptEpoch: number
   expected: number
   receipts: number
   /** Task ids of the receipts fed to the machine: each once, whether it came back live or from disk. */
@@ -112,6 +128,9 @@ export class Settlement {
   readonly #config: NodeConfig
   readonly #log: Logger
   readonly #datastore: Datastore
+  readonly #epochs: EpochCounter
+  /** Receipts co-signed after their job's epoch closed, by job, waiting for an epoch of their own. */
+  readonly #late = new Map<string, { receipts: Map<string, Receipt>; flushing?: Promise<void> | undefined }>()
   /** Per job, its settlement once the epoch vault is funded (receipts that arrive earlier wait for it). */
   readonly #jobs = new Map<string, Promise<JobSettlement>>()
   readonly #bonds = new Map<string, Promise<StakeBond>>()
@@ -122,11 +141,12 @@ export class Settlement {
   readonly slashes: SlashView[] = []
   #ledger: Promise<{ ledger: Ledger; arbiter: KeyPairSigner; settler: KeyPairSigner; treasury: Address }> | undefined
 
-  constructor(dir: string, config: NodeConfig, logger: Logger, datastore: Datastore) {
+  constructor(dir: string, config: NodeConfig, logger: Logger, datastore: Datastore, epochs: EpochCounter) {
     this.#dir = dir
     this.#config = config
     this.#log = logger
     this.#datastore = datastore
+    this.#epochs = epochs
   }
 
   /** This node's payment address: where receipts pay it. */
@@ -176,11 +196,12 @@ export class Settlement {
 
   /** Funds a job's epoch vault with its budget before any work is awarded. */
   async fundJob(jobId: string, epoch: number, budget: bigint, expected: number): Promise<void> {
-    const created = (await this.#record(jobId)) === undefined
+    const record = await this.#record(jobId)
+    const created = record === undefined
     if (created) {
       await this.#datastore.put('settlement', recordKey(jobId), { epoch, budget, expected } satisfies SettlementRecord)
     }
-    const funding = this.#fund(jobId, epoch, budget, expected)
+    const funding = this.#fund(jobId, epoch, budget, expected, record?.receiptEpoch ?? epoch)
     this.#jobs.set(jobId, funding)
     funding.then(
       (job) => this.#funded.set(jobId, job),
@@ -196,7 +217,13 @@ export class Settlement {
     }
   }
 
-  async #fund(jobId: string, epoch: number, budget: bigint, expected: number): Promise<JobSettlement> {
+  async #fund(
+    jobId: string,
+    epoch: number,
+    budget: bigint,
+    expected: number,
+    receiptEpoch: number,
+  ): Promise<JobSettlement> {
     const { ledger, arbiter, settler, treasury } = await this.#open()
     const { vault } = await openVault(ledger.executor, {
       id: `epoch-${epoch}`,
@@ -218,7 +245,16 @@ export class Settlement {
       treasuryAccount: treasury,
     })
     await driver.reconcile()
-    const job: JobSettlement = { epoch, expected, receipts: 0, taskIds: new Set(), vault, machine, driver }
+    const job: JobSettlement = {
+      epoch,
+      receiptEpoch,
+      expected,
+      receipts: 0,
+      taskIds: new Set(),
+      vault,
+      machine,
+      driver,
+    }
     driver.onEvent((event: SettlementEvent) => {
       if (event.name === 'epoch:settled') job.settled = { signatures: event.signatures }
       this.#log.info({ jobId, event: event.name }, 'settlement:event')
@@ -226,23 +262,89 @@ export class Settlement {
     return job
   }
 
-  /** A co-signed receipt: settled with the rest of its job once all are in. */
+  /**
+   * A co-signed receipt: settled with the rest of its job once all are in, or, when its job's epoch has closed (its
+   * worker was away past the grace), in an epoch of its own with the others that came late (resolves once paid).
+   */
   async receipt(receipt: Receipt): Promise<void> {
     const funding = this.#jobs.get(receipt.jobId)
     if (funding === undefined) {
+      // Its job settled before this run started: the record says whether it had.
+      if ((await this.#record(receipt.jobId))?.closing !== undefined) return this.#settleLate(receipt)
       this.#log.warn({ jobId: receipt.jobId }, 'settlement:unknown-job')
       return
     }
     const job = await funding
     if (job.taskIds.has(receipt.taskId)) return
-    if (job.running !== undefined) {
-      this.#log.warn({ jobId: receipt.jobId, taskId: receipt.taskId }, 'settlement:late-receipt')
-      return
-    }
+    if (job.running !== undefined) return this.#settleLate(receipt)
+    this.#feed(job, receipt)
+  }
+
+  #feed(job: JobSettlement, receipt: Receipt): void {
     job.driver.handle({ type: 'receipt', receipt })
     job.taskIds.add(receipt.taskId)
     job.receipts++
     job.onReceipt?.()
+  }
+
+  async #settleLate(receipt: Receipt): Promise<void> {
+    this.#log.info({ jobId: receipt.jobId, taskId: receipt.taskId }, 'settlement:late-receipt')
+    let queue = this.#late.get(receipt.jobId)
+    if (queue === undefined) this.#late.set(receipt.jobId, (queue = { receipts: new Map() }))
+    queue.receipts.set(receipt.taskId, receipt)
+    const waiting = queue
+    waiting.flushing ??= this.#flushLate(receipt.jobId, waiting)
+      .catch((e: unknown) => this.#log.error({ err: String(e), jobId: receipt.jobId }, 'settlement:failed'))
+      .finally(() => (waiting.flushing = undefined))
+    await waiting.flushing
+  }
+
+  /**
+   * Settles a job's late receipts in a fresh epoch funded with exactly what they pay: recorded (with the task ids it
+   * closes over) before it is funded, so a restart finishes it like any other. Receipts an earlier epoch of the job
+   * closed over are not paid again.
+   */
+  async #flushLate(jobId: string, queue: { receipts: Map<string, Receipt> }): Promise<void> {
+    await (
+      await this.#jobs.get(jobId)?.catch(() => undefined)
+    )?.running
+    const covered = await this.#covered(jobId)
+    for (;;) {
+      const waiting = [...queue.receipts.values()].filter((r) => !covered.has(r.taskId))
+      queue.receipts.clear()
+      if (waiting.length === 0) return
+      // One settlement anchors one epoch's receipts: any naming another wait for the next round.
+      const receiptEpoch = (waiting[0] as Receipt).epoch
+      const late = waiting.filter((r) => r.epoch === receiptEpoch)
+      for (const r of waiting) if (r.epoch !== receiptEpoch) queue.receipts.set(r.taskId, r)
+      const epoch = this.#epochs.take()
+      await this.#epochs.save()
+      const settlement = `${jobId}/${epoch}`
+      const closing = late.map((r) => r.taskId)
+      const budget = late.reduce((sum, r) => sum + r.amount, 0n)
+      await this.#datastore.put('settlement', recordKey(settlement), {
+        epoch,
+        budget,
+        expected: late.length,
+        closing,
+        receiptEpoch,
+      } satisfies SettlementRecord)
+      await this.fundJob(settlement, epoch, budget, late.length)
+      const job = (await this.#jobs.get(settlement)) as JobSettlement
+      for (const receipt of late) this.#feed(job, receipt)
+      await this.closeJob(settlement, late.length, 0)
+      for (const taskId of closing) covered.add(taskId)
+    }
+  }
+
+  /** Task ids every recorded epoch of a job closed over (its own and its late ones). */
+  async #covered(jobId: string): Promise<Set<string>> {
+    const covered = new Set<string>()
+    for await (const [key, value] of this.#datastore.entries('settlement')) {
+      if (key !== recordKey(jobId) && !key.startsWith(`${recordKey(jobId)}/`)) continue
+      for (const taskId of this.#checked(key, value).closing ?? []) covered.add(taskId)
+    }
+    return covered
   }
 
   /**
@@ -271,7 +373,7 @@ export class Settlement {
       if (record !== undefined && record.closing === undefined) {
         await this.#datastore.put('settlement', recordKey(jobId), { ...record, closing })
       }
-      job.driver.handle({ type: 'close-epoch', epoch: job.epoch })
+      job.driver.handle({ type: 'close-epoch', epoch: job.receiptEpoch })
       await job.driver.run()
       await this.#refund(jobId, job)
       if (record !== undefined) {
@@ -284,47 +386,62 @@ export class Settlement {
   /**
    * Finishes, after a restart, the settlement of every job that had not settled: re-opens its vault (idempotent), feeds
    * it the co-signed receipts `receipts` holds for it (those its epoch closed over, when it had closed) and closes the
-   * epoch once `accepted(jobId)` receipts are in or the grace has run out. Returns the jobs resumed and their epochs.
+   * epoch once `accepted(jobId)` receipts are in or the grace has run out; receipts co-signed after their job's epoch
+   * closed get an epoch of their own. Returns the settlements resumed (job ids, `<job id>/<epoch>` for late receipts)
+   * and their epochs.
    */
   async resume(
     receipts: readonly Receipt[],
     accepted: (jobId: string) => number,
     graceMs: number,
   ): Promise<Map<string, number>> {
-    const resumed = new Map<string, number>()
+    const records = new Map<string, SettlementRecord>()
     for await (const [key, value] of this.#datastore.entries('settlement')) {
-      if (!key.startsWith('job/')) continue
-      const jobId = key.slice('job/'.length)
-      const record = this.#checked(jobId, value)
+      if (key.startsWith('job/')) records.set(key.slice('job/'.length), this.#checked(key, value))
+    }
+    const covered = new Set<string>()
+    for (const [settlement, record] of records) {
+      for (const taskId of record.closing ?? []) covered.add(`${jobOfSettlement(settlement)}/${taskId}`)
+    }
+    const resumed = new Map<string, number>()
+    for (const [settlement, record] of records) {
       if (record.settled === true) continue
       try {
-        await this.fundJob(jobId, record.epoch, record.budget, record.expected)
+        await this.fundJob(settlement, record.epoch, record.budget, record.expected)
       } catch (e) {
-        this.#log.error({ jobId, err: String(e) }, 'settlement:resume-failed')
+        this.#log.error({ settlement, err: String(e) }, 'settlement:resume-failed')
         continue
       }
+      const job = (await this.#jobs.get(settlement)) as JobSettlement
+      const jobId = jobOfSettlement(settlement)
       const closing = record.closing === undefined ? undefined : new Set(record.closing)
       for (const receipt of receipts) {
-        if (receipt.jobId === jobId && (closing === undefined || closing.has(receipt.taskId))) {
-          await this.receipt(receipt)
-        }
+        if (receipt.jobId !== jobId || job.taskIds.has(receipt.taskId)) continue
+        if (closing === undefined || closing.has(receipt.taskId)) this.#feed(job, receipt)
       }
-      resumed.set(jobId, record.epoch)
-      this.#log.info({ jobId, epoch: record.epoch, closed: closing !== undefined }, 'settlement:resumed')
-      void this.closeJob(jobId, closing?.size ?? accepted(jobId), graceMs)
+      resumed.set(settlement, record.epoch)
+      this.#log.info({ settlement, epoch: record.epoch, closed: closing !== undefined }, 'settlement:resumed')
+      void this.closeJob(settlement, closing?.size ?? accepted(jobId), graceMs)
+    }
+    // Receipts that came back after their job's epoch closed and before the stop: an epoch of their own.
+    for (const receipt of receipts) {
+      if (records.get(receipt.jobId)?.closing === undefined) continue
+      if (!covered.has(`${receipt.jobId}/${receipt.taskId}`)) void this.#settleLate(receipt)
     }
     return resumed
   }
 
-  async #record(jobId: string): Promise<SettlementRecord | undefined> {
-    const value = await this.#datastore.get('settlement', recordKey(jobId))
-    return value === undefined ? undefined : this.#checked(jobId, value)
+  async #record(settlement: string): Promise<SettlementRecord | undefined> {
+    const value = await this.#datastore.get('settlement', recordKey(settlement))
+    return value === undefined ? undefined : this.#checked(settlement, value)
   }
 
-  #checked(jobId: string, value: unknown): SettlementRecord {
+  #checked(settlement: string, value: unknown): SettlementRecord {
     const record = settlementRecordOf(value)
     if (record === undefined) {
-      throw new NodeError('NODE__DATASTORE_CORRUPT', `the settlement record of job ${jobId} is malformed`, { jobId })
+      throw new NodeError('NODE__DATASTORE_CORRUPT', `the settlement record ${settlement} is malformed`, {
+        settlement,
+      })
     }
     return record
   }
@@ -416,13 +533,13 @@ export class Settlement {
   paidNet(jobId: string): bigint {
     const job = this.#funded.get(jobId)
     if (job?.settled === undefined) return 0n
-    return (job.machine.batch(job.epoch)?.payouts ?? []).reduce((sum, p) => sum + p.net, 0n)
+    return (job.machine.batch(job.receiptEpoch)?.payouts ?? []).reduce((sum, p) => sum + p.net, 0n)
   }
 
   async view(jobId: string): Promise<JobSettlementView | undefined> {
     const job = this.#funded.get(jobId)
     if (job === undefined) return undefined
-    const batch = job.machine.batch(job.epoch)
+    const batch = job.machine.batch(job.receiptEpoch)
     const { ledger } = await this.#open()
     const paid: Record<string, string> = {}
     for (const payout of batch?.payouts ?? []) {
