@@ -3,6 +3,23 @@ import { simCommand } from '../src/cli.js'
 import { validateScenario } from '../src/scenario/load.js'
 import type { Scenario, ScenarioInput } from '../src/scenario/types.js'
 
+/**
+ * The smallest scenario input the schema takes, for tests that break it at arbitrary paths (so untyped on purpose).
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function minimal(): Record<string, any> {
+  return {
+    version: 1,
+    name: 'minimal',
+    duration: '2h',
+    regions: [{ name: 'eu' }, { name: 'us' }],
+    network: { latencyMs: { eu: { eu: 10, us: 45 }, us: { us: 12 } } },
+    workers: { count: 4 },
+    creators: { count: 1 },
+    jobs: { count: 3 },
+  }
+}
+
 /** A small two-region market; `overrides` replace top-level sections. */
 export function smallScenario(overrides: Partial<ScenarioInput> = {}): Scenario {
   return validateScenario({

@@ -8,21 +8,7 @@ import { isSimError } from '../src/errors.js'
 import { loadScenario, loadScenarioInput, parseScenario, validateScenario } from '../src/scenario/load.js'
 import { parseSweepDefinition } from '../src/sweep/file.js'
 import { planSweep } from '../src/sweep/plan.js'
-
-// Tests break scenarios at arbitrary paths, so the fixture is untyped on purpose.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function minimal(): Record<string, any> {
-  return {
-    version: 1,
-    name: 'minimal',
-    duration: '2h',
-    regions: [{ name: 'eu' }, { name: 'us' }],
-    network: { latencyMs: { eu: { eu: 10, us: 45 }, us: { us: 12 } } },
-    workers: { count: 4 },
-    creators: { count: 1 },
-    jobs: { count: 3 },
-  }
-}
+import { minimal } from './helpers.js'
 
 function failure(fn: () => unknown): { code: string; context: Record<string, unknown> } {
   try {

@@ -3,22 +3,9 @@ import { describe, expect, it } from 'vitest'
 import { isSimError } from '../src/errors.js'
 import { loadScenario, parseScenario, validateScenario } from '../src/scenario/load.js'
 import { parseDuration } from '../src/scenario/duration.js'
+import { minimal } from './helpers.js'
 
 const minimalText = readFileSync(new URL('./fixtures/minimal.yaml', import.meta.url), 'utf8')
-// Tests break scenarios at arbitrary paths, so the fixture is untyped on purpose.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function minimal(): Record<string, any> {
-  return {
-    version: 1,
-    name: 'minimal',
-    duration: '2h',
-    regions: [{ name: 'eu' }, { name: 'us' }],
-    network: { latencyMs: { eu: { eu: 10, us: 45 }, us: { us: 12 } } },
-    workers: { count: 4 },
-    creators: { count: 1 },
-    jobs: { count: 3 },
-  }
-}
 
 function codeAndPath(fn: () => unknown): { code: string; path: unknown } {
   try {
