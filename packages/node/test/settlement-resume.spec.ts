@@ -74,7 +74,7 @@ describe('Settlement.resume', () => {
     await before.close()
 
     const after = await open()
-    const resumed = await after.resume(receipts, () => 2, 60_000)
+    const resumed = await after.resume(receipts, async () => 2, 60_000)
     expect([...resumed]).toEqual([[JOB, 1]])
     await after.settled(JOB)
     const view = await after.view(JOB)
@@ -90,7 +90,7 @@ describe('Settlement.resume', () => {
 
     // A third start finds nothing left to do: nobody is paid twice.
     const again = await open()
-    expect((await again.resume(receipts, () => 2, 60_000)).size).toBe(0)
+    expect((await again.resume(receipts, async () => 2, 60_000)).size).toBe(0)
     await again.close()
   })
 
@@ -104,7 +104,7 @@ describe('Settlement.resume', () => {
     await datastore.put('settlement', `job/${JOB}`, { ...record, closing: [receipts[0]?.taskId] })
 
     const after = await open()
-    await after.resume(receipts, () => 2, 60_000)
+    await after.resume(receipts, async () => 2, 60_000)
     await after.settled(JOB)
     expect(await after.view(JOB)).toMatchObject({ receipts: 1, refunded: (BUDGET - 10_000n).toString() })
     // The second receipt, on disk but after the close, is paid in epoch 2, funded with exactly what it pays.
@@ -131,7 +131,7 @@ describe('Settlement.resume', () => {
     await first.close()
 
     const second = await open()
-    expect((await second.resume(receipts, () => 2, 60_000)).size).toBe(0)
+    expect((await second.resume(receipts, async () => 2, 60_000)).size).toBe(0)
     await second.receipt(receipts[1] as Receipt)
     expect(await datastore.get('settlement', `job/${JOB}/3`)).toBeUndefined()
     expect(await datastore.get<number>('settlement', 'epoch')).toBe(2)
@@ -144,10 +144,10 @@ describe('Settlement.resume', () => {
     await expect(fresh.fundJob('job-2', 2, BUDGET, 1)).rejects.toMatchObject({ code: 'LEDGER__INSUFFICIENT_FUNDS' })
     expect(await datastore.get('settlement', 'job/job-2')).toBeUndefined()
     await datastore.put('settlement', 'job/job-3', { epoch: 3, budget: BUDGET, expected: 1 } satisfies SettlementRecord)
-    expect((await fresh.resume([], () => 0, 60_000)).size).toBe(0)
+    expect((await fresh.resume([], async () => 0, 60_000)).size).toBe(0)
     expect(await datastore.get('settlement', 'job/job-3')).toMatchObject({ epoch: 3 })
     await datastore.put('settlement', 'job/job-4', { epoch: 'four' })
-    await expect(fresh.resume([], () => 0, 60_000)).rejects.toMatchObject({ code: 'NODE__DATASTORE_CORRUPT' })
+    await expect(fresh.resume([], async () => 0, 60_000)).rejects.toMatchObject({ code: 'NODE__DATASTORE_CORRUPT' })
     await fresh.close()
   })
 })

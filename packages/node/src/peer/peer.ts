@@ -283,12 +283,11 @@ export class Peer implements NodeOperations {
     const { cosigned, pending } = await this.receipts.stored()
     const outstanding = new Map<string, number>()
     for (const r of [...cosigned, ...pending]) outstanding.set(r.jobId, (outstanding.get(r.jobId) ?? 0) + 1)
-    const completed = new Map<string, number>()
-    for await (const [jobId, job] of this.datastore.entries<{ results?: unknown[] }>('jobs')) {
-      if (Array.isArray(job.results)) completed.set(jobId, job.results.length)
-    }
     // A job the restart cut short ends here: its accepted tasks are those it signed receipts for.
-    const accepted = (jobId: string) => completed.get(jobId) ?? outstanding.get(jobId) ?? 0
+    const accepted = async (jobId: string) => {
+      const results = (await this.datastore.get<{ results?: unknown[] }>('jobs', jobId))?.results
+      return Array.isArray(results) ? results.length : (outstanding.get(jobId) ?? 0)
+    }
     const resumed = await this.settlement.resume(cosigned, accepted, RECEIPT_GRACE_MS)
     for (const [jobId, epoch] of resumed) this.#epochs.set(jobId, epoch)
     this.receipts.offer(pending)

@@ -392,7 +392,7 @@ export class Settlement {
    */
   async resume(
     receipts: readonly Receipt[],
-    accepted: (jobId: string) => number,
+    accepted: (jobId: string) => Promise<number>,
     graceMs: number,
   ): Promise<Map<string, number>> {
     const records = new Map<string, SettlementRecord>()
@@ -421,7 +421,7 @@ export class Settlement {
       }
       resumed.set(settlement, record.epoch)
       this.#log.info({ settlement, epoch: record.epoch, closed: closing !== undefined }, 'settlement:resumed')
-      void this.closeJob(settlement, closing?.size ?? accepted(jobId), graceMs)
+      void this.closeJob(settlement, closing?.size ?? (await accepted(jobId)), graceMs)
     }
     // Receipts that came back after their job's epoch closed and before the stop: an epoch of their own.
     for (const receipt of receipts) {
