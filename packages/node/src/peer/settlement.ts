@@ -130,7 +130,7 @@ export class Settlement {
   readonly #datastore: Datastore
   readonly #epochs: EpochCounter
   /** Receipts co-signed after their job's epoch closed, by job, waiting for an epoch of their own. */
-  readonly #late = new Map<string, { receipts: Map<string, Receipt>; flushing?: Promise<void> | undefined }>()
+  readonly #late = new Map<string, { receipts: Map<string, Receipt>; flushing?: Promise<boolean> | undefined }>()
   /** Per job, its settlement once the epoch vault is funded (receipts that arrive earlier wait for it). */
   readonly #jobs = new Map<string, Promise<JobSettlement>>()
   readonly #bonds = new Map<string, Promise<StakeBond>>()
@@ -293,10 +293,21 @@ export class Settlement {
     if (queue === undefined) this.#late.set(receipt.jobId, (queue = { receipts: new Map() }))
     queue.receipts.set(receipt.taskId, receipt)
     const waiting = queue
-    waiting.flushing ??= this.#flushLate(receipt.jobId, waiting)
-      .catch((e: unknown) => this.#log.error({ err: String(e), jobId: receipt.jobId }, 'settlement:failed'))
-      .finally(() => (waiting.flushing = undefined))
-    await waiting.flushing
+    // Until the queue is empty: a receipt queued as a flush finished its last round starts the next one. A failed
+    // flush stops here; its receipts stay on disk for the next start.
+    while (waiting.receipts.size > 0) {
+      waiting.flushing ??= this.#flushLate(receipt.jobId, waiting).then(
+        () => true,
+        (e: unknown) => {
+          this.#log.error({ err: String(e), jobId: receipt.jobId }, 'settlement:failed')
+          return false
+        },
+      )
+      const flushed = waiting.flushing
+      const ok = await flushed
+      if (waiting.flushing === flushed) waiting.flushing = undefined
+      if (!ok) return
+    }
   }
 
   /**
@@ -349,7 +360,8 @@ export class Settlement {
 
   /**
    * Closes a finished job's epoch once every accepted task's receipt is co-signed, or after `graceMs` (a worker
-   * that vanished cannot countersign; its work goes unpaid in this epoch), then anchors and pays.
+   * that vanished cannot countersign; its receipt, when it comes, is paid in an epoch of its own), then anchors and
+   * pays.
    */
   async closeJob(jobId: string, accepted: number, graceMs: number): Promise<void> {
     const job = await this.#jobs.get(jobId)
