@@ -30,6 +30,13 @@ describe('Settlement.resume', () => {
     counter = await EpochCounter.open(datastore)
     return new Settlement(join(tmp.path, 'ledger'), config, logger, datastore, counter)
   }
+  /** A settlement with tokens to spend and the job's vault funded, its epoch taken as a node takes one. */
+  const funded = async () => {
+    const settlement = await open()
+    await settlement.airdrop(1_000_000n)
+    await settlement.fundJob(JOB, await takeEpoch(), BUDGET, 2)
+    return settlement
+  }
   /** An epoch number as the node takes one for a job it orders. */
   const takeEpoch = async () => {
     const epoch = counter.take()
@@ -66,9 +73,7 @@ describe('Settlement.resume', () => {
   })
 
   it('should settle, after a restart, a funded job with the receipts on disk, and pay each once', async () => {
-    const before = await open()
-    await before.airdrop(1_000_000n)
-    await before.fundJob(JOB, await takeEpoch(), BUDGET, 2)
+    const before = await funded()
     // One receipt came back before the stop, the other after it: both are on disk, neither settled.
     await before.receipt(receipts[0] as Receipt)
     await before.close()
@@ -95,9 +100,7 @@ describe('Settlement.resume', () => {
   })
 
   it('should settle exactly the receipts an epoch closed over, and one that came later in an epoch of its own', async () => {
-    const before = await open()
-    await before.airdrop(1_000_000n)
-    await before.fundJob(JOB, await takeEpoch(), BUDGET, 2)
+    const before = await funded()
     await before.close()
     // Stopped after the epoch closed over the first receipt, before it was anchored.
     const record = await datastore.get<SettlementRecord>('settlement', `job/${JOB}`)
@@ -115,9 +118,7 @@ describe('Settlement.resume', () => {
   })
 
   it('should pay a receipt co-signed after its job settled in a later epoch, once across restarts', async () => {
-    const first = await open()
-    await first.airdrop(1_000_000n)
-    await first.fundJob(JOB, await takeEpoch(), BUDGET, 2)
+    const first = await funded()
     await first.receipt(receipts[0] as Receipt)
     // The second worker was away past the grace: the epoch closes without it.
     await first.closeJob(JOB, 2, 0)

@@ -1,5 +1,6 @@
 import { convertIndexedToRgb, decode as decodePng } from 'fast-png'
 import jpeg from 'jpeg-js'
+import { concat } from 'uint8arrays/concat'
 import type { ZlibOptions } from 'node:zlib'
 import { MAX_SCENE_TEXELS, MAX_TEXTURE_SIDE } from '../constants.js'
 import { GpuError } from '../errors.js'
@@ -279,16 +280,6 @@ function boundedPng(image: Uint8Array, texels: number, label: string): Uint8Arra
   }
   kept.push(image.subarray(from))
   return concat(kept)
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let at = 0
-  for (const p of parts) {
-    out.set(p, at)
-    at += p.length
-  }
-  return out
 }
 
 /** Any PNG (grey, grey+alpha, RGB, RGBA, indexed; 1 to 16 bits) as RGBA8. */

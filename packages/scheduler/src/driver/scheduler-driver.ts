@@ -14,6 +14,7 @@ import {
   type Rng,
 } from '@tessera/core'
 import { merkleRoot } from '@tessera/proof'
+import { concat } from 'uint8arrays/concat'
 import {
   CREATOR_MESSAGE_TYPES,
   CreatorMachine,
@@ -374,7 +375,7 @@ export class SchedulerDriver extends EventTarget {
     void (async () => {
       try {
         const output = await executor.execute(execution, { signal })
-        const bytes = concat(output.chunks)
+        const bytes = concat([...output.chunks])
         const cid = await blobs.put(bytes, { signal })
         // A copy, so the root owns a plain ArrayBuffer as the wire schema types it.
         const root = new Uint8Array(this.#commit(output.chunks))
@@ -425,14 +426,4 @@ export class SchedulerDriver extends EventTarget {
       this.#step()
     }, delay)
   }
-}
-
-function concat(chunks: readonly Uint8Array[]): Uint8Array {
-  const bytes = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0))
-  let offset = 0
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset)
-    offset += chunk.byteLength
-  }
-  return bytes
 }
