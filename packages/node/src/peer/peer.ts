@@ -83,8 +83,8 @@ export class Peer implements NodeOperations {
     }
   >()
   readonly #epochs: Map<string, number>
+  /** Hands out settlement epochs (one per job, more for late receipts), persisted so a restart never reuses one. */
   readonly #epochCounter: EpochCounter
-  /** The last settlement epoch used (one per job), persisted so a restart never reuses one. */
   /** Fraud proofs upheld by this peer, newest last. */
   readonly slashes: readonly SlashRecord[]
   readonly #ownsEngine: boolean

@@ -50,8 +50,9 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 /**
  * Receipts signed by both sides (DESIGN.md, "Settle"). The creator signs a receipt for each accepted task and
  * sends it to the worker; the worker checks that it names a result it committed to, pays its own address and at
- * least the price it bid, countersigns and sends it back; the creator keeps the co-signed receipt (persisted before it is settled, so a
- * restart loses none) and hands it to settlement. Both sides are idempotent: a repeated receipt changes nothing.
+ * least the price it bid, countersigns and sends it back; the creator keeps the co-signed receipt (persisted
+ * before it is settled, so a restart loses none) and hands it to settlement. Both sides are idempotent: a repeated
+ * receipt changes nothing.
  */
 export class ReceiptExchange {
   readonly #c: ReceiptExchangeComponents
