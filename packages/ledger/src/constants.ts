@@ -74,6 +74,9 @@ export const MAX_MEMO_BYTES = 512
 /** Largest journal line accepted when reading (a base64 wire transaction is at most 1,644 characters). */
 export const MAX_JOURNAL_LINE_BYTES = 16 * 1024
 
+/** The fewest droppable journal records worth a rewrite at open (see `compactJournal`). */
+export const JOURNAL_COMPACT_MIN_RECORDS = 256
+
 /** File names inside a ledger data directory. */
 export const STATE_FILE = 'litesvm-state.bin'
 export const TRANSACTION_LOG_FILE = 'litesvm-transactions.log'

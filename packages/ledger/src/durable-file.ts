@@ -59,13 +59,15 @@ export interface DurableLogOptions {
  */
 export class DurableLog<T> {
   readonly path: string
-  readonly #handle: FileHandle
+  readonly #options: DurableLogOptions
+  #handle: FileHandle
   #tail: Promise<void> = Promise.resolve()
   #closed = false
 
-  private constructor(path: string, handle: FileHandle) {
+  private constructor(path: string, handle: FileHandle, options: DurableLogOptions) {
     this.path = path
     this.#handle = handle
+    this.#options = options
   }
 
   /** Opens (creating) the log at `path` and returns it with the records already in it. */
@@ -78,7 +80,7 @@ export class DurableLog<T> {
       if (validBytes < totalBytes) await handle.truncate(validBytes)
       await handle.sync()
       await syncDirectory(dirname(path))
-      return { log: new DurableLog<T>(path, handle), records }
+      return { log: new DurableLog<T>(path, handle, options), records }
     } catch (e) {
       await handle.close()
       throw e
@@ -87,15 +89,69 @@ export class DurableLog<T> {
 
   /** Appends one record and syncs it to disk. Appends run one at a time, in call order. */
   append(record: T): Promise<void> {
-    if (this.#closed) return Promise.reject(new LedgerError('LEDGER__INVALID_INPUT', `log ${this.path} is closed`))
-    const json = JSON.stringify(record, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))
-    const line = `${json}\t${checksumOf(json)}\n`
-    const write = this.#tail.then(async () => {
+    let line: string
+    try {
+      line = this.#lineOf(record)
+    } catch (e) {
+      return Promise.reject(e as Error)
+    }
+    return this.#serial(async () => {
       await this.#handle.appendFile(line, 'utf8')
       await this.#handle.datasync()
     })
-    this.#tail = write.catch(() => {})
-    return write
+  }
+
+  /**
+   * Replaces every record in the log with `records`, atomically: a crash leaves the old file or the new one, never
+   * a mix. Runs after the appends already called; appends called later go to the new file.
+   */
+  replace(records: readonly T[]): Promise<void> {
+    let bytes: Uint8Array
+    try {
+      bytes = new TextEncoder().encode(records.map((r) => this.#lineOf(r)).join(''))
+    } catch (e) {
+      return Promise.reject(e as Error)
+    }
+    return this.#serial(async () => {
+      const failure = await writeFileAtomic(this.path, bytes).then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      )
+      // Reopen by path whether or not the rename happened, so appends land in the file a restart reads. A log that
+      // cannot reopen is closed: its appends fail rather than go nowhere.
+      await this.#handle.close()
+      try {
+        this.#handle = await open(this.path, 'a', 0o600)
+      } catch (e) {
+        this.#closed = true
+        throw e
+      }
+      if (failure !== undefined) throw failure
+    })
+  }
+
+  /** A record's line; refused when it is longer than a reader accepts, which would read back as damage. */
+  #lineOf(record: T): string {
+    const line = lineOf(record)
+    if (line.length - 1 > this.#options.maxLineBytes) {
+      throw new LedgerError(
+        'LEDGER__INVALID_INPUT',
+        `a record of ${line.length - 1} characters does not fit ${this.path}`,
+        {
+          path: this.path,
+          characters: line.length - 1,
+          limit: this.#options.maxLineBytes,
+        },
+      )
+    }
+    return line
+  }
+
+  #serial(work: () => Promise<void>): Promise<void> {
+    if (this.#closed) return Promise.reject(new LedgerError('LEDGER__INVALID_INPUT', `log ${this.path} is closed`))
+    const run = this.#tail.then(work)
+    this.#tail = run.catch(() => {})
+    return run
   }
 
   async close(): Promise<void> {
@@ -104,6 +160,11 @@ export class DurableLog<T> {
     await this.#tail
     await this.#handle.close()
   }
+}
+
+function lineOf(record: unknown): string {
+  const json = JSON.stringify(record, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))
+  return `${json}\t${checksumOf(json)}\n`
 }
 
 function parseLog<T>(

@@ -1,4 +1,4 @@
-import { MAX_JOURNAL_LINE_BYTES } from './constants.js'
+import { JOURNAL_COMPACT_MIN_RECORDS, MAX_JOURNAL_LINE_BYTES } from './constants.js'
 import { DurableLog } from './durable-file.js'
 import { LedgerError } from './errors.js'
 
@@ -54,6 +54,16 @@ export class SettlementJournal {
         })
       }
     }
+    const compacted = compactJournal(records)
+    if (compacted.changed >= compactionThreshold(records.length)) {
+      try {
+        await log.replace(compacted.records)
+      } catch (e) {
+        await log.close()
+        throw e
+      }
+      return new SettlementJournal(log, compacted.records)
+    }
     return new SettlementJournal(log, records)
   }
 
@@ -94,6 +104,43 @@ export class SettlementJournal {
     this.#latest.set(record.key, record)
     if (record.t === 'intent') this.#intents.set(record.key, record)
   }
+}
+
+/**
+ * What the journal must keep, in order: for each key its latest record and, when that is an outcome, the intent of
+ * the same attempt (its digest guards the key against other content; its meta is returned on replay). Earlier
+ * attempts go, and so do the signed bytes of an intent with an outcome: only an intent without one is ever re-sent.
+ * Confirmed keys stay forever, since they are what stops an action from running twice.
+ */
+export function compactJournal(records: readonly JournalRecord[]): { records: JournalRecord[]; changed: number } {
+  const latest = new Map<string, JournalRecord>()
+  const intents = new Map<string, IntentRecord>()
+  for (const record of records) {
+    latest.set(record.key, record)
+    if (record.t === 'intent') intents.set(record.key, record)
+  }
+  const kept: JournalRecord[] = []
+  let changed = 0
+  for (const record of records) {
+    if (record === latest.get(record.key)) {
+      kept.push(record)
+    } else if (record === intents.get(record.key) && record.t === 'intent') {
+      kept.push({ ...record, wire: '' })
+      if (record.wire !== '') changed++
+    } else {
+      changed++
+    }
+  }
+  return { records: kept, changed }
+}
+
+/**
+ * Compacting rewrites the whole file, so it waits until a quarter of the records (and at least
+ * {@link JOURNAL_COMPACT_MIN_RECORDS}) would be dropped or stripped: the file stays within a small factor of what
+ * it must keep, and a restart rewrites it rarely.
+ */
+function compactionThreshold(records: number): number {
+  return Math.max(JOURNAL_COMPACT_MIN_RECORDS, Math.ceil(records / 4))
 }
 
 function isJournalRecord(value: unknown): value is JournalRecord {

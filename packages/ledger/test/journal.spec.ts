@@ -4,12 +4,13 @@ import { generateKeyPairSigner, type Signature } from '@solana/kit'
 import { getTransferSolInstruction } from '@solana-program/system'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { isLedgerError } from '../src/errors.js'
-import { actionDigest, type LedgerAction } from '../src/executor.js'
-import { SettlementJournal, type JournalRecord } from '../src/journal.js'
+import { ActionExecutor, actionDigest, type LedgerAction } from '../src/executor.js'
+import { JOURNAL_COMPACT_MIN_RECORDS, MAX_JOURNAL_LINE_BYTES } from '../src/constants.js'
+import { compactJournal, SettlementJournal, type IntentRecord, type JournalRecord } from '../src/journal.js'
 import { readNonce } from '../src/nonce.js'
 import { createWorld, liteSvmChain, tempDir, type Chain, type World } from './support/fixtures.js'
 
-const intent = (key: string, attempt = 1): JournalRecord => ({
+const intent = (key: string, attempt = 1): IntentRecord => ({
   t: 'intent',
   key,
   attempt,
@@ -77,6 +78,79 @@ describe('SettlementJournal', () => {
     expect(isLedgerError(error, 'LEDGER__JOURNAL_CORRUPT')).toBe(true)
     expect(await readFile(path, 'utf8')).toBe(damaged)
   })
+
+  it('should refuse a record longer than a reader accepts, which would read back as damage', async () => {
+    const path = join(dir.path, 'j.log')
+    const journal = await SettlementJournal.open(path)
+    const error = await journal
+      .append({ ...intent('big'), wire: 'A'.repeat(MAX_JOURNAL_LINE_BYTES) })
+      .catch((e: unknown) => e)
+    expect(isLedgerError(error, 'LEDGER__INVALID_INPUT')).toBe(true)
+    await journal.append(intent('a'))
+    await journal.close()
+    const reopened = await SettlementJournal.open(path)
+    expect(reopened.get('big')).toBeUndefined()
+    expect(reopened.get('a')?.t).toBe('intent')
+    await reopened.close()
+  })
+
+  describe('compaction at open', () => {
+    /** A key that failed once and was confirmed on its second attempt: four records, two of them superseded. */
+    const retried = (key: string): JournalRecord[] => [
+      intent(key, 1),
+      { t: 'failed', key, attempt: 1, signature: 's', code: 'LEDGER__INSUFFICIENT_FUNDS', retryable: false },
+      { ...intent(key, 2), digest: `d-${key}`, meta: { vault: key } },
+      { t: 'confirmed', key, attempt: 2, signature: `s-${key}` },
+    ]
+
+    async function journalWith(records: JournalRecord[]): Promise<string> {
+      const path = join(dir.path, 'j.log')
+      const journal = await SettlementJournal.open(path)
+      for (const record of records) await journal.append(record)
+      await journal.close()
+      return path
+    }
+
+    const lines = async (path: string) => (await readFile(path, 'utf8')).split('\n').filter((l) => l.length > 0)
+
+    it('should keep each key’s outcome and its intent’s digest and meta, dropping earlier attempts and sent bytes', async () => {
+      const keys = Array.from({ length: JOURNAL_COMPACT_MIN_RECORDS }, (_, i) => `k${i}`)
+      const path = await journalWith([...keys.flatMap(retried), intent('open', 3)])
+      expect(await lines(path)).toHaveLength(keys.length * 4 + 1)
+
+      const journal = await SettlementJournal.open(path)
+      expect(await lines(path)).toHaveLength(keys.length * 2 + 1)
+      for (const key of keys) {
+        expect(journal.get(key)).toEqual({ t: 'confirmed', key, attempt: 2, signature: `s-${key}` })
+        expect(journal.intent(key)).toMatchObject({ attempt: 2, digest: `d-${key}`, meta: { vault: key }, wire: '' })
+      }
+      // An intent with no outcome may still have to be re-sent: its bytes stay.
+      expect(journal.pending()).toEqual([intent('open', 3)])
+      await journal.append({ t: 'confirmed', key: 'open', attempt: 3, signature: 's' })
+      await journal.close()
+
+      const reopened = await SettlementJournal.open(path)
+      expect(reopened.get('open')?.t).toBe('confirmed')
+      expect(reopened.intent('k7')?.digest).toBe('d-k7')
+      await reopened.close()
+    })
+
+    it('should leave a journal with little to drop as it is', async () => {
+      const path = await journalWith(['a', 'b', 'c'].flatMap(retried))
+      const before = await readFile(path, 'utf8')
+      const journal = await SettlementJournal.open(path)
+      await journal.close()
+      expect(await readFile(path, 'utf8')).toBe(before)
+    })
+
+    it('should compact to a fixed point', () => {
+      const records = [...['a', 'b'].flatMap(retried), intent('c')]
+      const once = compactJournal(records)
+      expect(once.changed).toBe(2 * 3)
+      const twice = compactJournal(once.records)
+      expect(twice).toEqual({ records: once.records, changed: 0 })
+    })
+  })
 })
 
 describe('ActionExecutor', () => {
@@ -105,6 +179,25 @@ describe('ActionExecutor', () => {
     const error = await world.executor.execute(pay('k', 2_000_000n, bob.address)).catch((e: unknown) => e)
     expect(isLedgerError(error, 'LEDGER__JOURNAL_MISMATCH')).toBe(true)
     expect(await world.transport.getBalance(bob.address)).toBe(1_000_000n)
+  })
+
+  it('should replay, not repeat, an action confirmed before the journal was compacted', async () => {
+    const bob = await generateKeyPairSigner()
+    const first = await world.executor.execute(pay('k', 1_000_000n, bob.address))
+    for (let i = 0; i < JOURNAL_COMPACT_MIN_RECORDS; i++) {
+      await world.journal.append(intent(`filler${i}`))
+      await world.journal.append({ t: 'confirmed', key: `filler${i}`, attempt: 1, signature: 's' })
+    }
+    await world.journal.close()
+    const journal = await SettlementJournal.open(world.journal.path)
+    expect(journal.intent('k')?.wire).toBe('')
+    const executor = await ActionExecutor.open({ transport: world.transport, journal, payer: world.payer })
+    const again = await executor.execute(pay('k', 1_000_000n, bob.address))
+    expect(again).toMatchObject({ replayed: true, signature: first.signature })
+    const other = await executor.execute(pay('k', 2_000_000n, bob.address)).catch((e: unknown) => e)
+    expect(isLedgerError(other, 'LEDGER__JOURNAL_MISMATCH')).toBe(true)
+    expect(await world.transport.getBalance(bob.address)).toBe(1_000_000n)
+    await journal.close()
   })
 
   it('should refuse to guess when the chain does not know an intent but its nonce moved on', async () => {

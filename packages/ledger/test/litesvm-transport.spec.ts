@@ -86,12 +86,21 @@ describe('LiteSvmTransport persistence', () => {
       corruptCode: 'LEDGER__STATE_CORRUPT',
       maxLineBytes: 16_384,
     })
+    const counted = (await readFile(join(chainDir, TRANSACTION_LOG_FILE), 'utf8')).split('\n').length - 1
     const orphan = '1'.repeat(64) as Signature
     await log.append({ signature: orphan, slot: '1', err: null, wire: '' })
     await log.close()
+    const logged = async () => (await readFile(join(chainDir, TRANSACTION_LOG_FILE), 'utf8')).split('\n').length - 1
     const second = await createLiteSvmTransport({ dataDir: chainDir })
     expect(await second.getSignatureStatus(orphan)).toBeNull()
     expect(await second.getTransaction(orphan)).toBeNull()
+    expect(await logged()).toBe(counted)
+    // The rewritten log takes appends: a transfer made now is there after the next restart.
+    const signature = await transferOnce(second, alice, (await generateKeyPairSigner()).address, SOL / 4n)
+    const third = await createLiteSvmTransport({ dataDir: chainDir })
+    expect((await third.getTransaction(signature))?.signature).toBe(signature)
+    expect(await logged()).toBe(counted + 1)
+    await third.close()
     await second.close()
   })
 

@@ -1,4 +1,4 @@
-import { readFile, rm } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { decodeCanonical, encodeCanonical, sha256 } from '@tessera/core'
 import { MAX_JOURNAL_LINE_BYTES, STATE_FILE, TRANSACTION_LOG_FILE } from '../constants.js'
@@ -50,7 +50,7 @@ export async function loadLiteSvmState(dir: string): Promise<LoadedState> {
   }
   const logPath = join(dir, TRANSACTION_LOG_FILE)
   const logOptions = { corruptCode: 'LEDGER__STATE_CORRUPT' as const, maxLineBytes: MAX_JOURNAL_LINE_BYTES }
-  let { log, records } = await DurableLog.open<StoredTransaction>(logPath, logOptions)
+  const { log, records } = await DurableLog.open<StoredTransaction>(logPath, logOptions)
   const counted = snapshot?.transactions ?? 0
   if (records.length < counted) {
     await log.close()
@@ -61,12 +61,16 @@ export async function loadLiteSvmState(dir: string): Promise<LoadedState> {
     )
   }
   if (records.length > counted) {
-    // Records of transactions whose effects never reached the snapshot: rewrite the log without them.
-    await log.close()
-    await rm(logPath)
-    ;({ log } = await DurableLog.open<StoredTransaction>(logPath, logOptions))
-    records = records.slice(0, counted)
-    for (const record of records) await log.append(record)
+    // Records of transactions whose effects never reached the snapshot: rewrite the log without them, atomically
+    // (a crash halfway through a delete-and-append would leave fewer records than the snapshot counts).
+    const kept = records.slice(0, counted)
+    try {
+      await log.replace(kept)
+    } catch (e) {
+      await log.close()
+      throw e
+    }
+    return { svm: snapshot?.svm, transactions: kept, log }
   }
   return { svm: snapshot?.svm, transactions: records, log }
 }
