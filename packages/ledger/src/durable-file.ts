@@ -75,9 +75,11 @@ export class DurableLog<T> {
     await mkdir(dirname(path), { recursive: true, mode: DIR_MODE })
     const handle = await open(path, 'a+', 0o600)
     try {
-      const text = (await handle.readFile()).toString('utf8')
-      const { records, validBytes, totalBytes } = parseLog<T>(text, path, options)
-      if (validBytes < totalBytes) await handle.truncate(validBytes)
+      // Kept as bytes and decoded a line at a time: one string of the whole file would cap a log at V8's largest
+      // string (about 512 MiB), past which the node could not start.
+      const bytes = await handle.readFile()
+      const { records, validBytes } = parseLog<T>(bytes, path, options)
+      if (validBytes < bytes.byteLength) await handle.truncate(validBytes)
       await handle.sync()
       await syncDirectory(dirname(path))
       return { log: new DurableLog<T>(path, handle, options), records }
@@ -133,16 +135,13 @@ export class DurableLog<T> {
   /** A record's line; refused when it is longer than a reader accepts, which would read back as damage. */
   #lineOf(record: T): string {
     const line = lineOf(record)
-    if (line.length - 1 > this.#options.maxLineBytes) {
-      throw new LedgerError(
-        'LEDGER__INVALID_INPUT',
-        `a record of ${line.length - 1} characters does not fit ${this.path}`,
-        {
-          path: this.path,
-          characters: line.length - 1,
-          limit: this.#options.maxLineBytes,
-        },
-      )
+    const bytes = Buffer.byteLength(line, 'utf8') - 1
+    if (bytes > this.#options.maxLineBytes) {
+      throw new LedgerError('LEDGER__INVALID_INPUT', `a record of ${bytes} bytes does not fit ${this.path}`, {
+        path: this.path,
+        bytes,
+        limit: this.#options.maxLineBytes,
+      })
     }
     return line
   }
@@ -167,25 +166,20 @@ function lineOf(record: unknown): string {
   return `${json}\t${checksumOf(json)}\n`
 }
 
-function parseLog<T>(
-  text: string,
-  path: string,
-  options: DurableLogOptions,
-): { records: T[]; validBytes: number; totalBytes: number } {
+const NEWLINE = 0x0a
+
+function parseLog<T>(bytes: Buffer, path: string, options: DurableLogOptions): { records: T[]; validBytes: number } {
   const records: T[] = []
-  const totalBytes = Buffer.byteLength(text, 'utf8')
   let offset = 0
-  let validBytes = 0
   let lineNumber = 0
-  while (offset < text.length) {
-    const end = text.indexOf('\n', offset)
-    const line = end === -1 ? text.slice(offset) : text.slice(offset, end)
+  while (offset < bytes.byteLength) {
+    const end = bytes.indexOf(NEWLINE, offset)
     lineNumber++
-    const record = end === -1 ? undefined : parseLine<T>(line, options.maxLineBytes)
+    // Only an unterminated final line is torn: a record is acknowledged once its newline is synced, so dropping
+    // that loses nothing. A terminated line that fails its checksum may be an intent already sent: refuse it.
+    if (end === -1) break
+    const record = end - offset > options.maxLineBytes ? undefined : parseLine<T>(bytes.toString('utf8', offset, end))
     if (record === undefined) {
-      // Only an unterminated final line is torn: a record is acknowledged once its newline is synced, so dropping
-      // that loses nothing. A terminated line that fails its checksum may be an intent already sent: refuse it.
-      if (end === -1) break
       throw new LedgerError(options.corruptCode, `${path} line ${lineNumber} is damaged; restore it from a backup`, {
         path,
         line: lineNumber,
@@ -193,13 +187,11 @@ function parseLog<T>(
     }
     records.push(record)
     offset = end + 1
-    validBytes += Buffer.byteLength(line, 'utf8') + 1
   }
-  return { records, validBytes, totalBytes }
+  return { records, validBytes: offset }
 }
 
-function parseLine<T>(line: string, maxLineBytes: number): T | undefined {
-  if (line.length > maxLineBytes) return undefined
+function parseLine<T>(line: string): T | undefined {
   const tab = line.lastIndexOf('\t')
   if (tab < 0) return undefined
   const json = line.slice(0, tab)

@@ -33,6 +33,8 @@ export class SettlementJournal {
   readonly #log: DurableLog<JournalRecord>
   readonly #latest = new Map<string, JournalRecord>()
   readonly #intents = new Map<string, IntentRecord>()
+  /** Keys whose latest record is an intent, kept apart so that reconciling does not walk every key ever written. */
+  readonly #pending = new Map<string, IntentRecord>()
 
   private constructor(log: DurableLog<JournalRecord>, records: JournalRecord[]) {
     this.#log = log
@@ -83,7 +85,7 @@ export class SettlementJournal {
 
   /** Keys whose latest record is an intent: submitted (or about to be) with no known outcome. */
   pending(): IntentRecord[] {
-    return [...this.#latest.values()].filter((r): r is IntentRecord => r.t === 'intent')
+    return [...this.#pending.values()]
   }
 
   /** Every key and its latest record. */
@@ -102,7 +104,12 @@ export class SettlementJournal {
 
   #apply(record: JournalRecord): void {
     this.#latest.set(record.key, record)
-    if (record.t === 'intent') this.#intents.set(record.key, record)
+    if (record.t === 'intent') {
+      this.#intents.set(record.key, record)
+      this.#pending.set(record.key, record)
+    } else {
+      this.#pending.delete(record.key)
+    }
   }
 }
 
