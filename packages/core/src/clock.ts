@@ -3,6 +3,8 @@
  * virtual time and a seeded generator (DESIGN.md, "The sans-IO core").
  */
 
+import { CoreError } from './errors.js'
+
 /** A source of time in milliseconds since the Unix epoch. */
 export interface Clock {
   now(): number
@@ -25,14 +27,23 @@ export class ManualClock implements Clock {
 
   /** Moves time forward by `ms` (never backwards). */
   advance(ms: number): number {
-    if (!(ms >= 0)) throw new RangeError(`cannot advance a clock by ${ms} ms`)
+    if (!(ms >= 0)) {
+      throw new CoreError('CORE__INVALID_INPUT', `cannot advance a clock by ${ms} ms; pass a duration of 0 or more`, {
+        ms,
+      })
+    }
     this.#now += ms
     return this.#now
   }
 
   /** Sets the time; it may not go backwards. */
   set(ms: number): void {
-    if (ms < this.#now) throw new RangeError(`clock cannot go back from ${this.#now} to ${ms}`)
+    if (ms < this.#now) {
+      throw new CoreError('CORE__INVALID_INPUT', `clock cannot go back from ${this.#now} to ${ms}`, {
+        now: this.#now,
+        ms,
+      })
+    }
     this.#now = ms
   }
 }

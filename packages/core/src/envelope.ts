@@ -48,6 +48,7 @@ export interface Signer {
   sign(data: Uint8Array): Uint8Array
 }
 
+/** Where and until when a sealed envelope is valid, and its place in the signer's sequence. */
 export interface SealOptions {
   domain: string
   seq: bigint
@@ -73,6 +74,7 @@ export function sealEnvelope(signer: Signer, message: WireMessage, options: Seal
   return encodeCanonical({ ...unsigned, sig: signer.sign(signingBytes(unsigned)) })
 }
 
+/** The channel, size bound and time an envelope is checked against. */
 export interface OpenOptions {
   /** The domain of the channel this arrived on. */
   domain: string

@@ -4,6 +4,7 @@ import { inspect } from 'node:util'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf, publicKeyFromRaw } from '@libp2p/crypto/keys'
 import type { Ed25519PrivateKey, PeerId } from '@libp2p/interface'
 import { peerIdFromPrivateKey, peerIdFromPublicKey } from '@libp2p/peer-id'
+import { throwIfAborted } from './abort.js'
 import type { AbortOptions } from './bus.js'
 import { PUBLIC_KEY_BYTES } from './constants.js'
 import { CoreError } from './errors.js'
@@ -63,12 +64,14 @@ export async function generateIdentity(): Promise<Identity> {
  * others can read is refused, as ssh refuses one.
  */
 export async function loadOrCreateIdentity(path: string, options: AbortOptions = {}): Promise<Identity> {
-  options.signal?.throwIfAborted()
+  throwIfAborted(options.signal)
   try {
     return await loadIdentity(path)
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
   }
+  // An aborted call leaves no new key behind.
+  throwIfAborted(options.signal)
   await mkdir(dirname(path), { recursive: true, mode: KEY_DIR_MODE })
   const key = await generateKeyPair('Ed25519')
   let handle

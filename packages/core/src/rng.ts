@@ -1,3 +1,5 @@
+import { CoreError } from './errors.js'
+
 /** A source of uniformly distributed 32-bit unsigned integers. */
 export interface Rng {
   nextU32(): number
@@ -79,7 +81,9 @@ export function nextFloat(rng: Rng): number {
 
 /** An integer in [0, n), without modulo bias. `n` must be in [1, 2^32]. */
 export function nextInt(rng: Rng, n: number): number {
-  if (!Number.isInteger(n) || n < 1 || n > 0x100000000) throw new RangeError(`nextInt bound out of range: ${n}`)
+  if (!Number.isInteger(n) || n < 1 || n > 0x100000000) {
+    throw new CoreError('CORE__INVALID_INPUT', `nextInt bound must be an integer in [1, 2^32], got ${n}`, { n })
+  }
   const limit = 0x100000000 - (0x100000000 % n)
   for (;;) {
     const x = rng.nextU32()

@@ -8,6 +8,7 @@ export const TOPICS = Object.freeze({
   verdicts: `/tessera/${PROTOCOL_VERSION}/verdicts`,
 })
 
+/** One of the gossipsub topics in {@link TOPICS}. */
 export type Topic = (typeof TOPICS)[keyof typeof TOPICS]
 
 /** Direct-stream protocols. */
@@ -30,6 +31,7 @@ export function domainOf(channel: Topic | 'direct'): string {
   return channel === 'direct' ? DIRECT_DOMAIN : `tessera${channel.slice('/tessera'.length)}`
 }
 
+/** True when `value` is one of Tessera's gossipsub topics. */
 export function isTopic(value: unknown): value is Topic {
   return typeof value === 'string' && (Object.values(TOPICS) as string[]).includes(value)
 }

@@ -73,6 +73,36 @@ for (const [name, make] of implementations) {
   })
 }
 
+describe('FsBlobstore', () => {
+  it('should reject with CORE__ABORTED when the signal aborts during file I/O', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tessera-blobs-'))
+    dirs.push(dir)
+    const store = new FsBlobstore(join(dir, 'blobs'))
+    const bytes = new Uint8Array(256 * 1024).map((_, i) => i % 251)
+    const cid = blobCid(bytes)
+    const aborted = (e: unknown): boolean => isCoreError(e, 'CORE__ABORTED')
+
+    // Each call is past its entry check and waiting on fs when the signal fires, so fs sees the abort first.
+    let controller = new AbortController()
+    const put = store.put(cid, bytes, { signal: controller.signal })
+    controller.abort()
+    await expect(put).rejects.toSatisfy(aborted)
+    expect(await store.has(cid)).toBe(false)
+
+    await store.put(cid, bytes)
+    controller = new AbortController()
+    const get = store.get(cid, { signal: controller.signal })
+    controller.abort()
+    await expect(get).rejects.toSatisfy(aborted)
+
+    controller = new AbortController()
+    const chunks = store.stream(cid, { chunkBytes: 1024, signal: controller.signal })
+    await chunks.next()
+    controller.abort()
+    await expect(chunks.next()).rejects.toSatisfy(aborted)
+  })
+})
+
 describe('parseBlobCid', () => {
   it('should accept a blob CID as a string, bytes or CID', () => {
     const cid = blobCid(new Uint8Array([1]))

@@ -32,6 +32,17 @@ describe('identity', () => {
     expect(second.sign(message)).toEqual(first.sign(message))
   })
 
+  it('should reject with CORE__ABORTED and create no key when its signal aborts', async () => {
+    const path = join(dir, 'peer.key')
+    const aborted = (e: unknown): boolean => isCoreError(e, 'CORE__ABORTED')
+    await expect(loadOrCreateIdentity(path, { signal: AbortSignal.abort() })).rejects.toSatisfy(aborted)
+    const controller = new AbortController()
+    const pending = loadOrCreateIdentity(path, { signal: controller.signal })
+    controller.abort()
+    await expect(pending).rejects.toSatisfy(aborted)
+    await expect(stat(path)).rejects.toMatchObject({ code: 'ENOENT' })
+  })
+
   it('should refuse a key file others can read', async () => {
     const path = join(dir, 'peer.key')
     await loadOrCreateIdentity(path)

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import * as lp from 'it-length-prefixed'
 import {
+  createNode,
   decodeCanonical,
   domainOf,
   generateIdentity,
@@ -56,6 +57,28 @@ describe('createNode', () => {
     await waitFor(() => b.libp2p.getConnections(a.peerId).length > 0, 'b to connect to a')
     await b.bus.send(a.peerId.toString(), heartbeat(b.peerId.toString()))
     expect(received.map((m) => m.from)).toEqual([b.peerId.toString()])
+  })
+
+  it('should reject with CORE__ABORTED when its signal aborts before the node is up', async () => {
+    const aborted = (e: unknown): boolean => isCoreError(e, 'CORE__ABORTED')
+    await expect(createNode({}, { signal: AbortSignal.abort() })).rejects.toSatisfy(aborted)
+    const controller = new AbortController()
+    const pending = createNode({}, { signal: controller.signal })
+    controller.abort()
+    await expect(pending).rejects.toSatisfy(aborted)
+  })
+
+  it('should stop what a start had started when its signal aborts, and start again after', async () => {
+    const node = await set.create({ start: false })
+    const controller = new AbortController()
+    // libp2p.start takes no signal: abort once it is up, so the rest of the start must notice and undo it.
+    node.libp2p.addEventListener('start', () => controller.abort(), { once: true })
+    await expect(node.start({ signal: controller.signal })).rejects.toSatisfy((e) => isCoreError(e, 'CORE__ABORTED'))
+    expect(node.status).toBe('stopped')
+    expect(node.libp2p.status).toBe('stopped')
+    await node.start()
+    expect(node.status).toBe('started')
+    expect(node.getMultiaddrs().length).toBeGreaterThan(0)
   })
 
   it('should refuse an invalid configuration with a coded error', async () => {

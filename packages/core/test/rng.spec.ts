@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { isCoreError } from '../src/errors.js'
 import { nextFloat, nextInt, seededRng } from '../src/rng.js'
 
 describe('seededRng', () => {
@@ -53,6 +54,6 @@ describe('seededRng', () => {
       counts[nextInt(rng, 7)]!++
     }
     for (const c of counts) expect(Math.abs(c - 10_000)).toBeLessThan(500)
-    expect(() => nextInt(rng, 0)).toThrow(RangeError)
+    expect(() => nextInt(rng, 0)).toThrow(expect.toSatisfy((e) => isCoreError(e, 'CORE__INVALID_INPUT')))
   })
 })

@@ -12,12 +12,15 @@ import { BlobHasher, parseBlobCid, type BlobCid } from './blob-cid.js'
  */
 export const BLOB_FRAME_VERSION = 1
 
+/** A provider's answer to a blob request: the blob follows only for `ok`. */
 export type BlobStatus = 'ok' | 'not-found' | 'denied' | 'too-large'
 
+/** The requester's one frame: the blob it wants. */
 export interface BlobRequest {
   cid: BlobCid
 }
 
+/** The provider's first frame: its answer and, when it has the blob, its length. */
 export interface BlobResponseHeader {
   status: BlobStatus
   /** Length of the blob in bytes (for `ok` and `too-large`). */
@@ -48,6 +51,7 @@ function decodeFrame(bytes: Uint8Array, what: string): unknown {
   }
 }
 
+/** Encodes a request frame (DAG-CBOR, versioned). */
 export function encodeBlobRequest(request: BlobRequest): Uint8Array {
   return encodeCanonical({ v: BLOB_FRAME_VERSION, cid: request.cid.bytes })
 }
@@ -59,6 +63,7 @@ export function decodeBlobRequest(bytes: Uint8Array): BlobRequest {
   return { cid: parseBlobCid(parsed.data.cid) }
 }
 
+/** Encodes a response header frame (DAG-CBOR, versioned). */
 export function encodeBlobResponseHeader(header: BlobResponseHeader): Uint8Array {
   return encodeCanonical({ v: BLOB_FRAME_VERSION, ...header })
 }

@@ -30,6 +30,7 @@ import type { Blobstore } from './blobstore.js'
  */
 export type BlobAccessHook = (cid: BlobCid, peer: PeerId) => boolean | Promise<boolean>
 
+/** What serving one blob request needs: the store, the access hook and the size bounds. */
 export interface BlobServerContext {
   store: Pick<Blobstore, 'size' | 'stream'>
   access: BlobAccessHook | undefined
@@ -116,6 +117,7 @@ export async function serveBlob(stream: Stream, connection: Connection, context:
   }
 }
 
+/** Options of {@link fetchBlobFrom}. */
 export interface FetchFromOptions extends AbortOptions {
   /** Largest blob accepted. */
   maxBlobBytes: number

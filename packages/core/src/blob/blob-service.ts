@@ -16,6 +16,7 @@ import { BlobHasher, blobCidOfDigest, parseBlobCid, type BlobCid } from './blob-
 import { fetchBlobFrom, serveBlob, type BlobAccessHook } from './blob-protocol.js'
 import type { Blobstore } from './blobstore.js'
 
+/** What the blob service needs from its node: stream handling, content routing and a store. */
 export interface BlobServiceComponents {
   peerId: PeerId
   libp2p: Pick<Libp2p, 'handle' | 'unhandle' | 'dialProtocol' | 'contentRouting'>
@@ -23,6 +24,7 @@ export interface BlobServiceComponents {
   logger: ComponentLogger
 }
 
+/** Options of {@link BlobService}. */
 export interface BlobServiceInit {
   /**
    * Largest blob stored, served or fetched.
@@ -44,6 +46,7 @@ export interface BlobServiceInit {
 /** A CID in any accepted form: a `CID`, its string or its bytes. */
 export type BlobCidLike = BlobCid | string | Uint8Array
 
+/** Options of {@link BlobService.fetch}. */
 export interface BlobFetchOptions extends AbortOptions {
   /** Ask these peers, in order, instead of looking providers up in the DHT. */
   providers?: Array<PeerId | string>
@@ -62,6 +65,7 @@ export interface ProviderFailure {
   code: CoreErrorCode
 }
 
+/** Options of {@link BlobService.put}. */
 export interface BlobPutOptions extends AbortOptions {
   /**
    * Also provide the blob in the DHT (awaited; needs at least one DHT peer).

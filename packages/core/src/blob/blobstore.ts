@@ -4,6 +4,7 @@ import type { AbortOptions } from '../bus.js'
 import { BLOB_CHUNK_BYTES } from '../constants.js'
 import { CoreError } from '../errors.js'
 
+/** Options of {@link Blobstore.stream}. */
 export interface BlobStreamOptions extends AbortOptions {
   /**
    * Largest chunk yielded.
@@ -28,6 +29,7 @@ export interface Blobstore {
   delete(cid: CID, options?: AbortOptions): Promise<void>
 }
 
+/** The `CORE__BLOB_NOT_FOUND` error every blobstore raises for a blob it does not hold. */
 export function blobNotFound(cid: CID): CoreError {
   return new CoreError('CORE__BLOB_NOT_FOUND', `blob ${cid.toString()} is not held here`, { cid: cid.toString() })
 }

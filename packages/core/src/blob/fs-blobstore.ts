@@ -52,6 +52,8 @@ export class FsBlobstore implements Blobstore {
     } catch (e) {
       await handle.close()
       await rm(tmp, { force: true })
+      // fs rejects an aborted write with its own AbortError, which carries no Tessera code.
+      throwIfAborted(options.signal)
       throw e
     }
     await handle.close()
@@ -63,6 +65,7 @@ export class FsBlobstore implements Blobstore {
     try {
       return new Uint8Array(await readFile(this.#path(cid), { signal: options.signal }))
     } catch (e) {
+      throwIfAborted(options.signal)
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw blobNotFound(cid)
       throw e
     }
@@ -75,7 +78,12 @@ export class FsBlobstore implements Blobstore {
       highWaterMark: options.chunkBytes ?? BLOB_CHUNK_BYTES,
       signal: options.signal,
     })
-    for await (const chunk of file) yield new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+    try {
+      for await (const chunk of file) yield new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+    } catch (e) {
+      throwIfAborted(options.signal)
+      throw e
+    }
   }
 
   async delete(cid: CID, options: AbortOptions = {}): Promise<void> {

@@ -19,6 +19,7 @@ import { classCid } from './classes.js'
 /** What a worker announces; the announcer fills in its peer id, its addresses (when omitted) and the issue time. */
 export type CapacityAnnouncement = Omit<Capacity, 'peer' | 'issuedAt' | 'addrs'> & { addrs?: string[] }
 
+/** What the announcer needs: its peer id, a clock, and ways to publish capacity and provide DHT records. */
 export interface CapacityAnnouncerComponents {
   self: string
   clock: Clock
@@ -33,6 +34,7 @@ export interface CapacityAnnouncerComponents {
   log: Logger
 }
 
+/** Options of {@link CapacityAnnouncer}. */
 export interface CapacityAnnouncerInit {
   /**
    * Lifetime of each published record; it is re-published after half of it.

@@ -11,6 +11,7 @@ import { CapacityAnnouncer, type CapacityAnnouncement, type CapacityAnnouncerIni
 import { CapacityView } from './capacity-view.js'
 import { classCid } from './classes.js'
 
+/** What the capacity service needs from its node: the bus, gossipsub, content routing and a clock. */
 export interface CapacityServiceComponents {
   peerId: PeerId
   clock: Clock
@@ -26,6 +27,7 @@ export interface CapacityServiceComponents {
   logger: ComponentLogger
 }
 
+/** Options of {@link CapacityService.findWorkers}. */
 export interface FindWorkersOptions extends AbortOptions {
   /**
    * Stop after this many workers.

@@ -17,11 +17,13 @@ export interface CapacityRecord {
   receivedAt: number
 }
 
+/** The view's events: a peer's record arrived or changed, or it expired unrenewed. */
 export interface CapacityViewEvents {
   'capacity:updated': CustomEvent<CapacityRecord>
   'capacity:expired': CustomEvent<CapacityRecord>
 }
 
+/** Options of {@link CapacityView}. */
 export interface CapacityViewInit {
   clock: Clock
   /** Records from this peer (ourselves) are not kept: the view is the rest of the market. */

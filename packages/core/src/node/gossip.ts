@@ -4,6 +4,7 @@
  */
 import { gossipsub, StrictNoSign, TopicValidatorResult } from '@libp2p/gossipsub'
 import type { GossipSub, Message, TopicValidatorFn } from '@libp2p/gossipsub'
+import { CoreError } from '../errors.js'
 import { sha256 } from '../sha256.js'
 import {
   BEHAVIOUR_PENALTY_DECAY,
@@ -31,11 +32,16 @@ export interface ScoredGossipSub extends GossipSub {
 export function asScored(pubsub: GossipSub): ScoredGossipSub {
   const candidate = pubsub as Partial<ScoredGossipSub>
   if (typeof candidate.getScore !== 'function' || typeof candidate.getMeshPeers !== 'function') {
-    throw new TypeError('the gossipsub service does not expose getScore/getMeshPeers')
+    throw new CoreError(
+      'CORE__INVALID_CONFIG',
+      'the pubsub service does not expose getScore/getMeshPeers; configure it with tesseraGossipsub',
+      { getScore: typeof candidate.getScore, getMeshPeers: typeof candidate.getMeshPeers },
+    )
   }
   return pubsub as ScoredGossipSub
 }
 
+/** Options of {@link tesseraGossipsub}. */
 export interface GossipConfig {
   /** Every peer shares one host (loopback, one LAN): no IP-colocation penalty. */
   localNetwork: boolean

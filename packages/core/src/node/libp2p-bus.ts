@@ -25,6 +25,7 @@ import { abortStreamOnSignal, nextFrame, readFrames, sendFrames } from './stream
 /** Largest acknowledgement frame on `/tessera/task/1`. */
 const MAX_ACK_BYTES = 256
 
+/** Options of {@link Libp2pMessageBus.publish}. */
 export interface PublishOptions extends AbortOptions {
   /**
    * Lifetime of the envelope: receivers drop it afterwards.
@@ -52,6 +53,7 @@ export interface BusObserver {
   rejected?(rejected: RejectedMessage): void
 }
 
+/** What the bus needs from its node: a signer, the clock for envelope expiry, gossipsub and stream handling. */
 export interface Libp2pBusComponents {
   signer: Signer
   peerId: PeerId
@@ -61,6 +63,7 @@ export interface Libp2pBusComponents {
   logger: ComponentLogger
 }
 
+/** Options of {@link Libp2pMessageBus}. */
 export interface Libp2pBusInit {
   observer?: BusObserver
   /** Remembers seen (signer, domain, seq) triples; shared by gossip and direct messages. */

@@ -70,6 +70,7 @@ export interface NodeEvents {
   'capacity:expired': CustomEvent<CapacityRecord>
 }
 
+/** Where a node is in its lifecycle; `start` and `stop` move it through these. */
 export type NodeStatus = 'stopped' | 'starting' | 'started' | 'stopping'
 
 /** kad-dht's implementation exposes its routing table; the public interface does not. */
@@ -158,8 +159,12 @@ export class TesseraNode extends TypedEventEmitter<NodeEvents> {
     return this.#status
   }
 
-  /** Starts libp2p and every service. Idempotent: concurrent and repeated calls share one start. */
+  /**
+   * Starts libp2p and every service. Idempotent: concurrent and repeated calls share one start. A start that fails
+   * or is aborted stops whatever part of it ran, and leaves the node stopped.
+   */
   async start(options: AbortOptions = {}): Promise<void> {
+    throwIfAborted(options.signal)
     if (this.#status === 'started') return
     if (this.#status === 'starting' && this.#transition !== undefined) return this.#transition
     if (this.#status === 'stopping') await this.#transition
@@ -170,7 +175,9 @@ export class TesseraNode extends TypedEventEmitter<NodeEvents> {
       this.#status = 'started'
     } catch (e) {
       this.#status = 'stopped'
-      await Promise.resolve(this.libp2p.stop()).catch(() => {})
+      await this.#stop({}).catch((cause) => this.#log('stopping after a failed start - %e', cause))
+      // Whatever a step threw when the signal fired (libp2p's own abort errors among them), the caller aborted.
+      throwIfAborted(options.signal)
       throw e
     } finally {
       this.#transition = undefined
@@ -257,11 +264,16 @@ export class TesseraNode extends TypedEventEmitter<NodeEvents> {
     this.libp2p.addEventListener('peer:connect', this.#onPeerConnect)
     this.libp2p.addEventListener('peer:disconnect', this.#onPeerDisconnect)
     this.libp2p.addEventListener('peer:discovery', this.#onPeerDiscovery)
+    // libp2p.start takes no signal: check between the steps instead.
     await this.libp2p.start()
+    throwIfAborted(options.signal)
     if (this.config.dhtMode !== 'auto')
       await this.libp2p.services.dht.setMode(this.config.dhtMode, { ...options, force: true })
+    throwIfAborted(options.signal)
     await this.bus.start(options)
+    throwIfAborted(options.signal)
     await this.blobs.start(options)
+    throwIfAborted(options.signal)
     this.capacity.start()
     this.#log('started %p on %s', this.peerId, this.getMultiaddrs().join(', '))
   }
@@ -338,7 +350,8 @@ export class TesseraNode extends TypedEventEmitter<NodeEvents> {
 
 /**
  * Creates (and, unless `start: false`, starts) a Tessera node. Every option is optional: with none, the node listens
- * on loopback TCP and WebSockets with a fresh in-memory identity and an empty bootstrap list.
+ * on loopback TCP and WebSockets with a fresh in-memory identity and an empty bootstrap list. When `options.signal`
+ * aborts before the node is returned, whatever was started is stopped and the call rejects with an AbortError.
  *
  * @example
  * ```ts
@@ -350,13 +363,15 @@ export class TesseraNode extends TypedEventEmitter<NodeEvents> {
  * await node.stop()
  * ```
  */
-export async function createNode(init: NodeInit = {}): Promise<TesseraNode> {
+export async function createNode(init: NodeInit = {}, options: AbortOptions = {}): Promise<TesseraNode> {
+  throwIfAborted(options.signal)
   const config = resolveNodeInit(init)
   const identity = init.identity ?? (await generateIdentity())
+  throwIfAborted(options.signal)
   const clock = init.clock ?? systemClock
   const logger = prefixLogger(init.logPrefix ?? identity.peerId.toString().slice(-6))
   const penalties = new PeerPenalties(clock)
-  const options: Libp2pOptions<TesseraServices> = {
+  const libp2pOptions: Libp2pOptions<TesseraServices> = {
     start: false,
     privateKey: identity.privateKey,
     logger,
@@ -402,7 +417,7 @@ export async function createNode(init: NodeInit = {}): Promise<TesseraNode> {
   }
   let libp2p: Libp2p<TesseraServices>
   try {
-    libp2p = await createLibp2p(options)
+    libp2p = await createLibp2p(libp2pOptions)
   } catch (cause) {
     throw new CoreError(
       'CORE__INVALID_CONFIG',
@@ -411,7 +426,9 @@ export async function createNode(init: NodeInit = {}): Promise<TesseraNode> {
       { cause },
     )
   }
+  // Not started yet, libp2p holds nothing that needs stopping.
+  throwIfAborted(options.signal)
   const node = new TesseraNode(identity, clock, config, libp2p, init, logger, penalties)
-  if (init.start !== false) await node.start()
+  if (init.start !== false) await node.start(options)
   return node
 }

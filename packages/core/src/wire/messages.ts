@@ -30,6 +30,7 @@ export const MESSAGE_SCHEMAS = Object.freeze({
   arbitrate: arbitrateSchema,
 })
 
+/** The name of a wire message type: the `type` field of a {@link WireMessage}. */
 export type MessageType = keyof typeof MESSAGE_SCHEMAS
 
 /** The schema version each type is encoded with; a decoder rejects any other. */
@@ -103,8 +104,10 @@ export function assertChannel(type: MessageType, channel: Channel): void {
   }
 }
 
+/** Every wire message type, in schema order. */
 export const MESSAGE_TYPES = Object.freeze(Object.keys(MESSAGE_SCHEMAS) as MessageType[])
 
+/** The decoded body of a message of type `T`. */
 export type MessageBody<T extends MessageType> = z.output<(typeof MESSAGE_SCHEMAS)[T]>
 
 /** A typed wire message: what the state machines consume and produce. */
@@ -113,6 +116,7 @@ export type WireMessage = { [T in MessageType]: { type: T; body: MessageBody<T> 
 /** Narrows a message union to one type. */
 export type MessageOfType<T extends MessageType> = Extract<WireMessage, { type: T }>
 
+/** True when `value` names a wire message type, e.g. a decoded envelope's `type` field. */
 export function isMessageType(value: unknown): value is MessageType {
   return typeof value === 'string' && Object.hasOwn(MESSAGE_SCHEMAS, value)
 }
