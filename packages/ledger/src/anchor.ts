@@ -35,6 +35,7 @@ export interface SlashRecord {
   author: Address
 }
 
+/** The memo text that anchors an epoch's receipt root on chain (`tessera:anchor:1:<epoch>:<size>:<root hex>`). */
 export function anchorMemo(anchor: AnchorFacts): string {
   if (anchor.root.byteLength !== 32) throw new LedgerError('LEDGER__INVALID_INPUT', 'an anchor root is 32 bytes', {})
   return `${ANCHOR_MEMO_PREFIX}:${anchor.epoch}:${anchor.size}:${toHex(anchor.root)}`
@@ -51,6 +52,7 @@ export function parseAnchorMemo(text: string): AnchorFacts | undefined {
   return facts
 }
 
+/** The memo text that records a slash: the fraud proof's hash and the vault it took from. */
 export function slashMemo(fraudProofHash: Uint8Array, vault: Address): string {
   if (fraudProofHash.byteLength !== 32) {
     throw new LedgerError('LEDGER__INVALID_FRAUD_PROOF', 'a fraud proof hash is 32 bytes (SHA-256)', {
@@ -60,6 +62,7 @@ export function slashMemo(fraudProofHash: Uint8Array, vault: Address): string {
   return `${SLASH_MEMO_PREFIX}:${toHex(fraudProofHash)}:${vault}`
 }
 
+/** Parses a slash memo; undefined when the text is not one. */
 export function parseSlashMemo(text: string): { fraudProofHash: Uint8Array; vault: Address } | undefined {
   const parts = text.split(':')
   if (parts.length !== 5 || `${parts[0]}:${parts[1]}:${parts[2]}` !== SLASH_MEMO_PREFIX) return undefined

@@ -22,6 +22,7 @@ import {
  * rule, which honest peers follow when asked to co-sign (see README, "What is enforced where").
  */
 
+/** The escrow's three signers: any two of them move its tokens. */
 export interface EscrowParties {
   creator: Address
   worker: Address
@@ -34,6 +35,7 @@ export interface Escrow extends Vault {
   parties: EscrowParties
 }
 
+/** What {@link openEscrow} needs: the job, its parties, and the tokens the creator puts in. */
 export interface OpenEscrowInput {
   jobId: string
   /** The creator's wallet: funds the escrow and signs the deposit. */
@@ -68,6 +70,7 @@ export async function openEscrow(
   return { escrow: { ...vault, jobId: input.jobId, parties }, result }
 }
 
+/** What {@link releaseEscrow} needs to pay one tile out of an escrow. */
 export interface ReleaseInput {
   escrow: Escrow
   /** The tile (task) this payment is for: one release per tile, ever. */

@@ -17,12 +17,13 @@ import {
 } from '@solana-program/system'
 import { logger as createLogger, type Logger } from '@libp2p/logger'
 import { bytesToHex } from '@noble/hashes/utils.js'
-import { encodeCanonical, sha256, type AbortOptions } from '@tessera/core'
+import { encodeCanonical, sha256, throwIfAborted, type AbortOptions } from '@tessera/core'
 import { ATTEMPT_MEMO_PREFIX, NONCE_ACCOUNT_SPACE } from './constants.js'
 import { LedgerError, isLedgerError, isRetryableLedgerError, isTransientLedgerError } from './errors.js'
 import type { IntentRecord, SettlementJournal } from './journal.js'
 import { memoInstruction } from './memo.js'
 import { readNonce } from './nonce.js'
+import { SerialQueue } from './serial-queue.js'
 import { buildTransaction, sendInstructions } from './transaction.js'
 import { transactionFromWire } from './transaction-decode.js'
 import type { LedgerTransport } from './transport/transport.js'
@@ -42,6 +43,7 @@ export interface LedgerAction {
   meta?: Readonly<Record<string, string>>
 }
 
+/** How an action ended: its confirmed signature, and whether this call only found it already done. */
 export interface ActionResult {
   key: string
   signature: Signature
@@ -58,6 +60,7 @@ export interface ExecutorHooks {
   afterSubmit?(key: string, signature: Signature): void | Promise<void>
 }
 
+/** Options of {@link ActionExecutor.open}. */
 export interface ActionExecutorOptions {
   transport: LedgerTransport
   journal: SettlementJournal
@@ -88,7 +91,7 @@ export class ActionExecutor {
   readonly #payer: TransactionSigner
   readonly #hooks: ExecutorHooks
   readonly #logger: Logger
-  #queue: Promise<unknown> = Promise.resolve()
+  readonly #queue = new SerialQueue()
 
   private constructor(options: ActionExecutorOptions, nonceAccount: Address) {
     this.nonceAccount = nonceAccount
@@ -107,9 +110,12 @@ export class ActionExecutor {
     return new ActionExecutor(options, nonceAccount)
   }
 
-  /** Runs `action` unless the journal or the chain shows it already ran; resolves with its signature. */
+  /**
+   * Runs `action` unless the journal or the chain shows it already ran; resolves with its signature. Calls run one
+   * at a time; one whose signal aborts while it waits its turn rejects with an AbortError and never runs.
+   */
   execute(action: LedgerAction, options: AbortOptions = {}): Promise<ActionResult> {
-    return this.#exclusive(async () => {
+    return this.#queue.run(async () => {
       const latest = this.#journal.get(action.key)
       const intent = this.#journal.intent(action.key)
       if (latest !== undefined && intent !== undefined && intent.digest !== action.digest) {
@@ -124,7 +130,7 @@ export class ActionExecutor {
       }
       if (latest?.t === 'intent') return this.#settle(latest, options)
       return this.#attempt(action, (latest?.attempt ?? 0) + 1, options)
-    })
+    }, options)
   }
 
   /** Where `key` stands in the journal: undefined (never tried), or its latest step. */
@@ -132,19 +138,25 @@ export class ActionExecutor {
     return this.#journal.get(key)?.t
   }
 
-  /** Settles every journaled intent that has no outcome yet (call once after a restart). */
+  /**
+   * Settles every journaled intent that has no outcome yet (call once after a restart). One intent's failure is
+   * reported with its key and the rest still run; an abort rejects the whole call with an AbortError (queued
+   * behind other calls like {@link execute}, and abortable while it waits the same way).
+   */
   reconcile(options: AbortOptions = {}): Promise<Array<{ key: string; result?: ActionResult; error?: unknown }>> {
-    return this.#exclusive(async () => {
+    return this.#queue.run(async () => {
       const out: Array<{ key: string; result?: ActionResult; error?: unknown }> = []
       for (const intent of this.#journal.pending()) {
         try {
           out.push({ key: intent.key, result: await this.#settle(intent, options) })
         } catch (error) {
+          // Every later intent would fail the same way: the caller aborted, not the chain.
+          throwIfAborted(options.signal)
           out.push({ key: intent.key, error })
         }
       }
       return out
-    })
+    }, options)
   }
 
   async #attempt(action: LedgerAction, attempt: number, options: AbortOptions): Promise<ActionResult> {
@@ -252,12 +264,6 @@ export class ActionExecutor {
     // bytes again lets the transport report the outcome; they cannot run twice.
     this.#logger('action %s: re-sending %s', intent.key, signature)
     return this.#submit(intent, transaction, options, status !== null)
-  }
-
-  #exclusive<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(work)
-    this.#queue = run.catch(() => {})
-    return run
   }
 }
 

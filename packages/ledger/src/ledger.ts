@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { isAddress, lamports as toLamports, type Address, type KeyPairSigner } from '@solana/kit'
 import { logger as createLogger, type Logger } from '@libp2p/logger'
-import type { AbortOptions } from '@tessera/core'
+import { throwIfAborted, type AbortOptions } from '@tessera/core'
 import { JOURNAL_FILE, WALLET_FILE } from './constants.js'
 import { writeFileAtomic } from './durable-file.js'
 import { LedgerError } from './errors.js'
@@ -20,6 +20,7 @@ const LOCAL_MINT_FILE = 'local-mint.json'
 const MAX_LOCAL_MINT_FILE_BYTES = 1024
 const MINT_AUTHORITY_FILE = 'mint-authority.json'
 
+/** Options of {@link openLedger}. */
 export interface LedgerOptions {
   /** Directory for the wallet (`wallet.json`, mode 0600), the journal and, on LiteSVM, the chain's state. */
   dataDir: string
@@ -58,26 +59,43 @@ export interface Ledger {
   close(): Promise<void>
 }
 
-/** Opens the ledger in `options.dataDir`: LiteSVM by default, a cluster when `options.rpc` is given. */
-export async function openLedger(options: LedgerOptions): Promise<Ledger> {
+/**
+ * Opens the ledger in `options.dataDir`: LiteSVM by default, a cluster when `options.rpc` is given. Opening may
+ * airdrop, create the local mint and create the nonce account, each a transaction; when `abort.signal` fires, the
+ * call rejects with an AbortError and closes what it had opened (a transaction already sent may still land, and
+ * the next open finds it).
+ */
+export async function openLedger(options: LedgerOptions, abort: AbortOptions = {}): Promise<Ledger> {
+  throwIfAborted(abort.signal)
   const log = options.logger ?? createLogger('tessera:ledger')
   const transport =
     options.rpc === undefined
       ? await createLiteSvmTransport({ dataDir: join(options.dataDir, CHAIN_DIR) })
       : createRpcTransport(options.rpc)
   try {
-    const wallet = await loadOrCreateWallet(join(options.dataDir, WALLET_FILE))
-    if (transport.kind === 'litesvm' && (await transport.getBalance(wallet.address)) === 0n) {
-      await transport.requestAirdrop(wallet.address, toLamports(10_000_000_000n))
+    // Loading the chain's state takes no signal: check once it is loaded.
+    throwIfAborted(abort.signal)
+    const wallet = await loadOrCreateWallet(join(options.dataDir, WALLET_FILE), abort)
+    if (transport.kind === 'litesvm' && (await transport.getBalance(wallet.address, abort)) === 0n) {
+      await transport.requestAirdrop(wallet.address, toLamports(10_000_000_000n), abort)
     }
     const local = transport.kind === 'litesvm' && options.mint === undefined
-    const mint = options.mint ?? (local ? await localMint(transport, wallet, options.dataDir) : undefined)
+    const mint = options.mint ?? (local ? await localMint(transport, wallet, options.dataDir, abort) : undefined)
     if (mint === undefined) {
       throw new LedgerError('LEDGER__INVALID_INPUT', 'a cluster needs the payment mint: pass options.mint', {})
     }
-    const mintAuthority = local ? await loadOrCreateWallet(join(options.dataDir, MINT_AUTHORITY_FILE)) : undefined
+    const mintAuthority = local
+      ? await loadOrCreateWallet(join(options.dataDir, MINT_AUTHORITY_FILE), abort)
+      : undefined
     const journal = await SettlementJournal.open(join(options.dataDir, JOURNAL_FILE))
-    const executor = await ActionExecutor.open({ transport, journal, payer: wallet, hooks: options.hooks })
+    let executor: ActionExecutor
+    try {
+      throwIfAborted(abort.signal)
+      executor = await ActionExecutor.open({ transport, journal, payer: wallet, hooks: options.hooks }, abort)
+    } catch (e) {
+      await journal.close()
+      throw e
+    }
     log('ledger open: %s chain, wallet %s, mint %s', transport.kind, wallet.address, mint)
     return {
       transport,
@@ -127,23 +145,31 @@ function mintOf(text: string): Address | undefined {
 }
 
 /** The local demo mint of this data directory, created on first use. */
-async function localMint(transport: LedgerTransport, payer: KeyPairSigner, dataDir: string): Promise<Address> {
+async function localMint(
+  transport: LedgerTransport,
+  payer: KeyPairSigner,
+  dataDir: string,
+  options: AbortOptions,
+): Promise<Address> {
   const path = join(dataDir, LOCAL_MINT_FILE)
   let text: string | undefined
   try {
-    text = await readFile(path, 'utf8')
+    text = await readFile(path, { encoding: 'utf8', signal: options.signal })
   } catch (e) {
+    // fs rejects an aborted read with its own AbortError, which carries no Tessera code.
+    throwIfAborted(options.signal)
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
   }
   if (text !== undefined) {
     const mint = mintOf(text)
-    if (mint === undefined || (await transport.getAccount(mint)) === null) {
+    if (mint === undefined || (await transport.getAccount(mint, options)) === null) {
       throw new LedgerError('LEDGER__STATE_CORRUPT', `${path} does not name a mint on this chain`, { path })
     }
     return mint
   }
-  const authority = await loadOrCreateWallet(join(dataDir, MINT_AUTHORITY_FILE))
-  const mint = await createMint(transport, { payer, mintAuthority: authority.address })
+  const authority = await loadOrCreateWallet(join(dataDir, MINT_AUTHORITY_FILE), options)
+  const mint = await createMint(transport, { payer, mintAuthority: authority.address }, options)
+  // Once the mint exists it must be recorded, or the next open would create another: no abort check here.
   await writeFileAtomic(path, new TextEncoder().encode(JSON.stringify({ mint })))
   return mint
 }

@@ -26,6 +26,7 @@ import { assertReceipt, parseReceipt } from './receipt.js'
  * the executor's journal turns them into replays instead of second payments.
  */
 
+/** Options of a {@link SettlementMachine}. */
 export interface SettlementConfig {
   /** Namespace of the idempotency keys: one per paying party and settlement stream. */
   settlementId: string
@@ -61,6 +62,7 @@ export type SettlementAction =
       fee: bigint
     }
 
+/** What the driver feeds the machine: receipts, epoch closes, and the chain's answers to its actions. */
 export type SettlementInput =
   | { type: 'receipt'; receipt: Receipt }
   | { type: 'close-epoch'; epoch: number }
@@ -69,6 +71,7 @@ export type SettlementInput =
   /** Try a given-up action again (an operator fixed the cause, e.g. funded the vault). */
   | { type: 'retry'; key: string }
 
+/** What happened, for logs and metrics: receipts accepted, epochs closed, anchored and settled, actions retried. */
 export type SettlementEvent =
   | { name: 'receipt:accepted'; epoch: number; jobId: string; taskId: string }
   | { name: 'epoch:closed'; epoch: number; size: number; root?: Uint8Array; payees: number; transactions: number }
@@ -77,9 +80,11 @@ export type SettlementEvent =
   | { name: 'action:retrying'; key: string; attempt: number; at: number; code: string }
   | { name: 'action:failed'; key: string; code: string }
 
+/** What the machine asks of its driver: submit an action to the chain, or emit an event. */
 export type SettlementOutput =
   { type: 'submit'; action: SettlementAction; attempt: number } | { type: 'event'; event: SettlementEvent }
 
+/** Where an epoch stands: taking receipts, waiting for its anchor, paying out, or done. */
 export type EpochState = 'open' | 'anchoring' | 'paying' | 'settled'
 
 interface ActionState {
@@ -97,6 +102,7 @@ interface Epoch {
   actions: string[]
 }
 
+/** The sans-IO settlement machine described above: receipts in, anchor and payout actions out. */
 export class SettlementMachine implements SansIoMachine<SettlementInput, SettlementOutput> {
   readonly #config: Required<Omit<SettlementConfig, 'retry'>> & {
     retry: Required<NonNullable<SettlementConfig['retry']>>

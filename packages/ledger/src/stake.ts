@@ -22,12 +22,14 @@ import {
  * No program checks the fraud proof on chain (none can be deployed here); see README, "What is enforced where".
  */
 
+/** The bond's three signers: worker and counterparty release it; arbiter and counterparty forfeit it. */
 export interface StakeParties {
   worker: Address
   counterparty: Address
   arbiter: Address
 }
 
+/** A stake bond as peers exchange it (all public). */
 export interface StakeBond extends Vault {
   bondId: string
   parties: StakeParties

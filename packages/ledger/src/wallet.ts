@@ -6,7 +6,7 @@ import {
   getAddressEncoder,
   type KeyPairSigner,
 } from '@solana/kit'
-import type { AbortOptions } from '@tessera/core'
+import { throwIfAborted, type AbortOptions } from '@tessera/core'
 import { syncDirectory } from './durable-file.js'
 import { LedgerError } from './errors.js'
 
@@ -21,12 +21,14 @@ const KEYPAIR_BYTES = 64
  * refused, as ssh refuses one.
  */
 export async function loadOrCreateWallet(path: string, options: AbortOptions = {}): Promise<KeyPairSigner> {
-  options.signal?.throwIfAborted()
+  throwIfAborted(options.signal)
   try {
     return await loadWallet(path)
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
   }
+  // An aborted call leaves no new key behind.
+  throwIfAborted(options.signal)
   await mkdir(dirname(path), { recursive: true, mode: 0o700 })
   const seed = crypto.getRandomValues(new Uint8Array(SEED_BYTES))
   const signer = await createKeyPairSignerFromPrivateKeyBytes(seed)

@@ -1,6 +1,7 @@
-import { writeFile } from 'node:fs/promises'
+import { stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { generateKeyPairSigner } from '@solana/kit'
+import { isCoreError } from '@tessera/core'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { isLedgerError } from '../src/errors.js'
 import { openEscrow } from '../src/escrow.js'
@@ -54,6 +55,20 @@ describe('openLedger', () => {
     expect(again.result.replayed).toBe(true)
     expect((await second.balance()).tokens).toBe(300_000n)
     await second.close()
+  })
+
+  it('should reject with CORE__ABORTED, leaving nothing open, when its signal aborts', async () => {
+    const aborted = (e: unknown): boolean => isCoreError(e, 'CORE__ABORTED')
+    await expect(openLedger({ dataDir: dir.path }, { signal: AbortSignal.abort() })).rejects.toSatisfy(aborted)
+    // Aborted while the chain's state loads: nothing after it runs, and the transport is closed.
+    const controller = new AbortController()
+    const pending = openLedger({ dataDir: dir.path }, { signal: controller.signal })
+    controller.abort()
+    await expect(pending).rejects.toSatisfy(aborted)
+    await expect(stat(join(dir.path, 'wallet.json'))).rejects.toMatchObject({ code: 'ENOENT' })
+    const ledger = await openLedger({ dataDir: dir.path })
+    expect((await ledger.balance()).lamports).toBeGreaterThan(0n)
+    await ledger.close()
   })
 
   it('should refuse a damaged local-mint file with LEDGER__STATE_CORRUPT', async () => {

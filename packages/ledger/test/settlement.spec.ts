@@ -1,5 +1,5 @@
 import { getTransactionSize, type Signature } from '@solana/kit'
-import type { Receipt } from '@tessera/core'
+import { isCoreError, type Receipt } from '@tessera/core'
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { readAnchor } from '../src/anchor.js'
 import { verifyReceiptInclusion } from '../src/batch.js'
@@ -92,6 +92,12 @@ function settlementSuite(factory: ChainFactory, count: number): void {
     expect(verified).toBe(count)
     const first = batch.receipts[0]!
     expect(verifyReceiptInclusion(anchor, { ...first, amount: first.amount * 2n }, batch.proof(0))).toBe(false)
+  })
+
+  it('should reject with CORE__ABORTED when its run is aborted', async () => {
+    const { driver } = settlementDriver(world, node, vault, { feeBps: 100 })
+    driver.handle({ type: 'close-epoch', epoch: EPOCH })
+    await expect(driver.run({ signal: AbortSignal.abort() })).rejects.toSatisfy((e) => isCoreError(e, 'CORE__ABORTED'))
   })
 
   it('should replay, not repeat, an epoch settled again from the same journal', async () => {

@@ -1,5 +1,6 @@
 import { chmod, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { isCoreError } from '@tessera/core'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { isLedgerError } from '../src/errors.js'
 import { loadOrCreateWallet, loadWallet } from '../src/wallet.js'
@@ -24,6 +25,17 @@ describe('wallet key files', () => {
     expect(bytes).toHaveLength(64)
     const loaded = await loadOrCreateWallet(path)
     expect(loaded.address).toBe(created.address)
+  })
+
+  it('should reject with CORE__ABORTED and create no key when its signal aborts', async () => {
+    const path = join(dir.path, 'wallet.json')
+    const aborted = (e: unknown): boolean => isCoreError(e, 'CORE__ABORTED')
+    await expect(loadOrCreateWallet(path, { signal: AbortSignal.abort() })).rejects.toSatisfy(aborted)
+    const controller = new AbortController()
+    const pending = loadOrCreateWallet(path, { signal: controller.signal })
+    controller.abort()
+    await expect(pending).rejects.toSatisfy(aborted)
+    await expect(stat(path)).rejects.toMatchObject({ code: 'ENOENT' })
   })
 
   it('should hand two concurrent creators the same key', async () => {

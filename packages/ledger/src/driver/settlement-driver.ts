@@ -1,6 +1,6 @@
 import type { Address, Signature, TransactionSigner } from '@solana/kit'
 import { logger as createLogger, type Logger } from '@libp2p/logger'
-import { systemClock, type AbortOptions, type Clock } from '@tessera/core'
+import { systemClock, throwIfAborted, type AbortOptions, type Clock } from '@tessera/core'
 import { anchorMemo } from '../anchor.js'
 import { memoInstruction } from '../memo.js'
 import { isLedgerError, isRetryableLedgerError } from '../errors.js'
@@ -10,6 +10,7 @@ import type { SettlementAction, SettlementEvent, SettlementInput, SettlementMach
 import { sleep } from '../transport/retry.js'
 import type { Vault } from '../vault.js'
 
+/** What a {@link SettlementDriver} runs: the machine, the executor that acts on chain, and the epoch vault. */
 export interface SettlementDriverOptions {
   machine: SettlementMachine
   executor: ActionExecutor
@@ -66,7 +67,7 @@ export class SettlementDriver {
   async run(options: AbortOptions = {}): Promise<void> {
     const { machine } = this.#options
     for (;;) {
-      options.signal?.throwIfAborted()
+      throwIfAborted(options.signal)
       const output = machine.pollOutput()
       if (output?.type === 'event') {
         for (const listener of this.#listeners) listener(output.event)

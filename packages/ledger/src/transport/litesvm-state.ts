@@ -18,6 +18,7 @@ import type { TransactionErrorJson } from './transport.js'
 
 const SNAPSHOT_VERSION = 1
 
+/** A transaction the embedded chain ran, as its log keeps it (so `getTransaction` works after a restart). */
 export interface StoredTransaction {
   signature: string
   slot: string
@@ -33,6 +34,7 @@ interface Snapshot {
   svm: Uint8Array
 }
 
+/** The embedded chain's state as read from disk, and its transaction log, open for appending. */
 export interface LoadedState {
   svm: Uint8Array | undefined
   transactions: StoredTransaction[]

@@ -12,12 +12,13 @@ import {
   type Transaction,
 } from '@solana/kit'
 import { logger as createLogger, type Logger } from '@libp2p/logger'
-import { AbortError, type AbortOptions } from '@tessera/core'
+import { throwIfAborted, type AbortOptions } from '@tessera/core'
 import { FailedTransactionMetadata, LiteSVM } from 'litesvm'
 import { DEFAULT_LITESVM_TRANSACTION_HISTORY } from '../constants.js'
 import type { DurableLog } from '../durable-file.js'
 import { LedgerError } from '../errors.js'
 import { durableNonceOf, readNonce } from '../nonce.js'
+import { SerialQueue } from '../serial-queue.js'
 import { transactionFromWire } from '../transaction-decode.js'
 import { loadLiteSvmState, saveLiteSvmSnapshot, type StoredTransaction } from './litesvm-state.js'
 import { ledgerErrorFromTransactionError, transactionErrorJsonFromLiteSvm } from './transaction-error.js'
@@ -26,6 +27,7 @@ import type { LatestBlockhash, LedgerTransport, SignatureStatus, TransactionReco
 /** Blocks a LiteSVM blockhash is reported valid for, as on a cluster (LiteSVM itself only checks the latest). */
 const BLOCKHASH_VALIDITY_BLOCKS = 150n
 
+/** Options of {@link createLiteSvmTransport}. */
 export interface LiteSvmTransportOptions {
   /**
    * Directory for the chain's state. When set, state is loaded from it and written back (atomically) after every
@@ -55,7 +57,7 @@ export class LiteSvmTransport implements LedgerTransport {
   readonly #records = new Map<string, StoredTransaction>()
   readonly #logger: Logger
   #count: number
-  #queue: Promise<unknown> = Promise.resolve()
+  readonly #queue = new SerialQueue()
   #closed = false
 
   private constructor(svm: LiteSVM, init: { dataDir?: string; log?: DurableLog<StoredTransaction>; logger: Logger }) {
@@ -123,7 +125,7 @@ export class LiteSvmTransport implements LedgerTransport {
   }
 
   async getSignatureStatus(signature: Signature, options: AbortOptions = {}): Promise<SignatureStatus | null> {
-    options.signal?.throwIfAborted()
+    throwIfAborted(options.signal)
     assertSignature(signature)
     const record = this.#records.get(signature)
     if (record !== undefined) return { slot: BigInt(record.slot), err: record.err, confirmationStatus: 'finalized' }
@@ -134,7 +136,7 @@ export class LiteSvmTransport implements LedgerTransport {
   }
 
   async getAccount(address: Address, options: AbortOptions = {}): Promise<EncodedAccount | null> {
-    options.signal?.throwIfAborted()
+    throwIfAborted(options.signal)
     const account = this.svm.getAccount(address)
     if (!account.exists) return null
     return {
@@ -148,12 +150,12 @@ export class LiteSvmTransport implements LedgerTransport {
   }
 
   async getBalance(address: Address, options: AbortOptions = {}): Promise<Lamports> {
-    options.signal?.throwIfAborted()
+    throwIfAborted(options.signal)
     return this.svm.getBalance(address) ?? toLamports(0n)
   }
 
   async getLatestBlockhash(options: AbortOptions = {}): Promise<LatestBlockhash> {
-    options.signal?.throwIfAborted()
+    throwIfAborted(options.signal)
     return {
       blockhash: this.svm.latestBlockhash(),
       lastValidBlockHeight: this.svm.getClock().slot + BLOCKHASH_VALIDITY_BLOCKS,
@@ -161,7 +163,7 @@ export class LiteSvmTransport implements LedgerTransport {
   }
 
   async getTransaction(signature: Signature, options: AbortOptions = {}): Promise<TransactionRecord | null> {
-    options.signal?.throwIfAborted()
+    throwIfAborted(options.signal)
     assertSignature(signature)
     const record = this.#records.get(signature)
     if (record === undefined) return null
@@ -174,7 +176,7 @@ export class LiteSvmTransport implements LedgerTransport {
   }
 
   async getMinimumBalanceForRentExemption(space: bigint, options: AbortOptions = {}): Promise<Lamports> {
-    options.signal?.throwIfAborted()
+    throwIfAborted(options.signal)
     return toLamports(this.svm.minimumBalanceForRentExemption(space))
   }
 
@@ -200,7 +202,7 @@ export class LiteSvmTransport implements LedgerTransport {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    await this.#queue.catch(() => {})
+    await this.#queue.idle()
     await this.save()
     await this.#log?.close()
   }
@@ -256,13 +258,10 @@ export class LiteSvmTransport implements LedgerTransport {
 
   /** Runs state-changing work one call at a time, so each snapshot holds whole transactions. */
   #exclusive<T>(options: AbortOptions, work: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(() => {
+    return this.#queue.run(() => {
       if (this.#closed) throw new LedgerError('LEDGER__INVALID_INPUT', 'the LiteSVM transport is closed')
-      if (options.signal?.aborted === true) throw new AbortError()
       return work()
-    })
-    this.#queue = run.catch(() => {})
-    return run
+    }, options)
   }
 }
 

@@ -1,4 +1,4 @@
-import { AbortError, type AbortOptions } from '@tessera/core'
+import { AbortError, throwIfAborted, type AbortOptions } from '@tessera/core'
 import { DEFAULT_RETRY_ATTEMPTS, DEFAULT_RETRY_BASE_DELAY_MS, DEFAULT_RETRY_MAX_DELAY_MS } from '../constants.js'
 import { isTransientLedgerError } from '../errors.js'
 
@@ -20,6 +20,7 @@ export interface RetryEvent {
   error: unknown
 }
 
+/** Options of {@link withRetry}: its signal, and a hook that hears each retry. */
 export interface RetryOptions extends AbortOptions {
   onRetry?: (event: RetryEvent) => void
 }
@@ -62,7 +63,7 @@ export async function withRetry<T>(
 ): Promise<T> {
   const attempts = Math.max(1, policy.attempts ?? DEFAULT_RETRY_ATTEMPTS)
   for (let attempt = 0; ; attempt++) {
-    options.signal?.throwIfAborted()
+    throwIfAborted(options.signal)
     try {
       return await call(attempt)
     } catch (error) {

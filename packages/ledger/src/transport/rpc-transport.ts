@@ -49,6 +49,7 @@ import type {
   TransactionRecord,
 } from './transport.js'
 
+/** Options of {@link createRpcTransport}. */
 export interface RpcTransportOptions {
   /** HTTP JSON-RPC endpoint, e.g. `http://127.0.0.1:8899` (solana-test-validator) or `https://api.devnet.solana.com`. */
   url: string

@@ -178,6 +178,7 @@ function programOfInstruction(transaction: Transaction | undefined, index: numbe
   }
 }
 
+/** What is known of a failed transaction, kept in the coded error's context. */
 export interface FailureDetails {
   signature?: Signature
   transaction?: Transaction

@@ -24,6 +24,7 @@ export interface TransactionRecord {
   transaction: Transaction
 }
 
+/** A recent blockhash and the last block height at which a transaction using it can still land. */
 export interface LatestBlockhash {
   blockhash: Blockhash
   lastValidBlockHeight: bigint

@@ -13,6 +13,7 @@ import {
   type Signature,
 } from '@solana/kit'
 import { getTransferSolInstruction, SYSTEM_PROGRAM_ADDRESS } from '@solana-program/system'
+import { isCoreError } from '@tessera/core'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { isLedgerError } from '../../src/errors.js'
 import { createNonceAccountInstructions, readNonce } from '../../src/nonce.js'
@@ -170,6 +171,22 @@ export function transportComplianceSuite(factory: ChainFactory): void {
         await transport.sendAndConfirm(tx)
       }
       expect(await transport.getBalance(bob.address)).toBe((2n * SOL) / 10n)
+    })
+
+    it('should reject every call with CORE__ABORTED once its signal has aborted', async () => {
+      const options = { signal: AbortSignal.abort() }
+      const aborted = (e: unknown): boolean => isCoreError(e, 'CORE__ABORTED')
+      const tx = await transfer(1_000n)
+      const signature = getSignatureFromTransaction(tx)
+      await expect(transport.sendAndConfirm(tx, options)).rejects.toSatisfy(aborted)
+      await expect(transport.getSignatureStatus(signature, options)).rejects.toSatisfy(aborted)
+      await expect(transport.getTransaction(signature, options)).rejects.toSatisfy(aborted)
+      await expect(transport.getAccount(alice.address, options)).rejects.toSatisfy(aborted)
+      await expect(transport.getBalance(alice.address, options)).rejects.toSatisfy(aborted)
+      await expect(transport.getLatestBlockhash(options)).rejects.toSatisfy(aborted)
+      await expect(transport.getMinimumBalanceForRentExemption(0n, options)).rejects.toSatisfy(aborted)
+      await expect(transport.requestAirdrop(alice.address, lamports(SOL), options)).rejects.toSatisfy(aborted)
+      expect(await transport.getSignatureStatus(signature)).toBeNull()
     })
 
     it('should airdrop to a fresh address', async () => {
