@@ -1,4 +1,4 @@
-import type { AbortOptions } from '@tessera/core'
+import { throwIfAborted, type AbortOptions } from '@tessera/core'
 import type { Engine } from './device/engine.js'
 import { GpuError } from './errors.js'
 import { generateScene } from './scene/generate.js'
@@ -126,7 +126,8 @@ let sceneCache: Promise<Scene> | undefined
 /**
  * Finds the sizes where this device saturates (those measurements double as the warm-up that keeps shader
  * compilation out of the timings), then runs both workloads `runs` times at those sizes and scores each run as
- * `100 * sqrt((raysPerSec / reference.raysPerSec) * (gflops / reference.gflops))`.
+ * `100 * sqrt((raysPerSec / reference.raysPerSec) * (gflops / reference.gflops))`. `options.signal` is checked
+ * between renders and between matmul batches, so an abort is seen once the call under way ends.
  */
 export async function runCapacityBenchmark(
   engine: Engine,
@@ -135,10 +136,12 @@ export async function runCapacityBenchmark(
   const runs = options.runs ?? 5
   if (!Number.isInteger(runs) || runs < 1 || runs > 100)
     throw new GpuError('GPU__INVALID_INPUT', 'runs must be an integer in 1..100', { runs })
+  throwIfAborted(options.signal)
   const now = options.now ?? (() => performance.now())
   const w = BENCHMARK_WORKLOAD
   sceneCache ??= generateScene().then((glb) => loadScene(glb))
   const scene = await sceneCache
+  throwIfAborted(options.signal)
   const tile = (side: number): RenderTileOptions => ({
     scene,
     frame: 0,
@@ -152,11 +155,11 @@ export async function runCapacityBenchmark(
   })
   const rays = async (side: number): Promise<Rate> => {
     engine.context.assertUsable(options.signal)
-    return pathTraceRaysPerSec(engine, tile(side), w.minSeconds, now)
+    return pathTraceRaysPerSec(engine, tile(side), w.minSeconds, now, undefined, { signal: options.signal })
   }
   const gflops = async (n: number): Promise<Rate> => {
     engine.context.assertUsable(options.signal)
-    return matmulGflops(engine, engine.tensors, n, w.minSeconds, now)
+    return matmulGflops(engine, engine.tensors, n, w.minSeconds, now, undefined, { signal: options.signal })
   }
   const results: BenchmarkRun[] = []
   try {

@@ -29,6 +29,11 @@ export const MAX_SCENE_MATERIALS = 65_536
 export const MAX_MODEL_BYTES = 512 * 1024 * 1024
 /** Most nodes in one ONNX graph. */
 export const MAX_MODEL_NODES = 100_000
+/**
+ * ONNX nodes a run with an abort signal computes between yields to the event loop. Nodes compute synchronously
+ * (on the CPU backend, all of a kernel's work), so without a yield an abort could not be seen until the run ended.
+ */
+export const ONNX_NODES_PER_YIELD = 8
 /** Highest tensor rank the runtime handles (shader parameter blocks are sized for it). */
 export const MAX_TENSOR_RANK = 6
 /** Most elements in one tensor (2^31 - 1 keeps indices inside i32/u32 arithmetic). */

@@ -1,3 +1,4 @@
+import { throwIfAborted, type AbortOptions } from '@tessera/core'
 import type { Engine } from './device/engine.js'
 import type { RenderTileOptions } from './render/tile.js'
 import type { GpuBackend } from './tensor/gpu-backend.js'
@@ -26,7 +27,8 @@ export interface Rate {
 
 /**
  * Square fp32 matmul GFLOP/s on `ops`, timed for at least `minSeconds`. `cpuNow` (CPU milliseconds of this
- * process) adds GFLOP per CPU-second, a figure that holds up on a shared machine.
+ * process) adds GFLOP per CPU-second, a figure that holds up on a shared machine. `options.signal` is checked
+ * before every batch of matmuls.
  */
 export async function matmulGflops(
   engine: Engine,
@@ -35,13 +37,16 @@ export async function matmulGflops(
   minSeconds: number,
   now: Clock,
   cpuNow?: Clock,
+  options: AbortOptions = {},
 ): Promise<Rate> {
+  throwIfAborted(options.signal)
   const fill = (seed: number): Float32Array =>
     new Float32Array(n * n).map((_, i) => (((i + seed) * 7919) % 1000) / 1000 - 0.5)
   const a = ops.fromHost(tensor([n, n], fill(1)))
   const b = ops.fromHost(tensor([n, n], fill(2)))
   const c = ops.alloc([n, n])
   const run = async (count: number): Promise<number> => {
+    throwIfAborted(options.signal)
     const start = now()
     for (let i = 0; i < count; i++) {
       ops.matmulInto(a, b, c)
@@ -74,16 +79,23 @@ export async function matmulGflops(
   }
 }
 
-/** Rays per second rendering `tile`, with the sample count doubled from `tile.samples` until a render takes long enough. */
+/**
+ * Rays per second rendering `tile`, with the sample count doubled from `tile.samples` until a render takes long
+ * enough. `options.signal` is checked before every render.
+ */
 export async function pathTraceRaysPerSec(
   engine: Engine,
   tile: RenderTileOptions,
   minSeconds: number,
   now: Clock,
   cpuNow?: Clock,
+  options: AbortOptions = {},
 ): Promise<Rate & { samples: number }> {
   const render = async (samples: number): Promise<{ ms: number; rays: number }> => {
+    throwIfAborted(options.signal)
     const start = now()
+    // The signal stays out of the render: with one, renderTile waits for the queue between dispatches, which would
+    // change what is timed.
     const { rays } = await engine.renderTile({ ...tile, samples })
     return { ms: now() - start, rays }
   }

@@ -1,8 +1,10 @@
+import { isCoreError } from '@tessera/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   BENCHMARK_REFERENCE,
   BENCHMARK_WORKLOAD,
   createEngine,
+  matmulGflops,
   runCapacityBenchmark,
   saturatingSize,
   summarizeRuns,
@@ -80,6 +82,38 @@ describe('capacity benchmark', () => {
     expect(score).toBe(100)
     expect(cv).toBeCloseTo(0.2, 12)
     expect(summarizeRuns([run(0)])).toEqual({ score: 0, cv: 0 })
+  })
+
+  it('should reject promptly with CORE__ABORTED when aborted mid-benchmark', async () => {
+    const controller = new AbortController()
+    let calls = 0
+    let callsAfterAbort = 0
+    // The clock is read around every render and batch: abort on its third reading, inside the first measurement.
+    const now = (): number => {
+      calls++
+      if (controller.signal.aborted) callsAfterAbort++
+      if (calls === 3) controller.abort()
+      return performance.now()
+    }
+    await expect(runCapacityBenchmark(engine, { runs: 1, now, signal: controller.signal })).rejects.toSatisfy((e) =>
+      isCoreError(e, 'CORE__ABORTED'),
+    )
+    // The render under way finishes (one more reading); nothing starts after it.
+    expect(callsAfterAbort).toBeLessThanOrEqual(1)
+  })
+
+  it('should stop timing matmuls between batches once aborted', async () => {
+    const controller = new AbortController()
+    let callsAfterAbort = 0
+    const now = (): number => {
+      if (controller.signal.aborted) callsAfterAbort++
+      else controller.abort()
+      return performance.now()
+    }
+    await expect(
+      matmulGflops(engine, engine.tensors, 64, 10, now, undefined, { signal: controller.signal }),
+    ).rejects.toSatisfy((e) => isCoreError(e, 'CORE__ABORTED'))
+    expect(callsAfterAbort).toBeLessThanOrEqual(1)
   })
 
   it('should reject an invalid run count', async () => {

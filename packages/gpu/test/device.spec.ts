@@ -1,3 +1,4 @@
+import { isCoreError } from '@tessera/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createEngine, generateScene, isGpuError, loadScene } from '../src/index.js'
 import type { Engine, GpuError, Scene } from '../src/index.js'
@@ -74,6 +75,12 @@ describe('engine', () => {
     ).rejects.toMatchObject({
       code: 'GPU__ENGINE_DESTROYED',
     })
+  })
+
+  it('should refuse to create an engine once its signal has aborted, with CORE__ABORTED', async () => {
+    await expect(createEngine({ signal: AbortSignal.abort() })).rejects.toSatisfy((e) =>
+      isCoreError(e, 'CORE__ABORTED'),
+    )
   })
 
   it('should honour an abort signal', async () => {

@@ -1,4 +1,5 @@
 import * as ort from 'onnxruntime-node'
+import { isCoreError } from '@tessera/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   createEngine,
@@ -36,6 +37,19 @@ describe('onnx runtime', () => {
 
   afterAll(() => {
     engine.destroy()
+  })
+
+  it('should stop a CPU run between nodes when its signal aborts mid-run', async () => {
+    const builder = new GraphBuilder().input('x', [1, 4]).output('y', [1, 4])
+    const depth = 64
+    for (let i = 0; i < depth; i++)
+      builder.node('Relu', [i === 0 ? 'x' : `r${i}`], [i === depth - 1 ? 'y' : `r${i + 1}`])
+    const model = loadOnnxModel(builder.build())
+    const controller = new AbortController()
+    const pending = runModelCpu(model, { x: tensor([1, 4], [1, -2, 3, -4]) }, { signal: controller.signal })
+    // Fires on the event loop's next turn, which only a run that yields between nodes lets come before its end.
+    setImmediate(() => controller.abort())
+    await expect(pending).rejects.toSatisfy((e) => isCoreError(e, 'CORE__ABORTED'))
   })
 
   for (const c of cases) {

@@ -1,6 +1,6 @@
 import { logger } from '@libp2p/logger'
 import type { Logger } from '@libp2p/logger'
-import type { AbortOptions } from '@tessera/core'
+import { throwIfAborted, type AbortOptions } from '@tessera/core'
 import { GpuError } from '../errors.js'
 import { GpuPathTracer } from '../render/gpu-pathtracer.js'
 import type { RenderedTile, RenderTileOptions } from '../render/tile.js'
@@ -208,6 +208,7 @@ export class Engine {
  * @throws GPU__DEVICE_REQUEST_FAILED when the adapter refuses a device
  */
 export async function createEngine(options: EngineOptions = {}): Promise<Engine> {
+  throwIfAborted(options.signal)
   const log = options.log ?? logger('tessera:gpu')
   const provider = await resolveProvider(options.backend, options.gpu)
   const adapter = await provider.gpu.requestAdapter({
@@ -223,7 +224,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
       },
     )
   }
-  options.signal?.throwIfAborted()
+  throwIfAborted(options.signal)
   const requiredLimits: Record<string, number> = {}
   for (const name of RAISED_LIMITS) requiredLimits[name] = adapter.limits[name]
   const requiredFeatures = (['timestamp-query'] as const).filter((f) => adapter.features.has(f))
@@ -237,6 +238,11 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
       { backend: provider.backend },
       { cause },
     )
+  }
+  if (options.signal?.aborted === true) {
+    // Nobody will own this device: give it back rather than leave it to the collector.
+    device.destroy()
+    throwIfAborted(options.signal)
   }
   const info = adapter.info
   const report: AdapterReport = {

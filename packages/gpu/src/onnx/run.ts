@@ -1,5 +1,6 @@
-import { AbortError } from '@tessera/core'
+import { throwIfAborted } from '@tessera/core'
 import type { AbortOptions } from '@tessera/core'
+import { ONNX_NODES_PER_YIELD } from '../constants.js'
 import { GpuError } from '../errors.js'
 import { planGather } from '../tensor/gather.js'
 import type { BackendTensor, BinaryOp, ReduceOp, TensorBackend, UnaryOp } from '../tensor/ops.js'
@@ -168,7 +169,8 @@ function pickItems<A extends Float32Array | Int32Array | BigInt64Array>(
 /**
  * Runs a model on a backend: validates inputs, optionally selects batch items, executes nodes in topological
  * order (on the host where every input of a node lives there, see `host-ops.ts`; on the backend otherwise), frees
- * each intermediate after its last use, and reads the graph outputs back.
+ * each intermediate after its last use, and reads the graph outputs back. With `options.signal` it yields to the
+ * event loop every {@link ONNX_NODES_PER_YIELD} nodes, so an abort stops the run between nodes.
  */
 export async function runOnnx<T extends BackendTensor>(
   backend: TensorBackend<T>,
@@ -183,7 +185,10 @@ export async function runOnnx<T extends BackendTensor>(
   try {
     run.feed(feed)
     for (let i = 0; i < model.nodes.length; i++) {
-      if (options.signal?.aborted === true) throw new AbortError()
+      if (options.signal !== undefined && i > 0 && i % ONNX_NODES_PER_YIELD === 0) {
+        await nextTurn()
+      }
+      throwIfAborted(options.signal)
       const node = model.nodes[i]!
       if (options.items !== undefined) assertKeepsItemsApart(node, model.opset, run.itemsInputs(node))
       computeNode(backend, node, model.opset, run)
@@ -193,6 +198,14 @@ export async function runOnnx<T extends BackendTensor>(
   } finally {
     run.dispose()
   }
+}
+
+/** Lets pending events, an abort among them, run: `setImmediate` on Node, a zero timeout in browsers. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => {
+    if (typeof setImmediate === 'function') setImmediate(resolve)
+    else setTimeout(resolve, 0)
+  })
 }
 
 /** Computes one node where its inputs live: Constant and Shape give host values, host operators stay on the host. */
