@@ -36,6 +36,7 @@ export interface EquilibriumInput {
   paymentAtRisk?: boolean
 }
 
+/** Whether honesty pays for one worker at one checking probability, and by how much: what `honestEquilibrium` returns. */
 export interface Equilibrium {
   /** Cheating does not pay: `cheatingGain < expectedPenalty`. */
   honest: boolean

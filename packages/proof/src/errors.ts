@@ -14,7 +14,7 @@ export type ProofErrorCode =
   | 'PROOF__TASK_NOT_FOUND'
   /** A task is already held or already being checked. */
   | 'PROOF__DUPLICATE_TASK'
-  /** The prover holds as many tasks as it may. */
+  /** The prover held as many tasks as it may (no longer raised: it forgets its oldest task instead). */
   | 'PROOF__TASK_LIMIT_EXCEEDED'
   /** The verifier has as many checks in flight as it may. */
   | 'PROOF__PENDING_LIMIT_EXCEEDED'

@@ -65,6 +65,7 @@ export interface RecomputeTarget {
 /** The checker's own recomputation of the challenged chunk, or a function producing it. */
 export type Recompute = Uint8Array | ((target: RecomputeTarget) => Uint8Array)
 
+/** How {@link checkFraudEvidence} and {@link checkFraudProof} open and compare what a fraud proof quotes. */
 export interface CheckFraudProofOptions {
   openResult: ResultOpener
   /** The checker's thresholds for the result's tolerance class. */

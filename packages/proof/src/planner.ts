@@ -31,6 +31,7 @@ export interface VerificationBudget {
   maxOverhead: number
 }
 
+/** A job's verification budget and the shape of its tasks: what `planVerification` sizes a plan for. */
 export interface PlanOptions extends VerificationBudget {
   /**
    * Chunks per task (Merkle leaves).

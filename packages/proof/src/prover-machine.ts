@@ -7,6 +7,7 @@ import { equalBytes, type Hash, type MerkleTree } from './merkle.js'
 import { taskKey } from './outputs.js'
 import { parseTolerance } from './tolerance.js'
 
+/** Options of a {@link ProverMachine}. */
 export interface ProverInit {
   /** This worker's peer id. */
   self: string
@@ -16,7 +17,10 @@ export interface ProverInit {
    */
   retainMs?: number
   /**
-   * Tasks held at most.
+   * Tasks held at most. Committing one more forgets the oldest held task (event `task:released`, reason `evicted`)
+   * rather than refusing the new one: its Result is on its way to the creator, who will challenge it soon, while the
+   * oldest task's checks are the likeliest to be over. Raise it when a worker finishes more tasks than this within
+   * the time its verifiers take to challenge.
    * @default 4096
    */
   maxTasks?: number
@@ -29,6 +33,7 @@ export interface ProverInit {
   maxChallengesPerTask?: number
 }
 
+/** Inputs of the {@link ProverMachine}. */
 export type ProverInput =
   /** The engine finished a task: commit to its chunks and send the Result to the creator. */
   | {
@@ -48,11 +53,14 @@ export type ProverInput =
   /** The task is settled: its chunks are no longer needed. */
   | { kind: 'release'; jobId: string; taskId: string }
 
+/** What a {@link ProverMachine} reports as it commits, answers and forgets tasks. */
 export type ProverEvent =
   | { name: 'task:committed'; jobId: string; taskId: string; root: Uint8Array; chunks: number }
   | { name: 'challenge:answered'; jobId: string; taskId: string; verifier: string; indices: number[] }
-  | { name: 'task:released'; jobId: string; taskId: string; reason: 'released' | 'expired' }
+  /** The task's chunks are gone: settled, kept for `retainMs`, or forgotten for a newer task at `maxTasks`. */
+  | { name: 'task:released'; jobId: string; taskId: string; reason: 'released' | 'expired' | 'evicted' }
 
+/** Outputs of the {@link ProverMachine}: messages to send (the driver signs) and events. */
 export type ProverOutput = NetworkOutput | { kind: 'event'; event: ProverEvent }
 
 interface HeldTask {
@@ -74,7 +82,8 @@ interface HeldTask {
  * indices come from the verifier's nonce and the root, so a worker that kept only some chunks cannot answer.
  *
  * Bad input (unknown task, a challenge for another root or worker, too many challenges) throws a coded
- * {@link ProofError} and changes nothing.
+ * {@link ProofError} and changes nothing. A commit never fails for want of room: at `maxTasks` the oldest task is
+ * forgotten, so a long-running worker keeps answering challenges for its recent Results.
  */
 export class ProverMachine implements SansIoMachine<ProverInput, ProverOutput> {
   readonly #self: string
@@ -89,6 +98,9 @@ export class ProverMachine implements SansIoMachine<ProverInput, ProverOutput> {
     this.#self = init.self
     this.#retainMs = init.retainMs ?? DEFAULT_RETAIN_MS
     this.#maxTasks = init.maxTasks ?? MAX_PROVER_TASKS
+    if (!Number.isInteger(this.#maxTasks) || this.#maxTasks < 1) {
+      throw new ProofError('PROOF__INVALID_INPUT', 'maxTasks must be a positive integer', { maxTasks: this.#maxTasks })
+    }
     this.#maxChallenges = init.maxChallengesPerTask ?? DEFAULT_MAX_CHALLENGES_PER_TASK
   }
 
@@ -101,12 +113,7 @@ export class ProverMachine implements SansIoMachine<ProverInput, ProverOutput> {
         this.#answer(input.from, input.challenge, now)
         return
       case 'release':
-        if (this.#tasks.delete(taskKey(input.jobId, input.taskId))) {
-          this.#out.push({
-            kind: 'event',
-            event: { name: 'task:released', jobId: input.jobId, taskId: input.taskId, reason: 'released' },
-          })
-        }
+        this.#release(taskKey(input.jobId, input.taskId), 'released')
         return
     }
   }
@@ -114,11 +121,7 @@ export class ProverMachine implements SansIoMachine<ProverInput, ProverOutput> {
   handleTimeout(now: number): void {
     for (const [key, task] of this.#tasks) {
       if (task.expiresAt > now) break
-      this.#tasks.delete(key)
-      this.#out.push({
-        kind: 'event',
-        event: { name: 'task:released', jobId: task.jobId, taskId: task.taskId, reason: 'expired' },
-      })
+      this.#release(key, 'expired')
     }
   }
 
@@ -143,17 +146,9 @@ export class ProverMachine implements SansIoMachine<ProverInput, ProverOutput> {
         taskId: input.taskId,
       })
     }
-    if (this.#tasks.size >= this.#maxTasks) {
-      throw new ProofError(
-        'PROOF__TASK_LIMIT_EXCEEDED',
-        `the prover holds ${this.#tasks.size} tasks already; release settled ones`,
-        {
-          max: this.#maxTasks,
-        },
-      )
-    }
     parseTolerance(input.tolerance)
     const { root, tree, chunks } = commitOutput(input.chunks)
+    if (this.#tasks.size >= this.#maxTasks) this.#release(this.#tasks.keys().next().value as string, 'evicted')
     this.#tasks.set(key, {
       jobId: input.jobId,
       taskId: input.taskId,
@@ -180,6 +175,13 @@ export class ProverMachine implements SansIoMachine<ProverInput, ProverOutput> {
       kind: 'event',
       event: { name: 'task:committed', jobId: input.jobId, taskId: input.taskId, root, chunks },
     })
+  }
+
+  #release(key: string, reason: Extract<ProverEvent, { name: 'task:released' }>['reason']): void {
+    const task = this.#tasks.get(key)
+    if (task === undefined) return
+    this.#tasks.delete(key)
+    this.#out.push({ kind: 'event', event: { name: 'task:released', jobId: task.jobId, taskId: task.taskId, reason } })
   }
 
   #answer(from: string, challenge: Challenge, now: number): void {

@@ -16,6 +16,7 @@ const INITIAL_SLOTS = 16
 /** The stake (token units) a peer has bonded, as the ledger knows it; undefined or 0 for none. */
 export type StakeLookup = (peerId: string) => bigint | number | undefined
 
+/** Options of a {@link Reputation}. */
 export interface ReputationOptions {
   /**
    * Stake of a verdict's issuer; gossiped verdicts are weighted by it.

@@ -3,6 +3,7 @@ import { DEFAULT_P_MIN, DEFAULT_P_NEW, DEFAULT_TRUST_HALF_STREAK, MAX_TRACKED_PE
 import { ProofError } from './errors.js'
 import { uniform } from './random.js'
 
+/** Options of an {@link AdaptiveSampler}. */
 export interface SamplerOptions {
   /**
    * Probability a new or recently failed worker is checked with.

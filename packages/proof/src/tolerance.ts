@@ -96,6 +96,13 @@ export function validateToleranceOptions(options: ToleranceOptions): void {
   )
 }
 
+const TOLERANCE_LABELS: ReadonlySet<string> = new Set(['bitwise', 'relative', 'psnr:rgba8', 'psnr:rgba32f'])
+
+/** Whether `label` names a tolerance class: what {@link parseTolerance} accepts. */
+export function isToleranceLabel(label: string): boolean {
+  return TOLERANCE_LABELS.has(label)
+}
+
 /** Parses a Result's tolerance label into a class with the verifier's thresholds (checked as above). */
 export function parseTolerance(label: string, options: ToleranceOptions = {}): ToleranceClass {
   validateToleranceOptions(options)
@@ -119,7 +126,7 @@ export function parseTolerance(label: string, options: ToleranceOptions = {}): T
     default:
       throw new ProofError(
         'PROOF__UNKNOWN_TOLERANCE',
-        `tolerance ${JSON.stringify(label)} is not one of bitwise, relative, psnr:rgba8, psnr:rgba32f`,
+        `tolerance ${JSON.stringify(label)} is not one of ${[...TOLERANCE_LABELS].join(', ')}`,
         { label },
       )
   }

@@ -41,12 +41,14 @@ import { Reputation } from './reputation.js'
 import { AdaptiveSampler, type SamplerOptions } from './sampler.js'
 import {
   compareChunks,
+  isToleranceLabel,
   parseTolerance,
   validateToleranceOptions,
   type ToleranceClass,
   type ToleranceOptions,
 } from './tolerance.js'
 
+/** Options of a {@link VerifierMachine}. */
 export interface VerifierInit {
   /** This peer's id: the verifier named in challenges and verdicts. */
   self: string
@@ -97,10 +99,11 @@ export interface JobPolicy {
   plan?: SamplingPlan
   /**
    * The task's tolerance class label (`relative` for tensors, `psnr:rgba32f` for renders, ...): chunks compare
-   * under it. When absent, the Result's own label is trusted (a deployment with one task type and trusted workers).
+   * under it. When absent, the Result's own label is trusted (a deployment with one task type and trusted workers)
+   * as long as it names a tolerance class.
    */
   tolerance?: string
-  /** How many chunks the task's output has (tile rows, batch items); when absent, any count is taken. */
+  /** How many chunks the task's output has (tile rows, batch items); when absent, any count from 1 to 2^32 is taken. */
   chunks?: number
 }
 
@@ -110,6 +113,7 @@ export type ResultShape = Omit<JobPolicy, 'plan'>
 /** Which part of a Result differs from its task's {@link JobPolicy}. */
 export type ResultMismatch = 'tolerance' | 'chunks'
 
+/** Inputs of the {@link VerifierMachine}. */
 export type VerifierInput =
   /** A Result for one of our jobs arrived (we are its creator); `envelope` is its signed bytes. */
   | ({ kind: 'result'; result: Result; envelope: Uint8Array } & JobPolicy)
@@ -126,6 +130,7 @@ export type VerifierInput =
   /** The third peers that may verify or arbitrate. */
   | { kind: 'verifiers'; peers: readonly string[] }
 
+/** What a {@link VerifierMachine} decided about a task, a Result or an accusation. */
 export type VerifierEvent =
   | { name: 'task:accepted'; jobId: string; taskId: string; worker: string; checked: boolean; overturned?: boolean }
   | {
@@ -139,9 +144,13 @@ export type VerifierEvent =
   | { name: 'proof:upheld'; jobId: string; taskId: string; worker: string; fraudProofHash: Hash; arbitrated: boolean }
   | { name: 'proof:overturned'; jobId: string; taskId: string; worker: string; fraudProofHash: Hash }
   | { name: 'check:abandoned'; jobId: string; taskId: string; worker: string; reason: 'recompute-timeout' }
-  /** The Result's tolerance label or chunk count is not its task's: it fails without being sampled. */
+  /**
+   * The Result's tolerance label or chunk count is not its task's, or is one no Result can have (a label naming no
+   * tolerance class, a count outside 1 to 2^32): it fails without being sampled.
+   */
   | { name: 'result:mismatched'; jobId: string; taskId: string; worker: string; mismatch: ResultMismatch }
 
+/** Outputs of the {@link VerifierMachine}: messages, work for the driver's engine, ledger records and events. */
 export type VerifierOutput =
   | NetworkOutput
   /** Recompute these chunks of the task (exactly, on our own engine) and feed back `recomputed` for `worker`. */
@@ -197,6 +206,8 @@ interface Check {
   envelope: Uint8Array
   creator: string
   tolerance: ToleranceClass
+  /** How the Result strays from its task's shape: it is failed before any comparison. */
+  mismatch: ResultMismatch | undefined
   challengeChunks: number
   deadline: number
   nonce?: Uint8Array
@@ -216,12 +227,21 @@ interface Check {
   chunk?: Uint8Array
 }
 
-/** The first part of `result` that differs from what `policy` says its task's Result looks like. */
+/**
+ * The first part of `result` that differs from what `policy` says its task's Result looks like, or that no task's
+ * Result can have. Both come from the worker, so they end as a mismatch, never as a throw that leaves the check
+ * undecided.
+ */
 function mismatchOf(result: Result, policy: JobPolicy): ResultMismatch | undefined {
-  if (policy.tolerance !== undefined && result.tolerance !== policy.tolerance) return 'tolerance'
+  if (policy.tolerance !== undefined ? result.tolerance !== policy.tolerance : !isToleranceLabel(result.tolerance))
+    return 'tolerance'
+  if (!Number.isInteger(result.chunks) || result.chunks < 1 || result.chunks > 2 ** MAX_MERKLE_DEPTH) return 'chunks'
   if (policy.chunks !== undefined && result.chunks !== policy.chunks) return 'chunks'
   return undefined
 }
+
+/** The class a mismatched check carries: it is failed before any comparison, so none is ever made under it. */
+const UNCOMPARED: ToleranceClass = Object.freeze({ kind: 'bitwise' })
 
 /**
  * The verifying side: a creator checking its workers' Results, a third peer checking for a creator, or an arbiter
@@ -234,8 +254,9 @@ function mismatchOf(result: Result, policy: JobPolicy): ResultMismatch | undefin
  * (two of three by default), and then a slash record goes to the ledger.
  *
  * Bad input (a reveal from another peer, an unknown task, a recomputation of the wrong length) throws a coded
- * {@link ProofError} and changes nothing. Per-worker state is one streak counter and one reputation entry; a check
- * holds state only while in flight.
+ * {@link ProofError} and changes nothing. A malformed Result is not bad input but a failing worker: whatever its
+ * fields say, it ends in `result:mismatched` and a failure, so no caller waits on a check that was never decided.
+ * Per-worker state is one streak counter and one reputation entry; a check holds state only while in flight.
  */
 export class VerifierMachine implements SansIoMachine<VerifierInput, VerifierOutput> {
   readonly #self: string
@@ -290,6 +311,7 @@ export class VerifierMachine implements SansIoMachine<VerifierInput, VerifierOut
     return this.#sampler
   }
 
+  /** The peer scores this verifier keeps and consults (shared with the scheduler's tier gate when given). */
   get reputation(): Reputation {
     return this.#reputation
   }
@@ -366,7 +388,7 @@ export class VerifierMachine implements SansIoMachine<VerifierInput, VerifierOut
 
   #onResult(input: Extract<VerifierInput, { kind: 'result' }>, now: number): void {
     const check = this.#newCheck('creator', input.result, input.envelope, this.#self, input)
-    if (this.#refuseMismatch(check, input, now)) return
+    if (this.#refuseMismatch(check, now)) return
     const plan = input.plan ?? this.#plan
     if (!this.#sampler.shouldCheck(input.result.worker, this.#rng, plan.p)) {
       this.#event({ name: 'task:accepted', ...this.#ids(check), checked: false })
@@ -397,7 +419,7 @@ export class VerifierMachine implements SansIoMachine<VerifierInput, VerifierOut
       throw new ProofError('PROOF__UNEXPECTED_MESSAGE', 'a worker cannot verify its own result', { worker: this.#self })
     }
     const check = this.#newCheck('delegate', input.result, input.envelope, input.from, input)
-    if (this.#refuseMismatch(check, input, now)) return
+    if (this.#refuseMismatch(check, now)) return
     this.#checks.set(check.key, check)
     this.#challenge(check, now)
   }
@@ -510,7 +532,7 @@ export class VerifierMachine implements SansIoMachine<VerifierInput, VerifierOut
       )
     }
     const check = this.#newCheck('arbiter', result, proof.commitment, input.creator, input)
-    const mismatch = mismatchOf(result, input)
+    const mismatch = check.mismatch
     if (mismatch !== undefined) {
       // The worker signed a Result its task cannot have: the accusation stands without a recomputation.
       this.#event({ name: 'result:mismatched', ...this.#ids(check), mismatch })
@@ -765,17 +787,9 @@ export class VerifierMachine implements SansIoMachine<VerifierInput, VerifierOut
         max: this.#maxPending,
       })
     }
-    if (!Number.isInteger(result.chunks) || result.chunks < 1 || result.chunks > 2 ** MAX_MERKLE_DEPTH) {
-      throw new ProofError(
-        'PROOF__INVALID_INPUT',
-        `a result commits to 1 to 2^${MAX_MERKLE_DEPTH} chunks, not ${result.chunks}`,
-        {
-          chunks: result.chunks,
-        },
-      )
-    }
     const plan = policy.plan ?? this.#plan
     assertPlan(plan)
+    const mismatch = mismatchOf(result, policy)
     return {
       key,
       role,
@@ -783,7 +797,9 @@ export class VerifierMachine implements SansIoMachine<VerifierInput, VerifierOut
       result,
       envelope,
       creator,
-      tolerance: parseTolerance(policy.tolerance ?? result.tolerance, this.#tolerance),
+      tolerance:
+        mismatch === undefined ? parseTolerance(policy.tolerance ?? result.tolerance, this.#tolerance) : UNCOMPARED,
+      mismatch,
       challengeChunks: plan.challengeChunks,
       deadline: Number.POSITIVE_INFINITY,
       arbiters: [],
@@ -796,8 +812,8 @@ export class VerifierMachine implements SansIoMachine<VerifierInput, VerifierOut
    * Fails a Result whose shape is not its task's (see {@link JobPolicy}) without a fraud proof, as for a reveal
    * that does not open the commitment: there is no honest chunk to set against it. True when it did.
    */
-  #refuseMismatch(check: Check, policy: JobPolicy, now: number): boolean {
-    const mismatch = mismatchOf(check.result, policy)
+  #refuseMismatch(check: Check, now: number): boolean {
+    const mismatch = check.mismatch
     if (mismatch === undefined) return false
     this.#event({ name: 'result:mismatched', ...this.#ids(check), mismatch })
     this.#concludeCheck(check, 'fail', now)

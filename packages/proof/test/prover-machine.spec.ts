@@ -149,7 +149,7 @@ describe('ProverMachine', () => {
     expect(r.pollTimeout()).toBeUndefined()
   })
 
-  it('should refuse duplicate tasks, too many tasks, empty outputs and unknown tolerance classes', () => {
+  it('should refuse duplicate tasks, empty outputs and unknown tolerance classes', () => {
     const m = committed()
     const commit = {
       kind: 'commit' as const,
@@ -168,11 +168,41 @@ describe('ProverMachine', () => {
     expect(() => m.handle({ ...commit, taskId: 'u', tolerance: 'loose' }, 0)).toThrow(
       expect.objectContaining({ code: 'PROOF__UNKNOWN_TOLERANCE' }),
     )
-    m.handle({ ...commit, taskId: 'a' }, 0)
-    m.handle({ ...commit, taskId: 'b' }, 0)
-    expect(() => m.handle({ ...commit, taskId: 'c' }, 0)).toThrow(
-      expect.objectContaining({ code: 'PROOF__TASK_LIMIT_EXCEEDED' }),
+    expect(m.size).toBe(1)
+    expect(drain(m)).toEqual([])
+    expect(() => new ProverMachine({ self: 'worker', maxTasks: 0 })).toThrow(
+      expect.objectContaining({ code: 'PROOF__INVALID_INPUT' }),
     )
+  })
+
+  it('should forget its oldest task at maxTasks and keep answering challenges for the newest', () => {
+    const m = committed()
+    const commit = {
+      kind: 'commit' as const,
+      jobId: 'j',
+      creator: 'creator',
+      chunks,
+      output: 'b',
+      tolerance: 'bitwise',
+      computeMs: 1,
+    }
+    m.handle({ ...commit, taskId: 'a' }, 200)
+    m.handle({ ...commit, taskId: 'b' }, 300)
+    drain(m)
+    m.handle({ ...commit, taskId: 'c' }, 400)
     expect(m.size).toBe(3)
+    const out = drain(m)
+    expect(out[0]).toEqual({
+      kind: 'event',
+      event: { name: 'task:released', jobId: 'j', taskId: 't', reason: 'evicted' },
+    })
+    expect(out.slice(1).map((o) => o.kind)).toEqual(['send', 'event'])
+    expect(() => m.handle({ kind: 'challenge', from: 'v', challenge: challenge() }, 500)).toThrow(
+      expect.objectContaining({ code: 'PROOF__TASK_NOT_FOUND' }),
+    )
+    m.handle({ kind: 'challenge', from: 'v', challenge: challenge({ taskId: 'c' }) }, 500)
+    expect(drain(m)[0]).toMatchObject({ kind: 'send', to: 'v', message: { type: 'reveal', body: { taskId: 'c' } } })
+    // The next timer is the oldest task left.
+    expect(m.pollTimeout()).toBe(1_200)
   })
 })

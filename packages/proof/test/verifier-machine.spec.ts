@@ -1,8 +1,10 @@
-import { seededRng } from '@tessera/core'
+import { domainOf, nextBytes, sealEnvelope, seededRng } from '@tessera/core'
 import { describe, expect, it } from 'vitest'
 import {
+  challengeIndices,
   decodeFraudProof,
-  isProofError,
+  encodeFraudProof,
+  MerkleTree,
   openResultEnvelope,
   VerifierMachine,
   verifyFraudProof,
@@ -418,9 +420,9 @@ describe('VerifierMachine', () => {
     expect(judged[1]).toMatchObject({ message: { type: 'verdict', body: { outcome: 'fail', round: 1 } } })
   })
 
-  it('should reject a result whose tolerance label or size is out of range', async () => {
+  it('should fail a result whose tolerance label or size no task can have, never throwing and leaving it undecided', async () => {
     const net = new TestNet({ verifier: ALWAYS })
-    const [creator, worker] = await net.addPeers(2)
+    const [creator, worker, delegate] = await net.addPeers(3)
     worker!.prover.handle(
       {
         kind: 'commit',
@@ -436,22 +438,87 @@ describe('VerifierMachine', () => {
     )
     const result = worker!.prover.pollOutput()
     if (result?.kind !== 'send' || result.message.type !== 'result') throw new Error('expected a result')
-    let error: unknown
-    try {
-      creator!.verifier.handle(
-        { kind: 'result', result: { ...result.message.body, tolerance: 'close-enough' }, envelope: new Uint8Array(1) },
-        0,
-      )
-    } catch (e) {
-      error = e
+    const drain = (peer: typeof creator) => {
+      const out = []
+      for (let o = peer!.verifier.pollOutput(); o !== undefined; o = peer!.verifier.pollOutput()) out.push(o)
+      return out
     }
-    expect(isProofError(error, 'PROOF__UNKNOWN_TOLERANCE')).toBe(true)
-    const huge = { ...result.message.body, chunks: 2 ** 33 }
-    expect(() => creator!.verifier.handle({ kind: 'result', result: huge, envelope: new Uint8Array(1) }, 0)).toThrow(
-      expect.objectContaining({ code: 'PROOF__INVALID_INPUT' }),
+    const body = result.message.body
+    const malformed = [
+      // No tolerance class by that name, with no task label to hold it to.
+      [{ ...body, taskId: 'label', tolerance: 'close-enough' }, {}, 'tolerance'],
+      // More chunks than a challenge can address, with or without the task's count to compare.
+      [{ ...body, taskId: 'huge', chunks: 2 ** 32 + 1 }, {}, 'chunks'],
+      [{ ...body, taskId: 'huge-shaped', chunks: 2 ** 33 }, { tolerance: 'bitwise', chunks: 1 }, 'chunks'],
+      [{ ...body, taskId: 'fraction', chunks: 1.5 }, {}, 'chunks'],
+    ] as const
+    for (const [bad, shape, mismatch] of malformed) {
+      creator!.verifier.handle({ kind: 'result', result: bad, envelope: new Uint8Array(1), ...shape }, 0)
+      const out = drain(creator)
+      expect(out.filter((o) => o.kind === 'event').map((o) => o.event)).toEqual([
+        { name: 'result:mismatched', jobId: 'j', taskId: bad.taskId, worker: worker!.id, mismatch },
+        { name: 'task:rejected', jobId: 'j', taskId: bad.taskId, worker: worker!.id, outcome: 'fail' },
+      ])
+      expect(out.find((o) => o.kind === 'publish')).toMatchObject({ message: { body: { outcome: 'fail' } } })
+    }
+    // A third peer asked to check one answers with a failure verdict, which settles the creator's check.
+    delegate!.verifier.handle(
+      { kind: 'assigned', from: creator!.id, result: { ...body, chunks: 2 ** 40 }, envelope: new Uint8Array(1) },
+      0,
     )
+    const delegated = drain(delegate)
+    expect(delegated[0]).toMatchObject({ event: { name: 'result:mismatched', mismatch: 'chunks' } })
+    expect(delegated[1]).toMatchObject({ message: { type: 'verdict', body: { outcome: 'fail', round: 0 } } })
     expect(creator!.verifier.pending).toBe(0)
-    expect(creator!.verifier.pollOutput()).toBeUndefined()
+    expect(delegate!.verifier.pending).toBe(0)
+  })
+
+  it('should uphold, not throw on, an accusation against a signed Result whose label names no tolerance class', async () => {
+    const net = new TestNet({ verifier: ALWAYS })
+    const [accuser, worker, arbiter] = await net.addPeers(3)
+    const chunks = [Uint8Array.of(1), Uint8Array.of(2), Uint8Array.of(3), Uint8Array.of(4)]
+    const tree = MerkleTree.fromLeaves(chunks)
+    const commitment = sealEnvelope(
+      worker!.identity,
+      {
+        type: 'result',
+        body: {
+          jobId: 'j',
+          taskId: 't',
+          worker: worker!.id,
+          root: tree.root,
+          chunks: 4,
+          output: 'bafy',
+          tolerance: 'close-enough',
+          computeMs: 1,
+          issuedAt: 0,
+        },
+      },
+      { domain: domainOf('direct'), seq: 1n, expiresAt: 60_000 },
+    )
+    const nonce = Uint8Array.from(nextBytes(seededRng(5), 32))
+    const [index] = challengeIndices(tree.root, nonce, 1, 4) as [number]
+    const fraudProof = encodeFraudProof({
+      v: 1,
+      commitment,
+      verifier: accuser!.id,
+      nonce,
+      count: 1,
+      index,
+      chunk: chunks[index]!,
+      path: tree.proof(index),
+      recomputed: Uint8Array.of(9),
+    })
+    arbiter!.verifier.handle(
+      { kind: 'arbitrate', from: accuser!.id, creator: accuser!.id, round: 1, fraudProof },
+      net.clock.now(),
+    )
+    const judged = []
+    for (let o = arbiter!.verifier.pollOutput(); o !== undefined; o = arbiter!.verifier.pollOutput()) judged.push(o)
+    expect(judged.map((o) => o.kind)).toEqual(['event', 'publish'])
+    expect(judged[0]).toMatchObject({ event: { name: 'result:mismatched', mismatch: 'tolerance' } })
+    expect(judged[1]).toMatchObject({ message: { type: 'verdict', body: { outcome: 'fail', round: 1 } } })
+    expect(arbiter!.verifier.pending).toBe(0)
   })
 
   it('should refuse more arbitration rounds than the wire can name', () => {

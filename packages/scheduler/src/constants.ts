@@ -63,6 +63,16 @@ export const DEFAULT_MIN_STAKE = 0n
 /** The verification budget an order carries when the job spec does not say (handed to `@tessera/proof`). */
 export const DEFAULT_VERIFICATION = Object.freeze({ detect: 0.99, withinTasks: 100, cheatRate: 0.05, maxOverhead: 0.1 })
 
+/**
+ * How long after an order's bid window a worker keeps a bid that won nothing. A creator awards a standing bid later,
+ * when a lease is lost or a task fails its check, at any time until the job ends; an award for a forgotten bid is
+ * refused and costs the job a lease period. Kept as long as a job of the default timeout
+ * ({@link DEFAULT_JOB_TIMEOUT_MS}) runs, a standing bid serves such a job to its end, while a longer job's lost bids
+ * are forgotten after it: a worker keeping them until hours-long deadlines would fill {@link MAX_WORKER_JOBS} and skip
+ * new orders as busy. @default 600_000
+ */
+export const DEFAULT_AWARD_GRACE_MS = DEFAULT_JOB_TIMEOUT_MS
+
 /** Most jobs a worker tracks at once (bids outstanding and leases); beyond it the worker reports itself busy. */
 export const MAX_WORKER_JOBS = 4_096
 
@@ -72,6 +82,12 @@ export const MAX_CAPACITY_RECORDS = 200_000
 export const MAX_OPEN_ORDERS = 200_000
 /** An expired capacity record stays visible (counted as `expired` in diagnostics) this long. @default 300_000 */
 export const CAPACITY_RETAIN_MS = 5 * 60 * 1000
+/**
+ * A market view drops expired records and closed orders at most this often, on the next record or order it is fed
+ * (a scan of the view), so a long-running node's view holds the peers seen lately, not every peer ever seen.
+ * @default 60_000
+ */
+export const MARKET_PRUNE_INTERVAL_MS = 60_000
 /** Market depth is recomputed at most this often (it scans the view). @default 1_000 */
 export const DEPTH_REFRESH_MS = 1_000
 

@@ -21,7 +21,7 @@ import {
   ORDERS_TOPIC,
 } from './constants.js'
 import { diagnoseOrder, type Diagnostic } from './diagnose.js'
-import { checkSigner, reject } from './errors.js'
+import { checkSigner, reject, SchedulerError } from './errors.js'
 import type { CreatorEvent, VerdictOutcome } from './events.js'
 import { buildOrder, drawJobNonce, resolveJobSpec, type JobSpec } from './job.js'
 import { MarketView } from './market.js'
@@ -83,6 +83,7 @@ export interface AcceptedTask {
 /** Outputs of the {@link CreatorMachine}. */
 export type CreatorOutput = NetworkOutput | VerifyRequest | AcceptedTask | { kind: 'event'; event: CreatorEvent }
 
+/** Options of a {@link CreatorMachine}. */
 export interface CreatorMachineInit {
   /** This creator's peer id string. */
   self: string
@@ -121,6 +122,7 @@ export interface JobView {
   readonly reopens: number
 }
 
+/** Where a job stands: open until it completes, is cancelled or passes its deadline. */
 export type JobStatus = 'open' | 'completed' | 'cancelled' | 'expired'
 
 const PENDING = 0
@@ -223,7 +225,11 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
     this.#maxReopens = init.maxReopens ?? DEFAULT_MAX_REOPENS
     this.#retainMs = init.retainMs ?? DEFAULT_RETAIN_MS
     if (!(this.#heartbeatMs > 0 && this.#leaseMs > this.#heartbeatMs)) {
-      throw new RangeError(`leaseMs (${this.#leaseMs}) must exceed heartbeatMs (${this.#heartbeatMs}) > 0`)
+      throw new SchedulerError(
+        'SCHEDULER__INVALID_CONFIG',
+        `leaseMs (${this.#leaseMs}) must exceed heartbeatMs (${this.#heartbeatMs}) > 0`,
+        { leaseMs: this.#leaseMs, heartbeatMs: this.#heartbeatMs },
+      )
     }
   }
 

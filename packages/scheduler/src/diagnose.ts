@@ -15,6 +15,7 @@ import type { TierPolicy } from './tiers.js'
  */
 export const EXCLUSION_REASONS = Object.freeze(['expired', 'tier', 'features', 'memory', 'price', 'busy'] as const)
 
+/** Why a capacity record's peer could not bid on an order: one of {@link EXCLUSION_REASONS}. */
 export type ExclusionReason = (typeof EXCLUSION_REASONS)[number]
 
 /** The why-no-bid diagnostic of an order. */

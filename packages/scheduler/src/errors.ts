@@ -51,7 +51,10 @@ export type SchedulerErrorCode =
   | 'SCHEDULER__UNEXPECTED_MESSAGE'
   /** A task's output does not have the size its tile or batch range implies. */
   | 'SCHEDULER__OUTPUT_SIZE_MISMATCH'
-  /** A driver was configured inconsistently (e.g. a worker role without an executor). */
+  /**
+   * A driver, machine or pricing strategy was configured out of range or inconsistently (a worker role without an
+   * executor, a lease no longer than its heartbeat, a negative price); `context` names the option.
+   */
   | 'SCHEDULER__INVALID_CONFIG'
   /** The job ended (cancelled or expired) before it completed. */
   | 'SCHEDULER__JOB_UNFINISHED'

@@ -85,4 +85,5 @@ export type WorkerEvent =
 /** Why a worker did not bid on an order. */
 export type SkipReason = 'tier' | 'features' | 'memory' | 'price' | 'busy' | 'expired'
 
+/** Every event either scheduler machine emits. */
 export type SchedulerEvent = CreatorEvent | WorkerEvent

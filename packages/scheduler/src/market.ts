@@ -1,5 +1,11 @@
 import type { Capacity, Order } from '@tessera/core'
-import { CAPACITY_RETAIN_MS, DEPTH_REFRESH_MS, MAX_CAPACITY_RECORDS, MAX_OPEN_ORDERS } from './constants.js'
+import {
+  CAPACITY_RETAIN_MS,
+  DEPTH_REFRESH_MS,
+  MARKET_PRUNE_INTERVAL_MS,
+  MAX_CAPACITY_RECORDS,
+  MAX_OPEN_ORDERS,
+} from './constants.js'
 import { taskCountOf } from './split.js'
 
 /** A capacity record and when its envelope expires. */
@@ -18,6 +24,7 @@ export interface MarketDepth {
   readonly ratio: number
 }
 
+/** Options of a {@link MarketView}. */
 export interface MarketViewInit {
   /** @default MAX_CAPACITY_RECORDS */
   maxRecords?: number
@@ -40,6 +47,10 @@ interface OpenOrder {
  * One view may be shared by several machines: a node's creator and worker share one, and the simulator may give
  * one view to thousands of machines that see the same gossip, so per-peer state stays small. Feeding the same
  * record twice is harmless.
+ *
+ * Records expired for longer than `retainMs` and orders whose window closed are pruned as the view is fed, at most
+ * once per {@link MARKET_PRUNE_INTERVAL_MS} of `now`: each prune scans the view, so its cost is spread over the
+ * records and orders fed in between, and peers that left stop holding memory without any timer.
  */
 export class MarketView {
   readonly #records = new Map<string, CapacityEntry>()
@@ -49,6 +60,8 @@ export class MarketView {
   readonly #retainMs: number
   #depth: MarketDepth = Object.freeze({ openTasks: 0, freeSlots: 0, ratio: 0 })
   #depthAt = Number.NEGATIVE_INFINITY
+  /** When the next prune is due, as the view is fed. */
+  #pruneAt = Number.NEGATIVE_INFINITY
 
   constructor(init: MarketViewInit = {}) {
     this.#maxRecords = init.maxRecords ?? MAX_CAPACITY_RECORDS
@@ -61,6 +74,7 @@ export class MarketView {
    * Returns whether it was stored (false also when the view is full of other peers' live records).
    */
   noteCapacity(record: Capacity, expiresAt: number, now: number): boolean {
+    this.#pruneWhenDue(now)
     const held = this.#records.get(record.peer)
     if (held !== undefined && held.record.issuedAt >= record.issuedAt) return false
     if (held === undefined && this.#records.size >= this.#maxRecords) {
@@ -73,6 +87,7 @@ export class MarketView {
 
   /** Notes an order seeking bids until its `bidDeadline`; a cancelled order is forgotten. */
   noteOrder(order: Order, now: number): void {
+    this.#pruneWhenDue(now)
     if (order.cancelled === true || order.bidDeadline <= now) {
       this.forgetOrder(order.jobId)
       return
@@ -88,6 +103,7 @@ export class MarketView {
     this.#orders.set(order.jobId, { tasks: taskCountOf(order.split), bidDeadline: order.bidDeadline })
   }
 
+  /** Stops counting an order's tasks in market depth (its window closed or it was cancelled). */
   forgetOrder(jobId: string): void {
     this.#orders.delete(jobId)
   }
@@ -102,10 +118,12 @@ export class MarketView {
     return this.#records.values()
   }
 
+  /** Capacity records held, expired ones not yet pruned included. */
   get recordCount(): number {
     return this.#records.size
   }
 
+  /** Orders held as seeking bids (some may have closed since the last prune). */
   get openOrderCount(): number {
     return this.#orders.size
   }
@@ -134,5 +152,10 @@ export class MarketView {
   prune(now: number): void {
     for (const [jobId, order] of this.#orders) if (order.bidDeadline <= now) this.#orders.delete(jobId)
     for (const [peer, entry] of this.#records) if (entry.expiresAt + this.#retainMs <= now) this.#records.delete(peer)
+    this.#pruneAt = now + MARKET_PRUNE_INTERVAL_MS
+  }
+
+  #pruneWhenDue(now: number): void {
+    if (now >= this.#pruneAt) this.prune(now)
   }
 }

@@ -1,5 +1,6 @@
 import type { Order } from '@tessera/core'
 import { BENCH_HOUR_SCALE, MAX_AMOUNT, PRICE_MULTIPLIER_SCALE } from './constants.js'
+import { SchedulerError } from './errors.js'
 
 /** What a worker's pricing strategy sees when it prices a bid. */
 export interface PricingContext {
@@ -17,12 +18,13 @@ export interface PricingContext {
  */
 export type PricingStrategy = (context: PricingContext) => bigint
 
-/** Always asks `price`. */
+/** Always asks `price`. Throws `SCHEDULER__INVALID_CONFIG` when it is outside the u64 range. */
 export function fixedPrice(price: bigint): PricingStrategy {
-  if (price < 0n || price > MAX_AMOUNT) throw new RangeError(`price out of the u64 range: ${price}`)
+  if (price < 0n || price > MAX_AMOUNT) invalidPricing('price', price, 'within the u64 range')
   return () => price
 }
 
+/** Options of {@link demandPrice}. */
 export interface DemandPriceInit {
   /** The price when idle in a slack market, token units per benchmark-hour. */
   base: bigint
@@ -35,22 +37,23 @@ export interface DemandPriceInit {
 }
 
 /**
- * A price that rises with the worker's own utilisation and with the market's depth:
+ * A price that rises with the worker's own utilisation and with the market's depth (options out of range throw
+ * `SCHEDULER__INVALID_CONFIG`):
  * `base x min(maxMultiplier, (1 + utilisationWeight x min(utilisation, 1)) x (1 + depthWeight x max(0, depth - 1)))`.
  * It never falls below `base` and is non-decreasing in both utilisation and depth. The multiplier is applied in
  * fixed point (parts per million), so prices are exact bigints.
  */
 export function demandPrice(init: DemandPriceInit): PricingStrategy {
   const { base, utilisationWeight = 1, depthWeight = 0.5, maxMultiplier = 4 } = init
-  if (base < 0n || base > MAX_AMOUNT) throw new RangeError(`base price out of the u64 range: ${base}`)
+  if (base < 0n || base > MAX_AMOUNT) invalidPricing('base', base, 'within the u64 range')
   for (const [name, v] of [
     ['utilisationWeight', utilisationWeight],
     ['depthWeight', depthWeight],
   ] as const) {
-    if (!(v >= 0 && Number.isFinite(v))) throw new RangeError(`${name} must be finite and non-negative, not ${v}`)
+    if (!(v >= 0 && Number.isFinite(v))) invalidPricing(name, v, 'finite and non-negative')
   }
   if (!(maxMultiplier >= 1 && Number.isFinite(maxMultiplier))) {
-    throw new RangeError(`maxMultiplier must be finite and at least 1, not ${maxMultiplier}`)
+    invalidPricing('maxMultiplier', maxMultiplier, 'finite and at least 1')
   }
   return ({ utilisation, depth }) => {
     const load = Math.min(Math.max(utilisation, 0), 1)
@@ -59,6 +62,13 @@ export function demandPrice(init: DemandPriceInit): PricingStrategy {
     const scaled = (base * BigInt(Math.round(multiplier * Number(PRICE_MULTIPLIER_SCALE)))) / PRICE_MULTIPLIER_SCALE
     return scaled > MAX_AMOUNT ? MAX_AMOUNT : scaled
   }
+}
+
+function invalidPricing(option: string, value: bigint | number, expected: string): never {
+  throw new SchedulerError('SCHEDULER__INVALID_CONFIG', `pricing option ${option} must be ${expected}, not ${value}`, {
+    option,
+    value,
+  })
 }
 
 /** Benchmark-hours in fixed point (micro-benchmark-hours), so costs are exact bigints. */

@@ -42,6 +42,7 @@ export interface InferenceTask {
   readonly end: number
 }
 
+/** One task of a job: a tile of a frame or a range of inference items. */
 export type TaskDescriptor = RenderTask | InferenceTask
 
 /** What splitting needs from an order. */

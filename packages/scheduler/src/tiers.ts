@@ -38,6 +38,7 @@ export class TierPolicy {
     this.minStake = init.minStake ?? DEFAULT_MIN_STAKE
   }
 
+  /** Whether `peerId` is on the tier-1 allowlist. */
   isTrusted(peerId: string): boolean {
     return this.#trusted.has(peerId)
   }

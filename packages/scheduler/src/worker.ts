@@ -9,9 +9,9 @@ import {
   type SansIoMachine,
   type WireMessage,
 } from '@tessera/core'
-import { BIDS_TOPIC, MAX_TASKS_PER_MESSAGE, MAX_WORKER_JOBS, MS_PER_HOUR } from './constants.js'
+import { BIDS_TOPIC, DEFAULT_AWARD_GRACE_MS, MAX_TASKS_PER_MESSAGE, MAX_WORKER_JOBS, MS_PER_HOUR } from './constants.js'
 import { hasFeatures } from './diagnose.js'
-import { checkSigner, reject } from './errors.js'
+import { checkSigner, reject, SchedulerError } from './errors.js'
 import type { AbortReason, SkipReason, WorkerEvent } from './events.js'
 import type { Tier } from './job.js'
 import { MarketView } from './market.js'
@@ -63,6 +63,7 @@ export type WorkerOutput =
   | { kind: 'abort'; jobId: string; taskId: string; reason: AbortReason }
   | { kind: 'event'; event: WorkerEvent }
 
+/** Options of a {@link WorkerMachine}. */
 export interface WorkerMachineInit {
   /** This worker's peer id string. */
   self: string
@@ -83,9 +84,11 @@ export interface WorkerMachineInit {
    */
   bidChannel?: 'direct' | 'gossip'
   /**
-   * Forget an unanswered bid this long after its window closed. By default a bid is kept until the order's
-   * deadline: a creator may award a standing bid later, when a lease is lost or a verification fails.
-   * @default undefined (until the deadline)
+   * Forget a bid that won nothing this long after its window closed (see {@link DEFAULT_AWARD_GRACE_MS}): a creator
+   * may award a standing bid later, when a lease is lost or a verification fails, but a worker that kept every lost
+   * bid until its order's deadline would fill {@link MAX_WORKER_JOBS} and skip new orders as busy. `Infinity` keeps
+   * lost bids until the deadline.
+   * @default DEFAULT_AWARD_GRACE_MS (ten minutes, the default job timeout)
    */
   awardGraceMs?: number
   /** Emit `bid:skipped` events (the simulator may turn them off). @default true */
@@ -135,6 +138,7 @@ export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
   readonly #pricing: PricingStrategy
   readonly #estimateEtaMs: (order: Order, load: number) => number
   readonly #bidChannel: 'direct' | 'gossip'
+  /** Undefined: lost bids are kept until the deadline. */
   readonly #awardGraceMs: number | undefined
   readonly #reportSkips: boolean
   readonly #jobs = new Map<string, WorkerJob>()
@@ -146,16 +150,40 @@ export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
 
   constructor(init: WorkerMachineInit) {
     const { profile } = init
-    if (!(Number.isInteger(profile.slots) && profile.slots >= 1))
-      throw new RangeError(`slots must be a positive integer`)
-    if (!(profile.score > 0 && Number.isFinite(profile.score))) throw new RangeError(`score must be positive`)
+    if (!(Number.isInteger(profile.slots) && profile.slots >= 1)) {
+      throw new SchedulerError(
+        'SCHEDULER__INVALID_CONFIG',
+        `profile.slots must be a positive integer, not ${profile.slots}`,
+        {
+          option: 'profile.slots',
+          value: profile.slots,
+        },
+      )
+    }
+    if (!(profile.score > 0 && Number.isFinite(profile.score))) {
+      throw new SchedulerError(
+        'SCHEDULER__INVALID_CONFIG',
+        `profile.score must be finite and positive, not ${profile.score}`,
+        {
+          option: 'profile.score',
+          value: profile.score,
+        },
+      )
+    }
     this.self = init.self
     this.profile = Object.freeze({ ...profile, features: [...profile.features], tiers: [...profile.tiers] })
     this.market = init.market ?? new MarketView()
     this.#pricing = init.pricing
     this.#estimateEtaMs = init.estimateEtaMs ?? ((order, load) => this.#defaultEta(order, load))
     this.#bidChannel = init.bidChannel ?? 'gossip'
-    this.#awardGraceMs = init.awardGraceMs
+    const awardGraceMs = init.awardGraceMs ?? DEFAULT_AWARD_GRACE_MS
+    if (!(awardGraceMs >= 0)) {
+      throw new SchedulerError('SCHEDULER__INVALID_CONFIG', `awardGraceMs must be at least 0, not ${awardGraceMs}`, {
+        option: 'awardGraceMs',
+        value: awardGraceMs,
+      })
+    }
+    this.#awardGraceMs = awardGraceMs === Number.POSITIVE_INFINITY ? undefined : awardGraceMs
     this.#reportSkips = init.reportSkips ?? true
   }
 

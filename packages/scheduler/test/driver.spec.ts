@@ -161,6 +161,16 @@ describe('SchedulerDriver', () => {
     )
   })
 
+  it('should reject waitForJob with an AbortError when the driver stops before the job ends', async () => {
+    const { creator } = market(0)
+    const jobId = creator.submit(RENDER)
+    const waiting = creator.waitForJob(jobId)
+    const withSignal = creator.waitForJob(jobId, { signal: new AbortController().signal })
+    creator.stop()
+    await expect(waiting).rejects.toMatchObject({ name: 'AbortError', code: 'CORE__ABORTED' })
+    await expect(withSignal).rejects.toMatchObject({ name: 'AbortError', code: 'CORE__ABORTED' })
+  })
+
   it('should report refused messages with their code', async () => {
     const { network, workers } = market(1)
     const refused: string[] = []

@@ -9,7 +9,23 @@ describe('pricing', () => {
   it('should ask a fixed price whatever the load', () => {
     const price = fixedPrice(42n)
     expect([price(context(0, 0)), price(context(1, 10))]).toEqual([42n, 42n])
-    expect(() => fixedPrice(-1n)).toThrow(RangeError)
+    expect(() => fixedPrice(-1n)).toThrow(
+      expect.objectContaining({ code: 'SCHEDULER__INVALID_CONFIG', context: { option: 'price', value: -1n } }),
+    )
+  })
+
+  it('should refuse demand pricing options out of range with a coded error naming the option', () => {
+    const cases = [
+      [{ base: 2n ** 64n }, 'base'],
+      [{ base: 1n, utilisationWeight: -1 }, 'utilisationWeight'],
+      [{ base: 1n, depthWeight: Number.NaN }, 'depthWeight'],
+      [{ base: 1n, maxMultiplier: 0.5 }, 'maxMultiplier'],
+    ] as const
+    for (const [init, option] of cases) {
+      expect(() => demandPrice(init)).toThrow(
+        expect.objectContaining({ code: 'SCHEDULER__INVALID_CONFIG', context: expect.objectContaining({ option }) }),
+      )
+    }
   })
 
   it('should raise a demand price with utilisation and market depth, within its cap', () => {

@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest'
 import type { Inbound, WireMessage } from '@tessera/core'
-import { isSchedulerError, MAX_JOB_TIMEOUT_MS, type SchedulerErrorCode } from '../src/index.js'
+import { seededRng } from '@tessera/core'
+import {
+  CreatorMachine,
+  fixedPrice,
+  isSchedulerError,
+  MAX_JOB_TIMEOUT_MS,
+  WorkerMachine,
+  type SchedulerErrorCode,
+} from '../src/index.js'
 import { inbound, Market, renderSpec } from './harness.js'
 
 /** Expects `run` to throw a SchedulerError with `code` and to leave the creator's outputs and job unchanged. */
@@ -267,5 +275,27 @@ describe('rejected messages', () => {
     ).toThrow(expect.objectContaining({ code: 'SCHEDULER__TASK_LIMIT_EXCEEDED' }))
     expect(market.creator.jobCount).toBe(0)
     expect(market.creator.pollOutput()).toBeUndefined()
+  })
+
+  it('should refuse a machine configured out of range with a coded error naming the option', () => {
+    const profile = { memoryMb: 1, features: [], score: 1, slots: 1, tiers: [3 as const] }
+    const worker = (over: Partial<typeof profile>) => () =>
+      new WorkerMachine({ self: 'w', profile: { ...profile, ...over }, pricing: fixedPrice(1n) })
+    for (const [run, option] of [
+      [worker({ slots: 0 }), 'profile.slots'],
+      [worker({ slots: 1.5 }), 'profile.slots'],
+      [worker({ score: 0 }), 'profile.score'],
+      [worker({ score: Number.POSITIVE_INFINITY }), 'profile.score'],
+    ] as const) {
+      expect(run).toThrow(
+        expect.objectContaining({ code: 'SCHEDULER__INVALID_CONFIG', context: expect.objectContaining({ option }) }),
+      )
+    }
+    expect(() => new CreatorMachine({ self: 'c', rng: seededRng(1), leaseMs: 1_000, heartbeatMs: 1_000 })).toThrow(
+      expect.objectContaining({
+        code: 'SCHEDULER__INVALID_CONFIG',
+        context: { leaseMs: 1_000, heartbeatMs: 1_000 },
+      }),
+    )
   })
 })

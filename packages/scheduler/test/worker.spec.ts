@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { Order, WireMessage } from '@tessera/core'
-import { fixedPrice, splitTasks, WorkerMachine, type WorkerOutput } from '../src/index.js'
+import { DEFAULT_AWARD_GRACE_MS, fixedPrice, splitTasks, WorkerMachine, type WorkerOutput } from '../src/index.js'
 import { Market, renderSpec } from './harness.js'
 
 function drain(worker: WorkerMachine): WorkerOutput[] {
@@ -171,6 +171,38 @@ describe('WorkerMachine', () => {
     expect(worker.jobCount).toBe(0)
     // Nothing stays armed for the forgotten bid (no deadline timer an hour out).
     expect(worker.pollTimeout()).toBeUndefined()
+  })
+
+  it('should forget a bid that won nothing DEFAULT_AWARD_GRACE_MS after its window by default, or keep it until the deadline', () => {
+    const market = new Market()
+    const jobId = market.submit(renderSpec({ minBids: 5 }))
+    const order = orderOf(market, jobId)
+    const worker = (awardGraceMs?: number) => {
+      const w = new WorkerMachine({
+        self: 'w',
+        profile: { memoryMb: 8_192, features: ['shader-f16'], score: 1, slots: 1, tiers: [3] },
+        pricing: fixedPrice(1n),
+        ...(awardGraceMs === undefined ? {} : { awardGraceMs }),
+      })
+      w.handle(
+        { kind: 'message', inbound: { from: 'creator', message: { type: 'order', body: order }, expiresAt: 1e12 } },
+        market.now,
+      )
+      return w
+    }
+    const unconfigured = worker()
+    expect(unconfigured.pollTimeout()).toBe(order.bidDeadline + DEFAULT_AWARD_GRACE_MS)
+    unconfigured.handleTimeout(order.bidDeadline + DEFAULT_AWARD_GRACE_MS - 1)
+    expect(unconfigured.jobCount).toBe(1)
+    unconfigured.handleTimeout(order.bidDeadline + DEFAULT_AWARD_GRACE_MS)
+    expect(unconfigured.jobCount).toBe(0)
+    expect(unconfigured.pollTimeout()).toBeUndefined()
+
+    const keeping = worker(Number.POSITIVE_INFINITY)
+    expect(keeping.pollTimeout()).toBe(order.deadline)
+    keeping.handleTimeout(order.deadline - 1)
+    expect(keeping.jobCount).toBe(1)
+    expect(() => worker(-1)).toThrow(expect.objectContaining({ code: 'SCHEDULER__INVALID_CONFIG' }))
   })
 
   it('should gossip its bid by default, and send it straight to the creator when asked to', () => {

@@ -11,6 +11,7 @@ export interface AssembledFrame {
   readonly pixels: Uint8Array
 }
 
+/** A job's output put together from its tasks' outputs: frames for a render, one buffer for inference. */
 export type AssembledOutput =
   | { readonly kind: 'render'; readonly frames: readonly AssembledFrame[] }
   | { readonly kind: 'inference'; readonly bytes: Uint8Array }

@@ -3,6 +3,7 @@ import { sha256, type AbortOptions } from '@tessera/core'
 import type { InferenceTask, RenderTask } from '../split.js'
 import type { TaskExecution, TaskExecutor, TaskOutput } from './executor.js'
 
+/** Options of {@link cpuWorkload}. */
 export interface CpuWorkloadInit {
   /**
    * Every task takes at least this long (the rest of the time is spent in an abortable wait), so tests and demos

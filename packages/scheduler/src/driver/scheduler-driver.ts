@@ -41,6 +41,7 @@ export interface OutputStore {
   fetchFrom(peer: string, cid: string, options?: AbortOptions): Promise<Uint8Array>
 }
 
+/** What a {@link SchedulerDriver} needs from the node it runs on. */
 export interface SchedulerComponents {
   /** The message bus: `node.bus` from `@tessera/core`'s `createNode`. */
   bus: MessageBus
@@ -57,9 +58,12 @@ export interface SchedulerComponents {
 /** `@tessera/proof`'s judgement of a result; absent, results are accepted unverified. */
 export type Verifier = (request: VerifyRequest, options: AbortOptions) => Promise<VerdictOutcome>
 
+/** The creator role's options: {@link CreatorMachineInit} less what the driver supplies. */
 export type CreatorOptions = Omit<CreatorMachineInit, 'self' | 'rng' | 'market' | 'verify'>
+/** The worker role's options: {@link WorkerMachineInit} less what the driver supplies, and the engine to run tasks on. */
 export type WorkerOptions = Omit<WorkerMachineInit, 'self' | 'market'> & { executor: TaskExecutor }
 
+/** Which roles a {@link SchedulerDriver} plays and how. */
 export interface SchedulerInit {
   /** The creator role (ordering jobs); false turns it off. @default {} */
   creator?: CreatorOptions | false
@@ -82,6 +86,7 @@ export interface MessageRejected {
   inbound: Inbound
 }
 
+/** Every event a {@link SchedulerDriver} dispatches: the machines' events and its own refusals. */
 export type SchedulerDriverEvent = SchedulerEvent | MessageRejected
 
 type EventOf<T extends SchedulerDriverEvent['type']> = Extract<SchedulerDriverEvent, { type: T }>
@@ -107,6 +112,8 @@ export class SchedulerDriver extends EventTarget {
   readonly #commit: (chunks: readonly Uint8Array[]) => Uint8Array
   readonly #onAccept: ((task: AcceptedTask) => void) | undefined
   readonly #runs = new Map<string, AbortController>()
+  /** Rejects the pending `waitForJob` calls when the driver stops. */
+  readonly #waiting = new Set<(error: AbortError) => void>()
   #lifetime: AbortController | undefined
   #unsubscribe: (() => void) | undefined
   #timer: ReturnType<typeof setTimeout> | undefined
@@ -141,10 +148,12 @@ export class SchedulerDriver extends EventTarget {
     }
   }
 
+  /** This peer's id, as the bus knows it. */
   get self(): string {
     return this.#bus.self
   }
 
+  /** Whether it handles messages and timers: started and not stopped since. */
   get isStarted(): boolean {
     return this.#lifetime !== undefined
   }
@@ -160,8 +169,9 @@ export class SchedulerDriver extends EventTarget {
     this.#step()
   }
 
-  /** Stops handling messages and timers and aborts running tasks. Idempotent. */
+  /** Stops handling messages and timers, aborts running tasks and rejects pending `waitForJob` calls. Idempotent. */
   stop(): void {
+    for (const fail of [...this.#waiting]) fail(new AbortError('the scheduler stopped'))
     if (this.#lifetime === undefined) return
     this.#lifetime.abort(new AbortError('the scheduler stopped'))
     this.#lifetime = undefined
@@ -200,13 +210,15 @@ export class SchedulerDriver extends EventTarget {
     return this.#creatorRole().diagnose(jobId, this.#clock.now())
   }
 
+  /** One of this creator's jobs' progress, or undefined when it is unknown or forgotten. */
   job(jobId: string): JobView | undefined {
     return this.creator?.job(jobId)
   }
 
   /**
    * Resolves with the job's accepted results, in task order, once it completes; rejects with
-   * `SCHEDULER__JOB_UNFINISHED` if it is cancelled or expires, or with an AbortError.
+   * `SCHEDULER__JOB_UNFINISHED` if it is cancelled or expires, or with an AbortError when `options.signal` aborts
+   * or the driver stops first (the job can no longer finish here).
    */
   waitForJob(jobId: string, options: AbortOptions = {}): Promise<readonly Result[]> {
     this.#creatorRole()
@@ -234,6 +246,12 @@ export class SchedulerDriver extends EventTarget {
           }),
         )
       }
+      const onStop = (error: AbortError): void => {
+        done()
+        reject(error)
+      }
+      this.#waiting.add(onStop)
+      stops.push(() => this.#waiting.delete(onStop))
       const signal = options.signal
       if (signal !== undefined) {
         const onAbort = (): void => {
