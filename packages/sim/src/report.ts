@@ -103,6 +103,7 @@ export const REPORT_FILES = {
   bme: 'bme.csv',
 } as const
 
+/** Options of {@link writeReport}. */
 export interface WriteReportOptions extends AbortOptions {
   /** Called with each file's path once it is written. */
   onWrite?: (path: string) => void

@@ -9,6 +9,7 @@ import { loadScenario } from './scenario/load.js'
 import type { Scenario } from './scenario/types.js'
 import { World } from './world/world.js'
 
+/** Options of {@link runScenario}. */
 export interface RunOptions extends AbortOptions {
   /** Overrides the scenario's seed (an unsigned 32-bit integer). */
   seed?: number
@@ -50,8 +51,11 @@ export async function runScenario(scenario: Scenario | string, options: RunOptio
     const world = new World(sim, resolved)
     world.start()
     const end = sim.start + resolved.durationMs
-    for (;;) {
+    const throwIfAborted = (): void => {
       if (options.signal?.aborted === true) throw new AbortError(`simulation aborted (seed ${seed})`, { seed })
+    }
+    for (;;) {
+      throwIfAborted()
       sim.run(end, EVENTS_PER_SLICE)
       if (sim.fired > resolved.maxEvents) {
         throw new SimError('SIM__EVENT_LIMIT_EXCEEDED', `more than ${resolved.maxEvents} events`, {
@@ -70,6 +74,8 @@ export async function runScenario(scenario: Scenario | string, options: RunOptio
       if (sim.nextTime > end) break
       await yieldToEventLoop()
     }
+    // An abort heard during the last slice (its progress listener, say) still stops the run.
+    throwIfAborted()
     sim.run(end)
     const report = world.report()
     const files =

@@ -1,6 +1,7 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { isCoreError } from '@tessera/core'
 import { afterAll, describe, expect, it } from 'vitest'
 import { isSimError } from '../src/errors.js'
 import { runScenario } from '../src/run.js'
@@ -92,12 +93,20 @@ describe('runScenario', () => {
     expect((error as { context: { seed: number } }).context.seed).toBe(77)
   })
 
-  it('should stop when aborted', async () => {
+  it('should stop with CORE__ABORTED when aborted, before or during the run', async () => {
+    const aborted = (e: unknown): boolean => isCoreError(e, 'CORE__ABORTED')
+    await expect(runScenario(smallScenario(), { signal: AbortSignal.abort() })).rejects.toSatisfy(aborted)
     const controller = new AbortController()
-    controller.abort()
-    await expect(runScenario(smallScenario(), { signal: controller.signal })).rejects.toMatchObject({
-      name: 'AbortError',
+    let slices = 0
+    const run = runScenario(smallScenario(), {
+      signal: controller.signal,
+      onProgress: () => {
+        slices++
+        controller.abort()
+      },
     })
+    await expect(run).rejects.toSatisfy(aborted)
+    expect(slices).toBe(1)
   })
 
   it('should report progress up to the whole duration', async () => {

@@ -11,6 +11,7 @@ export type EventHandler<A = unknown> = (arg: A, now: number) => void
 
 const INITIAL_CAPACITY = 1024
 
+/** The future-event list described above: schedule with a time, pop the earliest. */
 export class EventQueue {
   #time: Float64Array
   #seq: Float64Array

@@ -4,6 +4,7 @@ import { SimError } from '../errors.js'
 import { EventQueue, type EventHandler } from './event-queue.js'
 import { rngStream } from './streams.js'
 
+/** Options of a {@link Simulation}. */
 export interface SimulationOptions {
   /** The run's seed (an unsigned 32-bit integer); every random stream derives from it. */
   seed: number

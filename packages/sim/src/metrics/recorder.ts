@@ -28,6 +28,7 @@ export const SERIES_COLUMNS = [
   'priceUsd',
 ] as const
 
+/** The name of a time-series column. */
 export type SeriesColumn = (typeof SERIES_COLUMNS)[number]
 
 /** Column index by name. */
@@ -43,6 +44,7 @@ export type SeriesRow = { hours: number } & { [K in SeriesColumn]: number }
 
 /** The behaviours the simulator gives workers; detection is reported per behaviour. */
 export const ROLES = ['honest', 'cheater', 'lazy', 'colluder', 'sybil', 'spammer'] as const
+/** A worker behaviour the report breaks detection down by. */
 export type Role = (typeof ROLES)[number]
 
 /** Per-role outcome counts. */
@@ -77,6 +79,7 @@ function emptyRole(): RoleStats {
   }
 }
 
+/** Collects a run's time series (one row per interval), per-role outcomes and job completion times. */
 export class MetricsRecorder {
   readonly intervalMs: number
   readonly rows: SeriesRow[] = []

@@ -15,6 +15,7 @@ export interface WorkerProfile {
   region: number
 }
 
+/** The distributions a {@link WorkerProfile} is drawn from. */
 export interface ProfileDistributions {
   score: Lognormal
   memoryMb: Lognormal

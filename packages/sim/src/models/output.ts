@@ -35,6 +35,7 @@ export type ChunkKind = (typeof ChunkKind)[keyof typeof ChunkKind]
 /** The standard deviation of the sum of four uniform bytes, which {@link OutputModel} uses as a cheap normal. */
 const FOUR_BYTES_SD = 255 * Math.sqrt(4 / 12)
 
+/** Makes the reference chunk of a task and what an honest, lazy or cheating worker commits to instead. */
 export class OutputModel {
   readonly config: OutputModelConfig
   readonly chunkBytes: number

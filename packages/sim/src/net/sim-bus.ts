@@ -10,6 +10,7 @@ import { SimError } from '../errors.js'
 import { messageBytes } from './message-size.js'
 import type { SimEndpoint, SimNetwork } from './sim-network.js'
 
+/** Options of a {@link SimBus}: the peer's id, region and link bandwidth. */
 export interface SimBusInit {
   id: string
   /** Index into the network model's regions. */

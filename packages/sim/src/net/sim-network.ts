@@ -16,6 +16,7 @@ export interface SimEndpoint {
   deliver(inbound: Inbound, now: number): void
 }
 
+/** How the network model spreads a gossip publish: mesh fan-out and per-hop delay. */
 export interface GossipConfig {
   /** Mesh degree D: a publish reaches everyone in about log_D(N) hops. @default 6 */
   meshDegree: number

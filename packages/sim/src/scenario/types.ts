@@ -88,6 +88,7 @@ export interface OutputNoise {
   divergedPixels: number
 }
 
+/** The creators' verification budget (an order's `VerificationBudget`), handed to `@tessera/proof`'s planner. */
 export interface VerificationBudget {
   detect: number
   withinTasks: number
@@ -105,6 +106,7 @@ export interface AdversariesInput {
   bidSpammers?: { count: number } & Partial<Adversaries['bidSpammers']>
 }
 
+/** Who misbehaves, how many of them, and how, once the scenario's defaults are filled in. */
 export interface Adversaries {
   cheaters: { fraction: number; wrongTaskRate: number; wrongChunkFraction: number }
   lazy: { fraction: number; sampleFraction: number }

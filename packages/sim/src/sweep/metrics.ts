@@ -42,6 +42,7 @@ export const SWEEP_METRICS = {
   events: (s: Summary) => s.events,
 } as const satisfies Record<string, (s: Summary) => number>
 
+/** The name of a metric a sweep tabulates and charts. */
 export type SweepMetric = keyof typeof SWEEP_METRICS
 
 /** Metric names in the order tables list them. */

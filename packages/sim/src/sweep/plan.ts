@@ -24,6 +24,7 @@ export interface SweepRun {
   seed: number
 }
 
+/** Options of {@link planSweep}. */
 export interface SweepPlanOptions {
   parameters: readonly SweepParameter[]
   /** Runs per point, each under its own seed. @default 1 */

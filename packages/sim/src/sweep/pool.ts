@@ -16,6 +16,7 @@ export interface PoolTask {
   label: string
 }
 
+/** Options of {@link runPool}. */
 export interface PoolOptions extends AbortOptions {
   /** Runs at once, each in its own worker thread; 1 runs them one after another on this thread. */
   concurrency: number

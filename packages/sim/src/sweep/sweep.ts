@@ -18,6 +18,7 @@ export type SweepProgressEvents =
   | ProgressEvent<'sweep:progress', { done: number; total: number; run: number }>
   | ProgressEvent<'sweep:report', { file: string }>
 
+/** Options of {@link runSweep}. */
 export interface SweepOptions extends AbortOptions {
   /** Fields to vary and their values; none runs the scenario as written under `replications` seeds. */
   parameters: readonly SweepParameter[]
@@ -61,6 +62,7 @@ export interface SweepSummary {
   runs: SweepRunResult[]
 }
 
+/** What {@link runSweep} resolves with: the summary per point, the metrics charted and the files written. */
 export interface SweepResult extends SweepSummary {
   /** The metrics charted (and printed by the CLI). */
   charts: SweepMetric[]

@@ -19,6 +19,7 @@ import { SettlementRole } from './settlement.js'
 import { planFor } from './verification-plan.js'
 import { VerifierRole } from './verifier-role.js'
 
+/** Options of a {@link CreatorPeer}. */
 export interface CreatorPeerInit {
   id: string
   region: number

@@ -19,6 +19,7 @@ import { MachineHost } from './machine-host.js'
 /** Bytes of a delegated Result envelope or an escalated fraud proof, beside their payload. */
 const FORWARD_OVERHEAD_BYTES = 200
 
+/** Options of a {@link VerifierRole}. */
 export interface VerifierRoleInit {
   /** The peer hosting the machine. */
   peer: SimEndpoint

@@ -31,6 +31,7 @@ const NONE = Object.freeze([]) as unknown as never[]
 /** Jobs whose inputs a worker keeps fetched (later tasks of the same job skip the download). */
 const FETCHED_JOBS = 4
 
+/** Options of a {@link WorkerPeer}. */
 export interface WorkerPeerInit {
   id: string
   profile: WorkerProfile
