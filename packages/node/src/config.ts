@@ -112,7 +112,9 @@ export const configSchema = z
   })
   .strict()
 
+/** A validated config, every default filled in. */
 export type NodeConfig = z.output<typeof configSchema>
+/** A config as written in the file or passed to `init`: any field may be left out. */
 export type NodeConfigInput = z.input<typeof configSchema>
 
 /** Validates a config object, with a message naming the first bad field. */

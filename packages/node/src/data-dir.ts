@@ -16,7 +16,7 @@ import {
   MIN_API_TOKEN_LENGTH,
   WALLET_FILE,
 } from './constants.js'
-import { NodeError } from './errors.js'
+import { isNotFound, NodeError } from './errors.js'
 
 /** Where a node keeps everything: identity, config, datastore, wallet, ledger snapshot. */
 export interface DataDir {
@@ -45,15 +45,28 @@ export function resolveDataDir(flag?: string): DataDir {
   }
 }
 
+/** A file the node needs exists but cannot be read (permissions, a directory in its place…). */
+function unreadable(path: string, cause: unknown): NodeError {
+  return new NodeError(
+    'NODE__FILE_UNREADABLE',
+    `cannot read ${path}: ${(cause as Error).message}; check it and its permissions`,
+    { path },
+    { cause },
+  )
+}
+
+/** Whether `path` exists; a path that cannot be checked is an error, not an absent file. */
 async function exists(path: string): Promise<boolean> {
   try {
     await access(path)
     return true
-  } catch {
-    return false
+  } catch (e) {
+    if (isNotFound(e)) return false
+    throw unreadable(path, e)
   }
 }
 
+/** What {@link initDataDir} found or made. */
 export interface InitResult {
   dir: DataDir
   identity: Identity
@@ -115,10 +128,14 @@ export async function readApiToken(dir: DataDir): Promise<string> {
   let token: string
   try {
     token = (await readFile(dir.apiToken, 'utf8')).trim()
-  } catch {
-    throw new NodeError('NODE__DATA_DIR_NOT_INITIALISED', `no API token in ${dir.root}; run \`tessera init\` first`, {
-      dir: dir.root,
-    })
+  } catch (cause) {
+    if (!isNotFound(cause)) throw unreadable(dir.apiToken, cause)
+    throw new NodeError(
+      'NODE__DATA_DIR_NOT_INITIALISED',
+      `no API token in ${dir.root}; run \`tessera init\` first`,
+      { dir: dir.root },
+      { cause },
+    )
   }
   if (!validApiToken(token)) {
     throw new NodeError(

@@ -4,7 +4,32 @@ import { NodeError } from './errors.js'
 
 /** The namespaces the node persists; one LevelDB sublevel each. */
 export const NAMESPACES = ['jobs', 'leases', 'receipts', 'reputation', 'dht', 'settlement', 'meta'] as const
+/** One of {@link NAMESPACES}. */
 export type Namespace = (typeof NAMESPACES)[number]
+
+/** How {@link Datastore.entries} treats a record it cannot decode. */
+export interface EntriesOptions {
+  /**
+   * Called with a record's key and its `NODE__DATASTORE_CORRUPT` error; the record is then skipped and left on disk
+   * untouched, for an operator to inspect.
+   * @default none: the iteration throws the error instead
+   */
+  onCorrupt?: (key: string, error: NodeError) => void
+}
+
+/** A stored record's value, or `NODE__DATASTORE_CORRUPT` naming it. */
+function decode(ns: Namespace, key: string, bytes: Uint8Array): unknown {
+  try {
+    return decodeCanonical(bytes, `${ns}/${key}`)
+  } catch (cause) {
+    throw new NodeError(
+      'NODE__DATASTORE_CORRUPT',
+      `stored value ${ns}/${key} cannot be decoded`,
+      { ns, key },
+      { cause },
+    )
+  }
+}
 
 /**
  * The node's on-disk store (LevelDB through classic-level), keys prefixed `<namespace>!`: jobs, leases, receipts, reputation and DHT records,
@@ -36,40 +61,43 @@ export class Datastore {
     return new Datastore(db)
   }
 
+  /** Stores `value` under `ns`/`key`, replacing what was there, synced to disk before it resolves. */
   async put(ns: Namespace, key: string, value: unknown): Promise<void> {
     await this.#db.put(`${ns}!${key}`, encodeCanonical(value), { sync: true })
   }
 
+  /** The value under `ns`/`key`, or undefined; rejects with `NODE__DATASTORE_CORRUPT` when it cannot be decoded. */
   async get<T = unknown>(ns: Namespace, key: string): Promise<T | undefined> {
     const bytes = await this.#db.get(`${ns}!${key}`)
-    if (bytes === undefined) return undefined
-    try {
-      return decodeCanonical(bytes, `${ns}/${key}`) as T
-    } catch (cause) {
-      throw new NodeError(
-        'NODE__DATASTORE_CORRUPT',
-        `stored value ${ns}/${key} cannot be decoded`,
-        { ns, key },
-        {
-          cause,
-        },
-      )
-    }
+    return bytes === undefined ? undefined : (decode(ns, key, bytes) as T)
   }
 
+  /** Removes `ns`/`key` (nothing when absent), synced to disk before it resolves. */
   async delete(ns: Namespace, key: string): Promise<void> {
     await this.#db.del(`${ns}!${key}`, { sync: true })
   }
 
-  /** Every entry of a namespace, in key order. */
-  async *entries<T = unknown>(ns: Namespace): AsyncGenerator<[string, T]> {
+  /**
+   * Every entry of a namespace, in key order. A record that cannot be decoded throws `NODE__DATASTORE_CORRUPT`, as
+   * {@link Datastore.get} does, unless `onCorrupt` is given.
+   */
+  async *entries<T = unknown>(ns: Namespace, options: EntriesOptions = {}): AsyncGenerator<[string, T]> {
     // '"' is the character after '!', so the range covers exactly this namespace's keys.
     for await (const [key, bytes] of this.#db.iterator({ gt: `${ns}!`, lt: `${ns}"` })) {
       const name = key.slice(ns.length + 1)
-      yield [name, decodeCanonical(bytes, `${ns}/${name}`) as T]
+      let value: unknown
+      try {
+        value = decode(ns, name, bytes)
+      } catch (e) {
+        if (options.onCorrupt === undefined) throw e
+        options.onCorrupt(name, e as NodeError)
+        continue
+      }
+      yield [name, value as T]
     }
   }
 
+  /** Closes the store, releasing its files and lock. */
   async close(): Promise<void> {
     await this.#db.close()
   }

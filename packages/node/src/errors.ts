@@ -1,22 +1,39 @@
 import { TesseraError } from '@tessera/core'
 
 /** Codes raised by `@tessera/node`. Codes are stable: never reused or renamed. */
-export type NodeErrorCode =
-  | 'NODE__INVALID_CONFIG'
-  | 'NODE__CONFIG_NOT_FOUND'
-  | 'NODE__MALFORMED_CONFIG'
-  | 'NODE__DATA_DIR_NOT_INITIALISED'
-  | 'NODE__DATASTORE_CORRUPT'
-  | 'NODE__FILE_UNREADABLE'
-  | 'NODE__UNSUPPORTED_INPUT'
-  | 'NODE__API_UNREACHABLE'
-  | 'NODE__API_UNAUTHORISED'
-  | 'NODE__API_MALFORMED_REQUEST'
-  | 'NODE__API_MALFORMED_REPLY'
-  | 'NODE__JOB_NOT_FOUND'
-  | 'NODE__JOB_NOT_COMPLETE'
-  | 'NODE__PEER_UNREACHABLE'
-  | 'NODE__INVALID_DELEGATION'
+export const NODE_ERROR_CODES = [
+  'NODE__INVALID_CONFIG',
+  'NODE__CONFIG_NOT_FOUND',
+  'NODE__MALFORMED_CONFIG',
+  'NODE__DATA_DIR_NOT_INITIALISED',
+  'NODE__DATASTORE_CORRUPT',
+  'NODE__FILE_UNREADABLE',
+  'NODE__UNSUPPORTED_INPUT',
+  'NODE__API_UNREACHABLE',
+  'NODE__API_UNAUTHORISED',
+  'NODE__API_MALFORMED_REQUEST',
+  'NODE__API_MALFORMED_REPLY',
+  'NODE__API_NOT_FOUND',
+  // The node answered with a code this client does not know (another package's, or a newer node's).
+  'NODE__API_REMOTE_ERROR',
+  // Something other than a coded Tessera error failed inside the node.
+  'NODE__INTERNAL',
+  'NODE__JOB_NOT_FOUND',
+  'NODE__JOB_NOT_COMPLETE',
+  'NODE__PEER_UNREACHABLE',
+  'NODE__INVALID_DELEGATION',
+  'NODE__COMMAND_FAILED',
+] as const
+
+/** A code raised by `@tessera/node`. */
+export type NodeErrorCode = (typeof NODE_ERROR_CODES)[number]
+
+const nodeErrorCodes: ReadonlySet<string> = new Set(NODE_ERROR_CODES)
+
+/** True when `code` (from the wire, say) is one of {@link NODE_ERROR_CODES}. */
+export function isNodeErrorCode(code: string): code is NodeErrorCode {
+  return nodeErrorCodes.has(code)
+}
 
 /** An error raised by `@tessera/node`. Its message is what the CLI prints: say what was wrong and what to do. */
 export class NodeError extends TesseraError<NodeErrorCode> {
@@ -26,4 +43,9 @@ export class NodeError extends TesseraError<NodeErrorCode> {
 /** Narrows `e` to a {@link NodeError}, optionally with the given code. */
 export function isNodeError<C extends NodeErrorCode>(e: unknown, code?: C): e is NodeError & { code: C } {
   return e instanceof NodeError && (code === undefined || e.code === code)
+}
+
+/** True when `e` is a file system error saying the path does not exist, as opposed to one that cannot be read. */
+export function isNotFound(e: unknown): boolean {
+  return (e as NodeJS.ErrnoException | undefined)?.code === 'ENOENT'
 }

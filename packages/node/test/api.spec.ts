@@ -1,17 +1,49 @@
+import { mkdir } from 'node:fs/promises'
+import { request, type Server } from 'node:http'
+import { AbortError, type AbortOptions, TesseraError } from '@tessera/core'
 import { MAX_JOB_TIMEOUT_MS } from '@tessera/scheduler'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import type { JobRequest, NodeOperations } from '../src/api/contract.js'
 import { ApiClient } from '../src/api/client.js'
 import { ApiServer } from '../src/api/server.js'
-import { NodeError } from '../src/errors.js'
+import { reportError } from '../src/cli/errors.js'
+import { resolveDataDir } from '../src/data-dir.js'
+import { isNodeErrorCode, NodeError } from '../src/errors.js'
+import { tempDir } from './helpers.js'
 
-function fakeOps(): NodeOperations & { submitted: unknown[]; outputOptions: unknown[] } {
+// Every HTTP server the API creates, so a test can reach the one inside an ApiServer.
+const httpServers = vi.hoisted((): Server[] => [])
+vi.mock('node:http', async (importOriginal) => {
+  const http = await importOriginal<typeof import('node:http')>()
+  return {
+    ...http,
+    createServer: (...args: Parameters<typeof http.createServer>) => {
+      const server = http.createServer(...args)
+      httpServers.push(server)
+      return server
+    },
+  }
+})
+
+/** An operation that never answers: it rejects with AbortError once its signal aborts, as a node's should. */
+function hang<T>(options: AbortOptions | undefined): Promise<T> {
+  return new Promise<T>((_, reject) => {
+    options?.signal?.addEventListener('abort', () => reject(new AbortError()), { once: true })
+  })
+}
+
+function fakeOps(): NodeOperations & { submitted: unknown[]; outputOptions: unknown[]; signals: AbortSignal[] } {
   const submitted: unknown[] = []
   const outputOptions: unknown[] = []
+  const signals: AbortSignal[] = []
   return {
     submitted,
     outputOptions,
-    status: async () => ({ peerId: 'p', addrs: [], peers: 0, capacityRecords: 0, worker: true, payee: 'x' }),
+    signals,
+    status: async (options) => {
+      if (options?.signal !== undefined) signals.push(options.signal)
+      return { peerId: 'p', addrs: [], peers: 0, capacityRecords: 0, worker: true, payee: 'x' }
+    },
     putBlob: async (bytes) => `cid-${bytes.byteLength}`,
     submitJob: async (r) => {
       submitted.push(r)
@@ -21,8 +53,8 @@ function fakeOps(): NodeOperations & { submitted: unknown[]; outputOptions: unkn
       if (id !== 'job-1') throw new NodeError('NODE__JOB_NOT_FOUND', `no job ${id}`, {})
       return { jobId: id, state: 'running', tasks: 4, completed: 1, verified: 1, reassigned: 0 }
     },
-    jobOutput: async (id, options) => {
-      outputOptions.push(options)
+    jobOutput: async (id, output) => {
+      outputOptions.push(output)
       return { jobId: id, files: [] }
     },
     wallet: async () => ({ address: 'a', lamports: '1', tokens: '2', mint: 'm' }),
@@ -141,5 +173,114 @@ describe('control API', () => {
   it('should report an unreachable node with a coded error', async () => {
     const client = new ApiClient('http://127.0.0.1:9', 'x')
     await expect(client.status()).rejects.toMatchObject({ code: 'NODE__API_UNREACHABLE' })
+  })
+
+  it('should abort the operation of a client that hangs up, and not of one that read its reply', async () => {
+    const ops = fakeOps()
+    const given = Promise.withResolvers<AbortSignal | undefined>()
+    ops.wallet = (options) => {
+      given.resolve(options?.signal)
+      return hang(options)
+    }
+    await withServer(ops, async (_client, port) => {
+      const req = request({ port, path: '/v1/wallet', headers: { authorization: `Bearer ${TOKEN}` } })
+      req.on('error', () => {})
+      req.end()
+      const signal = await given.promise
+      expect(signal?.aborted).toBe(false)
+      req.destroy()
+      await vi.waitFor(() => expect(signal?.aborted).toBe(true))
+      // A request answered in full: its 'close' comes after the reply is finished, which is no abort.
+      await new ApiClient(`http://127.0.0.1:${port}`, TOKEN).status()
+      expect(ops.signals).toHaveLength(1)
+      expect(ops.signals[0]?.aborted).toBe(false)
+    })
+  })
+
+  it("should reject with AbortError on the caller's abort, not as an unreachable node", async () => {
+    const ops = fakeOps()
+    ops.wallet = hang
+    await withServer(ops, async (client) => {
+      const caller = new AbortController()
+      const call = client.wallet({ signal: caller.signal })
+      setTimeout(() => caller.abort(), 50)
+      await expect(call).rejects.toBeInstanceOf(AbortError)
+      await expect(client.status({ signal: AbortSignal.abort() })).rejects.toMatchObject({ code: 'CORE__ABORTED' })
+    })
+  })
+
+  it('should keep the API timeout when the caller passes a signal of its own', { timeout: 10_000 }, async () => {
+    const ops = fakeOps()
+    ops.wallet = hang
+    await withServer(ops, async (_client, port) => {
+      const client = new ApiClient(`http://127.0.0.1:${port}`, TOKEN, { timeoutMs: 100 })
+      await expect(client.wallet({ signal: new AbortController().signal })).rejects.toMatchObject({
+        code: 'NODE__API_UNREACHABLE',
+      })
+    })
+  })
+
+  it('should send only known codes, and keep a code the client does not know as remoteCode', async () => {
+    expect(['NODE__API_NOT_FOUND', 'NODE__INTERNAL', 'NODE__JOB_NOT_FOUND'].every(isNodeErrorCode)).toBe(true)
+    expect(isNodeErrorCode('SCHEDULER__BID_EXPIRED')).toBe(false)
+    const ops = fakeOps()
+    await withServer(ops, async (client, port) => {
+      const res = await fetch(`http://127.0.0.1:${port}/v1/nothing`, { headers: { authorization: `Bearer ${TOKEN}` } })
+      expect(res.status).toBe(404)
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('NODE__API_NOT_FOUND')
+      ops.wallet = async () => {
+        throw new Error('disk on fire')
+      }
+      await expect(client.wallet()).rejects.toMatchObject({ code: 'NODE__INTERNAL', message: 'disk on fire' })
+      ops.wallet = async () => {
+        throw new TesseraError('SCHEDULER__BID_EXPIRED', 'the bid expired', {})
+      }
+      const remote = await client.wallet().catch((e: unknown) => e)
+      expect(remote).toBeInstanceOf(NodeError)
+      expect(remote).toMatchObject({
+        code: 'NODE__API_REMOTE_ERROR',
+        message: 'the bid expired',
+        context: { path: '/v1/wallet', remoteCode: 'SCHEDULER__BID_EXPIRED' },
+      })
+      let stderr = ''
+      reportError(remote, { stdout: () => {}, stderr: (t) => void (stderr += t), isTty: false })
+      expect(stderr).toBe('error: the bid expired (NODE__API_REMOTE_ERROR, remote SCHEDULER__BID_EXPIRED)\n')
+    })
+  })
+
+  it('should hand a server error after listening to the logger, and still reject a failed listen', async () => {
+    const logger = { error: vi.fn() }
+    const server = new ApiServer(fakeOps(), { host: '127.0.0.1', port: 0, token: TOKEN, logger })
+    const { port } = await server.listen()
+    try {
+      const http = httpServers.at(-1) as Server
+      const failure = new Error('accept failed')
+      http.emit('error', failure)
+      expect(logger.error).toHaveBeenCalledWith({ err: failure }, 'api:error')
+      expect(http.listenerCount('error')).toBe(1)
+      const taken = new ApiServer(fakeOps(), { host: '127.0.0.1', port, token: TOKEN })
+      await expect(taken.listen()).rejects.toMatchObject({ code: 'EADDRINUSE' })
+    } finally {
+      await server.close()
+    }
+  })
+
+  it("should tell a missing node's address file from one it cannot read, keeping the cause", async () => {
+    const tmp = await tempDir()
+    try {
+      const dir = resolveDataDir(tmp.path)
+      await expect(ApiClient.forDataDir(dir)).rejects.toMatchObject({
+        code: 'NODE__API_UNREACHABLE',
+        cause: { code: 'ENOENT' },
+      })
+      // A directory in the file's place: unreadable even for root, whom permissions do not stop.
+      await mkdir(dir.apiAddress)
+      await expect(ApiClient.forDataDir(dir)).rejects.toMatchObject({
+        code: 'NODE__FILE_UNREADABLE',
+        cause: { code: 'EISDIR' },
+      })
+    } finally {
+      await tmp.cleanup()
+    }
   })
 })

@@ -1,8 +1,14 @@
-import { readdir, stat, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { ClassicLevel } from 'classic-level'
 import { describe, expect, it } from 'vitest'
 import { initDataDir, openDataDir, readApiToken, resolveDataDir } from '../src/data-dir.js'
 import { Datastore } from '../src/datastore.js'
+import type { NodeError } from '../src/errors.js'
 import { tempDir } from './helpers.js'
+
+/** Permissions do not stop root, so a test that needs an unreadable file cannot run as root. */
+const runsAsRoot = process.getuid?.() === 0
 
 describe('data directory', () => {
   it('should create identity and token with mode 0600 and keep them on a second init', async () => {
@@ -47,6 +53,50 @@ describe('data directory', () => {
     }
   })
 
+  it('should tell a missing API token from one that cannot be read, keeping the cause', async () => {
+    const tmp = await tempDir()
+    try {
+      const dir = resolveDataDir(`${tmp.path}/node`)
+      await initDataDir(dir)
+      await rm(dir.apiToken)
+      await expect(readApiToken(dir)).rejects.toMatchObject({
+        code: 'NODE__DATA_DIR_NOT_INITIALISED',
+        cause: { code: 'ENOENT' },
+      })
+      // A directory in the token's place is unreadable even for root.
+      await mkdir(dir.apiToken)
+      await expect(readApiToken(dir)).rejects.toMatchObject({
+        code: 'NODE__FILE_UNREADABLE',
+        context: { path: dir.apiToken },
+        cause: { code: 'EISDIR' },
+      })
+      // A data directory path that runs through a file cannot be checked: not the same as one never initialised.
+      const file = join(tmp.path, 'file')
+      await writeFile(file, '')
+      await expect(openDataDir(resolveDataDir(join(file, 'node')))).rejects.toMatchObject({
+        code: 'NODE__FILE_UNREADABLE',
+        cause: { code: 'ENOTDIR' },
+      })
+    } finally {
+      await tmp.cleanup()
+    }
+  })
+
+  it.skipIf(runsAsRoot)('should report a token without read permission as unreadable', async () => {
+    const tmp = await tempDir()
+    try {
+      const dir = resolveDataDir(`${tmp.path}/node`)
+      await initDataDir(dir)
+      await chmod(dir.apiToken, 0)
+      await expect(readApiToken(dir)).rejects.toMatchObject({
+        code: 'NODE__FILE_UNREADABLE',
+        cause: { code: 'EACCES' },
+      })
+    } finally {
+      await tmp.cleanup()
+    }
+  })
+
   it('should tell the operator to run init when the directory is empty', async () => {
     const tmp = await tempDir()
     try {
@@ -76,6 +126,37 @@ describe('datastore', () => {
       await db.delete('receipts', 'a')
       expect(await db.get('receipts', 'a')).toBeUndefined()
       expect(await db.get('jobs', 'a')).toEqual({ state: 'running' })
+      await db.close()
+    } finally {
+      await tmp.cleanup()
+    }
+  })
+
+  it('should report an undecodable record from entries as get does, or skip it when asked', async () => {
+    const tmp = await tempDir()
+    try {
+      let db = await Datastore.open(tmp.path)
+      await db.put('receipts', 'a', { amount: 1n })
+      await db.put('receipts', 'c', { amount: 3n })
+      await db.close()
+      // 0xff is CBOR's "break" code, which cannot begin a value.
+      const raw = new ClassicLevel<string, Uint8Array>(tmp.path, { valueEncoding: 'view' })
+      await raw.put('receipts!b', Uint8Array.of(0xff))
+      await raw.close()
+      db = await Datastore.open(tmp.path)
+      const corrupt = { code: 'NODE__DATASTORE_CORRUPT', context: { ns: 'receipts', key: 'b' } }
+      await expect(db.get('receipts', 'b')).rejects.toMatchObject(corrupt)
+      const read = async (options?: Parameters<Datastore['entries']>[1]) => {
+        const keys: string[] = []
+        for await (const [key] of db.entries('receipts', options)) keys.push(key)
+        return keys
+      }
+      await expect(read()).rejects.toMatchObject(corrupt)
+      const reported: [string, NodeError][] = []
+      expect(await read({ onCorrupt: (key, error) => void reported.push([key, error]) })).toEqual(['a', 'c'])
+      expect(reported).toEqual([['b', expect.objectContaining(corrupt)]])
+      // Skipped, not repaired: the record is still there for an operator to look at.
+      await expect(db.get('receipts', 'b')).rejects.toMatchObject(corrupt)
       await db.close()
     } finally {
       await tmp.cleanup()

@@ -1,10 +1,13 @@
 import { readFile } from 'node:fs/promises'
-import type { AbortOptions } from '@tessera/core'
+import { AbortError, type AbortOptions, withTimeout } from '@tessera/core'
 import { z } from 'zod'
 import { API_TIMEOUT_MS } from '../constants.js'
 import { readApiToken, type DataDir } from '../data-dir.js'
-import { NodeError, type NodeErrorCode } from '../errors.js'
+import { isNodeErrorCode, isNotFound, NodeError } from '../errors.js'
 import type { JobOutput, JobOutputOptions, JobRequest, JobStatus, NodeStatus, WalletInfo } from './contract.js'
+
+/** A blob upload may carry up to `MAX_INPUT_BYTES`, so it gets this many times the API timeout. */
+const BLOB_TIMEOUT_FACTOR = 10
 
 const errorReply = z.object({ error: z.object({ code: z.string(), message: z.string() }) })
 const apiAddress = z.object({ host: z.string(), port: z.number().int().min(1).max(65535) })
@@ -23,7 +26,13 @@ const jobStatusSchema = z.object({
   workers: z.record(z.string(), z.object({ accepted: z.number(), rejected: z.number() })).optional(),
   slashed: z
     .array(
-      z.object({ worker: z.string(), jobId: z.string(), payee: z.string(), signature: z.string(), amount: z.string() }),
+      z.object({
+        worker: z.string(),
+        jobId: z.string(),
+        payee: z.string(),
+        signature: z.string(),
+        amount: z.string().optional(),
+      }),
     )
     .optional(),
   settlement: z
@@ -53,39 +62,86 @@ const statusSchema = z.object({
   payee: z.string(),
 })
 
+/** How an {@link ApiClient} talks to its node. */
+export interface ApiClientOptions {
+  /**
+   * How long one call may take before it fails with `NODE__API_UNREACHABLE`, on top of any caller's signal; a blob
+   * upload gets ten times this.
+   * @default API_TIMEOUT_MS
+   */
+  timeoutMs?: number
+}
+
 /** The CLI's side of the control API. Replies are validated like any other input from outside the process. */
 export class ApiClient {
   readonly #base: string
   readonly #token: string
+  readonly #timeoutMs: number
 
-  constructor(base: string, token: string) {
+  constructor(base: string, token: string, options: ApiClientOptions = {}) {
     this.#base = base
     this.#token = token
+    this.#timeoutMs = options.timeoutMs ?? API_TIMEOUT_MS
   }
 
   /** A client for the node running on `dir` (it writes its address there when it starts). */
-  static async forDataDir(dir: DataDir): Promise<ApiClient> {
-    let address
+  static async forDataDir(dir: DataDir, options: ApiClientOptions = {}): Promise<ApiClient> {
+    let text: string
     try {
-      address = apiAddress.parse(JSON.parse(await readFile(dir.apiAddress, 'utf8')))
-    } catch {
+      text = await readFile(dir.apiAddress, 'utf8')
+    } catch (cause) {
+      if (!isNotFound(cause)) {
+        throw new NodeError(
+          'NODE__FILE_UNREADABLE',
+          `cannot read ${dir.apiAddress}: ${(cause as Error).message}; check its permissions`,
+          { path: dir.apiAddress },
+          { cause },
+        )
+      }
       throw new NodeError(
         'NODE__API_UNREACHABLE',
         `no running node found for ${dir.root}; start one with \`tessera node start --data-dir ${dir.root}\``,
         { dir: dir.root },
+        { cause },
       )
     }
-    return new ApiClient(`http://${address.host}:${address.port}`, await readApiToken(dir))
+    let address
+    try {
+      address = apiAddress.parse(JSON.parse(text))
+    } catch (cause) {
+      // A node writes the file once it listens, so one still starting (or one that crashed mid-write) leaves it torn.
+      throw new NodeError(
+        'NODE__API_UNREACHABLE',
+        `${dir.apiAddress} does not hold a node's address; start the node again if it is not starting now`,
+        { dir: dir.root },
+        { cause },
+      )
+    }
+    return new ApiClient(`http://${address.host}:${address.port}`, await readApiToken(dir), options)
   }
 
+  /**
+   * One request, bounded by `timeoutMs` and the caller's signal together. The caller's abort rejects with
+   * `AbortError`; the timeout, or a node that does not answer, with `NODE__API_UNREACHABLE`.
+   */
   async #call<T>(
     method: string,
     path: string,
     schema: z.ZodType<T>,
     body?: string | Uint8Array,
-    options: AbortOptions = {},
+    options: AbortOptions & { timeoutMs?: number } = {},
   ): Promise<T> {
-    const signal = options.signal ?? AbortSignal.timeout(API_TIMEOUT_MS)
+    const signal = withTimeout(options.signal, options.timeoutMs ?? this.#timeoutMs)
+    // The caller's own abort is not the node's fault: it must read as an abort, not as a node that is down.
+    const unreachable = (cause: unknown): Error =>
+      options.signal?.aborted === true
+        ? new AbortError()
+        : new NodeError(
+            'NODE__API_UNREACHABLE',
+            `the node at ${this.#base} did not answer ${path}; is it running?`,
+            { base: this.#base, path },
+            { cause },
+          )
     let res: Response
     try {
       res = await fetch(`${this.#base}${path}`, {
@@ -95,26 +151,27 @@ export class ApiClient {
         signal,
       })
     } catch (cause) {
-      throw new NodeError(
-        'NODE__API_UNREACHABLE',
-        `the node at ${this.#base} did not answer; is it running?`,
-        {
-          base: this.#base,
-        },
-        { cause },
-      )
+      throw unreachable(cause)
     }
     let json: unknown
     try {
       json = await res.json()
-    } catch {
-      throw new NodeError('NODE__API_MALFORMED_REPLY', `the node answered ${path} with something that is not JSON`, {
-        path,
-      })
+    } catch (cause) {
+      if (signal.aborted) throw unreachable(cause)
+      throw new NodeError(
+        'NODE__API_MALFORMED_REPLY',
+        `the node answered ${path} with something that is not JSON`,
+        { path },
+        { cause },
+      )
     }
     if (!res.ok) {
       const err = errorReply.safeParse(json)
-      if (err.success) throw new NodeError(err.data.error.code as NodeErrorCode, err.data.error.message, { path })
+      if (err.success) {
+        const { code, message } = err.data.error
+        if (isNodeErrorCode(code)) throw new NodeError(code, message, { path })
+        throw new NodeError('NODE__API_REMOTE_ERROR', message, { path, remoteCode: code })
+      }
       throw new NodeError('NODE__API_MALFORMED_REPLY', `the node answered ${path} with HTTP ${res.status}`, { path })
     }
     const parsed = schema.safeParse(json)
@@ -124,21 +181,26 @@ export class ApiClient {
     return parsed.data
   }
 
+  /** The node's identity, addresses and view of the network. */
   status(options?: AbortOptions): Promise<NodeStatus> {
     return this.#call('GET', '/v1/status', statusSchema, undefined, options)
   }
 
-  async putBlob(bytes: Uint8Array, options?: AbortOptions): Promise<string> {
+  /** Stores `bytes` on the node as a blob; resolves to its CID. */
+  async putBlob(bytes: Uint8Array, options: AbortOptions = {}): Promise<string> {
     const reply = await this.#call('PUT', '/v1/blobs', z.object({ cid: z.string() }), bytes, {
-      signal: options?.signal ?? AbortSignal.timeout(10 * API_TIMEOUT_MS),
+      ...options,
+      timeoutMs: BLOB_TIMEOUT_FACTOR * this.#timeoutMs,
     })
     return reply.cid
   }
 
+  /** Orders a job through the node; resolves to its id. */
   submitJob(request: JobRequest, options?: AbortOptions): Promise<{ jobId: string }> {
     return this.#call('POST', '/v1/jobs', z.object({ jobId: z.string() }), JSON.stringify(request), options)
   }
 
+  /** A job's progress. */
   jobStatus(jobId: string, options?: AbortOptions): Promise<JobStatus> {
     return this.#call('GET', `/v1/jobs/${encodeURIComponent(jobId)}`, jobStatusSchema, undefined, options)
   }
@@ -152,10 +214,12 @@ export class ApiClient {
     return this.#call('GET', path, jobOutputSchema, undefined, options)
   }
 
+  /** The node's wallet and balances. */
   wallet(options?: AbortOptions): Promise<WalletInfo> {
     return this.#call('GET', '/v1/wallet', walletSchema, undefined, options)
   }
 
+  /** Airdrops `amount` payment token units to the node (local ledgers only); resolves to the new balances. */
   airdrop(amount: bigint, options?: AbortOptions): Promise<WalletInfo> {
     return this.#call(
       'POST',

@@ -3,6 +3,7 @@
  * data directory), and the operations a node offers through it.
  */
 
+import type { AbortOptions } from '@tessera/core'
 import type { ToneCurve } from '@tessera/gpu'
 
 /** A job as the CLI submits it: inputs already stored as blobs, identified by CID. */
@@ -56,8 +57,11 @@ export interface JobStatus {
   reassignedFrom?: Record<string, number>
   /** Tasks accepted and rejected per worker peer id. */
   workers?: Record<string, { accepted: number; rejected: number }>
-  /** Stakes this node slashed on chain for this job's fraud proofs: the worker, its wallet, the transaction. */
-  slashed?: { worker: string; jobId: string; payee: string; signature: string; amount: string }[]
+  /**
+   * Stakes this node slashed on chain for this job's fraud proofs: the worker, its wallet, the transaction, and the
+   * bond's token units (absent when its balance could not be read).
+   */
+  slashed?: { worker: string; jobId: string; payee: string; signature: string; amount?: string }[]
   /** The job's settlement on the ledger, once funded. */
   settlement?: {
     epoch: number
@@ -90,14 +94,18 @@ export interface JobOutput {
   files: { name: string; contentType: string; base64: string }[]
 }
 
+/** This node's wallet: its address and balances. */
 export interface WalletInfo {
   address: string
   /** Lamports (1e-9 SOL), decimal string. */
   lamports: string
+  /** Payment token units, decimal string. */
   tokens: string
+  /** The payment token's mint address. */
   mint: string
 }
 
+/** A running node as the CLI shows it. */
 export interface NodeStatus {
   peerId: string
   addrs: string[]
@@ -108,15 +116,25 @@ export interface NodeStatus {
   payee: string
 }
 
-/** What a running node does for the API; the server only routes, validates and authorises. */
+/**
+ * What a running node does for the API; the server only routes, validates and authorises. Each call's `signal`
+ * aborts when the HTTP client goes away before its reply is sent: stop the work and reject with `AbortError`.
+ */
 export interface NodeOperations {
-  status(): Promise<NodeStatus>
-  putBlob(bytes: Uint8Array): Promise<string>
-  submitJob(request: JobRequest): Promise<{ jobId: string }>
-  jobStatus(jobId: string): Promise<JobStatus>
-  jobOutput(jobId: string, options?: JobOutputOptions): Promise<JobOutput>
-  wallet(): Promise<WalletInfo>
-  airdrop(amount: bigint): Promise<WalletInfo>
+  /** The node's identity, addresses and view of the network. */
+  status(options?: AbortOptions): Promise<NodeStatus>
+  /** Stores `bytes` as a blob and resolves to its CID. */
+  putBlob(bytes: Uint8Array, options?: AbortOptions): Promise<string>
+  /** Orders a job from the network (the request is already validated). */
+  submitJob(request: JobRequest, options?: AbortOptions): Promise<{ jobId: string }>
+  /** A job's progress; rejects with `NODE__JOB_NOT_FOUND` for a job this node did not order. */
+  jobStatus(jobId: string, options?: AbortOptions): Promise<JobStatus>
+  /** A completed job's files, PNG frames tone-mapped as `output` says. */
+  jobOutput(jobId: string, output?: JobOutputOptions, options?: AbortOptions): Promise<JobOutput>
+  /** This node's wallet and balances. */
+  wallet(options?: AbortOptions): Promise<WalletInfo>
+  /** Airdrops `amount` payment token units to this node (local ledgers only); resolves to the new balances. */
+  airdrop(amount: bigint, options?: AbortOptions): Promise<WalletInfo>
   /** Prometheus text exposition. */
-  prometheusText(): Promise<string>
+  prometheusText(options?: AbortOptions): Promise<string>
 }

@@ -1,12 +1,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { timingSafeEqual } from 'node:crypto'
-import { environmentLightingSchema, isTesseraError } from '@tessera/core'
+import { type AbortOptions, environmentLightingSchema, isTesseraError } from '@tessera/core'
 import { TONE_CURVES } from '@tessera/gpu'
 import { MAX_JOB_TIMEOUT_MS } from '@tessera/scheduler'
 import { z } from 'zod'
 import { MAX_API_BODY_BYTES, MAX_INPUT_BYTES, MIN_API_TOKEN_LENGTH } from '../constants.js'
-import { NodeError } from '../errors.js'
+import { NodeError, type NodeErrorCode } from '../errors.js'
+import type { Logger } from '../logger.js'
 import type { JobRequest, NodeOperations } from './contract.js'
 
 /** `GET /v1/jobs/:id/output?exposure=2&toneCurve=aces`: how the PNG frames are tone-mapped. */
@@ -52,14 +53,21 @@ const jobRequestSchema = z
 
 const airdropSchema = z.object({ amount: z.string().regex(/^\d{1,20}$/) }).strict()
 
+/** Where the control API listens and whom it lets in. */
 export interface ApiServerOptions {
+  /** Interface to bind; loopback, as the token travels in clear. */
   host: string
+  /** TCP port; 0 picks a free one. */
   port: number
   /** Bearer token required on /v1 routes. /metrics is open, as Prometheus scrapes it. */
   token: string
+  /**
+   * Where server errors after {@link ApiServer.listen} go (a failed `accept`, say).
+   * @default none: such an error is then left unhandled and ends the process, as any unhandled `'error'` event does
+   */
+  logger?: Pick<Logger, 'error'>
 }
 
-/** HTTP status for an error code. */
 /** A URL path segment's text; a malformed percent-escape is the caller's error, not ours. */
 function decodePathSegment(segment: string): string {
   try {
@@ -71,6 +79,7 @@ function decodePathSegment(segment: string): string {
   }
 }
 
+/** HTTP status for an error code. */
 function statusOf(e: unknown): number {
   if (!isTesseraError(e)) return 500
   if (e.code.endsWith('_NOT_FOUND')) return 404
@@ -137,6 +146,7 @@ export class ApiServer {
   readonly #ops: NodeOperations
   readonly #token: Buffer
   readonly #listenOn: { host: string; port: number }
+  readonly #logger: Pick<Logger, 'error'> | undefined
 
   constructor(ops: NodeOperations, options: ApiServerOptions) {
     this.#ops = ops
@@ -151,27 +161,45 @@ export class ApiServer {
     }
     this.#token = Buffer.from(options.token)
     this.#server = createServer((req, res) => {
-      this.#route(req, res).catch((e: unknown) => {
-        if (!res.headersSent) {
-          sendJson(res, statusOf(e), {
-            error: { code: isTesseraError(e) ? e.code : 'NODE__INTERNAL', message: (e as Error).message },
-          })
-        } else res.destroy()
+      // A client that hangs up before its reply is finished no longer wants the work: stop it.
+      const request = new AbortController()
+      res.on('close', () => {
+        if (!res.writableFinished) request.abort()
+      })
+      this.#route(req, res, { signal: request.signal }).catch((e: unknown) => {
+        if (res.destroyed) return
+        if (res.headersSent) return void res.destroy()
+        sendJson(res, statusOf(e), {
+          error: {
+            code: isTesseraError(e) ? e.code : ('NODE__INTERNAL' satisfies NodeErrorCode),
+            message: (e as Error).message,
+          },
+        })
       })
     })
     this.#listenOn = { host: options.host, port: options.port }
+    this.#logger = options.logger
   }
 
-  /** Starts listening; resolves to the bound address. */
+  /** Starts listening; resolves to the bound address, or rejects when it cannot bind. */
   async listen(): Promise<{ host: string; port: number }> {
     await new Promise<void>((resolve, reject) => {
+      const onListening = (): void => {
+        this.#server.off('error', reject)
+        resolve()
+      }
       this.#server.once('error', reject)
-      this.#server.listen(this.#listenOn.port, this.#listenOn.host, () => resolve())
+      this.#server.listen(this.#listenOn.port, this.#listenOn.host, onListening)
     })
+    const logger = this.#logger
+    if (logger !== undefined) {
+      this.#server.on('error', (error) => logger.error({ err: error }, 'api:error'))
+    }
     const address = this.#server.address() as AddressInfo
     return { host: address.address, port: address.port }
   }
 
+  /** Stops listening and drops open connections, which aborts the operations they were waiting on. */
   async close(): Promise<void> {
     this.#server.closeAllConnections()
     await new Promise<void>((resolve) => this.#server.close(() => resolve()))
@@ -183,36 +211,37 @@ export class ApiServer {
     return given.byteLength === this.#token.byteLength && timingSafeEqual(given, this.#token)
   }
 
-  async #route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async #route(req: IncomingMessage, res: ServerResponse, options: AbortOptions): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost')
     const path = url.pathname
     if (req.method === 'GET' && path === '/metrics') {
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(await this.#ops.prometheusText())
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(await this.#ops.prometheusText(options))
       return
     }
     if (!this.#authorised(req)) {
       throw new NodeError('NODE__API_UNAUTHORISED', 'missing or wrong API token', {})
     }
     const job = /^\/v1\/jobs\/([^/]{1,128})(\/output)?$/.exec(path)
-    if (req.method === 'GET' && path === '/v1/status') return sendJson(res, 200, await this.#ops.status())
+    if (req.method === 'GET' && path === '/v1/status') return sendJson(res, 200, await this.#ops.status(options))
     if (req.method === 'PUT' && path === '/v1/blobs') {
-      const cid = await this.#ops.putBlob(await readBody(req, MAX_INPUT_BYTES))
+      const cid = await this.#ops.putBlob(await readBody(req, MAX_INPUT_BYTES), options)
       return sendJson(res, 200, { cid })
     }
     if (req.method === 'POST' && path === '/v1/jobs') {
       const request = parseJson(await readBody(req, MAX_API_BODY_BYTES), jobRequestSchema) as JobRequest
-      return sendJson(res, 200, await this.#ops.submitJob(request))
+      return sendJson(res, 200, await this.#ops.submitJob(request, options))
     }
     if (req.method === 'GET' && job !== null) {
       const id = decodePathSegment(job[1] as string)
-      if (job[2] === undefined) return sendJson(res, 200, await this.#ops.jobStatus(id))
-      return sendJson(res, 200, await this.#ops.jobOutput(id, parseQuery(url.searchParams, jobOutputQuerySchema)))
+      if (job[2] === undefined) return sendJson(res, 200, await this.#ops.jobStatus(id, options))
+      const output = parseQuery(url.searchParams, jobOutputQuerySchema)
+      return sendJson(res, 200, await this.#ops.jobOutput(id, output, options))
     }
-    if (req.method === 'GET' && path === '/v1/wallet') return sendJson(res, 200, await this.#ops.wallet())
+    if (req.method === 'GET' && path === '/v1/wallet') return sendJson(res, 200, await this.#ops.wallet(options))
     if (req.method === 'POST' && path === '/v1/wallet/airdrop') {
       const { amount } = parseJson(await readBody(req, MAX_API_BODY_BYTES), airdropSchema)
-      return sendJson(res, 200, await this.#ops.airdrop(BigInt(amount)))
+      return sendJson(res, 200, await this.#ops.airdrop(BigInt(amount), options))
     }
-    sendJson(res, 404, { error: { code: 'NODE__API_NOT_FOUND', message: `no route ${req.method} ${path}` } })
+    throw new NodeError('NODE__API_NOT_FOUND', `no route ${req.method} ${path}`, { method: req.method, path })
   }
 }

@@ -1,8 +1,9 @@
 import { isTesseraError } from '@tessera/core'
 import type { CliIo } from './io.js'
 
-/** Exit codes: 1 for a failed operation, 2 for bad usage (commander's convention). */
+/** Exit code for a failed operation. */
 export const EXIT_FAILURE = 1
+/** Exit code for bad usage (commander's convention). */
 export const EXIT_USAGE = 2
 
 /**
@@ -11,7 +12,9 @@ export const EXIT_USAGE = 2
  */
 export function reportError(e: unknown, io: CliIo): number {
   if (isTesseraError(e)) {
-    io.stderr(`error: ${e.message} (${e.code})\n`)
+    // A code the node sent that this CLI does not know still tells the operator (and a bug report) what failed.
+    const remote = typeof e.context.remoteCode === 'string' ? `, remote ${e.context.remoteCode}` : ''
+    io.stderr(`error: ${e.message} (${e.code}${remote})\n`)
   } else if (e instanceof Error) {
     io.stderr(`error: ${e.message}\n`)
   } else {

@@ -6,6 +6,7 @@ export interface CliIo {
   isTty: boolean
 }
 
+/** The real process's stdout and stderr. */
 export const processIo: CliIo = {
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),

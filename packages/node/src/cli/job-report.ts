@@ -34,7 +34,9 @@ export function jobDetails(status: JobStatus): string[] {
     )
   }
   for (const s of status.slashed ?? []) {
-    lines.push(`slashed ${s.worker} (wallet ${s.payee}): bond of ${s.amount} forfeited in transaction ${s.signature}`)
+    lines.push(
+      `slashed ${s.worker} (wallet ${s.payee}): bond of ${s.amount ?? 'an unknown amount'} forfeited in transaction ${s.signature}`,
+    )
   }
   const settlement = status.settlement
   if (settlement !== undefined) {

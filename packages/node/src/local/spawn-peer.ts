@@ -1,14 +1,21 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { readFile, rm } from 'node:fs/promises'
+import { rm } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { AbortOptions } from '@tessera/core'
+import { AbortError, type AbortOptions, delay, throwIfAborted } from '@tessera/core'
 import { ApiClient } from '../api/client.js'
 import { type DataDir, resolveDataDir } from '../data-dir.js'
 import { NodeError } from '../errors.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
+
+/** How long {@link spawnPeer} waits for the control API by default. */
+const START_TIMEOUT_MS = 60_000
+/** How often {@link spawnPeer} asks whether the control API answers yet. */
+const START_POLL_MS = 100
+/** How much of a failed child's output an error carries. */
+const OUTPUT_TAIL_CHARS = 2000
 
 /**
  * How to run the `tessera` CLI in a child process: the built file when this module runs from `dist`, else the
@@ -37,37 +44,72 @@ export interface PeerProcess {
   stop: () => Promise<number | null>
 }
 
+/** Which peer {@link spawnPeer} starts, and how. Its `signal` kills the child if it aborts before the API answers. */
 export interface SpawnPeerOptions extends AbortOptions {
+  /** For logs and errors. */
   name: string
+  /** An initialised data directory. */
   dataDir: string
   /** Extra `node start` flags. */
   args?: string[]
+  /** Environment variables for the child, over this process's own. */
   env?: Record<string, string>
-  /** How long to wait for the control API. */
+  /**
+   * How long to wait for the control API.
+   * @default 60_000
+   */
   startTimeoutMs?: number
 }
 
-/** Runs the CLI once to completion (e.g. `init`), rejecting with its stderr on failure. */
-export async function runTessera(args: string[], env: Record<string, string> = {}): Promise<string> {
+/**
+ * Runs the CLI once to completion (e.g. `init`) and resolves to its stdout; rejects with `NODE__COMMAND_FAILED`
+ * carrying its stderr when it fails, or kills it and rejects with `AbortError` when `signal` aborts.
+ */
+export async function runTessera(
+  args: string[],
+  env: Record<string, string> = {},
+  options: AbortOptions = {},
+): Promise<string> {
+  throwIfAborted(options.signal)
   const { command, args: base } = tesseraCommand()
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, [...base, ...args], {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let out = ''
-    let err = ''
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()))
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()))
-    child.on('error', reject)
-    child.on('exit', (code) =>
-      code === 0 ? resolve(out) : reject(new Error(`tessera ${args.join(' ')} exited ${code}: ${err.trim()}`)),
-    )
+  const child = spawn(command, [...base, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
   })
+  let out = ''
+  let err = ''
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()))
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()))
+  const described = `tessera ${args.join(' ')}`
+  const onAbort = (): void => void child.kill('SIGKILL')
+  options.signal?.addEventListener('abort', onAbort, { once: true })
+  try {
+    const exitCode = await new Promise<number | null>((resolve, reject) => {
+      child.once('error', (cause) =>
+        reject(new NodeError('NODE__COMMAND_FAILED', `cannot run ${described}: ${cause.message}`, { args }, { cause })),
+      )
+      child.once('close', (code) => resolve(code))
+    })
+    throwIfAborted(options.signal)
+    if (exitCode !== 0) {
+      throw new NodeError('NODE__COMMAND_FAILED', `${described} exited ${exitCode}: ${err.trim()}`, {
+        args,
+        exitCode,
+        stderr: err.slice(-OUTPUT_TAIL_CHARS),
+      })
+    }
+    return out
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort)
+  }
 }
 
-/** Starts `tessera node start` for an initialised data directory and waits until its control API answers. */
+/**
+ * Starts `tessera node start` for an initialised data directory and waits until its control API answers. When it
+ * cannot (the child exits, the start timeout passes, `signal` aborts) the child is killed before this rejects.
+ */
 export async function spawnPeer(options: SpawnPeerOptions): Promise<PeerProcess> {
+  throwIfAborted(options.signal)
   const dir = resolveDataDir(options.dataDir)
   await rm(dir.apiAddress, { force: true })
   const { command, args } = tesseraCommand()
@@ -79,33 +121,41 @@ export async function spawnPeer(options: SpawnPeerOptions): Promise<PeerProcess>
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()))
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()))
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
-  const deadline = Date.now() + (options.startTimeoutMs ?? 60_000)
+  const running = (): boolean => child.exitCode === null && child.signalCode === null
+  const deadline = Date.now() + (options.startTimeoutMs ?? START_TIMEOUT_MS)
   let client: ApiClient | undefined
-  while (client === undefined) {
-    options.signal?.throwIfAborted()
-    if (child.exitCode !== null) {
-      throw new NodeError(
-        'NODE__PEER_UNREACHABLE',
-        `${options.name} exited with ${child.exitCode}: ${output.slice(-2000)}`,
-        {
-          name: options.name,
-        },
-      )
+  try {
+    while (client === undefined) {
+      throwIfAborted(options.signal)
+      if (!running()) {
+        throw new NodeError(
+          'NODE__PEER_UNREACHABLE',
+          `${options.name} exited with ${child.exitCode ?? child.signalCode}: ${output.slice(-OUTPUT_TAIL_CHARS)}`,
+          { name: options.name },
+        )
+      }
+      if (Date.now() > deadline) {
+        throw new NodeError(
+          'NODE__PEER_UNREACHABLE',
+          `${options.name} did not start in time: ${output.slice(-OUTPUT_TAIL_CHARS)}`,
+          { name: options.name },
+        )
+      }
+      try {
+        const candidate = await ApiClient.forDataDir(dir)
+        await candidate.status({ signal: options.signal })
+        client = candidate
+      } catch (e) {
+        // Not up yet (no address file, or an API that does not answer yet): ask again, unless the caller gave up.
+        if (e instanceof AbortError) throw e
+        await delay(START_POLL_MS, options.signal)
+      }
     }
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL')
-      throw new NodeError('NODE__PEER_UNREACHABLE', `${options.name} did not start in time: ${output.slice(-2000)}`, {
-        name: options.name,
-      })
-    }
-    try {
-      await readFile(dir.apiAddress)
-      const candidate = await ApiClient.forDataDir(dir)
-      await candidate.status()
-      client = candidate
-    } catch {
-      await new Promise((r) => setTimeout(r, 100))
-    }
+  } catch (e) {
+    // A peer the caller never got would outlive it, holding its ports and data directory.
+    if (running()) child.kill('SIGKILL')
+    await exited
+    throw e
   }
   return {
     name: options.name,
@@ -114,11 +164,11 @@ export async function spawnPeer(options: SpawnPeerOptions): Promise<PeerProcess>
     client,
     output: () => output,
     kill: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+      if (running()) child.kill('SIGKILL')
       await exited
     },
     stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
+      if (running()) child.kill('SIGTERM')
       return exited
     },
   }

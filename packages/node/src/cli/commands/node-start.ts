@@ -118,7 +118,7 @@ export function registerNodeStart(node: Command, program: Command, io: CliIo): v
         peer.scheduler.on('result:sent', () => unfinished--)
         peer.scheduler.on('task:aborted', () => unfinished--)
       }
-      const api = new ApiServer(peer, { ...config.api, token: await readApiToken(dir) })
+      const api = new ApiServer(peer, { ...config.api, token: await readApiToken(dir), logger })
       const address = await api.listen()
       await writeFile(dir.apiAddress, JSON.stringify(address), { mode: 0o600 })
       logger.info({ api: `http://${address.host}:${address.port}` }, 'api:listening')
