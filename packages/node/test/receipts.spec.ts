@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generateIdentity, type Identity, type Inbound, type MessageBus, type Receipt } from '@tessera/core'
 import type { AcceptedTask } from '@tessera/scheduler'
+import { ClassicLevel } from 'classic-level'
 import { type Logger, pino } from 'pino'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { Datastore } from '../src/datastore.js'
@@ -46,7 +47,9 @@ describe('ReceiptExchange', () => {
   let stores: Datastore[]
   let exchanges: ReceiptExchange[]
   let rejected: string[]
+  let logged: Record<string, unknown>[]
   let cosigned: Receipt[]
+  let countersigned: Receipt[]
   let workerStore: Datastore
   let creatorStore: Datastore
   let buses: [MessageBus, MessageBus]
@@ -57,10 +60,18 @@ describe('ReceiptExchange', () => {
     ;[creator, worker] = await Promise.all([generateIdentity(), generateIdentity()])
     buses = linkedBuses(creator.peerId.toString(), worker.peerId.toString())
     rejected = []
+    logged = []
     cosigned = []
+    countersigned = []
     logger = pino(
       { level: 'warn' },
-      { write: (line: string) => void rejected.push((JSON.parse(line) as { err?: string }).err ?? line) },
+      {
+        write: (line: string) => {
+          const entry = JSON.parse(line) as Record<string, unknown>
+          logged.push(entry)
+          rejected.push((entry.err as string | undefined) ?? line)
+        },
+      },
     )
     creatorStore = await Datastore.open(join(dir, 'creator'))
     workerStore = await Datastore.open(join(dir, 'worker'))
@@ -86,6 +97,7 @@ describe('ReceiptExchange', () => {
       datastore: creatorRole ? creatorStore : workerStore,
       payee: creatorRole ? CREATOR_PAYEE : WORKER_PAYEE,
       onCosigned: (r) => (creatorRole ? cosigned.push(r) : undefined),
+      onCountersigned: (r) => (creatorRole ? undefined : countersigned.push(r)),
     })
   }
 
@@ -125,6 +137,17 @@ describe('ReceiptExchange', () => {
     expect(cosigned[0]).toMatchObject({ taskId: TASK, amount: 1_000n, payee: WORKER_PAYEE })
     expect(cosigned[0]?.workerSig).toBeInstanceOf(Uint8Array)
     expect(rejected).toEqual([])
+    // The worker was told the task is paid for: its output need not be held for challenges.
+    expect(countersigned.map((r) => r.taskId)).toEqual([TASK])
+    expect((exchanges[0] as ReceiptExchange).awaiting).toBe(0)
+  })
+
+  it('should log the code and task of a receipt it refuses, and not release the task', async () => {
+    await (exchanges[0] as ReceiptExchange).accepted(accepted(999n))
+    await vi.waitFor(() => expect(logged).toHaveLength(1))
+    expect(logged[0]).toMatchObject({ msg: 'receipt:rejected', code: 'LEDGER__INVALID_RECEIPT', taskId: TASK })
+    expect(countersigned).toEqual([])
+    expect((exchanges[0] as ReceiptExchange).awaiting).toBe(1)
   })
 
   it('should refuse to countersign a receipt that pays less than the worker bid', async () => {
@@ -163,5 +186,30 @@ describe('ReceiptExchange', () => {
     const again = await restarted.stored()
     expect(again.cosigned.map((r) => r.taskId)).toEqual([TASK])
     expect(again.pending).toEqual([])
+  })
+
+  it('should skip, log and leave on disk a stored receipt it cannot read, and return the others', async () => {
+    const [creatorExchange, workerExchange] = exchanges as [ReceiptExchange, ReceiptExchange]
+    workerExchange.stop()
+    await creatorExchange.accepted(accepted(1_000n))
+    await new Promise((resolve) => setImmediate(resolve))
+    creatorExchange.stop()
+    await creatorStore.close()
+    const raw = new ClassicLevel<string, Uint8Array>(join(dir, 'creator'), { valueEncoding: 'view' })
+    await raw.put('receipts!pending/job-1/f0/9', new Uint8Array([0xff, 0x00]))
+    await raw.close()
+    creatorStore = await Datastore.open(join(dir, 'creator'))
+    stores[0] = creatorStore
+
+    const restarted = side('creator')
+    exchanges.push(restarted)
+    const stored = await restarted.stored()
+    expect(stored.pending.map((r) => r.taskId)).toEqual([TASK])
+    expect(logged).toContainEqual(
+      expect.objectContaining({ msg: 'record:skipped', key: 'pending/job-1/f0/9', code: 'NODE__DATASTORE_CORRUPT' }),
+    )
+    await expect(creatorStore.get('receipts', 'pending/job-1/f0/9')).rejects.toMatchObject({
+      code: 'NODE__DATASTORE_CORRUPT',
+    })
   })
 })

@@ -10,3 +10,5 @@ export const DEFAULT_SCORE = 100
 export const DEFAULT_MEMORY_MB = 1024
 /** How long a finished job waits for workers to countersign its receipts before its epoch settles without them. */
 export const RECEIPT_GRACE_MS = 30_000
+/** Fraud proofs a peer keeps in memory (`Peer.slashes`), the newest; each slash is also logged and settled. */
+export const SLASHES_KEPT = 1_000

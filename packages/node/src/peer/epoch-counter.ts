@@ -14,6 +14,7 @@ export class EpochCounter {
     this.#last = last
   }
 
+  /** The counter as the datastore last saved it (from 0 on a fresh one). */
   static async open(datastore: Datastore): Promise<EpochCounter> {
     const last = await datastore.get<number>('settlement', 'epoch')
     return new EpochCounter(datastore, typeof last === 'number' && Number.isSafeInteger(last) ? last : 0)

@@ -1,8 +1,9 @@
 import type { AbortOptions, Order } from '@tessera/core'
-import { type Engine, tensorItemChunks, tileRowChunks } from '@tessera/gpu'
+import { type Engine, GpuError, tensorItemChunks, tileRowChunks } from '@tessera/gpu'
 import { type ResultShape, TASK_TOLERANCE } from '@tessera/proof'
-import { taskAt, taskIndexOf, type TaskDescriptor } from '@tessera/scheduler'
+import { SchedulerError, taskAt, taskIndexOf, type TaskDescriptor } from '@tessera/scheduler'
 import type { TaskExecution, TaskExecutor, TaskOutput } from '@tessera/scheduler/driver'
+import { NodeError } from '../errors.js'
 import type { InputCache } from './inputs.js'
 
 /**
@@ -27,6 +28,7 @@ export class GpuWorkload implements TaskExecutor {
     this.#fault = fault
   }
 
+  /** Runs one task on the engine: its output chunks (tile rows, batch items) and its tolerance class. */
   async execute({ order, task }: TaskExecution, options: Required<AbortOptions>): Promise<TaskOutput> {
     const started = performance.now()
     const chunks = await this.#run(order, task, undefined, options)
@@ -58,7 +60,12 @@ export class GpuWorkload implements TaskExecutor {
     options: AbortOptions = {},
   ): Promise<Uint8Array[]> {
     const task = taskAt(order, taskIndexOf(order, taskId))
-    if (task === undefined) throw new RangeError(`task ${taskId} is not part of job ${order.jobId}`)
+    if (task === undefined) {
+      throw new SchedulerError('SCHEDULER__TASK_NOT_FOUND', `task ${taskId} is not part of job ${order.jobId}`, {
+        jobId: order.jobId,
+        taskId,
+      })
+    }
     const sorted = [...new Set(indices)].sort((a, b) => a - b)
     const chunks = await this.#run(order, task, sorted, options, false)
     return indices.map((i) => chunks[sorted.indexOf(i)] as Uint8Array)
@@ -95,7 +102,12 @@ export class GpuWorkload implements TaskExecutor {
         only?.map((i) => task.start + i) ?? Array.from({ length: task.end - task.start }, (_, i) => task.start + i)
       const outputs = await this.#engine.runModel(loaded.model, loaded.inputs, { items, ...options })
       const first = Object.values(outputs)[0]
-      if (first === undefined) throw new RangeError('the model has no outputs')
+      if (first === undefined) {
+        throw new GpuError('GPU__MALFORMED_MODEL', `the model of job ${order.jobId} has no outputs`, {
+          jobId: order.jobId,
+          taskId: task.taskId,
+        })
+      }
       const chunks = tensorItemChunks(first)
       if (!faulty) return chunks
       return chunks.map((c) => {
@@ -104,6 +116,11 @@ export class GpuWorkload implements TaskExecutor {
         return new Uint8Array(f.buffer)
       })
     }
-    throw new RangeError(`task ${task.taskId} does not match its inputs`)
+    // The order's split and its inputs disagree on the kind of work: the creator's order is bad, not this node.
+    throw new NodeError(
+      'NODE__UNSUPPORTED_INPUT',
+      `task ${task.taskId} is ${task.kind} work but job ${order.jobId}'s inputs are for ${loaded.kind}`,
+      { jobId: order.jobId, taskId: task.taskId, task: task.kind, inputs: loaded.kind },
+    )
   }
 }

@@ -1,4 +1,4 @@
-import type { AbortOptions, Order } from '@tessera/core'
+import { type AbortOptions, type Order, raceSignal, throwIfAborted } from '@tessera/core'
 import {
   decodeEnvironmentImage,
   loadOnnxModel,
@@ -12,11 +12,15 @@ import { decodeTensorBundle } from './tensor-bundle.js'
 
 /** Where input blobs come from: `node.blobs` (the creator serves them to the peers it awarded). */
 export interface InputSource {
+  /** Whether this node holds the blob. */
   has(cid: string, options?: AbortOptions): Promise<boolean>
+  /** A blob this node holds. */
   get(cid: string, options?: AbortOptions): Promise<Uint8Array>
+  /** A blob fetched from `peer`. */
   fetchFrom(peer: string, cid: string, options?: AbortOptions): Promise<Uint8Array>
 }
 
+/** A job's inputs, parsed: a render's scene, or an inference's model and input tensors. */
 export type LoadedInputs =
   { kind: 'render'; scene: Scene } | { kind: 'inference'; model: OnnxModel; inputs: Record<string, Tensor> }
 
@@ -30,28 +34,68 @@ function lightingOf(order: InputOrder): { intensity: number; rotation: number; v
   return order.split.kind === 'render' ? order.split.environment : undefined
 }
 
+/** One input set's fetch, in flight or done: it runs under the cache's own controller, never a caller's signal. */
+interface Loading {
+  promise: Promise<LoadedInputs>
+  controller: AbortController
+  /** Callers awaiting the fetch; when the last of them aborts before it settles, so does the fetch. */
+  waiting: number
+  settled: boolean
+}
+
 /**
  * Fetches and parses a job's inputs once per input set: every task of a job, and every verification of it, runs
- * on the same scene or model. Concurrent requests share one fetch.
+ * on the same scene or model. Concurrent requests share one fetch, which no single caller's signal may cut short:
+ * each caller stops waiting when its own signal aborts, and the fetch stops only once every caller has. A fetch
+ * that fails or is aborted is not kept.
  */
 export class InputCache {
   readonly #source: InputSource
-  readonly #loaded = new Map<string, Promise<LoadedInputs>>()
+  readonly #loaded = new Map<string, Loading>()
 
   constructor(source: InputSource) {
     this.#source = source
   }
 
-  load(order: InputOrder, options: AbortOptions = {}): Promise<LoadedInputs> {
+  /** The inputs of `order`, fetched and parsed once; rejects with an AbortError when `options.signal` aborts. */
+  async load(order: InputOrder, options: AbortOptions = {}): Promise<LoadedInputs> {
+    throwIfAborted(options.signal)
     const key = `${order.kind}:${order.inputs.join(',')}:${JSON.stringify(lightingOf(order) ?? null)}`
-    let pending = this.#loaded.get(key)
-    if (pending === undefined) {
-      pending = this.#fetch(order, options)
-      pending.catch(() => this.#loaded.delete(key))
+    let loading = this.#loaded.get(key)
+    if (loading === undefined) {
+      const controller = new AbortController()
+      const entry: Loading = {
+        promise: this.#fetch(order, { signal: controller.signal }),
+        controller,
+        waiting: 0,
+        settled: false,
+      }
+      entry.promise.then(
+        () => void (entry.settled = true),
+        () => {
+          entry.settled = true
+          if (this.#loaded.get(key) === entry) this.#loaded.delete(key)
+        },
+      )
       if (this.#loaded.size >= CACHE_LIMIT) this.#loaded.delete(this.#loaded.keys().next().value as string)
-      this.#loaded.set(key, pending)
+      this.#loaded.set(key, entry)
+      loading = entry
     }
-    return pending
+    return this.#await(key, loading, options.signal)
+  }
+
+  async #await(key: string, loading: Loading, signal: AbortSignal | undefined): Promise<LoadedInputs> {
+    // Counted before the first await, so a caller arriving as another aborts keeps the fetch alive.
+    loading.waiting++
+    try {
+      return await raceSignal(loading.promise, signal)
+    } finally {
+      loading.waiting--
+      if (loading.waiting === 0 && !loading.settled) {
+        loading.controller.abort()
+        if (this.#loaded.get(key) === loading) this.#loaded.delete(key)
+      }
+    }
   }
 
   async #fetch(order: InputOrder, options: AbortOptions): Promise<LoadedInputs> {

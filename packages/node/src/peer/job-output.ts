@@ -10,8 +10,11 @@ export const PNG_EXPOSURE = 2
 
 /** Outputs kept locally once accepted, or fetched from the worker that produced them (`node.blobs`). */
 export interface OutputSource {
+  /** Whether this node holds the blob. */
   has(cid: string, options?: AbortOptions): Promise<boolean>
+  /** A blob this node holds. */
   get(cid: string, options?: AbortOptions): Promise<Uint8Array>
+  /** A blob fetched from `peer`. */
   fetchFrom(peer: string, cid: string, options?: AbortOptions): Promise<Uint8Array>
 }
 

@@ -8,6 +8,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1
  * fires its timers with setTimeout. The same machine runs under virtual time in the simulator.
  */
 export class MachineRunner<Input, Output> {
+  /** The machine driven. */
   readonly machine: SansIoMachine<Input, Output>
   readonly #now: () => number
   readonly #onOutput: (output: Output) => void
@@ -38,6 +39,7 @@ export class MachineRunner<Input, Output> {
     this.#drain()
   }
 
+  /** Stops feeding the machine and firing its timers. */
   stop(): void {
     this.#running = false
     clearTimeout(this.#timer)

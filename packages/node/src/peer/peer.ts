@@ -1,12 +1,14 @@
 import { join } from 'node:path'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import {
+  type AbortOptions,
   createNode,
   cryptoRng,
   FsBlobstore,
   type Order,
   type Result,
   systemClock,
+  throwIfAborted,
   type Identity,
   type TesseraNode,
 } from '@tessera/core'
@@ -31,7 +33,8 @@ import { Datastore } from '../datastore.js'
 import { NodeError } from '../errors.js'
 import { NodeMetrics } from '../metrics.js'
 import { capacityScore } from './capacity-score.js'
-import { DEFAULT_MEMORY_MB, DEFAULT_SCORE, RECEIPT_GRACE_MS } from './constants.js'
+import { DEFAULT_MEMORY_MB, DEFAULT_SCORE, RECEIPT_GRACE_MS, SLASHES_KEPT } from './constants.js'
+import { errorFields } from './error-fields.js'
 import { GpuWorkload } from './gpu-workload.js'
 import { InputCache } from './inputs.js'
 import { keepCommittedOutput } from './committed-output.js'
@@ -42,6 +45,7 @@ import { ReceiptExchange } from './receipts.js'
 import { Settlement } from './settlement.js'
 import { type SlashRecord, Verification } from './verification.js'
 
+/** What a peer is started from: its data directory, configuration, identity and logger. */
 export interface PeerInit {
   dir: DataDir
   config: NodeConfig
@@ -51,6 +55,22 @@ export interface PeerInit {
   engine?: Engine
   /** Capacity benchmark score, benchmark units. */
   score?: number
+}
+
+/** A job's progress as `job status` shows it: leases, re-awards and each worker's accepted and rejected tasks. */
+interface JobProgress {
+  reassigned: number
+  leases: Record<string, number>
+  reassignedFrom: Record<string, number>
+  workers: Record<string, { accepted: number; rejected: number }>
+}
+
+/** A job as the datastore keeps it (namespace `jobs`): the request and order, then its results and progress. */
+interface StoredJob {
+  request?: string
+  order?: Order
+  results?: Result[]
+  progress?: JobProgress
 }
 
 function pricingOf(config: NodeConfig): PricingStrategy {
@@ -64,31 +84,38 @@ function pricingOf(config: NodeConfig): PricingStrategy {
  * exposed to the CLI through {@link NodeOperations}.
  */
 export class Peer implements NodeOperations {
+  /** The libp2p node: message bus, blobs, capacity records. */
   readonly node: TesseraNode
+  /** The market: this peer's creator and worker roles. */
   readonly scheduler: SchedulerDriver
+  /** The node's store on disk. */
   readonly datastore: Datastore
+  /** What `/metrics` exposes. */
   readonly metrics: NodeMetrics
+  /** The WebGPU engine tasks and checks run on. */
   readonly engine: Engine
+  /** Verification by sampling, as creator, worker and third peer. */
   readonly verification: Verification
+  /** The creator's settlement on the ledger. */
   readonly settlement: Settlement
+  /** Receipts signed by creator and worker. */
   readonly receipts: ReceiptExchange
-  /** Per job: tasks re-awarded after a lost lease or a failed check, and each worker's accepted/rejected count. */
-  readonly #progress = new Map<
-    string,
-    {
-      reassigned: number
-      leases: Record<string, number>
-      reassignedFrom: Record<string, number>
-      workers: Record<string, { accepted: number; rejected: number }>
-    }
-  >()
+  /**
+   * Per running job: tasks re-awarded after a lost lease or a failed check, and each worker's accepted/rejected
+   * count. Folded into the job's record when it ends.
+   */
+  readonly #progress = new Map<string, JobProgress>()
+  /**
+   * The epoch of each job ordered in this run until it ends; receipts signed later (a verdict that came late) find it
+   * in the job's settlement record.
+   */
   readonly #epochs: Map<string, number>
   /** Hands out settlement epochs (one per job, more for late receipts), persisted so a restart never reuses one. */
   readonly #epochCounter: EpochCounter
-  /** Fraud proofs upheld by this peer, newest last. */
+  /** Fraud proofs upheld by this peer, newest last: the latest {@link SLASHES_KEPT}. */
   readonly slashes: readonly SlashRecord[]
   readonly #ownsEngine: boolean
-  /** Accepted results of this peer's finished jobs. */
+  /** Accepted results of finished jobs until their record holds them. */
   readonly #finished = new Map<string, { order: Order; results: readonly Result[] }>()
   /** The restart's unfinished business (see `#resume`), awaited before the datastore closes. */
   #resuming: Promise<void> = Promise.resolve()
@@ -130,47 +157,88 @@ export class Peer implements NodeOperations {
     this.#log = parts.logger
   }
 
-  /** Opens the stores, starts libp2p and the market. */
-  static async start(init: PeerInit): Promise<Peer> {
+  /**
+   * Opens the stores, starts libp2p and the market. When the start fails, or `options.signal` aborts it, whatever was
+   * opened is closed again (the data directory's locks with it) and the call rejects.
+   */
+  static async start(init: PeerInit, options: AbortOptions = {}): Promise<Peer> {
+    const { config } = init
+    const { signal } = options
+    throwIfAborted(signal)
+    const opened: (() => Promise<void>)[] = []
+    const closeOpened = async (): Promise<void> => {
+      for (const close of opened.reverse()) await close().catch(() => {})
+    }
+    let parts
+    try {
+      parts = await Peer.#open(init, opened, options)
+    } catch (e) {
+      await closeOpened()
+      throw e
+    }
+    const { peer, score, payee } = parts
+    try {
+      throwIfAborted(signal)
+      peer.#resuming = peer
+        .#resume()
+        .catch((e: unknown) => init.logger.error(errorFields(e), 'settlement:resume-failed'))
+      peer.#watch()
+      if (config.worker.enabled) await peer.#announce(score, payee, options)
+    } catch (e) {
+      await peer.stop().catch(() => {})
+      throw e
+    }
+    init.logger.info(
+      { peerId: peer.node.peerId.toString(), addrs: peer.node.getMultiaddrs().map(String) },
+      'peer:started',
+    )
+    return peer
+  }
+
+  /** Opens the parts of a peer and puts them together; each part opened is pushed to `opened`, to close on failure. */
+  static async #open(
+    init: PeerInit,
+    opened: (() => Promise<void>)[],
+    options: AbortOptions,
+  ): Promise<{ peer: Peer; score: number; payee: string }> {
     const { config, dir } = init
+    const { signal } = options
     const metrics = new NodeMetrics()
     const datastore = await Datastore.open(dir.datastore)
+    opened.push(() => datastore.close())
+    throwIfAborted(signal)
     const libp2pStore = new LevelDatastore(join(dir.datastore, 'libp2p'))
     await libp2pStore.open()
-    const node = await createNode({
-      identity: init.identity,
-      listen: config.listen,
-      bootstrap: config.bootstrap,
-      localNetwork: config.localNetwork,
-      blobstore: new FsBlobstore(join(dir.root, 'blobs')),
-      datastore: libp2pStore,
-      metrics: prometheusMetrics({ registry: metrics.registry, collectDefaultMetrics: true }),
-    })
+    opened.push(() => libp2pStore.close())
+    const node = await createNode(
+      {
+        identity: init.identity,
+        listen: config.listen,
+        bootstrap: config.bootstrap,
+        localNetwork: config.localNetwork,
+        blobstore: new FsBlobstore(join(dir.root, 'blobs')),
+        datastore: libp2pStore,
+        metrics: prometheusMetrics({ registry: metrics.registry, collectDefaultMetrics: true }),
+      },
+      options,
+    )
+    opened.push(() => node.stop())
+    throwIfAborted(signal)
     const engine = init.engine ?? (await createEngine())
+    if (init.engine === undefined) opened.push(async () => engine.destroy())
+    throwIfAborted(signal)
     const epochCounter = await EpochCounter.open(datastore)
     const settlement = new Settlement(dir.ledger, config, init.logger, datastore, epochCounter)
-    const payee = await settlement.payee()
-    const epochs = new Map<string, number>()
-    const receipts = new ReceiptExchange({
-      bus: node.bus,
-      identity: init.identity,
-      datastore,
-      logger: init.logger,
-      payee,
-      payeeOf: (worker) => node.capacity.view.get(worker)?.capacity.payee,
-      epochOf: (jobId) => epochs.get(jobId) ?? 0,
-      onCosigned: (receipt) => {
-        settlement
-          .receipt(receipt)
-          .catch((e: unknown) => init.logger.error({ err: String(e) }, 'settlement:receipt-failed'))
-      },
-    })
-    const workload = new GpuWorkload(engine, new InputCache(node.blobs), config.worker.fault)
+    const payee = await settlement.payee(options)
     const score =
       init.score ?? (config.worker.enabled ? await capacityScore(engine, datastore, init.logger) : DEFAULT_SCORE)
+    throwIfAborted(signal)
+    // Nothing below awaits until the peer exists: from there, its stop() closes everything.
+    const epochs = new Map<string, number>()
     const slashes: SlashRecord[] = []
     // The verifier needs the market's orders, and the market needs the verifier: bound once both exist.
     const market: { scheduler?: SchedulerDriver } = {}
+    const workload = new GpuWorkload(engine, new InputCache(node.blobs), config.worker.fault)
     // Registered on the bus before the scheduler, so a Result's signed envelope is kept before it is verified.
     const verification = new Verification({
       bus: node.bus,
@@ -188,10 +256,13 @@ export class Peer implements NodeOperations {
       shapeOf: (order, taskId) => workload.shapeOf(order, taskId),
       recompute: (order, taskId, indices, options) => workload.recompute(order, taskId, indices, options),
       onSlash: (slash) => {
+        if (slashes.length >= SLASHES_KEPT) slashes.shift()
         slashes.push(slash)
         settlement
           .slash(slash.worker, slash.jobId, slash.fraudProofHash)
-          .catch((e: unknown) => init.logger.error({ err: String(e), worker: slash.worker }, 'stake:slash-failed'))
+          .catch((e: unknown) =>
+            init.logger.error({ ...errorFields(e), worker: slash.worker, jobId: slash.jobId }, 'slash:failed'),
+          )
         metrics.verdicts.inc({ outcome: 'slash' })
         init.logger.warn({ worker: slash.worker, taskId: slash.taskId }, 'proof:upheld')
       },
@@ -204,6 +275,32 @@ export class Peer implements NodeOperations {
         if (event.name === 'task:rejected') metrics.verdicts.inc({ outcome: event.outcome })
       },
     })
+    const receipts = new ReceiptExchange({
+      bus: node.bus,
+      identity: init.identity,
+      datastore,
+      logger: init.logger,
+      payee,
+      payeeOf: (worker) => node.capacity.view.get(worker)?.capacity.payee,
+      // A job that has ended is no longer in `epochs`; its settlement record names its epoch.
+      epochOf: async (jobId) => epochs.get(jobId) ?? (await settlement.epochOf(jobId)) ?? 0,
+      onCosigned: (receipt) => {
+        settlement
+          .receipt(receipt)
+          .catch((e: unknown) =>
+            init.logger.error(
+              { ...errorFields(e), jobId: receipt.jobId, taskId: receipt.taskId },
+              'receipt:settle-failed',
+            ),
+          )
+      },
+      // Paid for: the task's output need not be held for challenges until the prover's cap pushes it out.
+      onCountersigned: (receipt) => verification.release(receipt.jobId, receipt.taskId),
+    })
+    opened.push(async () => {
+      receipts.stop()
+      verification.stop()
+    })
     const scheduler = createScheduler(
       { bus: node.bus, blobs: node.blobs },
       {
@@ -214,7 +311,7 @@ export class Peer implements NodeOperations {
         onAccept: (task) => {
           receipts
             .accepted(task)
-            .catch((e: unknown) => init.logger.warn({ err: String(e), taskId: task.taskId }, 'receipt:failed'))
+            .catch((e: unknown) => init.logger.warn({ ...errorFields(e), taskId: task.taskId }, 'receipt:failed'))
         },
         creator: { tiers: { reputation: (peer) => verification.reputation.score(peer) } },
         ...(config.worker.enabled
@@ -264,13 +361,7 @@ export class Peer implements NodeOperations {
       config,
       logger: init.logger,
     })
-    peer.#resuming = peer
-      .#resume()
-      .catch((e: unknown) => init.logger.error({ err: String(e) }, 'settlement:resume-failed'))
-    peer.#watch()
-    if (config.worker.enabled) await peer.#announce(score, payee)
-    init.logger.info({ peerId: node.peerId.toString(), addrs: node.getMultiaddrs().map(String) }, 'peer:started')
-    return peer
+    return { peer, score, payee }
   }
 
   /**
@@ -283,13 +374,16 @@ export class Peer implements NodeOperations {
     const { cosigned, pending } = await this.receipts.stored()
     const outstanding = new Map<string, number>()
     for (const r of [...cosigned, ...pending]) outstanding.set(r.jobId, (outstanding.get(r.jobId) ?? 0) + 1)
-    // A job the restart cut short ends here: its accepted tasks are those it signed receipts for.
+    // A job the restart cut short ends here: its accepted tasks are those it signed receipts for. A job record that
+    // cannot be read counts them the same way, so its settlement still closes.
     const accepted = async (jobId: string) => {
-      const results = (await this.datastore.get<{ results?: unknown[] }>('jobs', jobId))?.results
+      const results = await this.#stored(jobId).then(
+        (job) => job?.results,
+        (e: unknown) => void this.#log.error({ ...errorFields(e), ns: 'jobs', key: jobId }, 'record:skipped'),
+      )
       return Array.isArray(results) ? results.length : (outstanding.get(jobId) ?? 0)
     }
-    const resumed = await this.settlement.resume(cosigned, accepted, RECEIPT_GRACE_MS)
-    for (const [jobId, epoch] of resumed) this.#epochs.set(jobId, epoch)
+    await this.settlement.resume(cosigned, accepted, RECEIPT_GRACE_MS)
     this.receipts.offer(pending)
   }
 
@@ -347,32 +441,36 @@ export class Peer implements NodeOperations {
       if (record?.payee === undefined) return
       this.settlement
         .bond(e.worker, record.payee, record.stake)
-        .catch((err: unknown) => this.#log.warn({ err: String(err), worker: e.worker }, 'stake:bond-failed'))
+        .catch((err: unknown) => this.#log.warn({ ...errorFields(err), worker: e.worker }, 'bond:failed'))
     })
   }
 
-  async #announce(score: number, payee: string): Promise<void> {
+  async #announce(score: number, payee: string, options: AbortOptions): Promise<void> {
     const adapter = this.engine.adapter
-    await this.node.capacity.announce({
-      gpu: {
-        vendor: adapter.vendor.slice(0, 64),
-        architecture: adapter.architecture.slice(0, 64),
-        description: adapter.description.slice(0, 256),
-        backend: String(adapter.backend).slice(0, 64),
+    await this.node.capacity.announce(
+      {
+        gpu: {
+          vendor: adapter.vendor.slice(0, 64),
+          architecture: adapter.architecture.slice(0, 64),
+          description: adapter.description.slice(0, 256),
+          backend: String(adapter.backend).slice(0, 64),
+        },
+        memoryMb: DEFAULT_MEMORY_MB,
+        features: adapter.features.slice(0, 32).map((f) => f.slice(0, 64)),
+        score,
+        price: this.#config.worker.price,
+        tiers: this.#config.worker.tiers,
+        stake: this.#config.worker.stake,
+        classes: ['render', 'inference'],
+        slots: this.#config.worker.slots,
+        busy: 0,
+        payee,
       },
-      memoryMb: DEFAULT_MEMORY_MB,
-      features: adapter.features.slice(0, 32).map((f) => f.slice(0, 64)),
-      score,
-      price: this.#config.worker.price,
-      tiers: this.#config.worker.tiers,
-      stake: this.#config.worker.stake,
-      classes: ['render', 'inference'],
-      slots: this.#config.worker.slots,
-      busy: 0,
-      payee,
-    })
+      options,
+    )
   }
 
+  /** Stops the market, lets the settlements under way finish, then closes libp2p and the stores. */
   async stop(): Promise<void> {
     this.scheduler.stop()
     this.verification.stop()
@@ -386,53 +484,57 @@ export class Peer implements NodeOperations {
     this.#log.info('peer:stopped')
   }
 
-  async status(): Promise<NodeStatus> {
+  /** The node's identity, addresses and view of the network. */
+  async status(options: AbortOptions = {}): Promise<NodeStatus> {
     return {
       peerId: this.node.peerId.toString(),
       addrs: this.node.getMultiaddrs().map(String),
       peers: this.node.libp2p.getPeers().length,
       capacityRecords: this.node.capacity.view.size,
       worker: this.#config.worker.enabled,
-      payee: await this.settlement.payee(),
+      payee: await this.settlement.payee(options),
     }
   }
 
-  async putBlob(bytes: Uint8Array): Promise<string> {
-    const cid = await this.node.blobs.put(bytes)
+  /** Stores `bytes` as a blob (a job's input) and resolves to its CID. */
+  async putBlob(bytes: Uint8Array, options: AbortOptions = {}): Promise<string> {
+    const cid = await this.node.blobs.put(bytes, options)
     return cid.toString()
   }
 
-  async submitJob(request: JobRequest): Promise<{ jobId: string }> {
+  /**
+   * Orders a job and funds its epoch vault; the job settles in the background once it completes. A job whose order
+   * cannot be recorded or funded, or whose `options.signal` aborts before funding starts, is cancelled.
+   */
+  async submitJob(request: JobRequest, options: AbortOptions = {}): Promise<{ jobId: string }> {
+    throwIfAborted(options.signal)
     const jobId = this.scheduler.submit(jobSpecOf(request))
     this.metrics.jobsSubmitted.inc()
     const order = this.scheduler.job(jobId)?.order
     if (order === undefined)
       throw new NodeError('NODE__JOB_NOT_FOUND', `job ${jobId} vanished as it was ordered`, { jobId })
-    // Listen before anything else awaits: a small job can finish while its vault is still being funded.
-    this.scheduler.waitForJob(jobId).then(
-      async (results) => {
-        this.#finished.set(jobId, { order, results })
-        this.metrics.jobsCompleted.inc()
-        this.metrics.tasksCompleted.inc({ role: 'creator' }, results.length)
-        await this.datastore.put('jobs', jobId, { request: JSON.stringify(request), order, results })
-        this.#log.info({ jobId, tasks: results.length }, 'job:completed')
-        await this.settlement.closeJob(jobId, results.length, RECEIPT_GRACE_MS)
-        this.metrics.tokensPaid.inc(Number(this.settlement.paidNet(jobId)))
-      },
-      (e: unknown) => this.#log.warn({ jobId, err: String(e) }, 'job:unfinished'),
-    )
-    await this.datastore.put('jobs', jobId, { request: JSON.stringify(request), order })
-    // The epoch is fixed before any await: receipts signed from now on name it.
-    const epoch = this.#epochCounter.take()
-    this.#epochs.set(jobId, epoch)
-    const tasks = taskCountOf(order.split)
-    await this.#epochCounter.save()
+    // Listen before anything else awaits: a small job can finish while its vault is still being funded. Nothing
+    // awaits what follows, so a failure there (the datastore closing under a stop, say) is logged, never unhandled.
+    this.scheduler
+      .waitForJob(jobId)
+      .then(
+        (results) => this.#completed(jobId, request, order, results),
+        (e: unknown) => this.#unfinished(jobId, request, order, e),
+      )
+      .catch((e: unknown) => this.#log.error({ ...errorFields(e), jobId }, 'job:close-failed'))
     try {
+      await this.datastore.put('jobs', jobId, { request: JSON.stringify(request), order } satisfies StoredJob)
+      // The epoch is fixed before any await: receipts signed from now on name it.
+      const epoch = this.#epochCounter.take()
+      this.#epochs.set(jobId, epoch)
+      const tasks = taskCountOf(order.split)
+      await this.#epochCounter.save()
       await this.settlement.fundJob(
         jobId,
         epoch,
         expectedCost(order.maxPrice, order.benchHoursPerTask) * BigInt(tasks),
         tasks,
+        options,
       )
     } catch (e) {
       this.scheduler.cancel(jobId)
@@ -441,8 +543,41 @@ export class Peer implements NodeOperations {
     return { jobId }
   }
 
-  async jobStatus(jobId: string): Promise<JobStatus> {
+  /**
+   * A job completed: its results and progress go to its record (which answers for it from then on), then its epoch
+   * settles.
+   */
+  async #completed(jobId: string, request: JobRequest, order: Order, results: readonly Result[]): Promise<void> {
+    this.#finished.set(jobId, { order, results })
+    this.metrics.jobsCompleted.inc()
+    this.metrics.tasksCompleted.inc({ role: 'creator' }, results.length)
+    await this.#record(jobId, { request: JSON.stringify(request), order, results: [...results] })
+    this.#finished.delete(jobId)
+    this.#log.info({ jobId, tasks: results.length }, 'job:completed')
+    await this.settlement.closeJob(jobId, results.length, RECEIPT_GRACE_MS)
+    this.#epochs.delete(jobId)
+    this.metrics.tokensPaid.inc(Number(await this.settlement.paidNet(jobId)))
+  }
+
+  /** A job was cancelled or expired: its progress goes to its record. */
+  async #unfinished(jobId: string, request: JobRequest, order: Order, e: unknown): Promise<void> {
+    this.#log.warn({ ...errorFields(e), jobId }, 'job:failed')
+    this.#epochs.delete(jobId)
+    await this.#record(jobId, { request: JSON.stringify(request), order })
+  }
+
+  /** Writes a job's record with its progress folded in, and lets go of the progress kept in memory. */
+  async #record(jobId: string, job: StoredJob): Promise<void> {
+    const progress = this.#progress.get(jobId)
+    await this.datastore.put('jobs', jobId, { ...job, ...(progress !== undefined ? { progress } : {}) })
+    if (this.#progress.get(jobId) === progress) this.#progress.delete(jobId)
+  }
+
+  /** A job's progress and settlement; rejects with `NODE__JOB_NOT_FOUND` for a job this node did not order. */
+  async jobStatus(jobId: string, options: AbortOptions = {}): Promise<JobStatus> {
     const job = this.scheduler.job(jobId)
+    // A job's progress is kept in memory while it runs, then in its record.
+    let progress = this.#progress.get(jobId)
     let base: Pick<JobStatus, 'state' | 'tasks' | 'completed' | 'verified' | 'diagnostic'>
     if (job !== undefined) {
       const active = job.assigned + job.verifying + job.accepted > 0
@@ -454,15 +589,19 @@ export class Peer implements NodeOperations {
         verified: job.accepted,
         ...(state === 'bidding' ? { diagnostic: this.#diagnostic(jobId) } : {}),
       }
+      if (progress === undefined && state !== 'bidding' && state !== 'running') {
+        progress = (await this.#stored(jobId))?.progress
+      }
     } else {
       // The market forgets finished jobs after a while; the datastore keeps them.
-      const stored = this.#finished.get(jobId) ?? (await this.#storedJob(jobId))
-      if (stored === undefined) throw new NodeError('NODE__JOB_NOT_FOUND', `no job ${jobId} on this node`, { jobId })
-      const tasks = stored.results.length
+      const stored = await this.#stored(jobId)
+      const results = this.#finished.get(jobId)?.results ?? stored?.results
+      if (results === undefined) throw new NodeError('NODE__JOB_NOT_FOUND', `no job ${jobId} on this node`, { jobId })
+      const tasks = results.length
       base = { state: 'completed', tasks, completed: tasks, verified: tasks }
+      progress ??= stored?.progress
     }
-    const progress = this.#progress.get(jobId)
-    const settlement = await this.settlement.view(jobId)
+    const settlement = await this.settlement.view(jobId, options)
     return {
       jobId,
       ...base,
@@ -483,9 +622,10 @@ export class Peer implements NodeOperations {
     return { seen: d.seen, eligible: d.eligible, bids: d.bids, needed: d.needed, ...d.excluded }
   }
 
-  async jobOutput(jobId: string, options: JobOutputOptions = {}): Promise<JobOutput> {
-    const finished = this.#finished.get(jobId) ?? (await this.#storedJob(jobId))
-    if (finished === undefined) {
+  /** A completed job's files: frames as PNG (tone-mapped as `output` says) and OpenEXR, or an inference buffer. */
+  async jobOutput(jobId: string, output: JobOutputOptions = {}, options: AbortOptions = {}): Promise<JobOutput> {
+    const finished = this.#finished.get(jobId) ?? (await this.#stored(jobId))
+    if (finished?.order === undefined || finished.results === undefined) {
       throw new NodeError(
         'NODE__JOB_NOT_COMPLETE',
         `job ${jobId} has not completed; see \`tessera job status ${jobId}\``,
@@ -494,24 +634,40 @@ export class Peer implements NodeOperations {
         },
       )
     }
-    return assembleJobOutput(finished.order, finished.results, this.node.blobs, options)
+    return assembleJobOutput(finished.order, finished.results, this.node.blobs, {
+      ...output,
+      ...(options.signal !== undefined ? { signal: options.signal } : {}),
+    })
   }
 
-  async #storedJob(jobId: string): Promise<{ order: Order; results: readonly Result[] } | undefined> {
-    const stored = await this.datastore.get<{ order?: Order; results?: Result[] }>('jobs', jobId)
-    if (stored?.order === undefined || stored.results === undefined) return undefined
-    return { order: stored.order, results: stored.results }
+  /** A job's record, as this node wrote it. */
+  async #stored(jobId: string): Promise<StoredJob | undefined> {
+    return this.datastore.get<StoredJob>('jobs', jobId)
   }
 
-  async wallet(): Promise<WalletInfo> {
-    return this.settlement.wallet()
+  /** This node's ledger wallet and balances. */
+  async wallet(options: AbortOptions = {}): Promise<WalletInfo> {
+    return this.settlement.wallet(options)
   }
 
-  async airdrop(amount: bigint): Promise<WalletInfo> {
-    return this.settlement.airdrop(amount)
+  /** Airdrops `amount` payment token units to this node (local ledgers only); resolves to the new balances. */
+  async airdrop(amount: bigint, options: AbortOptions = {}): Promise<WalletInfo> {
+    return this.settlement.airdrop(amount, options)
   }
 
-  async prometheusText(): Promise<string> {
+  /** The node's metrics in the Prometheus text exposition format. */
+  async prometheusText(options: AbortOptions = {}): Promise<string> {
+    throwIfAborted(options.signal)
     return this.metrics.text()
+  }
+
+  /** What this peer holds in memory per job, for tests that it is let go once a job has ended and settled. */
+  get retained(): { progress: number; finished: number; epochs: number; settlements: number } {
+    return {
+      progress: this.#progress.size,
+      finished: this.#finished.size,
+      epochs: this.#epochs.size,
+      settlements: this.settlement.active,
+    }
   }
 }

@@ -1,12 +1,29 @@
 import { peerIdFromString } from '@libp2p/peer-id'
-import { type Identity, type Inbound, type MessageBus, type Receipt, verifySignature } from '@tessera/core'
-import { receiptSigningBytes, signReceipt, verifyReceipt } from '@tessera/ledger'
+import {
+  type Clock,
+  type Identity,
+  type Inbound,
+  type MessageBus,
+  type Receipt,
+  systemClock,
+  verifySignature,
+} from '@tessera/core'
+import { LedgerError, receiptSigningBytes, signReceipt, verifyReceipt } from '@tessera/ledger'
 import type { AcceptedTask } from '@tessera/scheduler'
 import type { Logger } from 'pino'
 import type { Datastore } from '../datastore.js'
+import type { NodeError } from '../errors.js'
+import { errorFields } from './error-fields.js'
 
-/** How often unsigned receipts are offered again to their workers. */
-const RECEIPT_RETRY_MS = 2_000
+/** How often unsigned receipts are looked at, and how long a receipt waits before it is first offered again. */
+export const RECEIPT_RETRY_MS = 2_000
+/**
+ * The longest a receipt waits between offers: each unanswered offer doubles its wait up to this, so a worker gone
+ * for good costs one message an hour, not one every 2 s forever. A worker back after a long absence is paid at the
+ * next offer, at most this late. The receipt itself stays on disk (`pending/`) until countersigned: dropping it would
+ * cost the worker its payment.
+ */
+export const RECEIPT_RETRY_MAX_MS = 60 * 60 * 1000
 
 /** What a worker remembers of a result it sent, to check the receipt a creator asks it to sign. */
 export interface Committed {
@@ -17,6 +34,7 @@ export interface Committed {
   minAmount: bigint
 }
 
+/** What a {@link ReceiptExchange} needs from its peer. */
 export interface ReceiptExchangeComponents {
   bus: MessageBus
   identity: Identity
@@ -27,9 +45,37 @@ export interface ReceiptExchangeComponents {
   /** A worker's payment address, from its capacity record. */
   payeeOf: (worker: string) => string | undefined
   /** The settlement epoch a job's receipts belong to. */
-  epochOf: (jobId: string) => number
+  epochOf: (jobId: string) => number | Promise<number>
   /** A receipt both sides signed: the creator settles it. */
   onCosigned: (receipt: Receipt) => void
+  /**
+   * Worker side: we countersigned a receipt for one of our tasks, so the task is paid for and its output need not
+   * be kept to answer challenges any longer.
+   */
+  onCountersigned?: (receipt: Receipt) => void
+  /** When receipts are due to be offered again. @default systemClock */
+  clock?: Clock
+}
+
+/** A receipt we signed that its worker has not countersigned yet, and when to offer it again. */
+interface Awaiting {
+  receipt: Receipt
+  /** The wait before the next offer after this one; doubles each time, up to {@link RECEIPT_RETRY_MAX_MS}. */
+  waitMs: number
+  dueAt: number
+}
+
+/**
+ * A receipt we refuse, as a coded error naming the task. The ledger's receipt codes, which say what is wrong with a
+ * receipt whoever checks it.
+ */
+function refused(
+  code: 'LEDGER__INVALID_RECEIPT' | 'LEDGER__INVALID_RECEIPT_SIGNATURE',
+  message: string,
+  receipt: Receipt,
+  context: Record<string, unknown> = {},
+): LedgerError {
+  return new LedgerError(code, message, { taskId: receipt.taskId, jobId: receipt.jobId, ...context })
 }
 
 /** True when the receipt carries a valid signature by the creator it names. */
@@ -57,28 +103,33 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 export class ReceiptExchange {
   readonly #c: ReceiptExchangeComponents
   readonly #unsubscribe: () => void
-  /** Receipts we signed that their worker has not countersigned yet, by task id: re-sent until it does. */
-  readonly #awaiting = new Map<string, Receipt>()
+  /** Receipts we signed that their worker has not countersigned yet, by task id: offered again until it does. */
+  readonly #awaiting = new Map<string, Awaiting>()
+  readonly #clock: Clock
   readonly #retry: ReturnType<typeof setInterval>
 
   constructor(components: ReceiptExchangeComponents) {
     this.#c = components
+    this.#clock = components.clock ?? systemClock
     // A worker that crashed after its task was accepted countersigns once it is back (same data directory).
-    this.#retry = setInterval(() => {
-      for (const receipt of this.#awaiting.values()) {
-        components.bus.send(receipt.worker, { type: 'receipt', body: receipt }).catch(() => {})
-      }
-    }, RECEIPT_RETRY_MS)
+    this.#retry = setInterval(() => this.#offerDue(), RECEIPT_RETRY_MS)
     this.#retry.unref()
     this.#unsubscribe = components.bus.onMessage((inbound) => {
       if (inbound.message.type === 'receipt') {
+        const { taskId } = inbound.message.body
         this.#onReceipt(inbound, inbound.message.body).catch((e: unknown) =>
-          components.logger.warn({ err: String(e), from: inbound.from }, 'receipt:rejected'),
+          components.logger.warn({ ...errorFields(e), from: inbound.from, taskId }, 'receipt:rejected'),
         )
       }
     })
   }
 
+  /** Receipts waiting for their worker's countersignature (held in memory; all of them are on disk too). */
+  get awaiting(): number {
+    return this.#awaiting.size
+  }
+
+  /** Stops offering receipts and listening for them. */
   stop(): void {
     clearInterval(this.#retry)
     this.#unsubscribe()
@@ -87,13 +138,16 @@ export class ReceiptExchange {
   /**
    * Creator side, after a restart: the co-signed receipts on disk (to settle), and those still waiting for their
    * worker's countersignature (to {@link offer} again). A pending copy whose co-signed receipt is already kept (a
-   * crash between the two writes) is done with.
+   * crash between the two writes) is done with. A record that cannot be read is logged (`record:skipped`) and left on
+   * disk for an operator; the others are returned.
    */
   async stored(): Promise<{ cosigned: Receipt[]; pending: Receipt[] }> {
     const self = this.#c.identity.peerId.toString()
     const cosigned = new Map<string, Receipt>()
     const pending: Receipt[] = []
-    for await (const [key, receipt] of this.#c.datastore.entries<Receipt>('receipts')) {
+    const onCorrupt = (key: string, error: NodeError) =>
+      this.#c.logger.error({ ...errorFields(error), ns: 'receipts', key }, 'record:skipped')
+    for await (const [key, receipt] of this.#c.datastore.entries<Receipt>('receipts', { onCorrupt })) {
       if (receipt.creator !== self) continue
       if (key.startsWith('pending/')) pending.push(receipt)
       else if (receipt.workerSig !== undefined) cosigned.set(receipt.taskId, receipt)
@@ -109,9 +163,34 @@ export class ReceiptExchange {
   /** Creator side: offers receipts we signed to their workers now, and again until each countersigns. */
   offer(receipts: readonly Receipt[]): void {
     for (const receipt of receipts) {
-      this.#awaiting.set(receipt.taskId, receipt)
-      this.#c.bus.send(receipt.worker, { type: 'receipt', body: receipt }).catch(() => {})
+      this.#await(receipt)
+      this.#send(receipt)
     }
+  }
+
+  /** Waits for a receipt's countersignature, offering it again from {@link RECEIPT_RETRY_MS} from now. */
+  #await(receipt: Receipt): void {
+    this.#awaiting.set(receipt.taskId, {
+      receipt,
+      waitMs: RECEIPT_RETRY_MS,
+      dueAt: this.#clock.now() + RECEIPT_RETRY_MS,
+    })
+  }
+
+  /** Offers again each receipt whose wait is over, and doubles its next wait. */
+  #offerDue(): void {
+    const now = this.#clock.now()
+    for (const awaiting of this.#awaiting.values()) {
+      if (awaiting.dueAt > now) continue
+      awaiting.waitMs = Math.min(awaiting.waitMs * 2, RECEIPT_RETRY_MAX_MS)
+      awaiting.dueAt = now + awaiting.waitMs
+      this.#send(awaiting.receipt)
+    }
+  }
+
+  /** Sends a receipt we signed to its worker; one that does not arrive is offered again when due. */
+  #send(receipt: Receipt): void {
+    this.#c.bus.send(receipt.worker, { type: 'receipt', body: receipt }).catch(() => {})
   }
 
   /** Worker side: remember a result we committed to, so its receipt can be checked after a restart too. */
@@ -123,7 +202,7 @@ export class ReceiptExchange {
   async accepted(task: AcceptedTask): Promise<void> {
     const payee = this.#c.payeeOf(task.worker)
     if (payee === undefined) {
-      this.#c.logger.warn({ worker: task.worker, taskId: task.taskId }, 'receipt:no-payee')
+      this.#c.logger.warn({ worker: task.worker, taskId: task.taskId }, 'receipt:unpayable')
       return
     }
     const receipt = signReceipt(
@@ -135,13 +214,13 @@ export class ReceiptExchange {
         payee,
         amount: task.amount,
         commitment: task.result.root,
-        epoch: this.#c.epochOf(task.jobId),
+        epoch: await this.#c.epochOf(task.jobId),
       },
       this.#c.identity,
       'creator',
     )
     await this.#c.datastore.put('receipts', `pending/${task.taskId}`, receipt)
-    this.#awaiting.set(task.taskId, receipt)
+    this.#await(receipt)
     await this.#c.bus.send(task.worker, { type: 'receipt', body: receipt })
   }
 
@@ -155,7 +234,14 @@ export class ReceiptExchange {
       if ((await this.#c.datastore.get('receipts', receipt.taskId)) !== undefined) return
       const pending = await this.#c.datastore.get<Receipt>('receipts', `pending/${receipt.taskId}`)
       if (pending === undefined || !sameBytes(receiptSigningBytes(pending), receiptSigningBytes(receipt))) {
-        throw new Error(`receipt for ${receipt.taskId} differs from the one we signed`)
+        throw refused(
+          'LEDGER__INVALID_RECEIPT',
+          `receipt for ${receipt.taskId} differs from the one we signed`,
+          receipt,
+          {
+            reason: pending === undefined ? 'not-signed' : 'altered',
+          },
+        )
       }
       await this.#c.datastore.put('receipts', receipt.taskId, receipt)
       await this.#c.datastore.delete('receipts', `pending/${receipt.taskId}`)
@@ -163,11 +249,21 @@ export class ReceiptExchange {
       this.#c.onCosigned(receipt)
       return
     }
-    throw new Error(`unexpected receipt for ${receipt.taskId}`)
+    throw refused('LEDGER__INVALID_RECEIPT', `unexpected receipt for ${receipt.taskId}`, receipt, {
+      reason: 'unexpected',
+      from: inbound.from,
+    })
   }
 
   async #countersign(receipt: Receipt): Promise<void> {
-    if (!creatorSigned(receipt)) throw new Error(`receipt for ${receipt.taskId} lacks a valid creator signature`)
+    if (!creatorSigned(receipt)) {
+      throw refused(
+        'LEDGER__INVALID_RECEIPT_SIGNATURE',
+        `receipt for ${receipt.taskId} lacks a valid creator signature`,
+        receipt,
+        { creator: receipt.creator },
+      )
+    }
     const committed = await this.#c.datastore.get<Committed>('leases', receipt.taskId)
     if (
       committed === undefined ||
@@ -175,16 +271,29 @@ export class ReceiptExchange {
       committed.creator !== receipt.creator ||
       !sameBytes(committed.root, receipt.commitment)
     ) {
-      throw new Error(`receipt for ${receipt.taskId} names no result of ours`)
+      throw refused('LEDGER__INVALID_RECEIPT', `receipt for ${receipt.taskId} names no result of ours`, receipt, {
+        reason: 'unknown-result',
+      })
     }
-    if (receipt.payee !== this.#c.payee) throw new Error(`receipt for ${receipt.taskId} pays ${receipt.payee}, not us`)
+    if (receipt.payee !== this.#c.payee) {
+      throw refused('LEDGER__INVALID_RECEIPT', `receipt for ${receipt.taskId} pays ${receipt.payee}, not us`, receipt, {
+        reason: 'wrong-payee',
+        payee: receipt.payee,
+      })
+    }
     // A co-signed receipt is the worker's whole claim on the escrow: one for less than the bid settles the task
     // for less, for good.
     if (receipt.amount < committed.minAmount) {
-      throw new Error(`receipt for ${receipt.taskId} pays ${receipt.amount}, less than the ${committed.minAmount} bid`)
+      throw refused(
+        'LEDGER__INVALID_RECEIPT',
+        `receipt for ${receipt.taskId} pays ${receipt.amount}, less than the ${committed.minAmount} bid`,
+        receipt,
+        { reason: 'underpaid', amount: receipt.amount.toString(), minAmount: committed.minAmount.toString() },
+      )
     }
     const signed = signReceipt(receipt, this.#c.identity, 'worker')
     await this.#c.datastore.put('receipts', receipt.taskId, signed)
+    this.#c.onCountersigned?.(signed)
     await this.#c.bus.send(receipt.creator, { type: 'receipt', body: signed })
   }
 }

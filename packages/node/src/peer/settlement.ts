@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import type { Address, KeyPairSigner } from '@solana/kit'
-import type { Receipt } from '@tessera/core'
+import { type AbortOptions, raceSignal, type Receipt, throwIfAborted } from '@tessera/core'
 import {
   bondStake,
   closeEscrow,
@@ -26,9 +26,29 @@ import type { NodeConfig } from '../config.js'
 import type { Datastore } from '../datastore.js'
 import { NodeError } from '../errors.js'
 import type { EpochCounter } from './epoch-counter.js'
+import { errorFields } from './error-fields.js'
 
 /** A job's settlement as the control API reports it: epoch, receipts, anchor, payouts and what each payee got. */
 export type JobSettlementView = NonNullable<JobStatus['settlement']>
+
+/**
+ * How a settlement ended, kept with its record so its status is read from disk once the settlement's state in memory
+ * (receipts, Merkle tree, machine) is let go.
+ */
+export interface SettledOutcome {
+  /** Co-signed receipts the epoch anchored. */
+  receipts: number
+  /** The transactions: the anchor first, then the payouts. */
+  signatures: string[]
+  /** The payee addresses the batch paid. */
+  payees: string[]
+  /** Token units the payouts carried to workers, net of the fee. */
+  net: bigint
+  /** The protocol fee, token units. */
+  fee: bigint
+  /** Budget returned to the creator; absent when the vault was not refunded (nothing was anchored). */
+  refunded?: bigint
+}
 
 /**
  * What a creator keeps of a job's settlement on disk, written before the vault is funded, so a restart finishes it:
@@ -42,6 +62,8 @@ export interface SettlementRecord {
   closing?: string[]
   /** Anchored, paid and refunded: nothing is left to do. */
   settled?: boolean
+  /** With `settled`: what was paid. Absent from records settled before it was kept. */
+  outcome?: SettledOutcome
   /**
    * The epoch its receipts name, when not `epoch`: late receipts were signed for their job's epoch and are anchored
    * under it, from a vault and settlement of their own.
@@ -58,12 +80,40 @@ const recordKey = (settlement: string): string => `job/${settlement}`
 /** The job a settlement key belongs to. */
 const jobOfSettlement = (settlement: string): string => settlement.split('/')[0] as string
 
-/** A stored record, checked; DAG-CBOR gives back a small bigint as a number. Undefined when malformed. */
+/** A stored amount: DAG-CBOR gives back a small bigint as a number. */
+const amountOf = (value: unknown): unknown =>
+  typeof value === 'number' && Number.isSafeInteger(value) ? BigInt(value) : value
+
+const isStrings = (value: unknown): value is string[] =>
+  Array.isArray(value) && value.every((v) => typeof v === 'string')
+
+/** A stored outcome, checked. Undefined when malformed. */
+function settledOutcomeOf(value: unknown): SettledOutcome | undefined {
+  const o = value as { [K in keyof SettledOutcome]?: unknown } | null
+  if (typeof o !== 'object' || o === null) return undefined
+  const [net, fee, refunded] = [amountOf(o.net), amountOf(o.fee), amountOf(o.refunded)]
+  const { receipts, signatures, payees } = o
+  if (
+    typeof receipts !== 'number' ||
+    !Number.isSafeInteger(receipts) ||
+    !isStrings(signatures) ||
+    !isStrings(payees) ||
+    typeof net !== 'bigint' ||
+    typeof fee !== 'bigint' ||
+    (refunded !== undefined && typeof refunded !== 'bigint')
+  ) {
+    return undefined
+  }
+  return { receipts, signatures, payees, net, fee, ...(refunded !== undefined ? { refunded } : {}) }
+}
+
+/** A stored record, checked. Undefined when malformed. */
 function settlementRecordOf(value: unknown): SettlementRecord | undefined {
   const r = value as { [K in keyof SettlementRecord]?: unknown } | null
   if (typeof r !== 'object' || r === null) return undefined
-  const budget = typeof r.budget === 'number' && Number.isSafeInteger(r.budget) ? BigInt(r.budget) : r.budget
+  const budget = amountOf(r.budget)
   const { epoch, expected, closing, settled, receiptEpoch } = r
+  const outcome = r.outcome === undefined ? undefined : settledOutcomeOf(r.outcome)
   if (
     typeof epoch !== 'number' ||
     !Number.isSafeInteger(epoch) ||
@@ -71,8 +121,9 @@ function settlementRecordOf(value: unknown): SettlementRecord | undefined {
     typeof budget !== 'bigint' ||
     typeof expected !== 'number' ||
     !Number.isSafeInteger(expected) ||
-    (closing !== undefined && !(Array.isArray(closing) && closing.every((t) => typeof t === 'string'))) ||
-    (settled !== undefined && typeof settled !== 'boolean')
+    (closing !== undefined && !isStrings(closing)) ||
+    (settled !== undefined && typeof settled !== 'boolean') ||
+    (r.outcome !== undefined && outcome === undefined)
   ) {
     return undefined
   }
@@ -80,8 +131,9 @@ function settlementRecordOf(value: unknown): SettlementRecord | undefined {
     epoch,
     budget,
     expected,
-    ...(closing !== undefined ? { closing: closing as string[] } : {}),
+    ...(closing !== undefined ? { closing } : {}),
     ...(settled !== undefined ? { settled } : {}),
+    ...(outcome !== undefined ? { outcome } : {}),
     ...(receiptEpoch !== undefined ? { receiptEpoch: receiptEpoch as number } : {}),
   }
 }
@@ -111,7 +163,11 @@ export interface SlashView {
   jobId: string
   payee: string
   signature: string
-  amount: string
+  /**
+   * Token units the bond held when it was forfeited. Absent when its balance could not be read (an RPC failure):
+   * unknown, never recorded as 0.
+   */
+  amount?: string
 }
 
 /**
@@ -129,15 +185,23 @@ export class Settlement {
   readonly #log: Logger
   readonly #datastore: Datastore
   readonly #epochs: EpochCounter
-  /** Receipts co-signed after their job's epoch closed, by job, waiting for an epoch of their own. */
+  /**
+   * Receipts co-signed after their job's epoch closed, by job, waiting for an epoch of their own; a job's entry goes
+   * once its queue is flushed and empty.
+   */
   readonly #late = new Map<string, { receipts: Map<string, Receipt>; flushing?: Promise<boolean> | undefined }>()
-  /** Per job, its settlement once the epoch vault is funded (receipts that arrive earlier wait for it). */
+  /**
+   * Per job, its settlement once the epoch vault is funded (receipts that arrive earlier wait for it), until it is
+   * settled and its record says so: from then on the record answers for it, and receipts that come later take the
+   * late path.
+   */
   readonly #jobs = new Map<string, Promise<JobSettlement>>()
   readonly #bonds = new Map<string, Promise<StakeBond>>()
-  /** Jobs whose vault is funded, for status reads that must not wait on the chain. */
+  /** Jobs whose vault is funded, for status reads that must not wait on the chain; let go with `#jobs`. */
   readonly #funded = new Map<string, JobSettlement>()
   /** Workers slashed or being slashed: one bond, one forfeit. */
   readonly #slashed = new Set<string>()
+  /** Slashes this node carried out, oldest first: one per worker ever slashed. */
   readonly slashes: SlashView[] = []
   #ledger: Promise<{ ledger: Ledger; arbiter: KeyPairSigner; settler: KeyPairSigner; treasury: Address }> | undefined
 
@@ -150,8 +214,13 @@ export class Settlement {
   }
 
   /** This node's payment address: where receipts pay it. */
-  async payee(): Promise<string> {
-    return (await loadOrCreateWallet(join(this.#dir, WALLET_FILE))).address
+  async payee(options: AbortOptions = {}): Promise<string> {
+    return (await loadOrCreateWallet(join(this.#dir, WALLET_FILE), options)).address
+  }
+
+  /** Settlements held in memory (funded, or being funded, and not yet settled on record). */
+  get active(): number {
+    return this.#jobs.size + this.#late.size
   }
 
   #open() {
@@ -177,9 +246,11 @@ export class Settlement {
     return this.#ledger
   }
 
-  async wallet(): Promise<WalletInfo> {
-    const { ledger } = await this.#open()
-    const balance = await ledger.balance()
+  /** This node's wallet: its address and balances on the ledger. */
+  async wallet(options: AbortOptions = {}): Promise<WalletInfo> {
+    // The ledger opens once for every caller: one caller giving up stops its wait, not the opening.
+    const { ledger } = await raceSignal(this.#open(), options.signal)
+    const balance = await ledger.balance(options)
     return {
       address: ledger.wallet.address,
       lamports: balance.lamports.toString(),
@@ -188,15 +259,28 @@ export class Settlement {
     }
   }
 
-  async airdrop(tokens: bigint): Promise<WalletInfo> {
-    const { ledger } = await this.#open()
-    await ledger.airdrop({ tokens })
-    return this.wallet()
+  /** Airdrops `tokens` to this node's wallet (local ledgers only) and returns the new balances. */
+  async airdrop(tokens: bigint, options: AbortOptions = {}): Promise<WalletInfo> {
+    const { ledger } = await raceSignal(this.#open(), options.signal)
+    await ledger.airdrop({ tokens }, options)
+    return this.wallet(options)
   }
 
-  /** Funds a job's epoch vault with its budget before any work is awarded. */
-  async fundJob(jobId: string, epoch: number, budget: bigint, expected: number): Promise<void> {
+  /**
+   * Funds a job's epoch vault with its budget before any work is awarded. `options.signal` is honoured until the
+   * funding starts, not after: a vault funded on chain while its record was dropped as aborted would lock the budget
+   * where no restart finds it.
+   */
+  async fundJob(
+    jobId: string,
+    epoch: number,
+    budget: bigint,
+    expected: number,
+    options: AbortOptions = {},
+  ): Promise<void> {
+    throwIfAborted(options.signal)
     const record = await this.#record(jobId)
+    throwIfAborted(options.signal)
     const created = record === undefined
     if (created) {
       await this.#datastore.put('settlement', recordKey(jobId), { epoch, budget, expected } satisfies SettlementRecord)
@@ -308,6 +392,8 @@ export class Settlement {
       if (waiting.flushing === flushed) waiting.flushing = undefined
       if (!ok) return
     }
+    // Flushed and empty: a receipt that comes later starts a queue of its own.
+    if (this.#late.get(receipt.jobId) === waiting) this.#late.delete(receipt.jobId)
   }
 
   /**
@@ -348,11 +434,19 @@ export class Settlement {
     }
   }
 
-  /** Task ids every recorded epoch of a job closed over (its own and its late ones). */
+  /**
+   * Task ids every recorded epoch of a job closed over (its own and its late ones). One of the job's records that
+   * cannot be read fails the call: the receipts it closed over might be paid again. Other jobs' records are no
+   * concern here (the start-up scan reports them).
+   */
   async #covered(jobId: string): Promise<Set<string>> {
+    const ours = (key: string) => key === recordKey(jobId) || key.startsWith(`${recordKey(jobId)}/`)
     const covered = new Set<string>()
-    for await (const [key, value] of this.#datastore.entries('settlement')) {
-      if (key !== recordKey(jobId) && !key.startsWith(`${recordKey(jobId)}/`)) continue
+    const onCorrupt = (key: string, error: NodeError) => {
+      if (ours(key)) throw error
+    }
+    for await (const [key, value] of this.#datastore.entries('settlement', { onCorrupt })) {
+      if (!ours(key)) continue
       for (const taskId of this.#checked(key, value).closing ?? []) covered.add(taskId)
     }
     return covered
@@ -389,10 +483,29 @@ export class Settlement {
       await job.driver.run()
       await this.#refund(jobId, job)
       if (record !== undefined) {
-        await this.#datastore.put('settlement', recordKey(jobId), { ...record, closing, settled: true })
+        const outcome = this.#outcome(job)
+        await this.#datastore.put('settlement', recordKey(jobId), { ...record, closing, settled: true, outcome })
+        // Settled on record: the record answers for it from now on (status, paid), and a receipt that comes later
+        // finds the closed epoch there and takes the late path, so the state in memory can go.
+        this.#jobs.delete(jobId)
+        this.#funded.delete(jobId)
       }
-    })().catch((e: unknown) => this.#log.error({ err: String(e), jobId }, 'settlement:failed'))
+    })().catch((e: unknown) => this.#log.error({ ...errorFields(e), jobId }, 'settlement:failed'))
     await job.running
+  }
+
+  /** What a settlement paid, from its machine's batch. */
+  #outcome(job: JobSettlement): SettledOutcome {
+    const batch = job.machine.batch(job.receiptEpoch)
+    const payouts = batch?.payouts ?? []
+    return {
+      receipts: job.receipts,
+      signatures: job.settled?.signatures ?? [],
+      payees: payouts.map((p) => p.payee),
+      net: payouts.reduce((sum, p) => sum + p.net, 0n),
+      fee: batch?.fee ?? 0n,
+      ...(job.refunded !== undefined ? { refunded: job.refunded } : {}),
+    }
   }
 
   /**
@@ -400,7 +513,8 @@ export class Settlement {
    * it the co-signed receipts `receipts` holds for it (those its epoch closed over, when it had closed) and closes the
    * epoch once `accepted(jobId)` receipts are in or the grace has run out; receipts co-signed after their job's epoch
    * closed get an epoch of their own. Returns the settlements resumed (job ids, `<job id>/<epoch>` for late receipts)
-   * and their epochs.
+   * and their epochs. A record that cannot be read is logged (`record:skipped`) and left on disk, and its settlement
+   * is not resumed (nor are its receipts paid late, which might pay them twice); the others resume.
    */
   async resume(
     receipts: readonly Receipt[],
@@ -408,8 +522,15 @@ export class Settlement {
     graceMs: number,
   ): Promise<Map<string, number>> {
     const records = new Map<string, SettlementRecord>()
-    for await (const [key, value] of this.#datastore.entries('settlement')) {
-      if (key.startsWith('job/')) records.set(key.slice('job/'.length), this.#checked(key, value))
+    const skip = (key: string, error: NodeError) =>
+      this.#log.error({ ...errorFields(error), ns: 'settlement', key }, 'record:skipped')
+    for await (const [key, value] of this.#datastore.entries('settlement', { onCorrupt: skip })) {
+      if (!key.startsWith('job/')) continue
+      try {
+        records.set(key.slice('job/'.length), this.#checked(key, value))
+      } catch (e) {
+        skip(key, e as NodeError)
+      }
     }
     const covered = new Set<string>()
     for (const [settlement, record] of records) {
@@ -510,7 +631,12 @@ export class Settlement {
   }
 
   /** Forfeits a caught worker's bond to the treasury, the fraud proof's hash on chain beside it. */
-  async slash(worker: string, jobId: string, fraudProofHash: Uint8Array): Promise<SlashView | undefined> {
+  async slash(
+    worker: string,
+    jobId: string,
+    fraudProofHash: Uint8Array,
+    options: AbortOptions = {},
+  ): Promise<SlashView | undefined> {
     if (this.#slashed.has(worker)) return undefined
     const bonding = this.#bonds.get(worker)
     if (bonding === undefined) {
@@ -520,18 +646,48 @@ export class Settlement {
     this.#slashed.add(worker)
     const bond = await bonding
     const { ledger, arbiter, treasury } = await this.#open()
-    const before = await getTokenBalance(ledger.transport, bond.address).catch(() => 0n)
-    const result = await slashStake(ledger.executor, {
-      bond,
-      fraudProofHash,
-      beneficiaryAccount: treasury,
-      signers: [arbiter, ledger.wallet],
-    })
+    const before = await this.#balance(ledger, bond.address, options)
+    const result = await slashStake(
+      ledger.executor,
+      {
+        bond,
+        fraudProofHash,
+        beneficiaryAccount: treasury,
+        signers: [arbiter, ledger.wallet],
+      },
+      options,
+    )
     this.#bonds.delete(worker)
-    const view = { worker, jobId, payee: bond.parties.worker, signature: result.signature, amount: before.toString() }
+    const view: SlashView = {
+      worker,
+      jobId,
+      payee: bond.parties.worker,
+      signature: result.signature,
+      ...(before !== undefined ? { amount: before.toString() } : {}),
+    }
     this.slashes.push(view)
-    this.#log.warn({ worker, amount: view.amount, signature: view.signature }, 'stake:slashed')
+    this.#log.warn({ worker, amount: view.amount ?? 'unknown', signature: view.signature }, 'stake:slashed')
     return view
+  }
+
+  /**
+   * A token account's balance, or undefined when it cannot be read: logged, and reported as unknown rather than as
+   * 0, which would read as "nothing there".
+   */
+  async #balance(ledger: Ledger, account: Address, options: AbortOptions): Promise<bigint | undefined> {
+    try {
+      return await getTokenBalance(ledger.transport, account, options)
+    } catch (e) {
+      throwIfAborted(options.signal)
+      this.#log.warn({ ...errorFields(e), account }, 'balance:read-failed')
+      return undefined
+    }
+  }
+
+  /** The epoch a job's receipts name, from its record; undefined for a job this node never funded. */
+  async epochOf(jobId: string): Promise<number | undefined> {
+    const record = await this.#record(jobId)
+    return record === undefined ? undefined : (record.receiptEpoch ?? record.epoch)
   }
 
   /** Waits for a job's settlement to finish (after its last receipt). */
@@ -542,35 +698,48 @@ export class Settlement {
   }
 
   /** Token units this job's payouts carried to workers, net of the fee (0 until settled). */
-  paidNet(jobId: string): bigint {
+  async paidNet(jobId: string): Promise<bigint> {
     const job = this.#funded.get(jobId)
-    if (job?.settled === undefined) return 0n
-    return (job.machine.batch(job.receiptEpoch)?.payouts ?? []).reduce((sum, p) => sum + p.net, 0n)
+    if (job !== undefined) return job.settled === undefined ? 0n : this.#outcome(job).net
+    return (await this.#record(jobId))?.outcome?.net ?? 0n
   }
 
-  async view(jobId: string): Promise<JobSettlementView | undefined> {
+  /**
+   * A settlement as the control API reports it: from memory while it runs, from its record once settled (undefined
+   * for one never funded in this run and not settled, or settled before outcomes were recorded). `paid` is what each
+   * payee's token account holds now; a payee whose balance cannot be read is left out (logged), not shown as 0.
+   */
+  async view(jobId: string, options: AbortOptions = {}): Promise<JobSettlementView | undefined> {
     const job = this.#funded.get(jobId)
-    if (job === undefined) return undefined
-    const batch = job.machine.batch(job.receiptEpoch)
-    const { ledger } = await this.#open()
+    const record = job === undefined ? await this.#record(jobId) : undefined
+    const settlement =
+      job !== undefined
+        ? { epoch: job.epoch, expected: job.expected, outcome: this.#outcome(job) }
+        : record?.outcome !== undefined
+          ? { epoch: record.epoch, expected: record.expected, outcome: record.outcome }
+          : undefined
+    if (settlement === undefined) return undefined
+    const { outcome } = settlement
+    const { ledger } = await raceSignal(this.#open(), options.signal)
     const paid: Record<string, string> = {}
-    for (const payout of batch?.payouts ?? []) {
-      paid[payout.payee] = (
-        await getTokenBalance(ledger.transport, await associatedTokenAddress(payout.payee, ledger.mint)).catch(() => 0n)
-      ).toString()
+    for (const payee of outcome.payees) {
+      const balance = await this.#balance(ledger, await associatedTokenAddress(payee as Address, ledger.mint), options)
+      if (balance !== undefined) paid[payee] = balance.toString()
     }
+    const [anchor, ...payouts] = outcome.signatures
     return {
-      epoch: job.epoch,
-      expected: job.expected,
-      receipts: job.receipts,
-      ...(job.settled?.signatures[0] !== undefined ? { anchor: job.settled.signatures[0] } : {}),
-      payouts: job.settled?.signatures.slice(1) ?? [],
+      epoch: settlement.epoch,
+      expected: settlement.expected,
+      receipts: outcome.receipts,
+      ...(anchor !== undefined ? { anchor } : {}),
+      payouts,
       paid,
-      fee: (batch?.fee ?? 0n).toString(),
-      ...(job.refunded !== undefined ? { refunded: job.refunded.toString() } : {}),
+      fee: outcome.fee.toString(),
+      ...(outcome.refunded !== undefined ? { refunded: outcome.refunded.toString() } : {}),
     }
   }
 
+  /** Waits for the settlements under way to finish, then closes the ledger. */
   async close(): Promise<void> {
     await Promise.all([...this.#jobs.values()].map(async (j) => (await j.catch(() => undefined))?.running))
     if (this.#ledger !== undefined) await (await this.#ledger).ledger.close()

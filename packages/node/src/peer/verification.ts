@@ -26,11 +26,12 @@ import {
   type VerifierInput,
   type VerifierOutput,
 } from '@tessera/proof'
-import type { VerdictOutcome, VerifyRequest } from '@tessera/scheduler'
+import { SchedulerError, type VerdictOutcome, type VerifyRequest } from '@tessera/scheduler'
 import type { TaskExecution, TaskExecutor, TaskOutput } from '@tessera/scheduler/driver'
 import type { Logger } from 'pino'
 import { concat } from 'uint8arrays/concat'
 import { arbitratedOrder, assignedResult } from './delegation.js'
+import { errorFields } from './error-fields.js'
 import { MachineRunner } from './machine-runner.js'
 
 /** A fraud proof upheld against a worker: what the ledger slashes for. */
@@ -53,6 +54,7 @@ export interface VerificationPayment {
   chunks: number
 }
 
+/** What a {@link Verification} needs from its peer. */
 export interface VerificationComponents {
   bus: MessageBus
   clock: Clock
@@ -106,10 +108,13 @@ const FOREIGN_JOBS_KEPT = 1_000
  * and answers challenges from whichever verifier the creator chose.
  */
 export class Verification {
+  /** Peers' scores from verdicts: tier 2 admits workers by them, and checks go to third peers weighted by them. */
   readonly reputation: Reputation
   readonly #c: VerificationComponents
   readonly #verifier: MachineRunner<VerifierInput, VerifierOutput>
   readonly #prover: MachineRunner<ProverInput, ProverOutput>
+  /** The prover itself, for how many tasks it holds. */
+  readonly #proverMachine: ProverMachine
   /**
    * Signed Result envelopes by task and worker: fraud proofs quote the worker's own signature, and a task re-awarded
    * after a failed check has a second worker's Result while the first is still being arbitrated.
@@ -129,7 +134,7 @@ export class Verification {
     this.reputation = new Reputation()
     const now = () => components.clock.now()
     const onError = (e: unknown, input: { kind: string }) =>
-      components.logger.warn({ err: String(e), input: input.kind }, 'verification:rejected')
+      components.logger.warn({ ...errorFields(e), input: input.kind }, 'verification:rejected')
     this.#verifier = new MachineRunner<VerifierInput, VerifierOutput>(
       new VerifierMachine({
         self,
@@ -144,8 +149,9 @@ export class Verification {
       (out) => this.#onVerifierOutput(out),
       onError,
     )
+    this.#proverMachine = new ProverMachine({ self })
     this.#prover = new MachineRunner<ProverInput, ProverOutput>(
-      new ProverMachine({ self }),
+      this.#proverMachine,
       now,
       (out) => this.#onProverOutput(out),
       onError,
@@ -154,6 +160,7 @@ export class Verification {
     this.#unsubscribe = components.bus.onMessage((inbound) => this.#onMessage(inbound))
   }
 
+  /** Stops the machines and stops listening to the network. */
   stop(): void {
     this.#unsubscribe()
     this.#verifier.stop()
@@ -176,6 +183,19 @@ export class Verification {
       this.#pending.set(key, resolve)
       this.#verifier.feed({ kind: 'result', result: request.result, envelope, ...shape })
     })
+  }
+
+  /** Worker side: tasks whose output is held to answer challenges. */
+  get proving(): number {
+    return this.#proverMachine.size
+  }
+
+  /**
+   * Worker side: a task is paid for (its receipt countersigned), so its output need not be held for challenges any
+   * longer. Releasing a task not held changes nothing.
+   */
+  release(jobId: string, taskId: string): void {
+    this.#prover.feed({ kind: 'release', jobId, taskId })
   }
 
   /** Wraps a worker's executor so each output is committed to (and kept to answer challenges). */
@@ -255,7 +275,12 @@ export class Verification {
   /** The shape of a task's honest Result; throws when the order has no such task (a request naming one is bogus). */
   #shapeOf(order: Order, taskId: string): ResultShape {
     const shape = this.#c.shapeOf(order, taskId)
-    if (shape === undefined) throw new RangeError(`job ${order.jobId} has no task ${taskId}`)
+    if (shape === undefined) {
+      throw new SchedulerError('SCHEDULER__TASK_NOT_FOUND', `job ${order.jobId} has no task ${taskId}`, {
+        jobId: order.jobId,
+        taskId,
+      })
+    }
     return shape
   }
 
@@ -264,7 +289,7 @@ export class Verification {
     try {
       return check()
     } catch (e) {
-      this.#c.logger.warn({ err: String(e), from }, 'verification:rejected')
+      this.#c.logger.warn({ ...errorFields(e), from }, 'verification:rejected')
       return undefined
     }
   }
@@ -296,7 +321,7 @@ export class Verification {
       out.kind === 'publish'
         ? bus.publish(out.topic as never, out.message as never)
         : bus.send(out.to as string, out.message as never)
-    sent.catch((e: unknown) => logger.warn({ err: String(e) }, 'verification:send-failed'))
+    sent.catch((e: unknown) => logger.warn(errorFields(e), 'verification:send-failed'))
   }
 
   #onProverOutput(out: ProverOutput): void {
@@ -325,7 +350,7 @@ export class Verification {
       case 'delegate': {
         const order = this.#c.orderOf(out.jobId)
         // Without the order the delegate could not recompute: the machine checks the task itself once its wait ends.
-        if (order === undefined) return void this.#c.logger.warn({ jobId: out.jobId }, 'verification:order-unknown')
+        if (order === undefined) return void this.#c.logger.warn({ jobId: out.jobId }, 'order:unknown')
         return this.#sendTo(out.to, {
           type: 'assign',
           body: {
@@ -362,7 +387,7 @@ export class Verification {
     const assignment = ours ? undefined : this.#assignments.get(taskKey(out.jobId, out.taskId))
     if (order === undefined && assignment === undefined) {
       // Nothing vouches for the order, so the arbiter could not recompute: the machine moves on when its wait ends.
-      this.#c.logger.warn({ jobId: out.jobId, taskId: out.taskId }, 'verification:order-unknown')
+      this.#c.logger.warn({ jobId: out.jobId, taskId: out.taskId }, 'order:unknown')
       return
     }
     const body: Arbitrate = {
@@ -395,7 +420,7 @@ export class Verification {
       const chunks = await this.#c.recompute(order, taskId, indices)
       this.#verifier.feed({ kind: 'recomputed', jobId, taskId, worker, chunks })
     } catch (e) {
-      this.#c.logger.warn({ err: String(e), taskId }, 'verification:recompute-failed')
+      this.#c.logger.warn({ ...errorFields(e), jobId, taskId }, 'verification:recompute-failed')
     }
   }
 }

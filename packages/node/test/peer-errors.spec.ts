@@ -1,0 +1,104 @@
+import type { Inbound, MessageBus, Order } from '@tessera/core'
+import { seededRng, ManualClock } from '@tessera/core'
+import type { Engine } from '@tessera/gpu'
+import { buildOrder, resolveJobSpec, splitTasks } from '@tessera/scheduler'
+import { pino } from 'pino'
+import { describe, expect, it } from 'vitest'
+import { GpuWorkload } from '../src/peer/gpu-workload.js'
+import type { InputCache, LoadedInputs } from '../src/peer/inputs.js'
+import { Verification } from '../src/peer/verification.js'
+
+const CREATOR = '12D3KooWJPvoBcKArbt3mcJG4ESAEsNQJKQHQZw8ePv95U2rfpJg'
+
+const orderOf = (kind: 'render' | 'inference'): Order =>
+  buildOrder(
+    resolveJobSpec({
+      kind,
+      inputs: ['bafkreiinput'],
+      split:
+        kind === 'render'
+          ? { kind, firstFrame: 0, frames: 1, width: 8, height: 8, tileWidth: 8, tileHeight: 8, samples: 1 }
+          : { kind, items: 2, itemsPerTask: 2 },
+      tier: 3,
+      maxPrice: 100n,
+      benchHoursPerTask: 0.5,
+    }),
+    CREATOR,
+    '00000000000000ab',
+    1_000,
+  )
+
+/** An input cache that hands back `loaded` whatever the order. */
+const inputsOf = (loaded: LoadedInputs) => ({ load: async () => loaded }) as unknown as InputCache
+
+/** Peer-supplied orders and models that make no sense are refused with coded errors naming the job and task. */
+describe('errors on what peers send', () => {
+  it('should refuse to recompute a task its order does not have', async () => {
+    const order = orderOf('render')
+    const workload = new GpuWorkload({} as Engine, inputsOf({ kind: 'render' } as LoadedInputs))
+    await expect(workload.recompute(order, `${order.jobId}/nope`, [0])).rejects.toMatchObject({
+      code: 'SCHEDULER__TASK_NOT_FOUND',
+      context: { jobId: order.jobId, taskId: `${order.jobId}/nope` },
+    })
+  })
+
+  it("should refuse a task whose order's inputs are for another kind of work", async () => {
+    const order = orderOf('render')
+    const taskId = splitTasks(order)[0]!.taskId
+    const workload = new GpuWorkload({} as Engine, inputsOf({ kind: 'inference' } as LoadedInputs))
+    await expect(workload.recompute(order, taskId, [0])).rejects.toMatchObject({
+      code: 'NODE__UNSUPPORTED_INPUT',
+      context: { jobId: order.jobId, taskId, task: 'render', inputs: 'inference' },
+    })
+  })
+
+  it('should refuse a model with no outputs', async () => {
+    const order = orderOf('inference')
+    const taskId = splitTasks(order)[0]!.taskId
+    const engine = { runModel: async () => ({}) } as unknown as Engine
+    const workload = new GpuWorkload(engine, inputsOf({ kind: 'inference', model: {}, inputs: {} } as LoadedInputs))
+    await expect(workload.recompute(order, taskId, [0])).rejects.toMatchObject({
+      code: 'GPU__MALFORMED_MODEL',
+      context: { jobId: order.jobId, taskId },
+    })
+  })
+
+  it('should log with its code a request to verify a task the order does not have', () => {
+    const logged: Record<string, unknown>[] = []
+    let deliver: (inbound: Inbound) => void = () => {}
+    const bus: MessageBus = {
+      self: 'verifier',
+      publish: () => Promise.resolve(),
+      send: () => Promise.resolve(),
+      subscribe: () => {},
+      unsubscribe: () => {},
+      onMessage: (handler) => {
+        deliver = handler
+        return () => {}
+      },
+    }
+    const verification = new Verification({
+      bus,
+      clock: new ManualClock(1_000),
+      rng: seededRng(1),
+      logger: pino({ level: 'warn' }, { write: (line: string) => void logged.push(JSON.parse(line)) }),
+      orderOf: () => undefined,
+      shapeOf: () => undefined,
+      recompute: () => Promise.reject(new Error('not reached')),
+    })
+    const order = orderOf('render')
+    deliver({
+      from: CREATOR,
+      message: {
+        type: 'assign',
+        body: { jobId: order.jobId, taskId: `${order.jobId}/nope`, creator: CREATOR, order, issuedAt: 1_000 },
+      },
+      envelope: new Uint8Array(1),
+      expiresAt: 2_000,
+    } as unknown as Inbound)
+    expect(logged).toContainEqual(
+      expect.objectContaining({ msg: 'verification:rejected', code: 'SCHEDULER__TASK_NOT_FOUND', from: CREATOR }),
+    )
+    verification.stop()
+  })
+})

@@ -1,0 +1,163 @@
+import { join } from 'node:path'
+import { isTesseraError, seededRng } from '@tessera/core'
+import { createEngine, type Engine, generateScene } from '@tessera/gpu'
+import { CreatorMachine, DEFAULT_AWARD_GRACE_MS } from '@tessera/scheduler'
+import { type Logger, pino } from 'pino'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import type { JobRequest } from '../src/api/contract.js'
+import type { NodeConfigInput } from '../src/config.js'
+import { initDataDir, resolveDataDir } from '../src/data-dir.js'
+import { NodeError } from '../src/errors.js'
+import { createLogger } from '../src/logger.js'
+import { jobSpecOf } from '../src/peer/job-request.js'
+import { Peer } from '../src/peer/peer.js'
+import { tempDir } from './helpers.js'
+
+/** How long anything may take to arrive over the network or render on lavapipe. */
+const WAIT_MS = 120_000
+
+async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + WAIT_MS
+  for (;;) {
+    const value = await probe()
+    if (value !== undefined) return value
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
+/** One 16 x 16 tile, one sample per pixel: the smallest job a worker renders. */
+const request = (scene: string): JobRequest => ({
+  kind: 'render',
+  inputs: [scene],
+  render: { frames: 1, width: 16, height: 16, tileWidth: 16, tileHeight: 16, samples: 1 },
+  maxPrice: '200',
+  minBids: 1,
+})
+
+/** A logger whose lines are kept, parsed, in `lines`. */
+function capturingLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = []
+  return { lines, logger: pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) }) }
+}
+
+/**
+ * A long-running peer over real libp2p (loopback TCP), Dawn on lavapipe and LiteSVM: what it holds per job is let go
+ * once the job has ended and settled, its failures are logged rather than left unhandled, and its start honours an
+ * abort.
+ */
+describe('a peer over the life of its jobs', () => {
+  let engine: Engine
+  let dir: { path: string; cleanup: () => Promise<void> }
+  const peers: Peer[] = []
+
+  async function init(name: string, overrides: NodeConfigInput, logger = createLogger('silent')) {
+    const dataDir = resolveDataDir(join(dir.path, name))
+    const { identity, config } = await initDataDir(dataDir, {
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      logLevel: 'silent',
+      ...overrides,
+    })
+    return { dir: dataDir, config, identity, logger, engine, score: 100 }
+  }
+
+  async function start(name: string, overrides: NodeConfigInput, logger?: Logger): Promise<Peer> {
+    const peer = await Peer.start(await init(name, overrides, logger))
+    peers.push(peer)
+    return peer
+  }
+
+  beforeAll(async () => {
+    engine = await createEngine()
+    dir = await tempDir('tessera-lifecycle-')
+  })
+
+  afterAll(async () => {
+    await Promise.allSettled(peers.map((p) => p.stop()))
+    engine?.destroy()
+    await dir?.cleanup()
+  })
+
+  it("should let go of a job's state once it has completed and settled, and still report it", async () => {
+    const creator = await start('creator', { worker: { enabled: false } })
+    const worker = await start('worker', { bootstrap: [creator.node.getMultiaddrs()[0]!.toString()] })
+    const workerId = worker.node.peerId.toString()
+    await until('the capacity record', async () => ((await creator.status()).capacityRecords >= 1 ? true : undefined))
+    await creator.airdrop(1_000_000n)
+    const scene = await creator.putBlob(await generateScene({ subdivisions: 1 }))
+    const { jobId } = await creator.submitJob(request(scene))
+    expect(creator.retained).toMatchObject({ epochs: 1, settlements: 1 })
+
+    const retained = await until('the creator to let the job go', () => {
+      const r = creator.retained
+      return r.progress + r.finished + r.epochs + r.settlements === 0 && creator.receipts.awaiting === 0 ? r : undefined
+    })
+    expect(retained).toEqual({ progress: 0, finished: 0, epochs: 0, settlements: 0 })
+    // Still reported in full: progress from the job's record, the settlement from its own.
+    const status = await creator.jobStatus(jobId)
+    expect(status).toMatchObject({
+      state: 'completed',
+      verified: 1,
+      leases: { [workerId]: 1 },
+      workers: { [workerId]: { accepted: 1, rejected: 0 } },
+      settlement: { receipts: 1, anchor: expect.any(String) },
+    })
+    expect(Object.keys(status.settlement?.paid ?? {})).toHaveLength(1)
+    expect((await creator.jobOutput(jobId)).files.map((f) => f.name)).toEqual(['frame-0000.png', 'frame-0000.exr'])
+    // The worker countersigned its receipt: paid for, the tile's output is no longer held for challenges.
+    await until('the worker to release the output', () => (worker.verification.proving === 0 ? true : undefined))
+  }, 300_000)
+
+  it("should forget a bid nobody answered once the award grace has passed, not at the order's deadline", async () => {
+    const bidder = await start('bidder', {})
+    const machine = bidder.scheduler.worker!
+    const other = new CreatorMachine({ self: 'other-creator', rng: seededRng(7) })
+    const now = Date.now()
+    const order = other.job(
+      other.submit(jobSpecOf({ ...request('bafkreigh2akiscaildc'), deadlineMs: 3_600_000 }), now),
+    )!.order
+    machine.handle(
+      { kind: 'message', inbound: { from: 'other-creator', message: { type: 'order', body: order }, expiresAt: now } },
+      now,
+    )
+    expect(machine.jobCount).toBe(1)
+    machine.handleTimeout(order.bidDeadline + DEFAULT_AWARD_GRACE_MS - 1)
+    expect(machine.jobCount).toBe(1)
+    machine.handleTimeout(order.bidDeadline + DEFAULT_AWARD_GRACE_MS)
+    expect(machine.jobCount).toBe(0)
+  }, 60_000)
+
+  it('should log a completed job it fails to close, with its code, and leave no rejection unhandled', async () => {
+    const { logger, lines } = capturingLogger()
+    const lonely = await start('lonely', { worker: { enabled: false } }, logger)
+    const unhandled: unknown[] = []
+    const onUnhandled = (e: unknown) => void unhandled.push(e)
+    process.on('unhandledRejection', onUnhandled)
+    try {
+      // The job completes at once, and its settlement cannot close (the datastore going away under a stop, say).
+      vi.spyOn(lonely.scheduler, 'waitForJob').mockResolvedValueOnce([])
+      vi.spyOn(lonely.settlement, 'fundJob').mockResolvedValueOnce(undefined)
+      vi.spyOn(lonely.settlement, 'closeJob').mockRejectedValueOnce(
+        new NodeError('NODE__DATASTORE_CORRUPT', 'the datastore is closed', {}),
+      )
+      const { jobId } = await lonely.submitJob(request('bafkreigh2akiscaildc'))
+      const failure = await until('the failure to be logged', () => lines.find((l) => l.msg === 'job:close-failed'))
+      expect(failure).toMatchObject({ jobId, code: 'NODE__DATASTORE_CORRUPT' })
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      expect(unhandled).toEqual([])
+      lonely.scheduler.cancel(jobId)
+    } finally {
+      process.off('unhandledRejection', onUnhandled)
+    }
+  }, 60_000)
+
+  it('should close what it opened when its start is aborted, so the data directory can start again', async () => {
+    const parts = await init('aborted', { worker: { enabled: false } })
+    const controller = new AbortController()
+    const starting = Peer.start(parts, { signal: controller.signal })
+    controller.abort()
+    await expect(starting).rejects.toSatisfy((e) => isTesseraError(e, 'CORE__ABORTED'))
+    const peer = await start('aborted', { worker: { enabled: false } })
+    expect((await peer.status()).peerId).toBe(parts.identity.peerId.toString())
+  }, 60_000)
+})

@@ -1,0 +1,171 @@
+import { join } from 'node:path'
+import { generateKeyPairSigner } from '@solana/kit'
+import { generateIdentity, type Identity, type Receipt } from '@tessera/core'
+import { signReceipt } from '@tessera/ledger'
+import { ClassicLevel } from 'classic-level'
+import { type Logger, pino } from 'pino'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { parseConfig } from '../src/config.js'
+import { Datastore } from '../src/datastore.js'
+import { EpochCounter } from '../src/peer/epoch-counter.js'
+import { Settlement, type SettlementRecord } from '../src/peer/settlement.js'
+import { tempDir } from './helpers.js'
+
+/** Token balances read from the chain fail while `failing` is set, as when the RPC endpoint is down. */
+const balances = vi.hoisted(() => ({ failing: false }))
+vi.mock('@tessera/ledger', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('@tessera/ledger')>()
+  return {
+    ...actual,
+    getTokenBalance: (...args: Parameters<typeof actual.getTokenBalance>) =>
+      balances.failing
+        ? Promise.reject(new actual.LedgerError('LEDGER__RPC_UNAVAILABLE', 'the cluster does not answer', {}))
+        : actual.getTokenBalance(...args),
+  }
+})
+
+const JOB = 'job-1'
+const BUDGET = 100_000n
+
+/**
+ * A creator's settlements in a long-running node, on the embedded LiteSVM chain: once a job's settlement is settled
+ * on record it is let go from memory and read back from the record, and receipts that come later are still paid,
+ * once.
+ */
+describe('Settlement memory', () => {
+  let tmp: Awaited<ReturnType<typeof tempDir>>
+  let datastore: Datastore
+  let settlement: Settlement
+  let receipts: Receipt[]
+  let logged: Record<string, unknown>[]
+  let logger: Logger
+  const config = parseConfig({}, 'test')
+
+  beforeEach(async () => {
+    balances.failing = false
+    tmp = await tempDir()
+    datastore = await Datastore.open(join(tmp.path, 'datastore'))
+    logged = []
+    logger = pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line)) })
+    const counter = await EpochCounter.open(datastore)
+    settlement = new Settlement(join(tmp.path, 'ledger'), config, logger, datastore, counter)
+    await settlement.airdrop(1_000_000n)
+    const epoch = counter.take()
+    await counter.save()
+    await settlement.fundJob(JOB, epoch, BUDGET, 2)
+    const creator: Identity = await generateIdentity()
+    const workers = await Promise.all([generateIdentity(), generateIdentity()])
+    receipts = await Promise.all(
+      workers.map(async (worker, i) => {
+        const unsigned: Receipt = {
+          jobId: JOB,
+          taskId: `${JOB}/f0/t${i}_0`,
+          creator: creator.peerId.toString(),
+          worker: worker.peerId.toString(),
+          payee: (await generateKeyPairSigner()).address,
+          amount: 10_000n * BigInt(i + 1),
+          commitment: new Uint8Array(32).fill(i + 1),
+          epoch,
+        }
+        return signReceipt(signReceipt(unsigned, creator, 'creator'), worker, 'worker')
+      }),
+    )
+  })
+
+  afterEach(async () => {
+    await settlement.close()
+    await datastore.close()
+    await tmp.cleanup()
+  })
+
+  it('should let go of a settled job and report it, and what it paid, from its record', async () => {
+    for (const r of receipts) await settlement.receipt(r)
+    expect(settlement.active).toBe(1)
+    await settlement.closeJob(JOB, 2, 60_000)
+    expect(settlement.active).toBe(0)
+    expect(await settlement.paidNet(JOB)).toBe(29_700n)
+    const view = await settlement.view(JOB)
+    expect(view).toMatchObject({
+      epoch: 1,
+      expected: 2,
+      receipts: 2,
+      fee: '300',
+      refunded: (BUDGET - 30_000n).toString(),
+    })
+    expect(view?.anchor).toEqual(expect.any(String))
+    expect(view?.payouts.length).toBeGreaterThan(0)
+    expect(Object.values(view?.paid ?? {}).sort()).toEqual(['19800', '9900'])
+    expect(await datastore.get<SettlementRecord>('settlement', `job/${JOB}`)).toMatchObject({
+      settled: true,
+      outcome: { receipts: 2, net: 29_700 },
+    })
+  })
+
+  it('should pay a receipt that comes after its job was let go in an epoch of its own, once', async () => {
+    await settlement.receipt(receipts[0] as Receipt)
+    // The second worker was away past the grace: the epoch closes without it.
+    await settlement.closeJob(JOB, 2, 0)
+    expect(settlement.active).toBe(0)
+    // The first receipt countersigned again: its epoch closed over it, so nothing more.
+    await settlement.receipt(receipts[0] as Receipt)
+    expect(await datastore.get('settlement', `job/${JOB}/2`)).toBeUndefined()
+    await settlement.receipt(receipts[1] as Receipt)
+    expect(await settlement.view(`${JOB}/2`)).toMatchObject({ epoch: 2, receipts: 1, refunded: '0' })
+    expect(settlement.active).toBe(0)
+    await settlement.receipt(receipts[1] as Receipt)
+    expect(await datastore.get('settlement', `job/${JOB}/3`)).toBeUndefined()
+    expect(settlement.active).toBe(0)
+  })
+
+  it('should leave out, not show as 0, what a payee holds when its balance cannot be read', async () => {
+    for (const r of receipts) await settlement.receipt(r)
+    await settlement.closeJob(JOB, 2, 60_000)
+    balances.failing = true
+    const view = await settlement.view(JOB)
+    expect(view?.paid).toEqual({})
+    expect(view?.receipts).toBe(2)
+    expect(logged.filter((l) => l.msg === 'balance:read-failed')).toHaveLength(2)
+    expect(logged.find((l) => l.msg === 'balance:read-failed')).toMatchObject({ code: 'LEDGER__RPC_UNAVAILABLE' })
+  })
+
+  it("should record a slash's amount as unknown, not 0, when the bond's balance cannot be read", async () => {
+    const worker = (await generateIdentity()).peerId.toString()
+    await settlement.bond(worker, (await generateKeyPairSigner()).address, 1_000n)
+    balances.failing = true
+    const slash = await settlement.slash(worker, JOB, new Uint8Array(32).fill(9))
+    expect(slash?.signature).toEqual(expect.any(String))
+    expect(slash).not.toHaveProperty('amount')
+    expect(settlement.slashes).toEqual([slash])
+    expect(logged.find((l) => l.msg === 'balance:read-failed')).toMatchObject({ code: 'LEDGER__RPC_UNAVAILABLE' })
+    expect(logged.find((l) => l.msg === 'stake:slashed')).toMatchObject({ amount: 'unknown' })
+  })
+
+  it("should record a slash's amount when the bond's balance can be read", async () => {
+    const worker = (await generateIdentity()).peerId.toString()
+    await settlement.bond(worker, (await generateKeyPairSigner()).address, 1_000n)
+    expect((await settlement.slash(worker, JOB, new Uint8Array(32).fill(9)))?.amount).toBe('1000')
+  })
+
+  it('should resume the other settlements when a record cannot be read, and leave that record on disk', async () => {
+    await settlement.close()
+    await datastore.close()
+    // One record's bytes are not DAG-CBOR at all; another decodes, but is not a settlement record.
+    const raw = new ClassicLevel<string, Uint8Array>(join(tmp.path, 'datastore'), { valueEncoding: 'view' })
+    await raw.put('settlement!job/job-8', new Uint8Array([0xff, 0x00, 0x13]))
+    await raw.close()
+    datastore = await Datastore.open(join(tmp.path, 'datastore'))
+    await datastore.put('settlement', 'job/job-9', { epoch: 'nine' })
+    settlement = new Settlement(join(tmp.path, 'ledger'), config, logger, datastore, await EpochCounter.open(datastore))
+
+    expect([...(await settlement.resume(receipts, async () => 2, 60_000))]).toEqual([[JOB, 1]])
+    await settlement.settled(JOB)
+    expect(await settlement.view(JOB)).toMatchObject({ receipts: 2 })
+    const skipped = logged.filter((l) => l.msg === 'record:skipped')
+    expect(skipped.map((l) => [l.key, l.code])).toEqual([
+      ['job/job-8', 'NODE__DATASTORE_CORRUPT'],
+      ['job/job-9', 'NODE__DATASTORE_CORRUPT'],
+    ])
+    await expect(datastore.get('settlement', 'job/job-8')).rejects.toMatchObject({ code: 'NODE__DATASTORE_CORRUPT' })
+    expect(await datastore.get('settlement', 'job/job-9')).toEqual({ epoch: 'nine' })
+  })
+})
