@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import { isTesseraError, seededRng } from '@tessera/core'
 import { createEngine, type Engine, generateScene } from '@tessera/gpu'
-import { CreatorMachine, DEFAULT_AWARD_GRACE_MS } from '@tessera/scheduler'
+import { CreatorMachine, DEFAULT_AWARD_GRACE_MS, SchedulerError } from '@tessera/scheduler'
 import { type Logger, pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { JobRequest } from '../src/api/contract.js'
@@ -106,6 +106,55 @@ describe('a peer over the life of its jobs', () => {
     expect((await creator.jobOutput(jobId)).files.map((f) => f.name)).toEqual(['frame-0000.png', 'frame-0000.exr'])
     // The worker countersigned its receipt: paid for, the tile's output is no longer held for challenges.
     await until('the worker to release the output', () => (worker.verification.proving === 0 ? true : undefined))
+  }, 300_000)
+
+  /** A creator and a worker that knows it, for the tests that run a job to its end. */
+  async function pair(name: string): Promise<{ creator: Peer; worker: Peer; scene: string }> {
+    const creator = await start(`${name}-creator`, { worker: { enabled: false } })
+    await start(`${name}-worker`, { bootstrap: [creator.node.getMultiaddrs()[0]!.toString()] })
+    await until('the capacity record', async () => ((await creator.status()).capacityRecords >= 1 ? true : undefined))
+    await creator.airdrop(1_000_000n)
+    return { creator, worker: peers.at(-1)!, scene: await creator.putBlob(await generateScene({ subdivisions: 1 })) }
+  }
+
+  /** Resolves once a job has settled and the creator has let its settlement go; its status then. */
+  async function settledStatus(creator: Peer, jobId: string) {
+    await until('the settlement to end', () => (creator.retained.settlements === 0 ? true : undefined))
+    return creator.jobStatus(jobId)
+  }
+
+  it('should settle a job that ends unfinished over the tasks it accepted, without waiting for a restart', async () => {
+    const { creator, scene } = await pair('expiring')
+    // The job ends unfinished (cancelled or past its deadline) once its one task has been accepted.
+    let end: (e: unknown) => void = () => {}
+    vi.spyOn(creator.scheduler, 'waitForJob').mockReturnValueOnce(new Promise((_, reject) => (end = reject)))
+    const { jobId } = await creator.submitJob(request(scene))
+    await until('the task to be accepted', () => (creator.scheduler.job(jobId)?.accepted === 1 ? true : undefined))
+    end(new SchedulerError('SCHEDULER__JOB_UNFINISHED', 'the job expired', { jobId }))
+
+    const status = await settledStatus(creator, jobId)
+    expect(status.settlement).toMatchObject({ receipts: 1, anchor: expect.any(String), refunded: expect.any(String) })
+    expect(Object.keys(status.settlement?.paid ?? {})).toHaveLength(1)
+  }, 300_000)
+
+  it('should settle a job that completes while its vault is still being funded', async () => {
+    const { creator, scene } = await pair('quick')
+    // Funding takes until the job has completed: the close must wait for it rather than find nothing to close.
+    const fund = creator.settlement.fundJob.bind(creator.settlement)
+    let completed: () => void = () => {}
+    const completion = new Promise<void>((resolve) => (completed = resolve))
+    const wait = creator.scheduler.waitForJob.bind(creator.scheduler)
+    vi.spyOn(creator.scheduler, 'waitForJob').mockImplementationOnce((id, options) =>
+      wait(id, options).finally(completed),
+    )
+    vi.spyOn(creator.settlement, 'fundJob').mockImplementationOnce(async (...args) => {
+      await completion
+      return fund(...args)
+    })
+    const { jobId } = await creator.submitJob(request(scene))
+
+    const status = await settledStatus(creator, jobId)
+    expect(status).toMatchObject({ state: 'completed', settlement: { receipts: 1, anchor: expect.any(String) } })
   }, 300_000)
 
   it("should forget a bid nobody answered once the award grace has passed, not at the order's deadline", async () => {

@@ -115,6 +115,8 @@ export class Peer implements NodeOperations {
   /** Fraud proofs upheld by this peer, newest last: the latest {@link SLASHES_KEPT}. */
   readonly slashes: readonly SlashRecord[]
   readonly #ownsEngine: boolean
+  /** Jobs whose vault is being funded: a job that ends meanwhile waits for it before it closes. */
+  readonly #funding = new Map<string, Promise<void>>()
   /** Accepted results of finished jobs until their record holds them. */
   readonly #finished = new Map<string, { order: Order; results: readonly Result[] }>()
   /** The restart's unfinished business (see `#resume`), awaited before the datastore closes. */
@@ -522,25 +524,41 @@ export class Peer implements NodeOperations {
         (e: unknown) => this.#unfinished(jobId, request, order, e),
       )
       .catch((e: unknown) => this.#log.error({ ...errorFields(e), jobId }, 'job:close-failed'))
+    const funding = this.#fund(jobId, request, order, options)
+    // A job can end while its vault is still being funded: its close waits for the funding, whatever its outcome.
+    this.#funding.set(
+      jobId,
+      funding.then(
+        () => {},
+        () => {},
+      ),
+    )
     try {
-      await this.datastore.put('jobs', jobId, { request: JSON.stringify(request), order } satisfies StoredJob)
-      // The epoch is fixed before any await: receipts signed from now on name it.
-      const epoch = this.#epochCounter.take()
-      this.#epochs.set(jobId, epoch)
-      const tasks = taskCountOf(order.split)
-      await this.#epochCounter.save()
-      await this.settlement.fundJob(
-        jobId,
-        epoch,
-        expectedCost(order.maxPrice, order.benchHoursPerTask) * BigInt(tasks),
-        tasks,
-        options,
-      )
+      await funding
     } catch (e) {
       this.scheduler.cancel(jobId)
       throw e
+    } finally {
+      this.#funding.delete(jobId)
     }
     return { jobId }
+  }
+
+  /** Records a job's order, fixes its epoch and funds its epoch vault with its budget. */
+  async #fund(jobId: string, request: JobRequest, order: Order, options: AbortOptions): Promise<void> {
+    await this.datastore.put('jobs', jobId, { request: JSON.stringify(request), order } satisfies StoredJob)
+    // The epoch is fixed before any await: receipts signed from now on name it.
+    const epoch = this.#epochCounter.take()
+    this.#epochs.set(jobId, epoch)
+    const tasks = taskCountOf(order.split)
+    await this.#epochCounter.save()
+    await this.settlement.fundJob(
+      jobId,
+      epoch,
+      expectedCost(order.maxPrice, order.benchHoursPerTask) * BigInt(tasks),
+      tasks,
+      options,
+    )
   }
 
   /**
@@ -551,6 +569,9 @@ export class Peer implements NodeOperations {
     this.#finished.set(jobId, { order, results })
     this.metrics.jobsCompleted.inc()
     this.metrics.tasksCompleted.inc({ role: 'creator' }, results.length)
+    // Its first record and its settlement are written by the funding: after it, or this record would be overwritten
+    // and the close would find no settlement to close.
+    await this.#funding.get(jobId)
     await this.#record(jobId, { request: JSON.stringify(request), order, results: [...results] })
     this.#finished.delete(jobId)
     this.#log.info({ jobId, tasks: results.length }, 'job:completed')
@@ -559,11 +580,18 @@ export class Peer implements NodeOperations {
     this.metrics.tokensPaid.inc(Number(await this.settlement.paidNet(jobId)))
   }
 
-  /** A job was cancelled or expired: its progress goes to its record. */
+  /**
+   * A job was cancelled or expired: its progress goes to its record, and its epoch settles over the tasks it accepted
+   * (their receipts are signed), refunding the rest of the budget, as a restart would settle it.
+   */
   async #unfinished(jobId: string, request: JobRequest, order: Order, e: unknown): Promise<void> {
     this.#log.warn({ ...errorFields(e), jobId }, 'job:failed')
-    this.#epochs.delete(jobId)
+    const accepted = this.scheduler.job(jobId)?.accepted ?? 0
+    await this.#funding.get(jobId)
     await this.#record(jobId, { request: JSON.stringify(request), order })
+    await this.settlement.closeJob(jobId, accepted, RECEIPT_GRACE_MS)
+    this.#epochs.delete(jobId)
+    this.metrics.tokensPaid.inc(Number(await this.settlement.paidNet(jobId)))
   }
 
   /** Writes a job's record with its progress folded in, and lets go of the progress kept in memory. */

@@ -196,6 +196,8 @@ export class Settlement {
    * late path.
    */
   readonly #jobs = new Map<string, Promise<JobSettlement>>()
+  /** Co-signed receipts of jobs whose funding has not begun yet, by job: fed to the settlement when it does. */
+  readonly #early = new Map<string, Map<string, Receipt>>()
   readonly #bonds = new Map<string, Promise<StakeBond>>()
   /** Jobs whose vault is funded, for status reads that must not wait on the chain; let go with `#jobs`. */
   readonly #funded = new Map<string, JobSettlement>()
@@ -220,7 +222,7 @@ export class Settlement {
 
   /** Settlements held in memory (funded, or being funded, and not yet settled on record). */
   get active(): number {
-    return this.#jobs.size + this.#late.size
+    return this.#jobs.size + this.#late.size + this.#early.size
   }
 
   #open() {
@@ -291,6 +293,13 @@ export class Settlement {
       (job) => this.#funded.set(jobId, job),
       () => this.#jobs.delete(jobId),
     )
+    const early = this.#early.get(jobId)
+    this.#early.delete(jobId)
+    for (const receipt of early?.values() ?? []) {
+      this.receipt(receipt).catch((e: unknown) =>
+        this.#log.error({ ...errorFields(e), jobId, taskId: receipt.taskId }, 'receipt:settle-failed'),
+      )
+    }
     try {
       await funding
     } catch (e) {
@@ -355,7 +364,12 @@ export class Settlement {
     if (funding === undefined) {
       // Its job settled before this run started: the record says whether it had.
       if ((await this.#record(receipt.jobId))?.closing !== undefined) return this.#settleLate(receipt)
-      this.#log.warn({ jobId: receipt.jobId }, 'settlement:unknown-job')
+      if (this.#jobs.has(receipt.jobId)) return this.receipt(receipt)
+      // Its job's funding has not begun (the job can run while its first records are written): it joins the
+      // settlement once it does. It is on disk too, so a restart before then settles it as well.
+      let early = this.#early.get(receipt.jobId)
+      if (early === undefined) this.#early.set(receipt.jobId, (early = new Map()))
+      early.set(receipt.taskId, receipt)
       return
     }
     const job = await funding
