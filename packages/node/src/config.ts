@@ -140,18 +140,33 @@ export async function loadConfig(path: string): Promise<NodeConfig> {
       throw new NodeError('NODE__INVALID_CONFIG', `${path} is larger than ${MAX_CONFIG_BYTES} bytes`, { path })
     }
     text = bytes.toString('utf8')
-  } catch (e) {
-    if (e instanceof NodeError) throw e
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new NodeError('NODE__CONFIG_NOT_FOUND', `no config at ${path}; run \`tessera init\` first`, { path })
+  } catch (cause) {
+    if (cause instanceof NodeError) throw cause
+    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new NodeError(
+        'NODE__CONFIG_NOT_FOUND',
+        `no config at ${path}; run \`tessera init\` first`,
+        { path },
+        { cause },
+      )
     }
-    throw new NodeError('NODE__FILE_UNREADABLE', `cannot read ${path}: ${(e as Error).message}`, { path })
+    throw new NodeError(
+      'NODE__FILE_UNREADABLE',
+      `cannot read ${path}: ${(cause as Error).message}`,
+      { path },
+      { cause },
+    )
   }
   let json: unknown
   try {
     json = JSON.parse(text)
-  } catch (e) {
-    throw new NodeError('NODE__MALFORMED_CONFIG', `${path} is not valid JSON: ${(e as Error).message}`, { path })
+  } catch (cause) {
+    throw new NodeError(
+      'NODE__MALFORMED_CONFIG',
+      `${path} is not valid JSON: ${(cause as Error).message}`,
+      { path },
+      { cause },
+    )
   }
   return parseConfig(json, path)
 }

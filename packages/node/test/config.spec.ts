@@ -73,7 +73,10 @@ describe('config', () => {
   it('should reject a missing, non-JSON or oversized file with distinct codes', async () => {
     const dir = await tempDir()
     try {
-      await expect(loadConfig(join(dir.path, 'absent.json'))).rejects.toMatchObject({ code: 'NODE__CONFIG_NOT_FOUND' })
+      await expect(loadConfig(join(dir.path, 'absent.json'))).rejects.toMatchObject({
+        code: 'NODE__CONFIG_NOT_FOUND',
+        cause: { code: 'ENOENT' },
+      })
       await writeFile(join(dir.path, 'bad.json'), '{ nope')
       await expect(loadConfig(join(dir.path, 'bad.json'))).rejects.toMatchObject({ code: 'NODE__MALFORMED_CONFIG' })
       await writeFile(join(dir.path, 'big.json'), ' '.repeat(300 * 1024))
