@@ -1,4 +1,5 @@
-import { ManualClock, type MessageBus, type Order, seededRng } from '@tessera/core'
+import { type Inbound, ManualClock, type MessageBus, type Order, type Result, seededRng } from '@tessera/core'
+import type { VerifyRequest } from '@tessera/scheduler'
 import type { TaskExecution } from '@tessera/scheduler/driver'
 import { pino } from 'pino'
 import { describe, expect, it } from 'vitest'
@@ -40,5 +41,31 @@ describe('Verification (worker side)', () => {
     verification.release('job-1', 'job-1/f0/0')
     expect(verification.proving).toBe(1)
     verification.stop()
+  })
+})
+
+describe('Verification (creator side)', () => {
+  it('should fail a check its verifier will not start, not leave the task in verification for good', async () => {
+    let deliver: (inbound: Inbound) => void = () => {}
+    const verification = new Verification({
+      bus: { ...bus, self: 'creator', onMessage: (handler) => ((deliver = handler), () => {}) },
+      clock: new ManualClock(1_000),
+      rng: seededRng(1),
+      logger: pino({ level: 'silent' }),
+      orderOf: () => ({ jobId: 'job-1', creator: 'creator' }) as Order,
+      shapeOf: () => ({ tolerance: 'bitwise', chunks: 2 }),
+      recompute: () => Promise.reject(new Error('not called')),
+    })
+    const result = { jobId: 'job-1', taskId: 'job-1/f0/0', worker: 'worker' } as Result
+    deliver({
+      from: 'worker',
+      message: { type: 'result', body: result },
+      expiresAt: 2_000,
+      envelope: new Uint8Array(8),
+    })
+    // A stopped verifier refuses every input, as a full one refuses new checks.
+    verification.stop()
+    const request = { kind: 'verify', jobId: 'job-1', taskId: 'job-1/f0/0', worker: 'worker', result } as VerifyRequest
+    expect(await verification.verify(request)).toBe('fail')
   })
 })

@@ -28,15 +28,21 @@ export class MachineRunner<Input, Output> {
     this.#onError = onError
   }
 
-  /** Feeds an input; a coded rejection goes to `onError` and changes nothing. */
-  feed(input: Input): void {
-    if (!this.#running) return
+  /**
+   * Feeds an input; a coded rejection goes to `onError` and changes nothing. False when the machine refused it (or
+   * is stopped), for a caller waiting on what the input would have started.
+   */
+  feed(input: Input): boolean {
+    if (!this.#running) return false
+    let taken = true
     try {
       this.machine.handle(input, this.#now())
     } catch (e) {
+      taken = false
       this.#onError(e, input)
     }
     this.#drain()
+    return taken
   }
 
   /** Stops feeding the machine and firing its timers. */

@@ -120,8 +120,8 @@ export class Verification {
    * after a failed check has a second worker's Result while the first is still being arbitrated.
    */
   readonly #envelopes = new Map<string, Uint8Array>()
-  /** The scheduler's verify calls waiting for a decision, by task and worker. */
-  readonly #pending = new Map<string, (outcome: VerdictOutcome) => void>()
+  /** The scheduler's verify calls waiting for a decision, by task and worker (a repeated call waits with the first). */
+  readonly #pending = new Map<string, ((outcome: VerdictOutcome) => void)[]>()
   /** Orders of other creators' jobs we verify or arbitrate, by job id. */
   readonly #foreignOrders = new Map<string, Order>()
   /** Creators' signed assignments by task key: an accusation we forward to an arbiter quotes one. */
@@ -180,9 +180,22 @@ export class Verification {
     const shape = order === undefined ? undefined : this.#c.shapeOf(order, request.taskId)
     if (envelope === undefined || shape === undefined) return Promise.resolve('fail')
     return new Promise((resolve) => {
-      this.#pending.set(key, resolve)
-      this.#verifier.feed({ kind: 'result', result: request.result, envelope, ...shape })
+      const waiting = this.#pending.get(key)
+      if (waiting !== undefined) return void waiting.push(resolve)
+      this.#pending.set(key, [resolve])
+      // A check the verifier will not start (as many in flight as it may hold, say) would leave the task in
+      // verification for good: it fails instead, so the creator awards it again. The refusal is logged with its code.
+      if (!this.#verifier.feed({ kind: 'result', result: request.result, envelope, ...shape })) {
+        this.#decide(key, 'fail')
+      }
     })
+  }
+
+  /** Settles the verify calls waiting on a check. */
+  #decide(key: string, outcome: VerdictOutcome): void {
+    const waiting = this.#pending.get(key)
+    this.#pending.delete(key)
+    for (const resolve of waiting ?? []) resolve(outcome)
   }
 
   /** Worker side: tasks whose output is held to answer challenges. */
@@ -229,9 +242,11 @@ export class Verification {
         }
         return
       case 'challenge':
-        return this.#prover.feed({ kind: 'challenge', from: inbound.from, challenge: message.body })
+        this.#prover.feed({ kind: 'challenge', from: inbound.from, challenge: message.body })
+        return
       case 'reveal':
-        return this.#verifier.feed({ kind: 'reveal', from: inbound.from, reveal: message.body })
+        this.#verifier.feed({ kind: 'reveal', from: inbound.from, reveal: message.body })
+        return
       case 'verdict':
         if (inbound.from !== this.#c.bus.self)
           this.#verifier.feed({ kind: 'verdict', from: inbound.from, verdict: message.body })
@@ -406,10 +421,10 @@ export class Verification {
   #onEvent(event: VerifierEvent): void {
     this.#c.onEvent?.(event)
     if (event.name === 'task:accepted' || event.name === 'task:rejected') {
-      const key = checkKey(event.jobId, event.taskId, event.worker)
-      const resolve = this.#pending.get(key)
-      this.#pending.delete(key)
-      resolve?.(event.name === 'task:accepted' ? 'pass' : event.outcome)
+      this.#decide(
+        checkKey(event.jobId, event.taskId, event.worker),
+        event.name === 'task:accepted' ? 'pass' : event.outcome,
+      )
     }
   }
 
