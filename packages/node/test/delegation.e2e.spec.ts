@@ -1,10 +1,7 @@
-import { join } from 'node:path'
 import type { Verdict } from '@tessera/core'
 import {
-  createEngine,
   decodeEnvironmentImage,
   encodePng,
-  type Engine,
   generateScene,
   loadScene,
   type RenderedTile,
@@ -12,13 +9,10 @@ import {
   withEnvironment,
 } from '@tessera/gpu'
 import { decode } from 'fast-png'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { NodeConfigInput } from '../src/config.js'
-import { initDataDir, resolveDataDir } from '../src/data-dir.js'
-import { createLogger } from '../src/logger.js'
+import { describe, expect, it } from 'vitest'
 import { PNG_EXPOSURE } from '../src/peer/job-output.js'
 import { Peer } from '../src/peer/peer.js'
-import { tempDir } from './helpers.js'
+import { peerHarness, until } from './peer-harness.js'
 
 /** A Radiance panorama, 8 x 4 texels, uncompressed: a sky of radiance 1 with a sun of 32 in its second row. */
 const SKY = ((): Uint8Array => {
@@ -28,19 +22,6 @@ const SKY = ((): Uint8Array => {
   return Buffer.concat([header, Buffer.from(texels.flat())])
 })()
 
-/** How long anything may take to arrive over the network or render on lavapipe. */
-const WAIT_MS = 120_000
-
-async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + WAIT_MS
-  for (;;) {
-    const value = await probe()
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 200))
-  }
-}
-
 /**
  * Third-party verification over real libp2p (loopback TCP), Dawn on lavapipe and LiteSVM: the creator hands every
  * check to a verifier peer (`assign`), which challenges the worker itself and recomputes from the creator's inputs;
@@ -48,39 +29,8 @@ async function until<T>(what: string, probe: () => T | undefined | Promise<T | u
  * chunk and upholds it; the verifier slashes, the creator takes the delegate's verdict and re-auctions the tile.
  */
 describe('delegated verification and arbitration between real peers', () => {
-  let engine: Engine
-  let dir: { path: string; cleanup: () => Promise<void> }
-  const peers: Peer[] = []
-
-  async function start(name: string, overrides: NodeConfigInput): Promise<Peer> {
-    const dataDir = resolveDataDir(join(dir.path, name))
-    const { identity, config } = await initDataDir(dataDir, {
-      listen: ['/ip4/127.0.0.1/tcp/0'],
-      logLevel: 'silent',
-      ...overrides,
-    })
-    const peer = await Peer.start({
-      dir: dataDir,
-      config,
-      identity,
-      logger: createLogger('silent'),
-      engine,
-      score: 100,
-    })
-    peers.push(peer)
-    return peer
-  }
-
-  beforeAll(async () => {
-    engine = await createEngine()
-    dir = await tempDir('tessera-delegation-')
-  })
-
-  afterAll(async () => {
-    await Promise.allSettled(peers.map((p) => p.stop()))
-    engine?.destroy()
-    await dir?.cleanup()
-  })
+  const harness = peerHarness('tessera-delegation-')
+  const { start } = harness
 
   it('should check results through a third peer, arbitrate the cheater and complete the job with the honest worker', async () => {
     const arbiter = await start('arbiter', { worker: { enabled: false } })
@@ -168,7 +118,7 @@ describe('delegated verification and arbitration between real peers', () => {
     const png = decode(Buffer.from(files[0]!.base64, 'base64')).data
     const room = await loadScene(sceneBytes)
     const renderLocally = (scene: Scene) =>
-      engine.renderTile({
+      harness.engine.renderTile({
         scene,
         frame: 0,
         imageWidth: 32,

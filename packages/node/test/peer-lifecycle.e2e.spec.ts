@@ -1,30 +1,13 @@
-import { join } from 'node:path'
 import { isTesseraError, seededRng } from '@tessera/core'
-import { createEngine, type Engine, generateScene } from '@tessera/gpu'
+import { generateScene } from '@tessera/gpu'
 import { CreatorMachine, DEFAULT_AWARD_GRACE_MS, SchedulerError } from '@tessera/scheduler'
 import { type Logger, pino } from 'pino'
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import type { JobRequest } from '../src/api/contract.js'
-import type { NodeConfigInput } from '../src/config.js'
-import { initDataDir, resolveDataDir } from '../src/data-dir.js'
 import { NodeError } from '../src/errors.js'
-import { createLogger } from '../src/logger.js'
 import { jobSpecOf } from '../src/peer/job-request.js'
 import { Peer } from '../src/peer/peer.js'
-import { tempDir } from './helpers.js'
-
-/** How long anything may take to arrive over the network or render on lavapipe. */
-const WAIT_MS = 120_000
-
-async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + WAIT_MS
-  for (;;) {
-    const value = await probe()
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-}
+import { peerHarness, until } from './peer-harness.js'
 
 /** One 16 x 16 tile, one sample per pixel: the smallest job a worker renders. */
 const request = (scene: string): JobRequest => ({
@@ -47,66 +30,7 @@ function capturingLogger(): { logger: Logger; lines: Record<string, unknown>[] }
  * abort.
  */
 describe('a peer over the life of its jobs', () => {
-  let engine: Engine
-  let dir: { path: string; cleanup: () => Promise<void> }
-  const peers: Peer[] = []
-
-  async function init(name: string, overrides: NodeConfigInput, logger = createLogger('silent')) {
-    const dataDir = resolveDataDir(join(dir.path, name))
-    const { identity, config } = await initDataDir(dataDir, {
-      listen: ['/ip4/127.0.0.1/tcp/0'],
-      logLevel: 'silent',
-      ...overrides,
-    })
-    return { dir: dataDir, config, identity, logger, engine, score: 100 }
-  }
-
-  async function start(name: string, overrides: NodeConfigInput, logger?: Logger): Promise<Peer> {
-    const peer = await Peer.start(await init(name, overrides, logger))
-    peers.push(peer)
-    return peer
-  }
-
-  beforeAll(async () => {
-    engine = await createEngine()
-    dir = await tempDir('tessera-lifecycle-')
-  })
-
-  afterAll(async () => {
-    await Promise.allSettled(peers.map((p) => p.stop()))
-    engine?.destroy()
-    await dir?.cleanup()
-  })
-
-  it("should let go of a job's state once it has completed and settled, and still report it", async () => {
-    const creator = await start('creator', { worker: { enabled: false } })
-    const worker = await start('worker', { bootstrap: [creator.node.getMultiaddrs()[0]!.toString()] })
-    const workerId = worker.node.peerId.toString()
-    await until('the capacity record', async () => ((await creator.status()).capacityRecords >= 1 ? true : undefined))
-    await creator.airdrop(1_000_000n)
-    const scene = await creator.putBlob(await generateScene({ subdivisions: 1 }))
-    const { jobId } = await creator.submitJob(request(scene))
-    expect(creator.retained).toMatchObject({ epochs: 1, settlements: 1 })
-
-    const retained = await until('the creator to let the job go', () => {
-      const r = creator.retained
-      return r.progress + r.finished + r.epochs + r.settlements === 0 && creator.receipts.awaiting === 0 ? r : undefined
-    })
-    expect(retained).toEqual({ progress: 0, finished: 0, epochs: 0, settlements: 0 })
-    // Still reported in full: progress from the job's record, the settlement from its own.
-    const status = await creator.jobStatus(jobId)
-    expect(status).toMatchObject({
-      state: 'completed',
-      verified: 1,
-      leases: { [workerId]: 1 },
-      workers: { [workerId]: { accepted: 1, rejected: 0 } },
-      settlement: { receipts: 1, anchor: expect.any(String) },
-    })
-    expect(Object.keys(status.settlement?.paid ?? {})).toHaveLength(1)
-    expect((await creator.jobOutput(jobId)).files.map((f) => f.name)).toEqual(['frame-0000.png', 'frame-0000.exr'])
-    // The worker countersigned its receipt: paid for, the tile's output is no longer held for challenges.
-    await until('the worker to release the output', () => (worker.verification.proving === 0 ? true : undefined))
-  }, 300_000)
+  const { init, start, peers } = peerHarness('tessera-lifecycle-')
 
   /** A creator and a worker that knows it, for the tests that run a job to its end. */
   async function pair(name: string): Promise<{ creator: Peer; worker: Peer; scene: string }> {
