@@ -1,39 +1,27 @@
 import { blobCid } from '@tessera/core'
 import type { Engine } from '@tessera/gpu'
 import { commitOutput } from '@tessera/proof'
-import { buildOrder, resolveJobSpec, splitTasks, type VerifyRequest } from '@tessera/scheduler'
+import { splitTasks, type VerifyRequest } from '@tessera/scheduler'
 import type { OutputStore } from '@tessera/scheduler/driver'
 import { pino } from 'pino'
 import { describe, expect, it } from 'vitest'
 import { keepCommittedOutput } from '../src/peer/committed-output.js'
 import { GpuWorkload } from '../src/peer/gpu-workload.js'
 import type { InputCache } from '../src/peer/inputs.js'
+import { orderOf } from './orders.js'
 
-const CREATOR = '12D3KooWJPvoBcKArbt3mcJG4ESAEsNQJKQHQZw8ePv95U2rfpJg'
 const WORKER = '12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo'
 
-const renderOrder = buildOrder(
-  resolveJobSpec({
-    kind: 'render',
-    inputs: ['bafkreiscene'],
-    split: {
-      kind: 'render',
-      firstFrame: 1,
-      frames: 1,
-      width: 48,
-      height: 40,
-      tileWidth: 32,
-      tileHeight: 32,
-      samples: 4,
-    },
-    tier: 3,
-    maxPrice: 100n,
-    benchHoursPerTask: 0.5,
-  }),
-  CREATOR,
-  '00000000000000ab',
-  1_000,
-)
+const renderOrder = orderOf('render', ['bafkreiscene'], {
+  kind: 'render',
+  firstFrame: 1,
+  frames: 1,
+  width: 48,
+  height: 40,
+  tileWidth: 32,
+  tileHeight: 32,
+  samples: 4,
+})
 
 /** A worker's store serving one blob, and the creator's store keeping what it accepts. */
 function stores(served: Uint8Array): { blobs: OutputStore; kept: Uint8Array[] } {
@@ -113,18 +101,11 @@ describe('GpuWorkload.shapeOf', () => {
   })
 
   it("should give an inference task's class and one chunk per batch item", () => {
-    const order = buildOrder(
-      resolveJobSpec({
-        kind: 'inference',
-        inputs: ['bafkreimodel', 'bafkreiinputs'],
-        split: { kind: 'inference', items: 10, itemsPerTask: 4 },
-        tier: 3,
-        maxPrice: 100n,
-        benchHoursPerTask: 0.5,
-      }),
-      CREATOR,
+    const order = orderOf(
+      'inference',
+      ['bafkreimodel', 'bafkreiinputs'],
+      { kind: 'inference', items: 10, itemsPerTask: 4 },
       '00000000000000cd',
-      1_000,
     )
     expect(splitTasks(order).map((t) => workload.shapeOf(order, t.taskId))).toEqual([
       { tolerance: 'relative', chunks: 4 },

@@ -1,32 +1,27 @@
 import type { Inbound, MessageBus, Order } from '@tessera/core'
 import { seededRng, ManualClock } from '@tessera/core'
 import type { Engine } from '@tessera/gpu'
-import { buildOrder, resolveJobSpec, splitTasks } from '@tessera/scheduler'
+import { splitTasks } from '@tessera/scheduler'
 import { pino } from 'pino'
 import { describe, expect, it } from 'vitest'
 import { GpuWorkload } from '../src/peer/gpu-workload.js'
 import type { InputCache, LoadedInputs } from '../src/peer/inputs.js'
 import { Verification } from '../src/peer/verification.js'
-
-const CREATOR = '12D3KooWJPvoBcKArbt3mcJG4ESAEsNQJKQHQZw8ePv95U2rfpJg'
+import { CREATOR, orderOf as fixtureOrder } from './orders.js'
 
 const orderOf = (kind: 'render' | 'inference'): Order =>
-  buildOrder(
-    resolveJobSpec({
-      kind,
-      inputs: ['bafkreiinput'],
-      split:
-        kind === 'render'
-          ? { kind, firstFrame: 0, frames: 1, width: 8, height: 8, tileWidth: 8, tileHeight: 8, samples: 1 }
-          : { kind, items: 2, itemsPerTask: 2 },
-      tier: 3,
-      maxPrice: 100n,
-      benchHoursPerTask: 0.5,
-    }),
-    CREATOR,
-    '00000000000000ab',
-    1_000,
-  )
+  kind === 'render'
+    ? fixtureOrder(kind, ['bafkreiinput'], {
+        kind,
+        firstFrame: 0,
+        frames: 1,
+        width: 8,
+        height: 8,
+        tileWidth: 8,
+        tileHeight: 8,
+        samples: 1,
+      })
+    : fixtureOrder(kind, ['bafkreiinput'], { kind, items: 2, itemsPerTask: 2 })
 
 /** An input cache that hands back `loaded` whatever the order. */
 const inputsOf = (loaded: LoadedInputs) => ({ load: async () => loaded }) as unknown as InputCache
