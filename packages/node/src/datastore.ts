@@ -7,8 +7,10 @@ export const NAMESPACES = ['jobs', 'leases', 'receipts', 'reputation', 'dht', 's
 /** One of {@link NAMESPACES}. */
 export type Namespace = (typeof NAMESPACES)[number]
 
-/** How {@link Datastore.entries} treats a record it cannot decode. */
+/** Which records {@link Datastore.entries} reads, and how it treats one it cannot decode. */
 export interface EntriesOptions {
+  /** Only keys that start with this (ASCII), read from the store's index rather than filtered after a full scan. */
+  prefix?: string
   /**
    * Called with a record's key and its `NODE__DATASTORE_CORRUPT` error; the record is then skipped and left on disk
    * untouched, for an operator to inspect.
@@ -82,8 +84,12 @@ export class Datastore {
    * {@link Datastore.get} does, unless `onCorrupt` is given.
    */
   async *entries<T = unknown>(ns: Namespace, options: EntriesOptions = {}): AsyncGenerator<[string, T]> {
-    // '"' is the character after '!', so the range covers exactly this namespace's keys.
-    for await (const [key, bytes] of this.#db.iterator({ gt: `${ns}!`, lt: `${ns}"` })) {
+    // '"' is the character after '!', so the range covers exactly this namespace's keys; keys are ASCII, so a prefix's
+    // keys sort below it followed by U+FFFF.
+    const prefix = options.prefix ?? ''
+    const range =
+      prefix === '' ? { gt: `${ns}!`, lt: `${ns}"` } : { gte: `${ns}!${prefix}`, lt: `${ns}!${prefix}\uffff` }
+    for await (const [key, bytes] of this.#db.iterator(range)) {
       const name = key.slice(ns.length + 1)
       let value: unknown
       try {

@@ -162,4 +162,27 @@ describe('datastore', () => {
       await tmp.cleanup()
     }
   })
+
+  it('should read only the keys under a prefix, and the whole namespace without one', async () => {
+    const tmp = await tempDir()
+    try {
+      const db = await Datastore.open(tmp.path)
+      for (const key of ['job/a', 'job/a/1', 'job/ab', 'job/b', 'epoch']) await db.put('settlement', key, key)
+      await db.put('receipts', 'job/a', 'another namespace')
+      const keys = async (prefix?: string) => {
+        const out: string[] = []
+        for await (const [key, value] of db.entries('settlement', prefix === undefined ? {} : { prefix })) {
+          expect(value).toBe(key)
+          out.push(key)
+        }
+        return out
+      }
+      expect(await keys('job/a')).toEqual(['job/a', 'job/a/1', 'job/ab'])
+      expect(await keys('job/')).toEqual(['job/a', 'job/a/1', 'job/ab', 'job/b'])
+      expect(await keys()).toEqual(['epoch', 'job/a', 'job/a/1', 'job/ab', 'job/b'])
+      await db.close()
+    } finally {
+      await tmp.cleanup()
+    }
+  })
 })

@@ -459,7 +459,7 @@ export class Settlement {
     const onCorrupt = (key: string, error: NodeError) => {
       if (ours(key)) throw error
     }
-    for await (const [key, value] of this.#datastore.entries('settlement', { onCorrupt })) {
+    for await (const [key, value] of this.#datastore.entries('settlement', { prefix: recordKey(jobId), onCorrupt })) {
       if (!ours(key)) continue
       for (const taskId of this.#checked(key, value).closing ?? []) covered.add(taskId)
     }
@@ -538,7 +538,7 @@ export class Settlement {
     const records = new Map<string, SettlementRecord>()
     const skip = (key: string, error: NodeError) =>
       this.#log.error({ ...errorFields(error), ns: 'settlement', key }, 'record:skipped')
-    for await (const [key, value] of this.#datastore.entries('settlement', { onCorrupt: skip })) {
+    for await (const [key, value] of this.#datastore.entries('settlement', { prefix: 'job/', onCorrupt: skip })) {
       if (!key.startsWith('job/')) continue
       try {
         records.set(key.slice('job/'.length), this.#checked(key, value))
