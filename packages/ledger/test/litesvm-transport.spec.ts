@@ -144,6 +144,27 @@ describe('LiteSVM signature history (why the journal and nonces exist)', () => {
     await transport.close()
   })
 
+  it('should never run a blockhash transaction sent through the transport twice, whatever the history', async () => {
+    const transport = await createLiteSvmTransport({ transactionHistory: 1 })
+    const alice = await generateKeyPairSigner()
+    const bob = await generateKeyPairSigner()
+    await transport.requestAirdrop(alice.address, lamports(2n * SOL))
+    const pay = await buildTransaction({
+      feePayer: alice,
+      instructions: [getTransferSolInstruction({ source: alice, destination: bob.address, amount: SOL / 10n })],
+      lifetime: { blockhash: await transport.getLatestBlockhash() },
+    })
+    const signature = await transport.sendAndConfirm(pay)
+    await sendInstructions(transport, {
+      feePayer: alice,
+      instructions: [getTransferSolInstruction({ source: alice, destination: bob.address, amount: 1_000n })],
+    })
+    // LiteSVM has forgotten it (see above); the transport has not.
+    expect(await transport.sendAndConfirm(pay)).toBe(signature)
+    expect(await transport.getBalance(bob.address)).toBe(SOL / 10n + 1_000n)
+    await transport.close()
+  })
+
   it('should never run a durable-nonce transaction twice, whatever the history', async () => {
     const transport = await createLiteSvmTransport({ transactionHistory: 1 })
     const alice = await generateKeyPairSigner()

@@ -35,8 +35,9 @@ export interface LiteSvmTransportOptions {
    */
   dataDir?: string
   /**
-   * Signatures LiteSVM remembers (its own default is 32, after which an identical transaction executes again).
-   * @default 100_000
+   * Signatures LiteSVM remembers (its own default is 32, after which an identical transaction executes again). The
+   * transport itself refuses to run again a transaction it has on record, whatever this says.
+   * @default DEFAULT_LITESVM_TRANSACTION_HISTORY
    */
   transactionHistory?: number
   /** @default logger('tessera:ledger:litesvm') */
@@ -98,6 +99,9 @@ export class LiteSvmTransport implements LedgerTransport {
   async sendAndConfirm(transaction: Transaction, options: AbortOptions = {}): Promise<Signature> {
     return this.#exclusive(options, async () => {
       const signature = signatureOf(transaction)
+      // Every transaction this chain ran is on record: one sent again gets its outcome and never runs twice,
+      // however few signatures LiteSVM remembers (a cluster refuses it as processed, or its blockhash as expired).
+      if (this.#records.has(signature)) return this.#outcomeOfEarlier(signature, transaction)
       let result = this.#execute(transaction)
       if (
         result instanceof FailedTransactionMetadata &&
