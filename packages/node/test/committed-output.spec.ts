@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest'
 import { keepCommittedOutput } from '../src/peer/committed-output.js'
 import { GpuWorkload } from '../src/peer/gpu-workload.js'
 import type { InputCache } from '../src/peer/inputs.js'
-import { orderOf } from './orders.js'
+import { orderOf } from './fixtures.js'
 
 const WORKER = '12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo'
 

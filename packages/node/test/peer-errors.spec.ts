@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest'
 import { GpuWorkload } from '../src/peer/gpu-workload.js'
 import type { InputCache, LoadedInputs } from '../src/peer/inputs.js'
 import { Verification } from '../src/peer/verification.js'
-import { CREATOR, orderOf as fixtureOrder } from './orders.js'
+import { CREATOR, orderOf as fixtureOrder } from './fixtures.js'
 
 const orderOf = (kind: 'render' | 'inference'): Order =>
   kind === 'render'

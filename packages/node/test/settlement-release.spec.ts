@@ -1,7 +1,6 @@
 import { join } from 'node:path'
 import { generateKeyPairSigner } from '@solana/kit'
-import { generateIdentity, type Identity, type Receipt } from '@tessera/core'
-import { signReceipt } from '@tessera/ledger'
+import { generateIdentity, type Receipt } from '@tessera/core'
 import { ClassicLevel } from 'classic-level'
 import { type Logger, pino } from 'pino'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
@@ -9,6 +8,7 @@ import { parseConfig } from '../src/config.js'
 import { Datastore } from '../src/datastore.js'
 import { EpochCounter } from '../src/peer/epoch-counter.js'
 import { Settlement, type SettlementRecord } from '../src/peer/settlement.js'
+import { cosignedReceipts } from './fixtures.js'
 import { tempDir } from './helpers.js'
 
 /** Token balances read from the chain fail while `failing` is set, as when the RPC endpoint is down. */
@@ -53,23 +53,7 @@ describe('Settlement memory', () => {
     const epoch = counter.take()
     await counter.save()
     await settlement.fundJob(JOB, epoch, BUDGET, 2)
-    const creator: Identity = await generateIdentity()
-    const workers = await Promise.all([generateIdentity(), generateIdentity()])
-    receipts = await Promise.all(
-      workers.map(async (worker, i) => {
-        const unsigned: Receipt = {
-          jobId: JOB,
-          taskId: `${JOB}/f0/t${i}_0`,
-          creator: creator.peerId.toString(),
-          worker: worker.peerId.toString(),
-          payee: (await generateKeyPairSigner()).address,
-          amount: 10_000n * BigInt(i + 1),
-          commitment: new Uint8Array(32).fill(i + 1),
-          epoch,
-        }
-        return signReceipt(signReceipt(unsigned, creator, 'creator'), worker, 'worker')
-      }),
-    )
+    receipts = await cosignedReceipts(JOB, epoch)
   })
 
   afterEach(async () => {

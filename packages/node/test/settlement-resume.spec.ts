@@ -1,13 +1,12 @@
 import { join } from 'node:path'
-import { generateKeyPairSigner } from '@solana/kit'
-import { generateIdentity, type Identity, type Receipt } from '@tessera/core'
-import { signReceipt } from '@tessera/ledger'
+import type { Receipt } from '@tessera/core'
 import { pino } from 'pino'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { parseConfig } from '../src/config.js'
 import { Datastore } from '../src/datastore.js'
 import { EpochCounter } from '../src/peer/epoch-counter.js'
 import { Settlement, type SettlementRecord } from '../src/peer/settlement.js'
+import { cosignedReceipts } from './fixtures.js'
 import { tempDir } from './helpers.js'
 
 const JOB = 'job-1'
@@ -20,7 +19,6 @@ const BUDGET = 100_000n
 describe('Settlement.resume', () => {
   let tmp: Awaited<ReturnType<typeof tempDir>>
   let datastore: Datastore
-  let creator: Identity
   let receipts: Receipt[]
   const config = parseConfig({}, 'test')
   const logger = pino({ level: 'silent' })
@@ -47,24 +45,7 @@ describe('Settlement.resume', () => {
   beforeEach(async () => {
     tmp = await tempDir()
     datastore = await Datastore.open(join(tmp.path, 'datastore'))
-    creator = await generateIdentity()
-    const workers = await Promise.all([generateIdentity(), generateIdentity()])
-    receipts = await Promise.all(
-      workers.map(async (worker, i) => {
-        const payee = (await generateKeyPairSigner()).address
-        const unsigned: Receipt = {
-          jobId: JOB,
-          taskId: `${JOB}/f0/t${i}_0`,
-          creator: creator.peerId.toString(),
-          worker: worker.peerId.toString(),
-          payee,
-          amount: 10_000n * BigInt(i + 1),
-          commitment: new Uint8Array(32).fill(i + 1),
-          epoch: 1,
-        }
-        return signReceipt(signReceipt(unsigned, creator, 'creator'), worker, 'worker')
-      }),
-    )
+    receipts = await cosignedReceipts(JOB, 1)
   })
 
   afterEach(async () => {

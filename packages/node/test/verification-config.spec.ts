@@ -1,17 +1,10 @@
-import { cryptoRng, systemClock, type MessageBus } from '@tessera/core'
+import { cryptoRng, systemClock } from '@tessera/core'
 import { pino } from 'pino'
 import { describe, expect, it } from 'vitest'
 import { Verification } from '../src/peer/verification.js'
+import { CREATOR, idleBus } from './fixtures.js'
 
-/** A bus that carries nothing: these tests only build the component. */
-const bus: MessageBus = {
-  self: '12D3KooWJPvoBcKArbt3mcJG4ESAEsNQJKQHQZw8ePv95U2rfpJg',
-  publish: () => Promise.resolve(),
-  send: () => Promise.resolve(),
-  subscribe: () => {},
-  unsubscribe: () => {},
-  onMessage: () => () => {},
-}
+const bus = idleBus(CREATOR)
 
 const components = {
   bus,

@@ -1,19 +1,12 @@
-import { type Inbound, ManualClock, type MessageBus, type Order, type Result, seededRng } from '@tessera/core'
+import { type Inbound, ManualClock, type Order, type Result, seededRng } from '@tessera/core'
 import type { VerifyRequest } from '@tessera/scheduler'
 import type { TaskExecution } from '@tessera/scheduler/driver'
 import { pino } from 'pino'
 import { describe, expect, it } from 'vitest'
 import { Verification } from '../src/peer/verification.js'
+import { idleBus } from './fixtures.js'
 
-/** A bus that goes nowhere: the worker's prover only needs to commit. */
-const bus: MessageBus = {
-  self: 'worker',
-  publish: () => Promise.resolve(),
-  send: () => Promise.resolve(),
-  subscribe: () => {},
-  unsubscribe: () => {},
-  onMessage: () => () => {},
-}
+const bus = idleBus('worker')
 
 describe('Verification (worker side)', () => {
   it('should hold a committed output until its task is released, and release each task once', async () => {

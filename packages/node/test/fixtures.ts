@@ -1,0 +1,55 @@
+import { generateKeyPairSigner } from '@solana/kit'
+import { generateIdentity, type MessageBus, type Order, type Receipt } from '@tessera/core'
+import { signReceipt } from '@tessera/ledger'
+import { buildOrder, type JobSpec, resolveJobSpec } from '@tessera/scheduler'
+
+/** The creator every fixture order names. */
+export const CREATOR = '12D3KooWJPvoBcKArbt3mcJG4ESAEsNQJKQHQZw8ePv95U2rfpJg'
+
+/** An order as a creator builds it: tier 3, 100 units per benchmark-hour, half an hour per task. */
+export function orderOf(
+  kind: JobSpec['kind'],
+  inputs: string[],
+  split: JobSpec['split'],
+  nonce = '00000000000000ab',
+): Order {
+  return buildOrder(
+    resolveJobSpec({ kind, inputs, split, tier: 3, maxPrice: 100n, benchHoursPerTask: 0.5 }),
+    CREATOR,
+    nonce,
+    1_000,
+  )
+}
+
+/** A bus that carries nothing, for components built alone; `self` is who it speaks as. */
+export function idleBus(self: string): MessageBus {
+  return {
+    self,
+    publish: () => Promise.resolve(),
+    send: () => Promise.resolve(),
+    subscribe: () => {},
+    unsubscribe: () => {},
+    onMessage: () => () => {},
+  }
+}
+
+/** Two receipts of `jobId` under `epoch`, signed by a fresh creator and each by its own worker, paying 10,000 and 20,000. */
+export async function cosignedReceipts(jobId: string, epoch: number): Promise<Receipt[]> {
+  const creator = await generateIdentity()
+  const workers = await Promise.all([generateIdentity(), generateIdentity()])
+  return Promise.all(
+    workers.map(async (worker, i) => {
+      const unsigned: Receipt = {
+        jobId,
+        taskId: `${jobId}/f0/t${i}_0`,
+        creator: creator.peerId.toString(),
+        worker: worker.peerId.toString(),
+        payee: (await generateKeyPairSigner()).address,
+        amount: 10_000n * BigInt(i + 1),
+        commitment: new Uint8Array(32).fill(i + 1),
+        epoch,
+      }
+      return signReceipt(signReceipt(unsigned, creator, 'creator'), worker, 'worker')
+    }),
+  )
+}
