@@ -1,13 +1,12 @@
 import type { Address, Signature, TransactionSigner } from '@solana/kit'
 import { logger as createLogger, type Logger } from '@libp2p/logger'
-import { systemClock, throwIfAborted, type AbortOptions, type Clock } from '@tessera/core'
+import { delay, systemClock, throwIfAborted, type AbortOptions, type Clock } from '@tessera/core'
 import { anchorMemo } from '../anchor.js'
 import { memoInstruction } from '../memo.js'
 import { isLedgerError, isRetryableLedgerError } from '../errors.js'
 import { actionDigest, type ActionExecutor, type ActionResult } from '../executor.js'
 import { ensurePayeeAccounts, payoutInstructions } from '../payout.js'
 import type { SettlementAction, SettlementEvent, SettlementInput, SettlementMachine } from '../settlement-machine.js'
-import { sleep } from '../transport/retry.js'
 import type { Vault } from '../vault.js'
 
 /** What a {@link SettlementDriver} runs: the machine, the executor that acts on chain, and the epoch vault. */
@@ -79,7 +78,7 @@ export class SettlementDriver {
       }
       const due = machine.pollTimeout()
       if (due === undefined) return
-      await sleep(Math.max(0, due - this.#clock.now()), options.signal)
+      await delay(Math.max(0, due - this.#clock.now()), options.signal)
       machine.handleTimeout(this.#clock.now())
     }
   }

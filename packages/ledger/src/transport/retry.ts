@@ -1,4 +1,4 @@
-import { AbortError, throwIfAborted, type AbortOptions } from '@tessera/core'
+import { delay, throwIfAborted, type AbortOptions } from '@tessera/core'
 import { DEFAULT_RETRY_ATTEMPTS, DEFAULT_RETRY_BASE_DELAY_MS, DEFAULT_RETRY_MAX_DELAY_MS } from '../constants.js'
 import { isTransientLedgerError } from '../errors.js'
 
@@ -32,24 +32,11 @@ export function backoffDelay(attempt: number, policy: RetryPolicy = {}): number 
   return Math.min(max, base * 2 ** (attempt - 1))
 }
 
-/** Resolves after `ms`, or rejects with AbortError when `signal` fires first. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted === true) {
-      reject(new AbortError())
-      return
-    }
-    const onAbort = () => {
-      clearTimeout(timer)
-      reject(new AbortError())
-    }
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort)
-      resolve()
-    }, ms)
-    signal?.addEventListener('abort', onAbort, { once: true })
-  })
-}
+/**
+ * Resolves after `ms`, or rejects with AbortError when `signal` fires first.
+ * @deprecated the same as `delay` from `@tessera/core`; kept for callers of the earlier export.
+ */
+export const sleep: (ms: number, signal?: AbortSignal) => Promise<void> = delay
 
 /**
  * Runs `call` until it succeeds, fails with a non-retryable error, or runs out of attempts (then the last error
@@ -70,7 +57,7 @@ export async function withRetry<T>(
       if (!isTransientLedgerError(error) || attempt + 1 >= attempts) throw error
       const delayMs = backoffDelay(attempt + 1, policy)
       options.onRetry?.({ operation, attempt: attempt + 1, delayMs, error })
-      await sleep(delayMs, options.signal)
+      await delay(delayMs, options.signal)
     }
   }
 }

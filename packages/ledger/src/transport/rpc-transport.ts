@@ -17,7 +17,7 @@ import {
   type Transaction,
 } from '@solana/kit'
 import { logger as createLogger, type Logger } from '@libp2p/logger'
-import { AbortError, type AbortOptions } from '@tessera/core'
+import { AbortError, delay, type AbortOptions } from '@tessera/core'
 import type { z } from 'zod'
 import {
   DEFAULT_CONFIRM_POLL_INTERVAL_MS,
@@ -39,7 +39,7 @@ import {
   signatureStatusesReply,
   transactionReply,
 } from './rpc-replies.js'
-import { sleep, withRetry, type RetryEvent, type RetryPolicy } from './retry.js'
+import { withRetry, type RetryEvent, type RetryPolicy } from './retry.js'
 import { ledgerErrorFromTransactionError, normalizeTransactionError } from './transaction-error.js'
 import type {
   LatestBlockhash,
@@ -416,7 +416,7 @@ export class SolanaRpcTransport implements LedgerTransport {
         await this.#failIfNonceMoved(transaction, signature, signal)
         if (round % RESEND_EVERY_POLLS === 0) await this.#send(transaction, signature, { signal }).catch(() => {})
       }
-      await sleep(interval, signal)
+      await delay(interval, signal)
     }
   }
 
