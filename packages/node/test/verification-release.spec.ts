@@ -1,4 +1,5 @@
 import { type Inbound, ManualClock, type Order, type Result, seededRng } from '@tessera/core'
+import { MAX_CHUNK_BYTES } from '@tessera/proof'
 import type { VerifyRequest } from '@tessera/scheduler'
 import type { TaskExecution } from '@tessera/scheduler/driver'
 import { pino } from 'pino'
@@ -33,6 +34,33 @@ describe('Verification (worker side)', () => {
     // A receipt countersigned twice (the creator offered it again) releases nothing more.
     verification.release('job-1', 'job-1/f0/0')
     expect(verification.proving).toBe(1)
+    verification.stop()
+  })
+
+  it('should fail a task whose output the prover refuses, not report it done with no Result to come', async () => {
+    const sent: string[] = []
+    const verification = new Verification({
+      bus: { ...bus, send: async (_to, message) => void sent.push(message.type) },
+      clock: new ManualClock(1_000),
+      rng: seededRng(1),
+      logger: pino({ level: 'silent' }),
+      orderOf: () => undefined,
+      shapeOf: () => undefined,
+      recompute: () => Promise.reject(new Error('not a verifier')),
+    })
+    // One chunk over the 1 MiB a reveal may carry: no challenge of it could ever be answered.
+    const executor = verification.wrapExecutor({
+      execute: async () => ({
+        chunks: [new Uint8Array(16), new Uint8Array(MAX_CHUNK_BYTES + 1)],
+        tolerance: 'bitwise',
+      }),
+    })
+    const execution = { order: { jobId: 'job-1', creator: 'creator' } as Order, task: { taskId: 'job-1/f0/0' } }
+    await expect(
+      executor.execute(execution as TaskExecution, { signal: new AbortController().signal }),
+    ).rejects.toMatchObject({ code: 'PROOF__INVALID_INPUT' })
+    expect(verification.proving).toBe(0)
+    expect(sent).toEqual([])
     verification.stop()
   })
 })

@@ -1,4 +1,4 @@
-import type { SansIoMachine } from '@tessera/core'
+import { AbortError, type SansIoMachine } from '@tessera/core'
 
 /** setTimeout's longest delay; longer timers are re-armed when they fire. */
 const MAX_TIMER_MS = 2 ** 31 - 1
@@ -43,6 +43,17 @@ export class MachineRunner<Input, Output> {
     }
     this.#drain()
     return taken
+  }
+
+  /**
+   * Feeds an input whose caller must know why it was refused: the machine's coded rejection is thrown (not passed to
+   * `onError`), as is an {@link AbortError} (`CORE__ABORTED`) once the runner is stopped. The machine changes nothing
+   * on a rejection, so nothing is drained then.
+   */
+  submit(input: Input): void {
+    if (!this.#running) throw new AbortError('the machine is stopped')
+    this.machine.handle(input, this.#now())
+    this.#drain()
   }
 
   /** Stops feeding the machine and firing its timers. */

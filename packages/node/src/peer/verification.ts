@@ -211,12 +211,16 @@ export class Verification {
     this.#prover.feed({ kind: 'release', jobId, taskId })
   }
 
-  /** Wraps a worker's executor so each output is committed to (and kept to answer challenges). */
+  /**
+   * Wraps a worker's executor so each output is committed to (and kept to answer challenges). An output the prover
+   * refuses (a chunk over `MAX_CHUNK_BYTES`, a task committed already) fails the task with the prover's coded
+   * error: reported finished, it would leave the creator waiting for a Result that never comes.
+   */
   wrapExecutor(inner: TaskExecutor): TaskExecutor {
     return {
       execute: async (execution: TaskExecution, options): Promise<TaskOutput> => {
         const output = await inner.execute(execution, options)
-        this.#prover.feed({
+        this.#prover.submit({
           kind: 'commit',
           jobId: execution.order.jobId,
           taskId: execution.task.taskId,
