@@ -23,7 +23,7 @@ import { LedgerError, isLedgerError, isRetryableLedgerError, isTransientLedgerEr
 import type { IntentRecord, SettlementJournal } from './journal.js'
 import { memoInstruction } from './memo.js'
 import { readNonce } from './nonce.js'
-import { SerialQueue } from './serial-queue.js'
+import { SerialQueue } from '@tessera/core'
 import { buildTransaction, sendInstructions } from './transaction.js'
 import { transactionFromWire } from './transaction-decode.js'
 import type { LedgerTransport } from './transport/transport.js'

@@ -1,4 +1,5 @@
-import { raceSignal, throwIfAborted, type AbortOptions } from '@tessera/core'
+import { raceSignal, throwIfAborted } from './abort.js'
+import type { AbortOptions } from './bus.js'
 
 /**
  * Runs async work one call at a time, in call order. A call whose signal aborts while it waits for its turn
