@@ -59,8 +59,28 @@ export const configSchema = z
          * (its lease lapses; restarted, it is paid exactly once for what it delivered).
          */
         fault: z.enum(['none', 'lazy', 'crash-mid-job']).default('none'),
+        /**
+         * How long a task's output stays on disk while its creator has not paid for it. A paid output is deleted
+         * once its receipt is countersigned (the creator fetched it before accepting the task). At least an hour,
+         * the time a worker answers challenges for a task: a check that passed after the output was gone would
+         * fail on the creator's fetch.
+         */
+        outputRetentionHours: z
+          .number()
+          .min(1)
+          .max(24 * 365)
+          .default(24),
       })
-      .default({ enabled: true, price: 100n, pricing: 'fixed', tiers: [3], stake: 1_000n, slots: 1, fault: 'none' }),
+      .default({
+        enabled: true,
+        price: 100n,
+        pricing: 'fixed',
+        tiers: [3],
+        stake: 1_000n,
+        slots: 1,
+        fault: 'none',
+        outputRetentionHours: 24,
+      }),
     verification: z
       .object({
         /**

@@ -3,12 +3,18 @@ import { ClassicLevel } from 'classic-level'
 import { NodeError } from './errors.js'
 
 /** The namespaces the node persists; one LevelDB sublevel each. */
-export const NAMESPACES = ['jobs', 'leases', 'receipts', 'reputation', 'dht', 'settlement', 'meta'] as const
+export const NAMESPACES = ['jobs', 'leases', 'receipts', 'reputation', 'dht', 'settlement', 'meta', 'holds'] as const
 /** One of {@link NAMESPACES}. */
 export type Namespace = (typeof NAMESPACES)[number]
 
+/**
+ * Checks a decoded record and returns it typed (amounts as bigints: DAG-CBOR gives back a small bigint as a
+ * number); throws when it is not such a record, which then counts as corrupt.
+ */
+export type RecordParser<T> = (value: unknown) => T
+
 /** Which records {@link Datastore.entries} reads, and how it treats one it cannot decode. */
-export interface EntriesOptions {
+export interface EntriesOptions<T = unknown> {
   /** Only keys that start with this (ASCII), read from the store's index rather than filtered after a full scan. */
   prefix?: string
   /**
@@ -17,16 +23,35 @@ export interface EntriesOptions {
    * @default none: the iteration throws the error instead
    */
   onCorrupt?: (key: string, error: NodeError) => void
+  /** Checks each record; one it throws on is corrupt. */
+  parse?: RecordParser<T>
 }
 
+/** One write of a {@link Datastore.batch}: a record stored (replacing what was there) or removed. */
+export type DatastoreWrite =
+  { type: 'put'; ns: Namespace; key: string; value: unknown } | { type: 'del'; ns: Namespace; key: string }
+
 /** A stored record's value, or `NODE__DATASTORE_CORRUPT` naming it. */
-function decode(ns: Namespace, key: string, bytes: Uint8Array): unknown {
+function decode<T>(ns: Namespace, key: string, bytes: Uint8Array, parse?: RecordParser<T>): T {
+  let value: unknown
   try {
-    return decodeCanonical(bytes, `${ns}/${key}`)
+    value = decodeCanonical(bytes, `${ns}/${key}`)
   } catch (cause) {
     throw new NodeError(
       'NODE__DATASTORE_CORRUPT',
       `stored value ${ns}/${key} cannot be decoded`,
+      { ns, key },
+      { cause },
+    )
+  }
+  if (parse === undefined) return value as T
+  try {
+    return parse(value)
+  } catch (cause) {
+    const why = cause instanceof Error ? cause.message : String(cause)
+    throw new NodeError(
+      'NODE__DATASTORE_CORRUPT',
+      `stored value ${ns}/${key} is malformed: ${why}`,
       { ns, key },
       { cause },
     )
@@ -68,10 +93,28 @@ export class Datastore {
     await this.#db.put(`${ns}!${key}`, encodeCanonical(value), { sync: true })
   }
 
-  /** The value under `ns`/`key`, or undefined; rejects with `NODE__DATASTORE_CORRUPT` when it cannot be decoded. */
-  async get<T = unknown>(ns: Namespace, key: string): Promise<T | undefined> {
+  /**
+   * Applies `writes` all together or not at all (one LevelDB batch), synced to disk before it resolves: records that
+   * point at each other are never seen half written after a crash.
+   */
+  async batch(writes: readonly DatastoreWrite[]): Promise<void> {
+    await this.#db.batch(
+      writes.map((w) =>
+        w.type === 'put'
+          ? { type: 'put' as const, key: `${w.ns}!${w.key}`, value: encodeCanonical(w.value) }
+          : { type: 'del' as const, key: `${w.ns}!${w.key}` },
+      ),
+      { sync: true },
+    )
+  }
+
+  /**
+   * The value under `ns`/`key`, or undefined; rejects with `NODE__DATASTORE_CORRUPT` when it cannot be decoded, or
+   * when `parse` throws on it.
+   */
+  async get<T = unknown>(ns: Namespace, key: string, parse?: RecordParser<T>): Promise<T | undefined> {
     const bytes = await this.#db.get(`${ns}!${key}`)
-    return bytes === undefined ? undefined : (decode(ns, key, bytes) as T)
+    return bytes === undefined ? undefined : decode(ns, key, bytes, parse)
   }
 
   /** Removes `ns`/`key` (nothing when absent), synced to disk before it resolves. */
@@ -83,7 +126,7 @@ export class Datastore {
    * Every entry of a namespace, in key order. A record that cannot be decoded throws `NODE__DATASTORE_CORRUPT`, as
    * {@link Datastore.get} does, unless `onCorrupt` is given.
    */
-  async *entries<T = unknown>(ns: Namespace, options: EntriesOptions = {}): AsyncGenerator<[string, T]> {
+  async *entries<T = unknown>(ns: Namespace, options: EntriesOptions<T> = {}): AsyncGenerator<[string, T]> {
     // '"' is the character after '!', so the range covers exactly this namespace's keys; keys are ASCII, so a prefix's
     // keys sort below it followed by U+FFFF.
     const prefix = options.prefix ?? ''
@@ -91,15 +134,15 @@ export class Datastore {
       prefix === '' ? { gt: `${ns}!`, lt: `${ns}"` } : { gte: `${ns}!${prefix}`, lt: `${ns}!${prefix}\uffff` }
     for await (const [key, bytes] of this.#db.iterator(range)) {
       const name = key.slice(ns.length + 1)
-      let value: unknown
+      let value: T
       try {
-        value = decode(ns, name, bytes)
+        value = decode(ns, name, bytes, options.parse)
       } catch (e) {
         if (options.onCorrupt === undefined) throw e
         options.onCorrupt(name, e as NodeError)
         continue
       }
-      yield [name, value as T]
+      yield [name, value]
     }
   }
 

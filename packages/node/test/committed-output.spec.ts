@@ -63,17 +63,25 @@ describe('keepCommittedOutput', () => {
   const logger = pino({ level: 'silent' })
   const rows = Array.from({ length: 4 }, (_, i) => new Uint8Array(32 * 16).fill(i + 1))
 
-  it('should keep an output that is what the Result commits to', async () => {
+  it('should keep an output that is what the Result commits to, pinned before it is stored', async () => {
     const { blobs, kept } = stores(Buffer.concat(rows))
-    expect(await keepCommittedOutput(blobs, request(rows), logger)).toBe('pass')
+    const pinnedWhenKept: number[] = []
+    let pins = 0
+    const pin = async () => void pins++
+    const put = blobs.put
+    blobs.put = async (bytes, options) => (pinnedWhenKept.push(pins), put(bytes, options))
+    expect(await keepCommittedOutput(blobs, request(rows), logger, { pin })).toBe('pass')
     expect(kept).toHaveLength(1)
+    expect(pinnedWhenKept).toEqual([1])
   })
 
-  it('should fail, and keep nothing, when the worker delivers another output than it committed to', async () => {
+  it('should fail, and keep and pin nothing, when the worker delivers another output than it committed to', async () => {
     const other = rows.map((r, i) => (i === 3 ? new Uint8Array(r.byteLength) : r))
     const { blobs, kept } = stores(Buffer.concat(other))
-    expect(await keepCommittedOutput(blobs, request(rows), logger)).toBe('fail')
+    let pins = 0
+    expect(await keepCommittedOutput(blobs, request(rows), logger, { pin: async () => void pins++ })).toBe('fail')
     expect(kept).toEqual([])
+    expect(pins).toBe(0)
   })
 
   it('should fail when the output cannot be fetched', async () => {

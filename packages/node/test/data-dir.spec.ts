@@ -186,3 +186,63 @@ describe('datastore', () => {
     }
   })
 })
+
+describe('datastore records, checked and written together', () => {
+  it('should give back a small bigint as a number unless a parser says what the record is, and count a record the parser refuses as corrupt', async () => {
+    const tmp = await tempDir()
+    try {
+      const db = await Datastore.open(tmp.path)
+      await db.put('leases', 'a', { amount: 5n })
+      await db.put('leases', 'b', { amount: 'five' })
+      // DAG-CBOR has one integer type: what fits a safe integer comes back a number.
+      expect(await db.get('leases', 'a')).toEqual({ amount: 5 })
+      const parse = (value: unknown) => {
+        const { amount } = value as { amount: unknown }
+        if (typeof amount !== 'number' && typeof amount !== 'bigint') throw new TypeError('amount is not an integer')
+        return { amount: BigInt(amount) }
+      }
+      expect(await db.get('leases', 'a', parse)).toEqual({ amount: 5n })
+      await expect(db.get('leases', 'b', parse)).rejects.toMatchObject({
+        code: 'NODE__DATASTORE_CORRUPT',
+        message: expect.stringMatching(/leases\/b is malformed: amount is not an integer/),
+      })
+      const skipped: string[] = []
+      const read: [string, { amount: bigint }][] = []
+      for await (const entry of db.entries('leases', { parse, onCorrupt: (key) => void skipped.push(key) })) {
+        read.push(entry)
+      }
+      expect(read).toEqual([['a', { amount: 5n }]])
+      expect(skipped).toEqual(['b'])
+      await db.close()
+    } finally {
+      await tmp.cleanup()
+    }
+  })
+
+  it('should apply a batch of puts and deletes across namespaces together', async () => {
+    const tmp = await tempDir()
+    try {
+      let db = await Datastore.open(tmp.path)
+      await db.put('leases', 'task', { root: 1 })
+      await db.batch([
+        { type: 'put', ns: 'receipts', key: 'task', value: { signed: true } },
+        { type: 'del', ns: 'leases', key: 'task' },
+      ])
+      await db.close()
+      db = await Datastore.open(tmp.path)
+      expect(await db.get('receipts', 'task')).toEqual({ signed: true })
+      expect(await db.get('leases', 'task')).toBeUndefined()
+      // A batch that cannot be encoded writes nothing at all.
+      await expect(
+        db.batch([
+          { type: 'put', ns: 'holds', key: 'x', value: {} },
+          { type: 'put', ns: 'holds', key: 'y', value: { f: () => 1 } },
+        ]),
+      ).rejects.toThrow()
+      expect(await db.get('holds', 'x')).toBeUndefined()
+      await db.close()
+    } finally {
+      await tmp.cleanup()
+    }
+  })
+})

@@ -81,6 +81,35 @@ describe('a peer over the life of its jobs', () => {
     expect(status).toMatchObject({ state: 'completed', settlement: { receipts: 1, anchor: expect.any(String) } })
   }, 300_000)
 
+  it("should delete a worker's output once its creator has paid for it, and keep the creator's copy and input", async () => {
+    const { creator, worker, scene } = await pair('paid')
+    const { jobId } = await creator.submitJob(request(scene))
+    await settledStatus(creator, jobId)
+    const holdsOf = async (peer: Peer) => {
+      const held: string[] = []
+      for await (const [key] of peer.datastore.entries('holds')) held.push(key)
+      return held.sort()
+    }
+    // The creator fetched the output before it accepted the task; the worker countersigned once it was paid for.
+    await until('the worker to let its output go', async () =>
+      (await holdsOf(worker)).length === 0 ? true : undefined,
+    )
+    const creatorHolds = await holdsOf(creator)
+    expect(creatorHolds).toHaveLength(2)
+    expect(creatorHolds).toContain(`${scene}/pin`)
+    const output = (creatorHolds.find((key) => !key.startsWith(scene)) as string).split('/')[0] as string
+    expect(await creator.node.blobs.has(output)).toBe(true)
+    expect(await worker.node.blobs.has(output)).toBe(false)
+    // Its countersigned receipt answers for the task now; what it remembered to check that receipt is gone.
+    const keys = async (ns: 'leases' | 'receipts') => {
+      const out: string[] = []
+      for await (const [key] of worker.datastore.entries(ns)) out.push(key)
+      return out
+    }
+    expect(await keys('leases')).toEqual([])
+    expect(await keys('receipts')).toEqual([`${jobId}/f0/t0_0`])
+  }, 300_000)
+
   it("should forget a bid nobody answered once the award grace has passed, not at the order's deadline", async () => {
     const bidder = await start('bidder', {})
     const machine = bidder.scheduler.worker!

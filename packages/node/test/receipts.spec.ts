@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generateIdentity, type Identity, type Inbound, type MessageBus, type Receipt } from '@tessera/core'
+import { parseReceipt } from '@tessera/ledger'
 import type { AcceptedTask } from '@tessera/scheduler'
 import { ClassicLevel } from 'classic-level'
 import { type Logger, pino } from 'pino'
@@ -140,6 +141,34 @@ describe('ReceiptExchange', () => {
     // The worker was told the task is paid for: its output need not be held for challenges.
     expect(countersigned.map((r) => r.taskId)).toEqual([TASK])
     expect((exchanges[0] as ReceiptExchange).awaiting).toBe(0)
+  })
+
+  it('should answer a receipt offered again after it countersigned with the receipt it signed, released once', async () => {
+    const workerSends = vi.spyOn(buses[1], 'send')
+    await (exchanges[0] as ReceiptExchange).accepted(accepted(1_000n))
+    await vi.waitFor(() => expect(cosigned).toHaveLength(1))
+    // What the worker remembered of its result goes: the countersigned receipt answers for it from now on.
+    expect(await workerStore.get('leases', TASK)).toBeUndefined()
+    const signed = await workerStore.get('receipts', TASK, parseReceipt)
+    // The countersignature did not reach the creator, which offers its receipt again.
+    const { workerSig: _sig, ...offered } = cosigned[0] as Receipt
+    await buses[0].send(worker.peerId.toString(), { type: 'receipt', body: offered })
+    await vi.waitFor(() => expect(workerSends).toHaveBeenCalledTimes(2))
+    expect(workerSends.mock.calls[1]?.[1]).toEqual({ type: 'receipt', body: signed })
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(countersigned).toHaveLength(1)
+    expect(cosigned).toHaveLength(1)
+    expect(rejected).toEqual([])
+  })
+
+  it('should refuse a second, different receipt for a task it has countersigned', async () => {
+    await (exchanges[0] as ReceiptExchange).accepted(accepted(1_000n))
+    await vi.waitFor(() => expect(cosigned).toHaveLength(1))
+    await (exchanges[0] as ReceiptExchange).accepted(accepted(2_000n))
+    await vi.waitFor(() => expect(rejected).toHaveLength(1))
+    expect(rejected[0]).toMatch(/names no result of ours/)
+    expect(countersigned).toHaveLength(1)
+    expect(await workerStore.get('receipts', TASK, parseReceipt)).toMatchObject({ amount: 1_000n })
   })
 
   it('should log the code and task of a receipt it refuses, and not release the task', async () => {

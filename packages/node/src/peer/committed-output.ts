@@ -4,6 +4,12 @@ import type { VerdictOutcome, VerifyRequest } from '@tessera/scheduler'
 import type { OutputStore } from '@tessera/scheduler/driver'
 import type { Logger } from 'pino'
 
+/** Options of {@link keepCommittedOutput}. */
+export interface KeepOptions extends AbortOptions {
+  /** Marks the output as kept for good, before it is stored (see `BlobHolds`). */
+  pin?: () => Promise<void>
+}
+
 /**
  * The last step of accepting a task whose checks passed: fetch its output from the worker and keep it, so the job
  * can be assembled when the worker is gone. Sampling checked a few chunks against the Result's Merkle root; the
@@ -14,7 +20,7 @@ export async function keepCommittedOutput(
   blobs: OutputStore,
   request: VerifyRequest,
   logger: Logger,
-  options: AbortOptions = {},
+  options: KeepOptions = {},
 ): Promise<VerdictOutcome> {
   const { result } = request
   try {
@@ -23,6 +29,7 @@ export async function keepCommittedOutput(
       logger.warn({ taskId: request.taskId, worker: request.worker, bytes: output.byteLength }, 'output:mismatched')
       return 'fail'
     }
+    await options.pin?.()
     await blobs.put(output, options)
     return 'pass'
   } catch (e) {

@@ -2,6 +2,7 @@ import { join } from 'node:path'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import {
   type AbortOptions,
+  blobCid,
   createNode,
   cryptoRng,
   FsBlobstore,
@@ -18,6 +19,7 @@ import { expectedCost, fixedPrice, demandPrice, type PricingStrategy, taskCountO
 import { createScheduler, type SchedulerDriver } from '@tessera/scheduler/driver'
 import { LevelDatastore } from 'datastore-level'
 import type { Logger } from 'pino'
+import { concat } from 'uint8arrays/concat'
 import type {
   JobOutput,
   JobOutputOptions,
@@ -32,6 +34,7 @@ import type { DataDir } from '../data-dir.js'
 import { Datastore } from '../datastore.js'
 import { NodeError } from '../errors.js'
 import { NodeMetrics } from '../metrics.js'
+import { BlobHolds, taskHolder } from './blob-holds.js'
 import { capacityScore } from './capacity-score.js'
 import { DEFAULT_MEMORY_MB, DEFAULT_SCORE, RECEIPT_GRACE_MS, SLASHES_KEPT } from './constants.js'
 import { errorFields } from './error-fields.js'
@@ -90,6 +93,8 @@ export class Peer implements NodeOperations {
   readonly scheduler: SchedulerDriver
   /** The node's store on disk. */
   readonly datastore: Datastore
+  /** Which blobs the peer still needs: a worker's outputs until they are paid for, a creator's inputs and outputs. */
+  readonly holds: BlobHolds
   /** What `/metrics` exposes. */
   readonly metrics: NodeMetrics
   /** The WebGPU engine tasks and checks run on. */
@@ -139,6 +144,7 @@ export class Peer implements NodeOperations {
     epochCounter: EpochCounter
     slashes: readonly SlashRecord[]
     libp2pStore: LevelDatastore
+    holds: BlobHolds
     config: NodeConfig
     logger: Logger
   }) {
@@ -155,6 +161,7 @@ export class Peer implements NodeOperations {
     this.datastore = parts.datastore
     this.metrics = parts.metrics
     this.#libp2pStore = parts.libp2pStore
+    this.holds = parts.holds
     this.#config = parts.config
     this.#log = parts.logger
   }
@@ -185,6 +192,7 @@ export class Peer implements NodeOperations {
         .#resume()
         .catch((e: unknown) => init.logger.error(errorFields(e), 'settlement:resume-failed'))
       peer.#watch()
+      peer.holds.start()
       if (config.worker.enabled) await peer.#announce(score, payee, options)
     } catch (e) {
       await peer.stop().catch(() => {})
@@ -225,6 +233,8 @@ export class Peer implements NodeOperations {
       options,
     )
     opened.push(() => node.stop())
+    const holds = new BlobHolds({ datastore, store: node.blobs.store, clock: systemClock, logger: init.logger })
+    opened.push(() => holds.stop())
     throwIfAborted(signal)
     const engine = init.engine ?? (await createEngine())
     if (init.engine === undefined) opened.push(async () => engine.destroy())
@@ -240,6 +250,7 @@ export class Peer implements NodeOperations {
     const slashes: SlashRecord[] = []
     // The verifier needs the market's orders, and the market needs the verifier: bound once both exist.
     const market: { scheduler?: SchedulerDriver } = {}
+    const outputRetentionMs = config.worker.outputRetentionHours * 3_600_000
     const workload = new GpuWorkload(engine, new InputCache(node.blobs), config.worker.fault)
     // Registered on the bus before the scheduler, so a Result's signed envelope is kept before it is verified.
     const verification = new Verification({
@@ -296,8 +307,17 @@ export class Peer implements NodeOperations {
             ),
           )
       },
-      // Paid for: the task's output need not be held for challenges until the prover's cap pushes it out.
-      onCountersigned: (receipt) => verification.release(receipt.jobId, receipt.taskId),
+      // Paid for: the creator holds the output (it fetched it before it accepted the task), so neither the prover's
+      // copy nor the blob is needed any longer.
+      onCountersigned: (receipt, committed) => {
+        verification.release(receipt.jobId, receipt.taskId)
+        if (committed.output === undefined) return
+        holds
+          .release(committed.output, taskHolder(receipt.taskId))
+          .catch((e: unknown) =>
+            init.logger.error({ ...errorFields(e), taskId: receipt.taskId }, 'holds:release-failed'),
+          )
+      },
     })
     opened.push(async () => {
       receipts.stop()
@@ -308,7 +328,10 @@ export class Peer implements NodeOperations {
       {
         verify: async (request, options) => {
           const outcome = await verification.verify(request)
-          return outcome === 'fail' ? outcome : keepCommittedOutput(node.blobs, request, init.logger, options)
+          if (outcome === 'fail') return outcome
+          // An accepted output is the creator's for good.
+          const pin = () => holds.pin(request.result.output, options)
+          return keepCommittedOutput(node.blobs, request, init.logger, { ...options, pin })
         },
         onAccept: (task) => {
           receipts
@@ -331,11 +354,16 @@ export class Peer implements NodeOperations {
                   // Remember each committed root, so the creator's receipt can be checked even after a restart.
                   execute: async (execution, options) => {
                     const output = await workload.execute(execution, options)
-                    await receipts.committed(execution.task.taskId, {
+                    const { taskId } = execution.task
+                    const cid = blobCid(concat([...output.chunks])).toString()
+                    // Held before the scheduler stores it: until the creator pays, or gives up for long enough.
+                    await holds.hold(cid, taskHolder(taskId), systemClock.now() + outputRetentionMs, options)
+                    await receipts.committed(taskId, {
                       jobId: execution.order.jobId,
                       creator: execution.order.creator,
                       root: merkleRoot(output.chunks),
                       minAmount: expectedCost(execution.minPrice, execution.order.benchHoursPerTask),
+                      output: cid,
                     })
                     return output
                   },
@@ -360,6 +388,7 @@ export class Peer implements NodeOperations {
       epochCounter,
       slashes,
       libp2pStore,
+      holds,
       config,
       logger: init.logger,
     })
@@ -479,6 +508,7 @@ export class Peer implements NodeOperations {
     this.receipts.stop()
     await this.#resuming
     await this.settlement.close()
+    await this.holds.stop()
     if (this.#ownsEngine) this.engine.destroy()
     await this.node.stop()
     await this.#libp2pStore.close()
@@ -498,10 +528,12 @@ export class Peer implements NodeOperations {
     }
   }
 
-  /** Stores `bytes` as a blob (a job's input) and resolves to its CID. */
+  /** Stores `bytes` as a blob (a job's input), pinned, and resolves to its CID. */
   async putBlob(bytes: Uint8Array, options: AbortOptions = {}): Promise<string> {
-    const cid = await this.node.blobs.put(bytes, options)
-    return cid.toString()
+    const cid = blobCid(bytes).toString()
+    await this.holds.pin(cid, options)
+    await this.node.blobs.put(bytes, options)
+    return cid
   }
 
   /**

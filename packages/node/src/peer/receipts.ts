@@ -8,9 +8,10 @@ import {
   systemClock,
   verifySignature,
 } from '@tessera/core'
-import { LedgerError, receiptSigningBytes, signReceipt, verifyReceipt } from '@tessera/ledger'
+import { LedgerError, parseReceipt, receiptSigningBytes, signReceipt, verifyReceipt } from '@tessera/ledger'
 import type { AcceptedTask } from '@tessera/scheduler'
 import type { Logger } from 'pino'
+import { z } from 'zod'
 import type { Datastore } from '../datastore.js'
 import type { NodeError } from '../errors.js'
 import { errorFields } from './error-fields.js'
@@ -32,6 +33,22 @@ export interface Committed {
   root: Uint8Array
   /** The least the receipt may pay, token units: the lowest price bid on the job times the task's benchmark-hours. */
   minAmount: bigint
+  /** CID of the task's output, held until the receipt is countersigned (absent in records of older versions). */
+  output?: string
+}
+
+/** A stored {@link Committed}, checked; its amount a bigint again. */
+const committedSchema = z.strictObject({
+  jobId: z.string(),
+  creator: z.string(),
+  root: z.instanceof(Uint8Array),
+  minAmount: z.union([z.bigint(), z.number().int().nonnegative()]).transform((v) => BigInt(v)),
+  output: z.string().optional(),
+})
+
+/** Reads a stored {@link Committed} (the datastore's parser for the `leases` namespace). */
+function parseCommitted(value: unknown): Committed {
+  return committedSchema.parse(value)
 }
 
 /** What a {@link ReceiptExchange} needs from its peer. */
@@ -50,9 +67,10 @@ export interface ReceiptExchangeComponents {
   onCosigned: (receipt: Receipt) => void
   /**
    * Worker side: we countersigned a receipt for one of our tasks, so the task is paid for and its output need not
-   * be kept to answer challenges any longer.
+   * be kept (to answer challenges, or for the creator to fetch) any longer. Called once per receipt, with what we
+   * remembered of the result it pays for.
    */
-  onCountersigned?: (receipt: Receipt) => void
+  onCountersigned?: (receipt: Receipt, committed: Committed) => void
   /** When receipts are due to be offered again. @default systemClock */
   clock?: Clock
 }
@@ -147,7 +165,7 @@ export class ReceiptExchange {
     const pending: Receipt[] = []
     const onCorrupt = (key: string, error: NodeError) =>
       this.#c.logger.error({ ...errorFields(error), ns: 'receipts', key }, 'record:skipped')
-    for await (const [key, receipt] of this.#c.datastore.entries<Receipt>('receipts', { onCorrupt })) {
+    for await (const [key, receipt] of this.#c.datastore.entries('receipts', { onCorrupt, parse: parseReceipt })) {
       if (receipt.creator !== self) continue
       if (key.startsWith('pending/')) pending.push(receipt)
       else if (receipt.workerSig !== undefined) cosigned.set(receipt.taskId, receipt)
@@ -193,7 +211,10 @@ export class ReceiptExchange {
     this.#c.bus.send(receipt.worker, { type: 'receipt', body: receipt }).catch(() => {})
   }
 
-  /** Worker side: remember a result we committed to, so its receipt can be checked after a restart too. */
+  /**
+   * Worker side: remember a result we committed to, so its receipt can be checked after a restart too. The record
+   * goes once the receipt is countersigned: the countersigned receipt answers the creator from then on.
+   */
   async committed(taskId: string, committed: Committed): Promise<void> {
     await this.#c.datastore.put('leases', taskId, committed)
   }
@@ -231,8 +252,8 @@ export class ReceiptExchange {
     }
     if (receipt.creator === self && inbound.from === receipt.worker && verifyReceipt(receipt)) {
       // A countersignature we already hold (the worker answered a retry twice) changes nothing: paid once.
-      if ((await this.#c.datastore.get('receipts', receipt.taskId)) !== undefined) return
-      const pending = await this.#c.datastore.get<Receipt>('receipts', `pending/${receipt.taskId}`)
+      if ((await this.#c.datastore.get('receipts', receipt.taskId, parseReceipt)) !== undefined) return
+      const pending = await this.#c.datastore.get('receipts', `pending/${receipt.taskId}`, parseReceipt)
       if (pending === undefined || !sameBytes(receiptSigningBytes(pending), receiptSigningBytes(receipt))) {
         throw refused(
           'LEDGER__INVALID_RECEIPT',
@@ -256,6 +277,16 @@ export class ReceiptExchange {
   }
 
   async #countersign(receipt: Receipt): Promise<void> {
+    // The creator offers a receipt again until our countersignature reaches it: send the one we signed.
+    const signedBefore = await this.#c.datastore.get('receipts', receipt.taskId, parseReceipt)
+    if (
+      signedBefore?.workerSig !== undefined &&
+      sameBytes(receiptSigningBytes(signedBefore), receiptSigningBytes(receipt)) &&
+      creatorSigned(receipt)
+    ) {
+      await this.#c.bus.send(receipt.creator, { type: 'receipt', body: signedBefore })
+      return
+    }
     if (!creatorSigned(receipt)) {
       throw refused(
         'LEDGER__INVALID_RECEIPT_SIGNATURE',
@@ -264,7 +295,7 @@ export class ReceiptExchange {
         { creator: receipt.creator },
       )
     }
-    const committed = await this.#c.datastore.get<Committed>('leases', receipt.taskId)
+    const committed = await this.#c.datastore.get('leases', receipt.taskId, parseCommitted)
     if (
       committed === undefined ||
       committed.jobId !== receipt.jobId ||
@@ -292,8 +323,11 @@ export class ReceiptExchange {
       )
     }
     const signed = signReceipt(receipt, this.#c.identity, 'worker')
-    await this.#c.datastore.put('receipts', receipt.taskId, signed)
-    this.#c.onCountersigned?.(signed)
+    await this.#c.datastore.batch([
+      { type: 'put', ns: 'receipts', key: receipt.taskId, value: signed },
+      { type: 'del', ns: 'leases', key: receipt.taskId },
+    ])
+    this.#c.onCountersigned?.(signed, committed)
     await this.#c.bus.send(receipt.creator, { type: 'receipt', body: signed })
   }
 }

@@ -1,0 +1,179 @@
+import { type AbortOptions, type Blobstore, type Clock, parseBlobCid, SerialQueue, throwIfAborted } from '@tessera/core'
+import type { Logger } from 'pino'
+import type { Datastore, DatastoreWrite } from '../datastore.js'
+import type { NodeError } from '../errors.js'
+import { errorFields } from './error-fields.js'
+
+/** The holder that keeps a blob for good: a creator's inputs and the outputs it accepted. */
+export const PIN = 'pin'
+/** How often holds past their expiry are looked for while the peer runs. */
+export const BLOB_HOLD_SWEEP_MS = 60 * 60_000
+
+/** The holder of a worker's output of task `taskId`. */
+export function taskHolder(taskId: string): string {
+  return `task:${taskId}`
+}
+
+/** A hold as stored: until when it keeps its blob, or for good. */
+interface StoredHold {
+  expiresAt?: number
+}
+
+/** Reads a stored hold (the datastore's parser for the `holds` namespace). */
+function parseHold(value: unknown): StoredHold {
+  const { expiresAt } = (value ?? {}) as { expiresAt?: unknown }
+  if (typeof value !== 'object' || value === null || (expiresAt !== undefined && !Number.isSafeInteger(expiresAt))) {
+    throw new TypeError('a hold is {} or { expiresAt: integer }')
+  }
+  return expiresAt === undefined ? {} : { expiresAt: expiresAt as number }
+}
+
+/** What a {@link BlobHolds} needs from its peer. */
+export interface BlobHoldsComponents {
+  datastore: Datastore
+  /** The blobs held (the node's blob store, which the blob protocol serves). */
+  store: Pick<Blobstore, 'has' | 'delete'>
+  clock: Clock
+  logger: Logger
+}
+
+/** A hold's datastore key: grouped by blob, so the holds of one blob are one prefix read. */
+function holdKey(cid: string, holder: string): string {
+  return `${cid}/${holder}`
+}
+
+/**
+ * Which blobs this peer still needs, and who needs them: a blob is deleted from the store once its last hold is
+ * released or has expired. Blobs are addressed by content, so two tasks whose outputs are identical (two tiles of
+ * empty sky) share one file, which stays while either needs it.
+ *
+ * A worker holds each task output until the creator pays for it (the creator fetched the output before it accepted
+ * the task and signed the receipt) or until an expiry, for a creator that never does. A creator pins its inputs and
+ * the outputs it accepted. A blob already in the store the first time it is held (written before holds existed, or
+ * by a part of the node that does not hold what it writes) is pinned first, so releasing a hold never deletes what
+ * was kept for another reason.
+ *
+ * Holds are records in the datastore (`holds/<cid>/<holder>`), so they outlive a restart; every change to them runs
+ * in one queue, so a blob is never deleted between a new hold's record and its write.
+ */
+export class BlobHolds {
+  readonly #c: BlobHoldsComponents
+  readonly #queue = new SerialQueue()
+  #timer: ReturnType<typeof setInterval> | undefined
+
+  constructor(components: BlobHoldsComponents) {
+    this.#c = components
+  }
+
+  /** Sweeps expired holds now and every {@link BLOB_HOLD_SWEEP_MS} until {@link stop}. */
+  start(): void {
+    if (this.#timer !== undefined) return
+    const sweep = () =>
+      this.sweep().catch((e: unknown) => this.#c.logger.error({ ...errorFields(e) }, 'holds:sweep-failed'))
+    void sweep()
+    this.#timer = setInterval(sweep, BLOB_HOLD_SWEEP_MS)
+    this.#timer.unref()
+  }
+
+  /** Stops sweeping; resolves once the change in progress, if any, is done. */
+  async stop(): Promise<void> {
+    clearInterval(this.#timer)
+    this.#timer = undefined
+    await this.#queue.idle()
+  }
+
+  /**
+   * Holds blob `cid` for `holder` until `expiresAt` (epoch ms), or for good when it is undefined. Call it before the
+   * blob is written: a hold on a blob not yet in the store is how a blob this peer makes is told from one it kept
+   * before. Holding again replaces the expiry.
+   */
+  async hold(blob: string, holder: string, expiresAt?: number, options: AbortOptions = {}): Promise<void> {
+    const parsed = parseBlobCid(blob)
+    const cid = parsed.toString()
+    await this.#queue.run(async () => {
+      const writes: DatastoreWrite[] = [
+        { type: 'put', ns: 'holds', key: holdKey(cid, holder), value: expiresAt === undefined ? {} : { expiresAt } },
+      ]
+      if (holder !== PIN && (await this.#holders(cid)).length === 0 && (await this.#c.store.has(parsed, options))) {
+        writes.push({ type: 'put', ns: 'holds', key: holdKey(cid, PIN), value: {} })
+      }
+      await this.#c.datastore.batch(writes)
+    }, options)
+  }
+
+  /** Pins blob `cid`: it stays for good. */
+  async pin(cid: string, options: AbortOptions = {}): Promise<void> {
+    await this.hold(cid, PIN, undefined, options)
+  }
+
+  /** Releases `holder`'s hold on blob `cid` (nothing when it holds none), deleting the blob if no hold is left. */
+  async release(blob: string, holder: string, options: AbortOptions = {}): Promise<void> {
+    const cid = parseBlobCid(blob).toString()
+    await this.#queue.run(async () => {
+      if ((await this.#c.datastore.get('holds', holdKey(cid, holder))) === undefined) return
+      await this.#c.datastore.delete('holds', holdKey(cid, holder))
+      if ((await this.#holders(cid)).length === 0) await this.#deleteBlob(cid, 'released')
+    }, options)
+  }
+
+  /** The holders of blob `cid`. */
+  async holders(blob: string): Promise<string[]> {
+    const cid = parseBlobCid(blob).toString()
+    return this.#queue.run(() => this.#holders(cid))
+  }
+
+  /**
+   * Releases every hold past its expiry and deletes the blobs left with none; resolves to how many blobs went. A
+   * hold record that cannot be read is logged and left, and keeps its blob.
+   */
+  async sweep(options: AbortOptions = {}): Promise<number> {
+    return this.#queue.run(async () => {
+      const now = this.#c.clock.now()
+      let deleted = 0
+      // Keys sort by blob, so each blob's holds come together: decide it once its last hold is read.
+      let blob: { cid: string; live: boolean; expired: string[] } | undefined
+      const settle = async () => {
+        if (blob === undefined || blob.expired.length === 0) return
+        await this.#c.datastore.batch(blob.expired.map((key) => ({ type: 'del' as const, ns: 'holds' as const, key })))
+        if (!blob.live) {
+          await this.#deleteBlob(blob.cid, 'expired')
+          deleted++
+        }
+      }
+      const onCorrupt = (key: string, error: NodeError) => {
+        this.#c.logger.error({ ...errorFields(error), ns: 'holds', key }, 'record:skipped')
+        const cid = key.slice(0, key.indexOf('/'))
+        if (blob?.cid === cid) blob.live = true
+        else corrupt.add(cid)
+      }
+      const corrupt = new Set<string>()
+      for await (const [key, hold] of this.#c.datastore.entries('holds', { onCorrupt, parse: parseHold })) {
+        const cid = key.slice(0, key.indexOf('/'))
+        if (blob?.cid !== cid) {
+          await settle()
+          blob = { cid, live: corrupt.has(cid), expired: [] }
+        }
+        if (hold.expiresAt !== undefined && hold.expiresAt <= now) blob.expired.push(key)
+        else blob.live = true
+        throwIfAborted(options.signal)
+      }
+      await settle()
+      return deleted
+    }, options)
+  }
+
+  async #holders(cid: string): Promise<string[]> {
+    const holders: string[] = []
+    // A record that cannot be read still counts as a hold: a blob is never deleted on a guess.
+    const onCorrupt = (key: string) => void holders.push(key.slice(cid.length + 1))
+    for await (const [key] of this.#c.datastore.entries('holds', { prefix: `${cid}/`, onCorrupt })) {
+      holders.push(key.slice(cid.length + 1))
+    }
+    return holders
+  }
+
+  async #deleteBlob(cid: string, reason: 'released' | 'expired'): Promise<void> {
+    await this.#c.store.delete(parseBlobCid(cid))
+    this.#c.logger.debug({ cid, reason }, 'blob:deleted')
+  }
+}

@@ -1,0 +1,152 @@
+import { join } from 'node:path'
+import { blobCid, FsBlobstore, ManualClock } from '@tessera/core'
+import { ClassicLevel } from 'classic-level'
+import { type Logger, pino } from 'pino'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { Datastore } from '../src/datastore.js'
+import { BlobHolds, PIN, taskHolder } from '../src/peer/blob-holds.js'
+import { tempDir } from './helpers.js'
+
+const HOUR = 3_600_000
+
+describe('BlobHolds', () => {
+  let dir: { path: string; cleanup: () => Promise<void> }
+  let datastore: Datastore
+  let store: FsBlobstore
+  let clock: ManualClock
+  let holds: BlobHolds
+  let logged: Record<string, unknown>[]
+  let logger: Logger
+
+  beforeEach(async () => {
+    dir = await tempDir('tessera-holds-')
+    datastore = await Datastore.open(join(dir.path, 'datastore'))
+    store = new FsBlobstore(join(dir.path, 'blobs'))
+    clock = new ManualClock(1_000_000)
+    logged = []
+    logger = pino({ level: 'debug' }, { write: (line: string) => void logged.push(JSON.parse(line)) })
+    holds = new BlobHolds({ datastore, store, clock, logger })
+  })
+
+  afterEach(async () => {
+    await holds.stop()
+    await datastore.close()
+    await dir.cleanup()
+  })
+
+  /** A blob's bytes and CID (string). */
+  function blob(fill: number): { bytes: Uint8Array; cid: string } {
+    const bytes = new Uint8Array(64).fill(fill)
+    return { bytes, cid: blobCid(bytes).toString() }
+  }
+
+  /** Holds `b` for `holder` and then writes it, as a worker stores a task's output. */
+  async function holdAndWrite(b: { bytes: Uint8Array; cid: string }, holder: string, expiresAt?: number) {
+    await holds.hold(b.cid, holder, expiresAt)
+    await store.put(blobCid(b.bytes), b.bytes)
+  }
+
+  it('should keep a blob two tasks output until both are released', async () => {
+    const sky = blob(1)
+    await holdAndWrite(sky, taskHolder('job-1/f0/0'))
+    await holdAndWrite(sky, taskHolder('job-1/f0/1'))
+    expect(await holds.holders(sky.cid)).toEqual([taskHolder('job-1/f0/0'), taskHolder('job-1/f0/1')])
+
+    await holds.release(sky.cid, taskHolder('job-1/f0/0'))
+    expect(await store.has(blobCid(sky.bytes))).toBe(true)
+    // Released twice: changes nothing.
+    await holds.release(sky.cid, taskHolder('job-1/f0/0'))
+    expect(await store.has(blobCid(sky.bytes))).toBe(true)
+
+    await holds.release(sky.cid, taskHolder('job-1/f0/1'))
+    expect(await store.has(blobCid(sky.bytes))).toBe(false)
+    expect(await holds.holders(sky.cid)).toEqual([])
+  })
+
+  it('should pin a blob already stored when it is first held, so releasing the hold never deletes it', async () => {
+    const input = blob(2)
+    // Stored before holds existed (an older version), or by a part of the node that holds nothing.
+    await store.put(blobCid(input.bytes), input.bytes)
+    await holdAndWrite(input, taskHolder('job-1/f0/0'))
+    expect(await holds.holders(input.cid)).toEqual([PIN, taskHolder('job-1/f0/0')])
+    await holds.release(input.cid, taskHolder('job-1/f0/0'))
+    expect(await store.has(blobCid(input.bytes))).toBe(true)
+  })
+
+  it("should keep a creator's pinned blob when a task output the same bytes and is released", async () => {
+    const frame = blob(3)
+    await holds.pin(frame.cid)
+    await store.put(blobCid(frame.bytes), frame.bytes)
+    await holdAndWrite(frame, taskHolder('job-2/f0/0'))
+    await holds.release(frame.cid, taskHolder('job-2/f0/0'))
+    expect(await store.has(blobCid(frame.bytes))).toBe(true)
+    expect(await holds.holders(frame.cid)).toEqual([PIN])
+  })
+
+  it('should delete, when swept, the blobs whose every hold has expired, and only those, also after a restart', async () => {
+    const [unpaid, live, mixed, pinned] = [blob(4), blob(5), blob(6), blob(7)]
+    const now = clock.now()
+    await holdAndWrite(unpaid, taskHolder('a'), now + HOUR)
+    await holdAndWrite(live, taskHolder('b'), now + 48 * HOUR)
+    await holdAndWrite(mixed, taskHolder('c'), now + HOUR)
+    await holdAndWrite(mixed, taskHolder('d'), now + 48 * HOUR)
+    await holds.pin(pinned.cid)
+    await holdAndWrite(pinned, taskHolder('e'), now + HOUR)
+
+    expect(await holds.sweep()).toBe(0)
+    clock.advance(HOUR)
+    // The holds are on disk: a restarted peer sweeps what the last run left.
+    await holds.stop()
+    await datastore.close()
+    datastore = await Datastore.open(join(dir.path, 'datastore'))
+    holds = new BlobHolds({ datastore, store, clock, logger })
+
+    expect(await holds.sweep()).toBe(1)
+    const has = async (b: { bytes: Uint8Array }) => store.has(blobCid(b.bytes))
+    expect(await Promise.all([unpaid, live, mixed, pinned].map(has))).toEqual([false, true, true, true])
+    expect(await holds.holders(mixed.cid)).toEqual([taskHolder('d')])
+    expect(await holds.holders(pinned.cid)).toEqual([PIN])
+    expect(logged.filter((l) => l.msg === 'blob:deleted')).toEqual([
+      expect.objectContaining({ cid: unpaid.cid, reason: 'expired' }),
+    ])
+  })
+
+  it('should count a hold it cannot read as a hold, log it and leave it on disk', async () => {
+    const output = blob(8)
+    await holdAndWrite(output, taskHolder('a'), clock.now() + HOUR)
+    await holds.stop()
+    await datastore.close()
+    const raw = new ClassicLevel<string, Uint8Array>(join(dir.path, 'datastore'), { valueEncoding: 'view' })
+    await raw.put(`holds!${output.cid}/task:b`, new Uint8Array([0xff, 0x00]))
+    await raw.close()
+    datastore = await Datastore.open(join(dir.path, 'datastore'))
+    holds = new BlobHolds({ datastore, store, clock, logger })
+
+    clock.advance(2 * HOUR)
+    expect(await holds.sweep()).toBe(0)
+    expect(await store.has(blobCid(output.bytes))).toBe(true)
+    expect(logged).toContainEqual(expect.objectContaining({ msg: 'record:skipped', key: `${output.cid}/task:b` }))
+    await holds.release(output.cid, taskHolder('a'))
+    expect(await store.has(blobCid(output.bytes))).toBe(true)
+  })
+
+  it('should not lose a blob when an old hold is released while a new task holds the same bytes', async () => {
+    const sky = blob(9)
+    const has = () => store.has(blobCid(sky.bytes))
+    await holdAndWrite(sky, taskHolder('old'))
+    // The new hold is recorded first: the release sees it and keeps the blob.
+    await Promise.all([holds.hold(sky.cid, taskHolder('new')), holds.release(sky.cid, taskHolder('old'))])
+    expect(await has()).toBe(true)
+    // The release runs first: the blob goes, and the new task's write that follows its hold brings it back.
+    await Promise.all([holds.release(sky.cid, taskHolder('new')), holds.hold(sky.cid, taskHolder('newer'))])
+    await store.put(blobCid(sky.bytes), sky.bytes)
+    expect(await has()).toBe(true)
+    expect(await holds.holders(sky.cid)).toEqual([taskHolder('newer')])
+  })
+
+  it('should refuse a CID that is not one, with a coded error', async () => {
+    await expect(holds.hold('not-a-cid', taskHolder('a'))).rejects.toMatchObject({
+      code: expect.stringMatching(/^CORE__/),
+    })
+  })
+})
