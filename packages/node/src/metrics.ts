@@ -15,6 +15,7 @@ export class NodeMetrics {
   readonly tokensPaid: Counter
   readonly capacityRecords: Gauge
   readonly taskSeconds: Histogram
+  readonly blobsDeleted: Counter<'reason'>
 
   constructor(registry = new Registry()) {
     this.registry = registry
@@ -62,6 +63,12 @@ export class NodeMetrics {
       name: 'tessera_task_duration_seconds',
       help: 'Time to execute a task on this worker',
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
+      registers,
+    })
+    this.blobsDeleted = new Counter({
+      name: 'tessera_blobs_deleted_total',
+      help: 'Blobs deleted from disk once nothing held them: released (a task paid for) or expired (never paid for)',
+      labelNames: ['reason'],
       registers,
     })
   }

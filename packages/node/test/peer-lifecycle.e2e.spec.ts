@@ -100,6 +100,7 @@ describe('a peer over the life of its jobs', () => {
     const output = (creatorHolds.find((key) => !key.startsWith(scene)) as string).split('/')[0] as string
     expect(await creator.node.blobs.has(output)).toBe(true)
     expect(await worker.node.blobs.has(output)).toBe(false)
+    expect(await worker.metrics.text()).toMatch(/^tessera_blobs_deleted_total\{reason="released"\} 1$/m)
     // Its countersigned receipt answers for the task now; what it remembered to check that receipt is gone.
     const keys = async (ns: 'leases' | 'receipts') => {
       const out: string[] = []

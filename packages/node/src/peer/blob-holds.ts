@@ -35,7 +35,12 @@ export interface BlobHoldsComponents {
   store: Pick<Blobstore, 'has' | 'delete'>
   clock: Clock
   logger: Logger
+  /** Called after each blob deleted, with why. */
+  onDeleted?: (cid: string, reason: BlobDeleteReason) => void
 }
+
+/** Why a blob was deleted: its last hold was released, or its holds all expired. */
+export type BlobDeleteReason = 'released' | 'expired'
 
 /** A hold's datastore key: grouped by blob, so the holds of one blob are one prefix read. */
 function holdKey(cid: string, holder: string): string {
@@ -172,8 +177,9 @@ export class BlobHolds {
     return holders
   }
 
-  async #deleteBlob(cid: string, reason: 'released' | 'expired'): Promise<void> {
+  async #deleteBlob(cid: string, reason: BlobDeleteReason): Promise<void> {
     await this.#c.store.delete(parseBlobCid(cid))
     this.#c.logger.debug({ cid, reason }, 'blob:deleted')
+    this.#c.onDeleted?.(cid, reason)
   }
 }

@@ -233,7 +233,13 @@ export class Peer implements NodeOperations {
       options,
     )
     opened.push(() => node.stop())
-    const holds = new BlobHolds({ datastore, store: node.blobs.store, clock: systemClock, logger: init.logger })
+    const holds = new BlobHolds({
+      datastore,
+      store: node.blobs.store,
+      clock: systemClock,
+      logger: init.logger,
+      onDeleted: (_cid, reason) => metrics.blobsDeleted.inc({ reason }),
+    })
     opened.push(() => holds.stop())
     throwIfAborted(signal)
     const engine = init.engine ?? (await createEngine())
