@@ -81,7 +81,7 @@ describe('a peer over the life of its jobs', () => {
     expect(status).toMatchObject({ state: 'completed', settlement: { receipts: 1, anchor: expect.any(String) } })
   }, 300_000)
 
-  it("should delete a worker's output once its creator has paid for it, and keep the creator's copy and input", async () => {
+  it("should let go, once a job is paid, of the worker's output and of all a restart would read, and keep the creator's copy and input", async () => {
     const { creator, worker, scene } = await pair('paid')
     const { jobId } = await creator.submitJob(request(scene))
     await settledStatus(creator, jobId)
@@ -100,6 +100,9 @@ describe('a peer over the life of its jobs', () => {
     const output = (creatorHolds.find((key) => !key.startsWith(scene)) as string).split('/')[0] as string
     expect(await creator.node.blobs.has(output)).toBe(true)
     expect(await worker.node.blobs.has(output)).toBe(false)
+    // Paid on record: a restart of the creator reads neither the settlement nor its receipt again.
+    expect(await creator.receipts.stored()).toEqual({ cosigned: [], pending: [] })
+    for await (const [key] of creator.datastore.entries('settlement', { prefix: 'open/' })) expect.fail(key)
     expect(await worker.metrics.text()).toMatch(/^tessera_blobs_deleted_total\{reason="released"\} 1$/m)
     // Its countersigned receipt answers for the task now; what it remembered to check that receipt is gone.
     const keys = async (ns: 'leases' | 'receipts') => {

@@ -217,6 +217,20 @@ describe('ReceiptExchange', () => {
     expect(again.pending).toEqual([])
   })
 
+  it('should read at a restart only the co-signed receipts not yet paid, marking those of an older data directory once', async () => {
+    const creatorExchange = exchanges[0] as ReceiptExchange
+    await creatorExchange.accepted(accepted(1_000n))
+    await vi.waitFor(() => expect(cosigned).toHaveLength(1))
+    expect(await creatorStore.get('receipts', `unsettled/${TASK}`)).toEqual({})
+    // As an older version left it: the co-signed receipt, unmarked, and no index yet.
+    await creatorStore.delete('receipts', `unsettled/${TASK}`)
+    expect((await creatorExchange.stored()).cosigned.map((r) => r.taskId)).toEqual([TASK])
+    expect(await creatorStore.get('receipts', `unsettled/${TASK}`)).toEqual({})
+    // Its settlement paid it (and unmarked it): the next start reads nothing.
+    await creatorStore.delete('receipts', `unsettled/${TASK}`)
+    expect(await creatorExchange.stored()).toEqual({ cosigned: [], pending: [] })
+  })
+
   it('should skip, log and leave on disk a stored receipt it cannot read, and return the others', async () => {
     const [creatorExchange, workerExchange] = exchanges as [ReceiptExchange, ReceiptExchange]
     workerExchange.stop()

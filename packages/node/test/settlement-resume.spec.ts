@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import type { Receipt } from '@tessera/core'
 import { pino } from 'pino'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { parseConfig } from '../src/config.js'
 import { Datastore } from '../src/datastore.js'
 import { EpochCounter } from '../src/peer/epoch-counter.js'
@@ -52,6 +52,13 @@ describe('Settlement.resume', () => {
     await datastore.close()
     await tmp.cleanup()
   })
+
+  /** The keys under `prefix` in namespace `ns`. */
+  const keys = async (ns: 'settlement' | 'receipts', prefix: string) => {
+    const out: string[] = []
+    for await (const [key] of datastore.entries(ns, { prefix })) out.push(key)
+    return out
+  }
 
   it('should settle, after a restart, a funded job with the receipts on disk, and pay each once', async () => {
     const before = await funded()
@@ -120,18 +127,55 @@ describe('Settlement.resume', () => {
     await second.close()
   })
 
+  it('should leave nothing for a restart to read once a settlement is paid: not its record, not its receipts', async () => {
+    const settlement = await funded()
+    // The receipts exchange marks each co-signed receipt unpaid as it keeps it.
+    for (const r of receipts) await datastore.put('receipts', `unsettled/${r.taskId}`, {})
+    expect(await keys('settlement', 'open/')).toEqual([`open/${JOB}`])
+    for (const r of receipts) await settlement.receipt(r)
+    await settlement.closeJob(JOB, 2, 60_000)
+    expect(await keys('settlement', 'open/')).toEqual([])
+    expect(await keys('receipts', 'unsettled/')).toEqual([])
+    await settlement.close()
+  })
+
+  it("should index an older data directory's open settlements once, and unmark the receipts it had paid", async () => {
+    // An older version settled the job over the first receipt; the second came back after the close. It kept no
+    // open index, and its receipts were marked unpaid by the exchange's first start (every co-signed one).
+    const old = await funded()
+    await old.receipt(receipts[0] as Receipt)
+    await old.closeJob(JOB, 2, 0)
+    await old.close()
+    for (const r of receipts) await datastore.put('receipts', `unsettled/${r.taskId}`, {})
+    await datastore.put('settlement', 'job/job-2', { epoch: 7, budget: 0n, expected: 1 } satisfies SettlementRecord)
+
+    const after = await open()
+    await after.resume(receipts, async () => 1, 60_000)
+    // The paid receipt is unmarked at once; the late one once its own epoch has paid it.
+    await vi.waitFor(async () => expect(await keys('receipts', 'unsettled/')).toEqual([]))
+    expect(await datastore.get('settlement', `job/${JOB}/2`)).toMatchObject({
+      settled: true,
+      closing: [receipts[1]?.taskId],
+    })
+    expect(await datastore.get('meta', 'settlements-open-indexed')).toBe(1)
+    await after.close()
+  })
+
   it('should leave a job that cannot be funded on record only when it was resumed, to try again', async () => {
     const fresh = await open()
     // No tokens: the vault cannot be funded.
     await expect(fresh.fundJob('job-2', 2, BUDGET, 1)).rejects.toMatchObject({ code: 'LEDGER__INSUFFICIENT_FUNDS' })
     expect(await datastore.get('settlement', 'job/job-2')).toBeUndefined()
+    // Records of an older version (no open index): found by the first start's scan.
     await datastore.put('settlement', 'job/job-3', { epoch: 3, budget: BUDGET, expected: 1 } satisfies SettlementRecord)
-    expect((await fresh.resume([], async () => 0, 60_000)).size).toBe(0)
-    expect(await datastore.get('settlement', 'job/job-3')).toMatchObject({ epoch: 3 })
-    // A malformed record is skipped and left on disk; the scan goes on.
+    // A malformed record is skipped and left on disk; the others go on.
     await datastore.put('settlement', 'job/job-4', { epoch: 'four' })
     expect((await fresh.resume([], async () => 0, 60_000)).size).toBe(0)
+    expect(await datastore.get('settlement', 'job/job-3')).toMatchObject({ epoch: 3 })
     expect(await datastore.get('settlement', 'job/job-4')).toEqual({ epoch: 'four' })
+    // Both stay marked open: tried again at every start until funded or repaired.
+    expect(await keys('settlement', 'open/')).toEqual(['open/job-3', 'open/job-4'])
+    expect((await fresh.resume([], async () => 0, 60_000)).size).toBe(0)
     await fresh.close()
   })
 })

@@ -37,6 +37,18 @@ export interface Committed {
   output?: string
 }
 
+/**
+ * The key (namespace `receipts`) marking a co-signed receipt of ours its settlement has not closed over: a restart
+ * reads these, not every receipt ever co-signed. Written with the receipt; removed with the record of the settlement
+ * that pays it (`Settlement`), in one batch each.
+ */
+export function unsettledKey(taskId: string): string {
+  return `unsettled/${taskId}`
+}
+
+/** The `meta` key set once every co-signed receipt on disk has its {@link unsettledKey} (data dirs of older versions). */
+const UNSETTLED_INDEXED = 'receipts-unsettled-indexed'
+
 /** A stored {@link Committed}, checked; its amount a bigint again. */
 const committedSchema = z.strictObject({
   jobId: z.string(),
@@ -154,26 +166,58 @@ export class ReceiptExchange {
   }
 
   /**
-   * Creator side, after a restart: the co-signed receipts on disk (to settle), and those still waiting for their
-   * worker's countersignature (to {@link offer} again). A pending copy whose co-signed receipt is already kept (a
-   * crash between the two writes) is done with. A record that cannot be read is logged (`record:skipped`) and left on
-   * disk for an operator; the others are returned.
+   * Creator side, after a restart: the co-signed receipts on disk no settlement has closed over yet (to settle), and
+   * those still waiting for their worker's countersignature (to {@link offer} again). It reads only those, so a
+   * restart costs what is outstanding, not every receipt ever co-signed; the first start of a data directory from
+   * before that index reads every receipt once and marks ours (the settlements' resume then unmarks those already
+   * paid). A pending copy whose co-signed receipt is already kept (a crash between the two writes of an older
+   * version) is done with. A record that cannot be read is logged (`record:skipped`) and left on disk for an operator;
+   * the others are returned.
    */
   async stored(): Promise<{ cosigned: Receipt[]; pending: Receipt[] }> {
+    const { datastore } = this.#c
     const self = this.#c.identity.peerId.toString()
-    const cosigned = new Map<string, Receipt>()
-    const pending: Receipt[] = []
     const onCorrupt = (key: string, error: NodeError) =>
       this.#c.logger.error({ ...errorFields(error), ns: 'receipts', key }, 'record:skipped')
-    for await (const [key, receipt] of this.#c.datastore.entries('receipts', { onCorrupt, parse: parseReceipt })) {
-      if (receipt.creator !== self) continue
-      if (key.startsWith('pending/')) pending.push(receipt)
-      else if (receipt.workerSig !== undefined) cosigned.set(receipt.taskId, receipt)
+    const cosigned = new Map<string, Receipt>()
+    if ((await datastore.get('meta', UNSETTLED_INDEXED)) === undefined) {
+      for await (const [key, receipt] of datastore.entries('receipts', { onCorrupt, parse: parseReceipt })) {
+        // Co-signed receipts sit under their task id; `pending/` and `unsettled/` keys are not those.
+        if (key === receipt.taskId && receipt.creator === self && receipt.workerSig !== undefined) {
+          cosigned.set(receipt.taskId, receipt)
+        }
+      }
+      await datastore.batch([
+        ...[...cosigned.keys()].map((taskId) => ({
+          type: 'put' as const,
+          ns: 'receipts' as const,
+          key: unsettledKey(taskId),
+          value: {},
+        })),
+        { type: 'put', ns: 'meta', key: UNSETTLED_INDEXED, value: 1 },
+      ])
+    } else {
+      for await (const [key] of datastore.entries('receipts', { prefix: unsettledKey(''), onCorrupt })) {
+        const taskId = key.slice(unsettledKey('').length)
+        try {
+          const receipt = await datastore.get('receipts', taskId, parseReceipt)
+          if (receipt !== undefined) cosigned.set(taskId, receipt)
+          else this.#c.logger.error({ ns: 'receipts', key, taskId }, 'receipt:missing')
+        } catch (e) {
+          onCorrupt(taskId, e as NodeError)
+        }
+      }
     }
     const waiting: Receipt[] = []
-    for (const receipt of pending) {
-      if (cosigned.has(receipt.taskId)) await this.#c.datastore.delete('receipts', `pending/${receipt.taskId}`)
-      else waiting.push(receipt)
+    for await (const [, receipt] of datastore.entries('receipts', {
+      prefix: 'pending/',
+      onCorrupt,
+      parse: parseReceipt,
+    })) {
+      if (receipt.creator !== self) continue
+      if ((await datastore.get('receipts', receipt.taskId)) !== undefined) {
+        await datastore.delete('receipts', `pending/${receipt.taskId}`)
+      } else waiting.push(receipt)
     }
     return { cosigned: [...cosigned.values()], pending: waiting }
   }
@@ -264,8 +308,11 @@ export class ReceiptExchange {
           },
         )
       }
-      await this.#c.datastore.put('receipts', receipt.taskId, receipt)
-      await this.#c.datastore.delete('receipts', `pending/${receipt.taskId}`)
+      await this.#c.datastore.batch([
+        { type: 'put', ns: 'receipts', key: receipt.taskId, value: receipt },
+        { type: 'put', ns: 'receipts', key: unsettledKey(receipt.taskId), value: {} },
+        { type: 'del', ns: 'receipts', key: `pending/${receipt.taskId}` },
+      ])
       this.#awaiting.delete(receipt.taskId)
       this.#c.onCosigned(receipt)
       return

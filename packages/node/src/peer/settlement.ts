@@ -26,6 +26,7 @@ import type { NodeConfig } from '../config.js'
 import type { Datastore } from '../datastore.js'
 import { NodeError } from '../errors.js'
 import type { EpochCounter } from './epoch-counter.js'
+import { unsettledKey } from './receipts.js'
 import { errorFields } from './error-fields.js'
 
 /** A job's settlement as the control API reports it: epoch, receipts, anchor, payouts and what each payee got. */
@@ -76,6 +77,15 @@ export interface SettlementRecord {
  * under its job id; receipts that came back after it closed settle under `<job id>/<epoch>` (job ids hold no `/`).
  */
 const recordKey = (settlement: string): string => `job/${settlement}`
+
+/**
+ * The key (namespace `settlement`) marking a settlement whose record is not settled yet: a restart resumes these,
+ * not every job ever settled. Written and removed in one batch with the record.
+ */
+const openKey = (settlement: string): string => `open/${settlement}`
+
+/** The `meta` key set once every open settlement on disk has its {@link openKey} (data dirs of older versions). */
+const OPEN_INDEXED = 'settlements-open-indexed'
 
 /** The job a settlement key belongs to. */
 const jobOfSettlement = (settlement: string): string => settlement.split('/')[0] as string
@@ -285,7 +295,15 @@ export class Settlement {
     throwIfAborted(options.signal)
     const created = record === undefined
     if (created) {
-      await this.#datastore.put('settlement', recordKey(jobId), { epoch, budget, expected } satisfies SettlementRecord)
+      await this.#datastore.batch([
+        {
+          type: 'put',
+          ns: 'settlement',
+          key: recordKey(jobId),
+          value: { epoch, budget, expected } satisfies SettlementRecord,
+        },
+        { type: 'put', ns: 'settlement', key: openKey(jobId), value: {} },
+      ])
     }
     const funding = this.#fund(jobId, epoch, budget, expected, record?.receiptEpoch ?? epoch)
     this.#jobs.set(jobId, funding)
@@ -305,7 +323,12 @@ export class Settlement {
     } catch (e) {
       // A new job that cannot be funded is cancelled: nothing is left to settle. A resumed one stays on record, to be
       // tried again at the next start (the chain may be back by then).
-      if (created) await this.#datastore.delete('settlement', recordKey(jobId))
+      if (created) {
+        await this.#datastore.batch([
+          { type: 'del', ns: 'settlement', key: recordKey(jobId) },
+          { type: 'del', ns: 'settlement', key: openKey(jobId) },
+        ])
+      }
       throw e
     }
   }
@@ -433,13 +456,11 @@ export class Settlement {
       const settlement = `${jobId}/${epoch}`
       const closing = late.map((r) => r.taskId)
       const budget = late.reduce((sum, r) => sum + r.amount, 0n)
-      await this.#datastore.put('settlement', recordKey(settlement), {
-        epoch,
-        budget,
-        expected: late.length,
-        closing,
-        receiptEpoch,
-      } satisfies SettlementRecord)
+      const record: SettlementRecord = { epoch, budget, expected: late.length, closing, receiptEpoch }
+      await this.#datastore.batch([
+        { type: 'put', ns: 'settlement', key: recordKey(settlement), value: record },
+        { type: 'put', ns: 'settlement', key: openKey(settlement), value: {} },
+      ])
       await this.fundJob(settlement, epoch, budget, late.length)
       const job = (await this.#jobs.get(settlement)) as JobSettlement
       for (const receipt of late) this.#feed(job, receipt)
@@ -454,14 +475,20 @@ export class Settlement {
    * concern here (the start-up scan reports them).
    */
   async #covered(jobId: string): Promise<Set<string>> {
+    return new Set((await this.#coverage(jobId)).keys())
+  }
+
+  /** {@link #covered}, with whether the epoch that closed over each task has settled. */
+  async #coverage(jobId: string): Promise<Map<string, boolean>> {
     const ours = (key: string) => key === recordKey(jobId) || key.startsWith(`${recordKey(jobId)}/`)
-    const covered = new Set<string>()
+    const covered = new Map<string, boolean>()
     const onCorrupt = (key: string, error: NodeError) => {
       if (ours(key)) throw error
     }
     for await (const [key, value] of this.#datastore.entries('settlement', { prefix: recordKey(jobId), onCorrupt })) {
       if (!ours(key)) continue
-      for (const taskId of this.#checked(key, value).closing ?? []) covered.add(taskId)
+      const record = this.#checked(key, value)
+      for (const taskId of record.closing ?? []) covered.set(taskId, record.settled === true)
     }
     return covered
   }
@@ -498,7 +525,17 @@ export class Settlement {
       await this.#refund(jobId, job)
       if (record !== undefined) {
         const outcome = this.#outcome(job)
-        await this.#datastore.put('settlement', recordKey(jobId), { ...record, closing, settled: true, outcome })
+        // Paid: neither the settlement nor its receipts are read at a restart any more.
+        await this.#datastore.batch([
+          {
+            type: 'put',
+            ns: 'settlement',
+            key: recordKey(jobId),
+            value: { ...record, closing, settled: true, outcome },
+          },
+          { type: 'del', ns: 'settlement', key: openKey(jobId) },
+          ...closing.map((taskId) => ({ type: 'del' as const, ns: 'receipts' as const, key: unsettledKey(taskId) })),
+        ])
         // Settled on record: the record answers for it from now on (status, paid), and a receipt that comes later
         // finds the closed epoch there and takes the late path, so the state in memory can go.
         this.#jobs.delete(jobId)
@@ -526,33 +563,30 @@ export class Settlement {
    * Finishes, after a restart, the settlement of every job that had not settled: re-opens its vault (idempotent), feeds
    * it the co-signed receipts `receipts` holds for it (those its epoch closed over, when it had closed) and closes the
    * epoch once `accepted(jobId)` receipts are in or the grace has run out; receipts co-signed after their job's epoch
-   * closed get an epoch of their own. Returns the settlements resumed (job ids, `<job id>/<epoch>` for late receipts)
-   * and their epochs. A record that cannot be read is logged (`record:skipped`) and left on disk, and its settlement
-   * is not resumed (nor are its receipts paid late, which might pay them twice); the others resume.
+   * closed get an epoch of their own. `receipts` are those no settlement had paid when the peer stopped (see
+   * `ReceiptExchange.stored`); one an earlier settlement did pay is unmarked, so the next start does not read it.
+   * Returns the settlements resumed (job ids, `<job id>/<epoch>` for late receipts) and their epochs. A record that
+   * cannot be read is logged (`record:skipped`) and left on disk, and its settlement is not resumed (nor are its job's
+   * receipts paid late, which might pay them twice); the others resume.
+   *
+   * It reads the settlements left open and the records of the jobs those receipts belong to, not every record ever
+   * written; the first start of a data directory from before that index reads every record once to build it.
    */
   async resume(
     receipts: readonly Receipt[],
     accepted: (jobId: string) => Promise<number>,
     graceMs: number,
   ): Promise<Map<string, number>> {
-    const records = new Map<string, SettlementRecord>()
     const skip = (key: string, error: NodeError) =>
       this.#log.error({ ...errorFields(error), ns: 'settlement', key }, 'record:skipped')
-    for await (const [key, value] of this.#datastore.entries('settlement', { prefix: 'job/', onCorrupt: skip })) {
-      if (!key.startsWith('job/')) continue
-      try {
-        records.set(key.slice('job/'.length), this.#checked(key, value))
-      } catch (e) {
-        skip(key, e as NodeError)
-      }
-    }
-    const covered = new Set<string>()
-    for (const [settlement, record] of records) {
-      for (const taskId of record.closing ?? []) covered.add(`${jobOfSettlement(settlement)}/${taskId}`)
+    const byJob = new Map<string, Receipt[]>()
+    for (const receipt of receipts) {
+      const list = byJob.get(receipt.jobId)
+      if (list === undefined) byJob.set(receipt.jobId, [receipt])
+      else list.push(receipt)
     }
     const resumed = new Map<string, number>()
-    for (const [settlement, record] of records) {
-      if (record.settled === true) continue
+    for (const [settlement, record] of await this.#openRecords(skip)) {
       try {
         await this.fundJob(settlement, record.epoch, record.budget, record.expected)
       } catch (e) {
@@ -562,20 +596,78 @@ export class Settlement {
       const job = (await this.#jobs.get(settlement)) as JobSettlement
       const jobId = jobOfSettlement(settlement)
       const closing = record.closing === undefined ? undefined : new Set(record.closing)
-      for (const receipt of receipts) {
-        if (receipt.jobId !== jobId || job.taskIds.has(receipt.taskId)) continue
+      for (const receipt of byJob.get(jobId) ?? []) {
+        if (job.taskIds.has(receipt.taskId)) continue
         if (closing === undefined || closing.has(receipt.taskId)) this.#feed(job, receipt)
       }
       resumed.set(settlement, record.epoch)
       this.#log.info({ settlement, epoch: record.epoch, closed: closing !== undefined }, 'settlement:resumed')
       void this.closeJob(settlement, closing?.size ?? (await accepted(jobId)), graceMs)
     }
-    // Receipts that came back after their job's epoch closed and before the stop: an epoch of their own.
-    for (const receipt of receipts) {
-      if (records.get(receipt.jobId)?.closing === undefined) continue
-      if (!covered.has(`${receipt.jobId}/${receipt.taskId}`)) void this.#settleLate(receipt)
+    // Receipts that came back after their job's epoch closed and before the stop: an epoch of their own. Those an
+    // epoch already paid (marked before the index existed, or by a crash of an older version) are unmarked.
+    const paid: string[] = []
+    for (const [jobId, list] of byJob) {
+      let coverage: Map<string, boolean>
+      try {
+        if ((await this.#record(jobId))?.closing === undefined) continue
+        coverage = await this.#coverage(jobId)
+      } catch (e) {
+        skip(recordKey(jobId), e as NodeError)
+        continue
+      }
+      for (const receipt of list) {
+        const settled = coverage.get(receipt.taskId)
+        if (settled === undefined) void this.#settleLate(receipt)
+        else if (settled) paid.push(receipt.taskId)
+      }
+    }
+    if (paid.length > 0) {
+      await this.#datastore.batch(paid.map((taskId) => ({ type: 'del', ns: 'receipts', key: unsettledKey(taskId) })))
     }
     return resumed
+  }
+
+  /**
+   * The settlements whose records are not settled, by settlement id, from the open index (built on the first start
+   * of an older data directory). A record that cannot be read is reported to `skip` and left, marked open, on disk.
+   */
+  async #openRecords(skip: (key: string, error: NodeError) => void): Promise<Map<string, SettlementRecord>> {
+    if ((await this.#datastore.get('meta', OPEN_INDEXED)) === undefined) {
+      const open: string[] = []
+      const unreadable = (key: string) => void (key.startsWith('job/') && open.push(key.slice('job/'.length)))
+      for await (const [key, value] of this.#datastore.entries('settlement', {
+        prefix: 'job/',
+        onCorrupt: unreadable,
+      })) {
+        const record = settlementRecordOf(value)
+        if (record?.settled !== true) open.push(key.slice('job/'.length))
+      }
+      await this.#datastore.batch([
+        ...open.map((settlement) => ({
+          type: 'put' as const,
+          ns: 'settlement' as const,
+          key: openKey(settlement),
+          value: {},
+        })),
+        { type: 'put', ns: 'meta', key: OPEN_INDEXED, value: 1 },
+      ])
+    }
+    const records = new Map<string, SettlementRecord>()
+    for await (const [key] of this.#datastore.entries('settlement', { prefix: openKey(''), onCorrupt: skip })) {
+      const settlement = key.slice(openKey('').length)
+      let record: SettlementRecord | undefined
+      try {
+        record = await this.#record(settlement)
+      } catch (e) {
+        skip(recordKey(settlement), e as NodeError)
+        continue
+      }
+      if (record !== undefined && record.settled !== true) records.set(settlement, record)
+      // Settled or gone, with its mark left behind by an older version's crash: nothing to resume.
+      else await this.#datastore.delete('settlement', key)
+    }
+    return records
   }
 
   async #record(settlement: string): Promise<SettlementRecord | undefined> {
