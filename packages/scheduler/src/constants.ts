@@ -73,6 +73,13 @@ export const DEFAULT_VERIFICATION = Object.freeze({ detect: 0.99, withinTasks: 1
  */
 export const DEFAULT_AWARD_GRACE_MS = DEFAULT_JOB_TIMEOUT_MS
 
+/**
+ * A creator stops awarding a bid that won nothing this long before its worker forgets it (see
+ * {@link DEFAULT_AWARD_GRACE_MS}): an award takes a moment to arrive, and one arriving just after is refused.
+ * @default 30_000
+ */
+export const AWARD_GRACE_MARGIN_MS = 30_000
+
 /** Most jobs a worker tracks at once (bids outstanding and leases); beyond it the worker reports itself busy. */
 export const MAX_WORKER_JOBS = 4_096
 

@@ -12,6 +12,8 @@ import {
   type WireMessage,
 } from '@tessera/core'
 import {
+  AWARD_GRACE_MARGIN_MS,
+  DEFAULT_AWARD_GRACE_MS,
   DEFAULT_HEARTBEAT_MS,
   DEFAULT_LEASE_MS,
   DEFAULT_MAX_REOPENS,
@@ -105,6 +107,14 @@ export interface CreatorMachineInit {
   maxReopens?: number
   /** Finished jobs are remembered this long. @default DEFAULT_RETAIN_MS */
   retainMs?: number
+  /**
+   * A bidder that has won nothing is awarded tasks only until this long after the window it bid in closed, less
+   * {@link AWARD_GRACE_MARGIN_MS}: workers forget such bids then (the worker's `awardGraceMs`), and an award they
+   * refuse costs the job a lease period. Past it the bidder is passed over, and when nobody else can take the tasks
+   * the window re-opens. `Infinity` awards standing bids until the deadline.
+   * @default DEFAULT_AWARD_GRACE_MS
+   */
+  awardGraceMs?: number
 }
 
 /** A job's progress, as {@link CreatorMachine.job} reports it. */
@@ -140,6 +150,8 @@ interface Bidder {
   reputation: number
   /** Window number of the latest bid. */
   window: number
+  /** When the window of its latest bid closed (that order's `bidDeadline`): the worker forgets a lost bid after it. */
+  windowClosesAt: number
   /** Tasks awarded and not yet resulted. */
   inFlight: number
   /** Last heartbeat, result or fresh award. */
@@ -208,6 +220,8 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
   readonly #heartbeatMs: number
   readonly #maxReopens: number
   readonly #retainMs: number
+  /** How long after its window a bidder that won nothing may still be awarded tasks (grace less margin). */
+  readonly #standingBidMs: number
   readonly #jobs = new Map<string, CreatorJob>()
   readonly #timers = new TimerQueue<Timer>()
   readonly #outputs = new Fifo<CreatorOutput>()
@@ -224,6 +238,14 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
     this.#heartbeatMs = init.heartbeatMs ?? DEFAULT_HEARTBEAT_MS
     this.#maxReopens = init.maxReopens ?? DEFAULT_MAX_REOPENS
     this.#retainMs = init.retainMs ?? DEFAULT_RETAIN_MS
+    const awardGraceMs = init.awardGraceMs ?? DEFAULT_AWARD_GRACE_MS
+    if (!(awardGraceMs >= 0)) {
+      throw new SchedulerError('SCHEDULER__INVALID_CONFIG', `awardGraceMs must be at least 0, not ${awardGraceMs}`, {
+        option: 'awardGraceMs',
+        value: awardGraceMs,
+      })
+    }
+    this.#standingBidMs = awardGraceMs - AWARD_GRACE_MARGIN_MS
     if (!(this.#heartbeatMs > 0 && this.#leaseMs > this.#heartbeatMs)) {
       throw new SchedulerError(
         'SCHEDULER__INVALID_CONFIG',
@@ -473,6 +495,7 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
       maxTasks: 0,
       reputation: 0,
       window: job.window,
+      windowClosesAt: order.bidDeadline,
       inFlight: 0,
       lastSeen: now,
       leased: false,
@@ -484,6 +507,7 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
     bidder.maxTasks = Math.min(bid.maxTasks, job.taskCount)
     bidder.reputation = Number.isFinite(reputation) ? reputation : 0
     bidder.window = job.window
+    bidder.windowClosesAt = order.bidDeadline
     if (held === undefined) {
       job.bidders.push(bidder)
       job.byPeer.set(bid.worker, bidder.index)
@@ -732,6 +756,8 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
       if (job.pendingHeap.size === 0) break
       const room = bidder.maxTasks - bidder.inFlight
       if (room <= 0) continue
+      // Its worker has forgotten a bid that won nothing by now, and would refuse the award.
+      if (!bidder.leased && now >= bidder.windowClosesAt + this.#standingBidMs) continue
       const taken: number[] = []
       const barred: number[] = []
       while (taken.length < room && job.pendingHeap.size > 0) {

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { fixedPrice, isSchedulerError } from '../src/index.js'
+import { DEFAULT_AWARD_GRACE_MS, fixedPrice, isSchedulerError } from '../src/index.js'
 import { Market, renderSpec } from './harness.js'
 
 const TWO_SLOTS = { memoryMb: 8_192, features: [], score: 100, slots: 2, tiers: [3] as const }
@@ -61,6 +61,30 @@ describe('leases', () => {
     market.advance(3_000)
     expect(market.eventsOf('task:reassigned').map((e) => [e.from, e.to])).toEqual(Array(4).fill(['cheap', 'dear']))
     expect(market.rejections).toEqual([])
+    market.finishAll()
+    expect(market.creator.job(jobId)?.status).toBe('completed')
+  })
+
+  it('should pass over a bid its worker has forgotten, and re-open the window rather than send an award it refuses', () => {
+    const market = new Market({ leaseMs: 3_000, heartbeatMs: 1_000 })
+    market.addWorker('cheap', { profile: { memoryMb: 8_192, features: [], score: 100, slots: 4, tiers: [3] } })
+    market.addWorker('dear', {
+      pricing: fixedPrice(20n),
+      profile: { memoryMb: 8_192, features: [], score: 100, slots: 4, tiers: [3] },
+    })
+    const jobId = market.submit(renderSpec({ minBids: 2, timeoutMs: 3_600_000 }))
+    expect(market.eventsOf('lease:granted').map((g) => g.worker)).toEqual(['cheap'])
+    // Past the award grace, the dear worker has forgotten the bid that won nothing.
+    market.advance(DEFAULT_AWARD_GRACE_MS + 1_000)
+    market.down.add('cheap')
+    market.advance(3_000)
+    expect(market.eventsOf('lease:lost')).toHaveLength(1)
+    // No award is sent to it: the window re-opens, it bids again and wins the tasks when the window closes.
+    expect(market.eventsOf('auction:closed')).toHaveLength(1)
+    market.advance(60_000)
+    expect(market.rejections).toEqual([])
+    expect(market.eventsOf('auction:closed')).toHaveLength(2)
+    expect(market.eventsOf('task:reassigned').map((e) => [e.from, e.to])).toEqual(Array(4).fill(['cheap', 'dear']))
     market.finishAll()
     expect(market.creator.job(jobId)?.status).toBe('completed')
   })

@@ -297,5 +297,13 @@ describe('rejected messages', () => {
         context: { leaseMs: 1_000, heartbeatMs: 1_000 },
       }),
     )
+    for (const awardGraceMs of [-1, Number.NaN]) {
+      expect(() => new CreatorMachine({ self: 'c', rng: seededRng(1), awardGraceMs })).toThrow(
+        expect.objectContaining({
+          code: 'SCHEDULER__INVALID_CONFIG',
+          context: { option: 'awardGraceMs', value: awardGraceMs },
+        }),
+      )
+    }
   })
 })
