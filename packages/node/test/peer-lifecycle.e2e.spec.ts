@@ -54,12 +54,31 @@ describe('a peer over the life of its jobs', () => {
     vi.spyOn(creator.scheduler, 'waitForJob').mockReturnValueOnce(new Promise((_, reject) => (end = reject)))
     const { jobId } = await creator.submitJob(request(scene))
     await until('the task to be accepted', () => (creator.scheduler.job(jobId)?.accepted === 1 ? true : undefined))
-    end(new SchedulerError('SCHEDULER__JOB_UNFINISHED', 'the job expired', { jobId }))
+    end(new SchedulerError('SCHEDULER__JOB_UNFINISHED', 'the job expired', { jobId, event: 'job:expired' }))
 
     const status = await settledStatus(creator, jobId)
     expect(status.settlement).toMatchObject({ receipts: 1, anchor: expect.any(String), refunded: expect.any(String) })
     expect(Object.keys(status.settlement?.paid ?? {})).toHaveLength(1)
+    // Once the market forgets the job, its record says how it ended (it was reported as unknown before).
+    vi.spyOn(creator.scheduler, 'job').mockReturnValue(undefined)
+    expect(await creator.jobStatus(jobId)).toMatchObject({
+      state: 'expired',
+      tasks: 1,
+      verified: 1,
+      settlement: { receipts: 1 },
+    })
   }, 300_000)
+
+  it('should report a job whose record an older version wrote without its end as ended by a stop, not as unknown', async () => {
+    const creator = await start('legacy', { worker: { enabled: false } })
+    const split = { kind: 'render', firstFrame: 0, frames: 2, width: 32, height: 16, tileWidth: 16, tileHeight: 16 }
+    await creator.datastore.put('jobs', 'job-old', {
+      request: '{}',
+      order: { jobId: 'job-old', kind: 'render', split },
+    })
+    expect(await creator.jobStatus('job-old')).toMatchObject({ state: 'failed', tasks: 4, verified: 0 })
+    await expect(creator.jobStatus('job-none')).rejects.toMatchObject({ code: 'NODE__JOB_NOT_FOUND' })
+  })
 
   it('should settle a job that completes while its vault is still being funded', async () => {
     const { creator, scene } = await pair('quick')

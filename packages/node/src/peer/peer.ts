@@ -15,7 +15,14 @@ import {
 } from '@tessera/core'
 import { createEngine, type Engine } from '@tessera/gpu'
 import { merkleRoot } from '@tessera/proof'
-import { expectedCost, fixedPrice, demandPrice, type PricingStrategy, taskCountOf } from '@tessera/scheduler'
+import {
+  demandPrice,
+  expectedCost,
+  fixedPrice,
+  isSchedulerError,
+  type PricingStrategy,
+  taskCountOf,
+} from '@tessera/scheduler'
 import { createScheduler, type SchedulerDriver } from '@tessera/scheduler/driver'
 import { LevelDatastore } from 'datastore-level'
 import type { Logger } from 'pino'
@@ -74,6 +81,23 @@ interface StoredJob {
   order?: Order
   results?: Result[]
   progress?: JobProgress
+  /** How the job ended; absent while it runs (and in records of older versions). */
+  end?: JobEnd
+}
+
+/** How a job ended, as its record keeps it once the market has forgotten the job. */
+interface JobEnd {
+  /** `failed`: this node stopped while the job ran, which ends it (its accepted tasks are paid, the rest refunded). */
+  state: 'completed' | 'cancelled' | 'expired' | 'failed'
+  tasks: number
+  /** Tasks accepted (verified). */
+  accepted: number
+}
+
+/** How a job that did not complete ended, from the error its wait rejected with. */
+function unfinishedState(e: unknown): JobEnd['state'] {
+  if (!isSchedulerError(e, 'SCHEDULER__JOB_UNFINISHED')) return 'failed'
+  return e.context.event === 'job:cancelled' ? 'cancelled' : 'expired'
 }
 
 function pricingOf(config: NodeConfig): PricingStrategy {
@@ -610,7 +634,12 @@ export class Peer implements NodeOperations {
     // Its first record and its settlement are written by the funding: after it, or this record would be overwritten
     // and the close would find no settlement to close.
     await this.#funding.get(jobId)
-    await this.#record(jobId, { request: JSON.stringify(request), order, results: [...results] })
+    await this.#record(jobId, {
+      request: JSON.stringify(request),
+      order,
+      results: [...results],
+      end: { state: 'completed', tasks: results.length, accepted: results.length },
+    })
     this.#finished.delete(jobId)
     this.#log.info({ jobId, tasks: results.length }, 'job:completed')
     await this.settlement.closeJob(jobId, results.length, RECEIPT_GRACE_MS)
@@ -624,9 +653,11 @@ export class Peer implements NodeOperations {
    */
   async #unfinished(jobId: string, request: JobRequest, order: Order, e: unknown): Promise<void> {
     this.#log.warn({ ...errorFields(e), jobId }, 'job:failed')
-    const accepted = this.scheduler.job(jobId)?.accepted ?? 0
+    const view = this.scheduler.job(jobId)
+    const accepted = view?.accepted ?? 0
+    const end: JobEnd = { state: unfinishedState(e), tasks: view?.tasks ?? taskCountOf(order.split), accepted }
     await this.#funding.get(jobId)
-    await this.#record(jobId, { request: JSON.stringify(request), order })
+    await this.#record(jobId, { request: JSON.stringify(request), order, end })
     await this.settlement.closeJob(jobId, accepted, RECEIPT_GRACE_MS)
     this.#epochs.delete(jobId)
     this.metrics.tokensPaid.inc(Number(await this.settlement.paidNet(jobId)))
@@ -662,9 +693,11 @@ export class Peer implements NodeOperations {
       // The market forgets finished jobs after a while; the datastore keeps them.
       const stored = await this.#stored(jobId)
       const results = this.#finished.get(jobId)?.results ?? stored?.results
-      if (results === undefined) throw new NodeError('NODE__JOB_NOT_FOUND', `no job ${jobId} on this node`, { jobId })
-      const tasks = results.length
-      base = { state: 'completed', tasks, completed: tasks, verified: tasks }
+      if (results === undefined && stored === undefined) {
+        throw new NodeError('NODE__JOB_NOT_FOUND', `no job ${jobId} on this node`, { jobId })
+      }
+      const end = stored?.end ?? (await this.#endOf(jobId, stored, results, options))
+      base = { state: end.state, tasks: end.tasks, completed: end.accepted, verified: end.accepted }
       progress ??= stored?.progress
     }
     const settlement = await this.settlement.view(jobId, options)
@@ -709,6 +742,21 @@ export class Peer implements NodeOperations {
   /** A job's record, as this node wrote it. */
   async #stored(jobId: string): Promise<StoredJob | undefined> {
     return this.datastore.get<StoredJob>('jobs', jobId)
+  }
+
+  /**
+   * How a job the market has forgotten ended, when its record does not say (an older version wrote it): completed
+   * with its results, otherwise ended by a stop of this node, having accepted what its settlement received.
+   */
+  async #endOf(
+    jobId: string,
+    stored: StoredJob | undefined,
+    results: readonly Result[] | undefined,
+    options: AbortOptions,
+  ): Promise<JobEnd> {
+    if (results !== undefined) return { state: 'completed', tasks: results.length, accepted: results.length }
+    const tasks = stored?.order === undefined ? 0 : taskCountOf(stored.order.split)
+    return { state: 'failed', tasks, accepted: (await this.settlement.view(jobId, options))?.receipts ?? 0 }
   }
 
   /** This node's ledger wallet and balances. */
