@@ -3,7 +3,7 @@ import { request, type Server } from 'node:http'
 import { AbortError, type AbortOptions, TesseraError } from '@tessera/core'
 import { MAX_JOB_TIMEOUT_MS } from '@tessera/scheduler'
 import { describe, expect, it, vi } from 'vitest'
-import type { JobRequest, NodeOperations } from '../src/api/contract.js'
+import { DEFAULT_JOBS_LISTED, type JobRequest, MAX_JOBS_LISTED, type NodeOperations } from '../src/api/contract.js'
 import { ApiClient } from '../src/api/client.js'
 import { ApiServer } from '../src/api/server.js'
 import { reportError } from '../src/cli/errors.js'
@@ -32,14 +32,24 @@ function hang<T>(options: AbortOptions | undefined): Promise<T> {
   })
 }
 
-function fakeOps(): NodeOperations & { submitted: unknown[]; outputOptions: unknown[]; signals: AbortSignal[] } {
+function fakeOps(): NodeOperations & {
+  submitted: unknown[]
+  outputOptions: unknown[]
+  signals: AbortSignal[]
+  cancelled: string[]
+  limits: number[]
+} {
   const submitted: unknown[] = []
+  const cancelled: string[] = []
+  const limits: number[] = []
   const outputOptions: unknown[] = []
   const signals: AbortSignal[] = []
   return {
     submitted,
     outputOptions,
     signals,
+    cancelled,
+    limits,
     status: async (options) => {
       if (options?.signal !== undefined) signals.push(options.signal)
       return { peerId: 'p', addrs: [], peers: 0, capacityRecords: 0, worker: true, payee: 'x' }
@@ -52,6 +62,15 @@ function fakeOps(): NodeOperations & { submitted: unknown[]; outputOptions: unkn
     jobStatus: async (id) => {
       if (id !== 'job-1') throw new NodeError('NODE__JOB_NOT_FOUND', `no job ${id}`, {})
       return { jobId: id, state: 'running', tasks: 4, completed: 1, verified: 1, reassigned: 0 }
+    },
+    listJobs: async (limit) => {
+      limits.push(limit)
+      return [{ jobId: 'job-1', state: 'running', tasks: 4, verified: 1, orderedAt: 1_700_000_000_000 }]
+    },
+    cancelJob: async (id) => {
+      if (id !== 'job-1') throw new NodeError('NODE__JOB_NOT_FOUND', `no job ${id}`, {})
+      cancelled.push(id)
+      return { jobId: id, state: 'cancelled', tasks: 4, completed: 1, verified: 1, reassigned: 0 }
     },
     jobOutput: async (id, output) => {
       outputOptions.push(output)
@@ -111,6 +130,21 @@ describe('control API', () => {
       ]) {
         await expect(client.submitJob(bad as typeof lit)).rejects.toMatchObject({ code: 'NODE__API_MALFORMED_REQUEST' })
       }
+      // Listing, at the node's default length or the one asked for (within bounds); cancelling.
+      expect(await client.listJobs()).toEqual([expect.objectContaining({ jobId: 'job-1', state: 'running' })])
+      await client.listJobs(7)
+      expect(ops.limits).toEqual([DEFAULT_JOBS_LISTED, 7])
+      for (const limit of [0, MAX_JOBS_LISTED + 1, 1.5]) {
+        await expect(client.listJobs(limit)).rejects.toMatchObject({ code: 'NODE__API_MALFORMED_REQUEST' })
+      }
+      expect(await client.cancelJob('job-1')).toMatchObject({ state: 'cancelled' })
+      expect(ops.cancelled).toEqual(['job-1'])
+      await expect(client.cancelJob('nope')).rejects.toMatchObject({ code: 'NODE__JOB_NOT_FOUND' })
+      const cancelByGet = await fetch(`http://127.0.0.1:${port}/v1/jobs/job-1/cancel`, {
+        headers: { authorization: `Bearer ${TOKEN}` },
+      })
+      expect(cancelByGet.status).toBe(404)
+      expect(ops.cancelled).toEqual(['job-1'])
       const wrong = new ApiClient(`http://127.0.0.1:${port}`, 'guess')
       await expect(wrong.status()).rejects.toMatchObject({ code: 'NODE__API_UNAUTHORISED' })
       const metrics = await fetch(`http://127.0.0.1:${port}/metrics`)

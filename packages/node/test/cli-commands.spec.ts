@@ -127,6 +127,43 @@ describe('tessera commands', () => {
     expect(creator.output()).toMatch(logged)
   }, 60_000)
 
+  it('job cancel should end a job nobody bid on and refund its budget, and job list show it first', async () => {
+    const submit = await cli(
+      ...['--data-dir', creatorDir, 'job', 'submit', join(dir.path, 'scene.glb')],
+      ...['--width', '16', '--height', '16', '--tile', '16', '--samples', '1', '--max-price', '1', '--no-wait'],
+    )
+    const jobId = /job (\w+)/.exec(submit.stdout)?.[1] as string
+    const cancelled = await cli('--data-dir', creatorDir, 'job', 'cancel', jobId)
+    expect(cancelled.code).toBe(0)
+    expect(cancelled.stdout).toMatch(new RegExp(`^${jobId} cancelled: 0/1 verified`))
+    // Settled over no accepted task: the whole budget goes back.
+    const deadline = Date.now() + 60_000
+    let status = JSON.parse((await cli('--data-dir', creatorDir, 'job', 'status', jobId, '--json')).stdout)
+    while (status.settlement?.refunded === undefined && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200))
+      status = JSON.parse((await cli('--data-dir', creatorDir, 'job', 'status', jobId, '--json')).stdout)
+    }
+    expect(status).toMatchObject({ state: 'cancelled', settlement: { receipts: 0, refunded: expect.any(String) } })
+    expect(BigInt(status.settlement.refunded)).toBeGreaterThan(0n)
+    // Cancelling again changes nothing.
+    expect((await cli('--data-dir', creatorDir, 'job', 'cancel', jobId)).stdout).toMatch(/ cancelled: /)
+
+    const listed = JSON.parse((await cli('--data-dir', creatorDir, 'job', 'list', '--json')).stdout)
+    expect(listed[0]).toMatchObject({ jobId, state: 'cancelled', tasks: 1, verified: 0 })
+    expect(listed.map((j: { orderedAt: number }) => j.orderedAt)).toEqual(
+      [...listed.map((j: { orderedAt: number }) => j.orderedAt)].sort((a, b) => b - a),
+    )
+    const table = (await cli('--data-dir', creatorDir, 'job', 'list', '--limit', '1')).stdout.split('\n')
+    expect(table[0]).toMatch(/^JOB +STATE +VERIFIED +ORDERED$/)
+    expect(table[1]).toMatch(new RegExp(`^${jobId} +cancelled +0/1 +\\d{4}-\\d\\d-\\d\\dT`))
+    expect(table).toHaveLength(3)
+    const tooMany = await cli('--data-dir', creatorDir, 'job', 'list', '--limit', '10001')
+    expect(tooMany.code).not.toBe(0)
+    expect((await cli('--data-dir', creatorDir, 'job', 'cancel', 'no-such-job')).stderr).toMatch(
+      /NODE__JOB_NOT_FOUND|no job/,
+    )
+  }, 120_000)
+
   it('/metrics should serve Prometheus text with libp2p and job metrics', async () => {
     const { host, port } = JSON.parse(readFileSync(join(creatorDir, 'api.json'), 'utf8'))
     const text = await (await fetch(`http://${host}:${port}/metrics`)).text()

@@ -4,7 +4,16 @@ import { z } from 'zod'
 import { API_TIMEOUT_MS } from '../constants.js'
 import { readApiToken, type DataDir } from '../data-dir.js'
 import { isNodeErrorCode, isNotFound, NodeError } from '../errors.js'
-import type { JobOutput, JobOutputOptions, JobRequest, JobStatus, NodeStatus, WalletInfo } from './contract.js'
+import type {
+  JobOutput,
+  JobOutputOptions,
+  JobRequest,
+  JobStatus,
+  JobSummary,
+  NodeStatus,
+  WalletInfo,
+} from './contract.js'
+import { MAX_JOBS_LISTED } from './contract.js'
 
 /** A blob upload may carry up to `MAX_INPUT_BYTES`, so it gets this many times the API timeout. */
 const BLOB_TIMEOUT_FACTOR = 10
@@ -12,9 +21,10 @@ const BLOB_TIMEOUT_FACTOR = 10
 const errorReply = z.object({ error: z.object({ code: z.string(), message: z.string() }) })
 const apiAddress = z.object({ host: z.string(), port: z.number().int().min(1).max(65535) })
 
+const JOB_STATES = ['bidding', 'running', 'completed', 'failed', 'cancelled', 'expired'] as const
 const jobStatusSchema = z.object({
   jobId: z.string(),
-  state: z.enum(['bidding', 'running', 'completed', 'failed', 'cancelled', 'expired']),
+  state: z.enum(JOB_STATES),
   tasks: z.number(),
   completed: z.number(),
   verified: z.number(),
@@ -47,6 +57,19 @@ const jobStatusSchema = z.object({
       refunded: z.string().optional(),
     })
     .optional(),
+})
+const jobListSchema = z.object({
+  jobs: z
+    .array(
+      z.object({
+        jobId: z.string(),
+        state: z.enum(JOB_STATES),
+        tasks: z.number(),
+        verified: z.number(),
+        orderedAt: z.number(),
+      }),
+    )
+    .max(MAX_JOBS_LISTED),
 })
 const jobOutputSchema = z.object({
   jobId: z.string(),
@@ -203,6 +226,17 @@ export class ApiClient {
   /** A job's progress. */
   jobStatus(jobId: string, options?: AbortOptions): Promise<JobStatus> {
     return this.#call('GET', `/v1/jobs/${encodeURIComponent(jobId)}`, jobStatusSchema, undefined, options)
+  }
+
+  /** The jobs the node ordered, newest first, at most `limit` (the node's default when absent). */
+  async listJobs(limit?: number, options?: AbortOptions): Promise<JobSummary[]> {
+    const path = limit === undefined ? '/v1/jobs' : `/v1/jobs?limit=${limit}`
+    return (await this.#call('GET', path, jobListSchema, undefined, options)).jobs
+  }
+
+  /** Cancels a job the node ordered; resolves to its status (a job that has ended is left as it is). */
+  cancelJob(jobId: string, options?: AbortOptions): Promise<JobStatus> {
+    return this.#call('POST', `/v1/jobs/${encodeURIComponent(jobId)}/cancel`, jobStatusSchema, undefined, options)
   }
 
   /** A finished job's files; `exposure` and `toneCurve` say how its PNG frames are tone-mapped. */

@@ -105,6 +105,20 @@ export interface WalletInfo {
   mint: string
 }
 
+/** One line of `job list`: a job this node ordered and where it stands. */
+export interface JobSummary {
+  jobId: string
+  state: JobStatus['state']
+  tasks: number
+  verified: number
+  /** When the job was ordered (its order's `issuedAt`, epoch ms). */
+  orderedAt: number
+}
+
+/** Most jobs `GET /v1/jobs` lists at once, and how many it lists when not asked. */
+export const MAX_JOBS_LISTED = 10_000
+export const DEFAULT_JOBS_LISTED = 50
+
 /** A running node as the CLI shows it. */
 export interface NodeStatus {
   peerId: string
@@ -129,6 +143,14 @@ export interface NodeOperations {
   submitJob(request: JobRequest, options?: AbortOptions): Promise<{ jobId: string }>
   /** A job's progress; rejects with `NODE__JOB_NOT_FOUND` for a job this node did not order. */
   jobStatus(jobId: string, options?: AbortOptions): Promise<JobStatus>
+  /** The jobs this node ordered, newest first, at most `limit` of them. */
+  listJobs(limit: number, options?: AbortOptions): Promise<JobSummary[]>
+  /**
+   * Cancels a job this node ordered and resolves to its status: it stops awarding, its workers stop, its accepted
+   * tasks are paid and the rest of its budget refunded. A job that has ended already is left as it is (its status
+   * says how it ended); rejects with `NODE__JOB_NOT_FOUND` for a job this node did not order.
+   */
+  cancelJob(jobId: string, options?: AbortOptions): Promise<JobStatus>
   /** A completed job's files, PNG frames tone-mapped as `output` says. */
   jobOutput(jobId: string, output?: JobOutputOptions, options?: AbortOptions): Promise<JobOutput>
   /** This node's wallet and balances. */

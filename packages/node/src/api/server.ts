@@ -8,7 +8,7 @@ import { z } from 'zod'
 import { MAX_API_BODY_BYTES, MAX_INPUT_BYTES, MIN_API_TOKEN_LENGTH } from '../constants.js'
 import { NodeError, type NodeErrorCode } from '../errors.js'
 import type { Logger } from '../logger.js'
-import type { JobRequest, NodeOperations } from './contract.js'
+import { DEFAULT_JOBS_LISTED, type JobRequest, MAX_JOBS_LISTED, type NodeOperations } from './contract.js'
 
 /** `GET /v1/jobs/:id/output?exposure=2&toneCurve=aces`: how the PNG frames are tone-mapped. */
 const jobOutputQuerySchema = z
@@ -16,6 +16,10 @@ const jobOutputQuerySchema = z
     exposure: z.coerce.number().positive().finite().optional(),
     toneCurve: z.enum(TONE_CURVES).optional(),
   })
+  .strict()
+
+const jobListQuerySchema = z
+  .object({ limit: z.coerce.number().int().min(1).max(MAX_JOBS_LISTED).default(DEFAULT_JOBS_LISTED) })
   .strict()
 
 const jobRequestSchema = z
@@ -221,17 +225,24 @@ export class ApiServer {
     if (!this.#authorised(req)) {
       throw new NodeError('NODE__API_UNAUTHORISED', 'missing or wrong API token', {})
     }
-    const job = /^\/v1\/jobs\/([^/]{1,128})(\/output)?$/.exec(path)
+    const job = /^\/v1\/jobs\/([^/]{1,128})(\/output|\/cancel)?$/.exec(path)
     if (req.method === 'GET' && path === '/v1/status') return sendJson(res, 200, await this.#ops.status(options))
     if (req.method === 'PUT' && path === '/v1/blobs') {
       const cid = await this.#ops.putBlob(await readBody(req, MAX_INPUT_BYTES), options)
       return sendJson(res, 200, { cid })
     }
+    if (req.method === 'GET' && path === '/v1/jobs') {
+      const { limit } = parseQuery(url.searchParams, jobListQuerySchema)
+      return sendJson(res, 200, { jobs: await this.#ops.listJobs(limit, options) })
+    }
+    if (req.method === 'POST' && job !== null && job[2] === '/cancel') {
+      return sendJson(res, 200, await this.#ops.cancelJob(decodePathSegment(job[1] as string), options))
+    }
     if (req.method === 'POST' && path === '/v1/jobs') {
       const request = parseJson(await readBody(req, MAX_API_BODY_BYTES), jobRequestSchema) as JobRequest
       return sendJson(res, 200, await this.#ops.submitJob(request, options))
     }
-    if (req.method === 'GET' && job !== null) {
+    if (req.method === 'GET' && job !== null && job[2] !== '/cancel') {
       const id = decodePathSegment(job[1] as string)
       if (job[2] === undefined) return sendJson(res, 200, await this.#ops.jobStatus(id, options))
       const output = parseQuery(url.searchParams, jobOutputQuerySchema)

@@ -1,4 +1,4 @@
-import type { JobStatus } from '../api/contract.js'
+import type { JobStatus, JobSummary } from '../api/contract.js'
 
 /**
  * What `tessera job status` and `job submit` print for people: a headline, then who did the work, what was slashed
@@ -64,4 +64,22 @@ function duration(ms: number): string {
   if (s >= 3600) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`
   if (s >= 60) return `${Math.floor(s / 60)}m ${s % 60}s`
   return `${s}s`
+}
+
+/** `tessera job list` for people: one aligned row per job, newest first, under a header. */
+export function jobTable(jobs: readonly JobSummary[]): string {
+  const rows = [
+    ['JOB', 'STATE', 'VERIFIED', 'ORDERED'],
+    ...jobs.map((j) => [j.jobId, j.state, `${j.verified}/${j.tasks}`, new Date(j.orderedAt).toISOString()]),
+  ]
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)))
+  return rows
+    .map(
+      (row) =>
+        `${row
+          .map((cell, column) => cell.padEnd(widths[column]!))
+          .join('  ')
+          .trimEnd()}\n`,
+    )
+    .join('')
 }

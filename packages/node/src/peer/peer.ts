@@ -19,7 +19,7 @@ import {
   demandPrice,
   expectedCost,
   fixedPrice,
-  isSchedulerError,
+  type JobView,
   type PricingStrategy,
   taskCountOf,
 } from '@tessera/scheduler'
@@ -32,6 +32,7 @@ import type {
   JobOutputOptions,
   JobRequest,
   JobStatus,
+  JobSummary,
   NodeOperations,
   NodeStatus,
   WalletInfo,
@@ -50,6 +51,7 @@ import { InputCache } from './inputs.js'
 import { keepCommittedOutput } from './committed-output.js'
 import { EpochCounter } from './epoch-counter.js'
 import { assembleJobOutput } from './job-output.js'
+import { type JobEnd, type JobProgress, JobRecords, type StoredJob, unfinishedState } from './job-records.js'
 import { jobSpecOf } from './job-request.js'
 import { ReceiptExchange } from './receipts.js'
 import { Settlement } from './settlement.js'
@@ -67,37 +69,15 @@ export interface PeerInit {
   score?: number
 }
 
-/** A job's progress as `job status` shows it: leases, re-awards and each worker's accepted and rejected tasks. */
-interface JobProgress {
-  reassigned: number
-  leases: Record<string, number>
-  reassignedFrom: Record<string, number>
-  workers: Record<string, { accepted: number; rejected: number }>
-}
-
-/** A job as the datastore keeps it (namespace `jobs`): the request and order, then its results and progress. */
-interface StoredJob {
-  request?: string
-  order?: Order
-  results?: Result[]
-  progress?: JobProgress
-  /** How the job ended; absent while it runs (and in records of older versions). */
-  end?: JobEnd
-}
-
-/** How a job ended, as its record keeps it once the market has forgotten the job. */
-interface JobEnd {
-  /** `failed`: this node stopped while the job ran, which ends it (its accepted tasks are paid, the rest refunded). */
-  state: 'completed' | 'cancelled' | 'expired' | 'failed'
-  tasks: number
-  /** Tasks accepted (verified). */
-  accepted: number
-}
-
-/** How a job that did not complete ended, from the error its wait rejected with. */
-function unfinishedState(e: unknown): JobEnd['state'] {
-  if (!isSchedulerError(e, 'SCHEDULER__JOB_UNFINISHED')) return 'failed'
-  return e.context.event === 'job:cancelled' ? 'cancelled' : 'expired'
+/** Where a job the market still tracks stands. */
+function liveStanding(job: JobView): Pick<JobStatus, 'state' | 'tasks' | 'completed' | 'verified'> {
+  const active = job.assigned + job.verifying + job.accepted > 0
+  return {
+    state: job.status === 'open' ? (active ? 'running' : 'bidding') : job.status,
+    tasks: job.tasks,
+    completed: job.accepted + job.verifying,
+    verified: job.accepted,
+  }
 }
 
 function pricingOf(config: NodeConfig): PricingStrategy {
@@ -134,6 +114,8 @@ export class Peer implements NodeOperations {
    * count. Folded into the job's record when it ends.
    */
   readonly #progress = new Map<string, JobProgress>()
+  /** The creator's job records and their summaries. */
+  readonly #jobRecords: JobRecords
   /**
    * The epoch of each job ordered in this run until it ends; receipts signed later (a verdict that came late) find it
    * in the job's settlement record.
@@ -185,6 +167,7 @@ export class Peer implements NodeOperations {
     this.datastore = parts.datastore
     this.metrics = parts.metrics
     this.#libp2pStore = parts.libp2pStore
+    this.#jobRecords = new JobRecords(parts.datastore, parts.logger)
     this.holds = parts.holds
     this.#config = parts.config
     this.#log = parts.logger
@@ -608,7 +591,7 @@ export class Peer implements NodeOperations {
 
   /** Records a job's order, fixes its epoch and funds its epoch vault with its budget. */
   async #fund(jobId: string, request: JobRequest, order: Order, options: AbortOptions): Promise<void> {
-    await this.datastore.put('jobs', jobId, { request: JSON.stringify(request), order } satisfies StoredJob)
+    await this.#jobRecords.put(jobId, { request: JSON.stringify(request), order })
     // The epoch is fixed before any await: receipts signed from now on name it.
     const epoch = this.#epochCounter.take()
     this.#epochs.set(jobId, epoch)
@@ -666,7 +649,7 @@ export class Peer implements NodeOperations {
   /** Writes a job's record with its progress folded in, and lets go of the progress kept in memory. */
   async #record(jobId: string, job: StoredJob): Promise<void> {
     const progress = this.#progress.get(jobId)
-    await this.datastore.put('jobs', jobId, { ...job, ...(progress !== undefined ? { progress } : {}) })
+    await this.#jobRecords.put(jobId, { ...job, ...(progress !== undefined ? { progress } : {}) })
     if (this.#progress.get(jobId) === progress) this.#progress.delete(jobId)
   }
 
@@ -677,16 +660,9 @@ export class Peer implements NodeOperations {
     let progress = this.#progress.get(jobId)
     let base: Pick<JobStatus, 'state' | 'tasks' | 'completed' | 'verified' | 'diagnostic'>
     if (job !== undefined) {
-      const active = job.assigned + job.verifying + job.accepted > 0
-      const state = job.status === 'open' ? (active ? 'running' : 'bidding') : job.status
-      base = {
-        state,
-        tasks: job.tasks,
-        completed: job.accepted + job.verifying,
-        verified: job.accepted,
-        ...(state === 'bidding' ? { diagnostic: this.#diagnostic(jobId) } : {}),
-      }
-      if (progress === undefined && state !== 'bidding' && state !== 'running') {
+      base = liveStanding(job)
+      if (base.state === 'bidding') base = { ...base, diagnostic: this.#diagnostic(jobId) }
+      if (progress === undefined && base.state !== 'bidding' && base.state !== 'running') {
         progress = (await this.#stored(jobId))?.progress
       }
     } else {
@@ -712,6 +688,47 @@ export class Peer implements NodeOperations {
       slashed: this.settlement.slashes.filter((s) => s.jobId === jobId).map((s) => ({ ...s })),
       ...(settlement !== undefined ? { settlement } : {}),
     }
+  }
+
+  /** The jobs this node ordered, newest first, at most `limit` of them: from their summaries, live ones as they run. */
+  async listJobs(limit: number, options: AbortOptions = {}): Promise<JobSummary[]> {
+    throwIfAborted(options.signal)
+    const summaries = [...(await this.#jobRecords.summaries())].sort(([, a], [, b]) => b.orderedAt - a.orderedAt)
+    const listed: JobSummary[] = []
+    for (const [jobId, summary] of summaries.slice(0, limit)) {
+      const live = this.scheduler.job(jobId)
+      const standing =
+        live !== undefined
+          ? liveStanding(live)
+          : summary.end !== undefined
+            ? { state: summary.end.state, tasks: summary.end.tasks, verified: summary.end.accepted }
+            : await this.#endOf(jobId, undefined, this.#finished.get(jobId)?.results, options).then((end) => ({
+                state: end.state,
+                tasks: summary.tasks,
+                verified: end.accepted,
+              }))
+      listed.push({
+        jobId,
+        state: standing.state,
+        tasks: standing.tasks,
+        verified: standing.verified,
+        orderedAt: summary.orderedAt,
+      })
+    }
+    return listed
+  }
+
+  /**
+   * Cancels a job this node ordered, if it is still open, and resolves to its status. Cancelled, it ends unfinished:
+   * its accepted tasks settle and the rest of its budget is refunded, as for an expired job.
+   */
+  async cancelJob(jobId: string, options: AbortOptions = {}): Promise<JobStatus> {
+    throwIfAborted(options.signal)
+    if (this.scheduler.job(jobId)?.status === 'open') {
+      this.scheduler.cancel(jobId)
+      this.#log.info({ jobId }, 'job:cancelled')
+    }
+    return this.jobStatus(jobId, options)
   }
 
   /** Why a job still waits for bids, flattened for the API (see `JobStatus.diagnostic`). */
@@ -741,7 +758,7 @@ export class Peer implements NodeOperations {
 
   /** A job's record, as this node wrote it. */
   async #stored(jobId: string): Promise<StoredJob | undefined> {
-    return this.datastore.get<StoredJob>('jobs', jobId)
+    return this.#jobRecords.get(jobId)
   }
 
   /**

@@ -2,15 +2,15 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { extname, join } from 'node:path'
 import { decodeEnvironmentImage, tensor } from '@tessera/gpu'
 import { SingleBar } from 'cli-progress'
-import type { Command } from 'commander'
+import { type Command, InvalidArgumentError } from 'commander'
 import { z } from 'zod'
 import { ApiClient } from '../../api/client.js'
-import type { JobRequest, JobStatus } from '../../api/contract.js'
+import { DEFAULT_JOBS_LISTED, type JobRequest, type JobStatus, MAX_JOBS_LISTED } from '../../api/contract.js'
 import { resolveDataDir } from '../../data-dir.js'
 import { NodeError } from '../../errors.js'
 import { encodeTensorBundle } from '../../peer/tensor-bundle.js'
 import type { CliIo } from '../io.js'
-import { jobHeadline, jobReport } from '../job-report.js'
+import { jobHeadline, jobReport, jobTable } from '../job-report.js'
 import { environmentOptions, lightingOf, type EnvironmentFlags } from '../environment-flags.js'
 import { parseAmount, parsePositiveInt } from '../parse.js'
 import { readInput } from '../read-input.js'
@@ -81,7 +81,14 @@ async function follow(client: ApiClient, jobId: string, io: CliIo): Promise<JobS
   }
 }
 
-/** `tessera job submit|status|fetch`. */
+/** `--limit` of `job list`: a positive integer up to what the API lists at once. */
+function parseListLimit(value: string): number {
+  const n = parsePositiveInt(value)
+  if (n > MAX_JOBS_LISTED) throw new InvalidArgumentError(`expected at most ${MAX_JOBS_LISTED}`)
+  return n
+}
+
+/** `tessera job submit|status|list|cancel|fetch`. */
 export function registerJob(program: Command, io: CliIo): void {
   const job = program.command('job').description('order work from the network and collect it')
   const client = () => ApiClient.forDataDir(resolveDataDir(program.opts<{ dataDir?: string }>().dataDir))
@@ -174,6 +181,25 @@ export function registerJob(program: Command, io: CliIo): void {
     .option('--json', 'print JSON')
     .action(async (jobId: string, flags: { json?: boolean }) => {
       const status = await (await client()).jobStatus(jobId)
+      io.stdout(flags.json === true ? `${JSON.stringify(status)}\n` : jobReport(status))
+    })
+
+  job
+    .command('list')
+    .description('list the jobs this node ordered, newest first')
+    .option('-n, --limit <n>', `how many (at most ${MAX_JOBS_LISTED})`, parseListLimit, DEFAULT_JOBS_LISTED)
+    .option('--json', 'print JSON')
+    .action(async (flags: { limit: number; json?: boolean }) => {
+      const jobs = await (await client()).listJobs(flags.limit)
+      io.stdout(flags.json === true ? `${JSON.stringify(jobs)}\n` : jobTable(jobs))
+    })
+
+  job
+    .command('cancel <jobId>')
+    .description('cancel a job: its accepted tasks are paid, the rest of its budget refunded')
+    .option('--json', 'print JSON')
+    .action(async (jobId: string, flags: { json?: boolean }) => {
+      const status = await (await client()).cancelJob(jobId)
       io.stdout(flags.json === true ? `${JSON.stringify(status)}\n` : jobReport(status))
     })
 

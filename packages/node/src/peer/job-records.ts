@@ -1,0 +1,143 @@
+import type { Order, Result } from '@tessera/core'
+import { isSchedulerError, taskCountOf } from '@tessera/scheduler'
+import type { Logger } from 'pino'
+import type { Datastore, DatastoreWrite } from '../datastore.js'
+import type { NodeError } from '../errors.js'
+import { errorFields } from './error-fields.js'
+
+/** A job's progress as `job status` shows it: leases, re-awards and each worker's accepted and rejected tasks. */
+export interface JobProgress {
+  reassigned: number
+  leases: Record<string, number>
+  reassignedFrom: Record<string, number>
+  workers: Record<string, { accepted: number; rejected: number }>
+}
+
+/** How a job ended, as its record keeps it once the market has forgotten the job. */
+export interface JobEnd {
+  /** `failed`: this node stopped while the job ran, which ends it (its accepted tasks are paid, the rest refunded). */
+  state: 'completed' | 'cancelled' | 'expired' | 'failed'
+  tasks: number
+  /** Tasks accepted (verified). */
+  accepted: number
+}
+
+/** A job as the datastore keeps it (namespace `jobs`, under its id): the request and order, then how it ended. */
+export interface StoredJob {
+  request?: string
+  order?: Order
+  results?: Result[]
+  progress?: JobProgress
+  /** How the job ended; absent while it runs (and in records of older versions). */
+  end?: JobEnd
+}
+
+/** What `job list` reads of a job (`jobs/summary/<id>`): small, so listing does not read every job's results. */
+export interface JobSummaryRecord {
+  /** The order's `issuedAt`, epoch ms. */
+  orderedAt: number
+  tasks: number
+  end?: JobEnd
+}
+
+/** The `meta` key set once every job record on disk has its summary (data directories of older versions). */
+const SUMMARISED = 'jobs-summarised'
+const SUMMARY = 'summary/'
+
+/** How a job that did not complete ended, from the error its wait rejected with. */
+export function unfinishedState(e: unknown): JobEnd['state'] {
+  if (!isSchedulerError(e, 'SCHEDULER__JOB_UNFINISHED')) return 'failed'
+  return e.context.event === 'job:cancelled' ? 'cancelled' : 'expired'
+}
+
+/** A stored summary, checked. */
+function parseSummary(value: unknown): JobSummaryRecord {
+  const v = value as Partial<Record<keyof JobSummaryRecord, unknown>> | null
+  const end = v?.end as Partial<Record<keyof JobEnd, unknown>> | undefined
+  const states: readonly unknown[] = ['completed', 'cancelled', 'expired', 'failed']
+  if (
+    typeof v !== 'object' ||
+    v === null ||
+    !Number.isSafeInteger(v.orderedAt) ||
+    !Number.isSafeInteger(v.tasks) ||
+    (end !== undefined && (!states.includes(end.state) || !Number.isSafeInteger(end.accepted)))
+  ) {
+    throw new TypeError('a job summary is { orderedAt, tasks, end? }')
+  }
+  return value as JobSummaryRecord
+}
+
+/** The summary of a job record, or undefined when it holds no order to summarise. */
+function summaryOf(job: StoredJob): JobSummaryRecord | undefined {
+  if (job.order === undefined) return undefined
+  const results = job.results
+  const end =
+    job.end ??
+    (results !== undefined ? { state: 'completed', tasks: results.length, accepted: results.length } : undefined)
+  return { orderedAt: job.order.issuedAt, tasks: taskCountOf(job.order.split), ...(end !== undefined ? { end } : {}) }
+}
+
+/**
+ * The creator's job records (namespace `jobs`): each job's record under its id, and beside it a small summary that
+ * `job list` reads, both written in one batch.
+ */
+export class JobRecords {
+  readonly #datastore: Datastore
+  readonly #logger: Logger
+
+  constructor(datastore: Datastore, logger: Logger) {
+    this.#datastore = datastore
+    this.#logger = logger
+  }
+
+  /** A job's record, or undefined for a job this node did not order. */
+  async get(jobId: string): Promise<StoredJob | undefined> {
+    return this.#datastore.get<StoredJob>('jobs', jobId)
+  }
+
+  /** Writes a job's record, and its summary with it. */
+  async put(jobId: string, job: StoredJob): Promise<void> {
+    const summary = summaryOf(job)
+    const writes: DatastoreWrite[] = [{ type: 'put', ns: 'jobs', key: jobId, value: job }]
+    if (summary !== undefined) writes.push({ type: 'put', ns: 'jobs', key: SUMMARY + jobId, value: summary })
+    await this.#datastore.batch(writes)
+  }
+
+  /**
+   * Every job's summary, by job id. The first call on a data directory of an older version reads every record once
+   * to write their summaries. A summary that cannot be read is logged (`record:skipped`) and left out.
+   */
+  async summaries(): Promise<Map<string, JobSummaryRecord>> {
+    if ((await this.#datastore.get('meta', SUMMARISED)) === undefined) await this.#summariseAll()
+    const summaries = new Map<string, JobSummaryRecord>()
+    const onCorrupt = (key: string, error: NodeError) =>
+      this.#logger.error({ ...errorFields(error), ns: 'jobs', key }, 'record:skipped')
+    for await (const [key, summary] of this.#datastore.entries('jobs', {
+      prefix: SUMMARY,
+      onCorrupt,
+      parse: parseSummary,
+    })) {
+      summaries.set(key.slice(SUMMARY.length), summary)
+    }
+    return summaries
+  }
+
+  async #summariseAll(): Promise<void> {
+    const writes: DatastoreWrite[] = []
+    const onCorrupt = (key: string, error: NodeError) =>
+      this.#logger.error({ ...errorFields(error), ns: 'jobs', key }, 'record:skipped')
+    for await (const [key, job] of this.#datastore.entries<StoredJob>('jobs', { onCorrupt })) {
+      // Job ids hold no '/': the summaries are the keys that do.
+      if (key.includes('/')) continue
+      let summary: JobSummaryRecord | undefined
+      try {
+        summary = summaryOf(job)
+      } catch (e) {
+        this.#logger.error({ err: String(e), ns: 'jobs', key }, 'record:skipped')
+      }
+      if (summary !== undefined) writes.push({ type: 'put', ns: 'jobs', key: SUMMARY + key, value: summary })
+    }
+    writes.push({ type: 'put', ns: 'meta', key: SUMMARISED, value: 1 })
+    await this.#datastore.batch(writes)
+  }
+}

@@ -1,0 +1,61 @@
+import { join } from 'node:path'
+import type { Order, Result } from '@tessera/core'
+import { pino } from 'pino'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { Datastore } from '../src/datastore.js'
+import { JobRecords } from '../src/peer/job-records.js'
+import { tempDir } from './helpers.js'
+
+const split = { kind: 'render', firstFrame: 0, frames: 1, width: 32, height: 32, tileWidth: 16, tileHeight: 16 }
+const order = (jobId: string, issuedAt: number) => ({ jobId, kind: 'render', split, issuedAt }) as unknown as Order
+
+describe('JobRecords', () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>
+  let datastore: Datastore
+  const logged: Record<string, unknown>[] = []
+  const logger = pino({ level: 'error' }, { write: (line: string) => void logged.push(JSON.parse(line)) })
+
+  beforeEach(async () => {
+    dir = await tempDir('tessera-jobs-')
+    datastore = await Datastore.open(join(dir.path, 'datastore'))
+  })
+
+  afterEach(async () => {
+    await datastore.close()
+    await dir.cleanup()
+  })
+
+  it('should keep a summary beside each record, with how the job ended once it has', async () => {
+    const jobs = new JobRecords(datastore, logger)
+    await jobs.put('a', { request: '{}', order: order('a', 1_000) })
+    await jobs.put('b', { request: '{}', order: order('b', 2_000), end: { state: 'cancelled', tasks: 4, accepted: 1 } })
+    expect(await jobs.summaries()).toEqual(
+      new Map([
+        ['a', { orderedAt: 1_000, tasks: 4 }],
+        ['b', { orderedAt: 2_000, tasks: 4, end: { state: 'cancelled', tasks: 4, accepted: 1 } }],
+      ]),
+    )
+    expect((await jobs.get('b'))?.end?.state).toBe('cancelled')
+  })
+
+  it("should summarise an older version's records once, and skip a summary it cannot read", async () => {
+    // Written as an older version did: records alone, a completed job holding its results.
+    await datastore.put('jobs', 'old-done', { order: order('old-done', 5), results: [{}, {}, {}, {}] as Result[] })
+    await datastore.put('jobs', 'old-cut', { order: order('old-cut', 6) })
+    await datastore.put('jobs', 'no-order', { request: '{}' })
+    const jobs = new JobRecords(datastore, logger)
+    const summaries = await jobs.summaries()
+    expect(summaries.get('old-done')).toEqual({
+      orderedAt: 5,
+      tasks: 4,
+      end: { state: 'completed', tasks: 4, accepted: 4 },
+    })
+    expect(summaries.get('old-cut')).toEqual({ orderedAt: 6, tasks: 4 })
+    expect(summaries.has('no-order')).toBe(false)
+    expect(await datastore.get('meta', 'jobs-summarised')).toBe(1)
+
+    await datastore.put('jobs', 'summary/broken', { orderedAt: 'yesterday' })
+    expect([...(await jobs.summaries()).keys()].sort()).toEqual(['old-cut', 'old-done'])
+    expect(logged).toContainEqual(expect.objectContaining({ msg: 'record:skipped', key: 'summary/broken' }))
+  })
+})
