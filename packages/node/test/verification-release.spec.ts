@@ -1,4 +1,4 @@
-import { type Inbound, ManualClock, type Order, type Result, seededRng } from '@tessera/core'
+import { type Inbound, ManualClock, type MessageBus, type Order, type Result, seededRng } from '@tessera/core'
 import { MAX_CHUNK_BYTES } from '@tessera/proof'
 import type { VerifyRequest } from '@tessera/scheduler'
 import type { TaskExecution } from '@tessera/scheduler/driver'
@@ -9,17 +9,22 @@ import { idleBus } from './fixtures.js'
 
 const bus = idleBus('worker')
 
+/** A worker's verification on `bus`: it commits to outputs and answers challenges, and verifies nothing itself. */
+function workerVerification(on: MessageBus): Verification {
+  return new Verification({
+    bus: on,
+    clock: new ManualClock(1_000),
+    rng: seededRng(1),
+    logger: pino({ level: 'silent' }),
+    orderOf: () => undefined,
+    shapeOf: () => undefined,
+    recompute: () => Promise.reject(new Error('not a verifier')),
+  })
+}
+
 describe('Verification (worker side)', () => {
   it('should hold a committed output until its task is released, and release each task once', async () => {
-    const verification = new Verification({
-      bus,
-      clock: new ManualClock(1_000),
-      rng: seededRng(1),
-      logger: pino({ level: 'silent' }),
-      orderOf: () => undefined,
-      shapeOf: () => undefined,
-      recompute: () => Promise.reject(new Error('not a verifier')),
-    })
+    const verification = workerVerification(bus)
     const executor = verification.wrapExecutor({
       execute: async () => ({ chunks: [new Uint8Array(16).fill(1), new Uint8Array(16).fill(2)], tolerance: 'bitwise' }),
     })
@@ -39,15 +44,7 @@ describe('Verification (worker side)', () => {
 
   it('should fail a task whose output the prover refuses, not report it done with no Result to come', async () => {
     const sent: string[] = []
-    const verification = new Verification({
-      bus: { ...bus, send: async (_to, message) => void sent.push(message.type) },
-      clock: new ManualClock(1_000),
-      rng: seededRng(1),
-      logger: pino({ level: 'silent' }),
-      orderOf: () => undefined,
-      shapeOf: () => undefined,
-      recompute: () => Promise.reject(new Error('not a verifier')),
-    })
+    const verification = workerVerification({ ...bus, send: async (_to, message) => void sent.push(message.type) })
     // One chunk over the 1 MiB a reveal may carry: no challenge of it could ever be answered.
     const executor = verification.wrapExecutor({
       execute: async () => ({

@@ -14,6 +14,17 @@ function twoWorkers(init: ConstructorParameters<typeof Market>[0] = {}) {
   return { market, jobId }
 }
 
+/** A market with a cheap worker that wins every task and a dear one whose bid stands. */
+function cheapAndDear(): Market {
+  const market = new Market({ leaseMs: 3_000, heartbeatMs: 1_000 })
+  market.addWorker('cheap', { profile: { memoryMb: 8_192, features: [], score: 100, slots: 4, tiers: [3] } })
+  market.addWorker('dear', {
+    pricing: fixedPrice(20n),
+    profile: { memoryMb: 8_192, features: [], score: 100, slots: 4, tiers: [3] },
+  })
+  return market
+}
+
 describe('leases', () => {
   it('should keep a lease alive while heartbeats arrive', () => {
     const { market, jobId } = twoWorkers()
@@ -48,12 +59,7 @@ describe('leases', () => {
   })
 
   it('should award a standing bid long after the window when the winner’s lease is lost', () => {
-    const market = new Market({ leaseMs: 3_000, heartbeatMs: 1_000 })
-    market.addWorker('cheap', { profile: { memoryMb: 8_192, features: [], score: 100, slots: 4, tiers: [3] } })
-    market.addWorker('dear', {
-      pricing: fixedPrice(20n),
-      profile: { memoryMb: 8_192, features: [], score: 100, slots: 4, tiers: [3] },
-    })
+    const market = cheapAndDear()
     const jobId = market.submit(renderSpec({ minBids: 2 }))
     expect(market.eventsOf('lease:granted').map((g) => g.worker)).toEqual(['cheap'])
     market.advance(30_000)
@@ -66,12 +72,7 @@ describe('leases', () => {
   })
 
   it('should pass over a bid its worker has forgotten, and re-open the window rather than send an award it refuses', () => {
-    const market = new Market({ leaseMs: 3_000, heartbeatMs: 1_000 })
-    market.addWorker('cheap', { profile: { memoryMb: 8_192, features: [], score: 100, slots: 4, tiers: [3] } })
-    market.addWorker('dear', {
-      pricing: fixedPrice(20n),
-      profile: { memoryMb: 8_192, features: [], score: 100, slots: 4, tiers: [3] },
-    })
+    const market = cheapAndDear()
     const jobId = market.submit(renderSpec({ minBids: 2, timeoutMs: 3_600_000 }))
     expect(market.eventsOf('lease:granted').map((g) => g.worker)).toEqual(['cheap'])
     // Past the award grace, the dear worker has forgotten the bid that won nothing.
