@@ -67,6 +67,11 @@ function fakeOps(): NodeOperations & {
       limits.push(limit)
       return [{ jobId: 'job-1', state: 'running', tasks: 4, verified: 1, orderedAt: 1_700_000_000_000 }]
     },
+    deleteJob: async (id) => {
+      if (id === 'job-1') throw new NodeError('NODE__JOB_NOT_ENDED', `job ${id} is still running`, {})
+      if (id !== 'job-0') throw new NodeError('NODE__JOB_NOT_FOUND', `no job ${id}`, {})
+      return { jobId: id, blobsDeleted: 2 }
+    },
     cancelJob: async (id) => {
       if (id !== 'job-1') throw new NodeError('NODE__JOB_NOT_FOUND', `no job ${id}`, {})
       cancelled.push(id)
@@ -145,6 +150,13 @@ describe('control API', () => {
       })
       expect(cancelByGet.status).toBe(404)
       expect(ops.cancelled).toEqual(['job-1'])
+      expect(await client.deleteJob('job-0')).toEqual({ jobId: 'job-0', blobsDeleted: 2 })
+      await expect(client.deleteJob('job-1')).rejects.toMatchObject({ code: 'NODE__JOB_NOT_ENDED' })
+      const running = await fetch(`http://127.0.0.1:${port}/v1/jobs/job-1`, {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${TOKEN}` },
+      })
+      expect(running.status).toBe(409)
       const wrong = new ApiClient(`http://127.0.0.1:${port}`, 'guess')
       await expect(wrong.status()).rejects.toMatchObject({ code: 'NODE__API_UNAUTHORISED' })
       const metrics = await fetch(`http://127.0.0.1:${port}/metrics`)

@@ -4,7 +4,7 @@ import { ClassicLevel } from 'classic-level'
 import { type Logger, pino } from 'pino'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { Datastore } from '../src/datastore.js'
-import { BlobHolds, PIN, taskHolder } from '../src/peer/blob-holds.js'
+import { BlobHolds, jobHolder, PIN, taskHolder } from '../src/peer/blob-holds.js'
 import { tempDir } from './helpers.js'
 
 const HOUR = 3_600_000
@@ -142,6 +142,20 @@ describe('BlobHolds', () => {
     await store.put(blobCid(sky.bytes), sky.bytes)
     expect(await has()).toBe(true)
     expect(await holds.holders(sky.cid)).toEqual([taskHolder('newer')])
+  })
+
+  it('should release every hold of a deleted job, deleting the blobs nothing else holds', async () => {
+    const [own, shared, other] = [blob(10), blob(11), blob(12)]
+    await holdAndWrite(own, jobHolder('a'))
+    await holdAndWrite(shared, jobHolder('a'))
+    await holdAndWrite(shared, jobHolder('b'))
+    // A task whose id ends like the holder is not the job's.
+    await holdAndWrite(other, taskHolder('x/job:a'))
+    expect(await holds.releaseAll(jobHolder('a'))).toBe(1)
+    const has = async (b: { bytes: Uint8Array }) => store.has(blobCid(b.bytes))
+    expect(await Promise.all([own, shared, other].map(has))).toEqual([false, true, true])
+    expect(await holds.holders(shared.cid)).toEqual([jobHolder('b')])
+    expect(await holds.releaseAll(jobHolder('a'))).toBe(0)
   })
 
   it('should refuse a CID that is not one, with a coded error', async () => {

@@ -133,6 +133,9 @@ describe('tessera commands', () => {
       ...['--width', '16', '--height', '16', '--tile', '16', '--samples', '1', '--max-price', '1', '--no-wait'],
     )
     const jobId = /job (\w+)/.exec(submit.stdout)?.[1] as string
+    const early = await cli('--data-dir', creatorDir, 'job', 'delete', jobId)
+    expect(early.code).not.toBe(0)
+    expect(early.stderr).toMatch(/NODE__JOB_NOT_ENDED/)
     const cancelled = await cli('--data-dir', creatorDir, 'job', 'cancel', jobId)
     expect(cancelled.code).toBe(0)
     expect(cancelled.stdout).toMatch(new RegExp(`^${jobId} cancelled: 0/1 verified`))
@@ -162,6 +165,10 @@ describe('tessera commands', () => {
     expect((await cli('--data-dir', creatorDir, 'job', 'cancel', 'no-such-job')).stderr).toMatch(
       /NODE__JOB_NOT_FOUND|no job/,
     )
+    // Ended and settled, it can go; its scene stays, held by the other jobs that render it.
+    const deleted = await cli('--data-dir', creatorDir, 'job', 'delete', jobId)
+    expect(deleted).toMatchObject({ code: 0, stdout: `deleted job ${jobId} and 0 blobs\n` })
+    expect(JSON.parse((await cli('--data-dir', creatorDir, 'job', 'list', '--json')).stdout)[0]?.jobId).not.toBe(jobId)
   }, 120_000)
 
   it('/metrics should serve Prometheus text with libp2p and job metrics', async () => {

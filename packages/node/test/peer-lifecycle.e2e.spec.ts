@@ -113,10 +113,13 @@ describe('a peer over the life of its jobs', () => {
     await until('the worker to let its output go', async () =>
       (await holdsOf(worker)).length === 0 ? true : undefined,
     )
+    // The creator's job holds its input (uploaded, also held a day for that) and the output it accepted.
     const creatorHolds = await holdsOf(creator)
-    expect(creatorHolds).toHaveLength(2)
-    expect(creatorHolds).toContain(`${scene}/pin`)
+    expect(creatorHolds).toHaveLength(3)
+    expect(creatorHolds).toContain(`${scene}/job:${jobId}`)
+    expect(creatorHolds).toContain(`${scene}/upload`)
     const output = (creatorHolds.find((key) => !key.startsWith(scene)) as string).split('/')[0] as string
+    expect(creatorHolds).toContain(`${output}/job:${jobId}`)
     expect(await creator.node.blobs.has(output)).toBe(true)
     expect(await worker.node.blobs.has(output)).toBe(false)
     // Paid on record: a restart of the creator reads neither the settlement nor its receipt again.
@@ -131,6 +134,15 @@ describe('a peer over the life of its jobs', () => {
     }
     expect(await keys('leases')).toEqual([])
     expect(await keys('receipts')).toEqual([`${jobId}/f0/t0_0`])
+
+    // Deleted, the job takes its output with it; its input stays for the day its upload is held.
+    expect(await creator.deleteJob(jobId)).toEqual({ jobId, blobsDeleted: 1 })
+    expect(await creator.node.blobs.has(output)).toBe(false)
+    expect(await holdsOf(creator)).toEqual([`${scene}/upload`])
+    await expect(creator.jobStatus(jobId)).rejects.toMatchObject({ code: 'NODE__JOB_NOT_FOUND' })
+    expect((await creator.listJobs(10)).map((j) => j.jobId)).not.toContain(jobId)
+    // The settlement's records stay: they are what was paid.
+    expect(await creator.datastore.get('settlement', `job/${jobId}`)).toMatchObject({ settled: true })
   }, 300_000)
 
   it("should forget a bid nobody answered once the award grace has passed, not at the order's deadline", async () => {

@@ -239,6 +239,12 @@ export class ApiClient {
     return this.#call('POST', `/v1/jobs/${encodeURIComponent(jobId)}/cancel`, jobStatusSchema, undefined, options)
   }
 
+  /** Deletes a job that has ended and settled, with its blobs where nothing else holds them. */
+  deleteJob(jobId: string, options?: AbortOptions): Promise<{ jobId: string; blobsDeleted: number }> {
+    const reply = z.object({ jobId: z.string(), blobsDeleted: z.number().int().min(0) })
+    return this.#call('DELETE', `/v1/jobs/${encodeURIComponent(jobId)}`, reply, undefined, options)
+  }
+
   /** A finished job's files; `exposure` and `toneCurve` say how its PNG frames are tone-mapped. */
   jobOutput(jobId: string, options: JobOutputOptions & AbortOptions = {}): Promise<JobOutput> {
     const query = new URLSearchParams()

@@ -151,6 +151,11 @@ export interface NodeOperations {
    * says how it ended); rejects with `NODE__JOB_NOT_FOUND` for a job this node did not order.
    */
   cancelJob(jobId: string, options?: AbortOptions): Promise<JobStatus>
+  /**
+   * Deletes a job that has ended and settled, with its inputs and outputs where nothing else holds them; resolves to
+   * how many blobs went. Rejects with `NODE__JOB_NOT_ENDED` while it runs or settles.
+   */
+  deleteJob(jobId: string, options?: AbortOptions): Promise<{ jobId: string; blobsDeleted: number }>
   /** A completed job's files, PNG frames tone-mapped as `output` says. */
   jobOutput(jobId: string, output?: JobOutputOptions, options?: AbortOptions): Promise<JobOutput>
   /** This node's wallet and balances. */

@@ -88,6 +88,8 @@ function statusOf(e: unknown): number {
   if (!isTesseraError(e)) return 500
   if (e.code.endsWith('_NOT_FOUND')) return 404
   if (e.code === 'NODE__API_UNAUTHORISED') return 401
+  // The job is there, but not in the state the call needs (still running, not complete).
+  if (e.code === 'NODE__JOB_NOT_ENDED' || e.code === 'NODE__JOB_NOT_COMPLETE') return 409
   if (/MALFORMED|INVALID|TOO_LARGE|EXCEEDED|UNSUPPORTED/.test(e.code)) return 400
   return 500
 }
@@ -237,6 +239,9 @@ export class ApiServer {
     }
     if (req.method === 'POST' && job !== null && job[2] === '/cancel') {
       return sendJson(res, 200, await this.#ops.cancelJob(decodePathSegment(job[1] as string), options))
+    }
+    if (req.method === 'DELETE' && job !== null && job[2] === undefined) {
+      return sendJson(res, 200, await this.#ops.deleteJob(decodePathSegment(job[1] as string), options))
     }
     if (req.method === 'POST' && path === '/v1/jobs') {
       const request = parseJson(await readBody(req, MAX_API_BODY_BYTES), jobRequestSchema) as JobRequest

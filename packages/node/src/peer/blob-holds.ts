@@ -4,10 +4,20 @@ import type { Datastore, DatastoreWrite } from '../datastore.js'
 import type { NodeError } from '../errors.js'
 import { errorFields } from './error-fields.js'
 
-/** The holder that keeps a blob for good: a creator's inputs and the outputs it accepted. */
+/** The holder that keeps a blob for good: what was on disk before it was first held. */
 export const PIN = 'pin'
 /** How often holds past their expiry are looked for while the peer runs. */
 export const BLOB_HOLD_SWEEP_MS = 60 * 60_000
+
+/** The holder of a creator's job `jobId`: its inputs and the outputs it accepted, until the job is deleted. */
+export function jobHolder(jobId: string): string {
+  return `job:${jobId}`
+}
+
+/** The holder of a blob uploaded for a job that has not been ordered yet (see {@link UPLOAD_RETENTION_MS}). */
+export const UPLOAD = 'upload'
+/** How long an uploaded blob waits for a job to use it before it is deleted. */
+export const UPLOAD_RETENTION_MS = 24 * 60 * 60_000
 
 /** The holder of a worker's output of task `taskId`. */
 export function taskHolder(taskId: string): string {
@@ -53,10 +63,11 @@ function holdKey(cid: string, holder: string): string {
  * empty sky) share one file, which stays while either needs it.
  *
  * A worker holds each task output until the creator pays for it (the creator fetched the output before it accepted
- * the task and signed the receipt) or until an expiry, for a creator that never does. A creator pins its inputs and
- * the outputs it accepted. A blob already in the store the first time it is held (written before holds existed, or
- * by a part of the node that does not hold what it writes) is pinned first, so releasing a hold never deletes what
- * was kept for another reason.
+ * the task and signed the receipt) or until an expiry, for a creator that never does. A creator holds an upload for
+ * a day ({@link UPLOAD}), and a job's inputs and accepted outputs until the job is deleted ({@link jobHolder}). A
+ * blob already in the store the first time it is held (written before holds existed, or by a part of the node that
+ * does not hold what it writes) is pinned ({@link PIN}) first, so releasing a hold never deletes what was kept for
+ * another reason.
  *
  * Holds are records in the datastore (`holds/<cid>/<holder>`), so they outlive a restart; every change to them runs
  * in one queue, so a blob is never deleted between a new hold's record and its write.
@@ -109,6 +120,30 @@ export class BlobHolds {
   /** Pins blob `cid`: it stays for good. */
   async pin(cid: string, options: AbortOptions = {}): Promise<void> {
     await this.hold(cid, PIN, undefined, options)
+  }
+
+  /**
+   * Releases every hold of `holder` (a deleted job's, say), deleting the blobs left with none; resolves to how many
+   * blobs went. Reads every hold: for occasional calls (a job deleted), not for each task.
+   */
+  async releaseAll(holder: string, options: AbortOptions = {}): Promise<number> {
+    const suffix = `/${holder}`
+    const cids: string[] = []
+    for await (const [key] of this.#c.datastore.entries('holds', { onCorrupt: () => {} })) {
+      if (key.endsWith(suffix) && key.indexOf('/') === key.length - suffix.length)
+        cids.push(key.slice(0, -suffix.length))
+    }
+    let deleted = 0
+    for (const cid of cids) {
+      await this.#queue.run(async () => {
+        await this.#c.datastore.delete('holds', holdKey(cid, holder))
+        if ((await this.#holders(cid)).length === 0) {
+          await this.#deleteBlob(cid, 'released')
+          deleted++
+        }
+      }, options)
+    }
+    return deleted
   }
 
   /** Releases `holder`'s hold on blob `cid` (nothing when it holds none), deleting the blob if no hold is left. */

@@ -103,6 +103,14 @@ export class JobRecords {
     await this.#datastore.batch(writes)
   }
 
+  /** Deletes a job's record and its summary. */
+  async delete(jobId: string): Promise<void> {
+    await this.#datastore.batch([
+      { type: 'del', ns: 'jobs', key: jobId },
+      { type: 'del', ns: 'jobs', key: SUMMARY + jobId },
+    ])
+  }
+
   /**
    * Every job's summary, by job id. The first call on a data directory of an older version reads every record once
    * to write their summaries. A summary that cannot be read is logged (`record:skipped`) and left out.

@@ -4,6 +4,7 @@ import {
   type AbortOptions,
   blobCid,
   createNode,
+  parseBlobCid,
   cryptoRng,
   FsBlobstore,
   type Order,
@@ -42,7 +43,7 @@ import type { DataDir } from '../data-dir.js'
 import { Datastore } from '../datastore.js'
 import { NodeError } from '../errors.js'
 import { NodeMetrics } from '../metrics.js'
-import { BlobHolds, taskHolder } from './blob-holds.js'
+import { BlobHolds, jobHolder, taskHolder, UPLOAD, UPLOAD_RETENTION_MS } from './blob-holds.js'
 import { capacityScore } from './capacity-score.js'
 import { DEFAULT_MEMORY_MB, DEFAULT_SCORE, RECEIPT_GRACE_MS, SLASHES_KEPT } from './constants.js'
 import { errorFields } from './error-fields.js'
@@ -67,6 +68,16 @@ export interface PeerInit {
   engine?: Engine
   /** Capacity benchmark score, benchmark units. */
   score?: number
+}
+
+/** Whether `value` is a blob CID. */
+function isBlobCid(value: string): boolean {
+  try {
+    parseBlobCid(value)
+    return true
+  } catch {
+    return false
+  }
 }
 
 /** Where a job the market still tracks stands. */
@@ -342,8 +353,8 @@ export class Peer implements NodeOperations {
         verify: async (request, options) => {
           const outcome = await verification.verify(request)
           if (outcome === 'fail') return outcome
-          // An accepted output is the creator's for good.
-          const pin = () => holds.pin(request.result.output, options)
+          // An accepted output stays with its job until the job is deleted.
+          const pin = () => holds.hold(request.result.output, jobHolder(request.jobId), undefined, options)
           return keepCommittedOutput(node.blobs, request, init.logger, { ...options, pin })
         },
         onAccept: (task) => {
@@ -541,10 +552,13 @@ export class Peer implements NodeOperations {
     }
   }
 
-  /** Stores `bytes` as a blob (a job's input), pinned, and resolves to its CID. */
+  /**
+   * Stores `bytes` as a blob (a job's input) and resolves to its CID. It stays as long as a job that names it, and
+   * at least a day ({@link UPLOAD_RETENTION_MS}) for the job to be ordered.
+   */
   async putBlob(bytes: Uint8Array, options: AbortOptions = {}): Promise<string> {
     const cid = blobCid(bytes).toString()
-    await this.holds.pin(cid, options)
+    await this.holds.hold(cid, UPLOAD, systemClock.now() + UPLOAD_RETENTION_MS, options)
     await this.node.blobs.put(bytes, options)
     return cid
   }
@@ -591,6 +605,11 @@ export class Peer implements NodeOperations {
 
   /** Records a job's order, fixes its epoch and funds its epoch vault with its budget. */
   async #fund(jobId: string, request: JobRequest, order: Order, options: AbortOptions): Promise<void> {
+    // Its inputs stay while the job does: its workers and verifiers fetch them from here. A name that is no CID is
+    // nothing this node could hold (the job fails when a worker cannot fetch it).
+    for (const input of order.inputs) {
+      if (isBlobCid(input)) await this.holds.hold(input, jobHolder(jobId), undefined, options)
+    }
     await this.#jobRecords.put(jobId, { request: JSON.stringify(request), order })
     // The epoch is fixed before any await: receipts signed from now on name it.
     const epoch = this.#epochCounter.take()
@@ -659,6 +678,15 @@ export class Peer implements NodeOperations {
     // A job's progress is kept in memory while it runs, then in its record.
     let progress = this.#progress.get(jobId)
     let base: Pick<JobStatus, 'state' | 'tasks' | 'completed' | 'verified' | 'diagnostic'>
+    // Ended and deleted, a job the market still remembers for a while is gone all the same.
+    if (
+      job !== undefined &&
+      job.status !== 'open' &&
+      !this.#finished.has(jobId) &&
+      (await this.#stored(jobId)) === undefined
+    ) {
+      throw new NodeError('NODE__JOB_NOT_FOUND', `no job ${jobId} on this node`, { jobId })
+    }
     if (job !== undefined) {
       base = liveStanding(job)
       if (base.state === 'bidding') base = { ...base, diagnostic: this.#diagnostic(jobId) }
@@ -729,6 +757,31 @@ export class Peer implements NodeOperations {
       this.#log.info({ jobId }, 'job:cancelled')
     }
     return this.jobStatus(jobId, options)
+  }
+
+  /**
+   * Deletes a job that has ended and settled: its record, and its inputs and outputs unless another job or an upload
+   * of the last day holds them. Receipts and settlement records stay (they are what was paid). Rejects with
+   * `NODE__JOB_NOT_ENDED` while the job runs or settles, `NODE__JOB_NOT_FOUND` for a job this node did not order.
+   */
+  async deleteJob(jobId: string, options: AbortOptions = {}): Promise<{ jobId: string; blobsDeleted: number }> {
+    throwIfAborted(options.signal)
+    if (this.scheduler.job(jobId)?.status === 'open') {
+      throw new NodeError('NODE__JOB_NOT_ENDED', `job ${jobId} is still running; cancel it first`, { jobId })
+    }
+    const finishing = this.#finished.has(jobId)
+    if (!finishing && (await this.#stored(jobId)) === undefined) {
+      throw new NodeError('NODE__JOB_NOT_FOUND', `no job ${jobId} on this node`, { jobId })
+    }
+    // Its epoch is let go once it has settled (or it never had one).
+    if (finishing || this.#epochs.has(jobId) || !(await this.settlement.idle(jobId))) {
+      throw new NodeError('NODE__JOB_NOT_ENDED', `job ${jobId} is still settling`, { jobId })
+    }
+    await this.#jobRecords.delete(jobId)
+    this.#progress.delete(jobId)
+    const blobsDeleted = await this.holds.releaseAll(jobHolder(jobId), options)
+    this.#log.info({ jobId, blobsDeleted }, 'job:deleted')
+    return { jobId, blobsDeleted }
   }
 
   /** Why a job still waits for bids, flattened for the API (see `JobStatus.diagnostic`). */

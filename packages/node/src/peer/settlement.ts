@@ -803,6 +803,13 @@ export class Settlement {
     )?.running
   }
 
+  /** Whether a job has nothing left to settle: settled on record, or never funded. */
+  async idle(jobId: string): Promise<boolean> {
+    if (this.#jobs.has(jobId) || this.#early.has(jobId) || this.#late.has(jobId)) return false
+    const record = await this.#record(jobId)
+    return record === undefined || record.settled === true
+  }
+
   /** Token units this job's payouts carried to workers, net of the fee (0 until settled). */
   async paidNet(jobId: string): Promise<bigint> {
     const job = this.#funded.get(jobId)

@@ -88,7 +88,7 @@ function parseListLimit(value: string): number {
   return n
 }
 
-/** `tessera job submit|status|list|cancel|fetch`. */
+/** `tessera job submit|status|list|cancel|delete|fetch`. */
 export function registerJob(program: Command, io: CliIo): void {
   const job = program.command('job').description('order work from the network and collect it')
   const client = () => ApiClient.forDataDir(resolveDataDir(program.opts<{ dataDir?: string }>().dataDir))
@@ -201,6 +201,14 @@ export function registerJob(program: Command, io: CliIo): void {
     .action(async (jobId: string, flags: { json?: boolean }) => {
       const status = await (await client()).cancelJob(jobId)
       io.stdout(flags.json === true ? `${JSON.stringify(status)}\n` : jobReport(status))
+    })
+
+  job
+    .command('delete <jobId>')
+    .description('delete a job that has ended and settled, with its inputs and outputs where no other job holds them')
+    .action(async (jobId: string) => {
+      const { blobsDeleted } = await (await client()).deleteJob(jobId)
+      io.stdout(`deleted job ${jobId} and ${blobsDeleted} blob${blobsDeleted === 1 ? '' : 's'}\n`)
     })
 
   toneOptions(
