@@ -4,11 +4,8 @@ import {
   type AbortOptions,
   blobCid,
   createNode,
-  parseBlobCid,
   cryptoRng,
   FsBlobstore,
-  type Order,
-  type Result,
   systemClock,
   throwIfAborted,
   type Identity,
@@ -16,14 +13,7 @@ import {
 } from '@tessera/core'
 import { createEngine, type Engine } from '@tessera/gpu'
 import { merkleRoot } from '@tessera/proof'
-import {
-  demandPrice,
-  expectedCost,
-  fixedPrice,
-  type JobView,
-  type PricingStrategy,
-  taskCountOf,
-} from '@tessera/scheduler'
+import { demandPrice, expectedCost, fixedPrice, type PricingStrategy } from '@tessera/scheduler'
 import { createScheduler, type SchedulerDriver } from '@tessera/scheduler/driver'
 import { LevelDatastore } from 'datastore-level'
 import type { Logger } from 'pino'
@@ -41,19 +31,17 @@ import type {
 import type { NodeConfig } from '../config.js'
 import type { DataDir } from '../data-dir.js'
 import { Datastore } from '../datastore.js'
-import { NodeError } from '../errors.js'
 import { NodeMetrics } from '../metrics.js'
 import { BlobHolds, jobHolder, taskHolder, UPLOAD, UPLOAD_RETENTION_MS } from './blob-holds.js'
 import { capacityScore } from './capacity-score.js'
+import { CreatorJobs } from './creator-jobs.js'
 import { DEFAULT_MEMORY_MB, DEFAULT_SCORE, RECEIPT_GRACE_MS, SLASHES_KEPT } from './constants.js'
 import { errorFields } from './error-fields.js'
 import { GpuWorkload } from './gpu-workload.js'
 import { InputCache } from './inputs.js'
 import { keepCommittedOutput } from './committed-output.js'
 import { EpochCounter } from './epoch-counter.js'
-import { assembleJobOutput } from './job-output.js'
-import { type JobEnd, type JobProgress, JobRecords, type StoredJob, unfinishedState } from './job-records.js'
-import { jobSpecOf } from './job-request.js'
+import { JobRecords } from './job-records.js'
 import { ReceiptExchange } from './receipts.js'
 import { Settlement } from './settlement.js'
 import { type SlashRecord, Verification } from './verification.js'
@@ -68,27 +56,6 @@ export interface PeerInit {
   engine?: Engine
   /** Capacity benchmark score, benchmark units. */
   score?: number
-}
-
-/** Whether `value` is a blob CID. */
-function isBlobCid(value: string): boolean {
-  try {
-    parseBlobCid(value)
-    return true
-  } catch {
-    return false
-  }
-}
-
-/** Where a job the market still tracks stands. */
-function liveStanding(job: JobView): Pick<JobStatus, 'state' | 'tasks' | 'completed' | 'verified'> {
-  const active = job.assigned + job.verifying + job.accepted > 0
-  return {
-    state: job.status === 'open' ? (active ? 'running' : 'bidding') : job.status,
-    tasks: job.tasks,
-    completed: job.accepted + job.verifying,
-    verified: job.accepted,
-  }
 }
 
 function pricingOf(config: NodeConfig): PricingStrategy {
@@ -120,27 +87,11 @@ export class Peer implements NodeOperations {
   readonly settlement: Settlement
   /** Receipts signed by creator and worker. */
   readonly receipts: ReceiptExchange
-  /**
-   * Per running job: tasks re-awarded after a lost lease or a failed check, and each worker's accepted/rejected
-   * count. Folded into the job's record when it ends.
-   */
-  readonly #progress = new Map<string, JobProgress>()
-  /** The creator's job records and their summaries. */
-  readonly #jobRecords: JobRecords
-  /**
-   * The epoch of each job ordered in this run until it ends; receipts signed later (a verdict that came late) find it
-   * in the job's settlement record.
-   */
-  readonly #epochs: Map<string, number>
-  /** Hands out settlement epochs (one per job, more for late receipts), persisted so a restart never reuses one. */
-  readonly #epochCounter: EpochCounter
+  /** The creator's jobs: ordered, tracked, settled, listed, cancelled and deleted. */
+  readonly jobs: CreatorJobs
   /** Fraud proofs upheld by this peer, newest last: the latest {@link SLASHES_KEPT}. */
   readonly slashes: readonly SlashRecord[]
   readonly #ownsEngine: boolean
-  /** Jobs whose vault is being funded: a job that ends meanwhile waits for it before it closes. */
-  readonly #funding = new Map<string, Promise<void>>()
-  /** Accepted results of finished jobs until their record holds them. */
-  readonly #finished = new Map<string, { order: Order; results: readonly Result[] }>()
   /** The restart's unfinished business (see `#resume`), awaited before the datastore closes. */
   #resuming: Promise<void> = Promise.resolve()
   readonly #libp2pStore: LevelDatastore
@@ -168,8 +119,6 @@ export class Peer implements NodeOperations {
     this.slashes = parts.slashes
     this.settlement = parts.settlement
     this.receipts = parts.receipts
-    this.#epochs = parts.epochs
-    this.#epochCounter = parts.epochCounter
     this.engine = parts.engine
     this.#ownsEngine = parts.ownsEngine
     this.verification = parts.verification
@@ -178,8 +127,18 @@ export class Peer implements NodeOperations {
     this.datastore = parts.datastore
     this.metrics = parts.metrics
     this.#libp2pStore = parts.libp2pStore
-    this.#jobRecords = new JobRecords(parts.datastore, parts.logger)
     this.holds = parts.holds
+    this.jobs = new CreatorJobs({
+      scheduler: parts.scheduler,
+      settlement: parts.settlement,
+      records: new JobRecords(parts.datastore, parts.logger),
+      holds: parts.holds,
+      blobs: parts.node.blobs,
+      epochCounter: parts.epochCounter,
+      epochs: parts.epochs,
+      metrics: parts.metrics,
+      logger: parts.logger,
+    })
     this.#config = parts.config
     this.#log = parts.logger
   }
@@ -432,7 +391,7 @@ export class Peer implements NodeOperations {
     // A job the restart cut short ends here: its accepted tasks are those it signed receipts for. A job record that
     // cannot be read counts them the same way, so its settlement still closes.
     const accepted = async (jobId: string) => {
-      const results = await this.#stored(jobId).then(
+      const results = await this.jobs.stored(jobId).then(
         (job) => job?.results,
         (e: unknown) => void this.#log.error({ ...errorFields(e), ns: 'jobs', key: jobId }, 'record:skipped'),
       )
@@ -442,15 +401,8 @@ export class Peer implements NodeOperations {
     this.receipts.offer(pending)
   }
 
-  /** Tracks per-job progress and posts stake bonds for workers as they are granted leases. */
+  /** Logs the market's milestones and posts stake bonds for workers as they are granted leases. */
   #watch(): void {
-    const progress = (jobId: string) => {
-      let p = this.#progress.get(jobId)
-      if (p === undefined)
-        this.#progress.set(jobId, (p = { reassigned: 0, leases: {}, reassignedFrom: {}, workers: {} }))
-      return p
-    }
-    const worker = (jobId: string, peer: string) => (progress(jobId).workers[peer] ??= { accepted: 0, rejected: 0 })
     // The market's milestones, one JSON log line each (the rest is on DEBUG=tessera:*).
     for (const type of [
       'job:ordered',
@@ -479,19 +431,9 @@ export class Peer implements NodeOperations {
     }
     // An operator's first question about an order nobody took: why. The breakdown is computed now, once.
     this.scheduler.on('order:unmatched', (e) =>
-      this.#log.info({ jobId: e.jobId, ...this.#diagnostic(e.jobId) }, 'order:unmatched'),
+      this.#log.info({ jobId: e.jobId, ...this.jobs.diagnostic(e.jobId) }, 'order:unmatched'),
     )
-    this.scheduler.on('task:reassigned', (e) => {
-      const p = progress(e.jobId)
-      p.reassigned++
-      p.reassignedFrom[e.from] = (p.reassignedFrom[e.from] ?? 0) + 1
-      this.metrics.tasksReassigned.inc()
-    })
-    this.scheduler.on('task:verified', (e) => worker(e.jobId, e.worker).accepted++)
-    this.scheduler.on('task:rejected', (e) => worker(e.jobId, e.worker).rejected++)
     this.scheduler.on('lease:granted', (e) => {
-      const leases = progress(e.jobId).leases
-      leases[e.worker] = (leases[e.worker] ?? 0) + e.taskIds.length
       const record = this.node.capacity.view.get(e.worker)?.capacity
       if (record?.payee === undefined) return
       this.settlement
@@ -567,266 +509,33 @@ export class Peer implements NodeOperations {
    * Orders a job and funds its epoch vault; the job settles in the background once it completes. A job whose order
    * cannot be recorded or funded, or whose `options.signal` aborts before funding starts, is cancelled.
    */
-  async submitJob(request: JobRequest, options: AbortOptions = {}): Promise<{ jobId: string }> {
-    throwIfAborted(options.signal)
-    const jobId = this.scheduler.submit(jobSpecOf(request))
-    this.metrics.jobsSubmitted.inc()
-    const order = this.scheduler.job(jobId)?.order
-    if (order === undefined)
-      throw new NodeError('NODE__JOB_NOT_FOUND', `job ${jobId} vanished as it was ordered`, { jobId })
-    // Listen before anything else awaits: a small job can finish while its vault is still being funded. Nothing
-    // awaits what follows, so a failure there (the datastore closing under a stop, say) is logged, never unhandled.
-    this.scheduler
-      .waitForJob(jobId)
-      .then(
-        (results) => this.#completed(jobId, request, order, results),
-        (e: unknown) => this.#unfinished(jobId, request, order, e),
-      )
-      .catch((e: unknown) => this.#log.error({ ...errorFields(e), jobId }, 'job:close-failed'))
-    const funding = this.#fund(jobId, request, order, options)
-    // A job can end while its vault is still being funded: its close waits for the funding, whatever its outcome.
-    this.#funding.set(
-      jobId,
-      funding.then(
-        () => {},
-        () => {},
-      ),
-    )
-    try {
-      await funding
-    } catch (e) {
-      this.scheduler.cancel(jobId)
-      throw e
-    } finally {
-      this.#funding.delete(jobId)
-    }
-    return { jobId }
-  }
-
-  /** Records a job's order, fixes its epoch and funds its epoch vault with its budget. */
-  async #fund(jobId: string, request: JobRequest, order: Order, options: AbortOptions): Promise<void> {
-    // Its inputs stay while the job does: its workers and verifiers fetch them from here. A name that is no CID is
-    // nothing this node could hold (the job fails when a worker cannot fetch it).
-    for (const input of order.inputs) {
-      if (isBlobCid(input)) await this.holds.hold(input, jobHolder(jobId), undefined, options)
-    }
-    await this.#jobRecords.put(jobId, { request: JSON.stringify(request), order })
-    // The epoch is fixed before any await: receipts signed from now on name it.
-    const epoch = this.#epochCounter.take()
-    this.#epochs.set(jobId, epoch)
-    const tasks = taskCountOf(order.split)
-    await this.#epochCounter.save()
-    await this.settlement.fundJob(
-      jobId,
-      epoch,
-      expectedCost(order.maxPrice, order.benchHoursPerTask) * BigInt(tasks),
-      tasks,
-      options,
-    )
-  }
-
-  /**
-   * A job completed: its results and progress go to its record (which answers for it from then on), then its epoch
-   * settles.
-   */
-  async #completed(jobId: string, request: JobRequest, order: Order, results: readonly Result[]): Promise<void> {
-    this.#finished.set(jobId, { order, results })
-    this.metrics.jobsCompleted.inc()
-    this.metrics.tasksCompleted.inc({ role: 'creator' }, results.length)
-    // Its first record and its settlement are written by the funding: after it, or this record would be overwritten
-    // and the close would find no settlement to close.
-    await this.#funding.get(jobId)
-    await this.#record(jobId, {
-      request: JSON.stringify(request),
-      order,
-      results: [...results],
-      end: { state: 'completed', tasks: results.length, accepted: results.length },
-    })
-    this.#finished.delete(jobId)
-    this.#log.info({ jobId, tasks: results.length }, 'job:completed')
-    await this.settlement.closeJob(jobId, results.length, RECEIPT_GRACE_MS)
-    this.#epochs.delete(jobId)
-    this.metrics.tokensPaid.inc(Number(await this.settlement.paidNet(jobId)))
-  }
-
-  /**
-   * A job was cancelled or expired: its progress goes to its record, and its epoch settles over the tasks it accepted
-   * (their receipts are signed), refunding the rest of the budget, as a restart would settle it.
-   */
-  async #unfinished(jobId: string, request: JobRequest, order: Order, e: unknown): Promise<void> {
-    this.#log.warn({ ...errorFields(e), jobId }, 'job:failed')
-    const view = this.scheduler.job(jobId)
-    const accepted = view?.accepted ?? 0
-    const end: JobEnd = { state: unfinishedState(e), tasks: view?.tasks ?? taskCountOf(order.split), accepted }
-    await this.#funding.get(jobId)
-    await this.#record(jobId, { request: JSON.stringify(request), order, end })
-    await this.settlement.closeJob(jobId, accepted, RECEIPT_GRACE_MS)
-    this.#epochs.delete(jobId)
-    this.metrics.tokensPaid.inc(Number(await this.settlement.paidNet(jobId)))
-  }
-
-  /** Writes a job's record with its progress folded in, and lets go of the progress kept in memory. */
-  async #record(jobId: string, job: StoredJob): Promise<void> {
-    const progress = this.#progress.get(jobId)
-    await this.#jobRecords.put(jobId, { ...job, ...(progress !== undefined ? { progress } : {}) })
-    if (this.#progress.get(jobId) === progress) this.#progress.delete(jobId)
+  submitJob(request: JobRequest, options: AbortOptions = {}): Promise<{ jobId: string }> {
+    return this.jobs.submit(request, options)
   }
 
   /** A job's progress and settlement; rejects with `NODE__JOB_NOT_FOUND` for a job this node did not order. */
-  async jobStatus(jobId: string, options: AbortOptions = {}): Promise<JobStatus> {
-    const job = this.scheduler.job(jobId)
-    // A job's progress is kept in memory while it runs, then in its record.
-    let progress = this.#progress.get(jobId)
-    let base: Pick<JobStatus, 'state' | 'tasks' | 'completed' | 'verified' | 'diagnostic'>
-    // Ended and deleted, a job the market still remembers for a while is gone all the same.
-    if (
-      job !== undefined &&
-      job.status !== 'open' &&
-      !this.#finished.has(jobId) &&
-      (await this.#stored(jobId)) === undefined
-    ) {
-      throw new NodeError('NODE__JOB_NOT_FOUND', `no job ${jobId} on this node`, { jobId })
-    }
-    if (job !== undefined) {
-      base = liveStanding(job)
-      if (base.state === 'bidding') base = { ...base, diagnostic: this.#diagnostic(jobId) }
-      if (progress === undefined && base.state !== 'bidding' && base.state !== 'running') {
-        progress = (await this.#stored(jobId))?.progress
-      }
-    } else {
-      // The market forgets finished jobs after a while; the datastore keeps them.
-      const stored = await this.#stored(jobId)
-      const results = this.#finished.get(jobId)?.results ?? stored?.results
-      if (results === undefined && stored === undefined) {
-        throw new NodeError('NODE__JOB_NOT_FOUND', `no job ${jobId} on this node`, { jobId })
-      }
-      const end = stored?.end ?? (await this.#endOf(jobId, stored, results, options))
-      base = { state: end.state, tasks: end.tasks, completed: end.accepted, verified: end.accepted }
-      progress ??= stored?.progress
-    }
-    const settlement = await this.settlement.view(jobId, options)
-    return {
-      jobId,
-      ...base,
-      reassigned: progress?.reassigned ?? 0,
-      leases: progress?.leases ?? {},
-      reassignedFrom: progress?.reassignedFrom ?? {},
-      workers: progress?.workers ?? {},
-      // A worker's bond is slashed once, for the job whose fraud proof came first.
-      slashed: this.settlement.slashes.filter((s) => s.jobId === jobId).map((s) => ({ ...s })),
-      ...(settlement !== undefined ? { settlement } : {}),
-    }
+  jobStatus(jobId: string, options: AbortOptions = {}): Promise<JobStatus> {
+    return this.jobs.status(jobId, options)
   }
 
-  /** The jobs this node ordered, newest first, at most `limit` of them: from their summaries, live ones as they run. */
-  async listJobs(limit: number, options: AbortOptions = {}): Promise<JobSummary[]> {
-    throwIfAborted(options.signal)
-    const summaries = [...(await this.#jobRecords.summaries())].sort(([, a], [, b]) => b.orderedAt - a.orderedAt)
-    const listed: JobSummary[] = []
-    for (const [jobId, summary] of summaries.slice(0, limit)) {
-      const live = this.scheduler.job(jobId)
-      const standing =
-        live !== undefined
-          ? liveStanding(live)
-          : summary.end !== undefined
-            ? { state: summary.end.state, tasks: summary.end.tasks, verified: summary.end.accepted }
-            : await this.#endOf(jobId, undefined, this.#finished.get(jobId)?.results, options).then((end) => ({
-                state: end.state,
-                tasks: summary.tasks,
-                verified: end.accepted,
-              }))
-      listed.push({
-        jobId,
-        state: standing.state,
-        tasks: standing.tasks,
-        verified: standing.verified,
-        orderedAt: summary.orderedAt,
-      })
-    }
-    return listed
+  /** The jobs this node ordered, newest first, at most `limit` of them. */
+  listJobs(limit: number, options: AbortOptions = {}): Promise<JobSummary[]> {
+    return this.jobs.list(limit, options)
   }
 
-  /**
-   * Cancels a job this node ordered, if it is still open, and resolves to its status. Cancelled, it ends unfinished:
-   * its accepted tasks settle and the rest of its budget is refunded, as for an expired job.
-   */
-  async cancelJob(jobId: string, options: AbortOptions = {}): Promise<JobStatus> {
-    throwIfAborted(options.signal)
-    if (this.scheduler.job(jobId)?.status === 'open') {
-      this.scheduler.cancel(jobId)
-      this.#log.info({ jobId }, 'job:cancelled')
-    }
-    return this.jobStatus(jobId, options)
+  /** Cancels a job this node ordered, if it is still open, and resolves to its status. */
+  cancelJob(jobId: string, options: AbortOptions = {}): Promise<JobStatus> {
+    return this.jobs.cancel(jobId, options)
   }
 
-  /**
-   * Deletes a job that has ended and settled: its record, and its inputs and outputs unless another job or an upload
-   * of the last day holds them. Receipts and settlement records stay (they are what was paid). Rejects with
-   * `NODE__JOB_NOT_ENDED` while the job runs or settles, `NODE__JOB_NOT_FOUND` for a job this node did not order.
-   */
-  async deleteJob(jobId: string, options: AbortOptions = {}): Promise<{ jobId: string; blobsDeleted: number }> {
-    throwIfAborted(options.signal)
-    if (this.scheduler.job(jobId)?.status === 'open') {
-      throw new NodeError('NODE__JOB_NOT_ENDED', `job ${jobId} is still running; cancel it first`, { jobId })
-    }
-    const finishing = this.#finished.has(jobId)
-    if (!finishing && (await this.#stored(jobId)) === undefined) {
-      throw new NodeError('NODE__JOB_NOT_FOUND', `no job ${jobId} on this node`, { jobId })
-    }
-    // Its epoch is let go once it has settled (or it never had one).
-    if (finishing || this.#epochs.has(jobId) || !(await this.settlement.idle(jobId))) {
-      throw new NodeError('NODE__JOB_NOT_ENDED', `job ${jobId} is still settling`, { jobId })
-    }
-    await this.#jobRecords.delete(jobId)
-    this.#progress.delete(jobId)
-    const blobsDeleted = await this.holds.releaseAll(jobHolder(jobId), options)
-    this.#log.info({ jobId, blobsDeleted }, 'job:deleted')
-    return { jobId, blobsDeleted }
-  }
-
-  /** Why a job still waits for bids, flattened for the API (see `JobStatus.diagnostic`). */
-  #diagnostic(jobId: string): Record<string, number> | undefined {
-    const d = this.scheduler.creator?.diagnose(jobId)
-    if (d === undefined) return undefined
-    return { seen: d.seen, eligible: d.eligible, bids: d.bids, needed: d.needed, ...d.excluded }
+  /** Deletes a job that has ended and settled, with the blobs only it held. */
+  deleteJob(jobId: string, options: AbortOptions = {}): Promise<{ jobId: string; blobsDeleted: number }> {
+    return this.jobs.delete(jobId, options)
   }
 
   /** A completed job's files: frames as PNG (tone-mapped as `output` says) and OpenEXR, or an inference buffer. */
-  async jobOutput(jobId: string, output: JobOutputOptions = {}, options: AbortOptions = {}): Promise<JobOutput> {
-    const finished = this.#finished.get(jobId) ?? (await this.#stored(jobId))
-    if (finished?.order === undefined || finished.results === undefined) {
-      throw new NodeError(
-        'NODE__JOB_NOT_COMPLETE',
-        `job ${jobId} has not completed; see \`tessera job status ${jobId}\``,
-        {
-          jobId,
-        },
-      )
-    }
-    return assembleJobOutput(finished.order, finished.results, this.node.blobs, {
-      ...output,
-      ...(options.signal !== undefined ? { signal: options.signal } : {}),
-    })
-  }
-
-  /** A job's record, as this node wrote it. */
-  async #stored(jobId: string): Promise<StoredJob | undefined> {
-    return this.#jobRecords.get(jobId)
-  }
-
-  /**
-   * How a job the market has forgotten ended, when its record does not say (an older version wrote it): completed
-   * with its results, otherwise ended by a stop of this node, having accepted what its settlement received.
-   */
-  async #endOf(
-    jobId: string,
-    stored: StoredJob | undefined,
-    results: readonly Result[] | undefined,
-    options: AbortOptions,
-  ): Promise<JobEnd> {
-    if (results !== undefined) return { state: 'completed', tasks: results.length, accepted: results.length }
-    const tasks = stored?.order === undefined ? 0 : taskCountOf(stored.order.split)
-    return { state: 'failed', tasks, accepted: (await this.settlement.view(jobId, options))?.receipts ?? 0 }
+  jobOutput(jobId: string, output: JobOutputOptions = {}, options: AbortOptions = {}): Promise<JobOutput> {
+    return this.jobs.output(jobId, output, options)
   }
 
   /** This node's ledger wallet and balances. */
@@ -847,11 +556,6 @@ export class Peer implements NodeOperations {
 
   /** What this peer holds in memory per job, for tests that it is let go once a job has ended and settled. */
   get retained(): { progress: number; finished: number; epochs: number; settlements: number } {
-    return {
-      progress: this.#progress.size,
-      finished: this.#finished.size,
-      epochs: this.#epochs.size,
-      settlements: this.settlement.active,
-    }
+    return { ...this.jobs.retained, settlements: this.settlement.active }
   }
 }

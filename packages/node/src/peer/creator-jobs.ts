@@ -1,0 +1,371 @@
+import { type AbortOptions, type Order, parseBlobCid, type Result, throwIfAborted } from '@tessera/core'
+import { expectedCost, type JobView, taskCountOf } from '@tessera/scheduler'
+import type { SchedulerDriver } from '@tessera/scheduler/driver'
+import type { Logger } from 'pino'
+import type { JobOutput, JobOutputOptions, JobRequest, JobStatus, JobSummary } from '../api/contract.js'
+import { NodeError } from '../errors.js'
+import type { NodeMetrics } from '../metrics.js'
+import { type BlobHolds, jobHolder } from './blob-holds.js'
+import { RECEIPT_GRACE_MS } from './constants.js'
+import type { EpochCounter } from './epoch-counter.js'
+import { errorFields } from './error-fields.js'
+import { assembleJobOutput, type OutputSource } from './job-output.js'
+import { type JobEnd, type JobProgress, JobRecords, type StoredJob, unfinishedState } from './job-records.js'
+import { jobSpecOf } from './job-request.js'
+import type { Settlement } from './settlement.js'
+
+/** Whether `value` is a blob CID. */
+function isBlobCid(value: string): boolean {
+  try {
+    parseBlobCid(value)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Where a job the market still tracks stands. */
+function liveStanding(job: JobView): Pick<JobStatus, 'state' | 'tasks' | 'completed' | 'verified'> {
+  const active = job.assigned + job.verifying + job.accepted > 0
+  return {
+    state: job.status === 'open' ? (active ? 'running' : 'bidding') : job.status,
+    tasks: job.tasks,
+    completed: job.accepted + job.verifying,
+    verified: job.accepted,
+  }
+}
+
+/** What {@link CreatorJobs} needs from its peer. */
+export interface CreatorJobsComponents {
+  scheduler: SchedulerDriver
+  settlement: Settlement
+  records: JobRecords
+  holds: BlobHolds
+  /** Where accepted outputs are kept, to assemble a job's files. */
+  blobs: OutputSource
+  epochCounter: EpochCounter
+  /** The epoch of each job ordered in this run until it has settled (the receipts exchange reads it too). */
+  epochs: Map<string, number>
+  metrics: NodeMetrics
+  logger: Logger
+}
+
+/**
+ * The creator's jobs on a peer, from order to deletion: it orders a job and funds its epoch vault, tracks its
+ * progress, writes its record when it ends and settles it; it answers `job status`, `list`, `cancel`, `delete` and
+ * `fetch`.
+ */
+export class CreatorJobs {
+  readonly #c: CreatorJobsComponents
+  readonly #records: JobRecords
+  /**
+   * Per running job: tasks re-awarded after a lost lease or a failed check, and each worker's accepted/rejected
+   * count. Folded into the job's record when it ends.
+   */
+  readonly #progress = new Map<string, JobProgress>()
+  /** Jobs whose vault is being funded: a job that ends meanwhile waits for it before it closes. */
+  readonly #funding = new Map<string, Promise<void>>()
+  /** Accepted results of finished jobs until their record holds them. */
+  readonly #finished = new Map<string, { order: Order; results: readonly Result[] }>()
+
+  constructor(components: CreatorJobsComponents) {
+    this.#c = components
+    this.#records = components.records
+    this.#watch()
+  }
+
+  /** What is held in memory per job, for tests that it is let go once a job has ended and settled. */
+  get retained(): { progress: number; finished: number; epochs: number } {
+    return { progress: this.#progress.size, finished: this.#finished.size, epochs: this.#c.epochs.size }
+  }
+
+  /** Tracks each job's progress from the market's events. */
+  #watch(): void {
+    const { scheduler, metrics } = this.#c
+    const progress = (jobId: string) => {
+      let p = this.#progress.get(jobId)
+      if (p === undefined)
+        this.#progress.set(jobId, (p = { reassigned: 0, leases: {}, reassignedFrom: {}, workers: {} }))
+      return p
+    }
+    const worker = (jobId: string, peer: string) => (progress(jobId).workers[peer] ??= { accepted: 0, rejected: 0 })
+    scheduler.on('task:reassigned', (e) => {
+      const p = progress(e.jobId)
+      p.reassigned++
+      p.reassignedFrom[e.from] = (p.reassignedFrom[e.from] ?? 0) + 1
+      metrics.tasksReassigned.inc()
+    })
+    scheduler.on('task:verified', (e) => worker(e.jobId, e.worker).accepted++)
+    scheduler.on('task:rejected', (e) => worker(e.jobId, e.worker).rejected++)
+    scheduler.on('lease:granted', (e) => {
+      const leases = progress(e.jobId).leases
+      leases[e.worker] = (leases[e.worker] ?? 0) + e.taskIds.length
+    })
+  }
+
+  /**
+   * Orders a job and funds its epoch vault; the job settles in the background once it completes. A job whose order
+   * cannot be recorded or funded, or whose `options.signal` aborts before funding starts, is cancelled.
+   */
+  async submit(request: JobRequest, options: AbortOptions = {}): Promise<{ jobId: string }> {
+    throwIfAborted(options.signal)
+    const jobId = this.#c.scheduler.submit(jobSpecOf(request))
+    this.#c.metrics.jobsSubmitted.inc()
+    const order = this.#c.scheduler.job(jobId)?.order
+    if (order === undefined)
+      throw new NodeError('NODE__JOB_NOT_FOUND', `job ${jobId} vanished as it was ordered`, { jobId })
+    // Listen before anything else awaits: a small job can finish while its vault is still being funded. Nothing
+    // awaits what follows, so a failure there (the datastore closing under a stop, say) is logged, never unhandled.
+    this.#c.scheduler
+      .waitForJob(jobId)
+      .then(
+        (results) => this.#completed(jobId, request, order, results),
+        (e: unknown) => this.#unfinished(jobId, request, order, e),
+      )
+      .catch((e: unknown) => this.#c.logger.error({ ...errorFields(e), jobId }, 'job:close-failed'))
+    const funding = this.#fund(jobId, request, order, options)
+    // A job can end while its vault is still being funded: its close waits for the funding, whatever its outcome.
+    this.#funding.set(
+      jobId,
+      funding.then(
+        () => {},
+        () => {},
+      ),
+    )
+    try {
+      await funding
+    } catch (e) {
+      this.#c.scheduler.cancel(jobId)
+      throw e
+    } finally {
+      this.#funding.delete(jobId)
+    }
+    return { jobId }
+  }
+
+  /** Records a job's order, fixes its epoch and funds its epoch vault with its budget. */
+  async #fund(jobId: string, request: JobRequest, order: Order, options: AbortOptions): Promise<void> {
+    // Its inputs stay while the job does: its workers and verifiers fetch them from here. A name that is no CID is
+    // nothing this node could hold (the job fails when a worker cannot fetch it).
+    for (const input of order.inputs) {
+      if (isBlobCid(input)) await this.#c.holds.hold(input, jobHolder(jobId), undefined, options)
+    }
+    await this.#records.put(jobId, { request: JSON.stringify(request), order })
+    // The epoch is fixed before any await: receipts signed from now on name it.
+    const epoch = this.#c.epochCounter.take()
+    this.#c.epochs.set(jobId, epoch)
+    const tasks = taskCountOf(order.split)
+    await this.#c.epochCounter.save()
+    await this.#c.settlement.fundJob(
+      jobId,
+      epoch,
+      expectedCost(order.maxPrice, order.benchHoursPerTask) * BigInt(tasks),
+      tasks,
+      options,
+    )
+  }
+
+  /**
+   * A job completed: its results and progress go to its record (which answers for it from then on), then its epoch
+   * settles.
+   */
+  async #completed(jobId: string, request: JobRequest, order: Order, results: readonly Result[]): Promise<void> {
+    this.#finished.set(jobId, { order, results })
+    this.#c.metrics.jobsCompleted.inc()
+    this.#c.metrics.tasksCompleted.inc({ role: 'creator' }, results.length)
+    // Its first record and its settlement are written by the funding: after it, or this record would be overwritten
+    // and the close would find no settlement to close.
+    await this.#funding.get(jobId)
+    await this.#record(jobId, {
+      request: JSON.stringify(request),
+      order,
+      results: [...results],
+      end: { state: 'completed', tasks: results.length, accepted: results.length },
+    })
+    this.#finished.delete(jobId)
+    this.#c.logger.info({ jobId, tasks: results.length }, 'job:completed')
+    await this.#c.settlement.closeJob(jobId, results.length, RECEIPT_GRACE_MS)
+    this.#c.epochs.delete(jobId)
+    this.#c.metrics.tokensPaid.inc(Number(await this.#c.settlement.paidNet(jobId)))
+  }
+
+  /**
+   * A job was cancelled or expired: its progress goes to its record, and its epoch settles over the tasks it accepted
+   * (their receipts are signed), refunding the rest of the budget, as a restart would settle it.
+   */
+  async #unfinished(jobId: string, request: JobRequest, order: Order, e: unknown): Promise<void> {
+    this.#c.logger.warn({ ...errorFields(e), jobId }, 'job:failed')
+    const view = this.#c.scheduler.job(jobId)
+    const accepted = view?.accepted ?? 0
+    const end: JobEnd = { state: unfinishedState(e), tasks: view?.tasks ?? taskCountOf(order.split), accepted }
+    await this.#funding.get(jobId)
+    await this.#record(jobId, { request: JSON.stringify(request), order, end })
+    await this.#c.settlement.closeJob(jobId, accepted, RECEIPT_GRACE_MS)
+    this.#c.epochs.delete(jobId)
+    this.#c.metrics.tokensPaid.inc(Number(await this.#c.settlement.paidNet(jobId)))
+  }
+
+  /** Writes a job's record with its progress folded in, and lets go of the progress kept in memory. */
+  async #record(jobId: string, job: StoredJob): Promise<void> {
+    const progress = this.#progress.get(jobId)
+    await this.#records.put(jobId, { ...job, ...(progress !== undefined ? { progress } : {}) })
+    if (this.#progress.get(jobId) === progress) this.#progress.delete(jobId)
+  }
+
+  /** A job's progress and settlement; rejects with `NODE__JOB_NOT_FOUND` for a job this node did not order. */
+  async status(jobId: string, options: AbortOptions = {}): Promise<JobStatus> {
+    const job = this.#c.scheduler.job(jobId)
+    // A job's progress is kept in memory while it runs, then in its record.
+    let progress = this.#progress.get(jobId)
+    let base: Pick<JobStatus, 'state' | 'tasks' | 'completed' | 'verified' | 'diagnostic'>
+    // Ended and deleted, a job the market still remembers for a while is gone all the same.
+    if (
+      job !== undefined &&
+      job.status !== 'open' &&
+      !this.#finished.has(jobId) &&
+      (await this.stored(jobId)) === undefined
+    ) {
+      throw new NodeError('NODE__JOB_NOT_FOUND', `no job ${jobId} on this node`, { jobId })
+    }
+    if (job !== undefined) {
+      base = liveStanding(job)
+      if (base.state === 'bidding') base = { ...base, diagnostic: this.diagnostic(jobId) }
+      if (progress === undefined && base.state !== 'bidding' && base.state !== 'running') {
+        progress = (await this.stored(jobId))?.progress
+      }
+    } else {
+      // The market forgets finished jobs after a while; the datastore keeps them.
+      const stored = await this.stored(jobId)
+      const results = this.#finished.get(jobId)?.results ?? stored?.results
+      if (results === undefined && stored === undefined) {
+        throw new NodeError('NODE__JOB_NOT_FOUND', `no job ${jobId} on this node`, { jobId })
+      }
+      const end = stored?.end ?? (await this.#endOf(jobId, stored, results, options))
+      base = { state: end.state, tasks: end.tasks, completed: end.accepted, verified: end.accepted }
+      progress ??= stored?.progress
+    }
+    const settlement = await this.#c.settlement.view(jobId, options)
+    return {
+      jobId,
+      ...base,
+      reassigned: progress?.reassigned ?? 0,
+      leases: progress?.leases ?? {},
+      reassignedFrom: progress?.reassignedFrom ?? {},
+      workers: progress?.workers ?? {},
+      // A worker's bond is slashed once, for the job whose fraud proof came first.
+      slashed: this.#c.settlement.slashes.filter((s) => s.jobId === jobId).map((s) => ({ ...s })),
+      ...(settlement !== undefined ? { settlement } : {}),
+    }
+  }
+
+  /** The jobs this node ordered, newest first, at most `limit` of them: from their summaries, live ones as they run. */
+  async list(limit: number, options: AbortOptions = {}): Promise<JobSummary[]> {
+    throwIfAborted(options.signal)
+    const summaries = [...(await this.#records.summaries())].sort(([, a], [, b]) => b.orderedAt - a.orderedAt)
+    const listed: JobSummary[] = []
+    for (const [jobId, summary] of summaries.slice(0, limit)) {
+      const live = this.#c.scheduler.job(jobId)
+      const standing =
+        live !== undefined
+          ? liveStanding(live)
+          : summary.end !== undefined
+            ? { state: summary.end.state, tasks: summary.end.tasks, verified: summary.end.accepted }
+            : await this.#endOf(jobId, undefined, this.#finished.get(jobId)?.results, options).then((end) => ({
+                state: end.state,
+                tasks: summary.tasks,
+                verified: end.accepted,
+              }))
+      listed.push({
+        jobId,
+        state: standing.state,
+        tasks: standing.tasks,
+        verified: standing.verified,
+        orderedAt: summary.orderedAt,
+      })
+    }
+    return listed
+  }
+
+  /**
+   * Cancels a job this node ordered, if it is still open, and resolves to its status. Cancelled, it ends unfinished:
+   * its accepted tasks settle and the rest of its budget is refunded, as for an expired job.
+   */
+  async cancel(jobId: string, options: AbortOptions = {}): Promise<JobStatus> {
+    throwIfAborted(options.signal)
+    if (this.#c.scheduler.job(jobId)?.status === 'open') {
+      this.#c.scheduler.cancel(jobId)
+      this.#c.logger.info({ jobId }, 'job:cancelled')
+    }
+    return this.status(jobId, options)
+  }
+
+  /**
+   * Deletes a job that has ended and settled: its record, and its inputs and outputs unless another job or an upload
+   * of the last day holds them. Receipts and settlement records stay (they are what was paid). Rejects with
+   * `NODE__JOB_NOT_ENDED` while the job runs or settles, `NODE__JOB_NOT_FOUND` for a job this node did not order.
+   */
+  async delete(jobId: string, options: AbortOptions = {}): Promise<{ jobId: string; blobsDeleted: number }> {
+    throwIfAborted(options.signal)
+    if (this.#c.scheduler.job(jobId)?.status === 'open') {
+      throw new NodeError('NODE__JOB_NOT_ENDED', `job ${jobId} is still running; cancel it first`, { jobId })
+    }
+    const finishing = this.#finished.has(jobId)
+    if (!finishing && (await this.stored(jobId)) === undefined) {
+      throw new NodeError('NODE__JOB_NOT_FOUND', `no job ${jobId} on this node`, { jobId })
+    }
+    // Its epoch is let go once it has settled (or it never had one).
+    if (finishing || this.#c.epochs.has(jobId) || !(await this.#c.settlement.idle(jobId))) {
+      throw new NodeError('NODE__JOB_NOT_ENDED', `job ${jobId} is still settling`, { jobId })
+    }
+    await this.#records.delete(jobId)
+    this.#progress.delete(jobId)
+    const blobsDeleted = await this.#c.holds.releaseAll(jobHolder(jobId), options)
+    this.#c.logger.info({ jobId, blobsDeleted }, 'job:deleted')
+    return { jobId, blobsDeleted }
+  }
+
+  /** Why a job still waits for bids, flattened for the API (see `JobStatus.diagnostic`). */
+  diagnostic(jobId: string): Record<string, number> | undefined {
+    const d = this.#c.scheduler.creator?.diagnose(jobId)
+    if (d === undefined) return undefined
+    return { seen: d.seen, eligible: d.eligible, bids: d.bids, needed: d.needed, ...d.excluded }
+  }
+
+  /** A completed job's files: frames as PNG (tone-mapped as `output` says) and OpenEXR, or an inference buffer. */
+  async output(jobId: string, output: JobOutputOptions = {}, options: AbortOptions = {}): Promise<JobOutput> {
+    const finished = this.#finished.get(jobId) ?? (await this.stored(jobId))
+    if (finished?.order === undefined || finished.results === undefined) {
+      throw new NodeError(
+        'NODE__JOB_NOT_COMPLETE',
+        `job ${jobId} has not completed; see \`tessera job status ${jobId}\``,
+        {
+          jobId,
+        },
+      )
+    }
+    return assembleJobOutput(finished.order, finished.results, this.#c.blobs, {
+      ...output,
+      ...(options.signal !== undefined ? { signal: options.signal } : {}),
+    })
+  }
+
+  /** A job's record, as this node wrote it. */
+  async stored(jobId: string): Promise<StoredJob | undefined> {
+    return this.#records.get(jobId)
+  }
+
+  /**
+   * How a job the market has forgotten ended, when its record does not say (an older version wrote it): completed
+   * with its results, otherwise ended by a stop of this node, having accepted what its settlement received.
+   */
+  async #endOf(
+    jobId: string,
+    stored: StoredJob | undefined,
+    results: readonly Result[] | undefined,
+    options: AbortOptions,
+  ): Promise<JobEnd> {
+    if (results !== undefined) return { state: 'completed', tasks: results.length, accepted: results.length }
+    const tasks = stored?.order === undefined ? 0 : taskCountOf(stored.order.split)
+    return { state: 'failed', tasks, accepted: (await this.#c.settlement.view(jobId, options))?.receipts ?? 0 }
+  }
+}
