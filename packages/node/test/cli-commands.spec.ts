@@ -44,6 +44,18 @@ describe('tessera commands', () => {
     expect(peer.output()).toMatch(/"msg":"peer:stopped"/)
   }, 60_000)
 
+  it("node status should show the running node's identity and view of the network", async () => {
+    const status = await cli('--data-dir', creatorDir, 'node', 'status')
+    expect(status.code).toBe(0)
+    const peerId = (await creator.client.status()).peerId
+    expect(status.stdout).toMatch(new RegExp(`^peer: ${peerId}$`, 'm'))
+    expect(status.stdout).toMatch(/^address: \/ip4\/127\.0\.0\.1\/tcp\/\d+/m)
+    expect(status.stdout).toMatch(/^capacity records: [1-9]\d*$/m)
+    expect(status.stdout).toMatch(/^worker: off$/m)
+    const json = JSON.parse((await cli('--data-dir', creatorDir, 'node', 'status', '--json')).stdout)
+    expect(json).toMatchObject({ peerId, worker: false })
+  })
+
   it('wallet and wallet airdrop should show the ledger balance', async () => {
     const airdrop = await cli('--data-dir', creatorDir, 'wallet', 'airdrop', '500000')
     expect(airdrop.code).toBe(0)

@@ -5,6 +5,7 @@ import { registerInit } from './commands/init.js'
 import { registerBench } from './commands/bench.js'
 import { registerJob } from './commands/job.js'
 import { registerNodeStart } from './commands/node-start.js'
+import { registerNodeStatus } from './commands/node-status.js'
 import { registerRender } from './commands/render.js'
 import { registerSim } from './commands/sim.js'
 import { registerWallet } from './commands/wallet.js'
@@ -20,6 +21,7 @@ export function buildProgram(io: CliIo): Command {
   registerInit(program, io)
   const node = program.command('node').description('run a peer')
   registerNodeStart(node, program, io)
+  registerNodeStatus(node, program, io)
   registerJob(program, io)
   registerWallet(program, io)
   registerBench(program, io)

@@ -1,0 +1,32 @@
+import type { Command } from 'commander'
+import { ApiClient } from '../../api/client.js'
+import type { NodeStatus } from '../../api/contract.js'
+import { resolveDataDir } from '../../data-dir.js'
+import type { CliIo } from '../io.js'
+
+/** A node's status as people read it: one `key: value` line each, addresses one per line. */
+function show(status: NodeStatus): string {
+  return [
+    `peer: ${status.peerId}`,
+    ...status.addrs.map((addr) => `address: ${addr}`),
+    `peers: ${status.peers}`,
+    `capacity records: ${status.capacityRecords}`,
+    `worker: ${status.worker ? 'on' : 'off'}`,
+    `payee: ${status.payee}`,
+  ]
+    .map((line) => `${line}\n`)
+    .join('')
+}
+
+/** `tessera node status`: the running node's identity, addresses and view of the network. */
+export function registerNodeStatus(node: Command, program: Command, io: CliIo): void {
+  node
+    .command('status')
+    .description("the running node's peer id, addresses, connected peers, capacity records and payee")
+    .option('--json', 'print JSON')
+    .action(async (flags: { json?: boolean }) => {
+      const client = await ApiClient.forDataDir(resolveDataDir(program.opts<{ dataDir?: string }>().dataDir))
+      const status = await client.status()
+      io.stdout(flags.json === true ? `${JSON.stringify(status)}\n` : show(status))
+    })
+}
