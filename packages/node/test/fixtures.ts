@@ -1,7 +1,9 @@
 import { generateKeyPairSigner } from '@solana/kit'
-import { generateIdentity, type MessageBus, type Order, type Receipt } from '@tessera/core'
+import { generateIdentity, ManualClock, type MessageBus, type Order, type Receipt, seededRng } from '@tessera/core'
 import { signReceipt } from '@tessera/ledger'
 import { buildOrder, type JobSpec, resolveJobSpec } from '@tessera/scheduler'
+import { pino } from 'pino'
+import { Verification } from '../src/peer/verification.js'
 
 /** The creator every fixture order names. */
 export const CREATOR = '12D3KooWJPvoBcKArbt3mcJG4ESAEsNQJKQHQZw8ePv95U2rfpJg'
@@ -52,4 +54,17 @@ export async function cosignedReceipts(jobId: string, epoch: number): Promise<Re
       return signReceipt(signReceipt(unsigned, creator, 'creator'), worker, 'worker')
     }),
   )
+}
+
+/** A worker's verification on `bus`: it commits to outputs and answers challenges, and verifies nothing itself. */
+export function workerVerification(bus: MessageBus): Verification {
+  return new Verification({
+    bus,
+    clock: new ManualClock(1_000),
+    rng: seededRng(1),
+    logger: pino({ level: 'silent' }),
+    orderOf: () => undefined,
+    shapeOf: () => undefined,
+    recompute: () => Promise.reject(new Error('not a verifier')),
+  })
 }

@@ -1,26 +1,13 @@
-import { type Inbound, ManualClock, type MessageBus, type Order, type Result, seededRng } from '@tessera/core'
+import { type Inbound, ManualClock, type Order, type Result, seededRng } from '@tessera/core'
 import { MAX_CHUNK_BYTES } from '@tessera/proof'
 import type { VerifyRequest } from '@tessera/scheduler'
 import type { TaskExecution } from '@tessera/scheduler/driver'
 import { pino } from 'pino'
 import { describe, expect, it } from 'vitest'
 import { Verification } from '../src/peer/verification.js'
-import { idleBus } from './fixtures.js'
+import { idleBus, workerVerification } from './fixtures.js'
 
 const bus = idleBus('worker')
-
-/** A worker's verification on `bus`: it commits to outputs and answers challenges, and verifies nothing itself. */
-function workerVerification(on: MessageBus): Verification {
-  return new Verification({
-    bus: on,
-    clock: new ManualClock(1_000),
-    rng: seededRng(1),
-    logger: pino({ level: 'silent' }),
-    orderOf: () => undefined,
-    shapeOf: () => undefined,
-    recompute: () => Promise.reject(new Error('not a verifier')),
-  })
-}
 
 describe('Verification (worker side)', () => {
   it('should hold a committed output until its task is released, and release each task once', async () => {

@@ -12,12 +12,10 @@ import {
   type TesseraNode,
 } from '@tessera/core'
 import { createEngine, type Engine } from '@tessera/gpu'
-import { merkleRoot } from '@tessera/proof'
-import { demandPrice, expectedCost, fixedPrice, type PricingStrategy } from '@tessera/scheduler'
+import { demandPrice, fixedPrice, type PricingStrategy } from '@tessera/scheduler'
 import { createScheduler, type SchedulerDriver } from '@tessera/scheduler/driver'
 import { LevelDatastore } from 'datastore-level'
 import type { Logger } from 'pino'
-import { concat } from 'uint8arrays/concat'
 import type {
   JobOutput,
   JobOutputOptions,
@@ -45,6 +43,7 @@ import { JobRecords } from './job-records.js'
 import { ReceiptExchange } from './receipts.js'
 import { Settlement } from './settlement.js'
 import { type SlashRecord, Verification } from './verification.js'
+import { workerExecutor } from './worker-executor.js'
 
 /** What a peer is started from: its data directory, configuration, identity and logger. */
 export interface PeerInit {
@@ -333,24 +332,7 @@ export class Peer implements NodeOperations {
                   tiers: config.worker.tiers,
                 },
                 pricing: pricingOf(config),
-                executor: verification.wrapExecutor({
-                  // Remember each committed root, so the creator's receipt can be checked even after a restart.
-                  execute: async (execution, options) => {
-                    const output = await workload.execute(execution, options)
-                    const { taskId } = execution.task
-                    const cid = blobCid(concat([...output.chunks])).toString()
-                    // Held before the scheduler stores it: until the creator pays, or gives up for long enough.
-                    await holds.hold(cid, taskHolder(taskId), systemClock.now() + outputRetentionMs, options)
-                    await receipts.committed(taskId, {
-                      jobId: execution.order.jobId,
-                      creator: execution.order.creator,
-                      root: merkleRoot(output.chunks),
-                      minAmount: expectedCost(execution.minPrice, execution.order.benchHoursPerTask),
-                      output: cid,
-                    })
-                    return output
-                  },
-                }),
+                executor: workerExecutor({ workload, verification, receipts, holds, outputRetentionMs }),
               },
             }
           : {}),

@@ -263,6 +263,16 @@ export class ReceiptExchange {
     await this.#c.datastore.put('leases', taskId, committed)
   }
 
+  /**
+   * Worker side: forget a result we committed to that will never be paid (its task failed after all); resolves to
+   * what was remembered, if anything.
+   */
+  async forget(taskId: string): Promise<Committed | undefined> {
+    const committed = await this.#c.datastore.get('leases', taskId, parseCommitted)
+    if (committed !== undefined) await this.#c.datastore.delete('leases', taskId)
+    return committed
+  }
+
   /** Creator side: sign the receipt of an accepted task and ask its worker to countersign. */
   async accepted(task: AcceptedTask): Promise<void> {
     const payee = this.#c.payeeOf(task.worker)
