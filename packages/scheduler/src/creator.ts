@@ -109,9 +109,10 @@ export interface CreatorMachineInit {
   retainMs?: number
   /**
    * A bidder that has won nothing is awarded tasks only until this long after the window it bid in closed, less
-   * {@link AWARD_GRACE_MARGIN_MS}: workers forget such bids then (the worker's `awardGraceMs`), and an award they
-   * refuse costs the job a lease period. Past it the bidder is passed over, and when nobody else can take the tasks
-   * the window re-opens. `Infinity` awards standing bids until the deadline.
+   * {@link AWARD_GRACE_MARGIN_MS} (less half of it when it is under a minute): workers forget such bids then (the
+   * worker's `awardGraceMs`), and an award they refuse costs the job a lease period. Past it the bidder is passed
+   * over, and when nobody else can take the tasks the window re-opens. Bids are always awarded when their window
+   * closes. `Infinity` awards standing bids until the deadline.
    * @default DEFAULT_AWARD_GRACE_MS
    */
   awardGraceMs?: number
@@ -245,7 +246,8 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
         value: awardGraceMs,
       })
     }
-    this.#standingBidMs = awardGraceMs - AWARD_GRACE_MARGIN_MS
+    // A short grace keeps half of itself: the margin must never pass over bids at their own window's close.
+    this.#standingBidMs = awardGraceMs - Math.min(AWARD_GRACE_MARGIN_MS, awardGraceMs / 2)
     if (!(this.#heartbeatMs > 0 && this.#leaseMs > this.#heartbeatMs)) {
       throw new SchedulerError(
         'SCHEDULER__INVALID_CONFIG',
@@ -757,7 +759,7 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
       const room = bidder.maxTasks - bidder.inFlight
       if (room <= 0) continue
       // Its worker has forgotten a bid that won nothing by now, and would refuse the award.
-      if (!bidder.leased && now >= bidder.windowClosesAt + this.#standingBidMs) continue
+      if (!bidder.leased && now > bidder.windowClosesAt + this.#standingBidMs) continue
       const taken: number[] = []
       const barred: number[] = []
       while (taken.length < room && job.pendingHeap.size > 0) {

@@ -90,6 +90,23 @@ describe('leases', () => {
     expect(market.creator.job(jobId)?.status).toBe('completed')
   })
 
+  it('should award bids at their window’s close however short the creator’s award grace', () => {
+    for (const awardGraceMs of [0, 1_000, 40_000]) {
+      const market = new Market({ leaseMs: 3_000, heartbeatMs: 1_000, awardGraceMs })
+      market.addWorker('a')
+      // One bid of two needed: the window closes at its deadline, and the bid is awarded then.
+      const jobId = market.submit(renderSpec({ minBids: 2 }))
+      market.advance(10_000)
+      expect(
+        market.eventsOf('lease:granted').map((g) => g.worker),
+        `grace ${awardGraceMs}`,
+      ).toEqual(['a'])
+      expect(market.rejections).toEqual([])
+      market.finishAll()
+      expect(market.creator.job(jobId)?.status).toBe('completed')
+    }
+  })
+
   it('should refuse a result from a worker whose lease was lost', () => {
     const { market, jobId } = twoWorkers()
     const lostTask = [...(market.running.get('a')?.keys() ?? [])][0] as string
