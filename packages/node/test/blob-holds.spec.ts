@@ -158,6 +158,14 @@ describe('BlobHolds', () => {
     expect(await holds.releaseAll(jobHolder('a'))).toBe(0)
   })
 
+  it('should count a blob once when a job is deleted twice at the same time', async () => {
+    const own = blob(13)
+    await holdAndWrite(own, jobHolder('c'))
+    const counts = await Promise.all([holds.releaseAll(jobHolder('c')), holds.releaseAll(jobHolder('c'))])
+    expect(counts.sort()).toEqual([0, 1])
+    expect(await store.has(blobCid(own.bytes))).toBe(false)
+  })
+
   it('should refuse a CID that is not one, with a coded error', async () => {
     await expect(holds.hold('not-a-cid', taskHolder('a'))).rejects.toMatchObject({
       code: expect.stringMatching(/^CORE__/),

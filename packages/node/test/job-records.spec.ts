@@ -36,6 +36,9 @@ describe('JobRecords', () => {
       ]),
     )
     expect((await jobs.get('b'))?.end?.state).toBe('cancelled')
+    // A record that says it ended some unknown way is damaged, not a job to report.
+    await datastore.put('jobs', 'c', { order: order('c', 3_000), end: { state: 'vanished', tasks: 4, accepted: 0 } })
+    await expect(jobs.get('c')).rejects.toMatchObject({ code: 'NODE__DATASTORE_CORRUPT' })
   })
 
   it("should summarise an older version's records once, and skip a summary it cannot read", async () => {

@@ -7,6 +7,7 @@ import type { JobRequest } from '../src/api/contract.js'
 import { NodeError } from '../src/errors.js'
 import { jobSpecOf } from '../src/peer/job-request.js'
 import { Peer } from '../src/peer/peer.js'
+import { Settlement } from '../src/peer/settlement.js'
 import { peerHarness, until } from './peer-harness.js'
 
 /** One 16 x 16 tile, one sample per pixel: the smallest job a worker renders. */
@@ -78,6 +79,23 @@ describe('a peer over the life of its jobs', () => {
     })
     expect(await creator.jobStatus('job-old')).toMatchObject({ state: 'failed', tasks: 4, verified: 0 })
     await expect(creator.jobStatus('job-none')).rejects.toMatchObject({ code: 'NODE__JOB_NOT_FOUND' })
+  })
+
+  it("should order a job only once the restart's settlements have resumed", async () => {
+    let resumed: () => void = () => {}
+    const gate = new Promise<Map<string, number>>((resolve) => (resumed = () => resolve(new Map())))
+    vi.spyOn(Settlement.prototype, 'resume').mockReturnValueOnce(gate)
+    const creator = await start('gated', { worker: { enabled: false } })
+    await creator.airdrop(1_000_000n)
+    const scene = await creator.putBlob(await generateScene({ subdivisions: 1 }))
+    let ordered = false
+    const submitted = creator.submitJob(request(scene)).then(() => (ordered = true))
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    // Ordered now, the job's open settlement would be taken for one the restart left.
+    expect(ordered).toBe(false)
+    resumed()
+    await submitted
+    expect(ordered).toBe(true)
   })
 
   it('should settle a job that completes while its vault is still being funded', async () => {

@@ -231,6 +231,45 @@ describe('ReceiptExchange', () => {
     expect(await creatorExchange.stored()).toEqual({ cosigned: [], pending: [] })
   })
 
+  it('should not offer again, nor stop at, a pending receipt whose co-signed copy cannot be read', async () => {
+    const [creatorExchange, workerExchange] = exchanges as [ReceiptExchange, ReceiptExchange]
+    workerExchange.stop()
+    await creatorExchange.accepted(accepted(1_000n))
+    await new Promise((resolve) => setImmediate(resolve))
+    creatorExchange.stop()
+    await creatorStore.close()
+    // An older version crashed between its two writes, and the co-signed copy it left is damaged.
+    const raw = new ClassicLevel<string, Uint8Array>(join(dir, 'creator'), { valueEncoding: 'view' })
+    await raw.put(`receipts!${TASK}`, new Uint8Array([0xff]))
+    await raw.put('meta!receipts-unsettled-indexed', new Uint8Array([0x01]))
+    await raw.close()
+    creatorStore = await Datastore.open(join(dir, 'creator'))
+    stores[0] = creatorStore
+    const restarted = side('creator')
+    exchanges.push(restarted)
+    expect(await restarted.stored()).toEqual({ cosigned: [], pending: [] })
+    expect(logged).toContainEqual(expect.objectContaining({ msg: 'record:skipped', key: TASK }))
+    expect(await creatorStore.get('receipts', `pending/${TASK}`)).toBeDefined()
+  })
+
+  it('should mark, when it first indexes a data directory, a co-signed receipt it cannot read, to log it at every start', async () => {
+    const creatorExchange = exchanges[0] as ReceiptExchange
+    creatorExchange.stop()
+    await creatorStore.close()
+    const raw = new ClassicLevel<string, Uint8Array>(join(dir, 'creator'), { valueEncoding: 'view' })
+    await raw.put(`receipts!${TASK}`, new Uint8Array([0xff]))
+    await raw.close()
+    creatorStore = await Datastore.open(join(dir, 'creator'))
+    stores[0] = creatorStore
+    const restarted = side('creator')
+    exchanges.push(restarted)
+    expect((await restarted.stored()).cosigned).toEqual([])
+    expect(await creatorStore.get('receipts', `unsettled/${TASK}`)).toEqual({})
+    logged.length = 0
+    expect((await restarted.stored()).cosigned).toEqual([])
+    expect(logged).toContainEqual(expect.objectContaining({ msg: 'record:skipped', key: TASK }))
+  })
+
   it('should skip, log and leave on disk a stored receipt it cannot read, and return the others', async () => {
     const [creatorExchange, workerExchange] = exchanges as [ReceiptExchange, ReceiptExchange]
     workerExchange.stop()

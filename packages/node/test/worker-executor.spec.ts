@@ -79,6 +79,28 @@ describe('workerExecutor', () => {
     expect(verification.proving).toBe(1)
   })
 
+  it("should keep what an earlier run remembered when a re-run of the task fails: that run's Result may be paid", async () => {
+    const chunks = [new Uint8Array(8).fill(3)]
+    const taskId = `${order.jobId}/b0-1`
+    await executor(chunks).execute(execution(taskId), { signal })
+    // Run again (re-awarded): the prover holds the first commit and refuses a second.
+    await expect(executor(chunks).execute(execution(taskId), { signal })).rejects.toMatchObject({
+      code: 'PROOF__DUPLICATE_TASK',
+    })
+    // Run again and aborted before it commits.
+    const failing = workerExecutor({
+      workload: { execute: () => Promise.reject(new Error('aborted')) },
+      verification,
+      receipts,
+      holds,
+      outputRetentionMs: HOUR,
+    })
+    await expect(failing.execute(execution(taskId), { signal })).rejects.toThrow('aborted')
+    const cid = blobCid(concat(chunks)).toString()
+    expect(await datastore.get('leases', taskId)).toMatchObject({ output: cid })
+    expect(await holds.holders(cid)).toEqual([taskHolder(taskId)])
+  })
+
   it('should let go of what it remembered and held for a task whose output the prover refuses', async () => {
     const chunks = [new Uint8Array(8), new Uint8Array(MAX_CHUNK_BYTES + 1)]
     await expect(executor(chunks).execute(execution(`${order.jobId}/b1-2`), { signal })).rejects.toMatchObject({

@@ -136,6 +136,8 @@ export class BlobHolds {
     let deleted = 0
     for (const cid of cids) {
       await this.#queue.run(async () => {
+        // Released meanwhile (a second delete of the job): nothing more to do.
+        if ((await this.#c.datastore.get('holds', holdKey(cid, holder))) === undefined) return
         await this.#c.datastore.delete('holds', holdKey(cid, holder))
         if ((await this.#holders(cid)).length === 0) {
           await this.#deleteBlob(cid, 'released')

@@ -270,11 +270,9 @@ export class CreatorJobs {
           ? liveStanding(live)
           : summary.end !== undefined
             ? { state: summary.end.state, tasks: summary.end.tasks, verified: summary.end.accepted }
-            : await this.#endOf(jobId, undefined, this.#finished.get(jobId)?.results, options).then((end) => ({
-                state: end.state,
-                tasks: summary.tasks,
-                verified: end.accepted,
-              }))
+            : // Ended by a stop, an older version wrote it without its end: `job status` reads what its settlement paid,
+              // which the list does not open the chain for.
+              { state: 'failed' as const, tasks: summary.tasks, verified: 0 }
       listed.push({
         jobId,
         state: standing.state,
@@ -317,9 +315,10 @@ export class CreatorJobs {
     if (finishing || this.#c.epochs.has(jobId) || !(await this.#c.settlement.idle(jobId))) {
       throw new NodeError('NODE__JOB_NOT_ENDED', `job ${jobId} is still settling`, { jobId })
     }
+    // The holds go first, whatever the caller's signal: the record is what lets a delete cut short be tried again.
+    const blobsDeleted = await this.#c.holds.releaseAll(jobHolder(jobId))
     await this.#records.delete(jobId)
     this.#progress.delete(jobId)
-    const blobsDeleted = await this.#c.holds.releaseAll(jobHolder(jobId), options)
     this.#c.logger.info({ jobId, blobsDeleted }, 'job:deleted')
     return { jobId, blobsDeleted }
   }

@@ -53,18 +53,46 @@ export function unfinishedState(e: unknown): JobEnd['state'] {
 /** A stored summary, checked. */
 function parseSummary(value: unknown): JobSummaryRecord {
   const v = value as Partial<Record<keyof JobSummaryRecord, unknown>> | null
-  const end = v?.end as Partial<Record<keyof JobEnd, unknown>> | undefined
-  const states: readonly unknown[] = ['completed', 'cancelled', 'expired', 'failed']
   if (
     typeof v !== 'object' ||
     v === null ||
     !Number.isSafeInteger(v.orderedAt) ||
     !Number.isSafeInteger(v.tasks) ||
-    (end !== undefined && (!states.includes(end.state) || !Number.isSafeInteger(end.accepted)))
+    (v.end !== undefined && !isJobEnd(v.end))
   ) {
     throw new TypeError('a job summary is { orderedAt, tasks, end? }')
   }
   return value as JobSummaryRecord
+}
+
+/** Whether `value` is a stored {@link JobEnd}. */
+function isJobEnd(value: unknown): value is JobEnd {
+  const end = value as Partial<Record<keyof JobEnd, unknown>> | null
+  return (
+    typeof end === 'object' &&
+    end !== null &&
+    ['completed', 'cancelled', 'expired', 'failed'].includes(end.state as string) &&
+    Number.isSafeInteger(end.tasks) &&
+    Number.isSafeInteger(end.accepted)
+  )
+}
+
+/**
+ * A stored job record, checked where this node reads it: an object whose results, if any, are an array and whose
+ * end, if any, is a {@link JobEnd}. The order and results were checked when they were received.
+ */
+function parseJob(value: unknown): StoredJob {
+  const job = value as Partial<Record<keyof StoredJob, unknown>> | null
+  if (
+    typeof job !== 'object' ||
+    job === null ||
+    (job.results !== undefined && !Array.isArray(job.results)) ||
+    (job.order !== undefined && (typeof job.order !== 'object' || job.order === null)) ||
+    (job.end !== undefined && !isJobEnd(job.end))
+  ) {
+    throw new TypeError('a job record is { request?, order?, results?, progress?, end? }')
+  }
+  return value as StoredJob
 }
 
 /** The summary of a job record, or undefined when it holds no order to summarise. */
@@ -92,7 +120,7 @@ export class JobRecords {
 
   /** A job's record, or undefined for a job this node did not order. */
   async get(jobId: string): Promise<StoredJob | undefined> {
-    return this.#datastore.get<StoredJob>('jobs', jobId)
+    return this.#datastore.get('jobs', jobId, parseJob)
   }
 
   /** Writes a job's record, and its summary with it. */

@@ -6,6 +6,7 @@ import {
   createNode,
   cryptoRng,
   FsBlobstore,
+  raceSignal,
   systemClock,
   throwIfAborted,
   type Identity,
@@ -491,7 +492,9 @@ export class Peer implements NodeOperations {
    * Orders a job and funds its epoch vault; the job settles in the background once it completes. A job whose order
    * cannot be recorded or funded, or whose `options.signal` aborts before funding starts, is cancelled.
    */
-  submitJob(request: JobRequest, options: AbortOptions = {}): Promise<{ jobId: string }> {
+  async submitJob(request: JobRequest, options: AbortOptions = {}): Promise<{ jobId: string }> {
+    // The restart's settlements are resumed first: a job ordered meanwhile would look like one of them.
+    await raceSignal(this.#resuming, options.signal)
     return this.jobs.submit(request, options)
   }
 

@@ -181,14 +181,23 @@ export class ReceiptExchange {
       this.#c.logger.error({ ...errorFields(error), ns: 'receipts', key }, 'record:skipped')
     const cosigned = new Map<string, Receipt>()
     if ((await datastore.get('meta', UNSETTLED_INDEXED)) === undefined) {
-      for await (const [key, receipt] of datastore.entries('receipts', { onCorrupt, parse: parseReceipt })) {
+      // One that cannot be read is marked too (it may be ours): logged at every start until an operator repairs it.
+      const unreadable: string[] = []
+      const onUnreadable = (key: string, error: NodeError) => {
+        onCorrupt(key, error)
+        if (!key.startsWith('pending/') && !key.startsWith(unsettledKey(''))) unreadable.push(key)
+      }
+      for await (const [key, receipt] of datastore.entries('receipts', {
+        onCorrupt: onUnreadable,
+        parse: parseReceipt,
+      })) {
         // Co-signed receipts sit under their task id; `pending/` and `unsettled/` keys are not those.
         if (key === receipt.taskId && receipt.creator === self && receipt.workerSig !== undefined) {
           cosigned.set(receipt.taskId, receipt)
         }
       }
       await datastore.batch([
-        ...[...cosigned.keys()].map((taskId) => ({
+        ...[...cosigned.keys(), ...unreadable].map((taskId) => ({
           type: 'put' as const,
           ns: 'receipts' as const,
           key: unsettledKey(taskId),
@@ -215,9 +224,16 @@ export class ReceiptExchange {
       parse: parseReceipt,
     })) {
       if (receipt.creator !== self) continue
-      if ((await datastore.get('receipts', receipt.taskId)) !== undefined) {
-        await datastore.delete('receipts', `pending/${receipt.taskId}`)
-      } else waiting.push(receipt)
+      let cosignedCopy: unknown
+      try {
+        cosignedCopy = await datastore.get('receipts', receipt.taskId)
+      } catch (e) {
+        // A co-signed copy is there but unreadable: not offered again (its countersignature would be refused).
+        onCorrupt(receipt.taskId, e as NodeError)
+        continue
+      }
+      if (cosignedCopy !== undefined) await datastore.delete('receipts', `pending/${receipt.taskId}`)
+      else waiting.push(receipt)
     }
     return { cosigned: [...cosigned.values()], pending: waiting }
   }
@@ -264,13 +280,14 @@ export class ReceiptExchange {
   }
 
   /**
-   * Worker side: forget a result we committed to that will never be paid (its task failed after all); resolves to
-   * what was remembered, if anything.
+   * Worker side: forget a result we committed to that will never be paid (its task failed after all), if what is
+   * remembered for the task is still that result (root `root`); resolves to whether it was forgotten.
    */
-  async forget(taskId: string): Promise<Committed | undefined> {
+  async forget(taskId: string, root: Uint8Array): Promise<boolean> {
     const committed = await this.#c.datastore.get('leases', taskId, parseCommitted)
-    if (committed !== undefined) await this.#c.datastore.delete('leases', taskId)
-    return committed
+    if (committed === undefined || !sameBytes(committed.root, root)) return false
+    await this.#c.datastore.delete('leases', taskId)
+    return true
   }
 
   /** Creator side: sign the receipt of an accepted task and ask its worker to countersign. */

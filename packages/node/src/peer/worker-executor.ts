@@ -1,4 +1,5 @@
 import { blobCid, systemClock } from '@tessera/core'
+import { isProofError } from '@tessera/proof'
 import { merkleRoot } from '@tessera/proof'
 import { expectedCost } from '@tessera/scheduler'
 import type { TaskExecutor } from '@tessera/scheduler/driver'
@@ -25,10 +26,13 @@ export interface WorkerExecutorParts {
  * A worker's task executor: runs the task, holds its output blob until the creator pays (or for
  * `outputRetentionMs`), remembers its Merkle root and minimum pay (so the receipt can be checked after a restart
  * too), then commits to it for challenges, which sends the Result. A task that fails after its output was held and
- * remembered (the prover refuses the output) lets both go: no receipt will come for it.
+ * remembered (the prover refuses the output) lets both go, unless an earlier run's Result for the task is out: no
+ * receipt will come for this one.
  */
 export function workerExecutor(parts: WorkerExecutorParts): TaskExecutor {
   const { workload, verification, receipts, holds, outputRetentionMs } = parts
+  // What each run remembered, by its execution: a failure forgets only that, never an earlier run's record.
+  const written = new WeakMap<object, { root: Uint8Array; output: string }>()
   const committing = verification.wrapExecutor({
     execute: async (execution, options) => {
       const output = await workload.execute(execution, options)
@@ -36,13 +40,15 @@ export function workerExecutor(parts: WorkerExecutorParts): TaskExecutor {
       const cid = blobCid(concat([...output.chunks])).toString()
       // Held before the scheduler stores it: until the creator pays, or gives up for long enough.
       await holds.hold(cid, taskHolder(taskId), systemClock.now() + outputRetentionMs, options)
+      const root = merkleRoot(output.chunks)
       await receipts.committed(taskId, {
         jobId: execution.order.jobId,
         creator: execution.order.creator,
-        root: merkleRoot(output.chunks),
+        root,
         minAmount: expectedCost(execution.minPrice, execution.order.benchHoursPerTask),
         output: cid,
       })
+      written.set(execution, { root, output: cid })
       return output
     },
   })
@@ -51,9 +57,13 @@ export function workerExecutor(parts: WorkerExecutorParts): TaskExecutor {
       try {
         return await committing.execute(execution, options)
       } catch (e) {
-        const forgotten = await receipts.forget(execution.task.taskId).catch(() => undefined)
-        if (forgotten?.output !== undefined) {
-          await holds.release(forgotten.output, taskHolder(execution.task.taskId)).catch(() => {})
+        const wrote = written.get(execution)
+        // A task committed already has a Result out (sent by the earlier run), which a receipt may still pay.
+        if (wrote !== undefined && !isProofError(e, 'PROOF__DUPLICATE_TASK')) {
+          const { taskId } = execution.task
+          if (await receipts.forget(taskId, wrote.root).catch(() => false)) {
+            await holds.release(wrote.output, taskHolder(taskId)).catch(() => {})
+          }
         }
         throw e
       }
