@@ -166,6 +166,27 @@ describe('BlobHolds', () => {
     expect(await store.has(blobCid(own.bytes))).toBe(false)
   })
 
+  it('should delete a blob before its last hold record, so a crash between leaves no blob that nothing holds', async () => {
+    const [paid, unpaid] = [blob(14), blob(15)]
+    await holdAndWrite(paid, taskHolder('p'))
+    await holdAndWrite(unpaid, taskHolder('u'), clock.now() + HOUR)
+    const heldWhenDeleted: string[][] = []
+    const del = store.delete.bind(store)
+    store.delete = async (cid, options) => {
+      const prefix = `${cid.toString()}/`
+      const held: string[] = []
+      for await (const [key] of datastore.entries('holds', { prefix })) held.push(key.slice(prefix.length))
+      heldWhenDeleted.push(held)
+      return del(cid, options)
+    }
+    await holds.release(paid.cid, taskHolder('p'))
+    clock.advance(HOUR)
+    await holds.sweep()
+    expect(heldWhenDeleted).toEqual([[taskHolder('p')], [taskHolder('u')]])
+    expect(await holds.holders(paid.cid)).toEqual([])
+    expect(await holds.holders(unpaid.cid)).toEqual([])
+  })
+
   it('should refuse a CID that is not one, with a coded error', async () => {
     await expect(holds.hold('not-a-cid', taskHolder('a'))).rejects.toMatchObject({
       code: expect.stringMatching(/^CORE__/),

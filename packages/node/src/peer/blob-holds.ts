@@ -135,15 +135,8 @@ export class BlobHolds {
     }
     let deleted = 0
     for (const cid of cids) {
-      await this.#queue.run(async () => {
-        // Released meanwhile (a second delete of the job): nothing more to do.
-        if ((await this.#c.datastore.get('holds', holdKey(cid, holder))) === undefined) return
-        await this.#c.datastore.delete('holds', holdKey(cid, holder))
-        if ((await this.#holders(cid)).length === 0) {
-          await this.#deleteBlob(cid, 'released')
-          deleted++
-        }
-      }, options)
+      // Released meanwhile (a second delete of the job): nothing more to do.
+      if (await this.#queue.run(() => this.#release(cid, holder), options)) deleted++
     }
     return deleted
   }
@@ -151,11 +144,20 @@ export class BlobHolds {
   /** Releases `holder`'s hold on blob `cid` (nothing when it holds none), deleting the blob if no hold is left. */
   async release(blob: string, holder: string, options: AbortOptions = {}): Promise<void> {
     const cid = parseBlobCid(blob).toString()
-    await this.#queue.run(async () => {
-      if ((await this.#c.datastore.get('holds', holdKey(cid, holder))) === undefined) return
-      await this.#c.datastore.delete('holds', holdKey(cid, holder))
-      if ((await this.#holders(cid)).length === 0) await this.#deleteBlob(cid, 'released')
-    }, options)
+    await this.#queue.run(() => this.#release(cid, holder), options)
+  }
+
+  /**
+   * Drops `holder`'s hold on `cid`, if it has one, and the blob with it when no other hold is left; true when the
+   * blob went. The blob goes before its last hold record: a crash between the two leaves a record of a blob that is
+   * gone (swept later), never a blob that nothing holds (pinned for good the next time it is held).
+   */
+  async #release(cid: string, holder: string): Promise<boolean> {
+    if ((await this.#c.datastore.get('holds', holdKey(cid, holder))) === undefined) return false
+    const last = (await this.#holders(cid)).every((h) => h === holder)
+    if (last) await this.#deleteBlob(cid, 'released')
+    await this.#c.datastore.delete('holds', holdKey(cid, holder))
+    return last
   }
 
   /** The holders of blob `cid`. */
@@ -176,11 +178,12 @@ export class BlobHolds {
       let blob: { cid: string; live: boolean; expired: string[] } | undefined
       const settle = async () => {
         if (blob === undefined || blob.expired.length === 0) return
-        await this.#c.datastore.batch(blob.expired.map((key) => ({ type: 'del' as const, ns: 'holds' as const, key })))
+        // The blob before its records, as in a release.
         if (!blob.live) {
           await this.#deleteBlob(blob.cid, 'expired')
           deleted++
         }
+        await this.#c.datastore.batch(blob.expired.map((key) => ({ type: 'del' as const, ns: 'holds' as const, key })))
       }
       const onCorrupt = (key: string, error: NodeError) => {
         this.#c.logger.error({ ...errorFields(error), ns: 'holds', key }, 'record:skipped')

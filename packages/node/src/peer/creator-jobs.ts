@@ -145,12 +145,13 @@ export class CreatorJobs {
 
   /** Records a job's order, fixes its epoch and funds its epoch vault with its budget. */
   async #fund(jobId: string, request: JobRequest, order: Order, options: AbortOptions): Promise<void> {
-    // Its inputs stay while the job does: its workers and verifiers fetch them from here. A name that is no CID is
-    // nothing this node could hold (the job fails when a worker cannot fetch it).
+    await this.#records.put(jobId, { request: JSON.stringify(request), order })
+    // Its inputs stay while the job does: its workers and verifiers fetch them from here. Held once its record exists,
+    // so a delete finds them. A name that is no CID is nothing this node could hold (the job fails when a worker
+    // cannot fetch it).
     for (const input of order.inputs) {
       if (isBlobCid(input)) await this.#c.holds.hold(input, jobHolder(jobId), undefined, options)
     }
-    await this.#records.put(jobId, { request: JSON.stringify(request), order })
     // The epoch is fixed before any await: receipts signed from now on name it.
     const epoch = this.#c.epochCounter.take()
     this.#c.epochs.set(jobId, epoch)
