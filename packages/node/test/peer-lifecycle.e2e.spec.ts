@@ -1,11 +1,13 @@
-import { isTesseraError, seededRng } from '@tessera/core'
+import { AbortError, isTesseraError, seededRng } from '@tessera/core'
 import { generateScene } from '@tessera/gpu'
 import { CreatorMachine, DEFAULT_AWARD_GRACE_MS, SchedulerError } from '@tessera/scheduler'
+import { decode as decodePng } from 'fast-png'
 import { type Logger, pino } from 'pino'
 import { describe, expect, it, vi } from 'vitest'
 import type { JobRequest } from '../src/api/contract.js'
 import { NodeError } from '../src/errors.js'
 import { jobSpecOf } from '../src/peer/job-request.js'
+import { GpuWorkload } from '../src/peer/gpu-workload.js'
 import { Peer } from '../src/peer/peer.js'
 import { Settlement } from '../src/peer/settlement.js'
 import { peerHarness, until } from './peer-harness.js'
@@ -84,7 +86,8 @@ describe('a peer over the life of its jobs', () => {
   it("should order a job only once the restart's settlements have resumed", async () => {
     let resumed: () => void = () => {}
     const gate = new Promise<Map<string, number>>((resolve) => (resumed = () => resolve(new Map())))
-    vi.spyOn(Settlement.prototype, 'resume').mockReturnValueOnce(gate)
+    // Every resume until the gate opens: an earlier test's peer may still be on its way to its own.
+    const resume = vi.spyOn(Settlement.prototype, 'resume').mockReturnValue(gate)
     const creator = await start('gated', { worker: { enabled: false } })
     await creator.airdrop(1_000_000n)
     const scene = await creator.putBlob(await generateScene({ subdivisions: 1 }))
@@ -96,7 +99,51 @@ describe('a peer over the life of its jobs', () => {
     resumed()
     await submitted
     expect(ordered).toBe(true)
+    resume.mockRestore()
   })
+
+  it('should give a cancelled render its frame with the tiles it accepted, when asked for a partial output', async () => {
+    const { creator, scene } = await pair('partial')
+    // The worker renders its first tile; the second never finishes before the job is cancelled.
+    const execute = GpuWorkload.prototype.execute
+    let calls = 0
+    const spy = vi.spyOn(GpuWorkload.prototype, 'execute').mockImplementation(function (
+      this: GpuWorkload,
+      execution,
+      options,
+    ) {
+      calls++
+      if (calls === 1) return execute.call(this, execution, options)
+      return new Promise((_, reject) => options.signal.addEventListener('abort', () => reject(new AbortError())))
+    })
+    const two = request(scene)
+    const { jobId } = await creator.submitJob({ ...two, render: { ...two.render!, width: 32 } })
+    await until('one tile to be accepted', () => (creator.scheduler.job(jobId)?.accepted === 1 ? true : undefined))
+    expect((await creator.cancelJob(jobId)).state).toBe('cancelled')
+    // Every peer of the suite renders through the prototype: the other tests' workers must not hang.
+    spy.mockRestore()
+    await until('the record of how it ended', async () =>
+      (await creator.jobs.stored(jobId))?.end !== undefined ? true : undefined,
+    )
+    await expect(creator.jobOutput(jobId)).rejects.toMatchObject({
+      code: 'NODE__JOB_NOT_COMPLETE',
+      message: expect.stringMatching(/accepted 1 of its tiles/),
+    })
+    const output = await creator.jobOutput(jobId, { partial: true })
+    const png = output.files.find((f) => f.name === 'frame-0000.png')
+    const image = decodePng(Buffer.from(png!.base64, 'base64'))
+    expect([image.width, image.height]).toEqual([32, 16])
+    // The accepted left tile is rendered, the right one is black.
+    const light = (x0: number) => {
+      let sum = 0
+      for (let y = 0; y < 16; y++) {
+        for (let x = x0; x < x0 + 16; x++) for (let c = 0; c < 3; c++) sum += image.data[(y * 32 + x) * 4 + c]!
+      }
+      return sum
+    }
+    expect(light(0)).toBeGreaterThan(0)
+    expect(light(16)).toBe(0)
+  }, 300_000)
 
   it('should settle a job that completes while its vault is still being funded', async () => {
     const { creator, scene } = await pair('quick')

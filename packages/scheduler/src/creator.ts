@@ -699,11 +699,16 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
 
   #end(job: CreatorJob, status: 'cancelled' | 'expired', now: number): void {
     this.#close(job, status, now)
+    const results: Result[] = []
+    for (let i = 0; i < job.taskCount; i++) {
+      if (job.state[i] === ACCEPTED) results.push(job.results.get(i) as Result)
+    }
     const event = {
       at: now,
       jobId: job.order.jobId,
       accepted: job.accepted,
       total: job.taskCount,
+      results,
     }
     this.#emit(status === 'cancelled' ? { type: 'job:cancelled', ...event } : { type: 'job:expired', ...event })
   }

@@ -60,8 +60,9 @@ export type CreatorEvent =
       outcome: Exclude<VerdictOutcome, 'pass'>
     }
   | { type: 'job:completed'; at: number; jobId: string; results: readonly Result[] }
-  | { type: 'job:cancelled'; at: number; jobId: string; accepted: number; total: number }
-  | { type: 'job:expired'; at: number; jobId: string; accepted: number; total: number }
+  /** `results`: the tasks accepted before the job ended, in task order. */
+  | { type: 'job:cancelled'; at: number; jobId: string; accepted: number; total: number; results: readonly Result[] }
+  | { type: 'job:expired'; at: number; jobId: string; accepted: number; total: number; results: readonly Result[] }
 
 /**
  * Events the worker machine emits.

@@ -48,4 +48,44 @@ describe('assembleOutputs', () => {
       expect.objectContaining({ context: expect.objectContaining({ taskId: last }) }),
     )
   })
+
+  it('should leave the tile of a task without output blank, and refuse a missing inference range', () => {
+    const render = buildOrder(
+      resolveJobSpec({
+        kind: 'render',
+        inputs: ['bafkreiscene'],
+        split: {
+          kind: 'render',
+          firstFrame: 0,
+          frames: 1,
+          width: 4,
+          height: 2,
+          tileWidth: 2,
+          tileHeight: 2,
+          samples: 1,
+        },
+        tier: 3,
+        maxPrice: 10n,
+        benchHoursPerTask: 1,
+      }),
+      'creator',
+      '0000000000000002',
+      0,
+    )
+    const [left, right] = splitTasks(render)
+    const assembled = assembleOutputs(render, (id) =>
+      id === left!.taskId ? new Uint8Array(2 * 2 * 4).fill(9) : undefined,
+    )
+    expect(right).toBeDefined()
+    expect(assembled.kind === 'render' && [...assembled.frames[0]!.pixels]).toEqual([
+      ...Array(8).fill(9),
+      ...Array(8).fill(0),
+      ...Array(8).fill(9),
+      ...Array(8).fill(0),
+    ])
+    const missing = tasks[1]!.taskId
+    expect(() => assembleOutputs(inference, (id) => (id === missing ? undefined : honest.get(id)))).toThrow(
+      expect.objectContaining({ code: 'SCHEDULER__TASK_NOT_FOUND', context: { taskId: missing } }),
+    )
+  })
 })

@@ -158,6 +158,8 @@ describe('job lifecycle', () => {
     market.creator.cancel(jobId, market.now)
     market.flush()
     expect(market.eventsOf('job:cancelled')).toEqual([expect.objectContaining({ jobId, accepted: 1, total: 4 })])
+    // What it accepted comes with it, for a partial output.
+    expect(market.eventsOf('job:cancelled')[0]?.results.map((r) => r.taskId)).toEqual([first])
     expect(market.aborted).toEqual(expect.arrayContaining(stillRunning))
     expect(market.workers.get('a')?.load.running).toBe(0)
     expect(market.accepts).toHaveLength(1)

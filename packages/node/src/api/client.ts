@@ -250,6 +250,7 @@ export class ApiClient {
     const query = new URLSearchParams()
     if (options.exposure !== undefined) query.set('exposure', String(options.exposure))
     if (options.toneCurve !== undefined) query.set('toneCurve', options.toneCurve)
+    if (options.partial === true) query.set('partial', 'true')
     const path = `/v1/jobs/${encodeURIComponent(jobId)}/output${query.size > 0 ? `?${query}` : ''}`
     return this.#call('GET', path, jobOutputSchema, undefined, options)
   }

@@ -86,6 +86,12 @@ export interface JobOutputOptions {
   exposure?: number
   /** How radiance above 1 fits 8 bits. @default 'clamp' */
   toneCurve?: ToneCurve
+  /**
+   * For a render job that ended unfinished (cancelled, expired): the frames with the tiles it accepted, the others
+   * left blank (transparent black). Without it such a job's output is refused with `NODE__JOB_NOT_COMPLETE`.
+   * @default false
+   */
+  partial?: boolean
 }
 
 /** A job's output files. */

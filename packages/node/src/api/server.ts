@@ -15,6 +15,10 @@ const jobOutputQuerySchema = z
   .object({
     exposure: z.coerce.number().positive().finite().optional(),
     toneCurve: z.enum(TONE_CURVES).optional(),
+    partial: z
+      .enum(['true', 'false'])
+      .transform((v) => v === 'true')
+      .optional(),
   })
   .strict()
 

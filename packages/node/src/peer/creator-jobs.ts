@@ -67,6 +67,8 @@ export class CreatorJobs {
   readonly #funding = new Map<string, Promise<void>>()
   /** Accepted results of finished jobs until their record holds them. */
   readonly #finished = new Map<string, { order: Order; results: readonly Result[] }>()
+  /** Results a job accepted before it was cancelled or expired, until its record holds them. */
+  readonly #partial = new Map<string, readonly Result[]>()
 
   constructor(components: CreatorJobsComponents) {
     this.#c = components
@@ -96,6 +98,12 @@ export class CreatorJobs {
       metrics.tasksReassigned.inc()
     })
     scheduler.on('task:verified', (e) => worker(e.jobId, e.worker).accepted++)
+    // Emitted before the job's wait rejects, so the record written then holds them.
+    for (const type of ['job:cancelled', 'job:expired'] as const) {
+      scheduler.on(type, (e) => {
+        if (e.results.length > 0) this.#partial.set(e.jobId, e.results)
+      })
+    }
     scheduler.on('task:rejected', (e) => worker(e.jobId, e.worker).rejected++)
     scheduler.on('lease:granted', (e) => {
       const leases = progress(e.jobId).leases
@@ -199,8 +207,15 @@ export class CreatorJobs {
     const view = this.#c.scheduler.job(jobId)
     const accepted = view?.accepted ?? 0
     const end: JobEnd = { state: unfinishedState(e), tasks: view?.tasks ?? taskCountOf(order.split), accepted }
+    const partial = this.#partial.get(jobId)
+    this.#partial.delete(jobId)
     await this.#funding.get(jobId)
-    await this.#record(jobId, { request: JSON.stringify(request), order, end })
+    await this.#record(jobId, {
+      request: JSON.stringify(request),
+      order,
+      end,
+      ...(partial !== undefined ? { accepted: [...partial] } : {}),
+    })
     await this.#c.settlement.closeJob(jobId, accepted, RECEIPT_GRACE_MS)
     this.#c.epochs.delete(jobId)
     this.#c.metrics.tokensPaid.inc(Number(await this.#c.settlement.paidNet(jobId)))
@@ -334,16 +349,25 @@ export class CreatorJobs {
   /** A completed job's files: frames as PNG (tone-mapped as `output` says) and OpenEXR, or an inference buffer. */
   async output(jobId: string, output: JobOutputOptions = {}, options: AbortOptions = {}): Promise<JobOutput> {
     const finished = this.#finished.get(jobId) ?? (await this.stored(jobId))
-    if (finished?.order === undefined || finished.results === undefined) {
+    const order = finished?.order
+    // A render that ended unfinished gives, when asked, its frames with the tiles it accepted.
+    const partial =
+      output.partial === true && order?.split.kind === 'render' && finished !== undefined && 'end' in finished
+        ? finished.accepted
+        : undefined
+    const results = finished?.results ?? partial
+    if (order === undefined || results === undefined) {
+      const hint =
+        finished !== undefined && 'end' in finished && finished.accepted !== undefined && order?.split.kind === 'render'
+          ? ` (it accepted ${finished.accepted.length} of its tiles: ask for the partial output)`
+          : ''
       throw new NodeError(
         'NODE__JOB_NOT_COMPLETE',
-        `job ${jobId} has not completed; see \`tessera job status ${jobId}\``,
-        {
-          jobId,
-        },
+        `job ${jobId} has not completed${hint}; see \`tessera job status ${jobId}\``,
+        { jobId },
       )
     }
-    return assembleJobOutput(finished.order, finished.results, this.#c.blobs, {
+    return assembleJobOutput(order, results, this.#c.blobs, {
       ...output,
       ...(options.signal !== undefined ? { signal: options.signal } : {}),
     })

@@ -39,9 +39,10 @@ export async function assembleJobOutput(
       ),
     ),
   )
+  // A task without a result is a blank tile of a partial render (a job that ended unfinished), or a size mismatch.
   const assembled = assembleOutputs(
     order,
-    (taskId) => outputs.get(taskId) ?? new Uint8Array(0),
+    (taskId) => outputs.get(taskId) ?? (options.partial === true ? undefined : new Uint8Array(0)),
     RENDER_OUTPUT_BYTES_PER_PIXEL,
   )
   if (assembled.kind === 'inference') {

@@ -30,6 +30,8 @@ export interface StoredJob {
   progress?: JobProgress
   /** How the job ended; absent while it runs (and in records of older versions). */
   end?: JobEnd
+  /** A job that ended unfinished: the results it accepted, in task order (for a partial output). */
+  accepted?: Result[]
 }
 
 /** What `job list` reads of a job (`jobs/summary/<id>`): small, so listing does not read every job's results. */
@@ -78,7 +80,7 @@ function isJobEnd(value: unknown): value is JobEnd {
 }
 
 /**
- * A stored job record, checked where this node reads it: an object whose results, if any, are an array and whose
+ * A stored job record, checked where this node reads it: an object whose results, if any, are arrays and whose
  * end, if any, is a {@link JobEnd}. The order and results were checked when they were received.
  */
 function parseJob(value: unknown): StoredJob {
@@ -87,6 +89,7 @@ function parseJob(value: unknown): StoredJob {
     typeof job !== 'object' ||
     job === null ||
     (job.results !== undefined && !Array.isArray(job.results)) ||
+    (job.accepted !== undefined && !Array.isArray(job.accepted)) ||
     (job.order !== undefined && (typeof job.order !== 'object' || job.order === null)) ||
     (job.end !== undefined && !isJobEnd(job.end))
   ) {

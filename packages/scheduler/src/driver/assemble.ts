@@ -27,16 +27,23 @@ function mismatch(taskId: string, bytes: number, expected: number): SchedulerErr
 /**
  * Puts a job's task outputs back together: render tiles into whole frames (each tile's output is its rows,
  * top to bottom, `bytesPerPixel` per pixel), inference ranges into one buffer in item order. `outputOf` returns a
- * task's output bytes by task id.
+ * task's output bytes by task id, or undefined for a task that has none (a job that ended unfinished): its tile is
+ * left blank (zero bytes), while an inference range cannot be left out (`SCHEDULER__TASK_NOT_FOUND`).
  */
 export function assembleOutputs(
   order: Pick<Order, 'jobId' | 'split'>,
-  outputOf: (taskId: string) => Uint8Array,
+  outputOf: (taskId: string) => Uint8Array | undefined,
   bytesPerPixel = 4,
 ): AssembledOutput {
   const tasks = splitTasks(order)
   if (order.split.kind === 'inference') {
-    const parts = tasks.map((t) => outputOf(t.taskId))
+    const parts = tasks.map((t) => {
+      const part = outputOf(t.taskId)
+      if (part === undefined) {
+        throw new SchedulerError('SCHEDULER__TASK_NOT_FOUND', `no output for ${t.taskId}`, { taskId: t.taskId })
+      }
+      return part
+    })
     // Every item of one model's output has one size: a range whose bytes do not fit it would shift the items after.
     const first = tasks[0]
     const itemBytes = first?.kind === 'inference' ? (parts[0]?.byteLength ?? 0) / (first.end - first.start) : 0
@@ -64,6 +71,7 @@ export function assembleOutputs(
   for (const task of tasks) {
     if (task.kind !== 'render') continue
     const tile = outputOf(task.taskId)
+    if (tile === undefined) continue
     const rowBytes = task.width * bytesPerPixel
     if (tile.byteLength !== rowBytes * task.height) throw mismatch(task.taskId, tile.byteLength, rowBytes * task.height)
     const target = (frames[task.frame - firstFrame] as AssembledFrame).pixels

@@ -215,10 +215,17 @@ export function registerJob(program: Command, io: CliIo): void {
     job
       .command('fetch <jobId>')
       .description("write a finished job's output (PNG and OpenEXR frames, or a float32 tensor file)")
-      .option('-o, --out <dir>', 'output directory', '.'),
+      .option('-o, --out <dir>', 'output directory', '.')
+      .option('--partial', 'for a render that was cancelled or expired: its frames with the tiles it accepted'),
     PNG_EXPOSURE,
-  ).action(async (jobId: string, flags: { out: string } & ToneFlags) => {
-    const output = await (await client()).jobOutput(jobId, { exposure: flags.exposure, toneCurve: flags.toneCurve })
+  ).action(async (jobId: string, flags: { out: string; partial?: boolean } & ToneFlags) => {
+    const output = await (
+      await client()
+    ).jobOutput(jobId, {
+      exposure: flags.exposure,
+      toneCurve: flags.toneCurve,
+      ...(flags.partial === true ? { partial: true } : {}),
+    })
     await mkdir(flags.out, { recursive: true })
     for (const file of output.files) {
       if (file.name.includes('/') || file.name.includes('\\') || file.name.startsWith('.')) {
