@@ -132,6 +132,30 @@ describe('ReceiptExchange', () => {
     }
   }
 
+  /**
+   * Stops the creator, writes raw bytes under datastore keys (a damaged or older record), and restarts it: the
+   * restarted exchange.
+   */
+  async function restartCreatorWith(raw: Record<string, Uint8Array>): Promise<ReceiptExchange> {
+    ;(exchanges[0] as ReceiptExchange).stop()
+    await creatorStore.close()
+    const db = new ClassicLevel<string, Uint8Array>(join(dir, 'creator'), { valueEncoding: 'view' })
+    for (const [key, bytes] of Object.entries(raw)) await db.put(key, bytes)
+    await db.close()
+    creatorStore = await Datastore.open(join(dir, 'creator'))
+    stores[0] = creatorStore
+    const restarted = side('creator')
+    exchanges.push(restarted)
+    return restarted
+  }
+
+  /** The creator signs the receipt while its worker is away: the receipt waits on disk. */
+  async function acceptedWhileWorkerAway(): Promise<void> {
+    ;(exchanges[1] as ReceiptExchange).stop()
+    await (exchanges[0] as ReceiptExchange).accepted(accepted(1_000n))
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+
   it('should have the worker countersign a receipt for its result at its price, and the creator keep it', async () => {
     await (exchanges[0] as ReceiptExchange).accepted(accepted(1_000n))
     await vi.waitFor(() => expect(cosigned).toHaveLength(1))
@@ -195,12 +219,8 @@ describe('ReceiptExchange', () => {
   })
 
   it('should offer again, after a creator restart, the receipts its workers had not countersigned', async () => {
-    const [creatorExchange, workerExchange] = exchanges as [ReceiptExchange, ReceiptExchange]
-    // The worker is away when the creator signs: the receipt waits on disk.
-    workerExchange.stop()
-    await creatorExchange.accepted(accepted(1_000n))
-    await new Promise((resolve) => setImmediate(resolve))
-    creatorExchange.stop()
+    await acceptedWhileWorkerAway()
+    ;(exchanges[0] as ReceiptExchange).stop()
     expect(cosigned).toEqual([])
 
     const restarted = side('creator')
@@ -232,37 +252,19 @@ describe('ReceiptExchange', () => {
   })
 
   it('should not offer again, nor stop at, a pending receipt whose co-signed copy cannot be read', async () => {
-    const [creatorExchange, workerExchange] = exchanges as [ReceiptExchange, ReceiptExchange]
-    workerExchange.stop()
-    await creatorExchange.accepted(accepted(1_000n))
-    await new Promise((resolve) => setImmediate(resolve))
-    creatorExchange.stop()
-    await creatorStore.close()
+    await acceptedWhileWorkerAway()
     // An older version crashed between its two writes, and the co-signed copy it left is damaged.
-    const raw = new ClassicLevel<string, Uint8Array>(join(dir, 'creator'), { valueEncoding: 'view' })
-    await raw.put(`receipts!${TASK}`, new Uint8Array([0xff]))
-    await raw.put('meta!receipts-unsettled-indexed', new Uint8Array([0x01]))
-    await raw.close()
-    creatorStore = await Datastore.open(join(dir, 'creator'))
-    stores[0] = creatorStore
-    const restarted = side('creator')
-    exchanges.push(restarted)
+    const restarted = await restartCreatorWith({
+      [`receipts!${TASK}`]: new Uint8Array([0xff]),
+      'meta!receipts-unsettled-indexed': new Uint8Array([0x01]),
+    })
     expect(await restarted.stored()).toEqual({ cosigned: [], pending: [] })
     expect(logged).toContainEqual(expect.objectContaining({ msg: 'record:skipped', key: TASK }))
     expect(await creatorStore.get('receipts', `pending/${TASK}`)).toBeDefined()
   })
 
   it('should mark, when it first indexes a data directory, a co-signed receipt it cannot read, to log it at every start', async () => {
-    const creatorExchange = exchanges[0] as ReceiptExchange
-    creatorExchange.stop()
-    await creatorStore.close()
-    const raw = new ClassicLevel<string, Uint8Array>(join(dir, 'creator'), { valueEncoding: 'view' })
-    await raw.put(`receipts!${TASK}`, new Uint8Array([0xff]))
-    await raw.close()
-    creatorStore = await Datastore.open(join(dir, 'creator'))
-    stores[0] = creatorStore
-    const restarted = side('creator')
-    exchanges.push(restarted)
+    const restarted = await restartCreatorWith({ [`receipts!${TASK}`]: new Uint8Array([0xff]) })
     expect((await restarted.stored()).cosigned).toEqual([])
     expect(await creatorStore.get('receipts', `unsettled/${TASK}`)).toEqual({})
     logged.length = 0
@@ -271,20 +273,8 @@ describe('ReceiptExchange', () => {
   })
 
   it('should skip, log and leave on disk a stored receipt it cannot read, and return the others', async () => {
-    const [creatorExchange, workerExchange] = exchanges as [ReceiptExchange, ReceiptExchange]
-    workerExchange.stop()
-    await creatorExchange.accepted(accepted(1_000n))
-    await new Promise((resolve) => setImmediate(resolve))
-    creatorExchange.stop()
-    await creatorStore.close()
-    const raw = new ClassicLevel<string, Uint8Array>(join(dir, 'creator'), { valueEncoding: 'view' })
-    await raw.put('receipts!pending/job-1/f0/9', new Uint8Array([0xff, 0x00]))
-    await raw.close()
-    creatorStore = await Datastore.open(join(dir, 'creator'))
-    stores[0] = creatorStore
-
-    const restarted = side('creator')
-    exchanges.push(restarted)
+    await acceptedWhileWorkerAway()
+    const restarted = await restartCreatorWith({ 'receipts!pending/job-1/f0/9': new Uint8Array([0xff, 0x00]) })
     const stored = await restarted.stored()
     expect(stored.pending.map((r) => r.taskId)).toEqual([TASK])
     expect(logged).toContainEqual(
