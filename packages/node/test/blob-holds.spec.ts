@@ -75,7 +75,7 @@ describe('BlobHolds', () => {
 
   it("should keep a creator's pinned blob when a task output the same bytes and is released", async () => {
     const frame = blob(3)
-    await holds.pin(frame.cid)
+    await holds.hold(frame.cid, PIN)
     await store.put(blobCid(frame.bytes), frame.bytes)
     await holdAndWrite(frame, taskHolder('job-2/f0/0'))
     await holds.release(frame.cid, taskHolder('job-2/f0/0'))
@@ -90,7 +90,7 @@ describe('BlobHolds', () => {
     await holdAndWrite(live, taskHolder('b'), now + 48 * HOUR)
     await holdAndWrite(mixed, taskHolder('c'), now + HOUR)
     await holdAndWrite(mixed, taskHolder('d'), now + 48 * HOUR)
-    await holds.pin(pinned.cid)
+    await holds.hold(pinned.cid, PIN)
     await holdAndWrite(pinned, taskHolder('e'), now + HOUR)
 
     expect(await holds.sweep()).toBe(0)

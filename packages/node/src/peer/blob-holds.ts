@@ -117,11 +117,6 @@ export class BlobHolds {
     }, options)
   }
 
-  /** Pins blob `cid`: it stays for good. */
-  async pin(cid: string, options: AbortOptions = {}): Promise<void> {
-    await this.hold(cid, PIN, undefined, options)
-  }
-
   /**
    * Releases every hold of `holder` (a deleted job's, say), deleting the blobs left with none; resolves to how many
    * blobs went. Reads every hold: for occasional calls (a job deleted), not for each task.
