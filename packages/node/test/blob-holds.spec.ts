@@ -111,6 +111,29 @@ describe('BlobHolds', () => {
     ])
   })
 
+  it('should read only the holds that are due when it sweeps, and follow a hold given a later expiry', async () => {
+    const [kept, unpaid] = [blob(16), blob(17)]
+    await holdAndWrite(kept, jobHolder('forever'))
+    await holdAndWrite(unpaid, taskHolder('u'), clock.now() + HOUR)
+    // Held again for longer: the first expiry no longer applies.
+    await holds.hold(unpaid.cid, taskHolder('u'), clock.now() + 3 * HOUR)
+    const prefixes: (string | undefined)[] = []
+    const entries = datastore.entries.bind(datastore)
+    datastore.entries = ((ns, options) => (prefixes.push(options?.prefix), entries(ns, options))) as typeof entries
+    clock.advance(2 * HOUR)
+    expect(await holds.sweep()).toBe(0)
+    expect(prefixes).toEqual(['expiry/'])
+    expect(await store.has(blobCid(unpaid.bytes))).toBe(true)
+    clock.advance(2 * HOUR)
+    expect(await holds.sweep()).toBe(1)
+    expect(await store.has(blobCid(unpaid.bytes))).toBe(false)
+    expect(await store.has(blobCid(kept.bytes))).toBe(true)
+    // Nothing is left of the expired hold, its index entries included.
+    const left: string[] = []
+    for await (const [key] of entries('holds')) left.push(key)
+    expect(left).toEqual([`${kept.cid}/${jobHolder('forever')}`])
+  })
+
   it('should count a hold it cannot read as a hold, log it and leave it on disk', async () => {
     const output = blob(8)
     await holdAndWrite(output, taskHolder('a'), clock.now() + HOUR)

@@ -171,7 +171,8 @@ describe('a peer over the life of its jobs', () => {
     await settledStatus(creator, jobId)
     const holdsOf = async (peer: Peer) => {
       const held: string[] = []
-      for await (const [key] of peer.datastore.entries('holds')) held.push(key)
+      // The holds themselves, not the index of their expiries.
+      for await (const [key] of peer.datastore.entries('holds')) if (!key.startsWith('expiry/')) held.push(key)
       return held.sort()
     }
     // The creator fetched the output before it accepted the task; the worker countersigned once it was paid for.

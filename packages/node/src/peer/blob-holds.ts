@@ -57,6 +57,26 @@ function holdKey(cid: string, holder: string): string {
   return `${cid}/${holder}`
 }
 
+/** Where the expiry index's keys start (no CID spells `expiry`). */
+const EXPIRY = 'expiry/'
+
+/**
+ * The expiry index's key of a hold that expires: time first (zero-padded, so keys sort by time), so a sweep reads
+ * the holds that are due and stops, never the holds kept for good (every output a creator ever accepted).
+ */
+function expiryKey(expiresAt: number, cid: string, holder: string): string {
+  return `${EXPIRY}${String(expiresAt).padStart(16, '0')}/${cid}/${holder}`
+}
+
+/** The parts of an {@link expiryKey}, or undefined when `key` is not one. */
+function parseExpiryKey(key: string): { expiresAt: number; cid: string; holder: string } | undefined {
+  const rest = key.slice(EXPIRY.length)
+  const [time, cid] = rest.split('/', 2)
+  const expiresAt = Number(time)
+  if (!key.startsWith(EXPIRY) || cid === undefined || !Number.isSafeInteger(expiresAt)) return undefined
+  return { expiresAt, cid, holder: rest.slice(`${time}/${cid}/`.length) }
+}
+
 /**
  * Which blobs this peer still needs, and who needs them: a blob is deleted from the store once its last hold is
  * released or has expired. Blobs are addressed by content, so two tasks whose outputs are identical (two tiles of
@@ -110,6 +130,13 @@ export class BlobHolds {
       const writes: DatastoreWrite[] = [
         { type: 'put', ns: 'holds', key: holdKey(cid, holder), value: expiresAt === undefined ? {} : { expiresAt } },
       ]
+      if (expiresAt !== undefined)
+        writes.push({ type: 'put', ns: 'holds', key: expiryKey(expiresAt, cid, holder), value: {} })
+      // Held again with another expiry: the old one's index entry goes with it.
+      const before = await this.#c.datastore.get('holds', holdKey(cid, holder), parseHold).catch(() => undefined)
+      if (before?.expiresAt !== undefined && before.expiresAt !== expiresAt) {
+        writes.push({ type: 'del', ns: 'holds', key: expiryKey(before.expiresAt, cid, holder) })
+      }
       if (holder !== PIN && (await this.#holders(cid)).length === 0 && (await this.#c.store.has(parsed, options))) {
         writes.push({ type: 'put', ns: 'holds', key: holdKey(cid, PIN), value: {} })
       }
@@ -125,13 +152,14 @@ export class BlobHolds {
     const suffix = `/${holder}`
     const cids: string[] = []
     for await (const [key] of this.#c.datastore.entries('holds', { onCorrupt: () => {} })) {
+      if (key.startsWith(EXPIRY)) continue
       if (key.endsWith(suffix) && key.indexOf('/') === key.length - suffix.length)
         cids.push(key.slice(0, -suffix.length))
     }
     let deleted = 0
     for (const cid of cids) {
       // Released meanwhile (a second delete of the job): nothing more to do.
-      if (await this.#queue.run(() => this.#release(cid, holder), options)) deleted++
+      if (await this.#queue.run(() => this.#release(cid, holder, 'released'), options)) deleted++
     }
     return deleted
   }
@@ -139,7 +167,7 @@ export class BlobHolds {
   /** Releases `holder`'s hold on blob `cid` (nothing when it holds none), deleting the blob if no hold is left. */
   async release(blob: string, holder: string, options: AbortOptions = {}): Promise<void> {
     const cid = parseBlobCid(blob).toString()
-    await this.#queue.run(() => this.#release(cid, holder), options)
+    await this.#queue.run(() => this.#release(cid, holder, 'released'), options)
   }
 
   /**
@@ -147,11 +175,17 @@ export class BlobHolds {
    * blob went. The blob goes before its last hold record: a crash between the two leaves a record of a blob that is
    * gone (swept later), never a blob that nothing holds (pinned for good the next time it is held).
    */
-  async #release(cid: string, holder: string): Promise<boolean> {
-    if ((await this.#c.datastore.get('holds', holdKey(cid, holder))) === undefined) return false
+  async #release(cid: string, holder: string, reason: BlobDeleteReason): Promise<boolean> {
+    const hold = await this.#c.datastore.get('holds', holdKey(cid, holder), parseHold)
+    if (hold === undefined) return false
     const last = (await this.#holders(cid)).every((h) => h === holder)
-    if (last) await this.#deleteBlob(cid, 'released')
-    await this.#c.datastore.delete('holds', holdKey(cid, holder))
+    if (last) await this.#deleteBlob(cid, reason)
+    await this.#c.datastore.batch([
+      { type: 'del', ns: 'holds', key: holdKey(cid, holder) },
+      ...(hold.expiresAt !== undefined
+        ? [{ type: 'del' as const, ns: 'holds' as const, key: expiryKey(hold.expiresAt, cid, holder) }]
+        : []),
+    ])
     return last
   }
 
@@ -162,42 +196,39 @@ export class BlobHolds {
   }
 
   /**
-   * Releases every hold past its expiry and deletes the blobs left with none; resolves to how many blobs went. A
-   * hold record that cannot be read is logged and left, and keeps its blob.
+   * Releases every hold past its expiry and deletes the blobs left with none; resolves to how many blobs went. It
+   * reads the expiry index up to now, not the holds kept for good. A hold record that cannot be read is logged and
+   * left, and keeps its blob.
    */
   async sweep(options: AbortOptions = {}): Promise<number> {
     return this.#queue.run(async () => {
       const now = this.#c.clock.now()
-      let deleted = 0
-      // Keys sort by blob, so each blob's holds come together: decide it once its last hold is read.
-      let blob: { cid: string; live: boolean; expired: string[] } | undefined
-      const settle = async () => {
-        if (blob === undefined || blob.expired.length === 0) return
-        // The blob before its records, as in a release.
-        if (!blob.live) {
-          await this.#deleteBlob(blob.cid, 'expired')
-          deleted++
-        }
-        await this.#c.datastore.batch(blob.expired.map((key) => ({ type: 'del' as const, ns: 'holds' as const, key })))
-      }
-      const onCorrupt = (key: string, error: NodeError) => {
+      const skip = (key: string, error: unknown) =>
         this.#c.logger.error({ ...errorFields(error), ns: 'holds', key }, 'record:skipped')
-        const cid = key.slice(0, key.indexOf('/'))
-        if (blob?.cid === cid) blob.live = true
-        else corrupt.add(cid)
-      }
-      const corrupt = new Set<string>()
-      for await (const [key, hold] of this.#c.datastore.entries('holds', { onCorrupt, parse: parseHold })) {
-        const cid = key.slice(0, key.indexOf('/'))
-        if (blob?.cid !== cid) {
-          await settle()
-          blob = { cid, live: corrupt.has(cid), expired: [] }
+      const due: { key: string; expiresAt: number; cid: string; holder: string }[] = []
+      for await (const [key] of this.#c.datastore.entries('holds', { prefix: EXPIRY, onCorrupt: skip })) {
+        const entry = parseExpiryKey(key)
+        if (entry === undefined) {
+          skip(key, new TypeError('not an expiry index key'))
+          continue
         }
-        if (hold.expiresAt !== undefined && hold.expiresAt <= now) blob.expired.push(key)
-        else blob.live = true
-        throwIfAborted(options.signal)
+        if (entry.expiresAt > now) break
+        due.push({ key, ...entry })
       }
-      await settle()
+      let deleted = 0
+      for (const { key, expiresAt, cid, holder } of due) {
+        throwIfAborted(options.signal)
+        let hold: StoredHold | undefined
+        try {
+          hold = await this.#c.datastore.get('holds', holdKey(cid, holder), parseHold)
+        } catch (e) {
+          skip(holdKey(cid, holder), e)
+          continue
+        }
+        // Released already, or held again with another expiry: only the index entry is left to go.
+        if (hold?.expiresAt !== expiresAt) await this.#c.datastore.delete('holds', key)
+        else if (await this.#release(cid, holder, 'expired')) deleted++
+      }
       return deleted
     }, options)
   }
@@ -205,7 +236,10 @@ export class BlobHolds {
   async #holders(cid: string): Promise<string[]> {
     const holders: string[] = []
     // A record that cannot be read still counts as a hold: a blob is never deleted on a guess.
-    const onCorrupt = (key: string) => void holders.push(key.slice(cid.length + 1))
+    const onCorrupt = (key: string, error: NodeError) => {
+      this.#c.logger.error({ ...errorFields(error), ns: 'holds', key }, 'record:skipped')
+      holders.push(key.slice(cid.length + 1))
+    }
     for await (const [key] of this.#c.datastore.entries('holds', { prefix: `${cid}/`, onCorrupt })) {
       holders.push(key.slice(cid.length + 1))
     }
