@@ -234,32 +234,23 @@ export class CreatorJobs {
     // A job's progress is kept in memory while it runs, then in its record.
     let progress = this.#progress.get(jobId)
     let base: Pick<JobStatus, 'state' | 'tasks' | 'completed' | 'verified' | 'diagnostic'>
-    // Ended and deleted, a job the market still remembers for a while is gone all the same.
-    if (
-      job !== undefined &&
-      job.status !== 'open' &&
-      !this.#finished.has(jobId) &&
-      (await this.stored(jobId)) === undefined
-    ) {
+    // A job that is not open answers from its record (the market forgets it after a while); one ended and deleted
+    // is gone, even while the market still remembers it.
+    const open = job?.status === 'open'
+    const stored = open ? undefined : await this.stored(jobId)
+    const finished = this.#finished.get(jobId)
+    if (!open && stored === undefined && finished === undefined) {
       throw new NodeError('NODE__JOB_NOT_FOUND', `no job ${jobId} on this node`, { jobId })
     }
     if (job !== undefined) {
       base = liveStanding(job)
       if (base.state === 'bidding') base = { ...base, diagnostic: this.diagnostic(jobId) }
-      if (progress === undefined && base.state !== 'bidding' && base.state !== 'running') {
-        progress = (await this.stored(jobId))?.progress
-      }
     } else {
-      // The market forgets finished jobs after a while; the datastore keeps them.
-      const stored = await this.stored(jobId)
-      const results = this.#finished.get(jobId)?.results ?? stored?.results
-      if (results === undefined && stored === undefined) {
-        throw new NodeError('NODE__JOB_NOT_FOUND', `no job ${jobId} on this node`, { jobId })
-      }
+      const results = finished?.results ?? stored?.results
       const end = stored?.end ?? (await this.#endOf(jobId, stored, results, options))
       base = { state: end.state, tasks: end.tasks, completed: end.accepted, verified: end.accepted }
-      progress ??= stored?.progress
     }
+    progress ??= stored?.progress
     const settlement = await this.#c.settlement.view(jobId, options)
     return {
       jobId,
