@@ -108,11 +108,12 @@ export interface CreatorMachineInit {
   /** Finished jobs are remembered this long. @default DEFAULT_RETAIN_MS */
   retainMs?: number
   /**
-   * A bidder that has won nothing is awarded tasks only until this long after the window it bid in closed, less
-   * {@link AWARD_GRACE_MARGIN_MS} (less half of it when it is under a minute): workers forget such bids then (the
-   * worker's `awardGraceMs`), and an award they refuse costs the job a lease period. Past it the bidder is passed
-   * over, and when nobody else can take the tasks the window re-opens. Bids are always awarded when their window
-   * closes. `Infinity` awards standing bids until the deadline.
+   * A bidder that has won nothing is awarded tasks only until its bid's `standsUntil`, less
+   * {@link AWARD_GRACE_MARGIN_MS} (less half of the time from its window's close when that is under a minute):
+   * workers forget such bids then (the worker's `awardGraceMs`), and an award they refuse costs the job a lease
+   * period. Past it the bidder is passed over, and when nobody else can take the tasks the window re-opens. Bids are
+   * always awarded when their window closes. This option is the grace assumed for a bid that does not say (a peer of
+   * an older version): its window's close plus this. `Infinity` awards such bids until the deadline.
    * @default DEFAULT_AWARD_GRACE_MS
    */
   awardGraceMs?: number
@@ -151,8 +152,11 @@ interface Bidder {
   reputation: number
   /** Window number of the latest bid. */
   window: number
-  /** When the window of its latest bid closed (that order's `bidDeadline`): the worker forgets a lost bid after it. */
-  windowClosesAt: number
+  /**
+   * Past this, a latest bid that won nothing is not awarded: its worker has forgotten it, or is about to (its
+   * `standsUntil` less a margin for the award's journey).
+   */
+  awardableUntil: number
   /** Tasks awarded and not yet resulted. */
   inFlight: number
   /** Last heartbeat, result or fresh award. */
@@ -222,7 +226,8 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
   readonly #maxReopens: number
   readonly #retainMs: number
   /** How long after its window a bidder that won nothing may still be awarded tasks (grace less margin). */
-  readonly #standingBidMs: number
+  /** How long after its window's close a bid that does not say (`standsUntil`) is taken to stand. */
+  readonly #assumedGraceMs: number
   readonly #jobs = new Map<string, CreatorJob>()
   readonly #timers = new TimerQueue<Timer>()
   readonly #outputs = new Fifo<CreatorOutput>()
@@ -246,8 +251,7 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
         value: awardGraceMs,
       })
     }
-    // A short grace keeps half of itself: the margin must never pass over bids at their own window's close.
-    this.#standingBidMs = awardGraceMs - Math.min(AWARD_GRACE_MARGIN_MS, awardGraceMs / 2)
+    this.#assumedGraceMs = awardGraceMs
     if (!(this.#heartbeatMs > 0 && this.#leaseMs > this.#heartbeatMs)) {
       throw new SchedulerError(
         'SCHEDULER__INVALID_CONFIG',
@@ -497,7 +501,7 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
       maxTasks: 0,
       reputation: 0,
       window: job.window,
-      windowClosesAt: order.bidDeadline,
+      awardableUntil: 0,
       inFlight: 0,
       lastSeen: now,
       leased: false,
@@ -509,7 +513,7 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
     bidder.maxTasks = Math.min(bid.maxTasks, job.taskCount)
     bidder.reputation = Number.isFinite(reputation) ? reputation : 0
     bidder.window = job.window
-    bidder.windowClosesAt = order.bidDeadline
+    bidder.awardableUntil = this.#awardableUntil(order, bid.standsUntil)
     if (held === undefined) {
       job.bidders.push(bidder)
       job.byPeer.set(bid.worker, bidder.index)
@@ -756,6 +760,18 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
     barred.add(bidder)
   }
 
+  /**
+   * When a bid on `order` stops being worth an award: the time its worker forgets it, less
+   * {@link AWARD_GRACE_MARGIN_MS} for the award's journey. A short grace keeps half of itself, so that the margin
+   * never passes over bids at their own window's close. A bid that stands to the deadline is awardable while the job
+   * is.
+   */
+  #awardableUntil(order: Order, standsUntil: number | undefined): number {
+    const until = standsUntil ?? order.bidDeadline + this.#assumedGraceMs
+    if (until >= order.deadline) return Number.POSITIVE_INFINITY
+    return until - Math.min(AWARD_GRACE_MARGIN_MS, Math.max(0, until - order.bidDeadline) / 2)
+  }
+
   /** Awards pending tasks, in task order, to the best bidders with room; re-opens the window if nobody can. */
   #assignPending(job: CreatorJob, now: number): void {
     if (job.status !== 'open' || job.windowOpen || job.pending === 0) return
@@ -764,7 +780,7 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
       const room = bidder.maxTasks - bidder.inFlight
       if (room <= 0) continue
       // Its worker has forgotten a bid that won nothing by now, and would refuse the award.
-      if (!bidder.leased && now > bidder.windowClosesAt + this.#standingBidMs) continue
+      if (!bidder.leased && now > bidder.awardableUntil) continue
       const taken: number[] = []
       const barred: number[] = []
       while (taken.length < room && job.pendingHeap.size > 0) {

@@ -87,7 +87,7 @@ export interface WorkerMachineInit {
    * Forget a bid that won nothing this long after its window closed (see {@link DEFAULT_AWARD_GRACE_MS}): a creator
    * may award a standing bid later, when a lease is lost or a verification fails, but a worker that kept every lost
    * bid until its order's deadline would fill {@link MAX_WORKER_JOBS} and skip new orders as busy. `Infinity` keeps
-   * lost bids until the deadline.
+   * lost bids until the deadline. Each bid says when it is forgotten (`standsUntil`), so creators pass over it then.
    * @default DEFAULT_AWARD_GRACE_MS (ten minutes, the default job timeout)
    */
   awardGraceMs?: number
@@ -307,6 +307,12 @@ export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
         score: this.profile.score,
         maxTasks: free,
         issuedAt: now,
+        // Tells the creator when this bid is forgotten (the `unawarded` timer below), so that it never sends an award
+        // this worker would refuse, whatever grace either side is configured with.
+        standsUntil:
+          this.#awardGraceMs === undefined
+            ? order.deadline
+            : Math.min(order.deadline, order.bidDeadline + this.#awardGraceMs),
       },
     }
     this.#outputs.push(

@@ -89,6 +89,8 @@ export class Market {
   /** Errors machines threw while handling delivered messages, with the receiving peer. */
   readonly rejections: { peer: string; error: unknown }[] = []
   readonly down = new Set<string>()
+  /** Rewrites what a peer sends before delivery (a peer of another version, a forger). */
+  readonly rewrite = new Map<string, (message: WireMessage) => WireMessage>()
   /** Messages in flight, delivered by `flush`. */
   #wire: { from: string; to: string | undefined; message: WireMessage; topic: Inbound['topic'] }[] = []
 
@@ -238,6 +240,7 @@ export class Market {
 
   #deliver(item: { from: string; to: string | undefined; message: WireMessage; topic: Inbound['topic'] }): void {
     if (this.down.has(item.from)) return
+    const message = this.rewrite.get(item.from)?.(item.message) ?? item.message
     const targets: [string, CreatorMachine | WorkerMachine][] =
       item.to === undefined
         ? [['creator', this.creator] as [string, CreatorMachine], ...this.workers].filter(
@@ -250,9 +253,9 @@ export class Market {
       if (this.down.has(peer)) continue
       // Machines take only their own message types; the real driver routes the same way.
       const takes = machine instanceof CreatorMachine ? CREATOR_MESSAGE_TYPES : WORKER_MESSAGE_TYPES
-      if (!takes.has(item.message.type)) continue
+      if (!takes.has(message.type)) continue
       try {
-        machine.handle({ kind: 'message', inbound: inbound(item.from, item.message, this.now, item.topic) }, this.now)
+        machine.handle({ kind: 'message', inbound: inbound(item.from, message, this.now, item.topic) }, this.now)
       } catch (error) {
         this.rejections.push({ peer, error })
       }

@@ -1,6 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { DEFAULT_AWARD_GRACE_MS, fixedPrice, isSchedulerError } from '../src/index.js'
+import type { WireMessage } from '@tessera/core'
+import { DEFAULT_AWARD_GRACE_MS, fixedPrice, isSchedulerError, type WorkerMachineInit } from '../src/index.js'
 import { Market, renderSpec } from './harness.js'
 
 const TWO_SLOTS = { memoryMb: 8_192, features: [], score: 100, slots: 2, tiers: [3] as const }
@@ -15,10 +16,14 @@ function twoWorkers(init: ConstructorParameters<typeof Market>[0] = {}) {
 }
 
 /** A market with a cheap worker that wins every task and a dear one whose bid stands. */
-function cheapAndDear(): Market {
-  const market = new Market({ leaseMs: 3_000, heartbeatMs: 1_000 })
+function cheapAndDear(
+  creator: ConstructorParameters<typeof Market>[0] = {},
+  dear: Partial<WorkerMachineInit> = {},
+): Market {
+  const market = new Market({ leaseMs: 3_000, heartbeatMs: 1_000, ...creator })
   market.addWorker('cheap', { profile: { memoryMb: 8_192, features: [], score: 100, slots: 4, tiers: [3] } })
   market.addWorker('dear', {
+    ...dear,
     pricing: fixedPrice(20n),
     profile: { memoryMb: 8_192, features: [], score: 100, slots: 4, tiers: [3] },
   })
@@ -88,6 +93,55 @@ describe('leases', () => {
     expect(market.eventsOf('task:reassigned').map((e) => [e.from, e.to])).toEqual(Array(4).fill(['cheap', 'dear']))
     market.finishAll()
     expect(market.creator.job(jobId)?.status).toBe('completed')
+  })
+
+  it('should pass over a bid when its worker says it forgets it, whatever grace the creator assumes', () => {
+    // The dear worker keeps lost bids a minute; the creator assumes the default ten.
+    const market = cheapAndDear({}, { awardGraceMs: 60_000 })
+    const jobId = market.submit(renderSpec({ minBids: 2, timeoutMs: 3_600_000 }))
+    market.advance(120_000)
+    market.down.add('cheap')
+    market.advance(3_000)
+    // No award it would refuse: the window re-opens, and the dear worker wins the tasks with a fresh bid.
+    expect(market.eventsOf('auction:closed')).toHaveLength(1)
+    market.advance(60_000)
+    expect(market.rejections).toEqual([])
+    expect(market.eventsOf('auction:closed')).toHaveLength(2)
+    expect(market.eventsOf('task:reassigned').map((e) => [e.from, e.to])).toEqual(Array(4).fill(['cheap', 'dear']))
+    market.finishAll()
+    expect(market.creator.job(jobId)?.status).toBe('completed')
+  })
+
+  it('should award a bid its worker keeps past the grace the creator assumes, with no second auction', () => {
+    const market = cheapAndDear({}, { awardGraceMs: Number.POSITIVE_INFINITY })
+    const jobId = market.submit(renderSpec({ minBids: 2, timeoutMs: 3_600_000 }))
+    market.advance(DEFAULT_AWARD_GRACE_MS + 1_000)
+    market.down.add('cheap')
+    market.advance(3_000)
+    expect(market.rejections).toEqual([])
+    expect(market.eventsOf('auction:closed')).toHaveLength(1)
+    expect(market.eventsOf('task:reassigned').map((e) => [e.from, e.to])).toEqual(Array(4).fill(['cheap', 'dear']))
+    market.finishAll()
+    expect(market.creator.job(jobId)?.status).toBe('completed')
+  })
+
+  it('should assume its own award grace for a bid that does not say how long it stands', () => {
+    // A peer of an older version sends no `standsUntil`; the creator assumes a minute.
+    const market = cheapAndDear({ awardGraceMs: 60_000 })
+    market.rewrite.set('dear', (message: WireMessage) => {
+      if (message.type !== 'bid') return message
+      const { standsUntil: _, ...body } = message.body
+      return { type: 'bid', body }
+    })
+    market.submit(renderSpec({ minBids: 2, timeoutMs: 3_600_000 }))
+    market.advance(120_000)
+    market.down.add('cheap')
+    market.advance(3_000)
+    // Past the assumed minute the standing bid is passed over and the window re-opens.
+    expect(market.eventsOf('task:reassigned')).toEqual([])
+    market.advance(60_000)
+    expect(market.eventsOf('auction:closed')).toHaveLength(2)
+    expect(market.eventsOf('task:reassigned').map((e) => [e.from, e.to])).toEqual(Array(4).fill(['cheap', 'dear']))
   })
 
   it('should award bids at their window’s close however short the creator’s award grace', () => {

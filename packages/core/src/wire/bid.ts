@@ -14,6 +14,12 @@ export const bidSchema = z.object({
   /** Tasks of this job the worker will take at most. */
   maxTasks: posInt,
   issuedAt: uint,
+  /**
+   * The worker keeps this bid for an award until this time (ms), then forgets it and refuses an award for it: its
+   * window's close plus the worker's award grace, or the order's deadline. Absent (a peer of an older version): the
+   * creator assumes the default award grace.
+   */
+  standsUntil: uint.optional(),
 })
 
 export type Bid = z.output<typeof bidSchema>
