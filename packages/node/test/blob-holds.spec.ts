@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import { blobCid, FsBlobstore, ManualClock } from '@tessera/core'
+import { blobCid, encodeCanonical, FsBlobstore, ManualClock } from '@tessera/core'
 import { ClassicLevel } from 'classic-level'
 import { type Logger, pino } from 'pino'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -117,6 +117,8 @@ describe('BlobHolds', () => {
     await holdAndWrite(unpaid, taskHolder('u'), clock.now() + HOUR)
     // Held again for longer: the first expiry no longer applies.
     await holds.hold(unpaid.cid, taskHolder('u'), clock.now() + 3 * HOUR)
+    // The first sweep of a data directory also indexes holds older than the indexes, once.
+    await holds.sweep()
     const prefixes: (string | undefined)[] = []
     const entries = datastore.entries.bind(datastore)
     datastore.entries = ((ns, options) => (prefixes.push(options?.prefix), entries(ns, options))) as typeof entries
@@ -131,7 +133,48 @@ describe('BlobHolds', () => {
     // Nothing is left of the expired hold, its index entries included.
     const left: string[] = []
     for await (const [key] of entries('holds')) left.push(key)
-    expect(left).toEqual([`${kept.cid}/${jobHolder('forever')}`])
+    expect(left).toEqual([`${kept.cid}/${jobHolder('forever')}`, `holder/${jobHolder('forever')}/${kept.cid}`])
+  })
+
+  it("should read only the holder's index entries when it releases all of a holder's holds", async () => {
+    const [own, other] = [blob(18), blob(19)]
+    await holdAndWrite(own, jobHolder('a'))
+    await holdAndWrite(other, jobHolder('ab'))
+    await holds.releaseAll(jobHolder('none'))
+    const prefixes: (string | undefined)[] = []
+    const entries = datastore.entries.bind(datastore)
+    datastore.entries = ((ns, options) => (prefixes.push(options?.prefix), entries(ns, options))) as typeof entries
+    expect(await holds.releaseAll(jobHolder('a'))).toBe(1)
+    // The prefix read, then one read of the blob's holders before it goes.
+    expect(prefixes).toEqual([`holder/${jobHolder('a')}/`, `${own.cid}/`])
+    expect(await store.has(blobCid(other.bytes))).toBe(true)
+  })
+
+  it('should index, once, the holds of a data directory written before the indexes, so they expire and release', async () => {
+    const [unpaid, input] = [blob(20), blob(21)]
+    await holds.stop()
+    await datastore.close()
+    // What an older version wrote: the holds alone, with no index entries and no mark that they were indexed.
+    const raw = new ClassicLevel<string, Uint8Array>(join(dir.path, 'datastore'), { valueEncoding: 'view' })
+    await raw.put(`holds!${unpaid.cid}/${taskHolder('u')}`, encodeCanonical({ expiresAt: clock.now() + HOUR }))
+    await raw.put(`holds!${input.cid}/${jobHolder('j')}`, encodeCanonical({}))
+    await raw.close()
+    for (const b of [unpaid, input]) await store.put(blobCid(b.bytes), b.bytes)
+    datastore = await Datastore.open(join(dir.path, 'datastore'))
+    holds = new BlobHolds({ datastore, store, clock, logger })
+
+    clock.advance(2 * HOUR)
+    expect(await holds.sweep()).toBe(1)
+    expect(await store.has(blobCid(unpaid.bytes))).toBe(false)
+    expect(await holds.releaseAll(jobHolder('j'))).toBe(1)
+    expect(await store.has(blobCid(input.bytes))).toBe(false)
+    // A restart does not index again.
+    holds = new BlobHolds({ datastore, store, clock, logger })
+    const prefixes: (string | undefined)[] = []
+    const entries = datastore.entries.bind(datastore)
+    datastore.entries = ((ns, options) => (prefixes.push(options?.prefix), entries(ns, options))) as typeof entries
+    await holds.sweep()
+    expect(prefixes).toEqual(['expiry/'])
   })
 
   it('should count a hold it cannot read as a hold, log it and leave it on disk', async () => {

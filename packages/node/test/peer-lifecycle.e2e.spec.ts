@@ -21,6 +21,15 @@ const request = (scene: string): JobRequest => ({
   minBids: 1,
 })
 
+/** The holds a peer keeps (`<cid>/<holder>`), not their index entries. */
+async function holdsOf(peer: Peer): Promise<string[]> {
+  const held: string[] = []
+  for await (const [key] of peer.datastore.entries('holds')) {
+    if (!key.startsWith('expiry/') && !key.startsWith('holder/')) held.push(key)
+  }
+  return held.sort()
+}
+
 /** A logger whose lines are kept, parsed, in `lines`. */
 function capturingLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
   const lines: Record<string, unknown>[] = []
@@ -169,12 +178,6 @@ describe('a peer over the life of its jobs', () => {
     const { creator, worker, scene } = await pair('paid')
     const { jobId } = await creator.submitJob(request(scene))
     await settledStatus(creator, jobId)
-    const holdsOf = async (peer: Peer) => {
-      const held: string[] = []
-      // The holds themselves, not the index of their expiries.
-      for await (const [key] of peer.datastore.entries('holds')) if (!key.startsWith('expiry/')) held.push(key)
-      return held.sort()
-    }
     // The creator fetched the output before it accepted the task; the worker countersigned once it was paid for.
     await until('the worker to let its output go', async () =>
       (await holdsOf(worker)).length === 0 ? true : undefined,
@@ -209,6 +212,30 @@ describe('a peer over the life of its jobs', () => {
     expect((await creator.listJobs(10)).map((j) => j.jobId)).not.toContain(jobId)
     // The settlement's records stay: they are what was paid.
     expect(await creator.datastore.get('settlement', `job/${jobId}`)).toMatchObject({ settled: true })
+  }, 300_000)
+
+  it('should not delete a job while one of its results is being checked, so the check holds nothing for it', async () => {
+    const { creator, scene } = await pair('checked')
+    let pass: () => void = () => {}
+    const checked = new Promise<void>((resolve) => (pass = resolve))
+    const verify = vi.spyOn(creator.verification, 'verify').mockImplementation(async () => {
+      await checked
+      return 'pass'
+    })
+    const { jobId } = await creator.submitJob(request(scene))
+    await until('the result to be checked', () => (verify.mock.calls.length > 0 ? true : undefined))
+    expect((await creator.cancelJob(jobId)).state).toBe('cancelled')
+    await settledStatus(creator, jobId)
+    // Deleted now, the check ending later would hold the output for a job that is gone, for good.
+    await expect(creator.deleteJob(jobId)).rejects.toMatchObject({
+      code: 'NODE__JOB_NOT_ENDED',
+      message: expect.stringMatching(/being checked/),
+    })
+    pass()
+    await until('the check to end', () => (creator.retained.checking === 0 ? true : undefined))
+    verify.mockRestore()
+    await creator.deleteJob(jobId)
+    expect(await holdsOf(creator)).toEqual([`${scene}/upload`])
   }, 300_000)
 
   it("should forget a bid nobody answered once the award grace has passed, not at the order's deadline", async () => {

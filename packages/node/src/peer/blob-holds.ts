@@ -68,6 +68,23 @@ function expiryKey(expiresAt: number, cid: string, holder: string): string {
   return `${EXPIRY}${String(expiresAt).padStart(16, '0')}/${cid}/${holder}`
 }
 
+/** Where the holder index's keys start (no CID spells `holder`). */
+const BY_HOLDER = 'holder/'
+
+/** The holder index's key of a hold: holder first, so the holds of one holder (a deleted job's) are one prefix read. */
+function holderKey(holder: string, cid: string): string {
+  return `${BY_HOLDER}${holder}/${cid}`
+}
+
+/** The `meta` key set once every hold on disk has its index entries (holds written before the indexes existed). */
+const INDEXED = 'holds-indexed'
+
+/** The index entries that go with hold `holder` on `cid`, to put or delete in the batch that writes or drops it. */
+function indexWrites(type: 'put' | 'del', cid: string, holder: string, expiresAt?: number): DatastoreWrite[] {
+  const keys = [holderKey(holder, cid), ...(expiresAt === undefined ? [] : [expiryKey(expiresAt, cid, holder)])]
+  return keys.map((key) => (type === 'put' ? { type, ns: 'holds', key, value: {} } : { type, ns: 'holds', key }))
+}
+
 /** The parts of an {@link expiryKey}, or undefined when `key` is not one. */
 function parseExpiryKey(key: string): { expiresAt: number; cid: string; holder: string } | undefined {
   const rest = key.slice(EXPIRY.length)
@@ -89,12 +106,16 @@ function parseExpiryKey(key: string): { expiresAt: number; cid: string; holder: 
  * does not hold what it writes) is pinned ({@link PIN}) first, so releasing a hold never deletes what was kept for
  * another reason.
  *
- * Holds are records in the datastore (`holds/<cid>/<holder>`), so they outlive a restart; every change to them runs
- * in one queue, so a blob is never deleted between a new hold's record and its write.
+ * Holds are records in the datastore (`holds/<cid>/<holder>`), so they outlive a restart, written in one batch with
+ * their entries in two indexes: by expiry (`holds/expiry/<time>/<cid>/<holder>`, read by the sweep) and by holder
+ * (`holds/holder/<holder>/<cid>`, read by {@link releaseAll}). Every change to them runs in one queue, so a blob is
+ * never deleted between a new hold's record and its write.
  */
 export class BlobHolds {
   readonly #c: BlobHoldsComponents
   readonly #queue = new SerialQueue()
+  /** The indexes cover every hold on disk (see {@link #index}). */
+  #indexed = false
   #timer: ReturnType<typeof setInterval> | undefined
 
   constructor(components: BlobHoldsComponents) {
@@ -129,16 +150,15 @@ export class BlobHolds {
     await this.#queue.run(async () => {
       const writes: DatastoreWrite[] = [
         { type: 'put', ns: 'holds', key: holdKey(cid, holder), value: expiresAt === undefined ? {} : { expiresAt } },
+        ...indexWrites('put', cid, holder, expiresAt),
       ]
-      if (expiresAt !== undefined)
-        writes.push({ type: 'put', ns: 'holds', key: expiryKey(expiresAt, cid, holder), value: {} })
       // Held again with another expiry: the old one's index entry goes with it.
       const before = await this.#c.datastore.get('holds', holdKey(cid, holder), parseHold).catch(() => undefined)
       if (before?.expiresAt !== undefined && before.expiresAt !== expiresAt) {
         writes.push({ type: 'del', ns: 'holds', key: expiryKey(before.expiresAt, cid, holder) })
       }
       if (holder !== PIN && (await this.#holders(cid)).length === 0 && (await this.#c.store.has(parsed, options))) {
-        writes.push({ type: 'put', ns: 'holds', key: holdKey(cid, PIN), value: {} })
+        writes.push({ type: 'put', ns: 'holds', key: holdKey(cid, PIN), value: {} }, ...indexWrites('put', cid, PIN))
       }
       await this.#c.datastore.batch(writes)
     }, options)
@@ -146,15 +166,16 @@ export class BlobHolds {
 
   /**
    * Releases every hold of `holder` (a deleted job's, say), deleting the blobs left with none; resolves to how many
-   * blobs went. Reads every hold: for occasional calls (a job deleted), not for each task.
+   * blobs went. It reads that holder's entries in the holder index, not every hold.
    */
   async releaseAll(holder: string, options: AbortOptions = {}): Promise<number> {
-    const suffix = `/${holder}`
+    await this.#queue.run(() => this.#index(), options)
+    const prefix = holderKey(holder, '')
     const cids: string[] = []
-    for await (const [key] of this.#c.datastore.entries('holds', { onCorrupt: () => {} })) {
-      if (key.startsWith(EXPIRY)) continue
-      if (key.endsWith(suffix) && key.indexOf('/') === key.length - suffix.length)
-        cids.push(key.slice(0, -suffix.length))
+    for await (const [key] of this.#c.datastore.entries('holds', { prefix, onCorrupt: () => {} })) {
+      const cid = key.slice(prefix.length)
+      // Another holder whose name goes on past a slash (none does today) is not this one.
+      if (!cid.includes('/')) cids.push(cid)
     }
     let deleted = 0
     for (const cid of cids) {
@@ -182,9 +203,7 @@ export class BlobHolds {
     if (last) await this.#deleteBlob(cid, reason)
     await this.#c.datastore.batch([
       { type: 'del', ns: 'holds', key: holdKey(cid, holder) },
-      ...(hold.expiresAt !== undefined
-        ? [{ type: 'del' as const, ns: 'holds' as const, key: expiryKey(hold.expiresAt, cid, holder) }]
-        : []),
+      ...indexWrites('del', cid, holder, hold.expiresAt),
     ])
     return last
   }
@@ -202,6 +221,7 @@ export class BlobHolds {
    */
   async sweep(options: AbortOptions = {}): Promise<number> {
     return this.#queue.run(async () => {
+      await this.#index()
       const now = this.#c.clock.now()
       const skip = (key: string, error: unknown) =>
         this.#c.logger.error({ ...errorFields(error), ns: 'holds', key }, 'record:skipped')
@@ -231,6 +251,26 @@ export class BlobHolds {
       }
       return deleted
     }, options)
+  }
+
+  /**
+   * Gives every hold its index entries, once per data directory: holds written before the holder and expiry indexes
+   * existed would otherwise never expire, nor be released with their job. Runs in the queue.
+   */
+  async #index(): Promise<void> {
+    if (this.#indexed) return
+    if ((await this.#c.datastore.get('meta', INDEXED)) === undefined) {
+      const writes: DatastoreWrite[] = []
+      const skip = (key: string, error: unknown) =>
+        this.#c.logger.error({ ...errorFields(error), ns: 'holds', key }, 'record:skipped')
+      for await (const [key, hold] of this.#c.datastore.entries('holds', { parse: parseHold, onCorrupt: skip })) {
+        if (key.startsWith(EXPIRY) || key.startsWith(BY_HOLDER)) continue
+        const slash = key.indexOf('/')
+        writes.push(...indexWrites('put', key.slice(0, slash), key.slice(slash + 1), hold.expiresAt))
+      }
+      await this.#c.datastore.batch([...writes, { type: 'put', ns: 'meta', key: INDEXED, value: 1 }])
+    }
+    this.#indexed = true
   }
 
   async #holders(cid: string): Promise<string[]> {

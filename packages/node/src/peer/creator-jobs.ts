@@ -6,6 +6,7 @@ import type { JobOutput, JobOutputOptions, JobRequest, JobStatus, JobSummary } f
 import { NodeError } from '../errors.js'
 import type { NodeMetrics } from '../metrics.js'
 import { type BlobHolds, jobHolder } from './blob-holds.js'
+import type { InFlight } from './in-flight.js'
 import { RECEIPT_GRACE_MS } from './constants.js'
 import type { EpochCounter } from './epoch-counter.js'
 import { errorFields } from './error-fields.js'
@@ -46,6 +47,8 @@ export interface CreatorJobsComponents {
   epochCounter: EpochCounter
   /** The epoch of each job ordered in this run until it has settled (the receipts exchange reads it too). */
   epochs: Map<string, number>
+  /** The jobs with a result being checked (a check may end after its job: then it holds the output for the job). */
+  verifying: Pick<InFlight, 'has'>
   metrics: NodeMetrics
   logger: Logger
 }
@@ -321,6 +324,10 @@ export class CreatorJobs {
     // Its epoch is let go once it has settled (or it never had one).
     if (finishing || this.#c.epochs.has(jobId) || !(await this.#c.settlement.idle(jobId))) {
       throw new NodeError('NODE__JOB_NOT_ENDED', `job ${jobId} is still settling`, { jobId })
+    }
+    // A check that ends after the delete would hold its output for a job that no longer exists, for good.
+    if (this.#c.verifying.has(jobId)) {
+      throw new NodeError('NODE__JOB_NOT_ENDED', `job ${jobId} still has a result being checked`, { jobId })
     }
     // The holds go first, whatever the caller's signal: the record is what lets a delete cut short be tried again.
     const blobsDeleted = await this.#c.holds.releaseAll(jobHolder(jobId))
