@@ -1,11 +1,12 @@
 import { AbortError, isTesseraError, seededRng } from '@tessera/core'
-import { generateScene } from '@tessera/gpu'
+import { bytesToFloat32, generateScene, onnx, tensor } from '@tessera/gpu'
 import { CreatorMachine, DEFAULT_AWARD_GRACE_MS, SchedulerError } from '@tessera/scheduler'
 import { decode as decodePng } from 'fast-png'
 import { type Logger, pino } from 'pino'
 import { describe, expect, it, vi } from 'vitest'
 import type { JobRequest } from '../src/api/contract.js'
 import { NodeError } from '../src/errors.js'
+import { encodeTensorBundle } from '../src/peer/tensor-bundle.js'
 import { jobSpecOf } from '../src/peer/job-request.js'
 import { GpuWorkload } from '../src/peer/gpu-workload.js'
 import { Peer } from '../src/peer/peer.js'
@@ -154,6 +155,73 @@ describe('a peer over the life of its jobs', () => {
     expect(light(16)).toBe(0)
   }, 300_000)
 
+  it('should give a cancelled inference the items it accepted, NaN for the rest, and say which', async () => {
+    const { creator } = await pair('partial-inference')
+    // y = relu(x) over items of 4 floats; 4 items in tasks of 2.
+    const T = onnx.TensorProto.DataType
+    const info = (name: string) => ({
+      name,
+      type: { tensorType: { elemType: T.FLOAT, shape: { dim: [{ dimParam: 'batch' }, { dimValue: 4 }] } } },
+    })
+    const model = onnx.ModelProto.encode({
+      irVersion: 8,
+      opsetImport: [{ domain: '', version: 17 }],
+      graph: {
+        name: 'relu',
+        input: [info('x')],
+        output: [info('y')],
+        node: [{ opType: 'Relu', input: ['x'], output: ['y'], name: 'relu' }],
+      },
+    }).finish()
+    const x = Float32Array.from({ length: 16 }, (_, i) => i - 8)
+    const inputs = [await creator.putBlob(model), await creator.putBlob(encodeTensorBundle({ x: tensor([4, 4], x) }))]
+    const execute = GpuWorkload.prototype.execute
+    let calls = 0
+    const spy = vi.spyOn(GpuWorkload.prototype, 'execute').mockImplementation(function (
+      this: GpuWorkload,
+      execution,
+      options,
+    ) {
+      calls++
+      if (calls === 1) return execute.call(this, execution, options)
+      return new Promise((_, reject) => options.signal.addEventListener('abort', () => reject(new AbortError())))
+    })
+    const { jobId } = await creator.submitJob({
+      kind: 'inference',
+      inputs,
+      inference: { items: 4, itemsPerTask: 2 },
+      maxPrice: '200',
+      minBids: 1,
+    })
+    await until('one range to be accepted', () => (creator.scheduler.job(jobId)?.accepted === 1 ? true : undefined))
+    expect((await creator.cancelJob(jobId)).state).toBe('cancelled')
+    spy.mockRestore()
+    await until('the record of how it ended', async () =>
+      (await creator.jobs.stored(jobId))?.end !== undefined ? true : undefined,
+    )
+    await expect(creator.jobOutput(jobId)).rejects.toMatchObject({
+      code: 'NODE__JOB_NOT_COMPLETE',
+      message: expect.stringMatching(/accepted 1 of its item ranges/),
+    })
+    const { files } = await creator.jobOutput(jobId, { partial: true })
+    expect(files.map((f) => f.name)).toEqual(['output.f32', 'ranges.json'])
+    const manifest = JSON.parse(Buffer.from(files[1]!.base64, 'base64').toString('utf8'))
+    expect(manifest).toMatchObject({ items: 4, itemBytes: 16 })
+    // One range of two items in, the other out (whichever the worker ran first).
+    expect(manifest.accepted).toHaveLength(1)
+    expect([...manifest.accepted, ...manifest.missing].sort((a, b) => a[0] - b[0])).toEqual([
+      [0, 2],
+      [2, 4],
+    ])
+    const y = bytesToFloat32(Buffer.from(files[0]!.base64, 'base64'))
+    const [start, end] = (manifest.accepted as [number, number][])[0]!
+    for (let i = 0; i < 16; i++) {
+      const item = Math.floor(i / 4)
+      if (item >= start && item < end) expect(y[i]).toBe(Math.max(0, x[i]!))
+      else expect(y[i]).toBeNaN()
+    }
+  }, 300_000)
+
   it('should settle a job that completes while its vault is still being funded', async () => {
     const { creator, scene } = await pair('quick')
     // Funding takes until the job has completed: the close must wait for it rather than find nothing to close.
@@ -214,7 +282,7 @@ describe('a peer over the life of its jobs', () => {
     expect(await creator.datastore.get('settlement', `job/${jobId}`)).toMatchObject({ settled: true })
   }, 300_000)
 
-  it('should not delete a job while one of its results is being checked, so the check holds nothing for it', async () => {
+  it('should pay for a result delivered before a cancel once its check passes, and end and delete the job after', async () => {
     const { creator, scene } = await pair('checked')
     let pass: () => void = () => {}
     const checked = new Promise<void>((resolve) => (pass = resolve))
@@ -225,16 +293,17 @@ describe('a peer over the life of its jobs', () => {
     const { jobId } = await creator.submitJob(request(scene))
     await until('the result to be checked', () => (verify.mock.calls.length > 0 ? true : undefined))
     expect((await creator.cancelJob(jobId)).state).toBe('cancelled')
-    await settledStatus(creator, jobId)
-    // Deleted now, the check ending later would hold the output for a job that is gone, for good.
-    await expect(creator.deleteJob(jobId)).rejects.toMatchObject({
-      code: 'NODE__JOB_NOT_ENDED',
-      message: expect.stringMatching(/being checked/),
-    })
+    // Its end waits for the check: deleted now, the check ending later would hold the output for a job that is gone.
+    await expect(creator.deleteJob(jobId)).rejects.toMatchObject({ code: 'NODE__JOB_NOT_ENDED' })
     pass()
-    await until('the check to end', () => (creator.retained.checking === 0 ? true : undefined))
+    await until('the record of how it ended', async () =>
+      (await creator.jobs.stored(jobId))?.end !== undefined ? true : undefined,
+    )
     verify.mockRestore()
-    await creator.deleteJob(jobId)
+    // The worker delivered in time: the cancel does not get the creator out of paying for it.
+    const status = await settledStatus(creator, jobId)
+    expect(status).toMatchObject({ state: 'cancelled', verified: 1, settlement: { receipts: 1 } })
+    expect(await creator.deleteJob(jobId)).toEqual({ jobId, blobsDeleted: 1 })
     expect(await holdsOf(creator)).toEqual([`${scene}/upload`])
   }, 300_000)
 

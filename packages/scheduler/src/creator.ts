@@ -191,6 +191,8 @@ interface CreatorJob {
   results: Map<number, Result>
   /** Bidders barred from single tasks (failed verification, gave the task back). */
   exclusions: Map<number, Set<number>> | undefined
+  /** Ended unfinished with results still in verification: how, reported once their verdicts are in. */
+  ending?: 'cancelled' | 'expired'
 }
 
 type Timer =
@@ -660,13 +662,14 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
     if (outcome === 'pass') {
       this.#emit({ type: 'task:verified', at: now, jobId: job.order.jobId, taskId, worker })
       this.#accept(job, index, now)
-      return
+    } else {
+      job.results.delete(index)
+      this.#makePending(job, index)
+      this.#exclude(job, index, job.holder[index] as number)
+      this.#emit({ type: 'task:rejected', at: now, jobId: job.order.jobId, taskId, worker, outcome })
+      this.#assignPending(job, now)
     }
-    job.results.delete(index)
-    this.#makePending(job, index)
-    this.#exclude(job, index, job.holder[index] as number)
-    this.#emit({ type: 'task:rejected', at: now, jobId: job.order.jobId, taskId, worker, outcome })
-    this.#assignPending(job, now)
+    if (job.ending !== undefined && !job.state.includes(VERIFYING)) this.#ended(job, job.ending, now)
   }
 
   #accept(job: CreatorJob, index: number, now: number): void {
@@ -692,7 +695,8 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
   #complete(job: CreatorJob, now: number): void {
     const results: Result[] = new Array(job.taskCount)
     for (let i = 0; i < job.taskCount; i++) results[i] = job.results.get(i) as Result
-    this.#close(job, 'completed', now)
+    this.#close(job, 'completed')
+    this.#timers.push(now + this.#retainMs, { kind: 'forget', jobId: job.order.jobId })
     // Nothing more can be owed or awarded: keep only what rejects late messages precisely.
     job.results = new Map()
     job.bidders = []
@@ -701,8 +705,21 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
     this.#emit({ type: 'job:completed', at: now, jobId: job.order.jobId, results })
   }
 
+  /**
+   * Ends a job unfinished. Results in verification were delivered in time: their verdicts still decide them (a pass
+   * is accepted and paid, so a creator cannot cancel its way out of paying for work it has), and the end is reported
+   * once the last verdict is in.
+   */
   #end(job: CreatorJob, status: 'cancelled' | 'expired', now: number): void {
-    this.#close(job, status, now)
+    this.#close(job, status)
+    if (job.state.includes(VERIFYING)) job.ending = status
+    else this.#ended(job, status, now)
+  }
+
+  /** Reports the end of a job that ended unfinished, with the results it accepted. */
+  #ended(job: CreatorJob, status: 'cancelled' | 'expired', now: number): void {
+    job.ending = undefined
+    this.#timers.push(now + this.#retainMs, { kind: 'forget', jobId: job.order.jobId })
     const results: Result[] = []
     for (let i = 0; i < job.taskCount; i++) {
       if (job.state[i] === ACCEPTED) results.push(job.results.get(i) as Result)
@@ -717,11 +734,11 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
     this.#emit(status === 'cancelled' ? { type: 'job:cancelled', ...event } : { type: 'job:expired', ...event })
   }
 
-  #close(job: CreatorJob, status: Exclude<JobStatus, 'open'>, now: number): void {
+  /** Closes a job to bids and results; it is forgotten {@link CreatorMachineInit.retainMs} after its end is reported. */
+  #close(job: CreatorJob, status: Exclude<JobStatus, 'open'>): void {
     job.status = status
     job.windowOpen = false
     this.market.forgetOrder(job.order.jobId)
-    this.#timers.push(now + this.#retainMs, { kind: 'forget', jobId: job.order.jobId })
   }
 
   #closeWindow(job: CreatorJob, now: number, reason: 'deadline' | 'count'): void {

@@ -29,7 +29,7 @@ describe('assembleOutputs', () => {
 
   it("should put an inference job's item ranges back in item order", () => {
     const assembled = assembleOutputs(inference, (id) => honest.get(id) as Uint8Array)
-    expect(assembled).toEqual({ kind: 'inference', bytes: items(0, 5) })
+    expect(assembled).toEqual({ kind: 'inference', bytes: items(0, 5), itemBytes: 8, missing: [] })
   })
 
   it('should refuse a range whose bytes do not fit its items, naming the task', () => {
@@ -86,6 +86,26 @@ describe('assembleOutputs', () => {
     const missing = tasks[1]!.taskId
     expect(() => assembleOutputs(inference, (id) => (id === missing ? undefined : honest.get(id)))).toThrow(
       expect.objectContaining({ code: 'SCHEDULER__TASK_NOT_FOUND', context: { taskId: missing } }),
+    )
+  })
+
+  it('should assemble, when asked for a partial output, the ranges that have one and list the missing ones merged', () => {
+    const [first, second, third] = tasks.map((t) => t.taskId)
+    // Items 0-1 and 4 are in; 2-3 are not.
+    const some = assembleOutputs(inference, (id) => (id === second ? undefined : honest.get(id)), 4, { partial: true })
+    expect(some).toEqual({
+      kind: 'inference',
+      bytes: Uint8Array.from([...items(0, 2), ...new Uint8Array(16), ...items(4, 5)]),
+      itemBytes: 8,
+      missing: [{ start: 2, end: 4 }],
+    })
+    // Adjacent missing ranges are one; the size of an item comes from whichever range is in, here the short last one.
+    const last = assembleOutputs(inference, (id) => (id === third ? honest.get(id) : undefined), 4, { partial: true })
+    expect(last).toMatchObject({ itemBytes: 8, missing: [{ start: 0, end: 4 }] })
+    expect(last.kind === 'inference' && last.bytes.byteLength).toBe(40)
+    // With no range in there is no item size: nothing to lay out.
+    expect(() => assembleOutputs(inference, () => undefined, 4, { partial: true })).toThrow(
+      expect.objectContaining({ code: 'SCHEDULER__TASK_NOT_FOUND', context: { taskId: first } }),
     )
   })
 })

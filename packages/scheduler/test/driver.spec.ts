@@ -148,6 +148,25 @@ describe('SchedulerDriver', () => {
     expect(accepted.sort()).toEqual(results.map((r) => r.taskId).sort())
   })
 
+  it('should count a check that throws as failed and run the task again, not leave it in verification', async () => {
+    let thrown: string | undefined
+    const { creator, events } = market(3, {
+      creator: {
+        verify: async (request) => {
+          if (thrown === undefined) {
+            thrown = request.taskId
+            throw new Error('the verifier fell over')
+          }
+          return 'pass'
+        },
+      },
+    })
+    const jobId = creator.submit(RENDER)
+    const results = await creator.waitForJob(jobId)
+    expect(events.find((e) => e.type === 'task:rejected')).toMatchObject({ taskId: thrown, outcome: 'fail' })
+    expect(results.map((r) => r.taskId)).toContain(thrown)
+  })
+
   it('should reject waitForJob when the job is cancelled, and workers should stop its tasks', async () => {
     const { creator, workers } = market(2, { worker: { executor: cpuWorkload({ minTaskMs: 60_000 }) } })
     const jobId = creator.submit({ ...RENDER, minBids: 2 })

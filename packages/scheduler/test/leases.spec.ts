@@ -222,6 +222,45 @@ describe('job lifecycle', () => {
     )
   })
 
+  it('should let the verdicts of results in verification decide them when a job ends, and report its end after', () => {
+    for (const end of ['cancelled', 'expired'] as const) {
+      const market = new Market({ leaseMs: 3_000, heartbeatMs: 1_000, verify: true })
+      market.addWorker('a')
+      const jobId = market.submit(renderSpec({ minBids: 1, timeoutMs: 5_000 }))
+      const [passed, failed] = [...(market.running.get('a')?.keys() ?? [])] as [string, string]
+      market.finish('a', passed)
+      market.finish('a', failed)
+      expect(market.verifies.map((v) => v.taskId)).toEqual([passed, failed])
+      if (end === 'cancelled') market.creator.cancel(jobId, market.now)
+      else market.advance(5_000)
+      market.flush()
+      // Closed to new results and bids, but its end waits for the two checks under way.
+      expect(market.creator.job(jobId)?.status, end).toBe(end)
+      expect(market.eventsOf(`job:${end}`), end).toEqual([])
+      // Delivered in time and verified, a result is accepted and paid though the job has ended.
+      market.creator.handle({ kind: 'task:verdict', taskId: passed, outcome: 'pass' }, market.now)
+      market.flush()
+      expect(
+        market.accepts.map((a) => a.taskId),
+        end,
+      ).toEqual([passed])
+      expect(market.eventsOf(`job:${end}`), end).toEqual([])
+      // A failed one is not awarded again: the job has ended, and now says so.
+      market.creator.handle({ kind: 'task:verdict', taskId: failed, outcome: 'fail' }, market.now)
+      market.flush()
+      expect(market.eventsOf('task:reassigned'), end).toEqual([])
+      const [ended] = market.eventsOf(`job:${end}`)
+      expect(ended, end).toMatchObject({ jobId, accepted: 1, total: 4 })
+      expect(
+        ended?.results.map((r) => r.taskId),
+        end,
+      ).toEqual([passed])
+      // Forgotten a retention time after its end was reported, not after it closed.
+      market.advance(60_000)
+      expect(market.creator.job(jobId), end).toBeUndefined()
+    }
+  })
+
   it('should expire a job at its deadline, and workers drop its tasks', () => {
     const market = new Market({ leaseMs: 3_000, heartbeatMs: 1_000 })
     market.addWorker('a')

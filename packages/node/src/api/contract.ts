@@ -87,8 +87,10 @@ export interface JobOutputOptions {
   /** How radiance above 1 fits 8 bits. @default 'clamp' */
   toneCurve?: ToneCurve
   /**
-   * For a render job that ended unfinished (cancelled, expired): the frames with the tiles it accepted, the others
-   * left blank (transparent black). Without it such a job's output is refused with `NODE__JOB_NOT_COMPLETE`.
+   * For a job that ended unfinished (cancelled, expired): what it accepted. A render's frames with the tiles it
+   * accepted, the others left blank (transparent black); an inference's `output.f32` with the items of no accepted
+   * range NaN, and `ranges.json` listing the ranges in and out. Without it such a job's output is refused with
+   * `NODE__JOB_NOT_COMPLETE`, as is a job that accepted nothing.
    * @default false
    */
   partial?: boolean

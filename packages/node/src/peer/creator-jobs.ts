@@ -6,7 +6,6 @@ import type { JobOutput, JobOutputOptions, JobRequest, JobStatus, JobSummary } f
 import { NodeError } from '../errors.js'
 import type { NodeMetrics } from '../metrics.js'
 import { type BlobHolds, jobHolder } from './blob-holds.js'
-import type { InFlight } from './in-flight.js'
 import { RECEIPT_GRACE_MS } from './constants.js'
 import type { EpochCounter } from './epoch-counter.js'
 import { errorFields } from './error-fields.js'
@@ -47,8 +46,6 @@ export interface CreatorJobsComponents {
   epochCounter: EpochCounter
   /** The epoch of each job ordered in this run until it has settled (the receipts exchange reads it too). */
   epochs: Map<string, number>
-  /** The jobs with a result being checked (a check may end after its job: then it holds the output for the job). */
-  verifying: Pick<InFlight, 'has'>
   metrics: NodeMetrics
   logger: Logger
 }
@@ -325,10 +322,6 @@ export class CreatorJobs {
     if (finishing || this.#c.epochs.has(jobId) || !(await this.#c.settlement.idle(jobId))) {
       throw new NodeError('NODE__JOB_NOT_ENDED', `job ${jobId} is still settling`, { jobId })
     }
-    // A check that ends after the delete would hold its output for a job that no longer exists, for good.
-    if (this.#c.verifying.has(jobId)) {
-      throw new NodeError('NODE__JOB_NOT_ENDED', `job ${jobId} still has a result being checked`, { jobId })
-    }
     // The holds go first, whatever the caller's signal: the record is what lets a delete cut short be tried again.
     const blobsDeleted = await this.#c.holds.releaseAll(jobHolder(jobId))
     await this.#records.delete(jobId)
@@ -344,21 +337,26 @@ export class CreatorJobs {
     return { seen: d.seen, eligible: d.eligible, bids: d.bids, needed: d.needed, ...d.excluded }
   }
 
-  /** A completed job's files: frames as PNG (tone-mapped as `output` says) and OpenEXR, or an inference buffer. */
+  /**
+   * A completed job's files: frames as PNG (tone-mapped as `output` says) and OpenEXR, or an inference buffer. With
+   * `output.partial`, a job that ended unfinished gives what it accepted (see `assembleJobOutput`).
+   */
   async output(jobId: string, output: JobOutputOptions = {}, options: AbortOptions = {}): Promise<JobOutput> {
     const finished = this.#finished.get(jobId) ?? (await this.stored(jobId))
     const order = finished?.order
-    // A render that ended unfinished gives, when asked, its frames with the tiles it accepted.
+    // A job that ended unfinished gives, when asked, what it accepted: frames with those tiles, or those items.
     const partial =
-      output.partial === true && order?.split.kind === 'render' && finished !== undefined && 'end' in finished
-        ? finished.accepted
-        : undefined
-    const results = finished?.results ?? partial
+      output.partial === true && finished !== undefined && 'end' in finished ? finished.accepted : undefined
+    const results = finished?.results ?? (partial !== undefined && partial.length > 0 ? partial : undefined)
     if (order === undefined || results === undefined) {
+      const parts = order?.split.kind === 'render' ? 'tiles' : 'item ranges'
+      const accepted = finished !== undefined && 'end' in finished ? finished.accepted?.length : undefined
       const hint =
-        finished !== undefined && 'end' in finished && finished.accepted !== undefined && order?.split.kind === 'render'
-          ? ` (it accepted ${finished.accepted.length} of its tiles: ask for the partial output)`
-          : ''
+        accepted === undefined
+          ? ''
+          : accepted === 0
+            ? ` (it accepted none of its ${parts})`
+            : ` (it accepted ${accepted} of its ${parts}: ask for the partial output)`
       throw new NodeError(
         'NODE__JOB_NOT_COMPLETE',
         `job ${jobId} has not completed${hint}; see \`tessera job status ${jobId}\``,

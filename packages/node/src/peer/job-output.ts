@@ -1,6 +1,6 @@
 import type { AbortOptions, Order, Result } from '@tessera/core'
 import { bytesToFloat32, encodeExr, encodePng } from '@tessera/gpu'
-import { assembleOutputs } from '@tessera/scheduler/driver'
+import { assembleOutputs, type ItemRange } from '@tessera/scheduler/driver'
 import type { JobOutput, JobOutputOptions } from '../api/contract.js'
 
 /** Bytes per pixel of a render task's output: RGBA float32 rows (`@tessera/gpu`'s chunking). */
@@ -18,9 +18,35 @@ export interface OutputSource {
   fetchFrom(peer: string, cid: string, options?: AbortOptions): Promise<Uint8Array>
 }
 
+const OCTETS = 'application/octet-stream'
+/** The file beside a partial inference output that says which item ranges it holds. */
+export const PARTIAL_MANIFEST = 'ranges.json'
+
+/** What {@link PARTIAL_MANIFEST} holds: half-open item ranges `[start, end)`, merged and in order. */
+export interface PartialInferenceManifest {
+  items: number
+  itemBytes: number
+  accepted: [number, number][]
+  missing: [number, number][]
+}
+
+/** The ranges of `[0, items)` that `missing` (merged, in order) leaves. */
+function complementOf(missing: readonly ItemRange[], items: number): [number, number][] {
+  const out: [number, number][] = []
+  let at = 0
+  for (const range of missing) {
+    if (range.start > at) out.push([at, range.start])
+    at = range.end
+  }
+  if (at < items) out.push([at, items])
+  return out
+}
+
 /**
  * Puts a finished job's outputs together: a render job's tiles into frames encoded as PNG (tone-mapped as `options`
- * say) and OpenEXR, an inference job's item ranges into one float32 buffer.
+ * say) and OpenEXR, an inference job's item ranges into one float32 buffer. With `partial`, a job that ended
+ * unfinished gives what it accepted: a render's missing tiles are black, an inference's missing items NaN, listed in
+ * {@link PARTIAL_MANIFEST}.
  */
 export async function assembleJobOutput(
   order: Order,
@@ -44,16 +70,30 @@ export async function assembleJobOutput(
     order,
     (taskId) => outputs.get(taskId) ?? (options.partial === true ? undefined : new Uint8Array(0)),
     RENDER_OUTPUT_BYTES_PER_PIXEL,
+    { partial: options.partial === true },
   )
   if (assembled.kind === 'inference') {
+    const { bytes, itemBytes, missing } = assembled
+    const file = (name: string, contentType: string, data: Uint8Array) => ({
+      name,
+      contentType,
+      base64: Buffer.from(data).toString('base64'),
+    })
+    if (missing.length === 0) return { jobId: order.jobId, files: [file('output.f32', OCTETS, bytes)] }
+    // A partial output: the items no accepted range covers are NaN (all-ones bytes), never zeros a model could
+    // have computed, and a manifest says which ranges are in.
+    for (const range of missing) bytes.fill(0xff, range.start * itemBytes, range.end * itemBytes)
+    const manifest: PartialInferenceManifest = {
+      items: bytes.byteLength / itemBytes,
+      itemBytes,
+      accepted: complementOf(missing, bytes.byteLength / itemBytes),
+      missing: missing.map((r) => [r.start, r.end]),
+    }
     return {
       jobId: order.jobId,
       files: [
-        {
-          name: 'output.f32',
-          contentType: 'application/octet-stream',
-          base64: Buffer.from(assembled.bytes).toString('base64'),
-        },
+        file('output.f32', OCTETS, bytes),
+        file(PARTIAL_MANIFEST, 'application/json', new TextEncoder().encode(`${JSON.stringify(manifest, null, 2)}\n`)),
       ],
     }
   }

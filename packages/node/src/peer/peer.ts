@@ -32,7 +32,6 @@ import type { DataDir } from '../data-dir.js'
 import { Datastore } from '../datastore.js'
 import { NodeMetrics } from '../metrics.js'
 import { BlobHolds, jobHolder, taskHolder, UPLOAD, UPLOAD_RETENTION_MS } from './blob-holds.js'
-import { InFlight } from './in-flight.js'
 import { capacityScore } from './capacity-score.js'
 import { CreatorJobs } from './creator-jobs.js'
 import { DEFAULT_MEMORY_MB, DEFAULT_SCORE, RECEIPT_GRACE_MS, SLASHES_KEPT } from './constants.js'
@@ -96,8 +95,6 @@ export class Peer implements NodeOperations {
   /** The restart's unfinished business (see `#resume`), awaited before the datastore closes. */
   #resuming: Promise<void> = Promise.resolve()
   readonly #libp2pStore: LevelDatastore
-  /** The jobs with a result being checked. */
-  readonly #verifying: InFlight
   readonly #config: NodeConfig
   readonly #log: Logger
 
@@ -112,7 +109,6 @@ export class Peer implements NodeOperations {
     settlement: Settlement
     receipts: ReceiptExchange
     epochs: Map<string, number>
-    verifying: InFlight
     epochCounter: EpochCounter
     slashes: readonly SlashRecord[]
     libp2pStore: LevelDatastore
@@ -132,7 +128,6 @@ export class Peer implements NodeOperations {
     this.metrics = parts.metrics
     this.#libp2pStore = parts.libp2pStore
     this.holds = parts.holds
-    this.#verifying = parts.verifying
     this.jobs = new CreatorJobs({
       scheduler: parts.scheduler,
       settlement: parts.settlement,
@@ -141,7 +136,6 @@ export class Peer implements NodeOperations {
       blobs: parts.node.blobs,
       epochCounter: parts.epochCounter,
       epochs: parts.epochs,
-      verifying: parts.verifying,
       metrics: parts.metrics,
       logger: parts.logger,
     })
@@ -236,7 +230,6 @@ export class Peer implements NodeOperations {
     throwIfAborted(signal)
     // Nothing below awaits until the peer exists: from there, its stop() closes everything.
     const epochs = new Map<string, number>()
-    const verifying = new InFlight()
     const slashes: SlashRecord[] = []
     // The verifier needs the market's orders, and the market needs the verifier: bound once both exist.
     const market: { scheduler?: SchedulerDriver } = {}
@@ -316,15 +309,14 @@ export class Peer implements NodeOperations {
     const scheduler = createScheduler(
       { bus: node.bus, blobs: node.blobs },
       {
-        // Counted per job: a job is not deleted while one of its checks runs, which would hold the output for it.
-        verify: (request, options) =>
-          verifying.track(request.jobId, async () => {
-            const outcome = await verification.verify(request)
-            if (outcome === 'fail') return outcome
-            // An accepted output stays with its job until the job is deleted.
-            const pin = () => holds.hold(request.result.output, jobHolder(request.jobId), undefined, options)
-            return keepCommittedOutput(node.blobs, request, init.logger, { ...options, pin })
-          }),
+        // The job does not end (nor can it be deleted) before this resolves: the scheduler waits for its verdict.
+        verify: async (request, options) => {
+          const outcome = await verification.verify(request)
+          if (outcome === 'fail') return outcome
+          // An accepted output stays with its job until the job is deleted.
+          const pin = () => holds.hold(request.result.output, jobHolder(request.jobId), undefined, options)
+          return keepCommittedOutput(node.blobs, request, init.logger, { ...options, pin })
+        },
         onAccept: (task) => {
           receipts
             .accepted(task)
@@ -360,7 +352,6 @@ export class Peer implements NodeOperations {
       settlement,
       receipts,
       epochs,
-      verifying,
       epochCounter,
       slashes,
       libp2pStore,
@@ -550,7 +541,7 @@ export class Peer implements NodeOperations {
   }
 
   /** What this peer holds in memory per job, for tests that it is let go once a job has ended and settled. */
-  get retained(): { progress: number; finished: number; epochs: number; settlements: number; checking: number } {
-    return { ...this.jobs.retained, settlements: this.settlement.active, checking: this.#verifying.size }
+  get retained(): { progress: number; finished: number; epochs: number; settlements: number } {
+    return { ...this.jobs.retained, settlements: this.settlement.active }
   }
 }

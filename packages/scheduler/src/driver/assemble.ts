@@ -11,10 +11,34 @@ export interface AssembledFrame {
   readonly pixels: Uint8Array
 }
 
+/** A half-open range of item indices, `[start, end)`. */
+export interface ItemRange {
+  readonly start: number
+  readonly end: number
+}
+
 /** A job's output put together from its tasks' outputs: frames for a render, one buffer for inference. */
 export type AssembledOutput =
   | { readonly kind: 'render'; readonly frames: readonly AssembledFrame[] }
-  | { readonly kind: 'inference'; readonly bytes: Uint8Array }
+  | {
+      readonly kind: 'inference'
+      /** Every item in order, `itemBytes` each; a missing range's bytes are zero. */
+      readonly bytes: Uint8Array
+      readonly itemBytes: number
+      /** The item ranges no task output covers, merged, in order (only ever non-empty with `partial`). */
+      readonly missing: readonly ItemRange[]
+    }
+
+/** How {@link assembleOutputs} treats tasks without output. */
+export interface AssembleOptions {
+  /**
+   * Assemble an inference job's output from the ranges that have one (a job that ended unfinished): the others are
+   * left zero and listed in `missing`. Without it a missing range is `SCHEDULER__TASK_NOT_FOUND`. A render's missing
+   * tiles are always left blank.
+   * @default false
+   */
+  partial?: boolean
+}
 
 function mismatch(taskId: string, bytes: number, expected: number): SchedulerError {
   return new SchedulerError(
@@ -28,38 +52,42 @@ function mismatch(taskId: string, bytes: number, expected: number): SchedulerErr
  * Puts a job's task outputs back together: render tiles into whole frames (each tile's output is its rows,
  * top to bottom, `bytesPerPixel` per pixel), inference ranges into one buffer in item order. `outputOf` returns a
  * task's output bytes by task id, or undefined for a task that has none (a job that ended unfinished): its tile is
- * left blank (zero bytes), while an inference range cannot be left out (`SCHEDULER__TASK_NOT_FOUND`).
+ * left blank (zero bytes), while an inference range is `SCHEDULER__TASK_NOT_FOUND` unless `options.partial`.
  */
 export function assembleOutputs(
   order: Pick<Order, 'jobId' | 'split'>,
   outputOf: (taskId: string) => Uint8Array | undefined,
   bytesPerPixel = 4,
+  options: AssembleOptions = {},
 ): AssembledOutput {
   const tasks = splitTasks(order)
   if (order.split.kind === 'inference') {
-    const parts = tasks.map((t) => {
-      const part = outputOf(t.taskId)
-      if (part === undefined) {
-        throw new SchedulerError('SCHEDULER__TASK_NOT_FOUND', `no output for ${t.taskId}`, { taskId: t.taskId })
-      }
-      return part
-    })
-    // Every item of one model's output has one size: a range whose bytes do not fit it would shift the items after.
-    const first = tasks[0]
-    const itemBytes = first?.kind === 'inference' ? (parts[0]?.byteLength ?? 0) / (first.end - first.start) : 0
-    tasks.forEach((task, i) => {
-      if (task.kind !== 'inference') return
-      const bytes = (parts[i] as Uint8Array).byteLength
-      const expected = itemBytes * (task.end - task.start)
-      if (!Number.isInteger(itemBytes) || bytes !== expected) throw mismatch(task.taskId, bytes, expected)
-    })
-    const bytes = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0))
-    let offset = 0
-    for (const part of parts) {
-      bytes.set(part, offset)
-      offset += part.byteLength
+    const ranges = tasks.flatMap((t) => (t.kind === 'inference' ? [{ task: t, part: outputOf(t.taskId) }] : []))
+    const absent = ranges.find((r) => r.part === undefined)
+    const sized = ranges.find((r) => r.part !== undefined)
+    // With no range at all there is no item size to lay the buffer out by.
+    if (absent !== undefined && (options.partial !== true || sized === undefined)) {
+      const { taskId } = absent.task
+      throw new SchedulerError('SCHEDULER__TASK_NOT_FOUND', `no output for ${taskId}`, { taskId })
     }
-    return { kind: 'inference', bytes }
+    // Every item of one model's output has one size: a range whose bytes do not fit it would shift the items after.
+    const itemBytes =
+      sized === undefined ? 0 : (sized.part as Uint8Array).byteLength / (sized.task.end - sized.task.start)
+    const bytes = new Uint8Array(Number.isInteger(itemBytes) ? itemBytes * order.split.items : 0)
+    const missing: ItemRange[] = []
+    for (const { task, part } of ranges) {
+      if (part === undefined) {
+        const last = missing.at(-1)
+        if (last?.end === task.start) missing[missing.length - 1] = { start: last.start, end: task.end }
+        else missing.push({ start: task.start, end: task.end })
+        continue
+      }
+      const expected = itemBytes * (task.end - task.start)
+      if (!Number.isInteger(itemBytes) || part.byteLength !== expected)
+        throw mismatch(task.taskId, part.byteLength, expected)
+      bytes.set(part, task.start * itemBytes)
+    }
+    return { kind: 'inference', bytes, itemBytes, missing }
   }
   const { width, height, firstFrame, frames: count } = order.split
   const frames: AssembledFrame[] = Array.from({ length: count }, (_, i) => ({

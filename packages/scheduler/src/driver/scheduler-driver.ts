@@ -372,13 +372,19 @@ export class SchedulerDriver extends EventTarget {
   #verifyResult(request: VerifyRequest): void {
     const verify = this.#verify
     if (verify === undefined) return
+    const decide = (outcome: VerdictOutcome): void => {
+      if (this.#lifetime === undefined) return
+      this.creator?.handle({ kind: 'task:verdict', taskId: request.taskId, outcome }, this.#clock.now())
+      this.#step()
+    }
     verify(request, { signal: this.#lifetime?.signal })
-      .then((outcome) => {
-        if (this.#lifetime === undefined) return
-        this.creator?.handle({ kind: 'task:verdict', taskId: request.taskId, outcome }, this.#clock.now())
-        this.#step()
+      .then(decide, (e: unknown) => {
+        // A check that could not be carried out fails: the task is awarded again rather than left in verification
+        // for good, where it would also hold up the end of a job that is cancelled or expires.
+        this.#log.error('verifying %s failed; it counts as failed - %e', request.taskId, e)
+        decide('fail')
       })
-      .catch((e) => this.#log.error('verifying %s failed; it stays unverified - %e', request.taskId, e))
+      .catch((e: unknown) => this.#log.error('the verdict on %s was refused - %e', request.taskId, e))
   }
 
   #run(execution: TaskExecution): void {

@@ -216,7 +216,10 @@ export function registerJob(program: Command, io: CliIo): void {
       .command('fetch <jobId>')
       .description("write a finished job's output (PNG and OpenEXR frames, or a float32 tensor file)")
       .option('-o, --out <dir>', 'output directory', '.')
-      .option('--partial', 'for a render that was cancelled or expired: its frames with the tiles it accepted'),
+      .option(
+        '--partial',
+        'for a job that was cancelled or expired: what it accepted (missing tiles black, missing items NaN and listed in ranges.json)',
+      ),
     PNG_EXPOSURE,
   ).action(async (jobId: string, flags: { out: string; partial?: boolean } & ToneFlags) => {
     const output = await (
