@@ -31,6 +31,24 @@ async function holdsOf(peer: Peer): Promise<string[]> {
   return held.sort()
 }
 
+/**
+ * Lets workers run their first task and hang every later one until it is aborted (a job cancelled part done).
+ * Every peer of the suite runs through the prototype: restore the spy once the job is cancelled.
+ */
+function runFirstTaskOnly() {
+  const execute = GpuWorkload.prototype.execute
+  let calls = 0
+  return vi.spyOn(GpuWorkload.prototype, 'execute').mockImplementation(function (
+    this: GpuWorkload,
+    execution,
+    options,
+  ) {
+    calls++
+    if (calls === 1) return execute.call(this, execution, options)
+    return new Promise((_, reject) => options.signal.addEventListener('abort', () => reject(new AbortError())))
+  })
+}
+
 /** A logger whose lines are kept, parsed, in `lines`. */
 function capturingLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
   const lines: Record<string, unknown>[] = []
@@ -115,17 +133,7 @@ describe('a peer over the life of its jobs', () => {
   it('should give a cancelled render its frame with the tiles it accepted, when asked for a partial output', async () => {
     const { creator, scene } = await pair('partial')
     // The worker renders its first tile; the second never finishes before the job is cancelled.
-    const execute = GpuWorkload.prototype.execute
-    let calls = 0
-    const spy = vi.spyOn(GpuWorkload.prototype, 'execute').mockImplementation(function (
-      this: GpuWorkload,
-      execution,
-      options,
-    ) {
-      calls++
-      if (calls === 1) return execute.call(this, execution, options)
-      return new Promise((_, reject) => options.signal.addEventListener('abort', () => reject(new AbortError())))
-    })
+    const spy = runFirstTaskOnly()
     const two = request(scene)
     const { jobId } = await creator.submitJob({ ...two, render: { ...two.render!, width: 32 } })
     await until('one tile to be accepted', () => (creator.scheduler.job(jobId)?.accepted === 1 ? true : undefined))
@@ -175,17 +183,7 @@ describe('a peer over the life of its jobs', () => {
     }).finish()
     const x = Float32Array.from({ length: 16 }, (_, i) => i - 8)
     const inputs = [await creator.putBlob(model), await creator.putBlob(encodeTensorBundle({ x: tensor([4, 4], x) }))]
-    const execute = GpuWorkload.prototype.execute
-    let calls = 0
-    const spy = vi.spyOn(GpuWorkload.prototype, 'execute').mockImplementation(function (
-      this: GpuWorkload,
-      execution,
-      options,
-    ) {
-      calls++
-      if (calls === 1) return execute.call(this, execution, options)
-      return new Promise((_, reject) => options.signal.addEventListener('abort', () => reject(new AbortError())))
-    })
+    const spy = runFirstTaskOnly()
     const { jobId } = await creator.submitJob({
       kind: 'inference',
       inputs,

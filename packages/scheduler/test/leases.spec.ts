@@ -30,6 +30,17 @@ function cheapAndDear(
   return market
 }
 
+/** The cheap worker's lease was lost and the dear one's bid passed over: a second auction gives it every task. */
+function expectReauctionedToDear(market: Market, jobId: string): void {
+  expect(market.eventsOf('auction:closed')).toHaveLength(1)
+  market.advance(60_000)
+  expect(market.rejections).toEqual([])
+  expect(market.eventsOf('auction:closed')).toHaveLength(2)
+  expect(market.eventsOf('task:reassigned').map((e) => [e.from, e.to])).toEqual(Array(4).fill(['cheap', 'dear']))
+  market.finishAll()
+  expect(market.creator.job(jobId)?.status).toBe('completed')
+}
+
 describe('leases', () => {
   it('should keep a lease alive while heartbeats arrive', () => {
     const { market, jobId } = twoWorkers()
@@ -86,13 +97,7 @@ describe('leases', () => {
     market.advance(3_000)
     expect(market.eventsOf('lease:lost')).toHaveLength(1)
     // No award is sent to it: the window re-opens, it bids again and wins the tasks when the window closes.
-    expect(market.eventsOf('auction:closed')).toHaveLength(1)
-    market.advance(60_000)
-    expect(market.rejections).toEqual([])
-    expect(market.eventsOf('auction:closed')).toHaveLength(2)
-    expect(market.eventsOf('task:reassigned').map((e) => [e.from, e.to])).toEqual(Array(4).fill(['cheap', 'dear']))
-    market.finishAll()
-    expect(market.creator.job(jobId)?.status).toBe('completed')
+    expectReauctionedToDear(market, jobId)
   })
 
   it('should pass over a bid when its worker says it forgets it, whatever grace the creator assumes', () => {
@@ -103,13 +108,7 @@ describe('leases', () => {
     market.down.add('cheap')
     market.advance(3_000)
     // No award it would refuse: the window re-opens, and the dear worker wins the tasks with a fresh bid.
-    expect(market.eventsOf('auction:closed')).toHaveLength(1)
-    market.advance(60_000)
-    expect(market.rejections).toEqual([])
-    expect(market.eventsOf('auction:closed')).toHaveLength(2)
-    expect(market.eventsOf('task:reassigned').map((e) => [e.from, e.to])).toEqual(Array(4).fill(['cheap', 'dear']))
-    market.finishAll()
-    expect(market.creator.job(jobId)?.status).toBe('completed')
+    expectReauctionedToDear(market, jobId)
   })
 
   it('should award a bid its worker keeps past the grace the creator assumes, with no second auction', () => {
