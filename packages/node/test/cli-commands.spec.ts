@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { BENCHMARK_WORKLOAD, decodeEnvironmentImage, generateScene } from '@tessera/gpu'
+import { BENCHMARK_WORKLOAD, decodeEnvironmentImage, generateScene, writeScene } from '@tessera/gpu'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type PeerProcess, runTessera, spawnPeer } from '../src/local/spawn-peer.js'
 import { cli, tempDir } from './helpers.js'
@@ -118,6 +118,19 @@ describe('tessera commands', () => {
     const refused = await cli('--data-dir', creatorDir, 'job', 'fetch', jobId, '--out', graded, '--tone-curve', 'sepia')
     expect(refused.code).not.toBe(0)
     expect(refused.stderr).toMatch(/sepia/)
+  }, 120_000)
+
+  it('job submit should send a .gltf with the buffer beside it as one scene its worker renders', async () => {
+    // Exported "separate": the mesh data is in separate.bin, which the worker never sees as a file.
+    const scene = join(dir.path, 'separate.gltf')
+    await writeScene(scene, { subdivisions: 1 })
+    const submit = await cli(
+      ...['--data-dir', creatorDir, 'job', 'submit', scene],
+      ...['--width', '16', '--height', '16', '--tile', '16', '--samples', '1'],
+    )
+    expect(submit.stderr).toBe('')
+    expect(submit.code).toBe(0)
+    expect(submit.stdout).toMatch(/completed: 1\/1 verified/)
   }, 120_000)
 
   it('job status should say why an order nobody can serve has no bids', async () => {

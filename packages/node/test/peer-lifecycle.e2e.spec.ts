@@ -1,4 +1,4 @@
-import { AbortError, isTesseraError, seededRng } from '@tessera/core'
+import { AbortError, blobCid, isTesseraError, seededRng } from '@tessera/core'
 import { bytesToFloat32, generateScene, onnx, tensor } from '@tessera/gpu'
 import { CreatorMachine, DEFAULT_AWARD_GRACE_MS, SchedulerError } from '@tessera/scheduler'
 import { decode as decodePng } from 'fast-png'
@@ -47,6 +47,29 @@ function runFirstTaskOnly() {
     if (calls === 1) return execute.call(this, execution, options)
     return new Promise((_, reject) => options.signal.addEventListener('abort', () => reject(new AbortError())))
   })
+}
+
+/** ONNX bytes of y = op(x) for x of [batch, 4] floats. */
+function elementwiseModel(opType: string): Uint8Array {
+  const info = (name: string) => ({
+    name,
+    type: {
+      tensorType: {
+        elemType: onnx.TensorProto.DataType.FLOAT,
+        shape: { dim: [{ dimParam: 'batch' }, { dimValue: 4 }] },
+      },
+    },
+  })
+  return onnx.ModelProto.encode({
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: 17 }],
+    graph: {
+      name: opType,
+      input: [info('x')],
+      output: [info('y')],
+      node: [{ opType, input: ['x'], output: ['y'], name: opType }],
+    },
+  }).finish()
 }
 
 /** A logger whose lines are kept, parsed, in `lines`. */
@@ -166,21 +189,7 @@ describe('a peer over the life of its jobs', () => {
   it('should give a cancelled inference the items it accepted, NaN for the rest, and say which', async () => {
     const { creator } = await pair('partial-inference')
     // y = relu(x) over items of 4 floats; 4 items in tasks of 2.
-    const T = onnx.TensorProto.DataType
-    const info = (name: string) => ({
-      name,
-      type: { tensorType: { elemType: T.FLOAT, shape: { dim: [{ dimParam: 'batch' }, { dimValue: 4 }] } } },
-    })
-    const model = onnx.ModelProto.encode({
-      irVersion: 8,
-      opsetImport: [{ domain: '', version: 17 }],
-      graph: {
-        name: 'relu',
-        input: [info('x')],
-        output: [info('y')],
-        node: [{ opType: 'Relu', input: ['x'], output: ['y'], name: 'relu' }],
-      },
-    }).finish()
+    const model = elementwiseModel('Relu')
     const x = Float32Array.from({ length: 16 }, (_, i) => i - 8)
     const inputs = [await creator.putBlob(model), await creator.putBlob(encodeTensorBundle({ x: tensor([4, 4], x) }))]
     const spy = runFirstTaskOnly()
@@ -219,6 +228,52 @@ describe('a peer over the life of its jobs', () => {
       else expect(y[i]).toBeNaN()
     }
   }, 300_000)
+
+  it('should refuse a job its workers could not run, with the reason, before anything is ordered or paid', async () => {
+    const creator = await start('refusing', { worker: { enabled: false } })
+    await creator.airdrop(1_000_000n)
+    const before = await creator.wallet()
+    const inference = (inputs: string[], items = 4): JobRequest => ({
+      kind: 'inference',
+      inputs,
+      inference: { items, itemsPerTask: 2 },
+      maxPrice: '200',
+      minBids: 1,
+    })
+    const twoItems = await creator.putBlob(encodeTensorBundle({ x: tensor([2, 4], new Float32Array(8)) }))
+    // A .gltf whose buffer is a file beside it: no worker has that file.
+    const sidecar = new TextEncoder().encode(
+      JSON.stringify({
+        asset: { version: '2.0' },
+        buffers: [{ uri: 'scene.bin', byteLength: 36 }],
+        bufferViews: [{ buffer: 0, byteLength: 36 }],
+        accessors: [{ bufferView: 0, componentType: 5126, count: 3, type: 'VEC3', min: [0, 0, 0], max: [1, 1, 0] }],
+        meshes: [{ primitives: [{ attributes: { POSITION: 0 } }] }],
+        nodes: [{ mesh: 0 }],
+        scenes: [{ nodes: [0] }],
+      }),
+    )
+    const cases: [string, JobRequest, string][] = [
+      ['a name that is no CID', request('scene.glb'), 'NODE__UNSUPPORTED_INPUT'],
+      ['a blob never uploaded', request(blobCid(new Uint8Array([1, 2, 3])).toString()), 'NODE__INPUT_NOT_FOUND'],
+      ['a .gltf with its buffer beside it', request(await creator.putBlob(sidecar)), 'GPU__MALFORMED_SCENE'],
+      [
+        'a model with an operator the runtime lacks',
+        inference([await creator.putBlob(elementwiseModel('Acosh')), twoItems], 2),
+        'GPU__UNSUPPORTED_OP',
+      ],
+      [
+        'a batch of two items for a job of four',
+        inference([await creator.putBlob(elementwiseModel('Relu')), twoItems]),
+        'GPU__INVALID_MODEL_INPUT',
+      ],
+    ]
+    for (const [why, job, code] of cases) {
+      await expect(creator.submitJob(job), why).rejects.toMatchObject({ code })
+    }
+    expect(await creator.listJobs(10)).toEqual([])
+    expect(await creator.wallet()).toEqual(before)
+  }, 120_000)
 
   it('should settle a job that completes while its vault is still being funded', async () => {
     const { creator, scene } = await pair('quick')
@@ -337,7 +392,7 @@ describe('a peer over the life of its jobs', () => {
       vi.spyOn(lonely.settlement, 'closeJob').mockRejectedValueOnce(
         new NodeError('NODE__DATASTORE_CORRUPT', 'the datastore is closed', {}),
       )
-      const { jobId } = await lonely.submitJob(request('bafkreigh2akiscaildc'))
+      const { jobId } = await lonely.submitJob(request(await lonely.putBlob(await generateScene({ subdivisions: 1 }))))
       const failure = await until('the failure to be logged', () => lines.find((l) => l.msg === 'job:close-failed'))
       expect(failure).toMatchObject({ jobId, code: 'NODE__DATASTORE_CORRUPT' })
       await new Promise((resolve) => setTimeout(resolve, 50))

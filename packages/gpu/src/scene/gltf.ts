@@ -160,6 +160,8 @@ export async function readDocument(source: Uint8Array | string): Promise<Documen
         asset = { json: json as JSONDocument['json'], resources: {} }
       }
     }
+    // Bytes travel alone: a file they name beside them is nowhere to be found.
+    if (typeof source !== 'string') assertSelfContained(asset.json as unknown as Record<string, unknown>)
     // Checked before anything is decoded: compressed geometry is bounded only by what its accessors declare.
     assertDeclaredSize(asset.json as unknown as Record<string, unknown>)
     io.registerDependencies(await geometryDecoders(asset.json as unknown as Record<string, unknown>))
@@ -171,6 +173,49 @@ export async function readDocument(source: Uint8Array | string): Promise<Documen
       `the glTF asset could not be read: ${String((cause as Error)?.message ?? cause)}`,
       {},
       { cause },
+    )
+  }
+}
+
+/**
+ * Reads a .gltf or .glb file with the buffers and images it names beside it (a .gltf exported "separate") and writes
+ * it as one self-contained GLB: what a render job uploads, since its workers receive that one blob. Compressed
+ * geometry (Draco, meshopt) is stored decoded, as the renderer reads it, so no encoder runs and nothing is lost;
+ * textures are kept as they are. Rejects with `GPU__MALFORMED_SCENE` as {@link readDocument} does.
+ */
+export async function packGlb(path: string): Promise<Uint8Array> {
+  const doc = await readDocument(path)
+  const compression: string[] = [KHRDracoMeshCompression.EXTENSION_NAME, EXTMeshoptCompression.EXTENSION_NAME]
+  for (const extension of doc.getRoot().listExtensionsUsed()) {
+    if (compression.includes(extension.extensionName)) extension.dispose()
+  }
+  try {
+    return await new WebIO().setLogger(gltfLog).registerExtensions(EXTENSIONS).writeBinary(doc)
+  } catch (cause) {
+    throw new GpuError(
+      'GPU__MALFORMED_SCENE',
+      `the glTF asset could not be packed into a GLB: ${String((cause as Error)?.message ?? cause)}`,
+      { path },
+      { cause },
+    )
+  }
+}
+
+/** Refuses glTF JSON whose buffers or images name files (URIs other than `data:`), which bytes cannot carry. */
+function assertSelfContained(json: Record<string, unknown>): void {
+  const uris = [json.buffers, json.images].flatMap((list) =>
+    Array.isArray(list)
+      ? list.flatMap((item: unknown) => {
+          const uri = (item as { uri?: unknown } | null)?.uri
+          return typeof uri === 'string' && !uri.startsWith('data:') ? [uri] : []
+        })
+      : [],
+  )
+  if (uris.length > 0) {
+    throw new GpuError(
+      'GPU__MALFORMED_SCENE',
+      `the glTF names files beside it (${uris.slice(0, 3).join(', ')}), which do not travel with its bytes: pack it into one GLB first (packGlb; tessera job submit does)`,
+      { uris: uris.slice(0, 8) },
     )
   }
 }

@@ -1,5 +1,5 @@
 import { type AbortOptions, type Order, parseBlobCid, type Result, throwIfAborted } from '@tessera/core'
-import { expectedCost, type JobView, taskCountOf } from '@tessera/scheduler'
+import { expectedCost, type JobSpec, type JobView, taskCountOf } from '@tessera/scheduler'
 import type { SchedulerDriver } from '@tessera/scheduler/driver'
 import type { Logger } from 'pino'
 import type { JobOutput, JobOutputOptions, JobRequest, JobStatus, JobSummary } from '../api/contract.js'
@@ -9,6 +9,7 @@ import { type BlobHolds, jobHolder } from './blob-holds.js'
 import { RECEIPT_GRACE_MS } from './constants.js'
 import type { EpochCounter } from './epoch-counter.js'
 import { errorFields } from './error-fields.js'
+import type { InputOrder } from './inputs.js'
 import { assembleJobOutput, type OutputSource } from './job-output.js'
 import { type JobEnd, type JobProgress, JobRecords, type StoredJob, unfinishedState } from './job-records.js'
 import { jobSpecOf } from './job-request.js'
@@ -46,6 +47,8 @@ export interface CreatorJobsComponents {
   epochCounter: EpochCounter
   /** The epoch of each job ordered in this run until it has settled (the receipts exchange reads it too). */
   epochs: Map<string, number>
+  /** Checks that a job's inputs, all held here, read as its work (`GpuWorkload.checkInputs`). */
+  checkInputs: (order: InputOrder, options: AbortOptions) => Promise<void>
   metrics: NodeMetrics
   logger: Logger
 }
@@ -117,7 +120,9 @@ export class CreatorJobs {
    */
   async submit(request: JobRequest, options: AbortOptions = {}): Promise<{ jobId: string }> {
     throwIfAborted(options.signal)
-    const jobId = this.#c.scheduler.submit(jobSpecOf(request))
+    const spec = jobSpecOf(request)
+    await this.#checkInputs(spec, options)
+    const jobId = this.#c.scheduler.submit(spec)
     this.#c.metrics.jobsSubmitted.inc()
     const order = this.#c.scheduler.job(jobId)?.order
     if (order === undefined)
@@ -149,6 +154,26 @@ export class CreatorJobs {
       this.#funding.delete(jobId)
     }
     return { jobId }
+  }
+
+  /**
+   * Refuses, before anything is ordered or paid, a job whose workers could not run it: an input that is no blob
+   * CID or that this node does not hold (it serves its jobs' inputs), or inputs that do not read as the work named.
+   */
+  async #checkInputs(spec: JobSpec, options: AbortOptions): Promise<void> {
+    for (const input of spec.inputs) {
+      if (!isBlobCid(input)) {
+        throw new NodeError('NODE__UNSUPPORTED_INPUT', `input ${input} is not a blob CID`, { input })
+      }
+      if (!(await this.#c.blobs.has(input, options))) {
+        throw new NodeError(
+          'NODE__INPUT_NOT_FOUND',
+          `input ${input} is not stored on this node, which serves it to the job's workers: upload it first`,
+          { input },
+        )
+      }
+    }
+    await this.#c.checkInputs({ kind: spec.kind, inputs: [...spec.inputs], creator: '', split: spec.split }, options)
   }
 
   /** Records a job's order, fixes its epoch and funds its epoch vault with its budget. */

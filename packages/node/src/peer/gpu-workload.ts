@@ -1,10 +1,10 @@
 import type { AbortOptions, Order } from '@tessera/core'
-import { type Engine, GpuError, tensorItemChunks, tileRowChunks } from '@tessera/gpu'
+import { type Engine, GpuError, selectItems, tensorItemChunks, tileRowChunks, validateInputs } from '@tessera/gpu'
 import { type ResultShape, TASK_TOLERANCE } from '@tessera/proof'
 import { SchedulerError, taskAt, taskIndexOf, type TaskDescriptor } from '@tessera/scheduler'
 import type { TaskExecution, TaskExecutor, TaskOutput } from '@tessera/scheduler/driver'
 import { NodeError } from '../errors.js'
-import type { InputCache } from './inputs.js'
+import type { InputCache, InputOrder } from './inputs.js'
 
 /**
  * How a worker misbehaves, for demos and tests of verification: `lazy` renders with one sample per pixel instead
@@ -26,6 +26,21 @@ export class GpuWorkload implements TaskExecutor {
     this.#engine = engine
     this.#inputs = inputs
     this.#fault = fault
+  }
+
+  /**
+   * Checks, before an order is placed, that its inputs read as the work it names: the scene (and panorama) load, or
+   * the model loads and its input tensors fit it and hold every item the order splits. Rejects with the parser's
+   * code (`GPU__MALFORMED_SCENE`, `GPU__UNSUPPORTED_OP`, `GPU__SHAPE_MISMATCH`, ...). What it loads stays cached
+   * for the checks of the job's results.
+   */
+  async checkInputs(order: InputOrder, options: AbortOptions = {}): Promise<void> {
+    const loaded = await this.#inputs.load(order, options)
+    if (loaded.kind === 'inference' && order.split.kind === 'inference') {
+      validateInputs(loaded.model, loaded.inputs)
+      // Every item the tasks will take is in the batch (and every input has one batch size).
+      selectItems(loaded.inputs, [order.split.items - 1])
+    }
   }
 
   /** Runs one task on the engine: its output chunks (tile rows, batch items) and its tolerance class. */

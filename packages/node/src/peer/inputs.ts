@@ -27,7 +27,7 @@ export type LoadedInputs =
 const CACHE_LIMIT = 8
 
 /** What of an order its inputs depend on. */
-type InputOrder = Pick<Order, 'kind' | 'inputs' | 'creator' | 'split'>
+export type InputOrder = Pick<Order, 'kind' | 'inputs' | 'creator' | 'split'>
 
 /** A render order's environment lighting, if it sets one. */
 function lightingOf(order: InputOrder): { intensity: number; rotation: number; visible?: boolean } | undefined {

@@ -109,6 +109,7 @@ export class Peer implements NodeOperations {
     settlement: Settlement
     receipts: ReceiptExchange
     epochs: Map<string, number>
+    workload: GpuWorkload
     epochCounter: EpochCounter
     slashes: readonly SlashRecord[]
     libp2pStore: LevelDatastore
@@ -136,6 +137,7 @@ export class Peer implements NodeOperations {
       blobs: parts.node.blobs,
       epochCounter: parts.epochCounter,
       epochs: parts.epochs,
+      checkInputs: (order, options) => parts.workload.checkInputs(order, options),
       metrics: parts.metrics,
       logger: parts.logger,
     })
@@ -352,6 +354,7 @@ export class Peer implements NodeOperations {
       settlement,
       receipts,
       epochs,
+      workload,
       epochCounter,
       slashes,
       libp2pStore,

@@ -13,7 +13,7 @@ import type { CliIo } from '../io.js'
 import { jobHeadline, jobReport, jobTable } from '../job-report.js'
 import { environmentOptions, lightingOf, type EnvironmentFlags } from '../environment-flags.js'
 import { parseAmount, parsePositiveInt } from '../parse.js'
-import { readInput } from '../read-input.js'
+import { readInput, readScene } from '../read-input.js'
 import { toneOptions, type ToneFlags } from '../tone-flags.js'
 import { PNG_EXPOSURE } from '../../peer/job-output.js'
 
@@ -119,7 +119,7 @@ export function registerJob(program: Command, io: CliIo): void {
           file,
         })
       }
-      const bytes = await readInput(file)
+      const bytes = ext === '.onnx' ? await readInput(file) : await readScene(file)
       const api = await client()
       const common = {
         tier: Number(flags.tier) as 1 | 2 | 3,

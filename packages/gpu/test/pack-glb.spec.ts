@@ -1,0 +1,67 @@
+import { mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { WebIO } from '@gltf-transform/core'
+import { KHRDracoMeshCompression } from '@gltf-transform/extensions'
+import draco3d from 'draco3dgltf'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { generateSceneDocument, loadScene, packGlb, writeScene } from '../src/index.js'
+
+/** The JSON chunk of a GLB (glTF 2.0 section 4.4: 12-byte header, then the JSON chunk's length, type and bytes). */
+function glbJson(glb: Uint8Array): { extensionsUsed?: string[]; buffers?: { uri?: string }[] } {
+  const view = new DataView(glb.buffer, glb.byteOffset, glb.byteLength)
+  return JSON.parse(new TextDecoder().decode(glb.subarray(20, 20 + view.getUint32(12, true))))
+}
+
+describe('packGlb', () => {
+  let dir: string
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'tessera-pack-'))
+  })
+
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('should pack a .gltf and the buffer beside it into one GLB that loads as the same scene', async () => {
+    const path = join(dir, 'separate.gltf')
+    await writeScene(path, { subdivisions: 1 })
+    const packed = await packGlb(path)
+    expect(new TextDecoder().decode(packed.subarray(0, 4))).toBe('glTF')
+    expect(glbJson(packed).buffers?.every((b) => b.uri === undefined)).toBe(true)
+    // The bytes alone are the scene: nothing refers to a file beside them any more.
+    expect(await loadScene(packed)).toEqual(await loadScene(path))
+  })
+
+  it('should store Draco-compressed geometry decoded, exactly as the renderer reads it', async () => {
+    const doc = generateSceneDocument({ subdivisions: 1 })
+    doc.createExtension(KHRDracoMeshCompression).setRequired(true)
+    const compressed = await new WebIO()
+      .registerExtensions([KHRDracoMeshCompression])
+      .registerDependencies({ 'draco3d.encoder': await draco3d.createEncoderModule() })
+      .writeBinary(doc)
+    const path = join(dir, 'draco.glb')
+    await writeFile(path, compressed)
+    const packed = await packGlb(path)
+    expect(glbJson(packed).extensionsUsed ?? []).not.toContain('KHR_draco_mesh_compression')
+    expect(await loadScene(packed)).toEqual(await loadScene(compressed))
+  })
+
+  it('should refuse the bytes of a .gltf that names files beside it, saying so, where the bytes travel alone', async () => {
+    const path = join(dir, 'travelling.gltf')
+    await writeScene(path, { subdivisions: 1 })
+    await expect(loadScene(await readFile(path))).rejects.toMatchObject({
+      code: 'GPU__MALFORMED_SCENE',
+      message: expect.stringMatching(/names files beside it \(travelling\.bin\)/),
+      context: { uris: ['travelling.bin'] },
+    })
+  })
+
+  it('should refuse a .gltf whose buffer is missing, with a coded error', async () => {
+    const path = join(dir, 'orphan.gltf')
+    await writeScene(path, { subdivisions: 1 })
+    await unlink(join(dir, 'orphan.bin'))
+    await expect(packGlb(path)).rejects.toMatchObject({ code: 'GPU__MALFORMED_SCENE' })
+  })
+})
