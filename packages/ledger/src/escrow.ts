@@ -48,6 +48,14 @@ export interface OpenEscrowInput {
   amount: bigint
 }
 
+/**
+ * The journal key prefix of every action on the escrow (or epoch vault) at `address`: releases, refund, close. Retire
+ * it (`SettlementJournal.retire`) once the escrow is closed and its outcome kept elsewhere.
+ */
+export function escrowActionPrefix(address: string): string {
+  return `escrow/${address}/`
+}
+
 /** Opens (or, after a crash, finds) the escrow of a job. */
 export async function openEscrow(
   executor: ActionExecutor,
@@ -111,7 +119,7 @@ export async function releaseEscrow(
   ]
   return executor.execute(
     {
-      key: `escrow/${escrow.address}/release/${input.tileId}`,
+      key: `${escrowActionPrefix(escrow.address)}release/${input.tileId}`,
       digest: actionDigest([
         'escrow-release',
         escrow.address,
@@ -135,7 +143,7 @@ export async function refundEscrow(
   await assertPayee(executor, input.creatorAccount, escrow.mint, escrow.parties.creator, options)
   return executor.execute(
     {
-      key: `escrow/${escrow.address}/refund`,
+      key: `${escrowActionPrefix(escrow.address)}refund`,
       digest: actionDigest(['escrow-refund', escrow.address, input.creatorAccount]),
       instructions: async () => {
         const amount = await verifyVault(executor.transport, escrow, options)
@@ -164,7 +172,7 @@ export async function closeEscrow(
     ],
     'closing',
   )
-  const key = `escrow/${escrow.address}/close`
+  const key = `${escrowActionPrefix(escrow.address)}close`
   if (executor.status(key) !== 'confirmed') {
     const left = await verifyVault(executor.transport, escrow, options)
     if (left !== 0n) {

@@ -116,6 +116,12 @@ export class ActionExecutor {
    */
   execute(action: LedgerAction, options: AbortOptions = {}): Promise<ActionResult> {
     return this.#queue.run(async () => {
+      // Its owner keeps its outcome elsewhere and said it is over: running it again could pay twice.
+      if (this.#journal.retired(action.key)) {
+        throw new LedgerError('LEDGER__ACTION_RETIRED', `action ${action.key} is retired and never runs again`, {
+          key: action.key,
+        })
+      }
       const latest = this.#journal.get(action.key)
       const intent = this.#journal.intent(action.key)
       if (latest !== undefined && intent !== undefined && intent.digest !== action.digest) {

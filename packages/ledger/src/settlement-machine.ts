@@ -102,6 +102,11 @@ interface Epoch {
   actions: string[]
 }
 
+/** The journal key prefix of every action (anchors, payouts) of the settlement `settlementId`. */
+export function settlementActionPrefix(settlementId: string): string {
+  return `${settlementId}/`
+}
+
 /** The sans-IO settlement machine described above: receipts in, anchor and payout actions out. */
 export class SettlementMachine implements SansIoMachine<SettlementInput, SettlementOutput> {
   readonly #config: Required<Omit<SettlementConfig, 'retry'>> & {
@@ -274,7 +279,7 @@ export class SettlementMachine implements SansIoMachine<SettlementInput, Settlem
     epoch.batch = batch
     epoch.receipts = []
     epoch.state = 'anchoring'
-    const prefix = `${this.#config.settlementId}/${number}`
+    const prefix = `${settlementActionPrefix(this.#config.settlementId)}${number}`
     const anchor: SettlementAction = {
       kind: 'anchor',
       key: `${prefix}/anchor`,

@@ -135,6 +135,11 @@ export async function verifyVault(
   return token.amount
 }
 
+/** The journal key prefix of the opening of vault `id` funded by `funder` (see {@link escrowActionPrefix}). */
+export function vaultActionPrefix(funder: string, id: string): string {
+  return `vault/${funder}/${id}/`
+}
+
 /**
  * Opens a vault: creates its token account (fresh keypair, owner = the trio's multisig) and moves `amount` into it
  * from `source`, which `funder` owns. Idempotent under `id`.
@@ -147,7 +152,7 @@ export async function openVault(
   if (input.amount <= 0n)
     throw new LedgerError('LEDGER__INVALID_INPUT', 'a vault must be funded with a positive amount', {})
   const multisig = await ensureMultisig(executor, input.signers, options)
-  const key = `vault/${input.funder.address}/${input.id}/open`
+  const key = `${vaultActionPrefix(input.funder.address, input.id)}open`
   const status = executor.status(key)
   if (status === undefined || status === 'failed') {
     const source = await readTokenAccount(executor.transport, input.source, options)

@@ -6,7 +6,13 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { isLedgerError } from '../src/errors.js'
 import { ActionExecutor, actionDigest, type LedgerAction } from '../src/executor.js'
 import { JOURNAL_COMPACT_MIN_RECORDS, MAX_JOURNAL_LINE_BYTES } from '../src/constants.js'
-import { compactJournal, SettlementJournal, type IntentRecord, type JournalRecord } from '../src/journal.js'
+import {
+  compactJournal,
+  SettlementJournal,
+  type IntentRecord,
+  type JournalRecord,
+  type StepRecord,
+} from '../src/journal.js'
 import { readNonce } from '../src/nonce.js'
 import { createWorld, liteSvmChain, tempDir, type Chain, type World } from './support/fixtures.js'
 
@@ -96,14 +102,14 @@ describe('SettlementJournal', () => {
 
   describe('compaction at open', () => {
     /** A key that failed once and was confirmed on its second attempt: four records, two of them superseded. */
-    const retried = (key: string): JournalRecord[] => [
+    const retried = (key: string): StepRecord[] => [
       intent(key, 1),
       { t: 'failed', key, attempt: 1, signature: 's', code: 'LEDGER__INSUFFICIENT_FUNDS', retryable: false },
       { ...intent(key, 2), digest: `d-${key}`, meta: { vault: key } },
       { t: 'confirmed', key, attempt: 2, signature: `s-${key}` },
     ]
 
-    async function journalWith(records: JournalRecord[]): Promise<string> {
+    async function journalWith(records: StepRecord[]): Promise<string> {
       const path = join(dir.path, 'j.log')
       const journal = await SettlementJournal.open(path)
       for (const record of records) await journal.append(record)
@@ -143,6 +149,22 @@ describe('SettlementJournal', () => {
       expect(await readFile(path, 'utf8')).toBe(before)
     })
 
+    it('should drop the records of retired keys, keeping one line per retired prefix, to a fixed point', () => {
+      const records: JournalRecord[] = [
+        ...['settle-1/1/anchor', 'settle-1/1/payout/0', 'settle-10/1/anchor'].flatMap(retried),
+        { t: 'retired', key: 'settle-1/' },
+        { t: 'retired', key: 'settle-1/' },
+      ]
+      const once = compactJournal(records)
+      // settle-10 is not under settle-1/: a prefix ends at a slash.
+      expect(once.records.map((r) => [r.t, r.key])).toEqual([
+        ['intent', 'settle-10/1/anchor'],
+        ['confirmed', 'settle-10/1/anchor'],
+        ['retired', 'settle-1/'],
+      ])
+      expect(compactJournal(once.records)).toEqual({ records: once.records, changed: 0 })
+    })
+
     it('should compact to a fixed point', () => {
       const records = [...['a', 'b'].flatMap(retried), intent('c')]
       const once = compactJournal(records)
@@ -150,6 +172,77 @@ describe('SettlementJournal', () => {
       const twice = compactJournal(once.records)
       expect(twice).toEqual({ records: once.records, changed: 0 })
     })
+  })
+})
+
+describe('SettlementJournal.retire', () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>
+
+  beforeEach(async () => {
+    dir = await tempDir()
+  })
+
+  afterEach(async () => {
+    await dir.remove()
+  })
+
+  const done = async (journal: SettlementJournal, key: string) => {
+    await journal.append(intent(key))
+    await journal.append({ t: 'confirmed', key, attempt: 1, signature: `s-${key}` })
+  }
+  const lines = async (path: string) => (await readFile(path, 'utf8')).split('\n').filter((l) => l.length > 0)
+
+  it('should forget retired keys, refuse them, and leave their records out of the file from the next open', async () => {
+    const path = join(dir.path, 'j.log')
+    const journal = await SettlementJournal.open(path)
+    for (let epoch = 0; epoch < JOURNAL_COMPACT_MIN_RECORDS; epoch++) await done(journal, `settle-${epoch}/anchor`)
+    await done(journal, 'stake/bond/slash')
+    await journal.retire(Array.from({ length: JOURNAL_COMPACT_MIN_RECORDS }, (_, epoch) => `settle-${epoch}/`))
+    expect(journal.get('settle-3/anchor')).toBeUndefined()
+    expect(journal.retired('settle-3/anchor')).toBe(true)
+    expect(journal.retired('settle-3x/anchor')).toBe(false)
+    expect([...journal.entries()].map(([key]) => key)).toEqual(['stake/bond/slash'])
+    const refused = await journal.append(intent('settle-3/payout/0')).catch((e: unknown) => e)
+    expect(isLedgerError(refused, 'LEDGER__ACTION_RETIRED')).toBe(true)
+    await journal.close()
+
+    const reopened = await SettlementJournal.open(path)
+    // One line per retired prefix and the two of the live key, not the 512 of the retired ones.
+    expect(await lines(path)).toHaveLength(JOURNAL_COMPACT_MIN_RECORDS + 2)
+    expect(reopened.retired('settle-3/anchor')).toBe(true)
+    expect(reopened.get('stake/bond/slash')).toMatchObject({ t: 'confirmed', signature: 's-stake/bond/slash' })
+    await reopened.close()
+  })
+
+  it('should keep the file bounded while it runs, compacting once it has doubled since', async () => {
+    const path = join(dir.path, 'j.log')
+    const journal = await SettlementJournal.open(path)
+    // A node that settles job after job and never restarts: each job's keys are retired once it is paid.
+    for (let job = 0; job < 4 * JOURNAL_COMPACT_MIN_RECORDS; job++) {
+      await done(journal, `settle-${job}/anchor`)
+      await journal.retire([`settle-${job}/`])
+    }
+    await done(journal, 'stake/bond/slash')
+    const written = 4 * JOURNAL_COMPACT_MIN_RECORDS * 3 + 2
+    expect((await lines(path)).length).toBeLessThan(written / 2)
+    await journal.close()
+    const reopened = await SettlementJournal.open(path)
+    expect(reopened.retired(`settle-${4 * JOURNAL_COMPACT_MIN_RECORDS - 1}/anchor`)).toBe(true)
+    expect(reopened.get('stake/bond/slash')?.t).toBe('confirmed')
+    await reopened.close()
+  })
+
+  it('should refuse to retire an action still pending, or a prefix that does not end at a slash', async () => {
+    const journal = await SettlementJournal.open(join(dir.path, 'j.log'))
+    await journal.append(intent('settle-1/anchor'))
+    await expect(journal.retire(['settle-1/'])).rejects.toMatchObject({
+      code: 'LEDGER__INVALID_INPUT',
+      context: { key: 'settle-1/anchor' },
+    })
+    await expect(journal.retire(['settle-1'])).rejects.toMatchObject({ code: 'LEDGER__INVALID_INPUT' })
+    expect(journal.retired('settle-1/anchor')).toBe(false)
+    expect(journal.pending().map((r) => r.key)).toEqual(['settle-1/anchor'])
+    await journal.close()
   })
 })
 
@@ -196,6 +289,21 @@ describe('ActionExecutor', () => {
     expect(again).toMatchObject({ replayed: true, signature: first.signature })
     const other = await executor.execute(pay('k', 2_000_000n, bob.address)).catch((e: unknown) => e)
     expect(isLedgerError(other, 'LEDGER__JOURNAL_MISMATCH')).toBe(true)
+    expect(await world.transport.getBalance(bob.address)).toBe(1_000_000n)
+    await journal.close()
+  })
+
+  it('should refuse, never repeat, a paid action its owner retired, also after a restart', async () => {
+    const bob = await generateKeyPairSigner()
+    await world.executor.execute(pay('settle-7/payout/0', 1_000_000n, bob.address))
+    await world.journal.retire(['settle-7/'])
+    const refused = await world.executor.execute(pay('settle-7/payout/0', 1_000_000n, bob.address)).catch((e) => e)
+    expect(isLedgerError(refused, 'LEDGER__ACTION_RETIRED')).toBe(true)
+    await world.journal.close()
+    const journal = await SettlementJournal.open(world.journal.path)
+    const executor = await ActionExecutor.open({ transport: world.transport, journal, payer: world.payer })
+    const again = await executor.execute(pay('settle-7/payout/0', 1_000_000n, bob.address)).catch((e) => e)
+    expect(isLedgerError(again, 'LEDGER__ACTION_RETIRED')).toBe(true)
     expect(await world.transport.getBalance(bob.address)).toBe(1_000_000n)
     await journal.close()
   })

@@ -3,7 +3,7 @@ import { createEngine, type Engine } from '@tessera/gpu'
 import type { Logger } from 'pino'
 import { afterAll, beforeAll } from 'vitest'
 import type { NodeConfigInput } from '../src/config.js'
-import { initDataDir, resolveDataDir } from '../src/data-dir.js'
+import { type DataDir, initDataDir, resolveDataDir } from '../src/data-dir.js'
 import { createLogger } from '../src/logger.js'
 import { Peer, type PeerInit } from '../src/peer/peer.js'
 import { tempDir } from './helpers.js'
@@ -32,6 +32,8 @@ export interface PeerHarness {
   init(name: string, overrides: NodeConfigInput, logger?: Logger): Promise<PeerInit>
   /** Starts a new peer `name`; it is stopped after the suite. */
   start(name: string, overrides: NodeConfigInput, logger?: Logger): Promise<Peer>
+  /** The data directory of peer `name` (its paths: `ledger`, `datastore`, ...). */
+  dirOf(name: string): DataDir
   /** The peers started so far. */
   readonly peers: readonly Peer[]
   /** The Dawn engine every peer renders on (set up before the suite's tests). */
@@ -55,8 +57,9 @@ export function peerHarness(prefix: string): PeerHarness {
     await dir?.cleanup()
   })
 
+  const dirOf = (name: string) => resolveDataDir(join(dir.path, name))
   const init = async (name: string, overrides: NodeConfigInput, logger = createLogger('silent')) => {
-    const dataDir = resolveDataDir(join(dir.path, name))
+    const dataDir = dirOf(name)
     const { identity, config } = await initDataDir(dataDir, {
       listen: ['/ip4/127.0.0.1/tcp/0'],
       logLevel: 'silent',
@@ -67,6 +70,7 @@ export function peerHarness(prefix: string): PeerHarness {
 
   return {
     init,
+    dirOf,
     async start(name, overrides, logger) {
       const peer = await Peer.start(await init(name, overrides, logger))
       peers.push(peer)

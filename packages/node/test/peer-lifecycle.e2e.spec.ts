@@ -3,6 +3,9 @@ import { bytesToFloat32, generateScene, onnx, tensor } from '@tessera/gpu'
 import { CreatorMachine, DEFAULT_AWARD_GRACE_MS, SchedulerError } from '@tessera/scheduler'
 import { decode as decodePng } from 'fast-png'
 import { type Logger, pino } from 'pino'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { JOURNAL_FILE } from '@tessera/ledger'
 import { describe, expect, it, vi } from 'vitest'
 import type { JobRequest } from '../src/api/contract.js'
 import { NodeError } from '../src/errors.js'
@@ -84,7 +87,7 @@ function capturingLogger(): { logger: Logger; lines: Record<string, unknown>[] }
  * abort.
  */
 describe('a peer over the life of its jobs', () => {
-  const { init, start, peers } = peerHarness('tessera-lifecycle-')
+  const { init, start, peers, dirOf } = peerHarness('tessera-lifecycle-')
 
   /** A creator and a worker that knows it, for the tests that run a job to its end. */
   async function pair(name: string): Promise<{ creator: Peer; worker: Peer; scene: string }> {
@@ -298,7 +301,7 @@ describe('a peer over the life of its jobs', () => {
   it("should let go, once a job is paid, of the worker's output and of all a restart would read, and keep the creator's copy and input", async () => {
     const { creator, worker, scene } = await pair('paid')
     const { jobId } = await creator.submitJob(request(scene))
-    await settledStatus(creator, jobId)
+    const status = await settledStatus(creator, jobId)
     // The creator fetched the output before it accepted the task; the worker countersigned once it was paid for.
     await until('the worker to let its output go', async () =>
       (await holdsOf(worker)).length === 0 ? true : undefined,
@@ -333,6 +336,20 @@ describe('a peer over the life of its jobs', () => {
     expect((await creator.listJobs(10)).map((j) => j.jobId)).not.toContain(jobId)
     // The settlement's records stay: they are what was paid.
     expect(await creator.datastore.get('settlement', `job/${jobId}`)).toMatchObject({ settled: true })
+    // The ledger journal let go of the epoch's actions (vault, anchor and payouts, refund and close), which every
+    // restart would read: one retirement line each stands for them.
+    const journal = await readFile(join(dirOf('paid-creator').ledger, JOURNAL_FILE), 'utf8')
+    const records = journal
+      .split('\n')
+      .filter((line) => line.length > 0)
+      .map((line) => JSON.parse(line.slice(0, line.lastIndexOf('\t'))) as { t: string; key: string })
+    const retired = records.filter((r) => r.t === 'retired').map((r) => r.key)
+    const epoch = status.settlement!.epoch
+    expect(retired).toEqual([
+      expect.stringMatching(new RegExp(`^vault/\\w+/epoch-${epoch}/$`)),
+      expect.stringMatching(new RegExp(`^settle-\\w+-${epoch}/$`)),
+      expect.stringMatching(/^escrow\/\w+\/$/),
+    ])
   }, 300_000)
 
   it('should pay for a result delivered before a cancel once its check passes, and end and delete the job after', async () => {

@@ -1,5 +1,7 @@
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Receipt } from '@tessera/core'
+import { JOURNAL_FILE } from '@tessera/ledger'
 import { pino } from 'pino'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { parseConfig } from '../src/config.js'
@@ -137,6 +139,38 @@ describe('Settlement.resume', () => {
     expect(await keys('settlement', 'open/')).toEqual([])
     expect(await keys('receipts', 'unsettled/')).toEqual([])
     await settlement.close()
+  })
+
+  it("should retire a paid settlement's ledger actions, and those an older version left, once, and never run them again", async () => {
+    const journalPath = join(tmp.path, 'ledger', JOURNAL_FILE)
+    const retiredLines = async () =>
+      (await readFile(journalPath, 'utf8'))
+        .split('\n')
+        .filter((line) => line.length > 0)
+        .map((line) => JSON.parse(line.slice(0, line.lastIndexOf('\t'))) as { t: string; key: string })
+        .filter((r) => r.t === 'retired')
+        .map((r) => r.key.replace(/^(\w+[/-])[^/-]+/, '$1*'))
+    const settlement = await funded()
+    for (const r of receipts) await settlement.receipt(r)
+    await settlement.closeJob(JOB, 2, 60_000)
+    // The vault's opening, the anchor and payouts, the refund and close: the record answers for them now.
+    expect(await retiredLines()).toEqual(['vault/*/epoch-1/', 'settle-*-1/', 'escrow/*/'])
+    await settlement.close()
+
+    // What an older version left: the same settlement paid, its actions in the journal, never retired.
+    const kept = (await readFile(journalPath, 'utf8')).split('\n').filter((line) => !line.startsWith('{"t":"retired"'))
+    await writeFile(journalPath, kept.join('\n'))
+    const after = await open()
+    await after.resume(receipts, async () => 2, 60_000)
+    expect(await retiredLines()).toEqual(['vault/*/epoch-1/', 'settle-*-1/', 'escrow/*/'])
+    expect(await datastore.get('meta', 'settled-actions-retired')).toBe(1)
+    // Retired, the epoch's vault is never funded again under its key, where a replay could pay twice.
+    await expect(after.fundJob('job-again', 1, BUDGET, 1)).rejects.toMatchObject({ code: 'LEDGER__ACTION_RETIRED' })
+    await after.close()
+    const again = await open()
+    await again.resume(receipts, async () => 2, 60_000)
+    expect(await retiredLines()).toHaveLength(3)
+    await again.close()
   })
 
   it("should index an older data directory's open settlements once, and unmark the receipts it had paid", async () => {

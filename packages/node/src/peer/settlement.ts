@@ -5,6 +5,7 @@ import {
   bondStake,
   closeEscrow,
   ensureTokenAccount,
+  escrowActionPrefix,
   refundEscrow,
   getTokenBalance,
   associatedTokenAddress,
@@ -15,9 +16,11 @@ import {
   SettlementDriver,
   type SettlementEvent,
   SettlementMachine,
+  settlementActionPrefix,
   slashStake,
   type StakeBond,
   type Vault,
+  vaultActionPrefix,
   WALLET_FILE,
 } from '@tessera/ledger'
 import type { Logger } from 'pino'
@@ -83,6 +86,27 @@ const recordKey = (settlement: string): string => `job/${settlement}`
  * not every job ever settled. Written and removed in one batch with the record.
  */
 const openKey = (settlement: string): string => `open/${settlement}`
+
+/** The id of the epoch vault of settlement epoch `epoch` (`openVault`). */
+const vaultIdOf = (epoch: number): string => `epoch-${epoch}`
+
+/** The id of the settlement machine of epoch `epoch`, for the creator wallet `funder`. */
+const settlementIdOf = (funder: string, epoch: number): string => `settle-${funder}-${epoch}`
+
+/**
+ * The ledger journal's key prefixes of every action of settlement epoch `epoch`: the vault's opening, the anchor and
+ * payouts, the refund and close. Once its record says it is settled they are retired (the record answers for them).
+ */
+function settlementActions(funder: string, epoch: number, vault: string | undefined): string[] {
+  return [
+    vaultActionPrefix(funder, vaultIdOf(epoch)),
+    settlementActionPrefix(settlementIdOf(funder, epoch)),
+    ...(vault === undefined ? [] : [escrowActionPrefix(vault)]),
+  ]
+}
+
+/** The `meta` key set once the journal's actions of every settled epoch on disk are retired (older data dirs). */
+const ACTIONS_RETIRED = 'settled-actions-retired'
 
 /** The `meta` key set once every open settlement on disk has its {@link openKey} (data dirs of older versions). */
 const OPEN_INDEXED = 'settlements-open-indexed'
@@ -342,7 +366,7 @@ export class Settlement {
   ): Promise<JobSettlement> {
     const { ledger, arbiter, settler, treasury } = await this.#open()
     const { vault } = await openVault(ledger.executor, {
-      id: `epoch-${epoch}`,
+      id: vaultIdOf(epoch),
       funder: ledger.wallet,
       source: await ledger.tokenAccount(),
       signers: [ledger.wallet.address, arbiter.address, settler.address],
@@ -350,7 +374,7 @@ export class Settlement {
       amount: budget,
     })
     const machine = new SettlementMachine({
-      settlementId: `settle-${ledger.wallet.address}-${epoch}`,
+      settlementId: settlementIdOf(ledger.wallet.address, epoch),
       feeBps: this.#config.ledger.feeBps,
     })
     const driver = new SettlementDriver({
@@ -536,13 +560,49 @@ export class Settlement {
           { type: 'del', ns: 'settlement', key: openKey(jobId) },
           ...closing.map((taskId) => ({ type: 'del' as const, ns: 'receipts' as const, key: unsettledKey(taskId) })),
         ])
-        // Settled on record: the record answers for it from now on (status, paid), and a receipt that comes later
-        // finds the closed epoch there and takes the late path, so the state in memory can go.
+        // Settled on record: the record answers for it from now on (status, paid), so the journal's record of its
+        // actions, which every restart would read, can go (refunded and closed only: an epoch that never settled
+        // keeps its vault's). A receipt that comes later finds the closed epoch in the record and takes the late
+        // path, so the state in memory can go too.
+        if (job.refunded !== undefined) await this.#retire(job.epoch, job.vault.address)
         this.#jobs.delete(jobId)
         this.#funded.delete(jobId)
       }
     })().catch((e: unknown) => this.#log.error({ ...errorFields(e), jobId }, 'settlement:failed'))
     await job.running
+  }
+
+  /** Retires the journal's actions of a settled epoch; a failure costs only space, so it is logged. */
+  async #retire(epoch: number, vault: string | undefined): Promise<void> {
+    try {
+      const { ledger } = await this.#open()
+      await ledger.journal.retire(settlementActions(ledger.wallet.address, epoch, vault))
+    } catch (e) {
+      this.#log.warn({ ...errorFields(e), epoch }, 'settlement:retire-failed')
+    }
+  }
+
+  /**
+   * Retires the journal's actions of every epoch settled before this version did so, once per data directory (it
+   * reads every settlement record). The vault's address is the one its opening recorded in the journal.
+   */
+  async #retireSettled(): Promise<void> {
+    if ((await this.#datastore.get('meta', ACTIONS_RETIRED)) !== undefined) return
+    const { ledger } = await this.#open()
+    const funder = ledger.wallet.address
+    const pending = ledger.journal.pending().map((intent) => intent.key)
+    const prefixes: string[] = []
+    for await (const [, value] of this.#datastore.entries('settlement', { prefix: 'job/', onCorrupt: () => {} })) {
+      const record = settlementRecordOf(value)
+      // Refunded and closed only, as at run time.
+      if (record?.settled !== true || record.outcome?.refunded === undefined) continue
+      const vault = ledger.journal.intent(`${vaultActionPrefix(funder, vaultIdOf(record.epoch))}open`)?.meta.vault
+      for (const prefix of settlementActions(funder, record.epoch, vault)) {
+        if (!pending.some((key) => key.startsWith(prefix))) prefixes.push(prefix)
+      }
+    }
+    await ledger.journal.retire(prefixes)
+    await this.#datastore.put('meta', ACTIONS_RETIRED, 1)
   }
 
   /** What a settlement paid, from its machine's batch. */
@@ -586,6 +646,7 @@ export class Settlement {
       else list.push(receipt)
     }
     const resumed = new Map<string, number>()
+    await this.#retireSettled().catch((e: unknown) => this.#log.warn({ ...errorFields(e) }, 'settlement:retire-failed'))
     for (const [settlement, record] of await this.#openRecords(skip)) {
       try {
         await this.fundJob(settlement, record.epoch, record.budget, record.expected)
