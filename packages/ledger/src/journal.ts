@@ -145,9 +145,9 @@ export class SettlementJournal {
     return this.#intents.get(key)
   }
 
-  /** Keys whose latest record is an intent: submitted (or about to be) with no known outcome. */
+  /** Keys whose latest record is an intent: submitted (or about to be) with no known outcome. None is retired. */
   pending(): IntentRecord[] {
-    return [...this.#pending.values()]
+    return [...this.#pending.values()].filter((intent) => !this.retired(intent.key))
   }
 
   /** Every key not retired, and its latest record. */

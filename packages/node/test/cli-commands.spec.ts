@@ -54,6 +54,11 @@ describe('tessera commands', () => {
     expect(status.stdout).toMatch(/^worker: off$/m)
     const json = JSON.parse((await cli('--data-dir', creatorDir, 'node', 'status', '--json')).stdout)
     expect(json).toMatchObject({ peerId, worker: false })
+    // A worker also shows its tasks and what it was receipted for.
+    const working = await cli('--data-dir', join(dir.path, 'worker'), 'node', 'status')
+    expect(working.stdout).toMatch(/^worker: on$/m)
+    expect(working.stdout).toMatch(/^tasks: \d+ running, \d+ queued, 1 slots$/m)
+    expect(working.stdout).toMatch(/^receipted: \d+ tasks, \d+ token units before fees$/m)
   })
 
   it('wallet and wallet airdrop should show the ledger balance', async () => {

@@ -5,7 +5,7 @@ import { decode as decodePng } from 'fast-png'
 import { type Logger, pino } from 'pino'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { JOURNAL_FILE } from '@tessera/ledger'
+import { JOURNAL_FILE, parseReceipt } from '@tessera/ledger'
 import { describe, expect, it, vi } from 'vitest'
 import type { JobRequest } from '../src/api/contract.js'
 import { NodeError } from '../src/errors.js'
@@ -327,6 +327,16 @@ describe('a peer over the life of its jobs', () => {
     }
     expect(await keys('leases')).toEqual([])
     expect(await keys('receipts')).toEqual([`${jobId}/f0/t0_0`])
+    // Its operator sees what it was receipted for; a node that does not work shows no work.
+    const receipt = await worker.datastore.get('receipts', `${jobId}/f0/t0_0`, parseReceipt)
+    expect((await worker.status()).work).toEqual({
+      running: 0,
+      queued: 0,
+      slots: 1,
+      receipted: 1,
+      earned: receipt!.amount.toString(),
+    })
+    expect((await creator.status()).work).toBeUndefined()
 
     // Deleted, the job takes its output with it; its input stays for the day its upload is held.
     expect(await creator.deleteJob(jobId)).toEqual({ jobId, blobsDeleted: 1 })

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generateIdentity, type Identity, type Inbound, type MessageBus, type Receipt } from '@tessera/core'
-import { parseReceipt } from '@tessera/ledger'
+import { parseReceipt, signReceipt } from '@tessera/ledger'
 import type { AcceptedTask } from '@tessera/scheduler'
 import { ClassicLevel } from 'classic-level'
 import { type Logger, pino } from 'pino'
@@ -183,6 +183,42 @@ describe('ReceiptExchange', () => {
     expect(countersigned).toHaveLength(1)
     expect(cosigned).toHaveLength(1)
     expect(rejected).toEqual([])
+    // Counted once in what the worker has earned.
+    expect(await (exchanges[1] as ReceiptExchange).earnings()).toEqual({ tasks: 1, amount: 1_000n })
+  })
+
+  it('should count each task once in what the worker earned, though copies of its receipt arrive together', async () => {
+    const second = 'job-1/f0/t1_0'
+    await (exchanges[1] as ReceiptExchange).committed(second, {
+      jobId: JOB,
+      creator: creator.peerId.toString(),
+      root: ROOT,
+      minAmount: 1_000n,
+    })
+    expect(await (exchanges[1] as ReceiptExchange).earnings()).toEqual({ tasks: 0, amount: 0n })
+    const receipt = (taskId: string, amount: bigint): Receipt =>
+      signReceipt(
+        {
+          jobId: JOB,
+          taskId,
+          creator: creator.peerId.toString(),
+          worker: worker.peerId.toString(),
+          payee: WORKER_PAYEE,
+          amount,
+          commitment: ROOT,
+          epoch: 1,
+        },
+        creator,
+        'creator',
+      )
+    const offers = [receipt(TASK, 1_000n), receipt(TASK, 1_000n), receipt(second, 2_500n), receipt(second, 2_500n)]
+    await Promise.all(offers.map((body) => buses[0].send(worker.peerId.toString(), { type: 'receipt', body })))
+    await vi.waitFor(() => expect(countersigned).toHaveLength(2))
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(await (exchanges[1] as ReceiptExchange).earnings()).toEqual({ tasks: 2, amount: 3_500n })
+    // Summed from the receipts on disk where no total was kept (an older data directory), it agrees.
+    await workerStore.delete('meta', 'worker-earned')
+    expect(await (exchanges[1] as ReceiptExchange).earnings()).toEqual({ tasks: 2, amount: 3_500n })
   })
 
   it('should refuse a second, different receipt for a task it has countersigned', async () => {

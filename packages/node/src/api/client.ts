@@ -83,6 +83,15 @@ const statusSchema = z.object({
   capacityRecords: z.number(),
   worker: z.boolean(),
   payee: z.string(),
+  work: z
+    .object({
+      running: z.number().int().nonnegative(),
+      queued: z.number().int().nonnegative(),
+      slots: z.number().int().nonnegative(),
+      receipted: z.number().int().nonnegative(),
+      earned: z.string().regex(/^\d+$/),
+    })
+    .optional(),
 })
 
 /** How an {@link ApiClient} talks to its node. */

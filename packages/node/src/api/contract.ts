@@ -136,6 +136,16 @@ export interface NodeStatus {
   worker: boolean
   /** Where this node is paid (a Solana address). */
   payee: string
+  /** A worker's work: tasks running and queued now, and what it has countersigned receipts for, ever. */
+  work?: {
+    running: number
+    queued: number
+    slots: number
+    /** Tasks whose receipts it countersigned (the creator's claim to pay them). */
+    receipted: number
+    /** Their gross amount, token units (the settlement's fee comes off it), as a decimal string. */
+    earned: string
+  }
 }
 
 /**

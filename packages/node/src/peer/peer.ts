@@ -471,6 +471,8 @@ export class Peer implements NodeOperations {
 
   /** The node's identity, addresses and view of the network. */
   async status(options: AbortOptions = {}): Promise<NodeStatus> {
+    const load = this.scheduler.worker?.load
+    const earned = load === undefined ? undefined : await this.receipts.earnings()
     return {
       peerId: this.node.peerId.toString(),
       addrs: this.node.getMultiaddrs().map(String),
@@ -478,6 +480,9 @@ export class Peer implements NodeOperations {
       capacityRecords: this.node.capacity.view.size,
       worker: this.#config.worker.enabled,
       payee: await this.settlement.payee(options),
+      ...(load !== undefined && earned !== undefined
+        ? { work: { ...load, receipted: earned.tasks, earned: earned.amount.toString() } }
+        : {}),
     }
   }
 

@@ -5,6 +5,7 @@ import {
   type Inbound,
   type MessageBus,
   type Receipt,
+  SerialQueue,
   systemClock,
   verifySignature,
 } from '@tessera/core'
@@ -44,6 +45,28 @@ export interface Committed {
  */
 export function unsettledKey(taskId: string): string {
   return `unsettled/${taskId}`
+}
+
+/**
+ * The `meta` key of a worker's running total of the receipts it countersigned ({@link Earnings}), written in the
+ * batch that keeps each; an older data directory's is summed from its receipts once.
+ */
+const EARNED = 'worker-earned'
+
+/** What a worker has been receipted for: tasks whose receipts it countersigned, and their gross amount. */
+export interface Earnings {
+  tasks: number
+  /** Token units, before the settlement's fee. */
+  amount: bigint
+}
+
+/** A stored {@link Earnings}, checked; its amount a bigint again (DAG-CBOR gives a small one back as a number). */
+function parseEarnings(value: unknown): Earnings {
+  const { tasks, amount } = (value ?? {}) as { tasks?: unknown; amount?: unknown }
+  if (!Number.isSafeInteger(tasks) || (typeof amount !== 'bigint' && !Number.isSafeInteger(amount))) {
+    throw new TypeError('earnings are { tasks: integer, amount: integer }')
+  }
+  return { tasks: tasks as number, amount: BigInt(amount as number | bigint) }
 }
 
 /** The `meta` key set once every co-signed receipt on disk has its {@link unsettledKey} (data dirs of older versions). */
@@ -137,6 +160,8 @@ export class ReceiptExchange {
   readonly #awaiting = new Map<string, Awaiting>()
   readonly #clock: Clock
   readonly #retry: ReturnType<typeof setInterval>
+  /** Countersignatures one at a time: each reads and adds to the running total of earnings. */
+  readonly #countersigning = new SerialQueue()
 
   constructor(components: ReceiptExchangeComponents) {
     this.#c = components
@@ -152,6 +177,28 @@ export class ReceiptExchange {
         )
       }
     })
+  }
+
+  /** Worker side: what this node has countersigned receipts for, from a running total (summed once if absent). */
+  async earnings(): Promise<Earnings> {
+    return this.#countersigning.run(() => this.#earned())
+  }
+
+  async #earned(): Promise<Earnings> {
+    const stored = await this.#c.datastore.get('meta', EARNED, parseEarnings)
+    if (stored !== undefined) return stored
+    const self = this.#c.identity.peerId.toString()
+    const earned: Earnings = { tasks: 0, amount: 0n }
+    const onCorrupt = (key: string, error: NodeError) =>
+      this.#c.logger.error({ ...errorFields(error), ns: 'receipts', key }, 'record:skipped')
+    for await (const [key, receipt] of this.#c.datastore.entries('receipts', { onCorrupt, parse: parseReceipt })) {
+      // Countersigned receipts of ours sit under their task id (`pending/` and `unsettled/` keys are a creator's).
+      if (key !== receipt.taskId || receipt.worker !== self || receipt.workerSig === undefined) continue
+      earned.tasks++
+      earned.amount += receipt.amount
+    }
+    await this.#c.datastore.put('meta', EARNED, earned)
+    return earned
   }
 
   /** Receipts waiting for their worker's countersignature (held in memory; all of them are on disk too). */
@@ -351,6 +398,16 @@ export class ReceiptExchange {
   }
 
   async #countersign(receipt: Receipt): Promise<void> {
+    // One at a time: two copies of one receipt arriving together must not both count.
+    const signed = await this.#countersigning.run(() => this.#keepCountersigned(receipt))
+    await this.#c.bus.send(receipt.creator, { type: 'receipt', body: signed })
+  }
+
+  /**
+   * Checks a receipt the creator signed and keeps it countersigned, adding it to the earnings; resolves to what to
+   * send back (the copy signed before, for a receipt offered again).
+   */
+  async #keepCountersigned(receipt: Receipt): Promise<Receipt> {
     // The creator offers a receipt again until our countersignature reaches it: send the one we signed.
     const signedBefore = await this.#c.datastore.get('receipts', receipt.taskId, parseReceipt)
     if (
@@ -358,8 +415,7 @@ export class ReceiptExchange {
       sameBytes(receiptSigningBytes(signedBefore), receiptSigningBytes(receipt)) &&
       creatorSigned(receipt)
     ) {
-      await this.#c.bus.send(receipt.creator, { type: 'receipt', body: signedBefore })
-      return
+      return signedBefore
     }
     if (!creatorSigned(receipt)) {
       throw refused(
@@ -397,11 +453,18 @@ export class ReceiptExchange {
       )
     }
     const signed = signReceipt(receipt, this.#c.identity, 'worker')
+    const earned = await this.#earned()
     await this.#c.datastore.batch([
       { type: 'put', ns: 'receipts', key: receipt.taskId, value: signed },
       { type: 'del', ns: 'leases', key: receipt.taskId },
+      {
+        type: 'put',
+        ns: 'meta',
+        key: EARNED,
+        value: { tasks: earned.tasks + 1, amount: earned.amount + signed.amount },
+      },
     ])
     this.#c.onCountersigned?.(signed, committed)
-    await this.#c.bus.send(receipt.creator, { type: 'receipt', body: signed })
+    return signed
   }
 }

@@ -13,6 +13,12 @@ function show(status: NodeStatus): string {
     `capacity records: ${status.capacityRecords}`,
     `worker: ${status.worker ? 'on' : 'off'}`,
     `payee: ${status.payee}`,
+    ...(status.work === undefined
+      ? []
+      : [
+          `tasks: ${status.work.running} running, ${status.work.queued} queued, ${status.work.slots} slots`,
+          `receipted: ${status.work.receipted} tasks, ${status.work.earned} token units before fees`,
+        ]),
   ]
     .map((line) => `${line}\n`)
     .join('')
@@ -22,7 +28,9 @@ function show(status: NodeStatus): string {
 export function registerNodeStatus(node: Command, program: Command, io: CliIo): void {
   node
     .command('status')
-    .description("the running node's peer id, addresses, connected peers, capacity records and payee")
+    .description(
+      "the running node's peer id, addresses, connected peers, capacity records and payee; a worker's tasks and receipts",
+    )
     .option('--json', 'print JSON')
     .action(async (flags: { json?: boolean }) => {
       const client = await ApiClient.forDataDir(resolveDataDir(program.opts<{ dataDir?: string }>().dataDir))
