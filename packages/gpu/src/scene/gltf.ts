@@ -48,6 +48,7 @@ import {
   MAX_SPECULAR_COLOR,
 } from '../constants.js'
 import { GpuError } from '../errors.js'
+import { durationOf, type NodeChannel, nodeChannels, poseAt } from './animation.js'
 import { assertDeclaredSize, geometryDecoders, isGlb } from './compression.js'
 import { drawsTriangles, meshMatrices, primitiveTriangles, triangleCorners, vertexAttribute } from './gltf-geometry.js'
 import { packScene } from './pack.js'
@@ -117,9 +118,56 @@ const DEFAULT_MATERIAL: Material = {
  * the triangle or texel bounds; GPU__UNSUPPORTED_TEXTURE for a texture that is not PNG, JPEG or WebP, or for a
  * material whose textures use different texture coordinates
  */
-export async function loadScene(source: Uint8Array | string): Promise<Scene> {
+export async function loadScene(source: Uint8Array | string, options: { time?: number } = {}): Promise<Scene> {
+  if (options.time !== undefined) return (await SceneTimeline.load(source)).at(options.time)
   const doc = await readDocument(source)
   return sceneFromDocument(doc, await textureDecoders(doc))
+}
+
+/**
+ * A glTF scene parsed once and built at any time of its animations: what a render job's frames need, frame `f`
+ * showing time `f / fps`. Animations move nodes (translation, rotation, scale: objects, lights, the camera); every
+ * animation plays at once from time 0 and holds its last key after it ({@link poseAt}). A still scene is built once;
+ * an animated one is built again at each time asked, its textures decoded once.
+ */
+export class SceneTimeline {
+  readonly #doc: Document
+  readonly #decoders: TextureDecoders
+  readonly #channels: readonly NodeChannel[]
+  readonly #textures = new Map<GltfTexture, Texture>()
+  #still: Scene | undefined
+
+  private constructor(doc: Document, decoders: TextureDecoders) {
+    this.#doc = doc
+    this.#decoders = decoders
+    this.#channels = nodeChannels(doc)
+  }
+
+  /** Parses a scene (bytes or a path, as {@link loadScene}) and checks its animations. */
+  static async load(source: Uint8Array | string): Promise<SceneTimeline> {
+    const doc = await readDocument(source)
+    return new SceneTimeline(doc, await textureDecoders(doc))
+  }
+
+  /** Whether anything in the scene moves. */
+  get animated(): boolean {
+    return this.#channels.length > 0
+  }
+
+  /** When the last animation key falls, in seconds (0 for a still scene). */
+  get duration(): number {
+    return durationOf(this.#channels)
+  }
+
+  /** The scene at `time` seconds (finite, at least 0). */
+  at(time: number): Scene {
+    if (!this.animated) {
+      this.#still ??= sceneFromDocument(this.#doc, this.#decoders, this.#textures)
+      return this.#still
+    }
+    poseAt(this.#channels, time)
+    return sceneFromDocument(this.#doc, this.#decoders, this.#textures)
+  }
 }
 
 /**
@@ -259,9 +307,14 @@ function tooLarge(bytes: number): GpuError {
 
 /**
  * Flattens a glTF-Transform document into a {@link Scene}, decoding WebP textures with `decoders` (see
- * {@link textureDecoders}).
+ * {@link textureDecoders}). Textures decoded before into `decoded` (the same document built at another time of its
+ * animation) are taken from it, and those decoded now are added.
  */
-export function sceneFromDocument(doc: Document, decoders: TextureDecoders = {}): Scene {
+export function sceneFromDocument(
+  doc: Document,
+  decoders: TextureDecoders = {},
+  decoded: Map<GltfTexture, Texture> = new Map(),
+): Scene {
   const root = doc.getRoot()
   const scene = root.getDefaultScene() ?? root.listScenes()[0]
   if (scene === undefined) throw new GpuError('GPU__MALFORMED_SCENE', 'the glTF asset has no scene', {})
@@ -285,14 +338,17 @@ export function sceneFromDocument(doc: Document, decoders: TextureDecoders = {})
     let index = textureIndex.get(t)
     if (index === undefined) {
       const label = t.getName() || t.getURI() || `#${textureIndex.size}`
-      const texture = decodeTexture(
-        t.getImage() ?? new Uint8Array(0),
-        t.getMimeType(),
-        headerSize(t),
-        MAX_SCENE_TEXELS - texels,
-        label,
-        decoders,
-      )
+      const texture =
+        decoded.get(t) ??
+        decodeTexture(
+          t.getImage() ?? new Uint8Array(0),
+          t.getMimeType(),
+          headerSize(t),
+          MAX_SCENE_TEXELS - texels,
+          label,
+          decoders,
+        )
+      decoded.set(t, texture)
       texels += texture.width * texture.height
       index = textures.length
       textures.push(texture)

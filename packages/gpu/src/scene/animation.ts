@@ -1,0 +1,160 @@
+import type { Accessor, Document, Node } from '@gltf-transform/core'
+import { GpuError } from '../errors.js'
+
+/** A node property an animation moves, and its width: translation and scale are vec3, rotation a quaternion. */
+type NodePath = 'translation' | 'rotation' | 'scale'
+const WIDTH: Record<NodePath, number> = { translation: 3, rotation: 4, scale: 3 }
+
+/** One channel that moves a node, its keys read and checked once. */
+export interface NodeChannel {
+  readonly node: Node
+  readonly path: NodePath
+  readonly interpolation: 'STEP' | 'LINEAR' | 'CUBICSPLINE'
+  /** Key times in seconds, strictly increasing. */
+  readonly times: Float64Array
+  /** `WIDTH[path]` floats per key; CUBICSPLINE keys hold in-tangent, value and out-tangent, in that order. */
+  readonly values: Float64Array
+}
+
+const malformed = (why: string, context: Record<string, unknown> = {}): GpuError =>
+  new GpuError('GPU__MALFORMED_SCENE', `an animation of the glTF asset is malformed: ${why}`, context)
+
+/** Every float of `accessor`, decoded from normalized integers where it holds them. */
+function floatsOf(accessor: Accessor, width: number, label: string): Float64Array {
+  if (accessor.getElementSize() !== width) {
+    throw malformed(`${label} has ${accessor.getElementSize()} components per element, not ${width}`)
+  }
+  const out = new Float64Array(accessor.getCount() * width)
+  const element: number[] = []
+  for (let i = 0; i < accessor.getCount(); i++) {
+    accessor.getElement(i, element)
+    for (let k = 0; k < width; k++) {
+      const v = element[k]!
+      if (!Number.isFinite(v)) throw malformed(`${label} holds a value that is not finite`)
+      out[i * width + k] = v
+    }
+  }
+  return out
+}
+
+/**
+ * The channels of `doc`'s animations that move nodes (glTF 2.0 section 3.11), read and checked: key times finite,
+ * at least 0 and strictly increasing, one output per key (three for CUBICSPLINE). Channels of morph-target weights
+ * are left out: the renderer draws no morph targets (nor skins, whose joints move but whose meshes do not).
+ */
+export function nodeChannels(doc: Document): NodeChannel[] {
+  const channels: NodeChannel[] = []
+  for (const animation of doc.getRoot().listAnimations()) {
+    for (const channel of animation.listChannels()) {
+      const node = channel.getTargetNode()
+      const path = channel.getTargetPath()
+      const sampler = channel.getSampler()
+      if (node === null || path === null || path === 'weights') continue
+      if (!(path in WIDTH)) throw malformed(`a channel animates ${String(path)}`, { path })
+      const input = sampler?.getInput()
+      const output = sampler?.getOutput()
+      if (sampler === null || sampler === undefined || input == null || output == null) {
+        throw malformed(`a channel of ${node.getName() || 'a node'} has no sampler keys`)
+      }
+      const interpolation = sampler.getInterpolation()
+      if (interpolation !== 'STEP' && interpolation !== 'LINEAR' && interpolation !== 'CUBICSPLINE') {
+        throw malformed(`interpolation ${String(interpolation)} is not STEP, LINEAR or CUBICSPLINE`)
+      }
+      const nodePath = path as NodePath
+      const times = floatsOf(input, 1, 'a sampler input')
+      if (times.length === 0) throw malformed('a sampler has no keys')
+      for (let i = 0; i < times.length; i++) {
+        if (times[i]! < 0 || (i > 0 && !(times[i]! > times[i - 1]!))) {
+          throw malformed('key times must be at least 0 and strictly increasing', { key: i })
+        }
+      }
+      const values = floatsOf(output, WIDTH[nodePath], 'a sampler output')
+      const perKey = (interpolation === 'CUBICSPLINE' ? 3 : 1) * WIDTH[nodePath]
+      if (values.length !== times.length * perKey) {
+        throw malformed(`a sampler has ${times.length} key times and ${values.length / perKey} outputs`)
+      }
+      channels.push({ node, path: nodePath, interpolation, times, values })
+    }
+  }
+  return channels
+}
+
+/** The time of the last key of any channel, in seconds: how long the animation plays. */
+export function durationOf(channels: readonly NodeChannel[]): number {
+  return channels.reduce((end, c) => Math.max(end, c.times[c.times.length - 1]!), 0)
+}
+
+/**
+ * Sets each animated node's translation, rotation or scale to its value at `time` seconds. Every animation plays at
+ * once from time 0, and holds its first key before it and its last after it. LINEAR rotations are spherical
+ * (slerp); CUBICSPLINE is the Hermite spline of glTF 2.0 appendix C, rotations normalized after it.
+ */
+export function poseAt(channels: readonly NodeChannel[], time: number): void {
+  if (!Number.isFinite(time) || time < 0) {
+    throw new GpuError('GPU__INVALID_INPUT', `an animation time must be finite and at least 0, not ${time}`, { time })
+  }
+  for (const channel of channels) {
+    const value = sample(channel, time)
+    if (channel.path === 'rotation') channel.node.setRotation(value as [number, number, number, number])
+    else if (channel.path === 'translation') channel.node.setTranslation(value as [number, number, number])
+    else channel.node.setScale(value as [number, number, number])
+  }
+}
+
+/** A channel's value at `time`. */
+function sample(channel: NodeChannel, time: number): number[] {
+  const { times, values, interpolation, path } = channel
+  const width = WIDTH[path]
+  const cubic = interpolation === 'CUBICSPLINE'
+  const stride = cubic ? 3 * width : width
+  // The value of key `k` (the middle third of a cubic key).
+  const key = (k: number): number[] => {
+    const at = k * stride + (cubic ? width : 0)
+    return Array.from(values.subarray(at, at + width))
+  }
+  const last = times.length - 1
+  if (time <= times[0]!) return key(0)
+  if (time >= times[last]!) return key(last)
+  // The last key at or before `time`.
+  let lo = 0
+  let hi = last
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >>> 1
+    if (times[mid]! <= time) lo = mid
+    else hi = mid
+  }
+  const t0 = times[lo]!
+  const dt = times[lo + 1]! - t0
+  const u = (time - t0) / dt
+  if (interpolation === 'STEP') return key(lo)
+  const [p0, p1] = [key(lo), key(lo + 1)]
+  if (!cubic) return path === 'rotation' ? slerp(p0, p1, u) : p0.map((a, k) => a + (p1[k]! - a) * u)
+  // Out-tangent of key lo and in-tangent of key lo + 1, scaled by the interval.
+  const m0 = Array.from(values.subarray(lo * stride + 2 * width, lo * stride + 3 * width), (v) => v * dt)
+  const m1 = Array.from(values.subarray((lo + 1) * stride, (lo + 1) * stride + width), (v) => v * dt)
+  const u2 = u * u
+  const u3 = u2 * u
+  const out = p0.map(
+    (a, k) => (2 * u3 - 3 * u2 + 1) * a + (u3 - 2 * u2 + u) * m0[k]! + (-2 * u3 + 3 * u2) * p1[k]! + (u3 - u2) * m1[k]!,
+  )
+  return path === 'rotation' ? normalized(out) : out
+}
+
+/** Spherical interpolation between unit quaternions, along the shorter arc. */
+function slerp(a: number[], b: number[], u: number): number[] {
+  let dot = a[0]! * b[0]! + a[1]! * b[1]! + a[2]! * b[2]! + a[3]! * b[3]!
+  const sign = dot < 0 ? -1 : 1
+  dot *= sign
+  // Nearly the same rotation: the straight line between them is as good and does not divide by a tiny sine.
+  if (dot > 0.9995) return normalized(a.map((x, k) => x + (sign * b[k]! - x) * u))
+  const theta = Math.acos(dot)
+  const sin = Math.sin(theta)
+  const wa = Math.sin((1 - u) * theta) / sin
+  const wb = (sign * Math.sin(u * theta)) / sin
+  return a.map((x, k) => wa * x + wb * b[k]!)
+}
+
+function normalized(q: number[]): number[] {
+  const length = Math.hypot(...q)
+  return length > 0 ? q.map((x) => x / length) : [0, 0, 0, 1]
+}

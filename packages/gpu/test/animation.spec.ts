@@ -1,0 +1,133 @@
+import { type Document, type Node, WebIO } from '@gltf-transform/core'
+import { describe, expect, it } from 'vitest'
+import { generateSceneDocument, loadScene, sceneFromDocument, SceneTimeline } from '../src/index.js'
+
+type Interpolation = 'STEP' | 'LINEAR' | 'CUBICSPLINE'
+
+/** The procedural scene with its diffuse sphere (and its camera) findable by name. */
+function still(): { doc: Document; sphere: Node; camera: Node } {
+  const doc = generateSceneDocument({ subdivisions: 0 })
+  const nodes = doc.getRoot().listNodes()
+  return {
+    doc,
+    sphere: nodes.find((n) => n.getName() === 'diffuse-sphere')!,
+    camera: nodes.find((n) => n.getCamera() !== null)!,
+  }
+}
+
+/** Adds an animation of `node`'s `path` with keys at `times` holding `values` (flattened). */
+function animate(
+  doc: Document,
+  node: Node,
+  path: 'translation' | 'rotation' | 'scale',
+  times: number[],
+  values: number[],
+  interpolation: Interpolation = 'LINEAR',
+): void {
+  const buffer = doc.getRoot().listBuffers()[0]!
+  const sampler = doc
+    .createAnimationSampler()
+    .setInput(doc.createAccessor().setType('SCALAR').setArray(new Float32Array(times)).setBuffer(buffer))
+    .setOutput(
+      doc
+        .createAccessor()
+        .setType(path === 'rotation' ? 'VEC4' : 'VEC3')
+        .setArray(new Float32Array(values))
+        .setBuffer(buffer),
+    )
+    .setInterpolation(interpolation)
+  const channel = doc.createAnimationChannel().setTargetNode(node).setTargetPath(path).setSampler(sampler)
+  doc.createAnimation(`${node.getName()}-${path}`).addSampler(sampler).addChannel(channel)
+}
+
+/** The scene built from the still document with the sphere at `at`: what an animation posing it there must give. */
+function withSphereAt(at: [number, number, number]) {
+  const { doc, sphere } = still()
+  sphere.setTranslation(at)
+  return sceneFromDocument(doc)
+}
+
+// Keys are float32 in the file: these are exact there, so a pose can be compared with a node placed by hand.
+const START: [number, number, number] = [-0.5, 0.375, -0.25]
+const END: [number, number, number] = [0.5, 0.375, -0.25]
+
+describe('SceneTimeline', () => {
+  it('should build a still scene once, whatever the time', async () => {
+    const timeline = await SceneTimeline.load(await new WebIO().writeBinary(still().doc))
+    expect(timeline.animated).toBe(false)
+    expect(timeline.duration).toBe(0)
+    expect(timeline.at(3)).toBe(timeline.at(0))
+  })
+
+  it('should move a node along its keys, read from GLB bytes, holding the first and last keys outside them', async () => {
+    const { doc, sphere } = still()
+    animate(doc, sphere, 'translation', [1, 3], [...START, ...END])
+    const timeline = await SceneTimeline.load(await new WebIO().writeBinary(doc))
+    expect(timeline).toMatchObject({ animated: true, duration: 3 })
+    expect(timeline.at(0).triangles).toEqual(withSphereAt(START).triangles)
+    expect(timeline.at(2).triangles).toEqual(withSphereAt([0, 0.375, -0.25]).triangles)
+    expect(timeline.at(3).triangles).toEqual(withSphereAt(END).triangles)
+    expect(timeline.at(10).triangles).toEqual(withSphereAt(END).triangles)
+    // Built again at an earlier time, it is what it was: posing does not accumulate.
+    expect(timeline.at(2).triangles).toEqual(withSphereAt([0, 0.375, -0.25]).triangles)
+    // loadScene at a time is the timeline at that time.
+    expect((await loadScene(await new WebIO().writeBinary(doc), { time: 2 })).triangles).toEqual(
+      timeline.at(2).triangles,
+    )
+  })
+
+  it('should hold a STEP key until the next, and follow a CUBICSPLINE through its tangents', async () => {
+    const stepped = still()
+    animate(stepped.doc, stepped.sphere, 'translation', [0, 1], [...START, ...END], 'STEP')
+    const step = await SceneTimeline.load(await new WebIO().writeBinary(stepped.doc))
+    expect(step.at(0.99).triangles).toEqual(withSphereAt(START).triangles)
+    expect(step.at(1).triangles).toEqual(withSphereAt(END).triangles)
+
+    // x from -0.5 to 0.5 over 1 s with both tangents 1 per second: the Hermite curve is the straight line.
+    const tangent = [1, 0, 0]
+    const curved = still()
+    const keys = [...tangent, ...START, ...tangent, ...tangent, ...END, ...tangent]
+    animate(curved.doc, curved.sphere, 'translation', [0, 1], keys, 'CUBICSPLINE')
+    const cubic = await SceneTimeline.load(await new WebIO().writeBinary(curved.doc))
+    const quarter = cubic.at(0.25).triangles
+    const expected = withSphereAt([-0.25, 0.375, -0.25]).triangles
+    for (let i = 0; i < expected.length; i++) expect(quarter[i]).toBeCloseTo(expected[i]!, 5)
+  })
+
+  it('should turn a node along the shorter arc and move the camera, the view following it', async () => {
+    const { doc, camera } = still()
+    const s = Math.SQRT1_2
+    // A quarter turn about +y: halfway is an eighth of a turn.
+    animate(doc, camera, 'rotation', [0, 2], [0, 0, 0, 1, 0, s, 0, s])
+    const timeline = await SceneTimeline.load(await new WebIO().writeBinary(doc))
+    const ref = still()
+    ref.camera.setRotation([0, Math.sin(Math.PI / 8), 0, Math.cos(Math.PI / 8)])
+    const halfway = timeline.at(1).camera
+    const expected = sceneFromDocument(ref.doc).camera
+    for (const [k, v] of Object.entries(expected)) {
+      if (Array.isArray(v)) (v as number[]).forEach((x, i) => expect((halfway as never)[k][i]).toBeCloseTo(x, 5))
+    }
+    expect(timeline.at(0).camera).toEqual(sceneFromDocument(still().doc).camera)
+  })
+
+  it('should refuse keys that go back in time or do not match their outputs, with a coded error', async () => {
+    const backwards = still()
+    animate(backwards.doc, backwards.sphere, 'translation', [1, 0.5], [...START, ...END])
+    await expect(SceneTimeline.load(await new WebIO().writeBinary(backwards.doc))).rejects.toMatchObject({
+      code: 'GPU__MALFORMED_SCENE',
+      message: expect.stringMatching(/strictly increasing/),
+    })
+    const short = still()
+    animate(short.doc, short.sphere, 'translation', [0, 1, 2], [...START, ...END])
+    await expect(SceneTimeline.load(await new WebIO().writeBinary(short.doc))).rejects.toMatchObject({
+      code: 'GPU__MALFORMED_SCENE',
+    })
+    const timeline = await SceneTimeline.load(await new WebIO().writeBinary(still().doc))
+    const moving = still()
+    animate(moving.doc, moving.sphere, 'translation', [0, 1], [...START, ...END])
+    const animated = await SceneTimeline.load(await new WebIO().writeBinary(moving.doc))
+    expect(() => animated.at(-1)).toThrow(expect.objectContaining({ code: 'GPU__INVALID_INPUT' }))
+    expect(() => animated.at(Number.NaN)).toThrow(expect.objectContaining({ code: 'GPU__INVALID_INPUT' }))
+    expect(timeline.at(0).triangleCount).toBeGreaterThan(0)
+  })
+})
