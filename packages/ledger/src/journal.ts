@@ -197,7 +197,14 @@ export class SettlementJournal {
       records.push(latest)
     }
     for (const prefix of this.#retired) records.push({ t: 'retired', key: prefix })
-    await this.#log.replace(records)
+    try {
+      await this.#log.replace(records)
+    } catch {
+      // Only the file's size is at stake (the record that led here is on disk already): try again once it has
+      // doubled from here. A disk that refuses writes refuses the next append too, which reports it.
+      this.#compactedLines = this.#lines
+      return
+    }
     this.#lines = this.#compactedLines = records.length
     this.#retiredSinceCompaction = false
   }

@@ -2,7 +2,8 @@ import { appendFile, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { generateKeyPairSigner, type Signature } from '@solana/kit'
 import { getTransferSolInstruction } from '@solana-program/system'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { DurableLog } from '../src/durable-file.js'
 import { isLedgerError } from '../src/errors.js'
 import { ActionExecutor, actionDigest, type LedgerAction } from '../src/executor.js'
 import { JOURNAL_COMPACT_MIN_RECORDS, MAX_JOURNAL_LINE_BYTES } from '../src/constants.js'
@@ -229,6 +230,26 @@ describe('SettlementJournal.retire', () => {
     const reopened = await SettlementJournal.open(path)
     expect(reopened.retired(`settle-${4 * JOURNAL_COMPACT_MIN_RECORDS - 1}/anchor`)).toBe(true)
     expect(reopened.get('stake/bond/slash')?.t).toBe('confirmed')
+    await reopened.close()
+  })
+
+  it('should take an append that a failed compaction follows: the record is on disk, only the size is at stake', async () => {
+    const path = join(dir.path, 'j.log')
+    const journal = await SettlementJournal.open(path)
+    const replace = vi.spyOn(DurableLog.prototype, 'replace').mockRejectedValueOnce(new Error('disk full'))
+    for (let job = 0; job < JOURNAL_COMPACT_MIN_RECORDS; job++) {
+      await done(journal, `settle-${job}/anchor`)
+      await journal.retire([`settle-${job}/`])
+    }
+    await done(journal, 'stake/bond/slash')
+    // It tried once, failed, went on, and compacted at the next doubling.
+    expect(replace.mock.calls.length).toBeGreaterThan(1)
+    replace.mockRestore()
+    expect(journal.get('stake/bond/slash')?.t).toBe('confirmed')
+    await journal.close()
+    const reopened = await SettlementJournal.open(path)
+    expect(reopened.get('stake/bond/slash')?.t).toBe('confirmed')
+    expect(reopened.retired('settle-0/anchor')).toBe(true)
     await reopened.close()
   })
 

@@ -219,6 +219,18 @@ describe('ReceiptExchange', () => {
     // Summed from the receipts on disk where no total was kept (an older data directory), it agrees.
     await workerStore.delete('meta', 'worker-earned')
     expect(await (exchanges[1] as ReceiptExchange).earnings()).toEqual({ tasks: 2, amount: 3_500n })
+    // A damaged total is summed again too, and never stands in the way of a countersignature.
+    await workerStore.put('meta', 'worker-earned', { tasks: 'two' })
+    const third = 'job-1/f0/t2_0'
+    await (exchanges[1] as ReceiptExchange).committed(third, {
+      jobId: JOB,
+      creator: creator.peerId.toString(),
+      root: ROOT,
+      minAmount: 1_000n,
+    })
+    await buses[0].send(worker.peerId.toString(), { type: 'receipt', body: receipt(third, 1_000n) })
+    await vi.waitFor(() => expect(countersigned).toHaveLength(3))
+    expect(await (exchanges[1] as ReceiptExchange).earnings()).toEqual({ tasks: 3, amount: 4_500n })
   })
 
   it('should refuse a second, different receipt for a task it has countersigned', async () => {

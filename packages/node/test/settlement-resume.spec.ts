@@ -157,9 +157,26 @@ describe('Settlement.resume', () => {
     expect(await retiredLines()).toEqual(['vault/*/epoch-1/', 'settle-*-1/', 'escrow/*/'])
     await settlement.close()
 
-    // What an older version left: the same settlement paid, its actions in the journal, never retired.
-    const kept = (await readFile(journalPath, 'utf8')).split('\n').filter((line) => !line.startsWith('{"t":"retired"'))
-    await writeFile(journalPath, kept.join('\n'))
+    expect(await keys('settlement', 'retire/')).toEqual([])
+    const unretire = async () => {
+      const kept = (await readFile(journalPath, 'utf8')).split('\n').filter((l) => !l.startsWith('{"t":"retired"'))
+      await writeFile(journalPath, kept.join('\n'))
+    }
+
+    // A crash after the settlement was recorded paid, before its actions were retired: the mark written with the
+    // record has the next start retire them.
+    await unretire()
+    await datastore.put('settlement', `retire/${JOB}`, {})
+    await datastore.put('meta', 'settled-actions-retired', 1)
+    const restarted = await open()
+    await restarted.resume(receipts, async () => 2, 60_000)
+    expect(await retiredLines()).toEqual(['vault/*/epoch-1/', 'settle-*-1/', 'escrow/*/'])
+    expect(await keys('settlement', 'retire/')).toEqual([])
+    await restarted.close()
+
+    // What an older version left: the same settlement paid, its actions in the journal, never retired, no mark.
+    await unretire()
+    await datastore.delete('meta', 'settled-actions-retired')
     const after = await open()
     await after.resume(receipts, async () => 2, 60_000)
     expect(await retiredLines()).toEqual(['vault/*/epoch-1/', 'settle-*-1/', 'escrow/*/'])
@@ -171,6 +188,14 @@ describe('Settlement.resume', () => {
     await again.resume(receipts, async () => 2, 60_000)
     expect(await retiredLines()).toHaveLength(3)
     await again.close()
+  })
+
+  it('should not open the ledger at a start with nothing to settle or retire', async () => {
+    const fresh = await open()
+    expect((await fresh.resume([], async () => 0, 60_000)).size).toBe(0)
+    // Opening it could need the cluster (an RPC ledger): a node that only works must start without it.
+    await expect(readFile(join(tmp.path, 'ledger', JOURNAL_FILE))).rejects.toMatchObject({ code: 'ENOENT' })
+    await fresh.close()
   })
 
   it("should index an older data directory's open settlements once, and unmark the receipts it had paid", async () => {

@@ -107,3 +107,10 @@ export const MS_PER_HOUR = 3_600_000
 export const BENCH_HOUR_SCALE = 1_000_000n
 /** Fixed-point scale for price multipliers (parts per million). */
 export const PRICE_MULTIPLIER_SCALE = 1_000_000n
+
+/**
+ * A job that ends (cancelled, expired) with results in verification waits this long for their verdicts before it
+ * reports its end without them: a backstop for a verify hook that never answers (the node's checks end by their own
+ * deadlines well within it). @default 3_600_000
+ */
+export const ENDED_JOB_VERDICT_WAIT_MS = 60 * 60_000

@@ -14,6 +14,7 @@ import {
 import {
   AWARD_GRACE_MARGIN_MS,
   DEFAULT_AWARD_GRACE_MS,
+  ENDED_JOB_VERDICT_WAIT_MS,
   DEFAULT_HEARTBEAT_MS,
   DEFAULT_LEASE_MS,
   DEFAULT_MAX_REOPENS,
@@ -200,6 +201,7 @@ type Timer =
   | { kind: 'deadline'; jobId: string }
   | { kind: 'lease'; jobId: string; bidder: number }
   | { kind: 'forget'; jobId: string }
+  | { kind: 'verdicts'; jobId: string }
 
 /**
  * The market side of a creator, for any number of jobs: it orders jobs, runs each job's reverse auction, awards
@@ -227,7 +229,6 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
   readonly #heartbeatMs: number
   readonly #maxReopens: number
   readonly #retainMs: number
-  /** How long after its window a bidder that won nothing may still be awarded tasks (grace less margin). */
   /** How long after its window's close a bid that does not say (`standsUntil`) is taken to stand. */
   readonly #assumedGraceMs: number
   readonly #jobs = new Map<string, CreatorJob>()
@@ -299,6 +300,9 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
           break
         case 'forget':
           this.#jobs.delete(timer.jobId)
+          break
+        case 'verdicts':
+          if (job.ending !== undefined) this.#abandonVerdicts(job, job.ending, now)
           break
       }
     }
@@ -712,8 +716,22 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
    */
   #end(job: CreatorJob, status: 'cancelled' | 'expired', now: number): void {
     this.#close(job, status)
-    if (job.state.includes(VERIFYING)) job.ending = status
-    else this.#ended(job, status, now)
+    if (job.state.includes(VERIFYING)) {
+      job.ending = status
+      this.#timers.push(now + ENDED_JOB_VERDICT_WAIT_MS, { kind: 'verdicts', jobId: job.order.jobId })
+    } else {
+      this.#ended(job, status, now)
+    }
+  }
+
+  /** Reports the end of a job whose verdicts did not all come in time: the results still unchecked are not accepted. */
+  #abandonVerdicts(job: CreatorJob, status: 'cancelled' | 'expired', now: number): void {
+    for (let i = 0; i < job.taskCount; i++) {
+      if (job.state[i] !== VERIFYING) continue
+      job.results.delete(i)
+      this.#makePending(job, i)
+    }
+    this.#ended(job, status, now)
   }
 
   /** Reports the end of a job that ended unfinished, with the results it accepted. */

@@ -1,7 +1,13 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import type { WireMessage } from '@tessera/core'
-import { DEFAULT_AWARD_GRACE_MS, fixedPrice, isSchedulerError, type WorkerMachineInit } from '../src/index.js'
+import {
+  DEFAULT_AWARD_GRACE_MS,
+  ENDED_JOB_VERDICT_WAIT_MS,
+  fixedPrice,
+  isSchedulerError,
+  type WorkerMachineInit,
+} from '../src/index.js'
 import { Market, renderSpec } from './harness.js'
 
 const TWO_SLOTS = { memoryMb: 8_192, features: [], score: 100, slots: 2, tiers: [3] as const }
@@ -258,6 +264,24 @@ describe('job lifecycle', () => {
       market.advance(60_000)
       expect(market.creator.job(jobId), end).toBeUndefined()
     }
+  })
+
+  it('should end a job without the verdicts that never come, after ENDED_JOB_VERDICT_WAIT_MS', () => {
+    const market = new Market({ leaseMs: 3_000, heartbeatMs: 1_000, verify: true })
+    market.addWorker('a')
+    const jobId = market.submit(renderSpec({ minBids: 1 }))
+    const [task] = [...(market.running.get('a')?.keys() ?? [])] as [string]
+    market.finish('a', task)
+    market.creator.cancel(jobId, market.now)
+    market.advance(ENDED_JOB_VERDICT_WAIT_MS - 1)
+    expect(market.eventsOf('job:cancelled')).toEqual([])
+    market.advance(1)
+    expect(market.eventsOf('job:cancelled')).toEqual([expect.objectContaining({ jobId, accepted: 0, results: [] })])
+    expect(market.accepts).toEqual([])
+    // The verdict that comes after is refused: the task is no longer being checked.
+    expect(() => market.creator.handle({ kind: 'task:verdict', taskId: task, outcome: 'pass' }, market.now)).toThrow(
+      expect.objectContaining({ code: 'SCHEDULER__VERDICT_UNEXPECTED' }),
+    )
   })
 
   it('should expire a job at its deadline, and workers drop its tasks', () => {

@@ -180,8 +180,7 @@ export class CreatorJobs {
   async #fund(jobId: string, request: JobRequest, order: Order, options: AbortOptions): Promise<void> {
     await this.#records.put(jobId, { request: JSON.stringify(request), order })
     // Its inputs stay while the job does: its workers and verifiers fetch them from here. Held once its record exists,
-    // so a delete finds them. A name that is no CID is nothing this node could hold (the job fails when a worker
-    // cannot fetch it).
+    // so a delete finds them (every input is a blob CID: `#checkInputs` refused any other).
     for (const input of order.inputs) {
       if (isBlobCid(input)) await this.#c.holds.hold(input, jobHolder(jobId), undefined, options)
     }

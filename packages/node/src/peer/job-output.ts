@@ -83,10 +83,12 @@ export async function assembleJobOutput(
     // A partial output: the items no accepted range covers are NaN (all-ones bytes), never zeros a model could
     // have computed, and a manifest says which ranges are in.
     for (const range of missing) bytes.fill(0xff, range.start * itemBytes, range.end * itemBytes)
+    // The order says how many items there are (an item of no bytes leaves the buffer none to count them by).
+    const items = order.split.kind === 'inference' ? order.split.items : 0
     const manifest: PartialInferenceManifest = {
-      items: bytes.byteLength / itemBytes,
+      items,
       itemBytes,
-      accepted: complementOf(missing, bytes.byteLength / itemBytes),
+      accepted: complementOf(missing, items),
       missing: missing.map((r) => [r.start, r.end]),
     }
     return {

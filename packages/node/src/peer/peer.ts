@@ -472,7 +472,7 @@ export class Peer implements NodeOperations {
   /** The node's identity, addresses and view of the network. */
   async status(options: AbortOptions = {}): Promise<NodeStatus> {
     const load = this.scheduler.worker?.load
-    const earned = load === undefined ? undefined : await this.receipts.earnings()
+    const earned = load === undefined ? undefined : await this.receipts.earnings(options)
     return {
       peerId: this.node.peerId.toString(),
       addrs: this.node.getMultiaddrs().map(String),

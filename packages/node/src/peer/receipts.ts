@@ -1,5 +1,6 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import {
+  type AbortOptions,
   type Clock,
   type Identity,
   type Inbound,
@@ -180,17 +181,25 @@ export class ReceiptExchange {
   }
 
   /** Worker side: what this node has countersigned receipts for, from a running total (summed once if absent). */
-  async earnings(): Promise<Earnings> {
-    return this.#countersigning.run(() => this.#earned())
+  async earnings(options: AbortOptions = {}): Promise<Earnings> {
+    return this.#countersigning.run(() => this.#earned(), options)
   }
 
+  /**
+   * The running total; summed from the receipts on disk (and kept) when there is none or it cannot be read, so a
+   * damaged total never stands in the way of a countersignature.
+   */
   async #earned(): Promise<Earnings> {
-    const stored = await this.#c.datastore.get('meta', EARNED, parseEarnings)
-    if (stored !== undefined) return stored
-    const self = this.#c.identity.peerId.toString()
-    const earned: Earnings = { tasks: 0, amount: 0n }
     const onCorrupt = (key: string, error: NodeError) =>
       this.#c.logger.error({ ...errorFields(error), ns: 'receipts', key }, 'record:skipped')
+    try {
+      const stored = await this.#c.datastore.get('meta', EARNED, parseEarnings)
+      if (stored !== undefined) return stored
+    } catch (e) {
+      this.#c.logger.error({ ...errorFields(e), ns: 'meta', key: EARNED }, 'record:skipped')
+    }
+    const self = this.#c.identity.peerId.toString()
+    const earned: Earnings = { tasks: 0, amount: 0n }
     for await (const [key, receipt] of this.#c.datastore.entries('receipts', { onCorrupt, parse: parseReceipt })) {
       // Countersigned receipts of ours sit under their task id (`pending/` and `unsettled/` keys are a creator's).
       if (key !== receipt.taskId || receipt.worker !== self || receipt.workerSig === undefined) continue

@@ -26,7 +26,7 @@ import {
 import type { Logger } from 'pino'
 import type { JobStatus, WalletInfo } from '../api/contract.js'
 import type { NodeConfig } from '../config.js'
-import type { Datastore } from '../datastore.js'
+import type { Datastore, DatastoreWrite } from '../datastore.js'
 import { NodeError } from '../errors.js'
 import type { EpochCounter } from './epoch-counter.js'
 import { unsettledKey } from './receipts.js'
@@ -105,8 +105,14 @@ function settlementActions(funder: string, epoch: number, vault: string | undefi
   ]
 }
 
-/** The `meta` key set once the journal's actions of every settled epoch on disk are retired (older data dirs). */
+/** The `meta` key set once every settled epoch of an older data directory is marked for retirement. */
 const ACTIONS_RETIRED = 'settled-actions-retired'
+
+/**
+ * The key (namespace `settlement`) marking a settled epoch whose journal actions are still to be retired: written
+ * in the batch that records it settled, removed once they are.
+ */
+const retireKey = (settlement: string): string => `retire/${settlement}`
 
 /** The `meta` key set once every open settlement on disk has its {@link openKey} (data dirs of older versions). */
 const OPEN_INDEXED = 'settlements-open-indexed'
@@ -259,8 +265,13 @@ export class Settlement {
     return this.#jobs.size + this.#late.size + this.#early.size
   }
 
+  /**
+   * Opens the ledger once for every caller. An opening that fails is forgotten (what it opened closed again), so the
+   * next call tries afresh: a cluster briefly away at start must not fail every payment until a restart.
+   */
   #open() {
-    this.#ledger ??= (async () => {
+    if (this.#ledger !== undefined) return this.#ledger
+    const opening = (async () => {
       const { transport, url, wsUrl, mint } = this.#config.ledger
       const ledger = await openLedger({
         dataDir: this.#dir,
@@ -269,17 +280,26 @@ export class Settlement {
           : {}),
         ...(mint !== undefined ? { mint: mint as Address } : {}),
       })
-      const [arbiter, settler, treasuryKey] = await Promise.all(
-        ['arbiter.json', 'settler.json', 'treasury.json'].map((f) => loadOrCreateWallet(join(this.#dir, f))),
-      )
-      const treasury = await ensureTokenAccount(ledger.transport, {
-        payer: ledger.wallet,
-        owner: (treasuryKey as KeyPairSigner).address,
-        mint: ledger.mint,
-      })
-      return { ledger, arbiter: arbiter as KeyPairSigner, settler: settler as KeyPairSigner, treasury }
+      try {
+        const [arbiter, settler, treasuryKey] = await Promise.all(
+          ['arbiter.json', 'settler.json', 'treasury.json'].map((f) => loadOrCreateWallet(join(this.#dir, f))),
+        )
+        const treasury = await ensureTokenAccount(ledger.transport, {
+          payer: ledger.wallet,
+          owner: (treasuryKey as KeyPairSigner).address,
+          mint: ledger.mint,
+        })
+        return { ledger, arbiter: arbiter as KeyPairSigner, settler: settler as KeyPairSigner, treasury }
+      } catch (e) {
+        await ledger.close().catch(() => {})
+        throw e
+      }
     })()
-    return this.#ledger
+    this.#ledger = opening
+    opening.catch(() => {
+      if (this.#ledger === opening) this.#ledger = undefined
+    })
+    return opening
   }
 
   /** This node's wallet: its address and balances on the ledger. */
@@ -559,12 +579,17 @@ export class Settlement {
           },
           { type: 'del', ns: 'settlement', key: openKey(jobId) },
           ...closing.map((taskId) => ({ type: 'del' as const, ns: 'receipts' as const, key: unsettledKey(taskId) })),
+          // Settled on record: the record answers for it from now on (status, paid), so the journal's record of
+          // its actions, which every restart would read, can go; marked in this batch, so a crash before they are
+          // retired leaves the mark for the next start. Refunded and closed only: an epoch that never settled keeps
+          // its vault's actions.
+          ...(job.refunded !== undefined
+            ? [{ type: 'put' as const, ns: 'settlement' as const, key: retireKey(jobId), value: {} }]
+            : []),
         ])
-        // Settled on record: the record answers for it from now on (status, paid), so the journal's record of its
-        // actions, which every restart would read, can go (refunded and closed only: an epoch that never settled
-        // keeps its vault's). A receipt that comes later finds the closed epoch in the record and takes the late
-        // path, so the state in memory can go too.
-        if (job.refunded !== undefined) await this.#retire(job.epoch, job.vault.address)
+        if (job.refunded !== undefined) await this.#retireMarked()
+        // A receipt that comes later finds the closed epoch in the record and takes the late path, so the state in
+        // memory can go.
         this.#jobs.delete(jobId)
         this.#funded.delete(jobId)
       }
@@ -572,37 +597,52 @@ export class Settlement {
     await job.running
   }
 
-  /** Retires the journal's actions of a settled epoch; a failure costs only space, so it is logged. */
-  async #retire(epoch: number, vault: string | undefined): Promise<void> {
+  /**
+   * Retires the journal's actions of the settled epochs marked for it (`retire/<settlement>`), then their marks. The
+   * ledger opens only when there is a mark. A failure costs only journal space, so it is logged; the marks stay for
+   * the next try.
+   */
+  async #retireMarked(): Promise<void> {
     try {
+      const marked: string[] = []
+      for await (const [key] of this.#datastore.entries('settlement', { prefix: retireKey(''), onCorrupt: () => {} })) {
+        marked.push(key.slice(retireKey('').length))
+      }
+      if (marked.length === 0) return
       const { ledger } = await this.#open()
-      await ledger.journal.retire(settlementActions(ledger.wallet.address, epoch, vault))
+      const funder = ledger.wallet.address
+      const pending = ledger.journal.pending().map((intent) => intent.key)
+      const prefixes: string[] = []
+      for (const settlement of marked) {
+        const record = await this.#record(settlement).catch(() => undefined)
+        if (record === undefined) continue
+        // The vault's address is the one its opening recorded in the journal.
+        const vault = ledger.journal.intent(`${vaultActionPrefix(funder, vaultIdOf(record.epoch))}open`)?.meta.vault
+        for (const prefix of settlementActions(funder, record.epoch, vault)) {
+          if (!pending.some((key) => key.startsWith(prefix))) prefixes.push(prefix)
+        }
+      }
+      await ledger.journal.retire(prefixes)
+      await this.#datastore.batch(marked.map((s) => ({ type: 'del', ns: 'settlement', key: retireKey(s) })))
     } catch (e) {
-      this.#log.warn({ ...errorFields(e), epoch }, 'settlement:retire-failed')
+      this.#log.warn({ ...errorFields(e) }, 'settlement:retire-failed')
     }
   }
 
   /**
-   * Retires the journal's actions of every epoch settled before this version did so, once per data directory (it
-   * reads every settlement record). The vault's address is the one its opening recorded in the journal.
+   * Marks for retirement every epoch settled before this version retired their actions, once per data directory
+   * (it reads every settlement record, not the ledger).
    */
-  async #retireSettled(): Promise<void> {
+  async #markSettled(): Promise<void> {
     if ((await this.#datastore.get('meta', ACTIONS_RETIRED)) !== undefined) return
-    const { ledger } = await this.#open()
-    const funder = ledger.wallet.address
-    const pending = ledger.journal.pending().map((intent) => intent.key)
-    const prefixes: string[] = []
-    for await (const [, value] of this.#datastore.entries('settlement', { prefix: 'job/', onCorrupt: () => {} })) {
+    const marks: DatastoreWrite[] = []
+    for await (const [key, value] of this.#datastore.entries('settlement', { prefix: 'job/', onCorrupt: () => {} })) {
       const record = settlementRecordOf(value)
       // Refunded and closed only, as at run time.
       if (record?.settled !== true || record.outcome?.refunded === undefined) continue
-      const vault = ledger.journal.intent(`${vaultActionPrefix(funder, vaultIdOf(record.epoch))}open`)?.meta.vault
-      for (const prefix of settlementActions(funder, record.epoch, vault)) {
-        if (!pending.some((key) => key.startsWith(prefix))) prefixes.push(prefix)
-      }
+      marks.push({ type: 'put', ns: 'settlement', key: retireKey(key.slice('job/'.length)), value: {} })
     }
-    await ledger.journal.retire(prefixes)
-    await this.#datastore.put('meta', ACTIONS_RETIRED, 1)
+    await this.#datastore.batch([...marks, { type: 'put', ns: 'meta', key: ACTIONS_RETIRED, value: 1 }])
   }
 
   /** What a settlement paid, from its machine's batch. */
@@ -646,7 +686,8 @@ export class Settlement {
       else list.push(receipt)
     }
     const resumed = new Map<string, number>()
-    await this.#retireSettled().catch((e: unknown) => this.#log.warn({ ...errorFields(e) }, 'settlement:retire-failed'))
+    await this.#markSettled().catch((e: unknown) => this.#log.warn({ ...errorFields(e) }, 'settlement:retire-failed'))
+    await this.#retireMarked()
     for (const [settlement, record] of await this.#openRecords(skip)) {
       try {
         await this.fundJob(settlement, record.epoch, record.budget, record.expected)
@@ -916,6 +957,8 @@ export class Settlement {
   /** Waits for the settlements under way to finish, then closes the ledger. */
   async close(): Promise<void> {
     await Promise.all([...this.#jobs.values()].map(async (j) => (await j.catch(() => undefined))?.running))
-    if (this.#ledger !== undefined) await (await this.#ledger).ledger.close()
+    // An opening that failed closed what it had opened.
+    const opened = await this.#ledger?.catch(() => undefined)
+    if (opened !== undefined) await opened.ledger.close()
   }
 }
