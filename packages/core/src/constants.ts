@@ -34,6 +34,8 @@ export const MAX_FRAMES_PER_JOB = 10_000
 export const MAX_FIRST_FRAME = 999_990_000
 export const MAX_IMAGE_SIDE = 16_384
 export const MAX_SAMPLES_PER_PIXEL = 65_536
+/** Highest frame rate an order may play a scene's animations at. */
+export const MAX_FPS = 1_000
 /** Largest multiplier of a render's environment panorama. */
 export const MAX_ENVIRONMENT_INTENSITY = 1e6
 /** Largest turn of a render's environment panorama either way, radians (any angle fits in 2π; this bounds junk). */

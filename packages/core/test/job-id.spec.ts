@@ -161,7 +161,11 @@ describe('job ids derived from order content', () => {
     // Every optional field present, so a field added to Order and left out of jobIdOf fails here.
     const render: OrderContent = {
       ...PINNED,
-      split: { ...(PINNED.split as RenderSplit), environment: { intensity: 1.5, rotation: 0.25, visible: false } },
+      split: {
+        ...(PINNED.split as RenderSplit),
+        environment: { intensity: 1.5, rotation: 0.25, visible: false },
+        fps: 24,
+      },
     }
     const inference: OrderContent = {
       ...PINNED,

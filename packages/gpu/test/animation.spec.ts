@@ -70,6 +70,8 @@ describe('SceneTimeline', () => {
     expect(timeline.at(10).triangles).toEqual(withSphereAt(END).triangles)
     // Built again at an earlier time, it is what it was: posing does not accumulate.
     expect(timeline.at(2).triangles).toEqual(withSphereAt([0, 0.375, -0.25]).triangles)
+    // As stored in the file, after being posed: the node where the file put it, not where the animation left it.
+    expect(timeline.stored().triangles).toEqual(sceneFromDocument(still().doc).triangles)
     // loadScene at a time is the timeline at that time.
     expect((await loadScene(await new WebIO().writeBinary(doc), { time: 2 })).triangles).toEqual(
       timeline.at(2).triangles,

@@ -40,6 +40,8 @@ export function jobIdOf(content: OrderContent): string {
     const e = s.environment
     split.push([e.intensity, e.rotation, e.visible ?? true])
   }
+  // Likewise the frame rate an animation plays at (tagged: it may come without a panorama before it).
+  if (s.kind === 'render' && s.fps !== undefined) split.push(['fps', s.fps])
   const v = content.verification
   const bytes = dagCbor.encode([
     JOB_ID_DOMAIN,

@@ -4,6 +4,7 @@ import {
   MAX_ENVIRONMENT_ROTATION,
   MAX_FEATURES,
   MAX_FIRST_FRAME,
+  MAX_FPS,
   MAX_FRAMES_PER_JOB,
   MAX_ID_LENGTH,
   MAX_IMAGE_SIDE,
@@ -37,6 +38,11 @@ export const renderSplitSchema = z.object({
   samples: posInt.max(MAX_SAMPLES_PER_PIXEL),
   /** Set when the order's second input is a panorama lighting the scene. */
   environment: environmentLightingSchema.optional(),
+  /**
+   * Plays the scene's animations: frame `f` shows them at `f / fps` seconds. Absent, every frame shows the scene as
+   * its file stores it.
+   */
+  fps: z.number().positive().max(MAX_FPS).optional(),
 })
 
 /** Inference jobs split into ranges of input batch items. */

@@ -2,6 +2,8 @@ import { NodeIO, TextureInfo, WebIO } from '@gltf-transform/core'
 import type {
   Accessor,
   Document,
+  vec3,
+  vec4,
   JSONDocument,
   ILogger,
   Material as GltfMaterial,
@@ -135,12 +137,16 @@ export class SceneTimeline {
   readonly #decoders: TextureDecoders
   readonly #channels: readonly NodeChannel[]
   readonly #textures = new Map<GltfTexture, Texture>()
+  /** The animated nodes' translation, rotation and scale as stored, put back for {@link stored}. */
+  readonly #rest: ReadonlyArray<readonly [Node, vec3, vec4, vec3]>
   #still: Scene | undefined
 
   private constructor(doc: Document, decoders: TextureDecoders) {
     this.#doc = doc
     this.#decoders = decoders
     this.#channels = nodeChannels(doc)
+    const nodes = new Set(this.#channels.map((c) => c.node))
+    this.#rest = [...nodes].map((n) => [n, n.getTranslation(), n.getRotation(), n.getScale()] as const)
   }
 
   /** Parses a scene (bytes or a path, as {@link loadScene}) and checks its animations. */
@@ -161,12 +167,18 @@ export class SceneTimeline {
 
   /** The scene at `time` seconds (finite, at least 0). */
   at(time: number): Scene {
-    if (!this.animated) {
-      this.#still ??= sceneFromDocument(this.#doc, this.#decoders, this.#textures)
-      return this.#still
-    }
+    if (!this.animated) return this.stored()
     poseAt(this.#channels, time)
     return sceneFromDocument(this.#doc, this.#decoders, this.#textures)
+  }
+
+  /** The scene as its file stores it, no animation played (what {@link loadScene} gives without a time). */
+  stored(): Scene {
+    if (this.#still === undefined) {
+      for (const [node, t, r, s] of this.#rest) node.setTranslation(t).setRotation(r).setScale(s)
+      this.#still = sceneFromDocument(this.#doc, this.#decoders, this.#textures)
+    }
+    return this.#still
   }
 }
 

@@ -18,6 +18,10 @@ export interface JobRequest {
     tileWidth: number
     tileHeight: number
     samples: number
+    /** The first frame's number; frames `firstFrame` to `firstFrame + frames - 1` are rendered. @default 0 */
+    firstFrame?: number
+    /** Plays the scene's animations: frame `f` shows them at `f / fps` seconds. Absent, the scene as stored. */
+    fps?: number
     /**
      * How the panorama in `inputs[1]` lights the scene: radiance multiplier, turn about +y in radians, and whether
      * the camera sees it (default true; else black behind the scene).

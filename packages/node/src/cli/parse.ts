@@ -1,3 +1,4 @@
+import { MAX_FPS } from '@tessera/core'
 import { InvalidArgumentError } from 'commander'
 
 /** Parses a positive integer flag, with a message commander prints on failure. */
@@ -39,4 +40,11 @@ export function parseAmount(value: string): bigint {
     throw new InvalidArgumentError('expected a whole number of token units')
   }
   return BigInt(value)
+}
+
+/** Parses a frame rate flag: a positive number up to {@link MAX_FPS}. */
+export function parseFps(value: string): number {
+  const fps = parsePositiveNumber(value)
+  if (fps > MAX_FPS) throw new InvalidArgumentError(`expected at most ${MAX_FPS} frames per second`)
+  return fps
 }

@@ -36,6 +36,8 @@ export class GpuWorkload implements TaskExecutor {
    */
   async checkInputs(order: InputOrder, options: AbortOptions = {}): Promise<void> {
     const loaded = await this.#inputs.load(order, options)
+    // Its first frame posed: animations that cannot be played fail here, not at every task.
+    if (loaded.kind === 'render' && order.split.kind === 'render') loaded.sceneAt(order.split.firstFrame)
     if (loaded.kind === 'inference' && order.split.kind === 'inference') {
       validateInputs(loaded.model, loaded.inputs)
       // Every item the tasks will take is in the batch (and every input has one batch size).
@@ -97,7 +99,7 @@ export class GpuWorkload implements TaskExecutor {
     if (task.kind === 'render' && loaded.kind === 'render') {
       const tile = await this.#engine.renderTile(
         {
-          scene: loaded.scene,
+          scene: loaded.sceneAt(task.frame),
           frame: task.frame,
           imageWidth: task.imageWidth,
           imageHeight: task.imageHeight,

@@ -2,7 +2,7 @@ import { type AbortOptions, type Order, raceSignal, throwIfAborted } from '@tess
 import {
   decodeEnvironmentImage,
   loadOnnxModel,
-  loadScene,
+  SceneTimeline,
   withEnvironment,
   type OnnxModel,
   type Scene,
@@ -20,11 +20,17 @@ export interface InputSource {
   fetchFrom(peer: string, cid: string, options?: AbortOptions): Promise<Uint8Array>
 }
 
-/** A job's inputs, parsed: a render's scene, or an inference's model and input tensors. */
+/**
+ * A job's inputs, parsed: a render's scene, built for each frame (its animations at the frame's time), or an
+ * inference's model and input tensors.
+ */
 export type LoadedInputs =
-  { kind: 'render'; scene: Scene } | { kind: 'inference'; model: OnnxModel; inputs: Record<string, Tensor> }
+  | { kind: 'render'; sceneAt(frame: number): Scene }
+  | { kind: 'inference'; model: OnnxModel; inputs: Record<string, Tensor> }
 
 const CACHE_LIMIT = 8
+/** Frames of one animated scene kept built: a worker's tasks and a verifier's checks come a frame or two at a time. */
+const FRAMES_KEPT = 4
 
 /** What of an order its inputs depend on. */
 export type InputOrder = Pick<Order, 'kind' | 'inputs' | 'creator' | 'split'>
@@ -60,7 +66,8 @@ export class InputCache {
   /** The inputs of `order`, fetched and parsed once; rejects with an AbortError when `options.signal` aborts. */
   async load(order: InputOrder, options: AbortOptions = {}): Promise<LoadedInputs> {
     throwIfAborted(options.signal)
-    const key = `${order.kind}:${order.inputs.join(',')}:${JSON.stringify(lightingOf(order) ?? null)}`
+    const fps = order.split.kind === 'render' ? order.split.fps : undefined
+    const key = `${order.kind}:${order.inputs.join(',')}:${JSON.stringify(lightingOf(order) ?? null)}:${fps ?? ''}`
     let loading = this.#loaded.get(key)
     if (loading === undefined) {
       const controller = new AbortController()
@@ -108,13 +115,29 @@ export class InputCache {
       ),
     )
     if (order.kind === 'render') {
+      const timeline = await SceneTimeline.load(blobs[0] as Uint8Array)
       // A render's second input, where there is one, is the panorama that lights the scene.
-      const scene = await loadScene(blobs[0] as Uint8Array)
-      const panorama = blobs[1]
+      const panorama = blobs[1] === undefined ? undefined : decodeEnvironmentImage(blobs[1])
+      const lit = (scene: Scene) =>
+        panorama === undefined ? scene : withEnvironment(scene, panorama, lightingOf(order))
+      const fps = order.split.kind === 'render' ? order.split.fps : undefined
+      // Without a frame rate, or with nothing that moves, every frame is the one scene.
+      if (fps === undefined || !timeline.animated) {
+        const scene = lit(timeline.stored())
+        return { kind: 'render', sceneAt: () => scene }
+      }
+      const frames = new Map<number, Scene>()
       return {
         kind: 'render',
-        scene:
-          panorama === undefined ? scene : withEnvironment(scene, decodeEnvironmentImage(panorama), lightingOf(order)),
+        sceneAt: (frame) => {
+          let scene = frames.get(frame)
+          if (scene === undefined) {
+            scene = lit(timeline.at(frame / fps))
+            if (frames.size >= FRAMES_KEPT) frames.delete(frames.keys().next().value as number)
+            frames.set(frame, scene)
+          }
+          return scene
+        },
       }
     }
     return {

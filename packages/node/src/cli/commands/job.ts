@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { extname, join } from 'node:path'
-import { decodeEnvironmentImage, tensor } from '@tessera/gpu'
+import { decodeEnvironmentImage, SceneTimeline, tensor } from '@tessera/gpu'
 import { SingleBar } from 'cli-progress'
 import { type Command, InvalidArgumentError } from 'commander'
 import { z } from 'zod'
@@ -12,7 +12,7 @@ import { encodeTensorBundle } from '../../peer/tensor-bundle.js'
 import type { CliIo } from '../io.js'
 import { jobHeadline, jobReport, jobTable } from '../job-report.js'
 import { environmentOptions, lightingOf, type EnvironmentFlags } from '../environment-flags.js'
-import { parseAmount, parsePositiveInt } from '../parse.js'
+import { parseAmount, parseFps, parseNonNegativeInt, parsePositiveInt } from '../parse.js'
 import { readInput, readScene } from '../read-input.js'
 import { toneOptions, type ToneFlags } from '../tone-flags.js'
 import { PNG_EXPOSURE } from '../../peer/job-output.js'
@@ -44,6 +44,8 @@ async function readTensorJson(path: string): Promise<Uint8Array> {
 
 interface SubmitFlags extends EnvironmentFlags {
   frames: number
+  firstFrame: number
+  fps?: number
   width: number
   height: number
   tile: number
@@ -56,6 +58,9 @@ interface SubmitFlags extends EnvironmentFlags {
   deadline?: number
   wait: boolean
 }
+
+/** The frame rate an animated scene plays at when the job does not say (film's). */
+const DEFAULT_FPS = 24
 
 /** Polls a job until it ends, drawing a progress bar with ETA on a terminal and plain lines elsewhere. */
 async function follow(client: ApiClient, jobId: string, io: CliIo): Promise<JobStatus> {
@@ -99,6 +104,12 @@ export function registerJob(program: Command, io: CliIo): void {
       .description('order a render (<scene.glb|.gltf>) or an inference (<model.onnx> with --input) job'),
   )
     .option('--frames <n>', 'frames to render', parsePositiveInt, 1)
+    .option('--first-frame <n>', 'number of the first frame', parseNonNegativeInt, 0)
+    .option(
+      '--fps <n>',
+      `frame rate the scene's animations play at: frame f shows time f / fps (default ${DEFAULT_FPS} for an animated scene)`,
+      parseFps,
+    )
     .option('--width <px>', 'image width', parsePositiveInt, 128)
     .option('--height <px>', 'image height', parsePositiveInt, 128)
     .option('--tile <px>', 'tile side; each tile is a task', parsePositiveInt, 64)
@@ -143,6 +154,10 @@ export function registerJob(program: Command, io: CliIo): void {
           ...common,
         }
       } else {
+        // An animated scene plays at the frame rate asked for, or the usual one; a still one needs none.
+        const animated = (await SceneTimeline.load(bytes)).animated
+        const fps = flags.fps ?? (animated ? DEFAULT_FPS : undefined)
+        if (animated && flags.fps === undefined) io.stdout(`the scene is animated: playing it at ${DEFAULT_FPS} fps\n`)
         const inputs = [await api.putBlob(bytes)]
         if (flags.environment !== undefined) {
           const panorama = await readInput(flags.environment)
@@ -155,6 +170,8 @@ export function registerJob(program: Command, io: CliIo): void {
           inputs,
           render: {
             frames: flags.frames,
+            firstFrame: flags.firstFrame,
+            ...(fps !== undefined ? { fps } : {}),
             width: flags.width,
             height: flags.height,
             tileWidth: flags.tile,

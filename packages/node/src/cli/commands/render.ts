@@ -13,7 +13,7 @@ import { SingleBar } from 'cli-progress'
 import type { Command } from 'commander'
 import type { CliIo } from '../io.js'
 import { environmentOptions, lightingOf, type EnvironmentFlags } from '../environment-flags.js'
-import { parseNonNegativeInt, parsePositiveInt } from '../parse.js'
+import { parseFps, parseNonNegativeInt, parsePositiveInt } from '../parse.js'
 import { readInput } from '../read-input.js'
 import { toneOptions, type ToneFlags } from '../tone-flags.js'
 
@@ -26,6 +26,7 @@ interface RenderFlags extends EnvironmentFlags, ToneFlags {
   height: number
   samples: number
   frame: number
+  fps?: number
   cpu?: boolean
   json?: boolean
 }
@@ -47,13 +48,19 @@ export function registerRender(program: Command, io: CliIo): void {
       .option('--width <px>', 'image width', parsePositiveInt, 256)
       .option('--height <px>', 'image height', parsePositiveInt, 256)
       .option('--samples <n>', 'samples per pixel', parsePositiveInt, 16)
-      .option('--frame <n>', 'frame number (it seeds the noise)', parseNonNegativeInt, 0),
+      .option(
+        '--frame <n>',
+        'frame number (it seeds the noise, and with --fps poses the animations)',
+        parseNonNegativeInt,
+        0,
+      )
+      .option('--fps <n>', "frame rate the scene's animations play at: frame f shows time f / fps", parseFps),
     1,
   )
     .option('--cpu', 'use the CPU reference path tracer (what a verifier without a GPU runs)')
     .option('--json', 'print JSON')
     .action(async (scenePath: string, flags: RenderFlags) => {
-      const loaded = await loadScene(scenePath)
+      const loaded = await loadScene(scenePath, flags.fps === undefined ? {} : { time: flags.frame / flags.fps })
       const scene =
         flags.environment === undefined
           ? loaded
