@@ -174,6 +174,11 @@ describe('a peer over the life of its jobs', () => {
       message: expect.stringMatching(/accepted 1 of its tiles/),
     })
     const output = await creator.jobOutput(jobId, { partial: true })
+    // Beside the frame, the tile left black.
+    const tiles = output.files.find((f) => f.name === 'tiles.json')
+    expect(JSON.parse(Buffer.from(tiles!.base64, 'base64').toString('utf8'))).toEqual({
+      missing: [{ frame: 0, x: 16, y: 0, width: 16, height: 16 }],
+    })
     const png = output.files.find((f) => f.name === 'frame-0000.png')
     const image = decodePng(Buffer.from(png!.base64, 'base64'))
     expect([image.width, image.height]).toEqual([32, 16])

@@ -77,6 +77,7 @@ describe('assembleOutputs', () => {
       id === left!.taskId ? new Uint8Array(2 * 2 * 4).fill(9) : undefined,
     )
     expect(right).toBeDefined()
+    expect(assembled.kind === 'render' && assembled.missing).toEqual([{ frame: 0, x: 2, y: 0, width: 2, height: 2 }])
     expect(assembled.kind === 'render' && [...assembled.frames[0]!.pixels]).toEqual([
       ...Array(8).fill(9),
       ...Array(8).fill(0),

@@ -92,7 +92,7 @@ export interface JobOutputOptions {
   toneCurve?: ToneCurve
   /**
    * For a job that ended unfinished (cancelled, expired): what it accepted. A render's frames with the tiles it
-   * accepted, the others left blank (transparent black); an inference's `output.f32` with the items of no accepted
+   * accepted, the others left blank (transparent black) and listed in `tiles.json`; an inference's `output.f32` with the items of no accepted
    * range NaN, and `ranges.json` listing the ranges in and out. Without it such a job's output is refused with
    * `NODE__JOB_NOT_COMPLETE`, as is a job that accepted nothing.
    * @default false

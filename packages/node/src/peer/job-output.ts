@@ -21,6 +21,8 @@ export interface OutputSource {
 const OCTETS = 'application/octet-stream'
 /** The file beside a partial inference output that says which item ranges it holds. */
 export const PARTIAL_MANIFEST = 'ranges.json'
+/** The file beside a partial render's frames that lists the tiles left black (`{ missing: [{ frame, x, y, width, height }] }`). */
+export const PARTIAL_RENDER_MANIFEST = 'tiles.json'
 
 /** What {@link PARTIAL_MANIFEST} holds: half-open item ranges `[start, end)`, merged and in order. */
 export interface PartialInferenceManifest {
@@ -119,5 +121,16 @@ export async function assembleJobOutput(
       ]
     }),
   )
-  return { jobId: order.jobId, files: files.flat() }
+  // A partial render: which tiles are left black, so a script can order them again.
+  const manifest =
+    assembled.missing.length === 0
+      ? []
+      : [
+          {
+            name: PARTIAL_RENDER_MANIFEST,
+            contentType: 'application/json',
+            base64: Buffer.from(`${JSON.stringify({ missing: assembled.missing }, null, 2)}\n`).toString('base64'),
+          },
+        ]
+  return { jobId: order.jobId, files: [...files.flat(), ...manifest] }
 }

@@ -11,6 +11,15 @@ export interface AssembledFrame {
   readonly pixels: Uint8Array
 }
 
+/** A tile of a frame, in pixels. */
+export interface MissingTile {
+  readonly frame: number
+  readonly x: number
+  readonly y: number
+  readonly width: number
+  readonly height: number
+}
+
 /** A half-open range of item indices, `[start, end)`. */
 export interface ItemRange {
   readonly start: number
@@ -19,7 +28,12 @@ export interface ItemRange {
 
 /** A job's output put together from its tasks' outputs: frames for a render, one buffer for inference. */
 export type AssembledOutput =
-  | { readonly kind: 'render'; readonly frames: readonly AssembledFrame[] }
+  | {
+      readonly kind: 'render'
+      readonly frames: readonly AssembledFrame[]
+      /** The tiles no task output covers, left blank, in task order (only a job that ended unfinished has any). */
+      readonly missing: readonly MissingTile[]
+    }
   | {
       readonly kind: 'inference'
       /** Every item in order, `itemBytes` each; a missing range's bytes are zero. */
@@ -96,10 +110,14 @@ export function assembleOutputs(
     height,
     pixels: new Uint8Array(width * height * bytesPerPixel),
   }))
+  const missing: MissingTile[] = []
   for (const task of tasks) {
     if (task.kind !== 'render') continue
     const tile = outputOf(task.taskId)
-    if (tile === undefined) continue
+    if (tile === undefined) {
+      missing.push({ frame: task.frame, x: task.x, y: task.y, width: task.width, height: task.height })
+      continue
+    }
     const rowBytes = task.width * bytesPerPixel
     if (tile.byteLength !== rowBytes * task.height) throw mismatch(task.taskId, tile.byteLength, rowBytes * task.height)
     const target = (frames[task.frame - firstFrame] as AssembledFrame).pixels
@@ -107,5 +125,5 @@ export function assembleOutputs(
       target.set(tile.subarray(row * rowBytes, (row + 1) * rowBytes), ((task.y + row) * width + task.x) * bytesPerPixel)
     }
   }
-  return { kind: 'render', frames }
+  return { kind: 'render', frames, missing }
 }
