@@ -98,6 +98,23 @@ describe('a peer over the life of its jobs', () => {
     return { creator, worker: peers.at(-1)!, scene: await creator.putBlob(await generateScene({ subdivisions: 1 })) }
   }
 
+  /**
+   * Orders `job`, lets its worker finish the first task only, cancels it once that is accepted, and resolves to its
+   * id once its record says how it ended.
+   */
+  async function cancelledPartDone(creator: Peer, job: JobRequest): Promise<string> {
+    const spy = runFirstTaskOnly()
+    const { jobId } = await creator.submitJob(job)
+    await until('one task to be accepted', () => (creator.scheduler.job(jobId)?.accepted === 1 ? true : undefined))
+    expect((await creator.cancelJob(jobId)).state).toBe('cancelled')
+    // Every peer of the suite runs through the prototype: the other tests' workers must not hang.
+    spy.mockRestore()
+    await until('the record of how it ended', async () =>
+      (await creator.jobs.stored(jobId))?.end !== undefined ? true : undefined,
+    )
+    return jobId
+  }
+
   /** Resolves once a job has settled and the creator has let its settlement go; its status then. */
   async function settledStatus(creator: Peer, jobId: string) {
     await until('the settlement to end', () => (creator.retained.settlements === 0 ? true : undefined))
@@ -159,16 +176,8 @@ describe('a peer over the life of its jobs', () => {
   it('should give a cancelled render its frame with the tiles it accepted, when asked for a partial output', async () => {
     const { creator, scene } = await pair('partial')
     // The worker renders its first tile; the second never finishes before the job is cancelled.
-    const spy = runFirstTaskOnly()
     const two = request(scene)
-    const { jobId } = await creator.submitJob({ ...two, render: { ...two.render!, width: 32 } })
-    await until('one tile to be accepted', () => (creator.scheduler.job(jobId)?.accepted === 1 ? true : undefined))
-    expect((await creator.cancelJob(jobId)).state).toBe('cancelled')
-    // Every peer of the suite renders through the prototype: the other tests' workers must not hang.
-    spy.mockRestore()
-    await until('the record of how it ended', async () =>
-      (await creator.jobs.stored(jobId))?.end !== undefined ? true : undefined,
-    )
+    const jobId = await cancelledPartDone(creator, { ...two, render: { ...two.render!, width: 32 } })
     await expect(creator.jobOutput(jobId)).rejects.toMatchObject({
       code: 'NODE__JOB_NOT_COMPLETE',
       message: expect.stringMatching(/accepted 1 of its tiles/),
@@ -200,20 +209,13 @@ describe('a peer over the life of its jobs', () => {
     const model = elementwiseModel('Relu')
     const x = Float32Array.from({ length: 16 }, (_, i) => i - 8)
     const inputs = [await creator.putBlob(model), await creator.putBlob(encodeTensorBundle({ x: tensor([4, 4], x) }))]
-    const spy = runFirstTaskOnly()
-    const { jobId } = await creator.submitJob({
+    const jobId = await cancelledPartDone(creator, {
       kind: 'inference',
       inputs,
       inference: { items: 4, itemsPerTask: 2 },
       maxPrice: '200',
       minBids: 1,
     })
-    await until('one range to be accepted', () => (creator.scheduler.job(jobId)?.accepted === 1 ? true : undefined))
-    expect((await creator.cancelJob(jobId)).state).toBe('cancelled')
-    spy.mockRestore()
-    await until('the record of how it ended', async () =>
-      (await creator.jobs.stored(jobId))?.end !== undefined ? true : undefined,
-    )
     await expect(creator.jobOutput(jobId)).rejects.toMatchObject({
       code: 'NODE__JOB_NOT_COMPLETE',
       message: expect.stringMatching(/accepted 1 of its item ranges/),

@@ -78,13 +78,18 @@ describe('ReceiptExchange', () => {
     workerStore = await Datastore.open(join(dir, 'worker'))
     stores = [creatorStore, workerStore]
     exchanges = [side('creator'), side('worker')]
-    await (exchanges[1] as ReceiptExchange).committed(TASK, {
+    await committed(TASK)
+  })
+
+  /** The worker committed to a result of `taskId` of the job at the 1,000-unit bid, as its executor records it. */
+  function committed(taskId: string): Promise<void> {
+    return (exchanges[1] as ReceiptExchange).committed(taskId, {
       jobId: JOB,
       creator: creator.peerId.toString(),
       root: ROOT,
       minAmount: 1_000n,
     })
-  })
+  }
 
   /** One side's exchange on its store (again, after a restart); the creator's settled receipts land in `cosigned`. */
   function side(role: 'creator' | 'worker'): ReceiptExchange {
@@ -189,12 +194,7 @@ describe('ReceiptExchange', () => {
 
   it('should count each task once in what the worker earned, though copies of its receipt arrive together', async () => {
     const second = 'job-1/f0/t1_0'
-    await (exchanges[1] as ReceiptExchange).committed(second, {
-      jobId: JOB,
-      creator: creator.peerId.toString(),
-      root: ROOT,
-      minAmount: 1_000n,
-    })
+    await committed(second)
     expect(await (exchanges[1] as ReceiptExchange).earnings()).toEqual({ tasks: 0, amount: 0n })
     const receipt = (taskId: string, amount: bigint): Receipt =>
       signReceipt(
@@ -222,12 +222,7 @@ describe('ReceiptExchange', () => {
     // A damaged total is summed again too, and never stands in the way of a countersignature.
     await workerStore.put('meta', 'worker-earned', { tasks: 'two' })
     const third = 'job-1/f0/t2_0'
-    await (exchanges[1] as ReceiptExchange).committed(third, {
-      jobId: JOB,
-      creator: creator.peerId.toString(),
-      root: ROOT,
-      minAmount: 1_000n,
-    })
+    await committed(third)
     await buses[0].send(worker.peerId.toString(), { type: 'receipt', body: receipt(third, 1_000n) })
     await vi.waitFor(() => expect(countersigned).toHaveLength(3))
     expect(await (exchanges[1] as ReceiptExchange).earnings()).toEqual({ tasks: 3, amount: 4_500n })
