@@ -99,11 +99,7 @@ export class SettlementJournal {
 
   /** Whether `key` lies under a retired prefix: its action is over for good and must not run again. */
   retired(key: string): boolean {
-    if (this.#retired.size === 0) return false
-    for (let slash = key.indexOf('/'); slash >= 0; slash = key.indexOf('/', slash + 1)) {
-      if (this.#retired.has(key.slice(0, slash + 1))) return true
-    }
-    return false
+    return isUnder(this.#retired, key)
   }
 
   /**
@@ -241,19 +237,13 @@ export function compactJournal(records: readonly JournalRecord[]): { records: Jo
     latest.set(record.key, record)
     if (record.t === 'intent') intents.set(record.key, record)
   }
-  const isRetired = (key: string): boolean => {
-    for (let slash = key.indexOf('/'); slash >= 0; slash = key.indexOf('/', slash + 1)) {
-      if (retired.has(key.slice(0, slash + 1))) return true
-    }
-    return false
-  }
   const kept: JournalRecord[] = []
   let changed = 0
   for (const record of records) {
     if (record.t === 'retired') {
       if (record === latest.get(record.key)) kept.push(record)
       else changed++
-    } else if (retired.size > 0 && isRetired(record.key)) {
+    } else if (isUnder(retired, record.key)) {
       changed++
     } else if (record === latest.get(record.key)) {
       kept.push(record)
@@ -265,6 +255,15 @@ export function compactJournal(records: readonly JournalRecord[]): { records: Jo
     }
   }
   return { records: kept, changed }
+}
+
+/** Whether `key` starts with one of `prefixes` (each ending in `/`), looked up once per slash of the key. */
+function isUnder(prefixes: ReadonlySet<string>, key: string): boolean {
+  if (prefixes.size === 0) return false
+  for (let slash = key.indexOf('/'); slash >= 0; slash = key.indexOf('/', slash + 1)) {
+    if (prefixes.has(key.slice(0, slash + 1))) return true
+  }
+  return false
 }
 
 /**

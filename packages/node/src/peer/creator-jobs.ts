@@ -182,7 +182,7 @@ export class CreatorJobs {
     // Its inputs stay while the job does: its workers and verifiers fetch them from here. Held once its record exists,
     // so a delete finds them (every input is a blob CID: `#checkInputs` refused any other).
     for (const input of order.inputs) {
-      if (isBlobCid(input)) await this.#c.holds.hold(input, jobHolder(jobId), undefined, options)
+      await this.#c.holds.hold(input, jobHolder(jobId), undefined, options)
     }
     // The epoch is fixed before any await: receipts signed from now on name it.
     const epoch = this.#c.epochCounter.take()
