@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { WebIO } from '@gltf-transform/core'
@@ -56,6 +56,28 @@ describe('packGlb', () => {
       message: expect.stringMatching(/names files beside it \(travelling\.bin\)/),
       context: { uris: ['travelling.bin'] },
     })
+  })
+
+  it('should read no file a .gltf names outside its own folder, so none can be packed and uploaded', async () => {
+    const folder = join(dir, 'inside')
+    await mkdir(folder, { recursive: true })
+    await writeScene(join(folder, 'scene.gltf'), { subdivisions: 1 })
+    const json = JSON.parse(await readFile(join(folder, 'scene.gltf'), 'utf8'))
+    await writeFile(join(dir, 'secret.bin'), await readFile(join(folder, 'scene.bin')))
+    for (const uri of [
+      '../secret.bin',
+      '%2e%2e/secret.bin',
+      join(dir, 'secret.bin'),
+      'file:///dev/zero',
+      '/dev/zero',
+    ]) {
+      const path = join(folder, 'escaping.gltf')
+      await writeFile(path, JSON.stringify({ ...json, buffers: [{ ...json.buffers[0], uri }] }))
+      await expect(packGlb(path), uri).rejects.toMatchObject({
+        code: 'GPU__MALFORMED_SCENE',
+        message: expect.stringMatching(/not a file beside it/),
+      })
+    }
   })
 
   it('should refuse a .gltf whose buffer is missing, with a coded error', async () => {

@@ -202,9 +202,13 @@ export async function readDocument(source: Uint8Array | string): Promise<Documen
       .registerExtensions(EXTENSIONS)
     let asset: JSONDocument
     if (typeof source === 'string') {
-      const { stat } = await import('node:fs/promises')
+      const { readFile, stat } = await import('node:fs/promises')
       const size = (await stat(source)).size
       if (size > MAX_SCENE_BYTES) throw tooLarge(size)
+      // Only files beside it, checked before any is read: a scene (from anywhere) naming ../../.ssh/id_ed25519 would
+      // otherwise have that file packed into the GLB a job uploads to its workers, and one naming /dev/zero would
+      // never finish reading.
+      assertFilesBeside(jsonOfFile(await readFile(source)), source, await import('node:path'))
       // A .gltf on disk may name its buffers and images by relative URI: NodeIO resolves them beside the file.
       asset = await io.readAsJSON(source)
     } else {
@@ -261,9 +265,22 @@ export async function packGlb(path: string): Promise<Uint8Array> {
   }
 }
 
-/** Refuses glTF JSON whose buffers or images name files (URIs other than `data:`), which bytes cannot carry. */
-function assertSelfContained(json: Record<string, unknown>): void {
-  const uris = [json.buffers, json.images].flatMap((list) =>
+/** The JSON of a .gltf or .glb file's bytes (a GLB's first chunk), unchecked beyond parsing. */
+function jsonOfFile(bytes: Uint8Array): Record<string, unknown> {
+  let text: Uint8Array = bytes
+  if (isGlb(bytes)) {
+    assertGlbFraming(bytes)
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    text = bytes.subarray(20, 20 + view.getUint32(12, true))
+  }
+  const json: unknown = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(text))
+  if (typeof json !== 'object' || json === null) throw new Error('glTF JSON must be an object')
+  return json as Record<string, unknown>
+}
+
+/** The files a glTF's buffers and images name (URIs other than `data:`). */
+function fileUris(json: Record<string, unknown>): string[] {
+  return [json.buffers, json.images].flatMap((list) =>
     Array.isArray(list)
       ? list.flatMap((item: unknown) => {
           const uri = (item as { uri?: unknown } | null)?.uri
@@ -271,6 +288,35 @@ function assertSelfContained(json: Record<string, unknown>): void {
         })
       : [],
   )
+}
+
+/** Refuses a glTF file that names a file outside its own folder (an absolute path, a URL, `..` past the folder). */
+function assertFilesBeside(
+  json: Record<string, unknown>,
+  path: string,
+  { dirname, resolve, sep }: Pick<typeof import('node:path'), 'dirname' | 'resolve' | 'sep'>,
+): void {
+  const folder = resolve(dirname(path))
+  for (const uri of fileUris(json)) {
+    let target: string
+    try {
+      target = resolve(folder, decodeURIComponent(uri))
+    } catch {
+      target = ''
+    }
+    if (/^[a-z][a-z0-9+.-]*:/i.test(uri) || !target.startsWith(folder + sep)) {
+      throw new GpuError(
+        'GPU__MALFORMED_SCENE',
+        `the glTF names ${uri}, which is not a file beside it: only files in its own folder are read`,
+        { uri },
+      )
+    }
+  }
+}
+
+/** Refuses glTF JSON whose buffers or images name files (URIs other than `data:`), which bytes cannot carry. */
+function assertSelfContained(json: Record<string, unknown>): void {
+  const uris = fileUris(json)
   if (uris.length > 0) {
     throw new GpuError(
       'GPU__MALFORMED_SCENE',
