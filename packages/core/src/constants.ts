@@ -36,6 +36,8 @@ export const MAX_IMAGE_SIDE = 16_384
 export const MAX_SAMPLES_PER_PIXEL = 65_536
 /** Highest frame rate an order may play a scene's animations at. */
 export const MAX_FPS = 1_000
+/** Lowest frame rate (a frame a thousand seconds): below it a frame's time could overflow to infinity. */
+export const MIN_FPS = 0.001
 /** Largest multiplier of a render's environment panorama. */
 export const MAX_ENVIRONMENT_INTENSITY = 1e6
 /** Largest turn of a render's environment panorama either way, radians (any angle fits in 2π; this bounds junk). */

@@ -78,6 +78,19 @@ describe('SceneTimeline', () => {
     )
   })
 
+  it('should reach a key baked at a frame rate at that very frame, the keys being float32', async () => {
+    // A STEP track baked at 24 fps: key k at float32(k / 24), each moving the sphere a step further.
+    const { doc, sphere } = still()
+    const frames = 48
+    const times = Array.from({ length: frames }, (_, k) => k / 24)
+    const values = times.flatMap((_, k) => [k / 64, 0.375, -0.25])
+    animate(doc, sphere, 'translation', times, values, 'STEP')
+    const timeline = await SceneTimeline.load(await new WebIO().writeBinary(doc))
+    for (const k of [1, 2, 4, 7, 8, 11, 47]) {
+      expect(timeline.at(k / 24).triangles, `frame ${k}`).toEqual(withSphereAt([k / 64, 0.375, -0.25]).triangles)
+    }
+  })
+
   it('should hold a STEP key until the next, and follow a CUBICSPLINE through its tangents', async () => {
     const stepped = still()
     animate(stepped.doc, stepped.sphere, 'translation', [0, 1], [...START, ...END], 'STEP')
@@ -85,13 +98,14 @@ describe('SceneTimeline', () => {
     expect(step.at(0.99).triangles).toEqual(withSphereAt(START).triangles)
     expect(step.at(1).triangles).toEqual(withSphereAt(END).triangles)
 
-    // x from -0.5 to 0.5 over 1 s with both tangents 1 per second: the Hermite curve is the straight line.
-    const tangent = [1, 0, 0]
+    // x from -0.5 to 0.5 over 2 s, leaving the first key and reaching the second at 0.5 per second (times the
+    // interval, a slope of 1 over it): the Hermite curve is the straight line. The tangents on the outer sides (9)
+    // must play no part.
     const curved = still()
-    const keys = [...tangent, ...START, ...tangent, ...tangent, ...END, ...tangent]
-    animate(curved.doc, curved.sphere, 'translation', [0, 1], keys, 'CUBICSPLINE')
+    const keys = [9, 0, 0, ...START, 0.5, 0, 0, 0.5, 0, 0, ...END, 9, 0, 0]
+    animate(curved.doc, curved.sphere, 'translation', [0, 2], keys, 'CUBICSPLINE')
     const cubic = await SceneTimeline.load(await new WebIO().writeBinary(curved.doc))
-    const quarter = cubic.at(0.25).triangles
+    const quarter = cubic.at(0.5).triangles
     const expected = withSphereAt([-0.25, 0.375, -0.25]).triangles
     for (let i = 0; i < expected.length; i++) expect(quarter[i]).toBeCloseTo(expected[i]!, 5)
   })

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, symlink, unlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { WebIO } from '@gltf-transform/core'
@@ -64,18 +64,25 @@ describe('packGlb', () => {
     await writeScene(join(folder, 'scene.gltf'), { subdivisions: 1 })
     const json = JSON.parse(await readFile(join(folder, 'scene.gltf'), 'utf8'))
     await writeFile(join(dir, 'secret.bin'), await readFile(join(folder, 'scene.bin')))
+    // Links inside the folder that lead out of it, or to a device that never ends.
+    await symlink(join(dir, 'secret.bin'), join(folder, 'link.bin'))
+    await symlink(dir, join(folder, 'linked'))
+    await symlink('/dev/zero', join(folder, 'zero.bin'))
     for (const uri of [
       '../secret.bin',
       '%2e%2e/secret.bin',
       join(dir, 'secret.bin'),
       'file:///dev/zero',
       '/dev/zero',
+      'link.bin',
+      'linked/secret.bin',
+      'zero.bin',
     ]) {
       const path = join(folder, 'escaping.gltf')
       await writeFile(path, JSON.stringify({ ...json, buffers: [{ ...json.buffers[0], uri }] }))
       await expect(packGlb(path), uri).rejects.toMatchObject({
         code: 'GPU__MALFORMED_SCENE',
-        message: expect.stringMatching(/not a file beside it/),
+        message: expect.stringMatching(/not a (regular )?file/),
       })
     }
   })

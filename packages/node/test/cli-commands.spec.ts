@@ -196,6 +196,13 @@ describe('tessera commands', () => {
     const second = readFileSync(join(out, 'frame-0001.png'))
     expect(second.equals(await preview('--fps', '1'))).toBe(true)
     expect(second.equals(await preview())).toBe(false)
+    // Without --fps an animated scene plays at 24, said on stderr: stdout's first line stays the job id.
+    const plain = await cli('--data-dir', creatorDir, 'job', 'submit', scene, ...size, '--tile', '16', '--no-wait')
+    expect(plain.stderr).toBe('the scene is animated: playing it at 24 fps\n')
+    expect(plain.stdout).toMatch(/^job \w+\n/)
+    // A frame rate that would put a frame's time past any float is refused before anything is ordered.
+    const slow = await cli('--data-dir', creatorDir, 'job', 'submit', scene, ...size, '--fps', '1e-310')
+    expect(slow.code).toBe(2)
   }, 180_000)
 
   it('job status should say why an order nobody can serve has no bids', async () => {

@@ -5,6 +5,7 @@ import {
   MAX_FEATURES,
   MAX_FIRST_FRAME,
   MAX_FPS,
+  MIN_FPS,
   MAX_FRAMES_PER_JOB,
   MAX_ID_LENGTH,
   MAX_IMAGE_SIDE,
@@ -42,7 +43,7 @@ export const renderSplitSchema = z.object({
    * Plays the scene's animations: frame `f` shows them at `f / fps` seconds. Absent, every frame shows the scene as
    * its file stores it.
    */
-  fps: z.number().positive().max(MAX_FPS).optional(),
+  fps: z.number().min(MIN_FPS).max(MAX_FPS).optional(),
 })
 
 /** Inference jobs split into ranges of input batch items. */

@@ -101,8 +101,12 @@ export function poseAt(channels: readonly NodeChannel[], time: number): void {
   }
 }
 
-/** A channel's value at `time`. */
-function sample(channel: NodeChannel, time: number): number[] {
+/**
+ * A channel's value at `time`, taken in float32 as the keys are: frame 7 at 24 fps is float32(7 / 24) in a file
+ * baked at that rate, a hair above the double 7 / 24, and a STEP key there must be reached at that frame.
+ */
+function sample(channel: NodeChannel, seconds: number): number[] {
+  const time = Math.fround(seconds)
   const { times, values, interpolation, path } = channel
   const width = WIDTH[path]
   const cubic = interpolation === 'CUBICSPLINE'

@@ -208,7 +208,7 @@ export async function readDocument(source: Uint8Array | string): Promise<Documen
       // Only files beside it, checked before any is read: a scene (from anywhere) naming ../../.ssh/id_ed25519 would
       // otherwise have that file packed into the GLB a job uploads to its workers, and one naming /dev/zero would
       // never finish reading.
-      assertFilesBeside(jsonOfFile(await readFile(source)), source, await import('node:path'))
+      await assertFilesBeside(jsonOfFile(await readFile(source)), source)
       // A .gltf on disk may name its buffers and images by relative URI: NodeIO resolves them beside the file.
       asset = await io.readAsJSON(source)
     } else {
@@ -290,13 +290,20 @@ function fileUris(json: Record<string, unknown>): string[] {
   )
 }
 
-/** Refuses a glTF file that names a file outside its own folder (an absolute path, a URL, `..` past the folder). */
-function assertFilesBeside(
-  json: Record<string, unknown>,
-  path: string,
-  { dirname, resolve, sep }: Pick<typeof import('node:path'), 'dirname' | 'resolve' | 'sep'>,
-): void {
-  const folder = resolve(dirname(path))
+/**
+ * Refuses a glTF file that names anything but regular files in its own folder or below it: an absolute path, a URL,
+ * `..` past the folder, a link leading out of it (followed to where it points), a device or pipe (which would never
+ * finish reading), or files together larger than {@link MAX_SCENE_BYTES}.
+ */
+async function assertFilesBeside(json: Record<string, unknown>, path: string): Promise<void> {
+  const { dirname, resolve, sep } = await import('node:path')
+  const { realpath, stat } = await import('node:fs/promises')
+  const folder = await realpath(resolve(dirname(path)))
+  const refuse = (uri: string, why: string): GpuError =>
+    new GpuError('GPU__MALFORMED_SCENE', `the glTF names ${uri}, ${why}: only files in its own folder are read`, {
+      uri,
+    })
+  let total = 0
   for (const uri of fileUris(json)) {
     let target: string
     try {
@@ -305,12 +312,16 @@ function assertFilesBeside(
       target = ''
     }
     if (/^[a-z][a-z0-9+.-]*:/i.test(uri) || !target.startsWith(folder + sep)) {
-      throw new GpuError(
-        'GPU__MALFORMED_SCENE',
-        `the glTF names ${uri}, which is not a file beside it: only files in its own folder are read`,
-        { uri },
-      )
+      throw refuse(uri, 'which is not a file beside it')
     }
+    // Missing: glTF-Transform's reader says so, as for any missing file.
+    const real = await realpath(target).catch(() => undefined)
+    if (real === undefined) continue
+    if (!real.startsWith(folder + sep)) throw refuse(uri, 'which is not a file beside it')
+    const info = await stat(real)
+    if (!info.isFile()) throw refuse(uri, 'which is not a regular file')
+    total += info.size
+    if (total > MAX_SCENE_BYTES) throw tooLarge(total)
   }
 }
 

@@ -1,7 +1,14 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { timingSafeEqual } from 'node:crypto'
-import { type AbortOptions, environmentLightingSchema, isTesseraError, MAX_FIRST_FRAME, MAX_FPS } from '@tessera/core'
+import {
+  type AbortOptions,
+  environmentLightingSchema,
+  isTesseraError,
+  MAX_FIRST_FRAME,
+  MAX_FPS,
+  MIN_FPS,
+} from '@tessera/core'
 import { TONE_CURVES } from '@tessera/gpu'
 import { MAX_JOB_TIMEOUT_MS } from '@tessera/scheduler'
 import { z } from 'zod'
@@ -39,7 +46,7 @@ const jobRequestSchema = z
         tileHeight: z.number().int().min(1).max(16_384),
         samples: z.number().int().min(1).max(65_536),
         firstFrame: z.number().int().min(0).max(MAX_FIRST_FRAME).optional(),
-        fps: z.number().positive().max(MAX_FPS).optional(),
+        fps: z.number().min(MIN_FPS).max(MAX_FPS).optional(),
         environment: environmentLightingSchema.optional(),
       })
       .strict()

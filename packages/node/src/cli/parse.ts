@@ -1,4 +1,4 @@
-import { MAX_FPS } from '@tessera/core'
+import { MAX_FPS, MIN_FPS } from '@tessera/core'
 import { InvalidArgumentError } from 'commander'
 
 /** Parses a positive integer flag, with a message commander prints on failure. */
@@ -42,9 +42,10 @@ export function parseAmount(value: string): bigint {
   return BigInt(value)
 }
 
-/** Parses a frame rate flag: a positive number up to {@link MAX_FPS}. */
+/** Parses a frame rate flag: a number from {@link MIN_FPS} to {@link MAX_FPS}. */
 export function parseFps(value: string): number {
   const fps = parsePositiveNumber(value)
-  if (fps > MAX_FPS) throw new InvalidArgumentError(`expected at most ${MAX_FPS} frames per second`)
+  if (fps < MIN_FPS || fps > MAX_FPS)
+    throw new InvalidArgumentError(`expected ${MIN_FPS} to ${MAX_FPS} frames per second`)
   return fps
 }

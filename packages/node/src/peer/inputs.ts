@@ -32,6 +32,11 @@ const CACHE_LIMIT = 8
 /** Frames of one animated scene kept built: a worker's tasks and a verifier's checks come a frame or two at a time. */
 const FRAMES_KEPT = 4
 
+/** A render's inputs whose every frame is one scene; a function of its own, so the parsed document is not kept. */
+function stillScene(scene: Scene): LoadedInputs {
+  return { kind: 'render', sceneAt: () => scene }
+}
+
 /** What of an order its inputs depend on. */
 export type InputOrder = Pick<Order, 'kind' | 'inputs' | 'creator' | 'split'>
 
@@ -122,10 +127,8 @@ export class InputCache {
         panorama === undefined ? scene : withEnvironment(scene, panorama, lightingOf(order))
       const fps = order.split.kind === 'render' ? order.split.fps : undefined
       // Without a frame rate, or with nothing that moves, every frame is the one scene.
-      if (fps === undefined || !timeline.animated) {
-        const scene = lit(timeline.stored())
-        return { kind: 'render', sceneAt: () => scene }
-      }
+      if (fps === undefined || !timeline.animated) return stillScene(lit(timeline.stored()))
+      // The frames used last are kept (a hit moves its frame to the back of the map's order).
       const frames = new Map<number, Scene>()
       return {
         kind: 'render',
@@ -134,8 +137,10 @@ export class InputCache {
           if (scene === undefined) {
             scene = lit(timeline.at(frame / fps))
             if (frames.size >= FRAMES_KEPT) frames.delete(frames.keys().next().value as number)
-            frames.set(frame, scene)
+          } else {
+            frames.delete(frame)
           }
+          frames.set(frame, scene)
           return scene
         },
       }

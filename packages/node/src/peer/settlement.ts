@@ -613,17 +613,20 @@ export class Settlement {
       const funder = ledger.wallet.address
       const pending = ledger.journal.pending().map((intent) => intent.key)
       const prefixes: string[] = []
+      // Only marks whose every action is retired go; one with an action pending (or unreadable) is tried again.
+      const done: string[] = []
       for (const settlement of marked) {
         const record = await this.#record(settlement).catch(() => undefined)
         if (record === undefined) continue
         // The vault's address is the one its opening recorded in the journal.
         const vault = ledger.journal.intent(`${vaultActionPrefix(funder, vaultIdOf(record.epoch))}open`)?.meta.vault
-        for (const prefix of settlementActions(funder, record.epoch, vault)) {
-          if (!pending.some((key) => key.startsWith(prefix))) prefixes.push(prefix)
-        }
+        const actions = settlementActions(funder, record.epoch, vault)
+        if (actions.some((prefix) => pending.some((key) => key.startsWith(prefix)))) continue
+        prefixes.push(...actions)
+        done.push(settlement)
       }
       await ledger.journal.retire(prefixes)
-      await this.#datastore.batch(marked.map((s) => ({ type: 'del', ns: 'settlement', key: retireKey(s) })))
+      await this.#datastore.batch(done.map((s) => ({ type: 'del', ns: 'settlement', key: retireKey(s) })))
     } catch (e) {
       this.#log.warn({ ...errorFields(e) }, 'settlement:retire-failed')
     }

@@ -157,7 +157,8 @@ export function registerJob(program: Command, io: CliIo): void {
         // An animated scene plays at the frame rate asked for, or the usual one; a still one needs none.
         const animated = (await SceneTimeline.load(bytes)).animated
         const fps = flags.fps ?? (animated ? DEFAULT_FPS : undefined)
-        if (animated && flags.fps === undefined) io.stdout(`the scene is animated: playing it at ${DEFAULT_FPS} fps\n`)
+        // On stderr: stdout's first line stays the job id, for scripts.
+        if (animated && flags.fps === undefined) io.stderr(`the scene is animated: playing it at ${DEFAULT_FPS} fps\n`)
         const inputs = [await api.putBlob(bytes)]
         if (flags.environment !== undefined) {
           const panorama = await readInput(flags.environment)
