@@ -40,7 +40,7 @@ function floatsOf(accessor: Accessor, width: number, label: string): Float64Arra
 /**
  * The channels of `doc`'s animations that move nodes (glTF 2.0 section 3.11), read and checked: key times finite,
  * at least 0 and strictly increasing, one output per key (three for CUBICSPLINE). Channels of morph-target weights
- * are left out: the renderer draws no morph targets (nor skins, whose joints move but whose meshes do not).
+ * are left out: the renderer draws no morph targets. Joints are nodes, so their channels move skinned meshes.
  */
 export function nodeChannels(doc: Document): NodeChannel[] {
   const channels: NodeChannel[] = []

@@ -137,7 +137,7 @@ function tooManyTriangles(instances: number): GpuError {
 }
 
 /** a x b for column-major 4x4 matrices. */
-function multiply(a: readonly number[], b: readonly number[]): number[] {
+export function multiply(a: readonly number[], b: readonly number[]): number[] {
   const out = new Array<number>(16)
   for (let col = 0; col < 4; col++) {
     for (let row = 0; row < 4; row++) {

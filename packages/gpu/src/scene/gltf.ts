@@ -55,6 +55,7 @@ import { assertDeclaredSize, geometryDecoders, isGlb } from './compression.js'
 import { drawsTriangles, meshMatrices, primitiveTriangles, triangleCorners, vertexAttribute } from './gltf-geometry.js'
 import { packScene } from './pack.js'
 import type { PunctualLight } from './punctual.js'
+import { skinning } from './skin.js'
 import { soupTangents } from './tangents.js'
 import { materialTextures } from './scene.js'
 import type { Camera, Material, MaterialTexture, Scene, TextureSlot, UvTransform, Vec3 } from './scene.js'
@@ -128,7 +129,8 @@ export async function loadScene(source: Uint8Array | string, options: { time?: n
 
 /**
  * A glTF scene parsed once and built at any time of its animations: what a render job's frames need, frame `f`
- * showing time `f / fps`. Animations move nodes (translation, rotation, scale: objects, lights, the camera); every
+ * showing time `f / fps`. Animations move nodes (translation, rotation, scale: objects, lights, the camera, the
+ * joints of skinned meshes); every
  * animation plays at once from time 0 and holds its last key after it ({@link poseAt}). A still scene is built once;
  * an animated one is built again at each time asked, its textures decoded once.
  */
@@ -438,10 +440,16 @@ export function sceneFromDocument(
   }
 
   /**
-   * Appends a triangle primitive's triangles (`corners`, from {@link triangleCorners}) under a world matrix; the
-   * caller has checked them against the triangle bound.
+   * Appends a triangle primitive's triangles (`corners`, from {@link triangleCorners}) under a world matrix, or
+   * under each vertex's own matrix for a skinned primitive (`skin`, from {@link skinning}); the caller has checked
+   * them against the triangle bound.
    */
-  const addPrimitive = (prim: Primitive, corners: Uint32Array, world: readonly number[]): void => {
+  const addPrimitive = (
+    prim: Primitive,
+    corners: Uint32Array,
+    world: readonly number[],
+    skin?: (vertex: number) => readonly number[],
+  ): void => {
     const position = prim.getAttribute('POSITION')!
     const normal = vertexAttribute(prim, 'NORMAL', ['VEC3'])
     const color = vertexAttribute(prim, 'COLOR_0', ['VEC3', 'VEC4'])
@@ -466,11 +474,12 @@ export function sceneFromDocument(
     const c: number[] = []
     const rgba: number[] = []
     for (const v of corners) {
-      const pos = transformPoint(world, position.getElement(v, p))
+      const matrix = skin === undefined ? world : skin(v)
+      const pos = transformPoint(matrix, position.getElement(v, p))
       vertices.push(pos[0], pos[1], pos[2])
       if (normal === null) normals.push(0, 0, 0)
       else {
-        const nn = transformVector(normalMatrix, normal.getElement(v, n))
+        const nn = transformVector(skin === undefined ? normalMatrix : normalMatrixOf(matrix), normal.getElement(v, n))
         normals.push(nn[0], nn[1], nn[2])
       }
       if (uv === null) uvs.push(0, 0)
@@ -496,7 +505,9 @@ export function sceneFromDocument(
       tangents ??= []
       while (tangents.length < firstVertex * 4) tangents.push(0)
       const mapped = transformedUvs(normalTexture.texCoord === 1 ? uvs1! : uvs, firstVertex, normalTexture.transform)
-      for (const x of primitiveTangents(prim, corners, world, vertices, normals, mapped, firstVertex)) tangents.push(x)
+      // A skinned surface bends vertex by vertex: its tangents are derived from where it lies now (MikkTSpace).
+      const given = skin === undefined ? prim.getAttribute('TANGENT') : null
+      for (const x of primitiveTangents(given, corners, world, vertices, normals, mapped, firstVertex)) tangents.push(x)
     }
   }
 
@@ -518,7 +529,8 @@ export function sceneFromDocument(
       const matrices = meshMatrices(node, world, meshTriangles, MAX_SCENE_TRIANGLES - triMaterial.length)
       // Indices are read once per primitive, however many instances draw it.
       const corners = matrices.length === 0 ? [] : prims.map(triangleCorners)
-      for (const matrix of matrices) prims.forEach((prim, i) => addPrimitive(prim, corners[i]!, matrix))
+      const skins = prims.map((prim) => skinning(node, prim))
+      for (const matrix of matrices) prims.forEach((prim, i) => addPrimitive(prim, corners[i]!, matrix, skins[i]))
     }
     for (const child of node.listChildren()) visit(child)
   }
@@ -551,7 +563,7 @@ function padded(values: readonly number[], length: number, fill = 0): Float32Arr
  * tangents of its world-space triangles at `uvs` (the normal map's coordinates of just these vertices).
  */
 function primitiveTangents(
-  prim: Primitive,
+  tangent: Accessor | null,
   corners: Uint32Array,
   world: readonly number[],
   vertices: readonly number[],
@@ -559,7 +571,6 @@ function primitiveTangents(
   uvs: readonly number[],
   first: number,
 ): ArrayLike<number> & Iterable<number> {
-  const tangent = prim.getAttribute('TANGENT')
   if (tangent === null) {
     return soupTangents(
       Float32Array.from(vertices.slice(first * 3)),

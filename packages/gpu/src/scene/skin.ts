@@ -1,0 +1,66 @@
+import type { Accessor, Node, Primitive } from '@gltf-transform/core'
+import { GpuError } from '../errors.js'
+import { multiply } from './gltf-geometry.js'
+
+const IDENTITY: readonly number[] = [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]
+
+const malformed = (why: string, context: Record<string, unknown> = {}): GpuError =>
+  new GpuError('GPU__MALFORMED_SCENE', `a skin of the glTF asset is malformed: ${why}`, context)
+
+/**
+ * How a skinned primitive's vertices move (glTF 2.0 section 3.7.3): each vertex's world matrix, the sum of its
+ * joints' matrices (the joint's world matrix times its inverse bind matrix) weighted by JOINTS_n / WEIGHTS_n. The
+ * skinned mesh's own node transform plays no part, as the specification asks. Undefined for a node with no skin or
+ * a primitive with no joints, which move with their node as usual. Joints are read where they stand now, so an
+ * animation that moves them moves the mesh.
+ *
+ * @throws GPU__MALFORMED_SCENE for joint or weight attributes of the wrong shape, a joint index past the skin's
+ * joints, or inverse bind matrices that are not one MAT4 per joint
+ */
+export function skinning(node: Node, prim: Primitive): ((vertex: number) => readonly number[]) | undefined {
+  const skin = node.getSkin()
+  if (skin === null) return undefined
+  const sets: [Accessor, Accessor][] = []
+  for (let set = 0; ; set++) {
+    const joints = prim.getAttribute(`JOINTS_${set}`)
+    const weights = prim.getAttribute(`WEIGHTS_${set}`)
+    if (joints === null && weights === null) break
+    if (joints === null || weights === null) throw malformed(`JOINTS_${set} and WEIGHTS_${set} come as a pair`)
+    const count = prim.getAttribute('POSITION')?.getCount() ?? 0
+    if (joints.getType() !== 'VEC4' || weights.getType() !== 'VEC4') {
+      throw malformed(`JOINTS_${set} and WEIGHTS_${set} must be VEC4`)
+    }
+    if (joints.getCount() !== count || weights.getCount() !== count) {
+      throw malformed(`JOINTS_${set} and WEIGHTS_${set} must have one element per vertex`, { set })
+    }
+    sets.push([joints, weights])
+  }
+  if (sets.length === 0) return undefined
+  const jointNodes = skin.listJoints()
+  const inverseBind = skin.getInverseBindMatrices()
+  if (inverseBind !== null && (inverseBind.getType() !== 'MAT4' || inverseBind.getCount() < jointNodes.length)) {
+    throw malformed('inverseBindMatrices must hold one MAT4 per joint', { joints: jointNodes.length })
+  }
+  const matrices = jointNodes.map((joint, i) =>
+    multiply(joint.getWorldMatrix(), inverseBind === null ? IDENTITY : inverseBind.getElement(i, [])),
+  )
+  const j: number[] = []
+  const w: number[] = []
+  return (vertex) => {
+    const m = new Array<number>(16).fill(0)
+    for (const [joints, weights] of sets) {
+      joints.getElement(vertex, j)
+      weights.getElement(vertex, w)
+      for (let k = 0; k < 4; k++) {
+        const weight = w[k]!
+        if (weight === 0) continue
+        const matrix = matrices[j[k]!]
+        if (matrix === undefined || !Number.isFinite(weight)) {
+          throw malformed(`vertex ${vertex} names joint ${j[k]} of ${matrices.length}`, { vertex })
+        }
+        for (let e = 0; e < 16; e++) m[e] = m[e]! + weight * matrix[e]!
+      }
+    }
+    return m
+  }
+}

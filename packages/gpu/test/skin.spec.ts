@@ -1,0 +1,111 @@
+import { type Document, type Node, WebIO } from '@gltf-transform/core'
+import { describe, expect, it } from 'vitest'
+import { generateSceneDocument, loadScene, SceneTimeline } from '../src/index.js'
+
+/** Corners of a 1 x 1 quad in the xy plane at z = -1, the two top ones at y = 1. */
+const QUAD = [0, 0, -1, 1, 0, -1, 1, 1, -1, 0, 1, -1]
+
+/**
+ * The procedural scene's room plus a skinned quad: a root joint and a child joint, the quad's bottom corners bound
+ * to the root, its top ones to the child (or `topWeights` of it, the rest on the root). The quad's own node sits at
+ * x = 5: skinning ignores it.
+ */
+function skinned(topWeights = 1): { doc: Document; child: Node } {
+  const doc = generateSceneDocument({ subdivisions: 0 })
+  const buffer = doc.getRoot().listBuffers()[0]!
+  const accessor = (type: 'VEC3' | 'VEC4' | 'SCALAR', array: Float32Array | Uint16Array | Uint8Array) =>
+    doc.createAccessor().setType(type).setArray(array).setBuffer(buffer)
+  const root = doc.createNode('root')
+  const child = doc.createNode('child')
+  root.addChild(child)
+  const rest = 1 - topWeights
+  const prim = doc
+    .createPrimitive()
+    .setAttribute('POSITION', accessor('VEC3', new Float32Array(QUAD)))
+    .setAttribute('NORMAL', accessor('VEC3', new Float32Array([0, 0, 1, 0, 0, 1, 0, 0, 1, 0, 0, 1])))
+    .setAttribute('JOINTS_0', accessor('VEC4', new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0])))
+    .setAttribute(
+      'WEIGHTS_0',
+      accessor('VEC4', new Float32Array([1, 0, 0, 0, 1, 0, 0, 0, topWeights, rest, 0, 0, topWeights, rest, 0, 0])),
+    )
+    .setIndices(accessor('SCALAR', new Uint16Array([0, 1, 2, 0, 2, 3])))
+  const skin = doc.createSkin('skin').addJoint(root).addJoint(child)
+  // Joint indices 1 name `rest` weights on joint 0 as their second pair: point them at the root.
+  const quad = doc.createNode('quad').setMesh(doc.createMesh('quad').addPrimitive(prim)).setSkin(skin)
+  quad.setTranslation([5, 0, 0])
+  const scene = doc.getRoot().listScenes()[0]!
+  scene.addChild(root).addChild(quad)
+  return { doc, child }
+}
+
+/** The scene with an unskinned quad of these corners instead, at the origin: what skinning must give. */
+async function withQuad(corners: number[]) {
+  const doc = generateSceneDocument({ subdivisions: 0 })
+  const buffer = doc.getRoot().listBuffers()[0]!
+  const accessor = (type: 'VEC3' | 'SCALAR', array: Float32Array | Uint16Array) =>
+    doc.createAccessor().setType(type).setArray(array).setBuffer(buffer)
+  const prim = doc
+    .createPrimitive()
+    .setAttribute('POSITION', accessor('VEC3', new Float32Array(corners)))
+    .setAttribute('NORMAL', accessor('VEC3', new Float32Array([0, 0, 1, 0, 0, 1, 0, 0, 1, 0, 0, 1])))
+    .setIndices(accessor('SCALAR', new Uint16Array([0, 1, 2, 0, 2, 3])))
+  doc
+    .getRoot()
+    .listScenes()[0]!
+    .addChild(doc.createNode('quad').setMesh(doc.createMesh('quad').addPrimitive(prim)))
+  return loadScene(await new WebIO().writeBinary(doc))
+}
+
+/** QUAD with its top corners raised by `lift`. */
+const lifted = (lift: number) => QUAD.map((v, i) => (i === 7 || i === 10 ? v + lift : v))
+
+describe('skinned meshes', () => {
+  it('should draw a skinned mesh where its joints put it, not where its own node is', async () => {
+    const { doc, child } = skinned()
+    child.setTranslation([0, 2, 0])
+    const scene = await loadScene(await new WebIO().writeBinary(doc))
+    // Bottom corners (bound to the root, at rest) stay; top corners (bound to the child) rise by 2; x = 5 is ignored.
+    const expected = await withQuad(lifted(2))
+    expect(scene.triangles).toEqual(expected.triangles)
+    expect(scene.normals).toEqual(expected.normals)
+  })
+
+  it('should blend the joints by their weights and follow an animation of a joint', async () => {
+    const { doc, child } = skinned(0.5)
+    const buffer = doc.getRoot().listBuffers()[0]!
+    const sampler = doc
+      .createAnimationSampler()
+      .setInput(
+        doc
+          .createAccessor()
+          .setType('SCALAR')
+          .setArray(new Float32Array([0, 1]))
+          .setBuffer(buffer),
+      )
+      .setOutput(
+        doc
+          .createAccessor()
+          .setType('VEC3')
+          .setArray(new Float32Array([0, 0, 0, 0, 2, 0]))
+          .setBuffer(buffer),
+      )
+    doc
+      .createAnimation('lift')
+      .addSampler(sampler)
+      .addChannel(doc.createAnimationChannel().setTargetNode(child).setTargetPath('translation').setSampler(sampler))
+    const timeline = await SceneTimeline.load(await new WebIO().writeBinary(doc))
+    // Half on the child: the top corners rise by half the child's lift, 1 at the end of the second.
+    expect(timeline.at(0).triangles).toEqual((await withQuad(lifted(0))).triangles)
+    expect(timeline.at(1).triangles).toEqual((await withQuad(lifted(1))).triangles)
+  })
+
+  it('should refuse a vertex that names a joint the skin does not have, with a coded error', async () => {
+    const { doc } = skinned()
+    const prim = doc.getRoot().listMeshes().at(-1)!.listPrimitives()[0]!
+    prim.getAttribute('JOINTS_0')!.setArray(new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 7, 0, 0, 0]))
+    await expect(loadScene(await new WebIO().writeBinary(doc))).rejects.toMatchObject({
+      code: 'GPU__MALFORMED_SCENE',
+      message: expect.stringMatching(/names joint 7 of 2/),
+    })
+  })
+})
