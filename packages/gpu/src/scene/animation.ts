@@ -1,18 +1,28 @@
 import type { Accessor, Document, Node } from '@gltf-transform/core'
 import { GpuError } from '../errors.js'
 
-/** A node property an animation moves, and its width: translation and scale are vec3, rotation a quaternion. */
-type NodePath = 'translation' | 'rotation' | 'scale'
-const WIDTH: Record<NodePath, number> = { translation: 3, rotation: 4, scale: 3 }
+/**
+ * A node property an animation moves. Translation and scale are vec3, rotation a quaternion; `weights` are the morph
+ * target weights of the node's mesh, one per target.
+ */
+type NodePath = 'translation' | 'rotation' | 'scale' | 'weights'
+const WIDTH: Record<Exclude<NodePath, 'weights'>, number> = { translation: 3, rotation: 4, scale: 3 }
+
+/** How many morph targets the mesh of `node` has (its first primitive's, as glTF has every primitive agree). */
+function morphTargetsOf(node: Node): number {
+  return node.getMesh()?.listPrimitives()[0]?.listTargets().length ?? 0
+}
 
 /** One channel that moves a node, its keys read and checked once. */
 export interface NodeChannel {
   readonly node: Node
   readonly path: NodePath
   readonly interpolation: 'STEP' | 'LINEAR' | 'CUBICSPLINE'
+  /** Floats per value: 3, 4, or the number of morph targets. */
+  readonly width: number
   /** Key times in seconds, strictly increasing. */
   readonly times: Float64Array
-  /** `WIDTH[path]` floats per key; CUBICSPLINE keys hold in-tangent, value and out-tangent, in that order. */
+  /** `width` floats per key; CUBICSPLINE keys hold in-tangent, value and out-tangent, in that order. */
   readonly values: Float64Array
 }
 
@@ -39,8 +49,8 @@ function floatsOf(accessor: Accessor, width: number, label: string): Float64Arra
 
 /**
  * The channels of `doc`'s animations that move nodes (glTF 2.0 section 3.11), read and checked: key times finite,
- * at least 0 and strictly increasing, one output per key (three for CUBICSPLINE). Channels of morph-target weights
- * are left out: the renderer draws no morph targets. Joints are nodes, so their channels move skinned meshes.
+ * at least 0 and strictly increasing, one output per key (three for CUBICSPLINE); a weights channel, one output per
+ * morph target of the node's mesh in each key. Joints are nodes, so their channels move skinned meshes.
  */
 export function nodeChannels(doc: Document): NodeChannel[] {
   const channels: NodeChannel[] = []
@@ -49,8 +59,11 @@ export function nodeChannels(doc: Document): NodeChannel[] {
       const node = channel.getTargetNode()
       const path = channel.getTargetPath()
       const sampler = channel.getSampler()
-      if (node === null || path === null || path === 'weights') continue
-      if (!(path in WIDTH)) throw malformed(`a channel animates ${String(path)}`, { path })
+      if (node === null || path === null) continue
+      if (path !== 'weights' && !(path in WIDTH)) throw malformed(`a channel animates ${String(path)}`, { path })
+      const width = path === 'weights' ? morphTargetsOf(node) : WIDTH[path as keyof typeof WIDTH]
+      // Weights of a mesh with no morph targets move nothing.
+      if (width === 0) continue
       const input = sampler?.getInput()
       const output = sampler?.getOutput()
       if (sampler === null || sampler === undefined || input == null || output == null) {
@@ -68,12 +81,14 @@ export function nodeChannels(doc: Document): NodeChannel[] {
           throw malformed('key times must be at least 0 and strictly increasing', { key: i })
         }
       }
-      const values = floatsOf(output, WIDTH[nodePath], 'a sampler output')
-      const perKey = (interpolation === 'CUBICSPLINE' ? 3 : 1) * WIDTH[nodePath]
+      // Weights are scalars, one per target in each key; the others one element per key.
+      const values =
+        nodePath === 'weights' ? floatsOf(output, 1, 'a sampler output') : floatsOf(output, width, 'a sampler output')
+      const perKey = (interpolation === 'CUBICSPLINE' ? 3 : 1) * width
       if (values.length !== times.length * perKey) {
         throw malformed(`a sampler has ${times.length} key times and ${values.length / perKey} outputs`)
       }
-      channels.push({ node, path: nodePath, interpolation, times, values })
+      channels.push({ node, path: nodePath, interpolation, width, times, values })
     }
   }
   return channels
@@ -97,7 +112,8 @@ export function poseAt(channels: readonly NodeChannel[], time: number): void {
     const value = sample(channel, time)
     if (channel.path === 'rotation') channel.node.setRotation(value as [number, number, number, number])
     else if (channel.path === 'translation') channel.node.setTranslation(value as [number, number, number])
-    else channel.node.setScale(value as [number, number, number])
+    else if (channel.path === 'scale') channel.node.setScale(value as [number, number, number])
+    else channel.node.setWeights(value)
   }
 }
 
@@ -107,8 +123,7 @@ export function poseAt(channels: readonly NodeChannel[], time: number): void {
  */
 function sample(channel: NodeChannel, seconds: number): number[] {
   const time = Math.fround(seconds)
-  const { times, values, interpolation, path } = channel
-  const width = WIDTH[path]
+  const { times, values, interpolation, path, width } = channel
   const cubic = interpolation === 'CUBICSPLINE'
   const stride = cubic ? 3 * width : width
   // The value of key `k` (the middle third of a cubic key).

@@ -140,7 +140,7 @@ export class SceneTimeline {
   readonly #channels: readonly NodeChannel[]
   readonly #textures = new Map<GltfTexture, Texture>()
   /** The animated nodes' translation, rotation and scale as stored, put back for {@link stored}. */
-  readonly #rest: ReadonlyArray<readonly [Node, vec3, vec4, vec3]>
+  readonly #rest: ReadonlyArray<readonly [Node, vec3, vec4, vec3, number[]]>
   #still: Scene | undefined
 
   private constructor(doc: Document, decoders: TextureDecoders) {
@@ -148,7 +148,7 @@ export class SceneTimeline {
     this.#decoders = decoders
     this.#channels = nodeChannels(doc)
     const nodes = new Set(this.#channels.map((c) => c.node))
-    this.#rest = [...nodes].map((n) => [n, n.getTranslation(), n.getRotation(), n.getScale()] as const)
+    this.#rest = [...nodes].map((n) => [n, n.getTranslation(), n.getRotation(), n.getScale(), n.getWeights()] as const)
   }
 
   /** Parses a scene (bytes or a path, as {@link loadScene}) and checks its animations. */
@@ -177,7 +177,7 @@ export class SceneTimeline {
   /** The scene as its file stores it, no animation played (what {@link loadScene} gives without a time). */
   stored(): Scene {
     if (this.#still === undefined) {
-      for (const [node, t, r, s] of this.#rest) node.setTranslation(t).setRotation(r).setScale(s)
+      for (const [node, t, r, s, w] of this.#rest) node.setTranslation(t).setRotation(r).setScale(s).setWeights(w)
       this.#still = sceneFromDocument(this.#doc, this.#decoders, this.#textures)
     }
     return this.#still
@@ -449,9 +449,10 @@ export function sceneFromDocument(
     corners: Uint32Array,
     world: readonly number[],
     skin?: (vertex: number) => readonly number[],
+    weights: readonly number[] = [],
   ): void => {
-    const position = prim.getAttribute('POSITION')!
-    const normal = vertexAttribute(prim, 'NORMAL', ['VEC3'])
+    const position = morphed(prim, 'POSITION', weights)!
+    const normal = morphed(prim, 'NORMAL', weights)
     const color = vertexAttribute(prim, 'COLOR_0', ['VEC3', 'VEC4'])
     const normalMatrix = normalMatrixOf(world)
     const mat = materialOf(prim.getMaterial())
@@ -530,7 +531,11 @@ export function sceneFromDocument(
       // Indices are read once per primitive, however many instances draw it.
       const corners = matrices.length === 0 ? [] : prims.map(triangleCorners)
       const skins = prims.map((prim) => skinning(node, prim))
-      for (const matrix of matrices) prims.forEach((prim, i) => addPrimitive(prim, corners[i]!, matrix, skins[i]))
+      // Morph target weights: the node's where it sets them (an animation does), else its mesh's defaults.
+      const weights = node.getWeights().length > 0 ? node.getWeights() : mesh.getWeights()
+      for (const matrix of matrices) {
+        prims.forEach((prim, i) => addPrimitive(prim, corners[i]!, matrix, skins[i], weights))
+      }
     }
     for (const child of node.listChildren()) visit(child)
   }
@@ -846,6 +851,46 @@ function alphaOf(m: GltfMaterial, opacity: number): Pick<Material, 'alphaMode' |
     alphaMode: mode === 'MASK' ? 'mask' : 'blend',
     alphaCutoff: Number.isFinite(cutoff) ? Math.min(1, Math.max(0, cutoff)) : 0.5,
     opacity,
+  }
+}
+
+/** A vertex attribute that yields its elements as `getElement` does (an accessor, or one morphed). */
+interface VertexReader {
+  getElement(index: number, target: number[]): number[]
+}
+
+/**
+ * A primitive's POSITION or NORMAL with its morph targets blended in (glTF 2.0 section 3.7.2.2: the base plus each
+ * target's displacement times its weight). The accessor itself where no weight is set (NORMAL may be null);
+ * targets past the weights count for nothing.
+ *
+ * @throws GPU__MALFORMED_SCENE for a target attribute that is not one VEC3 per vertex
+ */
+function morphed(prim: Primitive, semantic: 'POSITION' | 'NORMAL', weights: readonly number[]): VertexReader | null {
+  const base = semantic === 'POSITION' ? prim.getAttribute('POSITION')! : vertexAttribute(prim, 'NORMAL', ['VEC3'])
+  if (base === null) return null
+  const targets = prim
+    .listTargets()
+    .map((target, i) => ({ weight: weights[i] ?? 0, attribute: target.getAttribute(semantic) }))
+    .filter((t): t is { weight: number; attribute: Accessor } => t.weight !== 0 && t.attribute !== null)
+  if (targets.length === 0) return base
+  for (const { attribute } of targets) {
+    if (attribute.getType() !== 'VEC3' || attribute.getCount() !== base.getCount()) {
+      throw new GpuError('GPU__MALFORMED_SCENE', `a morph target's ${semantic} is not one VEC3 per vertex`, {
+        semantic,
+      })
+    }
+  }
+  const d: number[] = []
+  return {
+    getElement(index, target) {
+      base.getElement(index, target)
+      for (const { weight, attribute } of targets) {
+        attribute.getElement(index, d)
+        for (let k = 0; k < 3; k++) target[k] = target[k]! + weight * d[k]!
+      }
+      return target
+    },
   }
 }
 

@@ -109,3 +109,60 @@ describe('skinned meshes', () => {
     })
   })
 })
+
+/** The scene with a quad whose one morph target lifts its top corners by 1, at default weight `weight`. */
+function morphing(weight: number): { doc: Document; quad: Node } {
+  const doc = generateSceneDocument({ subdivisions: 0 })
+  const buffer = doc.getRoot().listBuffers()[0]!
+  const accessor = (type: 'VEC3' | 'SCALAR', array: Float32Array | Uint16Array) =>
+    doc.createAccessor().setType(type).setArray(array).setBuffer(buffer)
+  const lift = doc
+    .createPrimitiveTarget('lift')
+    .setAttribute('POSITION', accessor('VEC3', new Float32Array([0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 1, 0])))
+  const prim = doc
+    .createPrimitive()
+    .setAttribute('POSITION', accessor('VEC3', new Float32Array(QUAD)))
+    .setAttribute('NORMAL', accessor('VEC3', new Float32Array([0, 0, 1, 0, 0, 1, 0, 0, 1, 0, 0, 1])))
+    .setIndices(accessor('SCALAR', new Uint16Array([0, 1, 2, 0, 2, 3])))
+    .addTarget(lift)
+  const quad = doc.createNode('quad').setMesh(doc.createMesh('quad').addPrimitive(prim).setWeights([weight]))
+  doc.getRoot().listScenes()[0]!.addChild(quad)
+  return { doc, quad }
+}
+
+describe('morph targets', () => {
+  it("should blend a mesh's morph targets by its default weights", async () => {
+    const scene = await loadScene(await new WebIO().writeBinary(morphing(0.5).doc))
+    expect(scene.triangles).toEqual((await withQuad(lifted(0.5))).triangles)
+  })
+
+  it('should follow an animation of the weights, and give them back as stored', async () => {
+    const { doc, quad } = morphing(0)
+    const buffer = doc.getRoot().listBuffers()[0]!
+    const sampler = doc
+      .createAnimationSampler()
+      .setInput(
+        doc
+          .createAccessor()
+          .setType('SCALAR')
+          .setArray(new Float32Array([0, 1]))
+          .setBuffer(buffer),
+      )
+      .setOutput(
+        doc
+          .createAccessor()
+          .setType('SCALAR')
+          .setArray(new Float32Array([0, 1]))
+          .setBuffer(buffer),
+      )
+    doc
+      .createAnimation('smile')
+      .addSampler(sampler)
+      .addChannel(doc.createAnimationChannel().setTargetNode(quad).setTargetPath('weights').setSampler(sampler))
+    const timeline = await SceneTimeline.load(await new WebIO().writeBinary(doc))
+    expect(timeline.animated).toBe(true)
+    expect(timeline.at(0.5).triangles).toEqual((await withQuad(lifted(0.5))).triangles)
+    expect(timeline.at(1).triangles).toEqual((await withQuad(lifted(1))).triangles)
+    expect(timeline.stored().triangles).toEqual((await withQuad(lifted(0))).triangles)
+  })
+})
