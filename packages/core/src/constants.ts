@@ -38,6 +38,8 @@ export const MAX_SAMPLES_PER_PIXEL = 65_536
 export const MAX_FPS = 1_000
 /** Lowest frame rate (a frame a thousand seconds): below it a frame's time could overflow to infinity. */
 export const MIN_FPS = 0.001
+/** Longest animation name an order may pick a scene's animation by. */
+export const MAX_ANIMATION_NAME_LENGTH = 256
 /** Largest multiplier of a render's environment panorama. */
 export const MAX_ENVIRONMENT_INTENSITY = 1e6
 /** Largest turn of a render's environment panorama either way, radians (any angle fits in 2π; this bounds junk). */

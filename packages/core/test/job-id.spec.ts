@@ -165,6 +165,7 @@ describe('job ids derived from order content', () => {
         ...(PINNED.split as RenderSplit),
         environment: { intensity: 1.5, rotation: 0.25, visible: false },
         fps: 24,
+        animation: 'walk',
       },
     }
     const inference: OrderContent = {

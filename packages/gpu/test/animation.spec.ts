@@ -126,6 +126,23 @@ describe('SceneTimeline', () => {
     expect(timeline.at(0).camera).toEqual(sceneFromDocument(still().doc).camera)
   })
 
+  it('should play one animation of several when asked, by name, and name them when there is no such one', async () => {
+    const { doc, sphere } = still()
+    animate(doc, sphere, 'translation', [0, 1], [...START, ...END])
+    animate(doc, sphere, 'scale', [0, 1], [1, 1, 1, 2, 2, 2])
+    const bytes = await new WebIO().writeBinary(doc)
+    const moved = await SceneTimeline.load(bytes, { animation: 'diffuse-sphere-translation' })
+    expect(moved.at(1).triangles).toEqual(withSphereAt(END).triangles)
+    // Both at once: it moves and grows, which is neither pose alone.
+    expect((await SceneTimeline.load(bytes)).at(1).triangles).not.toEqual(withSphereAt(END).triangles)
+    await expect(SceneTimeline.load(bytes, { animation: 'walk' })).rejects.toMatchObject({
+      code: 'GPU__INVALID_INPUT',
+      message: expect.stringMatching(
+        /no animation named "walk" \(it has "diffuse-sphere-translation", "diffuse-sphere-scale"\)/,
+      ),
+    })
+  })
+
   it('should refuse keys that go back in time or do not match their outputs, with a coded error', async () => {
     const backwards = still()
     animate(backwards.doc, backwards.sphere, 'translation', [1, 0.5], [...START, ...END])

@@ -200,6 +200,10 @@ describe('tessera commands', () => {
     const plain = await cli('--data-dir', creatorDir, 'job', 'submit', scene, ...size, '--tile', '16', '--no-wait')
     expect(plain.stderr).toBe('the scene is animated: playing it at 24 fps\n')
     expect(plain.stdout).toMatch(/^job \w+\n/)
+    // An animation the scene does not have is refused before anything is ordered, naming those it has.
+    const missing = await cli(...['--data-dir', creatorDir, 'job', 'submit', scene, ...size, '--animation', 'walk'])
+    expect(missing.code).toBe(1)
+    expect(missing.stderr).toMatch(/no animation named "walk" \(it has "pan"\).*GPU__INVALID_INPUT/)
     // A frame rate that would put a frame's time past any float is refused before anything is ordered.
     const slow = await cli('--data-dir', creatorDir, 'job', 'submit', scene, ...size, '--fps', '1e-310')
     expect(slow.code).toBe(2)

@@ -42,6 +42,7 @@ export function jobIdOf(content: OrderContent): string {
   }
   // Likewise the frame rate an animation plays at (tagged: it may come without a panorama before it).
   if (s.kind === 'render' && s.fps !== undefined) split.push(['fps', s.fps])
+  if (s.kind === 'render' && s.animation !== undefined) split.push(['animation', s.animation])
   const v = content.verification
   const bytes = dagCbor.encode([
     JOB_ID_DOMAIN,

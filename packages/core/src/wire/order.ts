@@ -6,6 +6,7 @@ import {
   MAX_FIRST_FRAME,
   MAX_FPS,
   MIN_FPS,
+  MAX_ANIMATION_NAME_LENGTH,
   MAX_FRAMES_PER_JOB,
   MAX_ID_LENGTH,
   MAX_IMAGE_SIDE,
@@ -44,6 +45,8 @@ export const renderSplitSchema = z.object({
    * its file stores it.
    */
   fps: z.number().min(MIN_FPS).max(MAX_FPS).optional(),
+  /** With `fps`, the one animation of the scene to play (by name); absent, all of them. */
+  animation: z.string().min(1).max(MAX_ANIMATION_NAME_LENGTH).optional(),
 })
 
 /** Inference jobs split into ranges of input batch items. */

@@ -50,11 +50,22 @@ function floatsOf(accessor: Accessor, width: number, label: string): Float64Arra
 /**
  * The channels of `doc`'s animations that move nodes (glTF 2.0 section 3.11), read and checked: key times finite,
  * at least 0 and strictly increasing, one output per key (three for CUBICSPLINE); a weights channel, one output per
- * morph target of the node's mesh in each key. Joints are nodes, so their channels move skinned meshes.
+ * morph target of the node's mesh in each key. Joints are nodes, so their channels move skinned meshes. With `only`,
+ * the channels of the animation of that name alone (GPU__INVALID_INPUT, naming those there are, when there is none).
  */
-export function nodeChannels(doc: Document): NodeChannel[] {
+export function nodeChannels(doc: Document, only?: string): NodeChannel[] {
+  const animations = doc.getRoot().listAnimations()
+  const played = only === undefined ? animations : animations.filter((a) => a.getName() === only)
+  if (only !== undefined && played.length === 0) {
+    const names = animations.map((a) => a.getName())
+    throw new GpuError(
+      'GPU__INVALID_INPUT',
+      `the scene has no animation named ${JSON.stringify(only)}${names.length > 0 ? ` (it has ${names.map((n) => JSON.stringify(n)).join(', ')})` : ''}`,
+      { animation: only, animations: names.slice(0, 32) },
+    )
+  }
   const channels: NodeChannel[] = []
-  for (const animation of doc.getRoot().listAnimations()) {
+  for (const animation of played) {
     for (const channel of animation.listChannels()) {
       const node = channel.getTargetNode()
       const path = channel.getTargetPath()

@@ -121,8 +121,11 @@ const DEFAULT_MATERIAL: Material = {
  * the triangle or texel bounds; GPU__UNSUPPORTED_TEXTURE for a texture that is not PNG, JPEG or WebP, or for a
  * material whose textures use different texture coordinates
  */
-export async function loadScene(source: Uint8Array | string, options: { time?: number } = {}): Promise<Scene> {
-  if (options.time !== undefined) return (await SceneTimeline.load(source)).at(options.time)
+export async function loadScene(
+  source: Uint8Array | string,
+  options: { time?: number; animation?: string } = {},
+): Promise<Scene> {
+  if (options.time !== undefined) return (await SceneTimeline.load(source, options)).at(options.time)
   const doc = await readDocument(source)
   return sceneFromDocument(doc, await textureDecoders(doc))
 }
@@ -143,18 +146,21 @@ export class SceneTimeline {
   readonly #rest: ReadonlyArray<readonly [Node, vec3, vec4, vec3, number[]]>
   #still: Scene | undefined
 
-  private constructor(doc: Document, decoders: TextureDecoders) {
+  private constructor(doc: Document, decoders: TextureDecoders, animation: string | undefined) {
     this.#doc = doc
     this.#decoders = decoders
-    this.#channels = nodeChannels(doc)
+    this.#channels = nodeChannels(doc, animation)
     const nodes = new Set(this.#channels.map((c) => c.node))
     this.#rest = [...nodes].map((n) => [n, n.getTranslation(), n.getRotation(), n.getScale(), n.getWeights()] as const)
   }
 
-  /** Parses a scene (bytes or a path, as {@link loadScene}) and checks its animations. */
-  static async load(source: Uint8Array | string): Promise<SceneTimeline> {
+  /**
+   * Parses a scene (bytes or a path, as {@link loadScene}) and checks its animations. Every animation plays, or with
+   * `options.animation` the one of that name alone (a file may hold several clips for one character).
+   */
+  static async load(source: Uint8Array | string, options: { animation?: string } = {}): Promise<SceneTimeline> {
     const doc = await readDocument(source)
-    return new SceneTimeline(doc, await textureDecoders(doc))
+    return new SceneTimeline(doc, await textureDecoders(doc), options.animation)
   }
 
   /** Whether anything in the scene moves. */

@@ -22,6 +22,8 @@ export interface JobRequest {
     firstFrame?: number
     /** Plays the scene's animations: frame `f` shows them at `f / fps` seconds. Absent, the scene as stored. */
     fps?: number
+    /** With `fps`, the one animation to play, by name (a file may hold several clips); absent, all of them. */
+    animation?: string
     /**
      * How the panorama in `inputs[1]` lights the scene: radiance multiplier, turn about +y in radians, and whether
      * the camera sees it (default true; else black behind the scene).

@@ -5,6 +5,7 @@ import {
   type AbortOptions,
   environmentLightingSchema,
   isTesseraError,
+  MAX_ANIMATION_NAME_LENGTH,
   MAX_FIRST_FRAME,
   MAX_FPS,
   MIN_FPS,
@@ -47,6 +48,7 @@ const jobRequestSchema = z
         samples: z.number().int().min(1).max(65_536),
         firstFrame: z.number().int().min(0).max(MAX_FIRST_FRAME).optional(),
         fps: z.number().min(MIN_FPS).max(MAX_FPS).optional(),
+        animation: z.string().min(1).max(MAX_ANIMATION_NAME_LENGTH).optional(),
         environment: environmentLightingSchema.optional(),
       })
       .strict()

@@ -71,8 +71,8 @@ export class InputCache {
   /** The inputs of `order`, fetched and parsed once; rejects with an AbortError when `options.signal` aborts. */
   async load(order: InputOrder, options: AbortOptions = {}): Promise<LoadedInputs> {
     throwIfAborted(options.signal)
-    const fps = order.split.kind === 'render' ? order.split.fps : undefined
-    const key = `${order.kind}:${order.inputs.join(',')}:${JSON.stringify(lightingOf(order) ?? null)}:${fps ?? ''}`
+    const play = order.split.kind === 'render' ? [order.split.fps, order.split.animation] : []
+    const key = `${order.kind}:${order.inputs.join(',')}:${JSON.stringify([lightingOf(order) ?? null, ...play])}`
     let loading = this.#loaded.get(key)
     if (loading === undefined) {
       const controller = new AbortController()
@@ -120,7 +120,8 @@ export class InputCache {
       ),
     )
     if (order.kind === 'render') {
-      const timeline = await SceneTimeline.load(blobs[0] as Uint8Array)
+      const animation = order.split.kind === 'render' ? order.split.animation : undefined
+      const timeline = await SceneTimeline.load(blobs[0] as Uint8Array, animation === undefined ? {} : { animation })
       // A render's second input, where there is one, is the panorama that lights the scene.
       const panorama = blobs[1] === undefined ? undefined : decodeEnvironmentImage(blobs[1])
       const lit = (scene: Scene) =>

@@ -46,6 +46,7 @@ interface SubmitFlags extends EnvironmentFlags {
   frames: number
   firstFrame: number
   fps?: number
+  animation?: string
   width: number
   height: number
   tile: number
@@ -110,6 +111,7 @@ export function registerJob(program: Command, io: CliIo): void {
       `frame rate the scene's animations play at: frame f shows time f / fps (default ${DEFAULT_FPS} for an animated scene)`,
       parseFps,
     )
+    .option('--animation <name>', 'the one animation of the scene to play (default: all of them)')
     .option('--width <px>', 'image width', parsePositiveInt, 128)
     .option('--height <px>', 'image height', parsePositiveInt, 128)
     .option('--tile <px>', 'tile side; each tile is a task', parsePositiveInt, 64)
@@ -155,7 +157,8 @@ export function registerJob(program: Command, io: CliIo): void {
         }
       } else {
         // An animated scene plays at the frame rate asked for, or the usual one; a still one needs none.
-        const animated = (await SceneTimeline.load(bytes)).animated
+        const animation = flags.animation === undefined ? {} : { animation: flags.animation }
+        const animated = (await SceneTimeline.load(bytes, animation)).animated
         const fps = flags.fps ?? (animated ? DEFAULT_FPS : undefined)
         // On stderr: stdout's first line stays the job id, for scripts.
         if (animated && flags.fps === undefined) io.stderr(`the scene is animated: playing it at ${DEFAULT_FPS} fps\n`)
@@ -172,7 +175,7 @@ export function registerJob(program: Command, io: CliIo): void {
           render: {
             frames: flags.frames,
             firstFrame: flags.firstFrame,
-            ...(fps !== undefined ? { fps } : {}),
+            ...(fps !== undefined ? { fps, ...animation } : {}),
             width: flags.width,
             height: flags.height,
             tileWidth: flags.tile,

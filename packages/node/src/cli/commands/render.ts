@@ -27,6 +27,7 @@ interface RenderFlags extends EnvironmentFlags, ToneFlags {
   samples: number
   frame: number
   fps?: number
+  animation?: string
   cpu?: boolean
   json?: boolean
 }
@@ -54,13 +55,19 @@ export function registerRender(program: Command, io: CliIo): void {
         parseNonNegativeInt,
         0,
       )
-      .option('--fps <n>', "frame rate the scene's animations play at: frame f shows time f / fps", parseFps),
+      .option('--fps <n>', "frame rate the scene's animations play at: frame f shows time f / fps", parseFps)
+      .option('--animation <name>', 'with --fps, the one animation to play (default: all of them)'),
     1,
   )
     .option('--cpu', 'use the CPU reference path tracer (what a verifier without a GPU runs)')
     .option('--json', 'print JSON')
     .action(async (scenePath: string, flags: RenderFlags) => {
-      const loaded = await loadScene(scenePath, flags.fps === undefined ? {} : { time: flags.frame / flags.fps })
+      const loaded = await loadScene(
+        scenePath,
+        flags.fps === undefined
+          ? {}
+          : { time: flags.frame / flags.fps, ...(flags.animation === undefined ? {} : { animation: flags.animation }) },
+      )
       const scene =
         flags.environment === undefined
           ? loaded
