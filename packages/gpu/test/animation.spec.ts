@@ -1,8 +1,7 @@
 import { type Document, type Node, WebIO } from '@gltf-transform/core'
 import { describe, expect, it } from 'vitest'
 import { generateSceneDocument, loadScene, sceneFromDocument, SceneTimeline } from '../src/index.js'
-
-type Interpolation = 'STEP' | 'LINEAR' | 'CUBICSPLINE'
+import { animate } from './helpers/gltf.js'
 
 /** The procedural scene with its diffuse sphere (and its camera) findable by name. */
 function still(): { doc: Document; sphere: Node; camera: Node } {
@@ -13,31 +12,6 @@ function still(): { doc: Document; sphere: Node; camera: Node } {
     sphere: nodes.find((n) => n.getName() === 'diffuse-sphere')!,
     camera: nodes.find((n) => n.getCamera() !== null)!,
   }
-}
-
-/** Adds an animation of `node`'s `path` with keys at `times` holding `values` (flattened). */
-function animate(
-  doc: Document,
-  node: Node,
-  path: 'translation' | 'rotation' | 'scale',
-  times: number[],
-  values: number[],
-  interpolation: Interpolation = 'LINEAR',
-): void {
-  const buffer = doc.getRoot().listBuffers()[0]!
-  const sampler = doc
-    .createAnimationSampler()
-    .setInput(doc.createAccessor().setType('SCALAR').setArray(new Float32Array(times)).setBuffer(buffer))
-    .setOutput(
-      doc
-        .createAccessor()
-        .setType(path === 'rotation' ? 'VEC4' : 'VEC3')
-        .setArray(new Float32Array(values))
-        .setBuffer(buffer),
-    )
-    .setInterpolation(interpolation)
-  const channel = doc.createAnimationChannel().setTargetNode(node).setTargetPath(path).setSampler(sampler)
-  doc.createAnimation(`${node.getName()}-${path}`).addSampler(sampler).addChannel(channel)
 }
 
 /** The scene built from the still document with the sphere at `at`: what an animation posing it there must give. */

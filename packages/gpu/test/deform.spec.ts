@@ -1,9 +1,23 @@
 import { type Document, type Node, WebIO } from '@gltf-transform/core'
 import { describe, expect, it } from 'vitest'
 import { generateSceneDocument, loadScene, SceneTimeline } from '../src/index.js'
+import { animate } from './helpers/gltf.js'
 
 /** Corners of a 1 x 1 quad in the xy plane at z = -1, the two top ones at y = 1. */
 const QUAD = [0, 0, -1, 1, 0, -1, 1, 1, -1, 0, 1, -1]
+
+/** A quad primitive of `corners` facing +z, and the accessor maker of the document's buffer for more attributes. */
+function quadPrimitive(doc: Document, corners: number[] = QUAD) {
+  const buffer = doc.getRoot().listBuffers()[0]!
+  const accessor = (type: 'VEC3' | 'VEC4' | 'SCALAR', array: Float32Array | Uint16Array | Uint8Array) =>
+    doc.createAccessor().setType(type).setArray(array).setBuffer(buffer)
+  const prim = doc
+    .createPrimitive()
+    .setAttribute('POSITION', accessor('VEC3', new Float32Array(corners)))
+    .setAttribute('NORMAL', accessor('VEC3', new Float32Array([0, 0, 1, 0, 0, 1, 0, 0, 1, 0, 0, 1])))
+    .setIndices(accessor('SCALAR', new Uint16Array([0, 1, 2, 0, 2, 3])))
+  return { prim, accessor }
+}
 
 /**
  * The procedural scene's room plus a skinned quad: a root joint and a child joint, the quad's bottom corners bound
@@ -12,25 +26,19 @@ const QUAD = [0, 0, -1, 1, 0, -1, 1, 1, -1, 0, 1, -1]
  */
 function skinned(topWeights = 1): { doc: Document; child: Node } {
   const doc = generateSceneDocument({ subdivisions: 0 })
-  const buffer = doc.getRoot().listBuffers()[0]!
-  const accessor = (type: 'VEC3' | 'VEC4' | 'SCALAR', array: Float32Array | Uint16Array | Uint8Array) =>
-    doc.createAccessor().setType(type).setArray(array).setBuffer(buffer)
   const root = doc.createNode('root')
   const child = doc.createNode('child')
   root.addChild(child)
   const rest = 1 - topWeights
-  const prim = doc
-    .createPrimitive()
-    .setAttribute('POSITION', accessor('VEC3', new Float32Array(QUAD)))
-    .setAttribute('NORMAL', accessor('VEC3', new Float32Array([0, 0, 1, 0, 0, 1, 0, 0, 1, 0, 0, 1])))
+  const { prim, accessor } = quadPrimitive(doc)
+  // The top corners' second joint is the root (index 0), with the rest of their weight.
+  prim
     .setAttribute('JOINTS_0', accessor('VEC4', new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0])))
     .setAttribute(
       'WEIGHTS_0',
       accessor('VEC4', new Float32Array([1, 0, 0, 0, 1, 0, 0, 0, topWeights, rest, 0, 0, topWeights, rest, 0, 0])),
     )
-    .setIndices(accessor('SCALAR', new Uint16Array([0, 1, 2, 0, 2, 3])))
   const skin = doc.createSkin('skin').addJoint(root).addJoint(child)
-  // Joint indices 1 name `rest` weights on joint 0 as their second pair: point them at the root.
   const quad = doc.createNode('quad').setMesh(doc.createMesh('quad').addPrimitive(prim)).setSkin(skin)
   quad.setTranslation([5, 0, 0])
   const scene = doc.getRoot().listScenes()[0]!
@@ -41,14 +49,7 @@ function skinned(topWeights = 1): { doc: Document; child: Node } {
 /** The scene with an unskinned quad of these corners instead, at the origin: what skinning must give. */
 async function withQuad(corners: number[]) {
   const doc = generateSceneDocument({ subdivisions: 0 })
-  const buffer = doc.getRoot().listBuffers()[0]!
-  const accessor = (type: 'VEC3' | 'SCALAR', array: Float32Array | Uint16Array) =>
-    doc.createAccessor().setType(type).setArray(array).setBuffer(buffer)
-  const prim = doc
-    .createPrimitive()
-    .setAttribute('POSITION', accessor('VEC3', new Float32Array(corners)))
-    .setAttribute('NORMAL', accessor('VEC3', new Float32Array([0, 0, 1, 0, 0, 1, 0, 0, 1, 0, 0, 1])))
-    .setIndices(accessor('SCALAR', new Uint16Array([0, 1, 2, 0, 2, 3])))
+  const { prim } = quadPrimitive(doc, corners)
   doc
     .getRoot()
     .listScenes()[0]!
@@ -72,27 +73,7 @@ describe('skinned meshes', () => {
 
   it('should blend the joints by their weights and follow an animation of a joint', async () => {
     const { doc, child } = skinned(0.5)
-    const buffer = doc.getRoot().listBuffers()[0]!
-    const sampler = doc
-      .createAnimationSampler()
-      .setInput(
-        doc
-          .createAccessor()
-          .setType('SCALAR')
-          .setArray(new Float32Array([0, 1]))
-          .setBuffer(buffer),
-      )
-      .setOutput(
-        doc
-          .createAccessor()
-          .setType('VEC3')
-          .setArray(new Float32Array([0, 0, 0, 0, 2, 0]))
-          .setBuffer(buffer),
-      )
-    doc
-      .createAnimation('lift')
-      .addSampler(sampler)
-      .addChannel(doc.createAnimationChannel().setTargetNode(child).setTargetPath('translation').setSampler(sampler))
+    animate(doc, child, 'translation', [0, 1], [0, 0, 0, 0, 2, 0])
     const timeline = await SceneTimeline.load(await new WebIO().writeBinary(doc))
     // Half on the child: the top corners rise by half the child's lift, 1 at the end of the second.
     expect(timeline.at(0).triangles).toEqual((await withQuad(lifted(0))).triangles)
@@ -113,18 +94,11 @@ describe('skinned meshes', () => {
 /** The scene with a quad whose one morph target lifts its top corners by 1, at default weight `weight`. */
 function morphing(weight: number): { doc: Document; quad: Node } {
   const doc = generateSceneDocument({ subdivisions: 0 })
-  const buffer = doc.getRoot().listBuffers()[0]!
-  const accessor = (type: 'VEC3' | 'SCALAR', array: Float32Array | Uint16Array) =>
-    doc.createAccessor().setType(type).setArray(array).setBuffer(buffer)
+  const { prim, accessor } = quadPrimitive(doc)
   const lift = doc
     .createPrimitiveTarget('lift')
     .setAttribute('POSITION', accessor('VEC3', new Float32Array([0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 1, 0])))
-  const prim = doc
-    .createPrimitive()
-    .setAttribute('POSITION', accessor('VEC3', new Float32Array(QUAD)))
-    .setAttribute('NORMAL', accessor('VEC3', new Float32Array([0, 0, 1, 0, 0, 1, 0, 0, 1, 0, 0, 1])))
-    .setIndices(accessor('SCALAR', new Uint16Array([0, 1, 2, 0, 2, 3])))
-    .addTarget(lift)
+  prim.addTarget(lift)
   const quad = doc.createNode('quad').setMesh(doc.createMesh('quad').addPrimitive(prim).setWeights([weight]))
   doc.getRoot().listScenes()[0]!.addChild(quad)
   return { doc, quad }
@@ -138,27 +112,7 @@ describe('morph targets', () => {
 
   it('should follow an animation of the weights, and give them back as stored', async () => {
     const { doc, quad } = morphing(0)
-    const buffer = doc.getRoot().listBuffers()[0]!
-    const sampler = doc
-      .createAnimationSampler()
-      .setInput(
-        doc
-          .createAccessor()
-          .setType('SCALAR')
-          .setArray(new Float32Array([0, 1]))
-          .setBuffer(buffer),
-      )
-      .setOutput(
-        doc
-          .createAccessor()
-          .setType('SCALAR')
-          .setArray(new Float32Array([0, 1]))
-          .setBuffer(buffer),
-      )
-    doc
-      .createAnimation('smile')
-      .addSampler(sampler)
-      .addChannel(doc.createAnimationChannel().setTargetNode(quad).setTargetPath('weights').setSampler(sampler))
+    animate(doc, quad, 'weights', [0, 1], [0, 1])
     const timeline = await SceneTimeline.load(await new WebIO().writeBinary(doc))
     expect(timeline.animated).toBe(true)
     expect(timeline.at(0.5).triangles).toEqual((await withQuad(lifted(0.5))).triangles)

@@ -1,4 +1,4 @@
-import type { Document, Material as GltfMaterial, Scene as GltfScene } from '@gltf-transform/core'
+import type { Document, Material as GltfMaterial, Node, Scene as GltfScene } from '@gltf-transform/core'
 
 /**
  * Adds one triangle of `material` (corners (0,0,z), (1,0,z), (0,1,z)) to the document's default scene, creating
@@ -16,4 +16,27 @@ export function addTriangle(doc: Document, material: GltfMaterial | null, z = 0)
     .setBuffer(buffer)
   const prim = doc.createPrimitive().setAttribute('POSITION', positions).setMaterial(material)
   return scene.addChild(doc.createNode().setMesh(doc.createMesh().addPrimitive(prim)))
+}
+
+/**
+ * Adds an animation named `<node>-<path>` moving `node`'s `path` through keys at `times` holding `values`
+ * (flattened: three or four floats a key, or one per morph target for weights).
+ */
+export function animate(
+  doc: Document,
+  node: Node,
+  path: 'translation' | 'rotation' | 'scale' | 'weights',
+  times: number[],
+  values: number[],
+  interpolation: 'STEP' | 'LINEAR' | 'CUBICSPLINE' = 'LINEAR',
+): void {
+  const buffer = doc.getRoot().listBuffers()[0]!
+  const type = path === 'rotation' ? 'VEC4' : path === 'weights' ? 'SCALAR' : 'VEC3'
+  const sampler = doc
+    .createAnimationSampler()
+    .setInput(doc.createAccessor().setType('SCALAR').setArray(new Float32Array(times)).setBuffer(buffer))
+    .setOutput(doc.createAccessor().setType(type).setArray(new Float32Array(values)).setBuffer(buffer))
+    .setInterpolation(interpolation)
+  const channel = doc.createAnimationChannel().setTargetNode(node).setTargetPath(path).setSampler(sampler)
+  doc.createAnimation(`${node.getName()}-${path}`).addSampler(sampler).addChannel(channel)
 }
