@@ -15,6 +15,14 @@ export const MAX_SCENE_TRIANGLES = 4_000_000
 export const MAX_TEXTURE_SIDE = 8192
 /** Most texels of all of a scene's textures together: 64 MB of RGBA8 on the device. */
 export const MAX_SCENE_TEXELS = 16 * 1024 * 1024
+/** Deepest node hierarchy a scene may have: world matrices and the scene walk follow it, one call per level. */
+export const MAX_NODE_DEPTH = 256
+/** Most joints a skin may have (a detailed character has a few hundred): each costs its chain of parents a build. */
+export const MAX_SKIN_JOINTS = 4096
+/** Most morph targets a primitive may have (a face rig has about fifty). */
+export const MAX_MORPH_TARGETS = 256
+/** Most target reads a build may blend (corners times targets weighted): bounds the work of a scene's morphs. */
+export const MAX_MORPH_READS = 64 * 1024 * 1024
 /** Largest normal-map scale accepted (glTF normalTexture.scale): past it a map only flattens normals sideways. */
 export const MAX_NORMAL_SCALE = 1000
 /** Largest index of refraction accepted (KHR_materials_ior; diamond is 2.42). */

@@ -1,6 +1,13 @@
 import { type Document, type Node, WebIO } from '@gltf-transform/core'
 import { describe, expect, it } from 'vitest'
-import { generateSceneDocument, loadScene, SceneTimeline } from '../src/index.js'
+import {
+  generateSceneDocument,
+  loadScene,
+  MAX_MORPH_TARGETS,
+  MAX_NODE_DEPTH,
+  MAX_SKIN_JOINTS,
+  SceneTimeline,
+} from '../src/index.js'
 import { animate } from './helpers/gltf.js'
 
 /** Corners of a 1 x 1 quad in the xy plane at z = -1, the two top ones at y = 1. */
@@ -80,6 +87,50 @@ describe('skinned meshes', () => {
     expect(timeline.at(1).triangles).toEqual((await withQuad(lifted(1))).triangles)
   })
 
+  it('should turn a joint about where it was bound, through its inverse bind matrix', async () => {
+    const { doc, child } = skinned()
+    // The child joint stands at y = 1, bound there: its inverse bind matrix takes the quad back to it.
+    child.setTranslation([0, 1, 0])
+    const buffer = doc.getRoot().listBuffers()[0]!
+    const inverseBind = [
+      1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, -1, 0, 1,
+    ]
+    doc
+      .getRoot()
+      .listSkins()[0]!
+      .setInverseBindMatrices(
+        doc.createAccessor().setType('MAT4').setArray(new Float32Array(inverseBind)).setBuffer(buffer),
+      )
+    // A quarter turn about z: the top corners swing about (0, 1), (1, 1) to (0, 2).
+    child.setRotation([0, 0, Math.SQRT1_2, Math.SQRT1_2])
+    const turned = await loadScene(await new WebIO().writeBinary(doc))
+    const expected = await withQuad([0, 0, -1, 1, 0, -1, 0, 2, -1, 0, 1, -1])
+    expect(turned.triangles.length).toBe(expected.triangles.length)
+    turned.triangles.forEach((v, i) => expect(v).toBeCloseTo(expected.triangles[i]!, 5))
+  })
+
+  it('should refuse a skin of more than MAX_SKIN_JOINTS joints, and nodes nested past MAX_NODE_DEPTH', async () => {
+    const wide = skinned()
+    const skin = wide.doc.getRoot().listSkins()[0]!
+    for (let i = 0; i < MAX_SKIN_JOINTS; i++) skin.addJoint(wide.doc.createNode())
+    await expect(loadScene(await new WebIO().writeBinary(wide.doc))).rejects.toMatchObject({
+      code: 'GPU__SCENE_TOO_LARGE',
+      message: expect.stringMatching(/joints/),
+    })
+    // A chain of nodes, each the child of the last: followed level by level, it would overflow the stack.
+    const deep = skinned()
+    let parent = deep.child
+    for (let i = 0; i < MAX_NODE_DEPTH; i++) {
+      const next = deep.doc.createNode()
+      parent.addChild(next)
+      parent = next
+    }
+    await expect(loadScene(await new WebIO().writeBinary(deep.doc))).rejects.toMatchObject({
+      code: 'GPU__SCENE_TOO_LARGE',
+      message: expect.stringMatching(/deep/),
+    })
+  })
+
   it('should refuse a vertex that names a joint the skin does not have, with a coded error', async () => {
     const { doc } = skinned()
     const prim = doc.getRoot().listMeshes().at(-1)!.listPrimitives()[0]!
@@ -108,6 +159,22 @@ describe('morph targets', () => {
   it("should blend a mesh's morph targets by its default weights", async () => {
     const scene = await loadScene(await new WebIO().writeBinary(morphing(0.5).doc))
     expect(scene.triangles).toEqual((await withQuad(lifted(0.5))).triangles)
+  })
+
+  it('should refuse a malformed morph target at once, even at weight 0, and too many targets', async () => {
+    const { doc } = morphing(0)
+    const prim = doc.getRoot().listMeshes().at(-1)!.listPrimitives()[0]!
+    const buffer = doc.getRoot().listBuffers()[0]!
+    const short = doc.createAccessor().setType('VEC3').setArray(new Float32Array(3)).setBuffer(buffer)
+    prim.addTarget(doc.createPrimitiveTarget('short').setAttribute('POSITION', short))
+    await expect(loadScene(await new WebIO().writeBinary(doc))).rejects.toMatchObject({ code: 'GPU__MALFORMED_SCENE' })
+    const many = morphing(0)
+    const manyPrim = many.doc.getRoot().listMeshes().at(-1)!.listPrimitives()[0]!
+    const lift = manyPrim.listTargets()[0]!
+    for (let i = 0; i < MAX_MORPH_TARGETS; i++) manyPrim.addTarget(lift.clone())
+    await expect(loadScene(await new WebIO().writeBinary(many.doc))).rejects.toMatchObject({
+      code: 'GPU__SCENE_TOO_LARGE',
+    })
   })
 
   it('should follow an animation of the weights, and give them back as stored', async () => {

@@ -132,6 +132,9 @@ describe('control API', () => {
         { ...lit, inputs: ['c'] },
         { ...lit, render: { ...lit.render, environment: { intensity: -1, rotation: 0 } } },
         { ...lit, render: { ...lit.render, environment: { intensity: 1 } } },
+        // An animation is picked to be played at a frame rate: without one it would only change the job's id.
+        { ...job, render: { ...job.render, animation: 'walk' } },
+        { ...job, render: { ...job.render, fps: 0 } },
       ]) {
         await expect(client.submitJob(bad as typeof lit)).rejects.toMatchObject({ code: 'NODE__API_MALFORMED_REQUEST' })
       }

@@ -57,11 +57,14 @@ export function nodeChannels(doc: Document, only?: string): NodeChannel[] {
   const animations = doc.getRoot().listAnimations()
   const played = only === undefined ? animations : animations.filter((a) => a.getName() === only)
   if (only !== undefined && played.length === 0) {
-    const names = animations.map((a) => a.getName())
+    // A few names, each cut short: the file, from anywhere, chooses them.
+    const names = animations.slice(0, 8).map((a) => a.getName().slice(0, 64))
+    const more = animations.length > names.length ? ', ...' : ''
+    const listed = names.length > 0 ? ` (it has ${names.map((n) => JSON.stringify(n)).join(', ')}${more})` : ''
     throw new GpuError(
       'GPU__INVALID_INPUT',
-      `the scene has no animation named ${JSON.stringify(only)}${names.length > 0 ? ` (it has ${names.map((n) => JSON.stringify(n)).join(', ')})` : ''}`,
-      { animation: only, animations: names.slice(0, 32) },
+      `the scene has no animation named ${JSON.stringify(only.slice(0, 64))}${listed}`,
+      { animation: only.slice(0, 64), animations: names },
     )
   }
   const channels: NodeChannel[] = []

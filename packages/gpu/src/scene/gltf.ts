@@ -2,6 +2,7 @@ import { NodeIO, TextureInfo, WebIO } from '@gltf-transform/core'
 import type {
   Accessor,
   Document,
+  Skin,
   vec3,
   vec4,
   JSONDocument,
@@ -45,6 +46,9 @@ import {
   MAX_IOR,
   MAX_NORMAL_SCALE,
   MAX_SCENE_BYTES,
+  MAX_MORPH_READS,
+  MAX_MORPH_TARGETS,
+  MAX_NODE_DEPTH,
   MAX_SCENE_TEXELS,
   MAX_SCENE_TRIANGLES,
   MAX_SPECULAR_COLOR,
@@ -55,7 +59,7 @@ import { assertDeclaredSize, geometryDecoders, isGlb } from './compression.js'
 import { drawsTriangles, meshMatrices, primitiveTriangles, triangleCorners, vertexAttribute } from './gltf-geometry.js'
 import { packScene } from './pack.js'
 import type { PunctualLight } from './punctual.js'
-import { skinning } from './skin.js'
+import { jointMatricesOf, skinning } from './skin.js'
 import { soupTangents } from './tangents.js'
 import { materialTextures } from './scene.js'
 import type { Camera, Material, MaterialTexture, Scene, TextureSlot, UvTransform, Vec3 } from './scene.js'
@@ -392,6 +396,7 @@ export function sceneFromDocument(
   decoders: TextureDecoders = {},
   decoded: Map<GltfTexture, Texture> = new Map(),
 ): Scene {
+  assertNodeDepth(doc)
   const root = doc.getRoot()
   const scene = root.getDefaultScene() ?? root.listScenes()[0]
   if (scene === undefined) throw new GpuError('GPU__MALFORMED_SCENE', 'the glTF asset has no scene', {})
@@ -409,6 +414,14 @@ export function sceneFromDocument(
   const textureIndex = new Map<GltfTexture, number>()
   let texels = 0
   let camera: Camera | undefined
+  // Each skin's joint matrices once per build, however many primitives it skins.
+  const skinMatrices = new Map<Skin, number[][]>()
+  const jointMatrices = (skin: Skin): number[][] => {
+    let matrices = skinMatrices.get(skin)
+    if (matrices === undefined) skinMatrices.set(skin, (matrices = jointMatricesOf(skin)))
+    return matrices
+  }
+  const morphBudget = { reads: 0 }
 
   /** Decodes each texture once, however many materials share it. */
   const textureOf = (t: GltfTexture): number => {
@@ -457,8 +470,8 @@ export function sceneFromDocument(
     skin?: (vertex: number) => readonly number[],
     weights: readonly number[] = [],
   ): void => {
-    const position = morphed(prim, 'POSITION', weights)!
-    const normal = morphed(prim, 'NORMAL', weights)
+    const position = morphed(prim, 'POSITION', weights, corners.length, morphBudget)!
+    const normal = morphed(prim, 'NORMAL', weights, corners.length, morphBudget)
     const color = vertexAttribute(prim, 'COLOR_0', ['VEC3', 'VEC4'])
     const normalMatrix = normalMatrixOf(world)
     const mat = materialOf(prim.getMaterial())
@@ -536,10 +549,11 @@ export function sceneFromDocument(
       const matrices = meshMatrices(node, world, meshTriangles, MAX_SCENE_TRIANGLES - triMaterial.length)
       // Indices are read once per primitive, however many instances draw it.
       const corners = matrices.length === 0 ? [] : prims.map(triangleCorners)
-      const skins = prims.map((prim) => skinning(node, prim))
+      const skins = prims.map((prim) => skinning(node, prim, jointMatrices))
       // Morph target weights: the node's where it sets them (an animation does), else its mesh's defaults.
       const weights = node.getWeights().length > 0 ? node.getWeights() : mesh.getWeights()
-      for (const matrix of matrices) {
+      // A skinned mesh lies where its joints put it, whatever the node's instances: drawn once.
+      for (const matrix of node.getSkin() === null ? matrices : matrices.slice(0, 1)) {
         prims.forEach((prim, i) => addPrimitive(prim, corners[i]!, matrix, skins[i], weights))
       }
     }
@@ -860,6 +874,38 @@ function alphaOf(m: GltfMaterial, opacity: number): Pick<Material, 'alphaMode' |
   }
 }
 
+/**
+ * Refuses a node hierarchy deeper than {@link MAX_NODE_DEPTH}: glTF-Transform's world matrices and the scene walk
+ * recurse once per level, and a chain of thousands of nodes would overflow the stack. Each node's depth is counted
+ * once, walking up to the first ancestor already counted.
+ */
+function assertNodeDepth(doc: Document): void {
+  const depth = new Map<Node, number>()
+  for (const node of doc.getRoot().listNodes()) {
+    const chain: Node[] = []
+    let at: Node | null = node
+    while (at !== null && !depth.has(at)) {
+      chain.push(at)
+      if (chain.length > MAX_NODE_DEPTH) {
+        throw new GpuError('GPU__SCENE_TOO_LARGE', `the scene nests nodes more than ${MAX_NODE_DEPTH} deep`, {
+          limit: MAX_NODE_DEPTH,
+        })
+      }
+      at = at.getParentNode()
+    }
+    let d = at === null ? 0 : depth.get(at)!
+    for (let i = chain.length - 1; i >= 0; i--) {
+      d++
+      if (d > MAX_NODE_DEPTH) {
+        throw new GpuError('GPU__SCENE_TOO_LARGE', `the scene nests nodes more than ${MAX_NODE_DEPTH} deep`, {
+          limit: MAX_NODE_DEPTH,
+        })
+      }
+      depth.set(chain[i]!, d)
+    }
+  }
+}
+
 /** A vertex attribute that yields its elements as `getElement` does (an accessor, or one morphed). */
 interface VertexReader {
   getElement(index: number, target: number[]): number[]
@@ -872,20 +918,44 @@ interface VertexReader {
  *
  * @throws GPU__MALFORMED_SCENE for a target attribute that is not one VEC3 per vertex
  */
-function morphed(prim: Primitive, semantic: 'POSITION' | 'NORMAL', weights: readonly number[]): VertexReader | null {
+function morphed(
+  prim: Primitive,
+  semantic: 'POSITION' | 'NORMAL',
+  weights: readonly number[],
+  corners: number,
+  budget: { reads: number },
+): VertexReader | null {
   const base = semantic === 'POSITION' ? prim.getAttribute('POSITION')! : vertexAttribute(prim, 'NORMAL', ['VEC3'])
   if (base === null) return null
-  const targets = prim
-    .listTargets()
-    .map((target, i) => ({ weight: weights[i] ?? 0, attribute: target.getAttribute(semantic) }))
-    .filter((t): t is { weight: number; attribute: Accessor } => t.weight !== 0 && t.attribute !== null)
-  if (targets.length === 0) return base
-  for (const { attribute } of targets) {
-    if (attribute.getType() !== 'VEC3' || attribute.getCount() !== base.getCount()) {
+  const all = prim.listTargets()
+  if (all.length > MAX_MORPH_TARGETS) {
+    throw new GpuError(
+      'GPU__SCENE_TOO_LARGE',
+      `a primitive has ${all.length} morph targets, more than ${MAX_MORPH_TARGETS}`,
+      {
+        targets: all.length,
+        limit: MAX_MORPH_TARGETS,
+      },
+    )
+  }
+  // Every target is checked, weighted or not: one that an animation weights later must not fail a later frame.
+  for (const target of all) {
+    const attribute = target.getAttribute(semantic)
+    if (attribute !== null && (attribute.getType() !== 'VEC3' || attribute.getCount() !== base.getCount())) {
       throw new GpuError('GPU__MALFORMED_SCENE', `a morph target's ${semantic} is not one VEC3 per vertex`, {
         semantic,
       })
     }
+  }
+  const targets = all
+    .map((target, i) => ({ weight: weights[i] ?? 0, attribute: target.getAttribute(semantic) }))
+    .filter((t): t is { weight: number; attribute: Accessor } => t.weight !== 0 && t.attribute !== null)
+  if (targets.length === 0) return base
+  budget.reads += corners * targets.length
+  if (budget.reads > MAX_MORPH_READS) {
+    throw new GpuError('GPU__SCENE_TOO_LARGE', `the scene's morph targets blend more than ${MAX_MORPH_READS} values`, {
+      limit: MAX_MORPH_READS,
+    })
   }
   const d: number[] = []
   return {

@@ -1,8 +1,33 @@
-import type { Accessor, Node, Primitive } from '@gltf-transform/core'
+import type { Accessor, Node, Primitive, Skin } from '@gltf-transform/core'
+import { MAX_SKIN_JOINTS } from '../constants.js'
 import { GpuError } from '../errors.js'
 import { multiply } from './gltf-geometry.js'
 
 const IDENTITY: readonly number[] = [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]
+
+/**
+ * The joint matrices of `skin` (each joint's world matrix times its inverse bind matrix), where its joints stand
+ * now: build them once per skin and scene, not per primitive.
+ *
+ * @throws GPU__SCENE_TOO_LARGE past {@link MAX_SKIN_JOINTS}; GPU__MALFORMED_SCENE for inverse bind matrices that are
+ * not one MAT4 per joint
+ */
+export function jointMatricesOf(skin: Skin): number[][] {
+  const joints = skin.listJoints()
+  if (joints.length > MAX_SKIN_JOINTS) {
+    throw new GpuError('GPU__SCENE_TOO_LARGE', `a skin has ${joints.length} joints, more than ${MAX_SKIN_JOINTS}`, {
+      joints: joints.length,
+      limit: MAX_SKIN_JOINTS,
+    })
+  }
+  const inverseBind = skin.getInverseBindMatrices()
+  if (inverseBind !== null && (inverseBind.getType() !== 'MAT4' || inverseBind.getCount() < joints.length)) {
+    throw malformed('inverseBindMatrices must hold one MAT4 per joint', { joints: joints.length })
+  }
+  return joints.map((joint, i) =>
+    multiply(joint.getWorldMatrix(), inverseBind === null ? IDENTITY : inverseBind.getElement(i, [])),
+  )
+}
 
 const malformed = (why: string, context: Record<string, unknown> = {}): GpuError =>
   new GpuError('GPU__MALFORMED_SCENE', `a skin of the glTF asset is malformed: ${why}`, context)
@@ -17,7 +42,11 @@ const malformed = (why: string, context: Record<string, unknown> = {}): GpuError
  * @throws GPU__MALFORMED_SCENE for joint or weight attributes of the wrong shape, a joint index past the skin's
  * joints, or inverse bind matrices that are not one MAT4 per joint
  */
-export function skinning(node: Node, prim: Primitive): ((vertex: number) => readonly number[]) | undefined {
+export function skinning(
+  node: Node,
+  prim: Primitive,
+  jointMatrices: (skin: Skin) => readonly (readonly number[])[],
+): ((vertex: number) => readonly number[]) | undefined {
   const skin = node.getSkin()
   if (skin === null) return undefined
   const sets: [Accessor, Accessor][] = []
@@ -36,14 +65,7 @@ export function skinning(node: Node, prim: Primitive): ((vertex: number) => read
     sets.push([joints, weights])
   }
   if (sets.length === 0) return undefined
-  const jointNodes = skin.listJoints()
-  const inverseBind = skin.getInverseBindMatrices()
-  if (inverseBind !== null && (inverseBind.getType() !== 'MAT4' || inverseBind.getCount() < jointNodes.length)) {
-    throw malformed('inverseBindMatrices must hold one MAT4 per joint', { joints: jointNodes.length })
-  }
-  const matrices = jointNodes.map((joint, i) =>
-    multiply(joint.getWorldMatrix(), inverseBind === null ? IDENTITY : inverseBind.getElement(i, [])),
-  )
+  const matrices = jointMatrices(skin)
   const j: number[] = []
   const w: number[] = []
   return (vertex) => {

@@ -52,6 +52,9 @@ const jobRequestSchema = z
         environment: environmentLightingSchema.optional(),
       })
       .strict()
+      .refine((render) => render.animation === undefined || render.fps !== undefined, {
+        message: 'render.animation picks an animation to play, at render.fps: give both',
+      })
       .optional(),
     inference: z.object({ items: z.number().int().min(1), itemsPerTask: z.number().int().min(1) }).optional(),
     tier: z.union([z.literal(1), z.literal(2), z.literal(3)]).optional(),

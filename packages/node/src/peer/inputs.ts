@@ -120,7 +120,9 @@ export class InputCache {
       ),
     )
     if (order.kind === 'render') {
-      const animation = order.split.kind === 'render' ? order.split.animation : undefined
+      // An animation is picked only to be played, at a frame rate.
+      const split = order.split.kind === 'render' ? order.split : undefined
+      const animation = split?.fps === undefined ? undefined : split.animation
       const timeline = await SceneTimeline.load(blobs[0] as Uint8Array, animation === undefined ? {} : { animation })
       // A render's second input, where there is one, is the panorama that lights the scene.
       const panorama = blobs[1] === undefined ? undefined : decodeEnvironmentImage(blobs[1])

@@ -11,6 +11,7 @@ import {
 import type { RenderedTile, RenderTileOptions } from '@tessera/gpu'
 import { SingleBar } from 'cli-progress'
 import type { Command } from 'commander'
+import { NodeError } from '../../errors.js'
 import type { CliIo } from '../io.js'
 import { environmentOptions, lightingOf, type EnvironmentFlags } from '../environment-flags.js'
 import { parseFps, parseNonNegativeInt, parsePositiveInt } from '../parse.js'
@@ -62,6 +63,9 @@ export function registerRender(program: Command, io: CliIo): void {
     .option('--cpu', 'use the CPU reference path tracer (what a verifier without a GPU runs)')
     .option('--json', 'print JSON')
     .action(async (scenePath: string, flags: RenderFlags) => {
+      if (flags.animation !== undefined && flags.fps === undefined) {
+        throw new NodeError('NODE__UNSUPPORTED_INPUT', '--animation picks an animation to play at --fps: give both', {})
+      }
       const loaded = await loadScene(
         scenePath,
         flags.fps === undefined
