@@ -1,5 +1,5 @@
-import { mkdir, open, readFile, stat } from 'node:fs/promises'
-import { dirname } from 'node:path'
+import { link, mkdir, open, readFile, stat, unlink } from 'node:fs/promises'
+import { basename, dirname, join } from 'node:path'
 import {
   createKeyPairSignerFromBytes,
   createKeyPairSignerFromPrivateKeyBytes,
@@ -35,14 +35,13 @@ export async function loadOrCreateWallet(path: string, options: AbortOptions = {
   const bytes = new Uint8Array(KEYPAIR_BYTES)
   bytes.set(seed, 0)
   bytes.set(getAddressEncoder().encode(signer.address), SEED_BYTES)
-  let handle
-  try {
-    handle = await open(path, 'wx', WALLET_FILE_MODE)
-  } catch (e) {
-    // Another process created it between our read and our create: use theirs.
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return loadWallet(path)
-    throw e
-  }
+  // Written whole beside it, then linked into place (which fails if the name exists): a concurrent reader sees no
+  // file or the whole key, never an empty or half-written one.
+  const temp = join(
+    dirname(path),
+    `.${basename(path)}.${process.pid}.${Buffer.from(seed.subarray(0, 6)).toString('hex')}.tmp`,
+  )
+  const handle = await open(temp, 'wx', WALLET_FILE_MODE)
   try {
     await handle.writeFile(JSON.stringify(Array.from(bytes)))
     await handle.sync()
@@ -50,6 +49,15 @@ export async function loadOrCreateWallet(path: string, options: AbortOptions = {
     await handle.close()
     seed.fill(0)
     bytes.fill(0)
+  }
+  try {
+    await link(temp, path)
+  } catch (e) {
+    // Another process created it between our read and our link: use theirs.
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return loadWallet(path)
+    throw e
+  } finally {
+    await unlink(temp)
   }
   await syncDirectory(dirname(path))
   return signer

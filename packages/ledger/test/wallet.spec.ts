@@ -1,4 +1,4 @@
-import { chmod, readFile, stat, writeFile } from 'node:fs/promises'
+import { chmod, readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { isCoreError } from '@tessera/core'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -38,10 +38,14 @@ describe('wallet key files', () => {
     await expect(stat(path)).rejects.toMatchObject({ code: 'ENOENT' })
   })
 
-  it('should hand two concurrent creators the same key', async () => {
-    const path = join(dir.path, 'wallet.json')
-    const [a, b] = await Promise.all([loadOrCreateWallet(path), loadOrCreateWallet(path)])
-    expect(a.address).toBe(b.address)
+  it('should hand concurrent creators the same key, none of them reading a half-written file', async () => {
+    for (let round = 0; round < 10; round++) {
+      const path = join(dir.path, `wallet-${round}.json`)
+      const signers = await Promise.all(Array.from({ length: 8 }, () => loadOrCreateWallet(path)))
+      expect(new Set(signers.map((s) => s.address)).size).toBe(1)
+    }
+    // Nothing is left beside the keys but the keys.
+    expect((await readdir(dir.path)).filter((f) => f.endsWith('.tmp'))).toEqual([])
   })
 
   it('should refuse a key file that others can read', async () => {
