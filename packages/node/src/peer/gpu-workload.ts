@@ -1,4 +1,4 @@
-import type { AbortOptions, Order } from '@tessera/core'
+import { type AbortOptions, type Order, raceSignal } from '@tessera/core'
 import { type Engine, GpuError, selectItems, tensorItemChunks, tileRowChunks, validateInputs } from '@tessera/gpu'
 import { type ResultShape, TASK_TOLERANCE } from '@tessera/proof'
 import { SchedulerError, taskAt, taskIndexOf, type TaskDescriptor } from '@tessera/scheduler'
@@ -21,11 +21,15 @@ export class GpuWorkload implements TaskExecutor {
   readonly #engine: Engine
   readonly #inputs: InputCache
   readonly #fault: Fault
+  /** With `crash-mid-job`: resolves once one of this worker's tiles is receipted (the fault's trigger). */
+  readonly #receipted: Promise<void> | undefined
+  #started = 0
 
-  constructor(engine: Engine, inputs: InputCache, fault: Fault = 'none') {
+  constructor(engine: Engine, inputs: InputCache, fault: Fault = 'none', receipted?: Promise<void>) {
     this.#engine = engine
     this.#inputs = inputs
     this.#fault = fault
+    this.#receipted = fault === 'crash-mid-job' ? receipted : undefined
   }
 
   /**
@@ -47,6 +51,9 @@ export class GpuWorkload implements TaskExecutor {
 
   /** Runs one task on the engine: its output chunks (tile rows, batch items) and its tolerance class. */
   async execute({ order, task }: TaskExecution, options: Required<AbortOptions>): Promise<TaskOutput> {
+    // The crashing fault holds every tile after its first until one is receipted, so that it dies holding one
+    // however slowly receipts come (a loaded machine can deliver them after the worker's last tile).
+    if (this.#receipted !== undefined && this.#started++ > 0) await raceSignal(this.#receipted, options.signal)
     const started = performance.now()
     const chunks = await this.#run(order, task, undefined, options)
     return {

@@ -68,6 +68,18 @@ function pricingOf(config: NodeConfig): PricingStrategy {
  * A whole Tessera peer: the libp2p node, the market (creator and worker roles), the datastore and metrics,
  * exposed to the CLI through {@link NodeOperations}.
  */
+/** Resolves when the first receipt for one of this node's tasks arrives (the `crash-mid-job` fault waits for it). */
+function firstReceipt(node: TesseraNode): Promise<void> {
+  return new Promise((resolve) => {
+    const self = node.peerId.toString()
+    const stop = node.bus.onMessage(({ message }) => {
+      if (message.type !== 'receipt' || message.body.worker !== self) return
+      stop()
+      resolve()
+    })
+  })
+}
+
 export class Peer implements NodeOperations {
   /** The libp2p node: message bus, blobs, capacity records. */
   readonly node: TesseraNode
@@ -236,7 +248,12 @@ export class Peer implements NodeOperations {
     // The verifier needs the market's orders, and the market needs the verifier: bound once both exist.
     const market: { scheduler?: SchedulerDriver } = {}
     const outputRetentionMs = config.worker.outputRetentionHours * 3_600_000
-    const workload = new GpuWorkload(engine, new InputCache(node.blobs), config.worker.fault)
+    const workload = new GpuWorkload(
+      engine,
+      new InputCache(node.blobs),
+      config.worker.fault,
+      config.worker.fault === 'crash-mid-job' ? firstReceipt(node) : undefined,
+    )
     // Registered on the bus before the scheduler, so a Result's signed envelope is kept before it is verified.
     const verification = new Verification({
       bus: node.bus,
