@@ -884,25 +884,14 @@ function assertNodeDepth(doc: Document): void {
   for (const node of doc.getRoot().listNodes()) {
     const chain: Node[] = []
     let at: Node | null = node
-    while (at !== null && !depth.has(at)) {
-      chain.push(at)
-      if (chain.length > MAX_NODE_DEPTH) {
-        throw new GpuError('GPU__SCENE_TOO_LARGE', `the scene nests nodes more than ${MAX_NODE_DEPTH} deep`, {
-          limit: MAX_NODE_DEPTH,
-        })
-      }
-      at = at.getParentNode()
+    for (; at !== null && !depth.has(at); at = at.getParentNode()) chain.push(at)
+    const above = at === null ? 0 : depth.get(at)!
+    if (above + chain.length > MAX_NODE_DEPTH) {
+      throw new GpuError('GPU__SCENE_TOO_LARGE', `the scene nests nodes more than ${MAX_NODE_DEPTH} deep`, {
+        limit: MAX_NODE_DEPTH,
+      })
     }
-    let d = at === null ? 0 : depth.get(at)!
-    for (let i = chain.length - 1; i >= 0; i--) {
-      d++
-      if (d > MAX_NODE_DEPTH) {
-        throw new GpuError('GPU__SCENE_TOO_LARGE', `the scene nests nodes more than ${MAX_NODE_DEPTH} deep`, {
-          limit: MAX_NODE_DEPTH,
-        })
-      }
-      depth.set(chain[i]!, d)
-    }
+    chain.forEach((n, i) => depth.set(n, above + chain.length - i))
   }
 }
 
