@@ -101,6 +101,23 @@ describe('onnx runtime', () => {
     expect(second.data).toEqual(first.data)
   })
 
+  it('should finish a run whose weights are released while it runs, and run the model again after', async () => {
+    // One weight, used by the first node and again after the run yields (it yields every few nodes under a signal).
+    const graph = new GraphBuilder()
+      .input('x', [1, 4])
+      .output('y', [1, 4])
+      .weight('b', [4], Float32Array.of(1, 2, 3, 4))
+    for (let i = 0; i < 12; i++) graph.node('Add', [i === 0 ? 'x' : `h${i}`, 'b'], [i === 11 ? 'y' : `h${i + 1}`])
+    const model = loadOnnxModel(graph.build())
+    const x = tensor([1, 4], Float32Array.of(0.5, -1, 2, 0))
+    const running = engine.runModel(model, { x }, { signal: new AbortController().signal })
+    engine.releaseModel(model)
+    expect(Array.from((await running).y!.data)).toEqual([12.5, 23, 38, 48])
+    // Released again once idle (nothing left to free), and run again from a fresh upload.
+    engine.releaseModel(model)
+    expect(Array.from((await engine.runModel(model, { x })).y!.data)).toEqual([12.5, 23, 38, 48])
+  })
+
   it('should reject an unsupported operator naming it', () => {
     const bytes = new GraphBuilder().input('x', [1, 4]).output('y', [1, 4]).node('Cosh', ['x'], ['y']).build()
     let error: unknown

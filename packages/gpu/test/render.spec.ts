@@ -161,6 +161,16 @@ describe('path tracer', () => {
     expect(plan({ width: 8, height: 8, samples: 4096 }, true, 100).groupsPerDispatch).toBe(100)
   })
 
+  it('should finish a render whose scene is released while it runs, and render the scene again after', async () => {
+    // Two dispatches (64 spp over 66 rows of 256), with a signal so the render waits between them.
+    const tile = { ...frame, scene: { ...scene }, samples: 64, x: 0, y: 0, width: SIZE, height: 66 }
+    const running = engine.renderTile(tile, { signal: new AbortController().signal })
+    engine.releaseScene(tile.scene)
+    const released = await running
+    engine.releaseScene(tile.scene)
+    expect((await engine.renderTile(tile)).pixels).toEqual(released.pixels)
+  })
+
   it('should composite tiles into exactly the whole frame', async () => {
     const half = SIZE / 2
     const tiles = await Promise.all(

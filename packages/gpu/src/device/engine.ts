@@ -79,6 +79,15 @@ const RAISED_LIMITS = [
   'maxComputeWorkgroupSizeY',
 ] as const
 
+/** A model's weights on the device, and the runs using them. */
+interface ModelWeights {
+  tensors: Map<string, GpuTensor>
+  /** Runs in flight on these weights: a release waits for the last of them. */
+  runs: number
+  /** Released: unpinned once no run uses them (later runs of the model upload them again). */
+  released: boolean
+}
+
 /**
  * A WebGPU device with the path tracer and tensor runtime on it. Create with {@link createEngine}; call
  * {@link Engine.destroy} when done. If the device is lost, every call rejects with GPU__DEVICE_LOST.
@@ -92,7 +101,7 @@ export class Engine {
   readonly #tracer: GpuPathTracer
   /** The WGSL tensor runtime; its kernels can be called directly (see `TensorBackend`). */
   readonly tensors: GpuBackend
-  readonly #weights = new WeakMap<OnnxModel, Map<string, GpuTensor>>()
+  readonly #weights = new WeakMap<OnnxModel, ModelWeights>()
   #destroyed = false
 
   /** @internal use {@link createEngine} */
@@ -157,33 +166,47 @@ export class Engine {
     this.context.assertUsable(options.signal)
     let weights = this.#weights.get(model)
     if (weights === undefined) {
-      weights = new Map()
+      weights = { tensors: new Map(), runs: 0, released: false }
       this.#weights.set(model, weights)
     }
-    const cache = weights
+    const held = weights
     return this.context.scoped('runModel', async () => {
+      held.runs++
       try {
         return await runOnnx(this.tensors, model, inputs, options, (name, c) => {
-          let t = cache.get(name)
+          let t = held.tensors.get(name)
           if (t === undefined) {
             t = this.tensors.fromHost({ shape: c.shape, data: c.floats! }, true)
-            cache.set(name, t)
+            held.tensors.set(name, t)
           }
           return t
         })
       } finally {
+        held.runs--
+        if (held.released && held.runs === 0) this.#unpin(held)
         this.tensors.flush()
       }
     })
   }
 
-  /** Frees a model's cached weights on this device now (they are also dropped when the model is collected). */
+  /**
+   * Frees a model's cached weights on this device rather than when the model is collected. Runs in flight on the
+   * model finish first: its weights go when the last of them ends. A later run uploads them again.
+   */
   releaseModel(model: OnnxModel): void {
     const weights = this.#weights.get(model)
     if (weights === undefined) return
     this.#weights.delete(model)
-    for (const t of weights.values()) this.tensors.unpin(t)
-    this.tensors.flush()
+    weights.released = true
+    if (weights.runs === 0) {
+      this.#unpin(weights)
+      this.tensors.flush()
+    }
+  }
+
+  #unpin(weights: ModelWeights): void {
+    for (const t of weights.tensors.values()) this.tensors.unpin(t)
+    weights.tensors.clear()
   }
 
   /** Frees a scene's buffers on this device now (they are also freed when the scene is collected). */

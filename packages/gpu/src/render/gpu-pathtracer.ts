@@ -10,12 +10,17 @@ import { PATH_TRACER_PARAMS_BYTES, PATH_TRACER_REDUCE_WGSL, pathTracerWgsl } fro
 import { resolveTile } from './tile.js'
 import type { RenderedTile, RenderTileOptions, ResolvedTile } from './tile.js'
 
+/** A scene's buffers on the device, and the renders using them. */
 interface SceneBuffers {
   nodes: GPUBuffer
   triangles: GPUBuffer
   normals: GPUBuffer
   materials: GPUBuffer
   aux: GPUBuffer
+  /** Renders in flight on these buffers: a release waits for the last of them. */
+  renders: number
+  /** Released: destroyed once no render uses them (later renders of the scene upload it again). */
+  released: boolean
 }
 
 /** Renders tiles with the WGSL path tracer; keeps each scene's buffers on the device while the scene lives. */
@@ -53,7 +58,6 @@ export class GpuPathTracer {
       'render tile',
     )
     return ctx.scoped('renderTile', async () => {
-      const scene = this.#buffers(options.scene)
       const features = withFeatures(kernelFeatures(options.scene), this.#extraFeatures)
       const trace = ctx.pipeline(kernelVariant(features), () => pathTracerWgsl(features))
       const reduce = ctx.pipeline('pathtracer-reduce', () => PATH_TRACER_REDUCE_WGSL)
@@ -61,6 +65,7 @@ export class GpuPathTracer {
       const accum = ctx.createStorage(outBytes, 'render tile output')
       const partial = ctx.createStorage(partialBytes, 'render sample groups')
       const transient: GPUBuffer[] = [rows, accum, partial]
+      const scene = this.#hold(options.scene)
       const { nodes, triangles, normals, materials, aux } = scene
       try {
         // Groups in ascending order, all rows for each: the reduction adds every pixel's groups in order.
@@ -108,19 +113,26 @@ export class GpuPathTracer {
         return { ...t.identity, rows: t.rows, pixels, rays }
       } finally {
         for (const b of transient) b.destroy()
+        this.#letGo(scene)
       }
     })
   }
 
-  /** Frees a scene's device buffers now rather than when the scene is garbage-collected. */
+  /**
+   * Frees a scene's device buffers rather than when the scene is garbage-collected (which, for buffers the
+   * collector does not see the size of, can be never in time). Renders in flight on the scene finish first: its
+   * buffers go when the last of them ends. A later render of the scene uploads it again.
+   */
   releaseScene(scene: Scene): void {
     const b = this.#scenes.get(scene)
     if (b === undefined) return
     this.#scenes.delete(scene)
-    for (const buffer of Object.values(b)) buffer.destroy()
+    b.released = true
+    if (b.renders === 0) destroySceneBuffers(b)
   }
 
-  #buffers(scene: Scene): SceneBuffers {
+  /** The scene's buffers, uploaded on first use, held for one render. */
+  #hold(scene: Scene): SceneBuffers {
     let b = this.#scenes.get(scene)
     if (b === undefined) {
       const ctx = this.#ctx
@@ -130,11 +142,23 @@ export class GpuPathTracer {
         normals: ctx.upload(scene.normals, 'scene normals'),
         materials: ctx.upload(scene.materials, 'scene materials'),
         aux: ctx.upload(scene.aux, 'scene lights and textures'),
+        renders: 0,
+        released: false,
       }
       this.#scenes.set(scene, b)
     }
+    b.renders++
     return b
   }
+
+  #letGo(b: SceneBuffers): void {
+    b.renders--
+    if (b.released && b.renders === 0) destroySceneBuffers(b)
+  }
+}
+
+function destroySceneBuffers(b: SceneBuffers): void {
+  for (const buffer of [b.nodes, b.triangles, b.normals, b.materials, b.aux]) buffer.destroy()
 }
 
 /** How a tile's pixel-samples are cut into dispatches: whole sample groups of whole rows. */
