@@ -1,7 +1,8 @@
 import { type AbortOptions, isTesseraError, type Order } from '@tessera/core'
-import { generateScene } from '@tessera/gpu'
+import { WebIO } from '@gltf-transform/core'
+import { generateScene, generateSceneDocument, onnx, type OnnxModel, type Scene } from '@tessera/gpu'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { InputCache, type InputSource } from '../src/peer/inputs.js'
+import { InputCache, type InputRelease, type InputSource } from '../src/peer/inputs.js'
 
 const ORDER = {
   kind: 'render',
@@ -28,6 +29,59 @@ class SlowSource implements InputSource {
       options.signal?.addEventListener('abort', () => reject(new Error('fetch aborted')), { once: true })
       this.fetches.push({ signal: options.signal, resolve: () => resolve(this.bytes), reject })
     })
+  }
+}
+
+/** A scene whose camera slides sideways over its first second. */
+async function animatedScene(): Promise<Uint8Array> {
+  const doc = generateSceneDocument({ subdivisions: 1 })
+  const camera = doc
+    .getRoot()
+    .listNodes()
+    .find((n) => n.getCamera() !== null)!
+  const buffer = doc.getRoot().listBuffers()[0]!
+  const accessor = (type: 'SCALAR' | 'VEC3', values: number[]) =>
+    doc.createAccessor().setType(type).setArray(new Float32Array(values)).setBuffer(buffer)
+  const sampler = doc
+    .createAnimationSampler()
+    .setInput(accessor('SCALAR', [0, 1]))
+    .setOutput(accessor('VEC3', [0, 1, 3.4, 1, 1, 3.4]))
+  doc
+    .createAnimation('pan')
+    .addSampler(sampler)
+    .addChannel(doc.createAnimationChannel().setTargetNode(camera).setTargetPath('translation').setSampler(sampler))
+  return new WebIO().writeBinary(doc)
+}
+
+/** ONNX bytes of y = relu(x), x of [batch, 4] floats. */
+function reluModel(): Uint8Array {
+  const info = (name: string) => ({
+    name,
+    type: {
+      tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: [{ dimParam: 'b' }, { dimValue: 4 }] } },
+    },
+  })
+  return onnx.ModelProto.encode({
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: 17 }],
+    graph: {
+      name: 'relu',
+      input: [info('x')],
+      output: [info('y')],
+      node: [{ opType: 'Relu', input: ['x'], output: ['y'] }],
+    },
+  }).finish()
+}
+
+/** Records what the cache frees on the device. */
+class Released implements InputRelease {
+  readonly scenes: Scene[] = []
+  readonly models: OnnxModel[] = []
+  releaseScene(scene: Scene): void {
+    this.scenes.push(scene)
+  }
+  releaseModel(model: OnnxModel): void {
+    this.models.push(model)
   }
 }
 
@@ -98,5 +152,90 @@ describe('InputCache', () => {
     await expect(new InputCache(source).load(ORDER, { signal: AbortSignal.abort() })).rejects.toSatisfy(isAbort)
     await settle()
     expect(source.fetches).toHaveLength(0)
+  })
+
+  it('should free on the device each animation frame it stops keeping, the one used longest ago first', async () => {
+    const source = new SlowSource(await animatedScene())
+    const released = new Released()
+    const cache = new InputCache(source, released)
+    const order = { ...ORDER, split: { kind: 'render', fps: 4 } } as typeof ORDER
+    const loading = cache.load(order)
+    await settle()
+    source.fetches[0]?.resolve()
+    const loaded = await loading
+    if (loaded.kind !== 'render') throw new Error('not a render')
+    const frames = [0, 1, 2, 3].map((f) => loaded.sceneAt(f))
+    expect(new Set(frames).size).toBe(4)
+    // Frame 0 used again: frame 1 is now the one used longest ago.
+    expect(loaded.sceneAt(0)).toBe(frames[0])
+    expect(released.scenes).toEqual([])
+    loaded.sceneAt(4)
+    expect(released.scenes).toEqual([frames[1]])
+    loaded.sceneAt(5)
+    expect(released.scenes).toEqual([frames[1], frames[2]])
+  })
+
+  it('should free on the device an input set pushed out by newer ones, with every frame it kept', async () => {
+    const source = new SlowSource(await animatedScene())
+    const released = new Released()
+    const cache = new InputCache(source, released)
+    const orderFor = (i: number) => ({ ...ORDER, inputs: [`bafyscene${i}`], split: { kind: 'render', fps: 4 } })
+    const load = async (i: number) => {
+      const loading = cache.load(orderFor(i) as typeof ORDER)
+      await settle()
+      source.fetches.at(-1)?.resolve()
+      const loaded = await loading
+      if (loaded.kind !== 'render') throw new Error('not a render')
+      return loaded
+    }
+    const first = await load(0)
+    const kept = [first.sceneAt(0), first.sceneAt(1)]
+    for (let i = 1; i < 8; i++) (await load(i)).sceneAt(0)
+    expect(released.scenes).toEqual([])
+    // The ninth input set pushes the first out.
+    await load(8)
+    await settle()
+    expect(released.scenes).toEqual(kept)
+  })
+
+  it('should free an input set pushed out while it is still being fetched once it is parsed', async () => {
+    const source = new SlowSource(scene)
+    const released = new Released()
+    const cache = new InputCache(source, released)
+    const first = cache.load(ORDER)
+    await settle()
+    for (let i = 1; i <= 8; i++) void cache.load({ ...ORDER, inputs: [`bafyscene${i}`] })
+    await settle()
+    expect(released.scenes).toEqual([])
+    source.fetches[0]?.resolve()
+    const loaded = await first
+    if (loaded.kind !== 'render') throw new Error('not a render')
+    await settle()
+    // Its waiting caller still gets it, and may render it: the engine uploads a released scene again.
+    expect(released.scenes).toEqual([loaded.sceneAt(0)])
+    for (const f of source.fetches.slice(1)) f.resolve()
+  })
+
+  it('should free on the device a model pushed out by newer input sets', async () => {
+    const source = new SlowSource(reluModel())
+    const released = new Released()
+    const cache = new InputCache(source, released)
+    const models: OnnxModel[] = []
+    for (let i = 0; i <= 8; i++) {
+      const loading = cache.load({
+        ...ORDER,
+        kind: 'inference',
+        inputs: [`bafymodel${i}`],
+        split: { kind: 'inference' },
+      } as typeof ORDER)
+      await settle()
+      source.fetches.at(-1)?.resolve()
+      const loaded = await loading
+      if (loaded.kind !== 'inference') throw new Error('not an inference')
+      models.push(loaded.model)
+    }
+    await settle()
+    expect(released.models).toEqual([models[0]])
+    expect(released.scenes).toEqual([])
   })
 })

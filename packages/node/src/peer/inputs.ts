@@ -28,13 +28,28 @@ export type LoadedInputs =
   | { kind: 'render'; sceneAt(frame: number): Scene }
   | { kind: 'inference'; model: OnnxModel; inputs: Record<string, Tensor> }
 
+/**
+ * Frees what parsed inputs hold on the device (`Engine` is one): the cache calls it for what it drops, so a
+ * worker's video memory does not wait on the garbage collector, which does not see it.
+ */
+export interface InputRelease {
+  releaseScene(scene: Scene): void
+  releaseModel(model: OnnxModel): void
+}
+
+/** Parsed inputs, and how to free what they hold on the device once the cache drops them. */
+interface Held {
+  inputs: LoadedInputs
+  drop(): void
+}
+
 const CACHE_LIMIT = 8
 /** Frames of one animated scene kept built: a worker's tasks and a verifier's checks come a frame or two at a time. */
 const FRAMES_KEPT = 4
 
 /** A render's inputs whose every frame is one scene; a function of its own, so the parsed document is not kept. */
-function stillScene(scene: Scene): LoadedInputs {
-  return { kind: 'render', sceneAt: () => scene }
+function stillScene(scene: Scene, release: InputRelease | undefined): Held {
+  return { inputs: { kind: 'render', sceneAt: () => scene }, drop: () => release?.releaseScene(scene) }
 }
 
 /** What of an order its inputs depend on. */
@@ -47,11 +62,15 @@ function lightingOf(order: InputOrder): { intensity: number; rotation: number; v
 
 /** One input set's fetch, in flight or done: it runs under the cache's own controller, never a caller's signal. */
 interface Loading {
-  promise: Promise<LoadedInputs>
+  promise: Promise<Held>
   controller: AbortController
   /** Callers awaiting the fetch; when the last of them aborts before it settles, so does the fetch. */
   waiting: number
   settled: boolean
+  /** The parsed inputs, once fetched. */
+  held?: Held
+  /** Pushed out by newer input sets: freed on the device as soon as it is parsed. */
+  evicted: boolean
 }
 
 /**
@@ -59,13 +78,19 @@ interface Loading {
  * on the same scene or model. Concurrent requests share one fetch, which no single caller's signal may cut short:
  * each caller stops waiting when its own signal aborts, and the fetch stops only once every caller has. A fetch
  * that fails or is aborted is not kept.
+ *
+ * With `release`, what the cache drops (an input set pushed out by newer ones, an animation frame no longer kept)
+ * is freed on the device at once. A caller still holding dropped inputs can go on using them: the engine uploads
+ * them again, and the collector frees that copy.
  */
 export class InputCache {
   readonly #source: InputSource
+  readonly #release: InputRelease | undefined
   readonly #loaded = new Map<string, Loading>()
 
-  constructor(source: InputSource) {
+  constructor(source: InputSource, release?: InputRelease) {
     this.#source = source
+    this.#release = release
   }
 
   /** The inputs of `order`, fetched and parsed once; rejects with an AbortError when `options.signal` aborts. */
@@ -81,22 +106,36 @@ export class InputCache {
         controller,
         waiting: 0,
         settled: false,
+        evicted: false,
       }
       entry.promise.then(
-        () => void (entry.settled = true),
+        (held) => {
+          entry.settled = true
+          entry.held = held
+          if (entry.evicted) held.drop()
+        },
         () => {
           entry.settled = true
           if (this.#loaded.get(key) === entry) this.#loaded.delete(key)
         },
       )
-      if (this.#loaded.size >= CACHE_LIMIT) this.#loaded.delete(this.#loaded.keys().next().value as string)
+      if (this.#loaded.size >= CACHE_LIMIT) this.#evict(this.#loaded.keys().next().value as string)
       this.#loaded.set(key, entry)
       loading = entry
     }
-    return this.#await(key, loading, options.signal)
+    return (await this.#await(key, loading, options.signal)).inputs
   }
 
-  async #await(key: string, loading: Loading, signal: AbortSignal | undefined): Promise<LoadedInputs> {
+  /** Forgets the input set at `key`, freeing it on the device once it is parsed (now, if it is). */
+  #evict(key: string): void {
+    const entry = this.#loaded.get(key)
+    if (entry === undefined) return
+    this.#loaded.delete(key)
+    entry.evicted = true
+    entry.held?.drop()
+  }
+
+  async #await(key: string, loading: Loading, signal: AbortSignal | undefined): Promise<Held> {
     // Counted before the first await, so a caller arriving as another aborts keeps the fetch alive.
     loading.waiting++
     try {
@@ -110,7 +149,7 @@ export class InputCache {
     }
   }
 
-  async #fetch(order: InputOrder, options: AbortOptions): Promise<LoadedInputs> {
+  async #fetch(order: InputOrder, options: AbortOptions): Promise<Held> {
     // The creator holds its own inputs (and verifies from them); workers fetch them from the creator.
     const blobs = await Promise.all(
       order.inputs.map(async (cid) =>
@@ -130,28 +169,43 @@ export class InputCache {
         panorama === undefined ? scene : withEnvironment(scene, panorama, lightingOf(order))
       const fps = order.split.kind === 'render' ? order.split.fps : undefined
       // Without a frame rate, or with nothing that moves, every frame is the one scene.
-      if (fps === undefined || !timeline.animated) return stillScene(lit(timeline.stored()))
-      // The frames used last are kept (a hit moves its frame to the back of the map's order).
-      const frames = new Map<number, Scene>()
-      return {
-        kind: 'render',
-        sceneAt: (frame) => {
-          let scene = frames.get(frame)
-          if (scene === undefined) {
-            scene = lit(timeline.at(frame / fps))
-            if (frames.size >= FRAMES_KEPT) frames.delete(frames.keys().next().value as number)
-          } else {
-            frames.delete(frame)
-          }
-          frames.set(frame, scene)
-          return scene
-        },
-      }
+      if (fps === undefined || !timeline.animated) return stillScene(lit(timeline.stored()), this.#release)
+      return animatedScene((frame) => lit(timeline.at(frame / fps)), this.#release)
     }
+    const model = loadOnnxModel(blobs[0] as Uint8Array)
     return {
-      kind: 'inference',
-      model: loadOnnxModel(blobs[0] as Uint8Array),
-      inputs: blobs[1] === undefined ? {} : decodeTensorBundle(blobs[1]),
+      inputs: { kind: 'inference', model, inputs: blobs[1] === undefined ? {} : decodeTensorBundle(blobs[1]) },
+      drop: () => this.#release?.releaseModel(model),
     }
+  }
+}
+
+/** A render's inputs whose frames differ: the {@link FRAMES_KEPT} frames used last stay built. */
+function animatedScene(build: (frame: number) => Scene, release: InputRelease | undefined): Held {
+  // A hit moves its frame to the back of the map's order, so the front is the frame used longest ago.
+  const frames = new Map<number, Scene>()
+  return {
+    inputs: {
+      kind: 'render',
+      sceneAt: (frame) => {
+        let scene = frames.get(frame)
+        if (scene === undefined) {
+          scene = build(frame)
+          if (frames.size >= FRAMES_KEPT) {
+            const [oldest, dropped] = frames.entries().next().value as [number, Scene]
+            frames.delete(oldest)
+            release?.releaseScene(dropped)
+          }
+        } else {
+          frames.delete(frame)
+        }
+        frames.set(frame, scene)
+        return scene
+      },
+    },
+    drop: () => {
+      for (const scene of frames.values()) release?.releaseScene(scene)
+      frames.clear()
+    },
   }
 }

@@ -250,7 +250,7 @@ export class Peer implements NodeOperations {
     const outputRetentionMs = config.worker.outputRetentionHours * 3_600_000
     const workload = new GpuWorkload(
       engine,
-      new InputCache(node.blobs),
+      new InputCache(node.blobs, engine),
       config.worker.fault,
       config.worker.fault === 'crash-mid-job' ? firstReceipt(node) : undefined,
     )
