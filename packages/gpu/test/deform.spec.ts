@@ -1,4 +1,5 @@
 import { type Document, type Node, WebIO } from '@gltf-transform/core'
+import { encode as encodePng } from 'fast-png'
 import { describe, expect, it } from 'vitest'
 import {
   generateSceneDocument,
@@ -131,6 +132,31 @@ describe('skinned meshes', () => {
     })
   })
 
+  it('should scale weights that do not sum to 1, and let a vertex with no weight follow its first joint', async () => {
+    const { doc, child } = skinned()
+    child.setTranslation([0, 2, 0])
+    const prim = doc.getRoot().listMeshes().at(-1)!.listPrimitives()[0]!
+    // Bottom corners: no weight at all, on the root. Top corners: a quarter each on the child and the root.
+    prim
+      .getAttribute('WEIGHTS_0')!
+      .setArray(new Float32Array([0, 0, 0, 0, 0, 0, 0, 0, 0.25, 0.25, 0, 0, 0.25, 0.25, 0, 0]))
+    const scene = await loadScene(await new WebIO().writeBinary(doc))
+    // As half and half: the top corners rise by half the child's lift; the bottom ones stay with the root.
+    expect(scene.triangles).toEqual((await withQuad(lifted(1))).triangles)
+  })
+
+  it('should refuse a negative or non-finite joint weight with a coded error', async () => {
+    for (const bad of [-0.5, Number.NaN]) {
+      const { doc } = skinned()
+      const prim = doc.getRoot().listMeshes().at(-1)!.listPrimitives()[0]!
+      prim.getAttribute('WEIGHTS_0')!.setArray(new Float32Array([1, 0, 0, 0, 1, 0, 0, 0, 1.5, bad, 0, 0, 1, 0, 0, 0]))
+      await expect(loadScene(await new WebIO().writeBinary(doc))).rejects.toMatchObject({
+        code: 'GPU__MALFORMED_SCENE',
+        message: expect.stringMatching(/vertex 2 has joint weight (-0\.5|NaN)/),
+      })
+    }
+  })
+
   it('should refuse a vertex that names a joint the skin does not have, with a coded error', async () => {
     const { doc } = skinned()
     const prim = doc.getRoot().listMeshes().at(-1)!.listPrimitives()[0]!
@@ -185,5 +211,26 @@ describe('morph targets', () => {
     expect(timeline.at(0.5).triangles).toEqual((await withQuad(lifted(0.5))).triangles)
     expect(timeline.at(1).triangles).toEqual((await withQuad(lifted(1))).triangles)
     expect(timeline.stored().triangles).toEqual((await withQuad(lifted(0))).triangles)
+  })
+
+  it("should move a normal-mapped mesh's tangents by its targets' TANGENT displacements", async () => {
+    const { doc } = morphing(0.5)
+    const prim = doc.getRoot().listMeshes().at(-1)!.listPrimitives()[0]!
+    const buffer = doc.getRoot().listBuffers()[0]!
+    const accessor = (type: 'VEC2' | 'VEC3' | 'VEC4', values: number[]) =>
+      doc.createAccessor().setType(type).setArray(Float32Array.from(values)).setBuffer(buffer)
+    const flat = encodePng({ width: 1, height: 1, data: Uint8Array.of(128, 128, 255, 255), channels: 4 })
+    prim.setMaterial(
+      doc.createMaterial('bumpy').setNormalTexture(doc.createTexture().setImage(flat).setMimeType('image/png')),
+    )
+    prim.setAttribute('TEXCOORD_0', accessor('VEC2', [0, 0, 1, 0, 1, 1, 0, 1]))
+    prim.setAttribute('TANGENT', accessor('VEC4', [1, 0, 0, -1, 1, 0, 0, -1, 1, 0, 0, -1, 1, 0, 0, -1]))
+    // The target turns every tangent from +x to +y: at weight 0.5, halfway; the handedness stays.
+    prim.listTargets()[0]!.setAttribute('TANGENT', accessor('VEC3', [-1, 1, 0, -1, 1, 0, -1, 1, 0, -1, 1, 0]))
+    const scene = await loadScene(await new WebIO().writeBinary(doc))
+    const tangents = new Float32Array(scene.aux.buffer, scene.aux.byteOffset + scene.tangentOffset * 4)
+    // Only the quad's six corners have tangents (the room has no normal map): each is the morphed one.
+    const given = Array.from({ length: scene.triangleCount * 3 }, (_, i) => [...tangents.subarray(i * 4, i * 4 + 4)])
+    expect(given.filter((t) => t.slice(0, 3).some((x) => x !== 0))).toEqual(Array(6).fill([0.5, 0.5, 0, -1]))
   })
 })

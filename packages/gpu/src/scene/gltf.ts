@@ -526,7 +526,7 @@ export function sceneFromDocument(
       while (tangents.length < firstVertex * 4) tangents.push(0)
       const mapped = transformedUvs(normalTexture.texCoord === 1 ? uvs1! : uvs, firstVertex, normalTexture.transform)
       // A skinned surface bends vertex by vertex: its tangents are derived from where it lies now (MikkTSpace).
-      const given = skin === undefined ? prim.getAttribute('TANGENT') : null
+      const given = skin === undefined ? morphed(prim, 'TANGENT', weights, corners.length, morphBudget) : null
       for (const x of primitiveTangents(given, corners, world, vertices, normals, mapped, firstVertex)) tangents.push(x)
     }
   }
@@ -584,11 +584,11 @@ function padded(values: readonly number[], length: number, fill = 0): Float32Arr
 
 /**
  * The tangents (4 floats per vertex) of a normal-mapped primitive's vertices, which `sceneFromDocument` has just
- * appended from `first` on: its `TANGENT` attribute under the node's transform where it has one, else MikkTSpace
- * tangents of its world-space triangles at `uvs` (the normal map's coordinates of just these vertices).
+ * appended from `first` on: its `TANGENT` attribute (morphed) under the node's transform where it has one, else
+ * MikkTSpace tangents of its world-space triangles at `uvs` (the normal map's coordinates of just these vertices).
  */
 function primitiveTangents(
-  tangent: Accessor | null,
+  tangent: VertexReader | null,
   corners: Uint32Array,
   world: readonly number[],
   vertices: readonly number[],
@@ -898,23 +898,30 @@ function assertNodeDepth(doc: Document): void {
 /** A vertex attribute that yields its elements as `getElement` does (an accessor, or one morphed). */
 interface VertexReader {
   getElement(index: number, target: number[]): number[]
+  getCount(): number
 }
 
 /**
- * A primitive's POSITION or NORMAL with its morph targets blended in (glTF 2.0 section 3.7.2.2: the base plus each
- * target's displacement times its weight). The accessor itself where no weight is set (NORMAL may be null);
- * targets past the weights count for nothing.
+ * A primitive's POSITION, NORMAL or TANGENT with its morph targets blended in (glTF 2.0 section 3.7.2.2: the base
+ * plus each target's displacement times its weight; a tangent's displacement moves its xyz, not its handedness).
+ * The accessor itself where no weight is set (NORMAL and TANGENT may be null); targets past the weights count for
+ * nothing.
  *
  * @throws GPU__MALFORMED_SCENE for a target attribute that is not one VEC3 per vertex
  */
 function morphed(
   prim: Primitive,
-  semantic: 'POSITION' | 'NORMAL',
+  semantic: 'POSITION' | 'NORMAL' | 'TANGENT',
   weights: readonly number[],
   corners: number,
   budget: { reads: number },
 ): VertexReader | null {
-  const base = semantic === 'POSITION' ? prim.getAttribute('POSITION')! : vertexAttribute(prim, 'NORMAL', ['VEC3'])
+  const base =
+    semantic === 'POSITION'
+      ? prim.getAttribute('POSITION')!
+      : semantic === 'NORMAL'
+        ? vertexAttribute(prim, 'NORMAL', ['VEC3'])
+        : prim.getAttribute('TANGENT')
   if (base === null) return null
   const all = prim.listTargets()
   if (all.length > MAX_MORPH_TARGETS) {
@@ -948,6 +955,7 @@ function morphed(
   }
   const d: number[] = []
   return {
+    getCount: () => base.getCount(),
     getElement(index, target) {
       base.getElement(index, target)
       for (const { weight, attribute } of targets) {

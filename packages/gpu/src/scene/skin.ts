@@ -34,13 +34,13 @@ const malformed = (why: string, context: Record<string, unknown> = {}): GpuError
 
 /**
  * How a skinned primitive's vertices move (glTF 2.0 section 3.7.3): each vertex's world matrix, the sum of its
- * joints' matrices (the joint's world matrix times its inverse bind matrix) weighted by JOINTS_n / WEIGHTS_n. The
- * skinned mesh's own node transform plays no part, as the specification asks. Undefined for a node with no skin or
- * a primitive with no joints, which move with their node as usual. Joints are read where they stand now, so an
- * animation that moves them moves the mesh.
+ * joints' matrices (the joint's world matrix times its inverse bind matrix) weighted by JOINTS_n / WEIGHTS_n, the
+ * weights scaled to sum to 1. The skinned mesh's own node transform plays no part, as the specification asks.
+ * Undefined for a node with no skin or a primitive with no joints, which move with their node as usual. Joints are
+ * read where they stand now, so an animation that moves them moves the mesh.
  *
  * @throws GPU__MALFORMED_SCENE for joint or weight attributes of the wrong shape, a joint index past the skin's
- * joints, or inverse bind matrices that are not one MAT4 per joint
+ * joints, a negative or non-finite weight, or inverse bind matrices that are not one MAT4 per joint
  */
 export function skinning(
   node: Node,
@@ -68,21 +68,38 @@ export function skinning(
   const matrices = jointMatrices(skin)
   const j: number[] = []
   const w: number[] = []
+  const matrixOf = (vertex: number, joint: number): readonly number[] => {
+    const matrix = matrices[joint]
+    if (matrix === undefined) throw malformed(`vertex ${vertex} names joint ${joint} of ${matrices.length}`, { vertex })
+    return matrix
+  }
   return (vertex) => {
     const m = new Array<number>(16).fill(0)
-    for (const [joints, weights] of sets) {
+    let total = 0
+    let firstJoint = 0
+    for (const [set, [joints, weights]] of sets.entries()) {
       joints.getElement(vertex, j)
       weights.getElement(vertex, w)
+      if (set === 0) firstJoint = j[0]!
       for (let k = 0; k < 4; k++) {
         const weight = w[k]!
-        if (weight === 0) continue
-        const matrix = matrices[j[k]!]
-        if (matrix === undefined || !Number.isFinite(weight)) {
-          throw malformed(`vertex ${vertex} names joint ${j[k]} of ${matrices.length}`, { vertex })
+        // glTF: weights MUST NOT be negative; a NaN or infinite one would spread over the whole frame.
+        if (!(weight >= 0 && weight < Infinity)) {
+          throw malformed(`vertex ${vertex} has joint weight ${weight}; weights must be finite and not negative`, {
+            vertex,
+          })
         }
+        if (weight === 0) continue
+        const matrix = matrixOf(vertex, j[k]!)
         for (let e = 0; e < 16; e++) m[e] = m[e]! + weight * matrix[e]!
+        total += weight
       }
     }
+    // Weights SHOULD sum to 1, and quantized or hand-made ones often miss: they are scaled to, as three.js's glTF
+    // loader does. A vertex with no weight at all follows its first joint (three.js's choice too) rather than
+    // collapsing to the origin.
+    if (total === 0) return [...matrixOf(vertex, firstJoint)]
+    if (total !== 1) for (let e = 0; e < 16; e++) m[e] = m[e]! / total
     return m
   }
 }
