@@ -4,7 +4,7 @@ import { ClassicLevel } from 'classic-level'
 import { type Logger, pino } from 'pino'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { Datastore } from '../src/datastore.js'
-import { BlobHolds, jobHolder, PIN, taskHolder } from '../src/peer/blob-holds.js'
+import { BlobHolds, jobHolder, PIN, taskHolder, UPLOAD } from '../src/peer/blob-holds.js'
 import { tempDir } from './helpers.js'
 
 const HOUR = 3_600_000
@@ -251,6 +251,22 @@ describe('BlobHolds', () => {
     expect(heldWhenDeleted).toEqual([[taskHolder('p')], [taskHolder('u')]])
     expect(await holds.holders(paid.cid)).toEqual([])
     expect(await holds.holders(unpaid.cid)).toEqual([])
+  })
+
+  it('should hold a blob only if it is stored, renewing a hold that ran out so a sweep keeps it', async () => {
+    const upload = blob(9)
+    await holdAndWrite(upload, UPLOAD, clock.now() + HOUR)
+    clock.advance(2 * HOUR)
+    // Its hold ran out, not yet swept: renewed, the blob stays through the next sweep.
+    expect(await holds.holdIfStored(upload.cid, UPLOAD, clock.now() + HOUR)).toBe(true)
+    expect(await holds.sweep()).toBe(0)
+    expect(await store.has(blobCid(upload.bytes))).toBe(true)
+    // Another sweep an hour later lets it go.
+    clock.advance(HOUR)
+    expect(await holds.sweep()).toBe(1)
+    // Not stored: nothing is held, so nothing is left to sweep or to pin the blob if it comes later.
+    expect(await holds.holdIfStored(upload.cid, UPLOAD, clock.now() + HOUR)).toBe(false)
+    expect(await holds.holders(upload.cid)).toEqual([])
   })
 
   it('should refuse a CID that is not one, with a coded error', async () => {

@@ -9,6 +9,7 @@ import { JOURNAL_FILE, parseReceipt } from '@tessera/ledger'
 import { describe, expect, it, vi } from 'vitest'
 import type { JobRequest } from '../src/api/contract.js'
 import { NodeError } from '../src/errors.js'
+import { UPLOAD } from '../src/peer/blob-holds.js'
 import { encodeTensorBundle } from '../src/peer/tensor-bundle.js'
 import { jobSpecOf } from '../src/peer/job-request.js'
 import { GpuWorkload } from '../src/peer/gpu-workload.js'
@@ -284,6 +285,30 @@ describe('a peer over the life of its jobs', () => {
     expect(await creator.listJobs(10)).toEqual([])
     expect(await creator.wallet()).toEqual(before)
   }, 120_000)
+
+  it("should keep a job's input whose upload hold runs out while the job is being checked", async () => {
+    const creator = await start('renewing', { worker: { enabled: false } })
+    await creator.airdrop(1_000_000n)
+    const scene = await creator.putBlob(await generateScene({ subdivisions: 1 }))
+    // Uploaded a day ago: its hold ran out, and the hourly sweep fires just as the job's inputs have been checked.
+    await creator.holds.hold(scene, UPLOAD, Date.now() - 1)
+    const check = GpuWorkload.prototype.checkInputs
+    const spy = vi.spyOn(GpuWorkload.prototype, 'checkInputs').mockImplementation(async function (
+      this: GpuWorkload,
+      ...args
+    ) {
+      await check.apply(this, args)
+      await creator.holds.sweep()
+    })
+    try {
+      const { jobId } = await creator.submitJob(request(scene))
+      expect(await creator.node.blobs.has(scene)).toBe(true)
+      expect(await creator.holds.holders(scene)).toContain(`job:${jobId}`)
+      await creator.cancelJob(jobId)
+    } finally {
+      spy.mockRestore()
+    }
+  }, 60_000)
 
   it('should settle a job that completes while its vault is still being funded', async () => {
     const { creator, scene } = await pair('quick')

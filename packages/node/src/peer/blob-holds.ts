@@ -4,6 +4,8 @@ import type { Datastore, DatastoreWrite } from '../datastore.js'
 import type { NodeError } from '../errors.js'
 import { errorFields } from './error-fields.js'
 
+type BlobCid = ReturnType<typeof parseBlobCid>
+
 /** The holder that keeps a blob for good: what was on disk before it was first held. */
 export const PIN = 'pin'
 /** How often holds past their expiry are looked for while the peer runs. */
@@ -146,22 +148,39 @@ export class BlobHolds {
    */
   async hold(blob: string, holder: string, expiresAt?: number, options: AbortOptions = {}): Promise<void> {
     const parsed = parseBlobCid(blob)
-    const cid = parsed.toString()
-    await this.#queue.run(async () => {
-      const writes: DatastoreWrite[] = [
-        { type: 'put', ns: 'holds', key: holdKey(cid, holder), value: expiresAt === undefined ? {} : { expiresAt } },
-        ...indexWrites('put', cid, holder, expiresAt),
-      ]
-      // Held again with another expiry: the old one's index entry goes with it.
-      const before = await this.#c.datastore.get('holds', holdKey(cid, holder), parseHold).catch(() => undefined)
-      if (before?.expiresAt !== undefined && before.expiresAt !== expiresAt) {
-        writes.push({ type: 'del', ns: 'holds', key: expiryKey(before.expiresAt, cid, holder) })
-      }
-      if (holder !== PIN && (await this.#holders(cid)).length === 0 && (await this.#c.store.has(parsed, options))) {
-        writes.push({ type: 'put', ns: 'holds', key: holdKey(cid, PIN), value: {} }, ...indexWrites('put', cid, PIN))
-      }
-      await this.#c.datastore.batch(writes)
+    await this.#queue.run(() => this.#hold(parsed, holder, expiresAt, options), options)
+  }
+
+  /**
+   * Holds blob `cid` as {@link hold} does if the store has it, and resolves to whether it did (nothing is written
+   * when it does not). Atomic with sweeps and releases: a blob this finds stays until the hold ends, where a `has`
+   * before a `hold` leaves a sweep room to delete it between the two.
+   */
+  async holdIfStored(blob: string, holder: string, expiresAt?: number, options: AbortOptions = {}): Promise<boolean> {
+    const parsed = parseBlobCid(blob)
+    return this.#queue.run(async () => {
+      if (!(await this.#c.store.has(parsed, options))) return false
+      await this.#hold(parsed, holder, expiresAt, options)
+      return true
     }, options)
+  }
+
+  /** Writes a hold; runs in the queue. */
+  async #hold(parsed: BlobCid, holder: string, expiresAt: number | undefined, options: AbortOptions): Promise<void> {
+    const cid = parsed.toString()
+    const writes: DatastoreWrite[] = [
+      { type: 'put', ns: 'holds', key: holdKey(cid, holder), value: expiresAt === undefined ? {} : { expiresAt } },
+      ...indexWrites('put', cid, holder, expiresAt),
+    ]
+    // Held again with another expiry: the old one's index entry goes with it.
+    const before = await this.#c.datastore.get('holds', holdKey(cid, holder), parseHold).catch(() => undefined)
+    if (before?.expiresAt !== undefined && before.expiresAt !== expiresAt) {
+      writes.push({ type: 'del', ns: 'holds', key: expiryKey(before.expiresAt, cid, holder) })
+    }
+    if (holder !== PIN && (await this.#holders(cid)).length === 0 && (await this.#c.store.has(parsed, options))) {
+      writes.push({ type: 'put', ns: 'holds', key: holdKey(cid, PIN), value: {} }, ...indexWrites('put', cid, PIN))
+    }
+    await this.#c.datastore.batch(writes)
   }
 
   /**

@@ -1,11 +1,11 @@
-import { type AbortOptions, type Order, parseBlobCid, type Result, throwIfAborted } from '@tessera/core'
+import { type AbortOptions, type Clock, type Order, parseBlobCid, type Result, throwIfAborted } from '@tessera/core'
 import { expectedCost, type JobSpec, type JobView, taskCountOf } from '@tessera/scheduler'
 import type { SchedulerDriver } from '@tessera/scheduler/driver'
 import type { Logger } from 'pino'
 import type { JobOutput, JobOutputOptions, JobRequest, JobStatus, JobSummary } from '../api/contract.js'
 import { NodeError } from '../errors.js'
 import type { NodeMetrics } from '../metrics.js'
-import { type BlobHolds, jobHolder } from './blob-holds.js'
+import { type BlobHolds, jobHolder, UPLOAD, UPLOAD_RETENTION_MS } from './blob-holds.js'
 import { RECEIPT_GRACE_MS } from './constants.js'
 import type { EpochCounter } from './epoch-counter.js'
 import { errorFields } from './error-fields.js'
@@ -42,6 +42,7 @@ export interface CreatorJobsComponents {
   settlement: Settlement
   records: JobRecords
   holds: BlobHolds
+  clock: Clock
   /** Where accepted outputs are kept, to assemble a job's files. */
   blobs: OutputSource
   epochCounter: EpochCounter
@@ -165,7 +166,10 @@ export class CreatorJobs {
       if (!isBlobCid(input)) {
         throw new NodeError('NODE__UNSUPPORTED_INPUT', `input ${input} is not a blob CID`, { input })
       }
-      if (!(await this.#c.blobs.has(input, options))) {
+      // Its upload's hold is renewed as it is found: one that ran out must not let a sweep delete it before the
+      // job's own hold (a `has` then a hold would leave it that room).
+      const keptUntil = this.#c.clock.now() + UPLOAD_RETENTION_MS
+      if (!(await this.#c.holds.holdIfStored(input, UPLOAD, keptUntil, options))) {
         throw new NodeError(
           'NODE__INPUT_NOT_FOUND',
           `input ${input} is not stored on this node, which serves it to the job's workers: upload it first`,

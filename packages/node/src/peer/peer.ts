@@ -146,6 +146,7 @@ export class Peer implements NodeOperations {
       settlement: parts.settlement,
       records: new JobRecords(parts.datastore, parts.logger),
       holds: parts.holds,
+      clock: systemClock,
       blobs: parts.node.blobs,
       epochCounter: parts.epochCounter,
       epochs: parts.epochs,
