@@ -64,10 +64,6 @@ function pricingOf(config: NodeConfig): PricingStrategy {
     : fixedPrice(config.worker.price)
 }
 
-/**
- * A whole Tessera peer: the libp2p node, the market (creator and worker roles), the datastore and metrics,
- * exposed to the CLI through {@link NodeOperations}.
- */
 /** Resolves when the first receipt for one of this node's tasks arrives (the `crash-mid-job` fault waits for it). */
 function firstReceipt(node: TesseraNode): Promise<void> {
   return new Promise((resolve) => {
@@ -80,6 +76,10 @@ function firstReceipt(node: TesseraNode): Promise<void> {
   })
 }
 
+/**
+ * A whole Tessera peer: the libp2p node, the market (creator and worker roles), the datastore and metrics,
+ * exposed to the CLI through {@link NodeOperations}.
+ */
 export class Peer implements NodeOperations {
   /** The libp2p node: message bus, blobs, capacity records. */
   readonly node: TesseraNode
