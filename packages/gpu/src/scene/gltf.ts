@@ -28,6 +28,7 @@ import {
   KHRMaterialsUnlit,
   KHRMaterialsVolume,
   KHRMeshQuantization,
+  KHRTextureBasisu,
   KHRTextureTransform,
 } from '@gltf-transform/extensions'
 import type {
@@ -64,6 +65,7 @@ import { soupTangents } from './tangents.js'
 import { materialTextures } from './scene.js'
 import type { Camera, Material, MaterialTexture, Scene, TextureSlot, UvTransform, Vec3 } from './scene.js'
 import { decodeTexture, WrapMode, type Texture, type TextureDecoders, type TextureSampler } from './texture.js'
+import { ktx2Decoder } from './ktx2.js'
 import { webpDecoder } from './webp.js'
 
 const log = logger('tessera:gpu:gltf')
@@ -80,7 +82,7 @@ const gltfLog: ILogger = {
  * Extensions read: compressed and quantized geometry (Draco, meshopt, mesh quantization: what exporters and
  * gltfpack write to shrink assets), punctual lights (Blender's lamps export as these), emissive strength (exporters write emitters
  * brighter than emissiveFactor's 1 with it), ior and specular (a dielectric's reflectance), transmission (glass,
- * thin-walled), clearcoat (varnish, car paint), and texture transforms
+ * thin-walled), clearcoat (varnish, car paint), WebP and KTX2 (Basis Universal) textures, and texture transforms
  * (offset, rotation and scale of texture coordinates, for tiling textures).
  */
 const EXTENSIONS = [
@@ -98,6 +100,7 @@ const EXTENSIONS = [
   KHRMaterialsUnlit,
   KHRMaterialsVolume,
   KHRMeshQuantization,
+  KHRTextureBasisu,
   KHRTextureTransform,
 ]
 
@@ -116,13 +119,13 @@ const DEFAULT_MATERIAL: Material = {
  * Loads a glTF 2.0 asset (.glb bytes, .gltf JSON bytes with embedded data URIs, or a file path on Node) into a
  * path-traceable {@link Scene}: meshes of the default scene (triangle lists, strips and fans) with their node
  * transforms, once per instance under EXT_mesh_gpu_instancing, vertex colours (COLOR_0), metallic-roughness and
- * emissive factors, base-color, metallic-roughness, emissive and normal textures (PNG, JPEG or WebP, sampled at their
+ * emissive factors, base-color, metallic-roughness, emissive and normal textures (PNG, JPEG, WebP or KTX2, sampled at their
  * texture coordinates with the glTF sampler's wrap modes and nearest or bilinear filtering; normal maps with the
  * primitive's tangents or MikkTSpace ones), alpha modes, the ior, specular, transmission, volume, clearcoat, sheen and unlit extensions, punctual lights
  * (KHR_lights_punctual) and the first camera, perspective or orthographic.
  *
  * @throws GPU__MALFORMED_SCENE when the asset does not parse or holds nothing to draw; GPU__SCENE_TOO_LARGE past
- * the triangle or texel bounds; GPU__UNSUPPORTED_TEXTURE for a texture that is not PNG, JPEG or WebP, or for a
+ * the triangle or texel bounds; GPU__UNSUPPORTED_TEXTURE for a texture that is not PNG, JPEG, WebP or 2D KTX2, or for a
  * material whose textures use different texture coordinates
  */
 export async function loadScene(
@@ -196,14 +199,20 @@ export class SceneTimeline {
 
 /**
  * The decoders a document's textures need beyond PNG and JPEG: libwebp's WebAssembly module when any texture is
- * WebP (EXT_texture_webp), created once per process.
+ * WebP (EXT_texture_webp), the Basis Universal transcoder when any is KTX2 (KHR_texture_basisu); each created once
+ * per process.
  */
 export async function textureDecoders(doc: Document): Promise<TextureDecoders> {
-  const webp = doc
-    .getRoot()
-    .listTextures()
-    .some((t) => t.getMimeType() === 'image/webp')
-  return webp ? { webp: await webpDecoder() } : {}
+  const types = new Set(
+    doc
+      .getRoot()
+      .listTextures()
+      .map((t) => t.getMimeType()),
+  )
+  return {
+    ...(types.has('image/webp') ? { webp: await webpDecoder() } : {}),
+    ...(types.has('image/ktx2') ? { ktx2: await ktx2Decoder() } : {}),
+  }
 }
 
 /** Parses glTF/GLB bytes or a path into a glTF-Transform document, with coded errors. */

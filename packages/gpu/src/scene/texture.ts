@@ -4,6 +4,7 @@ import { concat } from 'uint8arrays/concat'
 import type { ZlibOptions } from 'node:zlib'
 import { MAX_SCENE_TEXELS, MAX_TEXTURE_SIDE } from '../constants.js'
 import { GpuError } from '../errors.js'
+import type { Ktx2Decode } from './ktx2.js'
 import type { WebpDecode } from './webp.js'
 
 /** How texture coordinates outside [0, 1] map back in (glTF sampler wrapS / wrapT). */
@@ -56,6 +57,8 @@ export function samplerBits(s: TextureSampler): number {
 export interface TextureDecoders {
   /** For image/webp (EXT_texture_webp); see {@link webpDecoder}. */
   webp?: WebpDecode
+  /** For image/ktx2 (KHR_texture_basisu); see {@link ktx2Decoder}. */
+  ktx2?: Ktx2Decode
 }
 
 /** A texture's bytes to RGBA8 at `texels` texels (its checked header's size); throws when they do not decode. */
@@ -70,17 +73,18 @@ function decoderFor(mimeType: string, decoders: TextureDecoders, label: string):
   if (mimeType === 'image/png') return pngToRgba
   if (mimeType === 'image/jpeg') return jpegToRgba
   if (mimeType === 'image/webp' && decoders.webp !== undefined) return webpToRgba(decoders.webp)
+  if (mimeType === 'image/ktx2' && decoders.ktx2 !== undefined) return ktx2ToRgba(decoders.ktx2)
   throw new GpuError(
     'GPU__UNSUPPORTED_TEXTURE',
-    mimeType === 'image/webp'
-      ? `texture ${label} is image/webp and no WebP decoder was given (loadScene creates one for assets that need it)`
-      : `texture ${label} is ${mimeType || 'of no stated type'}; the loader decodes image/png, image/jpeg and image/webp`,
+    mimeType === 'image/webp' || mimeType === 'image/ktx2'
+      ? `texture ${label} is ${mimeType} and no decoder for it was given (loadScene creates one for assets that need it)`
+      : `texture ${label} is ${mimeType || 'of no stated type'}; the loader decodes image/png, image/jpeg, image/webp and image/ktx2`,
     { texture: label, mimeType },
   )
 }
 
 /**
- * Decodes a PNG, JPEG or WebP texture to RGBA8 after checking its header's size against {@link MAX_TEXTURE_SIDE} and
+ * Decodes a PNG, JPEG, WebP or KTX2 texture to RGBA8 after checking its header's size against {@link MAX_TEXTURE_SIDE} and
  * the texel budget left (`texelsLeft`), so a small file that claims a huge image is refused before it is inflated.
  *
  * A PNG's image data is also inflated once with its output capped at what the header's rows hold, since fast-png
@@ -146,6 +150,13 @@ function jpegToRgba(image: Uint8Array, texels: number): Texture {
 }
 
 /** WebP through libwebp, which checks the whole bitstream; `null` from it means the bytes are not a WebP it reads. */
+function ktx2ToRgba(decode: Ktx2Decode): Decode {
+  return (image, texels) => {
+    const { width, height, data } = decode(image, texels)
+    return { width, height, rgba: data }
+  }
+}
+
 function webpToRgba(decode: WebpDecode): Decode {
   return (image) => {
     const decoded = decode(image)

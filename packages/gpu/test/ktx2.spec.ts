@@ -1,0 +1,112 @@
+import { WebIO } from '@gltf-transform/core'
+import { KHRTextureBasisu } from '@gltf-transform/extensions'
+import { decode as decodePng } from 'fast-png'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { generateSceneDocument, loadScene } from '../src/index.js'
+import { ktx2Decoder, type Ktx2Decode } from '../src/scene/ktx2.js'
+import { decodeTexture } from '../src/scene/texture.js'
+import { errorCode, rejectionCode } from './helpers/errors.js'
+import { encodeKtx2 } from './helpers/ktx2.js'
+
+/** A w x h image of 4x4 blocks, each one colour (alpha included): Basis encodes such blocks without loss. */
+function blocks(w: number, h: number): Uint8Array {
+  const rgba = new Uint8Array(w * h * 4)
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const b = (y >> 2) * (w >> 2) + (x >> 2)
+      rgba.set([(b * 53) & 255, (b * 101 + 40) & 255, (b * 29 + 200) & 255, 255 - ((b * 17) & 127)], (y * w + x) * 4)
+    }
+  }
+  return rgba
+}
+
+/** The largest difference between two byte arrays of one length. */
+function maxDifference(a: Uint8Array, b: Uint8Array): number {
+  expect(a.length).toBe(b.length)
+  let max = 0
+  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i]! - b[i]!))
+  return max
+}
+
+/** The procedural textured scene as GLB, its checkerboard re-encoded as KTX2 (`mode`) when set, cut to `keep` bytes. */
+async function texturedGlb(ktx2?: { mode: 'uastc' | 'etc1s'; keep?: number }): Promise<Uint8Array> {
+  const doc = generateSceneDocument({ texturedFloor: true })
+  if (ktx2 !== undefined) {
+    doc.createExtension(KHRTextureBasisu).setRequired(true)
+    for (const t of doc.getRoot().listTextures()) {
+      const png = decodePng(t.getImage()!)
+      const rgba = new Uint8Array(png.width * png.height * 4)
+      for (let i = 0; i < png.width * png.height; i++) {
+        for (let c = 0; c < 4; c++) rgba[i * 4 + c] = c < png.channels ? png.data[i * png.channels + c]! : 255
+      }
+      const bytes = await encodeKtx2(rgba, png.width, png.height, ktx2.mode)
+      t.setImage(bytes.slice(0, ktx2.keep)).setMimeType('image/ktx2')
+    }
+  }
+  return new WebIO().registerExtensions([KHRTextureBasisu]).writeBinary(doc)
+}
+
+describe('KTX2 (Basis Universal) textures', () => {
+  let decode: Ktx2Decode
+
+  beforeAll(async () => {
+    decode = await ktx2Decoder()
+  })
+
+  it('should decode UASTC and ETC1S to the texels encoded, alpha included', async () => {
+    const rgba = blocks(16, 8)
+    for (const mode of ['uastc', 'etc1s'] as const) {
+      const bytes = await encodeKtx2(rgba, 16, 8, mode)
+      const t = decodeTexture(bytes, 'image/ktx2', [16, 8], 128, mode, { ktx2: decode })
+      expect([t.width, t.height]).toEqual([16, 8])
+      // UASTC keeps one-colour blocks exactly; ETC1S quantizes colours, here by at most 3 levels.
+      expect(maxDifference(t.rgba, rgba), mode).toBeLessThanOrEqual(mode === 'uastc' ? 0 : 4)
+    }
+  })
+
+  it('should refuse KTX2 without a decoder, bytes that do not transcode and headers that lie, with coded errors', async () => {
+    const bytes = await encodeKtx2(blocks(8, 8), 8, 8)
+    const ktx2 = { ktx2: decode }
+    expect(errorCode(() => decodeTexture(bytes, 'image/ktx2', [8, 8], 100, 'none'))).toBe('GPU__UNSUPPORTED_TEXTURE')
+    expect(errorCode(() => decodeTexture(bytes.slice(0, 100), 'image/ktx2', [8, 8], 100, 'cut', ktx2))).toBe(
+      'GPU__MALFORMED_SCENE',
+    )
+    const garbled = bytes.slice()
+    garbled.fill(7, 200)
+    expect(errorCode(() => decodeTexture(garbled, 'image/ktx2', [8, 8], 100, 'garbled', ktx2))).toBe(
+      'GPU__MALFORMED_SCENE',
+    )
+    expect(errorCode(() => decodeTexture(bytes, 'image/ktx2', [8, 4], 100, 'lies', ktx2))).toBe('GPU__MALFORMED_SCENE')
+    expect(errorCode(() => decodeTexture(bytes, 'image/ktx2', [9000, 1], 1e9, 'big', ktx2))).toBe(
+      'GPU__SCENE_TOO_LARGE',
+    )
+    expect(errorCode(() => decodeTexture(bytes, 'image/ktx2', [8, 8], 63, 'budget', ktx2))).toBe('GPU__SCENE_TOO_LARGE')
+  })
+
+  it('should refuse a KTX2 cube map, which no material slot can sample, with a coded error', async () => {
+    const cube = await encodeKtx2(blocks(8, 8), 8, 8, 'uastc', true)
+    let error: unknown
+    try {
+      decodeTexture(cube, 'image/ktx2', [8, 8], 100, 'cube', { ktx2: decode })
+    } catch (e) {
+      error = e
+    }
+    expect(error).toMatchObject({ code: 'GPU__UNSUPPORTED_TEXTURE', message: expect.stringMatching(/cube map/) })
+  })
+
+  it('should load an asset whose textures are KTX2 only (KHR_texture_basisu required) as the PNG original', async () => {
+    const png = await loadScene(await texturedGlb())
+    const uastc = await loadScene(await texturedGlb({ mode: 'uastc' }))
+    expect(png.uvOffset).toBeGreaterThan(0)
+    // The texels live in aux with the texture coordinates: the checkerboard's squares are whole blocks, kept exactly.
+    expect(uastc.aux).toEqual(png.aux)
+    expect(uastc.materials).toEqual(png.materials)
+  })
+
+  it('should refuse an asset with a KTX2 texture cut off in its data or its header, with a coded error', async () => {
+    for (const keep of [-20, 40]) {
+      const code = await rejectionCode(loadScene(await texturedGlb({ mode: 'uastc', keep })))
+      expect(code, `keep ${keep}`).toBe('GPU__MALFORMED_SCENE')
+    }
+  })
+})
