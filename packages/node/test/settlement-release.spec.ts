@@ -24,6 +24,12 @@ vi.mock('@tessera/ledger', async (importOriginal) => {
   }
 })
 
+// Two slashes kept, so a test can pass the bound with three.
+vi.mock('../src/peer/constants.js', async (importOriginal) => ({
+  ...(await importOriginal<typeof import('../src/peer/constants.js')>()),
+  SLASHES_KEPT: 2,
+}))
+
 const JOB = 'job-1'
 const BUDGET = 100_000n
 
@@ -122,6 +128,16 @@ describe('Settlement memory', () => {
     expect(settlement.slashes).toEqual([slash])
     expect(logged.find((l) => l.msg === 'balance:read-failed')).toMatchObject({ code: 'LEDGER__RPC_UNAVAILABLE' })
     expect(logged.find((l) => l.msg === 'stake:slashed')).toMatchObject({ amount: 'unknown' })
+  })
+
+  it('should keep the latest SLASHES_KEPT slashes it carried out, not one per worker ever slashed', async () => {
+    const views = []
+    for (let i = 0; i < 3; i++) {
+      const worker = (await generateIdentity()).peerId.toString()
+      await settlement.bond(worker, (await generateKeyPairSigner()).address, 1_000n)
+      views.push(await settlement.slash(worker, JOB, new Uint8Array(32).fill(i)))
+    }
+    expect(settlement.slashes).toEqual(views.slice(1))
   })
 
   it("should record a slash's amount when the bond's balance can be read", async () => {

@@ -10,5 +10,13 @@ export const DEFAULT_SCORE = 100
 export const DEFAULT_MEMORY_MB = 1024
 /** How long a finished job waits for workers to countersign its receipts before its epoch settles without them. */
 export const RECEIPT_GRACE_MS = 30_000
-/** Fraud proofs a peer keeps in memory (`Peer.slashes`), the newest; each slash is also logged and settled. */
+/**
+ * Fraud proofs a peer keeps in memory (`Peer.slashes`, and the slashes `Settlement.slashes` carried out), the newest;
+ * each slash is also logged and settled.
+ */
 export const SLASHES_KEPT = 1_000
+/**
+ * Bytes of fraud proofs `Peer.slashes` keeps at most: a proof quotes two chunks and may run to megabytes, so a
+ * count alone would let a thousand of them hold gigabytes.
+ */
+export const SLASH_PROOF_BYTES_KEPT = 64 * 1024 * 1024

@@ -34,8 +34,9 @@ import { NodeMetrics } from '../metrics.js'
 import { BlobHolds, jobHolder, taskHolder, UPLOAD, UPLOAD_RETENTION_MS } from './blob-holds.js'
 import { capacityScore } from './capacity-score.js'
 import { CreatorJobs } from './creator-jobs.js'
-import { DEFAULT_MEMORY_MB, DEFAULT_SCORE, RECEIPT_GRACE_MS, SLASHES_KEPT } from './constants.js'
+import { DEFAULT_MEMORY_MB, DEFAULT_SCORE, RECEIPT_GRACE_MS } from './constants.js'
 import { errorFields } from './error-fields.js'
+import { SlashLog } from './slash-log.js'
 import { GpuWorkload } from './gpu-workload.js'
 import { InputCache } from './inputs.js'
 import { keepCommittedOutput } from './committed-output.js'
@@ -101,7 +102,7 @@ export class Peer implements NodeOperations {
   readonly receipts: ReceiptExchange
   /** The creator's jobs: ordered, tracked, settled, listed, cancelled and deleted. */
   readonly jobs: CreatorJobs
-  /** Fraud proofs upheld by this peer, newest last: the latest {@link SLASHES_KEPT}. */
+  /** Fraud proofs upheld by this peer, newest last: the latest, bounded by count and bytes (see {@link SlashLog}). */
   readonly slashes: readonly SlashRecord[]
   readonly #ownsEngine: boolean
   /** The restart's unfinished business (see `#resume`), awaited before the datastore closes. */
@@ -245,7 +246,7 @@ export class Peer implements NodeOperations {
     throwIfAborted(signal)
     // Nothing below awaits until the peer exists: from there, its stop() closes everything.
     const epochs = new Map<string, number>()
-    const slashes: SlashRecord[] = []
+    const slashes = new SlashLog()
     // The verifier needs the market's orders, and the market needs the verifier: bound once both exist.
     const market: { scheduler?: SchedulerDriver } = {}
     const outputRetentionMs = config.worker.outputRetentionHours * 3_600_000
@@ -272,8 +273,7 @@ export class Peer implements NodeOperations {
       shapeOf: (order, taskId) => workload.shapeOf(order, taskId),
       recompute: (order, taskId, indices, options) => workload.recompute(order, taskId, indices, options),
       onSlash: (slash) => {
-        if (slashes.length >= SLASHES_KEPT) slashes.shift()
-        slashes.push(slash)
+        slashes.add(slash)
         settlement
           .slash(slash.worker, slash.jobId, slash.fraudProofHash)
           .catch((e: unknown) =>
@@ -374,7 +374,7 @@ export class Peer implements NodeOperations {
       epochs,
       workload,
       epochCounter,
-      slashes,
+      slashes: slashes.records,
       libp2pStore,
       holds,
       config,

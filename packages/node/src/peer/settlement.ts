@@ -28,6 +28,7 @@ import type { JobStatus, WalletInfo } from '../api/contract.js'
 import type { NodeConfig } from '../config.js'
 import type { Datastore, DatastoreWrite } from '../datastore.js'
 import { NodeError } from '../errors.js'
+import { SLASHES_KEPT } from './constants.js'
 import type { EpochCounter } from './epoch-counter.js'
 import { unsettledKey } from './receipts.js'
 import { errorFields } from './error-fields.js'
@@ -243,7 +244,7 @@ export class Settlement {
   readonly #funded = new Map<string, JobSettlement>()
   /** Workers slashed or being slashed: one bond, one forfeit. */
   readonly #slashed = new Set<string>()
-  /** Slashes this node carried out, oldest first: one per worker ever slashed. */
+  /** Slashes this node carried out, oldest first: one per worker slashed, the latest {@link SLASHES_KEPT}. */
   readonly slashes: SlashView[] = []
   #ledger: Promise<{ ledger: Ledger; arbiter: KeyPairSigner; settler: KeyPairSigner; treasury: Address }> | undefined
 
@@ -876,6 +877,7 @@ export class Settlement {
       signature: result.signature,
       ...(before !== undefined ? { amount: before.toString() } : {}),
     }
+    if (this.slashes.length >= SLASHES_KEPT) this.slashes.shift()
     this.slashes.push(view)
     this.#log.warn({ worker, amount: view.amount ?? 'unknown', signature: view.signature }, 'stake:slashed')
     return view
