@@ -25,6 +25,8 @@ export const NODE_ERROR_CODES = [
   'NODE__PEER_UNREACHABLE',
   'NODE__INVALID_DELEGATION',
   'NODE__COMMAND_FAILED',
+  // The control API could not bind its address (taken, or not this machine's).
+  'NODE__API_LISTEN_FAILED',
 ] as const
 
 /** A code raised by `@tessera/node`. */

@@ -308,7 +308,11 @@ describe('control API', () => {
       expect(logger.error).toHaveBeenCalledWith({ err: failure }, 'api:error')
       expect(http.listenerCount('error')).toBe(1)
       const taken = new ApiServer(fakeOps(), { host: '127.0.0.1', port, token: TOKEN })
-      await expect(taken.listen()).rejects.toMatchObject({ code: 'EADDRINUSE' })
+      await expect(taken.listen()).rejects.toMatchObject({
+        code: 'NODE__API_LISTEN_FAILED',
+        message: expect.stringMatching(/port is taken/),
+        cause: { code: 'EADDRINUSE' },
+      })
     } finally {
       await server.close()
     }

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { createServer, type AddressInfo } from 'node:net'
 import { WebIO } from '@gltf-transform/core'
 import {
   BENCHMARK_WORKLOAD,
@@ -49,6 +50,30 @@ describe('tessera commands', () => {
     expect((await peer.client.status()).worker).toBe(false)
     expect(await peer.stop()).toBe(0)
     expect(peer.output()).toMatch(/"msg":"peer:stopped"/)
+  }, 60_000)
+
+  it('node start should stop and exit with a coded error when its API port is taken', async () => {
+    const other = join(dir.path, 'taken')
+    await runTessera(['--data-dir', other, 'init', '--no-worker'])
+    const taken = createServer()
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
+    const { port } = taken.address() as AddressInfo
+    try {
+      // Before, the peer went on running after the error and the command never exited.
+      const start = runTessera(
+        ['--data-dir', other, 'node', 'start', '--api-port', String(port)],
+        {},
+        {
+          signal: AbortSignal.timeout(45_000),
+        },
+      )
+      await expect(start).rejects.toMatchObject({
+        code: 'NODE__COMMAND_FAILED',
+        context: { exitCode: 1, stderr: expect.stringMatching(/port is taken.*NODE__API_LISTEN_FAILED/s) },
+      })
+    } finally {
+      taken.close()
+    }
   }, 60_000)
 
   it("node status should show the running node's identity and view of the network", async () => {

@@ -205,15 +205,27 @@ export class ApiServer {
     this.#logger = options.logger
   }
 
-  /** Starts listening; resolves to the bound address, or rejects when it cannot bind. */
+  /** Starts listening; resolves to the bound address, or rejects with NODE__API_LISTEN_FAILED when it cannot bind. */
   async listen(): Promise<{ host: string; port: number }> {
+    const { host, port } = this.#listenOn
     await new Promise<void>((resolve, reject) => {
+      const onError = (cause: NodeJS.ErrnoException): void => {
+        const why = cause.code === 'EADDRINUSE' ? 'the port is taken' : cause.message
+        reject(
+          new NodeError(
+            'NODE__API_LISTEN_FAILED',
+            `the control API cannot listen on ${host}:${port}: ${why}; set another with --api-port or api.port in config.json`,
+            { host, port, reason: cause.code ?? 'unknown' },
+            { cause },
+          ),
+        )
+      }
       const onListening = (): void => {
-        this.#server.off('error', reject)
+        this.#server.off('error', onError)
         resolve()
       }
-      this.#server.once('error', reject)
-      this.#server.listen(this.#listenOn.port, this.#listenOn.host, onListening)
+      this.#server.once('error', onError)
+      this.#server.listen(port, host, onListening)
     })
     const logger = this.#logger
     if (logger !== undefined) {

@@ -118,9 +118,18 @@ export function registerNodeStart(node: Command, program: Command, io: CliIo): v
         peer.scheduler.on('result:sent', () => unfinished--)
         peer.scheduler.on('task:aborted', () => unfinished--)
       }
-      const api = new ApiServer(peer, { ...config.api, token: await readApiToken(dir), logger })
-      const address = await api.listen()
-      await writeFile(dir.apiAddress, JSON.stringify(address), { mode: 0o600 })
+      let api: ApiServer | undefined
+      let address: { host: string; port: number }
+      try {
+        api = new ApiServer(peer, { ...config.api, token: await readApiToken(dir), logger })
+        address = await api.listen()
+        await writeFile(dir.apiAddress, JSON.stringify(address), { mode: 0o600 })
+      } catch (e) {
+        // The peer runs timers and sockets: left running, the command would never exit after the error.
+        await api?.close()
+        await peer.stop()
+        throw e
+      }
       logger.info({ api: `http://${address.host}:${address.port}` }, 'api:listening')
       io.stdout('')
       await new Promise<void>((resolve) => {
