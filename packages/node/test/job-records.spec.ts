@@ -25,6 +25,16 @@ describe('JobRecords', () => {
     await dir.cleanup()
   })
 
+  it("should know no job by an id that would reach another record's keys", async () => {
+    const jobs = new JobRecords(datastore, logger)
+    await jobs.put('a', { request: '{}', order: order('a', 1_000) })
+    // `summary/a` is the key of a's summary: read or deleted as a job, it would lose a from the list.
+    expect(await jobs.get('summary/a')).toBeUndefined()
+    await expect(jobs.delete('summary/a')).rejects.toMatchObject({ code: 'NODE__JOB_NOT_FOUND' })
+    await expect(jobs.put('../a', { request: '{}' })).rejects.toMatchObject({ code: 'NODE__JOB_NOT_FOUND' })
+    expect(await jobs.summaries()).toEqual(new Map([['a', { orderedAt: 1_000, tasks: 4 }]]))
+  })
+
   it('should keep a summary beside each record, with how the job ended once it has', async () => {
     const jobs = new JobRecords(datastore, logger)
     await jobs.put('a', { request: '{}', order: order('a', 1_000) })

@@ -2,7 +2,7 @@ import type { Order, Result } from '@tessera/core'
 import { isSchedulerError, taskCountOf } from '@tessera/scheduler'
 import type { Logger } from 'pino'
 import type { Datastore, DatastoreWrite } from '../datastore.js'
-import type { NodeError } from '../errors.js'
+import { NodeError } from '../errors.js'
 import { errorFields } from './error-fields.js'
 
 /** A job's progress as `job status` shows it: leases, re-awards and each worker's accepted and rejected tasks. */
@@ -45,6 +45,20 @@ export interface JobSummaryRecord {
 /** The `meta` key set once every job record on disk has its summary (data directories of older versions). */
 const SUMMARISED = 'jobs-summarised'
 const SUMMARY = 'summary/'
+
+/**
+ * Whether `jobId` can name a record: the ids this node gives its jobs are hex (`jobIdOf`), and older versions' were
+ * of letters, digits, `-` and `_`. Any other id (one with a `/`, as an API caller may send) would reach the keys of
+ * other records (`summary/<id>`), so it names none.
+ */
+function recordable(jobId: string): boolean {
+  return /^[A-Za-z0-9_-]{1,128}$/.test(jobId)
+}
+
+/** Refuses an id no record can have, as a job this node does not know. */
+function assertRecordable(jobId: string): void {
+  if (!recordable(jobId)) throw new NodeError('NODE__JOB_NOT_FOUND', `no job ${jobId} on this node`, { jobId })
+}
 
 /** How a job that did not complete ended, from the error its wait rejected with. */
 export function unfinishedState(e: unknown): JobEnd['state'] {
@@ -123,11 +137,13 @@ export class JobRecords {
 
   /** A job's record, or undefined for a job this node did not order. */
   async get(jobId: string): Promise<StoredJob | undefined> {
+    if (!recordable(jobId)) return undefined
     return this.#datastore.get('jobs', jobId, parseJob)
   }
 
   /** Writes a job's record, and its summary with it. */
   async put(jobId: string, job: StoredJob): Promise<void> {
+    assertRecordable(jobId)
     const summary = summaryOf(job)
     const writes: DatastoreWrite[] = [{ type: 'put', ns: 'jobs', key: jobId, value: job }]
     if (summary !== undefined) writes.push({ type: 'put', ns: 'jobs', key: SUMMARY + jobId, value: summary })
@@ -136,6 +152,7 @@ export class JobRecords {
 
   /** Deletes a job's record and its summary. */
   async delete(jobId: string): Promise<void> {
+    assertRecordable(jobId)
     await this.#datastore.batch([
       { type: 'del', ns: 'jobs', key: jobId },
       { type: 'del', ns: 'jobs', key: SUMMARY + jobId },
