@@ -3,6 +3,8 @@
 /** Protocol version carried in envelopes and in topic names. */
 export const PROTOCOL_VERSION = 1
 
+/** Largest key file read (an Ed25519 key in libp2p's protobuf is 68 bytes). */
+export const MAX_KEY_FILE_BYTES = 4096
 /** Largest signed envelope accepted from gossip. */
 export const MAX_GOSSIP_ENVELOPE_BYTES = 64 * 1024
 /** Largest signed envelope accepted on a direct stream (reveals carry output chunks). */

@@ -1,4 +1,4 @@
-import { mkdir, open, readFile, stat } from 'node:fs/promises'
+import { mkdir, open, stat } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { inspect } from 'node:util'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf, publicKeyFromRaw } from '@libp2p/crypto/keys'
@@ -6,8 +6,9 @@ import type { Ed25519PrivateKey, PeerId } from '@libp2p/interface'
 import { peerIdFromPrivateKey, peerIdFromPublicKey } from '@libp2p/peer-id'
 import { throwIfAborted } from './abort.js'
 import type { AbortOptions } from './bus.js'
-import { PUBLIC_KEY_BYTES } from './constants.js'
+import { MAX_KEY_FILE_BYTES, PUBLIC_KEY_BYTES } from './constants.js'
 import { CoreError } from './errors.js'
+import { readBoundedFile } from './fs/read-bounded.js'
 
 /** Mode for key files: owner read/write only, like ssh keys. */
 export const KEY_FILE_MODE = 0o600
@@ -101,7 +102,12 @@ export async function loadIdentity(path: string): Promise<Identity> {
       { path, mode: info.mode & 0o777 },
     )
   }
-  const bytes = await readFile(path)
+  // A key file is a few dozen bytes: anything else (a link to /dev/zero, a pipe) is refused before it is read whole.
+  const bytes = await readBoundedFile(
+    path,
+    MAX_KEY_FILE_BYTES,
+    (why) => new CoreError('CORE__INVALID_KEY_FILE', `key file ${path} cannot be read: ${why}`, { path }),
+  )
   let key
   try {
     key = privateKeyFromProtobuf(bytes)

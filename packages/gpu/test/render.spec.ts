@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, symlink } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { NodeIO, WebIO } from '@gltf-transform/core'
@@ -277,6 +277,17 @@ describe('path tracer', () => {
       '{"asset": {"version": "2.0"}, "accessors": [{"count": 3, "type": "VEC3", "componentType": 5126}]',
     )
     await expect(loadScene(badIndex)).rejects.toMatchObject({ code: 'GPU__MALFORMED_SCENE' })
+    // A path that is no regular file is refused unread: a link to /dev/zero would be read without end.
+    const dir = await mkdtemp(join(tmpdir(), 'tessera-scene-'))
+    try {
+      await symlink('/dev/zero', join(dir, 'scene.gltf'))
+      await expect(loadScene(join(dir, 'scene.gltf'))).rejects.toMatchObject({
+        code: 'GPU__MALFORMED_SCENE',
+        message: expect.stringMatching(/not a regular file/),
+      })
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 
   it('should reject tiles outside the image with a coded error', async () => {

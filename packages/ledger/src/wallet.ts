@@ -1,4 +1,4 @@
-import { link, mkdir, open, readFile, stat, unlink } from 'node:fs/promises'
+import { link, mkdir, open, stat, unlink } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import {
   createKeyPairSignerFromBytes,
@@ -6,7 +6,7 @@ import {
   getAddressEncoder,
   type KeyPairSigner,
 } from '@solana/kit'
-import { throwIfAborted, type AbortOptions } from '@tessera/core'
+import { readBoundedFile, throwIfAborted, type AbortOptions } from '@tessera/core'
 import { syncDirectory } from './durable-file.js'
 import { LedgerError } from './errors.js'
 
@@ -63,6 +63,9 @@ export async function loadOrCreateWallet(path: string, options: AbortOptions = {
   return signer
 }
 
+/** Largest wallet file read: a solana-keygen keypair is a JSON array of 64 bytes, under 300 characters. */
+const MAX_WALLET_FILE_BYTES = 4096
+
 /** Loads an existing keypair file, checking its permissions and contents. */
 export async function loadWallet(path: string): Promise<KeyPairSigner> {
   const info = await stat(path)
@@ -73,9 +76,17 @@ export async function loadWallet(path: string): Promise<KeyPairSigner> {
       { path, mode: info.mode & 0o777 },
     )
   }
+  // A keypair file is a few hundred bytes: anything else (a link to /dev/zero, a pipe) is refused unread.
+  const text = new TextDecoder().decode(
+    await readBoundedFile(
+      path,
+      MAX_WALLET_FILE_BYTES,
+      (why) => new LedgerError('LEDGER__INVALID_KEY_FILE', `wallet ${path} cannot be read: ${why}`, { path }),
+    ),
+  )
   let parsed: unknown
   try {
-    parsed = JSON.parse(await readFile(path, 'utf8'))
+    parsed = JSON.parse(text)
   } catch (cause) {
     throw new LedgerError('LEDGER__INVALID_KEY_FILE', `wallet ${path} is not JSON`, { path }, { cause })
   }

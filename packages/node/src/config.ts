@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises'
+import { readBoundedFile } from '@tessera/core'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { DEFAULT_MIN_PSNR_DB, DEFAULT_PSNR_OUTLIER_FRACTION, MAX_PSNR_OUTLIER_FRACTION } from '@tessera/proof'
 import { z } from 'zod'
@@ -155,11 +155,12 @@ export function parseConfig(value: unknown, source = 'config'): NodeConfig {
 export async function loadConfig(path: string): Promise<NodeConfig> {
   let text: string
   try {
-    const bytes = await readFile(path)
-    if (bytes.byteLength > MAX_CONFIG_BYTES) {
-      throw new NodeError('NODE__INVALID_CONFIG', `${path} is larger than ${MAX_CONFIG_BYTES} bytes`, { path })
-    }
-    text = bytes.toString('utf8')
+    const bytes = await readBoundedFile(
+      path,
+      MAX_CONFIG_BYTES,
+      (why) => new NodeError('NODE__INVALID_CONFIG', `${path} cannot be a config: ${why}`, { path }),
+    )
+    text = new TextDecoder().decode(bytes)
   } catch (cause) {
     if (cause instanceof NodeError) throw cause
     if ((cause as NodeJS.ErrnoException).code === 'ENOENT') {

@@ -17,6 +17,8 @@ export const API_ADDRESS_FILE = 'api.json'
 
 /** Largest config file accepted. */
 export const MAX_CONFIG_BYTES = 256 * 1024
+/** Largest API token or API address file read (each is under a hundred bytes). */
+export const MAX_SMALL_FILE_BYTES = 4096
 /** Largest job input accepted from a file (scene or model). */
 export const MAX_INPUT_BYTES = 512 * 1024 * 1024
 /** Largest request body the control API accepts. */

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto'
-import { access, mkdir, open, readFile, rename, writeFile } from 'node:fs/promises'
+import { access, mkdir, open, rename, writeFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { loadOrCreateIdentity, type Identity } from '@tessera/core'
+import { loadOrCreateIdentity, readBoundedFile, type Identity } from '@tessera/core'
 import { type NodeConfig, type NodeConfigInput, loadConfig, parseConfig, serializeConfig } from './config.js'
 import {
   API_ADDRESS_FILE,
@@ -13,6 +13,7 @@ import {
   DEFAULT_DATA_DIR_NAME,
   IDENTITY_FILE,
   LEDGER_DIR,
+  MAX_SMALL_FILE_BYTES,
   MIN_API_TOKEN_LENGTH,
   WALLET_FILE,
 } from './constants.js'
@@ -86,7 +87,7 @@ export async function initDataDir(dir: DataDir, overrides: NodeConfigInput = {})
     await writeFile(dir.config, serializeConfig(config), { flag: 'wx', mode: 0o600 })
   }
   // A token cut short by a crash while it was written is replaced: it guards the API, it holds no funds.
-  if (!validApiToken(await readFile(dir.apiToken, 'utf8').catch(() => ''))) await writeApiToken(dir.apiToken)
+  if (!validApiToken(await readTokenFile(dir.apiToken).catch(() => ''))) await writeApiToken(dir.apiToken)
   const identity = await loadOrCreateIdentity(dir.identity)
   return { dir, identity, config: await loadConfig(dir.config), created }
 }
@@ -123,12 +124,23 @@ async function writeApiToken(path: string): Promise<void> {
   await rename(temporary, path)
 }
 
+/** A token file's text: bounded, and only from a regular file. */
+async function readTokenFile(path: string): Promise<string> {
+  const bytes = await readBoundedFile(
+    path,
+    MAX_SMALL_FILE_BYTES,
+    (why) => new NodeError('NODE__FILE_UNREADABLE', `cannot read ${path}: ${why}`, { path }),
+  )
+  return new TextDecoder().decode(bytes)
+}
+
 /** Reads the API token, which authorises CLI calls to the running node. */
 export async function readApiToken(dir: DataDir): Promise<string> {
   let token: string
   try {
-    token = (await readFile(dir.apiToken, 'utf8')).trim()
+    token = (await readTokenFile(dir.apiToken)).trim()
   } catch (cause) {
+    if (cause instanceof NodeError) throw cause
     if (!isNotFound(cause)) throw unreadable(dir.apiToken, cause)
     throw new NodeError(
       'NODE__DATA_DIR_NOT_INITIALISED',

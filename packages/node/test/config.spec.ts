@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises'
+import { symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { loadConfig, parseConfig, serializeConfig } from '../src/config.js'
@@ -81,6 +81,12 @@ describe('config', () => {
       await expect(loadConfig(join(dir.path, 'bad.json'))).rejects.toMatchObject({ code: 'NODE__MALFORMED_CONFIG' })
       await writeFile(join(dir.path, 'big.json'), ' '.repeat(300 * 1024))
       await expect(loadConfig(join(dir.path, 'big.json'))).rejects.toMatchObject({ code: 'NODE__INVALID_CONFIG' })
+      // Read whole before its size was checked, a link to /dev/zero filled memory without end.
+      await symlink('/dev/zero', join(dir.path, 'zero.json'))
+      await expect(loadConfig(join(dir.path, 'zero.json'))).rejects.toMatchObject({
+        code: 'NODE__INVALID_CONFIG',
+        message: expect.stringMatching(/not a regular file/),
+      })
     } finally {
       await dir.cleanup()
     }

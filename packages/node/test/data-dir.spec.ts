@@ -68,7 +68,7 @@ describe('data directory', () => {
       await expect(readApiToken(dir)).rejects.toMatchObject({
         code: 'NODE__FILE_UNREADABLE',
         context: { path: dir.apiToken },
-        cause: { code: 'EISDIR' },
+        message: `cannot read ${dir.apiToken}: it is not a regular file`,
       })
       // A data directory path that runs through a file cannot be checked: not the same as one never initialised.
       const file = join(tmp.path, 'file')

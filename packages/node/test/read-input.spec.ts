@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises'
+import { symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { readInput } from '../src/cli/read-input.js'
@@ -35,5 +35,12 @@ describe('readInput', () => {
     expect(isNodeError(error, 'NODE__FILE_UNREADABLE')).toBe(true)
     expect((error as Error).message).toContain('ENOTDIR')
     expect((error as Error).cause).toMatchObject({ code: 'ENOTDIR' })
+  })
+
+  it('should refuse, unread, a path that is no regular file: a link to /dev/zero would fill memory', async () => {
+    await symlink('/dev/zero', join(dir.path, 'scene.glb'))
+    const error = await readInput(join(dir.path, 'scene.glb')).catch((e: unknown) => e)
+    expect(isNodeError(error, 'NODE__FILE_UNREADABLE')).toBe(true)
+    expect((error as Error).message).toMatch(/not a regular file/)
   })
 })

@@ -42,6 +42,7 @@ import type {
   Transmission,
   Volume,
 } from '@gltf-transform/extensions'
+import { readBoundedFile } from '@tessera/core'
 import { logger } from '@libp2p/logger'
 import {
   MAX_IOR,
@@ -223,13 +224,17 @@ export async function readDocument(source: Uint8Array | string): Promise<Documen
       .registerExtensions(EXTENSIONS)
     let asset: JSONDocument
     if (typeof source === 'string') {
-      const { readFile, stat } = await import('node:fs/promises')
-      const size = (await stat(source)).size
-      if (size > MAX_SCENE_BYTES) throw tooLarge(size)
+      // Bounded, and a regular file: a scene path that is a link to /dev/zero or a named pipe would never finish.
+      const file = await readBoundedFile(
+        source,
+        MAX_SCENE_BYTES,
+        (why) =>
+          new GpuError('GPU__MALFORMED_SCENE', `the glTF asset ${source} cannot be read: ${why}`, { path: source }),
+      )
       // Only files beside it, checked before any is read: a scene (from anywhere) naming ../../.ssh/id_ed25519 would
       // otherwise have that file packed into the GLB a job uploads to its workers, and one naming /dev/zero would
       // never finish reading.
-      await assertFilesBeside(jsonOfFile(await readFile(source)), source)
+      await assertFilesBeside(jsonOfFile(file), source)
       // A .gltf on disk may name its buffers and images by relative URI: NodeIO resolves them beside the file.
       asset = await io.readAsJSON(source)
     } else {

@@ -1,7 +1,6 @@
-import { readFile } from 'node:fs/promises'
-import { AbortError, type AbortOptions, withTimeout } from '@tessera/core'
+import { AbortError, type AbortOptions, readBoundedFile, withTimeout } from '@tessera/core'
 import { z } from 'zod'
-import { API_TIMEOUT_MS } from '../constants.js'
+import { API_TIMEOUT_MS, MAX_SMALL_FILE_BYTES } from '../constants.js'
 import { readApiToken, type DataDir } from '../data-dir.js'
 import { isNodeErrorCode, isNotFound, NodeError } from '../errors.js'
 import type {
@@ -120,8 +119,15 @@ export class ApiClient {
   static async forDataDir(dir: DataDir, options: ApiClientOptions = {}): Promise<ApiClient> {
     let text: string
     try {
-      text = await readFile(dir.apiAddress, 'utf8')
+      const bytes = await readBoundedFile(
+        dir.apiAddress,
+        MAX_SMALL_FILE_BYTES,
+        (why) =>
+          new NodeError('NODE__FILE_UNREADABLE', `cannot read ${dir.apiAddress}: ${why}`, { path: dir.apiAddress }),
+      )
+      text = new TextDecoder().decode(bytes)
     } catch (cause) {
+      if (cause instanceof NodeError) throw cause
       if (!isNotFound(cause)) {
         throw new NodeError(
           'NODE__FILE_UNREADABLE',

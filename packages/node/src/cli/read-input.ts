@@ -1,30 +1,24 @@
-import { readFile, stat } from 'node:fs/promises'
 import { extname } from 'node:path'
+import { readBoundedFile } from '@tessera/core'
 import { packGlb } from '@tessera/gpu'
 import { MAX_INPUT_BYTES } from '../constants.js'
 import { isNotFound, NodeError } from '../errors.js'
 
-/** Reads a job input file, bounded, with a clear error when it is missing or unreadable. */
+/**
+ * Reads a job input file, bounded to {@link MAX_INPUT_BYTES} and only a regular file (a link to /dev/zero or a named
+ * pipe would never finish), with a clear error when it is missing or unreadable.
+ */
 export async function readInput(path: string): Promise<Uint8Array> {
-  let size: number
   try {
-    size = (await stat(path)).size
+    return await readBoundedFile(
+      path,
+      MAX_INPUT_BYTES,
+      (why) => new NodeError('NODE__FILE_UNREADABLE', `cannot read ${path}: ${why}`, { path }),
+    )
   } catch (cause) {
+    if (cause instanceof NodeError) throw cause
     const why = isNotFound(cause) ? 'no such file' : (cause as Error).message
     throw new NodeError('NODE__FILE_UNREADABLE', `cannot read ${path}: ${why}`, { path }, { cause })
-  }
-  if (size > MAX_INPUT_BYTES) {
-    throw new NodeError('NODE__FILE_UNREADABLE', `${path} is ${size} bytes, more than ${MAX_INPUT_BYTES}`, { path })
-  }
-  try {
-    return await readFile(path)
-  } catch (cause) {
-    throw new NodeError(
-      'NODE__FILE_UNREADABLE',
-      `cannot read ${path}: ${(cause as Error).message}`,
-      { path },
-      { cause },
-    )
   }
 }
 

@@ -1,0 +1,53 @@
+import { execFileSync } from 'node:child_process'
+import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { readBoundedFile } from '../src/index.js'
+
+/** The refusal each call makes: an error carrying why. */
+const refuse = (why: string) => Object.assign(new Error(why), { refused: true })
+
+describe('readBoundedFile', { timeout: 10_000 }, () => {
+  let dir: string
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'tessera-read-'))
+  })
+
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('should read a regular file whole, up to and at its bound', async () => {
+    const bytes = Uint8Array.from({ length: 1000 }, (_, i) => i & 255)
+    await writeFile(join(dir, 'f'), bytes)
+    expect(await readBoundedFile(join(dir, 'f'), 1000, refuse)).toEqual(bytes)
+    await writeFile(join(dir, 'empty'), new Uint8Array())
+    expect(await readBoundedFile(join(dir, 'empty'), 10, refuse)).toEqual(new Uint8Array())
+  })
+
+  it('should refuse a file past its bound with the error the caller makes', async () => {
+    await writeFile(join(dir, 'f'), new Uint8Array(1001))
+    await expect(readBoundedFile(join(dir, 'f'), 1000, refuse)).rejects.toMatchObject({
+      refused: true,
+      message: 'it is 1001 bytes, more than 1000',
+    })
+  })
+
+  it('should refuse, without reading it, a link to a device that never ends, a directory and a named pipe', async () => {
+    await symlink('/dev/zero', join(dir, 'zero'))
+    // A named pipe with no writer: opened for reading as a plain file would be, it would wait for good.
+    execFileSync('mkfifo', [join(dir, 'pipe')])
+    for (const name of ['zero', '.', 'pipe']) {
+      await expect(readBoundedFile(join(dir, name), 1000, refuse), name).rejects.toMatchObject({
+        refused: true,
+        message: 'it is not a regular file',
+      })
+    }
+  })
+
+  it('should throw the file system error itself for a missing file', async () => {
+    await expect(readBoundedFile(join(dir, 'absent'), 1000, refuse)).rejects.toMatchObject({ code: 'ENOENT' })
+  })
+})
