@@ -27,6 +27,8 @@ export const NODE_ERROR_CODES = [
   'NODE__COMMAND_FAILED',
   // The control API could not bind its address (taken, or not this machine's).
   'NODE__API_LISTEN_FAILED',
+  // A request body past the API's bound (HTTP 413).
+  'NODE__API_BODY_TOO_LARGE',
 ] as const
 
 /** A code raised by `@tessera/node`. */

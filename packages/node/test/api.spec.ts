@@ -1,11 +1,13 @@
 import { mkdir } from 'node:fs/promises'
 import { request, type Server } from 'node:http'
+import { connect } from 'node:net'
 import { AbortError, type AbortOptions, TesseraError } from '@tessera/core'
 import { MAX_JOB_TIMEOUT_MS } from '@tessera/scheduler'
 import { describe, expect, it, vi } from 'vitest'
 import { DEFAULT_JOBS_LISTED, type JobRequest, MAX_JOBS_LISTED, type NodeOperations } from '../src/api/contract.js'
 import { ApiClient } from '../src/api/client.js'
 import { ApiServer } from '../src/api/server.js'
+import { MAX_API_BODY_BYTES } from '../src/constants.js'
 import { reportError } from '../src/cli/errors.js'
 import { resolveDataDir } from '../src/data-dir.js'
 import { isNodeErrorCode, NodeError } from '../src/errors.js'
@@ -208,6 +210,57 @@ describe('control API', () => {
         code: 'NODE__API_MALFORMED_REQUEST',
       })
       expect(await client.submitJob({ ...job, deadlineMs: MAX_JOB_TIMEOUT_MS })).toEqual({ jobId: 'job-1' })
+    })
+  })
+
+  it("should answer each failure with the status its code means, not a 500 for the caller's mistakes", async () => {
+    const ops = fakeOps()
+    const failing: [TesseraError, number][] = [
+      [new TesseraError('LEDGER__INSUFFICIENT_FUNDS', 'the wallet holds too little', {}), 402],
+      [new TesseraError('GPU__SHAPE_MISMATCH', 'the inputs do not fit the model', {}), 400],
+      [new TesseraError('LEDGER__AIRDROP_UNAVAILABLE', 'no faucet here', {}), 409],
+      [new NodeError('NODE__INPUT_NOT_FOUND', 'upload it first', {}), 400],
+      // An output blob the node lost is its own fault, not a job the caller named wrongly.
+      [new TesseraError('CORE__BLOB_NOT_FOUND', 'blob gone', {}), 500],
+      [new NodeError('NODE__JOB_NOT_FOUND', 'no job', {}), 404],
+    ]
+    await withServer(ops, async (_client, port) => {
+      for (const [error, status] of failing) {
+        ops.wallet = async () => {
+          throw error
+        }
+        const res = await fetch(`http://127.0.0.1:${port}/v1/wallet`, { headers: { authorization: `Bearer ${TOKEN}` } })
+        expect(res.status, error.code).toBe(status)
+      }
+    })
+  })
+
+  it('should refuse a body past its bound with 413, an amount past u64 and a target that is no URL with 400', async () => {
+    const ops = fakeOps()
+    await withServer(ops, async (client, port) => {
+      const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }
+      const big = await fetch(`http://127.0.0.1:${port}/v1/jobs`, {
+        method: 'POST',
+        headers,
+        body: new Uint8Array(MAX_API_BODY_BYTES + 1),
+      })
+      expect(big.status).toBe(413)
+      expect(((await big.json()) as { error: { code: string } }).error.code).toBe('NODE__API_BODY_TOO_LARGE')
+      // 2^64: one past u64, which the chain would refuse after the node had begun.
+      await expect(client.airdrop(18_446_744_073_709_551_616n)).rejects.toMatchObject({
+        code: 'NODE__API_MALFORMED_REQUEST',
+      })
+      const reply = await new Promise<string>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1', () => {
+          socket.end(`GET http://[x/v1/status HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\n\r\n`)
+        })
+        let text = ''
+        socket.on('data', (d) => (text += d.toString()))
+        socket.on('end', () => resolve(text))
+        socket.on('error', reject)
+      })
+      expect(reply).toMatch(/^HTTP\/1\.1 400/)
+      expect(reply).toMatch(/NODE__API_MALFORMED_REQUEST/)
     })
   })
 

@@ -34,6 +34,12 @@ const jobListQuerySchema = z
   .object({ limit: z.coerce.number().int().min(1).max(MAX_JOBS_LISTED).default(DEFAULT_JOBS_LISTED) })
   .strict()
 
+/** A token amount: a whole number that fits Solana's u64, as a decimal string (JSON numbers lose precision). */
+const tokenAmount = z
+  .string()
+  .regex(/^\d{1,20}$/)
+  .refine((v) => BigInt(v) <= 0xffff_ffff_ffff_ffffn, 'amount out of u64 range')
+
 const jobRequestSchema = z
   .object({
     kind: z.enum(['render', 'inference']),
@@ -58,10 +64,7 @@ const jobRequestSchema = z
       .optional(),
     inference: z.object({ items: z.number().int().min(1), itemsPerTask: z.number().int().min(1) }).optional(),
     tier: z.union([z.literal(1), z.literal(2), z.literal(3)]).optional(),
-    maxPrice: z
-      .string()
-      .regex(/^\d{1,20}$/)
-      .optional(),
+    maxPrice: tokenAmount.optional(),
     deadlineMs: z.number().int().min(1).max(MAX_JOB_TIMEOUT_MS).optional(),
     minBids: z.number().int().min(1).max(1024).optional(),
   })
@@ -73,7 +76,7 @@ const jobRequestSchema = z
     message: "a render's environment lighting needs its panorama as the second of two inputs",
   })
 
-const airdropSchema = z.object({ amount: z.string().regex(/^\d{1,20}$/) }).strict()
+const airdropSchema = z.object({ amount: tokenAmount }).strict()
 
 /** Where the control API listens and whom it lets in. */
 export interface ApiServerOptions {
@@ -101,14 +104,32 @@ function decodePathSegment(segment: string): string {
   }
 }
 
-/** HTTP status for an error code. */
+/**
+ * HTTP status of the codes whose status their name does not say. Only what the caller named can be missing (404):
+ * a blob or account the node lost on the way is its own fault (500).
+ */
+const STATUS_OF_CODE: Readonly<Record<string, number>> = {
+  NODE__API_UNAUTHORISED: 401,
+  NODE__API_NOT_FOUND: 404,
+  NODE__JOB_NOT_FOUND: 404,
+  // The request names an input blob never uploaded.
+  NODE__INPUT_NOT_FOUND: 400,
+  NODE__API_BODY_TOO_LARGE: 413,
+  // The job is there, but not in the state the call needs (still running, not complete).
+  NODE__JOB_NOT_ENDED: 409,
+  NODE__JOB_NOT_COMPLETE: 409,
+  // The wallet cannot fund what the job's budget asks.
+  LEDGER__INSUFFICIENT_FUNDS: 402,
+  // No faucet on this cluster: the request cannot be met here, whatever is sent.
+  LEDGER__AIRDROP_UNAVAILABLE: 409,
+}
+
+/** HTTP status for an error: by its code, else what its code's name says (the caller's fault, 400), else 500. */
 function statusOf(e: unknown): number {
   if (!isTesseraError(e)) return 500
-  if (e.code.endsWith('_NOT_FOUND')) return 404
-  if (e.code === 'NODE__API_UNAUTHORISED') return 401
-  // The job is there, but not in the state the call needs (still running, not complete).
-  if (e.code === 'NODE__JOB_NOT_ENDED' || e.code === 'NODE__JOB_NOT_COMPLETE') return 409
-  if (/MALFORMED|INVALID|TOO_LARGE|EXCEEDED|UNSUPPORTED/.test(e.code)) return 400
+  const known = STATUS_OF_CODE[e.code]
+  if (known !== undefined) return known
+  if (/MALFORMED|INVALID|TOO_LARGE|EXCEEDED|UNSUPPORTED|MISMATCH/.test(e.code)) return 400
   return 500
 }
 
@@ -117,9 +138,7 @@ async function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
   let size = 0
   for await (const chunk of req) {
     size += (chunk as Buffer).byteLength
-    if (size > max) {
-      throw new NodeError('NODE__API_MALFORMED_REQUEST', `request body exceeds ${max} bytes`, { max })
-    }
+    if (size > max) throw new NodeError('NODE__API_BODY_TOO_LARGE', `request body exceeds ${max} bytes`, { max })
     chunks.push(chunk as Buffer)
   }
   return Buffer.concat(chunks)
@@ -248,7 +267,12 @@ export class ApiServer {
   }
 
   async #route(req: IncomingMessage, res: ServerResponse, options: AbortOptions): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://localhost')
+    let url: URL
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost')
+    } catch (cause) {
+      throw new NodeError('NODE__API_MALFORMED_REQUEST', 'the request target is not a URL path', {}, { cause })
+    }
     const path = url.pathname
     if (req.method === 'GET' && path === '/metrics') {
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(await this.#ops.prometheusText(options))
