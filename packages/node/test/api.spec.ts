@@ -311,6 +311,29 @@ describe('control API', () => {
     })
   })
 
+  it('should give a submit, which waits on the chain, longer than other calls, and say a cut one may have ordered', async () => {
+    const ops = fakeOps()
+    await withServer(ops, async (_client, port) => {
+      const client = new ApiClient(`http://127.0.0.1:${port}`, TOKEN, { timeoutMs: 100 })
+      const job = {
+        kind: 'render' as const,
+        inputs: ['c'],
+        render: { frames: 1, width: 8, height: 8, tileWidth: 4, tileHeight: 4, samples: 1 },
+      }
+      // Funding on a cluster takes seconds: three times the plain timeout here.
+      ops.submitJob = async () => {
+        await new Promise((resolve) => setTimeout(resolve, 300))
+        return { jobId: 'slow' }
+      }
+      expect(await client.submitJob(job)).toEqual({ jobId: 'slow' })
+      ops.submitJob = (_request, options) => hang(options)
+      await expect(client.submitJob(job)).rejects.toMatchObject({
+        code: 'NODE__API_UNREACHABLE',
+        message: expect.stringMatching(/may have ordered the job.*tessera job list/),
+      })
+    })
+  })
+
   it('should keep the API timeout when the caller passes a signal of its own', { timeout: 10_000 }, async () => {
     const ops = fakeOps()
     ops.wallet = hang

@@ -16,6 +16,12 @@ import { MAX_JOBS_LISTED } from './contract.js'
 
 /** A blob upload may carry up to `MAX_INPUT_BYTES`, so it gets this many times the API timeout. */
 const BLOB_TIMEOUT_FACTOR = 10
+/**
+ * Calls that wait on the chain (a submit funds the job's vault; an airdrop mints) or build large replies (a job's
+ * frames) get this many times the API timeout: a cluster over RPC confirms in seconds per transaction, and a submit
+ * cut short by the client still orders and funds the job, which a retry would order again.
+ */
+const SLOW_CALL_TIMEOUT_FACTOR = 18
 
 const errorReply = z.object({ error: z.object({ code: z.string(), message: z.string() }) })
 const apiAddress = z.object({ host: z.string(), port: z.number().int().min(1).max(65535) })
@@ -234,8 +240,22 @@ export class ApiClient {
   }
 
   /** Orders a job through the node; resolves to its id. */
-  submitJob(request: JobRequest, options?: AbortOptions): Promise<{ jobId: string }> {
-    return this.#call('POST', '/v1/jobs', z.object({ jobId: z.string() }), JSON.stringify(request), options)
+  async submitJob(request: JobRequest, options: AbortOptions = {}): Promise<{ jobId: string }> {
+    try {
+      return await this.#call('POST', '/v1/jobs', z.object({ jobId: z.string() }), JSON.stringify(request), {
+        ...options,
+        timeoutMs: SLOW_CALL_TIMEOUT_FACTOR * this.#timeoutMs,
+      })
+    } catch (e) {
+      // The node goes on funding a job whose client stopped waiting: a blind retry would order it twice.
+      if (!(e instanceof NodeError) || e.code !== 'NODE__API_UNREACHABLE') throw e
+      throw new NodeError(
+        e.code,
+        `${e.message} It may have ordered the job all the same: see \`tessera job list\` before submitting again.`,
+        e.context,
+        { cause: e },
+      )
+    }
   }
 
   /** A job's progress. */
@@ -267,7 +287,10 @@ export class ApiClient {
     if (options.toneCurve !== undefined) query.set('toneCurve', options.toneCurve)
     if (options.partial === true) query.set('partial', 'true')
     const path = `/v1/jobs/${encodeURIComponent(jobId)}/output${query.size > 0 ? `?${query}` : ''}`
-    return this.#call('GET', path, jobOutputSchema, undefined, options)
+    return this.#call('GET', path, jobOutputSchema, undefined, {
+      ...options,
+      timeoutMs: SLOW_CALL_TIMEOUT_FACTOR * this.#timeoutMs,
+    })
   }
 
   /** The node's wallet and balances. */
@@ -276,13 +299,10 @@ export class ApiClient {
   }
 
   /** Airdrops `amount` payment token units to the node (local ledgers only); resolves to the new balances. */
-  airdrop(amount: bigint, options?: AbortOptions): Promise<WalletInfo> {
-    return this.#call(
-      'POST',
-      '/v1/wallet/airdrop',
-      walletSchema,
-      JSON.stringify({ amount: amount.toString() }),
-      options,
-    )
+  airdrop(amount: bigint, options: AbortOptions = {}): Promise<WalletInfo> {
+    return this.#call('POST', '/v1/wallet/airdrop', walletSchema, JSON.stringify({ amount: amount.toString() }), {
+      ...options,
+      timeoutMs: SLOW_CALL_TIMEOUT_FACTOR * this.#timeoutMs,
+    })
   }
 }
