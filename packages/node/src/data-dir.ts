@@ -31,9 +31,20 @@ export interface DataDir {
   apiAddress: string
 }
 
-/** Resolves the data directory: the flag, then `TESSERA_DATA_DIR`, then `~/.tessera`. */
+/**
+ * Resolves the data directory: the flag, then `TESSERA_DATA_DIR`, then `~/.tessera`. An empty setting is refused
+ * (`NODE__INVALID_CONFIG`): resolved as a path it would be the current directory, where `init` would write a key.
+ */
 export function resolveDataDir(flag?: string): DataDir {
-  const root = resolve(flag ?? process.env.TESSERA_DATA_DIR ?? join(homedir(), DEFAULT_DATA_DIR_NAME))
+  const given = flag ?? process.env.TESSERA_DATA_DIR
+  if (given !== undefined && given.trim() === '') {
+    throw new NodeError(
+      'NODE__INVALID_CONFIG',
+      `the data directory is set empty (${flag !== undefined ? '--data-dir' : 'TESSERA_DATA_DIR'}); name one, or unset it for ~/${DEFAULT_DATA_DIR_NAME}`,
+      { source: flag !== undefined ? 'flag' : 'environment' },
+    )
+  }
+  const root = resolve(given ?? join(homedir(), DEFAULT_DATA_DIR_NAME))
   return {
     root,
     config: join(root, CONFIG_FILE),

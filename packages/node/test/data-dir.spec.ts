@@ -30,6 +30,21 @@ describe('data directory', () => {
     }
   })
 
+  it('should refuse a data directory set empty, which would be the current directory', () => {
+    expect(() => resolveDataDir('')).toThrow(expect.objectContaining({ code: 'NODE__INVALID_CONFIG' }))
+    const before = process.env.TESSERA_DATA_DIR
+    process.env.TESSERA_DATA_DIR = ' '
+    try {
+      expect(() => resolveDataDir()).toThrow(
+        expect.objectContaining({ message: expect.stringMatching(/TESSERA_DATA_DIR/) }),
+      )
+      expect(resolveDataDir('/tmp/x').root).toBe('/tmp/x')
+    } finally {
+      if (before === undefined) delete process.env.TESSERA_DATA_DIR
+      else process.env.TESSERA_DATA_DIR = before
+    }
+  })
+
   it('should keep a whole API token on init, and replace one a crash left empty', async () => {
     const tmp = await tempDir()
     try {
