@@ -1,4 +1,4 @@
-import { MAX_FPS, MIN_FPS } from '@tessera/core'
+import { MAX_FPS, MAX_IMAGE_SIDE, MAX_SAMPLES_PER_PIXEL, MIN_FPS } from '@tessera/core'
 import { InvalidArgumentError } from 'commander'
 
 /** Parses a positive integer flag, with a message commander prints on failure. */
@@ -6,6 +6,20 @@ export function parsePositiveInt(value: string): number {
   const n = Number(value)
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n <= 0)
     throw new InvalidArgumentError('expected a positive integer')
+  return n
+}
+
+/** Parses an image side or tile side flag: 1 to {@link MAX_IMAGE_SIDE} pixels, what a render order may ask. */
+export function parseImageSide(value: string): number {
+  const n = parsePositiveInt(value)
+  if (n > MAX_IMAGE_SIDE) throw new InvalidArgumentError(`expected 1 to ${MAX_IMAGE_SIDE} pixels`)
+  return n
+}
+
+/** Parses a samples-per-pixel flag: 1 to {@link MAX_SAMPLES_PER_PIXEL}, what a render order may ask. */
+export function parseSamples(value: string): number {
+  const n = parsePositiveInt(value)
+  if (n > MAX_SAMPLES_PER_PIXEL) throw new InvalidArgumentError(`expected 1 to ${MAX_SAMPLES_PER_PIXEL} samples`)
   return n
 }
 

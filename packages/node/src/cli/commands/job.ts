@@ -12,7 +12,7 @@ import { encodeTensorBundle } from '../../peer/tensor-bundle.js'
 import type { CliIo } from '../io.js'
 import { jobHeadline, jobReport, jobTable } from '../job-report.js'
 import { environmentOptions, lightingOf, type EnvironmentFlags } from '../environment-flags.js'
-import { parseAmount, parseFps, parseNonNegativeInt, parsePositiveInt } from '../parse.js'
+import { parseAmount, parseFps, parseImageSide, parseNonNegativeInt, parsePositiveInt, parseSamples } from '../parse.js'
 import { readInput, readScene } from '../read-input.js'
 import { toneOptions, type ToneFlags } from '../tone-flags.js'
 import { PNG_EXPOSURE } from '../../peer/job-output.js'
@@ -112,10 +112,10 @@ export function registerJob(program: Command, io: CliIo): void {
       parseFps,
     )
     .option('--animation <name>', 'the one animation of the scene to play (default: all of them)')
-    .option('--width <px>', 'image width', parsePositiveInt, 128)
-    .option('--height <px>', 'image height', parsePositiveInt, 128)
-    .option('--tile <px>', 'tile side; each tile is a task', parsePositiveInt, 64)
-    .option('--samples <n>', 'samples per pixel', parsePositiveInt, 16)
+    .option('--width <px>', 'image width', parseImageSide, 128)
+    .option('--height <px>', 'image height', parseImageSide, 128)
+    .option('--tile <px>', 'tile side; each tile is a task', parseImageSide, 64)
+    .option('--samples <n>', 'samples per pixel', parseSamples, 16)
     .option('--input <tensors.json>', 'inference inputs: JSON map of { dims, data } tensors')
     .option('--items <n>', 'inference batch items', parsePositiveInt)
     .option('--items-per-task <n>', 'batch items per task', parsePositiveInt)

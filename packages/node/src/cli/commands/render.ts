@@ -14,7 +14,7 @@ import type { Command } from 'commander'
 import { NodeError } from '../../errors.js'
 import type { CliIo } from '../io.js'
 import { environmentOptions, lightingOf, type EnvironmentFlags } from '../environment-flags.js'
-import { parseFps, parseNonNegativeInt, parsePositiveInt } from '../parse.js'
+import { parseFps, parseImageSide, parseNonNegativeInt, parseSamples } from '../parse.js'
 import { readInput } from '../read-input.js'
 import { toneOptions, type ToneFlags } from '../tone-flags.js'
 
@@ -47,9 +47,9 @@ export function registerRender(program: Command, io: CliIo): void {
         .argument('<scene>', 'the scene file'),
     )
       .option('--out <file>', 'PNG to write', 'frame.png')
-      .option('--width <px>', 'image width', parsePositiveInt, 256)
-      .option('--height <px>', 'image height', parsePositiveInt, 256)
-      .option('--samples <n>', 'samples per pixel', parsePositiveInt, 16)
+      .option('--width <px>', 'image width', parseImageSide, 256)
+      .option('--height <px>', 'image height', parseImageSide, 256)
+      .option('--samples <n>', 'samples per pixel', parseSamples, 16)
       .option(
         '--frame <n>',
         'frame number (it seeds the noise, and with --fps poses the animations)',
