@@ -29,6 +29,8 @@ export const NODE_ERROR_CODES = [
   'NODE__API_LISTEN_FAILED',
   // A request body past the API's bound (HTTP 413).
   'NODE__API_BODY_TOO_LARGE',
+  // An output file (a render, a job's frames) cannot be written where it was asked.
+  'NODE__FILE_UNWRITABLE',
 ] as const
 
 /** A code raised by `@tessera/node`. */

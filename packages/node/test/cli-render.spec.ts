@@ -107,6 +107,10 @@ describe('tessera render', () => {
       expect(huge.code, `${flag} ${value}`).toBe(2)
       expect(huge.stderr).toMatch(/expected 1 to (16384 pixels|65536 samples)/)
     }
+    // Checked before the render, not after minutes of it.
+    const nowhere = await cli('render', scene, '--out', join(dir.path, 'absent', 'x.png'))
+    expect(nowhere.code).toBe(1)
+    expect(nowhere.stderr).toMatch(/its folder does not exist \(NODE__FILE_UNWRITABLE\)/)
     expect((await cli('render', scene, '--width', '0')).code).toBe(2)
     expect((await cli('render', scene, '--exposure', 'bright')).code).toBe(2)
     expect((await cli('render', scene, '--tone-curve', 'filmic')).code).toBe(2)

@@ -1,4 +1,3 @@
-import { mkdir, writeFile } from 'node:fs/promises'
 import { extname, join } from 'node:path'
 import { decodeEnvironmentImage, SceneTimeline, tensor } from '@tessera/gpu'
 import { SingleBar } from 'cli-progress'
@@ -16,6 +15,7 @@ import { parseAmount, parseFps, parseImageSide, parseNonNegativeInt, parsePositi
 import { readInput, readScene } from '../read-input.js'
 import { toneOptions, type ToneFlags } from '../tone-flags.js'
 import { PNG_EXPOSURE } from '../../peer/job-output.js'
+import { makeOutputDir, writeOutput } from '../write-output.js'
 
 const POLL_MS = 500
 
@@ -250,7 +250,7 @@ export function registerJob(program: Command, io: CliIo): void {
       toneCurve: flags.toneCurve,
       ...(flags.partial === true ? { partial: true } : {}),
     })
-    await mkdir(flags.out, { recursive: true })
+    await makeOutputDir(flags.out)
     for (const file of output.files) {
       if (file.name.includes('/') || file.name.includes('\\') || file.name.startsWith('.')) {
         throw new NodeError(
@@ -260,7 +260,7 @@ export function registerJob(program: Command, io: CliIo): void {
         )
       }
       const path = join(flags.out, file.name)
-      await writeFile(path, Buffer.from(file.base64, 'base64'))
+      await writeOutput(path, Buffer.from(file.base64, 'base64'))
       io.stdout(`${path}\n`)
     }
   })

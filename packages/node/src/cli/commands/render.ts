@@ -1,4 +1,3 @@
-import { writeFile } from 'node:fs/promises'
 import {
   compositeTiles,
   createEngine,
@@ -17,6 +16,7 @@ import { environmentOptions, lightingOf, type EnvironmentFlags } from '../enviro
 import { parseFps, parseImageSide, parseNonNegativeInt, parseSamples } from '../parse.js'
 import { readInput } from '../read-input.js'
 import { toneOptions, type ToneFlags } from '../tone-flags.js'
+import { assertWritable, writeOutput } from '../write-output.js'
 
 /** Side of the tiles a local render is cut into: the progress bar moves between them. */
 const PREVIEW_TILE = 128
@@ -66,6 +66,7 @@ export function registerRender(program: Command, io: CliIo): void {
       if (flags.animation !== undefined && flags.fps === undefined) {
         throw new NodeError('NODE__UNSUPPORTED_INPUT', '--animation picks an animation to play at --fps: give both', {})
       }
+      await assertWritable(flags.out)
       const loaded = await loadScene(
         scenePath,
         flags.fps === undefined
@@ -92,7 +93,7 @@ export function registerRender(program: Command, io: CliIo): void {
         }
         bar?.stop()
         const seconds = (performance.now() - started) / 1000
-        await writeFile(
+        await writeOutput(
           flags.out,
           encodePng(compositeTiles(rendered), { exposure: flags.exposure, toneCurve: flags.toneCurve }),
         )
