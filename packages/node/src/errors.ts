@@ -31,6 +31,8 @@ export const NODE_ERROR_CODES = [
   'NODE__API_BODY_TOO_LARGE',
   // An output file (a render, a job's frames) cannot be written where it was asked.
   'NODE__FILE_UNWRITABLE',
+  // A job's output is more than one API reply carries: fetch it a frame at a time.
+  'NODE__OUTPUT_TOO_LARGE',
 ] as const
 
 /** A code raised by `@tessera/node`. */

@@ -173,8 +173,8 @@ describe('control API', () => {
     const ops = fakeOps()
     await withServer(ops, async (client, port) => {
       await client.jobOutput('job-1')
-      await client.jobOutput('job-1', { exposure: 0.25, toneCurve: 'aces' })
-      expect(ops.outputOptions).toEqual([{}, { exposure: 0.25, toneCurve: 'aces' }])
+      await client.jobOutput('job-1', { exposure: 0.25, toneCurve: 'aces', frame: 7 })
+      expect(ops.outputOptions).toEqual([{}, { exposure: 0.25, toneCurve: 'aces', frame: 7 }])
       for (const bad of [{ exposure: 0 }, { exposure: -1 }, { exposure: Infinity }, { toneCurve: 'sepia' }]) {
         await expect(client.jobOutput('job-1', bad as never), JSON.stringify(bad)).rejects.toMatchObject({
           code: 'NODE__API_MALFORMED_REQUEST',
@@ -184,7 +184,7 @@ describe('control API', () => {
         fetch(`http://127.0.0.1:${port}/v1/jobs/job-1/output?${query}`, {
           headers: { authorization: `Bearer ${TOKEN}` },
         })
-      for (const query of ['exposure=abc', 'exposure=1&exposure=2', 'gamma=2.2']) {
+      for (const query of ['exposure=abc', 'exposure=1&exposure=2', 'gamma=2.2', 'frame=-1', 'frame=1.5', 'frame=x']) {
         const res = await raw(query)
         expect(res.status, query).toBe(400)
         expect(((await res.json()) as { error: { code: string } }).error.code).toBe('NODE__API_MALFORMED_REQUEST')

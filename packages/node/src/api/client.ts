@@ -35,6 +35,7 @@ const jobStatusSchema = z.object({
   verified: z.number(),
   reassigned: z.number(),
   etaMs: z.number().optional(),
+  frames: z.object({ first: z.number().int().nonnegative(), count: z.number().int().positive() }).optional(),
   diagnostic: z.record(z.string(), z.number()).optional(),
   leases: z.record(z.string(), z.number()).optional(),
   reassignedFrom: z.record(z.string(), z.number()).optional(),
@@ -286,6 +287,7 @@ export class ApiClient {
     if (options.exposure !== undefined) query.set('exposure', String(options.exposure))
     if (options.toneCurve !== undefined) query.set('toneCurve', options.toneCurve)
     if (options.partial === true) query.set('partial', 'true')
+    if (options.frame !== undefined) query.set('frame', String(options.frame))
     const path = `/v1/jobs/${encodeURIComponent(jobId)}/output${query.size > 0 ? `?${query}` : ''}`
     return this.#call('GET', path, jobOutputSchema, undefined, {
       ...options,

@@ -51,6 +51,8 @@ export interface JobStatus {
   reassigned: number
   /** Estimated milliseconds to completion, when known. */
   etaMs?: number
+  /** A render job's frames, `first` to `first + count - 1`: what `job fetch` asks for one at a time. */
+  frames?: { first: number; count: number }
   /**
    * While bidding: why there are not enough bids yet (`@tessera/scheduler`'s diagnostic): capacity records `seen`,
    * `eligible` peers, `bids` and `needed`, and records excluded by each first failing reason (`expired`, `tier`,
@@ -100,7 +102,16 @@ export interface JobOutputOptions {
    * @default false
    */
   partial?: boolean
+  /**
+   * A render job's one frame to give (its PNG and OpenEXR, and with `partial` its missing tiles as
+   * `frame-NNNN.tiles.json`): how a job of many frames is fetched, a frame a reply. Without it every frame comes in
+   * one reply, refused with `NODE__OUTPUT_TOO_LARGE` past {@link MAX_OUTPUT_REPLY_BYTES}.
+   */
+  frame?: number
 }
+
+/** The most bytes of files one output reply carries (before base64): a JSON reply is one string, which V8 caps. */
+export const MAX_OUTPUT_REPLY_BYTES = 256 * 1024 * 1024
 
 /** A job's output files. */
 export interface JobOutput {

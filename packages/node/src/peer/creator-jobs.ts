@@ -280,9 +280,11 @@ export class CreatorJobs {
     }
     progress ??= stored?.progress
     const settlement = await this.#c.settlement.view(jobId, options)
+    const split = (job?.order ?? stored?.order ?? finished?.order)?.split
     return {
       jobId,
       ...base,
+      ...(split?.kind === 'render' ? { frames: { first: split.firstFrame, count: split.frames } } : {}),
       reassigned: progress?.reassigned ?? 0,
       leases: progress?.leases ?? {},
       reassignedFrom: progress?.reassignedFrom ?? {},

@@ -1,12 +1,29 @@
 import type { AbortOptions, Order, Result } from '@tessera/core'
 import { bytesToFloat32, encodeExr, encodePng } from '@tessera/gpu'
 import { assembleOutputs, type ItemRange } from '@tessera/scheduler/driver'
-import type { JobOutput, JobOutputOptions } from '../api/contract.js'
+import { type JobOutput, type JobOutputOptions, MAX_OUTPUT_REPLY_BYTES } from '../api/contract.js'
+import { NodeError } from '../errors.js'
 
 /** Bytes per pixel of a render task's output: RGBA float32 rows (`@tessera/gpu`'s chunking). */
 export const RENDER_OUTPUT_BYTES_PER_PIXEL = 16
 /** Tone-mapping exposure of delivered PNG frames: the procedural scene's light is dim at exposure 1. */
 export const PNG_EXPOSURE = 2
+
+/**
+ * The most a frame's two files may take: its OpenEXR (float32 RGBA, ZIP-compressed, at worst a little over the raw
+ * 16 bytes a pixel) and its PNG (8-bit RGBA, at worst a little over 4). Checked before anything is fetched.
+ */
+const FRAME_FILE_BYTES_PER_PIXEL = 21
+
+/** Refuses a reply of `bytes` past {@link MAX_OUTPUT_REPLY_BYTES}, saying what to ask for instead. */
+function assertFitsReply(jobId: string, bytes: number, instead: string): void {
+  if (bytes <= MAX_OUTPUT_REPLY_BYTES) return
+  throw new NodeError(
+    'NODE__OUTPUT_TOO_LARGE',
+    `job ${jobId}'s output would take up to ${Math.ceil(bytes / 2 ** 20)} MiB, more than one reply carries (${MAX_OUTPUT_REPLY_BYTES / 2 ** 20} MiB): ${instead}`,
+    { jobId, bytes, limit: MAX_OUTPUT_REPLY_BYTES },
+  )
+}
 
 /** Outputs kept locally once accepted, or fetched from the worker that produced them (`node.blobs`). */
 export interface OutputSource {
@@ -56,6 +73,18 @@ export async function assembleJobOutput(
   source: OutputSource,
   options: AbortOptions & JobOutputOptions = {},
 ): Promise<JobOutput> {
+  const split = order.split
+  if (split.kind === 'render') {
+    // Checked before anything is fetched: the frames' tiles are held in memory while they are put together.
+    const frames = options.frame === undefined ? split.frames : 1
+    const bytes = frames * split.width * split.height * FRAME_FILE_BYTES_PER_PIXEL
+    assertFitsReply(
+      order.jobId,
+      bytes,
+      frames === 1 ? 'a frame this large cannot be fetched through the API' : 'ask for one frame at a time (`frame`)',
+    )
+  }
+  if (options.frame !== undefined) return assembleFrame(order, results, source, options.frame, options)
   const outputs = new Map<string, Uint8Array>()
   await Promise.all(
     results.map(async (r) =>
@@ -76,6 +105,7 @@ export async function assembleJobOutput(
   )
   if (assembled.kind === 'inference') {
     const { bytes, itemBytes, missing } = assembled
+    assertFitsReply(order.jobId, bytes.byteLength, 'the job asks too many items for one output file')
     const file = (name: string, contentType: string, data: Uint8Array) => ({
       name,
       contentType,
@@ -133,4 +163,46 @@ export async function assembleJobOutput(
           },
         ]
   return { jobId: order.jobId, files: [...files.flat(), ...manifest] }
+}
+
+/**
+ * One frame of a render job (`frame`, which the job must have): only that frame's tiles are fetched and put
+ * together, so a job of hundreds of frames is fetched a frame a reply. A partial frame's missing tiles are listed
+ * in `frame-NNNN.tiles.json`, which a client merges into {@link PARTIAL_RENDER_MANIFEST}.
+ */
+async function assembleFrame(
+  order: Order,
+  results: readonly Result[],
+  source: OutputSource,
+  frame: number,
+  options: AbortOptions & JobOutputOptions,
+): Promise<JobOutput> {
+  const split = order.split
+  if (split.kind !== 'render') {
+    throw new NodeError('NODE__API_MALFORMED_REQUEST', `job ${order.jobId} is no render job: it has no frames`, {
+      jobId: order.jobId,
+    })
+  }
+  if (frame < split.firstFrame || frame >= split.firstFrame + split.frames) {
+    throw new NodeError(
+      'NODE__API_MALFORMED_REQUEST',
+      `job ${order.jobId} has frames ${split.firstFrame} to ${split.firstFrame + split.frames - 1}, not ${frame}`,
+      { jobId: order.jobId, frame },
+    )
+  }
+  // The frame's tasks keep their ids in a one-frame split: `${jobId}/f${frame}/t${x}_${y}`.
+  const one: Order = { ...order, split: { ...split, firstFrame: frame, frames: 1 } }
+  const prefix = `${order.jobId}/f${frame}/`
+  const whole = await assembleJobOutput(
+    one,
+    results.filter((r) => r.taskId.startsWith(prefix)),
+    source,
+    { ...options, frame: undefined },
+  )
+  // Its own manifest, named for it: the frames of one job are written into one folder.
+  const name = `frame-${String(frame).padStart(4, '0')}.tiles.json`
+  return {
+    jobId: order.jobId,
+    files: whole.files.map((f) => (f.name === PARTIAL_RENDER_MANIFEST ? { ...f, name } : f)),
+  }
 }

@@ -1,4 +1,4 @@
-import { extname, join } from 'node:path'
+import { extname } from 'node:path'
 import { decodeEnvironmentImage, SceneTimeline, tensor } from '@tessera/gpu'
 import { SingleBar } from 'cli-progress'
 import { type Command, InvalidArgumentError } from 'commander'
@@ -15,7 +15,7 @@ import { parseAmount, parseFps, parseImageSide, parseNonNegativeInt, parsePositi
 import { readInput, readScene } from '../read-input.js'
 import { toneOptions, type ToneFlags } from '../tone-flags.js'
 import { PNG_EXPOSURE } from '../../peer/job-output.js'
-import { makeOutputDir, writeOutput } from '../write-output.js'
+import { fetchJobOutput } from '../fetch-output.js'
 
 const POLL_MS = 500
 
@@ -243,25 +243,11 @@ export function registerJob(program: Command, io: CliIo): void {
       ),
     PNG_EXPOSURE,
   ).action(async (jobId: string, flags: { out: string; partial?: boolean } & ToneFlags) => {
-    const output = await (
-      await client()
-    ).jobOutput(jobId, {
+    const options = {
       exposure: flags.exposure,
       toneCurve: flags.toneCurve,
       ...(flags.partial === true ? { partial: true } : {}),
-    })
-    await makeOutputDir(flags.out)
-    for (const file of output.files) {
-      if (file.name.includes('/') || file.name.includes('\\') || file.name.startsWith('.')) {
-        throw new NodeError(
-          'NODE__API_MALFORMED_REPLY',
-          `the node named an output file ${JSON.stringify(file.name)}`,
-          {},
-        )
-      }
-      const path = join(flags.out, file.name)
-      await writeOutput(path, Buffer.from(file.base64, 'base64'))
-      io.stdout(`${path}\n`)
     }
+    await fetchJobOutput(await client(), jobId, options, flags.out, io)
   })
 }

@@ -1,0 +1,66 @@
+import { readdir, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import type { ApiClient } from '../src/api/client.js'
+import type { JobOutputOptions } from '../src/api/contract.js'
+import { fetchJobOutput } from '../src/cli/fetch-output.js'
+import type { CliIo } from '../src/cli/io.js'
+import { tempDir } from './helpers.js'
+
+const io: CliIo = { stdout: () => {}, stderr: () => {}, isTty: false }
+const b64 = (text: string) => Buffer.from(text).toString('base64')
+
+/** A node whose job has `frames` (none for an inference job); it records what each output call asked. */
+function node(frames?: { first: number; count: number }) {
+  const asked: JobOutputOptions[] = []
+  const client = {
+    jobStatus: async (jobId: string) => ({ jobId, ...(frames === undefined ? {} : { frames }) }),
+    jobOutput: async (jobId: string, options: JobOutputOptions = {}) => {
+      asked.push(options)
+      if (options.frame === undefined)
+        return { jobId, files: [{ name: 'output.f32', contentType: 'x', base64: b64('f32') }] }
+      const name = `frame-${String(options.frame).padStart(4, '0')}`
+      const missing = [{ frame: options.frame, x: 0, y: 0, width: 8, height: 8 }]
+      return {
+        jobId,
+        files: [
+          { name: `${name}.png`, contentType: 'image/png', base64: b64(`png ${options.frame}`) },
+          { name: `${name}.tiles.json`, contentType: 'application/json', base64: b64(JSON.stringify({ missing })) },
+        ],
+      }
+    },
+  }
+  return { client: client as unknown as ApiClient, asked }
+}
+
+describe('job fetch', () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>
+
+  beforeEach(async () => {
+    dir = await tempDir()
+  })
+
+  afterEach(async () => {
+    await dir.cleanup()
+  })
+
+  it("should ask for a render's frames one at a time and merge their missing tiles into one tiles.json", async () => {
+    const { client, asked } = node({ first: 3, count: 2 })
+    await fetchJobOutput(client, 'job', { partial: true, exposure: 4 }, dir.path, io)
+    expect(asked).toEqual([
+      { partial: true, exposure: 4, frame: 3 },
+      { partial: true, exposure: 4, frame: 4 },
+    ])
+    expect((await readdir(dir.path)).sort()).toEqual(['frame-0003.png', 'frame-0004.png', 'tiles.json'])
+    expect(JSON.parse(await readFile(join(dir.path, 'tiles.json'), 'utf8'))).toEqual({
+      missing: [3, 4].map((frame) => ({ frame, x: 0, y: 0, width: 8, height: 8 })),
+    })
+  })
+
+  it('should fetch a job without frames in one reply', async () => {
+    const { client, asked } = node()
+    await fetchJobOutput(client, 'job', {}, dir.path, io)
+    expect(asked).toEqual([{}])
+    expect(await readdir(dir.path)).toEqual(['output.f32'])
+  })
+})

@@ -1,0 +1,78 @@
+import type { Result } from '@tessera/core'
+import { splitTasks } from '@tessera/scheduler'
+import { describe, expect, it } from 'vitest'
+import { MAX_OUTPUT_REPLY_BYTES } from '../src/api/contract.js'
+import { assembleJobOutput, type OutputSource, RENDER_OUTPUT_BYTES_PER_PIXEL } from '../src/peer/job-output.js'
+import { orderOf } from './fixtures.js'
+
+/** A render of `frames` frames of `side` x `side`, one tile each, one sample. */
+const render = (frames: number, side = 8) =>
+  orderOf('render', ['bafyscene'], {
+    kind: 'render',
+    firstFrame: 3,
+    frames,
+    width: side,
+    height: side,
+    tileWidth: side,
+    tileHeight: side,
+    samples: 1,
+  })
+
+/** Each task's result, its output a tile of one grey, and a source that counts which outputs it was asked for. */
+function resultsOf(order: ReturnType<typeof render>): { results: Result[]; source: OutputSource; asked: string[] } {
+  const asked: string[] = []
+  const results = splitTasks(order).map((t) => ({ taskId: t.taskId, output: `out-${t.taskId}`, worker: 'w' }) as Result)
+  const source: OutputSource = {
+    has: async () => true,
+    get: async (cid) => {
+      asked.push(cid)
+      return new Uint8Array(8 * 8 * RENDER_OUTPUT_BYTES_PER_PIXEL)
+    },
+    fetchFrom: async () => {
+      throw new Error('not here')
+    },
+  }
+  return { results, source, asked }
+}
+
+describe('a job output, a frame at a time', () => {
+  it("should give one frame's files, fetching only that frame's tiles", async () => {
+    const order = render(3)
+    const { results, source, asked } = resultsOf(order)
+    const one = await assembleJobOutput(order, results, source, { frame: 4 })
+    expect(one.files.map((f) => f.name)).toEqual(['frame-0004.png', 'frame-0004.exr'])
+    expect(asked).toEqual([`out-${order.jobId}/f4/t0_0`])
+    const all = await assembleJobOutput(order, results, source)
+    expect(all.files.map((f) => f.name)).toEqual([3, 4, 5].flatMap((f) => [`frame-000${f}.png`, `frame-000${f}.exr`]))
+    // The same frame, whichever way it was asked for.
+    expect(all.files[2]).toEqual(one.files[0])
+  })
+
+  it("should list a partial frame's missing tiles in the frame's own manifest", async () => {
+    const order = render(2)
+    const { results, source } = resultsOf(order)
+    const partial = await assembleJobOutput(order, results.slice(0, 1), source, { frame: 4, partial: true })
+    const manifest = partial.files.find((f) => f.name === 'frame-0004.tiles.json')
+    expect(JSON.parse(Buffer.from(manifest!.base64, 'base64').toString())).toEqual({
+      missing: [{ frame: 4, x: 0, y: 0, width: 8, height: 8 }],
+    })
+  })
+
+  it('should refuse a frame the job lacks, and a reply past its bound before fetching anything', async () => {
+    const order = render(2)
+    const { results, source, asked } = resultsOf(order)
+    await expect(assembleJobOutput(order, results, source, { frame: 5 })).rejects.toMatchObject({
+      code: 'NODE__API_MALFORMED_REQUEST',
+      message: expect.stringMatching(/frames 3 to 4, not 5/),
+    })
+    // Frames enough that all of them at once pass the bound: refused whole, served a frame at a time.
+    const side = 1024
+    const frames = Math.ceil(MAX_OUTPUT_REPLY_BYTES / (side * side * 16)) + 1
+    const long = render(frames, side)
+    await expect(assembleJobOutput(long, [], source)).rejects.toMatchObject({
+      code: 'NODE__OUTPUT_TOO_LARGE',
+      message: expect.stringMatching(/one frame at a time/),
+    })
+    expect(asked).toEqual([])
+  })
+})
