@@ -1,3 +1,4 @@
+import { isIP } from 'node:net'
 import { readBoundedFile } from '@tessera/core'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { DEFAULT_MIN_PSNR_DB, DEFAULT_PSNR_OUTLIER_FRACTION, MAX_PSNR_OUTLIER_FRACTION } from '@tessera/proof'
@@ -36,9 +37,18 @@ export const configSchema = z
     bootstrap: z.array(z.string().max(512)).max(64).default([]),
     /** Loopback-friendly network settings (no IP-colocation penalty, DHT keeps private addresses). */
     localNetwork: z.boolean().default(true),
-    /** Control API and /metrics: host and port (0 picks a free port). */
+    /**
+     * Control API and /metrics: host and port (0 picks a free port). The host is an IP address (or `localhost`);
+     * keep it loopback unless something else must reach the API, as its token travels in clear.
+     */
     api: z
-      .object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(0) })
+      .object({
+        host: z
+          .string()
+          .refine((h) => h === 'localhost' || isIP(h) !== 0, 'expected an IP address or localhost')
+          .default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(0),
+      })
       .default({
         host: '127.0.0.1',
         port: 0,

@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises'
+import { mkdir, writeFile } from 'node:fs/promises'
 import { request, type Server } from 'node:http'
 import { connect } from 'node:net'
 import { AbortError, type AbortOptions, TesseraError } from '@tessera/core'
@@ -9,7 +9,7 @@ import { ApiClient } from '../src/api/client.js'
 import { ApiServer } from '../src/api/server.js'
 import { MAX_API_BODY_BYTES } from '../src/constants.js'
 import { reportError } from '../src/cli/errors.js'
-import { resolveDataDir } from '../src/data-dir.js'
+import { initDataDir, resolveDataDir } from '../src/data-dir.js'
 import { isNodeErrorCode, NodeError } from '../src/errors.js'
 import { tempDir } from './helpers.js'
 
@@ -391,6 +391,29 @@ describe('control API', () => {
       })
     } finally {
       await server.close()
+    }
+  })
+
+  it('should reach a node bound to an IPv6 address, or to every interface, by a URL that works', async () => {
+    const tmp = await tempDir()
+    try {
+      const dir = resolveDataDir(tmp.path)
+      await initDataDir(dir)
+      // Port 9 (discard): nothing answers, and the error names the URL the client built.
+      for (const [host, url] of [
+        ['::1', 'http://[::1]:9'],
+        ['::', 'http://[::1]:9'],
+        ['0.0.0.0', 'http://127.0.0.1:9'],
+      ]) {
+        await writeFile(dir.apiAddress, JSON.stringify({ host, port: 9 }))
+        const client = await ApiClient.forDataDir(dir)
+        await expect(client.status(), host).rejects.toMatchObject({
+          code: 'NODE__API_UNREACHABLE',
+          message: expect.stringContaining(`the node at ${url} did not answer`),
+        })
+      }
+    } finally {
+      await tmp.cleanup()
     }
   })
 

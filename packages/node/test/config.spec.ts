@@ -28,6 +28,12 @@ describe('config', () => {
     }
   })
 
+  it('should take an IP address or localhost for the API host, and refuse a name it cannot listen on', () => {
+    for (const host of ['127.0.0.1', '::1', 'localhost', '0.0.0.0'])
+      expect(parseConfig({ api: { host } }).api.host).toBe(host)
+    expect(() => parseConfig({ api: { host: '127.0.0.l' } })).toThrow(/api\.host: expected an IP address or localhost/)
+  })
+
   it('should pay on the chain its transport names, and refuse a cluster url it would ignore', () => {
     const rpc = parseConfig({ ledger: { transport: 'rpc', url: 'http://127.0.0.1:8899' } }).ledger
     expect(rpc).toMatchObject({ transport: 'rpc', url: 'http://127.0.0.1:8899' })

@@ -14,6 +14,16 @@ import type {
 } from './contract.js'
 import { MAX_JOBS_LISTED } from './contract.js'
 
+/**
+ * The host part of a URL reaching a node bound to `host`: an IPv6 address in brackets, and a node bound to every
+ * interface reached on loopback.
+ */
+function urlHost(host: string): string {
+  if (host === '0.0.0.0') return '127.0.0.1'
+  if (host === '::') return '[::1]'
+  return host.includes(':') ? `[${host}]` : host
+}
+
 /** A blob upload may carry up to `MAX_INPUT_BYTES`, so it gets this many times the API timeout. */
 const BLOB_TIMEOUT_FACTOR = 10
 /**
@@ -162,7 +172,7 @@ export class ApiClient {
         { cause },
       )
     }
-    return new ApiClient(`http://${address.host}:${address.port}`, await readApiToken(dir), options)
+    return new ApiClient(`http://${urlHost(address.host)}:${address.port}`, await readApiToken(dir), options)
   }
 
   /**
