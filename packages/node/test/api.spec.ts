@@ -137,6 +137,8 @@ describe('control API', () => {
         // An animation is picked to be played at a frame rate: without one it would only change the job's id.
         { ...job, render: { ...job.render, animation: 'walk' } },
         { ...job, render: { ...job.render, fps: 0 } },
+        // One kind of work: a render carrying an inference split too is refused, not half read.
+        { ...job, inference: { items: 4, itemsPerTask: 2 } },
       ]) {
         await expect(client.submitJob(bad as typeof lit)).rejects.toMatchObject({ code: 'NODE__API_MALFORMED_REQUEST' })
       }
@@ -147,6 +149,14 @@ describe('control API', () => {
       for (const limit of [0, MAX_JOBS_LISTED + 1, 1.5]) {
         await expect(client.listJobs(limit)).rejects.toMatchObject({ code: 'NODE__API_MALFORMED_REQUEST' })
       }
+      // Numbers as no client writes them, which `Number()` alone would take.
+      for (const query of ['limit=0x10', 'limit=1e3', 'limit=%2010%20']) {
+        const res = await fetch(`http://127.0.0.1:${port}/v1/jobs?${query}`, {
+          headers: { authorization: `Bearer ${TOKEN}` },
+        })
+        expect(res.status, query).toBe(400)
+      }
+      expect(ops.limits).toEqual([DEFAULT_JOBS_LISTED, 7])
       expect(await client.cancelJob('job-1')).toMatchObject({ state: 'cancelled' })
       expect(ops.cancelled).toEqual(['job-1'])
       await expect(client.cancelJob('nope')).rejects.toMatchObject({ code: 'NODE__JOB_NOT_FOUND' })
@@ -184,7 +194,15 @@ describe('control API', () => {
         fetch(`http://127.0.0.1:${port}/v1/jobs/job-1/output?${query}`, {
           headers: { authorization: `Bearer ${TOKEN}` },
         })
-      for (const query of ['exposure=abc', 'exposure=1&exposure=2', 'gamma=2.2', 'frame=-1', 'frame=1.5', 'frame=x']) {
+      for (const query of [
+        'exposure=abc',
+        'exposure=0x2',
+        'exposure=1&exposure=2',
+        'gamma=2.2',
+        'frame=-1',
+        'frame=1.5',
+        'frame=x',
+      ]) {
         const res = await raw(query)
         expect(res.status, query).toBe(400)
         expect(((await res.json()) as { error: { code: string } }).error.code).toBe('NODE__API_MALFORMED_REQUEST')

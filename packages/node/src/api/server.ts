@@ -18,10 +18,19 @@ import { NodeError, type NodeErrorCode } from '../errors.js'
 import type { Logger } from '../logger.js'
 import { DEFAULT_JOBS_LISTED, type JobRequest, MAX_JOBS_LISTED, type NodeOperations } from './contract.js'
 
+/**
+ * A query parameter holding a decimal number as people write one: `Number()` alone also takes `0x10`, `1e3` and
+ * padding spaces, which no client means.
+ */
+const decimal = z
+  .string()
+  .regex(/^\d{1,12}(\.\d{1,12})?$/, 'expected a decimal number')
+  .transform(Number)
+
 /** `GET /v1/jobs/:id/output?exposure=2&toneCurve=aces`: how the PNG frames are tone-mapped. */
 const jobOutputQuerySchema = z
   .object({
-    exposure: z.coerce.number().positive().finite().optional(),
+    exposure: decimal.pipe(z.number().positive()).optional(),
     toneCurve: z.enum(TONE_CURVES).optional(),
     partial: z
       .enum(['true', 'false'])
@@ -36,7 +45,7 @@ const jobOutputQuerySchema = z
   .strict()
 
 const jobListQuerySchema = z
-  .object({ limit: z.coerce.number().int().min(1).max(MAX_JOBS_LISTED).default(DEFAULT_JOBS_LISTED) })
+  .object({ limit: decimal.pipe(z.number().int().min(1).max(MAX_JOBS_LISTED)).default(DEFAULT_JOBS_LISTED) })
   .strict()
 
 /** A token amount: a whole number that fits Solana's u64, as a decimal string (JSON numbers lose precision). */
@@ -74,9 +83,13 @@ const jobRequestSchema = z
     minBids: z.number().int().min(1).max(1024).optional(),
   })
   .strict()
-  .refine((r) => (r.kind === 'render' ? r.render !== undefined : r.inference !== undefined), {
-    message: 'a render job needs `render`, an inference job needs `inference`',
-  })
+  .refine(
+    (r) =>
+      r.kind === 'render'
+        ? r.render !== undefined && r.inference === undefined
+        : r.inference !== undefined && r.render === undefined,
+    { message: 'a render job needs `render` (and no `inference`), an inference job `inference` (and no `render`)' },
+  )
   .refine((r) => r.render?.environment === undefined || r.inputs.length === 2, {
     message: "a render's environment lighting needs its panorama as the second of two inputs",
   })
