@@ -373,6 +373,12 @@ describe('tessera commands', () => {
         /verification\.verifiers\.0: not a peer id/,
       ],
       [['--data-dir', creatorDir, 'wallet', 'airdrop', 'lots'], 2, /expected a whole number/],
+      [['--data-dir', creatorDir, 'job', 'submit', join(dir.path, 'scene.glb'), '--tier', '4'], 2, /--tier.*1, 2, 3/],
+      [
+        ['--data-dir', creatorDir, 'job', 'submit', join(dir.path, 'scene.glb'), '--deadline', '99999999'],
+        2,
+        /expected at most 2592000 seconds/,
+      ],
       [['sim', 'run', join(dir.path, 'missing.yaml')], 1, /SIM__SCENARIO_NOT_FOUND/],
     ]
     for (const [argv, code, message] of cases) {

@@ -1,4 +1,5 @@
 import { MAX_FPS, MAX_IMAGE_SIDE, MAX_SAMPLES_PER_PIXEL, MIN_FPS } from '@tessera/core'
+import { MAX_JOB_TIMEOUT_MS } from '@tessera/scheduler'
 import { InvalidArgumentError } from 'commander'
 
 /** Parses a positive integer flag, with a message commander prints on failure. */
@@ -20,6 +21,15 @@ export function parseImageSide(value: string): number {
 export function parseSamples(value: string): number {
   const n = parsePositiveInt(value)
   if (n > MAX_SAMPLES_PER_PIXEL) throw new InvalidArgumentError(`expected 1 to ${MAX_SAMPLES_PER_PIXEL} samples`)
+  return n
+}
+
+/** Parses a job deadline flag in seconds: at most {@link MAX_JOB_TIMEOUT_MS}, checked before anything is uploaded. */
+export function parseDeadline(value: string): number {
+  const n = parsePositiveInt(value)
+  if (n * 1000 > MAX_JOB_TIMEOUT_MS) {
+    throw new InvalidArgumentError(`expected at most ${MAX_JOB_TIMEOUT_MS / 1000} seconds (30 days)`)
+  }
   return n
 }
 

@@ -1,7 +1,7 @@
 import { extname } from 'node:path'
 import { decodeEnvironmentImage, SceneTimeline, tensor } from '@tessera/gpu'
 import { SingleBar } from 'cli-progress'
-import { type Command, InvalidArgumentError } from 'commander'
+import { type Command, InvalidArgumentError, Option } from 'commander'
 import { z } from 'zod'
 import { ApiClient } from '../../api/client.js'
 import { DEFAULT_JOBS_LISTED, type JobRequest, type JobStatus, MAX_JOBS_LISTED } from '../../api/contract.js'
@@ -11,7 +11,15 @@ import { encodeTensorBundle } from '../../peer/tensor-bundle.js'
 import type { CliIo } from '../io.js'
 import { jobHeadline, jobReport, jobTable } from '../job-report.js'
 import { environmentOptions, lightingOf, type EnvironmentFlags } from '../environment-flags.js'
-import { parseAmount, parseFps, parseImageSide, parseNonNegativeInt, parsePositiveInt, parseSamples } from '../parse.js'
+import {
+  parseAmount,
+  parseDeadline,
+  parseFps,
+  parseImageSide,
+  parseNonNegativeInt,
+  parsePositiveInt,
+  parseSamples,
+} from '../parse.js'
 import { readInput, readScene } from '../read-input.js'
 import { toneOptions, type ToneFlags } from '../tone-flags.js'
 import { PNG_EXPOSURE } from '../../peer/job-output.js'
@@ -119,13 +127,11 @@ export function registerJob(program: Command, io: CliIo): void {
     .option('--input <tensors.json>', 'inference inputs: JSON map of { dims, data } tensors')
     .option('--items <n>', 'inference batch items', parsePositiveInt)
     .option('--items-per-task <n>', 'batch items per task', parsePositiveInt)
-    .option('--tier <tier>', 'reputation tier 1, 2 or 3', '3')
+    .addOption(new Option('--tier <tier>', 'reputation tier').choices(['1', '2', '3']).default('3'))
     .option('--max-price <units>', 'highest price per benchmark-hour', parseAmount)
-    .option('--deadline <seconds>', 'the job must finish within this', parsePositiveInt)
+    .option('--deadline <seconds>', 'the job must finish within this (at most 30 days)', parseDeadline)
     .option('--no-wait', 'return once ordered instead of following progress')
     .action(async (file: string, flags: SubmitFlags) => {
-      if (!['1', '2', '3'].includes(flags.tier ?? '3'))
-        throw new NodeError('NODE__UNSUPPORTED_INPUT', '--tier must be 1, 2 or 3', {})
       const ext = extname(file).toLowerCase()
       if (!['.glb', '.gltf', '.onnx'].includes(ext)) {
         throw new NodeError('NODE__UNSUPPORTED_INPUT', `${file}: expected a .glb or .gltf scene or an .onnx model`, {
