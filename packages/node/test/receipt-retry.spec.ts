@@ -1,10 +1,22 @@
-import { generateIdentity, type Identity, ManualClock, type MessageBus, type Receipt } from '@tessera/core'
+import {
+  generateIdentity,
+  type Identity,
+  type Inbound,
+  ManualClock,
+  type MessageBus,
+  type Receipt,
+} from '@tessera/core'
 import type { AcceptedTask } from '@tessera/scheduler'
 import { pino } from 'pino'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { join } from 'node:path'
 import { Datastore } from '../src/datastore.js'
-import { RECEIPT_RETRY_MAX_MS, RECEIPT_RETRY_MS, ReceiptExchange } from '../src/peer/receipts.js'
+import {
+  RECEIPT_DORMANT_AFTER_MS,
+  RECEIPT_RETRY_MAX_MS,
+  RECEIPT_RETRY_MS,
+  ReceiptExchange,
+} from '../src/peer/receipts.js'
 import { tempDir } from './helpers.js'
 
 const TASK = 'job-1/f0/0'
@@ -22,6 +34,9 @@ describe('ReceiptExchange retries', () => {
   const clock = new ManualClock(1_000_000)
   /** When each offer went out, ms since the first. */
   let offers: number[]
+  let bus: MessageBus
+  /** Hands the exchanges a message as from `from` (what each one's bus handler sees). */
+  let deliver: (from: string) => void
 
   beforeEach(async () => {
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] })
@@ -30,7 +45,12 @@ describe('ReceiptExchange retries', () => {
     ;[creator, worker] = await Promise.all([generateIdentity(), generateIdentity()])
     offers = []
     const start = clock.now()
-    const bus: MessageBus = {
+    const handlers: ((inbound: Inbound) => void)[] = []
+    deliver = (from) => {
+      const message = { type: 'heartbeat', body: {} } as unknown as Inbound['message']
+      for (const h of handlers) h({ from, message } as Inbound)
+    }
+    bus = {
       self: creator.peerId.toString(),
       publish: () => Promise.resolve(),
       send: () => {
@@ -39,20 +59,28 @@ describe('ReceiptExchange retries', () => {
       },
       subscribe: () => {},
       unsubscribe: () => {},
-      onMessage: () => () => {},
+      onMessage: (handler) => {
+        handlers.push(handler)
+        return () => void handlers.splice(handlers.indexOf(handler), 1)
+      },
     }
-    exchange = new ReceiptExchange({
+    exchange = exchangeOn(datastore)
+  })
+
+  /** A creator's receipt exchange on `store`. */
+  function exchangeOn(store: Datastore): ReceiptExchange {
+    return new ReceiptExchange({
       bus,
       clock,
       identity: creator,
-      datastore,
+      datastore: store,
       logger: pino({ level: 'silent' }),
       payee: 'SysvarC1ock11111111111111111111111111111111',
       payeeOf: () => 'SysvarRent111111111111111111111111111111111',
       epochOf: () => 1,
       onCosigned: () => {},
     })
-  })
+  }
 
   afterEach(async () => {
     exchange.stop()
@@ -60,6 +88,21 @@ describe('ReceiptExchange retries', () => {
     await datastore.close()
     await tmp.cleanup()
   })
+
+  /** The creator's accepted task `taskId`, done by the worker. */
+  function acceptedTask(taskId = TASK): AcceptedTask {
+    return {
+      kind: 'accept',
+      jobId: 'job-1',
+      taskId,
+      worker: worker.peerId.toString(),
+      price: 10n,
+      benchHours: 1,
+      amount: 1_000n,
+      escrow: 'escrow',
+      result: { root: new Uint8Array(32).fill(7) },
+    } as unknown as AcceptedTask
+  }
 
   /** Moves the clock and the retry timer on by `ms`, a retry period at a time. */
   function advance(ms: number): void {
@@ -70,17 +113,7 @@ describe('ReceiptExchange retries', () => {
   }
 
   it('should offer an unanswered receipt again less and less often, up to the cap, keeping it on disk', async () => {
-    const task = {
-      kind: 'accept',
-      jobId: 'job-1',
-      taskId: TASK,
-      worker: worker.peerId.toString(),
-      price: 10n,
-      benchHours: 1,
-      amount: 1_000n,
-      escrow: 'escrow',
-      result: { root: new Uint8Array(32).fill(7) },
-    } as unknown as AcceptedTask
+    const task = acceptedTask()
     await expect(exchange.accepted(task)).rejects.toThrow('worker unreachable')
     advance(32_000)
     // Each wait twice the last: 2 s, 4 s, 8 s, 16 s.
@@ -92,5 +125,57 @@ describe('ReceiptExchange retries', () => {
     expect(offers.length).toBeLessThan(20)
     expect(exchange.awaiting).toBe(1)
     expect(await datastore.get<Receipt>('receipts', `pending/${TASK}`)).toMatchObject({ taskId: TASK })
+  })
+
+  /** Jumps the clock by `ms` at once, then lets one retry period's timer fire. */
+  function jump(ms: number): void {
+    clock.advance(ms)
+    advance(RECEIPT_RETRY_MS)
+  }
+
+  it('should let a receipt unanswered for a week go dormant on disk, and offer it again once its worker is heard from', async () => {
+    const task = acceptedTask()
+    await expect(exchange.accepted(task)).rejects.toThrow('worker unreachable')
+    jump(RECEIPT_DORMANT_AFTER_MS)
+    expect(exchange.awaiting).toBe(0)
+    await vi.waitFor(async () =>
+      expect(await datastore.get('receipts', `dormant/${worker.peerId}/${TASK}`)).toEqual({}),
+    )
+    // No more offers, however long: the worker is gone, and the receipt waits on disk.
+    const offered = offers.length
+    jump(30 * 24 * 60 * 60 * 1000)
+    expect(offers).toHaveLength(offered)
+    expect(await datastore.get<Receipt>('receipts', `pending/${TASK}`)).toMatchObject({ taskId: TASK })
+    // Any message from the worker: offered at once, for another week.
+    deliver(worker.peerId.toString())
+    await vi.waitFor(() => expect(offers).toHaveLength(offered + 1))
+    expect(exchange.awaiting).toBe(1)
+    expect(await datastore.get('receipts', `dormant/${worker.peerId}/${TASK}`)).toBeUndefined()
+  })
+
+  it('should keep a receipt dormant across a restart, and count a pending one from its first offer', async () => {
+    const task = acceptedTask()
+    await expect(exchange.accepted(task)).rejects.toThrow('worker unreachable')
+    await expect(exchange.accepted(acceptedTask('job-1/f0/1'))).rejects.toThrow('worker unreachable')
+    // Six days in, a restart: both still pending, each a day from dormant, not a week.
+    clock.advance(RECEIPT_DORMANT_AFTER_MS - 24 * 60 * 60 * 1000)
+    exchange.stop()
+    exchange = exchangeOn(datastore)
+    const { pending } = await exchange.stored()
+    exchange.offer(pending)
+    expect(exchange.awaiting).toBe(2)
+    jump(24 * 60 * 60 * 1000)
+    expect(exchange.awaiting).toBe(0)
+    await vi.waitFor(async () => {
+      for (const task of [TASK, 'job-1/f0/1']) {
+        expect(await datastore.get('receipts', `dormant/${worker.peerId}/${task}`)).toEqual({})
+      }
+    })
+    // Another restart: dormant receipts stay out of memory, and wake with their worker.
+    exchange.stop()
+    exchange = exchangeOn(datastore)
+    expect((await exchange.stored()).pending).toEqual([])
+    deliver(worker.peerId.toString())
+    await vi.waitFor(() => expect(exchange.awaiting).toBe(2))
   })
 })

@@ -14,7 +14,7 @@ import { LedgerError, parseReceipt, receiptSigningBytes, signReceipt, verifyRece
 import type { AcceptedTask } from '@tessera/scheduler'
 import type { Logger } from 'pino'
 import { z } from 'zod'
-import type { Datastore } from '../datastore.js'
+import type { Datastore, DatastoreWrite } from '../datastore.js'
 import type { NodeError } from '../errors.js'
 import { errorFields } from './error-fields.js'
 
@@ -27,6 +27,29 @@ export const RECEIPT_RETRY_MS = 2_000
  * cost the worker its payment.
  */
 export const RECEIPT_RETRY_MAX_MS = 60 * 60 * 1000
+/**
+ * How long a receipt is offered before it goes dormant: it stays on disk, but is offered again only once its worker
+ * is heard from (any message it sends), so a creator does not dial workers gone for good, nor hold their receipts in
+ * memory, for ever. The worker is still paid when it comes back.
+ */
+export const RECEIPT_DORMANT_AFTER_MS = 7 * 24 * 60 * 60 * 1000
+
+/** The key (namespace `receipts`) of when a pending receipt was first offered: its dormancy counts from there. */
+function offeredKey(taskId: string): string {
+  return `offered/${taskId}`
+}
+
+/** The key (namespace `receipts`) marking a dormant receipt, by worker: hearing from one is one prefix read. */
+function dormantKey(worker: string, taskId: string): string {
+  return `dormant/${worker}/${taskId}`
+}
+
+/** A stored first-offer time, checked. */
+function parseOffered(value: unknown): { at: number } {
+  const at = (value as { at?: unknown } | undefined)?.at
+  if (!Number.isSafeInteger(at)) throw new TypeError('an offer time is { at: integer }')
+  return { at: at as number }
+}
 
 /** What a worker remembers of a result it sent, to check the receipt a creator asks it to sign. */
 export interface Committed {
@@ -114,6 +137,8 @@ export interface ReceiptExchangeComponents {
 /** A receipt we signed that its worker has not countersigned yet, and when to offer it again. */
 interface Awaiting {
   receipt: Receipt
+  /** When it was first offered: past {@link RECEIPT_DORMANT_AFTER_MS} it goes dormant. */
+  since: number
   /** The wait before the next offer after this one; doubles each time, up to {@link RECEIPT_RETRY_MAX_MS}. */
   waitMs: number
   dueAt: number
@@ -159,6 +184,10 @@ export class ReceiptExchange {
   readonly #unsubscribe: () => void
   /** Receipts we signed that their worker has not countersigned yet, by task id: offered again until it does. */
   readonly #awaiting = new Map<string, Awaiting>()
+  /** Workers with dormant receipts: a message from one offers them again. */
+  readonly #dormantWorkers = new Set<string>()
+  /** First-offer times of the pending receipts {@link stored} read, for {@link offer} to go on from. */
+  readonly #restoredSince = new Map<string, number>()
   readonly #clock: Clock
   readonly #retry: ReturnType<typeof setInterval>
   /** Countersignatures one at a time: each reads and adds to the running total of earnings. */
@@ -171,6 +200,11 @@ export class ReceiptExchange {
     this.#retry = setInterval(() => this.#offerDue(), RECEIPT_RETRY_MS)
     this.#retry.unref()
     this.#unsubscribe = components.bus.onMessage((inbound) => {
+      if (this.#dormantWorkers.has(inbound.from)) {
+        this.#wake(inbound.from).catch((e: unknown) =>
+          components.logger.error({ ...errorFields(e), worker: inbound.from }, 'receipt:wake-failed'),
+        )
+      }
       if (inbound.message.type === 'receipt') {
         const { taskId } = inbound.message.body
         this.#onReceipt(inbound, inbound.message.body).catch((e: unknown) =>
@@ -273,13 +307,24 @@ export class ReceiptExchange {
         }
       }
     }
+    // Dormant receipts stay on disk, out of memory, until their worker is heard from (see RECEIPT_DORMANT_AFTER_MS).
+    const dormant = new Set<string>()
+    for await (const [key] of datastore.entries('receipts', { prefix: 'dormant/', onCorrupt })) {
+      // `dormant/<worker>/<task id>`: a peer id has no slash, a task id has several.
+      const slash = key.indexOf('/', 'dormant/'.length)
+      const [worker, taskId] = [key.slice('dormant/'.length, slash), key.slice(slash + 1)]
+      this.#dormantWorkers.add(worker)
+      dormant.add(taskId)
+    }
     const waiting: Receipt[] = []
+    const now = this.#clock.now()
+    const untimed: DatastoreWrite[] = []
     for await (const [, receipt] of datastore.entries('receipts', {
       prefix: 'pending/',
       onCorrupt,
       parse: parseReceipt,
     })) {
-      if (receipt.creator !== self) continue
+      if (receipt.creator !== self || dormant.has(receipt.taskId)) continue
       let cosignedCopy: unknown
       try {
         cosignedCopy = await datastore.get('receipts', receipt.taskId)
@@ -288,38 +333,98 @@ export class ReceiptExchange {
         onCorrupt(receipt.taskId, e as NodeError)
         continue
       }
-      if (cosignedCopy !== undefined) await datastore.delete('receipts', `pending/${receipt.taskId}`)
-      else waiting.push(receipt)
+      if (cosignedCopy !== undefined) {
+        await datastore.batch([
+          { type: 'del', ns: 'receipts', key: `pending/${receipt.taskId}` },
+          { type: 'del', ns: 'receipts', key: offeredKey(receipt.taskId) },
+        ])
+        continue
+      }
+      // Offered since then; a receipt an older version wrote counts from this start, written so it counts once.
+      const offered = await datastore.get('receipts', offeredKey(receipt.taskId), parseOffered).catch(() => undefined)
+      if (offered === undefined) {
+        untimed.push({ type: 'put', ns: 'receipts', key: offeredKey(receipt.taskId), value: { at: now } })
+      }
+      this.#restoredSince.set(receipt.taskId, offered?.at ?? now)
+      waiting.push(receipt)
     }
+    if (untimed.length > 0) await datastore.batch(untimed)
     return { cosigned: [...cosigned.values()], pending: waiting }
   }
 
   /** Creator side: offers receipts we signed to their workers now, and again until each countersigns. */
   offer(receipts: readonly Receipt[]): void {
     for (const receipt of receipts) {
-      this.#await(receipt)
+      const since = this.#restoredSince.get(receipt.taskId)
+      this.#restoredSince.delete(receipt.taskId)
+      this.#await(receipt, since)
       this.#send(receipt)
     }
   }
 
   /** Waits for a receipt's countersignature, offering it again from {@link RECEIPT_RETRY_MS} from now. */
-  #await(receipt: Receipt): void {
+  #await(receipt: Receipt, since = this.#clock.now()): void {
     this.#awaiting.set(receipt.taskId, {
       receipt,
+      since,
       waitMs: RECEIPT_RETRY_MS,
       dueAt: this.#clock.now() + RECEIPT_RETRY_MS,
     })
   }
 
-  /** Offers again each receipt whose wait is over, and doubles its next wait. */
+  /** Offers again each receipt whose wait is over, and doubles its next wait; lets go of those offered too long. */
   #offerDue(): void {
     const now = this.#clock.now()
     for (const awaiting of this.#awaiting.values()) {
+      if (now - awaiting.since >= RECEIPT_DORMANT_AFTER_MS) {
+        this.#sleep(awaiting.receipt).catch((e: unknown) =>
+          this.#c.logger.error({ ...errorFields(e), taskId: awaiting.receipt.taskId }, 'receipt:sleep-failed'),
+        )
+        continue
+      }
       if (awaiting.dueAt > now) continue
       awaiting.waitMs = Math.min(awaiting.waitMs * 2, RECEIPT_RETRY_MAX_MS)
       awaiting.dueAt = now + awaiting.waitMs
       this.#send(awaiting.receipt)
     }
+  }
+
+  /**
+   * Lets a receipt offered for {@link RECEIPT_DORMANT_AFTER_MS} go dormant: marked on disk by its worker, out of
+   * memory, offered again once the worker is heard from.
+   */
+  async #sleep(receipt: Receipt): Promise<void> {
+    // Out of the offers first: the mark's write must not race a second sleep of the same receipt.
+    this.#awaiting.delete(receipt.taskId)
+    await this.#c.datastore.put('receipts', dormantKey(receipt.worker, receipt.taskId), {})
+    this.#dormantWorkers.add(receipt.worker)
+    this.#c.logger.warn({ taskId: receipt.taskId, worker: receipt.worker }, 'receipt:dormant')
+  }
+
+  /** A worker with dormant receipts is back: offers them again, each for another {@link RECEIPT_DORMANT_AFTER_MS}. */
+  async #wake(worker: string): Promise<void> {
+    this.#dormantWorkers.delete(worker)
+    const prefix = dormantKey(worker, '')
+    const onCorrupt = (key: string, error: NodeError) =>
+      this.#c.logger.error({ ...errorFields(error), ns: 'receipts', key }, 'record:skipped')
+    const taskIds: string[] = []
+    for await (const [key] of this.#c.datastore.entries('receipts', { prefix, onCorrupt })) {
+      taskIds.push(key.slice(prefix.length))
+    }
+    const now = this.#clock.now()
+    for (const taskId of taskIds) {
+      const receipt = await this.#c.datastore.get('receipts', `pending/${taskId}`, parseReceipt)
+      await this.#c.datastore.batch([
+        { type: 'del', ns: 'receipts', key: dormantKey(worker, taskId) },
+        ...(receipt === undefined
+          ? []
+          : [{ type: 'put' as const, ns: 'receipts' as const, key: offeredKey(taskId), value: { at: now } }]),
+      ])
+      if (receipt === undefined) continue
+      this.#await(receipt, now)
+      this.#send(receipt)
+    }
+    if (taskIds.length > 0) this.#c.logger.info({ worker, receipts: taskIds.length }, 'receipt:woken')
   }
 
   /** Sends a receipt we signed to its worker; one that does not arrive is offered again when due. */
@@ -367,8 +472,12 @@ export class ReceiptExchange {
       this.#c.identity,
       'creator',
     )
-    await this.#c.datastore.put('receipts', `pending/${task.taskId}`, receipt)
-    this.#await(receipt)
+    const now = this.#clock.now()
+    await this.#c.datastore.batch([
+      { type: 'put', ns: 'receipts', key: `pending/${task.taskId}`, value: receipt },
+      { type: 'put', ns: 'receipts', key: offeredKey(task.taskId), value: { at: now } },
+    ])
+    this.#await(receipt, now)
     await this.#c.bus.send(task.worker, { type: 'receipt', body: receipt })
   }
 
@@ -395,6 +504,8 @@ export class ReceiptExchange {
         { type: 'put', ns: 'receipts', key: receipt.taskId, value: receipt },
         { type: 'put', ns: 'receipts', key: unsettledKey(receipt.taskId), value: {} },
         { type: 'del', ns: 'receipts', key: `pending/${receipt.taskId}` },
+        { type: 'del', ns: 'receipts', key: offeredKey(receipt.taskId) },
+        { type: 'del', ns: 'receipts', key: dormantKey(receipt.worker, receipt.taskId) },
       ])
       this.#awaiting.delete(receipt.taskId)
       this.#c.onCosigned(receipt)
