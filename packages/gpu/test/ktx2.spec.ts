@@ -1,11 +1,11 @@
 import { WebIO } from '@gltf-transform/core'
 import { KHRTextureBasisu } from '@gltf-transform/extensions'
-import { decode as decodePng } from 'fast-png'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { generateSceneDocument, loadScene } from '../src/index.js'
 import { ktx2Decoder, type Ktx2Decode } from '../src/scene/ktx2.js'
 import { decodeTexture } from '../src/scene/texture.js'
 import { errorCode, rejectionCode } from './helpers/errors.js'
+import { reencodeTextures } from './helpers/gltf.js'
 import { encodeKtx2 } from './helpers/ktx2.js'
 
 /** A w x h image of 4x4 blocks, each one colour (alpha included): Basis encodes such blocks without loss. */
@@ -33,15 +33,7 @@ async function texturedGlb(ktx2?: { mode: 'uastc' | 'etc1s'; keep?: number }): P
   const doc = generateSceneDocument({ texturedFloor: true })
   if (ktx2 !== undefined) {
     doc.createExtension(KHRTextureBasisu).setRequired(true)
-    for (const t of doc.getRoot().listTextures()) {
-      const png = decodePng(t.getImage()!)
-      const rgba = new Uint8Array(png.width * png.height * 4)
-      for (let i = 0; i < png.width * png.height; i++) {
-        for (let c = 0; c < 4; c++) rgba[i * 4 + c] = c < png.channels ? png.data[i * png.channels + c]! : 255
-      }
-      const bytes = await encodeKtx2(rgba, png.width, png.height, ktx2.mode)
-      t.setImage(bytes.slice(0, ktx2.keep)).setMimeType('image/ktx2')
-    }
+    await reencodeTextures(doc, 'image/ktx2', (rgba, w, h) => encodeKtx2(rgba, w, h, ktx2.mode), ktx2.keep)
   }
   return new WebIO().registerExtensions([KHRTextureBasisu]).writeBinary(doc)
 }

@@ -1,11 +1,11 @@
 import { WebIO } from '@gltf-transform/core'
 import { EXTTextureWebP } from '@gltf-transform/extensions'
-import { decode as decodePng } from 'fast-png'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { generateSceneDocument, loadScene } from '../src/index.js'
 import { decodeTexture } from '../src/scene/texture.js'
 import { webpDecoder, type WebpDecode } from '../src/scene/webp.js'
 import { errorCode, rejectionCode } from './helpers/errors.js'
+import { reencodeTextures } from './helpers/gltf.js'
 import { encodeWebp } from './helpers/webp.js'
 
 /** A w x h RGBA gradient whose alpha runs through every value, so a dropped or premultiplied alpha shows. */
@@ -21,15 +21,7 @@ async function texturedGlb(webp?: { lossless: boolean; keep?: number }): Promise
   const doc = generateSceneDocument({ texturedFloor: true })
   if (webp !== undefined) {
     doc.createExtension(EXTTextureWebP).setRequired(true)
-    for (const t of doc.getRoot().listTextures()) {
-      const png = decodePng(t.getImage()!)
-      const rgba = new Uint8Array(png.width * png.height * 4)
-      for (let i = 0; i < png.width * png.height; i++) {
-        for (let c = 0; c < 4; c++) rgba[i * 4 + c] = c < png.channels ? png.data[i * png.channels + c]! : 255
-      }
-      const bytes = await encodeWebp(rgba, png.width, png.height, webp.lossless)
-      t.setImage(bytes.slice(0, webp.keep)).setMimeType('image/webp')
-    }
+    await reencodeTextures(doc, 'image/webp', (rgba, w, h) => encodeWebp(rgba, w, h, webp.lossless), webp.keep)
   }
   return new WebIO().registerExtensions([EXTTextureWebP]).writeBinary(doc)
 }

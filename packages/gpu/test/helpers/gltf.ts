@@ -1,4 +1,5 @@
 import type { Document, Material as GltfMaterial, Node, Scene as GltfScene } from '@gltf-transform/core'
+import { decode as decodePng } from 'fast-png'
 
 /**
  * Adds one triangle of `material` (corners (0,0,z), (1,0,z), (0,1,z)) to the document's default scene, creating
@@ -39,4 +40,25 @@ export function animate(
     .setInterpolation(interpolation)
   const channel = doc.createAnimationChannel().setTargetNode(node).setTargetPath(path).setSampler(sampler)
   doc.createAnimation(`${node.getName()}-${path}`).addSampler(sampler).addChannel(channel)
+}
+
+/**
+ * Re-encodes each of the document's PNG textures with `encode` (RGBA8 texels, rows top to bottom) as `mimeType`,
+ * keeping only the first `keep` bytes when that is set (a texture cut off).
+ */
+export async function reencodeTextures(
+  doc: Document,
+  mimeType: string,
+  encode: (rgba: Uint8Array, width: number, height: number) => Promise<Uint8Array>,
+  keep?: number,
+): Promise<void> {
+  for (const t of doc.getRoot().listTextures()) {
+    const png = decodePng(t.getImage()!)
+    const rgba = new Uint8Array(png.width * png.height * 4)
+    for (let i = 0; i < png.width * png.height; i++) {
+      for (let c = 0; c < 4; c++) rgba[i * 4 + c] = c < png.channels ? png.data[i * png.channels + c]! : 255
+    }
+    const bytes = await encode(rgba, png.width, png.height)
+    t.setImage(bytes.slice(0, keep)).setMimeType(mimeType)
+  }
 }
