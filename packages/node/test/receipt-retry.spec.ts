@@ -6,6 +6,7 @@ import {
   type MessageBus,
   type Receipt,
 } from '@tessera/core'
+import { parseReceipt, signReceipt } from '@tessera/ledger'
 import type { AcceptedTask } from '@tessera/scheduler'
 import { pino } from 'pino'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
@@ -35,8 +36,8 @@ describe('ReceiptExchange retries', () => {
   /** When each offer went out, ms since the first. */
   let offers: number[]
   let bus: MessageBus
-  /** Hands the exchanges a message as from `from` (what each one's bus handler sees). */
-  let deliver: (from: string) => void
+  /** Hands the exchanges a message as from `from` (a heartbeat unless given), as each one's bus handler sees it. */
+  let deliver: (from: string, message?: Inbound['message']) => void
 
   beforeEach(async () => {
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] })
@@ -46,9 +47,8 @@ describe('ReceiptExchange retries', () => {
     offers = []
     const start = clock.now()
     const handlers: ((inbound: Inbound) => void)[] = []
-    deliver = (from) => {
-      const message = { type: 'heartbeat', body: {} } as unknown as Inbound['message']
-      for (const h of handlers) h({ from, message } as Inbound)
+    deliver = (from, message = { type: 'heartbeat', body: {} } as unknown as Inbound['message']) => {
+      for (const h of [...handlers]) h({ from, message } as Inbound)
     }
     bus = {
       self: creator.peerId.toString(),
@@ -68,7 +68,7 @@ describe('ReceiptExchange retries', () => {
   })
 
   /** A creator's receipt exchange on `store`. */
-  function exchangeOn(store: Datastore): ReceiptExchange {
+  function exchangeOn(store: Datastore, onCosigned: (receipt: Receipt) => void = () => {}): ReceiptExchange {
     return new ReceiptExchange({
       bus,
       clock,
@@ -78,7 +78,7 @@ describe('ReceiptExchange retries', () => {
       payee: 'SysvarC1ock11111111111111111111111111111111',
       payeeOf: () => 'SysvarRent111111111111111111111111111111111',
       epochOf: () => 1,
-      onCosigned: () => {},
+      onCosigned,
     })
   }
 
@@ -177,5 +177,32 @@ describe('ReceiptExchange retries', () => {
     expect((await exchange.stored()).pending).toEqual([])
     deliver(worker.peerId.toString())
     await vi.waitFor(() => expect(exchange.awaiting).toBe(2))
+  })
+
+  it('should keep, once and cleanly, a countersignature that comes for a dormant receipt, waking its worker as it does', async () => {
+    const cosigned: Receipt[] = []
+    exchange.stop()
+    exchange = exchangeOn(datastore, (r) => cosigned.push(r))
+    await expect(exchange.accepted(acceptedTask())).rejects.toThrow('worker unreachable')
+    jump(RECEIPT_DORMANT_AFTER_MS)
+    await vi.waitFor(async () =>
+      expect(await datastore.get('receipts', `dormant/${worker.peerId}/${TASK}`)).toEqual({}),
+    )
+    // The worker is back, and its first message is the countersignature itself.
+    const pending = (await datastore.get('receipts', `pending/${TASK}`, parseReceipt))!
+    deliver(worker.peerId.toString(), { type: 'receipt', body: signReceipt(pending, worker, 'worker') })
+    await vi.waitFor(() => expect(cosigned).toHaveLength(1))
+    await vi.waitFor(async () => {
+      const keys: string[] = []
+      for await (const [key] of datastore.entries('receipts')) keys.push(key)
+      // The co-signed receipt and its unsettled mark; nothing of the offers left.
+      expect(keys.sort()).toEqual([TASK, `unsettled/${TASK}`])
+    })
+    expect(exchange.awaiting).toBe(0)
+    // Answered twice (a retry crossing the first answer): still paid once, nothing offered again.
+    deliver(worker.peerId.toString(), { type: 'receipt', body: signReceipt(pending, worker, 'worker') })
+    jump(RECEIPT_RETRY_MAX_MS)
+    expect(cosigned).toHaveLength(1)
+    expect(exchange.awaiting).toBe(0)
   })
 })

@@ -192,6 +192,12 @@ export class ReceiptExchange {
   readonly #retry: ReturnType<typeof setInterval>
   /** Countersignatures one at a time: each reads and adds to the running total of earnings. */
   readonly #countersigning = new SerialQueue()
+  /**
+   * A creator's receipt changes one at a time (a countersignature kept, a receipt gone dormant, a worker's woken):
+   * each reads what the others write, so a countersignature racing a wake can neither be offered again nor leave
+   * keys behind.
+   */
+  readonly #receiving = new SerialQueue()
 
   constructor(components: ReceiptExchangeComponents) {
     this.#c = components
@@ -275,7 +281,8 @@ export class ReceiptExchange {
       const unreadable: string[] = []
       const onUnreadable = (key: string, error: NodeError) => {
         onCorrupt(key, error)
-        if (!key.startsWith('pending/') && !key.startsWith(unsettledKey(''))) unreadable.push(key)
+        // Only a key a co-signed receipt could sit under: not the offers' bookkeeping.
+        if (!['pending/', 'offered/', 'dormant/', unsettledKey('')].some((p) => key.startsWith(p))) unreadable.push(key)
       }
       for await (const [key, receipt] of datastore.entries('receipts', {
         onCorrupt: onUnreadable,
@@ -394,16 +401,24 @@ export class ReceiptExchange {
    * memory, offered again once the worker is heard from.
    */
   async #sleep(receipt: Receipt): Promise<void> {
-    // Out of the offers first: the mark's write must not race a second sleep of the same receipt.
+    // Out of the offers at once: the next round of offers must not sleep it twice.
     this.#awaiting.delete(receipt.taskId)
-    await this.#c.datastore.put('receipts', dormantKey(receipt.worker, receipt.taskId), {})
-    this.#dormantWorkers.add(receipt.worker)
-    this.#c.logger.warn({ taskId: receipt.taskId, worker: receipt.worker }, 'receipt:dormant')
+    await this.#receiving.run(async () => {
+      // Countersigned while it waited in the queue: nothing to mark.
+      if ((await this.#c.datastore.get('receipts', `pending/${receipt.taskId}`)) === undefined) return
+      await this.#c.datastore.put('receipts', dormantKey(receipt.worker, receipt.taskId), {})
+      this.#dormantWorkers.add(receipt.worker)
+      this.#c.logger.warn({ taskId: receipt.taskId, worker: receipt.worker }, 'receipt:dormant')
+    })
   }
 
   /** A worker with dormant receipts is back: offers them again, each for another {@link RECEIPT_DORMANT_AFTER_MS}. */
   async #wake(worker: string): Promise<void> {
     this.#dormantWorkers.delete(worker)
+    await this.#receiving.run(() => this.#wakeNow(worker))
+  }
+
+  async #wakeNow(worker: string): Promise<void> {
     const prefix = dormantKey(worker, '')
     const onCorrupt = (key: string, error: NodeError) =>
       this.#c.logger.error({ ...errorFields(error), ns: 'receipts', key }, 'record:skipped')
@@ -413,7 +428,14 @@ export class ReceiptExchange {
     }
     const now = this.#clock.now()
     for (const taskId of taskIds) {
-      const receipt = await this.#c.datastore.get('receipts', `pending/${taskId}`, parseReceipt)
+      let receipt: Receipt | undefined
+      try {
+        receipt = await this.#c.datastore.get('receipts', `pending/${taskId}`, parseReceipt)
+      } catch (e) {
+        // One record that cannot be read must not keep the worker's other receipts dormant: left for an operator.
+        onCorrupt(`pending/${taskId}`, e as NodeError)
+        continue
+      }
       await this.#c.datastore.batch([
         { type: 'del', ns: 'receipts', key: dormantKey(worker, taskId) },
         ...(receipt === undefined
@@ -487,34 +509,46 @@ export class ReceiptExchange {
       return this.#countersign(receipt)
     }
     if (receipt.creator === self && inbound.from === receipt.worker && verifyReceipt(receipt)) {
-      // A countersignature we already hold (the worker answered a retry twice) changes nothing: paid once.
-      if ((await this.#c.datastore.get('receipts', receipt.taskId, parseReceipt)) !== undefined) return
-      const pending = await this.#c.datastore.get('receipts', `pending/${receipt.taskId}`, parseReceipt)
-      if (pending === undefined || !sameBytes(receiptSigningBytes(pending), receiptSigningBytes(receipt))) {
-        throw refused(
-          'LEDGER__INVALID_RECEIPT',
-          `receipt for ${receipt.taskId} differs from the one we signed`,
-          receipt,
-          {
-            reason: pending === undefined ? 'not-signed' : 'altered',
-          },
-        )
-      }
-      await this.#c.datastore.batch([
-        { type: 'put', ns: 'receipts', key: receipt.taskId, value: receipt },
-        { type: 'put', ns: 'receipts', key: unsettledKey(receipt.taskId), value: {} },
-        { type: 'del', ns: 'receipts', key: `pending/${receipt.taskId}` },
-        { type: 'del', ns: 'receipts', key: offeredKey(receipt.taskId) },
-        { type: 'del', ns: 'receipts', key: dormantKey(receipt.worker, receipt.taskId) },
-      ])
-      this.#awaiting.delete(receipt.taskId)
-      this.#c.onCosigned(receipt)
-      return
+      return this.#receiving.run(() => this.#keepCosigned(receipt))
     }
     throw refused('LEDGER__INVALID_RECEIPT', `unexpected receipt for ${receipt.taskId}`, receipt, {
       reason: 'unexpected',
       from: inbound.from,
     })
+  }
+
+  /** Creator side: keeps a countersigned receipt of ours, once, and lets go of everything that offered it. */
+  async #keepCosigned(receipt: Receipt): Promise<void> {
+    // Whatever offered it is done with: no more offers, no offer time, no dormant mark.
+    const offering: DatastoreWrite[] = [
+      { type: 'del', ns: 'receipts', key: `pending/${receipt.taskId}` },
+      { type: 'del', ns: 'receipts', key: offeredKey(receipt.taskId) },
+      { type: 'del', ns: 'receipts', key: dormantKey(receipt.worker, receipt.taskId) },
+    ]
+    // A countersignature we already hold (the worker answered a retry twice) changes nothing: paid once.
+    if ((await this.#c.datastore.get('receipts', receipt.taskId, parseReceipt)) !== undefined) {
+      this.#awaiting.delete(receipt.taskId)
+      await this.#c.datastore.batch(offering)
+      return
+    }
+    const pending = await this.#c.datastore.get('receipts', `pending/${receipt.taskId}`, parseReceipt)
+    if (pending === undefined || !sameBytes(receiptSigningBytes(pending), receiptSigningBytes(receipt))) {
+      throw refused(
+        'LEDGER__INVALID_RECEIPT',
+        `receipt for ${receipt.taskId} differs from the one we signed`,
+        receipt,
+        {
+          reason: pending === undefined ? 'not-signed' : 'altered',
+        },
+      )
+    }
+    await this.#c.datastore.batch([
+      { type: 'put', ns: 'receipts', key: receipt.taskId, value: receipt },
+      { type: 'put', ns: 'receipts', key: unsettledKey(receipt.taskId), value: {} },
+      ...offering,
+    ])
+    this.#awaiting.delete(receipt.taskId)
+    this.#c.onCosigned(receipt)
   }
 
   async #countersign(receipt: Receipt): Promise<void> {
