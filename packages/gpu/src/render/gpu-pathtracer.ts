@@ -61,13 +61,18 @@ export class GpuPathTracer {
       const features = withFeatures(kernelFeatures(options.scene), this.#extraFeatures)
       const trace = ctx.pipeline(kernelVariant(features), () => pathTracerWgsl(features))
       const reduce = ctx.pipeline('pathtracer-reduce', () => PATH_TRACER_REDUCE_WGSL)
-      const rows = ctx.upload(Uint32Array.from(t.rows), 'tile rows')
-      const accum = ctx.createStorage(outBytes, 'render tile output')
-      const partial = ctx.createStorage(partialBytes, 'render sample groups')
-      const transient: GPUBuffer[] = [rows, accum, partial]
-      const scene = this.#hold(options.scene)
-      const { nodes, triangles, normals, materials, aux } = scene
+      // Every buffer is made inside the try: one that fails to allocate must not leave the others behind.
+      const transient: GPUBuffer[] = []
+      let scene: SceneBuffers | undefined
       try {
+        scene = this.#hold(options.scene)
+        const { nodes, triangles, normals, materials, aux } = scene
+        const rows = ctx.upload(Uint32Array.from(t.rows), 'tile rows')
+        transient.push(rows)
+        const accum = ctx.createStorage(outBytes, 'render tile output')
+        transient.push(accum)
+        const partial = ctx.createStorage(partialBytes, 'render sample groups')
+        transient.push(partial)
         // Groups in ascending order, all rows for each: the reduction adds every pixel's groups in order.
         for (let g = 0; g < plan.groups; g += plan.groupsPerDispatch) {
           const groupCount = Math.min(plan.groupsPerDispatch, plan.groups - g)
@@ -113,7 +118,7 @@ export class GpuPathTracer {
         return { ...t.identity, rows: t.rows, pixels, rays }
       } finally {
         for (const b of transient) b.destroy()
-        this.#letGo(scene)
+        if (scene !== undefined) this.#letGo(scene)
       }
     })
   }
@@ -136,14 +141,26 @@ export class GpuPathTracer {
     let b = this.#scenes.get(scene)
     if (b === undefined) {
       const ctx = this.#ctx
-      b = {
-        nodes: ctx.upload(scene.bvh, 'scene BVH'),
-        triangles: ctx.upload(scene.triangles, 'scene triangles'),
-        normals: ctx.upload(scene.normals, 'scene normals'),
-        materials: ctx.upload(scene.materials, 'scene materials'),
-        aux: ctx.upload(scene.aux, 'scene lights and textures'),
-        renders: 0,
-        released: false,
+      const uploaded: GPUBuffer[] = []
+      const upload = (data: ArrayBufferView, what: string): GPUBuffer => {
+        const buffer = ctx.upload(data, what)
+        uploaded.push(buffer)
+        return buffer
+      }
+      try {
+        b = {
+          nodes: upload(scene.bvh, 'scene BVH'),
+          triangles: upload(scene.triangles, 'scene triangles'),
+          normals: upload(scene.normals, 'scene normals'),
+          materials: upload(scene.materials, 'scene materials'),
+          aux: upload(scene.aux, 'scene lights and textures'),
+          renders: 0,
+          released: false,
+        }
+      } catch (e) {
+        // A buffer past the device's limits: the ones already made go with the failure.
+        for (const buffer of uploaded) buffer.destroy()
+        throw e
       }
       this.#scenes.set(scene, b)
     }
