@@ -39,6 +39,8 @@ export type GpuErrorCode =
   | 'GPU__UNSUPPORTED_TEXTURE'
   /** An environment image that is neither Radiance .hdr nor OpenEXR, or one the decoders cannot read or bound. */
   | 'GPU__MALFORMED_ENVIRONMENT'
+  /** A texture decoder's WebAssembly module could not start (a missing `.wasm`, a module that does not compile). */
+  | 'GPU__DECODER_UNAVAILABLE'
 
 /** An error raised by `@tessera/gpu`. */
 export class GpuError extends TesseraError<GpuErrorCode> {

@@ -1,4 +1,5 @@
 import { GpuError } from '../errors.js'
+import { onceStarted } from './wasm-decoder.js'
 
 /**
  * Decodes KTX2 bytes holding Basis Universal texture data (ETC1S or UASTC, as KHR_texture_basisu requires) to RGBA8:
@@ -44,26 +45,17 @@ interface Ktx2File {
  */
 const TRANSCODER_SPECIFIER = 'three/examples/jsm/libs/basis/basis_transcoder.js'
 
-let decoder: Promise<Ktx2Decode> | undefined
-
 /**
  * The KTX2 decoder, created once per process and only when an asset holds a KTX2 texture. Decoding is synchronous
  * once the module exists, so the scene's other textures and bounds keep their order. Node only: the transcoder is a
  * classic script, which Node evaluates from its file; elsewhere this rejects with GPU__UNSUPPORTED_TEXTURE.
  */
-export function ktx2Decoder(): Promise<Ktx2Decode> {
-  decoder ??= (async () => {
-    const basis = await loadTranscoder()
-    basis.initializeBasis()
-    const rgba32 = basis.transcoder_texture_format.cTFRGBA32.value
-    return (image, texels) => transcode(basis, rgba32, image, texels)
-  })()
-  // A failed start (a missing .wasm) is not cached: the next asset tries again.
-  decoder.catch(() => {
-    decoder = undefined
-  })
-  return decoder
-}
+export const ktx2Decoder: () => Promise<Ktx2Decode> = onceStarted('KTX2', async () => {
+  const basis = await loadTranscoder()
+  basis.initializeBasis()
+  const rgba32 = basis.transcoder_texture_format.cTFRGBA32.value
+  return (image, texels) => transcode(basis, rgba32, image, texels)
+})
 
 function transcode(
   basis: BasisModule,
