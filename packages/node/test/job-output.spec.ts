@@ -1,7 +1,7 @@
 import type { Result } from '@tessera/core'
 import { splitTasks } from '@tessera/scheduler'
 import { describe, expect, it } from 'vitest'
-import { MAX_OUTPUT_REPLY_BYTES } from '../src/api/contract.js'
+import { MAX_ASSEMBLED_OUTPUT_BYTES } from '../src/api/contract.js'
 import { assembleJobOutput, type OutputSource, RENDER_OUTPUT_BYTES_PER_PIXEL } from '../src/peer/job-output.js'
 import { orderOf } from './fixtures.js'
 
@@ -26,7 +26,8 @@ function resultsOf(order: ReturnType<typeof render>): { results: Result[]; sourc
     has: async () => true,
     get: async (cid) => {
       asked.push(cid)
-      return new Uint8Array(8 * 8 * RENDER_OUTPUT_BYTES_PER_PIXEL)
+      const side = order.split.kind === 'render' ? order.split.width : 8
+      return new Uint8Array(side * side * RENDER_OUTPUT_BYTES_PER_PIXEL)
     },
     fetchFrom: async () => {
       throw new Error('not here')
@@ -58,21 +59,30 @@ describe('a job output, a frame at a time', () => {
     })
   })
 
-  it('should refuse a frame the job lacks, and a reply past its bound before fetching anything', async () => {
+  it('should refuse a frame the job lacks, and every frame at once past what it would assemble, before fetching', async () => {
     const order = render(2)
     const { results, source, asked } = resultsOf(order)
     await expect(assembleJobOutput(order, results, source, { frame: 5 })).rejects.toMatchObject({
       code: 'NODE__API_MALFORMED_REQUEST',
       message: expect.stringMatching(/frames 3 to 4, not 5/),
     })
-    // Frames enough that all of them at once pass the bound: refused whole, served a frame at a time.
+    // Frames enough that all of them at once pass the bound: refused whole, before any tile is fetched.
     const side = 1024
-    const frames = Math.ceil(MAX_OUTPUT_REPLY_BYTES / (side * side * 16)) + 1
+    const frames = Math.ceil(MAX_ASSEMBLED_OUTPUT_BYTES / (side * side * RENDER_OUTPUT_BYTES_PER_PIXEL)) + 1
     const long = render(frames, side)
     await expect(assembleJobOutput(long, [], source)).rejects.toMatchObject({
       code: 'NODE__OUTPUT_TOO_LARGE',
       message: expect.stringMatching(/one frame at a time/),
     })
     expect(asked).toEqual([])
+  })
+
+  it('should serve a frame as large as its files allow: a large frame compresses well under the bound', async () => {
+    // 4096 x 4096 (a 5K render's class): 268 MB of pixels, far less once its black tiles are compressed.
+    const side = 4096
+    const order = render(1, side)
+    const { results, source } = resultsOf(order)
+    const one = await assembleJobOutput(order, results, source, { frame: 3 })
+    expect(one.files.map((f) => f.name)).toEqual(['frame-0003.png', 'frame-0003.exr'])
   })
 })

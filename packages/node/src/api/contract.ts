@@ -105,13 +105,19 @@ export interface JobOutputOptions {
   /**
    * A render job's one frame to give (its PNG and OpenEXR, and with `partial` its missing tiles as
    * `frame-NNNN.tiles.json`): how a job of many frames is fetched, a frame a reply. Without it every frame comes in
-   * one reply, refused with `NODE__OUTPUT_TOO_LARGE` past {@link MAX_OUTPUT_REPLY_BYTES}.
+   * one reply, refused with `NODE__OUTPUT_TOO_LARGE` when its frames would take more than
+   * {@link MAX_ASSEMBLED_OUTPUT_BYTES} to put together, or its files more than {@link MAX_OUTPUT_REPLY_BYTES}.
    */
   frame?: number
 }
 
-/** The most bytes of files one output reply carries (before base64): a JSON reply is one string, which V8 caps. */
-export const MAX_OUTPUT_REPLY_BYTES = 256 * 1024 * 1024
+/**
+ * The most bytes of files one output reply carries (before base64): a JSON reply is one string, which V8 caps at
+ * about 512 MiB, and base64 takes a third more.
+ */
+export const MAX_OUTPUT_REPLY_BYTES = 360 * 1024 * 1024
+/** The most bytes of pixels (16 a pixel) the frames of one reply without `frame` may take as they are put together. */
+export const MAX_ASSEMBLED_OUTPUT_BYTES = 2 * 1024 * 1024 * 1024
 
 /** A job's output files. */
 export interface JobOutput {

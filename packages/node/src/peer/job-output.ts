@@ -1,7 +1,12 @@
 import type { AbortOptions, Order, Result } from '@tessera/core'
 import { bytesToFloat32, encodeExr, encodePng } from '@tessera/gpu'
 import { assembleOutputs, type ItemRange } from '@tessera/scheduler/driver'
-import { type JobOutput, type JobOutputOptions, MAX_OUTPUT_REPLY_BYTES } from '../api/contract.js'
+import {
+  type JobOutput,
+  type JobOutputOptions,
+  MAX_ASSEMBLED_OUTPUT_BYTES,
+  MAX_OUTPUT_REPLY_BYTES,
+} from '../api/contract.js'
 import { NodeError } from '../errors.js'
 
 /** Bytes per pixel of a render task's output: RGBA float32 rows (`@tessera/gpu`'s chunking). */
@@ -9,21 +14,18 @@ export const RENDER_OUTPUT_BYTES_PER_PIXEL = 16
 /** Tone-mapping exposure of delivered PNG frames: the procedural scene's light is dim at exposure 1. */
 export const PNG_EXPOSURE = 2
 
-/**
- * The most a frame's two files may take: its OpenEXR (float32 RGBA, ZIP-compressed, at worst a little over the raw
- * 16 bytes a pixel) and its PNG (8-bit RGBA, at worst a little over 4). Checked before anything is fetched.
- */
-const FRAME_FILE_BYTES_PER_PIXEL = 21
-
-/** Refuses a reply of `bytes` past {@link MAX_OUTPUT_REPLY_BYTES}, saying what to ask for instead. */
-function assertFitsReply(jobId: string, bytes: number, instead: string): void {
-  if (bytes <= MAX_OUTPUT_REPLY_BYTES) return
-  throw new NodeError(
+/** An output past what one reply takes, saying what to ask for instead. */
+function tooLarge(jobId: string, what: string, bytes: number, limit: number, instead: string): NodeError {
+  return new NodeError(
     'NODE__OUTPUT_TOO_LARGE',
-    `job ${jobId}'s output would take up to ${Math.ceil(bytes / 2 ** 20)} MiB, more than one reply carries (${MAX_OUTPUT_REPLY_BYTES / 2 ** 20} MiB): ${instead}`,
-    { jobId, bytes, limit: MAX_OUTPUT_REPLY_BYTES },
+    `job ${jobId}'s ${what} take ${Math.ceil(bytes / 2 ** 20)} MiB, more than one reply can (${limit / 2 ** 20} MiB): ${instead}`,
+    { jobId, bytes, limit },
   )
 }
+
+/** What to ask for instead of an output too large for one reply. */
+const ONE_FRAME_AT_A_TIME = 'ask for one frame at a time (`frame`), as `tessera job fetch` does'
+const NO_SMALLER_PART = 'the API cannot send it'
 
 /** Outputs kept locally once accepted, or fetched from the worker that produced them (`node.blobs`). */
 export interface OutputSource {
@@ -74,17 +76,14 @@ export async function assembleJobOutput(
   options: AbortOptions & JobOutputOptions = {},
 ): Promise<JobOutput> {
   const split = order.split
-  if (split.kind === 'render') {
-    // Checked before anything is fetched: the frames' tiles are held in memory while they are put together.
-    const frames = options.frame === undefined ? split.frames : 1
-    const bytes = frames * split.width * split.height * FRAME_FILE_BYTES_PER_PIXEL
-    assertFitsReply(
-      order.jobId,
-      bytes,
-      frames === 1 ? 'a frame this large cannot be fetched through the API' : 'ask for one frame at a time (`frame`)',
-    )
-  }
   if (options.frame !== undefined) return assembleFrame(order, results, source, options.frame, options)
+  if (split.kind === 'render' && split.frames > 1) {
+    // Checked before anything is fetched: every frame's pixels are held while they are put together.
+    const bytes = split.frames * split.width * split.height * RENDER_OUTPUT_BYTES_PER_PIXEL
+    if (bytes > MAX_ASSEMBLED_OUTPUT_BYTES) {
+      throw tooLarge(order.jobId, 'frames would', bytes, MAX_ASSEMBLED_OUTPUT_BYTES, ONE_FRAME_AT_A_TIME)
+    }
+  }
   const outputs = new Map<string, Uint8Array>()
   await Promise.all(
     results.map(async (r) =>
@@ -105,7 +104,9 @@ export async function assembleJobOutput(
   )
   if (assembled.kind === 'inference') {
     const { bytes, itemBytes, missing } = assembled
-    assertFitsReply(order.jobId, bytes.byteLength, 'the job asks too many items for one output file')
+    if (bytes.byteLength > MAX_OUTPUT_REPLY_BYTES) {
+      throw tooLarge(order.jobId, 'output items', bytes.byteLength, MAX_OUTPUT_REPLY_BYTES, NO_SMALLER_PART)
+    }
     const file = (name: string, contentType: string, data: Uint8Array) => ({
       name,
       contentType,
@@ -131,26 +132,32 @@ export async function assembleJobOutput(
       ],
     }
   }
-  // Each frame twice: a PNG to look at, and the verified linear radiance as OpenEXR to composite and grade.
+  // Each frame twice: a PNG to look at, and the verified linear radiance as OpenEXR to composite and grade. Encoded
+  // one frame after another, and refused as soon as the files pass what one reply carries (before base64, whose
+  // string could not be made).
   const tone = { exposure: options.exposure ?? PNG_EXPOSURE, toneCurve: options.toneCurve ?? 'clamp' }
-  const files = await Promise.all(
-    assembled.frames.map(async (f) => {
-      const image = { width: f.width, height: f.height, pixels: bytesToFloat32(f.pixels) }
-      const name = `frame-${String(f.frame).padStart(4, '0')}`
-      return [
-        {
-          name: `${name}.png`,
-          contentType: 'image/png',
-          base64: Buffer.from(encodePng(image, tone)).toString('base64'),
-        },
-        {
-          name: `${name}.exr`,
-          contentType: 'image/x-exr',
-          base64: Buffer.from(await encodeExr(image)).toString('base64'),
-        },
-      ]
-    }),
-  )
+  const encoded: { name: string; contentType: string; bytes: Uint8Array }[] = []
+  let total = 0
+  for (const f of assembled.frames) {
+    const image = { width: f.width, height: f.height, pixels: bytesToFloat32(f.pixels) }
+    const name = `frame-${String(f.frame).padStart(4, '0')}`
+    const png = encodePng(image, tone)
+    const exr = await encodeExr(image)
+    total += png.byteLength + exr.byteLength
+    if (total > MAX_OUTPUT_REPLY_BYTES) {
+      const instead = assembled.frames.length > 1 ? ONE_FRAME_AT_A_TIME : NO_SMALLER_PART
+      throw tooLarge(order.jobId, 'frame files', total, MAX_OUTPUT_REPLY_BYTES, instead)
+    }
+    encoded.push(
+      { name: `${name}.png`, contentType: 'image/png', bytes: png },
+      { name: `${name}.exr`, contentType: 'image/x-exr', bytes: exr },
+    )
+  }
+  const files = encoded.map(({ name, contentType, bytes }) => ({
+    name,
+    contentType,
+    base64: Buffer.from(bytes).toString('base64'),
+  }))
   // A partial render: which tiles are left black, so a script can order them again.
   const manifest =
     assembled.missing.length === 0
@@ -162,7 +169,7 @@ export async function assembleJobOutput(
             base64: Buffer.from(`${JSON.stringify({ missing: assembled.missing }, null, 2)}\n`).toString('base64'),
           },
         ]
-  return { jobId: order.jobId, files: [...files.flat(), ...manifest] }
+  return { jobId: order.jobId, files: [...files, ...manifest] }
 }
 
 /**
