@@ -14,6 +14,9 @@ const amount = z
   .transform((v) => BigInt(v))
   .refine((v) => v <= 0xffff_ffff_ffff_ffffn, 'amount out of u64 range')
 
+/** A host name as DNS spells one (RFC 1123 labels), for an API bound to a name such as `host.docker.internal`. */
+const HOST_NAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i
+
 /** A libp2p peer id in its string form (`12D3KooW…`), checked by parsing it. */
 const peerIdString = z
   .string()
@@ -38,14 +41,14 @@ export const configSchema = z
     /** Loopback-friendly network settings (no IP-colocation penalty, DHT keeps private addresses). */
     localNetwork: z.boolean().default(true),
     /**
-     * Control API and /metrics: host and port (0 picks a free port). The host is an IP address (or `localhost`);
+     * Control API and /metrics: host and port (0 picks a free port). The host is an IP address or a host name;
      * keep it loopback unless something else must reach the API, as its token travels in clear.
      */
     api: z
       .object({
         host: z
           .string()
-          .refine((h) => h === 'localhost' || isIP(h) !== 0, 'expected an IP address or localhost')
+          .refine((h) => isIP(h) !== 0 || HOST_NAME.test(h), 'expected an IP address or a host name')
           .default('127.0.0.1'),
         port: z.number().int().min(0).max(65535).default(0),
       })

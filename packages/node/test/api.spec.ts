@@ -184,7 +184,15 @@ describe('control API', () => {
     await withServer(ops, async (client, port) => {
       await client.jobOutput('job-1')
       await client.jobOutput('job-1', { exposure: 0.25, toneCurve: 'aces', frame: 7 })
-      expect(ops.outputOptions).toEqual([{}, { exposure: 0.25, toneCurve: 'aces', frame: 7 }])
+      // Numbers as the CLI's parser takes them and String() writes them: exponents, long fractions.
+      await client.jobOutput('job-1', { exposure: 1e-7 })
+      await client.jobOutput('job-1', { exposure: 0.1234567890123 })
+      expect(ops.outputOptions).toEqual([
+        {},
+        { exposure: 0.25, toneCurve: 'aces', frame: 7 },
+        { exposure: 1e-7 },
+        { exposure: 0.1234567890123 },
+      ])
       for (const bad of [{ exposure: 0 }, { exposure: -1 }, { exposure: Infinity }, { toneCurve: 'sepia' }]) {
         await expect(client.jobOutput('job-1', bad as never), JSON.stringify(bad)).rejects.toMatchObject({
           code: 'NODE__API_MALFORMED_REQUEST',
@@ -207,7 +215,7 @@ describe('control API', () => {
         expect(res.status, query).toBe(400)
         expect(((await res.json()) as { error: { code: string } }).error.code).toBe('NODE__API_MALFORMED_REQUEST')
       }
-      expect(ops.outputOptions).toHaveLength(2)
+      expect(ops.outputOptions).toHaveLength(4)
     })
   })
 
@@ -422,6 +430,7 @@ describe('control API', () => {
         ['::1', 'http://[::1]:9'],
         ['::', 'http://[::1]:9'],
         ['0.0.0.0', 'http://127.0.0.1:9'],
+        ['fe80::1%lo', 'http://[fe80::1%25lo]:9'],
       ]) {
         await writeFile(dir.apiAddress, JSON.stringify({ host, port: 9 }))
         const client = await ApiClient.forDataDir(dir)

@@ -28,10 +28,13 @@ describe('config', () => {
     }
   })
 
-  it('should take an IP address or localhost for the API host, and refuse a name it cannot listen on', () => {
-    for (const host of ['127.0.0.1', '::1', 'localhost', '0.0.0.0'])
+  it('should take an IP address or a host name for the API host, and refuse what is neither', () => {
+    for (const host of ['127.0.0.1', '::1', 'localhost', '0.0.0.0', 'host.docker.internal']) {
       expect(parseConfig({ api: { host } }).api.host).toBe(host)
-    expect(() => parseConfig({ api: { host: '127.0.0.l' } })).toThrow(/api\.host: expected an IP address or localhost/)
+    }
+    for (const host of ['', 'http://127.0.0.1', 'a b', '127.0.0.1:8080']) {
+      expect(() => parseConfig({ api: { host } }), host).toThrow(/api\.host: expected an IP address or a host name/)
+    }
   })
 
   it('should pay on the chain its transport names, and refuse a cluster url it would ignore', () => {

@@ -21,7 +21,8 @@ import { MAX_JOBS_LISTED } from './contract.js'
 function urlHost(host: string): string {
   if (host === '0.0.0.0') return '127.0.0.1'
   if (host === '::') return '[::1]'
-  return host.includes(':') ? `[${host}]` : host
+  // A zone (fe80::1%eth0) is written %25 inside the brackets (RFC 6874).
+  return host.includes(':') ? `[${host.replace('%', '%25')}]` : host
 }
 
 /** A blob upload may carry up to `MAX_INPUT_BYTES`, so it gets this many times the API timeout. */

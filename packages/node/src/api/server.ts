@@ -19,12 +19,18 @@ import type { Logger } from '../logger.js'
 import { DEFAULT_JOBS_LISTED, type JobRequest, MAX_JOBS_LISTED, type NodeOperations } from './contract.js'
 
 /**
- * A query parameter holding a decimal number as people write one: `Number()` alone also takes `0x10`, `1e3` and
- * padding spaces, which no client means.
+ * A query parameter holding a number as JavaScript writes one (`String(n)`: digits, a fraction, an exponent):
+ * `Number()` alone also takes `0x10`, `0b1` and padding spaces, which no client means.
  */
 const decimal = z
   .string()
-  .regex(/^\d{1,12}(\.\d{1,12})?$/, 'expected a decimal number')
+  .regex(/^\d{1,21}(\.\d{1,21})?(e[+-]?\d{1,3})?$/, 'expected a decimal number')
+  .transform(Number)
+
+/** A query parameter holding a whole number in digits. */
+const wholeNumber = z
+  .string()
+  .regex(/^\d{1,9}$/, 'expected a whole number')
   .transform(Number)
 
 /** `GET /v1/jobs/:id/output?exposure=2&toneCurve=aces`: how the PNG frames are tone-mapped. */
@@ -36,16 +42,12 @@ const jobOutputQuerySchema = z
       .enum(['true', 'false'])
       .transform((v) => v === 'true')
       .optional(),
-    frame: z
-      .string()
-      .regex(/^\d{1,9}$/)
-      .transform(Number)
-      .optional(),
+    frame: wholeNumber.optional(),
   })
   .strict()
 
 const jobListQuerySchema = z
-  .object({ limit: decimal.pipe(z.number().int().min(1).max(MAX_JOBS_LISTED)).default(DEFAULT_JOBS_LISTED) })
+  .object({ limit: wholeNumber.pipe(z.number().int().min(1).max(MAX_JOBS_LISTED)).default(DEFAULT_JOBS_LISTED) })
   .strict()
 
 /** A token amount: a whole number that fits Solana's u64, as a decimal string (JSON numbers lose precision). */
