@@ -47,6 +47,16 @@ describe('readBoundedFile', { timeout: 10_000 }, () => {
     }
   })
 
+  it('should read a file that grew past the size its stat gave, up to the bound', async () => {
+    // /proc files state a size of 0 and hold more: the reads after the first are what a growing file adds.
+    const status = await readBoundedFile('/proc/self/status', 1 << 20, refuse)
+    expect(new TextDecoder().decode(status)).toMatch(/^Name:/)
+    await expect(readBoundedFile('/proc/self/status', 10, refuse)).rejects.toMatchObject({
+      refused: true,
+      message: 'it grew past 10 bytes as it was read',
+    })
+  })
+
   it('should throw the file system error itself for a missing file', async () => {
     await expect(readBoundedFile(join(dir, 'absent'), 1000, refuse)).rejects.toMatchObject({ code: 'ENOENT' })
   })
