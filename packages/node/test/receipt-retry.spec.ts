@@ -179,6 +179,21 @@ describe('ReceiptExchange retries', () => {
     await vi.waitFor(() => expect(exchange.awaiting).toBe(2))
   })
 
+  it('should count a pending receipt an older version wrote, which has no offer time, from the first start that reads it', async () => {
+    await expect(exchange.accepted(acceptedTask())).rejects.toThrow('worker unreachable')
+    await datastore.delete('receipts', `offered/${TASK}`)
+    clock.advance(RECEIPT_DORMANT_AFTER_MS)
+    exchange.stop()
+    exchange = exchangeOn(datastore)
+    exchange.offer((await exchange.stored()).pending)
+    // Its week starts now, kept on disk so a later restart does not start it again.
+    expect(await datastore.get('receipts', `offered/${TASK}`)).toEqual({ at: clock.now() })
+    jump(RECEIPT_DORMANT_AFTER_MS - 60_000)
+    expect(exchange.awaiting).toBe(1)
+    jump(60_000)
+    expect(exchange.awaiting).toBe(0)
+  })
+
   it('should keep, once and cleanly, a countersignature that comes for a dormant receipt, waking its worker as it does', async () => {
     const cosigned: Receipt[] = []
     exchange.stop()
