@@ -2,15 +2,10 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createServer, type AddressInfo } from 'node:net'
 import { WebIO } from '@gltf-transform/core'
-import {
-  BENCHMARK_WORKLOAD,
-  decodeEnvironmentImage,
-  generateScene,
-  generateSceneDocument,
-  writeScene,
-} from '@tessera/gpu'
+import { BENCHMARK_WORKLOAD, decodeEnvironmentImage, generateScene, writeScene } from '@tessera/gpu'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type PeerProcess, runTessera, spawnPeer } from '../src/local/spawn-peer.js'
+import { cameraPan } from './fixtures.js'
 import { cli, tempDir } from './helpers.js'
 
 /**
@@ -172,32 +167,7 @@ describe('tessera commands', () => {
 
   it("job submit should play a scene's animations, each frame as render shows it at that time", async () => {
     // The camera slides sideways over the first second.
-    const doc = generateSceneDocument({ subdivisions: 1 })
-    const camera = doc
-      .getRoot()
-      .listNodes()
-      .find((n) => n.getCamera() !== null)!
-    const buffer = doc.getRoot().listBuffers()[0]!
-    const sampler = doc
-      .createAnimationSampler()
-      .setInput(
-        doc
-          .createAccessor()
-          .setType('SCALAR')
-          .setArray(new Float32Array([0, 1]))
-          .setBuffer(buffer),
-      )
-      .setOutput(
-        doc
-          .createAccessor()
-          .setType('VEC3')
-          .setArray(new Float32Array([0, 1, 3.4, 1, 1, 3.4]))
-          .setBuffer(buffer),
-      )
-    doc
-      .createAnimation('pan')
-      .addSampler(sampler)
-      .addChannel(doc.createAnimationChannel().setTargetNode(camera).setTargetPath('translation').setSampler(sampler))
+    const doc = cameraPan()
     const scene = join(dir.path, 'animated.glb')
     writeFileSync(scene, await new WebIO().writeBinary(doc))
     const size = ['--width', '16', '--height', '16', '--samples', '1']

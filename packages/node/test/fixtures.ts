@@ -1,5 +1,7 @@
+import type { Document } from '@gltf-transform/core'
 import { generateKeyPairSigner } from '@solana/kit'
 import { generateIdentity, ManualClock, type MessageBus, type Order, type Receipt, seededRng } from '@tessera/core'
+import { generateSceneDocument } from '@tessera/gpu'
 import { signReceipt } from '@tessera/ledger'
 import { buildOrder, type JobSpec, resolveJobSpec } from '@tessera/scheduler'
 import { pino } from 'pino'
@@ -67,4 +69,25 @@ export function workerVerification(bus: MessageBus): Verification {
     shapeOf: () => undefined,
     recompute: () => Promise.reject(new Error('not a verifier')),
   })
+}
+
+/** The procedural scene with an animation, `pan`, that slides its camera sideways by 1 over the first second. */
+export function cameraPan(): Document {
+  const doc = generateSceneDocument({ subdivisions: 1 })
+  const camera = doc
+    .getRoot()
+    .listNodes()
+    .find((n) => n.getCamera() !== null)!
+  const buffer = doc.getRoot().listBuffers()[0]!
+  const accessor = (type: 'SCALAR' | 'VEC3', values: number[]) =>
+    doc.createAccessor().setType(type).setArray(new Float32Array(values)).setBuffer(buffer)
+  const sampler = doc
+    .createAnimationSampler()
+    .setInput(accessor('SCALAR', [0, 1]))
+    .setOutput(accessor('VEC3', [0, 1, 3.4, 1, 1, 3.4]))
+  doc
+    .createAnimation('pan')
+    .addSampler(sampler)
+    .addChannel(doc.createAnimationChannel().setTargetNode(camera).setTargetPath('translation').setSampler(sampler))
+  return doc
 }

@@ -1,8 +1,9 @@
 import { type AbortOptions, isTesseraError, type Order } from '@tessera/core'
 import { WebIO } from '@gltf-transform/core'
-import { generateScene, generateSceneDocument, onnx, type OnnxModel, type Scene } from '@tessera/gpu'
+import { generateScene, onnx, type OnnxModel, type Scene } from '@tessera/gpu'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { InputCache, type InputRelease, type InputSource } from '../src/peer/inputs.js'
+import { cameraPan } from './fixtures.js'
 
 const ORDER = {
   kind: 'render',
@@ -30,27 +31,6 @@ class SlowSource implements InputSource {
       this.fetches.push({ signal: options.signal, resolve: () => resolve(this.bytes), reject })
     })
   }
-}
-
-/** A scene whose camera slides sideways over its first second. */
-async function animatedScene(): Promise<Uint8Array> {
-  const doc = generateSceneDocument({ subdivisions: 1 })
-  const camera = doc
-    .getRoot()
-    .listNodes()
-    .find((n) => n.getCamera() !== null)!
-  const buffer = doc.getRoot().listBuffers()[0]!
-  const accessor = (type: 'SCALAR' | 'VEC3', values: number[]) =>
-    doc.createAccessor().setType(type).setArray(new Float32Array(values)).setBuffer(buffer)
-  const sampler = doc
-    .createAnimationSampler()
-    .setInput(accessor('SCALAR', [0, 1]))
-    .setOutput(accessor('VEC3', [0, 1, 3.4, 1, 1, 3.4]))
-  doc
-    .createAnimation('pan')
-    .addSampler(sampler)
-    .addChannel(doc.createAnimationChannel().setTargetNode(camera).setTargetPath('translation').setSampler(sampler))
-  return new WebIO().writeBinary(doc)
 }
 
 /** ONNX bytes of y = relu(x), x of [batch, 4] floats. */
@@ -155,7 +135,7 @@ describe('InputCache', () => {
   })
 
   it('should free on the device each animation frame it stops keeping, the one used longest ago first', async () => {
-    const source = new SlowSource(await animatedScene())
+    const source = new SlowSource(await new WebIO().writeBinary(cameraPan()))
     const released = new Released()
     const cache = new InputCache(source, released)
     const order = { ...ORDER, split: { kind: 'render', fps: 4 } } as typeof ORDER
@@ -176,7 +156,7 @@ describe('InputCache', () => {
   })
 
   it('should free on the device an input set pushed out by newer ones, with every frame it kept', async () => {
-    const source = new SlowSource(await animatedScene())
+    const source = new SlowSource(await new WebIO().writeBinary(cameraPan()))
     const released = new Released()
     const cache = new InputCache(source, released)
     const orderFor = (i: number) => ({ ...ORDER, inputs: [`bafyscene${i}`], split: { kind: 'render', fps: 4 } })
