@@ -91,6 +91,9 @@ describe('packGlb', () => {
     const path = join(dir, 'orphan.gltf')
     await writeScene(path, { subdivisions: 1 })
     await unlink(join(dir, 'orphan.bin'))
-    await expect(packGlb(path)).rejects.toMatchObject({ code: 'GPU__MALFORMED_SCENE' })
+    await expect(packGlb(path)).rejects.toMatchObject({
+      code: 'GPU__MALFORMED_SCENE',
+      message: expect.stringMatching(/orphan\.bin, which does not exist/),
+    })
   })
 })

@@ -1,4 +1,4 @@
-import { NodeIO, TextureInfo, WebIO } from '@gltf-transform/core'
+import { GLB_BUFFER, TextureInfo, WebIO } from '@gltf-transform/core'
 import type {
   Accessor,
   Document,
@@ -219,9 +219,8 @@ export async function textureDecoders(doc: Document): Promise<TextureDecoders> {
 /** Parses glTF/GLB bytes or a path into a glTF-Transform document, with coded errors. */
 export async function readDocument(source: Uint8Array | string): Promise<Document> {
   try {
-    const io: PlatformIO = (typeof source === 'string' ? new NodeIO() : new WebIO())
-      .setLogger(gltfLog)
-      .registerExtensions(EXTENSIONS)
+    // Files are read here, bounded, never by the reader: WebIO for paths and bytes alike.
+    const io: PlatformIO = new WebIO().setLogger(gltfLog).registerExtensions(EXTENSIONS)
     let asset: JSONDocument
     if (typeof source === 'string') {
       // Bounded, and a regular file: a scene path that is a link to /dev/zero or a named pipe would never finish.
@@ -231,12 +230,15 @@ export async function readDocument(source: Uint8Array | string): Promise<Documen
         (why) =>
           new GpuError('GPU__MALFORMED_SCENE', `the glTF asset ${source} cannot be read: ${why}`, { path: source }),
       )
-      // Only files beside it, checked before any is read: a scene (from anywhere) naming ../../.ssh/id_ed25519 would
-      // otherwise have that file packed into the GLB a job uploads to its workers, and one naming /dev/zero would
-      // never finish reading.
-      await assertFilesBeside(jsonOfFile(file), source)
-      // A .gltf on disk may name its buffers and images by relative URI: NodeIO resolves them beside the file.
-      asset = await io.readAsJSON(source)
+      // A .gltf on disk may name its buffers and images by relative URI: read here, from beside it only, each once,
+      // within what is left of the bound (read again by a reader after the checks, a file could have been swapped).
+      const json = jsonOfFile(file)
+      const beside = await readFilesBeside(json, source, MAX_SCENE_BYTES - file.byteLength)
+      asset = {
+        json: json as unknown as JSONDocument['json'],
+        // Bytes read from files: backed by plain ArrayBuffers, as the reader's type asks.
+        resources: { ...(isGlb(file) ? glbBinary(file) : {}), ...beside } as JSONDocument['resources'],
+      }
     } else {
       if (!(source instanceof Uint8Array))
         throw new GpuError('GPU__MALFORMED_SCENE', 'a scene must be bytes or a path', {})
@@ -316,12 +318,30 @@ function fileUris(json: Record<string, unknown>): string[] {
   )
 }
 
+/** A GLB's binary chunk, as the glTF reader expects it beside the JSON (none when it has no BIN chunk). */
+function glbBinary(glb: Uint8Array): Record<string, Uint8Array> {
+  // Framing checked (`assertGlbFraming`, in `jsonOfFile`): the JSON chunk, then maybe the BIN chunk.
+  const view = new DataView(glb.buffer, glb.byteOffset, glb.byteLength)
+  const at = 20 + view.getUint32(12, true)
+  if (at + 8 > glb.byteLength || view.getUint32(at + 4, true) !== GLB_BIN_CHUNK) return {}
+  return { [GLB_BUFFER]: glb.subarray(at + 8, at + 8 + view.getUint32(at, true)) }
+}
+
+/** The chunk type of a GLB's binary chunk ("BIN\0", little-endian). */
+const GLB_BIN_CHUNK = 0x004e4942
+
 /**
- * Refuses a glTF file that names anything but regular files in its own folder or below it: an absolute path, a URL,
- * `..` past the folder, a link leading out of it (followed to where it points), a device or pipe (which would never
- * finish reading), or files together larger than {@link MAX_SCENE_BYTES}.
+ * Reads the files a glTF file names, by URI, refusing anything but regular files in its own folder or below it: an
+ * absolute path, a URL, `..` past the folder, a link leading out of it (followed to where it points), a missing
+ * file, a device or pipe (which would never finish reading), or files together larger than `budget` bytes. A scene
+ * (from anywhere) naming ../../.ssh/id_ed25519 would otherwise have that file packed into the GLB a job uploads to
+ * its workers. Every check comes before any file is read.
  */
-async function assertFilesBeside(json: Record<string, unknown>, path: string): Promise<void> {
+async function readFilesBeside(
+  json: Record<string, unknown>,
+  path: string,
+  budget: number,
+): Promise<Record<string, Uint8Array>> {
   const { dirname, resolve, sep } = await import('node:path')
   const { realpath, stat } = await import('node:fs/promises')
   const folder = await realpath(resolve(dirname(path)))
@@ -329,8 +349,9 @@ async function assertFilesBeside(json: Record<string, unknown>, path: string): P
     new GpuError('GPU__MALFORMED_SCENE', `the glTF names ${uri}, ${why}: only files in its own folder are read`, {
       uri,
     })
+  const files = new Map<string, string>()
   let total = 0
-  for (const uri of fileUris(json)) {
+  for (const uri of new Set(fileUris(json))) {
     let target: string
     try {
       target = resolve(folder, decodeURIComponent(uri))
@@ -340,15 +361,22 @@ async function assertFilesBeside(json: Record<string, unknown>, path: string): P
     if (/^[a-z][a-z0-9+.-]*:/i.test(uri) || !target.startsWith(folder + sep)) {
       throw refuse(uri, 'which is not a file beside it')
     }
-    // Missing: glTF-Transform's reader says so, as for any missing file.
     const real = await realpath(target).catch(() => undefined)
-    if (real === undefined) continue
+    if (real === undefined) throw refuse(uri, 'which does not exist')
     if (!real.startsWith(folder + sep)) throw refuse(uri, 'which is not a file beside it')
     const info = await stat(real)
     if (!info.isFile()) throw refuse(uri, 'which is not a regular file')
     total += info.size
-    if (total > MAX_SCENE_BYTES) throw tooLarge(total)
+    if (total > budget) throw tooLarge(MAX_SCENE_BYTES - budget + total)
+    files.set(uri, real)
   }
+  // Read as checked, each bounded again: one swapped for something else since fails here rather than being read.
+  const resources: Record<string, Uint8Array> = {}
+  for (const [uri, real] of files) {
+    const left = budget - Object.values(resources).reduce((sum, r) => sum + r.byteLength, 0)
+    resources[uri] = await readBoundedFile(real, left, (why) => refuse(uri, `which ${why.replace(/^it /, '')}`))
+  }
+  return resources
 }
 
 /** Refuses glTF JSON whose buffers or images name files (URIs other than `data:`), which bytes cannot carry. */
