@@ -85,15 +85,19 @@ export async function assembleJobOutput(
     }
   }
   const outputs = new Map<string, Uint8Array>()
+  // An inference output's size is known only from its parts: refused as soon as they pass one reply, not after all.
+  let fetched = 0
   await Promise.all(
-    results.map(async (r) =>
-      outputs.set(
-        r.taskId,
-        (await source.has(r.output, options))
-          ? await source.get(r.output, options)
-          : await source.fetchFrom(r.worker, r.output, options),
-      ),
-    ),
+    results.map(async (r) => {
+      const part = (await source.has(r.output, options))
+        ? await source.get(r.output, options)
+        : await source.fetchFrom(r.worker, r.output, options)
+      fetched += part.byteLength
+      if (split.kind === 'inference' && fetched > MAX_OUTPUT_REPLY_BYTES) {
+        throw tooLarge(order.jobId, 'output items', fetched, MAX_OUTPUT_REPLY_BYTES, NO_SMALLER_PART)
+      }
+      outputs.set(r.taskId, part)
+    }),
   )
   // A task without a result is a blank tile of a partial render (a job that ended unfinished), or a size mismatch.
   const assembled = assembleOutputs(
