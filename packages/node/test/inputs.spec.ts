@@ -53,6 +53,12 @@ function reluModel(): Uint8Array {
   }).finish()
 }
 
+/** That `actual` holds exactly the objects of `expected`, in order: the same objects, not equal copies. */
+function expectSame(actual: readonly object[], expected: readonly object[]): void {
+  expect(actual).toHaveLength(expected.length)
+  expected.forEach((e, i) => expect(actual[i]).toBe(e))
+}
+
 /** Records what the cache frees on the device. */
 class Released implements InputRelease {
   readonly scenes: Scene[] = []
@@ -150,9 +156,9 @@ describe('InputCache', () => {
     expect(loaded.sceneAt(0)).toBe(frames[0])
     expect(released.scenes).toEqual([])
     loaded.sceneAt(4)
-    expect(released.scenes).toEqual([frames[1]])
+    expectSame(released.scenes, [frames[1]!])
     loaded.sceneAt(5)
-    expect(released.scenes).toEqual([frames[1], frames[2]])
+    expectSame(released.scenes, [frames[1]!, frames[2]!])
   })
 
   it('should free on the device an input set pushed out by newer ones, with every frame it kept', async () => {
@@ -175,7 +181,7 @@ describe('InputCache', () => {
     // The ninth input set pushes the first out.
     await load(8)
     await settle()
-    expect(released.scenes).toEqual(kept)
+    expectSame(released.scenes, kept)
   })
 
   it('should free an input set pushed out while it is still being fetched once it is parsed', async () => {
@@ -192,7 +198,7 @@ describe('InputCache', () => {
     if (loaded.kind !== 'render') throw new Error('not a render')
     await settle()
     // Its waiting caller still gets it, and may render it: the engine uploads a released scene again.
-    expect(released.scenes).toEqual([loaded.sceneAt(0)])
+    expectSame(released.scenes, [loaded.sceneAt(0)])
     for (const f of source.fetches.slice(1)) f.resolve()
   })
 
@@ -215,7 +221,28 @@ describe('InputCache', () => {
       models.push(loaded.model)
     }
     await settle()
-    expect(released.models).toEqual([models[0]])
+    expectSame(released.models, [models[0]!])
     expect(released.scenes).toEqual([])
+  })
+
+  it('should push out the input set used longest ago, not the one loaded first', async () => {
+    const source = new SlowSource(scene)
+    const released = new Released()
+    const cache = new InputCache(source, released)
+    const load = async (i: number) => {
+      const loading = cache.load({ ...ORDER, inputs: [`bafyscene${i}`] })
+      await settle()
+      source.fetches.at(-1)?.resolve()
+      const loaded = await loading
+      if (loaded.kind !== 'render') throw new Error('not a render')
+      return loaded.sceneAt(0)
+    }
+    const first = await load(0)
+    const second = await load(1)
+    for (let i = 2; i < 8; i++) await load(i)
+    // The first set is used again (a task of its job): the second is now the one used longest ago.
+    expect(await load(0)).toBe(first)
+    await load(8)
+    expectSame(released.scenes, [second])
   })
 })

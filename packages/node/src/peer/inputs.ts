@@ -43,6 +43,7 @@ interface Held {
   drop(): void
 }
 
+/** Input sets kept parsed; past it, the one used longest ago is dropped (and freed on the device). */
 const CACHE_LIMIT = 8
 /** Frames of one animated scene kept built: a worker's tasks and a verifier's checks come a frame or two at a time. */
 const FRAMES_KEPT = 4
@@ -99,7 +100,11 @@ export class InputCache {
     const play = order.split.kind === 'render' ? [order.split.fps, order.split.animation] : []
     const key = `${order.kind}:${order.inputs.join(',')}:${JSON.stringify([lightingOf(order) ?? null, ...play])}`
     let loading = this.#loaded.get(key)
-    if (loading === undefined) {
+    if (loading !== undefined) {
+      // Used again: to the back of the map's order, so the set pushed out is the one used longest ago.
+      this.#loaded.delete(key)
+      this.#loaded.set(key, loading)
+    } else {
       const controller = new AbortController()
       const entry: Loading = {
         promise: this.#fetch(order, { signal: controller.signal }),
