@@ -103,6 +103,11 @@ export const GOSSIP_SEEN_TTL_MS = 2 * 60 * 1000
 /** Largest gossipsub RPC frame read from a peer; larger frames close the stream before any decoding. */
 export const GOSSIP_MAX_RPC_BYTES = 1024 * 1024
 /**
+ * Most bytes of gossip queued toward one peer that does not read them: past it the stream to that peer is aborted
+ * (gossipsub opens another if it stays). Unset, a peer that subscribes and never reads held memory without end.
+ */
+export const GOSSIP_MAX_OUTBOUND_BUFFER_BYTES = 4 * 1024 * 1024
+/**
  * Bounds on one decoded gossipsub RPC (finite `decodeRpcLimits`), well under the library's 5000s: a peer cannot make
  * us allocate for thousands of message ids or subscriptions in one frame.
  */
