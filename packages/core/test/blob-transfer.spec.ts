@@ -2,6 +2,7 @@ import { randomFillSync } from 'node:crypto'
 import type { CID } from 'multiformats/cid'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
+  type AbortOptions,
   blobCid,
   isCoreError,
   MemoryBlobstore,
@@ -30,6 +31,20 @@ class CorruptingBlobstore extends MemoryBlobstore {
   }
 }
 
+/** A peer's store that says it holds every blob of 1 KiB, then sends empty chunks for ever: a provider that stalls. */
+class StallingBlobstore extends MemoryBlobstore {
+  override async size(): Promise<number> {
+    return 1024
+  }
+
+  override async *stream(): AsyncGenerator<Uint8Array> {
+    for (;;) {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      yield new Uint8Array(0)
+    }
+  }
+}
+
 function randomBytes(length: number): Uint8Array {
   const out = new Uint8Array(length)
   for (let offset = 0; offset < length; offset += 65_536) randomFillSync(out, offset, Math.min(65_536, length - offset))
@@ -43,6 +58,7 @@ describe('blob transfer', () => {
   let liar: TesseraNode
   let fetcher: TesseraNode
   let other: TesseraNode
+  let staller: TesseraNode
 
   beforeAll(async () => {
     const [first] = await set.network(1)
@@ -51,7 +67,8 @@ describe('blob transfer', () => {
     liar = await set.create({ bootstrap, blobstore: new CorruptingBlobstore() })
     fetcher = await set.create({ bootstrap })
     other = await set.create({ bootstrap })
-    const all = [honest, liar, fetcher, other]
+    staller = await set.create({ bootstrap, blobstore: new StallingBlobstore() })
+    const all = [honest, liar, fetcher, other, staller]
     await waitFor(() => all.every((n) => n.routingTable().length >= 2), 'DHT routing tables')
   }, 60_000)
   afterAll(() => set.stopAll())
@@ -139,4 +156,14 @@ describe('blob transfer', () => {
     controller.abort()
     await expect(pending).rejects.toSatisfy((e) => isCoreError(e, 'CORE__ABORTED'))
   })
+
+  it('should give up on a provider that sends only empty frames, as on one that sends nothing', async () => {
+    const cid = blobCid(randomBytes(1024))
+    // The idle bound is fetchBlobFrom's option, passed through: a second here, not the default 20.
+    const pending = other.blobs.fetchFrom(staller.peerId, cid, { idleTimeoutMs: 1_000 } as AbortOptions)
+    await expect(pending).rejects.toMatchObject({
+      code: 'CORE__PEER_UNREACHABLE',
+      message: expect.stringMatching(/stalled/),
+    })
+  }, 30_000)
 })

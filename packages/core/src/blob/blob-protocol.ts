@@ -121,7 +121,7 @@ export async function serveBlob(stream: Stream, connection: Connection, context:
 export interface FetchFromOptions extends AbortOptions {
   /** Largest blob accepted. */
   maxBlobBytes: number
-  /** Abandon the provider after this long without a frame. @default BLOB_IDLE_TIMEOUT_MS */
+  /** Abandon the provider after this long without bytes (empty frames are no progress). @default BLOB_IDLE_TIMEOUT_MS */
   idleTimeoutMs?: number
 }
 
@@ -174,7 +174,8 @@ export async function fetchBlobFrom(
         throwForStatus(header, cid, peer, options.maxBlobBytes)
         const assembler = new BlobAssembler(cid, header.size ?? 0, options.maxBlobBytes)
         for (let next = await iterator.next(); next.done !== true; next = await iterator.next()) {
-          watchdog.touch()
+          // Only bytes are progress: a provider sending empty frames would otherwise hold the fetch for good.
+          if (next.value.byteLength > 0) watchdog.touch()
           for (const buf of next.value) assembler.push(buf)
         }
         return assembler.finish()
