@@ -84,6 +84,11 @@ export interface OpenOptions {
   now: number
   /** When given, replays are rejected. */
   replay?: ReplayGuard
+  /**
+   * When given, the peer id the envelope must be signed by (a direct message's sender): checked before the replay
+   * guard admits it, so a peer cannot fill the guard with envelopes it relays for others.
+   */
+  sender?: string
 }
 
 /** A verified message and who signed it. */
@@ -169,6 +174,12 @@ function open(bytes: Uint8Array, options: OpenOptions, fresh: boolean): Opened {
     throw new CoreError('CORE__SIGNER_MISMATCH', `${e.type}.${authorField} is not the envelope's signer`, {
       type: e.type,
       from,
+    })
+  }
+  if (options.sender !== undefined && from !== options.sender) {
+    throw new CoreError('CORE__SIGNER_MISMATCH', 'a direct message must be signed by the peer that sends it', {
+      from,
+      remote: options.sender,
     })
   }
   if (options.replay !== undefined) {

@@ -113,6 +113,15 @@ describe('envelope', () => {
     expect(code(() => open(seal(bid, { seq: 8n }), { replay }))).toBe('none')
   })
 
+  it('should refuse an envelope another peer sends for its signer before the replay guard admits it', () => {
+    const replay = new ReplayGuard()
+    const bytes = seal()
+    // Relayed by mallory as a direct message: refused, and not remembered as seen.
+    expect(code(() => open(bytes, { replay, sender: mallory.peerId.toString() }))).toBe('CORE__SIGNER_MISMATCH')
+    expect(code(() => open(bytes, { replay, sender: alice.peerId.toString() }))).toBe('none')
+    expect(code(() => open(bytes, { replay, sender: alice.peerId.toString() }))).toBe('CORE__MESSAGE_REPLAYED')
+  })
+
   it('should keep the replay cache bounded', () => {
     const replay = new ReplayGuard(100)
     for (let seq = 0n; seq < 1_000n; seq++) replay.admit('aa', domain, seq, now + 1000, now)

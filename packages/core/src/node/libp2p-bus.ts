@@ -321,14 +321,9 @@ export class Libp2pMessageBus implements MessageBus {
       maxBytes: MAX_DIRECT_ENVELOPE_BYTES,
       now: this.#components.clock.now(),
       replay: this.#replay,
+      sender: remote,
     })
     assertChannel(opened.message.type, 'direct')
-    if (opened.from !== remote) {
-      throw new CoreError('CORE__SIGNER_MISMATCH', 'a direct message must be signed by the peer that sends it', {
-        from: opened.from,
-        remote,
-      })
-    }
     this.#dispatch({
       from: opened.from,
       message: opened.message,
