@@ -6,6 +6,7 @@ import { pino } from 'pino'
 import { describe, expect, it } from 'vitest'
 import { GpuWorkload } from '../src/peer/gpu-workload.js'
 import type { InputCache, LoadedInputs } from '../src/peer/inputs.js'
+import { SERVED_REQUESTS_PER_PEER } from '../src/peer/constants.js'
 import { Verification } from '../src/peer/verification.js'
 import { CREATOR, orderOf as fixtureOrder } from './fixtures.js'
 
@@ -94,6 +95,48 @@ describe('errors on what peers send', () => {
     expect(logged).toContainEqual(
       expect.objectContaining({ msg: 'verification:rejected', code: 'SCHEDULER__TASK_NOT_FOUND', from: CREATOR }),
     )
+    verification.stop()
+  })
+
+  it('should take only a share of the checks one peer asks of it, and log the rest as busy', () => {
+    const logged: Record<string, unknown>[] = []
+    let deliver: (inbound: Inbound) => void = () => {}
+    const bus: MessageBus = {
+      self: 'verifier',
+      publish: () => Promise.resolve(),
+      send: () => Promise.resolve(),
+      subscribe: () => {},
+      unsubscribe: () => {},
+      onMessage: (handler) => {
+        deliver = handler
+        return () => {}
+      },
+    }
+    const verification = new Verification({
+      bus,
+      clock: new ManualClock(1_000),
+      rng: seededRng(1),
+      logger: pino({ level: 'warn' }, { write: (line: string) => void logged.push(JSON.parse(line)) }),
+      orderOf: () => undefined,
+      shapeOf: () => undefined,
+      recompute: () => Promise.reject(new Error('not reached')),
+    })
+    const order = orderOf('render')
+    // A flood of requests from one peer: the admitted ones are read (and refused here, naming no task), the rest not.
+    for (let i = 0; i < SERVED_REQUESTS_PER_PEER + 4; i++) {
+      deliver({
+        from: CREATOR,
+        message: {
+          type: 'assign',
+          body: { jobId: order.jobId, taskId: `${order.jobId}/nope${i}`, creator: CREATOR, order, issuedAt: 1_000 },
+        },
+        envelope: new Uint8Array(1),
+        expiresAt: 2_000,
+      } as unknown as Inbound)
+    }
+    const count = (msg: string) => logged.filter((l) => l.msg === msg).length
+    expect(count('verification:rejected')).toBeGreaterThan(0)
+    expect(count('verification:busy')).toBe(4)
     verification.stop()
   })
 })

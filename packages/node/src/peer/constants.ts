@@ -16,6 +16,14 @@ export const RECEIPT_GRACE_MS = 30_000
  */
 export const SLASHES_KEPT = 1_000
 /**
+ * Checks and arbitrations other peers may ask of this one (`verification.serve`) per recompute timeout (ten
+ * minutes): from one peer, and from all together. The verifier holds 10,000 pending checks; the total leaves most
+ * of them to this node's own, whatever a flood of requests (or of identities) asks. A creator delegating a large
+ * job's samples to one verifier stays well under the share of one peer.
+ */
+export const SERVED_REQUESTS_PER_PEER = 256
+export const SERVED_REQUESTS_TOTAL = 2_048
+/**
  * Bytes of fraud proofs `Peer.slashes` keeps at most: a proof quotes two chunks and may run to megabytes, so a
  * count alone would let a thousand of them hold gigabytes.
  */

@@ -13,6 +13,7 @@ import {
 } from '@tessera/core'
 import {
   checkKey,
+  DEFAULT_RECOMPUTE_TIMEOUT_MS,
   openResultEnvelope,
   ProverMachine,
   type ProverInput,
@@ -30,9 +31,11 @@ import { SchedulerError, type VerdictOutcome, type VerifyRequest } from '@tesser
 import type { TaskExecution, TaskExecutor, TaskOutput } from '@tessera/scheduler/driver'
 import type { Logger } from 'pino'
 import { concat } from 'uint8arrays/concat'
+import { SERVED_REQUESTS_PER_PEER, SERVED_REQUESTS_TOTAL } from './constants.js'
 import { arbitratedOrder, assignedResult } from './delegation.js'
 import { errorFields } from './error-fields.js'
 import { MachineRunner } from './machine-runner.js'
+import { RequestBudget } from './request-budget.js'
 
 /** A fraud proof upheld against a worker: what the ledger slashes for. */
 export interface SlashRecord {
@@ -121,6 +124,13 @@ export class Verification {
    */
   readonly #envelopes = new Map<string, Uint8Array>()
   /** The scheduler's verify calls waiting for a decision, by task and worker (a repeated call waits with the first). */
+  /** Work other peers ask of us, per peer and in all, per recompute timeout (see {@link RequestBudget}). */
+  readonly #served = new RequestBudget({
+    perPeer: SERVED_REQUESTS_PER_PEER,
+    total: SERVED_REQUESTS_TOTAL,
+    windowMs: DEFAULT_RECOMPUTE_TIMEOUT_MS,
+    peers: 10_000,
+  })
   readonly #pending = new Map<string, ((outcome: VerdictOutcome) => void)[]>()
   /** Orders of other creators' jobs we verify or arbitrate, by job id. */
   readonly #foreignOrders = new Map<string, Order>()
@@ -256,14 +266,25 @@ export class Verification {
           this.#verifier.feed({ kind: 'verdict', from: inbound.from, verdict: message.body })
         return
       case 'assign':
-        if (this.#c.serve !== false && inbound.envelope !== undefined) this.#onAssign(message.body, inbound.envelope)
+        if (this.#serves(inbound) && inbound.envelope !== undefined) this.#onAssign(message.body, inbound.envelope)
         return
       case 'arbitrate':
-        if (this.#c.serve !== false) this.#onArbitrate(message.body)
+        if (this.#serves(inbound)) this.#onArbitrate(message.body)
         return
       default:
         return
     }
+  }
+
+  /**
+   * Whether to take on work another peer asks of us (a check, an arbitration): when serving, and within the budget,
+   * counted before anything is decoded, so a flood costs only this.
+   */
+  #serves(inbound: Inbound): boolean {
+    if (this.#c.serve === false) return false
+    if (this.#served.admit(inbound.from, this.#c.clock.now())) return true
+    this.#c.logger.warn({ from: inbound.from, type: inbound.message.type }, 'verification:busy')
+    return false
   }
 
   /** A creator asks us to check one of its workers' Results. */
