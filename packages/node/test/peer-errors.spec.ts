@@ -27,6 +27,37 @@ const orderOf = (kind: 'render' | 'inference'): Order =>
 /** An input cache that hands back `loaded` whatever the order. */
 const inputsOf = (loaded: LoadedInputs) => ({ load: async () => loaded }) as unknown as InputCache
 
+/** A peer's verification serving others, knowing no order: what it logs, and a hand to deliver messages to it. */
+function serving(): {
+  verification: Verification
+  deliver: (inbound: Inbound) => void
+  logged: Record<string, unknown>[]
+} {
+  const logged: Record<string, unknown>[] = []
+  let deliver: (inbound: Inbound) => void = () => {}
+  const bus: MessageBus = {
+    self: 'verifier',
+    publish: () => Promise.resolve(),
+    send: () => Promise.resolve(),
+    subscribe: () => {},
+    unsubscribe: () => {},
+    onMessage: (handler) => {
+      deliver = handler
+      return () => {}
+    },
+  }
+  const verification = new Verification({
+    bus,
+    clock: new ManualClock(1_000),
+    rng: seededRng(1),
+    logger: pino({ level: 'warn' }, { write: (line: string) => void logged.push(JSON.parse(line)) }),
+    orderOf: () => undefined,
+    shapeOf: () => undefined,
+    recompute: () => Promise.reject(new Error('not reached')),
+  })
+  return { verification, deliver: (inbound) => deliver(inbound), logged }
+}
+
 /** Peer-supplied orders and models that make no sense are refused with coded errors naming the job and task. */
 describe('errors on what peers send', () => {
   it('should refuse to recompute a task its order does not have', async () => {
@@ -60,28 +91,7 @@ describe('errors on what peers send', () => {
   })
 
   it('should log with its code a request to verify a task the order does not have', () => {
-    const logged: Record<string, unknown>[] = []
-    let deliver: (inbound: Inbound) => void = () => {}
-    const bus: MessageBus = {
-      self: 'verifier',
-      publish: () => Promise.resolve(),
-      send: () => Promise.resolve(),
-      subscribe: () => {},
-      unsubscribe: () => {},
-      onMessage: (handler) => {
-        deliver = handler
-        return () => {}
-      },
-    }
-    const verification = new Verification({
-      bus,
-      clock: new ManualClock(1_000),
-      rng: seededRng(1),
-      logger: pino({ level: 'warn' }, { write: (line: string) => void logged.push(JSON.parse(line)) }),
-      orderOf: () => undefined,
-      shapeOf: () => undefined,
-      recompute: () => Promise.reject(new Error('not reached')),
-    })
+    const { verification, deliver, logged } = serving()
     const order = orderOf('render')
     deliver({
       from: CREATOR,
@@ -99,28 +109,7 @@ describe('errors on what peers send', () => {
   })
 
   it('should take only a share of the checks one peer asks of it, and log the rest as busy', () => {
-    const logged: Record<string, unknown>[] = []
-    let deliver: (inbound: Inbound) => void = () => {}
-    const bus: MessageBus = {
-      self: 'verifier',
-      publish: () => Promise.resolve(),
-      send: () => Promise.resolve(),
-      subscribe: () => {},
-      unsubscribe: () => {},
-      onMessage: (handler) => {
-        deliver = handler
-        return () => {}
-      },
-    }
-    const verification = new Verification({
-      bus,
-      clock: new ManualClock(1_000),
-      rng: seededRng(1),
-      logger: pino({ level: 'warn' }, { write: (line: string) => void logged.push(JSON.parse(line)) }),
-      orderOf: () => undefined,
-      shapeOf: () => undefined,
-      recompute: () => Promise.reject(new Error('not reached')),
-    })
+    const { verification, deliver, logged } = serving()
     const order = orderOf('render')
     // A flood of requests from one peer: the admitted ones are read (and refused here, naming no task), the rest not.
     for (let i = 0; i < SERVED_REQUESTS_PER_PEER + 4; i++) {
