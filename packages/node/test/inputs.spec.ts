@@ -245,4 +245,18 @@ describe('InputCache', () => {
     await load(8)
     expectSame(released.scenes, [second])
   })
+
+  it('should fetch only the inputs it reads, whatever else an order names', async () => {
+    const source = new SlowSource(scene)
+    const cache = new InputCache(source)
+    const loading = cache.load({
+      ...ORDER,
+      inputs: ['bafyscene', ...Array.from({ length: 40 }, (_, i) => `bafyx${i}`)],
+    })
+    await settle()
+    // The scene and what would be its panorama: not the 39 more a peer could name to make it fetch gigabytes.
+    expect(source.fetches).toHaveLength(2)
+    for (const f of source.fetches) f.reject(new Error('not needed'))
+    await expect(loading).rejects.toThrow('not needed')
+  })
 })

@@ -43,6 +43,9 @@ interface Held {
   drop(): void
 }
 
+/** Inputs of an order that are read: a render's scene and panorama, an inference's model and input tensors. */
+const INPUTS_READ = 2
+
 /** Input sets kept parsed; past it, the one used longest ago is dropped (and freed on the device). */
 const CACHE_LIMIT = 8
 /** Frames of one animated scene kept built: a worker's tasks and a verifier's checks come a frame or two at a time. */
@@ -155,13 +158,16 @@ export class InputCache {
   }
 
   async #fetch(order: InputOrder, options: AbortOptions): Promise<Held> {
-    // The creator holds its own inputs (and verifies from them); workers fetch them from the creator.
+    // The creator holds its own inputs (and verifies from them); workers fetch them from the creator. Only the
+    // inputs read are fetched: an order may name more (up to the wire's bound), which nothing would use.
     const blobs = await Promise.all(
-      order.inputs.map(async (cid) =>
-        (await this.#source.has(cid, options))
-          ? this.#source.get(cid, options)
-          : this.#source.fetchFrom(order.creator, cid, options),
-      ),
+      order.inputs
+        .slice(0, INPUTS_READ)
+        .map(async (cid) =>
+          (await this.#source.has(cid, options))
+            ? this.#source.get(cid, options)
+            : this.#source.fetchFrom(order.creator, cid, options),
+        ),
     )
     if (order.kind === 'render') {
       // An animation is picked only to be played, at a frame rate.
