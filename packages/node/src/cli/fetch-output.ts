@@ -3,7 +3,7 @@ import { z } from 'zod'
 import type { ApiClient } from '../api/client.js'
 import type { JobOutput, JobOutputOptions } from '../api/contract.js'
 import { NodeError } from '../errors.js'
-import { PARTIAL_RENDER_MANIFEST } from '../peer/job-output.js'
+import { frameManifestName, PARTIAL_RENDER_MANIFEST } from '../peer/job-output.js'
 import type { CliIo } from './io.js'
 import { makeOutputDir, writeOutput } from './write-output.js'
 
@@ -19,11 +19,6 @@ const frameManifestSchema = z.object({
     }),
   ),
 })
-
-/** The name of one frame's tile manifest in a reply for that frame. */
-function frameManifestName(frame: number): string {
-  return `frame-${String(frame).padStart(4, '0')}.tiles.json`
-}
 
 /** Writes a reply's file into `out`, refusing a name that would leave it. */
 async function writeFile(out: string, file: JobOutput['files'][number], io: CliIo): Promise<void> {

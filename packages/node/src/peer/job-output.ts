@@ -43,6 +43,16 @@ export const PARTIAL_MANIFEST = 'ranges.json'
 /** The file beside a partial render's frames that lists the tiles left black (`{ missing: [{ frame, x, y, width, height }] }`). */
 export const PARTIAL_RENDER_MANIFEST = 'tiles.json'
 
+/** The base name of a frame's files (`frame-0007` for its `.png`, `.exr` and, fetched alone, `.tiles.json`). */
+export function frameName(frame: number): string {
+  return `frame-${String(frame).padStart(4, '0')}`
+}
+
+/** The name of one frame's missing tiles, in a reply for that frame alone. */
+export function frameManifestName(frame: number): string {
+  return `${frameName(frame)}.${PARTIAL_RENDER_MANIFEST}`
+}
+
 /** What {@link PARTIAL_MANIFEST} holds: half-open item ranges `[start, end)`, merged and in order. */
 export interface PartialInferenceManifest {
   items: number
@@ -144,7 +154,7 @@ export async function assembleJobOutput(
   let total = 0
   for (const f of assembled.frames) {
     const image = { width: f.width, height: f.height, pixels: bytesToFloat32(f.pixels) }
-    const name = `frame-${String(f.frame).padStart(4, '0')}`
+    const name = frameName(f.frame)
     const png = encodePng(image, tone)
     const exr = await encodeExr(image)
     total += png.byteLength + exr.byteLength
@@ -211,7 +221,7 @@ async function assembleFrame(
     { ...options, frame: undefined },
   )
   // Its own manifest, named for it: the frames of one job are written into one folder.
-  const name = `frame-${String(frame).padStart(4, '0')}.tiles.json`
+  const name = frameManifestName(frame)
   return {
     jobId: order.jobId,
     files: whole.files.map((f) => (f.name === PARTIAL_RENDER_MANIFEST ? { ...f, name } : f)),
