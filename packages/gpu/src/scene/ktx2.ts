@@ -1,4 +1,5 @@
 import { GpuError } from '../errors.js'
+import { startEmscriptenScript } from './emscripten-script.js'
 import { onceStarted } from './wasm-decoder.js'
 
 /**
@@ -106,26 +107,6 @@ async function loadTranscoder(): Promise<BasisModule> {
     })
   }
   const { createRequire } = await import('node:module')
-  const { readFile } = await import('node:fs/promises')
-  const { runInThisContext } = await import('node:vm')
   const require = createRequire(import.meta.url)
-  const script = require.resolve(TRANSCODER_SPECIFIER)
-  const [source, wasm] = await Promise.all([readFile(script, 'utf8'), readFile(script.replace(/\.js$/, '.wasm'))])
-  // A classic script that declares `var BASIS`: run as a function body it leaves no global behind. Emscripten's
-  // start-up reads Node's `require` and file name, which a function body does not have, so they are passed in.
-  const factory = runInThisContext(`(function (require, __filename, __dirname) {${source}\nreturn BASIS})`, {
-    filename: script,
-  }) as (
-    require: NodeJS.Require,
-    filename: string,
-    dirname: string,
-  ) => (options: {
-    wasmBinary: ArrayBuffer
-    print(line: string): void
-    printErr(line: string): void
-  }) => Promise<BasisModule>
-  const wasmBinary = wasm.buffer.slice(wasm.byteOffset, wasm.byteOffset + wasm.byteLength) as ArrayBuffer
-  // What it would print of a file it refuses goes nowhere: the refusal itself is reported, with a code.
-  const quiet = () => {}
-  return factory(require, script, script.replace(/\/[^/]*$/, ''))({ wasmBinary, print: quiet, printErr: quiet })
+  return startEmscriptenScript<BasisModule>(require.resolve(TRANSCODER_SPECIFIER), 'BASIS', require)
 }

@@ -1,7 +1,6 @@
-import { readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
-import { runInThisContext } from 'node:vm'
+import { startEmscriptenScript } from '../../src/scene/emscripten-script.js'
 
 /** The Basis Universal encoder module (what these tests use of it). */
 interface BasisEncoderModule {
@@ -32,13 +31,7 @@ function basisEncoder(): Promise<BasisEncoderModule> {
     const require = createRequire(import.meta.url)
     // The package's exports name no libs: they lie beside its CommonJS entry.
     const script = join(dirname(require.resolve('@loaders.gl/textures')), 'libs', 'basis_encoder.js')
-    const [source, wasm] = await Promise.all([readFile(script, 'utf8'), readFile(script.replace(/\.js$/, '.wasm'))])
-    const factory = runInThisContext(`(function (require, __filename, __dirname) {${source}\nreturn BASIS})`, {
-      filename: script,
-    }) as (r: NodeJS.Require, f: string, d: string) => (o: object) => Promise<BasisEncoderModule>
-    // Its progress lines would go to the test's output.
-    const quiet = () => {}
-    const basis = await factory(require, script, dirname(script))({ wasmBinary: wasm, print: quiet, printErr: quiet })
+    const basis = await startEmscriptenScript<BasisEncoderModule>(script, 'BASIS', require)
     basis.initializeBasis()
     return basis
   })()
