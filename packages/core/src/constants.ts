@@ -13,8 +13,10 @@ export const MAX_DIRECT_ENVELOPE_BYTES = 8 * 1024 * 1024
 export const MAX_ENVELOPE_TTL_MS = 15 * 60 * 1000
 /** Envelopes issued this far ahead of our clock are still accepted (peers' clocks drift). */
 export const MAX_CLOCK_SKEW_MS = 30 * 1000
-/** Replay cache entries kept at most; the oldest-expiring are evicted first. */
+/** Replay cache entries kept at most; past it, new envelopes are refused until entries expire. */
 export const MAX_REPLAY_ENTRIES = 200_000
+/** One signer may hold at most 1/this of the replay cache (25,000 of 200,000: 27 envelopes a second for 15 minutes). */
+export const MAX_REPLAY_SIGNER_SHARE = 8
 
 /** Bounds on message fields. */
 export const MAX_ID_LENGTH = 128

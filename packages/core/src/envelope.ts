@@ -184,8 +184,15 @@ function open(bytes: Uint8Array, options: OpenOptions, fresh: boolean): Opened {
   }
   if (options.replay !== undefined) {
     const signerHex = Buffer.from(e.signer).toString('hex')
-    if (!options.replay.admit(signerHex, e.domain, e.seq, e.expiresAt, options.now)) {
+    const verdict = options.replay.admit(signerHex, e.domain, e.seq, e.expiresAt, options.now)
+    if (verdict === 'replayed') {
       throw new CoreError('CORE__MESSAGE_REPLAYED', 'envelope was already received', { from, seq: String(e.seq) })
+    }
+    if (verdict === 'full') {
+      throw new CoreError('CORE__REPLAY_GUARD_FULL', 'too many valid envelopes are held to remember another', {
+        from,
+        held: options.replay.size,
+      })
     }
   }
   return { message: { type: e.type, body } as WireMessage, from, signer: e.signer, seq: e.seq, expiresAt: e.expiresAt }

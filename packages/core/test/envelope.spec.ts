@@ -122,10 +122,33 @@ describe('envelope', () => {
     expect(code(() => open(bytes, { replay, sender: alice.peerId.toString() }))).toBe('CORE__MESSAGE_REPLAYED')
   })
 
-  it('should keep the replay cache bounded', () => {
-    const replay = new ReplayGuard(100)
-    for (let seq = 0n; seq < 1_000n; seq++) replay.admit('aa', domain, seq, now + 1000, now)
-    expect(replay.size).toBeLessThanOrEqual(100)
+  it('should keep the replay cache bounded, refusing new envelopes rather than forgetting valid ones', () => {
+    const replay = new ReplayGuard(100, 100)
+    expect(replay.admit('aa', domain, 0n, now + 1000, now)).toBe('admitted')
+    // A flood of envelopes that live longer than the first: none of them pushes it out.
+    for (let seq = 1n; seq < 1_000n; seq++) replay.admit('bb', domain, seq, now + 900_000, now)
+    expect(replay.size).toBe(100)
+    expect(replay.admit('bb', domain, 5_000n, now + 900_000, now)).toBe('full')
+    expect(replay.admit('aa', domain, 0n, now + 1000, now + 500)).toBe('replayed')
+    // Once the first expires, its room is free again.
+    expect(replay.admit('cc', domain, 0n, now + 100_000, now + 20_000)).toBe('admitted')
+    expect(replay.admit('cc', domain, 1n, now + 100_000, now + 20_000)).toBe('full')
+  })
+
+  it('should hold one signer to its share of the replay cache', () => {
+    const replay = new ReplayGuard(100, 10)
+    const verdicts = Array.from({ length: 12 }, (_, i) => replay.admit('aa', domain, BigInt(i), now + 1000, now))
+    expect(verdicts.filter((v) => v === 'admitted')).toHaveLength(10)
+    expect(verdicts.slice(10)).toEqual(['full', 'full'])
+    expect(replay.admit('bb', domain, 0n, now + 1000, now)).toBe('admitted')
+    // Its entries expired, the signer has its share back.
+    expect(replay.admit('aa', domain, 99n, now + 100_000, now + 20_000)).toBe('admitted')
+  })
+
+  it('should refuse an envelope the full replay guard cannot remember with its own code', () => {
+    const replay = new ReplayGuard(1, 1)
+    open(seal(), { replay })
+    expect(code(() => open(seal(bid, { seq: 8n }), { replay }))).toBe('CORE__REPLAY_GUARD_FULL')
   })
 
   it('should open quoted evidence long after it expired, checking everything but freshness', () => {

@@ -262,7 +262,9 @@ export class Libp2pMessageBus implements MessageBus {
         // An honest relay may hand on a message that expired in flight: ignore those, punish the stale ones.
         const lateBy = code === 'CORE__MESSAGE_EXPIRED' ? now - Number((e as CoreError).context.expiresAt) : Infinity
         if (code === 'CORE__MESSAGE_REPLAYED') this.#penalties?.add(from)
-        return this.#reject({ from, topic, code, penalised: !(lateBy <= EXPIRY_GRACE_MS) })
+        // A full replay guard is our state, not the relay's fault: ignore what it cannot remember.
+        const blameless = lateBy <= EXPIRY_GRACE_MS || code === 'CORE__REPLAY_GUARD_FULL'
+        return this.#reject({ from, topic, code, penalised: !blameless })
       }
     }
   }
