@@ -17,6 +17,8 @@ export const MAX_CLOCK_SKEW_MS = 30 * 1000
 export const MAX_REPLAY_ENTRIES = 200_000
 /** One signer may hold at most 1/this of the replay cache (25,000 of 200,000: 27 envelopes a second for 15 minutes). */
 export const MAX_REPLAY_SIGNER_SHARE = 8
+/** Peers a capacity view holds at most; past it, new peers wait for a held record to expire. */
+export const MAX_CAPACITY_RECORDS = 20_000
 
 /** Bounds on message fields. */
 export const MAX_ID_LENGTH = 128

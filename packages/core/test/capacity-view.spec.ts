@@ -79,6 +79,41 @@ describe('CapacityView', () => {
     expect(updated).toEqual([])
   })
 
+  it('should refuse new peers when full, while held peers renew, until a record expires', () => {
+    const clock = new ManualClock(0)
+    const view = new CapacityView({ clock, maxRecords: 2 })
+    expect(view.offer(inbound('w1', 1n, 5_000))).toBe(true)
+    expect(view.offer(inbound('w2', 1n, 900_000))).toBe(true)
+    // A newcomer does not push out w1, which expires soonest.
+    expect(view.offer(inbound('w3', 1n, 900_000))).toBe(false)
+    expect(view.peers().sort()).toEqual(['w1', 'w2'])
+    expect(view.offer(inbound('w1', 2n, 8_000, { slots: 7 }))).toBe(true)
+    expect(view.get('w1')?.capacity.slots).toBe(7)
+    clock.set(8_001)
+    expect(view.offer(inbound('w3', 1n, 900_000))).toBe(true)
+    expect(view.peers().sort()).toEqual(['w2', 'w3'])
+  })
+
+  it('should expire each record at its own time however often peers renew, announcing only the live one', () => {
+    const clock = new ManualClock(0)
+    const view = new CapacityView({ clock })
+    const expired: CapacityRecord[] = []
+    view.addEventListener('capacity:expired', (e) => expired.push(e.detail))
+    // Renewals to earlier and later expiries leave replaced entries behind, past the point they are compacted.
+    for (let seq = 1; seq <= 3_000; seq++)
+      view.offer(inbound(`w${seq % 3}`, BigInt(seq), 10_000 + ((seq * 7919) % 5_000)))
+    const live = view.list()
+    expect(live).toHaveLength(3)
+    expect(view.nextExpiry()).toBe(Math.min(...live.map((r) => r.expiresAt)))
+    for (const record of [...live].sort((a, b) => a.expiresAt - b.expiresAt)) {
+      clock.set(record.expiresAt + 1)
+      expect(view.get(record.peer)).toBeUndefined()
+    }
+    expect(view.size).toBe(0)
+    expect(view.nextExpiry()).toBeUndefined()
+    expect(expired.map((r) => r.seq).sort()).toEqual(live.map((r) => r.seq).sort())
+  })
+
   it('should select workers by capability class', () => {
     const view = new CapacityView({ clock: new ManualClock(0) })
     view.offer(inbound('w1', 1n, 10_000, { classes: ['render/wgsl'] }))

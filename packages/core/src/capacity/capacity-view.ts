@@ -1,6 +1,8 @@
 import { TypedEventEmitter } from '@libp2p/interface'
 import type { Inbound } from '../bus.js'
 import type { Clock } from '../clock.js'
+import { MAX_CAPACITY_RECORDS } from '../constants.js'
+import { MinHeap } from '../min-heap.js'
 import { TOPICS } from '../topics.js'
 import type { Capacity } from '../wire/capacity.js'
 
@@ -28,17 +30,29 @@ export interface CapacityViewInit {
   clock: Clock
   /** Records from this peer (ourselves) are not kept: the view is the rest of the market. */
   self?: string
+  /**
+   * Peers held at most. When full, a new peer's record is refused until one expires; held peers still renew.
+   * @default MAX_CAPACITY_RECORDS (20,000)
+   */
+  maxRecords?: number
 }
 
 /**
  * A live view of the market's capacity, keyed by peer. The newest record (highest envelope sequence number) wins;
  * expired records are dropped on every read and, once started, by a timer set to the next expiry, each with a
  * `capacity:expired` event.
+ *
+ * Bounded: at most `maxRecords` peers. Past it a new peer is refused rather than pushing out a held one, so keys
+ * made by the thousand cannot evict the workers the market already sees; they can only wait for a slot, and must
+ * keep re-signing to hold one. Expiries sit in a heap, so an arrival or a read costs O(log n), not a pass over all.
  */
 export class CapacityView extends TypedEventEmitter<CapacityViewEvents> {
   readonly #records = new Map<string, CapacityRecord>()
+  /** Every record kept, by expiry; an entry whose record was replaced is skipped when it reaches the top. */
+  readonly #expiries = new MinHeap<CapacityRecord>()
   readonly #clock: Clock
   readonly #self: string | undefined
+  readonly #maxRecords: number
   #timer: ReturnType<typeof setTimeout> | undefined
   #timerAt = Infinity
   #running = false
@@ -47,6 +61,7 @@ export class CapacityView extends TypedEventEmitter<CapacityViewEvents> {
     super()
     this.#clock = init.clock
     this.#self = init.self
+    this.#maxRecords = init.maxRecords ?? MAX_CAPACITY_RECORDS
   }
 
   /** Starts dropping expired records on a timer (a real-time driver; tests may call {@link prune} instead). */
@@ -76,12 +91,20 @@ export class CapacityView extends TypedEventEmitter<CapacityViewEvents> {
     })
   }
 
-  /** Keeps `record` unless it is ours, expired, or older than the one held for its peer. */
+  /** Keeps `record` unless it is ours, expired, older than the one held for its peer, or a new peer in a full view. */
   upsert(record: CapacityRecord): boolean {
     if (record.peer === this.#self || record.expiresAt < this.#clock.now()) return false
+    this.prune()
     const held = this.#records.get(record.peer)
-    if (held !== undefined && held.seq >= record.seq && held.expiresAt >= this.#clock.now()) return false
-    this.#records.set(record.peer, Object.freeze({ ...record }))
+    if (held !== undefined && held.seq >= record.seq) return false
+    if (held === undefined && this.#records.size >= this.#maxRecords) return false
+    const kept = Object.freeze({ ...record })
+    this.#records.set(record.peer, kept)
+    this.#expiries.push(kept.expiresAt, kept)
+    // Renewals leave replaced entries in the heap: rebuild once they outnumber the live ones.
+    if (this.#expiries.size > 2 * this.#records.size + 1024) {
+      this.#expiries.rebuild([...this.#records.values()].map((r) => [r.expiresAt, r] as const))
+    }
     this.safeDispatchEvent('capacity:updated', { detail: record })
     this.#schedule()
     return true
@@ -119,11 +142,11 @@ export class CapacityView extends TypedEventEmitter<CapacityViewEvents> {
   prune(): CapacityRecord[] {
     const now = this.#clock.now()
     const expired: CapacityRecord[] = []
-    for (const [peer, record] of this.#records) {
-      if (record.expiresAt < now) {
-        this.#records.delete(peer)
-        expired.push(record)
-      }
+    for (let at = this.#expiries.peekKey(); at !== undefined && at < now; at = this.#expiries.peekKey()) {
+      const record = this.#expiries.pop() as CapacityRecord
+      if (this.#records.get(record.peer) !== record) continue
+      this.#records.delete(record.peer)
+      expired.push(record)
     }
     for (const record of expired) this.safeDispatchEvent('capacity:expired', { detail: record })
     return expired
@@ -131,10 +154,11 @@ export class CapacityView extends TypedEventEmitter<CapacityViewEvents> {
 
   /** When the next record expires, ms, or undefined when none is held. */
   nextExpiry(): number | undefined {
-    let next: number | undefined
-    for (const record of this.#records.values())
-      if (next === undefined || record.expiresAt < next) next = record.expiresAt
-    return next
+    for (let top = this.#expiries.peek(); top !== undefined; top = this.#expiries.peek()) {
+      if (this.#records.get(top.peer) === top) return top.expiresAt
+      this.#expiries.pop()
+    }
+    return undefined
   }
 
   #schedule(): void {
