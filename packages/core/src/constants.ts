@@ -176,6 +176,8 @@ export const BLOB_CHUNK_BYTES = 256 * 1024
 export const MAX_BLOB_CHUNK_BYTES = 1024 * 1024
 /** Largest blob stored or fetched unless configured otherwise. */
 export const DEFAULT_MAX_BLOB_BYTES = 1024 * 1024 * 1024
+/** Bytes of blobs being fetched at once by one node, all fetches together (two default-sized blobs). */
+export const DEFAULT_MAX_FETCHING_BYTES = 2 * DEFAULT_MAX_BLOB_BYTES
 /** Largest blob request or response header frame. */
 export const MAX_BLOB_HEADER_BYTES = 1024
 /** A blob transfer with no progress for this long is abandoned for the next provider. */

@@ -141,6 +141,43 @@ describe('blob transfer', () => {
     )
   })
 
+  it('should refuse a blob larger than the fetch expects before allocating it', async () => {
+    const cid = await honest.blobs.put(randomBytes(2 * MiB))
+    await expect(fetcher.blobs.fetchFrom(honest.peerId, cid, { maxBytes: MiB })).rejects.toMatchObject({
+      code: 'CORE__BLOB_TOO_LARGE',
+      context: expect.objectContaining({ size: 2 * MiB, max: MiB }),
+    })
+    await expect(fetcher.blobs.fetch(cid, { providers: [honest.peerId], maxBytes: MiB })).rejects.toMatchObject({
+      code: 'CORE__BLOB_PROVIDERS_EXHAUSTED',
+      context: expect.objectContaining({
+        failures: [{ peer: honest.peerId.toString(), code: 'CORE__BLOB_TOO_LARGE' }],
+      }),
+    })
+    expect((await fetcher.blobs.fetchFrom(honest.peerId, cid, { maxBytes: 2 * MiB })).byteLength).toBe(2 * MiB)
+  })
+
+  it('should hold concurrent fetches to the node-wide fetching budget, each waiting its turn', async () => {
+    const tight = await set.create({ bootstrap: [honest.getMultiaddrs()[0]!.toString()], maxFetchingBytes: 10 * MiB })
+    const blobs = [randomBytes(8 * MiB), randomBytes(8 * MiB), randomBytes(8 * MiB)]
+    const cids = await Promise.all(blobs.map((b) => honest.blobs.put(b)))
+    await waitFor(() => tight.libp2p.getConnections(honest.peerId).length > 0, 'connection')
+    let maxHeld = 0
+    let maxWaiting = 0
+    let sampling = true
+    const sample = (): void => {
+      maxHeld = Math.max(maxHeld, tight.blobs.fetching.bytes)
+      maxWaiting = Math.max(maxWaiting, tight.blobs.fetching.waiting)
+      if (sampling) setImmediate(sample)
+    }
+    sample()
+    const fetched = await Promise.all(cids.map((cid) => tight.blobs.fetch(cid, { providers: [honest.peerId] })))
+    sampling = false
+    expect(fetched.map((b) => b.byteLength)).toEqual([8 * MiB, 8 * MiB, 8 * MiB])
+    expect(maxHeld).toBe(8 * MiB)
+    expect(maxWaiting).toBeGreaterThanOrEqual(1)
+    expect(tight.blobs.fetching).toEqual({ bytes: 0, waiting: 0 })
+  })
+
   it('should say when a provider or the network does not hold a blob', async () => {
     const cid = blobCid(new TextEncoder().encode('nobody has this'))
     await expect(fetcher.blobs.fetchFrom(honest.peerId, cid)).rejects.toSatisfy((e) =>

@@ -79,6 +79,24 @@ export function decodeBlobResponseHeader(bytes: Uint8Array): BlobResponseHeader 
   return size === undefined ? { status } : { status, size }
 }
 
+/** Throws unless `size` is a byte count of at most `maxBytes`: `CORE__MALFORMED_BLOB_FRAME` or `CORE__BLOB_TOO_LARGE`. */
+export function assertBlobSize(cid: BlobCid, size: number, maxBytes: number): void {
+  if (!Number.isSafeInteger(size) || size < 0) {
+    throw new CoreError('CORE__MALFORMED_BLOB_FRAME', `blob size ${size} is not a byte count`, { size })
+  }
+  if (size > maxBytes) {
+    throw new CoreError(
+      'CORE__BLOB_TOO_LARGE',
+      `blob ${cid.toString()} has ${size} bytes; at most ${maxBytes} are accepted`,
+      {
+        cid: cid.toString(),
+        size,
+        max: maxBytes,
+      },
+    )
+  }
+}
+
 /**
  * Collects a blob's data frames and verifies them: never more than the announced size (nor `maxBytes`), never a
  * frame over {@link MAX_BLOB_CHUNK_BYTES}, and the SHA-256 of what arrived must be the CID's digest. Arbitrary
@@ -92,20 +110,7 @@ export class BlobAssembler {
   #received = 0
 
   constructor(cid: BlobCid, size: number, maxBytes: number) {
-    if (!Number.isSafeInteger(size) || size < 0) {
-      throw new CoreError('CORE__MALFORMED_BLOB_FRAME', `blob size ${size} is not a byte count`, { size })
-    }
-    if (size > maxBytes) {
-      throw new CoreError(
-        'CORE__BLOB_TOO_LARGE',
-        `blob ${cid.toString()} has ${size} bytes; at most ${maxBytes} are accepted`,
-        {
-          cid: cid.toString(),
-          size,
-          max: maxBytes,
-        },
-      )
-    }
+    assertBlobSize(cid, size, maxBytes)
     this.#cid = cid
     this.#size = size
     // Allocated once: zero-filled pages cost memory only when written, and growing by copies cost a third of the

@@ -14,7 +14,9 @@ import { CoreError, isCoreError } from '../errors.js'
 import { PROTOCOLS } from '../topics.js'
 import { framingFault, nextFrame, readFrames, sendFrames, streamSink } from '../node/stream-io.js'
 import type { BlobCid } from './blob-cid.js'
+import type { ReleaseBytes } from './byte-budget.js'
 import {
+  assertBlobSize,
   BlobAssembler,
   decodeBlobRequest,
   decodeBlobResponseHeader,
@@ -123,6 +125,11 @@ export interface FetchFromOptions extends AbortOptions {
   maxBlobBytes: number
   /** Abandon the provider after this long without bytes (empty frames are no progress). @default BLOB_IDLE_TIMEOUT_MS */
   idleTimeoutMs?: number
+  /**
+   * Reserves memory for the announced size before it is allocated (see {@link ByteBudget}); the reservation is
+   * given back when the fetch ends, whatever its outcome. While it waits, the provider is not abandoned as idle.
+   */
+  reserve?: (bytes: number, options: AbortOptions) => Promise<ReleaseBytes>
 }
 
 /**
@@ -158,6 +165,7 @@ export async function fetchBlobFrom(
   })
   const onAbort = (): void => stream.abort(new CoreError('CORE__ABORTED', 'blob fetch aborted', {}))
   options.signal?.addEventListener('abort', onAbort, { once: true })
+  let release: ReleaseBytes | undefined
   try {
     await sendFrames(stream, [encodeBlobRequest({ cid })], options)
     await stream.close(options)
@@ -172,7 +180,14 @@ export async function fetchBlobFrom(
         const header = decodeBlobResponseHeader(first)
         watchdog.touch()
         throwForStatus(header, cid, peer, options.maxBlobBytes)
-        const assembler = new BlobAssembler(cid, header.size ?? 0, options.maxBlobBytes)
+        const size = header.size ?? 0
+        assertBlobSize(cid, size, options.maxBlobBytes)
+        if (options.reserve !== undefined) {
+          watchdog.stop()
+          release = await options.reserve(size, { signal: options.signal })
+          watchdog.touch()
+        }
+        const assembler = new BlobAssembler(cid, size, options.maxBlobBytes)
         for (let next = await iterator.next(); next.done !== true; next = await iterator.next()) {
           // Only bytes are progress: a provider sending empty frames would otherwise hold the fetch for good.
           if (next.value.byteLength > 0) watchdog.touch()
@@ -202,6 +217,7 @@ export async function fetchBlobFrom(
     )
   } finally {
     watchdog.stop()
+    release?.()
     options.signal?.removeEventListener('abort', onAbort)
   }
 }

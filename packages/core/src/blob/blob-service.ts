@@ -5,6 +5,7 @@ import type { AbortOptions } from '../bus.js'
 import {
   BLOB_CHUNK_BYTES,
   DEFAULT_MAX_BLOB_BYTES,
+  DEFAULT_MAX_FETCHING_BYTES,
   DHT_QUERY_TIMEOUT_MS,
   MAX_BLOB_CHUNK_BYTES,
   MAX_BLOB_PROVIDERS,
@@ -15,6 +16,7 @@ import { PROTOCOLS } from '../topics.js'
 import { BlobHasher, blobCidOfDigest, parseBlobCid, type BlobCid } from './blob-cid.js'
 import { fetchBlobFrom, serveBlob, type BlobAccessHook } from './blob-protocol.js'
 import type { Blobstore } from './blobstore.js'
+import { ByteBudget } from './byte-budget.js'
 
 /** What the blob service needs from its node: stream handling, content routing and a store. */
 export interface BlobServiceComponents {
@@ -41,13 +43,29 @@ export interface BlobServiceInit {
    * @default every peer may fetch every blob
    */
   access?: BlobAccessHook
+  /**
+   * Bytes of blobs being fetched at once, all fetches together: one that would pass it waits for others to end,
+   * so a crowd of providers announcing large blobs cannot make this node allocate their sum.
+   * @default DEFAULT_MAX_FETCHING_BYTES (2 GiB)
+   */
+  maxFetchingBytes?: number
+}
+
+/** Options of {@link BlobService.fetchFrom}. */
+export interface BlobFetchFromOptions extends AbortOptions {
+  /**
+   * Largest blob this fetch accepts, when the caller knows what to expect (a task's output of known shape): a
+   * provider announcing more is refused with `CORE__BLOB_TOO_LARGE` before anything is allocated.
+   * @default the service's maxBlobBytes
+   */
+  maxBytes?: number
 }
 
 /** A CID in any accepted form: a `CID`, its string or its bytes. */
 export type BlobCidLike = BlobCid | string | Uint8Array
 
 /** Options of {@link BlobService.fetch}. */
-export interface BlobFetchOptions extends AbortOptions {
+export interface BlobFetchOptions extends BlobFetchFromOptions {
   /** Ask these peers, in order, instead of looking providers up in the DHT. */
   providers?: Array<PeerId | string>
   /**
@@ -85,6 +103,7 @@ export class BlobService {
   readonly chunkBytes: number
   readonly #components: BlobServiceComponents
   readonly #log: Logger
+  readonly #fetching: ByteBudget
   #access: BlobAccessHook | undefined
   #started = false
 
@@ -103,6 +122,11 @@ export class BlobService {
         maxBlobBytes: this.maxBlobBytes,
       })
     }
+    const maxFetchingBytes = init.maxFetchingBytes ?? DEFAULT_MAX_FETCHING_BYTES
+    if (!(Number.isSafeInteger(maxFetchingBytes) && maxFetchingBytes > 0)) {
+      throw new CoreError('CORE__INVALID_CONFIG', 'maxFetchingBytes must be a positive integer', { maxFetchingBytes })
+    }
+    this.#fetching = new ByteBudget(maxFetchingBytes)
     this.#access = init.access
     this.#log = components.logger.forComponent('tessera:core:blob')
   }
@@ -180,12 +204,18 @@ export class BlobService {
     return found
   }
 
+  /** Bytes of blobs being fetched now, and fetches waiting for room (see `maxFetchingBytes`). */
+  get fetching(): { bytes: number; waiting: number } {
+    return { bytes: this.#fetching.held, waiting: this.#fetching.waiting }
+  }
+
   /** Fetches `cid` from one peer and verifies it (see {@link fetchBlobFrom} for the codes it throws). */
-  async fetchFrom(peer: PeerId | string, cid: BlobCidLike, options: AbortOptions = {}): Promise<Uint8Array> {
+  async fetchFrom(peer: PeerId | string, cid: BlobCidLike, options: BlobFetchFromOptions = {}): Promise<Uint8Array> {
     const id = typeof peer === 'string' ? parsePeerId(peer) : peer
     return fetchBlobFrom(this.#components.libp2p, id, parseBlobCid(cid), {
       ...options,
-      maxBlobBytes: this.maxBlobBytes,
+      maxBlobBytes: this.#largestAccepted(options.maxBytes),
+      reserve: (bytes, reserveOptions) => this.#fetching.acquire(bytes, reserveOptions),
     })
   }
 
@@ -196,6 +226,7 @@ export class BlobService {
    */
   async fetch(cid: BlobCidLike, options: BlobFetchOptions = {}): Promise<Uint8Array> {
     const parsed = parseBlobCid(cid)
+    const maxBytes = this.#largestAccepted(options.maxBytes)
     const failures: ProviderFailure[] = []
     let lastError: unknown
     const controller = new AbortController()
@@ -207,7 +238,7 @@ export class BlobService {
       for await (const peer of providers) {
         if (failures.length >= MAX_BLOB_PROVIDERS) break
         try {
-          const bytes = await this.fetchFrom(peer, parsed, { signal: options.signal })
+          const bytes = await this.fetchFrom(peer, parsed, { signal: options.signal, maxBytes })
           if (options.store !== false) await this.store.put(parsed, bytes, { signal: options.signal })
           return bytes
         } catch (e) {
@@ -234,6 +265,15 @@ export class BlobService {
       { cid: parsed.toString(), failures },
       { cause: lastError },
     )
+  }
+
+  /** The largest blob a fetch accepts: the caller's bound, never above the service's. */
+  #largestAccepted(maxBytes: number | undefined): number {
+    if (maxBytes === undefined) return this.maxBlobBytes
+    if (!(Number.isSafeInteger(maxBytes) && maxBytes >= 0)) {
+      throw new CoreError('CORE__INVALID_CONFIG', 'maxBytes must be a byte count', { maxBytes })
+    }
+    return Math.min(maxBytes, this.maxBlobBytes)
   }
 
   async *#given(providers: Array<PeerId | string>): AsyncGenerator<PeerId> {

@@ -11,6 +11,7 @@ import {
   DEFAULT_LISTEN_ADDRS,
   DEFAULT_MAX_BLOB_BYTES,
   DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_FETCHING_BYTES,
   DEFAULT_MIN_CONNECTIONS,
   GOSSIP_HEARTBEAT_INTERVAL_MS,
   GOSSIP_SEEN_TTL_MS,
@@ -114,6 +115,11 @@ export interface NodeInit {
    */
   maxBlobBytes?: number
   /**
+   * Bytes of blobs being fetched at once, all fetches together; a fetch that would pass it waits its turn.
+   * @default DEFAULT_MAX_FETCHING_BYTES (2 GiB)
+   */
+  maxFetchingBytes?: number
+  /**
    * Blob data frame size when serving.
    * @default BLOB_CHUNK_BYTES (256 KiB)
    */
@@ -155,6 +161,7 @@ export interface ResolvedNodeInit {
   maxConnections: number
   capacityTtlMs: number
   maxBlobBytes: number
+  maxFetchingBytes: number
   blobChunkBytes: number
 }
 
@@ -217,6 +224,7 @@ export function resolveNodeInit(init: NodeInit): ResolvedNodeInit {
     maxConnections: positiveInteger('maxConnections', init.maxConnections ?? DEFAULT_MAX_CONNECTIONS),
     capacityTtlMs: positiveInteger('capacityTtlMs', init.capacityTtlMs ?? DEFAULT_CAPACITY_TTL_MS),
     maxBlobBytes: positiveInteger('maxBlobBytes', init.maxBlobBytes ?? DEFAULT_MAX_BLOB_BYTES),
+    maxFetchingBytes: positiveInteger('maxFetchingBytes', init.maxFetchingBytes ?? DEFAULT_MAX_FETCHING_BYTES),
     blobChunkBytes: positiveInteger('blobChunkBytes', init.blobChunkBytes ?? BLOB_CHUNK_BYTES),
   }
 }

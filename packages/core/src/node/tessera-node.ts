@@ -151,7 +151,12 @@ export class TesseraNode extends TypedEventEmitter<NodeEvents> {
     )
     this.blobs = new BlobService(
       { peerId: identity.peerId, libp2p, store: init.blobstore ?? new MemoryBlobstore(), logger },
-      { maxBlobBytes: config.maxBlobBytes, chunkBytes: config.blobChunkBytes, access: init.blobAccess },
+      {
+        maxBlobBytes: config.maxBlobBytes,
+        maxFetchingBytes: config.maxFetchingBytes,
+        chunkBytes: config.blobChunkBytes,
+        access: init.blobAccess,
+      },
     )
   }
 

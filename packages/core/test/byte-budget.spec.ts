@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest'
+import { ByteBudget, isCoreError } from '../src/index.js'
+
+describe('ByteBudget', () => {
+  it('should grant bytes first come, first served, each waiting for room', async () => {
+    const budget = new ByteBudget(100)
+    const granted: string[] = []
+    const first = await budget.acquire(60)
+    const second = budget.acquire(50).then((release) => (granted.push('second'), release))
+    // Small enough to fit now, but it does not jump the queue.
+    const third = budget.acquire(10).then((release) => (granted.push('third'), release))
+    await Promise.resolve()
+    expect([budget.held, budget.waiting, granted]).toEqual([60, 2, []])
+    first()
+    first()
+    const [releaseSecond, releaseThird] = await Promise.all([second, third])
+    expect(granted).toEqual(['second', 'third'])
+    expect(budget.held).toBe(60)
+    releaseSecond()
+    releaseThird()
+    expect(budget.held).toBe(0)
+  })
+
+  it('should grant a request larger than the budget alone, once nothing else is held', async () => {
+    const budget = new ByteBudget(100)
+    const small = await budget.acquire(10)
+    let large = false
+    const pending = budget.acquire(500).then((release) => ((large = true), release))
+    await Promise.resolve()
+    expect(large).toBe(false)
+    small()
+    const release = await pending
+    expect([large, budget.held]).toEqual([true, 500])
+    release()
+  })
+
+  it('should drop a waiter whose signal aborts, letting the one behind it in', async () => {
+    const budget = new ByteBudget(100)
+    const held = await budget.acquire(70)
+    const controller = new AbortController()
+    const blocked = budget.acquire(80, { signal: controller.signal })
+    const behind = budget.acquire(30)
+    controller.abort()
+    await expect(blocked).rejects.toSatisfy((e) => isCoreError(e, 'CORE__ABORTED'))
+    const release = await behind
+    expect([budget.held, budget.waiting]).toEqual([100, 0])
+    release()
+    held()
+  })
+})
