@@ -75,6 +75,18 @@ describe('keepCommittedOutput', () => {
     expect(pinnedWhenKept).toEqual([1])
   })
 
+  it("should fetch no more than the task's tile can hold, whatever the worker announces", async () => {
+    const { blobs } = stores(Buffer.concat(rows))
+    const asked: Array<number | undefined> = []
+    blobs.fetchFrom = async (_peer, _cid, options) => {
+      asked.push(options?.maxBytes)
+      throw Object.assign(new Error('too large'), { code: 'CORE__BLOB_TOO_LARGE' })
+    }
+    expect(await keepCommittedOutput(blobs, request(rows), logger)).toBe('fail')
+    // The first tile is 32 x 32 pixels of RGBA float32.
+    expect(asked).toEqual([32 * 32 * 16])
+  })
+
   it('should fail, and keep and pin nothing, when the worker delivers another output than it committed to', async () => {
     const other = rows.map((r, i) => (i === 3 ? new Uint8Array(r.byteLength) : r))
     const { blobs, kept } = stores(Buffer.concat(other))

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { assembleOutputs } from '../src/driver/index.js'
+import { MAX_CHUNK_BYTES } from '@tessera/core'
+import { assembleOutputs, outputBytesBound } from '../src/driver/index.js'
 import { buildOrder, resolveJobSpec, splitTasks } from '../src/index.js'
 
 const inference = buildOrder(
@@ -108,5 +109,33 @@ describe('assembleOutputs', () => {
     expect(() => assembleOutputs(inference, () => undefined, 4, { partial: true })).toThrow(
       expect.objectContaining({ code: 'SCHEDULER__TASK_NOT_FOUND', context: { taskId: first } }),
     )
+  })
+})
+
+describe('outputBytesBound', () => {
+  const render = {
+    jobId: 'job-r',
+    split: {
+      kind: 'render' as const,
+      firstFrame: 0,
+      frames: 1,
+      width: 48,
+      height: 40,
+      tileWidth: 32,
+      tileHeight: 32,
+      samples: 1,
+    },
+  }
+  const ranges = { jobId: 'job-i', split: { kind: 'inference' as const, items: 10, itemsPerTask: 4 } }
+
+  it("should bound a render task by its tile's pixels and an inference task by a chunk an item", () => {
+    const [first, last] = [splitTasks(render)[0]!, splitTasks(render).at(-1)!]
+    expect(outputBytesBound(render, first.taskId, 999, 16)).toBe(32 * 32 * 16)
+    // The last tile is cut by the frame's edge: 16 x 8.
+    expect(outputBytesBound(render, last.taskId, 999)).toBe(16 * 8 * 4)
+    const lastRange = splitTasks(ranges).at(-1)!
+    expect(outputBytesBound(ranges, lastRange.taskId, 999)).toBe(2 * MAX_CHUNK_BYTES)
+    // A task the order does not hold: only the Result's own claim bounds it.
+    expect(outputBytesBound(ranges, 'job-i/99', 3)).toBe(3 * MAX_CHUNK_BYTES)
   })
 })

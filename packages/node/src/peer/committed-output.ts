@@ -1,8 +1,9 @@
 import type { AbortOptions } from '@tessera/core'
 import { outputMatchesCommitment } from '@tessera/proof'
 import type { VerdictOutcome, VerifyRequest } from '@tessera/scheduler'
-import type { OutputStore } from '@tessera/scheduler/driver'
+import { outputBytesBound, type OutputStore } from '@tessera/scheduler/driver'
 import type { Logger } from 'pino'
+import { RENDER_OUTPUT_BYTES_PER_PIXEL } from './job-output.js'
 
 /** Options of {@link keepCommittedOutput}. */
 export interface KeepOptions extends AbortOptions {
@@ -24,7 +25,9 @@ export async function keepCommittedOutput(
 ): Promise<VerdictOutcome> {
   const { result } = request
   try {
-    const output = await blobs.fetchFrom(request.worker, result.output, options)
+    // No bigger than an honest output of the task: a worker cannot make us allocate a blob it only announces.
+    const maxBytes = outputBytesBound(request.order, request.taskId, result.chunks, RENDER_OUTPUT_BYTES_PER_PIXEL)
+    const output = await blobs.fetchFrom(request.worker, result.output, { signal: options.signal, maxBytes })
     if (!outputMatchesCommitment(output, result.root, result.chunks)) {
       logger.warn({ taskId: request.taskId, worker: request.worker, bytes: output.byteLength }, 'output:mismatched')
       return 'fail'

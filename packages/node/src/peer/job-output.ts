@@ -1,6 +1,6 @@
 import type { AbortOptions, Order, Result } from '@tessera/core'
 import { bytesToFloat32, encodeExr, encodePng } from '@tessera/gpu'
-import { assembleOutputs, type ItemRange } from '@tessera/scheduler/driver'
+import { assembleOutputs, outputBytesBound, type ItemRange } from '@tessera/scheduler/driver'
 import {
   type JobOutput,
   type JobOutputOptions,
@@ -33,8 +33,8 @@ export interface OutputSource {
   has(cid: string, options?: AbortOptions): Promise<boolean>
   /** A blob this node holds. */
   get(cid: string, options?: AbortOptions): Promise<Uint8Array>
-  /** A blob fetched from `peer`. */
-  fetchFrom(peer: string, cid: string, options?: AbortOptions): Promise<Uint8Array>
+  /** A blob fetched from `peer`, refused when over `maxBytes`. */
+  fetchFrom(peer: string, cid: string, options?: AbortOptions & { maxBytes?: number }): Promise<Uint8Array>
 }
 
 const OCTETS = 'application/octet-stream'
@@ -101,7 +101,10 @@ export async function assembleJobOutput(
     results.map(async (r) => {
       const part = (await source.has(r.output, options))
         ? await source.get(r.output, options)
-        : await source.fetchFrom(r.worker, r.output, options)
+        : await source.fetchFrom(r.worker, r.output, {
+            signal: options.signal,
+            maxBytes: outputBytesBound(order, r.taskId, r.chunks, RENDER_OUTPUT_BYTES_PER_PIXEL),
+          })
       fetched += part.byteLength
       if (split.kind === 'inference' && fetched > MAX_OUTPUT_REPLY_BYTES) {
         throw tooLarge(order.jobId, 'output items', fetched, MAX_OUTPUT_REPLY_BYTES, NO_SMALLER_PART)

@@ -1,6 +1,23 @@
-import type { Order } from '@tessera/core'
+import { MAX_CHUNK_BYTES, type Order } from '@tessera/core'
 import { SchedulerError } from '../errors.js'
-import { splitTasks } from '../split.js'
+import { splitTasks, taskAt, taskIndexOf } from '../split.js'
+
+/**
+ * The most bytes an honest output of task `taskId` holds: a render tile's exact size (`bytesPerPixel` a pixel), or
+ * for an inference range, whose item size only the model knows, one chunk of at most MAX_CHUNK_BYTES an item.
+ * Output fetches pass it as their `maxBytes`, so a worker cannot make the peer fetching its output allocate more.
+ * A task the order does not hold is bounded by the chunks its Result claims.
+ */
+export function outputBytesBound(
+  order: Pick<Order, 'jobId' | 'split'>,
+  taskId: string,
+  chunks: number,
+  bytesPerPixel = 4,
+): number {
+  const task = taskAt(order, taskIndexOf(order, taskId))
+  if (task?.kind === 'render') return task.width * task.height * bytesPerPixel
+  return (task?.kind === 'inference' ? task.end - task.start : chunks) * MAX_CHUNK_BYTES
+}
 
 /** One assembled frame of a render job. */
 export interface AssembledFrame {

@@ -30,15 +30,15 @@ import type { SchedulerEvent, VerdictOutcome } from '../events.js'
 import type { JobSpec } from '../job.js'
 import { MarketView } from '../market.js'
 import { WORKER_MESSAGE_TYPES, WorkerMachine, type WorkerMachineInit, type WorkerOutput } from '../worker.js'
-import { assembleOutputs, type AssembledOutput } from './assemble.js'
+import { assembleOutputs, outputBytesBound, type AssembledOutput } from './assemble.js'
 import type { TaskExecution, TaskExecutor } from './executor.js'
 
 /** Where task outputs go and come from: `@tessera/core`'s `node.blobs` fits. */
 export interface OutputStore {
   /** Stores `bytes` and returns their content id. */
   put(bytes: Uint8Array, options?: AbortOptions): Promise<{ toString(): string }>
-  /** Fetches (and checks) a blob from the peer that holds it. */
-  fetchFrom(peer: string, cid: string, options?: AbortOptions): Promise<Uint8Array>
+  /** Fetches (and checks) a blob from the peer that holds it, refusing one over `maxBytes`. */
+  fetchFrom(peer: string, cid: string, options?: AbortOptions & { maxBytes?: number }): Promise<Uint8Array>
 }
 
 /** What a {@link SchedulerDriver} needs from the node it runs on. */
@@ -273,7 +273,8 @@ export class SchedulerDriver extends EventTarget {
     const outputs = new Map<string, Uint8Array>()
     await Promise.all(
       results.map(async (result) => {
-        outputs.set(result.taskId, await blobs.fetchFrom(result.worker, result.output, options))
+        const maxBytes = outputBytesBound(order, result.taskId, result.chunks)
+        outputs.set(result.taskId, await blobs.fetchFrom(result.worker, result.output, { ...options, maxBytes }))
       }),
     )
     return assembleOutputs(order, (taskId) => {
