@@ -162,6 +162,13 @@ export const EXPIRY_GRACE_MS = MAX_CLOCK_SKEW_MS
 export const DIRECT_SEND_TIMEOUT_MS = 15_000
 /** Concurrent inbound `/tessera/task/1` streams per connection. */
 export const MAX_INBOUND_TASK_STREAMS = 32
+/**
+ * Bytes of direct messages a node reads at once, all peers together: 32 maximum-size envelopes. Without it, each of
+ * 300 connections could hold 32 streams of 8 MiB half-sent (75 GiB).
+ */
+export const MAX_INBOUND_DIRECT_BYTES = 256 * 1024 * 1024
+/** One peer may hold at most 1/this of {@link MAX_INBOUND_DIRECT_BYTES}. */
+export const INBOUND_DIRECT_PEER_SHARE = 4
 
 /** A capacity record lives this long; the announcer re-publishes it well before. */
 export const DEFAULT_CAPACITY_TTL_MS = 2 * 60 * 1000

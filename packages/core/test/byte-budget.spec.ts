@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { ByteBudget, isCoreError } from '../src/index.js'
+import { InboundBudget } from '../src/node/inbound-budget.js'
 
 describe('ByteBudget', () => {
   it('should grant bytes first come, first served, each waiting for room', async () => {
@@ -46,5 +47,22 @@ describe('ByteBudget', () => {
     expect([budget.held, budget.waiting]).toEqual([100, 0])
     release()
     held()
+  })
+})
+
+describe('InboundBudget', () => {
+  it("should hold each peer to its share and all peers to the total, freeing a peer's bytes on release", () => {
+    const budget = new InboundBudget(100, 40)
+    const a1 = budget.tryAcquire('a', 30)
+    expect(budget.tryAcquire('a', 20)).toBeUndefined()
+    const b = budget.tryAcquire('b', 40)
+    const c = budget.tryAcquire('c', 30)
+    expect([a1, b, c].every((r) => r !== undefined)).toBe(true)
+    // 100 held: within its share, d still does not fit the total.
+    expect(budget.tryAcquire('d', 1)).toBeUndefined()
+    a1!()
+    a1!()
+    expect(budget.held).toBe(70)
+    expect(budget.tryAcquire('a', 30)).toBeDefined()
   })
 })

@@ -12,6 +12,7 @@ import {
   TOPICS,
   type Inbound,
   type RejectedMessage,
+  type TesseraNode,
 } from '../src/index.js'
 import { bid, NodeSet, sampleCapacity, tcpAddr, waitFor } from './helpers.js'
 
@@ -166,6 +167,41 @@ describe('createNode', () => {
     const ack = await lp.decode(stream).next()
     expect(decodeCanonical(ack.value!.subarray())).toEqual({ r: 'CORE__MESSAGE_TOO_LARGE' })
     stream.abort(new Error('done'))
+  })
+
+  it("should refuse a direct message past the sender's share of the inbound budget, and take it once room is freed", async () => {
+    // A quarter of 4 MiB for each peer.
+    const a = await set.create({ maxInboundDirectBytes: 4 * 1024 * 1024 })
+    const b = await set.create({ bootstrap: [tcpAddr(a)] })
+    const c = await set.create({ bootstrap: [tcpAddr(a)] })
+    await waitFor(() => [b, c].every((n) => n.libp2p.getConnections(a.peerId).length > 0), 'b and c to connect to a')
+    const received: Inbound[] = []
+    a.bus.onMessage((m) => received.push(m))
+    // b announces a frame of its whole share, and sends none of it.
+    const stalled = await b.libp2p.dialProtocol(a.peerId, PROTOCOLS.task)
+    stalled.send(unsignedVarint(1024 * 1024))
+    const sendHeartbeat = (from: TesseraNode) => from.bus.send(a.peerId.toString(), heartbeat(from.peerId.toString()))
+    await waitFor(async () => {
+      try {
+        await sendHeartbeat(b)
+        return false
+      } catch (e) {
+        return isCoreError(e, 'CORE__MESSAGE_REJECTED') && e.context.code === 'CORE__PEER_BUSY'
+      }
+    }, "b's next message to be refused as busy")
+    // Other peers are not held up by b.
+    await sendHeartbeat(c)
+    expect(received.map((m) => m.from)).toEqual([c.peerId.toString()])
+    stalled.abort(new Error('gave up'))
+    await waitFor(
+      async () =>
+        sendHeartbeat(b).then(
+          () => true,
+          () => false,
+        ),
+      "b's share to be freed",
+    )
+    expect(received.map((m) => m.from)).toEqual([c.peerId.toString(), b.peerId.toString()])
   })
 
   it('should carry direct messages over WebSockets too', async () => {

@@ -14,7 +14,7 @@ import { CoreError, isCoreError } from '../errors.js'
 import { PROTOCOLS } from '../topics.js'
 import { framingFault, nextFrame, readFrames, sendFrames, streamSink } from '../node/stream-io.js'
 import type { BlobCid } from './blob-cid.js'
-import type { ReleaseBytes } from './byte-budget.js'
+import type { ReleaseBytes } from '../byte-budget.js'
 import {
   assertBlobSize,
   BlobAssembler,

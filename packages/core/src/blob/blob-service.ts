@@ -16,7 +16,7 @@ import { PROTOCOLS } from '../topics.js'
 import { BlobHasher, blobCidOfDigest, parseBlobCid, type BlobCid } from './blob-cid.js'
 import { fetchBlobFrom, serveBlob, type BlobAccessHook } from './blob-protocol.js'
 import type { Blobstore } from './blobstore.js'
-import { ByteBudget } from './byte-budget.js'
+import { ByteBudget } from '../byte-budget.js'
 
 /** What the blob service needs from its node: stream handling, content routing and a store. */
 export interface BlobServiceComponents {

@@ -9,12 +9,16 @@ import {
   EXPIRY_GRACE_MS,
   MAX_DIRECT_ENVELOPE_BYTES,
   MAX_ENVELOPE_TTL_MS,
+  INBOUND_DIRECT_PEER_SHARE,
   MAX_GOSSIP_ENVELOPE_BYTES,
+  MAX_INBOUND_DIRECT_BYTES,
   MAX_INBOUND_TASK_STREAMS,
 } from '../constants.js'
 import { openEnvelope, sealEnvelope, type Opened, type Signer } from '../envelope.js'
 import { CoreError, isCoreError, type CoreErrorCode } from '../errors.js'
 import { ReplayGuard, SequenceCounter } from '../replay.js'
+import type { ReleaseBytes } from '../byte-budget.js'
+import { InboundBudget } from './inbound-budget.js'
 import type { PeerPenalties } from './peer-penalties.js'
 import { DIRECT_DOMAIN, domainOf, isTopic, PROTOCOLS, TOPICS, type Topic } from '../topics.js'
 import { decodeCanonical, encodeCanonical } from '../wire/codec.js'
@@ -70,6 +74,12 @@ export interface Libp2pBusInit {
   replay?: ReplayGuard
   /** Where replays are counted against the peer that handed them on (fed to gossipsub as P5). */
   penalties?: PeerPenalties
+  /**
+   * Bytes of direct messages read at once, all peers together; one peer may hold a quarter of it. A message that
+   * does not fit is refused with `CORE__PEER_BUSY` before its bytes are buffered.
+   * @default MAX_INBOUND_DIRECT_BYTES (256 MiB)
+   */
+  maxInboundDirectBytes?: number
 }
 
 /**
@@ -84,6 +94,7 @@ export class Libp2pMessageBus implements MessageBus {
   readonly #observer: BusObserver
   readonly #replay: ReplayGuard
   readonly #penalties: PeerPenalties | undefined
+  readonly #inbound: InboundBudget
   readonly #seq = new SequenceCounter()
   readonly #handlers = new Set<(inbound: Inbound) => void>()
   /** Envelopes opened by a validator, handed to the delivery listener without a second verification. */
@@ -97,6 +108,8 @@ export class Libp2pMessageBus implements MessageBus {
     this.#observer = init.observer ?? {}
     this.#replay = init.replay ?? new ReplayGuard()
     this.#penalties = init.penalties
+    const inbound = init.maxInboundDirectBytes ?? MAX_INBOUND_DIRECT_BYTES
+    this.#inbound = new InboundBudget(inbound, Math.floor(inbound / INBOUND_DIRECT_PEER_SHARE))
     this.#log = components.logger.forComponent('tessera:core:bus')
   }
 
@@ -293,10 +306,19 @@ export class Libp2pMessageBus implements MessageBus {
   async #onTaskStream(stream: Stream, connection: Connection): Promise<void> {
     const remote = connection.remotePeer.toString()
     const unwatch = abortStreamOnSignal(stream, AbortSignal.timeout(DIRECT_SEND_TIMEOUT_MS))
+    let release: ReleaseBytes | undefined
     try {
       let verdict: 'ok' | CoreErrorCode
       try {
-        const bytes = await nextFrame(readFrames(stream, MAX_DIRECT_ENVELOPE_BYTES))
+        const reserve = (bytes: number): void => {
+          release = this.#inbound.tryAcquire(remote, bytes)
+          if (release !== undefined) return
+          throw new CoreError('CORE__PEER_BUSY', `no room to read a direct message of ${bytes} bytes now`, {
+            bytes,
+            remote,
+          })
+        }
+        const bytes = await nextFrame(readFrames(stream, MAX_DIRECT_ENVELOPE_BYTES, reserve))
         if (bytes === undefined)
           throw new CoreError('CORE__MALFORMED_MESSAGE', 'the stream ended before an envelope', {})
         this.#deliverDirect(bytes, remote)
@@ -312,6 +334,7 @@ export class Libp2pMessageBus implements MessageBus {
       this.#log('answering a direct message from %s failed - %e', remote, e)
       stream.abort(e instanceof Error ? e : new Error(String(e)))
     } finally {
+      release?.()
       unwatch()
     }
   }

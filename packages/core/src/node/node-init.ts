@@ -12,6 +12,7 @@ import {
   DEFAULT_MAX_BLOB_BYTES,
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_MAX_FETCHING_BYTES,
+  MAX_INBOUND_DIRECT_BYTES,
   DEFAULT_MIN_CONNECTIONS,
   GOSSIP_HEARTBEAT_INTERVAL_MS,
   GOSSIP_SEEN_TTL_MS,
@@ -120,6 +121,12 @@ export interface NodeInit {
    */
   maxFetchingBytes?: number
   /**
+   * Bytes of direct messages read at once, all peers together (one peer may hold a quarter); a message that does
+   * not fit is refused with `CORE__PEER_BUSY` before its bytes are buffered.
+   * @default MAX_INBOUND_DIRECT_BYTES (256 MiB)
+   */
+  maxInboundDirectBytes?: number
+  /**
    * Blob data frame size when serving.
    * @default BLOB_CHUNK_BYTES (256 KiB)
    */
@@ -162,6 +169,7 @@ export interface ResolvedNodeInit {
   capacityTtlMs: number
   maxBlobBytes: number
   maxFetchingBytes: number
+  maxInboundDirectBytes: number
   blobChunkBytes: number
 }
 
@@ -225,6 +233,10 @@ export function resolveNodeInit(init: NodeInit): ResolvedNodeInit {
     capacityTtlMs: positiveInteger('capacityTtlMs', init.capacityTtlMs ?? DEFAULT_CAPACITY_TTL_MS),
     maxBlobBytes: positiveInteger('maxBlobBytes', init.maxBlobBytes ?? DEFAULT_MAX_BLOB_BYTES),
     maxFetchingBytes: positiveInteger('maxFetchingBytes', init.maxFetchingBytes ?? DEFAULT_MAX_FETCHING_BYTES),
+    maxInboundDirectBytes: positiveInteger(
+      'maxInboundDirectBytes',
+      init.maxInboundDirectBytes ?? MAX_INBOUND_DIRECT_BYTES,
+    ),
     blobChunkBytes: positiveInteger('blobChunkBytes', init.blobChunkBytes ?? BLOB_CHUNK_BYTES),
   }
 }

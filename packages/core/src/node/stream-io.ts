@@ -59,11 +59,16 @@ export function framingFault(e: unknown): 'too-long' | 'malformed' | undefined {
 
 /**
  * The stream's incoming data as length-prefixed frames of at most `maxFrameBytes`. A longer frame is
- * `CORE__MESSAGE_TOO_LARGE`, a broken prefix or a truncated frame `CORE__MALFORMED_MESSAGE`.
+ * `CORE__MESSAGE_TOO_LARGE`, a broken prefix or a truncated frame `CORE__MALFORMED_MESSAGE`. `onLength` sees each
+ * frame's length before its bytes are buffered; what it throws ends the read.
  */
-export async function* readFrames(stream: Stream, maxFrameBytes: number): AsyncGenerator<Uint8ArrayList> {
+export async function* readFrames(
+  stream: Stream,
+  maxFrameBytes: number,
+  onLength?: (bytes: number) => void,
+): AsyncGenerator<Uint8ArrayList> {
   try {
-    yield* lp.decode(stream, { maxDataLength: maxFrameBytes })
+    yield* lp.decode(stream, { maxDataLength: maxFrameBytes, ...(onLength === undefined ? {} : { onLength }) })
   } catch (e) {
     const fault = framingFault(e)
     if (fault === 'too-long') {

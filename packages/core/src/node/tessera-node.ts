@@ -133,6 +133,7 @@ export class TesseraNode extends TypedEventEmitter<NodeEvents> {
       {
         replay: new ReplayGuard(),
         penalties,
+        maxInboundDirectBytes: config.maxInboundDirectBytes,
         observer: {
           received: (inbound) => this.safeDispatchEvent('message:received', { detail: inbound }),
           rejected: (rejected) => this.safeDispatchEvent('message:rejected', { detail: rejected }),

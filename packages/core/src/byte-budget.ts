@@ -1,6 +1,6 @@
-import { throwIfAborted } from '../abort.js'
-import type { AbortOptions } from '../bus.js'
-import { AbortError } from '../errors.js'
+import { throwIfAborted } from './abort.js'
+import type { AbortOptions } from './bus.js'
+import { AbortError } from './errors.js'
 
 /** Gives back what {@link ByteBudget.acquire} reserved. Idempotent. */
 export type ReleaseBytes = () => void
@@ -32,6 +32,11 @@ export class ByteBudget {
   /** Requests waiting for bytes. */
   get waiting(): number {
     return this.#waiting.length
+  }
+
+  /** Reserves `bytes` if they fit now, with nobody waiting ahead; undefined otherwise. */
+  tryAcquire(bytes: number): ReleaseBytes | undefined {
+    return this.#waiting.length === 0 && this.#held + bytes <= this.max ? this.#grant(bytes) : undefined
   }
 
   /** Reserves `bytes`, waiting for room; rejects with an AbortError if `options.signal` aborts first. */
