@@ -38,8 +38,11 @@ export const configSchema = z
     listen: z.array(z.string().max(256)).max(16).default(['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws']),
     /** Peers to join through; may be empty. */
     bootstrap: z.array(z.string().max(512)).max(64).default([]),
-    /** Loopback-friendly network settings (no IP-colocation penalty, DHT keeps private addresses). */
-    localNetwork: z.boolean().default(true),
+    /**
+     * Loopback-friendly network settings (no IP-colocation penalty, DHT keeps private addresses). Unset, they follow
+     * the listen addresses: on for loopback and private ones (the defaults), off once one is public or a wildcard.
+     */
+    localNetwork: z.boolean().optional(),
     /**
      * Control API and /metrics: host and port (0 picks a free port). The host is an IP address or a host name;
      * keep it loopback unless something else must reach the API, as its token travels in clear.

@@ -11,6 +11,9 @@ describe('config', () => {
     expect(config.worker.price).toBe(100n)
     expect(config.ledger.transport).toBe('litesvm')
     expect(config.bootstrap).toEqual([])
+    // Left to follow the listen addresses: a node listening on 0.0.0.0 must not get loopback-friendly limits.
+    expect(config.localNetwork).toBeUndefined()
+    expect(parseConfig({ localNetwork: true }).localNetwork).toBe(true)
   })
 
   it('should round-trip through its JSON form', () => {

@@ -60,7 +60,8 @@ export interface NodeInit {
    * off gossipsub's IP-colocation penalty (which graylisted every loopback peer in our probes), keeps private
    * addresses in DHT records (`passthroughMapper`), runs the DHT in server mode and raises libp2p's per-host inbound
    * connection limits. Leave it false on public networks, where several identities behind one IP are a Sybil signal.
-   * @default true when every listen address is loopback or private (the default listen addresses are), else false
+   * @default true when every listen and announce address is loopback or private (the default listen addresses
+   * are), else false; a wildcard listen address (0.0.0.0, ::) counts as public
    */
   localNetwork?: boolean
   /**
@@ -173,11 +174,16 @@ export interface ResolvedNodeInit {
   blobChunkBytes: number
 }
 
-/** True when every address is loopback, private or in-memory. */
+/**
+ * True when every address is loopback, private or in-memory. A wildcard (0.0.0.0, ::) is not: it binds every
+ * interface, public ones too, so a node listening on it may face the internet and must keep public-network limits.
+ */
 export function isLocalListen(addrs: readonly string[]): boolean {
   return addrs.every((a) => {
+    if (a.startsWith('/memory')) return true
     const ma = multiaddr(a)
-    return a.startsWith('/memory') || isPrivate(ma)
+    const host = ma.getComponents()[0]?.value
+    return host !== '0.0.0.0' && host !== '::' && isPrivate(ma)
   })
 }
 
@@ -194,7 +200,7 @@ export function resolveNodeInit(init: NodeInit): ResolvedNodeInit {
   let localNetwork: boolean
   try {
     for (const a of [...listen, ...(init.announce ?? []), ...(init.bootstrap ?? [])]) multiaddr(a)
-    localNetwork = init.localNetwork ?? isLocalListen(listen)
+    localNetwork = init.localNetwork ?? isLocalListen([...listen, ...(init.announce ?? [])])
   } catch (cause) {
     throw new CoreError(
       'CORE__INVALID_CONFIG',

@@ -218,7 +218,7 @@ export class Peer implements NodeOperations {
         identity: init.identity,
         listen: config.listen,
         bootstrap: config.bootstrap,
-        localNetwork: config.localNetwork,
+        ...(config.localNetwork === undefined ? {} : { localNetwork: config.localNetwork }),
         blobstore: new FsBlobstore(join(dir.root, 'blobs')),
         datastore: libp2pStore,
         metrics: prometheusMetrics({ registry: metrics.registry, collectDefaultMetrics: true }),
