@@ -1,3 +1,4 @@
+import { MemoryDatastore } from 'datastore-core'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { bootstrap } from '@libp2p/bootstrap'
@@ -27,6 +28,8 @@ import {
   JOIN_LOOKUPS_MIN,
   LOCAL_INBOUND_CONNECTION_THRESHOLD,
   LOCAL_MAX_INCOMING_PENDING_CONNECTIONS,
+  MAX_PROVIDER_RECORDS,
+  MAX_PROVIDER_RECORDS_PER_PEER,
   PING_MAX_STREAMS,
 } from '../constants.js'
 import { CoreError } from '../errors.js'
@@ -35,6 +38,7 @@ import { ReplayGuard } from '../replay.js'
 import { DHT_PROTOCOL_PREFIX, type Topic } from '../topics.js'
 import { asScored, tesseraGossipsub, type GossipSub, type ScoredGossipSub } from './gossip.js'
 import { Libp2pMessageBus, type RejectedMessage } from './libp2p-bus.js'
+import { withProviderQuota } from './provider-quota.js'
 import { PeerPenalties } from './peer-penalties.js'
 import { resolveNodeInit, type NodeInit, type ResolvedNodeInit } from './node-init.js'
 
@@ -418,7 +422,11 @@ export async function createNode(init: NodeInit = {}, options: AbortOptions = {}
         debugName: 'tessera:gossipsub',
       }),
     },
-    ...(init.datastore === undefined ? {} : { datastore: init.datastore }),
+    datastore: await withProviderQuota(
+      init.datastore ?? new MemoryDatastore(),
+      { perPeer: MAX_PROVIDER_RECORDS_PER_PEER, total: MAX_PROVIDER_RECORDS, self: identity.peerId.toString() },
+      options,
+    ),
     ...(init.metrics === undefined ? {} : { metrics: init.metrics }),
   }
   let libp2p: Libp2p<TesseraServices>
