@@ -1,9 +1,21 @@
-import { type Inbound, ManualClock, type Order, type Result, seededRng } from '@tessera/core'
-import { MAX_CHUNK_BYTES } from '@tessera/proof'
+import {
+  blobCid,
+  DIRECT_DOMAIN,
+  generateIdentity,
+  type Inbound,
+  ManualClock,
+  type Order,
+  type Result,
+  sealEnvelope,
+  seededRng,
+  type WireMessage,
+} from '@tessera/core'
+import { commitOutput, MAX_CHUNK_BYTES } from '@tessera/proof'
 import type { VerifyRequest } from '@tessera/scheduler'
 import type { TaskExecution } from '@tessera/scheduler/driver'
 import { pino } from 'pino'
-import { describe, expect, it } from 'vitest'
+import { concat } from 'uint8arrays/concat'
+import { describe, expect, it, vi } from 'vitest'
 import { Verification } from '../src/peer/verification.js'
 import { idleBus, workerVerification } from './fixtures.js'
 
@@ -72,5 +84,77 @@ describe('Verification (creator side)', () => {
     verification.stop()
     const request = { kind: 'verify', jobId: 'job-1', taskId: 'job-1/f0/0', worker: 'worker', result } as VerifyRequest
     expect(await verification.verify(request)).toBe('fail')
+  })
+})
+
+describe('Verification (recomputing)', () => {
+  it('should stop a recomputation when the verifier stops, rather than hold the engine for nothing', async () => {
+    const [creator, worker] = await Promise.all([generateIdentity(), generateIdentity()])
+    const [creatorId, workerId] = [creator.peerId.toString(), worker.peerId.toString()]
+    const order = { jobId: 'job-1', creator: creatorId } as Order
+    const taskId = 'job-1/f0/0'
+    const chunks = [new Uint8Array(16).fill(1), new Uint8Array(16).fill(2)]
+    const handlers = new Map<string, (inbound: Inbound) => void>()
+    /** A bus that hands each direct message to the other peer's Verification. */
+    const busOf = (self: string) => ({
+      ...idleBus(self),
+      onMessage: (handler: (inbound: Inbound) => void) => (handlers.set(self, handler), () => {}),
+      send: async (to: string, message: WireMessage) =>
+        void queueMicrotask(() => handlers.get(to)?.({ from: self, message, expiresAt: 2_000 })),
+    })
+    let recomputing: AbortSignal | undefined
+    const verifier = new Verification({
+      bus: busOf(creatorId),
+      clock: new ManualClock(1_000),
+      rng: seededRng(1),
+      logger: pino({ level: 'silent' }),
+      orderOf: () => order,
+      shapeOf: () => ({ tolerance: 'bitwise', chunks: 2 }),
+      recompute: (_order, _taskId, _indices, options) =>
+        new Promise((_resolve, reject) => {
+          recomputing = options?.signal
+          options?.signal?.addEventListener('abort', () => reject(options.signal?.reason))
+        }),
+    })
+    const prover = new Verification({
+      bus: busOf(workerId),
+      clock: new ManualClock(1_000),
+      rng: seededRng(2),
+      logger: pino({ level: 'silent' }),
+      orderOf: () => undefined,
+      shapeOf: () => undefined,
+      recompute: () => Promise.reject(new Error('not a verifier')),
+    })
+    await prover
+      .wrapExecutor({ execute: async () => ({ chunks, tolerance: 'bitwise' }) })
+      .execute({ order, task: { taskId }, minPrice: 1n } as TaskExecution, { signal: new AbortController().signal })
+    const result: Result = {
+      jobId: 'job-1',
+      taskId,
+      worker: workerId,
+      root: commitOutput(chunks).root,
+      chunks: 2,
+      output: blobCid(concat(chunks)).toString(),
+      tolerance: 'bitwise',
+      computeMs: 1,
+      issuedAt: 1_000,
+    }
+    const envelope = sealEnvelope(
+      worker,
+      { type: 'result', body: result },
+      {
+        domain: DIRECT_DOMAIN,
+        seq: 1n,
+        expiresAt: 2_000,
+      },
+    )
+    handlers.get(creatorId)?.({ from: workerId, message: { type: 'result', body: result }, expiresAt: 2_000, envelope })
+    const verdict = verifier.verify({ kind: 'verify', jobId: 'job-1', taskId, worker: workerId, result, order })
+    await vi.waitFor(() => expect(recomputing).toBeDefined())
+    expect(recomputing?.aborted).toBe(false)
+    verifier.stop()
+    expect(recomputing?.aborted).toBe(true)
+    prover.stop()
+    void verdict
   })
 })

@@ -137,6 +137,8 @@ export class Verification {
   /** Creators' signed assignments by task key: an accusation we forward to an arbiter quotes one. */
   readonly #assignments = new Map<string, Uint8Array>()
   readonly #unsubscribe: () => void
+  /** Aborted on stop: recomputations still running stop with it, rather than hold the engine for nothing. */
+  readonly #lifetime = new AbortController()
 
   constructor(components: VerificationComponents) {
     this.#c = components
@@ -172,6 +174,7 @@ export class Verification {
 
   /** Stops the machines and stops listening to the network. */
   stop(): void {
+    this.#lifetime.abort()
     this.#unsubscribe()
     this.#verifier.stop()
     this.#prover.stop()
@@ -456,8 +459,10 @@ export class Verification {
   async #recompute(jobId: string, taskId: string, worker: string, indices: number[]): Promise<void> {
     const order = this.#orderOf(jobId)
     if (order === undefined) return
+    // The verifier gives up on a recomputation after its timeout: the engine stops then too.
+    const signal = AbortSignal.any([this.#lifetime.signal, AbortSignal.timeout(DEFAULT_RECOMPUTE_TIMEOUT_MS)])
     try {
-      const chunks = await this.#c.recompute(order, taskId, indices)
+      const chunks = await this.#c.recompute(order, taskId, indices, { signal })
       this.#verifier.feed({ kind: 'recomputed', jobId, taskId, worker, chunks })
     } catch (e) {
       this.#c.logger.warn({ ...errorFields(e), jobId, taskId }, 'verification:recompute-failed')
