@@ -83,6 +83,14 @@ function fakeOps(): NodeOperations & {
       outputOptions.push(output)
       return { jobId: id, files: [] }
     },
+    jobOutputFile: async (id, name, output) => {
+      outputOptions.push(output)
+      if (id !== 'job-1' || name !== 'frame-0007.exr') {
+        throw new NodeError('NODE__OUTPUT_FILE_NOT_FOUND', `no file ${name}`, {})
+      }
+      // Past what one JSON reply may carry in base64 would be too slow here; bytes of every value stand in.
+      return { name, contentType: 'image/x-exr', bytes: Uint8Array.from({ length: 70_000 }, (_, i) => i % 251) }
+    },
     wallet: async () => ({ address: 'a', lamports: '1', tokens: '2', mint: 'm' }),
     airdrop: async () => ({ address: 'a', lamports: '1', tokens: '3', mint: 'm' }),
     prometheusText: async () => 'tessera_jobs_submitted_total 0\n',
@@ -176,6 +184,30 @@ describe('control API', () => {
       await expect(wrong.status()).rejects.toMatchObject({ code: 'NODE__API_UNAUTHORISED' })
       const metrics = await fetch(`http://127.0.0.1:${port}/metrics`)
       expect(await metrics.text()).toMatch(/tessera_jobs_submitted_total/)
+    })
+  })
+
+  it('should answer one output file as its bytes, and refuse names that are not one', async () => {
+    const ops = fakeOps()
+    await withServer(ops, async (client, port) => {
+      const file = await client.jobOutputFile('job-1', 'frame-0007.exr', { frame: 7, exposure: 0.5 })
+      expect(file.contentType).toBe('image/x-exr')
+      expect(file.bytes).toEqual(Uint8Array.from({ length: 70_000 }, (_, i) => i % 251))
+      expect(ops.outputOptions).toEqual([{ frame: 7, exposure: 0.5 }])
+      await expect(client.jobOutputFile('job-1', 'frame-0008.exr')).rejects.toMatchObject({
+        code: 'NODE__OUTPUT_FILE_NOT_FOUND',
+      })
+      const raw = (path: string) =>
+        fetch(`http://127.0.0.1:${port}/v1/jobs/job-1/output/${path}`, {
+          headers: { authorization: `Bearer ${TOKEN}` },
+        })
+      expect((await raw('frame-0008.exr')).status).toBe(404)
+      for (const bad of ['.hidden', '..%2Fconfig.json', 'a%2Fb', 'frame%00.png', `${'a'.repeat(129)}`, '%E0%A4%A']) {
+        const res = await raw(bad)
+        expect(res.status, bad).toBe(400)
+        expect(((await res.json()) as { error: { code: string } }).error.code, bad).toBe('NODE__API_MALFORMED_REQUEST')
+      }
+      expect((await raw('frame-0007.exr?frame=x')).status).toBe(400)
     })
   })
 

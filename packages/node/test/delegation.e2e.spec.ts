@@ -145,5 +145,12 @@ describe('delegated verification and arbitration between real peers', () => {
     expect(gradedPng.every((v, i) => v === gradedLocally[i])).toBe(true)
     expect(gradedPng.some((v, i) => v !== png[i])).toBe(true)
     expect(graded[1]!.base64).toBe(files[1]!.base64)
+    // A file asked for alone (how a frame too large for one reply is fetched) is the same bytes, not base64.
+    const exr = await creator.jobOutputFile(jobId, 'frame-0000.exr')
+    expect(exr.contentType).toBe('image/x-exr')
+    expect(Buffer.from(exr.bytes).toString('base64')).toBe(files[1]!.base64)
+    await expect(creator.jobOutputFile(jobId, 'frame-0001.exr')).rejects.toMatchObject({
+      code: 'NODE__OUTPUT_FILE_NOT_FOUND',
+    })
   }, 300_000)
 })

@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { ApiClient } from '../src/api/client.js'
 import type { JobOutputOptions } from '../src/api/contract.js'
 import { fetchJobOutput } from '../src/cli/fetch-output.js'
+import { NodeError } from '../src/errors.js'
 import type { CliIo } from '../src/cli/io.js'
 import { tempDir } from './helpers.js'
 
@@ -55,6 +56,35 @@ describe('job fetch', () => {
     expect(JSON.parse(await readFile(join(dir.path, 'tiles.json'), 'utf8'))).toEqual({
       missing: [3, 4].map((frame) => ({ frame, x: 0, y: 0, width: 8, height: 8 })),
     })
+  })
+
+  it('should fetch a frame too large for one reply a file at a time, skipping a manifest it has not', async () => {
+    const { client: base, asked } = node({ first: 3, count: 2 })
+    const files: string[] = []
+    const client = Object.assign(Object.create(base) as ApiClient, {
+      // Frame 4 is an 8K frame: its files pass what one JSON reply carries.
+      jobOutput: async (jobId: string, options: JobOutputOptions = {}) => {
+        if (options.frame === 4) throw new NodeError('NODE__OUTPUT_TOO_LARGE', 'too large', {})
+        return base.jobOutput(jobId, options)
+      },
+      jobOutputFile: async (_jobId: string, name: string, options: JobOutputOptions = {}) => {
+        files.push(`${name} ${options.frame}`)
+        if (name.endsWith('.tiles.json')) throw new NodeError('NODE__OUTPUT_FILE_NOT_FOUND', 'none', {})
+        return { name, contentType: 'x', bytes: new TextEncoder().encode(`bytes of ${name}`) }
+      },
+    })
+    await fetchJobOutput(client, 'job', { partial: true }, dir.path, io)
+    expect(asked).toEqual([{ partial: true, frame: 3 }])
+    expect(files).toEqual(['frame-0004.png 4', 'frame-0004.exr 4', 'frame-0004.tiles.json 4'])
+    expect((await readdir(dir.path)).sort()).toEqual([
+      'frame-0003.png',
+      'frame-0004.exr',
+      'frame-0004.png',
+      'tiles.json',
+    ])
+    expect(await readFile(join(dir.path, 'frame-0004.exr'), 'utf8')).toBe('bytes of frame-0004.exr')
+    // Frame 3's missing tiles only: frame 4 had none to list.
+    expect(JSON.parse(await readFile(join(dir.path, 'tiles.json'), 'utf8')).missing).toHaveLength(1)
   })
 
   it('should fetch a job without frames in one reply', async () => {

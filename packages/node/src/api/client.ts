@@ -10,9 +10,10 @@ import type {
   JobStatus,
   JobSummary,
   NodeStatus,
+  OutputFileReply,
   WalletInfo,
 } from './contract.js'
-import { MAX_JOBS_LISTED } from './contract.js'
+import { MAX_JOBS_LISTED, MAX_OUTPUT_FILE_BYTES } from './contract.js'
 
 /**
  * The host part of a URL reaching a node bound to `host`: an IPv6 address in brackets, and a node bound to every
@@ -178,12 +179,13 @@ export class ApiClient {
 
   /**
    * One request, bounded by `timeoutMs` and the caller's signal together. The caller's abort rejects with
-   * `AbortError`; the timeout, or a node that does not answer, with `NODE__API_UNREACHABLE`.
+   * `AbortError`; the timeout, or a node that does not answer, with `NODE__API_UNREACHABLE`. A reply that is not
+   * OK rejects with the node's coded error. `read` takes the body of an OK reply.
    */
-  async #call<T>(
+  async #request<T>(
     method: string,
     path: string,
-    schema: z.ZodType<T>,
+    read: (res: Response) => Promise<T>,
     body?: string | Uint8Array,
     options: AbortOptions & { timeoutMs?: number } = {},
   ): Promise<T> {
@@ -209,32 +211,45 @@ export class ApiClient {
     } catch (cause) {
       throw unreachable(cause)
     }
-    let json: unknown
+    let error: unknown
     try {
-      json = await res.json()
-    } catch (cause) {
-      if (signal.aborted) throw unreachable(cause)
-      throw new NodeError(
-        'NODE__API_MALFORMED_REPLY',
-        `the node answered ${path} with something that is not JSON`,
-        { path },
-        { cause },
-      )
+      if (res.ok) return await read(res)
+      error = await readJson(res, path)
+    } catch (e) {
+      // A body cut off by the timeout or the caller's abort is no fault of the reply's.
+      if (signal.aborted) throw unreachable(e)
+      throw e
     }
-    if (!res.ok) {
-      const err = errorReply.safeParse(json)
-      if (err.success) {
-        const { code, message } = err.data.error
-        if (isNodeErrorCode(code)) throw new NodeError(code, message, { path })
-        throw new NodeError('NODE__API_REMOTE_ERROR', message, { path, remoteCode: code })
-      }
-      throw new NodeError('NODE__API_MALFORMED_REPLY', `the node answered ${path} with HTTP ${res.status}`, { path })
+    const err = errorReply.safeParse(error)
+    if (err.success) {
+      const { code, message } = err.data.error
+      if (isNodeErrorCode(code)) throw new NodeError(code, message, { path })
+      throw new NodeError('NODE__API_REMOTE_ERROR', message, { path, remoteCode: code })
     }
-    const parsed = schema.safeParse(json)
-    if (!parsed.success) {
-      throw new NodeError('NODE__API_MALFORMED_REPLY', `the node's reply to ${path} is malformed`, { path })
-    }
-    return parsed.data
+    throw new NodeError('NODE__API_MALFORMED_REPLY', `the node answered ${path} with HTTP ${res.status}`, { path })
+  }
+
+  /** A request whose OK reply is JSON of `schema`. */
+  #call<T>(
+    method: string,
+    path: string,
+    schema: z.ZodType<T>,
+    body?: string | Uint8Array,
+    options: AbortOptions & { timeoutMs?: number } = {},
+  ): Promise<T> {
+    return this.#request(
+      method,
+      path,
+      async (res) => {
+        const parsed = schema.safeParse(await readJson(res, path))
+        if (!parsed.success) {
+          throw new NodeError('NODE__API_MALFORMED_REPLY', `the node's reply to ${path} is malformed`, { path })
+        }
+        return parsed.data
+      },
+      body,
+      options,
+    )
   }
 
   /** The node's identity, addresses and view of the network. */
@@ -294,16 +309,39 @@ export class ApiClient {
 
   /** A finished job's files; `exposure` and `toneCurve` say how its PNG frames are tone-mapped. */
   jobOutput(jobId: string, options: JobOutputOptions & AbortOptions = {}): Promise<JobOutput> {
-    const query = new URLSearchParams()
-    if (options.exposure !== undefined) query.set('exposure', String(options.exposure))
-    if (options.toneCurve !== undefined) query.set('toneCurve', options.toneCurve)
-    if (options.partial === true) query.set('partial', 'true')
-    if (options.frame !== undefined) query.set('frame', String(options.frame))
-    const path = `/v1/jobs/${encodeURIComponent(jobId)}/output${query.size > 0 ? `?${query}` : ''}`
+    const path = `/v1/jobs/${encodeURIComponent(jobId)}/output${outputQuery(options)}`
     return this.#call('GET', path, jobOutputSchema, undefined, {
       ...options,
       timeoutMs: SLOW_CALL_TIMEOUT_FACTOR * this.#timeoutMs,
     })
+  }
+
+  /**
+   * One file of a finished job's output, by the name {@link jobOutput} gives it, as bytes: how a file too large for
+   * one JSON reply (an 8K frame's OpenEXR) is fetched. `NODE__OUTPUT_FILE_NOT_FOUND` for a name the output has not.
+   */
+  jobOutputFile(jobId: string, name: string, options: JobOutputOptions & AbortOptions = {}): Promise<OutputFileReply> {
+    const path = `/v1/jobs/${encodeURIComponent(jobId)}/output/${encodeURIComponent(name)}${outputQuery(options)}`
+    return this.#request(
+      'GET',
+      path,
+      async (res) => {
+        const declared = Number(res.headers.get('content-length') ?? Number.NaN)
+        if (!(Number.isSafeInteger(declared) && declared >= 0 && declared <= MAX_OUTPUT_FILE_BYTES)) {
+          throw new NodeError('NODE__API_MALFORMED_REPLY', `the node's reply to ${path} has no length in bounds`, {
+            path,
+            declared,
+          })
+        }
+        const bytes = new Uint8Array(await res.arrayBuffer())
+        if (bytes.byteLength !== declared) {
+          throw new NodeError('NODE__API_MALFORMED_REPLY', `the node's reply to ${path} was cut short`, { path })
+        }
+        return { name, contentType: res.headers.get('content-type') ?? 'application/octet-stream', bytes }
+      },
+      undefined,
+      { ...options, timeoutMs: SLOW_CALL_TIMEOUT_FACTOR * this.#timeoutMs },
+    )
   }
 
   /** The node's wallet and balances. */
@@ -317,5 +355,29 @@ export class ApiClient {
       ...options,
       timeoutMs: SLOW_CALL_TIMEOUT_FACTOR * this.#timeoutMs,
     })
+  }
+}
+
+/** The query string of an output request (`?exposure=2&frame=7`), or nothing. */
+function outputQuery(options: JobOutputOptions): string {
+  const query = new URLSearchParams()
+  if (options.exposure !== undefined) query.set('exposure', String(options.exposure))
+  if (options.toneCurve !== undefined) query.set('toneCurve', options.toneCurve)
+  if (options.partial === true) query.set('partial', 'true')
+  if (options.frame !== undefined) query.set('frame', String(options.frame))
+  return query.size > 0 ? `?${query}` : ''
+}
+
+/** A reply's body as JSON; `NODE__API_MALFORMED_REPLY` when it is not. */
+async function readJson(res: Response, path: string): Promise<unknown> {
+  try {
+    return await res.json()
+  } catch (cause) {
+    throw new NodeError(
+      'NODE__API_MALFORMED_REPLY',
+      `the node answered ${path} with something that is not JSON`,
+      { path },
+      { cause },
+    )
   }
 }

@@ -118,6 +118,18 @@ export interface JobOutputOptions {
 export const MAX_OUTPUT_REPLY_BYTES = 360 * 1024 * 1024
 /** The most bytes of pixels (16 a pixel) the frames of one reply without `frame` may take as they are put together. */
 export const MAX_ASSEMBLED_OUTPUT_BYTES = 2 * 1024 * 1024 * 1024
+/**
+ * The most bytes a client takes in one output file reply: a frame's OpenEXR holds its pixels (at most
+ * {@link MAX_ASSEMBLED_OUTPUT_BYTES}) and, where they do not compress, a little more.
+ */
+export const MAX_OUTPUT_FILE_BYTES = 2 * MAX_ASSEMBLED_OUTPUT_BYTES
+
+/** One output file, as `GET /v1/jobs/:id/output/:file` answers it: its bytes, not base64. */
+export interface OutputFileReply {
+  name: string
+  contentType: string
+  bytes: Uint8Array
+}
 
 /** A job's output files. */
 export interface JobOutput {
@@ -199,6 +211,16 @@ export interface NodeOperations {
   deleteJob(jobId: string, options?: AbortOptions): Promise<{ jobId: string; blobsDeleted: number }>
   /** A completed job's files, PNG frames tone-mapped as `output` says. */
   jobOutput(jobId: string, output?: JobOutputOptions, options?: AbortOptions): Promise<JobOutput>
+  /**
+   * One file of a completed job's output, by the name {@link jobOutput} gives it, as bytes: how a file past
+   * {@link MAX_OUTPUT_REPLY_BYTES} is fetched. Rejects with `NODE__OUTPUT_FILE_NOT_FOUND` for a name it has not.
+   */
+  jobOutputFile(
+    jobId: string,
+    name: string,
+    output?: JobOutputOptions,
+    options?: AbortOptions,
+  ): Promise<OutputFileReply>
   /** This node's wallet and balances. */
   wallet(options?: AbortOptions): Promise<WalletInfo>
   /** Airdrops `amount` payment token units to this node (local ledgers only); resolves to the new balances. */

@@ -46,6 +46,9 @@ const jobOutputQuerySchema = z
   })
   .strict()
 
+/** An output file's name, as the node gives them (`frame-0007.exr`, `output.f32`): one path segment, no dot first. */
+const OUTPUT_FILE_NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/
+
 const jobListQuerySchema = z
   .object({ limit: wholeNumber.pipe(z.number().int().min(1).max(MAX_JOBS_LISTED)).default(DEFAULT_JOBS_LISTED) })
   .strict()
@@ -132,6 +135,7 @@ const STATUS_OF_CODE: Readonly<Record<string, number>> = {
   NODE__API_UNAUTHORISED: 401,
   NODE__API_NOT_FOUND: 404,
   NODE__JOB_NOT_FOUND: 404,
+  NODE__OUTPUT_FILE_NOT_FOUND: 404,
   // The request names an input blob never uploaded.
   NODE__INPUT_NOT_FOUND: 400,
   NODE__API_BODY_TOO_LARGE: 413,
@@ -302,6 +306,7 @@ export class ApiServer {
       throw new NodeError('NODE__API_UNAUTHORISED', 'missing or wrong API token', {})
     }
     const job = /^\/v1\/jobs\/([^/]{1,128})(\/output|\/cancel)?$/.exec(path)
+    const file = /^\/v1\/jobs\/([^/]{1,128})\/output\/([^/]{1,256})$/.exec(path)
     if (req.method === 'GET' && path === '/v1/status') return sendJson(res, 200, await this.#ops.status(options))
     if (req.method === 'PUT' && path === '/v1/blobs') {
       const cid = await this.#ops.putBlob(await readBody(req, MAX_INPUT_BYTES), options)
@@ -320,6 +325,24 @@ export class ApiServer {
     if (req.method === 'POST' && path === '/v1/jobs') {
       const request = parseJson(await readBody(req, MAX_API_BODY_BYTES), jobRequestSchema) as JobRequest
       return sendJson(res, 200, await this.#ops.submitJob(request, options))
+    }
+    if (req.method === 'GET' && file !== null) {
+      const id = decodePathSegment(file[1] as string)
+      const name = decodePathSegment(file[2] as string)
+      if (!OUTPUT_FILE_NAME.test(name)) {
+        throw new NodeError('NODE__API_MALFORMED_REQUEST', `${JSON.stringify(name)} is not an output file name`, {})
+      }
+      const output = parseQuery(url.searchParams, jobOutputQuerySchema)
+      const reply = await this.#ops.jobOutputFile(id, name, output, options)
+      // Bytes as they are: a file past what a JSON string holds (an 8K frame's OpenEXR) still fits a reply.
+      res
+        .writeHead(200, {
+          'content-type': reply.contentType,
+          'content-length': reply.bytes.byteLength,
+          'content-disposition': `attachment; filename="${reply.name}"`,
+        })
+        .end(reply.bytes)
+      return
     }
     if (req.method === 'GET' && job !== null && job[2] !== '/cancel') {
       const id = decodePathSegment(job[1] as string)

@@ -2,8 +2,8 @@ import { join } from 'node:path'
 import { z } from 'zod'
 import type { ApiClient } from '../api/client.js'
 import type { JobOutput, JobOutputOptions } from '../api/contract.js'
-import { NodeError } from '../errors.js'
-import { frameManifestName, PARTIAL_RENDER_MANIFEST } from '../peer/job-output.js'
+import { isNodeError, NodeError } from '../errors.js'
+import { frameManifestName, frameName, PARTIAL_MANIFEST, PARTIAL_RENDER_MANIFEST } from '../peer/job-output.js'
 import type { CliIo } from './io.js'
 import { makeOutputDir, writeOutput } from './write-output.js'
 
@@ -20,20 +20,59 @@ const frameManifestSchema = z.object({
   ),
 })
 
-/** Writes a reply's file into `out`, refusing a name that would leave it. */
-async function writeFile(out: string, file: JobOutput['files'][number], io: CliIo): Promise<void> {
+/** A file to write: its name and its bytes. */
+interface FetchedFile {
+  name: string
+  bytes: Uint8Array
+}
+
+/** A JSON reply's file, decoded. */
+function decoded(file: JobOutput['files'][number]): FetchedFile {
+  return { name: file.name, bytes: Buffer.from(file.base64, 'base64') }
+}
+
+/** Writes a fetched file into `out`, refusing a name that would leave it. */
+async function writeFile(out: string, file: FetchedFile, io: CliIo): Promise<void> {
   if (file.name.includes('/') || file.name.includes('\\') || file.name.startsWith('.')) {
     throw new NodeError('NODE__API_MALFORMED_REPLY', `the node named an output file ${JSON.stringify(file.name)}`, {})
   }
   const path = join(out, file.name)
-  await writeOutput(path, Buffer.from(file.base64, 'base64'))
+  await writeOutput(path, file.bytes)
   io.stdout(`${path}\n`)
 }
 
 /**
+ * An output's files: in one JSON reply, or, where they pass what one reply carries (an 8K frame's OpenEXR), one
+ * file a reply, by the names `names` gives (a manifest only a partial output has is skipped when absent).
+ */
+async function outputFiles(
+  client: ApiClient,
+  jobId: string,
+  options: JobOutputOptions,
+  names: { files: string[]; manifest: string },
+): Promise<FetchedFile[]> {
+  try {
+    return (await client.jobOutput(jobId, options)).files.map(decoded)
+  } catch (e) {
+    if (!isNodeError(e, 'NODE__OUTPUT_TOO_LARGE')) throw e
+  }
+  const files: FetchedFile[] = []
+  for (const name of names.files) files.push(await client.jobOutputFile(jobId, name, options))
+  if (options.partial === true) {
+    try {
+      files.push(await client.jobOutputFile(jobId, names.manifest, options))
+    } catch (e) {
+      if (!isNodeError(e, 'NODE__OUTPUT_FILE_NOT_FOUND')) throw e
+    }
+  }
+  return files
+}
+
+/**
  * `job fetch`: writes a job's output files into `out`. A render job's frames are asked for one at a time, so a job of
- * hundreds of frames never has to fit one reply (or the node's memory); a partial render's per-frame tile lists are
- * merged into one `tiles.json`, as a one-reply fetch writes it.
+ * hundreds of frames never has to fit one reply (or the node's memory), and a frame whose files pass what one reply
+ * carries a file at a time; a partial render's per-frame tile lists are merged into one `tiles.json`, as a one-reply
+ * fetch writes it.
  */
 export async function fetchJobOutput(
   client: ApiClient,
@@ -45,19 +84,22 @@ export async function fetchJobOutput(
   const { frames } = await client.jobStatus(jobId)
   await makeOutputDir(out)
   if (frames === undefined) {
-    for (const file of (await client.jobOutput(jobId, options)).files) await writeFile(out, file, io)
+    const names = { files: ['output.f32'], manifest: PARTIAL_MANIFEST }
+    for (const file of await outputFiles(client, jobId, options, names)) await writeFile(out, file, io)
     return
   }
   const missing: z.infer<typeof frameManifestSchema>['missing'] = []
   for (let frame = frames.first; frame < frames.first + frames.count; frame++) {
-    for (const file of (await client.jobOutput(jobId, { ...options, frame })).files) {
+    const name = frameName(frame)
+    const names = { files: [`${name}.png`, `${name}.exr`], manifest: frameManifestName(frame) }
+    for (const file of await outputFiles(client, jobId, { ...options, frame }, names)) {
       if (file.name !== frameManifestName(frame)) {
         await writeFile(out, file, io)
         continue
       }
       let manifest: unknown
       try {
-        manifest = JSON.parse(Buffer.from(file.base64, 'base64').toString('utf8'))
+        manifest = JSON.parse(Buffer.from(file.bytes).toString('utf8'))
       } catch {
         manifest = undefined
       }
@@ -69,7 +111,7 @@ export async function fetchJobOutput(
     }
   }
   if (missing.length > 0) {
-    const manifest = Buffer.from(`${JSON.stringify({ missing }, null, 2)}\n`).toString('base64')
-    await writeFile(out, { name: PARTIAL_RENDER_MANIFEST, contentType: 'application/json', base64: manifest }, io)
+    const manifest = Buffer.from(`${JSON.stringify({ missing }, null, 2)}\n`)
+    await writeFile(out, { name: PARTIAL_RENDER_MANIFEST, bytes: manifest }, io)
   }
 }

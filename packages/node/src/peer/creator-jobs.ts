@@ -10,7 +10,13 @@ import { RECEIPT_GRACE_MS } from './constants.js'
 import type { EpochCounter } from './epoch-counter.js'
 import { errorFields } from './error-fields.js'
 import type { InputOrder } from './inputs.js'
-import { assembleJobOutput, type OutputSource } from './job-output.js'
+import {
+  assembleJobOutput,
+  jobOutputFiles,
+  mayHaveOutputFile,
+  type OutputFile,
+  type OutputSource,
+} from './job-output.js'
 import { type JobEnd, type JobProgress, JobRecords, type StoredJob, unfinishedState } from './job-records.js'
 import { jobSpecOf } from './job-request.js'
 import type { Settlement } from './settlement.js'
@@ -372,6 +378,43 @@ export class CreatorJobs {
    * `output.partial`, a job that ended unfinished gives what it accepted (see `assembleJobOutput`).
    */
   async output(jobId: string, output: JobOutputOptions = {}, options: AbortOptions = {}): Promise<JobOutput> {
+    const { order, results } = await this.#outputOf(jobId, output)
+    return assembleJobOutput(order, results, this.#c.blobs, {
+      ...output,
+      ...(options.signal !== undefined ? { signal: options.signal } : {}),
+    })
+  }
+
+  /**
+   * One file of a completed job's output (as {@link output} names them), with no bound but what assembling holds:
+   * how a file too large for a JSON reply is fetched. `NODE__OUTPUT_FILE_NOT_FOUND` when the output has no such file.
+   */
+  async outputFile(
+    jobId: string,
+    name: string,
+    output: JobOutputOptions = {},
+    options: AbortOptions = {},
+  ): Promise<OutputFile> {
+    const { order, results } = await this.#outputOf(jobId, output)
+    const missing = () =>
+      new NodeError('NODE__OUTPUT_FILE_NOT_FOUND', `job ${jobId}'s output has no file ${JSON.stringify(name)}`, {
+        jobId,
+        name,
+      })
+    // Checked before anything is fetched: a name no output of this job could have costs nothing.
+    if (!mayHaveOutputFile(order, name, output.frame)) throw missing()
+    const files = await jobOutputFiles(order, results, this.#c.blobs, {
+      ...output,
+      only: name,
+      ...(options.signal !== undefined ? { signal: options.signal } : {}),
+    })
+    const file = files.find((f) => f.name === name)
+    if (file === undefined) throw missing()
+    return file
+  }
+
+  /** A job's order and the results its output is made of; `NODE__JOB_NOT_COMPLETE` when it has none to give. */
+  async #outputOf(jobId: string, output: JobOutputOptions): Promise<{ order: Order; results: readonly Result[] }> {
     const finished = this.#finished.get(jobId) ?? (await this.stored(jobId))
     const order = finished?.order
     // A job that ended unfinished gives, when asked, what it accepted: frames with those tiles, or those items.
@@ -393,10 +436,7 @@ export class CreatorJobs {
         { jobId },
       )
     }
-    return assembleJobOutput(order, results, this.#c.blobs, {
-      ...output,
-      ...(options.signal !== undefined ? { signal: options.signal } : {}),
-    })
+    return { order, results }
   }
 
   /** A job's record, as this node wrote it. */

@@ -5,6 +5,7 @@ import {
   type JobOutput,
   type JobOutputOptions,
   MAX_ASSEMBLED_OUTPUT_BYTES,
+  MAX_OUTPUT_FILE_BYTES,
   MAX_OUTPUT_REPLY_BYTES,
 } from '../api/contract.js'
 import { NodeError } from '../errors.js'
@@ -25,7 +26,7 @@ function tooLarge(jobId: string, what: string, bytes: number, limit: number, ins
 
 /** What to ask for instead of an output too large for one reply. */
 const ONE_FRAME_AT_A_TIME = 'ask for one frame at a time (`frame`), as `tessera job fetch` does'
-const NO_SMALLER_PART = 'the API cannot send it'
+const FILE_BY_FILE = 'ask for its files one at a time (`GET /v1/jobs/:id/output/:file`), as `tessera job fetch` does'
 
 /** Outputs kept locally once accepted, or fetched from the worker that produced them (`node.blobs`). */
 export interface OutputSource {
@@ -73,6 +74,25 @@ function complementOf(missing: readonly ItemRange[], items: number): [number, nu
   return out
 }
 
+/** One output file, its bytes as encoded (a JSON reply carries them in base64, a file reply as they are). */
+export interface OutputFile {
+  name: string
+  contentType: string
+  bytes: Uint8Array
+}
+
+/** Options of {@link jobOutputFiles}. */
+export interface OutputFilesOptions extends AbortOptions, JobOutputOptions {
+  /**
+   * Refuse with `NODE__OUTPUT_TOO_LARGE` as soon as the files pass this many bytes (what one JSON reply carries).
+   * Assembling never holds more than {@link MAX_ASSEMBLED_OUTPUT_BYTES} of pixels or items, whatever it says.
+   * @default MAX_OUTPUT_FILE_BYTES
+   */
+  maxBytes?: number
+  /** Encode only the file of this name: a client fetching files one at a time is not made to wait on the others. */
+  only?: string
+}
+
 /**
  * Puts a finished job's outputs together: a render job's tiles into frames encoded as PNG (tone-mapped as `options`
  * say) and OpenEXR, an inference job's item ranges into one float32 buffer. With `partial`, a job that ended
@@ -85,8 +105,30 @@ export async function assembleJobOutput(
   source: OutputSource,
   options: AbortOptions & JobOutputOptions = {},
 ): Promise<JobOutput> {
+  // Refused as soon as the files pass what one reply carries (before base64, whose string could not be made).
+  const files = await jobOutputFiles(order, results, source, { ...options, maxBytes: MAX_OUTPUT_REPLY_BYTES })
+  return {
+    jobId: order.jobId,
+    files: files.map(({ name, contentType, bytes }) => ({
+      name,
+      contentType,
+      base64: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64'),
+    })),
+  }
+}
+
+/** A job's output files (see {@link assembleJobOutput}), as bytes, bounded as `options` say. */
+export async function jobOutputFiles(
+  order: Order,
+  results: readonly Result[],
+  source: OutputSource,
+  options: OutputFilesOptions = {},
+): Promise<OutputFile[]> {
   const split = order.split
-  if (options.frame !== undefined) return assembleFrame(order, results, source, options.frame, options)
+  const maxBytes = options.maxBytes ?? MAX_OUTPUT_FILE_BYTES
+  // An inference output's file is its assembled items.
+  const maxItemBytes = Math.min(maxBytes, MAX_ASSEMBLED_OUTPUT_BYTES)
+  if (options.frame !== undefined) return frameFiles(order, results, source, options.frame, options)
   if (split.kind === 'render' && split.frames > 1) {
     // Checked before anything is fetched: every frame's pixels are held while they are put together.
     const bytes = split.frames * split.width * split.height * RENDER_OUTPUT_BYTES_PER_PIXEL
@@ -95,7 +137,7 @@ export async function assembleJobOutput(
     }
   }
   const outputs = new Map<string, Uint8Array>()
-  // An inference output's size is known only from its parts: refused as soon as they pass one reply, not after all.
+  // An inference output's size is known only from its parts: refused as soon as they pass the bound, not after all.
   let fetched = 0
   await Promise.all(
     results.map(async (r) => {
@@ -106,8 +148,8 @@ export async function assembleJobOutput(
             maxBytes: outputBytesBound(order, r.taskId, r.chunks, RENDER_OUTPUT_BYTES_PER_PIXEL),
           })
       fetched += part.byteLength
-      if (split.kind === 'inference' && fetched > MAX_OUTPUT_REPLY_BYTES) {
-        throw tooLarge(order.jobId, 'output items', fetched, MAX_OUTPUT_REPLY_BYTES, NO_SMALLER_PART)
+      if (split.kind === 'inference' && fetched > maxItemBytes) {
+        throw tooLarge(order.jobId, 'output items', fetched, maxItemBytes, FILE_BY_FILE)
       }
       outputs.set(r.taskId, part)
     }),
@@ -119,74 +161,81 @@ export async function assembleJobOutput(
     RENDER_OUTPUT_BYTES_PER_PIXEL,
     { partial: options.partial === true },
   )
+  const wanted = (name: string) => options.only === undefined || options.only === name
   if (assembled.kind === 'inference') {
     const { bytes, itemBytes, missing } = assembled
-    if (bytes.byteLength > MAX_OUTPUT_REPLY_BYTES) {
-      throw tooLarge(order.jobId, 'output items', bytes.byteLength, MAX_OUTPUT_REPLY_BYTES, NO_SMALLER_PART)
+    if (bytes.byteLength > maxItemBytes) {
+      throw tooLarge(order.jobId, 'output items', bytes.byteLength, maxItemBytes, FILE_BY_FILE)
     }
-    const file = (name: string, contentType: string, data: Uint8Array) => ({
-      name,
-      contentType,
-      base64: Buffer.from(data).toString('base64'),
-    })
-    if (missing.length === 0) return { jobId: order.jobId, files: [file('output.f32', OCTETS, bytes)] }
     // A partial output: the items no accepted range covers are NaN (all-ones bytes), never zeros a model could
     // have computed, and a manifest says which ranges are in.
     for (const range of missing) bytes.fill(0xff, range.start * itemBytes, range.end * itemBytes)
-    // The order says how many items there are (an item of no bytes leaves the buffer none to count them by).
-    const items = order.split.kind === 'inference' ? order.split.items : 0
-    const manifest: PartialInferenceManifest = {
-      items,
-      itemBytes,
-      accepted: complementOf(missing, items),
-      missing: missing.map((r) => [r.start, r.end]),
+    const files: OutputFile[] = [{ name: 'output.f32', contentType: OCTETS, bytes }]
+    if (missing.length > 0) {
+      // The order says how many items there are (an item of no bytes leaves the buffer none to count them by).
+      const items = order.split.kind === 'inference' ? order.split.items : 0
+      const manifest: PartialInferenceManifest = {
+        items,
+        itemBytes,
+        accepted: complementOf(missing, items),
+        missing: missing.map((r) => [r.start, r.end]),
+      }
+      files.push(jsonFile(PARTIAL_MANIFEST, manifest))
     }
-    return {
-      jobId: order.jobId,
-      files: [
-        file('output.f32', OCTETS, bytes),
-        file(PARTIAL_MANIFEST, 'application/json', new TextEncoder().encode(`${JSON.stringify(manifest, null, 2)}\n`)),
-      ],
-    }
+    return files.filter((f) => wanted(f.name))
   }
   // Each frame twice: a PNG to look at, and the verified linear radiance as OpenEXR to composite and grade. Encoded
-  // one frame after another, and refused as soon as the files pass what one reply carries (before base64, whose
-  // string could not be made).
+  // one frame after another, and refused as soon as the files pass the bound.
   const tone = { exposure: options.exposure ?? PNG_EXPOSURE, toneCurve: options.toneCurve ?? 'clamp' }
-  const encoded: { name: string; contentType: string; bytes: Uint8Array }[] = []
+  const files: OutputFile[] = []
   let total = 0
   for (const f of assembled.frames) {
     const image = { width: f.width, height: f.height, pixels: bytesToFloat32(f.pixels) }
     const name = frameName(f.frame)
-    const png = encodePng(image, tone)
-    const exr = await encodeExr(image)
-    total += png.byteLength + exr.byteLength
-    if (total > MAX_OUTPUT_REPLY_BYTES) {
-      const instead = assembled.frames.length > 1 ? ONE_FRAME_AT_A_TIME : NO_SMALLER_PART
-      throw tooLarge(order.jobId, 'frame files', total, MAX_OUTPUT_REPLY_BYTES, instead)
+    const encoded: OutputFile[] = []
+    if (wanted(`${name}.png`)) {
+      encoded.push({ name: `${name}.png`, contentType: 'image/png', bytes: encodePng(image, tone) })
     }
-    encoded.push(
-      { name: `${name}.png`, contentType: 'image/png', bytes: png },
-      { name: `${name}.exr`, contentType: 'image/x-exr', bytes: exr },
-    )
+    if (wanted(`${name}.exr`)) {
+      encoded.push({ name: `${name}.exr`, contentType: 'image/x-exr', bytes: await encodeExr(image) })
+    }
+    for (const file of encoded) total += file.bytes.byteLength
+    if (total > maxBytes) {
+      const instead = assembled.frames.length > 1 ? ONE_FRAME_AT_A_TIME : FILE_BY_FILE
+      throw tooLarge(order.jobId, 'frame files', total, maxBytes, instead)
+    }
+    files.push(...encoded)
   }
-  const files = encoded.map(({ name, contentType, bytes }) => ({
-    name,
-    contentType,
-    base64: Buffer.from(bytes).toString('base64'),
-  }))
   // A partial render: which tiles are left black, so a script can order them again.
-  const manifest =
-    assembled.missing.length === 0
-      ? []
-      : [
-          {
-            name: PARTIAL_RENDER_MANIFEST,
-            contentType: 'application/json',
-            base64: Buffer.from(`${JSON.stringify({ missing: assembled.missing }, null, 2)}\n`).toString('base64'),
-          },
-        ]
-  return { jobId: order.jobId, files: [...files, ...manifest] }
+  if (assembled.missing.length > 0 && wanted(PARTIAL_RENDER_MANIFEST)) {
+    files.push(jsonFile(PARTIAL_RENDER_MANIFEST, { missing: assembled.missing }))
+  }
+  return files
+}
+
+/**
+ * Whether `order`'s output (of frame `frame`, when given) could have a file of this name, by the names
+ * {@link jobOutputFiles} gives: a cheap check before anything is fetched.
+ */
+export function mayHaveOutputFile(order: Pick<Order, 'split'>, name: string, frame?: number): boolean {
+  const split = order.split
+  if (split.kind !== 'render') return frame === undefined && (name === 'output.f32' || name === PARTIAL_MANIFEST)
+  if (frame !== undefined && name === frameManifestName(frame)) return true
+  if (frame === undefined && name === PARTIAL_RENDER_MANIFEST) return true
+  const match = /^frame-(\d{4,9})\.(png|exr)$/.exec(name)
+  if (match === null) return false
+  const named = Number(match[1])
+  const inJob = named >= split.firstFrame && named < split.firstFrame + split.frames
+  return inJob && frameName(named) === name.slice(0, -4) && (frame === undefined || frame === named)
+}
+
+/** A small JSON file of an output, written as people read it. */
+function jsonFile(name: string, value: unknown): OutputFile {
+  return {
+    name,
+    contentType: 'application/json',
+    bytes: new TextEncoder().encode(`${JSON.stringify(value, null, 2)}\n`),
+  }
 }
 
 /**
@@ -194,13 +243,13 @@ export async function assembleJobOutput(
  * together, so a job of hundreds of frames is fetched a frame a reply. A partial frame's missing tiles are listed
  * in `frame-NNNN.tiles.json`, which a client merges into {@link PARTIAL_RENDER_MANIFEST}.
  */
-async function assembleFrame(
+async function frameFiles(
   order: Order,
   results: readonly Result[],
   source: OutputSource,
   frame: number,
-  options: AbortOptions & JobOutputOptions,
-): Promise<JobOutput> {
+  options: OutputFilesOptions,
+): Promise<OutputFile[]> {
   const split = order.split
   if (split.kind !== 'render') {
     throw new NodeError('NODE__API_MALFORMED_REQUEST', `job ${order.jobId} is no render job: it has no frames`, {
@@ -217,16 +266,17 @@ async function assembleFrame(
   // The frame's tasks keep their ids in a one-frame split: `${jobId}/f${frame}/t${x}_${y}`.
   const one: Order = { ...order, split: { ...split, firstFrame: frame, frames: 1 } }
   const prefix = `${order.jobId}/f${frame}/`
-  const whole = await assembleJobOutput(
+  // Its own manifest, named for it: the frames of one job are written into one folder.
+  const name = frameManifestName(frame)
+  const files = await jobOutputFiles(
     one,
     results.filter((r) => r.taskId.startsWith(prefix)),
     source,
-    { ...options, frame: undefined },
+    {
+      ...options,
+      frame: undefined,
+      ...(options.only === name ? { only: PARTIAL_RENDER_MANIFEST } : {}),
+    },
   )
-  // Its own manifest, named for it: the frames of one job are written into one folder.
-  const name = frameManifestName(frame)
-  return {
-    jobId: order.jobId,
-    files: whole.files.map((f) => (f.name === PARTIAL_RENDER_MANIFEST ? { ...f, name } : f)),
-  }
+  return files.map((f) => (f.name === PARTIAL_RENDER_MANIFEST ? { ...f, name } : f))
 }

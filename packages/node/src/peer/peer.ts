@@ -25,6 +25,7 @@ import type {
   JobSummary,
   NodeOperations,
   NodeStatus,
+  OutputFileReply,
   WalletInfo,
 } from '../api/contract.js'
 import type { NodeConfig } from '../config.js'
@@ -548,6 +549,16 @@ export class Peer implements NodeOperations {
   /** A completed job's files: frames as PNG (tone-mapped as `output` says) and OpenEXR, or an inference buffer. */
   jobOutput(jobId: string, output: JobOutputOptions = {}, options: AbortOptions = {}): Promise<JobOutput> {
     return this.jobs.output(jobId, output, options)
+  }
+
+  /** One file of a completed job's output, as bytes (for a file too large for one JSON reply). */
+  jobOutputFile(
+    jobId: string,
+    name: string,
+    output: JobOutputOptions = {},
+    options: AbortOptions = {},
+  ): Promise<OutputFileReply> {
+    return this.jobs.outputFile(jobId, name, output, options)
   }
 
   /** This node's ledger wallet and balances. */
