@@ -197,3 +197,11 @@ export const BLOB_IDLE_TIMEOUT_MS = 20_000
 export const MAX_BLOB_PROVIDERS = 8
 /** Concurrent inbound `/tessera/blob/1` streams per connection. */
 export const MAX_INBOUND_BLOB_STREAMS = 16
+/** Blobs a node serves at once to one peer: past it, a request is answered `busy`. */
+export const MAX_SERVES_PER_PEER = 4
+/** Blobs a node serves at once to all peers together. */
+export const MAX_SERVES = 64
+/** A fetch from a provider that answers `busy` asks again after this pause, doubling each time. */
+export const BLOB_BUSY_FIRST_PAUSE_MS = 50
+/** How long a fetch keeps asking a busy provider, all pauses together, before giving up on it. */
+export const BLOB_BUSY_RETRY_MS = 15_000

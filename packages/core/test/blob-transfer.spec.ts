@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   type AbortOptions,
   blobCid,
+  fetchBlobFrom,
   isCoreError,
   MemoryBlobstore,
   type BlobStreamOptions,
@@ -41,6 +42,16 @@ class StallingBlobstore extends MemoryBlobstore {
     for (;;) {
       await new Promise((resolve) => setTimeout(resolve, 50))
       yield new Uint8Array(0)
+    }
+  }
+}
+
+/** A peer's store that sends each chunk 60 ms after the last: a provider whose serves last a while. */
+class SlowBlobstore extends MemoryBlobstore {
+  override async *stream(cid: CID, options: BlobStreamOptions = {}): AsyncGenerator<Uint8Array> {
+    for await (const chunk of super.stream(cid, options)) {
+      await new Promise((resolve) => setTimeout(resolve, 60))
+      yield chunk
     }
   }
 }
@@ -176,6 +187,28 @@ describe('blob transfer', () => {
     expect(maxHeld).toBe(8 * MiB)
     expect(maxWaiting).toBeGreaterThanOrEqual(1)
     expect(tight.blobs.fetching).toEqual({ bytes: 0, waiting: 0 })
+  })
+
+  it('should serve one peer at most its share of blobs at once, answering busy past it, and fetches wait their turn', async () => {
+    const bootstrap = [honest.getMultiaddrs()[0]!.toString()]
+    const slow = await set.create({ bootstrap, blobstore: new SlowBlobstore(), maxServesPerPeer: 1 })
+    const [a, b] = [randomBytes(2 * MiB), randomBytes(2 * MiB)]
+    const [cidA, cidB] = await Promise.all([slow.blobs.put(a), slow.blobs.put(b)])
+    await other.dial(slow.getMultiaddrs()[0]!)
+    const first = other.blobs.fetchFrom(slow.peerId, cidA)
+    await waitFor(() => slow.blobs.serving === 1, 'the first blob to be served')
+    // Asked once, with no second try: the provider says it is busy.
+    await expect(fetchBlobFrom(other.libp2p, slow.peerId, cidB, { maxBlobBytes: 4 * MiB })).rejects.toMatchObject({
+      code: 'CORE__PEER_BUSY',
+    })
+    // Through the service, the second fetch asks again until the first is done.
+    let most = 0
+    const sampler = setInterval(() => (most = Math.max(most, slow.blobs.serving)), 5)
+    const [gotA, gotB] = await Promise.all([first, other.blobs.fetchFrom(slow.peerId, cidB)])
+    clearInterval(sampler)
+    expect([gotA, gotB]).toEqual([a, b])
+    expect(most).toBe(1)
+    expect(slow.blobs.serving).toBe(0)
   })
 
   it('should say when a provider or the network does not hold a blob', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { ByteBudget, isCoreError } from '../src/index.js'
-import { InboundBudget } from '../src/node/inbound-budget.js'
+import { PeerBudget } from '../src/peer-budget.js'
 
 describe('ByteBudget', () => {
   it('should grant bytes first come, first served, each waiting for room', async () => {
@@ -50,9 +50,9 @@ describe('ByteBudget', () => {
   })
 })
 
-describe('InboundBudget', () => {
+describe('PeerBudget', () => {
   it("should hold each peer to its share and all peers to the total, freeing a peer's bytes on release", () => {
-    const budget = new InboundBudget(100, 40)
+    const budget = new PeerBudget(100, 40)
     const a1 = budget.tryAcquire('a', 30)
     expect(budget.tryAcquire('a', 20)).toBeUndefined()
     const b = budget.tryAcquire('b', 40)

@@ -12,8 +12,11 @@ import { BlobHasher, parseBlobCid, type BlobCid } from './blob-cid.js'
  */
 export const BLOB_FRAME_VERSION = 1
 
-/** A provider's answer to a blob request: the blob follows only for `ok`. */
-export type BlobStatus = 'ok' | 'not-found' | 'denied' | 'too-large'
+/**
+ * A provider's answer to a blob request: the blob follows only for `ok`. `busy`: the provider serves as many
+ * blobs as it will at once (to this peer, or to all); ask another, or later.
+ */
+export type BlobStatus = 'ok' | 'not-found' | 'denied' | 'too-large' | 'busy'
 
 /** The requester's one frame: the blob it wants. */
 export interface BlobRequest {
@@ -30,7 +33,7 @@ export interface BlobResponseHeader {
 const requestSchema = z.object({ v: z.literal(BLOB_FRAME_VERSION), cid: z.instanceof(Uint8Array) })
 const headerSchema = z.object({
   v: z.literal(BLOB_FRAME_VERSION),
-  status: z.enum(['ok', 'not-found', 'denied', 'too-large']),
+  status: z.enum(['ok', 'not-found', 'denied', 'too-large', 'busy']),
   size: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional(),
 })
 

@@ -32,13 +32,15 @@ import type { Blobstore } from './blobstore.js'
  */
 export type BlobAccessHook = (cid: BlobCid, peer: PeerId) => boolean | Promise<boolean>
 
-/** What serving one blob request needs: the store, the access hook and the size bounds. */
+/** What serving one blob request needs: the store, the access hook, the size bounds and the serving budget. */
 export interface BlobServerContext {
   store: Pick<Blobstore, 'size' | 'stream'>
   access: BlobAccessHook | undefined
   chunkBytes: number
   maxBlobBytes: number
   log: Logger
+  /** A serving slot for `peer` (given back by calling what it returns), or undefined to answer `busy`. */
+  admit?: (peer: string) => (() => void) | undefined
 }
 
 async function* map<T, U>(source: AsyncIterable<T>, fn: (item: T) => U): AsyncGenerator<U> {
@@ -73,11 +75,18 @@ export async function serveBlob(stream: Stream, connection: Connection, context:
   const watchdog = new IdleWatchdog(BLOB_IDLE_TIMEOUT_MS, () => {
     stream.abort(new CoreError('CORE__PEER_UNREACHABLE', 'blob request stalled', {}))
   })
+  let release: (() => void) | undefined
   try {
     const bytes = await nextFrame(readFrames(stream, MAX_BLOB_HEADER_BYTES))
     if (bytes === undefined) throw new CoreError('CORE__MALFORMED_BLOB_FRAME', 'stream ended before a blob request', {})
     const { cid } = decodeBlobRequest(bytes)
     watchdog.touch()
+    release = context.admit?.(connection.remotePeer.toString())
+    if (context.admit !== undefined && release === undefined) {
+      log('serving %s to %p: busy', cid, connection.remotePeer)
+      await pipe([encodeBlobResponseHeader({ status: 'busy' })], (source) => lp.encode(source), streamSink(stream))
+      return
+    }
     let allowed = true
     if (access !== undefined) {
       try {
@@ -115,6 +124,7 @@ export async function serveBlob(stream: Stream, connection: Connection, context:
     log('blob request from %p failed - %s', connection.remotePeer, isCoreError(e) ? e.code : (e as Error).message)
     stream.abort(e instanceof Error ? e : new Error(String(e)))
   } finally {
+    release?.()
     watchdog.stop()
   }
 }
@@ -134,7 +144,7 @@ export interface FetchFromOptions extends AbortOptions {
 
 /**
  * Fetches `cid` from one provider and verifies it. Throws a `CoreError`: `CORE__BLOB_NOT_FOUND`,
- * `CORE__BLOB_ACCESS_DENIED`, `CORE__BLOB_TOO_LARGE`, `CORE__BLOB_HASH_MISMATCH` (corrupted, short or long),
+ * `CORE__BLOB_ACCESS_DENIED`, `CORE__PEER_BUSY`, `CORE__BLOB_TOO_LARGE`, `CORE__BLOB_HASH_MISMATCH` (corrupted, short or long),
  * `CORE__MALFORMED_BLOB_FRAME`, `CORE__PEER_UNREACHABLE`, or `CORE__ABORTED`.
  */
 export async function fetchBlobFrom(
@@ -231,6 +241,8 @@ function throwForStatus(header: BlobResponseHeader, cid: BlobCid, peer: PeerId, 
       throw new CoreError('CORE__BLOB_NOT_FOUND', `${peer.toString()} does not hold ${cid.toString()}`, context)
     case 'denied':
       throw new CoreError('CORE__BLOB_ACCESS_DENIED', `${peer.toString()} refused to serve ${cid.toString()}`, context)
+    case 'busy':
+      throw new CoreError('CORE__PEER_BUSY', `${peer.toString()} serves as many blobs as it will at once`, context)
     case 'too-large':
       throw new CoreError('CORE__BLOB_TOO_LARGE', `${cid.toString()} is larger than its provider serves`, {
         ...context,

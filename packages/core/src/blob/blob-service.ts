@@ -1,8 +1,10 @@
 import type { ComponentLogger, Libp2p, Logger, PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { throwIfAborted, withTimeout } from '../abort.js'
+import { delay, throwIfAborted, withTimeout } from '../abort.js'
 import type { AbortOptions } from '../bus.js'
 import {
+  BLOB_BUSY_FIRST_PAUSE_MS,
+  BLOB_BUSY_RETRY_MS,
   BLOB_CHUNK_BYTES,
   DEFAULT_MAX_BLOB_BYTES,
   DEFAULT_MAX_FETCHING_BYTES,
@@ -10,6 +12,8 @@ import {
   MAX_BLOB_CHUNK_BYTES,
   MAX_BLOB_PROVIDERS,
   MAX_INBOUND_BLOB_STREAMS,
+  MAX_SERVES,
+  MAX_SERVES_PER_PEER,
 } from '../constants.js'
 import { CoreError, isCoreError, type CoreErrorCode } from '../errors.js'
 import { PROTOCOLS } from '../topics.js'
@@ -17,6 +21,7 @@ import { BlobHasher, blobCidOfDigest, parseBlobCid, type BlobCid } from './blob-
 import { fetchBlobFrom, serveBlob, type BlobAccessHook } from './blob-protocol.js'
 import type { Blobstore } from './blobstore.js'
 import { ByteBudget } from '../byte-budget.js'
+import { PeerBudget } from '../peer-budget.js'
 
 /** What the blob service needs from its node: stream handling, content routing and a store. */
 export interface BlobServiceComponents {
@@ -49,6 +54,16 @@ export interface BlobServiceInit {
    * @default DEFAULT_MAX_FETCHING_BYTES (2 GiB)
    */
   maxFetchingBytes?: number
+  /**
+   * Blobs served at once to one peer; a request past it is answered `busy`.
+   * @default MAX_SERVES_PER_PEER (4)
+   */
+  maxServesPerPeer?: number
+  /**
+   * Blobs served at once to all peers together; a request past it is answered `busy`.
+   * @default MAX_SERVES (64)
+   */
+  maxServes?: number
 }
 
 /** Options of {@link BlobService.fetchFrom}. */
@@ -104,6 +119,7 @@ export class BlobService {
   readonly #components: BlobServiceComponents
   readonly #log: Logger
   readonly #fetching: ByteBudget
+  readonly #serving: PeerBudget
   #access: BlobAccessHook | undefined
   #started = false
 
@@ -127,6 +143,14 @@ export class BlobService {
       throw new CoreError('CORE__INVALID_CONFIG', 'maxFetchingBytes must be a positive integer', { maxFetchingBytes })
     }
     this.#fetching = new ByteBudget(maxFetchingBytes)
+    const maxServes = init.maxServes ?? MAX_SERVES
+    const maxServesPerPeer = init.maxServesPerPeer ?? MAX_SERVES_PER_PEER
+    for (const [name, value] of Object.entries({ maxServes, maxServesPerPeer })) {
+      if (!(Number.isSafeInteger(value) && value > 0)) {
+        throw new CoreError('CORE__INVALID_CONFIG', `${name} must be a positive integer`, { [name]: value })
+      }
+    }
+    this.#serving = new PeerBudget(maxServes, maxServesPerPeer)
     this.#access = init.access
     this.#log = components.logger.forComponent('tessera:core:blob')
   }
@@ -143,6 +167,7 @@ export class BlobService {
           chunkBytes: this.chunkBytes,
           maxBlobBytes: this.maxBlobBytes,
           log: this.#log,
+          admit: (peer) => this.#serving.tryAcquire(peer, 1),
         }),
       { maxInboundStreams: MAX_INBOUND_BLOB_STREAMS, signal: options.signal },
     )
@@ -204,19 +229,39 @@ export class BlobService {
     return found
   }
 
+  /** Blobs being served now, to all peers together. */
+  get serving(): number {
+    return this.#serving.held
+  }
+
   /** Bytes of blobs being fetched now, and fetches waiting for room (see `maxFetchingBytes`). */
   get fetching(): { bytes: number; waiting: number } {
     return { bytes: this.#fetching.held, waiting: this.#fetching.waiting }
   }
 
-  /** Fetches `cid` from one peer and verifies it (see {@link fetchBlobFrom} for the codes it throws). */
+  /**
+   * Fetches `cid` from one peer and verifies it (see {@link fetchBlobFrom} for the codes it throws). A peer that
+   * answers `busy` (it serves as many blobs as it will at once) is asked again after pauses doubling from
+   * BLOB_BUSY_FIRST_PAUSE_MS, for up to BLOB_BUSY_RETRY_MS, before `CORE__PEER_BUSY` is thrown.
+   */
   async fetchFrom(peer: PeerId | string, cid: BlobCidLike, options: BlobFetchFromOptions = {}): Promise<Uint8Array> {
     const id = typeof peer === 'string' ? parsePeerId(peer) : peer
-    return fetchBlobFrom(this.#components.libp2p, id, parseBlobCid(cid), {
+    const parsed = parseBlobCid(cid)
+    const fetchOptions = {
       ...options,
       maxBlobBytes: this.#largestAccepted(options.maxBytes),
-      reserve: (bytes, reserveOptions) => this.#fetching.acquire(bytes, reserveOptions),
-    })
+      reserve: (bytes: number, reserveOptions: AbortOptions) => this.#fetching.acquire(bytes, reserveOptions),
+    }
+    let waited = 0
+    for (let pause = BLOB_BUSY_FIRST_PAUSE_MS; ; pause *= 2) {
+      try {
+        return await fetchBlobFrom(this.#components.libp2p, id, parsed, fetchOptions)
+      } catch (e) {
+        if (!isCoreError(e, 'CORE__PEER_BUSY') || waited + pause > BLOB_BUSY_RETRY_MS) throw e
+      }
+      await delay(pause, options.signal)
+      waited += pause
+    }
   }
 
   /**

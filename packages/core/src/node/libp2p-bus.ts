@@ -18,7 +18,7 @@ import { openEnvelope, sealEnvelope, type Opened, type Signer } from '../envelop
 import { CoreError, isCoreError, type CoreErrorCode } from '../errors.js'
 import { ReplayGuard, SequenceCounter } from '../replay.js'
 import type { ReleaseBytes } from '../byte-budget.js'
-import { InboundBudget } from './inbound-budget.js'
+import { PeerBudget } from '../peer-budget.js'
 import type { PeerPenalties } from './peer-penalties.js'
 import { DIRECT_DOMAIN, domainOf, isTopic, PROTOCOLS, TOPICS, type Topic } from '../topics.js'
 import { decodeCanonical, encodeCanonical } from '../wire/codec.js'
@@ -94,7 +94,7 @@ export class Libp2pMessageBus implements MessageBus {
   readonly #observer: BusObserver
   readonly #replay: ReplayGuard
   readonly #penalties: PeerPenalties | undefined
-  readonly #inbound: InboundBudget
+  readonly #inbound: PeerBudget
   readonly #seq = new SequenceCounter()
   readonly #handlers = new Set<(inbound: Inbound) => void>()
   /** Envelopes opened by a validator, handed to the delivery listener without a second verification. */
@@ -109,7 +109,7 @@ export class Libp2pMessageBus implements MessageBus {
     this.#replay = init.replay ?? new ReplayGuard()
     this.#penalties = init.penalties
     const inbound = init.maxInboundDirectBytes ?? MAX_INBOUND_DIRECT_BYTES
-    this.#inbound = new InboundBudget(inbound, Math.floor(inbound / INBOUND_DIRECT_PEER_SHARE))
+    this.#inbound = new PeerBudget(inbound, Math.floor(inbound / INBOUND_DIRECT_PEER_SHARE))
     this.#log = components.logger.forComponent('tessera:core:bus')
   }
 

@@ -13,6 +13,8 @@ import {
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_MAX_FETCHING_BYTES,
   MAX_INBOUND_DIRECT_BYTES,
+  MAX_SERVES,
+  MAX_SERVES_PER_PEER,
   DEFAULT_MIN_CONNECTIONS,
   GOSSIP_HEARTBEAT_INTERVAL_MS,
   GOSSIP_SEEN_TTL_MS,
@@ -122,6 +124,16 @@ export interface NodeInit {
    */
   maxFetchingBytes?: number
   /**
+   * Blobs served at once to one peer; a request past it is answered `busy` (fetchers ask again).
+   * @default MAX_SERVES_PER_PEER (4)
+   */
+  maxServesPerPeer?: number
+  /**
+   * Blobs served at once to all peers together.
+   * @default MAX_SERVES (64)
+   */
+  maxServes?: number
+  /**
    * Bytes of direct messages read at once, all peers together (one peer may hold a quarter); a message that does
    * not fit is refused with `CORE__PEER_BUSY` before its bytes are buffered.
    * @default MAX_INBOUND_DIRECT_BYTES (256 MiB)
@@ -171,6 +183,8 @@ export interface ResolvedNodeInit {
   maxBlobBytes: number
   maxFetchingBytes: number
   maxInboundDirectBytes: number
+  maxServesPerPeer: number
+  maxServes: number
   blobChunkBytes: number
 }
 
@@ -243,6 +257,8 @@ export function resolveNodeInit(init: NodeInit): ResolvedNodeInit {
       'maxInboundDirectBytes',
       init.maxInboundDirectBytes ?? MAX_INBOUND_DIRECT_BYTES,
     ),
+    maxServesPerPeer: positiveInteger('maxServesPerPeer', init.maxServesPerPeer ?? MAX_SERVES_PER_PEER),
+    maxServes: positiveInteger('maxServes', init.maxServes ?? MAX_SERVES),
     blobChunkBytes: positiveInteger('blobChunkBytes', init.blobChunkBytes ?? BLOB_CHUNK_BYTES),
   }
 }

@@ -159,6 +159,8 @@ export class TesseraNode extends TypedEventEmitter<NodeEvents> {
       {
         maxBlobBytes: config.maxBlobBytes,
         maxFetchingBytes: config.maxFetchingBytes,
+        maxServesPerPeer: config.maxServesPerPeer,
+        maxServes: config.maxServes,
         chunkBytes: config.blobChunkBytes,
         access: init.blobAccess,
       },
