@@ -116,15 +116,7 @@ describe('Verification (recomputing)', () => {
           options?.signal?.addEventListener('abort', () => reject(options.signal?.reason))
         }),
     })
-    const prover = new Verification({
-      bus: busOf(workerId),
-      clock: new ManualClock(1_000),
-      rng: seededRng(2),
-      logger: pino({ level: 'silent' }),
-      orderOf: () => undefined,
-      shapeOf: () => undefined,
-      recompute: () => Promise.reject(new Error('not a verifier')),
-    })
+    const prover = workerVerification(busOf(workerId))
     await prover
       .wrapExecutor({ execute: async () => ({ chunks, tolerance: 'bitwise' }) })
       .execute({ order, task: { taskId }, minPrice: 1n } as TaskExecution, { signal: new AbortController().signal })
