@@ -140,6 +140,15 @@ describe('Settlement memory', () => {
     expect(settlement.slashes).toEqual(views.slice(1))
   })
 
+  it('should let a slash that failed on the way be tried again by the next fraud proof', async () => {
+    const worker = (await generateIdentity()).peerId.toString()
+    await settlement.bond(worker, (await generateKeyPairSigner()).address, 1_000n)
+    const stopped = AbortSignal.abort()
+    await expect(settlement.slash(worker, JOB, new Uint8Array(32).fill(9), { signal: stopped })).rejects.toThrow()
+    expect(settlement.slashes).toEqual([])
+    expect((await settlement.slash(worker, JOB, new Uint8Array(32).fill(9)))?.amount).toBe('1000')
+  })
+
   it("should record a slash's amount when the bond's balance can be read", async () => {
     const worker = (await generateIdentity()).peerId.toString()
     await settlement.bond(worker, (await generateKeyPairSigner()).address, 1_000n)

@@ -220,6 +220,32 @@ describe('Settlement.resume', () => {
     await after.close()
   })
 
+  it('should never record an epoch the chain refused to pay as settled: it stays open, and the next start resumes it', async () => {
+    const logged: string[] = []
+    const watched = pino({ level: 'warn' }, { write: (line: string) => void logged.push(JSON.parse(line).msg) })
+    counter = await EpochCounter.open(datastore)
+    const before = new Settlement(join(tmp.path, 'ledger'), config, watched, datastore, counter)
+    await before.airdrop(1_000_000n)
+    // A vault of 20,000 cannot pay receipts of 10,000 and 20,000: the payout fails on chain, for good.
+    await before.fundJob(JOB, await takeEpoch(), 20_000n, 2)
+    for (const receipt of receipts) {
+      // As the receipt exchange marks each co-signed receipt until its settlement is paid.
+      await datastore.put('receipts', `unsettled/${receipt.taskId}`, {})
+      await before.receipt(receipt)
+    }
+    const closing = before.closeJob(JOB, 2, 60_000)
+    await vi.waitFor(() => expect(logged).toContain('settlement:unpaid'), { timeout: 30_000 })
+    // Stopped while it waits to try again: nothing says it was paid, and everything needed to pay it is kept.
+    await before.close()
+    await closing
+    expect(await datastore.get<SettlementRecord>('settlement', `job/${JOB}`)).not.toMatchObject({ settled: true })
+    expect(await keys('settlement', 'open/')).toEqual([`open/${JOB}`])
+    expect(await keys('receipts', 'unsettled/')).toHaveLength(2)
+    const after = await open()
+    expect([...(await after.resume(receipts, async () => 2, 60_000))]).toEqual([[JOB, 1]])
+    await after.close()
+  })
+
   it('should leave a job that cannot be funded on record only when it was resumed, to try again', async () => {
     const fresh = await open()
     // No tokens: the vault cannot be funded.

@@ -15,6 +15,10 @@ export const RECEIPT_GRACE_MS = 30_000
  * each slash is also logged and settled.
  */
 export const SLASHES_KEPT = 1_000
+/** An epoch the chain refused to anchor or pay is tried again after this pause, doubling each time. */
+export const SETTLEMENT_RETRY_FIRST_PAUSE_MS = 60_000
+/** The longest pause between tries of an unpaid epoch. */
+export const SETTLEMENT_RETRY_MAX_PAUSE_MS = 60 * 60_000
 /**
  * Checks and arbitrations other peers may ask of this one (`verification.serve`) per recompute timeout (ten
  * minutes): from one peer, and from all together. The verifier holds 10,000 pending checks; the total leaves most

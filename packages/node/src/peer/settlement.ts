@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import type { Address, KeyPairSigner } from '@solana/kit'
-import { type AbortOptions, raceSignal, type Receipt, throwIfAborted } from '@tessera/core'
+import { type AbortOptions, delay, raceSignal, type Receipt, throwIfAborted } from '@tessera/core'
 import {
   bondStake,
   closeEscrow,
@@ -28,7 +28,7 @@ import type { JobStatus, WalletInfo } from '../api/contract.js'
 import type { NodeConfig } from '../config.js'
 import type { Datastore, DatastoreWrite } from '../datastore.js'
 import { NodeError } from '../errors.js'
-import { SLASHES_KEPT } from './constants.js'
+import { SETTLEMENT_RETRY_FIRST_PAUSE_MS, SETTLEMENT_RETRY_MAX_PAUSE_MS, SLASHES_KEPT } from './constants.js'
 import type { EpochCounter } from './epoch-counter.js'
 import { unsettledKey } from './receipts.js'
 import { errorFields } from './error-fields.js'
@@ -191,6 +191,8 @@ interface JobSettlement {
   machine: SettlementMachine
   driver: SettlementDriver
   settled?: { signatures: string[] }
+  /** Actions the chain refused for good (or past their retries) since the last try: tried again later. */
+  failed: Set<string>
   running?: Promise<void>
   onReceipt?: (() => void) | undefined
   /** Budget returned to the creator after settlement. */
@@ -244,6 +246,8 @@ export class Settlement {
   readonly #funded = new Map<string, JobSettlement>()
   /** Workers slashed or being slashed: one bond, one forfeit. */
   readonly #slashed = new Set<string>()
+  /** Aborted by {@link close}: settlements waiting to try the chain again stop waiting. */
+  readonly #lifetime = new AbortController()
   /** Slashes this node carried out, oldest first: one per worker slashed, the latest {@link SLASHES_KEPT}. */
   readonly slashes: SlashView[] = []
   #ledger: Promise<{ ledger: Ledger; arbiter: KeyPairSigner; settler: KeyPairSigner; treasury: Address }> | undefined
@@ -415,9 +419,11 @@ export class Settlement {
       vault,
       machine,
       driver,
+      failed: new Set(),
     }
     driver.onEvent((event: SettlementEvent) => {
       if (event.name === 'epoch:settled') job.settled = { signatures: event.signatures }
+      if (event.name === 'action:failed') job.failed.add(event.key)
       this.#log.info({ jobId, event: event.name }, 'settlement:event')
     })
     return job
@@ -567,6 +573,7 @@ export class Settlement {
       }
       job.driver.handle({ type: 'close-epoch', epoch: job.receiptEpoch })
       await job.driver.run()
+      await this.#untilPaid(jobId, job)
       await this.#refund(jobId, job)
       if (record !== undefined) {
         const outcome = this.#outcome(job)
@@ -596,6 +603,24 @@ export class Settlement {
       }
     })().catch((e: unknown) => this.#log.error({ ...errorFields(e), jobId }, 'settlement:failed'))
     await job.running
+  }
+
+  /**
+   * Tries an epoch's refused actions again, after pauses doubling from SETTLEMENT_RETRY_FIRST_PAUSE_MS to
+   * SETTLEMENT_RETRY_MAX_PAUSE_MS, until it is paid: an anchor or payout the chain refused (an outage past the
+   * driver's own retries) leaves the epoch unpaid, which must never be recorded as settled. Rejects with an
+   * AbortError when this settlement closes; the job stays open on disk, and the next start resumes it.
+   */
+  async #untilPaid(jobId: string, job: JobSettlement): Promise<void> {
+    for (let pause = SETTLEMENT_RETRY_FIRST_PAUSE_MS; job.settled === undefined;) {
+      const failed = [...job.failed]
+      this.#log.warn({ jobId, failed, retryInMs: pause }, 'settlement:unpaid')
+      await delay(pause, this.#lifetime.signal)
+      job.failed.clear()
+      for (const key of failed) job.driver.handle({ type: 'retry', key })
+      await job.driver.run()
+      pause = Math.min(2 * pause, SETTLEMENT_RETRY_MAX_PAUSE_MS)
+    }
   }
 
   /**
@@ -856,6 +881,22 @@ export class Settlement {
       return undefined
     }
     this.#slashed.add(worker)
+    try {
+      return await this.#slashBond(worker, jobId, bonding, fraudProofHash, options)
+    } catch (e) {
+      // Not slashed after all: the next fraud proof against the worker may try again.
+      this.#slashed.delete(worker)
+      throw e
+    }
+  }
+
+  async #slashBond(
+    worker: string,
+    jobId: string,
+    bonding: Promise<StakeBond>,
+    fraudProofHash: Uint8Array,
+    options: AbortOptions,
+  ): Promise<SlashView> {
     const bond = await bonding
     const { ledger, arbiter, treasury } = await this.#open()
     const before = await this.#balance(ledger, bond.address, options)
@@ -959,8 +1000,9 @@ export class Settlement {
     }
   }
 
-  /** Waits for the settlements under way to finish, then closes the ledger. */
+  /** Waits for the settlements under way to finish (those waiting to try the chain again stop), then closes the ledger. */
   async close(): Promise<void> {
+    this.#lifetime.abort()
     await Promise.all([...this.#jobs.values()].map(async (j) => (await j.catch(() => undefined))?.running))
     // An opening that failed closed what it had opened.
     const opened = await this.#ledger?.catch(() => undefined)
