@@ -2,8 +2,12 @@ import { throwIfAborted } from './abort.js'
 import type { AbortOptions } from './bus.js'
 import { AbortError } from './errors.js'
 
-/** Gives back what {@link ByteBudget.acquire} reserved. Idempotent. */
-export type ReleaseBytes = () => void
+/**
+ * Gives back what {@link ByteBudget.acquire} reserved: `bytes` of it (a reservation made for the most a fetch could
+ * take, cut down once its size is known), or, without an argument, all that is left. Giving back more than is left
+ * gives back what is left; once all is back, a call does nothing.
+ */
+export type ReleaseBytes = (bytes?: number) => void
 
 interface Waiter {
   bytes: number
@@ -70,11 +74,12 @@ export class ByteBudget {
 
   #grant(bytes: number): ReleaseBytes {
     this.#held += bytes
-    let released = false
-    return () => {
-      if (released) return
-      released = true
-      this.#held -= bytes
+    let left = bytes
+    return (some = left) => {
+      const back = Math.min(left, Math.max(0, some))
+      if (back === 0) return
+      left -= back
+      this.#held -= back
       this.#drain()
     }
   }

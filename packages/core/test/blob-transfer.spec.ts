@@ -181,7 +181,10 @@ describe('blob transfer', () => {
       if (sampling) setImmediate(sample)
     }
     sample()
-    const fetched = await Promise.all(cids.map((cid) => tight.blobs.fetch(cid, { providers: [honest.peerId] })))
+    // Each fetch reserves the most it may take before asking: 8 MiB here, so two never fit at once.
+    const fetched = await Promise.all(
+      cids.map((cid) => tight.blobs.fetch(cid, { providers: [honest.peerId], maxBytes: 8 * MiB })),
+    )
     sampling = false
     expect(fetched.map((b) => b.byteLength)).toEqual([8 * MiB, 8 * MiB, 8 * MiB])
     expect(maxHeld).toBe(8 * MiB)

@@ -136,8 +136,9 @@ export interface FetchFromOptions extends AbortOptions {
   /** Abandon the provider after this long without bytes (empty frames are no progress). @default BLOB_IDLE_TIMEOUT_MS */
   idleTimeoutMs?: number
   /**
-   * Reserves memory for the announced size before it is allocated (see {@link ByteBudget}); the reservation is
-   * given back when the fetch ends, whatever its outcome. While it waits, the provider is not abandoned as idle.
+   * Reserves memory (see {@link ByteBudget}) for the most this fetch may take, `maxBlobBytes`, before the provider
+   * is even asked: a fetch waiting for room holds no stream, which would fill with the blob while it waits. What the
+   * announced size does not need is given back once it is known, the rest when the fetch ends, whatever its outcome.
    */
   reserve?: (bytes: number, options: AbortOptions) => Promise<ReleaseBytes>
 }
@@ -154,6 +155,22 @@ export async function fetchBlobFrom(
   options: FetchFromOptions,
 ): Promise<Uint8Array> {
   throwIfAborted(options.signal)
+  const release = await options.reserve?.(options.maxBlobBytes, { signal: options.signal })
+  try {
+    return await fetchReserved(libp2p, peer, cid, options, release)
+  } finally {
+    release?.()
+  }
+}
+
+/** {@link fetchBlobFrom} once its memory is reserved: `release` gives back what the announced size does not need. */
+async function fetchReserved(
+  libp2p: Pick<Libp2p, 'dialProtocol'>,
+  peer: PeerId,
+  cid: BlobCid,
+  options: FetchFromOptions,
+  release: ReleaseBytes | undefined,
+): Promise<Uint8Array> {
   let stream: Stream
   try {
     stream = await libp2p.dialProtocol(peer, PROTOCOLS.blob, {
@@ -175,7 +192,6 @@ export async function fetchBlobFrom(
   })
   const onAbort = (): void => stream.abort(new CoreError('CORE__ABORTED', 'blob fetch aborted', {}))
   options.signal?.addEventListener('abort', onAbort, { once: true })
-  let release: ReleaseBytes | undefined
   try {
     await sendFrames(stream, [encodeBlobRequest({ cid })], options)
     await stream.close(options)
@@ -192,11 +208,7 @@ export async function fetchBlobFrom(
         throwForStatus(header, cid, peer, options.maxBlobBytes)
         const size = header.size ?? 0
         assertBlobSize(cid, size, options.maxBlobBytes)
-        if (options.reserve !== undefined) {
-          watchdog.stop()
-          release = await options.reserve(size, { signal: options.signal })
-          watchdog.touch()
-        }
+        release?.(options.maxBlobBytes - size)
         const assembler = new BlobAssembler(cid, size, options.maxBlobBytes)
         for (let next = await iterator.next(); next.done !== true; next = await iterator.next()) {
           // Only bytes are progress: a provider sending empty frames would otherwise hold the fetch for good.
@@ -227,7 +239,6 @@ export async function fetchBlobFrom(
     )
   } finally {
     watchdog.stop()
-    release?.()
     options.signal?.removeEventListener('abort', onAbort)
   }
 }
