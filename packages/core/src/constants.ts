@@ -173,6 +173,8 @@ export const MAX_INBOUND_TASK_STREAMS = 32
 export const MAX_INBOUND_DIRECT_BYTES = 256 * 1024 * 1024
 /** One peer may hold at most 1/this of {@link MAX_INBOUND_DIRECT_BYTES}. */
 export const INBOUND_DIRECT_PEER_SHARE = 4
+/** A direct message a peer refused as busy is sent again after this pause, doubling, within DIRECT_SEND_TIMEOUT_MS. */
+export const DIRECT_BUSY_FIRST_PAUSE_MS = 50
 
 /** A capacity record lives this long; the announcer re-publishes it well before. */
 export const DEFAULT_CAPACITY_TTL_MS = 2 * 60 * 1000

@@ -1,4 +1,4 @@
-import { ByteBudget, type ReleaseBytes } from './byte-budget.js'
+import { ByteBudget } from './byte-budget.js'
 
 /**
  * Units of something peers ask of us at once (bytes of messages being read, blobs being served), for all peers
@@ -20,8 +20,8 @@ export class PeerBudget {
     return this.#all.held
   }
 
-  /** Reserves `units` for `peer` if they fit its share and the total; undefined when they do not. */
-  tryAcquire(peer: string, units: number): ReleaseBytes | undefined {
+  /** Reserves `units` for `peer` if they fit its share and the total; undefined when they do not. The function returned gives them back (once). */
+  tryAcquire(peer: string, units: number): (() => void) | undefined {
     const held = this.#byPeer.get(peer) ?? 0
     if (held + units > this.#perPeer) return undefined
     const release = this.#all.tryAcquire(units)

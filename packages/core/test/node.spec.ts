@@ -12,7 +12,6 @@ import {
   TOPICS,
   type Inbound,
   type RejectedMessage,
-  type TesseraNode,
 } from '../src/index.js'
 import { bid, NodeSet, sampleCapacity, tcpAddr, waitFor } from './helpers.js'
 
@@ -169,38 +168,40 @@ describe('createNode', () => {
     stream.abort(new Error('done'))
   })
 
-  it("should refuse a direct message past the sender's share of the inbound budget, and take it once room is freed", async () => {
-    // A quarter of 4 MiB for each peer.
-    const a = await set.create({ maxInboundDirectBytes: 4 * 1024 * 1024 })
+  it("should refuse a direct message past the sender's share of what is being read, and send it again once there is room", async () => {
+    // Shares of one whole envelope (and its length prefix) each.
+    const a = await set.create({ maxInboundDirectBytes: 4 * (MAX_DIRECT_ENVELOPE_BYTES + 10) })
     const b = await set.create({ bootstrap: [tcpAddr(a)] })
     const c = await set.create({ bootstrap: [tcpAddr(a)] })
     await waitFor(() => [b, c].every((n) => n.libp2p.getConnections(a.peerId).length > 0), 'b and c to connect to a')
     const received: Inbound[] = []
     a.bus.onMessage((m) => received.push(m))
-    // b announces a frame of its whole share, and sends none of it.
+    // b sends all of a maximum-size envelope but its last byte: a holds what it read, b's whole share.
     const stalled = await b.libp2p.dialProtocol(a.peerId, PROTOCOLS.task)
-    stalled.send(unsignedVarint(1024 * 1024))
-    const sendHeartbeat = (from: TesseraNode) => from.bus.send(a.peerId.toString(), heartbeat(from.peerId.toString()))
-    await waitFor(async () => {
-      try {
-        await sendHeartbeat(b)
-        return false
-      } catch (e) {
-        return isCoreError(e, 'CORE__MESSAGE_REJECTED') && e.context.code === 'CORE__PEER_BUSY'
-      }
-    }, "b's next message to be refused as busy")
-    // Other peers are not held up by b.
-    await sendHeartbeat(c)
-    expect(received.map((m) => m.from)).toEqual([c.peerId.toString()])
-    stalled.abort(new Error('gave up'))
+    stalled.send(unsignedVarint(MAX_DIRECT_ENVELOPE_BYTES))
+    for (let sent = 0; sent < MAX_DIRECT_ENVELOPE_BYTES - 1; sent += 65_536) {
+      if (!stalled.send(new Uint8Array(Math.min(65_536, MAX_DIRECT_ENVELOPE_BYTES - 1 - sent)))) await stalled.onDrain()
+    }
+    let seq = 1n
+    const rawHeartbeat = async (): Promise<unknown> => {
+      const stream = await b.libp2p.dialProtocol(a.peerId, PROTOCOLS.task)
+      const direct = { domain: domainOf('direct'), seq: seq++, expiresAt: Date.now() + 60_000 }
+      stream.send(lp.encode.single(sealEnvelope(b.identity, heartbeat(b.peerId.toString()), direct)))
+      await stream.close()
+      return decodeCanonical((await lp.decode(stream).next()).value!.subarray())
+    }
     await waitFor(
-      async () =>
-        sendHeartbeat(b).then(
-          () => true,
-          () => false,
-        ),
-      "b's share to be freed",
+      async () => ((await rawHeartbeat()) as { r: string }).r === 'CORE__PEER_BUSY',
+      "b's next message to be refused as busy",
     )
+    // Other peers are not held up by b.
+    await c.bus.send(a.peerId.toString(), heartbeat(c.peerId.toString()))
+    expect(received.map((m) => m.from)).toEqual([c.peerId.toString()])
+    // Through the bus, b sends again until a has room: once the stalled envelope is given up.
+    const sending = b.bus.send(a.peerId.toString(), heartbeat(b.peerId.toString()))
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    stalled.abort(new Error('gave up'))
+    await sending
     expect(received.map((m) => m.from)).toEqual([c.peerId.toString(), b.peerId.toString()])
   })
 

@@ -1,10 +1,11 @@
 import type { ComponentLogger, Connection, Libp2p, Logger, PeerId, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { raceSignal, throwIfAborted, withTimeout } from '../abort.js'
+import { delay, raceSignal, throwIfAborted, withTimeout } from '../abort.js'
 import type { AbortOptions, Inbound, MessageBus } from '../bus.js'
 import type { Clock } from '../clock.js'
 import {
   DEFAULT_MESSAGE_TTL_MS,
+  DIRECT_BUSY_FIRST_PAUSE_MS,
   DIRECT_SEND_TIMEOUT_MS,
   EXPIRY_GRACE_MS,
   MAX_DIRECT_ENVELOPE_BYTES,
@@ -17,17 +18,18 @@ import {
 import { openEnvelope, sealEnvelope, type Opened, type Signer } from '../envelope.js'
 import { CoreError, isCoreError, type CoreErrorCode } from '../errors.js'
 import { ReplayGuard, SequenceCounter } from '../replay.js'
-import type { ReleaseBytes } from '../byte-budget.js'
 import { PeerBudget } from '../peer-budget.js'
 import type { PeerPenalties } from './peer-penalties.js'
 import { DIRECT_DOMAIN, domainOf, isTopic, PROTOCOLS, TOPICS, type Topic } from '../topics.js'
 import { decodeCanonical, encodeCanonical } from '../wire/codec.js'
 import { assertChannel, type WireMessage } from '../wire/messages.js'
 import { TopicValidatorResult, type GossipMessage, type GossipSub, type TopicValidatorFn } from './gossip.js'
-import { abortStreamOnSignal, nextFrame, readFrames, sendFrames } from './stream-io.js'
+import { abortStreamOnSignal, metered, nextFrame, readFrames, sendFrames } from './stream-io.js'
 
 /** Largest acknowledgement frame on `/tessera/task/1`. */
 const MAX_ACK_BYTES = 256
+/** The most bytes a frame's varint length prefix takes. */
+const MAX_LENGTH_PREFIX_BYTES = 10
 
 /** Options of {@link Libp2pMessageBus.publish}. */
 export interface PublishOptions extends AbortOptions {
@@ -108,8 +110,10 @@ export class Libp2pMessageBus implements MessageBus {
     this.#observer = init.observer ?? {}
     this.#replay = init.replay ?? new ReplayGuard()
     this.#penalties = init.penalties
-    const inbound = init.maxInboundDirectBytes ?? MAX_INBOUND_DIRECT_BYTES
-    this.#inbound = new PeerBudget(inbound, Math.floor(inbound / INBOUND_DIRECT_PEER_SHARE))
+    // Every share holds at least one whole envelope with its length prefix, or the largest messages never fit.
+    const frame = MAX_DIRECT_ENVELOPE_BYTES + MAX_LENGTH_PREFIX_BYTES
+    const inbound = Math.max(init.maxInboundDirectBytes ?? MAX_INBOUND_DIRECT_BYTES, frame)
+    this.#inbound = new PeerBudget(inbound, Math.max(Math.floor(inbound / INBOUND_DIRECT_PEER_SHARE), frame))
     this.#log = components.logger.forComponent('tessera:core:bus')
   }
 
@@ -187,11 +191,37 @@ export class Libp2pMessageBus implements MessageBus {
       throw new CoreError('CORE__INVALID_CONFIG', `${to} is not a peer id`, { to }, { cause })
     }
     const signal = withTimeout(options.signal, DIRECT_SEND_TIMEOUT_MS)
+    // A peer busy reading other messages refused this one before reading it: sent again after a pause, within the
+    // send's time.
+    for (let pause = DIRECT_BUSY_FIRST_PAUSE_MS; ; pause *= 2) {
+      try {
+        return await this.#sendOnce(peer, bytes, message.type, signal, options.signal)
+      } catch (e) {
+        if (!isCoreError(e, 'CORE__MESSAGE_REJECTED') || e.context.code !== 'CORE__PEER_BUSY') throw e
+        try {
+          await delay(pause, signal)
+        } catch {
+          throwIfAborted(options.signal)
+          throw e
+        }
+      }
+    }
+  }
+
+  /** One try at a direct message: a stream, the envelope, and the peer's acknowledgement. */
+  async #sendOnce(
+    peer: PeerId,
+    bytes: Uint8Array,
+    type: WireMessage['type'],
+    signal: AbortSignal,
+    callerSignal: AbortSignal | undefined,
+  ): Promise<void> {
+    const to = peer.toString()
     let stream: Stream
     try {
       stream = await this.#components.libp2p.dialProtocol(peer, PROTOCOLS.task, { signal })
     } catch (cause) {
-      throwIfAborted(options.signal)
+      throwIfAborted(callerSignal)
       throw new CoreError('CORE__PEER_UNREACHABLE', `could not open ${PROTOCOLS.task} to ${to}`, { to }, { cause })
     }
     const unwatch = abortStreamOnSignal(stream, signal)
@@ -206,16 +236,16 @@ export class Libp2pMessageBus implements MessageBus {
         })
       }
       if (verdict !== 'ok') {
-        throw new CoreError('CORE__MESSAGE_REJECTED', `${to} rejected the ${message.type}: ${verdict}`, {
+        throw new CoreError('CORE__MESSAGE_REJECTED', `${to} rejected the ${type}: ${verdict}`, {
           to,
           code: verdict,
         })
       }
     } catch (e) {
       stream.abort(e instanceof Error ? e : new Error(String(e)))
-      throwIfAborted(options.signal)
+      throwIfAborted(callerSignal)
       if (isCoreError(e)) throw e
-      throw new CoreError('CORE__PEER_UNREACHABLE', `sending a ${message.type} to ${to} failed`, { to }, { cause: e })
+      throw new CoreError('CORE__PEER_UNREACHABLE', `sending a ${type} to ${to} failed`, { to }, { cause: e })
     } finally {
       unwatch()
     }
@@ -306,22 +336,10 @@ export class Libp2pMessageBus implements MessageBus {
   async #onTaskStream(stream: Stream, connection: Connection): Promise<void> {
     const remote = connection.remotePeer.toString()
     const unwatch = abortStreamOnSignal(stream, AbortSignal.timeout(DIRECT_SEND_TIMEOUT_MS))
-    let release: ReleaseBytes | undefined
     try {
       let verdict: 'ok' | CoreErrorCode
       try {
-        const reserve = (bytes: number): void => {
-          release = this.#inbound.tryAcquire(remote, bytes)
-          if (release !== undefined) return
-          throw new CoreError('CORE__PEER_BUSY', `no room to read a direct message of ${bytes} bytes now`, {
-            bytes,
-            remote,
-          })
-        }
-        const bytes = await nextFrame(readFrames(stream, MAX_DIRECT_ENVELOPE_BYTES, reserve))
-        if (bytes === undefined)
-          throw new CoreError('CORE__MALFORMED_MESSAGE', 'the stream ended before an envelope', {})
-        this.#deliverDirect(bytes, remote)
+        this.#deliverDirect(await this.#readDirect(stream, remote), remote)
         verdict = 'ok'
       } catch (e) {
         verdict = isCoreError(e) ? e.code : 'CORE__MALFORMED_MESSAGE'
@@ -334,8 +352,29 @@ export class Libp2pMessageBus implements MessageBus {
       this.#log('answering a direct message from %s failed - %e', remote, e)
       stream.abort(e instanceof Error ? e : new Error(String(e)))
     } finally {
-      release?.()
       unwatch()
+    }
+  }
+
+  /**
+   * Reads one direct envelope, its bytes counted against the inbound budget as they arrive (a length announced and
+   * never sent costs nothing); `CORE__PEER_BUSY` when they do not fit the sender's share or the total.
+   */
+  async #readDirect(stream: Stream, remote: string): Promise<Uint8Array> {
+    const releases: Array<() => void> = []
+    const take = (bytes: number): void => {
+      const release = this.#inbound.tryAcquire(remote, bytes)
+      if (release === undefined) {
+        throw new CoreError('CORE__PEER_BUSY', 'no room to read more of a direct message now', { bytes, remote })
+      }
+      releases.push(release)
+    }
+    try {
+      const bytes = await nextFrame(readFrames(metered(stream, take), MAX_DIRECT_ENVELOPE_BYTES))
+      if (bytes === undefined) throw new CoreError('CORE__MALFORMED_MESSAGE', 'the stream ended before an envelope', {})
+      return bytes
+    } finally {
+      for (const release of releases) release()
     }
   }
 

@@ -59,16 +59,14 @@ export function framingFault(e: unknown): 'too-long' | 'malformed' | undefined {
 
 /**
  * The stream's incoming data as length-prefixed frames of at most `maxFrameBytes`. A longer frame is
- * `CORE__MESSAGE_TOO_LARGE`, a broken prefix or a truncated frame `CORE__MALFORMED_MESSAGE`. `onLength` sees each
- * frame's length before its bytes are buffered; what it throws ends the read.
+ * `CORE__MESSAGE_TOO_LARGE`, a broken prefix or a truncated frame `CORE__MALFORMED_MESSAGE`.
  */
 export async function* readFrames(
-  stream: Stream,
+  source: AsyncIterable<Uint8Array | Uint8ArrayList>,
   maxFrameBytes: number,
-  onLength?: (bytes: number) => void,
 ): AsyncGenerator<Uint8ArrayList> {
   try {
-    yield* lp.decode(stream, { maxDataLength: maxFrameBytes, ...(onLength === undefined ? {} : { onLength }) })
+    yield* lp.decode(source, { maxDataLength: maxFrameBytes })
   } catch (e) {
     const fault = framingFault(e)
     if (fault === 'too-long') {
@@ -77,6 +75,20 @@ export async function* readFrames(
     if (fault === 'malformed')
       throw new CoreError('CORE__MALFORMED_MESSAGE', 'a length-prefixed frame is malformed', {})
     throw e
+  }
+}
+
+/**
+ * The stream's data, each chunk first shown to `take` (which may throw to end the read): what a reader is about to
+ * buffer, counted as it arrives rather than as a sender announces it.
+ */
+export async function* metered(
+  source: AsyncIterable<Uint8Array | Uint8ArrayList>,
+  take: (bytes: number) => void,
+): AsyncGenerator<Uint8Array | Uint8ArrayList> {
+  for await (const chunk of source) {
+    take(chunk.byteLength)
+    yield chunk
   }
 }
 
