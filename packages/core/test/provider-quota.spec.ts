@@ -26,6 +26,16 @@ describe('withProviderQuota', () => {
     expect(await store.has(record('c2', 'b'))).toBe(false)
   })
 
+  it('should count a record written many times at once as one, and uncount it once deleted', async () => {
+    const store = await withProviderQuota(new MemoryDatastore(), { perPeer: 2, total: 10, self: 'me' })
+    // One ADD_PROVIDER may list a record many times; kad-dht writes them all at once.
+    await Promise.all(Array.from({ length: 50 }, () => store.put(record('c1', 'a'), time)))
+    await Promise.all([store.delete(record('c1', 'a')), store.delete(record('c1', 'a'))])
+    await store.put(record('c2', 'a'), time)
+    await store.put(record('c3', 'a'), time)
+    await expect(store.put(record('c4', 'a'), time)).rejects.toMatchObject({ code: 'CORE__PROVIDER_QUOTA' })
+  })
+
   it('should count the records a store already holds', async () => {
     const inner = new MemoryDatastore()
     await inner.put(record('c1', 'a'), time)

@@ -46,38 +46,48 @@ export async function withProviderQuota(
     if (peer !== undefined) count(peer, 1)
   }
 
-  /** New records being written: a second write of one is a refresh, not another record. */
-  const writing = new Set<string>()
+  /**
+   * Writes and deletes of one provider key run one after another: kad-dht writes a peer's records concurrently (one
+   * ADD_PROVIDER may list the same record many times), and a record counted twice would never be uncounted.
+   */
+  const tails = new Map<string, Promise<unknown>>()
+  const serially = <T>(key: Key, work: () => Promise<T>): Promise<T> => {
+    const id = key.toString()
+    const result = (tails.get(id) ?? Promise.resolve()).then(work)
+    const tail = result.catch(() => undefined)
+    tails.set(id, tail)
+    void tail.then(() => {
+      if (tails.get(id) === tail) tails.delete(id)
+    })
+    return result
+  }
+
   const put: Datastore['put'] = async (key, value, putOptions) => {
     const peer = providerOf(key)
-    if (peer === undefined || writing.has(key.toString()) || (await store.has(key, putOptions))) {
-      return store.put(key, value, putOptions)
-    }
-    const held = counts.get(peer) ?? 0
-    if (held >= init.perPeer || total >= init.total) {
-      throw new CoreError('CORE__PROVIDER_QUOTA', `no room for another provider record from ${peer}`, {
-        peer,
-        held,
-        total,
-      })
-    }
-    // Counted before the write, so concurrent writes cannot all pass the check at once.
-    count(peer, 1)
-    writing.add(key.toString())
-    try {
-      return await store.put(key, value, putOptions)
-    } catch (e) {
-      count(peer, -1)
-      throw e
-    } finally {
-      writing.delete(key.toString())
-    }
+    if (peer === undefined) return store.put(key, value, putOptions)
+    return serially(key, async () => {
+      if (await store.has(key, putOptions)) return store.put(key, value, putOptions)
+      const held = counts.get(peer) ?? 0
+      if (held >= init.perPeer || total >= init.total) {
+        throw new CoreError('CORE__PROVIDER_QUOTA', `no room for another provider record from ${peer}`, {
+          peer,
+          held,
+          total,
+        })
+      }
+      const written = await store.put(key, value, putOptions)
+      count(peer, 1)
+      return written
+    })
   }
   const remove: Datastore['delete'] = async (key, deleteOptions) => {
     const peer = providerOf(key)
-    if (peer === undefined || !(await store.has(key, deleteOptions))) return store.delete(key, deleteOptions)
-    await store.delete(key, deleteOptions)
-    count(peer, -1)
+    if (peer === undefined) return store.delete(key, deleteOptions)
+    return serially(key, async () => {
+      const held = await store.has(key, deleteOptions)
+      await store.delete(key, deleteOptions)
+      if (held) count(peer, -1)
+    })
   }
 
   return new Proxy(store, {
