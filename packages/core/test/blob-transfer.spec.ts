@@ -165,6 +165,11 @@ describe('blob transfer', () => {
       }),
     })
     expect((await fetcher.blobs.fetchFrom(honest.peerId, cid, { maxBytes: 2 * MiB })).byteLength).toBe(2 * MiB)
+    // A bound past any the service takes (a count of chunks times their largest size, say) is the service's own.
+    expect((await fetcher.blobs.fetchFrom(honest.peerId, cid, { maxBytes: 2 ** 60 })).byteLength).toBe(2 * MiB)
+    await expect(fetcher.blobs.fetchFrom(honest.peerId, cid, { maxBytes: -1 })).rejects.toMatchObject({
+      code: 'CORE__INVALID_CONFIG',
+    })
   })
 
   it('should hold concurrent fetches to the node-wide fetching budget, each waiting its turn', async () => {

@@ -315,7 +315,8 @@ export class BlobService {
   /** The largest blob a fetch accepts: the caller's bound, never above the service's. */
   #largestAccepted(maxBytes: number | undefined): number {
     if (maxBytes === undefined) return this.maxBlobBytes
-    if (!(Number.isSafeInteger(maxBytes) && maxBytes >= 0)) {
+    // Any whole count will do: one past the service's own bound (a product of counts, say) is that bound.
+    if (!(Number.isInteger(maxBytes) && maxBytes >= 0)) {
       throw new CoreError('CORE__INVALID_CONFIG', 'maxBytes must be a byte count', { maxBytes })
     }
     return Math.min(maxBytes, this.maxBlobBytes)

@@ -339,7 +339,7 @@ export class ApiServer {
         .writeHead(200, {
           'content-type': reply.contentType,
           'content-length': reply.bytes.byteLength,
-          'content-disposition': `attachment; filename="${reply.name}"`,
+          'content-disposition': `attachment; filename="${name}"`,
         })
         .end(reply.bytes)
       return

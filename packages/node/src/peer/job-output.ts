@@ -27,6 +27,7 @@ function tooLarge(jobId: string, what: string, bytes: number, limit: number, ins
 /** What to ask for instead of an output too large for one reply. */
 const ONE_FRAME_AT_A_TIME = 'ask for one frame at a time (`frame`), as `tessera job fetch` does'
 const FILE_BY_FILE = 'ask for its files one at a time (`GET /v1/jobs/:id/output/:file`), as `tessera job fetch` does'
+const NO_SMALLER_PART = 'a node does not put together more than that'
 
 /** Outputs kept locally once accepted, or fetched from the worker that produced them (`node.blobs`). */
 export interface OutputSource {
@@ -126,8 +127,9 @@ export async function jobOutputFiles(
 ): Promise<OutputFile[]> {
   const split = order.split
   const maxBytes = options.maxBytes ?? MAX_OUTPUT_FILE_BYTES
-  // An inference output's file is its assembled items.
+  // An inference output's file is its assembled items, which are held whole.
   const maxItemBytes = Math.min(maxBytes, MAX_ASSEMBLED_OUTPUT_BYTES)
+  const itemsInstead = maxItemBytes < MAX_ASSEMBLED_OUTPUT_BYTES ? FILE_BY_FILE : NO_SMALLER_PART
   if (options.frame !== undefined) return frameFiles(order, results, source, options.frame, options)
   if (split.kind === 'render' && split.frames > 1) {
     // Checked before anything is fetched: every frame's pixels are held while they are put together.
@@ -149,7 +151,7 @@ export async function jobOutputFiles(
           })
       fetched += part.byteLength
       if (split.kind === 'inference' && fetched > maxItemBytes) {
-        throw tooLarge(order.jobId, 'output items', fetched, maxItemBytes, FILE_BY_FILE)
+        throw tooLarge(order.jobId, 'output items', fetched, maxItemBytes, itemsInstead)
       }
       outputs.set(r.taskId, part)
     }),
@@ -165,7 +167,7 @@ export async function jobOutputFiles(
   if (assembled.kind === 'inference') {
     const { bytes, itemBytes, missing } = assembled
     if (bytes.byteLength > maxItemBytes) {
-      throw tooLarge(order.jobId, 'output items', bytes.byteLength, maxItemBytes, FILE_BY_FILE)
+      throw tooLarge(order.jobId, 'output items', bytes.byteLength, maxItemBytes, itemsInstead)
     }
     // A partial output: the items no accepted range covers are NaN (all-ones bytes), never zeros a model could
     // have computed, and a manifest says which ranges are in.
@@ -201,7 +203,8 @@ export async function jobOutputFiles(
     }
     for (const file of encoded) total += file.bytes.byteLength
     if (total > maxBytes) {
-      const instead = assembled.frames.length > 1 ? ONE_FRAME_AT_A_TIME : FILE_BY_FILE
+      const alone = maxBytes < MAX_OUTPUT_FILE_BYTES ? FILE_BY_FILE : NO_SMALLER_PART
+      const instead = assembled.frames.length > 1 ? ONE_FRAME_AT_A_TIME : alone
       throw tooLarge(order.jobId, 'frame files', total, maxBytes, instead)
     }
     files.push(...encoded)
