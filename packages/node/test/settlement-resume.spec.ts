@@ -246,6 +246,25 @@ describe('Settlement.resume', () => {
     await after.close()
   })
 
+  it('should stop waiting out a grace when it closes, leaving the job for the next start to settle', async () => {
+    const before = await funded()
+    await before.receipt(receipts[0] as Receipt)
+    // The second receipt is not in: the close waits out a minute's grace for it...
+    const closing = before.closeJob(JOB, 2, 60_000)
+    const started = Date.now()
+    // ...but not past a stop of the node.
+    await before.close()
+    await closing
+    expect(Date.now() - started).toBeLessThan(30_000)
+    expect(await datastore.get<SettlementRecord>('settlement', `job/${JOB}`)).not.toHaveProperty('closing')
+    expect(await keys('settlement', 'open/')).toEqual([`open/${JOB}`])
+    const after = await open()
+    expect([...(await after.resume(receipts, async () => 2, 60_000))]).toEqual([[JOB, 1]])
+    await after.settled(JOB)
+    expect((await after.view(JOB))?.receipts).toBe(2)
+    await after.close()
+  })
+
   it('should leave a job that cannot be funded on record only when it was resumed, to try again', async () => {
     const fresh = await open()
     // No tokens: the vault cannot be funded.

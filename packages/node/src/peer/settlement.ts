@@ -553,17 +553,24 @@ export class Settlement {
     const job = await this.#jobs.get(jobId)
     if (job === undefined || job.running !== undefined) return
     if (job.receipts < accepted) {
+      const lifetime = this.#lifetime.signal
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, graceMs)
-        job.onReceipt = () => {
-          if (job.receipts >= accepted) {
-            clearTimeout(timer)
-            resolve()
-          }
+        const done = (): void => {
+          clearTimeout(timer)
+          lifetime.removeEventListener('abort', done)
+          resolve()
         }
+        const timer = setTimeout(done, graceMs)
+        job.onReceipt = () => {
+          if (job.receipts >= accepted) done()
+        }
+        if (lifetime.aborted) done()
+        else lifetime.addEventListener('abort', done, { once: true })
       })
     }
     job.onReceipt = undefined
+    // Closed during the grace: the job stays open on disk, and the next start settles it.
+    if (this.#lifetime.signal.aborted) return
     // Claimed before the first await, so a second close (a resumed job completing twice) finds it running.
     const closing = [...job.taskIds]
     job.running = (async () => {
