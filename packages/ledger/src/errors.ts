@@ -54,13 +54,16 @@ const TRANSIENT: ReadonlySet<LedgerErrorCode> = new Set<LedgerErrorCode>([
 
 /**
  * Failures after which an action may be tried again (by the settlement machine, with backoff): transient endpoint
- * failures, a transaction that was not confirmed in time, a lifetime that ran out. Rejections by the chain are
- * not: the same transaction would be rejected again.
+ * failures, a transaction that was not confirmed in time, a lifetime that ran out, and a transaction whose nonce
+ * moved while no node knows it yet (tried again, its journaled intent is only looked up and re-sent as it is, never
+ * built anew, until the chain says how it went). Rejections by the chain are not: the same transaction would be
+ * rejected again.
  */
 const RETRYABLE: ReadonlySet<LedgerErrorCode> = new Set<LedgerErrorCode>([
   ...TRANSIENT,
   'LEDGER__CONFIRMATION_TIMEOUT',
   'LEDGER__BLOCKHASH_EXPIRED',
+  'LEDGER__RECONCILE_AMBIGUOUS',
 ])
 
 /** True when `e` is a transient endpoint failure that a transport retries with backoff. */

@@ -225,11 +225,12 @@ export class ActionExecutor {
 
   /**
    * A definite refusal is journaled as failed, so the next attempt may build anew. A transient failure leaves the
-   * intent open: the transaction may still land, and only the chain can say.
+   * intent open: the transaction may still land (or may have landed where no node yet says so), and only the chain
+   * can say.
    */
   async #recordFailure(intent: IntentRecord, e: unknown): Promise<void> {
     if (!isLedgerError(e) || isTransientLedgerError(e) || e.code === 'LEDGER__CONFIRMATION_TIMEOUT') return
-    if (e.code === 'LEDGER__INVALID_INPUT') return
+    if (e.code === 'LEDGER__INVALID_INPUT' || e.code === 'LEDGER__RECONCILE_AMBIGUOUS') return
     await this.#journal.append({
       t: 'failed',
       key: intent.key,

@@ -3,13 +3,14 @@ import { getTransferSolInstruction } from '@solana-program/system'
 import type { Receipt } from '@tessera/core'
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { isLedgerError } from '../src/errors.js'
+import { actionDigest, type LedgerAction } from '../src/executor.js'
 import { sendInstructions } from '../src/transaction.js'
 import { associatedTokenAddress, getTokenBalance } from '../src/token.js'
 import type { RetryEvent } from '../src/transport/retry.js'
 import { createRpcTransport } from '../src/transport/rpc-transport.js'
 import type { LedgerTransport } from '../src/transport/transport.js'
 import type { SettlementEvent } from '../src/settlement-machine.js'
-import { SOL, tempDir } from './support/fixtures.js'
+import { createWorld, SOL, tempDir } from './support/fixtures.js'
 import { makeParties, makeReceipts } from './support/receipts.js'
 import { RpcDouble, type RpcFault } from './support/rpc-double.js'
 import {
@@ -87,6 +88,35 @@ describe('RpcTransport against a misbehaving endpoint', () => {
     })
     expect(double.count('sendTransaction')).toBe(2)
     expect(await transport.getBalance(bob.address)).toBe(SOL / 2n)
+  })
+
+  it('should never build a payment anew while a lagging node does not know the one that moved its nonce', async () => {
+    const world = await createWorld(transport)
+    const bob = await generateKeyPairSigner()
+    const pay: LedgerAction = {
+      key: 'pay-bob',
+      digest: actionDigest(['pay-bob']),
+      instructions: () => [
+        getTransferSolInstruction({ source: world.payer, destination: bob.address, amount: SOL / 10n }),
+      ],
+    }
+    // The transfer runs, and moves the nonce; the status node has not seen it for a while.
+    double.inject('getSignatureStatuses', 'unknown-status', 6)
+    const first = await world.executor.execute(pay).catch((e: unknown) => e)
+    expect(isLedgerError(first, 'LEDGER__RECONCILE_AMBIGUOUS')).toBe(true)
+    // Asked again, as the settlement machine retries it, until the node has caught up: the first transfer is found,
+    // never made a second time.
+    let result
+    for (let attempt = 0; result === undefined && attempt < 10; attempt++) {
+      result = await world.executor.execute(pay).catch((e: unknown) => {
+        if (!isLedgerError(e, 'LEDGER__RECONCILE_AMBIGUOUS')) throw e
+        return undefined
+      })
+    }
+    expect(result?.replayed).toBe(true)
+    expect(world.executor.status('pay-bob')).toBe('confirmed')
+    expect(await transport.getBalance(bob.address)).toBe(SOL / 10n)
+    await world.close()
   })
 
   it('should not retry a transaction the chain rejects', async () => {

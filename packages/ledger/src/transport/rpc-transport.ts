@@ -420,17 +420,22 @@ export class SolanaRpcTransport implements LedgerTransport {
     }
   }
 
-  /** A nonce that moved on while our signature is unknown means our transaction can never land. */
+  /**
+   * A nonce that moved on while our signature is unknown: our transaction can no longer land, but the one that moved
+   * the nonce may be ours, run on a node this one has not caught up with (only our lane signs with this nonce). It
+   * must not be built anew, which would pay twice: the outcome is ambiguous until a node knows the signature.
+   */
   async #failIfNonceMoved(transaction: Transaction, signature: Signature, signal: AbortSignal): Promise<void> {
     const bound = durableNonceOf(transaction)
     if (bound === undefined) return
     const { nonce } = await readNonce(this, bound.nonceAccount, { signal })
     if (nonce === bound.nonce) return
     if ((await this.getSignatureStatus(signature, { signal })) !== null) return
-    throw new LedgerError('LEDGER__BLOCKHASH_EXPIRED', `the durable nonce of ${signature} has moved on; rebuild it`, {
-      signature,
-      nonceAccount: bound.nonceAccount,
-    })
+    throw new LedgerError(
+      'LEDGER__RECONCILE_AMBIGUOUS',
+      `the durable nonce of ${signature} has moved on, and no node knows it yet`,
+      { signature, nonceAccount: bound.nonceAccount },
+    )
   }
 }
 

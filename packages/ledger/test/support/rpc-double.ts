@@ -38,6 +38,8 @@ export type RpcFault =
   | 'lose-reply'
   /** JSON-RPC error -32005 "node is behind". */
   | 'node-behind'
+  /** `getSignatureStatuses` from a node that has not seen the transactions yet: every status null. */
+  | 'unknown-status'
 
 interface Executed {
   wire: string
@@ -148,7 +150,7 @@ export class RpcDouble {
     }
     let reply: object
     try {
-      reply = { jsonrpc: '2.0', result: this.#dispatch(method, params), id }
+      reply = { jsonrpc: '2.0', result: this.#dispatch(method, params, fault), id }
     } catch (e) {
       reply = { jsonrpc: '2.0', error: e instanceof RpcError ? e.toJSON() : { code: -32603, message: String(e) }, id }
     }
@@ -167,7 +169,7 @@ export class RpcDouble {
     return { slot: this.svm.getClock().slot, apiVersion: API_VERSION }
   }
 
-  #dispatch(method: string, params: unknown[]): unknown {
+  #dispatch(method: string, params: unknown[], fault?: RpcFault): unknown {
     switch (method) {
       case 'getLatestBlockhash':
         return {
@@ -181,6 +183,8 @@ export class RpcDouble {
       case 'getAccountInfo':
         return { context: this.#context(), value: this.#account(params[0] as Address) }
       case 'getSignatureStatuses':
+        if (fault === 'unknown-status')
+          return { context: this.#context(), value: (params[0] as string[]).map(() => null) }
         return { context: this.#context(), value: (params[0] as string[]).map((s) => this.#status(s)) }
       case 'getTransaction':
         return this.#transaction(params[0] as string)
