@@ -135,6 +135,11 @@ export class ActionExecutor {
         return { key: action.key, signature: latest.signature as Signature, replayed: true, meta: intent?.meta ?? {} }
       }
       if (latest?.t === 'intent') return this.#settle(latest, options)
+      // A failure is a node's word: looked up again before a new attempt, which would pay twice had it run after all.
+      if (latest?.t === 'failed' && intent !== undefined) {
+        const landed = await this.#landed(intent, options)
+        if (landed !== undefined) return landed
+      }
       return this.#attempt(action, (latest?.attempt ?? 0) + 1, options)
     }, options)
   }
@@ -242,21 +247,34 @@ export class ActionExecutor {
     this.#logger('action %s failed: %s', intent.key, e.code)
   }
 
+  /** The result of `intent` when the chain says it ran and succeeded (journaled confirmed then); else undefined. */
+  async #landed(intent: IntentRecord, options: AbortOptions): Promise<ActionResult | undefined> {
+    return this.#confirmedBy(intent, await this.#transport.getSignatureStatus(intent.signature as Signature, options))
+  }
+
+  /** Journals `intent` confirmed when `status` says it ran and succeeded, and gives its result; else undefined. */
+  async #confirmedBy(
+    intent: IntentRecord,
+    status: Awaited<ReturnType<LedgerTransport['getSignatureStatus']>>,
+  ): Promise<ActionResult | undefined> {
+    if (status === null || status.err !== null || status.confirmationStatus === 'processed') return undefined
+    await this.#journal.append({
+      t: 'confirmed',
+      key: intent.key,
+      attempt: intent.attempt,
+      signature: intent.signature,
+    })
+    this.#logger('action %s had landed as %s', intent.key, intent.signature)
+    return { key: intent.key, signature: intent.signature as Signature, replayed: true, meta: intent.meta }
+  }
+
   /** Settles an intent with no outcome: see the class comment. */
   async #settle(intent: IntentRecord, options: AbortOptions): Promise<ActionResult> {
     const signature = intent.signature as Signature
     const transaction = transactionFromWire(new Uint8Array(getBase64Encoder().encode(intent.wire)))
     const status = await this.#transport.getSignatureStatus(signature, options)
-    if (status !== null && status.err === null && status.confirmationStatus !== 'processed') {
-      await this.#journal.append({
-        t: 'confirmed',
-        key: intent.key,
-        attempt: intent.attempt,
-        signature: intent.signature,
-      })
-      this.#logger('action %s had landed as %s', intent.key, signature)
-      return { key: intent.key, signature, replayed: true, meta: intent.meta }
-    }
+    const landed = await this.#confirmedBy(intent, status)
+    if (landed !== undefined) return landed
     if (status === null) {
       const { nonce } = await readNonce(this.#transport, intent.nonceAccount as Address, options)
       if (nonce !== intent.nonce) {

@@ -119,6 +119,27 @@ describe('RpcTransport against a misbehaving endpoint', () => {
     await world.close()
   })
 
+  it('should look a payment up before building it anew after a failure report, and not pay it twice', async () => {
+    const world = await createWorld(transport)
+    const bob = await generateKeyPairSigner()
+    const pay: LedgerAction = {
+      key: 'pay-bob',
+      digest: actionDigest(['pay-bob']),
+      instructions: () => [
+        getTransferSolInstruction({ source: world.payer, destination: bob.address, amount: SOL / 10n }),
+      ],
+    }
+    // The transfer runs; the node says it failed.
+    double.inject('getSignatureStatuses', 'failed-status', 1)
+    await expect(world.executor.execute(pay)).rejects.toMatchObject({ code: 'LEDGER__TRANSACTION_REJECTED' })
+    expect(world.executor.status('pay-bob')).toBe('failed')
+    // Tried again (a settlement retries what failed): the chain now says the first ran, so none is built anew.
+    expect((await world.executor.execute(pay)).replayed).toBe(true)
+    expect(world.executor.status('pay-bob')).toBe('confirmed')
+    expect(await transport.getBalance(bob.address)).toBe(SOL / 10n)
+    await world.close()
+  })
+
   it('should not retry a transaction the chain rejects', async () => {
     const alice = await generateKeyPairSigner()
     const bob = await generateKeyPairSigner()

@@ -40,6 +40,8 @@ export type RpcFault =
   | 'node-behind'
   /** `getSignatureStatuses` from a node that has not seen the transactions yet: every status null. */
   | 'unknown-status'
+  /** `getSignatureStatuses` that lies: every known transaction failed. */
+  | 'failed-status'
 
 interface Executed {
   wire: string
@@ -185,6 +187,14 @@ export class RpcDouble {
       case 'getSignatureStatuses':
         if (fault === 'unknown-status')
           return { context: this.#context(), value: (params[0] as string[]).map(() => null) }
+        if (fault === 'failed-status') {
+          const err = { InstructionError: [0, 'InvalidAccountData'] }
+          const lie = (s: string) => {
+            const status = this.#status(s)
+            return status === null ? null : { ...status, err, status: { Err: err } }
+          }
+          return { context: this.#context(), value: (params[0] as string[]).map(lie) }
+        }
         return { context: this.#context(), value: (params[0] as string[]).map((s) => this.#status(s)) }
       case 'getTransaction':
         return this.#transaction(params[0] as string)
