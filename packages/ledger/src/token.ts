@@ -14,7 +14,7 @@ import {
 } from '@solana-program/token'
 import type { AbortOptions } from '@tessera/core'
 import { DEFAULT_TOKEN_DECIMALS } from './constants.js'
-import { LedgerError } from './errors.js'
+import { isLedgerError, LedgerError } from './errors.js'
 import { sendInstructions } from './transaction.js'
 import type { LedgerTransport } from './transport/transport.js'
 
@@ -68,14 +68,22 @@ export async function associatedTokenAddress(owner: Address, mint: Address): Pro
   return ata
 }
 
-/** Creates `owner`'s associated token account for `mint` unless it exists; returns its address. */
+/**
+ * Creates `owner`'s associated token account for `mint` unless it is there, an initialised token account of that
+ * owner and mint; returns its address. Anything else at the address is no token account: lamports anyone may send
+ * there (which would otherwise make every payout to it fail for good) are taken in by the creation.
+ */
 export async function ensureTokenAccount(
   transport: LedgerTransport,
   input: { payer: TransactionSigner; owner: Address; mint: Address },
   options: AbortOptions = {},
 ): Promise<Address> {
   const ata = await associatedTokenAddress(input.owner, input.mint)
-  if ((await transport.getAccount(ata, options)) !== null) return ata
+  const existing = await readTokenAccount(transport, ata, options).catch((e: unknown) => {
+    if (isLedgerError(e, 'LEDGER__ACCOUNT_NOT_FOUND') || isLedgerError(e, 'LEDGER__MALFORMED_ACCOUNT')) return undefined
+    throw e
+  })
+  if (existing !== undefined && existing.owner === input.owner && existing.mint === input.mint) return ata
   await sendInstructions(
     transport,
     {
