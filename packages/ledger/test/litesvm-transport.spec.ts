@@ -104,6 +104,22 @@ describe('LiteSvmTransport persistence', () => {
     await second.close()
   })
 
+  it('should refuse a logged record that is no transaction, checksum and all, with LEDGER__STATE_CORRUPT', async () => {
+    const chainDir = join(dir.path, 'chain')
+    const first = await createLiteSvmTransport({ dataDir: chainDir })
+    await first.close()
+    const { log } = await DurableLog.open(join(chainDir, TRANSACTION_LOG_FILE), {
+      corruptCode: 'LEDGER__STATE_CORRUPT',
+      maxLineBytes: 16_384,
+    })
+    await log.append({ signature: 42, slot: 'yesterday', err: null, wire: [] })
+    await log.close()
+    await expect(createLiteSvmTransport({ dataDir: chainDir })).rejects.toMatchObject({
+      code: 'LEDGER__STATE_CORRUPT',
+      message: expect.stringMatching(/record 1 is not a transaction record/),
+    })
+  })
+
   it('should refuse a damaged snapshot with LEDGER__STATE_CORRUPT', async () => {
     const chainDir = join(dir.path, 'chain')
     const first = await createLiteSvmTransport({ dataDir: chainDir })

@@ -53,6 +53,16 @@ export async function loadLiteSvmState(dir: string): Promise<LoadedState> {
   const logPath = join(dir, TRANSACTION_LOG_FILE)
   const logOptions = { corruptCode: 'LEDGER__STATE_CORRUPT' as const, maxLineBytes: MAX_JOURNAL_LINE_BYTES }
   const { log, records } = await DurableLog.open<StoredTransaction>(logPath, logOptions)
+  // Checksummed lines can still hold what no version of this code wrote: refused here, not where a field is read.
+  const malformed = records.findIndex((record) => !isStoredTransaction(record))
+  if (malformed >= 0) {
+    await log.close()
+    throw new LedgerError(
+      'LEDGER__STATE_CORRUPT',
+      `${logPath} record ${malformed + 1} is not a transaction record; restore the log and snapshot from a backup`,
+      { dir, record: malformed + 1 },
+    )
+  }
   const counted = snapshot?.transactions ?? 0
   if (records.length < counted) {
     await log.close()
@@ -75,6 +85,21 @@ export async function loadLiteSvmState(dir: string): Promise<LoadedState> {
     return { svm: snapshot?.svm, transactions: kept, log }
   }
   return { svm: snapshot?.svm, transactions: records, log }
+}
+
+/** Whether `value` has the shape of a {@link StoredTransaction}. */
+function isStoredTransaction(value: unknown): value is StoredTransaction {
+  if (value === null || typeof value !== 'object') return false
+  const { signature, slot, err, wire } = value as Record<string, unknown>
+  return (
+    typeof signature === 'string' &&
+    /^[1-9A-HJ-NP-Za-km-z]{64,88}$/.test(signature) &&
+    typeof slot === 'string' &&
+    /^\d{1,20}$/.test(slot) &&
+    (err === null || typeof err === 'string' || (typeof err === 'object' && !Array.isArray(err))) &&
+    typeof wire === 'string' &&
+    /^[A-Za-z0-9+/]*={0,2}$/.test(wire)
+  )
 }
 
 /** Writes a snapshot atomically. */
