@@ -52,6 +52,9 @@ export interface DurableLogOptions {
   maxLineBytes: number
 }
 
+/** The largest log opened: what Node reads into one buffer (`readFile` refuses more, uncoded). */
+const MAX_LOG_BYTES = 2 ** 31 - 1
+
 /**
  * An append-only log of JSON records, one per line as `<json>\t<checksum>`. Each append is synced before it
  * resolves. A torn last line (the process died mid-append, before the append resolved) is cut off on open;
@@ -76,7 +79,15 @@ export class DurableLog<T> {
     const handle = await open(path, 'a+', 0o600)
     try {
       // Kept as bytes and decoded a line at a time: one string of the whole file would cap a log at V8's largest
-      // string (about 512 MiB), past which the node could not start.
+      // string (about 512 MiB), past which the node could not start. Past what one read takes, a coded refusal.
+      const { size } = await handle.stat()
+      if (size > MAX_LOG_BYTES) {
+        throw new LedgerError(
+          options.corruptCode,
+          `${path} holds ${size} bytes, more than a log is read whole (${MAX_LOG_BYTES}); retire settled actions or archive it`,
+          { path, size, max: MAX_LOG_BYTES },
+        )
+      }
       const bytes = await handle.readFile()
       const { records, validBytes } = parseLog<T>(bytes, path, options)
       if (validBytes < bytes.byteLength) await handle.truncate(validBytes)

@@ -1,4 +1,4 @@
-import { appendFile, readFile, writeFile } from 'node:fs/promises'
+import { appendFile, readFile, truncate, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { generateKeyPairSigner, type Signature } from '@solana/kit'
 import { getTransferSolInstruction } from '@solana-program/system'
@@ -52,6 +52,17 @@ describe('SettlementJournal', () => {
     expect(reopened.pending().map((r) => r.key)).toEqual(['b'])
     expect(reopened.intent('a')?.digest).toBe('d')
     await reopened.close()
+  })
+
+  it('should refuse a journal larger than one read takes with a coded error, before reading it', async () => {
+    const path = join(dir.path, 'j.log')
+    // Sparse: two gigabytes of nothing, on no disk.
+    await writeFile(path, '')
+    await truncate(path, 2 ** 31)
+    await expect(SettlementJournal.open(path)).rejects.toMatchObject({
+      code: 'LEDGER__JOURNAL_CORRUPT',
+      context: expect.objectContaining({ size: 2 ** 31 }),
+    })
   })
 
   it('should drop a torn last line, which was never acknowledged', async () => {
