@@ -36,6 +36,16 @@ describe('withProviderQuota', () => {
     await expect(store.put(record('c4', 'a'), time)).rejects.toMatchObject({ code: 'CORE__PROVIDER_QUOTA' })
   })
 
+  it('should hold a peer to its quota when it sends many records at once', async () => {
+    const inner = new MemoryDatastore()
+    const store = await withProviderQuota(inner, { perPeer: 2, total: 10, self: 'me' })
+    const puts = await Promise.allSettled(Array.from({ length: 50 }, (_, i) => store.put(record(`c${i}`, 'a'), time)))
+    expect(puts.filter((p) => p.status === 'fulfilled')).toHaveLength(2)
+    let held = 0
+    for await (const _ of inner.queryKeys({ prefix: '/dht/provider/' })) held++
+    expect(held).toBe(2)
+  })
+
   it('should count the records a store already holds', async () => {
     const inner = new MemoryDatastore()
     await inner.put(record('c1', 'a'), time)

@@ -75,9 +75,14 @@ export async function withProviderQuota(
           total,
         })
       }
-      const written = await store.put(key, value, putOptions)
+      // Counted with the check, before the write: writes of a peer's other records, which run alongside, see it.
       count(peer, 1)
-      return written
+      try {
+        return await store.put(key, value, putOptions)
+      } catch (e) {
+        count(peer, -1)
+        throw e
+      }
     })
   }
   const remove: Datastore['delete'] = async (key, deleteOptions) => {
