@@ -76,8 +76,8 @@ export class ByteBudget {
     this.#held += bytes
     let left = bytes
     return (some = left) => {
-      const back = Math.min(left, Math.max(0, some))
-      if (back === 0) return
+      const back = Math.min(left, some)
+      if (!(back > 0)) return
       left -= back
       this.#held -= back
       this.#drain()

@@ -205,5 +205,10 @@ export const MAX_SERVES_PER_PEER = 4
 export const MAX_SERVES = 64
 /** A fetch from a provider that answers `busy` asks again after this pause, doubling each time. */
 export const BLOB_BUSY_FIRST_PAUSE_MS = 50
-/** How long a fetch keeps asking a busy provider, all pauses together, before giving up on it. */
-export const BLOB_BUSY_RETRY_MS = 15_000
+/** The longest pause between asks of a busy provider. */
+export const BLOB_BUSY_MAX_PAUSE_MS = 2_000
+/**
+ * How long a fetch keeps asking a busy provider, all pauses together, before giving up on it: long enough for a
+ * creator, the one source of its inputs, to serve its other workers first.
+ */
+export const BLOB_BUSY_RETRY_MS = 60_000

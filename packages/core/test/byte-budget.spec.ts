@@ -35,6 +35,18 @@ describe('ByteBudget', () => {
     release()
   })
 
+  it('should give back part of a grant, then the rest, and never more than it holds', async () => {
+    const budget = new ByteBudget(100)
+    const release = await budget.acquire(80)
+    release(30)
+    release(Number.NaN)
+    expect(budget.held).toBe(50)
+    release(500)
+    expect(budget.held).toBe(0)
+    release()
+    expect(budget.held).toBe(0)
+  })
+
   it('should drop a waiter whose signal aborts, letting the one behind it in', async () => {
     const budget = new ByteBudget(100)
     const held = await budget.acquire(70)

@@ -136,11 +136,12 @@ export interface FetchFromOptions extends AbortOptions {
   /** Abandon the provider after this long without bytes (empty frames are no progress). @default BLOB_IDLE_TIMEOUT_MS */
   idleTimeoutMs?: number
   /**
-   * Reserves memory (see {@link ByteBudget}) for the most this fetch may take, `maxBlobBytes`, before the provider
-   * is even asked: a fetch waiting for room holds no stream, which would fill with the blob while it waits. What the
-   * announced size does not need is given back once it is known, the rest when the fetch ends, whatever its outcome.
+   * Reserves memory for the announced size once the header gives it, before it is allocated (see {@link ByteBudget}):
+   * undefined when there is no room now, and the fetch ends with `CORE__FETCH_BUDGET_FULL` (its `size` in the
+   * context) without reading further, so no stream fills with a blob while room is awaited. Given back when the
+   * fetch ends, whatever its outcome.
    */
-  reserve?: (bytes: number, options: AbortOptions) => Promise<ReleaseBytes>
+  reserve?: (bytes: number) => ReleaseBytes | undefined
 }
 
 /**
@@ -155,21 +156,29 @@ export async function fetchBlobFrom(
   options: FetchFromOptions,
 ): Promise<Uint8Array> {
   throwIfAborted(options.signal)
-  const release = await options.reserve?.(options.maxBlobBytes, { signal: options.signal })
+  let release: ReleaseBytes | undefined
   try {
-    return await fetchReserved(libp2p, peer, cid, options, release)
+    return await fetchOnce(libp2p, peer, cid, options, (bytes) => {
+      if (options.reserve === undefined) return
+      release = options.reserve(bytes)
+      if (release !== undefined) return
+      throw new CoreError('CORE__FETCH_BUDGET_FULL', `no room to fetch ${bytes} bytes now`, {
+        cid: cid.toString(),
+        size: bytes,
+      })
+    })
   } finally {
     release?.()
   }
 }
 
-/** {@link fetchBlobFrom} once its memory is reserved: `release` gives back what the announced size does not need. */
-async function fetchReserved(
+/** One request of {@link fetchBlobFrom}; `reserve` is called with the announced size before it is allocated. */
+async function fetchOnce(
   libp2p: Pick<Libp2p, 'dialProtocol'>,
   peer: PeerId,
   cid: BlobCid,
   options: FetchFromOptions,
-  release: ReleaseBytes | undefined,
+  reserve: (bytes: number) => void,
 ): Promise<Uint8Array> {
   let stream: Stream
   try {
@@ -208,7 +217,7 @@ async function fetchReserved(
         throwForStatus(header, cid, peer, options.maxBlobBytes)
         const size = header.size ?? 0
         assertBlobSize(cid, size, options.maxBlobBytes)
-        release?.(options.maxBlobBytes - size)
+        reserve(size)
         const assembler = new BlobAssembler(cid, size, options.maxBlobBytes)
         for (let next = await iterator.next(); next.done !== true; next = await iterator.next()) {
           // Only bytes are progress: a provider sending empty frames would otherwise hold the fetch for good.

@@ -4,6 +4,7 @@ import { delay, throwIfAborted, withTimeout } from '../abort.js'
 import type { AbortOptions } from '../bus.js'
 import {
   BLOB_BUSY_FIRST_PAUSE_MS,
+  BLOB_BUSY_MAX_PAUSE_MS,
   BLOB_BUSY_RETRY_MS,
   BLOB_CHUNK_BYTES,
   DEFAULT_MAX_BLOB_BYTES,
@@ -20,7 +21,7 @@ import { PROTOCOLS } from '../topics.js'
 import { BlobHasher, blobCidOfDigest, parseBlobCid, type BlobCid } from './blob-cid.js'
 import { fetchBlobFrom, serveBlob, type BlobAccessHook } from './blob-protocol.js'
 import type { Blobstore } from './blobstore.js'
-import { ByteBudget } from '../byte-budget.js'
+import { ByteBudget, type ReleaseBytes } from '../byte-budget.js'
 import { PeerBudget } from '../peer-budget.js'
 
 /** What the blob service needs from its node: stream handling, content routing and a store. */
@@ -30,6 +31,9 @@ export interface BlobServiceComponents {
   store: Blobstore
   logger: ComponentLogger
 }
+
+/** Waits for fetching room one fetch makes at most: a provider announcing more at each request cannot hold it. */
+const MAX_BUDGET_WAITS = 3
 
 /** Options of {@link BlobService}. */
 export interface BlobServiceInit {
@@ -240,27 +244,53 @@ export class BlobService {
   }
 
   /**
-   * Fetches `cid` from one peer and verifies it (see {@link fetchBlobFrom} for the codes it throws). A peer that
-   * answers `busy` (it serves as many blobs as it will at once) is asked again after pauses doubling from
-   * BLOB_BUSY_FIRST_PAUSE_MS, for up to BLOB_BUSY_RETRY_MS, before `CORE__PEER_BUSY` is thrown.
+   * Fetches `cid` from one peer and verifies it (see {@link fetchBlobFrom} for the codes it throws).
+   *
+   * Its announced size is reserved in `maxFetchingBytes` before it is allocated. With no room then, the request ends
+   * there, room is awaited (first come, first served) with no stream open, which would fill with the blob meanwhile,
+   * and the peer is asked again, its bytes already reserved. A peer that answers `busy` (it serves as many blobs as
+   * it will at once) is asked again after pauses doubling from BLOB_BUSY_FIRST_PAUSE_MS up to
+   * BLOB_BUSY_MAX_PAUSE_MS, each drawn within half of itself so that fetches refused together do not come back
+   * together, for up to BLOB_BUSY_RETRY_MS, before `CORE__PEER_BUSY` is thrown.
    */
   async fetchFrom(peer: PeerId | string, cid: BlobCidLike, options: BlobFetchFromOptions = {}): Promise<Uint8Array> {
     const id = typeof peer === 'string' ? parsePeerId(peer) : peer
     const parsed = parseBlobCid(cid)
-    const fetchOptions = {
-      ...options,
-      maxBlobBytes: this.#largestAccepted(options.maxBytes),
-      reserve: (bytes: number, reserveOptions: AbortOptions) => this.#fetching.acquire(bytes, reserveOptions),
-    }
-    let waited = 0
-    for (let pause = BLOB_BUSY_FIRST_PAUSE_MS; ; pause *= 2) {
-      try {
-        return await fetchBlobFrom(this.#components.libp2p, id, parsed, fetchOptions)
-      } catch (e) {
-        if (!isCoreError(e, 'CORE__PEER_BUSY') || waited + pause > BLOB_BUSY_RETRY_MS) throw e
+    /** Bytes awaited for this fetch while no stream was open, and what gives them back. */
+    let held: { bytes: number; release: ReleaseBytes } | undefined
+    const reserve = (bytes: number): ReleaseBytes | undefined => {
+      const awaited = held
+      held = undefined
+      if (awaited !== undefined && bytes <= awaited.bytes) {
+        awaited.release(awaited.bytes - bytes)
+        return awaited.release
       }
-      await delay(pause, options.signal)
-      waited += pause
+      awaited?.release()
+      return this.#fetching.tryAcquire(bytes)
+    }
+    const fetchOptions = { ...options, maxBlobBytes: this.#largestAccepted(options.maxBytes), reserve }
+    let waited = 0
+    let pause = BLOB_BUSY_FIRST_PAUSE_MS
+    try {
+      for (let waits = 0; ;) {
+        try {
+          return await fetchBlobFrom(this.#components.libp2p, id, parsed, fetchOptions)
+        } catch (e) {
+          // A provider announcing another size at every request gets no more than a few waits.
+          if (isCoreError(e, 'CORE__FETCH_BUDGET_FULL') && waits++ < MAX_BUDGET_WAITS) {
+            const bytes = e.context.size as number
+            held = { bytes, release: await this.#fetching.acquire(bytes, { signal: options.signal }) }
+            continue
+          }
+          const next = pause / 2 + (Math.random() * pause) / 2
+          if (!isCoreError(e, 'CORE__PEER_BUSY') || waited + next > BLOB_BUSY_RETRY_MS) throw e
+          await delay(next, options.signal)
+          waited += next
+          pause = Math.min(2 * pause, BLOB_BUSY_MAX_PAUSE_MS)
+        }
+      }
+    } finally {
+      held?.release()
     }
   }
 
