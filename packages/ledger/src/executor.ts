@@ -136,9 +136,10 @@ export class ActionExecutor {
       }
       if (latest?.t === 'intent') return this.#settle(latest, options)
       // A failure is a node's word: looked up again before a new attempt, which would pay twice had it run after all.
+      // Known and not failed (even if only processed so far), it is settled as an open intent is: never built anew.
       if (latest?.t === 'failed' && intent !== undefined) {
-        const landed = await this.#landed(intent, options)
-        if (landed !== undefined) return landed
+        const status = await this.#transport.getSignatureStatus(intent.signature as Signature, options)
+        if (status !== null && status.err === null) return this.#settle(intent, options)
       }
       return this.#attempt(action, (latest?.attempt ?? 0) + 1, options)
     }, options)
@@ -247,11 +248,6 @@ export class ActionExecutor {
     this.#logger('action %s failed: %s', intent.key, e.code)
   }
 
-  /** The result of `intent` when the chain says it ran and succeeded (journaled confirmed then); else undefined. */
-  async #landed(intent: IntentRecord, options: AbortOptions): Promise<ActionResult | undefined> {
-    return this.#confirmedBy(intent, await this.#transport.getSignatureStatus(intent.signature as Signature, options))
-  }
-
   /** Journals `intent` confirmed when `status` says it ran and succeeded, and gives its result; else undefined. */
   async #confirmedBy(
     intent: IntentRecord,
@@ -278,9 +274,22 @@ export class ActionExecutor {
     if (status === null) {
       const { nonce } = await readNonce(this.#transport, intent.nonceAccount as Address, options)
       if (nonce !== intent.nonce) {
+        // Another action of ours confirmed on this very nonce: this transaction can never have run.
+        if (this.#journal.nonceSpent(intent.nonceAccount, intent.nonce, intent.key)) {
+          const error = new LedgerError(
+            'LEDGER__BLOCKHASH_EXPIRED',
+            `action ${intent.key}: its nonce was spent on another`,
+            {
+              key: intent.key,
+              signature,
+            },
+          )
+          await this.#recordFailure(intent, error)
+          throw error
+        }
         throw new LedgerError(
           'LEDGER__RECONCILE_AMBIGUOUS',
-          `action ${intent.key}: the chain does not know ${signature} but its nonce has moved on; check the payees by hand before retrying`,
+          `action ${intent.key}: the chain does not know ${signature} but its nonce has moved on; it is looked up again at every retry (check the payees by hand if no node ever knows it)`,
           { key: intent.key, signature, nonceAccount: intent.nonceAccount },
         )
       }

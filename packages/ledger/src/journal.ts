@@ -141,6 +141,18 @@ export class SettlementJournal {
     return this.#intents.get(key)
   }
 
+  /**
+   * Whether an action other than `key` was confirmed on a transaction built on `nonce` of `nonceAccount`: a nonce
+   * runs one transaction, so no other built on it ever can.
+   */
+  nonceSpent(nonceAccount: string, nonce: string, key: string): boolean {
+    for (const [other, intent] of this.#intents) {
+      if (other === key || intent.nonceAccount !== nonceAccount || intent.nonce !== nonce) continue
+      if (this.get(other)?.t === 'confirmed') return true
+    }
+    return false
+  }
+
   /** Keys whose latest record is an intent: submitted (or about to be) with no known outcome. None is retired. */
   pending(): IntentRecord[] {
     return [...this.#pending.values()].filter((intent) => !this.retired(intent.key))

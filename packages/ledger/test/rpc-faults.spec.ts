@@ -2,7 +2,7 @@ import { generateKeyPairSigner, lamports } from '@solana/kit'
 import { getTransferSolInstruction } from '@solana-program/system'
 import type { Receipt } from '@tessera/core'
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { isLedgerError } from '../src/errors.js'
+import { isLedgerError, isRetryableLedgerError } from '../src/errors.js'
 import { actionDigest, type LedgerAction } from '../src/executor.js'
 import { sendInstructions } from '../src/transaction.js'
 import { associatedTokenAddress, getTokenBalance } from '../src/token.js'
@@ -104,6 +104,9 @@ describe('RpcTransport against a misbehaving endpoint', () => {
     double.inject('getSignatureStatuses', 'unknown-status', 6)
     const first = await world.executor.execute(pay).catch((e: unknown) => e)
     expect(isLedgerError(first, 'LEDGER__RECONCILE_AMBIGUOUS')).toBe(true)
+    // The settlement machine tries it again (which only ever looks it up), rather than giving up on it.
+    expect(isRetryableLedgerError(first)).toBe(true)
+    expect(world.executor.status('pay-bob')).toBe('intent')
     // Asked again, as the settlement machine retries it, until the node has caught up: the first transfer is found,
     // never made a second time.
     let result
@@ -137,6 +140,31 @@ describe('RpcTransport against a misbehaving endpoint', () => {
     expect((await world.executor.execute(pay)).replayed).toBe(true)
     expect(world.executor.status('pay-bob')).toBe('confirmed')
     expect(await transport.getBalance(bob.address)).toBe(SOL / 10n)
+    await world.close()
+  })
+
+  it("should build a payment anew once another action's transaction was confirmed on its nonce, and pay it once", async () => {
+    const world = await createWorld(transport)
+    const [bob, carol] = [await generateKeyPairSigner(), await generateKeyPairSigner()]
+    const pay = (key: string, to: typeof bob): LedgerAction => ({
+      key,
+      digest: actionDigest([key]),
+      instructions: () => [
+        getTransferSolInstruction({ source: world.payer, destination: to.address, amount: SOL / 10n }),
+      ],
+    })
+    // The payment to bob never reaches the chain: its intent stays open.
+    double.inject('sendTransaction', 'http-503', 4)
+    await expect(world.executor.execute(pay('pay-bob', bob))).rejects.toMatchObject({ code: 'LEDGER__RPC_UNAVAILABLE' })
+    // The next action reads the same nonce and runs on it.
+    await world.executor.execute(pay('pay-carol', carol))
+    // Bob's transaction can never run now: said so once, then built anew on the next nonce.
+    await expect(world.executor.execute(pay('pay-bob', bob))).rejects.toMatchObject({
+      code: 'LEDGER__BLOCKHASH_EXPIRED',
+    })
+    expect((await world.executor.execute(pay('pay-bob', bob))).replayed).toBe(false)
+    expect(await transport.getBalance(bob.address)).toBe(SOL / 10n)
+    expect(await transport.getBalance(carol.address)).toBe(SOL / 10n)
     await world.close()
   })
 

@@ -350,8 +350,11 @@ export class SolanaRpcTransport implements LedgerTransport {
       // A copy already landed (an earlier attempt whose reply we lost, or a deliberate re-send): the chain refuses
       // it as AlreadyProcessed, or as BlockhashNotFound once its nonce has moved on. Its status decides the outcome.
       if (isLedgerError(e) && e.context.err === 'AlreadyProcessed') return
-      if (isLedgerError(e, 'LEDGER__BLOCKHASH_EXPIRED') && (await this.getSignatureStatus(signature, options)) !== null)
-        return
+      if (isLedgerError(e, 'LEDGER__BLOCKHASH_EXPIRED')) {
+        if ((await this.getSignatureStatus(signature, options)) !== null) return
+        // Its nonce moved while no node knows it: ours may have moved it, so it is ambiguous, not expired.
+        await this.#failIfNonceMoved(transaction, signature, this.#signal(options))
+      }
       throw e
     }
   }
