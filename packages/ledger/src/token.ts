@@ -70,8 +70,9 @@ export async function associatedTokenAddress(owner: Address, mint: Address): Pro
 
 /**
  * Creates `owner`'s associated token account for `mint` unless it is there, an initialised token account of that
- * owner and mint; returns its address. Anything else at the address is no token account: lamports anyone may send
- * there (which would otherwise make every payout to it fail for good) are taken in by the creation.
+ * mint (whose owner may since have handed it to another key, which the token program allows); returns its address.
+ * Anything else at the address is no token account: lamports anyone may send there (which would otherwise make
+ * every payout to it fail for good) are taken in by the creation.
  */
 export async function ensureTokenAccount(
   transport: LedgerTransport,
@@ -83,7 +84,7 @@ export async function ensureTokenAccount(
     if (isLedgerError(e, 'LEDGER__ACCOUNT_NOT_FOUND') || isLedgerError(e, 'LEDGER__MALFORMED_ACCOUNT')) return undefined
     throw e
   })
-  if (existing !== undefined && existing.owner === input.owner && existing.mint === input.mint) return ata
+  if (existing !== undefined && existing.mint === input.mint) return ata
   await sendInstructions(
     transport,
     {
