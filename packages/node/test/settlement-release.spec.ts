@@ -13,6 +13,8 @@ import { tempDir } from './helpers.js'
 
 /** Token balances read from the chain fail while `failing` is set, as when the RPC endpoint is down. */
 const balances = vi.hoisted(() => ({ failing: false }))
+/** The fraud proof each slash named; with `failNext`, the next slash fails once its proof is named. */
+const slashes = vi.hoisted(() => ({ failNext: false, proofs: [] as Uint8Array[] }))
 vi.mock('@tessera/ledger', async (importOriginal) => {
   const actual = await importOriginal<typeof import('@tessera/ledger')>()
   return {
@@ -21,6 +23,12 @@ vi.mock('@tessera/ledger', async (importOriginal) => {
       balances.failing
         ? Promise.reject(new actual.LedgerError('LEDGER__RPC_UNAVAILABLE', 'the cluster does not answer', {}))
         : actual.getTokenBalance(...args),
+    slashStake: (...args: Parameters<typeof actual.slashStake>) => {
+      slashes.proofs.push(args[1].fraudProofHash)
+      if (!slashes.failNext) return actual.slashStake(...args)
+      slashes.failNext = false
+      return Promise.reject(new actual.LedgerError('LEDGER__CONFIRMATION_TIMEOUT', 'not confirmed in time', {}))
+    },
   }
 })
 
@@ -143,10 +151,16 @@ describe('Settlement memory', () => {
   it('should let a slash that failed on the way be tried again by the next fraud proof', async () => {
     const worker = (await generateIdentity()).peerId.toString()
     await settlement.bond(worker, (await generateKeyPairSigner()).address, 1_000n)
-    const stopped = AbortSignal.abort()
-    await expect(settlement.slash(worker, JOB, new Uint8Array(32).fill(9), { signal: stopped })).rejects.toThrow()
+    // Not confirmed in time: on the ledger's journal, the slash names the first proof.
+    slashes.proofs = []
+    slashes.failNext = true
+    await expect(settlement.slash(worker, JOB, new Uint8Array(32).fill(9))).rejects.toMatchObject({
+      code: 'LEDGER__CONFIRMATION_TIMEOUT',
+    })
     expect(settlement.slashes).toEqual([])
-    expect((await settlement.slash(worker, JOB, new Uint8Array(32).fill(9)))?.amount).toBe('1000')
+    // The next fraud proof against the worker carries it out, naming the first proof as the journal holds it.
+    expect((await settlement.slash(worker, JOB, new Uint8Array(32).fill(7)))?.amount).toBe('1000')
+    expect(slashes.proofs).toEqual([new Uint8Array(32).fill(9), new Uint8Array(32).fill(9)])
   })
 
   it("should record a slash's amount when the bond's balance can be read", async () => {

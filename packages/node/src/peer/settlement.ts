@@ -246,6 +246,8 @@ export class Settlement {
   readonly #funded = new Map<string, JobSettlement>()
   /** Workers slashed or being slashed: one bond, one forfeit. */
   readonly #slashed = new Set<string>()
+  /** The fraud proof a worker's slash was first tried with, until it is carried out. */
+  readonly #slashProofs = new Map<string, Uint8Array>()
   /** Aborted by {@link close}: settlements waiting to try the chain again stop waiting. */
   readonly #lifetime = new AbortController()
   /** Slashes this node carried out, oldest first: one per worker slashed, the latest {@link SLASHES_KEPT}. */
@@ -579,7 +581,8 @@ export class Settlement {
         await this.#datastore.put('settlement', recordKey(jobId), { ...record, closing })
       }
       job.driver.handle({ type: 'close-epoch', epoch: job.receiptEpoch })
-      await job.driver.run()
+      // Stopped with the node: an action under way stays open in the ledger's journal, and the next start resumes.
+      await job.driver.run({ signal: this.#lifetime.signal })
       await this.#untilPaid(jobId, job)
       await this.#refund(jobId, job)
       if (record !== undefined) {
@@ -608,7 +611,10 @@ export class Settlement {
         this.#jobs.delete(jobId)
         this.#funded.delete(jobId)
       }
-    })().catch((e: unknown) => this.#log.error({ ...errorFields(e), jobId }, 'settlement:failed'))
+    })().catch((e: unknown) => {
+      if (this.#lifetime.signal.aborted) this.#log.info({ jobId }, 'settlement:stopped')
+      else this.#log.error({ ...errorFields(e), jobId }, 'settlement:failed')
+    })
     await job.running
   }
 
@@ -625,7 +631,7 @@ export class Settlement {
       await delay(pause, this.#lifetime.signal)
       job.failed.clear()
       for (const key of failed) job.driver.handle({ type: 'retry', key })
-      await job.driver.run()
+      await job.driver.run({ signal: this.#lifetime.signal })
       pause = Math.min(2 * pause, SETTLEMENT_RETRY_MAX_PAUSE_MS)
     }
   }
@@ -888,8 +894,14 @@ export class Settlement {
       return undefined
     }
     this.#slashed.add(worker)
+    // The slash is journaled with the proof it names: a try after a failed one names the first proof, or the ledger
+    // would refuse it as the same action with other content.
+    const proof = this.#slashProofs.get(worker) ?? fraudProofHash
+    this.#slashProofs.set(worker, proof)
     try {
-      return await this.#slashBond(worker, jobId, bonding, fraudProofHash, options)
+      const view = await this.#slashBond(worker, jobId, bonding, proof, options)
+      this.#slashProofs.delete(worker)
+      return view
     } catch (e) {
       // Not slashed after all: the next fraud proof against the worker may try again.
       this.#slashed.delete(worker)
