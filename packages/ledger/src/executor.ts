@@ -135,11 +135,9 @@ export class ActionExecutor {
         return { key: action.key, signature: latest.signature as Signature, replayed: true, meta: intent?.meta ?? {} }
       }
       if (latest?.t === 'intent') return this.#settle(latest, options)
-      // A failure is a node's word: looked up again before a new attempt, which would pay twice had it run after all.
-      // Known and not failed (even if only processed so far), it is settled as an open intent is: never built anew.
       if (latest?.t === 'failed' && intent !== undefined) {
-        const status = await this.#transport.getSignatureStatus(intent.signature as Signature, options)
-        if (status !== null && status.err === null) return this.#settle(intent, options)
+        const landed = await this.#unlessLanded(intent, options)
+        if (landed !== undefined) return landed
       }
       return this.#attempt(action, (latest?.attempt ?? 0) + 1, options)
     }, options)
@@ -248,6 +246,39 @@ export class ActionExecutor {
     this.#logger('action %s failed: %s', intent.key, e.code)
   }
 
+  /**
+   * A failure is a node's word: before a failed action is built anew, which would pay twice had it run after all,
+   * its last attempt is looked up. Known and succeeded, it is journaled confirmed (its result returned); known and
+   * not failed (only processed so far), it is settled as an open intent is, or, its bytes compacted away, tried
+   * again later; unknown with its nonce moved and no other action confirmed on that nonce, it is ambiguous.
+   * Undefined when it provably did not run, and may be built anew.
+   */
+  async #unlessLanded(intent: IntentRecord, options: AbortOptions): Promise<ActionResult | undefined> {
+    const signature = intent.signature as Signature
+    const status = await this.#transport.getSignatureStatus(signature, options)
+    const landed = await this.#confirmedBy(intent, status)
+    if (landed !== undefined) return landed
+    if (status !== null && status.err === null) {
+      if (intent.wire !== '') return this.#settle(intent, options)
+      throw new LedgerError('LEDGER__CONFIRMATION_TIMEOUT', `action ${intent.key}: ${signature} is not confirmed yet`, {
+        key: intent.key,
+        signature,
+      })
+    }
+    if (status === null && (await this.#nonceMoved(intent, options)) === 'unspent') throw ambiguous(intent)
+    return undefined
+  }
+
+  /**
+   * Whether `intent`'s nonce is where it was (`unchanged`: the transaction never ran), was spent on another action
+   * confirmed in the journal (`spent`: it never can), or moved on with nothing to say what ran on it (`unspent`).
+   */
+  async #nonceMoved(intent: IntentRecord, options: AbortOptions): Promise<'unchanged' | 'spent' | 'unspent'> {
+    const { nonce } = await readNonce(this.#transport, intent.nonceAccount as Address, options)
+    if (nonce === intent.nonce) return 'unchanged'
+    return this.#journal.nonceSpent(intent.nonceAccount, intent.nonce, intent.key) ? 'spent' : 'unspent'
+  }
+
   /** Journals `intent` confirmed when `status` says it ran and succeeded, and gives its result; else undefined. */
   async #confirmedBy(
     intent: IntentRecord,
@@ -272,26 +303,20 @@ export class ActionExecutor {
     const landed = await this.#confirmedBy(intent, status)
     if (landed !== undefined) return landed
     if (status === null) {
-      const { nonce } = await readNonce(this.#transport, intent.nonceAccount as Address, options)
-      if (nonce !== intent.nonce) {
+      const moved = await this.#nonceMoved(intent, options)
+      if (moved === 'unspent') throw ambiguous(intent)
+      if (moved === 'spent') {
         // Another action of ours confirmed on this very nonce: this transaction can never have run.
-        if (this.#journal.nonceSpent(intent.nonceAccount, intent.nonce, intent.key)) {
-          const error = new LedgerError(
-            'LEDGER__BLOCKHASH_EXPIRED',
-            `action ${intent.key}: its nonce was spent on another`,
-            {
-              key: intent.key,
-              signature,
-            },
-          )
-          await this.#recordFailure(intent, error)
-          throw error
-        }
-        throw new LedgerError(
-          'LEDGER__RECONCILE_AMBIGUOUS',
-          `action ${intent.key}: the chain does not know ${signature} but its nonce has moved on; it is looked up again at every retry (check the payees by hand if no node ever knows it)`,
-          { key: intent.key, signature, nonceAccount: intent.nonceAccount },
+        const error = new LedgerError(
+          'LEDGER__BLOCKHASH_EXPIRED',
+          `action ${intent.key}: its nonce was spent on another`,
+          {
+            key: intent.key,
+            signature,
+          },
         )
+        await this.#recordFailure(intent, error)
+        throw error
       }
     }
     // Unknown with the nonce unchanged (never ran), processed but not confirmed, or failed: sending the same
@@ -299,6 +324,15 @@ export class ActionExecutor {
     this.#logger('action %s: re-sending %s', intent.key, signature)
     return this.#submit(intent, transaction, options, status !== null)
   }
+}
+
+/** An intent the chain does not know although its nonce moved on: it may have run where no node says yet. */
+function ambiguous(intent: IntentRecord): LedgerError {
+  return new LedgerError(
+    'LEDGER__RECONCILE_AMBIGUOUS',
+    `action ${intent.key}: the chain does not know ${intent.signature} but its nonce has moved on; it is looked up again at every retry (check the payees by hand if no node ever knows it)`,
+    { key: intent.key, signature: intent.signature, nonceAccount: intent.nonceAccount },
+  )
 }
 
 /** A digest of an action's content for {@link LedgerAction.digest}: SHA-256 of its DAG-CBOR encoding, hex. */

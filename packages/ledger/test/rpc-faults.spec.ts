@@ -136,6 +136,9 @@ describe('RpcTransport against a misbehaving endpoint', () => {
     double.inject('getSignatureStatuses', 'failed-status', 1)
     await expect(world.executor.execute(pay)).rejects.toMatchObject({ code: 'LEDGER__TRANSACTION_REJECTED' })
     expect(world.executor.status('pay-bob')).toBe('failed')
+    // Tried again while the node asked knows nothing of it, its nonce moved: it may have run, so nothing is built.
+    double.inject('getSignatureStatuses', 'unknown-status', 1)
+    await expect(world.executor.execute(pay)).rejects.toMatchObject({ code: 'LEDGER__RECONCILE_AMBIGUOUS' })
     // Tried again (a settlement retries what failed): the chain now says the first ran, so none is built anew.
     expect((await world.executor.execute(pay)).replayed).toBe(true)
     expect(world.executor.status('pay-bob')).toBe('confirmed')

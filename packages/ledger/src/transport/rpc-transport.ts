@@ -353,7 +353,7 @@ export class SolanaRpcTransport implements LedgerTransport {
       if (isLedgerError(e, 'LEDGER__BLOCKHASH_EXPIRED')) {
         if ((await this.getSignatureStatus(signature, options)) !== null) return
         // Its nonce moved while no node knows it: ours may have moved it, so it is ambiguous, not expired.
-        await this.#failIfNonceMoved(transaction, signature, this.#signal(options))
+        if (await this.#failIfNonceMoved(transaction, signature, this.#signal(options))) return
       }
       throw e
     }
@@ -427,13 +427,14 @@ export class SolanaRpcTransport implements LedgerTransport {
    * A nonce that moved on while our signature is unknown: our transaction can no longer land, but the one that moved
    * the nonce may be ours, run on a node this one has not caught up with (only our lane signs with this nonce). It
    * must not be built anew, which would pay twice: the outcome is ambiguous until a node knows the signature.
+   * Resolves to whether a node knows it after all (its nonce moved because it ran).
    */
-  async #failIfNonceMoved(transaction: Transaction, signature: Signature, signal: AbortSignal): Promise<void> {
+  async #failIfNonceMoved(transaction: Transaction, signature: Signature, signal: AbortSignal): Promise<boolean> {
     const bound = durableNonceOf(transaction)
-    if (bound === undefined) return
+    if (bound === undefined) return false
     const { nonce } = await readNonce(this, bound.nonceAccount, { signal })
-    if (nonce === bound.nonce) return
-    if ((await this.getSignatureStatus(signature, { signal })) !== null) return
+    if (nonce === bound.nonce) return false
+    if ((await this.getSignatureStatus(signature, { signal })) !== null) return true
     throw new LedgerError(
       'LEDGER__RECONCILE_AMBIGUOUS',
       `the durable nonce of ${signature} has moved on, and no node knows it yet`,
