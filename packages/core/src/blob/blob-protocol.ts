@@ -147,7 +147,8 @@ export interface FetchFromOptions extends AbortOptions {
 /**
  * Fetches `cid` from one provider and verifies it. Throws a `CoreError`: `CORE__BLOB_NOT_FOUND`,
  * `CORE__BLOB_ACCESS_DENIED`, `CORE__PEER_BUSY`, `CORE__BLOB_TOO_LARGE`, `CORE__BLOB_HASH_MISMATCH` (corrupted, short or long),
- * `CORE__MALFORMED_BLOB_FRAME`, `CORE__PEER_UNREACHABLE`, or `CORE__ABORTED`.
+ * `CORE__MALFORMED_BLOB_FRAME`, `CORE__PEER_UNREACHABLE`, `CORE__FETCH_BUDGET_FULL` (no room was reserved for it), or
+ * `CORE__ABORTED`.
  */
 export async function fetchBlobFrom(
   libp2p: Pick<Libp2p, 'dialProtocol'>,

@@ -284,6 +284,9 @@ export class BlobService {
           }
           const next = pause / 2 + (Math.random() * pause) / 2
           if (!isCoreError(e, 'CORE__PEER_BUSY') || waited + next > BLOB_BUSY_RETRY_MS) throw e
+          // Room awaited is not kept through the pause: other fetches may use it meanwhile.
+          held?.release()
+          held = undefined
           await delay(next, options.signal)
           waited += next
           pause = Math.min(2 * pause, BLOB_BUSY_MAX_PAUSE_MS)
