@@ -15,6 +15,8 @@ import { tempDir } from './helpers.js'
 const balances = vi.hoisted(() => ({ failing: false }))
 /** The fraud proof each slash named; with `failNext`, the next slash fails once its proof is named. */
 const slashes = vi.hoisted(() => ({ failNext: false, proofs: [] as Uint8Array[] }))
+/** With `timeOut`, the next vault opened is funded on chain, and its opening then reported as not confirmed. */
+const vaults = vi.hoisted(() => ({ timeOut: false }))
 vi.mock('@tessera/ledger', async (importOriginal) => {
   const actual = await importOriginal<typeof import('@tessera/ledger')>()
   return {
@@ -23,6 +25,12 @@ vi.mock('@tessera/ledger', async (importOriginal) => {
       balances.failing
         ? Promise.reject(new actual.LedgerError('LEDGER__RPC_UNAVAILABLE', 'the cluster does not answer', {}))
         : actual.getTokenBalance(...args),
+    openVault: async (...args: Parameters<typeof actual.openVault>) => {
+      const opened = await actual.openVault(...args)
+      if (!vaults.timeOut) return opened
+      vaults.timeOut = false
+      throw new actual.LedgerError('LEDGER__CONFIRMATION_TIMEOUT', 'not confirmed in time', {})
+    },
     slashStake: (...args: Parameters<typeof actual.slashStake>) => {
       slashes.proofs.push(args[1].fraudProofHash)
       if (!slashes.failNext) return actual.slashStake(...args)
@@ -161,6 +169,23 @@ describe('Settlement memory', () => {
     // The next fraud proof against the worker carries it out, naming the first proof as the journal holds it.
     expect((await settlement.slash(worker, JOB, new Uint8Array(32).fill(7)))?.amount).toBe('1000')
     expect(slashes.proofs).toEqual([new Uint8Array(32).fill(9), new Uint8Array(32).fill(9)])
+  })
+
+  it('should keep a new job on record when its vault may have been funded though the funding failed, to refund it', async () => {
+    const counter = await EpochCounter.open(datastore)
+    const epoch = counter.take()
+    await counter.save()
+    vaults.timeOut = true
+    await expect(settlement.fundJob('job-2', epoch, 5_000n, 1)).rejects.toMatchObject({
+      code: 'LEDGER__CONFIRMATION_TIMEOUT',
+    })
+    expect(await datastore.get('settlement', 'job/job-2')).toMatchObject({ epoch, budget: 5_000 })
+    // The next start finds it, finishes opening its vault (funded already), and settles it: nothing to pay, all back.
+    await settlement.close()
+    settlement = new Settlement(join(tmp.path, 'ledger'), config, logger, datastore, await EpochCounter.open(datastore))
+    expect([...(await settlement.resume([], async () => 0, 60_000)).keys()]).toContain('job-2')
+    await settlement.settled('job-2')
+    expect(await settlement.view('job-2')).toMatchObject({ receipts: 0, refunded: '5000' })
   })
 
   it("should record a slash's amount when the bond's balance can be read", async () => {

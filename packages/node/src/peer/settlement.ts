@@ -373,8 +373,9 @@ export class Settlement {
       await funding
     } catch (e) {
       // A new job that cannot be funded is cancelled: nothing is left to settle. A resumed one stays on record, to be
-      // tried again at the next start (the chain may be back by then).
-      if (created) {
+      // tried again at the next start (the chain may be back by then), as does a new one whose vault may have been
+      // funded all the same (its opening timed out, say): the next start finishes opening it and refunds it.
+      if (created && !(await this.#mayHaveFunded(epoch))) {
         await this.#datastore.batch([
           { type: 'del', ns: 'settlement', key: recordKey(jobId) },
           { type: 'del', ns: 'settlement', key: openKey(jobId) },
@@ -382,6 +383,15 @@ export class Settlement {
       }
       throw e
     }
+  }
+
+  /** Whether the opening of epoch `epoch`'s vault may have reached the chain: journaled, and not refused. */
+  async #mayHaveFunded(epoch: number): Promise<boolean> {
+    const opened = await this.#ledger?.catch(() => undefined)
+    if (opened === undefined) return false
+    const { ledger } = opened
+    const status = ledger.executor.status(`${vaultActionPrefix(ledger.wallet.address, vaultIdOf(epoch))}open`)
+    return status === 'intent' || status === 'confirmed'
   }
 
   async #fund(
