@@ -19,6 +19,8 @@ export const MAX_REPLAY_ENTRIES = 200_000
 export const MAX_REPLAY_SIGNER_SHARE = 8
 /** Peers a capacity view holds at most; past it, new peers wait for a held record to expire. */
 export const MAX_CAPACITY_RECORDS = 20_000
+/** The longest a capacity record lives, as announced and as kept (announcers re-publish at half their TTL). */
+export const MAX_CAPACITY_RECORD_MS = 5 * 60 * 1000
 /** DHT provider records held for one other peer (a worker provides a few capability classes). */
 export const MAX_PROVIDER_RECORDS_PER_PEER = 1_024
 /** DHT provider records held for all other peers together (about 10 MB). */

@@ -60,7 +60,7 @@ describe('CapacityAnnouncer', () => {
 
   it('should re-publish for a new subscriber at most once per second', async () => {
     // A long lifetime, so the periodic re-publish stays out of the way.
-    const { announcer, published } = harness(600_000)
+    const { announcer, published } = harness(300_000)
     try {
       await announcer.announce(sampleCapacity())
       for (let i = 0; i < 5; i++) announcer.requestRepublish()

@@ -3,6 +3,7 @@ import {
   CapacityView,
   classCid,
   ManualClock,
+  MAX_CAPACITY_RECORD_MS,
   TOPICS,
   validateBody,
   type CapacityRecord,
@@ -112,6 +113,15 @@ describe('CapacityView', () => {
     expect(view.size).toBe(0)
     expect(view.nextExpiry()).toBeUndefined()
     expect(expired.map((r) => r.seq).sort()).toEqual(live.map((r) => r.seq).sort())
+  })
+
+  it('should keep a record no longer than a capacity record may live, whatever its envelope says', () => {
+    const clock = new ManualClock(1_000)
+    const view = new CapacityView({ clock })
+    view.offer(inbound('w1', 1n, 1_000 + 15 * 60_000))
+    expect(view.get('w1')?.expiresAt).toBe(1_000 + MAX_CAPACITY_RECORD_MS)
+    clock.set(1_001 + MAX_CAPACITY_RECORD_MS)
+    expect(view.get('w1')).toBeUndefined()
   })
 
   it('should select workers by capability class', () => {

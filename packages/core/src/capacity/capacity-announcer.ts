@@ -7,9 +7,9 @@ import {
   CAPACITY_REANNOUNCE_MIN_GAP_MS,
   CAPACITY_REPUBLISH_FRACTION,
   DEFAULT_CAPACITY_TTL_MS,
+  MAX_CAPACITY_RECORD_MS,
   DHT_QUERY_TIMEOUT_MS,
   MAX_ADDRS,
-  MAX_ENVELOPE_TTL_MS,
 } from '../constants.js'
 import { CoreError, isCoreError } from '../errors.js'
 import type { Capacity } from '../wire/capacity.js'
@@ -37,7 +37,7 @@ export interface CapacityAnnouncerComponents {
 /** Options of {@link CapacityAnnouncer}. */
 export interface CapacityAnnouncerInit {
   /**
-   * Lifetime of each published record; it is re-published after half of it.
+   * Lifetime of each published record, at most MAX_CAPACITY_RECORD_MS (5 minutes); it is re-published after half of it.
    * @default DEFAULT_CAPACITY_TTL_MS (2 minutes)
    */
   ttlMs?: number
@@ -64,8 +64,8 @@ export class CapacityAnnouncer {
   constructor(components: CapacityAnnouncerComponents, init: CapacityAnnouncerInit = {}) {
     this.#components = components
     this.#ttlMs = init.ttlMs ?? DEFAULT_CAPACITY_TTL_MS
-    if (!(this.#ttlMs >= 1_000 && this.#ttlMs <= MAX_ENVELOPE_TTL_MS)) {
-      throw new CoreError('CORE__INVALID_CONFIG', `capacity ttlMs must be in [1000, ${MAX_ENVELOPE_TTL_MS}]`, {
+    if (!(this.#ttlMs >= 1_000 && this.#ttlMs <= MAX_CAPACITY_RECORD_MS)) {
+      throw new CoreError('CORE__INVALID_CONFIG', `capacity ttlMs must be in [1000, ${MAX_CAPACITY_RECORD_MS}]`, {
         ttlMs: this.#ttlMs,
       })
     }

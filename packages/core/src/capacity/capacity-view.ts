@@ -1,7 +1,7 @@
 import { TypedEventEmitter } from '@libp2p/interface'
 import type { Inbound } from '../bus.js'
 import type { Clock } from '../clock.js'
-import { MAX_CAPACITY_RECORDS } from '../constants.js'
+import { MAX_CAPACITY_RECORD_MS, MAX_CAPACITY_RECORDS } from '../constants.js'
 import { MinHeap } from '../min-heap.js'
 import { TOPICS } from '../topics.js'
 import type { Capacity } from '../wire/capacity.js'
@@ -82,12 +82,15 @@ export class CapacityView extends TypedEventEmitter<CapacityViewEvents> {
     if (inbound.message.type !== 'capacity' || (inbound.topic !== undefined && inbound.topic !== TOPICS.capacity)) {
       return false
     }
+    const now = this.#clock.now()
     return this.upsert({
       peer: inbound.from,
       capacity: inbound.message.body,
       seq: inbound.seq ?? 0n,
-      expiresAt: inbound.expiresAt,
-      receivedAt: this.#clock.now(),
+      // Kept no longer than an announcer's record may live, whatever the envelope says: a slot held by a key made to
+      // fill the view costs a signature every few minutes, not one per quarter-hour.
+      expiresAt: Math.min(inbound.expiresAt, now + MAX_CAPACITY_RECORD_MS),
+      receivedAt: now,
     })
   }
 
