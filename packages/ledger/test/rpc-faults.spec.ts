@@ -1,4 +1,4 @@
-import { generateKeyPairSigner, lamports } from '@solana/kit'
+import { type Address, generateKeyPairSigner, lamports } from '@solana/kit'
 import { getTransferSolInstruction } from '@solana-program/system'
 import type { Receipt } from '@tessera/core'
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
@@ -10,7 +10,7 @@ import type { RetryEvent } from '../src/transport/retry.js'
 import { createRpcTransport } from '../src/transport/rpc-transport.js'
 import type { LedgerTransport } from '../src/transport/transport.js'
 import type { SettlementEvent } from '../src/settlement-machine.js'
-import { createWorld, SOL, tempDir } from './support/fixtures.js'
+import { createWorld, SOL, tempDir, type World } from './support/fixtures.js'
 import { makeParties, makeReceipts } from './support/receipts.js'
 import { RpcDouble, type RpcFault } from './support/rpc-double.js'
 import {
@@ -20,6 +20,15 @@ import {
   openSettlementNode,
   settlementDriver,
 } from './support/settlement-world.js'
+
+/** An action of `world`'s executor paying a tenth of a SOL to `to`. */
+function payment(world: World, key: string, to: Address): LedgerAction {
+  return {
+    key,
+    digest: actionDigest([key]),
+    instructions: () => [getTransferSolInstruction({ source: world.payer, destination: to, amount: SOL / 10n })],
+  }
+}
 
 describe('RpcTransport against a misbehaving endpoint', () => {
   let double: RpcDouble
@@ -93,13 +102,7 @@ describe('RpcTransport against a misbehaving endpoint', () => {
   it('should never build a payment anew while a lagging node does not know the one that moved its nonce', async () => {
     const world = await createWorld(transport)
     const bob = await generateKeyPairSigner()
-    const pay: LedgerAction = {
-      key: 'pay-bob',
-      digest: actionDigest(['pay-bob']),
-      instructions: () => [
-        getTransferSolInstruction({ source: world.payer, destination: bob.address, amount: SOL / 10n }),
-      ],
-    }
+    const pay = payment(world, 'pay-bob', bob.address)
     // The transfer runs, and moves the nonce; the status node has not seen it for a while.
     double.inject('getSignatureStatuses', 'unknown-status', 6)
     const first = await world.executor.execute(pay).catch((e: unknown) => e)
@@ -125,13 +128,7 @@ describe('RpcTransport against a misbehaving endpoint', () => {
   it('should look a payment up before building it anew after a failure report, and not pay it twice', async () => {
     const world = await createWorld(transport)
     const bob = await generateKeyPairSigner()
-    const pay: LedgerAction = {
-      key: 'pay-bob',
-      digest: actionDigest(['pay-bob']),
-      instructions: () => [
-        getTransferSolInstruction({ source: world.payer, destination: bob.address, amount: SOL / 10n }),
-      ],
-    }
+    const pay = payment(world, 'pay-bob', bob.address)
     // The transfer runs; the node says it failed.
     double.inject('getSignatureStatuses', 'failed-status', 1)
     await expect(world.executor.execute(pay)).rejects.toMatchObject({ code: 'LEDGER__TRANSACTION_REJECTED' })
@@ -149,23 +146,18 @@ describe('RpcTransport against a misbehaving endpoint', () => {
   it("should build a payment anew once another action's transaction was confirmed on its nonce, and pay it once", async () => {
     const world = await createWorld(transport)
     const [bob, carol] = [await generateKeyPairSigner(), await generateKeyPairSigner()]
-    const pay = (key: string, to: typeof bob): LedgerAction => ({
-      key,
-      digest: actionDigest([key]),
-      instructions: () => [
-        getTransferSolInstruction({ source: world.payer, destination: to.address, amount: SOL / 10n }),
-      ],
-    })
     // The payment to bob never reaches the chain: its intent stays open.
     double.inject('sendTransaction', 'http-503', 4)
-    await expect(world.executor.execute(pay('pay-bob', bob))).rejects.toMatchObject({ code: 'LEDGER__RPC_UNAVAILABLE' })
+    await expect(world.executor.execute(payment(world, 'pay-bob', bob.address))).rejects.toMatchObject({
+      code: 'LEDGER__RPC_UNAVAILABLE',
+    })
     // The next action reads the same nonce and runs on it.
-    await world.executor.execute(pay('pay-carol', carol))
+    await world.executor.execute(payment(world, 'pay-carol', carol.address))
     // Bob's transaction can never run now: said so once, then built anew on the next nonce.
-    await expect(world.executor.execute(pay('pay-bob', bob))).rejects.toMatchObject({
+    await expect(world.executor.execute(payment(world, 'pay-bob', bob.address))).rejects.toMatchObject({
       code: 'LEDGER__BLOCKHASH_EXPIRED',
     })
-    expect((await world.executor.execute(pay('pay-bob', bob))).replayed).toBe(false)
+    expect((await world.executor.execute(payment(world, 'pay-bob', bob.address))).replayed).toBe(false)
     expect(await transport.getBalance(bob.address)).toBe(SOL / 10n)
     expect(await transport.getBalance(carol.address)).toBe(SOL / 10n)
     await world.close()
