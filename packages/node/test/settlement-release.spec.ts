@@ -17,6 +17,8 @@ const balances = vi.hoisted(() => ({ failing: false }))
 const slashes = vi.hoisted(() => ({ failNext: false, proofs: [] as Uint8Array[] }))
 /** With `timeOut`, the next vault opened is funded on chain, and its opening then reported as not confirmed. */
 const vaults = vi.hoisted(() => ({ timeOut: false }))
+/** With `refuse`, the chain refuses the next payout, for good as far as that try knows. */
+const payouts = vi.hoisted(() => ({ refuse: false }))
 vi.mock('@tessera/ledger', async (importOriginal) => {
   const actual = await importOriginal<typeof import('@tessera/ledger')>()
   return {
@@ -25,6 +27,16 @@ vi.mock('@tessera/ledger', async (importOriginal) => {
       balances.failing
         ? Promise.reject(new actual.LedgerError('LEDGER__RPC_UNAVAILABLE', 'the cluster does not answer', {}))
         : actual.getTokenBalance(...args),
+    openLedger: async (...args: Parameters<typeof actual.openLedger>) => {
+      const ledger = await actual.openLedger(...args)
+      const execute = ledger.executor.execute.bind(ledger.executor)
+      ledger.executor.execute = (action, options) => {
+        if (!payouts.refuse || !action.key.includes('/payout/')) return execute(action, options)
+        payouts.refuse = false
+        return Promise.reject(new actual.LedgerError('LEDGER__TRANSACTION_REJECTED', 'refused', {}))
+      }
+      return ledger
+    },
     openVault: async (...args: Parameters<typeof actual.openVault>) => {
       const opened = await actual.openVault(...args)
       if (!vaults.timeOut) return opened
@@ -44,6 +56,8 @@ vi.mock('@tessera/ledger', async (importOriginal) => {
 vi.mock('../src/peer/constants.js', async (importOriginal) => ({
   ...(await importOriginal<typeof import('../src/peer/constants.js')>()),
   SLASHES_KEPT: 2,
+  // An unpaid epoch is tried again within a test.
+  SETTLEMENT_RETRY_FIRST_PAUSE_MS: 50,
 }))
 
 const JOB = 'job-1'
@@ -169,6 +183,17 @@ describe('Settlement memory', () => {
     // The next fraud proof against the worker carries it out, naming the first proof as the journal holds it.
     expect((await settlement.slash(worker, JOB, new Uint8Array(32).fill(7)))?.amount).toBe('1000')
     expect(slashes.proofs).toEqual([new Uint8Array(32).fill(9), new Uint8Array(32).fill(9)])
+  })
+
+  it('should pay an epoch whose payout the chain refused once, on a later try, and only then record it settled', async () => {
+    payouts.refuse = true
+    for (const r of receipts) await settlement.receipt(r)
+    await settlement.closeJob(JOB, 2, 60_000)
+    expect(logged.filter((l) => l.msg === 'settlement:unpaid')).toHaveLength(1)
+    const view = await settlement.view(JOB)
+    expect(view).toMatchObject({ receipts: 2, refunded: (BUDGET - 30_000n).toString() })
+    expect(Object.values(view?.paid ?? {}).sort()).toEqual(['19800', '9900'])
+    expect(await datastore.get('settlement', `job/${JOB}`)).toMatchObject({ settled: true })
   })
 
   it('should keep a new job on record when its vault may have been funded though the funding failed, to refund it', async () => {
