@@ -122,17 +122,31 @@ describe('envelope', () => {
     expect(code(() => open(bytes, { replay, sender: alice.peerId.toString() }))).toBe('CORE__MESSAGE_REPLAYED')
   })
 
-  it('should keep the replay cache bounded, refusing new envelopes rather than forgetting valid ones', () => {
+  it('should keep the replay cache bounded, making room from the heaviest signer and never from a lighter one', () => {
     const replay = new ReplayGuard(100, 100)
     expect(replay.admit('aa', domain, 0n, now + 1000, now)).toBe('admitted')
-    // A flood of envelopes that live longer than the first: none of them pushes it out.
+    // A flood of envelopes that live longer than the first fills the cache...
     for (let seq = 1n; seq < 1_000n; seq++) replay.admit('bb', domain, seq, now + 900_000, now)
     expect(replay.size).toBe(100)
+    // ...and its signer, the heaviest, gets no more room: nothing lighter is forgotten for it.
     expect(replay.admit('bb', domain, 5_000n, now + 900_000, now)).toBe('full')
     expect(replay.admit('aa', domain, 0n, now + 1000, now + 500)).toBe('replayed')
+    // A newcomer takes the flooder's oldest entry, not the first signer's.
+    expect(replay.admit('cc', domain, 0n, now + 100_000, now + 600)).toBe('admitted')
+    expect([replay.size, replay.heldBy('aa'), replay.heldBy('bb'), replay.heldBy('cc')]).toEqual([100, 1, 98, 1])
+    // The flooder's forgotten entry is not let in again either: it still holds the most.
+    expect(replay.admit('bb', domain, 1n, now + 900_000, now + 600)).toBe('full')
+    expect(replay.admit('bb', domain, 2n, now + 900_000, now + 600)).toBe('replayed')
     // Once the first expires, its room is free again.
-    expect(replay.admit('cc', domain, 0n, now + 100_000, now + 20_000)).toBe('admitted')
-    expect(replay.admit('cc', domain, 1n, now + 100_000, now + 20_000)).toBe('full')
+    expect(replay.admit('dd', domain, 0n, now + 100_000, now + 20_000)).toBe('admitted')
+  })
+
+  it('should refuse a newcomer when only signers no heavier than it are left to make room', () => {
+    const replay = new ReplayGuard(4, 4)
+    for (const signer of ['aa', 'bb', 'cc', 'dd']) replay.admit(signer, domain, 0n, now + 1000, now)
+    expect(replay.admit('ee', domain, 0n, now + 1000, now)).toBe('full')
+    expect(replay.admit('aa', domain, 1n, now + 1000, now)).toBe('full')
+    expect(replay.size).toBe(4)
   })
 
   it('should hold one signer to its share of the replay cache', () => {
