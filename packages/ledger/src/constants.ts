@@ -50,6 +50,11 @@ export const DEFAULT_CONFIRM_POLL_INTERVAL_MS = 400
 export const DEFAULT_RETRY_ATTEMPTS = 5
 export const DEFAULT_RETRY_BASE_DELAY_MS = 200
 export const DEFAULT_RETRY_MAX_DELAY_MS = 10_000
+/**
+ * The largest JSON-RPC reply read (a transaction with its logs is a few kilobytes; an account under its own bound
+ * below, in base64): past it the reply is refused as malformed, before it fills memory.
+ */
+export const MAX_RPC_REPLY_BYTES = 16 * 1024 * 1024
 /** Account data larger than this in an RPC reply is refused (SPL accounts are under 400 bytes). */
 export const MAX_ACCOUNT_DATA_BYTES = 10 * 1024 * 1024
 /** Signatures asked about in one getSignatureStatuses call (Solana's own limit is 256). */

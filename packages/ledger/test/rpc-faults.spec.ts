@@ -73,6 +73,15 @@ describe('RpcTransport against a misbehaving endpoint', () => {
     })
   }
 
+  it('should refuse a reply larger than any it reads, before it fills memory, and try again', async () => {
+    double.inject('getLatestBlockhash', 'huge-reply', 1)
+    const latest = await transport.getLatestBlockhash()
+    expect(latest.blockhash).toBe(double.svm.latestBlockhash())
+    expect(retries.map((r) => [r.operation, (r.error as { code: string }).code])).toEqual([
+      ['getLatestBlockhash', 'LEDGER__RPC_MALFORMED_REPLY'],
+    ])
+  })
+
   it('should give up with the coded error once the attempts are spent', async () => {
     double.inject('getBalance', 'http-503', 10)
     const error = await transport.getBalance((await generateKeyPairSigner()).address).catch((e: unknown) => e)

@@ -1,5 +1,4 @@
 import {
-  createDefaultRpcTransport,
   createSolanaRpcFromTransport,
   createSolanaRpcSubscriptions,
   getBase64EncodedWireTransaction,
@@ -23,10 +22,12 @@ import {
   DEFAULT_CONFIRM_POLL_INTERVAL_MS,
   DEFAULT_CONFIRM_TIMEOUT_MS,
   DEFAULT_RPC_REQUEST_TIMEOUT_MS,
+  MAX_RPC_REPLY_BYTES,
 } from '../constants.js'
 import { LedgerError, isLedgerError } from '../errors.js'
 import { durableNonceOf, readNonce } from '../nonce.js'
 import { transactionFromWire } from '../transaction-decode.js'
+import { boundedHttpTransport } from './bounded-http.js'
 import {
   accountInfoReply,
   balanceReply,
@@ -102,7 +103,7 @@ export class SolanaRpcTransport implements LedgerTransport {
   readonly #closer = new AbortController()
 
   constructor(options: RpcTransportOptions) {
-    this.#rpc = createSolanaRpcFromTransport(codedTransport(createDefaultRpcTransport({ url: options.url })))
+    this.#rpc = createSolanaRpcFromTransport(codedTransport(boundedHttpTransport(options.url, MAX_RPC_REPLY_BYTES)))
     this.#subscriptions = options.wsUrl === undefined ? undefined : createSolanaRpcSubscriptions(options.wsUrl)
     this.#commitment = options.commitment ?? 'confirmed'
     this.#requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_RPC_REQUEST_TIMEOUT_MS

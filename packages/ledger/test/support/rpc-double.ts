@@ -42,6 +42,8 @@ export type RpcFault =
   | 'unknown-status'
   /** `getSignatureStatuses` that lies: every known transaction failed. */
   | 'failed-status'
+  /** A valid reply padded to 32 MiB, streamed with no length given. */
+  | 'huge-reply'
 
 interface Executed {
   wire: string
@@ -140,6 +142,15 @@ export class RpcDouble {
       case 'node-behind':
         this.#reply(res, { jsonrpc: '2.0', error: { code: -32005, message: 'Node is behind by 42 slots' }, id })
         return
+      case 'huge-reply': {
+        res.writeHead(200, { 'content-type': 'application/json' })
+        const padding = ' '.repeat(1024 * 1024)
+        for (let i = 0; i < 32 && !res.destroyed; i++) {
+          if (!res.write(padding)) await new Promise((resolve) => res.once('drain', resolve).once('close', resolve))
+        }
+        res.end(stringify({ jsonrpc: '2.0', result: this.#dispatch(method, params), id }))
+        return
+      }
       case 'stall':
         this.#stalled.add(res)
         setTimeout(() => {
