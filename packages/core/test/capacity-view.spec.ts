@@ -100,7 +100,7 @@ describe('CapacityView', () => {
     const view = new CapacityView({ clock })
     const expired: CapacityRecord[] = []
     view.addEventListener('capacity:expired', (e) => expired.push(e.detail))
-    // Renewals to earlier and later expiries leave replaced entries behind, past the point they are compacted.
+    // Renewals to earlier and later expiries leave replaced entries behind, skipped as they come due.
     for (let seq = 1; seq <= 3_000; seq++)
       view.offer(inbound(`w${seq % 3}`, BigInt(seq), 10_000 + ((seq * 7919) % 5_000)))
     const live = view.list()

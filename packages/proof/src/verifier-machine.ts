@@ -1,4 +1,5 @@
 import {
+  Deadlines,
   Fifo,
   type Challenge,
   type NetworkOutput,
@@ -23,7 +24,6 @@ import {
   NONCE_BYTES,
   VERDICTS_TOPIC,
 } from './constants.js'
-import { Deadlines } from './deadlines.js'
 import { isProofError, ProofError } from './errors.js'
 import {
   checkFraudEvidence,

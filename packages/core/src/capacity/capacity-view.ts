@@ -2,7 +2,7 @@ import { TypedEventEmitter } from '@libp2p/interface'
 import type { Inbound } from '../bus.js'
 import type { Clock } from '../clock.js'
 import { MAX_CAPACITY_RECORD_MS, MAX_CAPACITY_RECORDS } from '../constants.js'
-import { MinHeap } from '../min-heap.js'
+import { Deadlines } from '../deadlines.js'
 import { TOPICS } from '../topics.js'
 import type { Capacity } from '../wire/capacity.js'
 
@@ -49,7 +49,10 @@ export interface CapacityViewInit {
 export class CapacityView extends TypedEventEmitter<CapacityViewEvents> {
   readonly #records = new Map<string, CapacityRecord>()
   /** Every record kept, by expiry; an entry whose record was replaced is skipped when it reaches the top. */
-  readonly #expiries = new MinHeap<CapacityRecord>()
+  readonly #expiries = new Deadlines<CapacityRecord>()
+  /** A record's expiry while it is the one kept for its peer; a replaced or dropped one has none. */
+  readonly #live = (record: CapacityRecord): number | undefined =>
+    this.#records.get(record.peer) === record ? record.expiresAt : undefined
   readonly #clock: Clock
   readonly #self: string | undefined
   readonly #maxRecords: number
@@ -103,11 +106,8 @@ export class CapacityView extends TypedEventEmitter<CapacityViewEvents> {
     if (held === undefined && this.#records.size >= this.#maxRecords) return false
     const kept = Object.freeze({ ...record })
     this.#records.set(record.peer, kept)
-    this.#expiries.push(kept.expiresAt, kept)
-    // Renewals leave replaced entries in the heap: rebuild once they outnumber the live ones.
-    if (this.#expiries.size > 2 * this.#records.size + 1024) {
-      this.#expiries.rebuild([...this.#records.values()].map((r) => [r.expiresAt, r] as const))
-    }
+    // A renewal's replaced entry stays in the heap until it reaches the top: at most the renewals of a record's life.
+    this.#expiries.push(kept, kept.expiresAt)
     this.safeDispatchEvent('capacity:updated', { detail: record })
     this.#schedule()
     return true
@@ -143,25 +143,15 @@ export class CapacityView extends TypedEventEmitter<CapacityViewEvents> {
 
   /** Drops expired records (emitting `capacity:expired` for each) and returns them. */
   prune(): CapacityRecord[] {
-    const now = this.#clock.now()
-    const expired: CapacityRecord[] = []
-    for (let at = this.#expiries.peekKey(); at !== undefined && at < now; at = this.#expiries.peekKey()) {
-      const record = this.#expiries.pop() as CapacityRecord
-      if (this.#records.get(record.peer) !== record) continue
-      this.#records.delete(record.peer)
-      expired.push(record)
-    }
+    const expired = this.#expiries.expired(this.#clock.now(), this.#live)
+    for (const record of expired) this.#records.delete(record.peer)
     for (const record of expired) this.safeDispatchEvent('capacity:expired', { detail: record })
     return expired
   }
 
   /** When the next record expires, ms, or undefined when none is held. */
   nextExpiry(): number | undefined {
-    for (let top = this.#expiries.peek(); top !== undefined; top = this.#expiries.peek()) {
-      if (this.#records.get(top.peer) === top) return top.expiresAt
-      this.#expiries.pop()
-    }
-    return undefined
+    return this.#expiries.next(this.#live)
   }
 
   #schedule(): void {

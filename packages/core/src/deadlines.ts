@@ -1,5 +1,5 @@
 /**
- * Timers of a machine with many checks in flight: a binary min-heap of (deadline, item) with lazy deletion. An
+ * Timers of a machine with many items in flight (a verifier's checks, a capacity view's records): a binary min-heap of (deadline, item) with lazy deletion. An
  * entry is stale when its item's current deadline differs; stale entries are dropped when they reach the top, so
  * re-arming or cancelling a timer costs O(log n) and `next()` amortised O(log n).
  *
@@ -34,10 +34,19 @@ export class Deadlines<T> {
 
   /** Removes and returns the items whose live deadlines are at or before `now`, earliest first. */
   due(now: number, current: (item: T) => number | undefined): T[] {
+    return this.#take(now, current, false)
+  }
+
+  /** Removes and returns the items whose live deadlines are before `now` (an expiry, valid through its instant). */
+  expired(now: number, current: (item: T) => number | undefined): T[] {
+    return this.#take(now, current, true)
+  }
+
+  #take(now: number, current: (item: T) => number | undefined, strict: boolean): T[] {
     const items = new Set<T>()
     for (;;) {
       const at = this.next(current)
-      if (at === undefined || at > now) return [...items]
+      if (at === undefined || at > now || (strict && at === now)) return [...items]
       items.add((this.#pop() as Entry<T>).item)
     }
   }
