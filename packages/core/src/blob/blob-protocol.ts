@@ -12,7 +12,7 @@ import {
 } from '../constants.js'
 import { CoreError, isCoreError } from '../errors.js'
 import { PROTOCOLS } from '../topics.js'
-import { framingFault, nextFrame, readFrames, sendFrames, streamSink } from '../node/stream-io.js'
+import { framingFault, nextFrame, readFrames, sendFrames, streamSink, writeFrames } from '../node/stream-io.js'
 import type { BlobCid } from './blob-cid.js'
 import type { ReleaseBytes } from '../byte-budget.js'
 import {
@@ -84,7 +84,7 @@ export async function serveBlob(stream: Stream, connection: Connection, context:
     release = context.admit?.(connection.remotePeer.toString())
     if (context.admit !== undefined && release === undefined) {
       log('serving %s to %p: busy', cid, connection.remotePeer)
-      await pipe([encodeBlobResponseHeader({ status: 'busy' })], (source) => lp.encode(source), streamSink(stream))
+      await writeFrames(stream, [encodeBlobResponseHeader({ status: 'busy' })])
       return
     }
     let allowed = true
