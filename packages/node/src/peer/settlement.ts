@@ -565,20 +565,12 @@ export class Settlement {
     const job = await this.#jobs.get(jobId)
     if (job === undefined || job.running !== undefined) return
     if (job.receipts < accepted) {
-      const lifetime = this.#lifetime.signal
-      await new Promise<void>((resolve) => {
-        const done = (): void => {
-          clearTimeout(timer)
-          lifetime.removeEventListener('abort', done)
-          resolve()
-        }
-        const timer = setTimeout(done, graceMs)
-        job.onReceipt = () => {
-          if (job.receipts >= accepted) done()
-        }
-        if (lifetime.aborted) done()
-        else lifetime.addEventListener('abort', done, { once: true })
-      })
+      // The grace ends when it runs out, when every receipt is in, or when this settlement closes.
+      const allIn = new AbortController()
+      job.onReceipt = () => {
+        if (job.receipts >= accepted) allIn.abort()
+      }
+      await delay(graceMs, AbortSignal.any([this.#lifetime.signal, allIn.signal])).catch(() => {})
     }
     job.onReceipt = undefined
     // Closed during the grace: the job stays open on disk, and the next start settles it.
