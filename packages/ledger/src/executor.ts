@@ -143,6 +143,11 @@ export class ActionExecutor {
     }, options)
   }
 
+  /** The facts journaled with `key`'s intent (its `meta`), or undefined when it was never tried. */
+  meta(key: string): Readonly<Record<string, string>> | undefined {
+    return this.#journal.intent(key)?.meta
+  }
+
   /** Where `key` stands in the journal: undefined (never tried), or its latest step. */
   status(key: string): 'intent' | 'confirmed' | 'failed' | undefined {
     return this.#journal.get(key)?.t

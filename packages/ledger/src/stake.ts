@@ -81,6 +81,11 @@ export async function bondStake(
  * Forfeits a bond for a fraud proof: the slash record and the transfer of the whole bond to `beneficiaryAccount`
  * in one transaction, signed by the arbiter and the counterparty; the emptied account is closed and its rent
  * returned to the worker (rent is not stake).
+ *
+ * A bond is slashed once. A slash already journaled for it (a try that failed, or one cut short by a restart) is
+ * carried on with the fraud proof it named, whatever proof this call passes: the result's `meta.fraudProofHash`
+ * (hex) says which proof the chain records. Otherwise a second proof against the same worker would be refused as
+ * the same action with other content.
  */
 export async function slashStake(
   executor: ActionExecutor,
@@ -95,11 +100,14 @@ export async function slashStake(
 ): Promise<ActionResult> {
   const { bond } = input
   assertVaultSigners(bond, input.signers, [[bond.parties.arbiter, bond.parties.counterparty]], 'a slash')
-  const memo = slashMemo(input.fraudProofHash, bond.address)
+  const key = `stake/${bond.address}/slash`
+  const fraudProofHash = journaledProof(executor.meta(key)) ?? input.fraudProofHash
+  const memo = slashMemo(fraudProofHash, bond.address)
   return executor.execute(
     {
-      key: `stake/${bond.address}/slash`,
-      digest: actionDigest(['stake-slash', bond.address, input.fraudProofHash, input.beneficiaryAccount]),
+      key,
+      digest: actionDigest(['stake-slash', bond.address, fraudProofHash, input.beneficiaryAccount]),
+      meta: { fraudProofHash: Buffer.from(fraudProofHash).toString('hex') },
       instructions: async () => {
         const amount = await verifyVault(executor.transport, bond, options)
         if (amount === 0n) {
@@ -116,6 +124,15 @@ export async function slashStake(
     },
     options,
   )
+}
+
+/**
+ * The fraud proof hash a journaled slash named, from its intent's facts; undefined when none is journaled or it was
+ * journaled before slashes recorded their proof (then the executor's digest check refuses another proof, coded).
+ */
+function journaledProof(meta: Readonly<Record<string, string>> | undefined): Uint8Array | undefined {
+  const hex = meta?.fraudProofHash
+  return hex !== undefined && /^[0-9a-f]{64}$/.test(hex) ? Uint8Array.from(Buffer.from(hex, 'hex')) : undefined
 }
 
 /** Returns the whole bond to the worker and closes it (worker + counterparty sign). */

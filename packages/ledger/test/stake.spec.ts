@@ -13,9 +13,21 @@ function stakeSuite(factory: ChainFactory): void {
   let world: World
   let bond: StakeBond
 
+  /** An action whose key is named here "crashes" once, after its intent is journaled and before it is sent. */
+  let crashAfterIntent: string | undefined
+
   beforeEach(async () => {
     chain = await factory()
-    world = await createWorld(chain.transport)
+    crashAfterIntent = undefined
+    world = await createWorld(chain.transport, {
+      hooks: {
+        afterIntent: (key) => {
+          if (key !== crashAfterIntent) return
+          crashAfterIntent = undefined
+          throw new Error('crash')
+        },
+      },
+    })
     await mintTokens(world.transport, {
       payer: world.payer,
       mint: world.mint,
@@ -90,6 +102,26 @@ function stakeSuite(factory: ChainFactory): void {
       signers: [world.arbiter, world.creator],
     }).catch((e: unknown) => e)
     expect(isLedgerError(error, 'LEDGER__INVALID_FRAUD_PROOF')).toBe(true)
+  })
+
+  it('should carry on a journaled slash with the proof it named when another proof comes to slash the bond', async () => {
+    const first = fraudProofHash(new TextEncoder().encode('the first fraud proof'))
+    const second = fraudProofHash(new TextEncoder().encode('a later fraud proof'))
+    const slash = (proof: Uint8Array) =>
+      slashStake(world.executor, {
+        bond,
+        fraudProofHash: proof,
+        beneficiaryAccount: world.accounts.treasury,
+        signers: [world.arbiter, world.creator],
+      })
+    crashAfterIntent = `stake/${bond.address}/slash`
+    await expect(slash(first)).rejects.toThrow('crash')
+    const result = await slash(second)
+    expect(result.meta.fraudProofHash).toBe(Buffer.from(first).toString('hex'))
+    expect((await readSlashRecord(world.transport, result.signature)).fraudProofHash).toEqual(first)
+    expect(await getTokenBalance(world.transport, world.accounts.treasury)).toBe(5_000n)
+    // Slashed: a third proof finds it done.
+    expect((await slash(fraudProofHash(new Uint8Array([3])))).signature).toBe(result.signature)
   })
 
   it('should return the bond when the worker and counterparty unbond', async () => {

@@ -13,8 +13,11 @@ import { tempDir } from './helpers.js'
 
 /** Token balances read from the chain fail while `failing` is set, as when the RPC endpoint is down. */
 const balances = vi.hoisted(() => ({ failing: false }))
-/** The fraud proof each slash named; with `failNext`, the next slash fails once its proof is named. */
-const slashes = vi.hoisted(() => ({ failNext: false, proofs: [] as Uint8Array[] }))
+/**
+ * The fraud proof each slash was called with, and the one the chain recorded (hex); with `failNext`, the next slash
+ * is journaled and then not confirmed in time, as when the cluster stops answering once it is sent.
+ */
+const slashes = vi.hoisted(() => ({ failNext: false, proofs: [] as Uint8Array[], recorded: [] as string[] }))
 /** With `timeOut`, the next vault opened is funded on chain, and its opening then reported as not confirmed. */
 const vaults = vi.hoisted(() => ({ timeOut: false }))
 /** With `refuse`, the chain refuses the next payout, for good as far as that try knows. */
@@ -27,8 +30,15 @@ vi.mock('@tessera/ledger', async (importOriginal) => {
       balances.failing
         ? Promise.reject(new actual.LedgerError('LEDGER__RPC_UNAVAILABLE', 'the cluster does not answer', {}))
         : actual.getTokenBalance(...args),
-    openLedger: async (...args: Parameters<typeof actual.openLedger>) => {
-      const ledger = await actual.openLedger(...args)
+    openLedger: async (...[options, abort]: Parameters<typeof actual.openLedger>) => {
+      const hooks = {
+        afterIntent: (key: string) => {
+          if (!slashes.failNext || !key.endsWith('/slash')) return
+          slashes.failNext = false
+          throw new actual.LedgerError('LEDGER__CONFIRMATION_TIMEOUT', 'not confirmed in time', {})
+        },
+      }
+      const ledger = await actual.openLedger({ ...options, hooks }, abort)
       const execute = ledger.executor.execute.bind(ledger.executor)
       ledger.executor.execute = (action, options) => {
         if (!payouts.refuse || !action.key.includes('/payout/')) return execute(action, options)
@@ -43,11 +53,11 @@ vi.mock('@tessera/ledger', async (importOriginal) => {
       vaults.timeOut = false
       throw new actual.LedgerError('LEDGER__CONFIRMATION_TIMEOUT', 'not confirmed in time', {})
     },
-    slashStake: (...args: Parameters<typeof actual.slashStake>) => {
+    slashStake: async (...args: Parameters<typeof actual.slashStake>) => {
       slashes.proofs.push(args[1].fraudProofHash)
-      if (!slashes.failNext) return actual.slashStake(...args)
-      slashes.failNext = false
-      return Promise.reject(new actual.LedgerError('LEDGER__CONFIRMATION_TIMEOUT', 'not confirmed in time', {}))
+      const result = await actual.slashStake(...args)
+      slashes.recorded.push(result.meta.fraudProofHash as string)
+      return result
     },
   }
 })
@@ -170,19 +180,37 @@ describe('Settlement memory', () => {
     expect(settlement.slashes).toEqual(views.slice(1))
   })
 
-  it('should let a slash that failed on the way be tried again by the next fraud proof', async () => {
+  it.each([
+    ['in the same run', false],
+    ['after a restart', true],
+  ])('should let a slash that failed on the way be carried out by the next fraud proof, %s', async (_, restart) => {
     const worker = (await generateIdentity()).peerId.toString()
-    await settlement.bond(worker, (await generateKeyPairSigner()).address, 1_000n)
+    const payee = (await generateKeyPairSigner()).address
+    await settlement.bond(worker, payee, 1_000n)
     // Not confirmed in time: on the ledger's journal, the slash names the first proof.
     slashes.proofs = []
+    slashes.recorded = []
     slashes.failNext = true
     await expect(settlement.slash(worker, JOB, new Uint8Array(32).fill(9))).rejects.toMatchObject({
       code: 'LEDGER__CONFIRMATION_TIMEOUT',
     })
     expect(settlement.slashes).toEqual([])
+    if (restart) {
+      await settlement.close()
+      settlement = new Settlement(
+        join(tmp.path, 'ledger'),
+        config,
+        logger,
+        datastore,
+        await EpochCounter.open(datastore),
+      )
+      // Leased to again: its bond is the one posted before (journaled).
+      await settlement.bond(worker, payee, 1_000n)
+    }
     // The next fraud proof against the worker carries it out, naming the first proof as the journal holds it.
     expect((await settlement.slash(worker, JOB, new Uint8Array(32).fill(7)))?.amount).toBe('1000')
-    expect(slashes.proofs).toEqual([new Uint8Array(32).fill(9), new Uint8Array(32).fill(9)])
+    expect(slashes.proofs).toEqual([new Uint8Array(32).fill(9), new Uint8Array(32).fill(7)])
+    expect(slashes.recorded).toEqual(['09'.repeat(32)])
   })
 
   it('should pay an epoch whose payout the chain refused once, on a later try, and only then record it settled', async () => {

@@ -246,8 +246,6 @@ export class Settlement {
   readonly #funded = new Map<string, JobSettlement>()
   /** Workers slashed or being slashed: one bond, one forfeit. */
   readonly #slashed = new Set<string>()
-  /** The fraud proof a worker's slash was first tried with, until it is carried out. */
-  readonly #slashProofs = new Map<string, Uint8Array>()
   /** Aborted by {@link close}: settlements waiting to try the chain again stop waiting. */
   readonly #lifetime = new AbortController()
   /** Slashes this node carried out, oldest first: one per worker slashed, the latest {@link SLASHES_KEPT}. */
@@ -896,14 +894,10 @@ export class Settlement {
       return undefined
     }
     this.#slashed.add(worker)
-    // The slash is journaled with the proof it names: a try after a failed one names the first proof, or the ledger
-    // would refuse it as the same action with other content.
-    const proof = this.#slashProofs.get(worker) ?? fraudProofHash
-    this.#slashProofs.set(worker, proof)
+    // A try after a failed one (in this run or before a restart) carries on the slash the ledger journaled, naming
+    // the first proof: a bond is slashed once.
     try {
-      const view = await this.#slashBond(worker, jobId, bonding, proof, options)
-      this.#slashProofs.delete(worker)
-      return view
+      return await this.#slashBond(worker, jobId, bonding, fraudProofHash, options)
     } catch (e) {
       // Not slashed after all: the next fraud proof against the worker may try again.
       this.#slashed.delete(worker)
