@@ -18,8 +18,11 @@ const balances = vi.hoisted(() => ({ failing: false }))
  * is journaled and then not confirmed in time, as when the cluster stops answering once it is sent.
  */
 const slashes = vi.hoisted(() => ({ failNext: false, proofs: [] as Uint8Array[], recorded: [] as string[] }))
-/** With `timeOut`, the next vault opened is funded on chain, and its opening then reported as not confirmed. */
-const vaults = vi.hoisted(() => ({ timeOut: false }))
+/**
+ * With `timeOut`, the next vault opened is funded on chain, and its opening then reported as not confirmed; with
+ * `refuse`, the next opening is refused before anything is sent.
+ */
+const vaults = vi.hoisted(() => ({ timeOut: false, refuse: false }))
 /** With `refuse`, the chain refuses the next payout, for good as far as that try knows. */
 const payouts = vi.hoisted(() => ({ refuse: false }))
 vi.mock('@tessera/ledger', async (importOriginal) => {
@@ -48,6 +51,10 @@ vi.mock('@tessera/ledger', async (importOriginal) => {
       return ledger
     },
     openVault: async (...args: Parameters<typeof actual.openVault>) => {
+      if (vaults.refuse) {
+        vaults.refuse = false
+        throw new actual.LedgerError('LEDGER__RPC_UNAVAILABLE', 'the cluster does not answer', {})
+      }
       const opened = await actual.openVault(...args)
       if (!vaults.timeOut) return opened
       vaults.timeOut = false
@@ -145,6 +152,23 @@ describe('Settlement memory', () => {
     await settlement.receipt(receipts[1] as Receipt)
     expect(await datastore.get('settlement', `job/${JOB}/3`)).toBeUndefined()
     expect(settlement.active).toBe(0)
+  })
+
+  it.each([
+    ['refused', 'refuse'],
+    ['funded without confirming in time', 'timeOut'],
+  ] as const)('should pay a late receipt whose epoch the chain %s at first on a later try, once', async (_, fault) => {
+    await settlement.receipt(receipts[0] as Receipt)
+    await settlement.closeJob(JOB, 2, 0)
+    vaults[fault] = true
+    // Resolves once paid: the first try fails, the next (after SETTLEMENT_RETRY_FIRST_PAUSE_MS) pays.
+    await settlement.receipt(receipts[1] as Receipt)
+    expect(logged.filter((l) => l.msg === 'settlement:failed')).toHaveLength(1)
+    expect(await settlement.view(`${JOB}/2`)).toMatchObject({ epoch: 2, receipts: 1, refunded: '0' })
+    expect(await datastore.get('settlement', `job/${JOB}/2`)).toMatchObject({ settled: true })
+    expect(await datastore.get('settlement', `job/${JOB}/3`)).toBeUndefined()
+    expect(settlement.active).toBe(0)
+    expect(await settlement.idle(JOB)).toBe(true)
   })
 
   it('should leave out, not show as 0, what a payee holds when its balance cannot be read', async () => {

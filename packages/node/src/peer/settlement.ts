@@ -476,19 +476,28 @@ export class Settlement {
     queue.receipts.set(receipt.taskId, receipt)
     const waiting = queue
     // Until the queue is empty: a receipt queued as a flush finished its last round starts the next one. A failed
-    // flush stops here; its receipts stay on disk for the next start.
+    // flush (the chain away as the epoch was funded, say) is tried again after pauses doubling from
+    // SETTLEMENT_RETRY_FIRST_PAUSE_MS, as an unpaid epoch is; a stop ends the wait, and the receipts, on disk, are
+    // settled at the next start.
+    let pause = SETTLEMENT_RETRY_FIRST_PAUSE_MS
     while (waiting.receipts.size > 0) {
       waiting.flushing ??= this.#flushLate(receipt.jobId, waiting).then(
         () => true,
         (e: unknown) => {
-          this.#log.error({ err: String(e), jobId: receipt.jobId }, 'settlement:failed')
+          this.#log.error({ ...errorFields(e), jobId: receipt.jobId, retryInMs: pause }, 'settlement:failed')
           return false
         },
       )
       const flushed = waiting.flushing
       const ok = await flushed
       if (waiting.flushing === flushed) waiting.flushing = undefined
-      if (!ok) return
+      if (ok) continue
+      const stopped = await delay(pause, this.#lifetime.signal).then(
+        () => false,
+        () => true,
+      )
+      if (stopped) return
+      pause = Math.min(2 * pause, SETTLEMENT_RETRY_MAX_PAUSE_MS)
     }
     // Flushed and empty: a receipt that comes later starts a queue of its own.
     if (this.#late.get(receipt.jobId) === waiting) this.#late.delete(receipt.jobId)
@@ -503,6 +512,7 @@ export class Settlement {
     await (
       await this.#jobs.get(jobId)?.catch(() => undefined)
     )?.running
+    await this.#finishLate(jobId, queue)
     const covered = await this.#covered(jobId)
     for (;;) {
       const waiting = [...queue.receipts.values()].filter((r) => !covered.has(r.taskId))
@@ -518,15 +528,47 @@ export class Settlement {
       const closing = late.map((r) => r.taskId)
       const budget = late.reduce((sum, r) => sum + r.amount, 0n)
       const record: SettlementRecord = { epoch, budget, expected: late.length, closing, receiptEpoch }
-      await this.#datastore.batch([
-        { type: 'put', ns: 'settlement', key: recordKey(settlement), value: record },
-        { type: 'put', ns: 'settlement', key: openKey(settlement), value: {} },
-      ])
-      await this.fundJob(settlement, epoch, budget, late.length)
+      try {
+        await this.#datastore.batch([
+          { type: 'put', ns: 'settlement', key: recordKey(settlement), value: record },
+          { type: 'put', ns: 'settlement', key: openKey(settlement), value: {} },
+        ])
+        await this.fundJob(settlement, epoch, budget, late.length)
+      } catch (e) {
+        // Back in the queue for the next try, which finishes this epoch, left open on record, with them.
+        for (const r of late) if (!queue.receipts.has(r.taskId)) queue.receipts.set(r.taskId, r)
+        throw e
+      }
       const job = (await this.#jobs.get(settlement)) as JobSettlement
       for (const receipt of late) this.#feed(job, receipt)
       await this.closeJob(settlement, late.length, 0)
       for (const taskId of closing) covered.add(taskId)
+    }
+  }
+
+  /**
+   * Finishes the job's late epochs that a failed flush left open on record (not being settled): funded (again: its
+   * vault may have been funded as the funding failed), fed the queued receipts each closes over, and closed. Their
+   * receipts are covered from then on, so the flush that follows does not pay them in an epoch of their own.
+   */
+  async #finishLate(jobId: string, queue: { receipts: Map<string, Receipt> }): Promise<void> {
+    const late = `${recordKey(jobId)}/`
+    const open: Array<[string, SettlementRecord]> = []
+    for await (const [key, value] of this.#datastore.entries('settlement', { prefix: late, onCorrupt: () => {} })) {
+      const settlement = key.slice('job/'.length)
+      const record = settlementRecordOf(value)
+      if (record !== undefined && record.settled !== true && !this.#jobs.has(settlement))
+        open.push([settlement, record])
+    }
+    for (const [settlement, record] of open) {
+      await this.fundJob(settlement, record.epoch, record.budget, record.expected)
+      const job = (await this.#jobs.get(settlement)) as JobSettlement
+      const closing = record.closing ?? []
+      for (const taskId of closing) {
+        const receipt = queue.receipts.get(taskId)
+        if (receipt !== undefined && !job.taskIds.has(taskId)) this.#feed(job, receipt)
+      }
+      await this.closeJob(settlement, closing.length, 0)
     }
   }
 
