@@ -56,6 +56,9 @@ const bytes = (length: number) => fc.uint8Array({ minLength: length, maxLength: 
 const hash = bytes(HASH_BYTES)
 const ids = (max: number, min = 0) => fc.array(id, { minLength: min, maxLength: Math.min(max, 16) })
 
+/** A base58 Solana address, as a payee field holds. */
+const payee = fc.stringMatching(/^[1-9A-HJ-NP-Za-km-z]{32,44}$/)
+
 export const capacityBody = fc.record(
   {
     peer: peerId,
@@ -71,7 +74,7 @@ export const capacityBody = fc.record(
     slots: uint,
     busy: uint,
     issuedAt: uint,
-    payee: fc.string({ minLength: 32, maxLength: 44 }),
+    payee,
   },
   {
     requiredKeys: [
@@ -195,17 +198,23 @@ export const heartbeatBody = fc.record(
   { requiredKeys: ['jobId', 'worker', 'taskIds', 'issuedAt'] },
 )
 
-export const resultBody = fc.record({
-  jobId: id,
-  taskId: id,
-  worker: peerId,
-  root: hash,
-  chunks: posInt(),
-  output: cid,
-  tolerance: label,
-  computeMs: uint,
-  issuedAt: uint,
-})
+export const resultBody = fc.record(
+  {
+    jobId: id,
+    taskId: id,
+    worker: peerId,
+    root: hash,
+    chunks: posInt(),
+    output: cid,
+    tolerance: label,
+    computeMs: uint,
+    issuedAt: uint,
+    payee,
+  },
+  {
+    requiredKeys: ['jobId', 'taskId', 'worker', 'root', 'chunks', 'output', 'tolerance', 'computeMs', 'issuedAt'],
+  },
+)
 
 export const challengeBody = fc.record({
   jobId: id,
@@ -250,6 +259,7 @@ export const receiptBody = fc.record(
     taskId: id,
     creator: peerId,
     worker: peerId,
+    payee,
     amount,
     commitment: hash,
     epoch: uint,

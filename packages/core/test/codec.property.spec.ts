@@ -21,7 +21,10 @@ import {
   MESSAGE_TYPES,
   openEnvelope,
   parseBlobCid,
+  capacitySchema,
+  receiptSchema,
   renderSplitSchema,
+  resultSchema,
   ReplayGuard,
   sealEnvelope,
   TOPICS,
@@ -253,6 +256,29 @@ describe('decoders (property)', () => {
     expect(renderSplitSchema.safeParse({ ...split, firstFrame: MAX_FIRST_FRAME }).success).toBe(true)
     expect(renderSplitSchema.safeParse({ ...split, firstFrame: MAX_FIRST_FRAME + 1 }).success).toBe(false)
     expect(MAX_FIRST_FRAME + MAX_FRAMES_PER_JOB - 1).toBe(999_999_999)
+  })
+
+  it('should refuse a payee that is not a base58 Solana address, in a Result, a capacity record or a receipt', () => {
+    const result = {
+      jobId: 'j',
+      taskId: 't',
+      worker: 'w',
+      root: new Uint8Array(32),
+      chunks: 1,
+      output: 'cid',
+      tolerance: 'bitwise',
+      computeMs: 0,
+      issuedAt: 0,
+    }
+    expect(resultSchema.safeParse({ ...result, payee: 'SysvarRent111111111111111111111111111111111' }).success).toBe(
+      true,
+    )
+    // 0, O, I and l are not base58; 31 characters are too few for 32 bytes.
+    for (const payee of ['0ysvarRent111111111111111111111111111111111', 'x'.repeat(31), ' '.repeat(40)]) {
+      expect(resultSchema.safeParse({ ...result, payee }).success).toBe(false)
+      expect(receiptSchema.shape.payee.safeParse(payee).success).toBe(false)
+      expect(capacitySchema.shape.payee.safeParse(payee).success).toBe(false)
+    }
   })
 
   it('should refuse a blob frame longer than the bound', () => {

@@ -67,8 +67,12 @@ describe('ReceiptExchange retries', () => {
     exchange = exchangeOn(datastore)
   })
 
-  /** A creator's receipt exchange on `store`. */
-  function exchangeOn(store: Datastore, onCosigned: (receipt: Receipt) => void = () => {}): ReceiptExchange {
+  /** A creator's receipt exchange on `store`; `payeeOf` is its view of workers' capacity records. */
+  function exchangeOn(
+    store: Datastore,
+    onCosigned: (receipt: Receipt) => void = () => {},
+    payeeOf: (worker: string) => string | undefined = () => 'SysvarRent111111111111111111111111111111111',
+  ): ReceiptExchange {
     return new ReceiptExchange({
       bus,
       clock,
@@ -76,7 +80,7 @@ describe('ReceiptExchange retries', () => {
       datastore: store,
       logger: pino({ level: 'silent' }),
       payee: 'SysvarC1ock11111111111111111111111111111111',
-      payeeOf: () => 'SysvarRent111111111111111111111111111111111',
+      payeeOf,
       epochOf: () => 1,
       onCosigned,
     })
@@ -219,5 +223,19 @@ describe('ReceiptExchange retries', () => {
     jump(RECEIPT_RETRY_MAX_MS)
     expect(cosigned).toHaveLength(1)
     expect(exchange.awaiting).toBe(0)
+  })
+
+  it('should pay the address the worker signed in its Result, whether or not its capacity record is in view', async () => {
+    const payee = 'SysvarS1otHashes111111111111111111111111111'
+    const task = acceptedTask()
+    exchange.stop()
+    exchange = exchangeOn(datastore, undefined, () => undefined)
+    await expect(exchange.accepted({ ...task, result: { ...task.result, payee } } as AcceptedTask)).rejects.toThrow(
+      'worker unreachable',
+    )
+    expect(await datastore.get('receipts', `pending/${TASK}`, parseReceipt)).toMatchObject({ taskId: TASK, payee })
+    // A worker of an older version names none: its capacity record's payee, and without one, no receipt.
+    await exchange.accepted({ ...task, taskId: 'job-1/f0/1' })
+    expect(await datastore.get('receipts', 'pending/job-1/f0/1', parseReceipt)).toBeUndefined()
   })
 })

@@ -93,6 +93,8 @@ export interface WorkerMachineInit {
   awardGraceMs?: number
   /** Emit `bid:skipped` events (the simulator may turn them off). @default true */
   reportSkips?: boolean
+  /** Where this worker is paid, named in every Result it signs (see `Result.payee`). @default none */
+  payee?: string
 }
 
 const QUEUED = 0
@@ -141,6 +143,7 @@ export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
   /** Undefined: lost bids are kept until the deadline. */
   readonly #awardGraceMs: number | undefined
   readonly #reportSkips: boolean
+  readonly #payee: string | undefined
   readonly #jobs = new Map<string, WorkerJob>()
   readonly #queue = new Fifo<{ jobId: string; index: number }>()
   readonly #timers = new TimerQueue<Timer>()
@@ -185,6 +188,7 @@ export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
     }
     this.#awardGraceMs = awardGraceMs === Number.POSITIVE_INFINITY ? undefined : awardGraceMs
     this.#reportSkips = init.reportSkips ?? true
+    this.#payee = init.payee
   }
 
   /** Tasks running, tasks queued, and slots. */
@@ -489,6 +493,7 @@ export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
           tolerance: output.tolerance,
           computeMs: Math.max(0, Math.round(output.computeMs)),
           issuedAt: now,
+          ...(this.#payee !== undefined ? { payee: this.#payee } : {}),
         },
       },
     })

@@ -82,6 +82,25 @@ describe('WorkerMachine', () => {
     expect(beats).toHaveLength(1)
   })
 
+  it('should name its payee in every Result it sends, when it has one', () => {
+    const payee = 'SysvarRent111111111111111111111111111111111'
+    for (const named of [payee, undefined]) {
+      const market = new Market()
+      const worker = market.addWorker('w', named === undefined ? {} : { payee: named })
+      market.submit(renderSpec({ minBids: 1 }))
+      drain(worker)
+      const taskId = [...(market.running.get('w')?.keys() ?? [])][0] as string
+      market.running.get('w')?.delete(taskId)
+      const output = { root: new Uint8Array(32), chunks: 1, output: 'bafk', tolerance: 'bitwise', computeMs: 1 }
+      worker.handle({ kind: 'task:finished', taskId, output }, market.now)
+      const sent = drain(worker).find((out) => out.kind === 'send' && out.message.type === 'result')
+      const body = sent?.kind === 'send' && sent.message.type === 'result' ? sent.message.body : undefined
+      expect(body?.taskId).toBe(taskId)
+      if (named === undefined) expect(body).not.toHaveProperty('payee')
+      else expect(body?.payee).toBe(payee)
+    }
+  })
+
   it('should skip orders it cannot serve, with the reason', () => {
     const market = new Market()
     market.addWorker('w', { profile: { memoryMb: 2_048, features: ['shader-f16'], score: 100, slots: 1, tiers: [3] } })

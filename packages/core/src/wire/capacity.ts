@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { MAX_ADDRS, MAX_CLASSES, MAX_FEATURES, MAX_TEXT_LENGTH } from '../constants.js'
-import { amount, label, nonNegative, peerId, tier, uint } from './fields.js'
+import { amount, label, nonNegative, payeeAddress, peerId, tier, uint } from './fields.js'
 
 /**
  * A worker's signed announcement of what it offers (DESIGN.md, "Join"): published on `/tessera/1/capacity` and
@@ -30,7 +30,7 @@ export const capacitySchema = z.object({
   busy: uint,
   issuedAt: uint,
   /** The worker's payment address on the ledger (a Solana address, base58), where receipts pay it. */
-  payee: z.string().min(32).max(44).optional(),
+  payee: payeeAddress.optional(),
 })
 
 export type Capacity = z.output<typeof capacitySchema>

@@ -31,6 +31,11 @@ export const id = z.string().min(1).max(MAX_ID_LENGTH)
 export const peerId = z.string().min(1).max(MAX_PEER_ID_LENGTH)
 export const cid = z.string().min(1).max(MAX_CID_LENGTH)
 export const label = z.string().max(MAX_LABEL_LENGTH)
+/**
+ * A payment address on the ledger: a base58 Solana address (32 bytes encode to 32 to 44 characters). The ledger
+ * checks it is a valid ed25519 point before paying it.
+ */
+export const payeeAddress = z.string().regex(/^[1-9A-HJ-NP-Za-km-z]{32,44}$/, 'expected a base58 Solana address')
 
 /** Bytes of exactly `length`. */
 export const fixedBytes = (length: number) =>

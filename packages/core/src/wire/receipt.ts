@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { amount, hash, id, peerId, signature, uint } from './fields.js'
+import { amount, hash, id, payeeAddress, peerId, signature, uint } from './fields.js'
 
 /**
  * What a creator owes a worker for an accepted task, signed by both (`@tessera/ledger` defines the signed
@@ -14,7 +14,7 @@ export const receiptSchema = z.object({
    * Where the worker is paid: a base58 Solana address that owns its token account (`@tessera/ledger` checks it and
    * refuses to settle a receipt without one). Both signatures cover it, so nobody can redirect the payment.
    */
-  payee: z.string().min(32).max(44).optional(),
+  payee: payeeAddress.optional(),
   /** Token units owed for the task, before the protocol fee. */
   amount,
   /** The output commitment (Merkle root) the payment is for. */

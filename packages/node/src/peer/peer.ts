@@ -355,6 +355,7 @@ export class Peer implements NodeOperations {
                   tiers: config.worker.tiers,
                 },
                 pricing: pricingOf(config),
+                payee,
                 executor: workerExecutor({ workload, verification, receipts, holds, outputRetentionMs }),
               },
             }

@@ -473,9 +473,12 @@ export class ReceiptExchange {
     return true
   }
 
-  /** Creator side: sign the receipt of an accepted task and ask its worker to countersign. */
+  /**
+   * Creator side: sign the receipt of an accepted task and ask its worker to countersign. It pays the address the
+   * worker's signed Result names, else (a worker of an older version) its capacity record's.
+   */
   async accepted(task: AcceptedTask): Promise<void> {
-    const payee = this.#c.payeeOf(task.worker)
+    const payee = task.result.payee ?? this.#c.payeeOf(task.worker)
     if (payee === undefined) {
       this.#c.logger.warn({ worker: task.worker, taskId: task.taskId }, 'receipt:unpayable')
       return
