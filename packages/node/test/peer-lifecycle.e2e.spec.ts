@@ -330,6 +330,27 @@ describe('a peer over the life of its jobs', () => {
     expect(status).toMatchObject({ state: 'completed', settlement: { receipts: 1, anchor: expect.any(String) } })
   }, 300_000)
 
+  it("should pay a task accepted while its job's records are still being written, under the job's epoch", async () => {
+    const { creator, scene } = await pair('early')
+    // Holding the job's input (a queue a sweep can keep busy) takes until the job has completed.
+    const hold = creator.holds.hold.bind(creator.holds)
+    let completed: () => void = () => {}
+    const completion = new Promise<void>((resolve) => (completed = resolve))
+    const wait = creator.scheduler.waitForJob.bind(creator.scheduler)
+    vi.spyOn(creator.scheduler, 'waitForJob').mockImplementationOnce((id, options) =>
+      wait(id, options).finally(completed),
+    )
+    vi.spyOn(creator.holds, 'hold').mockImplementationOnce(async (...args) => {
+      await completion
+      return hold(...args)
+    })
+    const { jobId } = await creator.submitJob(request(scene))
+
+    const status = await settledStatus(creator, jobId)
+    expect(status).toMatchObject({ state: 'completed', settlement: { receipts: 1, anchor: expect.any(String) } })
+    expect(Object.keys(status.settlement?.paid ?? {})).toHaveLength(1)
+  }, 300_000)
+
   it("should let go, once a job is paid, of the worker's output and of all a restart would read, and keep the creator's copy and input", async () => {
     const { creator, worker, scene } = await pair('paid')
     const { jobId } = await creator.submitJob(request(scene))

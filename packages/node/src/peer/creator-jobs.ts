@@ -134,6 +134,10 @@ export class CreatorJobs {
     const order = this.#c.scheduler.job(jobId)?.order
     if (order === undefined)
       throw new NodeError('NODE__JOB_NOT_FOUND', `job ${jobId} vanished as it was ordered`, { jobId })
+    // The epoch is fixed before anything awaits: a receipt signed from now on names it (a small job's first task can
+    // be accepted while its records are still being written).
+    const epoch = this.#c.epochCounter.take()
+    this.#c.epochs.set(jobId, epoch)
     // Listen before anything else awaits: a small job can finish while its vault is still being funded. Nothing
     // awaits what follows, so a failure there (the datastore closing under a stop, say) is logged, never unhandled.
     this.#c.scheduler
@@ -143,7 +147,7 @@ export class CreatorJobs {
         (e: unknown) => this.#unfinished(jobId, request, order, e),
       )
       .catch((e: unknown) => this.#c.logger.error({ ...errorFields(e), jobId }, 'job:close-failed'))
-    const funding = this.#fund(jobId, request, order, options)
+    const funding = this.#fund(jobId, epoch, request, order, options)
     // A job can end while its vault is still being funded: its close waits for the funding, whatever its outcome.
     this.#funding.set(
       jobId,
@@ -186,17 +190,14 @@ export class CreatorJobs {
     await this.#c.checkInputs({ kind: spec.kind, inputs: [...spec.inputs], creator: '', split: spec.split }, options)
   }
 
-  /** Records a job's order, fixes its epoch and funds its epoch vault with its budget. */
-  async #fund(jobId: string, request: JobRequest, order: Order, options: AbortOptions): Promise<void> {
+  /** Records a job's order and funds its epoch vault with its budget. */
+  async #fund(jobId: string, epoch: number, request: JobRequest, order: Order, options: AbortOptions): Promise<void> {
     await this.#records.put(jobId, { request: JSON.stringify(request), order })
     // Its inputs stay while the job does: its workers and verifiers fetch them from here. Held once its record exists,
     // so a delete finds them (every input is a blob CID: `#checkInputs` refused any other).
     for (const input of order.inputs) {
       await this.#c.holds.hold(input, jobHolder(jobId), undefined, options)
     }
-    // The epoch is fixed before any await: receipts signed from now on name it.
-    const epoch = this.#c.epochCounter.take()
-    this.#c.epochs.set(jobId, epoch)
     const tasks = taskCountOf(order.split)
     await this.#c.epochCounter.save()
     await this.#c.settlement.fundJob(

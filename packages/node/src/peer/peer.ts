@@ -37,6 +37,7 @@ import { capacityScore } from './capacity-score.js'
 import { CreatorJobs } from './creator-jobs.js'
 import { DEFAULT_MEMORY_MB, DEFAULT_SCORE, RECEIPT_GRACE_MS } from './constants.js'
 import { errorFields } from './error-fields.js'
+import { NodeError } from '../errors.js'
 import { SlashLog } from './slash-log.js'
 import { GpuWorkload } from './gpu-workload.js'
 import { InputCache } from './inputs.js'
@@ -299,8 +300,13 @@ export class Peer implements NodeOperations {
       logger: init.logger,
       payee,
       payeeOf: (worker) => node.capacity.view.get(worker)?.capacity.payee,
-      // A job that has ended is no longer in `epochs`; its settlement record names its epoch.
-      epochOf: async (jobId) => epochs.get(jobId) ?? (await settlement.epochOf(jobId)) ?? 0,
+      // A job that has ended is no longer in `epochs`; its settlement record names its epoch. One with neither is no
+      // job of ours to sign for (an epoch of 0 would name an epoch no settlement of the job ever closes).
+      epochOf: async (jobId) => {
+        const epoch = epochs.get(jobId) ?? (await settlement.epochOf(jobId))
+        if (epoch === undefined) throw new NodeError('NODE__JOB_NOT_FOUND', `no epoch for job ${jobId}`, { jobId })
+        return epoch
+      },
       onCosigned: (receipt) => {
         settlement
           .receipt(receipt)
