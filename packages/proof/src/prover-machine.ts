@@ -138,6 +138,11 @@ export class ProverMachine implements SansIoMachine<ProverInput, ProverOutput> {
     return this.#tasks.size
   }
 
+  /** Whether the output of task `taskId` of job `jobId` is held, to answer challenges. */
+  holds(jobId: string, taskId: string): boolean {
+    return this.#tasks.has(taskKey(jobId, taskId))
+  }
+
   #commit(input: Extract<ProverInput, { kind: 'commit' }>, now: number): void {
     const key = taskKey(input.jobId, input.taskId)
     if (this.#tasks.has(key)) {

@@ -38,6 +38,7 @@ import { CreatorJobs } from './creator-jobs.js'
 import { DEFAULT_MEMORY_MB, DEFAULT_SCORE, RECEIPT_GRACE_MS } from './constants.js'
 import { errorFields } from './error-fields.js'
 import { NodeError } from '../errors.js'
+import { restoreCommitment } from './restored-commitment.js'
 import { SlashLog } from './slash-log.js'
 import { GpuWorkload } from './gpu-workload.js'
 import { InputCache } from './inputs.js'
@@ -292,6 +293,12 @@ export class Peer implements NodeOperations {
         if (event.name === 'task:accepted') metrics.verdicts.inc({ outcome: 'pass' })
         if (event.name === 'task:rejected') metrics.verdicts.inc({ outcome: event.outcome })
       },
+      // Called for challenges only, once the receipt exchange below exists.
+      restoreCommitment: restoreCommitment({
+        committed: (taskId) => receipts.committedRecord(taskId),
+        store: node.blobs.store,
+        clock: systemClock,
+      }),
     })
     const receipts = new ReceiptExchange({
       bus: node.bus,

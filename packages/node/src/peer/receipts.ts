@@ -17,6 +17,7 @@ import { z } from 'zod'
 import type { Datastore, DatastoreWrite } from '../datastore.js'
 import type { NodeError } from '../errors.js'
 import { errorFields } from './error-fields.js'
+import type { ChunkRuns } from './restored-commitment.js'
 
 /** How often unsigned receipts are looked at, and how long a receipt waits before it is first offered again. */
 export const RECEIPT_RETRY_MS = 2_000
@@ -60,6 +61,14 @@ export interface Committed {
   minAmount: bigint
   /** CID of the task's output, held until the receipt is countersigned (absent in records of older versions). */
   output?: string
+  /**
+   * How the output splits into its chunks, its tolerance class and when it was committed (ms): with the held
+   * output, what a restarted worker needs to answer challenges (`restoreCommitment`; absent in records of older
+   * versions).
+   */
+  chunkRuns?: ChunkRuns
+  tolerance?: string
+  at?: number
 }
 
 /**
@@ -96,6 +105,11 @@ function parseEarnings(value: unknown): Earnings {
 /** The `meta` key set once every co-signed receipt on disk has its {@link unsettledKey} (data dirs of older versions). */
 const UNSETTLED_INDEXED = 'receipts-unsettled-indexed'
 
+/** Runs of chunk sizes a record holds at most: a bound on what is read back, above any task's chunk count. */
+const MAX_CHUNK_RUNS = 65_536
+/** Longest tolerance class label kept (labels are short: `psnr:rgba32f`). */
+const MAX_TOLERANCE_LABEL = 64
+
 /** A stored {@link Committed}, checked; its amount a bigint again. */
 const committedSchema = z.strictObject({
   jobId: z.string(),
@@ -103,6 +117,12 @@ const committedSchema = z.strictObject({
   root: z.instanceof(Uint8Array),
   minAmount: z.union([z.bigint(), z.number().int().nonnegative()]).transform((v) => BigInt(v)),
   output: z.string().optional(),
+  chunkRuns: z
+    .array(z.tuple([z.number().int().nonnegative(), z.number().int().positive()]))
+    .max(MAX_CHUNK_RUNS)
+    .optional(),
+  tolerance: z.string().max(MAX_TOLERANCE_LABEL).optional(),
+  at: z.number().int().nonnegative().optional(),
 })
 
 /** Reads a stored {@link Committed} (the datastore's parser for the `leases` namespace). */
@@ -460,6 +480,11 @@ export class ReceiptExchange {
    */
   async committed(taskId: string, committed: Committed): Promise<void> {
     await this.#c.datastore.put('leases', taskId, committed)
+  }
+
+  /** Worker side: what we remembered of a result we committed to, until its receipt is countersigned. */
+  async committedRecord(taskId: string): Promise<Committed | undefined> {
+    return this.#c.datastore.get('leases', taskId, parseCommitted)
   }
 
   /**

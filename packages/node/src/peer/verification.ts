@@ -3,6 +3,7 @@ import {
   type Arbitrate,
   type Assign,
   blobCid,
+  type Challenge,
   type Clock,
   type Inbound,
   type MessageBus,
@@ -34,6 +35,7 @@ import { concat } from 'uint8arrays/concat'
 import { SERVED_REQUESTS_PER_PEER, SERVED_REQUESTS_TOTAL } from './constants.js'
 import { arbitratedOrder, assignedResult } from './delegation.js'
 import { errorFields } from './error-fields.js'
+import type { RestoredCommitment } from './restored-commitment.js'
 import { MachineRunner } from './machine-runner.js'
 import { RequestBudget } from './request-budget.js'
 
@@ -96,6 +98,16 @@ export interface VerificationComponents {
   onEvent?: (event: VerifierEvent) => void
   /** Called when this peer has verified or arbitrated for another creator, which owes it for the work. */
   onPayment?: (payment: VerificationPayment) => void
+  /**
+   * Worker side: a result committed to before a restart, rebuilt from disk for a challenge that names it
+   * (`restoreCommitment`); without it such a challenge goes unanswered.
+   */
+  restoreCommitment?: (
+    jobId: string,
+    taskId: string,
+    root: Uint8Array,
+    options?: AbortOptions,
+  ) => Promise<RestoredCommitment | undefined>
 }
 
 const RESULT_ENVELOPES_KEPT = 10_000
@@ -139,6 +151,8 @@ export class Verification {
   readonly #unsubscribe: () => void
   /** Aborted on stop: recomputations still running stop with it, rather than hold the engine for nothing. */
   readonly #lifetime = new AbortController()
+  /** Results being rebuilt from disk for a challenge, by task key. */
+  readonly #restoring = new Map<string, Promise<void>>()
 
   constructor(components: VerificationComponents) {
     this.#c = components
@@ -259,7 +273,9 @@ export class Verification {
         }
         return
       case 'challenge':
-        this.#prover.feed({ kind: 'challenge', from: inbound.from, challenge: message.body })
+        if (this.#proverMachine.holds(message.body.jobId, message.body.taskId)) {
+          this.#prover.feed({ kind: 'challenge', from: inbound.from, challenge: message.body })
+        } else void this.#restoreThenAnswer(inbound.from, message.body)
         return
       case 'reveal':
         this.#verifier.feed({ kind: 'reveal', from: inbound.from, reveal: message.body })
@@ -277,6 +293,39 @@ export class Verification {
       default:
         return
     }
+  }
+
+  /**
+   * Answers a challenge to a result the prover does not hold, once it is rebuilt from disk when it was committed
+   * before a restart (one rebuild per task at a time); the prover refuses it, logged, when there is nothing to
+   * rebuild. Only a challenge naming this worker is worth the disk read.
+   */
+  async #restoreThenAnswer(from: string, challenge: Challenge): Promise<void> {
+    const restore = this.#c.restoreCommitment
+    if (restore !== undefined && challenge.worker === this.#c.bus.self) {
+      const key = taskKey(challenge.jobId, challenge.taskId)
+      let restoring = this.#restoring.get(key)
+      if (restoring === undefined) {
+        restoring = (async () => {
+          try {
+            const commitment = await restore(challenge.jobId, challenge.taskId, challenge.root, {
+              signal: this.#lifetime.signal,
+            })
+            if (commitment === undefined || this.#proverMachine.holds(challenge.jobId, challenge.taskId)) return
+            this.#prover.submit({ kind: 'commit', ...commitment })
+            this.#c.logger.info({ jobId: challenge.jobId, taskId: challenge.taskId }, 'commitment:restored')
+          } catch (e) {
+            this.#c.logger.warn({ ...errorFields(e), taskId: challenge.taskId }, 'commitment:restore-failed')
+          } finally {
+            this.#restoring.delete(key)
+          }
+        })()
+        this.#restoring.set(key, restoring)
+      }
+      await restoring
+    }
+    if (this.#lifetime.signal.aborted) return
+    this.#prover.feed({ kind: 'challenge', from, challenge })
   }
 
   /**

@@ -1,4 +1,4 @@
-import { blobCid, systemClock } from '@tessera/core'
+import { blobCid, type Clock, systemClock } from '@tessera/core'
 import { isProofError } from '@tessera/proof'
 import { merkleRoot } from '@tessera/proof'
 import { expectedCost } from '@tessera/scheduler'
@@ -6,6 +6,7 @@ import type { TaskExecutor } from '@tessera/scheduler/driver'
 import { concat } from 'uint8arrays/concat'
 import { type BlobHolds, taskHolder } from './blob-holds.js'
 import type { ReceiptExchange } from './receipts.js'
+import { chunkRunsOf } from './restored-commitment.js'
 import type { Verification } from './verification.js'
 
 /** What a worker's {@link workerExecutor} runs tasks with and records them in. */
@@ -20,6 +21,8 @@ export interface WorkerExecutorParts {
   holds: BlobHolds
   /** How long an output no creator pays for stays on disk. */
   outputRetentionMs: number
+  /** When outputs are held until and committed at. @default systemClock */
+  clock?: Clock
 }
 
 /**
@@ -31,6 +34,7 @@ export interface WorkerExecutorParts {
  */
 export function workerExecutor(parts: WorkerExecutorParts): TaskExecutor {
   const { workload, verification, receipts, holds, outputRetentionMs } = parts
+  const clock = parts.clock ?? systemClock
   // What each run remembered, by its execution: a failure forgets only that, never an earlier run's record.
   const written = new WeakMap<object, { root: Uint8Array; output: string }>()
   const committing = verification.wrapExecutor({
@@ -39,7 +43,7 @@ export function workerExecutor(parts: WorkerExecutorParts): TaskExecutor {
       const { taskId } = execution.task
       const cid = blobCid(concat([...output.chunks])).toString()
       // Held before the scheduler stores it: until the creator pays, or gives up for long enough.
-      await holds.hold(cid, taskHolder(taskId), systemClock.now() + outputRetentionMs, options)
+      await holds.hold(cid, taskHolder(taskId), clock.now() + outputRetentionMs, options)
       const root = merkleRoot(output.chunks)
       await receipts.committed(taskId, {
         jobId: execution.order.jobId,
@@ -47,6 +51,9 @@ export function workerExecutor(parts: WorkerExecutorParts): TaskExecutor {
         root,
         minAmount: expectedCost(execution.minPrice, execution.order.benchHoursPerTask),
         output: cid,
+        chunkRuns: chunkRunsOf(output.chunks),
+        tolerance: output.tolerance,
+        at: clock.now(),
       })
       written.set(execution, { root, output: cid })
       return output
