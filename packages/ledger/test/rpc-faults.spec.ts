@@ -172,6 +172,23 @@ describe('RpcTransport against a misbehaving endpoint', () => {
     await world.close()
   })
 
+  it('should refuse a transaction read back without its status meta, not read it as succeeded', async () => {
+    const alice = await generateKeyPairSigner()
+    const bob = await generateKeyPairSigner()
+    await transport.requestAirdrop(alice.address, lamports(SOL))
+    const signature = await sendInstructions(transport, {
+      feePayer: alice,
+      instructions: [getTransferSolInstruction({ source: alice, destination: bob.address, amount: SOL / 2n })],
+    })
+    double.inject('getTransaction', 'null-meta', 1)
+    await expect(transport.getTransaction(signature)).rejects.toMatchObject({
+      code: 'LEDGER__RPC_MALFORMED_REPLY',
+      context: { method: 'getTransaction', signature },
+    })
+    // A node that kept the status answers.
+    expect(await transport.getTransaction(signature)).toMatchObject({ signature, err: null })
+  })
+
   it('should not retry a transaction the chain rejects', async () => {
     const alice = await generateKeyPairSigner()
     const bob = await generateKeyPairSigner()

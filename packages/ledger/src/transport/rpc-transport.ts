@@ -213,6 +213,16 @@ export class SolanaRpcTransport implements LedgerTransport {
       options,
     )
     if (reply === null) return null
+    // Solana allows `meta: null` (a node that kept the transaction but not its status). Its outcome is then
+    // unknown, and callers read `err: null` as success (an anchor or slash record is believed on it), so it is
+    // refused like any reply that does not answer the question; another node, or a later attempt, may have it.
+    if (reply.meta === null) {
+      throw new LedgerError(
+        'LEDGER__RPC_MALFORMED_REPLY',
+        `getTransaction returned ${signature} without its status meta, so whether it succeeded is unknown`,
+        { method: 'getTransaction', signature },
+      )
+    }
     const transaction = transactionFromWire(new Uint8Array(getBase64Encoder().encode(reply.transaction[0])))
     if (getSignatureFromTransaction(transaction) !== signature) {
       throw new LedgerError('LEDGER__RPC_MALFORMED_REPLY', 'getTransaction returned a different transaction', {
@@ -220,7 +230,7 @@ export class SolanaRpcTransport implements LedgerTransport {
         signature,
       })
     }
-    return { signature, slot: reply.slot, err: reply.meta?.err ?? null, transaction }
+    return { signature, slot: reply.slot, err: reply.meta.err, transaction }
   }
 
   async getMinimumBalanceForRentExemption(space: bigint, options: AbortOptions = {}): Promise<Lamports> {

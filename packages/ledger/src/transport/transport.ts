@@ -20,6 +20,7 @@ export interface SignatureStatus {
 export interface TransactionRecord {
   signature: Signature
   slot: bigint
+  /** Null when the transaction succeeded; a transport that cannot tell throws instead of answering null. */
   err: TransactionErrorJson | null
   transaction: Transaction
 }

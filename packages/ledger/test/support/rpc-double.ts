@@ -44,6 +44,8 @@ export type RpcFault =
   | 'failed-status'
   /** A valid reply padded to 32 MiB, streamed with no length given. */
   | 'huge-reply'
+  /** `getTransaction` from a node that kept the transaction but not its status: `meta: null`. */
+  | 'null-meta'
 
 interface Executed {
   wire: string
@@ -208,7 +210,7 @@ export class RpcDouble {
         }
         return { context: this.#context(), value: (params[0] as string[]).map((s) => this.#status(s)) }
       case 'getTransaction':
-        return this.#transaction(params[0] as string)
+        return this.#transaction(params[0] as string, fault)
       case 'sendTransaction':
         return this.#send(params[0] as string)
       case 'requestAirdrop': {
@@ -248,9 +250,12 @@ export class RpcDouble {
     }
   }
 
-  #transaction(signature: string) {
+  #transaction(signature: string, fault?: RpcFault) {
     const executed = this.#executed.get(signature)
     if (executed === undefined || executed.wire === '') return null
+    if (fault === 'null-meta') {
+      return { slot: executed.slot, blockTime: null, meta: null, transaction: [executed.wire, 'base64'], version: 0 }
+    }
     return {
       slot: executed.slot,
       blockTime: null,
