@@ -1,11 +1,14 @@
 import {
+  getAddressEncoder,
   getBase58Decoder,
   getCompiledTransactionMessageDecoder,
   getTransactionDecoder,
   type Address,
   type ReadonlyUint8Array,
+  type SignatureBytes,
   type Transaction,
 } from '@solana/kit'
+import { verifySignature } from '@tessera/core'
 import { LedgerError } from './errors.js'
 
 /** One instruction of a decoded transaction, with its program and accounts resolved to addresses. */
@@ -67,6 +70,22 @@ export function transactionFromWire(bytes: Uint8Array): Transaction {
   } catch (cause) {
     throw new LedgerError('LEDGER__INVALID_INPUT', 'bytes are not a wire transaction', {}, { cause })
   }
+}
+
+/**
+ * The first signer of `transaction` whose signature is missing or does not verify over its message bytes (an
+ * address is its Ed25519 public key), or undefined when every one does. The chain runs only a transaction that
+ * verifies in full, so one that does not was never run, whatever signature it claims.
+ */
+export function unverifiedSigner(transaction: Transaction): Address | undefined {
+  // Verification only reads the bytes; the casts drop kit's read-only brands for core's `Uint8Array` parameters.
+  const message = transaction.messageBytes as ReadonlyUint8Array as Uint8Array
+  const signatures = Object.entries(transaction.signatures) as Array<[Address, SignatureBytes | null]>
+  for (const [signer, signature] of signatures) {
+    const key = getAddressEncoder().encode(signer) as Uint8Array
+    if (signature === null || !verifySignature(key, message, signature)) return signer
+  }
+  return undefined
 }
 
 /** Base58 text of raw bytes (signatures, keys). */

@@ -1,4 +1,4 @@
-import { type Address, generateKeyPairSigner, lamports } from '@solana/kit'
+import { type Address, generateKeyPairSigner, lamports, type Signature } from '@solana/kit'
 import { getTransferSolInstruction } from '@solana-program/system'
 import type { Receipt } from '@tessera/core'
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
@@ -172,7 +172,8 @@ describe('RpcTransport against a misbehaving endpoint', () => {
     await world.close()
   })
 
-  it('should refuse a transaction read back without its status meta, not read it as succeeded', async () => {
+  /** A transfer from a fresh wallet, confirmed: its signature and fee payer. */
+  async function confirmedTransfer(): Promise<{ signature: Signature; feePayer: Address }> {
     const alice = await generateKeyPairSigner()
     const bob = await generateKeyPairSigner()
     await transport.requestAirdrop(alice.address, lamports(SOL))
@@ -180,6 +181,11 @@ describe('RpcTransport against a misbehaving endpoint', () => {
       feePayer: alice,
       instructions: [getTransferSolInstruction({ source: alice, destination: bob.address, amount: SOL / 2n })],
     })
+    return { signature, feePayer: alice.address }
+  }
+
+  it('should refuse a transaction read back without its status meta, not read it as succeeded', async () => {
+    const { signature } = await confirmedTransfer()
     double.inject('getTransaction', 'null-meta', 1)
     await expect(transport.getTransaction(signature)).rejects.toMatchObject({
       code: 'LEDGER__RPC_MALFORMED_REPLY',
@@ -187,6 +193,26 @@ describe('RpcTransport against a misbehaving endpoint', () => {
     })
     // A node that kept the status answers.
     expect(await transport.getTransaction(signature)).toMatchObject({ signature, err: null })
+  })
+
+  it('should refuse a transaction read back whose signature does not verify over its message', async () => {
+    const { signature, feePayer } = await confirmedTransfer()
+    // The real signature over a message the fee payer never signed.
+    double.inject('getTransaction', 'forged-transaction', 1)
+    await expect(transport.getTransaction(signature)).rejects.toMatchObject({
+      code: 'LEDGER__RPC_MALFORMED_REPLY',
+      context: { method: 'getTransaction', signature, signer: feePayer },
+    })
+    expect(await transport.getTransaction(signature)).toMatchObject({ signature, err: null })
+  })
+
+  it('should refuse transaction bytes read back that are not a transaction as a malformed reply', async () => {
+    const { signature } = await confirmedTransfer()
+    double.inject('getTransaction', 'garbled-transaction', 1)
+    await expect(transport.getTransaction(signature)).rejects.toMatchObject({
+      code: 'LEDGER__RPC_MALFORMED_REPLY',
+      context: { method: 'getTransaction', signature },
+    })
   })
 
   it('should not retry a transaction the chain rejects', async () => {

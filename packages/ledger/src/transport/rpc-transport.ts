@@ -26,7 +26,7 @@ import {
 } from '../constants.js'
 import { LedgerError, isLedgerError } from '../errors.js'
 import { durableNonceOf, readNonce } from '../nonce.js'
-import { transactionFromWire } from '../transaction-decode.js'
+import { base58, transactionFromWire, unverifiedSigner } from '../transaction-decode.js'
 import { boundedHttpTransport } from './bounded-http.js'
 import {
   accountInfoReply,
@@ -223,14 +223,12 @@ export class SolanaRpcTransport implements LedgerTransport {
         { method: 'getTransaction', signature },
       )
     }
-    const transaction = transactionFromWire(new Uint8Array(getBase64Encoder().encode(reply.transaction[0])))
-    if (getSignatureFromTransaction(transaction) !== signature) {
-      throw new LedgerError('LEDGER__RPC_MALFORMED_REPLY', 'getTransaction returned a different transaction', {
-        method: 'getTransaction',
-        signature,
-      })
+    return {
+      signature,
+      slot: reply.slot,
+      err: reply.meta.err,
+      transaction: verifiedTransaction(reply.transaction[0], signature),
     }
-    return { signature, slot: reply.slot, err: reply.meta.err, transaction }
   }
 
   async getMinimumBalanceForRentExemption(space: bigint, options: AbortOptions = {}): Promise<Lamports> {
@@ -459,6 +457,44 @@ function never(signal: AbortSignal): Promise<never> {
     if (signal.aborted) reject(new AbortError())
     signal.addEventListener('abort', () => reject(new AbortError()), { once: true })
   })
+}
+
+/**
+ * The transaction of a `getTransaction` reply, once it is shown to be the one `signature` names: its first
+ * signature (the fee payer's, which is the transaction's id) is `signature`, and every signature verifies over its
+ * message. Without the check an endpoint could pair a real signature with any message, e.g. an anchor memo the
+ * fee payer never signed. Anything else is `LEDGER__RPC_MALFORMED_REPLY`.
+ */
+function verifiedTransaction(wire: string, signature: Signature): Transaction {
+  const method = 'getTransaction'
+  let transaction: Transaction
+  try {
+    transaction = transactionFromWire(new Uint8Array(getBase64Encoder().encode(wire)))
+  } catch (cause) {
+    throw new LedgerError(
+      'LEDGER__RPC_MALFORMED_REPLY',
+      `getTransaction returned bytes that are not a wire transaction for ${signature}`,
+      { method, signature },
+      { cause },
+    )
+  }
+  const first = Object.values(transaction.signatures)[0]
+  if (first == null || base58(first) !== signature) {
+    throw new LedgerError(
+      'LEDGER__RPC_MALFORMED_REPLY',
+      `getTransaction returned another transaction for ${signature}`,
+      { method, signature },
+    )
+  }
+  const signer = unverifiedSigner(transaction)
+  if (signer !== undefined) {
+    throw new LedgerError(
+      'LEDGER__RPC_MALFORMED_REPLY',
+      `getTransaction returned ${signature} with a signature by ${signer} that does not verify over its message`,
+      { method, signature, signer },
+    )
+  }
+  return transaction
 }
 
 /**

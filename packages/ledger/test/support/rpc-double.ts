@@ -4,11 +4,15 @@ import {
   getBase58Decoder,
   getBase64Decoder,
   getBase64Encoder,
+  getCompiledTransactionMessageDecoder,
+  getCompiledTransactionMessageEncoder,
   getSignatureFromTransaction,
   getTransactionDecoder,
+  getTransactionEncoder,
   lamports,
   type Address,
   type Transaction,
+  type TransactionMessageBytes,
 } from '@solana/kit'
 import { getNonceDecoder } from '@solana-program/system'
 import { FailedTransactionMetadata, LiteSVM } from 'litesvm'
@@ -46,6 +50,10 @@ export type RpcFault =
   | 'huge-reply'
   /** `getTransaction` from a node that kept the transaction but not its status: `meta: null`. */
   | 'null-meta'
+  /** `getTransaction` with the real signatures over another message (a different blockhash): a forged record. */
+  | 'forged-transaction'
+  /** `getTransaction` whose transaction bytes are not a wire transaction. */
+  | 'garbled-transaction'
 
 interface Executed {
   wire: string
@@ -57,6 +65,8 @@ interface Executed {
 const MAX_BODY_BYTES = 64 * 1024
 const STALL_MS = 5_000
 const API_VERSION = '2.2.0'
+/** A well-formed blockhash no transaction was built on (32 zero bytes). */
+const FORGED_BLOCKHASH = '11111111111111111111111111111111'
 
 export class RpcDouble {
   readonly svm: LiteSVM
@@ -256,6 +266,8 @@ export class RpcDouble {
     if (fault === 'null-meta') {
       return { slot: executed.slot, blockTime: null, meta: null, transaction: [executed.wire, 'base64'], version: 0 }
     }
+    const wire =
+      fault === 'forged-transaction' ? forge(executed.wire) : fault === 'garbled-transaction' ? 'AQID' : executed.wire
     return {
       slot: executed.slot,
       blockTime: null,
@@ -273,7 +285,7 @@ export class RpcDouble {
         loadedAddresses: { writable: [], readonly: [] },
         computeUnitsConsumed: 0,
       },
-      transaction: [executed.wire, 'base64'],
+      transaction: [wire, 'base64'],
       version: 0,
     }
   }
@@ -379,6 +391,16 @@ function preflightFailure(err: TransactionErrorJson, logs: string[]): RpcError {
     returnData: null,
     unitsConsumed: 0,
   })
+}
+
+/** `wire` with its signatures kept over a message that names another blockhash: what a forger can make. */
+function forge(wire: string): string {
+  const transaction = getTransactionDecoder().decode(getBase64Encoder().encode(wire))
+  const message = getCompiledTransactionMessageDecoder().decode(transaction.messageBytes)
+  const messageBytes = getCompiledTransactionMessageEncoder().encode({ ...message, lifetimeToken: FORGED_BLOCKHASH })
+  return getBase64Decoder().decode(
+    getTransactionEncoder().encode({ ...transaction, messageBytes: messageBytes as TransactionMessageBytes }),
+  )
 }
 
 /** JSON with bigints written as plain integers, as Solana's RPC writes u64s. */
