@@ -55,6 +55,11 @@ export const DEFAULT_RETRY_MAX_DELAY_MS = 10_000
  * below, in base64): past it the reply is refused as malformed, before it fills memory.
  */
 export const MAX_RPC_REPLY_BYTES = 16 * 1024 * 1024
+/**
+ * The largest WebSocket message read (a signature notification is under 200 bytes): past it the channel closes,
+ * before the message fills memory, and confirmation polls instead.
+ */
+export const MAX_RPC_NOTIFICATION_BYTES = 1024 * 1024
 /** Account data larger than this in an RPC reply is refused (SPL accounts are under 400 bytes). */
 export const MAX_ACCOUNT_DATA_BYTES = 10 * 1024 * 1024
 /** Signatures asked about in one getSignatureStatuses call (Solana's own limit is 256). */

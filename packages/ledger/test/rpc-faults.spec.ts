@@ -21,6 +21,9 @@ import {
   settlementDriver,
 } from './support/settlement-world.js'
 
+/** WebSocket close code 1009: a message too big to process (RFC 6455, 7.4.1). */
+const WS_MESSAGE_TOO_BIG = 1009
+
 /** An action of `world`'s executor paying a tenth of a SOL to `to`. */
 function payment(world: World, key: string, to: Address): LedgerAction {
   return {
@@ -227,6 +230,58 @@ describe('RpcTransport against a misbehaving endpoint', () => {
     expect((error as { context: { executed: boolean } }).context.executed).toBe(false)
     expect(double.count('sendTransaction')).toBe(1)
     expect(retries).toEqual([])
+  })
+})
+
+describe('RpcTransport against a misbehaving WebSocket endpoint', () => {
+  let double: RpcDouble
+  let transport: LedgerTransport
+
+  beforeEach(async () => {
+    double = await RpcDouble.start()
+    transport = createRpcTransport({
+      url: double.url,
+      wsUrl: double.wsUrl,
+      requestTimeoutMs: 2_000,
+      // The fallback poll runs every second: the WebSocket has that long to deliver (or refuse) its notification.
+      pollIntervalMs: 200,
+      retry: { attempts: 4, baseDelayMs: 5, maxDelayMs: 40 },
+    })
+  })
+
+  afterEach(async () => {
+    await transport.close()
+    await double.close()
+  })
+
+  it('should confirm by notification while the polls find nothing', async () => {
+    const alice = await generateKeyPairSigner()
+    const bob = await generateKeyPairSigner()
+    await transport.requestAirdrop(alice.address, lamports(SOL))
+    double.inject('getSignatureStatuses', 'unknown-status', 100)
+    const polls = double.count('getSignatureStatuses')
+    await sendInstructions(transport, {
+      feePayer: alice,
+      instructions: [getTransferSolInstruction({ source: alice, destination: bob.address, amount: SOL / 2n })],
+    })
+    expect(double.count('getSignatureStatuses') - polls).toBe(1)
+  })
+
+  it('should close a channel whose message passes the bound, and confirm by polling instead', async () => {
+    const alice = await generateKeyPairSigner()
+    const bob = await generateKeyPairSigner()
+    await transport.requestAirdrop(alice.address, lamports(SOL))
+    double.inject('signatureSubscribe', 'huge-ws-frame', 1)
+    // The first poll finds nothing, so only the notification or the next poll can confirm the transfer.
+    double.inject('getSignatureStatuses', 'unknown-status', 1)
+    const polls = double.count('getSignatureStatuses')
+    await sendInstructions(transport, {
+      feePayer: alice,
+      instructions: [getTransferSolInstruction({ source: alice, destination: bob.address, amount: SOL / 2n })],
+    })
+    expect(double.socketCloseCodes).toContain(WS_MESSAGE_TOO_BIG)
+    expect(double.count('getSignatureStatuses') - polls).toBe(2)
+    expect(await transport.getBalance(bob.address)).toBe(SOL / 2n)
   })
 })
 

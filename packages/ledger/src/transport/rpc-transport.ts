@@ -1,6 +1,5 @@
 import {
   createSolanaRpcFromTransport,
-  createSolanaRpcSubscriptions,
   getBase64EncodedWireTransaction,
   getBase64Encoder,
   getSignatureFromTransaction,
@@ -11,8 +10,10 @@ import {
   type Commitment,
   type EncodedAccount,
   type Lamports,
+  type RpcSubscriptions,
   type RpcTransport,
   type Signature,
+  type SolanaRpcSubscriptionsApi,
   type Transaction,
 } from '@solana/kit'
 import { logger as createLogger, type Logger } from '@libp2p/logger'
@@ -22,12 +23,14 @@ import {
   DEFAULT_CONFIRM_POLL_INTERVAL_MS,
   DEFAULT_CONFIRM_TIMEOUT_MS,
   DEFAULT_RPC_REQUEST_TIMEOUT_MS,
+  MAX_RPC_NOTIFICATION_BYTES,
   MAX_RPC_REPLY_BYTES,
 } from '../constants.js'
 import { LedgerError, isLedgerError } from '../errors.js'
 import { durableNonceOf, readNonce } from '../nonce.js'
 import { base58, transactionFromWire, unverifiedSigner } from '../transaction-decode.js'
 import { boundedHttpTransport } from './bounded-http.js'
+import { boundedRpcSubscriptions } from './bounded-websocket.js'
 import {
   accountInfoReply,
   balanceReply,
@@ -91,7 +94,7 @@ const RESEND_EVERY_POLLS = 5
 export class SolanaRpcTransport implements LedgerTransport {
   readonly kind = 'rpc' as const
   readonly #rpc: ReturnType<typeof createSolanaRpcFromTransport<RpcTransport>>
-  readonly #subscriptions: ReturnType<typeof createSolanaRpcSubscriptions> | undefined
+  readonly #subscriptions: RpcSubscriptions<SolanaRpcSubscriptionsApi> | undefined
   readonly #commitment: Commitment
   readonly #requestTimeoutMs: number
   readonly #confirmTimeoutMs: number
@@ -104,7 +107,8 @@ export class SolanaRpcTransport implements LedgerTransport {
 
   constructor(options: RpcTransportOptions) {
     this.#rpc = createSolanaRpcFromTransport(codedTransport(boundedHttpTransport(options.url, MAX_RPC_REPLY_BYTES)))
-    this.#subscriptions = options.wsUrl === undefined ? undefined : createSolanaRpcSubscriptions(options.wsUrl)
+    this.#subscriptions =
+      options.wsUrl === undefined ? undefined : boundedRpcSubscriptions(options.wsUrl, MAX_RPC_NOTIFICATION_BYTES)
     this.#commitment = options.commitment ?? 'confirmed'
     this.#requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_RPC_REQUEST_TIMEOUT_MS
     this.#confirmTimeoutMs = options.confirmTimeoutMs ?? DEFAULT_CONFIRM_TIMEOUT_MS
@@ -403,7 +407,9 @@ export class SolanaRpcTransport implements LedgerTransport {
         break
       }
     } catch (e) {
-      if (!signal.aborted) this.#logger('signature notifications failed, polling instead: %s', String(e))
+      // A closed channel says why in its cause (e.g. a message past the bound).
+      const cause = e instanceof Error && e.cause !== undefined ? ` (${String(e.cause)})` : ''
+      if (!signal.aborted) this.#logger('signature notifications failed, polling instead: %s%s', String(e), cause)
     }
     if (err === undefined) return never(signal)
     if (err !== null) throw ledgerErrorFromTransactionError(err, { signature, transaction, executed: true })

@@ -54,6 +54,8 @@ export type RpcFault =
   | 'forged-transaction'
   /** `getTransaction` whose transaction bytes are not a wire transaction. */
   | 'garbled-transaction'
+  /** `signatureSubscribe` whose notification comes padded to 4 MiB in one WebSocket frame. */
+  | 'huge-ws-frame'
 
 interface Executed {
   wire: string
@@ -64,6 +66,13 @@ interface Executed {
 
 const MAX_BODY_BYTES = 64 * 1024
 const STALL_MS = 5_000
+const HUGE_WS_FRAME_BYTES = 4 * 1024 * 1024
+/**
+ * A validator notifies of a signature that has already landed at a later slot, not in the same read as its reply to
+ * `signatureSubscribe`; kit listens for notifications only once it has read that reply, and would drop one that
+ * came with it (so, sent at once, no notification here ever confirmed anything).
+ */
+const NOTIFICATION_DELAY_MS = 50
 const API_VERSION = '2.2.0'
 /** A well-formed blockhash no transaction was built on (32 zero bytes). */
 const FORGED_BLOCKHASH = '11111111111111111111111111111111'
@@ -72,11 +81,13 @@ export class RpcDouble {
   readonly svm: LiteSVM
   /** Requests received, per method (after faults are counted). */
   readonly requests = new Map<string, number>()
+  /** Close codes of the WebSocket connections closed so far (1009: the client refused a message too big). */
+  readonly socketCloseCodes: number[] = []
   readonly #server: Server
   readonly #wss: WebSocketServer
   readonly #faults = new Map<string, RpcFault[]>()
   readonly #executed = new Map<string, Executed>()
-  readonly #subscriptions = new Map<number, { socket: WebSocket; signature: string }>()
+  readonly #subscriptions = new Map<number, { socket: WebSocket; signature: string; fault?: RpcFault }>()
   readonly #stalled = new Set<ServerResponse>()
   #nextSubscription = 1
 
@@ -84,7 +95,10 @@ export class RpcDouble {
     this.svm = svm
     this.#server = createServer((req, res) => void this.#onRequest(req, res))
     this.#wss = new WebSocketServer({ server: this.#server })
-    this.#wss.on('connection', (socket) => socket.on('message', (data) => this.#onSocketMessage(socket, String(data))))
+    this.#wss.on('connection', (socket) => {
+      socket.on('message', (data) => this.#onSocketMessage(socket, String(data)))
+      socket.on('close', (code) => this.socketCloseCodes.push(code))
+    })
   }
 
   static async start(options: { transactionHistory?: number } = {}): Promise<RpcDouble> {
@@ -336,12 +350,15 @@ export class RpcDouble {
       return
     }
     if (message.method === 'signatureSubscribe') {
+      this.requests.set(message.method, this.count(message.method) + 1)
+      const fault = this.#faults.get(message.method)?.shift()
       const id = this.#nextSubscription++
       const signature = String(message.params?.[0])
       socket.send(stringify({ jsonrpc: '2.0', result: id, id: message.id }))
       const executed = this.#executed.get(signature)
-      if (executed !== undefined) this.#sendNotification(socket, id, executed.err)
-      else this.#subscriptions.set(id, { socket, signature })
+      if (executed !== undefined) {
+        setTimeout(() => this.#sendNotification(socket, id, executed.err, fault), NOTIFICATION_DELAY_MS).unref()
+      } else this.#subscriptions.set(id, { socket, signature, fault })
     } else if (message.method === 'signatureUnsubscribe') {
       this.#subscriptions.delete(Number(message.params?.[0]))
       socket.send(stringify({ jsonrpc: '2.0', result: true, id: message.id }))
@@ -352,18 +369,18 @@ export class RpcDouble {
     for (const [id, subscription] of this.#subscriptions) {
       if (subscription.signature !== signature) continue
       this.#subscriptions.delete(id)
-      this.#sendNotification(subscription.socket, id, err)
+      this.#sendNotification(subscription.socket, id, err, subscription.fault)
     }
   }
 
-  #sendNotification(socket: WebSocket, subscription: number, err: TransactionErrorJson | null): void {
-    socket.send(
-      stringify({
-        jsonrpc: '2.0',
-        method: 'signatureNotification',
-        params: { result: { context: { slot: this.svm.getClock().slot }, value: { err } }, subscription },
-      }),
-    )
+  #sendNotification(socket: WebSocket, subscription: number, err: TransactionErrorJson | null, fault?: RpcFault): void {
+    const notification = stringify({
+      jsonrpc: '2.0',
+      method: 'signatureNotification',
+      params: { result: { context: { slot: this.svm.getClock().slot }, value: { err } }, subscription },
+    })
+    // Whitespace is valid JSON: the padded notification still parses, so only a size bound refuses it.
+    socket.send(fault === 'huge-ws-frame' ? notification + ' '.repeat(HUGE_WS_FRAME_BYTES) : notification)
   }
 }
 

@@ -1,0 +1,119 @@
+import type { AddressInfo } from 'node:net'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { WebSocketServer, type WebSocket } from 'ws'
+import { isLedgerError } from '../src/errors.js'
+import { boundedRpcSubscriptions, createBoundedWebSocketChannel } from '../src/transport/bounded-websocket.js'
+
+const MAX = 64 * 1024
+
+/** A WebSocket server that answers a message `n` with `n` bytes, and records close codes. */
+async function startServer(
+  options: { deflate?: boolean } = {},
+): Promise<{ url: string; closeCodes: number[]; close(): Promise<void> }> {
+  const server = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: options.deflate ?? false })
+  await new Promise<void>((resolve) => server.once('listening', resolve))
+  const closeCodes: number[] = []
+  server.on('connection', (socket: WebSocket) => {
+    socket.on('message', (data) => socket.send('x'.repeat(Number(String(data)))))
+    socket.on('close', (code) => closeCodes.push(code))
+  })
+  return {
+    url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    closeCodes,
+    close: () => {
+      for (const client of server.clients) client.terminate()
+      return new Promise((resolve) => server.close(() => resolve()))
+    },
+  }
+}
+
+describe('createBoundedWebSocketChannel', () => {
+  let server: Awaited<ReturnType<typeof startServer>>
+  let controller: AbortController
+
+  beforeEach(async () => {
+    server = await startServer()
+    controller = new AbortController()
+  })
+
+  afterEach(async () => {
+    controller.abort()
+    await server.close()
+  })
+
+  it('should deliver a message as large as the bound', async () => {
+    const channel = await createBoundedWebSocketChannel({
+      url: server.url,
+      signal: controller.signal,
+      maxMessageBytes: MAX,
+    })
+    const received = new Promise<string>((resolve) => channel.on('message', resolve))
+    await channel.send(String(MAX))
+    expect((await received).length).toBe(MAX)
+  })
+
+  it('should close on a message past the bound with a coded cause, delivering none of it', async () => {
+    const channel = await createBoundedWebSocketChannel({
+      url: server.url,
+      signal: controller.signal,
+      maxMessageBytes: MAX,
+    })
+    const messages: string[] = []
+    channel.on('message', (message) => messages.push(message))
+    const failed = new Promise<unknown>((resolve) => channel.on('error', resolve))
+    await channel.send(String(MAX + 1))
+    const error = (await failed) as Error
+    expect(isLedgerError(error.cause, 'LEDGER__RPC_MALFORMED_REPLY')).toBe(true)
+    expect(messages).toEqual([])
+    await vi.waitFor(() => expect(server.closeCodes).toEqual([1009]))
+    await expect(channel.send('1')).rejects.toThrow()
+  })
+
+  it('should close on a compressed message that inflates past the bound', async () => {
+    const deflating = await startServer({ deflate: true })
+    const channel = await createBoundedWebSocketChannel({
+      url: deflating.url,
+      signal: controller.signal,
+      maxMessageBytes: MAX,
+    })
+    const failed = new Promise<unknown>((resolve) => channel.on('error', resolve))
+    // Ten times the bound of one repeated byte deflates to well under the bound.
+    await channel.send(String(10 * MAX))
+    expect(isLedgerError(((await failed) as Error).cause, 'LEDGER__RPC_MALFORMED_REPLY')).toBe(true)
+    await deflating.close()
+  })
+
+  it('should close normally, with no error, when its signal aborts', async () => {
+    const channel = await createBoundedWebSocketChannel({
+      url: server.url,
+      signal: controller.signal,
+      maxMessageBytes: MAX,
+    })
+    const errors: unknown[] = []
+    channel.on('error', (e) => errors.push(e))
+    controller.abort()
+    await vi.waitFor(() => expect(server.closeCodes).toEqual([1000]))
+    expect(errors).toEqual([])
+  })
+
+  it('should reject the open with the reason of a signal that aborts first', async () => {
+    await expect(
+      createBoundedWebSocketChannel({ url: server.url, signal: AbortSignal.abort(), maxMessageBytes: MAX }),
+    ).rejects.toMatchObject({ name: 'AbortError' })
+  })
+
+  it('should reject the open when nothing listens at the address', async () => {
+    await server.close()
+    await expect(
+      createBoundedWebSocketChannel({ url: server.url, signal: controller.signal, maxMessageBytes: MAX }),
+    ).rejects.toThrow()
+  })
+})
+
+describe('boundedRpcSubscriptions', () => {
+  it('should refuse an endpoint that is not ws: or wss: with LEDGER__INVALID_INPUT', () => {
+    expect(() => boundedRpcSubscriptions('http://127.0.0.1:8900', MAX)).toThrow(
+      expect.objectContaining({ code: 'LEDGER__INVALID_INPUT' }),
+    )
+  })
+})
