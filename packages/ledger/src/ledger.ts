@@ -8,7 +8,14 @@ import { writeFileAtomic } from './durable-file.js'
 import { LedgerError } from './errors.js'
 import { ActionExecutor, type ExecutorHooks } from './executor.js'
 import { SettlementJournal } from './journal.js'
-import { associatedTokenAddress, createMint, ensureTokenAccount, getTokenBalance, mintTokens } from './token.js'
+import {
+  associatedTokenAddress,
+  createMint,
+  ensureTokenAccount,
+  getTokenBalance,
+  mintTokens,
+  readMint,
+} from './token.js'
 import { createLiteSvmTransport } from './transport/litesvm-transport.js'
 import { createRpcTransport, type RpcTransportOptions } from './transport/rpc-transport.js'
 import type { LedgerTransport } from './transport/transport.js'
@@ -28,7 +35,8 @@ export interface LedgerOptions {
   rpc?: RpcTransportOptions
   /**
    * The SPL mint payments use. Required with `rpc`; on LiteSVM a local demo mint is created on first start (the node
-   * holds its authority, so local token airdrops work) and reused after.
+   * holds its authority, so local token airdrops work) and reused after. A given mint must be an initialised mint of
+   * the SPL Token program (`LEDGER__ACCOUNT_NOT_FOUND`, `LEDGER__MALFORMED_ACCOUNT`); Token-2022 is not supported.
    */
   mint?: Address
   /** Test seams of the executor (crash tests). */
@@ -84,6 +92,8 @@ export async function openLedger(options: LedgerOptions, abort: AbortOptions = {
     if (mint === undefined) {
       throw new LedgerError('LEDGER__INVALID_INPUT', 'a cluster needs the payment mint: pass options.mint', {})
     }
+    // Checked before anything is paid for (the nonce account): a wrong mint would otherwise show only at a payment.
+    if (options.mint !== undefined) await readMint(transport, options.mint, abort)
     const mintAuthority = local
       ? await loadOrCreateWallet(join(options.dataDir, MINT_AUTHORITY_FILE), abort)
       : undefined

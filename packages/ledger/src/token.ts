@@ -11,6 +11,7 @@ import {
   getMintToInstruction,
   getTokenDecoder,
   getTokenSize,
+  type Mint,
 } from '@solana-program/token'
 import type { AbortOptions } from '@tessera/core'
 import { DEFAULT_TOKEN_DECIMALS } from './constants.js'
@@ -168,16 +169,34 @@ export async function getTokenBalance(
   return (await readTokenAccount(transport, tokenAccount, options)).amount
 }
 
-/** Decimals of a mint; `LEDGER__MALFORMED_ACCOUNT` when the address is not a mint. */
+/**
+ * Reads a mint of the SPL Token program: `LEDGER__ACCOUNT_NOT_FOUND` when there is no account at `mint`,
+ * `LEDGER__MALFORMED_ACCOUNT` when it is not an initialised SPL Token mint. Token-2022 mints are refused too: this
+ * package derives token accounts and builds transfers for the SPL Token program only.
+ */
+export async function readMint(transport: LedgerTransport, mint: Address, options: AbortOptions = {}): Promise<Mint> {
+  const account = await transport.getAccount(mint, options)
+  if (account === null) throw new LedgerError('LEDGER__ACCOUNT_NOT_FOUND', `mint ${mint} does not exist`, { mint })
+  const owner = account.programAddress
+  if (owner !== TOKEN_PROGRAM_ADDRESS || account.data.byteLength !== getMintSize()) {
+    throw new LedgerError(
+      'LEDGER__MALFORMED_ACCOUNT',
+      `${mint} is not an SPL Token mint (owned by ${owner}, ${account.data.byteLength} bytes); use a mint of ${TOKEN_PROGRAM_ADDRESS}`,
+      { mint, owner },
+    )
+  }
+  const decoded = getMintDecoder().decode(account.data)
+  if (!decoded.isInitialized) {
+    throw new LedgerError('LEDGER__MALFORMED_ACCOUNT', `mint ${mint} is not initialised`, { mint, owner })
+  }
+  return decoded
+}
+
+/** Decimals of a mint; see {@link readMint} for the errors. */
 export async function readMintDecimals(
   transport: LedgerTransport,
   mint: Address,
   options: AbortOptions = {},
 ): Promise<number> {
-  const account = await transport.getAccount(mint, options)
-  if (account === null) throw new LedgerError('LEDGER__ACCOUNT_NOT_FOUND', `mint ${mint} does not exist`, { mint })
-  if (account.programAddress !== TOKEN_PROGRAM_ADDRESS || account.data.byteLength !== getMintSize()) {
-    throw new LedgerError('LEDGER__MALFORMED_ACCOUNT', `${mint} is not an SPL mint`, { mint })
-  }
-  return getMintDecoder().decode(account.data).decimals
+  return (await readMint(transport, mint, options)).decimals
 }

@@ -1,12 +1,17 @@
 import { stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { generateKeyPairSigner } from '@solana/kit'
+import { generateKeyPairSigner, type Address } from '@solana/kit'
+import { getCreateAccountInstruction } from '@solana-program/system'
+import { getMintSize, TOKEN_PROGRAM_ADDRESS } from '@solana-program/token'
 import { isCoreError } from '@tessera/core'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { isLedgerError } from '../src/errors.js'
+import { isLedgerError, type LedgerErrorCode } from '../src/errors.js'
 import { openEscrow } from '../src/escrow.js'
 import { openLedger } from '../src/ledger.js'
-import { tempDir } from './support/fixtures.js'
+import { createMint, ensureTokenAccount } from '../src/token.js'
+import { sendInstructions } from '../src/transaction.js'
+import { createRpcTransport } from '../src/transport/rpc-transport.js'
+import { fundedWallet, tempDir } from './support/fixtures.js'
 import { RpcDouble } from './support/rpc-double.js'
 
 describe('openLedger', () => {
@@ -83,16 +88,59 @@ describe('openLedger', () => {
 
   it('should require the payment mint on a cluster and report an unfunded wallet with a coded error', async () => {
     const double = await RpcDouble.start()
+    const transport = createRpcTransport({ url: double.url, pollIntervalMs: 5 })
     try {
       const error = await openLedger({ dataDir: dir.path, rpc: { url: double.url } }).catch((e: unknown) => e)
       expect(isLedgerError(error, 'LEDGER__INVALID_INPUT')).toBe(true)
-      const mint = (await generateKeyPairSigner()).address
+      const payer = await fundedWallet(transport)
+      const mint = await createMint(transport, { payer, mintAuthority: payer.address })
       const ledger = await openLedger({ dataDir: dir.path, rpc: { url: double.url, pollIntervalMs: 5 }, mint }).catch(
         (e: unknown) => e,
       )
       // An unfunded wallet cannot create its nonce account on a cluster: the coded error says so.
       expect(isLedgerError(ledger, 'LEDGER__INSUFFICIENT_FUNDS')).toBe(true)
     } finally {
+      await transport.close()
+      await double.close()
+    }
+  })
+
+  it('should refuse a configured mint that is not an initialised SPL Token mint, before paying for anything', async () => {
+    const double = await RpcDouble.start()
+    const transport = createRpcTransport({ url: double.url, pollIntervalMs: 5 })
+    try {
+      const payer = await fundedWallet(transport)
+      const mint = await createMint(transport, { payer, mintAuthority: payer.address })
+      const uninitialised = await generateKeyPairSigner()
+      await sendInstructions(transport, {
+        feePayer: payer,
+        instructions: [
+          getCreateAccountInstruction({
+            payer,
+            newAccount: uninitialised,
+            lamports: await transport.getMinimumBalanceForRentExemption(BigInt(getMintSize())),
+            space: getMintSize(),
+            programAddress: TOKEN_PROGRAM_ADDRESS,
+          }),
+        ],
+      })
+      const tokenAccount = await ensureTokenAccount(transport, { payer, owner: payer.address, mint })
+      const cases: Array<[string, Address, LedgerErrorCode]> = [
+        ['no account', (await generateKeyPairSigner()).address, 'LEDGER__ACCOUNT_NOT_FOUND'],
+        ['a wallet', payer.address, 'LEDGER__MALFORMED_ACCOUNT'],
+        ['a token account', tokenAccount, 'LEDGER__MALFORMED_ACCOUNT'],
+        ['an uninitialised mint', uninitialised.address, 'LEDGER__MALFORMED_ACCOUNT'],
+      ]
+      for (const [what, address, code] of cases) {
+        const error = await openLedger({ dataDir: dir.path, rpc: { url: double.url }, mint: address }).catch(
+          (e: unknown) => e,
+        )
+        expect(isLedgerError(error, code), what).toBe(true)
+      }
+      // Refused before the unfunded wallet tried to create its nonce account.
+      expect(double.count('sendTransaction')).toBe(3)
+    } finally {
+      await transport.close()
       await double.close()
     }
   })
