@@ -153,6 +153,9 @@ describe('a peer over the life of its jobs', () => {
     })
     expect(await creator.jobStatus('job-old')).toMatchObject({ state: 'failed', tasks: 4, verified: 0 })
     await expect(creator.jobStatus('job-none')).rejects.toMatchObject({ code: 'NODE__JOB_NOT_FOUND' })
+    // Its output too: a job this node never ordered is not found, not "not complete".
+    await expect(creator.jobOutput('job-none')).rejects.toMatchObject({ code: 'NODE__JOB_NOT_FOUND' })
+    await expect(creator.jobOutput('job-old')).rejects.toMatchObject({ code: 'NODE__JOB_NOT_COMPLETE' })
   })
 
   it("should order a job only once the restart's settlements have resumed", async () => {

@@ -417,6 +417,9 @@ export class CreatorJobs {
   /** A job's order and the results its output is made of; `NODE__JOB_NOT_COMPLETE` when it has none to give. */
   async #outputOf(jobId: string, output: JobOutputOptions): Promise<{ order: Order; results: readonly Result[] }> {
     const finished = this.#finished.get(jobId) ?? (await this.stored(jobId))
+    if (finished === undefined && this.#c.scheduler.job(jobId) === undefined) {
+      throw new NodeError('NODE__JOB_NOT_FOUND', `no job ${jobId} on this node`, { jobId })
+    }
     const order = finished?.order
     // A job that ended unfinished gives, when asked, what it accepted: frames with those tiles, or those items.
     const partial =
