@@ -52,6 +52,14 @@ export const MAX_JOB_TIMEOUT_MS = 30 * 24 * 60 * 60 * 1000
 export const DEFAULT_LEASE_MS = 15_000
 /** Workers heart-beat this often; a third of the lease, so two may be lost before the lease is. @default 5_000 */
 export const DEFAULT_HEARTBEAT_MS = 5_000
+/**
+ * A worker's Result that could not be sent is sent again, after pauses doubling from RESULT_RESEND_FIRST_PAUSE_MS,
+ * for this long: a lease outlives a creator briefly out of reach (heartbeats keep it while other tasks run), and a
+ * Result never sent leaves its task unpaid and awarded again.
+ */
+export const RESULT_RESEND_MS = 60_000
+/** The first pause before a Result that could not be sent is sent again. */
+export const RESULT_RESEND_FIRST_PAUSE_MS = 500
 /** Times a job's bid window is re-opened when tasks are left with nobody to take them. @default 3 */
 export const DEFAULT_MAX_REOPENS = 3
 /** A finished job is remembered this long, to reject late and duplicate messages with a precise code. @default 60_000 */

@@ -124,6 +124,16 @@ describe('SchedulerDriver', () => {
     expect(new Set(results.map((r) => r.taskId)).size).toBe(16)
   })
 
+  it("should send a worker's Result again when a send fails, so its task is neither lost nor awarded again", async () => {
+    const { network, creator, events } = market(1)
+    network.failSends.set('result', 2)
+    const results = await creator.waitForJob(creator.submit({ ...RENDER, minBids: 1 }))
+    expect(network.failSends.get('result')).toBe(0)
+    expect(new Set(results.map((r) => r.taskId)).size).toBe(16)
+    expect(results.every((r) => r.worker === 'worker-0')).toBe(true)
+    expect(events.filter((e) => e.type === 'lease:lost' || e.type === 'task:reassigned')).toEqual([])
+  })
+
   it('should verify results through the hook and rerun a task that fails elsewhere', async () => {
     let failed: string | undefined
     const { creator, events } = market(3, {

@@ -12,6 +12,8 @@ export class MemoryNetwork {
   readonly #buses = new Map<string, MemoryBus>()
   readonly #blobs = new Map<string, Map<string, Uint8Array>>()
   readonly cut = new Set<string>()
+  /** Direct sends of these message types that fail at the sender, as many as each count says. */
+  readonly failSends = new Map<WireMessage['type'], number>()
 
   bus(self: string): MemoryBus {
     const bus = new MemoryBus(self, this)
@@ -71,6 +73,11 @@ export class MemoryBus implements MessageBus {
 
   async send(to: string, message: WireMessage, options: AbortOptions = {}): Promise<void> {
     options.signal?.throwIfAborted()
+    const failing = this.#network.failSends.get(message.type) ?? 0
+    if (failing > 0) {
+      this.#network.failSends.set(message.type, failing - 1)
+      throw new Error(`the stream to ${to} was reset`)
+    }
     this.#network.deliver(this.self, to, message, undefined)
   }
 

@@ -3,6 +3,7 @@ import { defaultLogger } from '@libp2p/logger'
 import {
   AbortError,
   cryptoRng,
+  delay,
   systemClock,
   TOPICS,
   type AbortOptions,
@@ -12,6 +13,7 @@ import {
   type Order,
   type Result,
   type Rng,
+  type WireMessage,
 } from '@tessera/core'
 import { merkleRoot } from '@tessera/proof'
 import { concat } from 'uint8arrays/concat'
@@ -24,6 +26,7 @@ import {
   type JobView,
   type VerifyRequest,
 } from '../creator.js'
+import { RESULT_RESEND_FIRST_PAUSE_MS, RESULT_RESEND_MS } from '../constants.js'
 import type { Diagnostic } from '../diagnose.js'
 import { isSchedulerError, SchedulerError } from '../errors.js'
 import type { SchedulerEvent, VerdictOutcome } from '../events.js'
@@ -334,6 +337,32 @@ export class SchedulerDriver extends EventTarget {
     this.#arm()
   }
 
+  /**
+   * Sends a worker's Result, again after pauses doubling from RESULT_RESEND_FIRST_PAUSE_MS for RESULT_RESEND_MS when
+   * a send fails (the creator out of reach, a reset stream): it is the task's claim to pay, sent once by the machine,
+   * and the creator ignores a copy it already has. Stops with the driver.
+   */
+  async #sendResult(to: string, message: WireMessage, signal: AbortSignal | undefined): Promise<void> {
+    for (let pause = RESULT_RESEND_FIRST_PAUSE_MS, waited = 0; ; pause *= 2) {
+      try {
+        await this.#bus.send(to, message, { signal })
+        return
+      } catch (e) {
+        if (signal?.aborted === true || waited >= RESULT_RESEND_MS) {
+          this.#log('sending a result to %s failed - %e', to, e)
+          return
+        }
+        this.#log('sending a result to %s failed, sending it again in %d ms - %e', to, pause, e)
+      }
+      const stopped = await delay(pause, signal).then(
+        () => false,
+        () => true,
+      )
+      if (stopped) return
+      waited += pause
+    }
+  }
+
   #carryOut(out: CreatorOutput | WorkerOutput): void {
     const signal = this.#lifetime?.signal
     switch (out.kind) {
@@ -343,6 +372,7 @@ export class SchedulerDriver extends EventTarget {
           .catch((e) => this.#log('publishing a %s failed - %e', out.message.type, e))
         return
       case 'send':
+        if (out.message.type === 'result') return void this.#sendResult(out.to, out.message, signal)
         this.#bus
           .send(out.to, out.message, { signal })
           .catch((e) => this.#log('sending a %s to %s failed - %e', out.message.type, out.to, e))
