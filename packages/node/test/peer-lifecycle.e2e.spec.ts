@@ -158,6 +158,17 @@ describe('a peer over the life of its jobs', () => {
     await expect(creator.jobOutput('job-old')).rejects.toMatchObject({ code: 'NODE__JOB_NOT_COMPLETE' })
   })
 
+  it("should keep what it learnt of other peers' results across a restart", async () => {
+    const first = await start('reputation', { worker: { enabled: false } })
+    first.verification.reputation.recordLocal('a-cheater', 'fail')
+    first.verification.reputation.recordLocal('an-honest-worker', 'pass')
+    // Stopped again with the suite: a second stop finds everything closed already.
+    await first.stop()
+    const again = await start('reputation', { worker: { enabled: false } })
+    expect(again.verification.reputation.evidence('a-cheater')).toEqual({ valid: 0, failed: 1 })
+    expect(again.verification.reputation.evidence('an-honest-worker')).toEqual({ valid: 1, failed: 0 })
+  })
+
   it("should order a job only once the restart's settlements have resumed", async () => {
     let resumed: () => void = () => {}
     const gate = new Promise<Map<string, number>>((resolve) => (resumed = () => resolve(new Map())))

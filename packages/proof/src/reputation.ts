@@ -58,6 +58,11 @@ export interface ReputationOptions {
    * @default 10000
    */
   maxSeen?: number
+  /**
+   * Called with a peer's evidence each time it changes (not when the peer is forgotten), e.g. to keep it on disk
+   * across restarts (see {@link Reputation.restore}).
+   */
+  onUpdate?: (peerId: string, evidence: Evidence) => void
 }
 
 /** Evidence about one peer: weighted counts of valid and failed results. */
@@ -108,6 +113,7 @@ export class Reputation {
   readonly #arbitrated: number
   readonly #maxTracked: number
   readonly #maxSeen: number
+  readonly #onUpdate: ((peerId: string, evidence: Evidence) => void) | undefined
 
   constructor(options: ReputationOptions = {}) {
     this.#stakeOf = options.stakeOf ?? (() => 0)
@@ -118,6 +124,7 @@ export class Reputation {
     this.#arbitrated = options.arbitratedWeight ?? DEFAULT_ARBITRATED_WEIGHT
     this.#maxTracked = options.maxTracked ?? MAX_TRACKED_PEERS
     this.#maxSeen = options.maxSeen ?? DEFAULT_MAX_SEEN_VERDICTS
+    this.#onUpdate = options.onUpdate
     if (!(this.#a > 0 && this.#b >= 0 && this.#k > 0 && this.#half > 0 && this.#arbitrated > 0)) {
       throw new ProofError(
         'PROOF__INVALID_INPUT',
@@ -179,6 +186,27 @@ export class Reputation {
     return { valid: this.#counts[2 * slot] as number, failed: this.#counts[2 * slot + 1] as number }
   }
 
+  /**
+   * Sets a peer's evidence as kept from an earlier run (most recently updated last, so call it oldest first); does
+   * not call `onUpdate`. Counts that are not finite and non-negative are refused (`PROOF__INVALID_INPUT`).
+   */
+  restore(peerId: string, evidence: Evidence): void {
+    const { valid, failed } = evidence
+    if (!(Number.isFinite(valid) && valid >= 0 && Number.isFinite(failed) && failed >= 0)) {
+      throw new ProofError('PROOF__INVALID_INPUT', 'evidence counts must be finite and non-negative', {
+        peerId,
+        valid,
+        failed,
+      })
+    }
+    const slot = this.#slots.get(peerId)
+    if (slot !== undefined) {
+      this.#counts[2 * slot] = 0
+      this.#counts[2 * slot + 1] = 0
+    }
+    this.#add(peerId, valid, failed, false)
+  }
+
   /** Records the outcome of a check this node made itself. */
   recordLocal(peerId: string, outcome: Verdict['outcome']): void {
     this.#add(peerId, outcome === 'pass' ? 1 : 0, outcome === 'pass' ? 0 : 1)
@@ -223,7 +251,7 @@ export class Reputation {
     return this.#slots.size
   }
 
-  #add(peerId: string, valid: number, failed: number): void {
+  #add(peerId: string, valid: number, failed: number, notify = true): void {
     let slot = this.#slots.get(peerId)
     if (slot === undefined) {
       if (this.#slots.size >= this.#maxTracked) {
@@ -246,6 +274,9 @@ export class Reputation {
     this.#counts[2 * slot] = (this.#counts[2 * slot] as number) + valid
     this.#counts[2 * slot + 1] = (this.#counts[2 * slot + 1] as number) + failed
     this.#slots.set(peerId, slot)
+    if (notify && this.#onUpdate !== undefined) {
+      this.#onUpdate(peerId, { valid: this.#counts[2 * slot] as number, failed: this.#counts[2 * slot + 1] as number })
+    }
   }
 
   #newSlot(): number {

@@ -137,4 +137,32 @@ describe('Reputation', () => {
       expect(r.evidence(`w${i}`)).toEqual(i % 7 === 0 ? { valid: 0, failed: 3 } : { valid: 3, failed: 0 })
     }
   })
+
+  it('should report each change of evidence, and restore kept evidence in order without reporting it', () => {
+    const updates: Array<[string, { valid: number; failed: number }]> = []
+    const r = new Reputation({ maxTracked: 2, onUpdate: (peer, evidence) => updates.push([peer, evidence]) })
+    r.recordLocal('a', 'pass')
+    r.recordLocal('a', 'fail')
+    expect(updates).toEqual([
+      ['a', { valid: 1, failed: 0 }],
+      ['a', { valid: 1, failed: 1 }],
+    ])
+    const again = new Reputation({ maxTracked: 2, onUpdate: (peer, evidence) => updates.push([peer, evidence]) })
+    // Oldest first: the last restored is the most recently updated, so `c` pushes out `a`, not `b`.
+    again.restore('a', { valid: 1, failed: 1 })
+    again.restore('b', { valid: 4, failed: 0 })
+    again.restore('a', { valid: 2, failed: 1 })
+    again.restore('c', { valid: 0, failed: 2 })
+    expect(updates).toHaveLength(2)
+    expect(again.evidence('a')).toEqual({ valid: 2, failed: 1 })
+    expect(again.evidence('b')).toEqual({ valid: 0, failed: 0 })
+    expect(again.evidence('c')).toEqual({ valid: 0, failed: 2 })
+    expect(again.score('c')).toBeLessThan(again.score('unknown'))
+    expect(() => again.restore('d', { valid: Number.NaN, failed: 0 })).toThrow(
+      expect.objectContaining({ code: 'PROOF__INVALID_INPUT' }),
+    )
+    expect(() => again.restore('d', { valid: 0, failed: -1 })).toThrow(
+      expect.objectContaining({ code: 'PROOF__INVALID_INPUT' }),
+    )
+  })
 })

@@ -13,6 +13,7 @@ import {
   type TesseraNode,
 } from '@tessera/core'
 import { createEngine, type Engine } from '@tessera/gpu'
+import { Reputation } from '@tessera/proof'
 import { demandPrice, fixedPrice, type PricingStrategy } from '@tessera/scheduler'
 import { createScheduler, type SchedulerDriver } from '@tessera/scheduler/driver'
 import { LevelDatastore } from 'datastore-level'
@@ -38,6 +39,7 @@ import { CreatorJobs } from './creator-jobs.js'
 import { DEFAULT_MEMORY_MB, DEFAULT_SCORE, RECEIPT_GRACE_MS } from './constants.js'
 import { errorFields } from './error-fields.js'
 import { NodeError } from '../errors.js'
+import { ReputationStore } from './reputation-store.js'
 import { restoreCommitment } from './restored-commitment.js'
 import { SlashLog } from './slash-log.js'
 import { GpuWorkload } from './gpu-workload.js'
@@ -111,6 +113,7 @@ export class Peer implements NodeOperations {
   /** The restart's unfinished business (see `#resume`), awaited before the datastore closes. */
   #resuming: Promise<void> = Promise.resolve()
   readonly #libp2pStore: LevelDatastore
+  readonly #reputationStore: ReputationStore
   readonly #config: NodeConfig
   readonly #log: Logger
 
@@ -130,6 +133,7 @@ export class Peer implements NodeOperations {
     slashes: readonly SlashRecord[]
     libp2pStore: LevelDatastore
     holds: BlobHolds
+    reputationStore: ReputationStore
     config: NodeConfig
     logger: Logger
   }) {
@@ -145,6 +149,7 @@ export class Peer implements NodeOperations {
     this.metrics = parts.metrics
     this.#libp2pStore = parts.libp2pStore
     this.holds = parts.holds
+    this.#reputationStore = parts.reputationStore
     this.jobs = new CreatorJobs({
       scheduler: parts.scheduler,
       settlement: parts.settlement,
@@ -241,6 +246,11 @@ export class Peer implements NodeOperations {
     const engine = init.engine ?? (await createEngine())
     if (init.engine === undefined) opened.push(async () => engine.destroy())
     throwIfAborted(signal)
+    // What this peer knows of others' results, as the last run left it.
+    const reputationStore = new ReputationStore({ datastore, clock: systemClock, logger: init.logger })
+    const reputation = new Reputation({ onUpdate: (peer, evidence) => reputationStore.record(peer, evidence) })
+    await reputationStore.load(reputation, undefined, options)
+    opened.push(() => reputationStore.close())
     const epochCounter = await EpochCounter.open(datastore)
     const settlement = new Settlement(dir.ledger, config, init.logger, datastore, epochCounter)
     const payee = await settlement.payee(options)
@@ -293,6 +303,7 @@ export class Peer implements NodeOperations {
         if (event.name === 'task:accepted') metrics.verdicts.inc({ outcome: 'pass' })
         if (event.name === 'task:rejected') metrics.verdicts.inc({ outcome: event.outcome })
       },
+      reputation,
       // Called for challenges only, once the receipt exchange below exists.
       restoreCommitment: restoreCommitment({
         committed: (taskId) => receipts.committedRecord(taskId),
@@ -392,6 +403,7 @@ export class Peer implements NodeOperations {
       slashes: slashes.records,
       libp2pStore,
       holds,
+      reputationStore,
       config,
       logger: init.logger,
     })
@@ -492,6 +504,7 @@ export class Peer implements NodeOperations {
     this.scheduler.stop()
     this.verification.stop()
     this.receipts.stop()
+    await this.#reputationStore.close()
     await this.#resuming
     await this.settlement.close()
     await this.holds.stop()

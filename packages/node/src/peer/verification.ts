@@ -98,6 +98,8 @@ export interface VerificationComponents {
   onEvent?: (event: VerifierEvent) => void
   /** Called when this peer has verified or arbitrated for another creator, which owes it for the work. */
   onPayment?: (payment: VerificationPayment) => void
+  /** What this peer knows of others' results (kept across restarts by a `ReputationStore`). @default a new one */
+  reputation?: Reputation
   /**
    * Worker side: a result committed to before a restart, rebuilt from disk for a challenge that names it
    * (`restoreCommitment`); without it such a challenge goes unanswered.
@@ -157,7 +159,7 @@ export class Verification {
   constructor(components: VerificationComponents) {
     this.#c = components
     const self = components.bus.self
-    this.reputation = new Reputation()
+    this.reputation = components.reputation ?? new Reputation()
     const now = () => components.clock.now()
     const onError = (e: unknown, input: { kind: string }) =>
       components.logger.warn({ ...errorFields(e), input: input.kind }, 'verification:rejected')
