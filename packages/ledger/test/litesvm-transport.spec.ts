@@ -9,7 +9,6 @@ import {
   setTransactionMessageFeePayerSigner,
   setTransactionMessageLifetimeUsingBlockhash,
   signTransactionMessageWithSigners,
-  type KeyPairSigner,
   type Signature,
 } from '@solana/kit'
 import { getTransferSolInstruction } from '@solana-program/system'
@@ -19,8 +18,8 @@ import { DurableLog } from '../src/durable-file.js'
 import { isLedgerError } from '../src/errors.js'
 import { createNonceAccountInstructions, readNonce } from '../src/nonce.js'
 import { buildTransaction, sendInstructions } from '../src/transaction.js'
-import { createLiteSvmTransport, type LiteSvmTransport } from '../src/transport/litesvm-transport.js'
-import { SOL, tempDir } from './support/fixtures.js'
+import { createLiteSvmTransport } from '../src/transport/litesvm-transport.js'
+import { SOL, tempDir, transferSol } from './support/fixtures.js'
 
 describe('LiteSvmTransport persistence', () => {
   let dir: Awaited<ReturnType<typeof tempDir>>
@@ -33,25 +32,13 @@ describe('LiteSvmTransport persistence', () => {
     await dir.remove()
   })
 
-  async function transferOnce(
-    transport: LiteSvmTransport,
-    from: KeyPairSigner,
-    to: string,
-    amount: bigint,
-  ): Promise<Signature> {
-    return sendInstructions(transport, {
-      feePayer: from,
-      instructions: [getTransferSolInstruction({ source: from, destination: to as never, amount })],
-    })
-  }
-
   it('should keep balances and readable transactions across a restart', async () => {
     const chainDir = join(dir.path, 'chain')
     const alice = await generateKeyPairSigner()
     const bob = await generateKeyPairSigner()
     const first = await createLiteSvmTransport({ dataDir: chainDir })
     await first.requestAirdrop(alice.address, lamports(2n * SOL))
-    const signature = await transferOnce(first, alice, bob.address, SOL)
+    const signature = await transferSol(first, alice, bob.address, SOL)
     await first.close()
 
     const second = await createLiteSvmTransport({ dataDir: chainDir })
@@ -69,7 +56,7 @@ describe('LiteSvmTransport persistence', () => {
     const bob = await generateKeyPairSigner()
     const first = await createLiteSvmTransport({ dataDir: chainDir })
     await first.requestAirdrop(alice.address, lamports(SOL))
-    await transferOnce(first, alice, bob.address, SOL / 2n)
+    await transferSol(first, alice, bob.address, SOL / 2n)
     // No close(): as if the process died right here.
     const second = await createLiteSvmTransport({ dataDir: chainDir })
     expect(await second.getBalance(bob.address)).toBe(SOL / 2n)
@@ -88,7 +75,7 @@ describe('LiteSvmTransport persistence', () => {
     })
     const counted = (await readFile(join(chainDir, TRANSACTION_LOG_FILE), 'utf8')).split('\n').length - 1
     const orphan = '1'.repeat(64) as Signature
-    await log.append({ signature: orphan, slot: '1', err: null, wire: '' })
+    await log.append({ n: counted, signature: orphan, slot: '1', err: null, wire: '' })
     await log.close()
     const logged = async () => (await readFile(join(chainDir, TRANSACTION_LOG_FILE), 'utf8')).split('\n').length - 1
     const second = await createLiteSvmTransport({ dataDir: chainDir })
@@ -96,7 +83,7 @@ describe('LiteSvmTransport persistence', () => {
     expect(await second.getTransaction(orphan)).toBeNull()
     expect(await logged()).toBe(counted)
     // The rewritten log takes appends: a transfer made now is there after the next restart.
-    const signature = await transferOnce(second, alice, (await generateKeyPairSigner()).address, SOL / 4n)
+    const signature = await transferSol(second, alice, (await generateKeyPairSigner()).address, SOL / 4n)
     const third = await createLiteSvmTransport({ dataDir: chainDir })
     expect((await third.getTransaction(signature))?.signature).toBe(signature)
     expect(await logged()).toBe(counted + 1)

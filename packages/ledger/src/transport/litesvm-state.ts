@@ -8,18 +8,31 @@ import type { TransactionErrorJson } from './transport.js'
 
 /**
  * LiteSVM's state on disk: a snapshot (LiteSVM's own serialisation of accounts, sysvars and signature history,
- * with a checksum and the number of transaction-log records it includes) written atomically, and an append-only
- * log of the transactions it executed, so that they can be read back and decoded after a restart.
+ * with a checksum and which transaction-log records it includes) written atomically, and a log of the transactions
+ * it executed, so that recent ones can be read back and decoded after a restart.
+ *
+ * Every logged transaction has an absolute index, its position among all the transactions this chain ever logged,
+ * which its record carries (`n`). The snapshot includes the records from index `first` up to, not including,
+ * `transactions` (the number ever logged); the log holds a run of consecutive records that covers them, and
+ * whatever it holds outside them is dropped on load. Indices, not line numbers, so that a prefix can be dropped.
  *
  * Order on every transaction: execute in memory, append its record to the log (synced), then write the snapshot.
- * A crash before the snapshot leaves a log record that the old snapshot does not count; it is dropped on load,
+ * A crash before the snapshot leaves a record past the old snapshot's `transactions`; it is dropped on load,
  * exactly as the transaction's effects were lost with the process. So the snapshot alone says what happened.
+ *
+ * Before retention (snapshot version 1) nothing was ever dropped: the snapshot has no `first` (it is 0) and records
+ * carry no `n` (a record's index is its line number). Such a directory loads as it is; the next snapshot written
+ * is version 2, and the records appended after the old ones are numbered.
  */
 
-const SNAPSHOT_VERSION = 1
+const SNAPSHOT_VERSION = 2
+/** Written before retention: `first` is always 0 and absent. */
+const SNAPSHOT_VERSION_UNPRUNED = 1
 
 /** A transaction the embedded chain ran, as its log keeps it (so `getTransaction` works after a restart). */
 export interface StoredTransaction {
+  /** Its absolute index among all the transactions the chain logged. */
+  n: number
   signature: string
   slot: string
   err: TransactionErrorJson | null
@@ -27,9 +40,17 @@ export interface StoredTransaction {
   wire: string
 }
 
-interface Snapshot {
-  v: number
+/** A record as a log line holds it: one written before retention has no index. */
+type LoggedTransaction = Omit<StoredTransaction, 'n'> & { n?: number }
+
+/** The log records a snapshot includes, by absolute index: from `first` up to, not including, `transactions`. */
+export interface IncludedRecords {
+  first: number
   transactions: number
+}
+
+interface Snapshot extends IncludedRecords {
+  v: number
   checksum: Uint8Array
   svm: Uint8Array
 }
@@ -37,6 +58,9 @@ interface Snapshot {
 /** The embedded chain's state as read from disk, and its transaction log, open for appending. */
 export interface LoadedState {
   svm: Uint8Array | undefined
+  /** The absolute index of `transactions[0]`. */
+  first: number
+  /** The records the snapshot includes, in order; the log now holds exactly these. */
   transactions: StoredTransaction[]
   log: DurableLog<StoredTransaction>
 }
@@ -50,48 +74,72 @@ export async function loadLiteSvmState(dir: string): Promise<LoadedState> {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
   }
+  const { first, transactions } = snapshot ?? { first: 0, transactions: 0 }
   const logPath = join(dir, TRANSACTION_LOG_FILE)
   const logOptions = { corruptCode: 'LEDGER__STATE_CORRUPT' as const, maxLineBytes: MAX_JOURNAL_LINE_BYTES }
-  const { log, records } = await DurableLog.open<StoredTransaction>(logPath, logOptions)
-  // Checksummed lines can still hold what no version of this code wrote: refused here, not where a field is read.
-  const malformed = records.findIndex((record) => !isStoredTransaction(record))
-  if (malformed >= 0) {
-    await log.close()
-    throw new LedgerError(
-      'LEDGER__STATE_CORRUPT',
-      `${logPath} record ${malformed + 1} is not a transaction record; restore the log and snapshot from a backup`,
-      { dir, record: malformed + 1 },
-    )
-  }
-  const counted = snapshot?.transactions ?? 0
-  if (records.length < counted) {
-    await log.close()
-    throw new LedgerError(
-      'LEDGER__STATE_CORRUPT',
-      `${logPath} has ${records.length} transactions but the snapshot counts ${counted}; restore both from a backup`,
-      { dir, logged: records.length, counted },
-    )
-  }
-  if (records.length > counted) {
-    // Records of transactions whose effects never reached the snapshot: rewrite the log without them, atomically
-    // (a crash halfway through a delete-and-append would leave fewer records than the snapshot counts).
-    const kept = records.slice(0, counted)
-    try {
-      await log.replace(kept)
-    } catch (e) {
-      await log.close()
-      throw e
+  const { log, records } = await DurableLog.open<LoggedTransaction>(logPath, logOptions)
+  try {
+    const logged = numberRecords(records, logPath, dir)
+    const logFirst = logged[0]?.n ?? first
+    const logEnd = logFirst + logged.length
+    if (logFirst > first || logEnd < transactions) {
+      throw new LedgerError(
+        'LEDGER__STATE_CORRUPT',
+        `${logPath} holds transactions ${logFirst} to ${logEnd - 1} but the snapshot includes ${first} to ${transactions - 1}; restore both from a backup`,
+        { dir, logFirst, logEnd, first, transactions },
+      )
     }
-    return { svm: snapshot?.svm, transactions: kept, log }
+    const kept = logged.slice(first - logFirst, transactions - logFirst)
+    // Records outside the snapshot: rewrite the log without them, atomically (a crash halfway through a delete and
+    // an append would leave fewer records than the snapshot includes).
+    if (kept.length < logged.length) await log.replace(kept)
+    return { svm: snapshot?.svm, first, transactions: kept, log }
+  } catch (e) {
+    await log.close()
+    throw e
   }
-  return { svm: snapshot?.svm, transactions: records, log }
 }
 
-/** Whether `value` has the shape of a {@link StoredTransaction}. */
-function isStoredTransaction(value: unknown): value is StoredTransaction {
+/**
+ * Checks each record and gives it its absolute index, refusing a gap or a repeat. Records without one were written
+ * before retention, when nothing was dropped: they start the log at index 0 and come before any numbered record.
+ */
+function numberRecords(records: readonly unknown[], path: string, dir: string): StoredTransaction[] {
+  const numbered: StoredTransaction[] = []
+  let base = 0
+  let seenNumbered = false
+  for (const [line, record] of records.entries()) {
+    // Checksummed lines can still hold what no version of this code wrote: refused here, not where a field is read.
+    if (!isLoggedTransaction(record)) {
+      throw new LedgerError(
+        'LEDGER__STATE_CORRUPT',
+        `${path} record ${line + 1} is not a transaction record; restore the log and snapshot from a backup`,
+        { dir, record: line + 1 },
+      )
+    }
+    if (line === 0) base = record.n ?? 0
+    const expected = base + line
+    const n = record.n ?? (seenNumbered ? undefined : expected)
+    if (n !== expected) {
+      throw new LedgerError(
+        'LEDGER__STATE_CORRUPT',
+        `${path} record ${line + 1} is transaction ${String(record.n)} where ${expected} was due; restore the log and snapshot from a backup`,
+        { dir, record: line + 1, expected },
+      )
+    }
+    seenNumbered ||= record.n !== undefined
+    const { signature, slot, err, wire } = record
+    numbered.push({ n, signature, slot, err, wire })
+  }
+  return numbered
+}
+
+/** Whether `value` has the shape of a {@link LoggedTransaction}. */
+function isLoggedTransaction(value: unknown): value is LoggedTransaction {
   if (value === null || typeof value !== 'object') return false
-  const { signature, slot, err, wire } = value as Record<string, unknown>
+  const { n, signature, slot, err, wire } = value as Record<string, unknown>
   return (
+    (n === undefined || (typeof n === 'number' && Number.isSafeInteger(n) && n >= 0)) &&
     typeof signature === 'string' &&
     /^[1-9A-HJ-NP-Za-km-z]{64,88}$/.test(signature) &&
     typeof slot === 'string' &&
@@ -102,9 +150,10 @@ function isStoredTransaction(value: unknown): value is StoredTransaction {
   )
 }
 
-/** Writes a snapshot atomically. */
-export async function saveLiteSvmSnapshot(dir: string, svm: Uint8Array, transactions: number): Promise<void> {
-  const snapshot: Snapshot = { v: SNAPSHOT_VERSION, transactions, checksum: sha256(svm), svm }
+/** Writes a snapshot that includes the log records `included`, atomically. */
+export async function saveLiteSvmSnapshot(dir: string, svm: Uint8Array, included: IncludedRecords): Promise<void> {
+  const { first, transactions } = included
+  const snapshot: Snapshot = { v: SNAPSHOT_VERSION, first, transactions, checksum: sha256(svm), svm }
   await writeFileAtomic(join(dir, STATE_FILE), encodeCanonical(snapshot))
 }
 
@@ -120,13 +169,13 @@ function parseSnapshot(bytes: Uint8Array, path: string): Snapshot {
     throw corrupt('not DAG-CBOR')
   }
   if (value === null || typeof value !== 'object') throw corrupt('not a map')
-  const { v, transactions, checksum, svm } = value as Partial<Snapshot>
-  if (v !== SNAPSHOT_VERSION) throw corrupt(`version ${String(v)}`)
-  if (typeof transactions !== 'number' || !Number.isSafeInteger(transactions) || transactions < 0) {
-    throw corrupt('bad transaction count')
-  }
+  const { v, transactions, checksum, svm, ...rest } = value as Partial<Snapshot>
+  if (v !== SNAPSHOT_VERSION && v !== SNAPSHOT_VERSION_UNPRUNED) throw corrupt(`version ${String(v)}`)
+  const first = v === SNAPSHOT_VERSION_UNPRUNED ? 0 : rest.first
+  const isIndex = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0
+  if (!isIndex(transactions) || !isIndex(first) || first > transactions) throw corrupt('bad transaction range')
   if (!(svm instanceof Uint8Array) || !(checksum instanceof Uint8Array)) throw corrupt('missing state')
   const actual = sha256(svm)
   if (actual.byteLength !== checksum.byteLength || actual.some((b, i) => b !== checksum[i])) throw corrupt('checksum')
-  return { v, transactions, checksum, svm }
+  return { v, first, transactions, checksum, svm }
 }

@@ -55,18 +55,28 @@ export class LiteSvmTransport implements LedgerTransport {
   readonly svm: LiteSVM
   readonly #dataDir: string | undefined
   readonly #log: DurableLog<StoredTransaction> | undefined
+  /** The transactions on record, oldest first; `#first` is the absolute index of the first. */
+  readonly #retained: StoredTransaction[] = []
   readonly #records = new Map<string, StoredTransaction>()
+  readonly #first: number
   readonly #logger: Logger
-  #count: number
   readonly #queue = new SerialQueue()
   #closed = false
 
-  private constructor(svm: LiteSVM, init: { dataDir?: string; log?: DurableLog<StoredTransaction>; logger: Logger }) {
+  private constructor(
+    svm: LiteSVM,
+    init: {
+      dataDir?: string
+      log?: DurableLog<StoredTransaction>
+      first: number
+      logger: Logger
+    },
+  ) {
     this.svm = svm
     this.#dataDir = init.dataDir
     this.#log = init.log
+    this.#first = init.first
     this.#logger = init.logger
-    this.#count = 0
   }
 
   /** Opens the chain, loading state from `options.dataDir` when there is some. */
@@ -74,7 +84,8 @@ export class LiteSvmTransport implements LedgerTransport {
     const history = BigInt(options.transactionHistory ?? DEFAULT_LITESVM_TRANSACTION_HISTORY)
     const logger = options.logger ?? createLogger('tessera:ledger:litesvm')
     if (options.dataDir === undefined) {
-      return new LiteSvmTransport(new LiteSVM().withTransactionHistory(history), { logger })
+      const svm = new LiteSVM().withTransactionHistory(history)
+      return new LiteSvmTransport(svm, { first: 0, logger })
     }
     const state = await loadLiteSvmState(options.dataDir)
     let svm: LiteSVM
@@ -90,7 +101,12 @@ export class LiteSvmTransport implements LedgerTransport {
       )
     }
     svm.withTransactionHistory(history)
-    const transport = new LiteSvmTransport(svm, { dataDir: options.dataDir, log: state.log, logger })
+    const transport = new LiteSvmTransport(svm, {
+      dataDir: options.dataDir,
+      log: state.log,
+      first: state.first,
+      logger,
+    })
     for (const record of state.transactions) transport.#remember(record)
     logger('opened LiteSVM state in %s with %d transactions', options.dataDir, state.transactions.length)
     return transport
@@ -200,7 +216,7 @@ export class LiteSvmTransport implements LedgerTransport {
   /** Writes the state snapshot now (it is also written after every transaction when a data directory is set). */
   async save(): Promise<void> {
     if (this.#dataDir === undefined) return
-    await saveLiteSvmSnapshot(this.#dataDir, this.svm.toBytes(), this.#count)
+    await saveLiteSvmSnapshot(this.#dataDir, this.svm.toBytes(), { first: this.#first, transactions: this.#end })
   }
 
   async close(): Promise<void> {
@@ -245,6 +261,7 @@ export class LiteSvmTransport implements LedgerTransport {
 
   async #record(signature: Signature, transaction: Transaction, err: StoredTransaction['err']): Promise<void> {
     const record: StoredTransaction = {
+      n: this.#end,
       signature,
       slot: this.svm.getClock().slot.toString(),
       err,
@@ -256,8 +273,13 @@ export class LiteSvmTransport implements LedgerTransport {
   }
 
   #remember(record: StoredTransaction): void {
+    this.#retained.push(record)
     this.#records.set(record.signature, record)
-    this.#count++
+  }
+
+  /** The absolute index the next transaction logged gets: the number ever logged. */
+  get #end(): number {
+    return this.#first + this.#retained.length
   }
 
   /** Runs state-changing work one call at a time, so each snapshot holds whole transactions. */

@@ -1,10 +1,20 @@
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { generateKeyPairSigner, lamports, type Address, type KeyPairSigner } from '@solana/kit'
+import {
+  generateKeyPairSigner,
+  lamports,
+  type Address,
+  type KeyPairSigner,
+  type Signature,
+  type TransactionSigner,
+} from '@solana/kit'
+import { getTransferSolInstruction } from '@solana-program/system'
+import { TRANSACTION_LOG_FILE } from '../../src/constants.js'
 import { ActionExecutor, type ExecutorHooks } from '../../src/executor.js'
 import { SettlementJournal } from '../../src/journal.js'
 import { createMint, ensureTokenAccount, mintTokens } from '../../src/token.js'
+import { sendInstructions } from '../../src/transaction.js'
 import { createLiteSvmTransport } from '../../src/transport/litesvm-transport.js'
 import { createRpcTransport } from '../../src/transport/rpc-transport.js'
 import type { LedgerTransport } from '../../src/transport/transport.js'
@@ -70,6 +80,26 @@ export async function fundedWallet(transport: LedgerTransport, sol = 10n): Promi
   const wallet = await generateKeyPairSigner()
   await transport.requestAirdrop(wallet.address, lamports(sol * SOL))
   return wallet
+}
+
+/** Sends `amount` lamports from `from` to `to` with a fresh blockhash. */
+export function transferSol(
+  transport: LedgerTransport,
+  from: TransactionSigner,
+  to: Address,
+  amount: bigint,
+): Promise<Signature> {
+  return sendInstructions(transport, {
+    feePayer: from,
+    instructions: [getTransferSolInstruction({ source: from, destination: to, amount })],
+  })
+}
+
+/** The records in a LiteSVM data directory's transaction log, as its lines hold them. */
+export async function loggedTransactions(chainDir: string): Promise<Array<Record<string, unknown>>> {
+  const text = await readFile(join(chainDir, TRANSACTION_LOG_FILE), 'utf8')
+  const lines = text.split('\n').filter((line) => line.length > 0)
+  return lines.map((line) => JSON.parse(line.slice(0, line.lastIndexOf('\t'))) as Record<string, unknown>)
 }
 
 /** Everyone in an escrow story: wallets, a demo mint, token accounts, a journal and an executor for the payer. */

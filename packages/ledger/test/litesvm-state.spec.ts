@@ -1,0 +1,99 @@
+import { readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { generateKeyPairSigner, lamports, type KeyPairSigner, type Signature } from '@solana/kit'
+import { decodeCanonical, encodeCanonical } from '@tessera/core'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { MAX_JOURNAL_LINE_BYTES, STATE_FILE, TRANSACTION_LOG_FILE } from '../src/constants.js'
+import { DurableLog } from '../src/durable-file.js'
+import { createLiteSvmTransport, type LiteSvmTransportOptions } from '../src/transport/litesvm-transport.js'
+import { SOL, loggedTransactions, tempDir, transferSol } from './support/fixtures.js'
+
+describe('LiteSVM state on disk', () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>
+  let chainDir: string
+  let alice: KeyPairSigner
+  let bob: KeyPairSigner
+  /** Transfers made so far: each sends another amount, so that no two are the same transaction. */
+  let transfers: number
+
+  beforeEach(async () => {
+    transfers = 0
+    dir = await tempDir()
+    chainDir = join(dir.path, 'chain')
+    alice = await generateKeyPairSigner()
+    bob = await generateKeyPairSigner()
+  })
+
+  afterEach(async () => {
+    await dir.remove()
+  })
+
+  /** Runs `count` transfers to bob on the chain in `chainDir`; their signatures, and what bob then holds. */
+  async function runTransfers(
+    count: number,
+    options: LiteSvmTransportOptions = {},
+  ): Promise<{ signatures: Signature[]; balance: bigint }> {
+    const transport = await createLiteSvmTransport({ dataDir: chainDir, transactionHistory: 1, ...options })
+    await transport.requestAirdrop(alice.address, lamports(10n * SOL))
+    const signatures: Signature[] = []
+    for (let i = 0; i < count; i++) {
+      signatures.push(await transferSol(transport, alice, bob.address, SOL / 10n + BigInt(transfers++)))
+    }
+    const balance = await transport.getBalance(bob.address)
+    await transport.close()
+    return { signatures, balance }
+  }
+
+  /** Opens the chain in `path`: which of `signatures` it can read, and its state. */
+  async function load(path: string, signatures: readonly Signature[]) {
+    const transport = await createLiteSvmTransport({ dataDir: path, transactionHistory: 1 })
+    const readable = await Promise.all(signatures.map(async (s) => (await transport.getTransaction(s)) !== null))
+    const balance = await transport.getBalance(bob.address)
+    const blockhash = transport.svm.latestBlockhash()
+    await transport.close()
+    return { readable, balance, blockhash, logged: (await loggedTransactions(path)).map((record) => record.n) }
+  }
+
+  /** Rewrites the directory as the version before retention wrote it: snapshot version 1, records without `n`. */
+  async function rewriteAsVersion1(path: string, extra: Record<string, unknown>[] = []): Promise<void> {
+    const snapshot = decodeCanonical(await readFile(join(path, STATE_FILE)), 'snapshot') as Record<string, unknown>
+    expect(snapshot.first).toBe(0)
+    const { v: _v, first: _first, ...unpruned } = snapshot
+    await writeFile(join(path, STATE_FILE), encodeCanonical({ ...unpruned, v: 1 }))
+    const records = (await loggedTransactions(path)).map(({ n: _n, ...record }) => record)
+    await rewriteLog(path, [...records, ...extra])
+  }
+
+  async function rewriteLog(path: string, records: Record<string, unknown>[]): Promise<void> {
+    const { log } = await DurableLog.open(join(path, TRANSACTION_LOG_FILE), {
+      corruptCode: 'LEDGER__STATE_CORRUPT',
+      maxLineBytes: MAX_JOURNAL_LINE_BYTES,
+    })
+    await log.replace(records)
+    await log.close()
+  }
+
+  it('should load a directory written before retention as it is, and log on after its records', async () => {
+    const { signatures } = await runTransfers(4)
+    await rewriteAsVersion1(chainDir)
+    expect((await load(chainDir, signatures)).readable).toEqual([true, true, true, true])
+
+    const { signatures: later, balance } = await runTransfers(1)
+    const loaded = await load(chainDir, [...signatures, ...later])
+    expect(loaded.readable).toEqual([true, true, true, true, true])
+    expect(loaded.logged).toEqual([undefined, undefined, undefined, undefined, 4])
+    expect(loaded.balance).toBe(balance)
+    const snapshot = decodeCanonical(await readFile(join(chainDir, STATE_FILE)), 'snapshot') as Record<string, unknown>
+    expect(snapshot).toMatchObject({ v: 2, first: 0, transactions: 5 })
+  })
+
+  it('should refuse a log whose records skip a transaction with LEDGER__STATE_CORRUPT', async () => {
+    await runTransfers(3)
+    const [first, , third] = await loggedTransactions(chainDir)
+    await rewriteLog(chainDir, [first!, third!])
+    await expect(createLiteSvmTransport({ dataDir: chainDir })).rejects.toMatchObject({
+      code: 'LEDGER__STATE_CORRUPT',
+      message: expect.stringMatching(/record 2 is transaction 2 where 1 was due/),
+    })
+  })
+})
