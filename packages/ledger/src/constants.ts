@@ -33,10 +33,28 @@ export const MAX_PAYEES_PER_TRANSACTION = 14
 
 /**
  * Signatures LiteSVM remembers. Its default (32) lets an identical transaction sent to it directly run again soon
- * after; through the transport one never does (it keeps every transaction on record). Each remembered signature
+ * after; through the transport one never does (it keeps the recent ones on record, and older ones can no longer
+ * run: see `LiteSvmTransport`). Each remembered signature
  * costs about 330 bytes of the snapshot that is rewritten after every transaction: 100,000 made it 33 MB larger.
  */
 export const DEFAULT_LITESVM_TRANSACTION_HISTORY = 1_024
+/**
+ * Transactions the embedded chain keeps readable (`getTransaction`, and its own record of what it ran), as a
+ * non-archival RPC node keeps recent history: older ones answer null. A count, not slots: LiteSVM's clock does not
+ * advance by itself. About ten times the signatures LiteSVM remembers, and far more than normally run between a
+ * crash and the executor's next look at an intent the crash left open (see `LiteSvmTransport`).
+ */
+export const DEFAULT_LITESVM_RETAINED_TRANSACTIONS = 10_000
+/**
+ * The most transactions the embedded chain may keep: twice this many records of the largest transaction (about
+ * 1.9 KB each) make a 380 MB log, read whole at every start, well under what a log may hold (2 GiB).
+ */
+export const MAX_LITESVM_RETAINED_TRANSACTIONS = 100_000
+/**
+ * The transaction log is compacted once it holds more than this many times the retained transactions, so each
+ * transaction pays a constant share of one rewrite, and between transactions the log holds at most this multiple.
+ */
+export const LITESVM_LOG_COMPACTION_FACTOR = 2
 /** Lamports LiteSVM's faucet hands out per local airdrop when asked without an amount. */
 export const DEFAULT_LOCAL_AIRDROP_LAMPORTS = 10_000_000_000n
 

@@ -1,4 +1,4 @@
-import { readdir, readFile, writeFile } from 'node:fs/promises'
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import {
   appendTransactionMessageInstruction,
@@ -9,17 +9,23 @@ import {
   setTransactionMessageFeePayerSigner,
   setTransactionMessageLifetimeUsingBlockhash,
   signTransactionMessageWithSigners,
+  type KeyPairSigner,
   type Signature,
 } from '@solana/kit'
 import { getTransferSolInstruction } from '@solana-program/system'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { STATE_FILE, TRANSACTION_LOG_FILE } from '../src/constants.js'
+import { MAX_LITESVM_RETAINED_TRANSACTIONS, STATE_FILE, TRANSACTION_LOG_FILE } from '../src/constants.js'
 import { DurableLog } from '../src/durable-file.js'
 import { isLedgerError } from '../src/errors.js'
+import { ActionExecutor, actionDigest, type LedgerAction } from '../src/executor.js'
 import { createNonceAccountInstructions, readNonce } from '../src/nonce.js'
 import { buildTransaction, sendInstructions } from '../src/transaction.js'
-import { createLiteSvmTransport } from '../src/transport/litesvm-transport.js'
-import { SOL, tempDir, transferSol } from './support/fixtures.js'
+import {
+  createLiteSvmTransport,
+  type LiteSvmTransport,
+  type LiteSvmTransportOptions,
+} from '../src/transport/litesvm-transport.js'
+import { SOL, createWorld, loggedTransactions, tempDir, transferSol, type World } from './support/fixtures.js'
 
 describe('LiteSvmTransport persistence', () => {
   let dir: Awaited<ReturnType<typeof tempDir>>
@@ -116,6 +122,166 @@ describe('LiteSvmTransport persistence', () => {
     await writeFile(join(chainDir, STATE_FILE), bytes)
     const error = await createLiteSvmTransport({ dataDir: chainDir }).catch((e: unknown) => e)
     expect(isLedgerError(error, 'LEDGER__STATE_CORRUPT')).toBe(true)
+  })
+})
+
+describe('LiteSvmTransport retention', () => {
+  const RETAINED = 3
+  let dir: Awaited<ReturnType<typeof tempDir>>
+  let chainDir: string
+  let alice: KeyPairSigner
+  let bob: KeyPairSigner
+
+  beforeEach(async () => {
+    dir = await tempDir()
+    chainDir = join(dir.path, 'chain')
+    alice = await generateKeyPairSigner()
+    bob = await generateKeyPairSigner()
+  })
+
+  afterEach(async () => {
+    await dir.remove()
+  })
+
+  /** Opens the chain in `chainDir`, keeping RETAINED transactions; LiteSVM itself remembers only one signature. */
+  const open = (options: LiteSvmTransportOptions = {}) =>
+    createLiteSvmTransport({ dataDir: chainDir, retainedTransactions: RETAINED, transactionHistory: 1, ...options })
+
+  /** A transfer to bob of `SOL / 10 + i` lamports, so each `i` gives another transaction. */
+  const pay = (transport: LiteSvmTransport, i: number) =>
+    transferSol(transport, alice, bob.address, SOL / 10n + BigInt(i))
+
+  /** What `count` calls of {@link pay} pay bob. */
+  const paidBy = (count: number) => (SOL / 10n) * BigInt(count) + BigInt((count * (count - 1)) / 2)
+
+  /** The transaction log as the file holds it: each record's absolute index, and the file's size. */
+  async function logOnDisk(): Promise<{ indices: unknown[]; bytes: number }> {
+    const indices = (await loggedTransactions(chainDir)).map((record) => record.n)
+    return { indices, bytes: (await stat(join(chainDir, TRANSACTION_LOG_FILE))).size }
+  }
+
+  it('should keep the log within twice the retention however many transactions run', async () => {
+    const transport = await open()
+    await transport.requestAirdrop(alice.address, lamports(10n * SOL))
+    const counts: number[] = []
+    for (let i = 0; i < 20; i++) {
+      await pay(transport, i)
+      counts.push((await logOnDisk()).indices.length)
+    }
+    await transport.close()
+    expect(Math.max(...counts)).toBe(2 * RETAINED)
+    const { indices, bytes } = await logOnDisk()
+    // The newest records, numbered on from where the dropped ones ended.
+    expect(indices).toEqual([...Array(indices.length).keys()].map((k) => 20 - indices.length + k))
+    expect(indices.length).toBeGreaterThanOrEqual(RETAINED)
+    // A transfer's record takes under 600 bytes; twenty of them would take four times this.
+    expect(bytes).toBeLessThanOrEqual(2 * RETAINED * 600)
+  })
+
+  it('should read a recent transaction back after a restart, and answer null for one older than the retention', async () => {
+    const first = await open()
+    await first.requestAirdrop(alice.address, lamports(10n * SOL))
+    const signatures: Signature[] = []
+    for (let i = 0; i < 3 * RETAINED; i++) signatures.push(await pay(first, i))
+    await first.close()
+
+    const second = await open()
+    for (const signature of signatures.slice(-RETAINED)) {
+      expect((await second.getTransaction(signature))?.signature).toBe(signature)
+      expect(await second.getSignatureStatus(signature)).toMatchObject({ err: null, confirmationStatus: 'finalized' })
+    }
+    const oldest = signatures[0]!
+    expect(await second.getTransaction(oldest)).toBeNull()
+    expect(await second.getSignatureStatus(oldest)).toBeNull()
+    // Dropping history undid nothing: every transfer stays paid.
+    expect(await second.getBalance(bob.address)).toBe(paidBy(signatures.length))
+    await second.close()
+  })
+
+  it('should never run a dropped blockhash transaction again, also after a restart', async () => {
+    const first = await open()
+    await first.requestAirdrop(alice.address, lamports(10n * SOL))
+    const once = await buildTransaction({
+      feePayer: alice,
+      instructions: [getTransferSolInstruction({ source: alice, destination: bob.address, amount: SOL })],
+      lifetime: { blockhash: await first.getLatestBlockhash() },
+    })
+    const signature = await first.sendAndConfirm(once)
+    for (let i = 0; i < 2 * RETAINED; i++) await pay(first, i)
+    expect(await first.getTransaction(signature)).toBeNull()
+    const paid = await first.getBalance(bob.address)
+
+    // Neither the transport nor LiteSVM knows it any more; only its lifetime stops it.
+    await expect(first.sendAndConfirm(once)).rejects.toMatchObject({ code: 'LEDGER__BLOCKHASH_EXPIRED' })
+    expect(await first.getBalance(bob.address)).toBe(paid)
+    await first.close()
+    const second = await open()
+    await expect(second.sendAndConfirm(once)).rejects.toMatchObject({ code: 'LEDGER__BLOCKHASH_EXPIRED' })
+    expect(await second.getBalance(bob.address)).toBe(paid)
+    await second.close()
+  })
+
+  describe('an intent left open by a crash after its transaction ran', () => {
+    let world: World
+    const action: LedgerAction = {
+      key: 'pay',
+      digest: actionDigest(['pay']),
+      instructions: () => [
+        getTransferSolInstruction({ source: world.payer, destination: bob.address, amount: SOL / 10n }),
+      ],
+    }
+
+    /** Runs the action until the "crash" after its transaction ran, then `others` more transactions, and restarts. */
+    async function crashAndRestart(others: number): Promise<{ transport: LiteSvmTransport; executor: ActionExecutor }> {
+      const transport = await open()
+      await transport.requestAirdrop(alice.address, lamports(10n * SOL))
+      world = await createWorld(transport, {
+        hooks: {
+          afterSubmit: (key) => {
+            if (key === 'pay') throw new Error('crash')
+          },
+        },
+      })
+      await expect(world.executor.execute(action)).rejects.toThrow('crash')
+      expect(world.journal.pending().map((intent) => intent.key)).toEqual(['pay'])
+      for (let i = 0; i < others; i++) await pay(transport, i)
+      await transport.close()
+      const restarted = await open()
+      const executor = await ActionExecutor.open({ transport: restarted, journal: world.journal, payer: world.payer })
+      return { transport: restarted, executor }
+    }
+
+    afterEach(async () => {
+      await world.close()
+    })
+
+    it('should confirm it at the next start, its transaction still on record', async () => {
+      const { transport, executor } = await crashAndRestart(RETAINED - 1)
+      const [settled] = await executor.reconcile()
+      expect(settled?.result).toMatchObject({ key: 'pay', replayed: true })
+      expect(await transport.getBalance(bob.address)).toBe(SOL / 10n + paidBy(RETAINED - 1))
+      await transport.close()
+    })
+
+    it('should leave it ambiguous, never paid twice, once its transaction is dropped', async () => {
+      const others = 2 * RETAINED + 1
+      const { transport, executor } = await crashAndRestart(others)
+      // The chain no longer knows the signature; the moved nonce says something ran on it.
+      const [settled] = await executor.reconcile()
+      expect(isLedgerError(settled?.error, 'LEDGER__RECONCILE_AMBIGUOUS')).toBe(true)
+      await expect(executor.execute(action)).rejects.toMatchObject({ code: 'LEDGER__RECONCILE_AMBIGUOUS' })
+      expect(world.journal.pending().map((intent) => intent.key)).toEqual(['pay'])
+      expect(await transport.getBalance(bob.address)).toBe(SOL / 10n + paidBy(others))
+      await transport.close()
+    })
+  })
+
+  it('should refuse a retention outside 1 to MAX_LITESVM_RETAINED_TRANSACTIONS with LEDGER__INVALID_INPUT', async () => {
+    for (const retainedTransactions of [0, 1.5, MAX_LITESVM_RETAINED_TRANSACTIONS + 1]) {
+      await expect(createLiteSvmTransport({ retainedTransactions })).rejects.toMatchObject({
+        code: 'LEDGER__INVALID_INPUT',
+      })
+    }
   })
 })
 

@@ -14,15 +14,21 @@ import type { TransactionErrorJson } from './transport.js'
  * Every logged transaction has an absolute index, its position among all the transactions this chain ever logged,
  * which its record carries (`n`). The snapshot includes the records from index `first` up to, not including,
  * `transactions` (the number ever logged); the log holds a run of consecutive records that covers them, and
- * whatever it holds outside them is dropped on load. Indices, not line numbers, so that a prefix can be dropped.
+ * whatever it holds outside them is dropped on load. Indices, not line numbers, because compaction drops a prefix.
  *
  * Order on every transaction: execute in memory, append its record to the log (synced), then write the snapshot.
  * A crash before the snapshot leaves a record past the old snapshot's `transactions`; it is dropped on load,
  * exactly as the transaction's effects were lost with the process. So the snapshot alone says what happened.
  *
+ * Order on compaction (dropping records older than the retention): first a snapshot with the new `first`, then
+ * the log rewritten atomically without the older records. A crash between the two leaves records before `first`,
+ * dropped on load as above. Never the other order: an old snapshot beside a log rewritten ahead of it would lack
+ * records it includes, and would not hold what the transport changes before dropping them (see its
+ * `#compact`), so such a pair is refused as corrupt.
+ *
  * Before retention (snapshot version 1) nothing was ever dropped: the snapshot has no `first` (it is 0) and records
  * carry no `n` (a record's index is its line number). Such a directory loads as it is; the next snapshot written
- * is version 2, and the records appended after the old ones are numbered.
+ * is version 2 and the next compaction numbers every record.
  */
 
 const SNAPSHOT_VERSION = 2

@@ -14,7 +14,12 @@ import {
 import { logger as createLogger, type Logger } from '@libp2p/logger'
 import { throwIfAborted, type AbortOptions } from '@tessera/core'
 import { FailedTransactionMetadata, LiteSVM } from 'litesvm'
-import { DEFAULT_LITESVM_TRANSACTION_HISTORY } from '../constants.js'
+import {
+  DEFAULT_LITESVM_RETAINED_TRANSACTIONS,
+  DEFAULT_LITESVM_TRANSACTION_HISTORY,
+  LITESVM_LOG_COMPACTION_FACTOR,
+  MAX_LITESVM_RETAINED_TRANSACTIONS,
+} from '../constants.js'
 import type { DurableLog } from '../durable-file.js'
 import { LedgerError } from '../errors.js'
 import { durableNonceOf, readNonce } from '../nonce.js'
@@ -40,8 +45,27 @@ export interface LiteSvmTransportOptions {
    * @default DEFAULT_LITESVM_TRANSACTION_HISTORY
    */
   transactionHistory?: number
+  /**
+   * Transactions kept on record, as a non-archival RPC node keeps recent history: the last this many (at times up
+   * to twice as many) answer `getTransaction` and `getSignatureStatus`, also after a restart; older ones answer
+   * null, and can no longer run again. From 1 to `MAX_LITESVM_RETAINED_TRANSACTIONS`.
+   * @default DEFAULT_LITESVM_RETAINED_TRANSACTIONS
+   */
+  retainedTransactions?: number
+  hooks?: LiteSvmTransportHooks
   /** @default logger('tessera:ledger:litesvm') */
   logger?: Logger
+}
+
+/**
+ * Test seams inside log compaction. Every write before each is synced, so copying the data directory there gives
+ * what a crash at that moment would leave.
+ */
+export interface LiteSvmTransportHooks {
+  /** Compaction is due: the transaction that made it so is logged and in the snapshot; nothing is dropped yet. */
+  beforeCompaction?(): void | Promise<void>
+  /** The snapshot says which records are kept; the log still holds the older ones. */
+  afterCompactionSnapshot?(): void | Promise<void>
 }
 
 /**
@@ -58,7 +82,11 @@ export class LiteSvmTransport implements LedgerTransport {
   /** The transactions on record, oldest first; `#first` is the absolute index of the first. */
   readonly #retained: StoredTransaction[] = []
   readonly #records = new Map<string, StoredTransaction>()
-  readonly #first: number
+  #first: number
+  /** The absolute index of the log file's first record: behind `#first` until the log is rewritten. */
+  #logFirst: number
+  readonly #retention: number
+  readonly #hooks: LiteSvmTransportHooks
   readonly #logger: Logger
   readonly #queue = new SerialQueue()
   #closed = false
@@ -69,6 +97,8 @@ export class LiteSvmTransport implements LedgerTransport {
       dataDir?: string
       log?: DurableLog<StoredTransaction>
       first: number
+      retention: number
+      hooks: LiteSvmTransportHooks
       logger: Logger
     },
   ) {
@@ -76,16 +106,21 @@ export class LiteSvmTransport implements LedgerTransport {
     this.#dataDir = init.dataDir
     this.#log = init.log
     this.#first = init.first
+    this.#logFirst = init.first
+    this.#retention = init.retention
+    this.#hooks = init.hooks
     this.#logger = init.logger
   }
 
   /** Opens the chain, loading state from `options.dataDir` when there is some. */
   static async open(options: LiteSvmTransportOptions = {}): Promise<LiteSvmTransport> {
     const history = BigInt(options.transactionHistory ?? DEFAULT_LITESVM_TRANSACTION_HISTORY)
+    const retention = retainedTransactionsOf(options)
     const logger = options.logger ?? createLogger('tessera:ledger:litesvm')
+    const hooks = options.hooks ?? {}
     if (options.dataDir === undefined) {
       const svm = new LiteSVM().withTransactionHistory(history)
-      return new LiteSvmTransport(svm, { first: 0, logger })
+      return new LiteSvmTransport(svm, { first: 0, retention, hooks, logger })
     }
     const state = await loadLiteSvmState(options.dataDir)
     let svm: LiteSVM
@@ -105,18 +140,23 @@ export class LiteSvmTransport implements LedgerTransport {
       dataDir: options.dataDir,
       log: state.log,
       first: state.first,
+      retention,
+      hooks,
       logger,
     })
     for (const record of state.transactions) transport.#remember(record)
     logger('opened LiteSVM state in %s with %d transactions', options.dataDir, state.transactions.length)
+    // A log written before retention, or under a larger one, is cut down now rather than read whole again.
+    await transport.#compactIfDue()
     return transport
   }
 
   async sendAndConfirm(transaction: Transaction, options: AbortOptions = {}): Promise<Signature> {
     return this.#exclusive(options, async () => {
       const signature = signatureOf(transaction)
-      // Every transaction this chain ran is on record: one sent again gets its outcome and never runs twice,
-      // however few signatures LiteSVM remembers (a cluster refuses it as processed, or its blockhash as expired).
+      // Every transaction this chain ran recently is on record: one sent again gets its outcome and never runs
+      // twice, however few signatures LiteSVM remembers (a cluster refuses it as processed, or its blockhash as
+      // expired). An older one can no longer run at all: see #compact.
       if (this.#records.has(signature)) return this.#outcomeOfEarlier(signature, transaction)
       let result = this.#execute(transaction)
       if (
@@ -270,6 +310,7 @@ export class LiteSvmTransport implements LedgerTransport {
     this.#remember(record)
     await this.#log?.append(record)
     await this.save()
+    await this.#compactIfDue()
   }
 
   #remember(record: StoredTransaction): void {
@@ -282,6 +323,63 @@ export class LiteSvmTransport implements LedgerTransport {
     return this.#first + this.#retained.length
   }
 
+  /**
+   * Compacts once the log holds more than LITESVM_LOG_COMPACTION_FACTOR times the retention. The transaction that
+   * made it due is durable already, so a failure is logged rather than thrown at its sender, and compaction is
+   * tried again after the next transaction.
+   */
+  async #compactIfDue(): Promise<void> {
+    if (this.#end - this.#logFirst <= this.#retention * LITESVM_LOG_COMPACTION_FACTOR) return
+    try {
+      await this.#compact()
+    } catch (e) {
+      this.#logger.error('compacting the transaction log failed; trying again after the next transaction: %e', e)
+    }
+  }
+
+  /**
+   * Drops the records of all but the last `retainedTransactions` transactions: from memory, then from the snapshot
+   * (which says where the kept ones start), then from the log, rewritten atomically (the order litesvm-state.ts
+   * relies on).
+   *
+   * A dropped transaction must never succeed twice, though the transport no longer knows it (nor, further back than
+   * `transactionHistory`, does LiteSVM). With a durable nonce it cannot: succeeding moved the nonce (LiteSVM may
+   * leave it where it was after a failure, and that transaction may run again, to succeed at most once). With a
+   * blockhash it could, since LiteSVM takes its latest blockhash for as long as nothing expires it; so the
+   * blockhash is expired here, in the same snapshot that drops the records and before the log does, and every
+   * dropped transaction's blockhash is old for good (LiteSVM accepts only its latest). A sender holding the expired
+   * one gets `LEDGER__BLOCKHASH_EXPIRED` once and builds anew, as after any expiry.
+   *
+   * Nor may a dropped transaction make a journaled intent look as if it never ran, which could pay twice. On
+   * LiteSVM an intent is left open only by a crash (or an abort) between the transaction's record and the
+   * journal's outcome; the executor asks `getSignatureStatus` about it when it next reconciles (the node does as it
+   * funds a job, so the first job after a restart) or runs that action again, normally a handful of transactions
+   * later, well within the retention: it finds the outcome. Nothing bounds that wait, so safety does not rest on it:
+   * an unknown signature makes the executor read the intent's durable nonce. Moved, the intent is
+   * `LEDGER__RECONCILE_AMBIGUOUS`, refused and never built anew (an operator checks it by hand); not moved, the
+   * transaction never succeeded (succeeding moves it), so its same bytes sent again succeed at most once. The same
+   * holds for a failed action's last attempt, looked up before it is built anew. Dropping history costs liveness
+   * there, never a second payment.
+   */
+  async #compact(): Promise<void> {
+    const end = this.#end
+    await this.#hooks.beforeCompaction?.()
+    const first = end - this.#retention
+    // Not so when only the rewrite of the log is left, after it failed.
+    if (first > this.#first) {
+      this.svm.expireBlockhash()
+      for (const record of this.#retained.splice(0, first - this.#first)) {
+        if (this.#records.get(record.signature) === record) this.#records.delete(record.signature)
+      }
+      this.#first = first
+      await this.save()
+      await this.#hooks.afterCompactionSnapshot?.()
+    }
+    await this.#log?.replace(this.#retained)
+    this.#logFirst = this.#first
+    this.#logger('kept transactions %d to %d of the log', this.#first, end - 1)
+  }
+
   /** Runs state-changing work one call at a time, so each snapshot holds whole transactions. */
   #exclusive<T>(options: AbortOptions, work: () => Promise<T>): Promise<T> {
     return this.#queue.run(() => {
@@ -289,6 +387,18 @@ export class LiteSvmTransport implements LedgerTransport {
       return work()
     }, options)
   }
+}
+
+function retainedTransactionsOf(options: LiteSvmTransportOptions): number {
+  const retention = options.retainedTransactions ?? DEFAULT_LITESVM_RETAINED_TRANSACTIONS
+  if (!Number.isSafeInteger(retention) || retention < 1 || retention > MAX_LITESVM_RETAINED_TRANSACTIONS) {
+    throw new LedgerError(
+      'LEDGER__INVALID_INPUT',
+      `retainedTransactions must be a whole number from 1 to ${MAX_LITESVM_RETAINED_TRANSACTIONS}, got ${retention}`,
+      { retainedTransactions: retention, max: MAX_LITESVM_RETAINED_TRANSACTIONS },
+    )
+  }
+  return retention
 }
 
 /** LiteSVM's native code aborts the process on a malformed signature, so check it here. */
