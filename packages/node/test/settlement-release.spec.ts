@@ -22,7 +22,7 @@ const slashes = vi.hoisted(() => ({ failNext: false, proofs: [] as Uint8Array[],
  * With `timeOut`, the next vault opened is funded on chain, and its opening then reported as not confirmed; with
  * `refuse`, the next opening is refused before anything is sent.
  */
-const vaults = vi.hoisted(() => ({ timeOut: false, refuse: false }))
+const vaults = vi.hoisted(() => ({ timeOut: false, refuse: false, opened: 0 }))
 /** With `refuse`, the chain refuses the next payout, for good as far as that try knows. */
 const payouts = vi.hoisted(() => ({ refuse: false }))
 vi.mock('@tessera/ledger', async (importOriginal) => {
@@ -51,6 +51,7 @@ vi.mock('@tessera/ledger', async (importOriginal) => {
       return ledger
     },
     openVault: async (...args: Parameters<typeof actual.openVault>) => {
+      vaults.opened++
       if (vaults.refuse) {
         vaults.refuse = false
         throw new actual.LedgerError('LEDGER__RPC_UNAVAILABLE', 'the cluster does not answer', {})
@@ -246,6 +247,17 @@ describe('Settlement memory', () => {
     expect(view).toMatchObject({ receipts: 2, refunded: (BUDGET - 30_000n).toString() })
     expect(Object.values(view?.paid ?? {}).sort()).toEqual(['19800', '9900'])
     expect(await datastore.get('settlement', `job/${JOB}`)).toMatchObject({ settled: true })
+  })
+
+  it('should fund a settlement once when two callers fund it at the same time', async () => {
+    const counter = await EpochCounter.open(datastore)
+    const epoch = counter.take()
+    await counter.save()
+    vaults.opened = 0
+    await Promise.all([settlement.fundJob('job-2', epoch, 5_000n, 1), settlement.fundJob('job-2', epoch, 5_000n, 1)])
+    expect(vaults.opened).toBe(1)
+    await settlement.closeJob('job-2', 0, 0)
+    expect(await settlement.view('job-2')).toMatchObject({ receipts: 0, refunded: '5000' })
   })
 
   it('should keep a new job on record when its vault may have been funded though the funding failed, to refund it', async () => {

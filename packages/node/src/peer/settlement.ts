@@ -340,25 +340,37 @@ export class Settlement {
     options: AbortOptions = {},
   ): Promise<void> {
     throwIfAborted(options.signal)
-    const record = await this.#record(jobId)
-    throwIfAborted(options.signal)
-    const created = record === undefined
-    if (created) {
-      await this.#datastore.batch([
-        {
-          type: 'put',
-          ns: 'settlement',
-          key: recordKey(jobId),
-          value: { epoch, budget, expected } satisfies SettlementRecord,
-        },
-        { type: 'put', ns: 'settlement', key: openKey(jobId), value: {} },
-      ])
+    // One funding per settlement: a second call (a late epoch finished by a flush while a restart resumes it) waits
+    // for the first. Registered before anything awaits, so no call finds the settlement unregistered meanwhile.
+    const under = this.#jobs.get(jobId)
+    if (under !== undefined) {
+      await under
+      return
     }
-    const funding = this.#fund(jobId, epoch, budget, expected, record?.receiptEpoch ?? epoch)
+    let created = false
+    const funding = (async () => {
+      const record = await this.#record(jobId)
+      throwIfAborted(options.signal)
+      created = record === undefined
+      if (created) {
+        await this.#datastore.batch([
+          {
+            type: 'put',
+            ns: 'settlement',
+            key: recordKey(jobId),
+            value: { epoch, budget, expected } satisfies SettlementRecord,
+          },
+          { type: 'put', ns: 'settlement', key: openKey(jobId), value: {} },
+        ])
+      }
+      return this.#fund(jobId, epoch, budget, expected, record?.receiptEpoch ?? epoch)
+    })()
     this.#jobs.set(jobId, funding)
     funding.then(
       (job) => this.#funded.set(jobId, job),
-      () => this.#jobs.delete(jobId),
+      () => {
+        if (this.#jobs.get(jobId) === funding) this.#jobs.delete(jobId)
+      },
     )
     const early = this.#early.get(jobId)
     this.#early.delete(jobId)
