@@ -55,6 +55,12 @@ export const MAX_LITESVM_RETAINED_TRANSACTIONS = 100_000
  * transaction pays a constant share of one rewrite, and between transactions the log holds at most this multiple.
  */
 export const LITESVM_LOG_COMPACTION_FACTOR = 2
+/**
+ * Failed transactions whose outcome the embedded chain keeps after their records are dropped (the most recent):
+ * the executor looks a failed action's last attempt up before building it anew, which may be hours later, and an
+ * unknown one with its nonce moved is ambiguous for good.
+ */
+export const MAX_LITESVM_KEPT_FAILURES = 1_024
 /** Lamports LiteSVM's faucet hands out per local airdrop when asked without an amount. */
 export const DEFAULT_LOCAL_AIRDROP_LAMPORTS = 10_000_000_000n
 

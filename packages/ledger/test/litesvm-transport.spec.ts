@@ -4,6 +4,7 @@ import {
   appendTransactionMessageInstruction,
   createTransactionMessage,
   generateKeyPairSigner,
+  getSignatureFromTransaction,
   lamports,
   pipe,
   setTransactionMessageFeePayerSigner,
@@ -218,6 +219,30 @@ describe('LiteSvmTransport retention', () => {
     const second = await open()
     await expect(second.sendAndConfirm(once)).rejects.toMatchObject({ code: 'LEDGER__BLOCKHASH_EXPIRED' })
     expect(await second.getBalance(bob.address)).toBe(paid)
+    await second.close()
+  })
+
+  it("should still give a dropped failed transaction's failure, also after a restart", async () => {
+    // LiteSVM remembers the failure long enough for the transport to see that it ran.
+    const first = await open({ transactionHistory: 1_024 })
+    await first.requestAirdrop(alice.address, lamports(10n * SOL))
+    // Runs, and fails: alice holds far less.
+    const failed = await buildTransaction({
+      feePayer: alice,
+      instructions: [getTransferSolInstruction({ source: alice, destination: bob.address, amount: 1_000n * SOL })],
+      lifetime: { blockhash: await first.getLatestBlockhash() },
+    })
+    await expect(first.sendAndConfirm(failed)).rejects.toMatchObject({ code: 'LEDGER__INSUFFICIENT_FUNDS' })
+    const signature = getSignatureFromTransaction(failed)
+    const status = await first.getSignatureStatus(signature)
+    expect(status?.err).toEqual({ InstructionError: [0, { Custom: 1 }] })
+    for (let i = 0; i < 2 * RETAINED; i++) await pay(first, i)
+    // Its record is gone; its failure is not (a failed action is looked up before it is built anew).
+    expect(await first.getTransaction(signature)).toBeNull()
+    expect(await first.getSignatureStatus(signature)).toEqual(status)
+    await first.close()
+    const second = await open({ transactionHistory: 1 })
+    expect(await second.getSignatureStatus(signature)).toEqual(status)
     await second.close()
   })
 

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { decodeCanonical, encodeCanonical, sha256 } from '@tessera/core'
-import { MAX_JOURNAL_LINE_BYTES, STATE_FILE, TRANSACTION_LOG_FILE } from '../constants.js'
+import { MAX_JOURNAL_LINE_BYTES, MAX_LITESVM_KEPT_FAILURES, STATE_FILE, TRANSACTION_LOG_FILE } from '../constants.js'
 import { DurableLog, writeFileAtomic } from '../durable-file.js'
 import { LedgerError } from '../errors.js'
 import type { TransactionErrorJson } from './transport.js'
@@ -53,6 +53,15 @@ type LoggedTransaction = Omit<StoredTransaction, 'n'> & { n?: number }
 export interface IncludedRecords {
   first: number
   transactions: number
+  /** Outcomes of failed transactions whose records were dropped, oldest first (absent: none). */
+  failures?: KeptFailure[]
+}
+
+/** A failed transaction's outcome, kept after its record was dropped. */
+export interface KeptFailure {
+  signature: string
+  slot: string
+  err: TransactionErrorJson
 }
 
 interface Snapshot extends IncludedRecords {
@@ -68,6 +77,8 @@ export interface LoadedState {
   first: number
   /** The records the snapshot includes, in order; the log now holds exactly these. */
   transactions: StoredTransaction[]
+  /** Failed transactions' outcomes kept after their records were dropped, oldest first. */
+  failures: KeptFailure[]
   log: DurableLog<StoredTransaction>
 }
 
@@ -99,7 +110,7 @@ export async function loadLiteSvmState(dir: string): Promise<LoadedState> {
     // Records outside the snapshot: rewrite the log without them, atomically (a crash halfway through a delete and
     // an append would leave fewer records than the snapshot includes).
     if (kept.length < logged.length) await log.replace(kept)
-    return { svm: snapshot?.svm, first, transactions: kept, log }
+    return { svm: snapshot?.svm, first, transactions: kept, failures: snapshot?.failures ?? [], log }
   } catch (e) {
     await log.close()
     throw e
@@ -158,8 +169,15 @@ function isLoggedTransaction(value: unknown): value is LoggedTransaction {
 
 /** Writes a snapshot that includes the log records `included`, atomically. */
 export async function saveLiteSvmSnapshot(dir: string, svm: Uint8Array, included: IncludedRecords): Promise<void> {
-  const { first, transactions } = included
-  const snapshot: Snapshot = { v: SNAPSHOT_VERSION, first, transactions, checksum: sha256(svm), svm }
+  const { first, transactions, failures } = included
+  const snapshot: Snapshot = {
+    v: SNAPSHOT_VERSION,
+    first,
+    transactions,
+    ...(failures !== undefined && failures.length > 0 ? { failures } : {}),
+    checksum: sha256(svm),
+    svm,
+  }
   await writeFileAtomic(join(dir, STATE_FILE), encodeCanonical(snapshot))
 }
 
@@ -183,5 +201,16 @@ function parseSnapshot(bytes: Uint8Array, path: string): Snapshot {
   if (!(svm instanceof Uint8Array) || !(checksum instanceof Uint8Array)) throw corrupt('missing state')
   const actual = sha256(svm)
   if (actual.byteLength !== checksum.byteLength || actual.some((b, i) => b !== checksum[i])) throw corrupt('checksum')
-  return { v, first, transactions, checksum, svm }
+  const failures = rest.failures ?? []
+  if (!Array.isArray(failures) || failures.length > MAX_LITESVM_KEPT_FAILURES || !failures.every(isKeptFailure)) {
+    throw corrupt('bad kept failures')
+  }
+  return { v, first, transactions, failures, checksum, svm }
+}
+
+/** Whether `value` has the shape of a {@link KeptFailure}. */
+function isKeptFailure(value: unknown): value is KeptFailure {
+  if (value === null || typeof value !== 'object') return false
+  const { signature, slot, err } = value as Record<string, unknown>
+  return isLoggedTransaction({ signature, slot, err, wire: '' }) && err !== null && Object.keys(value).length === 3
 }

@@ -18,6 +18,7 @@ import {
   DEFAULT_LITESVM_RETAINED_TRANSACTIONS,
   DEFAULT_LITESVM_TRANSACTION_HISTORY,
   LITESVM_LOG_COMPACTION_FACTOR,
+  MAX_LITESVM_KEPT_FAILURES,
   MAX_LITESVM_RETAINED_TRANSACTIONS,
 } from '../constants.js'
 import type { DurableLog } from '../durable-file.js'
@@ -25,7 +26,7 @@ import { LedgerError } from '../errors.js'
 import { durableNonceOf, readNonce } from '../nonce.js'
 import { SerialQueue } from '@tessera/core'
 import { transactionFromWire } from '../transaction-decode.js'
-import { loadLiteSvmState, saveLiteSvmSnapshot, type StoredTransaction } from './litesvm-state.js'
+import { type KeptFailure, loadLiteSvmState, saveLiteSvmSnapshot, type StoredTransaction } from './litesvm-state.js'
 import { ledgerErrorFromTransactionError, transactionErrorJsonFromLiteSvm } from './transaction-error.js'
 import type { LatestBlockhash, LedgerTransport, SignatureStatus, TransactionRecord } from './transport.js'
 
@@ -82,6 +83,11 @@ export class LiteSvmTransport implements LedgerTransport {
   /** The transactions on record, oldest first; `#first` is the absolute index of the first. */
   readonly #retained: StoredTransaction[] = []
   readonly #records = new Map<string, StoredTransaction>()
+  /**
+   * Outcomes of failed transactions whose records were dropped, oldest first, the latest MAX_LITESVM_KEPT_FAILURES:
+   * a failed action is looked up before it is built anew, hours later perhaps (see `#compact`).
+   */
+  readonly #failures = new Map<string, KeptFailure>()
   #first: number
   /** The absolute index of the log file's first record: behind `#first` until the log is rewritten. */
   #logFirst: number
@@ -145,6 +151,7 @@ export class LiteSvmTransport implements LedgerTransport {
       logger,
     })
     for (const record of state.transactions) transport.#remember(record)
+    for (const failure of state.failures) transport.#failures.set(failure.signature, failure)
     logger('opened LiteSVM state in %s with %d transactions', options.dataDir, state.transactions.length)
     // A log written before retention, or under a larger one, is cut down now rather than read whole again.
     await transport.#compactIfDue()
@@ -187,7 +194,7 @@ export class LiteSvmTransport implements LedgerTransport {
   async getSignatureStatus(signature: Signature, options: AbortOptions = {}): Promise<SignatureStatus | null> {
     throwIfAborted(options.signal)
     assertSignature(signature)
-    const record = this.#records.get(signature)
+    const record = this.#records.get(signature) ?? this.#failures.get(signature)
     if (record !== undefined) return { slot: BigInt(record.slot), err: record.err, confirmationStatus: 'finalized' }
     const meta = this.svm.getTransaction(signature)
     if (meta === null) return null
@@ -256,7 +263,11 @@ export class LiteSvmTransport implements LedgerTransport {
   /** Writes the state snapshot now (it is also written after every transaction when a data directory is set). */
   async save(): Promise<void> {
     if (this.#dataDir === undefined) return
-    await saveLiteSvmSnapshot(this.#dataDir, this.svm.toBytes(), { first: this.#first, transactions: this.#end })
+    await saveLiteSvmSnapshot(this.#dataDir, this.svm.toBytes(), {
+      first: this.#first,
+      transactions: this.#end,
+      failures: [...this.#failures.values()],
+    })
   }
 
   async close(): Promise<void> {
@@ -357,9 +368,11 @@ export class LiteSvmTransport implements LedgerTransport {
    * later, well within the retention: it finds the outcome. Nothing bounds that wait, so safety does not rest on it:
    * an unknown signature makes the executor read the intent's durable nonce. Moved, the intent is
    * `LEDGER__RECONCILE_AMBIGUOUS`, refused and never built anew (an operator checks it by hand); not moved, the
-   * transaction never succeeded (succeeding moves it), so its same bytes sent again succeed at most once. The same
-   * holds for a failed action's last attempt, looked up before it is built anew. Dropping history costs liveness
-   * there, never a second payment.
+   * transaction never succeeded (succeeding moves it), so its same bytes sent again succeed at most once. A failed
+   * action's last attempt is looked up before it is built anew, which may be an hour later (a settlement's retries
+   * pause up to that long) when thousands of transactions may have run: so the outcomes of dropped failed
+   * transactions are kept (the latest MAX_LITESVM_KEPT_FAILURES, in the snapshot), and its failure is still known.
+   * Dropping history costs liveness at worst, never a second payment.
    */
   async #compact(): Promise<void> {
     const end = this.#end
@@ -370,6 +383,7 @@ export class LiteSvmTransport implements LedgerTransport {
       this.svm.expireBlockhash()
       for (const record of this.#retained.splice(0, first - this.#first)) {
         if (this.#records.get(record.signature) === record) this.#records.delete(record.signature)
+        if (record.err !== null) this.#keepFailure({ signature: record.signature, slot: record.slot, err: record.err })
       }
       this.#first = first
       await this.save()
@@ -378,6 +392,15 @@ export class LiteSvmTransport implements LedgerTransport {
     await this.#log?.replace(this.#retained)
     this.#logFirst = this.#first
     this.#logger('kept transactions %d to %d of the log', this.#first, end - 1)
+  }
+
+  /** Keeps a dropped failed transaction's outcome, forgetting the oldest kept past MAX_LITESVM_KEPT_FAILURES. */
+  #keepFailure(failure: KeptFailure): void {
+    this.#failures.delete(failure.signature)
+    this.#failures.set(failure.signature, failure)
+    if (this.#failures.size > MAX_LITESVM_KEPT_FAILURES) {
+      this.#failures.delete(this.#failures.keys().next().value as string)
+    }
   }
 
   /** Runs state-changing work one call at a time, so each snapshot holds whole transactions. */
