@@ -37,10 +37,13 @@ export function idleBus(self: string): MessageBus {
   }
 }
 
-/** Two receipts of `jobId` under `epoch`, signed by a fresh creator and each by its own worker, paying 10,000 and 20,000. */
-export async function cosignedReceipts(jobId: string, epoch: number): Promise<Receipt[]> {
+/**
+ * `count` receipts of `jobId` under `epoch` (tasks `f0/t<i>_0`), signed by a fresh creator and each by its own
+ * worker, paying 10,000 × (i + 1).
+ */
+export async function cosignedReceipts(jobId: string, epoch: number, count = 2): Promise<Receipt[]> {
   const creator = await generateIdentity()
-  const workers = await Promise.all([generateIdentity(), generateIdentity()])
+  const workers = await Promise.all(Array.from({ length: count }, () => generateIdentity()))
   return Promise.all(
     workers.map(async (worker, i) => {
       const unsigned: Receipt = {

@@ -172,6 +172,38 @@ describe('Settlement memory', () => {
     expect(await settlement.idle(JOB)).toBe(true)
   })
 
+  it('should pay, with the next late receipt, a late epoch whose funding failed at a restart, from the receipts on disk', async () => {
+    await settlement.receipt(receipts[0] as Receipt)
+    await settlement.closeJob(JOB, 2, 0)
+    // As a crash leaves it: a late epoch recorded over the second receipt, co-signed on disk, before it was funded.
+    const late = receipts[1] as Receipt
+    await datastore.batch([
+      {
+        type: 'put',
+        ns: 'settlement',
+        key: `job/${JOB}/2`,
+        value: { epoch: 2, budget: late.amount, expected: 1, closing: [late.taskId], receiptEpoch: late.epoch },
+      },
+      { type: 'put', ns: 'settlement', key: `open/${JOB}/2`, value: {} },
+      { type: 'put', ns: 'receipts', key: late.taskId, value: late },
+    ])
+    const counter = await EpochCounter.open(datastore)
+    counter.take()
+    await counter.save()
+    await settlement.close()
+    settlement = new Settlement(join(tmp.path, 'ledger'), config, logger, datastore, await EpochCounter.open(datastore))
+    // The chain is away as the restart resumes it.
+    vaults.refuse = true
+    await settlement.resume([late], async () => 2, 0)
+    expect(logged.filter((l) => l.msg === 'settlement:resume-failed')).toHaveLength(1)
+    // Another late receipt of the job comes: the open epoch is paid with its receipt, then this one in its own.
+    const third = (await cosignedReceipts(JOB, late.epoch, 3))[2] as Receipt
+    await settlement.receipt(third)
+    expect(await settlement.view(`${JOB}/2`)).toMatchObject({ receipts: 1, refunded: '0' })
+    expect(await settlement.view(`${JOB}/3`)).toMatchObject({ receipts: 1, refunded: '0' })
+    expect(await settlement.idle(JOB)).toBe(true)
+  })
+
   it('should leave out, not show as 0, what a payee holds when its balance cannot be read', async () => {
     for (const r of receipts) await settlement.receipt(r)
     await settlement.closeJob(JOB, 2, 60_000)

@@ -13,6 +13,7 @@ import {
   loadOrCreateWallet,
   openLedger,
   openVault,
+  parseReceipt,
   SettlementDriver,
   type SettlementEvent,
   SettlementMachine,
@@ -559,9 +560,11 @@ export class Settlement {
   }
 
   /**
-   * Finishes the job's late epochs that a failed flush left open on record (not being settled): funded (again: its
-   * vault may have been funded as the funding failed), fed the queued receipts each closes over, and closed. Their
-   * receipts are covered from then on, so the flush that follows does not pay them in an epoch of their own.
+   * Finishes the job's late epochs left open on record and not being settled (a failed flush's, or one a restart
+   * could not fund): funded (again: its vault may have been funded as the funding failed), fed every receipt it
+   * closes over (queued here, or co-signed on disk), and closed. One whose receipts are not all at hand (one on disk
+   * unreadable, say) is left for the next start rather than closed without them, which would pay nothing for them.
+   * Their receipts are covered from then on, so the flush that follows does not pay them in an epoch of their own.
    */
   async #finishLate(jobId: string, queue: { receipts: Map<string, Receipt> }): Promise<void> {
     const late = `${recordKey(jobId)}/`
@@ -569,19 +572,32 @@ export class Settlement {
     for await (const [key, value] of this.#datastore.entries('settlement', { prefix: late, onCorrupt: () => {} })) {
       const settlement = key.slice('job/'.length)
       const record = settlementRecordOf(value)
-      if (record !== undefined && record.settled !== true && !this.#jobs.has(settlement))
+      if (record !== undefined && record.settled !== true && !this.#jobs.has(settlement)) {
         open.push([settlement, record])
+      }
     }
     for (const [settlement, record] of open) {
+      const closing = record.closing ?? []
+      const receipts: Receipt[] = []
+      for (const taskId of closing) {
+        const receipt = queue.receipts.get(taskId) ?? (await this.#cosigned(jobId, taskId))
+        if (receipt !== undefined) receipts.push(receipt)
+      }
+      if (receipts.length < closing.length) {
+        this.#log.warn({ settlement, missing: closing.length - receipts.length }, 'settlement:late-deferred')
+        continue
+      }
       await this.fundJob(settlement, record.epoch, record.budget, record.expected)
       const job = (await this.#jobs.get(settlement)) as JobSettlement
-      const closing = record.closing ?? []
-      for (const taskId of closing) {
-        const receipt = queue.receipts.get(taskId)
-        if (receipt !== undefined && !job.taskIds.has(taskId)) this.#feed(job, receipt)
-      }
+      for (const receipt of receipts) if (!job.taskIds.has(receipt.taskId)) this.#feed(job, receipt)
       await this.closeJob(settlement, closing.length, 0)
     }
+  }
+
+  /** A co-signed receipt of job `jobId` kept on disk (`ReceiptExchange`), or undefined when none can be read. */
+  async #cosigned(jobId: string, taskId: string): Promise<Receipt | undefined> {
+    const receipt = await this.#datastore.get('receipts', taskId, parseReceipt).catch(() => undefined)
+    return receipt?.jobId === jobId && receipt.workerSig !== undefined ? receipt : undefined
   }
 
   /**
