@@ -17,6 +17,14 @@ const amount = z
 /** A host name as DNS spells one (RFC 1123 labels), for an API bound to a name such as `host.docker.internal`. */
 const HOST_NAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i
 
+/** A URL of one of `protocols` (`'https:'`…): `z.string().url()` alone also takes `file:` and `javascript:` URLs. */
+function urlOf(...protocols: string[]) {
+  return z
+    .string()
+    .url()
+    .refine((v) => protocols.includes(new URL(v).protocol), `expected a ${protocols.join(' or ')} URL`)
+}
+
 /** A libp2p peer id in its string form (`12D3KooW…`), checked by parsing it. */
 const peerIdString = z
   .string()
@@ -127,10 +135,13 @@ export const configSchema = z
       .object({
         transport: z.enum(['litesvm', 'rpc']).default('litesvm'),
         /** Cluster JSON-RPC URL when transport is rpc. */
-        url: z.string().url().optional(),
+        url: urlOf('http:', 'https:').optional(),
         /** Cluster WebSocket URL for confirmations; polling when absent. */
-        wsUrl: z.string().url().optional(),
-        /** SPL mint of the payment token; a local mint is created on LiteSVM when absent. */
+        wsUrl: urlOf('ws:', 'wss:').optional(),
+        /**
+         * SPL mint of the payment token: required with transport rpc, as a cluster holds many; a local mint is
+         * created on LiteSVM when absent.
+         */
         mint: z.string().regex(BASE58_ADDRESS, 'must be a base58 Solana address (32 to 44 characters)').optional(),
         /** Protocol fee in basis points. */
         feeBps: z.number().int().min(0).max(10_000).default(100),
@@ -139,6 +150,11 @@ export const configSchema = z
       .refine((l) => l.transport === 'litesvm' || l.url !== undefined, {
         message: 'transport rpc needs the cluster url',
         path: ['url'],
+      })
+      // Checked here, not at the first payment: a node started without it ran, and every ledger call failed.
+      .refine((l) => l.transport === 'litesvm' || l.mint !== undefined, {
+        message: 'transport rpc needs the payment mint: set ledger.mint in config.json, or pass --mint <address>',
+        path: ['mint'],
       })
       .refine((l) => l.transport === 'rpc' || (l.url === undefined && l.wsUrl === undefined), {
         message: 'url and wsUrl name a cluster; set transport to rpc to use one',

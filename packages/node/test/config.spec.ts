@@ -41,15 +41,49 @@ describe('config', () => {
   })
 
   it('should pay on the chain its transport names, and refuse a cluster url it would ignore', () => {
-    const rpc = parseConfig({ ledger: { transport: 'rpc', url: 'http://127.0.0.1:8899' } }).ledger
-    expect(rpc).toMatchObject({ transport: 'rpc', url: 'http://127.0.0.1:8899' })
-    expect(() => parseConfig({ ledger: { transport: 'rpc' } })).toThrow(/ledger\.url: transport rpc needs/)
+    const mint = 'EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v'
+    const rpc = parseConfig({ ledger: { transport: 'rpc', url: 'http://127.0.0.1:8899', mint } }).ledger
+    expect(rpc).toMatchObject({ transport: 'rpc', url: 'http://127.0.0.1:8899', mint })
+    expect(() => parseConfig({ ledger: { transport: 'rpc', mint } })).toThrow(/ledger\.url: transport rpc needs/)
     expect(() => parseConfig({ ledger: { url: 'http://127.0.0.1:8899' } })).toThrow(/ledger\.transport/)
     expect(() => parseConfig({ ledger: { wsUrl: 'ws://127.0.0.1:8900' } })).toThrow(/ledger\.transport/)
-    const mint = 'EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v'
     expect(parseConfig({ ledger: { mint } }).ledger.mint).toBe(mint)
     for (const bad of ['', 'not-an-address', `${mint}0OIl`, '0'.repeat(32)]) {
       expect(() => parseConfig({ ledger: { mint: bad } }), bad).toThrow(/ledger\.mint/)
+    }
+  })
+
+  it('should refuse a cluster without its payment mint, naming the field and how to set it', () => {
+    // Accepted before: the node started, and every ledger call then failed with LEDGER__INVALID_INPUT.
+    try {
+      parseConfig({ ledger: { transport: 'rpc', url: 'https://api.devnet.solana.com' } }, 'flags')
+      expect.unreachable()
+    } catch (e) {
+      expect(e).toMatchObject({
+        code: 'NODE__INVALID_CONFIG',
+        context: { source: 'flags', path: ['ledger', 'mint'] },
+        message: expect.stringMatching(/ledger\.mint: .*set ledger\.mint in config\.json, or pass --mint <address>/),
+      })
+    }
+  })
+
+  it('should take only http(s) cluster URLs and ws(s) WebSocket URLs', () => {
+    const mint = 'EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v'
+    const ledger = (url: string, wsUrl?: string) => ({
+      ledger: { transport: 'rpc', url, mint, ...(wsUrl === undefined ? {} : { wsUrl }) },
+    })
+    expect(parseConfig(ledger('https://api.devnet.solana.com', 'wss://api.devnet.solana.com')).ledger).toMatchObject({
+      url: 'https://api.devnet.solana.com',
+      wsUrl: 'wss://api.devnet.solana.com',
+    })
+    expect(parseConfig(ledger('http://127.0.0.1:8899', 'ws://127.0.0.1:8900')).ledger.wsUrl).toBe('ws://127.0.0.1:8900')
+    for (const url of ['file:///etc/passwd', 'javascript:alert(1)', 'ws://127.0.0.1:8900', 'ftp://host/']) {
+      expect(() => parseConfig(ledger(url)), url).toThrow(/ledger\.url: expected a http: or https: URL/)
+    }
+    for (const wsUrl of ['http://127.0.0.1:8900', 'file:///tmp/socket']) {
+      expect(() => parseConfig(ledger('http://127.0.0.1:8899', wsUrl)), wsUrl).toThrow(
+        /ledger\.wsUrl: expected a ws: or wss: URL/,
+      )
     }
   })
 

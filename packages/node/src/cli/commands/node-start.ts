@@ -18,6 +18,7 @@ interface StartFlags {
   slots?: number
   fault?: NodeConfig['worker']['fault']
   clusterUrl?: string
+  mint?: string
   verifier?: string[]
   apiPort?: number
   worker: boolean
@@ -55,6 +56,7 @@ function applyFlags(config: NodeConfig, flags: StartFlags): NodeConfig {
       ledger: {
         ...config.ledger,
         ...(flags.clusterUrl !== undefined ? { transport: 'rpc', url: flags.clusterUrl } : {}),
+        ...(flags.mint !== undefined ? { mint: flags.mint } : {}),
       },
     },
     'flags',
@@ -80,7 +82,8 @@ export function registerNodeStart(node: Command, program: Command, io: CliIo): v
       ).choices(['none', 'lazy', 'crash-mid-job']),
     )
     .option('--verifier <peer-id...>', 'third peers that may check results for this creator and arbitrate')
-    .option('--cluster-url <url>', 'Solana JSON-RPC URL (default: embedded LiteSVM)')
+    .option('--cluster-url <url>', 'Solana JSON-RPC URL (default: embedded LiteSVM); needs the payment mint')
+    .option('--mint <address>', 'SPL mint payments use on the cluster (base58); required with --cluster-url')
     .option('--api-port <port>', 'control API and /metrics port (0 picks one)', (v) => {
       const n = Number(v)
       if (!/^\d+$/.test(v) || n > 65535) throw new InvalidArgumentError('expected a port number')
