@@ -70,12 +70,24 @@ export class Datastore {
     this.#db = db
   }
 
-  /** Opens (creating when absent) the store in `dir`. */
+  /**
+   * Opens (creating when absent) the store in `dir`; rejects with `NODE__DATA_DIR_IN_USE` when another process has it
+   * open, else `NODE__DATASTORE_CORRUPT` when it cannot be opened.
+   */
   static async open(dir: string): Promise<Datastore> {
     const db = new ClassicLevel<string, Uint8Array>(dir, { valueEncoding: 'view' })
     try {
       await db.open()
     } catch (cause) {
+      // Told "corrupt", an operator may delete the store and its receipts; a lock only means a node is running.
+      if ((cause as { cause?: { code?: unknown } }).cause?.code === 'LEVEL_LOCKED') {
+        throw new NodeError(
+          'NODE__DATA_DIR_IN_USE',
+          `another node is running on ${dir} (it holds the datastore's lock); stop it first`,
+          { dir },
+          { cause },
+        )
+      }
       throw new NodeError(
         'NODE__DATASTORE_CORRUPT',
         `cannot open the datastore in ${dir}: ${String(cause)}`,

@@ -35,6 +35,8 @@ export const NODE_ERROR_CODES = [
   'NODE__OUTPUT_TOO_LARGE',
   // A job's output has no file of the name asked for.
   'NODE__OUTPUT_FILE_NOT_FOUND',
+  // Another process (a node already running) holds the data directory's datastore lock.
+  'NODE__DATA_DIR_IN_USE',
 ] as const
 
 /** A code raised by `@tessera/node`. */

@@ -125,6 +125,27 @@ describe('data directory', () => {
 })
 
 describe('datastore', () => {
+  it('should say a datastore another node holds is in use, not corrupt, and open once it is closed', async () => {
+    const tmp = await tempDir()
+    try {
+      const running = await Datastore.open(tmp.path)
+      await running.put('receipts', 'a', { worker: 'w' })
+      // Reported as corrupt before, an operator might have deleted the receipts of a node that was only running.
+      await expect(Datastore.open(tmp.path)).rejects.toMatchObject({
+        code: 'NODE__DATA_DIR_IN_USE',
+        message: `another node is running on ${tmp.path} (it holds the datastore's lock); stop it first`,
+        context: { dir: tmp.path },
+        cause: { cause: { code: 'LEVEL_LOCKED' } },
+      })
+      await running.close()
+      const reopened = await Datastore.open(tmp.path)
+      expect(await reopened.get('receipts', 'a')).toEqual({ worker: 'w' })
+      await reopened.close()
+    } finally {
+      await tmp.cleanup()
+    }
+  })
+
   it('should persist values with bigints and bytes across reopen, per namespace', async () => {
     const tmp = await tempDir()
     try {
