@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { access, mkdir, open, rename, writeFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { loadOrCreateIdentity, readBoundedFile, type Identity } from '@tessera/core'
+import { isTesseraError, loadIdentity, loadOrCreateIdentity, readBoundedFile, type Identity } from '@tessera/core'
 import { type NodeConfig, type NodeConfigInput, loadConfig, parseConfig, serializeConfig } from './config.js'
 import {
   API_ADDRESS_FILE,
@@ -113,8 +113,26 @@ export async function openDataDir(dir: DataDir): Promise<{ identity: Identity; c
     )
   }
   const config = await loadConfig(dir.config)
-  const identity = await loadOrCreateIdentity(dir.identity)
-  return { identity, config }
+  return { identity: await loadExistingIdentity(dir), config }
+}
+
+/**
+ * The data directory's identity, never a new one: a node restored without its key would otherwise start as a
+ * stranger, its reputation lost and the receipts pending under its old id never countersigned. Only `init` makes keys.
+ */
+async function loadExistingIdentity(dir: DataDir): Promise<Identity> {
+  try {
+    return await loadIdentity(dir.identity)
+  } catch (cause) {
+    if (isTesseraError(cause)) throw cause
+    if (!isNotFound(cause)) throw unreadable(dir.identity, cause)
+    throw new NodeError(
+      'NODE__DATA_DIR_NOT_INITIALISED',
+      `${dir.identity} is missing: restore it from a backup to keep this node's identity, or run \`tessera init --data-dir ${dir.root}\` to make a new one`,
+      { dir: dir.root, path: dir.identity },
+      { cause },
+    )
+  }
 }
 
 /** True when `token` (a token file's text) is a whole API token: an empty one would let any caller in. */

@@ -112,6 +112,31 @@ describe('data directory', () => {
     }
   })
 
+  it('should refuse to start without its key rather than make a new identity, which only init does', async () => {
+    const tmp = await tempDir()
+    try {
+      const dir = resolveDataDir(`${tmp.path}/node`)
+      await initDataDir(dir)
+      await rm(dir.identity)
+      const before = await readdir(dir.root)
+      // A new identity before: the node's reputation and the receipts pending under its old id were lost.
+      await expect(openDataDir(dir)).rejects.toMatchObject({
+        code: 'NODE__DATA_DIR_NOT_INITIALISED',
+        context: { dir: dir.root, path: dir.identity },
+        message: expect.stringMatching(
+          /peer\.key is missing: restore it .* or run `tessera init --data-dir .*` to make a new one/,
+        ),
+        cause: { code: 'ENOENT' },
+      })
+      expect(await readdir(dir.root)).toEqual(before)
+      // init still makes one, for an operator who means to start afresh.
+      const created = await initDataDir(dir)
+      expect((await openDataDir(dir)).identity.peerId.equals(created.identity.peerId)).toBe(true)
+    } finally {
+      await tmp.cleanup()
+    }
+  })
+
   it('should tell the operator to run init when the directory is empty', async () => {
     const tmp = await tempDir()
     try {
