@@ -1,6 +1,10 @@
 import type { ChildProcess } from 'node:child_process'
+import { readFile, writeFile } from 'node:fs/promises'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { AbortError } from '@tessera/core'
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import { initDataDir, resolveDataDir } from '../src/data-dir.js'
 import { runTessera, spawnPeer } from '../src/local/spawn-peer.js'
 import { tempDir } from './helpers.js'
 
@@ -20,6 +24,31 @@ vi.mock('node:child_process', async (importOriginal) => {
 
 /** Never exits, never writes an API address: a peer that has not started yet. */
 const STARTING = 'setInterval(() => {}, 1000)'
+
+/** What a node's `GET /v1/status` answers, enough for the client. */
+const STATUS = { peerId: 'p', addrs: [], peers: 0, capacityRecords: 0, worker: true, payee: 'x' }
+
+/**
+ * A node as far as spawnPeer can tell: it answers every request with {@link STATUS}, writes its address to the data
+ * directory in `TEST_DATA_DIR`, then prints `TEST_PRINT_CHARS` characters and `END`.
+ */
+const ANSWERING = `
+  const server = require('node:http').createServer((_, res) => res.end(${JSON.stringify(JSON.stringify(STATUS))}))
+  server.listen(0, '127.0.0.1', () => {
+    const address = { host: '127.0.0.1', port: server.address().port }
+    require('node:fs').writeFileSync(require('node:path').join(process.env.TEST_DATA_DIR, 'api.json'), JSON.stringify(address))
+    process.stdout.write('x'.repeat(Number(process.env.TEST_PRINT_CHARS)) + 'END')
+  })
+`
+
+/** An HTTP server in this process standing for a node already running, its address written to `apiAddress`. */
+async function runningNode(apiAddress: string): Promise<Server> {
+  const server = createServer((_, res) => res.end(JSON.stringify(STATUS)))
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  await writeFile(apiAddress, JSON.stringify({ host: '127.0.0.1', port }))
+  return server
+}
 
 afterEach(() => {
   for (const spawned of child.spawned.splice(0)) spawned.kill('SIGKILL')
@@ -69,6 +98,69 @@ describe('local peer processes', { timeout: 10_000 }, () => {
         code: 'NODE__PEER_UNREACHABLE',
       })
       expect(child.spawned[0]?.signalCode).toBe('SIGKILL')
+    } finally {
+      await tmp.cleanup()
+    }
+  })
+
+  it('should refuse a data directory a running node answers for, leaving its address file', async () => {
+    const tmp = await tempDir()
+    const dir = resolveDataDir(tmp.path)
+    await initDataDir(dir)
+    const node = await runningNode(dir.apiAddress)
+    try {
+      const address = await readFile(dir.apiAddress, 'utf8')
+      child.script = STARTING
+      // Before, the address file was deleted and a child started, which then failed on the datastore's lock.
+      await expect(spawnPeer({ name: 'second', dataDir: tmp.path, startTimeoutMs: 500 })).rejects.toMatchObject({
+        code: 'NODE__DATA_DIR_IN_USE',
+        message: expect.stringMatching(/another node is running on .*; stop it first/),
+      })
+      expect(child.spawned).toHaveLength(0)
+      expect(await readFile(dir.apiAddress, 'utf8')).toBe(address)
+    } finally {
+      node.close()
+      await tmp.cleanup()
+    }
+  })
+
+  it("should wait for its child's address file, not take one a killed node left", async () => {
+    const tmp = await tempDir()
+    const dir = resolveDataDir(tmp.path)
+    await initDataDir(dir)
+    // Left by a node that is gone: nothing answers at its address any more.
+    const gone = await runningNode(dir.apiAddress)
+    await new Promise((resolve) => gone.close(resolve))
+    try {
+      child.script = ANSWERING
+      const peer = await spawnPeer({
+        name: 'restarted',
+        dataDir: tmp.path,
+        env: { TEST_DATA_DIR: tmp.path, TEST_PRINT_CHARS: '0' },
+      })
+      expect(await peer.client.status()).toEqual(STATUS)
+      await peer.kill()
+    } finally {
+      await tmp.cleanup()
+    }
+  })
+
+  it("should keep only the last of a peer's output", async () => {
+    const tmp = await tempDir()
+    await initDataDir(resolveDataDir(tmp.path))
+    try {
+      child.script = ANSWERING
+      const peer = await spawnPeer({
+        name: 'chatty',
+        dataDir: tmp.path,
+        env: { TEST_DATA_DIR: tmp.path, TEST_PRINT_CHARS: '100000' },
+        outputChars: 1000,
+      })
+      const deadline = Date.now() + 5000
+      while (!peer.output().endsWith('END') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+      // All of it was kept before, for as long as the peer ran.
+      expect(peer.output()).toBe(`${'x'.repeat(997)}END`)
+      await peer.kill()
     } finally {
       await tmp.cleanup()
     }
