@@ -103,8 +103,9 @@ const TOKEN = 'a'.repeat(48)
 async function withServer(
   ops: NodeOperations,
   body: (client: ApiClient, port: number) => Promise<void>,
+  logger: { error: (...args: unknown[]) => void } = { error: () => {} },
 ): Promise<void> {
-  const server = new ApiServer(ops, { host: '127.0.0.1', port: 0, token: TOKEN })
+  const server = new ApiServer(ops, { host: '127.0.0.1', port: 0, token: TOKEN, logger })
   const { port } = await server.listen()
   try {
     await body(new ApiClient(`http://127.0.0.1:${port}`, TOKEN), port)
@@ -414,7 +415,11 @@ describe('control API', () => {
       ops.wallet = async () => {
         throw new Error('disk on fire')
       }
-      await expect(client.wallet()).rejects.toMatchObject({ code: 'NODE__INTERNAL', message: 'disk on fire' })
+      await expect(client.wallet()).rejects.toMatchObject({
+        code: 'NODE__INTERNAL',
+        message: expect.stringMatching(/^the node failed on this request; its log has the cause under request id /),
+        context: { path: '/v1/wallet', requestId: expect.any(String) },
+      })
       ops.wallet = async () => {
         throw new TesseraError('SCHEDULER__BID_EXPIRED', 'the bid expired', {})
       }
@@ -429,6 +434,56 @@ describe('control API', () => {
       reportError(remote, { stdout: () => {}, stderr: (t) => void (stderr += t), isTty: false })
       expect(stderr).toBe('error: the bid expired (NODE__API_REMOTE_ERROR, remote SCHEDULER__BID_EXPIRED)\n')
     })
+  })
+
+  it("should log each failure of the node's own, and answer one it did not code without its insides", async () => {
+    const ops = fakeOps()
+    const logger = { error: vi.fn() }
+    await withServer(
+      ops,
+      async (_client, port) => {
+        const get = async (path: string) => {
+          const res = await fetch(`http://127.0.0.1:${port}${path}`, { headers: { authorization: `Bearer ${TOKEN}` } })
+          return { status: res.status, error: ((await res.json()) as { error: Record<string, string> }).error }
+        }
+        ops.wallet = async () => {
+          throw Object.assign(new Error("ENOTDIR: not a directory, open '/home/operator/.tessera/ledger/wallet'"), {
+            code: 'ENOTDIR',
+          })
+        }
+        // Before, the reply carried the node's own path and nothing was logged.
+        const uncoded = await get('/v1/wallet?probe=1')
+        expect(uncoded.status).toBe(500)
+        expect(uncoded.error).toEqual({
+          code: 'NODE__INTERNAL',
+          message: `the node failed on this request; its log has the cause under request id ${uncoded.error.requestId}`,
+          requestId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+        })
+        expect(logger.error).toHaveBeenCalledExactlyOnceWith(
+          {
+            err: expect.stringMatching(/ENOTDIR: not a directory, open '\/home\/operator/),
+            method: 'GET',
+            path: '/v1/wallet',
+            requestId: uncoded.error.requestId,
+          },
+          'api:failed',
+        )
+        // A coded failure of the node's own keeps its message, and is logged with its code.
+        ops.wallet = async () => {
+          throw new TesseraError('CORE__BLOB_NOT_FOUND', 'blob gone', {})
+        }
+        const coded = await get('/v1/wallet')
+        expect(coded).toMatchObject({ status: 500, error: { code: 'CORE__BLOB_NOT_FOUND', message: 'blob gone' } })
+        expect(logger.error).toHaveBeenLastCalledWith(
+          expect.objectContaining({ code: 'CORE__BLOB_NOT_FOUND', requestId: coded.error.requestId }),
+          'api:failed',
+        )
+        // The caller's mistakes are the caller's to read, not the operator's.
+        expect((await get('/v1/jobs/nope')).status).toBe(404)
+        expect(logger.error).toHaveBeenCalledTimes(2)
+      },
+      logger,
+    )
   })
 
   it('should hand a server error after listening to the logger, and still reject a failed listen', async () => {

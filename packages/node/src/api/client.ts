@@ -35,7 +35,10 @@ const BLOB_TIMEOUT_FACTOR = 10
  */
 const SLOW_CALL_TIMEOUT_FACTOR = 18
 
-const errorReply = z.object({ error: z.object({ code: z.string(), message: z.string() }) })
+const errorReply = z.object({
+  // The id a node logs a failure of its own under (HTTP 500 and up), for its operator to find the cause by.
+  error: z.object({ code: z.string(), message: z.string(), requestId: z.string().max(64).optional() }),
+})
 const apiAddress = z.object({ host: z.string(), port: z.number().int().min(1).max(65535) })
 
 const JOB_STATES = ['bidding', 'running', 'completed', 'failed', 'cancelled', 'expired'] as const
@@ -222,9 +225,10 @@ export class ApiClient {
     }
     const err = errorReply.safeParse(error)
     if (err.success) {
-      const { code, message } = err.data.error
-      if (isNodeErrorCode(code)) throw new NodeError(code, message, { path })
-      throw new NodeError('NODE__API_REMOTE_ERROR', message, { path, remoteCode: code })
+      const { code, message, requestId } = err.data.error
+      const context = { path, ...(requestId !== undefined ? { requestId } : {}) }
+      if (isNodeErrorCode(code)) throw new NodeError(code, message, context)
+      throw new NodeError('NODE__API_REMOTE_ERROR', message, { ...context, remoteCode: code })
     }
     throw new NodeError('NODE__API_MALFORMED_REPLY', `the node answered ${path} with HTTP ${res.status}`, { path })
   }

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { timingSafeEqual } from 'node:crypto'
+import { randomUUID, timingSafeEqual } from 'node:crypto'
 import {
   type AbortOptions,
   environmentLightingSchema,
@@ -15,7 +15,8 @@ import { MAX_JOB_TIMEOUT_MS } from '@tessera/scheduler'
 import { z } from 'zod'
 import { MAX_API_BODY_BYTES, MAX_INPUT_BYTES, MIN_API_TOKEN_LENGTH } from '../constants.js'
 import { NodeError, type NodeErrorCode } from '../errors.js'
-import type { Logger } from '../logger.js'
+import { createLogger, type Logger } from '../logger.js'
+import { errorFields } from '../peer/error-fields.js'
 import { DEFAULT_JOBS_LISTED, type JobRequest, MAX_JOBS_LISTED, type NodeOperations } from './contract.js'
 
 /**
@@ -110,10 +111,16 @@ export interface ApiServerOptions {
   /** Bearer token required on /v1 routes. /metrics is open, as Prometheus scrapes it. */
   token: string
   /**
-   * Where server errors after {@link ApiServer.listen} go (a failed `accept`, say).
-   * @default none: such an error is then left unhandled and ends the process, as any unhandled `'error'` event does
+   * Where the node's own failures go: a request answered 500 or more (`api:failed`, with its request id), and server
+   * errors after {@link ApiServer.listen} (a failed `accept`, say; `api:error`).
+   * @default JSON lines on stdout at level `error`, named `tessera:api`
    */
   logger?: Pick<Logger, 'error'>
+}
+
+/** A request's path without its query, for the log. */
+function pathOf(req: IncomingMessage): string {
+  return (req.url ?? '/').split('?', 1)[0] as string
 }
 
 /** A URL path segment's text; a malformed percent-escape is the caller's error, not ours. */
@@ -213,7 +220,7 @@ export class ApiServer {
   readonly #ops: NodeOperations
   readonly #token: Buffer
   readonly #listenOn: { host: string; port: number }
-  readonly #logger: Pick<Logger, 'error'> | undefined
+  readonly #logger: Pick<Logger, 'error'>
 
   constructor(ops: NodeOperations, options: ApiServerOptions) {
     this.#ops = ops
@@ -233,19 +240,33 @@ export class ApiServer {
       res.on('close', () => {
         if (!res.writableFinished) request.abort()
       })
-      this.#route(req, res, { signal: request.signal }).catch((e: unknown) => {
-        if (res.destroyed) return
-        if (res.headersSent) return void res.destroy()
-        sendJson(res, statusOf(e), {
-          error: {
-            code: isTesseraError(e) ? e.code : ('NODE__INTERNAL' satisfies NodeErrorCode),
-            message: (e as Error).message,
-          },
-        })
-      })
+      this.#route(req, res, { signal: request.signal }).catch((e: unknown) => this.#fail(req, res, e))
     })
     this.#listenOn = { host: options.host, port: options.port }
-    this.#logger = options.logger
+    this.#logger = options.logger ?? createLogger('error', 'tessera:api')
+  }
+
+  /**
+   * Answers a request that failed. A failure of the node's own (500 and up) is logged with a request id the reply
+   * carries too; an error the node did not code is answered with that id alone, as its message tells of the node's
+   * insides (a path, a library's words), not of the request.
+   */
+  #fail(req: IncomingMessage, res: ServerResponse, e: unknown): void {
+    // The client hung up: there is nobody to answer, and the work it stopped is no failure of the node's.
+    if (res.destroyed) return
+    const status = statusOf(e)
+    const requestId = status >= 500 ? randomUUID() : undefined
+    if (requestId !== undefined) {
+      this.#logger.error({ ...errorFields(e), method: req.method, path: pathOf(req), requestId }, 'api:failed')
+    }
+    if (res.headersSent) return void res.destroy()
+    const error = isTesseraError(e)
+      ? { code: e.code, message: e.message }
+      : {
+          code: 'NODE__INTERNAL' satisfies NodeErrorCode,
+          message: `the node failed on this request; its log has the cause under request id ${requestId}`,
+        }
+    sendJson(res, status, { error: { ...error, ...(requestId !== undefined ? { requestId } : {}) } })
   }
 
   /** Starts listening; resolves to the bound address, or rejects with NODE__API_LISTEN_FAILED when it cannot bind. */
@@ -270,10 +291,7 @@ export class ApiServer {
       this.#server.once('error', onError)
       this.#server.listen(port, host, onListening)
     })
-    const logger = this.#logger
-    if (logger !== undefined) {
-      this.#server.on('error', (error) => logger.error({ err: error }, 'api:error'))
-    }
+    this.#server.on('error', (error) => this.#logger.error({ err: error }, 'api:error'))
     const address = this.#server.address() as AddressInfo
     return { host: address.address, port: address.port }
   }
