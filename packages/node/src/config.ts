@@ -1,6 +1,7 @@
 import { isIP } from 'node:net'
 import { readBoundedFile } from '@tessera/core'
 import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
 import { DEFAULT_MIN_PSNR_DB, DEFAULT_PSNR_OUTLIER_FRACTION, MAX_PSNR_OUTLIER_FRACTION } from '@tessera/proof'
 import { z } from 'zod'
 import { MAX_CONFIG_BYTES } from './constants.js'
@@ -25,6 +26,36 @@ function urlOf(...protocols: string[]) {
     .refine((v) => protocols.includes(new URL(v).protocol), `expected a ${protocols.join(' or ')} URL`)
 }
 
+/** Why `text` is not a multiaddr (with a `/p2p/<peer id>` part when `withPeerId`), or undefined when it is one. */
+function multiaddrProblem(text: string, withPeerId: boolean): string | undefined {
+  let components
+  try {
+    components = multiaddr(text).getComponents()
+  } catch (e) {
+    return (e as Error).message
+  }
+  if (components.length === 0) return 'it is empty'
+  if (withPeerId && !components.some((c) => c.name === 'p2p')) return 'a bootstrap peer ends in /p2p/<peer id>'
+  return undefined
+}
+
+/** A multiaddr in its string form, checked by parsing it; the message names the entry refused. */
+function multiaddrString(maxLength: number, withPeerId = false) {
+  return z
+    .string()
+    .max(maxLength)
+    .superRefine((text, ctx) => {
+      const problem = multiaddrProblem(text, withPeerId)
+      if (problem !== undefined) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(text)}: ${problem}` })
+    })
+}
+
+/** Tiers a worker serves: at least one, each once. */
+const tierList = z
+  .array(z.union([z.literal(1), z.literal(2), z.literal(3)]))
+  .min(1, 'a worker serves at least one tier')
+  .refine((tiers) => new Set(tiers).size === tiers.length, 'each tier is listed once')
+
 /** A libp2p peer id in its string form (`12D3KooW…`), checked by parsing it. */
 const peerIdString = z
   .string()
@@ -43,9 +74,9 @@ export const configSchema = z
   .object({
     version: z.literal(1).default(1),
     /** libp2p listen multiaddrs. */
-    listen: z.array(z.string().max(256)).max(16).default(['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws']),
-    /** Peers to join through; may be empty. */
-    bootstrap: z.array(z.string().max(512)).max(64).default([]),
+    listen: z.array(multiaddrString(256)).max(16).default(['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws']),
+    /** Peers to join through, each a multiaddr ending in `/p2p/<peer id>`; may be empty. */
+    bootstrap: z.array(multiaddrString(512, true)).max(64).default([]),
     /**
      * Loopback-friendly network settings (no IP-colocation penalty, DHT keeps private addresses). Unset, they follow
      * the listen addresses: on for loopback and private ones (the defaults), off once one is public or a wildcard.
@@ -74,7 +105,7 @@ export const configSchema = z
         /** Asking price per benchmark-hour, token units. */
         price: amount.default(100n),
         pricing: z.enum(['fixed', 'demand']).default('fixed'),
-        tiers: z.array(z.union([z.literal(1), z.literal(2), z.literal(3)])).default([3]),
+        tiers: tierList.default([3]),
         stake: amount.default(1_000n),
         slots: z.number().int().min(1).max(64).default(1),
         /**

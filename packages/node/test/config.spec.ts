@@ -87,6 +87,38 @@ describe('config', () => {
     }
   })
 
+  it('should take listen and bootstrap addresses only as multiaddrs, naming the entry refused', () => {
+    const peer = '12D3KooWJPvoBcKArbt3mcJG4ESAEsNQJKQHQZw8ePv95U2rfpJg'
+    const config = parseConfig({
+      listen: ['/ip4/0.0.0.0/tcp/4001', '/ip6/::1/tcp/0/ws'],
+      bootstrap: [`/ip4/127.0.0.1/tcp/4001/p2p/${peer}`, `/dns4/boot.example.com/tcp/443/wss/p2p/${peer}`],
+    })
+    expect(config.listen).toEqual(['/ip4/0.0.0.0/tcp/4001', '/ip6/::1/tcp/0/ws'])
+    // Taken before, and refused only as the node started, by a message naming no entry.
+    const refused: [unknown, RegExp][] = [
+      [
+        { listen: ['/ip4/127.0.0.1/tcp/0', 'localhost:4001'] },
+        /^config: listen\.1: "localhost:4001": .*start with "\/"/,
+      ],
+      [{ listen: ['/ip4/999.0.0.1/tcp/1'] }, /^config: listen\.0: "\/ip4\/999\.0\.0\.1\/tcp\/1": Invalid IPv4/],
+      [{ listen: [''] }, /^config: listen\.0: "": it is empty/],
+      [{ bootstrap: ['/ip4/127.0.0.1/tcp/4001'] }, /^config: bootstrap\.0: .*ends in \/p2p\/<peer id>/],
+      [{ bootstrap: [`/ip4/127.0.0.1/tcp/4001/p2p/${peer}`, 'nope'] }, /^config: bootstrap\.1: "nope"/],
+    ]
+    for (const [input, message] of refused) {
+      expect(() => parseConfig(input), JSON.stringify(input)).toThrow(
+        expect.objectContaining({ code: 'NODE__INVALID_CONFIG', message: expect.stringMatching(message) }),
+      )
+    }
+  })
+
+  it('should serve at least one tier, each listed once', () => {
+    expect(parseConfig({ worker: { tiers: [1, 3] } }).worker.tiers).toEqual([1, 3])
+    // Both were taken before: a worker of no tier, or of one tier twice.
+    expect(() => parseConfig({ worker: { tiers: [] } })).toThrow(/worker\.tiers: a worker serves at least one tier/)
+    expect(() => parseConfig({ worker: { tiers: [3, 3] } })).toThrow(/worker\.tiers: each tier is listed once/)
+  })
+
   it('should take third-party verifiers as peer ids and refuse anything else', () => {
     const defaults = parseConfig({}).verification
     expect(defaults).toEqual({
