@@ -339,7 +339,7 @@ describe('tessera commands', () => {
       [['--data-dir', creatorDir, 'node', 'start', '--price', 'free'], 2, /expected a whole number/],
       [
         ['--data-dir', creatorDir, 'node', 'start', '--verifier', '12D3KooWtypo'],
-        1,
+        2,
         /verification\.verifiers\.0: not a peer id/,
       ],
       [['--data-dir', creatorDir, 'wallet', 'airdrop', 'lots'], 2, /expected a whole number/],

@@ -8,6 +8,7 @@ import {
   MAX_ANIMATION_NAME_LENGTH,
   MAX_FIRST_FRAME,
   MAX_FPS,
+  MAX_FRAMES_PER_JOB,
   MIN_FPS,
 } from '@tessera/core'
 import { TONE_CURVES } from '@tessera/gpu'
@@ -66,7 +67,7 @@ const jobRequestSchema = z
     inputs: z.array(z.string().min(1).max(128)).min(1).max(64),
     render: z
       .object({
-        frames: z.number().int().min(1).max(10_000),
+        frames: z.number().int().min(1).max(MAX_FRAMES_PER_JOB),
         width: z.number().int().min(1).max(16_384),
         height: z.number().int().min(1).max(16_384),
         tileWidth: z.number().int().min(1).max(16_384),

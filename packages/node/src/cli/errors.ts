@@ -1,4 +1,4 @@
-import { isTesseraError } from '@tessera/core'
+import { isTesseraError, type TesseraError } from '@tessera/core'
 import type { CliIo } from './io.js'
 
 /** Exit code for a failed operation. */
@@ -7,10 +7,36 @@ export const EXIT_FAILURE = 1
 export const EXIT_USAGE = 2
 
 /**
- * Prints an error the way an operator wants to read it: the message and its code, never a stack trace (set
- * `TESSERA_DEBUG=1` to see one).
+ * A coded error the command line itself caused (flags that do not go together, or that the config refuses): printed
+ * as that error, and exits {@link EXIT_USAGE} as commander's own usage errors do.
  */
-export function reportError(e: unknown, io: CliIo): number {
+export class UsageError extends Error {
+  static override name = 'UsageError'
+  readonly error: TesseraError
+
+  constructor(error: TesseraError) {
+    super(error.message, { cause: error })
+    this.error = error
+  }
+}
+
+/** Runs `check` over a command's flags: a coded error it throws is a {@link UsageError}. */
+export function checkFlags<T>(check: () => T): T {
+  try {
+    return check()
+  } catch (e) {
+    if (isTesseraError(e)) throw new UsageError(e)
+    throw e
+  }
+}
+
+/**
+ * Prints an error the way an operator wants to read it: the message and its code, never a stack trace (set
+ * `TESSERA_DEBUG=1` to see one). Resolves to the exit code: {@link EXIT_USAGE} for a {@link UsageError}, else
+ * {@link EXIT_FAILURE}.
+ */
+export function reportError(failure: unknown, io: CliIo): number {
+  const e = failure instanceof UsageError ? failure.error : failure
   if (isTesseraError(e)) {
     // A code the node sent that this CLI does not know still tells the operator (and a bug report) what failed.
     const remote = typeof e.context.remoteCode === 'string' ? `, remote ${e.context.remoteCode}` : ''
@@ -21,5 +47,5 @@ export function reportError(e: unknown, io: CliIo): number {
     io.stderr(`error: ${String(e)}\n`)
   }
   if (process.env.TESSERA_DEBUG === '1' && e instanceof Error && e.stack !== undefined) io.stderr(`${e.stack}\n`)
-  return EXIT_FAILURE
+  return failure instanceof UsageError ? EXIT_USAGE : EXIT_FAILURE
 }

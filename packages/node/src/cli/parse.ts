@@ -1,4 +1,11 @@
-import { MAX_FPS, MAX_IMAGE_SIDE, MAX_SAMPLES_PER_PIXEL, MIN_FPS } from '@tessera/core'
+import {
+  MAX_FIRST_FRAME,
+  MAX_FPS,
+  MAX_FRAMES_PER_JOB,
+  MAX_IMAGE_SIDE,
+  MAX_SAMPLES_PER_PIXEL,
+  MIN_FPS,
+} from '@tessera/core'
 import { MAX_JOB_TIMEOUT_MS } from '@tessera/scheduler'
 import { InvalidArgumentError } from 'commander'
 
@@ -21,6 +28,20 @@ export function parseImageSide(value: string): number {
 export function parseSamples(value: string): number {
   const n = parsePositiveInt(value)
   if (n > MAX_SAMPLES_PER_PIXEL) throw new InvalidArgumentError(`expected 1 to ${MAX_SAMPLES_PER_PIXEL} samples`)
+  return n
+}
+
+/** Parses a job's frame count flag: 1 to {@link MAX_FRAMES_PER_JOB}, what a render order may ask. */
+export function parseFrameCount(value: string): number {
+  const n = parsePositiveInt(value)
+  if (n > MAX_FRAMES_PER_JOB) throw new InvalidArgumentError(`expected 1 to ${MAX_FRAMES_PER_JOB} frames`)
+  return n
+}
+
+/** Parses a job's first frame flag: 0 to {@link MAX_FIRST_FRAME}, so its last frame's number still fits a task id. */
+export function parseFirstFrame(value: string): number {
+  const n = parseNonNegativeInt(value)
+  if (n > MAX_FIRST_FRAME) throw new InvalidArgumentError(`expected 0 to ${MAX_FIRST_FRAME}`)
   return n
 }
 

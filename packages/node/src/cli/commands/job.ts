@@ -1,5 +1,7 @@
 import { extname } from 'node:path'
+import { MAX_FRAMES_PER_JOB, type Split } from '@tessera/core'
 import { decodeEnvironmentImage, SceneTimeline, tensor } from '@tessera/gpu'
+import { checkTaskCount } from '@tessera/scheduler'
 import { SingleBar } from 'cli-progress'
 import { type Command, InvalidArgumentError, Option } from 'commander'
 import { z } from 'zod'
@@ -14,12 +16,14 @@ import { environmentOptions, lightingOf, type EnvironmentFlags } from '../enviro
 import {
   parseAmount,
   parseDeadline,
+  parseFirstFrame,
   parseFps,
+  parseFrameCount,
   parseImageSide,
-  parseNonNegativeInt,
   parsePositiveInt,
   parseSamples,
 } from '../parse.js'
+import { checkFlags } from '../errors.js'
 import { readInput, readScene } from '../read-input.js'
 import { toneOptions, type ToneFlags } from '../tone-flags.js'
 import { PNG_EXPOSURE } from '../../peer/job-output.js'
@@ -68,6 +72,37 @@ interface SubmitFlags extends EnvironmentFlags {
   wait: boolean
 }
 
+/** What an inference job needs besides its model, from `job submit`'s flags. */
+interface InferenceFlags {
+  input: string
+  items: number
+  itemsPerTask: number
+}
+
+/** An inference job's flags, which it cannot do without. */
+function inferenceOf(flags: SubmitFlags): InferenceFlags {
+  if (flags.input === undefined || flags.items === undefined) {
+    throw new NodeError('NODE__UNSUPPORTED_INPUT', 'an inference job needs --input <tensors.json> and --items <n>', {})
+  }
+  return { input: flags.input, items: flags.items, itemsPerTask: flags.itemsPerTask ?? flags.items }
+}
+
+/** How the job splits into tasks, as its order will: an inference's, or else the render `flags` ask for. */
+function splitOf(flags: SubmitFlags, inference: InferenceFlags | undefined): Split {
+  if (inference !== undefined)
+    return { kind: 'inference', items: inference.items, itemsPerTask: inference.itemsPerTask }
+  return {
+    kind: 'render',
+    firstFrame: flags.firstFrame,
+    frames: flags.frames,
+    width: flags.width,
+    height: flags.height,
+    tileWidth: flags.tile,
+    tileHeight: flags.tile,
+    samples: flags.samples,
+  }
+}
+
 /** The frame rate an animated scene plays at when the job does not say (film's). */
 const DEFAULT_FPS = 24
 
@@ -112,8 +147,8 @@ export function registerJob(program: Command, io: CliIo): void {
       .command('submit <file>')
       .description('order a render (<scene.glb|.gltf>) or an inference (<model.onnx> with --input) job'),
   )
-    .option('--frames <n>', 'frames to render', parsePositiveInt, 1)
-    .option('--first-frame <n>', 'number of the first frame', parseNonNegativeInt, 0)
+    .option('--frames <n>', `frames to render (at most ${MAX_FRAMES_PER_JOB})`, parseFrameCount, 1)
+    .option('--first-frame <n>', 'number of the first frame', parseFirstFrame, 0)
     .option(
       '--fps <n>',
       `frame rate the scene's animations play at: frame f shows time f / fps (default ${DEFAULT_FPS} for an animated scene)`,
@@ -138,6 +173,9 @@ export function registerJob(program: Command, io: CliIo): void {
           file,
         })
       }
+      const inference = ext === '.onnx' ? inferenceOf(flags) : undefined
+      // Counted as the node counts the order's tasks, before anything is read or uploaded for an order it would refuse.
+      checkFlags(() => checkTaskCount(splitOf(flags, inference)))
       const bytes = ext === '.onnx' ? await readInput(file) : await readScene(file)
       const api = await client()
       const common = {
@@ -146,19 +184,12 @@ export function registerJob(program: Command, io: CliIo): void {
         ...(flags.deadline !== undefined ? { deadlineMs: flags.deadline * 1000 } : {}),
       }
       let request: JobRequest
-      if (ext === '.onnx') {
-        if (flags.input === undefined || flags.items === undefined) {
-          throw new NodeError(
-            'NODE__UNSUPPORTED_INPUT',
-            'an inference job needs --input <tensors.json> and --items <n>',
-            {},
-          )
-        }
-        const inputs = [await api.putBlob(bytes), await api.putBlob(await readTensorJson(flags.input))]
+      if (inference !== undefined) {
+        const inputs = [await api.putBlob(bytes), await api.putBlob(await readTensorJson(inference.input))]
         request = {
           kind: 'inference',
           inputs,
-          inference: { items: flags.items, itemsPerTask: flags.itemsPerTask ?? flags.items },
+          inference: { items: inference.items, itemsPerTask: inference.itemsPerTask },
           ...common,
         }
       } else {
@@ -168,13 +199,11 @@ export function registerJob(program: Command, io: CliIo): void {
         const fps = flags.fps ?? (animated ? DEFAULT_FPS : undefined)
         // On stderr: stdout's first line stays the job id, for scripts.
         if (animated && flags.fps === undefined) io.stderr(`the scene is animated: playing it at ${DEFAULT_FPS} fps\n`)
+        const panorama = flags.environment === undefined ? undefined : await readInput(flags.environment)
+        // Checked here, so a panorama no worker could read fails before anything is uploaded, ordered or paid.
+        if (panorama !== undefined) decodeEnvironmentImage(panorama)
         const inputs = [await api.putBlob(bytes)]
-        if (flags.environment !== undefined) {
-          const panorama = await readInput(flags.environment)
-          // Checked here, so a panorama no worker could read fails before anything is ordered or paid.
-          decodeEnvironmentImage(panorama)
-          inputs.push(await api.putBlob(panorama))
-        }
+        if (panorama !== undefined) inputs.push(await api.putBlob(panorama))
         request = {
           kind: 'render',
           inputs,

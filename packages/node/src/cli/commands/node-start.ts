@@ -5,6 +5,7 @@ import { type NodeConfig, parseConfig } from '../../config.js'
 import { openDataDir, readApiToken, resolveDataDir } from '../../data-dir.js'
 import { createLogger } from '../../logger.js'
 import { Peer } from '../../peer/peer.js'
+import { checkFlags } from '../errors.js'
 import type { CliIo } from '../io.js'
 import { parseAmount, parsePositiveInt } from '../parse.js'
 
@@ -30,7 +31,10 @@ function parseTier(value: string, previous: number[] = []): number[] {
   return [...previous, Number(value)]
 }
 
-/** Flags override the config file; the result is validated like the file itself. */
+/**
+ * Flags override the config file; the result is validated like the file itself. The file alone was valid, so what
+ * is refused here is the flags' doing.
+ */
 function applyFlags(config: NodeConfig, flags: StartFlags): NodeConfig {
   return parseConfig(
     {
@@ -96,7 +100,7 @@ export function registerNodeStart(node: Command, program: Command, io: CliIo): v
     .action(async (flags: StartFlags) => {
       const dir = resolveDataDir(program.opts<{ dataDir?: string }>().dataDir)
       const opened = await openDataDir(dir)
-      const config = applyFlags(opened.config, flags)
+      const config = checkFlags(() => applyFlags(opened.config, flags))
       const logger = createLogger(config.logLevel)
       const peer = await Peer.start({ dir, config, identity: opened.identity, logger })
       if (config.worker.fault === 'crash-mid-job') {

@@ -1,0 +1,91 @@
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { generateScene } from '@tessera/gpu'
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { ApiClient } from '../src/api/client.js'
+import { NodeError } from '../src/errors.js'
+import { cli, tempDir } from './helpers.js'
+
+/** Stands in for the node's control API: it records uploads and refuses orders, as a node refuses one out of bounds. */
+function fakeClient() {
+  return {
+    putBlob: vi.fn(async () => 'bafy-cid'),
+    submitJob: vi.fn(async (): Promise<{ jobId: string }> => {
+      throw new NodeError('NODE__API_MALFORMED_REQUEST', 'render.frames: too big', {})
+    }),
+  }
+}
+
+describe('tessera job submit', () => {
+  let dir: { path: string; cleanup: () => Promise<void> }
+  let scene: string
+  let model: string
+  let api: ReturnType<typeof fakeClient>
+
+  beforeAll(async () => {
+    dir = await tempDir('tessera-submit-')
+    scene = join(dir.path, 'scene.glb')
+    await writeFile(scene, await generateScene({ subdivisions: 1 }))
+    model = join(dir.path, 'model.onnx')
+    await writeFile(model, 'not read before the flags are checked')
+    await writeFile(join(dir.path, 'tensors.json'), '{}')
+  })
+
+  afterAll(async () => {
+    await dir?.cleanup()
+  })
+
+  afterEach(() => {
+    vi.restoreAllMocks()
+  })
+
+  const submit = async (...argv: string[]) => {
+    api = fakeClient()
+    vi.spyOn(ApiClient, 'forDataDir').mockResolvedValue(api as unknown as ApiClient)
+    return cli('--data-dir', dir.path, 'job', 'submit', ...argv)
+  }
+
+  it('should refuse a job out of bounds with exit 2 before uploading anything', async () => {
+    const cases: [string[], RegExp][] = [
+      [[scene, '--frames', '20000'], /--frames.*expected 1 to 10000 frames/],
+      [[scene, '--first-frame', '999990001'], /--first-frame.*expected 0 to 999990000/],
+      // 100 frames of 128 x 128 tiles: more tasks than a job may have.
+      [
+        [scene, '--frames', '100', '--width', '2048', '--height', '2048', '--tile', '16'],
+        /1638400 tasks; a job may have 1 to 65536.*SCHEDULER__TASK_LIMIT_EXCEEDED/,
+      ],
+      [
+        [model, '--input', join(dir.path, 'tensors.json'), '--items', '100000', '--items-per-task', '1'],
+        /100000 tasks.*SCHEDULER__TASK_LIMIT_EXCEEDED/,
+      ],
+    ]
+    for (const [argv, message] of cases) {
+      const res = await submit(...argv)
+      // Before, the scene was uploaded, then the node refused the order (exit 1, NODE__API_MALFORMED_REQUEST).
+      expect({ argv, code: res.code }).toEqual({ argv, code: 2 })
+      expect(res.stderr).toMatch(message)
+      expect(api.putBlob).not.toHaveBeenCalled()
+    }
+  })
+
+  it('should upload the scene of a job within bounds, then order it', async () => {
+    const res = await submit(
+      scene,
+      '--frames',
+      '10000',
+      '--first-frame',
+      '999990000',
+      '--width',
+      '16',
+      '--height',
+      '16',
+      '--tile',
+      '16',
+    )
+    expect(api.putBlob).toHaveBeenCalledOnce()
+    expect(api.submitJob).toHaveBeenCalledWith(
+      expect.objectContaining({ render: expect.objectContaining({ frames: 10000, firstFrame: 999990000 }) }),
+    )
+    expect(res.code).toBe(1)
+  })
+})
