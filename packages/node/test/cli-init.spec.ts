@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { cli, tempDir } from './helpers.js'
 
@@ -10,6 +12,26 @@ describe('tessera init', () => {
       expect(res.stdout).toMatch(/peer id: 12D3Koo/)
       const again = await cli('--data-dir', tmp.path, 'init')
       expect(again.stdout).toMatch(/already initialised/)
+    } finally {
+      await tmp.cleanup()
+    }
+  })
+
+  it('should keep the config of a directory initialised already, and warn of the flags it did not apply', async () => {
+    const tmp = await tempDir()
+    try {
+      expect((await cli('--data-dir', tmp.path, 'init', '--no-worker')).code).toBe(0)
+      const config = await readFile(join(tmp.path, 'config.json'), 'utf8')
+      const again = await cli('--data-dir', tmp.path, 'init', '--no-worker', '--listen', '/ip4/0.0.0.0/tcp/4001')
+      expect(again.code).toBe(0)
+      expect(again.stdout).toMatch(/^already initialised /)
+      // Said nothing before, as if the listen address had been taken.
+      expect(again.stderr).toBe(
+        `warning: --listen not applied: ${tmp.path} was initialised already, and init keeps its config; edit ${join(tmp.path, 'config.json')}, or pass it to \`tessera node start\`\n`,
+      )
+      expect(await readFile(join(tmp.path, 'config.json'), 'utf8')).toBe(config)
+      // Flags the config says already are no news: a script may run init each time.
+      expect((await cli('--data-dir', tmp.path, 'init', '--no-worker')).stderr).toBe('')
     } finally {
       await tmp.cleanup()
     }
