@@ -1,6 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { generateScene } from '@tessera/gpu'
+import { generateScene, writeScene } from '@tessera/gpu'
 import { decode } from 'fast-png'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { cli, tempDir } from './helpers.js'
@@ -88,6 +88,21 @@ describe('tessera render', () => {
     const bad = await cli('render', scene, '--out', join(dir.path, 'z.png'), '--environment', junk, ...args)
     expect(bad.code).toBe(1)
     expect(bad.stderr).toMatch(/GPU__MALFORMED_ENVIRONMENT/)
+  }, 60_000)
+
+  it('should report a scene it cannot read as unreadable, not as malformed', async () => {
+    const missing = join(dir.path, 'missing.glb')
+    const res = await cli('render', missing, '--out', join(dir.path, 'z.png'))
+    expect(res.code).toBe(1)
+    // GPU__MALFORMED_SCENE with the ENOENT before.
+    expect(res.stderr).toBe(`error: cannot read ${missing}: no such file (NODE__FILE_UNREADABLE)\n`)
+    // A .gltf is read with the files it names beside it, as job submit sends it.
+    const gltf = join(dir.path, 'separate.gltf')
+    await writeScene(gltf, { subdivisions: 1 })
+    const out = join(dir.path, 'separate.png')
+    const rendered = await cli('render', gltf, '--out', out, '--width', '16', '--height', '16', '--samples', '1')
+    expect(rendered.code).toBe(0)
+    expect(decode(await readFile(out)).width).toBe(16)
   }, 60_000)
 
   it('should refuse a file that is not glTF and sizes past the bounds, with coded errors', async () => {

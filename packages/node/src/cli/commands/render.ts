@@ -14,7 +14,7 @@ import { NodeError } from '../../errors.js'
 import type { CliIo } from '../io.js'
 import { environmentOptions, lightingOf, type EnvironmentFlags } from '../environment-flags.js'
 import { parseFps, parseImageSide, parseNonNegativeInt, parseSamples } from '../parse.js'
-import { readInput } from '../read-input.js'
+import { readInput, readScene } from '../read-input.js'
 import { toneOptions, type ToneFlags } from '../tone-flags.js'
 import { assertWritable, writeOutput } from '../write-output.js'
 
@@ -67,8 +67,9 @@ export function registerRender(program: Command, io: CliIo): void {
         throw new NodeError('NODE__UNSUPPORTED_INPUT', '--animation picks an animation to play at --fps: give both', {})
       }
       await assertWritable(flags.out)
+      // Read as `job submit` reads it: a file that is missing or unreadable is that, not a malformed scene.
       const loaded = await loadScene(
-        scenePath,
+        await readScene(scenePath),
         flags.fps === undefined
           ? {}
           : { time: flags.frame / flags.fps, ...(flags.animation === undefined ? {} : { animation: flags.animation }) },
