@@ -129,14 +129,15 @@ export class CreatorJobs {
     throwIfAborted(options.signal)
     const spec = jobSpecOf(request)
     await this.#checkInputs(spec, options)
+    // The job's epoch is taken and saved before it is ordered: a receipt signed from then on names it (a small job's
+    // first task can be accepted while its records are still being written), and a crash cannot hand it to another.
+    const epoch = this.#c.epochCounter.take()
+    await this.#c.epochCounter.save()
     const jobId = this.#c.scheduler.submit(spec)
     this.#c.metrics.jobsSubmitted.inc()
     const order = this.#c.scheduler.job(jobId)?.order
     if (order === undefined)
       throw new NodeError('NODE__JOB_NOT_FOUND', `job ${jobId} vanished as it was ordered`, { jobId })
-    // The epoch is fixed before anything awaits: a receipt signed from now on names it (a small job's first task can
-    // be accepted while its records are still being written).
-    const epoch = this.#c.epochCounter.take()
     this.#c.epochs.set(jobId, epoch)
     // Listen before anything else awaits: a small job can finish while its vault is still being funded. Nothing
     // awaits what follows, so a failure there (the datastore closing under a stop, say) is logged, never unhandled.
@@ -199,7 +200,6 @@ export class CreatorJobs {
       await this.#c.holds.hold(input, jobHolder(jobId), undefined, options)
     }
     const tasks = taskCountOf(order.split)
-    await this.#c.epochCounter.save()
     await this.#c.settlement.fundJob(
       jobId,
       epoch,
