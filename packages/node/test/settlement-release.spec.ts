@@ -268,6 +268,7 @@ describe('Settlement memory', () => {
     expect((await settlement.slash(worker, JOB, new Uint8Array(32).fill(7)))?.amount).toBe('1000')
     expect(slashes.proofs).toEqual([new Uint8Array(32).fill(9), new Uint8Array(32).fill(7)])
     expect(slashes.recorded).toEqual(['09'.repeat(32)])
+    expect(logged.find((l) => l.msg === 'stake:slashed')).toMatchObject({ fraudProofHash: '09'.repeat(32) })
   })
 
   it('should pay an epoch whose payout the chain refused once, on a later try, and only then record it settled', async () => {

@@ -488,32 +488,39 @@ export class Settlement {
     if (queue === undefined) this.#late.set(receipt.jobId, (queue = { receipts: new Map() }))
     queue.receipts.set(receipt.taskId, receipt)
     const waiting = queue
-    // Until the queue is empty: a receipt queued as a flush finished its last round starts the next one. A failed
-    // flush (the chain away as the epoch was funded, say) is tried again after pauses doubling from
-    // SETTLEMENT_RETRY_FIRST_PAUSE_MS, as an unpaid epoch is; a stop ends the wait, and the receipts, on disk, are
+    // Until the queue is empty: a receipt queued as a flush finished its last round starts the next one. Every
+    // receipt waiting on the queue waits on its one flush, retries included; stopped, the receipts, on disk, are
     // settled at the next start.
-    let pause = SETTLEMENT_RETRY_FIRST_PAUSE_MS
     while (waiting.receipts.size > 0) {
-      waiting.flushing ??= this.#flushLate(receipt.jobId, waiting).then(
-        () => true,
-        (e: unknown) => {
-          this.#log.error({ ...errorFields(e), jobId: receipt.jobId, retryInMs: pause }, 'settlement:failed')
-          return false
-        },
-      )
+      waiting.flushing ??= this.#flushLateUntilDone(receipt.jobId, waiting)
       const flushed = waiting.flushing
-      const ok = await flushed
+      const done = await flushed
       if (waiting.flushing === flushed) waiting.flushing = undefined
-      if (ok) continue
+      if (!done) return
+    }
+    // Flushed and empty: a receipt that comes later starts a queue of its own.
+    if (this.#late.get(receipt.jobId) === waiting) this.#late.delete(receipt.jobId)
+  }
+
+  /**
+   * {@link #flushLate}, tried again when it fails (the chain away as the epoch was funded, say) after pauses doubling
+   * from SETTLEMENT_RETRY_FIRST_PAUSE_MS to SETTLEMENT_RETRY_MAX_PAUSE_MS, as an unpaid epoch is. Resolves true once
+   * flushed, false when this settlement closes first.
+   */
+  async #flushLateUntilDone(jobId: string, queue: { receipts: Map<string, Receipt> }): Promise<boolean> {
+    for (let pause = SETTLEMENT_RETRY_FIRST_PAUSE_MS; ; pause = Math.min(2 * pause, SETTLEMENT_RETRY_MAX_PAUSE_MS)) {
+      try {
+        await this.#flushLate(jobId, queue)
+        return true
+      } catch (e) {
+        this.#log.error({ ...errorFields(e), jobId, retryInMs: pause }, 'settlement:failed')
+      }
       const stopped = await delay(pause, this.#lifetime.signal).then(
         () => false,
         () => true,
       )
-      if (stopped) return
-      pause = Math.min(2 * pause, SETTLEMENT_RETRY_MAX_PAUSE_MS)
+      if (stopped) return false
     }
-    // Flushed and empty: a receipt that comes later starts a queue of its own.
-    if (this.#late.get(receipt.jobId) === waiting) this.#late.delete(receipt.jobId)
   }
 
   /**
@@ -1005,7 +1012,12 @@ export class Settlement {
     }
     if (this.slashes.length >= SLASHES_KEPT) this.slashes.shift()
     this.slashes.push(view)
-    this.#log.warn({ worker, amount: view.amount ?? 'unknown', signature: view.signature }, 'stake:slashed')
+    // The proof the chain records: the first one tried, when a slash cut short was carried on with it.
+    const proof = result.meta.fraudProofHash
+    this.#log.warn(
+      { worker, amount: view.amount ?? 'unknown', signature: view.signature, fraudProofHash: proof },
+      'stake:slashed',
+    )
     return view
   }
 
