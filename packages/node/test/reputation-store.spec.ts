@@ -34,7 +34,7 @@ describe('ReputationStore', () => {
       ...(maxTracked === undefined ? {} : { maxTracked }),
       onUpdate: (peer, evidence) => store.record(peer, evidence),
     })
-    await store.load(reputation, maxTracked)
+    await store.load(reputation, maxTracked === undefined ? {} : { maxTracked })
     return { store, reputation }
   }
 

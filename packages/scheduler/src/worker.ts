@@ -6,6 +6,7 @@ import {
   type NetworkOutput,
   type Order,
   type Result,
+  resultSchema,
   type SansIoMachine,
   type WireMessage,
 } from '@tessera/core'
@@ -153,6 +154,13 @@ export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
 
   constructor(init: WorkerMachineInit) {
     const { profile } = init
+    // Every Result names it: one creators' schemas refuse would leave every task of this worker unpaid.
+    if (init.payee !== undefined && !resultSchema.shape.payee.safeParse(init.payee).success) {
+      throw new SchedulerError('SCHEDULER__INVALID_CONFIG', 'payee must be a base58 Solana address', {
+        option: 'payee',
+        value: init.payee.slice(0, 100),
+      })
+    }
     if (!(Number.isInteger(profile.slots) && profile.slots >= 1)) {
       throw new SchedulerError(
         'SCHEDULER__INVALID_CONFIG',

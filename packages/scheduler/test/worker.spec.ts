@@ -99,6 +99,10 @@ describe('WorkerMachine', () => {
       if (named === undefined) expect(body).not.toHaveProperty('payee')
       else expect(body?.payee).toBe(payee)
     }
+    // One creators would refuse is refused here, not in every Result.
+    expect(() => new Market().addWorker('w', { payee: 'not a Solana address, 0OIl' })).toThrow(
+      expect.objectContaining({ code: 'SCHEDULER__INVALID_CONFIG' }),
+    )
   })
 
   it('should skip orders it cannot serve, with the reason', () => {

@@ -249,7 +249,7 @@ export class Peer implements NodeOperations {
     // What this peer knows of others' results, as the last run left it.
     const reputationStore = new ReputationStore({ datastore, clock: systemClock, logger: init.logger })
     const reputation = new Reputation({ onUpdate: (peer, evidence) => reputationStore.record(peer, evidence) })
-    await reputationStore.load(reputation, undefined, options)
+    await reputationStore.load(reputation, options)
     opened.push(() => reputationStore.close())
     const epochCounter = await EpochCounter.open(datastore)
     const settlement = new Settlement(dir.ledger, config, init.logger, datastore, epochCounter)
@@ -306,7 +306,7 @@ export class Peer implements NodeOperations {
       reputation,
       // Called for challenges only, once the receipt exchange below exists.
       restoreCommitment: restoreCommitment({
-        committed: (taskId) => receipts.committedRecord(taskId),
+        committed: (taskId, options) => receipts.committedRecord(taskId, options),
         store: node.blobs.store,
         clock: systemClock,
       }),

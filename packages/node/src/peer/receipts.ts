@@ -8,6 +8,7 @@ import {
   type Receipt,
   SerialQueue,
   systemClock,
+  throwIfAborted,
   verifySignature,
 } from '@tessera/core'
 import { LedgerError, parseReceipt, receiptSigningBytes, signReceipt, verifyReceipt } from '@tessera/ledger'
@@ -483,7 +484,8 @@ export class ReceiptExchange {
   }
 
   /** Worker side: what we remembered of a result we committed to, until its receipt is countersigned. */
-  async committedRecord(taskId: string): Promise<Committed | undefined> {
+  async committedRecord(taskId: string, options: AbortOptions = {}): Promise<Committed | undefined> {
+    throwIfAborted(options.signal)
     return this.#c.datastore.get('leases', taskId, parseCommitted)
   }
 

@@ -61,7 +61,8 @@ export class ReputationStore {
    * Restores the evidence kept on disk into `reputation`: the `maxTracked` most recently changed peers, oldest first.
    * Records past that, and unreadable ones (logged), are deleted.
    */
-  async load(reputation: Reputation, maxTracked = MAX_TRACKED_PEERS, options: AbortOptions = {}): Promise<number> {
+  async load(reputation: Reputation, options: AbortOptions & { maxTracked?: number } = {}): Promise<number> {
+    const maxTracked = options.maxTracked ?? MAX_TRACKED_PEERS
     const kept: Array<[string, StoredEvidence]> = []
     const unreadable: string[] = []
     for await (const entry of this.#c.datastore.entries('reputation', {

@@ -46,7 +46,7 @@ export interface RestoredCommitment {
 /** Where {@link restoreCommitment} reads from. */
 export interface RestoreCommitmentParts {
   /** What the worker remembered of each result it committed to (`ReceiptExchange.committedRecord`). */
-  committed: (taskId: string) => Promise<Committed | undefined>
+  committed: (taskId: string, options?: AbortOptions) => Promise<Committed | undefined>
   /** The local blob store, where the output is held until it is paid for. */
   store: Pick<Blobstore, 'get' | 'has'>
   clock: Clock
@@ -71,7 +71,7 @@ export function restoreCommitment(
 ) => Promise<RestoredCommitment | undefined> {
   const retainMs = parts.retainMs ?? DEFAULT_RETAIN_MS
   return async (jobId, taskId, root, options = {}) => {
-    const record = await parts.committed(taskId)
+    const record = await parts.committed(taskId, options)
     if (record === undefined || record.jobId !== jobId || !equals(record.root, root)) return undefined
     const { output, chunkRuns, tolerance, at } = record
     if (output === undefined || chunkRuns === undefined || tolerance === undefined || at === undefined) return undefined
