@@ -324,43 +324,29 @@ describe('a peer over the life of its jobs', () => {
     }
   }, 60_000)
 
-  it('should settle a job that completes while its vault is still being funded', async () => {
-    const { creator, scene } = await pair('quick')
-    // Funding takes until the job has completed: the close must wait for it rather than find nothing to close.
+  it('should take bids for a job while its vault is funded and award no task before, then run and pay it', async () => {
+    const { creator, scene } = await pair('funded-first')
+    // Funding takes until the job's bid window has closed, its bids in.
     const fund = creator.settlement.fundJob.bind(creator.settlement)
-    let completed: () => void = () => {}
-    const completion = new Promise<void>((resolve) => (completed = resolve))
-    const wait = creator.scheduler.waitForJob.bind(creator.scheduler)
-    vi.spyOn(creator.scheduler, 'waitForJob').mockImplementationOnce((id, options) =>
-      wait(id, options).finally(completed),
-    )
+    let closed: () => void = () => {}
+    const auctionClosed = new Promise<void>((resolve) => (closed = resolve))
+    const granted: string[] = []
+    creator.scheduler.on('auction:closed', () => closed())
+    creator.scheduler.on('lease:granted', (e) => granted.push(e.jobId))
+    let funded = false
     vi.spyOn(creator.settlement, 'fundJob').mockImplementationOnce(async (...args) => {
-      await completion
-      return fund(...args)
+      await auctionClosed
+      // Give a wrongly released job the time to award its task.
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      expect(granted).toEqual([])
+      await fund(...args)
+      funded = true
     })
     const { jobId } = await creator.submitJob(request(scene))
+    expect(funded).toBe(true)
 
     const status = await settledStatus(creator, jobId)
-    expect(status).toMatchObject({ state: 'completed', settlement: { receipts: 1, anchor: expect.any(String) } })
-  }, 300_000)
-
-  it("should pay a task accepted while its job's records are still being written, under the job's epoch", async () => {
-    const { creator, scene } = await pair('early')
-    // Holding the job's input (a queue a sweep can keep busy) takes until the job has completed.
-    const hold = creator.holds.hold.bind(creator.holds)
-    let completed: () => void = () => {}
-    const completion = new Promise<void>((resolve) => (completed = resolve))
-    const wait = creator.scheduler.waitForJob.bind(creator.scheduler)
-    vi.spyOn(creator.scheduler, 'waitForJob').mockImplementationOnce((id, options) =>
-      wait(id, options).finally(completed),
-    )
-    vi.spyOn(creator.holds, 'hold').mockImplementationOnce(async (...args) => {
-      await completion
-      return hold(...args)
-    })
-    const { jobId } = await creator.submitJob(request(scene))
-
-    const status = await settledStatus(creator, jobId)
+    expect(granted).toEqual([jobId])
     expect(status).toMatchObject({ state: 'completed', settlement: { receipts: 1, anchor: expect.any(String) } })
     expect(Object.keys(status.settlement?.paid ?? {})).toHaveLength(1)
   }, 300_000)

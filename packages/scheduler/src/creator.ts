@@ -52,6 +52,8 @@ export type CreatorInput =
   | { kind: 'job:submit'; spec: JobSpec }
   /** Cancel a job: unfinished tasks are dropped, accepted ones stay accepted. */
   | { kind: 'job:cancel'; jobId: string }
+  /** Let a job ordered `held` award its tasks (see {@link CreatorMachine.release}). */
+  | { kind: 'job:release'; jobId: string }
   /**
    * `@tessera/proof`'s judgement of a result that the machine handed out in a `verify` output: `refused` when the
    * worker never answered the challenge. Both `fail` and `refused` reject the task; the event says which.
@@ -194,6 +196,8 @@ interface CreatorJob {
   exclusions: Map<number, Set<number>> | undefined
   /** Ended unfinished with results still in verification: how, reported once their verdicts are in. */
   ending?: 'cancelled' | 'expired'
+  /** Ordered held: bids are taken, and no task is awarded until {@link CreatorMachine.release}. */
+  held?: boolean
 }
 
 type Timer =
@@ -276,6 +280,9 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
       case 'job:cancel':
         this.cancel(input.jobId, now)
         return
+      case 'job:release':
+        this.release(input.jobId, now)
+        return
       case 'task:verdict':
         this.#onVerdict(input.taskId, input.outcome, now)
         return
@@ -316,8 +323,12 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
     return this.#timers.peek()
   }
 
-  /** Orders a job at `now`: validates the spec, derives the job id, publishes the order. Returns the job id. */
-  submit(spec: JobSpec, now: number): string {
+  /**
+   * Orders a job at `now`: validates the spec, derives the job id, publishes the order. Returns the job id. With
+   * `held`, the job takes bids (its window closes as usual) but awards nothing until {@link release}: a creator
+   * funds the job's escrow first, so no worker runs a task nobody can pay for.
+   */
+  submit(spec: JobSpec, now: number, options: { held?: boolean } = {}): string {
     this.#now = Math.max(this.#now, now)
     const resolved = resolveJobSpec(spec)
     let order: Order
@@ -346,6 +357,7 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
       ranked: undefined,
       results: new Map(),
       exclusions: undefined,
+      ...(options.held === true ? { held: true } : {}),
     }
     this.#jobs.set(jobId, job)
     this.#timers.push(order.bidDeadline, { kind: 'window', jobId, window: 0 })
@@ -354,6 +366,18 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
     this.#publishOrder(order)
     this.#emit({ type: 'job:ordered', at: now, jobId, tasks: taskCount, order })
     return jobId
+  }
+
+  /**
+   * Lets a job ordered held award its tasks from `now`: to the bids of a window that closed meanwhile at once, else
+   * when its window closes. Releasing a job not held changes nothing.
+   */
+  release(jobId: string, now: number): void {
+    this.#now = Math.max(this.#now, now)
+    const job = this.#openJob(jobId)
+    if (job.held !== true) return
+    job.held = undefined
+    this.#assignPending(job, now)
   }
 
   /** Cancels a job at `now` (see the `job:cancel` input). */
@@ -809,7 +833,7 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
 
   /** Awards pending tasks, in task order, to the best bidders with room; re-opens the window if nobody can. */
   #assignPending(job: CreatorJob, now: number): void {
-    if (job.status !== 'open' || job.windowOpen || job.pending === 0) return
+    if (job.status !== 'open' || job.windowOpen || job.pending === 0 || job.held === true) return
     for (const bidder of this.#ranked(job)) {
       if (job.pendingHeap.size === 0) break
       const room = bidder.maxTasks - bidder.inFlight

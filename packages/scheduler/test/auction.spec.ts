@@ -19,6 +19,31 @@ describe('auction', () => {
     expect(market.eventsOf('lease:granted').map((e) => e.worker)).toEqual(['w1'])
   })
 
+  it('should take bids for a job ordered held and award nothing until it is released', () => {
+    const market = new Market()
+    market.addWorker('w1')
+    market.addWorker('w2')
+    const jobId = market.creator.submit(renderSpec({ minBids: 2, bidWindowMs: 1_000 }), market.now, { held: true })
+    market.flush()
+    expect(market.eventsOf('auction:closed')).toEqual([expect.objectContaining({ jobId, bids: 2 })])
+    market.advance(5_000)
+    expect(market.eventsOf('lease:granted')).toHaveLength(0)
+    expect(market.running.get('w1')?.size).toBe(0)
+    market.creator.release(jobId, market.now)
+    market.flush()
+    expect(
+      market
+        .eventsOf('lease:granted')
+        .map((e) => e.worker)
+        .sort(),
+    ).toEqual(['w1'])
+    expect(market.running.get('w1')?.size).toBe(4)
+    // Released once: a second release changes nothing.
+    market.creator.release(jobId, market.now)
+    market.flush()
+    expect(market.eventsOf('lease:granted')).toHaveLength(1)
+  })
+
   it('should close the bid window as soon as k bids arrive', () => {
     const market = new Market()
     market.addWorker('w1')

@@ -129,18 +129,21 @@ export class CreatorJobs {
     throwIfAborted(options.signal)
     const spec = jobSpecOf(request)
     await this.#checkInputs(spec, options)
-    // The job's epoch is taken and saved before it is ordered: a receipt signed from then on names it (a small job's
-    // first task can be accepted while its records are still being written), and a crash cannot hand it to another.
+    // The job's epoch is taken and saved before it is ordered: every receipt of the job names it, and a crash cannot
+    // hand it to another job.
     const epoch = this.#c.epochCounter.take()
     await this.#c.epochCounter.save()
-    const jobId = this.#c.scheduler.submit(spec)
+    // Ordered held: it takes bids while its vault is funded, and awards no task before the vault holds its budget, so
+    // no worker runs a task nobody can pay for (a creator short of tokens, a cluster away).
+    const jobId = this.#c.scheduler.submit(spec, { held: true })
     this.#c.metrics.jobsSubmitted.inc()
     const order = this.#c.scheduler.job(jobId)?.order
     if (order === undefined)
       throw new NodeError('NODE__JOB_NOT_FOUND', `job ${jobId} vanished as it was ordered`, { jobId })
     this.#c.epochs.set(jobId, epoch)
-    // Listen before anything else awaits: a small job can finish while its vault is still being funded. Nothing
-    // awaits what follows, so a failure there (the datastore closing under a stop, say) is logged, never unhandled.
+    // Listen before anything else awaits: a job can end (cancelled, expired) while its vault is still being funded.
+    // Nothing awaits what follows, so a failure there (the datastore closing under a stop, say) is logged, never
+    // unhandled.
     this.#c.scheduler
       .waitForJob(jobId)
       .then(
@@ -165,6 +168,8 @@ export class CreatorJobs {
     } finally {
       this.#funding.delete(jobId)
     }
+    // Funded: its tasks go to the bids it took meanwhile (unless it was cancelled as it was funded).
+    if (this.#c.scheduler.job(jobId)?.status === 'open') this.#c.scheduler.release(jobId)
     return { jobId }
   }
 

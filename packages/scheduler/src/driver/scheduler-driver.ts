@@ -186,11 +186,20 @@ export class SchedulerDriver extends EventTarget {
     this.#runs.clear()
   }
 
-  /** Orders a job now; returns its id. */
-  submit(spec: JobSpec): string {
-    const jobId = this.#creatorRole().submit(spec, this.#clock.now())
+  /**
+   * Orders a job now; returns its id. With `held`, it awards nothing until {@link release} (its escrow funded
+   * first, say).
+   */
+  submit(spec: JobSpec, options: { held?: boolean } = {}): string {
+    const jobId = this.#creatorRole().submit(spec, this.#clock.now(), options)
     this.#step()
     return jobId
+  }
+
+  /** Lets a job ordered held award its tasks. */
+  release(jobId: string): void {
+    this.#creatorRole().release(jobId, this.#clock.now())
+    this.#step()
   }
 
   /** Cancels one of this creator's jobs. */
