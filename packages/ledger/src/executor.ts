@@ -43,6 +43,16 @@ export interface LedgerAction {
   meta?: Readonly<Record<string, string>>
 }
 
+/**
+ * An action built when its turn comes, from the facts its key's intent journaled (undefined when it was never
+ * tried): one that must carry on what an earlier try named (a slash, its first proof) reads them with no other call
+ * of the executor in between.
+ */
+export interface JournaledLedgerAction {
+  key: string
+  build: (journaled: Readonly<Record<string, string>> | undefined) => LedgerAction
+}
+
 /** How an action ended: its confirmed signature, and whether this call only found it already done. */
 export interface ActionResult {
   key: string
@@ -112,10 +122,17 @@ export class ActionExecutor {
 
   /**
    * Runs `action` unless the journal or the chain shows it already ran; resolves with its signature. Calls run one
-   * at a time; one whose signal aborts while it waits its turn rejects with an AbortError and never runs.
+   * at a time; one whose signal aborts while it waits its turn rejects with an AbortError and never runs. A
+   * {@link JournaledLedgerAction} is built once its turn comes.
    */
-  execute(action: LedgerAction, options: AbortOptions = {}): Promise<ActionResult> {
+  execute(given: LedgerAction | JournaledLedgerAction, options: AbortOptions = {}): Promise<ActionResult> {
     return this.#queue.run(async () => {
+      const action = 'build' in given ? given.build(this.#journal.intent(given.key)?.meta) : given
+      if (action.key !== given.key) {
+        throw new LedgerError('LEDGER__INVALID_INPUT', `action ${given.key} was built as ${action.key}`, {
+          key: given.key,
+        })
+      }
       // Its owner keeps its outcome elsewhere and said it is over: running it again could pay twice.
       if (this.#journal.retired(action.key)) {
         throw new LedgerError('LEDGER__ACTION_RETIRED', `action ${action.key} is retired and never runs again`, {
@@ -141,11 +158,6 @@ export class ActionExecutor {
       }
       return this.#attempt(action, (latest?.attempt ?? 0) + 1, options)
     }, options)
-  }
-
-  /** The facts journaled with `key`'s intent (its `meta`), or undefined when it was never tried. */
-  meta(key: string): Readonly<Record<string, string>> | undefined {
-    return this.#journal.intent(key)?.meta
   }
 
   /** Where `key` stands in the journal: undefined (never tried), or its latest step. */

@@ -101,25 +101,31 @@ export async function slashStake(
   const { bond } = input
   assertVaultSigners(bond, input.signers, [[bond.parties.arbiter, bond.parties.counterparty]], 'a slash')
   const key = `stake/${bond.address}/slash`
-  const fraudProofHash = journaledProof(executor.meta(key)) ?? input.fraudProofHash
-  const memo = slashMemo(fraudProofHash, bond.address)
   return executor.execute(
     {
       key,
-      digest: actionDigest(['stake-slash', bond.address, fraudProofHash, input.beneficiaryAccount]),
-      meta: { fraudProofHash: Buffer.from(fraudProofHash).toString('hex') },
-      instructions: async () => {
-        const amount = await verifyVault(executor.transport, bond, options)
-        if (amount === 0n) {
-          throw new LedgerError('LEDGER__INSUFFICIENT_FUNDS', `bond ${bond.address} holds nothing to slash`, {
-            bond: bond.address,
-          })
+      // Read in the executor's turn: two slashes of one bond at once carry on the same journaled proof.
+      build: (journaled) => {
+        const fraudProofHash = journaledProof(journaled) ?? input.fraudProofHash
+        const memo = slashMemo(fraudProofHash, bond.address)
+        return {
+          key,
+          digest: actionDigest(['stake-slash', bond.address, fraudProofHash, input.beneficiaryAccount]),
+          meta: { fraudProofHash: Buffer.from(fraudProofHash).toString('hex') },
+          instructions: async () => {
+            const amount = await verifyVault(executor.transport, bond, options)
+            if (amount === 0n) {
+              throw new LedgerError('LEDGER__INSUFFICIENT_FUNDS', `bond ${bond.address} holds nothing to slash`, {
+                bond: bond.address,
+              })
+            }
+            return [
+              memoInstruction(memo),
+              ...vaultTransferInstructions(bond, [{ destination: input.beneficiaryAccount, amount }], input.signers),
+              vaultCloseInstruction(bond, bond.parties.worker, input.signers),
+            ]
+          },
         }
-        return [
-          memoInstruction(memo),
-          ...vaultTransferInstructions(bond, [{ destination: input.beneficiaryAccount, amount }], input.signers),
-          vaultCloseInstruction(bond, bond.parties.worker, input.signers),
-        ]
       },
     },
     options,

@@ -124,6 +124,21 @@ function stakeSuite(factory: ChainFactory): void {
     expect((await slash(fraudProofHash(new Uint8Array([3])))).signature).toBe(result.signature)
   })
 
+  it('should carry two slashes of one bond sent at once on the first proof, not refuse the second', async () => {
+    const slash = (proof: Uint8Array) =>
+      slashStake(world.executor, {
+        bond,
+        fraudProofHash: proof,
+        beneficiaryAccount: world.accounts.treasury,
+        signers: [world.arbiter, world.creator],
+      })
+    const first = fraudProofHash(new TextEncoder().encode('one fraud proof'))
+    const [a, b] = await Promise.all([slash(first), slash(fraudProofHash(new TextEncoder().encode('another')))])
+    expect(b.signature).toBe(a.signature)
+    expect(b.meta.fraudProofHash).toBe(Buffer.from(first).toString('hex'))
+    expect(await getTokenBalance(world.transport, world.accounts.treasury)).toBe(5_000n)
+  })
+
   it('should return the bond when the worker and counterparty unbond', async () => {
     await unbondStake(world.executor, {
       bond,
