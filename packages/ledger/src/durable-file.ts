@@ -1,5 +1,5 @@
-import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises'
-import { dirname } from 'node:path'
+import { mkdir, open, readdir, rename, rm, type FileHandle } from 'node:fs/promises'
+import { basename, dirname, join } from 'node:path'
 import { sha256 } from '@tessera/core'
 import { bytesToHex } from '@noble/hashes/utils.js'
 import { LedgerError, type LedgerErrorCode } from './errors.js'
@@ -28,6 +28,26 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array, mode = 0o
   await handle.close()
   await rename(temp, path)
   await syncDirectory(dirname(path))
+}
+
+/**
+ * Deletes the temporary files {@link writeFileAtomic} left beside `path` when a process died before renaming them
+ * (each run names its own by pid, so they would pile up): call it before the file is next written. This process's
+ * own are left alone.
+ */
+export async function removeStaleTemporaries(path: string): Promise<void> {
+  const prefix = `${basename(path)}.tmp-`
+  const own = `${prefix}${process.pid}`
+  let names: string[]
+  try {
+    names = await readdir(dirname(path))
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return
+    throw e
+  }
+  for (const name of names) {
+    if (name.startsWith(prefix) && name !== own) await rm(join(dirname(path), name), { force: true })
+  }
 }
 
 /** Makes a rename or a new file in `dir` durable. */
@@ -76,6 +96,8 @@ export class DurableLog<T> {
   /** Opens (creating) the log at `path` and returns it with the records already in it. */
   static async open<T>(path: string, options: DurableLogOptions): Promise<{ log: DurableLog<T>; records: T[] }> {
     await mkdir(dirname(path), { recursive: true, mode: DIR_MODE })
+    // A rewrite (`replace`) a crash cut short left its temporary file behind.
+    await removeStaleTemporaries(path)
     const handle = await open(path, 'a+', 0o600)
     try {
       // Kept as bytes and decoded a line at a time: one string of the whole file would cap a log at V8's largest

@@ -1,4 +1,4 @@
-import { cp, readFile, rm, writeFile } from 'node:fs/promises'
+import { cp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { generateKeyPairSigner, lamports, type KeyPairSigner, type Signature } from '@solana/kit'
 import { decodeCanonical, encodeCanonical } from '@tessera/core'
@@ -163,5 +163,16 @@ describe('LiteSVM state on disk', () => {
       code: 'LEDGER__STATE_CORRUPT',
       message: expect.stringMatching(/record 2 is transaction 2 where 1 was due/),
     })
+  })
+
+  it('should delete the temporary files a crash left beside its snapshot and log, and keep what they replaced', async () => {
+    const { balance } = await runTransfers(2, { retainedTransactions: RETAIN_ALL })
+    // A process that died mid-write (another pid each run) left these.
+    const stale = [`${STATE_FILE}.tmp-999991`, `${TRANSACTION_LOG_FILE}.tmp-999992`]
+    for (const name of stale) await writeFile(join(chainDir, name), 'half a file')
+    const transport = await createLiteSvmTransport({ dataDir: chainDir })
+    expect(await transport.getBalance(bob.address)).toBe(balance)
+    await transport.close()
+    expect((await readdir(chainDir)).filter((name) => name.includes('.tmp-'))).toEqual([])
   })
 })

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { decodeCanonical, encodeCanonical, sha256 } from '@tessera/core'
 import { MAX_JOURNAL_LINE_BYTES, MAX_LITESVM_KEPT_FAILURES, STATE_FILE, TRANSACTION_LOG_FILE } from '../constants.js'
-import { DurableLog, writeFileAtomic } from '../durable-file.js'
+import { DurableLog, removeStaleTemporaries, writeFileAtomic } from '../durable-file.js'
 import { LedgerError } from '../errors.js'
 import type { TransactionErrorJson } from './transport.js'
 
@@ -85,6 +85,8 @@ export interface LoadedState {
 /** Reads the snapshot and the transaction log in `dir`, dropping log records the snapshot does not include. */
 export async function loadLiteSvmState(dir: string): Promise<LoadedState> {
   const snapshotPath = join(dir, STATE_FILE)
+  // A snapshot a crash cut short (one is written after every transaction) left its temporary file behind.
+  await removeStaleTemporaries(snapshotPath)
   let snapshot: Snapshot | undefined
   try {
     snapshot = parseSnapshot(await readFile(snapshotPath), snapshotPath)
