@@ -49,7 +49,7 @@ export type CreatorInput =
   /** A verified message from the bus: bids, heartbeats and results for our jobs; capacity records; others' orders. */
   | { kind: 'message'; inbound: Inbound }
   /** Order a job (the same as {@link CreatorMachine.submit}, which also returns the job id). */
-  | { kind: 'job:submit'; spec: JobSpec }
+  | { kind: 'job:submit'; spec: JobSpec; held?: boolean }
   /** Cancel a job: unfinished tasks are dropped, accepted ones stay accepted. */
   | { kind: 'job:cancel'; jobId: string }
   /** Let a job ordered `held` award its tasks (see {@link CreatorMachine.release}). */
@@ -135,6 +135,8 @@ export interface JobView {
   readonly bidders: number
   readonly windowOpen: boolean
   readonly reopens: number
+  /** Ordered held and not released yet: it takes bids and awards nothing (see {@link CreatorMachine.release}). */
+  readonly held: boolean
 }
 
 /** Where a job stands: open until it completes, is cancelled or passes its deadline. */
@@ -275,7 +277,7 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
         this.#onMessage(input.inbound, now)
         return
       case 'job:submit':
-        this.submit(input.spec, now)
+        this.submit(input.spec, now, input.held === true ? { held: true } : {})
         return
       case 'job:cancel':
         this.cancel(input.jobId, now)
@@ -370,14 +372,16 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
 
   /**
    * Lets a job ordered held award its tasks from `now`: to the bids of a window that closed meanwhile at once, else
-   * when its window closes. Releasing a job not held changes nothing.
+   * when its window closes. When no bid taken meanwhile can be awarded any longer (none came, or their workers have
+   * forgotten them while the job was held), the order is published again without counting against `maxReopens`:
+   * the wait was the creator's, not the market's. Releasing a job not held changes nothing.
    */
   release(jobId: string, now: number): void {
     this.#now = Math.max(this.#now, now)
     const job = this.#openJob(jobId)
     if (job.held !== true) return
     job.held = undefined
-    this.#assignPending(job, now)
+    this.#assignPending(job, now, true)
   }
 
   /** Cancels a job at `now` (see the `job:cancel` input). */
@@ -416,6 +420,7 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
       bidders: job.bidders.length,
       windowOpen: job.windowOpen,
       reopens: job.reopens,
+      held: job.held === true,
     })
   }
 
@@ -832,7 +837,7 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
   }
 
   /** Awards pending tasks, in task order, to the best bidders with room; re-opens the window if nobody can. */
-  #assignPending(job: CreatorJob, now: number): void {
+  #assignPending(job: CreatorJob, now: number, freeReopen = false): void {
     if (job.status !== 'open' || job.windowOpen || job.pending === 0 || job.held === true) return
     for (const bidder of this.#ranked(job)) {
       if (job.pendingHeap.size === 0) break
@@ -867,7 +872,7 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
     }
     // Tasks are left. If some bidder still holds work it will free room when it finishes; otherwise nobody here can
     // take them, so ask the market again.
-    if (!job.bidders.some((b) => !b.out && b.inFlight > 0)) this.#reopen(job, now)
+    if (!job.bidders.some((b) => !b.out && b.inFlight > 0)) this.#reopen(job, now, freeReopen)
   }
 
   #award(job: CreatorJob, bidder: Bidder, tasks: number[], now: number): void {
@@ -959,10 +964,11 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
     this.#assignPending(job, now)
   }
 
-  #reopen(job: CreatorJob, now: number): void {
+  /** Publishes the order again with a new window; `free`, without counting against `maxReopens` (see {@link release}). */
+  #reopen(job: CreatorJob, now: number, free = false): void {
     const { order } = job
-    if (job.reopens >= this.#maxReopens || now >= order.deadline) return
-    job.reopens++
+    if ((!free && job.reopens >= this.#maxReopens) || now >= order.deadline) return
+    if (!free) job.reopens++
     job.window++
     job.windowBids = 0
     job.windowOpen = true

@@ -44,6 +44,34 @@ describe('auction', () => {
     expect(market.eventsOf('lease:granted')).toHaveLength(1)
   })
 
+  it('should publish a held job again when its bids went stale before its release, whatever maxReopens says', () => {
+    const market = new Market({ maxReopens: 0 })
+    market.addWorker('w1', { awardGraceMs: 1_000 })
+    const jobId = market.creator.submit(renderSpec({ minBids: 1, bidWindowMs: 1_000 }), market.now, { held: true })
+    market.flush()
+    // Held past the time its worker keeps the bid.
+    market.advance(10_000)
+    market.creator.release(jobId, market.now)
+    market.flush()
+    expect(market.eventsOf('order:reopened')).toEqual([expect.objectContaining({ jobId, reopens: 0 })])
+    market.advance(1_000)
+    expect(market.eventsOf('lease:granted').map((e) => e.worker)).toEqual(['w1'])
+  })
+
+  it('should award nothing of a held job cancelled before its release, and refuse the release', () => {
+    const market = new Market()
+    market.addWorker('w1')
+    const jobId = market.creator.submit(renderSpec({ minBids: 1 }), market.now, { held: true })
+    market.flush()
+    market.creator.cancel(jobId, market.now)
+    market.flush()
+    expect(() => market.creator.release(jobId, market.now)).toThrow(
+      expect.objectContaining({ code: expect.any(String) }),
+    )
+    market.advance(60_000)
+    expect(market.eventsOf('lease:granted')).toEqual([])
+  })
+
   it('should close the bid window as soon as k bids arrive', () => {
     const market = new Market()
     market.addWorker('w1')
