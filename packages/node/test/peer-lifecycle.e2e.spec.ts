@@ -339,6 +339,8 @@ describe('a peer over the life of its jobs', () => {
       // Give a wrongly released job the time to award its task.
       await new Promise((resolve) => setTimeout(resolve, 200))
       expect(granted).toEqual([])
+      // It waits on its funding, not on bids: no why-no-bid diagnostic.
+      expect(await creator.jobStatus(args[0])).not.toHaveProperty('diagnostic')
       await fund(...args)
       funded = true
     })

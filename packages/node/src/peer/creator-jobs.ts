@@ -222,8 +222,8 @@ export class CreatorJobs {
     this.#finished.set(jobId, { order, results })
     this.#c.metrics.jobsCompleted.inc()
     this.#c.metrics.tasksCompleted.inc({ role: 'creator' }, results.length)
-    // Its first record and its settlement are written by the funding: after it, or this record would be overwritten
-    // and the close would find no settlement to close.
+    // Its first record and its settlement are written by the funding (a job cancelled or expired as it was funded
+    // ends meanwhile): after it, or this record would be overwritten and the close would find no settlement to close.
     await this.#funding.get(jobId)
     await this.#record(jobId, {
       request: JSON.stringify(request),
@@ -284,7 +284,8 @@ export class CreatorJobs {
     }
     if (job !== undefined) {
       base = liveStanding(job)
-      if (base.state === 'bidding') base = { ...base, diagnostic: this.diagnostic(jobId) }
+      // Held while its vault is funded, it waits on this node, not on bids.
+      if (base.state === 'bidding' && !job.held) base = { ...base, diagnostic: this.diagnostic(jobId) }
     } else {
       const results = finished?.results ?? stored?.results
       const end = stored?.end ?? (await this.#endOf(jobId, stored, results, options))

@@ -240,7 +240,10 @@ export class Settlement {
    * late path.
    */
   readonly #jobs = new Map<string, Promise<JobSettlement>>()
-  /** Co-signed receipts of jobs whose funding has not begun yet, by job: fed to the settlement when it does. */
+  /**
+   * Co-signed receipts of jobs whose funding has not begun yet (new jobs award nothing before they are funded, so
+   * these come back to a restart still resuming), by job: fed to the settlement when it does.
+   */
   readonly #early = new Map<string, Map<string, Receipt>>()
   readonly #bonds = new Map<string, Promise<StakeBond>>()
   /** Jobs whose vault is funded, for status reads that must not wait on the chain; let go with `#jobs`. */
@@ -462,8 +465,9 @@ export class Settlement {
       // Its job settled before this run started: the record says whether it had.
       if ((await this.#record(receipt.jobId))?.closing !== undefined) return this.#settleLate(receipt)
       if (this.#jobs.has(receipt.jobId)) return this.receipt(receipt)
-      // Its job's funding has not begun (the job can run while its first records are written): it joins the
-      // settlement once it does. It is on disk too, so a restart before then settles it as well.
+      // Its job's funding has not begun (a restart is still resuming the settlements it left): it joins the
+      // settlement once it does. It is on disk too, so a restart before then settles it as well; one whose funding
+      // fails stays here until the next start, which settles it from disk.
       let early = this.#early.get(receipt.jobId)
       if (early === undefined) this.#early.set(receipt.jobId, (early = new Map()))
       early.set(receipt.taskId, receipt)
@@ -570,8 +574,9 @@ export class Settlement {
    * Finishes the job's late epochs left open on record and not being settled (a failed flush's, or one a restart
    * could not fund): funded (again: its vault may have been funded as the funding failed), fed every receipt it
    * closes over (queued here, or co-signed on disk), and closed. One whose receipts are not all at hand (one on disk
-   * unreadable, say) is left for the next start rather than closed without them, which would pay nothing for them.
-   * Their receipts are covered from then on, so the flush that follows does not pay them in an epoch of their own.
+   * unreadable, say) is left to the next start, which resumes it like any open epoch (closing it after the grace
+   * with the receipts it has; one left out is not covered, so it is paid later in an epoch of its own). Receipts of
+   * an epoch finished here are covered from then on, so the flush that follows does not pay them again.
    */
   async #finishLate(jobId: string, queue: { receipts: Map<string, Receipt> }): Promise<void> {
     const late = `${recordKey(jobId)}/`
