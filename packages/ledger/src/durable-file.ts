@@ -32,8 +32,8 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array, mode = 0o
 
 /**
  * Deletes the temporary files {@link writeFileAtomic} left beside `path` when a process died before renaming them
- * (each run names its own by pid, so they would pile up): call it before the file is next written. This process's
- * own are left alone.
+ * (each run names its own by pid, so they would pile up): call it before the file is next written. Those of a
+ * process still alive (this one, or another with the directory open) are left alone.
  */
 export async function removeStaleTemporaries(path: string): Promise<void> {
   const prefix = `${basename(path)}.tmp-`
@@ -46,7 +46,20 @@ export async function removeStaleTemporaries(path: string): Promise<void> {
     throw e
   }
   for (const name of names) {
-    if (name.startsWith(prefix) && name !== own) await rm(join(dirname(path), name), { force: true })
+    if (!name.startsWith(prefix) || name === own) continue
+    const pid = Number(name.slice(prefix.length))
+    if (Number.isSafeInteger(pid) && pid > 0 && processAlive(pid)) continue
+    await rm(join(dirname(path), name), { force: true })
+  }
+}
+
+/** Whether a process with this pid runs (signal 0 only checks; EPERM means it runs under another user). */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'
   }
 }
 
