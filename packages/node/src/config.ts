@@ -1,5 +1,5 @@
 import { isIP } from 'node:net'
-import { readBoundedFile } from '@tessera/core'
+import { type AbortOptions, readBoundedFile, throwIfAborted } from '@tessera/core'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { DEFAULT_MIN_PSNR_DB, DEFAULT_PSNR_OUTLIER_FRACTION, MAX_PSNR_OUTLIER_FRACTION } from '@tessera/proof'
@@ -214,8 +214,9 @@ export function parseConfig(value: unknown, source = 'config'): NodeConfig {
   return parsed.data
 }
 
-/** Reads and validates a JSON config file. */
-export async function loadConfig(path: string): Promise<NodeConfig> {
+/** Reads and validates a JSON config file; rejects with `AbortError` when `options.signal` aborts it. */
+export async function loadConfig(path: string, options: AbortOptions = {}): Promise<NodeConfig> {
+  throwIfAborted(options.signal)
   let text: string
   try {
     const bytes = await readBoundedFile(
@@ -241,6 +242,7 @@ export async function loadConfig(path: string): Promise<NodeConfig> {
       { cause },
     )
   }
+  throwIfAborted(options.signal)
   let json: unknown
   try {
     json = JSON.parse(text)

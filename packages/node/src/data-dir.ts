@@ -2,7 +2,15 @@ import { randomBytes } from 'node:crypto'
 import { access, mkdir, open, rename, writeFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { isTesseraError, loadIdentity, loadOrCreateIdentity, readBoundedFile, type Identity } from '@tessera/core'
+import {
+  type AbortOptions,
+  type Identity,
+  isTesseraError,
+  loadIdentity,
+  loadOrCreateIdentity,
+  readBoundedFile,
+  throwIfAborted,
+} from '@tessera/core'
 import { type NodeConfig, type NodeConfigInput, loadConfig, parseConfig, serializeConfig } from './config.js'
 import {
   API_ADDRESS_FILE,
@@ -88,23 +96,41 @@ export interface InitResult {
 
 /**
  * Creates the data directory (mode 0700) with an identity (0600), a config file and an API token (0600).
- * Idempotent: what exists is kept, so `init` never replaces a key that may hold funds or reputation.
+ * Idempotent: what exists is kept, so `init` never replaces a key that may hold funds or reputation. When
+ * `options.signal` aborts, it rejects with `AbortError` between steps, each file written whole or not at all; an
+ * abort before it starts writes nothing, and running it again completes what an abort left.
  */
-export async function initDataDir(dir: DataDir, overrides: NodeConfigInput = {}): Promise<InitResult> {
+export async function initDataDir(
+  dir: DataDir,
+  overrides: NodeConfigInput = {},
+  options: AbortOptions = {},
+): Promise<InitResult> {
+  const { signal } = options
+  throwIfAborted(signal)
   await mkdir(dir.root, { recursive: true, mode: 0o700 })
   const created = !(await exists(dir.config))
   if (created) {
     const config = parseConfig(overrides, 'init options')
+    throwIfAborted(signal)
+    // The signal is checked before the write, not passed to it: a config cut short would stop every later start.
     await writeFile(dir.config, serializeConfig(config), { flag: 'wx', mode: 0o600 })
   }
+  throwIfAborted(signal)
   // A token cut short by a crash while it was written is replaced: it guards the API, it holds no funds.
-  if (!validApiToken(await readTokenFile(dir.apiToken).catch(() => ''))) await writeApiToken(dir.apiToken)
-  const identity = await loadOrCreateIdentity(dir.identity)
-  return { dir, identity, config: await loadConfig(dir.config), created }
+  if (!validApiToken(await readTokenFile(dir.apiToken).catch(() => ''))) {
+    throwIfAborted(signal)
+    await writeApiToken(dir.apiToken)
+  }
+  const identity = await loadOrCreateIdentity(dir.identity, options)
+  return { dir, identity, config: await loadConfig(dir.config, options), created }
 }
 
-/** Loads an initialised data directory, or says how to make one. */
-export async function openDataDir(dir: DataDir): Promise<{ identity: Identity; config: NodeConfig }> {
+/** Loads an initialised data directory, or says how to make one; rejects with `AbortError` when `signal` aborts. */
+export async function openDataDir(
+  dir: DataDir,
+  options: AbortOptions = {},
+): Promise<{ identity: Identity; config: NodeConfig }> {
+  throwIfAborted(options.signal)
   if (!(await exists(dir.config))) {
     throw new NodeError(
       'NODE__DATA_DIR_NOT_INITIALISED',
@@ -112,7 +138,8 @@ export async function openDataDir(dir: DataDir): Promise<{ identity: Identity; c
       { dir: dir.root },
     )
   }
-  const config = await loadConfig(dir.config)
+  const config = await loadConfig(dir.config, options)
+  throwIfAborted(options.signal)
   return { identity: await loadExistingIdentity(dir), config }
 }
 
@@ -163,8 +190,12 @@ async function readTokenFile(path: string): Promise<string> {
   return new TextDecoder().decode(bytes)
 }
 
-/** Reads the API token, which authorises CLI calls to the running node. */
-export async function readApiToken(dir: DataDir): Promise<string> {
+/**
+ * Reads the API token, which authorises CLI calls to the running node; rejects with `AbortError` when `options.signal`
+ * aborts.
+ */
+export async function readApiToken(dir: DataDir, options: AbortOptions = {}): Promise<string> {
+  throwIfAborted(options.signal)
   let token: string
   try {
     token = (await readTokenFile(dir.apiToken)).trim()
@@ -178,6 +209,7 @@ export async function readApiToken(dir: DataDir): Promise<string> {
       { cause },
     )
   }
+  throwIfAborted(options.signal)
   if (!validApiToken(token)) {
     throw new NodeError(
       'NODE__DATA_DIR_NOT_INITIALISED',

@@ -2,6 +2,7 @@ import { chmod, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
 import { describe, expect, it } from 'vitest'
+import { loadConfig } from '../src/config.js'
 import { initDataDir, openDataDir, readApiToken, resolveDataDir } from '../src/data-dir.js'
 import { Datastore } from '../src/datastore.js'
 import type { NodeError } from '../src/errors.js'
@@ -132,6 +133,30 @@ describe('data directory', () => {
       // init still makes one, for an operator who means to start afresh.
       const created = await initDataDir(dir)
       expect((await openDataDir(dir)).identity.peerId.equals(created.identity.peerId)).toBe(true)
+    } finally {
+      await tmp.cleanup()
+    }
+  })
+
+  it('should reject with AbortError on an aborted signal, and write nothing', async () => {
+    const tmp = await tempDir()
+    try {
+      const dir = resolveDataDir(`${tmp.path}/node`)
+      const aborted = { signal: AbortSignal.abort() }
+      // Before, each ran to the end whatever the caller's signal said.
+      await expect(initDataDir(dir, {}, aborted)).rejects.toMatchObject({ name: 'AbortError', code: 'CORE__ABORTED' })
+      expect(await readdir(tmp.path)).toEqual([])
+      await initDataDir(dir)
+      const before = await readdir(dir.root)
+      await expect(initDataDir(dir, {}, aborted)).rejects.toMatchObject({ name: 'AbortError' })
+      await expect(openDataDir(dir, aborted)).rejects.toMatchObject({ name: 'AbortError' })
+      await expect(readApiToken(dir, aborted)).rejects.toMatchObject({ name: 'AbortError' })
+      await expect(loadConfig(dir.config, aborted)).rejects.toMatchObject({ name: 'AbortError' })
+      expect(await readdir(dir.root)).toEqual(before)
+      // A signal that did not abort changes nothing.
+      const live = { signal: new AbortController().signal }
+      expect((await openDataDir(dir, live)).config).toEqual(await loadConfig(dir.config, live))
+      expect(await readApiToken(dir, live)).toBe(await readApiToken(dir))
     } finally {
       await tmp.cleanup()
     }
