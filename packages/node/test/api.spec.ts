@@ -507,6 +507,54 @@ describe('control API', () => {
     }
   })
 
+  it('should not listen once the signal has aborted, before or during the bind', async () => {
+    const server = new ApiServer(fakeOps(), { host: '127.0.0.1', port: 0, token: TOKEN })
+    // Before, both listened whatever the caller's signal said.
+    await expect(server.listen({ signal: AbortSignal.abort() })).rejects.toMatchObject({
+      name: 'AbortError',
+      code: 'CORE__ABORTED',
+    })
+    const http = httpServers.at(-1) as Server
+    expect(http.listening).toBe(false)
+    const controller = new AbortController()
+    const listening = server.listen({ signal: controller.signal })
+    controller.abort()
+    await expect(listening).rejects.toMatchObject({ name: 'AbortError' })
+    expect(http.listening).toBe(false)
+    // Not a server left half started: it listens when asked again.
+    const { port } = await server.listen({ signal: new AbortController().signal })
+    try {
+      expect(port).toBeGreaterThan(0)
+      expect(http.listening).toBe(true)
+    } finally {
+      await server.close()
+    }
+  })
+
+  it('should make a client for a data directory unless the signal has aborted, and not keep the signal', async () => {
+    const tmp = await tempDir()
+    try {
+      const dir = resolveDataDir(tmp.path)
+      await initDataDir(dir)
+      await withServer(fakeOps(), async (_client, port) => {
+        await writeFile(dir.apiAddress, JSON.stringify({ host: '127.0.0.1', port }))
+        await writeFile(dir.apiToken, TOKEN)
+        // Before, the client was made whatever the caller's signal said.
+        await expect(ApiClient.forDataDir(dir, { signal: AbortSignal.abort() })).rejects.toMatchObject({
+          name: 'AbortError',
+          code: 'CORE__ABORTED',
+        })
+        const controller = new AbortController()
+        const client = await ApiClient.forDataDir(dir, { signal: controller.signal, timeoutMs: 5_000 })
+        // The signal was for making the client: its calls after it are not aborted by it.
+        controller.abort()
+        expect(await client.status()).toMatchObject({ peerId: 'p' })
+      })
+    } finally {
+      await tmp.cleanup()
+    }
+  })
+
   it('should reach a node bound to an IPv6 address, or to every interface, by a URL that works', async () => {
     const tmp = await tempDir()
     try {

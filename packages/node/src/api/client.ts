@@ -1,4 +1,4 @@
-import { AbortError, type AbortOptions, readBoundedFile, withTimeout } from '@tessera/core'
+import { AbortError, type AbortOptions, readBoundedFile, throwIfAborted, withTimeout } from '@tessera/core'
 import { z } from 'zod'
 import { API_TIMEOUT_MS, MAX_SMALL_FILE_BYTES } from '../constants.js'
 import { readApiToken, type DataDir } from '../data-dir.js'
@@ -137,8 +137,13 @@ export class ApiClient {
     this.#timeoutMs = options.timeoutMs ?? API_TIMEOUT_MS
   }
 
-  /** A client for the node running on `dir` (it writes its address there when it starts). */
-  static async forDataDir(dir: DataDir, options: ApiClientOptions = {}): Promise<ApiClient> {
+  /**
+   * A client for the node running on `dir` (it writes its address there when it starts); rejects with `AbortError`
+   * when `options.signal` aborts. The signal is this call's alone: the client's calls each take their own.
+   */
+  static async forDataDir(dir: DataDir, options: ApiClientOptions & AbortOptions = {}): Promise<ApiClient> {
+    const { signal, ...clientOptions } = options
+    throwIfAborted(signal)
     let text: string
     try {
       const bytes = await readBoundedFile(
@@ -165,6 +170,7 @@ export class ApiClient {
         { cause },
       )
     }
+    throwIfAborted(signal)
     let address
     try {
       address = apiAddress.parse(JSON.parse(text))
@@ -177,7 +183,8 @@ export class ApiClient {
         { cause },
       )
     }
-    return new ApiClient(`http://${urlHost(address.host)}:${address.port}`, await readApiToken(dir), options)
+    const token = await readApiToken(dir, { signal })
+    return new ApiClient(`http://${urlHost(address.host)}:${address.port}`, token, clientOptions)
   }
 
   /**

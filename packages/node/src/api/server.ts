@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import { randomUUID, timingSafeEqual } from 'node:crypto'
 import {
+  AbortError,
   type AbortOptions,
   environmentLightingSchema,
   isTesseraError,
@@ -10,6 +11,7 @@ import {
   MAX_FPS,
   MAX_FRAMES_PER_JOB,
   MIN_FPS,
+  throwIfAborted,
 } from '@tessera/core'
 import { TONE_CURVES } from '@tessera/gpu'
 import { MAX_JOB_TIMEOUT_MS } from '@tessera/scheduler'
@@ -270,8 +272,12 @@ export class ApiServer {
     sendJson(res, status, { error: { ...error, ...(requestId !== undefined ? { requestId } : {}) } })
   }
 
-  /** Starts listening; resolves to the bound address, or rejects with NODE__API_LISTEN_FAILED when it cannot bind. */
-  async listen(): Promise<{ host: string; port: number }> {
+  /**
+   * Starts listening; resolves to the bound address, or rejects with NODE__API_LISTEN_FAILED when it cannot bind. When
+   * `options.signal` aborts, it rejects with `AbortError`, not listening.
+   */
+  async listen(options: AbortOptions = {}): Promise<{ host: string; port: number }> {
+    throwIfAborted(options.signal)
     const { host, port } = this.#listenOn
     await new Promise<void>((resolve, reject) => {
       const onError = (cause: NodeJS.ErrnoException): void => {
@@ -292,6 +298,11 @@ export class ApiServer {
       this.#server.once('error', onError)
       this.#server.listen(port, host, onListening)
     })
+    // A bind takes moments: an abort during it is seen once it is done, and the server closed again.
+    if (options.signal?.aborted === true) {
+      await this.close()
+      throw new AbortError()
+    }
     this.#server.on('error', (error) => this.#logger.error({ err: error }, 'api:error'))
     const address = this.#server.address() as AddressInfo
     return { host: address.address, port: address.port }

@@ -127,7 +127,7 @@ function isNewer(current: AddressFileVersion | undefined, stale: AddressFileVers
  */
 async function answeringClient(dir: DataDir, options: AbortOptions): Promise<ApiClient | undefined> {
   try {
-    const client = await ApiClient.forDataDir(dir)
+    const client = await ApiClient.forDataDir(dir, options)
     await client.status(options)
     return client
   } catch (e) {
