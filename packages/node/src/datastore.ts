@@ -1,4 +1,4 @@
-import { decodeCanonical, encodeCanonical } from '@tessera/core'
+import { AbortError, type AbortOptions, decodeCanonical, encodeCanonical, throwIfAborted } from '@tessera/core'
 import { ClassicLevel } from 'classic-level'
 import { NodeError } from './errors.js'
 
@@ -14,7 +14,7 @@ export type Namespace = (typeof NAMESPACES)[number]
 export type RecordParser<T> = (value: unknown) => T
 
 /** Which records {@link Datastore.entries} reads, and how it treats one it cannot decode. */
-export interface EntriesOptions<T = unknown> {
+export interface EntriesOptions<T = unknown> extends AbortOptions {
   /** Only keys that start with this (ASCII), read from the store's index rather than filtered after a full scan. */
   prefix?: string
   /**
@@ -62,6 +62,9 @@ function decode<T>(ns: Namespace, key: string, bytes: Uint8Array, parse?: Record
  * The node's on-disk store (LevelDB through classic-level), keys prefixed `<namespace>!`: jobs, leases, receipts, reputation and DHT records,
  * values DAG-CBOR encoded so bigints and bytes survive a restart. Writes are synchronous to disk (`sync: true`)
  * because a lost receipt or settlement step is a lost payment.
+ *
+ * Each call rejects with `AbortError` when its `signal` has aborted, checked before the operation: LevelDB takes no
+ * signal, so an operation begun is finished.
  */
 export class Datastore {
   readonly #db: ClassicLevel<string, Uint8Array>
@@ -72,9 +75,10 @@ export class Datastore {
 
   /**
    * Opens (creating when absent) the store in `dir`; rejects with `NODE__DATA_DIR_IN_USE` when another process has it
-   * open, else `NODE__DATASTORE_CORRUPT` when it cannot be opened.
+   * open, else `NODE__DATASTORE_CORRUPT` when it cannot be opened. An abort while it opens closes it again.
    */
-  static async open(dir: string): Promise<Datastore> {
+  static async open(dir: string, options: AbortOptions = {}): Promise<Datastore> {
+    throwIfAborted(options.signal)
     const db = new ClassicLevel<string, Uint8Array>(dir, { valueEncoding: 'view' })
     try {
       await db.open()
@@ -97,11 +101,17 @@ export class Datastore {
         },
       )
     }
+    // Closed, not left holding the lock that would stop the next open.
+    if (options.signal?.aborted === true) {
+      await db.close()
+      throw new AbortError()
+    }
     return new Datastore(db)
   }
 
   /** Stores `value` under `ns`/`key`, replacing what was there, synced to disk before it resolves. */
-  async put(ns: Namespace, key: string, value: unknown): Promise<void> {
+  async put(ns: Namespace, key: string, value: unknown, options: AbortOptions = {}): Promise<void> {
+    throwIfAborted(options.signal)
     await this.#db.put(`${ns}!${key}`, encodeCanonical(value), { sync: true })
   }
 
@@ -109,7 +119,8 @@ export class Datastore {
    * Applies `writes` all together or not at all (one LevelDB batch), synced to disk before it resolves: records that
    * point at each other are never seen half written after a crash.
    */
-  async batch(writes: readonly DatastoreWrite[]): Promise<void> {
+  async batch(writes: readonly DatastoreWrite[], options: AbortOptions = {}): Promise<void> {
+    throwIfAborted(options.signal)
     await this.#db.batch(
       writes.map((w) =>
         w.type === 'put'
@@ -124,13 +135,20 @@ export class Datastore {
    * The value under `ns`/`key`, or undefined; rejects with `NODE__DATASTORE_CORRUPT` when it cannot be decoded, or
    * when `parse` throws on it.
    */
-  async get<T = unknown>(ns: Namespace, key: string, parse?: RecordParser<T>): Promise<T | undefined> {
+  async get<T = unknown>(
+    ns: Namespace,
+    key: string,
+    parse?: RecordParser<T>,
+    options: AbortOptions = {},
+  ): Promise<T | undefined> {
+    throwIfAborted(options.signal)
     const bytes = await this.#db.get(`${ns}!${key}`)
     return bytes === undefined ? undefined : decode(ns, key, bytes, parse)
   }
 
   /** Removes `ns`/`key` (nothing when absent), synced to disk before it resolves. */
-  async delete(ns: Namespace, key: string): Promise<void> {
+  async delete(ns: Namespace, key: string, options: AbortOptions = {}): Promise<void> {
+    throwIfAborted(options.signal)
     await this.#db.del(`${ns}!${key}`, { sync: true })
   }
 
@@ -139,12 +157,14 @@ export class Datastore {
    * {@link Datastore.get} does, unless `onCorrupt` is given.
    */
   async *entries<T = unknown>(ns: Namespace, options: EntriesOptions<T> = {}): AsyncGenerator<[string, T]> {
+    throwIfAborted(options.signal)
     // '"' is the character after '!', so the range covers exactly this namespace's keys; keys are ASCII, so a prefix's
     // keys sort below it followed by U+FFFF.
     const prefix = options.prefix ?? ''
     const range =
       prefix === '' ? { gt: `${ns}!`, lt: `${ns}"` } : { gte: `${ns}!${prefix}`, lt: `${ns}!${prefix}\uffff` }
     for await (const [key, bytes] of this.#db.iterator(range)) {
+      throwIfAborted(options.signal)
       const name = key.slice(ns.length + 1)
       let value: T
       try {

@@ -273,6 +273,60 @@ describe('datastore', () => {
   })
 })
 
+describe('datastore, aborted', () => {
+  const aborted = { signal: AbortSignal.abort() }
+
+  it('should not open on an aborted signal, and release the lock when the signal aborts as it opens', async () => {
+    const tmp = await tempDir()
+    try {
+      const store = join(tmp.path, 'store')
+      // Before, it opened (and created the store) whatever the caller's signal said.
+      await expect(Datastore.open(store, aborted)).rejects.toMatchObject({ name: 'AbortError', code: 'CORE__ABORTED' })
+      expect(await readdir(tmp.path)).toEqual([])
+      const controller = new AbortController()
+      const opening = Datastore.open(store, { signal: controller.signal })
+      controller.abort()
+      await expect(opening).rejects.toMatchObject({ name: 'AbortError' })
+      const db = await Datastore.open(store, { signal: new AbortController().signal })
+      await db.close()
+    } finally {
+      await tmp.cleanup()
+    }
+  })
+
+  it('should neither read nor write on an aborted signal', async () => {
+    const tmp = await tempDir()
+    try {
+      const db = await Datastore.open(tmp.path)
+      await db.put('receipts', 'a', { n: 1 })
+      await db.put('receipts', 'b', { n: 2 })
+      const calls: [string, () => Promise<unknown>][] = [
+        ['put', () => db.put('receipts', 'a', { n: 9 }, aborted)],
+        ['batch', () => db.batch([{ type: 'put', ns: 'receipts', key: 'c', value: { n: 3 } }], aborted)],
+        ['delete', () => db.delete('receipts', 'b', aborted)],
+        ['get', () => db.get('receipts', 'a', undefined, aborted)],
+        ['entries', () => db.entries('receipts', aborted).next()],
+      ]
+      for (const [call, run] of calls) {
+        await expect(run(), call).rejects.toMatchObject({ name: 'AbortError', code: 'CORE__ABORTED' })
+      }
+      const read: string[] = []
+      for await (const [key] of db.entries('receipts')) read.push(key)
+      expect(read).toEqual(['a', 'b'])
+      expect(await db.get('receipts', 'a')).toEqual({ n: 1 })
+      // An abort between records stops the iteration there.
+      const controller = new AbortController()
+      const entries = db.entries('receipts', { signal: controller.signal })
+      expect((await entries.next()).value).toEqual(['a', { n: 1 }])
+      controller.abort()
+      await expect(entries.next()).rejects.toMatchObject({ name: 'AbortError' })
+      await db.close()
+    } finally {
+      await tmp.cleanup()
+    }
+  })
+})
+
 describe('datastore records, checked and written together', () => {
   it('should give back a small bigint as a number unless a parser says what the record is, and count a record the parser refuses as corrupt', async () => {
     const tmp = await tempDir()
