@@ -85,6 +85,8 @@ describe('tessera job submit', () => {
     expect(api.putBlob).toHaveBeenCalledOnce()
     expect(api.submitJob).toHaveBeenCalledWith(
       expect.objectContaining({ render: expect.objectContaining({ frames: 10000, firstFrame: 999990000 }) }),
+      // The CLI's abort options: an embedder's signal, none here.
+      {},
     )
     expect(res.code).toBe(1)
   })

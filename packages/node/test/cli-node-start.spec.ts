@@ -1,5 +1,27 @@
+import { access, readdir } from 'node:fs/promises'
+import type { AbortOptions } from '@tessera/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ApiClient } from '../src/api/client.js'
+import type { CliIo } from '../src/cli/io.js'
+import { runCli } from '../src/cli/program.js'
+import { resolveDataDir } from '../src/data-dir.js'
+import { Datastore } from '../src/datastore.js'
 import { cli, tempDir } from './helpers.js'
+import { until } from './peer-harness.js'
+
+/** Runs the CLI in-process as an embedder does, with a signal to stop it by, capturing its output. */
+function cliWith(options: AbortOptions, ...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = { code: 0, stdout: '', stderr: '' }
+  const io: CliIo = { stdout: (t) => void (out.stdout += t), stderr: (t) => void (out.stderr += t), isTty: false }
+  return runCli(argv, io, options).then((code) => ({ ...out, code }))
+}
+
+/** What `command` resolved to, or `'still running'` after `ms`: a node that does not stop fails the test, not hangs it. */
+function within<T>(command: Promise<T>, ms = 30_000): Promise<T | 'still running'> {
+  let timer: NodeJS.Timeout | undefined
+  const deadline = new Promise<'still running'>((resolve) => (timer = setTimeout(resolve, ms, 'still running')))
+  return Promise.race([command, deadline]).finally(() => clearTimeout(timer))
+}
 
 /** `node start` flags refused before anything starts: no peer runs in these tests. */
 describe('tessera node start', () => {
@@ -41,5 +63,64 @@ describe('tessera node start', () => {
       expect(res.stderr).toMatch(message)
       expect(res.stderr).toMatch(/\(NODE__INVALID_CONFIG\)\n$/)
     }
+  })
+})
+
+/** `node start` run by an embedder, stopped by its signal rather than by a signal to its process. */
+describe('tessera node start, stopped by a signal', () => {
+  let dir: { path: string; cleanup: () => Promise<void> }
+
+  beforeAll(async () => {
+    dir = await tempDir('tessera-start-signal-')
+    expect((await cli('--data-dir', dir.path, 'init', '--no-worker')).code).toBe(0)
+  })
+
+  afterAll(async () => {
+    await dir?.cleanup()
+  })
+
+  const start = ['node', 'start', '--no-worker', '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'silent']
+
+  it('should do nothing on a signal aborted already, and fail with AbortError', async () => {
+    const init = await tempDir('tessera-init-aborted-')
+    try {
+      // Before, init made the directory and node start ran a node, whatever the signal said.
+      const res = await cliWith({ signal: AbortSignal.abort() }, '--data-dir', init.path, 'init')
+      expect(res.code).toBe(1)
+      expect(res.stderr).toMatch(/\(CORE__ABORTED\)\n$/)
+      expect(await readdir(init.path)).toEqual([])
+    } finally {
+      await init.cleanup()
+    }
+    const before = await readdir(dir.path)
+    const res = await within(cliWith({ signal: AbortSignal.abort() }, '--data-dir', dir.path, ...start))
+    expect(res).toMatchObject({ code: 1, stderr: expect.stringMatching(/\(CORE__ABORTED\)\n$/) })
+    expect(await readdir(dir.path)).toEqual(before)
+  })
+
+  it('should stop a running node cleanly when the signal aborts, as SIGTERM does, and exit 0', async () => {
+    const data = resolveDataDir(dir.path)
+    const listeners = () => [process.listenerCount('SIGINT'), process.listenerCount('SIGTERM')]
+    const before = listeners()
+    const controller = new AbortController()
+    const running = cliWith({ signal: controller.signal }, '--data-dir', dir.path, ...start)
+    let settled = false
+    void running.finally(() => (settled = true))
+    const status = await until('the node to answer', async () => {
+      if (settled) throw new Error(`node start ended: ${JSON.stringify(await running)}`)
+      try {
+        return await (await ApiClient.forDataDir(data)).status()
+      } catch {
+        return undefined
+      }
+    })
+    expect(status.worker).toBe(false)
+    controller.abort()
+    // Before, the signal went unheard: the node ran until the process had a SIGTERM.
+    expect(await within(running)).toMatchObject({ code: 0, stderr: '' })
+    // Stopped as SIGTERM stops it: its address file gone, its datastore's lock released, no listener left behind.
+    await expect(access(data.apiAddress)).rejects.toMatchObject({ code: 'ENOENT' })
+    await (await Datastore.open(data.datastore)).close()
+    expect(listeners()).toEqual(before)
   })
 })

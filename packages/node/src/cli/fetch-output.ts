@@ -1,4 +1,5 @@
 import { join } from 'node:path'
+import type { AbortOptions } from '@tessera/core'
 import { z } from 'zod'
 import type { ApiClient } from '../api/client.js'
 import type { JobOutput, JobOutputOptions } from '../api/contract.js'
@@ -48,7 +49,7 @@ async function writeFile(out: string, file: FetchedFile, io: CliIo): Promise<voi
 async function outputFiles(
   client: ApiClient,
   jobId: string,
-  options: JobOutputOptions,
+  options: JobOutputOptions & AbortOptions,
   names: { files: string[]; manifest: string },
 ): Promise<FetchedFile[]> {
   try {
@@ -72,7 +73,7 @@ async function outputFiles(
  * `job fetch`: writes a job's output files into `out`. A render job's frames are asked for one at a time, so a job of
  * hundreds of frames never has to fit one reply (or the node's memory), and a frame whose files pass what one reply
  * carries a file at a time; a partial render's per-frame tile lists are merged into one `tiles.json`, as a one-reply
- * fetch writes it.
+ * fetch writes it. Rejects with `AbortError` when `abort.signal` aborts, keeping the files written so far.
  */
 export async function fetchJobOutput(
   client: ApiClient,
@@ -80,19 +81,20 @@ export async function fetchJobOutput(
   options: Omit<JobOutputOptions, 'frame'>,
   out: string,
   io: CliIo,
+  abort: AbortOptions = {},
 ): Promise<void> {
-  const { frames } = await client.jobStatus(jobId)
+  const { frames } = await client.jobStatus(jobId, abort)
   await makeOutputDir(out)
   if (frames === undefined) {
     const names = { files: ['output.f32'], manifest: PARTIAL_MANIFEST }
-    for (const file of await outputFiles(client, jobId, options, names)) await writeFile(out, file, io)
+    for (const file of await outputFiles(client, jobId, { ...options, ...abort }, names)) await writeFile(out, file, io)
     return
   }
   const missing: z.infer<typeof frameManifestSchema>['missing'] = []
   for (let frame = frames.first; frame < frames.first + frames.count; frame++) {
     const name = frameName(frame)
     const names = { files: [`${name}.png`, `${name}.exr`], manifest: frameManifestName(frame) }
-    for (const file of await outputFiles(client, jobId, { ...options, frame }, names)) {
+    for (const file of await outputFiles(client, jobId, { ...options, ...abort, frame }, names)) {
       if (file.name !== frameManifestName(frame)) {
         await writeFile(out, file, io)
         continue

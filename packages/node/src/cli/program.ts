@@ -1,3 +1,4 @@
+import { type AbortOptions, throwIfAborted } from '@tessera/core'
 import { Command, CommanderError } from 'commander'
 import { EXIT_USAGE, reportError } from './errors.js'
 import type { CliIo } from './io.js'
@@ -10,30 +11,39 @@ import { registerRender } from './commands/render.js'
 import { registerSim } from './commands/sim.js'
 import { registerWallet } from './commands/wallet.js'
 
-/** Builds the `tessera` command tree; each command lives in its own file under commands/. */
-export function buildProgram(io: CliIo): Command {
+/**
+ * Builds the `tessera` command tree; each command lives in its own file under commands/. Its commands stop when
+ * `options.signal` aborts (see {@link runCli}).
+ */
+export function buildProgram(io: CliIo, options: AbortOptions = {}): Command {
   const program = new Command('tessera')
     .description('A peer-to-peer GPU compute market: render frames and run models on other peers, verified and paid')
     .option('-d, --data-dir <dir>', 'data directory (default: $TESSERA_DATA_DIR or ~/.tessera)')
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .exitOverride()
-  registerInit(program, io)
+  registerInit(program, io, options)
   const node = program.command('node').description('run a peer')
-  registerNodeStart(node, program, io)
-  registerNodeStatus(node, program, io)
-  registerJob(program, io)
-  registerWallet(program, io)
-  registerBench(program, io)
-  registerRender(program, io)
+  registerNodeStart(node, program, io, options)
+  registerNodeStatus(node, program, io, options)
+  registerJob(program, io, options)
+  registerWallet(program, io, options)
+  registerBench(program, io, options)
+  registerRender(program, io, options)
   registerSim(program, io)
   return program
 }
 
-/** Runs the CLI and resolves to its exit code; never throws. */
-export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
-  const program = buildProgram(io)
+/**
+ * Runs the CLI and resolves to its exit code; never throws. `options.signal` stops the command as a process signal
+ * would stop the process: `node start` stops its peer as on SIGTERM and exits 0, while a command that has not done
+ * its work fails with `AbortError` (exit 1). An embedder stops a node it runs this way, without signalling its own
+ * process.
+ */
+export async function runCli(argv: readonly string[], io: CliIo, options: AbortOptions = {}): Promise<number> {
+  const program = buildProgram(io, options)
   try {
+    throwIfAborted(options.signal)
     await program.parseAsync([...argv], { from: 'user' })
     return 0
   } catch (e) {

@@ -1,19 +1,20 @@
 import { createEngine, runCapacityBenchmark } from '@tessera/gpu'
+import type { AbortOptions } from '@tessera/core'
 import type { Command } from 'commander'
 import type { CliIo } from '../io.js'
 import { parsePositiveInt } from '../parse.js'
 
 /** `tessera bench`: the capacity score a worker announces, in benchmark units. */
-export function registerBench(program: Command, io: CliIo): void {
+export function registerBench(program: Command, io: CliIo, options: AbortOptions = {}): void {
   program
     .command('bench')
     .description("measure this machine's capacity score (benchmark units; the market prices per benchmark-hour)")
     .option('--runs <n>', 'measured runs', parsePositiveInt, 3)
     .option('--json', 'print JSON')
     .action(async (flags: { runs: number; json?: boolean }) => {
-      const engine = await createEngine()
+      const engine = await createEngine(options)
       try {
-        const result = await runCapacityBenchmark(engine, { runs: flags.runs })
+        const result = await runCapacityBenchmark(engine, { ...options, runs: flags.runs })
         const adapter = `${engine.adapter.vendor} ${engine.adapter.architecture} (${engine.adapter.backend})`
         const { score, cv, tileSide, matmulN, workloadVersion } = result
         io.stdout(

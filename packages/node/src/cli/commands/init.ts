@@ -1,3 +1,4 @@
+import type { AbortOptions } from '@tessera/core'
 import type { Command } from 'commander'
 import type { NodeConfig } from '../../config.js'
 import { initDataDir, resolveDataDir } from '../../data-dir.js'
@@ -26,7 +27,7 @@ function flagsNotApplied(flags: InitFlags, config: NodeConfig): string[] {
  * `tessera init`: keys, config file and data directory. On a directory initialised already it changes nothing, and
  * warns of flags that asked otherwise: it succeeds still, so a script that runs it each time keeps working.
  */
-export function registerInit(program: Command, io: CliIo): void {
+export function registerInit(program: Command, io: CliIo, options: AbortOptions = {}): void {
   program
     .command('init')
     .description('create the data directory: peer identity (0600), config file and API token; keeps what exists')
@@ -35,11 +36,15 @@ export function registerInit(program: Command, io: CliIo): void {
     .option('--no-worker', 'do not offer this machine as a worker')
     .action(async (flags: InitFlags) => {
       const dir = resolveDataDir(program.opts<{ dataDir?: string }>().dataDir)
-      const result = await initDataDir(dir, {
-        ...(flags.listen !== undefined ? { listen: flags.listen } : {}),
-        ...(flags.bootstrap !== undefined ? { bootstrap: flags.bootstrap } : {}),
-        ...(flags.worker ? {} : { worker: { enabled: false } }),
-      })
+      const result = await initDataDir(
+        dir,
+        {
+          ...(flags.listen !== undefined ? { listen: flags.listen } : {}),
+          ...(flags.bootstrap !== undefined ? { bootstrap: flags.bootstrap } : {}),
+          ...(flags.worker ? {} : { worker: { enabled: false } }),
+        },
+        options,
+      )
       io.stdout(
         `${result.created ? 'initialised' : 'already initialised'} ${dir.root}\npeer id: ${result.identity.peerId.toString()}\nconfig: ${dir.config}\n`,
       )

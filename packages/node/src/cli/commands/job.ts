@@ -1,5 +1,5 @@
 import { extname } from 'node:path'
-import { MAX_FRAMES_PER_JOB, type Split } from '@tessera/core'
+import { type AbortOptions, delay, MAX_FRAMES_PER_JOB, type Split } from '@tessera/core'
 import { decodeEnvironmentImage, SceneTimeline, tensor } from '@tessera/gpu'
 import { checkTaskCount } from '@tessera/scheduler'
 import { SingleBar } from 'cli-progress'
@@ -106,14 +106,17 @@ function splitOf(flags: SubmitFlags, inference: InferenceFlags | undefined): Spl
 /** The frame rate an animated scene plays at when the job does not say (film's). */
 const DEFAULT_FPS = 24
 
-/** Polls a job until it ends, drawing a progress bar with ETA on a terminal and plain lines elsewhere. */
-async function follow(client: ApiClient, jobId: string, io: CliIo): Promise<JobStatus> {
+/**
+ * Polls a job until it ends, drawing a progress bar with ETA on a terminal and plain lines elsewhere; rejects with
+ * `AbortError` when `options.signal` aborts (the job goes on).
+ */
+async function follow(client: ApiClient, jobId: string, io: CliIo, options: AbortOptions): Promise<JobStatus> {
   const bar = io.isTty
     ? new SingleBar({ format: ' {bar} {value}/{total} tasks | ETA {eta_formatted} | {state}' })
     : undefined
   let last = ''
   for (;;) {
-    const status = await client.jobStatus(jobId)
+    const status = await client.jobStatus(jobId, options)
     if (bar !== undefined) {
       if (bar.getTotal() !== status.tasks) bar.start(status.tasks, status.verified, { state: status.state })
       bar.update(status.verified, { state: status.state })
@@ -126,7 +129,7 @@ async function follow(client: ApiClient, jobId: string, io: CliIo): Promise<JobS
       bar?.stop()
       return status
     }
-    await new Promise((r) => setTimeout(r, POLL_MS))
+    await delay(POLL_MS, options.signal)
   }
 }
 
@@ -138,9 +141,9 @@ function parseListLimit(value: string): number {
 }
 
 /** `tessera job submit|status|list|cancel|delete|fetch`. */
-export function registerJob(program: Command, io: CliIo): void {
+export function registerJob(program: Command, io: CliIo, options: AbortOptions = {}): void {
   const job = program.command('job').description('order work from the network and collect it')
-  const client = () => ApiClient.forDataDir(resolveDataDir(program.opts<{ dataDir?: string }>().dataDir))
+  const client = () => ApiClient.forDataDir(resolveDataDir(program.opts<{ dataDir?: string }>().dataDir), options)
 
   environmentOptions(
     job
@@ -185,7 +188,10 @@ export function registerJob(program: Command, io: CliIo): void {
       }
       let request: JobRequest
       if (inference !== undefined) {
-        const inputs = [await api.putBlob(bytes), await api.putBlob(await readTensorJson(inference.input))]
+        const inputs = [
+          await api.putBlob(bytes, options),
+          await api.putBlob(await readTensorJson(inference.input), options),
+        ]
         request = {
           kind: 'inference',
           inputs,
@@ -202,8 +208,8 @@ export function registerJob(program: Command, io: CliIo): void {
         const panorama = flags.environment === undefined ? undefined : await readInput(flags.environment)
         // Checked here, so a panorama no worker could read fails before anything is uploaded, ordered or paid.
         if (panorama !== undefined) decodeEnvironmentImage(panorama)
-        const inputs = [await api.putBlob(bytes)]
-        if (panorama !== undefined) inputs.push(await api.putBlob(panorama))
+        const inputs = [await api.putBlob(bytes, options)]
+        if (panorama !== undefined) inputs.push(await api.putBlob(panorama, options))
         request = {
           kind: 'render',
           inputs,
@@ -221,10 +227,10 @@ export function registerJob(program: Command, io: CliIo): void {
           ...common,
         }
       }
-      const { jobId } = await api.submitJob(request)
+      const { jobId } = await api.submitJob(request, options)
       io.stdout(`job ${jobId}\n`)
       if (!flags.wait) return
-      const final = await follow(api, jobId, io)
+      const final = await follow(api, jobId, io, options)
       // Without a terminal, follow has printed the final headline already.
       io.stdout(jobReport(final, { headline: io.isTty }))
       if (final.state !== 'completed')
@@ -236,7 +242,7 @@ export function registerJob(program: Command, io: CliIo): void {
     .description("show a job's progress")
     .option('--json', 'print JSON')
     .action(async (jobId: string, flags: { json?: boolean }) => {
-      const status = await (await client()).jobStatus(jobId)
+      const status = await (await client()).jobStatus(jobId, options)
       io.stdout(flags.json === true ? `${JSON.stringify(status)}\n` : jobReport(status))
     })
 
@@ -246,7 +252,7 @@ export function registerJob(program: Command, io: CliIo): void {
     .option('-n, --limit <n>', `how many (at most ${MAX_JOBS_LISTED})`, parseListLimit, DEFAULT_JOBS_LISTED)
     .option('--json', 'print JSON')
     .action(async (flags: { limit: number; json?: boolean }) => {
-      const jobs = await (await client()).listJobs(flags.limit)
+      const jobs = await (await client()).listJobs(flags.limit, options)
       io.stdout(flags.json === true ? `${JSON.stringify(jobs)}\n` : jobTable(jobs))
     })
 
@@ -255,7 +261,7 @@ export function registerJob(program: Command, io: CliIo): void {
     .description('cancel a job: its accepted tasks are paid, the rest of its budget refunded')
     .option('--json', 'print JSON')
     .action(async (jobId: string, flags: { json?: boolean }) => {
-      const status = await (await client()).cancelJob(jobId)
+      const status = await (await client()).cancelJob(jobId, options)
       io.stdout(flags.json === true ? `${JSON.stringify(status)}\n` : jobReport(status))
     })
 
@@ -263,7 +269,7 @@ export function registerJob(program: Command, io: CliIo): void {
     .command('delete <jobId>')
     .description('delete a job that has ended and settled, with its inputs and outputs where no other job holds them')
     .action(async (jobId: string) => {
-      const { blobsDeleted } = await (await client()).deleteJob(jobId)
+      const { blobsDeleted } = await (await client()).deleteJob(jobId, options)
       io.stdout(`deleted job ${jobId} and ${blobsDeleted} blob${blobsDeleted === 1 ? '' : 's'}\n`)
     })
 
@@ -278,11 +284,11 @@ export function registerJob(program: Command, io: CliIo): void {
       ),
     PNG_EXPOSURE,
   ).action(async (jobId: string, flags: { out: string; partial?: boolean } & ToneFlags) => {
-    const options = {
+    const output = {
       exposure: flags.exposure,
       toneCurve: flags.toneCurve,
       ...(flags.partial === true ? { partial: true } : {}),
     }
-    await fetchJobOutput(await client(), jobId, options, flags.out, io)
+    await fetchJobOutput(await client(), jobId, output, flags.out, io, options)
   })
 }

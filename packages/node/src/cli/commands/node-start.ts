@@ -1,4 +1,5 @@
 import { rm, writeFile } from 'node:fs/promises'
+import type { AbortOptions } from '@tessera/core'
 import { type Command, InvalidArgumentError, Option } from 'commander'
 import { ApiServer } from '../../api/server.js'
 import { type NodeConfig, parseConfig } from '../../config.js'
@@ -67,8 +68,36 @@ function applyFlags(config: NodeConfig, flags: StartFlags): NodeConfig {
   )
 }
 
-/** `tessera node start`: libp2p, engine, market and ledger until SIGTERM. */
-export function registerNodeStart(node: Command, program: Command, io: CliIo): void {
+/** What asked a running node to stop: a process signal, or the embedder's abort signal. */
+type StopRequest = 'SIGTERM' | 'SIGINT' | 'abort'
+
+/**
+ * Resolves once SIGTERM or SIGINT arrives or `signal` aborts, to which one. Its listeners go once one fires: a SIGINT
+ * listener left behind in an embedder's process would keep Ctrl-C from ending it.
+ */
+function stopRequested(signal: AbortSignal | undefined): Promise<StopRequest> {
+  return new Promise((resolve) => {
+    const onSigterm = (): void => stop('SIGTERM')
+    const onSigint = (): void => stop('SIGINT')
+    const onAbort = (): void => stop('abort')
+    const stop = (request: StopRequest): void => {
+      process.off('SIGTERM', onSigterm)
+      process.off('SIGINT', onSigint)
+      signal?.removeEventListener('abort', onAbort)
+      resolve(request)
+    }
+    process.once('SIGTERM', onSigterm)
+    process.once('SIGINT', onSigint)
+    if (signal?.aborted === true) stop('abort')
+    else signal?.addEventListener('abort', onAbort, { once: true })
+  })
+}
+
+/**
+ * `tessera node start`: libp2p, engine, market and ledger until SIGTERM, SIGINT or `options.signal` aborts. An abort
+ * before the node runs fails the command with `AbortError`; once it runs, it stops the node as SIGTERM does.
+ */
+export function registerNodeStart(node: Command, program: Command, io: CliIo, options: AbortOptions = {}): void {
   node
     .command('start')
     .description('run this peer: libp2p, the GPU engine, the market and the ledger; JSON logs; stops on SIGTERM')
@@ -99,10 +128,10 @@ export function registerNodeStart(node: Command, program: Command, io: CliIo): v
     )
     .action(async (flags: StartFlags) => {
       const dir = resolveDataDir(program.opts<{ dataDir?: string }>().dataDir)
-      const opened = await openDataDir(dir)
+      const opened = await openDataDir(dir, options)
       const config = checkFlags(() => applyFlags(opened.config, flags))
       const logger = createLogger(config.logLevel)
-      const peer = await Peer.start({ dir, config, identity: opened.identity, logger })
+      const peer = await Peer.start({ dir, config, identity: opened.identity, logger }, options)
       if (config.worker.fault === 'crash-mid-job') {
         // Die holding unfinished tiles once at least one delivered tile has been receipted: the lease lapses and the
         // tiles are reassigned, and the restarted peer must still be paid exactly once for what it delivered. Both
@@ -128,8 +157,9 @@ export function registerNodeStart(node: Command, program: Command, io: CliIo): v
       let api: ApiServer | undefined
       let address: { host: string; port: number }
       try {
-        api = new ApiServer(peer, { ...config.api, token: await readApiToken(dir), logger })
-        address = await api.listen()
+        api = new ApiServer(peer, { ...config.api, token: await readApiToken(dir, options), logger })
+        address = await api.listen(options)
+        // Not handed the signal: the node runs now, so an abort is a stop request (seen below), not a torn file.
         await writeFile(dir.apiAddress, JSON.stringify(address), { mode: 0o600 })
       } catch (e) {
         // The peer runs timers and sockets: left running, the command would never exit after the error.
@@ -139,14 +169,7 @@ export function registerNodeStart(node: Command, program: Command, io: CliIo): v
       }
       logger.info({ api: `http://${address.host}:${address.port}` }, 'api:listening')
       io.stdout('')
-      await new Promise<void>((resolve) => {
-        const shutdown = (signal: string) => {
-          logger.info({ signal }, 'peer:stopping')
-          resolve()
-        }
-        process.once('SIGTERM', () => shutdown('SIGTERM'))
-        process.once('SIGINT', () => shutdown('SIGINT'))
-      })
+      logger.info({ signal: await stopRequested(options.signal) }, 'peer:stopping')
       await rm(dir.apiAddress, { force: true })
       await api.close()
       await peer.stop()

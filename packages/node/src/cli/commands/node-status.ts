@@ -1,3 +1,4 @@
+import type { AbortOptions } from '@tessera/core'
 import type { Command } from 'commander'
 import { ApiClient } from '../../api/client.js'
 import type { NodeStatus } from '../../api/contract.js'
@@ -25,7 +26,7 @@ function show(status: NodeStatus): string {
 }
 
 /** `tessera node status`: the running node's identity, addresses and view of the network. */
-export function registerNodeStatus(node: Command, program: Command, io: CliIo): void {
+export function registerNodeStatus(node: Command, program: Command, io: CliIo, options: AbortOptions = {}): void {
   node
     .command('status')
     .description(
@@ -33,8 +34,8 @@ export function registerNodeStatus(node: Command, program: Command, io: CliIo): 
     )
     .option('--json', 'print JSON')
     .action(async (flags: { json?: boolean }) => {
-      const client = await ApiClient.forDataDir(resolveDataDir(program.opts<{ dataDir?: string }>().dataDir))
-      const status = await client.status()
+      const client = await ApiClient.forDataDir(resolveDataDir(program.opts<{ dataDir?: string }>().dataDir), options)
+      const status = await client.status(options)
       io.stdout(flags.json === true ? `${JSON.stringify(status)}\n` : show(status))
     })
 }

@@ -1,3 +1,4 @@
+import { type AbortOptions, throwIfAborted } from '@tessera/core'
 import {
   compositeTiles,
   createEngine,
@@ -38,7 +39,7 @@ interface RenderFlags extends EnvironmentFlags, ToneFlags {
  * before paying for a render job. The engine and the tiles are the ones a worker's would be, so a scene that loads
  * and looks right here renders the same on the market (on one driver, bit for bit).
  */
-export function registerRender(program: Command, io: CliIo): void {
+export function registerRender(program: Command, io: CliIo, options: AbortOptions = {}): void {
   toneOptions(
     environmentOptions(
       program
@@ -78,7 +79,7 @@ export function registerRender(program: Command, io: CliIo): void {
         flags.environment === undefined
           ? loaded
           : withEnvironment(loaded, decodeEnvironmentImage(await readInput(flags.environment)), lightingOf(flags))
-      const engine = flags.cpu === true ? undefined : await createEngine()
+      const engine = flags.cpu === true ? undefined : await createEngine(options)
       try {
         const tiles = tileGrid(flags)
         const bar = io.isTty
@@ -88,8 +89,9 @@ export function registerRender(program: Command, io: CliIo): void {
         const started = performance.now()
         const rendered: RenderedTile[] = []
         for (const tile of tiles) {
-          const options: RenderTileOptions = { scene, frame: flags.frame, samples: flags.samples, ...tile }
-          rendered.push(engine === undefined ? renderTileCpu(options) : await engine.renderTile(options))
+          throwIfAborted(options.signal)
+          const render: RenderTileOptions = { scene, frame: flags.frame, samples: flags.samples, ...tile }
+          rendered.push(engine === undefined ? renderTileCpu(render) : await engine.renderTile(render, options))
           bar?.increment()
         }
         bar?.stop()

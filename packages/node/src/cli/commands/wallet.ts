@@ -1,3 +1,4 @@
+import type { AbortOptions } from '@tessera/core'
 import type { Command } from 'commander'
 import { ApiClient } from '../../api/client.js'
 import type { WalletInfo } from '../../api/contract.js'
@@ -10,15 +11,15 @@ function show(wallet: WalletInfo): string {
 }
 
 /** `tessera wallet [airdrop <amount>]`: the running node's ledger wallet. */
-export function registerWallet(program: Command, io: CliIo): void {
-  const client = () => ApiClient.forDataDir(resolveDataDir(program.opts<{ dataDir?: string }>().dataDir))
+export function registerWallet(program: Command, io: CliIo, options: AbortOptions = {}): void {
+  const client = () => ApiClient.forDataDir(resolveDataDir(program.opts<{ dataDir?: string }>().dataDir), options)
   const wallet = program
     .command('wallet')
     .description("the node's wallet on its ledger: balance")
-    .action(async () => io.stdout(show(await (await client()).wallet())))
+    .action(async () => io.stdout(show(await (await client()).wallet(options))))
   wallet
     .command('airdrop')
     .description('local airdrop of payment tokens (embedded LiteSVM or a local validator only)')
     .argument('<amount>', 'token units', parseAmount)
-    .action(async (amount: bigint) => io.stdout(show(await (await client()).airdrop(amount))))
+    .action(async (amount: bigint) => io.stdout(show(await (await client()).airdrop(amount, options))))
 }
