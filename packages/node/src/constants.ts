@@ -1,5 +1,7 @@
 /** Defaults for the `tessera` node. */
 
+import { MAX_TASKS_PER_JOB } from '@tessera/core'
+
 /** Default data directory, under the user's home. */
 export const DEFAULT_DATA_DIR_NAME = '.tessera'
 export const CONFIG_FILE = 'config.json'
@@ -21,6 +23,11 @@ export const MAX_CONFIG_BYTES = 256 * 1024
 export const MAX_SMALL_FILE_BYTES = 4096
 /** Largest job input accepted from a file (scene or model). */
 export const MAX_INPUT_BYTES = 512 * 1024 * 1024
+/**
+ * Most batch items an inference job may have, and put in one task: what an order's split may carry on the wire
+ * (`@tessera/core`'s `inferenceSplitSchema`), 1,024 items for each of a job's {@link MAX_TASKS_PER_JOB} tasks.
+ */
+export const MAX_INFERENCE_ITEMS = MAX_TASKS_PER_JOB * 1024
 /** Largest request body the control API accepts. */
 export const MAX_API_BODY_BYTES = 16 * 1024 * 1024
 /** How long the CLI waits for the control API. */

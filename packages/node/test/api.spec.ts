@@ -1,13 +1,13 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { request, type Server } from 'node:http'
 import { connect } from 'node:net'
-import { AbortError, type AbortOptions, TesseraError } from '@tessera/core'
+import { AbortError, type AbortOptions, inferenceSplitSchema, TesseraError } from '@tessera/core'
 import { MAX_JOB_TIMEOUT_MS } from '@tessera/scheduler'
 import { describe, expect, it, vi } from 'vitest'
 import { DEFAULT_JOBS_LISTED, type JobRequest, MAX_JOBS_LISTED, type NodeOperations } from '../src/api/contract.js'
 import { ApiClient } from '../src/api/client.js'
 import { ApiServer } from '../src/api/server.js'
-import { MAX_API_BODY_BYTES } from '../src/constants.js'
+import { MAX_API_BODY_BYTES, MAX_INFERENCE_ITEMS } from '../src/constants.js'
 import { reportError } from '../src/cli/errors.js'
 import { initDataDir, resolveDataDir } from '../src/data-dir.js'
 import { isNodeErrorCode, NodeError } from '../src/errors.js'
@@ -269,6 +269,35 @@ describe('control API', () => {
         code: 'NODE__API_MALFORMED_REQUEST',
       })
       expect(await client.submitJob({ ...job, deadlineMs: MAX_JOB_TIMEOUT_MS })).toEqual({ jobId: 'job-1' })
+    })
+  })
+
+  it('should refuse an inference of more items than an order may carry, with a coded 400', async () => {
+    // The bound is the wire's: an order the node could not put on it is refused at its door.
+    const split = { kind: 'inference', items: MAX_INFERENCE_ITEMS, itemsPerTask: MAX_INFERENCE_ITEMS }
+    expect(inferenceSplitSchema.safeParse(split).success).toBe(true)
+    expect(inferenceSplitSchema.safeParse({ ...split, items: MAX_INFERENCE_ITEMS + 1 }).success).toBe(false)
+    const ops = fakeOps()
+    await withServer(ops, async (client, port) => {
+      const job = { kind: 'inference' as const, inputs: ['model', 'tensors'] }
+      const inference = { items: MAX_INFERENCE_ITEMS, itemsPerTask: MAX_INFERENCE_ITEMS }
+      expect(await client.submitJob({ ...job, inference })).toEqual({ jobId: 'job-1' })
+      for (const bad of [
+        { ...inference, items: MAX_INFERENCE_ITEMS + 1 },
+        { ...inference, itemsPerTask: MAX_INFERENCE_ITEMS + 1 },
+      ]) {
+        // Before, the order went on to the scheduler, which refused it only after its inputs were uploaded.
+        const res = await fetch(`http://127.0.0.1:${port}/v1/jobs`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${TOKEN}` },
+          body: JSON.stringify({ ...job, inference: bad }),
+        })
+        expect(res.status, JSON.stringify(bad)).toBe(400)
+        expect(await res.json()).toMatchObject({
+          error: { code: 'NODE__API_MALFORMED_REQUEST', message: expect.stringMatching(/^inference\./) },
+        })
+      }
+      expect(ops.submitted).toHaveLength(1)
     })
   })
 

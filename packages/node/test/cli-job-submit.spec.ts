@@ -58,6 +58,15 @@ describe('tessera job submit', () => {
         [model, '--input', join(dir.path, 'tensors.json'), '--items', '100000', '--items-per-task', '1'],
         /100000 tasks.*SCHEDULER__TASK_LIMIT_EXCEEDED/,
       ],
+      // One task of more items than an order may carry: the task count alone let it through to the upload.
+      [
+        [model, '--input', join(dir.path, 'tensors.json'), '--items', '67108865', '--items-per-task', '67108865'],
+        /--items <n>.*expected 1 to 67108864 items/,
+      ],
+      [
+        [model, '--input', join(dir.path, 'tensors.json'), '--items', '4', '--items-per-task', '67108865'],
+        /--items-per-task <n>.*expected 1 to 67108864 items/,
+      ],
     ]
     for (const [argv, message] of cases) {
       const res = await submit(...argv)

@@ -16,7 +16,7 @@ import {
 import { TONE_CURVES } from '@tessera/gpu'
 import { MAX_JOB_TIMEOUT_MS } from '@tessera/scheduler'
 import { z } from 'zod'
-import { MAX_API_BODY_BYTES, MAX_INPUT_BYTES, MIN_API_TOKEN_LENGTH } from '../constants.js'
+import { MAX_API_BODY_BYTES, MAX_INFERENCE_ITEMS, MAX_INPUT_BYTES, MIN_API_TOKEN_LENGTH } from '../constants.js'
 import { NodeError, type NodeErrorCode } from '../errors.js'
 import { createLogger, type Logger } from '../logger.js'
 import { errorFields } from '../peer/error-fields.js'
@@ -85,7 +85,12 @@ const jobRequestSchema = z
         message: 'render.animation picks an animation to play, at render.fps: give both',
       })
       .optional(),
-    inference: z.object({ items: z.number().int().min(1), itemsPerTask: z.number().int().min(1) }).optional(),
+    inference: z
+      .object({
+        items: z.number().int().min(1).max(MAX_INFERENCE_ITEMS),
+        itemsPerTask: z.number().int().min(1).max(MAX_INFERENCE_ITEMS),
+      })
+      .optional(),
     tier: z.union([z.literal(1), z.literal(2), z.literal(3)]).optional(),
     maxPrice: tokenAmount.optional(),
     deadlineMs: z.number().int().min(1).max(MAX_JOB_TIMEOUT_MS).optional(),

@@ -8,6 +8,7 @@ import {
 } from '@tessera/core'
 import { MAX_JOB_TIMEOUT_MS } from '@tessera/scheduler'
 import { InvalidArgumentError } from 'commander'
+import { MAX_INFERENCE_ITEMS } from '../constants.js'
 
 /** Parses a positive integer flag, with a message commander prints on failure. */
 export function parsePositiveInt(value: string): number {
@@ -35,6 +36,13 @@ export function parseSamples(value: string): number {
 export function parseFrameCount(value: string): number {
   const n = parsePositiveInt(value)
   if (n > MAX_FRAMES_PER_JOB) throw new InvalidArgumentError(`expected 1 to ${MAX_FRAMES_PER_JOB} frames`)
+  return n
+}
+
+/** Parses an inference job's item count flag: 1 to {@link MAX_INFERENCE_ITEMS}, what an inference order may ask. */
+export function parseItemCount(value: string): number {
+  const n = parsePositiveInt(value)
+  if (n > MAX_INFERENCE_ITEMS) throw new InvalidArgumentError(`expected 1 to ${MAX_INFERENCE_ITEMS} items`)
   return n
 }
 

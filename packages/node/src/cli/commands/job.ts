@@ -8,6 +8,7 @@ import { z } from 'zod'
 import { ApiClient } from '../../api/client.js'
 import { DEFAULT_JOBS_LISTED, type JobRequest, type JobStatus, MAX_JOBS_LISTED } from '../../api/contract.js'
 import { resolveDataDir } from '../../data-dir.js'
+import { MAX_INFERENCE_ITEMS } from '../../constants.js'
 import { NodeError } from '../../errors.js'
 import { encodeTensorBundle } from '../../peer/tensor-bundle.js'
 import type { CliIo } from '../io.js'
@@ -20,6 +21,7 @@ import {
   parseFps,
   parseFrameCount,
   parseImageSide,
+  parseItemCount,
   parsePositiveInt,
   parseSamples,
 } from '../parse.js'
@@ -163,8 +165,8 @@ export function registerJob(program: Command, io: CliIo, options: AbortOptions =
     .option('--tile <px>', 'tile side; each tile is a task', parseImageSide, 64)
     .option('--samples <n>', 'samples per pixel', parseSamples, 16)
     .option('--input <tensors.json>', 'inference inputs: JSON map of { dims, data } tensors')
-    .option('--items <n>', 'inference batch items', parsePositiveInt)
-    .option('--items-per-task <n>', 'batch items per task', parsePositiveInt)
+    .option('--items <n>', `inference batch items (at most ${MAX_INFERENCE_ITEMS})`, parseItemCount)
+    .option('--items-per-task <n>', 'batch items per task', parseItemCount)
     .addOption(new Option('--tier <tier>', 'reputation tier').choices(['1', '2', '3']).default('3'))
     .option('--max-price <units>', 'highest price per benchmark-hour', parseAmount)
     .option('--deadline <seconds>', 'the job must finish within this (at most 30 days)', parseDeadline)
