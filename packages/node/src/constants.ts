@@ -1,6 +1,6 @@
 /** Defaults for the `tessera` node. */
 
-import { MAX_TASKS_PER_JOB } from '@tessera/core'
+import { MAX_FIRST_FRAME, MAX_FRAMES_PER_JOB, MAX_TASKS_PER_JOB } from '@tessera/core'
 
 /** Default data directory, under the user's home. */
 export const DEFAULT_DATA_DIR_NAME = '.tessera'
@@ -28,6 +28,11 @@ export const MAX_INPUT_BYTES = 512 * 1024 * 1024
  * (`@tessera/core`'s `inferenceSplitSchema`), 1,024 items for each of a job's {@link MAX_TASKS_PER_JOB} tasks.
  */
 export const MAX_INFERENCE_ITEMS = MAX_TASKS_PER_JOB * 1024
+/**
+ * The last frame a render job may have: its first at most {@link MAX_FIRST_FRAME}, and {@link MAX_FRAMES_PER_JOB}
+ * frames from there (999,999,999, nine digits as task ids spell it). `render --frame` previews no frame past it.
+ */
+export const MAX_FRAME_NUMBER = MAX_FIRST_FRAME + MAX_FRAMES_PER_JOB - 1
 /** Largest request body the control API accepts. */
 export const MAX_API_BODY_BYTES = 16 * 1024 * 1024
 /** How long the CLI waits for the control API. */

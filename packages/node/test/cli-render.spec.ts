@@ -117,11 +117,17 @@ describe('tessera render', () => {
       ['--width', '9007199254740991'],
       ['--height', '16385'],
       ['--samples', '65537'],
+      // A frame no job may have: rendered before (or refused by the engine, exit 1, past 2^32 - 1).
+      ['--frame', '1000000000'],
+      ['--frame', '9007199254740991'],
     ]) {
       const huge = await cli('render', scene, '--out', join(dir.path, 'y.png'), flag!, value!)
       expect(huge.code, `${flag} ${value}`).toBe(2)
-      expect(huge.stderr).toMatch(/expected 1 to (16384 pixels|65536 samples)/)
+      expect(huge.stderr).toMatch(/expected (1 to (16384 pixels|65536 samples)|0 to 999999999)/)
     }
+    // The last frame a job may have is one to preview.
+    const last = ['--width', '16', '--height', '16', '--samples', '1', '--cpu', '--frame', '999999999']
+    expect((await cli('render', scene, '--out', join(dir.path, 'last.png'), ...last)).code).toBe(0)
     // Checked before the render, not after minutes of it.
     const nowhere = await cli('render', scene, '--out', join(dir.path, 'absent', 'x.png'))
     expect(nowhere.code).toBe(1)

@@ -8,7 +8,7 @@ import {
 } from '@tessera/core'
 import { MAX_JOB_TIMEOUT_MS } from '@tessera/scheduler'
 import { InvalidArgumentError } from 'commander'
-import { MAX_INFERENCE_ITEMS } from '../constants.js'
+import { MAX_FRAME_NUMBER, MAX_INFERENCE_ITEMS } from '../constants.js'
 
 /** Parses a positive integer flag, with a message commander prints on failure. */
 export function parsePositiveInt(value: string): number {
@@ -50,6 +50,13 @@ export function parseItemCount(value: string): number {
 export function parseFirstFrame(value: string): number {
   const n = parseNonNegativeInt(value)
   if (n > MAX_FIRST_FRAME) throw new InvalidArgumentError(`expected 0 to ${MAX_FIRST_FRAME}`)
+  return n
+}
+
+/** Parses a frame number flag: 0 to {@link MAX_FRAME_NUMBER}, a frame some render job may have. */
+export function parseFrameNumber(value: string): number {
+  const n = parseNonNegativeInt(value)
+  if (n > MAX_FRAME_NUMBER) throw new InvalidArgumentError(`expected 0 to ${MAX_FRAME_NUMBER}`)
   return n
 }
 

@@ -11,10 +11,11 @@ import {
 import type { RenderedTile, RenderTileOptions } from '@tessera/gpu'
 import { SingleBar } from 'cli-progress'
 import type { Command } from 'commander'
+import { MAX_FRAME_NUMBER } from '../../constants.js'
 import { NodeError } from '../../errors.js'
 import type { CliIo } from '../io.js'
 import { environmentOptions, lightingOf, type EnvironmentFlags } from '../environment-flags.js'
-import { parseFps, parseImageSide, parseNonNegativeInt, parseSamples } from '../parse.js'
+import { parseFps, parseFrameNumber, parseImageSide, parseSamples } from '../parse.js'
 import { readInput, readScene } from '../read-input.js'
 import { toneOptions, type ToneFlags } from '../tone-flags.js'
 import { assertWritable, writeOutput } from '../write-output.js'
@@ -53,8 +54,8 @@ export function registerRender(program: Command, io: CliIo, options: AbortOption
       .option('--samples <n>', 'samples per pixel', parseSamples, 16)
       .option(
         '--frame <n>',
-        'frame number (it seeds the noise, and with --fps poses the animations)',
-        parseNonNegativeInt,
+        `frame number, at most ${MAX_FRAME_NUMBER} (it seeds the noise, and with --fps poses the animations)`,
+        parseFrameNumber,
         0,
       )
       .option('--fps <n>', "frame rate the scene's animations play at: frame f shows time f / fps", parseFps)
