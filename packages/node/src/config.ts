@@ -20,10 +20,16 @@ const HOST_NAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([
 
 /** A URL of one of `protocols` (`'https:'`…): `z.string().url()` alone also takes `file:` and `javascript:` URLs. */
 function urlOf(...protocols: string[]) {
-  return z
-    .string()
-    .url()
-    .refine((v) => protocols.includes(new URL(v).protocol), `expected a ${protocols.join(' or ')} URL`)
+  return (
+    z
+      .string()
+      .url()
+      // zod runs a refinement after a failed check too: a string that is no URL must not reach `new URL`.
+      .refine(
+        (v) => URL.canParse(v) && protocols.includes(new URL(v).protocol),
+        `expected a ${protocols.join(' or ')} URL`,
+      )
+  )
 }
 
 /** Why `text` is not a multiaddr (with a `/p2p/<peer id>` part when `withPeerId`), or undefined when it is one. */

@@ -77,12 +77,18 @@ describe('config', () => {
       wsUrl: 'wss://api.devnet.solana.com',
     })
     expect(parseConfig(ledger('http://127.0.0.1:8899', 'ws://127.0.0.1:8900')).ledger.wsUrl).toBe('ws://127.0.0.1:8900')
-    for (const url of ['file:///etc/passwd', 'javascript:alert(1)', 'ws://127.0.0.1:8900', 'ftp://host/']) {
-      expect(() => parseConfig(ledger(url)), url).toThrow(/ledger\.url: expected a http: or https: URL/)
+    for (const url of [
+      'file:///etc/passwd',
+      'javascript:alert(1)',
+      'ws://127.0.0.1:8900',
+      'ftp://host/',
+      'not a url',
+    ]) {
+      expect(() => parseConfig(ledger(url)), url).toThrow(/ledger\.url: (expected a http: or https: URL|Invalid URL)/)
     }
-    for (const wsUrl of ['http://127.0.0.1:8900', 'file:///tmp/socket']) {
+    for (const wsUrl of ['http://127.0.0.1:8900', 'file:///tmp/socket', 'not a url']) {
       expect(() => parseConfig(ledger('http://127.0.0.1:8899', wsUrl)), wsUrl).toThrow(
-        /ledger\.wsUrl: expected a ws: or wss: URL/,
+        /ledger\.wsUrl: (expected a ws: or wss: URL|Invalid URL)/,
       )
     }
   })
