@@ -510,6 +510,32 @@ describe('control API', () => {
         // The caller's mistakes are the caller's to read, not the operator's.
         expect((await get('/v1/jobs/nope')).status).toBe(404)
         expect(logger.error).toHaveBeenCalledTimes(2)
+        // A failure of the node's own that comes after its client hung up is logged all the same.
+        let started: () => void = () => {}
+        const running = new Promise<void>((resolve) => (started = resolve))
+        let hungUp: () => void = () => {}
+        const gone = new Promise<void>((resolve) => (hungUp = resolve))
+        ops.wallet = async () => {
+          started()
+          await gone
+          throw new Error('the disk is gone')
+        }
+        const hangUp = new AbortController()
+        const cut = fetch(`http://127.0.0.1:${port}/v1/wallet`, {
+          headers: { authorization: `Bearer ${TOKEN}` },
+          signal: hangUp.signal,
+        }).catch(() => undefined)
+        // The client hangs up while the node works on it; the node then fails.
+        await running
+        hangUp.abort()
+        await cut
+        await new Promise((resolve) => setTimeout(resolve, 50))
+        hungUp()
+        await vi.waitFor(() => expect(logger.error).toHaveBeenCalledTimes(3))
+        expect(logger.error).toHaveBeenLastCalledWith(
+          expect.objectContaining({ err: expect.stringMatching(/the disk is gone/) }),
+          'api:failed',
+        )
       },
       logger,
     )

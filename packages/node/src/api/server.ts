@@ -260,13 +260,15 @@ export class ApiServer {
    * insides (a path, a library's words), not of the request.
    */
   #fail(req: IncomingMessage, res: ServerResponse, e: unknown): void {
-    // The client hung up: there is nobody to answer, and the work it stopped is no failure of the node's.
-    if (res.destroyed) return
+    // The client hung up: there is nobody to answer, and the work it stopped is no failure of the node's. A failure
+    // of the node's own is logged all the same (a 500 that met a client's timeout is the hard one to find).
+    const stopped = res.destroyed && e instanceof AbortError
     const status = statusOf(e)
-    const requestId = status >= 500 ? randomUUID() : undefined
+    const requestId = status >= 500 && !stopped ? randomUUID() : undefined
     if (requestId !== undefined) {
       this.#logger.error({ ...errorFields(e), method: req.method, path: pathOf(req), requestId }, 'api:failed')
     }
+    if (res.destroyed) return
     if (res.headersSent) return void res.destroy()
     const error = isTesseraError(e)
       ? { code: e.code, message: e.message }
