@@ -67,6 +67,8 @@ describe('tessera job submit', () => {
         [model, '--input', join(dir.path, 'tensors.json'), '--items', '4', '--items-per-task', '67108865'],
         /--items-per-task <n>.*expected 1 to 67108864 items/,
       ],
+      // An inference without the flags it cannot do without.
+      [[model, '--items', '4'], /needs --input <tensors\.json> and --items <n>.*NODE__UNSUPPORTED_INPUT/],
     ]
     for (const [argv, message] of cases) {
       const res = await submit(...argv)

@@ -178,7 +178,7 @@ export function registerJob(program: Command, io: CliIo, options: AbortOptions =
           file,
         })
       }
-      const inference = ext === '.onnx' ? inferenceOf(flags) : undefined
+      const inference = ext === '.onnx' ? checkFlags(() => inferenceOf(flags)) : undefined
       // Counted as the node counts the order's tasks, before anything is read or uploaded for an order it would refuse.
       checkFlags(() => checkTaskCount(splitOf(flags, inference)))
       const bytes = ext === '.onnx' ? await readInput(file) : await readScene(file)
