@@ -215,7 +215,7 @@ export class Peer implements NodeOperations {
     const { config, dir } = init
     const { signal } = options
     const metrics = new NodeMetrics()
-    const datastore = await Datastore.open(dir.datastore)
+    const datastore = await Datastore.open(dir.datastore, options)
     opened.push(() => datastore.close())
     throwIfAborted(signal)
     const libp2pStore = new LevelDatastore(join(dir.datastore, 'libp2p'))
