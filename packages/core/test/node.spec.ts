@@ -88,6 +88,10 @@ describe('createNode', () => {
     await expect(set.create({ listen: ['not a multiaddr'] })).rejects.toSatisfy((e) =>
       isCoreError(e, 'CORE__INVALID_CONFIG'),
     )
+    await expect(set.create({ bootstrap: ['/ip4/127.0.0.1/tcp/1/p2p/12D3KooWxxx'] })).rejects.toMatchObject({
+      code: 'CORE__INVALID_CONFIG',
+      message: expect.stringMatching(/12D3KooWxxx is not a peer id/),
+    })
     await expect(set.create({ maxBlobBytes: -1 })).rejects.toSatisfy((e) => isCoreError(e, 'CORE__INVALID_CONFIG'))
     const node = await set.create()
     await expect(node.dial('neither')).rejects.toSatisfy((e) => isCoreError(e, 'CORE__INVALID_CONFIG'))

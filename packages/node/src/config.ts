@@ -1,7 +1,6 @@
 import { isIP } from 'node:net'
-import { type AbortOptions, readBoundedFile, throwIfAborted } from '@tessera/core'
+import { type AbortOptions, multiaddrProblem, readBoundedFile, throwIfAborted } from '@tessera/core'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { multiaddr } from '@multiformats/multiaddr'
 import { DEFAULT_MIN_PSNR_DB, DEFAULT_PSNR_OUTLIER_FRACTION, MAX_PSNR_OUTLIER_FRACTION } from '@tessera/proof'
 import { z } from 'zod'
 import { MAX_CONFIG_BYTES } from './constants.js'
@@ -32,26 +31,13 @@ function urlOf(...protocols: string[]) {
   )
 }
 
-/** Why `text` is not a multiaddr (with a `/p2p/<peer id>` part when `withPeerId`), or undefined when it is one. */
-function multiaddrProblem(text: string, withPeerId: boolean): string | undefined {
-  let components
-  try {
-    components = multiaddr(text).getComponents()
-  } catch (e) {
-    return (e as Error).message
-  }
-  if (components.length === 0) return 'it is empty'
-  if (withPeerId && !components.some((c) => c.name === 'p2p')) return 'a bootstrap peer ends in /p2p/<peer id>'
-  return undefined
-}
-
 /** A multiaddr in its string form, checked by parsing it; the message names the entry refused. */
 function multiaddrString(maxLength: number, withPeerId = false) {
   return z
     .string()
     .max(maxLength)
     .superRefine((text, ctx) => {
-      const problem = multiaddrProblem(text, withPeerId)
+      const problem = multiaddrProblem(text, { peerId: withPeerId })
       if (problem !== undefined) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(text)}: ${problem}` })
     })
 }

@@ -109,6 +109,8 @@ describe('config', () => {
       [{ listen: ['/ip4/999.0.0.1/tcp/1'] }, /^config: listen\.0: "\/ip4\/999\.0\.0\.1\/tcp\/1": Invalid IPv4/],
       [{ listen: [''] }, /^config: listen\.0: "": it is empty/],
       [{ bootstrap: ['/ip4/127.0.0.1/tcp/4001'] }, /^config: bootstrap\.0: .*ends in \/p2p\/<peer id>/],
+      // A /p2p/ part must name a peer id that parses.
+      [{ bootstrap: ['/ip4/1.2.3.4/tcp/1/p2p/12D3KooWxxx'] }, /^config: bootstrap\.0: .*12D3KooWxxx is not a peer id/],
       [{ bootstrap: [`/ip4/127.0.0.1/tcp/4001/p2p/${peer}`, 'nope'] }, /^config: bootstrap\.1: "nope"/],
     ]
     for (const [input, message] of refused) {

@@ -20,6 +20,7 @@ import {
   GOSSIP_SEEN_TTL_MS,
 } from '../constants.js'
 import { CoreError } from '../errors.js'
+import { multiaddrProblem } from './address-problem.js'
 import type { Identity } from '../identity.js'
 
 /** How this node takes part in the DHT. */
@@ -211,27 +212,19 @@ function positiveInteger(name: string, value: number): number {
 /** Applies defaults and checks values; a bad option is `CORE__INVALID_CONFIG`. */
 export function resolveNodeInit(init: NodeInit): ResolvedNodeInit {
   const listen = [...(init.listen ?? DEFAULT_LISTEN_ADDRS)]
-  let localNetwork: boolean
-  try {
-    for (const a of [...listen, ...(init.announce ?? []), ...(init.bootstrap ?? [])]) multiaddr(a)
-    localNetwork = init.localNetwork ?? isLocalListen([...listen, ...(init.announce ?? [])])
-  } catch (cause) {
-    throw new CoreError(
-      'CORE__INVALID_CONFIG',
-      'a listen, announce or bootstrap address is not a multiaddr',
-      {},
-      { cause },
-    )
-  }
-  for (const b of init.bootstrap ?? []) {
-    if (
-      multiaddr(b)
-        .getComponents()
-        .find((c) => c.name === 'p2p') === undefined
-    ) {
-      throw new CoreError('CORE__INVALID_CONFIG', `bootstrap address ${b} must end in /p2p/<peer id>`, { address: b })
+  const addresses = [
+    ...[...listen, ...(init.announce ?? [])].map((address) => ({ address, peerId: false })),
+    ...(init.bootstrap ?? []).map((address) => ({ address, peerId: true })),
+  ]
+  for (const { address, peerId } of addresses) {
+    const problem = multiaddrProblem(address, { peerId })
+    if (problem !== undefined) {
+      throw new CoreError('CORE__INVALID_CONFIG', `address ${JSON.stringify(address)} is refused: ${problem}`, {
+        address,
+      })
     }
   }
+  const localNetwork = init.localNetwork ?? isLocalListen([...listen, ...(init.announce ?? [])])
   return {
     listen,
     announce: init.announce,
