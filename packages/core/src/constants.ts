@@ -37,6 +37,8 @@ export const MAX_FEATURES = 32
 export const MAX_ADDRS = 16
 export const MAX_CLASSES = 16
 export const MAX_TASKS_PER_JOB = 65_536
+/** Most batch items an inference order may ask, and put in one task: 1,024 for each of its most tasks (65,536). */
+export const MAX_INFERENCE_ITEMS = 67_108_864
 export const MAX_TASKS_PER_MESSAGE = 4_096
 export const MAX_CHALLENGE_CHUNKS = 256
 export const MAX_MERKLE_DEPTH = 32

@@ -1,6 +1,6 @@
 /** Defaults for the `tessera` node. */
 
-import { MAX_FIRST_FRAME, MAX_FRAMES_PER_JOB, MAX_TASKS_PER_JOB } from '@tessera/core'
+import { MAX_FIRST_FRAME, MAX_FRAMES_PER_JOB } from '@tessera/core'
 
 /** Default data directory, under the user's home. */
 export const DEFAULT_DATA_DIR_NAME = '.tessera'
@@ -23,11 +23,6 @@ export const MAX_CONFIG_BYTES = 256 * 1024
 export const MAX_SMALL_FILE_BYTES = 4096
 /** Largest job input accepted from a file (scene or model). */
 export const MAX_INPUT_BYTES = 512 * 1024 * 1024
-/**
- * Most batch items an inference job may have, and put in one task: what an order's split may carry on the wire
- * (`@tessera/core`'s `inferenceSplitSchema`), 1,024 items for each of a job's {@link MAX_TASKS_PER_JOB} tasks.
- */
-export const MAX_INFERENCE_ITEMS = MAX_TASKS_PER_JOB * 1024
 /**
  * The last frame a render job may have: its first at most {@link MAX_FIRST_FRAME}, and {@link MAX_FRAMES_PER_JOB}
  * frames from there (999,999,999, nine digits as task ids spell it). `render --frame` previews no frame past it.

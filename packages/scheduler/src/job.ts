@@ -13,7 +13,7 @@ import {
   MAX_INPUTS_PER_ORDER,
   MAX_MIN_BIDS,
   MAX_SAMPLES_PER_PIXEL,
-  MAX_TASKS_PER_JOB,
+  MAX_INFERENCE_ITEMS,
 } from './constants.js'
 import { SchedulerError } from './errors.js'
 import { checkTaskCount } from './split.js'
@@ -75,8 +75,8 @@ function checkSplit(kind: JobSpec['kind'], split: Split): void {
     checkInt(split.tileHeight, 'split.tileHeight', 1, MAX_IMAGE_SIDE)
     checkInt(split.samples, 'split.samples', 1, MAX_SAMPLES_PER_PIXEL)
   } else {
-    checkInt(split.items, 'split.items', 1, MAX_TASKS_PER_JOB * 1024)
-    checkInt(split.itemsPerTask, 'split.itemsPerTask', 1, MAX_TASKS_PER_JOB * 1024)
+    checkInt(split.items, 'split.items', 1, MAX_INFERENCE_ITEMS)
+    checkInt(split.itemsPerTask, 'split.itemsPerTask', 1, MAX_INFERENCE_ITEMS)
   }
   checkTaskCount(split)
 }

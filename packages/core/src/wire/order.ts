@@ -12,7 +12,7 @@ import {
   MAX_IMAGE_SIDE,
   MAX_INPUTS_PER_ORDER,
   MAX_SAMPLES_PER_PIXEL,
-  MAX_TASKS_PER_JOB,
+  MAX_INFERENCE_ITEMS,
 } from '../constants.js'
 import { amount, cid, id, label, nonNegative, peerId, posInt, probability, tier, uint } from './fields.js'
 import { orderIdMatches } from './job-id.js'
@@ -52,8 +52,8 @@ export const renderSplitSchema = z.object({
 /** Inference jobs split into ranges of input batch items. */
 export const inferenceSplitSchema = z.object({
   kind: z.literal('inference'),
-  items: posInt.max(MAX_TASKS_PER_JOB * 1024),
-  itemsPerTask: posInt.max(MAX_TASKS_PER_JOB * 1024),
+  items: posInt.max(MAX_INFERENCE_ITEMS),
+  itemsPerTask: posInt.max(MAX_INFERENCE_ITEMS),
 })
 
 export const splitSchema = z.discriminatedUnion('kind', [renderSplitSchema, inferenceSplitSchema])

@@ -10,13 +10,14 @@ import {
   MAX_FIRST_FRAME,
   MAX_FPS,
   MAX_FRAMES_PER_JOB,
+  MAX_INFERENCE_ITEMS,
   MIN_FPS,
   throwIfAborted,
 } from '@tessera/core'
 import { TONE_CURVES } from '@tessera/gpu'
 import { MAX_JOB_TIMEOUT_MS } from '@tessera/scheduler'
 import { z } from 'zod'
-import { MAX_API_BODY_BYTES, MAX_INFERENCE_ITEMS, MAX_INPUT_BYTES, MIN_API_TOKEN_LENGTH } from '../constants.js'
+import { MAX_API_BODY_BYTES, MAX_INPUT_BYTES, MIN_API_TOKEN_LENGTH } from '../constants.js'
 import { NodeError, type NodeErrorCode } from '../errors.js'
 import { createLogger, type Logger } from '../logger.js'
 import { errorFields } from '../peer/error-fields.js'

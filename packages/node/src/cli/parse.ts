@@ -3,12 +3,13 @@ import {
   MAX_FPS,
   MAX_FRAMES_PER_JOB,
   MAX_IMAGE_SIDE,
+  MAX_INFERENCE_ITEMS,
   MAX_SAMPLES_PER_PIXEL,
   MIN_FPS,
 } from '@tessera/core'
 import { MAX_JOB_TIMEOUT_MS } from '@tessera/scheduler'
 import { InvalidArgumentError } from 'commander'
-import { MAX_FRAME_NUMBER, MAX_INFERENCE_ITEMS } from '../constants.js'
+import { MAX_FRAME_NUMBER } from '../constants.js'
 
 /** Parses a positive integer flag, with a message commander prints on failure. */
 export function parsePositiveInt(value: string): number {
