@@ -51,6 +51,15 @@ function stakeSuite(factory: ChainFactory): void {
     await chain.close()
   })
 
+  /** The arbiter and the creator slash the bond for `proof`, to the treasury. */
+  const slash = (proof: Uint8Array) =>
+    slashStake(world.executor, {
+      bond,
+      fraudProofHash: proof,
+      beneficiaryAccount: world.accounts.treasury,
+      signers: [world.arbiter, world.creator],
+    })
+
   it('should forfeit the bond to the beneficiary with the fraud proof hash anchored in the same transaction', async () => {
     const proofHash = fraudProofHash(new TextEncoder().encode('a fraud proof bundle'))
     const workerLamports = await world.transport.getBalance(world.worker.address)
@@ -107,13 +116,6 @@ function stakeSuite(factory: ChainFactory): void {
   it('should carry on a journaled slash with the proof it named when another proof comes to slash the bond', async () => {
     const first = fraudProofHash(new TextEncoder().encode('the first fraud proof'))
     const second = fraudProofHash(new TextEncoder().encode('a later fraud proof'))
-    const slash = (proof: Uint8Array) =>
-      slashStake(world.executor, {
-        bond,
-        fraudProofHash: proof,
-        beneficiaryAccount: world.accounts.treasury,
-        signers: [world.arbiter, world.creator],
-      })
     crashAfterIntent = `stake/${bond.address}/slash`
     await expect(slash(first)).rejects.toThrow('crash')
     const result = await slash(second)
@@ -125,13 +127,6 @@ function stakeSuite(factory: ChainFactory): void {
   })
 
   it('should carry two slashes of one bond sent at once on the first proof, not refuse the second', async () => {
-    const slash = (proof: Uint8Array) =>
-      slashStake(world.executor, {
-        bond,
-        fraudProofHash: proof,
-        beneficiaryAccount: world.accounts.treasury,
-        signers: [world.arbiter, world.creator],
-      })
     const first = fraudProofHash(new TextEncoder().encode('one fraud proof'))
     const [a, b] = await Promise.all([slash(first), slash(fraudProofHash(new TextEncoder().encode('another')))])
     expect(b.signature).toBe(a.signature)
