@@ -19,47 +19,35 @@ export function parsePositiveInt(value: string): number {
   return n
 }
 
-/** Parses an image side or tile side flag: 1 to {@link MAX_IMAGE_SIDE} pixels, what a render order may ask. */
-export function parseImageSide(value: string): number {
-  const n = parsePositiveInt(value)
-  if (n > MAX_IMAGE_SIDE) throw new InvalidArgumentError(`expected 1 to ${MAX_IMAGE_SIDE} pixels`)
-  return n
+/**
+ * `parse`, then at most `max`: an integer flag bounded as an order bounds it, the message naming the range (`min`
+ * to `max`, in `unit` when given).
+ */
+function bounded(parse: (value: string) => number, min: number, max: number, unit = ''): (value: string) => number {
+  return (value) => {
+    const n = parse(value)
+    if (n > max) throw new InvalidArgumentError(`expected ${min} to ${max}${unit === '' ? '' : ` ${unit}`}`)
+    return n
+  }
 }
+
+/** Parses an image side or tile side flag: 1 to {@link MAX_IMAGE_SIDE} pixels, what a render order may ask. */
+export const parseImageSide = bounded(parsePositiveInt, 1, MAX_IMAGE_SIDE, 'pixels')
 
 /** Parses a samples-per-pixel flag: 1 to {@link MAX_SAMPLES_PER_PIXEL}, what a render order may ask. */
-export function parseSamples(value: string): number {
-  const n = parsePositiveInt(value)
-  if (n > MAX_SAMPLES_PER_PIXEL) throw new InvalidArgumentError(`expected 1 to ${MAX_SAMPLES_PER_PIXEL} samples`)
-  return n
-}
+export const parseSamples = bounded(parsePositiveInt, 1, MAX_SAMPLES_PER_PIXEL, 'samples')
 
 /** Parses a job's frame count flag: 1 to {@link MAX_FRAMES_PER_JOB}, what a render order may ask. */
-export function parseFrameCount(value: string): number {
-  const n = parsePositiveInt(value)
-  if (n > MAX_FRAMES_PER_JOB) throw new InvalidArgumentError(`expected 1 to ${MAX_FRAMES_PER_JOB} frames`)
-  return n
-}
+export const parseFrameCount = bounded(parsePositiveInt, 1, MAX_FRAMES_PER_JOB, 'frames')
 
 /** Parses an inference job's item count flag: 1 to {@link MAX_INFERENCE_ITEMS}, what an inference order may ask. */
-export function parseItemCount(value: string): number {
-  const n = parsePositiveInt(value)
-  if (n > MAX_INFERENCE_ITEMS) throw new InvalidArgumentError(`expected 1 to ${MAX_INFERENCE_ITEMS} items`)
-  return n
-}
+export const parseItemCount = bounded(parsePositiveInt, 1, MAX_INFERENCE_ITEMS, 'items')
 
 /** Parses a job's first frame flag: 0 to {@link MAX_FIRST_FRAME}, so its last frame's number still fits a task id. */
-export function parseFirstFrame(value: string): number {
-  const n = parseNonNegativeInt(value)
-  if (n > MAX_FIRST_FRAME) throw new InvalidArgumentError(`expected 0 to ${MAX_FIRST_FRAME}`)
-  return n
-}
+export const parseFirstFrame = bounded(parseNonNegativeInt, 0, MAX_FIRST_FRAME)
 
 /** Parses a frame number flag: 0 to {@link MAX_FRAME_NUMBER}, a frame some render job may have. */
-export function parseFrameNumber(value: string): number {
-  const n = parseNonNegativeInt(value)
-  if (n > MAX_FRAME_NUMBER) throw new InvalidArgumentError(`expected 0 to ${MAX_FRAME_NUMBER}`)
-  return n
-}
+export const parseFrameNumber = bounded(parseNonNegativeInt, 0, MAX_FRAME_NUMBER)
 
 /** Parses a job deadline flag in seconds: at most {@link MAX_JOB_TIMEOUT_MS}, checked before anything is uploaded. */
 export function parseDeadline(value: string): number {
