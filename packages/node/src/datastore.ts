@@ -3,7 +3,17 @@ import { ClassicLevel } from 'classic-level'
 import { NodeError } from './errors.js'
 
 /** The namespaces the node persists; one LevelDB sublevel each. */
-export const NAMESPACES = ['jobs', 'leases', 'receipts', 'reputation', 'dht', 'settlement', 'meta', 'holds'] as const
+export const NAMESPACES = [
+  'jobs',
+  'leases',
+  'receipts',
+  'reputation',
+  'dht',
+  'settlement',
+  'meta',
+  'holds',
+  'audience',
+] as const
 /** One of {@link NAMESPACES}. */
 export type Namespace = (typeof NAMESPACES)[number]
 

@@ -112,6 +112,22 @@ describe('delegated verification and arbitration between real peers', () => {
     expect(await verifier.prometheusText()).toMatch(/tessera_served_checks_total\{role="verify"\} [1-9]/)
     expect(await arbiter.prometheusText()).toMatch(/tessera_served_checks_total\{role="arbitrate"\} 1/)
 
+    // The creator serves its inputs only to the peers it handed work on the job to: the delegate's arbiter is a
+    // stranger to it, so the delegate kept the inputs for its arbiter, which recomputed from that copy.
+    for (const input of [scene, sky]) {
+      await expect(arbiter.node.blobs.fetchFrom(creator.node.peerId, input)).rejects.toMatchObject({
+        code: 'CORE__BLOB_ACCESS_DENIED',
+      })
+      expect(await verifier.holds.holders(input)).toEqual([`relay:${jobId}`])
+      const bytes = Buffer.from(input === scene ? sceneBytes : SKY)
+      expect(Buffer.from(await arbiter.node.blobs.fetchFrom(verifier.node.peerId, input))).toEqual(bytes)
+      // The delegate lets only its arbiter in; a worker of the job gets the inputs from the creator.
+      await expect(honest.node.blobs.fetchFrom(verifier.node.peerId, input)).rejects.toMatchObject({
+        code: 'CORE__BLOB_ACCESS_DENIED',
+      })
+      expect(Buffer.from(await honest.node.blobs.fetchFrom(creator.node.peerId, input))).toEqual(bytes)
+    }
+
     // The frame is the panorama-lit room, as this machine renders it from the same inputs and lighting.
     const files = (await creator.jobOutput(jobId)).files
     expect(files.map((f) => f.name)).toEqual(['frame-0000.png', 'frame-0000.exr'])

@@ -44,7 +44,7 @@ interface Held {
 }
 
 /** Inputs of an order that are read: a render's scene and panorama, an inference's model and input tensors. */
-const INPUTS_READ = 2
+export const INPUTS_READ = 2
 
 /** Input sets kept parsed; past it, the one used longest ago is dropped (and freed on the device). */
 const CACHE_LIMIT = 8

@@ -33,6 +33,8 @@ import type { NodeConfig } from '../config.js'
 import type { DataDir } from '../data-dir.js'
 import { Datastore } from '../datastore.js'
 import { NodeMetrics } from '../metrics.js'
+import { audienceBus } from './audience-bus.js'
+import { BlobAudience, relayHolder } from './blob-audience.js'
 import { BlobHolds, jobHolder, taskHolder, UPLOAD, UPLOAD_RETENTION_MS } from './blob-holds.js'
 import { capacityScore } from './capacity-score.js'
 import { CreatorJobs } from './creator-jobs.js'
@@ -43,7 +45,8 @@ import { ReputationStore } from './reputation-store.js'
 import { restoreCommitment } from './restored-commitment.js'
 import { SlashLog } from './slash-log.js'
 import { GpuWorkload } from './gpu-workload.js'
-import { InputCache } from './inputs.js'
+import { InputRelays, relayingSource } from './input-relays.js'
+import { InputCache, INPUTS_READ } from './inputs.js'
 import { keepCommittedOutput } from './committed-output.js'
 import { EpochCounter } from './epoch-counter.js'
 import { JobRecords } from './job-records.js'
@@ -114,6 +117,7 @@ export class Peer implements NodeOperations {
   #resuming: Promise<void> = Promise.resolve()
   readonly #libp2pStore: LevelDatastore
   readonly #reputationStore: ReputationStore
+  readonly #audience: BlobAudience
   readonly #config: NodeConfig
   readonly #log: Logger
 
@@ -133,6 +137,7 @@ export class Peer implements NodeOperations {
     slashes: readonly SlashRecord[]
     libp2pStore: LevelDatastore
     holds: BlobHolds
+    audience: BlobAudience
     reputationStore: ReputationStore
     config: NodeConfig
     logger: Logger
@@ -149,6 +154,7 @@ export class Peer implements NodeOperations {
     this.metrics = parts.metrics
     this.#libp2pStore = parts.libp2pStore
     this.holds = parts.holds
+    this.#audience = parts.audience
     this.#reputationStore = parts.reputationStore
     this.jobs = new CreatorJobs({
       scheduler: parts.scheduler,
@@ -221,27 +227,52 @@ export class Peer implements NodeOperations {
     const libp2pStore = new LevelDatastore(join(dir.datastore, 'libp2p'))
     await libp2pStore.open()
     opened.push(() => libp2pStore.close())
+    const blobstore = new FsBlobstore(join(dir.root, 'blobs'))
+    const holds = new BlobHolds({
+      datastore,
+      store: blobstore,
+      clock: systemClock,
+      logger: init.logger,
+      onDeleted: (_cid, reason) => metrics.blobsDeleted.inc({ reason }),
+    })
+    opened.push(() => holds.stop())
+    // Loaded before libp2p serves a blob: a job's blobs go only to the peers handed work on it.
+    const audience = new BlobAudience({
+      datastore,
+      holders: (cid) => holds.holders(cid),
+      clock: systemClock,
+      logger: init.logger,
+    })
+    await audience.load(options)
     const node = await createNode(
       {
         identity: init.identity,
         listen: config.listen,
         bootstrap: config.bootstrap,
         ...(config.localNetwork === undefined ? {} : { localNetwork: config.localNetwork }),
-        blobstore: new FsBlobstore(join(dir.root, 'blobs')),
+        blobstore,
+        blobAccess: audience.hook,
         datastore: libp2pStore,
         metrics: prometheusMetrics({ registry: metrics.registry, collectDefaultMetrics: true }),
       },
       options,
     )
     opened.push(() => node.stop())
-    const holds = new BlobHolds({
-      datastore,
-      store: node.blobs.store,
+    // Every message that hands a peer work on a job lets it fetch the job's blobs first.
+    const bus = audienceBus(node.bus, {
+      audience,
       clock: systemClock,
-      logger: init.logger,
-      onDeleted: (_cid, reason) => metrics.blobsDeleted.inc({ reason }),
+      relayInputs: async (order, expiresAt, options) => {
+        const holder = relayHolder(order.jobId)
+        for (const cid of order.inputs.slice(0, INPUTS_READ)) {
+          if (await holds.holdIfStored(cid, holder, expiresAt, options)) continue
+          // Held before it is stored, as an upload is: a sweep between the two would find it unheld.
+          await holds.hold(cid, holder, expiresAt, options)
+          await node.blobs.put(await node.blobs.fetchFrom(order.creator, cid, options), options)
+        }
+      },
     })
-    opened.push(() => holds.stop())
+    const relays = new InputRelays()
     throwIfAborted(signal)
     const engine = init.engine ?? (await createEngine())
     if (init.engine === undefined) opened.push(async () => engine.destroy())
@@ -265,13 +296,13 @@ export class Peer implements NodeOperations {
     const outputRetentionMs = config.worker.outputRetentionHours * 3_600_000
     const workload = new GpuWorkload(
       engine,
-      new InputCache(node.blobs, engine),
+      new InputCache(relayingSource(node.blobs, relays), engine),
       config.worker.fault,
       config.worker.fault === 'crash-mid-job' ? firstReceipt(node) : undefined,
     )
     // Registered on the bus before the scheduler, so a Result's signed envelope is kept before it is verified.
     const verification = new Verification({
-      bus: node.bus,
+      bus,
       clock: systemClock,
       rng: cryptoRng(),
       logger: init.logger,
@@ -299,6 +330,7 @@ export class Peer implements NodeOperations {
         metrics.servedChecks.inc({ role: payment.role })
         init.logger.info(payment, 'verification:served')
       },
+      onRelay: (order, relay) => relays.add(order.inputs.slice(0, INPUTS_READ), relay),
       onEvent: (event) => {
         if (event.name === 'task:accepted') metrics.verdicts.inc({ outcome: 'pass' })
         if (event.name === 'task:rejected') metrics.verdicts.inc({ outcome: event.outcome })
@@ -352,7 +384,7 @@ export class Peer implements NodeOperations {
       verification.stop()
     })
     const scheduler = createScheduler(
-      { bus: node.bus, blobs: node.blobs },
+      { bus, blobs: node.blobs },
       {
         // The job does not end (nor can it be deleted) before this resolves: the scheduler waits for its verdict.
         verify: async (request, options) => {
@@ -403,6 +435,7 @@ export class Peer implements NodeOperations {
       slashes: slashes.records,
       libp2pStore,
       holds,
+      audience,
       reputationStore,
       config,
       logger: init.logger,
@@ -568,9 +601,11 @@ export class Peer implements NodeOperations {
     return this.jobs.cancel(jobId, options)
   }
 
-  /** Deletes a job that has ended and settled, with the blobs only it held. */
-  deleteJob(jobId: string, options: AbortOptions = {}): Promise<{ jobId: string; blobsDeleted: number }> {
-    return this.jobs.delete(jobId, options)
+  /** Deletes a job that has ended and settled, with the blobs only it held and the peers it let fetch them. */
+  async deleteJob(jobId: string, options: AbortOptions = {}): Promise<{ jobId: string; blobsDeleted: number }> {
+    const deleted = await this.jobs.delete(jobId, options)
+    await this.#audience.forget(jobId, options)
+    return deleted
   }
 
   /** A completed job's files: frames as PNG (tone-mapped as `output` says) and OpenEXR, or an inference buffer. */

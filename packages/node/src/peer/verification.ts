@@ -98,6 +98,11 @@ export interface VerificationComponents {
   onEvent?: (event: VerifierEvent) => void
   /** Called when this peer has verified or arbitrated for another creator, which owes it for the work. */
   onPayment?: (payment: VerificationPayment) => void
+  /**
+   * Called when a creator's delegate asks us to arbitrate: the delegate holds the order's inputs for us, since the
+   * creator serves them only to peers it knows (`InputRelays`).
+   */
+  onRelay?: (order: Order, relay: string) => void
   /** What this peer knows of others' results (kept across restarts by a `ReputationStore`). @default a new one */
   reputation?: Reputation
   /**
@@ -356,6 +361,7 @@ export class Verification {
     const shape = order && this.#admit(arbitrate.accuser, () => this.#shapeOf(order, arbitrate.taskId))
     if (order === undefined || shape === undefined) return
     this.#remember(order)
+    if (arbitrate.accuser !== arbitrate.creator) this.#c.onRelay?.(order, arbitrate.accuser)
     this.#verifier.feed({
       kind: 'arbitrate',
       from: arbitrate.accuser,
