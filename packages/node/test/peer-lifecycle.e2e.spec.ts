@@ -418,7 +418,7 @@ describe('a peer over the life of its jobs', () => {
   }, 300_000)
 
   it('should pay for a result delivered before a cancel once its check passes, and end and delete the job after', async () => {
-    const { creator, scene } = await pair('checked')
+    const { creator, worker, scene } = await pair('checked')
     let pass: () => void = () => {}
     const checked = new Promise<void>((resolve) => (pass = resolve))
     const verify = vi.spyOn(creator.verification, 'verify').mockImplementation(async () => {
@@ -438,8 +438,16 @@ describe('a peer over the life of its jobs', () => {
     // The worker delivered in time: the cancel does not get the creator out of paying for it.
     const status = await settledStatus(creator, jobId)
     expect(status).toMatchObject({ state: 'cancelled', verified: 1, settlement: { receipts: 1 } })
+    // The worker it awarded may fetch the job's blobs; once the job is deleted, nobody is let in for it.
+    const audience = async () => {
+      const keys: string[] = []
+      for await (const [key] of creator.datastore.entries('audience')) keys.push(key)
+      return keys
+    }
+    expect(await audience()).toEqual([`${worker.node.peerId.toString()}/${jobId}`])
     expect(await creator.deleteJob(jobId)).toEqual({ jobId, blobsDeleted: 1 })
     expect(await holdsOf(creator)).toEqual([`${scene}/upload`])
+    expect(await audience()).toEqual([])
   }, 300_000)
 
   it("should forget a bid nobody answered once the award grace has passed, not at the order's deadline", async () => {
