@@ -5,7 +5,7 @@ import { type Logger, pino } from 'pino'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { Datastore } from '../src/datastore.js'
 import { audienceBus } from '../src/peer/audience-bus.js'
-import { BlobAudience, relayHolder } from '../src/peer/blob-audience.js'
+import { AUDIENCE_PRUNE_MS, BlobAudience, relayHolder } from '../src/peer/blob-audience.js'
 import { BlobHolds, jobHolder, PIN, taskHolder, UPLOAD } from '../src/peer/blob-holds.js'
 import { InputRelays, relayingSource } from '../src/peer/input-relays.js'
 import { CREATOR, idleBus } from './fixtures.js'
@@ -53,26 +53,30 @@ describe('BlobAudience', () => {
 
   const asks = (cid: ReturnType<typeof blobCid>, peer: string) => audience.hook(cid, peerIdFromString(peer))
 
-  it("should serve a job's blobs only to the peers admitted to the job, and other blobs to everyone", async () => {
+  it('should serve a held blob only to the peers one of its holders admits, and an unheld one to everyone', async () => {
     const scene = await heldBlob(1, [jobHolder('job-1')])
     const output = await heldBlob(2, [taskHolder('job-9/f0/t0_0'), HOUR])
     const unheld = await heldBlob(3)
-    await audience.admit('job-1', WORKER)
+    await audience.admit(jobHolder('job-1'), WORKER)
+    await audience.admit(taskHolder('job-9/f0/t0_0'), CREATOR, clock.now() + HOUR)
 
     expect(await asks(scene, WORKER)).toBe(true)
     expect(await asks(scene, STRANGER)).toBe(false)
     // Admitted to another job is not admitted to this one.
-    await audience.admit('job-2', STRANGER)
+    await audience.admit(jobHolder('job-2'), STRANGER)
     expect(await asks(scene, STRANGER)).toBe(false)
-    // A worker's output goes to whoever asks: its creator's delegates are strangers to the worker.
-    expect(await asks(output, STRANGER)).toBe(true)
+    // A worker's output goes to the task's creator only, while the worker keeps it for it.
+    expect(await asks(output, CREATOR)).toBe(true)
+    expect(await asks(output, WORKER)).toBe(false)
     expect(await asks(unheld, STRANGER)).toBe(true)
+    clock.advance(HOUR)
+    expect(await asks(output, CREATOR)).toBe(false)
   })
 
   it('should serve an upload not ordered yet, or a pinned blob, to nobody', async () => {
     const upload = await heldBlob(1, [UPLOAD, clock.now() + HOUR])
     const pinned = await heldBlob(2, [PIN])
-    await audience.admit('job-1', WORKER)
+    await audience.admit(jobHolder('job-1'), WORKER)
     for (const cid of [upload, pinned]) expect(await asks(cid, WORKER)).toBe(false)
     // Once a job holds it too, the job's audience may fetch it.
     await holds.hold(upload.toString(), jobHolder('job-1'))
@@ -81,57 +85,78 @@ describe('BlobAudience', () => {
 
   it("should serve a delegate's relayed inputs to its arbiter until the relay expires", async () => {
     const scene = await heldBlob(1, [relayHolder('job-1'), clock.now() + HOUR])
-    await audience.admit('job-1', WORKER, clock.now() + HOUR)
+    await audience.admit(relayHolder('job-1'), WORKER, clock.now() + HOUR)
     expect(await asks(scene, WORKER)).toBe(true)
+    // Another creator's job with the same id at this peer is not the relay.
+    await audience.admit(jobHolder('job-1'), STRANGER)
+    expect(await asks(scene, STRANGER)).toBe(false)
     clock.advance(HOUR)
     expect(await asks(scene, WORKER)).toBe(false)
   })
 
+  /** The audience's keys on disk. */
+  const keys = async () => {
+    const found: string[] = []
+    for await (const [key] of datastore.entries('audience')) found.push(key)
+    return found
+  }
+
   it('should keep the audience across a restart, drop expired entries and forget a deleted job', async () => {
-    await audience.admit('job/with/slashes', WORKER)
-    await audience.admit('job-2', WORKER, clock.now() + HOUR)
-    await audience.admit('job-2', STRANGER, clock.now() + 2 * HOUR)
+    await audience.admit(jobHolder('job/with/slashes'), WORKER)
+    await audience.admit(taskHolder('job-2/f0/t0_0'), WORKER, clock.now() + HOUR)
+    await audience.admit(taskHolder('job-2/f0/t0_0'), STRANGER, clock.now() + 2 * HOUR)
 
     clock.advance(HOUR)
     const restarted = open()
     expect(await restarted.load()).toBe(2)
-    expect(restarted.admits('job/with/slashes', WORKER)).toBe(true)
-    expect(restarted.admits('job-2', WORKER)).toBe(false)
-    expect(restarted.admits('job-2', STRANGER)).toBe(true)
-    const keys = async () => {
-      const found: string[] = []
-      for await (const [key] of datastore.entries('audience')) found.push(key)
-      return found
-    }
+    expect(restarted.admits(jobHolder('job/with/slashes'), WORKER)).toBe(true)
+    expect(restarted.admits(taskHolder('job-2/f0/t0_0'), WORKER)).toBe(false)
+    expect(restarted.admits(taskHolder('job-2/f0/t0_0'), STRANGER)).toBe(true)
     // The expired entry went from disk at load.
-    expect(await keys()).toEqual([`${STRANGER}/job-2`, `${WORKER}/job/with/slashes`])
+    expect(await keys()).toEqual([`${STRANGER}/task:job-2/f0/t0_0`, `${WORKER}/job:job/with/slashes`])
 
-    await restarted.forget('job/with/slashes')
-    expect(restarted.admits('job/with/slashes', WORKER)).toBe(false)
-    expect(await keys()).toEqual([`${STRANGER}/job-2`])
+    await restarted.forget(jobHolder('job/with/slashes'))
+    expect(restarted.admits(jobHolder('job/with/slashes'), WORKER)).toBe(false)
+    expect(await keys()).toEqual([`${STRANGER}/task:job-2/f0/t0_0`])
+  })
+
+  it('should drop expired admissions while it runs, at most once per prune period', async () => {
+    await audience.admit(taskHolder('t1'), CREATOR, clock.now() + 1)
+    await audience.admit(taskHolder('t2'), CREATOR, clock.now() + AUDIENCE_PRUNE_MS + 1)
+    clock.advance(AUDIENCE_PRUNE_MS)
+    // Admitting past the period prunes what expired, and only that.
+    await audience.admit(jobHolder('job-1'), WORKER)
+    expect(await keys()).toEqual([`${CREATOR}/task:t2`, `${WORKER}/job:job-1`])
+    clock.advance(2)
+    // Within the next period nothing is pruned; then the expired admission goes.
+    await audience.admit(jobHolder('job-2'), WORKER)
+    expect(await keys()).toHaveLength(3)
+    expect(await audience.prune()).toBe(1)
+    expect(await keys()).toEqual([`${WORKER}/job:job-1`, `${WORKER}/job:job-2`])
   })
 
   it('should skip and delete an unreadable entry at load', async () => {
-    await datastore.put('audience', `${WORKER}/job-1`, { expiresAt: 'soon' })
-    await datastore.put('audience', `${WORKER}/job-2`, {})
+    await datastore.put('audience', `${WORKER}/job:job-1`, { expiresAt: 'soon' })
+    await datastore.put('audience', `${WORKER}/job:job-2`, {})
     expect(await audience.load()).toBe(1)
-    expect(audience.admits('job-1', WORKER)).toBe(false)
-    expect(audience.admits('job-2', WORKER)).toBe(true)
-    expect(await datastore.get('audience', `${WORKER}/job-1`)).toBeUndefined()
+    expect(audience.admits(jobHolder('job-1'), WORKER)).toBe(false)
+    expect(audience.admits(jobHolder('job-2'), WORKER)).toBe(true)
+    expect(await datastore.get('audience', `${WORKER}/job:job-1`)).toBeUndefined()
   })
 
-  it('should admit the recipient of an award, an assignment or its own arbitration before the message leaves', async () => {
+  it('should admit whom an award, an assignment, its own arbitration or a Result prompts to fetch, before it leaves', async () => {
     const sent: { to: string; admitted: boolean }[] = []
+    const holderOf = (message: WireMessage) =>
+      message.type === 'result' ? taskHolder(message.body.taskId) : jobHolder((message.body as { jobId: string }).jobId)
     const inner: MessageBus = {
       ...idleBus(CREATOR),
-      send: async (to, message) => {
-        sent.push({ to, admitted: audience.admits((message.body as { jobId: string }).jobId, to) })
-      },
+      send: async (to, message) => void sent.push({ to, admitted: audience.admits(holderOf(message), to) }),
     }
     const relayed: unknown[] = []
     const bus = audienceBus(inner, {
       audience,
       clock,
+      outputRetentionMs: HOUR,
       relayInputs: async (order) => void relayed.push(order),
     })
     const jobId = 'job-1'
@@ -139,18 +164,22 @@ describe('BlobAudience', () => {
       { type: 'award', body: { jobId } },
       { type: 'assign', body: { jobId } },
       { type: 'arbitrate', body: { jobId, creator: CREATOR, accuser: CREATOR } },
+      { type: 'result', body: { jobId, taskId: `${jobId}/f0/t0_0` } },
     ] as unknown as WireMessage[]
     for (const [i, message] of messages.entries()) await bus.send(`${WORKER}${i}`, message)
     expect(sent).toEqual(messages.map((_, i) => ({ to: `${WORKER}${i}`, admitted: true })))
     // Its own arbitration names its own order: nothing to relay.
     expect(relayed).toEqual([])
+    // The creator may fetch a Result's output for as long as the worker keeps it.
+    clock.advance(HOUR)
+    expect(audience.admits(taskHolder(`${jobId}/f0/t0_0`), `${WORKER}3`)).toBe(false)
 
     // A message that hands no work admits nobody; one whose admission cannot be written is not sent.
     await bus.send(STRANGER, { type: 'heartbeat', body: { jobId } } as unknown as WireMessage)
-    expect(audience.admits(jobId, STRANGER)).toBe(false)
+    expect(audience.admits(jobHolder(jobId), STRANGER)).toBe(false)
     await datastore.close()
     await expect(bus.send(STRANGER, messages[0]!)).rejects.toThrow()
-    expect(sent).toHaveLength(4)
+    expect(sent).toHaveLength(5)
     datastore = await Datastore.open(join(dir.path, 'datastore'))
   })
 })

@@ -444,7 +444,7 @@ describe('a peer over the life of its jobs', () => {
       for await (const [key] of creator.datastore.entries('audience')) keys.push(key)
       return keys
     }
-    expect(await audience()).toEqual([`${worker.node.peerId.toString()}/${jobId}`])
+    expect(await audience()).toEqual([`${worker.node.peerId.toString()}/job:${jobId}`])
     expect(await creator.deleteJob(jobId)).toEqual({ jobId, blobsDeleted: 1 })
     expect(await holdsOf(creator)).toEqual([`${scene}/upload`])
     expect(await audience()).toEqual([])

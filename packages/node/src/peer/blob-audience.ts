@@ -1,15 +1,21 @@
 import type { PeerId } from '@libp2p/interface'
-import { type AbortOptions, type BlobAccessHook, type Clock, parseBlobCid, throwIfAborted } from '@tessera/core'
+import {
+  type AbortOptions,
+  type BlobAccessHook,
+  type Clock,
+  parseBlobCid,
+  SerialQueue,
+  throwIfAborted,
+} from '@tessera/core'
 import type { Logger } from 'pino'
 import type { Datastore } from '../datastore.js'
-import { PIN, UPLOAD } from './blob-holds.js'
 import { errorFields } from './error-fields.js'
 
 type BlobCid = ReturnType<typeof parseBlobCid>
 
 /**
- * The holder of a job's inputs that a delegate keeps for the arbiters it asks (they are strangers to the job's
- * creator, which would refuse them): job `jobId` is another creator's.
+ * The holder of a job's inputs that a delegate keeps for the arbiters it asks (strangers to the job's creator, which
+ * would refuse them): job `jobId` is another creator's.
  */
 export function relayHolder(jobId: string): string {
   return `relay:${jobId}`
@@ -17,12 +23,6 @@ export function relayHolder(jobId: string): string {
 
 /** How long a delegate keeps a job's inputs, and lets its arbiters fetch them, after it last asked one. */
 export const RELAY_RETENTION_MS = 60 * 60_000
-
-/** The job whose audience may fetch a blob held by `holder`, or undefined for a holder that names no job. */
-function jobOfHolder(holder: string): string | undefined {
-  for (const prefix of ['job:', 'relay:']) if (holder.startsWith(prefix)) return holder.slice(prefix.length)
-  return undefined
-}
 
 /** An audience entry as stored: until when it lets its peer in, or for as long as the job is kept. */
 interface StoredEntry {
@@ -38,39 +38,48 @@ function parseEntry(value: unknown): StoredEntry {
   return expiresAt === undefined ? {} : { expiresAt: expiresAt as number }
 }
 
-/** An entry's key: peer first (a peer id has no `/`, a job id may), so the key splits at its first `/`. */
-function entryKey(jobId: string, peer: string): string {
-  return `${peer}/${jobId}`
+/** An entry's key: peer first (a peer id has no `/`, a holder may), so the key splits at its first `/`. */
+function entryKey(holder: string, peer: string): string {
+  return `${peer}/${holder}`
 }
+
+/** How often, at most, admissions past their expiry are dropped (from memory and disk) while the peer runs. */
+export const AUDIENCE_PRUNE_MS = 60 * 60_000
 
 /** What a {@link BlobAudience} needs from its peer. */
 export interface BlobAudienceComponents {
   datastore: Datastore
-  /** Who holds a blob ({@link BlobHolds.holders}): a job's holds make it private to the job's audience. */
+  /** Who holds a blob ({@link BlobHolds.holders}): a held blob is served only to the peers its holders admit. */
   holders(cid: string): Promise<string[]>
   clock: Clock
   logger: Logger
 }
 
 /**
- * Who may fetch which blobs from this peer. A job's inputs and outputs are the creator's: every peer that knows a
- * CID (an order's inputs are gossiped to all) could otherwise download its scene or model. So a blob held for a job
- * (`job:<id>` at its creator, `relay:<id>` at a delegate, an upload not ordered yet, a pin) is served only to the
- * job's audience: the peers this peer handed work on the job to (an award, an assignment, an arbitration; see
- * `audienceBus`). A blob held for nothing of the sort (a worker's output, which its creator and the creator's
- * delegates fetch, and a worker does not know the delegates) is served to every peer, as before.
+ * Who may fetch which blobs from this peer. Every peer that reads the orders topic knows a job's input CIDs, so a
+ * peer serving whatever it holds would hand any stranger a creator's scene or model. A blob held for something (a
+ * `BlobHolds` holder) is served only to the peers admitted to one of its holders, the peers this peer handed work
+ * on it to (see `audienceBus`): a creator's job (`job:<id>`: inputs and accepted outputs) to the workers it awarded,
+ * the delegates it assigned checks and the arbiters it asked; a worker's task output (`task:<id>`) to the task's
+ * creator; a delegate's copy of a job's inputs (`relay:<id>`) to the arbiters it asked. An upload not yet ordered
+ * or a pinned blob has no audience; a blob held for nothing is served to everyone, as before holds existed.
  *
- * The audience is written to disk before the message that admits a peer is sent, so a restarted creator still
- * serves the workers it awarded before; a creator's own jobs keep theirs until the job is deleted ({@link forget}),
- * a delegate's relays until {@link RELAY_RETENTION_MS} after it last asked an arbiter.
+ * An admission is written to disk before the message that prompts the fetch is sent, so the fetch is never refused
+ * and a restarted peer still serves whom it admitted. A holder's admissions last until it is forgotten (a job
+ * deleted) or until their expiry; expired ones are dropped at load and, while the peer runs, at most every
+ * {@link AUDIENCE_PRUNE_MS}.
  */
 export class BlobAudience {
   readonly #c: BlobAudienceComponents
-  /** Peers admitted, by job: when each admission ends (undefined: with the job). */
-  readonly #jobs = new Map<string, Map<string, number | undefined>>()
+  /** Peers admitted, by holder: when each admission ends (undefined: when the holder is forgotten). */
+  readonly #holders = new Map<string, Map<string, number | undefined>>()
+  #nextPrune: number
+  /** Writes one at a time: a prune deleting an expired admission never lands after that admission is renewed. */
+  readonly #queue = new SerialQueue()
 
   constructor(components: BlobAudienceComponents) {
     this.#c = components
+    this.#nextPrune = components.clock.now() + AUDIENCE_PRUNE_MS
   }
 
   /** Restores the audience kept on disk; entries past their expiry, and unreadable ones (logged), are deleted. */
@@ -104,59 +113,79 @@ export class BlobAudience {
   }
 
   /**
-   * Lets `peer` fetch job `jobId`'s blobs, until `expiresAt` (or until the job is forgotten); resolves once that is
-   * on disk. An admission already on disk that lasts as long is not written again.
+   * Lets `peer` fetch the blobs `holder` holds, until `expiresAt` (or until the holder is forgotten); resolves once
+   * that is on disk. An admission already on disk that lasts as long is not written again.
    */
-  async admit(jobId: string, peer: string, expiresAt?: number, options: AbortOptions = {}): Promise<void> {
+  async admit(holder: string, peer: string, expiresAt?: number, options: AbortOptions = {}): Promise<void> {
     throwIfAborted(options.signal)
-    const peers = this.#jobs.get(jobId)
+    const peers = this.#holders.get(holder)
     const current = peers?.get(peer)
     const kept =
       peers?.has(peer) === true && (current === undefined || (expiresAt !== undefined && current >= expiresAt))
-    if (kept) return
-    await this.#c.datastore.put(
-      'audience',
-      entryKey(jobId, peer),
-      expiresAt === undefined ? {} : { expiresAt },
-      options,
-    )
-    this.#set(jobId, peer, expiresAt)
+    if (!kept) {
+      await this.#queue.run(async () => {
+        const entry = expiresAt === undefined ? {} : { expiresAt }
+        await this.#c.datastore.put('audience', entryKey(holder, peer), entry, options)
+        this.#set(holder, peer, expiresAt)
+      }, options)
+    }
+    if (this.#c.clock.now() >= this.#nextPrune) await this.prune(options)
   }
 
-  /** Forgets job `jobId`'s audience (the job was deleted, with the blobs only it held). */
-  async forget(jobId: string, options: AbortOptions = {}): Promise<void> {
-    const peers = this.#jobs.get(jobId)
-    if (peers === undefined) return
-    await this.#c.datastore.batch(
-      [...peers.keys()].map((peer) => ({ type: 'del', ns: 'audience', key: entryKey(jobId, peer) })),
-      options,
-    )
-    this.#jobs.delete(jobId)
+  /** Forgets whom `holder` admitted (a job deleted, with the blobs only it held). */
+  async forget(holder: string, options: AbortOptions = {}): Promise<void> {
+    await this.#queue.run(async () => {
+      const peers = this.#holders.get(holder)
+      if (peers === undefined) return
+      await this.#c.datastore.batch(
+        [...peers.keys()].map((peer) => ({ type: 'del', ns: 'audience', key: entryKey(holder, peer) })),
+        options,
+      )
+      this.#holders.delete(holder)
+    }, options)
   }
 
-  /** Whether `peer` may fetch job `jobId`'s blobs now. */
-  admits(jobId: string, peer: string): boolean {
-    const peers = this.#jobs.get(jobId)
+  /** Drops the admissions past their expiry, from memory and disk; resolves to how many went. */
+  async prune(options: AbortOptions = {}): Promise<number> {
+    this.#nextPrune = this.#c.clock.now() + AUDIENCE_PRUNE_MS
+    return this.#queue.run(async () => {
+      const now = this.#c.clock.now()
+      const due: [string, string][] = []
+      for (const [holder, peers] of this.#holders) {
+        for (const [peer, expiresAt] of peers) if (expiresAt !== undefined && expiresAt <= now) due.push([holder, peer])
+      }
+      if (due.length === 0) return 0
+      await this.#c.datastore.batch(
+        due.map(([holder, peer]) => ({ type: 'del', ns: 'audience', key: entryKey(holder, peer) })),
+        options,
+      )
+      for (const [holder, peer] of due) {
+        const peers = this.#holders.get(holder) as Map<string, number | undefined>
+        peers.delete(peer)
+        if (peers.size === 0) this.#holders.delete(holder)
+      }
+      return due.length
+    }, options)
+  }
+
+  /** Whether `peer` may fetch the blobs `holder` holds, now. */
+  admits(holder: string, peer: string): boolean {
+    const peers = this.#holders.get(holder)
     if (peers?.has(peer) !== true) return false
     const expiresAt = peers.get(peer)
     return expiresAt === undefined || expiresAt > this.#c.clock.now()
   }
 
-  /** The blob service's access hook: see the class comment for who may fetch what. */
+  /** The blob service's access hook: a held blob goes to the peers one of its holders admits; any other, to all. */
   readonly hook: BlobAccessHook = async (cid: BlobCid, peer: PeerId): Promise<boolean> => {
     const who = peer.toString()
-    let restricted = false
-    for (const holder of await this.#c.holders(cid.toString())) {
-      const jobId = jobOfHolder(holder)
-      if (jobId !== undefined && this.admits(jobId, who)) return true
-      if (jobId !== undefined || holder === UPLOAD || holder === PIN) restricted = true
-    }
-    return !restricted
+    const holders = await this.#c.holders(cid.toString())
+    return holders.length === 0 || holders.some((holder) => this.admits(holder, who))
   }
 
-  #set(jobId: string, peer: string, expiresAt: number | undefined): void {
-    let peers = this.#jobs.get(jobId)
-    if (peers === undefined) this.#jobs.set(jobId, (peers = new Map()))
+  #set(holder: string, peer: string, expiresAt: number | undefined): void {
+    let peers = this.#holders.get(holder)
+    if (peers === undefined) this.#holders.set(holder, (peers = new Map()))
     peers.set(peer, expiresAt)
   }
 }

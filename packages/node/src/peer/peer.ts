@@ -259,9 +259,11 @@ export class Peer implements NodeOperations {
     )
     opened.push(() => node.stop())
     // Every message that hands a peer work on a job lets it fetch the job's blobs first.
+    const outputRetentionMs = config.worker.outputRetentionHours * 3_600_000
     const bus = audienceBus(node.bus, {
       audience,
       clock: systemClock,
+      outputRetentionMs,
       relayInputs: async (order, expiresAt, options) => {
         const holder = relayHolder(order.jobId)
         for (const cid of order.inputs.slice(0, INPUTS_READ)) {
@@ -293,7 +295,6 @@ export class Peer implements NodeOperations {
     const slashes = new SlashLog()
     // The verifier needs the market's orders, and the market needs the verifier: bound once both exist.
     const market: { scheduler?: SchedulerDriver } = {}
-    const outputRetentionMs = config.worker.outputRetentionHours * 3_600_000
     const workload = new GpuWorkload(
       engine,
       new InputCache(relayingSource(node.blobs, relays), engine),
@@ -604,7 +605,7 @@ export class Peer implements NodeOperations {
   /** Deletes a job that has ended and settled, with the blobs only it held and the peers it let fetch them. */
   async deleteJob(jobId: string, options: AbortOptions = {}): Promise<{ jobId: string; blobsDeleted: number }> {
     const deleted = await this.jobs.delete(jobId, options)
-    await this.#audience.forget(jobId, options)
+    await this.#audience.forget(jobHolder(jobId), options)
     return deleted
   }
 
