@@ -223,8 +223,7 @@ describe('LiteSvmTransport retention', () => {
   })
 
   it("should still give a dropped failed transaction's failure, also after a restart", async () => {
-    // LiteSVM remembers the failure long enough for the transport to see that it ran.
-    const first = await open({ transactionHistory: 1_024 })
+    const first = await open()
     await first.requestAirdrop(alice.address, lamports(10n * SOL))
     // Runs, and fails: alice holds far less.
     const failed = await buildTransaction({
@@ -241,7 +240,7 @@ describe('LiteSvmTransport retention', () => {
     expect(await first.getTransaction(signature)).toBeNull()
     expect(await first.getSignatureStatus(signature)).toEqual(status)
     await first.close()
-    const second = await open({ transactionHistory: 1 })
+    const second = await open()
     expect(await second.getSignatureStatus(signature)).toEqual(status)
     await second.close()
   })
@@ -356,6 +355,48 @@ describe('LiteSVM signature history (why the journal and nonces exist)', () => {
     // LiteSVM has forgotten it (see above); the transport has not.
     expect(await transport.sendAndConfirm(pay)).toBe(signature)
     expect(await transport.getBalance(bob.address)).toBe(SOL / 10n + 1_000n)
+    await transport.close()
+  })
+
+  for (const transactionHistory of [0, 1, 1_024]) {
+    it(`should record a failed transaction it ran, and never run it again, with a history of ${transactionHistory}`, async () => {
+      const transport = await createLiteSvmTransport({ transactionHistory })
+      const alice = await generateKeyPairSigner()
+      const bob = await generateKeyPairSigner()
+      await transport.requestAirdrop(alice.address, lamports(SOL))
+      // Runs, and fails: alice holds far less. Its fee is charged, as on a cluster.
+      const failed = await buildTransaction({
+        feePayer: alice,
+        instructions: [getTransferSolInstruction({ source: alice, destination: bob.address, amount: 1_000n * SOL })],
+        lifetime: { blockhash: await transport.getLatestBlockhash() },
+      })
+      const signature = getSignatureFromTransaction(failed)
+      const outcome = { code: 'LEDGER__INSUFFICIENT_FUNDS', context: { signature, executed: true } }
+      await expect(transport.sendAndConfirm(failed)).rejects.toMatchObject(outcome)
+      const err = { InstructionError: [0, { Custom: 1 }] }
+      expect(await transport.getSignatureStatus(signature)).toMatchObject({ err, confirmationStatus: 'finalized' })
+      expect(await transport.getTransaction(signature)).toMatchObject({ signature, err })
+      // Sent again, it gets its recorded outcome: it does not run (and charge its fee) twice.
+      await expect(transport.sendAndConfirm(failed)).rejects.toMatchObject(outcome)
+      expect(await transport.getBalance(alice.address)).toBe(SOL - 5_000n)
+      await transport.close()
+    })
+  }
+
+  it('should not record a transaction it refused before running it', async () => {
+    const transport = await createLiteSvmTransport({ transactionHistory: 1 })
+    const unfunded = await generateKeyPairSigner()
+    const refused = await buildTransaction({
+      feePayer: unfunded,
+      instructions: [getTransferSolInstruction({ source: unfunded, destination: unfunded.address, amount: 1n })],
+      lifetime: { blockhash: await transport.getLatestBlockhash() },
+    })
+    const signature = getSignatureFromTransaction(refused)
+    await expect(transport.sendAndConfirm(refused)).rejects.toMatchObject({
+      code: 'LEDGER__INSUFFICIENT_FUNDS',
+      context: { signature, err: 'AccountNotFound', executed: false },
+    })
+    expect(await transport.getSignatureStatus(signature)).toBeNull()
     await transport.close()
   })
 

@@ -1,4 +1,5 @@
 import {
+  getBase58Decoder,
   getBase64Decoder,
   getBase64Encoder,
   getSignatureFromTransaction,
@@ -41,8 +42,9 @@ export interface LiteSvmTransportOptions {
    */
   dataDir?: string
   /**
-   * Signatures LiteSVM remembers (its own default is 32, after which an identical transaction executes again). The
-   * transport itself refuses to run again a transaction it has on record, whatever this says.
+   * Signatures LiteSVM remembers (its own default is 32, after which an identical transaction executes again; given
+   * fewer than 32 it remembers none at all). The transport itself refuses to run again a transaction it has on
+   * record, and tells a failed transaction LiteSVM ran from one it refused, whatever this says.
    * @default DEFAULT_LITESVM_TRANSACTION_HISTORY
    */
   transactionHistory?: number
@@ -184,7 +186,7 @@ export class LiteSvmTransport implements LedgerTransport {
       if (err === 'AlreadyProcessed' || (err === 'BlockhashNotFound' && this.#records.has(signature))) {
         return this.#outcomeOfEarlier(signature, transaction)
       }
-      const executed = this.svm.getTransaction(signature) !== null
+      const executed = ranAndFailed(result, signature)
       if (executed) await this.#record(signature, transaction, err)
       this.#logger('transaction %s failed: %o', signature, err)
       throw ledgerErrorFromTransactionError(err, { signature, transaction, executed, logs: result.meta().logs() })
@@ -431,6 +433,15 @@ function assertSignature(signature: string): void {
       signature: signature.slice(0, 100),
     })
   }
+}
+
+/**
+ * Whether LiteSVM ran a failed transaction (loaded it and charged its fee, so a cluster would record it) rather than
+ * refuse it up front (an expired blockhash, a fee payer that cannot pay): only then does the result's metadata name
+ * its signature. LiteSVM's signature history cannot say: it may hold nothing (see `transactionHistory`).
+ */
+function ranAndFailed(result: FailedTransactionMetadata, signature: Signature): boolean {
+  return getBase58Decoder().decode(result.meta().signature()) === signature
 }
 
 function signatureOf(transaction: Transaction): Signature {
