@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import type { Address, KeyPairSigner } from '@solana/kit'
+import type { Address, KeyPairSigner, Signature } from '@solana/kit'
 import { type AbortOptions, delay, raceSignal, type Receipt, throwIfAborted } from '@tessera/core'
 import {
   bondStake,
@@ -14,6 +14,7 @@ import {
   openLedger,
   openVault,
   parseReceipt,
+  readSlashRecord,
   SettlementDriver,
   type SettlementEvent,
   SettlementMachine,
@@ -1008,12 +1009,15 @@ export class Settlement {
       options,
     )
     this.#bonds.delete(worker)
+    // A slash found done had emptied the bond before this call read it (the ledger settles a slash a restart cut
+    // short as it opens): what it forfeited is on its record.
+    const amount = result.replayed ? await this.#slashedAmount(ledger, result.signature, options) : before
     const view: SlashView = {
       worker,
       jobId,
       payee: bond.parties.worker,
       signature: result.signature,
-      ...(before !== undefined ? { amount: before.toString() } : {}),
+      ...(amount !== undefined ? { amount: amount.toString() } : {}),
     }
     if (this.slashes.length >= SLASHES_KEPT) this.slashes.shift()
     this.slashes.push(view)
@@ -1024,6 +1028,17 @@ export class Settlement {
       'stake:slashed',
     )
     return view
+  }
+
+  /** What a slash forfeited, from the chain's record of it; undefined when that cannot be read (logged). */
+  async #slashedAmount(ledger: Ledger, signature: Signature, options: AbortOptions): Promise<bigint | undefined> {
+    try {
+      return (await readSlashRecord(ledger.transport, signature, options)).amount
+    } catch (e) {
+      throwIfAborted(options.signal)
+      this.#log.warn({ ...errorFields(e), signature }, 'slash:read-failed')
+      return undefined
+    }
   }
 
   /**
