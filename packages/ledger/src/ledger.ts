@@ -69,9 +69,9 @@ export interface Ledger {
 
 /**
  * Opens the ledger in `options.dataDir`: LiteSVM by default, a cluster when `options.rpc` is given. Opening may
- * airdrop, create the local mint and create the nonce account, each a transaction; when `abort.signal` fires, the
- * call rejects with an AbortError and closes what it had opened (a transaction already sent may still land, and
- * the next open finds it).
+ * airdrop, create the local mint and create the nonce account, each a transaction, and settles the journal's open
+ * intents against the chain (`ActionExecutor.reconcile`); when `abort.signal` fires, the call rejects with an
+ * AbortError and closes what it had opened (a transaction already sent may still land, and the next open finds it).
  */
 export async function openLedger(options: LedgerOptions, abort: AbortOptions = {}): Promise<Ledger> {
   throwIfAborted(abort.signal)
@@ -102,6 +102,7 @@ export async function openLedger(options: LedgerOptions, abort: AbortOptions = {
     try {
       throwIfAborted(abort.signal)
       executor = await ActionExecutor.open({ transport, journal, payer: wallet, hooks: options.hooks }, abort)
+      await reconcileOpenIntents(executor, log, abort)
     } catch (e) {
       await journal.close()
       throw e
@@ -138,6 +139,21 @@ export async function openLedger(options: LedgerOptions, abort: AbortOptions = {
   } catch (e) {
     await transport.close()
     throw e
+  }
+}
+
+/**
+ * Settles the intents a crash or an abort left without an outcome as the ledger opens, not when their actions next
+ * come up (perhaps never): while the chain still knows their signatures (it keeps only recent ones, and an unknown
+ * signature with its nonce moved is ambiguous for good), and before a new action spends the nonce
+ * an intent never sent was built on, which would leave it to be recorded failed and built anew. One that cannot be
+ * settled now (the chain away, or ambiguous) stays open, looked up again when its action runs or the executor next
+ * reconciles.
+ */
+async function reconcileOpenIntents(executor: ActionExecutor, log: Logger, options: AbortOptions): Promise<void> {
+  for (const { key, result, error } of await executor.reconcile(options)) {
+    if (error !== undefined) log.error('could not reconcile %s, left open: %e', key, error)
+    else log('reconciled %s as %s', key, result?.signature)
   }
 }
 

@@ -1,17 +1,18 @@
 import { stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { generateKeyPairSigner, type Address } from '@solana/kit'
-import { getCreateAccountInstruction } from '@solana-program/system'
+import { getCreateAccountInstruction, getTransferSolInstruction } from '@solana-program/system'
 import { getMintSize, TOKEN_PROGRAM_ADDRESS } from '@solana-program/token'
 import { isCoreError } from '@tessera/core'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { isLedgerError, type LedgerErrorCode } from '../src/errors.js'
 import { openEscrow } from '../src/escrow.js'
+import { actionDigest, type LedgerAction } from '../src/executor.js'
 import { openLedger } from '../src/ledger.js'
 import { createMint, ensureTokenAccount } from '../src/token.js'
 import { sendInstructions } from '../src/transaction.js'
 import { createRpcTransport } from '../src/transport/rpc-transport.js'
-import { fundedWallet, tempDir } from './support/fixtures.js'
+import { SOL, fundedWallet, tempDir } from './support/fixtures.js'
 import { RpcDouble } from './support/rpc-double.js'
 
 describe('openLedger', () => {
@@ -61,6 +62,36 @@ describe('openLedger', () => {
     expect((await second.balance()).tokens).toBe(300_000n)
     await second.close()
   })
+
+  for (const [moment, hook] of [
+    ['after its transaction ran', 'afterSubmit'],
+    ['before its transaction was sent', 'afterIntent'],
+  ] as const) {
+    it(`should settle an intent a crash left open ${moment} as it opens, paying once`, async () => {
+      const crash = () => {
+        throw new Error('crash')
+      }
+      const first = await openLedger({ dataDir: dir.path, hooks: { [hook]: crash } })
+      const payee = (await generateKeyPairSigner()).address
+      const pay: LedgerAction = {
+        key: 'pay',
+        digest: actionDigest(['pay', payee]),
+        instructions: () => [getTransferSolInstruction({ source: first.wallet, destination: payee, amount: SOL })],
+      }
+      await expect(first.executor.execute(pay)).rejects.toThrow('crash')
+      expect(first.journal.pending().map((intent) => intent.key)).toEqual(['pay'])
+      await first.close()
+
+      const second = await openLedger({ dataDir: dir.path })
+      expect(second.journal.pending()).toEqual([])
+      expect(second.executor.status('pay')).toBe('confirmed')
+      expect(await second.transport.getBalance(payee)).toBe(SOL)
+      // Its action, run again, finds it done.
+      expect(await second.executor.execute(pay)).toMatchObject({ replayed: true })
+      expect(await second.transport.getBalance(payee)).toBe(SOL)
+      await second.close()
+    })
+  }
 
   it('should reject with CORE__ABORTED, leaving nothing open, when its signal aborts', async () => {
     const aborted = (e: unknown): boolean => isCoreError(e, 'CORE__ABORTED')

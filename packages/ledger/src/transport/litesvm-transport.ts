@@ -365,9 +365,9 @@ export class LiteSvmTransport implements LedgerTransport {
    *
    * Nor may a dropped transaction make a journaled intent look as if it never ran, which could pay twice. On
    * LiteSVM an intent is left open only by a crash (or an abort) between the transaction's record and the
-   * journal's outcome; the executor asks `getSignatureStatus` about it when it next reconciles (the node does as it
-   * funds a job, so the first job after a restart) or runs that action again, normally a handful of transactions
-   * later, well within the retention: it finds the outcome. Nothing bounds that wait, so safety does not rest on it:
+   * journal's outcome; the executor asks `getSignatureStatus` about it when it next reconciles (`openLedger` does as
+   * it opens, so at the restart) or runs that action again, normally a handful of transactions later, well within
+   * the retention: it finds the outcome. Nothing bounds that wait, so safety does not rest on it:
    * an unknown signature makes the executor read the intent's durable nonce. Moved, the intent is
    * `LEDGER__RECONCILE_AMBIGUOUS`, refused and never built anew (an operator checks it by hand); not moved, the
    * transaction never succeeded (succeeding moves it), so its same bytes sent again succeed at most once. A failed
