@@ -3,10 +3,9 @@ import { join } from 'node:path'
 import { generateKeyPairSigner, lamports, type KeyPairSigner, type Signature } from '@solana/kit'
 import { decodeCanonical, encodeCanonical } from '@tessera/core'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { MAX_JOURNAL_LINE_BYTES, STATE_FILE, TRANSACTION_LOG_FILE } from '../src/constants.js'
-import { DurableLog } from '../src/durable-file.js'
+import { STATE_FILE, TRANSACTION_LOG_FILE } from '../src/constants.js'
 import { createLiteSvmTransport, type LiteSvmTransportOptions } from '../src/transport/litesvm-transport.js'
-import { SOL, loggedTransactions, tempDir, transferSol } from './support/fixtures.js'
+import { SOL, loggedTransactions, openTransactionLog, tempDir, transferSol } from './support/fixtures.js'
 
 const RETAINED = 3
 /** Enough to load a directory without compacting it, so that what it holds shows. */
@@ -73,10 +72,7 @@ describe('LiteSVM state on disk', () => {
   }
 
   async function rewriteLog(path: string, records: Record<string, unknown>[]): Promise<void> {
-    const { log } = await DurableLog.open(join(path, TRANSACTION_LOG_FILE), {
-      corruptCode: 'LEDGER__STATE_CORRUPT',
-      maxLineBytes: MAX_JOURNAL_LINE_BYTES,
-    })
+    const log = await openTransactionLog(path)
     await log.replace(records)
     await log.close()
   }

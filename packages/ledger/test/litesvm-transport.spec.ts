@@ -16,7 +16,6 @@ import {
 import { getTransferSolInstruction } from '@solana-program/system'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { MAX_LITESVM_RETAINED_TRANSACTIONS, STATE_FILE, TRANSACTION_LOG_FILE } from '../src/constants.js'
-import { DurableLog } from '../src/durable-file.js'
 import { isLedgerError } from '../src/errors.js'
 import { ActionExecutor, actionDigest, type LedgerAction } from '../src/executor.js'
 import { createNonceAccountInstructions, readNonce } from '../src/nonce.js'
@@ -26,7 +25,15 @@ import {
   type LiteSvmTransport,
   type LiteSvmTransportOptions,
 } from '../src/transport/litesvm-transport.js'
-import { SOL, createWorld, loggedTransactions, tempDir, transferSol, type World } from './support/fixtures.js'
+import {
+  SOL,
+  createWorld,
+  loggedTransactions,
+  openTransactionLog,
+  tempDir,
+  transferSol,
+  type World,
+} from './support/fixtures.js'
 
 describe('LiteSvmTransport persistence', () => {
   let dir: Awaited<ReturnType<typeof tempDir>>
@@ -76,15 +83,12 @@ describe('LiteSvmTransport persistence', () => {
     const first = await createLiteSvmTransport({ dataDir: chainDir })
     await first.requestAirdrop(alice.address, lamports(SOL))
     await first.close()
-    const { log } = await DurableLog.open(join(chainDir, TRANSACTION_LOG_FILE), {
-      corruptCode: 'LEDGER__STATE_CORRUPT',
-      maxLineBytes: 16_384,
-    })
-    const counted = (await readFile(join(chainDir, TRANSACTION_LOG_FILE), 'utf8')).split('\n').length - 1
+    const log = await openTransactionLog(chainDir)
+    const logged = async () => (await loggedTransactions(chainDir)).length
+    const counted = await logged()
     const orphan = '1'.repeat(64) as Signature
     await log.append({ n: counted, signature: orphan, slot: '1', err: null, wire: '' })
     await log.close()
-    const logged = async () => (await readFile(join(chainDir, TRANSACTION_LOG_FILE), 'utf8')).split('\n').length - 1
     const second = await createLiteSvmTransport({ dataDir: chainDir })
     expect(await second.getSignatureStatus(orphan)).toBeNull()
     expect(await second.getTransaction(orphan)).toBeNull()
@@ -102,10 +106,7 @@ describe('LiteSvmTransport persistence', () => {
     const chainDir = join(dir.path, 'chain')
     const first = await createLiteSvmTransport({ dataDir: chainDir })
     await first.close()
-    const { log } = await DurableLog.open(join(chainDir, TRANSACTION_LOG_FILE), {
-      corruptCode: 'LEDGER__STATE_CORRUPT',
-      maxLineBytes: 16_384,
-    })
+    const log = await openTransactionLog(chainDir)
     await log.append({ signature: 42, slot: 'yesterday', err: null, wire: [] })
     await log.close()
     await expect(createLiteSvmTransport({ dataDir: chainDir })).rejects.toMatchObject({

@@ -10,7 +10,8 @@ import {
   type TransactionSigner,
 } from '@solana/kit'
 import { getTransferSolInstruction } from '@solana-program/system'
-import { TRANSACTION_LOG_FILE } from '../../src/constants.js'
+import { MAX_JOURNAL_LINE_BYTES, TRANSACTION_LOG_FILE } from '../../src/constants.js'
+import { DurableLog } from '../../src/durable-file.js'
 import { ActionExecutor, type ExecutorHooks } from '../../src/executor.js'
 import { SettlementJournal } from '../../src/journal.js'
 import { createMint, ensureTokenAccount, mintTokens } from '../../src/token.js'
@@ -93,6 +94,18 @@ export function transferSol(
     feePayer: from,
     instructions: [getTransferSolInstruction({ source: from, destination: to, amount })],
   })
+}
+
+/**
+ * A LiteSVM data directory's transaction log, opened as the transport opens it: for a test to write what no
+ * transport would. Close it before a transport opens the directory.
+ */
+export async function openTransactionLog(chainDir: string): Promise<DurableLog<Record<string, unknown>>> {
+  const { log } = await DurableLog.open<Record<string, unknown>>(join(chainDir, TRANSACTION_LOG_FILE), {
+    corruptCode: 'LEDGER__STATE_CORRUPT',
+    maxLineBytes: MAX_JOURNAL_LINE_BYTES,
+  })
+  return log
 }
 
 /** The records in a LiteSVM data directory's transaction log, as its lines hold them. */
