@@ -60,4 +60,21 @@ describe('readBoundedFile', { timeout: 10_000 }, () => {
   it('should throw the file system error itself for a missing file', async () => {
     await expect(readBoundedFile(join(dir, 'absent'), 1000, refuse)).rejects.toMatchObject({ code: 'ENOENT' })
   })
+
+  it('should reject with AbortError, opening nothing, when its signal has aborted', async () => {
+    await writeFile(join(dir, 'f'), new Uint8Array(10))
+    const controller = new AbortController()
+    controller.abort()
+    const options = { signal: controller.signal }
+    await expect(readBoundedFile(join(dir, 'f'), 1000, refuse, options)).rejects.toMatchObject({
+      code: 'CORE__ABORTED',
+    })
+    // Not even the file system's own error: the call ends before it touches the file.
+    await expect(readBoundedFile(join(dir, 'absent'), 1000, refuse, options)).rejects.toMatchObject({
+      code: 'CORE__ABORTED',
+    })
+    expect(await readBoundedFile(join(dir, 'f'), 1000, refuse, { signal: new AbortController().signal })).toHaveLength(
+      10,
+    )
+  })
 })

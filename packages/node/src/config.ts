@@ -1,5 +1,5 @@
 import { isIP } from 'node:net'
-import { type AbortOptions, multiaddrProblem, readBoundedFile, throwIfAborted } from '@tessera/core'
+import { AbortError, type AbortOptions, multiaddrProblem, readBoundedFile, throwIfAborted } from '@tessera/core'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { DEFAULT_MIN_PSNR_DB, DEFAULT_PSNR_OUTLIER_FRACTION, MAX_PSNR_OUTLIER_FRACTION } from '@tessera/proof'
 import { z } from 'zod'
@@ -215,10 +215,11 @@ export async function loadConfig(path: string, options: AbortOptions = {}): Prom
       path,
       MAX_CONFIG_BYTES,
       (why) => new NodeError('NODE__INVALID_CONFIG', `${path} cannot be a config: ${why}`, { path }),
+      options,
     )
     text = new TextDecoder().decode(bytes)
   } catch (cause) {
-    if (cause instanceof NodeError) throw cause
+    if (cause instanceof NodeError || cause instanceof AbortError) throw cause
     if ((cause as NodeJS.ErrnoException).code === 'ENOENT') {
       throw new NodeError(
         'NODE__CONFIG_NOT_FOUND',

@@ -3,6 +3,7 @@ import { access, mkdir, open, rename, writeFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import {
+  AbortError,
   type AbortOptions,
   type Identity,
   isTesseraError,
@@ -117,7 +118,7 @@ export async function initDataDir(
   }
   throwIfAborted(signal)
   // A token cut short by a crash while it was written is replaced: it guards the API, it holds no funds.
-  if (!validApiToken(await readTokenFile(dir.apiToken).catch(() => ''))) {
+  if (!validApiToken(await readTokenFile(dir.apiToken, { signal }).catch(() => ''))) {
     throwIfAborted(signal)
     await writeApiToken(dir.apiToken)
   }
@@ -181,11 +182,12 @@ async function writeApiToken(path: string): Promise<void> {
 }
 
 /** A token file's text: bounded, and only from a regular file. */
-async function readTokenFile(path: string): Promise<string> {
+async function readTokenFile(path: string, options: AbortOptions = {}): Promise<string> {
   const bytes = await readBoundedFile(
     path,
     MAX_SMALL_FILE_BYTES,
     (why) => new NodeError('NODE__FILE_UNREADABLE', `cannot read ${path}: ${why}`, { path }),
+    options,
   )
   return new TextDecoder().decode(bytes)
 }
@@ -198,9 +200,9 @@ export async function readApiToken(dir: DataDir, options: AbortOptions = {}): Pr
   throwIfAborted(options.signal)
   let token: string
   try {
-    token = (await readTokenFile(dir.apiToken)).trim()
+    token = (await readTokenFile(dir.apiToken, options)).trim()
   } catch (cause) {
-    if (cause instanceof NodeError) throw cause
+    if (cause instanceof NodeError || cause instanceof AbortError) throw cause
     if (!isNotFound(cause)) throw unreadable(dir.apiToken, cause)
     throw new NodeError(
       'NODE__DATA_DIR_NOT_INITIALISED',

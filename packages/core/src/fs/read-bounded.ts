@@ -1,6 +1,8 @@
 import { constants } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { concat } from 'uint8arrays/concat'
+import { throwIfAborted } from '../abort.js'
+import type { AbortOptions } from '../bus.js'
 
 /** How much more is read at a time from a file that grew after its size was taken. */
 const GROWTH_CHUNK_BYTES = 64 * 1024
@@ -10,13 +12,16 @@ const GROWTH_CHUNK_BYTES = 64 * 1024
  * thrown (each caller's own code). A `stat` before a plain `readFile` is not enough: a link to `/dev/zero` has size
  * 0 and never ends, a named pipe blocks forever, and a file can grow between the two calls. So the file is opened
  * without blocking, checked on its open handle, and read no further than one byte past the bound. Errors from the
- * file system itself (no such file, no permission) are thrown as they are.
+ * file system itself (no such file, no permission) are thrown as they are. Rejects with `AbortError` when
+ * `options.signal` aborts, checked before each read: a file handle's reads take no signal.
  */
 export async function readBoundedFile(
   path: string,
   maxBytes: number,
   refuse: (why: string) => Error,
+  options: AbortOptions = {},
 ): Promise<Uint8Array> {
+  throwIfAborted(options.signal)
   // O_NONBLOCK: opening a named pipe for reading would otherwise wait for a writer that may never come.
   const handle = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0))
   try {
@@ -32,6 +37,7 @@ export async function readBoundedFile(
       const chunk = new Uint8Array(Math.min(want, maxBytes + 1 - total))
       let filled = 0
       while (filled < chunk.byteLength) {
+        throwIfAborted(options.signal)
         const { bytesRead } = await handle.read(chunk, filled, chunk.byteLength - filled, null)
         if (bytesRead === 0) break
         filled += bytesRead

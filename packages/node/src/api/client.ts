@@ -151,10 +151,11 @@ export class ApiClient {
         MAX_SMALL_FILE_BYTES,
         (why) =>
           new NodeError('NODE__FILE_UNREADABLE', `cannot read ${dir.apiAddress}: ${why}`, { path: dir.apiAddress }),
+        { signal },
       )
       text = new TextDecoder().decode(bytes)
     } catch (cause) {
-      if (cause instanceof NodeError) throw cause
+      if (cause instanceof NodeError || cause instanceof AbortError) throw cause
       if (!isNotFound(cause)) {
         throw new NodeError(
           'NODE__FILE_UNREADABLE',

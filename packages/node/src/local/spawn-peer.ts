@@ -93,7 +93,7 @@ interface AddressFileVersion {
 }
 
 /** The API address file as it is now, or undefined when there is none. */
-async function addressFileVersion(dir: DataDir): Promise<AddressFileVersion | undefined> {
+async function addressFileVersion(dir: DataDir, options: AbortOptions): Promise<AddressFileVersion | undefined> {
   try {
     const { mtimeMs } = await stat(dir.apiAddress)
     const bytes = await readBoundedFile(
@@ -101,11 +101,12 @@ async function addressFileVersion(dir: DataDir): Promise<AddressFileVersion | un
       MAX_SMALL_FILE_BYTES,
       (why) =>
         new NodeError('NODE__FILE_UNREADABLE', `cannot read ${dir.apiAddress}: ${why}`, { path: dir.apiAddress }),
+      options,
     )
     return { text: new TextDecoder().decode(bytes), mtimeMs }
   } catch (cause) {
     if (isNotFound(cause)) return undefined
-    if (cause instanceof NodeError) throw cause
+    if (cause instanceof NodeError || cause instanceof AbortError) throw cause
     throw new NodeError(
       'NODE__FILE_UNREADABLE',
       `cannot read ${dir.apiAddress}: ${(cause as Error).message}`,
@@ -189,7 +190,7 @@ export async function spawnPeer(options: SpawnPeerOptions): Promise<PeerProcess>
   const dir = resolveDataDir(options.dataDir)
   // The address file is left where it is: deleted, a node running on the directory could no longer be reached. One a
   // node left behind (killed, it had no chance to remove it) is told from the child's by being older.
-  const stale = await addressFileVersion(dir)
+  const stale = await addressFileVersion(dir, options)
   if (stale !== undefined && (await answeringClient(dir, options)) !== undefined) {
     throw new NodeError(
       'NODE__DATA_DIR_IN_USE',
@@ -227,7 +228,7 @@ export async function spawnPeer(options: SpawnPeerOptions): Promise<PeerProcess>
         )
       }
       // Not up yet while there is no address file newer than the stale one, or its API does not answer yet.
-      const current = await addressFileVersion(dir).catch(() => undefined)
+      const current = await addressFileVersion(dir, options).catch(() => undefined)
       if (isNewer(current, stale)) client = await answeringClient(dir, options)
       if (client === undefined) await delay(START_POLL_MS, options.signal)
     }
