@@ -34,6 +34,16 @@ describe('packGlb', () => {
     expect(await loadScene(packed)).toEqual(await loadScene(path))
   })
 
+  it('should pack the .gltf bytes its caller read already, never reading the file again', async () => {
+    const path = join(dir, 'held.gltf')
+    await writeScene(path, { subdivisions: 1 })
+    const file = new Uint8Array(await readFile(path))
+    const packed = await packGlb(path)
+    // What is on disk now is no scene: only the bytes given can make the same GLB.
+    await writeFile(path, 'not a scene')
+    expect(await packGlb(path, { file })).toEqual(packed)
+  })
+
   it('should store Draco-compressed geometry decoded, exactly as the renderer reads it', async () => {
     const doc = generateSceneDocument({ subdivisions: 1 })
     doc.createExtension(KHRDracoMeshCompression).setRequired(true)

@@ -216,20 +216,35 @@ export async function textureDecoders(doc: Document): Promise<TextureDecoders> {
   }
 }
 
-/** Parses glTF/GLB bytes or a path into a glTF-Transform document, with coded errors. */
-export async function readDocument(source: Uint8Array | string): Promise<Document> {
+/** Options of {@link readDocument} and {@link packGlb} for a scene named by its path. */
+export interface SceneFileOptions {
+  /**
+   * The file's bytes, when the caller has read them already (bounded, from a regular file, as `readBoundedFile`
+   * does): the file is not read a second time. The buffers and images it names are still read from beside its path.
+   */
+  file?: Uint8Array
+}
+
+/**
+ * Parses glTF/GLB bytes or a path into a glTF-Transform document, with coded errors. For a path, `options.file` spares
+ * reading a file the caller holds already.
+ */
+export async function readDocument(source: Uint8Array | string, options: SceneFileOptions = {}): Promise<Document> {
   try {
     // Files are read here, bounded, never by the reader: WebIO for paths and bytes alike.
     const io: PlatformIO = new WebIO().setLogger(gltfLog).registerExtensions(EXTENSIONS)
     let asset: JSONDocument
     if (typeof source === 'string') {
       // Bounded, and a regular file: a scene path that is a link to /dev/zero or a named pipe would never finish.
-      const file = await readBoundedFile(
-        source,
-        MAX_SCENE_BYTES,
-        (why) =>
-          new GpuError('GPU__MALFORMED_SCENE', `the glTF asset ${source} cannot be read: ${why}`, { path: source }),
-      )
+      const file =
+        options.file ??
+        (await readBoundedFile(
+          source,
+          MAX_SCENE_BYTES,
+          (why) =>
+            new GpuError('GPU__MALFORMED_SCENE', `the glTF asset ${source} cannot be read: ${why}`, { path: source }),
+        ))
+      if (file.byteLength > MAX_SCENE_BYTES) throw tooLarge(file.byteLength)
       // A .gltf on disk may name its buffers and images by relative URI: read here, from beside it only, each once,
       // within what is left of the bound (read again by a reader after the checks, a file could have been swapped).
       const json = jsonOfFile(file)
@@ -273,10 +288,11 @@ export async function readDocument(source: Uint8Array | string): Promise<Documen
  * Reads a .gltf or .glb file with the buffers and images it names beside it (a .gltf exported "separate") and writes
  * it as one self-contained GLB: what a render job uploads, since its workers receive that one blob. Compressed
  * geometry (Draco, meshopt) is stored decoded, as the renderer reads it, so no encoder runs and nothing is lost;
- * textures are kept as they are. Rejects with `GPU__MALFORMED_SCENE` as {@link readDocument} does.
+ * textures are kept as they are. Rejects with `GPU__MALFORMED_SCENE` as {@link readDocument} does; `options.file`
+ * spares reading the file again when the caller holds its bytes.
  */
-export async function packGlb(path: string): Promise<Uint8Array> {
-  const doc = await readDocument(path)
+export async function packGlb(path: string, options: SceneFileOptions = {}): Promise<Uint8Array> {
+  const doc = await readDocument(path, options)
   const compression: string[] = [KHRDracoMeshCompression.EXTENSION_NAME, EXTMeshoptCompression.EXTENSION_NAME]
   for (const extension of doc.getRoot().listExtensionsUsed()) {
     if (compression.includes(extension.extensionName)) extension.dispose()

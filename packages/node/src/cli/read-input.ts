@@ -29,7 +29,8 @@ export async function readInput(path: string): Promise<Uint8Array> {
 export async function readScene(path: string): Promise<Uint8Array> {
   const file = await readInput(path)
   if (extname(path).toLowerCase() !== '.gltf') return file
-  const packed = await packGlb(path)
+  // The bytes just read are what is packed: the file is read once, and a file swapped meanwhile is not mixed in.
+  const packed = await packGlb(path, { file })
   if (packed.byteLength > MAX_INPUT_BYTES) {
     throw new NodeError(
       'NODE__FILE_UNREADABLE',
