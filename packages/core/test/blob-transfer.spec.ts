@@ -1,8 +1,9 @@
 import { randomFillSync } from 'node:crypto'
 import type { CID } from 'multiformats/cid'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import {
   type AbortOptions,
+  BlobHasher,
   blobCid,
   fetchBlobFrom,
   isCoreError,
@@ -97,6 +98,21 @@ describe('blob transfer', () => {
     ).toBe(0)
     expect(await fetcher.blobs.has(cid)).toBe(true)
   }, 120_000)
+
+  it('should hash a blob fetched from a peer and kept once: verified as it arrives, stored under its CID', async () => {
+    const bytes = randomBytes(MiB)
+    const cid = await honest.blobs.put(bytes)
+    const updates = vi.spyOn(BlobHasher.prototype, 'update')
+    try {
+      const fetched = await other.blobs.fetchFrom(honest.peerId, cid)
+      await other.blobs.put(fetched, { verifiedCid: cid })
+      const hashed = updates.mock.calls.reduce((sum, [chunk]) => sum + chunk.byteLength, 0)
+      expect(hashed).toBe(bytes.byteLength)
+      expect(await other.blobs.store.get(cid)).toEqual(bytes)
+    } finally {
+      updates.mockRestore()
+    }
+  })
 
   it('should detect a provider serving corrupted bytes and fail with a coded error', async () => {
     const bytes = randomBytes(2 * MiB)

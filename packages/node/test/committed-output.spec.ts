@@ -75,6 +75,16 @@ describe('keepCommittedOutput', () => {
     expect(pinnedWhenKept).toEqual([1])
   })
 
+  it('should store the output under the CID it was fetched and verified by, not hash it again', async () => {
+    const { blobs } = stores(Buffer.concat(rows))
+    const verifiedCids: Array<string | undefined> = []
+    const put = blobs.put
+    blobs.put = async (bytes, options) => (verifiedCids.push(options?.verifiedCid), put(bytes, options))
+    const asked = request(rows)
+    expect(await keepCommittedOutput(blobs, asked, logger)).toBe('pass')
+    expect(verifiedCids).toEqual([asked.result.output])
+  })
+
   it("should fetch no more than the task's tile can hold, whatever the worker announces", async () => {
     const { blobs } = stores(Buffer.concat(rows))
     const asked: Array<number | undefined> = []

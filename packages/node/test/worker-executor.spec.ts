@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import { blobCid, FsBlobstore, generateIdentity, ManualClock } from '@tessera/core'
-import { MAX_CHUNK_BYTES } from '@tessera/proof'
+import { MAX_CHUNK_BYTES, merkleRoot } from '@tessera/proof'
 import type { TaskExecution, TaskExecutor } from '@tessera/scheduler/driver'
 import { pino } from 'pino'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -77,6 +77,17 @@ describe('workerExecutor', () => {
     expect(await datastore.get('leases', `${order.jobId}/b0-1`)).toMatchObject({ creator: CREATOR, output: cid })
     expect(await holds.holders(cid)).toEqual([taskHolder(`${order.jobId}/b0-1`)])
     expect(verification.proving).toBe(1)
+  })
+
+  it('should hand the scheduler the blob, CID and root it computed, so the output is not hashed again there', async () => {
+    const chunks = [new Uint8Array(8).fill(4), new Uint8Array(8).fill(5)]
+    const output = await executor(chunks).execute(execution(`${order.jobId}/b0-1`), { signal })
+    expect(output.chunks).toEqual(chunks)
+    expect(output.committed).toEqual({
+      blob: concat(chunks),
+      cid: blobCid(concat(chunks)).toString(),
+      root: merkleRoot(chunks),
+    })
   })
 
   it("should keep what an earlier run remembered when a re-run of the task fails: that run's Result may be paid", async () => {

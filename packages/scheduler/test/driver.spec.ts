@@ -1,13 +1,17 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { seededRng, type Result } from '@tessera/core'
+import { blobCid, seededRng, type Result } from '@tessera/core'
+import { merkleRoot } from '@tessera/proof'
+import { concat } from 'uint8arrays/concat'
 import { fixedPrice, splitTasks, type JobSpec, type SchedulerEvent, type WorkerProfile } from '../src/index.js'
 import {
   assembleOutputs,
   cpuWorkload,
   createScheduler,
   INFERENCE_OUTPUTS_PER_ITEM,
+  type OutputStore,
   type SchedulerDriver,
   type SchedulerInit,
+  type TaskExecutor,
   type WorkerOptions,
 } from '../src/driver/index.js'
 import { MemoryNetwork, waitFor } from './memory-bus.js'
@@ -198,6 +202,54 @@ describe('SchedulerDriver', () => {
     creator.stop()
     await expect(waiting).rejects.toMatchObject({ name: 'AbortError', code: 'CORE__ABORTED' })
     await expect(withSignal).rejects.toMatchObject({ name: 'AbortError', code: 'CORE__ABORTED' })
+  })
+
+  it('should store and report the blob, CID and root its executor committed to, hashing the output no more', async () => {
+    const network = new MemoryNetwork()
+    const creator = createScheduler(
+      { bus: network.bus('creator'), blobs: network.blobs('creator'), rng: seededRng(1) },
+      { creator: { leaseMs: 600, heartbeatMs: 200 } },
+    )
+    const store = network.blobs('worker-0')
+    const verifiedCids: Array<string | undefined> = []
+    const blobs: OutputStore = {
+      ...store,
+      put: (bytes, options) => (verifiedCids.push(options?.verifiedCid), store.put(bytes, options)),
+    }
+    const workload = cpuWorkload()
+    // A node's worker computes these anyway, to hold the blob and record the root before the Result goes out.
+    const committing: TaskExecutor = {
+      execute: async (execution, options) => {
+        const output = await workload.execute(execution, options)
+        const blob = concat([...output.chunks])
+        return { ...output, committed: { blob, cid: blobCid(blob).toString(), root: merkleRoot(output.chunks) } }
+      },
+    }
+    let commits = 0
+    const worker = createScheduler(
+      { bus: network.bus('worker-0'), blobs },
+      {
+        creator: false,
+        commit: (chunks) => (commits++, merkleRoot(chunks)),
+        worker: { profile: PROFILE, pricing: fixedPrice(10n), executor: committing },
+      },
+    )
+    drivers.push(creator, worker)
+    const jobId = creator.submit({ ...RENDER, minBids: 1 })
+    const results = await creator.waitForJob(jobId)
+    expect(results).toHaveLength(16)
+    expect(commits).toBe(0)
+    expect(verifiedCids.sort()).toEqual(results.map((r) => r.output).sort())
+    // What was reported is what the driver would have computed: the creator assembles the same frame from it.
+    const order = creator.job(jobId)?.order
+    if (order === undefined) throw new Error('job vanished')
+    for (const r of results) {
+      const output = await workload.execute(
+        { order, task: splitTasks(order).find((t) => t.taskId === r.taskId)!, minPrice: 0n },
+        { signal: new AbortController().signal },
+      )
+      expect(r.root).toEqual(merkleRoot(output.chunks))
+    }
   })
 
   it('should report refused messages with their code', async () => {

@@ -109,6 +109,15 @@ export interface BlobPutOptions extends AbortOptions {
    * @default false
    */
   provide?: boolean
+  /**
+   * The bytes' CID, when the caller holds it already: computed over these very bytes with `blobCid`, or checked
+   * against them by {@link BlobService.fetchFrom} or {@link BlobService.fetch}, and the bytes not changed since. They
+   * are stored under it without being hashed again, which would only repeat that work on a large output. Never a CID
+   * taken from a peer for bytes not checked against it: they would be kept under a CID they do not hash to, which
+   * peers fetching them refuse but this node's own reads of its store do not check.
+   * @default the bytes are hashed
+   */
+  verifiedCid?: BlobCidLike
 }
 
 /**
@@ -189,7 +198,10 @@ export class BlobService {
     this.#access = hook
   }
 
-  /** Stores `bytes` locally and returns their CID (v1, raw, sha2-256). */
+  /**
+   * Stores `bytes` locally and returns their CID (v1, raw, sha2-256): hashed here, or `options.verifiedCid` when the
+   * caller has hashed or verified them already.
+   */
   async put(bytes: Uint8Array, options: BlobPutOptions = {}): Promise<BlobCid> {
     throwIfAborted(options.signal)
     if (bytes.byteLength > this.maxBlobBytes) {
@@ -198,7 +210,10 @@ export class BlobService {
         max: this.maxBlobBytes,
       })
     }
-    const cid = blobCidOfDigest(new BlobHasher().update(bytes).digest())
+    const cid =
+      options.verifiedCid === undefined
+        ? blobCidOfDigest(new BlobHasher().update(bytes).digest())
+        : parseBlobCid(options.verifiedCid)
     await this.store.put(cid, bytes, options)
     if (options.provide === true) await this.provide(cid, options)
     return cid

@@ -33,7 +33,8 @@ export async function keepCommittedOutput(
       return 'fail'
     }
     await options.pin?.()
-    await blobs.put(output, options)
+    // Its bytes were checked against its CID as they arrived: stored under it, not hashed a second time.
+    await blobs.put(output, { ...options, verifiedCid: result.output })
     return 'pass'
   } catch (e) {
     logger.warn({ err: String(e), taskId: request.taskId, worker: request.worker }, 'output:fetch-failed')

@@ -28,7 +28,8 @@ export interface WorkerExecutorParts {
 /**
  * A worker's task executor: runs the task, holds its output blob until the creator pays (or for
  * `outputRetentionMs`), remembers its Merkle root and minimum pay (so the receipt can be checked after a restart
- * too), then commits to it for challenges, which sends the Result. A task that fails after its output was held and
+ * too), then commits to it for challenges, which sends the Result. The output goes on with its blob, CID and root
+ * (`TaskOutput.committed`), which the scheduler stores and reports without hashing them again. A task that fails after its output was held and
  * remembered (the prover refuses the output) lets both go, unless an earlier run's Result for the task is out: no
  * receipt will come for this one.
  */
@@ -41,7 +42,8 @@ export function workerExecutor(parts: WorkerExecutorParts): TaskExecutor {
     execute: async (execution, options) => {
       const output = await workload.execute(execution, options)
       const { taskId } = execution.task
-      const cid = blobCid(concat([...output.chunks])).toString()
+      const blob = concat([...output.chunks])
+      const cid = blobCid(blob).toString()
       // Held before the scheduler stores it: until the creator pays, or gives up for long enough.
       await holds.hold(cid, taskHolder(taskId), clock.now() + outputRetentionMs, options)
       const root = merkleRoot(output.chunks)
@@ -56,7 +58,8 @@ export function workerExecutor(parts: WorkerExecutorParts): TaskExecutor {
         at: clock.now(),
       })
       written.set(execution, { root, output: cid })
-      return output
+      // The scheduler stores and reports these as they are, rather than hash the whole output again.
+      return { ...output, committed: { blob, cid, root } }
     },
   })
   return {

@@ -23,6 +23,24 @@ export interface TaskOutput {
   readonly tolerance: string
   /** Compute time, ms; the driver measures it when absent. */
   readonly computeMs?: number
+  /**
+   * The output blob, its CID and the Merkle root over `chunks`, when the executor computed them already (a node's
+   * worker holds the blob and records the root before the Result goes out): the driver stores and reports these
+   * instead of hashing the output again. They must be what the driver computes otherwise: the chunks' concatenation,
+   * its CID, and the driver's `commit` over the chunks.
+   * @default computed by the driver
+   */
+  readonly committed?: CommittedOutput
+}
+
+/** A task output's blob as stored, with its CID and Merkle root (see {@link TaskOutput.committed}). */
+export interface CommittedOutput {
+  /** The chunks' concatenation. */
+  readonly blob: Uint8Array
+  /** The blob's CID, as its store names it. */
+  readonly cid: string
+  /** The Merkle root over the chunks: the Result's `root`. */
+  readonly root: Uint8Array
 }
 
 /**

@@ -38,8 +38,11 @@ import type { TaskExecution, TaskExecutor } from './executor.js'
 
 /** Where task outputs go and come from: `@tessera/core`'s `node.blobs` fits. */
 export interface OutputStore {
-  /** Stores `bytes` and returns their content id. */
-  put(bytes: Uint8Array, options?: AbortOptions): Promise<{ toString(): string }>
+  /**
+   * Stores `bytes` and returns their content id: `verifiedCid` when given, the id the caller computed over these bytes
+   * or checked them against, which spares hashing them again (`BlobPutOptions.verifiedCid` of `@tessera/core`).
+   */
+  put(bytes: Uint8Array, options?: AbortOptions & { verifiedCid?: string }): Promise<{ toString(): string }>
   /** Fetches (and checks) a blob from the peer that holds it, refusing one over `maxBytes`. */
   fetchFrom(peer: string, cid: string, options?: AbortOptions & { maxBytes?: number }): Promise<Uint8Array>
 }
@@ -439,10 +442,15 @@ export class SchedulerDriver extends EventTarget {
     void (async () => {
       try {
         const output = await executor.execute(execution, { signal })
-        const bytes = concat([...output.chunks])
-        const cid = await blobs.put(bytes, { signal })
+        // What the executor computed already is not computed again: a large output's every byte is hashed twice.
+        const { committed } = output
+        const bytes = committed?.blob ?? concat([...output.chunks])
+        const cid = await blobs.put(
+          bytes,
+          committed === undefined ? { signal } : { signal, verifiedCid: committed.cid },
+        )
         // A copy, so the root owns a plain ArrayBuffer as the wire schema types it.
-        const root = new Uint8Array(this.#commit(output.chunks))
+        const root = new Uint8Array(committed?.root ?? this.#commit(output.chunks))
         signal.throwIfAborted()
         this.#reportToWorker({
           kind: 'task:finished',
