@@ -2,7 +2,13 @@ import type { Result } from '@tessera/core'
 import { splitTasks } from '@tessera/scheduler'
 import { describe, expect, it } from 'vitest'
 import { MAX_ASSEMBLED_OUTPUT_BYTES } from '../src/api/contract.js'
-import { assembleJobOutput, type OutputSource, RENDER_OUTPUT_BYTES_PER_PIXEL } from '../src/peer/job-output.js'
+import { ASSEMBLED_OUTPUTS_KEPT } from '../src/peer/constants.js'
+import {
+  assembleJobOutput,
+  jobOutputFiles,
+  type OutputSource,
+  RENDER_OUTPUT_BYTES_PER_PIXEL,
+} from '../src/peer/job-output.js'
 import { orderOf } from './fixtures.js'
 
 /** A render of `frames` frames of `side` x `side`, one tile each, one sample. */
@@ -84,5 +90,42 @@ describe('a job output, a frame at a time', () => {
     const { results, source } = resultsOf(order)
     const one = await assembleJobOutput(order, results, source, { frame: 3 })
     expect(one.files.map((f) => f.name)).toEqual(['frame-0003.png', 'frame-0003.exr'])
+  })
+})
+
+describe('a job output, a file at a time', () => {
+  it("should put a frame together once for its PNG and its EXR, whatever the PNG's tone mapping", async () => {
+    const order = render(2)
+    const { results, source, asked } = resultsOf(order)
+    // A grey tile, not a black one, so that tone mapping shows.
+    const get = source.get
+    source.get = async (cid, options) =>
+      new Uint8Array(new Float32Array((await get(cid, options)).byteLength / 4).fill(0.2).buffer)
+    const file = async (only: string, exposure?: number) =>
+      (await jobOutputFiles(order, results, source, { frame: 3, only, exposure }))[0]!
+    const dim = await file('frame-0003.png', 1)
+    const bright = await file('frame-0003.png', 4)
+    expect(dim.bytes).not.toEqual(bright.bytes)
+    expect((await file('frame-0003.exr')).name).toBe('frame-0003.exr')
+    expect(asked).toEqual([`out-${order.jobId}/f3/t0_0`])
+  })
+
+  it('should put a frame together again once as many others have been since, and for another set of results', async () => {
+    const order = render(ASSEMBLED_OUTPUTS_KEPT + 1)
+    const { results, source, asked } = resultsOf(order)
+    const png = async (frame: number, from = results) =>
+      jobOutputFiles(order, from, source, { frame, only: `frame-000${frame}.png`, partial: true })
+    for (let frame = 3; frame < 3 + ASSEMBLED_OUTPUTS_KEPT; frame++) await png(frame)
+    await png(3)
+    expect(asked).toHaveLength(ASSEMBLED_OUTPUTS_KEPT)
+    // One more frame lets the least recently used (frame 4) go; frame 3, asked again since, stays.
+    await png(3 + ASSEMBLED_OUTPUTS_KEPT)
+    await png(3)
+    await png(4)
+    expect(asked).toHaveLength(ASSEMBLED_OUTPUTS_KEPT + 2)
+    // Other results are another output, even of the same frame.
+    await png(3, [])
+    expect(asked).toHaveLength(ASSEMBLED_OUTPUTS_KEPT + 2)
+    expect((await png(3, [])).length).toBe(1)
   })
 })

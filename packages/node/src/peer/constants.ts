@@ -32,3 +32,13 @@ export const SERVED_REQUESTS_TOTAL = 2_048
  * count alone would let a thousand of them hold gigabytes.
  */
 export const SLASH_PROOF_BYTES_KEPT = 64 * 1024 * 1024
+/**
+ * Assembled outputs a creator keeps, the last asked for (see `AssemblyCache`): a client fetching a frame's PNG, its
+ * OpenEXR and its tile list one reply each has the frame put together once. Few, since each may be a whole frame.
+ */
+export const ASSEMBLED_OUTPUTS_KEPT = 4
+/**
+ * Bytes of assembled outputs kept at most, all together: one 8K frame of RGBA float32 (7680 x 4320 x 16 bytes, about
+ * 506 MiB), the size whose files are fetched one reply each, fits with room to spare.
+ */
+export const ASSEMBLED_OUTPUT_BYTES_KEPT = 768 * 1024 * 1024

@@ -1,6 +1,7 @@
+import { createHash } from 'node:crypto'
 import type { AbortOptions, Order, Result } from '@tessera/core'
 import { bytesToFloat32, encodeExr, encodePng } from '@tessera/gpu'
-import { assembleOutputs, outputBytesBound, type ItemRange } from '@tessera/scheduler/driver'
+import { assembleOutputs, outputBytesBound, type AssembledOutput, type ItemRange } from '@tessera/scheduler/driver'
 import {
   type JobOutput,
   type JobOutputOptions,
@@ -9,6 +10,7 @@ import {
   MAX_OUTPUT_REPLY_BYTES,
 } from '../api/contract.js'
 import { NodeError } from '../errors.js'
+import { AssemblyCache } from './assembly-cache.js'
 
 /** Bytes per pixel of a render task's output: RGBA float32 rows (`@tessera/gpu`'s chunking). */
 export const RENDER_OUTPUT_BYTES_PER_PIXEL = 16
@@ -118,7 +120,11 @@ export async function assembleJobOutput(
   }
 }
 
-/** A job's output files (see {@link assembleJobOutput}), as bytes, bounded as `options` say. */
+/**
+ * A job's output files (see {@link assembleJobOutput}), as bytes, bounded as `options` say. What is put together
+ * is kept a while for `source` (see {@link AssemblyCache}), so the next file of the same frame is not assembled
+ * again; the files' bytes may be shared with it, and are not to be changed.
+ */
 export async function jobOutputFiles(
   order: Order,
   results: readonly Result[],
@@ -138,31 +144,16 @@ export async function jobOutputFiles(
       throw tooLarge(order.jobId, 'frames would', bytes, MAX_ASSEMBLED_OUTPUT_BYTES, ONE_FRAME_AT_A_TIME)
     }
   }
-  const outputs = new Map<string, Uint8Array>()
-  // An inference output's size is known only from its parts: refused as soon as they pass the bound, not after all.
-  let fetched = 0
-  await Promise.all(
-    results.map(async (r) => {
-      const part = (await source.has(r.output, options))
-        ? await source.get(r.output, options)
-        : await source.fetchFrom(r.worker, r.output, {
-            signal: options.signal,
-            maxBytes: outputBytesBound(order, r.taskId, r.chunks, RENDER_OUTPUT_BYTES_PER_PIXEL),
-          })
-      fetched += part.byteLength
-      if (split.kind === 'inference' && fetched > maxItemBytes) {
-        throw tooLarge(order.jobId, 'output items', fetched, maxItemBytes, itemsInstead)
-      }
-      outputs.set(r.taskId, part)
-    }),
-  )
-  // A task without a result is a blank tile of a partial render (a job that ended unfinished), or a size mismatch.
-  const assembled = assembleOutputs(
-    order,
-    (taskId) => outputs.get(taskId) ?? (options.partial === true ? undefined : new Uint8Array(0)),
-    RENDER_OUTPUT_BYTES_PER_PIXEL,
-    { partial: options.partial === true },
-  )
+  // Kept, as put together before any file is encoded: the next file of the same frame (whatever its tone mapping)
+  // is encoded from it rather than fetched and assembled again.
+  const cache = assemblyCacheOf(source)
+  const key = assemblyKey(order, results, options.partial === true)
+  let assembled = cache.get(key)
+  if (assembled === undefined) {
+    const tooMany = (fetched: number) => tooLarge(order.jobId, 'output items', fetched, maxItemBytes, itemsInstead)
+    assembled = await assemble(order, results, source, { ...options, maxItemBytes, tooMany })
+    cache.set(key, assembled)
+  }
   const wanted = (name: string) => options.only === undefined || options.only === name
   if (assembled.kind === 'inference') {
     const { bytes, itemBytes, missing } = assembled
@@ -170,7 +161,7 @@ export async function jobOutputFiles(
       throw tooLarge(order.jobId, 'output items', bytes.byteLength, maxItemBytes, itemsInstead)
     }
     // A partial output: the items no accepted range covers are NaN (all-ones bytes), never zeros a model could
-    // have computed, and a manifest says which ranges are in.
+    // have computed, and a manifest says which ranges are in. (Filled in the kept output: the same every time.)
     for (const range of missing) bytes.fill(0xff, range.start * itemBytes, range.end * itemBytes)
     const files: OutputFile[] = [{ name: 'output.f32', contentType: OCTETS, bytes }]
     if (missing.length > 0) {
@@ -214,6 +205,71 @@ export async function jobOutputFiles(
     files.push(jsonFile(PARTIAL_RENDER_MANIFEST, { missing: assembled.missing }))
   }
   return files
+}
+
+/** Each output source's (each peer's) assembly cache: it goes with the source. */
+const assemblyCaches = new WeakMap<OutputSource, AssemblyCache>()
+
+/** The assembly cache of outputs put together from `source`. */
+function assemblyCacheOf(source: OutputSource): AssemblyCache {
+  let cache = assemblyCaches.get(source)
+  if (cache === undefined) {
+    cache = new AssemblyCache()
+    assemblyCaches.set(source, cache)
+  }
+  return cache
+}
+
+/**
+ * What an assembled output is made of, as a cache key: the job, the frames (one, or all), whether missing parts are
+ * left blank, and every task's output CID (content-addressed, so one key is ever one output).
+ */
+function assemblyKey(order: Order, results: readonly Result[], partial: boolean): string {
+  const split = order.split
+  const frames = split.kind === 'render' ? `${split.firstFrame}+${split.frames}` : 'items'
+  const outputs = createHash('sha256')
+  for (const part of results.map((r) => `${r.taskId}=${r.output}\n`).sort()) outputs.update(part)
+  return `${order.jobId}/${frames}/${partial ? 'partial' : 'whole'}/${outputs.digest('hex')}`
+}
+
+/** Options of {@link assemble}. */
+interface AssembleOptions extends AbortOptions, JobOutputOptions {
+  /** Bytes of inference items fetched at most. */
+  maxItemBytes: number
+  /** The error thrown when the inference items fetched pass `maxItemBytes`. */
+  tooMany: (fetched: number) => Error
+}
+
+/** Fetches every result's output (from this node's store, or its worker) and puts them together. */
+async function assemble(
+  order: Order,
+  results: readonly Result[],
+  source: OutputSource,
+  options: AssembleOptions,
+): Promise<AssembledOutput> {
+  const outputs = new Map<string, Uint8Array>()
+  // An inference output's size is known only from its parts: refused as soon as they pass the bound, not after all.
+  let fetched = 0
+  await Promise.all(
+    results.map(async (r) => {
+      const part = (await source.has(r.output, options))
+        ? await source.get(r.output, options)
+        : await source.fetchFrom(r.worker, r.output, {
+            signal: options.signal,
+            maxBytes: outputBytesBound(order, r.taskId, r.chunks, RENDER_OUTPUT_BYTES_PER_PIXEL),
+          })
+      fetched += part.byteLength
+      if (order.split.kind === 'inference' && fetched > options.maxItemBytes) throw options.tooMany(fetched)
+      outputs.set(r.taskId, part)
+    }),
+  )
+  // A task without a result is a blank tile of a partial render (a job that ended unfinished), or a size mismatch.
+  return assembleOutputs(
+    order,
+    (taskId) => outputs.get(taskId) ?? (options.partial === true ? undefined : new Uint8Array(0)),
+    RENDER_OUTPUT_BYTES_PER_PIXEL,
+    { partial: options.partial === true },
+  )
 }
 
 /**
