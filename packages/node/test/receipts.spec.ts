@@ -1,14 +1,21 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { generateIdentity, type Identity, type Inbound, type MessageBus, type Receipt } from '@tessera/core'
+import {
+  generateIdentity,
+  type Identity,
+  type Inbound,
+  ManualClock,
+  type MessageBus,
+  type Receipt,
+} from '@tessera/core'
 import { parseReceipt, signReceipt } from '@tessera/ledger'
 import type { AcceptedTask } from '@tessera/scheduler'
 import { ClassicLevel } from 'classic-level'
 import { type Logger, pino } from 'pino'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { Datastore } from '../src/datastore.js'
-import { ReceiptExchange } from '../src/peer/receipts.js'
+import { ReceiptExchange, UNPAID_LEASE_GRACE_MS } from '../src/peer/receipts.js'
 
 const WORKER_PAYEE = 'SysvarRent111111111111111111111111111111111'
 const CREATOR_PAYEE = 'SysvarC1ock11111111111111111111111111111111'
@@ -326,5 +333,75 @@ describe('ReceiptExchange', () => {
     await expect(creatorStore.get('receipts', 'pending/job-1/f0/9')).rejects.toMatchObject({
       code: 'NODE__DATASTORE_CORRUPT',
     })
+  })
+})
+
+/**
+ * A worker's records of results whose creators never pay, on its real datastore: kept while a receipt may still come,
+ * then deleted, at start and by the sweeps after it.
+ */
+describe('ReceiptExchange lease records', () => {
+  const HOUR = 60 * 60 * 1000
+  const outputRetentionMs = 24 * HOUR
+  let dir: string
+  let datastore: Datastore
+  let exchange: ReceiptExchange
+  const clock = new ManualClock(1_700_000_000_000)
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'tessera-leases-'))
+    datastore = await Datastore.open(join(dir, 'worker'))
+    const identity = await generateIdentity()
+    exchange = new ReceiptExchange({
+      bus: linkedBuses(identity.peerId.toString(), 'creator')[0],
+      identity,
+      datastore,
+      logger: pino({ level: 'silent' }),
+      payee: WORKER_PAYEE,
+      payeeOf: () => undefined,
+      epochOf: () => 1,
+      onCosigned: () => {},
+      clock,
+      outputRetentionMs,
+    })
+  })
+
+  afterEach(async () => {
+    await exchange.stop()
+    await datastore.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  /** What the worker remembers of task `taskId`, committed at `at` (none: by an older version). */
+  function commit(taskId: string, at?: number): Promise<void> {
+    return exchange.committed(taskId, {
+      jobId: JOB,
+      creator: 'creator',
+      root: ROOT,
+      minAmount: 1n,
+      ...(at === undefined ? {} : { at }),
+    })
+  }
+
+  it('should delete at start the records of results never paid past the output retention and the grace', async () => {
+    const retention = outputRetentionMs + UNPAID_LEASE_GRACE_MS
+    await commit('job-1/old', clock.now() - retention)
+    await commit('job-1/recent', clock.now() - retention + 1)
+    exchange.sweepLeases()
+    await exchange.stop()
+    expect(await exchange.committedRecord('job-1/old')).toBeUndefined()
+    expect(await exchange.committedRecord('job-1/recent')).toMatchObject({ jobId: JOB })
+  })
+
+  it('should count a record of an older version from the first sweep that reads it', async () => {
+    await commit('job-1/untimed')
+    expect(await exchange.pruneLeases()).toBe(0)
+    const stamped = clock.now()
+    expect(await exchange.committedRecord('job-1/untimed')).toMatchObject({ at: stamped })
+    clock.advance(outputRetentionMs + UNPAID_LEASE_GRACE_MS - 1)
+    expect(await exchange.pruneLeases()).toBe(0)
+    clock.advance(1)
+    expect(await exchange.pruneLeases()).toBe(1)
+    expect(await exchange.committedRecord('job-1/untimed')).toBeUndefined()
   })
 })

@@ -200,6 +200,7 @@ export class Peer implements NodeOperations {
         .catch((e: unknown) => init.logger.error(errorFields(e), 'settlement:resume-failed'))
       peer.#watch()
       peer.holds.start()
+      peer.receipts.sweepLeases()
       if (config.worker.enabled) await peer.#announce(score, payee, options)
     } catch (e) {
       await peer.stop().catch(() => {})
@@ -350,6 +351,7 @@ export class Peer implements NodeOperations {
       datastore,
       logger: init.logger,
       payee,
+      outputRetentionMs,
       payeeOf: (worker) => node.capacity.view.get(worker)?.capacity.payee,
       // A job that has ended is no longer in `epochs`; its settlement record names its epoch. One with neither is no
       // job of ours to sign for (an epoch of 0 would name an epoch no settlement of the job ever closes).
@@ -537,7 +539,7 @@ export class Peer implements NodeOperations {
   async stop(): Promise<void> {
     this.scheduler.stop()
     this.verification.stop()
-    this.receipts.stop()
+    await this.receipts.stop()
     await this.#reputationStore.close()
     await this.#resuming
     await this.settlement.close()

@@ -36,6 +36,19 @@ export const RECEIPT_RETRY_MAX_MS = 60 * 60 * 1000
  */
 export const RECEIPT_DORMANT_AFTER_MS = 7 * 24 * 60 * 60 * 1000
 
+/**
+ * How long a worker keeps the record of a result no receipt has paid for (`leases/<task>`) past the time it holds
+ * the result's output (`worker.outputRetentionHours`). A creator signs a receipt only once it has fetched the output,
+ * so while the worker still holds it, and then offers it for {@link RECEIPT_DORMANT_AFTER_MS} (and again whenever the
+ * worker is heard from). The record is what that receipt is checked against: a receipt that comes after it is gone is
+ * refused and the task goes unpaid, while a record costs a few hundred bytes. So this is generous, four times the
+ * offers' week: a worker back from weeks away is still paid, and one whose creators never pay (gone, or rejected the
+ * task) does not keep their records for good.
+ */
+export const UNPAID_LEASE_GRACE_MS = 4 * RECEIPT_DORMANT_AFTER_MS
+/** How often records of results never paid are looked for while the peer runs. */
+export const LEASE_SWEEP_MS = 60 * 60 * 1000
+
 /** The key (namespace `receipts`) of when a pending receipt was first offered: its dormancy counts from there. */
 function offeredKey(taskId: string): string {
   return `offered/${taskId}`
@@ -151,9 +164,18 @@ export interface ReceiptExchangeComponents {
    * remembered of the result it pays for.
    */
   onCountersigned?: (receipt: Receipt, committed: Committed) => void
-  /** When receipts are due to be offered again. @default systemClock */
+  /** When receipts are due to be offered again, and how old a record of a result is. @default systemClock */
   clock?: Clock
+  /**
+   * Worker side: how long a task's output is held while its creator has not paid (`worker.outputRetentionHours`);
+   * the record of a result never paid goes {@link UNPAID_LEASE_GRACE_MS} after that.
+   * @default 24 hours (the configuration's default)
+   */
+  outputRetentionMs?: number
 }
+
+/** The configuration's default `worker.outputRetentionHours`, in ms. */
+const DEFAULT_OUTPUT_RETENTION_MS = 24 * 60 * 60 * 1000
 
 /** A receipt we signed that its worker has not countersigned yet, and when to offer it again. */
 interface Awaiting {
@@ -219,6 +241,14 @@ export class ReceiptExchange {
    * keys behind.
    */
   readonly #receiving = new SerialQueue()
+  /**
+   * A worker's records of results change one at a time (one written, forgotten, or swept for its age): a sweep never
+   * deletes a record written again after it read it.
+   */
+  readonly #leases = new SerialQueue()
+  #leaseSweep: ReturnType<typeof setInterval> | undefined
+  /** The sweep under way, if any: {@link stop} waits for it, so it never writes to a closed datastore. */
+  #sweeping: Promise<unknown> = Promise.resolve()
 
   constructor(components: ReceiptExchangeComponents) {
     this.#c = components
@@ -276,10 +306,70 @@ export class ReceiptExchange {
     return this.#awaiting.size
   }
 
-  /** Stops offering receipts and listening for them. */
-  stop(): void {
+  /** Stops offering receipts, listening for them and sweeping records; resolves once a sweep under way is done. */
+  async stop(): Promise<void> {
     clearInterval(this.#retry)
+    clearInterval(this.#leaseSweep)
+    this.#leaseSweep = undefined
     this.#unsubscribe()
+    await this.#sweeping
+  }
+
+  /** Worker side: deletes records of results never paid now (see {@link pruneLeases}) and every {@link LEASE_SWEEP_MS}. */
+  sweepLeases(): void {
+    if (this.#leaseSweep !== undefined) return
+    const sweep = () => {
+      this.#sweeping = this.pruneLeases().catch((e: unknown) =>
+        this.#c.logger.error(errorFields(e), 'leases:sweep-failed'),
+      )
+    }
+    sweep()
+    this.#leaseSweep = setInterval(sweep, LEASE_SWEEP_MS)
+    this.#leaseSweep.unref()
+  }
+
+  /**
+   * Worker side: deletes the records of results committed more than the output retention and
+   * {@link UNPAID_LEASE_GRACE_MS} ago, whose receipts never came; resolves to how many. A record of an older version
+   * (no commit time) counts from the first sweep that reads it, which writes that time into it; one that cannot be
+   * read is logged and left on disk for an operator.
+   */
+  async pruneLeases(options: AbortOptions = {}): Promise<number> {
+    const retentionMs = (this.#c.outputRetentionMs ?? DEFAULT_OUTPUT_RETENTION_MS) + UNPAID_LEASE_GRACE_MS
+    const now = this.#clock.now()
+    const onCorrupt = (key: string, error: NodeError) =>
+      this.#c.logger.error({ ...errorFields(error), ns: 'leases', key }, 'record:skipped')
+    const expired: string[] = []
+    const untimed: string[] = []
+    for await (const [taskId, committed] of this.#c.datastore.entries('leases', {
+      ...options,
+      onCorrupt,
+      parse: parseCommitted,
+    })) {
+      if (committed.at === undefined) untimed.push(taskId)
+      else if (now - committed.at >= retentionMs) expired.push(taskId)
+    }
+    if (expired.length === 0 && untimed.length === 0) return 0
+    return this.#leases.run(async () => {
+      // Read again in the queue: a record written since the scan (the task committed anew) is not the one swept.
+      const writes: DatastoreWrite[] = []
+      for (const taskId of expired) {
+        const committed = await this.#c.datastore.get('leases', taskId, parseCommitted).catch(() => undefined)
+        if (committed?.at !== undefined && now - committed.at >= retentionMs) {
+          writes.push({ type: 'del', ns: 'leases', key: taskId })
+        }
+      }
+      const pruned = writes.length
+      for (const taskId of untimed) {
+        const committed = await this.#c.datastore.get('leases', taskId, parseCommitted).catch(() => undefined)
+        if (committed !== undefined && committed.at === undefined) {
+          writes.push({ type: 'put', ns: 'leases', key: taskId, value: { ...committed, at: now } })
+        }
+      }
+      if (writes.length > 0) await this.#c.datastore.batch(writes, options)
+      if (pruned > 0) this.#c.logger.info({ records: pruned }, 'leases:pruned')
+      return pruned
+    }, options)
   }
 
   /**
@@ -480,7 +570,7 @@ export class ReceiptExchange {
    * goes once the receipt is countersigned: the countersigned receipt answers the creator from then on.
    */
   async committed(taskId: string, committed: Committed): Promise<void> {
-    await this.#c.datastore.put('leases', taskId, committed)
+    await this.#leases.run(() => this.#c.datastore.put('leases', taskId, committed))
   }
 
   /** Worker side: what we remembered of a result we committed to, until its receipt is countersigned. */
@@ -494,10 +584,12 @@ export class ReceiptExchange {
    * remembered for the task is still that result (root `root`); resolves to whether it was forgotten.
    */
   async forget(taskId: string, root: Uint8Array): Promise<boolean> {
-    const committed = await this.#c.datastore.get('leases', taskId, parseCommitted)
-    if (committed === undefined || !sameBytes(committed.root, root)) return false
-    await this.#c.datastore.delete('leases', taskId)
-    return true
+    return this.#leases.run(async () => {
+      const committed = await this.#c.datastore.get('leases', taskId, parseCommitted)
+      if (committed === undefined || !sameBytes(committed.root, root)) return false
+      await this.#c.datastore.delete('leases', taskId)
+      return true
+    })
   }
 
   /**
