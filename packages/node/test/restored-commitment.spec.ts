@@ -16,7 +16,12 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { Datastore } from '../src/datastore.js'
 import { BlobHolds } from '../src/peer/blob-holds.js'
 import { ReceiptExchange } from '../src/peer/receipts.js'
-import { chunkRunsOf, restoreCommitment, splitByRuns } from '../src/peer/restored-commitment.js'
+import {
+  chunkRunsOf,
+  MAX_CONCURRENT_RESTORES,
+  restoreCommitment,
+  splitByRuns,
+} from '../src/peer/restored-commitment.js'
 import { Verification } from '../src/peer/verification.js'
 import { workerExecutor } from '../src/peer/worker-executor.js'
 import { CREATOR, orderOf } from './fixtures.js'
@@ -185,6 +190,50 @@ describe('a commitment restored after a restart', () => {
     expect(await restore('another-job', taskId, root)).toBeUndefined()
     clock.advance(DEFAULT_RETAIN_MS)
     expect(await restore(order.jobId, taskId, root)).toBeUndefined()
+  })
+
+  it('should hold a restored output only as long as the first commitment would have been held', async () => {
+    const committedAt = clock.now()
+    const restore = restoreCommitment({ committed: (t) => receipts.committedRecord(t), store, clock })
+    expect(await restore(order.jobId, taskId, root)).toMatchObject({ committedAt })
+    // Challenged 50 minutes after the commitment: held for the 10 minutes left of the hour, not another hour.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    try {
+      clock.advance(DEFAULT_RETAIN_MS - 10 * 60_000)
+      const after = recordingBus()
+      const verification = verificationOn(after.bus)
+      after.deliver(challenge())
+      await vi.waitFor(() => expect(after.sent).toEqual(['reveal']))
+      expect(verification.proving).toBe(1)
+      clock.advance(10 * 60_000)
+      vi.advanceTimersByTime(10 * 60_000)
+      expect(verification.proving).toBe(0)
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
+  it('should read at most MAX_CONCURRENT_RESTORES outputs at once, whatever the challenges', async () => {
+    let reading = 0
+    let most = 0
+    const gate = Promise.withResolvers<void>()
+    const slowStore: Pick<FsBlobstore, 'get' | 'has'> = {
+      has: (cid, options) => store.has(cid, options),
+      get: async (cid, options) => {
+        most = Math.max(most, ++reading)
+        await gate.promise
+        reading--
+        return store.get(cid, options)
+      },
+    }
+    const restore = restoreCommitment({ committed: (t) => receipts.committedRecord(t), store: slowStore, clock })
+    const restores = Array.from({ length: 3 * MAX_CONCURRENT_RESTORES }, () => restore(order.jobId, taskId, root))
+    await vi.waitFor(() => expect(reading).toBe(MAX_CONCURRENT_RESTORES))
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(most).toBe(MAX_CONCURRENT_RESTORES)
+    gate.resolve()
+    for (const restored of await Promise.all(restores)) expect(restored).toMatchObject({ taskId, chunks })
+    expect(most).toBe(MAX_CONCURRENT_RESTORES)
   })
 
   it('should not restore an output no longer held', async () => {

@@ -47,6 +47,12 @@ export type ProverInput =
       /** Tolerance class label of the task type (`bitwise`, `relative`, `psnr:rgba8`, `psnr:rgba32f`). */
       tolerance: string
       computeMs: number
+      /**
+       * When the output was first committed to, for one committed again (a worker restarted between its Result and
+       * a challenge): it is held for `retainMs` from then, not from now, as the first commitment would have been.
+       * @default now
+       */
+      committedAt?: number
     }
   /** A verifier's challenge, from the envelope's signer `from`. */
   | { kind: 'challenge'; from: string; challenge: Challenge }
@@ -90,8 +96,11 @@ export class ProverMachine implements SansIoMachine<ProverInput, ProverOutput> {
   readonly #retainMs: number
   readonly #maxTasks: number
   readonly #maxChallenges: number
-  // Insertion order is expiry order (every task is retained for the same time from a non-decreasing `now`).
-  readonly #tasks = new Map<string, HeldTask>()
+  // Insertion order is expiry order: every task is retained for the same time from a non-decreasing `now`, and one
+  // committed again from an earlier time is put back in its place (see #insert).
+  #tasks = new Map<string, HeldTask>()
+  /** The latest expiry of a task held so far (or since released): a task expiring before it is out of order. */
+  #latestExpiry = -Infinity
   readonly #out = new Fifo<ProverOutput>()
 
   constructor(init: ProverInit) {
@@ -154,13 +163,14 @@ export class ProverMachine implements SansIoMachine<ProverInput, ProverOutput> {
     parseTolerance(input.tolerance)
     const { root, tree, chunks } = commitOutput(input.chunks)
     if (this.#tasks.size >= this.#maxTasks) this.#release(this.#tasks.keys().next().value as string, 'evicted')
-    this.#tasks.set(key, {
+    this.#insert(key, {
       jobId: input.jobId,
       taskId: input.taskId,
       root,
       tree,
       chunks: [...input.chunks],
-      expiresAt: now + this.#retainMs,
+      // Never later than a commitment made now: a time from the future would hold the output longer.
+      expiresAt: Math.min(input.committedAt ?? now, now) + this.#retainMs,
       creator: input.creator,
       challenges: { creator: 0, others: 0 },
     })
@@ -180,6 +190,19 @@ export class ProverMachine implements SansIoMachine<ProverInput, ProverOutput> {
       kind: 'event',
       event: { name: 'task:committed', jobId: input.jobId, taskId: input.taskId, root, chunks },
     })
+  }
+
+  /**
+   * Holds `task`, keeping the tasks in expiry order. Only a task committed again from an earlier time expires before
+   * the last one held; the tasks are then re-sorted, which is rare (a restart's challenges) and at most `maxTasks`.
+   */
+  #insert(key: string, task: HeldTask): void {
+    this.#tasks.set(key, task)
+    if (task.expiresAt >= this.#latestExpiry) {
+      this.#latestExpiry = task.expiresAt
+      return
+    }
+    this.#tasks = new Map([...this.#tasks].sort(([, a], [, b]) => a.expiresAt - b.expiresAt))
   }
 
   #release(key: string, reason: Extract<ProverEvent, { name: 'task:released' }>['reason']): void {

@@ -149,6 +149,31 @@ describe('ProverMachine', () => {
     expect(r.pollTimeout()).toBeUndefined()
   })
 
+  it('should hold a task committed again for retainMs from its first commitment, in expiry order', () => {
+    // `t` is held until 1,100; `r`, first committed at 50 and restored at 600, until 1,050, not 1,600.
+    const m = committed(1_000)
+    const again = {
+      kind: 'commit' as const,
+      jobId: 'j',
+      taskId: 'r',
+      creator: 'creator',
+      chunks,
+      output: 'b',
+      tolerance: 'bitwise',
+      computeMs: 0,
+    }
+    m.handle({ ...again, committedAt: 50 }, 600)
+    expect(m.pollTimeout()).toBe(1_050)
+    m.handleTimeout(1_050)
+    expect(m.holds('j', 'r')).toBe(false)
+    expect(m.holds('j', 't')).toBe(true)
+    expect(m.pollTimeout()).toBe(1_100)
+    // A commitment time from the future holds no longer than one made now.
+    m.handle({ ...again, taskId: 'f', committedAt: 5_000 }, 1_060)
+    m.handleTimeout(2_060)
+    expect(m.size).toBe(0)
+  })
+
   it('should refuse duplicate tasks, empty outputs and unknown tolerance classes', () => {
     const m = committed()
     const commit = {

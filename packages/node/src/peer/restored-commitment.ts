@@ -1,7 +1,14 @@
-import { type AbortOptions, type Blobstore, type Clock, parseBlobCid } from '@tessera/core'
+import { type AbortOptions, type Blobstore, ByteBudget, type Clock, parseBlobCid } from '@tessera/core'
 import { DEFAULT_RETAIN_MS, merkleRoot } from '@tessera/proof'
 import { equals } from 'uint8arrays/equals'
 import type { Committed } from './receipts.js'
+
+/**
+ * Restores reading an output at once, at most: each reads a whole output (up to hundreds of megabytes) into memory,
+ * and anyone can send challenges, so a flood of them naming held tasks must not read them all at once. The others
+ * wait their turn; two keep a restarted worker's answers flowing well within a verifier's reveal timeout.
+ */
+export const MAX_CONCURRENT_RESTORES = 2
 
 /**
  * How an output splits into its chunks (the Merkle leaves of its Result), as runs of `[chunk bytes, count]` in
@@ -41,6 +48,8 @@ export interface RestoredCommitment {
   output: string
   tolerance: string
   computeMs: number
+  /** When it was first committed to (ms): the prover holds it for as long from then as it held the first. */
+  committedAt: number
 }
 
 /** Where {@link restoreCommitment} reads from. */
@@ -52,6 +61,8 @@ export interface RestoreCommitmentParts {
   clock: Clock
   /** How long a prover holds an output to answer challenges. @default DEFAULT_RETAIN_MS */
   retainMs?: number
+  /** Restores reading an output at once, at most. @default MAX_CONCURRENT_RESTORES */
+  maxConcurrent?: number
 }
 
 /**
@@ -59,7 +70,8 @@ export interface RestoreCommitmentParts {
  * disk (its record and held output), so a challenge that comes after the restart is still answered; a challenge left
  * unanswered reads as a refusal, and the task goes unpaid. Undefined when there is nothing to rebuild: no record of
  * that task in that job, a record of an older version (no chunk layout), another root than the challenge names, one
- * committed longer ago than the prover holds outputs, or an output no longer held or not matching its root.
+ * committed longer ago than the prover holds outputs, or an output no longer held or not matching its root. At most
+ * `maxConcurrent` restores read an output at once; the others wait their turn (or for `options.signal`).
  */
 export function restoreCommitment(
   parts: RestoreCommitmentParts,
@@ -70,16 +82,26 @@ export function restoreCommitment(
   options?: AbortOptions,
 ) => Promise<RestoredCommitment | undefined> {
   const retainMs = parts.retainMs ?? DEFAULT_RETAIN_MS
+  // One unit a restore: the budget counts restores reading, not bytes.
+  const reading = new ByteBudget(parts.maxConcurrent ?? MAX_CONCURRENT_RESTORES)
   return async (jobId, taskId, root, options = {}) => {
     const record = await parts.committed(taskId, options)
     if (record === undefined || record.jobId !== jobId || !equals(record.root, root)) return undefined
     const { output, chunkRuns, tolerance, at } = record
     if (output === undefined || chunkRuns === undefined || tolerance === undefined || at === undefined) return undefined
-    if (parts.clock.now() - at >= retainMs) return undefined
-    const cid = parseBlobCid(output)
-    if (!(await parts.store.has(cid, options))) return undefined
-    const chunks = splitByRuns(await parts.store.get(cid, options), chunkRuns)
-    if (chunks === undefined || !equals(merkleRoot(chunks), root)) return undefined
-    return { jobId, taskId, creator: record.creator, chunks, output, tolerance, computeMs: 0 }
+    const heldOut = () => parts.clock.now() - at >= retainMs
+    if (heldOut()) return undefined
+    const release = await reading.acquire(1, options)
+    try {
+      // Again once its turn has come: a restore that waited past the hold has nothing left to answer.
+      if (heldOut()) return undefined
+      const cid = parseBlobCid(output)
+      if (!(await parts.store.has(cid, options))) return undefined
+      const chunks = splitByRuns(await parts.store.get(cid, options), chunkRuns)
+      if (chunks === undefined || !equals(merkleRoot(chunks), root)) return undefined
+      return { jobId, taskId, creator: record.creator, chunks, output, tolerance, computeMs: 0, committedAt: at }
+    } finally {
+      release()
+    }
   }
 }
