@@ -8,6 +8,7 @@ export const NAMESPACES = [
   'leases',
   'receipts',
   'reputation',
+  'streaks',
   'dht',
   'settlement',
   'meta',

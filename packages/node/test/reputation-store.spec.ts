@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import { ManualClock } from '@tessera/core'
-import { Reputation } from '@tessera/proof'
+import { AdaptiveSampler, Reputation } from '@tessera/proof'
 import { pino } from 'pino'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { Datastore } from '../src/datastore.js'
@@ -82,6 +82,57 @@ describe('ReputationStore', () => {
     const { store, reputation } = await open()
     expect(reputation.evidence('kept')).toEqual({ valid: 2, failed: 1 })
     expect(await datastore.get('reputation', 'garbled')).toBeUndefined()
+    await store.close()
+  })
+
+  /** A store and the sampler whose streaks it keeps, as a peer puts them together at start. */
+  async function openStreaks(maxTracked?: number): Promise<{ store: ReputationStore; sampler: AdaptiveSampler }> {
+    const store = new ReputationStore({ datastore, clock, logger })
+    const sampler = new AdaptiveSampler({
+      ...(maxTracked === undefined ? {} : { maxTracked }),
+      onUpdate: (worker, streak) => store.recordStreak(worker, streak),
+    })
+    await store.loadStreaks(sampler, maxTracked === undefined ? {} : { maxTracked })
+    return { store, sampler }
+  }
+
+  it("should give a restarted creator its workers' streaks, a reset one reset, the evidence left alone", async () => {
+    const first = await openStreaks()
+    const reputation = new Reputation({ onUpdate: (peer, evidence) => first.store.record(peer, evidence) })
+    for (let i = 0; i < 20; i++) first.sampler.recordValid('trusted')
+    for (let i = 0; i < 5; i++) first.sampler.recordValid('caught')
+    first.sampler.recordFailure('caught')
+    reputation.recordLocal('trusted', 'pass')
+    await first.store.close()
+
+    const { store, sampler } = await openStreaks()
+    expect(sampler.streak('trusted')).toBe(20)
+    expect(sampler.probability('trusted')).toBeLessThan(sampler.probability('newcomer'))
+    expect(sampler.streak('caught')).toBe(0)
+    expect(await datastore.get('streaks', 'caught')).toBeUndefined()
+    // The evidence, in its own namespace, comes back whole beside them.
+    const restored = new Reputation()
+    expect(await store.load(restored)).toBe(1)
+    expect(restored.evidence('trusted')).toEqual({ valid: 1, failed: 0 })
+    await store.close()
+  })
+
+  it('should bring back the streaks of the most recently changed workers it tracks, and delete the rest', async () => {
+    const first = await openStreaks()
+    for (const worker of ['a', 'b', 'c']) {
+      first.sampler.recordValid(worker)
+      clock.advance(1)
+    }
+    first.sampler.recordValid('a')
+    await first.store.close()
+
+    const { store, sampler } = await openStreaks(2)
+    expect(sampler.tracked).toBe(2)
+    expect(sampler.streak('a')).toBe(2)
+    expect(sampler.streak('c')).toBe(1)
+    const kept: string[] = []
+    for await (const [key] of datastore.entries('streaks')) kept.push(key)
+    expect(kept.sort()).toEqual(['a', 'c'])
     await store.close()
   })
 })

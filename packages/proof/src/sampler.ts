@@ -25,6 +25,11 @@ export interface SamplerOptions {
    * @default 100000
    */
   maxTracked?: number
+  /**
+   * Called with a worker's streak each time a checked result changes it (0 when a failure resets it; not when the
+   * worker is forgotten), e.g. to keep it on disk across restarts (see {@link AdaptiveSampler.restore}).
+   */
+  onUpdate?: (worker: string, streak: number) => void
 }
 
 /**
@@ -46,12 +51,14 @@ export class AdaptiveSampler {
   readonly #pMin: number
   readonly #half: number
   readonly #maxTracked: number
+  readonly #onUpdate: ((worker: string, streak: number) => void) | undefined
 
   constructor(options: SamplerOptions = {}) {
     this.#pNew = options.pNew ?? DEFAULT_P_NEW
     this.#pMin = options.pMin ?? DEFAULT_P_MIN
     this.#half = options.trustHalfStreak ?? DEFAULT_TRUST_HALF_STREAK
     this.#maxTracked = options.maxTracked ?? MAX_TRACKED_PEERS
+    this.#onUpdate = options.onUpdate
     if (!(this.#pMin >= 0 && this.#pMin <= this.#pNew && this.#pNew <= 1)) {
       throw new ProofError('PROOF__INVALID_INPUT', `sampler needs 0 <= pMin <= pNew <= 1`, {
         pMin: this.#pMin,
@@ -86,17 +93,39 @@ export class AdaptiveSampler {
   /** A checked result was valid: trust grows. */
   recordValid(worker: string): void {
     const s = this.streak(worker) + 1
+    this.#set(worker, s)
+    this.#onUpdate?.(worker, s)
+  }
+
+  /**
+   * A checked result failed or was not revealed: trust resets. Reported even for a worker without a streak: one
+   * forgotten here may still have one kept on disk, which must not come back.
+   */
+  recordFailure(worker: string): void {
+    this.#streaks.delete(worker)
+    this.#onUpdate?.(worker, 0)
+  }
+
+  /**
+   * Sets a worker's streak as kept from an earlier run (most recently changed last, so call it oldest first); does
+   * not call `onUpdate`. A streak that is not a non-negative integer is refused (`PROOF__INVALID_INPUT`).
+   */
+  restore(worker: string, streak: number): void {
+    if (!(Number.isSafeInteger(streak) && streak >= 0)) {
+      throw new ProofError('PROOF__INVALID_INPUT', 'a streak is a non-negative integer', { worker, streak })
+    }
+    if (streak === 0) this.#streaks.delete(worker)
+    else this.#set(worker, streak)
+  }
+
+  /** Sets a streak, most recently changed last, forgetting the least recently changed worker at `maxTracked`. */
+  #set(worker: string, streak: number): void {
     this.#streaks.delete(worker)
     if (this.#streaks.size >= this.#maxTracked) {
       const oldest = this.#streaks.keys().next().value
       if (oldest !== undefined) this.#streaks.delete(oldest)
     }
-    this.#streaks.set(worker, s)
-  }
-
-  /** A checked result failed or was not revealed: trust resets. */
-  recordFailure(worker: string): void {
-    this.#streaks.delete(worker)
+    this.#streaks.set(worker, streak)
   }
 
   /** Workers with a streak (for metrics). */

@@ -61,8 +61,14 @@ export interface VerifierInit {
    * @default planVerification({ detect: 0.999, withinTasks: 200, cheatRate: 0.1, maxOverhead: 0.1 })
    */
   plan?: SamplingPlan
-  /** Adaptive sampling options (`pMin` defaults to the plan's `p`). */
+  /** Adaptive sampling options (`pMin` defaults to the plan's `p`); unused when `sampler` is given. */
   sampling?: SamplerOptions
+  /**
+   * Per-worker streaks, for a driver that keeps them across restarts (through the sampler's `onUpdate` and
+   * `restore`); every draw raises its floor to the plan's `p`.
+   * @default an AdaptiveSampler with `sampling`
+   */
+  sampler?: AdaptiveSampler
   /**
    * Scores peers; shared with the scheduler's tier gate.
    * @default a Reputation with no stake lookup
@@ -287,7 +293,7 @@ export class VerifierMachine implements SansIoMachine<VerifierInput, VerifierOut
     this.#openResult = init.openResult
     this.#plan = init.plan ?? defaultPlan()
     assertPlan(this.#plan)
-    this.#sampler = new AdaptiveSampler({ pMin: this.#plan.p, ...init.sampling })
+    this.#sampler = init.sampler ?? new AdaptiveSampler({ pMin: this.#plan.p, ...init.sampling })
     this.#reputation = init.reputation ?? new Reputation()
     this.#tolerance = init.tolerance ?? {}
     validateToleranceOptions(this.#tolerance)

@@ -24,6 +24,27 @@ describe('AdaptiveSampler', () => {
     expect(s.probability('w')).toBeCloseTo(0.5, 12)
   })
 
+  it('should report each streak change and take back restored streaks, oldest first, within maxTracked', () => {
+    const updates: Array<[string, number]> = []
+    const s = new AdaptiveSampler({ maxTracked: 2, onUpdate: (worker, streak) => void updates.push([worker, streak]) })
+    s.recordValid('w')
+    s.recordValid('w')
+    s.recordFailure('x')
+    expect(updates).toEqual([
+      ['w', 1],
+      ['w', 2],
+      ['x', 0],
+    ])
+    const restored = new AdaptiveSampler({ maxTracked: 2, onUpdate: () => expect.fail('restore reports nothing') })
+    restored.restore('a', 3)
+    restored.restore('b', 5)
+    restored.restore('c', 7)
+    expect([restored.streak('a'), restored.streak('b'), restored.streak('c')]).toEqual([0, 5, 7])
+    restored.restore('b', 0)
+    expect(restored.tracked).toBe(1)
+    expect(() => restored.restore('d', -1)).toThrow(expect.objectContaining({ code: 'PROOF__INVALID_INPUT' }))
+  })
+
   it('should reset trust on any failure', () => {
     const s = new AdaptiveSampler({ pMin: 0.05 })
     for (let i = 0; i < 50; i++) s.recordValid('w')

@@ -13,7 +13,7 @@ import {
   type TesseraNode,
 } from '@tessera/core'
 import { createEngine, type Engine } from '@tessera/gpu'
-import { Reputation } from '@tessera/proof'
+import { AdaptiveSampler, defaultPlan, Reputation } from '@tessera/proof'
 import { demandPrice, fixedPrice, type PricingStrategy } from '@tessera/scheduler'
 import { createScheduler, type SchedulerDriver } from '@tessera/scheduler/driver'
 import { LevelDatastore } from 'datastore-level'
@@ -284,6 +284,12 @@ export class Peer implements NodeOperations {
     const reputationStore = new ReputationStore({ datastore, clock: systemClock, logger: init.logger })
     const reputation = new Reputation({ onUpdate: (peer, evidence) => reputationStore.record(peer, evidence) })
     await reputationStore.load(reputation, options)
+    // Its floor the default plan's p, as the verifier's own would be: the peer gives the verifier no plan.
+    const sampler = new AdaptiveSampler({
+      pMin: defaultPlan().p,
+      onUpdate: (worker, streak) => reputationStore.recordStreak(worker, streak),
+    })
+    await reputationStore.loadStreaks(sampler, options)
     opened.push(() => reputationStore.close())
     const epochCounter = await EpochCounter.open(datastore)
     const settlement = new Settlement(dir.ledger, config, init.logger, datastore, epochCounter)
@@ -338,6 +344,7 @@ export class Peer implements NodeOperations {
         if (event.name === 'task:rejected') metrics.verdicts.inc({ outcome: event.outcome })
       },
       reputation,
+      sampler,
       // Called for challenges only, once the receipt exchange below exists.
       restoreCommitment: restoreCommitment({
         committed: (taskId, options) => receipts.committedRecord(taskId, options),

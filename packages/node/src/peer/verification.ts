@@ -13,6 +13,7 @@ import {
   type WireMessage,
 } from '@tessera/core'
 import {
+  type AdaptiveSampler,
   checkKey,
   DEFAULT_RECOMPUTE_TIMEOUT_MS,
   openResultEnvelope,
@@ -106,6 +107,11 @@ export interface VerificationComponents {
   /** What this peer knows of others' results (kept across restarts by a `ReputationStore`). @default a new one */
   reputation?: Reputation
   /**
+   * Its workers' valid-result streaks, which set how often their results are checked (kept across restarts by a
+   * `ReputationStore`). @default a new one at the default plan's floor
+   */
+  sampler?: AdaptiveSampler
+  /**
    * Worker side: a result committed to before a restart, rebuilt from disk for a challenge that names it
    * (`restoreCommitment`); without it such a challenge goes unanswered.
    */
@@ -174,6 +180,7 @@ export class Verification {
         rng: components.rng,
         openResult: openResultEnvelope,
         reputation: this.reputation,
+        ...(components.sampler === undefined ? {} : { sampler: components.sampler }),
         verifiers: components.verifiers ?? [],
         ...(components.selfVerifyWeight === undefined ? {} : { selfVerifyWeight: components.selfVerifyWeight }),
         ...(components.tolerance === undefined ? {} : { tolerance: components.tolerance }),
