@@ -1,9 +1,9 @@
 import { join } from 'node:path'
-import { blobCid, FsBlobstore, generateIdentity, ManualClock } from '@tessera/core'
+import { BlobHasher, blobCid, FsBlobstore, generateIdentity, ManualClock } from '@tessera/core'
 import { MAX_CHUNK_BYTES, merkleRoot } from '@tessera/proof'
 import type { TaskExecution, TaskExecutor } from '@tessera/scheduler/driver'
 import { pino } from 'pino'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { concat } from 'uint8arrays/concat'
 import { Datastore } from '../src/datastore.js'
 import { BlobHolds, taskHolder } from '../src/peer/blob-holds.js'
@@ -88,6 +88,17 @@ describe('workerExecutor', () => {
       cid: blobCid(concat(chunks)).toString(),
       root: merkleRoot(chunks),
     })
+  })
+
+  it('should hash an output for its CID once, for the hold, the prover and the scheduler together', async () => {
+    const chunks = [new Uint8Array(8).fill(6), new Uint8Array(8).fill(7)]
+    const update = vi.spyOn(BlobHasher.prototype, 'update')
+    try {
+      await executor(chunks).execute(execution(`${order.jobId}/b0-1`), { signal })
+      expect(update.mock.calls.reduce((bytes, [data]) => bytes + data.byteLength, 0)).toBe(16)
+    } finally {
+      update.mockRestore()
+    }
   })
 
   it("should keep what an earlier run remembered when a re-run of the task fails: that run's Result may be paid", async () => {

@@ -271,7 +271,9 @@ export class Peer implements NodeOperations {
           if (await holds.holdIfStored(cid, holder, expiresAt, options)) continue
           // Held before it is stored, as an upload is: a sweep between the two would find it unheld.
           await holds.hold(cid, holder, expiresAt, options)
-          await node.blobs.put(await node.blobs.fetchFrom(order.creator, cid, options), options)
+          // Checked against its CID as it was fetched: not hashed again.
+          const bytes = await node.blobs.fetchFrom(order.creator, cid, options)
+          await node.blobs.put(bytes, { ...options, verifiedCid: cid })
         }
       },
     })
@@ -582,7 +584,7 @@ export class Peer implements NodeOperations {
   async putBlob(bytes: Uint8Array, options: AbortOptions = {}): Promise<string> {
     const cid = blobCid(bytes).toString()
     await this.holds.hold(cid, UPLOAD, systemClock.now() + UPLOAD_RETENTION_MS, options)
-    await this.node.blobs.put(bytes, options)
+    await this.node.blobs.put(bytes, { ...options, verifiedCid: cid })
     return cid
   }
 

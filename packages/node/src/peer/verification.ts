@@ -267,7 +267,8 @@ export class Verification {
           taskId: execution.task.taskId,
           creator: execution.order.creator,
           chunks: output.chunks,
-          output: blobCid(concat([...output.chunks])).toString(),
+          // The worker's executor hashed the output for its hold already (`workerExecutor`).
+          output: output.committed?.cid ?? blobCid(concat([...output.chunks])).toString(),
           tolerance: output.tolerance,
           computeMs: output.computeMs ?? 0,
         })
