@@ -1,5 +1,6 @@
 import type { AssembledOutput } from '@tessera/scheduler/driver'
-import { describe, expect, it } from 'vitest'
+import { ManualClock } from '@tessera/core'
+import { describe, expect, it, vi } from 'vitest'
 import { AssemblyCache } from '../src/peer/assembly-cache.js'
 
 /** An inference output of `bytes` bytes. */
@@ -42,5 +43,34 @@ describe('AssemblyCache', () => {
     cache.set('a', items(4))
     cache.set('a', items(6))
     expect([cache.size, cache.bytes]).toEqual([1, 6])
+  })
+
+  it('should let go of an output left unused for idleMs, on the next call or by its timer', async () => {
+    const clock = new ManualClock(0)
+    const cache = new AssemblyCache({ maxEntries: 4, maxBytes: 100, idleMs: 1_000, clock })
+    const [a, b] = [items(1), items(2)]
+    cache.set('a', a)
+    cache.set('b', b)
+    clock.advance(600)
+    // Used again: kept for another idleMs from now.
+    expect(cache.get('a')).toBe(a)
+    clock.advance(400)
+    expect(cache.get('b')).toBeUndefined()
+    expect([cache.size, cache.bytes]).toEqual([1, 1])
+    clock.advance(600)
+    expect(cache.get('a')).toBeUndefined()
+    expect(cache.size).toBe(0)
+
+    // With no further call, the timer lets it go.
+    vi.useFakeTimers()
+    try {
+      const timed = new AssemblyCache({ idleMs: 1_000, clock })
+      timed.set('a', a)
+      clock.advance(1_000)
+      vi.advanceTimersByTime(1_000)
+      expect(timed.size).toBe(0)
+    } finally {
+      vi.useRealTimers()
+    }
   })
 })

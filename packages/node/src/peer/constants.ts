@@ -42,3 +42,8 @@ export const ASSEMBLED_OUTPUTS_KEPT = 4
  * 506 MiB), the size whose files are fetched one reply each, fits with room to spare.
  */
 export const ASSEMBLED_OUTPUT_BYTES_KEPT = 768 * 1024 * 1024
+/**
+ * How long an assembled output is kept unused: a client asks for a frame's files one right after another, and a
+ * node that served them should not hold hundreds of megabytes of pixels until the next request pushes them out.
+ */
+export const ASSEMBLED_OUTPUT_IDLE_MS = 60_000
