@@ -89,6 +89,29 @@ describe('Settlement.resume', () => {
     await again.close()
   })
 
+  it('should report what a refund returned when it landed before a restart, not the empty vault it left', async () => {
+    const before = await funded()
+    for (const receipt of receipts) await before.receipt(receipt)
+    // The crash comes after the refund and close landed, as the settled record is written.
+    const write = datastore.batch.bind(datastore)
+    const crash = vi.spyOn(datastore, 'batch').mockImplementation(async (writes, options) => {
+      if (writes.some((w) => w.type === 'put' && (w.value as { settled?: unknown }).settled === true)) {
+        throw new Error('power cut')
+      }
+      return write(writes, options)
+    })
+    await before.closeJob(JOB, 2, 60_000)
+    crash.mockRestore()
+    await before.close()
+    expect(await datastore.get<SettlementRecord>('settlement', `job/${JOB}`)).not.toMatchObject({ settled: true })
+
+    const after = await open()
+    expect([...(await after.resume(receipts, async () => 2, 60_000))]).toEqual([[JOB, 1]])
+    await after.settled(JOB)
+    expect(await after.view(JOB)).toMatchObject({ receipts: 2, refunded: (BUDGET - 30_000n).toString() })
+    await after.close()
+  })
+
   it('should settle exactly the receipts an epoch closed over, and one that came later in an epoch of its own', async () => {
     const before = await funded()
     await before.close()

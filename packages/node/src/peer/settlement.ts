@@ -190,6 +190,8 @@ interface JobSettlement {
   /** Task ids of the receipts fed to the machine: each once, whether it came back live or from disk. */
   taskIds: Set<string>
   vault: Vault
+  /** What the vault was funded with. */
+  budget: bigint
   machine: SettlementMachine
   driver: SettlementDriver
   settled?: { signatures: string[] }
@@ -444,6 +446,7 @@ export class Settlement {
       receipts: 0,
       taskIds: new Set(),
       vault,
+      budget,
       machine,
       driver,
       failed: new Set(),
@@ -933,8 +936,12 @@ export class Settlement {
       })
     }
     await closeEscrow(ledger.executor, { escrow, signers: [ledger.wallet, arbiter] })
-    job.refunded = left
-    this.#log.info({ jobId, refunded: left.toString() }, 'settlement:refunded')
+    // An empty vault may be one refunded before a restart (the refund landed, the record saying so did not): what it
+    // returned is the budget less the epoch's payouts and fee, the only other ways out of the vault.
+    const { net, fee } = this.#outcome(job)
+    const spent = net + fee
+    job.refunded = left > 0n ? left : job.budget > spent ? job.budget - spent : 0n
+    this.#log.info({ jobId, refunded: job.refunded.toString() }, 'settlement:refunded')
   }
 
   /**
