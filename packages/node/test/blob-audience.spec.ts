@@ -68,7 +68,9 @@ describe('BlobAudience', () => {
     // A worker's output goes to the task's creator only, while the worker keeps it for it.
     expect(await asks(output, CREATOR)).toBe(true)
     expect(await asks(output, WORKER)).toBe(false)
-    expect(await asks(unheld, STRANGER)).toBe(true)
+    // Held for nothing, or not here at all: refused alike, so a refusal does not say what this peer holds.
+    expect(await asks(unheld, STRANGER)).toBe(false)
+    expect(await asks(blobCid(new Uint8Array([9])), STRANGER)).toBe(false)
     clock.advance(HOUR)
     expect(await asks(output, CREATOR)).toBe(false)
   })

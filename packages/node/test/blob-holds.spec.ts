@@ -274,4 +274,18 @@ describe('BlobHolds', () => {
       code: expect.stringMatching(/^CORE__/),
     })
   })
+
+  it('should answer who holds a blob now without waiting behind a sweep, which holders() waits for', async () => {
+    for (let i = 0; i < 100; i++) await holdAndWrite(blob(i), taskHolder(`t${i}`), clock.now() + HOUR)
+    const kept = blob(200)
+    await holdAndWrite(kept, jobHolder('job-1'))
+    clock.advance(HOUR)
+    let swept = false
+    const sweeping = holds.sweep().then(() => (swept = true))
+    expect(await holds.holdersNow(kept.cid)).toEqual([jobHolder('job-1')])
+    expect(swept).toBe(false)
+    expect(await holds.holders(kept.cid)).toEqual([jobHolder('job-1')])
+    expect(swept).toBe(true)
+    await sweeping
+  })
 })

@@ -49,7 +49,10 @@ export const AUDIENCE_PRUNE_MS = 60 * 60_000
 /** What a {@link BlobAudience} needs from its peer. */
 export interface BlobAudienceComponents {
   datastore: Datastore
-  /** Who holds a blob ({@link BlobHolds.holders}): a held blob is served only to the peers its holders admit. */
+  /**
+   * Who holds a blob (`BlobHolds.holdersNow`, which does not wait behind a sweep): a blob is served only to the
+   * peers its holders admit.
+   */
   holders(cid: string): Promise<string[]>
   clock: Clock
   logger: Logger
@@ -62,7 +65,8 @@ export interface BlobAudienceComponents {
  * on it to (see `audienceBus`): a creator's job (`job:<id>`: inputs and accepted outputs) to the workers it awarded,
  * the delegates it assigned checks and the arbiters it asked; a worker's task output (`task:<id>`) to the task's
  * creator; a delegate's copy of a job's inputs (`relay:<id>`) to the arbiters it asked. An upload not yet ordered
- * or a pinned blob has no audience; a blob held for nothing is served to everyone, as before holds existed.
+ * or a pinned blob has no audience, and a blob held for nothing (or not held at all) is served to nobody: so a
+ * refusal looks the same whether this peer has the blob or not, and tells a stranger nothing about what it holds.
  *
  * An admission is written to disk before the message that prompts the fetch is sent, so the fetch is never refused
  * and a restarted peer still serves whom it admitted. A holder's admissions last until it is forgotten (a job
@@ -176,11 +180,11 @@ export class BlobAudience {
     return expiresAt === undefined || expiresAt > this.#c.clock.now()
   }
 
-  /** The blob service's access hook: a held blob goes to the peers one of its holders admits; any other, to all. */
+  /** The blob service's access hook: a blob goes only to the peers one of its holders admits. */
   readonly hook: BlobAccessHook = async (cid: BlobCid, peer: PeerId): Promise<boolean> => {
     const who = peer.toString()
     const holders = await this.#c.holders(cid.toString())
-    return holders.length === 0 || holders.some((holder) => this.admits(holder, who))
+    return holders.some((holder) => this.admits(holder, who))
   }
 
   #set(holder: string, peer: string, expiresAt: number | undefined): void {

@@ -234,6 +234,15 @@ export class BlobHolds {
   }
 
   /**
+   * The holders of blob `cid` as on disk now, without waiting behind the queue's writes (a sweep releasing thousands
+   * of holds is one long turn): for an answer that may see a hold being written or released either way, such as
+   * whether to serve the blob to a peer.
+   */
+  async holdersNow(blob: string): Promise<string[]> {
+    return this.#holders(parseBlobCid(blob).toString())
+  }
+
+  /**
    * Releases every hold past its expiry and deletes the blobs left with none; resolves to how many blobs went. It
    * reads the expiry index up to now, not the holds kept for good. A hold record that cannot be read is logged and
    * left, and keeps its blob.

@@ -5,6 +5,7 @@ import type { Logger } from 'pino'
 import type { JobOutput, JobOutputOptions, JobRequest, JobStatus, JobSummary } from '../api/contract.js'
 import { NodeError } from '../errors.js'
 import type { NodeMetrics } from '../metrics.js'
+import type { BlobAudience } from './blob-audience.js'
 import { type BlobHolds, jobHolder, UPLOAD, UPLOAD_RETENTION_MS } from './blob-holds.js'
 import { RECEIPT_GRACE_MS } from './constants.js'
 import type { EpochCounter } from './epoch-counter.js'
@@ -48,6 +49,8 @@ export interface CreatorJobsComponents {
   settlement: Settlement
   records: JobRecords
   holds: BlobHolds
+  /** Who may fetch each job's blobs: a deleted job's admissions go with it. */
+  audience?: Pick<BlobAudience, 'forget'>
   clock: Clock
   /** Where accepted outputs are kept, to assemble a job's files. */
   blobs: OutputSource
@@ -365,8 +368,10 @@ export class CreatorJobs {
     if (finishing || this.#c.epochs.has(jobId) || !(await this.#c.settlement.idle(jobId))) {
       throw new NodeError('NODE__JOB_NOT_ENDED', `job ${jobId} is still settling`, { jobId })
     }
-    // The holds go first, whatever the caller's signal: the record is what lets a delete cut short be tried again.
+    // The holds and admissions go first, whatever the caller's signal: the record is what lets a delete cut short be
+    // tried again.
     const blobsDeleted = await this.#c.holds.releaseAll(jobHolder(jobId))
+    await this.#c.audience?.forget(jobHolder(jobId))
     await this.#records.delete(jobId)
     this.#progress.delete(jobId)
     this.#c.logger.info({ jobId, blobsDeleted }, 'job:deleted')

@@ -117,7 +117,6 @@ export class Peer implements NodeOperations {
   #resuming: Promise<void> = Promise.resolve()
   readonly #libp2pStore: LevelDatastore
   readonly #reputationStore: ReputationStore
-  readonly #audience: BlobAudience
   readonly #config: NodeConfig
   readonly #log: Logger
 
@@ -154,13 +153,13 @@ export class Peer implements NodeOperations {
     this.metrics = parts.metrics
     this.#libp2pStore = parts.libp2pStore
     this.holds = parts.holds
-    this.#audience = parts.audience
     this.#reputationStore = parts.reputationStore
     this.jobs = new CreatorJobs({
       scheduler: parts.scheduler,
       settlement: parts.settlement,
       records: new JobRecords(parts.datastore, parts.logger),
       holds: parts.holds,
+      audience: parts.audience,
       clock: systemClock,
       blobs: parts.node.blobs,
       epochCounter: parts.epochCounter,
@@ -240,7 +239,7 @@ export class Peer implements NodeOperations {
     // Loaded before libp2p serves a blob: a job's blobs go only to the peers handed work on it.
     const audience = new BlobAudience({
       datastore,
-      holders: (cid) => holds.holders(cid),
+      holders: (cid) => holds.holdersNow(cid),
       clock: systemClock,
       logger: init.logger,
     })
@@ -614,10 +613,8 @@ export class Peer implements NodeOperations {
   }
 
   /** Deletes a job that has ended and settled, with the blobs only it held and the peers it let fetch them. */
-  async deleteJob(jobId: string, options: AbortOptions = {}): Promise<{ jobId: string; blobsDeleted: number }> {
-    const deleted = await this.jobs.delete(jobId, options)
-    await this.#audience.forget(jobHolder(jobId), options)
-    return deleted
+  deleteJob(jobId: string, options: AbortOptions = {}): Promise<{ jobId: string; blobsDeleted: number }> {
+    return this.jobs.delete(jobId, options)
   }
 
   /** A completed job's files: frames as PNG (tone-mapped as `output` says) and OpenEXR, or an inference buffer. */
