@@ -242,8 +242,9 @@ export class ReceiptExchange {
    */
   readonly #receiving = new SerialQueue()
   /**
-   * A worker's records of results change one at a time (one written, forgotten, or swept for its age): a sweep never
-   * deletes a record written again after it read it.
+   * A worker's records of results change one at a time (one written, forgotten, swept for its age, or deleted with
+   * its countersignature): a sweep never deletes a record written again after it read it, nor writes back one a
+   * countersignature deleted. Taken inside `#countersigning`, never the other way round.
    */
   readonly #leases = new SerialQueue()
   #leaseSweep: ReturnType<typeof setInterval> | undefined
@@ -674,8 +675,9 @@ export class ReceiptExchange {
   }
 
   async #countersign(receipt: Receipt): Promise<void> {
-    // One at a time: two copies of one receipt arriving together must not both count.
-    const signed = await this.#countersigning.run(() => this.#keepCountersigned(receipt))
+    // One at a time: two copies of one receipt arriving together must not both count. In the records' queue too, as
+    // it reads and deletes the task's record: a sweep stamping that record must not write it back once it is paid.
+    const signed = await this.#countersigning.run(() => this.#leases.run(() => this.#keepCountersigned(receipt)))
     await this.#c.bus.send(receipt.creator, { type: 'receipt', body: signed })
   }
 
