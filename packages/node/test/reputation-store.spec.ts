@@ -2,7 +2,7 @@ import { join } from 'node:path'
 import { ManualClock } from '@tessera/core'
 import { AdaptiveSampler, Reputation } from '@tessera/proof'
 import { pino } from 'pino'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { Datastore } from '../src/datastore.js'
 import { ReputationStore } from '../src/peer/reputation-store.js'
 import { tempDir } from './helpers.js'
@@ -114,6 +114,17 @@ describe('ReputationStore', () => {
     const restored = new Reputation()
     expect(await store.load(restored)).toBe(1)
     expect(restored.evidence('trusted')).toEqual({ valid: 1, failed: 0 })
+    await store.close()
+  })
+
+  it("should write a caught worker's reset streak at once, not with the next batch", async () => {
+    const { store, sampler } = await openStreaks()
+    for (let i = 0; i < 20; i++) sampler.recordValid('caught')
+    await store.flush()
+    expect(await datastore.get('streaks', 'caught')).toMatchObject({ streak: 20 })
+    sampler.recordFailure('caught')
+    // Long before the batch's 10 s: a crash now must not bring the streak back.
+    await vi.waitFor(async () => expect(await datastore.get('streaks', 'caught')).toBeUndefined(), { timeout: 2_000 })
     await store.close()
   })
 

@@ -82,6 +82,9 @@ export class ReputationStore {
     this.#change(
       streak === 0 ? { type: 'del', ns: 'streaks', key: worker } : { type: 'put', ns: 'streaks', key: worker, value },
     )
+    // A reset is a worker caught: written now, not at the next batch, or a crash meanwhile would bring back the long
+    // streak that has it sampled at the floor. Resets are rare, so this costs little.
+    if (streak === 0 && !this.#closed) void this.flush()
   }
 
   #change(write: DatastoreWrite): void {
