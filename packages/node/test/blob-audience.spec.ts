@@ -7,7 +7,7 @@ import { Datastore } from '../src/datastore.js'
 import { audienceBus } from '../src/peer/audience-bus.js'
 import { AUDIENCE_PRUNE_MS, BlobAudience, relayHolder } from '../src/peer/blob-audience.js'
 import { BlobHolds, jobHolder, PIN, taskHolder, UPLOAD } from '../src/peer/blob-holds.js'
-import { InputRelays, relayingSource } from '../src/peer/input-relays.js'
+import { inputKeeper, InputRelays, relayingSource } from '../src/peer/input-relays.js'
 import { CREATOR, idleBus } from './fixtures.js'
 import { tempDir } from './helpers.js'
 
@@ -229,5 +229,58 @@ describe('relayingSource', () => {
       relayingSource(counting, relays).fetchFrom(CREATOR, 'bafksky', { signal: controller.signal }),
     ).rejects.toThrow()
     expect(counting.asked).toEqual([CREATOR])
+  })
+})
+
+describe('inputKeeper', () => {
+  const DELEGATE_ORDER = { jobId: 'job-1', creator: CREATOR, inputs: ['bafkscene', 'bafksky', 'bafkunread'] }
+
+  /** Holds and a blob service that record what the keeper does; `stored` are the CIDs already on disk. */
+  function parts(stored: string[]) {
+    const done: string[] = []
+    return {
+      done,
+      holds: {
+        holdIfStored: async (cid: string, holder: string, expiresAt?: number) => {
+          if (!stored.includes(cid)) return false
+          done.push(`renew ${cid} ${holder} ${expiresAt}`)
+          return true
+        },
+        hold: async (cid: string, holder: string, expiresAt?: number) =>
+          void done.push(`hold ${cid} ${holder} ${expiresAt}`),
+      },
+      blobs: {
+        fetchFrom: async (peer: unknown, cid: unknown, options?: { signal?: AbortSignal }) => {
+          options?.signal?.throwIfAborted()
+          done.push(`fetch ${String(cid)} from ${String(peer)}`)
+          return new Uint8Array([1])
+        },
+        put: async (_bytes: Uint8Array, options?: { verifiedCid?: unknown }) => {
+          done.push(`put ${String(options?.verifiedCid)}`)
+          return undefined as never
+        },
+      },
+    }
+  }
+
+  it('should hold the inputs an arbiter reads, fetching from the creator those it lacks, stored unhashed', async () => {
+    const p = parts(['bafkscene'])
+    await inputKeeper(p as never)(DELEGATE_ORDER as never, 5_000)
+    expect(p.done).toEqual([
+      `renew bafkscene ${relayHolder('job-1')} 5000`,
+      `hold bafksky ${relayHolder('job-1')} 5000`,
+      `fetch bafksky from ${CREATOR}`,
+      'put bafksky',
+    ])
+  })
+
+  it('should stop with its caller', async () => {
+    const p = parts([])
+    const controller = new AbortController()
+    controller.abort()
+    await expect(
+      inputKeeper(p as never)(DELEGATE_ORDER as never, 5_000, { signal: controller.signal }),
+    ).rejects.toThrow()
+    expect(p.done.filter((d) => d.startsWith('fetch'))).toEqual([])
   })
 })

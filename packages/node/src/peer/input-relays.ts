@@ -1,5 +1,8 @@
-import { type AbortOptions, throwIfAborted } from '@tessera/core'
-import type { InputSource } from './inputs.js'
+import { type AbortOptions, type BlobService, type Order, throwIfAborted } from '@tessera/core'
+import { DEFAULT_RECOMPUTE_TIMEOUT_MS } from '@tessera/proof'
+import { relayHolder } from './blob-audience.js'
+import type { BlobHolds } from './blob-holds.js'
+import { INPUTS_READ, type InputSource } from './inputs.js'
 
 /** Input blobs whose relay is remembered; past it, the one named longest ago is forgotten. */
 export const RELAYS_KEPT = 1_000
@@ -46,5 +49,33 @@ export function relayingSource(source: InputSource, relays: InputRelays): InputS
         return source.fetchFrom(relay, cid, options)
       }
     },
+  }
+}
+
+/** What a delegate keeps a job's inputs for its arbiters with. */
+export interface InputKeeperComponents {
+  holds: Pick<BlobHolds, 'hold' | 'holdIfStored'>
+  blobs: Pick<BlobService, 'fetchFrom' | 'put'>
+}
+
+/**
+ * How a delegate makes sure it holds another creator's order's inputs until `expiresAt` (`relay:<job>`), fetching
+ * from the creator what it does not hold, before it asks an arbiter the creator does not know to recompute from
+ * them. A fetch gives up with the arbiter's own recomputation window, so an arbitration is never held up longer than
+ * the arbiter would wait for it.
+ */
+export function inputKeeper(c: InputKeeperComponents) {
+  return async (order: Order, expiresAt: number, options: AbortOptions = {}): Promise<void> => {
+    const holder = relayHolder(order.jobId)
+    const timeout = AbortSignal.timeout(DEFAULT_RECOMPUTE_TIMEOUT_MS)
+    const signal = options.signal === undefined ? timeout : AbortSignal.any([options.signal, timeout])
+    for (const cid of order.inputs.slice(0, INPUTS_READ)) {
+      if (await c.holds.holdIfStored(cid, holder, expiresAt, { signal })) continue
+      // Held before it is stored, as an upload is: a sweep between the two would find it unheld.
+      await c.holds.hold(cid, holder, expiresAt, { signal })
+      // Checked against its CID as it was fetched: not hashed again.
+      const bytes = await c.blobs.fetchFrom(order.creator, cid, { signal })
+      await c.blobs.put(bytes, { signal, verifiedCid: cid })
+    }
   }
 }

@@ -34,7 +34,7 @@ import type { DataDir } from '../data-dir.js'
 import { Datastore } from '../datastore.js'
 import { NodeMetrics } from '../metrics.js'
 import { audienceBus } from './audience-bus.js'
-import { BlobAudience, relayHolder } from './blob-audience.js'
+import { BlobAudience } from './blob-audience.js'
 import { BlobHolds, jobHolder, taskHolder, UPLOAD, UPLOAD_RETENTION_MS } from './blob-holds.js'
 import { capacityScore } from './capacity-score.js'
 import { CreatorJobs } from './creator-jobs.js'
@@ -45,7 +45,7 @@ import { ReputationStore } from './reputation-store.js'
 import { restoreCommitment } from './restored-commitment.js'
 import { SlashLog } from './slash-log.js'
 import { GpuWorkload } from './gpu-workload.js'
-import { InputRelays, relayingSource } from './input-relays.js'
+import { inputKeeper, InputRelays, relayingSource } from './input-relays.js'
 import { InputCache, INPUTS_READ } from './inputs.js'
 import { keepCommittedOutput } from './committed-output.js'
 import { EpochCounter } from './epoch-counter.js'
@@ -264,17 +264,7 @@ export class Peer implements NodeOperations {
       audience,
       clock: systemClock,
       outputRetentionMs,
-      relayInputs: async (order, expiresAt, options) => {
-        const holder = relayHolder(order.jobId)
-        for (const cid of order.inputs.slice(0, INPUTS_READ)) {
-          if (await holds.holdIfStored(cid, holder, expiresAt, options)) continue
-          // Held before it is stored, as an upload is: a sweep between the two would find it unheld.
-          await holds.hold(cid, holder, expiresAt, options)
-          // Checked against its CID as it was fetched: not hashed again.
-          const bytes = await node.blobs.fetchFrom(order.creator, cid, options)
-          await node.blobs.put(bytes, { ...options, verifiedCid: cid })
-        }
-      },
+      relayInputs: inputKeeper({ holds, blobs: node.blobs }),
     })
     const relays = new InputRelays()
     throwIfAborted(signal)

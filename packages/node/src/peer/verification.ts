@@ -425,10 +425,12 @@ export class Verification {
 
   #send(out: { kind: 'publish' | 'send' } & Record<string, unknown>): void {
     const { bus, logger } = this.#c
+    // Stopped with this peer: a send may first fetch a job's inputs for an arbiter (`audienceBus`).
+    const options = { signal: this.#lifetime.signal }
     const sent =
       out.kind === 'publish'
-        ? bus.publish(out.topic as never, out.message as never)
-        : bus.send(out.to as string, out.message as never)
+        ? bus.publish(out.topic as never, out.message as never, options)
+        : bus.send(out.to as string, out.message as never, options)
     sent.catch((e: unknown) => logger.warn(errorFields(e), 'verification:send-failed'))
   }
 
