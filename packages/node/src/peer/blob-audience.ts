@@ -9,6 +9,7 @@ import {
 } from '@tessera/core'
 import type { Logger } from 'pino'
 import type { Datastore } from '../datastore.js'
+import { parseExpiring } from './blob-holds.js'
 import { errorFields } from './error-fields.js'
 
 type BlobCid = ReturnType<typeof parseBlobCid>
@@ -24,18 +25,9 @@ export function relayHolder(jobId: string): string {
 /** How long a delegate keeps a job's inputs, and lets its arbiters fetch them, after it last asked one. */
 export const RELAY_RETENTION_MS = 60 * 60_000
 
-/** An audience entry as stored: until when it lets its peer in, or for as long as the job is kept. */
-interface StoredEntry {
-  expiresAt?: number
-}
-
-/** Reads a stored entry (the datastore's parser for the `audience` namespace). */
-function parseEntry(value: unknown): StoredEntry {
-  const { expiresAt } = (value ?? {}) as { expiresAt?: unknown }
-  if (typeof value !== 'object' || value === null || (expiresAt !== undefined && !Number.isSafeInteger(expiresAt))) {
-    throw new TypeError('an audience entry is {} or { expiresAt: integer }')
-  }
-  return expiresAt === undefined ? {} : { expiresAt: expiresAt as number }
+/** Reads a stored admission (the datastore's parser for the `audience` namespace). */
+function parseEntry(value: unknown): { expiresAt?: number } {
+  return parseExpiring(value, 'an audience entry')
 }
 
 /** An entry's key: peer first (a peer id has no `/`, a holder may), so the key splits at its first `/`. */

@@ -31,13 +31,18 @@ interface StoredHold {
   expiresAt?: number
 }
 
-/** Reads a stored hold (the datastore's parser for the `holds` namespace). */
-function parseHold(value: unknown): StoredHold {
+/** Reads a stored record that lasts for good or until `expiresAt` (`what` names it in the error). */
+export function parseExpiring(value: unknown, what: string): { expiresAt?: number } {
   const { expiresAt } = (value ?? {}) as { expiresAt?: unknown }
   if (typeof value !== 'object' || value === null || (expiresAt !== undefined && !Number.isSafeInteger(expiresAt))) {
-    throw new TypeError('a hold is {} or { expiresAt: integer }')
+    throw new TypeError(`${what} is {} or { expiresAt: integer }`)
   }
   return expiresAt === undefined ? {} : { expiresAt: expiresAt as number }
+}
+
+/** Reads a stored hold (the datastore's parser for the `holds` namespace). */
+function parseHold(value: unknown): StoredHold {
+  return parseExpiring(value, 'a hold')
 }
 
 /** What a {@link BlobHolds} needs from its peer. */
