@@ -51,6 +51,45 @@ export const MAX_TENSOR_ELEMENTS = 2 ** 31 - 1
  * host; float tensors live on the device. A 1,024 x 1,024 causal mask fits four times over.
  */
 export const MAX_HOST_TENSOR_ELEMENTS = 1 << 22
+/*
+ * The bounds below are counted over a whole ONNX model's bytes before they are decoded (`assertModelWithinBounds`):
+ * the protobuf decoder makes a JavaScript value for every element of a repeated field, so without them a file well
+ * under MAX_MODEL_BYTES (a 64 MB run of packed int64 zeros) decodes into gigabytes of heap.
+ */
+/**
+ * Most initializers (dense and sparse) in one ONNX model: two per node at the node bound, as a Conv's weight and
+ * bias or a LayerNormalization's scale and bias; exported networks hold fewer.
+ */
+export const MAX_MODEL_INITIALIZERS = 2 * MAX_MODEL_NODES
+/**
+ * Most node attributes in one ONNX model: eight per node at the node bound; the supported operators with the most
+ * (MaxPool, AveragePool) have seven.
+ */
+export const MAX_MODEL_ATTRIBUTES = 8 * MAX_MODEL_NODES
+/**
+ * Most integers an ONNX model may list one by one (dims, int32_data, int64_data, uint64_data, ints attributes): a
+ * quarter of a host tensor in all. Each costs the decoder a heap value (an object for an int64) for as little as one
+ * byte of wire: 4M listed int64 values took 370 MB of heap to load, so this bound keeps it near 100 MB. Bulk integer
+ * data belongs in raw_data, which is read as bytes.
+ */
+export const MAX_MODEL_LISTED_INTEGERS = MAX_HOST_TENSOR_ELEMENTS / 4
+/**
+ * Most floats an ONNX model may list one by one (float_data, double_data, floats attributes): eight host tensors'
+ * worth, 128 MB as float32. The decoder holds them as an array of doubles, twice their wire size, before they are
+ * copied to a Float32Array; exporters write large weights to raw_data.
+ */
+export const MAX_MODEL_LISTED_FLOATS = 8 * MAX_HOST_TENSOR_ELEMENTS
+/**
+ * Most other repeated elements in one ONNX model (value names a node reads and writes, declared values and their
+ * dimensions, opset imports, metadata): sixteen per node at the node bound, where a node names about four.
+ */
+export const MAX_MODEL_ENTRIES = 16 * MAX_MODEL_NODES
+/**
+ * Deepest nesting of protobuf messages in an ONNX model. A graph's tensors and declared shapes lie seven deep; only
+ * subgraphs (If, Loop, which the runtime does not run) and nested types go deeper, and the bound keeps the walk's
+ * and the decoder's recursion short.
+ */
+export const MAX_MODEL_NESTING = 32
 
 /** Bounces after which a path ends even if Russian roulette keeps it alive. */
 export const MAX_PATH_DEPTH = 8

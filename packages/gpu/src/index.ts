@@ -47,7 +47,16 @@ export { CpuBackend } from './tensor/cpu-backend.js'
 export { GpuBackend } from './tensor/gpu-backend.js'
 export type { GpuTensor, MatmulKernel } from './tensor/gpu-backend.js'
 export { loadOnnxModel, SUPPORTED_OPS } from './onnx/model.js'
-export type { OnnxModel, OnnxNode, ValueInfo, HostConstant, AttributeValue } from './onnx/model.js'
+export type {
+  OnnxModel,
+  OnnxNode,
+  ValueInfo,
+  HostConstant,
+  AttributeValue,
+  LoadOnnxModelOptions,
+} from './onnx/model.js'
+export { assertModelWithinBounds, DEFAULT_MODEL_BOUNDS } from './onnx/model-bounds.js'
+export type { ModelBounds } from './onnx/model-bounds.js'
 export { runOnnx, selectItems, validateInputs } from './onnx/run.js'
 export type { ModelInputs, ModelOutputs, RunModelOptions } from './onnx/run.js'
 export { runModelCpu } from './onnx/cpu.js'

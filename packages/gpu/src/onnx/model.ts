@@ -1,6 +1,9 @@
-import { MAX_MODEL_BYTES, MAX_MODEL_NODES, MAX_TENSOR_RANK } from '../constants.js'
+import { MAX_MODEL_BYTES, MAX_TENSOR_RANK } from '../constants.js'
 import { GpuError } from '../errors.js'
 import { assertShape, sizeOf } from '../tensor/tensor.js'
+import { assertHostSize } from './host-tensor.js'
+import { assertModelWithinBounds, DEFAULT_MODEL_BOUNDS } from './model-bounds.js'
+import type { ModelBounds } from './model-bounds.js'
 import { AttributeType, DataType, onnx } from './proto.js'
 import type { OnnxTypes } from './proto.js'
 
@@ -135,17 +138,32 @@ function saturatedInt(n: number, what: string): number {
   return Math.min(Math.max(n, -Number.MAX_SAFE_INTEGER), Number.MAX_SAFE_INTEGER)
 }
 
+/** Options of {@link loadOnnxModel}. */
+export interface LoadOnnxModelOptions {
+  /**
+   * Bounds on what the model's bytes may hold, checked before they are decoded; tests lower them to reach them
+   * cheaply.
+   *
+   * @default DEFAULT_MODEL_BOUNDS
+   */
+  readonly bounds?: ModelBounds
+}
+
 /**
  * Parses ONNX ModelProto bytes with the protobuf definition, decodes initializers, checks that every node uses a
  * supported operator and that the graph is well formed, and orders nodes topologically.
  *
- * @throws GPU__MALFORMED_MODEL when the bytes do not decode or the graph is not well formed
+ * @throws GPU__MALFORMED_MODEL when the bytes do not decode, hold more than the bounds allow (checked before
+ *   decoding: nodes, initializers, attributes, values listed one by one) or the graph is not well formed
+ * @throws GPU__ALLOCATION_EXCEEDED when an integer or boolean initializer or Constant holds more than
+ *   MAX_HOST_TENSOR_ELEMENTS values
  * @throws GPU__UNSUPPORTED_OP (context `{ op }`) when a node uses an operator the runtime lacks
  */
-export function loadOnnxModel(bytes: Uint8Array): OnnxModel {
+export function loadOnnxModel(bytes: Uint8Array, options: LoadOnnxModelOptions = {}): OnnxModel {
   if (!(bytes instanceof Uint8Array)) throw malformed('an ONNX model must be bytes')
   if (bytes.byteLength > MAX_MODEL_BYTES)
     throw malformed(`the model is ${bytes.byteLength} bytes, more than ${MAX_MODEL_BYTES}`, { bytes: bytes.byteLength })
+  assertModelWithinBounds(bytes, options.bounds ?? DEFAULT_MODEL_BOUNDS)
   let proto: OnnxTypes.ModelProto
   try {
     proto = onnx.ModelProto.decode(bytes)
@@ -160,8 +178,6 @@ export function loadOnnxModel(bytes: Uint8Array): OnnxModel {
   if (opsetEntry == null) throw malformed('the model imports no default-domain opset')
   const opset = toInt(opsetEntry.version, 'opset version')
   const graphNodes = graph.node ?? []
-  if (graphNodes.length > MAX_MODEL_NODES)
-    throw malformed(`the graph has more than ${MAX_MODEL_NODES} nodes`, { nodes: graphNodes.length })
 
   const initializers = new Map<string, HostConstant>()
   for (const t of graph.initializer ?? []) {
@@ -235,6 +251,9 @@ export function decodeTensor(t: OnnxTypes.ITensorProto, what: string): HostConst
     throw malformed(`${what} has an invalid shape`, { what, shape }, cause)
   }
   const n = sizeOf(shape)
+  // Integer and boolean tensors are held as plain numbers on the host, so they take the host bound before any is read.
+  if (t.dataType === DataType.INT64 || t.dataType === DataType.INT32 || t.dataType === DataType.BOOL)
+    assertHostSize(shape, what)
   const raw = t.rawData != null && t.rawData.byteLength > 0 ? t.rawData : undefined
   const view = raw === undefined ? undefined : new DataView(raw.buffer, raw.byteOffset, raw.byteLength)
   const need = (count: number, width: number): void => {
@@ -257,26 +276,25 @@ export function decodeTensor(t: OnnxTypes.ITensorProto, what: string): HostConst
     }
     case DataType.INT64: {
       need(t.int64Data?.length ?? 0, 8)
-      const ints: number[] = []
+      const ints = new Array<number>(n)
       for (let i = 0; i < n; i++) {
-        ints.push(
+        ints[i] =
           view !== undefined
             ? saturatedInt(Number(view.getBigInt64(i * 8, true)), what)
-            : saturatedInt(longValue(t.int64Data![i]), what),
-        )
+            : saturatedInt(longValue(t.int64Data![i]), what)
       }
       return { shape, dataType: 'int', ints }
     }
     case DataType.BOOL: {
       need(t.int32Data?.length ?? 0, 1)
-      const ints: number[] = []
-      for (let i = 0; i < n; i++) ints.push((view !== undefined ? view.getUint8(i) : t.int32Data![i]!) !== 0 ? 1 : 0)
+      const ints = new Array<number>(n)
+      for (let i = 0; i < n; i++) ints[i] = (view !== undefined ? view.getUint8(i) : t.int32Data![i]!) !== 0 ? 1 : 0
       return { shape, dataType: 'bool', ints }
     }
     case DataType.INT32: {
       need(t.int32Data?.length ?? 0, 4)
-      const ints: number[] = []
-      for (let i = 0; i < n; i++) ints.push(view !== undefined ? view.getInt32(i * 4, true) : t.int32Data![i]!)
+      const ints = new Array<number>(n)
+      for (let i = 0; i < n; i++) ints[i] = view !== undefined ? view.getInt32(i * 4, true) : t.int32Data![i]!
       return { shape, dataType: 'int', ints }
     }
     default:

@@ -1,4 +1,5 @@
 import onnxProto from 'onnx-proto'
+import protobuf from 'protobufjs/minimal.js'
 
 /**
  * The ONNX protobuf definition (`onnx-proto`: protobufjs static code generated from onnx.proto, IR version 8).
@@ -14,3 +15,9 @@ export const DataType = Object.freeze({ FLOAT: 1, INT32: 6, INT64: 7, BOOL: 9, D
 
 /** ONNX AttributeProto.AttributeType values the runtime reads. */
 export const AttributeType = Object.freeze({ FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, FLOATS: 6, INTS: 7 })
+
+/**
+ * The protobuf wire reader `onnx-proto` decodes with, for walking model bytes before they are decoded (see
+ * `assertModelWithinBounds`).
+ */
+export const ProtoReader = protobuf.Reader
