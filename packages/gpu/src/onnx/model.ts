@@ -1,3 +1,4 @@
+import { MinHeap } from '@datastructures-js/heap'
 import { MAX_MODEL_BYTES, MAX_TENSOR_RANK } from '../constants.js'
 import { GpuError } from '../errors.js'
 import { assertShape, sizeOf } from '../tensor/tensor.js'
@@ -335,9 +336,15 @@ function decodeAttribute(a: OnnxTypes.IAttributeProto, node: string): AttributeV
   }
 }
 
-/** Kahn's algorithm; stable (keeps file order among ready nodes). */
-function topologicalOrder(
-  nodes: OnnxNode[],
+/**
+ * Orders nodes so that each comes after the nodes producing what it reads: Kahn's algorithm, O((V + E) log V). A node
+ * is ready once none of its inputs is pending; ready nodes are taken lowest file index first, so a graph already in
+ * order keeps it and ties follow the file.
+ *
+ * @throws GPU__MALFORMED_MODEL when a value is produced twice, read or declared but never produced, or on a cycle
+ */
+export function topologicalOrder(
+  nodes: readonly OnnxNode[],
   inputs: readonly ValueInfo[],
   initializers: ReadonlyMap<string, HostConstant>,
   outputs: readonly ValueInfo[],
@@ -352,33 +359,33 @@ function topologicalOrder(
       producers.set(o, i)
     }
   })
-  for (const n of nodes) {
-    for (const i of n.inputs) {
-      if (!available.has(i) && !producers.has(i))
-        throw malformed(`node ${n.name} reads ${i}, which nothing produces`, { node: n.name, value: i })
+  // pending[i]: inputs of node i not produced yet (one per reading, so a value read twice counts twice)
+  const pending = new Int32Array(nodes.length)
+  const readers = new Map<string, number[]>()
+  const ready = new MinHeap<number>()
+  nodes.forEach((n, i) => {
+    for (const v of n.inputs) {
+      if (available.has(v)) continue
+      if (!producers.has(v))
+        throw malformed(`node ${n.name} reads ${v}, which nothing produces`, { node: n.name, value: v })
+      pending[i]!++
+      const list = readers.get(v)
+      if (list === undefined) readers.set(v, [i])
+      else list.push(i)
     }
-  }
+    if (pending[i] === 0) ready.push(i)
+  })
   for (const o of outputs) {
     if (!available.has(o.name) && !producers.has(o.name))
       throw malformed(`graph output ${o.name} is never produced`, { value: o.name })
   }
   const order: OnnxNode[] = []
-  const done = new Array<boolean>(nodes.length).fill(false)
-  let progressed = true
-  while (order.length < nodes.length && progressed) {
-    progressed = false
-    for (let i = 0; i < nodes.length; i++) {
-      if (done[i]) continue
-      const n = nodes[i]!
-      if (n.inputs.every((v) => available.has(v))) {
-        done[i] = true
-        order.push(n)
-        for (const o of n.outputs) available.add(o)
-        progressed = true
-      }
-    }
+  while (!ready.isEmpty()) {
+    const n = nodes[ready.pop()!]!
+    order.push(n)
+    for (const o of n.outputs) for (const r of readers.get(o) ?? []) if (--pending[r]! === 0) ready.push(r)
   }
   if (order.length < nodes.length)
-    throw malformed('the graph has a cycle', { stuck: nodes.filter((_, i) => !done[i]).map((n) => n.name) })
+    throw malformed('the graph has a cycle', { stuck: nodes.filter((_, i) => pending[i]! > 0).map((n) => n.name) })
   return order
 }
