@@ -15,6 +15,11 @@ export const MAX_SCENE_TRIANGLES = 4_000_000
 export const MAX_TEXTURE_SIDE = 8192
 /** Most texels of all of a scene's textures together: 64 MB of RGBA8 on the device. */
 export const MAX_SCENE_TEXELS = 16 * 1024 * 1024
+/**
+ * Most start-of-scan markers a JPEG texture may hold: a progressive decode passes over every block once a scan, so
+ * scans times texels is its work. libjpeg's progressive script writes 10 scans (6 for grey), Photoshop 3 to 5.
+ */
+export const MAX_JPEG_SCANS = 64
 /** Deepest node hierarchy a scene may have: world matrices and the scene walk follow it, one call per level. */
 export const MAX_NODE_DEPTH = 256
 /** Most joints a skin may have (a detailed character has a few hundred): each costs its chain of parents a build. */

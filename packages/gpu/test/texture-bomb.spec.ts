@@ -2,7 +2,7 @@ import { WebIO } from '@gltf-transform/core'
 import { encode as encodePng } from 'fast-png'
 import { crc32, deflateSync, inflateSync } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
-import { generateSceneDocument, isGpuError, loadScene } from '../src/index.js'
+import { generateSceneDocument, isGpuError, loadScene, MAX_JPEG_SCANS } from '../src/index.js'
 import { decodeTexture } from '../src/scene/texture.js'
 
 const SIGNATURE = Uint8Array.of(137, 80, 78, 71, 13, 10, 26, 10)
@@ -235,5 +235,37 @@ describe('PNG textures with malformed chunk framing', () => {
     expect(malformed(pngOf([chunks[0]!, { type: 'IDAT', data: idat.data.subarray(0, 6) }, IEND]))).toBe(
       'GPU__MALFORMED_SCENE',
     )
+  })
+})
+
+/**
+ * An 8x8 grey progressive JPEG of `scans` AC scans, each a single end-of-block: jpeg-js passes over the image once a
+ * scan, so a file of many scans costs their count times its blocks.
+ */
+function progressiveJpeg(scans: number): Uint8Array {
+  const bytes = [0xff, 0xd8, 0xff, 0xdb, 0, 67, 0, ...new Array<number>(64).fill(1)]
+  bytes.push(0xff, 0xc2, 0, 11, 8, 0, 8, 0, 8, 1, 1, 0x11, 0)
+  // DC and AC tables 0, each of one 1-bit code: DC difference 0, AC end of block.
+  bytes.push(0xff, 0xc4, 0, 20, 0x00, 1, ...new Array<number>(15).fill(0), 0)
+  bytes.push(0xff, 0xc4, 0, 20, 0x10, 1, ...new Array<number>(15).fill(0), 0)
+  // Coefficients 1 to 63 of component 1, then the end-of-block code (0) padded with ones.
+  for (let k = 0; k < scans; k++) bytes.push(0xff, 0xda, 0, 8, 1, 1, 0x00, 1, 63, 0x00, 0x7f)
+  bytes.push(0xff, 0xd9)
+  return Uint8Array.from(bytes)
+}
+
+describe('JPEG textures of many scans', () => {
+  const decodeJpeg = (jpeg: Uint8Array) => decodeTexture(jpeg, 'image/jpeg', [8, 8], 64, 'test')
+
+  it(`should decode ${MAX_JPEG_SCANS} scans, and refuse one more with GPU__SCENE_TOO_LARGE before decoding`, () => {
+    expect(decodeJpeg(progressiveJpeg(MAX_JPEG_SCANS)).rgba.length).toBe(8 * 8 * 4)
+    let error: unknown
+    try {
+      decodeJpeg(progressiveJpeg(MAX_JPEG_SCANS + 1))
+    } catch (e) {
+      error = e
+    }
+    expect(isGpuError(error, 'GPU__SCENE_TOO_LARGE')).toBe(true)
+    expect(error).toMatchObject({ context: { texture: 'test', scans: MAX_JPEG_SCANS + 1, limit: MAX_JPEG_SCANS } })
   })
 })

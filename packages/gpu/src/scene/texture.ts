@@ -2,7 +2,7 @@ import { convertIndexedToRgb, decode as decodePng } from 'fast-png'
 import jpeg from 'jpeg-js'
 import { concat } from 'uint8arrays/concat'
 import type { ZlibOptions } from 'node:zlib'
-import { MAX_SCENE_TEXELS, MAX_TEXTURE_SIDE } from '../constants.js'
+import { MAX_JPEG_SCANS, MAX_SCENE_TEXELS, MAX_TEXTURE_SIDE } from '../constants.js'
 import { GpuError } from '../errors.js'
 import type { Ktx2Decode } from './ktx2.js'
 import type { WebpDecode } from './webp.js'
@@ -137,8 +137,21 @@ export function decodeTexture(
   return texture
 }
 
-/** Decodes a JPEG of `texels` texels (its checked header's size), with jpeg-js's own bounds set to that size. */
-function jpegToRgba(image: Uint8Array, texels: number): Texture {
+/**
+ * Decodes a JPEG of `texels` texels (its checked header's size), with jpeg-js's own bounds set to that size, once its
+ * scans are counted: jpeg-js bounds the image but not how many times a progressive file passes over it.
+ *
+ * @throws GPU__SCENE_TOO_LARGE past {@link MAX_JPEG_SCANS} scans
+ */
+function jpegToRgba(image: Uint8Array, texels: number, label: string): Texture {
+  const scans = jpegScanMarkers(image)
+  if (scans > MAX_JPEG_SCANS) {
+    throw new GpuError(
+      'GPU__SCENE_TOO_LARGE',
+      `texture ${label} is a JPEG with ${scans} start-of-scan markers; the loader decodes at most ${MAX_JPEG_SCANS} scans`,
+      { texture: label, scans, limit: MAX_JPEG_SCANS },
+    )
+  }
   const { width, height, data } = jpeg.decode(image, {
     useTArray: true,
     formatAsRGBA: true,
@@ -147,6 +160,20 @@ function jpegToRgba(image: Uint8Array, texels: number): Texture {
     maxMemoryUsageInMB: Math.ceil((texels * 8) / 2 ** 20) + 16,
   })
   return { width, height, rgba: data }
+}
+
+/**
+ * The 0xFF 0xDA (start of scan) byte pairs anywhere in a JPEG: at least the scans jpeg-js starts. Entropy-coded data
+ * holds no such pair (an 0xFF there is followed by 0 or a restart marker), but a walk by segment lengths would not
+ * bound jpeg-js, whose recovery from misplaced markers can step back or jump into what such a walk skips. Metadata
+ * that is binary may hold a stray pair, about one in 64 KiB, which the bound's headroom covers.
+ */
+function jpegScanMarkers(image: Uint8Array): number {
+  let scans = 0
+  for (let at = image.indexOf(0xff); at >= 0 && at + 1 < image.length; at = image.indexOf(0xff, at + 1)) {
+    if (image[at + 1] === 0xda) scans++
+  }
+  return scans
 }
 
 /** WebP through libwebp, which checks the whole bitstream; `null` from it means the bytes are not a WebP it reads. */
