@@ -132,6 +132,11 @@ export const MAX_ENVIRONMENT_SIDE = 16384
  */
 export const MAX_ENVIRONMENT_DECODED_TEXELS = 8192 * 4096
 /**
+ * Most bytes an OpenEXR environment image may store a texel, all its channels together (RGBA in 32-bit floats is 16):
+ * a block may decompress to its texels times this, so it bounds what one block and the whole image can inflate to.
+ */
+export const MAX_ENVIRONMENT_TEXEL_BYTES = 64
+/**
  * Most texels an environment keeps on the GPU: larger ones are box-filtered by halves until they fit. 2048 x 1024
  * texels take 32 MB with their sampling tables, and light a scene as well as the 8k original would.
  */

@@ -8,6 +8,7 @@ import { HDRLoader } from 'three/examples/jsm/loaders/HDRLoader.js'
 import { FloatType } from 'three'
 import { MAX_ENVIRONMENT_BYTES, MAX_ENVIRONMENT_DECODED_TEXELS, MAX_ENVIRONMENT_SIDE } from '../constants.js'
 import { GpuError } from '../errors.js'
+import { assertExrBlocks, readExrHeader } from './exr-layout.js'
 
 /**
  * An equirectangular environment: linear RGB radiance, three floats per texel, row by row from the top (the +y
@@ -59,8 +60,11 @@ export function decodeEnvironmentImage(bytes: Uint8Array): EnvironmentImage {
       bytes: bytes.length,
     })
   }
-  const size = format === 'hdr' ? radianceSize(bytes) : exrSize(bytes)
-  assertSide(format, size.width, size.height)
+  const header = format === 'hdr' ? readRadianceHeader(bytes) : readExrHeader(bytes)
+  assertSide(format, header.width, header.height)
+  // The pixels are checked against a size known to be bounded, as that size bounds what they may decode to.
+  if ('pixels' in header) assertRadiancePixels(bytes, header)
+  else assertExrBlocks(bytes, header)
   // The loaders take an ArrayBuffer of the file alone: the bytes' own where they fill it, else a copy.
   const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
   const buffer = (
@@ -78,7 +82,7 @@ export function decodeEnvironmentImage(bytes: Uint8Array): EnvironmentImage {
     })
   }
   const { width, height, data } = parsed
-  if (width !== size.width || height !== size.height || !(data instanceof Float32Array)) {
+  if (width !== header.width || height !== header.height || !(data instanceof Float32Array)) {
     throw new GpuError(
       'GPU__MALFORMED_ENVIRONMENT',
       `the ${format} decoder returned another image than its header names`,
@@ -128,95 +132,82 @@ function assertSide(format: EnvironmentFormat, width: number, height: number): v
   }
 }
 
-/** A Radiance file's size from its resolution line ("-Y height +X width", the orientation every writer uses). */
-function radianceSize(bytes: Uint8Array): { width: number; height: number } {
-  // The header is short text lines ending in an empty line, then the resolution line.
-  const head = new TextDecoder('latin1').decode(bytes.subarray(0, 4096))
-  const match = /\n\n-Y (\d{1,9}) \+X (\d{1,9})\n/.exec(head)
-  if (match === null) {
+/** three's header reader looks for a line's end in at most nine 128-byte chunks from its start (HDRLoader's fgets). */
+const RADIANCE_LINE_LIMIT = 9 * 128
+
+/**
+ * Widths three's HDRLoader reads run-length encoded; it reads others, and files whose first scanline does not start
+ * as an encoded one, flat: four bytes a texel, as many as follow the header.
+ */
+const RADIANCE_RLE_WIDTHS = { min: 8, max: 0x7fff } as const
+
+/** What of a Radiance header sizes its image, and where its pixels start. */
+interface RadianceHeader {
+  readonly width: number
+  readonly height: number
+  readonly pixels: number
+}
+
+/**
+ * A Radiance file's header, read as three's HDRLoader reads it, since its size is what that loader allocates: line by
+ * line (each found as its `fgets` finds it), with its regular expressions, the first line the magic one, comment lines
+ * skipped, until a FORMAT line and a resolution line have both been read (a later resolution line before the FORMAT
+ * line winning), or the lines run out.
+ */
+function readRadianceHeader(bytes: Uint8Array): RadianceHeader {
+  let at = 0
+  const nextLine = (): string | undefined => {
+    const end = bytes.subarray(at, at + RADIANCE_LINE_LIMIT).indexOf(0x0a)
+    if (end < 0) return undefined
+    const line = String.fromCharCode(...bytes.subarray(at, at + end))
+    at += end + 1
+    return line
+  }
+  const magic = nextLine()
+  if (magic === undefined || !/^#\?(\S+)/.test(magic)) {
+    throw new GpuError('GPU__MALFORMED_ENVIRONMENT', 'a Radiance .hdr file must start with a "#?" line', {})
+  }
+  let format = false
+  let size: { width: number; height: number } | undefined
+  while (!format || size === undefined) {
+    const line = nextLine()
+    if (line === undefined) break
+    if (line.startsWith('#')) continue
+    if (/^\s*FORMAT=(\S+)\s*$/.test(line)) format = true
+    const match = /^\s*-Y\s+(\d+)\s+\+X\s+(\d+)\s*$/.exec(line)
+    if (match !== null) size = { width: Number.parseInt(match[2]!, 10), height: Number.parseInt(match[1]!, 10) }
+  }
+  if (!format || size === undefined) {
     throw new GpuError(
       'GPU__MALFORMED_ENVIRONMENT',
-      'a Radiance .hdr file needs a "-Y height +X width" resolution line after its header',
-      {},
+      'a Radiance .hdr file needs a FORMAT line and a "-Y height +X width" resolution line in its header',
+      { format },
     )
   }
-  return { width: Number(match[2]), height: Number(match[1]) }
-}
-
-/** OpenEXR version flags (the version field's bits past its low byte) for deep data and for several parts. */
-const EXR_DEEP = 0x800
-const EXR_MULTI_PART = 0x1000
-
-/**
- * An OpenEXR file's data window, from the header's `dataWindow` attribute (a box2i: xMin, yMin, xMax, yMax). The
- * header is a list of (name NUL, type NUL, int32 size, value) attributes ending in an empty name; the whole list is
- * walked and bounded here, since three's header reader scans for each NUL without an end and would never return
- * from a header cut off mid-name. Single-part images only.
- */
-function exrSize(bytes: Uint8Array): { width: number; height: number } {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  if (bytes.length < 8) throw malformedExr()
-  const flags = view.getUint32(4, true)
-  if ((flags & (EXR_DEEP | EXR_MULTI_PART)) !== 0) {
-    throw new GpuError('GPU__MALFORMED_ENVIRONMENT', 'deep and multi-part OpenEXR files are not read', { flags })
-  }
-  const text = (from: number): { value: string; next: number } => {
-    const end = bytes.indexOf(0, from)
-    if (end < 0 || end - from > 255) throw malformedExr()
-    return { value: new TextDecoder('latin1').decode(bytes.subarray(from, end)), next: end + 1 }
-  }
-  let size: { width: number; height: number } | undefined
-  let at = 8
-  for (;;) {
-    const name = text(at)
-    if (name.value === '') break
-    const type = text(name.next)
-    if (type.next + 4 > bytes.length) throw malformedExr()
-    const length = view.getInt32(type.next, true)
-    const value = type.next + 4
-    if (length < 0 || value + length > bytes.length) throw malformedExr()
-    if (name.value === 'dataWindow') {
-      if (type.value !== 'box2i' || length !== 16) throw malformedExr()
-      const [xMin, yMin, xMax, yMax] = [0, 4, 8, 12].map((o) => view.getInt32(value + o, true)) as [
-        number,
-        number,
-        number,
-        number,
-      ]
-      size = { width: xMax - xMin + 1, height: yMax - yMin + 1 }
-    }
-    if (name.value === 'channels') assertExrChannels(bytes, view, value, value + length)
-    at = value + length
-  }
-  if (size === undefined) throw malformedExr()
-  return size
+  return { ...size, pixels: at }
 }
 
 /**
- * The channel list: (name NUL, int32 pixel type, pLinear byte, 3 reserved bytes, int32 x and y sampling) per channel,
- * then a NUL. three's decoder steps through pixels by each type's size and loops for ever on one it does not know, so
- * only UINT, HALF and FLOAT channels sampled at every pixel pass.
+ * That a Radiance file's pixels are as three's loader will read them at the header's size: a run-length encoded first
+ * scanline must state the header's width (three would refuse it only after allocating the image), and flat pixels
+ * must be at most four bytes a texel, as three allocates by what follows the header when they are flat.
  */
-function assertExrChannels(bytes: Uint8Array, view: DataView, from: number, end: number): void {
-  let at = from
-  while (at < end && bytes[at] !== 0) {
-    const nul = bytes.indexOf(0, at)
-    if (nul < 0 || nul + 17 > end) throw malformedExr()
-    const type = view.getInt32(nul + 1, true)
-    if (type < 0 || type > 2 || view.getInt32(nul + 9, true) !== 1 || view.getInt32(nul + 13, true) !== 1) {
-      throw new GpuError(
-        'GPU__MALFORMED_ENVIRONMENT',
-        'an OpenEXR channel must be UINT, HALF or FLOAT at every pixel',
-        {
-          pixelType: type,
-        },
-      )
-    }
-    at = nul + 17
+function assertRadiancePixels(bytes: Uint8Array, { width, height, pixels }: RadianceHeader): void {
+  const [a, b, c = 0, d = 0] = bytes.subarray(pixels, pixels + 4)
+  const encoded =
+    width >= RADIANCE_RLE_WIDTHS.min && width <= RADIANCE_RLE_WIDTHS.max && a === 2 && b === 2 && (c & 0x80) === 0
+  if (encoded && ((c << 8) | d) !== width) {
+    throw new GpuError(
+      'GPU__MALFORMED_ENVIRONMENT',
+      `a Radiance .hdr file's first scanline states a width of ${(c << 8) | d}, not its header's ${width}`,
+      { width, scanlineWidth: (c << 8) | d },
+    )
   }
-  if (at !== end - 1) throw malformedExr()
-}
-
-function malformedExr(): GpuError {
-  return new GpuError('GPU__MALFORMED_ENVIRONMENT', 'an OpenEXR file needs a readable header with a dataWindow', {})
+  if (!encoded && bytes.length - pixels > 4 * width * height) {
+    throw new GpuError(
+      'GPU__MALFORMED_ENVIRONMENT',
+      `a flat Radiance .hdr file holds more than four bytes for each of its ${width}x${height} texels`,
+      { width, height, bytes: bytes.length - pixels },
+    )
+  }
 }

@@ -1,9 +1,9 @@
 import { convertIndexedToRgb, decode as decodePng } from 'fast-png'
 import jpeg from 'jpeg-js'
 import { concat } from 'uint8arrays/concat'
-import type { ZlibOptions } from 'node:zlib'
 import { MAX_JPEG_SCANS, MAX_SCENE_TEXELS, MAX_TEXTURE_SIDE } from '../constants.js'
 import { GpuError } from '../errors.js'
+import { inflatesWithin } from './inflate.js'
 import type { Ktx2Decode } from './ktx2.js'
 import type { WebpDecode } from './webp.js'
 
@@ -193,16 +193,6 @@ function webpToRgba(decode: WebpDecode): Decode {
   }
 }
 
-/**
- * Synchronous inflation for {@link boundedPng}, where the runtime has it (Node 22.3 and later). This module also runs
- * in browsers, which a static `node:zlib` import would stop loading; there the cap is skipped, as a tab that loads
- * its own scene risks only itself, not a worker.
- */
-const inflateRawSync: ((data: Uint8Array, options: ZlibOptions) => Uint8Array) | undefined =
-  typeof process === 'object' && typeof process.getBuiltinModule === 'function'
-    ? process.getBuiltinModule('node:zlib').inflateRawSync
-    : undefined
-
 const PNG_SIGNATURE = [137, 80, 78, 71, 13, 10, 26, 10]
 
 /** Samples per texel of each PNG colour type; the types missing here do not exist. */
@@ -288,26 +278,13 @@ function boundedPng(image: Uint8Array, texels: number, label: string): Uint8Arra
       }, 0)
     : height * rowBytes(width)
 
-  if (inflateRawSync !== undefined) {
-    const stream = idat.length === 1 ? idat[0]! : concat(idat)
-    // The zlib header checked as fast-png's inflater (fflate) checks it, then the raw deflate stream inflated: fflate
-    // ignores the Adler-32 trailer, so a texture with a wrong one decodes as it did before the cap.
-    const [cmf = 0, flg = 0] = stream
-    if ((cmf & 15) !== 8 || cmf >> 4 > 7 || ((cmf << 8) | flg) % 31 !== 0 || (flg & 32) !== 0) {
-      throw new Error('its image data is not a zlib stream without a preset dictionary')
-    }
-    const limit = expected + PNG_INFLATE_SLACK
-    try {
-      inflateRawSync(stream.subarray(2), { maxOutputLength: limit })
-    } catch (cause) {
-      if ((cause as { code?: unknown }).code !== 'ERR_BUFFER_TOO_LARGE') throw cause
-      throw new GpuError(
-        'GPU__SCENE_TOO_LARGE',
-        `texture ${label} is ${width}x${height}, and its PNG image data inflates past the ${expected} bytes that size takes`,
-        { texture: label, width, height, limit },
-        { cause },
-      )
-    }
+  const limit = expected + PNG_INFLATE_SLACK
+  if (!inflatesWithin(idat.length === 1 ? idat[0]! : concat(idat), limit)) {
+    throw new GpuError(
+      'GPU__SCENE_TOO_LARGE',
+      `texture ${label} is ${width}x${height}, and its PNG image data inflates past the ${expected} bytes that size takes`,
+      { texture: label, width, height, limit },
+    )
   }
   if (iccp.length === 0) return image
   const kept: Uint8Array[] = []
