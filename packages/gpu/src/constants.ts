@@ -5,10 +5,17 @@ export { MAX_ENVIRONMENT_INTENSITY, MAX_IMAGE_SIDE, MAX_SAMPLES_PER_PIXEL } from
 /** Largest glTF/GLB asset accepted by `loadScene`. */
 export const MAX_SCENE_BYTES = 256 * 1024 * 1024
 /**
- * Most bytes a scene's accessors may declare (checked before decoding): compressed geometry is bounded only by
- * these counts, not by the file's size.
+ * Most bytes a scene's accessors and EXT_meshopt_compression buffer views may declare together (checked before
+ * decoding): compressed geometry is bounded only by these counts, not by the file's size.
  */
 export const MAX_DECODED_SCENE_BYTES = 1024 * 1024 * 1024
+/**
+ * Most bytes one EXT_meshopt_compression buffer view may decode to. The meshopt decoder's WebAssembly memory grows to
+ * the largest view it has decoded and is never given back, so this is memory a worker may hold for as long as it runs
+ * after one scene. It holds a float32 VEC4 attribute of 16M vertices, more than the 12M corners of
+ * {@link MAX_SCENE_TRIANGLES} unindexed triangles.
+ */
+export const MAX_MESHOPT_VIEW_BYTES = 256 * 1024 * 1024
 /** Most triangles in one scene: bounds CPU BVH build time and GPU memory. */
 export const MAX_SCENE_TRIANGLES = 4_000_000
 /** Widest or tallest texture accepted, texels (checked from the image header before decoding). */
