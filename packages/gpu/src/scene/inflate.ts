@@ -4,16 +4,26 @@
  * the decoder allocates whatever it inflates to.
  */
 import type { ZlibOptions } from 'node:zlib'
+import { GpuError } from '../errors.js'
 
 /**
- * Synchronous raw inflation where the runtime has it (Node 20.16, 22.3 and later). This module also runs in browsers,
- * which a static `node:zlib` import would stop loading; there the cap is skipped, as a tab that loads its own scene
- * risks only itself, not a worker.
+ * Synchronous raw inflation: Node's, taken through `process.getBuiltinModule` (Node 20.16, 22.3 and later). A Node
+ * without it gets an inflater that refuses every stream, since skipping the cap there would let a worker inflate an
+ * untrusted texture or panorama uncapped. This module also runs in browsers, which a static `node:zlib` import would
+ * stop loading; there the cap is skipped, as a tab that loads its own scene risks only itself, not a worker.
  */
 const inflateRawSync: ((data: Uint8Array, options: ZlibOptions) => Uint8Array) | undefined =
-  typeof process === 'object' && typeof process.getBuiltinModule === 'function'
-    ? process.getBuiltinModule('node:zlib').inflateRawSync
-    : undefined
+  typeof process !== 'object' || typeof process.versions?.node !== 'string'
+    ? undefined
+    : typeof process.getBuiltinModule === 'function'
+      ? process.getBuiltinModule('node:zlib').inflateRawSync
+      : () => {
+          throw new GpuError(
+            'GPU__DECODER_UNAVAILABLE',
+            `compressed images are inflated with a cap that needs process.getBuiltinModule (Node 20.16, 22.3 or later); this is ${process.version}`,
+            { decoder: 'zlib', node: process.version },
+          )
+        }
 
 /**
  * Whether a zlib stream inflates to at most `limit` bytes. Its header is checked as fflate checks it (deflate, a
