@@ -1,6 +1,6 @@
 import { extname } from 'node:path'
 import { type AbortOptions, delay, MAX_FRAMES_PER_JOB, MAX_INFERENCE_ITEMS, type Split } from '@tessera/core'
-import { decodeEnvironmentImage, SceneTimeline, tensor } from '@tessera/gpu'
+import { decodeEnvironmentImage, MAX_TENSOR_RANK, SceneTimeline, tensor } from '@tessera/gpu'
 import { checkTaskCount } from '@tessera/scheduler'
 import { SingleBar } from 'cli-progress'
 import { type Command, InvalidArgumentError, Option } from 'commander'
@@ -34,7 +34,7 @@ const POLL_MS = 500
 
 const tensorJson = z.record(
   z.string().min(1).max(256),
-  z.object({ dims: z.array(z.number().int().min(0)).max(8), data: z.array(z.number()) }),
+  z.object({ dims: z.array(z.number().int().min(0)).max(MAX_TENSOR_RANK), data: z.array(z.number()) }),
 )
 
 /** Inference inputs from JSON (`{ "input": { "dims": [2, 4], "data": [...] } }`) into a tensor bundle blob. */
