@@ -31,6 +31,21 @@ export const MAX_JPEG_SCANS = 64
 export const MAX_NODE_DEPTH = 256
 /** Most joints a skin may have (a detailed character has a few hundred): each costs its chain of parents a build. */
 export const MAX_SKIN_JOINTS = 4096
+/**
+ * Most channels a scene's animations may hold together, and most samplers, counted in its JSON before it is parsed:
+ * glTF-Transform makes a property of about 3 KB of heap for each (400,000 channels took 1.3 GB and 6.6 s to read), so
+ * this keeps each list near 100 MB. A rig of {@link MAX_SKIN_JOINTS} joints moved in translation, rotation and scale
+ * takes 12,288 in one clip; a character of 100 joints with 30 clips, 9,000.
+ */
+export const MAX_ANIMATION_CHANNELS = 32_768
+/**
+ * Most floats the key times and values of the animations played may hold together, each accessor counted once however
+ * many channels share it, checked before any is decoded. They are decoded to float64, so this is 256 MiB a scene
+ * holds while it renders: {@link MAX_DECODED_SCENE_BYTES} counts them as stored, which may be one byte a value
+ * (normalized integers). A five-minute clip baked at 60 fps of 100 joints moved in translation, rotation and scale
+ * holds 18 M.
+ */
+export const MAX_ANIMATION_KEY_FLOATS = 32 * 1024 * 1024
 /** Most morph targets a primitive may have (a face rig has about fifty). */
 export const MAX_MORPH_TARGETS = 256
 /** Most target reads a build may blend (corners times targets weighted): bounds the work of a scene's morphs. */

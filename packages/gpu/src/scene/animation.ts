@@ -1,4 +1,5 @@
-import type { Accessor, Document, Node } from '@gltf-transform/core'
+import type { Accessor, Animation, Document, Node } from '@gltf-transform/core'
+import { MAX_ANIMATION_CHANNELS, MAX_ANIMATION_KEY_FLOATS } from '../constants.js'
 import { GpuError } from '../errors.js'
 
 /**
@@ -30,21 +31,113 @@ const malformed = (why: string, context: Record<string, unknown> = {}): GpuError
   new GpuError('GPU__MALFORMED_SCENE', `an animation of the glTF asset is malformed: ${why}`, context)
 
 /** Every float of `accessor`, decoded from normalized integers where it holds them. */
-function floatsOf(accessor: Accessor, width: number, label: string): Float64Array {
-  if (accessor.getElementSize() !== width) {
-    throw malformed(`${label} has ${accessor.getElementSize()} components per element, not ${width}`)
-  }
-  const out = new Float64Array(accessor.getCount() * width)
+function floatsOf(accessor: Accessor, label: string): Float64Array {
+  const out = new Float64Array(accessor.getCount() * accessor.getElementSize())
   const element: number[] = []
-  for (let i = 0; i < accessor.getCount(); i++) {
+  for (let i = 0, at = 0; i < accessor.getCount(); i++) {
     accessor.getElement(i, element)
-    for (let k = 0; k < width; k++) {
-      const v = element[k]!
+    for (const v of element) {
       if (!Number.isFinite(v)) throw malformed(`${label} holds a value that is not finite`)
-      out[i * width + k] = v
+      out[at++] = v
     }
   }
   return out
+}
+
+/**
+ * The keys of one read of a document's animations, each accessor decoded (and checked as key times) once however
+ * many channels read it: channels share samplers, and a copy for each would hold channels times keys floats where
+ * the file stores the keys once.
+ */
+class KeyReader {
+  readonly #floats = new Map<Accessor, Float64Array>()
+  readonly #times = new Set<Accessor>()
+
+  /** The floats of `accessor`, `width` to an element. */
+  floats(accessor: Accessor, width: number, label: string): Float64Array {
+    if (accessor.getElementSize() !== width) {
+      throw malformed(`${label} has ${accessor.getElementSize()} components per element, not ${width}`)
+    }
+    let floats = this.#floats.get(accessor)
+    if (floats === undefined) {
+      floats = floatsOf(accessor, label)
+      this.#floats.set(accessor, floats)
+    }
+    return floats
+  }
+
+  /** The key times `accessor` holds: finite, at least 0 and strictly increasing. */
+  times(accessor: Accessor): Float64Array {
+    const times = this.floats(accessor, 1, 'a sampler input')
+    if (this.#times.has(accessor)) return times
+    if (times.length === 0) throw malformed('a sampler has no keys')
+    for (let i = 0; i < times.length; i++) {
+      if (times[i]! < 0 || (i > 0 && !(times[i]! > times[i - 1]!))) {
+        throw malformed('key times must be at least 0 and strictly increasing', { key: i })
+      }
+    }
+    this.#times.add(accessor)
+    return times
+  }
+}
+
+/** Bounds on what {@link nodeChannels} decodes. */
+export interface AnimationBounds {
+  /**
+   * Most floats the distinct accessors of the played channels' samplers may hold together, checked before any is
+   * decoded.
+   *
+   * @default MAX_ANIMATION_KEY_FLOATS
+   */
+  maxKeyFloats?: number
+}
+
+/**
+ * Refuses glTF JSON whose animations hold more than {@link MAX_ANIMATION_CHANNELS} channels, or as many samplers,
+ * before glTF-Transform makes a property of each.
+ *
+ * @throws GPU__SCENE_TOO_LARGE past the bound
+ */
+export function assertAnimationsWithin(json: Record<string, unknown>): void {
+  const animations = Array.isArray(json.animations) ? (json.animations as unknown[]) : []
+  const count = (list: 'channels' | 'samplers'): number =>
+    animations.reduce<number>((sum, a) => {
+      const items = (a as Record<string, unknown> | null)?.[list]
+      return sum + (Array.isArray(items) ? items.length : 0)
+    }, 0)
+  for (const list of ['channels', 'samplers'] as const) {
+    const n = count(list)
+    if (n > MAX_ANIMATION_CHANNELS) {
+      throw new GpuError(
+        'GPU__SCENE_TOO_LARGE',
+        `the glTF asset's animations hold ${n} ${list}, more than ${MAX_ANIMATION_CHANNELS}`,
+        { [list]: n, limit: MAX_ANIMATION_CHANNELS },
+      )
+    }
+  }
+}
+
+/**
+ * Refuses animations whose channels' samplers read more than `limit` floats, each accessor counted once, before
+ * any is decoded.
+ */
+function assertKeyFloatsWithin(animations: readonly Animation[], limit: number): void {
+  const accessors = new Set<Accessor>()
+  for (const animation of animations) {
+    for (const channel of animation.listChannels()) {
+      if (channel.getTargetNode() === null || channel.getTargetPath() === null) continue
+      const sampler = channel.getSampler()
+      for (const accessor of [sampler?.getInput(), sampler?.getOutput()]) if (accessor) accessors.add(accessor)
+    }
+  }
+  let floats = 0
+  for (const accessor of accessors) floats += accessor.getCount() * accessor.getElementSize()
+  if (floats > limit) {
+    throw new GpuError('GPU__SCENE_TOO_LARGE', `the animations played hold ${floats} key floats, more than ${limit}`, {
+      floats,
+      limit,
+    })
+  }
 }
 
 /**
@@ -52,8 +145,11 @@ function floatsOf(accessor: Accessor, width: number, label: string): Float64Arra
  * at least 0 and strictly increasing, one output per key (three for CUBICSPLINE); a weights channel, one output per
  * morph target of the node's mesh in each key. Joints are nodes, so their channels move skinned meshes. With `only`,
  * the channels of the animation of that name alone (GPU__INVALID_INPUT, naming those there are, when there is none).
+ * Channels that share a sampler share its keys' arrays.
+ *
+ * @throws GPU__SCENE_TOO_LARGE when the played channels' keys hold more than `bounds.maxKeyFloats` floats
  */
-export function nodeChannels(doc: Document, only?: string): NodeChannel[] {
+export function nodeChannels(doc: Document, only?: string, bounds: AnimationBounds = {}): NodeChannel[] {
   const animations = doc.getRoot().listAnimations()
   const played = only === undefined ? animations : animations.filter((a) => a.getName() === only)
   if (only !== undefined && played.length === 0) {
@@ -67,6 +163,8 @@ export function nodeChannels(doc: Document, only?: string): NodeChannel[] {
       { animation: only.slice(0, 64), animations: names },
     )
   }
+  assertKeyFloatsWithin(played, bounds.maxKeyFloats ?? MAX_ANIMATION_KEY_FLOATS)
+  const keys = new KeyReader()
   const channels: NodeChannel[] = []
   for (const animation of played) {
     for (const channel of animation.listChannels()) {
@@ -88,16 +186,9 @@ export function nodeChannels(doc: Document, only?: string): NodeChannel[] {
         throw malformed(`interpolation ${String(interpolation)} is not STEP, LINEAR or CUBICSPLINE`)
       }
       const nodePath = path as NodePath
-      const times = floatsOf(input, 1, 'a sampler input')
-      if (times.length === 0) throw malformed('a sampler has no keys')
-      for (let i = 0; i < times.length; i++) {
-        if (times[i]! < 0 || (i > 0 && !(times[i]! > times[i - 1]!))) {
-          throw malformed('key times must be at least 0 and strictly increasing', { key: i })
-        }
-      }
+      const times = keys.times(input)
       // Weights are scalars, one per target in each key; the others one element per key.
-      const values =
-        nodePath === 'weights' ? floatsOf(output, 1, 'a sampler output') : floatsOf(output, width, 'a sampler output')
+      const values = keys.floats(output, nodePath === 'weights' ? 1 : width, 'a sampler output')
       const perKey = (interpolation === 'CUBICSPLINE' ? 3 : 1) * width
       if (values.length !== times.length * perKey) {
         throw malformed(`a sampler has ${times.length} key times and ${values.length / perKey} outputs`)

@@ -56,7 +56,7 @@ import {
   MAX_SPECULAR_COLOR,
 } from '../constants.js'
 import { GpuError } from '../errors.js'
-import { durationOf, type NodeChannel, nodeChannels, poseAt } from './animation.js'
+import { assertAnimationsWithin, durationOf, type NodeChannel, nodeChannels, poseAt } from './animation.js'
 import { assertDeclaredSize, geometryDecoders, isGlb } from './compression.js'
 import { drawsTriangles, meshMatrices, primitiveTriangles, triangleCorners, vertexAttribute } from './gltf-geometry.js'
 import { packScene } from './pack.js'
@@ -126,7 +126,7 @@ const DEFAULT_MATERIAL: Material = {
  * (KHR_lights_punctual) and the first camera, perspective or orthographic.
  *
  * @throws GPU__MALFORMED_SCENE when the asset does not parse or holds nothing to draw; GPU__SCENE_TOO_LARGE past
- * the triangle or texel bounds; GPU__UNSUPPORTED_TEXTURE for a texture that is not PNG, JPEG, WebP or 2D KTX2, or for a
+ * the triangle, texel or animation bounds; GPU__UNSUPPORTED_TEXTURE for a texture that is not PNG, JPEG, WebP or 2D KTX2, or for a
  * material whose textures use different texture coordinates
  */
 export async function loadScene(
@@ -165,6 +165,9 @@ export class SceneTimeline {
   /**
    * Parses a scene (bytes or a path, as {@link loadScene}) and checks its animations. Every animation plays, or with
    * `options.animation` the one of that name alone (a file may hold several clips for one character).
+   *
+   * @throws GPU__SCENE_TOO_LARGE past `MAX_ANIMATION_CHANNELS` channels or samplers in the file, or
+   * `MAX_ANIMATION_KEY_FLOATS` key floats in the animations played
    */
   static async load(source: Uint8Array | string, options: { animation?: string } = {}): Promise<SceneTimeline> {
     const doc = await readDocument(source)
@@ -271,6 +274,7 @@ export async function readDocument(source: Uint8Array | string, options: SceneFi
     if (typeof source !== 'string') assertSelfContained(asset.json as unknown as Record<string, unknown>)
     // Checked before anything is decoded: compressed geometry is bounded only by what its accessors declare.
     assertDeclaredSize(asset.json as unknown as Record<string, unknown>)
+    assertAnimationsWithin(asset.json as unknown as Record<string, unknown>)
     io.registerDependencies(await geometryDecoders(asset.json as unknown as Record<string, unknown>))
     return await io.readJSON(asset)
   } catch (cause) {
