@@ -27,6 +27,19 @@ export const MAX_SCENE_TEXELS = 16 * 1024 * 1024
  * scans times texels is its work. libjpeg's progressive script writes 10 scans (6 for grey), Photoshop 3 to 5.
  */
 export const MAX_JPEG_SCANS = 64
+/**
+ * Bytes a texel jpeg-js may count while it decodes a JPEG texture (its `maxMemoryUsageInMB`, with
+ * {@link JPEG_DECODER_TABLE_BYTES}): for each 8x8 block of each component it counts 256 bytes of coefficients and 64
+ * of samples, then texels times the components for its output and times 4 for the RGBA copy. That is 22 a texel for
+ * three components at full resolution, 14.6 for 4:2:0 and 28 for four (CMYK); the rest covers blocks padding a side
+ * to whole MCUs. At {@link MAX_SCENE_TEXELS} a decode may count 528 MiB.
+ */
+export const JPEG_DECODER_BYTES_PER_TEXEL = 32
+/**
+ * Bytes jpeg-js may count for a JPEG texture beyond {@link JPEG_DECODER_BYTES_PER_TEXEL} a texel: its quantization and
+ * Huffman tables, and the MCUs of a small image, which may hold many more texels than the image does.
+ */
+export const JPEG_DECODER_TABLE_BYTES = 16 * 1024 * 1024
 /** Deepest node hierarchy a scene may have: world matrices and the scene walk follow it, one call per level. */
 export const MAX_NODE_DEPTH = 256
 /** Most joints a skin may have (a detailed character has a few hundred): each costs its chain of parents a build. */

@@ -1,7 +1,13 @@
 import { convertIndexedToRgb, decode as decodePng } from 'fast-png'
 import jpeg from 'jpeg-js'
 import { concat } from 'uint8arrays/concat'
-import { MAX_JPEG_SCANS, MAX_SCENE_TEXELS, MAX_TEXTURE_SIDE } from '../constants.js'
+import {
+  JPEG_DECODER_BYTES_PER_TEXEL,
+  JPEG_DECODER_TABLE_BYTES,
+  MAX_JPEG_SCANS,
+  MAX_SCENE_TEXELS,
+  MAX_TEXTURE_SIDE,
+} from '../constants.js'
 import { GpuError } from '../errors.js'
 import { inflatesWithin } from './inflate.js'
 import type { Ktx2Decode } from './ktx2.js'
@@ -141,7 +147,8 @@ export function decodeTexture(
  * Decodes a JPEG of `texels` texels (its checked header's size), with jpeg-js's own bounds set to that size, once its
  * scans are counted: jpeg-js bounds the image but not how many times a progressive file passes over it.
  *
- * @throws GPU__SCENE_TOO_LARGE past {@link MAX_JPEG_SCANS} scans
+ * @throws GPU__SCENE_TOO_LARGE past {@link MAX_JPEG_SCANS} scans, or when jpeg-js would count more than
+ * {@link JPEG_DECODER_BYTES_PER_TEXEL} bytes a texel (and {@link JPEG_DECODER_TABLE_BYTES}) to decode it
  */
 function jpegToRgba(image: Uint8Array, texels: number, label: string): Texture {
   const scans = jpegScanMarkers(image)
@@ -152,14 +159,25 @@ function jpegToRgba(image: Uint8Array, texels: number, label: string): Texture {
       { texture: label, scans, limit: MAX_JPEG_SCANS },
     )
   }
-  const { width, height, data } = jpeg.decode(image, {
-    useTArray: true,
-    formatAsRGBA: true,
-    maxResolutionInMP: texels / 1e6,
-    // The RGBA output plus jpeg-js's component planes, with room for its small tables.
-    maxMemoryUsageInMB: Math.ceil((texels * 8) / 2 ** 20) + 16,
-  })
-  return { width, height, rgba: data }
+  const bytes = texels * JPEG_DECODER_BYTES_PER_TEXEL + JPEG_DECODER_TABLE_BYTES
+  try {
+    const { width, height, data } = jpeg.decode(image, {
+      useTArray: true,
+      formatAsRGBA: true,
+      maxResolutionInMP: texels / 1e6,
+      maxMemoryUsageInMB: bytes / 2 ** 20,
+    })
+    return { width, height, rgba: data }
+  } catch (cause) {
+    // jpeg-js says so in its message alone; anything else it throws is a file that does not decode.
+    if (!/^maxMemoryUsageInMB limit exceeded/.test((cause as Error | undefined)?.message ?? '')) throw cause
+    throw new GpuError(
+      'GPU__SCENE_TOO_LARGE',
+      `texture ${label} is a JPEG that takes more than ${bytes} bytes to decode (${JPEG_DECODER_BYTES_PER_TEXEL} a texel)`,
+      { texture: label, bytes, limit: bytes },
+      { cause },
+    )
+  }
 }
 
 /**
