@@ -82,6 +82,25 @@ export const MAX_MODEL_NODES = 100_000
  * (on the CPU backend, all of a kernel's work), so without a yield an abort could not be seen until the run ended.
  */
 export const ONNX_NODES_PER_YIELD = 8
+/**
+ * Bytes of released tensors (and spent kernel parameter blocks) the WGSL runtime lets wait before it submits what it
+ * has recorded and destroys them. A buffer cannot be destroyed before the work that reads it is submitted, and the
+ * runtime records a whole graph before its outputs are read, so without this bound a run's device memory is the sum
+ * of all its intermediates, not the live set. Counting bytes, not nodes, leaves small models in one submit (their
+ * garbage never reaches it) and bounds large ones whatever their tensors' size: a chain of 50 Add/Mul nodes on 1M
+ * floats (4 MiB each) submits every 16 nodes and peaks at 68 MiB instead of 204 MiB, with results unchanged bit for
+ * bit (each submit is one more command buffer, no wait for the GPU).
+ */
+export const TENSOR_GARBAGE_FLUSH_BYTES = 64 * 1024 * 1024
+/**
+ * Most bytes of device buffers one ONNX run may hold at once (created and not yet destroyed; the model's cached
+ * weights, bounded by {@link MAX_MODEL_BYTES}, are not counted). Each buffer is also bounded by the adapter's
+ * storage-buffer limit (128 MiB on lavapipe and the WebGPU default), so this is 32 such tensors, or a MatMul's two
+ * operands and output at a 1 GiB limit: enough for any model the runtime serves, while a small model whose graph
+ * keeps many large tensors alive is refused with GPU__ALLOCATION_EXCEEDED instead of exhausting the device (on a
+ * CPU driver, the host's memory). Raise it per engine with `maxRunDeviceBytes`.
+ */
+export const MAX_RUN_DEVICE_BYTES = 4 * 1024 * 1024 * 1024
 /** Highest tensor rank the runtime handles (shader parameter blocks are sized for it). */
 export const MAX_TENSOR_RANK = 6
 /** Most elements in one tensor (2^31 - 1 keeps indices inside i32/u32 arithmetic). */

@@ -71,10 +71,9 @@ export class GpuContext {
   createStorage(bytes: number, what: string, extraUsage = 0): GPUBuffer {
     this.assertUsable()
     this.checkAllocation(bytes, what)
-    const size = Math.max(16, Math.ceil(bytes / 16) * 16)
     return this.device.createBuffer({
       label: what,
-      size,
+      size: storageBufferSize(bytes),
       usage: BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST | extraUsage,
     })
   }
@@ -163,7 +162,7 @@ export class GpuContext {
     return new GpuError('GPU__VALIDATION_FAILED', `${what} failed: ${String(cause)}`, { what }, { cause })
   }
 
-  /** Copies `bytes` from `source` back to the CPU. */
+  /** Copies `bytes` from `source` back to the CPU; an abort of `signal` stops the wait for the copy. */
   async read(source: GPUBuffer, bytes: number, signal?: AbortSignal): Promise<ArrayBuffer> {
     this.assertUsable(signal)
     const size = Math.max(4, Math.ceil(bytes / 4) * 4)
@@ -171,19 +170,26 @@ export class GpuContext {
     const encoder = this.device.createCommandEncoder()
     encoder.copyBufferToBuffer(source, 0, staging, 0, size)
     this.device.queue.submit([encoder.finish()])
+    // Destroying a buffer rejects its pending map, so an abort need not wait for the queued work to finish.
+    const onAbort = (): void => staging.destroy()
+    signal?.addEventListener('abort', onAbort, { once: true })
     try {
       await staging.mapAsync(MAP_MODE_READ)
     } catch (cause) {
       staging.destroy()
+      this.assertUsable(signal)
       // Let the device's `lost` handler run first so a loss reads as GPU__DEVICE_LOST, not a map failure.
       await new Promise((resolve) => setImmediate(resolve))
       throw this.#translate(cause, 'read-back')
+    } finally {
+      signal?.removeEventListener('abort', onAbort)
     }
-    const copy = staging.getMappedRange(0, size).slice(0, bytes)
-    staging.unmap()
-    staging.destroy()
-    this.assertUsable(signal)
-    return copy
+    try {
+      this.assertUsable(signal)
+      return staging.getMappedRange(0, size).slice(0, bytes)
+    } finally {
+      staging.destroy()
+    }
   }
 
   /** Submits one compute pass: `dispatches` run in order, each seeing the previous ones' writes. */
@@ -205,6 +211,11 @@ export class GpuContext {
     this.assertUsable()
     await this.device.queue.onSubmittedWorkDone()
   }
+}
+
+/** The size of the buffer `createStorage` makes for `bytes`: at least 16, rounded up to 16. */
+export function storageBufferSize(bytes: number): number {
+  return Math.max(16, Math.ceil(bytes / 16) * 16)
 }
 
 /** One compute dispatch. */

@@ -1,6 +1,7 @@
 import { logger } from '@libp2p/logger'
 import type { Logger } from '@libp2p/logger'
 import { throwIfAborted, type AbortOptions } from '@tessera/core'
+import { MAX_RUN_DEVICE_BYTES } from '../constants.js'
 import { GpuError } from '../errors.js'
 import { GpuPathTracer } from '../render/gpu-pathtracer.js'
 import type { RenderedTile, RenderTileOptions } from '../render/tile.js'
@@ -35,6 +36,12 @@ export interface EngineOptions extends AbortOptions {
    * @default 'auto' (blocked on fallback adapters, tiled otherwise)
    */
   matmulKernel?: MatmulKernel | 'auto'
+  /**
+   * Most bytes of device buffers one model run may hold at once, its cached weights aside: a run past it fails with
+   * GPU__ALLOCATION_EXCEEDED.
+   * @default MAX_RUN_DEVICE_BYTES
+   */
+  maxRunDeviceBytes?: number
   /** Called once if the device is lost while the engine lives (not after `destroy()`). */
   onDeviceLost?: (error: GpuError) => void
   /**
@@ -102,6 +109,7 @@ export class Engine {
   /** The WGSL tensor runtime; its kernels can be called directly (see `TensorBackend`). */
   readonly tensors: GpuBackend
   readonly #weights = new WeakMap<OnnxModel, ModelWeights>()
+  readonly #maxRunDeviceBytes: number
   #destroyed = false
 
   /** @internal use {@link createEngine} */
@@ -112,6 +120,7 @@ export class Engine {
     log: Logger,
     matmulKernel: MatmulKernel,
     onDeviceLost?: (error: GpuError) => void,
+    maxRunDeviceBytes = MAX_RUN_DEVICE_BYTES,
   ) {
     this.#gpu = gpu
     this.adapter = adapter
@@ -119,6 +128,7 @@ export class Engine {
     // A CPU driver runs few invocations at once and keeps its lanes busy only when each traces many samples.
     this.#tracer = new GpuPathTracer(this.context, !adapter.isFallbackAdapter)
     this.tensors = new GpuBackend(this.context, matmulKernel)
+    this.#maxRunDeviceBytes = maxRunDeviceBytes
     device.onuncapturederror = (event) => log.error('uncaptured WebGPU error: %s', event.error.message)
     void device.lost.then((info) => {
       if (this.#destroyed) return
@@ -171,9 +181,11 @@ export class Engine {
     }
     const held = weights
     return this.context.scoped('runModel', async () => {
+      // A backend of its own counts the run's buffers against its bound and destroys all of them when it ends.
+      const run = new GpuBackend(this.context, this.tensors.matmulKernel, { maxLiveBytes: this.#maxRunDeviceBytes })
       held.runs++
       try {
-        return await runOnnx(this.tensors, model, inputs, options, (name, c) => {
+        return await runOnnx(run, model, inputs, options, (name, c) => {
           let t = held.tensors.get(name)
           if (t === undefined) {
             t = this.tensors.fromHost({ shape: c.shape, data: c.floats! }, true)
@@ -182,6 +194,7 @@ export class Engine {
           return t
         })
       } finally {
+        run.dispose()
         held.runs--
         if (held.released && held.runs === 0) this.#unpin(held)
         this.tensors.flush()
@@ -289,5 +302,5 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   log('WebGPU device: %s %s (%s, %s)', report.vendor, report.description, report.backend, report.featureLevel)
   const kernel = options.matmulKernel ?? 'auto'
   const matmulKernel: MatmulKernel = kernel === 'auto' ? (report.isFallbackAdapter ? 'blocked' : 'tiled') : kernel
-  return new Engine(provider.gpu, device, report, log, matmulKernel, options.onDeviceLost)
+  return new Engine(provider.gpu, device, report, log, matmulKernel, options.onDeviceLost, options.maxRunDeviceBytes)
 }

@@ -194,7 +194,7 @@ export async function runOnnx<T extends BackendTensor>(
       computeNode(backend, node, model.opset, run)
       run.releaseAfter(node, i)
     }
-    return await run.outputs()
+    return await run.outputs(options.signal)
   } finally {
     run.dispose()
   }

@@ -47,8 +47,8 @@ export interface RunValues<T extends BackendTensor> {
   store(node: OnnxNode, results: readonly (T | HostConstant)[], where: 'device' | 'host'): void
   /** Frees what node `index` read for the last time. */
   releaseAfter(node: OnnxNode, index: number): void
-  /** The graph outputs, read back as float tensors. */
-  outputs(): Promise<Record<string, Tensor>>
+  /** The graph outputs, read back as float tensors; an abort of `signal` stops the read-back. */
+  outputs(signal?: AbortSignal): Promise<Record<string, Tensor>>
   /** Frees everything still held. */
   dispose(): void
 }
@@ -192,11 +192,11 @@ export function createRunValues<T extends BackendTensor>(
         if (!model.initializers.has(name)) consts.delete(name)
       }
     },
-    async outputs() {
+    async outputs(signal) {
       const result: Record<string, Tensor> = {}
       for (const o of model.outputs) {
         const v = device.get(o.name)
-        if (v !== undefined) result[o.name] = await backend.toHost(v)
+        if (v !== undefined) result[o.name] = await backend.toHost(v, signal)
         else {
           const c = consts.get(o.name)
           if (c?.floats === undefined)

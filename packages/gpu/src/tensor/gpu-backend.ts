@@ -1,6 +1,7 @@
 import { GpuError } from '../errors.js'
+import { storageBufferSize } from '../device/context.js'
 import type { Dispatch, GpuContext } from '../device/context.js'
-import { MAX_TENSOR_RANK } from '../constants.js'
+import { MAX_RUN_DEVICE_BYTES, MAX_TENSOR_RANK, TENSOR_GARBAGE_FLUSH_BYTES } from '../constants.js'
 import {
   ALIGNED_MATMUL_K,
   alignedMatmulKernel,
@@ -48,24 +49,65 @@ export interface GpuTensor extends BackendTensor {
   readonly pinned: boolean
 }
 
+/** Options of a {@link GpuBackend}. */
+export interface GpuBackendOptions {
+  /**
+   * Most bytes of device buffers the backend may hold at once: created, not pinned, and not yet destroyed (released
+   * buffers count until they are). An allocation past it throws GPU__ALLOCATION_EXCEEDED.
+   * @default MAX_RUN_DEVICE_BYTES
+   */
+  maxLiveBytes?: number
+  /**
+   * Bytes of released buffers at which `release` submits what is recorded and destroys them.
+   * @default TENSOR_GARBAGE_FLUSH_BYTES
+   */
+  flushGarbageBytes?: number
+}
+
 /**
  * The WGSL tensor runtime. Kernels are recorded as dispatches and submitted in one compute pass at the next
- * read-back (`toHost`) or `flush`; WebGPU orders dispatches in a pass, so each sees its predecessors' writes.
+ * read-back (`toHost`) or `flush`; WebGPU orders dispatches in a pass, and passes in submit order, so each sees its
+ * predecessors' writes. Released buffers are destroyed at the next flush, which comes early once they pass
+ * `flushGarbageBytes`, so the device holds about the live set, never more than `maxLiveBytes`.
  */
 export class GpuBackend implements TensorBackend<GpuTensor> {
   readonly name = 'webgpu'
   readonly matmulKernel: MatmulKernel
   readonly #ctx: GpuContext
+  readonly #maxLiveBytes: number
+  readonly #flushGarbageBytes: number
   #pending: Dispatch[] = []
+  /** Parameter blocks for the dispatch being built: garbage once it is recorded, not before. */
+  #unrecorded: GPUBuffer[] = []
   #garbage: GPUBuffer[] = []
+  #garbageBytes = 0
+  /** Buffers this backend created, not pinned, and not yet destroyed. */
+  readonly #live = new Set<GPUBuffer>()
+  #liveBytes = 0
+  #peakLiveBytes = 0
 
-  constructor(ctx: GpuContext, matmulKernel: MatmulKernel) {
+  constructor(ctx: GpuContext, matmulKernel: MatmulKernel, options: GpuBackendOptions = {}) {
     this.#ctx = ctx
     this.matmulKernel = matmulKernel
+    this.#maxLiveBytes = options.maxLiveBytes ?? MAX_RUN_DEVICE_BYTES
+    this.#flushGarbageBytes = options.flushGarbageBytes ?? TENSOR_GARBAGE_FLUSH_BYTES
+  }
+
+  /** Bytes of the buffers this backend holds now (created, not pinned, not yet destroyed). */
+  get liveBytes(): number {
+    return this.#liveBytes
+  }
+
+  /** The most bytes this backend has held at once. */
+  get peakLiveBytes(): number {
+    return this.#peakLiveBytes
   }
 
   fromHost(t: Tensor, pinned = false): GpuTensor {
-    const buffer = this.#ctx.upload(t.data, 'tensor')
+    // Pinned tensors belong to their owner's cache (the engine's weights), which outlives any one run.
+    const buffer = pinned
+      ? this.#ctx.upload(t.data, 'tensor')
+      : this.#create(t.data.byteLength, 'tensor', () => this.#ctx.upload(t.data, 'tensor'))
     return { shape: t.shape, storage: { buffer, holders: 1 }, pinned }
   }
 
@@ -81,20 +123,64 @@ export class GpuBackend implements TensorBackend<GpuTensor> {
     if (this.#pending.length > 0) this.#ctx.submit(this.#pending)
     this.#pending = []
     // destroy() after submit is safe: WebGPU keeps a buffer alive until the queued work that uses it finishes.
-    for (const b of this.#garbage) b.destroy()
+    for (const b of this.#garbage) this.#destroy(b)
     this.#garbage = []
+    this.#garbageBytes = 0
+  }
+
+  /**
+   * Destroys every buffer the backend holds and drops what is recorded without submitting it: the end of a run,
+   * whether it finished, failed or was aborted. Work already submitted still runs; nothing new is.
+   */
+  dispose(): void {
+    this.#pending = []
+    for (const b of [...this.#garbage, ...this.#unrecorded, ...this.#live]) this.#destroy(b)
+    this.#garbage = []
+    this.#unrecorded = []
+    this.#garbageBytes = 0
   }
 
   release(t: GpuTensor): void {
     if (t.pinned) return
     t.storage.holders--
-    if (t.storage.holders === 0) this.#garbage.push(t.storage.buffer)
+    if (t.storage.holders === 0) this.#discard(t.storage.buffer)
   }
 
   /** Frees a pinned tensor (cached weights). */
   unpin(t: GpuTensor): void {
     t.storage.holders--
-    if (t.storage.holders <= 0) this.#garbage.push(t.storage.buffer)
+    if (t.storage.holders <= 0) this.#discard(t.storage.buffer)
+  }
+
+  /** Queues a buffer nothing will record again for destruction, flushing once the queue passes its bound. */
+  #discard(buffer: GPUBuffer): void {
+    this.#garbage.push(buffer)
+    this.#garbageBytes += buffer.size
+    if (this.#garbageBytes >= this.#flushGarbageBytes) this.flush()
+  }
+
+  #destroy(buffer: GPUBuffer): void {
+    buffer.destroy()
+    if (this.#live.delete(buffer)) this.#liveBytes -= buffer.size
+  }
+
+  /** A buffer of `bytes` from `make`, counted against `maxLiveBytes` (freeing released buffers first if need be). */
+  #create(bytes: number, what: string, make: () => GPUBuffer): GPUBuffer {
+    const size = storageBufferSize(bytes)
+    if (this.#liveBytes + size > this.#maxLiveBytes && this.#garbage.length > 0) this.flush()
+    if (this.#liveBytes + size > this.#maxLiveBytes) {
+      throw new GpuError(
+        'GPU__ALLOCATION_EXCEEDED',
+        `${what} needs ${size} bytes while ${this.#liveBytes} are held, past the ${this.#maxLiveBytes}-byte bound ` +
+          'on device memory one run may hold; use smaller inputs or a model that keeps fewer large tensors alive',
+        { what, bytes: size, live: this.#liveBytes, limit: this.#maxLiveBytes },
+      )
+    }
+    const buffer = make()
+    this.#live.add(buffer)
+    this.#liveBytes += buffer.size
+    this.#peakLiveBytes = Math.max(this.#peakLiveBytes, this.#liveBytes)
+    return buffer
   }
 
   view(t: GpuTensor, shape: readonly number[]): GpuTensor {
@@ -111,14 +197,20 @@ export class GpuBackend implements TensorBackend<GpuTensor> {
   }
 
   #alloc(shape: readonly number[], what: string): GpuTensor {
-    const buffer = this.#ctx.createStorage(sizeOf(shape) * 4, what)
+    const bytes = sizeOf(shape) * 4
+    const buffer = this.#create(bytes, what, () => this.#ctx.createStorage(bytes, what))
     return { shape: [...shape], storage: { buffer, holders: 1 }, pinned: false }
   }
 
-  #params(values: readonly number[]): GPUBuffer {
-    const buffer = this.#ctx.upload(Uint32Array.from(values), 'kernel params')
-    this.#garbage.push(buffer)
+  /** Uploads `data` that the next recorded dispatch reads and nothing after it. */
+  #uploadForDispatch(data: Uint32Array, what: string): GPUBuffer {
+    const buffer = this.#create(data.byteLength, what, () => this.#ctx.upload(data, what))
+    this.#unrecorded.push(buffer)
     return buffer
+  }
+
+  #params(values: readonly number[]): GPUBuffer {
+    return this.#uploadForDispatch(Uint32Array.from(values), 'kernel params')
   }
 
   #record(
@@ -130,6 +222,12 @@ export class GpuBackend implements TensorBackend<GpuTensor> {
     this.#ctx.checkDispatch(...workgroups, key)
     const pipeline = this.#ctx.pipeline(key, code)
     this.#pending.push({ pipeline, bindGroup: this.#ctx.bind(pipeline, bindings), workgroups })
+    // Only now may a flush destroy them: the dispatch that reads them is submitted first.
+    for (const b of this.#unrecorded) {
+      this.#garbage.push(b)
+      this.#garbageBytes += b.size
+    }
+    this.#unrecorded = []
   }
 
   /** A 2-D grid of 256-wide workgroups covering `n` invocations. */
@@ -160,6 +258,7 @@ export class GpuBackend implements TensorBackend<GpuTensor> {
         b: b.shape,
       })
     }
+    if (sizeOf(p.out) === 0) return out
     const pad = (v: number[]): number[] => [...v, ...new Array<number>(MATMUL_MAX_BATCH_RANK - v.length).fill(0)]
     const params = this.#params([
       p.m,
@@ -171,7 +270,6 @@ export class GpuBackend implements TensorBackend<GpuTensor> {
       ...pad(p.aBatchStrides),
       ...pad(p.bBatchStrides),
     ])
-    if (sizeOf(p.out) === 0) return out
     const bindings = { 0: a.storage.buffer, 1: b.storage.buffer, 2: out.storage.buffer, 9: params }
     const aligned = this.matmulKernel === 'tiled' ? alignedTile(p.m, p.n, p.k, p.batch) : undefined
     if (aligned !== undefined) {
@@ -295,8 +393,7 @@ export class GpuBackend implements TensorBackend<GpuTensor> {
     const out = this.#alloc(plan.out, 'Gather')
     const n = sizeOf(plan.out)
     if (n === 0) return out
-    const indices = this.#ctx.upload(Uint32Array.from(plan.indices), 'Gather indices')
-    this.#garbage.push(indices)
+    const indices = this.#uploadForDispatch(Uint32Array.from(plan.indices), 'Gather indices')
     this.#record(
       'gather',
       () => GATHER_WGSL,

@@ -44,7 +44,8 @@ export interface BackendTensor {
 export interface TensorBackend<T extends BackendTensor> {
   readonly name: string
   fromHost(t: Tensor): T
-  toHost(t: T): Promise<Tensor>
+  /** Reads a tensor back; an abort of `signal` rejects with AbortError rather than wait for the device. */
+  toHost(t: T, signal?: AbortSignal): Promise<Tensor>
   /** Frees a tensor's storage (a no-op on the CPU). */
   release(t: T): void
   /** The same elements under another shape of equal size (shares storage). */
