@@ -58,6 +58,7 @@ import {
 import { GpuError } from '../errors.js'
 import { assertAnimationsWithin, durationOf, type NodeChannel, nodeChannels, poseAt } from './animation.js'
 import { assertDeclaredSize, geometryDecoders, isGlb } from './compression.js'
+import { assertObjectsWithin } from './json-bounds.js'
 import { drawsTriangles, meshMatrices, primitiveTriangles, triangleCorners, vertexAttribute } from './gltf-geometry.js'
 import { packScene } from './pack.js'
 import type { PunctualLight } from './punctual.js'
@@ -274,6 +275,7 @@ export async function readDocument(source: Uint8Array | string, options: SceneFi
     if (typeof source !== 'string') assertSelfContained(asset.json as unknown as Record<string, unknown>)
     // Checked before anything is decoded: compressed geometry is bounded only by what its accessors declare.
     assertDeclaredSize(asset.json as unknown as Record<string, unknown>)
+    assertObjectsWithin(asset.json as unknown as Record<string, unknown>)
     assertAnimationsWithin(asset.json as unknown as Record<string, unknown>)
     io.registerDependencies(await geometryDecoders(asset.json as unknown as Record<string, unknown>))
     return await io.readJSON(asset)

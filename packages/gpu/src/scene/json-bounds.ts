@@ -1,0 +1,43 @@
+import { MAX_GLTF_OBJECTS } from '../constants.js'
+import { GpuError } from '../errors.js'
+
+/** The glTF lists glTF-Transform makes a property of per entry (a mesh's primitives are counted with the meshes). */
+const LISTS = [
+  'accessors',
+  'animations',
+  'bufferViews',
+  'buffers',
+  'cameras',
+  'images',
+  'materials',
+  'meshes',
+  'nodes',
+  'samplers',
+  'scenes',
+  'skins',
+  'textures',
+] as const
+
+/** The length of `value` when it is an array, else 0 (a malformed list is the parser's to refuse). */
+function lengthOf(value: unknown): number {
+  return Array.isArray(value) ? value.length : 0
+}
+
+/**
+ * Refuses a glTF asset whose JSON lists more than {@link MAX_GLTF_OBJECTS} objects (with `GPU__SCENE_TOO_LARGE`),
+ * before glTF-Transform parses it: the parser makes a property of a few kilobytes of heap for each, so a few hundred
+ * megabytes of `{}` entries would take tens of gigabytes whatever the geometry bounds say.
+ */
+export function assertObjectsWithin(json: Record<string, unknown>): void {
+  let count = 0
+  for (const list of LISTS) count += lengthOf(json[list])
+  for (const mesh of Array.isArray(json.meshes) ? json.meshes : []) {
+    count += lengthOf((mesh as Record<string, unknown> | null)?.primitives)
+  }
+  if (count > MAX_GLTF_OBJECTS) {
+    throw new GpuError('GPU__SCENE_TOO_LARGE', `the glTF asset lists ${count} objects, more than ${MAX_GLTF_OBJECTS}`, {
+      objects: count,
+      limit: MAX_GLTF_OBJECTS,
+    })
+  }
+}
