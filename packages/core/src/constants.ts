@@ -48,6 +48,14 @@ export const MAX_FRAMES_PER_JOB = 10_000
 export const MAX_FIRST_FRAME = 999_990_000
 export const MAX_IMAGE_SIDE = 16_384
 export const MAX_SAMPLES_PER_PIXEL = 65_536
+/**
+ * Most pixel-samples one render task may ask (its largest tile's pixels x samples per pixel): 2^32, a 4096x4096
+ * tile at 256 samples or a 256x256 one at 65,536. The tile and sample bounds alone allow a 16384x16384 tile at 65,536
+ * samples (1.8e13), which no worker finishes; this one is about 2.4e10 rays at the benchmark scene's 5.6 rays per
+ * pixel-sample, or 2.8 hours on the benchmark's reference device (score 100, 2.4 M rays/s), minutes on a fast GPU.
+ * Larger work splits into more tiles. Below 2^53, so the product is exact in a double.
+ */
+export const MAX_PIXEL_SAMPLES_PER_TASK = 2 ** 32
 /** Highest frame rate an order may play a scene's animations at. */
 export const MAX_FPS = 1_000
 /** Lowest frame rate (a frame a thousand seconds): below it a frame's time could overflow to infinity. */

@@ -16,6 +16,7 @@ import {
   MAX_LABEL_LENGTH,
   MAX_MERKLE_DEPTH,
   MAX_PEER_ID_LENGTH,
+  MAX_PIXEL_SAMPLES_PER_TASK,
   MAX_SAMPLES_PER_PIXEL,
   MAX_TASKS_PER_JOB,
   MAX_TEXT_LENGTH,
@@ -95,28 +96,34 @@ export const capacityBody = fc.record(
   },
 )
 
-const renderSplit = fc.record(
-  {
-    kind: fc.constant('render' as const),
-    firstFrame: fc.nat({ max: MAX_FIRST_FRAME }),
-    frames: posInt(MAX_FRAMES_PER_JOB),
-    width: posInt(MAX_IMAGE_SIDE),
-    height: posInt(MAX_IMAGE_SIDE),
-    tileWidth: posInt(MAX_IMAGE_SIDE),
-    tileHeight: posInt(MAX_IMAGE_SIDE),
-    samples: posInt(MAX_SAMPLES_PER_PIXEL),
-    // Fractions of both signs (never -0, which CBOR keeps but toEqual tells apart).
-    environment: fc.record(
-      {
-        intensity: fc.integer({ min: 0, max: 1_000_000 }).map((x) => x / 64),
-        rotation: fc.integer({ min: -64_000, max: 64_000 }).map((x) => x / 64),
-        visible: fc.boolean(),
-      },
-      { requiredKeys: ['intensity', 'rotation'] },
-    ),
-  },
-  { requiredKeys: ['kind', 'firstFrame', 'frames', 'width', 'height', 'tileWidth', 'tileHeight', 'samples'] },
-)
+const renderSplit = fc
+  .record(
+    {
+      kind: fc.constant('render' as const),
+      firstFrame: fc.nat({ max: MAX_FIRST_FRAME }),
+      frames: posInt(MAX_FRAMES_PER_JOB),
+      width: posInt(MAX_IMAGE_SIDE),
+      height: posInt(MAX_IMAGE_SIDE),
+      tileWidth: posInt(MAX_IMAGE_SIDE),
+      tileHeight: posInt(MAX_IMAGE_SIDE),
+      samples: posInt(MAX_SAMPLES_PER_PIXEL),
+      // Fractions of both signs (never -0, which CBOR keeps but toEqual tells apart).
+      environment: fc.record(
+        {
+          intensity: fc.integer({ min: 0, max: 1_000_000 }).map((x) => x / 64),
+          rotation: fc.integer({ min: -64_000, max: 64_000 }).map((x) => x / 64),
+          visible: fc.boolean(),
+        },
+        { requiredKeys: ['intensity', 'rotation'] },
+      ),
+    },
+    { requiredKeys: ['kind', 'firstFrame', 'frames', 'width', 'height', 'tileWidth', 'tileHeight', 'samples'] },
+  )
+  // A task's pixel-samples are bounded too: samples are cut to what the tile allows (at least 16 for any tile).
+  .map((split) => {
+    const pixels = Math.min(split.tileWidth, split.width) * Math.min(split.tileHeight, split.height)
+    return { ...split, samples: Math.min(split.samples, Math.floor(MAX_PIXEL_SAMPLES_PER_TASK / pixels)) }
+  })
 
 const inferenceSplit = fc.record({
   kind: fc.constant('inference' as const),

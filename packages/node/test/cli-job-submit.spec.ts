@@ -54,6 +54,11 @@ describe('tessera job submit', () => {
         [scene, '--frames', '100', '--width', '2048', '--height', '2048', '--tile', '16'],
         /1638400 tasks; a job may have 1 to 65536.*SCHEDULER__TASK_LIMIT_EXCEEDED/,
       ],
+      // One 4096x4096 tile at 257 samples: past the pixel-samples a task may be (2^32), so workers would refuse it.
+      [
+        [scene, '--width', '4096', '--height', '4096', '--tile', '4096', '--samples', '257'],
+        /4096x4096 pixels at 257 samples is 4311744512 pixel-samples.*SCHEDULER__TASK_WORK_EXCEEDED/,
+      ],
       [
         [model, '--input', join(dir.path, 'tensors.json'), '--items', '100000', '--items-per-task', '1'],
         /100000 tasks.*SCHEDULER__TASK_LIMIT_EXCEEDED/,

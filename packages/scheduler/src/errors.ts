@@ -11,6 +11,8 @@ export type SchedulerErrorCode =
   | 'SCHEDULER__INVALID_JOB_SPEC'
   /** A job would split into more tasks than a job may have. */
   | 'SCHEDULER__TASK_LIMIT_EXCEEDED'
+  /** A job's render task would be more pixel-samples (tile pixels x samples) than one task may be. */
+  | 'SCHEDULER__TASK_WORK_EXCEEDED'
   /** A message names a job this machine does not know (or no longer remembers). */
   | 'SCHEDULER__ORDER_NOT_FOUND'
   /** A message names a task its job does not have. */

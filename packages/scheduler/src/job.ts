@@ -16,7 +16,7 @@ import {
   MAX_INFERENCE_ITEMS,
 } from './constants.js'
 import { SchedulerError } from './errors.js'
-import { checkTaskCount } from './split.js'
+import { checkTaskCount, checkTaskWork } from './split.js'
 
 /** A reputation tier: 1 trusted partners, 2 priority, 3 economy. */
 export type Tier = Order['tier']
@@ -79,6 +79,7 @@ function checkSplit(kind: JobSpec['kind'], split: Split): void {
     checkInt(split.itemsPerTask, 'split.itemsPerTask', 1, MAX_INFERENCE_ITEMS)
   }
   checkTaskCount(split)
+  checkTaskWork(split)
 }
 
 /** A job spec with every default filled in, validated; throws `SCHEDULER__INVALID_JOB_SPEC`. */

@@ -1,4 +1,4 @@
-import type { Order, Split } from '@tessera/core'
+import { MAX_PIXEL_SAMPLES_PER_TASK, type Order, renderTaskPixelSamples, type Split } from '@tessera/core'
 import { MAX_TASKS_PER_JOB } from './constants.js'
 import { SchedulerError } from './errors.js'
 
@@ -73,6 +73,24 @@ export function checkTaskCount(split: Split): number {
     )
   }
   return count
+}
+
+/**
+ * Throws `SCHEDULER__TASK_WORK_EXCEEDED` when a render split's tasks are more pixel-samples than one task may be
+ * (core's `MAX_PIXEL_SAMPLES_PER_TASK`, which the order schema enforces): workers would refuse the order.
+ */
+export function checkTaskWork(split: Split): void {
+  if (split.kind !== 'render') return
+  const pixelSamples = renderTaskPixelSamples(split)
+  if (pixelSamples > MAX_PIXEL_SAMPLES_PER_TASK) {
+    throw new SchedulerError(
+      'SCHEDULER__TASK_WORK_EXCEEDED',
+      `a task of ${Math.min(split.tileWidth, split.width)}x${Math.min(split.tileHeight, split.height)} pixels at ` +
+        `${split.samples} samples is ${pixelSamples} pixel-samples; a task may be at most ${MAX_PIXEL_SAMPLES_PER_TASK}: ` +
+        'use smaller tiles or fewer samples',
+      { pixelSamples, max: MAX_PIXEL_SAMPLES_PER_TASK },
+    )
+  }
 }
 
 /**

@@ -1,6 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
+  checkTaskWork,
   jobIdOfTask,
   MAX_FIRST_FRAME,
   MAX_FRAMES_PER_JOB,
@@ -89,5 +90,31 @@ describe('splitTasks', () => {
     expect(() => splitTasks(render(16_384, 16_384, 16, 1))).toThrow(
       expect.objectContaining({ code: 'SCHEDULER__TASK_LIMIT_EXCEEDED' }),
     )
+  })
+  it('should refuse a render task of more pixel-samples than an order may carry', () => {
+    // One 16384x16384 tile at 65,536 samples: a single task, 1.8e13 pixel-samples.
+    const huge = {
+      kind: 'render',
+      firstFrame: 0,
+      frames: 1,
+      width: 16_384,
+      height: 16_384,
+      tileWidth: 16_384,
+      tileHeight: 16_384,
+      samples: 65_536,
+    } as const
+    expect(() => checkTaskWork(huge)).toThrow(
+      expect.objectContaining({
+        code: 'SCHEDULER__TASK_WORK_EXCEEDED',
+        context: { pixelSamples: 16_384 * 16_384 * 65_536, max: 2 ** 32 },
+      }),
+    )
+    const spec = { kind: 'render', inputs: ['bafkreiscene'], tier: 3, maxPrice: 1n, benchHoursPerTask: 1 } as const
+    expect(() => resolveJobSpec({ ...spec, split: huge })).toThrow(
+      expect.objectContaining({ code: 'SCHEDULER__TASK_WORK_EXCEEDED' }),
+    )
+    // The same image in 256x256 tiles at 65,536 samples is 2^32 per task: taken.
+    expect(() => checkTaskWork({ ...huge, tileWidth: 256, tileHeight: 256 })).not.toThrow()
+    expect(() => checkTaskWork({ kind: 'inference', items: 10, itemsPerTask: 10 })).not.toThrow()
   })
 })

@@ -13,6 +13,7 @@ import {
   MAX_INPUTS_PER_ORDER,
   MAX_SAMPLES_PER_PIXEL,
   MAX_INFERENCE_ITEMS,
+  MAX_PIXEL_SAMPLES_PER_TASK,
 } from '../constants.js'
 import { amount, cid, id, label, nonNegative, peerId, posInt, probability, tier, uint } from './fields.js'
 import { orderIdMatches } from './job-id.js'
@@ -28,26 +29,51 @@ export const environmentLightingSchema = z.object({
   visible: z.boolean().optional(),
 })
 
-/** Render jobs split into frames x tiles. */
-export const renderSplitSchema = z.object({
-  kind: z.literal('render'),
-  firstFrame: uint.max(MAX_FIRST_FRAME),
-  frames: posInt.max(MAX_FRAMES_PER_JOB),
-  width: posInt.max(MAX_IMAGE_SIDE),
-  height: posInt.max(MAX_IMAGE_SIDE),
-  tileWidth: posInt.max(MAX_IMAGE_SIDE),
-  tileHeight: posInt.max(MAX_IMAGE_SIDE),
-  samples: posInt.max(MAX_SAMPLES_PER_PIXEL),
-  /** Set when the order's second input is a panorama lighting the scene. */
-  environment: environmentLightingSchema.optional(),
-  /**
-   * Plays the scene's animations: frame `f` shows them at `f / fps` seconds. Absent, every frame shows the scene as
-   * its file stores it.
-   */
-  fps: z.number().min(MIN_FPS).max(MAX_FPS).optional(),
-  /** With `fps`, the one animation of the scene to play (by name); absent, all of them. */
-  animation: z.string().min(1).max(MAX_ANIMATION_NAME_LENGTH).optional(),
-})
+/** The split's fields a render task's work is reckoned from. */
+interface RenderWork {
+  width: number
+  height: number
+  tileWidth: number
+  tileHeight: number
+  samples: number
+}
+
+/**
+ * Pixel-samples of a render split's largest task: a whole tile (edge tiles are clipped, so the image bounds a tile)
+ * times the samples per pixel. What {@link MAX_PIXEL_SAMPLES_PER_TASK} bounds and workers price an order's work by.
+ */
+export function renderTaskPixelSamples(split: RenderWork): number {
+  return Math.min(split.tileWidth, split.width) * Math.min(split.tileHeight, split.height) * split.samples
+}
+
+/**
+ * Render jobs split into frames x tiles, each task at most {@link MAX_PIXEL_SAMPLES_PER_TASK} pixel-samples: within
+ * the bounds of each field one task could still be a 16384x16384 tile at 65,536 samples, work no worker finishes.
+ */
+export const renderSplitSchema = z
+  .object({
+    kind: z.literal('render'),
+    firstFrame: uint.max(MAX_FIRST_FRAME),
+    frames: posInt.max(MAX_FRAMES_PER_JOB),
+    width: posInt.max(MAX_IMAGE_SIDE),
+    height: posInt.max(MAX_IMAGE_SIDE),
+    tileWidth: posInt.max(MAX_IMAGE_SIDE),
+    tileHeight: posInt.max(MAX_IMAGE_SIDE),
+    samples: posInt.max(MAX_SAMPLES_PER_PIXEL),
+    /** Set when the order's second input is a panorama lighting the scene. */
+    environment: environmentLightingSchema.optional(),
+    /**
+     * Plays the scene's animations: frame `f` shows them at `f / fps` seconds. Absent, every frame shows the scene as
+     * its file stores it.
+     */
+    fps: z.number().min(MIN_FPS).max(MAX_FPS).optional(),
+    /** With `fps`, the one animation of the scene to play (by name); absent, all of them. */
+    animation: z.string().min(1).max(MAX_ANIMATION_NAME_LENGTH).optional(),
+  })
+  .refine((split) => renderTaskPixelSamples(split) <= MAX_PIXEL_SAMPLES_PER_TASK, {
+    message: `a task is at most ${MAX_PIXEL_SAMPLES_PER_TASK} pixel-samples (tile pixels x samples): use smaller tiles or fewer samples`,
+    path: ['samples'],
+  })
 
 /** Inference jobs split into ranges of input batch items. */
 export const inferenceSplitSchema = z.object({

@@ -1,7 +1,7 @@
 import { extname } from 'node:path'
 import { type AbortOptions, delay, MAX_FRAMES_PER_JOB, MAX_INFERENCE_ITEMS, type Split } from '@tessera/core'
 import { decodeEnvironmentImage, MAX_TENSOR_RANK, SceneTimeline, tensor } from '@tessera/gpu'
-import { checkTaskCount } from '@tessera/scheduler'
+import { checkTaskCount, checkTaskWork } from '@tessera/scheduler'
 import { SingleBar } from 'cli-progress'
 import { type Command, InvalidArgumentError, Option } from 'commander'
 import { z } from 'zod'
@@ -178,8 +178,13 @@ export function registerJob(program: Command, io: CliIo, options: AbortOptions =
         })
       }
       const inference = ext === '.onnx' ? checkFlags(() => inferenceOf(flags)) : undefined
-      // Counted as the node counts the order's tasks, before anything is read or uploaded for an order it would refuse.
-      checkFlags(() => checkTaskCount(splitOf(flags, inference)))
+      // Counted and sized as the node counts and sizes the order's tasks, before anything is read or uploaded for an
+      // order it would refuse.
+      checkFlags(() => {
+        const split = splitOf(flags, inference)
+        checkTaskCount(split)
+        checkTaskWork(split)
+      })
       const bytes = ext === '.onnx' ? await readInput(file) : await readScene(file)
       const api = await client()
       const common = {
