@@ -113,6 +113,30 @@ export const MAX_BIDS_PER_JOB = 1_024
 
 /** One benchmark-hour is the work a device scoring 1 benchmark unit does in an hour. */
 export const MS_PER_HOUR = 3_600_000
+/**
+ * Rays per second of a device scoring one benchmark unit: `@tessera/gpu`'s capacity benchmark scores 100 for 2.4 M
+ * rays/s of path tracing (its `BENCHMARK_REFERENCE`, with 9.6 GFLOP/s of matmul), so a benchmark-hour of rendering is
+ * 86.4 M rays. Restated here since the scheduler does not depend on the engine; a `@tessera/node` test holds the two
+ * equal.
+ */
+export const RAYS_PER_SEC_PER_BENCH_UNIT = 24_000
+/**
+ * Rays one pixel-sample casts on the capacity benchmark's own scene: the camera ray, then a bounce and a shadow ray
+ * per vertex (at most `@tessera/gpu`'s 8 bounces, Russian roulette from the third). The CPU tracer measures 5.56 on
+ * the benchmark's tiles; a scene as hard as the benchmark's costs this, harder ones more (within
+ * {@link DEFAULT_WORK_TOLERANCE}).
+ */
+export const RAYS_PER_PIXEL_SAMPLE = 5.5
+/**
+ * A worker skips an order (`bid:skipped`, reason `underpriced`) whose work per task, estimated from the order alone
+ * (a render tile's pixel-samples at {@link RAYS_PER_PIXEL_SAMPLE}; see `estimatedTaskMs`), would take it more than this
+ * many times the time the order's `benchHoursPerTask` pays for. Generous: the estimate knows neither the scene nor
+ * the device's balance of ray and matmul speed, and a creator's estimate may be rough; what it stops is an order
+ * that pays nothing (0 benchmark-hours) or a sliver for hours of work. Every order of the demo, the examples and the
+ * simulator's scenarios is far inside it (the closest, the simulator's validation market, estimates 0.4 times what
+ * it pays). A `WorkerMachine` option (`workTolerance`). @default 16
+ */
+export const DEFAULT_WORK_TOLERANCE = 16
 /** Fixed-point scale for benchmark-hours in settlement amounts (micro-benchmark-hours). */
 export const BENCH_HOUR_SCALE = 1_000_000n
 /** Fixed-point scale for price multipliers (parts per million). */

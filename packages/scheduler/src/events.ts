@@ -83,8 +83,11 @@ export type WorkerEvent =
   | { type: 'task:aborted'; at: number; jobId: string; taskId: string; reason: AbortReason }
   | { type: 'job:withdrawn'; at: number; jobId: string; taskIds: readonly string[] }
 
-/** Why a worker did not bid on an order. */
-export type SkipReason = 'tier' | 'features' | 'memory' | 'price' | 'busy' | 'expired'
+/**
+ * Why a worker did not bid on an order; `underpriced`: a task's work, estimated from the order, would take the worker
+ * more than its `workTolerance` times the time the order's `benchHoursPerTask` pays for.
+ */
+export type SkipReason = 'tier' | 'features' | 'memory' | 'underpriced' | 'price' | 'busy' | 'expired'
 
 /** Every event either scheduler machine emits. */
 export type SchedulerEvent = CreatorEvent | WorkerEvent

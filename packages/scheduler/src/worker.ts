@@ -10,7 +10,13 @@ import {
   type SansIoMachine,
   type WireMessage,
 } from '@tessera/core'
-import { BIDS_TOPIC, DEFAULT_AWARD_GRACE_MS, MAX_TASKS_PER_MESSAGE, MAX_WORKER_JOBS, MS_PER_HOUR } from './constants.js'
+import {
+  BIDS_TOPIC,
+  DEFAULT_AWARD_GRACE_MS,
+  DEFAULT_WORK_TOLERANCE,
+  MAX_TASKS_PER_MESSAGE,
+  MAX_WORKER_JOBS,
+} from './constants.js'
 import { hasFeatures } from './diagnose.js'
 import { checkSigner, reject, SchedulerError } from './errors.js'
 import type { AbortReason, SkipReason, WorkerEvent } from './events.js'
@@ -19,6 +25,7 @@ import { MarketView } from './market.js'
 import type { PricingStrategy } from './pricing.js'
 import { jobIdOfTask, taskAt, taskIdAt, taskIndexOf, type TaskDescriptor } from './split.js'
 import { TimerQueue } from './timers.js'
+import { estimatedTaskMs, paidTaskMs } from './work.js'
 
 /** What a worker offers; the driver's capacity record says the same to the network. */
 export interface WorkerProfile {
@@ -92,6 +99,13 @@ export interface WorkerMachineInit {
    * @default DEFAULT_AWARD_GRACE_MS (ten minutes, the default job timeout)
    */
   awardGraceMs?: number
+  /**
+   * Skip (reason `underpriced`) an order whose estimated work per task (`estimatedTaskMs`, from the order alone) would
+   * take this worker more than this many times the time its `benchHoursPerTask` pays for (`paidTaskMs`). Orders whose
+   * work the order does not tell (inference) are never skipped for it. At least 1; `Infinity` takes every order.
+   * @default DEFAULT_WORK_TOLERANCE (16)
+   */
+  workTolerance?: number
   /** Emit `bid:skipped` events (the simulator may turn them off). @default true */
   reportSkips?: boolean
   /** Where this worker is paid, named in every Result it signs (see `Result.payee`). @default none */
@@ -143,6 +157,7 @@ export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
   readonly #bidChannel: 'direct' | 'gossip'
   /** Undefined: lost bids are kept until the deadline. */
   readonly #awardGraceMs: number | undefined
+  readonly #workTolerance: number
   readonly #reportSkips: boolean
   readonly #payee: string | undefined
   readonly #jobs = new Map<string, WorkerJob>()
@@ -195,6 +210,14 @@ export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
       })
     }
     this.#awardGraceMs = awardGraceMs === Number.POSITIVE_INFINITY ? undefined : awardGraceMs
+    const workTolerance = init.workTolerance ?? DEFAULT_WORK_TOLERANCE
+    if (!(workTolerance >= 1)) {
+      throw new SchedulerError('SCHEDULER__INVALID_CONFIG', `workTolerance must be at least 1, not ${workTolerance}`, {
+        option: 'workTolerance',
+        value: workTolerance,
+      })
+    }
+    this.#workTolerance = workTolerance
     this.#reportSkips = init.reportSkips ?? true
     this.#payee = init.payee
   }
@@ -368,8 +391,19 @@ export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
     if (!this.profile.tiers.includes(order.tier)) return 'tier'
     if (!hasFeatures(order.requirements.features, this.profile.features)) return 'features'
     if (this.profile.memoryMb < order.requirements.minMemoryMb) return 'memory'
+    if (this.#underpriced(order)) return 'underpriced'
     if (free <= 0 || (!known && this.#jobs.size >= MAX_WORKER_JOBS)) return 'busy'
     return undefined
+  }
+
+  /**
+   * True when a task's work, estimated from the order, would take this worker more than `workTolerance` times what
+   * the order pays for: an order declaring 0 benchmark-hours for a 4096x4096 tile at 256 samples pays nothing for
+   * hours of work. Both times are at this worker's score.
+   */
+  #underpriced(order: Order): boolean {
+    const workMs = estimatedTaskMs(order.split, this.profile.score)
+    return workMs !== undefined && workMs > this.#workTolerance * paidTaskMs(order, this.profile.score)
   }
 
   /** Market depth counting this worker's own free slots, which its view lacks unless its record came back to it. */
@@ -380,8 +414,7 @@ export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
   }
 
   #defaultEta(order: Order, load: number): number {
-    const taskMs = (order.benchHoursPerTask * MS_PER_HOUR) / this.profile.score
-    return taskMs * (Math.floor(load / this.profile.slots) + 1)
+    return paidTaskMs(order, this.profile.score) * (Math.floor(load / this.profile.slots) + 1)
   }
 
   #onAward(inbound: Inbound, award: Award, now: number): void {

@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest'
 import type { Order, WireMessage } from '@tessera/core'
-import { DEFAULT_AWARD_GRACE_MS, fixedPrice, splitTasks, WorkerMachine, type WorkerOutput } from '../src/index.js'
+import {
+  DEFAULT_AWARD_GRACE_MS,
+  estimatedTaskMs,
+  fixedPrice,
+  type JobSpec,
+  splitTasks,
+  WorkerMachine,
+  type WorkerMachineInit,
+  type WorkerOutput,
+} from '../src/index.js'
 import { Market, renderSpec } from './harness.js'
 
 function drain(worker: WorkerMachine): WorkerOutput[] {
@@ -113,6 +122,77 @@ describe('WorkerMachine', () => {
     market.submit(renderSpec({ minBids: 1 }))
     market.submit(renderSpec())
     expect(market.eventsOf('bid:skipped').map((e) => e.reason)).toEqual(['features', 'memory', 'busy'])
+  })
+
+  describe('work an order pays for', () => {
+    /** One 4096x4096 tile at 256 samples: 2^32 pixel-samples, 273 benchmark-hours at 5.5 rays a pixel-sample. */
+    const bigTile = {
+      kind: 'render',
+      firstFrame: 0,
+      frames: 1,
+      width: 4096,
+      height: 4096,
+      tileWidth: 4096,
+      tileHeight: 4096,
+      samples: 256,
+    } as const
+
+    /** What a worker did with one order of `spec`: the reason it skipped it, or 'bid'. */
+    const decision = (spec: Partial<JobSpec>, init: Partial<WorkerMachineInit> = {}): string => {
+      const market = new Market()
+      const worker = market.addWorker('w', init)
+      market.submit(renderSpec({ minBids: 1, ...spec }))
+      expect(worker.jobCount + market.eventsOf('bid:skipped').length).toBe(1)
+      return market.eventsOf('bid:skipped')[0]?.reason ?? (market.eventsOf('bid:sent').length === 1 ? 'bid' : 'none')
+    }
+
+    it('should skip, as underpriced, a render order that declares no benchmark-hours for its work', () => {
+      expect(estimatedTaskMs(bigTile, 100)).toBeCloseTo((2 ** 32 * 5.5 * 1000) / (24_000 * 100))
+      expect(decision({ split: bigTile, benchHoursPerTask: 0 })).toBe('underpriced')
+      // Its work is 273 benchmark-hours: at the default tolerance of 16, 17.09 of them are the least it takes.
+      expect(decision({ split: bigTile, benchHoursPerTask: 17 })).toBe('underpriced')
+      expect(decision({ split: bigTile, benchHoursPerTask: 17.2 })).toBe('bid')
+      expect(decision({ split: bigTile, benchHoursPerTask: 300 })).toBe('bid')
+    })
+
+    it('should decide alike at every score, since benchmark-hours scale with it', () => {
+      for (const score of [1, 100, 100_000]) {
+        const init = { profile: { memoryMb: 8_192, features: [], score, slots: 4, tiers: [3] as const } }
+        expect(decision({ split: bigTile, benchHoursPerTask: 17 }, init)).toBe('underpriced')
+        expect(decision({ split: bigTile, benchHoursPerTask: 17.2 }, init)).toBe('bid')
+      }
+    })
+
+    it('should take workTolerance as an option, at least 1', () => {
+      expect(decision({ split: bigTile, benchHoursPerTask: 200 }, { workTolerance: 1 })).toBe('underpriced')
+      expect(decision({ split: bigTile, benchHoursPerTask: 280 }, { workTolerance: 1 })).toBe('bid')
+      expect(decision({ split: bigTile, benchHoursPerTask: 0 }, { workTolerance: Infinity })).toBe('bid')
+      for (const workTolerance of [0.5, Number.NaN]) {
+        expect(() => new Market().addWorker('w', { workTolerance })).toThrow(
+          expect.objectContaining({
+            code: 'SCHEDULER__INVALID_CONFIG',
+            context: { option: 'workTolerance', value: workTolerance },
+          }),
+        )
+      }
+    })
+
+    it('should leave inference orders alone, whose work per item the order does not tell', () => {
+      const split = { kind: 'inference', items: 1_024, itemsPerTask: 1_024 } as const
+      expect(estimatedTaskMs(split, 100)).toBeUndefined()
+      expect(decision({ kind: 'inference', inputs: ['bafkmodel', 'bafkinputs'], split, benchHoursPerTask: 0 })).toBe(
+        'bid',
+      )
+    })
+
+    it("should take the orders the simulator's and the demo's markets make", () => {
+      // The simulator's tasks (a 64x64 frame at 64 samples) in its validation market, which pays least for them.
+      const sim = { ...bigTile, frames: 4, width: 64, height: 64, tileWidth: 64, tileHeight: 64, samples: 64 }
+      expect(decision({ split: sim, benchHoursPerTask: (1.5 / 3600) * 100 })).toBe('bid')
+      // The demo's 32x32 tiles at 16 samples, a benchmark-hour each.
+      const demo = { ...bigTile, width: 128, height: 128, tileWidth: 32, tileHeight: 32, samples: 16 }
+      expect(decision({ split: demo, benchHoursPerTask: 1 })).toBe('bid')
+    })
   })
 
   it('should not bid on an order whose window has closed, nor on its own orders, nor twice on one gossip copy', () => {

@@ -1,0 +1,25 @@
+import { type Order, renderTaskPixelSamples, type Split } from '@tessera/core'
+import { MS_PER_HOUR, RAYS_PER_PIXEL_SAMPLE, RAYS_PER_SEC_PER_BENCH_UNIT } from './constants.js'
+
+/**
+ * What a task's work costs a worker, from the order alone. A benchmark-hour is the work a device scoring 1 does in an
+ * hour, so a worker scoring `score` runs a task of `b` benchmark-hours in `b / score` hours: the time an order pays
+ * for ({@link paidTaskMs}) and the time its work takes ({@link estimatedTaskMs}) both scale with the worker's score.
+ */
+
+/** How long the benchmark-hours `order` pays per task take a worker scoring `score`, ms. */
+export function paidTaskMs(order: Pick<Order, 'benchHoursPerTask'>, score: number): number {
+  return (order.benchHoursPerTask * MS_PER_HOUR) / score
+}
+
+/**
+ * How long the largest task of `split` takes a worker scoring `score`, ms, estimated from the split alone: a render
+ * tile's pixel-samples at {@link RAYS_PER_PIXEL_SAMPLE} rays each, traced at {@link RAYS_PER_SEC_PER_BENCH_UNIT} per
+ * benchmark unit. Undefined for inference: an order names its model only by CID, so the work per batch item (the
+ * model's FLOPs) is not in the order.
+ */
+export function estimatedTaskMs(split: Split, score: number): number | undefined {
+  if (split.kind !== 'render') return undefined
+  const rays = renderTaskPixelSamples(split) * RAYS_PER_PIXEL_SAMPLE
+  return (rays * 1000) / (RAYS_PER_SEC_PER_BENCH_UNIT * score)
+}
