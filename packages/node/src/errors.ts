@@ -37,6 +37,8 @@ export const NODE_ERROR_CODES = [
   'NODE__OUTPUT_FILE_NOT_FOUND',
   // Another process (a node already running) holds the data directory's datastore lock.
   'NODE__DATA_DIR_IN_USE',
+  // A task ran far past the time its order pays for at this worker's speed, and was given back to its creator.
+  'NODE__TASK_OVERRAN',
 ] as const
 
 /** A code raised by `@tessera/node`. */

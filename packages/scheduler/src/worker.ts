@@ -66,6 +66,11 @@ export type WorkerOutput =
       task: TaskDescriptor
       /** The least the task's receipt may pay per benchmark-hour: the lowest price this worker bid on the job. */
       minPrice: bigint
+      /**
+       * How long the order's benchmark-hours per task take at this worker's score, ms (`paidTaskMs`): the time the
+       * task is paid for, by which a driver may bound how long it lets the task run.
+       */
+      paidMs: number
     }
   /** Stop a running task; no report is expected for it. */
   | { kind: 'abort'; jobId: string; taskId: string; reason: AbortReason }
@@ -499,7 +504,8 @@ export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
       this.#queued--
       this.#running++
       const task = taskAt(job.order, next.index) as TaskDescriptor
-      this.#outputs.push({ kind: 'run', order: job.order, task, minPrice: job.minPrice })
+      const paidMs = paidTaskMs(job.order, this.profile.score)
+      this.#outputs.push({ kind: 'run', order: job.order, task, minPrice: job.minPrice, paidMs })
       this.#emit({ type: 'task:started', at: now, jobId: next.jobId, taskId: task.taskId })
     }
   }

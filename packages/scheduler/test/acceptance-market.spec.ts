@@ -61,7 +61,7 @@ describe('acceptance: a job across six real nodes', () => {
     const reference = new Map<string, Uint8Array>()
     for (const task of splitTasks(order)) {
       const output = await cpuWorkload().execute(
-        { order, task, minPrice: 0n },
+        { order, task, minPrice: 0n, paidMs: 0 },
         { signal: new AbortController().signal },
       )
       reference.set(task.taskId, Buffer.concat(output.chunks))

@@ -82,7 +82,10 @@ describe('SchedulerDriver', () => {
     const reference = new Map<string, Uint8Array>()
     const executor = cpuWorkload()
     for (const task of splitTasks(order)) {
-      const output = await executor.execute({ order, task, minPrice: 0n }, { signal: new AbortController().signal })
+      const output = await executor.execute(
+        { order, task, minPrice: 0n, paidMs: 0 },
+        { signal: new AbortController().signal },
+      )
       reference.set(task.taskId, Buffer.concat(output.chunks))
     }
     const expected = assembleOutputs(order, (taskId) => reference.get(taskId) as Uint8Array)
@@ -245,7 +248,7 @@ describe('SchedulerDriver', () => {
     if (order === undefined) throw new Error('job vanished')
     for (const r of results) {
       const output = await workload.execute(
-        { order, task: splitTasks(order).find((t) => t.taskId === r.taskId)!, minPrice: 0n },
+        { order, task: splitTasks(order).find((t) => t.taskId === r.taskId)!, minPrice: 0n, paidMs: 0 },
         { signal: new AbortController().signal },
       )
       expect(r.root).toEqual(merkleRoot(output.chunks))

@@ -251,6 +251,8 @@ describe('WorkerMachine', () => {
     deliver({ type: 'award', body: award }, market.now + 2)
     const runs = drain(worker).filter((o) => o.kind === 'run')
     expect(runs).toEqual([expect.objectContaining({ task: expect.objectContaining({ taskId }), minPrice: 9n })])
+    // And with the time the task is paid for at this worker's score (1): the order's half benchmark-hour, in ms.
+    expect(runs[0]).toMatchObject({ paidMs: 0.5 * 3_600_000 })
   })
 
   it('should forget a bid that was never answered', () => {

@@ -1,10 +1,50 @@
 import { type AbortOptions, type Order, raceSignal } from '@tessera/core'
 import { type Engine, GpuError, selectItems, tensorItemChunks, tileRowChunks, validateInputs } from '@tessera/gpu'
 import { type ResultShape, TASK_TOLERANCE } from '@tessera/proof'
-import { SchedulerError, taskAt, taskIndexOf, type TaskDescriptor } from '@tessera/scheduler'
+import { DEFAULT_WORK_TOLERANCE, SchedulerError, taskAt, taskIndexOf, type TaskDescriptor } from '@tessera/scheduler'
 import type { TaskExecution, TaskExecutor, TaskOutput } from '@tessera/scheduler/driver'
 import { NodeError } from '../errors.js'
-import type { InputCache, InputOrder } from './inputs.js'
+import type { InputCache, InputOrder, LoadedInputs } from './inputs.js'
+
+/**
+ * A task runs at most this many times the time its order pays for at this worker's score (`TaskExecution.paidMs`),
+ * plus {@link TASK_OVERRUN_FLOOR_MS}, before it is stopped with `NODE__TASK_OVERRAN` and given back to its creator:
+ * twice the slack the worker already granted when it bid (the scheduler's `DEFAULT_WORK_TOLERANCE`, 16), so only work
+ * far beyond what the order declares (a creator that understated it, or a scene much harder than the estimate's)
+ * holds a worker that long, and never for ever.
+ */
+export const TASK_OVERRUN_FACTOR = 2 * DEFAULT_WORK_TOLERANCE
+/**
+ * What every task may take besides what its order pays for, whatever that is (even none): setting its scene or model
+ * up on the device, where a first kernel compiles for up to a minute on lavapipe, a BVH is built and an animation
+ * posed, on a machine busy with other tasks. Ten minutes, the default job timeout, is far past what any task of the
+ * demo, the examples or the tests takes.
+ */
+export const TASK_OVERRUN_FLOOR_MS = 10 * 60_000
+/** The longest delay `setTimeout` holds (2^31 - 1 ms, about 24.8 days); a longer one would fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+/** Calls `fire` after `ms`, unless the returned function is called first. */
+export type ScheduleTimeout = (ms: number, fire: () => void) => () => void
+
+/** Options of a {@link GpuWorkload}. */
+export interface GpuWorkloadOptions {
+  /** See {@link TASK_OVERRUN_FACTOR}. @default TASK_OVERRUN_FACTOR */
+  overrunFactor?: number
+  /** See {@link TASK_OVERRUN_FLOOR_MS}. @default TASK_OVERRUN_FLOOR_MS */
+  overrunFloorMs?: number
+  /**
+   * Starts a task's overrun timer. @default `setTimeout` (none past what it holds, about 24.8 days: the job's
+   * deadline stops such a task first)
+   */
+  schedule?: ScheduleTimeout
+}
+
+const systemSchedule: ScheduleTimeout = (ms, fire) => {
+  if (ms > MAX_TIMER_MS) return () => {}
+  const timer = setTimeout(fire, ms)
+  return () => clearTimeout(timer)
+}
 
 /**
  * How a worker misbehaves, for demos and tests of verification: `lazy` renders with one sample per pixel instead
@@ -23,13 +63,25 @@ export class GpuWorkload implements TaskExecutor {
   readonly #fault: Fault
   /** With `crash-mid-job`: resolves once one of this worker's tiles is receipted (the fault's trigger). */
   readonly #receipted: Promise<void> | undefined
+  readonly #overrunFactor: number
+  readonly #overrunFloorMs: number
+  readonly #schedule: ScheduleTimeout
   #started = 0
 
-  constructor(engine: Engine, inputs: InputCache, fault: Fault = 'none', receipted?: Promise<void>) {
+  constructor(
+    engine: Engine,
+    inputs: InputCache,
+    fault: Fault = 'none',
+    receipted?: Promise<void>,
+    options: GpuWorkloadOptions = {},
+  ) {
     this.#engine = engine
     this.#inputs = inputs
     this.#fault = fault
     this.#receipted = fault === 'crash-mid-job' ? receipted : undefined
+    this.#overrunFactor = options.overrunFactor ?? TASK_OVERRUN_FACTOR
+    this.#overrunFloorMs = options.overrunFloorMs ?? TASK_OVERRUN_FLOOR_MS
+    this.#schedule = options.schedule ?? systemSchedule
   }
 
   /**
@@ -49,13 +101,42 @@ export class GpuWorkload implements TaskExecutor {
     }
   }
 
-  /** Runs one task on the engine: its output chunks (tile rows, batch items) and its tolerance class. */
-  async execute({ order, task }: TaskExecution, options: Required<AbortOptions>): Promise<TaskOutput> {
+  /**
+   * Runs one task on the engine: its output chunks (tile rows, batch items) and its tolerance class. Once its inputs
+   * are loaded, it runs at most {@link TASK_OVERRUN_FACTOR} times `paidMs` plus {@link TASK_OVERRUN_FLOOR_MS}, then
+   * rejects with `NODE__TASK_OVERRAN` (the scheduler gives the task back to its creator) and the engine stops at its
+   * next check of the signal.
+   */
+  async execute({ order, task, paidMs }: TaskExecution, options: Required<AbortOptions>): Promise<TaskOutput> {
     // The crashing fault holds every tile after its first until one is receipted, so that it dies holding one
     // however slowly receipts come (a loaded machine can deliver them after the worker's last tile).
     if (this.#receipted !== undefined && this.#started++ > 0) await raceSignal(this.#receipted, options.signal)
     const started = performance.now()
-    const chunks = await this.#run(order, task, undefined, options)
+    // The limit is on the task's compute: fetching its inputs is the blob transfer's to bound, and the job's later
+    // tasks find them cached.
+    const loaded = await this.#inputs.load(order, options)
+    const limitMs = this.#overrunFactor * paidMs + this.#overrunFloorMs
+    const overrun = new AbortController()
+    const signal = AbortSignal.any([options.signal, overrun.signal])
+    const cancel = this.#schedule(limitMs, () => overrun.abort())
+    const running = this.#compute(order, task, loaded, undefined, { signal })
+    // Past its limit the task is answered at once; the engine's call under way ends at its next check of the signal.
+    running.catch(() => {})
+    let chunks: Uint8Array[]
+    try {
+      chunks = await raceSignal(running, signal)
+    } catch (e) {
+      if (!overrun.signal.aborted || options.signal.aborted) throw e
+      throw new NodeError(
+        'NODE__TASK_OVERRAN',
+        `task ${task.taskId} ran past ${Math.round(limitMs)} ms: ${this.#overrunFactor} times the ` +
+          `${Math.round(paidMs)} ms its order's ${order.benchHoursPerTask} benchmark-hours pay for at this worker's ` +
+          `score, plus ${this.#overrunFloorMs} ms; it is given back to the creator, whose order understates its work`,
+        { jobId: order.jobId, taskId: task.taskId, limitMs: Math.round(limitMs), paidMs: Math.round(paidMs) },
+      )
+    } finally {
+      cancel()
+    }
     return {
       chunks,
       tolerance: TASK_TOLERANCE[task.kind],
@@ -91,18 +172,19 @@ export class GpuWorkload implements TaskExecutor {
       })
     }
     const sorted = [...new Set(indices)].sort((a, b) => a - b)
-    const chunks = await this.#run(order, task, sorted, options, false)
+    const loaded = await this.#inputs.load(order, options)
+    const chunks = await this.#compute(order, task, loaded, sorted, options, false)
     return indices.map((i) => chunks[sorted.indexOf(i)] as Uint8Array)
   }
 
-  async #run(
+  async #compute(
     order: Order,
     task: TaskDescriptor,
+    loaded: LoadedInputs,
     only: readonly number[] | undefined,
     options: AbortOptions,
     faulty = this.#fault === 'lazy',
   ): Promise<Uint8Array[]> {
-    const loaded = await this.#inputs.load(order, options)
     if (task.kind === 'render' && loaded.kind === 'render') {
       const tile = await this.#engine.renderTile(
         {

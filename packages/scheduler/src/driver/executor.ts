@@ -10,6 +10,11 @@ export interface TaskExecution {
    * worker countersigns no receipt for less.
    */
   readonly minPrice: bigint
+  /**
+   * How long the order's benchmark-hours per task take at this worker's score, ms: the time the task is paid for, by
+   * which an executor may bound how long it runs (a creator may understate its order's work).
+   */
+  readonly paidMs: number
 }
 
 /** What a task produced. */

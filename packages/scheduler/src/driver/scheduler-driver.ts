@@ -403,7 +403,7 @@ export class SchedulerDriver extends EventTarget {
         }
         return
       case 'run':
-        this.#run({ order: out.order, task: out.task, minPrice: out.minPrice })
+        this.#run({ order: out.order, task: out.task, minPrice: out.minPrice, paidMs: out.paidMs })
         return
       case 'abort':
         this.#runs.get(out.taskId)?.abort(new AbortError(`task ${out.taskId} ${out.reason}`))
