@@ -1,0 +1,37 @@
+import { DEFAULT_WORK_TOLERANCE, estimatedTaskMs, paidTaskMs } from '@tessera/scheduler'
+import { describe, expect, it } from 'vitest'
+import { DEFAULT_BENCH_HOURS_PER_TASK } from '../src/peer/constants.js'
+import { benchHoursOf, jobSpecOf } from '../src/peer/job-request.js'
+
+const render = (tile: number, samples: number) => ({
+  kind: 'render' as const,
+  firstFrame: 0,
+  frames: 1,
+  width: tile,
+  height: tile,
+  tileWidth: tile,
+  tileHeight: tile,
+  samples,
+})
+
+describe('jobSpecOf', () => {
+  it('should declare the default benchmark-hours for a task whose estimated work is less', () => {
+    expect(benchHoursOf(render(32, 16))).toBe(DEFAULT_BENCH_HOURS_PER_TASK)
+    expect(benchHoursOf({ kind: 'inference', items: 8, itemsPerTask: 2 })).toBe(DEFAULT_BENCH_HOURS_PER_TASK)
+  })
+
+  it('should declare a large render task its estimated work, so workers do not skip it as underpriced', () => {
+    const split = render(1024, 1024)
+    const spec = jobSpecOf({
+      kind: 'render',
+      inputs: ['bafkscene'],
+      render: { ...split, firstFrame: undefined },
+    } as never)
+    expect(spec.benchHoursPerTask).toBeGreaterThan(DEFAULT_BENCH_HOURS_PER_TASK)
+    for (const score of [1, 100, 10_000]) {
+      const paid = paidTaskMs(spec, score)
+      expect(estimatedTaskMs(split, score)).toBeLessThanOrEqual(paid * DEFAULT_WORK_TOLERANCE)
+      expect(estimatedTaskMs(split, score)).toBeCloseTo(paid, 6)
+    }
+  })
+})
