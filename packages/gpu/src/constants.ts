@@ -52,10 +52,11 @@ export const MAX_SKIN_JOINTS = 4096
  */
 export const MAX_ANIMATION_CHANNELS = 32_768
 /**
- * Most objects (accessors, buffer views, nodes, meshes and their primitives, materials, textures, images, samplers,
- * skins, cameras, scenes, animations) a glTF asset may list, counted in its JSON before it is parsed: glTF-Transform
- * makes a property of about 3 KB of heap for each, so this keeps the parse under a gigabyte. A large real scene (a
- * city block exported node by node) lists tens of thousands; repeated geometry belongs in `EXT_mesh_gpu_instancing`.
+ * Most objects (accessors, buffer views, nodes, meshes, their primitives and morph targets, materials, textures,
+ * images, samplers, skins, cameras, scenes, animations, punctual lights) a glTF asset may list, counted in its JSON
+ * before it is parsed: glTF-Transform makes a property of about 2 to 3 KB of heap for each, so this keeps the parse
+ * under a gigabyte. A large real scene (a city block exported node by node) lists tens of thousands; repeated
+ * geometry belongs in `EXT_mesh_gpu_instancing`.
  */
 export const MAX_GLTF_OBJECTS = 262_144
 /**

@@ -19,6 +19,12 @@ describe('glTF object bound', () => {
         context: { objects: MAX_GLTF_OBJECTS + 1, limit: MAX_GLTF_OBJECTS },
       }),
     )
+    // Morph targets and punctual lights are properties too.
+    const targets = listing(MAX_GLTF_OBJECTS - 2, 1)
+    ;(targets.meshes as { primitives: Record<string, unknown>[] }[])[0]!.primitives[0]!.targets = [{}]
+    expect(() => assertObjectsWithin(targets)).toThrow(expect.objectContaining({ code: 'GPU__SCENE_TOO_LARGE' }))
+    const lights = { ...listing(MAX_GLTF_OBJECTS - 1), extensions: { KHR_lights_punctual: { lights: [{}] } } }
+    expect(() => assertObjectsWithin(lights)).toThrow(expect.objectContaining({ code: 'GPU__SCENE_TOO_LARGE' }))
     // A list that is not one is the parser's to refuse, not counted here.
     expect(() => assertObjectsWithin({ nodes: 'many', meshes: [null, { primitives: 7 }] })).not.toThrow()
   })

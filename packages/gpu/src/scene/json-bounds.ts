@@ -1,7 +1,10 @@
 import { MAX_GLTF_OBJECTS } from '../constants.js'
 import { GpuError } from '../errors.js'
 
-/** The glTF lists glTF-Transform makes a property of per entry (a mesh's primitives are counted with the meshes). */
+/**
+ * The glTF lists glTF-Transform makes a property of per entry; a mesh's primitives and their morph targets, and
+ * `KHR_lights_punctual`'s lights, are counted beside them.
+ */
 const LISTS = [
   'accessors',
   'animations',
@@ -32,8 +35,16 @@ export function assertObjectsWithin(json: Record<string, unknown>): void {
   let count = 0
   for (const list of LISTS) count += lengthOf(json[list])
   for (const mesh of Array.isArray(json.meshes) ? json.meshes : []) {
-    count += lengthOf((mesh as Record<string, unknown> | null)?.primitives)
+    const primitives = (mesh as Record<string, unknown> | null)?.primitives
+    count += lengthOf(primitives)
+    // Each morph target is a property too, made before MAX_MORPH_TARGETS is checked on the parsed scene.
+    for (const primitive of Array.isArray(primitives) ? primitives : []) {
+      count += lengthOf((primitive as Record<string, unknown> | null)?.targets)
+    }
   }
+  // So is each punctual light, before MAX_PUNCTUAL_LIGHTS is checked.
+  const extensions = json.extensions as Record<string, unknown> | undefined
+  count += lengthOf((extensions?.KHR_lights_punctual as Record<string, unknown> | undefined)?.lights)
   if (count > MAX_GLTF_OBJECTS) {
     throw new GpuError('GPU__SCENE_TOO_LARGE', `the glTF asset lists ${count} objects, more than ${MAX_GLTF_OBJECTS}`, {
       objects: count,
