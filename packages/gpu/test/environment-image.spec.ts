@@ -139,14 +139,15 @@ const ZIP = 3
 const DWAA = 8
 
 /**
- * A single-part scanline OpenEXR file of B, G and R FLOAT channels: its header, an offset table pointing at each
- * block, then the blocks, each as (first line, stored bytes).
+ * A single-part scanline OpenEXR file of B, G and R FLOAT channels (and `extra` channels, as name and pixel type):
+ * its header, an offset table pointing at each block, then the blocks, each as (first line, stored bytes).
  */
 function exr(
   width: number,
   height: number,
   compression: number,
   blocks: readonly (readonly [number, Uint8Array])[],
+  extra: readonly (readonly [string, number])[] = [],
 ): Uint8Array {
   const out: number[] = [0x76, 0x2f, 0x31, 0x01, 2, 0, 0, 0]
   const int32 = (v: number): number[] => [...new Uint8Array(Int32Array.of(v).buffer)]
@@ -154,7 +155,13 @@ function exr(
     out.push(...latin1(`${name}\0${type}\0`), ...int32(value.length), ...value)
   }
   attribute('channels', 'chlist', [
-    ...['B', 'G', 'R'].flatMap((c) => [...latin1(`${c}\0`), ...int32(2), 0, 0, 0, 0, ...int32(1), ...int32(1)]),
+    ...[...['B', 'G', 'R'].map((c) => [c, 2] as const), ...extra].flatMap(([c, type]) => [
+      ...latin1(`${c}\0`),
+      ...int32(type),
+      ...[0, 0, 0, 0],
+      ...int32(1),
+      ...int32(1),
+    ]),
     0,
   ])
   attribute('compression', 'compression', [compression])
@@ -208,6 +215,19 @@ describe('OpenEXR blocks, bounded before three.js decompresses them', () => {
     ['a block cut short', exr(1, 1, NONE, [[0, new Uint8Array(12)]]).subarray(0, -1)],
   ])('should refuse %s', (_name, bytes) => {
     expect(errorCode(() => decodeEnvironmentImage(bytes))).toBe('GPU__MALFORMED_ENVIRONMENT')
+  })
+
+  it('should refuse a UINT channel, which three sizes no raw block by yet its PIZ decoder allocates for', () => {
+    const parse = vi.spyOn(EXRLoader.prototype, 'parse')
+    expect(() => decodeEnvironmentImage(exr(1, 1, NONE, [[0, new Uint8Array(12)]], [['ID', 0]]))).toThrow(
+      expect.objectContaining({ code: 'GPU__MALFORMED_ENVIRONMENT', context: { pixelType: 0 } }),
+    )
+    expect(parse).not.toHaveBeenCalled()
+    vi.restoreAllMocks()
+    // A HALF channel beside them is read (its two bytes a texel in the raw block).
+    expect(errorCode(() => decodeEnvironmentImage(exr(1, 1, NONE, [[0, new Uint8Array(14)]], [['A', 1]])))).toBe(
+      undefined,
+    )
   })
 
   it('should refuse an offset outside the file, and an attribute whose stated size three would not read', () => {

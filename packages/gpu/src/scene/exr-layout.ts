@@ -131,8 +131,10 @@ export function readExrHeader(bytes: Uint8Array): ExrHeader {
 /**
  * The channel list: (name NUL, int32 pixel type, pLinear byte, 3 reserved bytes, int32 x and y sampling) per channel,
  * then a NUL. three's decoder steps through pixels by each type's size and loops for ever on one it does not know, so
- * only UINT, HALF and FLOAT channels sampled at every pixel pass. Returns the bytes a texel takes as three counts
- * them, two per unit of pixel type (so UINT as none: its decoder reads no UINT channel), which its raw block sizes use.
+ * only HALF and FLOAT channels sampled at every pixel pass. UINT channels (object ids, which no panorama needs) do not
+ * either: three counts them as no bytes in a block's raw size, yet its PIZ decoder allocates for every channel, so a
+ * file of a hundred thousand UINT channels passed the texel bound and asked three for 52 GB. Returns the bytes a texel
+ * takes as three counts them, two per unit of pixel type, which its raw block sizes use.
  */
 function exrTexelBytes(bytes: Uint8Array, view: DataView, from: number, end: number): number {
   let at = from
@@ -141,10 +143,10 @@ function exrTexelBytes(bytes: Uint8Array, view: DataView, from: number, end: num
     const nul = bytes.indexOf(0, at)
     if (nul < 0 || nul + 17 > end) throw malformedExr('a channel runs past its list')
     const type = view.getInt32(nul + 1, true)
-    if (type < 0 || type > 2 || view.getInt32(nul + 9, true) !== 1 || view.getInt32(nul + 13, true) !== 1) {
+    if (type < 1 || type > 2 || view.getInt32(nul + 9, true) !== 1 || view.getInt32(nul + 13, true) !== 1) {
       throw new GpuError(
         'GPU__MALFORMED_ENVIRONMENT',
-        'an OpenEXR channel must be UINT, HALF or FLOAT at every pixel',
+        'an OpenEXR environment channel must be HALF or FLOAT at every pixel',
         {
           pixelType: type,
         },
