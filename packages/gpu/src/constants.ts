@@ -152,6 +152,14 @@ export const MAX_MODEL_LISTED_FLOATS = 8 * MAX_HOST_TENSOR_ELEMENTS
  */
 export const MAX_MODEL_ENTRIES = 16 * MAX_MODEL_NODES
 /**
+ * Most protobuf messages an ONNX model may hold, repeated or not, counted on the wire before it is decoded: the
+ * decoder makes an object and its empty repeated fields for each, about 200 bytes (a 31.5 MB model of 800,000
+ * attributes each nesting a dozen empty messages took 1.8 GB), so this keeps them near 400 MB. A model at
+ * {@link MAX_MODEL_NODES} nodes, with a few attributes each, an initializer per weight and a declared type per value,
+ * holds about a million.
+ */
+export const MAX_MODEL_MESSAGES = 2 ** 21
+/**
  * Deepest nesting of protobuf messages in an ONNX model. A graph's tensors and declared shapes lie seven deep; only
  * subgraphs (If, Loop, which the runtime does not run) and nested types go deeper, and the bound keeps the walk's
  * and the decoder's recursion short.

@@ -1,6 +1,7 @@
 import protobuf from 'protobufjs/minimal.js'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import {
+  assertModelWithinBounds,
   DEFAULT_MODEL_BOUNDS,
   isGpuError,
   loadOnnxModel,
@@ -171,6 +172,22 @@ describe('ONNX model bounds', () => {
       expect(thrown(() => loadOnnxModel(bytes, { bounds: counted(limit + 1) }))).toBeUndefined()
     },
   )
+
+  it('should count singular nested messages, not only repeated ones', () => {
+    // An attribute whose tensor, graph and type each hold empty messages: none repeated, each one an object decoded.
+    const attribute: OnnxTypes.IAttributeProto = {
+      name: 'a',
+      t: { segment: {} },
+      g: {},
+      tp: { tensorType: { shape: {} }, sequenceType: { elemType: {} } },
+    }
+    const bytes = encode(model({ node: [{ opType: 'Identity', input: ['x'], output: ['y'], attribute: [attribute] }] }))
+    // The graph, its opset import and node; the attribute and its eight; the input, its type, tensor type, shape and
+    // dimension; the output, its type and tensor type: 20 in all.
+    const bounds = (messages: number) => ({ ...DEFAULT_MODEL_BOUNDS, messages })
+    expect(thrown(() => assertModelWithinBounds(bytes, bounds(20)))).toBeUndefined()
+    expectRefused(() => assertModelWithinBounds(bytes, bounds(19)), 'GPU__MALFORMED_MODEL', 'messages')
+  })
 
   it('should refuse types nested deeper than the bound', () => {
     let type: OnnxTypes.ITypeProto = { tensorType: { elemType: 1 } }

@@ -4,6 +4,7 @@ import {
   MAX_MODEL_INITIALIZERS,
   MAX_MODEL_LISTED_FLOATS,
   MAX_MODEL_LISTED_INTEGERS,
+  MAX_MODEL_MESSAGES,
   MAX_MODEL_NESTING,
   MAX_MODEL_NODES,
 } from '../constants.js'
@@ -28,6 +29,11 @@ export interface ModelBounds {
   readonly listedFloats: number
   /** Every other repeated element: names, declared values, dimensions, opset imports, metadata. @default MAX_MODEL_ENTRIES */
   readonly entries: number
+  /**
+   * Messages, repeated or not: the decoder makes an object (and its empty repeated fields) for each, so nested
+   * singular messages (an attribute's tensor, graph and types) add up too. @default MAX_MODEL_MESSAGES
+   */
+  readonly messages: number
   /** Deepest nesting of messages. @default MAX_MODEL_NESTING */
   readonly nesting: number
 }
@@ -40,6 +46,7 @@ export const DEFAULT_MODEL_BOUNDS: ModelBounds = Object.freeze({
   listedIntegers: MAX_MODEL_LISTED_INTEGERS,
   listedFloats: MAX_MODEL_LISTED_FLOATS,
   entries: MAX_MODEL_ENTRIES,
+  messages: MAX_MODEL_MESSAGES,
   nesting: MAX_MODEL_NESTING,
 })
 
@@ -208,6 +215,7 @@ const BOUND_WORDS: Readonly<Record<keyof ModelBounds, string>> = {
   listedIntegers: 'integers listed one by one (bulk integers belong in raw_data)',
   listedFloats: 'floats listed one by one (bulk floats belong in raw_data)',
   entries: 'repeated entries (names, declared values, dimensions)',
+  messages: 'nested messages',
   nesting: 'levels of nested messages',
 }
 
@@ -229,7 +237,7 @@ function misencoded(message: MessageName, field: number, wireType: number): GpuE
 
 /**
  * Walks ModelProto bytes along the ONNX schema without decoding them, counting the elements of every repeated field
- * the decoder would build, and throws once a count passes its bound: the decoder makes a JavaScript value per
+ * the decoder would build and every message it would make, and throws once a count passes its bound: the decoder makes a JavaScript value per
  * element (a Long object per listed int64, for one byte of wire), so a small file could otherwise take gigabytes.
  *
  * The walk is stricter than the decoder, so the two cannot read the same bytes differently: a known field must use
@@ -246,6 +254,7 @@ export function assertModelWithinBounds(bytes: Uint8Array, bounds: ModelBounds =
     listedIntegers: 0,
     listedFloats: 0,
     entries: 0,
+    messages: 0,
   }
   const count = (counter: Counter, n: number): void => {
     counts[counter] += n
@@ -278,6 +287,7 @@ export function assertModelWithinBounds(bytes: Uint8Array, bounds: ModelBounds =
       } else {
         if (wireType !== WIRE.LENGTH) throw misencoded(message, number, wireType)
         if (repeated !== undefined) count(repeated, 1)
+        count('messages', 1)
         walk(encoding as MessageName, nestedEnd(end), depth + 1)
       }
     }
