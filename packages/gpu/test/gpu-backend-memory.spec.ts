@@ -144,6 +144,35 @@ describe('GpuBackend device memory', () => {
     expect(count.live).toBe(0)
   })
 
+  it('should not send the rest of an aborted run to the device as it frees its tensors', async () => {
+    // Freed at every release, so each release would submit what is recorded, were it not dropped first.
+    const run = backend({ flushGarbageBytes: 0 })
+    const count = countBuffers(engine.device)
+    const a = run.fromHost(x)
+    const b = run.binary('add', a, a)
+    const recorded = count.submits
+    run.abandon()
+    for (const t of [a, b]) run.release(t)
+    expect(count.submits).toBe(recorded)
+    expect(count.live).toBe(0)
+    run.dispose()
+
+    // A run that fails or is aborted abandons its recorded work before it releases its tensors; one that ends does not.
+    const controller = new AbortController()
+    const aborted = backend({})
+    const abandon = vi.spyOn(aborted, 'abandon')
+    const pending = runOnnx(aborted, chainModel(64), { x }, { signal: controller.signal })
+    setImmediate(() => controller.abort())
+    await expect(pending).rejects.toSatisfy((e) => isCoreError(e, 'CORE__ABORTED'))
+    expect(abandon).toHaveBeenCalledTimes(1)
+    aborted.dispose()
+    const finished = backend({})
+    const kept = vi.spyOn(finished, 'abandon')
+    await runOnnx(finished, chainModel(4), { x })
+    expect(kept).not.toHaveBeenCalled()
+    finished.dispose()
+  })
+
   it('should stop waiting for a read-back when its signal aborts', async () => {
     const t = engine.tensors.fromHost(x)
     const controller = new AbortController()

@@ -195,6 +195,10 @@ export async function runOnnx<T extends BackendTensor>(
       run.releaseAfter(node, i)
     }
     return await run.outputs(options.signal)
+  } catch (e) {
+    // Failed or aborted: what is recorded is not sent on as its tensors are released below.
+    backend.abandon?.()
+    throw e
   } finally {
     run.dispose()
   }

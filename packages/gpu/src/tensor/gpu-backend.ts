@@ -132,8 +132,12 @@ export class GpuBackend implements TensorBackend<GpuTensor> {
    * Destroys every buffer the backend holds and drops what is recorded without submitting it: the end of a run,
    * whether it finished, failed or was aborted. Work already submitted still runs; nothing new is.
    */
-  dispose(): void {
+  abandon(): void {
     this.#pending = []
+  }
+
+  dispose(): void {
+    this.abandon()
     for (const b of [...this.#garbage, ...this.#unrecorded, ...this.#live]) this.#destroy(b)
     this.#garbage = []
     this.#unrecorded = []

@@ -48,6 +48,11 @@ export interface TensorBackend<T extends BackendTensor> {
   toHost(t: T, signal?: AbortSignal): Promise<Tensor>
   /** Frees a tensor's storage (a no-op on the CPU). */
   release(t: T): void
+  /**
+   * Drops the work recorded and not yet submitted, so that releasing a failed or aborted run's tensors does not send
+   * the rest of its graph to the device (a no-op where nothing is recorded).
+   */
+  abandon?(): void
   /** The same elements under another shape of equal size (shares storage). */
   view(t: T, shape: readonly number[]): T
   matmul(a: T, b: T): T
