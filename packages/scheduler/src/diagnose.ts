@@ -1,6 +1,8 @@
 import type { Order } from '@tessera/core'
+import { DEFAULT_WORK_TOLERANCE } from './constants.js'
 import type { CapacityEntry } from './market.js'
 import type { TierPolicy } from './tiers.js'
+import { isUnderpriced } from './work.js'
 
 /**
  * Why a capacity record cannot serve an order, checked in this order (a record is counted under the first reason
@@ -10,10 +12,20 @@ import type { TierPolicy } from './tiers.js'
  * - `tier`: the creator's tier policy does not admit the peer (allowlist, reputation or stake);
  * - `features`: the peer lacks a required feature;
  * - `memory`: the peer has less memory than required;
+ * - `underpriced`: a task's work, estimated from the order, is more than the default work tolerance (16) times what
+ *   its benchmark-hours pay for, so a worker skips the order (the same for every peer: both scale with its score);
  * - `price`: the peer asks more than the order's maximum price;
  * - `busy`: every task slot of the peer is in use.
  */
-export const EXCLUSION_REASONS = Object.freeze(['expired', 'tier', 'features', 'memory', 'price', 'busy'] as const)
+export const EXCLUSION_REASONS = Object.freeze([
+  'expired',
+  'tier',
+  'features',
+  'memory',
+  'underpriced',
+  'price',
+  'busy',
+] as const)
 
 /** Why a capacity record's peer could not bid on an order: one of {@link EXCLUSION_REASONS}. */
 export type ExclusionReason = (typeof EXCLUSION_REASONS)[number]
@@ -42,7 +54,7 @@ export function hasFeatures(required: readonly string[], offered: readonly strin
 }
 
 /** What matching needs from an order. */
-export type MatchableOrder = Pick<Order, 'tier' | 'maxPrice' | 'requirements'>
+export type MatchableOrder = Pick<Order, 'tier' | 'maxPrice' | 'requirements' | 'split' | 'benchHoursPerTask'>
 
 /**
  * The first reason `entry` cannot serve `order` at `now`, or undefined when it can. `stakeOf` overrides the
@@ -60,6 +72,7 @@ export function exclusionOf(
   if (policy.refusal(order.tier, record.peer, stakeOf?.(record.peer) ?? record.stake) !== undefined) return 'tier'
   if (!hasFeatures(order.requirements.features, record.features)) return 'features'
   if (record.memoryMb < order.requirements.minMemoryMb) return 'memory'
+  if (isUnderpriced(order, record.score, DEFAULT_WORK_TOLERANCE)) return 'underpriced'
   if (record.price > order.maxPrice) return 'price'
   if (record.busy >= record.slots) return 'busy'
   return undefined
@@ -74,7 +87,7 @@ export function diagnoseOrder(
   bids: number,
   stakeOf?: (peerId: string) => bigint | undefined,
 ): Diagnostic {
-  const excluded: Record<ExclusionReason, number> = { expired: 0, tier: 0, features: 0, memory: 0, price: 0, busy: 0 }
+  const excluded = Object.fromEntries(EXCLUSION_REASONS.map((reason) => [reason, 0])) as Record<ExclusionReason, number>
   let seen = 0
   let eligible = 0
   for (const entry of entries) {

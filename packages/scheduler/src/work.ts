@@ -23,3 +23,17 @@ export function estimatedTaskMs(split: Split, score: number): number | undefined
   const rays = renderTaskPixelSamples(split) * RAYS_PER_PIXEL_SAMPLE
   return (rays * 1000) / (RAYS_PER_SEC_PER_BENCH_UNIT * score)
 }
+
+/**
+ * Whether a worker scoring `score` would skip `order` as underpriced: a task's estimated work takes more than
+ * `tolerance` times what its benchmark-hours pay for. Both times scale with the score, so every worker with the same
+ * tolerance decides alike. Never for an order whose work the order does not tell (inference).
+ */
+export function isUnderpriced(
+  order: Pick<Order, 'split' | 'benchHoursPerTask'>,
+  score: number,
+  tolerance: number,
+): boolean {
+  const workMs = estimatedTaskMs(order.split, score)
+  return workMs !== undefined && workMs > tolerance * paidTaskMs(order, score)
+}

@@ -25,7 +25,7 @@ import { MarketView } from './market.js'
 import type { PricingStrategy } from './pricing.js'
 import { jobIdOfTask, taskAt, taskIdAt, taskIndexOf, type TaskDescriptor } from './split.js'
 import { TimerQueue } from './timers.js'
-import { estimatedTaskMs, paidTaskMs } from './work.js'
+import { isUnderpriced, paidTaskMs } from './work.js'
 
 /** What a worker offers; the driver's capacity record says the same to the network. */
 export interface WorkerProfile {
@@ -407,8 +407,7 @@ export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
    * hours of work. Both times are at this worker's score.
    */
   #underpriced(order: Order): boolean {
-    const workMs = estimatedTaskMs(order.split, this.profile.score)
-    return workMs !== undefined && workMs > this.#workTolerance * paidTaskMs(order, this.profile.score)
+    return isUnderpriced(order, this.profile.score, this.#workTolerance)
   }
 
   /** Market depth counting this worker's own free slots, which its view lacks unless its record came back to it. */

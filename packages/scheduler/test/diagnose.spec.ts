@@ -23,7 +23,7 @@ describe('why no bid', () => {
       jobId,
       seen: 9,
       eligible: 1,
-      excluded: { expired: 2, tier: 1, features: 1, memory: 1, price: 2, busy: 1 },
+      excluded: { expired: 2, tier: 1, features: 1, memory: 1, underpriced: 0, price: 2, busy: 1 },
       bids: 0,
       needed: 2,
     }
@@ -32,6 +32,21 @@ describe('why no bid', () => {
     const unmatched = market.eventsOf('order:unmatched')
     expect(unmatched).toEqual([expect.objectContaining({ jobId, bids: 0, needed: 2 })])
     expect(market.creator.diagnose(jobId)).toMatchObject(expected)
+  })
+
+  it('should say an order that pays for a fraction of its work draws no bid as underpriced, whoever is seen', () => {
+    const market = new Market({ maxReopens: 0 })
+    market.feedCapacity(capacity('fast', { score: 10_000 }))
+    market.feedCapacity(capacity('slow', { score: 1 }))
+    market.feedCapacity(capacity('small', { memoryMb: 1_024 }))
+    const jobId = market.submit(
+      renderSpec({ benchHoursPerTask: 0, requirements: { features: [], minMemoryMb: 4_096 } }),
+    )
+    expect(market.creator.diagnose(jobId)).toMatchObject({
+      seen: 3,
+      eligible: 0,
+      excluded: { memory: 1, underpriced: 2 },
+    })
   })
 
   it('should report bids received against bids needed', () => {

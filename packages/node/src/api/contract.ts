@@ -56,7 +56,7 @@ export interface JobStatus {
   /**
    * While bidding: why there are not enough bids yet (`@tessera/scheduler`'s diagnostic): capacity records `seen`,
    * `eligible` peers, `bids` and `needed`, and records excluded by each first failing reason (`expired`, `tier`,
-   * `features`, `memory`, `price`, `busy`).
+   * `features`, `memory`, `underpriced`, `price`, `busy`).
    */
   diagnostic?: Record<string, number>
   /** Tasks ever leased to each worker peer id. */
