@@ -2,6 +2,7 @@ import { isIP } from 'node:net'
 import { AbortError, type AbortOptions, multiaddrProblem, readBoundedFile, throwIfAborted } from '@tessera/core'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { DEFAULT_MIN_PSNR_DB, DEFAULT_PSNR_OUTLIER_FRACTION, MAX_PSNR_OUTLIER_FRACTION } from '@tessera/proof'
+import { DEFAULT_WORK_TOLERANCE } from '@tessera/scheduler'
 import { z } from 'zod'
 import { MAX_CONFIG_BYTES } from './constants.js'
 import { NodeError } from './errors.js'
@@ -117,6 +118,12 @@ export const configSchema = z
           .min(1)
           .max(24 * 365)
           .default(24),
+        /**
+         * Skip an order whose task, estimated from its split, would take more than this many times what its
+         * benchmark-hours pay for (`@tessera/scheduler`'s `workTolerance`): at least 1, where only orders paying for
+         * all their estimated work are taken.
+         */
+        workTolerance: z.number().min(1).max(1_000_000).default(DEFAULT_WORK_TOLERANCE),
       })
       .default({
         enabled: true,
@@ -127,6 +134,7 @@ export const configSchema = z
         slots: 1,
         fault: 'none',
         outputRetentionHours: 24,
+        workTolerance: DEFAULT_WORK_TOLERANCE,
       }),
     verification: z
       .object({

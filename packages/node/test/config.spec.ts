@@ -122,6 +122,11 @@ describe('config', () => {
 
   it('should serve at least one tier, each listed once', () => {
     expect(parseConfig({ worker: { tiers: [1, 3] } }).worker.tiers).toEqual([1, 3])
+    expect(parseConfig({}).worker.workTolerance).toBe(16)
+    expect(parseConfig({ worker: { workTolerance: 1 } }).worker.workTolerance).toBe(1)
+    expect(() => parseConfig({ worker: { workTolerance: 0.5 } })).toThrow(
+      expect.objectContaining({ code: 'NODE__INVALID_CONFIG' }),
+    )
     // Both were taken before: a worker of no tier, or of one tier twice.
     expect(() => parseConfig({ worker: { tiers: [] } })).toThrow(/worker\.tiers: a worker serves at least one tier/)
     expect(() => parseConfig({ worker: { tiers: [3, 3] } })).toThrow(/worker\.tiers: each tier is listed once/)

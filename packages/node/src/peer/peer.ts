@@ -412,6 +412,7 @@ export class Peer implements NodeOperations {
                   tiers: config.worker.tiers,
                 },
                 pricing: pricingOf(config),
+                workTolerance: config.worker.workTolerance,
                 payee,
                 executor: workerExecutor({ workload, verification, receipts, holds, outputRetentionMs }),
               },
