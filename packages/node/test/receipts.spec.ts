@@ -179,6 +179,25 @@ describe('ReceiptExchange', () => {
     expect((exchanges[0] as ReceiptExchange).awaiting).toBe(0)
   })
 
+  it("should not write back a paid task's record that the first lease sweep stamps as the receipt lands", async () => {
+    const workerExchange = exchanges[1] as ReceiptExchange
+    const write = workerStore.batch.bind(workerStore)
+    const batch = vi.spyOn(workerStore, 'batch').mockImplementation(async (writes, options) => {
+      if (writes.some((w) => w.type === 'put' && w.ns === 'leases')) {
+        // The sweep is about to stamp the older version's record with a time: the creator's receipt lands now. A
+        // countersignature that waits its turn in the records' queue does not finish meanwhile.
+        batch.mockRestore()
+        await (exchanges[0] as ReceiptExchange).accepted(accepted(1_000n))
+        for (let i = 0; i < 30 && countersigned.length === 0; i++) await new Promise((r) => setTimeout(r, 10))
+      }
+      return write(writes, options)
+    })
+    await workerExchange.pruneLeases()
+    await vi.waitFor(() => expect(countersigned).toHaveLength(1))
+    // Paid: the record is gone for good, so a second receipt for the task finds nothing to match.
+    expect(await workerExchange.committedRecord(TASK)).toBeUndefined()
+  })
+
   it('should answer a receipt offered again after it countersigned with the receipt it signed, released once', async () => {
     const workerSends = vi.spyOn(buses[1], 'send')
     await (exchanges[0] as ReceiptExchange).accepted(accepted(1_000n))
