@@ -3,6 +3,7 @@ import { splitTasks } from '@tessera/scheduler'
 import { describe, expect, it } from 'vitest'
 import { MAX_ASSEMBLED_OUTPUT_BYTES } from '../src/api/contract.js'
 import { ASSEMBLED_OUTPUTS_KEPT } from '../src/peer/constants.js'
+import { AssemblyCache } from '../src/peer/assembly-cache.js'
 import {
   assembleJobOutput,
   jobOutputFiles,
@@ -101,8 +102,9 @@ describe('a job output, a file at a time', () => {
     const get = source.get
     source.get = async (cid, options) =>
       new Uint8Array(new Float32Array((await get(cid, options)).byteLength / 4).fill(0.2).buffer)
+    const cache = new AssemblyCache()
     const file = async (only: string, exposure?: number) =>
-      (await jobOutputFiles(order, results, source, { frame: 3, only, exposure }))[0]!
+      (await jobOutputFiles(order, results, source, { frame: 3, only, exposure, cache }))[0]!
     const dim = await file('frame-0003.png', 1)
     const bright = await file('frame-0003.png', 4)
     expect(dim.bytes).not.toEqual(bright.bytes)
@@ -113,8 +115,9 @@ describe('a job output, a file at a time', () => {
   it('should put a frame together again once as many others have been since, and for another set of results', async () => {
     const order = render(ASSEMBLED_OUTPUTS_KEPT + 1)
     const { results, source, asked } = resultsOf(order)
+    const cache = new AssemblyCache()
     const png = async (frame: number, from = results) =>
-      jobOutputFiles(order, from, source, { frame, only: `frame-000${frame}.png`, partial: true })
+      jobOutputFiles(order, from, source, { frame, only: `frame-000${frame}.png`, partial: true, cache })
     for (let frame = 3; frame < 3 + ASSEMBLED_OUTPUTS_KEPT; frame++) await png(frame)
     await png(3)
     expect(asked).toHaveLength(ASSEMBLED_OUTPUTS_KEPT)

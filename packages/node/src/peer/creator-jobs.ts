@@ -5,6 +5,7 @@ import type { Logger } from 'pino'
 import type { JobOutput, JobOutputOptions, JobRequest, JobStatus, JobSummary } from '../api/contract.js'
 import { NodeError } from '../errors.js'
 import type { NodeMetrics } from '../metrics.js'
+import { AssemblyCache } from './assembly-cache.js'
 import type { BlobAudience } from './blob-audience.js'
 import { type BlobHolds, jobHolder, UPLOAD, UPLOAD_RETENTION_MS } from './blob-holds.js'
 import { RECEIPT_GRACE_MS } from './constants.js'
@@ -82,6 +83,8 @@ export class CreatorJobs {
   readonly #finished = new Map<string, { order: Order; results: readonly Result[] }>()
   /** Results a job accepted before it was cancelled or expired, until its record holds them. */
   readonly #partial = new Map<string, readonly Result[]>()
+  /** Outputs put together lately: a client fetching a frame's files one reply each has the frame assembled once. */
+  readonly #assembled = new AssemblyCache()
 
   constructor(components: CreatorJobsComponents) {
     this.#c = components
@@ -393,6 +396,7 @@ export class CreatorJobs {
     const { order, results } = await this.#outputOf(jobId, output)
     return assembleJobOutput(order, results, this.#c.blobs, {
       ...output,
+      cache: this.#assembled,
       ...(options.signal !== undefined ? { signal: options.signal } : {}),
     })
   }
@@ -418,6 +422,7 @@ export class CreatorJobs {
     const files = await jobOutputFiles(order, results, this.#c.blobs, {
       ...output,
       only: name,
+      cache: this.#assembled,
       ...(options.signal !== undefined ? { signal: options.signal } : {}),
     })
     const file = files.find((f) => f.name === name)

@@ -10,7 +10,7 @@ import {
   MAX_OUTPUT_REPLY_BYTES,
 } from '../api/contract.js'
 import { NodeError } from '../errors.js'
-import { AssemblyCache } from './assembly-cache.js'
+import type { AssemblyCache } from './assembly-cache.js'
 
 /** Bytes per pixel of a render task's output: RGBA float32 rows (`@tessera/gpu`'s chunking). */
 export const RENDER_OUTPUT_BYTES_PER_PIXEL = 16
@@ -94,6 +94,11 @@ export interface OutputFilesOptions extends AbortOptions, JobOutputOptions {
   maxBytes?: number
   /** Encode only the file of this name: a client fetching files one at a time is not made to wait on the others. */
   only?: string
+  /**
+   * Where outputs put together are kept a while (the peer's, see {@link AssemblyCache}), so the next file of the same
+   * frame is not assembled again. @default none: assembled for this call alone
+   */
+  cache?: AssemblyCache
 }
 
 /**
@@ -106,7 +111,7 @@ export async function assembleJobOutput(
   order: Order,
   results: readonly Result[],
   source: OutputSource,
-  options: AbortOptions & JobOutputOptions = {},
+  options: AbortOptions & JobOutputOptions & Pick<OutputFilesOptions, 'cache'> = {},
 ): Promise<JobOutput> {
   // Refused as soon as the files pass what one reply carries (before base64, whose string could not be made).
   const files = await jobOutputFiles(order, results, source, { ...options, maxBytes: MAX_OUTPUT_REPLY_BYTES })
@@ -122,8 +127,8 @@ export async function assembleJobOutput(
 
 /**
  * A job's output files (see {@link assembleJobOutput}), as bytes, bounded as `options` say. What is put together
- * is kept a while for `source` (see {@link AssemblyCache}), so the next file of the same frame is not assembled
- * again; the files' bytes may be shared with it, and are not to be changed.
+ * is kept a while in `options.cache`, so the next file of the same frame is not assembled again; the files' bytes
+ * may be shared with it, and are not to be changed.
  */
 export async function jobOutputFiles(
   order: Order,
@@ -146,13 +151,12 @@ export async function jobOutputFiles(
   }
   // Kept, as put together before any file is encoded: the next file of the same frame (whatever its tone mapping)
   // is encoded from it rather than fetched and assembled again.
-  const cache = assemblyCacheOf(source)
   const key = assemblyKey(order, results, options.partial === true)
-  let assembled = cache.get(key)
+  let assembled = options.cache?.get(key)
   if (assembled === undefined) {
     const tooMany = (fetched: number) => tooLarge(order.jobId, 'output items', fetched, maxItemBytes, itemsInstead)
     assembled = await assemble(order, results, source, { ...options, maxItemBytes, tooMany })
-    cache.set(key, assembled)
+    options.cache?.set(key, assembled)
   }
   const wanted = (name: string) => options.only === undefined || options.only === name
   if (assembled.kind === 'inference') {
@@ -205,19 +209,6 @@ export async function jobOutputFiles(
     files.push(jsonFile(PARTIAL_RENDER_MANIFEST, { missing: assembled.missing }))
   }
   return files
-}
-
-/** Each output source's (each peer's) assembly cache: it goes with the source. */
-const assemblyCaches = new WeakMap<OutputSource, AssemblyCache>()
-
-/** The assembly cache of outputs put together from `source`. */
-function assemblyCacheOf(source: OutputSource): AssemblyCache {
-  let cache = assemblyCaches.get(source)
-  if (cache === undefined) {
-    cache = new AssemblyCache()
-    assemblyCaches.set(source, cache)
-  }
-  return cache
 }
 
 /**
