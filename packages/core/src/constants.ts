@@ -56,6 +56,14 @@ export const MAX_SAMPLES_PER_PIXEL = 65_536
  * Larger work splits into more tiles. Below 2^53, so the product is exact in a double.
  */
 export const MAX_PIXEL_SAMPLES_PER_TASK = 2 ** 32
+/**
+ * Most pixels one render task's tile may have (clipped to its image): 2^23, e.g. a 2896x2896 tile or a 16384x512
+ * strip. A worker renders a tile into one storage buffer of 16 bytes a pixel (RGBA float32), 128 MiB at this bound:
+ * the least `maxStorageBufferBindingSize` WebGPU guarantees and all that lavapipe offers, so every worker's device
+ * holds it. The pixel-sample bound alone lets through a 16384x16384 tile at 16 samples, a 4 GiB buffer a device
+ * refuses only once the task runs.
+ */
+export const MAX_TILE_PIXELS = 2 ** 23
 /** Highest frame rate an order may play a scene's animations at. */
 export const MAX_FPS = 1_000
 /** Lowest frame rate (a frame a thousand seconds): below it a frame's time could overflow to infinity. */

@@ -4,9 +4,11 @@ import {
   encodeCanonical,
   jobIdOf,
   MAX_PIXEL_SAMPLES_PER_TASK,
+  MAX_TILE_PIXELS,
   type Order,
   type OrderContent,
   type RenderSplit,
+  renderTaskPixels,
   renderTaskPixelSamples,
   validateBody,
 } from '../src/index.js'
@@ -45,8 +47,8 @@ function orderOf(split: Partial<RenderSplit>): Order {
 
 describe('order split work bound', () => {
   it('should refuse a render task of more pixel-samples than MAX_PIXEL_SAMPLES_PER_TASK', () => {
-    // A 16384x16384 tile at 65,536 samples: 1.8e13 pixel-samples, each field within its own bound.
-    const order = orderOf({})
+    // A 2048x2048 tile at 65,536 samples: 2.7e11 pixel-samples, each field and the tile's pixels within their bounds.
+    const order = orderOf({ tileWidth: 2048, tileHeight: 2048 })
     expect(() => validateBody('order', order)).toThrow(
       expect.objectContaining({
         code: 'CORE__MALFORMED_MESSAGE',
@@ -59,12 +61,36 @@ describe('order split work bound', () => {
   })
 
   it('should refuse one pixel-sample past the bound and take the bound itself', () => {
-    // 4096 x 4096 x 256 = 2^32.
-    const at = orderOf({ width: 4096, height: 4096, tileWidth: 4096, tileHeight: 4096, samples: 256 })
+    // 2048 x 2048 x 1024 = 2^32.
+    const at = orderOf({ tileWidth: 2048, tileHeight: 2048, samples: 1024 })
     expect(renderTaskPixelSamples(at.split as RenderSplit)).toBe(MAX_PIXEL_SAMPLES_PER_TASK)
     expect(validateBody('order', at).jobId).toBe(at.jobId)
-    const past = orderOf({ width: 4096, height: 4097, tileWidth: 4096, tileHeight: 4097, samples: 256 })
+    const past = orderOf({ tileWidth: 2048, tileHeight: 2049, samples: 1024 })
     expect(() => validateBody('order', past)).toThrow(expect.objectContaining({ code: 'CORE__MALFORMED_MESSAGE' }))
+  })
+
+  it('should refuse a render task whose tile has more pixels than MAX_TILE_PIXELS, naming the tile', () => {
+    // A 16384x16384 tile at 16 samples is within the pixel-sample bound, but its output is 4 GiB at 16 B a pixel.
+    const order = orderOf({ samples: 16 })
+    expect(renderTaskPixelSamples(order.split as RenderSplit)).toBeLessThanOrEqual(MAX_PIXEL_SAMPLES_PER_TASK)
+    const refusal = expect.objectContaining({
+      code: 'CORE__MALFORMED_MESSAGE',
+      message: expect.stringContaining('tile of 16384x16384 pixels'),
+      context: { type: 'order', path: ['split', 'tileWidth'] },
+    })
+    expect(() => validateBody('order', order)).toThrow(refusal)
+    expect(() => decodeMessage('order', encodeCanonical(order))).toThrow(refusal)
+  })
+
+  it('should take a tile of MAX_TILE_PIXELS and refuse one row more, clipped to the image', () => {
+    const at = orderOf({ tileWidth: 16_384, tileHeight: 512, samples: 16 })
+    expect(renderTaskPixels(at.split as RenderSplit)).toBe(MAX_TILE_PIXELS)
+    expect(validateBody('order', at).jobId).toBe(at.jobId)
+    const past = orderOf({ tileWidth: 16_384, tileHeight: 513, samples: 16 })
+    expect(() => validateBody('order', past)).toThrow(expect.objectContaining({ code: 'CORE__MALFORMED_MESSAGE' }))
+    // A tile side larger than the image is the image's: a 16384x512 image in 16384x16384 tiles is taken.
+    const clipped = orderOf({ height: 512, samples: 16 })
+    expect(validateBody('order', clipped).jobId).toBe(clipped.jobId)
   })
 
   it('should reckon a tile larger than its image as the image', () => {

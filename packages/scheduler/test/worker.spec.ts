@@ -125,16 +125,16 @@ describe('WorkerMachine', () => {
   })
 
   describe('work an order pays for', () => {
-    /** One 4096x4096 tile at 256 samples: 2^32 pixel-samples, 273 benchmark-hours at 5.5 rays a pixel-sample. */
+    /** One 2048x2048 tile at 1,024 samples: 2^32 pixel-samples, 273 benchmark-hours at 5.5 rays a pixel-sample. */
     const bigTile = {
       kind: 'render',
       firstFrame: 0,
       frames: 1,
-      width: 4096,
-      height: 4096,
-      tileWidth: 4096,
-      tileHeight: 4096,
-      samples: 256,
+      width: 2048,
+      height: 2048,
+      tileWidth: 2048,
+      tileHeight: 2048,
+      samples: 1024,
     } as const
 
     /** What a worker did with one order of `spec`: the reason it skipped it, or 'bid'. */
