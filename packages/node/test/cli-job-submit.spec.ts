@@ -54,10 +54,15 @@ describe('tessera job submit', () => {
         [scene, '--frames', '100', '--width', '2048', '--height', '2048', '--tile', '16'],
         /1638400 tasks; a job may have 1 to 65536.*SCHEDULER__TASK_LIMIT_EXCEEDED/,
       ],
-      // One 4096x4096 tile at 257 samples: past the pixel-samples a task may be (2^32), so workers would refuse it.
+      // One 2048x2048 tile at 1,025 samples: past the pixel-samples a task may be (2^32), so workers would refuse it.
       [
-        [scene, '--width', '4096', '--height', '4096', '--tile', '4096', '--samples', '257'],
-        /4096x4096 pixels at 257 samples is 4311744512 pixel-samples.*SCHEDULER__TASK_WORK_EXCEEDED/,
+        [scene, '--width', '2048', '--height', '2048', '--tile', '2048', '--samples', '1025'],
+        /2048x2048 pixels at 1025 samples is 4299161600 pixel-samples.*SCHEDULER__TASK_WORK_EXCEEDED/,
+      ],
+      // One 4096x4096 tile: a 256 MiB output, more than a worker's device may hold (2^23 pixels), at any samples.
+      [
+        [scene, '--width', '4096', '--height', '4096', '--tile', '4096', '--samples', '1'],
+        /tile of 4096x4096 pixels is 16777216 pixels.*SCHEDULER__TILE_SIZE_EXCEEDED/,
       ],
       [
         [model, '--input', join(dir.path, 'tensors.json'), '--items', '100000', '--items-per-task', '1'],

@@ -1,4 +1,11 @@
-import { MAX_PIXEL_SAMPLES_PER_TASK, type Order, renderTaskPixelSamples, type Split } from '@tessera/core'
+import {
+  MAX_PIXEL_SAMPLES_PER_TASK,
+  MAX_TILE_PIXELS,
+  type Order,
+  renderTaskPixels,
+  renderTaskPixelSamples,
+  type Split,
+} from '@tessera/core'
 import { MAX_TASKS_PER_JOB } from './constants.js'
 import { SchedulerError } from './errors.js'
 
@@ -76,18 +83,29 @@ export function checkTaskCount(split: Split): number {
 }
 
 /**
- * Throws `SCHEDULER__TASK_WORK_EXCEEDED` when a render split's tasks are more pixel-samples than one task may be
- * (core's `MAX_PIXEL_SAMPLES_PER_TASK`, which the order schema enforces): workers would refuse the order.
+ * Throws `SCHEDULER__TILE_SIZE_EXCEEDED` when a render split's tasks are tiles of more pixels than one task may be
+ * (core's `MAX_TILE_PIXELS`: a worker's device may not hold the output), and `SCHEDULER__TASK_WORK_EXCEEDED` when
+ * they are more pixel-samples (core's `MAX_PIXEL_SAMPLES_PER_TASK`). The order schema enforces both, in this order:
+ * workers would refuse the order.
  */
 export function checkTaskWork(split: Split): void {
   if (split.kind !== 'render') return
+  const tile = `${Math.min(split.tileWidth, split.width)}x${Math.min(split.tileHeight, split.height)} pixels`
+  const pixels = renderTaskPixels(split)
+  if (pixels > MAX_TILE_PIXELS) {
+    throw new SchedulerError(
+      'SCHEDULER__TILE_SIZE_EXCEEDED',
+      `a task's tile of ${tile} is ${pixels} pixels; a task's tile may be at most ${MAX_TILE_PIXELS}, which every ` +
+        "worker's device holds the output of: use smaller tiles",
+      { pixels, max: MAX_TILE_PIXELS },
+    )
+  }
   const pixelSamples = renderTaskPixelSamples(split)
   if (pixelSamples > MAX_PIXEL_SAMPLES_PER_TASK) {
     throw new SchedulerError(
       'SCHEDULER__TASK_WORK_EXCEEDED',
-      `a task of ${Math.min(split.tileWidth, split.width)}x${Math.min(split.tileHeight, split.height)} pixels at ` +
-        `${split.samples} samples is ${pixelSamples} pixel-samples; a task may be at most ${MAX_PIXEL_SAMPLES_PER_TASK}: ` +
-        'use smaller tiles or fewer samples',
+      `a task of ${tile} at ${split.samples} samples is ${pixelSamples} pixel-samples; a task may be at most ` +
+        `${MAX_PIXEL_SAMPLES_PER_TASK}: use smaller tiles or fewer samples`,
       { pixelSamples, max: MAX_PIXEL_SAMPLES_PER_TASK },
     )
   }

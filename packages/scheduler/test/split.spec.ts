@@ -92,21 +92,21 @@ describe('splitTasks', () => {
     )
   })
   it('should refuse a render task of more pixel-samples than an order may carry', () => {
-    // One 16384x16384 tile at 65,536 samples: a single task, 1.8e13 pixel-samples.
+    // One 2048x2048 tile at 65,536 samples: a single task, 2.7e11 pixel-samples.
     const huge = {
       kind: 'render',
       firstFrame: 0,
       frames: 1,
-      width: 16_384,
-      height: 16_384,
-      tileWidth: 16_384,
-      tileHeight: 16_384,
+      width: 2048,
+      height: 2048,
+      tileWidth: 2048,
+      tileHeight: 2048,
       samples: 65_536,
     } as const
     expect(() => checkTaskWork(huge)).toThrow(
       expect.objectContaining({
         code: 'SCHEDULER__TASK_WORK_EXCEEDED',
-        context: { pixelSamples: 16_384 * 16_384 * 65_536, max: 2 ** 32 },
+        context: { pixelSamples: 2048 * 2048 * 65_536, max: 2 ** 32 },
       }),
     )
     const spec = { kind: 'render', inputs: ['bafkreiscene'], tier: 3, maxPrice: 1n, benchHoursPerTask: 1 } as const
@@ -116,5 +116,31 @@ describe('splitTasks', () => {
     // The same image in 256x256 tiles at 65,536 samples is 2^32 per task: taken.
     expect(() => checkTaskWork({ ...huge, tileWidth: 256, tileHeight: 256 })).not.toThrow()
     expect(() => checkTaskWork({ kind: 'inference', items: 10, itemsPerTask: 10 })).not.toThrow()
+  })
+  it('should refuse a render task whose tile output a device may not hold, whatever its samples', () => {
+    // One 16384x16384 tile at 16 samples: 2^32 pixel-samples, within that bound, but 4 GiB of output at 16 B a pixel.
+    const wide = {
+      kind: 'render',
+      firstFrame: 0,
+      frames: 1,
+      width: 16_384,
+      height: 16_384,
+      tileWidth: 16_384,
+      tileHeight: 16_384,
+      samples: 16,
+    } as const
+    const refusal = expect.objectContaining({
+      code: 'SCHEDULER__TILE_SIZE_EXCEEDED',
+      message: expect.stringContaining('16384x16384 pixels'),
+      context: { pixels: 2 ** 28, max: 2 ** 23 },
+    })
+    expect(() => checkTaskWork(wide)).toThrow(refusal)
+    const spec = { kind: 'render', inputs: ['bafkreiscene'], tier: 3, maxPrice: 1n, benchHoursPerTask: 1 } as const
+    expect(() => resolveJobSpec({ ...spec, split: wide })).toThrow(refusal)
+    // 16384x512 tiles are 2^23 pixels: taken; one row more is refused.
+    expect(() => checkTaskWork({ ...wide, tileHeight: 512 })).not.toThrow()
+    expect(() => checkTaskWork({ ...wide, tileHeight: 513 })).toThrow(
+      expect.objectContaining({ code: 'SCHEDULER__TILE_SIZE_EXCEEDED' }),
+    )
   })
 })
