@@ -1,7 +1,6 @@
-import { DEFAULT_WORK_TOLERANCE, estimatedTaskMs, paidTaskMs } from '@tessera/scheduler'
+import { DEFAULT_BENCH_HOURS_PER_TASK, DEFAULT_WORK_TOLERANCE, estimatedTaskMs, paidTaskMs } from '@tessera/scheduler'
 import { describe, expect, it } from 'vitest'
-import { DEFAULT_BENCH_HOURS_PER_TASK } from '../src/peer/constants.js'
-import { benchHoursOf, jobSpecOf } from '../src/peer/job-request.js'
+import { jobSpecOf } from '../src/peer/job-request.js'
 
 const render = (tile: number, samples: number) => ({
   kind: 'render' as const,
@@ -15,11 +14,6 @@ const render = (tile: number, samples: number) => ({
 })
 
 describe('jobSpecOf', () => {
-  it('should declare the default benchmark-hours for a task whose estimated work is less', () => {
-    expect(benchHoursOf(render(32, 16))).toBe(DEFAULT_BENCH_HOURS_PER_TASK)
-    expect(benchHoursOf({ kind: 'inference', items: 8, itemsPerTask: 2 })).toBe(DEFAULT_BENCH_HOURS_PER_TASK)
-  })
-
   it('should declare a large render task its estimated work, so workers do not skip it as underpriced', () => {
     const split = render(1024, 1024)
     const spec = jobSpecOf({

@@ -114,6 +114,11 @@ export const MAX_BIDS_PER_JOB = 1_024
 /** One benchmark-hour is the work a device scoring 1 benchmark unit does in an hour. */
 export const MS_PER_HOUR = 3_600_000
 /**
+ * Least benchmark-hours `benchHoursOf` declares per task, and what it declares when the order tells no work to
+ * estimate from: a job's budget is its maximum price times this, so a small task still pays its worker something.
+ */
+export const DEFAULT_BENCH_HOURS_PER_TASK = 1
+/**
  * Rays per second of a device scoring one benchmark unit: `@tessera/gpu`'s capacity benchmark scores 100 for 2.4 M
  * rays/s of path tracing (its `BENCHMARK_REFERENCE`, with 9.6 GFLOP/s of matmul), so a benchmark-hour of rendering is
  * 86.4 M rays. Restated here since the scheduler does not depend on the engine; a `@tessera/node` test holds the two

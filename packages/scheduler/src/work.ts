@@ -1,5 +1,10 @@
 import { type Order, renderTaskPixelSamples, type Split } from '@tessera/core'
-import { MS_PER_HOUR, RAYS_PER_PIXEL_SAMPLE, RAYS_PER_SEC_PER_BENCH_UNIT } from './constants.js'
+import {
+  DEFAULT_BENCH_HOURS_PER_TASK,
+  MS_PER_HOUR,
+  RAYS_PER_PIXEL_SAMPLE,
+  RAYS_PER_SEC_PER_BENCH_UNIT,
+} from './constants.js'
 
 /**
  * What a task's work costs a worker, from the order alone. A benchmark-hour is the work a device scoring 1 does in an
@@ -22,6 +27,17 @@ export function estimatedTaskMs(split: Split, score: number): number | undefined
   if (split.kind !== 'render') return undefined
   const rays = renderTaskPixelSamples(split) * RAYS_PER_PIXEL_SAMPLE
   return (rays * 1000) / (RAYS_PER_SEC_PER_BENCH_UNIT * score)
+}
+
+/**
+ * Benchmark-hours a task of `split` is declared to take when its creator names none: the estimate from the split (what
+ * a worker checks an order against before it bids, {@link estimatedTaskMs}), and never less than
+ * {@link DEFAULT_BENCH_HOURS_PER_TASK}. Declaring less than its work would have workers skip the order as
+ * underpriced; an inference's work is not in its order, so it takes the default.
+ */
+export function benchHoursOf(split: Split): number {
+  const estimated = estimatedTaskMs(split, 1)
+  return Math.max(DEFAULT_BENCH_HOURS_PER_TASK, estimated === undefined ? 0 : estimated / MS_PER_HOUR)
 }
 
 /**

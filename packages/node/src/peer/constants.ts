@@ -2,8 +2,6 @@
 
 /** A job's highest price per benchmark-hour when the request names none, token units. */
 export const DEFAULT_JOB_MAX_PRICE = 1_000n
-/** The creator's estimate of benchmark-hours per task when nothing better is known. */
-export const DEFAULT_BENCH_HOURS_PER_TASK = 1
 /** Capacity benchmark score assumed until the node has run the benchmark. */
 export const DEFAULT_SCORE = 100
 /** Memory a worker advertises when the adapter does not say. */
