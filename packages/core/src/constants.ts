@@ -64,6 +64,13 @@ export const MAX_PIXEL_SAMPLES_PER_TASK = 2 ** 32
  * refuses only once the task runs.
  */
 export const MAX_TILE_PIXELS = 2 ** 23
+/**
+ * Most FLOPs one inference task may declare (its items times the order's `flopsPerItem`): 2^47, about 1.4e14, four
+ * hours on the capacity benchmark's reference device (score 100, 9.6 GFLOP/s of matmul), the bound a render task has
+ * in {@link MAX_PIXEL_SAMPLES_PER_TASK}. Larger work splits into tasks of fewer items. Below 2^53, so the product is
+ * exact in a double.
+ */
+export const MAX_FLOPS_PER_TASK = 2 ** 47
 /** Highest frame rate an order may play a scene's animations at. */
 export const MAX_FPS = 1_000
 /** Lowest frame rate (a frame a thousand seconds): below it a frame's time could overflow to infinity. */

@@ -8,6 +8,7 @@ import {
   MAX_CID_LENGTH,
   MAX_CLASSES,
   MAX_FEATURES,
+  MAX_FLOPS_PER_TASK,
   MAX_FIRST_FRAME,
   MAX_FRAMES_PER_JOB,
   MAX_ID_LENGTH,
@@ -129,11 +130,28 @@ const renderSplit = fc
     return { ...split, tileHeight, samples: Math.min(split.samples, Math.floor(MAX_PIXEL_SAMPLES_PER_TASK / pixels)) }
   })
 
-const inferenceSplit = fc.record({
-  kind: fc.constant('inference' as const),
-  items: posInt(MAX_TASKS_PER_JOB * 1024),
-  itemsPerTask: posInt(MAX_TASKS_PER_JOB * 1024),
-})
+const inferenceSplit = fc
+  .record(
+    {
+      kind: fc.constant('inference' as const),
+      items: posInt(MAX_TASKS_PER_JOB * 1024),
+      itemsPerTask: posInt(MAX_TASKS_PER_JOB * 1024),
+      flopsPerItem: posInt(MAX_FLOPS_PER_TASK),
+    },
+    { requiredKeys: ['kind', 'items', 'itemsPerTask'] },
+  )
+  // A task's declared FLOPs are bounded too: the figure is cut to what a task's items allow (at least 2^21).
+  .map((split) =>
+    split.flopsPerItem === undefined
+      ? split
+      : {
+          ...split,
+          flopsPerItem: Math.min(
+            split.flopsPerItem,
+            Math.floor(MAX_FLOPS_PER_TASK / Math.min(split.itemsPerTask, split.items)),
+          ),
+        },
+  )
 
 /** An order whose job id is the one its content derives, as the schema requires. */
 export const orderBody = fc

@@ -171,7 +171,7 @@ describe('job ids derived from order content', () => {
     const inference: OrderContent = {
       ...PINNED,
       kind: 'inference',
-      split: { kind: 'inference', items: 64, itemsPerTask: 8 },
+      split: { kind: 'inference', items: 64, itemsPerTask: 8, flopsPerItem: 1_000_000 },
     }
     const keys = (o: object): string[] => Object.keys(o).sort()
     const uncommitted = ['jobId', 'bidDeadline', 'issuedAt', 'cancelled']

@@ -2,9 +2,12 @@ import { describe, expect, it } from 'vitest'
 import {
   decodeMessage,
   encodeCanonical,
+  inferenceTaskFlops,
   jobIdOf,
+  MAX_FLOPS_PER_TASK,
   MAX_PIXEL_SAMPLES_PER_TASK,
   MAX_TILE_PIXELS,
+  type InferenceSplit,
   type Order,
   type OrderContent,
   type RenderSplit,
@@ -109,5 +112,45 @@ describe('order split work bound', () => {
     }
     const { jobId: _, ...content } = inference
     expect(validateBody('order', { ...inference, jobId: jobIdOf(content) }).split.kind).toBe('inference')
+  })
+
+  /** An inference order of `split`, its id derived from its content. */
+  const inferenceOrder = (split: Omit<InferenceSplit, 'kind'>): Order => {
+    const { jobId: _, ...content } = { ...orderOf({}), kind: 'inference' as const }
+    const withSplit = { ...content, split: { kind: 'inference' as const, ...split } }
+    return { jobId: jobIdOf(withSplit), ...withSplit }
+  }
+
+  it("should carry an inference order's declared FLOPs per item, under its job id", () => {
+    const order = inferenceOrder({ items: 64, itemsPerTask: 16, flopsPerItem: 8_000_000 })
+    const decoded = decodeMessage('order', encodeCanonical(order))
+    expect(decoded.split).toEqual({ kind: 'inference', items: 64, itemsPerTask: 16, flopsPerItem: 8_000_000 })
+    expect(inferenceTaskFlops(decoded.split as InferenceSplit)).toBe(16 * 8_000_000)
+    // The declaration is part of what the id derives from: another figure under the same id is refused.
+    const restated = { ...order, split: { ...order.split, flopsPerItem: 1 } }
+    expect(() => validateBody('order', restated)).toThrow(
+      expect.objectContaining({ code: 'CORE__MALFORMED_MESSAGE', context: { type: 'order', path: ['jobId'] } }),
+    )
+    // An order from before the field declares none: valid, its work unknown.
+    const older = inferenceOrder({ items: 64, itemsPerTask: 16 })
+    expect(inferenceTaskFlops(validateBody('order', older).split as InferenceSplit)).toBeUndefined()
+  })
+
+  it('should refuse an inference task of more declared FLOPs than MAX_FLOPS_PER_TASK, or a figure that is no count', () => {
+    const at = inferenceOrder({ items: 1024, itemsPerTask: 1024, flopsPerItem: MAX_FLOPS_PER_TASK / 1024 })
+    expect(validateBody('order', at).jobId).toBe(at.jobId)
+    // Tasks are clipped to the items: 4 items of 2^45 FLOPs in tasks of 1024 are 2^47 a task.
+    const clipped = inferenceOrder({ items: 4, itemsPerTask: 1024, flopsPerItem: MAX_FLOPS_PER_TASK / 4 })
+    expect(validateBody('order', clipped).jobId).toBe(clipped.jobId)
+    const refusal = expect.objectContaining({
+      code: 'CORE__MALFORMED_MESSAGE',
+      context: { type: 'order', path: ['split', 'flopsPerItem'] },
+    })
+    const past = inferenceOrder({ items: 1024, itemsPerTask: 1024, flopsPerItem: MAX_FLOPS_PER_TASK / 1024 + 1 })
+    expect(() => validateBody('order', past)).toThrow(refusal)
+    expect(() => decodeMessage('order', encodeCanonical(past))).toThrow(refusal)
+    for (const flopsPerItem of [0, -1, 1.5, MAX_FLOPS_PER_TASK + 1]) {
+      expect(() => validateBody('order', inferenceOrder({ items: 1, itemsPerTask: 1, flopsPerItem }))).toThrow(refusal)
+    }
   })
 })

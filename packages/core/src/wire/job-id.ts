@@ -43,6 +43,9 @@ export function jobIdOf(content: OrderContent): string {
   // Likewise the frame rate an animation plays at (tagged: it may come without a panorama before it).
   if (s.kind === 'render' && s.fps !== undefined) split.push(['fps', s.fps])
   if (s.kind === 'render' && s.animation !== undefined) split.push(['animation', s.animation])
+  // An inference's declared work is what workers price it by and check its model against: committed, tagged, only
+  // when present, so the ids of orders without it stay what they were.
+  if (s.kind === 'inference' && s.flopsPerItem !== undefined) split.push(['flopsPerItem', s.flopsPerItem])
   const v = content.verification
   const bytes = dagCbor.encode([
     JOB_ID_DOMAIN,

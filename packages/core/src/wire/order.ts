@@ -15,6 +15,7 @@ import {
   MAX_INFERENCE_ITEMS,
   MAX_PIXEL_SAMPLES_PER_TASK,
   MAX_TILE_PIXELS,
+  MAX_FLOPS_PER_TASK,
 } from '../constants.js'
 import { amount, cid, id, label, nonNegative, peerId, posInt, probability, tier, uint } from './fields.js'
 import { orderIdMatches } from './job-id.js'
@@ -93,12 +94,38 @@ export const renderSplitSchema = z
     path: ['samples'],
   })
 
-/** Inference jobs split into ranges of input batch items. */
-export const inferenceSplitSchema = z.object({
-  kind: z.literal('inference'),
-  items: posInt.max(MAX_INFERENCE_ITEMS),
-  itemsPerTask: posInt.max(MAX_INFERENCE_ITEMS),
-})
+/**
+ * FLOPs of an inference split's largest task: its items times the order's declared `flopsPerItem`, or undefined for an
+ * order that declares none. What {@link MAX_FLOPS_PER_TASK} bounds and workers price an order's work by.
+ */
+export function inferenceTaskFlops(split: {
+  itemsPerTask: number
+  items: number
+  flopsPerItem?: number
+}): number | undefined {
+  return split.flopsPerItem === undefined ? undefined : Math.min(split.itemsPerTask, split.items) * split.flopsPerItem
+}
+
+/**
+ * Inference jobs split into ranges of input batch items. The model is named only by CID, so its work is in the
+ * order only as the creator declares it (`flopsPerItem`), each task at most {@link MAX_FLOPS_PER_TASK}; a worker
+ * checks the declaration against the model it loads.
+ */
+export const inferenceSplitSchema = z
+  .object({
+    kind: z.literal('inference'),
+    items: posInt.max(MAX_INFERENCE_ITEMS),
+    itemsPerTask: posInt.max(MAX_INFERENCE_ITEMS),
+    /**
+     * FLOPs of one batch item's forward pass: twice its multiply-adds (MatMul, Gemm, Conv), as the capacity
+     * benchmark counts a matmul's. Absent in orders from before it existed: workers then cannot price the work.
+     */
+    flopsPerItem: posInt.max(MAX_FLOPS_PER_TASK).optional(),
+  })
+  .refine((split) => (inferenceTaskFlops(split) ?? 0) <= MAX_FLOPS_PER_TASK, {
+    message: `a task is at most ${MAX_FLOPS_PER_TASK} FLOPs (items per task x flopsPerItem): use fewer items per task`,
+    path: ['flopsPerItem'],
+  })
 
 export const splitSchema = z.discriminatedUnion('kind', [renderSplitSchema, inferenceSplitSchema])
 
