@@ -1,14 +1,18 @@
 import { BENCHMARK_REFERENCE, BENCHMARK_WORKLOAD, generateScene, loadScene, renderTileCpu } from '@tessera/gpu'
-import { RAYS_PER_PIXEL_SAMPLE, RAYS_PER_SEC_PER_BENCH_UNIT } from '@tessera/scheduler'
+import { FLOPS_PER_SEC_PER_BENCH_UNIT, RAYS_PER_PIXEL_SAMPLE, RAYS_PER_SEC_PER_BENCH_UNIT } from '@tessera/scheduler'
 import { describe, expect, it } from 'vitest'
 
 /**
- * The scheduler prices an order's render work in the capacity benchmark's units without depending on the engine: the
+ * The scheduler prices an order's render and inference work in the capacity benchmark's units without depending on the engine: the
  * figures it restates must stay the benchmark's.
  */
 describe("the scheduler's work estimate in benchmark units", () => {
   it("should trace the benchmark's reference rays per second at a score of 100", () => {
     expect(RAYS_PER_SEC_PER_BENCH_UNIT * 100).toBe(BENCHMARK_REFERENCE.raysPerSec)
+  })
+
+  it("should compute the benchmark's reference FLOPs per second at a score of 100", () => {
+    expect(FLOPS_PER_SEC_PER_BENCH_UNIT * 100).toBe(BENCHMARK_REFERENCE.gflops * 1e9)
   })
 
   it("should cost a pixel-sample the rays it casts on the benchmark's scene", async () => {

@@ -126,6 +126,19 @@ export const DEFAULT_BENCH_HOURS_PER_TASK = 1
  */
 export const RAYS_PER_SEC_PER_BENCH_UNIT = 24_000
 /**
+ * FLOPs per second of a device scoring one benchmark unit: the capacity benchmark scores 100 for 9.6 GFLOP/s of fp32
+ * matmul (its `BENCHMARK_REFERENCE`), so a benchmark-hour of inference is 346 GFLOP. What an inference order's
+ * declared `flopsPerItem` is priced at; restated, like {@link RAYS_PER_SEC_PER_BENCH_UNIT}, and held equal by the same
+ * `@tessera/node` test.
+ */
+export const FLOPS_PER_SEC_PER_BENCH_UNIT = 96_000_000
+/**
+ * How far a model's FLOPs per item, as a worker counts them once it has loaded the model, may pass what its order
+ * declares before the worker refuses the order as understating its work (`checkDeclaredWork`): twice, what a creator
+ * counting multiply-adds instead of FLOPs declares. Any more is underpayment a worker could not see when it bid.
+ */
+export const DECLARED_WORK_SLACK = 2
+/**
  * Rays one pixel-sample casts on the capacity benchmark's own scene: the camera ray, then a bounce and a shadow ray
  * per vertex (at most `@tessera/gpu`'s 8 bounces, Russian roulette from the third). The CPU tracer measures 5.56 on
  * the benchmark's tiles; a scene as hard as the benchmark's costs this, harder ones more (within

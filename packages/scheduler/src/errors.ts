@@ -15,6 +15,8 @@ export type SchedulerErrorCode =
   | 'SCHEDULER__TASK_WORK_EXCEEDED'
   /** A job's render task would be a tile of more pixels than a worker's device may hold the output of. */
   | 'SCHEDULER__TILE_SIZE_EXCEEDED'
+  /** The model an inference order names costs more FLOPs an item than the order declared (`checkDeclaredWork`). */
+  | 'SCHEDULER__DECLARED_WORK_MISMATCH'
   /** A message names a job this machine does not know (or no longer remembers). */
   | 'SCHEDULER__ORDER_NOT_FOUND'
   /** A message names a task its job does not have. */

@@ -1,4 +1,4 @@
-import { jobIdOf, type Order, type Rng, type Split, type VerificationBudget } from '@tessera/core'
+import { jobIdOf, MAX_FLOPS_PER_TASK, type Order, type Rng, type Split, type VerificationBudget } from '@tessera/core'
 import {
   DEFAULT_BID_WINDOW_MS,
   DEFAULT_JOB_TIMEOUT_MS,
@@ -77,6 +77,7 @@ function checkSplit(kind: JobSpec['kind'], split: Split): void {
   } else {
     checkInt(split.items, 'split.items', 1, MAX_INFERENCE_ITEMS)
     checkInt(split.itemsPerTask, 'split.itemsPerTask', 1, MAX_INFERENCE_ITEMS)
+    if (split.flopsPerItem !== undefined) checkInt(split.flopsPerItem, 'split.flopsPerItem', 1, MAX_FLOPS_PER_TASK)
   }
   checkTaskCount(split)
   checkTaskWork(split)

@@ -1,4 +1,6 @@
 import {
+  inferenceTaskFlops,
+  MAX_FLOPS_PER_TASK,
   MAX_PIXEL_SAMPLES_PER_TASK,
   MAX_TILE_PIXELS,
   type Order,
@@ -85,11 +87,23 @@ export function checkTaskCount(split: Split): number {
 /**
  * Throws `SCHEDULER__TILE_SIZE_EXCEEDED` when a render split's tasks are tiles of more pixels than one task may be
  * (core's `MAX_TILE_PIXELS`: a worker's device may not hold the output), and `SCHEDULER__TASK_WORK_EXCEEDED` when
- * they are more pixel-samples (core's `MAX_PIXEL_SAMPLES_PER_TASK`). The order schema enforces both, in this order:
- * workers would refuse the order.
+ * they are more pixel-samples (core's `MAX_PIXEL_SAMPLES_PER_TASK`), or an inference split's tasks more declared
+ * FLOPs (core's `MAX_FLOPS_PER_TASK`). The order schema enforces them all, in this order: workers would refuse the
+ * order.
  */
 export function checkTaskWork(split: Split): void {
-  if (split.kind !== 'render') return
+  if (split.kind === 'inference') {
+    const flops = inferenceTaskFlops(split)
+    if (flops !== undefined && flops > MAX_FLOPS_PER_TASK) {
+      throw new SchedulerError(
+        'SCHEDULER__TASK_WORK_EXCEEDED',
+        `a task of ${Math.min(split.itemsPerTask, split.items)} items at ${split.flopsPerItem} FLOPs each is ` +
+          `${flops} FLOPs; a task may be at most ${MAX_FLOPS_PER_TASK}: use fewer items per task`,
+        { flops, max: MAX_FLOPS_PER_TASK },
+      )
+    }
+    return
+  }
   const tile = `${Math.min(split.tileWidth, split.width)}x${Math.min(split.tileHeight, split.height)} pixels`
   const pixels = renderTaskPixels(split)
   if (pixels > MAX_TILE_PIXELS) {

@@ -1,10 +1,13 @@
-import { type Order, renderTaskPixelSamples, type Split } from '@tessera/core'
+import { inferenceTaskFlops, type Order, renderTaskPixelSamples, type Split } from '@tessera/core'
 import {
+  DECLARED_WORK_SLACK,
   DEFAULT_BENCH_HOURS_PER_TASK,
+  FLOPS_PER_SEC_PER_BENCH_UNIT,
   MS_PER_HOUR,
   RAYS_PER_PIXEL_SAMPLE,
   RAYS_PER_SEC_PER_BENCH_UNIT,
 } from './constants.js'
+import { SchedulerError } from './errors.js'
 
 /**
  * What a task's work costs a worker, from the order alone. A benchmark-hour is the work a device scoring 1 does in an
@@ -20,11 +23,15 @@ export function paidTaskMs(order: Pick<Order, 'benchHoursPerTask'>, score: numbe
 /**
  * How long the largest task of `split` takes a worker scoring `score`, ms, estimated from the split alone: a render
  * tile's pixel-samples at {@link RAYS_PER_PIXEL_SAMPLE} rays each, traced at {@link RAYS_PER_SEC_PER_BENCH_UNIT} per
- * benchmark unit. Undefined for inference: an order names its model only by CID, so the work per batch item (the
- * model's FLOPs) is not in the order.
+ * benchmark unit; an inference task's items at the order's declared `flopsPerItem`, computed at
+ * {@link FLOPS_PER_SEC_PER_BENCH_UNIT}. Undefined for an inference order that declares no work: it names its model
+ * only by CID, so nothing else in it tells the work per item.
  */
 export function estimatedTaskMs(split: Split, score: number): number | undefined {
-  if (split.kind !== 'render') return undefined
+  if (split.kind === 'inference') {
+    const flops = inferenceTaskFlops(split)
+    return flops === undefined ? undefined : (flops * 1000) / (FLOPS_PER_SEC_PER_BENCH_UNIT * score)
+  }
   const rays = renderTaskPixelSamples(split) * RAYS_PER_PIXEL_SAMPLE
   return (rays * 1000) / (RAYS_PER_SEC_PER_BENCH_UNIT * score)
 }
@@ -33,7 +40,7 @@ export function estimatedTaskMs(split: Split, score: number): number | undefined
  * Benchmark-hours a task of `split` is declared to take when its creator names none: the estimate from the split (what
  * a worker checks an order against before it bids, {@link estimatedTaskMs}), and never less than
  * {@link DEFAULT_BENCH_HOURS_PER_TASK}. Declaring less than its work would have workers skip the order as
- * underpriced; an inference's work is not in its order, so it takes the default.
+ * underpriced; an inference that declares no work (`flopsPerItem`) takes the default.
  */
 export function benchHoursOf(split: Split): number {
   const estimated = estimatedTaskMs(split, 1)
@@ -43,7 +50,8 @@ export function benchHoursOf(split: Split): number {
 /**
  * Whether a worker scoring `score` would skip `order` as underpriced: a task's estimated work takes more than
  * `tolerance` times what its benchmark-hours pay for. Both times scale with the score, so every worker with the same
- * tolerance decides alike. Never for an order whose work the order does not tell (inference).
+ * tolerance decides alike. Never for an order whose work the order does not tell (an inference without
+ * `flopsPerItem`).
  */
 export function isUnderpriced(
   order: Pick<Order, 'split' | 'benchHoursPerTask'>,
@@ -52,4 +60,24 @@ export function isUnderpriced(
 ): boolean {
   const workMs = estimatedTaskMs(order.split, score)
   return workMs !== undefined && workMs > tolerance * paidTaskMs(order, score)
+}
+
+/**
+ * Throws `SCHEDULER__DECLARED_WORK_MISMATCH` when an inference order understated its work: the model a worker loaded
+ * costs `modelFlopsPerItem` FLOPs an item (twice its multiply-adds, counted from the model's graph), more than
+ * {@link DECLARED_WORK_SLACK} times the `flopsPerItem` the order declared. The worker priced the order by the
+ * declaration when it bid ({@link isUnderpriced}) and only learns the real figure once it has fetched the model: it
+ * refuses the task then, and may hold it against the creator. An order declaring no work (older ones) passes: there
+ * was no declaration to price it by.
+ */
+export function checkDeclaredWork(split: Split, modelFlopsPerItem: number): void {
+  if (split.kind !== 'inference' || split.flopsPerItem === undefined) return
+  if (!(modelFlopsPerItem <= split.flopsPerItem * DECLARED_WORK_SLACK)) {
+    throw new SchedulerError(
+      'SCHEDULER__DECLARED_WORK_MISMATCH',
+      `the model costs ${modelFlopsPerItem} FLOPs an item; its order declared ${split.flopsPerItem}, and a worker ` +
+        `takes at most ${DECLARED_WORK_SLACK} times that: declare the model's FLOPs per item`,
+      { declared: split.flopsPerItem, actual: modelFlopsPerItem, slack: DECLARED_WORK_SLACK },
+    )
+  }
 }

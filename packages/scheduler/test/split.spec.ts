@@ -117,6 +117,33 @@ describe('splitTasks', () => {
     expect(() => checkTaskWork({ ...huge, tileWidth: 256, tileHeight: 256 })).not.toThrow()
     expect(() => checkTaskWork({ kind: 'inference', items: 10, itemsPerTask: 10 })).not.toThrow()
   })
+  it('should refuse an inference task of more declared FLOPs than an order may carry', () => {
+    const spec = {
+      kind: 'inference',
+      inputs: ['bafkmodel', 'bafkinputs'],
+      tier: 3,
+      maxPrice: 1n,
+      benchHoursPerTask: 1,
+    } as const
+    const split = { kind: 'inference', items: 1_024, itemsPerTask: 1_024, flopsPerItem: 2 ** 37 } as const
+    expect(() => checkTaskWork(split)).not.toThrow()
+    const past = { ...split, flopsPerItem: 2 ** 37 + 1 }
+    const refusal = expect.objectContaining({
+      code: 'SCHEDULER__TASK_WORK_EXCEEDED',
+      context: { flops: 1_024 * (2 ** 37 + 1), max: 2 ** 47 },
+    })
+    expect(() => checkTaskWork(past)).toThrow(refusal)
+    expect(() => resolveJobSpec({ ...spec, kind: 'inference', split: past })).toThrow(refusal)
+    // A figure that is no count of FLOPs is refused as the spec's.
+    for (const flopsPerItem of [0, 1.5, 2 ** 47 + 1]) {
+      expect(() => resolveJobSpec({ ...spec, kind: 'inference', split: { ...split, items: 1, flopsPerItem } })).toThrow(
+        expect.objectContaining({
+          code: 'SCHEDULER__INVALID_JOB_SPEC',
+          context: expect.objectContaining({ field: 'split.flopsPerItem', value: flopsPerItem }),
+        }),
+      )
+    }
+  })
   it('should refuse a render task whose tile output a device may not hold, whatever its samples', () => {
     // One 16384x16384 tile at 16 samples: 2^32 pixel-samples, within that bound, but 4 GiB of output at 16 B a pixel.
     const wide = {

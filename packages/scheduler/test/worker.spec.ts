@@ -177,6 +177,17 @@ describe('WorkerMachine', () => {
       }
     })
 
+    it('should skip, as underpriced, an inference order whose declared work its benchmark-hours do not pay for', () => {
+      // One item of 16 benchmark-hours' FLOPs (9.6e7 FLOP/s a benchmark unit): the least it takes at tolerance 16 is 1.
+      const split = { kind: 'inference', items: 1, itemsPerTask: 1, flopsPerItem: 16 * 96_000_000 * 3_600 } as const
+      const spec = { kind: 'inference', inputs: ['bafkmodel', 'bafkinputs'], split } as const
+      expect(estimatedTaskMs(split, 100)).toBeCloseTo((16 * 3_600_000) / 100)
+      expect(decision({ ...spec, benchHoursPerTask: 0 })).toBe('underpriced')
+      expect(decision({ ...spec, benchHoursPerTask: 0.99 })).toBe('underpriced')
+      expect(decision({ ...spec, benchHoursPerTask: 1.01 })).toBe('bid')
+      expect(decision({ ...spec, benchHoursPerTask: 0.99 }, { workTolerance: 17 })).toBe('bid')
+    })
+
     it('should leave inference orders alone, whose work per item the order does not tell', () => {
       const split = { kind: 'inference', items: 1_024, itemsPerTask: 1_024 } as const
       expect(estimatedTaskMs(split, 100)).toBeUndefined()
