@@ -1,7 +1,14 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { request, type Server } from 'node:http'
 import { connect } from 'node:net'
-import { AbortError, type AbortOptions, inferenceSplitSchema, MAX_INFERENCE_ITEMS, TesseraError } from '@tessera/core'
+import {
+  AbortError,
+  type AbortOptions,
+  inferenceSplitSchema,
+  MAX_FLOPS_PER_TASK,
+  MAX_INFERENCE_ITEMS,
+  TesseraError,
+} from '@tessera/core'
 import { MAX_JOB_TIMEOUT_MS } from '@tessera/scheduler'
 import { describe, expect, it, vi } from 'vitest'
 import { DEFAULT_JOBS_LISTED, type JobRequest, MAX_JOBS_LISTED, type NodeOperations } from '../src/api/contract.js'
@@ -295,6 +302,29 @@ describe('control API', () => {
         expect(res.status, JSON.stringify(bad)).toBe(400)
         expect(await res.json()).toMatchObject({
           error: { code: 'NODE__API_MALFORMED_REQUEST', message: expect.stringMatching(/^inference\./) },
+        })
+      }
+      expect(ops.submitted).toHaveLength(1)
+    })
+  })
+
+  it("should carry an inference's declared FLOPs per item to the node, and refuse a figure no order may carry", async () => {
+    const ops = fakeOps()
+    await withServer(ops, async (client, port) => {
+      const job = { kind: 'inference' as const, inputs: ['model', 'tensors'] }
+      const inference = { items: 8, itemsPerTask: 2, flopsPerItem: MAX_FLOPS_PER_TASK / 2 }
+      expect(await client.submitJob({ ...job, inference })).toEqual({ jobId: 'job-1' })
+      // Before, the field was dropped at the door and the order declared no work.
+      expect(ops.submitted).toEqual([expect.objectContaining({ inference })])
+      for (const flopsPerItem of [0, 1.5, MAX_FLOPS_PER_TASK + 1, '1000']) {
+        const res = await fetch(`http://127.0.0.1:${port}/v1/jobs`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${TOKEN}` },
+          body: JSON.stringify({ ...job, inference: { ...inference, flopsPerItem } }),
+        })
+        expect(res.status, String(flopsPerItem)).toBe(400)
+        expect(await res.json()).toMatchObject({
+          error: { code: 'NODE__API_MALFORMED_REQUEST', message: expect.stringMatching(/^inference\.flopsPerItem/) },
         })
       }
       expect(ops.submitted).toHaveLength(1)

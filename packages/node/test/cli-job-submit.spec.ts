@@ -77,6 +77,15 @@ describe('tessera job submit', () => {
         [model, '--input', join(dir.path, 'tensors.json'), '--items', '4', '--items-per-task', '67108865'],
         /--items-per-task <n>.*expected 1 to 67108864 items/,
       ],
+      // Declared work past what a task may be (2^47 FLOPs): 4 items of 2^46 each.
+      [
+        [model, '--input', join(dir.path, 'tensors.json'), '--items', '4', '--flops-per-item', String(2 ** 46)],
+        /4 items at 70368744177664 FLOPs each is 281474976710656 FLOPs.*SCHEDULER__TASK_WORK_EXCEEDED/,
+      ],
+      [
+        [model, '--input', join(dir.path, 'tensors.json'), '--items', '4', '--flops-per-item', '0'],
+        /--flops-per-item <n>.*expected a positive integer/,
+      ],
       // An inference without the flags it cannot do without.
       [[model, '--items', '4'], /needs --input <tensors\.json> and --items <n>.*NODE__UNSUPPORTED_INPUT/],
     ]
@@ -87,6 +96,33 @@ describe('tessera job submit', () => {
       expect(res.stderr).toMatch(message)
       expect(api.putBlob).not.toHaveBeenCalled()
     }
+  })
+
+  it('should order an inference with the work it declares an item takes', async () => {
+    await writeFile(join(dir.path, 'one.json'), JSON.stringify({ x: { dims: [1, 1], data: [1] } }))
+    const input = join(dir.path, 'one.json')
+    const res = await submit(
+      model,
+      '--input',
+      input,
+      '--items',
+      '4',
+      '--items-per-task',
+      '2',
+      '--flops-per-item',
+      '5000',
+    )
+    expect(api.submitJob).toHaveBeenCalledWith(
+      expect.objectContaining({ inference: { items: 4, itemsPerTask: 2, flopsPerItem: 5000 } }),
+      {},
+    )
+    expect(res.code).toBe(1)
+    // Without the flag, as before: no figure.
+    await submit(model, '--input', input, '--items', '4')
+    expect(api.submitJob).toHaveBeenCalledWith(
+      expect.objectContaining({ inference: { items: 4, itemsPerTask: 4 } }),
+      {},
+    )
   })
 
   it('should upload the scene of a job within bounds, then order it', async () => {

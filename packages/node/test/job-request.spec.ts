@@ -28,4 +28,17 @@ describe('jobSpecOf', () => {
       expect(estimatedTaskMs(split, score)).toBeCloseTo(paid, 6)
     }
   })
+
+  it("should carry an inference's declared FLOPs per item into its order and declare their benchmark-hours", () => {
+    // Two items a task at 3.456e12 FLOPs: 20 benchmark-hours a task (9.6e7 FLOP/s a benchmark unit).
+    const inference = { items: 8, itemsPerTask: 2, flopsPerItem: 3_456_000_000_000 }
+    const spec = jobSpecOf({ kind: 'inference', inputs: ['bafkmodel', 'bafktensors'], inference })
+    expect(spec.split).toEqual({ kind: 'inference', ...inference })
+    expect(spec.benchHoursPerTask).toBeCloseTo(20)
+    // Without the figure, as before: the default.
+    const { flopsPerItem: _, ...undeclared } = inference
+    const older = jobSpecOf({ kind: 'inference', inputs: ['bafkmodel', 'bafktensors'], inference: undeclared })
+    expect(older.split).toEqual({ kind: 'inference', ...undeclared })
+    expect(older.benchHoursPerTask).toBe(DEFAULT_BENCH_HOURS_PER_TASK)
+  })
 })

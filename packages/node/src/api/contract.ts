@@ -30,8 +30,11 @@ export interface JobRequest {
      */
     environment?: { intensity: number; rotation: number; visible?: boolean }
   }
-  /** Inference: batch items split into tasks. */
-  inference?: { items: number; itemsPerTask: number }
+  /**
+   * Inference: batch items split into tasks, and the FLOPs one item takes (twice its multiply-adds), which workers
+   * price the order by; absent, they cannot (the order's `split.flopsPerItem`).
+   */
+  inference?: { items: number; itemsPerTask: number; flopsPerItem?: number }
   tier?: 1 | 2 | 3
   /** Highest price per benchmark-hour, token units, decimal string. */
   maxPrice?: string

@@ -8,6 +8,7 @@ import {
   isTesseraError,
   MAX_ANIMATION_NAME_LENGTH,
   MAX_FIRST_FRAME,
+  MAX_FLOPS_PER_TASK,
   MAX_FPS,
   MAX_FRAMES_PER_JOB,
   MAX_INFERENCE_ITEMS,
@@ -90,6 +91,7 @@ const jobRequestSchema = z
       .object({
         items: z.number().int().min(1).max(MAX_INFERENCE_ITEMS),
         itemsPerTask: z.number().int().min(1).max(MAX_INFERENCE_ITEMS),
+        flopsPerItem: z.number().int().min(1).max(MAX_FLOPS_PER_TASK).optional(),
       })
       .optional(),
     tier: z.union([z.literal(1), z.literal(2), z.literal(3)]).optional(),

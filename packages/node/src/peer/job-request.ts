@@ -7,7 +7,7 @@ export function jobSpecOf(request: JobRequest): JobSpec {
   const split =
     request.kind === 'render' && request.render !== undefined
       ? { kind: 'render' as const, firstFrame: 0, ...request.render }
-      : { kind: 'inference' as const, ...(request.inference as { items: number; itemsPerTask: number }) }
+      : { kind: 'inference' as const, ...(request.inference as NonNullable<JobRequest['inference']>) }
   return {
     kind: request.kind,
     inputs: request.inputs,

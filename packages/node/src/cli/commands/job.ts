@@ -20,6 +20,7 @@ import {
   parseFps,
   parseFrameCount,
   parseImageSide,
+  parseFlopsPerItem,
   parseItemCount,
   parsePositiveInt,
   parseSamples,
@@ -67,6 +68,7 @@ interface SubmitFlags extends EnvironmentFlags {
   input?: string
   items?: number
   itemsPerTask?: number
+  flopsPerItem?: number
   tier?: string
   maxPrice?: bigint
   deadline?: number
@@ -78,6 +80,8 @@ interface InferenceFlags {
   input: string
   items: number
   itemsPerTask: number
+  /** The work the order declares an item takes, which workers price it by; absent, they cannot. */
+  flopsPerItem?: number
 }
 
 /** An inference job's flags, which it cannot do without. */
@@ -85,13 +89,22 @@ function inferenceOf(flags: SubmitFlags): InferenceFlags {
   if (flags.input === undefined || flags.items === undefined) {
     throw new NodeError('NODE__UNSUPPORTED_INPUT', 'an inference job needs --input <tensors.json> and --items <n>', {})
   }
-  return { input: flags.input, items: flags.items, itemsPerTask: flags.itemsPerTask ?? flags.items }
+  return {
+    input: flags.input,
+    items: flags.items,
+    itemsPerTask: flags.itemsPerTask ?? flags.items,
+    ...(flags.flopsPerItem !== undefined ? { flopsPerItem: flags.flopsPerItem } : {}),
+  }
+}
+
+/** The inference split `inference` asks for, as the order and the control API carry it. */
+function inferenceSplitOf({ input: _, ...split }: InferenceFlags): NonNullable<JobRequest['inference']> {
+  return split
 }
 
 /** How the job splits into tasks, as its order will: an inference's, or else the render `flags` ask for. */
 function splitOf(flags: SubmitFlags, inference: InferenceFlags | undefined): Split {
-  if (inference !== undefined)
-    return { kind: 'inference', items: inference.items, itemsPerTask: inference.itemsPerTask }
+  if (inference !== undefined) return { kind: 'inference', ...inferenceSplitOf(inference) }
   return {
     kind: 'render',
     firstFrame: flags.firstFrame,
@@ -166,6 +179,11 @@ export function registerJob(program: Command, io: CliIo, options: AbortOptions =
     .option('--input <tensors.json>', 'inference inputs: JSON map of { dims, data } tensors')
     .option('--items <n>', `inference batch items (at most ${MAX_INFERENCE_ITEMS})`, parseItemCount)
     .option('--items-per-task <n>', 'batch items per task', parseItemCount)
+    .option(
+      '--flops-per-item <n>',
+      "the model's FLOPs for one batch item (twice its multiply-adds), which workers price the job by",
+      parseFlopsPerItem,
+    )
     .addOption(new Option('--tier <tier>', 'reputation tier').choices(['1', '2', '3']).default('3'))
     .option('--max-price <units>', 'highest price per benchmark-hour', parseAmount)
     .option('--deadline <seconds>', 'the job must finish within this (at most 30 days)', parseDeadline)
@@ -201,7 +219,7 @@ export function registerJob(program: Command, io: CliIo, options: AbortOptions =
         request = {
           kind: 'inference',
           inputs,
-          inference: { items: inference.items, itemsPerTask: inference.itemsPerTask },
+          inference: inferenceSplitOf(inference),
           ...common,
         }
       } else {
