@@ -1,10 +1,35 @@
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { generateScene } from '@tessera/gpu'
+import { generateScene, onnx } from '@tessera/gpu'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { ApiClient } from '../src/api/client.js'
 import { NodeError } from '../src/errors.js'
 import { cli, tempDir } from './helpers.js'
+
+/** ONNX bytes of y = x @ w, x of [batch, 4] floats and w a 4x8 weight. */
+function linearModel(): Uint8Array {
+  const info = (name: string, width: number) => ({
+    name,
+    type: {
+      tensorType: {
+        elemType: onnx.TensorProto.DataType.FLOAT,
+        shape: { dim: [{ dimParam: 'b' }, { dimValue: width }] },
+      },
+    },
+  })
+  const w = { name: 'w', dataType: onnx.TensorProto.DataType.FLOAT, dims: [4, 8], floatData: new Array(32).fill(0.5) }
+  return onnx.ModelProto.encode({
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: 17 }],
+    graph: {
+      name: 'linear',
+      input: [info('x', 4)],
+      output: [info('y', 8)],
+      node: [{ opType: 'MatMul', input: ['x', 'w'], output: ['y'] }],
+      initializer: [w],
+    },
+  }).finish()
+}
 
 /** Stands in for the node's control API: it records uploads and refuses orders, as a node refuses one out of bounds. */
 function fakeClient() {
@@ -99,10 +124,12 @@ describe('tessera job submit', () => {
   })
 
   it('should order an inference with the work it declares an item takes', async () => {
-    await writeFile(join(dir.path, 'one.json'), JSON.stringify({ x: { dims: [1, 1], data: [1] } }))
+    await writeFile(join(dir.path, 'one.json'), JSON.stringify({ x: { dims: [1, 4], data: [1, 2, 3, 4] } }))
     const input = join(dir.path, 'one.json')
+    const linear = join(dir.path, 'linear.onnx')
+    await writeFile(linear, linearModel())
     const res = await submit(
-      model,
+      linear,
       '--input',
       input,
       '--items',
@@ -117,12 +144,30 @@ describe('tessera job submit', () => {
       {},
     )
     expect(res.code).toBe(1)
-    // Without the flag, as before: no figure.
+    // Without the flag, as before: no figure, and the model is not read.
     await submit(model, '--input', input, '--items', '4')
     expect(api.submitJob).toHaveBeenCalledWith(
       expect.objectContaining({ inference: { items: 4, itemsPerTask: 4 } }),
       {},
     )
+  })
+
+  it("should refuse, before uploading anything, an inference declaring less than half its model's weights", async () => {
+    const linear = join(dir.path, 'linear.onnx')
+    await writeFile(linear, linearModel())
+    const tensors = join(dir.path, 'tensors.json')
+    // A 4x8 weight: at least 64 FLOPs an item, so 32 is the least a worker takes.
+    const res = await submit(linear, '--input', tensors, '--items', '4', '--flops-per-item', '31')
+    expect(res.code).toBe(2)
+    expect(res.stderr).toMatch(
+      /the model costs 64 FLOPs an item; its order declared 31.*SCHEDULER__DECLARED_WORK_MISMATCH/,
+    )
+    expect(api.putBlob).not.toHaveBeenCalled()
+    // And a declaration of a model that is none is refused as such.
+    const junk = await submit(model, '--input', tensors, '--items', '4', '--flops-per-item', '1000')
+    expect(junk.code).toBe(2)
+    expect(junk.stderr).toMatch(/GPU__MALFORMED_MODEL/)
+    expect(api.putBlob).not.toHaveBeenCalled()
   })
 
   it('should upload the scene of a job within bounds, then order it', async () => {

@@ -1,7 +1,7 @@
 import { extname } from 'node:path'
 import { type AbortOptions, delay, MAX_FRAMES_PER_JOB, MAX_INFERENCE_ITEMS, type Split } from '@tessera/core'
-import { decodeEnvironmentImage, MAX_TENSOR_RANK, SceneTimeline, tensor } from '@tessera/gpu'
-import { checkTaskCount, checkTaskWork } from '@tessera/scheduler'
+import { decodeEnvironmentImage, loadOnnxModel, MAX_TENSOR_RANK, SceneTimeline, tensor } from '@tessera/gpu'
+import { checkDeclaredWork, checkTaskCount, checkTaskWork } from '@tessera/scheduler'
 import { SingleBar } from 'cli-progress'
 import { type Command, InvalidArgumentError, Option } from 'commander'
 import { z } from 'zod'
@@ -9,6 +9,7 @@ import { ApiClient } from '../../api/client.js'
 import { DEFAULT_JOBS_LISTED, type JobRequest, type JobStatus, MAX_JOBS_LISTED } from '../../api/contract.js'
 import { resolveDataDir } from '../../data-dir.js'
 import { NodeError } from '../../errors.js'
+import { modelFlopsLowerBound } from '../../model-work.js'
 import { encodeTensorBundle } from '../../peer/tensor-bundle.js'
 import type { CliIo } from '../io.js'
 import { jobHeadline, jobReport, jobTable } from '../job-report.js'
@@ -198,12 +199,17 @@ export function registerJob(program: Command, io: CliIo, options: AbortOptions =
       const inference = ext === '.onnx' ? checkFlags(() => inferenceOf(flags)) : undefined
       // Counted and sized as the node counts and sizes the order's tasks, before anything is read or uploaded for an
       // order it would refuse.
-      checkFlags(() => {
+      const split = checkFlags(() => {
         const split = splitOf(flags, inference)
         checkTaskCount(split)
         checkTaskWork(split)
+        return split
       })
       const bytes = ext === '.onnx' ? await readInput(file) : await readScene(file)
+      // Declared below what its model's weights alone cost, the order would be refused by every worker that loads it.
+      if (inference?.flopsPerItem !== undefined) {
+        checkFlags(() => checkDeclaredWork(split, modelFlopsLowerBound(loadOnnxModel(bytes))))
+      }
       const api = await client()
       const common = {
         tier: Number(flags.tier) as 1 | 2 | 3,

@@ -1,0 +1,48 @@
+import type { HostConstant, OnnxModel } from '@tessera/gpu'
+
+/**
+ * The least FLOPs one batch item's forward pass through `model` takes, counted from its graph: twice the weights (float
+ * initializers) that its MatMul, Gemm, Conv and ConvTranspose nodes multiply a value computed from the item by. The
+ * runtime keeps items apart, so each item multiplies each such weight at least once (a MatMul one matrix of a stacked
+ * weight). A product of two values computed from the item, and a weight used over many rows or output positions, cost
+ * more than this counts: the real FLOPs need the shapes a run sees. So it never exceeds an honest declaration, and a
+ * worker (or a creator, before ordering) may hold an order's `flopsPerItem` to it with `@tessera/scheduler`'s
+ * `checkDeclaredWork` without refusing an honest order: it catches a declaration below the model's weights, not every
+ * understatement.
+ */
+export function modelFlopsLowerBound(model: OnnxModel): number {
+  // Values that depend on the item; the rest (initializers and what is computed from them alone) the runtime folds once.
+  const perItem = new Set(model.inputs.map((input) => input.name))
+  let flops = 0
+  for (const node of model.nodes) {
+    if (!node.inputs.some((name) => perItem.has(name))) continue
+    for (const name of node.outputs) perItem.add(name)
+    const weight = weightOf(node.opType, node.inputs, (name) =>
+      perItem.has(name) ? undefined : model.initializers.get(name),
+    )
+    if (weight !== undefined) flops += 2 * weightUsedPerItem(node.opType, weight)
+  }
+  return flops
+}
+
+/** The float initializer a node multiplies by: `W` of a convolution, either operand of MatMul or Gemm's `A` or `B`. */
+function weightOf(
+  opType: string,
+  inputs: readonly string[],
+  constant: (name: string) => HostConstant | undefined,
+): HostConstant | undefined {
+  const operands = opType === 'Conv' || opType === 'ConvTranspose' ? [inputs[1]] : [inputs[0], inputs[1]]
+  if (opType !== 'MatMul' && opType !== 'Gemm' && operands.length === 2) return undefined
+  for (const name of operands) {
+    const c = name === undefined || name === '' ? undefined : constant(name)
+    if (c?.dataType === 'float') return c
+  }
+  return undefined
+}
+
+/** Elements of `weight` one item multiplies at least once: all of a convolution's or Gemm's, one matrix of MatMul's. */
+function weightUsedPerItem(opType: string, weight: HostConstant): number {
+  const shape = weight.shape
+  if (opType !== 'MatMul' || shape.length <= 2) return shape.reduce((n, d) => n * d, 1)
+  return (shape.at(-2) ?? 1) * (shape.at(-1) ?? 1)
+}

@@ -1,0 +1,106 @@
+import { loadOnnxModel, onnx } from '@tessera/gpu'
+import { checkDeclaredWork } from '@tessera/scheduler'
+import { describe, expect, it } from 'vitest'
+import { modelFlopsLowerBound } from '../src/model-work.js'
+
+/** A float input or output of `dims` (a string for the batch axis). */
+const info = (name: string, dims: (number | string)[]) => ({
+  name,
+  type: {
+    tensorType: {
+      elemType: onnx.TensorProto.DataType.FLOAT,
+      shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) },
+    },
+  },
+})
+
+/** A float initializer of `dims`, every element `value`. */
+const weight = (name: string, dims: number[], value = 0.5) => ({
+  name,
+  dataType: onnx.TensorProto.DataType.FLOAT,
+  dims,
+  floatData: new Array<number>(dims.reduce((n, d) => n * d, 1)).fill(value),
+})
+
+/** ONNX bytes of a graph of `nodes` from input `x` to output `y`. */
+function modelOf(
+  x: (number | string)[],
+  y: (number | string)[],
+  nodes: { opType: string; input: string[]; output: string[] }[],
+  initializer: ReturnType<typeof weight>[],
+): Uint8Array {
+  return onnx.ModelProto.encode({
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: 17 }],
+    graph: { name: 'g', input: [info('x', x)], output: [info('y', y)], node: nodes, initializer },
+  }).finish()
+}
+
+/** y = relu(x @ w1) @ w2: an MLP of 4 -> 8 -> 2, whose weights hold 48 elements. */
+const mlp = () =>
+  modelOf(
+    ['b', 4],
+    ['b', 2],
+    [
+      { opType: 'MatMul', input: ['x', 'w1'], output: ['h'] },
+      { opType: 'Relu', input: ['h'], output: ['r'] },
+      { opType: 'MatMul', input: ['r', 'w2'], output: ['y'] },
+    ],
+    [weight('w1', [4, 8]), weight('w2', [8, 2])],
+  )
+
+describe('modelFlopsLowerBound', () => {
+  it("should count twice the weights an item multiplies, which is an item's FLOPs through a one-row MLP", () => {
+    const model = loadOnnxModel(mlp())
+    expect(modelFlopsLowerBound(model)).toBe(2 * (4 * 8 + 8 * 2))
+  })
+
+  it('should count a weight on either side of a MatMul, one matrix of a stacked one, and all of a convolution', () => {
+    // W @ x: a 3x4 weight times each item's 4x1 column.
+    const left = modelOf(
+      ['b', 4, 1],
+      ['b', 3, 1],
+      [{ opType: 'MatMul', input: ['w', 'x'], output: ['y'] }],
+      [weight('w', [3, 4])],
+    )
+    expect(modelFlopsLowerBound(loadOnnxModel(left))).toBe(2 * 12)
+    const stacked = modelOf(
+      ['b', 5, 4],
+      ['b', 5, 8],
+      [{ opType: 'MatMul', input: ['x', 'w'], output: ['y'] }],
+      [weight('w', [1, 4, 8])],
+    )
+    expect(modelFlopsLowerBound(loadOnnxModel(stacked))).toBe(2 * 32)
+    const conv = modelOf(
+      ['b', 1, 6, 6],
+      ['b', 2, 4, 4],
+      [{ opType: 'Conv', input: ['x', 'w'], output: ['y'] }],
+      [weight('w', [2, 1, 3, 3])],
+    )
+    expect(modelFlopsLowerBound(loadOnnxModel(conv))).toBe(2 * 18)
+  })
+
+  it('should not count a product the runtime folds once, of weights alone', () => {
+    const folded = modelOf(
+      ['b', 4],
+      ['b', 2],
+      [
+        { opType: 'MatMul', input: ['a', 'c'], output: ['w'] },
+        { opType: 'MatMul', input: ['x', 'w'], output: ['y'] },
+      ],
+      [weight('a', [4, 16]), weight('c', [16, 2])],
+    )
+    // Only x @ w is per item, and w (4x2) is computed, not stored: nothing the graph alone can count.
+    expect(modelFlopsLowerBound(loadOnnxModel(folded))).toBe(0)
+  })
+
+  it("should let a worker refuse an order declaring less than half its model's weights, and take an honest one", () => {
+    const split = { kind: 'inference', items: 4, itemsPerTask: 2 } as const
+    const bound = modelFlopsLowerBound(loadOnnxModel(mlp()))
+    expect(() => checkDeclaredWork({ ...split, flopsPerItem: bound }, bound)).not.toThrow()
+    expect(() => checkDeclaredWork({ ...split, flopsPerItem: bound / 2 }, bound)).not.toThrow()
+    expect(() => checkDeclaredWork({ ...split, flopsPerItem: bound / 2 - 1 }, bound)).toThrow(
+      expect.objectContaining({ code: 'SCHEDULER__DECLARED_WORK_MISMATCH' }),
+    )
+  })
+})
