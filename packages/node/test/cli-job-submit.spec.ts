@@ -1,35 +1,11 @@
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { generateScene, onnx } from '@tessera/gpu'
+import { generateScene } from '@tessera/gpu'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { ApiClient } from '../src/api/client.js'
 import { NodeError } from '../src/errors.js'
+import { linearModel } from './fixtures.js'
 import { cli, tempDir } from './helpers.js'
-
-/** ONNX bytes of y = x @ w, x of [batch, 4] floats and w a 4x8 weight. */
-function linearModel(): Uint8Array {
-  const info = (name: string, width: number) => ({
-    name,
-    type: {
-      tensorType: {
-        elemType: onnx.TensorProto.DataType.FLOAT,
-        shape: { dim: [{ dimParam: 'b' }, { dimValue: width }] },
-      },
-    },
-  })
-  const w = { name: 'w', dataType: onnx.TensorProto.DataType.FLOAT, dims: [4, 8], floatData: new Array(32).fill(0.5) }
-  return onnx.ModelProto.encode({
-    irVersion: 8,
-    opsetImport: [{ domain: '', version: 17 }],
-    graph: {
-      name: 'linear',
-      input: [info('x', 4)],
-      output: [info('y', 8)],
-      node: [{ opType: 'MatMul', input: ['x', 'w'], output: ['y'] }],
-      initializer: [w],
-    },
-  }).finish()
-}
 
 /** Stands in for the node's control API: it records uploads and refuses orders, as a node refuses one out of bounds. */
 function fakeClient() {

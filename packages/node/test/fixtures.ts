@@ -1,7 +1,7 @@
 import type { Document } from '@gltf-transform/core'
 import { generateKeyPairSigner } from '@solana/kit'
 import { generateIdentity, ManualClock, type MessageBus, type Order, type Receipt, seededRng } from '@tessera/core'
-import { generateSceneDocument } from '@tessera/gpu'
+import { generateSceneDocument, onnx } from '@tessera/gpu'
 import { signReceipt } from '@tessera/ledger'
 import { buildOrder, type JobSpec, resolveJobSpec } from '@tessera/scheduler'
 import { pino } from 'pino'
@@ -93,4 +93,29 @@ export function cameraPan(): Document {
     .addSampler(sampler)
     .addChannel(doc.createAnimationChannel().setTargetNode(camera).setTargetPath('translation').setSampler(sampler))
   return doc
+}
+
+/** ONNX bytes of y = x @ w, x of [batch, 4] floats and w a 4x8 weight. */
+export function linearModel(): Uint8Array {
+  const info = (name: string, width: number) => ({
+    name,
+    type: {
+      tensorType: {
+        elemType: onnx.TensorProto.DataType.FLOAT,
+        shape: { dim: [{ dimParam: 'b' }, { dimValue: width }] },
+      },
+    },
+  })
+  const w = { name: 'w', dataType: onnx.TensorProto.DataType.FLOAT, dims: [4, 8], floatData: new Array(32).fill(0.5) }
+  return onnx.ModelProto.encode({
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: 17 }],
+    graph: {
+      name: 'linear',
+      input: [info('x', 4)],
+      output: [info('y', 8)],
+      node: [{ opType: 'MatMul', input: ['x', 'w'], output: ['y'] }],
+      initializer: [w],
+    },
+  }).finish()
 }

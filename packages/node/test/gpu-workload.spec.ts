@@ -1,5 +1,5 @@
 import type { AbortOptions, Order } from '@tessera/core'
-import type { Engine, RenderedTile } from '@tessera/gpu'
+import { type Engine, loadOnnxModel, type RenderedTile } from '@tessera/gpu'
 import { paidTaskMs, type RenderTask, splitTasks } from '@tessera/scheduler'
 import type { TaskExecution } from '@tessera/scheduler/driver'
 import { describe, expect, it } from 'vitest'
@@ -10,7 +10,7 @@ import {
   type ScheduleTimeout,
 } from '../src/peer/gpu-workload.js'
 import type { InputCache, LoadedInputs } from '../src/peer/inputs.js'
-import { orderOf } from './fixtures.js'
+import { linearModel, orderOf } from './fixtures.js'
 
 /** One 8x8 tile at one sample: half a benchmark-hour per task, as every fixture order declares. */
 const order: Order = orderOf('render', ['bafkreiscene'], {
@@ -123,5 +123,57 @@ describe('GpuWorkload task time limit', () => {
     controller.abort()
     await expect(running).rejects.toMatchObject({ code: 'CORE__ABORTED' })
     expect(timers[0]!.cancelled).toBe(true)
+  })
+})
+
+describe('GpuWorkload declared inference work', () => {
+  /** y = x @ w with w 4x8: 64 FLOPs an item. */
+  const model = loadOnnxModel(linearModel())
+  const modelInputs = { load: async () => ({ kind: 'inference', model, inputs: {} }) } as unknown as InputCache
+  const inferenceOrder = (flopsPerItem: number) =>
+    orderOf('inference', ['bafkreimodel'], { kind: 'inference', items: 4, itemsPerTask: 2, flopsPerItem })
+  /** An engine that records the runs it was asked for and answers each with one 8-float item. */
+  function countingEngine() {
+    const runs: unknown[] = []
+    const engine = {
+      runModel: (_: unknown, __: unknown, options: { items: number[] }) => {
+        runs.push(options.items)
+        return Promise.resolve({
+          y: { shape: [options.items.length, 8], data: new Float32Array(8 * options.items.length) },
+        })
+      },
+    } as unknown as Engine
+    return { engine, runs }
+  }
+
+  it('should refuse a model costing more than twice its order declares, before running it', async () => {
+    const { engine, runs } = countingEngine()
+    const workload = new GpuWorkload(engine, modelInputs)
+    const understated = inferenceOrder(31)
+    const task = splitTasks(understated)[0]!
+    const running = workload.execute(
+      { order: understated, task, minPrice: 1n, paidMs: 1_000 },
+      { signal: new AbortController().signal },
+    )
+    await expect(running).rejects.toMatchObject({
+      code: 'SCHEDULER__DECLARED_WORK_MISMATCH',
+      context: { declared: 31, actual: 64 },
+    })
+    await expect(workload.checkInputs(understated)).rejects.toMatchObject({
+      code: 'SCHEDULER__DECLARED_WORK_MISMATCH',
+    })
+    expect(runs).toEqual([])
+  })
+
+  it('should run a model within what its order declares', async () => {
+    const { engine, runs } = countingEngine()
+    const workload = new GpuWorkload(engine, modelInputs)
+    const declared = inferenceOrder(32)
+    const task = splitTasks(declared)[0]!
+    await workload.execute(
+      { order: declared, task, minPrice: 1n, paidMs: 1_000 },
+      { signal: new AbortController().signal },
+    )
+    expect(runs).toEqual([[0, 1]])
   })
 })

@@ -1,9 +1,17 @@
 import { type AbortOptions, type Order, raceSignal } from '@tessera/core'
 import { type Engine, GpuError, selectItems, tensorItemChunks, tileRowChunks, validateInputs } from '@tessera/gpu'
 import { type ResultShape, TASK_TOLERANCE } from '@tessera/proof'
-import { DEFAULT_WORK_TOLERANCE, SchedulerError, taskAt, taskIndexOf, type TaskDescriptor } from '@tessera/scheduler'
+import {
+  checkDeclaredWork,
+  DEFAULT_WORK_TOLERANCE,
+  SchedulerError,
+  taskAt,
+  taskIndexOf,
+  type TaskDescriptor,
+} from '@tessera/scheduler'
 import type { TaskExecution, TaskExecutor, TaskOutput } from '@tessera/scheduler/driver'
 import { NodeError } from '../errors.js'
+import { modelFlopsLowerBound } from '../model-work.js'
 import type { InputCache, InputOrder, LoadedInputs } from './inputs.js'
 
 /**
@@ -86,15 +94,17 @@ export class GpuWorkload implements TaskExecutor {
 
   /**
    * Checks, before an order is placed, that its inputs read as the work it names: the scene (and panorama) load, or
-   * the model loads and its input tensors fit it and hold every item the order splits. Rejects with the parser's
-   * code (`GPU__MALFORMED_SCENE`, `GPU__UNSUPPORTED_OP`, `GPU__SHAPE_MISMATCH`, ...). What it loads stays cached
-   * for the checks of the job's results.
+   * the model loads, costs no more than the FLOPs an item the order declares, and its input tensors fit it and hold
+   * every item the order splits. Rejects with the parser's code (`GPU__MALFORMED_SCENE`, `GPU__UNSUPPORTED_OP`,
+   * `GPU__SHAPE_MISMATCH`, ...) or `SCHEDULER__DECLARED_WORK_MISMATCH`. What it loads stays cached for the checks of
+   * the job's results.
    */
   async checkInputs(order: InputOrder, options: AbortOptions = {}): Promise<void> {
     const loaded = await this.#inputs.load(order, options)
     // Its first frame posed: animations that cannot be played fail here, not at every task.
     if (loaded.kind === 'render' && order.split.kind === 'render') loaded.sceneAt(order.split.firstFrame)
     if (loaded.kind === 'inference' && order.split.kind === 'inference') {
+      checkDeclaredWork(order.split, modelFlopsLowerBound(loaded.model))
       validateInputs(loaded.model, loaded.inputs)
       // Every item the tasks will take is in the batch (and every input has one batch size).
       selectItems(loaded.inputs, [order.split.items - 1])
@@ -102,8 +112,9 @@ export class GpuWorkload implements TaskExecutor {
   }
 
   /**
-   * Runs one task on the engine: its output chunks (tile rows, batch items) and its tolerance class. Once its inputs
-   * are loaded, it runs at most {@link TASK_OVERRUN_FACTOR} times `paidMs` plus {@link TASK_OVERRUN_FLOOR_MS}, then
+   * Runs one task on the engine: its output chunks (tile rows, batch items) and its tolerance class. An inference
+   * whose model costs more than its order declares is refused (`SCHEDULER__DECLARED_WORK_MISMATCH`) before it runs.
+   * Once its inputs are loaded, it runs at most {@link TASK_OVERRUN_FACTOR} times `paidMs` plus {@link TASK_OVERRUN_FLOOR_MS}, then
    * rejects with `NODE__TASK_OVERRAN` (the scheduler gives the task back to its creator) and the engine stops at its
    * next check of the signal.
    */
@@ -115,6 +126,9 @@ export class GpuWorkload implements TaskExecutor {
     // The limit is on the task's compute: fetching its inputs is the blob transfer's to bound, and the job's later
     // tasks find them cached.
     const loaded = await this.#inputs.load(order, options)
+    // The worker bid on the work the order declares: a model that costs more than that (past the slack a creator
+    // counting multiply-adds needs) is given back before it runs, not run at the declared price until it overruns.
+    if (loaded.kind === 'inference') checkDeclaredWork(order.split, modelFlopsLowerBound(loaded.model))
     const limitMs = this.#overrunFactor * paidMs + this.#overrunFloorMs
     const overrun = new AbortController()
     const signal = AbortSignal.any([options.signal, overrun.signal])
