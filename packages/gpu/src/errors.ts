@@ -22,6 +22,11 @@ export type GpuErrorCode =
   | 'GPU__MALFORMED_SCENE'
   /** A scene holds more triangles than the engine accepts. */
   | 'GPU__SCENE_TOO_LARGE'
+  /**
+   * A scene's BVH would make each ray test more boxes and triangles than the engine accepts (many long thin or
+   * overlapping triangles); context holds the cost and the limit.
+   */
+  | 'GPU__SCENE_TOO_COSTLY'
   /** A tile lies outside its image, or tiles do not fit together. */
   | 'GPU__INVALID_TILE'
   /** An ONNX model could not be parsed or is not a well-formed graph. */

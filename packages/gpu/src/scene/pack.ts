@@ -9,7 +9,8 @@ import {
   MAX_SPECULAR_COLOR,
 } from '../constants.js'
 import { GpuError } from '../errors.js'
-import { buildBvh } from './bvh.js'
+import { buildBvh, bvhTraversalCost } from './bvh.js'
+import { MAX_BVH_TRAVERSAL_COST } from './limits.js'
 import { assertCamera } from './camera.js'
 import { packPunctualLights, PUNCTUAL_WORDS, type PunctualLight } from './punctual.js'
 import { sheenAlbedoTable } from '../render/sheen.js'
@@ -57,7 +58,12 @@ export interface TriangleSoup {
   punctualLights?: readonly PunctualLight[]
 }
 
-/** Builds the BVH and packs a triangle soup into {@link Scene}'s GPU layout. */
+/**
+ * Builds the BVH and packs a triangle soup into {@link Scene}'s GPU layout.
+ *
+ * @throws GPU__SCENE_TOO_COSTLY when the BVH would cost a ray more than {@link MAX_BVH_TRAVERSAL_COST} box and
+ * triangle tests (see {@link bvhTraversalCost})
+ */
 export function packScene(soup: TriangleSoup): Scene {
   const triangleCount = soup.materialIndex.length
   if (triangleCount === 0) throw new GpuError('GPU__MALFORMED_SCENE', 'the scene has no triangles to draw', {})
@@ -88,6 +94,16 @@ export function packScene(soup: TriangleSoup): Scene {
       {
         depth: bvh.depth,
       },
+    )
+  }
+  // Checked once built: what a tree costs a ray is known only from its boxes, and building it is cheap beside tracing.
+  const cost = bvhTraversalCost(bvh)
+  if (cost > MAX_BVH_TRAVERSAL_COST) {
+    throw new GpuError(
+      'GPU__SCENE_TOO_COSTLY',
+      `the scene's BVH costs ${Math.round(cost)} box and triangle tests per ray, more than ${MAX_BVH_TRAVERSAL_COST}: ` +
+        'long thin or overlapping triangles fill boxes that every ray enters; split or remove them',
+      { cost, limit: MAX_BVH_TRAVERSAL_COST },
     )
   }
   const triangles = new Float32Array(triangleCount * TRIANGLE_FLOATS)
