@@ -140,6 +140,27 @@ describe('InputCache', () => {
     expect(source.fetches).toHaveLength(0)
   })
 
+  it('should not decode the animations of a still order, and still refuse them for an animated one', async () => {
+    // The camera pan with its keys' times out of order: an animation that cannot be played.
+    const doc = cameraPan()
+    const times = doc.getRoot().listAnimations()[0]!.listSamplers()[0]!.getInput()!
+    times.setArray(new Float32Array([1, 0]))
+    const source = new SlowSource(await new WebIO().writeBinary(doc))
+    const cache = new InputCache(source)
+    const still = cache.load(ORDER)
+    // Its refusal caught as it comes, while the still order is awaited.
+    const played = cache.load({ ...ORDER, split: { kind: 'render', fps: 4 } } as typeof ORDER).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    await settle()
+    for (const fetch of source.fetches) fetch.resolve()
+    const loaded = await still
+    if (loaded.kind !== 'render') throw new Error('not a render')
+    expect(loaded.sceneAt(0).triangleCount).toBeGreaterThan(0)
+    expect(isTesseraError(await played, 'GPU__MALFORMED_SCENE')).toBe(true)
+  })
+
   it('should free on the device each animation frame it stops keeping, the one used longest ago first', async () => {
     const source = new SlowSource(await new WebIO().writeBinary(cameraPan()))
     const released = new Released()

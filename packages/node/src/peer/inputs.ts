@@ -2,6 +2,7 @@ import { type AbortOptions, type Order, raceSignal, throwIfAborted } from '@tess
 import {
   decodeEnvironmentImage,
   loadOnnxModel,
+  loadScene,
   SceneTimeline,
   withEnvironment,
   type OnnxModel,
@@ -170,17 +171,24 @@ export class InputCache {
         ),
     )
     if (order.kind === 'render') {
-      // An animation is picked only to be played, at a frame rate.
       const split = order.split.kind === 'render' ? order.split : undefined
-      const animation = split?.fps === undefined ? undefined : split.animation
-      const timeline = await SceneTimeline.load(blobs[0] as Uint8Array, animation === undefined ? {} : { animation })
+      const fps = split?.fps
+      const animation = split?.animation
+      // Without a frame rate every frame is the scene as stored, and its animations are not even decoded: none will
+      // play, and their keys can outweigh the rest of the file. An animation is picked only to be played.
+      const timeline =
+        fps === undefined
+          ? undefined
+          : await SceneTimeline.load(blobs[0] as Uint8Array, animation === undefined ? {} : { animation })
+      const stored = timeline === undefined ? await loadScene(blobs[0] as Uint8Array) : undefined
       // A render's second input, where there is one, is the panorama that lights the scene.
       const panorama = blobs[1] === undefined ? undefined : decodeEnvironmentImage(blobs[1])
       const lit = (scene: Scene) =>
         panorama === undefined ? scene : withEnvironment(scene, panorama, lightingOf(order))
-      const fps = order.split.kind === 'render' ? order.split.fps : undefined
-      // Without a frame rate, or with nothing that moves, every frame is the one scene.
-      if (fps === undefined || !timeline.animated) return stillScene(lit(timeline.stored()), this.#release)
+      // With nothing that moves, every frame is the one scene.
+      if (fps === undefined || timeline === undefined || !timeline.animated) {
+        return stillScene(lit(stored ?? timeline!.stored()), this.#release)
+      }
       return animatedScene((frame) => lit(timeline.at(frame / fps)), this.#release)
     }
     const model = loadOnnxModel(blobs[0] as Uint8Array)
