@@ -183,6 +183,64 @@ function grow(into: Box, b: Box): void {
 }
 
 /**
+ * `topology`'s tree over new positions of the same triangles (an animated scene's later frame): every node keeps its
+ * triangles and children, and its box is recomputed bottom-up around where they lie now. Linear in the triangles,
+ * where a build sorts them at every level. The tree stays correct, every box holding its triangles, but it can be
+ * slower to trace than one built for these positions when the triangles moved far from where the tree grouped them.
+ * Over the vertices `topology` was built on it gives `buildBvh`'s tree bit for bit: minima and maxima of the same
+ * f32 values, in whatever order, are the same values.
+ */
+export function refitBvh(topology: FlatBvh, vertices: Float32Array): FlatBvh {
+  const { order, nodeCount } = topology
+  const nodes = new Float32Array(topology.nodes)
+  const bits = new Uint32Array(nodes.buffer)
+  // Depth-first order puts every node before its children: walked backwards, children are refitted first.
+  for (let node = nodeCount - 1; node >= 0; node--) {
+    const o = node * BVH_NODE_FLOATS
+    const count = bits[o + 7]!
+    let min0 = Infinity
+    let min1 = Infinity
+    let min2 = Infinity
+    let max0 = -Infinity
+    let max1 = -Infinity
+    let max2 = -Infinity
+    if (count > 0) {
+      const first = bits[o + 3]!
+      for (let i = first; i < first + count; i++) {
+        const v = order[i]! * 9
+        for (let k = v; k < v + 9; k += 3) {
+          min0 = Math.min(min0, vertices[k]!)
+          min1 = Math.min(min1, vertices[k + 1]!)
+          min2 = Math.min(min2, vertices[k + 2]!)
+          max0 = Math.max(max0, vertices[k]!)
+          max1 = Math.max(max1, vertices[k + 1]!)
+          max2 = Math.max(max2, vertices[k + 2]!)
+        }
+      }
+    } else {
+      const left = node + 1
+      // The right child follows the left one's subtree: a leaf's next node, or an inner node's skip link.
+      const right = bits[left * BVH_NODE_FLOATS + 7]! > 0 ? left + 1 : bits[left * BVH_NODE_FLOATS + 3]!
+      for (const child of [left * BVH_NODE_FLOATS, right * BVH_NODE_FLOATS]) {
+        min0 = Math.min(min0, nodes[child]!)
+        min1 = Math.min(min1, nodes[child + 1]!)
+        min2 = Math.min(min2, nodes[child + 2]!)
+        max0 = Math.max(max0, nodes[child + 4]!)
+        max1 = Math.max(max1, nodes[child + 5]!)
+        max2 = Math.max(max2, nodes[child + 6]!)
+      }
+    }
+    nodes[o] = min0
+    nodes[o + 1] = min1
+    nodes[o + 2] = min2
+    nodes[o + 4] = max0
+    nodes[o + 5] = max1
+    nodes[o + 6] = max2
+  }
+  return { nodes, nodeCount, depth: topology.depth, order }
+}
+
+/**
  * The surface-area-heuristic cost of a built BVH: how many boxes and triangles a ray that enters the root's box
  * tests on average, if rays were spread evenly over directions and positions. A box inside another is hit with the
  * probability of the ratio of their surface areas, so the cost is 1 (the root) plus, for each inner node, 2 (its

@@ -60,7 +60,8 @@ import { assertAnimationsWithin, durationOf, type NodeChannel, nodeChannels, pos
 import { assertDeclaredSize, geometryDecoders, isGlb } from './compression.js'
 import { assertObjectsWithin } from './json-bounds.js'
 import { drawsTriangles, meshMatrices, primitiveTriangles, triangleCorners, vertexAttribute } from './gltf-geometry.js'
-import { packScene } from './pack.js'
+import { buildBvh, type FlatBvh } from './bvh.js'
+import { packScene, type TriangleSoup } from './pack.js'
 import type { PunctualLight } from './punctual.js'
 import { jointMatricesOf, skinning } from './skin.js'
 import { soupTangents } from './tangents.js'
@@ -133,11 +134,26 @@ const DEFAULT_MATERIAL: Material = {
  */
 export async function loadScene(
   source: Uint8Array | string,
-  options: { time?: number; animation?: string } = {},
+  options: { time?: number } & SceneTimelineOptions = {},
 ): Promise<Scene> {
+  // At a time, the scene a timeline gives then: a render job's frame, bit for bit, with the job's first frame's time
+  // as `topologyTime`.
   if (options.time !== undefined) return (await SceneTimeline.load(source, options)).at(options.time)
   const doc = await readDocument(source)
   return sceneFromDocument(doc, await textureDecoders(doc))
+}
+
+/** Options of {@link SceneTimeline.load}. */
+export interface SceneTimelineOptions {
+  /** The one animation to play, by name (a file may hold several clips for one character). @default every one */
+  animation?: string
+  /**
+   * The time, in seconds, whose pose's BVH every time's scene refits (see {@link SceneTimeline}): a render job's
+   * first frame's, so that its frames trace trees grouped as close as can be to where their triangles lie.
+   *
+   * @default 0
+   */
+  topologyTime?: number
 }
 
 /**
@@ -145,7 +161,14 @@ export async function loadScene(
  * showing time `f / fps`. Animations move nodes (translation, rotation, scale: objects, lights, the camera, the
  * joints of skinned meshes); every
  * animation plays at once from time 0 and holds its last key after it ({@link poseAt}). A still scene is built once;
- * an animated one is built again at each time asked, its textures decoded once.
+ * an animated one is posed again at each time asked, its textures decoded once.
+ *
+ * An animated scene's BVH is built once, for its pose at `topologyTime`, and refitted to every time's pose (a
+ * build takes most of a frame's time: at a million triangles, 5.6 to 8 s of 8 to 10). So a frame's scene, bit for
+ * bit, depends on its time and `topologyTime` alone, never on which frames were built before: a verifier that
+ * builds one frame gets the tree every worker traced. The scene at `topologyTime` is the one a build gives; a
+ * refitted tree is as correct, but slower to trace the further its triangles moved from that pose, and one that
+ * would cost a ray more than `MAX_BVH_TRAVERSAL_COST` tests is replaced by a tree built for its own pose.
  */
 export class SceneTimeline {
   readonly #doc: Document
@@ -154,26 +177,37 @@ export class SceneTimeline {
   readonly #textures = new Map<GltfTexture, Texture>()
   /** The animated nodes' translation, rotation and scale as stored, put back for {@link stored}. */
   readonly #rest: ReadonlyArray<readonly [Node, vec3, vec4, vec3, number[]]>
+  readonly #topologyTime: number
+  /** The tree built for the pose at {@link #topologyTime}, once a time is asked. */
+  #topology: FlatBvh | undefined
   #still: Scene | undefined
 
-  private constructor(doc: Document, decoders: TextureDecoders, animation: string | undefined) {
+  private constructor(doc: Document, decoders: TextureDecoders, options: SceneTimelineOptions) {
+    const topologyTime = options.topologyTime ?? 0
+    if (!Number.isFinite(topologyTime) || topologyTime < 0) {
+      throw new GpuError('GPU__INVALID_INPUT', `a topology time must be finite and at least 0, not ${topologyTime}`, {
+        topologyTime,
+      })
+    }
     this.#doc = doc
     this.#decoders = decoders
-    this.#channels = nodeChannels(doc, animation)
+    this.#channels = nodeChannels(doc, options.animation)
+    this.#topologyTime = topologyTime
     const nodes = new Set(this.#channels.map((c) => c.node))
     this.#rest = [...nodes].map((n) => [n, n.getTranslation(), n.getRotation(), n.getScale(), n.getWeights()] as const)
   }
 
   /**
    * Parses a scene (bytes or a path, as {@link loadScene}) and checks its animations. Every animation plays, or with
-   * `options.animation` the one of that name alone (a file may hold several clips for one character).
+   * `options.animation` the one of that name alone.
    *
    * @throws GPU__SCENE_TOO_LARGE past `MAX_ANIMATION_CHANNELS` channels or samplers in the file, or
-   * `MAX_ANIMATION_KEY_FLOATS` key floats in the animations played
+   * `MAX_ANIMATION_KEY_FLOATS` key floats in the animations played; GPU__INVALID_INPUT for a topology time that is
+   * not finite and at least 0
    */
-  static async load(source: Uint8Array | string, options: { animation?: string } = {}): Promise<SceneTimeline> {
+  static async load(source: Uint8Array | string, options: SceneTimelineOptions = {}): Promise<SceneTimeline> {
     const doc = await readDocument(source)
-    return new SceneTimeline(doc, await textureDecoders(doc), options.animation)
+    return new SceneTimeline(doc, await textureDecoders(doc), options)
   }
 
   /** Whether anything in the scene moves. */
@@ -189,8 +223,14 @@ export class SceneTimeline {
   /** The scene at `time` seconds (finite, at least 0). */
   at(time: number): Scene {
     if (!this.animated) return this.stored()
+    if (this.#topology === undefined) {
+      poseAt(this.#channels, this.#topologyTime)
+      const reference = this.#soup()
+      this.#topology = buildBvh(reference.vertices, reference.materialIndex.length)
+      if (time === this.#topologyTime) return packScene(reference, { topology: this.#topology })
+    }
     poseAt(this.#channels, time)
-    return sceneFromDocument(this.#doc, this.#decoders, this.#textures)
+    return packScene(this.#soup(), { topology: this.#topology })
   }
 
   /** The scene as its file stores it, no animation played (what {@link loadScene} gives without a time). */
@@ -200,6 +240,11 @@ export class SceneTimeline {
       this.#still = sceneFromDocument(this.#doc, this.#decoders, this.#textures)
     }
     return this.#still
+  }
+
+  /** The triangles of the document as it is posed now. */
+  #soup(): TriangleSoup {
+    return soupOfDocument(this.#doc, this.#decoders, this.#textures)
   }
 }
 
@@ -461,6 +506,11 @@ export function sceneFromDocument(
   decoders: TextureDecoders = {},
   decoded: Map<GltfTexture, Texture> = new Map(),
 ): Scene {
+  return packScene(soupOfDocument(doc, decoders, decoded))
+}
+
+/** The world-space triangles of a document as it is posed now, what {@link sceneFromDocument} packs. */
+function soupOfDocument(doc: Document, decoders: TextureDecoders, decoded: Map<GltfTexture, Texture>): TriangleSoup {
   assertNodeDepth(doc)
   const root = doc.getRoot()
   const scene = root.getDefaultScene() ?? root.listScenes()[0]
@@ -626,7 +676,7 @@ export function sceneFromDocument(
   }
   for (const node of scene.listChildren()) visit(node)
 
-  return packScene({
+  return {
     vertices: Float32Array.from(vertices),
     normals: Float32Array.from(normals),
     materialIndex: Uint32Array.from(triMaterial),
@@ -637,7 +687,7 @@ export function sceneFromDocument(
     ...(colors === undefined ? {} : { colors: padded(colors, (vertices.length / 3) * 4, 1) }),
     ...(camera === undefined ? {} : { camera }),
     ...(punctualLights.length === 0 ? {} : { punctualLights }),
-  })
+  }
 }
 
 /** `values` as floats, with `fill` after them up to `length`. */

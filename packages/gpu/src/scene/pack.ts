@@ -9,7 +9,7 @@ import {
   MAX_SPECULAR_COLOR,
 } from '../constants.js'
 import { GpuError } from '../errors.js'
-import { buildBvh, bvhTraversalCost } from './bvh.js'
+import { buildBvh, bvhTraversalCost, refitBvh, type FlatBvh } from './bvh.js'
 import { MAX_BVH_TRAVERSAL_COST } from './limits.js'
 import { assertCamera } from './camera.js'
 import { packPunctualLights, PUNCTUAL_WORDS, type PunctualLight } from './punctual.js'
@@ -59,12 +59,61 @@ export interface TriangleSoup {
 }
 
 /**
- * Builds the BVH and packs a triangle soup into {@link Scene}'s GPU layout.
+ * The soup's BVH: `topology` refitted to it where it has the soup's triangles and the refitted tree is within the
+ * cost bound, else one built for it.
+ *
+ * @throws GPU__SCENE_TOO_LARGE past {@link BVH_MAX_DEPTH} levels; GPU__SCENE_TOO_COSTLY past
+ * {@link MAX_BVH_TRAVERSAL_COST}
+ */
+function boundedBvh(vertices: Float32Array, triangleCount: number, topology: FlatBvh | undefined): FlatBvh {
+  const refitted = topology?.order.length === triangleCount ? refitBvh(topology, vertices) : undefined
+  // A refitted tree past the cost bound gives way to one built for these positions, which may be within it.
+  const bvh =
+    refitted !== undefined && bvhTraversalCost(refitted) <= MAX_BVH_TRAVERSAL_COST
+      ? refitted
+      : buildBvh(vertices, triangleCount)
+  if (bvh.depth >= BVH_MAX_DEPTH) {
+    throw new GpuError(
+      'GPU__SCENE_TOO_LARGE',
+      `the scene's BVH is ${bvh.depth} levels deep, more than ${BVH_MAX_DEPTH - 1}`,
+      {
+        depth: bvh.depth,
+      },
+    )
+  }
+  // Checked on the finished tree: what it costs a ray is known only from its boxes.
+  const cost = bvhTraversalCost(bvh)
+  if (cost > MAX_BVH_TRAVERSAL_COST) {
+    throw new GpuError(
+      'GPU__SCENE_TOO_COSTLY',
+      `the scene's BVH costs ${Math.round(cost)} box and triangle tests per ray, more than ${MAX_BVH_TRAVERSAL_COST}: ` +
+        'long thin or overlapping triangles fill boxes that every ray enters; split or remove them',
+      { cost, limit: MAX_BVH_TRAVERSAL_COST },
+    )
+  }
+  return bvh
+}
+
+/** Options of {@link packScene}. */
+export interface PackOptions {
+  /**
+   * A tree built over the same triangles elsewhere (an animated scene's reference frame) to refit to these
+   * positions instead of building one (see `refitBvh`); ignored when it holds another number of triangles, and
+   * replaced by a tree built for these positions when the refitted one would cost a ray more than
+   * {@link MAX_BVH_TRAVERSAL_COST} tests. Either way the tree depends only on the soup and the topology.
+   *
+   * @default a tree built for the soup
+   */
+  topology?: FlatBvh
+}
+
+/**
+ * Builds (or refits) the BVH and packs a triangle soup into {@link Scene}'s GPU layout.
  *
  * @throws GPU__SCENE_TOO_COSTLY when the BVH would cost a ray more than {@link MAX_BVH_TRAVERSAL_COST} box and
  * triangle tests (see {@link bvhTraversalCost})
  */
-export function packScene(soup: TriangleSoup): Scene {
+export function packScene(soup: TriangleSoup, options: PackOptions = {}): Scene {
   const triangleCount = soup.materialIndex.length
   if (triangleCount === 0) throw new GpuError('GPU__MALFORMED_SCENE', 'the scene has no triangles to draw', {})
   if (triangleCount > MAX_SCENE_TRIANGLES) {
@@ -86,26 +135,7 @@ export function packScene(soup: TriangleSoup): Scene {
     if (!Number.isFinite(soup.vertices[i]!))
       throw new GpuError('GPU__MALFORMED_SCENE', 'a vertex position is not finite', { index: i })
   }
-  const bvh = buildBvh(soup.vertices, triangleCount)
-  if (bvh.depth >= BVH_MAX_DEPTH) {
-    throw new GpuError(
-      'GPU__SCENE_TOO_LARGE',
-      `the scene's BVH is ${bvh.depth} levels deep, more than ${BVH_MAX_DEPTH - 1}`,
-      {
-        depth: bvh.depth,
-      },
-    )
-  }
-  // Checked once built: what a tree costs a ray is known only from its boxes, and building it is cheap beside tracing.
-  const cost = bvhTraversalCost(bvh)
-  if (cost > MAX_BVH_TRAVERSAL_COST) {
-    throw new GpuError(
-      'GPU__SCENE_TOO_COSTLY',
-      `the scene's BVH costs ${Math.round(cost)} box and triangle tests per ray, more than ${MAX_BVH_TRAVERSAL_COST}: ` +
-        'long thin or overlapping triangles fill boxes that every ray enters; split or remove them',
-      { cost, limit: MAX_BVH_TRAVERSAL_COST },
-    )
-  }
+  const bvh = boundedBvh(soup.vertices, triangleCount, options.topology)
   const triangles = new Float32Array(triangleCount * TRIANGLE_FLOATS)
   const triangleBits = new Uint32Array(triangles.buffer)
   const normals = new Float32Array(triangleCount * TRIANGLE_FLOATS)
