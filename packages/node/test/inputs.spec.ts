@@ -1,6 +1,6 @@
 import { type AbortOptions, isTesseraError, type Order } from '@tessera/core'
 import { WebIO } from '@gltf-transform/core'
-import { generateScene, onnx, type OnnxModel, type Scene } from '@tessera/gpu'
+import { bitwiseEqual, generateScene, generateSceneDocument, onnx, type OnnxModel, type Scene } from '@tessera/gpu'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { InputCache, type InputRelease, type InputSource } from '../src/peer/inputs.js'
 import { cameraPan } from './fixtures.js'
@@ -149,7 +149,7 @@ describe('InputCache', () => {
     const cache = new InputCache(source)
     const still = cache.load(ORDER)
     // Its refusal caught as it comes, while the still order is awaited.
-    const played = cache.load({ ...ORDER, split: { kind: 'render', fps: 4 } } as typeof ORDER).then(
+    const played = cache.load({ ...ORDER, split: { kind: 'render', firstFrame: 0, fps: 4 } } as typeof ORDER).then(
       () => undefined,
       (e: unknown) => e,
     )
@@ -161,11 +161,54 @@ describe('InputCache', () => {
     expect(isTesseraError(await played, 'GPU__MALFORMED_SCENE')).toBe(true)
   })
 
+  it("should build an animated order's frame bit for bit whatever frames it built before, on its first frame's tree", async () => {
+    // The diffuse sphere rolls across the room over 2 s: its triangles move, frame by frame.
+    const doc = generateSceneDocument({ subdivisions: 1 })
+    const sphere = doc
+      .getRoot()
+      .listNodes()
+      .find((n) => n.getName() === 'diffuse-sphere')!
+    const buffer = doc.getRoot().listBuffers()[0]!
+    const accessor = (type: 'SCALAR' | 'VEC3', values: number[]) =>
+      doc.createAccessor().setType(type).setArray(new Float32Array(values)).setBuffer(buffer)
+    const sampler = doc
+      .createAnimationSampler()
+      .setInput(accessor('SCALAR', [0, 2]))
+      .setOutput(accessor('VEC3', [-0.5, 0.375, -0.25, 0.5, 0.625, 0.375]))
+    doc
+      .createAnimation('roll')
+      .addSampler(sampler)
+      .addChannel(doc.createAnimationChannel().setTargetNode(sphere).setTargetPath('translation').setSampler(sampler))
+    const bytes = await new WebIO().writeBinary(doc)
+    const order = { ...ORDER, split: { kind: 'render', firstFrame: 2, fps: 4 } } as typeof ORDER
+    const framesOf = async () => {
+      const source = new SlowSource(bytes)
+      const loading = new InputCache(source).load(order)
+      await settle()
+      source.fetches[0]?.resolve()
+      const loaded = await loading
+      if (loaded.kind !== 'render') throw new Error('not a render')
+      return loaded
+    }
+    const worker = await framesOf()
+    const first = worker.sceneAt(2)
+    for (const frame of [6, 4]) worker.sceneAt(frame)
+    const verifier = await framesOf()
+    const alone = verifier.sceneAt(5)
+    const after = worker.sceneAt(5)
+    expect(bitwiseEqual(after.bvh, alone.bvh)).toBe(true)
+    expect(bitwiseEqual(after.triangles, alone.triangles)).toBe(true)
+    // The tree is the first frame's, refitted: the same nodes, each over the same triangles.
+    const slots = (bvh: Float32Array) => Array.from(new Uint32Array(bvh.buffer)).filter((_, i) => i % 4 === 3)
+    expect(bitwiseEqual(after.triangles, first.triangles)).toBe(false)
+    expect(slots(after.bvh)).toEqual(slots(first.bvh))
+  })
+
   it('should free on the device each animation frame it stops keeping, the one used longest ago first', async () => {
     const source = new SlowSource(await new WebIO().writeBinary(cameraPan()))
     const released = new Released()
     const cache = new InputCache(source, released)
-    const order = { ...ORDER, split: { kind: 'render', fps: 4 } } as typeof ORDER
+    const order = { ...ORDER, split: { kind: 'render', firstFrame: 0, fps: 4 } } as typeof ORDER
     const loading = cache.load(order)
     await settle()
     source.fetches[0]?.resolve()
@@ -186,7 +229,11 @@ describe('InputCache', () => {
     const source = new SlowSource(await new WebIO().writeBinary(cameraPan()))
     const released = new Released()
     const cache = new InputCache(source, released)
-    const orderFor = (i: number) => ({ ...ORDER, inputs: [`bafyscene${i}`], split: { kind: 'render', fps: 4 } })
+    const orderFor = (i: number) => ({
+      ...ORDER,
+      inputs: [`bafyscene${i}`],
+      split: { kind: 'render', firstFrame: 0, fps: 4 },
+    })
     const load = async (i: number) => {
       const loading = cache.load(orderFor(i) as typeof ORDER)
       await settle()

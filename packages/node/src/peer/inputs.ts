@@ -101,7 +101,11 @@ export class InputCache {
   /** The inputs of `order`, fetched and parsed once; rejects with an AbortError when `options.signal` aborts. */
   async load(order: InputOrder, options: AbortOptions = {}): Promise<LoadedInputs> {
     throwIfAborted(options.signal)
-    const play = order.split.kind === 'render' ? [order.split.fps, order.split.animation] : []
+    // An animated order's first frame sets the pose its frames' BVH is built for (see #fetch): part of its key.
+    const play =
+      order.split.kind === 'render'
+        ? [order.split.fps, order.split.animation, order.split.fps === undefined ? null : order.split.firstFrame]
+        : []
     const key = `${order.kind}:${order.inputs.join(',')}:${JSON.stringify([lightingOf(order) ?? null, ...play])}`
     let loading = this.#loaded.get(key)
     if (loading !== undefined) {
@@ -175,11 +179,16 @@ export class InputCache {
       const fps = split?.fps
       const animation = split?.animation
       // Without a frame rate every frame is the scene as stored, and its animations are not even decoded: none will
-      // play, and their keys can outweigh the rest of the file. An animation is picked only to be played.
+      // play, and their keys can outweigh the rest of the file. An animation is picked only to be played. Every
+      // frame's BVH refits the one built for the first frame's pose: the same tree for a frame on every peer,
+      // whatever frames it built before, and the closest to the frames played.
       const timeline =
         fps === undefined
           ? undefined
-          : await SceneTimeline.load(blobs[0] as Uint8Array, animation === undefined ? {} : { animation })
+          : await SceneTimeline.load(blobs[0] as Uint8Array, {
+              ...(animation === undefined ? {} : { animation }),
+              topologyTime: (split?.firstFrame ?? 0) / fps,
+            })
       const stored = timeline === undefined ? await loadScene(blobs[0] as Uint8Array) : undefined
       // A render's second input, where there is one, is the panorama that lights the scene.
       const panorama = blobs[1] === undefined ? undefined : decodeEnvironmentImage(blobs[1])
