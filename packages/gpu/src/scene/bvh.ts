@@ -247,9 +247,9 @@ export function refitBvh(topology: FlatBvh, vertices: Float32Array): FlatBvh {
  * children's boxes) times its area ratio, plus, for each leaf, its triangle count times its area ratio.
  *
  * It tracks what a scene costs to trace far better than its triangle count: a million triangles of a dense mesh
- * cost tens, while many long thin triangles crossing the scene (slivers) overlap in boxes that fill it, and every
- * ray then tests most of them. A root box without area (every triangle on one line) gives each box the ratio 1: any
- * ray that grazes it tests everything.
+ * cost tens to hundreds, while many long thin triangles crossing the scene (slivers) overlap in boxes that fill it,
+ * and every ray then tests most of them. A root box without area (every triangle on one line) gives each box the
+ * ratio 1: any ray that grazes it tests everything.
  */
 export function bvhTraversalCost(bvh: Pick<FlatBvh, 'nodes' | 'nodeCount'>): number {
   if (bvh.nodeCount === 0) return 0

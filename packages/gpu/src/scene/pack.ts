@@ -86,8 +86,9 @@ function boundedBvh(vertices: Float32Array, triangleCount: number, topology: Fla
   if (cost > MAX_BVH_TRAVERSAL_COST) {
     throw new GpuError(
       'GPU__SCENE_TOO_COSTLY',
-      `the scene's BVH costs ${Math.round(cost)} box and triangle tests per ray, more than ${MAX_BVH_TRAVERSAL_COST}: ` +
-        'long thin or overlapping triangles fill boxes that every ray enters; split or remove them',
+      `the scene's BVH costs ${Math.round(cost)} box and triangle tests per ray, ` +
+        `more than ${MAX_BVH_TRAVERSAL_COST}: long thin or overlapping triangles fill boxes that every ray enters; ` +
+        'split or remove them',
       { cost, limit: MAX_BVH_TRAVERSAL_COST },
     )
   }
