@@ -8,7 +8,7 @@ import {
   type MessageBus,
   seededRng,
 } from '@tessera/core'
-import { DEFAULT_RETAIN_MS, merkleRoot } from '@tessera/proof'
+import { DEFAULT_RETAIN_MS, MerkleTree, merkleRoot } from '@tessera/proof'
 import type { TaskExecution, TaskExecutor } from '@tessera/scheduler/driver'
 import { pino } from 'pino'
 import { concat } from 'uint8arrays/concat'
@@ -173,6 +173,19 @@ describe('a commitment restored after a restart', () => {
     // Restored once: a second challenge is answered from the prover's copy.
     after.deliver(challenge())
     expect(after.sent).toEqual(['reveal', 'reveal'])
+  })
+
+  it("should build a restored output's Merkle tree once, to check its root and to answer from", async () => {
+    const after = recordingBus()
+    verificationOn(after.bus)
+    const build = vi.spyOn(MerkleTree, 'fromLeaves')
+    try {
+      after.deliver(challenge())
+      await vi.waitFor(() => expect(after.sent).toEqual(['reveal']))
+      expect(build).toHaveBeenCalledTimes(1)
+    } finally {
+      build.mockRestore()
+    }
   })
 
   it('should answer nothing without the restore, as before it existed', async () => {

@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import { BlobHasher, blobCid, FsBlobstore, generateIdentity, ManualClock } from '@tessera/core'
-import { MAX_CHUNK_BYTES, merkleRoot } from '@tessera/proof'
+import { MAX_CHUNK_BYTES, MerkleTree, merkleRoot } from '@tessera/proof'
 import type { TaskExecution, TaskExecutor } from '@tessera/scheduler/driver'
 import { pino } from 'pino'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
@@ -99,6 +99,24 @@ describe('workerExecutor', () => {
     } finally {
       update.mockRestore()
     }
+  })
+
+  it("should build an output's Merkle tree once, for its record, the prover and the scheduler together", async () => {
+    const chunks = [new Uint8Array(8).fill(8), new Uint8Array(8).fill(9), new Uint8Array(8).fill(10)]
+    const taskId = `${order.jobId}/b0-1`
+    const build = vi.spyOn(MerkleTree, 'fromLeaves')
+    let output
+    try {
+      output = await executor(chunks).execute(execution(taskId), { signal })
+      expect(build).toHaveBeenCalledTimes(1)
+    } finally {
+      build.mockRestore()
+    }
+    // One root for all: the record the receipt is checked against, and the scheduler's; the tree stays with the prover.
+    expect(await datastore.get('leases', taskId)).toMatchObject({ root: merkleRoot(chunks) })
+    expect(output.committed?.root).toEqual(merkleRoot(chunks))
+    expect(output).not.toHaveProperty('commitment')
+    expect(verification.proving).toBe(1)
   })
 
   it("should keep what an earlier run remembered when a re-run of the task fails: that run's Result may be paid", async () => {

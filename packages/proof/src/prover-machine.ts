@@ -1,6 +1,6 @@
 import { Fifo, type Challenge, type NetworkOutput, type Reveal, type Result, type SansIoMachine } from '@tessera/core'
 import { challengeIndices } from './challenge.js'
-import { commitOutput, openChunks } from './commitment.js'
+import { type Commitment, commitOutput, openChunks } from './commitment.js'
 import { DEFAULT_MAX_CHALLENGES_PER_TASK, DEFAULT_RETAIN_MS, MAX_PROVER_TASKS } from './constants.js'
 import { ProofError } from './errors.js'
 import { equalBytes, type Hash, type MerkleTree } from './merkle.js'
@@ -53,6 +53,13 @@ export type ProverInput =
        * @default now
        */
       committedAt?: number
+      /**
+       * {@link commitOutput} over `chunks`, when the driver built it already (a worker records the root before the
+       * Result goes out): kept as it is rather than the output hashed again, which costs as much as running a small
+       * task. It must be over these chunks; a commitment of another chunk count is refused.
+       * @default commitOutput(chunks)
+       */
+      commitment?: Commitment
     }
   /** A verifier's challenge, from the envelope's signer `from`. */
   | { kind: 'challenge'; from: string; challenge: Challenge }
@@ -161,7 +168,7 @@ export class ProverMachine implements SansIoMachine<ProverInput, ProverOutput> {
       })
     }
     parseTolerance(input.tolerance)
-    const { root, tree, chunks } = commitOutput(input.chunks)
+    const { root, tree, chunks } = this.#commitment(input)
     if (this.#tasks.size >= this.#maxTasks) this.#release(this.#tasks.keys().next().value as string, 'evicted')
     this.#insert(key, {
       jobId: input.jobId,
@@ -190,6 +197,19 @@ export class ProverMachine implements SansIoMachine<ProverInput, ProverOutput> {
       kind: 'event',
       event: { name: 'task:committed', jobId: input.jobId, taskId: input.taskId, root, chunks },
     })
+  }
+
+  /** The commitment to a commit input's chunks: the one it brings, when it is over as many chunks, or a new one. */
+  #commitment(input: Extract<ProverInput, { kind: 'commit' }>): Commitment {
+    const given = input.commitment
+    if (given === undefined) return commitOutput(input.chunks)
+    if (given.chunks !== input.chunks.length || given.tree.size !== input.chunks.length) {
+      throw new ProofError('PROOF__INVALID_INPUT', 'the commitment given is over another number of chunks', {
+        chunks: input.chunks.length,
+        committed: given.chunks,
+      })
+    }
+    return given
   }
 
   /**

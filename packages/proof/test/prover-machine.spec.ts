@@ -1,6 +1,14 @@
 import { nextBytes, seededRng, type Challenge } from '@tessera/core'
-import { describe, expect, it } from 'vitest'
-import { challengeIndices, merkleRoot, ProverMachine, verifyMerkleProof, type ProverOutput } from '../src/index.js'
+import { describe, expect, it, vi } from 'vitest'
+import {
+  challengeIndices,
+  commitOutput,
+  MerkleTree,
+  merkleRoot,
+  ProverMachine,
+  verifyMerkleProof,
+  type ProverOutput,
+} from '../src/index.js'
 
 const rng = seededRng(3)
 const chunks = Array.from({ length: 10 }, (_, i) => Uint8Array.of(i, i, i))
@@ -95,6 +103,60 @@ describe('ProverMachine', () => {
       expect(reveal.chunks[k]).toEqual(chunks[index])
       expect(verifyMerkleProof(c.root, reveal.chunks[k]!, index, 10, reveal.proofs[k]!)).toBe(true)
     })
+  })
+
+  it('should hold a commitment its driver built already, without building the tree again, and answer from it', () => {
+    const m = new ProverMachine({ self: 'worker' })
+    const commitment = commitOutput(chunks)
+    const build = vi.spyOn(MerkleTree, 'fromLeaves')
+    try {
+      m.handle(
+        {
+          kind: 'commit',
+          jobId: 'j',
+          taskId: 't',
+          creator: 'creator',
+          chunks,
+          output: 'bafy',
+          tolerance: 'bitwise',
+          computeMs: 7,
+          commitment,
+        },
+        100,
+      )
+      expect(build).not.toHaveBeenCalled()
+    } finally {
+      build.mockRestore()
+    }
+    const [result] = drain(m)
+    expect(result).toMatchObject({ message: { type: 'result', body: { root: merkleRoot(chunks), chunks: 10 } } })
+    const c = challenge()
+    m.handle({ kind: 'challenge', from: 'v', challenge: c }, 200)
+    const [send] = drain(m)
+    if (send?.kind !== 'send' || send.message.type !== 'reveal') throw new Error('expected a reveal')
+    const reveal = send.message.body
+    reveal.indices.forEach((index, k) => {
+      expect(reveal.chunks[k]).toEqual(chunks[index])
+      expect(verifyMerkleProof(c.root, reveal.chunks[k]!, index, 10, reveal.proofs[k]!)).toBe(true)
+    })
+  })
+
+  it('should refuse a commitment over another number of chunks than it is given', () => {
+    const m = new ProverMachine({ self: 'worker' })
+    const commit = {
+      kind: 'commit' as const,
+      jobId: 'j',
+      taskId: 't',
+      creator: 'c',
+      chunks,
+      output: 'b',
+      tolerance: 'bitwise',
+      computeMs: 1,
+      commitment: commitOutput(chunks.slice(1)),
+    }
+    expect(() => m.handle(commit, 0)).toThrow(expect.objectContaining({ code: 'PROOF__INVALID_INPUT' }))
+    expect(m.size).toBe(0)
+    expect(drain(m)).toEqual([])
   })
 
   it('should refuse challenges it must not answer, without changing state', () => {

@@ -1,5 +1,5 @@
 import { type AbortOptions, type Blobstore, ByteBudget, type Clock, parseBlobCid } from '@tessera/core'
-import { DEFAULT_RETAIN_MS, merkleRoot } from '@tessera/proof'
+import { type Commitment, commitOutput, DEFAULT_RETAIN_MS } from '@tessera/proof'
 import { equals } from 'uint8arrays/equals'
 import type { Committed } from './receipts.js'
 
@@ -50,6 +50,8 @@ export interface RestoredCommitment {
   computeMs: number
   /** When it was first committed to (ms): the prover holds it for as long from then as it held the first. */
   committedAt: number
+  /** The commitment to `chunks`, built to check the root: the prover holds it rather than build it again. */
+  commitment: Commitment
 }
 
 /** Where {@link restoreCommitment} reads from. */
@@ -98,8 +100,20 @@ export function restoreCommitment(
       const cid = parseBlobCid(output)
       if (!(await parts.store.has(cid, options))) return undefined
       const chunks = splitByRuns(await parts.store.get(cid, options), chunkRuns)
-      if (chunks === undefined || !equals(merkleRoot(chunks), root)) return undefined
-      return { jobId, taskId, creator: record.creator, chunks, output, tolerance, computeMs: 0, committedAt: at }
+      if (chunks === undefined) return undefined
+      const commitment = commitOutput(chunks)
+      if (!equals(commitment.root, root)) return undefined
+      return {
+        jobId,
+        taskId,
+        creator: record.creator,
+        chunks,
+        output,
+        tolerance,
+        computeMs: 0,
+        committedAt: at,
+        commitment,
+      }
     } finally {
       release()
     }

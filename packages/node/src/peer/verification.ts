@@ -15,6 +15,7 @@ import {
 import {
   type AdaptiveSampler,
   checkKey,
+  type Commitment,
   DEFAULT_RECOMPUTE_TIMEOUT_MS,
   openResultEnvelope,
   ProverMachine,
@@ -58,6 +59,17 @@ export interface VerificationPayment {
   role: 'verify' | 'arbitrate'
   /** Chunks recomputed. */
   chunks: number
+}
+
+/** A task's output, with the commitment to its chunks when its executor built one already (`workerExecutor`). */
+export interface CommittingTaskOutput extends TaskOutput {
+  /** `commitOutput(chunks)`, so the prover does not build the Merkle tree over the output again. @default none */
+  readonly commitment?: Commitment
+}
+
+/** A worker's executor as {@link Verification.wrapExecutor} wraps it: a `TaskExecutor` that may commit too. */
+export interface CommittingExecutor {
+  execute(execution: TaskExecution, options: Required<AbortOptions>): Promise<CommittingTaskOutput>
 }
 
 /** What a {@link Verification} needs from its peer. */
@@ -255,12 +267,13 @@ export class Verification {
   /**
    * Wraps a worker's executor so each output is committed to (and kept to answer challenges). An output the prover
    * refuses (a chunk over `MAX_CHUNK_BYTES`, a task committed already) fails the task with the prover's coded
-   * error: reported finished, it would leave the creator waiting for a Result that never comes.
+   * error: reported finished, it would leave the creator waiting for a Result that never comes. The commitment an
+   * inner executor built already goes to the prover as it is, and no further: the scheduler needs only its root.
    */
-  wrapExecutor(inner: TaskExecutor): TaskExecutor {
+  wrapExecutor(inner: CommittingExecutor): TaskExecutor {
     return {
       execute: async (execution: TaskExecution, options): Promise<TaskOutput> => {
-        const output = await inner.execute(execution, options)
+        const { commitment, ...output } = await inner.execute(execution, options)
         this.#prover.submit({
           kind: 'commit',
           jobId: execution.order.jobId,
@@ -271,6 +284,7 @@ export class Verification {
           output: output.committed?.cid ?? blobCid(concat([...output.chunks])).toString(),
           tolerance: output.tolerance,
           computeMs: output.computeMs ?? 0,
+          commitment,
         })
         return output
       },

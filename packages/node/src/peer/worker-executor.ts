@@ -1,6 +1,5 @@
 import { blobCid, type Clock, systemClock } from '@tessera/core'
-import { isProofError } from '@tessera/proof'
-import { merkleRoot } from '@tessera/proof'
+import { commitOutput, isProofError } from '@tessera/proof'
 import { expectedCost } from '@tessera/scheduler'
 import type { TaskExecutor } from '@tessera/scheduler/driver'
 import { concat } from 'uint8arrays/concat'
@@ -28,10 +27,11 @@ export interface WorkerExecutorParts {
 /**
  * A worker's task executor: runs the task, holds its output blob until the creator pays (or for
  * `outputRetentionMs`), remembers its Merkle root and minimum pay (so the receipt can be checked after a restart
- * too), then commits to it for challenges, which sends the Result. The output goes on with its blob, CID and root
- * (`TaskOutput.committed`), which the scheduler stores and reports without hashing them again. A task that fails after its output was held and
- * remembered (the prover refuses the output) lets both go, unless an earlier run's Result for the task is out: no
- * receipt will come for this one.
+ * too), then commits to it for challenges, which sends the Result. The Merkle tree is built once for all of these.
+ * The output goes on with its blob, CID and root (`TaskOutput.committed`), which the scheduler stores and reports
+ * without hashing them again. An output the prover would refuse for its chunks is never held; a task that fails
+ * after its output was held and remembered (the prover refuses its tolerance) lets both go, unless an earlier run's
+ * Result for the task is out: no receipt will come for this one.
  */
 export function workerExecutor(parts: WorkerExecutorParts): TaskExecutor {
   const { workload, verification, receipts, holds, outputRetentionMs } = parts
@@ -42,11 +42,13 @@ export function workerExecutor(parts: WorkerExecutorParts): TaskExecutor {
     execute: async (execution, options) => {
       const output = await workload.execute(execution, options)
       const { taskId } = execution.task
+      // Before the hold, so an output whose chunks the prover would refuse (one too large) is never held.
+      const commitment = commitOutput(output.chunks)
+      const { root } = commitment
       const blob = concat([...output.chunks])
       const cid = blobCid(blob).toString()
       // Held before the scheduler stores it: until the creator pays, or gives up for long enough.
       await holds.hold(cid, taskHolder(taskId), clock.now() + outputRetentionMs, options)
-      const root = merkleRoot(output.chunks)
       await receipts.committed(taskId, {
         jobId: execution.order.jobId,
         creator: execution.order.creator,
@@ -59,7 +61,7 @@ export function workerExecutor(parts: WorkerExecutorParts): TaskExecutor {
       })
       written.set(execution, { root, output: cid })
       // The scheduler stores and reports these as they are, rather than hash the whole output again.
-      return { ...output, committed: { blob, cid, root } }
+      return { ...output, committed: { blob, cid, root }, commitment }
     },
   })
   return {
