@@ -73,4 +73,44 @@ describe('AssemblyCache', () => {
       vi.useRealTimers()
     }
   })
+
+  it('should fail every caller waiting on an assembly that fails, and keep nothing, so the next call tries again', async () => {
+    const cache = new AssemblyCache()
+    const gate = Promise.withResolvers<void>()
+    let runs = 0
+    const failing = async () => {
+      runs++
+      await gate.promise
+      throw new Error('worker gone')
+    }
+    const waiting = [cache.getOrAssemble('a', failing), cache.getOrAssemble('a', failing)]
+    gate.resolve()
+    for (const caller of waiting) await expect(caller).rejects.toThrow('worker gone')
+    expect([runs, cache.size, cache.assembling]).toEqual([1, 0, 0])
+    const a = items(1)
+    expect(await cache.getOrAssemble('a', async () => a)).toBe(a)
+    expect(cache.get('a')).toBe(a)
+  })
+
+  it('should share an assembly in flight only between callers with the same bound, and keep it for any', async () => {
+    const cache = new AssemblyCache()
+    const gate = Promise.withResolvers<void>()
+    let runs = 0
+    const assemble = async () => {
+      runs++
+      await gate.promise
+      return items(4)
+    }
+    const waiting = [
+      cache.getOrAssemble('a', assemble, { bound: 10 }),
+      cache.getOrAssemble('a', assemble, { bound: 10 }),
+      cache.getOrAssemble('a', assemble, { bound: 20 }),
+    ]
+    expect(cache.assembling).toBe(2)
+    gate.resolve()
+    await Promise.all(waiting)
+    expect(runs).toBe(2)
+    expect(await cache.getOrAssemble('a', assemble, { bound: 30 })).toBe(cache.get('a'))
+    expect(runs).toBe(2)
+  })
 })

@@ -112,6 +112,72 @@ describe('a job output, a file at a time', () => {
     expect(asked).toEqual([`out-${order.jobId}/f3/t0_0`])
   })
 
+  it('should put a frame asked for twice at once together once, for both requests', async () => {
+    const order = render(2)
+    const { results, source, asked } = resultsOf(order)
+    // The tile comes once both requests are in: the second finds the first's assembly in flight, not yet kept.
+    const gate = Promise.withResolvers<void>()
+    const get = source.get
+    source.get = async (cid, options) => {
+      await gate.promise
+      return get(cid, options)
+    }
+    const cache = new AssemblyCache()
+    const file = (only: string) => jobOutputFiles(order, results, source, { frame: 3, only, cache })
+    const [png, exr] = [file('frame-0003.png'), file('frame-0003.exr')]
+    gate.resolve()
+    expect((await png).map((f) => f.name)).toEqual(['frame-0003.png'])
+    expect((await exr).map((f) => f.name)).toEqual(['frame-0003.exr'])
+    expect(asked).toEqual([`out-${order.jobId}/f3/t0_0`])
+  })
+
+  it('should go on putting a frame together for one request when the other is aborted, and stop once both are', async () => {
+    const order = render(2)
+    const { results, source, asked } = resultsOf(order)
+    const fetching = Promise.withResolvers<AbortSignal | undefined>()
+    const gate = Promise.withResolvers<void>()
+    const get = source.get
+    source.get = async (cid, options) => {
+      fetching.resolve(options?.signal)
+      await gate.promise
+      return get(cid, options)
+    }
+    const cache = new AssemblyCache()
+    const file = (only: string, signal: AbortSignal) =>
+      jobOutputFiles(order, results, source, { frame: Number(only.slice(6, 10)), only, cache, signal })
+    const [leaving, staying] = [new AbortController(), new AbortController()]
+    const left = file('frame-0003.png', leaving.signal)
+    const stayed = file('frame-0003.exr', staying.signal)
+    const fetchSignal = await fetching.promise
+    leaving.abort()
+    await expect(left).rejects.toMatchObject({ name: 'AbortError' })
+    expect(fetchSignal?.aborted).toBe(false)
+    gate.resolve()
+    expect((await stayed).map((f) => f.name)).toEqual(['frame-0003.exr'])
+    expect(asked).toHaveLength(1)
+
+    // Both requests for frame 4 leave: its fetch is aborted, and a later request still gets the frame.
+    const again = Promise.withResolvers<AbortSignal | undefined>()
+    const stalled = Promise.withResolvers<void>()
+    source.get = async (cid, options) => {
+      again.resolve(options?.signal)
+      await stalled.promise
+      return get(cid, options)
+    }
+    const [first, second] = [new AbortController(), new AbortController()]
+    const [png, exr] = [file('frame-0004.png', first.signal), file('frame-0004.exr', second.signal)]
+    const frame4Signal = await again.promise
+    first.abort()
+    await expect(png).rejects.toMatchObject({ name: 'AbortError' })
+    expect(frame4Signal?.aborted).toBe(false)
+    second.abort()
+    await expect(exr).rejects.toMatchObject({ name: 'AbortError' })
+    expect(frame4Signal?.aborted).toBe(true)
+    stalled.resolve()
+    source.get = get
+    expect((await file('frame-0004.png', new AbortController().signal)).map((f) => f.name)).toEqual(['frame-0004.png'])
+  })
+
   it('should put a frame together again once as many others have been since, and for another set of results', async () => {
     const order = render(ASSEMBLED_OUTPUTS_KEPT + 1)
     const { results, source, asked } = resultsOf(order)

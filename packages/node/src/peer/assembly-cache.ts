@@ -1,4 +1,4 @@
-import { type Clock, systemClock } from '@tessera/core'
+import { type AbortOptions, type Clock, raceSignal, systemClock, throwIfAborted } from '@tessera/core'
 import type { AssembledOutput } from '@tessera/scheduler/driver'
 import { ASSEMBLED_OUTPUT_BYTES_KEPT, ASSEMBLED_OUTPUT_IDLE_MS, ASSEMBLED_OUTPUTS_KEPT } from './constants.js'
 
@@ -30,14 +30,33 @@ export function assembledBytes(output: AssembledOutput): number {
   return output.frames.reduce((sum, f) => sum + f.pixels.byteLength, 0)
 }
 
+/** Options of {@link AssemblyCache.getOrAssemble}. */
+export interface SharedAssemblyOptions extends AbortOptions {
+  /**
+   * Bytes the assembly refuses to fetch past, when it has such a bound: only callers with the same bound share an
+   * assembly in flight, since one refused past a smaller bound could be owed to a caller with a larger one. The
+   * output is kept under its key alone, whatever the bound.
+   * @default none
+   */
+  bound?: number
+}
+
+/** An assembly in flight, and how many callers wait for it: the last to stop waiting aborts it. */
+interface Assembly {
+  readonly output: Promise<AssembledOutput>
+  readonly controller: AbortController
+  waiters: number
+}
+
 /**
  * Outputs put together lately, by a key that names what each was put together from, the least recently used let go
  * first past `maxEntries` or `maxBytes`, and any left unused for `idleMs`: asking for a frame's files one at a time
  * then assembles the frame once, and an idle node holds none. What it holds is shared with every caller that gets
- * it, and never changed.
+ * it, and never changed. An output being put together is shared too (see {@link getOrAssemble}).
  */
 export class AssemblyCache {
   readonly #entries = new Map<string, { output: AssembledOutput; bytes: number; usedAt: number }>()
+  readonly #inFlight = new Map<string, Assembly>()
   readonly #maxEntries: number
   readonly #maxBytes: number
   readonly #idleMs: number
@@ -61,6 +80,53 @@ export class AssemblyCache {
     entry.usedAt = this.#clock.now()
     this.#entries.set(key, entry)
     return entry.output
+  }
+
+  /**
+   * The output kept under `key`; else the one being put together under it (with the same `options.bound`); else the
+   * one `assemble` puts together, kept once done. Callers asking for one output at once (a client fetching a frame's
+   * PNG and EXR side by side) so wait on one assembly, not one each. A caller whose signal aborts stops waiting, with
+   * an `AbortError`, and the others wait on; the assembly is aborted only when no caller is left waiting for it. An
+   * assembly that fails fails every caller waiting for it, and is not kept: the next call tries again.
+   */
+  async getOrAssemble(
+    key: string,
+    assemble: (options: Required<AbortOptions>) => Promise<AssembledOutput>,
+    options: SharedAssemblyOptions = {},
+  ): Promise<AssembledOutput> {
+    const kept = this.get(key)
+    if (kept !== undefined) return kept
+    throwIfAborted(options.signal)
+    const flightKey = options.bound === undefined ? key : `${key}\n${options.bound}`
+    let assembly = this.#inFlight.get(flightKey)
+    if (assembly === undefined) {
+      const controller = new AbortController()
+      const started: Assembly = {
+        controller,
+        waiters: 0,
+        output: assemble({ signal: controller.signal })
+          .then((output) => {
+            this.set(key, output)
+            return output
+          })
+          .finally(() => {
+            if (this.#inFlight.get(flightKey) === started) this.#inFlight.delete(flightKey)
+          }),
+      }
+      assembly = started
+      this.#inFlight.set(flightKey, assembly)
+    }
+    assembly.waiters++
+    try {
+      return await raceSignal(assembly.output, options.signal)
+    } finally {
+      assembly.waiters--
+      // The last caller gone before it is done: no one will use it, so it stops fetching and holding outputs.
+      if (assembly.waiters === 0 && this.#inFlight.get(flightKey) === assembly) {
+        this.#inFlight.delete(flightKey)
+        assembly.controller.abort()
+      }
+    }
   }
 
   /** Keeps `output` under `key`, letting the least recently used go until the bounds hold. */
@@ -104,6 +170,11 @@ export class AssemblyCache {
       if (this.#entries.size > 0) this.#arm()
     }, this.#idleMs)
     this.#timer.unref?.()
+  }
+
+  /** Outputs being put together. */
+  get assembling(): number {
+    return this.#inFlight.size
   }
 
   /** Outputs kept. */

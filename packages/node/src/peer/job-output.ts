@@ -150,14 +150,18 @@ export async function jobOutputFiles(
     }
   }
   // Kept, as put together before any file is encoded: the next file of the same frame (whatever its tone mapping)
-  // is encoded from it rather than fetched and assembled again.
-  const key = assemblyKey(order, results, options.partial === true)
-  let assembled = options.cache?.get(key)
-  if (assembled === undefined) {
-    const tooMany = (fetched: number) => tooLarge(order.jobId, 'output items', fetched, maxItemBytes, itemsInstead)
-    assembled = await assemble(order, results, source, { ...options, maxItemBytes, tooMany })
-    options.cache?.set(key, assembled)
-  }
+  // is encoded from it rather than fetched and assembled again, and requests for it at once share one assembly.
+  const tooMany = (fetched: number) => tooLarge(order.jobId, 'output items', fetched, maxItemBytes, itemsInstead)
+  const assembleHere = (abort: AbortOptions) =>
+    assemble(order, results, source, { ...options, ...abort, maxItemBytes, tooMany })
+  const assembled =
+    options.cache === undefined
+      ? await assembleHere(options)
+      : await options.cache.getOrAssemble(assemblyKey(order, results, options.partial === true), assembleHere, {
+          ...(options.signal !== undefined ? { signal: options.signal } : {}),
+          // Only an inference output is refused past a bound while it is fetched.
+          ...(split.kind === 'inference' ? { bound: maxItemBytes } : {}),
+        })
   const wanted = (name: string) => options.only === undefined || options.only === name
   if (assembled.kind === 'inference') {
     const { bytes, itemBytes, missing } = assembled
