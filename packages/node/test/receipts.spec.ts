@@ -412,8 +412,19 @@ describe('ReceiptExchange lease records', () => {
     expect(await exchange.committedRecord('job-1/recent')).toMatchObject({ jobId: JOB })
   })
 
+  /** A record as an older version wrote it: no index entry, and no commit time unless `at`. */
+  function olderRecord(taskId: string, at?: number): Promise<void> {
+    return datastore.put('leases', taskId, {
+      jobId: JOB,
+      creator: 'creator',
+      root: ROOT,
+      minAmount: 1n,
+      ...(at === undefined ? {} : { at }),
+    })
+  }
+
   it('should count a record of an older version from the first sweep that reads it', async () => {
-    await commit('job-1/untimed')
+    await olderRecord('job-1/untimed')
     expect(await exchange.pruneLeases()).toBe(0)
     const stamped = clock.now()
     expect(await exchange.committedRecord('job-1/untimed')).toMatchObject({ at: stamped })
@@ -422,5 +433,38 @@ describe('ReceiptExchange lease records', () => {
     clock.advance(1)
     expect(await exchange.pruneLeases()).toBe(1)
     expect(await exchange.committedRecord('job-1/untimed')).toBeUndefined()
+  })
+  it("should read at a sweep only the records due, once it has indexed an older data directory's", async () => {
+    const retention = outputRetentionMs + UNPAID_LEASE_GRACE_MS
+    const start = clock.now()
+    await olderRecord('job-1/old', start - retention)
+    await olderRecord('job-1/untimed')
+    await olderRecord('job-1/recent', start)
+    // Committed again since: swept by its latest commit time, not its first.
+    await commit('job-1/again', start - retention)
+    await commit('job-1/again', start)
+    expect(await exchange.pruneLeases()).toBe(1)
+    expect(await exchange.committedRecord('job-1/old')).toBeUndefined()
+    for (let i = 0; i < 20; i++) await commit(`job-1/later-${i}`, start + HOUR)
+
+    const entries = datastore.entries.bind(datastore)
+    let read = 0
+    vi.spyOn(datastore, 'entries').mockImplementation(async function* (ns, options) {
+      for await (const entry of entries(ns, options)) {
+        read++
+        yield entry
+      }
+    })
+    clock.advance(retention)
+    // Due: the three committed at the start (the untimed one counts from the first sweep). Read: those, and the first
+    // entry not due, where the sweep stops; never the twenty committed later.
+    expect(await exchange.pruneLeases()).toBe(3)
+    expect(read).toBeLessThanOrEqual(4)
+    for (const taskId of ['job-1/untimed', 'job-1/recent', 'job-1/again']) {
+      expect(await exchange.committedRecord(taskId)).toBeUndefined()
+    }
+    expect(await exchange.committedRecord('job-1/later-0')).toMatchObject({ at: start + HOUR })
+    clock.advance(HOUR)
+    expect(await exchange.pruneLeases()).toBe(20)
   })
 })

@@ -49,6 +49,29 @@ export const UNPAID_LEASE_GRACE_MS = 4 * RECEIPT_DORMANT_AFTER_MS
 /** How often records of results never paid are looked for while the peer runs. */
 export const LEASE_SWEEP_MS = 60 * 60 * 1000
 
+/** Where the index of result records by commit time starts in `leases` (no task id, hex job id first, spells it). */
+const BY_TIME = 'by-time/'
+
+/**
+ * The key (namespace `leases`) of task `taskId`'s entry in the index of result records by commit time: time first
+ * (zero-padded, so keys sort by time), so a sweep reads the records that are due and stops, not every record.
+ */
+function byTimeKey(at: number, taskId: string): string {
+  return `${BY_TIME}${String(at).padStart(16, '0')}/${taskId}`
+}
+
+/** The parts of a {@link byTimeKey}, or undefined when `key` is not one. */
+function parseByTimeKey(key: string): { at: number; taskId: string } | undefined {
+  const rest = key.slice(BY_TIME.length)
+  const slash = rest.indexOf('/')
+  const at = Number(rest.slice(0, slash))
+  if (!key.startsWith(BY_TIME) || slash < 0 || !Number.isSafeInteger(at)) return undefined
+  return { at, taskId: rest.slice(slash + 1) }
+}
+
+/** The `meta` key set once every result record on disk has its entry in the index by commit time. */
+const LEASES_INDEXED = 'leases-indexed'
+
 /** The key (namespace `receipts`) of when a pending receipt was first offered: its dormancy counts from there. */
 function offeredKey(taskId: string): string {
   return `offered/${taskId}`
@@ -248,6 +271,8 @@ export class ReceiptExchange {
    */
   readonly #leases = new SerialQueue()
   #leaseSweep: ReturnType<typeof setInterval> | undefined
+  /** The index by commit time covers every result record on disk (see {@link #indexLeases}). */
+  #leasesIndexed = false
   /** The sweep under way, if any: {@link stop} waits for it, so it never writes to a closed datastore. */
   #sweeping: Promise<unknown> = Promise.resolve()
 
@@ -331,46 +356,75 @@ export class ReceiptExchange {
 
   /**
    * Worker side: deletes the records of results committed more than the output retention and
-   * {@link UNPAID_LEASE_GRACE_MS} ago, whose receipts never came; resolves to how many. A record of an older version
-   * (no commit time) counts from the first sweep that reads it, which writes that time into it; one that cannot be
-   * read is logged and left on disk for an operator.
+   * {@link UNPAID_LEASE_GRACE_MS} ago, whose receipts never came; resolves to how many. It reads the index by commit
+   * time up to then, not every record. A record of an older version (no commit time) counts from the first sweep,
+   * which writes that time into it as it indexes the data directory; one that cannot be read is logged then and left
+   * on disk for an operator.
    */
   async pruneLeases(options: AbortOptions = {}): Promise<number> {
     const retentionMs = (this.#c.outputRetentionMs ?? DEFAULT_OUTPUT_RETENTION_MS) + UNPAID_LEASE_GRACE_MS
-    const now = this.#clock.now()
-    const onCorrupt = (key: string, error: NodeError) =>
+    const skip = (key: string, error: unknown) =>
       this.#c.logger.error({ ...errorFields(error), ns: 'leases', key }, 'record:skipped')
-    const expired: string[] = []
-    const untimed: string[] = []
-    for await (const [taskId, committed] of this.#c.datastore.entries('leases', {
-      ...options,
-      onCorrupt,
-      parse: parseCommitted,
-    })) {
-      if (committed.at === undefined) untimed.push(taskId)
-      else if (now - committed.at >= retentionMs) expired.push(taskId)
-    }
-    if (expired.length === 0 && untimed.length === 0) return 0
+    // In the records' queue, as every change to them: a record written again since it was indexed is not swept.
     return this.#leases.run(async () => {
-      // Read again in the queue: a record written since the scan (the task committed anew) is not the one swept.
+      await this.#indexLeases()
+      const dueBy = this.#clock.now() - retentionMs
       const writes: DatastoreWrite[] = []
-      for (const taskId of expired) {
-        const committed = await this.#c.datastore.get('leases', taskId, parseCommitted).catch(() => undefined)
-        if (committed?.at !== undefined && now - committed.at >= retentionMs) {
-          writes.push({ type: 'del', ns: 'leases', key: taskId })
+      let pruned = 0
+      for await (const [key] of this.#c.datastore.entries('leases', { ...options, prefix: BY_TIME, onCorrupt: skip })) {
+        const entry = parseByTimeKey(key)
+        if (entry === undefined) {
+          skip(key, new TypeError('not a key of the index by commit time'))
+          continue
         }
-      }
-      const pruned = writes.length
-      for (const taskId of untimed) {
-        const committed = await this.#c.datastore.get('leases', taskId, parseCommitted).catch(() => undefined)
-        if (committed !== undefined && committed.at === undefined) {
-          writes.push({ type: 'put', ns: 'leases', key: taskId, value: { ...committed, at: now } })
+        if (entry.at > dueBy) break
+        writes.push({ type: 'del', ns: 'leases', key })
+        let committed: Committed | undefined
+        try {
+          committed = await this.#c.datastore.get('leases', entry.taskId, parseCommitted)
+        } catch (e) {
+          skip(entry.taskId, e)
+          continue
+        }
+        // Gone, or committed again at another time (which has its own entry): only this entry goes.
+        if (committed?.at === entry.at) {
+          writes.push({ type: 'del', ns: 'leases', key: entry.taskId })
+          pruned++
         }
       }
       if (writes.length > 0) await this.#c.datastore.batch(writes, options)
       if (pruned > 0) this.#c.logger.info({ records: pruned }, 'leases:pruned')
       return pruned
     }, options)
+  }
+
+  /**
+   * Gives every result record its entry in the index by commit time, once per data directory: records written before
+   * the index existed would otherwise never be swept. A record of an older version, which has no commit time, counts
+   * from now. Runs in the records' queue.
+   */
+  async #indexLeases(): Promise<void> {
+    if (this.#leasesIndexed) return
+    if ((await this.#c.datastore.get('meta', LEASES_INDEXED)) === undefined) {
+      const now = this.#clock.now()
+      const writes: DatastoreWrite[] = []
+      // The index's own entries (of records committed since this start) are not records.
+      const onCorrupt = (key: string, error: NodeError) => {
+        if (key.startsWith(BY_TIME)) return
+        this.#c.logger.error({ ...errorFields(error), ns: 'leases', key }, 'record:skipped')
+      }
+      for await (const [taskId, committed] of this.#c.datastore.entries('leases', {
+        onCorrupt,
+        parse: parseCommitted,
+      })) {
+        if (committed.at === undefined) {
+          writes.push({ type: 'put', ns: 'leases', key: taskId, value: { ...committed, at: now } })
+        }
+        writes.push({ type: 'put', ns: 'leases', key: byTimeKey(committed.at ?? now, taskId), value: {} })
+      }
+      await this.#c.datastore.batch([...writes, { type: 'put', ns: 'meta', key: LEASES_INDEXED, value: 1 }])
+    }
+    this.#leasesIndexed = true
   }
 
   /**
@@ -571,13 +625,42 @@ export class ReceiptExchange {
    * goes once the receipt is countersigned: the countersigned receipt answers the creator from then on.
    */
   async committed(taskId: string, committed: Committed): Promise<void> {
-    await this.#leases.run(() => this.#c.datastore.put('leases', taskId, committed))
+    await this.#leases.run(async () => {
+      // Its commit time is what the sweep finds it by; one committed without (as older versions did) counts from now.
+      const at = committed.at ?? this.#clock.now()
+      const writes: DatastoreWrite[] = [
+        { type: 'put', ns: 'leases', key: taskId, value: { ...committed, at } },
+        { type: 'put', ns: 'leases', key: byTimeKey(at, taskId), value: {} },
+      ]
+      // Committed again at another time: the first time's index entry goes with it.
+      const before = await this.#leaseRecord(taskId).catch(() => undefined)
+      if (before?.at !== undefined && before.at !== at) {
+        writes.push({ type: 'del', ns: 'leases', key: byTimeKey(before.at, taskId) })
+      }
+      await this.#c.datastore.batch(writes)
+    })
   }
 
   /** Worker side: what we remembered of a result we committed to, until its receipt is countersigned. */
   async committedRecord(taskId: string, options: AbortOptions = {}): Promise<Committed | undefined> {
     throwIfAborted(options.signal)
+    return this.#leaseRecord(taskId)
+  }
+
+  /** The record of task `taskId`'s result; undefined for a task id that names an index entry (from a peer). */
+  async #leaseRecord(taskId: string): Promise<Committed | undefined> {
+    if (taskId.startsWith(BY_TIME)) return undefined
     return this.#c.datastore.get('leases', taskId, parseCommitted)
+  }
+
+  /** The writes that delete task `taskId`'s result record `committed`, with its index entry. */
+  #deleteLease(taskId: string, committed: Committed): DatastoreWrite[] {
+    return [
+      { type: 'del', ns: 'leases', key: taskId },
+      ...(committed.at === undefined
+        ? []
+        : [{ type: 'del' as const, ns: 'leases' as const, key: byTimeKey(committed.at, taskId) }]),
+    ]
   }
 
   /**
@@ -586,9 +669,9 @@ export class ReceiptExchange {
    */
   async forget(taskId: string, root: Uint8Array): Promise<boolean> {
     return this.#leases.run(async () => {
-      const committed = await this.#c.datastore.get('leases', taskId, parseCommitted)
+      const committed = await this.#leaseRecord(taskId)
       if (committed === undefined || !sameBytes(committed.root, root)) return false
-      await this.#c.datastore.delete('leases', taskId)
+      await this.#c.datastore.batch(this.#deleteLease(taskId, committed))
       return true
     })
   }
@@ -703,7 +786,7 @@ export class ReceiptExchange {
         { creator: receipt.creator },
       )
     }
-    const committed = await this.#c.datastore.get('leases', receipt.taskId, parseCommitted)
+    const committed = await this.#leaseRecord(receipt.taskId)
     if (
       committed === undefined ||
       committed.jobId !== receipt.jobId ||
@@ -734,7 +817,7 @@ export class ReceiptExchange {
     const earned = await this.#earned()
     await this.#c.datastore.batch([
       { type: 'put', ns: 'receipts', key: receipt.taskId, value: signed },
-      { type: 'del', ns: 'leases', key: receipt.taskId },
+      ...this.#deleteLease(receipt.taskId, committed),
       {
         type: 'put',
         ns: 'meta',
