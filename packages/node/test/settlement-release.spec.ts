@@ -204,6 +204,31 @@ describe('Settlement memory', () => {
     expect(await settlement.idle(JOB)).toBe(true)
   })
 
+  it('should let go of the receipts of a job whose funding failed at a restart, for the next start to settle', async () => {
+    await settlement.close()
+    settlement = new Settlement(join(tmp.path, 'ledger'), config, logger, datastore, await EpochCounter.open(datastore))
+    // A countersignature comes back before the restart has resumed its job: it waits for the job's funding.
+    await settlement.receipt(receipts[0] as Receipt)
+    expect(settlement.active).toBe(1)
+    // The chain is away as the restart resumes it: the job is given up until the next start.
+    vaults.refuse = true
+    await settlement.resume([], async () => 2, 0)
+    expect(logged.filter((l) => l.msg === 'settlement:resume-failed')).toHaveLength(1)
+    expect(settlement.active).toBe(0)
+    // Another comes later: no funding will begin in this run for it to wait for, so it waits on disk, not here.
+    await settlement.receipt(receipts[1] as Receipt)
+    expect(settlement.active).toBe(0)
+    expect(logged.filter((l) => l.msg === 'settlement:receipt-deferred')).toHaveLength(1)
+
+    // The next start settles both, from the receipts on disk.
+    await settlement.close()
+    settlement = new Settlement(join(tmp.path, 'ledger'), config, logger, datastore, await EpochCounter.open(datastore))
+    expect([...(await settlement.resume(receipts, async () => 2, 0))]).toEqual([[JOB, 1]])
+    await settlement.settled(JOB)
+    expect(await settlement.view(JOB)).toMatchObject({ epoch: 1, receipts: 2 })
+    expect(await settlement.idle(JOB)).toBe(true)
+  })
+
   it('should leave out, not show as 0, what a payee holds when its balance cannot be read', async () => {
     for (const r of receipts) await settlement.receipt(r)
     await settlement.closeJob(JOB, 2, 60_000)

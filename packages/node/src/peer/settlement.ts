@@ -245,9 +245,13 @@ export class Settlement {
   readonly #jobs = new Map<string, Promise<JobSettlement>>()
   /**
    * Co-signed receipts of jobs whose funding has not begun yet (new jobs award nothing before they are funded, so
-   * these come back to a restart still resuming), by job: fed to the settlement when it does.
+   * these come back to a restart still resuming), by job: fed to the settlement when it does. Held only until
+   * {@link resume} is done: a job not funded by then (its funding failed, its record could not be read) will not be
+   * in this run, and its receipts, on disk, wait for the next start.
    */
   readonly #early = new Map<string, Map<string, Receipt>>()
+  /** {@link resume} is done: every funding this run will begin for a receipt to wait for has begun. */
+  #resumed = false
   readonly #bonds = new Map<string, Promise<StakeBond>>()
   /** Jobs whose vault is funded, for status reads that must not wait on the chain; let go with `#jobs`. */
   readonly #funded = new Map<string, JobSettlement>()
@@ -469,9 +473,14 @@ export class Settlement {
       // Its job settled before this run started: the record says whether it had.
       if ((await this.#record(receipt.jobId))?.closing !== undefined) return this.#settleLate(receipt)
       if (this.#jobs.has(receipt.jobId)) return this.receipt(receipt)
+      // Its job's funding was given up at this start (the chain away, its record unreadable): held here, it would
+      // wait for good. It is on disk, and the next start settles it.
+      if (this.#resumed) {
+        this.#log.warn({ jobId: receipt.jobId, taskId: receipt.taskId }, 'settlement:receipt-deferred')
+        return
+      }
       // Its job's funding has not begun (a restart is still resuming the settlements it left): it joins the
-      // settlement once it does. It is on disk too, so a restart before then settles it as well; one whose funding
-      // fails stays here until the next start, which settles it from disk.
+      // settlement once it does. It is on disk too, so a restart before then settles it as well.
       let early = this.#early.get(receipt.jobId)
       if (early === undefined) this.#early.set(receipt.jobId, (early = new Map()))
       early.set(receipt.taskId, receipt)
@@ -799,8 +808,27 @@ export class Settlement {
    *
    * It reads the settlements left open and the records of the jobs those receipts belong to, not every record ever
    * written; the first start of a data directory from before that index reads every record once to build it.
+   *
+   * Receipts that came back while it ran for a job it did not fund (its funding failed, its record could not be
+   * read) are let go from memory once it is done, as are any that come later: they are on disk for the next start.
    */
   async resume(
+    receipts: readonly Receipt[],
+    accepted: (jobId: string) => Promise<number>,
+    graceMs: number,
+  ): Promise<Map<string, number>> {
+    try {
+      return await this.#resume(receipts, accepted, graceMs)
+    } finally {
+      this.#resumed = true
+      for (const [jobId, early] of this.#early) {
+        this.#log.warn({ jobId, receipts: early.size }, 'settlement:receipt-deferred')
+      }
+      this.#early.clear()
+    }
+  }
+
+  async #resume(
     receipts: readonly Receipt[],
     accepted: (jobId: string) => Promise<number>,
     graceMs: number,
