@@ -18,6 +18,12 @@ export const SETTLEMENT_RETRY_FIRST_PAUSE_MS = 60_000
 /** The longest pause between tries of an unpaid epoch. */
 export const SETTLEMENT_RETRY_MAX_PAUSE_MS = 60 * 60_000
 /**
+ * How soon a settlement waiting to try the chain again tries once the ledger is back (this node's next ledger action
+ * confirmed, or its wallet topped up), when that is sooner than its pause: soon, but not at every action of a busy
+ * creator, which would try a refusal that is not an outage's as often.
+ */
+export const SETTLEMENT_RETRY_WOKEN_PAUSE_MS = 10_000
+/**
  * Checks and arbitrations other peers may ask of this one (`verification.serve`) per recompute timeout (ten
  * minutes): from one peer, and from all together. The verifier holds 10,000 pending checks; the total leaves most
  * of them to this node's own, whatever a flood of requests (or of identities) asks. A creator delegating a large

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import { join } from 'node:path'
 import type { Address, KeyPairSigner, Signature } from '@solana/kit'
 import { type AbortOptions, delay, raceSignal, type Receipt, throwIfAborted } from '@tessera/core'
@@ -30,7 +31,12 @@ import type { JobStatus, WalletInfo } from '../api/contract.js'
 import type { NodeConfig } from '../config.js'
 import type { Datastore, DatastoreWrite } from '../datastore.js'
 import { NodeError } from '../errors.js'
-import { SETTLEMENT_RETRY_FIRST_PAUSE_MS, SETTLEMENT_RETRY_MAX_PAUSE_MS, SLASHES_KEPT } from './constants.js'
+import {
+  SETTLEMENT_RETRY_FIRST_PAUSE_MS,
+  SETTLEMENT_RETRY_MAX_PAUSE_MS,
+  SETTLEMENT_RETRY_WOKEN_PAUSE_MS,
+  SLASHES_KEPT,
+} from './constants.js'
 import type { EpochCounter } from './epoch-counter.js'
 import { unsettledKey } from './receipts.js'
 import { errorFields } from './error-fields.js'
@@ -217,6 +223,9 @@ export interface SlashView {
   amount?: string
 }
 
+/** The event {@link Settlement}'s waits for the chain listen for: the ledger did what this node asked of it. */
+const LEDGER_BACK = 'ledger:back'
+
 /**
  * The creator's side of settlement on the ledger (`@tessera/ledger`): a funded epoch vault per job owned by a 2-of-3
  * multisig [creator, arbiter, settlement key], co-signed receipts fed to the sans-IO settlement machine, one anchor
@@ -259,6 +268,8 @@ export class Settlement {
   readonly #slashed = new Set<string>()
   /** Aborted by {@link close}: settlements waiting to try the chain again stop waiting. */
   readonly #lifetime = new AbortController()
+  /** Tells the settlements waiting to try the chain again that the ledger is back (see {@link #ledgerBack}). */
+  readonly #ledgerEvents = new EventTarget()
   /** Slashes this node carried out, oldest first: one per worker slashed, the latest {@link SLASHES_KEPT}. */
   readonly slashes: SlashView[] = []
   #ledger: Promise<{ ledger: Ledger; arbiter: KeyPairSigner; settler: KeyPairSigner; treasury: Address }> | undefined
@@ -269,6 +280,8 @@ export class Settlement {
     this.#log = logger
     this.#datastore = datastore
     this.#epochs = epochs
+    // One listener per settlement waiting to try again, as many as there are jobs the chain failed: not a leak.
+    setMaxListeners(Infinity, this.#ledgerEvents)
   }
 
   /** This node's payment address: where receipts pay it. */
@@ -335,7 +348,38 @@ export class Settlement {
   async airdrop(tokens: bigint, options: AbortOptions = {}): Promise<WalletInfo> {
     const { ledger } = await raceSignal(this.#open(), options.signal)
     await ledger.airdrop({ tokens }, options)
+    // Topped up: a late epoch this wallet was short of tokens to fund can be funded now.
+    this.#ledgerBack()
     return this.wallet(options)
+  }
+
+  /**
+   * The ledger has just done what this node asked of it (a vault opened, an epoch paid, the wallet topped up): the
+   * settlements waiting to try it again after a failure (the chain away, a wallet short of tokens) try sooner.
+   */
+  #ledgerBack(): void {
+    this.#ledgerEvents.dispatchEvent(new Event(LEDGER_BACK))
+  }
+
+  /**
+   * Waits `pauseMs` before a settlement tries the chain again, or {@link SETTLEMENT_RETRY_WOKEN_PAUSE_MS} from when the
+   * ledger is back, whichever ends first; rejects with an AbortError once this settlement closes.
+   */
+  async #retryPause(pauseMs: number): Promise<void> {
+    const done = new AbortController()
+    // Aborted once the pause is over, which stops the other wait and removes the listener: nothing outlives it.
+    const signal = AbortSignal.any([this.#lifetime.signal, done.signal])
+    const back = new Promise<void>((resolve) => {
+      this.#ledgerEvents.addEventListener(LEDGER_BACK, () => resolve(), { once: true, signal })
+    })
+    try {
+      await Promise.race([
+        delay(pauseMs, signal),
+        back.then(() => delay(Math.min(pauseMs, SETTLEMENT_RETRY_WOKEN_PAUSE_MS), signal)),
+      ])
+    } finally {
+      done.abort()
+    }
   }
 
   /**
@@ -442,6 +486,8 @@ export class Settlement {
       signers: [settler, ledger.wallet],
       treasuryAccount: treasury,
     })
+    // Funded: the chain answers, and this wallet held the budget.
+    this.#ledgerBack()
     await driver.reconcile()
     const job: JobSettlement = {
       epoch,
@@ -456,7 +502,10 @@ export class Settlement {
       failed: new Set(),
     }
     driver.onEvent((event: SettlementEvent) => {
-      if (event.name === 'epoch:settled') job.settled = { signatures: event.signatures }
+      if (event.name === 'epoch:settled') {
+        job.settled = { signatures: event.signatures }
+        this.#ledgerBack()
+      }
       if (event.name === 'action:failed') job.failed.add(event.key)
       this.#log.info({ jobId, event: event.name }, 'settlement:event')
     })
@@ -532,7 +581,7 @@ export class Settlement {
       } catch (e) {
         this.#log.error({ ...errorFields(e), jobId, retryInMs: pause }, 'settlement:failed')
       }
-      const stopped = await delay(pause, this.#lifetime.signal).then(
+      const stopped = await this.#retryPause(pause).then(
         () => false,
         () => true,
       )
@@ -723,7 +772,7 @@ export class Settlement {
     for (let pause = SETTLEMENT_RETRY_FIRST_PAUSE_MS; job.settled === undefined;) {
       const failed = [...job.failed]
       this.#log.warn({ jobId, failed, retryInMs: pause }, 'settlement:unpaid')
-      await delay(pause, this.#lifetime.signal)
+      await this.#retryPause(pause)
       job.failed.clear()
       for (const key of failed) job.driver.handle({ type: 'retry', key })
       await job.driver.run({ signal: this.#lifetime.signal })
