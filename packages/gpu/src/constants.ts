@@ -180,7 +180,11 @@ export const BVH_MAX_DEPTH = 64
 export const RAY_EPSILON = 1e-4
 /** XORed into a path's random state to seed its shadow ray's stochastic transparency apart from its bounce ray's. */
 export const SHADOW_SEED = 0x9e3779b9
-/** Pixel-samples per path-tracing dispatch: bounds one dispatch's run time (abortable between dispatches). */
+/**
+ * Most pixel-samples one path-tracing dispatch traces: bounds one dispatch's run time and its buffer of sample
+ * groups (16 bytes a pixel-sample group). A CPU driver splits a pixel's samples into groups when one row of them
+ * would pass it.
+ */
 export const PIXEL_SAMPLES_PER_DISPATCH = 1 << 20
 /** Workgroup side of the path-tracing kernel (8x8 invocations). */
 export const RENDER_WORKGROUP = 8

@@ -21,7 +21,7 @@ import {
 } from '../src/index.js'
 import type { Engine, RenderedTile, RenderTileOptions, Scene } from '../src/index.js'
 import { GpuPathTracer, planDispatches } from '../src/render/gpu-pathtracer.js'
-import type { DispatchPlan } from '../src/render/gpu-pathtracer.js'
+import type { DispatchChunk } from '../src/render/gpu-pathtracer.js'
 import { kernelFeatures, kernelVariant, PLAIN_KERNEL } from '../src/render/kernel-features.js'
 import { resolveTile } from '../src/render/tile.js'
 
@@ -134,31 +134,24 @@ describe('path tracer', () => {
     }
   })
 
-  it('should cut a tile into dispatches of whole sample groups and rows under the per-dispatch budget', () => {
-    const plan = (o: Partial<RenderTileOptions>, parallel: boolean, maxWorkgroups = 65535): DispatchPlan =>
+  it('should cut a tile into dispatches of whole rows and consecutive samples under the per-dispatch budget', () => {
+    const plan = (o: Partial<RenderTileOptions>, parallel: boolean, maxWorkgroups = 65535): DispatchChunk[] =>
       planDispatches(resolveTile({ ...frame, x: 0, y: 0, width: 32, height: 32, ...o }), parallel, maxWorkgroups)
-    // Samples in parallel on a small tile: one sample per invocation, all 16 groups in one dispatch.
-    expect(plan({ samples: 16 }, true)).toEqual({
-      groupSize: 1,
-      groups: 16,
-      groupsPerDispatch: 16,
-      rowsPerDispatch: 32,
-    })
-    // In turn: one group of every sample; 2^20 pixel-samples per dispatch is 16 rows of 1024 pixels at 64 spp.
+    // A small tile is one dispatch either way: all 16 samples side by side, or in turn.
+    const whole = [{ firstRow: 0, rowCount: 32, firstSample: 0, sampleCount: 16 }]
+    expect(plan({ samples: 16 }, true)).toEqual(whole)
+    expect(plan({ samples: 16 }, false)).toEqual(whole)
+    // In turn: 2^20 pixel-samples per dispatch is 16 rows of 1024 pixels at 64 spp.
     const big = { imageWidth: 1024, imageHeight: 1024, width: 1024, height: 1024, samples: 64 }
-    expect(plan(big, false)).toEqual({ groupSize: 64, groups: 1, groupsPerDispatch: 1, rowsPerDispatch: 16 })
+    const inTurn = plan(big, false)
+    expect(inTurn).toHaveLength(64)
+    expect(inTurn[1]).toEqual({ firstRow: 16, rowCount: 16, firstSample: 0, sampleCount: 64 })
     // In parallel, a whole 1024x1024 tile per dispatch is one sample of every pixel.
-    expect(plan(big, true)).toEqual({
-      groupSize: 1,
-      groups: 64,
-      groupsPerDispatch: 1,
-      rowsPerDispatch: 1024,
-    })
-    // One row of one group over the budget still makes progress, a row at a time.
-    const wide = { imageWidth: 4096, imageHeight: 8, width: 4096, height: 8, samples: 512 }
-    expect(plan(wide, false).rowsPerDispatch).toBe(1)
-    // The workgroups-per-dimension limit caps the groups of one dispatch.
-    expect(plan({ width: 8, height: 8, samples: 4096 }, true, 100).groupsPerDispatch).toBe(100)
+    const inParallel = plan(big, true)
+    expect(inParallel).toHaveLength(64)
+    expect(inParallel[5]).toEqual({ firstRow: 0, rowCount: 1024, firstSample: 5, sampleCount: 1 })
+    // The workgroups-per-dimension limit caps the samples side by side in one dispatch.
+    expect(plan({ width: 8, height: 8, samples: 4096 }, true, 100)[0]!.sampleCount).toBe(100)
   })
 
   it('should finish a render whose scene is released while it runs, and render the scene again after', async () => {

@@ -1,5 +1,6 @@
 import type { AbortOptions } from '@tessera/core'
-import { PIXEL_SAMPLES_PER_DISPATCH, RENDER_WORKGROUP } from '../constants.js'
+import { MAX_IMAGE_SIDE, PIXEL_SAMPLES_PER_DISPATCH, RENDER_WORKGROUP } from '../constants.js'
+import { GpuError } from '../errors.js'
 import type { GpuContext } from '../device/context.js'
 import type { Scene } from '../scene/scene.js'
 import { projectionScale } from '../scene/camera.js'
@@ -9,6 +10,15 @@ import { kernelFeatures, kernelVariant, withFeatures, type KernelFeatures } from
 import { PATH_TRACER_PARAMS_BYTES, PATH_TRACER_REDUCE_WGSL, pathTracerWgsl } from './pathtracer-wgsl.js'
 import { resolveTile } from './tile.js'
 import type { RenderedTile, RenderTileOptions, ResolvedTile } from './tile.js'
+
+/** How the path tracer cuts a render into dispatches. The defaults suit every device; tests lower them. */
+export interface DispatchPacing {
+  /**
+   * Most pixel-samples one dispatch traces; at least {@link MAX_IMAGE_SIDE}, so one sample of one row fits.
+   * @default PIXEL_SAMPLES_PER_DISPATCH
+   */
+  pixelSamplesPerDispatch?: number
+}
 
 /** A scene's buffers on the device, and the renders using them. */
 interface SceneBuffers {
@@ -29,32 +39,46 @@ export class GpuPathTracer {
   readonly #scenes = new WeakMap<Scene, SceneBuffers>()
   readonly #samplesInParallel: boolean
   readonly #extraFeatures: Partial<KernelFeatures>
+  readonly #cap: number
 
   /**
-   * `samplesInParallel`: one sample per invocation (real GPUs) or all of a pixel's in turn (CPU drivers).
+   * `samplesInParallel`: one sample per invocation (real GPUs) or a pixel's samples in turn (CPU drivers).
    * `extraFeatures`: kernel features compiled in whether or not a scene needs them; they cost speed and change
-   * nothing in the image (tests check exactly that).
+   * nothing in the image (tests check exactly that). `pacing`: see {@link DispatchPacing}; throws
+   * GPU__INVALID_INPUT for a bad value.
    */
-  constructor(ctx: GpuContext, samplesInParallel: boolean, extraFeatures: Partial<KernelFeatures> = {}) {
+  constructor(
+    ctx: GpuContext,
+    samplesInParallel: boolean,
+    extraFeatures: Partial<KernelFeatures> = {},
+    pacing: DispatchPacing = {},
+  ) {
     this.#ctx = ctx
     this.#samplesInParallel = samplesInParallel
     this.#extraFeatures = extraFeatures
+    this.#cap = pacing.pixelSamplesPerDispatch ?? PIXEL_SAMPLES_PER_DISPATCH
+    if (!Number.isSafeInteger(this.#cap) || this.#cap < MAX_IMAGE_SIDE) {
+      const message = `pixelSamplesPerDispatch must be an integer of at least ${MAX_IMAGE_SIDE}`
+      throw new GpuError('GPU__INVALID_INPUT', message, { pixelSamplesPerDispatch: this.#cap })
+    }
   }
 
   /** Renders a tile (or the given rows of it); see {@link RenderTileOptions}. */
   async renderTile(options: RenderTileOptions, abort: AbortOptions = {}): Promise<RenderedTile> {
     const t = resolveTile(options)
     const ctx = this.#ctx
-    ctx.assertUsable(abort.signal)
-    const plan = planDispatches(t, this.#samplesInParallel, ctx.device.limits.maxComputeWorkgroupsPerDimension)
+    const { signal } = abort
+    ctx.assertUsable(signal)
+    const maxWorkgroups = ctx.device.limits.maxComputeWorkgroupsPerDimension
+    const planner = new DispatchPlanner(t, this.#samplesInParallel, maxWorkgroups, this.#cap)
     const outBytes = t.rows.length * t.width * 16
-    const partialBytes = plan.rowsPerDispatch * t.width * plan.groupsPerDispatch * 16
+    const partialBytes = planner.largestGroupPixels * 16
     ctx.checkAllocation(outBytes, 'render tile output')
     ctx.checkAllocation(partialBytes, 'render sample groups')
     ctx.checkDispatch(
       Math.ceil(t.width / RENDER_WORKGROUP),
-      Math.ceil(plan.rowsPerDispatch / RENDER_WORKGROUP),
-      plan.groupsPerDispatch,
+      Math.ceil(planner.largestRows / RENDER_WORKGROUP),
+      planner.largestGroupCount,
       'render tile',
     )
     return ctx.scoped('renderTile', async () => {
@@ -73,43 +97,43 @@ export class GpuPathTracer {
         transient.push(accum)
         const partial = ctx.createStorage(partialBytes, 'render sample groups')
         transient.push(partial)
-        // Groups in ascending order, all rows for each: the reduction adds every pixel's groups in order.
-        for (let g = 0; g < plan.groups; g += plan.groupsPerDispatch) {
-          const groupCount = Math.min(plan.groupsPerDispatch, plan.groups - g)
-          for (let r = 0; r < t.rows.length; r += plan.rowsPerDispatch) {
-            ctx.assertUsable(abort.signal)
-            const rowCount = Math.min(plan.rowsPerDispatch, t.rows.length - r)
-            const chunk = { firstGroup: g, groupCount, groupSize: plan.groupSize, firstRow: r, rowCount }
-            const params = ctx.uniform(packParams(options.scene, t, chunk, g + groupCount === plan.groups), 'params')
-            transient.push(params)
-            const x = Math.ceil(t.width / RENDER_WORKGROUP)
-            const y = Math.ceil(rowCount / RENDER_WORKGROUP)
-            ctx.submit([
-              {
-                pipeline: trace,
-                bindGroup: ctx.bind(trace, {
-                  0: params,
-                  1: nodes,
-                  2: triangles,
-                  3: normals,
-                  4: materials,
-                  5: rows,
-                  7: aux,
-                  8: partial,
-                }),
-                workgroups: [x, y, groupCount],
-              },
-              {
-                pipeline: reduce,
-                bindGroup: ctx.bind(reduce, { 0: params, 6: accum, 8: partial }),
-                workgroups: [x, y],
-              },
-            ])
-            // With a signal, wait between dispatches so an abort stops the render; otherwise keep the queue full.
-            if (abort.signal !== undefined) await ctx.idle()
-          }
+        // Where the dispatches' boundaries fall does not change the bits: each pixel adds its samples one at a time
+        // in ascending order from zero however they are cut (see PATH_TRACER_WGSL).
+        while (!planner.done) {
+          ctx.assertUsable(signal)
+          const chunk = planner.next(this.#cap)
+          const shape = this.#shape(chunk)
+          const last = chunk.firstSample + chunk.sampleCount === t.samples
+          const params = ctx.uniform(packParams(options.scene, t, chunk, shape, last), 'params')
+          transient.push(params)
+          const x = Math.ceil(t.width / RENDER_WORKGROUP)
+          const y = Math.ceil(chunk.rowCount / RENDER_WORKGROUP)
+          ctx.submit([
+            {
+              pipeline: trace,
+              bindGroup: ctx.bind(trace, {
+                0: params,
+                1: nodes,
+                2: triangles,
+                3: normals,
+                4: materials,
+                5: rows,
+                6: accum,
+                7: aux,
+                8: partial,
+              }),
+              workgroups: [x, y, shape.groupCount],
+            },
+            {
+              pipeline: reduce,
+              bindGroup: ctx.bind(reduce, { 0: params, 6: accum, 8: partial }),
+              workgroups: [x, y],
+            },
+          ])
+          // With a signal, wait between dispatches so an abort stops the render; otherwise keep the queue full.
+          if (signal !== undefined) await ctx.idle()
         }
-        const pixels = new Float32Array(await ctx.read(accum, outBytes, abort.signal))
+        const pixels = new Float32Array(await ctx.read(accum, outBytes, signal))
         let rays = 0
         for (let i = 3; i < pixels.length; i += 4) {
           rays += pixels[i]!
@@ -168,6 +192,13 @@ export class GpuPathTracer {
     return b
   }
 
+  /** How a chunk's samples map onto invocations: one a group in parallel, or one group traced in turn. */
+  #shape(chunk: DispatchChunk): GroupShape {
+    if (this.#samplesInParallel) return { groupSize: 1, groupCount: chunk.sampleCount, carry: false }
+    // The one group of a later chunk carries on from the pixels' running sums, so the sum is the same as in turn.
+    return { groupSize: chunk.sampleCount, groupCount: 1, carry: chunk.firstSample > 0 }
+  }
+
   #letGo(b: SceneBuffers): void {
     b.renders--
     if (b.released && b.renders === 0) destroySceneBuffers(b)
@@ -178,48 +209,121 @@ function destroySceneBuffers(b: SceneBuffers): void {
   for (const buffer of [b.nodes, b.triangles, b.normals, b.materials, b.aux]) buffer.destroy()
 }
 
-/** How a tile's pixel-samples are cut into dispatches: whole sample groups of whole rows. */
-export interface DispatchPlan {
-  /** Samples each invocation traces in turn: 1 (samples in parallel) or every sample of the pixel. */
+/**
+ * One dispatch: samples [firstSample, firstSample + sampleCount) of every pixel of the rows [firstRow, firstRow +
+ * rowCount) (indices into the tile's rows).
+ */
+export interface DispatchChunk {
+  firstRow: number
+  rowCount: number
+  firstSample: number
+  sampleCount: number
+}
+
+/** How a dispatch's samples are laid on its invocations (see PATH_TRACER_WGSL). */
+interface GroupShape {
+  /** Samples each invocation traces in turn. */
   groupSize: number
-  groups: number
-  groupsPerDispatch: number
-  rowsPerDispatch: number
+  /** Groups side by side (the dispatch's z extent). */
+  groupCount: number
+  /** The one group starts from the pixels' running sums rather than from zero. */
+  carry: boolean
 }
 
 /**
- * Plans a tile's dispatches. With `samplesInParallel` each invocation traces one sample and the groups are the
- * samples; otherwise each invocation traces all of its pixel's samples in turn, which lavapipe needs to keep its
- * lanes busy. Both give the same bits (see PATH_TRACER_WGSL). On an H100 samples in parallel traced 3.4x (32x32
- * tiles) to 1.5x (1024x1024) the rays/s, at 16 spp: a small tile alone cannot fill the GPU. A dispatch traces at
- * most PIXEL_SAMPLES_PER_DISPATCH pixel-samples (more when one row of one group is already larger), which bounds
- * its run time.
+ * Cuts a tile's pixel-samples into dispatches, each given a budget of pixel-samples (at most the cap). The tile's rows go in blocks, each block's samples in ascending order before the
+ * next block starts. With `samplesInParallel` each invocation traces one sample and a dispatch holds a block's next
+ * samples side by side; otherwise each invocation traces its pixel's next samples in turn (which lavapipe needs to
+ * keep its lanes busy), as many as the budget allows, so a wide tile at many samples splits a pixel's samples over
+ * several dispatches rather than passing the cap. On an H100 samples in parallel traced 3.4x (32x32 tiles) to 1.5x
+ * (1024x1024) the rays/s, at 16 spp: a small tile alone cannot fill the GPU. A dispatch never traces more than the
+ * cap (at least {@link MAX_IMAGE_SIDE}, so one sample of one row fits), which bounds its run time; nor more than its
+ * budget, except for one sample of its block's rows.
  */
-export function planDispatches(t: ResolvedTile, samplesInParallel: boolean, maxWorkgroups: number): DispatchPlan {
-  const rowCount = t.rows.length
-  const groupSize = samplesInParallel ? 1 : t.samples
-  const groups = Math.ceil(t.samples / groupSize)
-  const perGroupRow = t.width * groupSize
-  const rowsPerDispatch = Math.max(
-    1,
-    Math.min(rowCount, Math.floor(PIXEL_SAMPLES_PER_DISPATCH / perGroupRow), maxWorkgroups * RENDER_WORKGROUP),
-  )
-  const groupsPerDispatch =
-    rowsPerDispatch < rowCount
+export class DispatchPlanner {
+  readonly #width: number
+  readonly #rowCount: number
+  readonly #samples: number
+  readonly #samplesInParallel: boolean
+  readonly #maxWorkgroups: number
+  readonly #cap: number
+  #row = 0
+  #sample = 0
+  #blockRows = 0
+
+  constructor(t: ResolvedTile, samplesInParallel: boolean, maxWorkgroups: number, cap: number) {
+    this.#width = t.width
+    this.#rowCount = t.rows.length
+    this.#samples = t.samples
+    this.#samplesInParallel = samplesInParallel
+    this.#maxWorkgroups = maxWorkgroups
+    this.#cap = cap
+  }
+
+  /** Every pixel-sample is in a chunk already returned. */
+  get done(): boolean {
+    return this.#row >= this.#rowCount
+  }
+
+  /** Most rows a chunk holds: a block's rows at the full cap (a smaller budget never makes a taller block). */
+  get largestRows(): number {
+    return this.#rowsFor(this.#cap, this.#rowCount)
+  }
+
+  /** Most sample groups a chunk lays side by side. */
+  get largestGroupCount(): number {
+    return this.#samplesInParallel ? Math.min(this.#samples, this.#maxWorkgroups) : 1
+  }
+
+  /** Most pixel-sample groups a chunk writes: rows x width x groups, never past the cap. */
+  get largestGroupPixels(): number {
+    return Math.min(this.#cap, this.largestRows * this.#width * this.largestGroupCount)
+  }
+
+  /** The next chunk, of at most `budget` pixel-samples (clamped to the cap), at least one sample of its rows. */
+  next(budget: number): DispatchChunk {
+    if (this.done) throw new GpuError('GPU__INVALID_INPUT', 'every dispatch of the tile is planned already', {})
+    const b = Math.min(this.#cap, Math.max(this.#width, Math.floor(budget)))
+    if (this.#sample === 0) this.#blockRows = this.#rowsFor(b, this.#rowCount - this.#row)
+    const perSample = this.#width * this.#blockRows
+    const groupLimit = this.#samplesInParallel ? this.#maxWorkgroups : Infinity
+    const sampleCount = Math.max(1, Math.min(this.#samples - this.#sample, Math.floor(b / perSample), groupLimit))
+    const chunk = { firstRow: this.#row, rowCount: this.#blockRows, firstSample: this.#sample, sampleCount }
+    this.#sample += sampleCount
+    if (this.#sample === this.#samples) {
+      this.#sample = 0
+      this.#row += this.#blockRows
+    }
+    return chunk
+  }
+
+  /**
+   * Rows of a block started with `budget`: in parallel as many rows of one sample as fit; in turn as many rows of
+   * all the pixels' samples as fit, or one row of as many samples as fit.
+   */
+  #rowsFor(budget: number, rowsLeft: number): number {
+    const samplesPerInvocation = this.#samplesInParallel
       ? 1
-      : Math.max(1, Math.min(groups, Math.floor(PIXEL_SAMPLES_PER_DISPATCH / (perGroupRow * rowCount)), maxWorkgroups))
-  return { groupSize, groups, groupsPerDispatch, rowsPerDispatch }
+      : Math.max(1, Math.min(this.#samples, Math.floor(budget / this.#width)))
+    const perRow = this.#width * samplesPerInvocation
+    return Math.max(1, Math.min(rowsLeft, Math.floor(budget / perRow), this.#maxWorkgroups * RENDER_WORKGROUP))
+  }
 }
 
-interface Chunk {
-  firstGroup: number
-  groupCount: number
-  groupSize: number
-  firstRow: number
-  rowCount: number
+/** Every chunk of a tile at the full cap: what a render dispatches. */
+export function planDispatches(
+  t: ResolvedTile,
+  samplesInParallel: boolean,
+  maxWorkgroups: number,
+  cap = PIXEL_SAMPLES_PER_DISPATCH,
+): DispatchChunk[] {
+  const planner = new DispatchPlanner(t, samplesInParallel, maxWorkgroups, cap)
+  const chunks: DispatchChunk[] = []
+  while (!planner.done) chunks.push(planner.next(cap))
+  return chunks
 }
 
-function packParams(scene: Scene, t: ResolvedTile, c: Chunk, finalize: boolean): ArrayBuffer {
+function packParams(scene: Scene, t: ResolvedTile, c: DispatchChunk, g: GroupShape, finalize: boolean): ArrayBuffer {
   const data = new ArrayBuffer(PATH_TRACER_PARAMS_BYTES)
   const u = new Uint32Array(data)
   const f = new Float32Array(data)
@@ -232,8 +336,8 @@ function packParams(scene: Scene, t: ResolvedTile, c: Chunk, finalize: boolean):
     c.rowCount,
     t.frame,
     t.maxDepth,
-    c.firstGroup,
-    c.groupSize,
+    c.firstSample,
+    g.groupSize,
     t.samples,
     c.firstRow,
   ])
@@ -244,7 +348,7 @@ function packParams(scene: Scene, t: ResolvedTile, c: Chunk, finalize: boolean):
   u[23] = scene.lightCount
   f.set([...cam.forward, scene.lightPower], 24)
   f.set([...t.background, 0], 28)
-  u.set([c.groupCount, finalize ? 1 : 0], 32)
+  u.set([g.groupCount, finalize ? 1 : 0, g.carry ? 1 : 0], 32)
   u.set([scene.lutOffset, scene.uvOffset, scene.tangentOffset, scene.colorOffset], 36)
   u.set([scene.punctualOffset, scene.punctualCount, scene.unlit ? 1 : 0, scene.specularTextured ? 1 : 0], 40)
   const hidden = scene.environment?.visible === false ? 1 : 0

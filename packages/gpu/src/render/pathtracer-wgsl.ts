@@ -12,13 +12,14 @@ const PARAMS_WGSL = /* wgsl */ `
 struct Params {
   image: vec4u,      // image width, image height, tile x, tile y
   tile: vec4u,       // tile width, rows in this dispatch, frame, max depth
-  samples: vec4u,    // first sample group, samples per group, total samples, first row (index into rows)
+  samples: vec4u,    // first sample, samples per group, total samples, first row (index into rows)
   camPos: vec4f,     // xyz, tan(yfov / 2), or -ymag for an orthographic camera
   camRight: vec4f,   // xyz, aspect (width / height)
   camUp: vec4f,      // xyz, light count (u32 bits)
   camForward: vec4f, // xyz, total light power (see Scene.lightPower)
   background: vec4f,
-  groups: vec4u,     // sample groups in this dispatch, finalize (1 = the last groups: write the mean)
+  groups: vec4u,     // sample groups in this dispatch, finalize (1 = the last groups: write the mean), carry (1 =
+                     // the one group goes on from the pixel's running sum in accum)
   aux: vec4u,        // word offsets in aux of the decoding tables, the texture coordinates, the tangents, the vertex colours
   punctual: vec4u,   // word offset in aux of the punctual lights, their count, 1 if some material is unlit, 1 if some
                      // material has a specular texture
@@ -35,12 +36,15 @@ struct Params {
 
 /**
  * The path-tracing kernel. Invocation (x, y, z) traces pixel x of the dispatch's row y for the samples of group z:
- * samples [g * groupSize, (g + 1) * groupSize) of group g = first group + z. It writes the group's radiance sum and
- * its ray count (BVH traversals, for the benchmark) to `partial`; {@link PATH_TRACER_REDUCE_WGSL} then adds the
- * groups to the running per-pixel sum in ascending order. With one sample per group, or one group holding every
- * sample, that order is exactly "sample 0, then 1, then 2..." from zero, so both give the same bits: the engine
+ * samples [f + z * groupSize, f + (z + 1) * groupSize) where f is the dispatch's first sample. It writes the group's
+ * radiance sum and its ray count (BVH traversals, for the benchmark) to `partial`; {@link PATH_TRACER_REDUCE_WGSL}
+ * then adds the groups to the running per-pixel sum in ascending order. With one sample per group that order is
+ * exactly "sample 0, then 1, then 2..." from zero. With several samples per group the dispatch holds one group that
+ * carries on from the running sum (read from `accum`) instead of from zero, so a pixel's samples are again added one
+ * by one in ascending order however they are cut into groups and dispatches. Both give the same bits: the engine
  * picks one per adapter for speed (a small tile on a large GPU needs the samples in parallel to fill it, a CPU
- * driver needs each invocation busy) without changing the image.
+ * driver needs each invocation busy), and cuts the work into dispatches by size or measured time, without changing
+ * the image.
  *
  * The algorithm, random-number consumption and traversal order mirror `cpu-pathtracer.ts`: change both together.
  * The control flow differs on purpose. The CPU traces a path's segments in turn; the kernel runs one BVH step per
@@ -62,6 +66,7 @@ export function pathTracerWgsl(features: KernelFeatures): string {
 @group(0) @binding(3) var<storage, read> normals: array<vec4f>;
 @group(0) @binding(4) var<storage, read> materials: array<vec4f>;
 @group(0) @binding(5) var<storage, read> rows: array<u32>;
+@group(0) @binding(6) var<storage, read> accum: array<vec4f>;
 @group(0) @binding(7) var<storage, read> aux: array<u32>;
 @group(0) @binding(8) var<storage, read_write> partial: array<vec4f>;
 
@@ -750,9 +755,10 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   if (gid.x >= params.tile.x || gid.y >= params.tile.y) { return; }
   let px = params.image.z + gid.x;
   let py = params.image.w + rows[params.samples.w + gid.y];
-  let first = (params.samples.x + gid.z) * params.samples.y;
+  let first = params.samples.x + gid.z * params.samples.y;
   let last = min(first + params.samples.y, params.samples.z);
   var sum = vec3f(0.0);
+  if (params.groups.z == 1u) { sum = accum[(params.samples.w + gid.y) * params.tile.x + gid.x].xyz; }
   var rays = 0u;
   let end = select(1u, bitcast<u32>(nodes[0].w), bitcast<u32>(nodes[1].w) == 0u);
   // One loop iteration is one BVH step of the lane's current ray. A lane whose ray finishes shades it and starts
@@ -851,7 +857,9 @@ export const PATH_TRACER_WGSL = pathTracerWgsl(PLAIN_KERNEL)
 
 /**
  * Adds a dispatch's sample groups to the running per-pixel sums in ascending group order (the first groups
- * start from zero) and, after the last groups, divides by the sample count. `accum.w` sums the ray counts.
+ * start from zero) and, after the last groups, divides by the sample count. A carried group already holds the
+ * running sum, so it replaces it (added to zero, as the first group is: the same bits). `accum.w` sums the ray
+ * counts.
  */
 export const PATH_TRACER_REDUCE_WGSL = /* wgsl */ `${PARAMS_WGSL}
 @group(0) @binding(6) var<storage, read_write> accum: array<vec4f>;
@@ -863,6 +871,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   let slot = (params.samples.w + gid.y) * params.tile.x + gid.x;
   var acc = vec4f(0.0);
   if (params.samples.x > 0u) { acc = accum[slot]; }
+  if (params.groups.z == 1u) { acc = vec4f(vec3f(0.0), acc.w); }
   for (var z = 0u; z < params.groups.x; z++) {
     acc += partial[(z * params.tile.y + gid.y) * params.tile.x + gid.x];
   }
