@@ -186,6 +186,16 @@ export const SHADOW_SEED = 0x9e3779b9
  * would pass it.
  */
 export const PIXEL_SAMPLES_PER_DISPATCH = 1 << 20
+/**
+ * Run time an abortable render aims each dispatch at, milliseconds. A submitted dispatch cannot be stopped, so this
+ * is about how long an abort waits for the work in flight; shorter dispatches cost a wait for the device each.
+ */
+export const DISPATCH_TARGET_MS = 250
+/**
+ * Most an abortable render grows one dispatch's pixel-samples over the last one's: it starts at one row of one
+ * sample, and a fast dispatch (its run time mostly fixed cost) must not make the next one long.
+ */
+export const DISPATCH_GROWTH = 4
 /** Workgroup side of the path-tracing kernel (8x8 invocations). */
 export const RENDER_WORKGROUP = 8
 

@@ -1,12 +1,39 @@
+import { isCoreError } from '@tessera/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createEngine, generateScene, loadScene } from '../src/index.js'
-import type { Engine, RenderTileOptions, Scene } from '../src/index.js'
+import { createEngine, generateScene, loadScene, packScene } from '../src/index.js'
+import type { Engine, RenderProgress, RenderTileOptions, Scene } from '../src/index.js'
 import { MAX_IMAGE_SIDE } from '../src/constants.js'
-import { GpuPathTracer, planDispatches } from '../src/render/gpu-pathtracer.js'
+import { DispatchPacer, GpuPathTracer, planDispatches } from '../src/render/gpu-pathtracer.js'
 import { resolveTile } from '../src/render/tile.js'
 
 /** The lowest cap a tracer accepts: one sample of the widest row. */
 const LOW_CAP = MAX_IMAGE_SIDE
+
+/** A clock that moves `step` milliseconds each time it is read: every dispatch seems to take `step`. */
+function steppingClock(step: number): () => number {
+  let now = 0
+  return () => (now += step)
+}
+
+/**
+ * Many identical sliver triangles across the whole view: every ray enters every box of the BVH, so each costs a
+ * walk over all of them (about 7,000 rays/s on lavapipe at 20,000 triangles; the image is mostly background).
+ */
+function sliverScene(count: number): Scene {
+  const vertices = new Float32Array(count * 9)
+  const normals = new Float32Array(count * 9)
+  for (let i = 0; i < count; i++) {
+    vertices.set([-1, -1, 0, 1, 1, 0, 1, 1.001, 0], i * 9)
+    normals.set([0, 0, 1, 0, 0, 1, 0, 0, 1], i * 9)
+  }
+  return packScene({
+    vertices,
+    normals,
+    materialIndex: new Uint32Array(count),
+    materials: [{ name: 'grey', baseColor: [0.8, 0.8, 0.8], metallic: 0, roughness: 1, emissive: [0, 0, 0] }],
+    camera: { position: [0, 0, 2], forward: [0, 0, -1], up: [0, 1, 0], right: [1, 0, 0], yfov: 1.2 },
+  })
+}
 
 const bytes = (a: Float32Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength)
 const same = (a: Float32Array, b: Float32Array): boolean => bytes(a).equals(bytes(b))
@@ -51,9 +78,68 @@ describe('path tracer dispatches', () => {
     expect(same(row.pixels, whole.pixels.subarray(64 * 4, 128 * 4))).toBe(true)
   })
 
-  it('should refuse a cap under one sample of the widest row', () => {
+  it('should give an abortable render the same bits however its dispatches are cut by time', async () => {
+    const tile = { ...frame, x: 30, y: 140, width: 48, height: 5, samples: 6 }
+    const plain = await engine.renderTile(tile)
+    for (const inParallel of [false, true]) {
+      // Every dispatch seems to take a second: the pacer keeps each to one sample of one row, 30 in all.
+      const slow = new GpuPathTracer(engine.context, inParallel, {}, { now: steppingClock(1000) })
+      const progress: RenderProgress[] = []
+      const signal = new AbortController().signal
+      const paced = await slow.renderTile(tile, { signal, onProgress: (p) => progress.push(p) })
+      expect(progress.map((p) => p.pixelSamples)).toEqual(Array.from({ length: 30 }, (_, i) => (i + 1) * 48))
+      expect(same(paced.pixels, plain.pixels)).toBe(true)
+      expect(paced.rays).toBe(plain.rays)
+    }
+    // On the real clock, in whatever dispatches the device's speed gives.
+    const timed = await new GpuPathTracer(engine.context, false).renderTile(tile, {
+      signal: new AbortController().signal,
+    })
+    expect(same(timed.pixels, plain.pixels)).toBe(true)
+  })
+
+  it('should stop a costly render at the abort after its first small dispatch, not after the whole tile', async () => {
+    const costly = sliverScene(20_000)
+    // Unaborted, this is 65,536 camera rays through every box of the BVH: about 9 s on lavapipe.
+    const tile = { scene: costly, frame: 0, imageWidth: 64, imageHeight: 64, x: 0, y: 0, width: 64, height: 64 }
+    const controller = new AbortController()
+    const progress: RenderProgress[] = []
+    const render = new GpuPathTracer(engine.context, false).renderTile(
+      { ...tile, samples: 16 },
+      {
+        signal: controller.signal,
+        onProgress: (p) => {
+          progress.push(p)
+          controller.abort()
+        },
+      },
+    )
+    const failure = await render.catch((e: unknown) => e)
+    expect(isCoreError(failure, 'CORE__ABORTED')).toBe(true)
+    // Nothing is known of the scene's cost at first: the first dispatch is one sample of one row.
+    expect(progress).toEqual([{ dispatches: 1, pixelSamples: 64, total: 64 * 64 * 16 }])
+  })
+
+  it('should grow dispatches toward the target run time, at most fourfold, within the cap', () => {
+    const pacer = new DispatchPacer(64, LOW_CAP, 250)
+    expect(pacer.budget).toBe(64)
+    // Quick dispatches: four times the last, up to the cap.
+    pacer.record(64, 0)
+    expect(pacer.budget).toBe(256)
+    pacer.record(4096, 1)
+    expect(pacer.budget).toBe(LOW_CAP)
+    // 10,000 pixel-samples in 1 s: 2,500 for 250 ms.
+    pacer.record(10_000, 1000)
+    expect(pacer.budget).toBe(2500)
+    // Slower than one row in the target: one row.
+    pacer.record(64, 60_000)
+    expect(pacer.budget).toBe(64)
+  })
+
+  it('should refuse a cap under one sample of the widest row, and a target that is not a positive time', () => {
     expect(() => new GpuPathTracer(engine.context, false, {}, { pixelSamplesPerDispatch: LOW_CAP - 1 })).toThrow(
       /pixelSamplesPerDispatch/,
     )
+    expect(() => new GpuPathTracer(engine.context, false, {}, { targetDispatchMs: 0 })).toThrow(/targetDispatchMs/)
   })
 })

@@ -1,5 +1,10 @@
-import type { AbortOptions } from '@tessera/core'
-import { MAX_IMAGE_SIDE, PIXEL_SAMPLES_PER_DISPATCH, RENDER_WORKGROUP } from '../constants.js'
+import {
+  DISPATCH_GROWTH,
+  DISPATCH_TARGET_MS,
+  MAX_IMAGE_SIDE,
+  PIXEL_SAMPLES_PER_DISPATCH,
+  RENDER_WORKGROUP,
+} from '../constants.js'
 import { GpuError } from '../errors.js'
 import type { GpuContext } from '../device/context.js'
 import type { Scene } from '../scene/scene.js'
@@ -9,7 +14,7 @@ import { lightShares } from './light-shares.js'
 import { kernelFeatures, kernelVariant, withFeatures, type KernelFeatures } from './kernel-features.js'
 import { PATH_TRACER_PARAMS_BYTES, PATH_TRACER_REDUCE_WGSL, pathTracerWgsl } from './pathtracer-wgsl.js'
 import { resolveTile } from './tile.js'
-import type { RenderedTile, RenderTileOptions, ResolvedTile } from './tile.js'
+import type { RenderControlOptions, RenderedTile, RenderTileOptions, ResolvedTile } from './tile.js'
 
 /** How the path tracer cuts a render into dispatches. The defaults suit every device; tests lower them. */
 export interface DispatchPacing {
@@ -18,6 +23,16 @@ export interface DispatchPacing {
    * @default PIXEL_SAMPLES_PER_DISPATCH
    */
   pixelSamplesPerDispatch?: number
+  /**
+   * Run time an abortable render aims each dispatch at, milliseconds.
+   * @default DISPATCH_TARGET_MS
+   */
+  targetDispatchMs?: number
+  /**
+   * The clock, in milliseconds, that times an abortable render's dispatches.
+   * @default performance.now
+   */
+  now?: () => number
 }
 
 /** A scene's buffers on the device, and the renders using them. */
@@ -40,6 +55,8 @@ export class GpuPathTracer {
   readonly #samplesInParallel: boolean
   readonly #extraFeatures: Partial<KernelFeatures>
   readonly #cap: number
+  readonly #targetMs: number
+  readonly #now: () => number
 
   /**
    * `samplesInParallel`: one sample per invocation (real GPUs) or a pixel's samples in turn (CPU drivers).
@@ -57,17 +74,28 @@ export class GpuPathTracer {
     this.#samplesInParallel = samplesInParallel
     this.#extraFeatures = extraFeatures
     this.#cap = pacing.pixelSamplesPerDispatch ?? PIXEL_SAMPLES_PER_DISPATCH
+    this.#targetMs = pacing.targetDispatchMs ?? DISPATCH_TARGET_MS
+    this.#now = pacing.now ?? (() => performance.now())
     if (!Number.isSafeInteger(this.#cap) || this.#cap < MAX_IMAGE_SIDE) {
       const message = `pixelSamplesPerDispatch must be an integer of at least ${MAX_IMAGE_SIDE}`
       throw new GpuError('GPU__INVALID_INPUT', message, { pixelSamplesPerDispatch: this.#cap })
     }
+    if (!(this.#targetMs > 0 && Number.isFinite(this.#targetMs))) {
+      throw new GpuError('GPU__INVALID_INPUT', 'targetDispatchMs must be a positive number', {
+        targetDispatchMs: this.#targetMs,
+      })
+    }
   }
 
-  /** Renders a tile (or the given rows of it); see {@link RenderTileOptions}. */
-  async renderTile(options: RenderTileOptions, abort: AbortOptions = {}): Promise<RenderedTile> {
+  /**
+   * Renders a tile (or the given rows of it); see {@link RenderTileOptions}. Given a signal (or `onProgress`), the
+   * render waits for each dispatch and sizes the next one by the time it took, so an abort stops it within about
+   * DISPATCH_TARGET_MS; without, it keeps the queue full with dispatches of the largest size.
+   */
+  async renderTile(options: RenderTileOptions, control: RenderControlOptions = {}): Promise<RenderedTile> {
     const t = resolveTile(options)
     const ctx = this.#ctx
-    const { signal } = abort
+    const { signal, onProgress } = control
     ctx.assertUsable(signal)
     const maxWorkgroups = ctx.device.limits.maxComputeWorkgroupsPerDimension
     const planner = new DispatchPlanner(t, this.#samplesInParallel, maxWorkgroups, this.#cap)
@@ -81,6 +109,11 @@ export class GpuPathTracer {
       planner.largestGroupCount,
       'render tile',
     )
+    const pacer =
+      signal !== undefined || onProgress !== undefined
+        ? new DispatchPacer(t.width, this.#cap, this.#targetMs)
+        : undefined
+    const total = t.rows.length * t.width * t.samples
     return ctx.scoped('renderTile', async () => {
       const features = withFeatures(kernelFeatures(options.scene), this.#extraFeatures)
       const trace = ctx.pipeline(kernelVariant(features), () => pathTracerWgsl(features))
@@ -97,17 +130,19 @@ export class GpuPathTracer {
         transient.push(accum)
         const partial = ctx.createStorage(partialBytes, 'render sample groups')
         transient.push(partial)
-        // Where the dispatches' boundaries fall does not change the bits: each pixel adds its samples one at a time
-        // in ascending order from zero however they are cut (see PATH_TRACER_WGSL).
+        // Where the dispatches' boundaries fall (by size, or by measured time) does not change the bits: each pixel
+        // adds its samples one at a time in ascending order from zero however they are cut (see PATH_TRACER_WGSL).
+        let traced = 0
+        let dispatches = 0
         while (!planner.done) {
           ctx.assertUsable(signal)
-          const chunk = planner.next(this.#cap)
+          const chunk = planner.next(pacer?.budget ?? this.#cap)
           const shape = this.#shape(chunk)
           const last = chunk.firstSample + chunk.sampleCount === t.samples
           const params = ctx.uniform(packParams(options.scene, t, chunk, shape, last), 'params')
-          transient.push(params)
           const x = Math.ceil(t.width / RENDER_WORKGROUP)
           const y = Math.ceil(chunk.rowCount / RENDER_WORKGROUP)
+          const started = this.#now()
           ctx.submit([
             {
               pipeline: trace,
@@ -130,8 +165,21 @@ export class GpuPathTracer {
               workgroups: [x, y],
             },
           ])
-          // With a signal, wait between dispatches so an abort stops the render; otherwise keep the queue full.
-          if (signal !== undefined) await ctx.idle()
+          if (pacer === undefined) {
+            // Nothing to stop or report: keep the queue full; the parameters go when the render ends.
+            transient.push(params)
+            continue
+          }
+          try {
+            await ctx.idle()
+          } finally {
+            params.destroy()
+          }
+          const pixelSamples = chunk.rowCount * t.width * chunk.sampleCount
+          pacer.record(pixelSamples, this.#now() - started)
+          traced += pixelSamples
+          dispatches++
+          onProgress?.({ dispatches, pixelSamples: traced, total })
         }
         const pixels = new Float32Array(await ctx.read(accum, outBytes, signal))
         let rays = 0
@@ -231,7 +279,8 @@ interface GroupShape {
 }
 
 /**
- * Cuts a tile's pixel-samples into dispatches, each given a budget of pixel-samples (at most the cap). The tile's rows go in blocks, each block's samples in ascending order before the
+ * Cuts a tile's pixel-samples into dispatches, each given a budget of pixel-samples: the cap, or what an abortable
+ * render's measured speed allows. The tile's rows go in blocks, each block's samples in ascending order before the
  * next block starts. With `samplesInParallel` each invocation traces one sample and a dispatch holds a block's next
  * samples side by side; otherwise each invocation traces its pixel's next samples in turn (which lavapipe needs to
  * keep its lanes busy), as many as the budget allows, so a wide tile at many samples splits a pixel's samples over
@@ -310,7 +359,7 @@ export class DispatchPlanner {
   }
 }
 
-/** Every chunk of a tile at the full cap: what a render dispatches. */
+/** Every chunk of a tile at the full cap: what a render without a signal dispatches. */
 export function planDispatches(
   t: ResolvedTile,
   samplesInParallel: boolean,
@@ -321,6 +370,39 @@ export function planDispatches(
   const chunks: DispatchChunk[] = []
   while (!planner.done) chunks.push(planner.next(cap))
   return chunks
+}
+
+/**
+ * Sizes an abortable render's dispatches by their measured run time, toward a target: fed each dispatch's
+ * pixel-samples and milliseconds, it reads no clock itself. It starts at one sample of one row, the least a
+ * dispatch can be, since nothing is known of the scene's cost, and grows at most {@link DISPATCH_GROWTH} times a
+ * dispatch, never past the cap.
+ */
+export class DispatchPacer {
+  readonly #minimum: number
+  readonly #cap: number
+  readonly #targetMs: number
+  #budget: number
+
+  constructor(minimum: number, cap: number, targetMs: number) {
+    this.#minimum = minimum
+    this.#cap = cap
+    this.#targetMs = targetMs
+    this.#budget = minimum
+  }
+
+  /** Pixel-samples for the next dispatch. */
+  get budget(): number {
+    return this.#budget
+  }
+
+  /** A dispatch of `pixelSamples` took `ms`: the next aims at the target at the speed it ran. */
+  record(pixelSamples: number, ms: number): void {
+    // A dispatch quicker than the clock's resolution counts as a microsecond; DISPATCH_GROWTH bounds the guess.
+    const perMs = pixelSamples / Math.max(ms, 1e-3)
+    const aim = Math.floor(perMs * this.#targetMs)
+    this.#budget = Math.max(this.#minimum, Math.min(this.#cap, aim, pixelSamples * DISPATCH_GROWTH))
+  }
 }
 
 function packParams(scene: Scene, t: ResolvedTile, c: DispatchChunk, g: GroupShape, finalize: boolean): ArrayBuffer {

@@ -1,3 +1,4 @@
+import type { AbortOptions } from '@tessera/core'
 import { MAX_IMAGE_SIDE, MAX_PATH_DEPTH, MAX_SAMPLES_PER_PIXEL } from '../constants.js'
 import { GpuError } from '../errors.js'
 import type { Scene, Vec3 } from '../scene/scene.js'
@@ -33,6 +34,26 @@ export interface RenderTileOptions {
    * @default [0, 0, 0]
    */
   background?: Vec3
+}
+
+/** How far a render has got, reported after each dispatch it waited for. */
+export interface RenderProgress {
+  /** Dispatches finished on the device so far. */
+  dispatches: number
+  /** Pixel-samples those dispatches traced. */
+  pixelSamples: number
+  /** Pixel-samples of the whole render: rows x width x samples. */
+  total: number
+}
+
+/** How a render can be stopped and watched. */
+export interface RenderControlOptions extends AbortOptions {
+  /**
+   * Called after each dispatch has finished on the device. A render given this or a signal waits for each of its
+   * dispatches and sizes the next by the time the last one took (see DISPATCH_TARGET_MS), so an abort is seen
+   * within about that time; the image is the same bits either way.
+   */
+  onProgress?: (progress: RenderProgress) => void
 }
 
 /** What identifies a rendered tile: everything its pixels depend on besides the scene. */
