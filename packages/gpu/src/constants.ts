@@ -187,12 +187,13 @@ export const SHADOW_SEED = 0x9e3779b9
  */
 export const PIXEL_SAMPLES_PER_DISPATCH = 1 << 20
 /**
- * Run time an abortable render aims each dispatch at, milliseconds. A submitted dispatch cannot be stopped, so this
- * is about how long an abort waits for the work in flight; shorter dispatches cost a wait for the device each.
+ * Run time an abortable render aims each dispatch at, milliseconds. A submitted dispatch cannot be stopped, and the
+ * render keeps one queued behind the running one so the device never waits for the host, so an abort waits up to
+ * about twice this for the work in flight.
  */
 export const DISPATCH_TARGET_MS = 250
 /**
- * Most an abortable render grows one dispatch's pixel-samples over the last one's: it starts at one row of one
+ * Most an abortable render grows one dispatch's pixel-samples over the last one planned: it starts at one row of one
  * sample, and a fast dispatch (its run time mostly fixed cost) must not make the next one long.
  */
 export const DISPATCH_GROWTH = 4

@@ -123,9 +123,15 @@ describe('path tracer dispatches', () => {
   it('should grow dispatches toward the target run time, at most fourfold, within the cap', () => {
     const pacer = new DispatchPacer(64, LOW_CAP, 250)
     expect(pacer.budget).toBe(64)
-    // Quick dispatches: four times the last, up to the cap.
+    // Quick dispatches: four times the last budget (a dispatch ahead of the one measured), up to the cap.
     pacer.record(64, 0)
     expect(pacer.budget).toBe(256)
+    pacer.record(64, 0)
+    expect(pacer.budget).toBe(1024)
+    pacer.record(1024, 1)
+    expect(pacer.budget).toBe(4096)
+    pacer.record(4096, 1)
+    expect(pacer.budget).toBe(LOW_CAP)
     pacer.record(4096, 1)
     expect(pacer.budget).toBe(LOW_CAP)
     // 10,000 pixel-samples in 1 s: 2,500 for 250 ms.
@@ -134,6 +140,11 @@ describe('path tracer dispatches', () => {
     // Slower than one row in the target: one row.
     pacer.record(64, 60_000)
     expect(pacer.budget).toBe(64)
+    // One quick-looking dispatch after a slow one is not trusted: the slower of the two speeds sets the next.
+    pacer.record(64, 1)
+    expect(pacer.budget).toBe(64)
+    pacer.record(64, 1)
+    expect(pacer.budget).toBe(256)
   })
 
   it('should refuse a cap under one sample of the widest row, and a target that is not a positive time', () => {

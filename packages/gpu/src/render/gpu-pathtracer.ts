@@ -89,8 +89,8 @@ export class GpuPathTracer {
 
   /**
    * Renders a tile (or the given rows of it); see {@link RenderTileOptions}. Given a signal (or `onProgress`), the
-   * render waits for each dispatch and sizes the next one by the time it took, so an abort stops it within about
-   * DISPATCH_TARGET_MS; without, it keeps the queue full with dispatches of the largest size.
+   * render keeps one dispatch queued behind the running one, waits for each and sizes the next by the time it took,
+   * so an abort stops it within about twice DISPATCH_TARGET_MS; without, it queues dispatches of the largest size.
    */
   async renderTile(options: RenderTileOptions, control: RenderControlOptions = {}): Promise<RenderedTile> {
     const t = resolveTile(options)
@@ -120,6 +120,9 @@ export class GpuPathTracer {
       const reduce = ctx.pipeline('pathtracer-reduce', () => PATH_TRACER_REDUCE_WGSL)
       // Every buffer is made inside the try: one that fails to allocate must not leave the others behind.
       const transient: GPUBuffer[] = []
+      // The last dispatch submitted and not yet waited for: the next is submitted before it is, so the device never
+      // sits idle while the host times a dispatch and plans the next.
+      let queued: QueuedDispatch | undefined
       let scene: SceneBuffers | undefined
       try {
         scene = this.#hold(options.scene)
@@ -134,6 +137,21 @@ export class GpuPathTracer {
         // adds its samples one at a time in ascending order from zero however they are cut (see PATH_TRACER_WGSL).
         let traced = 0
         let dispatches = 0
+        let settled = this.#now()
+        const settle = async (q: QueuedDispatch): Promise<void> => {
+          try {
+            await q.done
+          } finally {
+            q.params.destroy()
+          }
+          // Queued behind the one before, a dispatch runs from that one's end to its own.
+          const now = this.#now()
+          pacer?.record(q.pixelSamples, now - settled)
+          settled = now
+          traced += q.pixelSamples
+          dispatches++
+          onProgress?.({ dispatches, pixelSamples: traced, total })
+        }
         while (!planner.done) {
           ctx.assertUsable(signal)
           const chunk = planner.next(pacer?.budget ?? this.#cap)
@@ -142,7 +160,6 @@ export class GpuPathTracer {
           const params = ctx.uniform(packParams(options.scene, t, chunk, shape, last), 'params')
           const x = Math.ceil(t.width / RENDER_WORKGROUP)
           const y = Math.ceil(chunk.rowCount / RENDER_WORKGROUP)
-          const started = this.#now()
           ctx.submit([
             {
               pipeline: trace,
@@ -170,17 +187,16 @@ export class GpuPathTracer {
             transient.push(params)
             continue
           }
-          try {
-            await ctx.idle()
-          } finally {
-            params.destroy()
-          }
-          const pixelSamples = chunk.rowCount * t.width * chunk.sampleCount
-          pacer.record(pixelSamples, this.#now() - started)
-          traced += pixelSamples
-          dispatches++
-          onProgress?.({ dispatches, pixelSamples: traced, total })
+          const previous = queued
+          const done = ctx.idle()
+          // An abort leaves the last dispatch unwaited for; its failure then has no one to report to.
+          done.catch(() => undefined)
+          queued = { done, params, pixelSamples: chunk.rowCount * t.width * chunk.sampleCount }
+          if (previous !== undefined) await settle(previous)
         }
+        const lastQueued = queued
+        queued = undefined
+        if (lastQueued !== undefined) await settle(lastQueued)
         const pixels = new Float32Array(await ctx.read(accum, outBytes, signal))
         let rays = 0
         for (let i = 3; i < pixels.length; i += 4) {
@@ -189,6 +205,7 @@ export class GpuPathTracer {
         }
         return { ...t.identity, rows: t.rows, pixels, rays }
       } finally {
+        queued?.params.destroy()
         for (const b of transient) b.destroy()
         if (scene !== undefined) this.#letGo(scene)
       }
@@ -266,6 +283,14 @@ export interface DispatchChunk {
   rowCount: number
   firstSample: number
   sampleCount: number
+}
+
+/** A submitted dispatch of an abortable render, waited for once the next is submitted. */
+interface QueuedDispatch {
+  /** Settles when the device has finished it. */
+  done: Promise<void>
+  params: GPUBuffer
+  pixelSamples: number
 }
 
 /** How a dispatch's samples are laid on its invocations (see PATH_TRACER_WGSL). */
@@ -383,6 +408,8 @@ export class DispatchPacer {
   readonly #cap: number
   readonly #targetMs: number
   #budget: number
+  /** Pixel-samples a millisecond of the dispatch recorded before the last. */
+  #lastPerMs = Infinity
 
   constructor(minimum: number, cap: number, targetMs: number) {
     this.#minimum = minimum
@@ -396,12 +423,18 @@ export class DispatchPacer {
     return this.#budget
   }
 
-  /** A dispatch of `pixelSamples` took `ms`: the next aims at the target at the speed it ran. */
+  /**
+   * A dispatch of `pixelSamples` took `ms`: the next aims at the target at the slower of the last two speeds. A
+   * queued dispatch is timed from the host's sight of the one before it ending, so one seen late leaves the next
+   * looking quicker than it ran; the slower speed keeps that from making a long dispatch.
+   */
   record(pixelSamples: number, ms: number): void {
     // A dispatch quicker than the clock's resolution counts as a microsecond; DISPATCH_GROWTH bounds the guess.
     const perMs = pixelSamples / Math.max(ms, 1e-3)
-    const aim = Math.floor(perMs * this.#targetMs)
-    this.#budget = Math.max(this.#minimum, Math.min(this.#cap, aim, pixelSamples * DISPATCH_GROWTH))
+    const aim = Math.floor(Math.min(perMs, this.#lastPerMs) * this.#targetMs)
+    this.#lastPerMs = perMs
+    // Growth counts from the budget, not the dispatch measured: with one queued, the budget is a dispatch ahead.
+    this.#budget = Math.max(this.#minimum, Math.min(this.#cap, aim, this.#budget * DISPATCH_GROWTH))
   }
 }
 
