@@ -96,6 +96,11 @@ describe('path tracer dispatches', () => {
       signal: new AbortController().signal,
     })
     expect(same(timed.pixels, plain.pixels)).toBe(true)
+    // The engine's own renderTile reports progress too, up to the whole tile.
+    const watched: RenderProgress[] = []
+    const engineTimed = await engine.renderTile(tile, { onProgress: (p) => watched.push(p) })
+    expect(watched.at(-1)?.pixelSamples).toBe(48 * 5 * 6)
+    expect(same(engineTimed.pixels, plain.pixels)).toBe(true)
   })
 
   it('should stop a costly render at the abort after its first small dispatch, not after the whole tile', async () => {

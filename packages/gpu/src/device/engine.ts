@@ -4,7 +4,7 @@ import { throwIfAborted, type AbortOptions } from '@tessera/core'
 import { MAX_RUN_DEVICE_BYTES } from '../constants.js'
 import { GpuError } from '../errors.js'
 import { GpuPathTracer } from '../render/gpu-pathtracer.js'
-import type { RenderedTile, RenderTileOptions } from '../render/tile.js'
+import type { RenderControlOptions, RenderedTile, RenderTileOptions } from '../render/tile.js'
 import type { Scene } from '../scene/scene.js'
 import type { OnnxModel } from '../onnx/model.js'
 import { runOnnx } from '../onnx/run.js'
@@ -161,9 +161,12 @@ export class Engine {
     return this.context.failure === undefined
   }
 
-  /** Path-traces a tile of a frame, or only some of its rows; bit-identical for identical inputs on one driver. */
-  async renderTile(options: RenderTileOptions, abort: AbortOptions = {}): Promise<RenderedTile> {
-    return this.#tracer.renderTile(options, abort)
+  /**
+   * Path-traces a tile of a frame, or only some of its rows; bit-identical for identical inputs on one driver, however
+   * it is cut into dispatches. A signal (or `onProgress`) has it size dispatches by time, so an abort stops it soon.
+   */
+  async renderTile(options: RenderTileOptions, control: RenderControlOptions = {}): Promise<RenderedTile> {
+    return this.#tracer.renderTile(options, control)
   }
 
   /**
