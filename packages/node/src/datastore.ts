@@ -14,6 +14,7 @@ export const NAMESPACES = [
   'meta',
   'holds',
   'audience',
+  'accepts',
 ] as const
 /** One of {@link NAMESPACES}. */
 export type Namespace = (typeof NAMESPACES)[number]

@@ -39,6 +39,9 @@ export const NODE_ERROR_CODES = [
   'NODE__DATA_DIR_IN_USE',
   // A task ran far past the time its order pays for at this worker's speed, and was given back to its creator.
   'NODE__TASK_OVERRAN',
+  // An accepted task's worker named no payee in its Result and no capacity record of it is in view: its receipt
+  // cannot be signed yet (it stays journaled and is tried again).
+  'NODE__PAYEE_NOT_FOUND',
 ] as const
 
 /** A code raised by `@tessera/node`. */

@@ -12,6 +12,7 @@ import { pino } from 'pino'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { join } from 'node:path'
 import { Datastore } from '../src/datastore.js'
+import { ACCEPT_RETRY_FIRST_MS, ACCEPT_SIGN_ATTEMPTS, parseAccepted } from '../src/peer/accept-journal.js'
 import {
   RECEIPT_DORMANT_AFTER_MS,
   RECEIPT_RETRY_MAX_MS,
@@ -72,6 +73,7 @@ describe('ReceiptExchange retries', () => {
     store: Datastore,
     onCosigned: (receipt: Receipt) => void = () => {},
     payeeOf: (worker: string) => string | undefined = () => 'SysvarRent111111111111111111111111111111111',
+    epochOf: (jobId: string) => number = () => 1,
   ): ReceiptExchange {
     return new ReceiptExchange({
       bus,
@@ -81,7 +83,7 @@ describe('ReceiptExchange retries', () => {
       logger: pino({ level: 'silent' }),
       payee: 'SysvarC1ock11111111111111111111111111111111',
       payeeOf,
-      epochOf: () => 1,
+      epochOf,
       onCosigned,
     })
   }
@@ -234,8 +236,57 @@ describe('ReceiptExchange retries', () => {
       'worker unreachable',
     )
     expect(await datastore.get('receipts', `pending/${TASK}`, parseReceipt)).toMatchObject({ taskId: TASK, payee })
-    // A worker of an older version names none: its capacity record's payee, and without one, no receipt.
-    await exchange.accepted({ ...task, taskId: 'job-1/f0/1' })
+    // A worker of an older version names none: its capacity record's payee, and without one, no receipt yet (the
+    // task stays journaled, to be signed once its record is in view).
+    await expect(exchange.accepted({ ...task, taskId: 'job-1/f0/1' })).rejects.toMatchObject({
+      code: 'NODE__PAYEE_NOT_FOUND',
+    })
     expect(await datastore.get('receipts', 'pending/job-1/f0/1', parseReceipt)).toBeUndefined()
+    expect(await datastore.get('accepts', 'job-1/f0/1')).toMatchObject({ taskId: 'job-1/f0/1' })
+  })
+
+  it('should sign a receipt whose signing failed again later, and offer it, rather than drop it', async () => {
+    let tries = 0
+    const flakyEpoch = () => {
+      if (++tries <= 2) throw new Error('epoch not known yet')
+      return 1
+    }
+    exchange.stop()
+    exchange = exchangeOn(datastore, undefined, undefined, flakyEpoch)
+    await expect(exchange.accepted(acceptedTask())).rejects.toThrow('epoch not known yet')
+    // Not receipted, and not forgotten either.
+    expect(await datastore.get('receipts', `pending/${TASK}`)).toBeUndefined()
+    expect(await datastore.get('accepts', TASK, parseAccepted)).toMatchObject({ taskId: TASK, amount: 1_000n })
+    advance(ACCEPT_RETRY_FIRST_MS)
+    await vi.waitFor(() => expect(tries).toBe(2))
+    // The second retry waits twice as long, and succeeds: kept, out of the journal, offered.
+    advance(2 * ACCEPT_RETRY_FIRST_MS)
+    await vi.waitFor(() => expect(offers).toHaveLength(1))
+    expect(await datastore.get('receipts', `pending/${TASK}`, parseReceipt)).toMatchObject({ taskId: TASK, epoch: 1 })
+    expect(await datastore.get('accepts', TASK)).toBeUndefined()
+    expect(exchange.awaiting).toBe(1)
+  })
+
+  it('should give up signing after a bounded number of tries, leaving the task journaled for the next start', async () => {
+    let tries = 0
+    exchange.stop()
+    exchange = exchangeOn(datastore, undefined, undefined, () => {
+      tries++
+      throw new Error('epoch not known yet')
+    })
+    await expect(exchange.accepted(acceptedTask())).rejects.toThrow('epoch not known yet')
+    for (let i = 1; i < ACCEPT_SIGN_ATTEMPTS; i++) {
+      advance(ACCEPT_RETRY_FIRST_MS * 2 ** (i - 1))
+      await vi.waitFor(() => expect(tries).toBe(i + 1))
+    }
+    advance(RECEIPT_RETRY_MAX_MS)
+    expect(tries).toBe(ACCEPT_SIGN_ATTEMPTS)
+    expect(await datastore.get('accepts', TASK)).toMatchObject({ taskId: TASK })
+    // The next start signs it and offers it with the other pending receipts.
+    exchange.stop()
+    exchange = exchangeOn(datastore)
+    const { pending } = await exchange.stored()
+    expect(pending.map((r) => r.taskId)).toEqual([TASK])
+    expect(await datastore.get('accepts', TASK)).toBeUndefined()
   })
 })

@@ -16,7 +16,16 @@ import type { AcceptedTask } from '@tessera/scheduler'
 import type { Logger } from 'pino'
 import { z } from 'zod'
 import type { Datastore, DatastoreWrite } from '../datastore.js'
-import type { NodeError } from '../errors.js'
+import { NodeError } from '../errors.js'
+import {
+  ACCEPT_RETRY_FIRST_MS,
+  ACCEPT_SIGN_ATTEMPTS,
+  type AcceptedRecord,
+  acceptedDone,
+  acceptedRecordOf,
+  journalAccepted,
+  journaledAccepts,
+} from './accept-journal.js'
 import { errorFields } from './error-fields.js'
 import type { ChunkRuns } from './restored-commitment.js'
 
@@ -210,6 +219,16 @@ interface Awaiting {
   dueAt: number
 }
 
+/** An accepted task whose receipt could not be signed and kept yet (see {@link ACCEPT_SIGN_ATTEMPTS}). */
+interface Unsigned {
+  record: AcceptedRecord
+  /** Failed tries so far. */
+  attempts: number
+  dueAt: number
+  /** A try is under way: the next round of retries leaves it alone. */
+  trying: boolean
+}
+
 /**
  * A receipt we refuse, as a coded error naming the task. The ledger's receipt codes, which say what is wrong with a
  * receipt whoever checks it.
@@ -254,6 +273,8 @@ export class ReceiptExchange {
   readonly #dormantWorkers = new Set<string>()
   /** First-offer times of the pending receipts {@link stored} read, for {@link offer} to go on from. */
   readonly #restoredSince = new Map<string, number>()
+  /** Accepted tasks whose receipts failed to be signed and kept, by task id: tried again, a bounded number of times. */
+  readonly #unsigned = new Map<string, Unsigned>()
   readonly #clock: Clock
   readonly #retry: ReturnType<typeof setInterval>
   /** Countersignatures one at a time: each reads and adds to the running total of earnings. */
@@ -280,7 +301,10 @@ export class ReceiptExchange {
     this.#c = components
     this.#clock = components.clock ?? systemClock
     // A worker that crashed after its task was accepted countersigns once it is back (same data directory).
-    this.#retry = setInterval(() => this.#offerDue(), RECEIPT_RETRY_MS)
+    this.#retry = setInterval(() => {
+      this.#offerDue()
+      this.#signDue()
+    }, RECEIPT_RETRY_MS)
     this.#retry.unref()
     this.#unsubscribe = components.bus.onMessage((inbound) => {
       if (this.#dormantWorkers.has(inbound.from)) {
@@ -441,6 +465,13 @@ export class ReceiptExchange {
     const self = this.#c.identity.peerId.toString()
     const onCorrupt = (key: string, error: NodeError) =>
       this.#c.logger.error({ ...errorFields(error), ns: 'receipts', key }, 'record:skipped')
+    // Tasks accepted before the stop whose receipts were never kept (the stop came first, or signing failed): signed
+    // now, so the scan of pending receipts below offers them with the rest.
+    const onCorruptAccept = (key: string, error: NodeError) =>
+      this.#c.logger.error({ ...errorFields(error), ns: 'accepts', key }, 'record:skipped')
+    for (const record of await journaledAccepts(datastore, onCorruptAccept)) {
+      await this.#signUnlessKept(record).catch((e: unknown) => this.#signLater(record, e))
+    }
     const cosigned = new Map<string, Receipt>()
     if ((await datastore.get('meta', UNSETTLED_INDEXED)) === undefined) {
       // One that cannot be read is marked too (it may be ours): logged at every start until an operator repairs it.
@@ -678,35 +709,120 @@ export class ReceiptExchange {
 
   /**
    * Creator side: sign the receipt of an accepted task and ask its worker to countersign. It pays the address the
-   * worker's signed Result names, else (a worker of an older version) its capacity record's.
+   * worker's signed Result names, else (a worker of an older version) its capacity record's. The task is journaled
+   * first (`accepts/`), in a write issued before this call first awaits, and leaves the journal only in the batch that
+   * keeps its signed receipt: a receipt that cannot be signed or kept now (the epoch not known yet, no payee in view,
+   * the datastore failing) rejects this call and is tried again later ({@link ACCEPT_SIGN_ATTEMPTS}), and one a crash
+   * cut short is signed at the next start ({@link stored}). Rejects too when the first offer is not delivered; the
+   * receipt is on disk then, and offered again.
    */
   async accepted(task: AcceptedTask): Promise<void> {
-    const payee = task.result.payee ?? this.#c.payeeOf(task.worker)
+    const record = acceptedRecordOf(task)
+    let receipt: Receipt
+    try {
+      await journalAccepted(this.#c.datastore, record)
+      receipt = await this.#signAndKeep(record)
+    } catch (e) {
+      this.#signLater(record, e)
+      throw e
+    }
+    this.#await(receipt)
+    await this.#c.bus.send(task.worker, { type: 'receipt', body: receipt })
+  }
+
+  /**
+   * {@link #signAndKeep} for a task journaled earlier (at a start, or tried again), unless a receipt for it is kept
+   * already: then the journal entry is all that was left of it, and it goes (resolves to undefined).
+   */
+  async #signUnlessKept(record: AcceptedRecord): Promise<Receipt | undefined> {
+    const { datastore } = this.#c
+    if (
+      (await datastore.get('receipts', `pending/${record.taskId}`)) !== undefined ||
+      (await datastore.get('receipts', record.taskId)) !== undefined
+    ) {
+      await datastore.batch([acceptedDone(record.taskId)])
+      return undefined
+    }
+    return this.#signAndKeep(record)
+  }
+
+  /**
+   * Signs a journaled task's receipt and keeps it (`pending/`), taking the task out of the journal in the same
+   * batch; resolves to the receipt to offer.
+   */
+  async #signAndKeep(record: AcceptedRecord): Promise<Receipt> {
+    const { datastore } = this.#c
+    const payee = record.payee ?? this.#c.payeeOf(record.worker)
     if (payee === undefined) {
-      this.#c.logger.warn({ worker: task.worker, taskId: task.taskId }, 'receipt:unpayable')
-      return
+      throw new NodeError(
+        'NODE__PAYEE_NOT_FOUND',
+        `worker ${record.worker} named no payee for task ${record.taskId} and no capacity record of it is in view`,
+        { worker: record.worker, taskId: record.taskId },
+      )
     }
     const receipt = signReceipt(
       {
-        jobId: task.jobId,
-        taskId: task.taskId,
+        jobId: record.jobId,
+        taskId: record.taskId,
         creator: this.#c.identity.peerId.toString(),
-        worker: task.worker,
+        worker: record.worker,
         payee,
-        amount: task.amount,
-        commitment: task.result.root,
-        epoch: await this.#c.epochOf(task.jobId),
+        amount: record.amount,
+        commitment: Uint8Array.from(record.root),
+        epoch: await this.#c.epochOf(record.jobId),
       },
       this.#c.identity,
       'creator',
     )
-    const now = this.#clock.now()
-    await this.#c.datastore.batch([
-      { type: 'put', ns: 'receipts', key: `pending/${task.taskId}`, value: receipt },
-      { type: 'put', ns: 'receipts', key: offeredKey(task.taskId), value: { at: now } },
+    await datastore.batch([
+      { type: 'put', ns: 'receipts', key: `pending/${record.taskId}`, value: receipt },
+      { type: 'put', ns: 'receipts', key: offeredKey(record.taskId), value: { at: this.#clock.now() } },
+      acceptedDone(record.taskId),
     ])
-    this.#await(receipt, now)
-    await this.#c.bus.send(task.worker, { type: 'receipt', body: receipt })
+    return receipt
+  }
+
+  /**
+   * A journaled task whose receipt could not be signed and kept: tried again after a pause doubling from
+   * {@link ACCEPT_RETRY_FIRST_MS}, {@link ACCEPT_SIGN_ATTEMPTS} times in all, then left in the journal for the next
+   * start (logged).
+   */
+  #signLater(record: AcceptedRecord, error: unknown): void {
+    const { taskId } = record
+    const unsigned = this.#unsigned.get(taskId) ?? { record, attempts: 0, dueAt: 0, trying: false }
+    unsigned.attempts++
+    unsigned.trying = false
+    if (unsigned.attempts >= ACCEPT_SIGN_ATTEMPTS) {
+      this.#unsigned.delete(taskId)
+      this.#c.logger.error({ ...errorFields(error), taskId, attempts: unsigned.attempts }, 'receipt:sign-abandoned')
+      return
+    }
+    const retryInMs = ACCEPT_RETRY_FIRST_MS * 2 ** (unsigned.attempts - 1)
+    unsigned.dueAt = this.#clock.now() + retryInMs
+    this.#unsigned.set(taskId, unsigned)
+    this.#c.logger.warn({ ...errorFields(error), taskId, attempt: unsigned.attempts, retryInMs }, 'receipt:sign-failed')
+  }
+
+  /** Tries again each accepted task whose receipt is due to be signed, and offers the receipts kept. */
+  #signDue(): void {
+    const now = this.#clock.now()
+    for (const unsigned of this.#unsigned.values()) {
+      if (unsigned.trying || unsigned.dueAt > now) continue
+      unsigned.trying = true
+      const { record } = unsigned
+      // Journaled again first: the try that failed may have been the journal's own write.
+      journalAccepted(this.#c.datastore, record)
+        .then(() => this.#signUnlessKept(record))
+        .then(
+          (receipt) => {
+            this.#unsigned.delete(record.taskId)
+            if (receipt === undefined) return
+            this.#await(receipt)
+            this.#send(receipt)
+          },
+          (e: unknown) => this.#signLater(record, e),
+        )
+    }
   }
 
   async #onReceipt(inbound: Inbound, receipt: Receipt): Promise<void> {
