@@ -1,4 +1,4 @@
-import { mkdir, open, stat } from 'node:fs/promises'
+import { mkdir, stat } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { inspect } from 'node:util'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf, publicKeyFromRaw } from '@libp2p/crypto/keys'
@@ -8,6 +8,7 @@ import { throwIfAborted } from './abort.js'
 import type { AbortOptions } from './bus.js'
 import { MAX_KEY_FILE_BYTES, PUBLIC_KEY_BYTES } from './constants.js'
 import { CoreError } from './errors.js'
+import { writeNewFile } from './fs/durable-write.js'
 import { readBoundedFile } from './fs/read-bounded.js'
 
 /** Mode for key files: owner read/write only, like ssh keys. */
@@ -61,8 +62,8 @@ export async function generateIdentity(): Promise<Identity> {
 }
 
 /**
- * Loads the identity at `path`, or creates it there (mode 0600, exclusive create) when absent. A key file that
- * others can read is refused, as ssh refuses one.
+ * Loads the identity at `path`, or creates it there (mode 0600, never over an existing file, whole or not at all)
+ * when absent. A key file that others can read is refused, as ssh refuses one.
  */
 export async function loadOrCreateIdentity(path: string, options: AbortOptions = {}): Promise<Identity> {
   throwIfAborted(options.signal)
@@ -75,19 +76,11 @@ export async function loadOrCreateIdentity(path: string, options: AbortOptions =
   throwIfAborted(options.signal)
   await mkdir(dirname(path), { recursive: true, mode: KEY_DIR_MODE })
   const key = await generateKeyPair('Ed25519')
-  let handle
-  try {
-    handle = await open(path, 'wx', KEY_FILE_MODE)
-  } catch (e) {
-    // Another process created it between our read and our create: use theirs.
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return loadIdentity(path)
-    throw e
-  }
-  try {
-    await handle.writeFile(privateKeyToProtobuf(key))
-    await handle.sync()
-  } finally {
-    await handle.close()
+  // Written whole beside it and linked into place: a crash leaves no key or the whole key, never an empty one that
+  // every later start refuses; a key that exists is never overwritten.
+  if (!(await writeNewFile(path, privateKeyToProtobuf(key), KEY_FILE_MODE))) {
+    // Another process created it between our read and our link: use theirs.
+    return loadIdentity(path)
   }
   return new Identity(key)
 }

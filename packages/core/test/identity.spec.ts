@@ -1,4 +1,4 @@
-import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { chmod, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { inspect } from 'node:util'
@@ -30,6 +30,15 @@ describe('identity', () => {
     expect(await readFile(path)).toEqual(bytes)
     const message = new TextEncoder().encode('same key')
     expect(second.sign(message)).toEqual(first.sign(message))
+  })
+
+  it('should create the key past the half-written temporary file a crash left, and delete that file', async () => {
+    const path = join(dir, 'peer.key')
+    // A process that died (no process has this pid) as it wrote the key: only its temporary file is there.
+    await writeFile(join(dir, '.peer.key.999991.0a1b2c3d4e5f.tmp'), new Uint8Array(20), { mode: 0o600 })
+    const identity = await loadOrCreateIdentity(path)
+    expect((await loadIdentity(path)).peerId.toString()).toBe(identity.peerId.toString())
+    expect(await readdir(dir)).toEqual(['peer.key'])
   })
 
   it('should reject with CORE__ABORTED and create no key when its signal aborts', async () => {

@@ -1,6 +1,6 @@
 import { mkdir, open, readdir, rename, rm, type FileHandle } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
-import { sha256 } from '@tessera/core'
+import { sha256, syncDirectory } from '@tessera/core'
 import { bytesToHex } from '@noble/hashes/utils.js'
 import { LedgerError, type LedgerErrorCode } from './errors.js'
 
@@ -60,16 +60,6 @@ function processAlive(pid: number): boolean {
     return true
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
-
-/** Makes a rename or a new file in `dir` durable. */
-export async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, 'r')
-  try {
-    await handle.sync()
-  } finally {
-    await handle.close()
   }
 }
 

@@ -1,13 +1,12 @@
-import { link, mkdir, open, stat, unlink } from 'node:fs/promises'
-import { basename, dirname, join } from 'node:path'
+import { mkdir, stat } from 'node:fs/promises'
+import { dirname } from 'node:path'
 import {
   createKeyPairSignerFromBytes,
   createKeyPairSignerFromPrivateKeyBytes,
   getAddressEncoder,
   type KeyPairSigner,
 } from '@solana/kit'
-import { readBoundedFile, throwIfAborted, type AbortOptions } from '@tessera/core'
-import { syncDirectory } from './durable-file.js'
+import { readBoundedFile, throwIfAborted, writeNewFile, type AbortOptions } from '@tessera/core'
 import { LedgerError } from './errors.js'
 
 /** Key files are readable by their owner only, like ssh keys and `solana-keygen`'s. */
@@ -37,29 +36,15 @@ export async function loadOrCreateWallet(path: string, options: AbortOptions = {
   bytes.set(getAddressEncoder().encode(signer.address), SEED_BYTES)
   // Written whole beside it, then linked into place (which fails if the name exists): a concurrent reader sees no
   // file or the whole key, never an empty or half-written one.
-  const temp = join(
-    dirname(path),
-    `.${basename(path)}.${process.pid}.${Buffer.from(seed.subarray(0, 6)).toString('hex')}.tmp`,
-  )
-  const handle = await open(temp, 'wx', WALLET_FILE_MODE)
+  let written: boolean
   try {
-    await handle.writeFile(JSON.stringify(Array.from(bytes)))
-    await handle.sync()
+    written = await writeNewFile(path, JSON.stringify(Array.from(bytes)), WALLET_FILE_MODE)
   } finally {
-    await handle.close()
     seed.fill(0)
     bytes.fill(0)
   }
-  try {
-    await link(temp, path)
-  } catch (e) {
-    // Another process created it between our read and our link: use theirs.
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return loadWallet(path)
-    throw e
-  } finally {
-    await unlink(temp)
-  }
-  await syncDirectory(dirname(path))
+  // Another process created it between our read and our link: use theirs.
+  if (!written) return loadWallet(path)
   return signer
 }
 

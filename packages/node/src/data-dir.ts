@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
-import { access, mkdir, open, rename, writeFile } from 'node:fs/promises'
+import { access, mkdir, open, rename } from 'node:fs/promises'
 import { homedir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import {
   AbortError,
   type AbortOptions,
@@ -10,7 +10,9 @@ import {
   loadIdentity,
   loadOrCreateIdentity,
   readBoundedFile,
+  syncDirectory,
   throwIfAborted,
+  writeNewFile,
 } from '@tessera/core'
 import { type NodeConfig, type NodeConfigInput, loadConfig, parseConfig, serializeConfig } from './config.js'
 import {
@@ -113,8 +115,9 @@ export async function initDataDir(
   if (created) {
     const config = parseConfig(overrides, 'init options')
     throwIfAborted(signal)
-    // The signal is checked before the write, not passed to it: a config cut short would stop every later start.
-    await writeFile(dir.config, serializeConfig(config), { flag: 'wx', mode: 0o600 })
+    // The signal is checked before the write, not passed to it. Written whole or not at all, never over one that
+    // exists: a config a crash cut short would stop every later start, `init` included.
+    await writeNewFile(dir.config, serializeConfig(config), 0o600)
   }
   throwIfAborted(signal)
   // A token cut short by a crash while it was written is replaced: it guards the API, it holds no funds.
@@ -179,6 +182,7 @@ async function writeApiToken(path: string): Promise<void> {
     await handle.close()
   }
   await rename(temporary, path)
+  await syncDirectory(dirname(path))
 }
 
 /** A token file's text: bounded, and only from a regular file. */

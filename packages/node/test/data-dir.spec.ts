@@ -1,7 +1,7 @@
-import { chmod, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises'
+import { chmod, type FileHandle, mkdir, open, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { loadConfig } from '../src/config.js'
 import { initDataDir, openDataDir, readApiToken, resolveDataDir } from '../src/data-dir.js'
 import { Datastore } from '../src/datastore.js'
@@ -64,6 +64,52 @@ describe('data directory', () => {
       expect((await stat(dir.apiToken)).mode & 0o777).toBe(0o600)
       // Written through a temporary file renamed into place: none is left behind.
       expect((await readdir(dir.root)).filter((f) => f.endsWith('.tmp'))).toEqual([])
+    } finally {
+      await tmp.cleanup()
+    }
+  })
+
+  it('should init again, and start, after a crash at any point while init writes its files', async () => {
+    const tmp = await tempDir()
+    // Every file init writes is written through a file handle: the crash comes at the k-th such write, half of it on
+    // disk, and nothing after it runs (the process died there).
+    const probe = await open(join(tmp.path, 'probe'), 'w')
+    const handles = Object.getPrototypeOf(probe) as FileHandle
+    await probe.close()
+    const write = handles.writeFile
+    let crashes = 0
+    try {
+      for (let k = 1; ; k++) {
+        const dir = resolveDataDir(`${tmp.path}/node-${k}`)
+        let writes = 0
+        let crashed = false
+        const crash = vi.spyOn(handles, 'writeFile').mockImplementation(async function (
+          this: FileHandle,
+          data: Parameters<FileHandle['writeFile']>[0],
+        ) {
+          if (++writes !== k) return write.call(this, data)
+          crashed = true
+          const bytes = typeof data === 'string' ? Buffer.from(data) : (data as Uint8Array)
+          await this.write(bytes.subarray(0, bytes.byteLength >> 1))
+          return new Promise<void>(() => {})
+        })
+        let finished = false
+        void initDataDir(dir).then(
+          () => void (finished = true),
+          () => void (finished = true),
+        )
+        await vi.waitFor(() => expect(crashed || finished).toBe(true))
+        crash.mockRestore()
+        if (!crashed) break
+        crashes++
+        // What the crash left does not stand in the way: init completes the directory, and a node starts on it.
+        const { identity } = await initDataDir(dir)
+        const opened = await openDataDir(dir)
+        expect(opened.identity.peerId.equals(identity.peerId)).toBe(true)
+        expect(await readApiToken(dir)).toMatch(/^[0-9a-f]{48}$/)
+      }
+      // The config, the API token and the key.
+      expect(crashes).toBeGreaterThanOrEqual(3)
     } finally {
       await tmp.cleanup()
     }

@@ -5,6 +5,7 @@ import type { CID } from 'multiformats/cid'
 import { throwIfAborted } from '../abort.js'
 import type { AbortOptions } from '../bus.js'
 import { BLOB_CHUNK_BYTES } from '../constants.js'
+import { syncDirectory } from '../fs/durable-write.js'
 import { blobNotFound, type Blobstore, type BlobStreamOptions } from './blobstore.js'
 
 const DIR_MODE = 0o700
@@ -58,6 +59,8 @@ export class FsBlobstore implements Blobstore {
     }
     await handle.close()
     await rename(tmp, this.#path(cid))
+    // The rename is durable only once the directory is: a power cut could otherwise lose a blob a hold counts on.
+    await syncDirectory(this.#dir)
   }
 
   async get(cid: CID, options: AbortOptions = {}): Promise<Uint8Array> {

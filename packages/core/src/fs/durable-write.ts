@@ -1,0 +1,81 @@
+import { randomBytes } from 'node:crypto'
+import { link, open, readdir, rm, unlink } from 'node:fs/promises'
+import { basename, dirname, join } from 'node:path'
+
+/** Makes a rename, link or new file in `dir` durable: without it, a power cut can undo one that fsynced its file. */
+export async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r')
+  try {
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+}
+
+/** What a temporary file of {@link writeNewFile} for `name` is called: `.<name>.<pid>.<random>.tmp`. */
+function temporaryName(name: string): string {
+  return `.${name}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`
+}
+
+/** Whether a process with this pid runs (signal 0 only checks; EPERM means it runs under another user). */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/**
+ * Deletes the temporary files a write of `path` left when its process died before linking them (nothing reads
+ * them, but each crash would leave one more). Those of a process still alive, which may be linking its own, are
+ * left alone.
+ */
+async function removeLeftovers(path: string): Promise<void> {
+  const prefix = `.${basename(path)}.`
+  let names: string[]
+  try {
+    names = await readdir(dirname(path))
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return
+    throw e
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !name.endsWith('.tmp')) continue
+    const pid = Number(name.slice(prefix.length).split('.')[0])
+    if (Number.isSafeInteger(pid) && pid > 0 && processAlive(pid)) continue
+    await rm(join(dirname(path), name), { force: true })
+  }
+}
+
+/**
+ * Writes `bytes` to `path` when nothing is there, whole or not at all, and never over an existing file: to a
+ * temporary file beside it (created with `mode`, synced), hard-linked into place (a link fails when the name
+ * exists), then the directory synced. A crash at any point leaves no file at `path` or the whole one, never an empty
+ * or half-written one that every later reader would refuse; the temporary file it may leave is deleted by the next
+ * write of `path`. Resolves to false, writing nothing, when `path` exists (another process created it first).
+ */
+export async function writeNewFile(path: string, bytes: Uint8Array | string, mode = 0o600): Promise<boolean> {
+  await removeLeftovers(path)
+  const temporary = join(dirname(path), temporaryName(basename(path)))
+  const handle = await open(temporary, 'wx', mode)
+  try {
+    try {
+      await handle.writeFile(bytes)
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+    try {
+      await link(temporary, path)
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false
+      throw e
+    }
+  } finally {
+    await unlink(temporary).catch(() => {})
+  }
+  await syncDirectory(dirname(path))
+  return true
+}
