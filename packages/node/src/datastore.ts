@@ -15,6 +15,7 @@ export const NAMESPACES = [
   'holds',
   'audience',
   'accepts',
+  'slashes',
 ] as const
 /** One of {@link NAMESPACES}. */
 export type Namespace = (typeof NAMESPACES)[number]

@@ -309,7 +309,7 @@ export class CreatorJobs {
       reassignedFrom: progress?.reassignedFrom ?? {},
       workers: progress?.workers ?? {},
       // A worker's bond is slashed once, for the job whose fraud proof came first.
-      slashed: this.#c.settlement.slashes.filter((s) => s.jobId === jobId).map((s) => ({ ...s })),
+      slashed: await this.#c.settlement.slashesOf(jobId),
       ...(settlement !== undefined ? { settlement } : {}),
     }
   }

@@ -27,6 +27,7 @@ import {
   WALLET_FILE,
 } from '@tessera/ledger'
 import type { Logger } from 'pino'
+import { equals } from 'uint8arrays/equals'
 import type { JobStatus, WalletInfo } from '../api/contract.js'
 import type { NodeConfig } from '../config.js'
 import type { Datastore, DatastoreWrite } from '../datastore.js'
@@ -40,6 +41,7 @@ import {
 import type { EpochCounter } from './epoch-counter.js'
 import { unsettledKey } from './receipts.js'
 import { errorFields } from './error-fields.js'
+import { bondIdOf, SlashBook } from './slash-book.js'
 
 /** A job's settlement as the control API reports it: epoch, receipts, anchor, payouts and what each payee got. */
 export type JobSettlementView = NonNullable<JobStatus['settlement']>
@@ -209,6 +211,15 @@ interface JobSettlement {
   refunded?: bigint
 }
 
+/** A bond posted in this run, and its generation (see `BondRecord`). */
+interface PostedBond {
+  bond: StakeBond
+  generation: number
+}
+
+/** The ledger journal's key of the slash of the bond in vault `vault` (`slashStake`). */
+const slashActionKey = (vault: string): string => `stake/${vault}/slash`
+
 /** A slash carried out on chain. */
 export interface SlashView {
   worker: string
@@ -261,16 +272,18 @@ export class Settlement {
   readonly #early = new Map<string, Map<string, Receipt>>()
   /** {@link resume} is done: every funding this run will begin for a receipt to wait for has begun. */
   #resumed = false
-  readonly #bonds = new Map<string, Promise<StakeBond>>()
+  readonly #bonds = new Map<string, Promise<PostedBond>>()
+  /** Slashes and bond generations, on disk. */
+  readonly #book: SlashBook
   /** Jobs whose vault is funded, for status reads that must not wait on the chain; let go with `#jobs`. */
   readonly #funded = new Map<string, JobSettlement>()
-  /** Workers slashed or being slashed: one bond, one forfeit. */
+  /** Workers being slashed: one bond, one forfeit. */
   readonly #slashed = new Set<string>()
   /** Aborted by {@link close}: settlements waiting to try the chain again stop waiting. */
   readonly #lifetime = new AbortController()
   /** Tells the settlements waiting to try the chain again that the ledger is back (see {@link #ledgerBack}). */
   readonly #ledgerEvents = new EventTarget()
-  /** Slashes this node carried out, oldest first: one per worker slashed, the latest {@link SLASHES_KEPT}. */
+  /** Slashes carried out in this run, oldest first: one per bond forfeited, the latest {@link SLASHES_KEPT}. */
   readonly slashes: SlashView[] = []
   #ledger: Promise<{ ledger: Ledger; arbiter: KeyPairSigner; settler: KeyPairSigner; treasury: Address }> | undefined
 
@@ -282,6 +295,7 @@ export class Settlement {
     this.#epochs = epochs
     // One listener per settlement waiting to try again, as many as there are jobs the chain failed: not a leak.
     setMaxListeners(Infinity, this.#ledgerEvents)
+    this.#book = new SlashBook(datastore)
   }
 
   /** This node's payment address: where receipts pay it. */
@@ -932,6 +946,7 @@ export class Settlement {
     if (paid.length > 0) {
       await this.#datastore.batch(paid.map((taskId) => ({ type: 'del', ns: 'receipts', key: unsettledKey(taskId) })))
     }
+    await this.#resumeSlashes()
     return resumed
   }
 
@@ -1022,32 +1037,65 @@ export class Settlement {
   }
 
   /**
-   * Posts a worker's stake bond into a vault owned by [worker, creator, arbiter] (once per worker), so a fraud proof
-   * can forfeit it.
+   * Posts a worker's stake bond into a vault owned by [worker, creator, arbiter] (once per worker and run: the
+   * bond of the worker's current generation, posted again idempotently after a restart), so a fraud proof can
+   * forfeit it. A bond a slash emptied is followed by a new one, under the next generation.
    */
   async bond(worker: string, payee: string, stake: bigint): Promise<void> {
     if (this.#bonds.has(worker) || stake <= 0n) return
-    const bonding = (async (): Promise<StakeBond> => {
-      const { ledger, arbiter } = await this.#open()
-      const { bond } = await bondStake(ledger.executor, {
-        bondId: worker,
-        worker: payee as Address,
-        funder: ledger.wallet,
-        source: await ledger.tokenAccount(),
-        counterparty: ledger.wallet.address,
-        arbiter: arbiter.address,
-        mint: ledger.mint,
-        amount: stake,
-      })
-      this.#log.info({ worker, stake: stake.toString(), bond: bond.address }, 'stake:bonded')
-      return bond
-    })()
+    const bonding = this.#postBond(worker, payee, stake)
     this.#bonds.set(worker, bonding)
     bonding.catch(() => this.#bonds.delete(worker))
     await bonding
   }
 
-  /** Forfeits a caught worker's bond to the treasury, the fraud proof's hash on chain beside it. */
+  async #postBond(worker: string, payee: string, stake: bigint): Promise<PostedBond> {
+    const { ledger, arbiter } = await this.#open()
+    let record = await this.#book.bond(worker)
+    for (;;) {
+      // A generation's bond once posted is posted again as it was (an opening the journal replays).
+      const amount = record.stake ?? stake
+      const { bond } = await bondStake(ledger.executor, {
+        bondId: bondIdOf(worker, record.generation),
+        worker: (record.payee ?? payee) as Address,
+        funder: ledger.wallet,
+        source: await ledger.tokenAccount(),
+        counterparty: ledger.wallet.address,
+        arbiter: arbiter.address,
+        mint: ledger.mint,
+        amount,
+      })
+      // Slashed already, the journal giving back its closed vault: the worker's next bond is a new one. A slash this
+      // node had upheld and not seen through (the ledger carried it out as it opened) is recorded first, under its
+      // job; one of a data directory of a version that kept no generations is only stepped over.
+      if (ledger.executor.status(slashActionKey(bond.address)) === 'confirmed') {
+        const upheld = await this.#book.upheld(worker)
+        const posted = { bond, generation: record.generation }
+        if (upheld?.generation === record.generation) {
+          await this.#slashBond(worker, upheld.jobId, posted, upheld.fraudProofHash, {})
+        } else {
+          await this.#book.setBond(worker, { generation: record.generation + 1 })
+        }
+        record = { generation: record.generation + 1 }
+        continue
+      }
+      if (record.payee === undefined) {
+        record = { generation: record.generation, payee: bond.parties.worker, stake: amount }
+        await this.#book.setBond(worker, record)
+      }
+      this.#log.info(
+        { worker, stake: amount.toString(), bond: bond.address, generation: record.generation },
+        'stake:bonded',
+      )
+      return { bond, generation: record.generation }
+    }
+  }
+
+  /**
+   * Forfeits a caught worker's bond to the treasury, the fraud proof's hash on chain beside it. The upheld proof is
+   * journaled first: one the node stops before carrying out is carried out at the next start ({@link resume}). A
+   * worker with no bond posted in this run has the one on record posted again first.
+   */
   async slash(
     worker: string,
     jobId: string,
@@ -1055,16 +1103,35 @@ export class Settlement {
     options: AbortOptions = {},
   ): Promise<SlashView | undefined> {
     if (this.#slashed.has(worker)) return undefined
-    const bonding = this.#bonds.get(worker)
-    if (bonding === undefined) {
-      this.#log.warn({ worker }, 'stake:no-bond')
-      return undefined
-    }
     this.#slashed.add(worker)
-    // A try after a failed one (in this run or before a restart) carries on the slash the ledger journaled, naming
-    // the first proof: a bond is slashed once.
     try {
-      return await this.#slashBond(worker, jobId, bonding, fraudProofHash, options)
+      const posted = await (this.#bonds.get(worker) ?? this.#bondOnRecord(worker))
+      if (posted === undefined) {
+        this.#log.warn({ worker }, 'stake:no-bond')
+        this.#slashed.delete(worker)
+        return undefined
+      }
+      // A proof upheld before and not carried out (a try that failed, in this run or before a restart) is carried on,
+      // under its own job: the ledger carries on the slash it journaled, naming that proof, and a bond is slashed once.
+      let upheld = await this.#book.upheld(worker)
+      if (upheld !== undefined && upheld.generation !== posted.generation) {
+        // The bond it named was forfeited already (the record of it lost to a failed write): done with, and never
+        // carried out again on the worker's new bond.
+        this.#log.warn({ worker, jobId: upheld.jobId }, 'slash:already-forfeited')
+        await this.#book.dropUpheld(worker)
+        if (equals(upheld.fraudProofHash, fraudProofHash)) {
+          this.#slashed.delete(worker)
+          return undefined
+        }
+        upheld = undefined
+      }
+      upheld ??= { jobId, fraudProofHash, generation: posted.generation }
+      await this.#book.uphold(worker, upheld)
+      const view = await this.#slashBond(worker, upheld.jobId, posted, upheld.fraudProofHash, options)
+      // Forfeited: the worker's next bond is a new one, which a later fraud proof may forfeit in turn.
+      this.#bonds.delete(worker)
+      this.#slashed.delete(worker)
+      return view
     } catch (e) {
       // Not slashed after all: the next fraud proof against the worker may try again.
       this.#slashed.delete(worker)
@@ -1072,14 +1139,41 @@ export class Settlement {
     }
   }
 
+  /** The worker's bond on record (posted in an earlier run), posted again; undefined when none was ever posted. */
+  async #bondOnRecord(worker: string): Promise<PostedBond | undefined> {
+    const { payee, stake } = await this.#book.bond(worker)
+    if (payee === undefined || stake === undefined) return undefined
+    await this.bond(worker, payee, stake)
+    return this.#bonds.get(worker)
+  }
+
+  /** A job's slashes, from disk: they outlive the run that carried them out. */
+  async slashesOf(jobId: string): Promise<SlashView[]> {
+    return this.#book.slashesOf(jobId, (key, error) =>
+      this.#log.error({ ...errorFields(error), ns: 'slashes', key }, 'record:skipped'),
+    )
+  }
+
+  /** Carries out the fraud proofs upheld before the stop and not carried out then (see {@link slash}). */
+  async #resumeSlashes(): Promise<void> {
+    const upheld = await this.#book.allUpheld((key, error) =>
+      this.#log.error({ ...errorFields(error), ns: 'slashes', key }, 'record:skipped'),
+    )
+    for (const [worker, { jobId, fraudProofHash }] of upheld) {
+      await this.slash(worker, jobId, fraudProofHash).catch((e: unknown) =>
+        this.#log.error({ ...errorFields(e), worker, jobId }, 'slash:failed'),
+      )
+    }
+  }
+
   async #slashBond(
     worker: string,
     jobId: string,
-    bonding: Promise<StakeBond>,
+    posted: PostedBond,
     fraudProofHash: Uint8Array,
     options: AbortOptions,
   ): Promise<SlashView> {
-    const bond = await bonding
+    const { bond, generation } = posted
     const { ledger, arbiter, treasury } = await this.#open()
     const before = await this.#balance(ledger, bond.address, options)
     const result = await slashStake(
@@ -1092,7 +1186,6 @@ export class Settlement {
       },
       options,
     )
-    this.#bonds.delete(worker)
     // A slash found done had emptied the bond before this call read it (the ledger settles a slash a restart cut
     // short as it opens): what it forfeited is on its record.
     const amount = result.replayed ? await this.#slashedAmount(ledger, result.signature, options) : before
@@ -1103,6 +1196,7 @@ export class Settlement {
       signature: result.signature,
       ...(amount !== undefined ? { amount: amount.toString() } : {}),
     }
+    await this.#book.slashed(view, generation)
     if (this.slashes.length >= SLASHES_KEPT) this.slashes.shift()
     this.slashes.push(view)
     // The proof the chain records: the first one tried, when a slash cut short was carried on with it.
