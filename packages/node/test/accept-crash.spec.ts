@@ -82,9 +82,9 @@ describe('an accepted task across a creator crash', () => {
   }
 
   /** What `Peer.#resume` does at a start: the receipts on disk, the settlements, then the offers. */
-  const resume = async ({ settlement, receipts }: Awaited<ReturnType<typeof startCreator>>) => {
+  const resume = async ({ settlement, receipts }: Awaited<ReturnType<typeof startCreator>>, graceMs = 60_000) => {
     const { cosigned, pending } = await receipts.stored()
-    const resumed = await settlement.resume(cosigned, async () => 1, 60_000)
+    const resumed = await settlement.resume(cosigned, async () => 1, graceMs)
     receipts.offer(pending)
     return { resumed, pending }
   }
@@ -104,9 +104,9 @@ describe('an accepted task across a creator crash', () => {
     await tmp.cleanup()
   })
 
-  it('should sign, offer and pay once, after a restart, a task accepted just before the creator was killed', async () => {
-    // The worker remembers its result, and countersigns a receipt for it.
-    const workerReceipts = new ReceiptExchange({
+  /** The worker's receipt exchange: it remembers its result, and countersigns a receipt for it. */
+  const startWorker = async (root: Uint8Array) => {
+    const receipts = new ReceiptExchange({
       bus: busOf(worker.peerId.toString()),
       identity: worker,
       datastore: workerStore,
@@ -116,9 +116,15 @@ describe('an accepted task across a creator crash', () => {
       epochOf: () => 1,
       onCosigned: () => {},
     })
-    const root = new Uint8Array(32).fill(7)
-    await workerReceipts.committed(TASK, { jobId: JOB, creator: creator.peerId.toString(), root, minAmount: AMOUNT })
+    await receipts.committed(TASK, { jobId: JOB, creator: creator.peerId.toString(), root, minAmount: AMOUNT })
+    return receipts
+  }
 
+  /**
+   * A creator that funds the job, has the market accept the worker's task, and is killed as the task's signed receipt
+   * is written; resolves to the job's epoch.
+   */
+  const acceptAndDie = async (root: Uint8Array): Promise<number> => {
     const first = await startCreator()
     await first.settlement.airdrop(1_000_000n)
     const counter = await EpochCounter.open(creatorStore)
@@ -152,6 +158,13 @@ describe('an accepted task across a creator crash', () => {
     crash.mockRestore()
     await first.receipts.stop()
     await first.settlement.close()
+    return epoch
+  }
+
+  it('should sign, offer and pay once, after a restart, a task accepted just before the creator was killed', async () => {
+    const root = new Uint8Array(32).fill(7)
+    const workerReceipts = await startWorker(root)
+    const epoch = await acceptAndDie(root)
 
     const second = await startCreator()
     const { pending } = await resume(second)
@@ -174,6 +187,43 @@ describe('an accepted task across a creator crash', () => {
     expect(again.pending).toEqual([])
     expect(again.resumed.size).toBe(0)
     expect(await third.settlement.view(JOB)).toMatchObject({ receipts: 1, paid: { [payee]: NET } })
+    await third.receipts.stop()
+    await third.settlement.close()
+    await workerReceipts.stop()
+  }, 120_000)
+
+  it("should pay in an epoch of its own, once, the rebuilt receipt of a worker back after its job's epoch closed", async () => {
+    const root = new Uint8Array(32).fill(7)
+    const epoch = await acceptAndDie(root)
+    // The worker is away as the creator restarts: the job's epoch closes without the receipt, refunding the budget.
+    const second = await startCreator()
+    expect((await resume(second, 0)).pending.map((r) => r.taskId)).toEqual([TASK])
+    await vi.waitFor(async () => expect(await second.settlement.idle(JOB)).toBe(true), { timeout: 60_000 })
+    expect(await second.settlement.view(JOB)).toMatchObject({ epoch, receipts: 0, refunded: BUDGET.toString() })
+    // Back: the receipt, offered again, is countersigned and paid in the next epoch, under the one it names.
+    const workerReceipts = await startWorker(root)
+    await vi.waitFor(async () => expect(await workerReceipts.earnings()).toEqual({ tasks: 1, amount: AMOUNT }), {
+      timeout: 60_000,
+    })
+    await vi.waitFor(
+      async () => {
+        expect(await second.settlement.idle(JOB)).toBe(true)
+        expect(await second.settlement.view(`${JOB}/${epoch + 1}`)).toMatchObject({
+          receipts: 1,
+          paid: { [payee]: NET },
+          refunded: '0',
+        })
+      },
+      { timeout: 60_000 },
+    )
+    await second.receipts.stop()
+    await second.settlement.close()
+
+    const third = await startCreator()
+    const again = await resume(third, 0)
+    expect(again.pending).toEqual([])
+    expect(again.resumed.size).toBe(0)
+    expect(await third.settlement.view(`${JOB}/${epoch + 1}`)).toMatchObject({ receipts: 1, paid: { [payee]: NET } })
     await third.receipts.stop()
     await third.settlement.close()
     await workerReceipts.stop()
