@@ -204,6 +204,18 @@ describe('Settlement memory', () => {
     expect(await settlement.idle(JOB)).toBe(true)
   })
 
+  it('should let go of receipts waiting for a resume the peer abandoned, and of those coming later', async () => {
+    await settlement.close()
+    settlement = new Settlement(join(tmp.path, 'ledger'), config, logger, datastore, await EpochCounter.open(datastore))
+    await settlement.receipt(receipts[0] as Receipt)
+    expect(settlement.active).toBe(1)
+    // The peer could not read the receipts it left: nothing is resumed in this run.
+    settlement.resumeAbandoned()
+    expect(settlement.active).toBe(0)
+    await settlement.receipt(receipts[1] as Receipt)
+    expect(settlement.active).toBe(0)
+  })
+
   it('should let go of the receipts of a job whose funding failed at a restart, for the next start to settle', async () => {
     await settlement.close()
     settlement = new Settlement(join(tmp.path, 'ledger'), config, logger, datastore, await EpochCounter.open(datastore))

@@ -452,7 +452,11 @@ export class Peer implements NodeOperations {
    * countersignature that comes back finds its job.
    */
   async #resume(): Promise<void> {
-    const { cosigned, pending } = await this.receipts.stored()
+    const { cosigned, pending } = await this.receipts.stored().catch((e: unknown) => {
+      // Nothing is resumed in this run: receipts coming back must not wait in memory for a funding that never begins.
+      this.settlement.resumeAbandoned()
+      throw e
+    })
     const outstanding = new Map<string, number>()
     for (const r of [...cosigned, ...pending]) outstanding.set(r.jobId, (outstanding.get(r.jobId) ?? 0) + 1)
     // A job the restart cut short ends here: its accepted tasks are those it signed receipts for. A job record that

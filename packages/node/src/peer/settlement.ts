@@ -883,12 +883,21 @@ export class Settlement {
     try {
       return await this.#resume(receipts, accepted, graceMs)
     } finally {
-      this.#resumed = true
-      for (const [jobId, early] of this.#early) {
-        this.#log.warn({ jobId, receipts: early.size }, 'settlement:receipt-deferred')
-      }
-      this.#early.clear()
+      this.resumeAbandoned()
     }
+  }
+
+  /**
+   * Ends the start's resuming without resuming anything (the peer could not read the receipts it left): receipts held
+   * for a funding that will not begin in this run are let go, as are any that come later, for the next start to
+   * settle from disk. {@link resume} ends this way too.
+   */
+  resumeAbandoned(): void {
+    this.#resumed = true
+    for (const [jobId, early] of this.#early) {
+      this.#log.warn({ jobId, receipts: early.size }, 'settlement:receipt-deferred')
+    }
+    this.#early.clear()
   }
 
   async #resume(
