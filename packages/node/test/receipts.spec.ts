@@ -407,8 +407,8 @@ describe('ReceiptExchange lease records', () => {
     await commit('job-1/old', clock.now() - retention)
     await commit('job-1/recent', clock.now() - retention + 1)
     exchange.sweepLeases()
+    await vi.waitFor(async () => expect(await exchange.committedRecord('job-1/old')).toBeUndefined())
     await exchange.stop()
-    expect(await exchange.committedRecord('job-1/old')).toBeUndefined()
     expect(await exchange.committedRecord('job-1/recent')).toMatchObject({ jobId: JOB })
   })
 
@@ -434,6 +434,24 @@ describe('ReceiptExchange lease records', () => {
     expect(await exchange.pruneLeases()).toBe(1)
     expect(await exchange.committedRecord('job-1/untimed')).toBeUndefined()
   })
+
+  it('should end an aborted first sweep without indexing, for the next sweep to index from the start', async () => {
+    await olderRecord('job-1/untimed')
+    const controller = new AbortController()
+    const entries = datastore.entries.bind(datastore)
+    // The stop comes while the sweep reads the older records.
+    vi.spyOn(datastore, 'entries').mockImplementationOnce(async function* (ns, options) {
+      controller.abort()
+      yield* entries(ns, options)
+    })
+    await expect(exchange.pruneLeases({ signal: controller.signal })).rejects.toMatchObject({ code: 'CORE__ABORTED' })
+    expect(await datastore.get('meta', 'leases-indexed')).toBeUndefined()
+    expect(await exchange.committedRecord('job-1/untimed')).not.toHaveProperty('at')
+    vi.restoreAllMocks()
+    expect(await exchange.pruneLeases()).toBe(0)
+    expect(await exchange.committedRecord('job-1/untimed')).toMatchObject({ at: clock.now() })
+  })
+
   it("should read at a sweep only the records due, once it has indexed an older data directory's", async () => {
     const retention = outputRetentionMs + UNPAID_LEASE_GRACE_MS
     const start = clock.now()

@@ -296,6 +296,8 @@ export class ReceiptExchange {
   #leasesIndexed = false
   /** The sweep under way, if any: {@link stop} waits for it, so it never writes to a closed datastore. */
   #sweeping: Promise<unknown> = Promise.resolve()
+  /** Aborted by {@link stop}: a sweep under way (the first of an older data directory reads every record) ends. */
+  readonly #sweepLifetime = new AbortController()
 
   constructor(components: ReceiptExchangeComponents) {
     this.#c = components
@@ -362,6 +364,7 @@ export class ReceiptExchange {
     clearInterval(this.#leaseSweep)
     this.#leaseSweep = undefined
     this.#unsubscribe()
+    this.#sweepLifetime.abort()
     await this.#sweeping
   }
 
@@ -369,9 +372,10 @@ export class ReceiptExchange {
   sweepLeases(): void {
     if (this.#leaseSweep !== undefined) return
     const sweep = () => {
-      this.#sweeping = this.pruneLeases().catch((e: unknown) =>
-        this.#c.logger.error(errorFields(e), 'leases:sweep-failed'),
-      )
+      const signal = this.#sweepLifetime.signal
+      this.#sweeping = this.pruneLeases({ signal }).catch((e: unknown) => {
+        if (!signal.aborted) this.#c.logger.error(errorFields(e), 'leases:sweep-failed')
+      })
     }
     sweep()
     this.#leaseSweep = setInterval(sweep, LEASE_SWEEP_MS)
@@ -391,7 +395,7 @@ export class ReceiptExchange {
       this.#c.logger.error({ ...errorFields(error), ns: 'leases', key }, 'record:skipped')
     // In the records' queue, as every change to them: a record written again since it was indexed is not swept.
     return this.#leases.run(async () => {
-      await this.#indexLeases()
+      await this.#indexLeases(options)
       const dueBy = this.#clock.now() - retentionMs
       const writes: DatastoreWrite[] = []
       let pruned = 0
@@ -425,11 +429,11 @@ export class ReceiptExchange {
   /**
    * Gives every result record its entry in the index by commit time, once per data directory: records written before
    * the index existed would otherwise never be swept. A record of an older version, which has no commit time, counts
-   * from now. Runs in the records' queue.
+   * from now. Runs in the records' queue. Aborted, it writes nothing: the next sweep indexes from the start.
    */
-  async #indexLeases(): Promise<void> {
+  async #indexLeases(options: AbortOptions): Promise<void> {
     if (this.#leasesIndexed) return
-    if ((await this.#c.datastore.get('meta', LEASES_INDEXED)) === undefined) {
+    if ((await this.#c.datastore.get('meta', LEASES_INDEXED, undefined, options)) === undefined) {
       const now = this.#clock.now()
       const writes: DatastoreWrite[] = []
       // The index's own entries (of records committed since this start) are not records.
@@ -438,6 +442,7 @@ export class ReceiptExchange {
         this.#c.logger.error({ ...errorFields(error), ns: 'leases', key }, 'record:skipped')
       }
       for await (const [taskId, committed] of this.#c.datastore.entries('leases', {
+        ...options,
         onCorrupt,
         parse: parseCommitted,
       })) {
@@ -446,7 +451,7 @@ export class ReceiptExchange {
         }
         writes.push({ type: 'put', ns: 'leases', key: byTimeKey(committed.at ?? now, taskId), value: {} })
       }
-      await this.#c.datastore.batch([...writes, { type: 'put', ns: 'meta', key: LEASES_INDEXED, value: 1 }])
+      await this.#c.datastore.batch([...writes, { type: 'put', ns: 'meta', key: LEASES_INDEXED, value: 1 }], options)
     }
     this.#leasesIndexed = true
   }
