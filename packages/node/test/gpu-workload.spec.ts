@@ -29,7 +29,7 @@ const execution: TaskExecution = { order, task, minPrice: 1n, paidMs: paidTaskMs
 
 /** Inputs that load at once: a scene whose every frame is the same (the fake engine never looks at it). */
 const inputs = {
-  load: async () => ({ kind: 'render', sceneAt: () => ({}) }) as unknown as LoadedInputs,
+  load: async () => ({ kind: 'render', sceneAt: async () => ({}) }) as unknown as LoadedInputs,
 } as unknown as InputCache
 
 /**

@@ -157,7 +157,7 @@ describe('InputCache', () => {
     for (const fetch of source.fetches) fetch.resolve()
     const loaded = await still
     if (loaded.kind !== 'render') throw new Error('not a render')
-    expect(loaded.sceneAt(0).triangleCount).toBeGreaterThan(0)
+    expect((await loaded.sceneAt(0)).triangleCount).toBeGreaterThan(0)
     expect(isTesseraError(await played, 'GPU__MALFORMED_SCENE')).toBe(true)
   })
 
@@ -191,11 +191,11 @@ describe('InputCache', () => {
       return loaded
     }
     const worker = await framesOf()
-    const first = worker.sceneAt(2)
-    for (const frame of [6, 4]) worker.sceneAt(frame)
+    const first = await worker.sceneAt(2)
+    for (const frame of [6, 4]) await worker.sceneAt(frame)
     const verifier = await framesOf()
-    const alone = verifier.sceneAt(5)
-    const after = worker.sceneAt(5)
+    const alone = await verifier.sceneAt(5)
+    const after = await worker.sceneAt(5)
     expect(bitwiseEqual(after.bvh, alone.bvh)).toBe(true)
     expect(bitwiseEqual(after.triangles, alone.triangles)).toBe(true)
     // The tree is the first frame's, refitted: the same nodes, each over the same triangles.
@@ -214,14 +214,17 @@ describe('InputCache', () => {
     source.fetches[0]?.resolve()
     const loaded = await loading
     if (loaded.kind !== 'render') throw new Error('not a render')
-    const frames = [0, 1, 2, 3].map((f) => loaded.sceneAt(f))
+    const frames: Scene[] = []
+    for (const f of [0, 1, 2, 3]) frames.push(await loaded.sceneAt(f))
     expect(new Set(frames).size).toBe(4)
     // Frame 0 used again: frame 1 is now the one used longest ago.
-    expect(loaded.sceneAt(0)).toBe(frames[0])
+    expect(await loaded.sceneAt(0)).toBe(frames[0])
     expect(released.scenes).toEqual([])
-    loaded.sceneAt(4)
+    await loaded.sceneAt(4)
+    await settle()
     expectSame(released.scenes, [frames[1]!])
-    loaded.sceneAt(5)
+    await loaded.sceneAt(5)
+    await settle()
     expectSame(released.scenes, [frames[1]!, frames[2]!])
   })
 
@@ -243,8 +246,8 @@ describe('InputCache', () => {
       return loaded
     }
     const first = await load(0)
-    const kept = [first.sceneAt(0), first.sceneAt(1)]
-    for (let i = 1; i < 8; i++) (await load(i)).sceneAt(0)
+    const kept = [await first.sceneAt(0), await first.sceneAt(1)]
+    for (let i = 1; i < 8; i++) await (await load(i)).sceneAt(0)
     expect(released.scenes).toEqual([])
     // The ninth input set pushes the first out.
     await load(8)
@@ -266,7 +269,7 @@ describe('InputCache', () => {
     if (loaded.kind !== 'render') throw new Error('not a render')
     await settle()
     // Its waiting caller still gets it, and may render it: the engine uploads a released scene again.
-    expectSame(released.scenes, [loaded.sceneAt(0)])
+    expectSame(released.scenes, [await loaded.sceneAt(0)])
     for (const f of source.fetches.slice(1)) f.resolve()
   })
 
@@ -303,7 +306,7 @@ describe('InputCache', () => {
       source.fetches.at(-1)?.resolve()
       const loaded = await loading
       if (loaded.kind !== 'render') throw new Error('not a render')
-      return loaded.sceneAt(0)
+      return await loaded.sceneAt(0)
     }
     const first = await load(0)
     const second = await load(1)

@@ -102,7 +102,7 @@ export class GpuWorkload implements TaskExecutor {
   async checkInputs(order: InputOrder, options: AbortOptions = {}): Promise<void> {
     const loaded = await this.#inputs.load(order, options)
     // Its first frame posed: animations that cannot be played fail here, not at every task.
-    if (loaded.kind === 'render' && order.split.kind === 'render') loaded.sceneAt(order.split.firstFrame)
+    if (loaded.kind === 'render' && order.split.kind === 'render') await loaded.sceneAt(order.split.firstFrame, options)
     if (loaded.kind === 'inference' && order.split.kind === 'inference') {
       checkDeclaredWork(order.split, modelFlopsLowerBound(loaded.model))
       validateInputs(loaded.model, loaded.inputs)
@@ -202,7 +202,7 @@ export class GpuWorkload implements TaskExecutor {
     if (task.kind === 'render' && loaded.kind === 'render') {
       const tile = await this.#engine.renderTile(
         {
-          scene: loaded.sceneAt(task.frame),
+          scene: await loaded.sceneAt(task.frame, options),
           frame: task.frame,
           imageWidth: task.imageWidth,
           imageHeight: task.imageHeight,

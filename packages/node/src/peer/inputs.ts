@@ -1,15 +1,6 @@
 import { type AbortOptions, type Order, raceSignal, throwIfAborted } from '@tessera/core'
-import {
-  decodeEnvironmentImage,
-  loadOnnxModel,
-  loadScene,
-  SceneTimeline,
-  withEnvironment,
-  type OnnxModel,
-  type Scene,
-  type Tensor,
-} from '@tessera/gpu'
-import { decodeTensorBundle } from './tensor-bundle.js'
+import type { OnnxModel, Scene, Tensor } from '@tessera/gpu'
+import { type ParseLimits, type SceneFrames, startParser } from './input-parser.js'
 
 /** Where input blobs come from: `node.blobs` (the creator serves them to the peers it awarded). */
 export interface InputSource {
@@ -22,11 +13,11 @@ export interface InputSource {
 }
 
 /**
- * A job's inputs, parsed: a render's scene, built for each frame (its animations at the frame's time), or an
- * inference's model and input tensors.
+ * A job's inputs, parsed: a render's scene, built for each frame (its animations at the frame's time, posed in the
+ * thread that parsed them), or an inference's model and input tensors.
  */
 export type LoadedInputs =
-  | { kind: 'render'; sceneAt(frame: number): Scene }
+  | { kind: 'render'; sceneAt(frame: number, options?: AbortOptions): Promise<Scene> }
   | { kind: 'inference'; model: OnnxModel; inputs: Record<string, Tensor> }
 
 /**
@@ -54,7 +45,16 @@ const FRAMES_KEPT = 4
 
 /** A render's inputs whose every frame is one scene; a function of its own, so the parsed document is not kept. */
 function stillScene(scene: Scene, release: InputRelease | undefined): Held {
-  return { inputs: { kind: 'render', sceneAt: () => scene }, drop: () => release?.releaseScene(scene) }
+  return {
+    inputs: {
+      kind: 'render',
+      sceneAt: async (_frame, options = {}) => {
+        throwIfAborted(options.signal)
+        return scene
+      },
+    },
+    drop: () => release?.releaseScene(scene),
+  }
 }
 
 /** What of an order its inputs depend on. */
@@ -80,7 +80,9 @@ interface Loading {
 
 /**
  * Fetches and parses a job's inputs once per input set: every task of a job, and every verification of it, runs
- * on the same scene or model. Concurrent requests share one fetch, which no single caller's signal may cut short:
+ * on the same scene or model. Inputs are parsed in a worker thread bounded in memory and time (see
+ * `input-parser.ts` and `limits`), never on this thread: a hostile input the parsers' bounds miss is refused with
+ * `NODE__INPUT_PARSE_FAILED` instead of stalling the node or exhausting its heap. Concurrent requests share one fetch, which no single caller's signal may cut short:
  * each caller stops waiting when its own signal aborts, and the fetch stops only once every caller has. A fetch
  * that fails or is aborted is not kept.
  *
@@ -91,11 +93,13 @@ interface Loading {
 export class InputCache {
   readonly #source: InputSource
   readonly #release: InputRelease | undefined
+  readonly #limits: ParseLimits
   readonly #loaded = new Map<string, Loading>()
 
-  constructor(source: InputSource, release?: InputRelease) {
+  constructor(source: InputSource, release?: InputRelease, limits: ParseLimits = {}) {
     this.#source = source
     this.#release = release
+    this.#limits = limits
   }
 
   /** The inputs of `order`, fetched and parsed once; rejects with an AbortError when `options.signal` aborts. */
@@ -163,77 +167,123 @@ export class InputCache {
   }
 
   async #fetch(order: InputOrder, options: AbortOptions): Promise<Held> {
-    // The creator holds its own inputs (and verifies from them); workers fetch them from the creator. Only the
-    // inputs read are fetched: an order may name more (up to the wire's bound), which nothing would use.
-    const blobs = await Promise.all(
-      order.inputs
-        .slice(0, INPUTS_READ)
-        .map(async (cid) =>
-          (await this.#source.has(cid, options))
-            ? this.#source.get(cid, options)
-            : this.#source.fetchFrom(order.creator, cid, options),
-        ),
-    )
-    if (order.kind === 'render') {
-      const split = order.split.kind === 'render' ? order.split : undefined
-      const fps = split?.fps
-      const animation = split?.animation
-      // Without a frame rate every frame is the scene as stored, and its animations are not even decoded: none will
-      // play, and their keys can outweigh the rest of the file. An animation is picked only to be played. Every
-      // frame's BVH refits the one built for the first frame's pose: the same tree for a frame on every peer,
-      // whatever frames it built before, and the closest to the frames played.
-      const timeline =
-        fps === undefined
-          ? undefined
-          : await SceneTimeline.load(blobs[0] as Uint8Array, {
-              ...(animation === undefined ? {} : { animation }),
-              topologyTime: (split?.firstFrame ?? 0) / fps,
-            })
-      const stored = timeline === undefined ? await loadScene(blobs[0] as Uint8Array) : undefined
-      // A render's second input, where there is one, is the panorama that lights the scene.
-      const panorama = blobs[1] === undefined ? undefined : decodeEnvironmentImage(blobs[1])
-      const lit = (scene: Scene) =>
-        panorama === undefined ? scene : withEnvironment(scene, panorama, lightingOf(order))
-      // With nothing that moves, every frame is the one scene.
-      if (fps === undefined || timeline === undefined || !timeline.animated) {
-        return stillScene(lit(stored ?? timeline!.stored()), this.#release)
-      }
-      return animatedScene((frame) => lit(timeline.at(frame / fps)), this.#release)
+    // Started first: the thread loads its modules (half a second) while the inputs are fetched.
+    const parser = startParser(this.#limits)
+    let blobs: Uint8Array[]
+    try {
+      // The creator holds its own inputs (and verifies from them); workers fetch them from the creator. Only the
+      // inputs read are fetched: an order may name more (up to the wire's bound), which nothing would use.
+      blobs = await Promise.all(
+        order.inputs
+          .slice(0, INPUTS_READ)
+          .map(async (cid) =>
+            (await this.#source.has(cid, options))
+              ? this.#source.get(cid, options)
+              : this.#source.fetchFrom(order.creator, cid, options),
+          ),
+      )
+    } catch (e) {
+      parser.close()
+      throw e
     }
-    const model = loadOnnxModel(blobs[0] as Uint8Array)
+    const split = order.split.kind === 'render' ? order.split : undefined
+    const parsed = await parser.parse(
+      order.kind === 'render'
+        ? {
+            kind: 'render',
+            scene: blobs[0] as Uint8Array,
+            // A render's second input, where there is one, is the panorama that lights the scene.
+            ...(blobs[1] === undefined ? {} : { panorama: blobs[1] }),
+            ...(lightingOf(order) === undefined ? {} : { lighting: lightingOf(order) }),
+            // Without a frame rate every frame is the scene as stored, and its animations are not even decoded.
+            // Every frame's BVH refits the one built for the first frame's pose: the same tree for a frame on every
+            // peer, whatever frames it built before.
+            ...(split?.fps === undefined ? {} : { fps: split.fps, firstFrame: split.firstFrame }),
+            ...(split?.animation === undefined ? {} : { animation: split.animation }),
+          }
+        : { kind: 'inference', model: blobs[0] as Uint8Array, ...(blobs[1] === undefined ? {} : { bundle: blobs[1] }) },
+      options,
+    )
+    if (parsed.kind === 'still') return stillScene(parsed.scene, this.#release)
+    if (parsed.kind === 'animated') return animatedScene(parsed.frames, this.#release)
+    const model = parsed.model
     return {
-      inputs: { kind: 'inference', model, inputs: blobs[1] === undefined ? {} : decodeTensorBundle(blobs[1]) },
+      inputs: { kind: 'inference', model, inputs: parsed.inputs },
       drop: () => this.#release?.releaseModel(model),
     }
   }
 }
 
-/** A render's inputs whose frames differ: the {@link FRAMES_KEPT} frames used last stay built. */
-function animatedScene(build: (frame: number) => Scene, release: InputRelease | undefined): Held {
+/** One frame of an animated scene being posed, or posed: shared by its callers as an input set's fetch is. */
+interface FrameLoading {
+  promise: Promise<Scene>
+  controller: AbortController
+  waiting: number
+  settled: boolean
+}
+
+/**
+ * A render's inputs whose frames differ, posed by `frames`: the {@link FRAMES_KEPT} frames used last stay built.
+ * A frame asked by several callers is posed once, and its posing stops once every caller has aborted.
+ */
+function animatedScene(frames: SceneFrames, release: InputRelease | undefined): Held {
   // A hit moves its frame to the back of the map's order, so the front is the frame used longest ago.
-  const frames = new Map<number, Scene>()
+  const kept = new Map<number, FrameLoading>()
+  // A frame dropped while it is posed is freed once it is built.
+  const free = (entry: FrameLoading) =>
+    void entry.promise.then(
+      (scene) => release?.releaseScene(scene),
+      () => {},
+    )
   return {
     inputs: {
       kind: 'render',
-      sceneAt: (frame) => {
-        let scene = frames.get(frame)
-        if (scene === undefined) {
-          scene = build(frame)
-          if (frames.size >= FRAMES_KEPT) {
-            const [oldest, dropped] = frames.entries().next().value as [number, Scene]
-            frames.delete(oldest)
-            release?.releaseScene(dropped)
-          }
+      sceneAt: async (frame, options = {}) => {
+        throwIfAborted(options.signal)
+        let entry = kept.get(frame)
+        if (entry !== undefined) {
+          kept.delete(frame)
         } else {
-          frames.delete(frame)
+          const controller = new AbortController()
+          const posing: FrameLoading = {
+            promise: frames.sceneAt(frame, { signal: controller.signal }),
+            controller,
+            waiting: 0,
+            settled: false,
+          }
+          posing.promise.then(
+            () => {
+              posing.settled = true
+            },
+            () => {
+              posing.settled = true
+              if (kept.get(frame) === posing) kept.delete(frame)
+            },
+          )
+          if (kept.size >= FRAMES_KEPT) {
+            const [oldest, dropped] = kept.entries().next().value as [number, FrameLoading]
+            kept.delete(oldest)
+            free(dropped)
+          }
+          entry = posing
         }
-        frames.set(frame, scene)
-        return scene
+        kept.set(frame, entry)
+        entry.waiting++
+        try {
+          return await raceSignal(entry.promise, options.signal)
+        } finally {
+          entry.waiting--
+          if (entry.waiting === 0 && !entry.settled) {
+            entry.controller.abort()
+            if (kept.get(frame) === entry) kept.delete(frame)
+          }
+        }
       },
     },
     drop: () => {
-      for (const scene of frames.values()) release?.releaseScene(scene)
-      frames.clear()
+      for (const entry of kept.values()) free(entry)
+      kept.clear()
+      frames.close()
     },
   }
 }

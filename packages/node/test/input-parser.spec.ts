@@ -1,0 +1,213 @@
+import type { Worker } from 'node:worker_threads'
+import { WebIO } from '@gltf-transform/core'
+import { isTesseraError } from '@tessera/core'
+import {
+  bitwiseEqual,
+  decodeEnvironmentImage,
+  encodeExr,
+  generateScene,
+  generateSceneDocument,
+  isGpuError,
+  loadOnnxModel,
+  loadScene,
+  type Scene,
+  SceneTimeline,
+  tensor,
+  withEnvironment,
+} from '@tessera/gpu'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { isNodeError } from '../src/errors.js'
+import type { ParseLimits } from '../src/peer/input-parser.js'
+import { InputCache, type InputOrder, type InputSource } from '../src/peer/inputs.js'
+import { decodeTensorBundle, encodeTensorBundle } from '../src/peer/tensor-bundle.js'
+import { linearModel } from './fixtures.js'
+
+/** A creator's blobs, all held by this node. */
+function heldSource(blobs: Record<string, Uint8Array>): InputSource {
+  const get = async (cid: string) => {
+    const blob = blobs[cid]
+    if (blob === undefined) throw new Error(`no blob ${cid}`)
+    return blob
+  }
+  return { has: async () => true, get, fetchFrom: async (_peer, cid) => get(cid) }
+}
+
+/** A render order of `inputs`, its split's fields over a still one's. */
+function renderOrder(inputs: string[], split: Record<string, unknown> = {}): InputOrder {
+  return { kind: 'render', inputs, creator: 'creator', split: { kind: 'render', ...split } } as unknown as InputOrder
+}
+
+/** Limits that record each parse thread started, and each one's exit code once it has ended. */
+function watched(limits: ParseLimits = {}) {
+  const workers: Worker[] = []
+  const exits: Promise<number>[] = []
+  const replies: string[] = []
+  return {
+    workers,
+    replies,
+    /** The exit codes of the threads started so far, once every one has ended. */
+    exited: () => Promise.all(exits),
+    limits: {
+      ...limits,
+      spawned: (worker: Worker) => {
+        workers.push(worker)
+        exits.push(new Promise((resolve) => worker.once('exit', resolve)))
+        worker.on('message', (reply: { type: string }) => replies.push(reply.type))
+      },
+    } satisfies ParseLimits,
+  }
+}
+
+/** A scene's packed arrays. */
+const SCENE_ARRAYS = ['triangles', 'normals', 'materials', 'bvh', 'lights', 'aux'] as const
+
+/** That `actual` is `expected`: its packed arrays bit for bit, the rest equal. */
+function expectSameScene(actual: Scene, expected: Scene): void {
+  for (const key of SCENE_ARRAYS) expect(bitwiseEqual(actual[key], expected[key]), key).toBe(true)
+  const rest = (s: Scene) =>
+    Object.fromEntries(Object.entries(s).filter(([k]) => !(SCENE_ARRAYS as readonly string[]).includes(k)))
+  expect(rest(actual)).toEqual(rest(expected))
+}
+
+const isAbort = (e: unknown) => isTesseraError(e, 'CORE__ABORTED')
+
+/** The procedural room whose diffuse sphere rolls across it over 2 s: its triangles move, frame by frame. */
+async function rollingSphere(): Promise<Uint8Array> {
+  const doc = generateSceneDocument({ subdivisions: 1 })
+  const sphere = doc
+    .getRoot()
+    .listNodes()
+    .find((n) => n.getName() === 'diffuse-sphere')!
+  const buffer = doc.getRoot().listBuffers()[0]!
+  const accessor = (type: 'SCALAR' | 'VEC3', values: number[]) =>
+    doc.createAccessor().setType(type).setArray(new Float32Array(values)).setBuffer(buffer)
+  const sampler = doc
+    .createAnimationSampler()
+    .setInput(accessor('SCALAR', [0, 2]))
+    .setOutput(accessor('VEC3', [-0.5, 0.375, -0.25, 0.5, 0.625, 0.375]))
+  doc
+    .createAnimation('roll')
+    .addSampler(sampler)
+    .addChannel(doc.createAnimationChannel().setTargetNode(sphere).setTargetPath('translation').setSampler(sampler))
+  return new WebIO().writeBinary(doc)
+}
+
+describe('InputCache parse threads', () => {
+  let scene: Uint8Array
+  /** 250,000 triangles: a glTF document whose objects run far past a 48 MiB heap, and whose parse takes a while. */
+  let large: Uint8Array
+
+  beforeAll(async () => {
+    scene = await generateScene({ subdivisions: 1 })
+    large = await generateScene({ subdivisions: 6 })
+  })
+
+  it('should load a scene lit by a panorama in a thread of its own, bit for bit as parsing it here', async () => {
+    const pixels = new Float32Array(16 * 8 * 4).map((_, i) => (i % 4 === 3 ? 1 : (i % 7) / 4))
+    const panorama = await encodeExr({ width: 16, height: 8, pixels })
+    const lighting = { intensity: 2, rotation: 0.5 }
+    const watch = watched()
+    const cache = new InputCache(heldSource({ scene, panorama }), undefined, watch.limits)
+    const loaded = await cache.load(renderOrder(['scene', 'panorama'], { environment: lighting }))
+    if (loaded.kind !== 'render') throw new Error('not a render')
+    const here = withEnvironment(await loadScene(scene), decodeEnvironmentImage(panorama), lighting)
+    expectSameScene(await loaded.sceneAt(3), here)
+    expect(watch.workers).toHaveLength(1)
+    // Its work done, the thread is gone.
+    expect(await watch.exited()).toHaveLength(1)
+  })
+
+  it('should load a model and its input tensors in a thread of its own, as parsing them here', async () => {
+    const model = linearModel()
+    const bundle = encodeTensorBundle({ x: tensor([2, 4], [1, 2, 3, 4, 5, 6, 7, 8]) })
+    const watch = watched()
+    const cache = new InputCache(heldSource({ model, bundle }), undefined, watch.limits)
+    const loaded = await cache.load({
+      kind: 'inference',
+      inputs: ['model', 'bundle'],
+      creator: 'creator',
+      split: { kind: 'inference' },
+    } as unknown as InputOrder)
+    if (loaded.kind !== 'inference') throw new Error('not an inference')
+    expect(loaded.model).toEqual(loadOnnxModel(model))
+    expect(loaded.inputs).toEqual(decodeTensorBundle(bundle))
+    expect(watch.workers).toHaveLength(1)
+  })
+
+  it("should pose an animated scene's frames in its parse thread bit for bit as its timeline does here", async () => {
+    const bytes = await rollingSphere()
+    const watch = watched()
+    const cache = new InputCache(heldSource({ scene: bytes }), undefined, watch.limits)
+    const loaded = await cache.load(renderOrder(['scene'], { firstFrame: 2, fps: 4 }))
+    if (loaded.kind !== 'render') throw new Error('not a render')
+    const timeline = await SceneTimeline.load(bytes, { topologyTime: 2 / 4 })
+    for (const frame of [2, 6, 4, 5]) expectSameScene(await loaded.sceneAt(frame), timeline.at(frame / 4))
+    // One thread parsed the scene and posed every frame.
+    expect(watch.workers).toHaveLength(1)
+    expect(watch.replies.filter((r) => r === 'frame')).toHaveLength(4)
+  })
+
+  it("should pass a parser's coded error through from its thread with its code", async () => {
+    const watch = watched()
+    const bundle = new Uint8Array([0xff, 0xff, 0xff])
+    const cache = new InputCache(heldSource({ bad: new Uint8Array([1, 2, 3]), bundle }), undefined, watch.limits)
+    const refused = await cache.load(renderOrder(['bad'])).catch((e: unknown) => e)
+    expect(isGpuError(refused, 'GPU__MALFORMED_SCENE')).toBe(true)
+    const model = linearModel()
+    const source = heldSource({ model, bundle })
+    const inference = { kind: 'inference', inputs: ['model', 'bundle'], creator: 'c', split: { kind: 'inference' } }
+    const bad = await new InputCache(source, undefined, watch.limits)
+      .load(inference as unknown as InputOrder)
+      .catch((e: unknown) => e)
+    expect(isNodeError(bad, 'NODE__UNSUPPORTED_INPUT')).toBe(true)
+    expect(watch.workers).toHaveLength(2)
+  })
+
+  it("should refuse a scene that exhausts its parse thread's heap with NODE__INPUT_PARSE_FAILED, and go on", async () => {
+    const watch = watched({ maxOldGenerationSizeMb: 48 })
+    const refused = await new InputCache(heldSource({ large }), undefined, watch.limits)
+      .load(renderOrder(['large']))
+      .catch((e: unknown) => e)
+    expect(isNodeError(refused, 'NODE__INPUT_PARSE_FAILED')).toBe(true)
+    expect((refused as { context: { reason: string } }).context.reason).toBe('out-of-memory')
+    // Its modules loaded within the bound: the parse itself ran out.
+    expect(watch.replies).toContain('ready')
+    expect(watch.replies).not.toContain('parsed')
+    // This process lives on, and parses the next job's inputs.
+    const loaded = await new InputCache(heldSource({ scene })).load(renderOrder(['scene']))
+    expect(loaded.kind).toBe('render')
+  })
+
+  it('should end a parse past its deadline with NODE__INPUT_PARSE_FAILED, terminating its thread', async () => {
+    const deadlines: { ms: number; fire: () => void }[] = []
+    const watch = watched({
+      schedule: (ms, fire) => {
+        deadlines.push({ ms, fire })
+        return () => {}
+      },
+    })
+    const loading = new InputCache(heldSource({ large }), undefined, watch.limits).load(renderOrder(['large']))
+    await expect.poll(() => deadlines.length).toBe(1)
+    expect(deadlines[0]?.ms).toBe(2 * 60_000)
+    deadlines[0]?.fire()
+    const refused = await loading.catch((e: unknown) => e)
+    expect(isNodeError(refused, 'NODE__INPUT_PARSE_FAILED')).toBe(true)
+    expect((refused as { context: { reason: string } }).context.reason).toBe('timed-out')
+    // Terminated, not finished: it never answered.
+    expect(await watch.exited()).toEqual([1])
+    expect(watch.replies).not.toContain('parsed')
+  })
+
+  it('should terminate the parse thread once every caller has aborted', async () => {
+    const watch = watched()
+    const caller = new AbortController()
+    const loading = new InputCache(heldSource({ large }), undefined, watch.limits).load(renderOrder(['large']), {
+      signal: caller.signal,
+    })
+    await expect.poll(() => watch.workers.length).toBe(1)
+    caller.abort()
+    await expect(loading).rejects.toSatisfy(isAbort)
+    expect(await watch.exited()).toEqual([1])
+    expect(watch.replies).not.toContain('parsed')
+  })
+})
