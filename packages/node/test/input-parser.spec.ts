@@ -147,6 +147,23 @@ describe('InputCache parse threads', () => {
     expect(watch.replies.filter((r) => r === 'frame')).toHaveLength(4)
   })
 
+  it("should end an animated scene's thread when its one frame asked is given up, and pose the next in a new one", async () => {
+    const bytes = await rollingSphere()
+    const watch = watched()
+    const cache = new InputCache(heldSource({ scene: bytes }), undefined, watch.limits)
+    const loaded = await cache.load(renderOrder(['scene'], { firstFrame: 0, fps: 4 }))
+    if (loaded.kind !== 'render') throw new Error('not a render')
+    const caller = new AbortController()
+    const given = loaded.sceneAt(3, { signal: caller.signal })
+    caller.abort()
+    await expect(given).rejects.toSatisfy(isAbort)
+    // Terminated: only that stops a pose under way.
+    expect(await watch.exited()).toEqual([1])
+    const timeline = await SceneTimeline.load(bytes, { topologyTime: 0 })
+    expectSameScene(await loaded.sceneAt(3), timeline.at(3 / 4))
+    expect(watch.workers).toHaveLength(2)
+  })
+
   it("should pass a parser's coded error through from its thread with its code", async () => {
     const watch = watched()
     const bundle = new Uint8Array([0xff, 0xff, 0xff])
