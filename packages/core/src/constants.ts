@@ -57,13 +57,17 @@ export const MAX_SAMPLES_PER_PIXEL = 65_536
  */
 export const MAX_PIXEL_SAMPLES_PER_TASK = 2 ** 32
 /**
- * Most pixels one render task's tile may have (clipped to its image): 2^23, e.g. a 2896x2896 tile or a 16384x512
- * strip. A worker renders a tile into one storage buffer of 16 bytes a pixel (RGBA float32), 128 MiB at this bound:
- * the least `maxStorageBufferBindingSize` WebGPU guarantees and all that lavapipe offers, so every worker's device
- * holds it. The pixel-sample bound alone lets through a 16384x16384 tile at 16 samples, a 4 GiB buffer a device
- * refuses only once the task runs.
+ * Most pixels of a render task's tile (clipped to its image) that every worker's device holds the output of: 2^23,
+ * e.g. a 2896x2896 tile or a 16384x512 strip. A worker renders a tile into one storage buffer of
+ * {@link TILE_BYTES_PER_PIXEL} bytes a pixel, 128 MiB at this bound: the least `maxStorageBufferBindingSize` WebGPU
+ * guarantees and all that lavapipe offers. The order schema does not enforce it (a GPU with larger buffers renders a
+ * larger tile, and such orders were valid before this bound); a worker skips an order whose tile its own device cannot
+ * hold (the scheduler's `maxTilePixels`, at least this), and a creator keeps to it by default, so that every worker can
+ * take its order.
  */
 export const MAX_TILE_PIXELS = 2 ** 23
+/** Bytes of a rendered tile's output a pixel (RGBA float32), all in one storage buffer on the worker's device. */
+export const TILE_BYTES_PER_PIXEL = 16
 /**
  * Most FLOPs one inference task may declare (its items times the order's `flopsPerItem`): 2^47, about 1.4e14, four
  * hours on the capacity benchmark's reference device (score 100, 9.6 GFLOP/s of matmul), the bound a render task has

@@ -21,7 +21,6 @@ import {
   MAX_SAMPLES_PER_PIXEL,
   MAX_TASKS_PER_JOB,
   MAX_TEXT_LENGTH,
-  MAX_TILE_PIXELS,
   NONCE_BYTES,
   SIGNATURE_BYTES,
   jobIdOf,
@@ -121,13 +120,10 @@ const renderSplit = fc
     },
     { requiredKeys: ['kind', 'firstFrame', 'frames', 'width', 'height', 'tileWidth', 'tileHeight', 'samples'] },
   )
-  // A task's tile and pixel-samples are bounded too: the tile's height is cut to what its width allows (at least 512
-  // rows), then samples to what the tile allows (at least 512 for any tile).
+  // A task's pixel-samples are bounded too: samples are cut to what the tile allows (at least 16 for any tile).
   .map((split) => {
-    const width = Math.min(split.tileWidth, split.width)
-    const tileHeight = Math.min(split.tileHeight, Math.floor(MAX_TILE_PIXELS / width))
-    const pixels = width * Math.min(tileHeight, split.height)
-    return { ...split, tileHeight, samples: Math.min(split.samples, Math.floor(MAX_PIXEL_SAMPLES_PER_TASK / pixels)) }
+    const pixels = Math.min(split.tileWidth, split.width) * Math.min(split.tileHeight, split.height)
+    return { ...split, samples: Math.min(split.samples, Math.floor(MAX_PIXEL_SAMPLES_PER_TASK / pixels)) }
   })
 
 const inferenceSplit = fc

@@ -14,7 +14,6 @@ import {
   MAX_SAMPLES_PER_PIXEL,
   MAX_INFERENCE_ITEMS,
   MAX_PIXEL_SAMPLES_PER_TASK,
-  MAX_TILE_PIXELS,
   MAX_FLOPS_PER_TASK,
 } from '../constants.js'
 import { amount, cid, id, label, nonNegative, peerId, posInt, probability, tier, uint } from './fields.js'
@@ -41,8 +40,9 @@ interface RenderWork {
 }
 
 /**
- * Pixels of a render split's largest task: a whole tile (edge tiles are clipped, so the image bounds a tile). What
- * {@link MAX_TILE_PIXELS} bounds, so that every worker's device holds the task's output.
+ * Pixels of a render split's largest task: a whole tile (edge tiles are clipped, so the image bounds a tile). What a
+ * worker's device must hold the output of (16 bytes a pixel): a worker skips an order past what its device holds, and a
+ * creator keeps to `MAX_TILE_PIXELS`, which every device holds.
  */
 export function renderTaskPixels(split: Omit<RenderWork, 'samples'>): number {
   return Math.min(split.tileWidth, split.width) * Math.min(split.tileHeight, split.height)
@@ -57,9 +57,10 @@ export function renderTaskPixelSamples(split: RenderWork): number {
 }
 
 /**
- * Render jobs split into frames x tiles, each task a tile of at most {@link MAX_TILE_PIXELS} pixels and
- * {@link MAX_PIXEL_SAMPLES_PER_TASK} pixel-samples: within the bounds of each field one task could still be a
- * 16384x16384 tile at 65,536 samples, work no worker finishes, into an output no device holds.
+ * Render jobs split into frames x tiles, each task at most {@link MAX_PIXEL_SAMPLES_PER_TASK} pixel-samples: within
+ * the bounds of each field one task could still be a 16384x16384 tile at 65,536 samples, work no worker finishes.
+ * A tile's pixels are not bounded here: what a device holds differs between workers (see `MAX_TILE_PIXELS`),
+ * and an order only some devices hold is no malformed message, so peers relay it and each worker decides.
  */
 export const renderSplitSchema = z
   .object({
@@ -80,14 +81,6 @@ export const renderSplitSchema = z
     fps: z.number().min(MIN_FPS).max(MAX_FPS).optional(),
     /** With `fps`, the one animation of the scene to play (by name); absent, all of them. */
     animation: z.string().min(1).max(MAX_ANIMATION_NAME_LENGTH).optional(),
-  })
-  .refine((split) => renderTaskPixels(split) <= MAX_TILE_PIXELS, {
-    error: (issue) => {
-      const split = issue.input as RenderWork
-      const [w, h] = [Math.min(split.tileWidth, split.width), Math.min(split.tileHeight, split.height)]
-      return `a task's tile of ${w}x${h} pixels is more than ${MAX_TILE_PIXELS}, which a worker's device may not hold: use smaller tiles`
-    },
-    path: ['tileWidth'],
   })
   .refine((split) => renderTaskPixelSamples(split) <= MAX_PIXEL_SAMPLES_PER_TASK, {
     message: `a task is at most ${MAX_PIXEL_SAMPLES_PER_TASK} pixel-samples (tile pixels x samples): use smaller tiles or fewer samples`,
