@@ -14,7 +14,8 @@
  *     [--width 64] [--height 64] [--tile 32] [--samples 8] [--out <dir>]
  *
  *   --width, --height   image size in pixels (default 64 x 64)
- *   --tile              tile side in pixels; each tile is one task (default 32: four tiles)
+ *   --tile              tile side in pixels; each tile is one task (default 32: four tiles; at most 2896, whose
+ *                       2^23 pixels of output every worker's device holds: core's MAX_TILE_PIXELS)
  *   --samples           samples per pixel (default 8)
  *   --out DIR           where frame-0000.png goes (default: a new temporary directory)
  *   --dir DIR           parent of the peers' data directories, kept afterwards (default: temporary, removed)
@@ -24,6 +25,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import type { JobStatus } from '@tessera/node'
+import { MAX_TILE_PIXELS } from '@tessera/core'
 import { generateScene } from '@tessera/gpu'
 import { startMarket } from './lib/local-network.js'
 import { followJob } from './lib/follow-job.js'
@@ -41,7 +43,8 @@ const { values } = parseArgs({
 })
 const width = wholeNumberFlag('width', values.width, 1, 4096)
 const height = wholeNumberFlag('height', values.height, 1, 4096)
-const tile = wholeNumberFlag('tile', values.tile, 1, 4096)
+// The node refuses a job whose tiles are larger (SCHEDULER__TILE_SIZE_EXCEEDED), so that every worker can take it.
+const tile = wholeNumberFlag('tile', values.tile, 1, Math.floor(Math.sqrt(MAX_TILE_PIXELS)))
 const samples = wholeNumberFlag('samples', values.samples, 1, 4096)
 /** Every worker asks this per benchmark-hour; a tile is estimated at one benchmark-hour, so a tile pays this. */
 const PRICE = 100n

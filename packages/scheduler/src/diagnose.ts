@@ -1,8 +1,8 @@
-import type { Order } from '@tessera/core'
+import { MAX_TILE_PIXELS, type Order } from '@tessera/core'
 import { DEFAULT_WORK_TOLERANCE } from './constants.js'
 import type { CapacityEntry } from './market.js'
 import type { TierPolicy } from './tiers.js'
-import { isUnderpriced } from './work.js'
+import { isTooLarge, isUnderpriced } from './work.js'
 
 /**
  * Why a capacity record cannot serve an order, checked in this order (a record is counted under the first reason
@@ -12,6 +12,8 @@ import { isUnderpriced } from './work.js'
  * - `tier`: the creator's tier policy does not admit the peer (allowlist, reputation or stake);
  * - `features`: the peer lacks a required feature;
  * - `memory`: the peer has less memory than required;
+ * - `tooLarge`: a render task's tile has more pixels than core's `MAX_TILE_PIXELS`, the default bound of a worker's
+ *   `maxTilePixels`: a capacity record does not say what its device holds, so a peer with a larger device may bid yet;
  * - `underpriced`: a task's work, estimated from the order, is more than the default work tolerance (16) times what
  *   its benchmark-hours pay for, so a worker skips the order (the same for every peer: both scale with its score);
  * - `price`: the peer asks more than the order's maximum price;
@@ -22,6 +24,7 @@ export const EXCLUSION_REASONS = Object.freeze([
   'tier',
   'features',
   'memory',
+  'tooLarge',
   'underpriced',
   'price',
   'busy',
@@ -72,6 +75,7 @@ export function exclusionOf(
   if (policy.refusal(order.tier, record.peer, stakeOf?.(record.peer) ?? record.stake) !== undefined) return 'tier'
   if (!hasFeatures(order.requirements.features, record.features)) return 'features'
   if (record.memoryMb < order.requirements.minMemoryMb) return 'memory'
+  if (isTooLarge(order, MAX_TILE_PIXELS)) return 'tooLarge'
   if (isUnderpriced(order, record.score, DEFAULT_WORK_TOLERANCE)) return 'underpriced'
   if (record.price > order.maxPrice) return 'price'
   if (record.busy >= record.slots) return 'busy'

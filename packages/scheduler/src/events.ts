@@ -84,10 +84,11 @@ export type WorkerEvent =
   | { type: 'job:withdrawn'; at: number; jobId: string; taskIds: readonly string[] }
 
 /**
- * Why a worker did not bid on an order; `underpriced`: a task's work, estimated from the order, would take the worker
- * more than its `workTolerance` times the time the order's `benchHoursPerTask` pays for.
+ * Why a worker did not bid on an order; `tooLarge`: a render task's tile has more pixels than the worker's
+ * `maxTilePixels` (its device would not hold the tile's output); `underpriced`: a task's work, estimated from the
+ * order, would take the worker more than its `workTolerance` times the time the order's `benchHoursPerTask` pays for.
  */
-export type SkipReason = 'tier' | 'features' | 'memory' | 'underpriced' | 'price' | 'busy' | 'expired'
+export type SkipReason = 'tier' | 'features' | 'memory' | 'tooLarge' | 'underpriced' | 'price' | 'busy' | 'expired'
 
 /** Every event either scheduler machine emits. */
 export type SchedulerEvent = CreatorEvent | WorkerEvent

@@ -85,11 +85,12 @@ export function checkTaskCount(split: Split): number {
 }
 
 /**
- * Throws `SCHEDULER__TILE_SIZE_EXCEEDED` when a render split's tasks are tiles of more pixels than one task may be
- * (core's `MAX_TILE_PIXELS`: a worker's device may not hold the output), and `SCHEDULER__TASK_WORK_EXCEEDED` when
- * they are more pixel-samples (core's `MAX_PIXEL_SAMPLES_PER_TASK`), or an inference split's tasks more declared
- * FLOPs (core's `MAX_FLOPS_PER_TASK`). The order schema enforces them all, in this order: workers would refuse the
- * order.
+ * Throws `SCHEDULER__TILE_SIZE_EXCEEDED` when a render split's tasks are tiles of more pixels than core's
+ * `MAX_TILE_PIXELS`, and `SCHEDULER__TASK_WORK_EXCEEDED` when they are more pixel-samples (core's
+ * `MAX_PIXEL_SAMPLES_PER_TASK`), or an inference split's tasks more declared FLOPs (core's `MAX_FLOPS_PER_TASK`). The
+ * order schema enforces the work bounds: workers would refuse the order. The tile bound is a creator's own: the wire
+ * takes larger tiles, and a worker whose device holds them bids (its `maxTilePixels`), but every device holds a tile of
+ * `MAX_TILE_PIXELS`, so a creator keeping to it makes an order every worker can take.
  */
 export function checkTaskWork(split: Split): void {
   if (split.kind === 'inference') {

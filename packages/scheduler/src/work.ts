@@ -1,4 +1,11 @@
-import { inferenceTaskFlops, type Order, renderTaskPixelSamples, type Split } from '@tessera/core'
+import {
+  inferenceTaskFlops,
+  type Order,
+  renderTaskPixels,
+  renderTaskPixelSamples,
+  type Split,
+  TILE_BYTES_PER_PIXEL,
+} from '@tessera/core'
 import {
   DECLARED_WORK_SLACK,
   DEFAULT_BENCH_HOURS_PER_TASK,
@@ -60,6 +67,23 @@ export function isUnderpriced(
 ): boolean {
   const workMs = estimatedTaskMs(order.split, score)
   return workMs !== undefined && workMs > tolerance * paidTaskMs(order, score)
+}
+
+/**
+ * Whether a worker whose device holds the output of tiles of at most `maxTilePixels` pixels would skip `order`: a
+ * render task's tile is larger. Never for inference, whose buffers its engine splits.
+ */
+export function isTooLarge(order: Pick<Order, 'split'>, maxTilePixels: number): boolean {
+  return order.split.kind === 'render' && renderTaskPixels(order.split) > maxTilePixels
+}
+
+/**
+ * The most pixels of a render tile whose output a device with these limits (WebGPU's, in bytes) holds: the output is
+ * one storage buffer of `TILE_BYTES_PER_PIXEL` bytes a pixel, bound whole to the shader. What a node passes as its
+ * worker's `maxTilePixels`; core's `MAX_TILE_PIXELS` at WebGPU's least limits (lavapipe's).
+ */
+export function maxTilePixelsOf(limits: { maxStorageBufferBindingSize: number; maxBufferSize: number }): number {
+  return Math.floor(Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize) / TILE_BYTES_PER_PIXEL)
 }
 
 /**

@@ -1,5 +1,6 @@
 import {
   Fifo,
+  MAX_TILE_PIXELS,
   type Award,
   type Inbound,
   type MessageType,
@@ -25,7 +26,7 @@ import { MarketView } from './market.js'
 import type { PricingStrategy } from './pricing.js'
 import { jobIdOfTask, taskAt, taskIdAt, taskIndexOf, type TaskDescriptor } from './split.js'
 import { TimerQueue } from './timers.js'
-import { isUnderpriced, paidTaskMs } from './work.js'
+import { isTooLarge, isUnderpriced, paidTaskMs } from './work.js'
 
 /** What a worker offers; the driver's capacity record says the same to the network. */
 export interface WorkerProfile {
@@ -111,6 +112,13 @@ export interface WorkerMachineInit {
    * @default DEFAULT_WORK_TOLERANCE (16)
    */
   workTolerance?: number
+  /**
+   * Skip (reason `tooLarge`) a render order whose tile has more pixels than this: the tile's output, core's
+   * `TILE_BYTES_PER_PIXEL` bytes a pixel, is one storage buffer, which the worker's device must hold. A node sets it
+   * from its device's limits; at least 1.
+   * @default MAX_TILE_PIXELS (2^23, what every WebGPU device holds)
+   */
+  maxTilePixels?: number
   /** Emit `bid:skipped` events (the simulator may turn them off). @default true */
   reportSkips?: boolean
   /** Where this worker is paid, named in every Result it signs (see `Result.payee`). @default none */
@@ -163,6 +171,7 @@ export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
   /** Undefined: lost bids are kept until the deadline. */
   readonly #awardGraceMs: number | undefined
   readonly #workTolerance: number
+  readonly #maxTilePixels: number
   readonly #reportSkips: boolean
   readonly #payee: string | undefined
   readonly #jobs = new Map<string, WorkerJob>()
@@ -223,6 +232,14 @@ export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
       })
     }
     this.#workTolerance = workTolerance
+    const maxTilePixels = init.maxTilePixels ?? MAX_TILE_PIXELS
+    if (!(maxTilePixels >= 1)) {
+      throw new SchedulerError('SCHEDULER__INVALID_CONFIG', `maxTilePixels must be at least 1, not ${maxTilePixels}`, {
+        option: 'maxTilePixels',
+        value: maxTilePixels,
+      })
+    }
+    this.#maxTilePixels = maxTilePixels
     this.#reportSkips = init.reportSkips ?? true
     this.#payee = init.payee
   }
@@ -396,6 +413,8 @@ export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
     if (!this.profile.tiers.includes(order.tier)) return 'tier'
     if (!hasFeatures(order.requirements.features, this.profile.features)) return 'features'
     if (this.profile.memoryMb < order.requirements.minMemoryMb) return 'memory'
+    // Before the price: awarded, the task would fail on the device once it ran, and the creator would award it again.
+    if (isTooLarge(order, this.#maxTilePixels)) return 'tooLarge'
     if (this.#underpriced(order)) return 'underpriced'
     if (free <= 0 || (!known && this.#jobs.size >= MAX_WORKER_JOBS)) return 'busy'
     return undefined

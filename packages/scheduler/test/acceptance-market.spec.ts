@@ -128,7 +128,7 @@ describe('acceptance: why no bid, over real nodes', () => {
       jobId,
       seen: 6,
       eligible: 0,
-      excluded: { expired: 1, tier: 1, features: 1, memory: 1, underpriced: 0, price: 1, busy: 1 },
+      excluded: { expired: 1, tier: 1, features: 1, memory: 1, tooLarge: 0, underpriced: 0, price: 1, busy: 1 },
       bids: 0,
       needed: 1,
     }

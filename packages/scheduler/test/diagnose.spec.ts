@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest'
+import type { Order, RenderSplit } from '@tessera/core'
+import { diagnoseOrder, TierPolicy } from '../src/index.js'
 import { capacity, Market, renderSpec } from './harness.js'
 
 describe('why no bid', () => {
@@ -23,7 +25,7 @@ describe('why no bid', () => {
       jobId,
       seen: 9,
       eligible: 1,
-      excluded: { expired: 2, tier: 1, features: 1, memory: 1, underpriced: 0, price: 2, busy: 1 },
+      excluded: { expired: 2, tier: 1, features: 1, memory: 1, tooLarge: 0, underpriced: 0, price: 2, busy: 1 },
       bids: 0,
       needed: 2,
     }
@@ -47,6 +49,24 @@ describe('why no bid', () => {
       eligible: 0,
       excluded: { memory: 1, underpriced: 2 },
     })
+  })
+
+  it('should say a render order whose tile passes MAX_TILE_PIXELS draws no bid as too large, whoever is seen', () => {
+    const market = new Market({ maxReopens: 0 })
+    market.feedCapacity(capacity('fast', { score: 10_000 }))
+    market.feedCapacity(capacity('small', { memoryMb: 1_024 }))
+    const jobId = market.submit(renderSpec({ requirements: { features: [], minMemoryMb: 4_096 } }))
+    const order = market.creator.job(jobId)?.order as Order
+    // Creators keep to the bound, but the wire takes an order of another's with one 4096x4096 tile.
+    const split = { ...(order.split as RenderSplit), width: 4096, height: 4096, tileWidth: 4096, tileHeight: 4096 }
+    const diagnostic = diagnoseOrder(
+      { ...order, split, benchHoursPerTask: 1_000 },
+      market.creator.market.records(),
+      new TierPolicy(),
+      market.now,
+      0,
+    )
+    expect(diagnostic).toMatchObject({ seen: 2, eligible: 0, excluded: { memory: 1, tooLarge: 1, underpriced: 0 } })
   })
 
   it('should report bids received against bids needed', () => {

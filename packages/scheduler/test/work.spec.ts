@@ -4,7 +4,9 @@ import {
   checkDeclaredWork,
   DEFAULT_BENCH_HOURS_PER_TASK,
   estimatedTaskMs,
+  isTooLarge,
   isUnderpriced,
+  maxTilePixelsOf,
   MS_PER_HOUR,
 } from '../src/index.js'
 
@@ -73,5 +75,21 @@ describe('declared inference work', () => {
         1e15,
       ),
     ).not.toThrow()
+  })
+})
+
+describe('tiles a device holds', () => {
+  it("should reckon a device's tile bound from the smaller of its binding and buffer limits, 16 bytes a pixel", () => {
+    // lavapipe's (and WebGPU's least) limits: 128 MiB, core's MAX_TILE_PIXELS.
+    const lavapipe = { maxStorageBufferBindingSize: 2 ** 27, maxBufferSize: 2 ** 28 }
+    expect(maxTilePixelsOf(lavapipe)).toBe(2 ** 23)
+    expect(maxTilePixelsOf({ maxStorageBufferBindingSize: 2 ** 32 - 1, maxBufferSize: 2 ** 31 })).toBe(2 ** 27)
+  })
+
+  it('should find a render order too large by its clipped tile, and never an inference order', () => {
+    expect(isTooLarge({ split: render(4096, 256) }, 2 ** 23)).toBe(true)
+    expect(isTooLarge({ split: render(4096, 256) }, 4096 * 4096)).toBe(false)
+    expect(isTooLarge({ split: { ...render(4096, 1), width: 2048 } }, 2 ** 23)).toBe(false)
+    expect(isTooLarge({ split: { kind: 'inference', items: 2 ** 26, itemsPerTask: 2 ** 26 } }, 1)).toBe(false)
   })
 })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import type { Order, WireMessage } from '@tessera/core'
+import { jobIdOf, type Order, type WireMessage } from '@tessera/core'
 import {
   DEFAULT_AWARD_GRACE_MS,
   estimatedTaskMs,
@@ -175,6 +175,55 @@ describe('WorkerMachine', () => {
           }),
         )
       }
+    })
+
+    describe('a tile its device holds', () => {
+      /** One 4096x4096 tile at 256 samples: valid on the wire, but its 256 MiB output passes MAX_TILE_PIXELS (2^23). */
+      const largeTile = { ...bigTile, width: 4096, height: 4096, tileWidth: 4096, tileHeight: 4096, samples: 256 }
+
+      /** What a worker made with `init` did with an order of `largeTile` (creators keep to MAX_TILE_PIXELS). */
+      const tileDecision = (init: Partial<WorkerMachineInit> = {}): string => {
+        const market = new Market()
+        const { jobId: _, ...content } = orderOf(market, market.submit(renderSpec({ minBids: 5 })))
+        const order = { ...content, split: largeTile, benchHoursPerTask: 300 }
+        const worker = new WorkerMachine({
+          self: 'w',
+          profile: { memoryMb: 8_192, features: ['shader-f16'], score: 100, slots: 1, tiers: [3] },
+          pricing: fixedPrice(1n),
+          ...init,
+        })
+        const body = { jobId: jobIdOf(order), ...order }
+        worker.handle(
+          { kind: 'message', inbound: { from: body.creator, message: { type: 'order', body }, expiresAt: 1e12 } },
+          market.now,
+        )
+        const events = drain(worker).flatMap((o) => (o.kind === 'event' ? [o.event] : []))
+        const skipped = events.find((e) => e.type === 'bid:skipped')
+        return skipped?.type === 'bid:skipped' ? skipped.reason : events.some((e) => e.type === 'bid:sent') ? 'bid' : ''
+      }
+
+      it('should skip, as too large, a render order whose tile has more pixels than its maxTilePixels', () => {
+        expect(tileDecision()).toBe('tooLarge')
+        expect(tileDecision({ maxTilePixels: 4096 * 4096 - 1 })).toBe('tooLarge')
+        // Before the price: a task awarded would fail on the device, and be awarded again.
+        expect(tileDecision({ pricing: fixedPrice(10n ** 12n) })).toBe('tooLarge')
+      })
+
+      it('should bid on it when its device holds the tile (a larger maxTilePixels)', () => {
+        expect(tileDecision({ maxTilePixels: 4096 * 4096 })).toBe('bid')
+        expect(tileDecision({ maxTilePixels: 2 ** 28 })).toBe('bid')
+      })
+
+      it('should take maxTilePixels as an option, at least 1', () => {
+        for (const maxTilePixels of [0, Number.NaN]) {
+          expect(() => new Market().addWorker('w', { maxTilePixels })).toThrow(
+            expect.objectContaining({
+              code: 'SCHEDULER__INVALID_CONFIG',
+              context: { option: 'maxTilePixels', value: maxTilePixels },
+            }),
+          )
+        }
+      })
     })
 
     it('should skip, as underpriced, an inference order whose declared work its benchmark-hours do not pay for', () => {

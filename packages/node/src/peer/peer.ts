@@ -14,7 +14,7 @@ import {
 } from '@tessera/core'
 import { createEngine, type Engine } from '@tessera/gpu'
 import { AdaptiveSampler, defaultPlan, Reputation } from '@tessera/proof'
-import { demandPrice, fixedPrice, type PricingStrategy } from '@tessera/scheduler'
+import { demandPrice, fixedPrice, maxTilePixelsOf, type PricingStrategy } from '@tessera/scheduler'
 import { createScheduler, type SchedulerDriver } from '@tessera/scheduler/driver'
 import { LevelDatastore } from 'datastore-level'
 import type { Logger } from 'pino'
@@ -413,6 +413,7 @@ export class Peer implements NodeOperations {
                 },
                 pricing: pricingOf(config),
                 workTolerance: config.worker.workTolerance,
+                maxTilePixels: maxTilePixelsOf(engine.adapter.limits),
                 payee,
                 executor: workerExecutor({ workload, verification, receipts, holds, outputRetentionMs }),
               },
