@@ -93,6 +93,20 @@ export const AWARD_GRACE_MARGIN_MS = 30_000
 /** Most jobs a worker tracks at once (bids outstanding and leases); beyond it the worker reports itself busy. */
 export const MAX_WORKER_JOBS = 4_096
 
+/**
+ * Codes of a task failure that condemn its order, not the task or the worker: every task of the job would fail alike,
+ * so the worker withdraws from the whole job and skips the order from then on (`bid:skipped`, reason `refused`).
+ * `SCHEDULER__DECLARED_WORK_MISMATCH`: the model costs more than the order declared, and one model runs every task.
+ * Not `NODE__TASK_OVERRAN`: one tile may cost far more than the job's average (a scene's detail is uneven) and a
+ * worker may run slow for its own reasons (load, a stale benchmark), so a later task may well finish in time.
+ */
+export const ORDER_REFUSAL_CODES: ReadonlySet<string> = new Set(['SCHEDULER__DECLARED_WORK_MISMATCH'])
+/**
+ * Most orders a worker remembers refusing (see {@link ORDER_REFUSAL_CODES}), each until its deadline; past it the
+ * oldest is forgotten first, and at worst bid on and refused once more.
+ */
+export const MAX_REFUSED_ORDERS = MAX_WORKER_JOBS
+
 /** Capacity records a market view keeps at most; past it, records of unknown peers are dropped. */
 export const MAX_CAPACITY_RECORDS = 200_000
 /** Open orders a market view keeps at most (for market depth). */

@@ -72,7 +72,8 @@ export type CreatorEvent =
  * - `task:started`: a `run` output was issued for the task;
  * - `result:sent`: the task's result went to the creator;
  * - `task:aborted`: the worker stopped a task (job cancelled, expired, or withdrawn);
- * - `job:withdrawn`: the worker gave back every task of a job.
+ * - `job:withdrawn`: the worker gave back every task of a job (the operator withdrew, or a task's failure condemned
+ *   its order).
  */
 export type WorkerEvent =
   | { type: 'bid:sent'; at: number; jobId: string; price: bigint; etaMs: number; maxTasks: number }
@@ -81,14 +82,23 @@ export type WorkerEvent =
   | { type: 'task:started'; at: number; jobId: string; taskId: string }
   | { type: 'result:sent'; at: number; jobId: string; taskId: string }
   | { type: 'task:aborted'; at: number; jobId: string; taskId: string; reason: AbortReason }
-  | { type: 'job:withdrawn'; at: number; jobId: string; taskIds: readonly string[] }
+  | {
+      type: 'job:withdrawn'
+      at: number
+      jobId: string
+      taskIds: readonly string[]
+      /** Set when a task failed with this code, which condemns the order (`ORDER_REFUSAL_CODES`), not the operator. */
+      code?: string
+    }
 
 /**
  * Why a worker did not bid on an order; `tooLarge`: a render task's tile has more pixels than the worker's
  * `maxTilePixels` (its device would not hold the tile's output); `underpriced`: a task's work, estimated from the
- * order, would take the worker more than its `workTolerance` times the time the order's `benchHoursPerTask` pays for.
+ * order, would take the worker more than its `workTolerance` times the time the order's `benchHoursPerTask` pays for;
+ * `refused`: a task of the order failed here with a code that condemns it (`ORDER_REFUSAL_CODES`).
  */
-export type SkipReason = 'tier' | 'features' | 'memory' | 'tooLarge' | 'underpriced' | 'price' | 'busy' | 'expired'
+export type SkipReason =
+  'tier' | 'features' | 'memory' | 'tooLarge' | 'underpriced' | 'price' | 'busy' | 'expired' | 'refused'
 
 /** Every event either scheduler machine emits. */
 export type SchedulerEvent = CreatorEvent | WorkerEvent

@@ -15,8 +15,10 @@ import {
   BIDS_TOPIC,
   DEFAULT_AWARD_GRACE_MS,
   DEFAULT_WORK_TOLERANCE,
+  MAX_REFUSED_ORDERS,
   MAX_TASKS_PER_MESSAGE,
   MAX_WORKER_JOBS,
+  ORDER_REFUSAL_CODES,
 } from './constants.js'
 import { hasFeatures } from './diagnose.js'
 import { checkSigner, reject, SchedulerError } from './errors.js'
@@ -52,8 +54,11 @@ export type WorkerInput =
   | { kind: 'message'; inbound: Inbound }
   /** The driver finished a task it was told to `run`. */
   | { kind: 'task:finished'; taskId: string; output: TaskCommitment }
-  /** The driver could not finish a task: it is given back to the creator. */
-  | { kind: 'task:failed'; taskId: string; reason?: string }
+  /**
+   * The driver could not finish a task: it is given back to the creator. With a `code` in `ORDER_REFUSAL_CODES` (the
+   * failure's error code), the worker withdraws from the whole job and skips its order from then on.
+   */
+  | { kind: 'task:failed'; taskId: string; reason?: string; code?: string }
   /** The operator withdraws from a job: every unfinished task is given back. */
   | { kind: 'job:withdraw'; jobId: string }
 
@@ -153,6 +158,7 @@ type Timer =
   | { kind: 'heartbeat'; jobId: string }
   | { kind: 'unawarded'; jobId: string; bidIssuedAt: number }
   | { kind: 'deadline'; jobId: string }
+  | { kind: 'refused'; jobId: string }
 
 /**
  * The market side of a worker: it bids on the orders it can serve (tier, features, memory, free slots, price),
@@ -175,6 +181,8 @@ export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
   readonly #reportSkips: boolean
   readonly #payee: string | undefined
   readonly #jobs = new Map<string, WorkerJob>()
+  /** Orders a task's failure condemned (see `ORDER_REFUSAL_CODES`), by job id, oldest first: skipped until forgotten. */
+  readonly #refused = new Set<string>()
   readonly #queue = new Fifo<{ jobId: string; index: number }>()
   readonly #timers = new TimerQueue<Timer>()
   readonly #outputs = new Fifo<WorkerOutput>()
@@ -263,7 +271,7 @@ export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
         this.#onFinished(input.taskId, input.output, now)
         return
       case 'task:failed':
-        this.#onFailed(input.taskId, now)
+        this.#onFailed(input.taskId, input.code, now)
         return
       case 'job:withdraw':
         this.#withdraw(input.jobId, now)
@@ -273,6 +281,10 @@ export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
 
   handleTimeout(now: number): void {
     for (let timer = this.#timers.popDue(now); timer !== undefined; timer = this.#timers.popDue(now)) {
+      if (timer.kind === 'refused') {
+        this.#refused.delete(timer.jobId)
+        continue
+      }
       const job = this.#jobs.get(timer.jobId)
       if (job === undefined) continue
       switch (timer.kind) {
@@ -410,6 +422,7 @@ export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
 
   #skipReason(order: Order, free: number, known: boolean, now: number): SkipReason | undefined {
     if (now >= order.bidDeadline || now >= order.deadline) return 'expired'
+    if (this.#refused.has(order.jobId)) return 'refused'
     if (!this.profile.tiers.includes(order.tier)) return 'tier'
     if (!hasFeatures(order.requirements.features, this.profile.features)) return 'features'
     if (this.profile.memoryMb < order.requirements.minMemoryMb) return 'memory'
@@ -566,19 +579,42 @@ export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
     this.#pump(now)
   }
 
-  #onFailed(taskId: string, now: number): void {
+  #onFailed(taskId: string, code: string | undefined, now: number): void {
     const { job, index } = this.#runningTask(taskId)
     job.tasks.set(index, GIVEN_BACK)
     this.#running--
     job.unfinished--
+    if (code !== undefined && ORDER_REFUSAL_CODES.has(code)) {
+      // Its other tasks would fail alike, and a standing bid would win it more of them: leave the job, and bid on
+      // the order no more (a re-opened copy included) until its deadline.
+      this.#refuse(job.order)
+      this.#withdraw(job.order.jobId, now, [taskId], code)
+      return
+    }
     this.#sendHeartbeat(job, [taskId], now)
     this.#pump(now)
   }
 
-  #withdraw(jobId: string, now: number): void {
+  #refuse(order: Order): void {
+    this.#refused.delete(order.jobId)
+    this.#refused.add(order.jobId)
+    if (this.#refused.size > MAX_REFUSED_ORDERS) {
+      for (const oldest of this.#refused) {
+        this.#refused.delete(oldest)
+        break
+      }
+    }
+    this.#timers.push(order.deadline, { kind: 'refused', jobId: order.jobId })
+  }
+
+  /**
+   * Gives back every unfinished task of a job and leaves it; `failed` are tasks already given back (by their failure)
+   * that the leaving heartbeat names too, `code` the failure's that condemned the order.
+   */
+  #withdraw(jobId: string, now: number, failed: readonly string[] = [], code?: string): void {
     const job = this.#jobs.get(jobId)
     if (job === undefined) reject('SCHEDULER__ORDER_NOT_FOUND', `no job ${jobId} here`, { jobId })
-    const taskIds = this.#stop(job, 'withdrawn', now)
+    const taskIds = [...failed, ...this.#stop(job, 'withdrawn', now)]
     // Heartbeats that list nothing in progress and carry `withdrawn` tell the creator this worker left the job.
     if (job.leased) {
       let start = 0
@@ -588,7 +624,7 @@ export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
       } while (start < taskIds.length)
     }
     this.#jobs.delete(jobId)
-    this.#emit({ type: 'job:withdrawn', at: now, jobId, taskIds })
+    this.#emit({ type: 'job:withdrawn', at: now, jobId, taskIds, ...(code === undefined ? {} : { code }) })
     this.#pump(now)
   }
 

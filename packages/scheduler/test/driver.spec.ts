@@ -2,7 +2,14 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { blobCid, seededRng, type Result } from '@tessera/core'
 import { merkleRoot } from '@tessera/proof'
 import { concat } from 'uint8arrays/concat'
-import { fixedPrice, splitTasks, type JobSpec, type SchedulerEvent, type WorkerProfile } from '../src/index.js'
+import {
+  fixedPrice,
+  SchedulerError,
+  splitTasks,
+  type JobSpec,
+  type SchedulerEvent,
+  type WorkerProfile,
+} from '../src/index.js'
 import {
   assembleOutputs,
   cpuWorkload,
@@ -139,6 +146,31 @@ describe('SchedulerDriver', () => {
     expect(new Set(results.map((r) => r.taskId)).size).toBe(16)
     expect(results.every((r) => r.worker === 'worker-0')).toBe(true)
     expect(events.filter((e) => e.type === 'lease:lost' || e.type === 'task:reassigned')).toEqual([])
+  })
+
+  it('should have a worker leave a job whose task failed with a code condemning its order, and run it no more', async () => {
+    const { network, creator } = market(1)
+    let runs = 0
+    // What a node's workload throws for a model costing more than its order declared: every task would fail alike.
+    const refusing: TaskExecutor = {
+      execute: async () => {
+        runs++
+        throw new SchedulerError('SCHEDULER__DECLARED_WORK_MISMATCH', 'the model costs more than declared', {})
+      },
+    }
+    const refuser = createScheduler(
+      { bus: network.bus('refuser'), blobs: network.blobs('refuser') },
+      { creator: false, worker: { profile: PROFILE, pricing: fixedPrice(1n), executor: refusing } },
+    )
+    drivers.push(refuser)
+    const withdrawn: SchedulerEvent[] = []
+    refuser.on('job:withdrawn', (e) => withdrawn.push(e))
+    const results = await creator.waitForJob(creator.submit({ ...RENDER, minBids: 2 }))
+    expect(new Set(results.map((r) => r.taskId)).size).toBe(16)
+    expect(results.every((r) => r.worker === 'worker-0')).toBe(true)
+    expect(withdrawn).toEqual([expect.objectContaining({ code: 'SCHEDULER__DECLARED_WORK_MISMATCH' })])
+    // Only the tasks it had started at once (its slots) ran before it left.
+    expect(runs).toBeLessThanOrEqual(PROFILE.slots)
   })
 
   it('should verify results through the hook and rerun a task that fails elsewhere', async () => {

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import type { WireMessage } from '@tessera/core'
+import type { Order, WireMessage } from '@tessera/core'
 import {
   DEFAULT_AWARD_GRACE_MS,
   ENDED_JOB_VERDICT_WAIT_MS,
@@ -205,6 +205,46 @@ describe('leases', () => {
     market.finishAll()
     expect(market.accepts.find((x) => x.taskId === failed)?.worker).toBe('b')
     expect(market.eventsOf('job:completed')).toHaveLength(1)
+  })
+
+  it('should leave the whole job and skip its order from then on when a task fails with a code that condemns it', () => {
+    const { market, jobId } = twoWorkers()
+    const [a, b] = [market.workers.get('a'), market.workers.get('b')]
+    const fail = (peer: 'a' | 'b', code: string) => {
+      const taskId = [...(market.running.get(peer)?.keys() ?? [])][0] as string
+      market.running.get(peer)?.delete(taskId)
+      market.workers.get(peer)?.handle({ kind: 'task:failed', taskId, reason: code, code }, market.now)
+      market.flush()
+      return taskId
+    }
+    // An overrun condemns only its task: one tile may cost more than the job's average.
+    fail('b', 'NODE__TASK_OVERRAN')
+    expect(b?.jobCount).toBe(1)
+    expect(market.running.get('b')?.size).toBe(1)
+    expect(market.aborted).toEqual([])
+    // A model costing more than the order declared runs every task: the worker gives them all back and leaves.
+    const held = [...(market.running.get('a')?.keys() ?? [])]
+    const failed = fail('a', 'SCHEDULER__DECLARED_WORK_MISMATCH')
+    expect(market.aborted).toEqual(held.filter((t) => t !== failed))
+    expect(market.eventsOf('job:withdrawn')).toEqual([
+      expect.objectContaining({ jobId, taskIds: held, code: 'SCHEDULER__DECLARED_WORK_MISMATCH' }),
+    ])
+    expect(market.eventsOf('lease:lost')).toEqual([expect.objectContaining({ worker: 'a', reason: 'withdrawn' })])
+    expect(a?.load).toEqual({ running: 0, queued: 0, slots: 2 })
+    expect(a?.jobCount).toBe(0)
+    // The creator re-opening the order draws no bid from it.
+    const order = market.creator.job(jobId)?.order as Order
+    const reopened = { ...order, issuedAt: market.now, bidDeadline: market.now + 1_000 }
+    a?.handle(
+      {
+        kind: 'message',
+        inbound: { from: order.creator, message: { type: 'order', body: reopened }, expiresAt: market.now + 1_000 },
+      },
+      market.now,
+    )
+    market.flush()
+    expect(market.eventsOf('bid:skipped')).toEqual([expect.objectContaining({ jobId, reason: 'refused' })])
+    expect(a?.jobCount).toBe(0)
   })
 })
 

@@ -4,6 +4,7 @@ import {
   AbortError,
   cryptoRng,
   delay,
+  isTesseraError,
   systemClock,
   TOPICS,
   type AbortOptions,
@@ -466,7 +467,14 @@ export class SchedulerDriver extends EventTarget {
       } catch (e) {
         if (signal.aborted) return
         this.#log('task %s failed - %e', task.taskId, e)
-        this.#reportToWorker({ kind: 'task:failed', taskId: task.taskId, reason: String(e) })
+        // The code tells the worker whether the failure condemns the order (ORDER_REFUSAL_CODES), not just the task.
+        const code = isTesseraError(e) ? e.code : undefined
+        this.#reportToWorker({
+          kind: 'task:failed',
+          taskId: task.taskId,
+          reason: String(e),
+          ...(code === undefined ? {} : { code }),
+        })
       } finally {
         if (this.#runs.get(task.taskId) === controller) this.#runs.delete(task.taskId)
       }
