@@ -139,10 +139,16 @@ describe('tessera job submit', () => {
       /the model costs 64 FLOPs an item; its order declared 31.*SCHEDULER__DECLARED_WORK_MISMATCH/,
     )
     expect(api.putBlob).not.toHaveBeenCalled()
-    // And a declaration of a model that is none is refused as such.
+    // And a declaration of a model that is none is refused as such: a failed input (exit 1), not a bad flag, as a
+    // malformed scene is.
     const junk = await submit(model, '--input', tensors, '--items', '4', '--flops-per-item', '1000')
-    expect(junk.code).toBe(2)
+    expect(junk.code).toBe(1)
     expect(junk.stderr).toMatch(/GPU__MALFORMED_MODEL/)
+    expect(api.putBlob).not.toHaveBeenCalled()
+    const junkScene = join(dir.path, 'junk.glb')
+    await writeFile(junkScene, 'not a scene')
+    const bad = await submit(junkScene)
+    expect([bad.code, bad.stderr]).toEqual([junk.code, expect.stringMatching(/GPU__MALFORMED_SCENE/)])
     expect(api.putBlob).not.toHaveBeenCalled()
   })
 

@@ -208,7 +208,10 @@ export function registerJob(program: Command, io: CliIo, options: AbortOptions =
       const bytes = ext === '.onnx' ? await readInput(file) : await readScene(file)
       // Declared below what its model's weights alone cost, the order would be refused by every worker that loads it.
       if (inference?.flopsPerItem !== undefined) {
-        checkFlags(() => checkDeclaredWork(split, modelFlopsLowerBound(loadOnnxModel(bytes))))
+        // Read outside checkFlags: a model that does not load is a failed input (exit 1, GPU__MALFORMED_MODEL), as a
+        // malformed scene is, not a bad flag; only a declaration below the model's cost is.
+        const modelFlops = modelFlopsLowerBound(loadOnnxModel(bytes))
+        checkFlags(() => checkDeclaredWork(split, modelFlops))
       }
       const api = await client()
       const common = {
