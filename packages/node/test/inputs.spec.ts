@@ -255,6 +255,27 @@ describe('InputCache', () => {
     expectSame(released.scenes, kept)
   })
 
+  it('should free every input set it holds and stop the loads under way when closed', async () => {
+    const source = new SlowSource(await new WebIO().writeBinary(cameraPan()))
+    const released = new Released()
+    const cache = new InputCache(source, released)
+    const animated = { ...ORDER, split: { kind: 'render', firstFrame: 0, fps: 4 } } as typeof ORDER
+    const loading = cache.load(animated)
+    await settle()
+    source.fetches[0]?.resolve()
+    const loaded = await loading
+    if (loaded.kind !== 'render') throw new Error('not a render')
+    const frame = await loaded.sceneAt(0)
+    // Another input set is still being fetched as the node stops.
+    const pending = cache.load({ ...ORDER, inputs: ['bafyother'] })
+    await settle()
+    cache.close()
+    await expect(pending).rejects.toThrow()
+    expect(source.fetches[1]?.signal?.aborted).toBe(true)
+    await settle()
+    expectSame(released.scenes, [frame])
+  })
+
   it('should free an input set pushed out while it is still being fetched once it is parsed', async () => {
     const source = new SlowSource(scene)
     const released = new Released()

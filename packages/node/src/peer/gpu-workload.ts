@@ -92,6 +92,11 @@ export class GpuWorkload implements TaskExecutor {
     this.#schedule = options.schedule ?? systemSchedule
   }
 
+  /** Forgets the inputs it parsed and stops their threads (see `InputCache.close`). */
+  close(): void {
+    this.#inputs.close()
+  }
+
   /**
    * Checks, before an order is placed, that its inputs read as the work it names: the scene (and panorama) load, or
    * the model loads, costs no more than the FLOPs an item the order declares, and its input tensors fit it and hold

@@ -143,6 +143,18 @@ export class InputCache {
     return (await this.#await(key, loading, options.signal)).inputs
   }
 
+  /**
+   * Forgets every input set: parses under way stop (their threads end), and what is parsed is freed on the device and
+   * its threads (an animated scene's) end. A node's stop calls it, so an application that embeds the node and goes on
+   * keeps no thread of it. Loads after it start afresh.
+   */
+  close(): void {
+    for (const [key, entry] of [...this.#loaded]) {
+      if (!entry.settled) entry.controller.abort()
+      this.#evict(key)
+    }
+  }
+
   /** Forgets the input set at `key`, freeing it on the device once it is parsed (now, if it is). */
   #evict(key: string): void {
     const entry = this.#loaded.get(key)

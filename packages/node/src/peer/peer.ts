@@ -117,6 +117,7 @@ export class Peer implements NodeOperations {
   #resuming: Promise<void> = Promise.resolve()
   readonly #libp2pStore: LevelDatastore
   readonly #reputationStore: ReputationStore
+  readonly #workload: GpuWorkload
   readonly #config: NodeConfig
   readonly #log: Logger
 
@@ -154,6 +155,7 @@ export class Peer implements NodeOperations {
     this.#libp2pStore = parts.libp2pStore
     this.holds = parts.holds
     this.#reputationStore = parts.reputationStore
+    this.#workload = parts.workload
     this.jobs = new CreatorJobs({
       scheduler: parts.scheduler,
       settlement: parts.settlement,
@@ -543,6 +545,7 @@ export class Peer implements NodeOperations {
   async stop(): Promise<void> {
     this.scheduler.stop()
     this.verification.stop()
+    this.#workload.close()
     await this.receipts.stop()
     await this.#reputationStore.close()
     await this.#resuming
