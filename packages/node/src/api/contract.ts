@@ -59,7 +59,7 @@ export interface JobStatus {
   /**
    * While bidding: why there are not enough bids yet (`@tessera/scheduler`'s diagnostic): capacity records `seen`,
    * `eligible` peers, `bids` and `needed`, and records excluded by each first failing reason (`expired`, `tier`,
-   * `features`, `memory`, `underpriced`, `price`, `busy`).
+   * `features`, `memory`, `tooLarge`, `underpriced`, `price`, `busy`).
    */
   diagnostic?: Record<string, number>
   /** Tasks ever leased to each worker peer id. */
