@@ -2,6 +2,7 @@ import { dielectricF0, emissionWeight } from '../render/brdf.js'
 import {
   BVH_MAX_DEPTH,
   MAX_IOR,
+  MAX_BVH_TRAVERSAL_COST,
   MAX_NORMAL_SCALE,
   MAX_SCENE_MATERIALS,
   MAX_SCENE_TEXELS,
@@ -10,7 +11,6 @@ import {
 } from '../constants.js'
 import { GpuError } from '../errors.js'
 import { buildBvh, bvhTraversalCost, refitBvh, type FlatBvh } from './bvh.js'
-import { MAX_BVH_TRAVERSAL_COST } from './limits.js'
 import { assertCamera } from './camera.js'
 import { packPunctualLights, PUNCTUAL_WORDS, type PunctualLight } from './punctual.js'
 import { sheenAlbedoTable } from '../render/sheen.js'
@@ -66,12 +66,14 @@ export interface TriangleSoup {
  * {@link MAX_BVH_TRAVERSAL_COST}
  */
 function boundedBvh(vertices: Float32Array, triangleCount: number, topology: FlatBvh | undefined): FlatBvh {
-  const refitted = topology?.order.length === triangleCount ? refitBvh(topology, vertices) : undefined
+  // Checked on the finished tree: what it costs a ray is known only from its boxes.
+  const costed = (tree: FlatBvh) => ({ tree, cost: bvhTraversalCost(tree) })
+  const refitted = topology?.order.length === triangleCount ? costed(refitBvh(topology, vertices)) : undefined
   // A refitted tree past the cost bound gives way to one built for these positions, which may be within it.
-  const bvh =
-    refitted !== undefined && bvhTraversalCost(refitted) <= MAX_BVH_TRAVERSAL_COST
+  const { tree: bvh, cost } =
+    refitted !== undefined && refitted.cost <= MAX_BVH_TRAVERSAL_COST
       ? refitted
-      : buildBvh(vertices, triangleCount)
+      : costed(buildBvh(vertices, triangleCount))
   if (bvh.depth >= BVH_MAX_DEPTH) {
     throw new GpuError(
       'GPU__SCENE_TOO_LARGE',
@@ -81,8 +83,6 @@ function boundedBvh(vertices: Float32Array, triangleCount: number, topology: Fla
       },
     )
   }
-  // Checked on the finished tree: what it costs a ray is known only from its boxes.
-  const cost = bvhTraversalCost(bvh)
   if (cost > MAX_BVH_TRAVERSAL_COST) {
     throw new GpuError(
       'GPU__SCENE_TOO_COSTLY',
