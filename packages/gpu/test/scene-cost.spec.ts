@@ -1,6 +1,14 @@
 import { Document, WebIO } from '@gltf-transform/core'
 import { describe, expect, it } from 'vitest'
-import { generateScene, GpuError, isGpuError, loadScene, MAX_BVH_TRAVERSAL_COST } from '../src/index.js'
+import {
+  BVH_NODE_FLOATS,
+  generateScene,
+  GpuError,
+  isGpuError,
+  loadScene,
+  MAX_BVH_TRAVERSAL_COST,
+} from '../src/index.js'
+import { buildBvh, bvhTraversalCost } from '../src/scene/bvh.js'
 
 /**
  * A GLB of one indexed primitive drawing the same long thin triangle `count` times, across the unit cube's diagonal:
@@ -43,5 +51,45 @@ describe('scene traversal cost', () => {
     // The room with three 81,920-triangle spheres: 245,772 triangles.
     const scene = await loadScene(await generateScene({ subdivisions: 6 }))
     expect(scene.triangleCount).toBe(245_772)
+  })
+})
+
+/** A flattened tree of `boxes` in depth-first order, each `[min, max, count]`: a leaf holds `count` triangles. */
+function tree(boxes: Array<[[number, number, number], [number, number, number], number]>): {
+  nodes: Float32Array
+  nodeCount: number
+} {
+  const nodes = new Float32Array(boxes.length * BVH_NODE_FLOATS)
+  const bits = new Uint32Array(nodes.buffer)
+  boxes.forEach(([min, max, count], i) => {
+    nodes.set(min, i * BVH_NODE_FLOATS)
+    nodes.set(max, i * BVH_NODE_FLOATS + 4)
+    bits[i * BVH_NODE_FLOATS + 7] = count
+  })
+  return { nodes, nodeCount: boxes.length }
+}
+
+describe('bvhTraversalCost', () => {
+  it('should cost one triangle the root box and the triangle', () => {
+    expect(bvhTraversalCost(buildBvh(Float32Array.from([0, 0, 0, 1, 0, 0, 0, 1, 0]), 1))).toBe(2)
+    expect(bvhTraversalCost(tree([]))).toBe(0)
+  })
+
+  it('should weigh each box by its surface area over the root box', () => {
+    // Two unit boxes 8 apart under a root of 10 x 1 x 1 (area 42, theirs 6 each), holding 2 and 3 triangles: the
+    // root, both children tested, then each leaf's triangles a seventh of the time.
+    const apart = tree([
+      [[0, 0, 0], [10, 1, 1], 0],
+      [[0, 0, 0], [1, 1, 1], 2],
+      [[9, 0, 0], [10, 1, 1], 3],
+    ])
+    expect(bvhTraversalCost(apart)).toBeCloseTo(1 + 2 + (2 * 6) / 42 + (3 * 6) / 42, 12)
+    // On a line every box has no area: a ray that grazes the root tests everything.
+    const line = tree([
+      [[0, 0, 0], [2, 0, 0], 0],
+      [[0, 0, 0], [1, 0, 0], 1],
+      [[1, 0, 0], [2, 0, 0], 1],
+    ])
+    expect(bvhTraversalCost(line)).toBe(1 + 2 + 1 + 1)
   })
 })
