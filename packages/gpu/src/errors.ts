@@ -26,7 +26,7 @@ export type GpuErrorCode =
    * A scene's BVH would make each ray test more boxes and triangles than the engine accepts (many long thin or
    * overlapping triangles); context holds the cost and the limit.
    */
-  | 'GPU__SCENE_TOO_COSTLY'
+  | 'GPU__TRAVERSAL_COST_EXCEEDED'
   /** A tile lies outside its image, or tiles do not fit together. */
   | 'GPU__INVALID_TILE'
   /** An ONNX model could not be parsed or is not a well-formed graph. */

@@ -35,12 +35,12 @@ async function sliverScene(count: number): Promise<Uint8Array> {
 }
 
 describe('scene traversal cost', () => {
-  it('should refuse 100,000 identical slivers with GPU__SCENE_TOO_COSTLY, naming the cost and the bound', async () => {
+  it('should refuse 100,000 identical slivers with GPU__TRAVERSAL_COST_EXCEEDED, naming the cost and the bound', async () => {
     const refusal = await loadScene(await sliverScene(100_000)).then(
       () => undefined,
       (e: unknown) => e,
     )
-    expect(isGpuError(refusal, 'GPU__SCENE_TOO_COSTLY')).toBe(true)
+    expect(isGpuError(refusal, 'GPU__TRAVERSAL_COST_EXCEEDED')).toBe(true)
     const context = (refusal as GpuError).context as { cost: number; limit: number }
     expect(context.limit).toBe(MAX_BVH_TRAVERSAL_COST)
     // Each ray entering the box tests all 100,000 copies and the tree's boxes above them.

@@ -128,7 +128,7 @@ const DEFAULT_MATERIAL: Material = {
  * (KHR_lights_punctual) and the first camera, perspective or orthographic.
  *
  * @throws GPU__MALFORMED_SCENE when the asset does not parse or holds nothing to draw; GPU__SCENE_TOO_LARGE past
- * the triangle, texel or animation bounds; GPU__SCENE_TOO_COSTLY when its BVH would cost a ray more than
+ * the triangle, texel or animation bounds; GPU__TRAVERSAL_COST_EXCEEDED when its BVH would cost a ray more than
  * `MAX_BVH_TRAVERSAL_COST` tests; GPU__UNSUPPORTED_TEXTURE for a texture that is not PNG, JPEG, WebP or 2D KTX2, or
  * for a material whose textures use different texture coordinates
  */

@@ -62,7 +62,7 @@ export interface TriangleSoup {
  * The soup's BVH: `topology` refitted to it where it has the soup's triangles and the refitted tree is within the
  * cost bound, else one built for it.
  *
- * @throws GPU__SCENE_TOO_LARGE past {@link BVH_MAX_DEPTH} levels; GPU__SCENE_TOO_COSTLY past
+ * @throws GPU__SCENE_TOO_LARGE past {@link BVH_MAX_DEPTH} levels; GPU__TRAVERSAL_COST_EXCEEDED past
  * {@link MAX_BVH_TRAVERSAL_COST}
  */
 function boundedBvh(vertices: Float32Array, triangleCount: number, topology: FlatBvh | undefined): FlatBvh {
@@ -85,7 +85,7 @@ function boundedBvh(vertices: Float32Array, triangleCount: number, topology: Fla
   }
   if (cost > MAX_BVH_TRAVERSAL_COST) {
     throw new GpuError(
-      'GPU__SCENE_TOO_COSTLY',
+      'GPU__TRAVERSAL_COST_EXCEEDED',
       `the scene's BVH costs ${Math.round(cost)} box and triangle tests per ray, ` +
         `more than ${MAX_BVH_TRAVERSAL_COST}: long thin or overlapping triangles fill boxes that every ray enters; ` +
         'split or remove them',
@@ -111,7 +111,7 @@ export interface PackOptions {
 /**
  * Builds (or refits) the BVH and packs a triangle soup into {@link Scene}'s GPU layout.
  *
- * @throws GPU__SCENE_TOO_COSTLY when the BVH would cost a ray more than {@link MAX_BVH_TRAVERSAL_COST} box and
+ * @throws GPU__TRAVERSAL_COST_EXCEEDED when the BVH would cost a ray more than {@link MAX_BVH_TRAVERSAL_COST} box and
  * triangle tests (see {@link bvhTraversalCost})
  */
 export function packScene(soup: TriangleSoup, options: PackOptions = {}): Scene {
