@@ -1,14 +1,17 @@
-import { WebIO } from '@gltf-transform/core'
+import { Document, WebIO } from '@gltf-transform/core'
 import { beforeAll, describe, expect, it } from 'vitest'
 import {
   bitwiseEqual,
   generateSceneDocument,
   loadScene,
+  MAX_BVH_TRAVERSAL_COST,
+  packScene,
   renderTileCpu,
   SceneTimeline,
   type Scene,
+  type TriangleSoup,
 } from '../src/index.js'
-import { buildBvh, refitBvh, type FlatBvh } from '../src/scene/bvh.js'
+import { buildBvh, bvhTraversalCost, refitBvh, type FlatBvh } from '../src/scene/bvh.js'
 import { BVH_NODE_FLOATS } from '../src/scene/scene.js'
 import { animate } from './helpers/gltf.js'
 
@@ -22,6 +25,74 @@ function scattered(count: number, seed: number): Float32Array {
     for (let k = 0; k < 3; k++) vertices.set([x + next() * 0.05, y + next() * 0.05, z + next() * 0.05], t * 9 + k * 3)
   }
   return vertices
+}
+
+/** One grey material's triangles at `vertices`, their normals left to the faces'. */
+function soupOf(vertices: Float32Array): TriangleSoup {
+  return {
+    vertices,
+    normals: new Float32Array(vertices.length),
+    materialIndex: new Uint32Array(vertices.length / 9),
+    materials: [{ name: 'grey', baseColor: [0.8, 0.8, 0.8], metallic: 0, roughness: 1, emissive: [0, 0, 0] }],
+  }
+}
+
+/**
+ * A GLB of `pieces` small tetrahedra in a 0.2-unit cluster at time 0 that fly apart to fill a 4-unit cube by time 1
+ * (debris bursting): the tree built at the burst groups pieces that end up far apart.
+ */
+async function burstScene(pieces: number): Promise<Uint8Array> {
+  const doc = new Document()
+  const buffer = doc.createBuffer()
+  const scene = doc.createScene()
+  doc.getRoot().setDefaultScene(scene)
+  const s = 0.02
+  const corners = [
+    [0, 0, 0],
+    [s, 0, 0],
+    [0, s, 0],
+    [0, 0, s],
+  ]
+  const faces = [
+    [0, 2, 1],
+    [0, 1, 3],
+    [0, 3, 2],
+    [1, 2, 3],
+  ]
+  const positions = doc
+    .createAccessor()
+    .setType('VEC3')
+    .setBuffer(buffer)
+    .setArray(Float32Array.from(faces.flat().flatMap((c) => corners[c]!)))
+  const mesh = doc.createMesh().addPrimitive(doc.createPrimitive().setAttribute('POSITION', positions))
+  const times = doc
+    .createAccessor()
+    .setType('SCALAR')
+    .setBuffer(buffer)
+    .setArray(Float32Array.from([0, 1]))
+  const burst = doc.createAnimation('burst')
+  let state = 7
+  const next = () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32
+  for (let i = 0; i < pieces; i++) {
+    const from = [0.2 * next() - 0.1, 0.2 * next() - 0.1, 0.2 * next() - 0.1].map(Math.fround) as [
+      number,
+      number,
+      number,
+    ]
+    const to = [4 * next() - 2, 4 * next() - 2, 4 * next() - 2]
+    const node = doc.createNode(`piece-${i}`).setMesh(mesh).setTranslation(from)
+    scene.addChild(node)
+    const keys = doc
+      .createAccessor()
+      .setType('VEC3')
+      .setBuffer(buffer)
+      .setArray(Float32Array.from([...from, ...to]))
+    const sampler = doc.createAnimationSampler().setInput(times).setOutput(keys)
+    burst
+      .addSampler(sampler)
+      .addChannel(doc.createAnimationChannel().setTargetNode(node).setTargetPath('translation').setSampler(sampler))
+  }
+  return new WebIO().writeBinary(doc)
 }
 
 /** The index and count slots of every node: what a tree is, boxes aside. */
@@ -78,6 +149,33 @@ describe('refitBvh', () => {
   })
 })
 
+describe('packScene with a topology', () => {
+  it("should keep the refit of a small rigid motion: the topology's tree, its boxes moved", () => {
+    const before = scattered(2_000, 1)
+    const topology = buildBvh(before, 2_000)
+    // Half the triangles, one object, moved a little as one piece.
+    const after = before.map((v, i) => (i < before.length / 2 && i % 3 === 0 ? v + 0.03 : v))
+    const refitted = refitBvh(topology, after)
+    expect(bvhTraversalCost(refitted)).toBeGreaterThan(bvhTraversalCost(topology))
+    const scene = packScene(soupOf(after), { topology })
+    expect(bitwiseEqual(scene.bvh, refitted.nodes)).toBe(true)
+    expect(bitwiseEqual(scene.bvh, buildBvh(after, 2_000).nodes)).toBe(false)
+  })
+
+  it('should build afresh a refit past MAX_BVH_TRAVERSAL_COST, even one as costly as its topology', () => {
+    const count = 80_000
+    const after = scattered(count, 2)
+    // A tree grouping triangles from another pose, refitted here: over `after` it costs what its refit does, so
+    // only the bound, not the ratio, can refuse that refit.
+    const topology = refitBvh(buildBvh(scattered(count, 1), count), after)
+    expect(bvhTraversalCost(topology)).toBeGreaterThan(MAX_BVH_TRAVERSAL_COST)
+    const scene = packScene(soupOf(after), { topology })
+    const built = buildBvh(after, count)
+    expect(bvhTraversalCost(built)).toBeLessThan(MAX_BVH_TRAVERSAL_COST)
+    expect(bitwiseEqual(scene.bvh, built.nodes)).toBe(true)
+  })
+})
+
 describe('SceneTimeline', () => {
   let glb: Uint8Array
 
@@ -118,5 +216,18 @@ describe('SceneTimeline', () => {
     expect(bitwiseEqual(after.bvh, alone.bvh)).toBe(true)
     expect(bitwiseEqual(after.triangles, alone.triangles)).toBe(true)
     expect(bitwiseEqual(render(after), render(alone))).toBe(true)
+  })
+
+  it('should build a frame whose triangles flew apart for its own pose, as a load at that time does', async () => {
+    const burst = await burstScene(300)
+    const timeline = await SceneTimeline.load(burst)
+    const cost = (scene: Scene) => bvhTraversalCost({ nodes: scene.bvh, nodeCount: scene.bvhNodeCount })
+    const atBurst = timeline.at(0)
+    // Refitted, the tree built at the burst would cost 255 at time 1, 4 times its 62 at the burst; built, 24.
+    const apart = timeline.at(1)
+    const alone = await loadScene(burst, { time: 1, topologyTime: 1 })
+    expect(bitwiseEqual(apart.bvh, alone.bvh)).toBe(true)
+    expect(bitwiseEqual(apart.triangles, alone.triangles)).toBe(true)
+    expect(cost(apart)).toBeLessThan(cost(atBurst))
   })
 })

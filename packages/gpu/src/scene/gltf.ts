@@ -168,7 +168,8 @@ export interface SceneTimelineOptions {
  * bit, depends on its time and `topologyTime` alone, never on which frames were built before: a verifier that
  * builds one frame gets the tree every worker traced. The scene at `topologyTime` is the one a build gives; a
  * refitted tree is as correct, but slower to trace the further its triangles moved from that pose, and one that
- * would cost a ray more than `MAX_BVH_TRAVERSAL_COST` tests is replaced by a tree built for its own pose.
+ * would cost a ray more than `MAX_REFIT_COST_RATIO` times what the tree cost at `topologyTime`, or more than
+ * `MAX_BVH_TRAVERSAL_COST` tests, is replaced by a tree built for its own pose.
  */
 export class SceneTimeline {
   readonly #doc: Document

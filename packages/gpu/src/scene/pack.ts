@@ -4,6 +4,7 @@ import {
   MAX_IOR,
   MAX_BVH_TRAVERSAL_COST,
   MAX_NORMAL_SCALE,
+  MAX_REFIT_COST_RATIO,
   MAX_SCENE_MATERIALS,
   MAX_SCENE_TEXELS,
   MAX_SCENE_TRIANGLES,
@@ -58,22 +59,43 @@ export interface TriangleSoup {
   punctualLights?: readonly PunctualLight[]
 }
 
+/** A tree and what it costs a ray ({@link bvhTraversalCost}). */
+interface CostedBvh {
+  tree: FlatBvh
+  cost: number
+}
+
+function costed(tree: FlatBvh): CostedBvh {
+  return { tree, cost: bvhTraversalCost(tree) }
+}
+
+/** Each topology tree's own cost: an animated scene refits one tree to every frame, and its cost never changes. */
+const topologyCosts = new WeakMap<FlatBvh, number>()
+
 /**
- * The soup's BVH: `topology` refitted to it where it has the soup's triangles and the refitted tree is within the
- * cost bound, else one built for it.
+ * `topology` refitted to `vertices`, or undefined where that tree would cost a ray more than
+ * {@link MAX_REFIT_COST_RATIO} times what `topology` does (its triangles moved far from where it grouped them) or
+ * more than {@link MAX_BVH_TRAVERSAL_COST}. Both costs depend only on the soup and the topology, so every peer keeps
+ * or builds the same tree for a frame.
+ */
+function keptRefit(topology: FlatBvh, vertices: Float32Array): CostedBvh | undefined {
+  let own = topologyCosts.get(topology)
+  if (own === undefined) topologyCosts.set(topology, (own = bvhTraversalCost(topology)))
+  const refitted = costed(refitBvh(topology, vertices))
+  return refitted.cost <= Math.min(MAX_REFIT_COST_RATIO * own, MAX_BVH_TRAVERSAL_COST) ? refitted : undefined
+}
+
+/**
+ * The soup's BVH: `topology` refitted to it where it has the soup's triangles and the refitted tree is kept (see
+ * {@link keptRefit}), else one built for it, which may cost far less.
  *
  * @throws GPU__SCENE_TOO_LARGE past {@link BVH_MAX_DEPTH} levels; GPU__TRAVERSAL_COST_EXCEEDED past
  * {@link MAX_BVH_TRAVERSAL_COST}
  */
 function boundedBvh(vertices: Float32Array, triangleCount: number, topology: FlatBvh | undefined): FlatBvh {
-  // Checked on the finished tree: what it costs a ray is known only from its boxes.
-  const costed = (tree: FlatBvh) => ({ tree, cost: bvhTraversalCost(tree) })
-  const refitted = topology?.order.length === triangleCount ? costed(refitBvh(topology, vertices)) : undefined
-  // A refitted tree past the cost bound gives way to one built for these positions, which may be within it.
   const { tree: bvh, cost } =
-    refitted !== undefined && refitted.cost <= MAX_BVH_TRAVERSAL_COST
-      ? refitted
-      : costed(buildBvh(vertices, triangleCount))
+    (topology?.order.length === triangleCount ? keptRefit(topology, vertices) : undefined) ??
+    costed(buildBvh(vertices, triangleCount))
   if (bvh.depth >= BVH_MAX_DEPTH) {
     throw new GpuError(
       'GPU__SCENE_TOO_LARGE',
@@ -83,6 +105,7 @@ function boundedBvh(vertices: Float32Array, triangleCount: number, topology: Fla
       },
     )
   }
+  // Checked on the finished tree, refitted or built: what it costs a ray is known only from its boxes.
   if (cost > MAX_BVH_TRAVERSAL_COST) {
     throw new GpuError(
       'GPU__TRAVERSAL_COST_EXCEEDED',
@@ -101,7 +124,8 @@ export interface PackOptions {
    * A tree built over the same triangles elsewhere (an animated scene's reference frame) to refit to these
    * positions instead of building one (see `refitBvh`); ignored when it holds another number of triangles, and
    * replaced by a tree built for these positions when the refitted one would cost a ray more than
-   * {@link MAX_BVH_TRAVERSAL_COST} tests. Either way the tree depends only on the soup and the topology.
+   * {@link MAX_REFIT_COST_RATIO} times what `topology` costs, or more than {@link MAX_BVH_TRAVERSAL_COST} tests.
+   * Either way the tree depends only on the soup and the topology.
    *
    * @default a tree built for the soup
    */
