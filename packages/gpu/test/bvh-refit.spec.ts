@@ -3,6 +3,8 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import {
   bitwiseEqual,
   generateSceneDocument,
+  GpuError,
+  isGpuError,
   loadScene,
   MAX_BVH_TRAVERSAL_COST,
   packScene,
@@ -229,5 +231,36 @@ describe('SceneTimeline', () => {
     expect(bitwiseEqual(apart.bvh, alone.bvh)).toBe(true)
     expect(bitwiseEqual(apart.triangles, alone.triangles)).toBe(true)
     expect(cost(apart)).toBeLessThan(cost(atBurst))
+  })
+
+  it('should refuse every time with one coded error where the pose at the topology time cannot be drawn', async () => {
+    const doc = generateSceneDocument({ subdivisions: 0 })
+    const sphere = doc
+      .getRoot()
+      .listNodes()
+      .find((n) => n.getName() === 'diffuse-sphere')!
+    // At time 0 the sphere lies past float32's range; from time 1 it sits in the room.
+    animate(doc, sphere, 'scale', [0, 1], [3e38, 3e38, 3e38, 1, 1, 1])
+    animate(doc, sphere, 'translation', [0, 1], [3e38, 3e38, 3e38, 0, 0.3, 0])
+    const glb = await new WebIO().writeBinary(doc)
+    const timeline = await SceneTimeline.load(glb)
+    const refusal = (time: number) => {
+      try {
+        timeline.at(time)
+      } catch (e) {
+        return e
+      }
+      return undefined
+    }
+    const first = refusal(1)
+    expect(isGpuError(first, 'GPU__MALFORMED_SCENE')).toBe(true)
+    expect((first as GpuError).context).toMatchObject({ topologyTime: 0 })
+    // Kept, not found again by posing the document for each frame.
+    expect(refusal(0)).toBe(first)
+    expect(refusal(1)).toBe(first)
+    // With a topology time where it can be drawn, the pose at time 1 is a scene.
+    expect((await SceneTimeline.load(glb, { topologyTime: 1 })).at(1).triangleCount).toBe(
+      timeline.stored().triangleCount,
+    )
   })
 })

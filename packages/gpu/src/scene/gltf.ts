@@ -61,7 +61,7 @@ import { assertDeclaredSize, geometryDecoders, isGlb } from './compression.js'
 import { assertObjectsWithin } from './json-bounds.js'
 import { drawsTriangles, meshMatrices, primitiveTriangles, triangleCorners, vertexAttribute } from './gltf-geometry.js'
 import { buildBvh, type FlatBvh } from './bvh.js'
-import { packScene, type TriangleSoup } from './pack.js'
+import { assertTriangleSoup, packScene, type TriangleSoup } from './pack.js'
 import type { PunctualLight } from './punctual.js'
 import { jointMatricesOf, skinning } from './skin.js'
 import { soupTangents } from './tangents.js'
@@ -169,7 +169,9 @@ export interface SceneTimelineOptions {
  * builds one frame gets the tree every worker traced. The scene at `topologyTime` is the one a build gives; a
  * refitted tree is as correct, but slower to trace the further its triangles moved from that pose, and one that
  * would cost a ray more than `MAX_REFIT_COST_RATIO` times what the tree cost at `topologyTime`, or more than
- * `MAX_BVH_TRAVERSAL_COST` tests, is replaced by a tree built for its own pose.
+ * `MAX_BVH_TRAVERSAL_COST` tests, is replaced by a tree built for its own pose. A pose at `topologyTime` that cannot
+ * be drawn (a position past float32's range) leaves no tree to refit: every time is refused with its coded error, as
+ * a render job whose first frame it is is refused before it is ordered.
  */
 export class SceneTimeline {
   readonly #doc: Document
@@ -179,8 +181,11 @@ export class SceneTimeline {
   /** The animated nodes' translation, rotation and scale as stored, put back for {@link stored}. */
   readonly #rest: ReadonlyArray<readonly [Node, vec3, vec4, vec3, number[]]>
   readonly #topologyTime: number
-  /** The tree built for the pose at {@link #topologyTime}, once a time is asked. */
-  #topology: FlatBvh | undefined
+  /**
+   * The tree built for the pose at {@link #topologyTime} once a time is asked, or why that pose cannot be drawn: kept,
+   * since posing and flattening the document again would fail the same way for every frame.
+   */
+  #topology: FlatBvh | GpuError | undefined
   #still: Scene | undefined
 
   private constructor(doc: Document, decoders: TextureDecoders, options: SceneTimelineOptions) {
@@ -221,15 +226,35 @@ export class SceneTimeline {
     return durationOf(this.#channels)
   }
 
-  /** The scene at `time` seconds (finite, at least 0). */
+  /**
+   * The scene at `time` seconds (finite, at least 0).
+   *
+   * @throws what the pose at the topology time is refused with (GPU__MALFORMED_SCENE for a position that is not
+   * finite), at every time: every frame's tree is that pose's, refitted
+   */
   at(time: number): Scene {
     if (!this.animated) return this.stored()
     if (this.#topology === undefined) {
       poseAt(this.#channels, this.#topologyTime)
-      const reference = this.#soup()
+      let reference: TriangleSoup
+      try {
+        reference = this.#soup()
+        assertTriangleSoup(reference)
+      } catch (cause) {
+        if (!(cause instanceof GpuError)) throw cause
+        this.#topology = new GpuError(
+          cause.code,
+          `the pose at the topology time, ${this.#topologyTime} s, whose BVH every frame refits, cannot be drawn ` +
+            `(${cause.message}): no frame can be; pick another topology time`,
+          { ...cause.context, topologyTime: this.#topologyTime },
+          { cause },
+        )
+        throw this.#topology
+      }
       this.#topology = buildBvh(reference.vertices, reference.materialIndex.length)
       if (time === this.#topologyTime) return packScene(reference, { topology: this.#topology })
     }
+    if (this.#topology instanceof GpuError) throw this.#topology
     poseAt(this.#channels, time)
     return packScene(this.#soup(), { topology: this.#topology })
   }

@@ -133,12 +133,14 @@ export interface PackOptions {
 }
 
 /**
- * Builds (or refits) the BVH and packs a triangle soup into {@link Scene}'s GPU layout.
+ * Checks what a BVH is built over and a scene drawn from: some triangles and no more than {@link MAX_SCENE_TRIANGLES},
+ * 1 to {@link MAX_SCENE_MATERIALS} materials that every triangle's index names, and finite vertex positions (the
+ * builder bins triangles by their centroids, which a position of ±Infinity makes NaN).
  *
- * @throws GPU__TRAVERSAL_COST_EXCEEDED when the BVH would cost a ray more than {@link MAX_BVH_TRAVERSAL_COST} box and
- * triangle tests (see {@link bvhTraversalCost})
+ * @throws GPU__MALFORMED_SCENE for no triangles, materials outside those bounds, a missing material or a position that
+ * is not finite; GPU__SCENE_TOO_LARGE past {@link MAX_SCENE_TRIANGLES}
  */
-export function packScene(soup: TriangleSoup, options: PackOptions = {}): Scene {
+export function assertTriangleSoup(soup: TriangleSoup): void {
   const triangleCount = soup.materialIndex.length
   if (triangleCount === 0) throw new GpuError('GPU__MALFORMED_SCENE', 'the scene has no triangles to draw', {})
   if (triangleCount > MAX_SCENE_TRIANGLES) {
@@ -156,10 +158,25 @@ export function packScene(soup: TriangleSoup, options: PackOptions = {}): Scene 
       materials: soup.materials.length,
     })
   }
+  for (const m of soup.materialIndex) {
+    if (m >= soup.materials.length)
+      throw new GpuError('GPU__MALFORMED_SCENE', 'a triangle names a missing material', { material: m })
+  }
   for (let i = 0; i < soup.vertices.length; i++) {
     if (!Number.isFinite(soup.vertices[i]!))
       throw new GpuError('GPU__MALFORMED_SCENE', 'a vertex position is not finite', { index: i })
   }
+}
+
+/**
+ * Builds (or refits) the BVH and packs a triangle soup into {@link Scene}'s GPU layout.
+ *
+ * @throws GPU__TRAVERSAL_COST_EXCEEDED when the BVH would cost a ray more than {@link MAX_BVH_TRAVERSAL_COST} box and
+ * triangle tests (see {@link bvhTraversalCost})
+ */
+export function packScene(soup: TriangleSoup, options: PackOptions = {}): Scene {
+  assertTriangleSoup(soup)
+  const triangleCount = soup.materialIndex.length
   const bvh = boundedBvh(soup.vertices, triangleCount, options.topology)
   const triangles = new Float32Array(triangleCount * TRIANGLE_FLOATS)
   const triangleBits = new Uint32Array(triangles.buffer)
@@ -182,10 +199,7 @@ export function packScene(soup: TriangleSoup, options: PackOptions = {}): Scene 
         max[a] = Math.max(max[a]!, p)
       }
     }
-    const m = soup.materialIndex[t]!
-    if (m >= soup.materials.length)
-      throw new GpuError('GPU__MALFORMED_SCENE', 'a triangle names a missing material', { material: m })
-    triangleBits[o + 3] = m
+    triangleBits[o + 3] = soup.materialIndex[t]!
     for (let k = 0; k < 3; k++) {
       const n = unit(soup.normals, t * 9 + k * 3, soup.vertices, t * 9)
       normals[o + k * 4] = n[0]
