@@ -1,9 +1,30 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { generateScene, writeScene } from '@tessera/gpu'
+import { WebIO } from '@gltf-transform/core'
+import {
+  bitwiseEqual,
+  generateScene,
+  generateSceneDocument,
+  loadScene,
+  SceneTimeline,
+  writeScene,
+  type Scene,
+} from '@tessera/gpu'
 import { decode } from 'fast-png'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { cli, tempDir } from './helpers.js'
+
+/** The scenes `render` loaded, in order: what it traced, to compare with what a job's workers build. */
+const loaded = vi.hoisted(() => [] as Array<Promise<Scene>>)
+vi.mock('@tessera/gpu', async (importOriginal) => {
+  const gpu = await importOriginal<typeof import('@tessera/gpu')>()
+  const loadScene: typeof gpu.loadScene = (...args) => {
+    const scene = gpu.loadScene(...args)
+    loaded.push(scene)
+    return scene
+  }
+  return { ...gpu, loadScene }
+})
 
 describe('tessera render', () => {
   let dir: { path: string; cleanup: () => Promise<void> }
@@ -135,5 +156,42 @@ describe('tessera render', () => {
     expect((await cli('render', scene, '--width', '0')).code).toBe(2)
     expect((await cli('render', scene, '--exposure', 'bright')).code).toBe(2)
     expect((await cli('render', scene, '--tone-curve', 'filmic')).code).toBe(2)
+  }, 60_000)
+
+  it('should trace, with --first-frame, the tree a job of that first frame refits, and refuse it without --fps', async () => {
+    // The diffuse sphere rolls across the room over 2 s: the tree built for its pose at 1 s, a job's first frame 24
+    // at 24 fps, groups its triangles otherwise than the one built at 0 s.
+    const doc = generateSceneDocument({ subdivisions: 2 })
+    const sphere = doc
+      .getRoot()
+      .listNodes()
+      .find((n) => n.getName() === 'diffuse-sphere')!
+    const buffer = doc.getRoot().listBuffers()[0]!
+    const accessor = (type: 'SCALAR' | 'VEC3', values: number[]) =>
+      doc.createAccessor().setType(type).setArray(new Float32Array(values)).setBuffer(buffer)
+    const sampler = doc
+      .createAnimationSampler()
+      .setInput(accessor('SCALAR', [0, 2]))
+      .setOutput(accessor('VEC3', [-0.5, 0.375, -0.25, 0.9, 0.9, 0.6]))
+    doc
+      .createAnimation('roll')
+      .addSampler(sampler)
+      .addChannel(doc.createAnimationChannel().setTargetNode(sphere).setTargetPath('translation').setSampler(sampler))
+    const bytes = await new WebIO().writeBinary(doc)
+    const rolling = join(dir.path, 'rolling.glb')
+    await writeFile(rolling, bytes)
+    const args = ['--out', join(dir.path, 'rolling.png'), '--width', '16', '--height', '16', '--samples', '1', '--cpu']
+    const res = await cli('render', rolling, ...args, '--fps', '24', '--first-frame', '24', '--frame', '30')
+    expect(res.code).toBe(0)
+    const preview = await loaded.at(-1)!
+    const job = (await SceneTimeline.load(bytes, { topologyTime: 1 })).at(30 / 24)
+    expect(bitwiseEqual(preview.bvh, job.bvh)).toBe(true)
+    expect(bitwiseEqual(preview.triangles, job.triangles)).toBe(true)
+    // Without the flag the tree is the one built at 0 s: another tree.
+    expect(bitwiseEqual((await loadScene(bytes, { time: 30 / 24 })).bvh, job.bvh)).toBe(false)
+    const alone = await cli('render', rolling, ...args, '--first-frame', '24')
+    expect(alone.code).toBe(1)
+    expect(alone.stderr).toMatch(/--first-frame .*--fps.*NODE__UNSUPPORTED_INPUT/)
+    expect((await cli('render', rolling, ...args, '--fps', '24', '--first-frame', '999990001')).code).toBe(2)
   }, 60_000)
 })

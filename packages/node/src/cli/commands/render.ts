@@ -15,7 +15,7 @@ import { MAX_FRAME_NUMBER } from '../../constants.js'
 import { NodeError } from '../../errors.js'
 import type { CliIo } from '../io.js'
 import { environmentOptions, lightingOf, type EnvironmentFlags } from '../environment-flags.js'
-import { parseFps, parseFrameNumber, parseImageSide, parseSamples } from '../parse.js'
+import { parseFirstFrame, parseFps, parseFrameNumber, parseImageSide, parseSamples } from '../parse.js'
 import { readInput, readScene } from '../read-input.js'
 import { toneOptions, type ToneFlags } from '../tone-flags.js'
 import { assertWritable, writeOutput } from '../write-output.js'
@@ -30,6 +30,7 @@ interface RenderFlags extends EnvironmentFlags, ToneFlags {
   samples: number
   frame: number
   fps?: number
+  firstFrame?: number
   animation?: string
   cpu?: boolean
   json?: boolean
@@ -59,6 +60,11 @@ export function registerRender(program: Command, io: CliIo, options: AbortOption
         0,
       )
       .option('--fps <n>', "frame rate the scene's animations play at: frame f shows time f / fps", parseFps)
+      .option(
+        '--first-frame <n>',
+        "with --fps, the job's first frame (default 0): every frame refits the BVH built for its pose, as the job's do",
+        parseFirstFrame,
+      )
       .option('--animation <name>', 'with --fps, the one animation to play (default: all of them)'),
     1,
   )
@@ -68,13 +74,25 @@ export function registerRender(program: Command, io: CliIo, options: AbortOption
       if (flags.animation !== undefined && flags.fps === undefined) {
         throw new NodeError('NODE__UNSUPPORTED_INPUT', '--animation picks an animation to play at --fps: give both', {})
       }
+      if (flags.firstFrame !== undefined && flags.fps === undefined) {
+        throw new NodeError(
+          'NODE__UNSUPPORTED_INPUT',
+          "--first-frame poses the tree an animation's frames refit at --fps: give both",
+          {},
+        )
+      }
       await assertWritable(flags.out)
-      // Read as `job submit` reads it: a file that is missing or unreadable is that, not a malformed scene.
+      // Read as `job submit` reads it: a file that is missing or unreadable is that, not a malformed scene. Posed as a
+      // job's workers pose it: the job's first frame's tree refitted, so the preview traces the tree they trace.
       const loaded = await loadScene(
         await readScene(scenePath),
         flags.fps === undefined
           ? {}
-          : { time: flags.frame / flags.fps, ...(flags.animation === undefined ? {} : { animation: flags.animation }) },
+          : {
+              time: flags.frame / flags.fps,
+              topologyTime: (flags.firstFrame ?? 0) / flags.fps,
+              ...(flags.animation === undefined ? {} : { animation: flags.animation }),
+            },
       )
       const scene =
         flags.environment === undefined
