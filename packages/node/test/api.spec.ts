@@ -336,6 +336,12 @@ describe('control API', () => {
     const failing: [TesseraError, number][] = [
       [new TesseraError('LEDGER__INSUFFICIENT_FUNDS', 'the wallet holds too little', {}), 402],
       [new TesseraError('GPU__SHAPE_MISMATCH', 'the inputs do not fit the model', {}), 400],
+      // A scene whose every ray would walk most of its BVH is the caller's to simplify.
+      [new TesseraError('GPU__TRAVERSAL_COST_EXCEEDED', 'the scene costs a ray too much', {}), 400],
+      // Inputs too big to parse within the thread's bounds are the caller's; a parse thread that would not start, ours.
+      [new NodeError('NODE__INPUT_PARSE_FAILED', 'out of memory', { reason: 'out-of-memory' }), 400],
+      [new NodeError('NODE__INPUT_PARSE_FAILED', 'out of time', { reason: 'timed-out' }), 400],
+      [new NodeError('NODE__INPUT_PARSE_FAILED', 'no thread', { reason: 'worker-failed' }), 500],
       [new TesseraError('LEDGER__AIRDROP_UNAVAILABLE', 'no faucet here', {}), 409],
       [new NodeError('NODE__INPUT_NOT_FOUND', 'upload it first', {}), 400],
       // An output blob the node lost is its own fault, not a job the caller named wrongly.

@@ -166,11 +166,16 @@ const STATUS_OF_CODE: Readonly<Record<string, number>> = {
   LEDGER__AIRDROP_UNAVAILABLE: 409,
 }
 
-/** HTTP status for an error: by its code, else what its code's name says (the caller's fault, 400), else 500. */
+/**
+ * HTTP status for an error: by its code (and, for a refused parse, its reason), else what its code's name says (the
+ * caller's fault, 400), else 500.
+ */
 function statusOf(e: unknown): number {
   if (!isTesseraError(e)) return 500
   const known = STATUS_OF_CODE[e.code]
   if (known !== undefined) return known
+  // Inputs that ran their parse out of memory or time are the caller's to shrink; a thread that failed to start is ours.
+  if (e.code === 'NODE__INPUT_PARSE_FAILED') return e.context['reason'] === 'worker-failed' ? 500 : 400
   if (/MALFORMED|INVALID|TOO_LARGE|EXCEEDED|UNSUPPORTED|MISMATCH/.test(e.code)) return 400
   return 500
 }
