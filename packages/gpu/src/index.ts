@@ -57,6 +57,7 @@ export type {
   LoadOnnxModelOptions,
 } from './onnx/model.js'
 export { assertModelWithinBounds, DEFAULT_MODEL_BOUNDS } from './onnx/model-bounds.js'
+export { modelFlopsLowerBound } from './onnx/model-flops.js'
 export type { ModelBounds } from './onnx/model-bounds.js'
 export { runOnnx, selectItems, validateInputs } from './onnx/run.js'
 export type { ModelInputs, ModelOutputs, RunModelOptions } from './onnx/run.js'

@@ -1,5 +1,13 @@
 import { type AbortOptions, type Order, raceSignal } from '@tessera/core'
-import { type Engine, GpuError, selectItems, tensorItemChunks, tileRowChunks, validateInputs } from '@tessera/gpu'
+import {
+  type Engine,
+  GpuError,
+  modelFlopsLowerBound,
+  selectItems,
+  tensorItemChunks,
+  tileRowChunks,
+  validateInputs,
+} from '@tessera/gpu'
 import { type ResultShape, TASK_TOLERANCE } from '@tessera/proof'
 import {
   checkDeclaredWork,
@@ -11,7 +19,6 @@ import {
 } from '@tessera/scheduler'
 import type { TaskExecution, TaskExecutor, TaskOutput } from '@tessera/scheduler/driver'
 import { NodeError } from '../errors.js'
-import { modelFlopsLowerBound } from '../model-work.js'
 import type { InputCache, InputOrder, LoadedInputs } from './inputs.js'
 
 /**

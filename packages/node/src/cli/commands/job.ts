@@ -1,6 +1,13 @@
 import { extname } from 'node:path'
 import { type AbortOptions, delay, MAX_FRAMES_PER_JOB, MAX_INFERENCE_ITEMS, type Split } from '@tessera/core'
-import { decodeEnvironmentImage, loadOnnxModel, MAX_TENSOR_RANK, SceneTimeline, tensor } from '@tessera/gpu'
+import {
+  decodeEnvironmentImage,
+  loadOnnxModel,
+  MAX_TENSOR_RANK,
+  modelFlopsLowerBound,
+  SceneTimeline,
+  tensor,
+} from '@tessera/gpu'
 import { checkDeclaredWork, checkTaskCount, checkTaskWork } from '@tessera/scheduler'
 import { SingleBar } from 'cli-progress'
 import { type Command, InvalidArgumentError, Option } from 'commander'
@@ -9,7 +16,6 @@ import { ApiClient } from '../../api/client.js'
 import { DEFAULT_JOBS_LISTED, type JobRequest, type JobStatus, MAX_JOBS_LISTED } from '../../api/contract.js'
 import { resolveDataDir } from '../../data-dir.js'
 import { NodeError } from '../../errors.js'
-import { modelFlopsLowerBound } from '../../model-work.js'
 import { encodeTensorBundle } from '../../peer/tensor-bundle.js'
 import type { CliIo } from '../io.js'
 import { jobHeadline, jobReport, jobTable } from '../job-report.js'

@@ -1,4 +1,4 @@
-import type { HostConstant, OnnxModel } from '@tessera/gpu'
+import type { HostConstant, OnnxModel } from './model.js'
 
 /**
  * The least FLOPs one batch item's forward pass through `model` takes, counted from its graph: twice the weights (float
@@ -25,15 +25,22 @@ export function modelFlopsLowerBound(model: OnnxModel): number {
   return flops
 }
 
-/** The float initializer a node multiplies by: `W` of a convolution, either operand of MatMul or Gemm's `A` or `B`. */
+/** Operand positions that may hold the weight of each multiplying op: a convolution's `W`, MatMul's and Gemm's either. */
+const WEIGHT_OPERANDS: Readonly<Record<string, readonly number[]>> = {
+  MatMul: [0, 1],
+  Gemm: [0, 1],
+  Conv: [1],
+  ConvTranspose: [1],
+}
+
+/** The float initializer a node multiplies by, if it is a multiplying op (see {@link WEIGHT_OPERANDS}) with one. */
 function weightOf(
   opType: string,
   inputs: readonly string[],
   constant: (name: string) => HostConstant | undefined,
 ): HostConstant | undefined {
-  const operands = opType === 'Conv' || opType === 'ConvTranspose' ? [inputs[1]] : [inputs[0], inputs[1]]
-  if (opType !== 'MatMul' && opType !== 'Gemm' && operands.length === 2) return undefined
-  for (const name of operands) {
+  for (const position of WEIGHT_OPERANDS[opType] ?? []) {
+    const name = inputs[position]
     const c = name === undefined || name === '' ? undefined : constant(name)
     if (c?.dataType === 'float') return c
   }
