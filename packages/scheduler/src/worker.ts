@@ -124,6 +124,12 @@ export interface WorkerMachineInit {
    * @default MAX_TILE_PIXELS (2^23, what every WebGPU device holds)
    */
   maxTilePixels?: number
+  /**
+   * Codes of a task failure that condemn its order: the worker withdraws from the job and skips the order from then
+   * on. A node adds the codes its input parsers refuse an order's inputs with (every task would fail alike).
+   * @default ORDER_REFUSAL_CODES
+   */
+  orderRefusalCodes?: ReadonlySet<string>
   /** Emit `bid:skipped` events (the simulator may turn them off). @default true */
   reportSkips?: boolean
   /** Where this worker is paid, named in every Result it signs (see `Result.payee`). @default none */
@@ -178,6 +184,7 @@ export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
   readonly #awardGraceMs: number | undefined
   readonly #workTolerance: number
   readonly #maxTilePixels: number
+  readonly #orderRefusalCodes: ReadonlySet<string>
   readonly #reportSkips: boolean
   readonly #payee: string | undefined
   readonly #jobs = new Map<string, WorkerJob>()
@@ -248,6 +255,7 @@ export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
       })
     }
     this.#maxTilePixels = maxTilePixels
+    this.#orderRefusalCodes = init.orderRefusalCodes ?? ORDER_REFUSAL_CODES
     this.#reportSkips = init.reportSkips ?? true
     this.#payee = init.payee
   }
@@ -584,7 +592,7 @@ export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
     job.tasks.set(index, GIVEN_BACK)
     this.#running--
     job.unfinished--
-    if (code !== undefined && ORDER_REFUSAL_CODES.has(code)) {
+    if (code !== undefined && this.#orderRefusalCodes.has(code)) {
       // Its other tasks would fail alike, and a standing bid would win it more of them: leave the job, and bid on
       // the order no more (a re-opened copy included) until its deadline.
       this.#refuse(job.order)

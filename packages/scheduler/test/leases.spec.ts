@@ -505,4 +505,28 @@ describe('no double counting', () => {
       { numRuns: 200, seed: 4 },
     )
   })
+
+  it("should leave a job on the codes it is told condemn an order, besides the scheduler's own", () => {
+    const market = new Market({ leaseMs: 3_000, heartbeatMs: 1_000 })
+    market.addWorker('a', {
+      profile: { ...TWO_SLOTS, tiers: [3] },
+      orderRefusalCodes: new Set(['SCHEDULER__DECLARED_WORK_MISMATCH', 'GPU__MALFORMED_SCENE']),
+    })
+    market.addWorker('b', { profile: { ...TWO_SLOTS, tiers: [3] } })
+    const jobId = market.submit(renderSpec({ minBids: 2 }))
+    const fail = (peer: 'a' | 'b') => {
+      const taskId = [...(market.running.get(peer)?.keys() ?? [])][0] as string
+      market.running.get(peer)?.delete(taskId)
+      market.workers
+        .get(peer)
+        ?.handle({ kind: 'task:failed', taskId, reason: 'bad scene', code: 'GPU__MALFORMED_SCENE' }, market.now)
+      market.flush()
+    }
+    // Worker b keeps the default codes: the failure condemns only its task.
+    fail('b')
+    expect(market.workers.get('b')?.jobCount).toBe(1)
+    fail('a')
+    expect(market.eventsOf('job:withdrawn')).toEqual([expect.objectContaining({ jobId, code: 'GPU__MALFORMED_SCENE' })])
+    expect(market.workers.get('a')?.jobCount).toBe(0)
+  })
 })

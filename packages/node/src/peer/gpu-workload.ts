@@ -2,6 +2,7 @@ import { type AbortOptions, type Order, raceSignal } from '@tessera/core'
 import {
   type Engine,
   GpuError,
+  type GpuErrorCode,
   modelFlopsLowerBound,
   selectItems,
   tensorItemChunks,
@@ -18,7 +19,7 @@ import {
   type TaskDescriptor,
 } from '@tessera/scheduler'
 import type { TaskExecution, TaskExecutor, TaskOutput } from '@tessera/scheduler/driver'
-import { NodeError } from '../errors.js'
+import { NodeError, type NodeErrorCode } from '../errors.js'
 import type { InputCache, InputOrder, LoadedInputs } from './inputs.js'
 
 /**
@@ -36,6 +37,25 @@ export const TASK_OVERRUN_FACTOR = 2 * DEFAULT_WORK_TOLERANCE
  * demo, the examples or the tests takes.
  */
 export const TASK_OVERRUN_FLOOR_MS = 10 * 60_000
+/**
+ * Codes the input parsers refuse an order's inputs with: the scene, panorama, model or tensors themselves are bad or
+ * too costly, so every task of the order fails alike on every worker. A task failing with one makes the worker leave
+ * the job and skip the order (the scheduler's `orderRefusalCodes`), rather than fetch and parse the inputs again for
+ * each of its tasks. Not the codes of this device's limits (`GPU__ALLOCATION_EXCEEDED`), nor a parse thread that ran
+ * out of time (`NODE__INPUT_PARSE_FAILED`): another worker, or a quieter moment, may take the task.
+ */
+export const INPUT_REFUSAL_CODES: ReadonlySet<string> = new Set<GpuErrorCode | NodeErrorCode>([
+  'GPU__MALFORMED_SCENE',
+  'GPU__SCENE_TOO_LARGE',
+  'GPU__TRAVERSAL_COST_EXCEEDED',
+  'GPU__UNSUPPORTED_TEXTURE',
+  'GPU__MALFORMED_ENVIRONMENT',
+  'GPU__MALFORMED_MODEL',
+  'GPU__UNSUPPORTED_OP',
+  'GPU__SHAPE_MISMATCH',
+  'GPU__INVALID_MODEL_INPUT',
+  'NODE__UNSUPPORTED_INPUT',
+])
 /** The longest delay `setTimeout` holds (2^31 - 1 ms, about 24.8 days); a longer one would fire at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1
 

@@ -14,7 +14,7 @@ import {
 } from '@tessera/core'
 import { createEngine, type Engine } from '@tessera/gpu'
 import { AdaptiveSampler, defaultPlan, Reputation } from '@tessera/proof'
-import { demandPrice, fixedPrice, maxTilePixelsOf, type PricingStrategy } from '@tessera/scheduler'
+import { demandPrice, fixedPrice, maxTilePixelsOf, ORDER_REFUSAL_CODES, type PricingStrategy } from '@tessera/scheduler'
 import { createScheduler, type SchedulerDriver } from '@tessera/scheduler/driver'
 import { LevelDatastore } from 'datastore-level'
 import type { Logger } from 'pino'
@@ -44,7 +44,7 @@ import { NodeError } from '../errors.js'
 import { ReputationStore } from './reputation-store.js'
 import { restoreCommitment } from './restored-commitment.js'
 import { SlashLog } from './slash-log.js'
-import { GpuWorkload } from './gpu-workload.js'
+import { GpuWorkload, INPUT_REFUSAL_CODES } from './gpu-workload.js'
 import { inputKeeper, InputRelays, relayingSource } from './input-relays.js'
 import { InputCache, INPUTS_READ } from './inputs.js'
 import { keepCommittedOutput } from './committed-output.js'
@@ -416,6 +416,7 @@ export class Peer implements NodeOperations {
                 pricing: pricingOf(config),
                 workTolerance: config.worker.workTolerance,
                 maxTilePixels: maxTilePixelsOf(engine.adapter.limits),
+                orderRefusalCodes: new Set([...ORDER_REFUSAL_CODES, ...INPUT_REFUSAL_CODES]),
                 payee,
                 executor: workerExecutor({ workload, verification, receipts, holds, outputRetentionMs }),
               },
