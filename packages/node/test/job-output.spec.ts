@@ -13,15 +13,15 @@ import {
 import { orderOf } from './fixtures.js'
 
 /** A render of `frames` frames of `side` x `side`, one tile each, one sample. */
-const render = (frames: number, side = 8) =>
+const render = (frames: number, side = 8, tile = side) =>
   orderOf('render', ['bafyscene'], {
     kind: 'render',
     firstFrame: 3,
     frames,
     width: side,
     height: side,
-    tileWidth: side,
-    tileHeight: side,
+    tileWidth: tile,
+    tileHeight: tile,
     samples: 1,
   })
 
@@ -33,8 +33,8 @@ function resultsOf(order: ReturnType<typeof render>): { results: Result[]; sourc
     has: async () => true,
     get: async (cid) => {
       asked.push(cid)
-      const side = order.split.kind === 'render' ? order.split.width : 8
-      return new Uint8Array(side * side * RENDER_OUTPUT_BYTES_PER_PIXEL)
+      const tile = order.split.kind === 'render' ? order.split.tileWidth : 8
+      return new Uint8Array(tile * tile * RENDER_OUTPUT_BYTES_PER_PIXEL)
     },
     fetchFrom: async () => {
       throw new Error('not here')
@@ -85,9 +85,9 @@ describe('a job output, a frame at a time', () => {
   })
 
   it('should serve a frame as large as its files allow: a large frame compresses well under the bound', async () => {
-    // 4096 x 4096 (a 5K render's class): 268 MB of pixels, far less once its black tiles are compressed.
+    // 4096 x 4096 (a 5K render's class) in four tiles: 268 MB of pixels, far less once its black tiles are compressed.
     const side = 4096
-    const order = render(1, side)
+    const order = render(1, side, side / 2)
     const { results, source } = resultsOf(order)
     const one = await assembleJobOutput(order, results, source, { frame: 3 })
     expect(one.files.map((f) => f.name)).toEqual(['frame-0003.png', 'frame-0003.exr'])
