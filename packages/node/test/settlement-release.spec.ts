@@ -8,6 +8,7 @@ import { parseConfig } from '../src/config.js'
 import { Datastore } from '../src/datastore.js'
 import { EpochCounter } from '../src/peer/epoch-counter.js'
 import { Settlement, type SettlementRecord } from '../src/peer/settlement.js'
+import { SlashBook } from '../src/peer/slash-book.js'
 import { cosignedReceipts } from './fixtures.js'
 import { tempDir } from './helpers.js'
 
@@ -314,6 +315,47 @@ describe('Settlement memory', () => {
     expect(slashes.recorded).toEqual(['09'.repeat(32)])
     expect(logged.find((l) => l.msg === 'stake:slashed')).toMatchObject({ fraudProofHash: '09'.repeat(32) })
   })
+
+  it.each([
+    ['as the node resumes', false],
+    ['when the worker is bonded again before the resume', true],
+  ])(
+    'should record a slash confirmed before a crash once, %s, never forfeiting a new bond for it',
+    async (_, bondFirst) => {
+      const worker = (await generateIdentity()).peerId.toString()
+      const payee = (await generateKeyPairSigner()).address
+      const proof = new Uint8Array(32).fill(5)
+      await settlement.bond(worker, payee, 1_000n)
+      await settlement.slash(worker, JOB, proof)
+      // The crash: the slash confirmed on chain, and the node stopped before the batch recording it was written.
+      const book = new SlashBook(datastore)
+      await book.setBond(worker, { generation: 0, payee, stake: 1_000n })
+      await book.uphold(worker, { jobId: JOB, fraudProofHash: proof, generation: 0 })
+      await datastore.batch([
+        { type: 'del', ns: 'slashes', key: `job/${JOB}/${worker}` },
+        { type: 'del', ns: 'slashes', key: `proof/${worker}/${'05'.repeat(32)}` },
+      ])
+      await settlement.close()
+      settlement = new Settlement(
+        join(tmp.path, 'ledger'),
+        config,
+        logger,
+        datastore,
+        await EpochCounter.open(datastore),
+      )
+      if (bondFirst) await settlement.bond(worker, payee, 1_000n)
+      await settlement.resume([], async () => 0, 0)
+      expect(settlement.slashes).toMatchObject([{ worker, jobId: JOB, amount: '1000' }])
+      expect(await settlement.slashesOf(JOB)).toHaveLength(1)
+      expect(await book.upheld(worker)).toBeUndefined()
+      // The proof carried out is done with: upheld again, it forfeits nothing more.
+      expect(await settlement.slash(worker, JOB, proof)).toBeUndefined()
+      expect(settlement.slashes).toHaveLength(1)
+      // Resuming posts no bond of its own (none on record, payee and stake unset); bonded again, the worker's new bond is
+      // the next generation.
+      expect(await book.bond(worker)).toEqual(bondFirst ? { generation: 1, payee, stake: 1_000n } : { generation: 1 })
+    },
+  )
 
   it('should pay an epoch whose payout the chain refused once, on a later try, and only then record it settled', async () => {
     payouts.refuse = true

@@ -272,7 +272,11 @@ export class Settlement {
   readonly #early = new Map<string, Map<string, Receipt>>()
   /** {@link resume} is done: every funding this run will begin for a receipt to wait for has begun. */
   #resumed = false
-  readonly #bonds = new Map<string, Promise<PostedBond>>()
+  /**
+   * Each worker's bond posted in this run (a posting in flight, shared); one resolving to undefined was found forfeited
+   * when posted again, and the next {@link bond} call posts the next generation.
+   */
+  readonly #bonds = new Map<string, Promise<PostedBond | undefined>>()
   /** Slashes and bond generations, on disk. */
   readonly #book: SlashBook
   /** Jobs whose vault is funded, for status reads that must not wait on the chain; let go with `#jobs`. */
@@ -1051,14 +1055,36 @@ export class Settlement {
    * forfeit it. A bond a slash emptied is followed by a new one, under the next generation.
    */
   async bond(worker: string, payee: string, stake: bigint): Promise<void> {
-    if (this.#bonds.has(worker) || stake <= 0n) return
-    const bonding = this.#postBond(worker, payee, stake)
-    this.#bonds.set(worker, bonding)
-    bonding.catch(() => this.#bonds.delete(worker))
-    await bonding
+    if (stake <= 0n) return
+    for (;;) {
+      const current = this.#bonds.get(worker)
+      if (current === undefined) break
+      if ((await current.catch(() => undefined)) !== undefined) return
+      // The bond on record turned out forfeited (see #bondOnRecord), or its posting failed: the first caller back
+      // posts the next one, the others wait on that.
+      if (this.#bonds.get(worker) === current) {
+        this.#bonds.delete(worker)
+        break
+      }
+    }
+    await this.#track(worker, this.#postBond(worker, payee, stake, true))
   }
 
-  async #postBond(worker: string, payee: string, stake: bigint): Promise<PostedBond> {
+  /** Keeps a posting as the worker's bond of this run, so callers share it; one that fails is let go. */
+  #track(worker: string, posting: Promise<PostedBond | undefined>): Promise<PostedBond | undefined> {
+    this.#bonds.set(worker, posting)
+    posting.catch(() => {
+      if (this.#bonds.get(worker) === posting) this.#bonds.delete(worker)
+    })
+    return posting
+  }
+
+  /**
+   * Posts the worker's bond of its current generation. One a slash emptied already (the journal giving back its
+   * closed vault) has that slash recorded, and then, with `next`, the next generation's bond is posted; without it
+   * (a slash carrying on with the bond on record) nothing more is posted, and undefined is returned.
+   */
+  async #postBond(worker: string, payee: string, stake: bigint, next: boolean): Promise<PostedBond | undefined> {
     const { ledger, arbiter } = await this.#open()
     let record = await this.#book.bond(worker)
     for (;;) {
@@ -1074,9 +1100,9 @@ export class Settlement {
         mint: ledger.mint,
         amount,
       })
-      // Slashed already, the journal giving back its closed vault: the worker's next bond is a new one. A slash this
-      // node had upheld and not seen through (the ledger carried it out as it opened) is recorded first, under its
-      // job; one of a data directory of a version that kept no generations is only stepped over.
+      // Slashed already: a slash this node had upheld and not seen through (the ledger carried it out as it opened) is
+      // recorded first, under its job; one of a data directory of a version that kept no generations is only stepped
+      // over.
       if (ledger.executor.status(slashActionKey(bond.address)) === 'confirmed') {
         const upheld = await this.#book.upheld(worker)
         const posted = { bond, generation: record.generation }
@@ -1085,6 +1111,7 @@ export class Settlement {
         } else {
           await this.#book.setBond(worker, { generation: record.generation + 1 })
         }
+        if (!next) return undefined
         record = { generation: record.generation + 1 }
         continue
       }
@@ -1103,7 +1130,8 @@ export class Settlement {
   /**
    * Forfeits a caught worker's bond to the treasury, the fraud proof's hash on chain beside it. The upheld proof is
    * journaled first: one the node stops before carrying out is carried out at the next start ({@link resume}). A
-   * worker with no bond posted in this run has the one on record posted again first.
+   * worker with no bond posted in this run has the one on record posted again first. A proof forfeits one bond: one
+   * carried out already (before a crash the record of it did not outlive, say) is not carried out again.
    */
   async slash(
     worker: string,
@@ -1114,10 +1142,12 @@ export class Settlement {
     if (this.#slashed.has(worker)) return undefined
     this.#slashed.add(worker)
     try {
+      if (await this.#book.carriedOut(worker, fraudProofHash)) return undefined
       const posted = await (this.#bonds.get(worker) ?? this.#bondOnRecord(worker))
+      // Posting the bond again may have recorded this very slash, carried out on chain before a restart.
+      if (await this.#book.carriedOut(worker, fraudProofHash)) return undefined
       if (posted === undefined) {
         this.#log.warn({ worker }, 'stake:no-bond')
-        this.#slashed.delete(worker)
         return undefined
       }
       // A proof upheld before and not carried out (a try that failed, in this run or before a restart) is carried on,
@@ -1128,10 +1158,7 @@ export class Settlement {
         // carried out again on the worker's new bond.
         this.#log.warn({ worker, jobId: upheld.jobId }, 'slash:already-forfeited')
         await this.#book.dropUpheld(worker)
-        if (equals(upheld.fraudProofHash, fraudProofHash)) {
-          this.#slashed.delete(worker)
-          return undefined
-        }
+        if (equals(upheld.fraudProofHash, fraudProofHash)) return undefined
         upheld = undefined
       }
       upheld ??= { jobId, fraudProofHash, generation: posted.generation }
@@ -1139,21 +1166,24 @@ export class Settlement {
       const view = await this.#slashBond(worker, upheld.jobId, posted, upheld.fraudProofHash, options)
       // Forfeited: the worker's next bond is a new one, which a later fraud proof may forfeit in turn.
       this.#bonds.delete(worker)
-      this.#slashed.delete(worker)
       return view
-    } catch (e) {
-      // Not slashed after all: the next fraud proof against the worker may try again.
+    } finally {
+      // Done, or not slashed after all: the next fraud proof against the worker may try again.
       this.#slashed.delete(worker)
-      throw e
     }
   }
 
-  /** The worker's bond on record (posted in an earlier run), posted again; undefined when none was ever posted. */
-  async #bondOnRecord(worker: string): Promise<PostedBond | undefined> {
-    const { payee, stake } = await this.#book.bond(worker)
-    if (payee === undefined || stake === undefined) return undefined
-    await this.bond(worker, payee, stake)
-    return this.#bonds.get(worker)
+  /**
+   * The worker's bond on record (posted in an earlier run), posted again; undefined when none was ever posted, or
+   * when it turned out forfeited already (its slash recorded then): a slash never posts a new bond to forfeit.
+   */
+  #bondOnRecord(worker: string): Promise<PostedBond | undefined> {
+    const posting = (async () => {
+      const { payee, stake } = await this.#book.bond(worker)
+      if (payee === undefined || stake === undefined) return undefined
+      return this.#postBond(worker, payee, stake, false)
+    })()
+    return this.#track(worker, posting)
   }
 
   /** A job's slashes, from disk: they outlive the run that carried them out. */
@@ -1205,7 +1235,7 @@ export class Settlement {
       signature: result.signature,
       ...(amount !== undefined ? { amount: amount.toString() } : {}),
     }
-    await this.#book.slashed(view, generation)
+    await this.#book.slashed(view, generation, fraudProofHash)
     if (this.slashes.length >= SLASHES_KEPT) this.slashes.shift()
     this.slashes.push(view)
     // The proof the chain records: the first one tried, when a slash cut short was carried on with it.

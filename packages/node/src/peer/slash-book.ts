@@ -29,6 +29,9 @@ export function bondIdOf(worker: string, generation: number): string {
 
 const bondKey = (worker: string): string => `bond/${worker}`
 const upheldKey = (worker: string): string => `upheld/${worker}`
+/** A fraud proof carried out against a worker: a proof forfeits one bond, however often it is upheld again. */
+const proofKey = (worker: string, fraudProofHash: Uint8Array): string =>
+  `proof/${worker}/${Buffer.from(fraudProofHash).toString('hex')}`
 /** Peer ids and job ids hold no `/`: a job's slashes are one prefix read. */
 const jobSlashKey = (jobId: string, worker: string): string => `job/${jobId}/${worker}`
 
@@ -132,13 +135,19 @@ export class SlashBook {
     return upheld
   }
 
+  /** Whether the fraud proof has forfeited one of the worker's bonds already. */
+  async carriedOut(worker: string, fraudProofHash: Uint8Array): Promise<boolean> {
+    return (await this.#datastore.get('slashes', proofKey(worker, fraudProofHash))) !== undefined
+  }
+
   /**
-   * Records a slash carried out, in one batch: the slash under its job, the worker's next bond generation (the one
-   * slashed is empty and closed), and its upheld proof let go.
+   * Records a slash carried out, in one batch: the slash under its job, the proof it carried out, the worker's next
+   * bond generation (the one slashed is empty and closed), and its upheld proof let go.
    */
-  async slashed(view: SlashView, generation: number): Promise<void> {
+  async slashed(view: SlashView, generation: number, fraudProofHash: Uint8Array): Promise<void> {
     await this.#datastore.batch([
       { type: 'put', ns: 'slashes', key: jobSlashKey(view.jobId, view.worker), value: view },
+      { type: 'put', ns: 'slashes', key: proofKey(view.worker, fraudProofHash), value: view.jobId },
       { type: 'put', ns: 'slashes', key: bondKey(view.worker), value: { generation: generation + 1 } },
       { type: 'del', ns: 'slashes', key: upheldKey(view.worker) },
     ])
