@@ -12,7 +12,7 @@ import { pino } from 'pino'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { join } from 'node:path'
 import { Datastore } from '../src/datastore.js'
-import { ACCEPT_RETRY_FIRST_MS, ACCEPT_SIGN_ATTEMPTS, parseAccepted } from '../src/peer/accept-journal.js'
+import { ACCEPT_RETRY_FIRST_MS, ACCEPT_RETRY_MAX_MS, parseAccepted } from '../src/peer/accept-journal.js'
 import {
   RECEIPT_DORMANT_AFTER_MS,
   RECEIPT_RETRY_MAX_MS,
@@ -267,26 +267,60 @@ describe('ReceiptExchange retries', () => {
     expect(exchange.awaiting).toBe(1)
   })
 
-  it('should give up signing after a bounded number of tries, leaving the task journaled for the next start', async () => {
+  it('should keep trying, at the longest pause, to sign a task whose journal write failed, rather than lose it', async () => {
+    // The journal write fails each time (the disk full, say): the task is on disk nowhere, only in memory.
+    let failing = true
+    let journalWrites = 0
+    const put = datastore.put.bind(datastore)
+    vi.spyOn(datastore, 'put').mockImplementation(async (ns, ...rest) => {
+      if (ns === 'accepts' && (journalWrites++, failing)) throw new Error('disk full')
+      return put(ns, ...rest)
+    })
+    await expect(exchange.accepted(acceptedTask())).rejects.toThrow('disk full')
+    expect(await datastore.get('accepts', TASK)).toBeUndefined()
+    // The pause doubles up to ACCEPT_RETRY_MAX_MS, and the tries go on past it.
+    for (let i = 1, pause = ACCEPT_RETRY_FIRST_MS; i <= 12; i++, pause *= 2) {
+      advance(Math.min(pause, ACCEPT_RETRY_MAX_MS))
+      await vi.waitFor(() => expect(journalWrites).toBe(i + 1))
+      // The failed try is seen (its next try timed) before the clock moves on.
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    failing = false
+    advance(ACCEPT_RETRY_MAX_MS)
+    await vi.waitFor(() => expect(offers).toHaveLength(1))
+    expect(await datastore.get('receipts', `pending/${TASK}`, parseReceipt)).toMatchObject({ taskId: TASK })
+    expect(await datastore.get('accepts', TASK)).toBeUndefined()
+  })
+
+  it('should stop trying to sign when stopped, waiting for a try under way, leaving the task journaled', async () => {
     let tries = 0
     exchange.stop()
     exchange = exchangeOn(datastore, undefined, undefined, () => {
-      tries++
-      throw new Error('epoch not known yet')
+      if (++tries === 1) throw new Error('epoch not known yet')
+      return 1
     })
     await expect(exchange.accepted(acceptedTask())).rejects.toThrow('epoch not known yet')
-    for (let i = 1; i < ACCEPT_SIGN_ATTEMPTS; i++) {
-      advance(ACCEPT_RETRY_FIRST_MS * 2 ** (i - 1))
-      await vi.waitFor(() => expect(tries).toBe(i + 1))
-    }
-    advance(RECEIPT_RETRY_MAX_MS)
-    expect(tries).toBe(ACCEPT_SIGN_ATTEMPTS)
-    expect(await datastore.get('accepts', TASK)).toMatchObject({ taskId: TASK })
-    // The next start signs it and offers it with the other pending receipts.
-    exchange.stop()
+    // The next try's journal write takes a while: the exchange stops meanwhile.
+    let release = (): void => {}
+    const put = datastore.put.bind(datastore)
+    vi.spyOn(datastore, 'put').mockImplementation(async (...args) => {
+      await new Promise<void>((resolve) => (release = resolve))
+      return put(...args)
+    })
+    advance(ACCEPT_RETRY_FIRST_MS)
+    let stopped = false
+    const stopping = exchange.stop().then(() => (stopped = true))
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(stopped).toBe(false)
+    release()
+    await stopping
+    vi.mocked(datastore.put).mockRestore()
+    // The try ended without offering anything, and no other begins.
+    advance(ACCEPT_RETRY_MAX_MS)
+    expect(offers).toEqual([])
+    // The next start offers the receipt the try kept.
     exchange = exchangeOn(datastore)
     const { pending } = await exchange.stored()
     expect(pending.map((r) => r.taskId)).toEqual([TASK])
-    expect(await datastore.get('accepts', TASK)).toBeUndefined()
   })
 })

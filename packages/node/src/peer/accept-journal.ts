@@ -9,10 +9,11 @@ import type { NodeError } from '../errors.js'
  */
 export const ACCEPT_RETRY_FIRST_MS = 2_000
 /**
- * Tries at signing and keeping an accepted task's receipt in one run (2 s doubling: about 8.5 minutes in all). Past
- * them the task is logged (`receipt:sign-abandoned`) and left in the journal on disk: the next start tries again.
+ * The longest pause between tries at signing and keeping an accepted task's receipt (2 s doubling reaches it at the
+ * eighth try, about 8.5 minutes in). The tries never stop while the node runs: a task whose journal write failed each
+ * time is on disk nowhere else, and given up it would cost its worker the payment.
  */
-export const ACCEPT_SIGN_ATTEMPTS = 8
+export const ACCEPT_RETRY_MAX_MS = 256_000
 
 /**
  * What a creator journals of a task the market accepted, before it does anything else with it: all a receipt is

@@ -383,8 +383,8 @@ export class Peer implements NodeOperations {
       },
     })
     opened.push(async () => {
-      receipts.stop()
       verification.stop()
+      await receipts.stop()
     })
     const scheduler = createScheduler(
       { bus, blobs: node.blobs },

@@ -19,7 +19,7 @@ import type { Datastore, DatastoreWrite } from '../datastore.js'
 import { NodeError } from '../errors.js'
 import {
   ACCEPT_RETRY_FIRST_MS,
-  ACCEPT_SIGN_ATTEMPTS,
+  ACCEPT_RETRY_MAX_MS,
   type AcceptedRecord,
   acceptedDone,
   acceptedRecordOf,
@@ -219,7 +219,7 @@ interface Awaiting {
   dueAt: number
 }
 
-/** An accepted task whose receipt could not be signed and kept yet (see {@link ACCEPT_SIGN_ATTEMPTS}). */
+/** An accepted task whose receipt could not be signed and kept yet (tried again, see {@link ACCEPT_RETRY_MAX_MS}). */
 interface Unsigned {
   record: AcceptedRecord
   /** Failed tries so far. */
@@ -275,6 +275,10 @@ export class ReceiptExchange {
   readonly #restoredSince = new Map<string, number>()
   /** Accepted tasks whose receipts failed to be signed and kept, by task id: tried again, a bounded number of times. */
   readonly #unsigned = new Map<string, Unsigned>()
+  /** Tries at signing under way: {@link stop} waits for them, so none writes to a closed datastore. */
+  readonly #signing = new Set<Promise<void>>()
+  /** {@link stop} was called: no try at signing begins, and none that ends offers its receipt. */
+  #stopped = false
   readonly #clock: Clock
   readonly #retry: ReturnType<typeof setInterval>
   /** Countersignatures one at a time: each reads and adds to the running total of earnings. */
@@ -358,14 +362,18 @@ export class ReceiptExchange {
     return this.#awaiting.size
   }
 
-  /** Stops offering receipts, listening for them and sweeping records; resolves once a sweep under way is done. */
+  /**
+   * Stops offering receipts, listening for them, signing them again and sweeping records; resolves once a sweep and the
+   * tries at signing under way are done.
+   */
   async stop(): Promise<void> {
     clearInterval(this.#retry)
     clearInterval(this.#leaseSweep)
     this.#leaseSweep = undefined
     this.#unsubscribe()
     this.#sweepLifetime.abort()
-    await this.#sweeping
+    this.#stopped = true
+    await Promise.all([this.#sweeping, ...this.#signing])
   }
 
   /** Worker side: deletes records of results never paid now (see {@link pruneLeases}) and every {@link LEASE_SWEEP_MS}. */
@@ -717,7 +725,7 @@ export class ReceiptExchange {
    * worker's signed Result names, else (a worker of an older version) its capacity record's. The task is journaled
    * first (`accepts/`), in a write issued before this call first awaits, and leaves the journal only in the batch that
    * keeps its signed receipt: a receipt that cannot be signed or kept now (the epoch not known yet, no payee in view,
-   * the datastore failing) rejects this call and is tried again later ({@link ACCEPT_SIGN_ATTEMPTS}), and one a crash
+   * the datastore failing) rejects this call and is tried again later ({@link ACCEPT_RETRY_MAX_MS}), and one a crash
    * cut short is signed at the next start ({@link stored}). Rejects too when the first offer is not delivered; the
    * receipt is on disk then, and offered again.
    */
@@ -789,44 +797,50 @@ export class ReceiptExchange {
 
   /**
    * A journaled task whose receipt could not be signed and kept: tried again after a pause doubling from
-   * {@link ACCEPT_RETRY_FIRST_MS}, {@link ACCEPT_SIGN_ATTEMPTS} times in all, then left in the journal for the next
-   * start (logged).
+   * {@link ACCEPT_RETRY_FIRST_MS} up to {@link ACCEPT_RETRY_MAX_MS}, until it is kept or the exchange stops (the journal
+   * entry, where its write went through, has the next start try again). Reaching the longest pause is logged as an
+   * error, once.
    */
   #signLater(record: AcceptedRecord, error: unknown): void {
     const { taskId } = record
     const unsigned = this.#unsigned.get(taskId) ?? { record, attempts: 0, dueAt: 0, trying: false }
     unsigned.attempts++
     unsigned.trying = false
-    if (unsigned.attempts >= ACCEPT_SIGN_ATTEMPTS) {
-      this.#unsigned.delete(taskId)
-      this.#c.logger.error({ ...errorFields(error), taskId, attempts: unsigned.attempts }, 'receipt:sign-abandoned')
-      return
-    }
-    const retryInMs = ACCEPT_RETRY_FIRST_MS * 2 ** (unsigned.attempts - 1)
+    const doubled = ACCEPT_RETRY_FIRST_MS * 2 ** (unsigned.attempts - 1)
+    const retryInMs = Math.min(doubled, ACCEPT_RETRY_MAX_MS)
     unsigned.dueAt = this.#clock.now() + retryInMs
     this.#unsigned.set(taskId, unsigned)
-    this.#c.logger.warn({ ...errorFields(error), taskId, attempt: unsigned.attempts, retryInMs }, 'receipt:sign-failed')
+    const fields = { ...errorFields(error), taskId, attempt: unsigned.attempts, retryInMs }
+    // The first failure to reach the longest pause is an error (something is wrong for minutes); the rest only warn.
+    if (doubled >= ACCEPT_RETRY_MAX_MS && doubled / 2 < ACCEPT_RETRY_MAX_MS) {
+      this.#c.logger.error(fields, 'receipt:sign-failing')
+    } else this.#c.logger.warn(fields, 'receipt:sign-failed')
   }
 
   /** Tries again each accepted task whose receipt is due to be signed, and offers the receipts kept. */
   #signDue(): void {
     const now = this.#clock.now()
     for (const unsigned of this.#unsigned.values()) {
+      if (this.#stopped) return
       if (unsigned.trying || unsigned.dueAt > now) continue
       unsigned.trying = true
       const { record } = unsigned
       // Journaled again first: the try that failed may have been the journal's own write.
-      journalAccepted(this.#c.datastore, record)
+      const trying = journalAccepted(this.#c.datastore, record)
         .then(() => this.#signUnlessKept(record))
         .then(
           (receipt) => {
             this.#unsigned.delete(record.taskId)
-            if (receipt === undefined) return
+            if (receipt === undefined || this.#stopped) return
             this.#await(receipt)
             this.#send(receipt)
           },
-          (e: unknown) => this.#signLater(record, e),
+          (e: unknown) => {
+            if (!this.#stopped) this.#signLater(record, e)
+          },
         )
+        .finally(() => this.#signing.delete(trying))
+      this.#signing.add(trying)
     }
   }
 
