@@ -80,10 +80,16 @@ export function isTooLarge(order: Pick<Order, 'split'>, maxTilePixels: number): 
 /**
  * The most pixels of a render tile whose output a device with these limits (WebGPU's, in bytes) holds: the output is
  * one storage buffer of `TILE_BYTES_PER_PIXEL` bytes a pixel, bound whole to the shader. What a node passes as its
- * worker's `maxTilePixels`; core's `MAX_TILE_PIXELS` at WebGPU's least limits (lavapipe's).
+ * worker's `maxTilePixels`; core's `MAX_TILE_PIXELS` at WebGPU's least limits (lavapipe's). The output is also one
+ * blob: with `maxOutputBytes` (the node's largest blob), a tile whose output it could not keep or serve is past it too,
+ * as on a large GPU whose buffers outgrow the blob bound.
  */
-export function maxTilePixelsOf(limits: { maxStorageBufferBindingSize: number; maxBufferSize: number }): number {
-  return Math.floor(Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize) / TILE_BYTES_PER_PIXEL)
+export function maxTilePixelsOf(
+  limits: { maxStorageBufferBindingSize: number; maxBufferSize: number },
+  maxOutputBytes = Number.POSITIVE_INFINITY,
+): number {
+  const bytes = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize, maxOutputBytes)
+  return Math.floor(bytes / TILE_BYTES_PER_PIXEL)
 }
 
 /**

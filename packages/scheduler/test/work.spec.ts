@@ -84,6 +84,8 @@ describe('tiles a device holds', () => {
     const lavapipe = { maxStorageBufferBindingSize: 2 ** 27, maxBufferSize: 2 ** 28 }
     expect(maxTilePixelsOf(lavapipe)).toBe(2 ** 23)
     expect(maxTilePixelsOf({ maxStorageBufferBindingSize: 2 ** 32 - 1, maxBufferSize: 2 ** 31 })).toBe(2 ** 27)
+    // A device that holds more than one blob may: its output could not be kept or served.
+    expect(maxTilePixelsOf({ maxStorageBufferBindingSize: 2 ** 32 - 1, maxBufferSize: 2 ** 32 }, 2 ** 30)).toBe(2 ** 26)
   })
 
   it('should find a render order too large by its clipped tile, and never an inference order', () => {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import type { AbortOptions, Order, Result } from '@tessera/core'
+import { type AbortOptions, type Order, type Result, TILE_BYTES_PER_PIXEL } from '@tessera/core'
 import { bytesToFloat32, encodeExr, encodePng } from '@tessera/gpu'
 import { assembleOutputs, outputBytesBound, type AssembledOutput, type ItemRange } from '@tessera/scheduler/driver'
 import {
@@ -12,8 +12,8 @@ import {
 import { NodeError } from '../errors.js'
 import type { AssemblyCache } from './assembly-cache.js'
 
-/** Bytes per pixel of a render task's output: RGBA float32 rows (`@tessera/gpu`'s chunking). */
-export const RENDER_OUTPUT_BYTES_PER_PIXEL = 16
+/** Bytes per pixel of a render task's output: RGBA float32 rows (`@tessera/gpu`'s chunking), core's tile bound's. */
+export const RENDER_OUTPUT_BYTES_PER_PIXEL = TILE_BYTES_PER_PIXEL
 /** Tone-mapping exposure of delivered PNG frames: the procedural scene's light is dim at exposure 1. */
 export const PNG_EXPOSURE = 2
 

@@ -415,7 +415,7 @@ export class Peer implements NodeOperations {
                 },
                 pricing: pricingOf(config),
                 workTolerance: config.worker.workTolerance,
-                maxTilePixels: maxTilePixelsOf(engine.adapter.limits),
+                maxTilePixels: maxTilePixelsOf(engine.adapter.limits, node.blobs.maxBlobBytes),
                 orderRefusalCodes: new Set([...ORDER_REFUSAL_CODES, ...INPUT_REFUSAL_CODES]),
                 payee,
                 executor: workerExecutor({ workload, verification, receipts, holds, outputRetentionMs }),
