@@ -111,13 +111,14 @@ export async function initDataDir(
   const { signal } = options
   throwIfAborted(signal)
   await mkdir(dir.root, { recursive: true, mode: 0o700 })
-  const created = !(await exists(dir.config))
-  if (created) {
+  let created = false
+  if (!(await exists(dir.config))) {
     const config = parseConfig(overrides, 'init options')
     throwIfAborted(signal)
     // The signal is checked before the write, not passed to it. Written whole or not at all, never over one that
-    // exists: a config a crash cut short would stop every later start, `init` included.
-    await writeNewFile(dir.config, serializeConfig(config), 0o600)
+    // exists: a config a crash cut short would stop every later start, `init` included. Another `init` that wrote
+    // it first created it, and its config is the one kept.
+    created = await writeNewFile(dir.config, serializeConfig(config), 0o600)
   }
   throwIfAborted(signal)
   // A token cut short by a crash while it was written is replaced: it guards the API, it holds no funds.

@@ -31,6 +31,21 @@ describe('data directory', () => {
     }
   })
 
+  it('should report one init as creating the directory when two run at once, and keep the config it wrote', async () => {
+    const tmp = await tempDir()
+    try {
+      const dir = resolveDataDir(`${tmp.path}/node`)
+      const inits = await Promise.all(
+        [1, 2].map((slots) => initDataDir(dir, { worker: { slots } }).then((r) => ({ slots, ...r }))),
+      )
+      const creators = inits.filter((r) => r.created)
+      expect(creators).toHaveLength(1)
+      expect((await loadConfig(dir.config)).worker.slots).toBe(creators[0]?.slots)
+    } finally {
+      await tmp.cleanup()
+    }
+  })
+
   it('should refuse a data directory set empty, which would be the current directory', () => {
     expect(() => resolveDataDir('')).toThrow(expect.objectContaining({ code: 'NODE__INVALID_CONFIG' }))
     const before = process.env.TESSERA_DATA_DIR
