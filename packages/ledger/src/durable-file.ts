@@ -1,67 +1,15 @@
-import { mkdir, open, readdir, rename, rm, type FileHandle } from 'node:fs/promises'
-import { basename, dirname, join } from 'node:path'
-import { sha256, syncDirectory } from '@tessera/core'
+import { mkdir, open, type FileHandle } from 'node:fs/promises'
+import { dirname } from 'node:path'
+import { removeTemporaries, replaceFile, sha256, syncDirectory } from '@tessera/core'
 import { bytesToHex } from '@noble/hashes/utils.js'
 import { LedgerError, type LedgerErrorCode } from './errors.js'
 
 /**
- * Crash-safe files: whole-file writes go to a temporary file that is synced and renamed over the old one (a reader
- * sees the old or the new file, never half of one), and logs append checksummed lines that are synced before the
- * append resolves.
+ * Crash-safe logs: checksummed lines synced before the append resolves, rewritten whole with core's `replaceFile`
+ * (a reader sees the old file or the new one, never half of one).
  */
 
 const DIR_MODE = 0o700
-
-/** Writes `bytes` to `path` atomically: temp file, fsync, rename, fsync of the directory. */
-export async function writeFileAtomic(path: string, bytes: Uint8Array, mode = 0o600): Promise<void> {
-  await mkdir(dirname(path), { recursive: true, mode: DIR_MODE })
-  const temp = `${path}.tmp-${process.pid}`
-  const handle = await open(temp, 'w', mode)
-  try {
-    await handle.writeFile(bytes)
-    await handle.sync()
-  } catch (e) {
-    await handle.close()
-    await rm(temp, { force: true })
-    throw e
-  }
-  await handle.close()
-  await rename(temp, path)
-  await syncDirectory(dirname(path))
-}
-
-/**
- * Deletes the temporary files {@link writeFileAtomic} left beside `path` when a process died before renaming them
- * (each run names its own by pid, so they would pile up): call it before the file is next written. Those of a
- * process still alive (this one, or another with the directory open) are left alone.
- */
-export async function removeStaleTemporaries(path: string): Promise<void> {
-  const prefix = `${basename(path)}.tmp-`
-  const own = `${prefix}${process.pid}`
-  let names: string[]
-  try {
-    names = await readdir(dirname(path))
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return
-    throw e
-  }
-  for (const name of names) {
-    if (!name.startsWith(prefix) || name === own) continue
-    const pid = Number(name.slice(prefix.length))
-    if (Number.isSafeInteger(pid) && pid > 0 && processAlive(pid)) continue
-    await rm(join(dirname(path), name), { force: true })
-  }
-}
-
-/** Whether a process with this pid runs (signal 0 only checks; EPERM means it runs under another user). */
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
 
 const CHECKSUM_CHARS = 16
 
@@ -100,7 +48,7 @@ export class DurableLog<T> {
   static async open<T>(path: string, options: DurableLogOptions): Promise<{ log: DurableLog<T>; records: T[] }> {
     await mkdir(dirname(path), { recursive: true, mode: DIR_MODE })
     // A rewrite (`replace`) a crash cut short left its temporary file behind.
-    await removeStaleTemporaries(path)
+    await removeTemporaries(path)
     const handle = await open(path, 'a+', 0o600)
     try {
       // Kept as bytes and decoded a line at a time: one string of the whole file would cap a log at V8's largest
@@ -151,7 +99,7 @@ export class DurableLog<T> {
       return Promise.reject(e as Error)
     }
     return this.#serial(async () => {
-      const failure = await writeFileAtomic(this.path, bytes).then(
+      const failure = await replaceFile(this.path, bytes).then(
         () => undefined,
         (e: unknown) => e as Error,
       )

@@ -2,9 +2,8 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { isAddress, lamports as toLamports, type Address, type KeyPairSigner } from '@solana/kit'
 import { logger as createLogger, type Logger } from '@libp2p/logger'
-import { throwIfAborted, type AbortOptions } from '@tessera/core'
+import { replaceFile, throwIfAborted, type AbortOptions } from '@tessera/core'
 import { JOURNAL_FILE, WALLET_FILE } from './constants.js'
-import { writeFileAtomic } from './durable-file.js'
 import { LedgerError } from './errors.js'
 import { ActionExecutor, type ExecutorHooks } from './executor.js'
 import { SettlementJournal } from './journal.js'
@@ -196,6 +195,6 @@ async function localMint(
   const authority = await loadOrCreateWallet(join(dataDir, MINT_AUTHORITY_FILE), options)
   const mint = await createMint(transport, { payer, mintAuthority: authority.address }, options)
   // Once the mint exists it must be recorded, or the next open would create another: no abort check here.
-  await writeFileAtomic(path, new TextEncoder().encode(JSON.stringify({ mint })))
+  await replaceFile(path, JSON.stringify({ mint }))
   return mint
 }

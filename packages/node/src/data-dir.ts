@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
-import { access, mkdir, open, rename } from 'node:fs/promises'
+import { access, mkdir } from 'node:fs/promises'
 import { homedir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import {
   AbortError,
   type AbortOptions,
@@ -10,7 +10,7 @@ import {
   loadIdentity,
   loadOrCreateIdentity,
   readBoundedFile,
-  syncDirectory,
+  replaceFile,
   throwIfAborted,
   writeNewFile,
 } from '@tessera/core'
@@ -172,18 +172,9 @@ export function validApiToken(token: string): boolean {
   return token.trim().length >= MIN_API_TOKEN_LENGTH
 }
 
-/** Writes a fresh token whole or not at all: to a temporary file, synced, then renamed over the old one. */
+/** Writes a fresh token whole or not at all, over the old one. */
 async function writeApiToken(path: string): Promise<void> {
-  const temporary = `${path}.${randomBytes(4).toString('hex')}.tmp`
-  const handle = await open(temporary, 'wx', 0o600)
-  try {
-    await handle.writeFile(randomBytes(API_TOKEN_BYTES).toString('hex'))
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
-  await rename(temporary, path)
-  await syncDirectory(dirname(path))
+  await replaceFile(path, randomBytes(API_TOKEN_BYTES).toString('hex'), 0o600)
 }
 
 /** A token file's text: bounded, and only from a regular file. */

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { link, open, readdir, rm, unlink } from 'node:fs/promises'
+import { link, open, readdir, rename, rm, unlink } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 
 /** Makes a rename, link or new file in `dir` durable: without it, a power cut can undo one that fsynced its file. */
@@ -12,7 +12,7 @@ export async function syncDirectory(dir: string): Promise<void> {
   }
 }
 
-/** What a temporary file of {@link writeNewFile} for `name` is called: `.<name>.<pid>.<random>.tmp`. */
+/** What a temporary file of {@link writeNewFile} or {@link replaceFile} for `name` is called: `.<name>.<pid>.<random>.tmp`. */
 function temporaryName(name: string): string {
   return `.${name}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`
 }
@@ -28,11 +28,11 @@ function processAlive(pid: number): boolean {
 }
 
 /**
- * Deletes the temporary files a write of `path` left when its process died before linking them (nothing reads
- * them, but each crash would leave one more). Those of a process still alive, which may be linking its own, are
- * left alone.
+ * Deletes the temporary files a write of `path` left when its process died before linking or renaming them (nothing
+ * reads them, but each crash would leave one more). Those of a process still alive, which may be placing its own,
+ * are left alone. Each write of `path` calls it; a reader that opens `path` without writing it may call it too.
  */
-async function removeLeftovers(path: string): Promise<void> {
+export async function removeTemporaries(path: string): Promise<void> {
   const prefix = `.${basename(path)}.`
   let names: string[]
   try {
@@ -57,7 +57,7 @@ async function removeLeftovers(path: string): Promise<void> {
  * write of `path`. Resolves to false, writing nothing, when `path` exists (another process created it first).
  */
 export async function writeNewFile(path: string, bytes: Uint8Array | string, mode = 0o600): Promise<boolean> {
-  await removeLeftovers(path)
+  await removeTemporaries(path)
   const temporary = join(dirname(path), temporaryName(basename(path)))
   const handle = await open(temporary, 'wx', mode)
   try {
@@ -78,4 +78,28 @@ export async function writeNewFile(path: string, bytes: Uint8Array | string, mod
   }
   await syncDirectory(dirname(path))
   return true
+}
+
+/**
+ * Replaces the file at `path` (or creates it) with `bytes`, whole or not at all: a temporary file beside it (created
+ * with `mode`, synced) renamed over it, then the directory synced. A reader sees the old file or the new one, never
+ * half of one; the temporary file a crash may leave is deleted by the next write of `path`.
+ */
+export async function replaceFile(path: string, bytes: Uint8Array | string, mode = 0o600): Promise<void> {
+  await removeTemporaries(path)
+  const temporary = join(dirname(path), temporaryName(basename(path)))
+  const handle = await open(temporary, 'wx', mode)
+  try {
+    try {
+      await handle.writeFile(bytes)
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+    await rename(temporary, path)
+  } catch (e) {
+    await rm(temporary, { force: true })
+    throw e
+  }
+  await syncDirectory(dirname(path))
 }

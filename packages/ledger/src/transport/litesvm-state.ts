@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { decodeCanonical, encodeCanonical, sha256 } from '@tessera/core'
+import { decodeCanonical, encodeCanonical, removeTemporaries, replaceFile, sha256 } from '@tessera/core'
 import { MAX_JOURNAL_LINE_BYTES, MAX_LITESVM_KEPT_FAILURES, STATE_FILE, TRANSACTION_LOG_FILE } from '../constants.js'
-import { DurableLog, removeStaleTemporaries, writeFileAtomic } from '../durable-file.js'
+import { DurableLog } from '../durable-file.js'
 import { LedgerError } from '../errors.js'
 import type { TransactionErrorJson } from './transport.js'
 
@@ -86,7 +86,7 @@ export interface LoadedState {
 export async function loadLiteSvmState(dir: string): Promise<LoadedState> {
   const snapshotPath = join(dir, STATE_FILE)
   // A snapshot a crash cut short (one is written after every transaction) left its temporary file behind.
-  await removeStaleTemporaries(snapshotPath)
+  await removeTemporaries(snapshotPath)
   let snapshot: Snapshot | undefined
   try {
     snapshot = parseSnapshot(await readFile(snapshotPath), snapshotPath)
@@ -180,7 +180,7 @@ export async function saveLiteSvmSnapshot(dir: string, svm: Uint8Array, included
     checksum: sha256(svm),
     svm,
   }
-  await writeFileAtomic(join(dir, STATE_FILE), encodeCanonical(snapshot))
+  await replaceFile(join(dir, STATE_FILE), encodeCanonical(snapshot))
 }
 
 function parseSnapshot(bytes: Uint8Array, path: string): Snapshot {
