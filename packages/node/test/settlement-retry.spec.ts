@@ -11,10 +11,22 @@ import { tempDir } from './helpers.js'
 
 /** With `refuse`, the next vault opening is refused before anything is sent, as when the cluster does not answer. */
 const vaults = vi.hoisted(() => ({ refuse: false }))
+/** With `refuse`, the chain refuses the next payout, for good as far as that try knows. */
+const payouts = vi.hoisted(() => ({ refuse: false }))
 vi.mock('@tessera/ledger', async (importOriginal) => {
   const actual = await importOriginal<typeof import('@tessera/ledger')>()
   return {
     ...actual,
+    openLedger: async (...args: Parameters<typeof actual.openLedger>) => {
+      const ledger = await actual.openLedger(...args)
+      const execute = ledger.executor.execute.bind(ledger.executor)
+      ledger.executor.execute = (action, options) => {
+        if (!payouts.refuse || !action.key.includes('/payout/')) return execute(action, options)
+        payouts.refuse = false
+        return Promise.reject(new actual.LedgerError('LEDGER__TRANSACTION_REJECTED', 'refused', {}))
+      }
+      return ledger
+    },
     openVault: async (...args: Parameters<typeof actual.openVault>) => {
       if (!vaults.refuse) return actual.openVault(...args)
       vaults.refuse = false
@@ -23,7 +35,7 @@ vi.mock('@tessera/ledger', async (importOriginal) => {
   }
 })
 
-// A failed funding waits an hour before its next try, unless the ledger is back sooner.
+// A failed funding or payout waits an hour before its next try, unless the ledger is back sooner.
 vi.mock('../src/peer/constants.js', async (importOriginal) => ({
   ...(await importOriginal<typeof import('../src/peer/constants.js')>()),
   SETTLEMENT_RETRY_FIRST_PAUSE_MS: 60 * 60_000,
@@ -75,5 +87,15 @@ describe('Settlement retries', () => {
     await paid
     expect(await settlement.view(`${JOB}/2`)).toMatchObject({ epoch: 2, receipts: 1, refunded: '0' })
     expect(await settlement.idle(JOB)).toBe(true)
+  })
+  it('should pay an unpaid epoch soon after the wallet is topped up, not after its pause', async () => {
+    payouts.refuse = true
+    for (const r of receipts) await settlement.receipt(r)
+    const closing = settlement.closeJob(JOB, 2, 60_000)
+    await vi.waitFor(() => expect(logged.filter((l) => l.msg === 'settlement:unpaid')).toHaveLength(1))
+    expect(await settlement.view(JOB)).toMatchObject({ paid: {} })
+    await settlement.airdrop(1n)
+    await closing
+    expect(Object.values((await settlement.view(JOB))?.paid ?? {}).sort()).toEqual(['19800', '9900'])
   })
 })
