@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { link, open, readdir, rename, rm, unlink } from 'node:fs/promises'
+import { link, open, readdir, rename, rm } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 
 /** Makes a rename, link or new file in `dir` durable: without it, a power cut can undo one that fsynced its file. */
@@ -50,13 +50,15 @@ export async function removeTemporaries(path: string): Promise<void> {
 }
 
 /**
- * Writes `bytes` to `path` when nothing is there, whole or not at all, and never over an existing file: to a
- * temporary file beside it (created with `mode`, synced), hard-linked into place (a link fails when the name
- * exists), then the directory synced. A crash at any point leaves no file at `path` or the whole one, never an empty
- * or half-written one that every later reader would refuse; the temporary file it may leave is deleted by the next
- * write of `path`. Resolves to false, writing nothing, when `path` exists (another process created it first).
+ * Writes `bytes` to a new temporary file beside `path` (created with `mode`, synced), after deleting those a dead
+ * process left, and runs `place` with its path; the temporary file is gone when it settles.
  */
-export async function writeNewFile(path: string, bytes: Uint8Array | string, mode = 0o600): Promise<boolean> {
+async function viaTemporary<T>(
+  path: string,
+  bytes: Uint8Array | string,
+  mode: number,
+  place: (temporary: string) => Promise<T>,
+): Promise<T> {
   await removeTemporaries(path)
   const temporary = join(dirname(path), temporaryName(basename(path)))
   const handle = await open(temporary, 'wx', mode)
@@ -67,17 +69,31 @@ export async function writeNewFile(path: string, bytes: Uint8Array | string, mod
     } finally {
       await handle.close()
     }
+    return await place(temporary)
+  } finally {
+    await rm(temporary, { force: true })
+  }
+}
+
+/**
+ * Writes `bytes` to `path` when nothing is there, whole or not at all, and never over an existing file: to a
+ * temporary file beside it (created with `mode`, synced), hard-linked into place (a link fails when the name
+ * exists), then the directory synced. A crash at any point leaves no file at `path` or the whole one, never an empty
+ * or half-written one that every later reader would refuse; the temporary file it may leave is deleted by the next
+ * write of `path`. Resolves to false, writing nothing, when `path` exists (another process created it first).
+ */
+export async function writeNewFile(path: string, bytes: Uint8Array | string, mode = 0o600): Promise<boolean> {
+  const linked = await viaTemporary(path, bytes, mode, async (temporary) => {
     try {
       await link(temporary, path)
+      return true
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false
       throw e
     }
-  } finally {
-    await unlink(temporary).catch(() => {})
-  }
-  await syncDirectory(dirname(path))
-  return true
+  })
+  if (linked) await syncDirectory(dirname(path))
+  return linked
 }
 
 /**
@@ -86,20 +102,7 @@ export async function writeNewFile(path: string, bytes: Uint8Array | string, mod
  * half of one; the temporary file a crash may leave is deleted by the next write of `path`.
  */
 export async function replaceFile(path: string, bytes: Uint8Array | string, mode = 0o600): Promise<void> {
-  await removeTemporaries(path)
-  const temporary = join(dirname(path), temporaryName(basename(path)))
-  const handle = await open(temporary, 'wx', mode)
-  try {
-    try {
-      await handle.writeFile(bytes)
-      await handle.sync()
-    } finally {
-      await handle.close()
-    }
-    await rename(temporary, path)
-  } catch (e) {
-    await rm(temporary, { force: true })
-    throw e
-  }
+  // Renamed, the temporary name is gone already: the cleanup after finds nothing to delete.
+  await viaTemporary(path, bytes, mode, (temporary) => rename(temporary, path))
   await syncDirectory(dirname(path))
 }
