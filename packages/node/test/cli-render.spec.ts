@@ -1,17 +1,10 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { WebIO } from '@gltf-transform/core'
-import {
-  bitwiseEqual,
-  generateScene,
-  generateSceneDocument,
-  loadScene,
-  SceneTimeline,
-  writeScene,
-  type Scene,
-} from '@tessera/gpu'
+import { bitwiseEqual, generateScene, loadScene, SceneTimeline, writeScene, type Scene } from '@tessera/gpu'
 import { decode } from 'fast-png'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { rollingSphere } from './fixtures.js'
 import { cli, tempDir } from './helpers.js'
 
 /** The scenes `render` loaded, in order: what it traced, to compare with what a job's workers build. */
@@ -161,23 +154,7 @@ describe('tessera render', () => {
   it('should trace, with --first-frame, the tree a job of that first frame refits, and refuse it without --fps', async () => {
     // The diffuse sphere rolls across the room over 2 s: the tree built for its pose at 1 s, a job's first frame 24
     // at 24 fps, groups its triangles otherwise than the one built at 0 s.
-    const doc = generateSceneDocument({ subdivisions: 2 })
-    const sphere = doc
-      .getRoot()
-      .listNodes()
-      .find((n) => n.getName() === 'diffuse-sphere')!
-    const buffer = doc.getRoot().listBuffers()[0]!
-    const accessor = (type: 'SCALAR' | 'VEC3', values: number[]) =>
-      doc.createAccessor().setType(type).setArray(new Float32Array(values)).setBuffer(buffer)
-    const sampler = doc
-      .createAnimationSampler()
-      .setInput(accessor('SCALAR', [0, 2]))
-      .setOutput(accessor('VEC3', [-0.5, 0.375, -0.25, 0.9, 0.9, 0.6]))
-    doc
-      .createAnimation('roll')
-      .addSampler(sampler)
-      .addChannel(doc.createAnimationChannel().setTargetNode(sphere).setTargetPath('translation').setSampler(sampler))
-    const bytes = await new WebIO().writeBinary(doc)
+    const bytes = await new WebIO().writeBinary(rollingSphere({ subdivisions: 2, to: [0.9, 0.9, 0.6] }))
     const rolling = join(dir.path, 'rolling.glb')
     await writeFile(rolling, bytes)
     const args = ['--out', join(dir.path, 'rolling.png'), '--width', '16', '--height', '16', '--samples', '1', '--cpu']

@@ -95,6 +95,33 @@ export function cameraPan(): Document {
   return doc
 }
 
+/**
+ * The procedural scene with an animation, `roll`, that rolls its diffuse sphere across the room over 2 s, from
+ * (-0.5, 0.375, -0.25) to `to`: its triangles move, frame by frame.
+ */
+export function rollingSphere(
+  options: { subdivisions?: number; to?: readonly [number, number, number] } = {},
+): Document {
+  const { subdivisions = 1, to = [0.5, 0.625, 0.375] } = options
+  const doc = generateSceneDocument({ subdivisions })
+  const sphere = doc
+    .getRoot()
+    .listNodes()
+    .find((n) => n.getName() === 'diffuse-sphere')!
+  const buffer = doc.getRoot().listBuffers()[0]!
+  const accessor = (type: 'SCALAR' | 'VEC3', values: number[]) =>
+    doc.createAccessor().setType(type).setArray(new Float32Array(values)).setBuffer(buffer)
+  const sampler = doc
+    .createAnimationSampler()
+    .setInput(accessor('SCALAR', [0, 2]))
+    .setOutput(accessor('VEC3', [-0.5, 0.375, -0.25, ...to]))
+  doc
+    .createAnimation('roll')
+    .addSampler(sampler)
+    .addChannel(doc.createAnimationChannel().setTargetNode(sphere).setTargetPath('translation').setSampler(sampler))
+  return doc
+}
+
 /** ONNX bytes of y = x @ w, x of [batch, 4] floats and w a 4x8 weight. */
 export function linearModel(): Uint8Array {
   const info = (name: string, width: number) => ({

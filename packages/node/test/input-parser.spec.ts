@@ -6,7 +6,6 @@ import {
   decodeEnvironmentImage,
   encodeExr,
   generateScene,
-  generateSceneDocument,
   isGpuError,
   loadOnnxModel,
   loadScene,
@@ -20,7 +19,7 @@ import { isNodeError } from '../src/errors.js'
 import type { ParseLimits } from '../src/peer/input-parser.js'
 import { InputCache, type InputOrder, type InputSource } from '../src/peer/inputs.js'
 import { decodeTensorBundle, encodeTensorBundle } from '../src/peer/tensor-bundle.js'
-import { linearModel } from './fixtures.js'
+import { linearModel, rollingSphere } from './fixtures.js'
 
 /** A creator's blobs, all held by this node. */
 function heldSource(blobs: Record<string, Uint8Array>): InputSource {
@@ -71,27 +70,6 @@ function expectSameScene(actual: Scene, expected: Scene): void {
 
 const isAbort = (e: unknown) => isTesseraError(e, 'CORE__ABORTED')
 
-/** The procedural room whose diffuse sphere rolls across it over 2 s: its triangles move, frame by frame. */
-async function rollingSphere(): Promise<Uint8Array> {
-  const doc = generateSceneDocument({ subdivisions: 1 })
-  const sphere = doc
-    .getRoot()
-    .listNodes()
-    .find((n) => n.getName() === 'diffuse-sphere')!
-  const buffer = doc.getRoot().listBuffers()[0]!
-  const accessor = (type: 'SCALAR' | 'VEC3', values: number[]) =>
-    doc.createAccessor().setType(type).setArray(new Float32Array(values)).setBuffer(buffer)
-  const sampler = doc
-    .createAnimationSampler()
-    .setInput(accessor('SCALAR', [0, 2]))
-    .setOutput(accessor('VEC3', [-0.5, 0.375, -0.25, 0.5, 0.625, 0.375]))
-  doc
-    .createAnimation('roll')
-    .addSampler(sampler)
-    .addChannel(doc.createAnimationChannel().setTargetNode(sphere).setTargetPath('translation').setSampler(sampler))
-  return new WebIO().writeBinary(doc)
-}
-
 describe('InputCache parse threads', () => {
   let scene: Uint8Array
   /** 250,000 triangles: a glTF document whose objects run far past a 48 MiB heap, and whose parse takes a while. */
@@ -135,7 +113,7 @@ describe('InputCache parse threads', () => {
   })
 
   it("should pose an animated scene's frames in its parse thread bit for bit as its timeline does here", async () => {
-    const bytes = await rollingSphere()
+    const bytes = await new WebIO().writeBinary(rollingSphere())
     const watch = watched()
     const cache = new InputCache(heldSource({ scene: bytes }), undefined, watch.limits)
     const loaded = await cache.load(renderOrder(['scene'], { firstFrame: 2, fps: 4 }))
@@ -148,7 +126,7 @@ describe('InputCache parse threads', () => {
   })
 
   it("should end an animated scene's thread when its one frame asked is given up, and pose the next in a new one", async () => {
-    const bytes = await rollingSphere()
+    const bytes = await new WebIO().writeBinary(rollingSphere())
     const watch = watched()
     const cache = new InputCache(heldSource({ scene: bytes }), undefined, watch.limits)
     const loaded = await cache.load(renderOrder(['scene'], { firstFrame: 0, fps: 4 }))

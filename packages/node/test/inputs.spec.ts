@@ -1,9 +1,9 @@
 import { type AbortOptions, isTesseraError, type Order } from '@tessera/core'
 import { WebIO } from '@gltf-transform/core'
-import { bitwiseEqual, generateScene, generateSceneDocument, onnx, type OnnxModel, type Scene } from '@tessera/gpu'
+import { bitwiseEqual, generateScene, onnx, type OnnxModel, type Scene } from '@tessera/gpu'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { InputCache, type InputRelease, type InputSource } from '../src/peer/inputs.js'
-import { cameraPan } from './fixtures.js'
+import { cameraPan, rollingSphere } from './fixtures.js'
 
 const ORDER = {
   kind: 'render',
@@ -162,24 +162,7 @@ describe('InputCache', () => {
   })
 
   it("should build an animated order's frame bit for bit whatever frames it built before, on its first frame's tree", async () => {
-    // The diffuse sphere rolls across the room over 2 s: its triangles move, frame by frame.
-    const doc = generateSceneDocument({ subdivisions: 1 })
-    const sphere = doc
-      .getRoot()
-      .listNodes()
-      .find((n) => n.getName() === 'diffuse-sphere')!
-    const buffer = doc.getRoot().listBuffers()[0]!
-    const accessor = (type: 'SCALAR' | 'VEC3', values: number[]) =>
-      doc.createAccessor().setType(type).setArray(new Float32Array(values)).setBuffer(buffer)
-    const sampler = doc
-      .createAnimationSampler()
-      .setInput(accessor('SCALAR', [0, 2]))
-      .setOutput(accessor('VEC3', [-0.5, 0.375, -0.25, 0.5, 0.625, 0.375]))
-    doc
-      .createAnimation('roll')
-      .addSampler(sampler)
-      .addChannel(doc.createAnimationChannel().setTargetNode(sphere).setTargetPath('translation').setSampler(sampler))
-    const bytes = await new WebIO().writeBinary(doc)
+    const bytes = await new WebIO().writeBinary(rollingSphere())
     const order = { ...ORDER, split: { kind: 'render', firstFrame: 2, fps: 4 } } as typeof ORDER
     const framesOf = async () => {
       const source = new SlowSource(bytes)
