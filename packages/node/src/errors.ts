@@ -42,7 +42,8 @@ export const NODE_ERROR_CODES = [
   // An accepted task's worker named no payee in its Result and no capacity record of it is in view: its receipt
   // cannot be signed yet (it stays journaled and is tried again).
   'NODE__PAYEE_NOT_FOUND',
-  // A job's inputs were refused by the thread that parses them: it ran out of memory or time, or could not start.
+  // A job's inputs were refused by the thread that parses them: it ran out of memory or time, or could not start, or
+  // a parser failed on them with an error of no code of its own.
   'NODE__INPUT_PARSE_FAILED',
 ] as const
 

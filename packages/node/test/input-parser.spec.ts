@@ -158,6 +158,23 @@ describe('InputCache parse threads', () => {
     expect(watch.workers).toHaveLength(2)
   })
 
+  it('should refuse with NODE__INPUT_PARSE_FAILED inputs a parser fails on without a code of its own', async () => {
+    const watch = watched()
+    const cache = new InputCache(
+      heldSource({ scene: await new WebIO().writeBinary(rollingSphere()) }),
+      undefined,
+      watch.limits,
+    )
+    // An animation named by no string: no order carries one, but it makes the timeline throw a TypeError, as a
+    // RangeError is thrown for an input nested past the thread's stack.
+    const order = renderOrder(['scene'], { firstFrame: 0, fps: 4, animation: {} })
+    const refused = await cache.load(order).catch((e: unknown) => e)
+    expect(isNodeError(refused, 'NODE__INPUT_PARSE_FAILED')).toBe(true)
+    expect((refused as { context: { reason: string } }).context.reason).toBe('parser-failed')
+    expect((refused as Error).message).toMatch(/the parser failed on them \(TypeError: .+\)/)
+    expect(await watch.exited()).toHaveLength(1)
+  })
+
   it("should refuse a scene that exhausts its parse thread's heap with NODE__INPUT_PARSE_FAILED, and go on", async () => {
     const watch = watched({ maxOldGenerationSizeMb: 48 })
     const refused = await new InputCache(heldSource({ large }), undefined, watch.limits)

@@ -174,7 +174,8 @@ function statusOf(e: unknown): number {
   if (!isTesseraError(e)) return 500
   const known = STATUS_OF_CODE[e.code]
   if (known !== undefined) return known
-  // Inputs that ran their parse out of memory or time are the caller's to shrink; a thread that failed to start is ours.
+  // Inputs that ran their parse out of memory or time, or that a parser failed on, are the caller's to change; a
+  // thread that failed to start is ours.
   if (e.code === 'NODE__INPUT_PARSE_FAILED') return e.context['reason'] === 'worker-failed' ? 500 : 400
   if (/MALFORMED|INVALID|TOO_LARGE|EXCEEDED|UNSUPPORTED|MISMATCH/.test(e.code)) return 400
   return 500

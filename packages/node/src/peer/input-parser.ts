@@ -29,8 +29,12 @@ export const PARSE_MAX_YOUNG_GENERATION_MB = 64
  */
 export const PARSE_STACK_MB = 4
 
-/** Why a parse was refused with `NODE__INPUT_PARSE_FAILED`. */
-export type ParseFailureReason = 'out-of-memory' | 'timed-out' | 'worker-failed'
+/**
+ * Why a parse was refused with `NODE__INPUT_PARSE_FAILED`: its thread ran out of memory or time, or failed (could not
+ * start, crashed, was closed), or a parser threw an error of no code (a RangeError for an input nested past the
+ * thread's stack, or the parser's bug).
+ */
+export type ParseFailureReason = 'out-of-memory' | 'timed-out' | 'worker-failed' | 'parser-failed'
 
 /** Bounds of the thread that parses a job's inputs; each defaults to the constant of its name. */
 export interface ParseLimits {
@@ -64,8 +68,14 @@ function workerEntry(): { url: URL; execArgv: string[] | undefined } {
   return { url: new URL('./parse-worker.ts', here), execArgv: ['--conditions=tessera-src', '--import', tsx] }
 }
 
-/** The coded error a parse thread reported, rebuilt as its package's class so that guards and codes hold. */
+/**
+ * The error a parse thread reported: a coded one rebuilt as its package's class, so that guards and codes hold; an
+ * uncoded one refuses the inputs as a parse bound does, for they made the parser fail.
+ */
 function rebuild(failure: ParseFailure): TesseraError {
+  if (!failure.coded) {
+    return parseFailed('parser-failed', `the parser failed on them (${failure.name}: ${failure.message})`)
+  }
   const { code, message, context } = failure
   if (code.startsWith('GPU__')) return new GpuError(code as GpuErrorCode, message, context)
   if (code.startsWith('NODE__')) return new NodeError(code as NodeErrorCode, message, context)

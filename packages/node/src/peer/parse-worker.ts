@@ -49,12 +49,14 @@ export type ParsedInputs =
   | { kind: 'animated' }
   | { kind: 'inference'; model: OnnxModel; inputs: Record<string, Tensor> }
 
-/** A coded error as it crosses threads: its class is rebuilt from the code's package prefix. */
-export interface ParseFailure {
-  code: string
-  message: string
-  context: Record<string, unknown>
-}
+/**
+ * An error as it crosses threads: a coded one, whose class is rebuilt from its code's package prefix, or one a parser
+ * threw without a code (its bug, or a RangeError from an input nested deeper than the thread's stack holds), which
+ * the node refuses the inputs for (`NODE__INPUT_PARSE_FAILED`).
+ */
+export type ParseFailure =
+  | { coded: true; code: string; message: string; context: Record<string, unknown> }
+  | { coded: false; name: string; message: string }
 
 /** A frame of an animated scene asked of the thread. */
 export interface FrameRequest {
@@ -96,16 +98,20 @@ function buffersOf(value: unknown): ArrayBuffer[] {
   return [...buffers]
 }
 
-/** The coded error `e` as it crosses threads; an uncoded one (a parser's bug) is the node's `NODE__INTERNAL`. */
+/** The error `e` as it crosses threads: its code and context, or, uncoded, its name and message. */
 function failureOf(e: unknown): ParseFailure {
-  if (!isTesseraError(e)) return { code: 'NODE__INTERNAL', message: (e as Error)?.message ?? String(e), context: {} }
+  if (!isTesseraError(e)) {
+    return e instanceof Error
+      ? { coded: false, name: e.name, message: e.message }
+      : { coded: false, name: typeof e, message: String(e) }
+  }
   let context: Record<string, unknown> = { ...e.context }
   try {
     structuredClone(context)
   } catch {
     context = {}
   }
-  return { code: e.code, message: e.message, context }
+  return { coded: true, code: e.code, message: e.message, context }
 }
 
 const port = parentPort
