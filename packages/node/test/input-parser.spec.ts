@@ -142,6 +142,62 @@ describe('InputCache parse threads', () => {
     expect(watch.workers).toHaveLength(2)
   })
 
+  it('should pose the frames asked at once after its thread ended in one new thread, whichever caller gives up', async () => {
+    const bytes = await new WebIO().writeBinary(rollingSphere())
+    const watch = watched()
+    const cache = new InputCache(heldSource({ scene: bytes }), undefined, watch.limits)
+    const loaded = await cache.load(renderOrder(['scene'], { firstFrame: 0, fps: 4 }))
+    if (loaded.kind !== 'render') throw new Error('not a render')
+    const given = new AbortController()
+    const first = loaded.sceneAt(3, { signal: given.signal })
+    given.abort()
+    await expect(first).rejects.toSatisfy(isAbort)
+    // Two tasks ask at once; the one whose frame started the thread again gives up while the scene is parsed anew.
+    const leaving = new AbortController()
+    const left = loaded.sceneAt(4, { signal: leaving.signal })
+    const staying = loaded.sceneAt(5)
+    leaving.abort()
+    await expect(left).rejects.toSatisfy(isAbort)
+    const timeline = await SceneTimeline.load(bytes, { topologyTime: 0 })
+    expectSameScene(await staying, timeline.at(5 / 4))
+    expect(watch.workers).toHaveLength(2)
+  })
+
+  it('should pose a frame asked after its input set was let go in a thread that ends with its frames', async () => {
+    const bytes = await new WebIO().writeBinary(rollingSphere())
+    const watch = watched()
+    const cache = new InputCache(heldSource({ scene: bytes }), undefined, watch.limits)
+    const loaded = await cache.load(renderOrder(['scene'], { firstFrame: 0, fps: 4 }))
+    if (loaded.kind !== 'render') throw new Error('not a render')
+    await loaded.sceneAt(1)
+    // The node stops while a task holding the input set goes on, and asks two frames at once.
+    cache.close()
+    const [five, six] = await Promise.all([loaded.sceneAt(5), loaded.sceneAt(6)])
+    const timeline = await SceneTimeline.load(bytes, { topologyTime: 0 })
+    expectSameScene(five, timeline.at(5 / 4))
+    expectSameScene(six, timeline.at(6 / 4))
+    // One thread posed both, and ended with them: nothing would ever end a thread started for a set let go.
+    expect(watch.workers).toHaveLength(2)
+    expect(await watch.exited()).toHaveLength(2)
+  })
+
+  it('should finish the frame a task awaits as its input set is pushed out, then end its thread', async () => {
+    const bytes = await new WebIO().writeBinary(rollingSphere())
+    const stills = Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`still${i}`, scene]))
+    const watch = watched()
+    const cache = new InputCache(heldSource({ rolling: bytes, ...stills }), undefined, watch.limits)
+    const loaded = await cache.load(renderOrder(['rolling'], { firstFrame: 0, fps: 4 }))
+    if (loaded.kind !== 'render') throw new Error('not a render')
+    const posing = loaded.sceneAt(3)
+    // Eight newer input sets push the scene out while its frame is posed (a load pushes out as it is called).
+    const pushing = Object.keys(stills).map((cid) => cache.load(renderOrder([cid])))
+    const timeline = await SceneTimeline.load(bytes, { topologyTime: 0 })
+    expectSameScene(await posing, timeline.at(3 / 4))
+    await Promise.all(pushing)
+    // The scene's thread ended once its frame was posed, as every still scene's did once parsed.
+    expect(await watch.exited()).toHaveLength(9)
+  })
+
   it("should pass a parser's coded error through from its thread with its code", async () => {
     const watch = watched()
     const bundle = new Uint8Array([0xff, 0xff, 0xff])
@@ -208,6 +264,26 @@ describe('InputCache parse threads', () => {
     // Terminated, not finished: it never answered.
     expect(await watch.exited()).toEqual([1])
     expect(watch.replies).not.toContain('parsed')
+  })
+
+  it("should abort an evicted load's parse once no caller awaits it, and never one a caller still awaits", async () => {
+    const stills = Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`still${i}`, scene]))
+    const watch = watched()
+    const cache = new InputCache(heldSource({ scene, large, ...stills }), undefined, watch.limits)
+    const [leaving, staying, alone] = [new AbortController(), new AbortController(), new AbortController()]
+    const shared = [leaving, staying].map((c) => cache.load(renderOrder(['scene']), { signal: c.signal }))
+    const largeLoad = cache.load(renderOrder(['large']), { signal: alone.signal })
+    // Eight newer input sets push both out while they are loaded.
+    const pushing = Object.keys(stills).map((cid) => cache.load(renderOrder([cid])))
+    leaving.abort()
+    alone.abort()
+    await expect(shared[0]).rejects.toSatisfy(isAbort)
+    await expect(largeLoad).rejects.toSatisfy(isAbort)
+    // One caller still awaits the scene: it is parsed for it, pushed out or not.
+    expect((await shared[1])?.kind).toBe('render')
+    await Promise.all(pushing)
+    // The large scene's thread was terminated (exit code 1), not left to parse for no one.
+    expect((await watch.exited())[1]).toBe(1)
   })
 
   it('should terminate the parse thread once every caller has aborted', async () => {

@@ -259,6 +259,23 @@ describe('InputCache', () => {
     expectSame(released.scenes, [frame])
   })
 
+  it('should free, not keep, a frame asked of an animated input set after it was let go', async () => {
+    const source = new SlowSource(await new WebIO().writeBinary(cameraPan()))
+    const released = new Released()
+    const cache = new InputCache(source, released)
+    const loading = cache.load({ ...ORDER, split: { kind: 'render', firstFrame: 0, fps: 4 } } as typeof ORDER)
+    await settle()
+    source.fetches[0]?.resolve()
+    const loaded = await loading
+    if (loaded.kind !== 'render') throw new Error('not a render')
+    const kept = await loaded.sceneAt(0)
+    cache.close()
+    // A task still holding the set goes on: each frame it asks is posed for it, and freed, for nothing else would.
+    const [asked, again] = [await loaded.sceneAt(1), await loaded.sceneAt(1)]
+    expect(again).not.toBe(asked)
+    expectSame(released.scenes, [kept, asked, again])
+  })
+
   it('should free an input set pushed out while it is still being fetched once it is parsed', async () => {
     const source = new SlowSource(scene)
     const released = new Released()

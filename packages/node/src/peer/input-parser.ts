@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module'
 import { pathToFileURL } from 'node:url'
 import { Worker } from 'node:worker_threads'
-import { AbortError, type AbortOptions, CoreError, TesseraError, throwIfAborted } from '@tessera/core'
+import { AbortError, type AbortOptions, CoreError, raceSignal, TesseraError, throwIfAborted } from '@tessera/core'
 import { GpuError, type GpuErrorCode, type Scene } from '@tessera/gpu'
 import { NodeError, type NodeErrorCode } from '../errors.js'
 import type { ScheduleTimeout } from './gpu-workload.js'
@@ -159,25 +159,40 @@ class ParseThread implements InputParser {
   }
 
   async parse(job: ParseJob, options: AbortOptions = {}): Promise<ParsedJob> {
-    const inputs = await this.parsed(job, options)
+    let inputs: ParsedInputs
+    try {
+      inputs = await this.#parsed(job, options)
+    } catch (e) {
+      // Refused before the thread had the job (an abort), or failed in it: either way it has nothing more to do.
+      this.close()
+      throw e
+    }
     if (inputs.kind === 'animated') return { kind: 'animated', frames: new AnimatedFrames(job, this.#limits, this) }
     // A still scene or a model has nothing more to ask of its thread.
     this.close()
     return inputs
   }
 
-  /** What `job` parses to: the thread's first request, and the only one of a still scene or a model. */
-  async parsed(job: ParseJob, options: AbortOptions): Promise<ParsedInputs> {
+  /**
+   * Parses the animated scene `job` anew, for the frames asked of this thread once it has. The parse is theirs to
+   * share, so no one caller's signal cuts it short; its failure fails the thread, and so every frame asked of it.
+   */
+  async reparse(job: ParseJob): Promise<void> {
     try {
-      // Copied, not transferred: the blobs are the caller's (a blob store's) to keep.
-      const reply = await this.#request(PARSE_ID, options, () => this.#worker.postMessage(job))
-      if (reply.type !== 'parsed') throw parseFailed('worker-failed', `the parse thread answered ${reply.type}`)
-      return reply.inputs
+      const inputs = await this.#parsed(job, {})
+      if (inputs.kind !== 'animated') throw parseFailed('worker-failed', `the scene parsed anew as ${inputs.kind}`)
     } catch (e) {
-      // Refused before the thread had the job (an abort), or failed in it: either way it has nothing more to do.
-      this.close()
-      throw e
+      this.#fail(e as Error)
+      throw this.#failure
     }
+  }
+
+  /** What `job` parses to: the thread's first request, and the only one of a still scene or a model. */
+  async #parsed(job: ParseJob, options: AbortOptions): Promise<ParsedInputs> {
+    // Copied, not transferred: the blobs are the caller's (a blob store's) to keep.
+    const reply = await this.#request(PARSE_ID, options, () => this.#worker.postMessage(job))
+    if (reply.type !== 'parsed') throw parseFailed('worker-failed', `the parse thread answered ${reply.type}`)
+    return reply.inputs
   }
 
   /** Frame `frame` of the animated scene the thread parsed. */
@@ -254,7 +269,10 @@ class ParseThread implements InputParser {
 export interface SceneFrames {
   /** Frame `frame`; rejects with the parser's code, `NODE__INPUT_PARSE_FAILED` or an AbortError. */
   sceneAt(frame: number, options?: AbortOptions): Promise<Scene>
-  /** Ends the parse thread, freeing its memory; a frame asked after starts another, which parses the scene anew. */
+  /**
+   * Ends the parse thread, freeing its memory, once the frames it is posing are done (their callers still get them).
+   * A frame asked after is posed in a thread that parses the scene anew and ends as soon as no frame is asked of it.
+   */
   close(): void
 }
 
@@ -262,12 +280,18 @@ export interface SceneFrames {
  * An animated scene's frames, posed by a parse thread that keeps its glTF document: each frame's scene is
  * transferred to this thread as it is built. A thread ended by an abort or closed is started again (parsing the
  * scene anew) for the next frame asked, which comes out bit for bit the same (a frame depends on its time and the
- * order's first frame alone); once one ran out of memory or time, every later frame fails as it did.
+ * order's first frame alone); frames asked meanwhile wait for that one thread. Once one ran out of memory or time,
+ * every later frame fails as it did.
  */
 class AnimatedFrames implements SceneFrames {
   readonly #job: ParseJob
   readonly #limits: ParseLimits
   #thread: ParseThread
+  /** The parse of a thread started again, until it has parsed the scene: frames wait for it. */
+  #reparsing: Promise<void> | undefined
+  /** Frames asked and not yet answered: once closed, the thread ends when none is. */
+  #asking = 0
+  #closed = false
 
   constructor(job: ParseJob, limits: ParseLimits, thread: ParseThread) {
     this.#job = job
@@ -279,17 +303,34 @@ class AnimatedFrames implements SceneFrames {
     throwIfAborted(options.signal)
     const failure = this.#thread.failure
     if (failure !== undefined && !this.#thread.restartable) throw failure
-    if (failure !== undefined) {
-      const thread = new ParseThread(this.#limits)
-      this.#thread = thread
-      const inputs = await thread.parsed(this.#job, options)
-      if (inputs.kind !== 'animated') throw parseFailed('worker-failed', `the scene parsed anew as ${inputs.kind}`)
+    if (failure !== undefined) this.#restart()
+    const thread = this.#thread
+    const reparsing = this.#reparsing
+    this.#asking++
+    try {
+      if (reparsing !== undefined) await raceSignal(reparsing, options.signal)
+      return await thread.frame(frame, options)
+    } finally {
+      this.#asking--
+      if (this.#closed && this.#asking === 0) this.#thread.close()
     }
-    return this.#thread.frame(frame, options)
   }
 
   close(): void {
-    this.#thread.close()
+    this.#closed = true
+    if (this.#asking === 0) this.#thread.close()
+  }
+
+  /** Starts a thread to parse the scene anew, for the frames asked from now on. */
+  #restart(): void {
+    const thread = new ParseThread(this.#limits)
+    const reparsing = thread.reparse(this.#job).then(() => {
+      if (this.#reparsing === reparsing) this.#reparsing = undefined
+    })
+    // Its failure is the frames' to report; one that no frame waits on any more is no unhandled rejection.
+    reparsing.catch(() => {})
+    this.#thread = thread
+    this.#reparsing = reparsing
   }
 }
 

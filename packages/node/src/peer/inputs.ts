@@ -84,11 +84,13 @@ interface Loading {
  * `input-parser.ts` and `limits`), never on this thread: a hostile input the parsers' bounds miss is refused with
  * `NODE__INPUT_PARSE_FAILED` instead of stalling the node or exhausting its heap. Concurrent requests share one
  * fetch, which no single caller's signal may cut short: each caller stops waiting when its own signal aborts, and the
- * fetch stops only once every caller has. A fetch that fails or is aborted is not kept.
+ * fetch stops only once every caller has, even when its input set was pushed out meanwhile. A fetch that fails or
+ * is aborted is not kept.
  *
  * With `release`, what the cache drops (an input set pushed out by newer ones, an animation frame no longer kept)
  * is freed on the device at once. A caller still holding dropped inputs can go on using them: the engine uploads
- * them again, and the collector frees that copy.
+ * them again, and the collector frees that copy. An animated scene's frames being posed as it is dropped are still
+ * posed for their callers; one asked after is posed in a thread that ends with it, and is never kept.
  */
 export class InputCache {
   readonly #source: InputSource
@@ -145,8 +147,8 @@ export class InputCache {
 
   /**
    * Forgets every input set: parses under way stop (their threads end), and what is parsed is freed on the device and
-   * its threads (an animated scene's) end. A node's stop calls it, so an application that embeds the node and goes on
-   * keeps no thread of it. Loads after it start afresh.
+   * its threads (an animated scene's) end, once the frames they are posing are done. A node's stop calls it, so an
+   * application that embeds the node and goes on keeps no thread of it. Loads after it start afresh.
    */
   close(): void {
     for (const [key, entry] of [...this.#loaded]) {
@@ -236,11 +238,14 @@ interface FrameLoading {
 
 /**
  * A render's inputs whose frames differ, posed by `frames`: the {@link FRAMES_KEPT} frames used last stay built.
- * A frame asked by several callers is posed once, and its posing stops once every caller has aborted.
+ * A frame asked by several callers is posed once, and its posing stops once every caller has aborted. Once the
+ * inputs are dropped, a frame asked (a task still holding them) is posed for its caller alone and freed, not kept:
+ * nothing would free it later.
  */
 function animatedScene(frames: SceneFrames, release: InputRelease | undefined): Held {
   // A hit moves its frame to the back of the map's order, so the front is the frame used longest ago.
   const kept = new Map<number, FrameLoading>()
+  let dropped = false
   // A frame dropped while it is posed is freed once it is built.
   const free = (entry: FrameLoading) =>
     void entry.promise.then(
@@ -252,6 +257,11 @@ function animatedScene(frames: SceneFrames, release: InputRelease | undefined): 
       kind: 'render',
       sceneAt: async (frame, options = {}) => {
         throwIfAborted(options.signal)
+        if (dropped) {
+          const scene = await frames.sceneAt(frame, options)
+          release?.releaseScene(scene)
+          return scene
+        }
         let entry = kept.get(frame)
         if (entry !== undefined) {
           kept.delete(frame)
@@ -293,6 +303,7 @@ function animatedScene(frames: SceneFrames, release: InputRelease | undefined): 
       },
     },
     drop: () => {
+      dropped = true
       for (const entry of kept.values()) free(entry)
       kept.clear()
       frames.close()
