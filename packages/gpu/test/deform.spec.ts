@@ -133,6 +133,19 @@ describe('skinned meshes', () => {
     })
   })
 
+  it('should refuse nodes that form a cycle with GPU__MALFORMED_SCENE, not walk up them for ever', async () => {
+    const io = new WebIO()
+    const { json, resources } = await io.writeJSON(generateSceneDocument({ subdivisions: 1 }))
+    // Two nodes, each the other's child: glTF forbids it, and glTF-Transform reads it as it is.
+    const nodes = json.nodes ?? []
+    nodes.push({ name: 'a', children: [nodes.length + 1] }, { name: 'b', children: [nodes.length] })
+    const glb = await io.writeBinary(await io.readJSON({ json: { ...json, nodes }, resources }))
+    await expect(loadScene(glb)).rejects.toMatchObject({
+      code: 'GPU__MALFORMED_SCENE',
+      message: expect.stringMatching(/cycle/),
+    })
+  })
+
   it('should scale weights that do not sum to 1, and let a vertex with no weight follow its first joint', async () => {
     const { doc, child } = skinned()
     child.setTranslation([0, 2, 0])

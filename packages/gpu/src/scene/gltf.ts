@@ -1018,14 +1018,28 @@ function alphaOf(m: GltfMaterial, opacity: number): Pick<Material, 'alphaMode' |
 /**
  * Refuses a node hierarchy deeper than {@link MAX_NODE_DEPTH}: glTF-Transform's world matrices and the scene walk
  * recurse once per level, and a chain of thousands of nodes would overflow the stack. Each node's depth is counted
- * once, walking up to the first ancestor already counted.
+ * once, walking up to the first ancestor already counted. Nodes that form a cycle are refused (`GPU__MALFORMED_SCENE`).
  */
 function assertNodeDepth(doc: Document): void {
   const depth = new Map<Node, number>()
   for (const node of doc.getRoot().listNodes()) {
     const chain: Node[] = []
+    // A node that is its own ancestor (glTF forbids it; a reader takes it) would be walked up for ever.
+    const onChain = new Set<Node>()
     let at: Node | null = node
-    for (; at !== null && !depth.has(at); at = at.getParentNode()) chain.push(at)
+    for (; at !== null && !depth.has(at); at = at.getParentNode()) {
+      if (onChain.has(at)) {
+        throw new GpuError(
+          'GPU__MALFORMED_SCENE',
+          `node "${at.getName()}" is its own ancestor: the nodes form a cycle`,
+          {
+            node: at.getName(),
+          },
+        )
+      }
+      onChain.add(at)
+      chain.push(at)
+    }
     const above = at === null ? 0 : depth.get(at)!
     if (above + chain.length > MAX_NODE_DEPTH) {
       throw new GpuError('GPU__SCENE_TOO_LARGE', `the scene nests nodes more than ${MAX_NODE_DEPTH} deep`, {
