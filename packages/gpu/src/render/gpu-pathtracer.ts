@@ -120,9 +120,9 @@ export class GpuPathTracer {
       const reduce = ctx.pipeline('pathtracer-reduce', () => PATH_TRACER_REDUCE_WGSL)
       // Every buffer is made inside the try: one that fails to allocate must not leave the others behind.
       const transient: GPUBuffer[] = []
-      // The last dispatch submitted and not yet waited for: the next is submitted before it is, so the device never
-      // sits idle while the host times a dispatch and plans the next.
-      let queued: QueuedDispatch | undefined
+      // Each dispatch's parameters, from their making until the dispatch is waited for (or the render ends): a
+      // dispatch that fails to encode or submit must not leave its parameters behind either.
+      const dispatchParams = new Set<GPUBuffer>()
       let scene: SceneBuffers | undefined
       try {
         scene = this.#hold(options.scene)
@@ -138,10 +138,14 @@ export class GpuPathTracer {
         let traced = 0
         let dispatches = 0
         let settled = this.#now()
+        // The last dispatch submitted and not yet waited for: the next is submitted before it is, so the device never
+        // sits idle while the host times a dispatch and plans the next.
+        let queued: QueuedDispatch | undefined
         const settle = async (q: QueuedDispatch): Promise<void> => {
           try {
             await q.done
           } finally {
+            dispatchParams.delete(q.params)
             q.params.destroy()
           }
           // Queued behind the one before, a dispatch runs from that one's end to its own.
@@ -158,6 +162,7 @@ export class GpuPathTracer {
           const shape = this.#shape(chunk)
           const last = chunk.firstSample + chunk.sampleCount === t.samples
           const params = ctx.uniform(packParams(options.scene, t, chunk, shape, last), 'params')
+          dispatchParams.add(params)
           const x = Math.ceil(t.width / RENDER_WORKGROUP)
           const y = Math.ceil(chunk.rowCount / RENDER_WORKGROUP)
           ctx.submit([
@@ -182,11 +187,8 @@ export class GpuPathTracer {
               workgroups: [x, y],
             },
           ])
-          if (pacer === undefined) {
-            // Nothing to stop or report: keep the queue full; the parameters go when the render ends.
-            transient.push(params)
-            continue
-          }
+          // Nothing to stop or report: keep the queue full; the parameters go when the render ends.
+          if (pacer === undefined) continue
           const previous = queued
           const done = ctx.idle()
           // An abort leaves the last dispatch unwaited for; its failure then has no one to report to.
@@ -194,9 +196,7 @@ export class GpuPathTracer {
           queued = { done, params, pixelSamples: chunk.rowCount * t.width * chunk.sampleCount }
           if (previous !== undefined) await settle(previous)
         }
-        const lastQueued = queued
-        queued = undefined
-        if (lastQueued !== undefined) await settle(lastQueued)
+        if (queued !== undefined) await settle(queued)
         const pixels = new Float32Array(await ctx.read(accum, outBytes, signal))
         let rays = 0
         for (let i = 3; i < pixels.length; i += 4) {
@@ -205,7 +205,7 @@ export class GpuPathTracer {
         }
         return { ...t.identity, rows: t.rows, pixels, rays }
       } finally {
-        queued?.params.destroy()
+        for (const b of dispatchParams) b.destroy()
         for (const b of transient) b.destroy()
         if (scene !== undefined) this.#letGo(scene)
       }
