@@ -207,12 +207,14 @@ export const PIXEL_SAMPLES_PER_DISPATCH = 1 << 20
 /**
  * Run time an abortable render aims each dispatch at, milliseconds. A submitted dispatch cannot be stopped, and the
  * render keeps one queued behind the running one so the device never waits for the host, so an abort waits up to
- * about twice this for the work in flight.
+ * about twice this for the work in flight, plus, where the image's cost is uneven, the time of a few of the tile's
+ * costliest rows (bands of 8 rows on a GPU) beyond what the rows timed before foretold.
  */
 export const DISPATCH_TARGET_MS = 250
 /**
- * Most an abortable render grows one dispatch's pixel-samples over the last one planned: it starts at one row of one
- * sample, and a fast dispatch (its run time mostly fixed cost) must not make the next one long.
+ * Most an abortable render grows one dispatch's pixel-samples over the largest one it has timed: it starts at one row
+ * of one sample, and a fast dispatch (its run time mostly fixed cost, or its rows cheap) must not make the next one
+ * long.
  */
 export const DISPATCH_GROWTH = 4
 /** Workgroup side of the path-tracing kernel (8x8 invocations). */

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createEngine, generateScene, loadScene, packScene } from '../src/index.js'
 import type { Engine, RenderProgress, RenderTileOptions, Scene } from '../src/index.js'
 import { MAX_IMAGE_SIDE } from '../src/constants.js'
-import { DispatchPacer, GpuPathTracer, planDispatches } from '../src/render/gpu-pathtracer.js'
+import { GpuPathTracer, planDispatches } from '../src/render/gpu-pathtracer.js'
 import { resolveTile } from '../src/render/tile.js'
 
 /** The lowest cap a tracer accepts: one sample of the widest row. */
@@ -103,6 +103,22 @@ describe('path tracer dispatches', () => {
     expect(same(engineTimed.pixels, plain.pixels)).toBe(true)
   })
 
+  it('should put the rows of a paced render, traced spread over the tile, back in place', async () => {
+    // 20 rows: one by one in turn (0, 16, 8, 4, ...), in bands of 8 in parallel (rows 0-7, 16-19, 8-15).
+    const tile = { ...frame, x: 100, y: 90, width: 16, height: 20, samples: 2 }
+    const plain = await engine.renderTile(tile)
+    for (const inParallel of [false, true]) {
+      // A dispatch a row (a second each), or dispatches growing to the cap (no time at all).
+      for (const now of [steppingClock(1000), () => 0]) {
+        const paced = await new GpuPathTracer(engine.context, inParallel, {}, { now }).renderTile(tile, {
+          onProgress: () => {},
+        })
+        expect(same(paced.pixels, plain.pixels)).toBe(true)
+        expect(paced.rays).toBe(plain.rays)
+      }
+    }
+  })
+
   it('should stop a costly render at the abort after its first small dispatch, not after the whole tile', async () => {
     const costly = sliverScene(20_000)
     // Unaborted, this is 65,536 camera rays through every box of the BVH: about 9 s on lavapipe.
@@ -123,33 +139,6 @@ describe('path tracer dispatches', () => {
     expect(isCoreError(failure, 'CORE__ABORTED')).toBe(true)
     // Nothing is known of the scene's cost at first: the first dispatch is one sample of one row.
     expect(progress).toEqual([{ dispatches: 1, pixelSamples: 64, total: 64 * 64 * 16 }])
-  })
-
-  it('should grow dispatches toward the target run time, at most fourfold, within the cap', () => {
-    const pacer = new DispatchPacer(64, LOW_CAP, 250)
-    expect(pacer.budget).toBe(64)
-    // Quick dispatches: four times the last budget (a dispatch ahead of the one measured), up to the cap.
-    pacer.record(64, 0)
-    expect(pacer.budget).toBe(256)
-    pacer.record(64, 0)
-    expect(pacer.budget).toBe(1024)
-    pacer.record(1024, 1)
-    expect(pacer.budget).toBe(4096)
-    pacer.record(4096, 1)
-    expect(pacer.budget).toBe(LOW_CAP)
-    pacer.record(4096, 1)
-    expect(pacer.budget).toBe(LOW_CAP)
-    // 10,000 pixel-samples in 1 s: 2,500 for 250 ms.
-    pacer.record(10_000, 1000)
-    expect(pacer.budget).toBe(2500)
-    // Slower than one row in the target: one row.
-    pacer.record(64, 60_000)
-    expect(pacer.budget).toBe(64)
-    // One quick-looking dispatch after a slow one is not trusted: the slower of the two speeds sets the next.
-    pacer.record(64, 1)
-    expect(pacer.budget).toBe(64)
-    pacer.record(64, 1)
-    expect(pacer.budget).toBe(256)
   })
 
   it('should refuse a cap under one sample of the widest row, and a target that is not a positive time', () => {

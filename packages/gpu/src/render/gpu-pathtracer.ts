@@ -13,6 +13,7 @@ import { environmentTables } from '../scene/environment.js'
 import { lightShares } from './light-shares.js'
 import { kernelFeatures, kernelVariant, withFeatures, type KernelFeatures } from './kernel-features.js'
 import { PATH_TRACER_PARAMS_BYTES, PATH_TRACER_REDUCE_WGSL, pathTracerWgsl } from './pathtracer-wgsl.js'
+import { spreadRows, unspreadRows } from './row-order.js'
 import { resolveTile } from './tile.js'
 import type { RenderControlOptions, RenderedTile, RenderTileOptions, ResolvedTile } from './tile.js'
 
@@ -90,7 +91,9 @@ export class GpuPathTracer {
   /**
    * Renders a tile (or the given rows of it); see {@link RenderTileOptions}. Given a signal (or `onProgress`), the
    * render keeps one dispatch queued behind the running one, waits for each and sizes the next by the time it took,
-   * so an abort stops it within about twice DISPATCH_TARGET_MS; without, it queues dispatches of the largest size.
+   * tracing the rows in an order spread over the tile (see {@link spreadRows}) so that time foretells the next
+   * dispatch's even where the image's cost is uneven; an abort then stops it within about twice DISPATCH_TARGET_MS
+   * (see there). Without, it queues dispatches of the largest size over the rows in order.
    */
   async renderTile(options: RenderTileOptions, control: RenderControlOptions = {}): Promise<RenderedTile> {
     const t = resolveTile(options)
@@ -124,10 +127,17 @@ export class GpuPathTracer {
       // dispatch that fails to encode or submit must not leave its parameters behind either.
       const dispatchParams = new Set<GPUBuffer>()
       let scene: SceneBuffers | undefined
+      // Paced, the rows go in an order spread over the tile, put back in place once read: one by one where samples go
+      // in turn (a CPU driver, where a dispatch holds few rows of many samples each, so bands would bunch its rows
+      // together), in bands of a workgroup's height where they go side by side (a GPU, where a dispatch holds many
+      // bands, and a workgroup on neighbouring rows traces alike rays together).
+      const band = this.#samplesInParallel ? RENDER_WORKGROUP : 1
+      const order = pacer === undefined ? undefined : spreadRows(t.rows.length, band)
       try {
         scene = this.#hold(options.scene)
         const { nodes, triangles, normals, materials, aux } = scene
-        const rows = ctx.upload(Uint32Array.from(t.rows), 'tile rows')
+        const tracedRows = order === undefined ? Uint32Array.from(t.rows) : order.map((k) => t.rows[k]!)
+        const rows = ctx.upload(tracedRows, 'tile rows')
         transient.push(rows)
         const accum = ctx.createStorage(outBytes, 'render tile output')
         transient.push(accum)
@@ -198,6 +208,7 @@ export class GpuPathTracer {
         }
         if (queued !== undefined) await settle(queued)
         const pixels = new Float32Array(await ctx.read(accum, outBytes, signal))
+        if (order !== undefined) unspreadRows(pixels, order, t.width * 4)
         let rays = 0
         for (let i = 3; i < pixels.length; i += 4) {
           rays += pixels[i]!
@@ -400,16 +411,20 @@ export function planDispatches(
 /**
  * Sizes an abortable render's dispatches by their measured run time, toward a target: fed each dispatch's
  * pixel-samples and milliseconds, it reads no clock itself. It starts at one sample of one row, the least a
- * dispatch can be, since nothing is known of the scene's cost, and grows at most {@link DISPATCH_GROWTH} times a
- * dispatch, never past the cap.
+ * dispatch can be, since nothing is known of the scene's cost, and never plans a dispatch more than
+ * {@link DISPATCH_GROWTH} times the largest of those its speed is read from, nor past the cap.
  */
 export class DispatchPacer {
   readonly #minimum: number
   readonly #cap: number
   readonly #targetMs: number
   #budget: number
-  /** Pixel-samples a millisecond of the dispatch recorded before the last. */
-  #lastPerMs = Infinity
+  /** Dispatches recorded so far. */
+  #recorded = 0
+  /** The latest dispatches timed, oldest first, that the speed is read from (see {@link record}). */
+  readonly #recent: { pixelSamples: number; ms: number }[] = []
+  #recentPixelSamples = 0
+  #recentMs = 0
 
   constructor(minimum: number, cap: number, targetMs: number) {
     this.#minimum = minimum
@@ -424,17 +439,32 @@ export class DispatchPacer {
   }
 
   /**
-   * A dispatch of `pixelSamples` took `ms`: the next aims at the target at the slower of the last two speeds. A
-   * queued dispatch is timed from the host's sight of the one before it ending, so one seen late leaves the next
-   * looking quicker than it ran; the slower speed keeps that from making a long dispatch.
+   * A dispatch of `pixelSamples` took `ms`: the next aims at the target at the speed of the latest dispatches that
+   * together ran at least the target (or of all, if they ran less). Quick dispatches do not outweigh a slow one
+   * before them until they have run as long: quick because their rows were cheap (rows further on may not be), or
+   * because the host saw the one before late (a queued dispatch is timed from the host's sight of the one before it
+   * ending). The first dispatch is not timed: it also carries the scene's upload and the kernel's first run, and the
+   * second, planned before the first was timed, is as small and timed instead.
    */
   record(pixelSamples: number, ms: number): void {
-    // A dispatch quicker than the clock's resolution counts as a microsecond; DISPATCH_GROWTH bounds the guess.
-    const perMs = pixelSamples / Math.max(ms, 1e-3)
-    const aim = Math.floor(Math.min(perMs, this.#lastPerMs) * this.#targetMs)
-    this.#lastPerMs = perMs
-    // Growth counts from the budget, not the dispatch measured: with one queued, the budget is a dispatch ahead.
-    this.#budget = Math.max(this.#minimum, Math.min(this.#cap, aim, this.#budget * DISPATCH_GROWTH))
+    if (this.#recorded++ === 0) return
+    const recent = this.#recent
+    recent.push({ pixelSamples, ms })
+    this.#recentPixelSamples += pixelSamples
+    this.#recentMs += ms
+    while (recent.length > 1 && this.#recentMs - recent[0]!.ms >= this.#targetMs) {
+      const oldest = recent.shift()!
+      this.#recentPixelSamples -= oldest.pixelSamples
+      this.#recentMs -= oldest.ms
+    }
+    // Dispatches quicker than the clock's resolution count as a microsecond; DISPATCH_GROWTH bounds the guess.
+    const aim = Math.floor((this.#recentPixelSamples / Math.max(this.#recentMs, 1e-3)) * this.#targetMs)
+    // Growth counts from what was timed, not from the budget: with one dispatch queued, the budget was spent on a
+    // dispatch not yet timed, and growing it again compounded two guesses (16 times the last dispatch timed). A time
+    // near nothing says only that the work was cheap, not what work past it costs: a modest step from it, no more.
+    let largest = 0
+    for (const r of recent) largest = Math.max(largest, r.pixelSamples)
+    this.#budget = Math.max(this.#minimum, Math.min(this.#cap, aim, largest * DISPATCH_GROWTH))
   }
 }
 
