@@ -111,6 +111,12 @@ describe('Settlement memory', () => {
     receipts = await cosignedReceipts(JOB, epoch)
   })
 
+  /** Stops the settlement and starts it again on the same data: a node's restart. */
+  async function restart(): Promise<void> {
+    await settlement.close()
+    settlement = new Settlement(join(tmp.path, 'ledger'), config, logger, datastore, await EpochCounter.open(datastore))
+  }
+
   afterEach(async () => {
     await settlement.close()
     await datastore.close()
@@ -191,8 +197,7 @@ describe('Settlement memory', () => {
     const counter = await EpochCounter.open(datastore)
     counter.take()
     await counter.save()
-    await settlement.close()
-    settlement = new Settlement(join(tmp.path, 'ledger'), config, logger, datastore, await EpochCounter.open(datastore))
+    await restart()
     // The chain is away as the restart resumes it.
     vaults.refuse = true
     await settlement.resume([late], async () => 2, 0)
@@ -206,8 +211,7 @@ describe('Settlement memory', () => {
   })
 
   it('should let go of receipts waiting for a resume the peer abandoned, and of those coming later', async () => {
-    await settlement.close()
-    settlement = new Settlement(join(tmp.path, 'ledger'), config, logger, datastore, await EpochCounter.open(datastore))
+    await restart()
     await settlement.receipt(receipts[0] as Receipt)
     expect(settlement.active).toBe(1)
     // The peer could not read the receipts it left: nothing is resumed in this run.
@@ -218,8 +222,7 @@ describe('Settlement memory', () => {
   })
 
   it('should let go of the receipts of a job whose funding failed at a restart, for the next start to settle', async () => {
-    await settlement.close()
-    settlement = new Settlement(join(tmp.path, 'ledger'), config, logger, datastore, await EpochCounter.open(datastore))
+    await restart()
     // A countersignature comes back before the restart has resumed its job: it waits for the job's funding.
     await settlement.receipt(receipts[0] as Receipt)
     expect(settlement.active).toBe(1)
@@ -234,8 +237,7 @@ describe('Settlement memory', () => {
     expect(logged.filter((l) => l.msg === 'settlement:receipt-deferred')).toHaveLength(1)
 
     // The next start settles both, from the receipts on disk.
-    await settlement.close()
-    settlement = new Settlement(join(tmp.path, 'ledger'), config, logger, datastore, await EpochCounter.open(datastore))
+    await restart()
     expect([...(await settlement.resume(receipts, async () => 2, 0))]).toEqual([[JOB, 1]])
     await settlement.settled(JOB)
     expect(await settlement.view(JOB)).toMatchObject({ epoch: 1, receipts: 2 })
@@ -278,7 +280,7 @@ describe('Settlement memory', () => {
   it.each([
     ['in the same run', false],
     ['after a restart', true],
-  ])('should carry out a slash that failed on the way, never losing it, %s', async (_, restart) => {
+  ])('should carry out a slash that failed on the way, never losing it, %s', async (_, restarting) => {
     const worker = (await generateIdentity()).peerId.toString()
     const payee = (await generateKeyPairSigner()).address
     await settlement.bond(worker, payee, 1_000n)
@@ -290,15 +292,8 @@ describe('Settlement memory', () => {
       code: 'LEDGER__CONFIRMATION_TIMEOUT',
     })
     expect(settlement.slashes).toEqual([])
-    if (restart) {
-      await settlement.close()
-      settlement = new Settlement(
-        join(tmp.path, 'ledger'),
-        config,
-        logger,
-        datastore,
-        await EpochCounter.open(datastore),
-      )
+    if (restarting) {
+      await restart()
       // Leased to again: the ledger carried out the slash it had journaled as it opened, so the bond posted before is
       // empty. That slash is recorded, under the first proof's job, and the worker's new bond is a new vault.
       await settlement.bond(worker, payee, 1_000n)
@@ -335,14 +330,7 @@ describe('Settlement memory', () => {
         { type: 'del', ns: 'slashes', key: `job/${JOB}/${worker}` },
         { type: 'del', ns: 'slashes', key: `proof/${worker}/${'05'.repeat(32)}` },
       ])
-      await settlement.close()
-      settlement = new Settlement(
-        join(tmp.path, 'ledger'),
-        config,
-        logger,
-        datastore,
-        await EpochCounter.open(datastore),
-      )
+      await restart()
       if (bondFirst) await settlement.bond(worker, payee, 1_000n)
       await settlement.resume([], async () => 0, 0)
       expect(settlement.slashes).toMatchObject([{ worker, jobId: JOB, amount: '1000' }])
@@ -389,8 +377,7 @@ describe('Settlement memory', () => {
     })
     expect(await datastore.get('settlement', 'job/job-2')).toMatchObject({ epoch, budget: 5_000 })
     // The next start finds it, finishes opening its vault (funded already), and settles it: nothing to pay, all back.
-    await settlement.close()
-    settlement = new Settlement(join(tmp.path, 'ledger'), config, logger, datastore, await EpochCounter.open(datastore))
+    await restart()
     expect([...(await settlement.resume([], async () => 0, 60_000)).keys()]).toContain('job-2')
     await settlement.settled('job-2')
     expect(await settlement.view('job-2')).toMatchObject({ receipts: 0, refunded: '5000' })
