@@ -129,6 +129,8 @@ const frame: RenderTileOptions = {
 }
 const pt = await pathTraceRaysPerSec(engine, frame, MIN_SECONDS, wallNow, cpuNow)
 const raysPerSec = pt.perSecond
+// What a worker's abortable task runs: dispatches paced by measured time, rows in a spread order.
+const paced = await pathTraceRaysPerSec(engine, frame, MIN_SECONDS, wallNow, cpuNow, { paced: true })
 const raysPerCpuSecond = pt.perCpuSecond ?? 0
 
 const benchmark = await runCapacityBenchmark(engine, { runs: 5 })
@@ -254,6 +256,8 @@ const results = {
     triangles: scene.triangleCount,
     raysPerSec,
     raysPerCpuSecond,
+    pacedRaysPerSec: paced.perSecond,
+    pacedRatio: paced.perSecond / raysPerSec,
     width: PT_SIDE,
     height: PT_SIDE,
     samples: pt.samples,
@@ -288,6 +292,10 @@ console.table([
   { metric: 'matmul ratio to cuBLAS', value: 'gflops' in vendor ? fmt(gflops / vendor.gflops, 3) : vendor.unavailable },
   { metric: `path tracer M rays/s (${scene.triangleCount} triangles)`, value: fmt(raysPerSec / 1e6) },
   { metric: 'path tracer M rays per CPU-second', value: fmt(raysPerCpuSecond / 1e6) },
+  {
+    metric: 'path tracer M rays/s paced (abortable), ratio to plain',
+    value: `${fmt(paced.perSecond / 1e6)} (${fmt(paced.perSecond / raysPerSec, 3)})`,
+  },
   { metric: 'matmul GFLOP per CPU-second', value: fmt(mm.perCpuSecond ?? 0) },
   { metric: 'load average (1 min) before/after', value: `${fmt(loadBefore)} / ${fmt(loadavg()[0]!)}` },
   {

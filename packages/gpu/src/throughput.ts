@@ -79,6 +79,15 @@ export async function matmulGflops(
   }
 }
 
+/** Options of {@link pathTraceRaysPerSec}. */
+export interface PathTraceRateOptions extends AbortOptions {
+  /**
+   * Render as a worker's abortable task does: dispatches paced by measured time, the rows in a spread order (see
+   * `GpuPathTracer.renderTile`). Without, renders queue their dispatches at the largest size, the device's peak.
+   */
+  paced?: boolean
+}
+
 /**
  * Rays per second rendering `tile`, with the sample count doubled from `tile.samples` until a render takes long
  * enough. `options.signal` is checked before every render.
@@ -89,14 +98,16 @@ export async function pathTraceRaysPerSec(
   minSeconds: number,
   now: Clock,
   cpuNow?: Clock,
-  options: AbortOptions = {},
+  options: PathTraceRateOptions = {},
 ): Promise<Rate & { samples: number }> {
+  // Paced, the render gets a signal of its own that never aborts (the caller's is checked between renders).
+  const control = options.paced === true ? { signal: new AbortController().signal } : {}
   const render = async (samples: number): Promise<{ ms: number; rays: number }> => {
     throwIfAborted(options.signal)
     const start = now()
-    // The signal stays out of the render: with one, renderTile waits for the queue between dispatches, which would
-    // change what is timed.
-    const { rays } = await engine.renderTile({ ...tile, samples })
+    // The caller's signal stays out of the render: with one, renderTile paces its dispatches, which would change
+    // what is timed.
+    const { rays } = await engine.renderTile({ ...tile, samples }, control)
     return { ms: now() - start, rays }
   }
   await render(1)
