@@ -21,17 +21,17 @@ export const MAX_SCENE_TRIANGLES = 4_000_000
 /**
  * Most box and triangle tests a ray may be expected to make in a scene's BVH (its surface-area-heuristic cost, see
  * `bvhTraversalCost`): a worker loads scenes from strangers, and one that is small on the wire can still make every ray
- * slow. Legitimate scenes measured far below it: the procedural room 38, a 1 M-triangle sphere scene 47, a
+ * slow. Legitimate scenes measured far below it: the procedural room 58, a 1 M-triangle sphere scene 86, a
  * 1 M-triangle terrain 152, 1 M grass blades 2,300 (4 M: 8,835), 200 k leaf quads in a canopy 2,983, a cube filled
- * with 1 M hair strands 11,714; 100,000 identical thin slivers crossing the scene cost 165,535, and traced 90 times
- * slower than a small scene.
+ * with 1 M hair strands 11,714; 100,000 identical thin slivers crossing the scene cost 165,535 (beside a triangle far
+ * away too: the tree's costliest box counts), and traced 90 times slower than a small scene.
  */
 export const MAX_BVH_TRAVERSAL_COST = 50_000
 /**
  * Most times an animated scene's tree refitted to a frame (see `refitBvh`) may cost a ray (`bvhTraversalCost`) what it
  * cost for the pose it was built for; past it the frame gets a tree built for its own pose. A refit keeps which
  * triangles each box groups, so where they fly apart its boxes grow to span the scene: 3,000 debris pieces bursting
- * from a 0.2-unit cluster to fill a 4-unit room cost 4,068 refitted, 10.5 times the tree's 387 at the burst, against
+ * from a 0.2-unit cluster to fill a 4-unit room cost (the root's, as measured then) 4,068 refitted, 10.5 times the tree's 387 at the burst, against
  * 68 for a tree built for that pose, and traced 30 times slower on the CPU reference (64 ms against 2). Objects moving
  * across the procedural room refitted at 0.96 to 1.05 times, and keep their refits.
  */

@@ -47,6 +47,17 @@ describe('scene traversal cost', () => {
     expect(context.cost).toBeGreaterThan(100_000)
   })
 
+  it('should cost slivers as much beside one triangle far away, which grows the root box past them', () => {
+    const slivers = 10_000
+    const vertices = new Float32Array((slivers + 1) * 9)
+    for (let i = 0; i < slivers; i++) vertices.set([0, 0, 0, 1, 1, 1, 1, 1, 1.0001], i * 9)
+    const alone = bvhTraversalCost(buildBvh(vertices.subarray(0, slivers * 9), slivers))
+    vertices.set([1e6, 1e6, 1e6, 1e6 + 1, 1e6, 1e6, 1e6, 1e6 + 1, 1e6], slivers * 9)
+    const withFar = bvhTraversalCost(buildBvh(vertices, slivers + 1))
+    expect(alone).toBeGreaterThan(slivers)
+    expect(withFar).toBeGreaterThanOrEqual(alone)
+  })
+
   it('should load a dense legitimate scene far under the bound', async () => {
     // The room with three 81,920-triangle spheres: 245,772 triangles.
     const scene = await loadScene(await generateScene({ subdivisions: 6 }))
@@ -75,15 +86,22 @@ describe('bvhTraversalCost', () => {
     expect(bvhTraversalCost(tree([]))).toBe(0)
   })
 
-  it('should weigh each box by its surface area over the root box', () => {
-    // Two unit boxes 8 apart under a root of 10 x 1 x 1 (area 42, theirs 6 each), holding 2 and 3 triangles: the
-    // root, both children tested, then each leaf's triangles a seventh of the time.
+  it('should weigh each box by its surface area over the box it is costed against', () => {
+    // Two unit boxes 8 apart under a root of 10 x 1 x 1 (area 42, theirs 6 each), holding 1 and 2 triangles: the
+    // root, both children tested, then each leaf's triangles a seventh of the time (more than either leaf alone).
     const apart = tree([
       [[0, 0, 0], [10, 1, 1], 0],
-      [[0, 0, 0], [1, 1, 1], 2],
-      [[9, 0, 0], [10, 1, 1], 3],
+      [[0, 0, 0], [1, 1, 1], 1],
+      [[9, 0, 0], [10, 1, 1], 2],
     ])
-    expect(bvhTraversalCost(apart)).toBeCloseTo(1 + 2 + (2 * 6) / 42 + (3 * 6) / 42, 12)
+    expect(bvhTraversalCost(apart)).toBeCloseTo(1 + 2 + (1 * 6) / 42 + (2 * 6) / 42, 12)
+    // A leaf of 30 triangles: a ray entering its box tests them all, however small the box is beside the root's.
+    const crowded = tree([
+      [[0, 0, 0], [10, 1, 1], 0],
+      [[0, 0, 0], [1, 1, 1], 30],
+      [[9, 0, 0], [10, 1, 1], 2],
+    ])
+    expect(bvhTraversalCost(crowded)).toBe(31)
     // On a line every box has no area: a ray that grazes the root tests everything.
     const line = tree([
       [[0, 0, 0], [2, 0, 0], 0],

@@ -241,20 +241,23 @@ export function refitBvh(topology: FlatBvh, vertices: Float32Array): FlatBvh {
 }
 
 /**
- * The surface-area-heuristic cost of a built BVH: how many boxes and triangles a ray that enters the root's box
- * tests on average, if rays were spread evenly over directions and positions. A box inside another is hit with the
- * probability of the ratio of their surface areas, so the cost is 1 (the root) plus, for each inner node, 2 (its
- * children's boxes) times its area ratio, plus, for each leaf, its triangle count times its area ratio.
+ * The surface-area-heuristic cost of a built BVH: how many boxes and triangles a ray that enters a box tests on
+ * average, if rays were spread evenly over directions and positions, for the costliest box of the tree. A box inside
+ * another is hit with the probability of the ratio of their surface areas, so a box's cost is 1 (itself) plus, for
+ * each inner node under it (itself included), 2 (its children's boxes) times its area ratio to the box, plus, for
+ * each leaf, its triangle count times its area ratio.
  *
  * It tracks what a scene costs to trace far better than its triangle count: a million triangles of a dense mesh
  * cost tens to hundreds, while many long thin triangles crossing the scene (slivers) overlap in boxes that fill it,
- * and every ray then tests most of them. A root box without area (every triangle on one line) gives each box the
- * ratio 1: any ray that grazes it tests everything.
+ * and every ray then tests most of them. The root's cost alone would be dodged by one triangle far away: the root box
+ * grows, every box under it becomes a small fraction of it, and the rays the camera sends into the slivers test them
+ * all the same. So every box is costed against itself, and the tree costs what its costliest box does. A box without
+ * area (its triangles on one line) gives each box under it the ratio 1: any ray that grazes it tests everything.
  */
 export function bvhTraversalCost(bvh: Pick<FlatBvh, 'nodes' | 'nodeCount'>): number {
   if (bvh.nodeCount === 0) return 0
-  const { nodes } = bvh
-  const counts = new Uint32Array(nodes.buffer, nodes.byteOffset, nodes.length)
+  const { nodes, nodeCount } = bvh
+  const bits = new Uint32Array(nodes.buffer, nodes.byteOffset, nodes.length)
   const boxArea = (node: number): number => {
     const o = node * BVH_NODE_FLOATS
     const dx = nodes[o + 4]! - nodes[o]!
@@ -262,12 +265,26 @@ export function bvhTraversalCost(bvh: Pick<FlatBvh, 'nodes' | 'nodeCount'>): num
     const dz = nodes[o + 6]! - nodes[o + 2]!
     return 2 * (dx * dy + dy * dz + dz * dx)
   }
-  const rootArea = boxArea(0)
-  const ratio = (node: number): number => (rootArea > 0 ? boxArea(node) / rootArea : 1)
-  let cost = 1
-  for (let node = 0; node < bvh.nodeCount; node++) {
-    const count = counts[node * BVH_NODE_FLOATS + 7]!
-    cost += ratio(node) * (count === 0 ? 2 : count)
+  // Over each subtree: its tests weighted by their boxes' areas, and unweighted (for a box without area).
+  const weighted = new Float64Array(nodeCount)
+  const tests = new Float64Array(nodeCount)
+  let worst = 0
+  // Depth-first order puts every node before its children: walked backwards, children are summed first.
+  for (let node = nodeCount - 1; node >= 0; node--) {
+    const count = bits[node * BVH_NODE_FLOATS + 7]!
+    const area = boxArea(node)
+    let own = count === 0 ? 2 : count
+    let sum = area * own
+    if (count === 0) {
+      const left = node + 1
+      // The right child follows the left one's subtree: a leaf's next node, or an inner node's skip link.
+      const right = bits[left * BVH_NODE_FLOATS + 7]! > 0 ? left + 1 : bits[left * BVH_NODE_FLOATS + 3]!
+      sum += weighted[left]! + weighted[right]!
+      own += tests[left]! + tests[right]!
+    }
+    weighted[node] = sum
+    tests[node] = own
+    worst = Math.max(worst, 1 + (area > 0 ? sum / area : own))
   }
-  return cost
+  return worst
 }
