@@ -39,6 +39,18 @@ function pace(pacer: DispatchPacer, total: number, msPerPixelSample: (at: number
 }
 
 describe('dispatch pacer', () => {
+  it('should count a time that is not a number or went back as no time, keeping a whole budget', () => {
+    const pacer = new DispatchPacer(64, LOW_CAP, 250)
+    pacer.record(64, 10)
+    pacer.record(64, Number.NaN)
+    expect(pacer.budget).toBe(256)
+    pacer.record(256, -5)
+    expect(pacer.budget).toBe(1024)
+    pacer.record(1024, 1000)
+    expect(Number.isInteger(pacer.budget)).toBe(true)
+    expect(pacer.budget).toBeGreaterThanOrEqual(64)
+  })
+
   it('should grow dispatches toward the target run time, at most fourfold over those timed, within the cap', () => {
     const pacer = new DispatchPacer(64, LOW_CAP, 250)
     expect(pacer.budget).toBe(64)

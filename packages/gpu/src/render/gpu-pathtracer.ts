@@ -446,8 +446,11 @@ export class DispatchPacer {
    * ending). The first dispatch is not timed: it also carries the scene's upload and the kernel's first run, and the
    * second, planned before the first was timed, is as small and timed instead.
    */
-  record(pixelSamples: number, ms: number): void {
+  record(pixelSamples: number, measuredMs: number): void {
     if (this.#recorded++ === 0) return
+    // A clock that went back, or an injected one that answers NaN, says nothing: counted as no time, which
+    // DISPATCH_GROWTH bounds, rather than a NaN budget that would plan dispatches of no rows for ever.
+    const ms = Number.isFinite(measuredMs) && measuredMs > 0 ? measuredMs : 0
     const recent = this.#recent
     recent.push({ pixelSamples, ms })
     this.#recentPixelSamples += pixelSamples
