@@ -17,7 +17,7 @@ describe('durable writes', () => {
 
   /** Temporary files a crash of process `pid` left beside `name`, in the writes' naming. */
   async function leftOver(name: string, pid: number): Promise<string> {
-    const temporary = `.${name}.${pid}.0a0b0c.tmp`
+    const temporary = `.${name}.${pid}.0a0b0c0d0e0f.tmp`
     await writeFile(join(dir, temporary), 'half a file')
     return temporary
   }
@@ -57,6 +57,10 @@ describe('durable writes', () => {
     await replaceFile(join(dir, 'config.json'), '{}')
     expect((await readdir(dir)).sort()).toEqual([live, other, 'config.json'].sort())
     expect(await readdir(dir)).not.toContain(dead)
+    // A live writer's temporary file of a sibling whose name begins alike is not one of config.json's.
+    const sibling = await leftOver('config.json.bak', process.pid)
+    await replaceFile(join(dir, 'config.json'), '{}')
+    expect(await readdir(dir)).toContain(sibling)
     await removeTemporaries(join(dir, 'wallet.json'))
     expect(await readdir(dir)).not.toContain(other)
   })

@@ -131,7 +131,10 @@ describe('LiteSVM state on disk', () => {
     // The snapshot keeps the last three, the log still holds them all (and a rewrite of it was cut off halfway):
     // the older records are dropped on load, and the blockhash they could use has expired.
     const log = await readFile(join(afterSnapshot, TRANSACTION_LOG_FILE))
-    await writeFile(join(afterSnapshot, `.${TRANSACTION_LOG_FILE}.1.0a0b.tmp`), log.subarray(0, log.byteLength / 2))
+    await writeFile(
+      join(afterSnapshot, `.${TRANSACTION_LOG_FILE}.1.0a0b0c0d0e0f.tmp`),
+      log.subarray(0, log.byteLength / 2),
+    )
     expect((await loggedTransactions(afterSnapshot)).map((record) => record.n)).toEqual([0, 1, 2, 3, 4, 5, 6])
     for (const path of [afterSnapshot, chainDir]) {
       const compacted = await load(path, signatures)
@@ -164,9 +167,9 @@ describe('LiteSVM state on disk', () => {
   it('should delete the temporary files a crash left beside its snapshot and log, and keep what they replaced', async () => {
     const { balance } = await runTransfers(2, { retainedTransactions: RETAIN_ALL })
     // A process that died mid-write (another pid each run) left these.
-    const stale = [`.${STATE_FILE}.999991.0a0b.tmp`, `.${TRANSACTION_LOG_FILE}.999992.0c0d.tmp`]
+    const stale = [`.${STATE_FILE}.999991.0a0b0c0d0e0f.tmp`, `.${TRANSACTION_LOG_FILE}.999992.0c0d0e0f0a0b.tmp`]
     // One of a process that still runs (this one's parent) may be being written: kept.
-    const live = `.${STATE_FILE}.${process.ppid}.0e0f.tmp`
+    const live = `.${STATE_FILE}.${process.ppid}.0e0f0a0b0c0d.tmp`
     for (const name of [...stale, live]) await writeFile(join(chainDir, name), 'half a file')
     const transport = await createLiteSvmTransport({ dataDir: chainDir })
     expect(await transport.getBalance(bob.address)).toBe(balance)

@@ -17,6 +17,9 @@ function temporaryName(name: string): string {
   return `.${name}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`
 }
 
+/** What follows `.<name>.` in a temporary file's name (see {@link temporaryName}); the pid captured. */
+const TEMPORARY_TAIL = /^(\d+)\.[0-9a-f]{12}\.tmp$/
+
 /** Whether a process with this pid runs (signal 0 only checks; EPERM means it runs under another user). */
 function processAlive(pid: number): boolean {
   try {
@@ -42,8 +45,11 @@ export async function removeTemporaries(path: string): Promise<void> {
     throw e
   }
   for (const name of names) {
-    if (!name.startsWith(prefix) || !name.endsWith('.tmp')) continue
-    const pid = Number(name.slice(prefix.length).split('.')[0])
+    // Exactly `<pid>.<12 hex digits>.tmp` after the prefix: `.x.bak.<pid>…` is the temporary file of `x.bak`, whose
+    // writer may be alive.
+    const match = name.startsWith(prefix) ? TEMPORARY_TAIL.exec(name.slice(prefix.length)) : null
+    if (match === null) continue
+    const pid = Number(match[1])
     if (Number.isSafeInteger(pid) && pid > 0 && processAlive(pid)) continue
     await rm(join(dirname(path), name), { force: true })
   }
