@@ -1,4 +1,5 @@
 import { loadOnnxModel, modelFlopsLowerBound, onnx } from '../src/index.js'
+import type { OnnxTypes } from '../src/onnx/proto.js'
 import { describe, expect, it } from 'vitest'
 
 /** A float input or output of `dims` (a string for the batch axis). */
@@ -13,19 +14,27 @@ const info = (name: string, dims: (number | string)[]) => ({
 })
 
 /** A float initializer of `dims`, every element `value`. */
-const weight = (name: string, dims: number[], value = 0.5) => ({
+const weight = (name: string, dims: number[], value = 0.5): OnnxTypes.ITensorProto => ({
   name,
   dataType: onnx.TensorProto.DataType.FLOAT,
   dims,
   floatData: new Array<number>(dims.reduce((n, d) => n * d, 1)).fill(value),
 })
 
+/** An int64 initializer holding `values` (a shape). */
+const int64s = (name: string, values: number[]): OnnxTypes.ITensorProto => ({
+  name,
+  dataType: onnx.TensorProto.DataType.INT64,
+  dims: [values.length],
+  int64Data: values,
+})
+
 /** ONNX bytes of a graph of `nodes` from input `x` to output `y`. */
 function modelOf(
   x: (number | string)[],
   y: (number | string)[],
-  nodes: { opType: string; input: string[]; output: string[] }[],
-  initializer: ReturnType<typeof weight>[],
+  nodes: OnnxTypes.INodeProto[],
+  initializer: OnnxTypes.ITensorProto[],
 ): Uint8Array {
   return onnx.ModelProto.encode({
     irVersion: 8,
@@ -90,5 +99,31 @@ describe('modelFlopsLowerBound', () => {
     )
     // Only x @ w is per item, and w (4x2) is computed, not stored: nothing the graph alone can count.
     expect(modelFlopsLowerBound(loadOnnxModel(folded))).toBe(0)
+  })
+
+  it("should count a weight multiplied by Shape's dimensions once a batch, not per item, as the runtime does", () => {
+    // y = reshape(x @ w, shape(x)) + reshape(float(shape(x)), [1, 2]) @ v: the product by v reads the batch's size,
+    // not an item, so it runs once whatever the batch; x @ w, reshaped to Shape's dimensions, still runs per item.
+    const model = modelOf(
+      ['b', 8],
+      ['b', 8],
+      [
+        { opType: 'Shape', input: ['x'], output: ['s'] },
+        {
+          opType: 'Cast',
+          input: ['s'],
+          output: ['f'],
+          attribute: [{ name: 'to', type: onnx.AttributeProto.AttributeType.INT, i: onnx.TensorProto.DataType.FLOAT }],
+        },
+        { opType: 'Reshape', input: ['f', 'row'], output: ['r'] },
+        { opType: 'MatMul', input: ['r', 'v'], output: ['q'] },
+        { opType: 'MatMul', input: ['x', 'w'], output: ['h'] },
+        { opType: 'Reshape', input: ['h', 's'], output: ['hs'] },
+        { opType: 'Add', input: ['hs', 'q'], output: ['y'] },
+      ],
+      [weight('w', [8, 8]), weight('v', [2, 8]), int64s('row', [1, 2])],
+    )
+    // An item costs x @ w's 2 * 64 FLOPs, its 8 adds and its share of r @ v's 32: the bound counts x @ w alone.
+    expect(modelFlopsLowerBound(loadOnnxModel(model))).toBe(2 * 64)
   })
 })

@@ -1,24 +1,27 @@
+import { outputsBatched } from './items.js'
 import type { HostConstant, OnnxModel } from './model.js'
 
 /**
  * The least FLOPs one batch item's forward pass through `model` takes, counted from its graph: twice the weights (float
- * initializers) that its MatMul, Gemm, Conv and ConvTranspose nodes multiply a value computed from the item by. The
+ * initializers) that its MatMul, Gemm, Conv and ConvTranspose nodes multiply a value carrying the item by. The
  * runtime keeps items apart, so each item multiplies each such weight at least once (a MatMul one matrix of a stacked
- * weight). A product of two values computed from the item, and a weight used over many rows or output positions, cost
+ * weight). A product of two values carrying the item, and a weight used over many rows or output positions, cost
  * more than this counts: the real FLOPs need the shapes a run sees. So it never exceeds an honest declaration, and a
  * worker (or a creator, before ordering) may hold an order's `flopsPerItem` to it with `@tessera/scheduler`'s
  * `checkDeclaredWork` without refusing an honest order: it catches a declaration below the model's weights, not every
  * understatement.
  */
 export function modelFlopsLowerBound(model: OnnxModel): number {
-  // Values that depend on the item; the rest (initializers and what is computed from them alone) the runtime folds once.
-  const perItem = new Set(model.inputs.map((input) => input.name))
+  // The values carrying the batch, by the runtime's own rule: the graph inputs and what is computed from them, but not
+  // Shape's dimensions. A product of the rest (weights, shapes and what they alone make) runs once a batch.
+  const batched = new Set(model.inputs.map((input) => input.name))
   let flops = 0
   for (const node of model.nodes) {
-    if (!node.inputs.some((name) => perItem.has(name))) continue
-    for (const name of node.outputs) perItem.add(name)
+    const readsBatch = node.inputs.some((name) => batched.has(name))
+    if (!outputsBatched(node, readsBatch)) continue
+    for (const name of node.outputs) batched.add(name)
     const weight = weightOf(node.opType, node.inputs, (name) =>
-      perItem.has(name) ? undefined : model.initializers.get(name),
+      batched.has(name) ? undefined : model.initializers.get(name),
     )
     if (weight !== undefined) flops += 2 * weightUsedPerItem(node.opType, weight)
   }
