@@ -126,4 +126,31 @@ describe('modelFlopsLowerBound', () => {
     // An item costs x @ w's 2 * 64 FLOPs, its 8 adds and its share of r @ v's 32: the bound counts x @ w alone.
     expect(modelFlopsLowerBound(loadOnnxModel(model))).toBe(2 * 64)
   })
+
+  it('should count a product only where a factor carries the item, not where only the bias added to it does', () => {
+    // Gemm(a, w, x) = a @ w + x: a @ w is the same for every item, which only adds its row to it.
+    const gemmOfWeights = modelOf(
+      ['b', 16],
+      ['b', 16],
+      [{ opType: 'Gemm', input: ['a', 'w', 'x'], output: ['y'] }],
+      [weight('a', [1, 8]), weight('w', [8, 16])],
+    )
+    expect(modelFlopsLowerBound(loadOnnxModel(gemmOfWeights))).toBe(0)
+    // Conv(c, w, x): a stored image convolved once, x its per-channel bias.
+    const convOfWeights = modelOf(
+      ['b'],
+      [1, 2, 2, 2],
+      [{ opType: 'Conv', input: ['c', 'w', 'x'], output: ['y'] }],
+      [weight('c', [1, 1, 4, 4]), weight('w', [2, 1, 3, 3])],
+    )
+    expect(modelFlopsLowerBound(loadOnnxModel(convOfWeights))).toBe(0)
+    // Gemm(x, w, c) = x @ w + c: each item's row multiplies all of w; the bias is no factor.
+    const gemmOfItem = modelOf(
+      ['b', 8],
+      ['b', 16],
+      [{ opType: 'Gemm', input: ['x', 'w', 'c'], output: ['y'] }],
+      [weight('w', [8, 16]), weight('c', [16])],
+    )
+    expect(modelFlopsLowerBound(loadOnnxModel(gemmOfItem))).toBe(2 * 128)
+  })
 })
