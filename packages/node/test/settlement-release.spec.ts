@@ -309,24 +309,47 @@ describe('Settlement memory', () => {
     expect(slashes.proofs).toEqual([new Uint8Array(32).fill(9), new Uint8Array(32).fill(9)])
     expect(slashes.recorded).toEqual(['09'.repeat(32)])
     expect(logged.find((l) => l.msg === 'stake:slashed')).toMatchObject({ fraudProofHash: '09'.repeat(32) })
+    // The second proof is not lost with the bond the first forfeited: leased to again, the worker's next bond is
+    // forfeited for it.
+    await settlement.bond(worker, payee, 1_000n)
+    expect(slashes.recorded).toEqual(['09'.repeat(32), '07'.repeat(32)])
   })
 
   it.each([
-    ['as the node resumes', false],
-    ['when the worker is bonded again before the resume', true],
-  ])(
+    ['as the node resumes', false, 'pending'],
+    ['when the worker is bonded again before the resume', true, 'pending'],
+    ['as the node resumes, from a data directory of the previous version', false, 'upheld'],
+    [
+      'when the worker is bonded again before the resume, from a data directory of the previous version',
+      true,
+      'upheld',
+    ],
+  ] as const)(
     'should record a slash confirmed before a crash once, %s, never forfeiting a new bond for it',
-    async (_, bondFirst) => {
+    async (_, bondFirst, journal) => {
       const worker = (await generateIdentity()).peerId.toString()
       const payee = (await generateKeyPairSigner()).address
       const proof = new Uint8Array(32).fill(5)
       await settlement.bond(worker, payee, 1_000n)
       await settlement.slash(worker, JOB, proof)
-      // The crash: the slash confirmed on chain, and the node stopped before the batch recording it was written.
+      // The crash: the slash confirmed on chain, and the node stopped before the batch recording it was written. The
+      // previous version journaled the one proof upheld per worker under `upheld/`, with its bond's generation.
       const book = new SlashBook(datastore)
       await book.setBond(worker, { generation: 0, payee, stake: 1_000n })
-      await book.uphold(worker, { jobId: JOB, fraudProofHash: proof, generation: 0 })
       await datastore.batch([
+        journal === 'pending'
+          ? {
+              type: 'put',
+              ns: 'slashes',
+              key: `pending/${worker}/${'05'.repeat(32)}`,
+              value: { jobId: JOB, fraudProofHash: proof },
+            }
+          : {
+              type: 'put',
+              ns: 'slashes',
+              key: `upheld/${worker}`,
+              value: { jobId: JOB, fraudProofHash: proof, generation: 0 },
+            },
         { type: 'del', ns: 'slashes', key: `job/${JOB}/${worker}` },
         { type: 'del', ns: 'slashes', key: `proof/${worker}/${'05'.repeat(32)}` },
       ])
@@ -335,7 +358,9 @@ describe('Settlement memory', () => {
       await settlement.resume([], async () => 0, 0)
       expect(settlement.slashes).toMatchObject([{ worker, jobId: JOB, amount: '1000' }])
       expect(await settlement.slashesOf(JOB)).toHaveLength(1)
-      expect(await book.upheld(worker)).toBeUndefined()
+      const keys: string[] = []
+      for await (const [key] of datastore.entries('slashes')) keys.push(key)
+      expect(keys.filter((key) => key.startsWith('pending/') || key.startsWith('upheld/'))).toEqual([])
       // The proof carried out is done with: upheld again, it forfeits nothing more.
       expect(await settlement.slash(worker, JOB, proof)).toBeUndefined()
       expect(settlement.slashes).toHaveLength(1)
@@ -344,6 +369,27 @@ describe('Settlement memory', () => {
       expect(await book.bond(worker)).toEqual(bondFirst ? { generation: 1, payee, stake: 1_000n } : { generation: 1 })
     },
   )
+
+  it("should let go of a previous version's upheld proof whose bond was forfeited already, forfeiting no later bond", async () => {
+    const worker = (await generateIdentity()).peerId.toString()
+    const payee = (await generateKeyPairSigner()).address
+    await settlement.bond(worker, payee, 1_000n)
+    await settlement.slash(worker, JOB, new Uint8Array(32).fill(1))
+    await settlement.bond(worker, payee, 1_000n)
+    // The previous version's record of a proof upheld against the worker's first bond, forfeited since.
+    await datastore.put('slashes', `upheld/${worker}`, {
+      jobId: 'job-2',
+      fraudProofHash: new Uint8Array(32).fill(2),
+      generation: 0,
+    })
+    await restart()
+    await settlement.resume([], async () => 0, 0)
+    expect(logged.filter((l) => l.msg === 'slash:already-forfeited')).toMatchObject([{ worker, jobId: 'job-2' }])
+    expect(await settlement.slashesOf('job-2')).toEqual([])
+    expect(await datastore.get('slashes', `upheld/${worker}`)).toBeUndefined()
+    // The worker's second bond is whole, for the next proof.
+    expect((await settlement.slash(worker, JOB, new Uint8Array(32).fill(3)))?.amount).toBe('1000')
+  })
 
   it('should pay an epoch whose payout the chain refused once, on a later try, and only then record it settled', async () => {
     payouts.refuse = true

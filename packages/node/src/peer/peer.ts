@@ -6,6 +6,7 @@ import {
   createNode,
   cryptoRng,
   FsBlobstore,
+  isCoreError,
   raceSignal,
   systemClock,
   throwIfAborted,
@@ -319,11 +320,12 @@ export class Peer implements NodeOperations {
       recompute: (order, taskId, indices, options) => workload.recompute(order, taskId, indices, options),
       onSlash: (slash) => {
         slashes.add(slash)
-        settlement
-          .slash(slash.worker, slash.jobId, slash.fraudProofHash)
-          .catch((e: unknown) =>
-            init.logger.error({ ...errorFields(e), worker: slash.worker, jobId: slash.jobId }, 'slash:failed'),
-          )
+        // Journaled before the chain is asked: one the stop cuts short, or that fails, is carried out at the next start.
+        settlement.slash(slash.worker, slash.jobId, slash.fraudProofHash).catch((e: unknown) => {
+          const fields = { ...errorFields(e), worker: slash.worker, jobId: slash.jobId }
+          if (isCoreError(e, 'CORE__ABORTED')) init.logger.info(fields, 'slash:stopped')
+          else init.logger.error(fields, 'slash:failed')
+        })
         metrics.verdicts.inc({ outcome: 'slash' })
         init.logger.warn({ worker: slash.worker, taskId: slash.taskId }, 'proof:upheld')
       },

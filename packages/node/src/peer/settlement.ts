@@ -1,7 +1,7 @@
 import { setMaxListeners } from 'node:events'
 import { join } from 'node:path'
 import type { Address, KeyPairSigner, Signature } from '@solana/kit'
-import { type AbortOptions, delay, raceSignal, type Receipt, throwIfAborted } from '@tessera/core'
+import { AbortError, type AbortOptions, delay, raceSignal, type Receipt, throwIfAborted } from '@tessera/core'
 import {
   bondStake,
   closeEscrow,
@@ -27,7 +27,6 @@ import {
   WALLET_FILE,
 } from '@tessera/ledger'
 import type { Logger } from 'pino'
-import { equals } from 'uint8arrays/equals'
 import type { JobStatus, WalletInfo } from '../api/contract.js'
 import type { NodeConfig } from '../config.js'
 import type { Datastore, DatastoreWrite } from '../datastore.js'
@@ -41,7 +40,7 @@ import {
 import type { EpochCounter } from './epoch-counter.js'
 import { unsettledKey } from './receipts.js'
 import { errorFields } from './error-fields.js'
-import { bondIdOf, SlashBook } from './slash-book.js'
+import { bondIdOf, type PendingProof, proofHex, SlashBook } from './slash-book.js'
 
 /** A job's settlement as the control API reports it: epoch, receipts, anchor, payouts and what each payee got. */
 export type JobSettlementView = NonNullable<JobStatus['settlement']>
@@ -220,6 +219,10 @@ interface PostedBond {
 /** The ledger journal's key of the slash of the bond in vault `vault` (`slashStake`). */
 const slashActionKey = (vault: string): string => `stake/${vault}/slash`
 
+/** The ledger journal's key of the opening of the worker's bond of generation `generation` (`bondStake`). */
+const bondOpenKey = (ledger: Ledger, worker: string, generation: number): string =>
+  `${vaultActionPrefix(ledger.wallet.address, `stake/${bondIdOf(worker, generation)}`)}open`
+
 /** A slash carried out on chain. */
 export interface SlashView {
   worker: string
@@ -281,9 +284,17 @@ export class Settlement {
   readonly #book: SlashBook
   /** Jobs whose vault is funded, for status reads that must not wait on the chain; let go with `#jobs`. */
   readonly #funded = new Map<string, JobSettlement>()
-  /** Workers being slashed: one bond, one forfeit. */
-  readonly #slashed = new Set<string>()
-  /** Aborted by {@link close}: settlements waiting to try the chain again stop waiting. */
+  /**
+   * Per worker, the turn of the call carrying out its pending proofs (see {@link #carryOut}): one bond, one forfeit.
+   * It settles once that call is over; the next call waits on it.
+   */
+  readonly #slashing = new Map<string, Promise<void>>()
+  /** Bond and slash work under way (see {@link #tracked}): {@link close} waits for it. */
+  readonly #working = new Set<Promise<unknown>>()
+  /**
+   * Aborted by {@link close}: settlements waiting to try the chain again stop waiting, and bonds and slashes under way
+   * stop.
+   */
   readonly #lifetime = new AbortController()
   /** Tells the settlements waiting to try the chain again that the ledger is back (see {@link #ledgerBack}). */
   readonly #ledgerEvents = new EventTarget()
@@ -1051,15 +1062,31 @@ export class Settlement {
 
   /**
    * Posts a worker's stake bond into a vault owned by [worker, creator, arbiter] (once per worker and run: the
-   * bond of the worker's current generation, posted again idempotently after a restart), so a fraud proof can
-   * forfeit it. A bond a slash emptied is followed by a new one, under the next generation.
+   * bond of the worker's current generation, posted again idempotently after a restart, with what it was first
+   * posted with), so a fraud proof can forfeit it; then carries out the fraud proofs upheld against the worker that
+   * had no bond to forfeit (see {@link slash}): the bond is the next one they forfeit. A bond a slash emptied is
+   * followed by a new one, under the next generation. Rejects with an AbortError when `options.signal` aborts or this
+   * settlement closes; the next call posts the bond under way (again, idempotently).
    */
-  async bond(worker: string, payee: string, stake: bigint): Promise<void> {
+  async bond(worker: string, payee: string, stake: bigint, options: AbortOptions = {}): Promise<void> {
     if (stake <= 0n) return
+    await this.#tracked(async (signal) => {
+      await this.#bonded(worker, payee, stake, signal)
+      // The bond is posted whatever becomes of them: a proof that fails stays pending, logged, for the next try.
+      await this.#carryOut(worker, signal).catch((e: unknown) => {
+        throwIfAborted(signal)
+        this.#log.error({ ...errorFields(e), worker }, 'slash:failed')
+      })
+    }, options)
+  }
+
+  /** Makes sure the worker's bond is posted in this run: the posting under way or done, or a new one. */
+  async #bonded(worker: string, payee: string, stake: bigint, signal: AbortSignal): Promise<void> {
     for (;;) {
       const current = this.#bonds.get(worker)
       if (current === undefined) break
-      if ((await current.catch(() => undefined)) !== undefined) return
+      const failedAsNone = current.catch(() => undefined)
+      if ((await raceSignal(failedAsNone, signal)) !== undefined) return
       // The bond on record turned out forfeited (see #bondOnRecord), or its posting failed: the first caller back
       // posts the next one, the others wait on that.
       if (this.#bonds.get(worker) === current) {
@@ -1067,12 +1094,16 @@ export class Settlement {
         break
       }
     }
-    await this.#track(worker, this.#postBond(worker, payee, stake, true))
+    await raceSignal(this.#track(worker, this.#postBond(worker, payee, stake, true)), signal)
   }
 
-  /** Keeps a posting as the worker's bond of this run, so callers share it; one that fails is let go. */
+  /**
+   * Keeps a posting as the worker's bond of this run, so callers share it (each waiting on it as long as its own
+   * signal lets it), and as work {@link close} waits for; one that fails is let go.
+   */
   #track(worker: string, posting: Promise<PostedBond | undefined>): Promise<PostedBond | undefined> {
     this.#bonds.set(worker, posting)
+    this.#keep(posting)
     posting.catch(() => {
       if (this.#bonds.get(worker) === posting) this.#bonds.delete(worker)
     })
@@ -1080,58 +1111,80 @@ export class Settlement {
   }
 
   /**
-   * Posts the worker's bond of its current generation. One a slash emptied already (the journal giving back its
-   * closed vault) has that slash recorded, and then, with `next`, the next generation's bond is posted; without it
-   * (a slash carrying on with the bond on record) nothing more is posted, and undefined is returned.
+   * Posts the worker's bond of its current generation, under this settlement's lifetime (the posting is shared). What
+   * it is posted with is recorded before the chain is asked, so a stop between leaves a bond a slash finds and a
+   * restart posts again as it was. One a slash emptied already (the journal giving back its closed vault) has that slash recorded, when its proof
+   * is pending, and then, with `next`, the next generation's bond is posted; without it (a slash carrying on with the
+   * bond on record) nothing more is posted, and undefined is returned.
    */
   async #postBond(worker: string, payee: string, stake: bigint, next: boolean): Promise<PostedBond | undefined> {
-    const { ledger, arbiter } = await this.#open()
+    // A signal of its own: the lifetime's would gather a listener per posting under way.
+    const signal = AbortSignal.any([this.#lifetime.signal])
+    const { ledger, arbiter } = await raceSignal(this.#open(), signal)
     let record = await this.#book.bond(worker)
     for (;;) {
-      // A generation's bond once posted is posted again as it was (an opening the journal replays).
-      const amount = record.stake ?? stake
-      const { bond } = await bondStake(ledger.executor, {
-        bondId: bondIdOf(worker, record.generation),
-        worker: (record.payee ?? payee) as Address,
-        funder: ledger.wallet,
-        source: await ledger.tokenAccount(),
-        counterparty: ledger.wallet.address,
-        arbiter: arbiter.address,
-        mint: ledger.mint,
-        amount,
-      })
+      // The ledger replays an opening only as it journaled it: a bond it journaled is posted as recorded. One it did
+      // not is recorded first (the intent), with what this call asks: a stop after the chain is asked leaves on record
+      // what it may hold. One journaled and not recorded (a previous version stopped between) is recorded once the
+      // chain took what this call asks, as that version did.
+      const journaled = ledger.executor.status(bondOpenKey(ledger, worker, record.generation)) !== undefined
+      const recorded = record.payee !== undefined && record.stake !== undefined
+      const posting = {
+        generation: record.generation,
+        payee: (journaled ? record.payee : undefined) ?? payee,
+        stake: (journaled ? record.stake : undefined) ?? stake,
+      }
+      if (!journaled) await this.#book.setBond(worker, posting)
+      const { bond } = await bondStake(
+        ledger.executor,
+        {
+          bondId: bondIdOf(worker, posting.generation),
+          worker: posting.payee as Address,
+          funder: ledger.wallet,
+          source: await ledger.tokenAccount({ signal }),
+          counterparty: ledger.wallet.address,
+          arbiter: arbiter.address,
+          mint: ledger.mint,
+          amount: posting.stake,
+        },
+        { signal },
+      )
+      if (journaled && !recorded) await this.#book.setBond(worker, posting)
+      const posted = { bond, generation: posting.generation }
       // Slashed already: a slash this node had upheld and not seen through (the ledger carried it out as it opened) is
-      // recorded first, under its job; one of a data directory of a version that kept no generations is only stepped
-      // over.
+      // recorded first, under its job; one whose proof is not pending (journaled by a version that kept no proofs) is
+      // only stepped over.
       if (ledger.executor.status(slashActionKey(bond.address)) === 'confirmed') {
-        const upheld = await this.#book.upheld(worker)
-        const posted = { bond, generation: record.generation }
-        if (upheld?.generation === record.generation) {
-          await this.#slashBond(worker, upheld.jobId, posted, upheld.fraudProofHash, {})
-        } else {
-          await this.#book.setBond(worker, { generation: record.generation + 1 })
-        }
+        const pending = await this.#pendingOf(worker)
+        const carriedOn = this.#journaledProof(ledger, bond, pending)
+        if (carriedOn !== undefined) await this.#slashBond(worker, posted, carriedOn, pending, signal)
+        else await this.#book.setBond(worker, { generation: posting.generation + 1 })
         if (!next) return undefined
-        record = { generation: record.generation + 1 }
+        record = { generation: posting.generation + 1 }
         continue
       }
-      if (record.payee === undefined) {
-        record = { generation: record.generation, payee: bond.parties.worker, stake: amount }
-        await this.#book.setBond(worker, record)
-      }
       this.#log.info(
-        { worker, stake: amount.toString(), bond: bond.address, generation: record.generation },
+        { worker, stake: posting.stake.toString(), bond: bond.address, generation: posting.generation },
         'stake:bonded',
       )
-      return { bond, generation: record.generation }
+      return posted
     }
   }
 
   /**
-   * Forfeits a caught worker's bond to the treasury, the fraud proof's hash on chain beside it. The upheld proof is
-   * journaled first: one the node stops before carrying out is carried out at the next start ({@link resume}). A
-   * worker with no bond posted in this run has the one on record posted again first. A proof forfeits one bond: one
-   * carried out already (before a crash the record of it did not outlive, say) is not carried out again.
+   * Forfeits a caught worker's bond to the treasury, the fraud proof's hash on chain beside it. The proof is journaled
+   * as pending before anything else, even when `options.signal` has aborted already: one the node stops before
+   * carrying out, or cannot carry out yet (the chain away), is carried out at the next start ({@link resume}), and
+   * one with no bond to forfeit (the worker's bond forfeited already, or never posted) stays pending, logged
+   * `stake:no-bond`, until the worker's next bond is posted ({@link bond}) or the next start. A worker with no bond
+   * posted in this run has the one on record posted again first; a slash never posts a new bond to forfeit.
+   *
+   * A bond is forfeited once and a proof forfeits one bond: a worker's pending proofs are carried out one at a time,
+   * each against the worker's bond of the moment, so a proof upheld while another is being carried out waits for it,
+   * then for the worker's next bond. A proof whose slash the ledger journaled goes first (the ledger carries on the
+   * proof it journaled), under its own job. Resolves with the latest slash this call carried out (another pending
+   * proof's, maybe), or undefined when it carried out none. Rejects with an AbortError when `options.signal` aborts or
+   * this settlement closes; the proof stays pending.
    */
   async slash(
     worker: string,
@@ -1139,109 +1192,152 @@ export class Settlement {
     fraudProofHash: Uint8Array,
     options: AbortOptions = {},
   ): Promise<SlashView | undefined> {
-    if (this.#slashed.has(worker)) return undefined
-    this.#slashed.add(worker)
-    try {
+    return this.#tracked(async (signal) => {
       if (await this.#book.carriedOut(worker, fraudProofHash)) return undefined
-      const posted = await (this.#bonds.get(worker) ?? this.#bondOnRecord(worker))
-      // Posting the bond again may have recorded this very slash, carried out on chain before a restart.
-      if (await this.#book.carriedOut(worker, fraudProofHash)) return undefined
-      if (posted === undefined) {
-        this.#log.warn({ worker }, 'stake:no-bond')
-        return undefined
-      }
-      // A proof upheld before and not carried out (a try that failed, in this run or before a restart) is carried on,
-      // under its own job: the ledger carries on the slash it journaled, naming that proof, and a bond is slashed once.
-      let upheld = await this.#book.upheld(worker)
-      if (upheld !== undefined && upheld.generation !== posted.generation) {
-        // The bond it named was forfeited already (the record of it lost to a failed write): done with, and never
-        // carried out again on the worker's new bond.
-        this.#log.warn({ worker, jobId: upheld.jobId }, 'slash:already-forfeited')
-        await this.#book.dropUpheld(worker)
-        if (equals(upheld.fraudProofHash, fraudProofHash)) return undefined
-        upheld = undefined
-      }
-      upheld ??= { jobId, fraudProofHash, generation: posted.generation }
-      await this.#book.uphold(worker, upheld)
-      const view = await this.#slashBond(worker, upheld.jobId, posted, upheld.fraudProofHash, options)
-      // Forfeited: the worker's next bond is a new one, which a later fraud proof may forfeit in turn.
-      this.#bonds.delete(worker)
-      return view
-    } finally {
-      // Done, or not slashed after all: the next fraud proof against the worker may try again.
-      this.#slashed.delete(worker)
-    }
+      await this.#book.pend(worker, { jobId, fraudProofHash })
+      throwIfAborted(signal)
+      return this.#carryOut(worker, signal)
+    }, options)
   }
 
   /**
-   * The worker's bond on record (posted in an earlier run), posted again; undefined when none was ever posted, or
-   * when it turned out forfeited already (its slash recorded then): a slash never posts a new bond to forfeit.
+   * Carries out the worker's pending proofs (see {@link #carryOutPending}) once the carrying out of them under way, if
+   * any, is over: one worker's proofs are carried out by one call at a time.
+   */
+  #carryOut(worker: string, signal: AbortSignal): Promise<SlashView | undefined> {
+    const previous = this.#slashing.get(worker) ?? Promise.resolve()
+    const run = raceSignal(previous, signal).then(() => this.#carryOutPending(worker, signal))
+    // Settles once both have: a call that stops waiting early does not let the next one start beside the previous.
+    const turn = Promise.allSettled([previous, run]).then(() => {
+      if (this.#slashing.get(worker) === turn) this.#slashing.delete(worker)
+    })
+    this.#slashing.set(worker, turn)
+    return run
+  }
+
+  /**
+   * Forfeits the worker's bond for a pending proof, then the next bond for the next one, while the worker has a bond
+   * posted; resolves with the latest slash carried out, or undefined when none was.
+   */
+  async #carryOutPending(worker: string, signal: AbortSignal): Promise<SlashView | undefined> {
+    let latest: SlashView | undefined
+    while ((await this.#pendingOf(worker)).length > 0) {
+      const posting = this.#bonds.get(worker) ?? this.#bondOnRecord(worker)
+      const posted = await raceSignal(posting, signal)
+      // Read again: posting the bond again may have recorded a slash of it carried out before a restart.
+      const pending = await this.#pendingOf(worker)
+      if (pending.length === 0) break
+      if (posted === undefined) {
+        this.#log.warn({ worker, pending: pending.length }, 'stake:no-bond')
+        break
+      }
+      const { ledger } = await raceSignal(this.#open(), signal)
+      const proof = this.#journaledProof(ledger, posted.bond, pending) ?? (pending[0] as PendingProof)
+      latest = await this.#slashBond(worker, posted, proof, pending, signal)
+      // Forfeited: the worker's next bond is a new one, which the next proof may forfeit in turn.
+      if (this.#bonds.get(worker) === posting) this.#bonds.delete(worker)
+    }
+    return latest
+  }
+
+  /**
+   * The worker's bond on record (posted in an earlier run), posted again; undefined when none was ever posted (none
+   * recorded, or one recorded the ledger never journaled: the chain was not asked for it), or when it turned out
+   * forfeited already (its slash recorded then): a slash never posts a new bond to forfeit.
    */
   #bondOnRecord(worker: string): Promise<PostedBond | undefined> {
     const posting = (async () => {
-      const { payee, stake } = await this.#book.bond(worker)
+      const { generation, payee, stake } = await this.#book.bond(worker)
       if (payee === undefined || stake === undefined) return undefined
+      const { ledger } = await raceSignal(this.#open(), AbortSignal.any([this.#lifetime.signal]))
+      if (ledger.executor.status(bondOpenKey(ledger, worker, generation)) === undefined) return undefined
       return this.#postBond(worker, payee, stake, false)
     })()
     return this.#track(worker, posting)
   }
 
+  /** The pending proof a slash of `bond` journaled names, if any: the one the ledger carries on (see `slashStake`). */
+  #journaledProof(ledger: Ledger, bond: StakeBond, pending: readonly PendingProof[]): PendingProof | undefined {
+    const journaled = ledger.journal.intent(slashActionKey(bond.address))?.meta.fraudProofHash
+    return pending.find((proof) => proofHex(proof.fraudProofHash) === journaled)
+  }
+
+  /** The fraud proofs upheld against the worker and not carried out yet (see `SlashBook.pendingOf`). */
+  #pendingOf(worker: string): Promise<PendingProof[]> {
+    return this.#book.pendingOf(worker, this.#skipSlashRecord, this.#forfeitedAlready)
+  }
+
+  /** A record of the `slashes` namespace that cannot be read: logged, and left on disk. */
+  readonly #skipSlashRecord = (key: string, error: NodeError): void =>
+    this.#log.error({ ...errorFields(error), ns: 'slashes', key }, 'record:skipped')
+
+  /** An older version's upheld proof whose bond was forfeited already: done with, and never carried out again. */
+  readonly #forfeitedAlready = (worker: string, { jobId }: PendingProof): void =>
+    this.#log.warn({ worker, jobId }, 'slash:already-forfeited')
+
   /** A job's slashes, from disk: they outlive the run that carried them out. */
   async slashesOf(jobId: string): Promise<SlashView[]> {
-    return this.#book.slashesOf(jobId, (key, error) =>
-      this.#log.error({ ...errorFields(error), ns: 'slashes', key }, 'record:skipped'),
-    )
+    return this.#book.slashesOf(jobId, this.#skipSlashRecord)
   }
 
-  /** Carries out the fraud proofs upheld before the stop and not carried out then (see {@link slash}). */
+  /** Carries out the fraud proofs left pending at the stop, worker by worker (see {@link slash}). */
   async #resumeSlashes(): Promise<void> {
-    const upheld = await this.#book.allUpheld((key, error) =>
-      this.#log.error({ ...errorFields(error), ns: 'slashes', key }, 'record:skipped'),
-    )
-    for (const [worker, { jobId, fraudProofHash }] of upheld) {
-      await this.slash(worker, jobId, fraudProofHash).catch((e: unknown) =>
-        this.#log.error({ ...errorFields(e), worker, jobId }, 'slash:failed'),
-      )
-    }
+    await this.#tracked(async (signal) => {
+      for (const worker of await this.#book.workersPending(this.#skipSlashRecord, this.#forfeitedAlready)) {
+        await this.#carryOut(worker, signal).catch((e: unknown) => {
+          throwIfAborted(signal)
+          this.#log.error({ ...errorFields(e), worker }, 'slash:failed')
+        })
+      }
+    }, {})
   }
 
+  /**
+   * Forfeits `posted` for `proof` and records it. The chain records the proof a slash of the bond journaled before
+   * names, if any (see `slashStake`): the forfeit is recorded as that proof's when it is pending, otherwise (journaled
+   * by a version that kept no proofs) as the one tried, as that version did.
+   */
   async #slashBond(
     worker: string,
-    jobId: string,
     posted: PostedBond,
-    fraudProofHash: Uint8Array,
-    options: AbortOptions,
+    proof: PendingProof,
+    pending: readonly PendingProof[],
+    signal: AbortSignal,
   ): Promise<SlashView> {
     const { bond, generation } = posted
-    const { ledger, arbiter, treasury } = await this.#open()
-    const before = await this.#balance(ledger, bond.address, options)
+    const { ledger, arbiter, treasury } = await raceSignal(this.#open(), signal)
+    const before = await this.#balance(ledger, bond.address, { signal })
     const result = await slashStake(
       ledger.executor,
       {
         bond,
-        fraudProofHash,
+        fraudProofHash: proof.fraudProofHash,
         beneficiaryAccount: treasury,
         signers: [arbiter, ledger.wallet],
       },
-      options,
+      { signal },
     )
+    const recorded = pending.find((p) => proofHex(p.fraudProofHash) === result.meta.fraudProofHash) ?? proof
     // A slash found done had emptied the bond before this call read it (the ledger settles a slash a restart cut
     // short as it opens): what it forfeited is on its record.
-    const amount = result.replayed ? await this.#slashedAmount(ledger, result.signature, options) : before
+    const amount = result.replayed ? await this.#slashedAmount(ledger, result.signature, { signal }) : before
     const view: SlashView = {
       worker,
-      jobId,
+      jobId: recorded.jobId,
       payee: bond.parties.worker,
       signature: result.signature,
       ...(amount !== undefined ? { amount: amount.toString() } : {}),
     }
-    await this.#book.slashed(view, generation, fraudProofHash)
+    await this.#book.slashed(view, generation, recorded.fraudProofHash)
     if (this.slashes.length >= SLASHES_KEPT) this.slashes.shift()
     this.slashes.push(view)
-    // The proof the chain records: the first one tried, when a slash cut short was carried on with it.
-    const proof = result.meta.fraudProofHash
     this.#log.warn(
-      { worker, amount: view.amount ?? 'unknown', signature: view.signature, fraudProofHash: proof },
+      {
+        worker,
+        amount: view.amount ?? 'unknown',
+        signature: view.signature,
+        fraudProofHash: result.meta.fraudProofHash,
+      },
       'stake:slashed',
     )
     return view
@@ -1334,9 +1430,44 @@ export class Settlement {
     }
   }
 
-  /** Waits for the settlements under way to finish (those waiting to try the chain again stop), then closes the ledger. */
+  /**
+   * Runs bond or slash work under this settlement's lifetime: `work` gets a signal that aborts with `options.signal` or
+   * when {@link close} begins, which then waits for the work before the ledger closes (and the peer's datastore after
+   * it), so no work writes to either once closed. Aborted, the work rejects with an AbortError, whatever failed first
+   * (a ledger call that saw the abort, or one that did not). Work asked for once closed is refused before it begins.
+   */
+  #tracked<T>(work: (signal: AbortSignal) => Promise<T>, options: AbortOptions): Promise<T> {
+    if (this.#lifetime.signal.aborted) return Promise.reject(new AbortError('the settlement is closed'))
+    const signal = AbortSignal.any([this.#lifetime.signal, ...(options.signal !== undefined ? [options.signal] : [])])
+    return this.#keep(
+      (async () => {
+        try {
+          return await work(signal)
+        } catch (e) {
+          throwIfAborted(signal)
+          throw e
+        }
+      })(),
+    )
+  }
+
+  /** Keeps `promise` among the work {@link close} waits for, until it settles. */
+  #keep<T>(promise: Promise<T>): Promise<T> {
+    this.#working.add(promise)
+    const done = () => void this.#working.delete(promise)
+    promise.then(done, done)
+    return promise
+  }
+
+  /**
+   * Stops the bonds and slashes under way and waits for them (a slash stopped stays pending, carried out at the next
+   * start), waits for the settlements under way to finish (those waiting to try the chain again stop), then closes the
+   * ledger.
+   */
   async close(): Promise<void> {
     this.#lifetime.abort()
+    // Work begun meanwhile (a posting a slash starts) is waited for too.
+    while (this.#working.size > 0) await Promise.allSettled([...this.#working])
     await Promise.all([...this.#jobs.values()].map(async (j) => (await j.catch(() => undefined))?.running))
     // An opening that failed closed what it had opened.
     const opened = await this.#ledger?.catch(() => undefined)
