@@ -183,6 +183,16 @@ function grow(into: Box, b: Box): void {
 }
 
 /**
+ * The right child of inner node `node` in a flattened tree (`bits`: its nodes' words as integers). Depth-first order
+ * puts the left child next, and the right one after the left one's subtree: a leaf's next node, or an inner node's
+ * skip link.
+ */
+function rightChildOf(bits: Uint32Array, node: number): number {
+  const left = node + 1
+  return bits[left * BVH_NODE_FLOATS + 7]! > 0 ? left + 1 : bits[left * BVH_NODE_FLOATS + 3]!
+}
+
+/**
  * `topology`'s tree over new positions of the same triangles (an animated scene's later frame): every node keeps its
  * triangles and children, and its box is recomputed bottom-up around where they lie now. Linear in the triangles,
  * where a build sorts them at every level. The tree stays correct, every box holding its triangles, but it can be
@@ -219,8 +229,7 @@ export function refitBvh(topology: FlatBvh, vertices: Float32Array): FlatBvh {
       }
     } else {
       const left = node + 1
-      // The right child follows the left one's subtree: a leaf's next node, or an inner node's skip link.
-      const right = bits[left * BVH_NODE_FLOATS + 7]! > 0 ? left + 1 : bits[left * BVH_NODE_FLOATS + 3]!
+      const right = rightChildOf(bits, node)
       for (const child of [left * BVH_NODE_FLOATS, right * BVH_NODE_FLOATS]) {
         min0 = Math.min(min0, nodes[child]!)
         min1 = Math.min(min1, nodes[child + 1]!)
@@ -277,8 +286,7 @@ export function bvhTraversalCost(bvh: Pick<FlatBvh, 'nodes' | 'nodeCount'>): num
     let sum = area * own
     if (count === 0) {
       const left = node + 1
-      // The right child follows the left one's subtree: a leaf's next node, or an inner node's skip link.
-      const right = bits[left * BVH_NODE_FLOATS + 7]! > 0 ? left + 1 : bits[left * BVH_NODE_FLOATS + 3]!
+      const right = rightChildOf(bits, node)
       sum += weighted[left]! + weighted[right]!
       own += tests[left]! + tests[right]!
     }
