@@ -31,9 +31,9 @@ export const MAX_BVH_TRAVERSAL_COST = 50_000
  * Most times an animated scene's tree refitted to a frame (see `refitBvh`) may cost a ray (`bvhTraversalCost`) what it
  * cost for the pose it was built for; past it the frame gets a tree built for its own pose. A refit keeps which
  * triangles each box groups, so where they fly apart its boxes grow to span the scene: 3,000 debris pieces bursting
- * from a 0.2-unit cluster to fill a 4-unit room cost (the root's, as measured then) 4,068 refitted, 10.5 times the tree's 387 at the burst, against
- * 68 for a tree built for that pose, and traced 30 times slower on the CPU reference (64 ms against 2). Objects moving
- * across the procedural room refitted at 0.96 to 1.05 times, and keep their refits.
+ * from a 0.2-unit cluster to fill a 4-unit room cost (the root's, as measured then) 4,068 refitted, 10.5 times the
+ * tree's 387 at the burst, against 68 for a tree built for that pose, and traced 30 times slower on the CPU reference
+ * (64 ms against 2). Objects moving across the procedural room refitted at 0.96 to 1.05 times, and keep their refits.
  */
 export const MAX_REFIT_COST_RATIO = 2
 /** Widest or tallest texture accepted, texels (checked from the image header before decoding). */

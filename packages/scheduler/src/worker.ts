@@ -188,7 +188,7 @@ export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
   readonly #reportSkips: boolean
   readonly #payee: string | undefined
   readonly #jobs = new Map<string, WorkerJob>()
-  /** Orders a task's failure condemned (see `ORDER_REFUSAL_CODES`), by job id, oldest first: skipped until forgotten. */
+  /** Orders a task's failure condemned (see `ORDER_REFUSAL_CODES`), by job id, oldest first: skipped till forgotten. */
   readonly #refused = new Set<string>()
   readonly #queue = new Fifo<{ jobId: string; index: number }>()
   readonly #timers = new TimerQueue<Timer>()

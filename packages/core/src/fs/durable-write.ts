@@ -12,7 +12,10 @@ export async function syncDirectory(dir: string): Promise<void> {
   }
 }
 
-/** What a temporary file of {@link writeNewFile} or {@link replaceFile} for `name` is called: `.<name>.<pid>.<random>.tmp`. */
+/**
+ * What a temporary file of {@link writeNewFile} or {@link replaceFile} for `name` is called:
+ * `.<name>.<pid>.<random>.tmp`.
+ */
 function temporaryName(name: string): string {
   return `.${name}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`
 }

@@ -44,7 +44,7 @@ export const parseFrameCount = bounded(parsePositiveInt, 1, MAX_FRAMES_PER_JOB, 
 /** Parses an inference job's item count flag: 1 to {@link MAX_INFERENCE_ITEMS}, what an inference order may ask. */
 export const parseItemCount = bounded(parsePositiveInt, 1, MAX_INFERENCE_ITEMS, 'items')
 
-/** Parses an inference job's FLOPs-per-item flag: 1 to {@link MAX_FLOPS_PER_TASK}, what an inference order may declare. */
+/** Parses an inference job's FLOPs-per-item flag: 1 to {@link MAX_FLOPS_PER_TASK}, what an inference order declares. */
 export const parseFlopsPerItem = bounded(parsePositiveInt, 1, MAX_FLOPS_PER_TASK, 'FLOPs')
 
 /** Parses a job's first frame flag: 0 to {@link MAX_FIRST_FRAME}, so its last frame's number still fits a task id. */

@@ -146,9 +146,9 @@ export class GpuWorkload implements TaskExecutor {
   /**
    * Runs one task on the engine: its output chunks (tile rows, batch items) and its tolerance class. An inference
    * whose model costs more than its order declares is refused (`SCHEDULER__DECLARED_WORK_MISMATCH`) before it runs.
-   * Once its inputs are loaded, it runs at most {@link TASK_OVERRUN_FACTOR} times `paidMs` plus {@link TASK_OVERRUN_FLOOR_MS}, then
-   * rejects with `NODE__TASK_OVERRAN` (the scheduler gives the task back to its creator) and the engine stops at its
-   * next check of the signal.
+   * Once its inputs are loaded, it runs at most {@link TASK_OVERRUN_FACTOR} times `paidMs` plus
+   * {@link TASK_OVERRUN_FLOOR_MS}, then rejects with `NODE__TASK_OVERRAN` (the scheduler gives the task back to its
+   * creator) and the engine stops at its next check of the signal.
    */
   async execute({ order, task, paidMs }: TaskExecution, options: Required<AbortOptions>): Promise<TaskOutput> {
     // The crashing fault holds every tile after its first until one is receipted, so that it dies holding one

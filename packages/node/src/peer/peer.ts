@@ -320,7 +320,7 @@ export class Peer implements NodeOperations {
       recompute: (order, taskId, indices, options) => workload.recompute(order, taskId, indices, options),
       onSlash: (slash) => {
         slashes.add(slash)
-        // Journaled before the chain is asked: one the stop cuts short, or that fails, is carried out at the next start.
+        // Journaled before the chain is asked: one a stop cuts short, or that fails, is carried out at the next start.
         settlement.slash(slash.worker, slash.jobId, slash.fraudProofHash).catch((e: unknown) => {
           const fields = { ...errorFields(e), worker: slash.worker, jobId: slash.jobId }
           if (isCoreError(e, 'CORE__ABORTED')) init.logger.info(fields, 'slash:stopped')

@@ -797,9 +797,9 @@ export class ReceiptExchange {
 
   /**
    * A journaled task whose receipt could not be signed and kept: tried again after a pause doubling from
-   * {@link ACCEPT_RETRY_FIRST_MS} up to {@link ACCEPT_RETRY_MAX_MS}, until it is kept or the exchange stops (the journal
-   * entry, where its write went through, has the next start try again). Reaching the longest pause is logged as an
-   * error, once.
+   * {@link ACCEPT_RETRY_FIRST_MS} up to {@link ACCEPT_RETRY_MAX_MS}, until it is kept or the exchange stops (the
+   * journal entry, where its write went through, has the next start try again). Reaching the longest pause is logged
+   * as an error, once.
    */
   #signLater(record: AcceptedRecord, error: unknown): void {
     const { taskId } = record

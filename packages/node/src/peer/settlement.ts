@@ -1113,9 +1113,9 @@ export class Settlement {
   /**
    * Posts the worker's bond of its current generation, under this settlement's lifetime (the posting is shared). What
    * it is posted with is recorded before the chain is asked, so a stop between leaves a bond a slash finds and a
-   * restart posts again as it was. One a slash emptied already (the journal giving back its closed vault) has that slash recorded, when its proof
-   * is pending, and then, with `next`, the next generation's bond is posted; without it (a slash carrying on with the
-   * bond on record) nothing more is posted, and undefined is returned.
+   * restart posts again as it was. One a slash emptied already (the journal giving back its closed vault) has that
+   * slash recorded, when its proof is pending, and then, with `next`, the next generation's bond is posted; without
+   * it (a slash carrying on with the bond on record) nothing more is posted, and undefined is returned.
    */
   async #postBond(worker: string, payee: string, stake: bigint, next: boolean): Promise<PostedBond | undefined> {
     // A signal of its own: the lifetime's would gather a listener per posting under way.

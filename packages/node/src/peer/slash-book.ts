@@ -35,7 +35,7 @@ interface UpheldRecord extends PendingProof {
   generation: number
 }
 
-/** The ledger bond id of a worker's bond of generation `generation` (the first is the worker's id, as it always was). */
+/** The ledger bond id of a worker's bond of generation `generation` (the first is the worker's id, as it was). */
 export function bondIdOf(worker: string, generation: number): string {
   return generation === 0 ? worker : `${worker}/${generation}`
 }
