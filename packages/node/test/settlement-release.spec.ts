@@ -42,14 +42,8 @@ vi.mock('@tessera/ledger', async (importOriginal) => {
           throw new actual.LedgerError('LEDGER__CONFIRMATION_TIMEOUT', 'not confirmed in time', {})
         },
       }
-      const ledger = await actual.openLedger({ ...options, hooks }, abort)
-      const execute = ledger.executor.execute.bind(ledger.executor)
-      ledger.executor.execute = (action, options) => {
-        if (!payouts.refuse || !action.key.includes('/payout/')) return execute(action, options)
-        payouts.refuse = false
-        return Promise.reject(new actual.LedgerError('LEDGER__TRANSACTION_REJECTED', 'refused', {}))
-      }
-      return ledger
+      const { refusingPayouts } = await import('./ledger-faults.js')
+      return refusingPayouts(await actual.openLedger({ ...options, hooks }, abort), payouts)
     },
     openVault: async (...args: Parameters<typeof actual.openVault>) => {
       vaults.opened++

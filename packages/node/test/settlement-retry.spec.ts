@@ -18,14 +18,8 @@ vi.mock('@tessera/ledger', async (importOriginal) => {
   return {
     ...actual,
     openLedger: async (...args: Parameters<typeof actual.openLedger>) => {
-      const ledger = await actual.openLedger(...args)
-      const execute = ledger.executor.execute.bind(ledger.executor)
-      ledger.executor.execute = (action, options) => {
-        if (!payouts.refuse || !action.key.includes('/payout/')) return execute(action, options)
-        payouts.refuse = false
-        return Promise.reject(new actual.LedgerError('LEDGER__TRANSACTION_REJECTED', 'refused', {}))
-      }
-      return ledger
+      const { refusingPayouts } = await import('./ledger-faults.js')
+      return refusingPayouts(await actual.openLedger(...args), payouts)
     },
     openVault: async (...args: Parameters<typeof actual.openVault>) => {
       if (!vaults.refuse) return actual.openVault(...args)
