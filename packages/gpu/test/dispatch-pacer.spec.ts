@@ -134,7 +134,9 @@ describe('dispatch pacer', () => {
     const tile = { scene, frame: 0, imageWidth: 64, imageHeight: 256, x: 0, y: 0, width: 64, height: 256 }
     const rowMs = (row: number): number => (row >= 205 ? 20 : 0)
     const cost = (d: FakeDispatch): number => d.rows.reduce((ms, row) => ms + rowMs(row), 0) * d.sampleCount
-    for (const samples of [1, 4]) {
+    // At 64 spp the first row traced (a cheap one) holds 4,096 pixel-samples: dispatches of its samples alone, the
+    // pacer grew on them to one dispatch of several rows at every sample, 1.3 s where one of the rows was costly.
+    for (const samples of [1, 4, 64]) {
       for (const inParallel of [false, true]) {
         const fake = fakeContext()
         // The device runs the queued dispatches back to back: the k-th is seen done when the first k have run.

@@ -2,6 +2,7 @@ import {
   DISPATCH_GROWTH,
   DISPATCH_TARGET_MS,
   MAX_IMAGE_SIDE,
+  PACED_SPREAD_ROWS,
   PIXEL_SAMPLES_PER_DISPATCH,
   RENDER_WORKGROUP,
 } from '../constants.js'
@@ -91,9 +92,10 @@ export class GpuPathTracer {
   /**
    * Renders a tile (or the given rows of it); see {@link RenderTileOptions}. Given a signal (or `onProgress`), the
    * render keeps one dispatch queued behind the running one, waits for each and sizes the next by the time it took,
-   * tracing the rows in an order spread over the tile (see {@link spreadRows}) so that time foretells the next
-   * dispatch's even where the image's cost is uneven; an abort then stops it within about twice DISPATCH_TARGET_MS
-   * (see there). Without, it queues dispatches of the largest size over the rows in order.
+   * tracing the rows in an order spread over the tile (see {@link spreadRows}), the samples in passes over them (see
+   * {@link DispatchOrder}), so that time foretells the next dispatch's even where the image's cost is uneven; an
+   * abort then stops it within about twice DISPATCH_TARGET_MS (see there). Without, it queues dispatches of the
+   * largest size over blocks of rows in order.
    */
   async renderTile(options: RenderTileOptions, control: RenderControlOptions = {}): Promise<RenderedTile> {
     const t = resolveTile(options)
@@ -101,7 +103,16 @@ export class GpuPathTracer {
     const { signal, onProgress } = control
     ctx.assertUsable(signal)
     const maxWorkgroups = ctx.device.limits.maxComputeWorkgroupsPerDimension
-    const planner = new DispatchPlanner(t, this.#samplesInParallel, maxWorkgroups, this.#cap)
+    const paced = signal !== undefined || onProgress !== undefined
+    // Paced, the samples go in passes over the rows, so the dispatches the pacer learns from hold rows from all over
+    // the tile; unpaced, in blocks of rows, the fewest dispatches.
+    const planner = new DispatchPlanner(
+      t,
+      this.#samplesInParallel,
+      maxWorkgroups,
+      this.#cap,
+      paced ? 'passes' : 'blocks',
+    )
     const outBytes = t.rows.length * t.width * 16
     const partialBytes = planner.largestGroupPixels * 16
     ctx.checkAllocation(outBytes, 'render tile output')
@@ -112,10 +123,7 @@ export class GpuPathTracer {
       planner.largestGroupCount,
       'render tile',
     )
-    const pacer =
-      signal !== undefined || onProgress !== undefined
-        ? new DispatchPacer(t.width, this.#cap, this.#targetMs)
-        : undefined
+    const pacer = paced ? new DispatchPacer(t.width, this.#cap, this.#targetMs) : undefined
     const total = t.rows.length * t.width * t.samples
     return ctx.scoped('renderTile', async () => {
       const features = withFeatures(kernelFeatures(options.scene), this.#extraFeatures)
@@ -315,15 +323,27 @@ interface GroupShape {
 }
 
 /**
+ * How a plan walks a tile's pixel-samples. `blocks`: the rows go in blocks, each block's samples in ascending order
+ * before the next block starts (the fewest dispatches at the cap). `passes`: the samples go in passes over every row,
+ * each pass's samples chosen at its start (as many as fit the budget over {@link PACED_SPREAD_ROWS} rows where samples
+ * go in turn, over every row where they go side by side), its rows in dispatches as large as each budget allows, so
+ * that a small dispatch early in an abortable render holds rows from all over the tile (in their spread order, see
+ * {@link spreadRows}) rather than the first row's samples: with blocks, a row of many samples took every dispatch
+ * the pacer grew on, and a cheap first row (sky above costly geometry) let it plan one dispatch of 24 s on lavapipe.
+ */
+export type DispatchOrder = 'blocks' | 'passes'
+
+/**
  * Cuts a tile's pixel-samples into dispatches, each given a budget of pixel-samples: the cap, or what an abortable
- * render's measured speed allows. The tile's rows go in blocks, each block's samples in ascending order before the
- * next block starts. With `samplesInParallel` each invocation traces one sample and a dispatch holds a block's next
- * samples side by side; otherwise each invocation traces its pixel's next samples in turn (which lavapipe needs to
- * keep its lanes busy), as many as the budget allows, so a wide tile at many samples splits a pixel's samples over
- * several dispatches rather than passing the cap. On an H100 samples in parallel traced 3.4x (32x32 tiles) to 1.5x
- * (1024x1024) the rays/s, at 16 spp: a small tile alone cannot fill the GPU. A dispatch never traces more than the
- * cap (at least {@link MAX_IMAGE_SIDE}, so one sample of one row fits), which bounds its run time; nor more than its
- * budget, except for one sample of its block's rows.
+ * render's measured speed allows, in the given {@link DispatchOrder}. Whatever the cut, each pixel's samples go in
+ * ascending order, so the bits are the same. With `samplesInParallel` each invocation traces one sample and a
+ * dispatch holds its rows' next samples side by side; otherwise each invocation traces its pixel's next samples in
+ * turn (which lavapipe needs to keep its lanes busy), as many as the budget allows, so a wide tile at many samples
+ * splits a pixel's samples over several dispatches rather than passing the cap. On an H100 samples in parallel traced
+ * 3.4x (32x32 tiles) to 1.5x (1024x1024) the rays/s, at 16 spp: a small tile alone cannot fill the GPU. A dispatch
+ * never traces more than the cap (at least {@link MAX_IMAGE_SIDE}, so one sample of one row fits), which bounds its
+ * run time; nor more than its budget, except for one sample of its block's rows (blocks) or one row of its pass's
+ * samples (passes).
  */
 export class DispatchPlanner {
   readonly #width: number
@@ -332,27 +352,40 @@ export class DispatchPlanner {
   readonly #samplesInParallel: boolean
   readonly #maxWorkgroups: number
   readonly #cap: number
+  readonly #order: DispatchOrder
   #row = 0
   #sample = 0
-  #blockRows = 0
+  /** Rows of the block under way (blocks), or samples of the pass under way (passes). */
+  #stride = 0
 
-  constructor(t: ResolvedTile, samplesInParallel: boolean, maxWorkgroups: number, cap: number) {
+  constructor(
+    t: ResolvedTile,
+    samplesInParallel: boolean,
+    maxWorkgroups: number,
+    cap: number,
+    order: DispatchOrder = 'blocks',
+  ) {
     this.#width = t.width
     this.#rowCount = t.rows.length
     this.#samples = t.samples
     this.#samplesInParallel = samplesInParallel
     this.#maxWorkgroups = maxWorkgroups
     this.#cap = cap
+    this.#order = order
   }
 
   /** Every pixel-sample is in a chunk already returned. */
   get done(): boolean {
-    return this.#row >= this.#rowCount
+    return this.#order === 'blocks' ? this.#row >= this.#rowCount : this.#sample >= this.#samples
   }
 
-  /** Most rows a chunk holds: a block's rows at the full cap (a smaller budget never makes a taller block). */
+  /**
+   * Most rows a chunk holds: a block's rows at the full cap (a smaller budget never makes a taller block), or a pass's
+   * rows at one sample each.
+   */
   get largestRows(): number {
-    return this.#rowsFor(this.#cap, this.#rowCount)
+    const perRow = this.#order === 'blocks' ? this.#samplesPerInvocation(this.#cap) : 1
+    return this.#rowsFor(this.#cap, this.#rowCount, perRow)
   }
 
   /** Most sample groups a chunk lays side by side. */
@@ -365,32 +398,60 @@ export class DispatchPlanner {
     return Math.min(this.#cap, this.largestRows * this.#width * this.largestGroupCount)
   }
 
-  /** The next chunk, of at most `budget` pixel-samples (clamped to the cap), at least one sample of its rows. */
+  /** The next chunk, of at most `budget` pixel-samples (clamped to the cap) where one sample of its rows fits. */
   next(budget: number): DispatchChunk {
     if (this.done) throw new GpuError('GPU__INVALID_INPUT', 'every dispatch of the tile is planned already', {})
     const b = Math.min(this.#cap, Math.max(this.#width, Math.floor(budget)))
-    if (this.#sample === 0) this.#blockRows = this.#rowsFor(b, this.#rowCount - this.#row)
-    const perSample = this.#width * this.#blockRows
-    const groupLimit = this.#samplesInParallel ? this.#maxWorkgroups : Infinity
-    const sampleCount = Math.max(1, Math.min(this.#samples - this.#sample, Math.floor(b / perSample), groupLimit))
-    const chunk = { firstRow: this.#row, rowCount: this.#blockRows, firstSample: this.#sample, sampleCount }
+    return this.#order === 'blocks' ? this.#nextOfBlock(b) : this.#nextOfPass(b)
+  }
+
+  #nextOfBlock(b: number): DispatchChunk {
+    if (this.#sample === 0) {
+      this.#stride = this.#rowsFor(b, this.#rowCount - this.#row, this.#samplesPerInvocation(b))
+    }
+    const sampleCount = this.#samplesFor(b, this.#stride)
+    const chunk = { firstRow: this.#row, rowCount: this.#stride, firstSample: this.#sample, sampleCount }
     this.#sample += sampleCount
     if (this.#sample === this.#samples) {
       this.#sample = 0
-      this.#row += this.#blockRows
+      this.#row += this.#stride
     }
     return chunk
   }
 
-  /**
-   * Rows of a block started with `budget`: in parallel as many rows of one sample as fit; in turn as many rows of
-   * all the pixels' samples as fit, or one row of as many samples as fit.
-   */
-  #rowsFor(budget: number, rowsLeft: number): number {
-    const samplesPerInvocation = this.#samplesInParallel
-      ? 1
-      : Math.max(1, Math.min(this.#samples, Math.floor(budget / this.#width)))
-    const perRow = this.#width * samplesPerInvocation
+  #nextOfPass(b: number): DispatchChunk {
+    // A pass's samples are fixed at its start, as many of a row as the budget then holds over the rows a dispatch
+    // should spread over (at least one sample); its rows then go in dispatches as large as each budget allows. Side by
+    // side, more samples buy no speed, so a dispatch spreads over every row it can.
+    if (this.#row === 0) {
+      const spread = this.#samplesInParallel ? this.#rowCount : Math.min(this.#rowCount, PACED_SPREAD_ROWS)
+      this.#stride = this.#samplesFor(b, spread)
+    }
+    const rowCount = this.#rowsFor(b, this.#rowCount - this.#row, this.#stride)
+    const chunk = { firstRow: this.#row, rowCount, firstSample: this.#sample, sampleCount: this.#stride }
+    this.#row += rowCount
+    if (this.#row === this.#rowCount) {
+      this.#row = 0
+      this.#sample += this.#stride
+    }
+    return chunk
+  }
+
+  /** Where samples go in turn, how many of a pixel's samples one invocation traces: all, or as many as fit a row. */
+  #samplesPerInvocation(budget: number): number {
+    return this.#samplesInParallel ? 1 : Math.max(1, Math.min(this.#samples, Math.floor(budget / this.#width)))
+  }
+
+  /** The next samples of `rows` rows that fit `budget`: at least one, within the workgroups side by side. */
+  #samplesFor(budget: number, rows: number): number {
+    const groupLimit = this.#samplesInParallel ? this.#maxWorkgroups : Infinity
+    const fit = Math.floor(budget / (this.#width * rows))
+    return Math.max(1, Math.min(this.#samples - this.#sample, fit, groupLimit))
+  }
+
+  /** Rows of `samples` pixel-samples each that fit `budget`: at least one, within the workgroups of a dispatch. */
+  #rowsFor(budget: number, rowsLeft: number, samples: number): number {
+    const perRow = this.#width * samples
     return Math.max(1, Math.min(rowsLeft, Math.floor(budget / perRow), this.#maxWorkgroups * RENDER_WORKGROUP))
   }
 }
