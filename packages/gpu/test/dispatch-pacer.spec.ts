@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { generateScene, loadScene } from '../src/index.js'
 import { DISPATCH_GROWTH, DISPATCH_TARGET_MS, MAX_IMAGE_SIDE, PIXEL_SAMPLES_PER_DISPATCH } from '../src/constants.js'
 import { DispatchPacer, GpuPathTracer } from '../src/render/gpu-pathtracer.js'
+import type { RenderProgress } from '../src/index.js'
 import { fakeContext, type FakeDispatch } from './helpers/fake-context.js'
 
 /** The lowest cap a tracer accepts: one sample of the widest row. */
@@ -153,5 +154,55 @@ describe('dispatch pacer', () => {
         expect(traced, what).toEqual(new Array<number>(tile.height).fill(samples))
       }
     }
+  })
+})
+
+describe('dispatches in flight', () => {
+  it('should keep the target of work queued where the cap keeps dispatches short, within fourfold the largest timed', () => {
+    const pacer = new DispatchPacer(64, LOW_CAP, 250)
+    expect(pacer.depth).toBe(1)
+    pacer.record(64, 1)
+    pacer.record(64, 1)
+    // Uncapped, one dispatch queued.
+    expect(pacer.depth).toBe(1)
+    // Dispatches at the cap that run a millisecond each: the target's worth is 250 of them, the bound four.
+    for (let i = 0; i < 4; i++) pacer.record(LOW_CAP, 1)
+    expect(pacer.budget).toBe(LOW_CAP)
+    expect(pacer.depth).toBe(DISPATCH_GROWTH)
+    // At the cap and 100 ms each, 2.5 of them make the target: two.
+    for (let i = 0; i < 4; i++) pacer.record(LOW_CAP, 100)
+    expect(pacer.depth).toBe(2)
+    // Slower than the target: one.
+    pacer.record(LOW_CAP, 1000)
+    expect(pacer.depth).toBe(1)
+  })
+
+  it('should queue several capped dispatches ahead of a quick device, and no more than the target of a slow one', async () => {
+    const scene = await loadScene(await generateScene({ spheres: 1, subdivisions: 1 }))
+    const tile = { scene, frame: 0, imageWidth: 64, imageHeight: 256, x: 0, y: 0, width: 64, height: 256, samples: 64 }
+    /** As each dispatch is seen done: how many were in flight (it included), and what those queued behind it cost. */
+    const inFlight = async (msPerPixelSample: number): Promise<{ count: number; queuedMs: number }[]> => {
+      const fake = fakeContext()
+      let reads = 0
+      const cost = (d: FakeDispatch): number => d.rows.length * d.sampleCount * tile.width * msPerPixelSample
+      const now = (): number => fake.dispatches.slice(0, reads++).reduce((ms, d) => ms + cost(d), 0)
+      const tracer = new GpuPathTracer(fake.ctx, true, {}, { now, pixelSamplesPerDispatch: LOW_CAP })
+      const seen: { count: number; queuedMs: number }[] = []
+      const onProgress = (p: RenderProgress): void => {
+        const flying = fake.dispatches.slice(p.dispatches - 1)
+        seen.push({ count: flying.length, queuedMs: flying.slice(1).reduce((ms, d) => ms + cost(d), 0) })
+      }
+      await tracer.renderTile(tile, { onProgress })
+      return seen
+    }
+    // A microsecond a pixel-sample: a dispatch at the cap runs far under the target, so up to four of them queue
+    // behind the running one (one queued left the device idle for the host's turn between any two).
+    const quick = await inFlight(1e-3)
+    expect(Math.max(...quick.map((s) => s.count))).toBe(DISPATCH_GROWTH + 1)
+    // 0.1 ms a pixel-sample: dispatches under the cap, sized to the target, one queued behind the running one (an
+    // abort waits for both), and that one within the target.
+    const slow = await inFlight(0.1)
+    expect(Math.max(...slow.map((s) => s.count))).toBe(2)
+    for (const s of slow.slice(4)) expect(s.queuedMs).toBeLessThanOrEqual(DISPATCH_TARGET_MS)
   })
 })

@@ -91,11 +91,12 @@ export class GpuPathTracer {
 
   /**
    * Renders a tile (or the given rows of it); see {@link RenderTileOptions}. Given a signal (or `onProgress`), the
-   * render keeps one dispatch queued behind the running one, waits for each and sizes the next by the time it took,
-   * tracing the rows in an order spread over the tile (see {@link spreadRows}), the samples in passes over them (see
-   * {@link DispatchOrder}), so that time foretells the next dispatch's even where the image's cost is uneven; an
-   * abort then stops it within about twice DISPATCH_TARGET_MS (see there). Without, it queues dispatches of the
-   * largest size over blocks of rows in order.
+   * render keeps one dispatch queued behind the running one (more where the cap keeps them short, see
+   * {@link DispatchPacer.depth}), waits for each and sizes the next by the time it took, tracing the rows in an order
+   * spread over the tile (see {@link spreadRows}), the samples in passes over them (see {@link DispatchOrder}), so
+   * that time foretells the next dispatch's even where the image's cost is uneven; an abort then stops it within about
+   * twice DISPATCH_TARGET_MS (see there). Without, it queues dispatches of the largest size over blocks of rows in
+   * order.
    */
   async renderTile(options: RenderTileOptions, control: RenderControlOptions = {}): Promise<RenderedTile> {
     const t = resolveTile(options)
@@ -156,9 +157,9 @@ export class GpuPathTracer {
         let traced = 0
         let dispatches = 0
         let settled = this.#now()
-        // The last dispatch submitted and not yet waited for: the next is submitted before it is, so the device never
-        // sits idle while the host times a dispatch and plans the next.
-        let queued: QueuedDispatch | undefined
+        // Dispatches submitted and not yet waited for, oldest first: the next is submitted before the last is waited
+        // for, so the device never sits idle while the host times a dispatch and plans the next.
+        const inFlight: QueuedDispatch[] = []
         const settle = async (q: QueuedDispatch): Promise<void> => {
           try {
             await q.done
@@ -207,14 +208,15 @@ export class GpuPathTracer {
           ])
           // Nothing to stop or report: keep the queue full; the parameters go when the render ends.
           if (pacer === undefined) continue
-          const previous = queued
           const done = ctx.idle()
-          // An abort leaves the last dispatch unwaited for; its failure then has no one to report to.
+          // An abort leaves the last dispatches unwaited for; their failures then have no one to report to.
           done.catch(() => undefined)
-          queued = { done, params, pixelSamples: chunk.rowCount * t.width * chunk.sampleCount }
-          if (previous !== undefined) await settle(previous)
+          inFlight.push({ done, params, pixelSamples: chunk.rowCount * t.width * chunk.sampleCount })
+          // Wait for the oldest (the one running) while more are queued behind it than the pacer keeps: one, or several
+          // where the cap keeps each far shorter than the target (the host's turn between two would show).
+          while (inFlight.length > pacer.depth) await settle(inFlight.shift()!)
         }
-        if (queued !== undefined) await settle(queued)
+        for (const q of inFlight.splice(0)) await settle(q)
         const pixels = new Float32Array(await ctx.read(accum, outBytes, signal))
         if (order !== undefined) unspreadRows(pixels, order, t.width * 4)
         let rays = 0
@@ -480,6 +482,7 @@ export class DispatchPacer {
   readonly #cap: number
   readonly #targetMs: number
   #budget: number
+  #depth = 1
   /** Dispatches recorded so far. */
   #recorded = 0
   /** The latest dispatches timed, oldest first, that the speed is read from (see {@link record}). */
@@ -497,6 +500,15 @@ export class DispatchPacer {
   /** Pixel-samples for the next dispatch. */
   get budget(): number {
     return this.#budget
+  }
+
+  /**
+   * Dispatches to keep queued behind the running one: one, or, where the cap keeps dispatches under the target, as
+   * many as the target's worth at the measured speed holds, within {@link DISPATCH_GROWTH} times the largest dispatch
+   * timed. Work queued is what an abort waits for, so it stays within about the target.
+   */
+  get depth(): number {
+    return this.#depth
   }
 
   /**
@@ -529,6 +541,7 @@ export class DispatchPacer {
     let largest = 0
     for (const r of recent) largest = Math.max(largest, r.pixelSamples)
     this.#budget = Math.max(this.#minimum, Math.min(this.#cap, aim, largest * DISPATCH_GROWTH))
+    this.#depth = Math.max(1, Math.floor(Math.min(aim, largest * DISPATCH_GROWTH) / this.#budget))
   }
 }
 
