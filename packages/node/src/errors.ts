@@ -42,9 +42,14 @@ export const NODE_ERROR_CODES = [
   // An accepted task's worker named no payee in its Result and no capacity record of it is in view: its receipt
   // cannot be signed yet (it stays journaled and is tried again).
   'NODE__PAYEE_NOT_FOUND',
-  // A job's inputs were refused by the thread that parses them: it ran out of memory or time, or could not start, or
-  // a parser failed on them with an error of no code of its own.
+  // A job's inputs were refused by the thread that parses them, which ran out of time or could not start (or died):
+  // another try, here or on a quieter worker, may pass. Inputs that fail alike at every parse are refused with
+  // `NODE__INPUT_UNPARSEABLE`.
   'NODE__INPUT_PARSE_FAILED',
+  // A job's inputs fail alike at every parse: a parser failed on them with an error of no code of its own, or they
+  // need more memory than a parse thread may take (its context's `reason`: `parser-failed`, `out-of-memory`). Every
+  // task of their order would fail so, and a worker leaves the order.
+  'NODE__INPUT_UNPARSEABLE',
 ] as const
 
 /** A code raised by `@tessera/node`. */

@@ -340,9 +340,9 @@ describe('control API', () => {
       [new TesseraError('GPU__TRAVERSAL_COST_EXCEEDED', 'the scene costs a ray too much', {}), 400],
       // Inputs too big to parse within the thread's bounds, or that a parser fails on, are the caller's; a parse thread
       // that would not start, ours.
-      [new NodeError('NODE__INPUT_PARSE_FAILED', 'out of memory', { reason: 'out-of-memory' }), 400],
+      [new NodeError('NODE__INPUT_UNPARSEABLE', 'out of memory', { reason: 'out-of-memory' }), 400],
       [new NodeError('NODE__INPUT_PARSE_FAILED', 'out of time', { reason: 'timed-out' }), 400],
-      [new NodeError('NODE__INPUT_PARSE_FAILED', 'parser failed', { reason: 'parser-failed' }), 400],
+      [new NodeError('NODE__INPUT_UNPARSEABLE', 'parser failed', { reason: 'parser-failed' }), 400],
       [new NodeError('NODE__INPUT_PARSE_FAILED', 'no thread', { reason: 'worker-failed' }), 500],
       [new TesseraError('LEDGER__AIRDROP_UNAVAILABLE', 'no faucet here', {}), 409],
       [new NodeError('NODE__INPUT_NOT_FOUND', 'upload it first', {}), 400],

@@ -1,16 +1,34 @@
-import type { AbortOptions, Order } from '@tessera/core'
+import { WebIO } from '@gltf-transform/core'
+import {
+  type AbortOptions,
+  type Inbound,
+  ManualClock,
+  type Order,
+  type Topic,
+  TOPICS,
+  type WireMessage,
+} from '@tessera/core'
 import { type Engine, loadOnnxModel, type RenderedTile } from '@tessera/gpu'
-import { paidTaskMs, type RenderTask, splitTasks } from '@tessera/scheduler'
-import type { TaskExecution } from '@tessera/scheduler/driver'
-import { describe, expect, it } from 'vitest'
+import {
+  fixedPrice,
+  ORDER_REFUSAL_CODES,
+  paidTaskMs,
+  type RenderTask,
+  type SchedulerEvent,
+  splitTasks,
+} from '@tessera/scheduler'
+import { createScheduler, type SchedulerDriver, type TaskExecution } from '@tessera/scheduler/driver'
+import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import {
   GpuWorkload,
+  INPUT_REFUSAL_CODES,
   TASK_OVERRUN_FACTOR,
   TASK_OVERRUN_FLOOR_MS,
   type ScheduleTimeout,
 } from '../src/peer/gpu-workload.js'
-import type { InputCache, LoadedInputs } from '../src/peer/inputs.js'
-import { linearModel, orderOf } from './fixtures.js'
+import type { ParseLimits } from '../src/peer/input-parser.js'
+import { InputCache, type InputSource, type LoadedInputs } from '../src/peer/inputs.js'
+import { idleBus, linearModel, orderOf, rollingSphere } from './fixtures.js'
 
 /** One 8x8 tile at one sample: half a benchmark-hour per task, as every fixture order declares. */
 const order: Order = orderOf('render', ['bafkreiscene'], {
@@ -175,5 +193,150 @@ describe('GpuWorkload declared inference work', () => {
       { signal: new AbortController().signal },
     )
     expect(runs).toEqual([[0, 1]])
+  })
+})
+
+describe('GpuWorkload input refusals', () => {
+  const drivers: SchedulerDriver[] = []
+  const caches: InputCache[] = []
+  afterEach(() => {
+    drivers.splice(0).forEach((d) => d.stop())
+    caches.splice(0).forEach((c) => c.close())
+  })
+
+  let scene: Uint8Array
+  beforeAll(async () => {
+    scene = await new WebIO().writeBinary(rollingSphere())
+  })
+
+  /** A render order of two one-tile frames of the rolling sphere, playing `animation`. */
+  function animatedOrder(animation: unknown): Order {
+    const order = orderOf('render', ['bafkreiscene'], {
+      kind: 'render',
+      firstFrame: 0,
+      frames: 2,
+      width: 8,
+      height: 8,
+      tileWidth: 8,
+      tileHeight: 8,
+      samples: 1,
+      fps: 4,
+    })
+    return { ...order, split: { ...order.split, animation } } as Order
+  }
+
+  /**
+   * A one-slot worker, leaving orders on the codes a node does, running its tasks on a workload whose inputs come from
+   * the creator (each fetch counted) and parse in threads bounded by `limits`. It is handed `order` and an award of
+   * every task of it; `reopen` hands it the order re-opened.
+   */
+  function worker(order: Order, limits: ParseLimits) {
+    const fetched: string[] = []
+    const source: InputSource = {
+      has: async () => false,
+      get: async (cid) => {
+        throw new Error(`no blob ${cid} here`)
+      },
+      fetchFrom: async (_peer, cid) => {
+        fetched.push(cid)
+        return scene
+      },
+    }
+    const cache = new InputCache(source, undefined, limits)
+    caches.push(cache)
+    const clock = new ManualClock(order.issuedAt)
+    let deliver: (inbound: Inbound) => void = () => {}
+    const bus = {
+      ...idleBus('worker'),
+      onMessage: (handler: (inbound: Inbound) => void) => {
+        deliver = handler
+        return () => {}
+      },
+    }
+    // Every task fails before it has an output to store or fetch.
+    const none = () => Promise.reject(new Error('no output here'))
+    const blobs = { put: none, fetchFrom: none }
+    const driver = createScheduler(
+      { bus, clock, blobs },
+      {
+        creator: false,
+        worker: {
+          profile: { memoryMb: 8_192, features: [], score: 100, slots: 1, tiers: [3] },
+          pricing: fixedPrice(10n),
+          orderRefusalCodes: new Set([...ORDER_REFUSAL_CODES, ...INPUT_REFUSAL_CODES]),
+          executor: new GpuWorkload({} as Engine, cache),
+        },
+      },
+    )
+    drivers.push(driver)
+    const events: SchedulerEvent[] = []
+    for (const type of ['task:started', 'job:withdrawn', 'bid:skipped'] as const) driver.on(type, (e) => events.push(e))
+    const send = (message: WireMessage, topic?: Topic) =>
+      deliver({
+        from: order.creator,
+        message,
+        expiresAt: clock.now() + 60_000,
+        ...(topic === undefined ? {} : { topic }),
+      })
+    send({ type: 'order', body: order }, TOPICS.orders)
+    send({
+      type: 'award',
+      body: {
+        jobId: order.jobId,
+        creator: order.creator,
+        worker: 'worker',
+        taskIds: splitTasks(order).map((t) => t.taskId),
+        price: order.maxPrice,
+        leaseMs: 60_000,
+        heartbeatMs: 20_000,
+        issuedAt: clock.now(),
+      },
+    })
+    return {
+      fetched,
+      events,
+      started: () => events.filter((e) => e.type === 'task:started').length,
+      withdrawn: () => events.filter((e) => e.type === 'job:withdrawn'),
+      reopen: () => send({ type: 'order', body: { ...order, issuedAt: order.issuedAt + 1 } }, TOPICS.orders),
+    }
+  }
+
+  it('should leave an order whose inputs its parser fails on, and neither fetch nor parse them again', async () => {
+    // An animation named by no string: no order carries one, but it makes the parse thread's timeline throw a
+    // TypeError, as a parser throws a RangeError on an input nested past the thread's stack.
+    const order = animatedOrder({})
+    let threads = 0
+    const w = worker(order, { spawned: () => threads++ })
+    // The first task's failure is handled: the worker left the job, or (were it to stay) started the next task.
+    await expect.poll(() => w.withdrawn().length > 0 || w.started() > 1, { timeout: 60_000 }).toBe(true)
+    expect(w.withdrawn()).toEqual([
+      expect.objectContaining({
+        jobId: order.jobId,
+        code: 'NODE__INPUT_UNPARSEABLE',
+        taskIds: splitTasks(order).map((t) => t.taskId),
+      }),
+    ])
+    expect(w.started()).toBe(1)
+    expect([w.fetched, threads]).toEqual([['bafkreiscene'], 1])
+    // The order re-opened is skipped, not bid on.
+    w.reopen()
+    expect(w.events.at(-1)).toMatchObject({ type: 'bid:skipped', jobId: order.jobId, reason: 'refused' })
+  })
+
+  it('should stay in an order whose parse timed out, and fetch and parse its inputs for its next task', async () => {
+    const deadlines: (() => void)[] = []
+    const w = worker(animatedOrder('roll'), {
+      schedule: (_ms, fire) => {
+        deadlines.push(fire)
+        return () => {}
+      },
+    })
+    await expect.poll(() => deadlines.length, { timeout: 60_000 }).toBe(1)
+    deadlines[0]?.()
+    // The next task fetches the inputs again, and parses them in a thread of its own.
+    await expect.poll(() => deadlines.length, { timeout: 60_000 }).toBe(2)
+    expect(w.started()).toBe(2)
+    expect(w.withdrawn()).toEqual([])
+    expect(w.fetched).toEqual(['bafkreiscene', 'bafkreiscene'])
   })
 })

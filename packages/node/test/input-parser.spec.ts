@@ -214,7 +214,7 @@ describe('InputCache parse threads', () => {
     expect(watch.workers).toHaveLength(2)
   })
 
-  it('should refuse with NODE__INPUT_PARSE_FAILED inputs a parser fails on without a code of its own', async () => {
+  it('should refuse with NODE__INPUT_UNPARSEABLE inputs a parser fails on without a code of its own', async () => {
     const watch = watched()
     const cache = new InputCache(
       heldSource({ scene: await new WebIO().writeBinary(rollingSphere()) }),
@@ -225,18 +225,19 @@ describe('InputCache parse threads', () => {
     // RangeError is thrown for an input nested past the thread's stack.
     const order = renderOrder(['scene'], { firstFrame: 0, fps: 4, animation: {} })
     const refused = await cache.load(order).catch((e: unknown) => e)
-    expect(isNodeError(refused, 'NODE__INPUT_PARSE_FAILED')).toBe(true)
+    // They would fail alike at every parse: a code that makes a worker leave their order.
+    expect(isNodeError(refused, 'NODE__INPUT_UNPARSEABLE')).toBe(true)
     expect((refused as { context: { reason: string } }).context.reason).toBe('parser-failed')
     expect((refused as Error).message).toMatch(/the parser failed on them \(TypeError: .+\)/)
     expect(await watch.exited()).toHaveLength(1)
   })
 
-  it("should refuse a scene that exhausts its parse thread's heap with NODE__INPUT_PARSE_FAILED, and go on", async () => {
+  it("should refuse a scene exhausting its parse thread's heap with NODE__INPUT_UNPARSEABLE, and go on", async () => {
     const watch = watched({ maxOldGenerationSizeMb: 48 })
     const refused = await new InputCache(heldSource({ large }), undefined, watch.limits)
       .load(renderOrder(['large']))
       .catch((e: unknown) => e)
-    expect(isNodeError(refused, 'NODE__INPUT_PARSE_FAILED')).toBe(true)
+    expect(isNodeError(refused, 'NODE__INPUT_UNPARSEABLE')).toBe(true)
     expect((refused as { context: { reason: string } }).context.reason).toBe('out-of-memory')
     // Its modules loaded within the bound: the parse itself ran out.
     expect(watch.replies).toContain('ready')
@@ -259,6 +260,7 @@ describe('InputCache parse threads', () => {
     expect(deadlines[0]?.ms).toBe(2 * 60_000)
     deadlines[0]?.fire()
     const refused = await loading.catch((e: unknown) => e)
+    // Not the input's fault alone (a busy machine parses slowly): a code that fails only the task.
     expect(isNodeError(refused, 'NODE__INPUT_PARSE_FAILED')).toBe(true)
     expect((refused as { context: { reason: string } }).context.reason).toBe('timed-out')
     // Terminated, not finished: it never answered.

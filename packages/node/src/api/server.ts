@@ -156,6 +156,8 @@ const STATUS_OF_CODE: Readonly<Record<string, number>> = {
   NODE__OUTPUT_FILE_NOT_FOUND: 404,
   // The request names an input blob never uploaded.
   NODE__INPUT_NOT_FOUND: 400,
+  // Inputs that fail alike at every parse (a parser throws on them, or they need more heap than a parse may take).
+  NODE__INPUT_UNPARSEABLE: 400,
   NODE__API_BODY_TOO_LARGE: 413,
   // The job is there, but not in the state the call needs (still running, not complete).
   NODE__JOB_NOT_ENDED: 409,
@@ -174,8 +176,7 @@ function statusOf(e: unknown): number {
   if (!isTesseraError(e)) return 500
   const known = STATUS_OF_CODE[e.code]
   if (known !== undefined) return known
-  // Inputs that ran their parse out of memory or time, or that a parser failed on, are the caller's to change; a
-  // thread that failed to start is ours.
+  // Inputs that ran their parse out of time are the caller's to lighten; a thread that failed to start is ours.
   if (e.code === 'NODE__INPUT_PARSE_FAILED') return e.context['reason'] === 'worker-failed' ? 500 : 400
   if (/MALFORMED|INVALID|TOO_LARGE|EXCEEDED|UNSUPPORTED|MISMATCH/.test(e.code)) return 400
   return 500

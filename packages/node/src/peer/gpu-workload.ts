@@ -41,8 +41,10 @@ export const TASK_OVERRUN_FLOOR_MS = 10 * 60_000
  * Codes the input parsers refuse an order's inputs with: the scene, panorama, model or tensors themselves are bad or
  * too costly, so every task of the order fails alike on every worker. A task failing with one makes the worker leave
  * the job and skip the order (the scheduler's `orderRefusalCodes`), rather than fetch and parse the inputs again for
- * each of its tasks. Not the codes of this device's limits (`GPU__ALLOCATION_EXCEEDED`), nor a parse thread that ran
- * out of time (`NODE__INPUT_PARSE_FAILED`): another worker, or a quieter moment, may take the task.
+ * each of its tasks. Among them inputs a parse thread refuses alike at every parse (`NODE__INPUT_UNPARSEABLE`: they
+ * need more heap than it has, or a parser throws on them). Not the codes of this device's limits
+ * (`GPU__ALLOCATION_EXCEEDED`), nor a parse thread that ran out of time or failed (`NODE__INPUT_PARSE_FAILED`):
+ * another worker, or a quieter moment, may take the task.
  */
 export const INPUT_REFUSAL_CODES: ReadonlySet<string> = new Set<GpuErrorCode | NodeErrorCode>([
   'GPU__MALFORMED_SCENE',
@@ -55,6 +57,7 @@ export const INPUT_REFUSAL_CODES: ReadonlySet<string> = new Set<GpuErrorCode | N
   'GPU__SHAPE_MISMATCH',
   'GPU__INVALID_MODEL_INPUT',
   'NODE__UNSUPPORTED_INPUT',
+  'NODE__INPUT_UNPARSEABLE',
 ])
 /** The longest delay `setTimeout` holds (2^31 - 1 ms, about 24.8 days); a longer one would fire at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1

@@ -18,7 +18,7 @@ export const PARSE_DEADLINE_MS = 2 * 60_000
  * The JavaScript heap a parse thread may grow to, in MiB (`resourceLimits.maxOldGenerationSizeMb`): a glTF
  * document's objects and JSON, a model's graph. Typed arrays' contents lie outside it (V8 counts them apart), and
  * the parsers bound those themselves (`MAX_SCENE_TRIANGLES`, `MAX_TENSOR_ELEMENTS`, ...). Past it the thread is
- * ended (`NODE__INPUT_PARSE_FAILED`, reason `out-of-memory`) while the node's own heap is untouched.
+ * ended (`NODE__INPUT_UNPARSEABLE`, reason `out-of-memory`) while the node's own heap is untouched.
  */
 export const PARSE_MAX_OLD_GENERATION_MB = 1024
 /** The parse thread's young generation, in MiB (`resourceLimits.maxYoungGenerationSizeMb`). */
@@ -30,11 +30,24 @@ export const PARSE_MAX_YOUNG_GENERATION_MB = 64
 export const PARSE_STACK_MB = 4
 
 /**
- * Why a parse was refused with `NODE__INPUT_PARSE_FAILED`: its thread ran out of memory or time, or failed (could not
- * start, crashed, was closed), or a parser threw an error of no code (a RangeError for an input nested past the
- * thread's stack, or the parser's bug).
+ * Why a parse was refused: its thread ran out of memory or time, or failed (could not start, crashed, was closed), or
+ * a parser threw an error of no code (a RangeError for an input nested past the thread's stack, or the parser's bug).
+ * See {@link PARSE_FAILURE_CODES} for the code each is refused with.
  */
 export type ParseFailureReason = 'out-of-memory' | 'timed-out' | 'worker-failed' | 'parser-failed'
+
+/**
+ * The code of a refused parse, by its reason. Inputs that need more heap than a parse thread has, or that a parser
+ * throws on, fail alike at every parse of them (`NODE__INPUT_UNPARSEABLE`), so a worker leaves their order; a parse
+ * that ran out of time (a busy machine) or whose thread failed (the node's own trouble) may pass another time
+ * (`NODE__INPUT_PARSE_FAILED`).
+ */
+const PARSE_FAILURE_CODES = {
+  'out-of-memory': 'NODE__INPUT_UNPARSEABLE',
+  'parser-failed': 'NODE__INPUT_UNPARSEABLE',
+  'timed-out': 'NODE__INPUT_PARSE_FAILED',
+  'worker-failed': 'NODE__INPUT_PARSE_FAILED',
+} as const satisfies Record<ParseFailureReason, NodeErrorCode>
 
 /** Bounds of the thread that parses a job's inputs; each defaults to the constant of its name. */
 export interface ParseLimits {
@@ -83,9 +96,10 @@ function rebuild(failure: ParseFailure): TesseraError {
   return new TesseraError(code, message, context)
 }
 
+/** The parse's refusal for `reason`, coded as {@link PARSE_FAILURE_CODES} says. */
 function parseFailed(reason: ParseFailureReason, detail: string, cause?: unknown): NodeError {
   return new NodeError(
-    'NODE__INPUT_PARSE_FAILED',
+    PARSE_FAILURE_CODES[reason],
     `the job's inputs could not be parsed: ${detail}; the creator's inputs are refused`,
     { reason },
     cause === undefined ? undefined : { cause },
@@ -267,7 +281,7 @@ class ParseThread implements InputParser {
 
 /** An animated scene's frames, each posed on request in the thread that parsed the scene. */
 export interface SceneFrames {
-  /** Frame `frame`; rejects with the parser's code, `NODE__INPUT_PARSE_FAILED` or an AbortError. */
+  /** Frame `frame`; rejects with the parser's code, one of {@link PARSE_FAILURE_CODES} or an AbortError. */
   sceneAt(frame: number, options?: AbortOptions): Promise<Scene>
   /**
    * Ends the parse thread, freeing its memory, once the frames it is posing are done (their callers still get them).
@@ -345,8 +359,9 @@ export interface InputParser {
   /**
    * Parses `job`, once: a still scene or a model (the thread then ends), or an animated scene, whose frames the
    * thread stays to pose. Rejects with the parser's own coded error (`GPU__MALFORMED_SCENE`, ...),
-   * `NODE__INPUT_PARSE_FAILED` when the thread ran out of memory or time or could not start, or an AbortError when
-   * `options.signal` aborts (which terminates the thread).
+   * `NODE__INPUT_UNPARSEABLE` when the thread ran out of memory or the parser threw an uncoded error,
+   * `NODE__INPUT_PARSE_FAILED` when it ran out of time or could not start, or an AbortError when `options.signal`
+   * aborts (which terminates the thread).
    */
   parse(job: ParseJob, options?: AbortOptions): Promise<ParsedJob>
   /** Ends the thread; for a job that is not to be parsed after all (its inputs could not be fetched). */

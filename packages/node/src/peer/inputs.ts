@@ -82,10 +82,10 @@ interface Loading {
  * Fetches and parses a job's inputs once per input set: every task of a job, and every verification of it, runs
  * on the same scene or model. Inputs are parsed in a worker thread bounded in memory and time (see
  * `input-parser.ts` and `limits`), never on this thread: a hostile input the parsers' bounds miss is refused with
- * `NODE__INPUT_PARSE_FAILED` instead of stalling the node or exhausting its heap. Concurrent requests share one
- * fetch, which no single caller's signal may cut short: each caller stops waiting when its own signal aborts, and the
- * fetch stops only once every caller has, even when its input set was pushed out meanwhile. A fetch that fails or
- * is aborted is not kept.
+ * `NODE__INPUT_UNPARSEABLE` or `NODE__INPUT_PARSE_FAILED` instead of stalling the node or exhausting its heap.
+ * Concurrent requests share one fetch, which no single caller's signal may cut short: each caller stops waiting when
+ * its own signal aborts, and the fetch stops only once every caller has, even when its input set was pushed out
+ * meanwhile. A fetch that fails or is aborted is not kept.
  *
  * With `release`, what the cache drops (an input set pushed out by newer ones, an animation frame no longer kept)
  * is freed on the device at once. A caller still holding dropped inputs can go on using them: the engine uploads

@@ -52,7 +52,7 @@ export type ParsedInputs =
 /**
  * An error as it crosses threads: a coded one, whose class is rebuilt from its code's package prefix, or one a parser
  * threw without a code (its bug, or a RangeError from an input nested deeper than the thread's stack holds), which
- * the node refuses the inputs for (`NODE__INPUT_PARSE_FAILED`).
+ * the node refuses the inputs for (`NODE__INPUT_UNPARSEABLE`).
  */
 export type ParseFailure =
   | { coded: true; code: string; message: string; context: Record<string, unknown> }
