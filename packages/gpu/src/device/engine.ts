@@ -173,7 +173,8 @@ export class Engine {
    * Runs an ONNX model (see `loadOnnxModel`) on the GPU. Weights stay on the device between runs of one model.
    * Float inputs are `Tensor`s; inputs the graph declares int64 or int32 (token ids, masks) are `IntTensor`s
    * (`intTensor`), kept on the host. `options.items` computes only those batch items, bit-identical to the same
-   * items of a full-batch run, and refuses graphs that mix items along axis 0 (`GPU__UNSUPPORTED_OP`).
+   * items of a full-batch run, and refuses graphs whose items could depend on one another, mixing them along axis 0
+   * or reading the batch size (`GPU__UNSUPPORTED_OP`, see `RunModelOptions.items`).
    */
   async runModel(model: OnnxModel, inputs: ModelInputs, options: RunModelOptions = {}): Promise<ModelOutputs> {
     this.context.assertUsable(options.signal)

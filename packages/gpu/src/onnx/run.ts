@@ -19,7 +19,7 @@ import type { Conv2dPlan } from '../tensor/shapes.js'
 import { expandView, sliceView, splitViews, tileView } from '../tensor/strided.js'
 import { assertShape, isIntTensor, sizeOf, tensor } from '../tensor/tensor.js'
 import type { IntTensor, Tensor } from '../tensor/tensor.js'
-import { HOST_ONLY_OPS, HOST_OPS, runHostOp, shapeValue } from './host-ops.js'
+import { HOST_ONLY_OPS, runHostOp, shapeValue } from './host-ops.js'
 import { assertKeepsItemsApart } from './items.js'
 import type { AttributeValue, HostConstant, OnnxModel, OnnxNode } from './model.js'
 import {
@@ -45,9 +45,10 @@ export interface RunModelOptions extends AbortOptions {
   /**
    * Batch items (indices along axis 0 of every input) to compute; outputs hold just these, in this order.
    * Verifiers recompute challenged items this way; each equals the same item of the full batch bit for bit on
-   * one driver, because no kernel's reduction order depends on the batch size. A graph that mixes items along
-   * axis 0 (a Gather, Slice, Split, Tile or reduction along the batch axis of a value computed from the inputs)
-   * is refused with GPU__UNSUPPORTED_OP (context `option: 'items'`): its items cannot be recomputed alone.
+   * one driver, because no kernel's reduction order depends on the batch size. A graph whose item could depend on
+   * the others (mixing items along axis 0, summing over the batch axis, reading the batch size through Shape other
+   * than to lead a shape: see `items.ts`) is refused with GPU__UNSUPPORTED_OP (context `option: 'items'`): its items
+   * cannot be recomputed alone. A one-item batch is its only item: nothing is refused.
    * @default every item
    */
   items?: readonly number[]
@@ -121,9 +122,12 @@ export function validateInputs(model: OnnxModel, inputs: ModelInputs): void {
   }
 }
 
-/** The given batch items (axis 0) of every input, in order. */
-export function selectItems(inputs: ModelInputs, items: readonly number[]): Record<string, Tensor | IntTensor> {
-  const out: Record<string, Tensor | IntTensor> = {}
+/**
+ * The batch size: the length of axis 0, on which every input must agree (undefined for a graph without inputs).
+ *
+ * @throws GPU__SHAPE_MISMATCH when an input is a scalar or the inputs disagree
+ */
+export function batchSizeOf(inputs: ModelInputs): number | undefined {
   let batch: number | undefined
   for (const [name, t] of Object.entries(inputs)) {
     if (t.shape.length === 0)
@@ -137,6 +141,13 @@ export function selectItems(inputs: ModelInputs, items: readonly number[]): Reco
       })
     batch = b
   }
+  return batch
+}
+
+/** The given batch items (axis 0) of every input, in order. */
+export function selectItems(inputs: ModelInputs, items: readonly number[]): Record<string, Tensor | IntTensor> {
+  const out: Record<string, Tensor | IntTensor> = {}
+  const batch = batchSizeOf(inputs)
   if (items.length === 0 || items.some((i) => !Number.isInteger(i) || i < 0 || i >= (batch ?? 0))) {
     throw new GpuError('GPU__INVALID_MODEL_INPUT', `items must be indices in [0, ${batch ?? 0})`, {
       items: [...items.slice(0, 16)],
@@ -181,19 +192,12 @@ export async function runOnnx<T extends BackendTensor>(
 ): Promise<ModelOutputs> {
   validateInputs(model, inputs)
   const feed = options.items === undefined ? inputs : selectItems(inputs, options.items)
+  // One item of a one-item batch is the whole batch: nothing to mix, nor a batch size to differ from.
+  const checkItems = options.items !== undefined && !(batchSizeOf(inputs) === 1 && options.items.length === 1)
   const run = createRunValues(backend, model, weight)
   try {
     run.feed(feed)
-    for (let i = 0; i < model.nodes.length; i++) {
-      if (options.signal !== undefined && i > 0 && i % ONNX_NODES_PER_YIELD === 0) {
-        await nextTurn()
-      }
-      throwIfAborted(options.signal)
-      const node = model.nodes[i]!
-      if (options.items !== undefined) assertKeepsItemsApart(node, model.opset, run.itemsInputs(node))
-      computeNode(backend, node, model.opset, run)
-      run.releaseAfter(node, i)
-    }
+    await computeNodes(backend, model, run, checkItems, options)
     return await run.outputs(options.signal)
   } catch (e) {
     // Failed or aborted: what is recorded is not sent on as its tensors are released below.
@@ -202,6 +206,38 @@ export async function runOnnx<T extends BackendTensor>(
   } finally {
     run.dispose()
   }
+}
+
+/**
+ * Computes the nodes of `model` in order; with `checkItems`, refuses first a node that would mix batch items (see
+ * `assertKeepsItemsApart`), and last a graph output depending on the batch size.
+ */
+async function computeNodes<T extends BackendTensor>(
+  backend: TensorBackend<T>,
+  model: OnnxModel,
+  run: RunValues<T>,
+  checkItems: boolean,
+  options: AbortOptions,
+): Promise<void> {
+  for (let i = 0; i < model.nodes.length; i++) {
+    if (options.signal !== undefined && i > 0 && i % ONNX_NODES_PER_YIELD === 0) {
+      await nextTurn()
+    }
+    throwIfAborted(options.signal)
+    const node = model.nodes[i]!
+    if (checkItems) assertKeepsItemsApart(node, model.opset, run.itemsInputs(node))
+    computeNode(backend, node, model.opset, run)
+    run.releaseAfter(node, i)
+  }
+  if (!checkItems) return
+  const sized = model.outputs.find((o) => run.batchSizeTags(o.name) !== undefined)
+  if (sized !== undefined)
+    throw new GpuError(
+      'GPU__UNSUPPORTED_OP',
+      `graph output ${sized.name} depends on the batch size (through Shape), which a run of fewer items sees ` +
+        'smaller, so options.items cannot recompute items alone; run the whole batch instead',
+      { option: 'items', value: sized.name },
+    )
 }
 
 /** Lets pending events, an abort among them, run: `setImmediate` on Node, a zero timeout in browsers. */
@@ -221,8 +257,7 @@ function computeNode<T extends BackendTensor>(
 ): void {
   if (node.opType === 'Constant') run.store(node, [constantValue(node)], 'host')
   else if (node.opType === 'Shape') run.store(node, [shapeValue(node, run.shapeOf(node, 0))], 'host')
-  else if (HOST_OPS.has(node.opType) && run.allOnHost(node))
-    run.store(node, runHostOp(node, opset, run.hostInputs(node)), 'host')
+  else if (run.computesOnHost(node)) run.store(node, runHostOp(node, opset, run.hostInputs(node)), 'host')
   else {
     const result = execute(b, node, opset, run)
     run.store(node, Array.isArray(result) ? result : [result], 'device')

@@ -2,6 +2,9 @@ import { GpuError } from '../errors.js'
 import type { BackendTensor, TensorBackend } from '../tensor/ops.js'
 import { isIntTensor, tensor } from '../tensor/tensor.js'
 import type { IntTensor, Tensor } from '../tensor/tensor.js'
+import { hostTags, shapedByBatch, shapeTags } from './batch-size.js'
+import type { BatchSizeTags } from './batch-size.js'
+import { HOST_OPS } from './host-ops.js'
 import { hostInput } from './host-tensor.js'
 import { outputsBatched } from './items.js'
 import type { ItemsInputs } from './items.js'
@@ -37,12 +40,14 @@ export interface RunValues<T extends BackendTensor> {
   transient(t: Tensor): T
   /** The shape of input `index` of a node, wherever it lives. */
   shapeOf(node: OnnxNode, index: number): readonly number[]
-  /** Whether every given input of a node lives on the host. */
-  allOnHost(node: OnnxNode): boolean
+  /** Whether a node computes on the host: a host operator (see `host-ops.ts`) whose every given input lives there. */
+  computesOnHost(node: OnnxNode): boolean
   /** The node's inputs for a host operator ('' inputs as undefined). */
   hostInputs(node: OnnxNode): (HostConstant | undefined)[]
   /** What `assertKeepsItemsApart` reads about a node's inputs. */
   itemsInputs(node: OnnxNode): ItemsInputs
+  /** How the elements of value `name` depend on the batch size (see `batch-size.ts`); undefined where none does. */
+  batchSizeTags(name: string): BatchSizeTags | undefined
   /** Stores a node's results (one per output; fewer when only the first outputs are computed). */
   store(node: OnnxNode, results: readonly (T | HostConstant)[], where: 'device' | 'host'): void
   /** Frees what node `index` read for the last time. */
@@ -64,6 +69,8 @@ export function createRunValues<T extends BackendTensor>(
   const uploads = new Map<string, T>()
   const held: T[] = []
   const batched = new Set<string>()
+  /** The host values some element of which depends on the batch size (see `batch-size.ts`). */
+  const batchSized = new Map<string, BatchSizeTags>()
   const lastUse = new Map<string, number>()
   model.nodes.forEach((n, i) => n.inputs.forEach((v) => lastUse.set(v, i)))
   const graphOutputs = new Set(model.outputs.map((o) => o.name))
@@ -124,6 +131,28 @@ export function createRunValues<T extends BackendTensor>(
     return v.shape
   }
 
+  const computesOnHost = (node: OnnxNode): boolean =>
+    HOST_OPS.has(node.opType) && node.inputs.every((name) => name === '' || onHost(name))
+  const hostInputs = (node: OnnxNode): (HostConstant | undefined)[] =>
+    node.inputs.map((name) => (name === '' ? undefined : consts.get(name)))
+  /** How the host results of a node depend on the batch size, from how its inputs do. */
+  const resultTags = (
+    node: OnnxNode,
+    results: readonly HostConstant[],
+    tagsOf: (index: number) => BatchSizeTags | undefined,
+  ): (BatchSizeTags | undefined)[] => {
+    if (node.opType === 'Shape') {
+      return [shapeTags(node, shapeOf(node, 0).length, batched.has(node.inputs[0] ?? ''))]
+    }
+    return hostTags(
+      node,
+      model.opset,
+      hostInputs(node),
+      node.inputs.map((_, i) => tagsOf(i)),
+      results,
+    )
+  }
+
   return {
     consts,
     feed(inputs) {
@@ -151,21 +180,26 @@ export function createRunValues<T extends BackendTensor>(
       return uploaded
     },
     shapeOf,
-    allOnHost: (node) => node.inputs.every((name) => name === '' || onHost(name)),
-    hostInputs: (node) => node.inputs.map((name) => (name === '' ? undefined : consts.get(name))),
+    computesOnHost,
+    hostInputs,
     itemsInputs: (node) => ({
       batched: (index) => batched.has(node.inputs[index] ?? ''),
-      rank: (index) => shapeOf(node, index).length,
+      shape: (index) => shapeOf(node, index),
       ints: ints(node),
+      batchSize: (index) => batchSized.get(node.inputs[index] ?? ''),
+      onHost: computesOnHost(node),
     }),
+    batchSizeTags: (name) => batchSized.get(name),
     store(node, results, where) {
       const first = node.outputs[0]
       if (first === undefined || first === '')
         throw new GpuError('GPU__MALFORMED_MODEL', `node ${node.name} has no output`, { node: node.name })
+      const tagsOf = (index: number): BatchSizeTags | undefined => batchSized.get(node.inputs[index] ?? '')
       const carriesBatch = outputsBatched(
         node,
-        node.inputs.some((name) => batched.has(name)),
+        node.inputs.some((name) => batched.has(name)) || shapedByBatch(node, tagsOf),
       )
+      const tags = where === 'device' ? [] : resultTags(node, results as HostConstant[], tagsOf)
       node.outputs.forEach((name, k) => {
         if (name === '') return
         const result = results[k]
@@ -177,6 +211,8 @@ export function createRunValues<T extends BackendTensor>(
         if (where === 'device') device.set(name, result as T)
         else consts.set(name, result as HostConstant)
         if (carriesBatch) batched.add(name)
+        const t = tags[k]
+        if (t !== undefined) batchSized.set(name, t)
       })
     },
     releaseAfter(node, index) {
@@ -190,6 +226,7 @@ export function createRunValues<T extends BackendTensor>(
           }
         }
         if (!model.initializers.has(name)) consts.delete(name)
+        batchSized.delete(name)
       }
     },
     async outputs(signal) {
