@@ -59,7 +59,7 @@ export type {
 export { assertModelWithinBounds, DEFAULT_MODEL_BOUNDS } from './onnx/model-bounds.js'
 export { modelFlopsLowerBound } from './onnx/model-flops.js'
 export type { ModelBounds } from './onnx/model-bounds.js'
-export { runOnnx, selectItems, validateInputs } from './onnx/run.js'
+export { assertItemsRecomputable, runOnnx, selectItems, validateInputs } from './onnx/run.js'
 export type { ModelInputs, ModelOutputs, RunModelOptions } from './onnx/run.js'
 export { runModelCpu } from './onnx/cpu.js'
 export { onnx } from './onnx/proto.js'

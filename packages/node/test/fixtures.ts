@@ -124,24 +124,47 @@ export function rollingSphere(
 
 /** ONNX bytes of y = x @ w, x of [batch, 4] floats and w a 4x8 weight. */
 export function linearModel(): Uint8Array {
-  const info = (name: string, width: number) => ({
+  return matMulModel('linear', ['x', 'w'], [4, 8], { x: ['b', 4], y: ['b', 8] })
+}
+
+/**
+ * ONNX bytes of y = w @ x, x of [4, 3] floats (a batch of 4 items) and w a 2x4 weight: the product sums over the
+ * items, so no task can compute some of them apart.
+ */
+export function batchSummingModel(): Uint8Array {
+  return matMulModel('batch-summing', ['w', 'x'], [2, 4], { x: ['b', 3], y: [2, 3] })
+}
+
+/** A graph multiplying x and a weight w of `dims`, in the order of `operands`; x's and y's dims as given. */
+function matMulModel(
+  name: string,
+  operands: [string, string],
+  dims: [number, number],
+  values: { x: (number | string)[]; y: (number | string)[] },
+): Uint8Array {
+  const info = (name: string, shape: (number | string)[]) => ({
     name,
     type: {
       tensorType: {
         elemType: onnx.TensorProto.DataType.FLOAT,
-        shape: { dim: [{ dimParam: 'b' }, { dimValue: width }] },
+        shape: { dim: shape.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) },
       },
     },
   })
-  const w = { name: 'w', dataType: onnx.TensorProto.DataType.FLOAT, dims: [4, 8], floatData: new Array(32).fill(0.5) }
+  const w = {
+    name: 'w',
+    dataType: onnx.TensorProto.DataType.FLOAT,
+    dims,
+    floatData: new Array(dims[0] * dims[1]).fill(0.5),
+  }
   return onnx.ModelProto.encode({
     irVersion: 8,
     opsetImport: [{ domain: '', version: 17 }],
     graph: {
-      name: 'linear',
-      input: [info('x', 4)],
-      output: [info('y', 8)],
-      node: [{ opType: 'MatMul', input: ['x', 'w'], output: ['y'] }],
+      name,
+      input: [info('x', values.x)],
+      output: [info('y', values.y)],
+      node: [{ opType: 'MatMul', input: operands, output: ['y'] }],
       initializer: [w],
     },
   }).finish()

@@ -8,7 +8,7 @@ import {
   TOPICS,
   type WireMessage,
 } from '@tessera/core'
-import { type Engine, loadOnnxModel, type RenderedTile } from '@tessera/gpu'
+import { type Engine, loadOnnxModel, type RenderedTile, tensor } from '@tessera/gpu'
 import {
   fixedPrice,
   ORDER_REFUSAL_CODES,
@@ -28,7 +28,7 @@ import {
 } from '../src/peer/gpu-workload.js'
 import type { ParseLimits } from '../src/peer/input-parser.js'
 import { InputCache, type InputSource, type LoadedInputs } from '../src/peer/inputs.js'
-import { idleBus, linearModel, orderOf, rollingSphere } from './fixtures.js'
+import { batchSummingModel, idleBus, linearModel, orderOf, rollingSphere } from './fixtures.js'
 
 /** One 8x8 tile at one sample: half a benchmark-hour per task, as every fixture order declares. */
 const order: Order = orderOf('render', ['bafkreiscene'], {
@@ -180,6 +180,23 @@ describe('GpuWorkload declared inference work', () => {
     await expect(workload.checkInputs(understated)).rejects.toMatchObject({
       code: 'SCHEDULER__DECLARED_WORK_MISMATCH',
     })
+    expect(runs).toEqual([])
+  })
+
+  it('should refuse, before the order is placed, a model that cannot compute its batch items apart', async () => {
+    const { engine, runs } = countingEngine()
+    const summing = loadOnnxModel(batchSummingModel())
+    const x = tensor([4, 3], new Array<number>(12).fill(1))
+    const loaded = { load: async () => ({ kind: 'inference', model: summing, inputs: { x } }) } as unknown as InputCache
+    await expect(new GpuWorkload(engine, loaded).checkInputs(inferenceOrder(64))).rejects.toMatchObject({
+      code: 'GPU__UNSUPPORTED_OP',
+      context: { option: 'items', op: 'MatMul' },
+    })
+    // The same order with a model keeping its items apart passes.
+    const linear = { load: async () => ({ kind: 'inference', model, inputs: { x: tensor([4, 4]) } }) }
+    await expect(
+      new GpuWorkload(engine, linear as unknown as InputCache).checkInputs(inferenceOrder(64)),
+    ).resolves.toBeUndefined()
     expect(runs).toEqual([])
   })
 

@@ -16,6 +16,7 @@ import {
   unsqueezeShape,
 } from '../tensor/shapes.js'
 import type { Conv2dPlan } from '../tensor/shapes.js'
+import { ShapeBackend } from '../tensor/shape-backend.js'
 import { expandView, sliceView, splitViews, tileView } from '../tensor/strided.js'
 import { assertShape, isIntTensor, sizeOf, tensor } from '../tensor/tensor.js'
 import type { IntTensor, Tensor } from '../tensor/tensor.js'
@@ -206,6 +207,28 @@ export async function runOnnx<T extends BackendTensor>(
   } finally {
     run.dispose()
   }
+}
+
+/**
+ * Checks, before any task runs, that every batch item of `inputs` can be recomputed alone (`RunModelOptions.items`):
+ * walks the graph as an items run does, on the shapes alone (no kernel runs; host operators compute their small
+ * integer tensors), and throws what such a run would. Creators check an order's model this way before placing it.
+ *
+ * @throws GPU__UNSUPPORTED_OP (context `{ option: 'items' }`) when a node mixes items or reads the batch size (see
+ *   `assertKeepsItemsApart`); the codes of `runOnnx` for inputs or graphs it cannot run
+ */
+export async function assertItemsRecomputable(
+  model: OnnxModel,
+  inputs: ModelInputs,
+  options: AbortOptions = {},
+): Promise<void> {
+  validateInputs(model, inputs)
+  if ((batchSizeOf(inputs) ?? 0) <= 1) return
+  const backend = new ShapeBackend()
+  // All the items in order: the run an items run of the whole batch would be, without copying the inputs.
+  const run = createRunValues(backend, model)
+  run.feed(inputs)
+  await computeNodes(backend, model, run, true, options)
 }
 
 /**

@@ -1,5 +1,6 @@
 import { type AbortOptions, type Order, raceSignal } from '@tessera/core'
 import {
+  assertItemsRecomputable,
   type Engine,
   GpuError,
   type GpuErrorCode,
@@ -129,10 +130,12 @@ export class GpuWorkload implements TaskExecutor {
 
   /**
    * Checks, before an order is placed, that its inputs read as the work it names: the scene (and panorama) load, or
-   * the model loads, costs no more than the FLOPs an item the order declares, and its input tensors fit it and hold
-   * every item the order splits. Rejects with the parser's code (`GPU__MALFORMED_SCENE`, `GPU__UNSUPPORTED_OP`,
-   * `GPU__SHAPE_MISMATCH`, ...) or `SCHEDULER__DECLARED_WORK_MISMATCH`. What it loads stays cached for the checks of
-   * the job's results.
+   * the model loads, costs no more than the FLOPs an item the order declares, its input tensors fit it and hold
+   * every item the order splits, and its items can be computed apart (every task, and every verifier's recomputation,
+   * runs some of them alone: a model mixing items or reading the batch size is refused with `GPU__UNSUPPORTED_OP`,
+   * context `option: 'items'`, which every worker would answer its tasks with). Rejects with the parser's code
+   * (`GPU__MALFORMED_SCENE`, `GPU__UNSUPPORTED_OP`, `GPU__SHAPE_MISMATCH`, ...) or
+   * `SCHEDULER__DECLARED_WORK_MISMATCH`. What it loads stays cached for the checks of the job's results.
    */
   async checkInputs(order: InputOrder, options: AbortOptions = {}): Promise<void> {
     const loaded = await this.#inputs.load(order, options)
@@ -143,6 +146,7 @@ export class GpuWorkload implements TaskExecutor {
       validateInputs(loaded.model, loaded.inputs)
       // Every item the tasks will take is in the batch (and every input has one batch size).
       selectItems(loaded.inputs, [order.split.items - 1])
+      await assertItemsRecomputable(loaded.model, loaded.inputs, options)
     }
   }
 
