@@ -200,6 +200,39 @@ describe('modelFlopsLowerBound', () => {
     expect(modelFlopsLowerBound(loadOnnxModel(gemmOfItem))).toBe(2 * 128)
   })
 
+  it('should count one row or column of a Gemm weight where the item sits on the axis the product sums', () => {
+    const transposed = (name: string): OnnxTypes.IAttributeProto => ({
+      name,
+      type: onnx.AttributeProto.AttributeType.INT,
+      i: 1,
+    })
+    const bound = (bytes: Uint8Array): number => modelFlopsLowerBound(loadOnnxModel(bytes))
+    // x [b, 4] transposed is [4, b] with b = 8 the summed axis: item k multiplies row k of w (5 of its 8 x 5).
+    const transA = modelOf(
+      ['b', 4],
+      [4, 5],
+      [{ opType: 'Gemm', input: ['x', 'w'], output: ['y'], attribute: [transposed('transA')] }],
+      [weight('w', [8, 5])],
+    )
+    expect(bound(transA)).toBe(2 * 5)
+    // w [3, 8] times x [b, 6] with b = 8 the summed axis: item k multiplies column k of w.
+    const itemAsB = modelOf(
+      ['b', 6],
+      [3, 6],
+      [{ opType: 'Gemm', input: ['w', 'x'], output: ['y'] }],
+      [weight('w', [3, 8])],
+    )
+    expect(bound(itemAsB)).toBe(2 * 3)
+    // x [b, 8] transposed is [8, b]: each item, a column of the output, multiplies all of w.
+    const transB = modelOf(
+      ['b', 8],
+      [3, 'b'],
+      [{ opType: 'Gemm', input: ['w', 'x'], output: ['y'], attribute: [transposed('transB')] }],
+      [weight('w', [3, 8])],
+    )
+    expect(bound(transB)).toBe(2 * 24)
+  })
+
   it('should count the kernel taps that reach the input, not only its padding, on every input size', () => {
     // 2 output channels over 3 input channels, 3x3 taps, on an input of free height and width.
     const cases: { attribute: OnnxTypes.IAttributeProto[]; axes: [ConvAxis, ConvAxis]; taps: number }[] = [

@@ -1,6 +1,6 @@
 import { outputsBatched } from './items.js'
 import type { HostConstant, OnnxModel, OnnxNode } from './model.js'
-import { intsAttr, stringAttr } from './node-params.js'
+import { intAttr, intsAttr, stringAttr } from './node-params.js'
 
 /**
  * The least FLOPs one batch item's forward pass through `model` takes, counted from its graph: twice the weights (float
@@ -25,7 +25,7 @@ export function modelFlopsLowerBound(model: OnnxModel): number {
     if (!outputsBatched(node, readsBatch)) continue
     for (const name of node.outputs) batched.add(name)
     const weight = weightOf(node, batched, model.initializers)
-    if (weight !== undefined) flops += 2 * weightUsedPerItem(node, weight)
+    if (weight !== undefined) flops += 2 * weightUsedPerItem(node, weight.value, weight.position)
   }
   return flops
 }
@@ -56,25 +56,39 @@ function weightOf(
   node: OnnxNode,
   batched: ReadonlySet<string>,
   initializers: ReadonlyMap<string, HostConstant>,
-): HostConstant | undefined {
+): { value: HostConstant; position: number } | undefined {
   const product = PRODUCTS[node.opType]
   const carriesItem = (position: number): boolean => batched.has(node.inputs[position] ?? '')
   if (product === undefined || !product.factors.some(carriesItem)) return undefined
   for (const position of product.weights) {
     const c = carriesItem(position) ? undefined : initializers.get(node.inputs[position] ?? '')
-    if (c?.dataType === 'float') return c
+    if (c?.dataType === 'float') return { value: c, position }
   }
   return undefined
 }
 
 /**
- * Elements of `weight` one item multiplies at least once: all of Gemm's, one matrix of MatMul's, a convolution's taps
- * that reach its input ({@link tapsReachingInput}).
+ * Elements of `weight` (input `position` of `node`) one item multiplies at least once: all of Gemm's, one matrix of
+ * MatMul's, a convolution's taps that reach its input ({@link tapsReachingInput}). A Gemm whose item-carrying operand
+ * holds the batch on K (a transposed A, a B not transposed) sums over the items: each multiplies only its own row or
+ * column of the weight, K times fewer elements. (Such a product mixes items, which items runs refuse. A MatMul does
+ * the same where its right operand carries the batch with rank 2, but the graph does not tell that operand's rank, and
+ * a rank-3 one multiplies the whole matrix: the count stays that of a matrix. An order for such a model is refused
+ * whatever it declares, by `assertItemsRecomputable` where the count does not exceed the declaration.)
  */
-function weightUsedPerItem(node: OnnxNode, weight: HostConstant): number {
+function weightUsedPerItem(node: OnnxNode, weight: HostConstant, position: number): number {
   const shape = weight.shape
+  const elements = shape.reduce((n, d) => n * d, 1)
   if (node.opType === 'Conv') return convWeightUsed(node, shape)
-  if (node.opType !== 'MatMul' || shape.length <= 2) return shape.reduce((n, d) => n * d, 1)
+  if (node.opType === 'Gemm') {
+    const transposed = (input: number): boolean => intAttr(node, input === 0 ? 'transA' : 'transB', 0) === 1
+    // The item-carrying operand holds the batch on K where A is transposed or B is not.
+    const itemOnK = position === 0 ? !transposed(1) : transposed(0)
+    // K is the weight's axis 1 as A (axis 0 transposed), its axis 0 as B (axis 1 transposed).
+    const k = shape[(position === 0) !== transposed(position) ? 1 : 0] ?? 1
+    return itemOnK && k > 0 ? elements / k : elements
+  }
+  if (node.opType !== 'MatMul' || shape.length <= 2) return elements
   return (shape.at(-2) ?? 1) * (shape.at(-1) ?? 1)
 }
 
