@@ -12,9 +12,11 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { isCoreError } from '@tessera/core'
-import { createEngine, generateScene, loadScene, packScene } from '../src/index.js'
+import { createEngine, generateScene, loadScene } from '../src/index.js'
 import type { Engine, RenderTileOptions, Scene } from '../src/index.js'
 import { DISPATCH_TARGET_MS } from '../src/constants.js'
+import { wholeTile } from '../test/helpers/render.js'
+import { sliverScene } from '../test/helpers/slivers.js'
 import { materialsScene } from './materials.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -26,26 +28,6 @@ const { values: flags } = parseArgs({
 })
 const abortMs = Number(flags['abort-ms'])
 if (!(abortMs > 0)) throw new Error(`--abort-ms must be a positive number of milliseconds, got ${flags['abort-ms']}`)
-
-/**
- * Sliver triangles spanning the lower half of the view: a ray there enters every box of the BVH, a ray above it
- * misses the root box and costs next to nothing.
- */
-function unevenScene(count: number): Scene {
-  const vertices = new Float32Array(count * 9)
-  const normals = new Float32Array(count * 9)
-  for (let i = 0; i < count; i++) {
-    vertices.set([-1, -1, 0, 1, 0, 0, 1, 0.001, 0], i * 9)
-    normals.set([0, 0, 1, 0, 0, 1, 0, 0, 1], i * 9)
-  }
-  return packScene({
-    vertices,
-    normals,
-    materialIndex: new Uint32Array(count),
-    materials: [{ name: 'grey', baseColor: [0.8, 0.8, 0.8], metallic: 0, roughness: 1, emissive: [0, 0, 0] }],
-    camera: { position: [0, 0, 2], forward: [0, 0, -1], up: [0, 1, 0], right: [1, 0, 0], yfov: 1.2 },
-  })
-}
 
 interface AbortRun {
   scene: string
@@ -111,22 +93,12 @@ const adapter = `${engine.adapter.vendor} ${engine.adapter.architecture} ${engin
   .replace(/\s+/g, ' ')
   .trim()
 const side = 1024
-const whole = (scene: Scene, samples: number): RenderTileOptions => ({
-  scene,
-  frame: 0,
-  imageWidth: side,
-  imageHeight: side,
-  x: 0,
-  y: 0,
-  width: side,
-  height: side,
-  samples,
-})
+const whole = (scene: Scene, samples: number): RenderTileOptions => wholeTile(scene, side, { samples })
 // Sample counts that no adapter here finishes within the abort: a GPU traces about 1 G rays/s on the bench scene.
 const scenes: [string, RenderTileOptions][] = [
   ['bench scene (15k triangles)', whole(await loadScene(await generateScene()), 4096)],
   ['layered materials room', whole(await loadScene(await materialsScene()), 4096)],
-  ['uneven: sky above 20k slivers', whole(unevenScene(20_000), 256)],
+  ['uneven: sky above 20k slivers', whole(sliverScene(20_000, 0), 256)],
 ]
 const runs: AbortRun[] = []
 for (const [name, tile] of scenes) {

@@ -1,10 +1,11 @@
 import { isCoreError } from '@tessera/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createEngine, generateScene, loadScene, packScene } from '../src/index.js'
+import { createEngine, generateScene, loadScene } from '../src/index.js'
 import type { Engine, RenderProgress, RenderTileOptions, Scene } from '../src/index.js'
 import { MAX_IMAGE_SIDE } from '../src/constants.js'
 import { GpuPathTracer, planDispatches } from '../src/render/gpu-pathtracer.js'
 import { resolveTile } from '../src/render/tile.js'
+import { sliverScene } from './helpers/slivers.js'
 
 /** The lowest cap a tracer accepts: one sample of the widest row. */
 const LOW_CAP = MAX_IMAGE_SIDE
@@ -13,26 +14,6 @@ const LOW_CAP = MAX_IMAGE_SIDE
 function steppingClock(step: number): () => number {
   let now = 0
   return () => (now += step)
-}
-
-/**
- * Many identical sliver triangles across the whole view: every ray enters every box of the BVH, so each costs a
- * walk over all of them (about 7,000 rays/s on lavapipe at 20,000 triangles; the image is mostly background).
- */
-function sliverScene(count: number): Scene {
-  const vertices = new Float32Array(count * 9)
-  const normals = new Float32Array(count * 9)
-  for (let i = 0; i < count; i++) {
-    vertices.set([-1, -1, 0, 1, 1, 0, 1, 1.001, 0], i * 9)
-    normals.set([0, 0, 1, 0, 0, 1, 0, 0, 1], i * 9)
-  }
-  return packScene({
-    vertices,
-    normals,
-    materialIndex: new Uint32Array(count),
-    materials: [{ name: 'grey', baseColor: [0.8, 0.8, 0.8], metallic: 0, roughness: 1, emissive: [0, 0, 0] }],
-    camera: { position: [0, 0, 2], forward: [0, 0, -1], up: [0, 1, 0], right: [1, 0, 0], yfov: 1.2 },
-  })
 }
 
 const bytes = (a: Float32Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength)
