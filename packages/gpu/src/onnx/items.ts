@@ -253,12 +253,23 @@ function concatMixing(node: OnnxNode, inputs: ItemsInputs, batched: (index: numb
 /**
  * Whether a Reshape of a batched value keeps the batch on axis 0: its target leads with 0 (copy the axis), -1 (what
  * is left: each item's rows) or the batch size read through Shape (times a factor free of it), not a fixed size.
+ * Under -1 the rows must also split each item whole: rows longer than an item, or not dividing it, straddle two.
  */
 function reshapeLeadsWithBatch(node: OnnxNode, inputs: ItemsInputs): boolean {
-  const lead = requiredInts(node, inputs.ints, 1)[0]
+  const target = requiredInts(node, inputs.ints, 1)
   const tags = inputs.batchSize(1)
   if (tags !== undefined) return leadsWithBatchSize(tags)
-  return lead === -1 || (lead === 0 && intAttr(node, 'allowzero', 0) === 0)
+  const allowZero = intAttr(node, 'allowzero', 0) !== 0
+  if (target[0] === 0 && !allowZero) return true
+  return target[0] === -1 && rowsSplitItems(inputs.shape(0), target, allowZero)
+}
+
+/** Whether the rows of a Reshape target led by -1 (the product of its other entries) divide an item of `shape`. */
+function rowsSplitItems(shape: readonly number[], target: readonly number[], allowZero: boolean): boolean {
+  const item = shape.slice(1).reduce((a, b) => a * b, 1)
+  // An entry of 0 copies the input's dimension at its place, unless allowzero makes it a zero-length axis.
+  const row = target.slice(1).reduce((a, d, i) => a * (d === 0 && !allowZero ? (shape[i + 1] ?? 0) : d), 1)
+  return row > 0 && item % row === 0
 }
 
 /**

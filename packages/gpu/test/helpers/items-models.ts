@@ -173,4 +173,13 @@ export const ITEMS_MIXING_MODELS: readonly ItemsMixingCase[] = [
       }),
     dims: [3, 4],
   },
+  {
+    name: 'a Reshape led by -1 whose rows straddle items',
+    model: () =>
+      graph(['n', 2], ['m', 4], (g) => {
+        constInt(g, 'target', [2], [-1, 4])
+        g.node('Reshape', ['x', 'target'], ['pairs']).node('Relu', ['pairs'], ['y'])
+      }),
+    dims: [4, 2],
+  },
 ]
