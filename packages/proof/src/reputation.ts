@@ -214,15 +214,22 @@ export class Reputation {
 
   /**
    * Weighs a verdict gossiped by `issuer` (the envelope's signer, which core checks is `verdict.verifier`) and
-   * returns the weight it was given. A peer judging itself, a verdict not issued by its signer, and a repeat of an
-   * (issuer, task, worker, round) already counted weigh 0. The worker is part of it: a task re-awarded after a
-   * failed check is judged again, about its next worker, in the same round.
+   * returns the weight it was given. A peer judging itself, a verdict not issued by its signer, and a second
+   * verdict by an issuer about a (job, task, worker) it already judged weigh 0, whatever their round. The worker is
+   * part of it: a task re-awarded after a failed check is judged again, about its next worker.
+   *
+   * An issuer's first verdict on a Result is its word on it; a later one is ignored, not swapped in. An honest
+   * issuer judges a Result once (an accuser repeats its round-0 failure to each arbiter it asks, an arbiter judges
+   * one round, and no peer arbitrates its own accusation), so a second verdict is a repeat or a bid to be counted
+   * again: when each round counted, one signed Result and rounds 1 to 16 gave an issuer's word sixteen times its
+   * weight. Replacing would keep each verdict's weight rather than a digest, and let an issuer re-weigh its word,
+   * say its round-0 failure re-sent as round 1 to weigh `arbitratedWeight` times as much.
    */
   observe(verdict: Verdict, issuer: string): number {
     if (issuer !== verdict.verifier || issuer === verdict.worker) return 0
     // Remembered as a short digest: the joined key is some 200 characters, and a simulated network's creators
     // remember a million of them.
-    const key = dedupeKey([issuer, verdict.jobId, verdict.taskId, verdict.worker, verdict.round].join('\u0000'))
+    const key = dedupeKey([issuer, verdict.jobId, verdict.taskId, verdict.worker].join('\u0000'))
     if (this.#seen.has(key)) return 0
     if (this.#seen.size >= this.#maxSeen) {
       const oldest = this.#seen.values().next().value

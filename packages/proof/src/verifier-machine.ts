@@ -27,7 +27,6 @@ import {
 import { isProofError, ProofError } from './errors.js'
 import {
   checkFraudEvidence,
-  decodeFraudProof,
   encodeFraudProof,
   fraudProofHash,
   FRAUD_PROOF_VERSION,
@@ -245,6 +244,17 @@ function mismatchOf(result: Result, policy: JobPolicy): ResultMismatch | undefin
   if (policy.chunks !== undefined && result.chunks !== policy.chunks) return 'chunks'
   return undefined
 }
+
+/**
+ * The codes with which {@link checkFraudEvidence} rejects evidence that quotes a soundly signed Result but does not
+ * show what it claims (an index outside the output, a path that does not lead to the root, a chunk the nonce never
+ * challenged): the accuser's fault alone.
+ */
+const UNFOUNDED_EVIDENCE: ReadonlySet<string> = new Set([
+  'PROOF__COMMITMENT_MISMATCH',
+  'PROOF__INVALID_MERKLE_PROOF',
+  'PROOF__INDEX_NOT_CHALLENGED',
+])
 
 /** The class a mismatched check carries: it is failed before any comparison, so none is ever made under it. */
 const UNCOMPARED: ToleranceClass = Object.freeze({ kind: 'bitwise' })
@@ -514,15 +524,11 @@ export class VerifierMachine implements SansIoMachine<VerifierInput, VerifierOut
     try {
       evidence = checkFraudEvidence(input.fraudProof, { openResult: this.#openResult })
     } catch (e) {
-      if (
-        !isProofError(e) ||
-        !['PROOF__COMMITMENT_MISMATCH', 'PROOF__INVALID_MERKLE_PROOF', 'PROOF__INDEX_NOT_CHALLENGED'].includes(e.code)
-      ) {
-        throw e
-      }
-      // The worker's signed commitment is sound but the accusation does not follow from it: not upheld.
-      const result = this.#openResult(decodeFraudProof(input.fraudProof).commitment)
-      this.#publish(result, 'pass', input.round, now, { fraudProof: fraudProofHash(input.fraudProof) })
+      if (!isProofError(e) || !UNFOUNDED_EVIDENCE.has(e.code)) throw e
+      // The worker's signed commitment is sound but the accusation does not follow from it. We judged no chunk, so
+      // we say nothing about the worker: a pass verdict here would vouch for it without any recomputation, and
+      // anyone holding one signed Result could mint such verdicts. Only the sender is marked down, as for a false
+      // accusation; its own timer then moves it on, as for a silent arbiter.
       this.#reputation.recordLocal(input.from, 'fail')
       return
     }

@@ -86,6 +86,21 @@ describe('Reputation', () => {
     expect(r.observe({ ...first }, 'x')).toBe(0)
   })
 
+  it("should count one verdict per issuer about a task's result, its first, whatever rounds it names", () => {
+    const r = new Reputation({ stakeOf: () => 10n ** 9n })
+    const first = verdict('w', 'x', 'pass', { taskId: 't', fraudProof: new Uint8Array(32), round: 1 })
+    const weight = r.observe(first, 'x')
+    expect(weight).toBeGreaterThan(0)
+    for (let round = 0; round <= 16; round++) {
+      expect(r.observe({ ...first, round }, 'x')).toBe(0)
+      expect(r.observe({ ...first, round, outcome: 'fail' }, 'x')).toBe(0)
+    }
+    expect(r.evidence('w')).toEqual({ valid: weight, failed: 0 })
+    // Another issuer, or the same issuer about another task, still counts.
+    expect(r.observe({ ...first, verifier: 'y' }, 'y')).toBeGreaterThan(0)
+    expect(r.observe({ ...first, taskId: 't2', round: 2 }, 'x')).toBeGreaterThan(0)
+  })
+
   it('should forget the least recently updated peer beyond maxTracked, which then scores as new', () => {
     const r = new Reputation({ maxTracked: 2 })
     r.recordLocal('a', 'pass')

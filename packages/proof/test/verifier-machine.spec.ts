@@ -521,6 +521,62 @@ describe('VerifierMachine', () => {
     expect(arbiter!.verifier.pending).toBe(0)
   })
 
+  it('should say nothing about the worker, in any round, when the evidence does not show what it claims', async () => {
+    const net = new TestNet()
+    const [sybil, worker, arbiter] = await net.addPeers(3)
+    const chunks = [Uint8Array.of(1), Uint8Array.of(2), Uint8Array.of(3), Uint8Array.of(4)]
+    const tree = MerkleTree.fromLeaves(chunks)
+    const result = { jobId: 'fake', taskId: 't', worker: worker!.id, root: tree.root, chunks: 4, output: 'bafy' }
+    const commitment = sealEnvelope(
+      worker!.identity,
+      { type: 'result', body: { ...result, tolerance: 'bitwise', computeMs: 1, issuedAt: 0 } },
+      { domain: domainOf('direct'), seq: 1n, expiresAt: 60_000 },
+    )
+    const nonce = Uint8Array.from(nextBytes(seededRng(9), 32))
+    const [challenged] = challengeIndices(tree.root, nonce, 1, 4) as [number]
+    const unchallenged = (challenged + 1) % 4
+    const accusation = (index: number, chunk: Uint8Array, path: Uint8Array[]): Uint8Array =>
+      encodeFraudProof({
+        v: 1,
+        commitment,
+        verifier: sybil!.id,
+        nonce,
+        count: 1,
+        index,
+        chunk,
+        path,
+        recomputed: chunk,
+      })
+    const unfounded = [
+      // Outside the signed output (PROOF__COMMITMENT_MISMATCH).
+      accusation(7, chunks[0]!, tree.proof(0)),
+      // Not the chunk the path leads from (PROOF__INVALID_MERKLE_PROOF).
+      accusation(challenged, Uint8Array.of(9), tree.proof(challenged)),
+      // A sound opening of a chunk the nonce never challenged (PROOF__INDEX_NOT_CHALLENGED).
+      accusation(unchallenged, chunks[unchallenged]!, tree.proof(unchallenged)),
+    ]
+    for (const fraudProof of unfounded) {
+      for (let round = 1; round <= 16; round++) {
+        arbiter!.verifier.handle(
+          {
+            kind: 'arbitrate',
+            from: sybil!.id,
+            creator: sybil!.id,
+            round,
+            fraudProof,
+            tolerance: 'bitwise',
+            chunks: 4,
+          },
+          net.clock.now(),
+        )
+        expect(drain(arbiter!.verifier)).toEqual([])
+      }
+    }
+    expect(arbiter!.verifier.pending).toBe(0)
+    expect(arbiter!.verifier.reputation.evidence(worker!.id)).toEqual({ valid: 0, failed: 0 })
+    expect(arbiter!.verifier.reputation.evidence(sybil!.id)).toEqual({ valid: 0, failed: 3 * 16 })
+  })
+
   it('should refuse more arbitration rounds than the wire can name', () => {
     const init = { self: 'v', rng: seededRng(1), openResult: () => ({}) as never }
     for (const arbitrationRounds of [17, -1, 1.5]) {
