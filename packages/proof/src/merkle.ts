@@ -27,15 +27,14 @@ export function leafHash(data: Uint8Array): Hash {
   return sha256(LEAF_PREFIX, data)
 }
 
-/** The hash of two child nodes. */
+/**
+ * The hash of two child nodes, each a 32-byte hash; anything else throws a RangeError. Hashing other lengths as
+ * given would make a node's input ambiguous: a 33-byte sibling can carry the next node's first byte, so one root
+ * opens to paths no 32-byte tree has, and those cannot go into a fraud proof.
+ */
 export function nodeHash(left: Uint8Array, right: Uint8Array): Hash {
   if (left.length !== HASH_BYTES || right.length !== HASH_BYTES) {
-    // Not a hash (a malformed proof sibling): hashed as given, so the proof fails as it always did.
-    const input = new Uint8Array(1 + left.length + right.length)
-    input.set(NODE_PREFIX)
-    input.set(left, 1)
-    input.set(right, 1 + left.length)
-    return sha256(input)
+    throw new RangeError(`Merkle nodes are ${HASH_BYTES}-byte hashes, not ${left.length} and ${right.length} bytes`)
   }
   nodeInput.set(left, 1)
   nodeInput.set(right, 1 + HASH_BYTES)
@@ -55,7 +54,7 @@ export class MerkleTree {
     return new MerkleTree(leaves.map(leafHash))
   }
 
-  /** A tree over leaves that are already hashed with {@link leafHash}. */
+  /** A tree over leaves already hashed with {@link leafHash}: 32 bytes each, since {@link nodeHash} refuses others. */
   static fromLeafHashes(hashes: readonly Uint8Array[]): MerkleTree {
     return new MerkleTree(hashes.map((h) => Uint8Array.from(h)))
   }
@@ -120,7 +119,10 @@ export function verifyMerkleProof(
   return verifyMerkleProofOfHash(root, leafHash(leaf), index, size, proof)
 }
 
-/** As {@link verifyMerkleProof}, for a leaf given by its hash. */
+/**
+ * As {@link verifyMerkleProof}, for a leaf given by its hash. A leaf hash or sibling that is not 32 bytes fails the
+ * proof (see {@link nodeHash}).
+ */
 export function verifyMerkleProofOfHash(
   root: Uint8Array,
   leafDigest: Uint8Array,
@@ -129,6 +131,7 @@ export function verifyMerkleProofOfHash(
   proof: readonly Uint8Array[],
 ): boolean {
   if (!Number.isInteger(index) || !Number.isInteger(size) || index < 0 || index >= size) return false
+  if (leafDigest.length !== HASH_BYTES) return false
   let hash = leafDigest
   let i = index
   let width = size
@@ -136,11 +139,11 @@ export function verifyMerkleProofOfHash(
   while (width > 1) {
     if (i % 2 === 1) {
       const sibling = proof[used++]
-      if (sibling === undefined) return false
+      if (sibling?.length !== HASH_BYTES) return false
       hash = nodeHash(sibling, hash)
     } else if (i + 1 < width) {
       const sibling = proof[used++]
-      if (sibling === undefined) return false
+      if (sibling?.length !== HASH_BYTES) return false
       hash = nodeHash(hash, sibling)
     }
     i = Math.floor(i / 2)

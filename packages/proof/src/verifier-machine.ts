@@ -503,17 +503,28 @@ export class VerifierMachine implements SansIoMachine<VerifierInput, VerifierOut
       this.#concludeCheck(check, 'pass', now)
       return
     }
-    const fraudProof = encodeFraudProof({
-      v: FRAUD_PROOF_VERSION,
-      commitment: check.envelope,
-      verifier: this.#self,
-      nonce: check.nonce as Uint8Array,
-      count: indices.length,
-      index: indices[bad] as number,
-      chunk: revealed[bad] as Uint8Array,
-      path: (check.paths as Uint8Array[][])[bad] as Uint8Array[],
-      recomputed: chunks[bad] as Uint8Array,
-    })
+    let fraudProof: Uint8Array
+    try {
+      fraudProof = encodeFraudProof({
+        v: FRAUD_PROOF_VERSION,
+        commitment: check.envelope,
+        verifier: this.#self,
+        nonce: check.nonce as Uint8Array,
+        count: indices.length,
+        index: indices[bad] as number,
+        chunk: revealed[bad] as Uint8Array,
+        path: (check.paths as Uint8Array[][])[bad] as Uint8Array[],
+        recomputed: chunks[bad] as Uint8Array,
+      })
+    } catch (e) {
+      if (!isProofError(e)) throw e
+      // The worker signed or revealed what no fraud proof can carry (a chunk or a Result envelope over the bounds;
+      // an honest worker's fit, as its prover commits to nothing larger), and it is still not what we recomputed:
+      // it fails without a fraud proof, as a reveal that does not open its root does. A throw here would leave the
+      // check to time out into acceptance.
+      this.#concludeCheck(check, 'fail', now)
+      return
+    }
     check.fraudProof = fraudProof
     check.fraudProofHash = fraudProofHash(fraudProof)
     this.#concludeCheck(check, 'fail', now)

@@ -1,6 +1,14 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { MerkleTree, merkleRoot, verifyMerkleProof } from '../src/merkle.js'
+import { sha256 } from '@tessera/core'
+import {
+  leafHash,
+  MerkleTree,
+  merkleRoot,
+  nodeHash,
+  verifyMerkleProof,
+  verifyMerkleProofOfHash,
+} from '../src/merkle.js'
 
 const leavesArb = fc.array(fc.uint8Array({ maxLength: 40 }), { minLength: 1, maxLength: 70 })
 
@@ -56,6 +64,20 @@ describe('merkle', () => {
         },
       ),
     )
+  })
+
+  it('should reject a path through a sibling that is not a 32-byte hash, even one that leads to the root', () => {
+    const [l0, l1] = [Uint8Array.of(7), Uint8Array.of(8)].map(leafHash) as [Uint8Array, Uint8Array]
+    const root = sha256(Uint8Array.of(0x01), Uint8Array.from([...l0, ...l1]))
+    expect(verifyMerkleProof(root, Uint8Array.of(7), 0, 2, [l1])).toBe(true)
+    // The same 65 bytes under the node prefix, one byte moved from the left child to the right.
+    const shifted = [Uint8Array.from([...l0.subarray(31), ...l1])]
+    expect(verifyMerkleProofOfHash(root, l0.subarray(0, 31), 0, 2, shifted)).toBe(false)
+    // A root that opens either of its two leaves through a 33-byte sibling, with no 32-byte tree under it.
+    const ambiguous = sha256(Uint8Array.of(0x01), Uint8Array.from([...l0, 0xab, ...l1]))
+    expect(verifyMerkleProof(ambiguous, Uint8Array.of(7), 0, 2, [Uint8Array.from([0xab, ...l1])])).toBe(false)
+    expect(verifyMerkleProof(ambiguous, Uint8Array.of(8), 1, 2, [Uint8Array.from([...l0, 0xab])])).toBe(false)
+    expect(() => nodeHash(l0, Uint8Array.from([0xab, ...l1]))).toThrow(RangeError)
   })
 
   it('should give one leaf its own leaf hash as root and differ from the raw data', () => {

@@ -1,9 +1,11 @@
-import { domainOf, nextBytes, sealEnvelope, seededRng } from '@tessera/core'
+import { domainOf, nextBytes, sealEnvelope, seededRng, sha256, type Hash, type Reveal } from '@tessera/core'
 import { describe, expect, it } from 'vitest'
 import {
   challengeIndices,
   decodeFraudProof,
   encodeFraudProof,
+  leafHash,
+  MAX_CHUNK_BYTES,
   MerkleTree,
   openResultEnvelope,
   VerifierMachine,
@@ -96,6 +98,25 @@ describe('VerifierMachine', () => {
     ).toBeFalsy()
     expect(events(outputs)).toContainEqual(expect.objectContaining({ name: 'task:rejected', outcome: 'fail' }))
     expect(c2!.verifier.sampler.streak(w2!.id)).toBe(0)
+  })
+
+  it('should fail at the reveal a root that opens only through siblings that are not 32-byte hashes', () => {
+    // H(0x01 ‖ L0 ‖ b ‖ L1) opens wrong chunks at 0 with the sibling b ‖ L1 and at 1 with L0 ‖ b, 33 bytes each.
+    const chunks = [Uint8Array.of(7), Uint8Array.of(8)]
+    const [l0, l1] = chunks.map(leafHash) as [Uint8Array, Uint8Array]
+    const root = sha256(Uint8Array.of(0x01), Uint8Array.from([...l0, 0xab, ...l1]))
+    const paths = [[Uint8Array.from([0xab, ...l1])], [Uint8Array.from([...l0, 0xab])]]
+    const outputs = checkForgedOpening({ root, chunks, paths })
+    expect(outputs.find((o) => o.kind === 'recompute')).toBeUndefined()
+    expect(events(outputs)).toEqual([{ name: 'task:rejected', jobId: 'j', taskId: 't', worker: 'w', outcome: 'fail' }])
+  })
+
+  it('should fail, never leave to accept unchecked, a wrong chunk that no fraud proof can carry', () => {
+    // A worker that commits with its own code rather than the prover to a chunk over the fraud proof's bound.
+    const chunk = new Uint8Array(MAX_CHUNK_BYTES + 1)
+    const outputs = checkForgedOpening({ root: leafHash(chunk), chunks: [chunk], paths: [[]] })
+    expect(outputs.filter((o) => o.kind === 'recompute')).toHaveLength(1)
+    expect(events(outputs)).toEqual([{ name: 'task:rejected', jobId: 'j', taskId: 't', worker: 'w', outcome: 'fail' }])
   })
 
   it('should treat a worker that does not reveal before the timeout as refused', async () => {
@@ -621,6 +642,62 @@ function drain(v: {
   const out = []
   for (let o = v.pollOutput(); o !== undefined; o = v.pollOutput()) out.push(o)
   return out as never
+}
+
+/**
+ * A creator checks a Result whose root and openings a worker built by hand (`paths[i]` opens `chunks[i]`), recomputes
+ * whatever it asks for as one zero byte per chunk and lets every timer run out: all it output, in order.
+ */
+function checkForgedOpening(forged: {
+  root: Hash
+  chunks: readonly Uint8Array[]
+  paths: readonly Uint8Array[][]
+}): ReturnType<typeof drain> {
+  const verifier = new VerifierMachine({
+    self: 'c',
+    rng: seededRng(4),
+    openResult: openResultEnvelope,
+    plan: ALWAYS.plan,
+  })
+  const result = {
+    jobId: 'j',
+    taskId: 't',
+    worker: 'w',
+    root: forged.root,
+    chunks: forged.chunks.length,
+    output: 'bafy',
+    tolerance: 'bitwise',
+    computeMs: 1,
+    issuedAt: 0,
+  }
+  verifier.handle({ kind: 'result', result, envelope: new Uint8Array(1) }, 0)
+  const outputs = drain(verifier)
+  const challenge = outputs.find((o) => o.kind === 'send')
+  if (challenge?.kind !== 'send' || challenge.message.type !== 'challenge') throw new Error('expected a challenge')
+  const { nonce, count } = challenge.message.body
+  const indices = challengeIndices(forged.root, nonce, count, forged.chunks.length)
+  const reveal = {
+    jobId: 'j',
+    taskId: 't',
+    worker: 'w',
+    root: forged.root,
+    indices,
+    chunks: indices.map((i) => forged.chunks[i]!),
+    proofs: indices.map((i) => forged.paths[i]!),
+    issuedAt: 1,
+  } as Reveal
+  verifier.handle({ kind: 'reveal', from: 'w', reveal }, 1)
+  outputs.push(...drain(verifier))
+  const recompute = outputs.find((o) => o.kind === 'recompute')
+  if (recompute?.kind === 'recompute') {
+    const recomputed = recompute.indices.map(() => new Uint8Array(1))
+    verifier.handle({ kind: 'recomputed', jobId: 'j', taskId: 't', worker: 'w', chunks: recomputed }, 2)
+    outputs.push(...drain(verifier))
+  }
+  verifier.handleTimeout(Number.MAX_SAFE_INTEGER)
+  outputs.push(...drain(verifier))
+  expect(verifier.pending).toBe(0)
+  return outputs
 }
 
 function events(outputs: ReturnType<typeof drain>): VerifierEvent[] {
