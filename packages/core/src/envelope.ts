@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { decodeCanonical, decodeMessage, encodeCanonical, encodeMessage } from './wire/codec.js'
+import { decodeCanonicalOnly, decodeMessage, encodeCanonical, encodeMessage } from './wire/codec.js'
 import { AUTHOR_FIELD, isMessageType, SCHEMA_VERSIONS, type MessageType, type WireMessage } from './wire/messages.js'
 import { MAX_CLOCK_SKEW_MS, MAX_ENVELOPE_TTL_MS, PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from './constants.js'
 import { CoreError } from './errors.js'
@@ -14,6 +14,10 @@ export const SIGNING_CONTEXT = 'tessera-envelope-v1'
 /**
  * The signed container every message travels in: domain separation (the channel it is valid on), a sequence
  * number (replay protection) and an expiry. The signature covers all fields but itself, DAG-CBOR encoded.
+ *
+ * The signature is over the fields, not over the envelope's bytes, so an envelope is opened only in its one canonical
+ * encoding and with no field but these: else anyone could re-encode a signed envelope into other bytes that still
+ * verify, a second gossip message (ids hash the bytes) that races the original and has it refused as a replay.
  */
 export interface Envelope {
   v: number
@@ -27,7 +31,7 @@ export interface Envelope {
   sig: Uint8Array
 }
 
-const envelopeSchema = z.object({
+const envelopeSchema = z.strictObject({
   v: z.number().int(),
   domain: z.string().max(64),
   type: z.string().max(32),
@@ -102,9 +106,9 @@ export interface Opened {
 }
 
 /**
- * Checks and opens envelope bytes: size, shape, version, domain, expiry, signature, body schema, author and
- * finally replay (after the signature, so forged envelopes cannot fill the replay cache). Every failure is a
- * `CoreError` with a distinct code; arbitrary bytes never raise anything else.
+ * Checks and opens envelope bytes: size, canonical encoding, shape, version, domain, expiry, signature, body schema,
+ * author and finally replay (after the signature, so forged envelopes cannot fill the replay cache). Every failure is
+ * a `CoreError` with a distinct code; arbitrary bytes never raise anything else.
  */
 export function openEnvelope(bytes: Uint8Array, options: OpenOptions): Opened {
   return open(bytes, options, true)
@@ -122,14 +126,13 @@ function open(bytes: Uint8Array, options: OpenOptions, fresh: boolean): Opened {
       },
     )
   }
-  const parsed = envelopeSchema.safeParse(decodeCanonical(bytes, 'envelope'))
+  const parsed = envelopeSchema.safeParse(decodeCanonicalOnly(bytes, 'envelope'))
   if (!parsed.success) {
+    const issue = parsed.error.issues[0]
     throw new CoreError(
       'CORE__MALFORMED_MESSAGE',
-      `envelope is malformed at ${parsed.error.issues[0]?.path.join('.')}`,
-      {
-        path: parsed.error.issues[0]?.path.map(String) ?? [],
-      },
+      `envelope is malformed at ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`,
+      { path: issue?.path.map(String) ?? [] },
     )
   }
   const e = parsed.data

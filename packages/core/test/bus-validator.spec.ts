@@ -12,7 +12,7 @@ import {
   type RejectedMessage,
 } from '../src/index.js'
 import { TopicValidatorResult, type GossipSub, type TopicValidatorFn } from '../src/node/gossip.js'
-import { bid } from './helpers.js'
+import { bid, reencode } from './helpers.js'
 
 const now = 1_700_000_000_000
 
@@ -46,18 +46,14 @@ describe('bus validator', () => {
       { replay, observer: { rejected: (r) => rejected.push(r) } },
     )
     await bus.start()
-    const validate = (seq: bigint) =>
-      validators.get(TOPICS.bids)!(relay.peerId, {
-        type: 'unsigned',
-        topic: TOPICS.bids,
-        data: sealEnvelope(alice, bid(alice.peerId.toString()), {
-          domain: domainOf(TOPICS.bids),
-          seq,
-          expiresAt: now + 60_000,
-        }),
-      })
-    return { validate, rejected }
+    const validateBytes = (data: Uint8Array, from = relay) =>
+      validators.get(TOPICS.bids)!(from.peerId, { type: 'unsigned', topic: TOPICS.bids, data })
+    const validate = (seq: bigint) => validateBytes(seal(seq))
+    return { validate, validateBytes, rejected }
   }
+
+  const seal = (seq: bigint) =>
+    sealEnvelope(alice, bid(alice.peerId.toString()), { domain: domainOf(TOPICS.bids), seq, expiresAt: now + 60_000 })
 
   it('should ignore, not reject, an envelope the full replay guard cannot remember', async () => {
     const { validate, rejected } = await busWith(new ReplayGuard(1, 1))
@@ -67,5 +63,18 @@ describe('bus validator', () => {
     // A replay is still the relay's doing.
     expect(await validate(1n)).toBe(TopicValidatorResult.Reject)
     expect(rejected[1]).toMatchObject({ code: 'CORE__MESSAGE_REPLAYED', penalised: true })
+  })
+
+  it('should reject a re-encoded copy of an envelope from its relay, and accept the original after it', async () => {
+    const { validateBytes, rejected } = await busWith(new ReplayGuard())
+    const mallory = await generateIdentity()
+    const honest = seal(1n)
+    // Another message id (ids hash the bytes) for the same signed fields: it must not win the race to the guard.
+    expect(await validateBytes(reencode(honest, 'float'), mallory)).toBe(TopicValidatorResult.Reject)
+    expect(rejected).toMatchObject([
+      { from: mallory.peerId.toString(), code: 'CORE__MALFORMED_MESSAGE', penalised: true },
+    ])
+    expect(await validateBytes(honest)).toBe(TopicValidatorResult.Accept)
+    expect(rejected).toHaveLength(1)
   })
 })

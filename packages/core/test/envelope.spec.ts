@@ -1,5 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest'
 import {
+  CoreError,
+  decodeMessage,
   domainOf,
   encodeCanonical,
   generateIdentity,
@@ -15,6 +17,7 @@ import {
   type Identity,
   type WireMessage,
 } from '../src/index.js'
+import { reencode, type Reencoding } from './helpers.js'
 
 const now = 1_700_000_000_000
 const domain = domainOf(TOPICS.bids)
@@ -92,6 +95,39 @@ describe('envelope', () => {
     expect(code(() => open(tampered))).toBe('CORE__INVALID_SIGNATURE')
     const resigned = encodeCanonical({ ...envelope, signer: mallory.publicKey })
     expect(code(() => open(resigned))).toBe('CORE__INVALID_SIGNATURE')
+  })
+
+  it.each<Reencoding>(['float', 'unsorted', 'extra-key'])(
+    'should refuse a signed envelope re-encoded into other bytes (%s), and still admit the original after it',
+    (how) => {
+      const replay = new ReplayGuard()
+      const honest = seal()
+      const forged = reencode(honest, how)
+      expect(forged).not.toEqual(honest)
+      // Arriving first, the forged copy is refused before the replay guard sees it, so it cannot have the original
+      // refused as a replay (and its honest relays penalised).
+      expect(code(() => open(forged, { replay }))).toBe('CORE__MALFORMED_MESSAGE')
+      expect(open(honest, { replay }).message).toEqual(bid)
+    },
+  )
+
+  it('should say a re-encoded envelope or body is not canonical', () => {
+    const refusal = (fn: () => unknown): CoreError => {
+      try {
+        fn()
+      } catch (e) {
+        return e as CoreError
+      }
+      throw new Error('expected a refusal')
+    }
+    const float = refusal(() => open(reencode(seal(), 'float')))
+    expect(float.context).toEqual({ what: 'envelope', canonical: false })
+    // The body is signed byte for byte, so only its author can re-encode it; it is held to one encoding all the same.
+    const body = (decodeCanonical(seal()) as { body: Uint8Array }).body
+    const reordered = reencode(body, 'unsorted')
+    expect(decodeCanonical(reordered)).toEqual(decodeCanonical(body))
+    expect(refusal(() => decodeMessage('bid', reordered)).context).toEqual({ what: 'bid body', canonical: false })
+    expect(decodeMessage('bid', body)).toEqual(bid.body)
   })
 
   it('should reject a message whose author is not its signer', () => {

@@ -1,4 +1,6 @@
-import { createNode, type NodeInit, type TesseraNode } from '../src/index.js'
+import * as dagCbor from '@ipld/dag-cbor'
+import { encode, Token, Type } from 'cborg'
+import { createNode, decodeCanonical, encodeCanonical, type NodeInit, type TesseraNode } from '../src/index.js'
 import type { CapacityAnnouncement, WireMessage } from '../src/index.js'
 
 /** A worker's bid on `jobId`: a message that travels on the bids topic (or straight to the creator). */
@@ -6,6 +8,34 @@ export const bid = (worker: string, jobId = 'job-1'): WireMessage => ({
   type: 'bid',
   body: { jobId, worker, price: 10n, etaMs: 1_000, score: 2, maxTasks: 1, issuedAt: Date.now() },
 })
+
+/** How {@link reencode} alters the bytes: an envelope's `expiresAt` as a float64, keys out of order, a key added. */
+export type Reencoding = 'float' | 'unsorted' | 'extra-key'
+
+/**
+ * A DAG-CBOR map (a signed envelope, a body) in other bytes, as anyone relaying an envelope could write them: the same
+ * fields and signature, so the signature still verifies over the fields, but not the canonical encoding.
+ */
+export function reencode(bytes: Uint8Array, how: Reencoding): Uint8Array {
+  const map = decodeCanonical(bytes) as Record<string, unknown>
+  switch (how) {
+    case 'float':
+      return encode(map, {
+        ...dagCbor.encodeOptions,
+        typeEncoders: {
+          ...dagCbor.encodeOptions.typeEncoders,
+          number: (n: number) => (n === map.expiresAt ? [new Token(Type.float, n)] : null),
+        },
+      })
+    case 'unsorted':
+      return encode(Object.fromEntries(Object.entries(map).reverse()), {
+        ...dagCbor.encodeOptions,
+        mapSorter: () => 0,
+      })
+    case 'extra-key':
+      return encodeCanonical({ ...map, x: 0 })
+  }
+}
 
 /** Polls `condition` until it holds, failing with `what` after `timeoutMs`: tests wait on conditions, not on time. */
 export async function waitFor(

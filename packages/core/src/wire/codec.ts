@@ -1,5 +1,6 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import { encode as cborEncode, type EncodeOptions } from 'cborg'
+import { equals } from 'uint8arrays/equals'
 import { CoreError } from '../errors.js'
 import { isMessageType, MESSAGE_SCHEMAS, type MessageBody, type MessageType, type WireMessage } from './messages.js'
 
@@ -29,6 +30,23 @@ export function decodeCanonical(bytes: Uint8Array, what = 'value'): unknown {
   }
 }
 
+/**
+ * Decodes DAG-CBOR that must be the one canonical encoding of its value: re-encoded, the value is these very bytes,
+ * else `CORE__MALFORMED_MESSAGE` (context `canonical: false`). The decoder alone reads many encodings as one value
+ * (map keys in any order, a whole number as a float, `undefined` as null, invalid UTF-8 replaced), so bytes whose
+ * meaning is signed, not the bytes themselves, could be altered by anyone on the way and still verify.
+ */
+export function decodeCanonicalOnly(bytes: Uint8Array, what = 'value'): unknown {
+  const value = decodeCanonical(bytes, what)
+  if (!equals(encodeCanonical(value), bytes)) {
+    throw new CoreError('CORE__MALFORMED_MESSAGE', `${what} is not in canonical DAG-CBOR form`, {
+      what,
+      canonical: false,
+    })
+  }
+  return value
+}
+
 /** Validates a body against its type's schema, returning the normalised (e.g. bigint amounts) value. */
 export function validateBody<T extends MessageType>(type: T, body: unknown): MessageBody<T> {
   const schema = MESSAGE_SCHEMAS[type]
@@ -49,10 +67,13 @@ export function encodeMessage(message: WireMessage): Uint8Array {
   return encodeCanonical(validateBody(message.type, message.body))
 }
 
-/** Decodes and validates a body of the given type. Arbitrary bytes yield a message or a `CoreError`. */
+/**
+ * Decodes and validates a body of the given type, which must be canonical so a signed body has one encoding, not only
+ * one meaning. Arbitrary bytes yield a message or a `CoreError`.
+ */
 export function decodeMessage<T extends MessageType>(type: T, bytes: Uint8Array): MessageBody<T> {
   if (!isMessageType(type)) {
     throw new CoreError('CORE__UNKNOWN_MESSAGE_TYPE', `unknown message type ${String(type)}`, { type })
   }
-  return validateBody(type, decodeCanonical(bytes, `${type} body`))
+  return validateBody(type, decodeCanonicalOnly(bytes, `${type} body`))
 }
