@@ -32,11 +32,17 @@ export type JournalRecord =
    * action under it is refused rather than run again.
    */
   | { t: 'retired'; key: string }
+  /**
+   * The retired action `key` was confirmed on `nonce` of `nonceAccount`, and an action still in play was tried on that
+   * nonce: its attempt can never have run (a nonce runs one transaction). Only the retired action's records could
+   * say so, and they leave at compaction, which writes this line in their stead for as long as it is needed.
+   */
+  | { t: 'spent'; key: string; nonceAccount: string; nonce: string }
 
 export type IntentRecord = Extract<JournalRecord, { t: 'intent' }>
 
-/** A record of one action's step (everything but a retirement). */
-export type StepRecord = Exclude<JournalRecord, { t: 'retired' }>
+/** A record of one action's step (neither a retirement nor a spent nonce). */
+export type StepRecord = Exclude<JournalRecord, { t: 'retired' } | { t: 'spent' }>
 
 /** The last record of each key. */
 export class SettlementJournal {
@@ -47,6 +53,11 @@ export class SettlementJournal {
   readonly #pending = new Map<string, IntentRecord>()
   /** Retired key prefixes (see {@link retire}). */
   readonly #retired = new Set<string>()
+  /**
+   * Nonces that retired actions were confirmed on (see {@link nonceSpent}), by {@link nonceId}: at most one per action
+   * in play after each compaction, since only a nonce that such an action was tried on is kept.
+   */
+  readonly #spentNonces = new Map<string, SpentRecord>()
   /** Appends, retirements and compactions, one at a time: a compaction writes out what the maps hold. */
   readonly #queue = new SerialQueue()
   /** Lines in the file now, and right after it was last compacted: it is compacted again once it doubles. */
@@ -143,12 +154,15 @@ export class SettlementJournal {
 
   /**
    * Whether an action other than `key` was confirmed on a transaction built on `nonce` of `nonceAccount`: a nonce
-   * runs one transaction, so no other built on it ever can.
+   * runs one transaction, so no other built on it ever can. A retired action counts too: it was confirmed all the
+   * same, and once its records are compacted away a `spent` line keeps the answer for the actions still in play.
    */
   nonceSpent(nonceAccount: string, nonce: string, key: string): boolean {
+    const spent = this.#spentNonces.get(nonceId(nonceAccount, nonce))
+    if (spent !== undefined && spent.key !== key) return true
     for (const [other, intent] of this.#intents) {
       if (other === key || intent.nonceAccount !== nonceAccount || intent.nonce !== nonce) continue
-      if (this.get(other)?.t === 'confirmed') return true
+      if (this.#latest.get(other)?.t === 'confirmed') return true
     }
     return false
   }
@@ -193,17 +207,22 @@ export class SettlementJournal {
   async #compactIfDoubled(): Promise<void> {
     if (!this.#retiredSinceCompaction) return
     if (this.#lines < Math.max(JOURNAL_COMPACT_MIN_RECORDS, 2 * this.#compactedLines)) return
-    for (const key of this.#latest.keys()) {
+    const inPlay = noncesInPlay(this.#latest, this.#intents, this.#retired)
+    for (const [key, latest] of this.#latest) {
       if (!this.retired(key)) continue
+      const spent = spentNonceOf(latest, this.#intents.get(key))
+      if (spent !== undefined && inPlay.has(nonceId(spent.nonceAccount, spent.nonce))) this.#apply(spent)
       this.#latest.delete(key)
       this.#intents.delete(key)
     }
+    for (const id of this.#spentNonces.keys()) if (!inPlay.has(id)) this.#spentNonces.delete(id)
     const records: JournalRecord[] = []
     for (const [key, latest] of this.#latest) {
       const intent = this.#intents.get(key)
       if (latest.t !== 'intent' && intent !== undefined) records.push({ ...intent, wire: '' })
       records.push(latest)
     }
+    records.push(...this.#spentNonces.values())
     for (const prefix of this.#retired) records.push({ t: 'retired', key: prefix })
     try {
       await this.#log.replace(records)
@@ -223,6 +242,10 @@ export class SettlementJournal {
       this.#retiredSinceCompaction = true
       return
     }
+    if (record.t === 'spent') {
+      this.#spentNonces.set(nonceId(record.nonceAccount, record.nonce), record)
+      return
+    }
     this.#latest.set(record.key, record)
     if (record.t === 'intent') {
       this.#intents.set(record.key, record)
@@ -238,25 +261,47 @@ export class SettlementJournal {
  * the same attempt (its digest guards the key against other content; its meta is returned on replay). Earlier
  * attempts go, and so do the signed bytes of an intent with an outcome: only an intent without one is ever re-sent.
  * Confirmed keys stay until their owner retires them (see {@link SettlementJournal.retire}), since they are what
- * stops an action from running twice; a retired key's records go, and one line per retired prefix stays.
+ * stops an action from running twice; a retired key's records go, and one line per retired prefix stays. So does
+ * the nonce a retired action was confirmed on while an action in play (neither confirmed nor retired) was tried on
+ * it: a `spent` line, one per such nonce, in place of the retired action's outcome (see
+ * {@link SettlementJournal.nonceSpent}). It goes once no action in play names that nonce.
  */
 export function compactJournal(records: readonly JournalRecord[]): { records: JournalRecord[]; changed: number } {
-  const latest = new Map<string, JournalRecord>()
+  const latest = new Map<string, StepRecord>()
   const intents = new Map<string, IntentRecord>()
-  const retired = new Set<string>()
+  const retirements = new Map<string, JournalRecord>()
   for (const record of records) {
-    if (record.t === 'retired') retired.add(record.key)
+    if (record.t === 'spent') continue
+    if (record.t === 'retired') {
+      retirements.set(record.key, record)
+      continue
+    }
     latest.set(record.key, record)
     if (record.t === 'intent') intents.set(record.key, record)
   }
+  const retired = new Set(retirements.keys())
+  const inPlay = noncesInPlay(latest, intents, retired)
   const kept: JournalRecord[] = []
   let changed = 0
+  const keptSpent = new Set<string>()
+  /** Keeps `spent` unless no action in play needs it or it is kept already. */
+  const keepSpent = (spent: SpentRecord): boolean => {
+    const id = nonceId(spent.nonceAccount, spent.nonce)
+    if (!inPlay.has(id) || keptSpent.has(id)) return false
+    keptSpent.add(id)
+    kept.push(spent)
+    return true
+  }
   for (const record of records) {
     if (record.t === 'retired') {
-      if (record === latest.get(record.key)) kept.push(record)
+      if (record === retirements.get(record.key)) kept.push(record)
       else changed++
+    } else if (record.t === 'spent') {
+      if (!keepSpent(record)) changed++
     } else if (isUnder(retired, record.key)) {
       changed++
+      const spent = record === latest.get(record.key) ? spentNonceOf(record, intents.get(record.key)) : undefined
+      if (spent !== undefined) keepSpent(spent)
     } else if (record === latest.get(record.key)) {
       kept.push(record)
     } else if (record === intents.get(record.key) && record.t === 'intent') {
@@ -267,6 +312,37 @@ export function compactJournal(records: readonly JournalRecord[]): { records: Jo
     }
   }
   return { records: kept, changed }
+}
+
+type SpentRecord = Extract<JournalRecord, { t: 'spent' }>
+
+/** One string for a nonce of a nonce account, as a map key. */
+function nonceId(nonceAccount: string, nonce: string): string {
+  return JSON.stringify([nonceAccount, nonce])
+}
+
+/** The nonce an action whose latest record is `latest` was confirmed on, as a `spent` record; else undefined. */
+function spentNonceOf(latest: StepRecord, intent: IntentRecord | undefined): SpentRecord | undefined {
+  if (latest.t !== 'confirmed' || intent === undefined || intent.attempt !== latest.attempt) return undefined
+  return { t: 'spent', key: latest.key, nonceAccount: intent.nonceAccount, nonce: intent.nonce }
+}
+
+/**
+ * The nonces (by {@link nonceId}) of the latest attempts of the actions in play: neither confirmed nor retired, so
+ * they may be looked up again, and whether another action was confirmed on their nonce may decide how.
+ */
+function noncesInPlay(
+  latest: ReadonlyMap<string, StepRecord>,
+  intents: ReadonlyMap<string, IntentRecord>,
+  retired: ReadonlySet<string>,
+): Set<string> {
+  const ids = new Set<string>()
+  for (const [key, record] of latest) {
+    const intent = intents.get(key)
+    if (record.t === 'confirmed' || intent === undefined || isUnder(retired, key)) continue
+    ids.add(nonceId(intent.nonceAccount, intent.nonce))
+  }
+  return ids
 }
 
 /** Whether `key` starts with one of `prefixes` (each ending in `/`), looked up once per slash of the key. */
@@ -291,6 +367,9 @@ function isJournalRecord(value: unknown): value is JournalRecord {
   if (value === null || typeof value !== 'object') return false
   const r = value as Record<string, unknown>
   if (r.t === 'retired') return typeof r.key === 'string' && r.key.endsWith('/')
+  if (r.t === 'spent') {
+    return typeof r.key === 'string' && typeof r.nonceAccount === 'string' && typeof r.nonce === 'string'
+  }
   const common = typeof r.key === 'string' && Number.isSafeInteger(r.attempt) && typeof r.signature === 'string'
   if (!common) return false
   switch (r.t) {

@@ -7,6 +7,7 @@ import { DurableLog } from '../src/durable-file.js'
 import { isLedgerError } from '../src/errors.js'
 import { ActionExecutor, actionDigest, type LedgerAction } from '../src/executor.js'
 import { JOURNAL_COMPACT_MIN_RECORDS, MAX_JOURNAL_LINE_BYTES } from '../src/constants.js'
+import { memoInstruction } from '../src/memo.js'
 import {
   compactJournal,
   SettlementJournal,
@@ -14,7 +15,7 @@ import {
   type JournalRecord,
   type StepRecord,
 } from '../src/journal.js'
-import { createWorld, liteSvmChain, tempDir, type Chain, type World } from './support/fixtures.js'
+import { createWorld, liteSvmChain, SOL, tempDir, transferSol, type Chain, type World } from './support/fixtures.js'
 
 const intent = (key: string, attempt = 1): IntentRecord => ({
   t: 'intent',
@@ -174,6 +175,44 @@ describe('SettlementJournal', () => {
         ['retired', 'settle-1/'],
       ])
       expect(compactJournal(once.records)).toEqual({ records: once.records, changed: 0 })
+    })
+
+    it('should keep the nonce a retired action was confirmed on while an action in play was tried on it', () => {
+      const onNonce = (key: string, nonce: string): IntentRecord => ({ ...intent(key), nonce, signature: `s-${key}` })
+      const confirmed = (key: string): StepRecord => ({ t: 'confirmed', key, attempt: 1, signature: `s-${key}` })
+      const refused = (key: string): StepRecord => ({
+        t: 'failed',
+        key,
+        attempt: 1,
+        signature: `s-${key}`,
+        code: 'LEDGER__INSUFFICIENT_FUNDS',
+        retryable: false,
+      })
+      const records: JournalRecord[] = [
+        // a/payout was refused on nonce v1, which b/anchor then ran on; b/close ran on v2, which nothing else names.
+        onNonce('a/payout', 'v1'),
+        refused('a/payout'),
+        onNonce('b/anchor', 'v1'),
+        confirmed('b/anchor'),
+        onNonce('b/close', 'v2'),
+        confirmed('b/close'),
+        { t: 'retired', key: 'b/' },
+      ]
+      const once = compactJournal(records)
+      expect(once.records).toEqual([
+        { ...onNonce('a/payout', 'v1'), wire: '' },
+        refused('a/payout'),
+        { t: 'spent', key: 'b/anchor', nonceAccount: 'n', nonce: 'v1' },
+        { t: 'retired', key: 'b/' },
+      ])
+      expect(compactJournal(once.records)).toEqual({ records: once.records, changed: 0 })
+      // Once a/payout is confirmed on a later attempt nothing needs the evidence: it goes.
+      const later = [
+        ...once.records,
+        { ...onNonce('a/payout', 'v3'), attempt: 2 },
+        { ...confirmed('a/payout'), attempt: 2 },
+      ]
+      expect(compactJournal(later).records.map((r) => r.t)).toEqual(['retired', 'intent', 'confirmed'])
     })
 
     it('should compact to a fixed point', () => {
@@ -360,6 +399,56 @@ describe('ActionExecutor', () => {
     expect(outcome?.key).toBe('lost')
     expect(isLedgerError(outcome?.error, 'LEDGER__RECONCILE_AMBIGUOUS')).toBe(true)
     expect(await world.transport.getBalance(bob.address)).toBe(1_000_000n)
+  })
+
+  /**
+   * A payout refused without running (the payer has no SOL), then another action confirmed on the same nonce and its
+   * settlement retired: the refused payout must still be built anew, never left ambiguous for good.
+   */
+  async function refusedThenSpentAndRetired(bob: string): Promise<LedgerAction> {
+    const balance = await world.transport.getBalance(world.payer.address)
+    await transferSol(world.transport, world.payer, (await generateKeyPairSigner()).address, balance - 5_000n)
+    const payout = pay('a/1/payout', SOL, bob)
+    const refused = await world.executor.execute(payout).catch((e: unknown) => e)
+    expect(isLedgerError(refused, 'LEDGER__INSUFFICIENT_FUNDS')).toBe(true)
+    expect(world.journal.get('a/1/payout')?.t).toBe('failed')
+    await world.transport.requestAirdrop(world.payer.address, (2n * SOL) as never)
+    await world.executor.execute({ key: 'b/1/anchor', digest: 'anchor', instructions: () => [memoInstruction('b/1')] })
+    expect(world.journal.intent('b/1/anchor')?.nonce).toBe(world.journal.intent('a/1/payout')?.nonce)
+    await world.journal.retire(['b/'])
+    return payout
+  }
+
+  it('should build anew a refused action whose nonce a retired action was confirmed on', async () => {
+    const bob = await generateKeyPairSigner()
+    const payout = await refusedThenSpentAndRetired(bob.address)
+    const paid = await world.executor.execute(payout)
+    expect(paid.replayed).toBe(false)
+    expect(world.journal.get('a/1/payout')).toMatchObject({ t: 'confirmed', attempt: 2 })
+    expect(await world.transport.getBalance(bob.address)).toBe(SOL)
+  })
+
+  it('should keep that nonce spent through compaction and a restart', async () => {
+    const bob = await generateKeyPairSigner()
+    const payout = await refusedThenSpentAndRetired(bob.address)
+    // Jobs settled and retired one after another until the journal compacts while it runs.
+    for (let job = 0; job < JOURNAL_COMPACT_MIN_RECORDS; job++) {
+      await world.journal.append(intent(`c/${job}/anchor`))
+      await world.journal.append({ t: 'confirmed', key: `c/${job}/anchor`, attempt: 1, signature: 's' })
+      await world.journal.retire([`c/${job}/`])
+    }
+    const lines = (await readFile(world.journal.path, 'utf8')).split('\n')
+    expect(lines.some((line) => line.includes('"key":"b/1/anchor"') && line.startsWith('{"t":"intent"'))).toBe(false)
+    expect(lines.filter((line) => line.startsWith('{"t":"spent","key":"b/1/anchor"'))).toHaveLength(1)
+    await world.journal.close()
+
+    const journal = await SettlementJournal.open(world.journal.path)
+    const executor = await ActionExecutor.open({ transport: world.transport, journal, payer: world.payer })
+    const paid = await executor.execute(payout)
+    expect(paid.replayed).toBe(false)
+    expect(journal.get('a/1/payout')).toMatchObject({ t: 'confirmed', attempt: 2 })
+    expect(await world.transport.getBalance(bob.address)).toBe(SOL)
+    await journal.close()
   })
 
   it('should record a rejection so that a later attempt may build anew', async () => {
