@@ -29,18 +29,24 @@ const MAX_LOG_BYTES = 2 ** 31 - 1
 /**
  * An append-only log of JSON records, one per line as `<json>\t<checksum>`. Each append is synced before it
  * resolves. A torn last line (the process died mid-append, before the append resolved) is cut off on open;
- * a damaged line anywhere else is corruption and is refused with a coded error rather than skipped.
+ * a damaged line anywhere else is corruption and is refused with a coded error rather than skipped. An append that
+ * fails part-way is cut off at once, so the lines after it stay whole (see {@link append}).
  */
 export class DurableLog<T> {
   readonly path: string
   readonly #options: DurableLogOptions
   #handle: FileHandle
+  /** Bytes of the whole lines in the file: where a failed append is cut back to. */
+  #size: number
   #tail: Promise<void> = Promise.resolve()
   #closed = false
+  /** Why no append may land: one failed and could not be cut back (see {@link append}). */
+  #failure: { cause: unknown; cutBack: unknown } | undefined
 
-  private constructor(path: string, handle: FileHandle, options: DurableLogOptions) {
+  private constructor(path: string, handle: FileHandle, size: number, options: DurableLogOptions) {
     this.path = path
     this.#handle = handle
+    this.#size = size
     this.#options = options
   }
 
@@ -66,14 +72,20 @@ export class DurableLog<T> {
       if (validBytes < bytes.byteLength) await handle.truncate(validBytes)
       await handle.sync()
       await syncDirectory(dirname(path))
-      return { log: new DurableLog<T>(path, handle, options), records }
+      return { log: new DurableLog<T>(path, handle, validBytes, options), records }
     } catch (e) {
       await handle.close()
       throw e
     }
   }
 
-  /** Appends one record and syncs it to disk. Appends run one at a time, in call order. */
+  /**
+   * Appends one record and syncs it to disk. Appends run one at a time, in call order. One that fails (a full disk
+   * can write part of a line, then refuse the rest) is cut back off the file before it rejects: a fragment left
+   * there would glue the next line to it, and the next open would refuse the whole file as damaged in the middle.
+   * If even that fails, every later append and replace is refused (`LEDGER__LOG_WRITE_FAILED`), so the fragment
+   * stays the torn last line that the next open drops.
+   */
   append(record: T): Promise<void> {
     let line: string
     try {
@@ -82,9 +94,28 @@ export class DurableLog<T> {
       return Promise.reject(e as Error)
     }
     return this.#serial(async () => {
-      await this.#handle.appendFile(line, 'utf8')
-      await this.#handle.datasync()
+      try {
+        await this.#handle.appendFile(line, 'utf8')
+        await this.#handle.datasync()
+      } catch (e) {
+        await this.#cutBack(e)
+        throw e
+      }
+      this.#size += Buffer.byteLength(line, 'utf8')
     })
+  }
+
+  /**
+   * Cuts the file back to its whole lines after the append that failed with `cause`, and syncs the cut: a line
+   * whose sync failed is cut too, since its append was refused. A cut that fails marks the log failed.
+   */
+  async #cutBack(cause: unknown): Promise<void> {
+    try {
+      await this.#handle.truncate(this.#size)
+      await this.#handle.datasync()
+    } catch (cutBack) {
+      this.#failure = { cause, cutBack }
+    }
   }
 
   /**
@@ -108,6 +139,8 @@ export class DurableLog<T> {
       await this.#handle.close()
       try {
         this.#handle = await open(this.path, 'a', 0o600)
+        // The old file or the new one, whichever the rename left.
+        this.#size = (await this.#handle.stat()).size
       } catch (e) {
         this.#closed = true
         throw e
@@ -132,9 +165,22 @@ export class DurableLog<T> {
 
   #serial(work: () => Promise<void>): Promise<void> {
     if (this.#closed) return Promise.reject(new LedgerError('LEDGER__INVALID_INPUT', `log ${this.path} is closed`))
-    const run = this.#tail.then(work)
+    // Checked when its turn comes: an append queued behind the one that failed must not land after its fragment.
+    const run = this.#tail.then(async () => {
+      if (this.#failure !== undefined) throw this.#failedError(this.#failure)
+      await work()
+    })
     this.#tail = run.catch(() => {})
     return run
+  }
+
+  #failedError(failure: { cause: unknown; cutBack: unknown }): LedgerError {
+    return new LedgerError(
+      'LEDGER__LOG_WRITE_FAILED',
+      `an append to ${this.path} failed and could not be cut back off; reopen the log (restart) to drop it`,
+      { path: this.path, cutBack: String(failure.cutBack) },
+      { cause: failure.cause },
+    )
   }
 
   async close(): Promise<void> {
