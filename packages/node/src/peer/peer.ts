@@ -544,21 +544,36 @@ export class Peer implements NodeOperations {
     )
   }
 
-  /** Stops the market, lets the settlements under way finish, then closes libp2p and the stores. */
+  /**
+   * Stops the market, lets the settlements under way finish, then closes libp2p and the stores. Every step runs
+   * whatever the steps before it did: one that fails (the ledger's state unwritable, say) must not leave libp2p
+   * listening and the data directory locked, so the process could neither exit nor start again. Each failure is
+   * logged (`peer:stop-failed`, with its step); the call rejects with the first once all are done.
+   */
   async stop(): Promise<void> {
-    this.scheduler.stop()
-    this.verification.stop()
-    this.#workload.close()
-    await this.receipts.stop()
-    await this.#reputationStore.close()
-    await this.#resuming
-    await this.settlement.close()
-    await this.holds.stop()
-    if (this.#ownsEngine) this.engine.destroy()
-    await this.node.stop()
-    await this.#libp2pStore.close()
-    await this.datastore.close()
-    this.#log.info('peer:stopped')
+    const failures: unknown[] = []
+    const step = async (name: string, run: () => unknown): Promise<void> => {
+      try {
+        await run()
+      } catch (e) {
+        failures.push(e)
+        this.#log.error({ ...errorFields(e), step: name }, 'peer:stop-failed')
+      }
+    }
+    await step('scheduler', () => this.scheduler.stop())
+    await step('verification', () => this.verification.stop())
+    await step('workload', () => this.#workload.close())
+    await step('receipts', () => this.receipts.stop())
+    await step('reputation', () => this.#reputationStore.close())
+    await step('resume', () => this.#resuming)
+    await step('settlement', () => this.settlement.close())
+    await step('holds', () => this.holds.stop())
+    if (this.#ownsEngine) await step('engine', () => this.engine.destroy())
+    await step('libp2p', () => this.node.stop())
+    await step('libp2p-store', () => this.#libp2pStore.close())
+    await step('datastore', () => this.datastore.close())
+    this.#log.info({ failed: failures.length }, 'peer:stopped')
+    if (failures.length > 0) throw failures[0]
   }
 
   /** The node's identity, addresses and view of the network. */
