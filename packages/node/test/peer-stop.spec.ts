@@ -1,8 +1,30 @@
 import { rm, writeFile } from 'node:fs/promises'
+import { createServer, type Socket } from 'node:net'
 import { join } from 'node:path'
+import { delay, isTesseraError } from '@tessera/core'
+import { DEFAULT_RPC_REQUEST_TIMEOUT_MS } from '@tessera/ledger'
 import { describe, expect, it } from 'vitest'
 import { Peer } from '../src/peer/peer.js'
-import { peerHarness } from './peer-harness.js'
+import { peerHarness, until } from './peer-harness.js'
+
+/** A TCP server on loopback that accepts every connection and never answers: a cluster that hangs. */
+async function silentServer(): Promise<{ url: string; open: Set<Socket>; close: () => Promise<void> }> {
+  const open = new Set<Socket>()
+  const server = createServer((socket) => {
+    open.add(socket)
+    socket.on('close', () => open.delete(socket))
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  return {
+    url: `http://127.0.0.1:${port}`,
+    open,
+    close: () => {
+      for (const socket of open) socket.destroy()
+      return new Promise((resolve) => server.close(() => resolve()))
+    },
+  }
+}
 
 /**
  * A real peer's stop (loopback libp2p, LiteSVM or a cluster URL): whatever fails or hangs on the way, it closes libp2p
@@ -26,5 +48,34 @@ describe('Peer.stop', () => {
     await rm(chain, { force: true })
     const again = await start('unwritable-ledger', { worker: { enabled: false } })
     expect((await again.status()).peerId).toBe(parts.identity.peerId.toString())
+  }, 60_000)
+
+  it('should stop at once while the ledger is opening on a cluster that never answers', async () => {
+    const cluster = await silentServer()
+    try {
+      const peer = await Peer.start(
+        await init('silent-cluster', {
+          worker: { enabled: false },
+          // Any address will do: the cluster is never heard from.
+          ledger: { transport: 'rpc', url: cluster.url, mint: 'So11111111111111111111111111111111111111112' },
+        }),
+      )
+      const giveUp = new AbortController()
+      const asking = peer.wallet({ signal: giveUp.signal })
+      await until('the ledger to ask the cluster', () => (cluster.open.size > 0 ? true : undefined), 10)
+      giveUp.abort()
+      await expect(asking).rejects.toSatisfy((e) => isTesseraError(e, 'CORE__ABORTED'))
+
+      // Before the cluster's first request would even time out, let alone its retries: the opening was aborted.
+      const bound = new AbortController()
+      const stopped = await Promise.race([
+        peer.stop().then(() => 'stopped'),
+        delay(DEFAULT_RPC_REQUEST_TIMEOUT_MS, bound.signal).then(() => 'still waiting on the cluster'),
+      ])
+      bound.abort()
+      expect(stopped).toBe('stopped')
+    } finally {
+      await cluster.close()
+    }
   }, 60_000)
 })

@@ -325,28 +325,34 @@ export class Settlement {
 
   /**
    * Opens the ledger once for every caller. An opening that fails is forgotten (what it opened closed again), so the
-   * next call tries afresh: a cluster briefly away at start must not fail every payment until a restart.
+   * next call tries afresh: a cluster briefly away at start must not fail every payment until a restart. It runs under
+   * the settlement's lifetime, not a caller's: {@link close} aborts it rather than wait out a cluster that never
+   * answers, whose requests are retried for close to a minute.
    */
   #open() {
     if (this.#ledger !== undefined) return this.#ledger
+    const abort = { signal: this.#lifetime.signal }
     const opening = (async () => {
       const { transport, url, wsUrl, mint } = this.#config.ledger
-      const ledger = await openLedger({
-        dataDir: this.#dir,
-        ...(transport === 'rpc' && url !== undefined
-          ? { rpc: { url, ...(wsUrl !== undefined ? { wsUrl } : {}) } }
-          : {}),
-        ...(mint !== undefined ? { mint: mint as Address } : {}),
-      })
+      const ledger = await openLedger(
+        {
+          dataDir: this.#dir,
+          ...(transport === 'rpc' && url !== undefined
+            ? { rpc: { url, ...(wsUrl !== undefined ? { wsUrl } : {}) } }
+            : {}),
+          ...(mint !== undefined ? { mint: mint as Address } : {}),
+        },
+        abort,
+      )
       try {
         const [arbiter, settler, treasuryKey] = await Promise.all(
-          ['arbiter.json', 'settler.json', 'treasury.json'].map((f) => loadOrCreateWallet(join(this.#dir, f))),
+          ['arbiter.json', 'settler.json', 'treasury.json'].map((f) => loadOrCreateWallet(join(this.#dir, f), abort)),
         )
-        const treasury = await ensureTokenAccount(ledger.transport, {
-          payer: ledger.wallet,
-          owner: (treasuryKey as KeyPairSigner).address,
-          mint: ledger.mint,
-        })
+        const treasury = await ensureTokenAccount(
+          ledger.transport,
+          { payer: ledger.wallet, owner: (treasuryKey as KeyPairSigner).address, mint: ledger.mint },
+          abort,
+        )
         return { ledger, arbiter: arbiter as KeyPairSigner, settler: settler as KeyPairSigner, treasury }
       } catch (e) {
         await ledger.close().catch(() => {})
