@@ -50,6 +50,9 @@ export const NODE_ERROR_CODES = [
   // need more memory than a parse thread may take (its context's `reason`: `parser-failed`, `out-of-memory`). Every
   // task of their order would fail so, and a worker leaves the order.
   'NODE__INPUT_UNPARSEABLE',
+  // libp2p could not listen on a configured listen address (a port taken, an address not this machine's); its context
+  // names them (`addresses`) and why (`reasons`).
+  'NODE__LISTEN_FAILED',
 ] as const
 
 /** A code raised by `@tessera/node`. */

@@ -51,6 +51,7 @@ import { InputCache, INPUTS_READ } from './inputs.js'
 import { keepCommittedOutput } from './committed-output.js'
 import { EpochCounter } from './epoch-counter.js'
 import { JobRecords } from './job-records.js'
+import { listenFailure } from './listen-failure.js'
 import { ReceiptExchange } from './receipts.js'
 import { Settlement } from './settlement.js'
 import { type SlashRecord, Verification } from './verification.js'
@@ -259,7 +260,9 @@ export class Peer implements NodeOperations {
         metrics: prometheusMetrics({ registry: metrics.registry, collectDefaultMetrics: true }),
       },
       options,
-    )
+    ).catch((e: unknown) => {
+      throw listenFailure(e, config.listen) ?? e
+    })
     opened.push(() => node.stop())
     // Every message that hands a peer work on a job lets it fetch the job's blobs first.
     const outputRetentionMs = config.worker.outputRetentionHours * 3_600_000

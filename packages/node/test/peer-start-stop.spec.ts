@@ -27,11 +27,31 @@ async function silentServer(): Promise<{ url: string; open: Set<Socket>; close: 
 }
 
 /**
- * A real peer's stop (loopback libp2p, LiteSVM or a cluster URL): whatever fails or hangs on the way, it closes libp2p
- * and its stores, so the process can exit and the data directory start again.
+ * A real peer's start and stop (loopback libp2p, LiteSVM or a cluster URL): a start refuses what it cannot do with a
+ * code and a message of one line; a stop, whatever fails or hangs on the way, closes libp2p and the stores, so the
+ * process can exit and the data directory start again.
  */
-describe('Peer.stop', () => {
-  const { init, start } = peerHarness('tessera-stop-')
+describe("a peer's start and stop", () => {
+  const { init, start } = peerHarness('tessera-start-stop-')
+
+  it('should refuse a listen address whose port is taken with NODE__LISTEN_FAILED, naming that address only', async () => {
+    const taken = createServer()
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
+    const address = `/ip4/127.0.0.1/tcp/${(taken.address() as { port: number }).port}`
+    try {
+      const parts = await init('port-taken', { worker: { enabled: false }, listen: ['/ip4/127.0.0.1/tcp/0', address] })
+      const starting = Peer.start(parts)
+      await expect(starting).rejects.toMatchObject({
+        code: 'NODE__LISTEN_FAILED',
+        context: { addresses: [address], reasons: [expect.stringContaining('EADDRINUSE')] },
+      })
+      const { message } = (await starting.catch((e: unknown) => e)) as Error
+      expect(message).toContain(address)
+      expect(message).not.toContain('\n')
+    } finally {
+      await new Promise((resolve) => taken.close(resolve))
+    }
+  }, 60_000)
 
   it('should close libp2p and the stores when a step before them fails, and reject with that failure', async () => {
     const parts = await init('unwritable-ledger', { worker: { enabled: false } })
