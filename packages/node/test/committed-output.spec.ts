@@ -1,11 +1,12 @@
-import { blobCid } from '@tessera/core'
+import { blobCid, isTesseraError } from '@tessera/core'
 import type { Engine } from '@tessera/gpu'
 import { commitOutput } from '@tessera/proof'
 import { splitTasks, type VerifyRequest } from '@tessera/scheduler'
 import type { OutputStore } from '@tessera/scheduler/driver'
 import { pino } from 'pino'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { keepCommittedOutput } from '../src/peer/committed-output.js'
+import { KEEP_OUTPUT_FIRST_PAUSE_MS } from '../src/peer/constants.js'
 import { GpuWorkload } from '../src/peer/gpu-workload.js'
 import type { InputCache } from '../src/peer/inputs.js'
 import { orderOf } from './fixtures.js'
@@ -112,6 +113,51 @@ describe('keepCommittedOutput', () => {
       put: () => Promise.reject(new Error('not reached')),
     }
     expect(await keepCommittedOutput(blobs, request(rows), logger)).toBe('fail')
+  })
+
+  it('should try again to pin and store an output that passed while this node fails to, and pass it once kept', async () => {
+    vi.useFakeTimers()
+    try {
+      const { blobs, kept } = stores(Buffer.concat(rows))
+      const put = blobs.put
+      let puts = 0
+      // The creator's disk, not the worker, fails twice.
+      blobs.put = async (bytes, options) => {
+        if (++puts <= 2) throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' })
+        return put(bytes, options)
+      }
+      let pins = 0
+      const keeping = keepCommittedOutput(blobs, request(rows), logger, { pin: async () => void pins++ })
+      await vi.advanceTimersByTimeAsync(KEEP_OUTPUT_FIRST_PAUSE_MS * 3)
+      expect(await keeping).toBe('pass')
+      expect(kept).toHaveLength(1)
+      expect([puts, pins]).toEqual([3, 3])
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
+  it('should judge nothing when its fetch is aborted, rejecting with the abort rather than fail the worker', async () => {
+    const controller = new AbortController()
+    const blobs: OutputStore = {
+      fetchFrom: () => {
+        controller.abort()
+        return Promise.reject(new Error('the stream was reset'))
+      },
+      put: () => Promise.reject(new Error('not reached')),
+    }
+    await expect(keepCommittedOutput(blobs, request(rows), logger, { signal: controller.signal })).rejects.toSatisfy(
+      (e) => isTesseraError(e, 'CORE__ABORTED'),
+    )
+  })
+
+  it('should stop trying to keep an output when aborted, rejecting with the abort rather than fail the worker', async () => {
+    const controller = new AbortController()
+    const { blobs } = stores(Buffer.concat(rows))
+    blobs.put = () => Promise.reject(new Error('the blobstore is closed'))
+    const keeping = keepCommittedOutput(blobs, request(rows), logger, { signal: controller.signal })
+    controller.abort()
+    await expect(keeping).rejects.toSatisfy((e) => isTesseraError(e, 'CORE__ABORTED'))
   })
 })
 

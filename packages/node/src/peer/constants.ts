@@ -51,3 +51,10 @@ export const ASSEMBLED_OUTPUT_BYTES_KEPT = 768 * 1024 * 1024
  * node that served them should not hold hundreds of megabytes of pixels until the next request pushes them out.
  */
 export const ASSEMBLED_OUTPUT_IDLE_MS = 60_000
+/**
+ * An output whose checks passed but that this node failed to pin or store (its disk full, say) is tried again after
+ * this pause, doubling each time: its worker's verdict waits rather than fail a worker for the creator's own failure.
+ */
+export const KEEP_OUTPUT_FIRST_PAUSE_MS = 1_000
+/** The longest pause between tries to keep an output whose checks passed. */
+export const KEEP_OUTPUT_MAX_PAUSE_MS = 60_000

@@ -394,7 +394,8 @@ export class Peer implements NodeOperations {
     const scheduler = createScheduler(
       { bus, blobs: node.blobs },
       {
-        // The job does not end (nor can it be deleted) before this resolves: the scheduler waits for its verdict.
+        // The job does not end (nor can it be deleted) before this resolves: the scheduler waits for its verdict. A
+        // stop rejects it (an abort), once the scheduler, stopped, takes no verdict.
         verify: async (request, options) => {
           const outcome = await verification.verify(request)
           if (outcome === 'fail') return outcome
