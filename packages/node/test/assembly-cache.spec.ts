@@ -1,5 +1,5 @@
 import type { AssembledOutput } from '@tessera/scheduler/driver'
-import { ManualClock } from '@tessera/core'
+import { isTesseraError, ManualClock } from '@tessera/core'
 import { describe, expect, it, vi } from 'vitest'
 import { AssemblyCache } from '../src/peer/assembly-cache.js'
 
@@ -112,5 +112,25 @@ describe('AssemblyCache', () => {
     expect(runs).toBe(2)
     expect(await cache.getOrAssemble('a', assemble, { bound: 30 })).toBe(cache.get('a'))
     expect(runs).toBe(2)
+  })
+
+  it('should abort the assemblies in flight and let go of every output once closed, keeping nothing after', async () => {
+    const cache = new AssemblyCache()
+    cache.set('kept', items(4))
+    const gate = Promise.withResolvers<AssembledOutput>()
+    const signals: AbortSignal[] = []
+    // An assembly that finishes after the close, heeding its abort or not.
+    const assemble = ({ signal }: { signal: AbortSignal }) => (signals.push(signal), gate.promise)
+    const waiting = [cache.getOrAssemble('a', assemble), cache.getOrAssemble('b', assemble)]
+
+    cache.close()
+    expect(signals.map((s) => s.aborted)).toEqual([true, true])
+    for (const caller of waiting) await expect(caller).rejects.toSatisfy((e) => isTesseraError(e, 'CORE__ABORTED'))
+    gate.resolve(items(1))
+    await gate.promise
+    expect([cache.size, cache.bytes, cache.assembling]).toEqual([0, 0, 0])
+    await expect(cache.getOrAssemble('c', async () => items(1))).rejects.toSatisfy((e) =>
+      isTesseraError(e, 'CORE__ABORTED'),
+    )
   })
 })

@@ -3,7 +3,8 @@ import { createServer, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { delay, isTesseraError } from '@tessera/core'
 import { DEFAULT_RPC_REQUEST_TIMEOUT_MS } from '@tessera/ledger'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
+import { AssemblyCache } from '../src/peer/assembly-cache.js'
 import { Peer } from '../src/peer/peer.js'
 import { peerHarness, until } from './peer-harness.js'
 
@@ -68,6 +69,17 @@ describe("a peer's start and stop", () => {
     await rm(chain, { force: true })
     const again = await start('unwritable-ledger', { worker: { enabled: false } })
     expect((await again.status()).peerId).toBe(parts.identity.peerId.toString())
+  }, 60_000)
+
+  it('should stop the assemblies of job outputs under way and let go of those assembled', async () => {
+    const peer = await Peer.start(await init('assembling', { worker: { enabled: false } }))
+    const close = vi.spyOn(AssemblyCache.prototype, 'close')
+    try {
+      await peer.stop()
+      expect(close).toHaveBeenCalledOnce()
+    } finally {
+      close.mockRestore()
+    }
   }, 60_000)
 
   it('should stop at once while the ledger is opening on a cluster that never answers', async () => {

@@ -1,4 +1,4 @@
-import { type AbortOptions, type Clock, raceSignal, systemClock, throwIfAborted } from '@tessera/core'
+import { AbortError, type AbortOptions, type Clock, raceSignal, systemClock, throwIfAborted } from '@tessera/core'
 import type { AssembledOutput } from '@tessera/scheduler/driver'
 import { ASSEMBLED_OUTPUT_BYTES_KEPT, ASSEMBLED_OUTPUT_IDLE_MS, ASSEMBLED_OUTPUTS_KEPT } from './constants.js'
 
@@ -63,6 +63,8 @@ export class AssemblyCache {
   readonly #clock: Clock
   #bytes = 0
   #timer: ReturnType<typeof setTimeout> | undefined
+  /** Set by {@link close}: nothing is assembled or kept any more. */
+  #closed = false
 
   constructor(init: AssemblyCacheInit = {}) {
     this.#maxEntries = init.maxEntries ?? ASSEMBLED_OUTPUTS_KEPT
@@ -87,7 +89,8 @@ export class AssemblyCache {
    * one `assemble` puts together, kept once done. Callers asking for one output at once (a client fetching a frame's
    * PNG and EXR side by side) so wait on one assembly, not one each. A caller whose signal aborts stops waiting, with
    * an `AbortError`, and the others wait on; the assembly is aborted only when no caller is left waiting for it. An
-   * assembly that fails fails every caller waiting for it, and is not kept: the next call tries again.
+   * assembly that fails fails every caller waiting for it, and is not kept: the next call tries again. Once the cache
+   * is closed, rejects with an `AbortError`.
    */
   async getOrAssemble(
     key: string,
@@ -97,6 +100,7 @@ export class AssemblyCache {
     const kept = this.get(key)
     if (kept !== undefined) return kept
     throwIfAborted(options.signal)
+    if (this.#closed) throw new AbortError('the assembly cache is closed')
     const flightKey = options.bound === undefined ? key : `${key}\n${options.bound}`
     let assembly = this.#inFlight.get(flightKey)
     if (assembly === undefined) {
@@ -118,7 +122,9 @@ export class AssemblyCache {
     }
     assembly.waiters++
     try {
-      return await raceSignal(assembly.output, options.signal)
+      // A close stops the wait at once, whether or not `assemble` heeds its abort.
+      const { signal } = assembly.controller
+      return await raceSignal(assembly.output, options.signal ? AbortSignal.any([options.signal, signal]) : signal)
     } finally {
       assembly.waiters--
       // The last caller gone before it is done: no one will use it, so it stops fetching and holding outputs.
@@ -129,12 +135,12 @@ export class AssemblyCache {
     }
   }
 
-  /** Keeps `output` under `key`, letting the least recently used go until the bounds hold. */
+  /** Keeps `output` under `key`, letting the least recently used go until the bounds hold; nothing once closed. */
   set(key: string, output: AssembledOutput): void {
     this.delete(key)
     this.#dropIdle()
     const bytes = assembledBytes(output)
-    if (bytes > this.#maxBytes) return
+    if (this.#closed || bytes > this.#maxBytes) return
     this.#entries.set(key, { output, bytes, usedAt: this.#clock.now() })
     this.#bytes += bytes
     this.#arm()
@@ -170,6 +176,20 @@ export class AssemblyCache {
       if (this.#entries.size > 0) this.#arm()
     }, this.#idleMs)
     this.#timer.unref?.()
+  }
+
+  /**
+   * Aborts the assemblies in flight (their callers reject) and lets go of every output kept: its peer is stopping, and
+   * an assembly left running would go on fetching through a stopped node. Nothing is assembled or kept after.
+   */
+  close(): void {
+    this.#closed = true
+    for (const assembly of this.#inFlight.values()) assembly.controller.abort()
+    this.#inFlight.clear()
+    this.#entries.clear()
+    this.#bytes = 0
+    clearTimeout(this.#timer)
+    this.#timer = undefined
   }
 
   /** Outputs being put together. */

@@ -92,6 +92,14 @@ export class CreatorJobs {
     this.#watch()
   }
 
+  /**
+   * Stops the assemblies of job outputs under way, whose callers reject, and lets go of the outputs assembled: the
+   * peer is stopping.
+   */
+  stop(): void {
+    this.#assembled.close()
+  }
+
   /** What is held in memory per job, for tests that it is let go once a job has ended and settled. */
   get retained(): { progress: number; finished: number; epochs: number } {
     return { progress: this.#progress.size, finished: this.#finished.size, epochs: this.#c.epochs.size }

@@ -565,6 +565,7 @@ export class Peer implements NodeOperations {
       }
     }
     await step('scheduler', () => this.scheduler.stop())
+    await step('jobs', () => this.jobs.stop())
     await step('verification', () => this.verification.stop())
     await step('workload', () => this.#workload.close())
     await step('receipts', () => this.receipts.stop())
