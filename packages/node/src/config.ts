@@ -87,6 +87,7 @@ export const configSchema = z
           .default('127.0.0.1'),
         port: z.number().int().min(0).max(65535).default(0),
       })
+      .strict()
       .default({
         host: '127.0.0.1',
         port: 0,
@@ -125,6 +126,7 @@ export const configSchema = z
          */
         workTolerance: z.number().min(1).max(1_000_000).default(DEFAULT_WORK_TOLERANCE),
       })
+      .strict()
       .default({
         enabled: true,
         price: 100n,
@@ -155,6 +157,7 @@ export const configSchema = z
          */
         psnrOutlierFraction: z.number().min(0).max(MAX_PSNR_OUTLIER_FRACTION).default(DEFAULT_PSNR_OUTLIER_FRACTION),
       })
+      .strict()
       .default({
         verifiers: [],
         selfWeight: 1,
@@ -177,6 +180,7 @@ export const configSchema = z
         /** Protocol fee in basis points. */
         feeBps: z.number().int().min(0).max(10_000).default(100),
       })
+      .strict()
       // The transport decides which chain is paid on: a URL it would ignore is a mistake worth stopping for.
       .refine((l) => l.transport === 'litesvm' || l.url !== undefined, {
         message: 'transport rpc needs the cluster url',
@@ -200,16 +204,19 @@ export type NodeConfig = z.output<typeof configSchema>
 /** A config as written in the file or passed to `init`: any field may be left out. */
 export type NodeConfigInput = z.input<typeof configSchema>
 
-/** Validates a config object, with a message naming the first bad field. */
+/**
+ * Validates a config object, with a message naming the first bad field. An unknown key is named by its own path
+ * (`worker.enable`), not its object's: a misspelt key would otherwise leave its setting at the default unnoticed.
+ */
 export function parseConfig(value: unknown, source = 'config'): NodeConfig {
   const parsed = configSchema.safeParse(value)
   if (!parsed.success) {
     const issue = parsed.error.issues[0]
-    const where = issue?.path.join('.') || '(root)'
-    throw new NodeError('NODE__INVALID_CONFIG', `${source}: ${where}: ${issue?.message ?? 'invalid'}`, {
-      source,
-      path: issue?.path.map(String) ?? [],
-    })
+    const unknownKey = issue?.code === 'unrecognized_keys' ? issue.keys[0] : undefined
+    const path = [...(issue?.path.map(String) ?? []), ...(unknownKey === undefined ? [] : [unknownKey])]
+    const why =
+      unknownKey === undefined ? (issue?.message ?? 'invalid') : 'unknown key; check its spelling or remove it'
+    throw new NodeError('NODE__INVALID_CONFIG', `${source}: ${path.join('.') || '(root)'}: ${why}`, { source, path })
   }
   return parsed.data
 }

@@ -31,6 +31,29 @@ describe('config', () => {
     }
   })
 
+  it('should refuse an unknown key inside a section, naming its whole path', () => {
+    // Dropped before: `enable` (for `enabled`) loaded, and the node offered its GPU as a worker.
+    const cases: Array<[unknown, string[]]> = [
+      [{ worker: { enable: false } }, ['worker', 'enable']],
+      [{ api: { prot: 8080 } }, ['api', 'prot']],
+      [{ verification: { server: false } }, ['verification', 'server']],
+      [{ ledger: { feebps: 0 } }, ['ledger', 'feebps']],
+      [{ listn: [] }, ['listn']],
+    ]
+    for (const [input, path] of cases) {
+      try {
+        parseConfig(input, 'flags')
+        expect.unreachable(JSON.stringify(input))
+      } catch (e) {
+        expect(e).toMatchObject({
+          code: 'NODE__INVALID_CONFIG',
+          context: { source: 'flags', path },
+          message: `flags: ${path.join('.')}: unknown key; check its spelling or remove it`,
+        })
+      }
+    }
+  })
+
   it('should take an IP address or a host name for the API host, and refuse what is neither', () => {
     for (const host of ['127.0.0.1', '::1', 'localhost', '0.0.0.0', 'host.docker.internal']) {
       expect(parseConfig({ api: { host } }).api.host).toBe(host)
