@@ -31,9 +31,17 @@ export function checkFlags<T>(check: () => T): T {
 }
 
 /**
- * Prints an error the way an operator wants to read it: the message and its code, never a stack trace (set
- * `TESSERA_DEBUG=1` to see one). Resolves to the exit code: {@link EXIT_USAGE} for a {@link UsageError}, else
- * {@link EXIT_FAILURE}.
+ * The first line of an error's message: one a library threw (libp2p's listen failure) can run on over lines of
+ * addresses and stack frames, which `TESSERA_DEBUG=1` prints in full with the stack.
+ */
+function firstLine(message: string): string {
+  return message.trimStart().split('\n', 1)[0]?.trimEnd() ?? ''
+}
+
+/**
+ * Prints an error the way an operator wants to read it, on one line: the message and its code, or the first line
+ * of an uncoded error's message; never a stack trace (set `TESSERA_DEBUG=1` to see one). Resolves to the exit
+ * code: {@link EXIT_USAGE} for a {@link UsageError}, else {@link EXIT_FAILURE}.
  */
 export function reportError(failure: unknown, io: CliIo): number {
   const e = failure instanceof UsageError ? failure.error : failure
@@ -42,9 +50,9 @@ export function reportError(failure: unknown, io: CliIo): number {
     const remote = typeof e.context.remoteCode === 'string' ? `, remote ${e.context.remoteCode}` : ''
     io.stderr(`error: ${e.message} (${e.code}${remote})\n`)
   } else if (e instanceof Error) {
-    io.stderr(`error: ${e.message}\n`)
+    io.stderr(`error: ${firstLine(e.message)}\n`)
   } else {
-    io.stderr(`error: ${String(e)}\n`)
+    io.stderr(`error: ${firstLine(String(e))}\n`)
   }
   if (process.env.TESSERA_DEBUG === '1' && e instanceof Error && e.stack !== undefined) io.stderr(`${e.stack}\n`)
   return failure instanceof UsageError ? EXIT_USAGE : EXIT_FAILURE
