@@ -99,7 +99,8 @@ export interface InitResult {
 
 /**
  * Creates the data directory (mode 0700) with an identity (0600), a config file and an API token (0600).
- * Idempotent: what exists is kept, so `init` never replaces a key that may hold funds or reputation. When
+ * Idempotent: what exists is kept, so `init` never replaces a key that may hold funds or reputation. `overrides`
+ * are validated before anything is made (`NODE__INVALID_CONFIG`), even where a config exists and is kept. When
  * `options.signal` aborts, it rejects with `AbortError` between steps, each file written whole or not at all; an
  * abort before it starts writes nothing, and running it again completes what an abort left.
  */
@@ -110,10 +111,11 @@ export async function initDataDir(
 ): Promise<InitResult> {
   const { signal } = options
   throwIfAborted(signal)
+  // Validated first, though a directory initialised already keeps its own: a bad config leaves no directory behind.
+  const config = parseConfig(overrides, 'init options')
   await mkdir(dir.root, { recursive: true, mode: 0o700 })
   let created = false
   if (!(await exists(dir.config))) {
-    const config = parseConfig(overrides, 'init options')
     throwIfAborted(signal)
     // The signal is checked before the write, not passed to it. Written whole or not at all, never over one that
     // exists: a config a crash cut short would stop every later start, `init` included. Another `init` that wrote

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises'
+import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { cli, tempDir } from './helpers.js'
@@ -32,6 +32,27 @@ describe('tessera init', () => {
       expect(await readFile(join(tmp.path, 'config.json'), 'utf8')).toBe(config)
       // Flags the config says already are no news: a script may run init each time.
       expect((await cli('--data-dir', tmp.path, 'init', '--no-worker')).stderr).toBe('')
+    } finally {
+      await tmp.cleanup()
+    }
+  })
+
+  it('should exit 2 on flags the config refuses, leaving no directory behind', async () => {
+    const tmp = await tempDir()
+    try {
+      // Exited 1 before, having made the directory empty.
+      const dir = join(tmp.path, 'node')
+      const cases: Array<[string[], RegExp]> = [
+        [['--listen', '/ip4/1.2.3.4/tcp/x'], /^error: flags: listen\.0: .*\(NODE__INVALID_CONFIG\)\n$/],
+        [['--bootstrap', '/ip4/127.0.0.1/tcp/1'], /^error: flags: bootstrap\.0: .*\(NODE__INVALID_CONFIG\)\n$/],
+      ]
+      for (const [flags, stderr] of cases) {
+        const res = await cli('--data-dir', dir, 'init', ...flags)
+        expect(res, flags.join(' ')).toMatchObject({ code: 2, stdout: '', stderr: expect.stringMatching(stderr) })
+        expect(await readdir(tmp.path)).toEqual([])
+      }
+      const empty = await cli('--data-dir', '', 'init')
+      expect(empty).toMatchObject({ code: 2, stderr: expect.stringMatching(/--data-dir.*\(NODE__INVALID_CONFIG\)\n$/) })
     } finally {
       await tmp.cleanup()
     }

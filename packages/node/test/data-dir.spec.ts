@@ -46,6 +46,20 @@ describe('data directory', () => {
     }
   })
 
+  it('should refuse a config it is given before it makes anything', async () => {
+    const tmp = await tempDir()
+    try {
+      const dir = resolveDataDir(`${tmp.path}/node`)
+      await expect(initDataDir(dir, { listen: ['/ip4/1.2.3.4/tcp/x'] })).rejects.toMatchObject({
+        code: 'NODE__INVALID_CONFIG',
+        context: { source: 'init options', path: ['listen', '0'] },
+      })
+      expect(await readdir(tmp.path)).toEqual([])
+    } finally {
+      await tmp.cleanup()
+    }
+  })
+
   it('should refuse a data directory set empty, which would be the current directory', () => {
     expect(() => resolveDataDir('')).toThrow(expect.objectContaining({ code: 'NODE__INVALID_CONFIG' }))
     const before = process.env.TESSERA_DATA_DIR

@@ -1,7 +1,9 @@
 import type { AbortOptions } from '@tessera/core'
 import type { Command } from 'commander'
-import type { NodeConfig } from '../../config.js'
-import { initDataDir, resolveDataDir } from '../../data-dir.js'
+import { type NodeConfig, parseConfig } from '../../config.js'
+import { initDataDir } from '../../data-dir.js'
+import { dataDirOf } from '../data-dir-flag.js'
+import { checkFlags } from '../errors.js'
 import type { CliIo } from '../io.js'
 
 interface InitFlags {
@@ -35,16 +37,19 @@ export function registerInit(program: Command, io: CliIo, options: AbortOptions 
     .option('--bootstrap <multiaddr...>', 'peers to join through')
     .option('--no-worker', 'do not offer this machine as a worker')
     .action(async (flags: InitFlags) => {
-      const dir = resolveDataDir(program.opts<{ dataDir?: string }>().dataDir)
-      const result = await initDataDir(
-        dir,
-        {
-          ...(flags.listen !== undefined ? { listen: flags.listen } : {}),
-          ...(flags.bootstrap !== undefined ? { bootstrap: flags.bootstrap } : {}),
-          ...(flags.worker ? {} : { worker: { enabled: false } }),
-        },
-        options,
+      const dir = dataDirOf(program)
+      // Checked before anything is made: flags the config refuses are a usage error that leaves no directory behind.
+      const config = checkFlags(() =>
+        parseConfig(
+          {
+            ...(flags.listen !== undefined ? { listen: flags.listen } : {}),
+            ...(flags.bootstrap !== undefined ? { bootstrap: flags.bootstrap } : {}),
+            ...(flags.worker ? {} : { worker: { enabled: false } }),
+          },
+          'flags',
+        ),
       )
+      const result = await initDataDir(dir, config, options)
       io.stdout(
         `${result.created ? 'initialised' : 'already initialised'} ${dir.root}\npeer id: ${result.identity.peerId.toString()}\nconfig: ${dir.config}\n`,
       )

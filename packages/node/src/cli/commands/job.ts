@@ -14,9 +14,9 @@ import { type Command, InvalidArgumentError, Option } from 'commander'
 import { z } from 'zod'
 import { ApiClient } from '../../api/client.js'
 import { DEFAULT_JOBS_LISTED, type JobRequest, type JobStatus, MAX_JOBS_LISTED } from '../../api/contract.js'
-import { resolveDataDir } from '../../data-dir.js'
 import { NodeError } from '../../errors.js'
 import { encodeTensorBundle } from '../../peer/tensor-bundle.js'
+import { dataDirOf } from '../data-dir-flag.js'
 import type { CliIo } from '../io.js'
 import { jobHeadline, jobReport, jobTable } from '../job-report.js'
 import { environmentOptions, lightingOf, type EnvironmentFlags } from '../environment-flags.js'
@@ -164,7 +164,7 @@ function parseListLimit(value: string): number {
 /** `tessera job submit|status|list|cancel|delete|fetch`. */
 export function registerJob(program: Command, io: CliIo, options: AbortOptions = {}): void {
   const job = program.command('job').description('order work from the network and collect it')
-  const client = () => ApiClient.forDataDir(resolveDataDir(program.opts<{ dataDir?: string }>().dataDir), options)
+  const client = () => ApiClient.forDataDir(dataDirOf(program), options)
 
   environmentOptions(
     job

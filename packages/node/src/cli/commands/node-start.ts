@@ -3,9 +3,10 @@ import type { AbortOptions } from '@tessera/core'
 import { type Command, InvalidArgumentError, Option } from 'commander'
 import { ApiServer } from '../../api/server.js'
 import { type NodeConfig, parseConfig } from '../../config.js'
-import { openDataDir, readApiToken, resolveDataDir } from '../../data-dir.js'
+import { openDataDir, readApiToken } from '../../data-dir.js'
 import { createLogger } from '../../logger.js'
 import { Peer } from '../../peer/peer.js'
+import { dataDirOf } from '../data-dir-flag.js'
 import { checkFlags } from '../errors.js'
 import type { CliIo } from '../io.js'
 import { parseAmount, parsePositiveInt } from '../parse.js'
@@ -127,7 +128,7 @@ export function registerNodeStart(node: Command, program: Command, io: CliIo, op
       new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']),
     )
     .action(async (flags: StartFlags) => {
-      const dir = resolveDataDir(program.opts<{ dataDir?: string }>().dataDir)
+      const dir = dataDirOf(program)
       const opened = await openDataDir(dir, options)
       const config = checkFlags(() => applyFlags(opened.config, flags))
       const logger = createLogger(config.logLevel)

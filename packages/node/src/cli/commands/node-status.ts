@@ -2,7 +2,7 @@ import type { AbortOptions } from '@tessera/core'
 import type { Command } from 'commander'
 import { ApiClient } from '../../api/client.js'
 import type { NodeStatus } from '../../api/contract.js'
-import { resolveDataDir } from '../../data-dir.js'
+import { dataDirOf } from '../data-dir-flag.js'
 import type { CliIo } from '../io.js'
 
 /** A node's status as people read it: one `key: value` line each, addresses one per line. */
@@ -34,7 +34,7 @@ export function registerNodeStatus(node: Command, program: Command, io: CliIo, o
     )
     .option('--json', 'print JSON')
     .action(async (flags: { json?: boolean }) => {
-      const client = await ApiClient.forDataDir(resolveDataDir(program.opts<{ dataDir?: string }>().dataDir), options)
+      const client = await ApiClient.forDataDir(dataDirOf(program), options)
       const status = await client.status(options)
       io.stdout(flags.json === true ? `${JSON.stringify(status)}\n` : show(status))
     })

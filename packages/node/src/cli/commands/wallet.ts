@@ -2,7 +2,7 @@ import type { AbortOptions } from '@tessera/core'
 import type { Command } from 'commander'
 import { ApiClient } from '../../api/client.js'
 import type { WalletInfo } from '../../api/contract.js'
-import { resolveDataDir } from '../../data-dir.js'
+import { dataDirOf } from '../data-dir-flag.js'
 import type { CliIo } from '../io.js'
 import { parseAmount } from '../parse.js'
 
@@ -12,7 +12,7 @@ function show(wallet: WalletInfo): string {
 
 /** `tessera wallet [airdrop <amount>]`: the running node's ledger wallet. */
 export function registerWallet(program: Command, io: CliIo, options: AbortOptions = {}): void {
-  const client = () => ApiClient.forDataDir(resolveDataDir(program.opts<{ dataDir?: string }>().dataDir), options)
+  const client = () => ApiClient.forDataDir(dataDirOf(program), options)
   const wallet = program
     .command('wallet')
     .description("the node's wallet on its ledger: balance")
