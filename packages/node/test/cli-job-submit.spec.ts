@@ -99,6 +99,32 @@ describe('tessera job submit', () => {
     }
   })
 
+  it('should refuse, with exit 2 before uploading anything, a flag of the other kind of job', async () => {
+    const tensors = join(dir.path, 'tensors.json')
+    const inference = [model, '--input', tensors, '--items', '4']
+    const cases: [string[], string][] = [
+      // Ordered a render before, ignoring the inference's flags, and exited 0.
+      [[scene, '--input', tensors, '--items', '3', '--flops-per-item', '5', '--no-wait'], '--input'],
+      [[scene, '--items-per-task', '2'], '--items-per-task'],
+      [[...inference, '--frames', '2'], '--frames'],
+      [[...inference, '--first-frame', '0'], '--first-frame'],
+      [[...inference, '--fps', '30'], '--fps'],
+      [[...inference, '--animation', 'walk'], '--animation'],
+      [[...inference, '--samples', '16'], '--samples'],
+      [[...inference, '--environment', 'sky.hdr'], '--environment'],
+      [[...inference, '--environment-hidden'], '--environment-hidden'],
+    ]
+    for (const [argv, flag] of cases) {
+      const res = await submit(...argv)
+      expect({ argv, code: res.code }).toEqual({ argv, code: 2 })
+      const kind = argv[0] === scene ? "an inference's flag, and .* is rendered" : "a render's flag, and .* is run as"
+      expect(res.stderr).toMatch(
+        new RegExp(`^error: ${flag} is ${kind}.*; leave it out \\(NODE__UNSUPPORTED_INPUT\\)\n$`),
+      )
+      expect(api.putBlob).not.toHaveBeenCalled()
+    }
+  })
+
   it('should order an inference with the work it declares an item takes', async () => {
     await writeFile(join(dir.path, 'one.json'), JSON.stringify({ x: { dims: [1, 4], data: [1, 2, 3, 4] } }))
     const input = join(dir.path, 'one.json')

@@ -104,6 +104,42 @@ function inferenceOf(flags: SubmitFlags): InferenceFlags {
   }
 }
 
+/** `job submit` flags only a render takes (attribute names): a model ignores them. */
+const RENDER_ONLY_FLAGS: ReadonlySet<string> = new Set([
+  'frames',
+  'firstFrame',
+  'fps',
+  'animation',
+  'width',
+  'height',
+  'tile',
+  'samples',
+  'environment',
+  'environmentIntensity',
+  'environmentRotation',
+  'environmentHidden',
+])
+
+/** `job submit` flags only an inference takes (attribute names): a scene ignores them. */
+const INFERENCE_ONLY_FLAGS: ReadonlySet<string> = new Set(['input', 'items', 'itemsPerTask', 'flopsPerItem'])
+
+/**
+ * Refuses a flag of the other kind of job than `file`'s, given on the command line: ignored, it would order a job
+ * other than the one asked for (a render where an inference was meant) and succeed.
+ */
+function refuseOtherKindFlags(command: Command, file: string, inference: boolean): void {
+  const others = inference ? RENDER_ONLY_FLAGS : INFERENCE_ONLY_FLAGS
+  const given = command.options.find(
+    (o) => others.has(o.attributeName()) && command.getOptionValueSource(o.attributeName()) === 'cli',
+  )
+  if (given === undefined) return
+  const flag = given.long ?? given.flags
+  const why = inference
+    ? `a render's flag, and ${file} is run as an inference`
+    : `an inference's flag, and ${file} is rendered`
+  throw new NodeError('NODE__UNSUPPORTED_INPUT', `${flag} is ${why}; leave it out`, { file, flag })
+}
+
 /** The inference split `inference` asks for, as the order and the control API carry it. */
 function inferenceSplitOf({ input: _, ...split }: InferenceFlags): NonNullable<JobRequest['inference']> {
   return split
@@ -195,13 +231,14 @@ export function registerJob(program: Command, io: CliIo, options: AbortOptions =
     .option('--max-price <units>', 'highest price per benchmark-hour', parseAmount)
     .option('--deadline <seconds>', 'the job must finish within this (at most 30 days)', parseDeadline)
     .option('--no-wait', 'return once ordered instead of following progress')
-    .action(async (file: string, flags: SubmitFlags) => {
+    .action(async (file: string, flags: SubmitFlags, command: Command) => {
       const ext = extname(file).toLowerCase()
       if (!['.glb', '.gltf', '.onnx'].includes(ext)) {
         throw new NodeError('NODE__UNSUPPORTED_INPUT', `${file}: expected a .glb or .gltf scene or an .onnx model`, {
           file,
         })
       }
+      checkFlags(() => refuseOtherKindFlags(command, file, ext === '.onnx'))
       const inference = ext === '.onnx' ? checkFlags(() => inferenceOf(flags)) : undefined
       // Counted and sized as the node counts and sizes the order's tasks, before anything is read or uploaded for an
       // order it would refuse.
