@@ -1,4 +1,4 @@
-import { access, readdir } from 'node:fs/promises'
+import { access, readdir, readFile, writeFile } from 'node:fs/promises'
 import type { AbortOptions } from '@tessera/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ApiClient } from '../src/api/client.js'
@@ -96,6 +96,24 @@ describe('tessera node start, stopped by a signal', () => {
     const res = await within(cliWith({ signal: AbortSignal.abort() }, '--data-dir', dir.path, ...start))
     expect(res).toMatchObject({ code: 1, stderr: expect.stringMatching(/\(CORE__ABORTED\)\n$/) })
     expect(await readdir(dir.path)).toEqual(before)
+  })
+
+  it('should refuse a damaged API token before the peer starts', async () => {
+    const data = resolveDataDir(dir.path)
+    const token = await readFile(data.apiToken)
+    const before = await readdir(dir.path)
+    await writeFile(data.apiToken, 'abc')
+    try {
+      const res = await within(cliWith({}, '--data-dir', dir.path, ...start))
+      expect(res).toMatchObject({
+        code: 1,
+        stderr: expect.stringMatching(/API token .* is damaged.*\(NODE__DATA_DIR_NOT_INITIALISED\)\n$/),
+      })
+      // Before, the peer started (its datastore, blob store and ledger made) and announced itself, then stopped.
+      expect(await readdir(dir.path)).toEqual(before)
+    } finally {
+      await writeFile(data.apiToken, token)
+    }
   })
 
   it('should stop a running node cleanly when the signal aborts, as SIGTERM does, and exit 0', async () => {

@@ -131,6 +131,8 @@ export function registerNodeStart(node: Command, program: Command, io: CliIo, op
       const dir = dataDirOf(program)
       const opened = await openDataDir(dir, options)
       const config = checkFlags(() => applyFlags(opened.config, flags))
+      // Read before the peer starts: a damaged token found after would stop a node that had announced itself.
+      const token = await readApiToken(dir, options)
       const logger = createLogger(config.logLevel)
       const peer = await Peer.start({ dir, config, identity: opened.identity, logger }, options)
       if (config.worker.fault === 'crash-mid-job') {
@@ -158,7 +160,7 @@ export function registerNodeStart(node: Command, program: Command, io: CliIo, op
       let api: ApiServer | undefined
       let address: { host: string; port: number }
       try {
-        api = new ApiServer(peer, { ...config.api, token: await readApiToken(dir, options), logger })
+        api = new ApiServer(peer, { ...config.api, token, logger })
         address = await api.listen(options)
         // Not handed the signal: the node runs now, so an abort is a stop request (seen below), not a torn file.
         await writeFile(dir.apiAddress, JSON.stringify(address), { mode: 0o600 })
