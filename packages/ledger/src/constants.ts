@@ -19,6 +19,9 @@ export const MAX_FEE_BPS = 10_000
 export const MULTISIG_THRESHOLD = 2
 export const MULTISIG_SIGNER_COUNT = 3
 
+/** Most token units a mint's supply, and so any token account, may hold: SPL Token counts them in a u64. */
+export const MAX_TOKEN_UNITS = 0xffff_ffff_ffff_ffffn
+
 /** Decimals of the local demo mint created on LiteSVM. */
 export const DEFAULT_TOKEN_DECIMALS = 6
 

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { isAddress, lamports as toLamports, type Address, type KeyPairSigner } from '@solana/kit'
 import { logger as createLogger, type Logger } from '@libp2p/logger'
 import { replaceFile, throwIfAborted, type AbortOptions } from '@tessera/core'
-import { JOURNAL_FILE, WALLET_FILE } from './constants.js'
+import { JOURNAL_FILE, MAX_TOKEN_UNITS, WALLET_FILE } from './constants.js'
 import { LedgerError } from './errors.js'
 import { ActionExecutor, type ExecutorHooks } from './executor.js'
 import { SettlementJournal } from './journal.js'
@@ -60,7 +60,8 @@ export interface Ledger {
   balance(options?: AbortOptions): Promise<{ lamports: bigint; tokens: bigint }>
   /**
    * Free lamports (LiteSVM, a local validator, devnet) and, on the local demo mint, free tokens. Anything else is
-   * `LEDGER__AIRDROP_UNAVAILABLE`.
+   * `LEDGER__AIRDROP_UNAVAILABLE`. Tokens that would take the mint's supply past {@link MAX_TOKEN_UNITS} are refused
+   * (`LEDGER__INVALID_INPUT`) before anything is sent, rather than by the token program, which charges the fee.
    */
   airdrop(amounts: { lamports?: bigint; tokens?: bigint }, options?: AbortOptions): Promise<void>
   close(): Promise<void>
@@ -126,6 +127,15 @@ export async function openLedger(options: LedgerOptions, abort: AbortOptions = {
           throw new LedgerError('LEDGER__AIRDROP_UNAVAILABLE', 'token airdrops exist only for the local demo mint', {
             mint,
           })
+        }
+        // The supply holds every account's tokens: within it, the wallet's balance cannot overflow either.
+        const { supply } = await readMint(transport, mint, o)
+        if (amounts.tokens > MAX_TOKEN_UNITS - supply) {
+          throw new LedgerError(
+            'LEDGER__INVALID_INPUT',
+            `an airdrop of ${amounts.tokens} tokens would take the mint's supply of ${supply} past ${MAX_TOKEN_UNITS}, the most it counts; ask for at most ${MAX_TOKEN_UNITS - supply}`,
+            { mint, tokens: amounts.tokens.toString(), supply: supply.toString() },
+          )
         }
         const destination = await ensureTokenAccount(transport, { payer: wallet, owner: wallet.address, mint }, o)
         await mintTokens(transport, { payer: wallet, mint, mintAuthority, destination, amount: amounts.tokens }, o)

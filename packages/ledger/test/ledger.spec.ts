@@ -93,6 +93,25 @@ describe('openLedger', () => {
     })
   }
 
+  it("should refuse, before paying a fee, a token airdrop past what the mint's supply counts", async () => {
+    const ledger = await openLedger({ dataDir: dir.path })
+    try {
+      const max = 0xffff_ffff_ffff_ffffn
+      await ledger.airdrop({ tokens: max - 5n })
+      const before = await ledger.balance()
+      // Sent before: the token program refused it (Custom 14, overflow), and the wallet paid the fee.
+      await expect(ledger.airdrop({ tokens: 6n })).rejects.toMatchObject({
+        code: 'LEDGER__INVALID_INPUT',
+        message: expect.stringMatching(/supply of 18446744073709551610 past .*; ask for at most 5$/),
+      })
+      expect(await ledger.balance()).toEqual(before)
+      await ledger.airdrop({ tokens: 5n })
+      expect((await ledger.balance()).tokens).toBe(max)
+    } finally {
+      await ledger.close()
+    }
+  })
+
   it('should reject with CORE__ABORTED, leaving nothing open, when its signal aborts', async () => {
     const aborted = (e: unknown): boolean => isCoreError(e, 'CORE__ABORTED')
     await expect(openLedger({ dataDir: dir.path }, { signal: AbortSignal.abort() })).rejects.toSatisfy(aborted)

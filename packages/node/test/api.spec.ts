@@ -9,6 +9,7 @@ import {
   MAX_INFERENCE_ITEMS,
   TesseraError,
 } from '@tessera/core'
+import { LedgerError } from '@tessera/ledger'
 import { MAX_JOB_TIMEOUT_MS } from '@tessera/scheduler'
 import { describe, expect, it, vi } from 'vitest'
 import { DEFAULT_JOBS_LISTED, type JobRequest, MAX_JOBS_LISTED, type NodeOperations } from '../src/api/contract.js'
@@ -388,6 +389,34 @@ describe('control API', () => {
       expect(reply).toMatch(/^HTTP\/1\.1 400/)
       expect(reply).toMatch(/NODE__API_MALFORMED_REQUEST/)
     })
+  })
+
+  it("should refuse an airdrop of nothing, and one past the mint's supply as the caller's, not its own failure", async () => {
+    const ops = fakeOps()
+    const logger = { error: vi.fn() }
+    const airdrop = vi.spyOn(ops, 'airdrop')
+    await withServer(
+      ops,
+      async (client, port) => {
+        // Minted nothing before, and paid a transaction's fee.
+        await expect(client.airdrop(0n)).rejects.toMatchObject({
+          code: 'NODE__API_MALFORMED_REQUEST',
+          message: expect.stringMatching(/amount: an airdrop is of at least 1 token/),
+        })
+        expect(airdrop).not.toHaveBeenCalled()
+        // The ledger refuses it before sending (it was the token program's Custom 14 overflow: a 500, logged).
+        airdrop.mockRejectedValue(new LedgerError('LEDGER__INVALID_INPUT', "past the mint's supply; ask for at most 5"))
+        const res = await fetch(`http://127.0.0.1:${port}/v1/wallet/airdrop`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ amount: '6' }),
+        })
+        expect(res.status).toBe(400)
+        expect(((await res.json()) as { error: { code: string } }).error.code).toBe('LEDGER__INVALID_INPUT')
+        expect(logger.error).not.toHaveBeenCalled()
+      },
+      logger,
+    )
   })
 
   it('should refuse to serve with an empty or short token, which would let any caller in', () => {

@@ -343,6 +343,7 @@ describe('tessera commands', () => {
         /verification\.verifiers\.0: not a peer id/,
       ],
       [['--data-dir', creatorDir, 'wallet', 'airdrop', 'lots'], 2, /expected a whole number/],
+      [['--data-dir', creatorDir, 'wallet', 'airdrop', '0'], 2, /expected at least 1 token unit/],
       [['--data-dir', creatorDir, 'job', 'submit', join(dir.path, 'scene.glb'), '--tier', '4'], 2, /--tier.*1, 2, 3/],
       [
         ['--data-dir', creatorDir, 'job', 'submit', join(dir.path, 'scene.glb'), '--deadline', '99999999'],

@@ -111,7 +111,10 @@ const jobRequestSchema = z
     message: "a render's environment lighting needs its panorama as the second of two inputs",
   })
 
-const airdropSchema = z.object({ amount: tokenAmount }).strict()
+/** An airdrop of tokens: at least one, as one of none would mint nothing and still pay its transaction's fee. */
+const airdropSchema = z
+  .object({ amount: tokenAmount.refine((v) => BigInt(v) > 0n, 'an airdrop is of at least 1 token') })
+  .strict()
 
 /** Where the control API listens and whom it lets in. */
 export interface ApiServerOptions {

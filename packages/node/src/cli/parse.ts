@@ -95,6 +95,13 @@ export function parseAmount(value: string): bigint {
   return BigInt(value)
 }
 
+/** Parses a token amount of at least one unit (an airdrop's: one of none would pay a fee to mint nothing). */
+export function parsePositiveAmount(value: string): bigint {
+  const amount = parseAmount(value)
+  if (amount === 0n) throw new InvalidArgumentError('expected at least 1 token unit')
+  return amount
+}
+
 /** Parses a frame rate flag: a number from {@link MIN_FPS} to {@link MAX_FPS}. */
 export function parseFps(value: string): number {
   const fps = parsePositiveNumber(value)

@@ -4,7 +4,7 @@ import { ApiClient } from '../../api/client.js'
 import type { WalletInfo } from '../../api/contract.js'
 import { dataDirOf } from '../data-dir-flag.js'
 import type { CliIo } from '../io.js'
-import { parseAmount } from '../parse.js'
+import { parsePositiveAmount } from '../parse.js'
 
 function show(wallet: WalletInfo): string {
   return `address: ${wallet.address}\nlamports: ${wallet.lamports}\ntokens: ${wallet.tokens}\nmint: ${wallet.mint}\n`
@@ -20,6 +20,6 @@ export function registerWallet(program: Command, io: CliIo, options: AbortOption
   wallet
     .command('airdrop')
     .description('local airdrop of payment tokens (embedded LiteSVM or a local validator only)')
-    .argument('<amount>', 'token units', parseAmount)
+    .argument('<amount>', 'token units, at least 1', parsePositiveAmount)
     .action(async (amount: bigint) => io.stdout(show(await (await client()).airdrop(amount, options))))
 }
