@@ -149,6 +149,10 @@ describe('control API', () => {
       expect((ops.submitted[2] as JobRequest).render?.environment?.visible).toBe(false)
       for (const bad of [
         { ...lit, inputs: ['c'] },
+        // Read by every peer as a panorama lit with defaults, though no lighting was asked for.
+        { ...job, inputs: ['c', 'sky'] },
+        // Carried, never read.
+        { ...lit, inputs: ['c', 'sky', 'extra'] },
         { ...lit, render: { ...lit.render, environment: { intensity: -1, rotation: 0 } } },
         { ...lit, render: { ...lit.render, environment: { intensity: 1 } } },
         // An animation is picked to be played at a frame rate: without one it would only change the job's id.
@@ -277,6 +281,35 @@ describe('control API', () => {
         code: 'NODE__API_MALFORMED_REQUEST',
       })
       expect(await client.submitJob({ ...job, deadlineMs: MAX_JOB_TIMEOUT_MS })).toEqual({ jobId: 'job-1' })
+    })
+  })
+
+  it('should refuse, with a coded 400, inputs a job would not read as the caller meant', async () => {
+    const ops = fakeOps()
+    await withServer(ops, async (_client, port) => {
+      const render = { frames: 1, width: 8, height: 8, tileWidth: 4, tileHeight: 4, samples: 1 }
+      const environment = { intensity: 1, rotation: 0 }
+      const inference = { items: 4, itemsPerTask: 2 }
+      const cases: [object, RegExp][] = [
+        // Accepted before: every peer lit the scene with the second input as a panorama, at default lighting.
+        [{ kind: 'render', inputs: ['scene', 'sky'], render }, /^inputs: a render's inputs are its scene and/],
+        // Accepted before: the third input was carried in the order and never read.
+        [
+          { kind: 'render', inputs: ['scene', 'sky', 'x'], render: { ...render, environment } },
+          /^inputs: .*one input, or two with render\.environment$/,
+        ],
+        [{ kind: 'inference', inputs: ['model', 'tensors', 'x'], inference }, /^inputs: .*at most two$/],
+      ]
+      for (const [body, message] of cases) {
+        const res = await fetch(`http://127.0.0.1:${port}/v1/jobs`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${TOKEN}` },
+          body: JSON.stringify(body),
+        })
+        expect(res.status, JSON.stringify(body)).toBe(400)
+        expect(await res.json()).toMatchObject({ error: { code: 'NODE__API_MALFORMED_REQUEST', message } })
+      }
+      expect(ops.submitted).toEqual([])
     })
   })
 

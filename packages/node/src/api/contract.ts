@@ -9,6 +9,9 @@ import type { ToneCurve } from '@tessera/gpu'
 /** A job as the CLI submits it: inputs already stored as blobs, identified by CID. */
 export interface JobRequest {
   kind: 'render' | 'inference'
+  /**
+   * A render's scene, then its panorama only with `render.environment`; an inference's model, then its input tensors.
+   */
   inputs: string[]
   /** Render: frames x tiles. */
   render?: {

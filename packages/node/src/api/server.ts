@@ -107,8 +107,17 @@ const jobRequestSchema = z
         : r.inference !== undefined && r.render === undefined,
     { message: 'a render job needs `render` (and no `inference`), an inference job `inference` (and no `render`)' },
   )
-  .refine((r) => r.render?.environment === undefined || r.inputs.length === 2, {
-    message: "a render's environment lighting needs its panorama as the second of two inputs",
+  // Peers read a render's second input as its panorama, lit with defaults when `environment` is absent, and read no
+  // input past the second: any other shape orders something else than was meant.
+  .refine((r) => r.kind !== 'render' || r.inputs.length === (r.render?.environment === undefined ? 1 : 2), {
+    message:
+      "a render's inputs are its scene and, only with render.environment, the panorama that lights it: " +
+      'one input, or two with render.environment',
+    path: ['inputs'],
+  })
+  .refine((r) => r.kind !== 'inference' || r.inputs.length <= 2, {
+    message: "an inference's inputs are its model and its input tensors: at most two",
+    path: ['inputs'],
   })
 
 /** An airdrop of tokens: at least one, as one of none would mint nothing and still pay its transaction's fee. */
