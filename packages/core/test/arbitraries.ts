@@ -219,7 +219,7 @@ export const awardBody = fc.record({
 })
 
 export const heartbeatBody = fc.record(
-  { jobId: id, worker: peerId, taskIds: ids(4096), withdrawn: ids(4096), issuedAt: uint },
+  { jobId: id, worker: peerId, taskIds: ids(4096), withdrawn: ids(4096), leaving: fc.boolean(), issuedAt: uint },
   { requiredKeys: ['jobId', 'worker', 'taskIds', 'issuedAt'] },
 )
 

@@ -580,8 +580,9 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
     const { jobId } = job.order
     const taskIds = withdrawn.map((i) => taskIdAt(job.order, i))
     if (taskIds.length > 0) this.#emit({ type: 'task:withdrawn', at: now, jobId, worker: bidder.peer, taskIds })
-    // A heartbeat that gives tasks back and lists nothing in progress says the worker has left the job.
-    const leaving = heartbeat.withdrawn !== undefined && heartbeat.taskIds.length === 0 && bidder.inFlight === 0
+    // Only a worker that says so leaves: one that gave back its only task (an overrun) is as empty-handed, and stays.
+    // It leaves once it holds nothing: a withdrawal of more tasks than a heartbeat carries ends with the last one.
+    const leaving = heartbeat.leaving === true && bidder.inFlight === 0
     if (leaving) {
       bidder.out = true
       job.ranked = undefined

@@ -623,11 +623,11 @@ export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
     const job = this.#jobs.get(jobId)
     if (job === undefined) reject('SCHEDULER__ORDER_NOT_FOUND', `no job ${jobId} here`, { jobId })
     const taskIds = [...failed, ...this.#stop(job, 'withdrawn', now)]
-    // Heartbeats that list nothing in progress and carry `withdrawn` tell the creator this worker left the job.
+    // Heartbeats marked `leaving` tell the creator this worker left the job: it awards it nothing more there.
     if (job.leased) {
       let start = 0
       do {
-        this.#sendHeartbeat(job, taskIds.slice(start, start + MAX_TASKS_PER_MESSAGE), now, [])
+        this.#sendHeartbeat(job, taskIds.slice(start, start + MAX_TASKS_PER_MESSAGE), now, [], true)
         start += MAX_TASKS_PER_MESSAGE
       } while (start < taskIds.length)
     }
@@ -663,12 +663,16 @@ export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
     return stopped
   }
 
-  /** Sends a heartbeat listing the tasks in progress (unless given) and, when given, tasks given back. */
+  /**
+   * Sends a heartbeat listing the tasks in progress (unless given) and, when given, tasks given back; `leaving` says
+   * this worker leaves the job.
+   */
   #sendHeartbeat(
     job: WorkerJob,
     withdrawn: readonly string[] | undefined,
     now: number,
     inProgress?: readonly string[],
+    leaving = false,
   ): void {
     let taskIds = inProgress
     if (taskIds === undefined) {
@@ -689,6 +693,7 @@ export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
           worker: this.self,
           taskIds: [...taskIds],
           ...(withdrawn === undefined ? {} : { withdrawn: [...withdrawn] }),
+          ...(leaving ? { leaving: true } : {}),
           issuedAt: now,
         },
       },

@@ -207,6 +207,39 @@ describe('leases', () => {
     expect(market.eventsOf('job:completed')).toHaveLength(1)
   })
 
+  it('should keep a one-slot worker in the job when its only task overruns, and award it another', () => {
+    const ONE_SLOT = { memoryMb: 8_192, features: [], score: 100, slots: 1, tiers: [3] as const }
+    const market = new Market({ leaseMs: 3_000, heartbeatMs: 1_000 })
+    market.addWorker('a', { profile: ONE_SLOT })
+    market.addWorker('b', { profile: { ...ONE_SLOT, tiers: [3] }, pricing: fixedPrice(20n) })
+    const jobId = market.submit(renderSpec({ minBids: 2 }))
+    const failed = [...(market.running.get('a')?.keys() ?? [])][0] as string
+    market.running.get('a')?.delete(failed)
+    const code = 'NODE__TASK_OVERRAN'
+    market.workers.get('a')?.handle({ kind: 'task:failed', taskId: failed, reason: code, code }, market.now)
+    market.flush()
+    // It gave back its only task, which is no leaving: the next task goes to it, the failed one to b in its turn.
+    expect(market.eventsOf('task:withdrawn')).toEqual([expect.objectContaining({ worker: 'a', taskIds: [failed] })])
+    expect(market.eventsOf('lease:lost')).toEqual([])
+    expect([...(market.running.get('a')?.keys() ?? [])]).toHaveLength(1)
+    expect(market.running.get('a')?.has(failed)).toBe(false)
+    market.finishAll()
+    expect(market.rejections).toEqual([])
+    expect(market.creator.job(jobId)?.status).toBe('completed')
+    expect(market.accepts.find((x) => x.taskId === failed)?.worker).toBe('b')
+    expect(market.accepts.filter((x) => x.worker === 'a').length).toBeGreaterThan(0)
+  })
+
+  it('should bar a worker whose heartbeat says it leaves, even with nothing to give back', () => {
+    const { market, jobId } = twoWorkers()
+    for (const taskId of [...(market.running.get('a')?.keys() ?? [])]) market.finish('a', taskId)
+    market.workers.get('a')?.handle({ kind: 'job:withdraw', jobId }, market.now)
+    market.flush()
+    expect(market.eventsOf('lease:lost')).toEqual([
+      expect.objectContaining({ worker: 'a', taskIds: [], reason: 'withdrawn' }),
+    ])
+  })
+
   it('should leave the whole job and skip its order from then on when a task fails with a code that condemns it', () => {
     const { market, jobId } = twoWorkers()
     const [a, b] = [market.workers.get('a'), market.workers.get('b')]

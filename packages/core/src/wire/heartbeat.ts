@@ -10,6 +10,11 @@ export const heartbeatSchema = z.object({
   taskIds: z.array(id).max(MAX_TASKS_PER_MESSAGE),
   /** Tasks the worker gives back unfinished (it withdrew or failed them): the creator auctions them again. */
   withdrawn: z.array(id).max(MAX_TASKS_PER_MESSAGE).optional(),
+  /**
+   * The worker leaves the job (it withdrew, or a failure condemned the order): once it holds no task, the creator
+   * awards it nothing more in the job and refuses its bids on it. Absent, the worker stays, whatever it gave back.
+   */
+  leaving: z.boolean().optional(),
   issuedAt: uint,
 })
 
