@@ -76,7 +76,7 @@ export interface AcceptedTask {
   jobId: string
   taskId: string
   worker: string
-  /** Agreed price per benchmark-hour (the worker's bid). */
+  /** Agreed price per benchmark-hour: the task's award's, the worker's bid when it was awarded the task. */
   price: bigint
   benchHours: number
   /** `expectedCost(price, benchHours)`, token units. */
@@ -151,6 +151,7 @@ const ACCEPTED = 3
 interface Bidder {
   readonly index: number
   readonly peer: string
+  /** Price of the latest bid: what tasks awarded from now on pay. */
   price: bigint
   etaMs: number
   maxTasks: number
@@ -185,6 +186,11 @@ interface CreatorJob {
   readonly state: Uint8Array
   /** Index of the bidder holding (or last holding) each task; -1 for none. */
   readonly holder: Int32Array
+  /**
+   * Price of each task's latest award, per benchmark-hour: what its worker is paid. A bid made later (a re-opened
+   * window) prices the tasks awarded after it, not those its worker holds already.
+   */
+  readonly price: BigUint64Array
   pending: number
   /** The pending task indices, lowest first. */
   readonly pendingHeap: IndexHeap
@@ -221,7 +227,7 @@ type Timer =
  * **Auction.** A job's bid window closes at `order.bidDeadline` or as soon as `order.minBids` valid bids arrived.
  * Tasks then go, in task order, to the best bidders with room (a bid's `maxTasks` bounds the tasks it holds at
  * once), best first by {@link compareBids}: expected cost, then reputation (higher first), then ETA, then peer id.
- * Each worker is paid its own bid. Tasks freed later (a lost lease, a withdrawal, a failed verification) go to
+ * Each task pays the price of its award: its worker's bid when it was awarded. Tasks freed later (a lost lease, a withdrawal, a failed verification) go to
  * the next best bidder with room; if nobody could ever take them, the window re-opens (`maxReopens` times).
  */
 export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput> {
@@ -350,6 +356,7 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
       reopens: 0,
       state: new Uint8Array(taskCount),
       holder: new Int32Array(taskCount).fill(-1),
+      price: new BigUint64Array(taskCount),
       pending: taskCount,
       pendingHeap: new IndexHeap(taskCount, taskCount),
       accepted: 0,
@@ -709,6 +716,7 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
   #accept(job: CreatorJob, index: number, now: number): void {
     const bidder = job.bidders[job.holder[index] as number] as Bidder
     const result = job.results.get(index) as Result
+    const price = job.price[index] as bigint
     job.state[index] = ACCEPTED
     job.accepted++
     const { order } = job
@@ -717,9 +725,9 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
       jobId: order.jobId,
       taskId: result.taskId,
       worker: bidder.peer,
-      price: bidder.price,
+      price,
       benchHours: order.benchHoursPerTask,
-      amount: expectedCost(bidder.price, order.benchHoursPerTask),
+      amount: expectedCost(price, order.benchHoursPerTask),
       escrow: order.escrow,
       result,
     })
@@ -884,6 +892,7 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
       const previous = job.holder[task] as number
       job.state[task] = ASSIGNED
       job.holder[task] = bidder.index
+      job.price[task] = bidder.price
       const taskId = taskIdAt(order, task)
       taskIds[k] = taskId
       if (previous >= 0 && previous !== bidder.index) {

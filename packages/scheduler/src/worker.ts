@@ -147,8 +147,9 @@ interface WorkerJob {
   /** Price of the latest bid. */
   price: bigint
   /**
-   * Lowest price bid on the job. The creator pays the latest bid it holds, and bids can be lost or reordered on
-   * the way, so this is the least a receipt for one of this job's tasks may pay per benchmark-hour.
+   * Lowest price bid on the job: the least a receipt for one of its tasks may pay per benchmark-hour. The creator pays
+   * each task the price of its award, at least the bid the award answers (a lower one is refused), whichever of this
+   * worker's bids that was: bids can be lost or reordered on the way.
    */
   minPrice: bigint
   /** `issuedAt` of the order version bid on (a re-opened order is newer). */

@@ -105,6 +105,30 @@ describe('auction', () => {
     expect(market.eventsOf('job:assigned')).toHaveLength(1)
   })
 
+  it('should pay a task the price of its award, not a bid its worker made after', () => {
+    const market = new Market({ verify: true })
+    let price = 10n
+    market.addWorker('a', { pricing: () => price })
+    // Two tiles of one frame: two tasks, both to the one bidder.
+    const split = { kind: 'render', firstFrame: 1, frames: 1, width: 64, height: 32, tileWidth: 32, tileHeight: 32 }
+    const spec = renderSpec({ minBids: 1, maxPrice: 1_000n })
+    const jobId = market.submit({ ...spec, split: { ...spec.split, ...split } as typeof spec.split })
+    expect(market.eventsOf('lease:granted').map((g) => [g.worker, g.taskIds.length, g.price])).toEqual([['a', 2, 10n]])
+    market.finishAll()
+    const [first, second] = market.verifies.map((v) => v.taskId)
+    if (first === undefined || second === undefined) throw new Error('both tasks are in verification')
+    // The first fails its check: nobody else can take it, so the order re-opens and the worker bids again, dearer.
+    price = 1_000n
+    market.advance(5_000)
+    market.creator.handle({ kind: 'task:verdict', taskId: first, outcome: 'fail' }, market.now)
+    market.flush()
+    expect(market.eventsOf('bid:received').map((b) => b.price)).toEqual([10n, 1_000n])
+    market.creator.handle({ kind: 'task:verdict', taskId: second, outcome: 'pass' }, market.now)
+    market.flush()
+    expect(market.accepts.map((a) => [a.taskId, a.price, a.amount])).toEqual([[second, 10n, 5n]])
+    expect(market.creator.job(jobId)?.accepted).toBe(1)
+  })
+
   it('should break ties by reputation, then ETA, then peer id', () => {
     const reputation: Record<string, number> = { a: 0.5, b: 0.9, c: 0.5, d: 0.5 }
     const market = new Market({ tiers: { reputation: (peer) => reputation[peer] ?? 0 } })
