@@ -74,24 +74,33 @@ export const DEFAULT_MIN_STAKE = 0n
 export const DEFAULT_VERIFICATION = Object.freeze({ detect: 0.99, withinTasks: 100, cheatRate: 0.05, maxOverhead: 0.1 })
 
 /**
- * How long after an order's bid window a worker keeps a bid that won nothing. A creator awards a standing bid later,
- * when a lease is lost or a task fails its check, at any time until the job ends; an award for a forgotten bid is
- * refused and costs the job a lease period. Kept as long as a job of the default timeout
- * ({@link DEFAULT_JOB_TIMEOUT_MS}) runs, a standing bid serves such a job to its end, while a longer job's lost bids
- * are forgotten after it: a worker keeping them until hours-long deadlines would fill {@link MAX_WORKER_JOBS} and skip
- * new orders as busy. @default 600_000
+ * How long after an order's bid window a worker keeps a bid that won nothing, and how long after its last task of a
+ * job ended (finished or given back) it keeps a lease with nothing left to run. A creator awards a standing bid, or
+ * more tasks to a worker it leased, later, when a lease is lost or a task fails its check, at any time until the job
+ * ends; an award for a forgotten job is refused and costs the job a lease period. Kept as long as a job of the default
+ * timeout ({@link DEFAULT_JOB_TIMEOUT_MS}) runs, a standing bid serves such a job to its end, while a longer job's lost
+ * bids and finished leases are forgotten after it: a worker keeping them until deadlines hours or a month away would
+ * fill {@link MAX_WORKER_JOBS} and skip new orders as busy. @default 600_000
  */
 export const DEFAULT_AWARD_GRACE_MS = DEFAULT_JOB_TIMEOUT_MS
 
 /**
- * A creator stops awarding a bid that won nothing this long before its worker forgets it (see
- * {@link DEFAULT_AWARD_GRACE_MS}): an award takes a moment to arrive, and one arriving just after is refused.
+ * A creator stops awarding a bid that won nothing, or a lease with nothing left to run, this long before its worker
+ * forgets it (see {@link DEFAULT_AWARD_GRACE_MS}): an award takes a moment to arrive, and one arriving just after is
+ * refused.
  * @default 30_000
  */
 export const AWARD_GRACE_MARGIN_MS = 30_000
 
 /** Most jobs a worker tracks at once (bids outstanding and leases); beyond it the worker reports itself busy. */
 export const MAX_WORKER_JOBS = 4_096
+
+/**
+ * A worker skips (`bid:skipped`, reason `tooLong`) an order whose deadline is further ahead than this: no creator
+ * orders a job longer than {@link MAX_JOB_TIMEOUT_MS}, and the minute more allows for clocks that differ (core allows
+ * 30 s of skew). A forged one would hold one of {@link MAX_WORKER_JOBS} until its deadline.
+ */
+export const MAX_DEADLINE_AHEAD_MS = MAX_JOB_TIMEOUT_MS + 60_000
 
 /**
  * Codes of a task failure that condemn its order, not the task or the worker: every task of the job would fail alike,

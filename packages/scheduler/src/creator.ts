@@ -163,6 +163,12 @@ interface Bidder {
    * `standsUntil` less a margin for the award's journey).
    */
   awardableUntil: number
+  /**
+   * How long after its last task came back (`lastSeen`, with none in flight) its worker keeps the job waiting for
+   * another award: the award grace its latest bid tells (`standsUntil` less the window's close), or Infinity when
+   * that bid stands to the deadline or does not say (a worker of an older version keeps a lease to the deadline).
+   */
+  idleGraceMs: number
   /** Tasks awarded and not yet resulted. */
   inFlight: number
   /** Last heartbeat, result or fresh award. */
@@ -544,6 +550,7 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
       reputation: 0,
       window: job.window,
       awardableUntil: 0,
+      idleGraceMs: 0,
       inFlight: 0,
       lastSeen: now,
       leased: false,
@@ -556,6 +563,10 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
     bidder.reputation = Number.isFinite(reputation) ? reputation : 0
     bidder.window = job.window
     bidder.awardableUntil = this.#awardableUntil(order, bid.standsUntil)
+    bidder.idleGraceMs =
+      bid.standsUntil === undefined || bid.standsUntil >= order.deadline
+        ? Number.POSITIVE_INFINITY
+        : Math.max(0, bid.standsUntil - order.bidDeadline)
     if (held === undefined) {
       job.bidders.push(bidder)
       job.byPeer.set(bid.worker, bidder.index)
@@ -845,6 +856,18 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
     return until - Math.min(AWARD_GRACE_MARGIN_MS, Math.max(0, until - order.bidDeadline) / 2)
   }
 
+  /**
+   * Whether an award would find the bidder's worker still keeping the job: while it holds tasks of it, until its
+   * latest bid is forgotten (`awardableUntil`), and, leased, until its award grace after its last task came
+   * back, less the same margin: the worker forgets a job it has nothing left to run in then.
+   */
+  #awardable(bidder: Bidder, now: number): boolean {
+    if (bidder.inFlight > 0 || now <= bidder.awardableUntil) return true
+    if (!bidder.leased) return false
+    const grace = bidder.idleGraceMs
+    return now <= bidder.lastSeen + grace - Math.min(AWARD_GRACE_MARGIN_MS, grace / 2)
+  }
+
   /** Awards pending tasks, in task order, to the best bidders with room; re-opens the window if nobody can. */
   #assignPending(job: CreatorJob, now: number, freeReopen = false): void {
     if (job.status !== 'open' || job.windowOpen || job.pending === 0 || job.held === true) return
@@ -852,8 +875,8 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
       if (job.pendingHeap.size === 0) break
       const room = bidder.maxTasks - bidder.inFlight
       if (room <= 0) continue
-      // Its worker has forgotten a bid that won nothing by now, and would refuse the award.
-      if (!bidder.leased && now > bidder.awardableUntil) continue
+      // Its worker has forgotten the job by now, and would refuse the award.
+      if (!this.#awardable(bidder, now)) continue
       const taken: number[] = []
       const barred: number[] = []
       while (taken.length < room && job.pendingHeap.size > 0) {

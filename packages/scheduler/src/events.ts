@@ -95,10 +95,11 @@ export type WorkerEvent =
  * Why a worker did not bid on an order; `tooLarge`: a render task's tile has more pixels than the worker's
  * `maxTilePixels` (its device would not hold the tile's output); `underpriced`: a task's work, estimated from the
  * order, would take the worker more than its `workTolerance` times the time the order's `benchHoursPerTask` pays for;
- * `refused`: a task of the order failed here with a code that condemns it (`ORDER_REFUSAL_CODES`).
+ * `refused`: a task of the order failed here with a code that condemns it (`ORDER_REFUSAL_CODES`); `tooLong`: its
+ * deadline is further ahead than any job runs (`MAX_DEADLINE_AHEAD_MS`).
  */
 export type SkipReason =
-  'tier' | 'features' | 'memory' | 'tooLarge' | 'underpriced' | 'price' | 'busy' | 'expired' | 'refused'
+  'tier' | 'features' | 'memory' | 'tooLarge' | 'underpriced' | 'price' | 'busy' | 'expired' | 'tooLong' | 'refused'
 
 /** Every event either scheduler machine emits. */
 export type SchedulerEvent = CreatorEvent | WorkerEvent

@@ -15,6 +15,7 @@ import {
   BIDS_TOPIC,
   DEFAULT_AWARD_GRACE_MS,
   DEFAULT_WORK_TOLERANCE,
+  MAX_DEADLINE_AHEAD_MS,
   MAX_REFUSED_ORDERS,
   MAX_TASKS_PER_MESSAGE,
   MAX_WORKER_JOBS,
@@ -103,10 +104,12 @@ export interface WorkerMachineInit {
    */
   bidChannel?: 'direct' | 'gossip'
   /**
-   * Forget a bid that won nothing this long after its window closed (see {@link DEFAULT_AWARD_GRACE_MS}): a creator
-   * may award a standing bid later, when a lease is lost or a verification fails, but a worker that kept every lost
-   * bid until its order's deadline would fill {@link MAX_WORKER_JOBS} and skip new orders as busy. `Infinity` keeps
-   * lost bids until the deadline. Each bid says when it is forgotten (`standsUntil`), so creators pass over it then.
+   * Forget a bid that won nothing this long after its window closed, and a leased job this long after its last task
+   * ended with nothing left to run (see {@link DEFAULT_AWARD_GRACE_MS}): a creator may award a standing bid, or more
+   * tasks, later, when a lease is lost or a verification fails, but a worker that kept every lost bid and finished
+   * job until its order's deadline would fill {@link MAX_WORKER_JOBS} and skip new orders as busy. `Infinity` keeps
+   * them until the deadline. Each bid says when it is forgotten (`standsUntil`), and so this grace, so creators pass
+   * over it then.
    * @default DEFAULT_AWARD_GRACE_MS (ten minutes, the default job timeout)
    */
   awardGraceMs?: number
@@ -158,12 +161,14 @@ interface WorkerJob {
   /** This worker's tasks of the job, by task index. */
   readonly tasks: Map<number, number>
   unfinished: number
+  /** When its last unfinished task ended (finished or given back); read while leased with none unfinished. */
+  idleSince: number
   heartbeatArmed: boolean
 }
 
 type Timer =
   | { kind: 'heartbeat'; jobId: string }
-  | { kind: 'unawarded'; jobId: string; bidIssuedAt: number }
+  | { kind: 'forget'; jobId: string }
   | { kind: 'deadline'; jobId: string }
   | { kind: 'refused'; jobId: string }
 
@@ -266,7 +271,10 @@ export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
     return { running: this.#running, queued: this.#queued, slots: this.profile.slots }
   }
 
-  /** Jobs tracked: bids awaiting an award and leases. */
+  /**
+   * Jobs tracked: bids awaiting an award, and leases until their deadline or, once nothing is left to run in them,
+   * until no award for them can come.
+   */
   get jobCount(): number {
     return this.#jobs.size
   }
@@ -304,8 +312,8 @@ export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
             this.#armHeartbeat(job, now)
           }
           break
-        case 'unawarded':
-          if (!job.leased && job.bidIssuedAt === timer.bidIssuedAt) this.#jobs.delete(timer.jobId)
+        case 'forget':
+          if (job.unfinished === 0 && now >= this.#keptUntil(job)) this.#jobs.delete(timer.jobId)
           break
         case 'deadline':
           this.#drop(job, 'expired', now)
@@ -385,8 +393,9 @@ export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
         score: this.profile.score,
         maxTasks: free,
         issuedAt: now,
-        // Tells the creator when this bid is forgotten (the `unawarded` timer below), so that it never sends an award
-        // this worker would refuse, whatever grace either side is configured with.
+        // Tells the creator when this bid is forgotten (the `forget` timer below), so that it never sends an award
+        // this worker would refuse, whatever grace either side is configured with; and so the grace for which this
+        // worker keeps a leased job once its last task ended (`#keptUntil`).
         standsUntil:
           this.#awardGraceMs === undefined
             ? order.deadline
@@ -408,9 +417,10 @@ export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
         heartbeatMs: 0,
         tasks: new Map(),
         unfinished: 0,
+        idleSince: now,
         heartbeatArmed: false,
       })
-      // With an award grace, the `unawarded` timer forgets a lost bid soon; the deadline timer waits for an award,
+      // With an award grace, the `forget` timer forgets a lost bid soon; the deadline timer waits for an award,
       // so a lost bid does not hold a timer until the job's deadline (an hour or more).
       if (this.#awardGraceMs === undefined) this.#timers.push(order.deadline, { kind: 'deadline', jobId: order.jobId })
     } else {
@@ -420,17 +430,15 @@ export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
       known.bidIssuedAt = order.issuedAt
     }
     if (this.#awardGraceMs !== undefined) {
-      this.#timers.push(order.bidDeadline + this.#awardGraceMs, {
-        kind: 'unawarded',
-        jobId: order.jobId,
-        bidIssuedAt: order.issuedAt,
-      })
+      this.#timers.push(order.bidDeadline + this.#awardGraceMs, { kind: 'forget', jobId: order.jobId })
     }
     this.#emit({ type: 'bid:sent', at: now, jobId: order.jobId, price, etaMs, maxTasks: free })
   }
 
   #skipReason(order: Order, free: number, known: boolean, now: number): SkipReason | undefined {
     if (now >= order.bidDeadline || now >= order.deadline) return 'expired'
+    // No creator orders a job this long: one that says so would hold a slot of MAX_WORKER_JOBS as long.
+    if (order.deadline - now > MAX_DEADLINE_AHEAD_MS) return 'tooLong'
     if (this.#refused.has(order.jobId)) return 'refused'
     if (!this.profile.tiers.includes(order.tier)) return 'tier'
     if (!hasFeatures(order.requirements.features, this.profile.features)) return 'features'
@@ -585,6 +593,7 @@ export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
       },
     })
     this.#emit({ type: 'result:sent', at: now, jobId: order.jobId, taskId })
+    if (job.unfinished === 0) this.#idle(job, now)
     this.#pump(now)
   }
 
@@ -601,7 +610,33 @@ export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
       return
     }
     this.#sendHeartbeat(job, [taskId], now)
+    if (job.unfinished === 0) this.#idle(job, now)
     this.#pump(now)
+  }
+
+  /**
+   * A leased job with nothing left to run here is forgotten once no award for it can come (`#keptUntil`), so that
+   * finished jobs do not count against {@link MAX_WORKER_JOBS} until their deadlines (a month at most). Its Results
+   * are out already (the driver sends them again without the job), and its receipts and challenges are not the
+   * scheduler's. Forgotten, its order re-opened draws a fresh bid, and an award for it is refused (`ORDER_NOT_FOUND`),
+   * which the creator, knowing the grace from the bid, does not send.
+   */
+  #idle(job: WorkerJob, now: number): void {
+    job.idleSince = now
+    if (this.#awardGraceMs === undefined) return
+    const at = this.#keptUntil(job)
+    // Kept as long, the deadline timer drops it.
+    if (at < job.order.deadline) this.#timers.push(at, { kind: 'forget', jobId: job.order.jobId })
+  }
+
+  /**
+   * Until when a job with nothing to run here waits for an award: its latest bid's `standsUntil`, and for a leased job
+   * the award grace after its last task ended, whichever is later. With no grace, until the deadline.
+   */
+  #keptUntil(job: WorkerJob): number {
+    if (this.#awardGraceMs === undefined) return job.order.deadline
+    const bidStands = job.order.bidDeadline + this.#awardGraceMs
+    return job.leased ? Math.max(bidStands, job.idleSince + this.#awardGraceMs) : bidStands
   }
 
   #refuse(order: Order): void {

@@ -166,6 +166,43 @@ describe('leases', () => {
     }
   })
 
+  it('should award more to a worker that finished its tasks while it keeps the job, and after, re-open the order', () => {
+    const ONE_SLOT = { memoryMb: 8_192, features: [], score: 100, slots: 1, tiers: [3] as const }
+    /** a finishes its task and idles `idleMs`; then b, holding the other task, goes silent. */
+    const run = (idleMs: number) => {
+      const market = new Market({ leaseMs: 3_000, heartbeatMs: 1_000 })
+      const a = market.addWorker('a', { profile: ONE_SLOT })
+      market.addWorker('b', { profile: { ...ONE_SLOT, tiers: [3] }, pricing: fixedPrice(20n) })
+      const split = { ...renderSpec().split, height: 32 } as ReturnType<typeof renderSpec>['split']
+      const jobId = market.submit(renderSpec({ minBids: 2, split, timeoutMs: 3_600_000 }))
+      for (const taskId of [...(market.running.get('a')?.keys() ?? [])]) market.finish('a', taskId)
+      market.advance(idleMs)
+      const jobsKept = a.jobCount
+      market.down.add('b')
+      market.advance(3_000)
+      expect(market.eventsOf('lease:lost')).toEqual([expect.objectContaining({ worker: 'b', reason: 'heartbeat' })])
+      return { market, jobsKept, jobId }
+    }
+    // Within its grace, a still keeps the job: it is awarded the task at once.
+    const kept = run(DEFAULT_AWARD_GRACE_MS - 60_000)
+    expect(kept.jobsKept).toBe(1)
+    expect(kept.market.eventsOf('task:reassigned').map((e) => [e.from, e.to])).toEqual([['b', 'a']])
+    expect(kept.market.eventsOf('order:reopened')).toEqual([])
+    // Past it (and its bid's, which stands a window longer), a has forgotten the job: the creator sends no award it would refuse, and re-opens the order.
+    const forgotten = run(DEFAULT_AWARD_GRACE_MS + 1_000)
+    expect(forgotten.jobsKept).toBe(0)
+    expect(forgotten.market.eventsOf('task:reassigned')).toEqual([])
+    expect(forgotten.market.eventsOf('order:reopened')).toHaveLength(1)
+    // a bids afresh, and wins the task when the window closes.
+    forgotten.market.advance(2_000)
+    expect(forgotten.market.eventsOf('task:reassigned').map((e) => [e.from, e.to])).toEqual([['b', 'a']])
+    for (const { market, jobId } of [kept, forgotten]) {
+      market.finishAll()
+      expect(market.rejections).toEqual([])
+      expect(market.creator.job(jobId)?.status).toBe('completed')
+    }
+  })
+
   it('should refuse a result from a worker whose lease was lost', () => {
     const { market, jobId } = twoWorkers()
     const lostTask = [...(market.running.get('a')?.keys() ?? [])][0] as string

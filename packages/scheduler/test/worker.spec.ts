@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest'
 import { jobIdOf, type Order, type WireMessage } from '@tessera/core'
 import {
   DEFAULT_AWARD_GRACE_MS,
+  MAX_DEADLINE_AHEAD_MS,
+  MAX_JOB_TIMEOUT_MS,
   estimatedTaskMs,
   fixedPrice,
   type JobSpec,
@@ -368,6 +370,73 @@ describe('WorkerMachine', () => {
     keeping.handleTimeout(order.deadline - 1)
     expect(keeping.jobCount).toBe(1)
     expect(() => worker(-1)).toThrow(expect.objectContaining({ code: 'SCHEDULER__INVALID_CONFIG' }))
+  })
+
+  it('should forget a leased job DEFAULT_AWARD_GRACE_MS after its last task ended, not at its deadline', () => {
+    // No re-opened window: a fresh bid would stand longer.
+    const market = new Market({ maxReopens: 0 })
+    const worker = market.addWorker('w')
+    // A month-long job of one task: kept until its deadline, 4,096 such would fill MAX_WORKER_JOBS.
+    const oneTile = { ...renderSpec().split, width: 32, height: 32 } as JobSpec['split']
+    const jobId = market.submit(renderSpec({ minBids: 1, split: oneTile, timeoutMs: MAX_JOB_TIMEOUT_MS }))
+    market.advance(60_000)
+    market.finishAll()
+    const finishedAt = market.now
+    expect(market.eventsOf('job:completed')).toEqual([expect.objectContaining({ jobId })])
+    market.advanceTo(finishedAt + DEFAULT_AWARD_GRACE_MS - 1)
+    expect(worker.jobCount).toBe(1)
+    market.advanceTo(finishedAt + DEFAULT_AWARD_GRACE_MS)
+    expect(worker.jobCount).toBe(0)
+    // One that gave its only task back waits alike: the creator may award it another.
+    const second = market.submit(renderSpec({ minBids: 1, timeoutMs: MAX_JOB_TIMEOUT_MS }))
+    market.advance(60_000)
+    for (const taskId of [...(market.running.get('w')?.keys() ?? [])].slice(1)) market.finish('w', taskId)
+    const failed = [...(market.running.get('w')?.keys() ?? [])][0] as string
+    market.running.get('w')?.delete(failed)
+    worker.handle({ kind: 'task:failed', taskId: failed, reason: 'device lost' }, market.now)
+    market.flush()
+    expect(market.creator.job(second)?.pending).toBe(1)
+    const failedAt = market.now
+    market.advanceTo(failedAt + DEFAULT_AWARD_GRACE_MS - 1)
+    expect(worker.jobCount).toBe(1)
+    market.advanceTo(failedAt + DEFAULT_AWARD_GRACE_MS)
+    expect(worker.jobCount).toBe(0)
+    expect(market.rejections).toEqual([])
+  })
+
+  it('should keep a finished lease until the deadline when it keeps lost bids so (awardGraceMs Infinity)', () => {
+    const market = new Market()
+    const worker = market.addWorker('w', { awardGraceMs: Number.POSITIVE_INFINITY })
+    const jobId = market.submit(renderSpec({ minBids: 1, timeoutMs: 3_600_000 }))
+    market.finishAll()
+    const { deadline } = orderOf(market, jobId)
+    market.advanceTo(deadline - 1)
+    expect(worker.jobCount).toBe(1)
+    market.advanceTo(deadline)
+    expect(worker.jobCount).toBe(0)
+  })
+
+  it('should skip, as too long, an order whose deadline is further ahead than any job runs', () => {
+    const market = new Market()
+    const { jobId: _, ...content } = orderOf(market, market.submit(renderSpec({ minBids: 5 })))
+    const decide = (deadline: number): string => {
+      const worker = new WorkerMachine({
+        self: 'w',
+        profile: { memoryMb: 8_192, features: ['shader-f16'], score: 100, slots: 1, tiers: [3] },
+        pricing: fixedPrice(1n),
+      })
+      const body = { ...content, deadline, jobId: jobIdOf({ ...content, deadline }) }
+      worker.handle(
+        { kind: 'message', inbound: { from: body.creator, message: { type: 'order', body }, expiresAt: 1e12 } },
+        market.now,
+      )
+      const events = drain(worker).flatMap((o) => (o.kind === 'event' ? [o.event] : []))
+      const skipped = events.find((e) => e.type === 'bid:skipped')
+      return skipped?.type === 'bid:skipped' ? skipped.reason : `bid ${worker.jobCount}`
+    }
+    expect(decide(market.now + MAX_DEADLINE_AHEAD_MS)).toBe('bid 1')
+    expect(decide(market.now + MAX_DEADLINE_AHEAD_MS + 1)).toBe('tooLong')
+    expect(MAX_DEADLINE_AHEAD_MS).toBeGreaterThan(MAX_JOB_TIMEOUT_MS)
   })
 
   it('should gossip its bid by default, and send it straight to the creator when asked to', () => {
