@@ -24,6 +24,12 @@ function verificationLine(plan: RunReport['summary']['verificationPlan']): strin
     : `verification budget cannot be met (${plan.infeasible}); the verifier's default plan stood in: ${sampling}`
 }
 
+/** What the machines refused, by code: the one place a job its creator refused to order shows. */
+function rejectionsLine(rejections: RunReport['summary']['rejections']): string {
+  const codes = Object.entries(rejections.byCode).map(([code, n]) => `${code} ${n}`)
+  return `refused inputs: ${rejections.total}${codes.length === 0 ? '' : ` (${codes.join(', ')})`}`
+}
+
 /**
  * `tessera sim run` (the default) and `tessera sim sweep` (see {@link sweepCommand}). `run` parses arguments, runs the scenario with a progress bar on stderr, prints a summary on
  * stdout. Returns the exit code (0 ok, 1 the run failed, 2 bad arguments); a failure prints the seed to replay.
@@ -78,6 +84,7 @@ export async function simCommand(argv: readonly string[], io: SimCommandIo): Pro
         `jobs: ${s.jobs.completed}/${s.jobs.submitted} completed, p50 ${s.jobs.completionMinutes.p50.toFixed(1)} min, p90 ${s.jobs.completionMinutes.p90.toFixed(1)} min`,
         `verification: ${s.detection.checks} checks, ${s.detection.detected} bad tasks caught, ${s.detection.escaped} escaped, ${s.detection.falsePositives} false positives, ${s.detection.unanswered} honest tasks rejected unanswered`,
         verificationLine(s.verificationPlan),
+        rejectionsLine(s.rejections),
         `earnings Gini ${s.economics.gini.toFixed(3)}; wrote ${result.files.length} files to ${outDir}`,
         '',
       ].join('\n'),

@@ -62,6 +62,13 @@ export const MAX_PARTITIONS = 256
 export const MAX_PRICE_POINTS = 10_000
 
 /**
+ * Most benchmark-hours a simulated task may take: 140 days on a score-300 GPU, longer than any job may run (the
+ * scheduler's `MAX_JOB_TIMEOUT_MS`, 30 days), and well inside what `resolveJobSpec` takes. A larger value models
+ * nothing a longer task would not, and lognormal tails past it are cut to it.
+ */
+export const MAX_BENCH_HOURS_PER_TASK = 1_000_000
+
+/**
  * How long a task's verdict audience is remembered, ms. Arbitration ends within its timeouts (reveal, recompute and
  * verdict: under half an hour a round); an hour, not more, because at 100,000 peers this holds every task of the window.
  */

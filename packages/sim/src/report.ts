@@ -86,6 +86,11 @@ export interface RunReport {
       supply: number
     }
     network: NetworkStats
+    /**
+     * Inputs the machines refused, by error code: messages refused as a node would log them (late bids, say), and
+     * jobs a creator refused to order. Every job refused shows here, not among `jobs.submitted`.
+     */
+    rejections: { total: number; byCode: Record<string, number> }
   }
   series: SeriesRow[]
   completionHistogram: { fromMinutes: number; toMinutes: number; jobs: number }[]

@@ -17,6 +17,7 @@ describe('simCommand', () => {
     const { code, stdout } = await invoke(['run', fixture, '--seed', '9', '--out', 'out', '--quiet'], dir)
     expect(code).toBe(0)
     expect(stdout).toContain('scenario tiny, seed 9')
+    expect(stdout).toMatch(/\nrefused inputs: \d+ \(SCHEDULER__BID_WINDOW_CLOSED \d+\)\n/)
     expect(await readdir(join(dir, 'out'))).toContain('metrics.json')
   })
 

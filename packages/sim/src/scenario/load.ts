@@ -4,9 +4,16 @@ import { extname } from 'node:path'
 import { Ajv, type ErrorObject } from 'ajv'
 import { parse as parseYaml, YAMLParseError } from 'yaml'
 import { DEFAULT_MIN_PSNR_DB, DEFAULT_PSNR_OUTLIER_FRACTION } from '@tessera/proof'
-import { DEFAULT_DIVERGED_PIXELS, MAX_METRICS_ROWS, MAX_SCENARIO_BYTES } from '../constants.js'
+import { MAX_AMOUNT, MAX_FRAMES_PER_JOB, MAX_JOB_TIMEOUT_MS } from '@tessera/scheduler'
+import {
+  DEFAULT_DIVERGED_PIXELS,
+  MAX_BENCH_HOURS_PER_TASK,
+  MAX_METRICS_ROWS,
+  MAX_SCENARIO_BYTES,
+} from '../constants.js'
 import { SimError } from '../errors.js'
-import { parseDuration } from './duration.js'
+import { minBenchHoursPerTask } from '../world/job-spec.js'
+import { formatDuration, parseDuration } from './duration.js'
 import { SCENARIO_SCHEMA } from './schema.js'
 import type { Adversaries, Lognormal, Scenario, ScenarioInput } from './types.js'
 
@@ -148,8 +155,8 @@ export async function loadScenario(path: string): Promise<Scenario> {
   return validateScenario(await loadScenarioInput(path))
 }
 
-function invalid(path: string, message: string): never {
-  throw new SimError('SIM__INVALID_SCENARIO', `scenario ${path} ${message}`, { path })
+function invalid(path: string, message: string, context: Record<string, unknown> = {}): never {
+  throw new SimError('SIM__INVALID_SCENARIO', `scenario ${path} ${message}`, { path, ...context })
 }
 
 /** Refuses an interval that cuts the run into more than {@link MAX_METRICS_ROWS} rows or epochs. */
@@ -166,6 +173,41 @@ function tooManyRows(path: string, durationMs: number, intervalMs: number): void
 
 function lognormal(value: Partial<Lognormal> | undefined, fallbackSigma = 0): Lognormal {
   return { median: value?.median ?? 1, sigma: value?.sigma ?? fallbackSigma }
+}
+
+/**
+ * Holds the jobs to what `@tessera/scheduler`'s `resolveJobSpec` takes, by the scheduler's own bounds: a creator
+ * refuses an order it cannot take, every order of the scenario alike, and a run of refused orders measures an empty
+ * market. Benchmark-hours are bounded by what workers bid for and by {@link MAX_BENCH_HOURS_PER_TASK} (`simJobSpec`
+ * cuts the distribution's tails to the same bounds).
+ */
+function checkJobs(jobs: Scenario['jobs']): void {
+  if (jobs.kind === 'render' && jobs.tasks.max > MAX_FRAMES_PER_JOB) {
+    invalid(
+      '/jobs/tasks/max',
+      `must be at most ${MAX_FRAMES_PER_JOB} for render jobs: a simulated render task is one frame, and the scheduler takes at most ${MAX_FRAMES_PER_JOB} frames a job`,
+      { limit: MAX_FRAMES_PER_JOB },
+    )
+  }
+  if (jobs.bidWindowMs < 1) invalid('/jobs/bidWindow', 'must be longer than zero')
+  if (jobs.deadlineMs <= jobs.bidWindowMs) invalid('/jobs/deadline', 'must be longer than the bid window')
+  if (jobs.deadlineMs > MAX_JOB_TIMEOUT_MS) {
+    invalid('/jobs/deadline', `must be at most ${formatDuration(MAX_JOB_TIMEOUT_MS)}, the longest a job may run`, {
+      limit: MAX_JOB_TIMEOUT_MS,
+    })
+  }
+  if (BigInt(jobs.maxPrice) > MAX_AMOUNT) {
+    invalid('/jobs/maxPrice', `must be at most ${MAX_AMOUNT} (a u64 token amount)`, { limit: MAX_AMOUNT.toString() })
+  }
+  const least = minBenchHoursPerTask(jobs.kind)
+  const { median } = jobs.benchHoursPerTask
+  if (!(median >= least && median <= MAX_BENCH_HOURS_PER_TASK)) {
+    invalid(
+      '/jobs/benchHoursPerTask/median',
+      `must be in [${least}, ${MAX_BENCH_HOURS_PER_TASK}] for ${jobs.kind} jobs: workers skip a task that pays for less (a render task's tile shows its work), and a longer one outlasts any job`,
+      { limit: [least, MAX_BENCH_HOURS_PER_TASK] },
+    )
+  }
 }
 
 /** Applies what the schema cannot say: durations, cross-field rules, region names. */
@@ -251,6 +293,29 @@ function resolve(s: ScenarioInput): Scenario {
     // The burn-and-mint model keeps one record per closed epoch, as the recorder keeps one row per interval.
     tooManyRows('/economics/bme/epoch', durationMs, resolvedBme.epochMs)
   }
+  const jobs: Scenario['jobs'] = {
+    count: s.jobs.count,
+    arrival: s.jobs.arrival ?? 'poisson',
+    submitWindowMs,
+    kind: s.jobs.kind ?? 'render',
+    tasks,
+    benchHoursPerTask: lognormal(s.jobs.benchHoursPerTask),
+    chunksPerTask: s.jobs.chunksPerTask ?? 64,
+    inputMb: s.jobs.inputMb ?? 20,
+    outputMb: s.jobs.outputMb ?? 5,
+    tier: s.jobs.tier ?? 3,
+    maxPrice: s.jobs.maxPrice ?? 200,
+    bidWindowMs: parseDuration(s.jobs.bidWindow ?? '5s', '/jobs/bidWindow'),
+    minBids: s.jobs.minBids ?? 3,
+    deadlineMs: parseDuration(s.jobs.deadline ?? '1d', '/jobs/deadline'),
+    verification: {
+      detect: s.jobs.verification?.detect ?? 0.999,
+      withinTasks: s.jobs.verification?.withinTasks ?? 200,
+      cheatRate: s.jobs.verification?.cheatRate ?? 0.1,
+      maxOverhead: s.jobs.verification?.maxOverhead ?? 0.1,
+    },
+  }
+  checkJobs(jobs)
   const w = s.workers
   return {
     version: 1,
@@ -287,28 +352,7 @@ function resolve(s: ScenarioInput): Scenario {
       pricing: w.pricing ?? 'fixed',
     },
     creators: { count: s.creators.count, balance: s.creators.balance ?? 1e12 },
-    jobs: {
-      count: s.jobs.count,
-      arrival: s.jobs.arrival ?? 'poisson',
-      submitWindowMs,
-      kind: s.jobs.kind ?? 'render',
-      tasks,
-      benchHoursPerTask: lognormal(s.jobs.benchHoursPerTask),
-      chunksPerTask: s.jobs.chunksPerTask ?? 64,
-      inputMb: s.jobs.inputMb ?? 20,
-      outputMb: s.jobs.outputMb ?? 5,
-      tier: s.jobs.tier ?? 3,
-      maxPrice: s.jobs.maxPrice ?? 200,
-      bidWindowMs: parseDuration(s.jobs.bidWindow ?? '5s', '/jobs/bidWindow'),
-      minBids: s.jobs.minBids ?? 3,
-      deadlineMs: parseDuration(s.jobs.deadline ?? '1d', '/jobs/deadline'),
-      verification: {
-        detect: s.jobs.verification?.detect ?? 0.999,
-        withinTasks: s.jobs.verification?.withinTasks ?? 200,
-        cheatRate: s.jobs.verification?.cheatRate ?? 0.1,
-        maxOverhead: s.jobs.verification?.maxOverhead ?? 0.1,
-      },
-    },
+    jobs,
     scheduler: {
       heartbeatMs: parseDuration(s.scheduler?.heartbeat ?? '5s', '/scheduler/heartbeat'),
       leaseMs: parseDuration(s.scheduler?.lease ?? '15s', '/scheduler/lease'),

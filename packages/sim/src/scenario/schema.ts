@@ -1,4 +1,5 @@
 import { DEFAULT_MIN_PSNR_DB, DEFAULT_PSNR_OUTLIER_FRACTION, MAX_PSNR_OUTLIER_FRACTION } from '@tessera/proof'
+import { MAX_MIN_BIDS, MAX_TASKS_PER_JOB } from '@tessera/scheduler'
 import {
   DEFAULT_DIVERGED_PIXELS,
   MAX_JOBS,
@@ -171,8 +172,8 @@ export const SCENARIO_SCHEMA = {
           additionalProperties: false,
           default: { min: 1, max: 8 },
           properties: {
-            min: { type: 'integer', minimum: 1, maximum: 65536, default: 1 },
-            max: { type: 'integer', minimum: 1, maximum: 65536, default: 8 },
+            min: { type: 'integer', minimum: 1, maximum: MAX_TASKS_PER_JOB, default: 1 },
+            max: { type: 'integer', minimum: 1, maximum: MAX_TASKS_PER_JOB, default: 8 },
           },
         },
         benchHoursPerTask: lognormal(5, 0.5, 'work per task, benchmark-hours (a score-S GPU takes B/S hours)'),
@@ -180,9 +181,14 @@ export const SCENARIO_SCHEMA = {
         inputMb: { type: 'number', minimum: 0, default: 20 },
         outputMb: { type: 'number', minimum: 0, default: 5 },
         tier: { enum: [1, 2, 3], default: 3 },
-        maxPrice: { type: 'number', exclusiveMinimum: 0, default: 200 },
+        maxPrice: {
+          type: 'integer',
+          minimum: 1,
+          default: 200,
+          description: 'highest price per benchmark-hour a creator accepts, whole token units (at most 2^64 - 1)',
+        },
         bidWindow: { ...duration, default: '5s' },
-        minBids: { type: 'integer', minimum: 1, maximum: 1024, default: 3 },
+        minBids: { type: 'integer', minimum: 1, maximum: MAX_MIN_BIDS, default: 3 },
         deadline: { ...duration, default: '1d', description: 'time from order to deadline' },
         verification: {
           type: 'object',
@@ -190,7 +196,7 @@ export const SCENARIO_SCHEMA = {
           default: {},
           properties: {
             detect: { ...probability, default: 0.999 },
-            withinTasks: { type: 'integer', minimum: 1, default: 200 },
+            withinTasks: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER, default: 200 },
             cheatRate: { ...probability, default: 0.1 },
             maxOverhead: { ...probability, default: 0.1 },
           },

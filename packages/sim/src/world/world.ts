@@ -18,6 +18,7 @@ import type { JobRecord, WorldContext } from './context.js'
 import { CreatorPeer, VerifierPeer } from './creator-peer.js'
 import { Economy, type Earner } from './economy.js'
 import { GroundTruth } from './ground-truth.js'
+import { simJobSpec } from './job-spec.js'
 import { simAddress } from './settlement.js'
 import type { VerifierRole } from './verifier-role.js'
 import { planFor } from './verification-plan.js'
@@ -68,6 +69,7 @@ export class World implements WorldContext {
   #jobsOrdered = 0
   #nextWorker = 0
   #rejected = 0
+  readonly #rejectedByCode = new Map<string, number>()
   #lastDelivered = 0
   #lastDropped = 0
 
@@ -154,6 +156,7 @@ export class World implements WorldContext {
   rejected(error: unknown): void {
     if (!isTesseraError(error)) throw error
     this.#rejected++
+    this.#rejectedByCode.set(error.code, (this.#rejectedByCode.get(error.code) ?? 0) + 1)
   }
 
   elapsed(): number {
@@ -349,30 +352,7 @@ export class World implements WorldContext {
     const rng = this.#arrivalsRng
     const n = jobs.tasks.min + nextInt(rng, jobs.tasks.max - jobs.tasks.min + 1)
     const benchHours = lognormal(rng, jobs.benchHoursPerTask.median, jobs.benchHoursPerTask.sigma)
-    return {
-      kind: jobs.kind,
-      inputs: [`sim-input-${this.#jobsOrdered}`],
-      split:
-        jobs.kind === 'render'
-          ? {
-              kind: 'render',
-              firstFrame: 0,
-              frames: n,
-              width: 64,
-              height: 64,
-              tileWidth: 64,
-              tileHeight: 64,
-              samples: 64,
-            }
-          : { kind: 'inference', items: n, itemsPerTask: 1 },
-      tier: jobs.tier,
-      maxPrice: BigInt(Math.round(jobs.maxPrice)),
-      benchHoursPerTask: Number(benchHours.toFixed(6)),
-      bidWindowMs: jobs.bidWindowMs,
-      minBids: jobs.minBids,
-      timeoutMs: jobs.deadlineMs,
-      verification: jobs.verification,
-    }
+    return simJobSpec(jobs, this.#jobsOrdered, n, benchHours)
   }
 
   /** @internal */
@@ -479,6 +459,10 @@ export class World implements WorldContext {
           supply: economy.bme?.supply ?? 0,
         },
         network: structuredClone(network.stats),
+        rejections: {
+          total: this.#rejected,
+          byCode: Object.fromEntries([...this.#rejectedByCode].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
+        },
       },
       series: metrics.rows,
       completionHistogram: histogram(minutes),
