@@ -62,6 +62,14 @@ export const MAX_PARTITIONS = 256
 export const MAX_PRICE_POINTS = 10_000
 
 /**
+ * Bounds of the median benchmark score (`workers.score.median`): from 10,000 times slower to 10,000 times faster than
+ * the capacity benchmark's reference device (score 100). Within them, and the lognormal sigma's bound, every drawn
+ * score is positive and finite, as a `WorkerMachine` requires, and every task time is a finite number of milliseconds.
+ */
+export const MIN_SCORE_MEDIAN = 0.01
+export const MAX_SCORE_MEDIAN = 1_000_000
+
+/**
  * Most benchmark-hours a simulated task may take: 140 days on a score-300 GPU, longer than any job may run (the
  * scheduler's `MAX_JOB_TIMEOUT_MS`, 30 days), and well inside what `resolveJobSpec` takes. A larger value models
  * nothing a longer task would not, and lognormal tails past it are cut to it.

@@ -39,8 +39,11 @@ export function drawProfile(rng: Rng, d: ProfileDistributions): WorkerProfile {
 
 /**
  * How long a task runs: `benchHours / score` hours (a benchmark-hour is an hour of a score-1 GPU, so a score-S GPU
- * does S of them an hour), times a lognormal factor for run-to-run variation.
+ * does S of them an hour), times a lognormal factor for run-to-run variation, in whole milliseconds. `Math.trunc`, not
+ * `| 0`: the 32-bit conversion wrapped runs past 2^31 ms (25 days) to negative times, which finished at once. Below
+ * that the two agree, so every shorter run keeps its time to the millisecond (rounding up instead moved most tasks by
+ * a millisecond and every run's event order after them).
  */
 export function taskRunMs(rng: Rng, benchHours: number, score: number, variability: number): number {
-  return ((benchHours / score) * 3_600_000 * lognormal(rng, 1, variability)) | 0
+  return Math.trunc((benchHours / score) * 3_600_000 * lognormal(rng, 1, variability))
 }

@@ -171,8 +171,13 @@ function tooManyRows(path: string, durationMs: number, intervalMs: number): void
   }
 }
 
-function lognormal(value: Partial<Lognormal> | undefined, fallbackSigma = 0): Lognormal {
-  return { median: value?.median ?? 1, sigma: value?.sigma ?? fallbackSigma }
+/** A distribution as resolved. YAML's `.nan` passes every bound of the schema, so finiteness is checked here. */
+function lognormal(value: Partial<Lognormal> | undefined, path: string, fallbackSigma = 0): Lognormal {
+  const resolved = { median: value?.median ?? 1, sigma: value?.sigma ?? fallbackSigma }
+  for (const key of ['median', 'sigma'] as const) {
+    if (!Number.isFinite(resolved[key])) invalid(`${path}/${key}`, 'must be a finite number')
+  }
+  return resolved
 }
 
 /**
@@ -299,7 +304,7 @@ function resolve(s: ScenarioInput): Scenario {
     submitWindowMs,
     kind: s.jobs.kind ?? 'render',
     tasks,
-    benchHoursPerTask: lognormal(s.jobs.benchHoursPerTask),
+    benchHoursPerTask: lognormal(s.jobs.benchHoursPerTask, '/jobs/benchHoursPerTask'),
     chunksPerTask: s.jobs.chunksPerTask ?? 64,
     inputMb: s.jobs.inputMb ?? 20,
     outputMb: s.jobs.outputMb ?? 5,
@@ -332,7 +337,7 @@ function resolve(s: ScenarioInput): Scenario {
       lossRate: s.network.lossRate ?? 0,
       ...(s.network.loss === undefined ? {} : { loss: s.network.loss }),
       gossipLossRate: s.network.gossipLossRate ?? 0,
-      bandwidthMbps: lognormal(s.network.bandwidthMbps),
+      bandwidthMbps: lognormal(s.network.bandwidthMbps, '/network/bandwidthMbps'),
       gossip: {
         meshDegree: s.network.gossip?.meshDegree ?? 6,
         hopDelayMs: s.network.gossip?.hopDelayMs ?? 15,
@@ -343,10 +348,10 @@ function resolve(s: ScenarioInput): Scenario {
     },
     workers: {
       count: w.count,
-      score: lognormal(w.score),
-      memoryMb: lognormal(w.memoryMb),
-      price: lognormal(w.price),
-      stake: lognormal(w.stake),
+      score: lognormal(w.score, '/workers/score'),
+      memoryMb: lognormal(w.memoryMb, '/workers/memoryMb'),
+      price: lognormal(w.price, '/workers/price'),
+      stake: lognormal(w.stake, '/workers/stake'),
       slots: w.slots ?? 1,
       runVariability: w.runVariability ?? 0.1,
       pricing: w.pricing ?? 'fixed',

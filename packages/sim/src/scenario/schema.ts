@@ -7,6 +7,8 @@ import {
   MAX_PEERS,
   MAX_PRICE_POINTS,
   MAX_REGIONS,
+  MAX_SCORE_MEDIAN,
+  MIN_SCORE_MEDIAN,
 } from '../constants.js'
 
 /**
@@ -31,14 +33,22 @@ export const SCHEMA_REFERENCE = {
 
 const probability = { type: 'number', minimum: 0, maximum: 1 } as const
 
-/** A lognormal distribution given by its median and the standard deviation of its logarithm. */
-const lognormal = (median: number, sigma: number, description: string) =>
+/**
+ * A lognormal distribution given by its median and the standard deviation of its logarithm; `bounds` narrows the
+ * median where the models need it.
+ */
+const lognormal = (
+  median: number,
+  sigma: number,
+  description: string,
+  bounds: { minimum: number; maximum: number } | { exclusiveMinimum: 0 } = { exclusiveMinimum: 0 },
+) =>
   ({
     type: 'object',
     description,
     additionalProperties: false,
     properties: {
-      median: { type: 'number', exclusiveMinimum: 0 },
+      median: { type: 'number', ...bounds },
       sigma: { type: 'number', minimum: 0, maximum: 5 },
     },
     required: ['median'],
@@ -133,7 +143,10 @@ export const SCENARIO_SCHEMA = {
       required: ['count'],
       properties: {
         count: { type: 'integer', minimum: 0, maximum: MAX_PEERS },
-        score: lognormal(300, 0.5, 'capacity benchmark score, benchmark units'),
+        score: lognormal(300, 0.5, 'capacity benchmark score, benchmark units', {
+          minimum: MIN_SCORE_MEDIAN,
+          maximum: MAX_SCORE_MEDIAN,
+        }),
         memoryMb: lognormal(16384, 0.4, 'GPU memory, MB'),
         price: lognormal(100, 0.2, 'asking price per benchmark-hour, token units'),
         stake: lognormal(10000, 0.5, 'bonded stake, token units'),
