@@ -62,6 +62,27 @@ export const MAX_PARTITIONS = 256
 export const MAX_PRICE_POINTS = 10_000
 
 /**
+ * Each lognormal distribution's default. A field given only its median takes the default's sigma (the schema fills
+ * it in), not a sigma of 0.
+ */
+export const DEFAULT_LOGNORMALS = Object.freeze({
+  bandwidthMbps: Object.freeze({ median: 100, sigma: 0.5 }),
+  score: Object.freeze({ median: 300, sigma: 0.5 }),
+  memoryMb: Object.freeze({ median: 16384, sigma: 0.4 }),
+  price: Object.freeze({ median: 100, sigma: 0.2 }),
+  stake: Object.freeze({ median: 10000, sigma: 0.5 }),
+  benchHoursPerTask: Object.freeze({ median: 5, sigma: 0.5 }),
+})
+
+/**
+ * Largest price or stake a simulated worker has, token units: 2^53 - 1, a whole number a JavaScript number holds
+ * exactly (the economy sums amounts as numbers) and far inside the u64 the machines and the wire take. The medians of
+ * `workers.price` and `workers.stake` (times a spammer's `priceFactor`), and a Sybil's stake, are at most this; a
+ * lognormal draw past it is cut to it, since with a sigma up to 5 a tail reaches 10^18 times the median.
+ */
+export const MAX_WORKER_AMOUNT = Number.MAX_SAFE_INTEGER
+
+/**
  * Bounds of the median benchmark score (`workers.score.median`): from 10,000 times slower to 10,000 times faster than
  * the capacity benchmark's reference device (score 100). Within them, and the lognormal sigma's bound, every drawn
  * score is positive and finite, as a `WorkerMachine` requires, and every task time is a finite number of milliseconds.

@@ -1,4 +1,5 @@
 import type { Rng } from '@tessera/core'
+import { MAX_WORKER_AMOUNT } from '../constants.js'
 import { lognormal, pickWeighted } from '../engine/distributions.js'
 import type { Lognormal } from '../scenario/types.js'
 
@@ -25,13 +26,21 @@ export interface ProfileDistributions {
   regionWeights: readonly number[]
 }
 
-/** Draws a worker: a lognormal benchmark score (GPU speeds span orders of magnitude), memory, price, stake, link. */
+/** A whole number of token units in [min, {@link MAX_WORKER_AMOUNT}]: a price or stake the machines take. */
+export function workerAmount(x: number, min: number): number {
+  return Math.min(MAX_WORKER_AMOUNT, Math.max(min, Math.round(x)))
+}
+
+/**
+ * Draws a worker: a lognormal benchmark score (GPU speeds span orders of magnitude), memory, price, stake, link.
+ * Prices (at least 1) and stakes are cut to {@link MAX_WORKER_AMOUNT}: a lognormal tail has no end.
+ */
 export function drawProfile(rng: Rng, d: ProfileDistributions): WorkerProfile {
   return {
     score: lognormal(rng, d.score.median, d.score.sigma),
     memoryMb: Math.round(lognormal(rng, d.memoryMb.median, d.memoryMb.sigma)),
-    price: Math.max(1, Math.round(lognormal(rng, d.price.median, d.price.sigma))),
-    stake: Math.round(lognormal(rng, d.stake.median, d.stake.sigma)),
+    price: workerAmount(lognormal(rng, d.price.median, d.price.sigma), 1),
+    stake: workerAmount(lognormal(rng, d.stake.median, d.stake.sigma), 0),
     bandwidthMbps: lognormal(rng, d.bandwidthMbps.median, d.bandwidthMbps.sigma),
     region: pickWeighted(rng, d.regionWeights),
   }

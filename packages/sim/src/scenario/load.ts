@@ -7,9 +7,11 @@ import { DEFAULT_MIN_PSNR_DB, DEFAULT_PSNR_OUTLIER_FRACTION } from '@tessera/pro
 import { MAX_AMOUNT, MAX_FRAMES_PER_JOB, MAX_JOB_TIMEOUT_MS } from '@tessera/scheduler'
 import {
   DEFAULT_DIVERGED_PIXELS,
+  DEFAULT_LOGNORMALS,
   MAX_BENCH_HOURS_PER_TASK,
   MAX_METRICS_ROWS,
   MAX_SCENARIO_BYTES,
+  MAX_WORKER_AMOUNT,
 } from '../constants.js'
 import { SimError } from '../errors.js'
 import { minBenchHoursPerTask } from '../world/job-spec.js'
@@ -172,8 +174,8 @@ function tooManyRows(path: string, durationMs: number, intervalMs: number): void
 }
 
 /** A distribution as resolved. YAML's `.nan` passes every bound of the schema, so finiteness is checked here. */
-function lognormal(value: Partial<Lognormal> | undefined, path: string, fallbackSigma = 0): Lognormal {
-  const resolved = { median: value?.median ?? 1, sigma: value?.sigma ?? fallbackSigma }
+function lognormal(value: Partial<Lognormal> | undefined, path: string, defaults: Lognormal): Lognormal {
+  const resolved = { median: value?.median ?? defaults.median, sigma: value?.sigma ?? defaults.sigma }
   for (const key of ['median', 'sigma'] as const) {
     if (!Number.isFinite(resolved[key])) invalid(`${path}/${key}`, 'must be a finite number')
   }
@@ -266,6 +268,15 @@ function resolve(s: ScenarioInput): Scenario {
   if ((adversaries.colluders?.count ?? 0) > s.workers.count) {
     invalid('/adversaries/colluders/count', 'must not exceed workers.count (colluders are workers)')
   }
+  const spammers = adversaries.bidSpammers
+  const spamPriceMedian = (s.workers.price?.median ?? DEFAULT_LOGNORMALS.price.median) * (spammers?.priceFactor ?? 0)
+  if (spamPriceMedian > MAX_WORKER_AMOUNT) {
+    invalid(
+      '/adversaries/bidSpammers/priceFactor',
+      `times workers.price.median must be at most ${MAX_WORKER_AMOUNT}, the largest price a simulated worker asks`,
+      { limit: MAX_WORKER_AMOUNT },
+    )
+  }
   const heartbeat = parseDuration(s.scheduler?.heartbeat ?? '5s', '/scheduler/heartbeat')
   if (heartbeat === 0) invalid('/scheduler/heartbeat', 'must be longer than zero')
   if (parseDuration(s.scheduler?.lease ?? '15s', '/scheduler/lease') <= heartbeat) {
@@ -304,7 +315,11 @@ function resolve(s: ScenarioInput): Scenario {
     submitWindowMs,
     kind: s.jobs.kind ?? 'render',
     tasks,
-    benchHoursPerTask: lognormal(s.jobs.benchHoursPerTask, '/jobs/benchHoursPerTask'),
+    benchHoursPerTask: lognormal(
+      s.jobs.benchHoursPerTask,
+      '/jobs/benchHoursPerTask',
+      DEFAULT_LOGNORMALS.benchHoursPerTask,
+    ),
     chunksPerTask: s.jobs.chunksPerTask ?? 64,
     inputMb: s.jobs.inputMb ?? 20,
     outputMb: s.jobs.outputMb ?? 5,
@@ -337,7 +352,7 @@ function resolve(s: ScenarioInput): Scenario {
       lossRate: s.network.lossRate ?? 0,
       ...(s.network.loss === undefined ? {} : { loss: s.network.loss }),
       gossipLossRate: s.network.gossipLossRate ?? 0,
-      bandwidthMbps: lognormal(s.network.bandwidthMbps, '/network/bandwidthMbps'),
+      bandwidthMbps: lognormal(s.network.bandwidthMbps, '/network/bandwidthMbps', DEFAULT_LOGNORMALS.bandwidthMbps),
       gossip: {
         meshDegree: s.network.gossip?.meshDegree ?? 6,
         hopDelayMs: s.network.gossip?.hopDelayMs ?? 15,
@@ -348,10 +363,10 @@ function resolve(s: ScenarioInput): Scenario {
     },
     workers: {
       count: w.count,
-      score: lognormal(w.score, '/workers/score'),
-      memoryMb: lognormal(w.memoryMb, '/workers/memoryMb'),
-      price: lognormal(w.price, '/workers/price'),
-      stake: lognormal(w.stake, '/workers/stake'),
+      score: lognormal(w.score, '/workers/score', DEFAULT_LOGNORMALS.score),
+      memoryMb: lognormal(w.memoryMb, '/workers/memoryMb', DEFAULT_LOGNORMALS.memoryMb),
+      price: lognormal(w.price, '/workers/price', DEFAULT_LOGNORMALS.price),
+      stake: lognormal(w.stake, '/workers/stake', DEFAULT_LOGNORMALS.stake),
       slots: w.slots ?? 1,
       runVariability: w.runVariability ?? 0.1,
       pricing: w.pricing ?? 'fixed',

@@ -2,12 +2,14 @@ import { DEFAULT_MIN_PSNR_DB, DEFAULT_PSNR_OUTLIER_FRACTION, MAX_PSNR_OUTLIER_FR
 import { MAX_MIN_BIDS, MAX_TASKS_PER_JOB } from '@tessera/scheduler'
 import {
   DEFAULT_DIVERGED_PIXELS,
+  DEFAULT_LOGNORMALS,
   MAX_JOBS,
   MAX_PARTITIONS,
   MAX_PEERS,
   MAX_PRICE_POINTS,
   MAX_REGIONS,
   MAX_SCORE_MEDIAN,
+  MAX_WORKER_AMOUNT,
   MIN_SCORE_MEDIAN,
 } from '../constants.js'
 
@@ -34,14 +36,14 @@ export const SCHEMA_REFERENCE = {
 const probability = { type: 'number', minimum: 0, maximum: 1 } as const
 
 /**
- * A lognormal distribution given by its median and the standard deviation of its logarithm; `bounds` narrows the
- * median where the models need it.
+ * A lognormal distribution given by its median and the standard deviation of its logarithm, defaulting to
+ * `defaults` as a whole and to its sigma when only the median is given; `bounds` narrows the median where the models
+ * need it.
  */
 const lognormal = (
-  median: number,
-  sigma: number,
+  defaults: { median: number; sigma: number },
   description: string,
-  bounds: { minimum: number; maximum: number } | { exclusiveMinimum: 0 } = { exclusiveMinimum: 0 },
+  bounds: Partial<Record<'minimum' | 'exclusiveMinimum' | 'maximum', number>> = { exclusiveMinimum: 0 },
 ) =>
   ({
     type: 'object',
@@ -49,10 +51,10 @@ const lognormal = (
     additionalProperties: false,
     properties: {
       median: { type: 'number', ...bounds },
-      sigma: { type: 'number', minimum: 0, maximum: 5 },
+      sigma: { type: 'number', minimum: 0, maximum: 5, default: defaults.sigma },
     },
     required: ['median'],
-    default: { median, sigma },
+    default: { ...defaults },
   }) as const
 
 const regionName = { type: 'string', pattern: '^[a-z][a-z0-9-]{0,31}$' } as const
@@ -103,7 +105,7 @@ export const SCENARIO_SCHEMA = {
         lossRate: { ...probability, default: 0 },
         loss: { ...matrix, description: 'per-pair loss probability, overriding lossRate' },
         gossipLossRate: { ...probability, default: 0 },
-        bandwidthMbps: lognormal(100, 0.5, 'per-peer link speed, Mbit/s'),
+        bandwidthMbps: lognormal(DEFAULT_LOGNORMALS.bandwidthMbps, 'per-peer link speed, Mbit/s'),
         gossip: {
           type: 'object',
           additionalProperties: false,
@@ -143,13 +145,19 @@ export const SCENARIO_SCHEMA = {
       required: ['count'],
       properties: {
         count: { type: 'integer', minimum: 0, maximum: MAX_PEERS },
-        score: lognormal(300, 0.5, 'capacity benchmark score, benchmark units', {
+        score: lognormal(DEFAULT_LOGNORMALS.score, 'capacity benchmark score, benchmark units', {
           minimum: MIN_SCORE_MEDIAN,
           maximum: MAX_SCORE_MEDIAN,
         }),
-        memoryMb: lognormal(16384, 0.4, 'GPU memory, MB'),
-        price: lognormal(100, 0.2, 'asking price per benchmark-hour, token units'),
-        stake: lognormal(10000, 0.5, 'bonded stake, token units'),
+        memoryMb: lognormal(DEFAULT_LOGNORMALS.memoryMb, 'GPU memory, MB'),
+        price: lognormal(DEFAULT_LOGNORMALS.price, 'asking price per benchmark-hour, token units', {
+          exclusiveMinimum: 0,
+          maximum: MAX_WORKER_AMOUNT,
+        }),
+        stake: lognormal(DEFAULT_LOGNORMALS.stake, 'bonded stake, token units', {
+          exclusiveMinimum: 0,
+          maximum: MAX_WORKER_AMOUNT,
+        }),
         slots: { type: 'integer', minimum: 1, maximum: 64, default: 1 },
         runVariability: { type: 'number', minimum: 0, maximum: 2, default: 0.1 },
         pricing: { enum: ['fixed', 'demand'], default: 'fixed' },
@@ -189,7 +197,10 @@ export const SCENARIO_SCHEMA = {
             max: { type: 'integer', minimum: 1, maximum: MAX_TASKS_PER_JOB, default: 8 },
           },
         },
-        benchHoursPerTask: lognormal(5, 0.5, 'work per task, benchmark-hours (a score-S GPU takes B/S hours)'),
+        benchHoursPerTask: lognormal(
+          DEFAULT_LOGNORMALS.benchHoursPerTask,
+          'work per task, benchmark-hours (a score-S GPU takes B/S hours)',
+        ),
         chunksPerTask: { type: 'integer', minimum: 1, maximum: 4096, default: 64 },
         inputMb: { type: 'number', minimum: 0, default: 20 },
         outputMb: { type: 'number', minimum: 0, default: 5 },
@@ -308,7 +319,7 @@ export const SCENARIO_SCHEMA = {
           additionalProperties: false,
           properties: {
             identities: { type: 'integer', minimum: 1, maximum: MAX_PEERS },
-            stake: { type: 'number', minimum: 0, default: 1 },
+            stake: { type: 'integer', minimum: 0, maximum: MAX_WORKER_AMOUNT, default: 1 },
             wrongTaskRate: { ...probability, default: 1 },
           },
           required: ['identities'],

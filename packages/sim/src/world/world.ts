@@ -7,7 +7,7 @@ import type { Simulation } from '../engine/simulation.js'
 import { gini, lorenz } from '../economics/gini.js'
 import { quantile } from '../metrics/format.js'
 import { COL, MetricsRecorder, ROLES, type Role } from '../metrics/recorder.js'
-import { drawProfile, type ProfileDistributions } from '../models/gpu.js'
+import { drawProfile, type ProfileDistributions, workerAmount } from '../models/gpu.js'
 import { OutputModel } from '../models/output.js'
 import { NetworkModel } from '../net/network-model.js'
 import { SimNetwork } from '../net/sim-network.js'
@@ -260,7 +260,7 @@ export class World implements WorldContext {
     const profile = drawProfile(this.#peersRng, this.#profiles)
     if (role === 'sybil') profile.stake = scenario.adversaries.sybils?.stake ?? 1
     if (role === 'spammer')
-      profile.price = Math.max(1, Math.round(profile.price * (scenario.adversaries.bidSpammers?.priceFactor ?? 0.1)))
+      profile.price = workerAmount(profile.price * (scenario.adversaries.bidSpammers?.priceFactor ?? 0.1), 1)
     const index = this.economy.nextIndex
     const earner: Earner = { index, role, wallet: simAddress(index), stake: profile.stake }
     this.economy.register(earner)
