@@ -10,10 +10,12 @@ import {
   DEFAULT_LOGNORMALS,
   MAX_BENCH_HOURS_PER_TASK,
   MAX_METRICS_ROWS,
+  MAX_PEERS,
   MAX_SCENARIO_BYTES,
   MAX_WORKER_AMOUNT,
 } from '../constants.js'
 import { SimError } from '../errors.js'
+import { adversaryCounts } from '../world/behaviour.js'
 import { minBenchHoursPerTask } from '../world/job-spec.js'
 import { formatDuration, parseDuration } from './duration.js'
 import { SCENARIO_SCHEMA } from './schema.js'
@@ -217,6 +219,31 @@ function checkJobs(jobs: Scenario['jobs']): void {
   }
 }
 
+/**
+ * Refuses a scenario whose peers, with the joins churn adds over the run on average, pass {@link MAX_PEERS}: each is
+ * a set of machines in memory, and an unbounded join rate never let the run end.
+ */
+function checkPeers(s: ScenarioInput, durationMs: number, adversaries: Partial<Adversaries>): void {
+  const initial =
+    s.workers.count +
+    s.creators.count +
+    (s.verifiers?.count ?? 0) +
+    (adversaries.sybils?.identities ?? 0) +
+    (adversaries.bidSpammers?.count ?? 0)
+  const joinsPerHour = s.churn?.joinsPerHour ?? 0
+  const joins = (joinsPerHour * durationMs) / 3_600_000
+  if (!(initial + joins <= MAX_PEERS)) {
+    const peers = `${initial} peers (workers, creators, verifiers, Sybils, spammers)`
+    invalid(
+      joinsPerHour > 0 ? '/churn/joinsPerHour' : '/workers/count',
+      joinsPerHour > 0
+        ? `adds ${joins} joins over the run to ${peers}; at most ${MAX_PEERS} peers are allowed`
+        : `with the other peers makes ${peers}; at most ${MAX_PEERS} are allowed`,
+      { limit: MAX_PEERS },
+    )
+  }
+}
+
 /** Applies what the schema cannot say: durations, cross-field rules, region names. */
 function resolve(s: ScenarioInput): Scenario {
   const durationMs = parseDuration(s.duration, '/duration')
@@ -265,9 +292,24 @@ function resolve(s: ScenarioInput): Scenario {
   if ((adversaries.cheaters?.fraction ?? 0) + (adversaries.lazy?.fraction ?? 0) > 1) {
     invalid('/adversaries/lazy/fraction', 'plus cheaters.fraction must not exceed 1')
   }
-  if ((adversaries.colluders?.count ?? 0) > s.workers.count) {
+  const roles = adversaryCounts(s.workers.count, adversaries)
+  if (roles.colluder > s.workers.count) {
     invalid('/adversaries/colluders/count', 'must not exceed workers.count (colluders are workers)')
   }
+  // Roles are dealt colluders first, then cheaters, then lazy workers; one that does not fit is named.
+  if (roles.colluder + roles.cheater > s.workers.count) {
+    invalid(
+      '/adversaries/cheaters/fraction',
+      `makes ${roles.cheater} cheaters, more than the ${s.workers.count - roles.colluder} workers left beside the colluders`,
+    )
+  }
+  if (roles.colluder + roles.cheater + roles.lazy > s.workers.count) {
+    invalid(
+      '/adversaries/lazy/fraction',
+      `makes ${roles.lazy} lazy workers, more than the ${s.workers.count - roles.colluder - roles.cheater} workers left beside the colluders and cheaters`,
+    )
+  }
+  checkPeers(s, durationMs, adversaries)
   const spammers = adversaries.bidSpammers
   const spamPriceMedian = (s.workers.price?.median ?? DEFAULT_LOGNORMALS.price.median) * (spammers?.priceFactor ?? 0)
   if (spamPriceMedian > MAX_WORKER_AMOUNT) {

@@ -2,6 +2,7 @@ import type { Rng } from '@tessera/core'
 import { bernoulli } from '../engine/distributions.js'
 import type { Role } from '../metrics/recorder.js'
 import { ChunkKind } from '../models/output.js'
+import type { Adversaries } from '../scenario/types.js'
 
 /**
  * How a simulated worker behaves. The simulator decides what a worker commits to; the proof machines alone decide
@@ -56,4 +57,19 @@ export function planTask(behaviour: Behaviour, chunks: number, rng: Rng): TaskPl
     }
   }
   return { kinds, bad: true }
+}
+
+/**
+ * How many of the `workers` initial workers each adversary kind takes: colluders by count, cheaters and lazy workers
+ * by their fraction, rounded. Validation refuses kinds that together take more than there are workers.
+ */
+export function adversaryCounts(
+  workers: number,
+  adversaries: Partial<Adversaries>,
+): { colluder: number; cheater: number; lazy: number } {
+  return {
+    colluder: adversaries.colluders?.count ?? 0,
+    cheater: Math.round((adversaries.cheaters?.fraction ?? 0) * workers),
+    lazy: Math.round((adversaries.lazy?.fraction ?? 0) * workers),
+  }
 }

@@ -13,7 +13,7 @@ import { NetworkModel } from '../net/network-model.js'
 import { SimNetwork } from '../net/sim-network.js'
 import type { Percentiles, RunReport } from '../report.js'
 import type { Scenario } from '../scenario/types.js'
-import { HONEST, type Behaviour } from './behaviour.js'
+import { adversaryCounts, HONEST, type Behaviour } from './behaviour.js'
 import type { JobRecord, WorldContext } from './context.js'
 import { CreatorPeer, VerifierPeer } from './creator-peer.js'
 import { Economy, type Earner } from './economy.js'
@@ -217,9 +217,10 @@ export class World implements WorldContext {
     const assign = (role: Role, count: number): void => {
       for (let c = 0; c < count && k < n; c++) roles[order[k++] as number] = role
     }
-    assign('colluder', adversaries.colluders?.count ?? 0)
-    assign('cheater', Math.round((adversaries.cheaters?.fraction ?? 0) * n))
-    assign('lazy', Math.round((adversaries.lazy?.fraction ?? 0) * n))
+    const counts = adversaryCounts(n, adversaries)
+    assign('colluder', counts.colluder)
+    assign('cheater', counts.cheater)
+    assign('lazy', counts.lazy)
     return roles
   }
 
