@@ -56,4 +56,10 @@ describe('population', () => {
     const workers = Object.fromEntries(Object.entries(report.summary.roles).map(([role, r]) => [role, r.workers]))
     expect(workers).toMatchObject({ honest: 0, colluder: 2, cheater: 4, lazy: 4 })
   })
+
+  it('should refuse a creator balance, which nothing reads', () => {
+    const s = minimal()
+    s.creators = { count: 1, balance: 1e6 }
+    expect(refusal(s)).toEqual({ code: 'SIM__INVALID_SCENARIO', path: '/creators/balance' })
+  })
 })

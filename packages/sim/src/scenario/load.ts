@@ -413,7 +413,7 @@ function resolve(s: ScenarioInput): Scenario {
       runVariability: w.runVariability ?? 0.1,
       pricing: w.pricing ?? 'fixed',
     },
-    creators: { count: s.creators.count, balance: s.creators.balance ?? 1e12 },
+    creators: { count: s.creators.count },
     jobs,
     scheduler: {
       heartbeatMs: parseDuration(s.scheduler?.heartbeat ?? '5s', '/scheduler/heartbeat'),

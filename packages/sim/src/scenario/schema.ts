@@ -169,7 +169,6 @@ export const SCENARIO_SCHEMA = {
       required: ['count'],
       properties: {
         count: { type: 'integer', minimum: 1, maximum: MAX_PEERS },
-        balance: { type: 'number', minimum: 0, default: 1e12 },
       },
     },
     jobs: {

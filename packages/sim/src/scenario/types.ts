@@ -42,7 +42,7 @@ export interface ScenarioInput {
     runVariability?: number
     pricing?: 'fixed' | 'demand'
   }
-  creators: { count: number; balance?: number }
+  creators: { count: number }
   jobs: {
     count: number
     arrival?: 'poisson' | 'uniform'
@@ -146,7 +146,7 @@ export interface Scenario {
     runVariability: number
     pricing: 'fixed' | 'demand'
   }
-  creators: { count: number; balance: number }
+  creators: { count: number }
   jobs: {
     count: number
     arrival: 'poisson' | 'uniform'
