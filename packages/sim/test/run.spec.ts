@@ -5,7 +5,8 @@ import { isCoreError } from '@tessera/core'
 import { afterAll, describe, expect, it } from 'vitest'
 import { isSimError } from '../src/errors.js'
 import { runScenario } from '../src/run.js'
-import { smallScenario } from './helpers.js'
+import { validateScenario } from '../src/scenario/load.js'
+import { minimal, smallScenario } from './helpers.js'
 
 const dirs: string[] = []
 async function tempDir(): Promise<string> {
@@ -118,5 +119,19 @@ describe('runScenario', () => {
     })
     expect(fractions.at(-1)).toBe(1)
     expect([...fractions].sort((a, b) => a - b)).toEqual(fractions)
+  })
+
+  it('should give each metrics interval one row, and a partial last interval one more', async () => {
+    const rows = async (duration: string): Promise<number[]> => {
+      const s = minimal()
+      s.duration = duration
+      s.metricsInterval = '5s'
+      const { report } = await runScenario(validateScenario(s), { seed: 1 })
+      return report.series.map((r) => Math.round(r.hours * 3_600_000))
+    }
+    // 65 s in hours (0.018055...) times 3,600,000 is 64,999.99...: the last row must not be closed twice.
+    const ends = Array.from({ length: 13 }, (_, i) => (i + 1) * 5000)
+    expect(await rows('65s')).toEqual(ends)
+    expect(await rows('62s')).toEqual([...ends.slice(0, 12), 62_000])
   })
 })

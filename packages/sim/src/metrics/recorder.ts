@@ -91,6 +91,7 @@ export class MetricsRecorder {
   readonly #totals = new Float64Array(SERIES_COLUMNS.length)
   #completion = new Float64Array(1024)
   #completed = 0
+  #lastRowEndMs: number | undefined
 
   constructor(intervalMs: number) {
     this.intervalMs = intervalMs
@@ -126,8 +127,17 @@ export class MetricsRecorder {
     return this.#completion.subarray(0, this.#completed)
   }
 
+  /**
+   * Where the last closed row ends, ms since the start; undefined before the first. Rows carry hours, and hours
+   * times 3,600,000 need not give the milliseconds back (65 s: 64,999.99...).
+   */
+  get lastRowEndMs(): number | undefined {
+    return this.#lastRowEndMs
+  }
+
   /** Closes the row ending at `elapsedMs` since the start and opens the next. */
   closeRow(elapsedMs: number): SeriesRow {
+    this.#lastRowEndMs = elapsedMs
     const row = { hours: elapsedMs / 3_600_000 } as SeriesRow
     for (let i = 0; i < SERIES_COLUMNS.length; i++) {
       const value = this.#current[i] as number

@@ -391,8 +391,8 @@ export class World implements WorldContext {
   report(): RunReport {
     const { metrics, scenario, economy, network } = this
     const elapsed = this.elapsed()
-    const lastRow = metrics.rows[metrics.rows.length - 1]
-    if (lastRow === undefined || lastRow.hours * 3_600_000 < elapsed) this.#closeRow()
+    const lastRowEndMs = metrics.lastRowEndMs
+    if (lastRowEndMs === undefined || lastRowEndMs < elapsed) this.#closeRow()
     const completion = Float64Array.from(metrics.completionTimes()).sort()
     const minutes = completion.map((ms) => ms / 60_000)
     const total = (c: number): number => metrics.total(c)
