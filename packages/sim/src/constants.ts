@@ -98,6 +98,12 @@ export const MAX_SCORE_MEDIAN = 1_000_000
 export const MAX_BENCH_HOURS_PER_TASK = 1_000_000
 
 /**
+ * Shortest heartbeat period a scenario may ask of workers, ms. Every lease holder sends one message a period, so a
+ * run's events grow as its inverse: at 1 ms, an hour of a dozen workers did not finish in 20 s of wall time.
+ */
+export const MIN_HEARTBEAT_MS = 100
+
+/**
  * How long a task's verdict audience is remembered, ms. Arbitration ends within its timeouts (reveal, recompute and
  * verdict: under half an hour a round); an hour, not more, because at 100,000 peers this holds every task of the window.
  */

@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs'
+import { MAX_TILE_PIXELS } from '@tessera/core'
 import { describe, expect, it } from 'vitest'
+import { MIN_HEARTBEAT_MS } from '../src/constants.js'
 import { isSimError } from '../src/errors.js'
 import { loadScenario, parseScenario, validateScenario } from '../src/scenario/load.js'
 import { parseDuration } from '../src/scenario/duration.js'
@@ -83,6 +85,63 @@ describe('scenario', () => {
       code: 'SIM__INVALID_SCENARIO',
       path: '/network/partitions/0/end',
     })
+  })
+
+  it('should reject a loss rate above one in the per-pair matrix', () => {
+    const s = minimal()
+    s.network.loss = { eu: { us: 7 } }
+    expect(codeAndPath(() => validateScenario(s))).toEqual({
+      code: 'SIM__INVALID_SCENARIO',
+      path: '/network/loss/eu/us',
+    })
+    s.network.loss = { eu: { us: 0.2 } }
+    expect(validateScenario(s).network.loss).toEqual({ eu: { us: 0.2 } })
+  })
+
+  it('should reject a pair given twice with two values, and take it given twice alike', () => {
+    const s = minimal()
+    s.network.latencyMs.us.eu = 50
+    expect(codeAndPath(() => validateScenario(s))).toEqual({
+      code: 'SIM__INVALID_SCENARIO',
+      path: '/network/latencyMs/eu/us',
+    })
+    s.network.loss = { eu: { us: 0.1 }, us: { eu: 0.3 } }
+    s.network.latencyMs.us.eu = 45
+    expect(codeAndPath(() => validateScenario(s)).path).toBe('/network/loss/eu/us')
+    s.network.loss.us.eu = 0.1
+    expect(validateScenario(s).network.latencyMs.us).toEqual({ us: 12, eu: 45 })
+  })
+
+  it('should reject a region in two groups of a partition', () => {
+    const s = minimal()
+    s.network.partitions = [{ start: 0, end: '1h', groups: [['eu', 'us'], ['us']] }]
+    expect(codeAndPath(() => validateScenario(s))).toEqual({
+      code: 'SIM__INVALID_SCENARIO',
+      path: '/network/partitions/0/groups/1/0',
+    })
+  })
+
+  it('should reject a heartbeat period below the least a run can afford', () => {
+    const s = minimal()
+    s.scheduler = { heartbeat: MIN_HEARTBEAT_MS - 1, lease: '1s' }
+    expect(codeAndPath(() => validateScenario(s))).toEqual({
+      code: 'SIM__INVALID_SCENARIO',
+      path: '/scheduler/heartbeat',
+    })
+    s.scheduler.heartbeat = MIN_HEARTBEAT_MS
+    expect(validateScenario(s).scheduler.heartbeatMs).toBe(MIN_HEARTBEAT_MS)
+  })
+
+  it('should reject tasks whose output is larger than a tile core allows', () => {
+    const s = minimal()
+    s.jobs.chunksPerTask = 4096
+    s.outputs = { pixelsPerChunk: MAX_TILE_PIXELS / 4096 + 1 }
+    expect(codeAndPath(() => validateScenario(s))).toEqual({
+      code: 'SIM__INVALID_SCENARIO',
+      path: '/outputs/pixelsPerChunk',
+    })
+    s.outputs.pixelsPerChunk = MAX_TILE_PIXELS / 4096
+    expect(validateScenario(s).outputs.pixelsPerChunk).toBe(2048)
   })
 
   it('should reject adversary fractions above one', () => {

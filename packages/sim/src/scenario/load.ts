@@ -3,6 +3,7 @@ import { open } from 'node:fs/promises'
 import { extname } from 'node:path'
 import { Ajv, type ErrorObject } from 'ajv'
 import { parse as parseYaml, YAMLParseError } from 'yaml'
+import { MAX_TILE_PIXELS } from '@tessera/core'
 import { DEFAULT_MIN_PSNR_DB, DEFAULT_PSNR_OUTLIER_FRACTION } from '@tessera/proof'
 import { MAX_AMOUNT, MAX_FRAMES_PER_JOB, MAX_JOB_TIMEOUT_MS } from '@tessera/scheduler'
 import {
@@ -13,6 +14,7 @@ import {
   MAX_PEERS,
   MAX_SCENARIO_BYTES,
   MAX_WORKER_AMOUNT,
+  MIN_HEARTBEAT_MS,
 } from '../constants.js'
 import { SimError } from '../errors.js'
 import { adversaryCounts } from '../world/behaviour.js'
@@ -257,8 +259,14 @@ function resolve(s: ScenarioInput): Scenario {
   const checkMatrix = (m: Record<string, Record<string, number>> | undefined, path: string): void => {
     for (const [a, row] of Object.entries(m ?? {})) {
       if (!known.has(a)) invalid(`${path}/${a}`, `names an undeclared region "${a}"`)
-      for (const b of Object.keys(row))
+      for (const [b, value] of Object.entries(row)) {
         if (!known.has(b)) invalid(`${path}/${a}/${b}`, `names an undeclared region "${b}"`)
+        // The matrix is symmetric: the network model would keep whichever direction it read last.
+        const reverse = m?.[b]?.[a]
+        if (reverse !== undefined && reverse !== value) {
+          invalid(`${path}/${a}/${b}`, `is ${value} but ${path}/${b}/${a} is ${reverse}: give each pair once`)
+        }
+      }
     }
   }
   checkMatrix(s.network.latencyMs, '/network/latencyMs')
@@ -274,9 +282,14 @@ function resolve(s: ScenarioInput): Scenario {
     const start = parseDuration(p.start, `/network/partitions/${i}/start`)
     const end = parseDuration(p.end, `/network/partitions/${i}/end`)
     if (end <= start) invalid(`/network/partitions/${i}/end`, 'must be after start')
+    // A region in two groups would be cut off from one of them depending on which group the model read last.
+    const named = new Set<string>()
     p.groups.forEach((g, j) =>
       g.forEach((r, k) => {
-        if (!known.has(r)) invalid(`/network/partitions/${i}/groups/${j}/${k}`, `names an undeclared region "${r}"`)
+        const path = `/network/partitions/${i}/groups/${j}/${k}`
+        if (!known.has(r)) invalid(path, `names an undeclared region "${r}"`)
+        if (named.has(r)) invalid(path, `names region "${r}" again: a region belongs to one group, named once`)
+        named.add(r)
       }),
     )
     return { start, end, groups: p.groups }
@@ -310,6 +323,15 @@ function resolve(s: ScenarioInput): Scenario {
     )
   }
   checkPeers(s, durationMs, adversaries)
+  const taskPixels = (s.outputs?.pixelsPerChunk ?? 64) * (s.jobs.chunksPerTask ?? 64)
+  if (taskPixels > MAX_TILE_PIXELS) {
+    // Each task's chunks are made and held in memory (and by its worker's prover until settled).
+    invalid(
+      '/outputs/pixelsPerChunk',
+      `times jobs.chunksPerTask makes tasks of ${taskPixels} pixels; a task's output is a tile of at most ${MAX_TILE_PIXELS} (core's MAX_TILE_PIXELS)`,
+      { limit: MAX_TILE_PIXELS },
+    )
+  }
   const spammers = adversaries.bidSpammers
   const spamPriceMedian = (s.workers.price?.median ?? DEFAULT_LOGNORMALS.price.median) * (spammers?.priceFactor ?? 0)
   if (spamPriceMedian > MAX_WORKER_AMOUNT) {
@@ -320,7 +342,9 @@ function resolve(s: ScenarioInput): Scenario {
     )
   }
   const heartbeat = parseDuration(s.scheduler?.heartbeat ?? '5s', '/scheduler/heartbeat')
-  if (heartbeat === 0) invalid('/scheduler/heartbeat', 'must be longer than zero')
+  if (heartbeat < MIN_HEARTBEAT_MS) {
+    invalid('/scheduler/heartbeat', `must be at least ${MIN_HEARTBEAT_MS} ms`, { limit: MIN_HEARTBEAT_MS })
+  }
   if (parseDuration(s.scheduler?.lease ?? '15s', '/scheduler/lease') <= heartbeat) {
     invalid('/scheduler/lease', 'must be longer than the heartbeat period')
   }

@@ -58,15 +58,13 @@ const lognormal = (
   }) as const
 
 const regionName = { type: 'string', pattern: '^[a-z][a-z0-9-]{0,31}$' } as const
-const matrix = {
-  type: 'object',
-  propertyNames: regionName,
-  additionalProperties: {
+/** A value per region pair, `[a][b]`; symmetric, so each pair is given in one direction (or both alike). */
+const matrix = <V extends object>(value: V) =>
+  ({
     type: 'object',
     propertyNames: regionName,
-    additionalProperties: { type: 'number', minimum: 0 },
-  },
-} as const
+    additionalProperties: { type: 'object', propertyNames: regionName, additionalProperties: value },
+  }) as const
 
 export const SCENARIO_SCHEMA = {
   $schema: 'http://json-schema.org/draft-07/schema#',
@@ -100,10 +98,13 @@ export const SCENARIO_SCHEMA = {
       additionalProperties: false,
       required: ['latencyMs'],
       properties: {
-        latencyMs: { ...matrix, description: 'one-way base latency, ms, for every region pair (symmetric)' },
+        latencyMs: {
+          ...matrix({ type: 'number', minimum: 0 }),
+          description: 'one-way base latency, ms, for every region pair (symmetric)',
+        },
         jitter: { type: 'number', minimum: 0, maximum: 3, default: 0.1 },
         lossRate: { ...probability, default: 0 },
-        loss: { ...matrix, description: 'per-pair loss probability, overriding lossRate' },
+        loss: { ...matrix(probability), description: 'per-pair loss probability, overriding lossRate (symmetric)' },
         gossipLossRate: { ...probability, default: 0 },
         bandwidthMbps: lognormal(DEFAULT_LOGNORMALS.bandwidthMbps, 'per-peer link speed, Mbit/s'),
         gossip: {
