@@ -133,6 +133,18 @@ describe('InputCache', () => {
     expect((await again).kind).toBe('render')
   })
 
+  it("should stop fetching an input set's other inputs once one of them fails, and not leave them to run", async () => {
+    const source = new SlowSource(scene)
+    const cache = new InputCache(source)
+    const loading = cache.load({ ...ORDER, inputs: ['bafyscene', 'bafypanorama'] })
+    await settle()
+    expect(source.fetches).toHaveLength(2)
+    // The creator refuses the scene at once: the panorama's fetch has nobody left to wait for it.
+    source.fetches[0]?.reject(new Error('access denied'))
+    await expect(loading).rejects.toThrow('access denied')
+    expect(source.fetches[1]?.signal?.aborted).toBe(true)
+  })
+
   it('should refuse at once a caller whose signal has already aborted', async () => {
     const source = new SlowSource(scene)
     await expect(new InputCache(source).load(ORDER, { signal: AbortSignal.abort() })).rejects.toSatisfy(isAbort)

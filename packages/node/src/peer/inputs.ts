@@ -85,7 +85,7 @@ interface Loading {
  * `NODE__INPUT_UNPARSEABLE` or `NODE__INPUT_PARSE_FAILED` instead of stalling the node or exhausting its heap.
  * Concurrent requests share one fetch, which no single caller's signal may cut short: each caller stops waiting when
  * its own signal aborts, and the fetch stops only once every caller has, even when its input set was pushed out
- * meanwhile. A fetch that fails or is aborted is not kept.
+ * meanwhile. A fetch that fails or is aborted is not kept, and one input failing stops the fetches of the others.
  *
  * With `release`, what the cache drops (an input set pushed out by newer ones, an animation frame no longer kept)
  * is freed on the device at once. A caller still holding dropped inputs can go on using them: the engine uploads
@@ -152,7 +152,8 @@ export class InputCache {
    */
   close(): void {
     for (const [key, entry] of [...this.#loaded]) {
-      if (!entry.settled) entry.controller.abort()
+      // Settled ones too: whatever of their work may still run stops (a parsed set's own threads end as it is freed).
+      entry.controller.abort()
       this.#evict(key)
     }
   }
@@ -183,18 +184,24 @@ export class InputCache {
   async #fetch(order: InputOrder, options: AbortOptions): Promise<Held> {
     // Started first: the thread loads its modules (half a second) while the inputs are fetched.
     const parser = startParser(this.#limits)
+    // One input failing fails the set: its siblings stop then, not run on (holding fetch budget) with nobody behind.
+    const failed = new AbortController()
+    const signal = options.signal === undefined ? failed.signal : AbortSignal.any([options.signal, failed.signal])
     let blobs: Uint8Array[]
     try {
       // The creator holds its own inputs (and verifies from them); workers fetch them from the creator. Only the
       // inputs read are fetched: an order may name more (up to the wire's bound), which nothing would use.
       blobs = await Promise.all(
-        order.inputs
-          .slice(0, INPUTS_READ)
-          .map(async (cid) =>
-            (await this.#source.has(cid, options))
-              ? this.#source.get(cid, options)
-              : this.#source.fetchFrom(order.creator, cid, options),
-          ),
+        order.inputs.slice(0, INPUTS_READ).map(async (cid) => {
+          try {
+            return (await this.#source.has(cid, { signal }))
+              ? await this.#source.get(cid, { signal })
+              : await this.#source.fetchFrom(order.creator, cid, { signal })
+          } catch (e) {
+            failed.abort()
+            throw e
+          }
+        }),
       )
     } catch (e) {
       parser.close()

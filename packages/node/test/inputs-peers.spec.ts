@@ -1,0 +1,71 @@
+import { randomFillSync } from 'node:crypto'
+import { type BlobStreamOptions, createNode, MemoryBlobstore, type TesseraNode } from '@tessera/core'
+import { generateScene } from '@tessera/gpu'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { InputCache, type InputOrder } from '../src/peer/inputs.js'
+
+/** A creator's store that sends a byte of a blob every half second: the slowest a stall guard lets a serve run. */
+class TricklingBlobstore extends MemoryBlobstore {
+  override async *stream(
+    cid: Parameters<MemoryBlobstore['stream']>[0],
+    options: BlobStreamOptions = {},
+  ): AsyncGenerator<Uint8Array> {
+    for await (const chunk of super.stream(cid, options)) {
+      for (let i = 0; i < chunk.byteLength; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 500))
+        yield chunk.subarray(i, i + 1)
+      }
+    }
+  }
+}
+
+const MiB = 1024 * 1024
+
+/** Polls `probe` until it holds, failing after `ms`: what a fixed transfer stops within, not a network's worst. */
+async function within(ms: number, what: string, probe: () => boolean): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!probe()) {
+    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${ms} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+/** A render order of `creator` reading `inputs`. */
+const renderOrder = (creator: TesseraNode, inputs: string[]): InputOrder =>
+  ({ kind: 'render', inputs, creator: creator.peerId.toString(), split: { kind: 'render' } }) as unknown as InputOrder
+
+describe('InputCache between real peers', () => {
+  const nodes: TesseraNode[] = []
+  let worker: TesseraNode
+  let creator: TesseraNode
+  let scene: Uint8Array
+
+  beforeAll(async () => {
+    scene = await generateScene({ subdivisions: 1 })
+    worker = await createNode({ listen: ['/ip4/127.0.0.1/tcp/0'] })
+    creator = await createNode({ listen: ['/ip4/127.0.0.1/tcp/0'], blobstore: new TricklingBlobstore() })
+    nodes.push(worker, creator)
+    await worker.dial(creator.getMultiaddrs()[0]!)
+  }, 60_000)
+
+  afterAll(async () => {
+    await Promise.all(nodes.map((n) => n.stop()))
+  })
+
+  it('should stop fetching a panorama trickling in once the creator refuses the scene, its fetch budget given back', async () => {
+    const sceneCid = (await creator.blobs.put(scene)).toString()
+    const panorama = (await creator.blobs.put(randomFillSync(new Uint8Array(8 * MiB)))).toString()
+    creator.blobs.setAccessHook((cid) => cid.toString() !== sceneCid)
+    const cache = new InputCache(worker.blobs)
+    try {
+      await expect(cache.load(renderOrder(creator, [sceneCid, panorama]))).rejects.toMatchObject({
+        code: 'CORE__BLOB_ACCESS_DENIED',
+      })
+      // Nothing waits for the panorama any more: its reserved bytes come back, not once it trickled in for days.
+      await within(5_000, 'the panorama fetch stopping', () => worker.blobs.fetching.bytes === 0)
+    } finally {
+      creator.blobs.setAccessHook(undefined)
+      cache.close()
+    }
+  }, 30_000)
+})
