@@ -37,15 +37,22 @@ const renderOrder = (creator: TesseraNode, inputs: string[]): InputOrder =>
 describe('InputCache between real peers', () => {
   const nodes: TesseraNode[] = []
   let worker: TesseraNode
+  /** A creator that serves its blobs at once. */
   let creator: TesseraNode
+  /** A creator that trickles its blobs out a byte at a time. */
+  let trickler: TesseraNode
   let scene: Uint8Array
 
   beforeAll(async () => {
     scene = await generateScene({ subdivisions: 1 })
-    worker = await createNode({ listen: ['/ip4/127.0.0.1/tcp/0'] })
-    creator = await createNode({ listen: ['/ip4/127.0.0.1/tcp/0'], blobstore: new TricklingBlobstore() })
-    nodes.push(worker, creator)
-    await worker.dial(creator.getMultiaddrs()[0]!)
+    const listen = ['/ip4/127.0.0.1/tcp/0']
+    ;[worker, creator, trickler] = await Promise.all([
+      createNode({ listen }),
+      createNode({ listen }),
+      createNode({ listen, blobstore: new TricklingBlobstore() }),
+    ])
+    nodes.push(worker, creator, trickler)
+    await Promise.all([creator, trickler].map((c) => worker.dial(c.getMultiaddrs()[0]!)))
   }, 60_000)
 
   afterAll(async () => {
@@ -53,18 +60,40 @@ describe('InputCache between real peers', () => {
   })
 
   it('should stop fetching a panorama trickling in once the creator refuses the scene, its fetch budget given back', async () => {
-    const sceneCid = (await creator.blobs.put(scene)).toString()
-    const panorama = (await creator.blobs.put(randomFillSync(new Uint8Array(8 * MiB)))).toString()
-    creator.blobs.setAccessHook((cid) => cid.toString() !== sceneCid)
+    const sceneCid = (await trickler.blobs.put(scene)).toString()
+    const panorama = (await trickler.blobs.put(randomFillSync(new Uint8Array(8 * MiB)))).toString()
+    trickler.blobs.setAccessHook((cid) => cid.toString() !== sceneCid)
     const cache = new InputCache(worker.blobs)
     try {
-      await expect(cache.load(renderOrder(creator, [sceneCid, panorama]))).rejects.toMatchObject({
+      await expect(cache.load(renderOrder(trickler, [sceneCid, panorama]))).rejects.toMatchObject({
         code: 'CORE__BLOB_ACCESS_DENIED',
       })
       // Nothing waits for the panorama any more: its reserved bytes come back, not once it trickled in for days.
       await within(5_000, 'the panorama fetch stopping', () => worker.blobs.fetching.bytes === 0)
     } finally {
-      creator.blobs.setAccessHook(undefined)
+      trickler.blobs.setAccessHook(undefined)
+      cache.close()
+    }
+  }, 30_000)
+
+  it("should load an honest order's inputs from its creator while a copy of its order trickles them in", async () => {
+    const sceneCid = (await creator.blobs.put(scene)).toString()
+    await trickler.blobs.put(scene)
+    const cache = new InputCache(worker.blobs)
+    const copier = new AbortController()
+    try {
+      // The copy's task asks first: the honest order's tasks must not wait on its fetch.
+      const copied = cache.load(renderOrder(trickler, [sceneCid]), { signal: copier.signal })
+      copied.catch(() => {})
+      await within(5_000, 'the copy starting its fetch', () => worker.blobs.fetching.bytes > 0)
+      const honest = await cache.load(renderOrder(creator, [sceneCid]))
+      expect(honest.kind).toBe('render')
+      // The copy's job aborted: its fetch, which nobody else waits for, stops.
+      copier.abort()
+      await expect(copied).rejects.toThrow()
+      await within(5_000, "the copy's fetch stopping", () => worker.blobs.fetching.bytes === 0)
+    } finally {
+      copier.abort()
       cache.close()
     }
   }, 30_000)

@@ -14,7 +14,12 @@ const ORDER = {
 
 /** A creator's blobs, fetched only when the test says: each fetch's signal is kept, to see whether it aborted. */
 class SlowSource implements InputSource {
-  readonly fetches: { signal: AbortSignal | undefined; resolve: () => void; reject: (e: Error) => void }[] = []
+  readonly fetches: {
+    peer: string
+    signal: AbortSignal | undefined
+    resolve: () => void
+    reject: (e: Error) => void
+  }[] = []
   constructor(readonly bytes: Uint8Array) {}
 
   async has(): Promise<boolean> {
@@ -25,10 +30,10 @@ class SlowSource implements InputSource {
     throw new Error('not held')
   }
 
-  fetchFrom(_peer: string, _cid: string, options: AbortOptions = {}): Promise<Uint8Array> {
+  fetchFrom(peer: string, _cid: string, options: AbortOptions = {}): Promise<Uint8Array> {
     return new Promise((resolve, reject) => {
       options.signal?.addEventListener('abort', () => reject(new Error('fetch aborted')), { once: true })
-      this.fetches.push({ signal: options.signal, resolve: () => resolve(this.bytes), reject })
+      this.fetches.push({ peer, signal: options.signal, resolve: () => resolve(this.bytes), reject })
     })
   }
 }
@@ -143,6 +148,20 @@ describe('InputCache', () => {
     source.fetches[0]?.reject(new Error('access denied'))
     await expect(loading).rejects.toThrow('access denied')
     expect(source.fetches[1]?.signal?.aborted).toBe(true)
+  })
+
+  it("should fetch an order's inputs from its own creator, not join another creator's fetch of the same CIDs", async () => {
+    const source = new SlowSource(scene)
+    const cache = new InputCache(source)
+    // A copy of the honest order's public inputs, ordered by another peer whose fetch started first.
+    const copied = cache.load({ ...ORDER, creator: 'copier' })
+    const honest = cache.load(ORDER)
+    await settle()
+    expect(source.fetches.map((f) => f.peer)).toEqual(['copier', 'creator'])
+    source.fetches[0]?.reject(new Error('access denied'))
+    await expect(copied).rejects.toThrow('access denied')
+    source.fetches[1]?.resolve()
+    expect((await honest).kind).toBe('render')
   })
 
   it('should refuse at once a caller whose signal has already aborted', async () => {

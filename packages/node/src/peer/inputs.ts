@@ -83,9 +83,10 @@ interface Loading {
  * on the same scene or model. Inputs are parsed in a worker thread bounded in memory and time (see
  * `input-parser.ts` and `limits`), never on this thread: a hostile input the parsers' bounds miss is refused with
  * `NODE__INPUT_UNPARSEABLE` or `NODE__INPUT_PARSE_FAILED` instead of stalling the node or exhausting its heap.
- * Concurrent requests share one fetch, which no single caller's signal may cut short: each caller stops waiting when
- * its own signal aborts, and the fetch stops only once every caller has, even when its input set was pushed out
- * meanwhile. A fetch that fails or is aborted is not kept, and one input failing stops the fetches of the others.
+ * Concurrent requests for one creator's inputs share one fetch (orders of different creators naming the same inputs
+ * fetch them apart), which no single caller's signal may cut short: each caller stops waiting when its own signal
+ * aborts, and the fetch stops only once every caller has, even when its input set was pushed out meanwhile. A fetch
+ * that fails or is aborted is not kept, and one input failing stops the fetches of the others.
  *
  * With `release`, what the cache drops (an input set pushed out by newer ones, an animation frame no longer kept)
  * is freed on the device at once. A caller still holding dropped inputs can go on using them: the engine uploads
@@ -112,7 +113,14 @@ export class InputCache {
       order.split.kind === 'render'
         ? [order.split.fps, order.split.animation, order.split.fps === undefined ? null : order.split.firstFrame]
         : []
-    const key = `${order.kind}:${order.inputs.join(',')}:${JSON.stringify([lightingOf(order) ?? null, ...play])}`
+    // The creator fetched from too: an order copying another's public input CIDs, its creator refusing them or
+    // sending them slowly, must not fail or hold up the tasks of the order it copied by sharing their fetch.
+    const key = [
+      order.kind,
+      order.creator,
+      order.inputs.join(','),
+      JSON.stringify([lightingOf(order) ?? null, ...play]),
+    ].join(':')
     let loading = this.#loaded.get(key)
     if (loading !== undefined) {
       // Used again: to the back of the map's order, so the set pushed out is the one used longest ago.
