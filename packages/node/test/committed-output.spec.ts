@@ -1,12 +1,26 @@
-import { blobCid, isTesseraError } from '@tessera/core'
+import {
+  type BlobStreamOptions,
+  blobCid,
+  CoreError,
+  createNode,
+  isTesseraError,
+  MAX_SERVES_PER_PEER,
+  MemoryBlobstore,
+  type TesseraNode,
+} from '@tessera/core'
 import type { Engine } from '@tessera/gpu'
 import { commitOutput } from '@tessera/proof'
 import { splitTasks, type VerifyRequest } from '@tessera/scheduler'
 import type { OutputStore } from '@tessera/scheduler/driver'
 import { pino } from 'pino'
-import { describe, expect, it, vi } from 'vitest'
-import { keepCommittedOutput } from '../src/peer/committed-output.js'
-import { KEEP_OUTPUT_FIRST_PAUSE_MS } from '../src/peer/constants.js'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { keepCommittedOutput, limitFetchesPerPeer } from '../src/peer/committed-output.js'
+import {
+  KEEP_OUTPUT_BUSY_TRIES,
+  KEEP_OUTPUT_FETCHES_PER_WORKER,
+  KEEP_OUTPUT_FIRST_PAUSE_MS,
+  KEEP_OUTPUT_MAX_PAUSE_MS,
+} from '../src/peer/constants.js'
 import { GpuWorkload } from '../src/peer/gpu-workload.js'
 import type { InputCache } from '../src/peer/inputs.js'
 import { orderOf } from './fixtures.js'
@@ -39,18 +53,18 @@ function stores(served: Uint8Array): { blobs: OutputStore; kept: Uint8Array[] } 
   }
 }
 
-function request(chunks: Uint8Array[]): VerifyRequest {
+function request(chunks: Uint8Array[], worker = WORKER): VerifyRequest {
   const task = splitTasks(renderOrder)[0]!
   return {
     kind: 'verify',
     jobId: renderOrder.jobId,
     taskId: task.taskId,
-    worker: WORKER,
+    worker,
     order: renderOrder,
     result: {
       jobId: renderOrder.jobId,
       taskId: task.taskId,
-      worker: WORKER,
+      worker,
       root: commitOutput(chunks).root,
       chunks: chunks.length,
       output: blobCid(Buffer.concat(chunks)).toString(),
@@ -115,6 +129,46 @@ describe('keepCommittedOutput', () => {
     expect(await keepCommittedOutput(blobs, request(rows), logger)).toBe('fail')
   })
 
+  it('should ask again a worker that answers busy, and pass its output once fetched', async () => {
+    vi.useFakeTimers()
+    try {
+      const { blobs, kept } = stores(Buffer.concat(rows))
+      const fetchFrom = blobs.fetchFrom
+      let fetches = 0
+      // Serving other peers as many blobs as it will, twice.
+      blobs.fetchFrom = async (peer, cid, options) => {
+        if (++fetches <= 2) throw new CoreError('CORE__PEER_BUSY', 'busy', { peer })
+        return fetchFrom(peer, cid, options)
+      }
+      const keeping = keepCommittedOutput(blobs, request(rows), logger)
+      await vi.advanceTimersByTimeAsync(KEEP_OUTPUT_FIRST_PAUSE_MS * 3)
+      expect(await keeping).toBe('pass')
+      expect([fetches, kept.length]).toEqual([3, 1])
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
+  it('should fail a worker that answers busy every time it is asked, once it has been asked enough', async () => {
+    vi.useFakeTimers()
+    try {
+      let fetches = 0
+      const blobs: OutputStore = {
+        fetchFrom: async (peer) => {
+          fetches++
+          throw new CoreError('CORE__PEER_BUSY', 'busy', { peer })
+        },
+        put: () => Promise.reject(new Error('not reached')),
+      }
+      const keeping = keepCommittedOutput(blobs, request(rows), logger)
+      await vi.advanceTimersByTimeAsync(KEEP_OUTPUT_BUSY_TRIES * KEEP_OUTPUT_MAX_PAUSE_MS)
+      expect(await keeping).toBe('fail')
+      expect(fetches).toBe(KEEP_OUTPUT_BUSY_TRIES)
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
   it('should try again to pin and store an output that passed while this node fails to, and pass it once kept', async () => {
     vi.useFakeTimers()
     try {
@@ -159,6 +213,124 @@ describe('keepCommittedOutput', () => {
     controller.abort()
     await expect(keeping).rejects.toSatisfy((e) => isTesseraError(e, 'CORE__ABORTED'))
   })
+})
+
+describe('limitFetchesPerPeer', () => {
+  /** A store whose fetches wait until the test lets them end, and counts those under way per peer. */
+  function gated() {
+    const open = new Map<string, number>()
+    const most = new Map<string, number>()
+    const gates: (() => void)[] = []
+    const blobs: OutputStore = {
+      fetchFrom: async (peer) => {
+        open.set(peer, (open.get(peer) ?? 0) + 1)
+        most.set(peer, Math.max(most.get(peer) ?? 0, open.get(peer)!))
+        await new Promise<void>((resolve) => gates.push(resolve))
+        open.set(peer, open.get(peer)! - 1)
+        return new Uint8Array([1])
+      },
+      put: () => Promise.reject(new Error('not reached')),
+    }
+    return { blobs, most, gates }
+  }
+  const settle = () => new Promise((resolve) => setImmediate(resolve))
+
+  it("should fetch at most its limit from one peer at once, the rest in turn, holding up no other peer's", async () => {
+    const { blobs, most, gates } = gated()
+    const limited = limitFetchesPerPeer(blobs, 3)
+    const fromWorker = Array.from({ length: 7 }, (_, i) => limited.fetchFrom(WORKER, `bafk${i}`))
+    const fromOther = limited.fetchFrom('other', 'bafkother')
+    await settle()
+    expect([most.get(WORKER), most.get('other')]).toEqual([3, 1])
+    while (gates.length > 0) {
+      for (const open of gates.splice(0)) open()
+      await settle()
+    }
+    await Promise.all([...fromWorker, fromOther])
+    expect(most.get(WORKER)).toBe(3)
+  })
+
+  it('should give up the turn of a fetch aborted while it waits for one', async () => {
+    const { blobs, most, gates } = gated()
+    const limited = limitFetchesPerPeer(blobs, 1)
+    const first = limited.fetchFrom(WORKER, 'bafk1')
+    const leaving = new AbortController()
+    const left = limited.fetchFrom(WORKER, 'bafk2', { signal: leaving.signal })
+    const next = limited.fetchFrom(WORKER, 'bafk3')
+    await settle()
+    leaving.abort()
+    await expect(left).rejects.toSatisfy((e) => isTesseraError(e, 'CORE__ABORTED'))
+    gates.shift()?.()
+    await first
+    await settle()
+    gates.shift()?.()
+    await next
+    expect(most.get(WORKER)).toBe(1)
+  })
+})
+
+/** A worker's store that sends each chunk of a blob 50 ms after the last: serves that last a while. */
+class SlowBlobstore extends MemoryBlobstore {
+  override async *stream(
+    cid: Parameters<MemoryBlobstore['stream']>[0],
+    options: BlobStreamOptions = {},
+  ): AsyncGenerator<Uint8Array> {
+    for await (const chunk of super.stream(cid, options)) {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      yield chunk
+    }
+  }
+}
+
+describe('keepCommittedOutput between real peers', () => {
+  const logger = pino({ level: 'silent' })
+  let creator: TesseraNode
+  let worker: TesseraNode
+
+  beforeAll(async () => {
+    const listen = ['/ip4/127.0.0.1/tcp/0']
+    ;[creator, worker] = await Promise.all([
+      createNode({ listen }),
+      createNode({ listen, blobstore: new SlowBlobstore(), blobChunkBytes: 512 }),
+    ])
+    await creator.dial(worker.getMultiaddrs()[0]!)
+  }, 60_000)
+
+  afterAll(async () => {
+    await Promise.all([creator, worker].map((n) => n?.stop()))
+  })
+
+  it("should keep many of one worker's outputs, fetching fewer at once than the worker serves a peer", async () => {
+    // Eight outputs of 2 KiB, each served in four chunks 50 ms apart.
+    const requests = await Promise.all(
+      Array.from({ length: 8 }, async (_, i) => {
+        const chunks = Array.from({ length: 4 }, (_, r) => new Uint8Array(512).fill(16 * i + r + 1))
+        await worker.blobs.put(Buffer.concat(chunks))
+        return request(chunks, worker.peerId.toString())
+      }),
+    )
+    // The creator's fetches from the worker under way at once, counted as they reach its blob service.
+    let open = 0
+    let most = 0
+    const counted: OutputStore = {
+      put: (bytes, options) => creator.blobs.put(bytes, options),
+      fetchFrom: async (peer, cid, options) => {
+        most = Math.max(most, ++open)
+        try {
+          return await creator.blobs.fetchFrom(peer, cid, options)
+        } finally {
+          open--
+        }
+      },
+    }
+    const blobs = limitFetchesPerPeer(counted, KEEP_OUTPUT_FETCHES_PER_WORKER)
+    const verdicts = await Promise.all(requests.map((r) => keepCommittedOutput(blobs, r, logger)))
+    expect(verdicts).toEqual(Array(8).fill('pass'))
+    // Below the worker's limit: never answered busy, whose retries run out on a slow link and fail the worker.
+    expect(most).toBe(KEEP_OUTPUT_FETCHES_PER_WORKER)
+    expect(KEEP_OUTPUT_FETCHES_PER_WORKER).toBeLessThan(MAX_SERVES_PER_PEER)
+    for (const r of requests) expect(await creator.blobs.has(r.result.output)).toBe(true)
+  }, 60_000)
 })
 
 describe('GpuWorkload.shapeOf', () => {

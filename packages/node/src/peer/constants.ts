@@ -1,3 +1,5 @@
+import { MAX_SERVES_PER_PEER } from '@tessera/core'
+
 /** Defaults for a peer's market behaviour. */
 
 /** A job's highest price per benchmark-hour when the request names none, token units. */
@@ -58,3 +60,17 @@ export const ASSEMBLED_OUTPUT_IDLE_MS = 60_000
 export const KEEP_OUTPUT_FIRST_PAUSE_MS = 1_000
 /** The longest pause between tries to keep an output whose checks passed. */
 export const KEEP_OUTPUT_MAX_PAUSE_MS = 60_000
+/**
+ * Outputs a creator fetches at once from one worker, the others waiting their turn: below the blobs a worker serves
+ * one peer at once (`MAX_SERVES_PER_PEER`), so a creator keeping many of one worker's outputs is not answered `busy`
+ * by its own fetches, with one to spare for anything else it fetches from the worker.
+ */
+export const KEEP_OUTPUT_FETCHES_PER_WORKER = MAX_SERVES_PER_PEER - 1
+/**
+ * Times a worker may answer `busy` (serving as many blobs as it will, to other peers) to a fetch of an output whose
+ * checks passed before the task fails: each after the blob service asked for a minute (`BLOB_BUSY_RETRY_MS`), the
+ * fetch tried again after a pause from {@link KEEP_OUTPUT_FIRST_PAUSE_MS} doubling to
+ * {@link KEEP_OUTPUT_MAX_PAUSE_MS}, so an honest worker under load has a quarter of an hour, and one that answers
+ * `busy` for ever holds the job no longer.
+ */
+export const KEEP_OUTPUT_BUSY_TRIES = 10

@@ -39,7 +39,7 @@ import { BlobAudience } from './blob-audience.js'
 import { BlobHolds, jobHolder, taskHolder, UPLOAD, UPLOAD_RETENTION_MS } from './blob-holds.js'
 import { capacityScore } from './capacity-score.js'
 import { CreatorJobs } from './creator-jobs.js'
-import { DEFAULT_MEMORY_MB, DEFAULT_SCORE, RECEIPT_GRACE_MS } from './constants.js'
+import { DEFAULT_MEMORY_MB, DEFAULT_SCORE, KEEP_OUTPUT_FETCHES_PER_WORKER, RECEIPT_GRACE_MS } from './constants.js'
 import { errorFields } from './error-fields.js'
 import { NodeError } from '../errors.js'
 import { ReputationStore } from './reputation-store.js'
@@ -48,7 +48,7 @@ import { SlashLog } from './slash-log.js'
 import { GpuWorkload, INPUT_REFUSAL_CODES } from './gpu-workload.js'
 import { inputKeeper, InputRelays, relayingSource } from './input-relays.js'
 import { InputCache, INPUTS_READ } from './inputs.js'
-import { keepCommittedOutput } from './committed-output.js'
+import { keepCommittedOutput, limitFetchesPerPeer } from './committed-output.js'
 import { EpochCounter } from './epoch-counter.js'
 import { JobRecords } from './job-records.js'
 import { listenFailure } from './listen-failure.js'
@@ -391,6 +391,8 @@ export class Peer implements NodeOperations {
       verification.stop()
       await receipts.stop()
     })
+    // A few of one worker's outputs kept at a time: more would be answered `busy` by the worker, the task failed.
+    const outputFetches = limitFetchesPerPeer(node.blobs, KEEP_OUTPUT_FETCHES_PER_WORKER)
     const scheduler = createScheduler(
       { bus, blobs: node.blobs },
       {
@@ -401,7 +403,7 @@ export class Peer implements NodeOperations {
           if (outcome === 'fail') return outcome
           // An accepted output stays with its job until the job is deleted.
           const pin = () => holds.hold(request.result.output, jobHolder(request.jobId), undefined, options)
-          return keepCommittedOutput(node.blobs, request, init.logger, { ...options, pin })
+          return keepCommittedOutput(outputFetches, request, init.logger, { ...options, pin })
         },
         onAccept: (task) => {
           receipts
