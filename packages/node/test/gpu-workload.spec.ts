@@ -144,6 +144,37 @@ describe('GpuWorkload task time limit', () => {
   })
 })
 
+describe('GpuWorkload input fetch', () => {
+  it("should stop fetching a task's inputs when the task ends before they arrive", async () => {
+    const fetches: AbortSignal[] = []
+    // A creator that never finishes sending: only the task's end, or the blob service's own bounds, stop the fetch.
+    const source: InputSource = {
+      has: async () => false,
+      get: async (cid) => {
+        throw new Error(`no blob ${cid} here`)
+      },
+      fetchFrom: (_peer, _cid, options = {}) =>
+        new Promise((_, reject) => {
+          fetches.push(options.signal!)
+          options.signal?.addEventListener('abort', () => reject(options.signal?.reason), { once: true })
+        }),
+    }
+    const cache = new InputCache(source)
+    const { engine } = slowEngine()
+    const { timers, schedule } = manualTimer()
+    const workload = new GpuWorkload(engine, cache, 'none', undefined, { schedule })
+    const ended = new AbortController()
+    const running = workload.execute(execution, { signal: ended.signal })
+    await settle()
+    // The overrun limit is on compute; the fetch is bounded by the task's signal and the blob service.
+    expect([fetches.length, timers.length]).toEqual([1, 0])
+    ended.abort()
+    await expect(running).rejects.toMatchObject({ code: 'CORE__ABORTED' })
+    expect(fetches[0]?.aborted).toBe(true)
+    cache.close()
+  })
+})
+
 describe('GpuWorkload declared inference work', () => {
   /** y = x @ w with w 4x8: 64 FLOPs an item. */
   const model = loadOnnxModel(linearModel())

@@ -163,7 +163,7 @@ export class GpuWorkload implements TaskExecutor {
     if (this.#receipted !== undefined && this.#started++ > 0) await raceSignal(this.#receipted, options.signal)
     const started = performance.now()
     // The limit is on the task's compute: fetching its inputs is the blob transfer's to bound, and the job's later
-    // tasks find them cached.
+    // tasks find them cached. The fetch stops as the task ends, unless a task of the same creator's order waits on it.
     const loaded = await this.#inputs.load(order, options)
     // The worker bid on the work the order declares: a model that costs more than that (past the slack a creator
     // counting multiply-adds needs) is given back before it runs, not run at the declared price until it overruns.
