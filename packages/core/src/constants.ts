@@ -226,6 +226,15 @@ export const DEFAULT_MAX_FETCHING_BYTES = 2 * DEFAULT_MAX_BLOB_BYTES
 export const MAX_BLOB_HEADER_BYTES = 1024
 /** A blob transfer with no progress for this long is abandoned for the next provider. */
 export const BLOB_IDLE_TIMEOUT_MS = 20_000
+/**
+ * Slowest a blob fetch may run, on average since its header, once its grace is spent: a provider slower than this is
+ * abandoned with `CORE__BLOB_DEADLINE_EXCEEDED`. Bytes trickled in just often enough to beat the idle timeout would
+ * otherwise hold the blob's announced size of the fetching budget for as long as the provider liked. A 1 GiB blob
+ * gets at most 68 minutes past its grace.
+ */
+export const BLOB_MIN_FETCH_BYTES_PER_SECOND = 256 * 1024
+/** Time a blob fetch has before any byte arrives, on top of what its bytes earn at the minimum rate. */
+export const BLOB_FETCH_GRACE_MS = 30_000
 /** Providers asked at most per fetch. */
 export const MAX_BLOB_PROVIDERS = 8
 /** Concurrent inbound `/tessera/blob/1` streams per connection. */

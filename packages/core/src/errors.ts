@@ -57,6 +57,7 @@ export type CoreErrorCode =
   | 'CORE__PEER_UNREACHABLE'
   | 'CORE__MESSAGE_REJECTED'
   | 'CORE__MALFORMED_BLOB_FRAME'
+  | 'CORE__BLOB_DEADLINE_EXCEEDED'
 
 /** An error raised by `@tessera/core`. */
 export class CoreError extends TesseraError<CoreErrorCode> {

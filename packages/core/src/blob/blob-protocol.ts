@@ -5,7 +5,9 @@ import type { Uint8ArrayList } from 'uint8arraylist'
 import { throwIfAborted, withTimeout } from '../abort.js'
 import type { AbortOptions } from '../bus.js'
 import {
+  BLOB_FETCH_GRACE_MS,
   BLOB_IDLE_TIMEOUT_MS,
+  BLOB_MIN_FETCH_BYTES_PER_SECOND,
   DHT_QUERY_TIMEOUT_MS,
   MAX_BLOB_CHUNK_BYTES,
   MAX_BLOB_HEADER_BYTES,
@@ -66,6 +68,44 @@ class IdleWatchdog {
 
   stop(): void {
     clearTimeout(this.#timer)
+  }
+}
+
+/**
+ * Calls `onLate` once a transfer falls behind `minBytesPerSecond`: from its start it has `graceMs`, and every byte
+ * received earns it `1000 / minBytesPerSecond` ms more. So `size` bytes take at most
+ * `graceMs + size / minBytesPerSecond` seconds, and a provider trickling bytes is abandoned soon after its grace,
+ * where an idle bound alone, reset by any byte, would let it hold the transfer for as long as it liked.
+ */
+class RateDeadline {
+  readonly #start = performance.now()
+  readonly #graceMs: number
+  readonly #msPerByte: number
+  readonly #onLate: (elapsedMs: number) => void
+  #received = 0
+  #timer: ReturnType<typeof setTimeout> | undefined
+
+  constructor(graceMs: number, minBytesPerSecond: number, onLate: (elapsedMs: number) => void) {
+    this.#graceMs = graceMs
+    this.#msPerByte = 1000 / minBytesPerSecond
+    this.#onLate = onLate
+    this.#arm()
+  }
+
+  /** Records the bytes received so far; the timer, armed for the time they earned, reads them when it fires. */
+  progress(received: number): void {
+    this.#received = received
+  }
+
+  stop(): void {
+    clearTimeout(this.#timer)
+  }
+
+  #arm(): void {
+    const elapsedMs = performance.now() - this.#start
+    const wait = this.#graceMs + this.#received * this.#msPerByte - elapsedMs
+    if (wait <= 0) this.#onLate(elapsedMs)
+    else this.#timer = setTimeout(() => this.#arm(), wait)
   }
 }
 
@@ -136,6 +176,17 @@ export interface FetchFromOptions extends AbortOptions {
   /** Abandon the provider after this long without bytes (empty frames are no progress). @default BLOB_IDLE_TIMEOUT_MS */
   idleTimeoutMs?: number
   /**
+   * Slowest transfer accepted, on average since the header, once `graceMs` is spent: a slower provider is abandoned
+   * with `CORE__BLOB_DEADLINE_EXCEEDED`, so a blob of `size` bytes takes at most `graceMs + size / minBytesPerSecond`.
+   * @default BLOB_MIN_FETCH_BYTES_PER_SECOND (256 KiB/s)
+   */
+  minBytesPerSecond?: number
+  /**
+   * Time the transfer has on top of what its bytes earn at `minBytesPerSecond`.
+   * @default BLOB_FETCH_GRACE_MS (30 s)
+   */
+  graceMs?: number
+  /**
    * Reserves memory for the announced size once the header gives it, before it is allocated (see {@link ByteBudget}):
    * undefined when there is no room now, and the fetch ends with `CORE__FETCH_BUDGET_FULL` (its `size` in the
    * context) without reading further, so no stream fills with a blob while room is awaited. Given back when the
@@ -147,8 +198,8 @@ export interface FetchFromOptions extends AbortOptions {
 /**
  * Fetches `cid` from one provider and verifies it. Throws a `CoreError`: `CORE__BLOB_NOT_FOUND`,
  * `CORE__BLOB_ACCESS_DENIED`, `CORE__PEER_BUSY`, `CORE__BLOB_TOO_LARGE`, `CORE__BLOB_HASH_MISMATCH` (corrupted, short or long),
- * `CORE__MALFORMED_BLOB_FRAME`, `CORE__PEER_UNREACHABLE`, `CORE__FETCH_BUDGET_FULL` (no room was reserved for it), or
- * `CORE__ABORTED`.
+ * `CORE__MALFORMED_BLOB_FRAME`, `CORE__PEER_UNREACHABLE`, `CORE__BLOB_DEADLINE_EXCEEDED` (slower than the minimum
+ * rate), `CORE__FETCH_BUDGET_FULL` (no room was reserved for it), or `CORE__ABORTED`.
  */
 export async function fetchBlobFrom(
   libp2p: Pick<Libp2p, 'dialProtocol'>,
@@ -200,6 +251,9 @@ async function fetchOnce(
     stalled = true
     stream.abort(new CoreError('CORE__PEER_UNREACHABLE', 'blob transfer stalled', {}))
   })
+  let deadline: RateDeadline | undefined
+  /** Why the deadline abandoned the transfer, once it has: the stream's own error then says only that it was aborted. */
+  let late: CoreError | undefined
   const onAbort = (): void => stream.abort(new CoreError('CORE__ABORTED', 'blob fetch aborted', {}))
   options.signal?.addEventListener('abort', onAbort, { once: true })
   try {
@@ -220,10 +274,27 @@ async function fetchOnce(
         assertBlobSize(cid, size, options.maxBlobBytes)
         reserve(size)
         const assembler = new BlobAssembler(cid, size, options.maxBlobBytes)
+        const minBytesPerSecond = options.minBytesPerSecond ?? BLOB_MIN_FETCH_BYTES_PER_SECOND
+        deadline = new RateDeadline(options.graceMs ?? BLOB_FETCH_GRACE_MS, minBytesPerSecond, (elapsedMs) => {
+          late = new CoreError(
+            'CORE__BLOB_DEADLINE_EXCEEDED',
+            `${peer.toString()} sent ${assembler.received} of ${size} bytes in ${Math.round(elapsedMs)} ms, ` +
+              `slower than ${minBytesPerSecond} bytes/s`,
+            {
+              cid: cid.toString(),
+              peer: peer.toString(),
+              received: assembler.received,
+              size,
+              minBytesPerSecond,
+            },
+          )
+          stream.abort(late)
+        })
         for (let next = await iterator.next(); next.done !== true; next = await iterator.next()) {
           // Only bytes are progress: a provider sending empty frames would otherwise hold the fetch for good.
           if (next.value.byteLength > 0) watchdog.touch()
           for (const buf of next.value) assembler.push(buf)
+          deadline.progress(assembler.received)
         }
         return assembler.finish()
       },
@@ -231,6 +302,7 @@ async function fetchOnce(
   } catch (e) {
     stream.abort(e instanceof Error ? e : new Error(String(e)))
     throwIfAborted(options.signal)
+    if (late !== undefined) throw late
     if (isCoreError(e)) throw e
     if (framingFault(e) !== undefined) {
       throw new CoreError(
@@ -249,6 +321,7 @@ async function fetchOnce(
     )
   } finally {
     watchdog.stop()
+    deadline?.stop()
     options.signal?.removeEventListener('abort', onAbort)
   }
 }

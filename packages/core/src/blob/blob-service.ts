@@ -3,6 +3,8 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { delay, throwIfAborted, withTimeout } from '../abort.js'
 import type { AbortOptions } from '../bus.js'
 import {
+  BLOB_FETCH_GRACE_MS,
+  BLOB_MIN_FETCH_BYTES_PER_SECOND,
   BLOB_BUSY_FIRST_PAUSE_MS,
   BLOB_BUSY_MAX_PAUSE_MS,
   BLOB_BUSY_RETRY_MS,
@@ -68,6 +70,18 @@ export interface BlobServiceInit {
    * @default MAX_SERVES (64)
    */
   maxServes?: number
+  /**
+   * Slowest fetch accepted, on average since the provider's header, once `fetchGraceMs` is spent: a slower provider
+   * is abandoned with `CORE__BLOB_DEADLINE_EXCEEDED` (and `fetch` moves on to the next), giving back the room its
+   * blob held in `maxFetchingBytes`. A blob of `size` bytes takes at most `fetchGraceMs + size / minFetchBytesPerSecond`.
+   * @default BLOB_MIN_FETCH_BYTES_PER_SECOND (256 KiB/s)
+   */
+  minFetchBytesPerSecond?: number
+  /**
+   * Time a fetch has on top of what its bytes earn at `minFetchBytesPerSecond`.
+   * @default BLOB_FETCH_GRACE_MS (30 s)
+   */
+  fetchGraceMs?: number
 }
 
 /** Options of {@link BlobService.fetchFrom}. */
@@ -133,6 +147,8 @@ export class BlobService {
   readonly #log: Logger
   readonly #fetching: ByteBudget
   readonly #serving: PeerBudget
+  readonly #minFetchBytesPerSecond: number
+  readonly #fetchGraceMs: number
   #access: BlobAccessHook | undefined
   #started = false
 
@@ -158,12 +174,17 @@ export class BlobService {
     this.#fetching = new ByteBudget(maxFetchingBytes)
     const maxServes = init.maxServes ?? MAX_SERVES
     const maxServesPerPeer = init.maxServesPerPeer ?? MAX_SERVES_PER_PEER
-    for (const [name, value] of Object.entries({ maxServes, maxServesPerPeer })) {
+    const minFetchBytesPerSecond = init.minFetchBytesPerSecond ?? BLOB_MIN_FETCH_BYTES_PER_SECOND
+    const fetchGraceMs = init.fetchGraceMs ?? BLOB_FETCH_GRACE_MS
+    const counts = { maxServes, maxServesPerPeer, minFetchBytesPerSecond, fetchGraceMs }
+    for (const [name, value] of Object.entries(counts)) {
       if (!(Number.isSafeInteger(value) && value > 0)) {
         throw new CoreError('CORE__INVALID_CONFIG', `${name} must be a positive integer`, { [name]: value })
       }
     }
     this.#serving = new PeerBudget(maxServes, maxServesPerPeer)
+    this.#minFetchBytesPerSecond = minFetchBytesPerSecond
+    this.#fetchGraceMs = fetchGraceMs
     this.#access = init.access
     this.#log = components.logger.forComponent('tessera:core:blob')
   }
@@ -283,7 +304,13 @@ export class BlobService {
       awaited?.release()
       return this.#fetching.tryAcquire(bytes)
     }
-    const fetchOptions = { ...options, maxBlobBytes: this.#largestAccepted(options.maxBytes), reserve }
+    const fetchOptions = {
+      ...options,
+      maxBlobBytes: this.#largestAccepted(options.maxBytes),
+      minBytesPerSecond: this.#minFetchBytesPerSecond,
+      graceMs: this.#fetchGraceMs,
+      reserve,
+    }
     let waited = 0
     let pause = BLOB_BUSY_FIRST_PAUSE_MS
     try {

@@ -6,6 +6,8 @@ import type { Blobstore } from '../blob/blobstore.js'
 import type { Clock } from '../clock.js'
 import {
   BLOB_CHUNK_BYTES,
+  BLOB_FETCH_GRACE_MS,
+  BLOB_MIN_FETCH_BYTES_PER_SECOND,
   DEFAULT_CAPACITY_TTL_MS,
   DEFAULT_IP_COLOCATION_THRESHOLD,
   DEFAULT_LISTEN_ADDRS,
@@ -135,6 +137,17 @@ export interface NodeInit {
    */
   maxServes?: number
   /**
+   * Slowest blob fetch accepted, on average since the provider's header, once `blobFetchGraceMs` is spent: a slower
+   * provider is abandoned with `CORE__BLOB_DEADLINE_EXCEEDED` and the room its blob held is given back.
+   * @default BLOB_MIN_FETCH_BYTES_PER_SECOND (256 KiB/s)
+   */
+  minBlobFetchBytesPerSecond?: number
+  /**
+   * Time a blob fetch has on top of what its bytes earn at `minBlobFetchBytesPerSecond`.
+   * @default BLOB_FETCH_GRACE_MS (30 s)
+   */
+  blobFetchGraceMs?: number
+  /**
    * Bytes of direct messages read at once, all peers together (one peer may hold a quarter); a message that does
    * not fit is refused with `CORE__PEER_BUSY` before its bytes are buffered.
    * @default MAX_INBOUND_DIRECT_BYTES (256 MiB)
@@ -186,6 +199,8 @@ export interface ResolvedNodeInit {
   maxInboundDirectBytes: number
   maxServesPerPeer: number
   maxServes: number
+  minBlobFetchBytesPerSecond: number
+  blobFetchGraceMs: number
   blobChunkBytes: number
 }
 
@@ -252,6 +267,11 @@ export function resolveNodeInit(init: NodeInit): ResolvedNodeInit {
     ),
     maxServesPerPeer: positiveInteger('maxServesPerPeer', init.maxServesPerPeer ?? MAX_SERVES_PER_PEER),
     maxServes: positiveInteger('maxServes', init.maxServes ?? MAX_SERVES),
+    minBlobFetchBytesPerSecond: positiveInteger(
+      'minBlobFetchBytesPerSecond',
+      init.minBlobFetchBytesPerSecond ?? BLOB_MIN_FETCH_BYTES_PER_SECOND,
+    ),
+    blobFetchGraceMs: positiveInteger('blobFetchGraceMs', init.blobFetchGraceMs ?? BLOB_FETCH_GRACE_MS),
     blobChunkBytes: positiveInteger('blobChunkBytes', init.blobChunkBytes ?? BLOB_CHUNK_BYTES),
   }
 }

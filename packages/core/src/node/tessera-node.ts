@@ -161,6 +161,8 @@ export class TesseraNode extends TypedEventEmitter<NodeEvents> {
         maxFetchingBytes: config.maxFetchingBytes,
         maxServesPerPeer: config.maxServesPerPeer,
         maxServes: config.maxServes,
+        minFetchBytesPerSecond: config.minBlobFetchBytesPerSecond,
+        fetchGraceMs: config.blobFetchGraceMs,
         chunkBytes: config.blobChunkBytes,
         access: init.blobAccess,
       },
