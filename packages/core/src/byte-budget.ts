@@ -38,9 +38,12 @@ export class ByteBudget {
     return this.#waiting.length
   }
 
-  /** Reserves `bytes` if they fit now, with nobody waiting ahead; undefined otherwise. */
+  /**
+   * Reserves `bytes` if they fit now (or are the only bytes held, as {@link acquire} would grant them), with nobody
+   * waiting ahead; undefined otherwise.
+   */
   tryAcquire(bytes: number): ReleaseBytes | undefined {
-    return this.#waiting.length === 0 && this.#held + bytes <= this.max ? this.#grant(bytes) : undefined
+    return this.#waiting.length === 0 && this.#fits(bytes) ? this.#grant(bytes) : undefined
   }
 
   /** Reserves `bytes`, waiting for room; rejects with an AbortError if `options.signal` aborts first. */

@@ -222,6 +222,11 @@ export const MAX_BLOB_CHUNK_BYTES = 1024 * 1024
 export const DEFAULT_MAX_BLOB_BYTES = 1024 * 1024 * 1024
 /** Bytes of blobs being fetched at once by one node, all fetches together (two default-sized blobs). */
 export const DEFAULT_MAX_FETCHING_BYTES = 2 * DEFAULT_MAX_BLOB_BYTES
+/**
+ * Fetches from one provider hold at most 1/this of the fetching budget at once (or one blob however large): a node
+ * fetches a task's inputs mostly from one creator, and half is left for every other provider.
+ */
+export const FETCHING_PEER_SHARE = 2
 /** Largest blob request or response header frame. */
 export const MAX_BLOB_HEADER_BYTES = 1024
 /** A blob transfer with no progress for this long is abandoned for the next provider. */

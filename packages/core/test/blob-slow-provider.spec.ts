@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   blobCid,
   delay,
+  isCoreError,
   MemoryBlobstore,
   type BlobCid,
   type BlobStreamOptions,
@@ -59,12 +60,23 @@ describe('blob fetch from a slow provider', () => {
   const slowStore = new TricklingBlobstore()
   let fetcher: TesseraNode
   let slow: TesseraNode
+  let honest: TesseraNode
 
   beforeAll(async () => {
-    // A fetch gets a second, then must keep up 64 KiB/s on average: short enough for a test to see it given up.
-    fetcher = await set.create({ blobFetchGraceMs: 1_000, minBlobFetchBytesPerSecond: 64 * KiB })
-    slow = await set.create({ bootstrap: [tcpAddr(fetcher)], blobstore: slowStore })
-    await waitFor(() => fetcher.libp2p.getConnections(slow.peerId).length > 0, 'the slow provider to connect')
+    fetcher = await set.create({
+      // A fetch gets a second, then must keep up 64 KiB/s on average: short enough for a test to see it given up.
+      blobFetchGraceMs: 1_000,
+      minBlobFetchBytesPerSecond: 64 * KiB,
+      // One provider holds at most half: 2 MiB.
+      maxFetchingBytes: 4 * MiB,
+    })
+    const bootstrap = [tcpAddr(fetcher)]
+    slow = await set.create({ bootstrap, blobstore: slowStore })
+    honest = await set.create({ bootstrap })
+    await waitFor(
+      () => [slow, honest].every((n) => fetcher.libp2p.getConnections(n.peerId).length > 0),
+      'the providers to connect',
+    )
   }, 60_000)
   afterAll(() => set.stopAll())
 
@@ -85,5 +97,36 @@ describe('blob fetch from a slow provider', () => {
     const bytes = randomBytes(256 * KiB)
     const cid = slowStore.trickle({ bytes, chunkBytes: 16 * KiB, everyMs: 100 })
     expect(await fetcher.blobs.fetchFrom(slow.peerId, cid)).toEqual(bytes)
+  }, 30_000)
+
+  it("should hold a provider to its share of the fetching budget, so that a slow one cannot stall another's fetches", async () => {
+    // Two blobs that together take the whole budget, sent at about 160 KiB/s: within the minimum rate, 13 s each.
+    const slowBlobs = [0, 1].map(() =>
+      slowStore.trickle({ bytes: randomBytes(2 * MiB), chunkBytes: 16 * KiB, everyMs: 100 }),
+    )
+    const controller = new AbortController()
+    let slowSettled = false
+    const slowFetches = Promise.allSettled(
+      slowBlobs.map((cid) => fetcher.blobs.fetchFrom(slow.peerId, cid, { signal: controller.signal })),
+    ).then((outcomes) => ((slowSettled = true), outcomes))
+    try {
+      // Both slow fetches are under way, each holding 2 MiB or waiting for them.
+      await waitFor(
+        () => fetcher.blobs.fetching.bytes + 2 * MiB * fetcher.blobs.fetching.waiting === 4 * MiB,
+        'both slow fetches to hold or await their room',
+      )
+      const bytes = randomBytes(2 * MiB)
+      const cid = await honest.blobs.put(bytes)
+      expect(await fetcher.blobs.fetchFrom(honest.peerId, cid)).toEqual(bytes)
+      // Fetched while the slow provider still sends: one of its fetches waits for the other, not ahead of ours.
+      expect(slowSettled).toBe(false)
+      expect(fetcher.blobs.fetching).toEqual({ bytes: 2 * MiB, waiting: 1 })
+    } finally {
+      controller.abort()
+    }
+    for (const outcome of await slowFetches) {
+      expect(outcome.status === 'rejected' && isCoreError(outcome.reason, 'CORE__ABORTED')).toBe(true)
+    }
+    expect(fetcher.blobs.fetching).toEqual({ bytes: 0, waiting: 0 })
   }, 30_000)
 })

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { ByteBudget, isCoreError } from '../src/index.js'
-import { PeerBudget } from '../src/peer-budget.js'
+import { PeerBudget, PeerByteBudget } from '../src/peer-budget.js'
 
 describe('ByteBudget', () => {
   it('should grant bytes first come, first served, each waiting for room', async () => {
@@ -76,5 +76,54 @@ describe('PeerBudget', () => {
     a1!()
     expect(budget.held).toBe(70)
     expect(budget.tryAcquire('a', 30)).toBeDefined()
+  })
+})
+
+describe('PeerByteBudget', () => {
+  it("should hold each peer to its share, a request past it waiting behind the peer's own and not ahead of others", async () => {
+    const budget = new PeerByteBudget(100, 50)
+    const a1 = budget.tryAcquire('a', 50)!
+    expect(budget.tryAcquire('a', 10)).toBeUndefined()
+    let grantedA2 = false
+    const a2 = budget.acquire('a', 30).then((release) => ((grantedA2 = true), release))
+    // a's share is full and a waits, yet b's bytes fit the total: they are not queued behind a's.
+    const b = budget.tryAcquire('b', 40)
+    expect(b).toBeDefined()
+    await Promise.resolve()
+    expect([budget.held, budget.waiting, grantedA2]).toEqual([90, 1, false])
+    a1()
+    const releaseA2 = await a2
+    expect([budget.held, budget.waiting]).toEqual([70, 0])
+    // Given back in part, then whole, from the share and the total alike.
+    releaseA2(20)
+    expect(budget.tryAcquire('a', 40)).toBeDefined()
+    releaseA2()
+    b!()
+    expect(budget.held).toBe(40)
+  })
+
+  it('should grant a peer one request larger than its share while it holds nothing else', async () => {
+    const budget = new PeerByteBudget(100, 20)
+    const large = budget.tryAcquire('a', 80)
+    expect(large).toBeDefined()
+    expect(budget.tryAcquire('a', 1)).toBeUndefined()
+    expect(budget.tryAcquire('b', 20)).toBeDefined()
+    large!()
+    expect(budget.held).toBe(20)
+  })
+
+  it("should give back a request's share when its signal aborts while it waits for the total", async () => {
+    const budget = new PeerByteBudget(100, 60)
+    const b = budget.tryAcquire('b', 60)!
+    const controller = new AbortController()
+    const a = budget.acquire('a', 50, { signal: controller.signal })
+    await Promise.resolve()
+    expect(budget.waiting).toBe(1)
+    controller.abort()
+    await expect(a).rejects.toSatisfy((e) => isCoreError(e, 'CORE__ABORTED'))
+    expect(budget.waiting).toBe(0)
+    // a holds none of its share: a request filling it is granted at once.
+    b()
+    expect(budget.tryAcquire('a', 60)).toBeDefined()
   })
 })

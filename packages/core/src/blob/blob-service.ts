@@ -11,6 +11,7 @@ import {
   BLOB_CHUNK_BYTES,
   DEFAULT_MAX_BLOB_BYTES,
   DEFAULT_MAX_FETCHING_BYTES,
+  FETCHING_PEER_SHARE,
   DHT_QUERY_TIMEOUT_MS,
   MAX_BLOB_CHUNK_BYTES,
   MAX_BLOB_PROVIDERS,
@@ -23,8 +24,8 @@ import { PROTOCOLS } from '../topics.js'
 import { BlobHasher, blobCidOfDigest, parseBlobCid, type BlobCid } from './blob-cid.js'
 import { fetchBlobFrom, serveBlob, type BlobAccessHook } from './blob-protocol.js'
 import type { Blobstore } from './blobstore.js'
-import { ByteBudget, type ReleaseBytes } from '../byte-budget.js'
-import { PeerBudget } from '../peer-budget.js'
+import type { ReleaseBytes } from '../byte-budget.js'
+import { PeerBudget, PeerByteBudget } from '../peer-budget.js'
 
 /** What the blob service needs from its node: stream handling, content routing and a store. */
 export interface BlobServiceComponents {
@@ -56,7 +57,9 @@ export interface BlobServiceInit {
   access?: BlobAccessHook
   /**
    * Bytes of blobs being fetched at once, all fetches together: one that would pass it waits for others to end,
-   * so a crowd of providers announcing large blobs cannot make this node allocate their sum.
+   * so a crowd of providers announcing large blobs cannot make this node allocate their sum. Fetches from one
+   * provider hold at most 1/FETCHING_PEER_SHARE of it (or one blob however large), and past that wait for each other,
+   * so a provider slow to send cannot hold all of it and stall the fetches from every other.
    * @default DEFAULT_MAX_FETCHING_BYTES (2 GiB)
    */
   maxFetchingBytes?: number
@@ -145,7 +148,7 @@ export class BlobService {
   readonly chunkBytes: number
   readonly #components: BlobServiceComponents
   readonly #log: Logger
-  readonly #fetching: ByteBudget
+  readonly #fetching: PeerByteBudget
   readonly #serving: PeerBudget
   readonly #minFetchBytesPerSecond: number
   readonly #fetchGraceMs: number
@@ -171,7 +174,7 @@ export class BlobService {
     if (!(Number.isSafeInteger(maxFetchingBytes) && maxFetchingBytes > 0)) {
       throw new CoreError('CORE__INVALID_CONFIG', 'maxFetchingBytes must be a positive integer', { maxFetchingBytes })
     }
-    this.#fetching = new ByteBudget(maxFetchingBytes)
+    this.#fetching = new PeerByteBudget(maxFetchingBytes, Math.ceil(maxFetchingBytes / FETCHING_PEER_SHARE))
     const maxServes = init.maxServes ?? MAX_SERVES
     const maxServesPerPeer = init.maxServesPerPeer ?? MAX_SERVES_PER_PEER
     const minFetchBytesPerSecond = init.minFetchBytesPerSecond ?? BLOB_MIN_FETCH_BYTES_PER_SECOND
@@ -282,15 +285,17 @@ export class BlobService {
   /**
    * Fetches `cid` from one peer and verifies it (see {@link fetchBlobFrom} for the codes it throws).
    *
-   * Its announced size is reserved in `maxFetchingBytes` before it is allocated. With no room then, the request ends
-   * there, room is awaited (first come, first served) with no stream open, which would fill with the blob meanwhile,
-   * and the peer is asked again, its bytes already reserved. A peer that answers `busy` (it serves as many blobs as
+   * Its announced size is reserved in `maxFetchingBytes` before it is allocated, within the peer's share of it. With
+   * no room then, the request ends there, room is awaited (first come, first served, behind this peer's other fetches
+   * when its share is full) with no stream open, which would fill with the blob meanwhile, and the peer is asked
+   * again, its bytes already reserved. A peer that answers `busy` (it serves as many blobs as
    * it will at once) is asked again after pauses doubling from BLOB_BUSY_FIRST_PAUSE_MS up to
    * BLOB_BUSY_MAX_PAUSE_MS, each drawn within half of itself so that fetches refused together do not come back
    * together, for up to BLOB_BUSY_RETRY_MS, before `CORE__PEER_BUSY` is thrown.
    */
   async fetchFrom(peer: PeerId | string, cid: BlobCidLike, options: BlobFetchFromOptions = {}): Promise<Uint8Array> {
     const id = typeof peer === 'string' ? parsePeerId(peer) : peer
+    const provider = id.toString()
     const parsed = parseBlobCid(cid)
     /** Bytes awaited for this fetch while no stream was open, and what gives them back. */
     let held: { bytes: number; release: ReleaseBytes } | undefined
@@ -302,7 +307,7 @@ export class BlobService {
         return awaited.release
       }
       awaited?.release()
-      return this.#fetching.tryAcquire(bytes)
+      return this.#fetching.tryAcquire(provider, bytes)
     }
     const fetchOptions = {
       ...options,
@@ -321,7 +326,7 @@ export class BlobService {
           // A provider announcing another size at every request gets no more than a few waits.
           if (isCoreError(e, 'CORE__FETCH_BUDGET_FULL') && waits++ < MAX_BUDGET_WAITS) {
             const bytes = e.context.size as number
-            held = { bytes, release: await this.#fetching.acquire(bytes, { signal: options.signal }) }
+            held = { bytes, release: await this.#fetching.acquire(provider, bytes, { signal: options.signal }) }
             continue
           }
           const next = pause / 2 + (Math.random() * pause) / 2

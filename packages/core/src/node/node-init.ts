@@ -122,7 +122,8 @@ export interface NodeInit {
    */
   maxBlobBytes?: number
   /**
-   * Bytes of blobs being fetched at once, all fetches together; a fetch that would pass it waits its turn.
+   * Bytes of blobs being fetched at once, all fetches together; a fetch that would pass it waits its turn. Fetches
+   * from one provider hold at most half of it (or one blob however large).
    * @default DEFAULT_MAX_FETCHING_BYTES (2 GiB)
    */
   maxFetchingBytes?: number
