@@ -58,6 +58,7 @@ export type CoreErrorCode =
   | 'CORE__MESSAGE_REJECTED'
   | 'CORE__MALFORMED_BLOB_FRAME'
   | 'CORE__BLOB_DEADLINE_EXCEEDED'
+  | 'CORE__DHT_RECORD_REFUSED'
 
 /** An error raised by `@tessera/core`. */
 export class CoreError extends TesseraError<CoreErrorCode> {

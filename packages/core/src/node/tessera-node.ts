@@ -39,6 +39,7 @@ import { DHT_PROTOCOL_PREFIX, type Topic } from '../topics.js'
 import { asScored, tesseraGossipsub, type GossipSub, type ScoredGossipSub } from './gossip.js'
 import { Libp2pMessageBus, type RejectedMessage } from './libp2p-bus.js'
 import { withProviderQuota } from './provider-quota.js'
+import { refuseValueRecords, withoutValueRecords } from './dht-records.js'
 import { PeerPenalties } from './peer-penalties.js'
 import { resolveNodeInit, type NodeInit, type ResolvedNodeInit } from './node-init.js'
 
@@ -416,6 +417,7 @@ export async function createNode(init: NodeInit = {}, options: AbortOptions = {}
         // The default mapper drops private and loopback addresses, which leaves a local network with nothing to dial.
         peerInfoMapper: config.localNetwork ? passthroughMapper : removePrivateAddressesMapper,
         ...(config.dhtMode === 'auto' ? {} : { clientMode: config.dhtMode === 'client' }),
+        validators: refuseValueRecords,
       }),
       pubsub: tesseraGossipsub({
         localNetwork: config.localNetwork,
@@ -427,7 +429,7 @@ export async function createNode(init: NodeInit = {}, options: AbortOptions = {}
       }),
     },
     datastore: await withProviderQuota(
-      init.datastore ?? new MemoryDatastore(),
+      await withoutValueRecords(init.datastore ?? new MemoryDatastore(), options),
       { perPeer: MAX_PROVIDER_RECORDS_PER_PEER, total: MAX_PROVIDER_RECORDS, self: identity.peerId.toString() },
       options,
     ),
