@@ -1,6 +1,6 @@
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { blobCid, FsBlobstore, isCoreError, MemoryBlobstore, parseBlobCid, type Blobstore } from '../src/index.js'
 import { CID } from 'multiformats/cid'
@@ -100,6 +100,43 @@ describe('FsBlobstore', () => {
     await chunks.next()
     controller.abort()
     await expect(chunks.next()).rejects.toSatisfy(aborted)
+  })
+})
+
+describe('FsBlobstore temporary files', () => {
+  it('should delete the temporary files a crash left when first used, and keep those of a live process', async () => {
+    const dir = join(await mkdtemp(join(tmpdir(), 'tessera-blobs-')), 'blobs')
+    dirs.push(dirname(dir))
+    await mkdir(dir)
+    const blob = new Uint8Array([1, 2, 3])
+    const cid = blobCid(blob)
+    await writeFile(join(dir, cid.toString()), blob)
+    const left = {
+      // A process that no longer runs, in the names this version and earlier ones give.
+      dead: '.tmp-999991-0123456789ab-1',
+      deadEarlier: '.tmp-999991-3',
+      // An earlier run that had this process's pid, as a node that is always pid 1 in its container does.
+      earlierRun: `.tmp-${process.pid}-0123456789ab-1`,
+      earlierRunEarlier: `.tmp-${process.pid}-2`,
+      live: `.tmp-${process.ppid}-0123456789ab-1`,
+    }
+    for (const name of Object.values(left)) await writeFile(join(dir, name), new Uint8Array(1024))
+    const store = new FsBlobstore(dir)
+    expect(await store.has(cid)).toBe(true)
+    expect((await readdir(dir)).sort()).toEqual([left.live, cid.toString()].sort())
+  })
+
+  it('should delete its temporary file when the rename into place fails', async () => {
+    const dir = join(await mkdtemp(join(tmpdir(), 'tessera-blobs-')), 'blobs')
+    dirs.push(dirname(dir))
+    const store = new FsBlobstore(dir)
+    const blob = new Uint8Array([4, 5, 6])
+    const cid = blobCid(blob)
+    // A directory, not empty, where the blob's file goes: no rename can replace it.
+    await mkdir(join(dir, cid.toString()), { recursive: true })
+    await writeFile(join(dir, cid.toString(), 'x'), blob)
+    await expect(store.put(cid, blob)).rejects.toThrow()
+    expect(await readdir(dir)).toEqual([cid.toString()])
   })
 })
 

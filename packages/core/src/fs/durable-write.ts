@@ -24,7 +24,7 @@ function temporaryName(name: string): string {
 const TEMPORARY_TAIL = /^(\d+)\.[0-9a-f]{12}\.tmp$/
 
 /** Whether a process with this pid runs (signal 0 only checks; EPERM means it runs under another user). */
-function processAlive(pid: number): boolean {
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0)
     return true
@@ -40,22 +40,29 @@ function processAlive(pid: number): boolean {
  */
 export async function removeTemporaries(path: string): Promise<void> {
   const prefix = `.${basename(path)}.`
+  await removeOrphans(dirname(path), (name) => {
+    // Exactly `<pid>.<12 hex digits>.tmp` after the prefix: `.x.bak.<pid>…` is the temporary file of `x.bak`, whose
+    // writer may be alive.
+    const match = name.startsWith(prefix) ? TEMPORARY_TAIL.exec(name.slice(prefix.length)) : null
+    if (match === null) return false
+    const pid = Number(match[1])
+    return !(Number.isSafeInteger(pid) && pid > 0 && processAlive(pid))
+  })
+}
+
+/**
+ * Deletes the files in `dir` that `orphaned` picks by name: temporary files their process left when it died (see
+ * {@link processAlive}). A missing `dir` holds none.
+ */
+export async function removeOrphans(dir: string, orphaned: (name: string) => boolean): Promise<void> {
   let names: string[]
   try {
-    names = await readdir(dirname(path))
+    names = await readdir(dir)
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return
     throw e
   }
-  for (const name of names) {
-    // Exactly `<pid>.<12 hex digits>.tmp` after the prefix: `.x.bak.<pid>…` is the temporary file of `x.bak`, whose
-    // writer may be alive.
-    const match = name.startsWith(prefix) ? TEMPORARY_TAIL.exec(name.slice(prefix.length)) : null
-    if (match === null) continue
-    const pid = Number(match[1])
-    if (Number.isSafeInteger(pid) && pid > 0 && processAlive(pid)) continue
-    await rm(join(dirname(path), name), { force: true })
-  }
+  for (const name of names) if (orphaned(name)) await rm(join(dir, name), { force: true })
 }
 
 /**
