@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   blobCid,
   delay,
+  fetchBlobFrom,
   isCoreError,
   MemoryBlobstore,
   type BlobCid,
@@ -54,8 +55,8 @@ function randomBytes(length: number): Uint8Array {
   return out
 }
 
-/** A fetching node facing a provider that sends its blobs slowly, and an honest one. */
-describe('blob fetch from a slow provider', () => {
+/** A fetching node facing a provider that sends its blobs slowly, and an honest one that serves a blob at a time. */
+describe('blob transfer with a slow peer', () => {
   const set = new NodeSet()
   const slowStore = new TricklingBlobstore()
   let fetcher: TesseraNode
@@ -72,7 +73,7 @@ describe('blob fetch from a slow provider', () => {
     })
     const bootstrap = [tcpAddr(fetcher)]
     slow = await set.create({ bootstrap, blobstore: slowStore })
-    honest = await set.create({ bootstrap })
+    honest = await set.create({ bootstrap, maxServes: 1 })
     await waitFor(
       () => [slow, honest].every((n) => fetcher.libp2p.getConnections(n.peerId).length > 0),
       'the providers to connect',
@@ -129,4 +130,28 @@ describe('blob fetch from a slow provider', () => {
     }
     expect(fetcher.blobs.fetching).toEqual({ bytes: 0, waiting: 0 })
   }, 30_000)
+
+  it('should check access before taking a serving slot, so that a peer refused holds none', async () => {
+    const bytes = randomBytes(64 * KiB)
+    const cid = await honest.blobs.put(bytes)
+    let asked = false
+    // The slow peer may not fetch, and the hook takes its time to say so.
+    honest.blobs.setAccessHook(async (_, peer) => {
+      if (!peer.equals(slow.peerId)) return true
+      asked = true
+      await delay(1_500)
+      return false
+    })
+    try {
+      await slow.dial(tcpAddr(honest))
+      const denied = fetchBlobFrom(slow.libp2p, honest.peerId, cid, { maxBlobBytes: MiB }).catch((e: unknown) => e)
+      await waitFor(() => asked, 'the access hook to be asked about the slow peer')
+      // The one serving slot is free meanwhile: asked once, with no second try, the honest provider serves.
+      expect(await fetchBlobFrom(fetcher.libp2p, honest.peerId, cid, { maxBlobBytes: MiB })).toEqual(bytes)
+      expect(await denied).toMatchObject({ code: 'CORE__BLOB_ACCESS_DENIED' })
+      expect(honest.blobs.serving).toBe(0)
+    } finally {
+      honest.blobs.setAccessHook(undefined)
+    }
+  })
 })

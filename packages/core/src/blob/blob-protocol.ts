@@ -109,7 +109,10 @@ class RateDeadline {
   }
 }
 
-/** Answers one `/tessera/blob/1` request: checks access and presence, then streams the blob in bounded frames. */
+/**
+ * Answers one `/tessera/blob/1` request: checks access, then takes a serving slot, then checks presence and streams
+ * the blob in bounded frames.
+ */
 export async function serveBlob(stream: Stream, connection: Connection, context: BlobServerContext): Promise<void> {
   const { store, access, log } = context
   const watchdog = new IdleWatchdog(BLOB_IDLE_TIMEOUT_MS, () => {
@@ -121,12 +124,6 @@ export async function serveBlob(stream: Stream, connection: Connection, context:
     if (bytes === undefined) throw new CoreError('CORE__MALFORMED_BLOB_FRAME', 'stream ended before a blob request', {})
     const { cid } = decodeBlobRequest(bytes)
     watchdog.touch()
-    release = context.admit?.(connection.remotePeer.toString())
-    if (context.admit !== undefined && release === undefined) {
-      log('serving %s to %p: busy', cid, connection.remotePeer)
-      await writeFrames(stream, [encodeBlobResponseHeader({ status: 'busy' })])
-      return
-    }
     let allowed = true
     if (access !== undefined) {
       try {
@@ -136,11 +133,23 @@ export async function serveBlob(stream: Stream, connection: Connection, context:
         allowed = false
       }
     }
-    // Refuse before saying whether we hold it: presence of a private input is itself private.
-    const size = allowed ? await store.size(cid) : undefined
-    const header: BlobResponseHeader = !allowed
-      ? { status: 'denied' }
-      : size === undefined
+    // Refused before a serving slot is taken: a peer without access, holding slots through a slow hook or a stalled
+    // answer, would otherwise turn honest fetches away as busy.
+    if (!allowed) {
+      log('serving %s to %p: denied', cid, connection.remotePeer)
+      await writeFrames(stream, [encodeBlobResponseHeader({ status: 'denied' })])
+      return
+    }
+    release = context.admit?.(connection.remotePeer.toString())
+    if (context.admit !== undefined && release === undefined) {
+      log('serving %s to %p: busy', cid, connection.remotePeer)
+      await writeFrames(stream, [encodeBlobResponseHeader({ status: 'busy' })])
+      return
+    }
+    // Only once access is granted is it said whether we hold the blob: presence of a private input is itself private.
+    const size = await store.size(cid)
+    const header: BlobResponseHeader =
+      size === undefined
         ? { status: 'not-found' }
         : size > context.maxBlobBytes
           ? { status: 'too-large', size }
