@@ -204,6 +204,18 @@ export const MAX_INBOUND_TASK_STREAMS = 32
 export const MAX_INBOUND_DIRECT_BYTES = 256 * 1024 * 1024
 /** One peer may hold at most 1/this of {@link MAX_INBOUND_DIRECT_BYTES}. */
 export const INBOUND_DIRECT_PEER_SHARE = 4
+/**
+ * Least a chunk of a direct message counts against {@link MAX_INBOUND_DIRECT_BYTES}, however few its bytes: each chunk
+ * read costs a list entry and a closure besides its bytes, about 250 bytes of heap for a 1-byte yamux frame, so
+ * counting bytes alone let a peer sending 1-byte frames hold some 250 times its share in memory.
+ */
+export const MIN_DIRECT_CHUNK_COST_BYTES = 1024
+/**
+ * Chunks under {@link MIN_DIRECT_CHUNK_COST_BYTES} that every peer's share has room for on top of a maximum-size
+ * envelope: an honest sender's envelope may arrive with a few small chunks (its length prefix, the edges of yamux's
+ * send window), and must still fit.
+ */
+export const DIRECT_SMALL_CHUNK_ALLOWANCE = 64
 /** A direct message a peer refused as busy is sent again after this pause, doubling, within DIRECT_SEND_TIMEOUT_MS. */
 export const DIRECT_BUSY_FIRST_PAUSE_MS = 50
 

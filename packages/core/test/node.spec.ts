@@ -6,7 +6,9 @@ import {
   domainOf,
   generateIdentity,
   isCoreError,
+  DIRECT_SMALL_CHUNK_ALLOWANCE,
   MAX_DIRECT_ENVELOPE_BYTES,
+  MIN_DIRECT_CHUNK_COST_BYTES,
   PROTOCOLS,
   sealEnvelope,
   TOPICS,
@@ -173,14 +175,15 @@ describe('createNode', () => {
   })
 
   it("should refuse a direct message past the sender's share of what is being read, and send it again once there is room", async () => {
-    // Shares of one whole envelope (and its length prefix) each.
+    // Shares of one whole envelope (its length prefix, and the few small chunks it may come in) each.
     const a = await set.create({ maxInboundDirectBytes: 4 * (MAX_DIRECT_ENVELOPE_BYTES + 10) })
     const b = await set.create({ bootstrap: [tcpAddr(a)] })
     const c = await set.create({ bootstrap: [tcpAddr(a)] })
     await waitFor(() => [b, c].every((n) => n.libp2p.getConnections(a.peerId).length > 0), 'b and c to connect to a')
     const received: Inbound[] = []
     a.bus.onMessage((m) => received.push(m))
-    // b sends all of a maximum-size envelope but its last byte: a holds what it read, b's whole share.
+    // b sends all of a maximum-size envelope but its last byte: a holds what it read, b's whole share but the room it
+    // keeps for small chunks.
     const stalled = await b.libp2p.dialProtocol(a.peerId, PROTOCOLS.task)
     stalled.send(unsignedVarint(MAX_DIRECT_ENVELOPE_BYTES))
     for (let sent = 0; sent < MAX_DIRECT_ENVELOPE_BYTES - 1; sent += 65_536) {
@@ -190,7 +193,16 @@ describe('createNode', () => {
     const rawHeartbeat = async (): Promise<unknown> => {
       const stream = await b.libp2p.dialProtocol(a.peerId, PROTOCOLS.task)
       const direct = { domain: domainOf('direct'), seq: seq++, expiresAt: Date.now() + 60_000 }
-      stream.send(lp.encode.single(sealEnvelope(b.identity, heartbeat(b.peerId.toString()), direct)))
+      // A byte a chunk, each counted as MIN_DIRECT_CHUNK_COST_BYTES: more than the room for small chunks b has left.
+      // A turn of the event loop after each, so that a reads them one by one rather than gathered.
+      const frame = lp.encode.single(sealEnvelope(b.identity, heartbeat(b.peerId.toString()), direct)).subarray()
+      expect(frame.byteLength * MIN_DIRECT_CHUNK_COST_BYTES).toBeGreaterThan(
+        DIRECT_SMALL_CHUNK_ALLOWANCE * MIN_DIRECT_CHUNK_COST_BYTES * 2,
+      )
+      for (const byte of frame) {
+        stream.send(Uint8Array.of(byte))
+        await new Promise((resolve) => setImmediate(resolve))
+      }
       await stream.close()
       return decodeCanonical((await lp.decode(stream).next()).value!.subarray())
     }
@@ -207,6 +219,23 @@ describe('createNode', () => {
     stalled.abort(new Error('gave up'))
     await sending
     expect(received.map((m) => m.from)).toEqual([c.peerId.toString(), b.peerId.toString()])
+  })
+
+  it('should count each chunk of a direct message as at least MIN_DIRECT_CHUNK_COST_BYTES', async () => {
+    // The least budget there is: one peer's share of one maximum-size envelope and a few small chunks.
+    const a = await set.create({ maxInboundDirectBytes: 1 })
+    const b = await set.create({ bootstrap: [tcpAddr(a)] })
+    await waitFor(() => b.libp2p.getConnections(a.peerId).length > 0, 'b to connect to a')
+    const stream = await b.libp2p.dialProtocol(a.peerId, PROTOCOLS.task)
+    stream.send(unsignedVarint(MAX_DIRECT_ENVELOPE_BYTES))
+    // Counted by their bytes, these would be under a thousandth of the share; each holds a chunk all the same.
+    const chunks = Math.ceil((MAX_DIRECT_ENVELOPE_BYTES * 1.1) / MIN_DIRECT_CHUNK_COST_BYTES)
+    for (let sent = 0; sent < chunks && stream.writeStatus === 'writable'; sent++) {
+      if (!stream.send(new Uint8Array(1))) await stream.onDrain()
+    }
+    const ack = await lp.decode(stream).next()
+    expect(decodeCanonical(ack.value!.subarray())).toEqual({ r: 'CORE__PEER_BUSY' })
+    stream.abort(new Error('done'))
   })
 
   it('should carry direct messages over WebSockets too', async () => {

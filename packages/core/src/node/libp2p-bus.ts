@@ -7,6 +7,7 @@ import {
   DEFAULT_MESSAGE_TTL_MS,
   DIRECT_BUSY_FIRST_PAUSE_MS,
   DIRECT_SEND_TIMEOUT_MS,
+  DIRECT_SMALL_CHUNK_ALLOWANCE,
   EXPIRY_GRACE_MS,
   MAX_DIRECT_ENVELOPE_BYTES,
   MAX_ENVELOPE_TTL_MS,
@@ -14,6 +15,7 @@ import {
   MAX_GOSSIP_ENVELOPE_BYTES,
   MAX_INBOUND_DIRECT_BYTES,
   MAX_INBOUND_TASK_STREAMS,
+  MIN_DIRECT_CHUNK_COST_BYTES,
 } from '../constants.js'
 import { openEnvelope, sealEnvelope, type Opened, type Signer } from '../envelope.js'
 import { CoreError, isCoreError, type CoreErrorCode } from '../errors.js'
@@ -110,8 +112,10 @@ export class Libp2pMessageBus implements MessageBus {
     this.#observer = init.observer ?? {}
     this.#replay = init.replay ?? new ReplayGuard()
     this.#penalties = init.penalties
-    // Every share holds at least one whole envelope with its length prefix, or the largest messages never fit.
-    const frame = MAX_DIRECT_ENVELOPE_BYTES + MAX_LENGTH_PREFIX_BYTES
+    // Every share holds at least one whole envelope with its length prefix, and the few small chunks it may arrive
+    // in, or the largest messages never fit.
+    const frame =
+      MAX_DIRECT_ENVELOPE_BYTES + MAX_LENGTH_PREFIX_BYTES + DIRECT_SMALL_CHUNK_ALLOWANCE * MIN_DIRECT_CHUNK_COST_BYTES
     const inbound = Math.max(init.maxInboundDirectBytes ?? MAX_INBOUND_DIRECT_BYTES, frame)
     this.#inbound = new PeerBudget(inbound, Math.max(Math.floor(inbound / INBOUND_DIRECT_PEER_SHARE), frame))
     this.#log = components.logger.forComponent('tessera:core:bus')
@@ -358,12 +362,13 @@ export class Libp2pMessageBus implements MessageBus {
 
   /**
    * Reads one direct envelope, its bytes counted against the inbound budget as they arrive (a length announced and
-   * never sent costs nothing); `CORE__PEER_BUSY` when they do not fit the sender's share or the total.
+   * never sent costs nothing), each chunk as at least MIN_DIRECT_CHUNK_COST_BYTES (what holding a chunk costs besides
+   * its bytes); `CORE__PEER_BUSY` when they do not fit the sender's share or the total.
    */
   async #readDirect(stream: Stream, remote: string): Promise<Uint8Array> {
     const releases: Array<() => void> = []
     const take = (bytes: number): void => {
-      const release = this.#inbound.tryAcquire(remote, bytes)
+      const release = this.#inbound.tryAcquire(remote, Math.max(bytes, MIN_DIRECT_CHUNK_COST_BYTES))
       if (release === undefined) {
         throw new CoreError('CORE__PEER_BUSY', 'no room to read more of a direct message now', { bytes, remote })
       }
