@@ -132,6 +132,14 @@ export const MAX_TENSOR_RANK = 6
 /** Most elements in one tensor (2^31 - 1 keeps indices inside i32/u32 arithmetic). */
 export const MAX_TENSOR_ELEMENTS = 2 ** 31 - 1
 /**
+ * Most elements a reduction over nothing may output: a ReduceSum, ReduceMean or ReduceMax over an axis of length 0,
+ * GlobalAveragePool of empty planes, or a MatMul whose K is 0 fills its output without reading an element, so its
+ * output, unlike any other reduction's, is not bounded by its input, and a tensor of no elements may carry any
+ * dimensions within {@link MAX_TENSOR_ELEMENTS}. 2^24 floats are 64 MiB, within the storage buffer every WebGPU
+ * device offers; such an output is zeros (or the lowest float) that a model has no need to compute at scale.
+ */
+export const MAX_EMPTY_REDUCTION_ELEMENTS = 2 ** 24
+/**
  * Most elements of an integer or boolean tensor (shape data, token ids, masks), which the ONNX runtime keeps on the
  * host; float tensors live on the device. A 1,024 x 1,024 causal mask fits four times over.
  */

@@ -327,6 +327,8 @@ function reduce(node: OnnxNode, opset: number, x: HostConstant, ints: IntsInput)
   const { axes, keepDims, noop } = reduceParams(node, opset, ints)
   if (noop) return x
   const plan = planReduce(x.shape, axes, keepDims, node.opType)
+  // Over an axis of length 0 the output is larger than the input, which bounded nothing.
+  assertHostSize(plan.out, node.opType)
   const rows = elementsOf(plan.perm === undefined ? x : strided(node, x, transposeView(x.shape, plan.perm)))
   const op = node.opType === 'ReduceSum' ? 'sum' : 'max'
   if (dataType === 'float') return hostTensor('float', plan.out, reduceRows(op, rows, plan.rows, plan.n))

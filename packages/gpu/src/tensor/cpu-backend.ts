@@ -3,7 +3,7 @@ import { gatherInto } from './gather.js'
 import type { GatherPlan } from './gather.js'
 import { BINARY_CPU, F32_LOWEST, UNARY_CPU } from './scalar.js'
 import type { BinaryOp, ReduceOp, TensorBackend, UnaryOp } from './ops.js'
-import { broadcastShapes, planConcat, planMatMul, rowsOf } from './shapes.js'
+import { broadcastShapes, planConcat, planGlobalPool, planMatMul, rowsOf } from './shapes.js'
 import type { Conv2dPlan } from './shapes.js'
 import { copyStrided, transposeView } from './strided.js'
 import type { StridedView } from './strided.js'
@@ -183,8 +183,8 @@ export class CpuBackend implements TensorBackend<Tensor> {
   }
 
   globalAveragePool(x: Tensor): Tensor {
-    const [n = 1, c = 1] = x.shape
-    return tensor([n, c, ...x.shape.slice(2).map(() => 1)], reduceRows('mean', x.data, n * c, sizeOf(x.shape.slice(2))))
+    const p = planGlobalPool(x.shape)
+    return tensor(p.out, reduceRows('mean', x.data, p.rows, p.n))
   }
 
   meanRows(a: Tensor): Tensor {

@@ -26,7 +26,7 @@ import {
 import type { AlignedMatmulTile } from './kernels-wgsl.js'
 import type { GatherPlan } from './gather.js'
 import type { BackendTensor, BinaryOp, ReduceOp, TensorBackend, UnaryOp } from './ops.js'
-import { broadcastShapes, broadcastStrides, planConcat, planMatMul, rowsOf } from './shapes.js'
+import { broadcastShapes, broadcastStrides, planConcat, planGlobalPool, planMatMul, rowsOf } from './shapes.js'
 import type { Conv2dPlan } from './shapes.js'
 import { transposeView } from './strided.js'
 import type { StridedView } from './strided.js'
@@ -495,8 +495,8 @@ export class GpuBackend implements TensorBackend<GpuTensor> {
   }
 
   globalAveragePool(x: GpuTensor): GpuTensor {
-    const [n = 1, c = 1] = x.shape
-    return this.#reduceRows('mean', x, [n, c, ...x.shape.slice(2).map(() => 1)], n * c, sizeOf(x.shape.slice(2)))
+    const p = planGlobalPool(x.shape)
+    return this.#reduceRows('mean', x, p.out, p.rows, p.n)
   }
 
   meanRows(a: GpuTensor): GpuTensor {

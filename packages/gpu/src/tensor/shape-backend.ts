@@ -1,7 +1,7 @@
 import { GpuError } from '../errors.js'
 import type { GatherPlan } from './gather.js'
 import type { BackendTensor, TensorBackend } from './ops.js'
-import { broadcastShapes, planConcat, planMatMul, rowsOf } from './shapes.js'
+import { broadcastShapes, planConcat, planGlobalPool, planMatMul, rowsOf } from './shapes.js'
 import type { Conv2dPlan } from './shapes.js'
 import { transposeView } from './strided.js'
 import type { StridedView } from './strided.js'
@@ -66,7 +66,7 @@ export class ShapeBackend implements TensorBackend<BackendTensor> {
   }
 
   globalAveragePool(x: BackendTensor): BackendTensor {
-    return shaped([...x.shape.slice(0, 2), ...x.shape.slice(2).map(() => 1)])
+    return shaped(planGlobalPool(x.shape).out)
   }
 
   meanRows(a: BackendTensor): BackendTensor {

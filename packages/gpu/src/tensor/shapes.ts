@@ -1,3 +1,4 @@
+import { MAX_EMPTY_REDUCTION_ELEMENTS } from '../constants.js'
 import { GpuError } from '../errors.js'
 import { assertShape, sizeOf, stridesOf } from './tensor.js'
 
@@ -29,6 +30,21 @@ export function broadcastStrides(shape: readonly number[], out: readonly number[
     const j = i - (out.length - shape.length)
     return j < 0 || shape[j] === 1 ? 0 : strides[j]!
   })
+}
+
+/**
+ * Throws GPU__ALLOCATION_EXCEEDED when `outputs` elements, each reduced from `reduced` input elements, reduce nothing
+ * (`reduced` is 0) and are more than {@link MAX_EMPTY_REDUCTION_ELEMENTS}: only then is a reduction's output larger
+ * than its input, whose dimensions a tensor of no elements may set at will.
+ */
+export function assertEmptyReductionBound(outputs: number, reduced: number, what: string): void {
+  if (reduced === 0 && outputs > MAX_EMPTY_REDUCTION_ELEMENTS) {
+    throw new GpuError(
+      'GPU__ALLOCATION_EXCEEDED',
+      `${what}: ${outputs} elements reduced from no input elements are more than ${MAX_EMPTY_REDUCTION_ELEMENTS}`,
+      { what, elements: outputs, limit: MAX_EMPTY_REDUCTION_ELEMENTS },
+    )
+  }
 }
 
 /** Plan of a (batched, broadcast) ONNX MatMul. */
@@ -64,6 +80,7 @@ export function planMatMul(a: readonly number[], b: readonly number[], what = 'M
   if (a.length !== 1) out.push(m)
   if (b.length !== 1) out.push(n)
   assertShape(out, what)
+  assertEmptyReductionBound(sizeOf(out), k, what)
   return { m, n, k, out, batchShape, aBatchStrides, bBatchStrides, batch: sizeOf(batchShape) }
 }
 
@@ -210,10 +227,35 @@ export function planConcat(shapes: readonly (readonly number[])[], axis: number,
   }
 }
 
-/** The `[rows, n]` of a 2-D shape. */
+/**
+ * The `[rows, n]` of a 2-D shape whose rows a kernel reduces (see {@link assertEmptyReductionBound}).
+ *
+ * @throws GPU__SHAPE_MISMATCH unless the shape is 2-D
+ * @throws GPU__ALLOCATION_EXCEEDED for rows of no elements beyond the bound on reductions over nothing
+ */
 export function rowsOf(shape: readonly number[], what = 'meanRows'): [number, number] {
   if (shape.length !== 2) throw mismatch(what, `needs a 2-D tensor, not ${JSON.stringify(shape)}`, { shape })
+  assertEmptyReductionBound(shape[0]!, shape[1]!, what)
   return [shape[0]!, shape[1]!]
+}
+
+/** Plan of a GlobalAveragePool: each of `rows` (N, C) planes of `n` elements averaged into one of `out`. */
+export interface GlobalPoolPlan {
+  readonly rows: number
+  readonly n: number
+  readonly out: readonly number[]
+}
+
+/**
+ * Plans GlobalAveragePool over `shape` (N, C, spatial...).
+ *
+ * @throws GPU__ALLOCATION_EXCEEDED for empty planes beyond the bound on reductions over nothing
+ */
+export function planGlobalPool(shape: readonly number[], what = 'GlobalAveragePool'): GlobalPoolPlan {
+  const [n = 1, c = 1] = shape
+  const plan = { rows: n * c, n: sizeOf(shape.slice(2)), out: [n, c, ...shape.slice(2).map(() => 1)] }
+  assertEmptyReductionBound(plan.rows, plan.n, what)
+  return plan
 }
 
 /** Output shape of a transpose; `perm` defaults to reversing the axes. */

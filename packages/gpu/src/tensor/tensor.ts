@@ -24,13 +24,26 @@ export function sizeOf(shape: readonly number[]): number {
   return n
 }
 
-/** Throws GPU__SHAPE_MISMATCH unless `shape` is a valid tensor shape within the runtime's bounds. */
+/**
+ * Throws GPU__SHAPE_MISMATCH unless `shape` is a valid tensor shape, and GPU__ALLOCATION_EXCEEDED unless it lies
+ * within the runtime's bounds: at most {@link MAX_TENSOR_ELEMENTS} elements, and no dimension above that either, so a
+ * tensor of no elements (a 0 among its dimensions) cannot carry a dimension that a reduction or a matmul over its
+ * empty axis would turn into the length of a non-empty output.
+ */
 export function assertShape(shape: readonly number[], what: string): void {
   if (!Array.isArray(shape) || shape.length > MAX_TENSOR_RANK || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
     throw new GpuError('GPU__SHAPE_MISMATCH', `${what}: a shape is up to ${MAX_TENSOR_RANK} non-negative integers`, {
       what,
       shape,
     })
+  }
+  const long = shape.find((d) => d > MAX_TENSOR_ELEMENTS)
+  if (long !== undefined) {
+    throw new GpuError(
+      'GPU__ALLOCATION_EXCEEDED',
+      `${what}: a dimension of ${long} is more than ${MAX_TENSOR_ELEMENTS}, even in a tensor of no elements`,
+      { what, shape },
+    )
   }
   const n = sizeOf(shape)
   if (n > MAX_TENSOR_ELEMENTS) {
