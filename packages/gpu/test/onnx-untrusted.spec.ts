@@ -4,10 +4,13 @@ import {
   loadOnnxModel,
   MAX_EMPTY_REDUCTION_ELEMENTS,
   MAX_HOST_TENSOR_ELEMENTS,
+  planConv2d,
+  planPool2d,
   runModelCpu,
   tensor,
 } from '../src/index.js'
 import type { Engine, GpuErrorCode, Tensor } from '../src/index.js'
+import type { Attr } from './helpers/onnx-builder.js'
 import { errorCode, rejectionCode } from './helpers/errors.js'
 import { floatTensor, GraphBuilder, int64Tensor } from './helpers/onnx-builder.js'
 
@@ -136,6 +139,46 @@ describe('untrusted ONNX models', () => {
         .node('ReduceSum', ['e', 'axes'], ['y'], { keepdims: { int: 1 } })
         .build(13)
       await expectRuns(bytes, x11, tensor([1, 3], [0, 0, 0]))
+    })
+  })
+
+  describe('window attributes', () => {
+    const wide = 2 ** 32 + 1
+    /** One window node over x [1, 1, 1, 4] = [4, 3, 2, 1] with `attributes`, writing y [1, 1, 1, 4]. */
+    function windowModel(op: string, attributes: Record<string, Attr>): Uint8Array {
+      const g = new GraphBuilder().input('x', [1, 1, 1, 4]).output('y', [1, 1, 1, 4])
+      if (op === 'Conv') g.weight('w', [1, 1, 1, 2], Float32Array.of(1, 1))
+      return g.node(op, op === 'Conv' ? ['x', 'w'] : ['x'], ['y'], attributes).build(13)
+    }
+    const x = (): Feeds => ({ x: tensor([1, 1, 1, 4], [4, 3, 2, 1]) })
+
+    for (const op of ['MaxPool', 'AveragePool', 'Conv']) {
+      it(`should refuse ${op} dilations and pads that would wrap in the shader's parameters`, async () => {
+        const bytes = windowModel(op, {
+          ...(op === 'Conv' ? {} : { kernel_shape: { ints: [1, 2] } }),
+          dilations: { ints: [1, wide] },
+          pads: { ints: [0, wide, 0, 0] },
+        })
+        await expectRefused(bytes, x, 'GPU__UNSUPPORTED_OP')
+      })
+    }
+
+    it('should refuse strides, dilations, padded extents and kernels beyond 32-bit parameters when planning', () => {
+      expect(errorCode(() => planConv2d([1, 1, 1, 4], [1, 1, 1, 1], { strides: [1, 2 ** 31] }))).toBe(
+        'GPU__UNSUPPORTED_OP',
+      )
+      expect(errorCode(() => planConv2d([1, 1, 1, 4], [1, 1, 1, 1], { dilations: [2 ** 31, 1] }))).toBe(
+        'GPU__UNSUPPORTED_OP',
+      )
+      expect(errorCode(() => planPool2d([1, 1, 1, 4], { kernelShape: [1, 2], pads: [0, 2 ** 31 - 4, 0, 1] }))).toBe(
+        'GPU__UNSUPPORTED_OP',
+      )
+      // 2^32 taps, which AveragePool with count_include_pad divides by.
+      const half = 2 ** 15
+      expect(
+        errorCode(() => planPool2d([1, 1, 1, 1], { kernelShape: [2 ** 16, 2 ** 16], pads: [half, half, half, half] })),
+      ).toBe('GPU__UNSUPPORTED_OP')
+      expect(planPool2d([1, 1, 1, 4], { kernelShape: [1, 2], strides: [1, 2 ** 31 - 1] }).ow).toBe(1)
     })
   })
 })

@@ -178,7 +178,8 @@ export class CpuBackend implements TensorBackend<Tensor> {
         sum = f32(sum + v)
         count++
       },
-      () => sum / (countIncludePad ? p.kh * p.kw : count),
+      // As the shader divides: by the count as an f32.
+      () => sum / f32(countIncludePad ? p.kh * p.kw : count),
     )
   }
 

@@ -1,4 +1,4 @@
-import { MAX_EMPTY_REDUCTION_ELEMENTS } from '../constants.js'
+import { MAX_EMPTY_REDUCTION_ELEMENTS, MAX_TENSOR_ELEMENTS } from '../constants.js'
 import { GpuError } from '../errors.js'
 import { assertShape, sizeOf, stridesOf } from './tensor.js'
 
@@ -332,6 +332,13 @@ export function planPool2d(x: readonly number[], attrs: ConvAttributes, what = '
   return windowPlan({ n, c, h, w, oc: c, kh: k[0]!, kw: k[1]!, group: c }, attrs, what)
 }
 
+/**
+ * The window geometry the kernels take: strides, dilations, the padded input's extent on each axis and the kernel's
+ * taps stay within {@link MAX_TENSOR_ELEMENTS}, so the shaders' u32 parameters and i32 input coordinates (at most the
+ * padded extent) never wrap.
+ */
+const MAX_WINDOW_GEOMETRY = MAX_TENSOR_ELEMENTS
+
 function windowPlan(
   g: { n: number; c: number; h: number; w: number; oc: number; kh: number; kw: number; group: number },
   attrs: ConvAttributes,
@@ -343,10 +350,18 @@ function windowPlan(
   if (p.length !== 4 || p.some((v) => !Number.isInteger(v) || v < 0))
     throw mismatch(what, 'pads must be four non-negative integers', { pads: p })
   const pads = [p[0]!, p[1]!, p[2]!, p[3]!] as [number, number, number, number]
-  const oh = Math.floor((g.h + pads[0] + pads[2] - dilations[0] * (g.kh - 1) - 1) / strides[0]) + 1
-  const ow = Math.floor((g.w + pads[1] + pads[3] - dilations[1] * (g.kw - 1) - 1) / strides[1]) + 1
+  const padded = [g.h + pads[0] + pads[2], g.w + pads[1] + pads[3]]
+  if (padded.some((extent) => extent > MAX_WINDOW_GEOMETRY))
+    throw beyondGeometry(what, 'pads', `the padded input (${JSON.stringify(padded)}) is longer than`, { pads })
+  const oh = Math.floor((padded[0]! - dilations[0] * (g.kh - 1) - 1) / strides[0]) + 1
+  const ow = Math.floor((padded[1]! - dilations[1] * (g.kw - 1) - 1) / strides[1]) + 1
   if (!(g.kh >= 1 && g.kw >= 1 && oh >= 1 && ow >= 1))
     throw mismatch(what, 'the window does not fit the input', { h: g.h, w: g.w, kh: g.kh, kw: g.kw })
+  // AveragePool's count_include_pad divides by them.
+  if (g.kh * g.kw > MAX_WINDOW_GEOMETRY)
+    throw beyondGeometry(what, 'kernel_shape', `the kernel's ${g.kh * g.kw} taps are more than`, {
+      kernelShape: [g.kh, g.kw],
+    })
   assertShape([g.n, g.oc, oh, ow], what)
   return { ...g, oh, ow, strides, dilations, pads }
 }
@@ -355,5 +370,17 @@ function pair(v: readonly number[] | undefined, fallback: number, what: string, 
   const p = v ?? [fallback, fallback]
   if (p.length !== 2 || p.some((x) => !Number.isInteger(x) || x < 1))
     throw mismatch(what, `${name} must be two positive integers`, { [name]: v })
+  if (p.some((x) => x > MAX_WINDOW_GEOMETRY)) throw beyondGeometry(what, name, `${name} are above`, { [name]: v })
   return [p[0]!, p[1]!]
+}
+
+/** GPU__UNSUPPORTED_OP for window attributes beyond {@link MAX_WINDOW_GEOMETRY}. */
+function beyondGeometry(what: string, attribute: string, message: string, context: Record<string, unknown>): GpuError {
+  return new GpuError('GPU__UNSUPPORTED_OP', `${what}: ${message} ${MAX_WINDOW_GEOMETRY}`, {
+    what,
+    op: what,
+    attribute,
+    limit: MAX_WINDOW_GEOMETRY,
+    ...context,
+  })
 }
