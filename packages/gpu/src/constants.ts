@@ -133,12 +133,24 @@ export const MAX_TENSOR_RANK = 6
 export const MAX_TENSOR_ELEMENTS = 2 ** 31 - 1
 /**
  * Most elements a reduction over nothing may output: a ReduceSum, ReduceMean or ReduceMax over an axis of length 0,
- * GlobalAveragePool of empty planes, or a MatMul whose K is 0 fills its output without reading an element, so its
+ * GlobalAveragePool of empty planes, a MatMul whose K is 0, or a Conv or pooling whose windows reach no input element
+ * fills its output without reading an element, so its
  * output, unlike any other reduction's, is not bounded by its input, and a tensor of no elements may carry any
  * dimensions within {@link MAX_TENSOR_ELEMENTS}. 2^24 floats are 64 MiB, within the storage buffer every WebGPU
  * device offers; such an output is zeros (or the lowest float) that a model has no need to compute at scale.
  */
 export const MAX_EMPTY_REDUCTION_ELEMENTS = 2 ** 24
+/**
+ * Most input elements one Conv, MaxPool or AveragePool may read, counted before it runs: its outputs times, for each,
+ * the input channels of its group times the kernel taps along each axis that can reach the input (at most the kernel,
+ * and at most the input's length over the dilation); taps in the padding are skipped. Each output is one invocation
+ * of one dispatch, which nothing stops once submitted (an abort included), so this bounds how long a model can hold
+ * the device with one node. 2^36 reads is 2^37 FLOPs, 14 s at the capacity benchmark's reference matmul rate
+ * (9.6 GFLOP/s); the direct kernel read 0.5 G a second on lavapipe on two vCPUs, which a node at the bound holds for
+ * about two minutes (the CPU reference, at 0.16 G a second, seven). The 3x3 convolution of 128 channels over 512x512
+ * in Stable Diffusion's VAE decoder reads 2^35.2 an image, ResNet-50's largest convolution 2^26.8 an image.
+ */
+export const MAX_WINDOW_OP_READS = 2 ** 36
 /**
  * Most elements of an integer or boolean tensor (shape data, token ids, masks), which the ONNX runtime keeps on the
  * host; float tensors live on the device. A 1,024 x 1,024 causal mask fits four times over.

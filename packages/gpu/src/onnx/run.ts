@@ -347,15 +347,7 @@ function execute<T extends BackendTensor>(
         throw unsupported(node, `count_include_pad must be 0 or 1, not ${countIncludePad}`, {
           attribute: 'count_include_pad',
         })
-      const plan = poolPlan(node, x.shape)
-      // As onnxruntime refuses: a window wholly in the padding would have no elements to average.
-      if (Math.max(plan.pads[0], plan.pads[2]) >= plan.kh || Math.max(plan.pads[1], plan.pads[3]) >= plan.kw)
-        throw new GpuError('GPU__SHAPE_MISMATCH', 'AveragePool pads must be smaller than kernel_shape', {
-          op,
-          pads: plan.pads,
-          kernelShape: [plan.kh, plan.kw],
-        })
-      return b.averagePool2d(x, plan, countIncludePad === 1)
+      return b.averagePool2d(x, poolPlan(node, x.shape), countIncludePad === 1)
     }
     case 'GlobalAveragePool': {
       const x = input(node, 0)

@@ -132,16 +132,16 @@ export class CpuBackend implements TensorBackend<Tensor> {
       for (let oc = 0; oc < p.oc; oc++) {
         const g = Math.floor(oc / ocg)
         for (let oy = 0; oy < p.oh; oy++) {
+          const [y0, ky0, ky1] = windowTaps(p, oy, 0)
           for (let ox = 0; ox < p.ow; ox++) {
+            const [x0, kx0, kx1] = windowTaps(p, ox, 1)
             let acc = 0
             for (let ic = 0; ic < icg; ic++) {
               const c = g * icg + ic
-              for (let ky = 0; ky < p.kh; ky++) {
-                const iy = oy * p.strides[0] - p.pads[0] + ky * p.dilations[0]
-                if (iy < 0 || iy >= p.h) continue
-                for (let kx = 0; kx < p.kw; kx++) {
-                  const ix = ox * p.strides[1] - p.pads[1] + kx * p.dilations[1]
-                  if (ix < 0 || ix >= p.w) continue
+              for (let ky = ky0; ky < ky1; ky++) {
+                const iy = y0 + ky * p.dilations[0]
+                for (let kx = kx0; kx < kx1; kx++) {
+                  const ix = x0 + kx * p.dilations[1]
                   const xv = x.data[((n * p.c + c) * p.h + iy) * p.w + ix]!
                   const wv = w.data[((oc * icg + ic) * p.kh + ky) * p.kw + kx]!
                   acc = f32(acc + f32(xv * wv))
@@ -245,6 +245,21 @@ export function reduceRows(op: ReduceOp, data: ArrayLike<number>, rows: number, 
 }
 
 /**
+ * Where the window of output position `o` along `axis` (0 rows, 1 columns) starts in the input (negative in the
+ * padding), and its taps that lie inside the input, `[begin, end)`: the shaders' `windowTapsBegin` and
+ * `windowTapsEnd`, so taps in the padding cost nothing.
+ */
+function windowTaps(p: Conv2dPlan, o: number, axis: 0 | 1): [origin: number, begin: number, end: number] {
+  const origin = o * p.strides[axis] - p.pads[axis]
+  const d = p.dilations[axis]
+  const size = axis === 0 ? p.h : p.w
+  const k = axis === 0 ? p.kh : p.kw
+  const begin = origin >= 0 ? 0 : Math.ceil(-origin / d)
+  const end = origin >= size ? 0 : Math.min(k, Math.floor((size - 1 - origin) / d) + 1)
+  return [origin, begin, end]
+}
+
+/**
  * 2-D pooling as the shader's `poolKernel`: for each output element, `start`, then `visit` with each window element
  * inside the input in ascending (ky, kx) order, then `result`.
  */
@@ -252,14 +267,14 @@ function pool2d(x: Tensor, p: Conv2dPlan, start: () => void, visit: (v: number) 
   const out = new Float32Array(p.n * p.c * p.oh * p.ow)
   for (let nc = 0; nc < p.n * p.c; nc++) {
     for (let oy = 0; oy < p.oh; oy++) {
+      const [y0, ky0, ky1] = windowTaps(p, oy, 0)
       for (let ox = 0; ox < p.ow; ox++) {
+        const [x0, kx0, kx1] = windowTaps(p, ox, 1)
         start()
-        for (let ky = 0; ky < p.kh; ky++) {
-          const iy = oy * p.strides[0] - p.pads[0] + ky * p.dilations[0]
-          if (iy < 0 || iy >= p.h) continue
-          for (let kx = 0; kx < p.kw; kx++) {
-            const ix = ox * p.strides[1] - p.pads[1] + kx * p.dilations[1]
-            if (ix < 0 || ix >= p.w) continue
+        for (let ky = ky0; ky < ky1; ky++) {
+          const iy = y0 + ky * p.dilations[0]
+          for (let kx = kx0; kx < kx1; kx++) {
+            const ix = x0 + kx * p.dilations[1]
             visit(x.data[(nc * p.h + iy) * p.w + ix]!)
           }
         }

@@ -178,11 +178,31 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   out[i] = select(b[ib], a[ia], cond[ic] != 0.0);
 }`
 
+/**
+ * The taps of a window that lie inside the input along one axis: from `windowTapsBegin` to before `windowTapsEnd`,
+ * for a window whose tap 0 falls on input coordinate `origin` (negative in the padding) and whose `k` taps lie `d`
+ * apart over an axis of `size`. Only these are visited, so padding costs nothing. The planner keeps the padded input
+ * within 2^31 - 1, so none of this wraps.
+ */
+const WINDOW_TAPS = /* wgsl */ `
+fn windowTapsBegin(origin: i32, d: u32) -> u32 {
+  if (origin >= 0) { return 0u; }
+  return (u32(-origin) + d - 1u) / d;
+}
+fn windowTapsEnd(origin: i32, d: u32, k: u32, size: u32) -> u32 {
+  if (origin >= i32(size)) { return 0u; }
+  return min(k, u32(i32(size) - 1 - origin) / d + 1u);
+}`
+
+/** The window parameters and this invocation's output position and input window (see {@link WINDOW_TAPS}). */
 const CONV_PARAMS = `
   let N = p[1]; let C = p[2]; let H = p[3]; let W = p[4]; let OC = p[5]; let OH = p[6]; let OW = p[7];
   let KH = p[8]; let KW = p[9]; let G = p[10]; let SH = p[11]; let SW = p[12]; let DH = p[13]; let DW = p[14];
   let PT = i32(p[15]); let PL = i32(p[16]);
-  let ox = i % OW; let oy = (i / OW) % OH; let oc = (i / (OW * OH)) % OC; let n = i / (OW * OH * OC);`
+  let ox = i % OW; let oy = (i / OW) % OH; let oc = (i / (OW * OH)) % OC; let n = i / (OW * OH * OC);
+  let y0 = i32(oy * SH) - PT; let x0 = i32(ox * SW) - PL;
+  let ky0 = windowTapsBegin(y0, DH); let ky1 = windowTapsEnd(y0, DH, KH, H);
+  let kx0 = windowTapsBegin(x0, DW); let kx1 = windowTapsEnd(x0, DW, KW, W);`
 
 /**
  * Direct 2-D convolution, one output element per invocation. p = [total, N, C, H, W, OC, OH, OW, KH, KW, group,
@@ -193,6 +213,7 @@ export const CONV2D_WGSL = `${HEADER(`
 @group(0) @binding(1) var<storage, read> w: array<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;`)}
+${WINDOW_TAPS}
 @compute @workgroup_size(${ELEMENTWISE_WORKGROUP})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flatIndex(gid, nwg);
@@ -203,13 +224,11 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   var acc = 0.0;
   for (var ic = 0u; ic < icg; ic++) {
     let c = g * icg + ic;
-    for (var ky = 0u; ky < KH; ky++) {
-      let iy = i32(oy * SH + ky * DH) - PT;
-      if (iy < 0 || iy >= i32(H)) { continue; }
-      for (var kx = 0u; kx < KW; kx++) {
-        let ix = i32(ox * SW + kx * DW) - PL;
-        if (ix < 0 || ix >= i32(W)) { continue; }
-        acc += x[((n * C + c) * H + u32(iy)) * W + u32(ix)] * w[((oc * icg + ic) * KH + ky) * KW + kx];
+    for (var ky = ky0; ky < ky1; ky++) {
+      let iy = u32(y0 + i32(ky * DH));
+      for (var kx = kx0; kx < kx1; kx++) {
+        let ix = u32(x0 + i32(kx * DW));
+        acc += x[((n * C + c) * H + iy) * W + ix] * w[((oc * icg + ic) * KH + ky) * KW + kx];
       }
     }
   }
@@ -225,19 +244,18 @@ function poolKernel(init: string, visit: string, result: string): string {
   return `${HEADER(`
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;`)}
+${WINDOW_TAPS}
 @compute @workgroup_size(${ELEMENTWISE_WORKGROUP})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flatIndex(gid, nwg);
   if (i >= p[0]) { return; }
   ${CONV_PARAMS}
   ${init}
-  for (var ky = 0u; ky < KH; ky++) {
-    let iy = i32(oy * SH + ky * DH) - PT;
-    if (iy < 0 || iy >= i32(H)) { continue; }
-    for (var kx = 0u; kx < KW; kx++) {
-      let ix = i32(ox * SW + kx * DW) - PL;
-      if (ix < 0 || ix >= i32(W)) { continue; }
-      let v = x[((n * C + oc) * H + u32(iy)) * W + u32(ix)];
+  for (var ky = ky0; ky < ky1; ky++) {
+    let iy = u32(y0 + i32(ky * DH));
+    for (var kx = kx0; kx < kx1; kx++) {
+      let ix = u32(x0 + i32(kx * DW));
+      let v = x[((n * C + oc) * H + iy) * W + ix];
       ${visit}
     }
   }

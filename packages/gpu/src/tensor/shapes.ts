@@ -1,4 +1,4 @@
-import { MAX_EMPTY_REDUCTION_ELEMENTS, MAX_TENSOR_ELEMENTS } from '../constants.js'
+import { MAX_EMPTY_REDUCTION_ELEMENTS, MAX_TENSOR_ELEMENTS, MAX_WINDOW_OP_READS } from '../constants.js'
 import { GpuError } from '../errors.js'
 import { assertShape, sizeOf, stridesOf } from './tensor.js'
 
@@ -298,7 +298,13 @@ export interface ConvAttributes {
   kernelShape?: readonly number[]
 }
 
-/** Plans ONNX Conv for 4-D NCHW input and OIHW weights. */
+/**
+ * Plans ONNX Conv for 4-D NCHW input and OIHW weights.
+ *
+ * @throws GPU__SHAPE_MISMATCH for weights that do not fit the input, or a window that does not fit it
+ * @throws GPU__UNSUPPORTED_OP for pads as wide as the dilated kernel, or geometry beyond 32-bit parameters
+ * @throws GPU__ALLOCATION_EXCEEDED for more reads than {@link MAX_WINDOW_OP_READS}
+ */
 export function planConv2d(
   x: readonly number[],
   w: readonly number[],
@@ -320,16 +326,22 @@ export function planConv2d(
   if (attrs.kernelShape !== undefined && (attrs.kernelShape[0] !== kh || attrs.kernelShape[1] !== kw)) {
     throw mismatch(what, 'kernel_shape disagrees with the weights', { kernelShape: attrs.kernelShape, w })
   }
-  return windowPlan({ n, c, h, w: wd, oc, kh, kw, group }, attrs, what)
+  return windowPlan({ n, c, h, w: wd, oc, kh, kw, group }, attrs, 'conv', what)
 }
 
-/** Plans ONNX MaxPool or AveragePool over NCHW input. */
+/**
+ * Plans ONNX MaxPool or AveragePool over NCHW input.
+ *
+ * @throws GPU__SHAPE_MISMATCH for a window that does not fit the input, or pads as wide as the kernel
+ * @throws GPU__UNSUPPORTED_OP for geometry beyond 32-bit parameters
+ * @throws GPU__ALLOCATION_EXCEEDED for more reads than {@link MAX_WINDOW_OP_READS}
+ */
 export function planPool2d(x: readonly number[], attrs: ConvAttributes, what = 'MaxPool'): Conv2dPlan {
   if (x.length !== 4) throw mismatch(what, 'only 2-D pooling over NCHW input is supported', { x })
   const k = attrs.kernelShape
   if (k?.length !== 2) throw mismatch(what, 'kernel_shape must name two dimensions', { kernelShape: k })
   const [n, c, h, w] = x as [number, number, number, number]
-  return windowPlan({ n, c, h, w, oc: c, kh: k[0]!, kw: k[1]!, group: c }, attrs, what)
+  return windowPlan({ n, c, h, w, oc: c, kh: k[0]!, kw: k[1]!, group: c }, attrs, 'pool', what)
 }
 
 /**
@@ -339,9 +351,15 @@ export function planPool2d(x: readonly number[], attrs: ConvAttributes, what = '
  */
 const MAX_WINDOW_GEOMETRY = MAX_TENSOR_ELEMENTS
 
+/**
+ * The geometry of a Conv (`kind` 'conv') or a pooling ('pool'), checked as the kernels need it: within 32-bit
+ * parameters ({@link MAX_WINDOW_GEOMETRY}), no window wholly in the padding, and within
+ * {@link MAX_WINDOW_OP_READS} (or, reading nothing, {@link MAX_EMPTY_REDUCTION_ELEMENTS}).
+ */
 function windowPlan(
   g: { n: number; c: number; h: number; w: number; oc: number; kh: number; kw: number; group: number },
   attrs: ConvAttributes,
+  kind: 'conv' | 'pool',
   what: string,
 ): Conv2dPlan {
   const strides = pair(attrs.strides, 1, what, 'strides')
@@ -362,8 +380,67 @@ function windowPlan(
     throw beyondGeometry(what, 'kernel_shape', `the kernel's ${g.kh * g.kw} taps are more than`, {
       kernelShape: [g.kh, g.kw],
     })
-  assertShape([g.n, g.oc, oh, ow], what)
+  assertPaddingWithinWindow(g, dilations, pads, kind, what)
+  const outputs = [g.n, g.oc, oh, ow]
+  assertShape(outputs, what)
+  assertWindowReads(g, dilations, sizeOf(outputs), what)
   return { ...g, oh, ow, strides, dilations, pads }
+}
+
+/**
+ * Refuses padding as wide as the window, where a window may lie in the padding alone: pooling as onnxruntime does
+ * (ONNX requires pads smaller than the kernel) with GPU__SHAPE_MISMATCH, a Conv, which would output its bias alone
+ * there, whatever the padding adds, with GPU__UNSUPPORTED_OP (context `attribute: 'pads'`). A pad below the dilated
+ * kernel's extent is all that "same" padding needs.
+ */
+function assertPaddingWithinWindow(
+  g: { kh: number; kw: number },
+  dilations: readonly [number, number],
+  pads: readonly [number, number, number, number],
+  kind: 'conv' | 'pool',
+  what: string,
+): void {
+  const kernelShape = [g.kh, g.kw]
+  const extent = kind === 'pool' ? kernelShape : kernelShape.map((k, i) => dilations[i]! * (k - 1) + 1)
+  if (pads.every((pad, i) => pad < extent[i % 2]!)) return
+  if (kind === 'pool') throw mismatch(what, 'pads must be smaller than kernel_shape', { op: what, pads, kernelShape })
+  throw new GpuError(
+    'GPU__UNSUPPORTED_OP',
+    `${what}: pads must be smaller than the dilated kernel (${JSON.stringify(extent)})`,
+    {
+      what,
+      op: what,
+      attribute: 'pads',
+      pads,
+      extent,
+    },
+  )
+}
+
+/**
+ * Throws GPU__ALLOCATION_EXCEEDED when a window op's `outputs` would read more than {@link MAX_WINDOW_OP_READS} input
+ * elements (each its group's input channels at the kernel taps that can reach the input), or read none and be more
+ * than {@link MAX_EMPTY_REDUCTION_ELEMENTS}.
+ */
+function assertWindowReads(
+  g: { c: number; h: number; w: number; kh: number; kw: number; group: number },
+  dilations: readonly [number, number],
+  outputs: number,
+  what: string,
+): void {
+  // A pooling's group is its channel count, 0 for an input of no channels.
+  const channels = g.group === 0 ? 0 : g.c / g.group
+  const taps = Math.min(g.kh, Math.ceil(g.h / dilations[0])) * Math.min(g.kw, Math.ceil(g.w / dilations[1]))
+  const reads = channels * taps
+  assertEmptyReductionBound(outputs, reads, what)
+  if (outputs * reads > MAX_WINDOW_OP_READS) {
+    throw new GpuError(
+      'GPU__ALLOCATION_EXCEEDED',
+      `${what}: ${outputs} outputs reading up to ${reads} input elements each are more than the ` +
+        `${MAX_WINDOW_OP_READS} reads one window op may make; use a smaller input, kernel or batch`,
+      { what, outputs, reads, limit: MAX_WINDOW_OP_READS },
+    )
+  }
 }
 
 function pair(v: readonly number[] | undefined, fallback: number, what: string, name: string): [number, number] {
