@@ -59,6 +59,7 @@ import { GpuError } from '../errors.js'
 import { assertAnimationsWithin, durationOf, type NodeChannel, nodeChannels, poseAt } from './animation.js'
 import { assertDeclaredSize, geometryDecoders, isGlb } from './compression.js'
 import { assertObjectsWithin } from './json-bounds.js'
+import { assertNodeTransforms } from './node-json.js'
 import { drawsTriangles, meshMatrices, primitiveTriangles, triangleCorners, vertexAttribute } from './gltf-geometry.js'
 import { buildBvh, type FlatBvh } from './bvh.js'
 import { assertTriangleSoup, packScene, type TriangleSoup } from './pack.js'
@@ -348,6 +349,7 @@ export async function readDocument(source: Uint8Array | string, options: SceneFi
     // Checked before anything is decoded: compressed geometry is bounded only by what its accessors declare.
     assertDeclaredSize(asset.json as unknown as Record<string, unknown>)
     assertObjectsWithin(asset.json as unknown as Record<string, unknown>)
+    assertNodeTransforms(asset.json as unknown as Record<string, unknown>)
     assertAnimationsWithin(asset.json as unknown as Record<string, unknown>)
     io.registerDependencies(await geometryDecoders(asset.json as unknown as Record<string, unknown>))
     return await io.readJSON(asset)
@@ -535,8 +537,28 @@ export function sceneFromDocument(
   return packScene(soupOfDocument(doc, decoders, decoded))
 }
 
-/** The world-space triangles of a document as it is posed now, what {@link sceneFromDocument} packs. */
+/**
+ * The world-space triangles of a document as it is posed now, what {@link sceneFromDocument} packs.
+ *
+ * @throws GPU__MALFORMED_SCENE, keeping the cause, for anything glTF-Transform's properties throw as they are read: a
+ * document holds what its file said, and what no check before caught must still be refused with a code
+ */
 function soupOfDocument(doc: Document, decoders: TextureDecoders, decoded: Map<GltfTexture, Texture>): TriangleSoup {
+  try {
+    return flattenDocument(doc, decoders, decoded)
+  } catch (cause) {
+    if (cause instanceof GpuError) throw cause
+    throw new GpuError(
+      'GPU__MALFORMED_SCENE',
+      `the glTF asset could not be flattened: ${String((cause as Error)?.message ?? cause)}`,
+      {},
+      { cause },
+    )
+  }
+}
+
+/** {@link soupOfDocument}'s work, its errors not yet coded. */
+function flattenDocument(doc: Document, decoders: TextureDecoders, decoded: Map<GltfTexture, Texture>): TriangleSoup {
   assertNodeDepth(doc)
   const root = doc.getRoot()
   const scene = root.getDefaultScene() ?? root.listScenes()[0]

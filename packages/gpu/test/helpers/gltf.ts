@@ -1,4 +1,5 @@
-import type { Document, Material as GltfMaterial, Node, Scene as GltfScene } from '@gltf-transform/core'
+import { WebIO } from '@gltf-transform/core'
+import type { Document, JSONDocument, Material as GltfMaterial, Node, Scene as GltfScene } from '@gltf-transform/core'
 import { decode as decodePng } from 'fast-png'
 
 /**
@@ -61,4 +62,23 @@ export async function reencodeTextures(
     const bytes = await encode(rgba, png.width, png.height)
     t.setImage(bytes.slice(0, keep)).setMimeType(mimeType)
   }
+}
+
+/**
+ * The document as .gltf bytes, its buffers and images embedded as `data:` URIs, its JSON first changed by `edit`:
+ * for assets no writer would write (a node whose translation is null, counts that disagree with compressed data).
+ * `io` writes it, with whatever extensions and encoders the document needs.
+ */
+export async function editedGltf(
+  doc: Document,
+  edit: (json: JSONDocument['json']) => void,
+  io: WebIO = new WebIO(),
+): Promise<Uint8Array> {
+  const { json, resources } = await io.writeJSON(doc)
+  for (const item of [...(json.buffers ?? []), ...(json.images ?? [])]) {
+    if (item.uri === undefined) continue
+    item.uri = `data:application/octet-stream;base64,${Buffer.from(resources[item.uri]!).toString('base64')}`
+  }
+  edit(json)
+  return new TextEncoder().encode(JSON.stringify(json))
 }
