@@ -60,8 +60,14 @@ export const JPEG_DECODER_BYTES_PER_TEXEL = 32
 export const JPEG_DECODER_TABLE_BYTES = 16 * 1024 * 1024
 /** Deepest node hierarchy a scene may have: world matrices and the scene walk follow it, one call per level. */
 export const MAX_NODE_DEPTH = 256
-/** Most joints a skin may have (a detailed character has a few hundred): each costs its chain of parents a build. */
+/** Most joints a skin may have (a detailed character has a few hundred): each costs a matrix product a build. */
 export const MAX_SKIN_JOINTS = 4096
+/**
+ * Most joints a scene's skins may list together, a joint counted once per skin that lists it, counted in its JSON
+ * before it is parsed: the reader links each listing, and every build (every frame of an animated scene) builds a
+ * matrix for each. Sixteen skins of {@link MAX_SKIN_JOINTS}; a crowd of 100 characters of 300 joints lists 30,000.
+ */
+export const MAX_SCENE_JOINTS = 65_536
 /**
  * Most channels a scene's animations may hold together, and most samplers, counted in its JSON before it is parsed:
  * glTF-Transform makes a property of about 3 KB of heap for each (400,000 channels took 1.3 GB and 6.6 s to read), so

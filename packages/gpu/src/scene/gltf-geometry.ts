@@ -141,12 +141,34 @@ export function multiply(a: readonly number[], b: readonly number[]): number[] {
   const out = new Array<number>(16)
   for (let col = 0; col < 4; col++) {
     for (let row = 0; row < 4; row++) {
-      let sum = 0
-      for (let k = 0; k < 4; k++) sum += a[k * 4 + row]! * b[col * 4 + k]!
+      // Summed from the first product, not from 0, in glTF-Transform's order: its products bit for bit, -0 included.
+      let sum = a[row]! * b[col * 4]!
+      for (let k = 1; k < 4; k++) sum += a[k * 4 + row]! * b[col * 4 + k]!
       out[col * 4 + row] = sum
     }
   }
   return out
+}
+
+/**
+ * Nodes' world matrices where they stand now, each its parent's times its own local matrix and computed once: one
+ * pass over the nodes a build reads, however many skins list a joint. glTF-Transform's `getWorldMatrix` walks every
+ * call up the whole chain of parents, finding each among all the node's parents (a joint has one per skin that lists
+ * it), so a build of many skins of deep joints took minutes. The products are glTF-Transform's, in its order. Make
+ * one per pose: a memo outlives no change to the nodes. The caller has bounded the depth and refused cycles.
+ */
+export function worldMatrices(): (node: Node) => readonly number[] {
+  const world = new Map<Node, readonly number[]>()
+  const worldOf = (node: Node): readonly number[] => {
+    let matrix = world.get(node)
+    if (matrix === undefined) {
+      const parent = node.getParentNode()
+      matrix = parent === null ? node.getMatrix() : multiply(worldOf(parent), node.getMatrix())
+      world.set(node, matrix)
+    }
+    return matrix
+  }
+  return worldOf
 }
 
 /**

@@ -58,9 +58,16 @@ import {
 import { GpuError } from '../errors.js'
 import { assertAnimationsWithin, durationOf, type NodeChannel, nodeChannels, poseAt } from './animation.js'
 import { assertDeclaredSize, geometryDecoders, isGlb } from './compression.js'
-import { assertObjectsWithin } from './json-bounds.js'
+import { assertJointsWithin, assertObjectsWithin } from './json-bounds.js'
 import { assertNodeTransforms } from './node-json.js'
-import { drawsTriangles, meshMatrices, primitiveTriangles, triangleCorners, vertexAttribute } from './gltf-geometry.js'
+import {
+  drawsTriangles,
+  meshMatrices,
+  primitiveTriangles,
+  triangleCorners,
+  vertexAttribute,
+  worldMatrices,
+} from './gltf-geometry.js'
 import { buildBvh, type FlatBvh } from './bvh.js'
 import { assertTriangleSoup, packScene, type TriangleSoup } from './pack.js'
 import type { PunctualLight } from './punctual.js'
@@ -349,6 +356,7 @@ export async function readDocument(source: Uint8Array | string, options: SceneFi
     // Checked before anything is decoded: compressed geometry is bounded only by what its accessors declare.
     assertDeclaredSize(asset.json as unknown as Record<string, unknown>)
     assertObjectsWithin(asset.json as unknown as Record<string, unknown>)
+    assertJointsWithin(asset.json as unknown as Record<string, unknown>)
     assertNodeTransforms(asset.json as unknown as Record<string, unknown>)
     assertAnimationsWithin(asset.json as unknown as Record<string, unknown>)
     io.registerDependencies(await geometryDecoders(asset.json as unknown as Record<string, unknown>))
@@ -577,11 +585,13 @@ function flattenDocument(doc: Document, decoders: TextureDecoders, decoded: Map<
   const textureIndex = new Map<GltfTexture, number>()
   let texels = 0
   let camera: Camera | undefined
+  // Each node's world matrix once per build, shared by the walk and the skins that list it as a joint.
+  const worldOf = worldMatrices()
   // Each skin's joint matrices once per build, however many primitives it skins.
   const skinMatrices = new Map<Skin, number[][]>()
   const jointMatrices = (skin: Skin): number[][] => {
     let matrices = skinMatrices.get(skin)
-    if (matrices === undefined) skinMatrices.set(skin, (matrices = jointMatricesOf(skin)))
+    if (matrices === undefined) skinMatrices.set(skin, (matrices = jointMatricesOf(skin, worldOf)))
     return matrices
   }
   const morphBudget = { reads: 0 }
@@ -695,7 +705,7 @@ function flattenDocument(doc: Document, decoders: TextureDecoders, decoded: Map<
   }
 
   const visit = (node: Node): void => {
-    const world = node.getWorldMatrix()
+    const world = worldOf(node)
     const cam = node.getCamera()
     if (camera === undefined && cam !== null) {
       camera =

@@ -1,4 +1,4 @@
-import { MAX_GLTF_OBJECTS } from '../constants.js'
+import { MAX_GLTF_OBJECTS, MAX_SCENE_JOINTS } from '../constants.js'
 import { GpuError } from '../errors.js'
 
 /**
@@ -50,5 +50,24 @@ export function assertObjectsWithin(json: Record<string, unknown>): void {
       objects: count,
       limit: MAX_GLTF_OBJECTS,
     })
+  }
+}
+
+/**
+ * Refuses a glTF asset whose skins list more than {@link MAX_SCENE_JOINTS} joints together (with
+ * `GPU__SCENE_TOO_LARGE`), before glTF-Transform parses it: each skin is bounded on its own, but a file of many skins
+ * listing the same few thousand joints costs every build a matrix for each listing.
+ */
+export function assertJointsWithin(json: Record<string, unknown>): void {
+  let joints = 0
+  for (const skin of Array.isArray(json.skins) ? json.skins : []) {
+    joints += lengthOf((skin as Record<string, unknown> | null)?.joints)
+  }
+  if (joints > MAX_SCENE_JOINTS) {
+    throw new GpuError(
+      'GPU__SCENE_TOO_LARGE',
+      `the glTF asset's skins list ${joints} joints together, more than ${MAX_SCENE_JOINTS}`,
+      { joints, limit: MAX_SCENE_JOINTS },
+    )
   }
 }

@@ -6,13 +6,13 @@ import { multiply } from './gltf-geometry.js'
 const IDENTITY: readonly number[] = [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]
 
 /**
- * The joint matrices of `skin` (each joint's world matrix times its inverse bind matrix), where its joints stand
- * now: build them once per skin and scene, not per primitive.
+ * The joint matrices of `skin` (each joint's world matrix, from `worldOf`, times its inverse bind matrix), where its
+ * joints stand now: build them once per skin and scene, not per primitive.
  *
  * @throws GPU__SCENE_TOO_LARGE past {@link MAX_SKIN_JOINTS}; GPU__MALFORMED_SCENE for inverse bind matrices that are
  * not one MAT4 per joint
  */
-export function jointMatricesOf(skin: Skin): number[][] {
+export function jointMatricesOf(skin: Skin, worldOf: (node: Node) => readonly number[]): number[][] {
   const joints = skin.listJoints()
   if (joints.length > MAX_SKIN_JOINTS) {
     throw new GpuError('GPU__SCENE_TOO_LARGE', `a skin has ${joints.length} joints, more than ${MAX_SKIN_JOINTS}`, {
@@ -25,7 +25,7 @@ export function jointMatricesOf(skin: Skin): number[][] {
     throw malformed('inverseBindMatrices must hold one MAT4 per joint', { joints: joints.length })
   }
   return joints.map((joint, i) =>
-    multiply(joint.getWorldMatrix(), inverseBind === null ? IDENTITY : inverseBind.getElement(i, [])),
+    multiply(worldOf(joint), inverseBind === null ? IDENTITY : inverseBind.getElement(i, [])),
   )
 }
 
