@@ -75,6 +75,57 @@ describe('KTX2 (Basis Universal) textures', () => {
     expect(errorCode(() => decodeTexture(bytes, 'image/ktx2', [8, 8], 63, 'budget', ktx2))).toBe('GPU__SCENE_TOO_LARGE')
   })
 
+  it('should refuse a level index the transcoder would allocate for, before it sees the file', async () => {
+    const bytes = await encodeKtx2(blocks(8, 8), 8, 8, 'uastc')
+    const ktx2 = { ktx2: decode }
+    // Level 0's entry in the level index: byte offset, byte length and uncompressed length, 64 bits each.
+    const patched = (field: number, value: number): Uint8Array => {
+      const out = bytes.slice()
+      new DataView(out.buffer).setBigUint64(80 + field * 8, BigInt(value), true)
+      return out
+    }
+    const refusal = (image: Uint8Array): unknown => {
+      try {
+        decodeTexture(image, 'image/ktx2', [8, 8], 100, 'patched', ktx2)
+      } catch (e) {
+        return e
+      }
+      return undefined
+    }
+    // Zstd-supercompressed UASTC: the transcoder zero-fills the length it claims before inflating into it (2 GB for a
+    // 6 KB file). An 8x8 image of 4x4 blocks of 16 bytes holds 64.
+    expect(refusal(patched(2, 256 * 2 ** 20))).toMatchObject({
+      code: 'GPU__MALFORMED_SCENE',
+      context: { level: 0, bytes: 256 * 2 ** 20, limit: 64 },
+    })
+    // A level running past the file's end, into bytes beyond it (a texture's bytes may be a view into a GLB).
+    const inLargerBuffer = new Uint8Array(bytes.length * 2)
+    inLargerBuffer.set(patched(1, bytes.length))
+    expect(refusal(inLargerBuffer.subarray(0, bytes.length))).toMatchObject({
+      code: 'GPU__MALFORMED_SCENE',
+      context: { level: 0 },
+    })
+    // The level count is read before the parser makes an object for each level.
+    const levels = bytes.slice()
+    new DataView(levels.buffer).setUint32(40, 1e6, true)
+    expect(refusal(levels)).toMatchObject({ code: 'GPU__MALFORMED_SCENE', context: { levels: 1e6 } })
+  })
+
+  it('should refuse a scene whose KTX2 texture claims gigabytes uncompressed without allocating them', async () => {
+    const doc = generateSceneDocument({ texturedFloor: true })
+    doc.createExtension(KHRTextureBasisu).setRequired(true)
+    await reencodeTextures(doc, 'image/ktx2', async (rgba, w, h) => {
+      const bytes = await encodeKtx2(rgba, w, h, 'uastc')
+      new DataView(bytes.buffer).setBigUint64(96, 0x7ff00000n, true)
+      return bytes
+    })
+    const glb = await new WebIO().registerExtensions([KHRTextureBasisu]).writeBinary(doc)
+    await expect(loadScene(glb)).rejects.toMatchObject({
+      code: 'GPU__MALFORMED_SCENE',
+      context: { level: 0, bytes: 0x7ff00000 },
+    })
+  })
+
   it('should refuse a KTX2 cube map, which no material slot can sample, with a coded error', async () => {
     const cube = await encodeKtx2(blocks(8, 8), 8, 8, 'uastc', true)
     let error: unknown

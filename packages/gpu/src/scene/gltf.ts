@@ -76,7 +76,7 @@ import { soupTangents } from './tangents.js'
 import { materialTextures } from './scene.js'
 import type { Camera, Material, MaterialTexture, Scene, TextureSlot, UvTransform, Vec3 } from './scene.js'
 import { decodeTexture, WrapMode, type Texture, type TextureDecoders, type TextureSampler } from './texture.js'
-import { ktx2Decoder } from './ktx2.js'
+import { ktx2Decoder, readKtx2 } from './ktx2.js'
 import { webpDecoder } from './webp.js'
 
 const log = logger('tessera:gpu:gltf')
@@ -515,12 +515,19 @@ function assertGlbFraming(glb: Uint8Array): void {
 
 /**
  * A texture's size as its image header states it, or null when the header does not read: glTF-Transform's header
- * readers index past the end of a cut-off image and throw a plain RangeError there.
+ * readers index past the end of a cut-off image and throw a plain RangeError there. A KTX2 header is read with its
+ * level count bounded first ({@link readKtx2}), whose coded refusal is kept.
  */
 function headerSize(t: GltfTexture): [number, number] | null {
+  const image = t.getImage()
   try {
+    if (t.getMimeType() === 'image/ktx2' && image !== null) {
+      const { pixelWidth, pixelHeight } = readKtx2(image)
+      return [pixelWidth, pixelHeight]
+    }
     return t.getSize()
-  } catch {
+  } catch (cause) {
+    if (cause instanceof GpuError) throw cause
     return null
   }
 }
