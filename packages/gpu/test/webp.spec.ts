@@ -3,7 +3,7 @@ import { EXTTextureWebP } from '@gltf-transform/extensions'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { generateSceneDocument, loadScene } from '../src/index.js'
 import { decodeTexture } from '../src/scene/texture.js'
-import { webpDecoder, type WebpDecode } from '../src/scene/webp.js'
+import { webpDecoder, webpSize, type WebpDecode } from '../src/scene/webp.js'
 import { errorCode, rejectionCode } from './helpers/errors.js'
 import { reencodeTextures } from './helpers/gltf.js'
 import { encodeWebp } from './helpers/webp.js'
@@ -80,5 +80,45 @@ describe('WebP textures', () => {
       const code = await rejectionCode(loadScene(await texturedGlb({ lossless: true, keep })))
       expect(code, `keep ${keep}`).toBe('GPU__MALFORMED_SCENE')
     }
+  })
+
+  it("should read a WebP's size as libwebp does when it decodes", async () => {
+    expect(webpSize(await encodeWebp(gradient(7, 5), 7, 5, true))).toEqual([7, 5])
+    const lossy = await encodeWebp(new Uint8Array(16 * 9 * 4).fill(200), 16, 9, false)
+    expect(webpSize(lossy)).toEqual([16, 9])
+    // libwebp decodes no animation; a canvas that is not the image's size is not decoded either.
+    const animated = lossy.slice()
+    animated[20] = animated[20]! | 0x02
+    expect(webpSize(animated)).toBeNull()
+    const canvas = lossy.slice()
+    canvas[24] = 31
+    expect(webpSize(canvas)).toBeNull()
+    expect(webpSize(lossy.slice(0, 28))).toBeNull()
+  })
+
+  it('should check the size libwebp decodes, not the chunk that glTF-Transform finds after one it skips', async () => {
+    // After the RIFF header, a chunk of no known name whose first five bytes are a bare VP8L header stating 8193x1,
+    // then a real 2x2 VP8L chunk. glTF-Transform's reader skips the first chunk and reads 2x2; libwebp, finding
+    // neither VP8X nor VP8 or VP8L first, decodes from the first chunk's name on as a bare bitstream, as large as it
+    // says (16384x16384 at most: 1 GiB of texels from a file of a few hundred bytes).
+    const bare = [0x2f, 0x00, 0x20, 0x00, 0x00, 0x01, 0x00, 0x00]
+    const stated = (bytes: Uint8Array): Uint8Array => {
+      const chunks = [...bare, ...new Uint8Array(256), ...bytes.subarray(12)]
+      const out = new Uint8Array(12 + chunks.length)
+      out.set(new TextEncoder().encode('RIFF'), 0)
+      new DataView(out.buffer).setUint32(4, 4 + chunks.length, true)
+      out.set(new TextEncoder().encode('WEBP'), 8)
+      out.set(chunks, 12)
+      return out
+    }
+    expect(webpSize(stated(await encodeWebp(gradient(2, 2), 2, 2, true)))).toEqual([8193, 1])
+    const doc = generateSceneDocument({ texturedFloor: true })
+    doc.createExtension(EXTTextureWebP).setRequired(true)
+    await reencodeTextures(doc, 'image/webp', async (rgba, w, h) => stated(await encodeWebp(rgba, w, h, true)))
+    const glb = await new WebIO().registerExtensions([EXTTextureWebP]).writeBinary(doc)
+    await expect(loadScene(glb)).rejects.toMatchObject({
+      code: 'GPU__SCENE_TOO_LARGE',
+      context: { width: 8193, height: 1 },
+    })
   })
 })

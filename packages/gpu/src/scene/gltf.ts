@@ -77,7 +77,7 @@ import { materialTextures } from './scene.js'
 import type { Camera, Material, MaterialTexture, Scene, TextureSlot, UvTransform, Vec3 } from './scene.js'
 import { decodeTexture, WrapMode, type Texture, type TextureDecoders, type TextureSampler } from './texture.js'
 import { ktx2Decoder, readKtx2 } from './ktx2.js'
-import { webpDecoder } from './webp.js'
+import { webpDecoder, webpSize } from './webp.js'
 
 const log = logger('tessera:gpu:gltf')
 
@@ -516,7 +516,8 @@ function assertGlbFraming(glb: Uint8Array): void {
 /**
  * A texture's size as its image header states it, or null when the header does not read: glTF-Transform's header
  * readers index past the end of a cut-off image and throw a plain RangeError there. A KTX2 header is read with its
- * level count bounded first ({@link readKtx2}), whose coded refusal is kept.
+ * level count bounded first ({@link readKtx2}), whose coded refusal is kept; a WebP's as libwebp reads it
+ * ({@link webpSize}), which glTF-Transform's reader does not always agree with.
  */
 function headerSize(t: GltfTexture): [number, number] | null {
   const image = t.getImage()
@@ -525,6 +526,7 @@ function headerSize(t: GltfTexture): [number, number] | null {
       const { pixelWidth, pixelHeight } = readKtx2(image)
       return [pixelWidth, pixelHeight]
     }
+    if (t.getMimeType() === 'image/webp' && image !== null) return webpSize(image)
     return t.getSize()
   } catch (cause) {
     if (cause instanceof GpuError) throw cause
