@@ -1,4 +1,4 @@
-import { GLB_BUFFER, TextureInfo, WebIO } from '@gltf-transform/core'
+import { BufferUtils, GLB_BUFFER, TextureInfo, uuid, WebIO } from '@gltf-transform/core'
 import type {
   Accessor,
   Document,
@@ -353,8 +353,9 @@ export async function readDocument(source: Uint8Array | string, options: SceneFi
     }
     // Bytes travel alone: a file they name beside them is nowhere to be found.
     if (typeof source !== 'string') assertSelfContained(asset.json as unknown as Record<string, unknown>)
+    embedDataBuffers(asset)
     // Checked before anything is decoded: compressed geometry is bounded only by what its accessors declare.
-    assertDeclaredSize(asset.json as unknown as Record<string, unknown>)
+    assertDeclaredSize(asset.json as unknown as Record<string, unknown>, asset.resources)
     assertObjectsWithin(asset.json as unknown as Record<string, unknown>)
     assertJointsWithin(asset.json as unknown as Record<string, unknown>)
     assertNodeTransforms(asset.json as unknown as Record<string, unknown>)
@@ -394,6 +395,22 @@ export async function packGlb(path: string, options: SceneFileOptions = {}): Pro
       { path },
       { cause },
     )
+  }
+}
+
+/**
+ * Decodes the asset's buffers named by `data:` URI into its resources, under a name of the reader's internal kind
+ * (`__` and a UUID, which it keeps off the buffer's URI), as the reader would when it starts: checks before it can then
+ * read every buffer's bytes, and none is decoded twice. A GLB's JSON has had this done already (`binaryToJSON`).
+ */
+function embedDataBuffers(asset: JSONDocument): void {
+  const buffers: unknown = asset.json.buffers
+  for (const buffer of Array.isArray(buffers) ? (buffers as unknown[]) : []) {
+    const uri = (buffer as { uri?: unknown } | null)?.uri
+    if (typeof uri !== 'string' || !uri.startsWith('data:') || uri in asset.resources) continue
+    const name = `__${uuid()}.bin`
+    asset.resources[name] = BufferUtils.createBufferFromDataURI(uri)
+    ;(buffer as { uri: string }).uri = name
   }
 }
 
