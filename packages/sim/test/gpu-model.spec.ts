@@ -1,21 +1,10 @@
 import { seededRng } from '@tessera/core'
 import { describe, expect, it } from 'vitest'
 import { MAX_SCORE_MEDIAN, MIN_SCORE_MEDIAN } from '../src/constants.js'
-import { isSimError } from '../src/errors.js'
 import { taskRunMs } from '../src/models/gpu.js'
 import { runScenario } from '../src/run.js'
 import { parseScenario, validateScenario } from '../src/scenario/load.js'
-import { minimal } from './helpers.js'
-
-function pathOf(fn: () => unknown): unknown {
-  try {
-    fn()
-  } catch (e) {
-    if (isSimError(e, 'SIM__INVALID_SCENARIO')) return e.context.path
-    throw e
-  }
-  throw new Error('expected SIM__INVALID_SCENARIO')
-}
+import { invalidPathOf as pathOf, minimal } from './helpers.js'
 
 describe('GPU model', () => {
   it('should keep a run past 2^31 ms whole instead of wrapping it', () => {

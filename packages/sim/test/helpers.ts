@@ -1,7 +1,26 @@
 import { PassThrough } from 'node:stream'
 import { simCommand } from '../src/cli.js'
+import { isSimError } from '../src/errors.js'
 import { validateScenario } from '../src/scenario/load.js'
 import type { Scenario, ScenarioInput } from '../src/scenario/types.js'
+
+/** The code and the field path of the SimError `fn` throws; fails the test when it throws none. */
+export function refusalOf(fn: () => unknown): { code: string; path: unknown } {
+  try {
+    fn()
+  } catch (e) {
+    if (isSimError(e)) return { code: e.code, path: e.context.path }
+    throw e
+  }
+  throw new Error('expected a SimError')
+}
+
+/** The field path `fn` refuses with SIM__INVALID_SCENARIO; fails the test on any other outcome. */
+export function invalidPathOf(fn: () => unknown): unknown {
+  const { code, path } = refusalOf(fn)
+  if (code !== 'SIM__INVALID_SCENARIO') throw new Error(`expected SIM__INVALID_SCENARIO, got ${code}`)
+  return path
+}
 
 /**
  * The smallest scenario input the schema takes, for tests that break it at arbitrary paths (so untyped on purpose).

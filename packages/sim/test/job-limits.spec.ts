@@ -9,12 +9,11 @@ import {
 } from '@tessera/scheduler'
 import { describe, expect, it } from 'vitest'
 import { Simulation } from '../src/engine/simulation.js'
-import { isSimError } from '../src/errors.js'
 import { validateScenario } from '../src/scenario/load.js'
 import { MAX_BENCH_HOURS_PER_TASK } from '../src/constants.js'
 import { minBenchHoursPerTask, simJobSpec } from '../src/world/job-spec.js'
 import { World } from '../src/world/world.js'
-import { minimal } from './helpers.js'
+import { minimal, refusalOf } from './helpers.js'
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Input = Record<string, any>
@@ -22,13 +21,7 @@ type Input = Record<string, any>
 function refusal(change: (s: Input) => void): { code: string; path: unknown } {
   const s = minimal()
   change(s)
-  try {
-    validateScenario(s)
-  } catch (e) {
-    if (isSimError(e)) return { code: e.code, path: e.context.path }
-    throw e
-  }
-  throw new Error('expected a SimError')
+  return refusalOf(() => validateScenario(s))
 }
 
 describe('job limits', () => {

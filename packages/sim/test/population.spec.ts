@@ -1,18 +1,11 @@
 import { describe, expect, it } from 'vitest'
 import { MAX_PEERS } from '../src/constants.js'
-import { isSimError } from '../src/errors.js'
 import { runScenario } from '../src/run.js'
 import { validateScenario } from '../src/scenario/load.js'
-import { minimal } from './helpers.js'
+import { minimal, refusalOf } from './helpers.js'
 
 function refusal(s: Record<string, unknown>): { code: string; path: unknown } {
-  try {
-    validateScenario(s)
-  } catch (e) {
-    if (isSimError(e)) return { code: e.code, path: e.context.path }
-    throw e
-  }
-  throw new Error('expected a SimError')
+  return refusalOf(() => validateScenario(s))
 }
 
 describe('population', () => {

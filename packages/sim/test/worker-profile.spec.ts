@@ -1,21 +1,10 @@
 import { seededRng } from '@tessera/core'
 import { describe, expect, it } from 'vitest'
 import { DEFAULT_LOGNORMALS, MAX_WORKER_AMOUNT } from '../src/constants.js'
-import { isSimError } from '../src/errors.js'
 import { drawProfile } from '../src/models/gpu.js'
 import { runScenario } from '../src/run.js'
 import { validateScenario } from '../src/scenario/load.js'
-import { minimal } from './helpers.js'
-
-function pathOf(fn: () => unknown): unknown {
-  try {
-    fn()
-  } catch (e) {
-    if (isSimError(e, 'SIM__INVALID_SCENARIO')) return e.context.path
-    throw e
-  }
-  throw new Error('expected SIM__INVALID_SCENARIO')
-}
+import { invalidPathOf as pathOf, minimal } from './helpers.js'
 
 describe('worker prices and stakes', () => {
   it("should refuse a Sybil's fractional stake, which no ledger holds", () => {
