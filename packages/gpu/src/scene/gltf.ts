@@ -351,25 +351,20 @@ export async function readDocument(source: Uint8Array | string, options: SceneFi
         asset = { json: json as JSONDocument['json'], resources: {} }
       }
     }
+    const root = asset.json as unknown as Record<string, unknown>
     // Bytes travel alone: a file they name beside them is nowhere to be found.
-    if (typeof source !== 'string') assertSelfContained(asset.json as unknown as Record<string, unknown>)
+    if (typeof source !== 'string') assertSelfContained(root)
     embedDataBuffers(asset)
     // Checked before anything is decoded: compressed geometry is bounded only by what its accessors declare.
-    assertDeclaredSize(asset.json as unknown as Record<string, unknown>, asset.resources)
-    assertObjectsWithin(asset.json as unknown as Record<string, unknown>)
-    assertJointsWithin(asset.json as unknown as Record<string, unknown>)
-    assertNodeTransforms(asset.json as unknown as Record<string, unknown>)
-    assertAnimationsWithin(asset.json as unknown as Record<string, unknown>)
-    io.registerDependencies(await geometryDecoders(asset.json as unknown as Record<string, unknown>))
+    assertDeclaredSize(root, asset.resources)
+    assertObjectsWithin(root)
+    assertJointsWithin(root)
+    assertNodeTransforms(root)
+    assertAnimationsWithin(root)
+    io.registerDependencies(await geometryDecoders(root))
     return await io.readJSON(asset)
   } catch (cause) {
-    if (cause instanceof GpuError) throw cause
-    throw new GpuError(
-      'GPU__MALFORMED_SCENE',
-      `the glTF asset could not be read: ${String((cause as Error)?.message ?? cause)}`,
-      {},
-      { cause },
-    )
+    throw malformedScene(cause, 'read')
   }
 }
 
@@ -571,6 +566,13 @@ export function sceneFromDocument(
   return packScene(soupOfDocument(doc, decoders, decoded))
 }
 
+/** A coded error as it is, anything else as GPU__MALFORMED_SCENE keeping it as the cause: what no check caught. */
+function malformedScene(cause: unknown, failed: string): GpuError {
+  if (cause instanceof GpuError) return cause
+  const message = String((cause as Error)?.message ?? cause)
+  return new GpuError('GPU__MALFORMED_SCENE', `the glTF asset could not be ${failed}: ${message}`, {}, { cause })
+}
+
 /**
  * The world-space triangles of a document as it is posed now, what {@link sceneFromDocument} packs.
  *
@@ -581,13 +583,7 @@ function soupOfDocument(doc: Document, decoders: TextureDecoders, decoded: Map<G
   try {
     return flattenDocument(doc, decoders, decoded)
   } catch (cause) {
-    if (cause instanceof GpuError) throw cause
-    throw new GpuError(
-      'GPU__MALFORMED_SCENE',
-      `the glTF asset could not be flattened: ${String((cause as Error)?.message ?? cause)}`,
-      {},
-      { cause },
-    )
+    throw malformedScene(cause, 'flattened')
   }
 }
 
