@@ -2,22 +2,11 @@ import { readFileSync } from 'node:fs'
 import { MAX_TILE_PIXELS } from '@tessera/core'
 import { describe, expect, it } from 'vitest'
 import { MIN_HEARTBEAT_MS } from '../src/constants.js'
-import { isSimError } from '../src/errors.js'
 import { loadScenario, parseScenario, validateScenario } from '../src/scenario/load.js'
 import { parseDuration } from '../src/scenario/duration.js'
-import { minimal } from './helpers.js'
+import { minimal, refusalOf as codeAndPath } from './helpers.js'
 
 const minimalText = readFileSync(new URL('./fixtures/minimal.yaml', import.meta.url), 'utf8')
-
-function codeAndPath(fn: () => unknown): { code: string; path: unknown } {
-  try {
-    fn()
-  } catch (e) {
-    if (isSimError(e)) return { code: e.code, path: e.context.path }
-    throw e
-  }
-  throw new Error('expected a SimError')
-}
 
 describe('scenario', () => {
   it('should fill in defaults and resolve durations', async () => {
