@@ -147,6 +147,65 @@ describe('tensor kernels', () => {
     await compare((b, [v]) => b.unary('hardSwish', v!), [x])
   })
 
+  describe('NaN, as ONNX and onnxruntime pass it on', () => {
+    /** Each value as given, or made by the kernels: Sqrt of -4 where the value is NaN, of its square elsewhere. */
+    const sources = {
+      input: <T extends BackendTensor>(_b: TensorBackend<T>, x: T): T => x,
+      'Sqrt of a negative': <T extends BackendTensor>(b: TensorBackend<T>, x: T): T => b.unary('sqrt', x),
+    }
+    const feed = (source: keyof typeof sources, shape: number[], values: number[]): Tensor =>
+      tensor(shape, source === 'input' ? values : values.map((v) => (Number.isNaN(v) ? -4 : v * v)))
+    /** Where `data` holds NaN. */
+    const nanAt = (data: Float32Array): number[] => [...data.keys()].filter((i) => Number.isNaN(data[i]))
+
+    for (const source of Object.keys(sources) as (keyof typeof sources)[]) {
+      const from = sources[source]
+
+      it(`should give NaN from max, min, relu, tanh, clip and the hard functions of a NaN (${source})`, async () => {
+        const x = feed(source, [6], [NaN, 0.5, -2, 3, 20, -0.25])
+        const other = feed(source, [6], [0, NaN, 0, 0, 0, 0])
+        for (const op of ['max', 'min'] as const) {
+          const ab = await compare((b, [u, v]) => b.binary(op, from(b, u!), from(b, v!)), [x, other])
+          const ba = await compare((b, [u, v]) => b.binary(op, from(b, v!), from(b, u!)), [x, other])
+          expect([nanAt(ab.data), nanAt(ba.data)]).toEqual([
+            [0, 1],
+            [0, 1],
+          ])
+        }
+        for (const [op, alpha, beta] of [
+          ['relu', 0, 0],
+          ['tanh', 0, 0],
+          ['geluTanh', 0, 0],
+          ['clip', 0, 6],
+          ['hardSigmoid', 0.2, 0.5],
+          ['hardSwish', 0, 0],
+          ['leakyRelu', 0.1, 0],
+        ] as const) {
+          const y = await compare((b, [v]) => b.unary(op, from(b, v!), alpha, beta), [x])
+          expect(nanAt(y.data), op).toEqual([0])
+        }
+      })
+
+      it(`should give NaN from ReduceMax and MaxPool over a NaN wherever it lies (${source})`, async () => {
+        const rows = feed(source, [4, 3], [NaN, 1, 2, 1, NaN, 2, 1, 2, NaN, 1, 2, 3])
+        const maxima = await compare((b, [v]) => b.reduceRows('max', from(b, v!)), [rows])
+        expect(Array.from(maxima.data)).toEqual([NaN, NaN, NaN, 3])
+        const planes = feed(source, [1, 5, 2, 2], [NaN, 1, 2, 3, 1, NaN, 2, 3, 1, 2, NaN, 3, 1, 2, 3, NaN, 1, 2, 3, 4])
+        const plan = planPool2d(planes.shape, { kernelShape: [2, 2] })
+        const pooled = await compare((b, [v]) => b.maxPool2d(from(b, v!), plan), [planes])
+        expect(Array.from(pooled.data)).toEqual([NaN, NaN, NaN, NaN, 4])
+      })
+    }
+
+    it('should bound nothing with a NaN Clip bound, as onnxruntime does', async () => {
+      const x = tensor([4], [NaN, 0.5, -2, 3])
+      const low = await compare((b, [v]) => b.unary('clip', v!, NaN, 1), [x])
+      expect(Array.from(low.data)).toEqual([NaN, 0.5, -2, 1])
+      const high = await compare((b, [v]) => b.unary('clip', v!, -1, NaN), [x])
+      expect(Array.from(high.data)).toEqual([NaN, 0.5, -1, 3])
+    })
+  })
+
   it('should apply sqrt elementwise', async () => {
     await compare((b, [x]) => b.unary('sqrt', x!), [tensor([5], [0, 0.25, 2, 9, 1e6])])
   })

@@ -1,6 +1,6 @@
 import { MAX_TENSOR_RANK } from '../constants.js'
 import type { ReduceOp } from './ops.js'
-import { BINARY_WGSL, ERF_WGSL, F32_LOWEST, POW_WGSL, UNARY_WGSL } from './scalar.js'
+import { BINARY_WGSL, ERF_WGSL, F32_LOWEST, NAN_WGSL, POW_WGSL, UNARY_WGSL } from './scalar.js'
 
 /**
  * WGSL sources of the tensor kernels. Parameters travel in a `p: array<u32>` storage buffer (floats as bit
@@ -19,7 +19,8 @@ fn flatIndex(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * ${E
 
 const HEADER = (bindings: string): string => `${bindings}
 @group(0) @binding(9) var<storage, read> p: array<u32>;
-${INDEX}`
+${INDEX}
+${NAN_WGSL}`
 
 /** `out = a OP b` with numpy broadcasting. p = [total, rank, outShape[R], aStrides[R], bStrides[R]]. */
 export function binaryKernel(op: string): string {
@@ -263,8 +264,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
 }`
 }
 
-/** 2-D max pooling (padding never wins). */
-export const MAXPOOL_WGSL = poolKernel('var m = -3.4028234663852886e38;', 'm = max(m, v);', 'm')
+/** 2-D max pooling (padding never wins; a NaN in the window makes the output NaN). */
+export const MAXPOOL_WGSL = poolKernel(`var m = ${F32_LOWEST};`, 'm = maxNan(m, v);', 'm')
 
 /**
  * 2-D average pooling: the window's elements inside the input summed in ascending (ky, kx) order, over their count
@@ -291,7 +292,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
 const ROW_REDUCE: Record<ReduceOp, { init: string; fold: string; result: string }> = {
   sum: { init: '0.0', fold: 'acc + v', result: 'acc' },
   mean: { init: '0.0', fold: 'acc + v', result: 'acc / f32(n)' },
-  max: { init: `${F32_LOWEST}`, fold: 'max(acc, v)', result: 'acc' },
+  max: { init: `${F32_LOWEST}`, fold: 'maxNan(acc, v)', result: 'acc' },
 }
 
 /**

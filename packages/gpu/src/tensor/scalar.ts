@@ -32,6 +32,34 @@ export const F32_LOWEST = -3.4028234663852886e38
 export const F32_MAX = 3.4028234663852886e38
 
 /**
+ * The NaN rule both backends follow, as ONNX and onnxruntime do: a NaN operand of a maximum, minimum or clamp makes
+ * the result NaN. WGSL's `max`, `min` and `clamp` return the other operand instead, and WGSL lets a driver assume
+ * no NaN reaches them (so it may fold `x != x` to false): NaN is told by its bits, which no driver may assume away.
+ * `maxNan` and `minNan` are the twins of JavaScript's `Math.max` and `Math.min`.
+ */
+export const NAN_WGSL = /* wgsl */ `
+fn isNan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
+fn maxNan(x: f32, y: f32) -> f32 { return select(select(max(x, y), y, isNan(y)), x, isNan(x)); }
+fn minNan(x: f32, y: f32) -> f32 { return select(select(min(x, y), y, isNan(y)), x, isNan(x)); }
+fn tanhOnnx(x: f32) -> f32 { return select(tanh(clamp(x, -15.0, 15.0)), x, isNan(x)); }
+fn clipOnnx(x: f32, lo: f32, hi: f32) -> f32 {
+  if (isNan(x)) { return x; }
+  let above = select(max(x, lo), x, isNan(lo));
+  return select(min(above, hi), above, isNan(hi));
+}
+`
+
+/**
+ * ONNX Clip as onnxruntime computes it: a NaN input stays NaN, and a NaN bound bounds nothing (the twin of the
+ * WGSL `clipOnnx`).
+ */
+export function clipOnnx(x: number, lo: number, hi: number): number {
+  if (Number.isNaN(x)) return x
+  const above = Number.isNaN(lo) ? x : Math.max(x, lo)
+  return Number.isNaN(hi) ? above : Math.min(above, hi)
+}
+
+/**
  * ONNX Pow (C's `pow`) in WGSL, whose `pow` is undefined for negative bases and zero: negative bases take an
  * integer exponent's sign (x^3 in exported tanh-Gelu), and a square is an exact product (decomposed LayerNorm).
  * Non-integer powers of negative bases are NaN, computed at run time because WGSL has no NaN literal.
@@ -60,12 +88,12 @@ export const BINARY_WGSL: Record<string, string> = {
   sub: 'x - y',
   mul: 'x * y',
   div: 'x / y',
-  max: 'max(x, y)',
-  min: 'min(x, y)',
+  max: 'maxNan(x, y)',
+  min: 'minNan(x, y)',
   pow: 'powOnnx(x, y)',
 }
 
-/** The same binary functions on the CPU (stored into f32, which rounds each once). */
+/** The same binary functions on the CPU (stored into f32, which rounds each once); `Math.max` passes NaN on. */
 export const BINARY_CPU: Record<string, (x: number, y: number) => number> = {
   add: (x, y) => x + y,
   sub: (x, y) => x - y,
@@ -78,11 +106,11 @@ export const BINARY_CPU: Record<string, (x: number, y: number) => number> = {
 
 /** Unary functions as WGSL expressions of `x` (and `alpha`, `beta`). */
 export const UNARY_WGSL: Record<string, string> = {
-  relu: 'max(x, 0.0)',
+  relu: 'maxNan(x, 0.0)',
   leakyRelu: 'select(x * alpha, x, x >= 0.0)',
   gelu: '0.5 * x * (1.0 + erf(x * 0.7071067811865476))',
-  geluTanh: '0.5 * x * (1.0 + tanh(clamp(0.7978845608028654 * (x + 0.044715 * x * x * x), -15.0, 15.0)))',
-  tanh: 'tanh(clamp(x, -15.0, 15.0))',
+  geluTanh: '0.5 * x * (1.0 + tanhOnnx(0.7978845608028654 * (x + 0.044715 * x * x * x)))',
+  tanh: 'tanhOnnx(x)',
   sigmoid: '1.0 / (1.0 + exp(-x))',
   erf: 'erf(x)',
   exp: 'exp(x)',
@@ -91,14 +119,14 @@ export const UNARY_WGSL: Record<string, string> = {
   abs: 'abs(x)',
   identity: 'x',
   scale: 'x * alpha',
-  clip: 'min(max(x, alpha), beta)',
-  hardSigmoid: 'max(0.0, min(1.0, alpha * x + beta))',
-  hardSwish: `x * max(0.0, min(1.0, x * ${HARD_SWISH_ALPHA} + ${HARD_SWISH_BETA}))`,
+  clip: 'clipOnnx(x, alpha, beta)',
+  hardSigmoid: 'maxNan(0.0, minNan(1.0, alpha * x + beta))',
+  hardSwish: `x * maxNan(0.0, minNan(1.0, x * ${HARD_SWISH_ALPHA} + ${HARD_SWISH_BETA}))`,
 }
 
 /** The same unary functions on the CPU, rounded to f32. */
 export const UNARY_CPU: Record<string, (x: number, alpha: number, beta: number) => number> = {
-  relu: (x) => (x > 0 ? x : 0),
+  relu: (x) => Math.max(x, 0),
   leakyRelu: (x, alpha) => f32(x >= 0 ? x : x * alpha),
   gelu: (x) => f32(0.5 * x * (1 + erf(f32(x * 0.7071067811865476)))),
   geluTanh: (x) =>
@@ -112,7 +140,7 @@ export const UNARY_CPU: Record<string, (x: number, alpha: number, beta: number) 
   abs: (x) => Math.abs(x),
   identity: (x) => x,
   scale: (x, alpha) => f32(x * alpha),
-  clip: (x, alpha, beta) => Math.min(Math.max(x, f32(alpha)), f32(beta)),
+  clip: (x, alpha, beta) => clipOnnx(x, f32(alpha), f32(beta)),
   hardSigmoid: (x, alpha, beta) => hardSigmoid(x, f32(alpha), f32(beta)),
   hardSwish: (x) => f32(x * hardSigmoid(x, f32(HARD_SWISH_ALPHA), HARD_SWISH_BETA)),
 }
