@@ -138,6 +138,56 @@ describe('tensor kernels', () => {
     await compare((b, [x, e]) => b.binary('pow', x!, e!), [positive, rand([1, 5], 25, 3)])
   })
 
+  it("should raise signed zeros, NaN and infinite exponents to powers as C's pow does, on both backends", async () => {
+    const I = Infinity
+    // [base, exponent, C's pow]
+    const cases: [number, number, number][] = [
+      [-0, -1, -I],
+      [-0, -3, -I],
+      [-0, 3, -0],
+      [-0, 1, -0],
+      [-0, -2, I],
+      [-0, 2, 0],
+      [-0, -0.5, I],
+      [-0, 0.5, 0],
+      [-0, -I, I],
+      [0, -1, I],
+      [0, 3, 0],
+      [0, NaN, NaN],
+      [-0, NaN, NaN],
+      [1, NaN, 1],
+      [NaN, 0, 1],
+      [NaN, 2, NaN],
+      [1, I, 1],
+      [-1, I, 1],
+      [-1, -I, 1],
+      [-0.5, I, 0],
+      [-2, I, I],
+      [-2, -I, 0],
+      [-2, 3, -8],
+      [-2, -1, -0.5],
+      [-8, 0.5, NaN],
+    ]
+    const n = cases.length
+    const x = tensor(
+      [n],
+      cases.map(([b]) => b),
+    )
+    const y = tensor(
+      [n],
+      cases.map(([, e]) => e),
+    )
+    /** Values as text, so that -0 differs from 0 and NaN meets NaN. */
+    const show = (data: ArrayLike<number>): string[] => Array.from(data, (v) => (Object.is(v, -0) ? '-0' : String(v)))
+    const expected = show(cases.map(([, , r]) => r))
+    expect(show(cpu.binary('pow', x, y).data)).toEqual(expected)
+    const inputs = [gpu.fromHost(x), gpu.fromHost(y)] as const
+    const out = gpu.binary('pow', ...inputs)
+    expect(show((await gpu.toHost(out)).data)).toEqual(expected)
+    for (const t of [out, ...inputs]) gpu.release(t)
+    gpu.flush()
+  })
+
   it('should clip, hard-sigmoid and hard-swish elementwise', async () => {
     const x = rand([1000], 31, 8)
     const clipped = await compare((b, [v]) => b.unary('clip', v!, -0.5, 1.25), [x])

@@ -39,6 +39,7 @@ export const F32_MAX = 3.4028234663852886e38
  */
 export const NAN_WGSL = /* wgsl */ `
 fn isNan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
+fn isInf(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) == 0x7f800000u; }
 fn maxNan(x: f32, y: f32) -> f32 { return select(select(max(x, y), y, isNan(y)), x, isNan(x)); }
 fn minNan(x: f32, y: f32) -> f32 { return select(select(min(x, y), y, isNan(y)), x, isNan(x)); }
 fn tanhOnnx(x: f32) -> f32 { return select(tanh(clamp(x, -15.0, 15.0)), x, isNan(x)); }
@@ -60,25 +61,37 @@ export function clipOnnx(x: number, lo: number, hi: number): number {
 }
 
 /**
- * ONNX Pow (C's `pow`) in WGSL, whose `pow` is undefined for negative bases and zero: negative bases take an
- * integer exponent's sign (x^3 in exported tanh-Gelu), and a square is an exact product (decomposed LayerNorm).
+ * ONNX Pow, which is C's `pow`, in WGSL, whose `pow` is undefined for negative bases and zero: negative bases take
+ * an integer exponent's sign (x^3 in exported tanh-Gelu), a square is an exact product (decomposed LayerNorm), and
+ * a zero base keeps its sign for odd exponents (pow(-0, -1) = -inf). As in C, x^0 and 1^y are 1 even for a NaN
+ * other operand, (-1)^±inf is 1, an infinite exponent counts as even, and any other NaN operand gives NaN.
  * Non-integer powers of negative bases are NaN, computed at run time because WGSL has no NaN literal.
  */
 export const POW_WGSL = /* wgsl */ `
 fn powOnnx(x: f32, y: f32) -> f32 {
-  if (y == 0.0) { return 1.0; }
+  let xNan = isNan(x);
+  let yNan = isNan(y);
+  if ((!yNan && y == 0.0) || (!xNan && x == 1.0)) { return 1.0; }
+  if (xNan) { return x; }
+  if (yNan) { return y; }
   if (y == 2.0) { return x * x; }
   let ax = abs(x);
-  if (ax == 0.0) { return select(1.0 / ax, 0.0, y > 0.0); }
+  let yInf = isInf(y);
+  let yOdd = !yInf && fract(y * 0.5) == 0.5;
+  if (ax == 0.0) {
+    let r = select(1.0 / ax, 0.0, y > 0.0);
+    return select(r, -r, yOdd && (bitcast<u32>(x) & 0x80000000u) != 0u);
+  }
+  if (yInf && ax == 1.0) { return 1.0; }
+  if (x < 0.0 && !yInf && fract(y) != 0.0) { return sqrt(x); }
   let r = pow(ax, y);
-  if (x > 0.0) { return r; }
-  if (fract(y) != 0.0) { return sqrt(x); }
-  return select(r, -r, fract(y * 0.5) != 0.0);
+  return select(r, -r, x < 0.0 && yOdd);
 }
 `
 
-/** ONNX Pow on the CPU, rounded to f32. */
+/** ONNX Pow (C's `pow`) on the CPU, rounded to f32: JavaScript's `Math.pow` differs only in 1^y and (-1)^±inf. */
 export function powOnnx(x: number, y: number): number {
+  if (x === 1 || (x === -1 && Math.abs(y) === Infinity)) return 1
   return f32(Math.pow(x, y))
 }
 
