@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CpuBackend, createEngine, GpuBackend, planConv2d, planPool2d, relativeError, tensor } from '../src/index.js'
 import { alignedTile } from '../src/tensor/gpu-backend.js'
+import { F32_LOWEST } from '../src/tensor/scalar.js'
 import type { BackendTensor, Engine, Tensor, TensorBackend } from '../src/index.js'
 import { randomTensor } from './helpers/onnx-builder.js'
 
@@ -300,6 +301,23 @@ describe('tensor kernels', () => {
     const skipped = await compare((b, [xx]) => b.averagePool2d(xx!, plan, false), [x])
     const counted = await compare((b, [xx]) => b.averagePool2d(xx!, plan, true), [x])
     expect(counted.data).not.toEqual(skipped.data)
+  })
+
+  it('should reduce a row of -inf or of nothing to -inf (ReduceMax) and max-pool -inf to the lowest f32', async () => {
+    const rows = await compare(
+      (b, [v]) => b.reduceRows('max', v!),
+      [tensor([2, 3], [-Infinity, -Infinity, -Infinity, 1, -Infinity, 2])],
+    )
+    expect(Array.from(rows.data)).toEqual([-Infinity, 2])
+    const empty = await compare((b, [v]) => b.reduceRows('max', v!), [tensor([2, 0], [])])
+    expect(Array.from(empty.data)).toEqual([-Infinity, -Infinity])
+    // onnxruntime pools a window without padding from the lowest finite f32, and so do both backends.
+    const planes = tensor([1, 1, 2, 2], new Array<number>(4).fill(-Infinity))
+    const pooled = await compare(
+      (b, [v]) => b.maxPool2d(v!, planPool2d(planes.shape, { kernelShape: [2, 2] })),
+      [planes],
+    )
+    expect(Array.from(pooled.data)).toEqual([F32_LOWEST])
   })
 
   it('should average rows in ascending order, whatever the number of rows', async () => {

@@ -1,7 +1,7 @@
 import { forEachBroadcast } from './broadcast.js'
 import { gatherInto } from './gather.js'
 import type { GatherPlan } from './gather.js'
-import { BINARY_CPU, F32_LOWEST, UNARY_CPU } from './scalar.js'
+import { BINARY_CPU, F32_LOWEST, ROW_REDUCE_START, UNARY_CPU } from './scalar.js'
 import type { BinaryOp, ReduceOp, TensorBackend, UnaryOp } from './ops.js'
 import { broadcastShapes, planConcat, planGlobalPool, planMatMul, rowsOf } from './shapes.js'
 import type { Conv2dPlan } from './shapes.js'
@@ -232,12 +232,12 @@ export class CpuBackend implements TensorBackend<Tensor> {
 
 /**
  * Each of `rows` consecutive runs of `n` values folded in ascending order as the shader's `rowReduceKernel` does:
- * f32 sums (over `n` for the mean), or maxima from the lowest finite f32.
+ * f32 sums (over `n` for the mean), or maxima, each from the op's `ROW_REDUCE_START`.
  */
 export function reduceRows(op: ReduceOp, data: ArrayLike<number>, rows: number, n: number): Float32Array {
   const out = new Float32Array(rows)
   for (let i = 0; i < rows; i++) {
-    let acc = op === 'max' ? F32_LOWEST : 0
+    let acc = ROW_REDUCE_START[op]
     for (let j = 0; j < n; j++) acc = op === 'max' ? Math.max(acc, data[i * n + j]!) : f32(acc + data[i * n + j]!)
     out[i] = op === 'mean' ? acc / n : acc
   }

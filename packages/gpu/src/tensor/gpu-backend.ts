@@ -26,6 +26,7 @@ import {
 import type { AlignedMatmulTile } from './kernels-wgsl.js'
 import type { GatherPlan } from './gather.js'
 import type { BackendTensor, BinaryOp, ReduceOp, TensorBackend, UnaryOp } from './ops.js'
+import { ROW_REDUCE_START } from './scalar.js'
 import { broadcastShapes, broadcastStrides, planConcat, planGlobalPool, planMatMul, rowsOf } from './shapes.js'
 import type { Conv2dPlan } from './shapes.js'
 import { transposeView } from './strided.js'
@@ -514,7 +515,7 @@ export class GpuBackend implements TensorBackend<GpuTensor> {
     this.#record(
       `row-${op}`,
       () => rowReduceKernel(op),
-      { 0: x.storage.buffer, 2: out.storage.buffer, 9: this.#params([rows, n]) },
+      { 0: x.storage.buffer, 2: out.storage.buffer, 9: this.#params([rows, n, f32Bits(ROW_REDUCE_START[op])]) },
       this.#grid(rows),
     )
     return out

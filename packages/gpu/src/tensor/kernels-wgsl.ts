@@ -264,7 +264,10 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
 }`
 }
 
-/** 2-D max pooling (padding never wins; a NaN in the window makes the output NaN). */
+/**
+ * 2-D max pooling from the lowest finite f32, as onnxruntime pools a window without padding (one of -inf gives
+ * -3.4e38, where ReduceMax gives -inf): padding never wins, and a NaN in the window makes the output NaN.
+ */
 export const MAXPOOL_WGSL = poolKernel(`var m = ${F32_LOWEST};`, 'm = maxNan(m, v);', 'm')
 
 /**
@@ -288,19 +291,19 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   out[(i / p[1]) * p[2] + p[3] + i % p[1]] = a[i];
 }`
 
-/** How {@link rowReduceKernel} starts, folds in each element `v`, and finishes a row of `n` elements. */
-const ROW_REDUCE: Record<ReduceOp, { init: string; fold: string; result: string }> = {
-  sum: { init: '0.0', fold: 'acc + v', result: 'acc' },
-  mean: { init: '0.0', fold: 'acc + v', result: 'acc / f32(n)' },
-  max: { init: `${F32_LOWEST}`, fold: 'maxNan(acc, v)', result: 'acc' },
+/** How {@link rowReduceKernel} folds in each element `v` and finishes a row of `n` elements. */
+const ROW_REDUCE: Record<ReduceOp, { fold: string; result: string }> = {
+  sum: { fold: 'acc + v', result: 'acc' },
+  mean: { fold: 'acc + v', result: 'acc / f32(n)' },
+  max: { fold: 'maxNan(acc, v)', result: 'acc' },
 }
 
 /**
  * Each row reduced in ascending order (GlobalAveragePool's (n, c) planes, ReduceMean's, ReduceSum's and ReduceMax's
- * rows). p = [rows, row length].
+ * rows) from the op's `ROW_REDUCE_START`. p = [rows, row length, start bits].
  */
 export function rowReduceKernel(op: ReduceOp): string {
-  const { init, fold, result } = ROW_REDUCE[op]
+  const { fold, result } = ROW_REDUCE[op]
   return `${HEADER(`
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;`)}
@@ -309,7 +312,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   let i = flatIndex(gid, nwg);
   if (i >= p[0]) { return; }
   let n = p[1];
-  var acc = ${init};
+  var acc = bitcast<f32>(p[2]);
   for (var j = 0u; j < n; j++) { let v = x[i * n + j]; acc = ${fold}; }
   out[i] = ${result};
 }`

@@ -28,7 +28,7 @@ export type UnaryOp =
   | 'hardSigmoid'
   | 'hardSwish'
 
-/** Row reductions: each row's elements folded in ascending order (`max` starts from the lowest finite f32). */
+/** Row reductions: each row's elements folded in ascending order (`max` starts from -inf). */
 export type ReduceOp = 'sum' | 'mean' | 'max'
 
 /** A tensor living in some backend (host memory for the CPU reference, a GPU buffer for the WebGPU runtime). */

@@ -1,5 +1,7 @@
 /** Scalar definitions shared by the CPU reference and (as WGSL) by the GPU kernels. */
 
+import type { ReduceOp } from './ops.js'
+
 const f32 = Math.fround
 
 /** erf by Abramowitz & Stegun 7.1.26 (absolute error below 1.5e-7): WGSL has no erf builtin. */
@@ -30,6 +32,13 @@ export const HARD_SWISH_BETA = 0.5
 /** The most negative and the largest finite f32: ONNX Clip's bounds when min or max is omitted. */
 export const F32_LOWEST = -3.4028234663852886e38
 export const F32_MAX = 3.4028234663852886e38
+
+/**
+ * The value each row reduction's fold starts from, which an empty row gets: ONNX ReduceMax of nothing is -inf
+ * (opset 18, as onnxruntime computes), so a row of -inf stays -inf. The shaders read it from their parameters:
+ * WGSL has no infinity literal.
+ */
+export const ROW_REDUCE_START: Readonly<Record<ReduceOp, number>> = Object.freeze({ sum: 0, mean: 0, max: -Infinity })
 
 /**
  * The NaN rule both backends follow, as ONNX and onnxruntime do: a NaN operand of a maximum, minimum or clamp makes
