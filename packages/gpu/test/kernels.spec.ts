@@ -1,14 +1,27 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CpuBackend, createEngine, GpuBackend, planConv2d, planPool2d, relativeError, tensor } from '../src/index.js'
-import { alignedTile } from '../src/tensor/gpu-backend.js'
+import { alignedTile, dispatchBlocks } from '../src/tensor/gpu-backend.js'
 import { F32_LOWEST } from '../src/tensor/scalar.js'
 import type { BackendTensor, Engine, Tensor, TensorBackend } from '../src/index.js'
+import type { GpuContext } from '../src/device/context.js'
 import { randomTensor } from './helpers/onnx-builder.js'
 
 /** GPU and CPU agree to a few ulps (different fused-multiply-add choices and exp/erf precision). */
 const KERNEL_TOLERANCE = 1e-5
 
 const rand = randomTensor
+
+/** `ctx` as a device that allows at most `limit` workgroups on each axis of a dispatch. */
+function limitWorkgroups(ctx: GpuContext, limit: number): GpuContext {
+  const device = { limits: { maxComputeWorkgroupsPerDimension: limit } }
+  return new Proxy(ctx, {
+    get: (target, key) => {
+      if (key === 'device') return device
+      const value: unknown = Reflect.get(target, key, target)
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value
+    },
+  })
+}
 
 describe('tensor kernels', () => {
   let engine: Engine
@@ -30,13 +43,23 @@ describe('tensor kernels', () => {
     inputs: Tensor[],
     tolerance = KERNEL_TOLERANCE,
   ): Promise<Tensor> {
+    return compareOn(gpu, op, inputs, tolerance)
+  }
+
+  /** {@link compare} on the GPU backend `backend`. */
+  async function compareOn(
+    backend: GpuBackend,
+    op: <T extends BackendTensor>(b: TensorBackend<T>, inputs: T[]) => T,
+    inputs: Tensor[],
+    tolerance = KERNEL_TOLERANCE,
+  ): Promise<Tensor> {
     const expected = op(cpu, inputs)
-    const uploaded = inputs.map((t) => gpu.fromHost(t))
-    const out = op(gpu, uploaded)
-    const actual = await gpu.toHost(out)
-    gpu.release(out)
-    uploaded.forEach((t) => gpu.release(t))
-    gpu.flush()
+    const uploaded = inputs.map((t) => backend.fromHost(t))
+    const out = op(backend, uploaded)
+    const actual = await backend.toHost(out)
+    backend.release(out)
+    uploaded.forEach((t) => backend.release(t))
+    backend.flush()
     expect(actual.shape).toEqual(expected.shape)
     expect(relativeError(actual.data, expected.data)).toBeLessThanOrEqual(tolerance)
     return actual
@@ -96,6 +119,47 @@ describe('tensor kernels', () => {
     await compare((b, [x, y]) => b.matmul(x!, y!), [rand([2, 3, 5, 8], 1), rand([8, 4], 2)])
     await compare((b, [x, y]) => b.matmul(x!, y!), [rand([2, 1, 5, 8], 3), rand([3, 8, 4], 4)])
     await compare((b, [x, y]) => b.matmul(x!, y!), [rand([8], 5), rand([2, 8, 3], 6)])
+  })
+
+  it('should cut a grid into dispatches of at most the per-axis limit, each workgroup in one', () => {
+    expect(dispatchBlocks([3, 2, 1], 65_535)).toEqual([{ origin: [0, 0, 0], workgroups: [3, 2, 1] }])
+    expect(dispatchBlocks([1, 1, 65_537], 65_535)).toEqual([
+      { origin: [0, 0, 0], workgroups: [1, 1, 65_535] },
+      { origin: [0, 0, 65_535], workgroups: [1, 1, 2] },
+    ])
+    const blocks = dispatchBlocks([5, 3, 4], 2)
+    expect(blocks).toHaveLength(3 * 2 * 2)
+    const seen = new Set<string>()
+    for (const { origin, workgroups } of blocks) {
+      expect(Math.max(...workgroups)).toBeLessThanOrEqual(2)
+      for (let z = 0; z < workgroups[2]; z++)
+        for (let y = 0; y < workgroups[1]; y++)
+          for (let x = 0; x < workgroups[0]; x++) seen.add(`${origin[0] + x},${origin[1] + y},${origin[2] + z}`)
+    }
+    expect(seen.size).toBe(5 * 3 * 4)
+  })
+
+  it('should multiply a batch longer than one dispatch holds (65,535 workgroups) like the CPU reference', async () => {
+    const batch = 65_537
+    const a = rand([batch, 1, 2], 13)
+    const mm = <T extends BackendTensor>(b: TensorBackend<T>, [x, y]: T[]): T => b.matmul(x!, y!)
+    expect((await compare(mm, [a, rand([2, 3], 14)])).shape).toEqual([batch, 1, 3])
+    expect((await compare(mm, [a, rand([batch, 2, 3], 15)])).shape).toEqual([batch, 1, 3])
+  })
+
+  it('should multiply over grids cut into several dispatches on every axis with each matmul kernel', async () => {
+    // Two workgroups per axis at most, so that small shapes (3 x 3 x 3 workgroups) take eight dispatches.
+    const limited = limitWorkgroups(engine.context, 2)
+    const mm = <T extends BackendTensor>(b: TensorBackend<T>, [x, y]: T[]): T => b.matmul(x!, y!)
+    for (const [kernel, m, k, n] of [
+      ['blocked', 70, 9, 66],
+      ['tiled', 130, 20, 150],
+      ['tiled', 192, 16, 192], // the aligned 64 kernel
+    ] as const) {
+      const backend = new GpuBackend(limited, kernel)
+      await compareOn(backend, mm, [rand([3, m, k], m), rand([3, k, n], n)])
+      backend.dispose()
+    }
   })
 
   it('should compute each matmul row independently of the batch size, bit for bit', async () => {

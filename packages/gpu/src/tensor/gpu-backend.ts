@@ -7,6 +7,7 @@ import {
   alignedMatmulKernel,
   AVERAGEPOOL_WGSL,
   binaryKernel,
+  BLOCKED_MATMUL_TILE,
   blockedMatmulKernel,
   CONCAT_WGSL,
   CONV2D_WGSL,
@@ -265,7 +266,7 @@ export class GpuBackend implements TensorBackend<GpuTensor> {
     }
     if (sizeOf(p.out) === 0) return out
     const pad = (v: number[]): number[] => [...v, ...new Array<number>(MATMUL_MAX_BATCH_RANK - v.length).fill(0)]
-    const params = this.#params([
+    const layout = [
       p.m,
       p.n,
       p.k,
@@ -274,31 +275,50 @@ export class GpuBackend implements TensorBackend<GpuTensor> {
       ...pad(p.batchShape),
       ...pad(p.aBatchStrides),
       ...pad(p.bBatchStrides),
-    ])
-    const bindings = { 0: a.storage.buffer, 1: b.storage.buffer, 2: out.storage.buffer, 9: params }
-    const aligned = this.matmulKernel === 'tiled' ? alignedTile(p.m, p.n, p.k, p.batch) : undefined
-    if (aligned !== undefined) {
-      this.#record(`matmul-aligned-${aligned}`, () => alignedMatmulKernel(aligned), bindings, [
-        p.n / aligned,
-        p.m / aligned,
-        p.batch,
-      ])
-    } else if (this.matmulKernel === 'tiled') {
-      this.#record('matmul-tiled', () => TILED_MATMUL_WGSL, bindings, [
-        Math.ceil(p.n / MATMUL_TILE),
-        Math.ceil(p.m / MATMUL_TILE),
-        p.batch,
-      ])
-    } else {
-      const vecN = p.n % 4 === 0
-      const vecK = p.k % 4 === 0
-      this.#record(`matmul-blocked-${vecN}-${vecK}`, () => blockedMatmulKernel(vecN, vecK), bindings, [
-        Math.ceil(p.n / 32),
-        Math.ceil(p.m / 32),
-        p.batch,
-      ])
+    ]
+    const { key, code, grid } = this.#matmulKernelFor(p.m, p.n, p.k, p.batch)
+    const limit = this.#ctx.device.limits.maxComputeWorkgroupsPerDimension
+    for (const { origin, workgroups } of dispatchBlocks(grid, limit)) {
+      const params = this.#params([...layout, ...origin])
+      this.#record(
+        key,
+        code,
+        { 0: a.storage.buffer, 1: b.storage.buffer, 2: out.storage.buffer, 9: params },
+        workgroups,
+      )
     }
     return out
+  }
+
+  /** The matmul kernel this runtime takes for an (m x k) by (k x n) product over `batch`, and its whole grid. */
+  #matmulKernelFor(
+    m: number,
+    n: number,
+    k: number,
+    batch: number,
+  ): { key: string; code: () => string; grid: [number, number, number] } {
+    const aligned = this.matmulKernel === 'tiled' ? alignedTile(m, n, k, batch) : undefined
+    if (aligned !== undefined) {
+      return {
+        key: `matmul-aligned-${aligned}`,
+        code: () => alignedMatmulKernel(aligned),
+        grid: [n / aligned, m / aligned, batch],
+      }
+    }
+    if (this.matmulKernel === 'tiled') {
+      return {
+        key: 'matmul-tiled',
+        code: () => TILED_MATMUL_WGSL,
+        grid: [Math.ceil(n / MATMUL_TILE), Math.ceil(m / MATMUL_TILE), batch],
+      }
+    }
+    const vecN = n % 4 === 0
+    const vecK = k % 4 === 0
+    return {
+      key: `matmul-blocked-${vecN}-${vecK}`,
+      code: () => blockedMatmulKernel(vecN, vecK),
+      grid: [Math.ceil(n / BLOCKED_MATMUL_TILE), Math.ceil(m / BLOCKED_MATMUL_TILE), batch],
+    }
   }
 
   binary(op: BinaryOp, a: GpuTensor, b: GpuTensor): GpuTensor {
@@ -557,6 +577,34 @@ const bitsView = new Uint32Array(bitsScratch.buffer)
 function f32Bits(x: number): number {
   bitsScratch[0] = x
   return bitsView[0]!
+}
+
+/** One dispatch of a grid split by {@link dispatchBlocks}: its first workgroup in the grid, and its size. */
+export interface DispatchBlock {
+  readonly origin: readonly [number, number, number]
+  readonly workgroups: [number, number, number]
+}
+
+/**
+ * A grid of workgroups cut into blocks of at most `limit` on each axis (WebGPU's maxComputeWorkgroupsPerDimension),
+ * in ascending z, then y, then x: one block when the grid fits in one dispatch.
+ */
+export function dispatchBlocks(grid: readonly [number, number, number], limit: number): DispatchBlock[] {
+  const [gx, gy, gz] = grid
+  const blocks: DispatchBlock[] = []
+  for (let z = 0; z < gz; z += limit) {
+    for (let y = 0; y < gy; y += limit) {
+      for (let x = 0; x < gx; x += limit) {
+        const workgroups: [number, number, number] = [
+          Math.min(limit, gx - x),
+          Math.min(limit, gy - y),
+          Math.min(limit, gz - z),
+        ]
+        blocks.push({ origin: [x, y, z], workgroups })
+      }
+    }
+  }
+  return blocks
 }
 
 /** Workgroups below which the 128 tile leaves a large GPU idle: at n = 1024 (64 of them) it lost a third on an H100. */

@@ -318,8 +318,15 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
 }`
 }
 
-/** Matmul parameter layout: p = [M, N, K, batch, batch rank, batchShape[4], aBatchStrides[4], bBatchStrides[4]]. */
+/**
+ * Matmul parameter layout: p = [M, N, K, batch, batch rank, batchShape[4], aBatchStrides[4], bBatchStrides[4],
+ * origin[3]]. A grid with more workgroups on an axis than WebGPU allows in one dispatch (65,535: a batch that long,
+ * or millions of rows or columns) runs as several dispatches, each a block of it whose first workgroup is `origin`.
+ */
 export const MATMUL_MAX_BATCH_RANK = 4
+
+/** This workgroup's position in the whole matmul grid (see the parameter layout). */
+const MATMUL_WORKGROUP = /* wgsl */ `wid + vec3u(p[17], p[18], p[19])`
 
 const BATCH_OFFSETS = /* wgsl */ `
   var aOff = 0u;
@@ -332,6 +339,9 @@ const BATCH_OFFSETS = /* wgsl */ `
     aOff += c * p[9 + d];
     bOff += c * p[13 + d];
   }`
+
+/** The side of the block of C one workgroup of {@link blockedMatmulKernel} computes: 8x8 invocations of 4x4. */
+export const BLOCKED_MATMUL_TILE = 32
 
 /**
  * Register-blocked matmul without workgroup memory or barriers: each invocation computes a 4x4 block of C,
@@ -377,11 +387,12 @@ fn store(row: u32, col: u32, M: u32, N: u32, cOff: u32, v: vec4f) {
 }
 
 @compute @workgroup_size(8, 8, 1)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
   let M = p[0]; let N = p[1]; let K = p[2];
-  let col = gid.x * 4u;
-  let row = gid.y * 4u;
-  let batch = gid.z;
+  let wg = ${MATMUL_WORKGROUP};
+  let col = (wg.x * 8u + lid.x) * 4u;
+  let row = (wg.y * 8u + lid.y) * 4u;
+  let batch = wg.z;
   if (col >= N || row >= M) { return; }
   ${BATCH_OFFSETS}
   // Rows past M read row M - 1 and are never stored: every row's sum is the same whatever M is.
@@ -420,10 +431,11 @@ var<workgroup> Bs: array<array<f32, ${MATMUL_TILE}>, ${TILE_K}>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
   let M = p[0]; let N = p[1]; let K = p[2];
-  let batch = wid.z;
+  let wg = ${MATMUL_WORKGROUP};
+  let batch = wg.z;
   ${BATCH_OFFSETS}
-  let tileRow = wid.y * ${MATMUL_TILE}u;
-  let tileCol = wid.x * ${MATMUL_TILE}u;
+  let tileRow = wg.y * ${MATMUL_TILE}u;
+  let tileCol = wg.x * ${MATMUL_TILE}u;
   let tid = lid.y * 16u + lid.x;
   var acc0 = vec4f(0.0); var acc1 = vec4f(0.0); var acc2 = vec4f(0.0); var acc3 = vec4f(0.0);
   for (var k0 = 0u; k0 < K; k0 += ${TILE_K}u) {
@@ -498,14 +510,15 @@ var<workgroup> Bs: array<vec4f, 256>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
   let M = p[0]; let N = p[1]; let K = p[2];
-  let batch = wid.z;
+  let wg = ${MATMUL_WORKGROUP};
+  let batch = wg.z;
   ${BATCH_OFFSETS}
   let K4 = K / 4u;
   let N4 = N / 4u;
   let aBase = aOff / 4u;
   let bBase = bOff / 4u;
-  let tileRow = wid.y * ${tile}u;
-  let tileCol4 = wid.x * ${vecs}u;
+  let tileRow = wg.y * ${tile}u;
+  let tileCol4 = wg.x * ${vecs}u;
   let tx = lid.x;
   let ty = lid.y;
   let tid = ty * 16u + tx;
