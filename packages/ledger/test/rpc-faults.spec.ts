@@ -111,6 +111,45 @@ describe('RpcTransport against a misbehaving endpoint', () => {
     expect(await transport.getBalance(bob.address)).toBe(SOL / 2n)
   })
 
+  /** Sends half a SOL from a fresh wallet, funded before `faults` are injected; resolves with the payee. */
+  async function sendHalfSol(faults: () => void): Promise<Address> {
+    const alice = await generateKeyPairSigner()
+    const bob = await generateKeyPairSigner()
+    await transport.requestAirdrop(alice.address, lamports(SOL))
+    faults()
+    await sendInstructions(transport, {
+      feePayer: alice,
+      instructions: [getTransferSolInstruction({ source: alice, destination: bob.address, amount: SOL / 2n })],
+    })
+    return bob.address
+  }
+
+  it('should build a transaction anew once its blockhash expired before it landed, and pay once', async () => {
+    // Without the block height check, every rebroadcast is refused (BlockhashNotFound) until confirmTimeoutMs.
+    const bob = await sendHalfSol(() => double.inject('sendTransaction', 'dropped', 1))
+    expect(await transport.getBalance(bob)).toBe(SOL / 2n)
+    expect(double.count('getLatestBlockhash')).toBe(2)
+  })
+
+  it('should not build a blockhash transaction anew that landed before its blockhash expired', async () => {
+    // The first poll misses it; the status asked again once the blockhash has expired finds it.
+    const bob = await sendHalfSol(() => {
+      double.inject('sendTransaction', 'landed-then-expired', 1)
+      double.inject('getSignatureStatuses', 'unknown-status', 1)
+    })
+    expect(await transport.getBalance(bob)).toBe(SOL / 2n)
+    expect(double.count('getLatestBlockhash')).toBe(1)
+  })
+
+  it('should not read an expired blockhash as proof from a node behind the block height that passed it', async () => {
+    const bob = await sendHalfSol(() => {
+      double.inject('sendTransaction', 'landed-then-expired', 1)
+      double.inject('getSignatureStatuses', 'lagging-status', 4)
+    })
+    expect(await transport.getBalance(bob)).toBe(SOL / 2n)
+    expect(double.count('getLatestBlockhash')).toBe(1)
+  })
+
   it('should never build a payment anew while a lagging node does not know the one that moved its nonce', async () => {
     const world = await createWorld(transport)
     const bob = await generateKeyPairSigner()

@@ -45,6 +45,9 @@ export const latestBlockhashReply = z.object({
 
 export const balanceReply = z.object({ context, value: u64 })
 
+/** `getEpochInfo`, of which only the slot and block height are read. */
+export const epochInfoReply = z.object({ absoluteSlot: u64, blockHeight: u64 }).loose()
+
 export const accountInfoReply = z.object({
   context,
   value: z

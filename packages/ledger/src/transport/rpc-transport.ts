@@ -4,6 +4,7 @@ import {
   getBase64Encoder,
   getSignatureFromTransaction,
   isSolanaError,
+  isTransactionWithBlockhashLifetime,
   lamports as toLamports,
   SOLANA_ERROR__RPC__TRANSPORT_HTTP_ERROR,
   type Address,
@@ -34,6 +35,7 @@ import { boundedRpcSubscriptions } from './bounded-websocket.js'
 import {
   accountInfoReply,
   balanceReply,
+  epochInfoReply,
   jsonRpcEnvelope,
   lamportsReply,
   latestBlockhashReply,
@@ -140,6 +142,14 @@ export class SolanaRpcTransport implements LedgerTransport {
   }
 
   async getSignatureStatus(signature: Signature, options: AbortOptions = {}): Promise<SignatureStatus | null> {
+    return (await this.#signatureStatus(signature, options)).status
+  }
+
+  /** A signature's status, with the slot the answering node had reached (its reply's context). */
+  async #signatureStatus(
+    signature: Signature,
+    options: AbortOptions,
+  ): Promise<{ slot: bigint; status: SignatureStatus | null }> {
     const reply = await this.#call(
       'getSignatureStatuses',
       signatureStatusesReply,
@@ -158,8 +168,11 @@ export class SolanaRpcTransport implements LedgerTransport {
       )
     }
     const status = reply.value[0]
-    if (status === null || status === undefined) return null
-    return { slot: status.slot, err: status.err, confirmationStatus: status.confirmationStatus ?? null }
+    if (status === null || status === undefined) return { slot: reply.context.slot, status: null }
+    return {
+      slot: reply.context.slot,
+      status: { slot: status.slot, err: status.err, confirmationStatus: status.confirmationStatus ?? null },
+    }
   }
 
   async getAccount(address: Address, options: AbortOptions = {}): Promise<EncodedAccount | null> {
@@ -419,6 +432,11 @@ export class SolanaRpcTransport implements LedgerTransport {
   async #poll(transaction: Transaction | undefined, signature: Signature, signal: AbortSignal): Promise<Signature> {
     const interval =
       this.#subscriptions === undefined ? this.#pollIntervalMs : this.#pollIntervalMs * WS_FALLBACK_POLL_FACTOR
+    // A transaction read back from its wire bytes has lost it: it is then only waited for, up to confirmTimeoutMs.
+    const lastValidBlockHeight =
+      transaction !== undefined && isTransactionWithBlockhashLifetime(transaction)
+        ? transaction.lifetimeConstraint.lastValidBlockHeight
+        : undefined
     for (let round = 1; ; round++) {
       const status = await this.getSignatureStatus(signature, { signal })
       if (status !== null && status.err !== null) {
@@ -432,10 +450,43 @@ export class SolanaRpcTransport implements LedgerTransport {
       }
       if (status === null && transaction !== undefined) {
         await this.#failIfNonceMoved(transaction, signature, signal)
+        if (lastValidBlockHeight !== undefined) {
+          await this.#failIfBlockhashExpired(signature, lastValidBlockHeight, signal)
+        }
         if (round % RESEND_EVERY_POLLS === 0) await this.#send(transaction, signature, { signal }).catch(() => {})
       }
       await delay(interval, signal)
     }
+  }
+
+  /**
+   * A blockhash past its last valid block height while our signature is unknown: the transaction can never land, so
+   * it is `LEDGER__BLOCKHASH_EXPIRED` and may be built anew with a fresh blockhash (a rebroadcast is refused as
+   * BlockhashNotFound, which says no more than that the node asked does not know the blockhash). The status is asked
+   * again after the height is read, since the transaction may have landed in the last valid blocks, and it is believed
+   * unknown only from a node that has reached the slot at which the height was read: one behind may not have seen
+   * the block it landed in.
+   */
+  async #failIfBlockhashExpired(
+    signature: Signature,
+    lastValidBlockHeight: bigint,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const epoch = await this.#call(
+      'getEpochInfo',
+      epochInfoReply,
+      (abortSignal) => this.#rpc.getEpochInfo({ commitment: this.#commitment }).send({ abortSignal }),
+      { signal },
+    )
+    if (epoch.blockHeight <= lastValidBlockHeight) return
+    const { slot, status } = await this.#signatureStatus(signature, { signal })
+    if (status !== null || slot < epoch.absoluteSlot) return
+    throw new LedgerError(
+      'LEDGER__BLOCKHASH_EXPIRED',
+      `the blockhash of ${signature} expired (block height ${epoch.blockHeight} is past ${lastValidBlockHeight}) ` +
+        'before it landed; rebuild it with a fresh blockhash',
+      { signature, lastValidBlockHeight, blockHeight: epoch.blockHeight },
+    )
   }
 
   /**

@@ -56,6 +56,15 @@ export type RpcFault =
   | 'garbled-transaction'
   /** `signatureSubscribe` whose notification comes padded to 4 MiB in one WebSocket frame. */
   | 'huge-ws-frame'
+  /**
+   * `sendTransaction` whose transaction is accepted (its signature returned) but never runs, and then its blockhash
+   * expires: a leader dropped it while more than 150 blocks passed.
+   */
+  | 'dropped'
+  /** `sendTransaction` whose transaction runs, and then more than 150 blocks pass before anyone asks about it. */
+  | 'landed-then-expired'
+  /** `getSignatureStatuses` from a node some slots behind that has not seen the transactions yet: every status null. */
+  | 'lagging-status'
 
 interface Executed {
   wire: string
@@ -74,6 +83,10 @@ const HUGE_WS_FRAME_BYTES = 4 * 1024 * 1024
  */
 const NOTIFICATION_DELAY_MS = 50
 const API_VERSION = '2.2.0'
+/** A blockhash is valid for 150 blocks after the one it names (Solana's MAX_PROCESSING_AGE). */
+const BLOCKHASH_VALIDITY_BLOCKS = 150n
+/** How far behind a `lagging-status` node is. */
+const LAGGING_NODE_SLOTS = 32n
 /** A well-formed blockhash no transaction was built on (32 zero bytes). */
 const FORGED_BLOCKHASH = '11111111111111111111111111111111'
 
@@ -213,8 +226,23 @@ export class RpcDouble {
       case 'getLatestBlockhash':
         return {
           context: this.#context(),
-          value: { blockhash: this.svm.latestBlockhash(), lastValidBlockHeight: this.svm.getClock().slot + 150n },
+          value: {
+            blockhash: this.svm.latestBlockhash(),
+            lastValidBlockHeight: this.svm.getClock().slot + BLOCKHASH_VALIDITY_BLOCKS,
+          },
         }
+      case 'getEpochInfo': {
+        // Every slot here has a block, so the block height is the slot.
+        const slot = this.svm.getClock().slot
+        return {
+          absoluteSlot: slot,
+          blockHeight: slot,
+          epoch: 0n,
+          slotIndex: slot,
+          slotsInEpoch: 432_000n,
+          transactionCount: null,
+        }
+      }
       case 'getBalance':
         return { context: this.#context(), value: this.svm.getBalance(params[0] as Address) ?? 0n }
       case 'getMinimumBalanceForRentExemption':
@@ -224,6 +252,13 @@ export class RpcDouble {
       case 'getSignatureStatuses':
         if (fault === 'unknown-status')
           return { context: this.#context(), value: (params[0] as string[]).map(() => null) }
+        if (fault === 'lagging-status') {
+          const slot = this.svm.getClock().slot
+          return {
+            context: { ...this.#context(), slot: slot > LAGGING_NODE_SLOTS ? slot - LAGGING_NODE_SLOTS : 0n },
+            value: (params[0] as string[]).map(() => null),
+          }
+        }
         if (fault === 'failed-status') {
           const err = { InstructionError: [0, 'InvalidAccountData'] }
           const lie = (s: string) => {
@@ -235,8 +270,17 @@ export class RpcDouble {
         return { context: this.#context(), value: (params[0] as string[]).map((s) => this.#status(s)) }
       case 'getTransaction':
         return this.#transaction(params[0] as string, fault)
-      case 'sendTransaction':
-        return this.#send(params[0] as string)
+      case 'sendTransaction': {
+        if (fault === 'dropped') {
+          this.#passBlockhashLifetime()
+          return getSignatureFromTransaction(
+            getTransactionDecoder().decode(getBase64Encoder().encode(params[0] as string)),
+          )
+        }
+        const signature = this.#send(params[0] as string)
+        if (fault === 'landed-then-expired') this.#passBlockhashLifetime()
+        return signature
+      }
       case 'requestAirdrop': {
         const result = this.svm.airdrop(params[0] as Address, lamports(BigInt(params[1] as number)))
         if (result === null || result instanceof FailedTransactionMetadata) throw new RpcError(-32603, 'airdrop failed')
@@ -324,6 +368,15 @@ export class RpcDouble {
     this.#executed.set(signature, { wire, slot: this.svm.getClock().slot, err, logs })
     this.#notify(signature, err)
     return signature
+  }
+
+  /**
+   * More blocks pass than a blockhash lives: LiteSVM's blockhash moves on (it accepts only its latest), and the slot,
+   * which is the block height here, passes the last valid block height of every blockhash handed out so far.
+   */
+  #passBlockhashLifetime(): void {
+    this.svm.expireBlockhash()
+    this.svm.warpToSlot(this.svm.getClock().slot + BLOCKHASH_VALIDITY_BLOCKS + 1n)
   }
 
   /** A validator's blockhash moves every slot; LiteSVM's only when told. A nonce set in this block needs the next. */
