@@ -87,6 +87,17 @@ export const MAX_RPC_REPLY_BYTES = 16 * 1024 * 1024
  * before the message fills memory, and confirmation polls instead.
  */
 export const MAX_RPC_NOTIFICATION_BYTES = 1024 * 1024
+/**
+ * The deepest a JSON-RPC reply may nest arrays and objects (the transport's replies nest under 10): kit's reply
+ * transformers recurse over a reply, so one nested hundreds of thousands deep would overflow the stack. Past it the
+ * reply is refused as malformed.
+ */
+export const MAX_RPC_REPLY_DEPTH = 64
+/**
+ * The deepest a transaction error's JSON may nest: Solana's nest at most 3 deep (`{ "InstructionError": [0,
+ * { "Custom": 1 }] }`). A deeper one is not Solana's, and is refused as a malformed reply.
+ */
+export const MAX_TRANSACTION_ERROR_DEPTH = 8
 /** Account data larger than this in an RPC reply is refused (SPL accounts are under 400 bytes). */
 export const MAX_ACCOUNT_DATA_BYTES = 10 * 1024 * 1024
 /** Signatures asked about in one getSignatureStatuses call (Solana's own limit is 256). */

@@ -59,6 +59,8 @@ describe('RpcTransport against a misbehaving endpoint', () => {
   const cases: Array<[RpcFault, string]> = [
     ['malformed-json', 'LEDGER__RPC_MALFORMED_REPLY'],
     ['wrong-shape', 'LEDGER__RPC_MALFORMED_REPLY'],
+    ['unreadable-number', 'LEDGER__RPC_MALFORMED_REPLY'],
+    ['deep-nesting', 'LEDGER__RPC_MALFORMED_REPLY'],
     ['http-503', 'LEDGER__RPC_UNAVAILABLE'],
     ['node-behind', 'LEDGER__RPC_UNAVAILABLE'],
     ['stall', 'LEDGER__RPC_TIMEOUT'],
@@ -82,6 +84,36 @@ describe('RpcTransport against a misbehaving endpoint', () => {
     expect(latest.blockhash).toBe(double.svm.latestBlockhash())
     expect(retries.map((r) => [r.operation, (r.error as { code: string }).code])).toEqual([
       ['getLatestBlockhash', 'LEDGER__RPC_MALFORMED_REPLY'],
+    ])
+  })
+
+  it('should read a reply with "error": null beside its result as that result, without a retry', async () => {
+    double.inject('getLatestBlockhash', 'null-error', 1)
+    expect((await transport.getLatestBlockhash()).blockhash).toBe(double.svm.latestBlockhash())
+    expect(retries).toEqual([])
+  })
+
+  it("should refuse a status whose error nests deeper than any of Solana's as malformed, and try again", async () => {
+    const { signature } = await confirmedTransfer()
+    double.inject('getSignatureStatuses', 'nested-error', 1)
+    expect(await transport.getSignatureStatus(signature)).toMatchObject({ err: null })
+    expect(retries.map((r) => [r.operation, (r.error as { code: string }).code])).toEqual([
+      ['getSignatureStatuses', 'LEDGER__RPC_MALFORMED_REPLY'],
+    ])
+  })
+
+  it("should refuse a preflight failure whose error nests deeper than any of Solana's, and send again", async () => {
+    const alice = await generateKeyPairSigner()
+    const bob = await generateKeyPairSigner()
+    await transport.requestAirdrop(alice.address, lamports(SOL))
+    double.inject('sendTransaction', 'nested-error', 1)
+    await sendInstructions(transport, {
+      feePayer: alice,
+      instructions: [getTransferSolInstruction({ source: alice, destination: bob.address, amount: SOL / 2n })],
+    })
+    expect(await transport.getBalance(bob.address)).toBe(SOL / 2n)
+    expect(retries.map((r) => [r.operation, (r.error as { code: string }).code])).toEqual([
+      ['sendTransaction', 'LEDGER__RPC_MALFORMED_REPLY'],
     ])
   })
 

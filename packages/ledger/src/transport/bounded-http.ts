@@ -1,12 +1,15 @@
 import { SOLANA_ERROR__RPC__TRANSPORT_HTTP_ERROR, SolanaError, type RpcTransport } from '@solana/kit'
 import { parseJsonWithBigInts, stringifyJsonWithBigInts } from '@solana/rpc-spec-types'
+import { MAX_RPC_REPLY_DEPTH } from '../constants.js'
 import { LedgerError } from '../errors.js'
+import { nestsWithin } from './json-depth.js'
 
 /**
  * JSON-RPC over HTTP, as `@solana/kit`'s default transport does it (POST, JSON with bigints, the same HTTP error),
  * but reading at most `maxReplyBytes` of a reply: kit's reads a body whole, so an endpoint (hostile, or a proxy gone
  * wrong) could stream hundreds of megabytes into the node's memory before the request's timeout. The bound applies
- * to the decoded body, so a compressed reply cannot inflate past it either. Past it: `LEDGER__RPC_MALFORMED_REPLY`.
+ * to the decoded body, so a compressed reply cannot inflate past it either. Past it, and for a body that is not JSON
+ * kit reads or that nests past {@link MAX_RPC_REPLY_DEPTH}: `LEDGER__RPC_MALFORMED_REPLY`.
  */
 export function boundedHttpTransport(url: string, maxReplyBytes: number): RpcTransport {
   return (async ({ payload, signal }) => {
@@ -23,8 +26,36 @@ export function boundedHttpTransport(url: string, maxReplyBytes: number): RpcTra
         statusCode: response.status,
       })
     }
-    return parseJsonWithBigInts(await readBounded(response, maxReplyBytes, payload))
+    return parseReplyBody(await readBounded(response, maxReplyBytes, payload), payload)
   }) as RpcTransport
+}
+
+/**
+ * A reply's body parsed as kit parses it (integers as bigints). Whatever kit's parser throws is the reply's fault,
+ * not the endpoint's reachability: invalid JSON, a number no bigint holds (`1e999999`), or nesting deep enough to
+ * overflow its reviver's stack.
+ */
+function parseReplyBody(body: string, payload: unknown): unknown {
+  const method = String((payload as { method?: unknown }).method)
+  let reply: unknown
+  try {
+    reply = parseJsonWithBigInts(body)
+  } catch (cause) {
+    throw new LedgerError(
+      'LEDGER__RPC_MALFORMED_REPLY',
+      `the reply to ${method} is not JSON that can be read: ${String(cause)}`,
+      { method },
+      { cause },
+    )
+  }
+  if (!nestsWithin(reply, MAX_RPC_REPLY_DEPTH)) {
+    throw new LedgerError(
+      'LEDGER__RPC_MALFORMED_REPLY',
+      `the reply to ${method} nests deeper than ${MAX_RPC_REPLY_DEPTH} levels`,
+      { method, max: MAX_RPC_REPLY_DEPTH },
+    )
+  }
+  return reply
 }
 
 /** A reply's body as text, refused once it passes `max` bytes. */

@@ -1,6 +1,6 @@
 import { isAddress, isSignature, type Address, type Blockhash, type Signature } from '@solana/kit'
 import { z } from 'zod'
-import { MAX_ACCOUNT_DATA_BYTES } from '../constants.js'
+import { MAX_ACCOUNT_DATA_BYTES, MAX_TRANSACTION_ERROR_DEPTH } from '../constants.js'
 import { LedgerError } from '../errors.js'
 import { normalizeTransactionError } from './transaction-error.js'
 
@@ -28,7 +28,16 @@ const base64 = z
 /** Solana's JSON TransactionError: a variant name or a one-key object. */
 const transactionError = z
   .union([z.string().max(128), z.record(z.string().max(128), z.unknown())])
-  .transform(normalizeTransactionError)
+  .transform((value, ctx) => {
+    const err = normalizeTransactionError(value)
+    if (err !== undefined) return err
+    ctx.issues.push({
+      code: 'custom',
+      message: `nests deeper than ${MAX_TRANSACTION_ERROR_DEPTH} levels`,
+      input: value,
+    })
+    return z.NEVER
+  })
 const context = z.object({ slot: u64 }).loose()
 const commitment = z.enum(['processed', 'confirmed', 'finalized'])
 
@@ -93,9 +102,12 @@ export const signatureNotification = z.object({
   value: z.union([z.literal('receivedSignature'), z.object({ err: transactionError.nullable() }).loose()]),
 })
 
-/** The JSON-RPC 2.0 envelope around every reply. */
+/**
+ * The JSON-RPC 2.0 envelope around every reply: an error, or a result. `"error": null` beside a result (which
+ * JSON-RPC 1.0 wrote, and some servers still do) is read as no error, and dropped, so that neither this transport nor
+ * kit reads it as an error; `"error": null` without a result is refused.
+ */
 export const jsonRpcEnvelope = z.union([
-  z.object({ jsonrpc: z.literal('2.0'), result: z.unknown() }).loose(),
   z
     .object({
       jsonrpc: z.literal('2.0'),
@@ -108,6 +120,10 @@ export const jsonRpcEnvelope = z.union([
         .loose(),
     })
     .loose(),
+  z
+    .object({ jsonrpc: z.literal('2.0'), result: z.unknown(), error: z.null().optional() })
+    .loose()
+    .transform(({ error: _absent, ...envelope }) => envelope),
 ])
 
 /** Checks `value` against `schema`, throwing `LEDGER__RPC_MALFORMED_REPLY` with the method and the first problem. */

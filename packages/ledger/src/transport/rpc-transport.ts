@@ -334,9 +334,6 @@ export class SolanaRpcTransport implements LedgerTransport {
         status: e.context.statusCode,
       })
     }
-    if (e instanceof SyntaxError) {
-      return new LedgerError('LEDGER__RPC_MALFORMED_REPLY', `${method} reply is not JSON`, { method }, { cause: e })
-    }
     if (e instanceof TypeError) {
       return new LedgerError(
         'LEDGER__RPC_UNAVAILABLE',
@@ -568,6 +565,13 @@ function codedTransport(inner: RpcTransport): RpcTransport {
       const numeric = Number(code)
       if (numeric === PREFLIGHT_FAILURE && data !== null && typeof data === 'object' && 'err' in data) {
         const err = normalizeTransactionError((data as { err: unknown }).err)
+        if (err === undefined) {
+          throw new LedgerError(
+            'LEDGER__RPC_MALFORMED_REPLY',
+            `${method} reported a preflight failure whose error nests deeper than any of Solana's`,
+            { method, rpcCode: numeric },
+          )
+        }
         const logs = (data as { logs?: unknown }).logs
         const wire = (config.payload as { params?: unknown[] }).params?.[0]
         let transaction: Transaction | undefined

@@ -1,8 +1,10 @@
 import type { Address, Signature, Transaction } from '@solana/kit'
 import { SYSTEM_PROGRAM_ADDRESS } from '@solana-program/system'
 import { TOKEN_PROGRAM_ADDRESS } from '@solana-program/token'
+import { MAX_TRANSACTION_ERROR_DEPTH } from '../constants.js'
 import { LedgerError } from '../errors.js'
 import { decodeTransaction } from '../transaction-decode.js'
+import { nestsWithin } from './json-depth.js'
 import type { TransactionErrorJson } from './transport.js'
 
 /** Solana's `TransactionError` variants without fields, in declaration order (LiteSVM reports their index). */
@@ -148,9 +150,12 @@ export function transactionErrorJsonFromLiteSvm(err: unknown): TransactionErrorJ
 
 /**
  * Solana's error JSON with integers as numbers: kit parses every JSON integer as a bigint, which would make
- * `{ Custom: 1n }` differ from LiteSVM's `{ Custom: 1 }` and break `JSON.stringify`.
+ * `{ Custom: 1n }` differ from LiteSVM's `{ Custom: 1 }` and break `JSON.stringify`. Undefined for a value nested
+ * past {@link MAX_TRANSACTION_ERROR_DEPTH}, which is no error of Solana's (and would take this walk, and
+ * `JSON.stringify` after it, as deep as the endpoint chose).
  */
-export function normalizeTransactionError(value: unknown): TransactionErrorJson {
+export function normalizeTransactionError(value: unknown): TransactionErrorJson | undefined {
+  if (!nestsWithin(value, MAX_TRANSACTION_ERROR_DEPTH)) return undefined
   const walk = (v: unknown): unknown => {
     if (typeof v === 'bigint') return Number(v)
     if (Array.isArray(v)) return v.map(walk)

@@ -63,6 +63,17 @@ export type RpcFault =
   | 'dropped'
   /** `sendTransaction` whose transaction runs, and then more than 150 blocks pass before anyone asks about it. */
   | 'landed-then-expired'
+  /** A reply with a number no parser reads (`1e999999`, a u64 past any bound). */
+  | 'unreadable-number'
+  /** A reply whose result nests 200,000 levels deep, past what a recursive reader's stack holds. */
+  | 'deep-nesting'
+  /** A valid reply with `"error": null` beside its result (JSON-RPC 1.0's habit). */
+  | 'null-error'
+  /**
+   * A transaction error nested 12 levels deep, shallow enough to parse but no error Solana has: in every status of
+   * `getSignatureStatuses`, or as the preflight failure of `sendTransaction` (which then does not run).
+   */
+  | 'nested-error'
   /** `getSignatureStatuses` from a node some slots behind that has not seen the transactions yet: every status null. */
   | 'lagging-status'
 
@@ -87,6 +98,8 @@ const API_VERSION = '2.2.0'
 const BLOCKHASH_VALIDITY_BLOCKS = 150n
 /** How far behind a `lagging-status` node is. */
 const LAGGING_NODE_SLOTS = 32n
+const DEEP_NESTING_LEVELS = 200_000
+const NESTED_ERROR_LEVELS = 12
 /** A well-formed blockhash no transaction was built on (32 zero bytes). */
 const FORGED_BLOCKHASH = '11111111111111111111111111111111'
 
@@ -178,6 +191,17 @@ export class RpcDouble {
       case 'wrong-shape':
         this.#reply(res, { jsonrpc: '2.0', result: { unexpected: [1, 2, 3] }, id })
         return
+      case 'unreadable-number':
+        this.#replyText(
+          res,
+          `{"jsonrpc":"2.0","result":{"context":{"slot":1e999999},"value":1e999999},"id":${stringify(id)}}`,
+        )
+        return
+      case 'deep-nesting': {
+        const value = '{"a":'.repeat(DEEP_NESTING_LEVELS) + '0' + '}'.repeat(DEEP_NESTING_LEVELS)
+        this.#replyText(res, `{"jsonrpc":"2.0","result":{"context":{"slot":0},"value":${value}},"id":${stringify(id)}}`)
+        return
+      }
       case 'node-behind':
         this.#reply(res, { jsonrpc: '2.0', error: { code: -32005, message: 'Node is behind by 42 slots' }, id })
         return
@@ -210,11 +234,15 @@ export class RpcDouble {
       res.writeHead(503, 'Service Unavailable').end()
       return
     }
-    this.#reply(res, reply)
+    this.#reply(res, fault === 'null-error' && 'result' in reply ? { ...reply, error: null } : reply)
   }
 
   #reply(res: ServerResponse, value: unknown): void {
-    res.writeHead(200, { 'content-type': 'application/json' }).end(stringify(value))
+    this.#replyText(res, stringify(value))
+  }
+
+  #replyText(res: ServerResponse, body: string): void {
+    res.writeHead(200, { 'content-type': 'application/json' }).end(body)
   }
 
   #context() {
@@ -259,6 +287,13 @@ export class RpcDouble {
             value: (params[0] as string[]).map(() => null),
           }
         }
+        if (fault === 'nested-error') {
+          const nest = (s: string) => {
+            const status = this.#status(s)
+            return status === null ? null : { ...status, err: nestedError(), status: { Err: nestedError() } }
+          }
+          return { context: this.#context(), value: (params[0] as string[]).map(nest) }
+        }
         if (fault === 'failed-status') {
           const err = { InstructionError: [0, 'InvalidAccountData'] }
           const lie = (s: string) => {
@@ -271,6 +306,7 @@ export class RpcDouble {
       case 'getTransaction':
         return this.#transaction(params[0] as string, fault)
       case 'sendTransaction': {
+        if (fault === 'nested-error') throw preflightFailure(nestedError(), [])
         if (fault === 'dropped') {
           this.#passBlockhashLifetime()
           return getSignatureFromTransaction(
@@ -461,6 +497,13 @@ function preflightFailure(err: TransactionErrorJson, logs: string[]): RpcError {
     returnData: null,
     unitsConsumed: 0,
   })
+}
+
+/** A transaction error nested {@link NESTED_ERROR_LEVELS} deep: `{ "Nested": { "Nested": … "GenericError" } }`. */
+function nestedError(): TransactionErrorJson {
+  let err: TransactionErrorJson = 'GenericError'
+  for (let level = 0; level < NESTED_ERROR_LEVELS; level++) err = { Nested: err }
+  return err
 }
 
 /** `wire` with its signatures kept over a message that names another blockhash: what a forger can make. */
