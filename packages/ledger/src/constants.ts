@@ -120,6 +120,12 @@ export const ANCHOR_MEMO_PREFIX = 'tessera:anchor:1'
 export const SLASH_MEMO_PREFIX = 'tessera:slash:1'
 /** Memo on a retried action's transaction, `tessera:attempt:<n>`, so that it differs from the failed attempt. */
 export const ATTEMPT_MEMO_PREFIX = 'tessera:attempt'
+/**
+ * Earlier attempts an intent names as built on its own nonce (`rivals`), the latest: each costs its journal line
+ * about 150 bytes, and only liveness hangs on them. All attempts on one nonce exclude each other whatever is kept;
+ * a forgotten one that lands instead leaves the action `LEDGER__RECONCILE_AMBIGUOUS`, never paid twice.
+ */
+export const MAX_NONCE_RIVALS = 16
 /** Memos longer than this are not ours and are not parsed. */
 export const MAX_MEMO_BYTES = 512
 

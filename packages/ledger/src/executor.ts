@@ -6,6 +6,7 @@ import {
   getTransactionEncoder,
   type Address,
   type Instruction,
+  type Nonce,
   type Signature,
   type Transaction,
   type TransactionSigner,
@@ -18,9 +19,9 @@ import {
 import { logger as createLogger, type Logger } from '@libp2p/logger'
 import { bytesToHex } from '@noble/hashes/utils.js'
 import { encodeCanonical, sha256, throwIfAborted, type AbortOptions } from '@tessera/core'
-import { ATTEMPT_MEMO_PREFIX, NONCE_ACCOUNT_SPACE } from './constants.js'
-import { LedgerError, isLedgerError, isRetryableLedgerError, isTransientLedgerError } from './errors.js'
-import type { IntentRecord, SettlementJournal } from './journal.js'
+import { ATTEMPT_MEMO_PREFIX, MAX_NONCE_RIVALS, NONCE_ACCOUNT_SPACE } from './constants.js'
+import { LedgerError, isLedgerError, isRetryableLedgerError, type LedgerErrorCode } from './errors.js'
+import type { IntentRecord, NonceRival, SettlementJournal } from './journal.js'
 import { memoInstruction } from './memo.js'
 import { readNonce } from './nonce.js'
 import { SerialQueue } from '@tessera/core'
@@ -62,6 +63,29 @@ export interface ActionResult {
   meta: Readonly<Record<string, string>>
 }
 
+/**
+ * Errors that are a definite refusal of a transaction: a node's preflight refused it, or the chain ran it and it
+ * failed, or its lifetime is gone. Only these are journaled failed, which lets the next attempt be built anew. Any
+ * other error (an RPC error, a timeout, a status poll that failed) may have come after the bytes reached a leader,
+ * so the intent stays open and the chain decides: the same bytes are looked up and sent again, never built anew.
+ */
+const DEFINITE_REFUSALS: ReadonlySet<LedgerErrorCode> = new Set<LedgerErrorCode>([
+  'LEDGER__TRANSACTION_REJECTED',
+  'LEDGER__INSUFFICIENT_FUNDS',
+  'LEDGER__BLOCKHASH_EXPIRED',
+])
+
+/**
+ * The nonce a new attempt is built on: read fresh when no earlier attempt can still run, else the nonce the last
+ * attempt was built on and left where it was, with the attempts that share it. Rebuilt on that nonce, the new
+ * attempt and any earlier copy still on its way exclude each other (a nonce runs one transaction), however late the
+ * copy lands; built on a nonce read after the copy landed, both would pay.
+ */
+type AttemptBasis = { nonce?: undefined } | { nonce: Nonce; rivals: NonceRival[] }
+
+/** Where an attempt's nonce stands: see {@link ActionExecutor}'s `#nonceState`. */
+type NonceState = { t: 'unchanged' } | { t: 'spent' } | { t: 'unspent' } | { t: 'rival-landed'; rival: NonceRival }
+
 /** Test seams around the dangerous moments; a crash test kills the process inside one. */
 export interface ExecutorHooks {
   /** The intent is on disk; the transaction is not yet sent. */
@@ -88,7 +112,10 @@ export interface ActionExecutorOptions {
  * it is sent. After a restart an unfinished intent is settled against the chain: a known signature gives the
  * outcome; an unknown signature with the nonce unchanged means the transaction never ran, so the same bytes are
  * sent again (they can run at most once: running advances the nonce); an unknown signature with the nonce moved
- * is ambiguous and is refused rather than paid twice. Actions run one at a time (one nonce, one lane).
+ * is ambiguous and is refused rather than paid twice. Only a definite refusal is journaled failed; an action
+ * that failed is built anew only once its last attempt is shown not to have run, and on that attempt's own nonce
+ * while it is unchanged, so a copy of it still on its way and the new attempt can never both run. Actions run one at
+ * a time (one nonce, one lane).
  */
 export class ActionExecutor {
   readonly nonceAccount: Address
@@ -152,11 +179,13 @@ export class ActionExecutor {
         return { key: action.key, signature: latest.signature as Signature, replayed: true, meta: intent?.meta ?? {} }
       }
       if (latest?.t === 'intent') return this.#settle(latest, options)
+      let basis: AttemptBasis = {}
       if (latest?.t === 'failed' && intent !== undefined) {
-        const landed = await this.#unlessLanded(intent, options)
-        if (landed !== undefined) return landed
+        const checked = await this.#unlessLanded(intent, options)
+        if ('result' in checked) return checked.result
+        basis = checked.basis
       }
-      return this.#attempt(action, (latest?.attempt ?? 0) + 1, options)
+      return this.#attempt(action, (latest?.attempt ?? 0) + 1, basis, options)
     }, options)
   }
 
@@ -186,14 +215,14 @@ export class ActionExecutor {
     }, options)
   }
 
-  async #attempt(action: LedgerAction, attempt: number, options: AbortOptions): Promise<ActionResult> {
-    const { nonce, authority } = await readNonce(this.#transport, this.nonceAccount, options)
-    if (authority !== this.#payer.address) {
-      throw new LedgerError('LEDGER__MALFORMED_ACCOUNT', `nonce account ${this.nonceAccount} has another authority`, {
-        nonceAccount: this.nonceAccount,
-        authority,
-      })
-    }
+  async #attempt(
+    action: LedgerAction,
+    attempt: number,
+    basis: AttemptBasis,
+    options: AbortOptions,
+  ): Promise<ActionResult> {
+    // Never read afresh when an earlier attempt may still land: a read after it landed would pay twice.
+    const nonce = basis.nonce ?? (await this.#freshNonce(options))
     const instructions = [...(await action.instructions())]
     // A failed attempt may leave the nonce where it was (LiteSVM does not advance it; a preflight refusal never
     // does). Rebuilt byte for byte, the retry would carry the failed one's signature and be refused as already
@@ -214,10 +243,23 @@ export class ActionExecutor {
       nonce,
       wire: getBase64Decoder().decode(getTransactionEncoder().encode(transaction)),
       meta: action.meta ?? {},
+      ...(basis.nonce === undefined ? {} : { rivals: basis.rivals }),
     }
     await this.#journal.append(intent)
     await this.#hooks.afterIntent?.(action.key, intent.signature as Signature)
     return this.#submit(intent, transaction, options, false)
+  }
+
+  /** The lane's nonce as it is now, once its account is shown to be ours. */
+  async #freshNonce(options: AbortOptions): Promise<Nonce> {
+    const { nonce, authority } = await readNonce(this.#transport, this.nonceAccount, options)
+    if (authority !== this.#payer.address) {
+      throw new LedgerError('LEDGER__MALFORMED_ACCOUNT', `nonce account ${this.nonceAccount} has another authority`, {
+        nonceAccount: this.nonceAccount,
+        authority,
+      })
+    }
+    return nonce
   }
 
   async #submit(
@@ -245,13 +287,12 @@ export class ActionExecutor {
   }
 
   /**
-   * A definite refusal is journaled as failed, so the next attempt may build anew. A transient failure leaves the
-   * intent open: the transaction may still land (or may have landed where no node yet says so), and only the chain
-   * can say.
+   * A definite refusal ({@link DEFINITE_REFUSALS}) is journaled as failed, so the next attempt may build anew once
+   * this one is shown not to have run. Anything else leaves the intent open: the transaction may still land (or may
+   * have landed where no node yet says so), and only the chain can say.
    */
   async #recordFailure(intent: IntentRecord, e: unknown): Promise<void> {
-    if (!isLedgerError(e) || isTransientLedgerError(e) || e.code === 'LEDGER__CONFIRMATION_TIMEOUT') return
-    if (e.code === 'LEDGER__INVALID_INPUT' || e.code === 'LEDGER__RECONCILE_AMBIGUOUS') return
+    if (!isLedgerError(e) || !DEFINITE_REFUSALS.has(e.code)) return
     await this.#journal.append({
       t: 'failed',
       key: intent.key,
@@ -267,33 +308,47 @@ export class ActionExecutor {
    * A failure is a node's word: before a failed action is built anew, which would pay twice had it run after all,
    * its last attempt is looked up. Known and succeeded, it is journaled confirmed (its result returned); known and
    * not failed (only processed so far), it is settled as an open intent is, or, its bytes compacted away, tried
-   * again later; unknown with its nonce moved and no other action confirmed on that nonce, it is ambiguous.
-   * Undefined when it provably did not run, and may be built anew.
+   * again later. Otherwise its nonce decides (see {@link #nonceState}): unchanged, the new attempt is built on that
+   * same nonce, so that this one, should a copy of it still land, and the new one cannot both run; moved by one of
+   * its rivals that succeeded, that rival is the outcome; moved with nothing to say what ran on it, it is ambiguous
+   * while no node knows the attempt, and built on a fresh nonce when the chain says it ran and failed.
    */
-  async #unlessLanded(intent: IntentRecord, options: AbortOptions): Promise<ActionResult | undefined> {
+  async #unlessLanded(
+    intent: IntentRecord,
+    options: AbortOptions,
+  ): Promise<{ result: ActionResult } | { basis: AttemptBasis }> {
     const signature = intent.signature as Signature
     const status = await this.#transport.getSignatureStatus(signature, options)
     const landed = await this.#confirmedBy(intent, status)
-    if (landed !== undefined) return landed
-    if (status !== null && status.err === null) {
-      if (intent.wire !== '') return this.#settle(intent, options)
-      throw new LedgerError('LEDGER__CONFIRMATION_TIMEOUT', `action ${intent.key}: ${signature} is not confirmed yet`, {
-        key: intent.key,
-        signature,
-      })
-    }
-    if (status === null && (await this.#nonceMoved(intent, options)) === 'unspent') throw ambiguous(intent)
-    return undefined
+    if (landed !== undefined) return { result: landed }
+    if (status !== null && status.err === null) return { result: await this.#settle(intent, options) }
+    const state = await this.#nonceState(intent, options)
+    if (state.t === 'rival-landed') return { result: await this.#confirmRival(intent, state.rival) }
+    if (state.t === 'unchanged') return { basis: { nonce: intent.nonce as Nonce, rivals: rivalsAfter(intent) } }
+    if (state.t === 'unspent' && status === null) throw ambiguous(intent)
+    return { basis: {} }
   }
 
   /**
-   * Whether `intent`'s nonce is where it was (`unchanged`: the transaction never ran), was spent on another action
-   * confirmed in the journal (`spent`: it never can), or moved on with nothing to say what ran on it (`unspent`).
+   * Where `intent`'s nonce stands: where it was (`unchanged`: the transaction has not run yet); moved by one of its
+   * rivals that succeeded (`rival-landed`: that is the action's outcome); spent on another action confirmed in the
+   * journal, or on a rival that ran and failed (`spent`: this one never can run); or moved on with nothing to say
+   * what ran on it (`unspent`), which includes a rival the chain knows as processed only.
    */
-  async #nonceMoved(intent: IntentRecord, options: AbortOptions): Promise<'unchanged' | 'spent' | 'unspent'> {
+  async #nonceState(intent: IntentRecord, options: AbortOptions): Promise<NonceState> {
     const { nonce } = await readNonce(this.#transport, intent.nonceAccount as Address, options)
-    if (nonce === intent.nonce) return 'unchanged'
-    return this.#journal.nonceSpent(intent.nonceAccount, intent.nonce, intent.key) ? 'spent' : 'unspent'
+    if (nonce === intent.nonce) return { t: 'unchanged' }
+    if (this.#journal.nonceSpent(intent.nonceAccount, intent.nonce, intent.key)) return { t: 'spent' }
+    let state: NonceState = { t: 'unspent' }
+    let pending = false
+    for (const rival of intent.rivals ?? []) {
+      const status = await this.#transport.getSignatureStatus(rival.signature as Signature, options)
+      if (status === null) continue
+      if (status.err !== null) state = { t: 'spent' }
+      else if (status.confirmationStatus === 'processed') pending = true
+      else return { t: 'rival-landed', rival }
+    }
+    return pending ? { t: 'unspent' } : state
   }
 
   /** Journals `intent` confirmed when `status` says it ran and succeeded, and gives its result; else undefined. */
@@ -312,18 +367,32 @@ export class ActionExecutor {
     return { key: intent.key, signature: intent.signature as Signature, replayed: true, meta: intent.meta }
   }
 
+  /**
+   * Journals the action confirmed as `rival`, an earlier attempt on `intent`'s nonce that a node knows succeeded:
+   * its intent again (with its own facts, which a replay hands back), then its outcome.
+   */
+  async #confirmRival(intent: IntentRecord, rival: NonceRival): Promise<ActionResult> {
+    const { key, digest, nonceAccount, nonce } = intent
+    const { attempt, signature, meta } = rival
+    // Its signed bytes were not kept, and are never needed again: it has run.
+    await this.#journal.append({ t: 'intent', key, attempt, digest, signature, nonceAccount, nonce, wire: '', meta })
+    await this.#journal.append({ t: 'confirmed', key, attempt, signature })
+    this.#logger('action %s had landed as %s, an earlier attempt on the same nonce', key, signature)
+    return { key, signature: signature as Signature, replayed: true, meta }
+  }
+
   /** Settles an intent with no outcome: see the class comment. */
   async #settle(intent: IntentRecord, options: AbortOptions): Promise<ActionResult> {
     const signature = intent.signature as Signature
-    const transaction = transactionFromWire(new Uint8Array(getBase64Encoder().encode(intent.wire)))
     const status = await this.#transport.getSignatureStatus(signature, options)
     const landed = await this.#confirmedBy(intent, status)
     if (landed !== undefined) return landed
     if (status === null) {
-      const moved = await this.#nonceMoved(intent, options)
-      if (moved === 'unspent') throw ambiguous(intent)
-      if (moved === 'spent') {
-        // Another action of ours confirmed on this very nonce: this transaction can never have run.
+      const state = await this.#nonceState(intent, options)
+      if (state.t === 'rival-landed') return this.#confirmRival(intent, state.rival)
+      if (state.t === 'unspent') throw ambiguous(intent)
+      if (state.t === 'spent') {
+        // Another transaction ran on this very nonce (another action's, or a rival that failed): this one never can.
         const error = new LedgerError(
           'LEDGER__BLOCKHASH_EXPIRED',
           `action ${intent.key}: its nonce was spent on another`,
@@ -336,11 +405,24 @@ export class ActionExecutor {
         throw error
       }
     }
+    if (intent.wire === '') {
+      throw new LedgerError('LEDGER__CONFIRMATION_TIMEOUT', `action ${intent.key}: ${signature} is not confirmed yet`, {
+        key: intent.key,
+        signature,
+      })
+    }
     // Unknown with the nonce unchanged (never ran), processed but not confirmed, or failed: sending the same
     // bytes again lets the transport report the outcome; they cannot run twice.
     this.#logger('action %s: re-sending %s', intent.key, signature)
+    const transaction = transactionFromWire(new Uint8Array(getBase64Encoder().encode(intent.wire)))
     return this.#submit(intent, transaction, options, status !== null)
   }
+}
+
+/** The rivals of an attempt built on `intent`'s nonce: `intent`'s own, and `intent` itself (the latest kept). */
+function rivalsAfter(intent: IntentRecord): NonceRival[] {
+  const own = { attempt: intent.attempt, signature: intent.signature, meta: intent.meta }
+  return [...(intent.rivals ?? []), own].slice(-MAX_NONCE_RIVALS)
 }
 
 /** An intent the chain does not know although its nonce moved on: it may have run where no node says yet. */

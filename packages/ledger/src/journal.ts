@@ -23,6 +23,12 @@ export type JournalRecord =
       wire: string
       /** Facts the action keeps, e.g. addresses of accounts it creates. */
       meta: Record<string, string>
+      /**
+       * The key's earlier attempts built on this same nonce (absent when it was read fresh): each was refused by a
+       * node's word while its nonce stayed put, so each may still be on its way. A nonce runs one transaction, so at
+       * most one of them all lands; once the nonce has moved, the one a node knows is the action's outcome.
+       */
+      rivals?: NonceRival[]
     }
   | { t: 'confirmed'; key: string; attempt: number; signature: string }
   | { t: 'failed'; key: string; attempt: number; signature: string; code: string; retryable: boolean }
@@ -40,6 +46,13 @@ export type JournalRecord =
   | { t: 'spent'; key: string; nonceAccount: string; nonce: string }
 
 export type IntentRecord = Extract<JournalRecord, { t: 'intent' }>
+
+/** An earlier attempt of an action built on the same nonce as its latest (see {@link IntentRecord}'s `rivals`). */
+export interface NonceRival {
+  attempt: number
+  signature: string
+  meta: Record<string, string>
+}
 
 /** A record of one action's step (neither a retirement nor a spent nonce). */
 export type StepRecord = Exclude<JournalRecord, { t: 'retired' } | { t: 'spent' }>
@@ -379,9 +392,8 @@ function isJournalRecord(value: unknown): value is JournalRecord {
         typeof r.nonceAccount === 'string' &&
         typeof r.nonce === 'string' &&
         typeof r.wire === 'string' &&
-        r.meta !== null &&
-        typeof r.meta === 'object' &&
-        Object.values(r.meta as object).every((v) => typeof v === 'string')
+        isStringRecord(r.meta) &&
+        (r.rivals === undefined || (Array.isArray(r.rivals) && r.rivals.every(isNonceRival)))
       )
     case 'confirmed':
       return true
@@ -390,4 +402,14 @@ function isJournalRecord(value: unknown): value is JournalRecord {
     default:
       return false
   }
+}
+
+function isNonceRival(value: unknown): value is NonceRival {
+  if (value === null || typeof value !== 'object') return false
+  const r = value as Record<string, unknown>
+  return Number.isSafeInteger(r.attempt) && typeof r.signature === 'string' && isStringRecord(r.meta)
+}
+
+function isStringRecord(value: unknown): value is Record<string, string> {
+  return value !== null && typeof value === 'object' && Object.values(value).every((v) => typeof v === 'string')
 }

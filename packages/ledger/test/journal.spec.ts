@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { DurableLog } from '../src/durable-file.js'
 import { isLedgerError } from '../src/errors.js'
 import { ActionExecutor, actionDigest, type LedgerAction } from '../src/executor.js'
-import { JOURNAL_COMPACT_MIN_RECORDS, MAX_JOURNAL_LINE_BYTES } from '../src/constants.js'
+import { JOURNAL_COMPACT_MIN_RECORDS, MAX_JOURNAL_LINE_BYTES, MAX_NONCE_RIVALS } from '../src/constants.js'
 import { memoInstruction } from '../src/memo.js'
 import {
   compactJournal,
@@ -95,6 +95,25 @@ describe('SettlementJournal', () => {
     const error = await SettlementJournal.open(path).catch((e: unknown) => e)
     expect(isLedgerError(error, 'LEDGER__JOURNAL_CORRUPT')).toBe(true)
     expect(await readFile(path, 'utf8')).toBe(damaged)
+  })
+
+  it('should keep the rival attempts an intent names, and refuse an intent whose rivals are not attempts', async () => {
+    const path = join(dir.path, 'j.log')
+    const journal = await SettlementJournal.open(path)
+    const rivals = [{ attempt: 1, signature: 's1', meta: { vault: 'v1' } }]
+    await journal.append({ ...intent('a', 2), rivals })
+    await journal.close()
+    const reopened = await SettlementJournal.open(path)
+    expect(reopened.intent('a')?.rivals).toEqual(rivals)
+    await reopened.close()
+    await writeFile(path, '')
+    const { log } = await DurableLog.open<Record<string, unknown>>(path, {
+      corruptCode: 'LEDGER__JOURNAL_CORRUPT',
+      maxLineBytes: MAX_JOURNAL_LINE_BYTES,
+    })
+    await log.append({ ...intent('a', 2), rivals: [{ attempt: 1, signature: 's1', meta: { vault: 7 } }] })
+    await log.close()
+    await expect(SettlementJournal.open(path)).rejects.toMatchObject({ code: 'LEDGER__JOURNAL_CORRUPT' })
   })
 
   it('should refuse a record longer than a reader accepts, which would read back as damage', async () => {
@@ -449,6 +468,26 @@ describe('ActionExecutor', () => {
     expect(journal.get('a/1/payout')).toMatchObject({ t: 'confirmed', attempt: 2 })
     expect(await world.transport.getBalance(bob.address)).toBe(SOL)
     await journal.close()
+  })
+
+  it('should rebuild a refused action on the nonce it was refused on, naming the latest refused attempts', async () => {
+    const bob = await generateKeyPairSigner()
+    const tooMuch = pay('big', 100n * SOL, bob.address)
+    const refusals = MAX_NONCE_RIVALS + 2
+    for (let i = 0; i < refusals; i++) {
+      await expect(world.executor.execute(tooMuch)).rejects.toMatchObject({ code: 'LEDGER__INSUFFICIENT_FUNDS' })
+    }
+    const refused = world.journal.intent('big')!
+    expect(refused.attempt).toBe(refusals)
+    // Every attempt is on the nonce the first was built on (none ran, so none moved it), and names those before it.
+    expect(refused.rivals?.map((r) => r.attempt)).toEqual(
+      Array.from({ length: MAX_NONCE_RIVALS }, (_, i) => refusals - MAX_NONCE_RIVALS + i),
+    )
+    await world.transport.requestAirdrop(world.payer.address, (200n * SOL) as never)
+    const paid = await world.executor.execute(tooMuch)
+    expect(world.journal.intent('big')).toMatchObject({ attempt: refusals + 1, nonce: refused.nonce })
+    expect(paid.replayed).toBe(false)
+    expect(await world.transport.getBalance(bob.address)).toBe(100n * SOL)
   })
 
   it('should record a rejection so that a later attempt may build anew', async () => {

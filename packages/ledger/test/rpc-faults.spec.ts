@@ -1,9 +1,18 @@
-import { type Address, generateKeyPairSigner, lamports, type Signature } from '@solana/kit'
+import {
+  type Address,
+  generateKeyPairSigner,
+  getBase64Encoder,
+  getSignatureFromTransaction,
+  getTransactionDecoder,
+  lamports,
+  type Signature,
+} from '@solana/kit'
 import { getTransferSolInstruction } from '@solana-program/system'
 import type { Receipt } from '@tessera/core'
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { isLedgerError, isRetryableLedgerError } from '../src/errors.js'
-import { actionDigest, type LedgerAction } from '../src/executor.js'
+import { ActionExecutor, actionDigest, type LedgerAction } from '../src/executor.js'
+import { SettlementJournal } from '../src/journal.js'
 import { sendInstructions } from '../src/transaction.js'
 import { associatedTokenAddress, getTokenBalance } from '../src/token.js'
 import type { RetryEvent } from '../src/transport/retry.js'
@@ -13,6 +22,7 @@ import type { SettlementEvent } from '../src/settlement-machine.js'
 import { createWorld, SOL, tempDir, type World } from './support/fixtures.js'
 import { makeParties, makeReceipts } from './support/receipts.js'
 import { RpcDouble, type RpcFault } from './support/rpc-double.js'
+import { RpcProxy, type ProxiedRequest } from './support/rpc-proxy.js'
 import {
   createSettlementWorld,
   fundEpochVault,
@@ -31,6 +41,16 @@ function payment(world: World, key: string, to: Address): LedgerAction {
     digest: actionDigest([key]),
     instructions: () => [getTransferSolInstruction({ source: world.payer, destination: to, amount: SOL / 10n })],
   }
+}
+
+/** A JSON-RPC reply carrying `result`. */
+function jsonRpcResult(id: unknown, result: unknown): string {
+  return JSON.stringify({ jsonrpc: '2.0', id, result })
+}
+
+/** A JSON-RPC error reply. */
+function jsonRpcError(id: unknown, code: number, message: string, data?: unknown): string {
+  return JSON.stringify({ jsonrpc: '2.0', id, error: { code, message, ...(data === undefined ? {} : { data }) } })
 }
 
 describe('RpcTransport against a misbehaving endpoint', () => {
@@ -224,6 +244,117 @@ describe('RpcTransport against a misbehaving endpoint', () => {
     expect(world.executor.status('pay-bob')).toBe('confirmed')
     expect(await transport.getBalance(bob.address)).toBe(SOL / 10n)
     await world.close()
+  })
+
+  /**
+   * A world whose transport talks to the double through a proxy that can hold a payment's first copy (as a node that
+   * forwarded it to the leader and lost its reply) and land it the moment after a retry has checked the nonce: at
+   * the next request after the executor's next read of its nonce account.
+   */
+  async function racingWorld(hold: (request: ProxiedRequest) => string | undefined) {
+    let phase: 'setup' | 'hold' | 'race' = 'setup'
+    let held: string | undefined
+    let nonceRead = false
+    let nonceAccount = ''
+    const proxy = await RpcProxy.start(double.url, async (request) => {
+      if (phase === 'setup') return undefined
+      if (phase === 'hold') {
+        if (request.method !== 'sendTransaction' || held !== undefined) return hold(request)
+        held = request.body
+        return hold(request)
+      }
+      if (held !== undefined && nonceRead) {
+        await proxy.forward(held)
+        held = undefined
+      }
+      if (request.method === 'getAccountInfo' && request.params[0] === nonceAccount) nonceRead = true
+      return undefined
+    })
+    const racing = createRpcTransport({
+      url: proxy.url,
+      requestTimeoutMs: 2_000,
+      pollIntervalMs: 5,
+      retry: { attempts: 4, baseDelayMs: 5, maxDelayMs: 40 },
+    })
+    const world = await createWorld(racing)
+    nonceAccount = world.executor.nonceAccount
+    phase = 'hold'
+    return {
+      world,
+      race: () => {
+        phase = 'race'
+      },
+      close: async () => {
+        await world.close()
+        await racing.close()
+        await proxy.close()
+      },
+    }
+  }
+
+  it('should rebuild a refused payment on the nonce it held, so a late copy of the first cannot pay twice', async () => {
+    const bob = await generateKeyPairSigner()
+    // One node forwards the payment and loses its reply; the one asked refuses it in preflight.
+    const { world, race, close } = await racingWorld((request) =>
+      request.method === 'sendTransaction'
+        ? jsonRpcError(request.id, -32002, 'Transaction simulation failed', {
+            err: { InstructionError: [1, 'InvalidArgument'] },
+            logs: [],
+          })
+        : undefined,
+    )
+    const pay = payment(world, 'pay-bob', bob.address)
+    const refused = await world.executor.execute(pay).catch((e: unknown) => e)
+    expect(isLedgerError(refused, 'LEDGER__TRANSACTION_REJECTED')).toBe(true)
+    expect(world.executor.status('pay-bob')).toBe('failed')
+    const first = (refused as { context: { signature: Signature } }).context.signature
+
+    // Tried again: no node knows the first and its nonce is where it was, so a second is built, on that nonce;
+    // the first copy lands right after the check, and the second cannot run any more.
+    race()
+    const second = await world.executor.execute(pay).catch((e: unknown) => e)
+    expect(await transport.getBalance(bob.address)).toBe(SOL / 10n)
+    expect(isLedgerError(second, 'LEDGER__RECONCILE_AMBIGUOUS')).toBe(true)
+
+    // After a restart, tried again: the first attempt, named in the second's intent, is the outcome.
+    await world.journal.close()
+    const journal = await SettlementJournal.open(world.journal.path)
+    const executor = await ActionExecutor.open({ transport: world.executor.transport, journal, payer: world.payer })
+    expect(await executor.execute(pay)).toMatchObject({ signature: first, replayed: true })
+    expect(executor.status('pay-bob')).toBe('confirmed')
+    expect(await transport.getBalance(bob.address)).toBe(SOL / 10n)
+    await journal.close()
+    await close()
+  })
+
+  it('should leave a payment open, not failed, when a status poll errs after the send, and pay it once', async () => {
+    const bob = await generateKeyPairSigner()
+    let polls = 0
+    // The node takes the payment (its copy reaches the leader late); the first status poll gets an error.
+    const { world, race, close } = await racingWorld((request) => {
+      if (request.method === 'sendTransaction') {
+        const wire = getBase64Encoder().encode(request.params[0] as string)
+        return jsonRpcResult(request.id, getSignatureFromTransaction(getTransactionDecoder().decode(wire)))
+      }
+      if (request.method === 'getSignatureStatuses' && polls++ === 0) {
+        return jsonRpcError(request.id, -32000, 'Server error: try again')
+      }
+      return undefined
+    })
+    const pay = payment(world, 'pay-bob', bob.address)
+    await expect(world.executor.execute(pay)).rejects.toMatchObject({ code: 'LEDGER__RPC_ERROR' })
+    const afterError = world.executor.status('pay-bob')
+    const sent = world.journal.intent('pay-bob')?.signature
+
+    // Tried again while the first copy is on its way: it lands right after the nonce is checked.
+    race()
+    const result = await world.executor.execute(pay)
+    expect(await transport.getBalance(bob.address)).toBe(SOL / 10n)
+    // Sent, and maybe on its way, it was never taken for refused: its same bytes were looked up and sent again.
+    expect(afterError).toBe('intent')
+    expect(result.signature).toBe(sent)
+    expect(world.executor.status('pay-bob')).toBe('confirmed')
+    await close()
   })
 
   it("should build a payment anew once another action's transaction was confirmed on its nonce, and pay it once", async () => {
