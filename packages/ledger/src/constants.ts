@@ -121,6 +121,13 @@ export const SLASH_MEMO_PREFIX = 'tessera:slash:1'
 /** Memo on a retried action's transaction, `tessera:attempt:<n>`, so that it differs from the failed attempt. */
 export const ATTEMPT_MEMO_PREFIX = 'tessera:attempt'
 /**
+ * Memo on every local token mint, `tessera:mint:<random hex>`, so that a mint like an earlier one (same amount, same
+ * account, same blockhash) is a transaction of its own rather than that one again.
+ */
+export const MINT_MEMO_PREFIX = 'tessera:mint'
+/** Random bytes in a mint's memo: enough that two mints never draw the same. */
+export const MINT_MEMO_RANDOM_BYTES = 16
+/**
  * Earlier attempts an intent names as built on its own nonce (`rivals`), the latest: each costs its journal line
  * about 150 bytes, and only liveness hangs on them. All attempts on one nonce exclude each other whatever is kept;
  * a forgotten one that lands instead leaves the action `LEDGER__RECONCILE_AMBIGUOUS`, never paid twice.

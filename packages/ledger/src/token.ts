@@ -13,9 +13,11 @@ import {
   getTokenSize,
   type Mint,
 } from '@solana-program/token'
+import { bytesToHex } from '@noble/hashes/utils.js'
 import type { AbortOptions } from '@tessera/core'
-import { DEFAULT_TOKEN_DECIMALS } from './constants.js'
+import { DEFAULT_TOKEN_DECIMALS, MINT_MEMO_PREFIX, MINT_MEMO_RANDOM_BYTES } from './constants.js'
 import { isLedgerError, LedgerError } from './errors.js'
+import { memoInstruction } from './memo.js'
 import { sendInstructions } from './transaction.js'
 import type { LedgerTransport } from './transport/transport.js'
 
@@ -104,7 +106,13 @@ export async function ensureTokenAccount(
   return ata
 }
 
-/** Mints `amount` to a token account: the local token airdrop (the mint authority must sign). */
+/**
+ * Mints `amount` to a token account: the local token airdrop (the mint authority must sign). Every call mints: its
+ * transaction carries a memo drawn for the call, so a mint like an earlier one is not that one again (with the same
+ * blockhash it would be byte for byte, and a chain answers it with the earlier outcome and mints nothing). The same
+ * call's own re-sends keep its memo (see {@link sendInstructions}), so they never mint twice; a caller that calls
+ * again after an error that left the outcome unknown may.
+ */
 export async function mintTokens(
   transport: LedgerTransport,
   input: {
@@ -127,6 +135,9 @@ export async function mintTokens(
           mintAuthority: input.mintAuthority,
           amount: input.amount,
         }),
+        memoInstruction(
+          `${MINT_MEMO_PREFIX}:${bytesToHex(crypto.getRandomValues(new Uint8Array(MINT_MEMO_RANDOM_BYTES)))}`,
+        ),
       ],
     },
     options,

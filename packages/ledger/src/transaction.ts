@@ -65,7 +65,11 @@ export async function buildTransaction(input: {
 
 /**
  * Sends instructions once with a fresh blockhash: for set-up that is safe to repeat (creating accounts that a
- * second run would find existing) and needs no journal. Rebuilds once if the blockhash expired on the way.
+ * second run would find existing) and needs no journal. Rebuilds once if the blockhash expired on the way (the
+ * expired transaction can no longer run, so the rebuilt one cannot run beside it). The same instructions sent again
+ * before the blockhash moves are the same transaction, byte for byte, which a chain runs once and answers after with
+ * its outcome: that is what makes a repeated set-up safe, and why an action meant to happen at every call (a mint)
+ * must make its own instructions differ (see `mintTokens`).
  */
 export async function sendInstructions(
   transport: LedgerTransport,

@@ -93,6 +93,24 @@ describe('openLedger', () => {
     })
   }
 
+  // LiteSVM's blockhash moves only when told to: an airdrop built like the one before would be that one again.
+  it.each([
+    ['tokens', { tokens: 9n }, 9n],
+    ['lamports', { lamports: SOL }, SOL],
+  ] as const)('should add every airdrop of the same %s, also after a restart', async (unit, amounts, each) => {
+    const first = await openLedger({ dataDir: dir.path })
+    const start = (await first.balance())[unit]
+    await first.airdrop(amounts)
+    await first.airdrop(amounts)
+    expect((await first.balance())[unit]).toBe(start + 2n * each)
+    await first.close()
+
+    const second = await openLedger({ dataDir: dir.path })
+    await second.airdrop(amounts)
+    expect((await second.balance())[unit]).toBe(start + 3n * each)
+    await second.close()
+  })
+
   it("should refuse, before paying a fee, a token airdrop past what the mint's supply counts", async () => {
     const ledger = await openLedger({ dataDir: dir.path })
     try {

@@ -251,7 +251,17 @@ export class LiteSvmTransport implements LedgerTransport {
 
   async requestAirdrop(address: Address, amount: Lamports, options: AbortOptions = {}): Promise<void> {
     await this.#exclusive(options, async () => {
-      const result = this.svm.airdrop(address, amount)
+      let result = this.svm.airdrop(address, amount)
+      // The faucet signs its transfer on the latest blockhash, which LiteSVM moves only when told to: an airdrop of
+      // the amount asked before is that very transaction, refused as processed. Each call asks for a new airdrop (none
+      // retries one), so the blockhash is moved and the faucet signs another.
+      if (
+        result instanceof FailedTransactionMetadata &&
+        transactionErrorJsonFromLiteSvm(result.err()) === 'AlreadyProcessed'
+      ) {
+        this.svm.expireBlockhash()
+        result = this.svm.airdrop(address, amount)
+      }
       if (result === null || result instanceof FailedTransactionMetadata) {
         throw new LedgerError('LEDGER__AIRDROP_UNAVAILABLE', `LiteSVM refused to airdrop to ${address}`, {
           address,
