@@ -53,6 +53,10 @@ export const NODE_ERROR_CODES = [
   // libp2p could not listen on a configured listen address (a port taken, an address not this machine's); its context
   // names them (`addresses`) and why (`reasons`).
   'NODE__LISTEN_FAILED',
+  // A control API path was asked with a method it does not take (HTTP 405; its `allow` lists those it takes).
+  'NODE__API_METHOD_NOT_ALLOWED',
+  // A control API request body was not sent as the media type its route reads (HTTP 415).
+  'NODE__API_UNSUPPORTED_MEDIA_TYPE',
 ] as const
 
 /** A code raised by `@tessera/node`. */

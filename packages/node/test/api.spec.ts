@@ -15,7 +15,7 @@ import { describe, expect, it, vi } from 'vitest'
 import { DEFAULT_JOBS_LISTED, type JobRequest, MAX_JOBS_LISTED, type NodeOperations } from '../src/api/contract.js'
 import { ApiClient } from '../src/api/client.js'
 import { ApiServer } from '../src/api/server.js'
-import { MAX_API_BODY_BYTES } from '../src/constants.js'
+import { MAX_API_BODY_BYTES, MAX_INPUT_BYTES } from '../src/constants.js'
 import { reportError } from '../src/cli/errors.js'
 import { initDataDir, resolveDataDir } from '../src/data-dir.js'
 import { isNodeErrorCode, NodeError } from '../src/errors.js'
@@ -122,6 +122,28 @@ async function withServer(
   }
 }
 
+/**
+ * Sends `text` on a raw connection to `port` and resolves to all the node answered, once it closes the connection
+ * or `waitMs` has passed (what came by then). The connection is left open for writing: a body the request declares
+ * is never sent unless `text` holds it.
+ */
+function rawExchange(port: number, text: string, waitMs = 3_000): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    let reply = ''
+    const socket = connect(port, '127.0.0.1', () => socket.write(text))
+    const timer = setTimeout(() => {
+      socket.destroy()
+      resolve(reply)
+    }, waitMs)
+    socket.on('data', (d) => (reply += d.toString()))
+    socket.on('close', () => {
+      clearTimeout(timer)
+      resolve(reply)
+    })
+    socket.on('error', reject)
+  })
+}
+
 describe('control API', () => {
   it('should route authorised calls and validate requests and replies', async () => {
     const ops = fakeOps()
@@ -184,7 +206,7 @@ describe('control API', () => {
       const cancelByGet = await fetch(`http://127.0.0.1:${port}/v1/jobs/job-1/cancel`, {
         headers: { authorization: `Bearer ${TOKEN}` },
       })
-      expect(cancelByGet.status).toBe(404)
+      expect(cancelByGet.status).toBe(405)
       expect(ops.cancelled).toEqual(['job-1'])
       expect(await client.deleteJob('job-0')).toEqual({ jobId: 'job-0', blobsDeleted: 2 })
       await expect(client.deleteJob('job-1')).rejects.toMatchObject({ code: 'NODE__JOB_NOT_ENDED' })
@@ -303,7 +325,7 @@ describe('control API', () => {
       for (const [body, message] of cases) {
         const res = await fetch(`http://127.0.0.1:${port}/v1/jobs`, {
           method: 'POST',
-          headers: { authorization: `Bearer ${TOKEN}` },
+          headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
           body: JSON.stringify(body),
         })
         expect(res.status, JSON.stringify(body)).toBe(400)
@@ -330,7 +352,7 @@ describe('control API', () => {
         // Before, the order went on to the scheduler, which refused it only after its inputs were uploaded.
         const res = await fetch(`http://127.0.0.1:${port}/v1/jobs`, {
           method: 'POST',
-          headers: { authorization: `Bearer ${TOKEN}` },
+          headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
           body: JSON.stringify({ ...job, inference: bad }),
         })
         expect(res.status, JSON.stringify(bad)).toBe(400)
@@ -353,7 +375,7 @@ describe('control API', () => {
       for (const flopsPerItem of [0, 1.5, MAX_FLOPS_PER_TASK + 1, '1000']) {
         const res = await fetch(`http://127.0.0.1:${port}/v1/jobs`, {
           method: 'POST',
-          headers: { authorization: `Bearer ${TOKEN}` },
+          headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
           body: JSON.stringify({ ...job, inference: { ...inference, flopsPerItem } }),
         })
         expect(res.status, String(flopsPerItem)).toBe(400)
@@ -421,6 +443,121 @@ describe('control API', () => {
       })
       expect(reply).toMatch(/^HTTP\/1\.1 400/)
       expect(reply).toMatch(/NODE__API_MALFORMED_REQUEST/)
+    })
+  })
+
+  it('should answer a method a path does not take with 405 and the methods it takes, not 404', async () => {
+    const ops = fakeOps()
+    await withServer(ops, async (_client, port) => {
+      const auth = { authorization: `Bearer ${TOKEN}` }
+      for (const [method, path, allow, headers] of [
+        ['PUT', '/v1/status', 'GET, HEAD', auth],
+        ['DELETE', '/v1/wallet', 'GET, HEAD', auth],
+        ['GET', '/v1/jobs/job-1/cancel', 'POST', auth],
+        ['PUT', '/v1/jobs/job-1', 'GET, HEAD, DELETE', auth],
+        ['DELETE', '/v1/jobs', 'GET, HEAD, POST', auth],
+        // Open to scrapers, so its methods are told without the token.
+        ['POST', '/metrics', 'GET, HEAD', {}],
+      ] as const) {
+        const res = await fetch(`http://127.0.0.1:${port}${path}`, { method, headers })
+        expect({ method, path, status: res.status, allow: res.headers.get('allow') }).toEqual({
+          method,
+          path,
+          status: 405,
+          allow,
+        })
+        expect(((await res.json()) as { error: { code: string } }).error.code).toBe('NODE__API_METHOD_NOT_ALLOWED')
+      }
+      expect(ops.cancelled).toEqual([])
+      expect(isNodeErrorCode('NODE__API_METHOD_NOT_ALLOWED')).toBe(true)
+      // A path no route has is still 404; and without the token a /v1 path tells nothing but 401.
+      expect((await fetch(`http://127.0.0.1:${port}/v1/nothing`, { headers: auth })).status).toBe(404)
+      expect((await fetch(`http://127.0.0.1:${port}/v1/status`, { method: 'PUT' })).status).toBe(401)
+    })
+  })
+
+  it('should ask a caller without the token for one as RFC 6750 says, and take the scheme in any case', async () => {
+    await withServer(fakeOps(), async (_client, port) => {
+      const status = (authorization?: string) =>
+        fetch(`http://127.0.0.1:${port}/v1/status`, authorization === undefined ? {} : { headers: { authorization } })
+      const none = await status()
+      expect(none.status).toBe(401)
+      expect(none.headers.get('www-authenticate')).toBe('Bearer realm="tessera"')
+      const wrong = await status(`Bearer ${'b'.repeat(48)}`)
+      expect(wrong.status).toBe(401)
+      expect(wrong.headers.get('www-authenticate')).toBe('Bearer realm="tessera", error="invalid_token"')
+      // The scheme is a token matched in any case (RFC 9110, section 11.1).
+      for (const scheme of ['bearer', 'BEARER', 'Bearer']) expect((await status(`${scheme} ${TOKEN}`)).status).toBe(200)
+      expect((await status(`Basic ${TOKEN}`)).status).toBe(401)
+    })
+  })
+
+  it('should refuse a JSON body sent as another media type with 415, before reading it', async () => {
+    const ops = fakeOps()
+    const airdrop = vi.spyOn(ops, 'airdrop')
+    await withServer(ops, async (client, port) => {
+      const send = (contentType?: string) =>
+        fetch(`http://127.0.0.1:${port}/v1/wallet/airdrop`, {
+          method: 'POST',
+          headers: {
+            authorization: `Bearer ${TOKEN}`,
+            ...(contentType !== undefined ? { 'content-type': contentType } : {}),
+          },
+          body: new TextEncoder().encode(JSON.stringify({ amount: '1' })),
+        })
+      // A page may send the first two cross-origin without asking the node first.
+      for (const contentType of ['text/plain', 'application/x-www-form-urlencoded', undefined]) {
+        const res = await send(contentType)
+        expect({ contentType, status: res.status }).toEqual({ contentType, status: 415 })
+        expect(res.headers.get('accept-post')).toBe('application/json')
+        expect(((await res.json()) as { error: { code: string } }).error.code).toBe('NODE__API_UNSUPPORTED_MEDIA_TYPE')
+      }
+      expect(airdrop).not.toHaveBeenCalled()
+      for (const contentType of ['application/json; charset=utf-8', 'Application/JSON']) {
+        expect((await send(contentType)).status).toBe(200)
+      }
+      expect(await client.airdrop(5n)).toMatchObject({ tokens: '3' })
+      expect(airdrop).toHaveBeenCalledTimes(3)
+    })
+  })
+
+  it('should answer HEAD as it answers GET, without the body', async () => {
+    await withServer(fakeOps(), async (_client, port) => {
+      const got = await fetch(`http://127.0.0.1:${port}/metrics`)
+      const body = await got.text()
+      // Before, HEAD /metrics was refused as a /v1 route without the token.
+      const head = await fetch(`http://127.0.0.1:${port}/metrics`, { method: 'HEAD' })
+      expect(head.status).toBe(200)
+      expect(head.headers.get('content-type')).toBe(got.headers.get('content-type'))
+      expect(head.headers.get('content-length')).toBe(String(Buffer.byteLength(body)))
+      expect(await head.text()).toBe('')
+      const status = await fetch(`http://127.0.0.1:${port}/v1/status`, {
+        method: 'HEAD',
+        headers: { authorization: `Bearer ${TOKEN}` },
+      })
+      expect(status.status).toBe(200)
+      expect(await status.text()).toBe('')
+    })
+  })
+
+  it('should refuse a body that declares more than its bound with 413 at once, without waiting for it', async () => {
+    await withServer(fakeOps(), async (_client, port) => {
+      for (const [method, path, max] of [
+        ['POST', '/v1/jobs', MAX_API_BODY_BYTES],
+        ['PUT', '/v1/blobs', MAX_INPUT_BYTES],
+      ] as const) {
+        const started = Date.now()
+        const reply = await rawExchange(
+          port,
+          `${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Bearer ${TOKEN}\r\n` +
+            `Content-Type: application/json\r\nContent-Length: ${max + 1}\r\n\r\n`,
+        )
+        expect(reply, path).toMatch(/^HTTP\/1\.1 413 /)
+        expect(reply).toMatch(/NODE__API_BODY_TOO_LARGE/)
+        // The node closed the connection, rather than read what it would refuse.
+        expect(reply).toMatch(/\r\nconnection: close\r\n/i)
+        expect(Date.now() - started).toBeLessThan(2_000)
+      }
     })
   })
 

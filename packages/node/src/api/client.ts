@@ -215,7 +215,11 @@ export class ApiClient {
     try {
       res = await fetch(`${this.#base}${path}`, {
         method,
-        headers: { authorization: `Bearer ${this.#token}` },
+        // A string body is JSON here; bytes (a blob) go as they are.
+        headers: {
+          authorization: `Bearer ${this.#token}`,
+          ...(typeof body === 'string' ? { 'content-type': 'application/json' } : {}),
+        },
         ...(body !== undefined ? { body: body as RequestInit['body'] } : {}),
         signal,
       })

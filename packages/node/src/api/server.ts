@@ -171,6 +171,8 @@ const STATUS_OF_CODE: Readonly<Record<string, number>> = {
   // Inputs that fail alike at every parse (a parser throws on them, or they need more heap than a parse may take).
   NODE__INPUT_UNPARSEABLE: 400,
   NODE__API_BODY_TOO_LARGE: 413,
+  NODE__API_METHOD_NOT_ALLOWED: 405,
+  NODE__API_UNSUPPORTED_MEDIA_TYPE: 415,
   // The job is there, but not in the state the call needs (still running, not complete).
   NODE__JOB_NOT_ENDED: 409,
   NODE__JOB_NOT_COMPLETE: 409,
@@ -194,12 +196,26 @@ function statusOf(e: unknown): number {
   return 500
 }
 
+/** The length a request declares for its body, or undefined when it declares none (a chunked body). */
+function declaredLength(req: IncomingMessage): number | undefined {
+  const header = req.headers['content-length']
+  // Node refuses a request whose Content-Length is not digits, so this is a number.
+  return header === undefined ? undefined : Number(header)
+}
+
+/**
+ * A request's body, at most `max` bytes: one that declares more is refused before any of it is read, as is one that
+ * sends more than it may.
+ */
 async function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
+  const tooLarge = (): NodeError =>
+    new NodeError('NODE__API_BODY_TOO_LARGE', `request body exceeds ${max} bytes`, { max })
+  if ((declaredLength(req) ?? 0) > max) throw tooLarge()
   const chunks: Buffer[] = []
   let size = 0
   for await (const chunk of req) {
     size += (chunk as Buffer).byteLength
-    if (size > max) throw new NodeError('NODE__API_BODY_TOO_LARGE', `request body exceeds ${max} bytes`, { max })
+    if (size > max) throw tooLarge()
     chunks.push(chunk as Buffer)
   }
   return Buffer.concat(chunks)
@@ -213,6 +229,25 @@ function parseJson<T>(body: Buffer, schema: z.ZodType<T>): T {
     throw new NodeError('NODE__API_MALFORMED_REQUEST', 'request body is not JSON', {})
   }
   return validate(value, schema, 'body')
+}
+
+/** The media type of the JSON bodies the API takes; a parameter (`; charset=utf-8`) may follow it. */
+const JSON_MEDIA_TYPE = 'application/json'
+
+/**
+ * A JSON request body checked against `schema`. One sent as another media type (a form, text) is refused unread: a
+ * browser sends those cross-origin without asking first, and the API takes nothing a page may send unasked.
+ */
+async function readJsonBody<T>(req: IncomingMessage, schema: z.ZodType<T>): Promise<T> {
+  const contentType = req.headers['content-type']
+  if (contentType?.split(';', 1)[0]?.trim().toLowerCase() !== JSON_MEDIA_TYPE) {
+    throw new NodeError(
+      'NODE__API_UNSUPPORTED_MEDIA_TYPE',
+      `the request body must be sent as Content-Type: ${JSON_MEDIA_TYPE}${contentType !== undefined ? `, not ${contentType}` : ''}`,
+      { contentType: contentType ?? null },
+    )
+  }
+  return parseJson(await readBody(req, MAX_API_BODY_BYTES), schema)
 }
 
 /** A query string's parameters checked against `schema`; a parameter given twice is refused, not guessed at. */
@@ -236,9 +271,151 @@ function validate<T>(value: unknown, schema: z.ZodType<T>, what: string): T {
   return parsed.data
 }
 
-function sendJson(res: ServerResponse, status: number, value: unknown): void {
+/**
+ * Answers with `body`. A request whose body was not read in full (refused before it was) closes its connection after
+ * the reply: left open, the rest of that body would be read as the next request, for as long as its sender likes.
+ */
+function send(res: ServerResponse, status: number, headers: Record<string, string>, body: string | Uint8Array): void {
+  if (!res.req.complete) res.setHeader('connection', 'close')
+  // A HEAD request is answered as its GET is, without the body (Node drops it), but with the length it would have.
+  res.writeHead(status, { ...headers, 'content-length': String(Buffer.byteLength(body)) }).end(body)
+}
+
+function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))
-  res.writeHead(status, { 'content-type': 'application/json' }).end(text)
+  send(res, status, { ...headers, 'content-type': JSON_MEDIA_TYPE }, text)
+}
+
+/** The realm the API's bearer tokens are for (RFC 6750's `WWW-Authenticate: Bearer realm=…`). */
+const AUTH_REALM = 'tessera'
+
+/** Headers a refusal carries beyond its JSON body: how to authenticate (401), which methods a path takes (405). */
+function refusalHeaders(e: unknown): Record<string, string> {
+  if (!isTesseraError(e)) return {}
+  if (e.code === 'NODE__API_UNAUTHORISED') {
+    // A token that was sent and is wrong is told from none sent (RFC 6750, section 3.1).
+    const error = e.context['tokenSent'] === true ? ', error="invalid_token"' : ''
+    return { 'www-authenticate': `Bearer realm="${AUTH_REALM}"${error}` }
+  }
+  if (e.code === 'NODE__API_METHOD_NOT_ALLOWED') return { allow: (e.context['allow'] as string[]).join(', ') }
+  if (e.code === 'NODE__API_UNSUPPORTED_MEDIA_TYPE') return { 'accept-post': JSON_MEDIA_TYPE }
+  return {}
+}
+
+/** What a route is handed: the request, its reply, its path's parameters (decoded) and its query. */
+interface RouteCall {
+  req: IncomingMessage
+  res: ServerResponse
+  params: string[]
+  query: URLSearchParams
+  options: AbortOptions
+}
+
+/** One route of the control API. */
+interface Route {
+  method: 'GET' | 'PUT' | 'POST' | 'DELETE'
+  /** The whole path; its groups are the route's parameters. */
+  path: RegExp
+  /** Served without the token: only `/metrics`, which Prometheus scrapes. */
+  open?: boolean
+  answer: (call: RouteCall) => Promise<void>
+}
+
+/** A job's id in a path. */
+const JOB_ID = '([^/]{1,128})'
+
+/** Every route of the API, answered by `ops`. A GET route answers HEAD too. */
+function apiRoutes(ops: NodeOperations): readonly Route[] {
+  return [
+    {
+      method: 'GET',
+      path: /^\/metrics$/,
+      open: true,
+      answer: async ({ res, options }) =>
+        send(res, 200, { 'content-type': 'text/plain; version=0.0.4' }, await ops.prometheusText(options)),
+    },
+    {
+      method: 'GET',
+      path: /^\/v1\/status$/,
+      answer: async ({ res, options }) => sendJson(res, 200, await ops.status(options)),
+    },
+    {
+      method: 'PUT',
+      path: /^\/v1\/blobs$/,
+      answer: async ({ req, res, options }) =>
+        sendJson(res, 200, { cid: await ops.putBlob(await readBody(req, MAX_INPUT_BYTES), options) }),
+    },
+    {
+      method: 'GET',
+      path: /^\/v1\/jobs$/,
+      answer: async ({ res, query, options }) => {
+        const { limit } = parseQuery(query, jobListQuerySchema)
+        sendJson(res, 200, { jobs: await ops.listJobs(limit, options) })
+      },
+    },
+    {
+      method: 'POST',
+      path: /^\/v1\/jobs$/,
+      answer: async ({ req, res, options }) => {
+        const request = (await readJsonBody(req, jobRequestSchema)) as JobRequest
+        sendJson(res, 200, await ops.submitJob(request, options))
+      },
+    },
+    {
+      method: 'GET',
+      path: new RegExp(`^/v1/jobs/${JOB_ID}$`),
+      answer: async ({ res, params: [id], options }) => sendJson(res, 200, await ops.jobStatus(id as string, options)),
+    },
+    {
+      method: 'DELETE',
+      path: new RegExp(`^/v1/jobs/${JOB_ID}$`),
+      answer: async ({ res, params: [id], options }) => sendJson(res, 200, await ops.deleteJob(id as string, options)),
+    },
+    {
+      method: 'POST',
+      path: new RegExp(`^/v1/jobs/${JOB_ID}/cancel$`),
+      answer: async ({ res, params: [id], options }) => sendJson(res, 200, await ops.cancelJob(id as string, options)),
+    },
+    {
+      method: 'GET',
+      path: new RegExp(`^/v1/jobs/${JOB_ID}/output$`),
+      answer: async ({ res, params: [id], query, options }) => {
+        const output = parseQuery(query, jobOutputQuerySchema)
+        sendJson(res, 200, await ops.jobOutput(id as string, output, options))
+      },
+    },
+    {
+      method: 'GET',
+      path: new RegExp(`^/v1/jobs/${JOB_ID}/output/([^/]{1,256})$`),
+      answer: async ({ res, params: [id, name], query, options }) => {
+        if (!OUTPUT_FILE_NAME.test(name as string)) {
+          throw new NodeError('NODE__API_MALFORMED_REQUEST', `${JSON.stringify(name)} is not an output file name`, {})
+        }
+        const output = parseQuery(query, jobOutputQuerySchema)
+        const reply = await ops.jobOutputFile(id as string, name as string, output, options)
+        // Bytes as they are: a file past what a JSON string holds (an 8K frame's OpenEXR) still fits a reply.
+        send(
+          res,
+          200,
+          { 'content-type': reply.contentType, 'content-disposition': `attachment; filename="${name}"` },
+          reply.bytes,
+        )
+      },
+    },
+    {
+      method: 'GET',
+      path: /^\/v1\/wallet$/,
+      answer: async ({ res, options }) => sendJson(res, 200, await ops.wallet(options)),
+    },
+    {
+      method: 'POST',
+      path: /^\/v1\/wallet\/airdrop$/,
+      answer: async ({ req, res, options }) => {
+        const { amount } = await readJsonBody(req, airdropSchema)
+        sendJson(res, 200, await ops.airdrop(BigInt(amount), options))
+      },
+    },
+  ]
 }
 
 /**
@@ -247,13 +424,13 @@ function sendJson(res: ServerResponse, status: number, value: unknown): void {
  */
 export class ApiServer {
   readonly #server: Server
-  readonly #ops: NodeOperations
+  readonly #routes: readonly Route[]
   readonly #token: Buffer
   readonly #listenOn: { host: string; port: number }
   readonly #logger: Pick<Logger, 'error'>
 
   constructor(ops: NodeOperations, options: ApiServerOptions) {
-    this.#ops = ops
+    this.#routes = apiRoutes(ops)
     if (options.token.length < MIN_API_TOKEN_LENGTH) {
       throw new NodeError(
         'NODE__INVALID_CONFIG',
@@ -298,7 +475,7 @@ export class ApiServer {
           code: 'NODE__INTERNAL' satisfies NodeErrorCode,
           message: `the node failed on this request; its log has the cause under request id ${requestId}`,
         }
-    sendJson(res, status, { error: { ...error, ...(requestId !== undefined ? { requestId } : {}) } })
+    sendJson(res, status, { error: { ...error, ...(requestId !== undefined ? { requestId } : {}) } }, refusalHeaders(e))
   }
 
   /**
@@ -343,10 +520,15 @@ export class ApiServer {
     await new Promise<void>((resolve) => this.#server.close(() => resolve()))
   }
 
-  #authorised(req: IncomingMessage): boolean {
-    const header = req.headers.authorization ?? ''
-    const given = Buffer.from(header.startsWith('Bearer ') ? header.slice(7) : '')
-    return given.byteLength === this.#token.byteLength && timingSafeEqual(given, this.#token)
+  /**
+   * Refuses a request without this node's token (`NODE__API_UNAUTHORISED`). The scheme is matched in any case
+   * (RFC 9110, section 11.1), the token in constant time.
+   */
+  #authorise(req: IncomingMessage): void {
+    const header = req.headers.authorization
+    const given = Buffer.from(/^bearer +(\S+) *$/i.exec(header ?? '')?.[1] ?? '')
+    if (given.byteLength === this.#token.byteLength && timingSafeEqual(given, this.#token)) return
+    throw new NodeError('NODE__API_UNAUTHORISED', 'missing or wrong API token', { tokenSent: header !== undefined })
   }
 
   async #route(req: IncomingMessage, res: ServerResponse, options: AbortOptions): Promise<void> {
@@ -357,63 +539,22 @@ export class ApiServer {
       throw new NodeError('NODE__API_MALFORMED_REQUEST', 'the request target is not a URL path', {}, { cause })
     }
     const path = url.pathname
-    if (req.method === 'GET' && path === '/metrics') {
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(await this.#ops.prometheusText(options))
-      return
+    const routes = this.#routes.filter((route) => route.path.test(path))
+    // Which routes there are is no secret, but what a path takes is told only to a caller with the token.
+    if (routes.length === 0 || routes.some((route) => route.open !== true)) this.#authorise(req)
+    if (routes.length === 0) {
+      throw new NodeError('NODE__API_NOT_FOUND', `no route ${req.method} ${path}`, { method: req.method, path })
     }
-    if (!this.#authorised(req)) {
-      throw new NodeError('NODE__API_UNAUTHORISED', 'missing or wrong API token', {})
+    const route = routes.find((r) => r.method === (req.method === 'HEAD' ? 'GET' : req.method))
+    if (route === undefined) {
+      const allow = routes.flatMap((r) => (r.method === 'GET' ? ['GET', 'HEAD'] : [r.method]))
+      throw new NodeError('NODE__API_METHOD_NOT_ALLOWED', `${path} takes ${allow.join(', ')}, not ${req.method}`, {
+        method: req.method,
+        path,
+        allow,
+      })
     }
-    const job = /^\/v1\/jobs\/([^/]{1,128})(\/output|\/cancel)?$/.exec(path)
-    const file = /^\/v1\/jobs\/([^/]{1,128})\/output\/([^/]{1,256})$/.exec(path)
-    if (req.method === 'GET' && path === '/v1/status') return sendJson(res, 200, await this.#ops.status(options))
-    if (req.method === 'PUT' && path === '/v1/blobs') {
-      const cid = await this.#ops.putBlob(await readBody(req, MAX_INPUT_BYTES), options)
-      return sendJson(res, 200, { cid })
-    }
-    if (req.method === 'GET' && path === '/v1/jobs') {
-      const { limit } = parseQuery(url.searchParams, jobListQuerySchema)
-      return sendJson(res, 200, { jobs: await this.#ops.listJobs(limit, options) })
-    }
-    if (req.method === 'POST' && job !== null && job[2] === '/cancel') {
-      return sendJson(res, 200, await this.#ops.cancelJob(decodePathSegment(job[1] as string), options))
-    }
-    if (req.method === 'DELETE' && job !== null && job[2] === undefined) {
-      return sendJson(res, 200, await this.#ops.deleteJob(decodePathSegment(job[1] as string), options))
-    }
-    if (req.method === 'POST' && path === '/v1/jobs') {
-      const request = parseJson(await readBody(req, MAX_API_BODY_BYTES), jobRequestSchema) as JobRequest
-      return sendJson(res, 200, await this.#ops.submitJob(request, options))
-    }
-    if (req.method === 'GET' && file !== null) {
-      const id = decodePathSegment(file[1] as string)
-      const name = decodePathSegment(file[2] as string)
-      if (!OUTPUT_FILE_NAME.test(name)) {
-        throw new NodeError('NODE__API_MALFORMED_REQUEST', `${JSON.stringify(name)} is not an output file name`, {})
-      }
-      const output = parseQuery(url.searchParams, jobOutputQuerySchema)
-      const reply = await this.#ops.jobOutputFile(id, name, output, options)
-      // Bytes as they are: a file past what a JSON string holds (an 8K frame's OpenEXR) still fits a reply.
-      res
-        .writeHead(200, {
-          'content-type': reply.contentType,
-          'content-length': reply.bytes.byteLength,
-          'content-disposition': `attachment; filename="${name}"`,
-        })
-        .end(reply.bytes)
-      return
-    }
-    if (req.method === 'GET' && job !== null && job[2] !== '/cancel') {
-      const id = decodePathSegment(job[1] as string)
-      if (job[2] === undefined) return sendJson(res, 200, await this.#ops.jobStatus(id, options))
-      const output = parseQuery(url.searchParams, jobOutputQuerySchema)
-      return sendJson(res, 200, await this.#ops.jobOutput(id, output, options))
-    }
-    if (req.method === 'GET' && path === '/v1/wallet') return sendJson(res, 200, await this.#ops.wallet(options))
-    if (req.method === 'POST' && path === '/v1/wallet/airdrop') {
-      const { amount } = parseJson(await readBody(req, MAX_API_BODY_BYTES), airdropSchema)
-      return sendJson(res, 200, await this.#ops.airdrop(BigInt(amount), options))
-    }
-    throw new NodeError('NODE__API_NOT_FOUND', `no route ${req.method} ${path}`, { method: req.method, path })
+    const params = (route.path.exec(path) as RegExpExecArray).slice(1).map(decodePathSegment)
+    await route.answer({ req, res, params, query: url.searchParams, options })
   }
 }
