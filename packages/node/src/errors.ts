@@ -57,6 +57,10 @@ export const NODE_ERROR_CODES = [
   'NODE__API_METHOD_NOT_ALLOWED',
   // A control API request body was not sent as the media type its route reads (HTTP 415).
   'NODE__API_UNSUPPORTED_MEDIA_TYPE',
+  // A control API request named a Host that is not the node's (a DNS-rebinding page's name; HTTP 403).
+  'NODE__API_HOST_REFUSED',
+  // A control API request carried an Origin: a web page's, which the API never answers (HTTP 403).
+  'NODE__API_ORIGIN_REFUSED',
 ] as const
 
 /** A code raised by `@tessera/node`. */

@@ -434,7 +434,9 @@ describe('control API', () => {
       })
       const reply = await new Promise<string>((resolve, reject) => {
         const socket = connect(port, '127.0.0.1', () => {
-          socket.end(`GET http://[x/v1/status HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\n\r\n`)
+          socket.end(
+            `GET http://[x/v1/status HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Bearer ${TOKEN}\r\n\r\n`,
+          )
         })
         let text = ''
         socket.on('data', (d) => (text += d.toString()))
@@ -558,6 +560,45 @@ describe('control API', () => {
         expect(reply).toMatch(/\r\nconnection: close\r\n/i)
         expect(Date.now() - started).toBeLessThan(2_000)
       }
+    })
+  })
+
+  it('should answer no web page: a Host not its own, or any Origin, is refused with 403, /metrics included', async () => {
+    await withServer(fakeOps(), async (_client, port) => {
+      const ask = (path: string, headers: string) =>
+        rawExchange(
+          port,
+          `GET ${path} HTTP/1.1\r\n${headers}Authorization: Bearer ${TOKEN}\r\nConnection: close\r\n\r\n`,
+        )
+      // A page at a name its attacker's DNS points at 127.0.0.1 (DNS rebinding): before, it read /metrics and more.
+      for (const host of [
+        `evil.example:${port}`,
+        `localhost.evil.example:${port}`,
+        'localhost',
+        `localhost:${port + 1}`,
+      ]) {
+        for (const path of ['/metrics', '/v1/status']) {
+          const reply = await ask(path, `Host: ${host}\r\n`)
+          expect(reply, `${host} ${path}`).toMatch(/^HTTP\/1\.1 403 /)
+          expect(reply).toMatch(/"code":"NODE__API_HOST_REFUSED"/)
+        }
+      }
+      for (const host of [`localhost:${port}`, `LocalHost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`]) {
+        expect(await ask('/v1/status', `Host: ${host}\r\n`), host).toMatch(/^HTTP\/1\.1 200 /)
+      }
+      // A browser's request: cross-origin, a preflight, or a page on the node's own origin.
+      for (const origin of ['http://evil.example', `http://127.0.0.1:${port}`, 'null']) {
+        const reply = await ask('/metrics', `Host: 127.0.0.1:${port}\r\nOrigin: ${origin}\r\n`)
+        expect(reply, origin).toMatch(/^HTTP\/1\.1 403 /)
+        expect(reply).toMatch(/"code":"NODE__API_ORIGIN_REFUSED"/)
+      }
+      const preflight = await rawExchange(
+        port,
+        `OPTIONS /v1/status HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nOrigin: http://evil.example\r\n` +
+          'Access-Control-Request-Method: GET\r\nAccess-Control-Request-Headers: authorization\r\nConnection: close\r\n\r\n',
+      )
+      expect(preflight).toMatch(/^HTTP\/1\.1 403 .*NODE__API_ORIGIN_REFUSED/s)
+      expect(preflight).not.toMatch(/access-control-allow/i)
     })
   })
 

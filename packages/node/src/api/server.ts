@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { type AddressInfo, isIP } from 'node:net'
 import { randomUUID, timingSafeEqual } from 'node:crypto'
 import {
   AbortError,
@@ -172,6 +172,8 @@ const STATUS_OF_CODE: Readonly<Record<string, number>> = {
   NODE__INPUT_UNPARSEABLE: 400,
   NODE__API_BODY_TOO_LARGE: 413,
   NODE__API_METHOD_NOT_ALLOWED: 405,
+  NODE__API_HOST_REFUSED: 403,
+  NODE__API_ORIGIN_REFUSED: 403,
   NODE__API_UNSUPPORTED_MEDIA_TYPE: 415,
   // The job is there, but not in the state the call needs (still running, not complete).
   NODE__JOB_NOT_ENDED: 409,
@@ -284,6 +286,13 @@ function send(res: ServerResponse, status: number, headers: Record<string, strin
 function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))
   send(res, status, { ...headers, 'content-type': JSON_MEDIA_TYPE }, text)
+}
+
+/** A Host header's name (lower case, an IPv6 address without its brackets) and port (80 when it names none). */
+function parseHostHeader(host: string): { name: string; port: number } | undefined {
+  const parts = /^(?:\[([0-9a-f:.]+)\]|([^:[\]]+))(?::(\d{1,5}))?$/i.exec(host)
+  if (parts === null) return undefined
+  return { name: (parts[1] ?? parts[2] ?? '').toLowerCase(), port: Number(parts[3] ?? 80) }
 }
 
 /** The realm the API's bearer tokens are for (RFC 6750's `WWW-Authenticate: Bearer realm=…`). */
@@ -427,6 +436,8 @@ export class ApiServer {
   readonly #routes: readonly Route[]
   readonly #token: Buffer
   readonly #listenOn: { host: string; port: number }
+  /** The names a request's Host may give besides an IP address: `localhost` and the configured host. */
+  readonly #hostNames: ReadonlySet<string>
   readonly #logger: Pick<Logger, 'error'>
 
   constructor(ops: NodeOperations, options: ApiServerOptions) {
@@ -450,6 +461,7 @@ export class ApiServer {
       this.#route(req, res, { signal: request.signal }).catch((e: unknown) => this.#fail(req, res, e))
     })
     this.#listenOn = { host: options.host, port: options.port }
+    this.#hostNames = new Set(['localhost', options.host.toLowerCase()])
     this.#logger = options.logger ?? createLogger('error', 'tessera:api')
   }
 
@@ -521,6 +533,34 @@ export class ApiServer {
   }
 
   /**
+   * Refuses a request a web page may have sent. One with an Origin is a browser's (the API has no browser clients,
+   * and a page must read nothing from it, `/metrics` included): `NODE__API_ORIGIN_REFUSED`. One whose Host is not
+   * this node's (`localhost`, the configured host or an IP address, at the port it listens on) may be a page whose
+   * name its attacker's DNS points at loopback (DNS rebinding): `NODE__API_HOST_REFUSED`. An IP address is taken
+   * whichever it is, as rebinding needs a name: a page at an address is that address's, not the attacker's.
+   */
+  #checkCaller(req: IncomingMessage): void {
+    const origin = req.headers.origin
+    if (origin !== undefined) {
+      throw new NodeError(
+        'NODE__API_ORIGIN_REFUSED',
+        `the control API answers no web page (this request came from ${origin})`,
+        { origin },
+      )
+    }
+    const host = parseHostHeader(req.headers.host ?? '')
+    const port = (this.#server.address() as AddressInfo).port
+    if (host === undefined || host.port !== port || (isIP(host.name) === 0 && !this.#hostNames.has(host.name))) {
+      throw new NodeError(
+        'NODE__API_HOST_REFUSED',
+        `the control API answers requests for localhost, ${this.#listenOn.host} or an IP address at port ${port}, ` +
+          `not for ${JSON.stringify(req.headers.host ?? '')}`,
+        { host: req.headers.host ?? null },
+      )
+    }
+  }
+
+  /**
    * Refuses a request without this node's token (`NODE__API_UNAUTHORISED`). The scheme is matched in any case
    * (RFC 9110, section 11.1), the token in constant time.
    */
@@ -532,6 +572,7 @@ export class ApiServer {
   }
 
   async #route(req: IncomingMessage, res: ServerResponse, options: AbortOptions): Promise<void> {
+    this.#checkCaller(req)
     let url: URL
     try {
       url = new URL(req.url ?? '/', 'http://localhost')
