@@ -61,6 +61,8 @@ export const NODE_ERROR_CODES = [
   'NODE__API_HOST_REFUSED',
   // A control API request carried an Origin: a web page's, which the API never answers (HTTP 403).
   'NODE__API_ORIGIN_REFUSED',
+  // A control API request (its headers, or its body) did not arrive within its deadline (HTTP 408).
+  'NODE__API_REQUEST_TIMEOUT',
 ] as const
 
 /** A code raised by `@tessera/node`. */

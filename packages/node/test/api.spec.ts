@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { request, type Server } from 'node:http'
-import { connect } from 'node:net'
+import { connect, type Socket } from 'node:net'
 import {
   AbortError,
   type AbortOptions,
@@ -15,7 +15,13 @@ import { describe, expect, it, vi } from 'vitest'
 import { DEFAULT_JOBS_LISTED, type JobRequest, MAX_JOBS_LISTED, type NodeOperations } from '../src/api/contract.js'
 import { ApiClient } from '../src/api/client.js'
 import { ApiServer } from '../src/api/server.js'
-import { MAX_API_BODY_BYTES, MAX_INPUT_BYTES } from '../src/constants.js'
+import {
+  API_HEADERS_TIMEOUT_MS,
+  API_KEEP_ALIVE_TIMEOUT_MS,
+  MAX_API_BODY_BYTES,
+  MAX_API_CONNECTIONS,
+  MAX_INPUT_BYTES,
+} from '../src/constants.js'
 import { reportError } from '../src/cli/errors.js'
 import { initDataDir, resolveDataDir } from '../src/data-dir.js'
 import { isNodeErrorCode, NodeError } from '../src/errors.js'
@@ -600,6 +606,94 @@ describe('control API', () => {
       expect(preflight).toMatch(/^HTTP\/1\.1 403 .*NODE__API_ORIGIN_REFUSED/s)
       expect(preflight).not.toMatch(/access-control-allow/i)
     })
+  })
+
+  it('should hold at most 64 connections, and answer headers that come too late with a coded 408', async () => {
+    const logger = { error: () => {} }
+    const server = new ApiServer(fakeOps(), { host: '127.0.0.1', port: 0, token: TOKEN, logger, headersTimeoutMs: 500 })
+    const { port } = await server.listen()
+    /** A connection that sends the start of a request and no more, and what the node answers on it until it closes. */
+    const loris = () =>
+      new Promise<{ socket: Socket; closed: Promise<string> }>((resolve) => {
+        const socket = connect(port, '127.0.0.1')
+        let reply = ''
+        socket.on('data', (d) => (reply += d.toString()))
+        socket.on('error', () => {})
+        const closed = new Promise<string>((done) => socket.on('close', () => done(reply)))
+        socket.on('connect', () => {
+          socket.write(`GET /metrics HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n`)
+          resolve({ socket, closed })
+        })
+      })
+    const held: { socket: Socket; closed: Promise<string> }[] = []
+    try {
+      const started = Date.now()
+      for (let i = 0; i < MAX_API_CONNECTIONS; i++) held.push(await loris())
+      // Before, the node took 2000 such connections and more, each for a minute and more.
+      const extra = await loris()
+      held.push(extra)
+      const dropped = await Promise.race([extra.closed.then(() => true), new Promise((r) => setTimeout(r, 400, false))])
+      expect(dropped).toBe(true)
+      const replies = await Promise.all(held.slice(0, MAX_API_CONNECTIONS).map((h) => h.closed))
+      expect(Date.now() - started).toBeLessThan(4_000)
+      for (const reply of replies) {
+        expect(reply).toMatch(/^HTTP\/1\.1 408 /)
+        expect(reply).toMatch(/\{"error":\{"code":"NODE__API_REQUEST_TIMEOUT"/)
+      }
+      // Their connections gone, the node answers again.
+      expect((await fetch(`http://127.0.0.1:${port}/metrics`)).status).toBe(200)
+    } finally {
+      for (const { socket } of held) socket.destroy()
+      await server.close()
+    }
+    // The defaults, for a node started without these options.
+    const defaults = new ApiServer(fakeOps(), { host: '127.0.0.1', port: 0, token: TOKEN })
+    const http = httpServers.at(-1) as Server
+    expect(http.maxConnections).toBe(MAX_API_CONNECTIONS)
+    expect(http.headersTimeout).toBe(API_HEADERS_TIMEOUT_MS)
+    expect(http.keepAliveTimeout).toBe(API_KEEP_ALIVE_TIMEOUT_MS)
+    await defaults.close()
+  })
+
+  it('should give a JSON body a short deadline and an upload one by its length, answering late ones with 408', async () => {
+    const logger = { error: vi.fn() }
+    const server = new ApiServer(fakeOps(), { host: '127.0.0.1', port: 0, token: TOKEN, logger, bodyTimeoutMs: 300 })
+    const { port } = await server.listen()
+    const head = (method: string, path: string, length: number) =>
+      `${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Bearer ${TOKEN}\r\n` +
+      `Content-Type: application/json\r\nContent-Length: ${length}\r\n\r\n`
+    try {
+      // A body that stops coming: before, the node waited five minutes for it.
+      const started = Date.now()
+      const late = await rawExchange(port, `${head('POST', '/v1/wallet/airdrop', 20)}{"amo`)
+      expect(late).toMatch(/^HTTP\/1\.1 408 /)
+      expect(late).toMatch(/"code":"NODE__API_REQUEST_TIMEOUT"/)
+      expect(late).toMatch(/\r\nconnection: close\r\n/i)
+      expect(Date.now() - started).toBeLessThan(2_000)
+      // 1 MiB in four pieces over 0.6 s: past the JSON deadline, well within an upload's of that length.
+      const piece = 256 * 1024
+      const uploaded = await new Promise<string>((resolve, reject) => {
+        let reply = ''
+        const socket = connect(port, '127.0.0.1', async () => {
+          socket.write(head('PUT', '/v1/blobs', 4 * piece))
+          for (let i = 0; i < 4; i++) {
+            await new Promise((r) => setTimeout(r, 150))
+            socket.write(new Uint8Array(piece))
+          }
+        })
+        socket.on('data', (d) => {
+          reply += d.toString()
+          if (reply.includes('}')) socket.destroy()
+        })
+        socket.on('close', () => resolve(reply))
+        socket.on('error', reject)
+      })
+      expect(uploaded).toMatch(/^HTTP\/1\.1 200 /)
+      expect(uploaded).toMatch(/"cid":"cid-1048576"/)
+      expect(logger.error).not.toHaveBeenCalled()
+    } finally {
+      await server.close()
+    }
   })
 
   it("should refuse an airdrop of nothing, and one past the mint's supply as the caller's, not its own failure", async () => {

@@ -1,5 +1,6 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import { type AddressInfo, isIP } from 'node:net'
+import { createServer, type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from 'node:http'
+import { type AddressInfo, isIP, type Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
 import { randomUUID, timingSafeEqual } from 'node:crypto'
 import {
   AbortError,
@@ -18,7 +19,17 @@ import {
 import { TONE_CURVES } from '@tessera/gpu'
 import { MAX_JOB_TIMEOUT_MS } from '@tessera/scheduler'
 import { z } from 'zod'
-import { MAX_API_BODY_BYTES, MAX_INPUT_BYTES, MIN_API_TOKEN_LENGTH } from '../constants.js'
+import {
+  API_BODY_TIMEOUT_MS,
+  API_HEADERS_TIMEOUT_MS,
+  API_KEEP_ALIVE_TIMEOUT_MS,
+  API_TIMEOUT_CHECK_INTERVAL_MS,
+  MAX_API_BODY_BYTES,
+  MAX_API_CONNECTIONS,
+  MAX_INPUT_BYTES,
+  MIN_API_TOKEN_LENGTH,
+  MIN_API_UPLOAD_BYTES_PER_SECOND,
+} from '../constants.js'
 import { NodeError, type NodeErrorCode } from '../errors.js'
 import { createLogger, type Logger } from '../logger.js'
 import { errorFields } from '../peer/error-fields.js'
@@ -134,6 +145,22 @@ export interface ApiServerOptions {
   /** Bearer token required on /v1 routes. /metrics is open, as Prometheus scrapes it. */
   token: string
   /**
+   * Most connections held at once; one more is closed as it arrives.
+   * @default MAX_API_CONNECTIONS
+   */
+  maxConnections?: number
+  /**
+   * How long a request's headers may take to arrive; a late one is answered 408 `NODE__API_REQUEST_TIMEOUT`.
+   * @default API_HEADERS_TIMEOUT_MS
+   */
+  headersTimeoutMs?: number
+  /**
+   * How long a JSON body may take to arrive once its headers have; a blob upload gets this and its length at
+   * `MIN_API_UPLOAD_BYTES_PER_SECOND`. A late one is answered 408 `NODE__API_REQUEST_TIMEOUT`.
+   * @default API_BODY_TIMEOUT_MS
+   */
+  bodyTimeoutMs?: number
+  /**
    * Where the node's own failures go: a request answered 500 or more (`api:failed`, with its request id), and server
    * errors after {@link ApiServer.listen} (a failed `accept`, say; `api:error`).
    * @default JSON lines on stdout at level `error`, named `tessera:api`
@@ -174,6 +201,7 @@ const STATUS_OF_CODE: Readonly<Record<string, number>> = {
   NODE__API_METHOD_NOT_ALLOWED: 405,
   NODE__API_HOST_REFUSED: 403,
   NODE__API_ORIGIN_REFUSED: 403,
+  NODE__API_REQUEST_TIMEOUT: 408,
   NODE__API_UNSUPPORTED_MEDIA_TYPE: 415,
   // The job is there, but not in the state the call needs (still running, not complete).
   NODE__JOB_NOT_ENDED: 409,
@@ -206,21 +234,52 @@ function declaredLength(req: IncomingMessage): number | undefined {
 }
 
 /**
- * A request's body, at most `max` bytes: one that declares more is refused before any of it is read, as is one that
- * sends more than it may.
+ * A request's body, at most `max` bytes, arrived within `deadlineMs`: one that declares more is refused before any of
+ * it is read, one that sends more once it has (`NODE__API_BODY_TOO_LARGE`), and one still arriving at the deadline
+ * with `NODE__API_REQUEST_TIMEOUT`. A client that hangs up before it is sent rejects it with `AbortError`.
  */
-async function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
+function readBody(req: IncomingMessage, max: number, deadlineMs: number): Promise<Buffer> {
   const tooLarge = (): NodeError =>
     new NodeError('NODE__API_BODY_TOO_LARGE', `request body exceeds ${max} bytes`, { max })
-  if ((declaredLength(req) ?? 0) > max) throw tooLarge()
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of req) {
-    size += (chunk as Buffer).byteLength
-    if (size > max) throw tooLarge()
-    chunks.push(chunk as Buffer)
-  }
-  return Buffer.concat(chunks)
+  if ((declaredLength(req) ?? 0) > max) return Promise.reject(tooLarge())
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    const settle = (error?: Error): void => {
+      clearTimeout(deadline)
+      req.off('data', onData).off('end', onEnd).off('error', onGone).off('close', onGone)
+      // What still arrives is left unread: the reply closes the connection (see `send`).
+      req.pause()
+      if (error === undefined) resolve(Buffer.concat(chunks))
+      else reject(error)
+    }
+    const onData = (chunk: Buffer): void => {
+      size += chunk.byteLength
+      if (size > max) settle(tooLarge())
+      else chunks.push(chunk)
+    }
+    const onEnd = (): void => settle()
+    const onGone = (): void => settle(new AbortError())
+    const deadline = setTimeout(
+      () =>
+        settle(
+          new NodeError('NODE__API_REQUEST_TIMEOUT', `the request body did not arrive within ${deadlineMs} ms`, {
+            deadlineMs,
+            received: size,
+          }),
+        ),
+      deadlineMs,
+    )
+    req.on('data', onData).on('end', onEnd).on('error', onGone).on('close', onGone)
+  })
+}
+
+/**
+ * How long a blob upload of `bytes` may take to arrive: `bodyTimeoutMs`, and its length at
+ * {@link MIN_API_UPLOAD_BYTES_PER_SECOND}.
+ */
+function uploadDeadlineMs(bytes: number, bodyTimeoutMs: number): number {
+  return bodyTimeoutMs + Math.ceil((bytes / MIN_API_UPLOAD_BYTES_PER_SECOND) * 1000)
 }
 
 function parseJson<T>(body: Buffer, schema: z.ZodType<T>): T {
@@ -240,7 +299,7 @@ const JSON_MEDIA_TYPE = 'application/json'
  * A JSON request body checked against `schema`. One sent as another media type (a form, text) is refused unread: a
  * browser sends those cross-origin without asking first, and the API takes nothing a page may send unasked.
  */
-async function readJsonBody<T>(req: IncomingMessage, schema: z.ZodType<T>): Promise<T> {
+async function readJsonBody<T>(req: IncomingMessage, schema: z.ZodType<T>, deadlineMs: number): Promise<T> {
   const contentType = req.headers['content-type']
   if (contentType?.split(';', 1)[0]?.trim().toLowerCase() !== JSON_MEDIA_TYPE) {
     throw new NodeError(
@@ -249,7 +308,7 @@ async function readJsonBody<T>(req: IncomingMessage, schema: z.ZodType<T>): Prom
       { contentType: contentType ?? null },
     )
   }
-  return parseJson(await readBody(req, MAX_API_BODY_BYTES), schema)
+  return parseJson(await readBody(req, MAX_API_BODY_BYTES, deadlineMs), schema)
 }
 
 /** A query string's parameters checked against `schema`; a parameter given twice is refused, not guessed at. */
@@ -333,8 +392,8 @@ interface Route {
 /** A job's id in a path. */
 const JOB_ID = '([^/]{1,128})'
 
-/** Every route of the API, answered by `ops`. A GET route answers HEAD too. */
-function apiRoutes(ops: NodeOperations): readonly Route[] {
+/** Every route of the API, answered by `ops`, bodies read within `bodyTimeoutMs`. A GET route answers HEAD too. */
+function apiRoutes(ops: NodeOperations, bodyTimeoutMs: number): readonly Route[] {
   return [
     {
       method: 'GET',
@@ -351,8 +410,12 @@ function apiRoutes(ops: NodeOperations): readonly Route[] {
     {
       method: 'PUT',
       path: /^\/v1\/blobs$/,
-      answer: async ({ req, res, options }) =>
-        sendJson(res, 200, { cid: await ops.putBlob(await readBody(req, MAX_INPUT_BYTES), options) }),
+      answer: async ({ req, res, options }) => {
+        // A chunked upload may be as long as a blob may be.
+        const deadlineMs = uploadDeadlineMs(declaredLength(req) ?? MAX_INPUT_BYTES, bodyTimeoutMs)
+        const bytes = await readBody(req, MAX_INPUT_BYTES, deadlineMs)
+        sendJson(res, 200, { cid: await ops.putBlob(bytes, options) })
+      },
     },
     {
       method: 'GET',
@@ -366,7 +429,7 @@ function apiRoutes(ops: NodeOperations): readonly Route[] {
       method: 'POST',
       path: /^\/v1\/jobs$/,
       answer: async ({ req, res, options }) => {
-        const request = (await readJsonBody(req, jobRequestSchema)) as JobRequest
+        const request = (await readJsonBody(req, jobRequestSchema, bodyTimeoutMs)) as JobRequest
         sendJson(res, 200, await ops.submitJob(request, options))
       },
     },
@@ -420,7 +483,7 @@ function apiRoutes(ops: NodeOperations): readonly Route[] {
       method: 'POST',
       path: /^\/v1\/wallet\/airdrop$/,
       answer: async ({ req, res, options }) => {
-        const { amount } = await readJsonBody(req, airdropSchema)
+        const { amount } = await readJsonBody(req, airdropSchema, bodyTimeoutMs)
         sendJson(res, 200, await ops.airdrop(BigInt(amount), options))
       },
     },
@@ -439,9 +502,10 @@ export class ApiServer {
   /** The names a request's Host may give besides an IP address: `localhost` and the configured host. */
   readonly #hostNames: ReadonlySet<string>
   readonly #logger: Pick<Logger, 'error'>
+  /** Connections with a reply under way, to which nothing else may be written. */
+  readonly #answering = new WeakSet<Socket>()
 
   constructor(ops: NodeOperations, options: ApiServerOptions) {
-    this.#routes = apiRoutes(ops)
     if (options.token.length < MIN_API_TOKEN_LENGTH) {
       throw new NodeError(
         'NODE__INVALID_CONFIG',
@@ -451,18 +515,59 @@ export class ApiServer {
         },
       )
     }
+    const headersTimeoutMs = options.headersTimeoutMs ?? API_HEADERS_TIMEOUT_MS
+    const bodyTimeoutMs = options.bodyTimeoutMs ?? API_BODY_TIMEOUT_MS
+    this.#routes = apiRoutes(ops, bodyTimeoutMs)
     this.#token = Buffer.from(options.token)
-    this.#server = createServer((req, res) => {
-      // A client that hangs up before its reply is finished no longer wants the work: stop it.
-      const request = new AbortController()
-      res.on('close', () => {
-        if (!res.writableFinished) request.abort()
-      })
-      this.#route(req, res, { signal: request.signal }).catch((e: unknown) => this.#fail(req, res, e))
-    })
+    this.#server = createServer(
+      {
+        headersTimeout: headersTimeoutMs,
+        // Each body has its own deadline (see readBody), by its route; this one, for a whole request, is only a
+        // backstop, so it is the longest a request may take: headers, then the largest upload.
+        requestTimeout: headersTimeoutMs + uploadDeadlineMs(MAX_INPUT_BYTES, bodyTimeoutMs),
+        // Node's default checks every 30 s, which would hold a late request's socket that much past its deadline.
+        connectionsCheckingInterval: Math.min(API_TIMEOUT_CHECK_INTERVAL_MS, headersTimeoutMs),
+      },
+      (req, res) => {
+        this.#answering.add(req.socket)
+        // A client that hangs up before its reply is finished no longer wants the work: stop it.
+        const request = new AbortController()
+        res.on('close', () => {
+          this.#answering.delete(req.socket)
+          if (!res.writableFinished) request.abort()
+        })
+        this.#route(req, res, { signal: request.signal }).catch((e: unknown) => this.#fail(req, res, e))
+      },
+    )
+    this.#server.maxConnections = options.maxConnections ?? MAX_API_CONNECTIONS
+    this.#server.keepAliveTimeout = API_KEEP_ALIVE_TIMEOUT_MS
+    this.#server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => this.#refuse(error, socket))
     this.#listenOn = { host: options.host, port: options.port }
     this.#hostNames = new Set(['localhost', options.host.toLowerCase()])
     this.#logger = options.logger ?? createLogger('error', 'tessera:api')
+  }
+
+  /**
+   * Answers a request Node refused before it reached a route, and closes its connection: one whose headers or body
+   * did not arrive in time (408 `NODE__API_REQUEST_TIMEOUT`), or that is not HTTP (400). Node's own answer has no
+   * JSON body, so its client could not tell why. A connection whose reply is under way is closed unanswered, as
+   * anything written would be read as part of that reply.
+   */
+  #refuse(error: NodeJS.ErrnoException, socket: Duplex): void {
+    if (!socket.writable || this.#answering.has(socket as Socket)) return void socket.destroy()
+    const timedOut = error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+    const status = timedOut ? 408 : error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400
+    const body = JSON.stringify({
+      error: timedOut
+        ? { code: 'NODE__API_REQUEST_TIMEOUT', message: 'the request did not arrive in time' }
+        : { code: 'NODE__API_MALFORMED_REQUEST', message: `the request is not HTTP the API reads (${error.code})` },
+    })
+    // Ended, then closed once written: a client that keeps its side open would hold the connection on.
+    socket.once('finish', () => socket.destroy())
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: ${JSON_MEDIA_TYPE}\r\n` +
+        `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    )
   }
 
   /**
