@@ -63,6 +63,12 @@ export const NODE_ERROR_CODES = [
   'NODE__API_ORIGIN_REFUSED',
   // A control API request (its headers, or its body) did not arrive within its deadline (HTTP 408).
   'NODE__API_REQUEST_TIMEOUT',
+  // A data directory's API address file names a node whose process is gone (killed before it could remove the
+  // file); its context names the `file` and `pid`. The API token is not sent to what answers there.
+  'NODE__API_STALE',
+  // What answers at a node's API address could not prove it holds the API token (another process on the port of a
+  // node that stopped, or a token not the node's); the token is not sent to it.
+  'NODE__API_PROOF_MISMATCH',
 ] as const
 
 /** A code raised by `@tessera/node`. */

@@ -17,6 +17,7 @@
  */
 export * from './api/client.js'
 export * from './api/contract.js'
+export * from './api/proof.js'
 export * from './api/server.js'
 export * from './cli/program.js'
 export * from './config.js'

@@ -1,6 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises'
-import { request, type Server } from 'node:http'
-import { connect, type Socket } from 'node:net'
+import { spawnSync } from 'node:child_process'
+import { createServer, request, type Server, type ServerResponse } from 'node:http'
+import { type AddressInfo, connect, type Socket } from 'node:net'
 import {
   AbortError,
   type AbortOptions,
@@ -14,6 +15,7 @@ import { MAX_JOB_TIMEOUT_MS } from '@tessera/scheduler'
 import { describe, expect, it, vi } from 'vitest'
 import { DEFAULT_JOBS_LISTED, type JobRequest, MAX_JOBS_LISTED, type NodeOperations } from '../src/api/contract.js'
 import { ApiClient } from '../src/api/client.js'
+import { apiProof } from '../src/api/proof.js'
 import { ApiServer } from '../src/api/server.js'
 import {
   API_HEADERS_TIMEOUT_MS,
@@ -116,13 +118,13 @@ const TOKEN = 'a'.repeat(48)
 
 async function withServer(
   ops: NodeOperations,
-  body: (client: ApiClient, port: number) => Promise<void>,
+  body: (client: ApiClient, port: number, server: ApiServer) => Promise<void>,
   logger: { error: (...args: unknown[]) => void } = { error: () => {} },
 ): Promise<void> {
   const server = new ApiServer(ops, { host: '127.0.0.1', port: 0, token: TOKEN, logger })
   const { port } = await server.listen()
   try {
-    await body(new ApiClient(`http://127.0.0.1:${port}`, TOKEN), port)
+    await body(new ApiClient(`http://127.0.0.1:${port}`, TOKEN), port, server)
   } finally {
     await server.close()
   }
@@ -148,6 +150,25 @@ function rawExchange(port: number, text: string, waitMs = 3_000): Promise<string
     })
     socket.on('error', reject)
   })
+}
+
+/** What the foreign process of the review answered every request with: a status and a wallet not the node's. */
+const FOREIGN_REPLY = {
+  peerId: 'FOREIGN',
+  addrs: [],
+  peers: 0,
+  capacityRecords: 0,
+  worker: false,
+  payee: 'attacker',
+  address: 'AttackerWa11et1111111111111111111111111111111',
+  lamports: '1',
+  tokens: '0',
+  mint: 'm',
+}
+
+/** The pid of a process that has exited. */
+function deadPid(): number {
+  return spawnSync(process.execPath, ['-e', '']).pid as number
 }
 
 describe('control API', () => {
@@ -221,8 +242,13 @@ describe('control API', () => {
         headers: { authorization: `Bearer ${TOKEN}` },
       })
       expect(running.status).toBe(409)
+      // A client whose token is not the node's cannot tell the node from another process, so sends it nothing.
       const wrong = new ApiClient(`http://127.0.0.1:${port}`, 'guess')
-      await expect(wrong.status()).rejects.toMatchObject({ code: 'NODE__API_UNAUTHORISED' })
+      await expect(wrong.status()).rejects.toMatchObject({ code: 'NODE__API_PROOF_MISMATCH' })
+      const unauthorised = await fetch(`http://127.0.0.1:${port}/v1/status`, {
+        headers: { authorization: 'Bearer guess' },
+      })
+      expect(unauthorised.status).toBe(401)
       const metrics = await fetch(`http://127.0.0.1:${port}/metrics`)
       expect(await metrics.text()).toMatch(/tessera_jobs_submitted_total/)
     })
@@ -696,6 +722,144 @@ describe('control API', () => {
     }
   })
 
+  it("should send its token only to a node that proves it holds it, not to a process on a dead node's port", async () => {
+    const tmp = await tempDir()
+    // A process that took the port of a node killed before it could remove its address file.
+    const seen: { url: string; authorization: string | undefined }[] = []
+    const foreign = createServer((req, res) => {
+      seen.push({ url: req.url ?? '', authorization: req.headers.authorization })
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(FOREIGN_REPLY))
+    })
+    try {
+      const dir = resolveDataDir(tmp.path)
+      await initDataDir(dir)
+      await new Promise<void>((resolve) => foreign.listen(0, '127.0.0.1', resolve))
+      const { port } = foreign.address() as AddressInfo
+      const record = { host: '127.0.0.1', port, instance: 'b'.repeat(32) }
+      // Before, the CLI sent the token there and showed the foreign replies as the node's (its wallet, its peer id).
+      await writeFile(dir.apiAddress, JSON.stringify({ ...record, pid: process.pid }))
+      const client = await ApiClient.forDataDir(dir)
+      for (const call of [() => client.status(), () => client.wallet()]) {
+        await expect(call()).rejects.toMatchObject({
+          code: 'NODE__API_PROOF_MISMATCH',
+          message: expect.stringContaining(`is not the node ${dir.apiAddress} names`),
+          context: { file: dir.apiAddress },
+        })
+      }
+      // The node's process is gone: the file is stale, whether something else answers there or nothing does.
+      const pid = deadPid()
+      await writeFile(dir.apiAddress, JSON.stringify({ ...record, pid }))
+      await expect((await ApiClient.forDataDir(dir)).status()).rejects.toMatchObject({
+        code: 'NODE__API_STALE',
+        message: expect.stringMatching(/names a node that is no longer running \(pid \d+;.*another process answers/),
+        context: { file: dir.apiAddress, pid },
+      })
+      await new Promise((resolve) => foreign.close(resolve))
+      await expect((await ApiClient.forDataDir(dir)).wallet()).rejects.toMatchObject({
+        code: 'NODE__API_STALE',
+        message: expect.stringMatching(/nothing answers/),
+      })
+      expect(seen.length).toBeGreaterThan(0)
+      for (const request of seen) {
+        expect(request).toEqual({
+          url: expect.stringMatching(/^\/v1\/challenge\?nonce=[0-9a-f]{64}$/),
+          authorization: undefined,
+        })
+      }
+    } finally {
+      foreign.close()
+      await tmp.cleanup()
+    }
+  })
+
+  it('should prove the node by its token and the start its address file names, once a client', async () => {
+    const tmp = await tempDir()
+    try {
+      const dir = resolveDataDir(tmp.path)
+      await initDataDir(dir)
+      await writeFile(dir.apiToken, TOKEN)
+      await withServer(fakeOps(), async (_client, port, server) => {
+        expect(server.instance).toMatch(/^[0-9a-f]{32}$/)
+        // Open: a challenge is answered without the token, and proves the node holds it.
+        const nonce = 'c'.repeat(64)
+        const challenge = await fetch(`http://127.0.0.1:${port}/v1/challenge?nonce=${nonce}`)
+        expect(await challenge.json()).toEqual({
+          instance: server.instance,
+          proof: apiProof(TOKEN, nonce, server.instance).toString('hex'),
+        })
+        expect((await fetch(`http://127.0.0.1:${port}/v1/challenge?nonce=xyz`)).status).toBe(400)
+        expect((await fetch(`http://127.0.0.1:${port}/v1/challenge`, { method: 'POST' })).status).toBe(405)
+        const record = { host: '127.0.0.1', port, pid: process.pid }
+        await writeFile(dir.apiAddress, JSON.stringify({ ...record, instance: server.instance }))
+        const fetches = vi.spyOn(globalThis, 'fetch')
+        try {
+          const client = await ApiClient.forDataDir(dir)
+          for (let i = 0; i < 3; i++) expect(await client.status()).toMatchObject({ peerId: 'p' })
+          const challenges = fetches.mock.calls.filter(([url]) => String(url).includes('/v1/challenge'))
+          expect(challenges).toHaveLength(1)
+        } finally {
+          fetches.mockRestore()
+        }
+        // The same token, but not the start the file names.
+        await writeFile(dir.apiAddress, JSON.stringify({ ...record, instance: 'd'.repeat(32) }))
+        await expect((await ApiClient.forDataDir(dir)).status()).rejects.toMatchObject({
+          code: 'NODE__API_PROOF_MISMATCH',
+        })
+      })
+    } finally {
+      await tmp.cleanup()
+    }
+  })
+
+  it('should read no more of a reply than its call may need', async () => {
+    const instance = 'e'.repeat(32)
+    const MiB = new Uint8Array(1024 * 1024).fill(0x20)
+    /** Writes `count` MiB of spaces, as fast as the client reads them, until it hangs up. */
+    const stream = (res: ServerResponse, count: number): void => {
+      let sent = 0
+      res.on('close', () => (sent = count))
+      const pump = (): void => {
+        while (sent < count) {
+          sent++
+          if (!res.write(MiB)) return void res.once('drain', pump)
+        }
+        res.end()
+      }
+      pump()
+    }
+    // A node that proves itself (a bug, or a node of another version) and then answers without end.
+    const node = createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://x')
+      const nonce = url.searchParams.get('nonce')
+      if (nonce !== null) {
+        res.end(JSON.stringify({ instance, proof: apiProof(TOKEN, nonce, instance).toString('hex') }))
+      } else if (url.pathname === '/v1/status') {
+        res.writeHead(200, { 'content-length': String(2 ** 30) }).write('{')
+      } else if (url.pathname === '/v1/jobs') {
+        stream(res.writeHead(200), 70)
+      } else {
+        stream(res.writeHead(500), 1)
+      }
+    })
+    await new Promise<void>((resolve) => node.listen(0, '127.0.0.1', resolve))
+    try {
+      const { port } = node.address() as AddressInfo
+      const client = new ApiClient(`http://127.0.0.1:${port}`, TOKEN, { timeoutMs: 5_000 })
+      const started = Date.now()
+      // Before, the client read all that came, or waited for it until its timeout.
+      await expect(client.status()).rejects.toMatchObject({
+        code: 'NODE__API_MALFORMED_REPLY',
+        message: expect.stringMatching(/larger than 67108864 bytes/),
+      })
+      expect(Date.now() - started).toBeLessThan(2_000)
+      await expect(client.listJobs()).rejects.toMatchObject({ message: expect.stringMatching(/larger than 67108864/) })
+      await expect(client.wallet()).rejects.toMatchObject({ message: expect.stringMatching(/larger than 65536 bytes/) })
+    } finally {
+      node.closeAllConnections()
+      await new Promise((resolve) => node.close(resolve))
+    }
+  })
+
   it("should refuse an airdrop of nothing, and one past the mint's supply as the caller's, not its own failure", async () => {
     const ops = fakeOps()
     const logger = { error: vi.fn() }
@@ -963,8 +1127,9 @@ describe('control API', () => {
     try {
       const dir = resolveDataDir(tmp.path)
       await initDataDir(dir)
-      await withServer(fakeOps(), async (_client, port) => {
-        await writeFile(dir.apiAddress, JSON.stringify({ host: '127.0.0.1', port }))
+      await withServer(fakeOps(), async (_client, port, server) => {
+        const record = { host: '127.0.0.1', port, pid: process.pid, instance: server.instance }
+        await writeFile(dir.apiAddress, JSON.stringify(record))
         await writeFile(dir.apiToken, TOKEN)
         // Before, the client was made whatever the caller's signal said.
         await expect(ApiClient.forDataDir(dir, { signal: AbortSignal.abort() })).rejects.toMatchObject({
@@ -994,7 +1159,7 @@ describe('control API', () => {
         ['0.0.0.0', 'http://127.0.0.1:9'],
         ['fe80::1%lo', 'http://[fe80::1%25lo]:9'],
       ]) {
-        await writeFile(dir.apiAddress, JSON.stringify({ host, port: 9 }))
+        await writeFile(dir.apiAddress, JSON.stringify({ host, port: 9, pid: process.pid, instance: 'a'.repeat(32) }))
         const client = await ApiClient.forDataDir(dir)
         await expect(client.status(), host).rejects.toMatchObject({
           code: 'NODE__API_UNREACHABLE',

@@ -133,6 +133,13 @@ describe('tessera node start, stopped by a signal', () => {
       }
     })
     expect(status.worker).toBe(false)
+    // The node's process and the id its API drew, by which a client tells it from one on its port once it is gone.
+    expect(JSON.parse(await readFile(data.apiAddress, 'utf8'))).toEqual({
+      host: '127.0.0.1',
+      port: expect.any(Number),
+      pid: process.pid,
+      instance: expect.stringMatching(/^[0-9a-f]{32}$/),
+    })
     controller.abort()
     // Before, the signal went unheard: the node ran until the process had a SIGTERM.
     expect(await within(running)).toMatchObject({ code: 0, stderr: '' })

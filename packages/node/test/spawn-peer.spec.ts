@@ -1,10 +1,11 @@
-import type { ChildProcess } from 'node:child_process'
+import { type ChildProcess, spawnSync } from 'node:child_process'
 import { readFile, writeFile } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { AbortError } from '@tessera/core'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { initDataDir, resolveDataDir } from '../src/data-dir.js'
+import { apiInstance, apiProof } from '../src/api/proof.js'
+import { type DataDir, initDataDir, readApiToken, resolveDataDir } from '../src/data-dir.js'
 import { runTessera, spawnPeer } from '../src/local/spawn-peer.js'
 import { tempDir } from './helpers.js'
 
@@ -29,24 +30,44 @@ const STARTING = 'setInterval(() => {}, 1000)'
 const STATUS = { peerId: 'p', addrs: [], peers: 0, capacityRecords: 0, worker: true, payee: 'x' }
 
 /**
- * A node as far as spawnPeer can tell: it answers every request with {@link STATUS}, writes its address to the data
- * directory in `TEST_DATA_DIR`, then prints `TEST_PRINT_CHARS` characters and `END`.
+ * A node as far as spawnPeer can tell: it proves it holds the token of the data directory in `TEST_DATA_DIR` as
+ * `/v1/challenge` does, answers every other request with {@link STATUS}, writes its address there, then prints
+ * `TEST_PRINT_CHARS` characters and `END`.
  */
 const ANSWERING = `
-  const server = require('node:http').createServer((_, res) => res.end(${JSON.stringify(JSON.stringify(STATUS))}))
+  const { createHmac, randomBytes } = require('node:crypto')
+  const { join } = require('node:path')
+  const fs = require('node:fs')
+  const token = fs.readFileSync(join(process.env.TEST_DATA_DIR, 'api.token'), 'utf8').trim()
+  const instance = randomBytes(16).toString('hex')
+  const server = require('node:http').createServer((req, res) => {
+    const nonce = new URL(req.url, 'http://x').searchParams.get('nonce')
+    if (nonce === null) return res.end(${JSON.stringify(JSON.stringify(STATUS))})
+    const proof = createHmac('sha256', token).update('tessera-api-proof/v1\\n' + nonce + '\\n' + instance).digest('hex')
+    res.end(JSON.stringify({ instance, proof }))
+  })
   server.listen(0, '127.0.0.1', () => {
-    const address = { host: '127.0.0.1', port: server.address().port }
-    require('node:fs').writeFileSync(require('node:path').join(process.env.TEST_DATA_DIR, 'api.json'), JSON.stringify(address))
+    const address = { host: '127.0.0.1', port: server.address().port, pid: process.pid, instance }
+    fs.writeFileSync(join(process.env.TEST_DATA_DIR, 'api.json'), JSON.stringify(address))
     process.stdout.write('x'.repeat(Number(process.env.TEST_PRINT_CHARS)) + 'END')
   })
 `
 
-/** An HTTP server in this process standing for a node already running, its address written to `apiAddress`. */
-async function runningNode(apiAddress: string): Promise<Server> {
-  const server = createServer((_, res) => res.end(JSON.stringify(STATUS)))
+/**
+ * An HTTP server in this process standing for a node running on `dir`, its address written to the data directory:
+ * it proves it holds the token, and answers every other request with {@link STATUS}.
+ */
+async function runningNode(dir: DataDir): Promise<Server> {
+  const token = await readApiToken(dir)
+  const instance = apiInstance()
+  const server = createServer((req, res) => {
+    const nonce = new URL(req.url ?? '/', 'http://x').searchParams.get('nonce')
+    if (nonce === null) return void res.end(JSON.stringify(STATUS))
+    res.end(JSON.stringify({ instance, proof: apiProof(token, nonce, instance).toString('hex') }))
+  })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo
-  await writeFile(apiAddress, JSON.stringify({ host: '127.0.0.1', port }))
+  await writeFile(dir.apiAddress, JSON.stringify({ host: '127.0.0.1', port, pid: process.pid, instance }))
   return server
 }
 
@@ -107,7 +128,7 @@ describe('local peer processes', { timeout: 10_000 }, () => {
     const tmp = await tempDir()
     const dir = resolveDataDir(tmp.path)
     await initDataDir(dir)
-    const node = await runningNode(dir.apiAddress)
+    const node = await runningNode(dir)
     try {
       const address = await readFile(dir.apiAddress, 'utf8')
       child.script = STARTING
@@ -129,7 +150,7 @@ describe('local peer processes', { timeout: 10_000 }, () => {
     const dir = resolveDataDir(tmp.path)
     await initDataDir(dir)
     // Left by a node that is gone: nothing answers at its address any more.
-    const gone = await runningNode(dir.apiAddress)
+    const gone = await runningNode(dir)
     await new Promise((resolve) => gone.close(resolve))
     try {
       child.script = ANSWERING
@@ -141,6 +162,38 @@ describe('local peer processes', { timeout: 10_000 }, () => {
       expect(await peer.client.status()).toEqual(STATUS)
       await peer.kill()
     } finally {
+      await tmp.cleanup()
+    }
+  })
+
+  it("should take no process on a killed node's port for a running node, and send it no token", async () => {
+    const tmp = await tempDir()
+    const dir = resolveDataDir(tmp.path)
+    await initDataDir(dir)
+    // The port of a node killed before it removed its address file, taken since by another process.
+    const authorizations: (string | undefined)[] = []
+    const foreign = createServer((req, res) => {
+      authorizations.push(req.headers.authorization)
+      res.end(JSON.stringify({ ...STATUS, peerId: 'FOREIGN' }))
+    })
+    await new Promise<void>((resolve) => foreign.listen(0, '127.0.0.1', resolve))
+    const { port } = foreign.address() as AddressInfo
+    const pid = spawnSync(process.execPath, ['-e', '']).pid
+    await writeFile(dir.apiAddress, JSON.stringify({ host: '127.0.0.1', port, pid, instance: 'a'.repeat(32) }))
+    try {
+      child.script = ANSWERING
+      // Before, the foreign process was sent the token, and taken for a node running on the directory.
+      const peer = await spawnPeer({
+        name: 'restarted',
+        dataDir: tmp.path,
+        env: { TEST_DATA_DIR: tmp.path, TEST_PRINT_CHARS: '0' },
+      })
+      expect(await peer.client.status()).toEqual(STATUS)
+      await peer.kill()
+      expect(authorizations.length).toBeGreaterThan(0)
+      expect(authorizations.every((authorization) => authorization === undefined)).toBe(true)
+    } finally {
+      foreign.close()
       await tmp.cleanup()
     }
   })

@@ -1,4 +1,4 @@
-import { AbortError, type AbortOptions, readBoundedFile, throwIfAborted, withTimeout } from '@tessera/core'
+import { AbortError, type AbortOptions, raceSignal, readBoundedFile, throwIfAborted, withTimeout } from '@tessera/core'
 import { z } from 'zod'
 import { API_TIMEOUT_MS, MAX_SMALL_FILE_BYTES } from '../constants.js'
 import { readApiToken, type DataDir } from '../data-dir.js'
@@ -13,7 +13,8 @@ import type {
   OutputFileReply,
   WalletInfo,
 } from './contract.js'
-import { MAX_JOBS_LISTED, MAX_OUTPUT_FILE_BYTES } from './contract.js'
+import { MAX_JOBS_LISTED, MAX_OUTPUT_FILE_BYTES, MAX_OUTPUT_REPLY_BYTES } from './contract.js'
+import { API_INSTANCE, apiNonce, isApiProof } from './proof.js'
 
 /**
  * The host part of a URL reaching a node bound to `host`: an IPv6 address in brackets, and a node bound to every
@@ -35,11 +36,30 @@ const BLOB_TIMEOUT_FACTOR = 10
  */
 const SLOW_CALL_TIMEOUT_FACTOR = 18
 
+/** Most bytes read of a JSON reply: a list of 10,000 jobs, or a job's status, takes a few MiB. */
+const MAX_REPLY_BYTES = 64 * 1024 * 1024
+/** Most bytes read of a job's output as JSON: its files in base64, and room for their names. */
+const MAX_OUTPUT_JSON_REPLY_BYTES = Math.ceil(MAX_OUTPUT_REPLY_BYTES / 3) * 4 + MAX_REPLY_BYTES
+/** Most bytes read of an error, or of an answer to a challenge. */
+const MAX_SMALL_REPLY_BYTES = 64 * 1024
+
 const errorReply = z.object({
   // The id a node logs a failure of its own under (HTTP 500 and up), for its operator to find the cause by.
   error: z.object({ code: z.string(), message: z.string(), requestId: z.string().max(64).optional() }),
 })
-const apiAddress = z.object({ host: z.string(), port: z.number().int().min(1).max(65535) })
+const apiAddressSchema = z.object({
+  host: z.string(),
+  port: z.number().int().min(1).max(65535),
+  pid: z.number().int().positive(),
+  instance: z.string().regex(API_INSTANCE),
+})
+/**
+ * What a running node writes to its data directory's address file: where its API listens, its process, and the id
+ * its API drew as it started, which its answers to a challenge carry.
+ */
+export type ApiAddressRecord = z.infer<typeof apiAddressSchema>
+
+const challengeReply = z.object({ instance: z.string().regex(API_INSTANCE), proof: z.string().regex(/^[0-9a-f]{64}$/) })
 
 const JOB_STATES = ['bidding', 'running', 'completed', 'failed', 'cancelled', 'expired'] as const
 const jobStatusSchema = z.object({
@@ -123,18 +143,42 @@ export interface ApiClientOptions {
    * @default API_TIMEOUT_MS
    */
   timeoutMs?: number
+  /**
+   * The node an address file names, as {@link ApiClient.forDataDir} read it: a node answering with another instance
+   * id is refused, and one whose process is gone is told as a stale file (`NODE__API_STALE`, naming `file`).
+   */
+  expect?: { instance: string; pid: number; file: string }
 }
 
-/** The CLI's side of the control API. Replies are validated like any other input from outside the process. */
+/** Whether process `pid` runs on this machine; one of another user's does (only "no such process" is gone). */
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code !== 'ESRCH'
+  }
+}
+
+/**
+ * The CLI's side of the control API. Replies are validated like any other input from outside the process, and read
+ * only up to a bound. The token is sent only to a server that proved it holds it: before its first call, a client
+ * sends a fresh nonce to the open `GET /v1/challenge`, which the node answers with HMAC-SHA256 keyed by the token
+ * (see `apiProof`). It proves the node again after the node stopped answering.
+ */
 export class ApiClient {
   readonly #base: string
   readonly #token: string
   readonly #timeoutMs: number
+  readonly #expect: ApiClientOptions['expect']
+  /** The server's proof, under way or done; unset until the first call, and again once the node stops answering. */
+  #proof: Promise<void> | undefined
 
   constructor(base: string, token: string, options: ApiClientOptions = {}) {
     this.#base = base
     this.#token = token
     this.#timeoutMs = options.timeoutMs ?? API_TIMEOUT_MS
+    this.#expect = options.expect
   }
 
   /**
@@ -174,7 +218,7 @@ export class ApiClient {
     throwIfAborted(signal)
     let address
     try {
-      address = apiAddress.parse(JSON.parse(text))
+      address = apiAddressSchema.parse(JSON.parse(text))
     } catch (cause) {
       // A node writes the file once it listens, so one still starting (or one that crashed mid-write) leaves it torn.
       throw new NodeError(
@@ -185,7 +229,10 @@ export class ApiClient {
       )
     }
     const token = await readApiToken(dir, { signal })
-    return new ApiClient(`http://${urlHost(address.host)}:${address.port}`, token, clientOptions)
+    return new ApiClient(`http://${urlHost(address.host)}:${address.port}`, token, {
+      ...clientOptions,
+      expect: { instance: address.instance, pid: address.pid, file: dir.apiAddress },
+    })
   }
 
   /**
@@ -200,17 +247,15 @@ export class ApiClient {
     body?: string | Uint8Array,
     options: AbortOptions & { timeoutMs?: number } = {},
   ): Promise<T> {
+    await this.#proven(options.signal)
     const signal = withTimeout(options.signal, options.timeoutMs ?? this.#timeoutMs)
     // The caller's own abort is not the node's fault: it must read as an abort, not as a node that is down.
-    const unreachable = (cause: unknown): Error =>
-      options.signal?.aborted === true
-        ? new AbortError()
-        : new NodeError(
-            'NODE__API_UNREACHABLE',
-            `the node at ${this.#base} did not answer ${path}; is it running?`,
-            { base: this.#base, path },
-            { cause },
-          )
+    const unreachable = (cause: unknown): Error => {
+      if (options.signal?.aborted === true) return new AbortError()
+      // What answers there next may be another process: it proves itself before it is sent the token.
+      this.#proof = undefined
+      return this.#unreachable(path, cause)
+    }
     let res: Response
     try {
       res = await fetch(`${this.#base}${path}`, {
@@ -229,7 +274,7 @@ export class ApiClient {
     let error: unknown
     try {
       if (res.ok) return await read(res)
-      error = await readJson(res, path)
+      error = await readJson(res, path, MAX_SMALL_REPLY_BYTES)
     } catch (e) {
       // A body cut off by the timeout or the caller's abort is no fault of the reply's.
       if (signal.aborted) throw unreachable(e)
@@ -245,19 +290,98 @@ export class ApiClient {
     throw new NodeError('NODE__API_MALFORMED_REPLY', `the node answered ${path} with HTTP ${res.status}`, { path })
   }
 
+  /** `NODE__API_UNREACHABLE` for a call to `path` nothing answered in time. */
+  #unreachable(path: string, cause: unknown): NodeError {
+    return new NodeError(
+      'NODE__API_UNREACHABLE',
+      `the node at ${this.#base} did not answer ${path}; is it running?`,
+      { base: this.#base, path },
+      { cause },
+    )
+  }
+
+  /**
+   * Resolves once the server has proved it holds this client's token (at most once at a time, whoever calls); the
+   * caller's abort rejects with `AbortError`, leaving the proof to go on for the next call.
+   */
+  async #proven(signal: AbortSignal | undefined): Promise<void> {
+    if (this.#proof === undefined) {
+      const proof: Promise<void> = this.#prove().catch((e: unknown) => {
+        // Failed, it is tried again by the next call (unless another has started since).
+        if (this.#proof === proof) this.#proof = undefined
+        throw e
+      })
+      this.#proof = proof
+    }
+    await raceSignal(this.#proof, signal)
+  }
+
+  /**
+   * Asks the server to prove it holds the token: a fresh nonce to `GET /v1/challenge`, no token sent, bounded by the
+   * client's timeout. Rejects with `NODE__API_STALE` when the address file's node is gone (nothing answers, or
+   * something else does), `NODE__API_PROOF_MISMATCH` when what answers cannot prove it, and `NODE__API_UNREACHABLE`
+   * when nothing answers a node still running.
+   */
+  async #prove(): Promise<void> {
+    const nonce = apiNonce()
+    const path = `/v1/challenge?nonce=${nonce}`
+    const signal = AbortSignal.timeout(this.#timeoutMs)
+    const gone = this.#expect !== undefined && !isRunning(this.#expect.pid)
+    let res: Response
+    try {
+      res = await fetch(`${this.#base}${path}`, { signal })
+    } catch (cause) {
+      throw gone ? this.#stale(cause) : this.#unreachable('/v1/challenge', cause)
+    }
+    let reply: unknown
+    try {
+      reply = await readJson(res, '/v1/challenge', MAX_SMALL_REPLY_BYTES)
+    } catch (cause) {
+      if (signal.aborted) throw gone ? this.#stale(cause) : this.#unreachable('/v1/challenge', cause)
+    }
+    const answer = challengeReply.safeParse(reply)
+    const proven =
+      res.ok &&
+      answer.success &&
+      (this.#expect === undefined || answer.data.instance === this.#expect.instance) &&
+      isApiProof(answer.data.proof, this.#token, nonce, answer.data.instance)
+    if (proven) return
+    if (gone) throw this.#stale()
+    const named = this.#expect !== undefined ? `the node ${this.#expect.file} names` : 'the node its token is for'
+    throw new NodeError(
+      'NODE__API_PROOF_MISMATCH',
+      `what answers at ${this.#base} is not ${named}: it could not prove it holds the API token, which was not sent ` +
+        "to it. Another process may hold the port of a node that stopped; or the token is not that node's",
+      { base: this.#base, status: res.status, ...(this.#expect !== undefined ? { file: this.#expect.file } : {}) },
+    )
+  }
+
+  /** `NODE__API_STALE`: the address file names a node whose process is gone. */
+  #stale(cause?: unknown): NodeError {
+    const { file, pid } = this.#expect as NonNullable<ApiClientOptions['expect']>
+    return new NodeError(
+      'NODE__API_STALE',
+      `${file} names a node that is no longer running (pid ${pid}; killed before it could remove the file), and ` +
+        `${cause === undefined ? 'another process answers' : 'nothing answers'} at ${this.#base}; the API token ` +
+        'was not sent. Start the node again',
+      { file, pid, base: this.#base },
+      cause === undefined ? undefined : { cause },
+    )
+  }
+
   /** A request whose OK reply is JSON of `schema`. */
   #call<T>(
     method: string,
     path: string,
     schema: z.ZodType<T>,
     body?: string | Uint8Array,
-    options: AbortOptions & { timeoutMs?: number } = {},
+    options: AbortOptions & { timeoutMs?: number; maxReplyBytes?: number } = {},
   ): Promise<T> {
     return this.#request(
       method,
       path,
       async (res) => {
-        const parsed = schema.safeParse(await readJson(res, path))
+        const parsed = schema.safeParse(await readJson(res, path, options.maxReplyBytes ?? MAX_REPLY_BYTES))
         if (!parsed.success) {
           throw new NodeError('NODE__API_MALFORMED_REPLY', `the node's reply to ${path} is malformed`, { path })
         }
@@ -329,6 +453,7 @@ export class ApiClient {
     return this.#call('GET', path, jobOutputSchema, undefined, {
       ...options,
       timeoutMs: SLOW_CALL_TIMEOUT_FACTOR * this.#timeoutMs,
+      maxReplyBytes: MAX_OUTPUT_JSON_REPLY_BYTES,
     })
   }
 
@@ -384,10 +509,36 @@ function outputQuery(options: JobOutputOptions): string {
   return query.size > 0 ? `?${query}` : ''
 }
 
-/** A reply's body as JSON; `NODE__API_MALFORMED_REPLY` when it is not. */
-async function readJson(res: Response, path: string): Promise<unknown> {
+/**
+ * A reply's body, at most `max` bytes: one that declares more is refused unread, one that sends more once it has
+ * (`NODE__API_MALFORMED_REPLY`), so a reply takes no more of the client's memory than its call may need.
+ */
+async function readReplyBytes(res: Response, path: string, max: number): Promise<Uint8Array> {
+  const tooLarge = (): NodeError =>
+    new NodeError('NODE__API_MALFORMED_REPLY', `the node's reply to ${path} is larger than ${max} bytes`, {
+      path,
+      max,
+    })
+  if (Number(res.headers.get('content-length') ?? 0) > max) {
+    await res.body?.cancel()
+    throw tooLarge()
+  }
+  const chunks: Uint8Array[] = []
+  let size = 0
+  // Leaving the loop early cancels the rest of the body.
+  for await (const chunk of res.body ?? []) {
+    size += chunk.byteLength
+    if (size > max) throw tooLarge()
+    chunks.push(chunk)
+  }
+  return Buffer.concat(chunks)
+}
+
+/** A reply's body as JSON, of at most `max` bytes; `NODE__API_MALFORMED_REPLY` when it is not. */
+async function readJson(res: Response, path: string, max: number): Promise<unknown> {
+  const bytes = await readReplyBytes(res, path, max)
   try {
-    return await res.json()
+    return JSON.parse(new TextDecoder().decode(bytes))
   } catch (cause) {
     throw new NodeError(
       'NODE__API_MALFORMED_REPLY',

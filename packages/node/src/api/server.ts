@@ -34,6 +34,7 @@ import { NodeError, type NodeErrorCode } from '../errors.js'
 import { createLogger, type Logger } from '../logger.js'
 import { errorFields } from '../peer/error-fields.js'
 import { DEFAULT_JOBS_LISTED, type JobRequest, MAX_JOBS_LISTED, type NodeOperations } from './contract.js'
+import { API_NONCE, apiInstance, apiProof } from './proof.js'
 
 /**
  * A query parameter holding a number as JavaScript writes one (`String(n)`: digits, a fraction, an exponent):
@@ -130,6 +131,9 @@ const jobRequestSchema = z
     message: "an inference's inputs are its model and its input tensors: at most two",
     path: ['inputs'],
   })
+
+/** `GET /v1/challenge?nonce=…`: a client's fresh nonce, which the node answers to prove it holds the token. */
+const challengeQuerySchema = z.object({ nonce: z.string().regex(API_NONCE, 'expected 64 hex digits') }).strict()
 
 /** An airdrop of tokens: at least one, as one of none would mint nothing and still pay its transaction's fee. */
 const airdropSchema = z
@@ -384,7 +388,7 @@ interface Route {
   method: 'GET' | 'PUT' | 'POST' | 'DELETE'
   /** The whole path; its groups are the route's parameters. */
   path: RegExp
-  /** Served without the token: only `/metrics`, which Prometheus scrapes. */
+  /** Served without the token: `/metrics`, which Prometheus scrapes, and `/v1/challenge`, which proves the node. */
   open?: boolean
   answer: (call: RouteCall) => Promise<void>
 }
@@ -392,9 +396,28 @@ interface Route {
 /** A job's id in a path. */
 const JOB_ID = '([^/]{1,128})'
 
-/** Every route of the API, answered by `ops`, bodies read within `bodyTimeoutMs`. A GET route answers HEAD too. */
-function apiRoutes(ops: NodeOperations, bodyTimeoutMs: number): readonly Route[] {
+/** How the routes answer: the node's operations, and what they need of the server. */
+interface RouteContext {
+  ops: NodeOperations
+  /** The API token, which `/v1/challenge` proves the node holds. */
+  token: string
+  /** This start's id (see {@link ApiServer.instance}). */
+  instance: string
+  bodyTimeoutMs: number
+}
+
+/** Every route of the API. A GET route answers HEAD too. */
+function apiRoutes({ ops, token, instance, bodyTimeoutMs }: RouteContext): readonly Route[] {
   return [
+    {
+      method: 'GET',
+      path: /^\/v1\/challenge$/,
+      open: true,
+      answer: async ({ res, query }) => {
+        const { nonce } = parseQuery(query, challengeQuerySchema)
+        sendJson(res, 200, { instance, proof: apiProof(token, nonce, instance).toString('hex') })
+      },
+    },
     {
       method: 'GET',
       path: /^\/metrics$/,
@@ -491,10 +514,16 @@ function apiRoutes(ops: NodeOperations, bodyTimeoutMs: number): readonly Route[]
 }
 
 /**
- * The node's control API and Prometheus endpoint: loopback HTTP, bearer-token authorised, every request body
- * bounded and validated. Routing only; the work is done by {@link NodeOperations}.
+ * The node's control API and Prometheus endpoint: loopback HTTP, bearer-token authorised, proving to clients that
+ * it holds the token before they send it (`/v1/challenge`), every request body bounded and validated. Routing only; the work is done by {@link NodeOperations}.
  */
 export class ApiServer {
+  /**
+   * An id drawn as this server is made, which its answers to `/v1/challenge` carry: `node start` writes it to the
+   * address file with its pid, so that a client takes no other start of the node, nor any other process, for the
+   * one the file names.
+   */
+  readonly instance: string
   readonly #server: Server
   readonly #routes: readonly Route[]
   readonly #token: Buffer
@@ -517,7 +546,8 @@ export class ApiServer {
     }
     const headersTimeoutMs = options.headersTimeoutMs ?? API_HEADERS_TIMEOUT_MS
     const bodyTimeoutMs = options.bodyTimeoutMs ?? API_BODY_TIMEOUT_MS
-    this.#routes = apiRoutes(ops, bodyTimeoutMs)
+    this.instance = apiInstance()
+    this.#routes = apiRoutes({ ops, token: options.token, instance: this.instance, bodyTimeoutMs })
     this.#token = Buffer.from(options.token)
     this.#server = createServer(
       {

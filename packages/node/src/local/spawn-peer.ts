@@ -123,8 +123,9 @@ function isNewer(current: AddressFileVersion | undefined, stale: AddressFileVers
 }
 
 /**
- * A client for the node at the address in `dir`'s address file, with `dir`'s token, when that node answers; else
- * undefined (no file, a torn one, nothing listening there). Rejects only with `AbortError`.
+ * A client for the node at the address in `dir`'s address file, with `dir`'s token, when that node answers and
+ * proves it holds the token; else undefined (no file, a torn one, nothing listening there, or a process that took
+ * the port of a node killed since, which is sent no token). Rejects only with `AbortError`.
  */
 async function answeringClient(dir: DataDir, options: AbortOptions): Promise<ApiClient | undefined> {
   try {

@@ -1,6 +1,7 @@
 import { rm, writeFile } from 'node:fs/promises'
 import type { AbortOptions } from '@tessera/core'
 import { type Command, InvalidArgumentError, Option } from 'commander'
+import type { ApiAddressRecord } from '../../api/client.js'
 import { ApiServer } from '../../api/server.js'
 import { type NodeConfig, parseConfig } from '../../config.js'
 import { openDataDir, readApiToken } from '../../data-dir.js'
@@ -162,8 +163,10 @@ export function registerNodeStart(node: Command, program: Command, io: CliIo, op
       try {
         api = new ApiServer(peer, { ...config.api, token, logger })
         address = await api.listen(options)
-        // Not handed the signal: the node runs now, so an abort is a stop request (seen below), not a torn file.
-        await writeFile(dir.apiAddress, JSON.stringify(address), { mode: 0o600 })
+        // Not handed the signal: the node runs now, so an abort is a stop request (seen below), not a torn file. The
+        // pid and the API's instance let a client tell this node from a process that takes its port once it is gone.
+        const record: ApiAddressRecord = { ...address, pid: process.pid, instance: api.instance }
+        await writeFile(dir.apiAddress, JSON.stringify(record), { mode: 0o600 })
       } catch (e) {
         // The peer runs timers and sockets: left running, the command would never exit after the error.
         await api?.close()
