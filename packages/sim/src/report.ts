@@ -72,14 +72,20 @@ export interface RunReport {
     }
     roles: Record<Role, RoleStats>
     economics: {
-      /** Gross amount of accepted tasks; what is neither paid nor unpaid is in receipts of epochs not yet settled. */
+      /** Gross amount of accepted tasks: `paid + unpaid + outstanding`. */
       accepted: number
       /** Settled payouts: net to workers plus fees (under burn-and-mint: payments made by burning). */
       paid: number
       fees: number
       verifierPay: number
       slashed: number
+      /** Payouts owed by creators who never pay. */
       unpaid: number
+      /**
+       * Accepted work neither paid nor owed when the run ended: receipts the settlement machines could not settle
+       * even after the last epoch closed at the horizon and the chain carried out what was in flight.
+       */
+      outstanding: number
       gini: number
       burned: number
       minted: number

@@ -106,6 +106,21 @@ describe('economics', () => {
     expect(s.roles.honest.earned).toBe(s.economics.paid - s.economics.fees)
   })
 
+  it('should settle the last epoch at the horizon, so every accepted task is paid or owed', async () => {
+    // Work arrives until the end, and the 2h horizon closes a 40-minute epoch early: its receipts settle there.
+    const s = await run({
+      economics: { settlementEpoch: '40m', feeBps: 250 },
+      jobs: { count: 60, submitWindow: '2h', tasks: { min: 2, max: 4 }, benchHoursPerTask: { median: 2, sigma: 0.3 } },
+      adversaries: { nonPayingCreators: { fraction: 0.5 } },
+    })
+    const e = s.economics
+    expect(e.paid).toBeGreaterThan(0)
+    expect(e.unpaid).toBeGreaterThan(0)
+    expect(e.paid + e.unpaid).toBe(e.accepted)
+    expect(e.outstanding).toBe(0)
+    expect(s.roles.honest.earned).toBe(e.paid - e.fees)
+  })
+
   it('should burn payments and mint the emission under burn-and-mint', async () => {
     const s = await run({
       economics: {

@@ -37,6 +37,9 @@ export class SettlementRole {
   readonly #creator: string
   readonly #pays: boolean
   readonly #byWallet: Map<string, Earner>
+  /** Actions submitted to the modelled chain and not yet carried out, in submission order. */
+  readonly #inFlight = new Set<Submitted>()
+  #outstanding = 0
 
   constructor(ctx: WorldContext, creator: string, pays: boolean, byWallet: Map<string, Earner>) {
     this.#ctx = ctx
@@ -71,6 +74,7 @@ export class SettlementRole {
       epoch,
       payee: worker.wallet,
     }
+    this.#outstanding += Number(task.amount)
     this.host.feed({ type: 'receipt', receipt })
   }
 
@@ -78,20 +82,44 @@ export class SettlementRole {
     this.host.feed({ type: 'close-epoch', epoch })
   }
 
-  #onOutput(output: SettlementOutput): void {
-    if (output.type === 'event') return
-    const delay = lognormal(this.#ctx.rng.chain, CONFIRM_MS, 0.3)
-    this.#ctx.sim.after(delay, chainExecutes, { role: this, action: output.action })
+  /**
+   * Gross amount of the receipts filed here whose payout has neither confirmed nor failed for good: receipts of
+   * an epoch still open, or of one whose actions are in flight. Zero once every closed epoch has settled.
+   */
+  get outstanding(): number {
+    return this.#outstanding
   }
 
-  /** @internal The modelled chain carries out an action. */
+  /**
+   * Carries out at once every action still in flight, and the actions their confirmations lead to (an anchor's
+   * payouts), until the machine submits nothing more. For the run's end: nothing else happens after the horizon,
+   * so the chain's delay would change no figure, only keep the last epoch from settling.
+   */
+  drain(): void {
+    // A Set iterates over what is added while it iterates: the payouts an anchor's confirmation submits.
+    for (const submitted of this.#inFlight) {
+      this.#inFlight.delete(submitted)
+      this.#execute(submitted.action)
+    }
+  }
+
+  #onOutput(output: SettlementOutput): void {
+    if (output.type === 'event') return
+    const submitted: Submitted = { role: this, action: output.action }
+    this.#inFlight.add(submitted)
+    const delay = lognormal(this.#ctx.rng.chain, CONFIRM_MS, 0.3)
+    this.#ctx.sim.after(delay, chainExecutes, submitted)
+  }
+
+  /** @internal The modelled chain carries out an action, unless {@link drain} already did. */
   static execute(submitted: Submitted): void {
-    submitted.role.#execute(submitted.action)
+    if (submitted.role.#inFlight.delete(submitted)) submitted.role.#execute(submitted.action)
   }
 
   #execute(action: SettlementAction): void {
     const { economy } = this.#ctx
     if (action.kind === 'payout') {
+      this.#outstanding -= action.transfers.reduce((sum, t) => sum + Number(t.amount), 0) + Number(action.fee)
       if (!this.#pays) {
         for (const t of action.transfers) economy.owe(Number(t.amount))
         economy.owe(Number(action.fee))

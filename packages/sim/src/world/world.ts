@@ -282,8 +282,10 @@ export class World implements WorldContext {
 
   // --- running ------------------------------------------------------------------------------------------------
 
-  /** Starts every peer and schedules arrivals, churn, metrics rows and epochs. */
+  /** Starts every peer and schedules arrivals, churn, metrics rows, epochs and the run's end. */
   start(): void {
+    // First, so it fires before anything else due at the horizon: the last metrics row then holds its payouts.
+    this.sim.at(this.sim.start + this.scenario.durationMs, finish, this)
     for (const creator of this.#creators) creator.start()
     for (const worker of this.#workers.values()) this.#startWorker(worker)
     this.#scheduleArrival()
@@ -297,9 +299,23 @@ export class World implements WorldContext {
 
   /** @internal Closes the settlement epoch: every creator's receipts batch, anchor and pay out. */
   static settle(world: World): void {
-    const closing = world.#epoch++
-    for (const creator of world.#creators) creator.settlement.closeEpoch(closing)
+    world.#closeSettlementEpoch()
     world.sim.after(world.scenario.economics.settlementEpochMs, settle, world)
+  }
+
+  /**
+   * @internal The horizon: the last settlement epoch closes however short, and the modelled chain carries out at
+   * once what is still in flight, so every task accepted by now is paid or owed (`economics.outstanding` holds
+   * what still is not). Nothing else is measured after the horizon, so the chain's delay would change no figure.
+   */
+  static finish(world: World): void {
+    world.#closeSettlementEpoch()
+    for (const creator of world.#creators) creator.settlement.drain()
+  }
+
+  #closeSettlementEpoch(): void {
+    const closing = this.#epoch++
+    for (const creator of this.#creators) creator.settlement.closeEpoch(closing)
   }
 
   #startWorker(worker: WorkerPeer): void {
@@ -454,6 +470,7 @@ export class World implements WorldContext {
           verifierPay: economy.verifierPay,
           slashed: economy.slashed,
           unpaid: economy.unpaid,
+          outstanding: this.#creators.reduce((sum, c) => sum + c.settlement.outstanding, 0),
           gini: gini(earnings),
           burned: total(COL.burned),
           minted: total(COL.minted),
@@ -518,6 +535,10 @@ function histogram(sorted: Float64Array): RunReport['completionHistogram'] {
 
 function settle(world: World): void {
   World.settle(world)
+}
+
+function finish(world: World): void {
+  World.finish(world)
 }
 
 function join(world: World): void {
