@@ -71,11 +71,20 @@ export interface RunReport {
       unanswered: number
     }
     roles: Record<Role, RoleStats>
+    /**
+     * `accepted`, `paid`, `fees`, `verifierPay`, `unpaid` and `outstanding` are in the unit jobs quote prices in,
+     * token units. Under burn-and-mint that unit has a fixed USD value, and `burned`, `minted`, `supply` (and the
+     * earnings) count the floating token.
+     */
     economics: {
       /** Gross amount of accepted tasks: `paid + unpaid + outstanding`. */
       accepted: number
-      /** Settled payouts: net to workers plus fees (under burn-and-mint: payments made by burning). */
+      /**
+       * Settled payouts: net to workers plus fees (under burn-and-mint: what creators paid, its fee kept by the
+       * protocol and the rest burned).
+       */
       paid: number
+      /** The protocol's fees, part of `paid`. */
       fees: number
       verifierPay: number
       slashed: number
@@ -87,8 +96,11 @@ export interface RunReport {
        */
       outstanding: number
       gini: number
+      /** Tokens burned (burn-and-mint): the USD value of `paid − fees` at each payment's token price. */
       burned: number
+      /** Tokens minted (burn-and-mint). */
       minted: number
+      /** Token supply at the end (burn-and-mint). */
       supply: number
     }
     network: NetworkStats

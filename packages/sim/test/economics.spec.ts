@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import { BurnMintModel } from '../src/economics/burn-mint.js'
 import { gini, lorenz } from '../src/economics/gini.js'
+import { COL, MetricsRecorder } from '../src/metrics/recorder.js'
+import { Economy, type Earner } from '../src/world/economy.js'
+import { smallScenario } from './helpers.js'
 
 describe('gini', () => {
   it('should be 0 for equal earnings and approach 1 when one earns everything', () => {
@@ -69,5 +72,23 @@ describe('BurnMintModel', () => {
     const m = model()
     expect(m.closeEpoch(3_600_000).minted).toBe(0)
     expect(m.supply).toBe(1_000_000)
+  })
+})
+
+describe('Economy under burn-and-mint', () => {
+  it('should burn what the creator pays less the protocol fee, which the treasury keeps', () => {
+    // $0.01 per quoted unit at $1 per token: 100 quoted units are worth one token.
+    const bme = { emissionPerEpoch: 0, usdPerTokenUnit: 0.01, price: [{ at: 0, usd: 1 }] }
+    const scenario = smallScenario({ economics: { feeBps: 100, bme } })
+    const metrics = new MetricsRecorder(scenario.metricsIntervalMs)
+    const economy = new Economy(scenario, metrics)
+    const worker: Earner = { index: economy.nextIndex, role: 'honest', wallet: 'w', stake: 0 }
+    economy.register(worker)
+    economy.burnForTask(worker, 10_000, 1, true, 0)
+    expect(economy.paid).toBe(10_000)
+    expect(economy.fees).toBe(100)
+    // The rest, 9,900 quoted units, is burned: 99 tokens, so fee and burn add up to the payment.
+    expect(metrics.total(COL.burned)).toBeCloseTo(99, 9)
+    expect(metrics.total(COL.burned) * 100 + economy.fees).toBeCloseTo(economy.paid, 6)
   })
 })

@@ -167,7 +167,7 @@ export function chartSpecs(report: RunReport): Record<ChartName, TopLevelSpec> {
                 mark: 'line',
                 encoding: {
                   x: { field: 'hours', type: 'quantitative', title: 'virtual time (h)' },
-                  y: { field: 'supply', type: 'quantitative', title: 'supply', scale: { zero: false } },
+                  y: { field: 'supply', type: 'quantitative', title: 'token supply', scale: { zero: false } },
                 },
               },
             ],

@@ -16,7 +16,9 @@ export interface Earner {
  * Token flows between the simulated parties, as the machines' outputs decide them: payouts that
  * `@tessera/ledger`'s settlement machine batched and the modelled chain confirmed (net to the worker, the protocol
  * fee to the treasury), verification pay, slashes, debts of creators who never pay, and the optional burn-and-mint
- * model. Amounts are token units; the machines' bigints are converted once, here.
+ * model. Amounts are token units as jobs quote prices; the machines' bigints are converted once, here. Under
+ * burn-and-mint the quoted unit is a fixed USD value (`usdPerTokenUnit`) and the token floats: tokens burned and
+ * minted, the supply and the workers' earnings (their minted shares) are tokens.
  */
 export class Economy {
   readonly #metrics: MetricsRecorder
@@ -87,8 +89,9 @@ export class Economy {
   }
 
   /**
-   * Under burn-and-mint an accepted task is paid by burning tokens worth its USD value (the protocol keeps its
-   * fee), and the worker's reward comes from the epoch's emission by its share of the work.
+   * Under burn-and-mint an accepted task of `amount` quoted units is paid in two parts: the protocol keeps its fee,
+   * and the rest is burned as tokens worth its USD value; the worker's reward comes from the epoch's emission by its
+   * share of the work. `paid` and `fees` stay in quoted units, the `burned` column counts tokens.
    */
   burnForTask(worker: Earner, amount: number, benchHours: number, creatorPays: boolean, elapsedMs: number): void {
     if (!creatorPays) {
@@ -100,7 +103,7 @@ export class Economy {
     this.fees += fee
     this.#metrics.add(COL.paid, amount)
     this.#metrics.add(COL.fees, fee)
-    this.#metrics.add(COL.burned, (this.bme as BurnMintModel).pay(amount, elapsedMs))
+    this.#metrics.add(COL.burned, (this.bme as BurnMintModel).pay(amount - fee, elapsedMs))
     ;(this.bme as BurnMintModel).work(worker.index, benchHours)
   }
 
