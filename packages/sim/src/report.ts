@@ -72,9 +72,9 @@ export interface RunReport {
     }
     roles: Record<Role, RoleStats>
     /**
-     * `accepted`, `paid`, `fees`, `verifierPay`, `unpaid` and `outstanding` are in the unit jobs quote prices in,
-     * token units. Under burn-and-mint that unit has a fixed USD value, and `burned`, `minted`, `supply` (and the
-     * earnings) count the floating token.
+     * `accepted`, `paid`, `fees`, `verifierPay`, `verifierUnpaid`, `unpaid` and `outstanding` are in the unit jobs
+     * quote prices in, token units. Under burn-and-mint that unit has a fixed USD value, and `burned`, `minted`,
+     * `supply` (and the earnings) count the floating token.
      */
     economics: {
       /** Gross amount of accepted tasks: `paid + unpaid + outstanding`. */
@@ -86,7 +86,10 @@ export interface RunReport {
       paid: number
       /** The protocol's fees, part of `paid`. */
       fees: number
+      /** Paid to third-party verifiers and arbiters for the chunks they recomputed. */
       verifierPay: number
+      /** Verification pay owed by creators who never pay (not part of `unpaid`, which pairs with `accepted`). */
+      verifierUnpaid: number
       slashed: number
       /** Payouts owed by creators who never pay. */
       unpaid: number

@@ -73,6 +73,17 @@ describe('adversaries', () => {
     expect(s.economics.unpaid).toBeGreaterThan(0)
     expect(s.economics.paid).toBeGreaterThan(0)
   })
+
+  it('should leave the verification pay of creators who never pay unpaid too', async () => {
+    const cheaters = { fraction: 0.25, wrongTaskRate: 0.5 }
+    const s = (await run({ adversaries: { cheaters, nonPayingCreators: { fraction: 1 } } })).economics
+    expect(s.paid).toBe(0)
+    expect(s.verifierPay).toBe(0)
+    expect(s.verifierUnpaid).toBeGreaterThan(0)
+    const paying = (await run({ adversaries: { cheaters } })).economics
+    expect(paying.verifierPay).toBeGreaterThan(0)
+    expect(paying.verifierUnpaid).toBe(0)
+  })
 })
 
 describe('churn', () => {

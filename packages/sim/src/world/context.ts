@@ -47,6 +47,8 @@ export interface WorldContext {
   readonly rng: { tasks: Rng; behaviour: Rng; verifiers: Rng; chain: Rng; divergence: Rng }
   /** A peer's stake as the ledger knows it. */
   stakeOf(peer: string): bigint | undefined
+  /** False for a creator who never pays what it owes (`adversaries.nonPayingCreators`); true for any other peer. */
+  pays(peer: string): boolean
   /** A peer by id, when it is a worker. */
   worker(id: string): WorkerPeer | undefined
   /** A peer by id, when it hosts a verifier (creators, verifiers, colluders). */

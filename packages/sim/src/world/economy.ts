@@ -34,6 +34,8 @@ export class Economy {
   paid = 0
   fees = 0
   verifierPay = 0
+  /** Verification pay owed by creators who never pay (apart from `unpaid`, which pairs with `accepted`). */
+  verifierUnpaid = 0
   slashed = 0
   unpaid = 0
 
@@ -107,9 +109,13 @@ export class Economy {
     ;(this.bme as BurnMintModel).work(worker.index, benchHours)
   }
 
-  /** Pays a third-party verifier or arbiter (not a worker's earnings: verifiers are counted apart). */
-  payVerifier(amount: number): void {
-    this.verifierPay += amount
+  /**
+   * Pays a third-party verifier or arbiter (not a worker's earnings: verifiers are counted apart), or leaves the pay
+   * owed when the creator who asked for the check never pays.
+   */
+  payVerifier(amount: number, creatorPays: boolean): void {
+    if (creatorPays) this.verifierPay += amount
+    else this.verifierUnpaid += amount
   }
 
   /** Slashes a worker's stake after an upheld fraud proof; returns the amount. */

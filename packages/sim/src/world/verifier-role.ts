@@ -175,7 +175,8 @@ export class VerifierRole {
         const job = ctx.jobs.get(output.jobId)
         const perChunk =
           job === undefined ? 0 : (job.maxPrice * job.benchHoursPerTask) / ctx.scenario.jobs.chunksPerTask
-        ctx.economy.payVerifier(output.chunks * perChunk * ctx.scenario.economics.verifierShare)
+        const amount = output.chunks * perChunk * ctx.scenario.economics.verifierShare
+        ctx.economy.payVerifier(amount, ctx.pays(output.payer))
         return
       }
       case 'event':

@@ -52,6 +52,7 @@ export class World implements WorldContext {
   readonly #workers = new Map<string, WorkerPeer>()
   readonly #verifierPeers = new Map<string, VerifierRole>()
   readonly #creators: CreatorPeer[] = []
+  readonly #nonPaying = new Set<string>()
   /** Workers by wallet, for payouts. */
   readonly #wallets = new Map<string, Earner>()
   #epoch = 0
@@ -126,6 +127,10 @@ export class World implements WorldContext {
     return this.#verifierPeers.has(peer) ? SERVICE_STAKE : undefined
   }
 
+  pays(peer: string): boolean {
+    return !this.#nonPaying.has(peer)
+  }
+
   worker(id: string): WorkerPeer | undefined {
     return this.#workers.get(id)
   }
@@ -196,6 +201,7 @@ export class World implements WorldContext {
         this.#wallets,
       )
       this.#creators.push(creator)
+      if (!creator.pays) this.#nonPaying.add(creator.id)
       this.#verifierPeers.set(creator.id, creator.verifierRole)
     }
     for (const role of roles) this.#addWorker(role)
@@ -468,6 +474,7 @@ export class World implements WorldContext {
           paid: economy.paid,
           fees: economy.fees,
           verifierPay: economy.verifierPay,
+          verifierUnpaid: economy.verifierUnpaid,
           slashed: economy.slashed,
           unpaid: economy.unpaid,
           outstanding: this.#creators.reduce((sum, c) => sum + c.settlement.outstanding, 0),
