@@ -58,7 +58,7 @@ console.log(
 )
 const e = summary.economics
 console.log(
-  `economics: ${e.paid.toLocaleString('en')} paid to workers, ${e.fees.toLocaleString('en')} in fees, ${e.slashed.toLocaleString('en')} slashed, earnings Gini ${e.gini.toFixed(2)}`,
+  `economics: ${(e.paid - e.fees).toLocaleString('en')} paid to workers, ${e.fees.toLocaleString('en')} in fees, ${e.slashed.toLocaleString('en')} slashed, earnings Gini ${e.gini.toFixed(2)}`,
 )
 console.log(
   `network: ${summary.network.delivered.toLocaleString('en')} of ${summary.network.sent.toLocaleString('en')} messages delivered`,
