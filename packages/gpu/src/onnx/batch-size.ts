@@ -1,7 +1,7 @@
 import { broadcastShapes } from '../tensor/shapes.js'
 import { forEachBroadcast } from '../tensor/broadcast.js'
 import { sizeOf } from '../tensor/tensor.js'
-import { runHostOp } from './host-ops.js'
+import { broadcastOperands, runHostOp } from './host-ops.js'
 import { elementsOf } from './host-tensor.js'
 import type { HostConstant, OnnxNode } from './model.js'
 import { castTarget, intAttr } from './node-params.js'
@@ -166,7 +166,8 @@ export function hostTags(
   const combine = op === 'Cast' ? castCombine(node, inputs[0]) : COMBINE[op]
   // A reduction folds elements together.
   if (combine === undefined) return everyOther()
-  return [dependentOnly(elementwise(operands as BatchSizeTags[], inputs as HostConstant[], combine, op))]
+  const [tagged, values] = [operands, inputs].map((xs) => broadcastOperands(node, opset, xs as HostConstant[]))
+  return [dependentOnly(elementwise(tagged!, values!, combine, op))]
 }
 
 /** Cast keeps the batch size through integer and float types, but not to booleans nor when it truncates floats. */

@@ -20,6 +20,7 @@ import { allocate, assertHostSize, elementsOf, hostTensor, reshaped } from './ho
 import type { HostElements } from './host-tensor.js'
 import type { HostConstant, OnnxNode } from './model.js'
 import {
+  broadcastOperandShapes,
   castTarget,
   intAttr,
   intsAttr,
@@ -122,8 +123,10 @@ export function runHostOp(node: OnnxNode, opset: number, inputs: HostInputs): Ho
       return [range(node, arg(0), arg(1), arg(2))]
     case 'Equal':
     case 'Less':
-    case 'Greater':
-      return [compare(node, arg(0), arg(1))]
+    case 'Greater': {
+      const [a, b] = broadcastOperands(node, opset, [arg(0), arg(1)])
+      return [compare(node, a!, b!)]
+    }
     case 'Not':
       return [not(node, arg(0))]
     case 'Where':
@@ -163,8 +166,10 @@ export function runHostOp(node: OnnxNode, opset: number, inputs: HostInputs): Ho
     case 'Add':
     case 'Sub':
     case 'Mul':
-    case 'Div':
-      return [arithmetic(node, arg(0), arg(1))]
+    case 'Div': {
+      const [a, b] = broadcastOperands(node, opset, [arg(0), arg(1)])
+      return [arithmetic(node, a!, b!)]
+    }
     case 'Neg': {
       const x = arg(0)
       numericType(node, [x])
@@ -173,6 +178,16 @@ export function runHostOp(node: OnnxNode, opset: number, inputs: HostInputs): Ho
     default:
       throw unsupported(node, 'operator without a host form')
   }
+}
+
+/** The operands of an elementwise node, shaped as its opset broadcasts them (see `broadcastOperandShapes`). */
+export function broadcastOperands(node: OnnxNode, opset: number, xs: readonly HostConstant[]): HostConstant[] {
+  const shapes = broadcastOperandShapes(
+    node,
+    opset,
+    xs.map((x) => x.shape),
+  )
+  return xs.map((x, i) => (shapes[i] === x.shape ? x : reshaped(x, shapes[i]!)))
 }
 
 /** The common type of inputs that ONNX requires to agree. */

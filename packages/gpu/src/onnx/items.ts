@@ -1,7 +1,15 @@
 import { MAX_TENSOR_ELEMENTS } from '../constants.js'
 import { normalizeAxis } from '../tensor/shapes.js'
 import type { OnnxNode } from './model.js'
-import { intAttr, intsAttr, reduceParams, requiredInts, sliceParams, unsupported } from './node-params.js'
+import {
+  broadcastOperandShapes,
+  intAttr,
+  intsAttr,
+  reduceParams,
+  requiredInts,
+  sliceParams,
+  unsupported,
+} from './node-params.js'
 import type { IntsInput } from './node-params.js'
 import { isParameterInput, leadsWithBatchSize, SHAPE_INPUT } from './batch-size.js'
 import type { BatchSizeTags } from './batch-size.js'
@@ -133,7 +141,7 @@ function itemsMixing(node: OnnxNode, opset: number, inputs: ItemsInputs): string
       return batched(1) && !onAxis0 ? MOVES : undefined
     }
     default:
-      if (BROADCASTING.has(node.opType)) return broadcastMixing(node, inputs, batched)
+      if (BROADCASTING.has(node.opType)) return broadcastMixing(node, opset, inputs, batched)
       if (!batched(0)) return undefined
   }
   switch (node.opType) {
@@ -227,14 +235,25 @@ function gemmMixing(node: OnnxNode, inputs: ItemsInputs, batched: (index: number
 
 /**
  * Numpy broadcasting aligns trailing axes: a batched operand shorter than the output lands its batch on a later axis,
- * and an operand not carrying the batch as long as the output lines its axis 0 up with the batch.
+ * and an operand not carrying the batch as long as the output lines its axis 0 up with the batch. Before opset 7 some
+ * operators line B up with A from an axis, which `broadcastOperandShapes` turns into shapes numpy rules align so.
  */
-function broadcastMixing(node: OnnxNode, inputs: ItemsInputs, batched: (index: number) => boolean): string | undefined {
+function broadcastMixing(
+  node: OnnxNode,
+  opset: number,
+  inputs: ItemsInputs,
+  batched: (index: number) => boolean,
+): string | undefined {
   const operands = node.inputs.map((_, i) => i).filter((i) => given(node, i))
   if (!operands.some(batched)) return undefined
-  const out = Math.max(...operands.map((i) => inputs.shape(i).length))
-  for (const i of operands) {
-    const shape = inputs.shape(i)
+  const shapes = broadcastOperandShapes(
+    node,
+    opset,
+    operands.map((i) => inputs.shape(i)),
+  )
+  const out = Math.max(...shapes.map((s) => s.length))
+  for (const [k, i] of operands.entries()) {
+    const shape = shapes[k]!
     if (batched(i) && shape.length < out) return MOVES
     if (!batched(i) && shape.length === out && shape[0] !== 1) return PAIRS
   }

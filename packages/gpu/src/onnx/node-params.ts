@@ -1,5 +1,6 @@
 import { GpuError } from '../errors.js'
 import type { SliceParams } from '../tensor/strided.js'
+import { sizeOf } from '../tensor/tensor.js'
 import type { OnnxNode } from './model.js'
 import { DataType } from './proto.js'
 
@@ -114,6 +115,68 @@ export function splitSizes(node: OnnxNode, opset: number, dim: number, ints: Int
       outputs: count,
     })
   return new Array<number>(count).fill(dim / count)
+}
+
+/** The opset from which elementwise operators broadcast numpy-style. */
+const NUMPY_BROADCAST_OPSET = 7
+
+/** Binary operators that, before {@link NUMPY_BROADCAST_OPSET}, broadcast B onto A as `broadcast` and `axis` say. */
+const LEGACY_BROADCASTING: ReadonlySet<string> = new Set([
+  'Add',
+  'Sub',
+  'Mul',
+  'Div',
+  'Pow',
+  'Equal',
+  'Less',
+  'Greater',
+])
+
+/**
+ * The shapes the operands of an elementwise node take, so that numpy broadcasting computes what the node's opset
+ * says: their own, except for B (the second) of Add, Sub, Mul, Div, Pow, Equal, Less and Greater before opset 7.
+ * There B must have A's shape unless `broadcast` is 1, and then it broadcasts onto A without stretching an axis of 1:
+ * B holds one element (at a rank up to A's), or B's axes are A's from `axis` on (A's last ones without `axis`). B
+ * then takes A's rank, with 1s around its axes, and the result has A's shape.
+ *
+ * @throws GPU__SHAPE_MISMATCH when B does not broadcast onto A that way
+ */
+export function broadcastOperandShapes(
+  node: OnnxNode,
+  opset: number,
+  shapes: readonly (readonly number[])[],
+): readonly (readonly number[])[] {
+  const [a, b] = shapes
+  if (opset >= NUMPY_BROADCAST_OPSET || !LEGACY_BROADCASTING.has(node.opType) || a === undefined || b === undefined)
+    return shapes
+  return [a, legacyOperandShape(node, a, b)]
+}
+
+/** B's shape for numpy broadcasting onto A as a node before opset 7 asks (see {@link broadcastOperandShapes}). */
+function legacyOperandShape(node: OnnxNode, a: readonly number[], b: readonly number[]): readonly number[] {
+  const mismatch = (reason: string): GpuError =>
+    new GpuError('GPU__SHAPE_MISMATCH', `${node.opType} (${node.name}): ${reason}`, {
+      op: node.opType,
+      node: node.name,
+      a,
+      b,
+    })
+  const sameShape = a.length === b.length && a.every((d, i) => d === b[i])
+  if (intAttr(node, 'broadcast', 0) === 0) {
+    if (sameShape) return b
+    throw mismatch(
+      `B of shape ${JSON.stringify(b)} must have A's shape ${JSON.stringify(a)}: before opset ` +
+        `${NUMPY_BROADCAST_OPSET} only broadcast=1 lets it broadcast`,
+    )
+  }
+  if (b.length > a.length) throw mismatch(`B of rank ${b.length} cannot broadcast onto A of rank ${a.length}`)
+  if (sizeOf(b) === 1) return a.map(() => 1)
+  const start = intAttr(node, 'axis', a.length - b.length)
+  if (!Number.isInteger(start) || start < 0 || start > a.length - b.length)
+    throw mismatch(`axis ${start} must lie in [0, ${a.length - b.length}]`)
+  if (b.some((d, i) => d !== a[start + i]))
+    throw mismatch(`B's shape ${JSON.stringify(b)} is not A's ${JSON.stringify(a)} from axis ${start}`)
+  return [...a.slice(0, start).map(() => 1), ...b, ...a.slice(start + b.length).map(() => 1)]
 }
 
 /** A reduction's axes (empty: every axis), keepdims, and whether empty axes make it a no-op. */

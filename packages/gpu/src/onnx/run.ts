@@ -24,6 +24,7 @@ import { HOST_ONLY_OPS, runHostOp, shapeValue } from './host-ops.js'
 import { assertKeepsItemsApart } from './items.js'
 import type { AttributeValue, HostConstant, OnnxModel, OnnxNode } from './model.js'
 import {
+  broadcastOperandShapes,
   castTarget,
   floatAttr,
   intAttr,
@@ -305,7 +306,7 @@ function execute<T extends BackendTensor>(
   if (HOST_ONLY_OPS.has(op))
     throw unsupported(node, 'computes on host tensors (integers, booleans, constants) only; an input is on the device')
   const binary = BINARY[op]
-  if (binary !== undefined) return b.binary(binary, input(node, 0), input(node, 1))
+  if (binary !== undefined) return elementwise(b, binary, node, opset, input(node, 0), input(node, 1))
   const unary = UNARY[op]
   if (unary !== undefined) return b.unary(unary, input(node, 0))
   const variadic = VARIADIC[op]
@@ -509,6 +510,23 @@ function fold<T extends BackendTensor>(b: TensorBackend<T>, op: BinaryOp, xs: re
     acc = next
   }
   return acc
+}
+
+/** Add, Sub, Mul, Div, Pow: B viewed as its opset broadcasts it (see `broadcastOperandShapes`). */
+function elementwise<T extends BackendTensor>(
+  b: TensorBackend<T>,
+  op: BinaryOp,
+  node: OnnxNode,
+  opset: number,
+  x: T,
+  y: T,
+): T {
+  const shape = broadcastOperandShapes(node, opset, [x.shape, y.shape])[1]!
+  if (shape === y.shape) return b.binary(op, x, y)
+  const view = b.view(y, shape)
+  const out = b.binary(op, x, view)
+  b.release(view)
+  return out
 }
 
 /** Plans MaxPool and AveragePool, refusing the attributes the kernels lack. */
