@@ -53,6 +53,129 @@ describe('onnx operators by opset', () => {
     expect(engine.usable).toBe(true)
   }
 
+  describe("inputs of an operator's version", () => {
+    /** One node `op` reading x [2, 1, 3, 1] and the int64 initializer a [1] (holding 1), writing y. */
+    const withAxes = (op: string, inputs: string[], opset: number): Uint8Array =>
+      new GraphBuilder()
+        .input('x', [2, 1, 3, 1])
+        .output('y', [2, 3, 1])
+        .initializer('a', int64Tensor([1], [1]))
+        .node(op, inputs, ['y'])
+        .build(opset)
+
+    const refusals: { name: string; model: () => Uint8Array; code: GpuErrorCode; context: Record<string, unknown> }[] =
+      [
+        {
+          name: 'ReduceMean-13 given an axes input, which opset 18 introduced',
+          model: () => withAxes('ReduceMean', ['x', 'a'], 13),
+          code: 'GPU__MALFORMED_MODEL',
+          context: { op: 'ReduceMean', opset: 13, inputs: 2, max: 1 },
+        },
+        {
+          name: 'ReduceMax-17 given an axes input',
+          model: () => withAxes('ReduceMax', ['x', 'a'], 17),
+          code: 'GPU__MALFORMED_MODEL',
+          context: { inputs: 2, max: 1 },
+        },
+        {
+          name: 'Squeeze-11 given an axes input, which opset 13 introduced',
+          model: () => withAxes('Squeeze', ['x', 'a'], 11),
+          code: 'GPU__MALFORMED_MODEL',
+          context: { op: 'Squeeze', opset: 11, inputs: 2, max: 1 },
+        },
+        {
+          name: 'Unsqueeze-13 without its axes input',
+          model: () => withAxes('Unsqueeze', ['x'], 13),
+          code: 'GPU__MALFORMED_MODEL',
+          context: { inputs: 1, min: 2 },
+        },
+        {
+          name: 'Relu given two inputs',
+          model: () => withAxes('Relu', ['x', 'x'], 20),
+          code: 'GPU__MALFORMED_MODEL',
+          context: { inputs: 2, max: 1 },
+        },
+        {
+          name: 'Gemm-9 without C, which opset 11 made optional',
+          model: () =>
+            new GraphBuilder()
+              .input('x', [2, 3])
+              .output('y', [2, 3])
+              .weight('w', [3, 3], new Float32Array(9))
+              .node('Gemm', ['x', 'w'], ['y'])
+              .build(9),
+          code: 'GPU__MALFORMED_MODEL',
+          context: { inputs: 2, min: 3 },
+        },
+        {
+          name: 'Conv omitting its weights',
+          model: () =>
+            new GraphBuilder()
+              .input('x', [1, 1, 3, 3])
+              .output('y', [1, 1, 3, 3])
+              .node('Conv', ['x', ''], ['y'])
+              .build(20),
+          code: 'GPU__MALFORMED_MODEL',
+          context: { input: 1 },
+        },
+        {
+          name: 'LayerNormalization in opset 16, before ONNX defines it',
+          model: () =>
+            new GraphBuilder()
+              .input('x', [2, 3])
+              .output('y', [2, 3])
+              .weight('s', [3], Float32Array.of(1, 1, 1))
+              .node('LayerNormalization', ['x', 's'], ['y'])
+              .build(16),
+          code: 'GPU__MALFORMED_MODEL',
+          context: { opset: 16 },
+        },
+        {
+          name: 'Reshape-4, whose shape is an attribute',
+          model: () =>
+            new GraphBuilder()
+              .input('x', [2, 3])
+              .output('y', [3, 2])
+              .node('Reshape', ['x'], ['y'], { shape: { ints: [3, 2] } })
+              .build(4),
+          code: 'GPU__UNSUPPORTED_OP',
+          context: { op: 'Reshape', opset: 4 },
+        },
+        {
+          name: 'Tile-5, whose tiles and axis are inputs',
+          model: () =>
+            new GraphBuilder()
+              .input('x', [2, 3])
+              .output('y', [4, 3])
+              .initializer('t', int64Tensor([], [2]))
+              .initializer('axis', int64Tensor([], [0]))
+              .node('Tile', ['x', 't', 'axis'], ['y'])
+              .build(5),
+          code: 'GPU__UNSUPPORTED_OP',
+          context: { op: 'Tile', opset: 5 },
+        },
+      ]
+
+    for (const r of refusals) {
+      it(`should refuse ${r.name} with ${r.code} when the model loads`, () => {
+        expect(() => loadOnnxModel(r.model())).toThrow(
+          expect.objectContaining({ code: r.code, context: expect.objectContaining(r.context) }),
+        )
+      })
+    }
+
+    it('should split by the split input of Split-1', async () => {
+      const bytes = new GraphBuilder()
+        .input('x', [2, 6])
+        .output('y', [2, 4])
+        .initializer('s', int64Tensor([2], [2, 4]))
+        .node('Split', ['x', 's'], ['a', 'y'], { axis: { int: 1 } })
+        .build(1)
+      const x = tensor([2, 6], [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11])
+      await expectOutput(bytes, { x }, tensor([2, 4], [2, 3, 4, 5, 8, 9, 10, 11]))
+    })
+  })
+
   describe('broadcasting before opset 7', () => {
     const legacy: { name: string; op: string; b: number[]; attributes: Record<string, Attr>; y: number[] }[] = [
       {

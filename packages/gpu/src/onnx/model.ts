@@ -4,6 +4,7 @@ import { GpuError } from '../errors.js'
 import { assertShape, sizeOf } from '../tensor/tensor.js'
 import { assertHostSize } from './host-tensor.js'
 import { assertModelWithinBounds, DEFAULT_MODEL_BOUNDS } from './model-bounds.js'
+import { assertOperatorInputs, OPERATOR_INPUTS } from './operator-inputs.js'
 import type { ModelBounds } from './model-bounds.js'
 import { AttributeType, DataType, onnx } from './proto.js'
 import type { OnnxTypes } from './proto.js'
@@ -57,64 +58,8 @@ export interface OnnxModel {
   readonly initializers: ReadonlyMap<string, HostConstant>
 }
 
-/** Operators the runtime implements (ONNX default domain). */
-export const SUPPORTED_OPS: ReadonlySet<string> = new Set([
-  'MatMul',
-  'Gemm',
-  'Conv',
-  'Add',
-  'Sub',
-  'Mul',
-  'Div',
-  'Relu',
-  'LeakyRelu',
-  'Gelu',
-  'Tanh',
-  'Sigmoid',
-  'Erf',
-  'Exp',
-  'Sqrt',
-  'Neg',
-  'Abs',
-  'Identity',
-  'Dropout',
-  'Softmax',
-  'LayerNormalization',
-  'Reshape',
-  'Transpose',
-  'Flatten',
-  'Squeeze',
-  'Unsqueeze',
-  'MaxPool',
-  'GlobalAveragePool',
-  'Constant',
-  'Clip',
-  'HardSigmoid',
-  'HardSwish',
-  'Max',
-  'Min',
-  'Pow',
-  'BatchNormalization',
-  'AveragePool',
-  'Concat',
-  'ReduceMean',
-  'Shape',
-  'ConstantOfShape',
-  'Cast',
-  'Range',
-  'Equal',
-  'Less',
-  'Greater',
-  'Not',
-  'Where',
-  'Expand',
-  'Gather',
-  'Slice',
-  'Split',
-  'ReduceSum',
-  'ReduceMax',
-  'Tile',
-])
+/** Operators the runtime implements (ONNX default domain): those whose inputs it knows by version. */
+export const SUPPORTED_OPS: ReadonlySet<string> = new Set(Object.keys(OPERATOR_INPUTS))
 
 function malformed(message: string, context: Record<string, unknown> = {}, cause?: unknown): GpuError {
   return new GpuError('GPU__MALFORMED_MODEL', message, context, cause === undefined ? undefined : { cause })
@@ -152,13 +97,15 @@ export interface LoadOnnxModelOptions {
 
 /**
  * Parses ONNX ModelProto bytes with the protobuf definition, decodes initializers, checks that every node uses a
- * supported operator and that the graph is well formed, and orders nodes topologically.
+ * supported operator, with the inputs its version in the model's opset takes, and that the graph is well formed, and
+ * orders nodes topologically.
  *
  * @throws GPU__MALFORMED_MODEL when the bytes do not decode, hold more than the bounds allow (checked before
- *   decoding: nodes, initializers, attributes, values listed one by one) or the graph is not well formed
+ *   decoding: nodes, initializers, attributes, values listed one by one), a node has inputs its operator's version
+ *   does not take (see `assertOperatorInputs`) or the graph is not well formed
  * @throws GPU__ALLOCATION_EXCEEDED when an integer or boolean initializer or Constant holds more than
  *   MAX_HOST_TENSOR_ELEMENTS values
- * @throws GPU__UNSUPPORTED_OP (context `{ op }`) when a node uses an operator the runtime lacks
+ * @throws GPU__UNSUPPORTED_OP (context `{ op }`) when a node uses an operator, or a version of one, the runtime lacks
  */
 export function loadOnnxModel(bytes: Uint8Array, options: LoadOnnxModelOptions = {}): OnnxModel {
   if (!(bytes instanceof Uint8Array)) throw malformed('an ONNX model must be bytes')
@@ -212,7 +159,9 @@ export function loadOnnxModel(bytes: Uint8Array, options: LoadOnnxModelOptions =
       if (!a.name) throw malformed(`an attribute of node ${name} has no name`, { node: name })
       attributes[a.name] = decodeAttribute(a, name)
     }
-    return { name, opType, inputs: [...(n.input ?? [])], outputs: [...(n.output ?? [])], attributes }
+    const node = { name, opType, inputs: [...(n.input ?? [])], outputs: [...(n.output ?? [])], attributes }
+    assertOperatorInputs(node, opset)
+    return node
   })
 
   return { opset, nodes: topologicalOrder(nodes, inputs, initializers, outputs), inputs, outputs, initializers }

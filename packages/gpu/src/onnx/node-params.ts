@@ -84,7 +84,8 @@ export function sliceParams(node: OnnxNode, opset: number, ints: IntsInput): Sli
 }
 
 /**
- * Split's piece sizes along an axis of `dim`: the split input (opset 13) or attribute (before), else equal pieces,
+ * Split's piece sizes along an axis of `dim`: the split input (opset 13), attribute (opset 2 to 12) or either (opset
+ * 1), else equal pieces,
  * one per output (from opset 18, `num_outputs` pieces of ceil(dim / n), the last one smaller).
  *
  * @throws GPU__MALFORMED_MODEL when the sizes do not name one piece per output
@@ -92,7 +93,7 @@ export function sliceParams(node: OnnxNode, opset: number, ints: IntsInput): Sli
  */
 export function splitSizes(node: OnnxNode, opset: number, dim: number, ints: IntsInput): number[] {
   const outputs = node.outputs.length
-  const given = opset >= 13 ? ints(1) : intsAttr(node, 'split')
+  const given = opset >= 13 ? ints(1) : opset < 2 ? (ints(1) ?? intsAttr(node, 'split')) : intsAttr(node, 'split')
   if (given !== undefined) {
     if (given.length !== outputs)
       throw malformedNode(node, `split names ${given.length} pieces for ${outputs} outputs`, { split: given })
