@@ -176,6 +176,51 @@ describe('onnx operators by opset', () => {
     })
   })
 
+  describe("Gemm's C", () => {
+    /** Gemm of a [m, 3] by b [3, 2] (y = a[:, 0] + a[:, 2], a[:, 1] + a[:, 2]) plus the weight c. */
+    const gemmModel = (m: number, c: number[], cData: number[], opset = 13, attributes: Record<string, Attr> = {}) =>
+      new GraphBuilder()
+        .input('a', [m, 3])
+        .output('y', [m, 2])
+        .weight('b', [3, 2], Float32Array.of(1, 0, 0, 1, 1, 1))
+        .weight('c', c, Float32Array.from(cData))
+        .node('Gemm', ['a', 'b', 'c'], ['y'], attributes)
+        .build(opset)
+    const a = (): Tensor => tensor([2, 3], [1, 2, 3, 4, 5, 6])
+
+    const runs: { name: string; model: () => Uint8Array; y: number[] }[] = [
+      { name: 'C of the product shape', model: () => gemmModel(2, [2, 2], [1, 2, 3, 4]), y: [5, 7, 13, 15] },
+      { name: 'C of one column', model: () => gemmModel(2, [2, 1], [10, 20]), y: [14, 15, 30, 31] },
+      { name: 'C of one row, of rank 1', model: () => gemmModel(2, [2], [10, 20]), y: [14, 25, 20, 31] },
+      {
+        name: 'C of rank 1 in Gemm-6 with broadcast=1',
+        model: () => gemmModel(2, [2], [10, 20], 6, { broadcast: { int: 1 } }),
+        y: [14, 25, 20, 31],
+      },
+    ]
+    for (const r of runs) {
+      it(`should add ${r.name}`, async () => {
+        await expectOutput(r.model(), { a: a() }, tensor([2, 2], r.y))
+      })
+    }
+
+    const refusals: { name: string; model: () => Uint8Array; a: () => Tensor }[] = [
+      { name: 'C of rank 3', model: () => gemmModel(2, [3, 2, 2], new Array<number>(12).fill(1)), a },
+      {
+        name: 'C with more rows than the product',
+        model: () => gemmModel(1, [2, 1], [1, 2]),
+        a: () => tensor([1, 3], [1, 2, 3]),
+      },
+      { name: 'C longer than a row of the product', model: () => gemmModel(2, [3], [1, 2, 3]), a },
+      { name: 'C of rank 1 in Gemm-6 without broadcast', model: () => gemmModel(2, [2], [10, 20], 6), a },
+    ]
+    for (const r of refusals) {
+      it(`should refuse ${r.name} with GPU__SHAPE_MISMATCH`, async () => {
+        await expectRunRefused(r.model(), { a: r.a() }, 'GPU__SHAPE_MISMATCH')
+      })
+    }
+  })
+
   describe('broadcasting before opset 7', () => {
     const legacy: { name: string; op: string; b: number[]; attributes: Record<string, Attr>; y: number[] }[] = [
       {

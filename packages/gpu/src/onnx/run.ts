@@ -315,7 +315,7 @@ function execute<T extends BackendTensor>(
     case 'MatMul':
       return b.matmul(input(node, 0), input(node, 1))
     case 'Gemm':
-      return gemm(b, node, input(node, 0), input(node, 1), optional(node, 2))
+      return gemm(b, node, opset, input(node, 0), input(node, 1), optional(node, 2))
     case 'Conv': {
       const x = input(node, 0)
       const w = input(node, 1)
@@ -633,11 +633,20 @@ function where<T extends BackendTensor>(b: TensorBackend<T>, node: OnnxNode, run
   return b.where(mask, run.input(node, 1), run.input(node, 2))
 }
 
-function gemm<T extends BackendTensor>(b: TensorBackend<T>, node: OnnxNode, a: T, w: T, c: T | undefined): T {
+/** Gemm: alpha A' B' + beta C, where C broadcasts one way onto the product (see {@link assertGemmBias}). */
+function gemm<T extends BackendTensor>(
+  b: TensorBackend<T>,
+  node: OnnxNode,
+  opset: number,
+  a: T,
+  w: T,
+  c: T | undefined,
+): T {
   if (a.shape.length !== 2 || w.shape.length !== 2)
     throw new GpuError('GPU__SHAPE_MISMATCH', 'Gemm needs 2-D A and B', { op: 'Gemm', a: a.shape, b: w.shape })
   const transA = intAttr(node, 'transA', 0) === 1
   const transB = intAttr(node, 'transB', 0) === 1
+  if (c !== undefined) assertGemmBias(node, opset, c.shape, [a.shape[transA ? 1 : 0]!, w.shape[transB ? 0 : 1]!])
   const alpha = floatAttr(node, 'alpha', 1)
   const beta = floatAttr(node, 'beta', 1)
   const at = transA ? b.transpose(a, [1, 0]) : a
@@ -658,6 +667,31 @@ function gemm<T extends BackendTensor>(b: TensorBackend<T>, node: OnnxNode, a: T
     y = sum
   }
   return y
+}
+
+/** The opset from which Gemm's C broadcasts without its `broadcast` attribute. */
+const GEMM_BROADCAST_OPSET = 7
+
+/**
+ * Gemm's C must broadcast onto the product's shape [M, N] without widening it (unidirectionally): of rank 2 or less,
+ * each of its axes (aligned from the last) as long as the product's or 1. Before opset 7 C must be [M, N] unless
+ * `broadcast` is 1.
+ *
+ * @throws GPU__SHAPE_MISMATCH otherwise
+ */
+function assertGemmBias(node: OnnxNode, opset: number, c: readonly number[], out: readonly [number, number]): void {
+  const exact = opset < GEMM_BROADCAST_OPSET && intAttr(node, 'broadcast', 0) === 0
+  const fits = exact
+    ? c.length === 2 && c[0] === out[0] && c[1] === out[1]
+    : c.length <= 2 && c.every((d, i) => d === 1 || d === out[out.length - c.length + i])
+  if (fits) return
+  throw new GpuError(
+    'GPU__SHAPE_MISMATCH',
+    `Gemm (${node.name}): C of shape ${JSON.stringify(c)} must ` +
+      `${exact ? 'be' : 'broadcast one way to'} the product's ${JSON.stringify(out)}` +
+      (exact ? ` before opset ${GEMM_BROADCAST_OPSET} without broadcast=1` : ''),
+    { op: 'Gemm', node: node.name, c, out },
+  )
 }
 
 function constantValue(node: OnnxNode): HostConstant {
