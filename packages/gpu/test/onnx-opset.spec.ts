@@ -221,6 +221,35 @@ describe('onnx operators by opset', () => {
     }
   })
 
+  describe('axes of a scalar', () => {
+    /** Sums x [1] into a scalar s, then applies `op` to s and the weight w [1] (when `withWeight`), writing y. */
+    const ofScalar = (op: string, attributes: Record<string, Attr>, withWeight = false): Uint8Array =>
+      new GraphBuilder()
+        .input('x', [1])
+        .output('y', [])
+        .weight('w', [1], Float32Array.of(1))
+        .node('ReduceSum', ['x'], ['s'], { keepdims: { int: 0 } })
+        .node(op, withWeight ? ['s', 'w'] : ['s'], ['y'], attributes)
+        .build(17)
+
+    const refusals: { name: string; model: () => Uint8Array }[] = [
+      { name: 'a Softmax of a scalar along axis 0', model: () => ofScalar('Softmax', { axis: { int: 0 } }) },
+      {
+        name: 'a LayerNormalization of a scalar from axis 0',
+        model: () => ofScalar('LayerNormalization', { axis: { int: 0 } }, true),
+      },
+    ]
+    for (const r of refusals) {
+      it(`should refuse ${r.name}, which has no axis, with GPU__SHAPE_MISMATCH`, async () => {
+        await expectRunRefused(r.model(), { x: tensor([1], [3]) }, 'GPU__SHAPE_MISMATCH')
+      })
+    }
+
+    it('should still reduce a scalar over every axis, which are none', async () => {
+      await expectOutput(ofScalar('ReduceMean', {}), { x: tensor([1], [3]) }, tensor([], [3]))
+    })
+  })
+
   describe('broadcasting before opset 7', () => {
     const legacy: { name: string; op: string; b: number[]; attributes: Record<string, Attr>; y: number[] }[] = [
       {

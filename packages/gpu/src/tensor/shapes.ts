@@ -117,10 +117,13 @@ export function reshapeShape(
   return out
 }
 
-/** Normalizes a possibly negative axis into [0, rank). */
+/**
+ * Normalizes a possibly negative axis into [0, rank). A scalar (rank 0) has no axis: an operator naming one of it
+ * (Softmax, LayerNormalization, Split, Gather, Concat, a reduction's axes) needs rank 1 or more.
+ */
 export function normalizeAxis(axis: number, rank: number, what: string): number {
   const a = axis < 0 ? axis + rank : axis
-  if (!Number.isInteger(a) || a < 0 || a >= Math.max(rank, 1))
+  if (!Number.isInteger(a) || a < 0 || a >= rank)
     throw mismatch(what, `axis ${axis} is out of range for rank ${rank}`, { axis, rank })
   return a
 }
