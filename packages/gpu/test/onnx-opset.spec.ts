@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { assertItemsRecomputable, createEngine, loadOnnxModel, runModelCpu, tensor } from '../src/index.js'
 import type { Engine, GpuErrorCode, Tensor } from '../src/index.js'
-import { GraphBuilder, int64Tensor } from './helpers/onnx-builder.js'
+import { boolTensor, floatTensor, GraphBuilder, int64Tensor } from './helpers/onnx-builder.js'
+import type { OnnxTypes } from '../src/onnx/proto.js'
 import type { Attr } from './helpers/onnx-builder.js'
 
 /**
@@ -247,6 +248,29 @@ describe('onnx operators by opset', () => {
 
     it('should still reduce a scalar over every axis, which are none', async () => {
       await expectOutput(ofScalar('ReduceMean', {}), { x: tensor([1], [3]) }, tensor([], [3]))
+    })
+  })
+
+  describe('Dropout', () => {
+    /** Dropout of x [2, 3] with ratio 0.5 and the training_mode initializer `mode` (left out when undefined). */
+    const dropout = (mode: OnnxTypes.ITensorProto | undefined): Uint8Array => {
+      const g = new GraphBuilder().input('x', [2, 3]).output('y', [2, 3]).weight('r', [], Float32Array.of(0.5))
+      if (mode !== undefined) g.initializer('t', mode)
+      return g.node('Dropout', ['x', 'r', ...(mode === undefined ? [] : ['t'])], ['y']).build(13)
+    }
+    const x = (): Tensor => tensor([2, 3], [1, 2, 3, 4, 5, 6])
+
+    it('should refuse training_mode true with GPU__UNSUPPORTED_OP', async () => {
+      await expectRunRefused(dropout(boolTensor([], [true])), { x: x() }, 'GPU__UNSUPPORTED_OP')
+    })
+
+    it('should refuse a training_mode that is not a boolean', async () => {
+      await expectRunRefused(dropout(floatTensor([], [0])), { x: x() }, 'GPU__UNSUPPORTED_OP')
+    })
+
+    it('should pass its input through with training_mode false or left out', async () => {
+      await expectOutput(dropout(boolTensor([], [false])), { x: x() }, x())
+      await expectOutput(dropout(undefined), { x: x() }, x())
     })
   })
 

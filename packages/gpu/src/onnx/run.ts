@@ -416,8 +416,11 @@ function execute<T extends BackendTensor>(
         throw unsupported(node, `approximate=${approximate} is not supported`)
       return b.unary(approximate === 'tanh' ? 'geluTanh' : 'gelu', input(node, 0))
     }
-    case 'Identity':
-    case 'Dropout': {
+    case 'Dropout':
+      // In inference Dropout passes its input through, as Identity does.
+      assertDropoutInference(node, run)
+      return b.view(input(node, 0), input(node, 0).shape)
+    case 'Identity': {
       const x = input(node, 0)
       return b.view(x, x.shape)
     }
@@ -527,6 +530,24 @@ function elementwise<T extends BackendTensor>(
   const out = b.binary(op, x, view)
   b.release(view)
   return out
+}
+
+/** Dropout's `training_mode` input (from opset 12), which asks for random dropout when true. */
+const DROPOUT_TRAINING_MODE = 2
+
+/**
+ * Dropout passes its input through in inference only: `training_mode` must be omitted or false, for in training it
+ * drops random elements (BatchNormalization likewise refuses training_mode).
+ *
+ * @throws GPU__UNSUPPORTED_OP (context `{ input: 2 }`) when training_mode is not a boolean known on the host to be false
+ */
+function assertDropoutInference<T extends BackendTensor>(node: OnnxNode, run: RunValues<T>): void {
+  if ((node.inputs[DROPOUT_TRAINING_MODE] ?? '') === '') return
+  const mode = run.host(node, DROPOUT_TRAINING_MODE)
+  if (mode?.dataType === 'bool' && mode.ints!.every((v) => v === 0)) return
+  throw unsupported(node, 'training_mode must be omitted or false: only inference is supported', {
+    input: DROPOUT_TRAINING_MODE,
+  })
 }
 
 /** Plans MaxPool and AveragePool, refusing the attributes the kernels lack. */
