@@ -8,30 +8,9 @@ import {
   MAX_MESHOPT_VIEW_BYTES,
 } from '../constants.js'
 import { GpuError } from '../errors.js'
+import { COMPONENT_BYTES, extensionOf, TYPE_COMPONENTS, uses } from './gltf-json.js'
 
 const GLB_MAGIC = 0x46546c67 // "glTF"
-
-/**
- * Bytes per component of glTF's accessor component types, and components per accessor type. Maps, not objects: an
- * object would also answer `constructor` or `toString` with a function, and one NaN in the sum lifts the bound.
- */
-const COMPONENT_BYTES = new Map<unknown, number>([
-  [5120, 1],
-  [5121, 1],
-  [5122, 2],
-  [5123, 2],
-  [5125, 4],
-  [5126, 4],
-])
-const TYPE_COMPONENTS = new Map<unknown, number>([
-  ['SCALAR', 1],
-  ['VEC2', 2],
-  ['VEC3', 3],
-  ['VEC4', 4],
-  ['MAT2', 4],
-  ['MAT3', 9],
-  ['MAT4', 16],
-])
 
 /** Whether bytes start as a binary glTF (GLB) container. */
 export function isGlb(bytes: Uint8Array): boolean {
@@ -169,19 +148,7 @@ function assertFallbackBuffers(json: Record<string, unknown>): void {
   })
 }
 
-/** A glTF object's extension JSON by name, when it has one that is an object. */
-function extensionOf(property: unknown, name: string): Record<string, unknown> | undefined {
-  const extensions = (property as { extensions?: unknown } | null)?.extensions
-  const extension = (extensions as Record<string, unknown> | null | undefined)?.[name]
-  return typeof extension === 'object' && extension !== null ? (extension as Record<string, unknown>) : undefined
-}
-
 const DRACO = 'KHR_draco_mesh_compression'
-
-/** Whether the asset uses `extension` (glTF-Transform reads an extension's data only then). */
-function uses(json: Record<string, unknown>, extension: string): boolean {
-  return Array.isArray(json.extensionsUsed) && (json.extensionsUsed as unknown[]).includes(extension)
-}
 
 /** What a Draco bitstream's header says it decodes to, read before the decoder sees it. */
 export interface DracoCounts {

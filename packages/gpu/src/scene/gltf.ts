@@ -59,6 +59,7 @@ import { GpuError } from '../errors.js'
 import { assertAnimationsWithin, durationOf, type NodeChannel, nodeChannels, poseAt } from './animation.js'
 import { assertDeclaredSize, geometryDecoders, isGlb } from './compression.js'
 import { assertJointsWithin, assertObjectsWithin } from './json-bounds.js'
+import { assertLayout, exactResources } from './gltf-layout.js'
 import { assertNodeTransforms } from './node-json.js'
 import {
   drawsTriangles,
@@ -355,8 +356,10 @@ export async function readDocument(source: Uint8Array | string, options: SceneFi
     // Bytes travel alone: a file they name beside them is nowhere to be found.
     if (typeof source !== 'string') assertSelfContained(root)
     embedDataBuffers(asset)
+    asset.resources = exactResources(asset.resources)
     // Checked before anything is decoded: compressed geometry is bounded only by what its accessors declare.
     assertDeclaredSize(root, asset.resources)
+    assertLayout(root, asset.resources)
     assertObjectsWithin(root)
     assertJointsWithin(root)
     assertNodeTransforms(root)
