@@ -2,73 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { loadScene } from '../src/index.js'
 import { exactResources } from '../src/scene/gltf-layout.js'
 import { rejectionCode } from './helpers/errors.js'
-
-/** A quad: four VEC3 float positions (48 bytes), then six UNSIGNED_SHORT indices (12 bytes). */
-const QUAD = new Uint8Array([
-  ...new Uint8Array(Float32Array.from([-1, -1, 0, 1, -1, 0, 1, 1, 0, -1, 1, 0]).buffer),
-  ...new Uint8Array(Uint16Array.from([0, 1, 2, 0, 2, 3]).buffer),
-])
-
-type Obj = Record<string, unknown>
-
-/** The parts of the quad's JSON the tests edit. */
-interface Json extends Obj {
-  buffers: Obj[]
-  bufferViews: Obj[]
-  accessors: Obj[]
-  meshes: Array<{ primitives: Array<{ attributes: Record<string, number>; indices?: number }> }>
-}
-
-/** The quad's glTF JSON, its buffer given by `uri` (none: a GLB's binary chunk), with `edit` applied. */
-function quadJson(edit: (json: Json) => void = () => {}, uri?: string): Json {
-  const json: Json = {
-    asset: { version: '2.0' },
-    scene: 0,
-    scenes: [{ nodes: [0] }],
-    nodes: [{ mesh: 0 }],
-    buffers: [{ ...(uri === undefined ? {} : { uri }), byteLength: QUAD.length }],
-    bufferViews: [
-      { buffer: 0, byteOffset: 0, byteLength: 48 },
-      { buffer: 0, byteOffset: 48, byteLength: 12 },
-    ],
-    accessors: [
-      { bufferView: 0, componentType: 5126, count: 4, type: 'VEC3', min: [-1, -1, 0], max: [1, 1, 0] },
-      { bufferView: 1, componentType: 5123, count: 6, type: 'SCALAR' },
-    ],
-    meshes: [{ primitives: [{ attributes: { POSITION: 0 }, indices: 1 }] }],
-  }
-  edit(json)
-  return json
-}
-
-/** The quad as .gltf bytes, its buffer a `data:` URI. */
-function gltf(edit?: (json: Json) => void, bin: Uint8Array = QUAD): Uint8Array {
-  const uri = `data:application/octet-stream;base64,${Buffer.from(bin).toString('base64')}`
-  return new TextEncoder().encode(JSON.stringify(quadJson(edit, uri)))
-}
-
-/** The quad as a GLB holding `bin` as its binary chunk. */
-function glb(edit?: (json: Json) => void, bin: Uint8Array = QUAD): Uint8Array {
-  const padded = (bytes: Uint8Array, fill: number): Uint8Array => {
-    const out = new Uint8Array((bytes.length + 3) & ~3).fill(fill)
-    out.set(bytes)
-    return out
-  }
-  const text = padded(new TextEncoder().encode(JSON.stringify(quadJson(edit))), 0x20)
-  const data = padded(bin, 0)
-  const out = new Uint8Array(28 + text.length + data.length)
-  const view = new DataView(out.buffer)
-  view.setUint32(0, 0x46546c67, true)
-  view.setUint32(4, 2, true)
-  view.setUint32(8, out.length, true)
-  view.setUint32(12, text.length, true)
-  view.setUint32(16, 0x4e4f534a, true)
-  out.set(text, 20)
-  view.setUint32(20 + text.length, data.length, true)
-  view.setUint32(24 + text.length, 0x004e4942, true)
-  out.set(data, 28 + text.length)
-  return out
-}
+import { QUAD_BIN as QUAD, quadGlb as glb, quadGltf as gltf, type QuadJson as Json } from './helpers/gltf.js'
 
 /** Vertex colours read from a 16-byte buffer view starting where the quad's buffer ends. */
 const coloursPastTheBuffer = (json: Json): void => {

@@ -49,6 +49,20 @@ describe('node transforms in the JSON', () => {
     expect(await rejectionCode(loadScene(meshWeights))).toBe('GPU__MALFORMED_SCENE')
   })
 
+  it('should refuse a rotation that is not a unit quaternion, and keep one a little off from rounding', async () => {
+    for (const rotation of [
+      [0, 0, 0, 0],
+      [0, 0, 0, 2],
+      [0.5, 0.5, 0.5, 0.6],
+    ]) {
+      const gltf = await triangleWith((json) => (nodeOf(json).rotation = rotation))
+      expect(await rejectionCode(loadScene(gltf)), JSON.stringify(rotation)).toBe('GPU__MALFORMED_SCENE')
+    }
+    // sin and cos of 45 degrees rounded to 6 digits, as exporters write them.
+    const rounded = await triangleWith((json) => (nodeOf(json).rotation = [0, 0.382683, 0, 0.92388]))
+    expect(await rejectionCode(loadScene(rounded))).toBeUndefined()
+  })
+
   it('should code whatever glTF-Transform throws while the document is flattened', async () => {
     // A base colour of null is kept as it is by the reader, and only reading it fails: no check names it.
     const gltf = await triangleWith((json) => {

@@ -60,6 +60,7 @@ import { assertAnimationsWithin, durationOf, type NodeChannel, nodeChannels, pos
 import { assertDeclaredSize, geometryDecoders, isGlb } from './compression.js'
 import { assertJointsWithin, assertObjectsWithin } from './json-bounds.js'
 import { assertLayout, exactResources } from './gltf-layout.js'
+import { assertStructure } from './gltf-structure.js'
 import { assertNodeTransforms } from './node-json.js'
 import {
   drawsTriangles,
@@ -362,6 +363,7 @@ export async function readDocument(source: Uint8Array | string, options: SceneFi
     assertLayout(root, asset.resources)
     assertObjectsWithin(root)
     assertJointsWithin(root)
+    assertStructure(root)
     assertNodeTransforms(root)
     assertAnimationsWithin(root)
     io.registerDependencies(await geometryDecoders(root))
