@@ -1,13 +1,14 @@
 import { Document, WebIO } from '@gltf-transform/core'
-import type { Primitive } from '@gltf-transform/core'
+import type { Material, Primitive } from '@gltf-transform/core'
 import type { Node } from '@gltf-transform/core'
-import { EXTMeshGPUInstancing } from '@gltf-transform/extensions'
+import { EXTMeshGPUInstancing, KHRMaterialsUnlit } from '@gltf-transform/extensions'
 import { describe, expect, it } from 'vitest'
-import { loadScene } from '../src/index.js'
+import { loadScene, renderTileCpu } from '../src/index.js'
 import type { Scene } from '../src/index.js'
 import { PrimitiveMode } from '../src/scene/gltf-geometry.js'
 import { TRIANGLE_FLOATS } from '../src/scene/scene.js'
 import { rejectionCode } from './helpers/errors.js'
+import { meanRed, wholeTile } from './helpers/render.js'
 
 type Mode = 'list' | 'strip' | 'fan'
 
@@ -80,7 +81,7 @@ function square(doc: Document, mode: Mode, indexed: boolean): Primitive {
 }
 
 async function load(doc: Document): Promise<Scene> {
-  return loadScene(await new WebIO().registerExtensions([EXTMeshGPUInstancing]).writeBinary(doc))
+  return loadScene(await new WebIO().registerExtensions([EXTMeshGPUInstancing, KHRMaterialsUnlit]).writeBinary(doc))
 }
 
 async function squareScene(mode: Mode, indexed: boolean): Promise<Scene> {
@@ -205,5 +206,93 @@ describe('EXT_mesh_gpu_instancing', () => {
     expect(await rejectionCode(load(build(3, 2)))).toBe('GPU__MALFORMED_SCENE')
     expect(await rejectionCode(load(build(3, 3, 'VEC3')))).toBe('GPU__MALFORMED_SCENE')
     expect(triangleSet(await load(build(3, 3)))).toHaveLength(12)
+  })
+})
+
+describe('mirroring node matrices (glTF 3.7.2.1: clockwise is front under a negative determinant)', () => {
+  /** The winding normals (rounded) of the square under a node of `scale`, or under one instance of that scale. */
+  async function windingNormals(scale: [number, number, number], instanced = false): Promise<Set<string>> {
+    const { doc, add } = baseDocument()
+    const node = doc.createNode().setMesh(doc.createMesh().addPrimitive(square(doc, 'list', true)))
+    if (instanced) {
+      const buffer = doc.getRoot().listBuffers()[0]!
+      const scales = doc.createAccessor().setType('VEC3').setArray(Float32Array.from(scale)).setBuffer(buffer)
+      const ext = doc.createExtension(EXTMeshGPUInstancing).setRequired(true)
+      node.setExtension('EXT_mesh_gpu_instancing', ext.createInstancedMesh().setAttribute('SCALE', scales))
+    } else {
+      node.setScale(scale)
+    }
+    add(node)
+    return new Set(triangleSet(await load(doc)).map((key) => key.split(' | ')[1]!))
+  }
+
+  it('should wind every triangle to face where its mirrored surface faces', async () => {
+    // The square faces +z: a mirror in x or y keeps it facing +z, one in z turns it to -z.
+    const cases: Array<[[number, number, number], string]> = [
+      [[1, 1, 1], '0.000,0.000,1.000'],
+      [[-1, 1, 1], '0.000,0.000,1.000'],
+      [[1, -2, 1], '0.000,0.000,1.000'],
+      [[-1, -1, 1], '0.000,0.000,1.000'],
+      [[1, 1, -1], '0.000,0.000,-1.000'],
+      [[-1, -1, -1], '0.000,0.000,-1.000'],
+    ]
+    for (const [scale, normal] of cases) {
+      expect([...(await windingNormals(scale))], JSON.stringify(scale)).toEqual([normal])
+    }
+    expect([...(await windingNormals([-1, 1, 1], true))]).toEqual(['0.000,0.000,1.000'])
+  })
+
+  /** A quad (corners (±1, ±1, 0), facing +z) of `material` under scale `scale`, seen by a camera on +z. */
+  async function quadScene(scale: [number, number, number], material: (doc: Document) => Material): Promise<Scene> {
+    const doc = new Document()
+    const buffer = doc.createBuffer()
+    const scene = doc.createScene()
+    doc.getRoot().setDefaultScene(scene)
+    const accessor = (type: 'VEC3' | 'VEC4' | 'SCALAR', array: Float32Array | Uint16Array) =>
+      doc.createAccessor().setType(type).setArray(array).setBuffer(buffer)
+    const prim = doc
+      .createPrimitive()
+      .setAttribute('POSITION', accessor('VEC3', Float32Array.from([-1, -1, 0, 1, -1, 0, 1, 1, 0, -1, 1, 0])))
+      // Red on the left (x = -1), green on the right.
+      .setAttribute('COLOR_0', accessor('VEC3', Float32Array.from([1, 0, 0, 0, 1, 0, 0, 1, 0, 1, 0, 0])))
+      .setIndices(accessor('SCALAR', Uint16Array.from([0, 1, 2, 0, 2, 3])))
+      .setMaterial(material(doc))
+    scene.addChild(doc.createNode().setMesh(doc.createMesh().addPrimitive(prim)).setScale(scale))
+    const camera = doc.createCamera().setType('perspective').setYFov(0.9).setZNear(0.01)
+    scene.addChild(doc.createNode().setCamera(camera).setTranslation([0, 0, 3]))
+    return load(doc)
+  }
+
+  it('should light a mirrored single-sided emissive quad from its front face, as the quad unmirrored', async () => {
+    const lamp = (doc: Document) =>
+      doc.createMaterial('lamp').setEmissiveFactor([1, 1, 1]).setBaseColorFactor([0, 0, 0, 1])
+    const seen = async (scale: [number, number, number]) =>
+      meanRed(renderTileCpu(wholeTile(await quadScene(scale, lamp), 16, { samples: 1, maxDepth: 1 })).pixels)
+    const front = await seen([1, 1, 1])
+    expect(front).toBeGreaterThan(0.2)
+    expect(await seen([-1, 1, 1])).toBe(front)
+    expect(await seen([1, 1, -1])).toBe(0)
+  })
+
+  it('should carry each corner\u2019s attributes with it when a mirror swaps corners', async () => {
+    // Unlit: the image shows each point's vertex colour, whichever face it turns to the camera.
+    const flat = (doc: Document) =>
+      doc
+        .createMaterial('flat')
+        .setExtension('KHR_materials_unlit', doc.createExtension(KHRMaterialsUnlit).createUnlit())
+    const halves = async (scale: [number, number, number]) => {
+      const side = 16
+      const px = renderTileCpu(wholeTile(await quadScene(scale, flat), side, { samples: 1, maxDepth: 1 })).pixels
+      const red = [0, 0]
+      for (let i = 0; i < side * side; i++) red[(i % side) * 2 < side ? 0 : 1]! += px[i * 4]!
+      return red
+    }
+    const [left, right] = await halves([1, 1, 1])
+    expect(left).toBeGreaterThan(right! * 2)
+    // Mirrored in x, the red corners lie on the right.
+    const [mirroredLeft, mirroredRight] = await halves([-1, 1, 1])
+    // Each pixel's jittered sample falls elsewhere on the quad than its mirror image's: close, not equal.
+    expect(mirroredLeft! / right!).toBeCloseTo(1, 1)
+    expect(mirroredRight! / left!).toBeCloseTo(1, 1)
   })
 })

@@ -71,6 +71,31 @@ export function triangleCorners(prim: Primitive): Uint32Array {
   return corners
 }
 
+/** The determinant of a column-major 4x4 matrix's upper 3x3: negative for one that mirrors. */
+export function determinant3(m: readonly number[]): number {
+  return (
+    m[0]! * (m[5]! * m[10]! - m[6]! * m[9]!) -
+    m[4]! * (m[1]! * m[10]! - m[2]! * m[9]!) +
+    m[8]! * (m[1]! * m[6]! - m[2]! * m[5]!)
+  )
+}
+
+/**
+ * A primitive's triangle corners (from {@link triangleCorners}) in the order that makes them counter-clockwise seen
+ * from their front under `world`, as the path tracers take front faces: glTF 2.0 (section 3.7.2.1) makes clockwise
+ * triangles the front ones under a matrix of negative determinant (a mirror), so there each triangle's second and
+ * third corners swap. Every vertex is copied per corner, so its attributes follow it.
+ */
+export function frontFacingCorners(corners: Uint32Array, world: readonly number[]): Uint32Array {
+  if (!(determinant3(world) < 0)) return corners
+  const swapped = corners.slice()
+  for (let i = 0; i < swapped.length; i += 3) {
+    swapped[i + 1] = corners[i + 2]!
+    swapped[i + 2] = corners[i + 1]!
+  }
+  return swapped
+}
+
 /**
  * The world matrices (column-major 4x4) a node draws its mesh at: its own world matrix, or with
  * EXT_mesh_gpu_instancing one per instance, the node's world matrix times the instance's TRANSLATION x ROTATION x

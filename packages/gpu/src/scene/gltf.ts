@@ -63,7 +63,9 @@ import { assertLayout, exactResources } from './gltf-layout.js'
 import { assertStructure } from './gltf-structure.js'
 import { assertNodeTransforms } from './node-json.js'
 import {
+  determinant3,
   drawsTriangles,
+  frontFacingCorners,
   meshMatrices,
   primitiveTriangles,
   triangleCorners,
@@ -659,17 +661,19 @@ function flattenDocument(doc: Document, decoders: TextureDecoders, decoded: Map<
   }
 
   /**
-   * Appends a triangle primitive's triangles (`corners`, from {@link triangleCorners}) under a world matrix, or
-   * under each vertex's own matrix for a skinned primitive (`skin`, from {@link skinning}); the caller has checked
-   * them against the triangle bound.
+   * Appends a triangle primitive's triangles (`stored`, from {@link triangleCorners}) under a world matrix, or
+   * under each vertex's own matrix for a skinned primitive (`skin`, from {@link skinning}), wound front-facing as the
+   * world matrix's determinant says ({@link frontFacingCorners}); the caller has checked them against the triangle
+   * bound.
    */
   const addPrimitive = (
     prim: Primitive,
-    corners: Uint32Array,
+    stored: Uint32Array,
     world: readonly number[],
     skin?: (vertex: number) => readonly number[],
     weights: readonly number[] = [],
   ): void => {
+    const corners = frontFacingCorners(stored, world)
     const position = morphed(prim, 'POSITION', weights, corners.length, morphBudget)!
     const normal = morphed(prim, 'NORMAL', weights, corners.length, morphBudget)
     const color = vertexAttribute(prim, 'COLOR_0', ['VEC3', 'VEC4'])
@@ -805,10 +809,7 @@ function primitiveTangents(
   }
   // Tangents lie in the surface, so they move with the node's matrix (not the normals' inverse transpose); a
   // mirroring matrix flips the frame's handedness.
-  const det =
-    world[0]! * (world[5]! * world[10]! - world[6]! * world[9]!) -
-    world[4]! * (world[1]! * world[10]! - world[2]! * world[9]!) +
-    world[8]! * (world[1]! * world[6]! - world[2]! * world[5]!)
+  const det = determinant3(world)
   const linear = [...world.slice(0, 12), 0, 0, 0, 1]
   const out: number[] = []
   const t: number[] = []
