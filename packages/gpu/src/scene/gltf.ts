@@ -122,10 +122,14 @@ const EXTENSIONS = [
 /** Largest emissive strength accepted: keeps radiance finite in f32 through a path's products. */
 const MAX_EMISSIVE_STRENGTH = 1e6
 
+/**
+ * The material of a primitive that names none: glTF 2.0 section 3.9.6's "material with no properties specified",
+ * every default applying (white, metallic, rough, opaque, single-sided), as `material: {}` reads.
+ */
 const DEFAULT_MATERIAL: Material = {
   name: 'default',
-  baseColor: [0.8, 0.8, 0.8],
-  metallic: 0,
+  baseColor: [1, 1, 1],
+  metallic: 1,
   roughness: 1,
   emissive: [0, 0, 0],
 }
