@@ -33,6 +33,12 @@ export const MAX_SAMPLES_PER_PIXEL: typeof CORE_MAX_SAMPLES_PER_PIXEL = 65_536
 export const MAX_MIN_BIDS = 1_024
 /** Largest token amount (u64 on chain). */
 export const MAX_AMOUNT = 0xffff_ffff_ffff_ffffn
+/**
+ * A job spec's `benchHoursPerTask` is below this: 114,000 years of the reference device, so any real task fits, and
+ * in micro-benchmark-hours (`BENCH_HOUR_SCALE`) a safe integer, so costs are exact. What a job may cost in all is
+ * bounded apart: its budget, `maxPrice` x `benchHoursPerTask` x its tasks, is at most {@link MAX_AMOUNT}.
+ */
+export const MAX_BENCH_HOURS_PER_TASK = 1e9
 
 /** Gossip topics the machines publish on, pinned to `@tessera/core`'s `TOPICS`. */
 export const ORDERS_TOPIC: (typeof TOPICS)['orders'] = '/tessera/1/orders'

@@ -5,6 +5,7 @@ import {
   DEFAULT_MIN_BIDS,
   DEFAULT_VERIFICATION,
   MAX_AMOUNT,
+  MAX_BENCH_HOURS_PER_TASK,
   MAX_FIRST_FRAME,
   MAX_FRAMES_PER_JOB,
   MAX_ID_LENGTH,
@@ -16,7 +17,8 @@ import {
   MAX_INFERENCE_ITEMS,
 } from './constants.js'
 import { SchedulerError } from './errors.js'
-import { checkTaskCount, checkTaskWork } from './split.js'
+import { jobBudget } from './pricing.js'
+import { checkTaskCount, checkTaskWork, taskCountOf } from './split.js'
 
 /** A reputation tier: 1 trusted partners, 2 priority, 3 economy. */
 export type Tier = Order['tier']
@@ -105,8 +107,20 @@ export function resolveJobSpec(spec: JobSpec): ResolvedJobSpec {
   if (typeof spec.maxPrice !== 'bigint' || spec.maxPrice < 0n || spec.maxPrice > MAX_AMOUNT) {
     throw invalid('maxPrice must be a bigint in the u64 range', { field: 'maxPrice' })
   }
-  if (typeof spec.benchHoursPerTask !== 'number' || !(spec.benchHoursPerTask >= 0 && spec.benchHoursPerTask < 1e9)) {
-    throw invalid('benchHoursPerTask must be a finite non-negative number', { field: 'benchHoursPerTask' })
+  const hours = spec.benchHoursPerTask
+  if (typeof hours !== 'number' || !(hours >= 0 && hours < MAX_BENCH_HOURS_PER_TASK)) {
+    throw invalid(`benchHoursPerTask must be a non-negative number below ${MAX_BENCH_HOURS_PER_TASK}`, {
+      field: 'benchHoursPerTask',
+    })
+  }
+  // Settlement pays a task in one u64 receipt from an escrow funded with the job's budget: past u64, neither exists.
+  const tasks = taskCountOf(spec.split)
+  const budget = jobBudget(spec.maxPrice, hours, tasks)
+  if (budget > MAX_AMOUNT) {
+    throw invalid(
+      `maxPrice x benchHoursPerTask x tasks is ${budget}, past ${MAX_AMOUNT} (u64): lower maxPrice or split the job`,
+      { field: 'maxPrice', budget, limit: MAX_AMOUNT },
+    )
   }
   const features = spec.requirements?.features ?? []
   if (

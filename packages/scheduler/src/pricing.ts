@@ -83,3 +83,11 @@ export function benchMicroHours(benchHours: number): bigint {
 export function expectedCost(price: bigint, benchHours: number): bigint {
   return (price * benchMicroHours(benchHours)) / BENCH_HOUR_SCALE
 }
+
+/**
+ * The most a job can cost: each of its `tasks` paid `maxPrice` for `benchHours` benchmark-hours. A creator funds its
+ * escrow with it, so `resolveJobSpec` holds it to {@link MAX_AMOUNT}: within it, so is every task's pay.
+ */
+export function jobBudget(maxPrice: bigint, benchHours: number, tasks: number): bigint {
+  return expectedCost(maxPrice, benchHours) * BigInt(tasks)
+}

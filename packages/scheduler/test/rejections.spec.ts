@@ -3,8 +3,11 @@ import type { Inbound, WireMessage } from '@tessera/core'
 import { seededRng } from '@tessera/core'
 import {
   CreatorMachine,
+  expectedCost,
   fixedPrice,
   isSchedulerError,
+  MAX_AMOUNT,
+  MAX_BENCH_HOURS_PER_TASK,
   MAX_JOB_TIMEOUT_MS,
   WorkerMachine,
   type SchedulerErrorCode,
@@ -275,6 +278,35 @@ describe('rejected messages', () => {
     ).toThrow(expect.objectContaining({ code: 'SCHEDULER__TASK_LIMIT_EXCEEDED' }))
     expect(market.creator.jobCount).toBe(0)
     expect(market.creator.pollOutput()).toBeUndefined()
+  })
+
+  it('should refuse a job whose budget, maxPrice x benchHoursPerTask x tasks, passes u64', () => {
+    const market = new Market()
+    // Each bound alone is met; their product is not, so an accepted task's pay could never go in a receipt.
+    const overflowing = renderSpec({ maxPrice: MAX_AMOUNT, benchHoursPerTask: 3 })
+    expect(() => market.creator.submit(overflowing, 0)).toThrow(
+      expect.objectContaining({
+        code: 'SCHEDULER__INVALID_JOB_SPEC',
+        context: expect.objectContaining({ field: 'maxPrice', limit: MAX_AMOUNT }),
+      }),
+    )
+    // Four tasks whose pay each fits in u64 but whose escrow, all four at maxPrice, would not.
+    const perTask = MAX_AMOUNT / 4n
+    const refused = renderSpec({ maxPrice: perTask + 1n, benchHoursPerTask: 1 })
+    expect(expectedCost(refused.maxPrice, 1)).toBeLessThan(MAX_AMOUNT)
+    expect(() => market.creator.submit(refused, 0)).toThrow(
+      expect.objectContaining({
+        code: 'SCHEDULER__INVALID_JOB_SPEC',
+        context: expect.objectContaining({ field: 'maxPrice', budget: (perTask + 1n) * 4n }),
+      }),
+    )
+    expect(market.creator.submit(renderSpec({ maxPrice: perTask, benchHoursPerTask: 1 }), 0)).toMatch(/^[0-9a-f]+$/)
+    expect(() => market.creator.submit(renderSpec({ benchHoursPerTask: MAX_BENCH_HOURS_PER_TASK }), 0)).toThrow(
+      expect.objectContaining({
+        code: 'SCHEDULER__INVALID_JOB_SPEC',
+        context: { field: 'benchHoursPerTask', reason: expect.any(String) },
+      }),
+    )
   })
 
   it('should refuse a machine configured out of range with a coded error naming the option', () => {

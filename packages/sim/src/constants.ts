@@ -92,8 +92,9 @@ export const MAX_SCORE_MEDIAN = 1_000_000
 
 /**
  * Most benchmark-hours a simulated task may take: 140 days on a score-300 GPU, longer than any job may run (the
- * scheduler's `MAX_JOB_TIMEOUT_MS`, 30 days), and well inside what `resolveJobSpec` takes. A larger value models
- * nothing a longer task would not, and lognormal tails past it are cut to it.
+ * scheduler's `MAX_JOB_TIMEOUT_MS`, 30 days), and a thousandth of what `resolveJobSpec` takes (the scheduler's own
+ * `MAX_BENCH_HOURS_PER_TASK`, 1e9; `test/job-limits.spec.ts` holds it there). A larger value models nothing a longer
+ * task would not, and lognormal tails past it are cut to it. A job's budget is bounded apart (`/jobs/maxPrice`).
  */
 export const MAX_BENCH_HOURS_PER_TASK = 1_000_000
 

@@ -1,7 +1,9 @@
 import {
   DEFAULT_WORK_TOLERANCE,
   isUnderpriced,
+  jobBudget,
   MAX_AMOUNT,
+  MAX_BENCH_HOURS_PER_TASK as SCHEDULER_MAX_BENCH_HOURS_PER_TASK,
   MAX_FRAMES_PER_JOB,
   MAX_JOB_TIMEOUT_MS,
   MAX_TASKS_PER_JOB,
@@ -53,6 +55,22 @@ describe('job limits', () => {
       '/jobs/benchHoursPerTask/median',
     ],
     [
+      'a job budget past u64 at the median, each bound alone met',
+      (s: Input) => {
+        s.jobs.maxPrice = 1e19
+        s.jobs.benchHoursPerTask = { median: 5_000, sigma: 0 }
+      },
+      '/jobs/maxPrice',
+    ],
+    [
+      "a job budget past u64 at the distribution's cut tail",
+      (s: Input) => {
+        s.jobs.maxPrice = 1e13
+        s.jobs.tasks = { min: 1, max: 8 }
+      },
+      '/jobs/maxPrice',
+    ],
+    [
       'a verification horizon past a safe integer',
       (s: Input) => (s.jobs.verification = { withinTasks: 1e300 }),
       '/jobs/verification/withinTasks',
@@ -68,14 +86,21 @@ describe('job limits', () => {
     expect(validateScenario(s).jobs.benchHoursPerTask.median).toBe(0.0005)
   })
 
+  it("should keep the simulator's benchmark-hours within the scheduler's", () => {
+    expect(MAX_BENCH_HOURS_PER_TASK).toBeLessThan(SCHEDULER_MAX_BENCH_HOURS_PER_TASK)
+  })
+
   it('should make orders the scheduler takes and workers bid on at every bound the scenario allows', () => {
     for (const kind of ['render', 'inference'] as const) {
       const s = minimal()
+      const most = kind === 'render' ? MAX_FRAMES_PER_JOB : MAX_TASKS_PER_JOB
+      // The highest price whose budget, every task at the longest a task may declare, is within u64.
+      const maxPrice = MAX_AMOUNT / jobBudget(1n, MAX_BENCH_HOURS_PER_TASK, most)
       s.jobs = {
         count: 1,
         kind,
-        tasks: { min: 1, max: kind === 'render' ? MAX_FRAMES_PER_JOB : MAX_TASKS_PER_JOB },
-        maxPrice: Number(MAX_AMOUNT - 2047n),
+        tasks: { min: 1, max: most },
+        maxPrice: Number(maxPrice),
         bidWindow: 1,
         deadline: MAX_JOB_TIMEOUT_MS,
         verification: { withinTasks: Number.MAX_SAFE_INTEGER },
@@ -89,6 +114,13 @@ describe('job limits', () => {
         }
       }
     }
+    const s = minimal()
+    s.jobs = {
+      count: 1,
+      tasks: { min: 1, max: 8 },
+      maxPrice: Number(MAX_AMOUNT / jobBudget(1n, MAX_BENCH_HOURS_PER_TASK, 8)) + 1,
+    }
+    expect(refusalOf(() => validateScenario(s))).toEqual({ code: 'SIM__INVALID_SCENARIO', path: '/jobs/maxPrice' })
     const render = simJobSpec(validateScenario(minimal()).jobs, 0, 1, 0)
     const justBelow = { ...render, benchHoursPerTask: minBenchHoursPerTask('render') - 1e-6 }
     expect(isUnderpriced(justBelow, 1, DEFAULT_WORK_TOLERANCE)).toBe(true)

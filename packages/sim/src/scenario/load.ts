@@ -5,7 +5,7 @@ import { Ajv, type ErrorObject } from 'ajv'
 import { parse as parseYaml, YAMLParseError } from 'yaml'
 import { MAX_TILE_PIXELS } from '@tessera/core'
 import { DEFAULT_MIN_PSNR_DB, DEFAULT_PSNR_OUTLIER_FRACTION } from '@tessera/proof'
-import { MAX_AMOUNT, MAX_FRAMES_PER_JOB, MAX_JOB_TIMEOUT_MS } from '@tessera/scheduler'
+import { jobBudget, MAX_AMOUNT, MAX_FRAMES_PER_JOB, MAX_JOB_TIMEOUT_MS } from '@tessera/scheduler'
 import {
   DEFAULT_DIVERGED_PIXELS,
   DEFAULT_LOGNORMALS,
@@ -18,7 +18,7 @@ import {
 } from '../constants.js'
 import { SimError } from '../errors.js'
 import { adversaryCounts } from '../world/behaviour.js'
-import { minBenchHoursPerTask } from '../world/job-spec.js'
+import { minBenchHoursPerTask, mostBenchHoursPerTask } from '../world/job-spec.js'
 import { formatDuration, parseDuration } from './duration.js'
 import { SCENARIO_SCHEMA } from './schema.js'
 import type { Adversaries, Lognormal, Scenario, ScenarioInput } from './types.js'
@@ -190,7 +190,8 @@ function lognormal(value: Partial<Lognormal> | undefined, path: string, defaults
  * Holds the jobs to what `@tessera/scheduler`'s `resolveJobSpec` takes, by the scheduler's own bounds: a creator
  * refuses an order it cannot take, every order of the scenario alike, and a run of refused orders measures an empty
  * market. Benchmark-hours are bounded by what workers bid for and by {@link MAX_BENCH_HOURS_PER_TASK} (`simJobSpec`
- * cuts the distribution's tails to the same bounds).
+ * cuts the distribution's tails to the same bounds), and a job's budget, `maxPrice` x the most benchmark-hours a task
+ * may declare x the most tasks, by u64 (the scheduler's `jobBudget`).
  */
 function checkJobs(jobs: Scenario['jobs']): void {
   if (jobs.kind === 'render' && jobs.tasks.max > MAX_FRAMES_PER_JOB) {
@@ -217,6 +218,15 @@ function checkJobs(jobs: Scenario['jobs']): void {
       '/jobs/benchHoursPerTask/median',
       `must be in [${least}, ${MAX_BENCH_HOURS_PER_TASK}] for ${jobs.kind} jobs: workers skip a task that pays for less (a render task's tile shows its work), and a longer one outlasts any job`,
       { limit: [least, MAX_BENCH_HOURS_PER_TASK] },
+    )
+  }
+  const hours = mostBenchHoursPerTask(jobs)
+  const budget = jobBudget(BigInt(jobs.maxPrice), hours, jobs.tasks.max)
+  if (budget > MAX_AMOUNT) {
+    invalid(
+      '/jobs/maxPrice',
+      `times the most benchmark-hours a task may declare (${hours}) and the most tasks a job may have (${jobs.tasks.max}) is ${budget}, past ${MAX_AMOUNT} (u64): the scheduler refuses a job whose budget is, since its escrow and pay are u64 token amounts`,
+      { limit: MAX_AMOUNT.toString(), budget: budget.toString() },
     )
   }
 }

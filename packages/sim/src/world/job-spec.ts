@@ -36,20 +36,34 @@ export function minBenchHoursPerTask(kind: Scenario['jobs']['kind']): number {
   return Math.max(1, Math.ceil(leastPaidHours * scale)) / scale
 }
 
+/** What a task of `benchHours` declares: cut to the bounds, to the micro-benchmark-hour orders carry. */
+function declaredBenchHours(kind: Scenario['jobs']['kind'], benchHours: number): number {
+  const hours = Math.min(MAX_BENCH_HOURS_PER_TASK, Math.max(minBenchHoursPerTask(kind), benchHours))
+  return Number(hours.toFixed(6))
+}
+
+/**
+ * The most benchmark-hours a task of the scenario's jobs may declare: the median when the distribution has no spread,
+ * else the cut of its tail, {@link MAX_BENCH_HOURS_PER_TASK}. A job's budget is bounded by it.
+ */
+export function mostBenchHoursPerTask(jobs: Pick<Scenario['jobs'], 'kind' | 'benchHoursPerTask'>): number {
+  const { median, sigma } = jobs.benchHoursPerTask
+  return sigma === 0 ? declaredBenchHours(jobs.kind, median) : MAX_BENCH_HOURS_PER_TASK
+}
+
 /**
  * The spec of the simulator's `index`th job: `tasks` tasks of `benchHours` benchmark-hours each (a draw, cut to
  * [{@link minBenchHoursPerTask}, {@link MAX_BENCH_HOURS_PER_TASK}] so a lognormal tail never makes an order workers
  * skip or the scheduler refuses), with the scenario's price, windows and verification budget.
  */
 export function simJobSpec(jobs: Scenario['jobs'], index: number, tasks: number, benchHours: number): JobSpec {
-  const hours = Math.min(MAX_BENCH_HOURS_PER_TASK, Math.max(minBenchHoursPerTask(jobs.kind), benchHours))
   return {
     kind: jobs.kind,
     inputs: [`sim-input-${index}`],
     split: simSplit(jobs.kind, tasks),
     tier: jobs.tier,
     maxPrice: BigInt(jobs.maxPrice),
-    benchHoursPerTask: Number(hours.toFixed(6)),
+    benchHoursPerTask: declaredBenchHours(jobs.kind, benchHours),
     bidWindowMs: jobs.bidWindowMs,
     minBids: jobs.minBids,
     timeoutMs: jobs.deadlineMs,
