@@ -32,7 +32,7 @@ import { benchMicroHours, expectedCost } from './pricing.js'
 import { IndexHeap } from './index-heap.js'
 import { compareBids } from './ranking.js'
 import { jobIdOfTask, taskCountOf, taskIdAt, taskIndexOf } from './split.js'
-import { TierPolicy, type TierPolicyInit } from './tiers.js'
+import { TierPolicy, type TierPolicyInit, type TierRefusal } from './tiers.js'
 import { TimerQueue } from './timers.js'
 
 /** The wire message types a creator machine takes; drivers route only these to it. */
@@ -524,8 +524,7 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
         maxPrice: order.maxPrice,
       })
     }
-    const stake = this.#stakeOf?.(bid.worker) ?? this.market.capacity(bid.worker)?.record.stake
-    const refusal = this.#policy.refusal(order.tier, bid.worker, stake)
+    const refusal = this.#tierRefusal(order, bid.worker)
     if (refusal !== undefined) {
       reject('SCHEDULER__WORKER_INELIGIBLE', `${bid.worker} is not admitted to tier ${order.tier} (${refusal})`, {
         jobId: bid.jobId,
@@ -540,7 +539,6 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
         from: bid.worker,
       })
     }
-    const reputation = this.#policy.reputation(bid.worker)
     const bidder: Bidder = held ?? {
       index: job.bidders.length,
       peer: bid.worker,
@@ -560,7 +558,7 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
     bidder.price = bid.price
     bidder.etaMs = bid.etaMs
     bidder.maxTasks = Math.min(bid.maxTasks, job.taskCount)
-    bidder.reputation = Number.isFinite(reputation) ? reputation : 0
+    bidder.reputation = this.#reputationOf(bid.worker)
     bidder.window = job.window
     bidder.awardableUntil = this.#awardableUntil(order, bid.standsUntil)
     bidder.idleGraceMs =
@@ -868,15 +866,46 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
     return now <= bidder.lastSeen + grace - Math.min(AWARD_GRACE_MARGIN_MS, grace / 2)
   }
 
-  /** Awards pending tasks, in task order, to the best bidders with room; re-opens the window if nobody can. */
+  /** Why `peer` may not work on `order` now, by its stake (the ledger's, else its capacity record's) and reputation. */
+  #tierRefusal(order: Order, peer: string): TierRefusal | undefined {
+    const stake = this.#stakeOf?.(peer) ?? this.market.capacity(peer)?.record.stake
+    return this.#policy.refusal(order.tier, peer, stake)
+  }
+
+  /**
+   * Takes each bidder's reputation afresh and ranks the bids again when one changed: a failed check lowers a worker's
+   * reputation after it bid, and a ranking of the bids as they came would keep preferring it.
+   */
+  #rerank(job: CreatorJob): void {
+    for (const bidder of job.bidders) {
+      if (bidder.out) continue
+      const reputation = this.#reputationOf(bidder.peer)
+      if (reputation === bidder.reputation) continue
+      bidder.reputation = reputation
+      job.ranked = undefined
+    }
+  }
+
+  #reputationOf(peer: string): number {
+    const reputation = this.#policy.reputation(peer)
+    return Number.isFinite(reputation) ? reputation : 0
+  }
+
+  /**
+   * Awards pending tasks, in task order, to the best bidders with room; re-opens the window if nobody can. Bidders
+   * are ranked and held to the order's tier as they stand now, not as they bid: a worker whose stake was slashed or
+   * whose reputation fell since (a failed check) is passed over, though it keeps the tasks it holds.
+   */
   #assignPending(job: CreatorJob, now: number, freeReopen = false): void {
     if (job.status !== 'open' || job.windowOpen || job.pending === 0 || job.held === true) return
+    this.#rerank(job)
     for (const bidder of this.#ranked(job)) {
       if (job.pendingHeap.size === 0) break
       const room = bidder.maxTasks - bidder.inFlight
       if (room <= 0) continue
       // Its worker has forgotten the job by now, and would refuse the award.
       if (!this.#awardable(bidder, now)) continue
+      if (this.#tierRefusal(job.order, bidder.peer) !== undefined) continue
       const taken: number[] = []
       const barred: number[] = []
       while (taken.length < room && job.pendingHeap.size > 0) {

@@ -257,6 +257,73 @@ describe('tiers', () => {
     ])
   })
 
+  it('should pass over a worker demoted since it bid, by reputation or stake, leaving it the tasks it holds', () => {
+    for (const demotion of ['reputation', 'stake'] as const) {
+      const reputation = new Map([
+        ['w', 0.9],
+        ['v', 0.85],
+      ])
+      const stake = new Map([
+        ['w', 100n],
+        ['v', 100n],
+      ])
+      const market = new Market({
+        tiers: { minStake: 100n, priorityReputation: 0.8, reputation: (p) => reputation.get(p) ?? 0 },
+        stakeOf: (p) => stake.get(p),
+      })
+      const one = { memoryMb: 8_192, features: [], score: 100, slots: 1, tiers: [2] as const }
+      market.addWorker('w', { pricing: fixedPrice(10n), profile: one })
+      market.addWorker('v', { pricing: fixedPrice(50n), profile: one })
+      const jobId = market.submit(renderSpec({ tier: 2, minBids: 2 }))
+      const task = (i: number) => `${jobId}/f1/t${i % 2}_${i >> 1}`
+      market.finish('w', task(0))
+      // A failed check since: its reputation fell below tier 2's bar, or its stake was slashed below the minimum.
+      if (demotion === 'reputation') reputation.set('w', 0.1)
+      else stake.set('w', 0n)
+      market.finish('w', task(2))
+      market.finish('v', task(1))
+      expect(
+        market.eventsOf('lease:granted').map((g) => [g.worker, g.taskIds]),
+        demotion,
+      ).toEqual([
+        ['w', [task(0)]],
+        ['v', [task(1)]],
+        ['w', [task(2)]],
+        ['v', [task(3)]],
+      ])
+      // The task it held when demoted was awarded while it was admitted: it is accepted and paid.
+      expect(
+        market.accepts.filter((a) => a.worker === 'w').map((a) => a.taskId),
+        demotion,
+      ).toEqual([task(0), task(2)])
+    }
+  })
+
+  it('should rank bids by reputation as it stands when tasks are awarded, not as it stood at the bid', () => {
+    const reputation = new Map([
+      ['a', 0.9],
+      ['b', 0.5],
+    ])
+    const market = new Market({ tiers: { reputation: (p) => reputation.get(p) ?? 0 } })
+    const one = { memoryMb: 8_192, features: [], score: 100, slots: 1, tiers: [3] as const }
+    market.addWorker('a', { profile: one })
+    market.addWorker('b', { profile: one })
+    market.addWorker('c', { pricing: fixedPrice(20n), profile: { ...one, slots: 2 } })
+    const jobId = market.submit(renderSpec({ minBids: 3 }))
+    const task = (i: number) => `${jobId}/f1/t${i % 2}_${i >> 1}`
+    market.finish('a', task(0))
+    market.finish('b', task(1))
+    reputation.set('a', 0.1)
+    reputation.set('b', 0.9)
+    // c's lease lapses: its two tasks go to a and b, both idle at one price, the better reputation first.
+    market.down.add('c')
+    market.advance(20_000)
+    expect(market.eventsOf('task:reassigned').map((r) => [r.taskId, r.to])).toEqual([
+      [task(2), 'b'],
+      [task(3), 'a'],
+    ])
+  })
+
   it('should keep workers off orders of tiers they do not claim', () => {
     const market = new Market()
     market.addWorker('economy', { profile: { memoryMb: 8_192, features: [], score: 100, slots: 4, tiers: [3] } })
