@@ -55,10 +55,18 @@ export type CreatorInput =
   /** Let a job ordered `held` award its tasks (see {@link CreatorMachine.release}). */
   | { kind: 'job:release'; jobId: string }
   /**
-   * `@tessera/proof`'s judgement of a result that the machine handed out in a `verify` output: `refused` when the
-   * worker never answered the challenge. Both `fail` and `refused` reject the task; the event says which.
+   * `@tessera/proof`'s judgement of the result `worker` delivered for the task, which the machine handed out in a
+   * `verify` output: `refused` when the worker never answered the challenge. Both `fail` and `refused` reject the
+   * task; the event says which. A verdict on any other result (another worker's, one decided already) is refused
+   * (`SCHEDULER__VERDICT_UNEXPECTED`): a decision about one worker's result must never land on another's.
    */
-  | { kind: 'task:verdict'; taskId: string; outcome: VerdictOutcome }
+  | { kind: 'task:verdict'; taskId: string; worker: string; outcome: VerdictOutcome }
+  /**
+   * Arbitration cleared `worker`, whose result for the task failed its check (`fail`): the accusation was wrong. The
+   * task is accepted with that result, at the price of that worker's award, wherever it stands, unless it has been
+   * accepted already (see {@link CreatorMachine}).
+   */
+  | { kind: 'task:overturned'; taskId: string; worker: string }
 
 /** A result to check: the driver hands it to `@tessera/proof` and feeds back a `task:verdict`. */
 export interface VerifyRequest {
@@ -208,10 +216,21 @@ interface CreatorJob {
   results: Map<number, Result>
   /** Bidders barred from single tasks (failed verification, gave the task back). */
   exclusions: Map<number, Set<number>> | undefined
+  /**
+   * Results that failed their check, by task and bidder, each with the price of its award: arbitration may clear
+   * one (`task:overturned`) until its task is accepted.
+   */
+  failed: Map<number, Map<number, FailedResult>> | undefined
   /** Ended unfinished with results still in verification: how, reported once their verdicts are in. */
   ending?: 'cancelled' | 'expired'
   /** Ordered held: bids are taken, and no task is awarded until {@link CreatorMachine.release}. */
   held?: boolean
+}
+
+/** A result that failed its check, kept in case arbitration clears it. */
+interface FailedResult {
+  readonly result: Result
+  readonly price: bigint
 }
 
 type Timer =
@@ -235,6 +254,13 @@ type Timer =
  * once), best first by {@link compareBids}: expected cost, then reputation (higher first), then ETA, then peer id.
  * Each task pays the price of its award: its worker's bid when it was awarded. Tasks freed later (a lost lease, a withdrawal, a failed verification) go to
  * the next best bidder with room; if nobody could ever take them, the window re-opens (`maxReopens` times).
+ *
+ * **Verification.** Each verdict names the worker whose result it judges, and is taken only for that worker's result
+ * under check. A failed result is kept until its task is accepted: when arbitration clears its worker afterwards
+ * (`task:overturned`), the task is accepted with it and that worker paid its award's price, and whoever holds the task
+ * by then (a new award, or a result under check) is not paid for it. A task is paid once: a worker cleared after its
+ * task was accepted is not paid (`SCHEDULER__VERDICT_UNEXPECTED`, reason `accepted`), nor one cleared after its job's
+ * end was reported (`SCHEDULER__JOB_CLOSED`).
  */
 export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput> {
   readonly self: string
@@ -298,7 +324,10 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
         this.release(input.jobId, now)
         return
       case 'task:verdict':
-        this.#onVerdict(input.taskId, input.outcome, now)
+        this.#onVerdict(input.taskId, input.worker, input.outcome, now)
+        return
+      case 'task:overturned':
+        this.#onOverturned(input.taskId, input.worker, now)
         return
     }
   }
@@ -372,6 +401,7 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
       ranked: undefined,
       results: new Map(),
       exclusions: undefined,
+      failed: undefined,
       ...(options.held === true ? { held: true } : {}),
     }
     this.#jobs.set(jobId, job)
@@ -698,28 +728,94 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
     }
   }
 
-  #onVerdict(taskId: string, outcome: VerdictOutcome, now: number): void {
+  #onVerdict(taskId: string, worker: string, outcome: VerdictOutcome, now: number): void {
     const job = this.#knownJob(jobIdOfTask(taskId))
     const index = this.#taskIndex(job, taskId)
-    if (job.state[index] !== VERIFYING) {
-      reject('SCHEDULER__VERDICT_UNEXPECTED', `task ${taskId} is not awaiting verification`, {
+    const holder = job.holder[index] as number
+    if (job.state[index] !== VERIFYING || job.bidders[holder]?.peer !== worker) {
+      reject('SCHEDULER__VERDICT_UNEXPECTED', `task ${taskId} has no result from ${worker} awaiting verification`, {
         jobId: job.order.jobId,
         taskId,
+        worker,
         outcome,
       })
     }
-    const worker = (job.bidders[job.holder[index] as number] as Bidder).peer
     if (outcome === 'pass') {
       this.#emit({ type: 'task:verified', at: now, jobId: job.order.jobId, taskId, worker })
       this.#accept(job, index, now)
     } else {
+      if (outcome === 'fail') this.#keepFailed(job, index, holder)
       job.results.delete(index)
       this.#makePending(job, index)
-      this.#exclude(job, index, job.holder[index] as number)
+      this.#exclude(job, index, holder)
       this.#emit({ type: 'task:rejected', at: now, jobId: job.order.jobId, taskId, worker, outcome })
       this.#assignPending(job, now)
     }
     if (job.ending !== undefined && !job.state.includes(VERIFYING)) this.#ended(job, job.ending, now)
+  }
+
+  #keepFailed(job: CreatorJob, index: number, bidder: number): void {
+    job.failed ??= new Map()
+    let byBidder = job.failed.get(index)
+    if (byBidder === undefined) job.failed.set(index, (byBidder = new Map()))
+    byBidder.set(bidder, { result: job.results.get(index) as Result, price: job.price[index] as bigint })
+  }
+
+  /**
+   * Accepts after all a result whose check failed and whose accuser arbitration overturned, taking the task from
+   * wherever it stands: pending, awarded again (the new holder's result will be refused) or another worker's result
+   * under check (its verdict will be refused). The cleared worker did the work first and did it right; a task is paid
+   * once (the ledger takes one receipt per task, and the escrow holds one price per task), so the other is not.
+   */
+  #onOverturned(taskId: string, worker: string, now: number): void {
+    const job = this.#knownJob(jobIdOfTask(taskId), worker)
+    const index = this.#taskIndex(job, taskId, worker)
+    const context = { jobId: job.order.jobId, taskId, worker }
+    if (job.state[index] === ACCEPTED) {
+      reject(
+        'SCHEDULER__VERDICT_UNEXPECTED',
+        `task ${taskId} was accepted before ${worker} was cleared: a task is paid once, and not again for its result`,
+        { ...context, reason: 'accepted' },
+      )
+    }
+    const cleared = job.byPeer.get(worker) ?? -1
+    const failed = job.failed?.get(index)?.get(cleared)
+    if (failed === undefined) {
+      reject('SCHEDULER__VERDICT_UNEXPECTED', `task ${taskId} has no failed result from ${worker} to clear`, {
+        ...context,
+        reason: 'unknown',
+      })
+    }
+    if (job.status !== 'open' && job.ending === undefined) {
+      reject('SCHEDULER__JOB_CLOSED', `job ${job.order.jobId} is ${job.status}`, { ...context, status: job.status })
+    }
+    const state = job.state[index]
+    let displaced: Bidder | undefined
+    if (state === PENDING) {
+      job.pendingHeap.remove(index)
+      job.pending--
+    } else {
+      displaced = job.bidders[job.holder[index] as number] as Bidder
+      if (state === ASSIGNED) displaced.inFlight--
+    }
+    job.holder[index] = cleared
+    job.price[index] = failed.price
+    job.results.set(index, failed.result)
+    this.#emit({
+      type: 'task:verified',
+      at: now,
+      jobId: job.order.jobId,
+      taskId,
+      worker,
+      overturned: true,
+      ...(displaced === undefined ? {} : { displaced: displaced.peer }),
+    })
+    this.#accept(job, index, now)
+    if (job.ending !== undefined) {
+      if (!job.state.includes(VERIFYING)) this.#ended(job, job.ending, now)
+    } else {
+      this.#assignPending(job, now)
+    }
   }
 
   #accept(job: CreatorJob, index: number, now: number): void {
@@ -728,6 +824,7 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
     const price = job.price[index] as bigint
     job.state[index] = ACCEPTED
     job.accepted++
+    job.failed?.delete(index)
     const { order } = job
     this.#outputs.push({
       kind: 'accept',
@@ -753,6 +850,7 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
     job.bidders = []
     job.ranked = undefined
     job.exclusions = undefined
+    job.failed = undefined
     this.#emit({ type: 'job:completed', at: now, jobId: job.order.jobId, results })
   }
 

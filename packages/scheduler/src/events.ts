@@ -25,7 +25,9 @@ export type VerdictOutcome = 'pass' | 'fail' | 'refused'
  * - `task:withdrawn`: a worker gave tasks back unfinished.
  * - `task:reassigned`: a task that another worker held was awarded to a new one.
  * - `task:completed`: a worker's result arrived (and went to verification, unless verification is off).
- * - `task:verified`: verification passed; the task is accepted and settled.
+ * - `task:verified`: verification passed; the task is accepted and settled. `overturned`: the worker's result had
+ *   failed its check and arbitration cleared it; `displaced` names the worker that held the task then (a later
+ *   award, or its result under check), which is not paid for it.
  * - `task:rejected`: verification failed; the task goes back to the auction without that worker.
  * - `job:completed`: every task is accepted; carries the accepted results in task order, for assembly.
  * - `job:cancelled`, `job:expired`: the job ended unfinished; accepted tasks stay accepted (and paid).
@@ -49,7 +51,15 @@ export type CreatorEvent =
   | { type: 'task:withdrawn'; at: number; jobId: string; worker: string; taskIds: readonly string[] }
   | { type: 'task:reassigned'; at: number; jobId: string; taskId: string; from: string; to: string }
   | { type: 'task:completed'; at: number; jobId: string; taskId: string; worker: string }
-  | { type: 'task:verified'; at: number; jobId: string; taskId: string; worker: string }
+  | {
+      type: 'task:verified'
+      at: number
+      jobId: string
+      taskId: string
+      worker: string
+      overturned?: true
+      displaced?: string
+    }
   /** `fail`: a check judged the output wrong; `refused`: the worker never answered the challenge. */
   | {
       type: 'task:rejected'

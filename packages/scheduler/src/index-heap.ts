@@ -19,35 +19,61 @@ export class IndexHeap {
   }
 
   push(index: number): void {
-    const items = this.#items
-    let i = this.#size++
-    items[i] = index
-    while (i > 0) {
-      const parent = (i - 1) >> 1
-      if ((items[parent] as number) <= index) break
-      items[i] = items[parent] as number
-      items[parent] = index
-      i = parent
-    }
+    this.#items[this.#size] = index
+    this.#siftUp(this.#size++)
+  }
+
+  /** Removes `index` if held (a scan: for the rare task taken out of turn); returns whether it was. */
+  remove(index: number): boolean {
+    const at = this.#items.subarray(0, this.#size).indexOf(index)
+    if (at < 0) return false
+    this.#take(at)
+    return true
   }
 
   /** Removes and returns the smallest index, or -1 when empty. */
   pop(): number {
     if (this.#size === 0) return -1
+    const top = this.#items[0] as number
+    this.#take(0)
+    return top
+  }
+
+  /** Fills slot `at` with the last item and restores the heap order around it. */
+  #take(at: number): void {
+    const last = this.#items[--this.#size] as number
+    if (at === this.#size) return
+    this.#items[at] = last
+    this.#siftDown(at)
+    this.#siftUp(at)
+  }
+
+  #siftUp(at: number): void {
     const items = this.#items
-    const top = items[0] as number
-    const last = items[--this.#size] as number
-    let i = 0
+    const index = items[at] as number
+    let i = at
+    while (i > 0) {
+      const parent = (i - 1) >> 1
+      if ((items[parent] as number) <= index) break
+      items[i] = items[parent] as number
+      i = parent
+    }
+    items[i] = index
+  }
+
+  #siftDown(at: number): void {
+    const items = this.#items
+    const index = items[at] as number
+    let i = at
     for (;;) {
       const left = 2 * i + 1
       if (left >= this.#size) break
       const right = left + 1
       const child = right < this.#size && (items[right] as number) < (items[left] as number) ? right : left
-      if ((items[child] as number) >= last) break
+      if ((items[child] as number) >= index) break
       items[i] = items[child] as number
       i = child
     }
-    items[i] = last
-    return top
+    items[i] = index
   }
 }

@@ -120,10 +120,10 @@ describe('auction', () => {
     // The first fails its check: nobody else can take it, so the order re-opens and the worker bids again, dearer.
     price = 1_000n
     market.advance(5_000)
-    market.creator.handle({ kind: 'task:verdict', taskId: first, outcome: 'fail' }, market.now)
+    market.creator.handle({ kind: 'task:verdict', taskId: first, worker: 'a', outcome: 'fail' }, market.now)
     market.flush()
     expect(market.eventsOf('bid:received').map((b) => b.price)).toEqual([10n, 1_000n])
-    market.creator.handle({ kind: 'task:verdict', taskId: second, outcome: 'pass' }, market.now)
+    market.creator.handle({ kind: 'task:verdict', taskId: second, worker: 'a', outcome: 'pass' }, market.now)
     market.flush()
     expect(market.accepts.map((a) => [a.taskId, a.price, a.amount])).toEqual([[second, 10n, 5n]])
     expect(market.creator.job(jobId)?.accepted).toBe(1)

@@ -197,6 +197,36 @@ describe('SchedulerDriver', () => {
     expect(accepted.sort()).toEqual(results.map((r) => r.taskId).sort())
   })
 
+  it('should accept and pay a result whose failed check arbitration overturned, once the fail was heard', async () => {
+    let failed: { taskId: string; worker: string } | undefined
+    const paid: [string, string][] = []
+    let clear = (): void => {}
+    const cleared = new Promise<void>((resolve) => (clear = resolve))
+    const { creator, events } = market(3, {
+      creator: {
+        verify: async (request) => {
+          if (failed === undefined) {
+            failed = { taskId: request.taskId, worker: request.worker }
+            return 'fail'
+          }
+          // The task's next result is still under check when the first is cleared; its pass comes too late.
+          if (request.taskId === failed.taskId) await cleared
+          return 'pass'
+        },
+        onAccept: (task) => void paid.push([task.taskId, task.worker]),
+      },
+    })
+    const jobId = creator.submit(RENDER)
+    // The overturn follows the fail, as arbitration follows the check.
+    await waitFor(() => events.some((e) => e.type === 'task:rejected'), 'the failed check')
+    const { taskId, worker } = failed as { taskId: string; worker: string }
+    creator.overturn(taskId, worker)
+    clear()
+    const results = await creator.waitForJob(jobId)
+    expect(results.find((r) => r.taskId === taskId)?.worker).toBe(worker)
+    expect(paid.filter(([task]) => task === taskId)).toEqual([[taskId, worker]])
+  })
+
   it('should count a check that throws as failed and run the task again, not leave it in verification', async () => {
     let thrown: string | undefined
     const { creator, events } = market(3, {

@@ -353,7 +353,7 @@ describe('job lifecycle', () => {
       expect(market.creator.job(jobId)?.status, end).toBe(end)
       expect(market.eventsOf(`job:${end}`), end).toEqual([])
       // Delivered in time and verified, a result is accepted and paid though the job has ended.
-      market.creator.handle({ kind: 'task:verdict', taskId: passed, outcome: 'pass' }, market.now)
+      market.creator.handle({ kind: 'task:verdict', taskId: passed, worker: 'a', outcome: 'pass' }, market.now)
       market.flush()
       expect(
         market.accepts.map((a) => a.taskId),
@@ -361,7 +361,7 @@ describe('job lifecycle', () => {
       ).toEqual([passed])
       expect(market.eventsOf(`job:${end}`), end).toEqual([])
       // A failed one is not awarded again: the job has ended, and now says so.
-      market.creator.handle({ kind: 'task:verdict', taskId: failed, outcome: 'fail' }, market.now)
+      market.creator.handle({ kind: 'task:verdict', taskId: failed, worker: 'a', outcome: 'fail' }, market.now)
       market.flush()
       expect(market.eventsOf('task:reassigned'), end).toEqual([])
       const [ended] = market.eventsOf(`job:${end}`)
@@ -389,9 +389,9 @@ describe('job lifecycle', () => {
     expect(market.eventsOf('job:cancelled')).toEqual([expect.objectContaining({ jobId, accepted: 0, results: [] })])
     expect(market.accepts).toEqual([])
     // The verdict that comes after is refused: the task is no longer being checked.
-    expect(() => market.creator.handle({ kind: 'task:verdict', taskId: task, outcome: 'pass' }, market.now)).toThrow(
-      expect.objectContaining({ code: 'SCHEDULER__VERDICT_UNEXPECTED' }),
-    )
+    expect(() =>
+      market.creator.handle({ kind: 'task:verdict', taskId: task, worker: 'a', outcome: 'pass' }, market.now),
+    ).toThrow(expect.objectContaining({ code: 'SCHEDULER__VERDICT_UNEXPECTED' }))
   })
 
   it('should expire a job at its deadline, and workers drop its tasks', () => {
@@ -423,7 +423,10 @@ describe('job lifecycle', () => {
     market.finishAll()
     const [unanswered] = market.verifies
     if (unanswered === undefined) throw new Error('a result to verify')
-    market.creator.handle({ kind: 'task:verdict', taskId: unanswered.taskId, outcome: 'refused' }, market.now)
+    market.creator.handle(
+      { kind: 'task:verdict', taskId: unanswered.taskId, worker: unanswered.worker, outcome: 'refused' },
+      market.now,
+    )
     market.flush()
     expect(market.eventsOf('task:rejected')).toEqual([
       expect.objectContaining({ taskId: unanswered.taskId, worker: unanswered.worker, outcome: 'refused' }),
@@ -442,8 +445,14 @@ describe('job lifecycle', () => {
     expect(market.accepts).toHaveLength(0)
     const [pass, fail, ...rest] = market.verifies
     if (pass === undefined || fail === undefined) throw new Error('four results')
-    market.creator.handle({ kind: 'task:verdict', taskId: pass.taskId, outcome: 'pass' }, market.now)
-    market.creator.handle({ kind: 'task:verdict', taskId: fail.taskId, outcome: 'fail' }, market.now)
+    market.creator.handle(
+      { kind: 'task:verdict', taskId: pass.taskId, worker: pass.worker, outcome: 'pass' },
+      market.now,
+    )
+    market.creator.handle(
+      { kind: 'task:verdict', taskId: fail.taskId, worker: fail.worker, outcome: 'fail' },
+      market.now,
+    )
     market.flush()
     expect(market.eventsOf('task:verified').map((e) => e.taskId)).toEqual([pass.taskId])
     expect(market.eventsOf('task:rejected')).toEqual([
@@ -456,7 +465,10 @@ describe('job lifecycle', () => {
     ])
     market.finishAll()
     for (const request of [...rest, ...market.verifies.slice(4)]) {
-      market.creator.handle({ kind: 'task:verdict', taskId: request.taskId, outcome: 'pass' }, market.now)
+      market.creator.handle(
+        { kind: 'task:verdict', taskId: request.taskId, worker: request.worker, outcome: 'pass' },
+        market.now,
+      )
     }
     market.flush()
     expect(market.creator.job(jobId)?.status).toBe('completed')
@@ -470,7 +482,10 @@ describe('job lifecycle', () => {
       `${jobId}/f1/t1_1`,
     ])
     expect(() =>
-      market.creator.handle({ kind: 'task:verdict', taskId: pass.taskId, outcome: 'pass' }, market.now),
+      market.creator.handle(
+        { kind: 'task:verdict', taskId: pass.taskId, worker: pass.worker, outcome: 'pass' },
+        market.now,
+      ),
     ).toThrow(expect.objectContaining({ code: 'SCHEDULER__VERDICT_UNEXPECTED' }))
   })
 
@@ -536,7 +551,12 @@ describe('no double counting', () => {
               if (next !== undefined) {
                 verified++
                 market.creator.handle(
-                  { kind: 'task:verdict', taskId: next.taskId, outcome: step.pass ? 'pass' : 'fail' },
+                  {
+                    kind: 'task:verdict',
+                    taskId: next.taskId,
+                    worker: next.worker,
+                    outcome: step.pass ? 'pass' : 'fail',
+                  },
                   market.now,
                 )
                 market.flush()
@@ -548,7 +568,10 @@ describe('no double counting', () => {
             market.finishAll()
             for (const next of market.verifies.slice(verified)) {
               verified++
-              market.creator.handle({ kind: 'task:verdict', taskId: next.taskId, outcome: 'pass' }, market.now)
+              market.creator.handle(
+                { kind: 'task:verdict', taskId: next.taskId, worker: next.worker, outcome: 'pass' },
+                market.now,
+              )
             }
             market.flush()
             market.advance(1_000)

@@ -1,4 +1,6 @@
-import { describe, expect, it } from 'vitest'
+import { VerifierMachine } from '@tessera/proof'
+import { CreatorMachine } from '@tessera/scheduler'
+import { describe, expect, it, vi } from 'vitest'
 import { runScenario } from '../src/run.js'
 import type { ScenarioInput } from '../src/scenario/types.js'
 import { smallScenario } from './helpers.js'
@@ -46,11 +48,53 @@ describe('adversaries', () => {
   })
 
   it('should let colluding verifiers pass each other some bad work that plain cheaters cannot pass', async () => {
-    const colluders = await run({ adversaries: { colluders: { count: 4 } }, verifiers: { count: 0 } })
+    // One dedicated verifier: with none, the ring would be every third peer, arbitrating every accusation against its
+    // own, and an accusation it overturns is accepted and paid after all.
+    const colluders = await run({ adversaries: { colluders: { count: 4 } }, verifiers: { count: 1 } })
     const cheaters = await run({ adversaries: { cheaters: { fraction: 0.25 } }, verifiers: { count: 0 } })
     expect(colluders.roles.colluder.escaped).toBeGreaterThan(0)
     expect(colluders.roles.colluder.detected).toBeGreaterThan(0)
     expect(cheaters.roles.cheater.escaped).toBe(0)
+  })
+
+  it('should pay a worker an overturned accusation clears, not whoever holds its task by then', async () => {
+    // Colluders arbitrating overturn accusations against fellow colluders after their tasks went to other workers.
+    const cleared = new Map<string, string>()
+    const accepted = new Map<string, string[]>()
+    const verified: [string, string][] = []
+    const verifierPoll = VerifierMachine.prototype.pollOutput
+    const creatorPoll = CreatorMachine.prototype.pollOutput
+    vi.spyOn(VerifierMachine.prototype, 'pollOutput').mockImplementation(function (this: VerifierMachine) {
+      const out = verifierPoll.call(this)
+      if (out?.kind === 'event' && out.event.name === 'task:accepted' && out.event.overturned === true) {
+        cleared.set(out.event.taskId, out.event.worker)
+      }
+      return out
+    })
+    vi.spyOn(CreatorMachine.prototype, 'pollOutput').mockImplementation(function (this: CreatorMachine) {
+      const out = creatorPoll.call(this)
+      if (out?.kind === 'accept') accepted.set(out.taskId, [...(accepted.get(out.taskId) ?? []), out.worker])
+      if (out?.kind === 'event' && out.event.type === 'task:verified' && out.event.overturned === true) {
+        verified.push([out.event.taskId, out.event.worker])
+      }
+      return out
+    })
+    let summary: Awaited<ReturnType<typeof run>>
+    try {
+      summary = await run({ adversaries: { colluders: { count: 4 } }, verifiers: { count: 0 } })
+    } finally {
+      vi.restoreAllMocks()
+    }
+    expect(cleared.size).toBeGreaterThan(10)
+    // Each overturned task is paid once, to the worker cleared, whether its task was pending, awarded again or under
+    // check as another worker's result.
+    for (const [taskId, worker] of cleared) expect(accepted.get(taskId), taskId).toEqual([worker])
+    expect(verified.sort()).toEqual([...cleared].sort())
+    // The ground truth follows: a rejection overturned is an acceptance (an escape when the output was bad).
+    const paid = [...accepted.values()].flat().length
+    expect(summary.tasks.accepted).toBe(paid)
+    const colluder = summary.roles.colluder
+    expect(colluder.detected + colluder.escaped).toBeLessThanOrEqual(colluder.tasksBad)
   })
 
   it('should catch cheap Sybil identities and slash their little stake', async () => {

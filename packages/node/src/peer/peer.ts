@@ -15,7 +15,15 @@ import {
 } from '@tessera/core'
 import { createEngine, type Engine } from '@tessera/gpu'
 import { AdaptiveSampler, defaultPlan, Reputation } from '@tessera/proof'
-import { demandPrice, fixedPrice, maxTilePixelsOf, ORDER_REFUSAL_CODES, type PricingStrategy } from '@tessera/scheduler'
+import {
+  demandPrice,
+  fixedPrice,
+  maxTilePixelsOf,
+  ORDER_REFUSAL_CODES,
+  type PricingStrategy,
+  type VerdictOutcome,
+  type VerifyRequest,
+} from '@tessera/scheduler'
 import { createScheduler, type SchedulerDriver } from '@tessera/scheduler/driver'
 import { LevelDatastore } from 'datastore-level'
 import type { Logger } from 'pino'
@@ -341,6 +349,17 @@ export class Peer implements NodeOperations {
         if (event.name === 'task:accepted') metrics.verdicts.inc({ outcome: 'pass' })
         if (event.name === 'task:rejected') metrics.verdicts.inc({ outcome: event.outcome })
       },
+      // A worker cleared after its result failed: the result is accepted after all, its output kept as a pass's is.
+      onOverturn: (request, options) => {
+        const { taskId, worker } = request
+        keepOutput(request, options)
+          .then((outcome) => {
+            if (outcome === 'pass') market.scheduler?.overturn(taskId, worker)
+          })
+          .catch((e: unknown) =>
+            init.logger.warn({ ...errorFields(e), taskId, worker }, 'verification:overturn-failed'),
+          )
+      },
       reputation,
       sampler,
       // Called for challenges only, once the receipt exchange below exists.
@@ -393,6 +412,11 @@ export class Peer implements NodeOperations {
     })
     // A few of one worker's outputs kept at a time: more would be answered `busy` by the worker, the task failed.
     const outputFetches = limitFetchesPerPeer(node.blobs, KEEP_OUTPUT_FETCHES_PER_WORKER)
+    /** The last step of accepting a result: its output fetched from its worker and kept with its job for good. */
+    const keepOutput = (request: VerifyRequest, options: AbortOptions): Promise<VerdictOutcome> => {
+      const pin = () => holds.hold(request.result.output, jobHolder(request.jobId), undefined, options)
+      return keepCommittedOutput(outputFetches, request, init.logger, { ...options, pin })
+    }
     const scheduler = createScheduler(
       { bus, blobs: node.blobs },
       {
@@ -400,10 +424,8 @@ export class Peer implements NodeOperations {
         // stop rejects it (an abort), once the scheduler, stopped, takes no verdict.
         verify: async (request, options) => {
           const outcome = await verification.verify(request)
-          if (outcome === 'fail') return outcome
           // An accepted output stays with its job until the job is deleted.
-          const pin = () => holds.hold(request.result.output, jobHolder(request.jobId), undefined, options)
-          return keepCommittedOutput(outputFetches, request, init.logger, { ...options, pin })
+          return outcome === 'fail' ? outcome : keepOutput(request, options)
         },
         onAccept: (task) => {
           receipts

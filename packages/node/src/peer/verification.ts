@@ -109,6 +109,12 @@ export interface VerificationComponents {
   onSlash?: (slash: SlashRecord) => void
   /** Called for every verifier event (accepted, rejected, upheld…). */
   onEvent?: (event: VerifierEvent) => void
+  /**
+   * Called when arbitration clears a worker whose result our check failed (and `verify` answered `fail`): the
+   * accusation was wrong, and the creator accepts the result after all if its task is not accepted yet (the scheduler
+   * driver's `overturn`). `options.signal` aborts when this stops.
+   */
+  onOverturn?: (request: VerifyRequest, options: Required<AbortOptions>) => void
   /** Called when this peer has verified or arbitrated for another creator, which owes it for the work. */
   onPayment?: (payment: VerificationPayment) => void
   /**
@@ -136,6 +142,8 @@ export interface VerificationComponents {
 }
 
 const RESULT_ENVELOPES_KEPT = 10_000
+/** Failed checks kept while their arbitration may clear the worker: as many as Result envelopes. */
+const DISPUTES_KEPT = RESULT_ENVELOPES_KEPT
 /** Other creators' orders and assignments kept, to recompute their tasks and to forward an accusation. */
 const FOREIGN_JOBS_KEPT = 1_000
 
@@ -160,7 +168,6 @@ export class Verification {
    * after a failed check has a second worker's Result while the first is still being arbitrated.
    */
   readonly #envelopes = new Map<string, Uint8Array>()
-  /** The scheduler's verify calls waiting for a decision, by task and worker (a repeated call waits with the first). */
   /** Work other peers ask of us, per peer and in all, per recompute timeout (see {@link RequestBudget}). */
   readonly #served = new RequestBudget({
     perPeer: SERVED_REQUESTS_PER_PEER,
@@ -168,7 +175,13 @@ export class Verification {
     windowMs: DEFAULT_RECOMPUTE_TIMEOUT_MS,
     peers: 10_000,
   })
-  readonly #pending = new Map<string, ((outcome: VerdictOutcome) => void)[]>()
+  /** The scheduler's verify calls waiting for a decision, by task and worker (a repeated call waits with the first). */
+  readonly #pending = new Map<string, { request: VerifyRequest; waiting: ((outcome: VerdictOutcome) => void)[] }>()
+  /**
+   * Results our check failed with a fraud proof, by task and worker, while arbitration may still clear their worker
+   * (then {@link VerificationComponents.onOverturn}); the oldest are forgotten first.
+   */
+  readonly #disputed = new Map<string, VerifyRequest>()
   /** Orders of other creators' jobs we verify or arbitrate, by job id. */
   readonly #foreignOrders = new Map<string, Order>()
   /** Creators' signed assignments by task key: an accusation we forward to an arbiter quotes one. */
@@ -233,9 +246,9 @@ export class Verification {
     const shape = order === undefined ? undefined : this.#c.shapeOf(order, request.taskId)
     if (envelope === undefined || shape === undefined) return Promise.resolve('fail')
     return new Promise((resolve) => {
-      const waiting = this.#pending.get(key)
-      if (waiting !== undefined) return void waiting.push(resolve)
-      this.#pending.set(key, [resolve])
+      const pending = this.#pending.get(key)
+      if (pending !== undefined) return void pending.waiting.push(resolve)
+      this.#pending.set(key, { request, waiting: [resolve] })
       // A check the verifier will not start (as many in flight as it may hold, say) would leave the task in
       // verification for good: it fails instead, so the creator awards it again. The refusal is logged with its code.
       if (!this.#verifier.feed({ kind: 'result', result: request.result, envelope, ...shape })) {
@@ -246,9 +259,9 @@ export class Verification {
 
   /** Settles the verify calls waiting on a check. */
   #decide(key: string, outcome: VerdictOutcome): void {
-    const waiting = this.#pending.get(key)
+    const pending = this.#pending.get(key)
     this.#pending.delete(key)
-    for (const resolve of waiting ?? []) resolve(outcome)
+    for (const resolve of pending?.waiting ?? []) resolve(outcome)
   }
 
   /** Worker side: tasks whose output is held to answer challenges. */
@@ -529,12 +542,33 @@ export class Verification {
 
   #onEvent(event: VerifierEvent): void {
     this.#c.onEvent?.(event)
-    if (event.name === 'task:accepted' || event.name === 'task:rejected') {
-      this.#decide(
-        checkKey(event.jobId, event.taskId, event.worker),
-        event.name === 'task:accepted' ? 'pass' : event.outcome,
-      )
+    const key = checkKey(event.jobId, event.taskId, event.worker)
+    switch (event.name) {
+      case 'task:rejected': {
+        // A fraud proof goes to arbitration, which may clear the worker after its task was rejected.
+        const request = this.#pending.get(key)?.request
+        if (event.fraudProofHash !== undefined && request !== undefined) this.#dispute(key, request)
+        return this.#decide(key, event.outcome)
+      }
+      case 'task:accepted': {
+        const disputed = event.overturned === true ? this.#disputed.get(key) : undefined
+        if (disputed === undefined) return this.#decide(key, 'pass')
+        // The verify call was answered `fail` long ago: the scheduler hears of the overturn apart.
+        this.#disputed.delete(key)
+        return this.#c.onOverturn?.(disputed, { signal: this.#lifetime.signal })
+      }
+      case 'proof:upheld':
+        this.#disputed.delete(key)
+        return
+      default:
+        return
     }
+  }
+
+  #dispute(key: string, request: VerifyRequest): void {
+    this.#disputed.delete(key)
+    this.#disputed.set(key, request)
+    if (this.#disputed.size > DISPUTES_KEPT) this.#disputed.delete(this.#disputed.keys().next().value as string)
   }
 
   async #recompute(jobId: string, taskId: string, worker: string, indices: number[]): Promise<void> {

@@ -212,6 +212,16 @@ export class SchedulerDriver extends EventTarget {
     this.#step()
   }
 
+  /**
+   * Accepts after all the result of `worker` for `taskId` that failed its check, arbitration having cleared the worker
+   * (the machine's `task:overturned` input). Throws the machine's refusal: `SCHEDULER__VERDICT_UNEXPECTED` when the
+   * task was accepted meanwhile (a task is paid once) or the result is unknown here.
+   */
+  overturn(taskId: string, worker: string): void {
+    this.#creatorRole().handle({ kind: 'task:overturned', taskId, worker }, this.#clock.now())
+    this.#step()
+  }
+
   /** Gives back every unfinished task this worker holds in a job. */
   withdraw(jobId: string): void {
     const worker = this.worker
@@ -418,7 +428,8 @@ export class SchedulerDriver extends EventTarget {
     if (verify === undefined) return
     const decide = (outcome: VerdictOutcome): void => {
       if (this.#lifetime === undefined) return
-      this.creator?.handle({ kind: 'task:verdict', taskId: request.taskId, outcome }, this.#clock.now())
+      const { taskId, worker } = request
+      this.creator?.handle({ kind: 'task:verdict', taskId, worker, outcome }, this.#clock.now())
       this.#step()
     }
     verify(request, { signal: this.#lifetime?.signal })

@@ -77,12 +77,19 @@ export class CreatorPeer implements SimEndpoint {
       colluding: false,
       verifiers: init.verifiers,
       reputation,
+      // Each decision names the worker whose result it judges: an overturned accusation clears a worker whose task
+      // may since have gone to another, whose own result must not be taken for it.
       onDecision: (event) =>
-        this.scheduler.feed({
-          kind: 'task:verdict',
-          taskId: event.taskId,
-          outcome: event.name === 'task:accepted' ? 'pass' : event.outcome,
-        }),
+        this.scheduler.feed(
+          event.name === 'task:accepted' && event.overturned === true
+            ? { kind: 'task:overturned', taskId: event.taskId, worker: event.worker }
+            : {
+                kind: 'task:verdict',
+                taskId: event.taskId,
+                worker: event.worker,
+                outcome: event.name === 'task:accepted' ? 'pass' : event.outcome,
+              },
+        ),
     })
   }
 
@@ -163,10 +170,13 @@ export class CreatorPeer implements SimEndpoint {
         metrics.add(COL.tasksCompleted)
         return
       case 'task:verified':
-        truth.accepted(event.worker, event.taskId)
+        if (event.overturned === true) truth.overturned(event.worker, event.taskId)
+        else truth.accepted(event.worker, event.taskId)
+        // Taken from the worker that held it when an overturned accusation cleared the first: it is not paid for it.
+        if (event.displaced !== undefined) this.#ctx.worker(event.displaced)?.release(event.jobId, event.taskId)
         return
       case 'task:rejected':
-        truth.rejected(event.worker, event.taskId, event.outcome)
+        truth.rejected(event.worker, event.taskId, event.outcome, event.at)
         return
       case 'job:completed': {
         const job = jobs.get(event.jobId)

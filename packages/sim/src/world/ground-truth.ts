@@ -1,3 +1,4 @@
+import { INVOLVED_RETAIN_MS } from '../constants.js'
 import { COL, type MetricsRecorder, type Role } from '../metrics/recorder.js'
 
 /** A flat key (`join`, not a template): a template builds a rope that every Map lookup flattens again. */
@@ -10,14 +11,23 @@ interface Committed {
   bad: boolean
 }
 
+/** A committed output whose check failed, kept while arbitration may clear its worker. */
+interface Failed extends Committed {
+  /** When the creator rejected it. */
+  at: number
+}
+
 /**
  * What the simulator knows and the machines do not: whether each committed output was bad. When a creator accepts
  * or rejects a task, the truth turns its decision into a detection, an escape or a false positive. Entries live
- * only until the decision (or until the task is given up).
+ * only until the decision (or until the task is given up); a failed check's, until arbitration may no longer overturn
+ * it and turn the rejection into an acceptance.
  */
 export class GroundTruth {
   readonly #metrics: MetricsRecorder
   readonly #committed = new Map<string, Committed>()
+  /** Outputs rejected for a failed check, oldest first, for {@link INVOLVED_RETAIN_MS} (arbitration ends within it). */
+  readonly #failed = new Map<string, Failed>()
   #accepted = 0
 
   constructor(metrics: MetricsRecorder) {
@@ -41,8 +51,12 @@ export class GroundTruth {
   /** The creator accepted the task (and pays for it). */
   accepted(worker: string, taskId: string): void {
     const c = this.#take(worker, taskId)
-    if (c !== undefined) this.#accepted++
-    if (c?.bad === true) {
+    if (c !== undefined) this.#accept(c)
+  }
+
+  #accept(c: Committed): void {
+    this.#accepted++
+    if (c.bad) {
       this.#metrics.roles[c.role].escaped++
       this.#metrics.add(COL.escaped)
     }
@@ -53,7 +67,8 @@ export class GroundTruth {
    * (`refused`: it crashed, left, or the challenge or reveal was lost). Honest output rejected for a failed check
    * is a false positive; honest output rejected unanswered is counted apart, since no check judged it wrong.
    */
-  rejected(worker: string, taskId: string, outcome: 'fail' | 'refused'): void {
+  rejected(worker: string, taskId: string, outcome: 'fail' | 'refused', at: number): void {
+    const key = committedKey(worker, taskId)
     const c = this.#take(worker, taskId)
     if (c === undefined) return
     this.#metrics.roles[c.role].failedChecks++
@@ -63,6 +78,35 @@ export class GroundTruth {
     } else {
       this.#metrics.add(outcome === 'fail' ? COL.falsePositives : COL.unanswered)
     }
+    if (outcome === 'fail') this.#keepFailed(key, { ...c, at })
+  }
+
+  /**
+   * Arbitration cleared the worker of a failed check and the creator accepted its output after all: the rejection
+   * becomes an acceptance, an escape when the output was bad (colluding arbiters clearing a fellow colluder).
+   */
+  overturned(worker: string, taskId: string): void {
+    const key = committedKey(worker, taskId)
+    const f = this.#failed.get(key)
+    if (f === undefined) return
+    this.#failed.delete(key)
+    const stats = this.#metrics.roles[f.role]
+    stats.failedChecks--
+    if (f.bad) {
+      stats.detected--
+      this.#metrics.add(COL.detected, -1)
+    } else {
+      this.#metrics.add(COL.falsePositives, -1)
+    }
+    this.#accept(f)
+  }
+
+  #keepFailed(key: string, failed: Failed): void {
+    for (const [old, f] of this.#failed) {
+      if (f.at > failed.at - INVOLVED_RETAIN_MS) break
+      this.#failed.delete(old)
+    }
+    this.#failed.set(key, failed)
   }
 
   /** Committed outputs the creator accepted. */

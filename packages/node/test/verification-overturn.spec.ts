@@ -1,0 +1,106 @@
+import {
+  blobCid,
+  DIRECT_DOMAIN,
+  generateIdentity,
+  type Inbound,
+  ManualClock,
+  type Order,
+  type Result,
+  sealEnvelope,
+  seededRng,
+  type WireMessage,
+} from '@tessera/core'
+import { commitOutput } from '@tessera/proof'
+import type { VerifyRequest } from '@tessera/scheduler'
+import type { TaskExecution } from '@tessera/scheduler/driver'
+import { pino } from 'pino'
+import { concat } from 'uint8arrays/concat'
+import { describe, expect, it, vi } from 'vitest'
+import { Verification, type VerificationComponents } from '../src/peer/verification.js'
+import { idleBus, workerVerification } from './fixtures.js'
+
+describe('Verification (overturned accusations)', () => {
+  it('should hand the failed request on when arbitration clears its worker, its verify call long answered', async () => {
+    const ids = await Promise.all([0, 1, 2, 3].map(() => generateIdentity()))
+    const [creatorId, workerId, arbiter1, arbiter2] = ids.map((id) => id.peerId.toString()) as [
+      string,
+      string,
+      string,
+      string,
+    ]
+    const order = { jobId: 'job-1', creator: creatorId } as Order
+    const taskId = 'job-1/f0/0'
+    const chunks = [new Uint8Array(16).fill(1), new Uint8Array(16).fill(2)]
+    const handlers = new Map<string, (inbound: Inbound) => void>()
+    /** A bus that hands direct messages to their peer and gossip to every other peer, each on a later turn. */
+    const busOf = (self: string) => ({
+      ...idleBus(self),
+      onMessage: (handler: (inbound: Inbound) => void) => (handlers.set(self, handler), () => {}),
+      send: async (to: string, message: WireMessage) =>
+        void queueMicrotask(() => handlers.get(to)?.({ from: self, message, expiresAt: 2_000 })),
+      publish: async (topic: string, message: WireMessage) =>
+        void queueMicrotask(() => {
+          for (const [peer, handler] of handlers) {
+            if (peer !== self) handler({ from: self, message, topic: topic as Inbound['topic'], expiresAt: 2_000 })
+          }
+        }),
+    })
+    const verifier = (self: string, init: Partial<VerificationComponents>) =>
+      new Verification({
+        bus: busOf(self),
+        clock: new ManualClock(1_000),
+        rng: seededRng(1),
+        logger: pino({ level: 'silent' }),
+        orderOf: () => undefined,
+        shapeOf: () => ({ tolerance: 'bitwise', chunks: 2 }),
+        // Arbiters recompute honestly.
+        recompute: async (_order, _taskId, indices) => indices.map((i) => chunks[i] as Uint8Array),
+        ...init,
+      })
+    const overturned: VerifyRequest[] = []
+    const events: string[] = []
+    const creator = verifier(creatorId, {
+      orderOf: () => order,
+      // The creator's own engine recomputes something else (a driver bug, a flaky GPU): a false accusation, which
+      // goes to the two arbiters it knows by then.
+      recompute: async (_order, _taskId, indices) => {
+        creator.setVerifiers([arbiter1, arbiter2])
+        return indices.map(() => new Uint8Array(16).fill(9))
+      },
+      onOverturn: (request) => void overturned.push(request),
+      onEvent: (event) => void events.push(event.name),
+    })
+    const arbiters = [verifier(arbiter1, {}), verifier(arbiter2, {})]
+    const prover = workerVerification(busOf(workerId))
+    await prover
+      .wrapExecutor({ execute: async () => ({ chunks, tolerance: 'bitwise' }) })
+      .execute({ order, task: { taskId }, minPrice: 1n } as TaskExecution, { signal: new AbortController().signal })
+    const result: Result = {
+      jobId: 'job-1',
+      taskId,
+      worker: workerId,
+      root: commitOutput(chunks).root,
+      chunks: 2,
+      output: blobCid(concat(chunks)).toString(),
+      tolerance: 'bitwise',
+      computeMs: 1,
+      issuedAt: 1_000,
+    }
+    const envelope = sealEnvelope(
+      ids[1]!,
+      { type: 'result', body: result },
+      {
+        domain: DIRECT_DOMAIN,
+        seq: 1n,
+        expiresAt: 2_000,
+      },
+    )
+    handlers.get(creatorId)?.({ from: workerId, message: { type: 'result', body: result }, expiresAt: 2_000, envelope })
+    const request: VerifyRequest = { kind: 'verify', jobId: 'job-1', taskId, worker: workerId, result, order }
+    // The check fails at once: the scheduler rejects the task and may award it to another worker meanwhile.
+    expect(await creator.verify(request)).toBe('fail')
+    await vi.waitFor(() => expect(overturned).toEqual([request]))
+    expect(events).toEqual(['task:rejected', 'proof:overturned', 'task:accepted'])
+    for (const v of [creator, ...arbiters, prover]) v.stop()
+  })
+})
