@@ -1,5 +1,5 @@
 import { type AbortOptions, type Clock, type Order, parseBlobCid, type Result, throwIfAborted } from '@tessera/core'
-import { expectedCost, type JobSpec, type JobView, taskCountOf } from '@tessera/scheduler'
+import { jobBudget, type JobSpec, type JobView, taskCountOf } from '@tessera/scheduler'
 import type { SchedulerDriver } from '@tessera/scheduler/driver'
 import type { Logger } from 'pino'
 import type { JobOutput, JobOutputOptions, JobRequest, JobStatus, JobSummary } from '../api/contract.js'
@@ -222,7 +222,7 @@ export class CreatorJobs {
     await this.#c.settlement.fundJob(
       jobId,
       epoch,
-      expectedCost(order.maxPrice, order.benchHoursPerTask) * BigInt(tasks),
+      jobBudget(order.maxPrice, order.benchHoursPerTask, tasks),
       tasks,
       options,
     )
