@@ -1,10 +1,25 @@
 import type { Document } from '@gltf-transform/core'
 import { generateKeyPairSigner } from '@solana/kit'
-import { generateIdentity, ManualClock, type MessageBus, type Order, type Receipt, seededRng } from '@tessera/core'
+import {
+  blobCid,
+  DIRECT_DOMAIN,
+  generateIdentity,
+  type Identity,
+  ManualClock,
+  type MessageBus,
+  type Order,
+  type Receipt,
+  type Result,
+  sealEnvelope,
+  seededRng,
+} from '@tessera/core'
 import { generateSceneDocument, onnx } from '@tessera/gpu'
 import { signReceipt } from '@tessera/ledger'
+import { commitOutput } from '@tessera/proof'
 import { buildOrder, type JobSpec, resolveJobSpec } from '@tessera/scheduler'
+import type { TaskExecution } from '@tessera/scheduler/driver'
 import { pino } from 'pino'
+import { concat } from 'uint8arrays/concat'
 import { Verification } from '../src/peer/verification.js'
 
 /** The creator every fixture order names. */
@@ -72,6 +87,40 @@ export function workerVerification(bus: MessageBus): Verification {
     shapeOf: () => undefined,
     recompute: () => Promise.reject(new Error('not a verifier')),
   })
+}
+
+/**
+ * Runs `chunks` as task `taskId` of `order` through a worker's `prover`, so it holds their commitment and answers
+ * challenges of them, and returns the Result the worker sends with the direct envelope `worker` seals it in: what a
+ * creator's Verification receives from an honest worker.
+ */
+export async function provenResult(
+  prover: Verification,
+  worker: Identity,
+  order: Order,
+  taskId: string,
+  chunks: Uint8Array[],
+): Promise<{ result: Result; envelope: Uint8Array }> {
+  await prover
+    .wrapExecutor({ execute: async () => ({ chunks, tolerance: 'bitwise' }) })
+    .execute({ order, task: { taskId }, minPrice: 1n } as TaskExecution, { signal: new AbortController().signal })
+  const result: Result = {
+    jobId: order.jobId,
+    taskId,
+    worker: worker.peerId.toString(),
+    root: commitOutput(chunks).root,
+    chunks: chunks.length,
+    output: blobCid(concat(chunks)).toString(),
+    tolerance: 'bitwise',
+    computeMs: 1,
+    issuedAt: 1_000,
+  }
+  const envelope = sealEnvelope(
+    worker,
+    { type: 'result', body: result },
+    { domain: DIRECT_DOMAIN, seq: 1n, expiresAt: 2_000 },
+  )
+  return { result, envelope }
 }
 
 /** The procedural scene with an animation, `pan`, that slides its camera sideways by 1 over the first second. */

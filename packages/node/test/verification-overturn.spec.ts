@@ -1,23 +1,9 @@
-import {
-  blobCid,
-  DIRECT_DOMAIN,
-  generateIdentity,
-  type Inbound,
-  ManualClock,
-  type Order,
-  type Result,
-  sealEnvelope,
-  seededRng,
-  type WireMessage,
-} from '@tessera/core'
-import { commitOutput } from '@tessera/proof'
+import { generateIdentity, type Inbound, ManualClock, type Order, seededRng, type WireMessage } from '@tessera/core'
 import type { VerifyRequest } from '@tessera/scheduler'
-import type { TaskExecution } from '@tessera/scheduler/driver'
 import { pino } from 'pino'
-import { concat } from 'uint8arrays/concat'
 import { describe, expect, it, vi } from 'vitest'
 import { Verification, type VerificationComponents } from '../src/peer/verification.js'
-import { idleBus, workerVerification } from './fixtures.js'
+import { idleBus, provenResult, workerVerification } from './fixtures.js'
 
 describe('Verification (overturned accusations)', () => {
   it('should hand the failed request on when arbitration clears its worker, its verify call long answered', async () => {
@@ -72,29 +58,7 @@ describe('Verification (overturned accusations)', () => {
     })
     const arbiters = [verifier(arbiter1, {}), verifier(arbiter2, {})]
     const prover = workerVerification(busOf(workerId))
-    await prover
-      .wrapExecutor({ execute: async () => ({ chunks, tolerance: 'bitwise' }) })
-      .execute({ order, task: { taskId }, minPrice: 1n } as TaskExecution, { signal: new AbortController().signal })
-    const result: Result = {
-      jobId: 'job-1',
-      taskId,
-      worker: workerId,
-      root: commitOutput(chunks).root,
-      chunks: 2,
-      output: blobCid(concat(chunks)).toString(),
-      tolerance: 'bitwise',
-      computeMs: 1,
-      issuedAt: 1_000,
-    }
-    const envelope = sealEnvelope(
-      ids[1]!,
-      { type: 'result', body: result },
-      {
-        domain: DIRECT_DOMAIN,
-        seq: 1n,
-        expiresAt: 2_000,
-      },
-    )
+    const { result, envelope } = await provenResult(prover, ids[1]!, order, taskId, chunks)
     handlers.get(creatorId)?.({ from: workerId, message: { type: 'result', body: result }, expiresAt: 2_000, envelope })
     const request: VerifyRequest = { kind: 'verify', jobId: 'job-1', taskId, worker: workerId, result, order }
     // The check fails at once: the scheduler rejects the task and may award it to another worker meanwhile.

@@ -1,23 +1,19 @@
 import {
-  blobCid,
-  DIRECT_DOMAIN,
   generateIdentity,
   type Inbound,
   ManualClock,
   type Order,
   type Result,
-  sealEnvelope,
   seededRng,
   type WireMessage,
 } from '@tessera/core'
-import { commitOutput, MAX_CHUNK_BYTES } from '@tessera/proof'
+import { MAX_CHUNK_BYTES } from '@tessera/proof'
 import type { VerifyRequest } from '@tessera/scheduler'
 import type { TaskExecution } from '@tessera/scheduler/driver'
 import { pino } from 'pino'
-import { concat } from 'uint8arrays/concat'
 import { describe, expect, it, vi } from 'vitest'
 import { Verification } from '../src/peer/verification.js'
-import { idleBus, workerVerification } from './fixtures.js'
+import { idleBus, provenResult, workerVerification } from './fixtures.js'
 
 const bus = idleBus('worker')
 
@@ -117,29 +113,7 @@ describe('Verification (recomputing)', () => {
         }),
     })
     const prover = workerVerification(busOf(workerId))
-    await prover
-      .wrapExecutor({ execute: async () => ({ chunks, tolerance: 'bitwise' }) })
-      .execute({ order, task: { taskId }, minPrice: 1n } as TaskExecution, { signal: new AbortController().signal })
-    const result: Result = {
-      jobId: 'job-1',
-      taskId,
-      worker: workerId,
-      root: commitOutput(chunks).root,
-      chunks: 2,
-      output: blobCid(concat(chunks)).toString(),
-      tolerance: 'bitwise',
-      computeMs: 1,
-      issuedAt: 1_000,
-    }
-    const envelope = sealEnvelope(
-      worker,
-      { type: 'result', body: result },
-      {
-        domain: DIRECT_DOMAIN,
-        seq: 1n,
-        expiresAt: 2_000,
-      },
-    )
+    const { result, envelope } = await provenResult(prover, worker, order, taskId, chunks)
     handlers.get(creatorId)?.({ from: workerId, message: { type: 'result', body: result }, expiresAt: 2_000, envelope })
     const verdict = verifier.verify({ kind: 'verify', jobId: 'job-1', taskId, worker: workerId, result, order })
     await vi.waitFor(() => expect(recomputing).toBeDefined())
