@@ -5,6 +5,7 @@ import {
   DIRECT_DOMAIN,
   generateIdentity,
   type Identity,
+  type Inbound,
   ManualClock,
   type MessageBus,
   type Order,
@@ -12,6 +13,7 @@ import {
   type Result,
   sealEnvelope,
   seededRng,
+  type WireMessage,
 } from '@tessera/core'
 import { generateSceneDocument, onnx } from '@tessera/gpu'
 import { signReceipt } from '@tessera/ledger'
@@ -87,6 +89,31 @@ export function workerVerification(bus: MessageBus): Verification {
     shapeOf: () => undefined,
     recompute: () => Promise.reject(new Error('not a verifier')),
   })
+}
+
+/**
+ * Buses of peers in one process, as the network joins them: `busOf(peer)` hands a direct message to its peer's
+ * handler and gossip to every other peer's, each on a later turn. `handlers` holds each peer's handler, for a test
+ * that delivers a message itself (one with its envelope, say).
+ */
+export function loopbackBuses(): {
+  busOf: (self: string) => MessageBus
+  handlers: Map<string, (inbound: Inbound) => void>
+} {
+  const handlers = new Map<string, (inbound: Inbound) => void>()
+  const busOf = (self: string): MessageBus => ({
+    ...idleBus(self),
+    onMessage: (handler) => (handlers.set(self, handler), () => {}),
+    send: async (to: string, message: WireMessage) =>
+      void queueMicrotask(() => handlers.get(to)?.({ from: self, message, expiresAt: 2_000 })),
+    publish: async (topic, message) =>
+      void queueMicrotask(() => {
+        for (const [peer, handler] of handlers) {
+          if (peer !== self) handler({ from: self, message, topic: topic as Inbound['topic'], expiresAt: 2_000 })
+        }
+      }),
+  })
+  return { busOf, handlers }
 }
 
 /**

@@ -1,9 +1,9 @@
-import { generateIdentity, type Inbound, ManualClock, type Order, seededRng, type WireMessage } from '@tessera/core'
+import { generateIdentity, ManualClock, type Order, seededRng } from '@tessera/core'
 import type { VerifyRequest } from '@tessera/scheduler'
 import { pino } from 'pino'
 import { describe, expect, it, vi } from 'vitest'
 import { Verification, type VerificationComponents } from '../src/peer/verification.js'
-import { idleBus, provenResult, workerVerification } from './fixtures.js'
+import { loopbackBuses, provenResult, workerVerification } from './fixtures.js'
 
 describe('Verification (overturned accusations)', () => {
   it('should hand the failed request on when arbitration clears its worker, its verify call long answered', async () => {
@@ -17,20 +17,7 @@ describe('Verification (overturned accusations)', () => {
     const order = { jobId: 'job-1', creator: creatorId } as Order
     const taskId = 'job-1/f0/0'
     const chunks = [new Uint8Array(16).fill(1), new Uint8Array(16).fill(2)]
-    const handlers = new Map<string, (inbound: Inbound) => void>()
-    /** A bus that hands direct messages to their peer and gossip to every other peer, each on a later turn. */
-    const busOf = (self: string) => ({
-      ...idleBus(self),
-      onMessage: (handler: (inbound: Inbound) => void) => (handlers.set(self, handler), () => {}),
-      send: async (to: string, message: WireMessage) =>
-        void queueMicrotask(() => handlers.get(to)?.({ from: self, message, expiresAt: 2_000 })),
-      publish: async (topic: string, message: WireMessage) =>
-        void queueMicrotask(() => {
-          for (const [peer, handler] of handlers) {
-            if (peer !== self) handler({ from: self, message, topic: topic as Inbound['topic'], expiresAt: 2_000 })
-          }
-        }),
-    })
+    const { busOf, handlers } = loopbackBuses()
     const verifier = (self: string, init: Partial<VerificationComponents>) =>
       new Verification({
         bus: busOf(self),

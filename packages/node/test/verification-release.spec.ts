@@ -1,19 +1,11 @@
-import {
-  generateIdentity,
-  type Inbound,
-  ManualClock,
-  type Order,
-  type Result,
-  seededRng,
-  type WireMessage,
-} from '@tessera/core'
+import { generateIdentity, type Inbound, ManualClock, type Order, type Result, seededRng } from '@tessera/core'
 import { MAX_CHUNK_BYTES } from '@tessera/proof'
 import type { VerifyRequest } from '@tessera/scheduler'
 import type { TaskExecution } from '@tessera/scheduler/driver'
 import { pino } from 'pino'
 import { describe, expect, it, vi } from 'vitest'
 import { Verification } from '../src/peer/verification.js'
-import { idleBus, provenResult, workerVerification } from './fixtures.js'
+import { idleBus, loopbackBuses, provenResult, workerVerification } from './fixtures.js'
 
 const bus = idleBus('worker')
 
@@ -90,14 +82,7 @@ describe('Verification (recomputing)', () => {
     const order = { jobId: 'job-1', creator: creatorId } as Order
     const taskId = 'job-1/f0/0'
     const chunks = [new Uint8Array(16).fill(1), new Uint8Array(16).fill(2)]
-    const handlers = new Map<string, (inbound: Inbound) => void>()
-    /** A bus that hands each direct message to the other peer's Verification. */
-    const busOf = (self: string) => ({
-      ...idleBus(self),
-      onMessage: (handler: (inbound: Inbound) => void) => (handlers.set(self, handler), () => {}),
-      send: async (to: string, message: WireMessage) =>
-        void queueMicrotask(() => handlers.get(to)?.({ from: self, message, expiresAt: 2_000 })),
-    })
+    const { busOf, handlers } = loopbackBuses()
     let recomputing: AbortSignal | undefined
     const verifier = new Verification({
       bus: busOf(creatorId),
