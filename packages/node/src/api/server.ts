@@ -24,17 +24,16 @@ import {
   API_HEADERS_TIMEOUT_MS,
   API_KEEP_ALIVE_TIMEOUT_MS,
   API_TIMEOUT_CHECK_INTERVAL_MS,
-  MAX_API_BODY_BYTES,
   MAX_API_CONNECTIONS,
   MAX_INPUT_BYTES,
   MIN_API_TOKEN_LENGTH,
-  MIN_API_UPLOAD_BYTES_PER_SECOND,
 } from '../constants.js'
 import { NodeError, type NodeErrorCode } from '../errors.js'
 import { createLogger, type Logger } from '../logger.js'
 import { errorFields } from '../peer/error-fields.js'
 import { DEFAULT_JOBS_LISTED, type JobRequest, MAX_JOBS_LISTED, type NodeOperations } from './contract.js'
 import { API_NONCE, apiInstance, apiProof } from './proof.js'
+import { declaredLength, JSON_MEDIA_TYPE, parseQuery, readBody, readJsonBody, uploadDeadlineMs } from './request.js'
 
 /**
  * A query parameter holding a number as JavaScript writes one (`String(n)`: digits, a fraction, an exponent):
@@ -228,112 +227,6 @@ function statusOf(e: unknown): number {
   if (e.code === 'NODE__INPUT_PARSE_FAILED') return e.context['reason'] === 'worker-failed' ? 500 : 400
   if (/MALFORMED|INVALID|TOO_LARGE|EXCEEDED|UNSUPPORTED|MISMATCH/.test(e.code)) return 400
   return 500
-}
-
-/** The length a request declares for its body, or undefined when it declares none (a chunked body). */
-function declaredLength(req: IncomingMessage): number | undefined {
-  const header = req.headers['content-length']
-  // Node refuses a request whose Content-Length is not digits, so this is a number.
-  return header === undefined ? undefined : Number(header)
-}
-
-/**
- * A request's body, at most `max` bytes, arrived within `deadlineMs`: one that declares more is refused before any of
- * it is read, one that sends more once it has (`NODE__API_BODY_TOO_LARGE`), and one still arriving at the deadline
- * with `NODE__API_REQUEST_TIMEOUT`. A client that hangs up before it is sent rejects it with `AbortError`.
- */
-function readBody(req: IncomingMessage, max: number, deadlineMs: number): Promise<Buffer> {
-  const tooLarge = (): NodeError =>
-    new NodeError('NODE__API_BODY_TOO_LARGE', `request body exceeds ${max} bytes`, { max })
-  if ((declaredLength(req) ?? 0) > max) return Promise.reject(tooLarge())
-  return new Promise<Buffer>((resolve, reject) => {
-    const chunks: Buffer[] = []
-    let size = 0
-    const settle = (error?: Error): void => {
-      clearTimeout(deadline)
-      req.off('data', onData).off('end', onEnd).off('error', onGone).off('close', onGone)
-      // What still arrives is left unread: the reply closes the connection (see `send`).
-      req.pause()
-      if (error === undefined) resolve(Buffer.concat(chunks))
-      else reject(error)
-    }
-    const onData = (chunk: Buffer): void => {
-      size += chunk.byteLength
-      if (size > max) settle(tooLarge())
-      else chunks.push(chunk)
-    }
-    const onEnd = (): void => settle()
-    const onGone = (): void => settle(new AbortError())
-    const deadline = setTimeout(
-      () =>
-        settle(
-          new NodeError('NODE__API_REQUEST_TIMEOUT', `the request body did not arrive within ${deadlineMs} ms`, {
-            deadlineMs,
-            received: size,
-          }),
-        ),
-      deadlineMs,
-    )
-    req.on('data', onData).on('end', onEnd).on('error', onGone).on('close', onGone)
-  })
-}
-
-/**
- * How long a blob upload of `bytes` may take to arrive: `bodyTimeoutMs`, and its length at
- * {@link MIN_API_UPLOAD_BYTES_PER_SECOND}.
- */
-function uploadDeadlineMs(bytes: number, bodyTimeoutMs: number): number {
-  return bodyTimeoutMs + Math.ceil((bytes / MIN_API_UPLOAD_BYTES_PER_SECOND) * 1000)
-}
-
-function parseJson<T>(body: Buffer, schema: z.ZodType<T>): T {
-  let value: unknown
-  try {
-    value = JSON.parse(body.toString('utf8'))
-  } catch {
-    throw new NodeError('NODE__API_MALFORMED_REQUEST', 'request body is not JSON', {})
-  }
-  return validate(value, schema, 'body')
-}
-
-/** The media type of the JSON bodies the API takes; a parameter (`; charset=utf-8`) may follow it. */
-const JSON_MEDIA_TYPE = 'application/json'
-
-/**
- * A JSON request body checked against `schema`. One sent as another media type (a form, text) is refused unread: a
- * browser sends those cross-origin without asking first, and the API takes nothing a page may send unasked.
- */
-async function readJsonBody<T>(req: IncomingMessage, schema: z.ZodType<T>, deadlineMs: number): Promise<T> {
-  const contentType = req.headers['content-type']
-  if (contentType?.split(';', 1)[0]?.trim().toLowerCase() !== JSON_MEDIA_TYPE) {
-    throw new NodeError(
-      'NODE__API_UNSUPPORTED_MEDIA_TYPE',
-      `the request body must be sent as Content-Type: ${JSON_MEDIA_TYPE}${contentType !== undefined ? `, not ${contentType}` : ''}`,
-      { contentType: contentType ?? null },
-    )
-  }
-  return parseJson(await readBody(req, MAX_API_BODY_BYTES, deadlineMs), schema)
-}
-
-/** A query string's parameters checked against `schema`; a parameter given twice is refused, not guessed at. */
-function parseQuery<T>(params: URLSearchParams, schema: z.ZodType<T>): T {
-  const query: Record<string, string> = {}
-  for (const [key, value] of params) {
-    if (Object.hasOwn(query, key)) {
-      throw new NodeError('NODE__API_MALFORMED_REQUEST', `query parameter ${key} is given more than once`, { key })
-    }
-    query[key] = value
-  }
-  return validate(query, schema, 'query')
-}
-
-function validate<T>(value: unknown, schema: z.ZodType<T>, what: string): T {
-  const parsed = schema.safeParse(value)
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]
-    throw new NodeError('NODE__API_MALFORMED_REQUEST', `${issue?.path.join('.') || what}: ${issue?.message}`, {})
-  }
-  return parsed.data
 }
 
 /**
