@@ -49,8 +49,9 @@ export interface PlanOptions extends VerificationBudget {
    */
   setupChunks?: number
   /**
-   * Largest challenge considered.
-   * @default 256 (core's MAX_CHALLENGE_CHUNKS)
+   * Largest challenge considered, at most 256 (core's MAX_CHALLENGE_CHUNKS): no challenge on the wire names more, so
+   * a plan needing more could not be carried out.
+   * @default 256
    */
   maxChallengeChunks?: number
 }
@@ -102,7 +103,8 @@ export function requiredPerTaskCatch(detect: number, withinTasks: number): numbe
 /**
  * Maps a verification budget to the cheapest sampling probability and challenge size that meet it.
  *
- * @throws ProofError `PROOF__INVALID_BUDGET` for out-of-range values; `PROOF__BUDGET_INFEASIBLE` when even `p = 1`
+ * @throws ProofError `PROOF__INVALID_BUDGET` for out-of-range values (a `maxChallengeChunks` over
+ * `MAX_CHALLENGE_CHUNKS` among them); `PROOF__BUDGET_INFEASIBLE` when even `p = 1`
  * cannot reach the target, or when reaching it costs more than `maxOverhead` (context has the cheapest overhead).
  *
  * @example
@@ -116,9 +118,11 @@ export function planVerification(options: PlanOptions): VerificationPlan {
   const chunks = options.chunks ?? DEFAULT_CHUNKS_PER_TASK
   const minBadFraction = options.minBadFraction ?? DEFAULT_MIN_BAD_FRACTION
   const setupChunks = options.setupChunks ?? DEFAULT_CHECK_SETUP_CHUNKS
-  const maxChallenge = Math.min(options.maxChallengeChunks ?? MAX_CHALLENGE_CHUNKS, chunks)
+  const maxChallengeChunks = options.maxChallengeChunks ?? MAX_CHALLENGE_CHUNKS
   assertInteger('chunks', chunks, 1, 2 ** 32)
-  assertInteger('maxChallengeChunks', maxChallenge, 1)
+  if (!(Number.isInteger(maxChallengeChunks) && maxChallengeChunks >= 1 && maxChallengeChunks <= MAX_CHALLENGE_CHUNKS))
+    invalid('maxChallengeChunks', maxChallengeChunks, `an integer in [1, ${MAX_CHALLENGE_CHUNKS}]`)
+  const maxChallenge = Math.min(maxChallengeChunks, chunks)
   if (!(minBadFraction > 0 && minBadFraction <= 1)) invalid('minBadFraction', minBadFraction, 'in (0, 1]')
   if (!(setupChunks >= 0 && Number.isFinite(setupChunks))) invalid('setupChunks', setupChunks, 'a finite number >= 0')
 
@@ -144,7 +148,8 @@ export function planVerification(options: PlanOptions): VerificationPlan {
   if (best === undefined) {
     throw new ProofError(
       'PROOF__BUDGET_INFEASIBLE',
-      `no challenge of up to ${maxChallenge} chunks reaches the detection target; raise maxChallengeChunks`,
+      `no challenge of up to ${maxChallenge} chunks reaches the detection target; split outputs into fewer chunks ` +
+        `per task (each wrong chunk is then a larger share) or lengthen the horizon`,
       { ...budget, reason: 'detection', neededPerCheck: needed, maxChallenge },
     )
   }

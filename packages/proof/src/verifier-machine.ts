@@ -634,7 +634,7 @@ export class VerifierMachine implements SansIoMachine<VerifierInput, VerifierOut
 
   #challenge(check: Check, now: number): void {
     const nonce = randomBytes(this.#rng, NONCE_BYTES)
-    const count = Math.min(check.challengeChunks, check.result.chunks, MAX_CHALLENGE_CHUNKS)
+    const count = Math.min(check.challengeChunks, check.result.chunks)
     check.nonce = nonce
     check.indices = challengeIndices(check.result.root, nonce, count, check.result.chunks)
     check.phase = 'challenged'
@@ -901,9 +901,15 @@ export class VerifierMachine implements SansIoMachine<VerifierInput, VerifierOut
   }
 }
 
+/**
+ * A plan the machine can carry out: a challenge names at most `MAX_CHALLENGE_CHUNKS` chunks on the wire, so a larger
+ * `challengeChunks` would be cut silently and the plan's detection promise broken.
+ */
 function assertPlan(plan: SamplingPlan): void {
-  if (!(plan.p >= 0 && plan.p <= 1) || !Number.isInteger(plan.challengeChunks) || plan.challengeChunks < 1) {
-    throw new ProofError('PROOF__INVALID_INPUT', 'a plan needs p in [0, 1] and challengeChunks >= 1', {
+  const c = plan.challengeChunks
+  if (!(plan.p >= 0 && plan.p <= 1) || !Number.isInteger(c) || c < 1 || c > MAX_CHALLENGE_CHUNKS) {
+    const expected = `a plan needs p in [0, 1] and challengeChunks in [1, ${MAX_CHALLENGE_CHUNKS}]`
+    throw new ProofError('PROOF__INVALID_INPUT', expected, {
       p: plan.p,
       challengeChunks: plan.challengeChunks,
     })

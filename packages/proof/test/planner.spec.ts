@@ -98,6 +98,33 @@ describe('planVerification', () => {
     expect(error.context?.cheapestOverhead).toBeCloseTo(planVerification(BUDGET).expectedOverhead, 12)
   })
 
+  it('should never plan a challenge larger than the wire carries', () => {
+    // 1 bad chunk in 1024 needs d(c) = c/1024 >= 0.5: c = 512, over the 256 a challenge may name.
+    const needsLarge = {
+      detect: 0.999,
+      withinTasks: 10,
+      cheatRate: 1,
+      maxOverhead: 1,
+      chunks: 1024,
+      minBadFraction: 0.001,
+    }
+    expect(() => planVerification({ ...needsLarge, maxChallengeChunks: 512 })).toThrow(
+      expect.objectContaining({ code: 'PROOF__INVALID_BUDGET', context: expect.objectContaining({ value: 512 }) }),
+    )
+    let error: { code?: string; message?: string } = {}
+    try {
+      planVerification(needsLarge)
+    } catch (e) {
+      error = e as typeof error
+    }
+    expect(error.code).toBe('PROOF__BUDGET_INFEASIBLE')
+    expect(error.message).not.toContain('maxChallengeChunks')
+    expect(error.message).toContain('fewer chunks')
+    expect(planVerification({ ...BUDGET, chunks: 4096, maxChallengeChunks: 256 }).challengeChunks).toBeLessThanOrEqual(
+      256,
+    )
+  })
+
   it('should reject out-of-range budgets', () => {
     for (const bad of [
       { ...BUDGET, detect: 1 },

@@ -608,6 +608,33 @@ describe('VerifierMachine', () => {
     expect(new VerifierMachine({ ...init, arbitrationRounds: 16 }).pending).toBe(0)
   })
 
+  it('should refuse a plan whose challenge is larger than the wire carries, rather than cut it', () => {
+    const init = { self: 'v', rng: seededRng(1), openResult: () => ({}) as never }
+    expect(() => new VerifierMachine({ ...init, plan: { p: 1, challengeChunks: 257 } })).toThrow(
+      expect.objectContaining({
+        code: 'PROOF__INVALID_INPUT',
+        context: expect.objectContaining({ challengeChunks: 257 }),
+      }),
+    )
+    const verifier = new VerifierMachine({ ...init, plan: { p: 1, challengeChunks: 256 } })
+    const result = {
+      jobId: 'j',
+      taskId: 't',
+      worker: 'w',
+      root: new Uint8Array(32),
+      chunks: 1024,
+      output: 'bafy',
+      tolerance: 'bitwise',
+      computeMs: 1,
+      issuedAt: 0,
+    }
+    const plan = { p: 1, challengeChunks: 512 }
+    expect(() => verifier.handle({ kind: 'result', result, envelope: new Uint8Array(1), plan }, 0)).toThrow(
+      expect.objectContaining({ code: 'PROOF__INVALID_INPUT' }),
+    )
+    expect(drain(verifier)).toEqual([])
+  })
+
   it('should refuse tolerance thresholds out of range when it is made, not at its first check', () => {
     const init = { self: 'v', rng: seededRng(1), openResult: () => ({}) as never }
     expect(() => new VerifierMachine({ ...init, tolerance: { psnrOutlierFraction: 1 } })).toThrow(
