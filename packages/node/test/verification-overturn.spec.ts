@@ -1,5 +1,5 @@
 import { generateIdentity, ManualClock, type Order, seededRng } from '@tessera/core'
-import type { VerifyRequest } from '@tessera/scheduler'
+import { DEFAULT_VERIFICATION, type VerifyRequest } from '@tessera/scheduler'
 import { pino } from 'pino'
 import { describe, expect, it, vi } from 'vitest'
 import { Verification, type VerificationComponents } from '../src/peer/verification.js'
@@ -14,7 +14,7 @@ describe('Verification (overturned accusations)', () => {
       string,
       string,
     ]
-    const order = { jobId: 'job-1', creator: creatorId } as Order
+    const order = { jobId: 'job-1', creator: creatorId, verification: DEFAULT_VERIFICATION } as Order
     const taskId = 'job-1/f0/0'
     const chunks = [new Uint8Array(16).fill(1), new Uint8Array(16).fill(2)]
     const { busOf, handlers } = loopbackBuses()

@@ -1,6 +1,6 @@
 import { generateIdentity, type Inbound, ManualClock, type Order, type Result, seededRng } from '@tessera/core'
 import { MAX_CHUNK_BYTES } from '@tessera/proof'
-import type { VerifyRequest } from '@tessera/scheduler'
+import { DEFAULT_VERIFICATION, type VerifyRequest } from '@tessera/scheduler'
 import type { TaskExecution } from '@tessera/scheduler/driver'
 import { pino } from 'pino'
 import { describe, expect, it, vi } from 'vitest'
@@ -57,7 +57,7 @@ describe('Verification (creator side)', () => {
       clock: new ManualClock(1_000),
       rng: seededRng(1),
       logger: pino({ level: 'silent' }),
-      orderOf: () => ({ jobId: 'job-1', creator: 'creator' }) as Order,
+      orderOf: () => ({ jobId: 'job-1', creator: 'creator', verification: DEFAULT_VERIFICATION }) as Order,
       shapeOf: () => ({ tolerance: 'bitwise', chunks: 2 }),
       recompute: () => Promise.reject(new Error('not called')),
     })
@@ -79,7 +79,7 @@ describe('Verification (recomputing)', () => {
   it('should stop a recomputation when the verifier stops, rather than hold the engine for nothing', async () => {
     const [creator, worker] = await Promise.all([generateIdentity(), generateIdentity()])
     const [creatorId, workerId] = [creator.peerId.toString(), worker.peerId.toString()]
-    const order = { jobId: 'job-1', creator: creatorId } as Order
+    const order = { jobId: 'job-1', creator: creatorId, verification: DEFAULT_VERIFICATION } as Order
     const taskId = 'job-1/f0/0'
     const chunks = [new Uint8Array(16).fill(1), new Uint8Array(16).fill(2)]
     const { busOf, handlers } = loopbackBuses()

@@ -14,6 +14,8 @@ export const NONCE_BYTES = 32
 export const HASH_BYTES = 32
 /** Most chunks one challenge may name (core's `MAX_CHALLENGE_CHUNKS`). */
 export const MAX_CHALLENGE_CHUNKS = 256
+/** Plans `planFor` keeps, by budget and chunk count; the oldest is planned again when asked after. */
+export const MAX_CACHED_PLANS = 1024
 /** Largest chunk accepted in a reveal or fraud proof (core's `MAX_CHUNK_BYTES`). */
 export const MAX_CHUNK_BYTES = 1024 * 1024
 /** Deepest Merkle proof accepted (core's `MAX_MERKLE_DEPTH`): 2^32 chunks. */

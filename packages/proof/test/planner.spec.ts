@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import {
+  defaultPlan,
   detectionWithin,
   hitProbability,
+  planFor,
   planVerification,
   requiredPerTaskCatch,
   type PlanOptions,
@@ -141,5 +143,17 @@ describe('planVerification', () => {
     expect(() => planVerification({ ...BUDGET, chunks: 0 })).toThrow(
       expect.objectContaining({ code: 'PROOF__INVALID_INPUT' }),
     )
+  })
+})
+
+describe('planFor', () => {
+  it('should plan once per budget and chunk count, and fall back to the default plan when none meets the budget', () => {
+    const choice = planFor(BUDGET, 64)
+    expect(choice.plan).toEqual(planVerification({ ...BUDGET, chunks: 64 }))
+    expect(planFor({ ...BUDGET }, 64)).toBe(choice)
+    const tight = planFor({ ...BUDGET, maxOverhead: 0.01 }, 64)
+    expect(tight.plan).toBeUndefined()
+    expect(tight.inForce).toBe(defaultPlan())
+    expect(tight.code).toBe('PROOF__BUDGET_INFEASIBLE')
   })
 })

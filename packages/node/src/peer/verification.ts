@@ -18,11 +18,14 @@ import {
   type Commitment,
   DEFAULT_RECOMPUTE_TIMEOUT_MS,
   openResultEnvelope,
+  type PlanChoice,
+  planFor,
   ProverMachine,
   type ProverInput,
   type ProverOutput,
   Reputation,
   type ResultShape,
+  type SamplingPlan,
   taskKey,
   type ToleranceOptions,
   VerifierMachine,
@@ -189,6 +192,8 @@ export class Verification {
   readonly #unsubscribe: () => void
   /** Aborted on stop: recomputations still running stop with it, rather than hold the engine for nothing. */
   readonly #lifetime = new AbortController()
+  /** Plan choices whose infeasible budget was logged already: one error per budget and chunk count, not per task. */
+  readonly #infeasibleLogged = new WeakSet<PlanChoice>()
   /** Results being rebuilt from disk for a challenge, by task key. */
   readonly #restoring = new Map<string, Promise<void>>()
 
@@ -245,13 +250,14 @@ export class Verification {
     const order = this.#c.orderOf(request.jobId)
     const shape = order === undefined ? undefined : this.#c.shapeOf(order, request.taskId)
     if (envelope === undefined || shape === undefined) return Promise.resolve('fail')
+    const plan = this.#planOf(order as Order, shape.chunks ?? request.result.chunks)
     return new Promise((resolve) => {
       const pending = this.#pending.get(key)
       if (pending !== undefined) return void pending.waiting.push(resolve)
       this.#pending.set(key, { request, waiting: [resolve] })
       // A check the verifier will not start (as many in flight as it may hold, say) would leave the task in
       // verification for good: it fails instead, so the creator awards it again. The refusal is logged with its code.
-      if (!this.#verifier.feed({ kind: 'result', result: request.result, envelope, ...shape })) {
+      if (!this.#verifier.feed({ kind: 'result', result: request.result, envelope, ...shape, ...plan })) {
         this.#decide(key, 'fail')
       }
     })
@@ -387,7 +393,35 @@ export class Verification {
     const shape = this.#admit(assign.creator, () => this.#shapeOf(assign.order, assign.taskId))
     if (result === undefined || shape === undefined) return
     this.#remember(assign.order, taskKey(assign.jobId, assign.taskId), envelope)
-    this.#verifier.feed({ kind: 'assigned', from: assign.creator, result, envelope: assign.result, ...shape })
+    const plan = this.#planOf(assign.order, shape.chunks ?? result.chunks)
+    this.#verifier.feed({ kind: 'assigned', from: assign.creator, result, envelope: assign.result, ...shape, ...plan })
+  }
+
+  /**
+   * The plan a job's tasks of `chunks` chunks are checked by: the one its order's verification budget asks for
+   * (`planFor`, made once per budget and chunk count). A budget no plan meets falls back to the verifier's default
+   * plan (as in the simulator), logged as an error once per budget and chunk count: refusing the check would leave
+   * the task undecided, and checking every chunk would cost what the creator's overhead cap refused. The scheduler's
+   * default budget is such a budget for tasks under 256 chunks.
+   */
+  #planOf(order: Order, chunks: number): { plan?: SamplingPlan } {
+    const choice = planFor(order.verification, chunks)
+    if (choice.plan !== undefined) return { plan: choice.plan }
+    if (!this.#infeasibleLogged.has(choice)) {
+      this.#infeasibleLogged.add(choice)
+      this.#c.logger.error(
+        {
+          jobId: order.jobId,
+          chunks,
+          budget: order.verification,
+          code: choice.code,
+          reason: choice.infeasible,
+          inForce: { p: choice.inForce.p, challengeChunks: choice.inForce.challengeChunks },
+        },
+        'verification:budget-infeasible',
+      )
+    }
+    return {}
   }
 
   /** An accuser asks us to arbitrate its fraud proof. */

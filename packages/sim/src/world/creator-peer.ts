@@ -1,5 +1,5 @@
 import { TOPICS, type Inbound } from '@tessera/core'
-import { Reputation } from '@tessera/proof'
+import { planFor, Reputation } from '@tessera/proof'
 import {
   CreatorMachine,
   type CreatorEvent,
@@ -16,7 +16,6 @@ import { sealSimResult } from './envelopes.js'
 import { MachineHost } from './machine-host.js'
 import type { Earner } from './economy.js'
 import { SettlementRole } from './settlement.js'
-import { planFor } from './verification-plan.js'
 import { VerifierRole } from './verifier-role.js'
 
 /** Options of a {@link CreatorPeer}. */

@@ -1,5 +1,5 @@
 import { isTesseraError, nextInt, type Rng } from '@tessera/core'
-import { parseTolerance, type ResultShape, taskKey, type ToleranceClass } from '@tessera/proof'
+import { parseTolerance, planFor, type ResultShape, taskKey, type ToleranceClass } from '@tessera/proof'
 import { MarketView, type JobSpec } from '@tessera/scheduler'
 import { INVOLVED_RETAIN_MS } from '../constants.js'
 import { bernoulli, exponential, lognormal, pickWeighted } from '../engine/distributions.js'
@@ -21,7 +21,6 @@ import { GroundTruth } from './ground-truth.js'
 import { simJobSpec } from './job-spec.js'
 import { simAddress } from './settlement.js'
 import type { VerifierRole } from './verifier-role.js'
-import { planFor } from './verification-plan.js'
 import { SIM_TOLERANCE, WorkerPeer } from './worker-peer.js'
 
 /** Stake of creators and dedicated verifiers, token units: it weighs their gossiped verdicts. */
