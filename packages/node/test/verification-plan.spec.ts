@@ -78,8 +78,8 @@ describe('Verification plan', () => {
     const { challenges, logger } = checkTasks(budget)
     expect(challenges.length).toBeGreaterThan(0)
     expect(new Set(challenges.map((c) => c.count))).toEqual(new Set([defaultPlan().challengeChunks]))
-    expect(logger.error).toHaveBeenCalledTimes(1)
-    expect(logger.error).toHaveBeenCalledWith(
+    expect(logger.warn).toHaveBeenCalledTimes(1)
+    expect(logger.warn).toHaveBeenCalledWith(
       expect.objectContaining({ jobId: 'job', chunks: CHUNKS, code: 'PROOF__BUDGET_INFEASIBLE' }),
       'verification:budget-infeasible',
     )

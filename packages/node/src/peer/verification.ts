@@ -400,7 +400,7 @@ export class Verification {
   /**
    * The plan a job's tasks of `chunks` chunks are checked by: the one its order's verification budget asks for
    * (`planFor`, made once per budget and chunk count). A budget no plan meets falls back to the verifier's default
-   * plan (as in the simulator), logged as an error once per budget and chunk count: refusing the check would leave
+   * plan (as in the simulator), logged as a warning once per budget and chunk count: refusing the check would leave
    * the task undecided, and checking every chunk would cost what the creator's overhead cap refused. The scheduler's
    * default budget is such a budget for tasks under 256 chunks.
    */
@@ -409,7 +409,7 @@ export class Verification {
     if (choice.plan !== undefined) return { plan: choice.plan }
     if (!this.#infeasibleLogged.has(choice)) {
       this.#infeasibleLogged.add(choice)
-      this.#c.logger.error(
+      this.#c.logger.warn(
         {
           jobId: order.jobId,
           chunks,
