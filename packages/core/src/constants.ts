@@ -13,6 +13,10 @@ export const MAX_DIRECT_ENVELOPE_BYTES = 8 * 1024 * 1024
 export const MAX_ENVELOPE_TTL_MS = 15 * 60 * 1000
 /** Envelopes issued this far ahead of our clock are still accepted (peers' clocks drift). */
 export const MAX_CLOCK_SKEW_MS = 30 * 1000
+/** The longest the replay guard holds an entry: an envelope expires at most this long after it arrives. */
+export const MAX_REPLAY_HOLD_MS = MAX_ENVELOPE_TTL_MS + MAX_CLOCK_SKEW_MS
+/** Signers the replay guard distrusts for equivocating, at most (about 1 MB); past it the oldest is forgotten. */
+export const MAX_DISTRUSTED_SIGNERS = 10_000
 /** Replay cache entries kept at most; past it, new envelopes are refused until entries expire. */
 export const MAX_REPLAY_ENTRIES = 200_000
 /** One signer may hold at most 1/this of the replay cache (25,000 of 200,000: 27 envelopes a second for 15 minutes). */

@@ -5,6 +5,14 @@ import { MAX_CLOCK_SKEW_MS, MAX_ENVELOPE_TTL_MS, PUBLIC_KEY_BYTES, SIGNATURE_BYT
 import { CoreError } from './errors.js'
 import { peerIdOfPublicKey, verifySignature } from './identity.js'
 import type { ReplayGuard } from './replay.js'
+import { sha256 } from './sha256.js'
+
+/**
+ * Bytes of the signed content's SHA-256 the replay guard keeps to tell a replay from an equivocation. Only the
+ * signer can sign two contents under one seq, so a shorter digest only lets a signer that grinds 2^32 contents
+ * equivocate unnoticed (taken as a replay, which costs no one); nobody else can make a collision count against it.
+ */
+const REPLAY_DIGEST_BYTES = 8
 
 /** Envelope format version. */
 export const ENVELOPE_VERSION = 1
@@ -167,7 +175,8 @@ function open(bytes: Uint8Array, options: OpenOptions, fresh: boolean): Opened {
     })
   }
   const envelope = { ...e, type: e.type }
-  if (!verifySignature(e.signer, signingBytes(envelope), e.sig)) {
+  const signed = signingBytes(envelope)
+  if (!verifySignature(e.signer, signed, e.sig)) {
     throw new CoreError('CORE__INVALID_SIGNATURE', 'envelope signature does not verify', { type: e.type })
   }
   const body = decodeMessage(e.type, e.body)
@@ -187,9 +196,26 @@ function open(bytes: Uint8Array, options: OpenOptions, fresh: boolean): Opened {
   }
   if (options.replay !== undefined) {
     const signerHex = Buffer.from(e.signer).toString('hex')
-    const verdict = options.replay.admit(signerHex, e.domain, e.seq, e.expiresAt, options.now)
+    // The digest is of the signed fields, not of the envelope's bytes: were the signature malleable, a third party
+    // could make other bytes of the same content, and have them taken as the signer's equivocation.
+    const digest = Buffer.from(sha256(signed).subarray(0, REPLAY_DIGEST_BYTES)).toString('hex')
+    const verdict = options.replay.admit(signerHex, e.domain, e.seq, e.expiresAt, options.now, digest)
     if (verdict === 'replayed') {
       throw new CoreError('CORE__MESSAGE_REPLAYED', 'envelope was already received', { from, seq: String(e.seq) })
+    }
+    if (verdict === 'equivocated') {
+      throw new CoreError(
+        'CORE__MESSAGE_EQUIVOCATED',
+        'the signer sent another envelope under this sequence number: it is distrusted for a while',
+        { from, seq: String(e.seq) },
+      )
+    }
+    if (verdict === 'distrusted') {
+      throw new CoreError(
+        'CORE__SIGNER_DISTRUSTED',
+        'the signer recently sent two envelopes under one sequence number: its envelopes are refused for a while',
+        { from },
+      )
     }
     if (verdict === 'full') {
       throw new CoreError('CORE__REPLAY_GUARD_FULL', 'too many valid envelopes are held to remember another', {

@@ -59,6 +59,8 @@ export type CoreErrorCode =
   | 'CORE__MALFORMED_BLOB_FRAME'
   | 'CORE__BLOB_DEADLINE_EXCEEDED'
   | 'CORE__DHT_RECORD_REFUSED'
+  | 'CORE__MESSAGE_EQUIVOCATED'
+  | 'CORE__SIGNER_DISTRUSTED'
 
 /** An error raised by `@tessera/core`. */
 export class CoreError extends TesseraError<CoreErrorCode> {

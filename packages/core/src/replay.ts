@@ -1,11 +1,15 @@
-import { MAX_REPLAY_ENTRIES, MAX_REPLAY_SIGNER_SHARE } from './constants.js'
+import { MAX_DISTRUSTED_SIGNERS, MAX_REPLAY_ENTRIES, MAX_REPLAY_HOLD_MS, MAX_REPLAY_SIGNER_SHARE } from './constants.js'
 
 /** What the replay guard made of an envelope's (signer, domain, seq). */
 export type ReplayVerdict =
   /** Not seen while valid: remembered until it expires. */
   | 'admitted'
-  /** Seen before, and still valid: a replay. */
+  /** Seen before with the same content, and still valid: a replay. */
   | 'replayed'
+  /** Seen before with other content, and still valid: the signer signed two envelopes under one seq. */
+  | 'equivocated'
+  /** The signer equivocated within the last MAX_REPLAY_HOLD_MS: none of its envelopes are taken. */
+  | 'distrusted'
   /** Not remembered: the signer holds its whole share, or the guard is full with no heavier signer to take from. */
   | 'full'
 
@@ -13,6 +17,13 @@ export type ReplayVerdict =
 const BUCKET_MS = 10_000
 /** A signer holding 1/this of the guard or more is heavy: when the guard is full, room is taken from the heaviest. */
 const HEAVY_SHARE = 64
+
+/** What is remembered of an admitted envelope. */
+interface Entry {
+  expiresAt: number
+  /** A digest of the signed content: another digest under the same key proves the signer equivocated. */
+  digest: string
+}
 
 /** One signer's entries: how many are held, and their keys oldest first (some already forgotten, skipped lazily). */
 interface SignerEntries {
@@ -25,6 +36,12 @@ interface SignerEntries {
  * Remembers (signer, domain, seq) triples until their envelopes expire, so a captured message cannot be played
  * again while it is still valid; once expired, the expiry check rejects it instead.
  *
+ * Each triple keeps a digest of the signed content beside it. The same content again is a replay, which anyone can
+ * make and any honest relay may hand on; other content under the same triple can only come from the signer, proof
+ * that it equivocated (signed two messages under one seq, which honest peers would each take as the other's replay).
+ * Such a signer is distrusted for MAX_REPLAY_HOLD_MS, as long as any envelope it signed before may still be held:
+ * all its envelopes are refused (`distrusted`). At most `maxDistrusted` signers are held, the oldest forgotten first.
+ *
  * Bounded, and fair: one signer may hold at most `maxPerSigner` (a flooding key fills its own share, and its next
  * envelopes are refused, `full`), and when `maxEntries` are held a newcomer takes the oldest entry of the signer
  * holding the most, if that signer holds more than the newcomer would. So keys made to flood the guard lose their
@@ -34,7 +51,9 @@ interface SignerEntries {
  * buckets by expiry, so forgetting the expired costs what expired, not a pass over every entry at every message.
  */
 export class ReplayGuard {
-  readonly #seen = new Map<string, number>()
+  readonly #seen = new Map<string, Entry>()
+  /** Signers that equivocated, and until when they are distrusted; oldest first. */
+  readonly #distrusted = new Map<string, number>()
   /** Keys by the bucket their expiry falls in; a key whose expiry moved is checked against `#seen` when swept. */
   readonly #buckets = new Map<number, string[]>()
   readonly #signers = new Map<string, SignerEntries>()
@@ -43,31 +62,43 @@ export class ReplayGuard {
   readonly #maxEntries: number
   readonly #maxPerSigner: number
   readonly #heavyAt: number
+  readonly #maxDistrusted: number
   /** Buckets before this one have been swept. */
   #swept = -Infinity
 
   constructor(
     maxEntries = MAX_REPLAY_ENTRIES,
     maxPerSigner = Math.max(1, Math.floor(maxEntries / MAX_REPLAY_SIGNER_SHARE)),
+    maxDistrusted = MAX_DISTRUSTED_SIGNERS,
   ) {
     this.#maxEntries = maxEntries
     this.#maxPerSigner = maxPerSigner
+    this.#maxDistrusted = maxDistrusted
     this.#heavyAt = Math.max(1, Math.floor(maxEntries / HEAVY_SHARE))
   }
 
-  /** Records the triple unless it is a replay or there is no room for it. */
-  admit(signerHex: string, domain: string, seq: bigint, expiresAt: number, now: number): ReplayVerdict {
+  /**
+   * Records the triple with `digest` (of the envelope's signed content) unless it is a replay, an equivocation (which
+   * distrusts the signer), the signer is distrusted, or there is no room for it.
+   */
+  admit(signerHex: string, domain: string, seq: bigint, expiresAt: number, now: number, digest: string): ReplayVerdict {
     this.#sweep(now)
     const key = `${signerHex}|${domain}|${seq}`
     const known = this.#seen.get(key)
-    if (known !== undefined && known >= now) return 'replayed'
+    if (known !== undefined && known.expiresAt >= now) {
+      if (known.digest === digest) return 'replayed'
+      // Every proof counts, a distrusted signer's too.
+      this.#distrust(signerHex, now + MAX_REPLAY_HOLD_MS)
+      return 'equivocated'
+    }
+    if (this.distrusts(signerHex, now)) return 'distrusted'
     if (known === undefined) {
       const held = this.#signers.get(signerHex)?.count ?? 0
       if (held >= this.#maxPerSigner) return 'full'
       if (this.#seen.size >= this.#maxEntries && !this.#makeRoom(held + 1)) return 'full'
       this.#held(signerHex, key)
     }
-    this.#seen.set(key, expiresAt)
+    this.#seen.set(key, { expiresAt, digest })
     const bucket = Math.floor(expiresAt / BUCKET_MS)
     const keys = this.#buckets.get(bucket)
     if (keys === undefined) this.#buckets.set(bucket, [key])
@@ -79,9 +110,28 @@ export class ReplayGuard {
     return this.#seen.size
   }
 
+  /** True while `signerHex` is distrusted for equivocating. */
+  distrusts(signerHex: string, now: number): boolean {
+    const until = this.#distrusted.get(signerHex)
+    if (until === undefined) return false
+    if (until >= now) return true
+    this.#distrusted.delete(signerHex)
+    return false
+  }
+
   /** Entries `signerHex` holds. */
   heldBy(signerHex: string): number {
     return this.#signers.get(signerHex)?.count ?? 0
+  }
+
+  /** Distrusts `signer` until `until`, forgetting the oldest distrusted signer when `maxDistrusted` are held. */
+  #distrust(signer: string, until: number): void {
+    this.#distrusted.delete(signer)
+    if (this.#distrusted.size >= this.#maxDistrusted) {
+      const oldest = this.#distrusted.keys().next()
+      if (!oldest.done) this.#distrusted.delete(oldest.value)
+    }
+    this.#distrusted.set(signer, until)
   }
 
   /** Counts a new entry of `signer`. */
@@ -149,7 +199,7 @@ export class ReplayGuard {
       if (bucket >= current) continue
       this.#buckets.delete(bucket)
       for (const key of keys) {
-        const expiresAt = this.#seen.get(key)
+        const expiresAt = this.#seen.get(key)?.expiresAt
         // Re-admitted after it expired, with a later expiry: its newer bucket forgets it.
         if (expiresAt === undefined || Math.floor(expiresAt / BUCKET_MS) !== bucket) continue
         this.#forget(key.slice(0, key.indexOf('|')), key)

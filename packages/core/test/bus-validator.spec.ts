@@ -11,6 +11,7 @@ import {
   type Identity,
   type RejectedMessage,
 } from '../src/index.js'
+import { PeerPenalties } from '../src/node/peer-penalties.js'
 import { TopicValidatorResult, type GossipSub, type TopicValidatorFn } from '../src/node/gossip.js'
 import { bid, reencode } from './helpers.js'
 
@@ -30,7 +31,7 @@ describe('bus validator', () => {
   })
 
   /** A started bus on a stand-in gossipsub that only records the validators installed. */
-  async function busWith(replay: ReplayGuard) {
+  async function busWith(replay: ReplayGuard, penalties = new PeerPenalties(new ManualClock(now))) {
     const validators = new Map<string, TopicValidatorFn>()
     const rejected: RejectedMessage[] = []
     const pubsub = { topicValidators: validators, addEventListener() {} } as unknown as GossipSub
@@ -43,7 +44,7 @@ describe('bus validator', () => {
         libp2p: { handle: async () => {}, unhandle: async () => {}, dialProtocol: async () => undefined as never },
         logger: defaultLogger(),
       },
-      { replay, observer: { rejected: (r) => rejected.push(r) } },
+      { replay, penalties, observer: { rejected: (r) => rejected.push(r) } },
     )
     await bus.start()
     const validateBytes = (data: Uint8Array, from = relay) =>
@@ -52,17 +53,42 @@ describe('bus validator', () => {
     return { validate, validateBytes, rejected }
   }
 
-  const seal = (seq: bigint) =>
-    sealEnvelope(alice, bid(alice.peerId.toString()), { domain: domainOf(TOPICS.bids), seq, expiresAt: now + 60_000 })
+  const seal = (seq: bigint, jobId?: string) =>
+    sealEnvelope(alice, bid(alice.peerId.toString(), jobId), {
+      domain: domainOf(TOPICS.bids),
+      seq,
+      expiresAt: now + 60_000,
+    })
 
   it('should ignore, not reject, an envelope the full replay guard cannot remember', async () => {
-    const { validate, rejected } = await busWith(new ReplayGuard(1, 1))
-    expect(await validate(1n)).toBe(TopicValidatorResult.Accept)
+    const { validate, validateBytes, rejected } = await busWith(new ReplayGuard(1, 1))
+    const first = seal(1n)
+    expect(await validateBytes(first)).toBe(TopicValidatorResult.Accept)
     expect(await validate(2n)).toBe(TopicValidatorResult.Ignore)
     expect(rejected).toMatchObject([{ code: 'CORE__REPLAY_GUARD_FULL', penalised: false }])
     // A replay is still the relay's doing.
-    expect(await validate(1n)).toBe(TopicValidatorResult.Reject)
+    expect(await validateBytes(first)).toBe(TopicValidatorResult.Reject)
     expect(rejected[1]).toMatchObject({ code: 'CORE__MESSAGE_REPLAYED', penalised: true })
+  })
+
+  it('should charge an equivocation to its signer, not to the honest peers that relay its two envelopes', async () => {
+    const penalties = new PeerPenalties(new ManualClock(now))
+    const { validateBytes, rejected } = await busWith(new ReplayGuard(), penalties)
+    const other = await generateIdentity()
+    // Alice signs two bids under one seq and hands one to each side; honest relays pass each on to us.
+    expect(await validateBytes(seal(1n, 'job-a'), relay)).toBe(TopicValidatorResult.Accept)
+    expect(await validateBytes(seal(1n, 'job-b'), other)).toBe(TopicValidatorResult.Ignore)
+    expect(rejected).toMatchObject([
+      { from: other.peerId.toString(), code: 'CORE__MESSAGE_EQUIVOCATED', penalised: false },
+    ])
+    expect(penalties.score(other.peerId.toString())).toBe(0)
+    expect(penalties.score(relay.peerId.toString())).toBe(0)
+    expect(penalties.score(alice.peerId.toString())).toBeLessThan(0)
+    // Alice is distrusted: her next envelope is dropped, and costs the relay that did not know nothing.
+    expect(await validateBytes(seal(2n), relay)).toBe(TopicValidatorResult.Ignore)
+    expect(rejected[1]).toMatchObject({ code: 'CORE__SIGNER_DISTRUSTED', penalised: false })
+    // Handing on her own equivocation, the signer is the relay, and pays as one too.
+    expect(await validateBytes(seal(1n, 'job-c'), alice)).toBe(TopicValidatorResult.Reject)
   })
 
   it('should reject a re-encoded copy of an envelope from its relay, and accept the original after it', async () => {

@@ -7,6 +7,7 @@ import {
   generateIdentity,
   MAX_CLOCK_SKEW_MS,
   MAX_ENVELOPE_TTL_MS,
+  MAX_REPLAY_HOLD_MS,
   openEnvelope,
   openQuotedEnvelope,
   ReplayGuard,
@@ -149,6 +150,36 @@ describe('envelope', () => {
     expect(code(() => open(seal(bid, { seq: 8n }), { replay }))).toBe('none')
   })
 
+  it('should tell an equivocation from a replay, and distrust the signer that equivocated', () => {
+    const replay = new ReplayGuard()
+    const first = seal(bid, { seq: 9n })
+    const other = seal({ ...bid, body: { ...bid.body, etaMs: 2000 } } as WireMessage, { seq: 9n })
+    expect(code(() => open(first, { replay }))).toBe('none')
+    expect(code(() => open(first, { replay }))).toBe('CORE__MESSAGE_REPLAYED')
+    // Other content under the same seq: only the signer can have signed it.
+    expect(code(() => open(other, { replay }))).toBe('CORE__MESSAGE_EQUIVOCATED')
+    expect(replay.distrusts(Buffer.from(alice.publicKey).toString('hex'), now)).toBe(true)
+    expect(code(() => open(seal(bid, { seq: 10n }), { replay }))).toBe('CORE__SIGNER_DISTRUSTED')
+    // Other signers are not affected.
+    const malloryBid = { ...bid, body: { ...bid.body, worker: mallory.peerId.toString() } } as WireMessage
+    expect(code(() => open(seal(malloryBid, { seq: 9n }, mallory), { replay }))).toBe('none')
+  })
+
+  it('should distrust an equivocating signer for the longest the guard holds an entry, and a bounded number', () => {
+    const replay = new ReplayGuard(100, 100, 2)
+    expect(replay.admit('aa', domain, 1n, now + 1000, now, 'x')).toBe('admitted')
+    expect(replay.admit('aa', domain, 1n, now + 1000, now, 'x')).toBe('replayed')
+    expect(replay.admit('aa', domain, 1n, now + 1000, now, 'y')).toBe('equivocated')
+    expect(replay.admit('aa', domain, 2n, now + 1000, now + MAX_REPLAY_HOLD_MS, 'x')).toBe('distrusted')
+    expect(replay.admit('aa', domain, 3n, now + 1000, now + MAX_REPLAY_HOLD_MS + 1, 'x')).toBe('admitted')
+    // Past `maxDistrusted`, the oldest distrusted signer is forgotten first.
+    for (const signer of ['bb', 'cc', 'dd']) {
+      replay.admit(signer, domain, 1n, now + 1000, now, 'x')
+      replay.admit(signer, domain, 1n, now + 1000, now, 'y')
+    }
+    expect(['bb', 'cc', 'dd'].map((signer) => replay.distrusts(signer, now))).toEqual([false, true, true])
+  })
+
   it('should refuse an envelope another peer sends for its signer before the replay guard admits it', () => {
     const replay = new ReplayGuard()
     const bytes = seal()
@@ -160,39 +191,39 @@ describe('envelope', () => {
 
   it('should keep the replay cache bounded, making room from the heaviest signer and never from a lighter one', () => {
     const replay = new ReplayGuard(100, 100)
-    expect(replay.admit('aa', domain, 0n, now + 1000, now)).toBe('admitted')
+    expect(replay.admit('aa', domain, 0n, now + 1000, now, 'd')).toBe('admitted')
     // A flood of envelopes that live longer than the first fills the cache...
-    for (let seq = 1n; seq < 1_000n; seq++) replay.admit('bb', domain, seq, now + 900_000, now)
+    for (let seq = 1n; seq < 1_000n; seq++) replay.admit('bb', domain, seq, now + 900_000, now, 'd')
     expect(replay.size).toBe(100)
     // ...and its signer, the heaviest, gets no more room: nothing lighter is forgotten for it.
-    expect(replay.admit('bb', domain, 5_000n, now + 900_000, now)).toBe('full')
-    expect(replay.admit('aa', domain, 0n, now + 1000, now + 500)).toBe('replayed')
+    expect(replay.admit('bb', domain, 5_000n, now + 900_000, now, 'd')).toBe('full')
+    expect(replay.admit('aa', domain, 0n, now + 1000, now + 500, 'd')).toBe('replayed')
     // A newcomer takes the flooder's oldest entry, not the first signer's.
-    expect(replay.admit('cc', domain, 0n, now + 100_000, now + 600)).toBe('admitted')
+    expect(replay.admit('cc', domain, 0n, now + 100_000, now + 600, 'd')).toBe('admitted')
     expect([replay.size, replay.heldBy('aa'), replay.heldBy('bb'), replay.heldBy('cc')]).toEqual([100, 1, 98, 1])
     // The flooder's forgotten entry is not let in again either: it still holds the most.
-    expect(replay.admit('bb', domain, 1n, now + 900_000, now + 600)).toBe('full')
-    expect(replay.admit('bb', domain, 2n, now + 900_000, now + 600)).toBe('replayed')
+    expect(replay.admit('bb', domain, 1n, now + 900_000, now + 600, 'd')).toBe('full')
+    expect(replay.admit('bb', domain, 2n, now + 900_000, now + 600, 'd')).toBe('replayed')
     // Once the first expires, its room is free again.
-    expect(replay.admit('dd', domain, 0n, now + 100_000, now + 20_000)).toBe('admitted')
+    expect(replay.admit('dd', domain, 0n, now + 100_000, now + 20_000, 'd')).toBe('admitted')
   })
 
   it('should refuse a newcomer when only signers no heavier than it are left to make room', () => {
     const replay = new ReplayGuard(4, 4)
-    for (const signer of ['aa', 'bb', 'cc', 'dd']) replay.admit(signer, domain, 0n, now + 1000, now)
-    expect(replay.admit('ee', domain, 0n, now + 1000, now)).toBe('full')
-    expect(replay.admit('aa', domain, 1n, now + 1000, now)).toBe('full')
+    for (const signer of ['aa', 'bb', 'cc', 'dd']) replay.admit(signer, domain, 0n, now + 1000, now, 'd')
+    expect(replay.admit('ee', domain, 0n, now + 1000, now, 'd')).toBe('full')
+    expect(replay.admit('aa', domain, 1n, now + 1000, now, 'd')).toBe('full')
     expect(replay.size).toBe(4)
   })
 
   it('should hold one signer to its share of the replay cache', () => {
     const replay = new ReplayGuard(100, 10)
-    const verdicts = Array.from({ length: 12 }, (_, i) => replay.admit('aa', domain, BigInt(i), now + 1000, now))
+    const verdicts = Array.from({ length: 12 }, (_, i) => replay.admit('aa', domain, BigInt(i), now + 1000, now, 'd'))
     expect(verdicts.filter((v) => v === 'admitted')).toHaveLength(10)
     expect(verdicts.slice(10)).toEqual(['full', 'full'])
-    expect(replay.admit('bb', domain, 0n, now + 1000, now)).toBe('admitted')
+    expect(replay.admit('bb', domain, 0n, now + 1000, now, 'd')).toBe('admitted')
     // Its entries expired, the signer has its share back.
-    expect(replay.admit('aa', domain, 99n, now + 100_000, now + 20_000)).toBe('admitted')
+    expect(replay.admit('aa', domain, 99n, now + 100_000, now + 20_000, 'd')).toBe('admitted')
   })
 
   it('should refuse an envelope the full replay guard cannot remember with its own code', () => {

@@ -76,7 +76,10 @@ export interface Libp2pBusInit {
   observer?: BusObserver
   /** Remembers seen (signer, domain, seq) triples; shared by gossip and direct messages. */
   replay?: ReplayGuard
-  /** Where replays are counted against the peer that handed them on (fed to gossipsub as P5). */
+  /**
+   * Where offences gossipsub cannot see are counted (fed to it as P5): replays against the peer that handed them on,
+   * equivocations against their signer.
+   */
   penalties?: PeerPenalties
   /**
    * Bytes of direct messages read at once, all peers together; one peer may hold a quarter of it. A message that
@@ -309,11 +312,25 @@ export class Libp2pMessageBus implements MessageBus {
         // An honest relay may hand on a message that expired in flight: ignore those, punish the stale ones.
         const lateBy = code === 'CORE__MESSAGE_EXPIRED' ? now - Number((e as CoreError).context.expiresAt) : Infinity
         if (code === 'CORE__MESSAGE_REPLAYED') this.#penalties?.add(from)
+        const signerAtFault = this.#signerAtFault(e, from)
         // A full replay guard is our state, not the relay's fault: ignore what it cannot remember.
-        const blameless = lateBy <= EXPIRY_GRACE_MS || code === 'CORE__REPLAY_GUARD_FULL'
+        const blameless = lateBy <= EXPIRY_GRACE_MS || code === 'CORE__REPLAY_GUARD_FULL' || signerAtFault
         return this.#reject({ from, topic, code, penalised: !blameless })
       }
     }
+  }
+
+  /**
+   * True when refusing the envelope is no fault of `from`, the peer that handed it on, but its signer's: `from`
+   * cannot know what our replay guard holds. An equivocation, proof against the signer, is charged to it (P5), and
+   * costs `from` too only when `from` is the signer; a distrusted signer's later envelopes are only dropped.
+   */
+  #signerAtFault(e: unknown, from: string): boolean {
+    if (isCoreError(e, 'CORE__SIGNER_DISTRUSTED')) return true
+    if (!isCoreError(e, 'CORE__MESSAGE_EQUIVOCATED')) return false
+    const signer = String(e.context.from)
+    this.#penalties?.add(signer)
+    return signer !== from
   }
 
   #reject(rejected: RejectedMessage): TopicValidatorResult {
@@ -348,6 +365,7 @@ export class Libp2pMessageBus implements MessageBus {
       } catch (e) {
         verdict = isCoreError(e) ? e.code : 'CORE__MALFORMED_MESSAGE'
         if (!isCoreError(e)) this.#log('reading a direct message from %s failed - %e', remote, e)
+        this.#signerAtFault(e, remote)
         this.#observer.rejected?.({ from: remote, code: verdict, penalised: false })
       }
       await sendFrames(stream, [encodeAck(verdict)])

@@ -9,7 +9,8 @@ const MAX_TRACKED_PEERS = 10_000
  *
  * Gossipsub keeps a delivery record per message id for two minutes and treats a copy of a message it found valid in
  * that time as a harmless duplicate, even when our replay guard rejects it: a captured envelope re-published after
- * the peers' seen-caches forgot it would cost its sender nothing. Here each such replay adds to a per-peer counter
+ * the peers' seen-caches forgot it would cost its sender nothing; nor does gossipsub see a signer's equivocation (two
+ * envelopes under one seq), proven by the replay guard. Here each such offence adds to a per-peer counter
  * that halves every `REPLAY_PENALTY_HALF_LIFE_MS`; the score is `-REPLAY_PENALTY_WEIGHT x counter²`, like P4.
  */
 export class PeerPenalties {
