@@ -61,14 +61,24 @@ describe('bus validator', () => {
     })
 
   it('should ignore, not reject, an envelope the full replay guard cannot remember', async () => {
-    const { validate, validateBytes, rejected } = await busWith(new ReplayGuard(1, 1))
-    const first = seal(1n)
-    expect(await validateBytes(first)).toBe(TopicValidatorResult.Accept)
+    const { validate, rejected } = await busWith(new ReplayGuard(1, 1))
+    expect(await validate(1n)).toBe(TopicValidatorResult.Accept)
     expect(await validate(2n)).toBe(TopicValidatorResult.Ignore)
     expect(rejected).toMatchObject([{ code: 'CORE__REPLAY_GUARD_FULL', penalised: false }])
-    // A replay is still the relay's doing.
-    expect(await validateBytes(first)).toBe(TopicValidatorResult.Reject)
-    expect(rejected[1]).toMatchObject({ code: 'CORE__MESSAGE_REPLAYED', penalised: true })
+  })
+
+  it('should ignore a replay, charging nothing to the relay that could not know it was one', async () => {
+    const penalties = new PeerPenalties(new ManualClock(now))
+    const { validateBytes, rejected } = await busWith(new ReplayGuard(), penalties)
+    const newcomer = await generateIdentity()
+    const captured = seal(1n)
+    expect(await validateBytes(captured, relay)).toBe(TopicValidatorResult.Accept)
+    // Replayed to a newcomer, which had not seen it and handed it on: it is dropped, and the newcomer not punished.
+    expect(await validateBytes(captured, newcomer)).toBe(TopicValidatorResult.Ignore)
+    expect(rejected).toMatchObject([
+      { from: newcomer.peerId.toString(), code: 'CORE__MESSAGE_REPLAYED', penalised: false },
+    ])
+    expect(penalties.score(newcomer.peerId.toString())).toBe(0)
   })
 
   it('should charge an equivocation to its signer, not to the honest peers that relay its two envelopes', async () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { MAX_REPLAY_HOLD_MS } from '../src/constants.js'
 import { isLocalListen, resolveNodeInit } from '../src/node/node-init.js'
 
 describe('resolveNodeInit', () => {
@@ -13,5 +14,11 @@ describe('resolveNodeInit', () => {
     expect(resolveNodeInit({ announce: ['/ip4/93.184.216.34/tcp/4001'] }).localNetwork).toBe(false)
     // Said outright, it wins.
     expect(resolveNodeInit({ listen: ['/ip4/0.0.0.0/tcp/4001'], localNetwork: true }).localNetwork).toBe(true)
+  })
+
+  it('should have gossipsub remember message ids as long as the replay guard holds an entry', () => {
+    // Shorter, a captured envelope replayed to a newcomer after its peers' seen caches forgot it reaches their
+    // validators, where only the replay guard knows it.
+    expect(resolveNodeInit({}).seenTtlMs).toBe(MAX_REPLAY_HOLD_MS)
   })
 })

@@ -107,7 +107,7 @@ describe('gossip validation', () => {
     await expectRejected(a, TOPICS.bids, bytes, 'CORE__MESSAGE_EXPIRED')
   })
 
-  it('should reject a replayed message and lower the replayer score', async () => {
+  it('should drop a replayed message without lowering the score of the peer that relayed it', async () => {
     const honest = await attackers.create({ bootstrap: [tcpAddr(receiver)] })
     const a = await attacker(TOPICS.orders)
     honest.bus.subscribe(TOPICS.orders)
@@ -159,19 +159,21 @@ describe('gossip validation', () => {
     const original = captured[0]!
 
     const peer = a.peerId.toString()
-    const before = receiver.gossipScore(peer)
-    // Once both gossipsub seen-caches forget the message id, the bytes reach the validator again: the replay guard
-    // is what stops them.
+    // Once both gossipsub seen-caches forget the message id (shortened here; by default they keep it as long as the
+    // replay guard), the bytes reach the validator again: the replay guard stops them. The peer that hands them on
+    // may be an honest newcomer that never saw the original, so it is not punished.
     await waitFor(
       async () => {
         await a.libp2p.services.pubsub.publish(TOPICS.orders, original)
         return rejected.some((r) => r.from === peer && r.code === 'CORE__MESSAGE_REPLAYED')
       },
-      'the replay to be rejected',
+      'the replay to be dropped',
       { intervalMs: 400 },
     )
-    await waitFor(() => receiver.gossipScore(peer) < before, 'the replayer score to drop')
-    expect(receiver.gossipScore(peer)).toBeLessThan(0)
+    expect(rejected.find((r) => r.from === peer)).toMatchObject({ code: 'CORE__MESSAGE_REPLAYED', penalised: false })
+    // Past a heartbeat, when gossipsub would have applied a penalty.
+    await new Promise((resolve) => setTimeout(resolve, 1_500))
+    expect(receiver.gossipScore(peer)).toBeGreaterThanOrEqual(0)
     expect(delivered.filter((m) => m.message.type === 'order' && m.message.body.jobId === jobId)).toHaveLength(1)
   })
 

@@ -76,10 +76,7 @@ export interface Libp2pBusInit {
   observer?: BusObserver
   /** Remembers seen (signer, domain, seq) triples; shared by gossip and direct messages. */
   replay?: ReplayGuard
-  /**
-   * Where offences gossipsub cannot see are counted (fed to it as P5): replays against the peer that handed them on,
-   * equivocations against their signer.
-   */
+  /** Where equivocations, which gossipsub cannot see, are charged to their signer (fed to gossipsub as P5). */
   penalties?: PeerPenalties
   /**
    * Bytes of direct messages read at once, all peers together; one peer may hold a quarter of it. A message that
@@ -92,7 +89,8 @@ export interface Libp2pBusInit {
 /**
  * The {@link MessageBus} over libp2p. Gossip: a signed envelope published with gossipsub; every topic has a validator
  * that opens the envelope (size, shape, domain, expiry, signature, schema, author, replay) and answers Reject, so
- * gossipsub penalises the sender's score, before the application or any further peer sees it. Direct: one
+ * gossipsub penalises the sender's score, before the application or any further peer sees it (or Ignore, for what
+ * the sender could not know was wrong: a replay, a signer's equivocation). Direct: one
  * length-prefixed envelope on a `/tessera/task/1` stream, answered by an acknowledgement.
  */
 export class Libp2pMessageBus implements MessageBus {
@@ -311,10 +309,12 @@ export class Libp2pMessageBus implements MessageBus {
         if (!isCoreError(e)) this.#log.error('validator raised a non-coded error on %s - %e', topic, e)
         // An honest relay may hand on a message that expired in flight: ignore those, punish the stale ones.
         const lateBy = code === 'CORE__MESSAGE_EXPIRED' ? now - Number((e as CoreError).context.expiresAt) : Infinity
-        if (code === 'CORE__MESSAGE_REPLAYED') this.#penalties?.add(from)
         const signerAtFault = this.#signerAtFault(e, from)
-        // A full replay guard is our state, not the relay's fault: ignore what it cannot remember.
-        const blameless = lateBy <= EXPIRY_GRACE_MS || code === 'CORE__REPLAY_GUARD_FULL' || signerAtFault
+        // A relay cannot know what our replay guard holds: a replay (which gossipsub's seen cache, kept as long as the
+        // guard's entries, drops before us unless it comes by other bytes or after a restart) is dropped, not
+        // punished. Nor is what a full replay guard cannot remember: that is our state, not the relay's fault.
+        const guarded = code === 'CORE__MESSAGE_REPLAYED' || code === 'CORE__REPLAY_GUARD_FULL'
+        const blameless = lateBy <= EXPIRY_GRACE_MS || guarded || signerAtFault
         return this.#reject({ from, topic, code, penalised: !blameless })
       }
     }

@@ -87,8 +87,8 @@ export interface NodeInit {
   appSpecificScore?: (peerId: string) => number
   /**
    * How long gossipsub remembers message ids; within it a re-sent message is a duplicate and never reaches the
-   * validators, after it the replay guard rejects it.
-   * @default GOSSIP_SEEN_TTL_MS (2 minutes)
+   * validators, after it the replay guard drops it (Ignore: the relay is not penalised).
+   * @default GOSSIP_SEEN_TTL_MS (15.5 minutes, the longest the replay guard holds an entry)
    */
   seenTtlMs?: number
   /**

@@ -1,17 +1,14 @@
 import type { Clock } from '../clock.js'
-import { REPLAY_PENALTY_HALF_LIFE_MS, REPLAY_PENALTY_WEIGHT } from '../constants.js'
+import { EQUIVOCATION_PENALTY_HALF_LIFE_MS, EQUIVOCATION_PENALTY_WEIGHT } from '../constants.js'
 
 /** Peers with a penalty kept at most; past it the smallest are forgotten. */
 const MAX_TRACKED_PEERS = 10_000
 
 /**
- * Misbehaviour that gossipsub's own scoring cannot see, fed back into it as the application-specific score (P5).
- *
- * Gossipsub keeps a delivery record per message id for two minutes and treats a copy of a message it found valid in
- * that time as a harmless duplicate, even when our replay guard rejects it: a captured envelope re-published after
- * the peers' seen-caches forgot it would cost its sender nothing; nor does gossipsub see a signer's equivocation (two
- * envelopes under one seq), proven by the replay guard. Here each such offence adds to a per-peer counter
- * that halves every `REPLAY_PENALTY_HALF_LIFE_MS`; the score is `-REPLAY_PENALTY_WEIGHT x counter²`, like P4.
+ * Misbehaviour that gossipsub's own scoring cannot see, fed back into it as the application-specific score (P5): a
+ * signer's equivocation (two envelopes under one seq), proven by the replay guard, charged to the signer's peer id
+ * whichever peer relayed it. Each adds to a per-peer counter that halves every `EQUIVOCATION_PENALTY_HALF_LIFE_MS`;
+ * the score is `-EQUIVOCATION_PENALTY_WEIGHT x counter²`, like P4.
  */
 export class PeerPenalties {
   readonly #clock: Clock
@@ -31,13 +28,13 @@ export class PeerPenalties {
   /** The (non-positive) score contribution for `peer`. */
   score(peer: string): number {
     const c = this.#current(peer)
-    return c === 0 ? 0 : -REPLAY_PENALTY_WEIGHT * c * c
+    return c === 0 ? 0 : -EQUIVOCATION_PENALTY_WEIGHT * c * c
   }
 
   #current(peer: string): number {
     const entry = this.#counters.get(peer)
     if (entry === undefined) return 0
-    const value = entry.value * 0.5 ** ((this.#clock.now() - entry.at) / REPLAY_PENALTY_HALF_LIFE_MS)
+    const value = entry.value * 0.5 ** ((this.#clock.now() - entry.at) / EQUIVOCATION_PENALTY_HALF_LIFE_MS)
     if (value < 0.01) {
       this.#counters.delete(peer)
       return 0
