@@ -40,6 +40,13 @@ export const TASK_ID_BYTES = 24
 export const MAX_SCENARIO_BYTES = 1024 * 1024
 
 /**
+ * Deepest nesting a scenario's text may have, counted before it is parsed (`nestingDepth`): the deepest legitimate
+ * scenario nests 7 levels, and the parsers and `structuredClone` recurse once per level, so a few thousand overflow the
+ * stack and a 1 MiB flow of brackets costs seconds and hundreds of MB.
+ */
+export const MAX_SCENARIO_DEPTH = 64
+
+/**
  * Longest duration a scenario may give (the run, and every other duration in it), ms: a year. Validation would
  * otherwise pass a run of any length, and time series, epochs and timers all grow with it.
  */

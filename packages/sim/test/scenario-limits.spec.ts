@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
-import { MAX_METRICS_ROWS, MAX_SCENARIO_BYTES, MAX_SCENARIO_DURATION_MS } from '../src/constants.js'
+import { MAX_METRICS_ROWS, MAX_SCENARIO_BYTES, MAX_SCENARIO_DEPTH, MAX_SCENARIO_DURATION_MS } from '../src/constants.js'
 import { isSimError } from '../src/errors.js'
+import { nestingDepth } from '../src/scenario/depth.js'
 import { loadScenario, loadScenarioInput, parseScenario, validateScenario } from '../src/scenario/load.js'
 import { parseSweepDefinition } from '../src/sweep/file.js'
 import { planSweep } from '../src/sweep/plan.js'
@@ -100,6 +101,60 @@ describe('scenario limits', () => {
       context: { path: file, limit: MAX_SCENARIO_BYTES },
     })
     await expect(loadScenarioInput(file)).rejects.toMatchObject({ code: 'SIM__MALFORMED_SCENARIO' })
+  })
+
+  it('should refuse JSON nested past the depth limit with the depth, before parsing it', () => {
+    // 5,000 levels under an unknown key used to overflow structuredClone with a bare RangeError.
+    const json = `${JSON.stringify(minimal()).slice(0, -1)},"zz":${'['.repeat(5000)}${']'.repeat(5000)}}`
+    expect(failure(() => parseScenario(json))).toMatchObject({
+      code: 'SIM__MALFORMED_SCENARIO',
+      context: { format: 'json', depth: 5001, limit: MAX_SCENARIO_DEPTH },
+    })
+  })
+
+  it('should refuse a megabyte of nested YAML cheaply, flow or block', () => {
+    const flow = HOSTILE + `zz: ${'['.repeat(400_000)}${']'.repeat(400_000)}\n`
+    const block = HOSTILE + 'zz:\n' + Array.from({ length: 1000 }, (_, i) => `${' '.repeat(i)}- `).join('\n') + '\n'
+    for (const text of [flow, block]) {
+      const started = performance.now()
+      const error = failure(() => parseScenario(text, 'yaml'))
+      expect(error).toMatchObject({ code: 'SIM__MALFORMED_SCENARIO', context: { limit: MAX_SCENARIO_DEPTH } })
+      expect(error.context.depth).toBeGreaterThan(MAX_SCENARIO_DEPTH)
+      expect(performance.now() - started).toBeLessThan(1000)
+    }
+  })
+
+  it('should count nesting, not brackets in strings, comments or block scalars', () => {
+    const text = [
+      'a:',
+      '  b:',
+      '    - - c: [1, {d: [2]}]',
+      'e: "[[[[ \\" [[[["',
+      "f: 'it''s [[[['",
+      "g: don't [[[[ # [[[[",
+      'h: |',
+      '  [[[[',
+      '    [[[[',
+      'i: 1',
+    ].join('\n')
+    expect(nestingDepth(text, 'yaml')).toBe(8)
+    expect(nestingDepth('{"a": "[[[[\\"[[", "b": [[{}]]}', 'json')).toBe(4)
+  })
+
+  it('should accept nesting up to the limit, refused then by the schema', () => {
+    const levels = MAX_SCENARIO_DEPTH - 1
+    const json = `${JSON.stringify(minimal()).slice(0, -1)},"zz":${'['.repeat(levels)}${']'.repeat(levels)}}`
+    expect(failure(() => parseScenario(json))).toMatchObject({
+      code: 'SIM__INVALID_SCENARIO',
+      context: { path: '/zz' },
+    })
+  })
+
+  it('should refuse a parsed value too deep to copy with a code, not a bare RangeError', () => {
+    let deep: unknown[] = []
+    for (let i = 0; i < 200_000; i++) deep = [deep]
+    const s = { ...minimal(), zz: deep }
+    expect(failure(() => validateScenario(s))).toMatchObject({ code: 'SIM__MALFORMED_SCENARIO' })
   })
 
   it('should still read a file at the size limit, and report a directory as unreadable', async () => {

@@ -13,12 +13,14 @@ import {
   MAX_METRICS_ROWS,
   MAX_PEERS,
   MAX_SCENARIO_BYTES,
+  MAX_SCENARIO_DEPTH,
   MAX_WORKER_AMOUNT,
   MIN_HEARTBEAT_MS,
 } from '../constants.js'
 import { SimError } from '../errors.js'
 import { adversaryCounts } from '../world/behaviour.js'
 import { minBenchHoursPerTask, mostBenchHoursPerTask } from '../world/job-spec.js'
+import { nestingDepth } from './depth.js'
 import { formatDuration, parseDuration } from './duration.js'
 import { SCENARIO_SCHEMA } from './schema.js'
 import type { Adversaries, Lognormal, Scenario, ScenarioInput } from './types.js'
@@ -58,13 +60,33 @@ function describe(e: ErrorObject): string {
 }
 
 /**
+ * A copy of `value` that the schema validator may fill with defaults, and whether it passes the schema. A value that
+ * cannot be copied or checked (nested past the stack, or holding a function) is refused with a code, not a bare
+ * `RangeError` or `DataCloneError`.
+ */
+function cloneAndCheck(value: unknown): { input: unknown; valid: boolean; check: ReturnType<Ajv['compile']> } {
+  const check = validate()
+  try {
+    const input = structuredClone(value)
+    return { input, valid: check(input) === true, check }
+  } catch (cause) {
+    throw new SimError(
+      'SIM__MALFORMED_SCENARIO',
+      `scenario cannot be copied or checked: ${(cause as Error).message.split('\n')[0]}`,
+      { error: (cause as Error).name },
+      { cause },
+    )
+  }
+}
+
+/**
  * Validates a parsed scenario against {@link SCENARIO_SCHEMA}, fills in defaults and resolves durations.
- * Throws `SIM__INVALID_SCENARIO` with `context.path` (a JSON pointer) naming the failing field.
+ * Throws `SIM__INVALID_SCENARIO` with `context.path` (a JSON pointer) naming the failing field, and
+ * `SIM__MALFORMED_SCENARIO` for a value that cannot be copied or checked at all.
  */
 export function validateScenario(value: unknown): Scenario {
-  const input = structuredClone(value)
-  const check = validate()
-  if (!check(input)) {
+  const { input, valid, check } = cloneAndCheck(value)
+  if (!valid) {
     const error = mostTelling(check.errors ?? [])
     const path =
       error.keyword === 'additionalProperties'
@@ -81,7 +103,9 @@ export function validateScenario(value: unknown): Scenario {
 
 /**
  * Parses scenario text (JSON or YAML; JSON when `format` says so or the text starts with `{`) without validating
- * it: the scenario as written, for callers that change fields before {@link validateScenario} (a sweep).
+ * it: the scenario as written, for callers that change fields before {@link validateScenario} (a sweep). Text over
+ * {@link MAX_SCENARIO_BYTES}, or nested past {@link MAX_SCENARIO_DEPTH} (counted before parsing, which recurses per
+ * level), is refused with `SIM__MALFORMED_SCENARIO`.
  */
 export function parseScenarioInput(text: string, format?: 'json' | 'yaml'): unknown {
   if (text.length > MAX_SCENARIO_BYTES) {
@@ -90,6 +114,14 @@ export function parseScenarioInput(text: string, format?: 'json' | 'yaml'): unkn
     })
   }
   const json = format === 'json' || (format === undefined && text.trimStart().startsWith('{'))
+  const depth = nestingDepth(text, json ? 'json' : 'yaml')
+  if (depth > MAX_SCENARIO_DEPTH) {
+    throw new SimError(
+      'SIM__MALFORMED_SCENARIO',
+      `scenario nests ${depth} levels deep; at most ${MAX_SCENARIO_DEPTH} are allowed`,
+      { format: json ? 'json' : 'yaml', depth, limit: MAX_SCENARIO_DEPTH },
+    )
+  }
   try {
     return json ? JSON.parse(text) : parseYaml(text, { uniqueKeys: true, maxAliasCount: 100 })
   } catch (cause) {
