@@ -164,6 +164,16 @@ describe('runSweep', () => {
     expect(runs).toHaveLength(5)
   })
 
+  it('should quote a swept value holding a carriage return in the CSVs (RFC 4180)', async () => {
+    const dir = await tempDir()
+    const description = [{ path: 'description', values: ['one\rtwo', 'plain'] }]
+    await runSweep(TINY, { parameters: description, replications: 1, seed: 5, concurrency: 1, outDir: dir, charts: [] })
+    const runs = await readFile(join(dir, 'runs.csv'), 'utf8')
+    expect(runs.split('\n')[1]).toMatch(/^0,0,0,5,"one\rtwo",/)
+    expect(runs.split('\n')[2]).toMatch(/^1,1,0,5,plain,/)
+    expect((await readFile(join(dir, 'summary.csv'), 'utf8')).split('\n')[1]).toMatch(/^0,"one\rtwo",1,/)
+  })
+
   it('should report for each run what running its point alone under its seed reports', async () => {
     const sweep = await runSweep(TINY, { parameters, replications: 2, seed: 5, concurrency: 2 })
     const run = sweep.runs[3]

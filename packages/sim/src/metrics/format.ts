@@ -11,10 +11,10 @@ export function roundNumber(x: number): number {
 function cell(value: unknown): string {
   if (typeof value === 'number') return Number.isFinite(value) ? String(roundNumber(value)) : ''
   const text = String(value ?? '')
-  return /[",\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text
 }
 
-/** CSV (RFC 4180, `\n` line ends) with a header row of `columns`. */
+/** CSV (RFC 4180, `\n` line ends; a cell holding `"`, `,`, CR or LF is quoted) with a header row of `columns`. */
 export function toCsv<T extends object>(rows: readonly T[], columns: readonly (keyof T & string)[]): string {
   const lines = [columns.join(',')]
   for (const row of rows) lines.push(columns.map((c) => cell(row[c])).join(','))
