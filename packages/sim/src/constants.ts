@@ -65,6 +65,11 @@ export const MAX_METRICS_ROWS = 100_000
 export const MAX_PEERS = 1_000_000
 export const MAX_JOBS = 10_000_000
 export const MAX_REGIONS = 64
+/**
+ * Largest `regions[].weight`: weights are relative, and past this a region's weights summed (at most
+ * {@link MAX_REGIONS} of them) stay exact; two weights of 1e308 summed to Infinity and put every peer in the last region.
+ */
+export const MAX_REGION_WEIGHT = 1_000_000
 export const MAX_PARTITIONS = 256
 export const MAX_PRICE_POINTS = 10_000
 

@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs'
 import { MAX_TILE_PIXELS } from '@tessera/core'
 import { describe, expect, it } from 'vitest'
-import { MIN_HEARTBEAT_MS } from '../src/constants.js'
+import { MAX_REGION_WEIGHT, MIN_HEARTBEAT_MS } from '../src/constants.js'
 import { loadScenario, parseScenario, validateScenario } from '../src/scenario/load.js'
 import { parseDuration } from '../src/scenario/duration.js'
+import { drawProfile } from '../src/models/gpu.js'
+import { seededRng } from '@tessera/core'
 import { minimal, refusalOf as codeAndPath } from './helpers.js'
 
 const minimalText = readFileSync(new URL('./fixtures/minimal.yaml', import.meta.url), 'utf8')
@@ -47,6 +49,29 @@ describe('scenario', () => {
     const s = minimal()
     delete s.workers
     expect(codeAndPath(() => validateScenario(s)).code).toBe('SIM__INVALID_SCENARIO')
+  })
+
+  it('should bound region weights, so that the largest ones still split peers between regions', () => {
+    const s = minimal()
+    s.regions = [
+      { name: 'eu', weight: 1e308 },
+      { name: 'us', weight: 1e308 },
+    ]
+    expect(codeAndPath(() => validateScenario(s))).toEqual({ code: 'SIM__INVALID_SCENARIO', path: '/regions/0/weight' })
+    s.regions = [
+      { name: 'eu', weight: MAX_REGION_WEIGHT },
+      { name: 'us', weight: MAX_REGION_WEIGHT },
+    ]
+    const scenario = validateScenario(s)
+    const rng = seededRng(7)
+    const d = {
+      ...scenario.workers,
+      bandwidthMbps: scenario.network.bandwidthMbps,
+      regionWeights: scenario.regions.map((r) => r.weight),
+    }
+    const regions = Array.from({ length: 200 }, () => drawProfile(rng, d).region)
+    expect(regions.filter((r) => r === 0).length).toBeGreaterThan(70)
+    expect(regions.filter((r) => r === 1).length).toBeGreaterThan(70)
   })
 
   it('should reject an undeclared region in the latency matrix', () => {

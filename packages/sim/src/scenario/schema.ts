@@ -7,6 +7,7 @@ import {
   MAX_PARTITIONS,
   MAX_PEERS,
   MAX_PRICE_POINTS,
+  MAX_REGION_WEIGHT,
   MAX_REGIONS,
   MAX_SCORE_MEDIAN,
   MAX_WORKER_AMOUNT,
@@ -90,7 +91,10 @@ export const SCENARIO_SCHEMA = {
         type: 'object',
         additionalProperties: false,
         required: ['name'],
-        properties: { name: regionName, weight: { type: 'number', exclusiveMinimum: 0, default: 1 } },
+        properties: {
+          name: regionName,
+          weight: { type: 'number', exclusiveMinimum: 0, maximum: MAX_REGION_WEIGHT, default: 1 },
+        },
       },
     },
     network: {
