@@ -56,10 +56,12 @@ export async function runScenario(scenario: Scenario | string, options: RunOptio
     }
     for (;;) {
       throwIfAborted()
-      sim.run(end, EVENTS_PER_SLICE)
+      // A slice ends one event past the budget at most, so a run over it stops there, not a slice later.
+      sim.run(end, Math.min(EVENTS_PER_SLICE, resolved.maxEvents - sim.fired + 1))
       if (sim.fired > resolved.maxEvents) {
         throw new SimError('SIM__EVENT_LIMIT_EXCEEDED', `more than ${resolved.maxEvents} events`, {
           maxEvents: resolved.maxEvents,
+          events: sim.fired,
         })
       }
       const virtualMs = sim.now - sim.start

@@ -94,6 +94,15 @@ describe('runScenario', () => {
     expect((error as { context: { seed: number } }).context.seed).toBe(77)
   })
 
+  it('should stop on the event after the event budget, not at the end of a slice or the run', async () => {
+    const scenario = { ...smallScenario(), maxEvents: 10 }
+    const error = await runScenario(scenario).catch((e: unknown) => e)
+    expect(error).toMatchObject({ code: 'SIM__RUN_FAILED' })
+    const { cause, context } = error as { cause: unknown; context: { virtualMs: number } }
+    expect(cause).toMatchObject({ code: 'SIM__EVENT_LIMIT_EXCEEDED', context: { maxEvents: 10, events: 11 } })
+    expect(context.virtualMs).toBeLessThan(scenario.durationMs / 10)
+  })
+
   it('should stop with CORE__ABORTED when aborted, before or during the run', async () => {
     const aborted = (e: unknown): boolean => isCoreError(e, 'CORE__ABORTED')
     await expect(runScenario(smallScenario(), { signal: AbortSignal.abort() })).rejects.toSatisfy(aborted)
