@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { Simulation } from '../src/engine/simulation.js'
 import { NetworkModel, type NetworkModelConfig } from '../src/net/network-model.js'
 import { SimBus } from '../src/net/sim-bus.js'
-import { SimNetwork } from '../src/net/sim-network.js'
+import { SimNetwork, type SimEndpoint } from '../src/net/sim-network.js'
 import { isSimError } from '../src/errors.js'
 
 const heartbeat = (worker: string): WireMessage => ({
@@ -35,6 +35,38 @@ function world(config: Partial<NetworkModelConfig> = {}, audience = 0) {
   return { sim, network, received, bus }
 }
 
+/** The share of deliveries at each hop count (1-based) when `n` subscribers hear 200 publishes over a 6-mesh. */
+function hopShares(n: number): number[] {
+  const sim = new Simulation({ seed: 3, start: 0 })
+  const model = new NetworkModel(
+    { regions: ['x'], latencyMs: { x: { x: 0 } }, jitter: 0, lossRate: 0, gossipLossRate: 0, partitions: [] },
+    sim.rng('m'),
+  )
+  // No latency, no transfer time: a delivery's delay is (hops - 1) x 1000 ms.
+  const network = new SimNetwork(sim, model, { meshDegree: 6, hopDelayMs: 1000, audience: 0 })
+  const counts: number[] = []
+  const endpoint = (id: string): SimEndpoint => ({
+    id,
+    region: 0,
+    bandwidthMbps: 1e12,
+    alive: true,
+    deliver: (_inbound, now) => {
+      const hop = Math.round(now / 1000)
+      counts[hop] = (counts[hop] ?? 0) + 1
+    },
+  })
+  const publisher = endpoint('publisher')
+  network.add(publisher)
+  for (let i = 0; i < n; i++) {
+    const peer = endpoint(`p${i}`)
+    network.add(peer)
+    network.subscribe(peer, TOPICS.orders)
+  }
+  for (let r = 0; r < 200; r++) network.publish(publisher, TOPICS.orders, heartbeat('publisher'), 0)
+  sim.run(Infinity)
+  return Array.from(counts, (c) => (c ?? 0) / (200 * n))
+}
+
 describe('NetworkModel', () => {
   it('should use the region-pair latency symmetrically', () => {
     const { sim, received, bus } = world()
@@ -51,6 +83,20 @@ describe('NetworkModel', () => {
     expect(received[0]?.inbound.from).toBe('a')
     expect(received[0]?.inbound.topic).toBeUndefined()
     void c
+  })
+
+  it('should put min(D^h, those left) of the mesh h hops away, cut at the mesh size', () => {
+    // A mesh of n peers holds n - 1 besides the publisher: 6 at one hop, then 36, then the rest.
+    const expected = (atHop: number[]): number[] => atHop.map((k) => k / atHop.reduce((a, b) => a + b, 0))
+    for (const [n, atHop] of [
+      [36, [6, 29]],
+      [37, [6, 30]],
+      [216, [6, 36, 173]],
+    ] as const) {
+      const shares = hopShares(n)
+      expect(shares.length, `n = ${n}`).toBe(atHop.length)
+      expected([...atHop]).forEach((share, h) => expect(shares[h], `n = ${n}, hop ${h + 1}`).toBeCloseTo(share, 1.7))
+    }
   })
 
   it('should add transfer time from bandwidth', () => {

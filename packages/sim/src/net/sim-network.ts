@@ -288,17 +288,22 @@ export class SimNetwork {
 
   /**
    * Hops from publisher to one subscriber in a random D-regular mesh of `n` peers: the number of peers h hops away
-   * grows as D^h, so most are near the mesh's depth ceil(log_D n).
+   * grows as D^h until the mesh's other n - 1 peers are all reached, so hop h holds min(D^h, those left) of them.
+   * Counted in integers, so that an exact power (216 = 6^3) needs no extra hop.
    */
   #hops(n: number): number {
-    const d = this.#gossip.meshDegree
-    const depth = Math.max(1, Math.ceil(Math.log(Math.max(2, n)) / Math.log(d)))
-    if (depth !== this.#hopCdfFor) {
-      const weights = Array.from({ length: depth }, (_, h) => Math.pow(d, h + 1))
-      const total = weights.reduce((a, b) => a + b, 0)
-      let acc = 0
-      this.#hopCdf = weights.map((w) => (acc += w / total))
-      this.#hopCdfFor = depth
+    if (n !== this.#hopCdfFor) {
+      const d = this.#gossip.meshDegree
+      const others = Math.max(1, n - 1)
+      const atHop: number[] = []
+      for (let left = others, reach = d; left > 0; reach *= d) {
+        const k = Math.min(reach, left)
+        atHop.push(k)
+        left -= k
+      }
+      let reached = 0
+      this.#hopCdf = atHop.map((k) => (reached += k) / others)
+      this.#hopCdfFor = n
     }
     const u = nextFloat(this.#rng)
     const cdf = this.#hopCdf
