@@ -8,17 +8,23 @@ const ONE_TASK: JobSpec = renderSpec({
   split: { kind: 'render', firstFrame: 1, frames: 1, width: 32, height: 32, tileWidth: 32, tileHeight: 32, samples: 4 },
 })
 
-/**
- * Worker a (bidding 10) holds the job's only task and its result fails its check; the task goes to b (bidding 20).
- * `bFinishes` has b return its result, which goes to verification too.
- */
-function failedThenReassigned(bFinishes: boolean) {
+/** Worker a (bidding 10) holds the job's only task and has returned its result; b (bidding 20) bid too. */
+function aFinished() {
   const market = new Market({ verify: true })
   market.addWorker('a', { pricing: fixedPrice(10n) })
   market.addWorker('b', { pricing: fixedPrice(20n) })
   const jobId = market.submit(ONE_TASK)
   const taskId = `${jobId}/f1/t0_0`
   market.finish('a', taskId)
+  return { market, jobId, taskId }
+}
+
+/**
+ * Worker a's result fails its check; the task goes to b (bidding 20). `bFinishes` has b return its result, which goes
+ * to verification too.
+ */
+function failedThenReassigned(bFinishes: boolean) {
+  const { market, jobId, taskId } = aFinished()
   market.creator.handle({ kind: 'task:verdict', taskId, worker: 'a', outcome: 'fail' }, market.now)
   market.flush()
   expect(market.eventsOf('task:reassigned')).toEqual([expect.objectContaining({ taskId, from: 'a', to: 'b' })])
@@ -127,12 +133,7 @@ describe('verdicts', () => {
   })
 
   it('should not clear a worker that never answered its challenge: no check judged its result', () => {
-    const market = new Market({ verify: true })
-    market.addWorker('a', { pricing: fixedPrice(10n) })
-    market.addWorker('b', { pricing: fixedPrice(20n) })
-    const jobId = market.submit(ONE_TASK)
-    const taskId = `${jobId}/f1/t0_0`
-    market.finish('a', taskId)
+    const { market, taskId } = aFinished()
     market.creator.handle({ kind: 'task:verdict', taskId, worker: 'a', outcome: 'refused' }, market.now)
     expect(
       refusalCode(() => market.creator.handle({ kind: 'task:overturned', taskId, worker: 'a' }, market.now)),
