@@ -75,6 +75,17 @@ afterEach(() => {
   for (const spawned of child.spawned.splice(0)) spawned.kill('SIGKILL')
 })
 
+/**
+ * Spawns a peer on `dataDir` whose child answers as a node does, and checks the peer's client reaches that child (not
+ * whatever an address file left behind names), then kills it.
+ */
+async function expectRestartAnswers(dataDir: string): Promise<void> {
+  child.script = ANSWERING
+  const peer = await spawnPeer({ name: 'restarted', dataDir, env: { TEST_DATA_DIR: dataDir, TEST_PRINT_CHARS: '0' } })
+  expect(await peer.client.status()).toEqual(STATUS)
+  await peer.kill()
+}
+
 describe('local peer processes', { timeout: 10_000 }, () => {
   it('should reject a failed command with a coded error carrying its exit code and stderr', async () => {
     child.script = "process.stderr.write('no such flag'); process.exit(3)"
@@ -153,14 +164,7 @@ describe('local peer processes', { timeout: 10_000 }, () => {
     const gone = await runningNode(dir)
     await new Promise((resolve) => gone.close(resolve))
     try {
-      child.script = ANSWERING
-      const peer = await spawnPeer({
-        name: 'restarted',
-        dataDir: tmp.path,
-        env: { TEST_DATA_DIR: tmp.path, TEST_PRINT_CHARS: '0' },
-      })
-      expect(await peer.client.status()).toEqual(STATUS)
-      await peer.kill()
+      await expectRestartAnswers(tmp.path)
     } finally {
       await tmp.cleanup()
     }
@@ -181,15 +185,8 @@ describe('local peer processes', { timeout: 10_000 }, () => {
     const pid = spawnSync(process.execPath, ['-e', '']).pid
     await writeFile(dir.apiAddress, JSON.stringify({ host: '127.0.0.1', port, pid, instance: 'a'.repeat(32) }))
     try {
-      child.script = ANSWERING
       // Before, the foreign process was sent the token, and taken for a node running on the directory.
-      const peer = await spawnPeer({
-        name: 'restarted',
-        dataDir: tmp.path,
-        env: { TEST_DATA_DIR: tmp.path, TEST_PRINT_CHARS: '0' },
-      })
-      expect(await peer.client.status()).toEqual(STATUS)
-      await peer.kill()
+      await expectRestartAnswers(tmp.path)
       expect(authorizations.length).toBeGreaterThan(0)
       expect(authorizations.every((authorization) => authorization === undefined)).toBe(true)
     } finally {
