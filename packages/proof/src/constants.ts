@@ -16,6 +16,11 @@ export const HASH_BYTES = 32
 export const MAX_CHALLENGE_CHUNKS = 256
 /** Plans `planFor` keeps, by budget and chunk count; the oldest is planned again when asked after. */
 export const MAX_CACHED_PLANS = 1024
+/**
+ * Longest horizon `lengthenHorizon` gives a budget, in tasks of one worker: far past any job (65,536 tasks at most),
+ * a budget it cannot meet by then asks for an overhead too small to check anything.
+ */
+export const MAX_VERIFICATION_HORIZON = 2 ** 40
 /** Largest chunk accepted in a reveal or fraud proof (core's `MAX_CHUNK_BYTES`). */
 export const MAX_CHUNK_BYTES = 1024 * 1024
 /** Deepest Merkle proof accepted (core's `MAX_MERKLE_DEPTH`): 2^32 chunks. */

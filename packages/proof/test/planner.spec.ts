@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest'
 import {
+  DEFAULT_BUDGET,
   defaultPlan,
   detectionWithin,
   hitProbability,
+  lengthenHorizon,
   planFor,
   planVerification,
   requiredPerTaskCatch,
@@ -147,13 +149,97 @@ describe('planVerification', () => {
 })
 
 describe('planFor', () => {
-  it('should plan once per budget and chunk count, and fall back to the default plan when none meets the budget', () => {
+  it('should plan once per budget and chunk count, and meet a budget no plan meets over a longer horizon', () => {
     const choice = planFor(BUDGET, 64)
     expect(choice.plan).toEqual(planVerification({ ...BUDGET, chunks: 64 }))
+    expect(choice.inForce).toBe(choice.plan)
     expect(planFor({ ...BUDGET }, 64)).toBe(choice)
     const tight = planFor({ ...BUDGET, maxOverhead: 0.01 }, 64)
     expect(tight.plan).toBeUndefined()
-    expect(tight.inForce).toBe(defaultPlan())
     expect(tight.code).toBe('PROOF__BUDGET_INFEASIBLE')
+    // The overhead the creator allowed is kept (the default plan's 5.6% is not), and the detection it asked for.
+    expect(tight.inForce.expectedOverhead).toBeLessThanOrEqual(0.01)
+    expect(tight.inForce.budget).toEqual({
+      ...BUDGET,
+      maxOverhead: 0.01,
+      withinTasks: tight.inForce.budget.withinTasks,
+    })
+    expect(tight.inForce.budget.withinTasks).toBeGreaterThan(200)
+    expect(tight.inForce.detectionProbability).toBeGreaterThanOrEqual(0.999 - 1e-9)
+  })
+
+  it('should check small tasks within their size: never a challenge of more chunks than a task has', () => {
+    for (const chunks of [1, 2, 3]) {
+      const { plan, inForce } = planFor(BUDGET, chunks)
+      expect(plan).toBeUndefined()
+      expect(inForce.challengeChunks).toBeLessThanOrEqual(chunks)
+      expect(inForce.expectedOverhead).toBeLessThanOrEqual(BUDGET.maxOverhead + 1e-12)
+    }
+  })
+
+  it('should fall back to the default budget, fitted to the task, for a budget the planner refuses', () => {
+    const refused = planFor({ ...BUDGET, detect: 1 }, 8)
+    expect(refused.code).toBe('PROOF__INVALID_BUDGET')
+    expect(refused.inForce.budget).toEqual(lengthenHorizon(DEFAULT_BUDGET, [8]))
+    // Beyond any horizon: the default plan, as the last resort.
+    expect(planFor({ ...BUDGET, maxOverhead: 1e-300 }, 64).inForce).toBe(defaultPlan())
+  })
+})
+
+describe('lengthenHorizon', () => {
+  it('should keep a budget that is met, as the same object', () => {
+    expect(lengthenHorizon(DEFAULT_BUDGET, [64])).toBe(DEFAULT_BUDGET)
+    expect(lengthenHorizon(DEFAULT_BUDGET, [32, 64, 256])).toBe(DEFAULT_BUDGET)
+  })
+
+  it('should lengthen only the horizon, to the shortest one every chunk count meets', () => {
+    for (const counts of [[1], [8], [16], [24], [8, 64], [5, 13, 100]]) {
+      const fitted = lengthenHorizon(DEFAULT_BUDGET, counts)
+      expect({ ...fitted, withinTasks: 200 }).toEqual(DEFAULT_BUDGET)
+      for (const chunks of counts) {
+        const plan = planVerification({ ...fitted, chunks })
+        expect(plan.detectionProbability).toBeGreaterThanOrEqual(0.999 - 1e-9)
+        expect(plan.expectedOverhead).toBeLessThanOrEqual(0.1 + 1e-12)
+      }
+      // One task fewer and some chunk count is not met.
+      const shorter = { ...fitted, withinTasks: fitted.withinTasks - 1 }
+      expect(
+        counts.some((chunks) => {
+          try {
+            planVerification({ ...shorter, chunks })
+            return false
+          } catch {
+            return true
+          }
+        }),
+      ).toBe(true)
+    }
+    expect(lengthenHorizon(DEFAULT_BUDGET, [8]).withinTasks).toBe(688)
+  })
+
+  it('should honour the shape options the planner takes', () => {
+    const plain = lengthenHorizon(DEFAULT_BUDGET, [16])
+    const costly = lengthenHorizon(DEFAULT_BUDGET, [16], { setupChunks: 2 })
+    expect(costly.withinTasks).toBeGreaterThan(plain.withinTasks)
+    expect(() => planVerification({ ...costly, chunks: 16, setupChunks: 2 })).not.toThrow()
+  })
+
+  it('should refuse bad input and a budget no horizon meets with codes', () => {
+    expect(() => lengthenHorizon(DEFAULT_BUDGET, [])).toThrow(expect.objectContaining({ code: 'PROOF__INVALID_INPUT' }))
+    expect(() => lengthenHorizon(DEFAULT_BUDGET, [0])).toThrow(
+      expect.objectContaining({ code: 'PROOF__INVALID_INPUT' }),
+    )
+    expect(() => lengthenHorizon(DEFAULT_BUDGET, [2.5])).toThrow(
+      expect.objectContaining({ code: 'PROOF__INVALID_INPUT' }),
+    )
+    expect(() => lengthenHorizon({ ...DEFAULT_BUDGET, cheatRate: 0 }, [8])).toThrow(
+      expect.objectContaining({ code: 'PROOF__INVALID_BUDGET' }),
+    )
+    expect(() => lengthenHorizon({ ...DEFAULT_BUDGET, maxOverhead: 1e-300 }, [8])).toThrow(
+      expect.objectContaining({
+        code: 'PROOF__BUDGET_INFEASIBLE',
+        context: expect.objectContaining({ reason: 'horizon' }),
+      }),
+    )
   })
 })
