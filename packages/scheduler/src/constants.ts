@@ -9,7 +9,9 @@ import type {
   MAX_IMAGE_SIDE as CORE_MAX_IMAGE_SIDE,
   MAX_SAMPLES_PER_PIXEL as CORE_MAX_SAMPLES_PER_PIXEL,
   TOPICS,
+  VerificationBudget,
 } from '@tessera/core'
+import { DEFAULT_BUDGET } from '@tessera/proof'
 
 /**
  * Bounds and defaults for `@tessera/scheduler`.
@@ -76,8 +78,12 @@ export const DEFAULT_RETAIN_MS = 60_000
 export const DEFAULT_PRIORITY_REPUTATION = 0.8
 /** Tier 3 (economy) admits workers with at least this stake, token units. @default 0n */
 export const DEFAULT_MIN_STAKE = 0n
-/** The verification budget an order carries when the job spec does not say (handed to `@tessera/proof`). */
-export const DEFAULT_VERIFICATION = Object.freeze({ detect: 0.99, withinTasks: 100, cheatRate: 0.05, maxOverhead: 0.1 })
+/**
+ * The verification budget an order carries when the job spec does not say (`@tessera/proof`'s `DEFAULT_BUDGET`: catch
+ * a 10% cheater with 99.9% within 200 tasks, at most 10% overhead), its horizon lengthened for tasks too small to meet
+ * it (`lengthenHorizon`; tasks under 32 rows or items).
+ */
+export const DEFAULT_VERIFICATION: VerificationBudget = DEFAULT_BUDGET
 
 /**
  * How long after an order's bid window a worker keeps a bid that won nothing, and how long after its last task of a

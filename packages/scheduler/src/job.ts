@@ -16,9 +16,10 @@ import {
   MAX_SAMPLES_PER_PIXEL,
   MAX_INFERENCE_ITEMS,
 } from './constants.js'
+import { lengthenHorizon } from '@tessera/proof'
 import { SchedulerError } from './errors.js'
 import { jobBudget } from './pricing.js'
-import { checkTaskCount, checkTaskWork, taskCountOf } from './split.js'
+import { checkTaskCount, checkTaskWork, taskChunkCounts, taskCountOf } from './split.js'
 
 /** A reputation tier: 1 trusted partners, 2 priority, 3 economy. */
 export type Tier = Order['tier']
@@ -42,7 +43,10 @@ export interface JobSpec {
   minBids?: number
   /** The job must be complete this long after it is ordered. @default DEFAULT_JOB_TIMEOUT_MS */
   timeoutMs?: number
-  /** Handed to `@tessera/proof`'s planner. @default DEFAULT_VERIFICATION */
+  /**
+   * Handed to `@tessera/proof`'s planner.
+   * @default DEFAULT_VERIFICATION, its horizon lengthened to what the job's task sizes allow (`lengthenHorizon`)
+   */
   verification?: VerificationBudget
   /** The creator's escrow reference on the ledger. @default '' */
   escrow?: string
@@ -138,7 +142,7 @@ export function resolveJobSpec(spec: JobSpec): ResolvedJobSpec {
   checkInt(minBids, 'minBids', 1, MAX_MIN_BIDS)
   const timeoutMs = spec.timeoutMs ?? DEFAULT_JOB_TIMEOUT_MS
   checkInt(timeoutMs, 'timeoutMs', bidWindowMs + 1, MAX_JOB_TIMEOUT_MS)
-  const verification = spec.verification ?? DEFAULT_VERIFICATION
+  const verification = spec.verification ?? lengthenHorizon(DEFAULT_VERIFICATION, taskChunkCounts(spec.split))
   checkUnit(verification.detect, 'verification.detect')
   checkUnit(verification.cheatRate, 'verification.cheatRate')
   checkUnit(verification.maxOverhead, 'verification.maxOverhead')

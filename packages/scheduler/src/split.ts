@@ -71,6 +71,18 @@ export function taskCountOf(split: Split): number {
   return Math.ceil(split.items / split.itemsPerTask)
 }
 
+/**
+ * The chunk counts of a split's tasks, fewest first: a worker commits to a render tile one chunk per row and to an
+ * inference range one chunk per item (`@tessera/gpu`'s `tileRowChunks`, `tensorItemChunks`), so a job's tasks have
+ * the tile's height or the batch size, and the last row of tiles or the last batch fewer.
+ */
+export function taskChunkCounts(split: Split): number[] {
+  const [full, total] = split.kind === 'render' ? [split.tileHeight, split.height] : [split.itemsPerTask, split.items]
+  const counts = [Math.min(full, total)]
+  if (total > full && total % full !== 0) counts.unshift(total % full)
+  return counts
+}
+
 /** Throws `SCHEDULER__TASK_LIMIT_EXCEEDED` when a split makes no tasks or too many. */
 export function checkTaskCount(split: Split): number {
   const count = taskCountOf(split)

@@ -1,12 +1,15 @@
 import fc from 'fast-check'
+import { planFor } from '@tessera/proof'
 import { describe, expect, it } from 'vitest'
 import {
   checkTaskWork,
   jobIdOfTask,
   MAX_FIRST_FRAME,
   MAX_FRAMES_PER_JOB,
+  DEFAULT_VERIFICATION,
   resolveJobSpec,
   splitTasks,
+  taskChunkCounts,
   taskIndexOf,
   type RenderTask,
   type SplitSource,
@@ -169,5 +172,57 @@ describe('splitTasks', () => {
     expect(() => checkTaskWork({ ...wide, tileHeight: 513 })).toThrow(
       expect.objectContaining({ code: 'SCHEDULER__TILE_SIZE_EXCEEDED' }),
     )
+  })
+})
+
+describe('taskChunkCounts', () => {
+  it("should give the row and item counts of a split's tasks, fewest first, as its tasks have them", () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.record({
+            w: fc.integer({ min: 1, max: 90 }),
+            h: fc.integer({ min: 1, max: 90 }),
+            tile: fc.integer({ min: 1, max: 40 }),
+          }),
+          fc.record({ items: fc.integer({ min: 1, max: 500 }), per: fc.integer({ min: 1, max: 60 }) }),
+        ),
+        (shape) => {
+          const source: SplitSource =
+            'w' in shape
+              ? render(shape.w, shape.h, shape.tile)
+              : { jobId: 'abc', split: { kind: 'inference', items: shape.items, itemsPerTask: shape.per } }
+          const seen = [...new Set(splitTasks(source).map((t) => (t.kind === 'render' ? t.height : t.end - t.start)))]
+          expect(taskChunkCounts(source.split)).toEqual(seen.sort((a, b) => a - b))
+        },
+      ),
+      { numRuns: 200, seed: 2 },
+    )
+  })
+})
+
+describe('resolveJobSpec verification', () => {
+  const spec = { kind: 'render', inputs: ['bafkreiscene'], tier: 3, maxPrice: 1n, benchHoursPerTask: 1 } as const
+  const split = (tile: number, height = 64) =>
+    render(64, height, tile).split as Extract<SplitSource['split'], { kind: 'render' }>
+
+  it('should give a job that names no budget one its tasks can meet: the default, its horizon lengthened if need be', () => {
+    expect(resolveJobSpec({ ...spec, split: split(64) }).verification).toEqual(DEFAULT_VERIFICATION)
+    for (const [tile, height] of [
+      [8, 64],
+      [32, 36],
+      [1, 1],
+    ] as const) {
+      const budget = resolveJobSpec({ ...spec, split: split(tile, height) }).verification
+      expect({ ...budget, withinTasks: DEFAULT_VERIFICATION.withinTasks }).toEqual(DEFAULT_VERIFICATION)
+      for (const chunks of taskChunkCounts(split(tile, height))) {
+        expect(planFor(budget, chunks).plan).toBeDefined()
+      }
+    }
+  })
+
+  it('should keep a budget the job names as it is', () => {
+    const named = { detect: 0.9, withinTasks: 10, cheatRate: 0.5, maxOverhead: 0.2 }
+    expect(resolveJobSpec({ ...spec, split: split(8), verification: named }).verification).toEqual(named)
   })
 })
