@@ -22,6 +22,8 @@ export const NODE_ERROR_CODES = [
   'NODE__JOB_NOT_FOUND',
   'NODE__JOB_NOT_COMPLETE',
   'NODE__JOB_NOT_ENDED',
+  // A job's verification budget no sampling plan meets for its tasks (too small for the overhead cap, say).
+  'NODE__VERIFICATION_INFEASIBLE',
   'NODE__PEER_UNREACHABLE',
   'NODE__INVALID_DELEGATION',
   'NODE__COMMAND_FAILED',

@@ -396,6 +396,50 @@ describe('control API', () => {
     })
   })
 
+  it('should carry verification terms to the node, and refuse terms out of range or unknown with a coded 400', async () => {
+    const ops = fakeOps()
+    await withServer(ops, async (client, port) => {
+      const job = { kind: 'inference' as const, inputs: ['model', 'tensors'], inference: { items: 8, itemsPerTask: 2 } }
+      const verification = { detect: 0.9999, withinTasks: 5000, cheatRate: 0.2, maxOverhead: 0.5 }
+      expect(await client.submitJob({ ...job, verification })).toEqual({ jobId: 'job-1' })
+      expect(ops.submitted).toEqual([expect.objectContaining({ verification })])
+      for (const bad of [
+        { detect: 1 },
+        { detect: 0 },
+        { withinTasks: 1.5 },
+        { cheatRate: 2 },
+        { maxOverhead: -1 },
+        { p: 1 },
+      ]) {
+        const res = await fetch(`http://127.0.0.1:${port}/v1/jobs`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ ...job, verification: bad }),
+        })
+        expect(res.status, JSON.stringify(bad)).toBe(400)
+        expect(await res.json()).toMatchObject({
+          error: { code: 'NODE__API_MALFORMED_REQUEST', message: expect.stringMatching(/^verification/) },
+        })
+      }
+      expect(ops.submitted).toHaveLength(1)
+    })
+    // A budget the node finds no plan for is the caller's to change: 400, not a node failure.
+    const refusing = fakeOps()
+    refusing.submitJob = async () => {
+      throw new NodeError('NODE__VERIFICATION_INFEASIBLE', 'cannot be met', {})
+    }
+    await withServer(refusing, async (_client, port) => {
+      const res = await fetch(`http://127.0.0.1:${port}/v1/jobs`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ kind: 'inference', inputs: ['m', 't'], inference: { items: 1, itemsPerTask: 1 } }),
+      })
+      // Before, a code the table does not name and its name does not read as the caller's fault: 500.
+      expect(res.status).toBe(400)
+      expect(await res.json()).toMatchObject({ error: { code: 'NODE__VERIFICATION_INFEASIBLE' } })
+    })
+  })
+
   it("should carry an inference's declared FLOPs per item to the node, and refuse a figure no order may carry", async () => {
     const ops = fakeOps()
     await withServer(ops, async (client, port) => {

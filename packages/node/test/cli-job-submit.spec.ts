@@ -87,6 +87,14 @@ describe('tessera job submit', () => {
         [model, '--input', join(dir.path, 'tensors.json'), '--items', '4', '--flops-per-item', '0'],
         /--flops-per-item <n>.*expected a positive integer/,
       ],
+      // Verification terms out of range, and a budget no plan meets for 8-row tiles within 200 tasks.
+      [[scene, '--verify-detect', '1'], /--verify-detect <p>.*expected a number between 0 and 1/],
+      [[scene, '--verify-overhead', '0'], /--verify-overhead <f>.*expected a number above 0, at most 1/],
+      [[scene, '--verify-within', '0.5'], /--verify-within <tasks>.*expected a positive integer/],
+      [
+        [scene, '--tile', '8', '--verify-within', '200'],
+        /tasks of 8 tile rows: .*met within 688 tasks.*NODE__VERIFICATION_INFEASIBLE/,
+      ],
       // An inference without the flags it cannot do without.
       [[model, '--items', '4'], /needs --input <tensors\.json> and --items <n>.*NODE__UNSUPPORTED_INPUT/],
     ]
@@ -199,5 +207,16 @@ describe('tessera job submit', () => {
       {},
     )
     expect(res.code).toBe(1)
+  })
+
+  it('should order the verification terms given, the others left to the node', async () => {
+    const res = await submit(scene, '--tile', '8', '--verify-within', '700', '--verify-detect', '0.99')
+    expect(api.submitJob).toHaveBeenCalledWith(
+      expect.objectContaining({ verification: { detect: 0.99, withinTasks: 700 } }),
+      {},
+    )
+    expect(res.code).toBe(1)
+    await submit(scene)
+    expect(api.submitJob).toHaveBeenCalledWith(expect.not.objectContaining({ verification: expect.anything() }), {})
   })
 })

@@ -66,4 +66,28 @@ describe('job report (what `tessera job status` prints)', () => {
       'bids: 1 of 3 needed; 2 of 6 capacity records eligible; excluded by features 1, price 3',
     ])
   })
+
+  it('should say how the job is checked, per task size', () => {
+    const status: JobStatus = {
+      jobId: 'v',
+      state: 'running',
+      tasks: 9,
+      completed: 0,
+      verified: 0,
+      reassigned: 0,
+      frames: { first: 0, count: 1 },
+      verification: {
+        budget: { detect: 0.999, withinTasks: 688, cheatRate: 0.1, maxOverhead: 0.1 },
+        plans: [
+          { chunks: 8, p: 0.7992, challengeChunks: 1, overhead: 0.0999, withinTasks: 688 },
+          { chunks: 64, p: 0.8974, challengeChunks: 4, overhead: 0.05609, withinTasks: 688 },
+        ],
+      },
+    }
+    expect(jobDetails(status)).toEqual([
+      'verification: a cheater wrong on 10% of its tasks is caught with 99.9%',
+      '  tasks of 8 rows: 79.9% checked, 1 row recomputed each, overhead 9.99%, within 688 tasks',
+      '  tasks of 64 rows: 89.7% checked, 4 rows recomputed each, overhead 5.61%, within 688 tasks',
+    ])
+  })
 })

@@ -1,5 +1,5 @@
 import { type Inbound, ManualClock, type MessageBus, type Order, type Result, seededRng } from '@tessera/core'
-import { AdaptiveSampler, defaultPlan, planVerification } from '@tessera/proof'
+import { AdaptiveSampler, defaultPlan, lengthenHorizon, planVerification } from '@tessera/proof'
 import type { VerifyRequest } from '@tessera/scheduler'
 import type { Logger } from 'pino'
 import { describe, expect, it, vi } from 'vitest'
@@ -70,17 +70,25 @@ describe('Verification plan', () => {
     expect(Math.abs(challenges.length / TASKS - plan.p)).toBeLessThan(4 * sd + 1 / TASKS)
   })
 
-  it('should check by the default plan when no plan meets the budget, and say so once', () => {
-    const budget = { detect: 0.99, withinTasks: 100, cheatRate: 0.05, maxOverhead: 0.1 }
+  it('should check over a longer horizon when no plan meets the budget as it stands, and say so once', () => {
+    const budget = { detect: 0.99, withinTasks: 100, cheatRate: 0.2, maxOverhead: 0.02 }
     expect(() => planVerification({ ...budget, chunks: CHUNKS })).toThrow(
       expect.objectContaining({ code: 'PROOF__BUDGET_INFEASIBLE' }),
     )
+    const fitted = planVerification({ ...lengthenHorizon(budget, [CHUNKS]), chunks: CHUNKS })
+    expect(fitted.challengeChunks).not.toBe(defaultPlan().challengeChunks)
     const { challenges, logger } = checkTasks(budget)
     expect(challenges.length).toBeGreaterThan(0)
-    expect(new Set(challenges.map((c) => c.count))).toEqual(new Set([defaultPlan().challengeChunks]))
+    // The overhead the order allows is kept: the challenge size of the budget met over a longer horizon.
+    expect(new Set(challenges.map((c) => c.count))).toEqual(new Set([fitted.challengeChunks]))
     expect(logger.warn).toHaveBeenCalledTimes(1)
     expect(logger.warn).toHaveBeenCalledWith(
-      expect.objectContaining({ jobId: 'job', chunks: CHUNKS, code: 'PROOF__BUDGET_INFEASIBLE' }),
+      expect.objectContaining({
+        jobId: 'job',
+        chunks: CHUNKS,
+        code: 'PROOF__BUDGET_INFEASIBLE',
+        inForce: expect.objectContaining({ withinTasks: fitted.budget.withinTasks }),
+      }),
       'verification:budget-infeasible',
     )
   })

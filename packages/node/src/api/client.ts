@@ -71,6 +71,22 @@ const jobStatusSchema = z.object({
   reassigned: z.number(),
   etaMs: z.number().optional(),
   frames: z.object({ first: z.number().int().nonnegative(), count: z.number().int().positive() }).optional(),
+  verification: z
+    .object({
+      budget: z.object({ detect: z.number(), withinTasks: z.number(), cheatRate: z.number(), maxOverhead: z.number() }),
+      plans: z
+        .array(
+          z.object({
+            chunks: z.number(),
+            p: z.number(),
+            challengeChunks: z.number(),
+            overhead: z.number(),
+            withinTasks: z.number(),
+          }),
+        )
+        .max(2),
+    })
+    .optional(),
   diagnostic: z.record(z.string(), z.number()).optional(),
   leases: z.record(z.string(), z.number()).optional(),
   reassignedFrom: z.record(z.string(), z.number()).optional(),

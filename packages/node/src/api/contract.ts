@@ -45,6 +45,14 @@ export interface JobRequest {
   deadlineMs?: number
   /** The bid window closes once this many bids arrived. */
   minBids?: number
+  /**
+   * How hard the job's results are checked: catch a worker wrong on `cheatRate` of its tasks with probability `detect`
+   * within `withinTasks` of its tasks, spending at most `maxOverhead` of the job's compute on checks. Terms left out
+   * take the default budget's (0.999, 200, 0.1, 0.1). A budget no sampling plan meets for the job's tasks is refused
+   * (`NODE__VERIFICATION_INFEASIBLE`, naming the shortest horizon that is met). Absent, the default budget, its horizon
+   * lengthened for tasks too small to meet it (under 32 tile rows or batch items).
+   */
+  verification?: { detect?: number; withinTasks?: number; cheatRate?: number; maxOverhead?: number }
 }
 
 /** Progress of a job as the CLI shows it. */
@@ -59,6 +67,16 @@ export interface JobStatus {
   etaMs?: number
   /** A render job's frames, `first` to `first + count - 1`: what `job fetch` asks for one at a time. */
   frames?: { first: number; count: number }
+  /**
+   * How its results are checked: the order's verification budget and, for each task size (`chunks`: tile rows or
+   * batch items), the plan verifiers sample by: each task checked with probability at least `p`, `challengeChunks` of
+   * its chunks recomputed, at `overhead` of the compute, catching the budget's cheater within `withinTasks` tasks (the
+   * budget's own horizon, or a longer one for a budget no plan meets as it stands).
+   */
+  verification?: {
+    budget: { detect: number; withinTasks: number; cheatRate: number; maxOverhead: number }
+    plans: { chunks: number; p: number; challengeChunks: number; overhead: number; withinTasks: number }[]
+  }
   /**
    * While bidding: why there are not enough bids yet (`@tessera/scheduler`'s diagnostic): capacity records `seen`,
    * `eligible` peers, `bids` and `needed`, and records excluded by each first failing reason (`expired`, `tier`,

@@ -17,6 +17,7 @@ import {
   throwIfAborted,
 } from '@tessera/core'
 import { TONE_CURVES } from '@tessera/gpu'
+import { MAX_VERIFICATION_HORIZON } from '@tessera/proof'
 import { MAX_JOB_TIMEOUT_MS } from '@tessera/scheduler'
 import { z } from 'zod'
 import {
@@ -109,6 +110,16 @@ const jobRequestSchema = z
     maxPrice: tokenAmount.optional(),
     deadlineMs: z.number().int().min(1).max(MAX_JOB_TIMEOUT_MS).optional(),
     minBids: z.number().int().min(1).max(1024).optional(),
+    // The planner's ranges; whether a plan meets the whole is checked against the job's tasks as it is ordered.
+    verification: z
+      .object({
+        detect: z.number().gt(0).lt(1).optional(),
+        withinTasks: z.number().int().min(1).max(MAX_VERIFICATION_HORIZON).optional(),
+        cheatRate: z.number().gt(0).max(1).optional(),
+        maxOverhead: z.number().gt(0).max(1).optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict()
   .refine(
@@ -206,6 +217,8 @@ const STATUS_OF_CODE: Readonly<Record<string, number>> = {
   NODE__API_ORIGIN_REFUSED: 403,
   NODE__API_REQUEST_TIMEOUT: 408,
   NODE__API_UNSUPPORTED_MEDIA_TYPE: 415,
+  // No sampling plan meets the verification budget for the job's tasks: the request must ask another.
+  NODE__VERIFICATION_INFEASIBLE: 400,
   // The job is there, but not in the state the call needs (still running, not complete).
   NODE__JOB_NOT_ENDED: 409,
   NODE__JOB_NOT_COMPLETE: 409,

@@ -23,6 +23,18 @@ export function jobDetails(status: JobStatus): string[] {
         (reasons.length > 0 ? `; excluded by ${reasons.map(([reason, n]) => `${reason} ${n}`).join(', ')}` : ''),
     )
   }
+  const verification = status.verification
+  if (verification !== undefined) {
+    const { detect, cheatRate } = verification.budget
+    const unit = (n: number) => `${n} ${status.frames !== undefined ? 'row' : 'item'}${n === 1 ? '' : 's'}`
+    const plans = verification.plans.map(
+      (p) =>
+        `tasks of ${unit(p.chunks)}: ${pct(p.p)} checked, ${unit(p.challengeChunks)} recomputed each, ` +
+        `overhead ${pct(p.overhead)}, within ${p.withinTasks} tasks`,
+    )
+    lines.push(`verification: a cheater wrong on ${pct(cheatRate)} of its tasks is caught with ${pct(detect)}`)
+    for (const plan of plans) lines.push(`  ${plan}`)
+  }
   const peers = new Set([...Object.keys(status.leases ?? {}), ...Object.keys(status.workers ?? {})])
   if (peers.size > 0) lines.push('workers:')
   for (const peer of [...peers].sort()) {
@@ -50,6 +62,11 @@ export function jobDetails(status: JobStatus): string[] {
     for (const signature of settlement.payouts) lines.push(`  payout transaction ${signature}`)
   }
   return lines
+}
+
+/** A fraction as a percentage, as short as it reads right (99.9%, 10%, 5.6%). */
+function pct(fraction: number): string {
+  return `${Number((fraction * 100).toPrecision(3))}%`
 }
 
 /** `status` as people read it: the headline (unless `headline` is false) and its details, newline-terminated. */

@@ -87,6 +87,22 @@ export function parseFiniteNumber(value: string): number {
   return n
 }
 
+/**
+ * Parses a probability flag: a decimal number above 0 and below 1, or up to 1 with `closed` (a verification budget's
+ * `detect`, `cheatRate` and `maxOverhead`).
+ */
+export function parseFraction(closed: boolean): (value: string) => number {
+  return (value) => {
+    const n = Number(value)
+    if (!/^\d+(\.\d+)?(e[+-]?\d+)?$/i.test(value) || !(n > 0) || !(closed ? n <= 1 : n < 1)) {
+      throw new InvalidArgumentError(
+        closed ? 'expected a number above 0, at most 1' : 'expected a number between 0 and 1',
+      )
+    }
+    return n
+  }
+}
+
 /** Parses a token amount flag (decimal integer, u64). */
 export function parseAmount(value: string): bigint {
   if (!/^\d{1,20}$/.test(value) || BigInt(value) > 0xffff_ffff_ffff_ffffn) {

@@ -21,6 +21,7 @@ import {
 } from './job-output.js'
 import { type JobEnd, type JobProgress, JobRecords, type StoredJob, unfinishedState } from './job-records.js'
 import { jobSpecOf } from './job-request.js'
+import { checkJobVerification, verificationView } from './job-verification.js'
 import type { Settlement } from './settlement.js'
 
 /** Whether `value` is a blob CID. */
@@ -142,6 +143,7 @@ export class CreatorJobs {
   async submit(request: JobRequest, options: AbortOptions = {}): Promise<{ jobId: string }> {
     throwIfAborted(options.signal)
     const spec = jobSpecOf(request)
+    if (spec.verification !== undefined) checkJobVerification(spec.split, spec.verification)
     await this.#checkInputs(spec, options)
     // The job's epoch is taken and saved before it is ordered: every receipt of the job names it, and a crash cannot
     // hand it to another job.
@@ -307,11 +309,13 @@ export class CreatorJobs {
     }
     progress ??= stored?.progress
     const settlement = await this.#c.settlement.view(jobId, options)
-    const split = (job?.order ?? stored?.order ?? finished?.order)?.split
+    const order = job?.order ?? stored?.order ?? finished?.order
+    const split = order?.split
     return {
       jobId,
       ...base,
       ...(split?.kind === 'render' ? { frames: { first: split.firstFrame, count: split.frames } } : {}),
+      ...(order !== undefined ? { verification: verificationView(order) } : {}),
       reassigned: progress?.reassigned ?? 0,
       leases: progress?.leases ?? {},
       reassignedFrom: progress?.reassignedFrom ?? {},

@@ -399,16 +399,16 @@ export class Verification {
 
   /**
    * The plan a job's tasks of `chunks` chunks are checked by: the one its order's verification budget asks for
-   * (`planFor`, made once per budget and chunk count). A budget no plan meets falls back to the verifier's default
-   * plan (as in the simulator), logged as a warning once per budget and chunk count: refusing the check would leave
-   * the task undecided, and checking every chunk would cost what the creator's overhead cap refused. The scheduler's
-   * default budget is such a budget for tasks under 256 chunks.
+   * (`planFor`, made once per budget and chunk count). A budget no plan meets (this node refuses to order one, other
+   * creators may not) is met over a longer horizon (as in the simulator), logged as a warning once per budget and
+   * chunk count: refusing the check would leave the task undecided, and checking every chunk would cost what the
+   * creator's overhead cap refused.
    */
-  #planOf(order: Order, chunks: number): { plan?: SamplingPlan } {
+  #planOf(order: Order, chunks: number): { plan: SamplingPlan } {
     const choice = planFor(order.verification, chunks)
-    if (choice.plan !== undefined) return { plan: choice.plan }
-    if (!this.#infeasibleLogged.has(choice)) {
+    if (choice.plan === undefined && !this.#infeasibleLogged.has(choice)) {
       this.#infeasibleLogged.add(choice)
+      const { p, challengeChunks, budget } = choice.inForce
       this.#c.logger.warn(
         {
           jobId: order.jobId,
@@ -416,12 +416,12 @@ export class Verification {
           budget: order.verification,
           code: choice.code,
           reason: choice.infeasible,
-          inForce: { p: choice.inForce.p, challengeChunks: choice.inForce.challengeChunks },
+          inForce: { p, challengeChunks, withinTasks: budget.withinTasks },
         },
         'verification:budget-infeasible',
       )
     }
-    return {}
+    return { plan: choice.inForce }
   }
 
   /** An accuser asks us to arbitrate its fraud proof. */

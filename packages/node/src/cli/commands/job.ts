@@ -8,6 +8,7 @@ import {
   SceneTimeline,
   tensor,
 } from '@tessera/gpu'
+import { MAX_VERIFICATION_HORIZON } from '@tessera/proof'
 import { checkDeclaredWork, checkTaskCount, checkTaskWork } from '@tessera/scheduler'
 import { SingleBar } from 'cli-progress'
 import { type Command, InvalidArgumentError, Option } from 'commander'
@@ -15,6 +16,7 @@ import { z } from 'zod'
 import { ApiClient } from '../../api/client.js'
 import { DEFAULT_JOBS_LISTED, type JobRequest, type JobStatus, MAX_JOBS_LISTED } from '../../api/contract.js'
 import { NodeError } from '../../errors.js'
+import { checkJobVerification, verificationBudgetOf, type VerificationTerms } from '../../peer/job-verification.js'
 import { encodeTensorBundle } from '../../peer/tensor-bundle.js'
 import { dataDirOf } from '../data-dir-flag.js'
 import type { CliIo } from '../io.js'
@@ -28,6 +30,7 @@ import {
   parseFrameCount,
   parseImageSide,
   parseFlopsPerItem,
+  parseFraction,
   parseItemCount,
   parsePositiveInt,
   parseSamples,
@@ -79,7 +82,22 @@ interface SubmitFlags extends EnvironmentFlags {
   tier?: string
   maxPrice?: bigint
   deadline?: number
+  verifyDetect?: number
+  verifyWithin?: number
+  verifyCheatRate?: number
+  verifyOverhead?: number
   wait: boolean
+}
+
+/** The verification terms `job submit` was given; undefined when none was, for the node's default. */
+function verificationOf(flags: SubmitFlags): VerificationTerms | undefined {
+  const terms = {
+    ...(flags.verifyDetect !== undefined ? { detect: flags.verifyDetect } : {}),
+    ...(flags.verifyWithin !== undefined ? { withinTasks: flags.verifyWithin } : {}),
+    ...(flags.verifyCheatRate !== undefined ? { cheatRate: flags.verifyCheatRate } : {}),
+    ...(flags.verifyOverhead !== undefined ? { maxOverhead: flags.verifyOverhead } : {}),
+  }
+  return Object.keys(terms).length === 0 ? undefined : terms
 }
 
 /** What an inference job needs besides its model, from `job submit`'s flags. */
@@ -190,6 +208,13 @@ async function follow(client: ApiClient, jobId: string, io: CliIo, options: Abor
   }
 }
 
+/** `--verify-within` of `job submit`: a horizon in tasks, at most what the planner plans for. */
+function parseHorizon(value: string): number {
+  const n = parsePositiveInt(value)
+  if (n > MAX_VERIFICATION_HORIZON) throw new InvalidArgumentError(`expected at most ${MAX_VERIFICATION_HORIZON}`)
+  return n
+}
+
 /** `--limit` of `job list`: a positive integer up to what the API lists at once. */
 function parseListLimit(value: string): number {
   const n = parsePositiveInt(value)
@@ -230,6 +255,22 @@ export function registerJob(program: Command, io: CliIo, options: AbortOptions =
     .addOption(new Option('--tier <tier>', 'reputation tier').choices(['1', '2', '3']).default('3'))
     .option('--max-price <units>', 'highest price per benchmark-hour', parseAmount)
     .option('--deadline <seconds>', 'the job must finish within this (at most 30 days)', parseDeadline)
+    .option('--verify-detect <p>', 'verification: chance of catching a cheater (default 0.999)', parseFraction(false))
+    .option(
+      '--verify-within <tasks>',
+      "verification: ...within this many of the cheater's tasks (default 200)",
+      parseHorizon,
+    )
+    .option(
+      '--verify-cheat-rate <f>',
+      'verification: ...wrong on this share of its tasks (default 0.1)',
+      parseFraction(true),
+    )
+    .option(
+      '--verify-overhead <f>',
+      'verification: most compute spent on checks, as a share of the job (default 0.1)',
+      parseFraction(true),
+    )
     .option('--no-wait', 'return once ordered instead of following progress')
     .action(async (file: string, flags: SubmitFlags, command: Command) => {
       const ext = extname(file).toLowerCase()
@@ -242,10 +283,12 @@ export function registerJob(program: Command, io: CliIo, options: AbortOptions =
       const inference = ext === '.onnx' ? checkFlags(() => inferenceOf(flags)) : undefined
       // Counted and sized as the node counts and sizes the order's tasks, before anything is read or uploaded for an
       // order it would refuse.
+      const verification = verificationOf(flags)
       const split = checkFlags(() => {
         const split = splitOf(flags, inference)
         checkTaskCount(split)
         checkTaskWork(split)
+        if (verification !== undefined) checkJobVerification(split, verificationBudgetOf(verification))
         return split
       })
       const bytes = ext === '.onnx' ? await readInput(file) : await readScene(file)
@@ -261,6 +304,7 @@ export function registerJob(program: Command, io: CliIo, options: AbortOptions =
         tier: Number(flags.tier) as 1 | 2 | 3,
         ...(flags.maxPrice !== undefined ? { maxPrice: flags.maxPrice.toString() } : {}),
         ...(flags.deadline !== undefined ? { deadlineMs: flags.deadline * 1000 } : {}),
+        ...(verification !== undefined ? { verification } : {}),
       }
       let request: JobRequest
       if (inference !== undefined) {
