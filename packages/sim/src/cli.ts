@@ -16,12 +16,12 @@ Runs a scenario under virtual time and writes metrics (metrics.json, *.csv) and 
 (default: sim-output/<scenario name>). The same scenario, seed and code give byte-identical files.
 `
 
-/** How the run's verifiers sampled: the plan for the scenario's budget, or the default that stood in for it. */
+/** How the run's verifiers sampled: the plan for the scenario's budget, over a longer horizon when it cannot be met. */
 function verificationLine(plan: RunReport['summary']['verificationPlan']): string {
   const sampling = `p >= ${Number(plan.p.toPrecision(4))}, ${plan.challengeChunks} of ${plan.chunks} chunks per challenge`
   return plan.budgetMet
     ? `verification plan: ${sampling}`
-    : `verification budget cannot be met (${plan.infeasible}); the verifier's default plan stood in: ${sampling}`
+    : `verification budget cannot be met (${plan.infeasible}); met within ${plan.withinTasks} tasks instead: ${sampling}`
 }
 
 /** What the machines refused, by code: the one place a job its creator refused to order shows. */

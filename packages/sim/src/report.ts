@@ -44,14 +44,19 @@ export interface RunReport {
       unjudged: number
       reassigned: number
     }
-    /** What creators' verifiers sample by: the scenario budget's plan, or the default when it cannot be met. */
+    /** What creators' verifiers sample by: the scenario budget's plan, over a longer horizon when it cannot be met. */
     verificationPlan: {
       /** Sampling floor: the probability a trusted worker's task is checked. */
       p: number
       /** Chunks each challenge names, of `chunks`. */
       challengeChunks: number
       chunks: number
-      /** False when no (p, c) meets `jobs.verification`: the verifier's default plan is in force. */
+      /**
+       * The horizon, in tasks of one worker, within which the plan catches the budget's cheater with its `detect`: the
+       * budget's own `withinTasks`, or the shortest longer one a plan meets it over (proof's `lengthenHorizon`).
+       */
+      withinTasks: number
+      /** False when no (p, c) meets `jobs.verification` as it stands: it is met over `withinTasks` tasks instead. */
       budgetMet: boolean
       /** The planner's reason, when the budget was not met. */
       infeasible?: string

@@ -1,12 +1,5 @@
 import { createNode, seededRng, TOPICS, type TesseraNode, type Topic } from '@tessera/core'
-import {
-  planVerification,
-  ProverMachine,
-  Reputation,
-  VerifierMachine,
-  type SamplingPlan,
-  type VerifierOutput,
-} from '@tessera/proof'
+import { planFor, ProverMachine, Reputation, VerifierMachine, type VerifierOutput } from '@tessera/proof'
 import { fixedPrice, type JobSpec } from '@tessera/scheduler'
 import { createScheduler, type SchedulerDriver, type TaskExecutor, type Verifier } from '@tessera/scheduler/driver'
 import { ChunkKind, OutputModel, taskSeed } from '../src/models/output.js'
@@ -132,17 +125,9 @@ function verifierHook(creator: TesseraNode, p: MarketParams, model: OutputModel,
       Date.now(),
     )
     while (prover.pollOutput() !== undefined);
-    // As the simulator's creators do: a budget no plan meets falls back to the verifier's default plan.
-    let plan: SamplingPlan | undefined
-    try {
-      plan = planVerification({ ...request.order.verification, chunks: result.chunks })
-    } catch {
-      plan = undefined
-    }
-    verifier.handle(
-      { kind: 'result', result, envelope: sealSimResult(result), ...(plan === undefined ? {} : { plan }) },
-      Date.now(),
-    )
+    // As the simulator's creators (and the node) do: the plan in force for the order's budget at the task's size.
+    const plan = planFor(request.order.verification, result.chunks).inForce
+    verifier.handle({ kind: 'result', result, envelope: sealSimResult(result), plan }, Date.now())
     for (;;) {
       const out: VerifierOutput | undefined = verifier.pollOutput()
       if (out === undefined) throw new Error(`the verifier left task ${result.taskId} undecided`)

@@ -2,6 +2,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { isCoreError } from '@tessera/core'
+import { DEFAULT_BUDGET, lengthenHorizon, planVerification } from '@tessera/proof'
 import { afterAll, describe, expect, it } from 'vitest'
 import { isSimError } from '../src/errors.js'
 import { runScenario } from '../src/run.js'
@@ -80,9 +81,18 @@ describe('runScenario', () => {
     // 32 chunks: the default budget's own plan, three chunks per challenge.
     const met = await runScenario({ ...base, jobs: { ...jobs, chunksPerTask: 32 } })
     expect(met.report.summary.verificationPlan).toMatchObject({ budgetMet: true, challengeChunks: 3, chunks: 32 })
-    // 16 chunks cannot meet it within 10% overhead: the verifier's default plan (sized for 64 chunks) stands in.
+    expect(met.report.summary.verificationPlan.withinTasks).toBe(200)
+    // 16 chunks cannot meet it within 10% overhead over 200 tasks: it is met over a longer horizon (the default plan,
+    // sized for 64 chunks, stood in before), at the overhead the budget allows.
     const unmet = await runScenario({ ...base, jobs: { ...jobs, chunksPerTask: 16 } })
-    expect(unmet.report.summary.verificationPlan).toMatchObject({ budgetMet: false, challengeChunks: 4, chunks: 16 })
+    const fitted = planVerification({ ...lengthenHorizon(DEFAULT_BUDGET, [16]), chunks: 16 })
+    expect(unmet.report.summary.verificationPlan).toMatchObject({
+      budgetMet: false,
+      challengeChunks: fitted.challengeChunks,
+      chunks: 16,
+      withinTasks: fitted.budget.withinTasks,
+    })
+    expect(fitted.budget.withinTasks).toBeGreaterThan(200)
     expect(unmet.report.summary.verificationPlan.infeasible).toMatch(/over the budget's 0.1/)
   })
 

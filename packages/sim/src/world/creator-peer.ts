@@ -119,13 +119,13 @@ export class CreatorPeer implements SimEndpoint {
         ctx.network.publish(this, output.topic, output.message, messageBytes(output.message))
         return
       case 'verify': {
-        const { plan } = planFor(output.order.verification, output.result.chunks)
+        const plan = planFor(output.order.verification, output.result.chunks).inForce
         this.verifierRole.host.feed({
           kind: 'result',
           result: output.result,
           envelope: sealSimResult(output.result),
           ...ctx.resultShape,
-          ...(plan === undefined ? {} : { plan }),
+          plan,
         })
         return
       }

@@ -502,6 +502,7 @@ export class World implements WorldContext {
       p: choice.inForce.p,
       challengeChunks: choice.inForce.challengeChunks,
       chunks,
+      withinTasks: choice.inForce.budget.withinTasks,
       budgetMet: choice.infeasible === undefined,
       ...(choice.infeasible === undefined ? {} : { infeasible: choice.infeasible }),
     }
