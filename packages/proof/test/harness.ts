@@ -50,6 +50,8 @@ export class TestNet {
   readonly peers = new Map<string, TestPeer>()
   /** Workers that never answer challenges. */
   readonly refusing = new Set<string>()
+  /** Workers whose reveals have their first chunk altered on the way: a reveal that does not open the root. */
+  readonly forging = new Set<string>()
   /** Peers whose messages are dropped (they are offline). */
   readonly silent = new Set<string>()
   /** Honest outputs by task, what every verifier's engine recomputes. */
@@ -213,9 +215,13 @@ export class TestNet {
         if (this.refusing.has(target.id)) return
         target.prover.handle({ kind: 'challenge', from, challenge: m.body }, now)
         return
-      case 'reveal':
-        target.verifier.handle({ kind: 'reveal', from, reveal: m.body }, now)
+      case 'reveal': {
+        const reveal = this.forging.has(from)
+          ? { ...m.body, chunks: m.body.chunks.map((c, i) => (i === 0 ? c.map((b) => b ^ 0xff) : c)) }
+          : m.body
+        target.verifier.handle({ kind: 'reveal', from, reveal }, now)
         return
+      }
       default:
         throw new Error(`unexpected direct message ${m.type}`)
     }

@@ -134,6 +134,36 @@ describe('VerifierMachine', () => {
     expect(creator!.verifier.pollTimeout()).toBeUndefined()
   })
 
+  it('should count a refusal and a broken reveal against a worker as it counts a failed check', async () => {
+    // A cheater hit by a challenge may reveal (a fraud proof), stay silent or reveal garbage: none of the three may
+    // cost it less trust or closer checking than the others, or it would pick that one.
+    const net = new TestNet({ verifier: { ...ALWAYS, revealTimeoutMs: 5_000 } })
+    const [creator, failing, silent, forging] = await net.addPeers(4)
+    const workers = [failing!, silent!, forging!]
+    for (const [i, worker] of workers.entries()) {
+      net.commit(worker, creator!, { jobId: 'j', taskId: `honest-${i}`, honest: tensorOutput(seededRng(i), 8, 4) })
+    }
+    expect(workers.map((w) => creator!.verifier.sampler.streak(w.id))).toEqual([1, 1, 1])
+    net.refusing.add(silent!.id)
+    net.forging.add(forging!.id)
+    for (const [i, worker] of workers.entries()) {
+      const honest = tensorOutput(seededRng(10 + i), 8, 4)
+      const delivered = worker === failing ? corrupt(honest, [...honest.keys()]) : honest
+      net.commit(worker, creator!, { jobId: 'j', taskId: `hit-${i}`, honest, delivered })
+    }
+    net.advance(5_000)
+    const rejected = net.eventsOf('task:rejected').map((e) => e.event as Extract<VerifierEvent, { outcome: string }>)
+    expect(rejected.map((e) => [e.worker, e.outcome])).toEqual([
+      [failing!.id, 'fail'],
+      [forging!.id, 'fail'],
+      [silent!.id, 'refused'],
+    ])
+    for (const worker of workers) {
+      expect(creator!.verifier.sampler.streak(worker.id)).toBe(0)
+      expect(creator!.verifier.reputation.evidence(worker.id)).toEqual({ valid: 1, failed: 1 })
+    }
+  })
+
   it('should turn a wrong chunk into a fraud proof that an arbiter upholds, and send a slash record', async () => {
     const net = new TestNet({ verifier: { ...ALWAYS, arbitrationRounds: 2 } })
     const [creator, worker, arbiter] = await net.addPeers(3)
