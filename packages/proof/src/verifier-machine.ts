@@ -385,9 +385,13 @@ export class VerifierMachine implements SansIoMachine<VerifierInput, VerifierOut
         case 'arbitrating':
           this.#escalate(check, now)
           break
-        case 'watching':
-          this.#drop(check)
+        case 'watching': {
+          // The delegate has used up its rounds by now and decided on what reached it; so do we, on what reached
+          // us, rather than leave its overturn unlearnt.
+          const decision = this.#decide(check, this.#rounds)
+          this.#finishArbitration(check, decision === 'continue' ? 'overturned' : decision)
           break
+        }
       }
     }
   }
@@ -596,7 +600,8 @@ export class VerifierMachine implements SansIoMachine<VerifierInput, VerifierOut
     if (!answering || verdict.round < 1 || !check.arbiters.includes(from) || check.answers.has(from)) return
     if (verdict.outcome === 'refused') return
     check.answers.set(from, verdict.outcome)
-    const decision = this.#decide(check, check.phase === 'watching' ? check.answers.size : check.arbiters.length)
+    // A watcher counts the arbiters its delegate named, silent ones included, as the delegate counts those it asked.
+    const decision = this.#decide(check, check.arbiters.length)
     if (decision === 'continue') {
       if (check.phase === 'arbitrating') this.#escalate(check, now)
       return

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest'
 import {
   challengeIndices,
   decodeFraudProof,
+  DEFAULT_VERDICT_TIMEOUT_MS,
   encodeFraudProof,
   leafHash,
   MAX_CHUNK_BYTES,
@@ -13,7 +14,7 @@ import {
   VERDICTS_TOPIC,
   type VerifierEvent,
 } from '../src/index.js'
-import { TestNet, tensorOutput } from './harness.js'
+import { TestNet, tensorOutput, type TestPeer } from './harness.js'
 
 const ALWAYS = { plan: { p: 1, challengeChunks: 4 } }
 
@@ -331,6 +332,50 @@ describe('VerifierMachine', () => {
     expect(net.slashes).toEqual([expect.objectContaining({ accuser: delegate, arbitrated: true })])
     const creatorEvents = net.events.filter((e) => e.peer === creator!.id).map((e) => e.event.name)
     expect(creatorEvents).toEqual(['task:rejected', 'proof:upheld'])
+  })
+
+  /**
+   * A creator that delegates to a peer whose engine is wrong: it accuses an honest worker, and asks the one arbiter
+   * it knows, `first`, which is offline when `firstSilent`.
+   */
+  async function falselyAccusedByDelegate(firstSilent: boolean) {
+    const net = new TestNet()
+    const creator = await net.addPeer({ ...ALWAYS, selfVerifyWeight: 0 })
+    const [delegate, first, second, worker] = (await net.addPeers(4)) as [TestPeer, TestPeer, TestPeer, TestPeer]
+    creator.verifier.handle({ kind: 'verifiers', peers: [delegate.id] }, 0)
+    delegate.verifier.handle({ kind: 'verifiers', peers: [first.id] }, 0)
+    net.wrongEngine.set(delegate.id, (c) => c.map((b) => b ^ 0xff))
+    if (firstSilent) net.silent.add(first.id)
+    net.commit(worker, creator, { jobId: 'j', taskId: 't', honest: tensorOutput(seededRng(21), 8, 16) })
+    expect(net.escalations.map((e) => [e.to, e.round])).toEqual([[first.id, 1]])
+    const creatorEvents = () => net.events.filter((e) => e.peer === creator.id).map((e) => e.event)
+    return { net, creator, delegate, first, second, creatorEvents }
+  }
+
+  it("should learn as a watcher that its delegate's accusation was overturned after a silent arbiter", async () => {
+    const { net, creator, delegate, first, second, creatorEvents } = await falselyAccusedByDelegate(true)
+    expect(creatorEvents().map((e) => e.name)).toEqual(['task:rejected'])
+    // Once its wait for the first ends, the delegate asks a second arbiter, which clears the worker: a tie, and no
+    // round left, so the delegate overturns its accusation, well before the creator's watch ends.
+    delegate.verifier.handle({ kind: 'verifiers', peers: [first.id, second.id] }, net.clock.now())
+    net.advance(DEFAULT_VERDICT_TIMEOUT_MS)
+    expect(net.verdicts.find((v) => v.from === second.id)?.verdict).toMatchObject({ outcome: 'pass', round: 2 })
+    expect(net.eventsOf('proof:overturned').map((e) => e.peer)).toContain(delegate.id)
+    expect(creatorEvents().map((e) => e.name)).toEqual(['task:rejected', 'proof:overturned', 'task:accepted'])
+    expect(creatorEvents()[2]).toMatchObject({ checked: true, overturned: true })
+    expect(creator.verifier.pending).toBe(0)
+  })
+
+  it('should decide when its watch ends, as its delegate did, rather than forget the accusation', async () => {
+    // The arbiter clears the worker at once; the delegate, with no second arbiter to ask, overturns its accusation
+    // then and says so to nobody. The creator has heard one arbiter of two and waits for another.
+    const { net, creator, delegate, creatorEvents } = await falselyAccusedByDelegate(false)
+    expect(net.eventsOf('proof:overturned').map((e) => e.peer)).toEqual([delegate.id])
+    expect(creatorEvents().map((e) => e.name)).toEqual(['task:rejected'])
+    expect(creator.verifier.pending).toBe(1)
+    net.advance(2 * DEFAULT_VERDICT_TIMEOUT_MS)
+    expect(creatorEvents().map((e) => e.name)).toEqual(['task:rejected', 'proof:overturned', 'task:accepted'])
+    expect(creator.verifier.pending).toBe(0)
   })
 
   it('should reject a reveal from another peer and a recomputation of the wrong size without losing the check', async () => {
