@@ -4,6 +4,7 @@ import type { AbortOptions } from '@tessera/core'
 import { generateScene, loadScene, renderTileCpu, toRgba8 } from '@tessera/gpu'
 import { decode } from 'fast-png'
 import type { JobStatus } from '../api/contract.js'
+import { openDataDir, resolveDataDir } from '../data-dir.js'
 import { NodeError } from '../errors.js'
 import { runTessera, spawnPeer, type PeerProcess } from '../local/spawn-peer.js'
 import { PNG_EXPOSURE } from '../peer/job-output.js'
@@ -120,10 +121,18 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     await Promise.all(
       ['creator', ...WORKERS.map((w) => w.name)].map((name) => runTessera(['--data-dir', join(dir, name), 'init'])),
     )
+    // The honest workers arbitrate the creator's accusations (and check some results for it): a node slashes a
+    // stake only once an arbiter upholds the fraud proof, never on its own engine's word alone.
+    const arbiters = await Promise.all(
+      WORKERS.filter((w) => w.role === 'honest').map(async (w) => {
+        const { identity } = await openDataDir(resolveDataDir(join(dir, w.name)), options)
+        return identity.peerId.toString()
+      }),
+    )
     const creator = await spawnPeer({
       name: 'creator',
       dataDir: join(dir, 'creator'),
-      args: ['--no-worker'],
+      args: ['--no-worker', '--verifier', ...arbiters],
       ...options,
     })
     peers.push(creator)

@@ -43,14 +43,16 @@ import { errorFields } from './error-fields.js'
 import type { RestoredCommitment } from './restored-commitment.js'
 import { MachineRunner } from './machine-runner.js'
 import { RequestBudget } from './request-budget.js'
+import { proofHex } from './slash-book.js'
 
-/** A fraud proof upheld against a worker: what the ledger slashes for. */
+/** A fraud proof upheld against a worker by arbitration: what the ledger slashes for. */
 export interface SlashRecord {
   worker: string
   jobId: string
   taskId: string
   fraudProofHash: Uint8Array
   fraudProof: Uint8Array
+  /** Always true: an accusation no arbiter answered is never handed on to slash (see `slash:unarbitrated`). */
   arbitrated: boolean
 }
 
@@ -108,7 +110,11 @@ export interface VerificationComponents {
   shapeOf: (order: Order, taskId: string) => ResultShape | undefined
   /** Recomputes chunks of a task honestly on this peer's engine. */
   recompute: (order: Order, taskId: string, indices: readonly number[], options?: AbortOptions) => Promise<Uint8Array[]>
-  /** Called when a worker is caught and the accusation stands. */
+  /**
+   * Called when a worker is caught and arbitration upholds the accusation. An accusation no arbiter answered (none
+   * known, or all silent) stands on this peer's word alone, which may come from a wrong engine: its task is rejected
+   * and the worker's score drops, but its stake is not slashed (logged as `slash:unarbitrated`).
+   */
   onSlash?: (slash: SlashRecord) => void
   /** Called for every verifier event (accepted, rejected, upheld…). */
   onEvent?: (event: VerifierEvent) => void
@@ -509,6 +515,11 @@ export class Verification {
       case 'recompute':
         return void this.#recompute(out.jobId, out.taskId, out.worker, out.indices)
       case 'slash':
+        if (!out.arbitrated) {
+          const fields = { worker: out.worker, jobId: out.jobId, taskId: out.taskId }
+          this.#c.logger.warn({ ...fields, fraudProofHash: proofHex(out.fraudProofHash) }, 'slash:unarbitrated')
+          return
+        }
         this.#c.onSlash?.({
           worker: out.worker,
           jobId: out.jobId,
