@@ -113,7 +113,16 @@ export const DEFAULT_STAKE_HALF_WEIGHT = 1_000_000n
 /** Reputation: how much more an arbitrated (round 1+) gossiped failure weighs. */
 export const DEFAULT_ARBITRATED_WEIGHT = 2
 /**
- * Reputation: (issuer, task, round) keys remembered to ignore repeated gossip. Gossip repeats arrive within seconds,
- * so a short window suffices, and a simulator holding one Reputation per peer stays small.
+ * Reputation: unsolicited gossiped verdicts remembered, to count each once. Never evicted: once full, such gossip
+ * counts no more (a verdict forgotten could count again); a verdict a check of ours asked for counts all the same.
  */
 export const DEFAULT_MAX_SEEN_VERDICTS = 10_000
+/** Reputation: of those, what one issuer may fill, so that one issuer alone cannot shut the others out. */
+export const DEFAULT_MAX_SEEN_PER_ISSUER = 1_000
+/**
+ * Reputation: the most one issuer's unsolicited gossip moves one peer's valid count, and its failed count, in units of
+ * our own checks. Anyone staked can sign verdicts about tasks that never were: without a bound, one issuer could
+ * raise a Sybil into the top tier or sink any worker. With 2, moving a new identity from 0.2 to the tier-2 bar of 0.8
+ * takes eight issuers at full weight.
+ */
+export const DEFAULT_MAX_ISSUER_WEIGHT = 2

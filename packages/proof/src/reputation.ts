@@ -5,6 +5,8 @@ import {
   DEFAULT_PRIOR_FAILED,
   DEFAULT_PRIOR_VALID,
   DEFAULT_STAKE_HALF_WEIGHT,
+  DEFAULT_MAX_ISSUER_WEIGHT,
+  DEFAULT_MAX_SEEN_PER_ISSUER,
   DEFAULT_MAX_SEEN_VERDICTS,
   MAX_TRACKED_PEERS,
 } from './constants.js'
@@ -54,10 +56,20 @@ export interface ReputationOptions {
    */
   maxTracked?: number
   /**
-   * Gossiped verdicts remembered to ignore repeats.
+   * Unsolicited gossiped verdicts remembered, to count each once; once full, such gossip counts no more.
    * @default 10000
    */
   maxSeen?: number
+  /**
+   * Of `maxSeen`, what one issuer's verdicts may fill; its later unsolicited verdicts count no more.
+   * @default 1000
+   */
+  maxSeenPerIssuer?: number
+  /**
+   * The most one issuer's unsolicited gossip adds to one peer's valid count, and to its failed count.
+   * @default 2
+   */
+  maxIssuerWeight?: number
   /**
    * Called with a peer's evidence each time it changes (not when the peer is forgotten), e.g. to keep it on disk
    * across restarts (see {@link Reputation.restore}).
@@ -71,6 +83,23 @@ export interface Evidence {
   failed: number
 }
 
+/** How {@link Reputation.observe} takes a verdict. */
+export interface ObserveOptions {
+  /**
+   * The verdict answers a check of ours: our delegate's verdict on a result we asked it to check, or an arbiter's
+   * ruling on an accusation we made or watch. Those come one per check and round, so they are neither capped per
+   * issuer nor limited by `maxSeen`; and an unproven failure counts as a proven one does, since we asked for it.
+   * @default false
+   */
+  solicited?: boolean
+}
+
+/** What one issuer's unsolicited gossip has been given: the verdicts counted, and the weight given per subject. */
+interface IssuerTally {
+  readonly seen: Set<string>
+  readonly given: Map<string, Evidence>
+}
+
 /**
  * Reputation from verdicts, as a beta-style score in [0, 1]:
  *
@@ -82,7 +111,10 @@ export interface Evidence {
  * - whitewashing does not pay: a fresh identity scores `a/(a+b)` (0.2 by default), below any worker with a record;
  * - smearing does not pay: an accuser without stake barely moves a score, and moving it far takes stake that a
  *   proven false accusation can slash;
- * - a failure confirmed by arbitration weighs `arbitratedWeight` times more, an unproven one (no fraud proof) half.
+ * - a failure confirmed by arbitration weighs `arbitratedWeight` times more, an unproven one (no fraud proof) half;
+ * - one issuer's unsolicited gossip moves a peer at most `maxIssuerWeight` each way: a staked issuer can sign verdicts
+ *   about tasks that never were, but cannot raise a Sybil or sink a worker alone. A verdict answering a check of
+ *   ours counts whole ({@link ObserveOptions}).
  *
  * The scheduler's tier-2 gate reads {@link Reputation.score}.
  */
@@ -96,7 +128,9 @@ export class Reputation {
   #counts = new Float64Array(2 * INITIAL_SLOTS)
   readonly #freeSlots: number[] = []
   #usedSlots = 0
-  readonly #seen = new Set<string>()
+  /** Per issuer, never evicted: a verdict or a weight forgotten could be counted again. */
+  readonly #issuers = new Map<string, IssuerTally>()
+  #seenCount = 0
   /**
    * The list last passed to {@link scoresOf}, with each peer's slot (-1 while it has none) kept current as slots are
    * assigned and evicted: a verifier machine scores its hundred or so verifiers on every check it delegates, and a
@@ -113,6 +147,8 @@ export class Reputation {
   readonly #arbitrated: number
   readonly #maxTracked: number
   readonly #maxSeen: number
+  readonly #maxSeenPerIssuer: number
+  readonly #maxIssuerWeight: number
   readonly #onUpdate: ((peerId: string, evidence: Evidence) => void) | undefined
 
   constructor(options: ReputationOptions = {}) {
@@ -124,7 +160,14 @@ export class Reputation {
     this.#arbitrated = options.arbitratedWeight ?? DEFAULT_ARBITRATED_WEIGHT
     this.#maxTracked = options.maxTracked ?? MAX_TRACKED_PEERS
     this.#maxSeen = options.maxSeen ?? DEFAULT_MAX_SEEN_VERDICTS
+    this.#maxSeenPerIssuer = options.maxSeenPerIssuer ?? DEFAULT_MAX_SEEN_PER_ISSUER
+    this.#maxIssuerWeight = options.maxIssuerWeight ?? DEFAULT_MAX_ISSUER_WEIGHT
     this.#onUpdate = options.onUpdate
+    if (!(this.#maxIssuerWeight >= 0)) {
+      throw new ProofError('PROOF__INVALID_INPUT', 'reputation needs maxIssuerWeight >= 0', {
+        maxIssuerWeight: this.#maxIssuerWeight,
+      })
+    }
     if (!(this.#a > 0 && this.#b >= 0 && this.#k > 0 && this.#half > 0 && this.#arbitrated > 0)) {
       throw new ProofError(
         'PROOF__INVALID_INPUT',
@@ -214,9 +257,9 @@ export class Reputation {
 
   /**
    * Weighs a verdict gossiped by `issuer` (the envelope's signer, which core checks is `verdict.verifier`) and
-   * returns the weight it was given. A peer judging itself, a verdict not issued by its signer, and a second
-   * verdict by an issuer about a (job, task, worker) it already judged weigh 0, whatever their round. The worker is
-   * part of it: a task re-awarded after a failed check is judged again, about its next worker.
+   * returns the weight it was given. A peer judging itself, a verdict not issued by its signer, an issuer without
+   * stake, and a second verdict by an issuer about a (job, task, worker) it already judged weigh 0, whatever their
+   * round. The worker is part of it: a task re-awarded after a failed check is judged again, about its next worker.
    *
    * An issuer's first verdict on a Result is its word on it; a later one is ignored, not swapped in. An honest
    * issuer judges a Result once (an accuser repeats its round-0 failure to each arbiter it asks, an arbiter judges
@@ -224,26 +267,63 @@ export class Reputation {
    * again: when each round counted, one signed Result and rounds 1 to 16 gave an issuer's word sixteen times its
    * weight. Replacing would keep each verdict's weight rather than a digest, and let an issuer re-weigh its word,
    * say its round-0 failure re-sent as round 1 to weigh `arbitratedWeight` times as much.
+   *
+   * Unsolicited gossip names tasks nobody here can check exist, so a staked issuer could sign any number about tasks
+   * that never were: what one issuer's unsolicited verdicts add to a peer's valid count, and to its failed count, is
+   * capped at `maxIssuerWeight`, and the verdicts counted are remembered per issuer and never forgotten (a verdict
+   * forgotten could count again), so once `maxSeen` of them are held, or `maxSeenPerIssuer` of one issuer's, further
+   * unsolicited gossip (from it) counts for nothing. A verdict answering a check of ours ({@link ObserveOptions})
+   * counts whole.
    */
-  observe(verdict: Verdict, issuer: string): number {
+  observe(verdict: Verdict, issuer: string, options: ObserveOptions = {}): number {
     if (issuer !== verdict.verifier || issuer === verdict.worker) return 0
+    const stake = this.stakeWeight(issuer)
+    // Looked at before anything is remembered: an issuer without stake fills no memory.
+    if (stake === 0) return 0
     // Remembered as a short digest: the joined key is some 200 characters, and a simulated network's creators
     // remember a million of them.
     const key = dedupeKey([issuer, verdict.jobId, verdict.taskId, verdict.worker].join('\u0000'))
-    if (this.#seen.has(key)) return 0
-    if (this.#seen.size >= this.#maxSeen) {
-      const oldest = this.#seen.values().next().value
-      if (oldest !== undefined) this.#seen.delete(oldest)
-    }
-    this.#seen.add(key)
-    let weight = this.stakeWeight(issuer)
-    if (verdict.outcome !== 'pass') {
-      if (verdict.fraudProof === undefined) weight *= 0.5
+    const tally = this.#issuers.get(issuer)
+    if (tally?.seen.has(key) === true) return 0
+    const solicited = options.solicited === true
+    const pass = verdict.outcome === 'pass'
+    let weight = stake
+    if (!pass) {
+      if (verdict.fraudProof === undefined) weight *= solicited ? 1 : 0.5
       else if (verdict.round >= 1) weight *= this.#arbitrated
     }
-    if (weight === 0) return 0
-    this.#add(verdict.worker, verdict.outcome === 'pass' ? weight : 0, verdict.outcome === 'pass' ? 0 : weight)
-    return weight
+    const remembered = this.#remember(issuer, tally, key)
+    if (solicited) {
+      this.#add(verdict.worker, pass ? weight : 0, pass ? 0 : weight)
+      return weight
+    }
+    if (remembered === undefined) return 0
+    let given = remembered.given.get(verdict.worker)
+    if (given === undefined) {
+      given = { valid: 0, failed: 0 }
+      remembered.given.set(verdict.worker, given)
+    }
+    const counted = Math.min(weight, this.#maxIssuerWeight - (pass ? given.valid : given.failed))
+    if (!(counted > 0)) return 0
+    if (pass) given.valid += counted
+    else given.failed += counted
+    this.#add(verdict.worker, pass ? counted : 0, pass ? 0 : counted)
+    return counted
+  }
+
+  /** Remembers `key` among `issuer`'s verdicts and returns its tally, or undefined when there is no room left. */
+  #remember(issuer: string, tally: IssuerTally | undefined, key: string): IssuerTally | undefined {
+    if (this.#seenCount >= this.#maxSeen || (tally !== undefined && tally.seen.size >= this.#maxSeenPerIssuer)) {
+      return undefined
+    }
+    let kept = tally
+    if (kept === undefined) {
+      kept = { seen: new Set(), given: new Map() }
+      this.#issuers.set(issuer, kept)
+    }
+    kept.seen.add(key)
+    this.#seenCount++
+    return kept
   }
 
   /** `s / (s + s½)`: how much a verdict by this issuer counts next to one of our own. */

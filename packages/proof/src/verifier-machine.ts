@@ -582,24 +582,25 @@ export class VerifierMachine implements SansIoMachine<VerifierInput, VerifierOut
 
   #onVerdict(from: string, verdict: Verdict, now: number): void {
     if (from === this.#self) return
-    this.#reputation.observe(verdict, from)
     const check = this.#checks.get(checkKey(verdict.jobId, verdict.taskId, verdict.worker))
+    const delegated =
+      check !== undefined && check.phase === 'delegated' && from === check.delegate && verdict.round === 0
+    const ruling = check !== undefined && !delegated && this.#isRuling(check, from, verdict)
+    // What a check of ours asked for counts whole; other gossip is capped per issuer (see `Reputation.observe`).
+    this.#reputation.observe(verdict, from, { solicited: delegated || ruling })
     if (check === undefined) return
-    if (check.phase === 'delegated' && from === check.delegate && verdict.round === 0) {
+    if (delegated) {
       this.#onDelegateVerdict(check, verdict, now)
       return
     }
-    const hash = check.fraudProofHash
-    if (hash === undefined || verdict.fraudProof === undefined || !equalBytes(hash, verdict.fraudProof)) return
-    if (check.phase === 'watching' && from === check.delegate && verdict.round === 0 && verdict.arbiter !== undefined) {
-      if (!check.arbiters.includes(verdict.arbiter)) check.arbiters.push(verdict.arbiter)
+    if (!ruling) {
+      const naming = check.phase === 'watching' && from === check.delegate && verdict.round === 0
+      if (naming && verdict.arbiter !== undefined && this.#namesProof(check, verdict)) {
+        if (!check.arbiters.includes(verdict.arbiter)) check.arbiters.push(verdict.arbiter)
+      }
       return
     }
-    const answering =
-      check.phase === 'arbitrating' ? check.arbiters[check.arbiters.length - 1] === from : check.phase === 'watching'
-    if (!answering || verdict.round < 1 || !check.arbiters.includes(from) || check.answers.has(from)) return
-    if (verdict.outcome === 'refused') return
-    check.answers.set(from, verdict.outcome)
+    check.answers.set(from, verdict.outcome as 'pass' | 'fail')
     // A watcher counts the arbiters its delegate named, silent ones included, as the delegate counts those it asked.
     const decision = this.#decide(check, check.arbiters.length)
     if (decision === 'continue') {
@@ -607,6 +608,30 @@ export class VerifierMachine implements SansIoMachine<VerifierInput, VerifierOut
       return
     }
     this.#finishArbitration(check, decision)
+  }
+
+  /** Whether `verdict` names the fraud proof `check` is arbitrating. */
+  #namesProof(check: Check, verdict: Verdict): boolean {
+    const hash = check.fraudProofHash
+    return hash !== undefined && verdict.fraudProof !== undefined && equalBytes(hash, verdict.fraudProof)
+  }
+
+  /**
+   * Whether `verdict` is an arbiter's answer that `check` takes: on its fraud proof, from the arbiter asked last
+   * (accuser) or any the delegate named (watcher), in round 1 or later, its first, and a judgement (an arbiter
+   * never refuses).
+   */
+  #isRuling(check: Check, from: string, verdict: Verdict): boolean {
+    const answering =
+      check.phase === 'arbitrating' ? check.arbiters[check.arbiters.length - 1] === from : check.phase === 'watching'
+    return (
+      answering &&
+      this.#namesProof(check, verdict) &&
+      verdict.round >= 1 &&
+      verdict.outcome !== 'refused' &&
+      check.arbiters.includes(from) &&
+      !check.answers.has(from)
+    )
   }
 
   #onDelegateVerdict(check: Check, verdict: Verdict, now: number): void {

@@ -101,6 +101,60 @@ describe('Reputation', () => {
     expect(r.observe({ ...first, taskId: 't2', round: 2 }, 'x')).toBeGreaterThan(0)
   })
 
+  it("should cap what one issuer's unsolicited verdicts move a peer, however many tasks they name", () => {
+    // A staked issuer signing verdicts about tasks that never were: it may raise a Sybil or sink a rival only so far.
+    const r = new Reputation({ stakeOf: () => 1_000_000n, maxSeenPerIssuer: 10_000 })
+    let given = 0
+    for (let i = 0; i < 2_000; i++) given += r.observe(verdict('sybil', 'staked', 'pass'), 'staked')
+    for (let i = 0; i < 2_000; i++) given += r.observe(verdict('victim', 'staked', 'refused'), 'staked')
+    expect(given).toBeCloseTo(4, 12)
+    expect(r.evidence('sybil')).toEqual({ valid: 2, failed: 0 })
+    expect(r.evidence('victim')).toEqual({ valid: 0, failed: 2 })
+    expect(r.score('sybil')).toBeCloseTo(3 / 7, 12)
+    expect(r.score('victim')).toBeCloseTo(1 / 15, 12)
+    // Each issuer has its own allowance, and a cap on passes leaves room for failures.
+    expect(r.observe(verdict('sybil', 'other', 'pass'), 'other')).toBeCloseTo(0.5, 12)
+    expect(r.observe(verdict('sybil', 'staked', 'fail', { fraudProof: new Uint8Array(32) }), 'staked')).toBeCloseTo(
+      0.5,
+      12,
+    )
+  })
+
+  it('should count a verdict once, and refuse new ones rather than forget old ones once its memory is full', () => {
+    const r = new Reputation({ stakeOf: () => 1_000_000n, maxSeen: 3, maxIssuerWeight: 100 })
+    const same = verdict('victim', 'staked', 'refused', { taskId: 'real-task' })
+    expect(r.observe(same, 'staked')).toBeCloseTo(0.25, 12)
+    for (let i = 0; i < 5; i++) r.observe(verdict(`filler-${i}`, 'other', 'pass'), 'other')
+    expect(r.observe(same, 'staked')).toBe(0)
+    expect(r.observe(verdict('victim', 'staked', 'refused'), 'staked')).toBe(0)
+    expect(r.evidence('victim')).toEqual({ valid: 0, failed: 0.25 })
+  })
+
+  it("should let one issuer fill only its share of the memory, leaving the others' room", () => {
+    const r = new Reputation({ stakeOf: () => 1_000_000n, maxSeenPerIssuer: 2, maxIssuerWeight: 100 })
+    for (let i = 0; i < 2; i++) expect(r.observe(verdict(`w${i}`, 'chatty', 'pass'), 'chatty')).toBeGreaterThan(0)
+    expect(r.observe(verdict('w2', 'chatty', 'pass'), 'chatty')).toBe(0)
+    expect(r.observe(verdict('w2', 'quiet', 'pass'), 'quiet')).toBeGreaterThan(0)
+  })
+
+  it('should count a solicited verdict whole: uncapped, once, and an unproven failure as a proven one', () => {
+    const r = new Reputation({ stakeOf: () => 1_000_000n, maxSeen: 1 })
+    for (let i = 0; i < 10; i++) {
+      expect(r.observe(verdict('w', 'delegate', 'pass'), 'delegate', { solicited: true })).toBeCloseTo(0.5, 12)
+    }
+    expect(r.evidence('w').valid).toBeCloseTo(5, 12)
+    // A worker that refused our delegate's challenge fares no better than one it caught with a fraud proof.
+    const refused = verdict('x', 'delegate', 'refused')
+    const caught = verdict('y', 'delegate', 'fail', { fraudProof: new Uint8Array(32) })
+    expect(r.observe(refused, 'delegate', { solicited: true })).toBeCloseTo(0.5, 12)
+    expect(r.observe(caught, 'delegate', { solicited: true })).toBeCloseTo(0.5, 12)
+    // Its first verdict was remembered while there was room: repeated as gossip, it does not count again.
+    const first = verdict('z', 'delegate', 'pass')
+    const fresh = new Reputation({ stakeOf: () => 1_000_000n })
+    expect(fresh.observe(first, 'delegate', { solicited: true })).toBeCloseTo(0.5, 12)
+    expect(fresh.observe(first, 'delegate')).toBe(0)
+  })
+
   it('should forget the least recently updated peer beyond maxTracked, which then scores as new', () => {
     const r = new Reputation({ maxTracked: 2 })
     r.recordLocal('a', 'pass')

@@ -9,6 +9,7 @@ import {
   MAX_CHUNK_BYTES,
   MerkleTree,
   openResultEnvelope,
+  Reputation,
   VerifierMachine,
   verifyFraudProof,
   VERDICTS_TOPIC,
@@ -301,6 +302,30 @@ describe('VerifierMachine', () => {
     const accepted = net.eventsOf('task:accepted')
     expect(accepted).toEqual([expect.objectContaining({ peer: creator!.id })])
     expect(creator!.verifier.sampler.streak(worker!.id)).toBe(1)
+  })
+
+  it("should count its delegate's verdicts whole: a refusal as a caught fraud, passes beyond any gossip cap", async () => {
+    const net = new TestNet({ verifier: { ...ALWAYS, revealTimeoutMs: 5_000 } })
+    const reputation = new Reputation({ stakeOf: () => 1_000_000n })
+    const creator = await net.addPeer({ selfVerifyWeight: 0, reputation })
+    const [delegate, silent, cheater, honest] = (await net.addPeers(4)) as [TestPeer, TestPeer, TestPeer, TestPeer]
+    creator.verifier.handle({ kind: 'verifiers', peers: [delegate.id] }, 0)
+    net.refusing.add(silent.id)
+    const output = tensorOutput(seededRng(31), 8, 4)
+    net.commit(silent, creator, { jobId: 'j', taskId: 'silent', honest: output })
+    net.commit(cheater, creator, {
+      jobId: 'j',
+      taskId: 'cheat',
+      honest: output,
+      delivered: corrupt(output, [...output.keys()]),
+    })
+    for (let i = 0; i < 10; i++) net.commit(honest, creator, { jobId: 'j', taskId: `honest-${i}`, honest: output })
+    net.advance(5_000)
+    expect(net.delegations.every((d) => d.to === delegate.id)).toBe(true)
+    // The delegate's stake weighs its word 1/2; what the creator asked it for is neither halved nor capped.
+    expect(reputation.evidence(silent.id)).toEqual({ valid: 0, failed: 0.5 })
+    expect(reputation.evidence(cheater.id)).toEqual({ valid: 0, failed: 0.5 })
+    expect(reputation.evidence(honest.id)).toEqual({ valid: 5, failed: 0 })
   })
 
   it('should check a task itself when its delegate stays silent', async () => {

@@ -123,8 +123,9 @@ export const MIN_HEARTBEAT_MS = 100
 export const INVOLVED_RETAIN_MS = 3_600_000
 
 /**
- * Verdict keys each creator's Reputation remembers to drop duplicates. Duplicates arrive within a gossip round; a
- * thousand creators each remembering the proof package's default ten thousand long keys would hold gigabytes.
+ * Unsolicited gossiped verdicts each creator's Reputation counts and remembers (never evicted, so a verdict counts
+ * once; past it such gossip counts no more, while its delegates' and arbiters' answers still do). A thousand creators
+ * each remembering the proof package's default ten thousand would hold gigabytes.
  */
 export const SEEN_VERDICTS_PER_CREATOR = 1_000
 
