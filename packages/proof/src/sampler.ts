@@ -78,11 +78,15 @@ export class AdaptiveSampler {
     return this.#streaks.get(worker) ?? 0
   }
 
-  /** The probability `worker`'s next result is checked; `floor` (a job's plan p) raises the floor for one job. */
+  /**
+   * The probability `worker`'s next result is checked; `floor` (a job's plan p) raises the floor for one job, above
+   * `pNew` too: the plan's detection guarantee is computed at its p, so no worker is checked less often than that.
+   */
   probability(worker: string, floor = this.#pMin): number {
-    const min = Math.min(this.#pNew, Math.max(this.#pMin, floor))
+    const min = Math.max(this.#pMin, floor)
+    const top = Math.max(this.#pNew, min)
     const s = this.streak(worker)
-    return min + ((this.#pNew - min) * this.#half) / (this.#half + s)
+    return min + ((top - min) * this.#half) / (this.#half + s)
   }
 
   /** Draws whether to check `worker`'s next result (one float from `rng`, whatever the outcome). */

@@ -24,6 +24,19 @@ describe('AdaptiveSampler', () => {
     expect(s.probability('w')).toBeCloseTo(0.5, 12)
   })
 
+  it("should raise the floor to a job's plan p, above pNew too, for new and trusted workers alike", () => {
+    const s = new AdaptiveSampler({ pNew: 0.5, pMin: 0.05 })
+    expect(s.probability('w', 0.9)).toBe(0.9)
+    for (let i = 0; i < 50; i++) s.recordValid('w')
+    expect(s.probability('w', 0.9)).toBe(0.9)
+    // Below pNew, the plan's p is a floor the streak lowers p toward.
+    expect(s.probability('w', 0.3)).toBeCloseTo(0.3 + 0.2 * (10 / 60), 12)
+    const rng = seededRng(2)
+    let checked = 0
+    for (let i = 0; i < 10_000; i++) if (s.shouldCheck('new', rng, 0.9)) checked++
+    expect(checked / 10_000).toBeGreaterThan(0.88)
+  })
+
   it('should report each streak change and take back restored streaks, oldest first, within maxTracked', () => {
     const updates: Array<[string, number]> = []
     const s = new AdaptiveSampler({ maxTracked: 2, onUpdate: (worker, streak) => void updates.push([worker, streak]) })
