@@ -43,6 +43,8 @@ export interface BlobServerContext {
   log: Logger
   /** A serving slot for `peer` (given back by calling what it returns), or undefined to answer `busy`. */
   admit?: (peer: string) => (() => void) | undefined
+  /** Abort the serve after this long without progress (a request read, a chunk taken). @default BLOB_IDLE_TIMEOUT_MS */
+  idleTimeoutMs?: number
 }
 
 async function* map<T, U>(source: AsyncIterable<T>, fn: (item: T) => U): AsyncGenerator<U> {
@@ -115,7 +117,7 @@ class RateDeadline {
  */
 export async function serveBlob(stream: Stream, connection: Connection, context: BlobServerContext): Promise<void> {
   const { store, access, log } = context
-  const watchdog = new IdleWatchdog(BLOB_IDLE_TIMEOUT_MS, () => {
+  const watchdog = new IdleWatchdog(context.idleTimeoutMs ?? BLOB_IDLE_TIMEOUT_MS, () => {
     stream.abort(new CoreError('CORE__PEER_UNREACHABLE', 'blob request stalled', {}))
   })
   let release: (() => void) | undefined

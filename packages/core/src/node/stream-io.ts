@@ -1,4 +1,4 @@
-import type { Stream } from '@libp2p/interface'
+import type { Stream, StreamCloseEvent } from '@libp2p/interface'
 import * as lp from 'it-length-prefixed'
 import { pipe } from 'it-pipe'
 import type { Uint8ArrayList } from 'uint8arraylist'
@@ -11,15 +11,55 @@ import { AbortError, CoreError } from '../errors.js'
  * it-pipe pipelines of length-prefixed frames.
  */
 
-/** A sink that writes every chunk to the stream, waiting for it to drain when its buffer is full, then closes it. */
+/**
+ * A sink that writes every chunk to the stream, waiting for it to drain when its buffer is full, then closes it. Give
+ * it a signal that aborts with the stream (an idle watchdog's): closing waits for the stream to drain, and a stream
+ * aborted meanwhile never does.
+ */
 export function streamSink(stream: Stream, options: AbortOptions = {}) {
   return async (source: AsyncIterable<Uint8Array | Uint8ArrayList> | Iterable<Uint8Array | Uint8ArrayList>) => {
     for await (const chunk of source) {
       throwIfAborted(options.signal)
-      if (!stream.send(chunk)) await stream.onDrain(options)
+      if (!stream.send(chunk)) await drained(stream, options)
     }
     await stream.close(options)
   }
+}
+
+/**
+ * Waits until `stream` takes data again after `send` said its buffer is full: rejects when the stream closes first
+ * (`CORE__PEER_UNREACHABLE`) or `signal` aborts. Not `stream.onDrain()`: @libp2p/utils 7.4.1 keeps the promise it
+ * first resolved and hands it out ever after, so every later wait ended at once and a reader that stopped reading had
+ * all we wrote buffered for it (a whole blob). A drain resumes sending, which may fill the buffer again: hence the loop.
+ */
+export async function drained(stream: Stream, options: AbortOptions = {}): Promise<void> {
+  while (stream.writableNeedsDrain) {
+    throwIfAborted(options.signal)
+    if (stream.writeStatus === 'closed') throw streamClosed(undefined)
+    await nextDrain(stream, options.signal)
+  }
+}
+
+/** The stream's next `drain` event; rejects at its `close` event or when `signal` aborts. */
+function nextDrain(stream: Stream, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const settle = (outcome: () => void): void => {
+      stream.removeEventListener('drain', onDrain)
+      stream.removeEventListener('close', onClose)
+      signal?.removeEventListener('abort', onAbort)
+      outcome()
+    }
+    const onDrain = (): void => settle(resolve)
+    const onClose = (event: StreamCloseEvent): void => settle(() => reject(streamClosed(event.error)))
+    const onAbort = (): void => settle(() => reject(new AbortError()))
+    stream.addEventListener('drain', onDrain)
+    stream.addEventListener('close', onClose)
+    signal?.addEventListener('abort', onAbort)
+  })
+}
+
+function streamClosed(cause: Error | undefined): CoreError {
+  return new CoreError('CORE__PEER_UNREACHABLE', 'the stream closed while data waited to be sent', {}, { cause })
 }
 
 /** Writes frames, each length-prefixed, then closes the stream for writing. */
@@ -39,7 +79,7 @@ export async function sendFrames(
 ): Promise<void> {
   for (const frame of lp.encode(frames)) {
     throwIfAborted(options.signal)
-    if (!stream.send(frame)) await stream.onDrain(options)
+    if (!stream.send(frame)) await drained(stream, options)
   }
 }
 
