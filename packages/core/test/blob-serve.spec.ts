@@ -10,6 +10,7 @@ import {
   blobCid,
   encodeBlobRequest,
   MemoryBlobstore,
+  type Blobstore,
   serveBlob,
   type TesseraNode,
 } from '../src/index.js'
@@ -50,8 +51,9 @@ async function requestAndStall(from: TesseraNode, to: TesseraNode, cid: BlobCid)
 /** Serving to a requester that stops reading: what the provider buffers for it, and what it holds while it waits. */
 describe('serveBlob to a stalled reader', () => {
   const set = new NodeSet()
-  const store = new MemoryBlobstore()
-  const slots = new PeerBudget(4, 4)
+  const held = new MemoryBlobstore()
+  let store: Pick<Blobstore, 'size' | 'stream'> = held
+  const slots = new PeerBudget(1, 1)
   const served: Served[] = []
   let idleTimeoutMs = 1_000
   let provider: TesseraNode
@@ -64,7 +66,7 @@ describe('serveBlob to a stalled reader', () => {
     const bytes = new Uint8Array(16 * MiB)
     randomFillSync(bytes)
     cid = blobCid(bytes)
-    await store.put(cid, bytes)
+    await held.put(cid, bytes)
     const log = defaultLogger().forComponent('tessera:test:blob-serve')
     await provider.libp2p.handle(PROTOCOL, (stream, connection) => {
       const entry: Served = { stream, settled: false }
@@ -101,5 +103,47 @@ describe('serveBlob to a stalled reader', () => {
     )
     mine.abort(new Error('test over'))
     expect(most).toBeLessThanOrEqual(2 * (BLOB_CHUNK_BYTES + 8))
+  }, 20_000)
+
+  it('should give the serving slot back once the idle bound ends a serve whose reader stopped reading', async () => {
+    idleTimeoutMs = 500
+    await waitFor(() => slots.held === 0, 'the slot of the last test to be free', { timeoutMs: 5_000 })
+    const mine = await requestAndStall(requester, provider, cid)
+    await waitFor(() => served.length === 2, 'the provider to take the request')
+    await waitFor(() => slots.held === 1, 'the serve to take the slot', { timeoutMs: 5_000 })
+    await waitFor(() => slots.held === 0 && served[1]!.settled, 'the slot to be given back', { timeoutMs: 5_000 })
+    mine.abort(new Error('test over'))
+  }, 20_000)
+
+  it('should give the serving slot back at once when the requester resets the stream it stopped reading', async () => {
+    idleTimeoutMs = 60_000
+    const mine = await requestAndStall(requester, provider, cid)
+    await waitFor(() => served.length === 3, 'the provider to take the request')
+    await waitFor(() => slots.held === 1, 'the serve to take the slot', { timeoutMs: 5_000 })
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    mine.abort(new Error('the requester gives up'))
+    await waitFor(() => slots.held === 0 && served[2]!.settled, 'the slot to be given back', { timeoutMs: 5_000 })
+  }, 20_000)
+
+  it('should give the serving slot back once the idle bound ends a serve whose store stopped yielding', async () => {
+    idleTimeoutMs = 500
+    // A store stuck in a read (a hung disk), deaf to the signal it is given.
+    store = {
+      size: async () => MiB,
+      stream: async function* () {
+        yield new Uint8Array(1024)
+        await new Promise(() => {})
+      },
+    }
+    try {
+      const mine = await requester.libp2p.dialProtocol(provider.peerId, PROTOCOL)
+      mine.send(lp.encode.single(encodeBlobRequest({ cid })))
+      await mine.close()
+      await waitFor(() => served.length === 4, 'the provider to take the request')
+      await waitFor(() => served[3]!.stream.status !== 'open', 'the idle bound to end the serve', { timeoutMs: 5_000 })
+      expect(slots.held).toBe(0)
+    } finally {
+      store = held
+    }
   }, 20_000)
 })

@@ -117,10 +117,19 @@ class RateDeadline {
  */
 export async function serveBlob(stream: Stream, connection: Connection, context: BlobServerContext): Promise<void> {
   const { store, access, log } = context
+  // Aborted with the stream, so that what waits on it (a drain, the close) waits no longer: a stream aborted while
+  // its buffer is full never drains, and its serve would hold its slot for good.
+  const stalled = new AbortController()
   const watchdog = new IdleWatchdog(context.idleTimeoutMs ?? BLOB_IDLE_TIMEOUT_MS, () => {
+    stalled.abort()
     stream.abort(new CoreError('CORE__PEER_UNREACHABLE', 'blob request stalled', {}))
   })
+  const writing = { signal: stalled.signal }
   let release: (() => void) | undefined
+  // The slot is given back once the stream is gone (aborted, reset by the requester, closed), whatever the pipe still
+  // waits on; `release` gives it back once only.
+  const onClose = (): void => release?.()
+  stream.addEventListener('close', onClose)
   try {
     const bytes = await nextFrame(readFrames(stream, MAX_BLOB_HEADER_BYTES))
     if (bytes === undefined) throw new CoreError('CORE__MALFORMED_BLOB_FRAME', 'stream ended before a blob request', {})
@@ -139,13 +148,13 @@ export async function serveBlob(stream: Stream, connection: Connection, context:
     // answer, would otherwise turn honest fetches away as busy.
     if (!allowed) {
       log('serving %s to %p: denied', cid, connection.remotePeer)
-      await writeFrames(stream, [encodeBlobResponseHeader({ status: 'denied' })])
+      await writeFrames(stream, [encodeBlobResponseHeader({ status: 'denied' })], writing)
       return
     }
     release = context.admit?.(connection.remotePeer.toString())
     if (context.admit !== undefined && release === undefined) {
       log('serving %s to %p: busy', cid, connection.remotePeer)
-      await writeFrames(stream, [encodeBlobResponseHeader({ status: 'busy' })])
+      await writeFrames(stream, [encodeBlobResponseHeader({ status: 'busy' })], writing)
       return
     }
     // Only once access is granted is it said whether we hold the blob: presence of a private input is itself private.
@@ -162,19 +171,20 @@ export async function serveBlob(stream: Stream, connection: Connection, context:
       async function* () {
         yield encodeBlobResponseHeader(header)
         if (header.status !== 'ok') return
-        for await (const chunk of store.stream(cid, { chunkBytes })) {
+        for await (const chunk of store.stream(cid, { chunkBytes, signal: stalled.signal })) {
           watchdog.touch()
           yield chunk
         }
       },
       // encode.single prefixes without copying the chunk (a Uint8ArrayList of prefix and data).
       (source) => map(source, (frame) => lp.encode.single(frame)),
-      streamSink(stream),
+      streamSink(stream, writing),
     )
   } catch (e) {
     log('blob request from %p failed - %s', connection.remotePeer, isCoreError(e) ? e.code : (e as Error).message)
     stream.abort(e instanceof Error ? e : new Error(String(e)))
   } finally {
+    stream.removeEventListener('close', onClose)
     release?.()
     watchdog.stop()
   }
