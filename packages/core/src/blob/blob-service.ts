@@ -264,11 +264,9 @@ export class BlobService {
 
   /** Providers of `cid` found in the DHT (not this node), at most `limit`. */
   async findProviders(cid: BlobCidLike, options: AbortOptions & { limit?: number } = {}): Promise<PeerId[]> {
+    const limit = options.limit ?? MAX_BLOB_PROVIDERS
     const found: PeerId[] = []
-    for await (const peer of this.#providers(parseBlobCid(cid), options)) {
-      found.push(peer)
-      if (found.length >= (options.limit ?? MAX_BLOB_PROVIDERS)) break
-    }
+    for await (const peer of this.#providers(parseBlobCid(cid), { ...options, limit })) found.push(peer)
     return found
   }
 
@@ -358,7 +356,9 @@ export class BlobService {
     const signal =
       options.signal === undefined ? controller.signal : AbortSignal.any([options.signal, controller.signal])
     const providers =
-      options.providers === undefined ? this.#providers(parsed, { signal }) : this.#given(options.providers)
+      options.providers === undefined
+        ? this.#providers(parsed, { signal, limit: MAX_BLOB_PROVIDERS })
+        : this.#given(options.providers)
     try {
       for await (const peer of providers) {
         if (failures.length >= MAX_BLOB_PROVIDERS) break
@@ -406,23 +406,51 @@ export class BlobService {
     for (const p of providers) yield typeof p === 'string' ? parsePeerId(p) : p
   }
 
-  /** Distinct providers from the DHT as they are found, never ourselves. */
-  async *#providers(cid: BlobCid, options: AbortOptions): AsyncGenerator<PeerId> {
+  /**
+   * Distinct providers from the DHT as they are found, never ourselves, at most `limit`. The lookup has
+   * DHT_QUERY_TIMEOUT_MS however long the caller takes over each provider: it runs on meanwhile, keeping what it finds
+   * for the caller to take next. Paused while the caller fetched, it spent its time waiting on providers, and once one
+   * took longer than that (a busy one is asked again for a minute) it ended before the providers it had found were
+   * asked.
+   */
+  async *#providers(cid: BlobCid, options: AbortOptions & { limit: number }): AsyncGenerator<PeerId> {
     const self = this.#components.peerId
-    const seen = new Set<string>()
-    const signal = withTimeout(options.signal, DHT_QUERY_TIMEOUT_MS)
-    try {
-      for await (const provider of this.#components.libp2p.contentRouting.findProviders(cid, { signal })) {
-        const key = provider.id.toString()
-        if (provider.id.equals(self) || seen.has(key)) continue
-        seen.add(key)
-        yield provider.id
+    const found: PeerId[] = []
+    let ended = false
+    /** Wakes the caller waiting for the next provider or the end of the lookup. */
+    let wake: (() => void) | undefined
+    const stop = new AbortController()
+    const lookup = async (): Promise<void> => {
+      const seen = new Set<string>()
+      const signal = AbortSignal.any([withTimeout(options.signal, DHT_QUERY_TIMEOUT_MS), stop.signal])
+      try {
+        for await (const provider of this.#components.libp2p.contentRouting.findProviders(cid, { signal })) {
+          const key = provider.id.toString()
+          if (provider.id.equals(self) || seen.has(key)) continue
+          seen.add(key)
+          found.push(provider.id)
+          wake?.()
+          if (seen.size >= options.limit) break
+        }
+      } catch (e) {
+        // The lookup timed out, failed or was stopped: the providers found so far are all we have.
+        if (seen.size === 0 && !stop.signal.aborted) this.#log('finding providers of %s failed - %e', cid, e)
+      } finally {
+        ended = true
+        wake?.()
       }
-    } catch (e) {
-      throwIfAborted(options.signal)
-      // The query timed out or failed: the providers found so far are all we have.
-      if (seen.size === 0) this.#log('finding providers of %s failed - %e', cid, e)
     }
+    void lookup()
+    try {
+      for (let next = 0; ;) {
+        if (next < found.length) yield found[next++]!
+        else if (ended) break
+        else await new Promise<void>((resolve) => (wake = resolve))
+      }
+    } finally {
+      stop.abort()
+    }
+    throwIfAborted(options.signal)
   }
 }
 
