@@ -95,6 +95,11 @@ export const MAX_QUOTED_ENVELOPE_BYTES = 64 * 1024
 export const MAX_FRAUD_PROOF_WIRE_BYTES = 2 * MAX_CHUNK_BYTES + MAX_QUOTED_ENVELOPE_BYTES + 8 * 1024
 /** Arbitration rounds an accusation may go through. */
 export const MAX_ARBITRATION_ROUNDS = 16
+/**
+ * CBOR items a message body may hold past the most its schema allows: room for optional fields a later version adds
+ * without changing the type's schema version, which this version strips and still reads.
+ */
+export const LATER_BODY_FIELD_ITEMS = 32
 
 /** Byte length of a SHA-256 digest (Merkle roots, hashes). */
 export const HASH_BYTES = 32

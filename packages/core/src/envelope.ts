@@ -54,6 +54,12 @@ const envelopeSchema = z.strictObject({
   sig: z.instanceof(Uint8Array).refine((b) => b.byteLength === SIGNATURE_BYTES),
 })
 
+/**
+ * CBOR data items in an envelope: a map, and a key and a scalar or byte string for each field. Bytes announcing more
+ * (8 MiB of empty maps, say) are refused after that many, before the rest is decoded or the signature checked.
+ */
+const ENVELOPE_ITEMS = 1 + 2 * Object.keys(envelopeSchema.shape).length
+
 /** Anything that can sign: an {@link Identity} in practice. */
 export interface Signer {
   readonly publicKey: Uint8Array
@@ -134,7 +140,7 @@ function open(bytes: Uint8Array, options: OpenOptions, fresh: boolean): Opened {
       },
     )
   }
-  const parsed = envelopeSchema.safeParse(decodeCanonicalOnly(bytes, 'envelope'))
+  const parsed = envelopeSchema.safeParse(decodeCanonicalOnly(bytes, 'envelope', ENVELOPE_ITEMS))
   if (!parsed.success) {
     const issue = parsed.error.issues[0]
     throw new CoreError(

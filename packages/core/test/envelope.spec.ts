@@ -6,6 +6,7 @@ import {
   encodeCanonical,
   generateIdentity,
   MAX_CLOCK_SKEW_MS,
+  MAX_DIRECT_ENVELOPE_BYTES,
   MAX_ENVELOPE_TTL_MS,
   MAX_REPLAY_HOLD_MS,
   openEnvelope,
@@ -75,6 +76,23 @@ describe('envelope', () => {
   it('should reject bytes that are not an envelope', () => {
     expect(code(() => open(new Uint8Array([0xff, 0x00, 0x13])))).toBe('CORE__MALFORMED_MESSAGE')
     expect(code(() => open(encodeCanonical({ hello: 'world' })))).toBe('CORE__MALFORMED_MESSAGE')
+  })
+
+  it('should refuse bytes holding more CBOR items than an envelope, before decoding them all', () => {
+    // 8 MiB of unsigned CBOR on a direct stream: an array of 8 million empty maps, each an object once decoded.
+    const hostile = new Uint8Array(MAX_DIRECT_ENVELOPE_BYTES).fill(0xa0)
+    hostile[0] = 0x9a
+    new DataView(hostile.buffer).setUint32(1, hostile.byteLength - 5)
+    const started = performance.now()
+    let refusal: unknown
+    try {
+      open(hostile, { domain: domainOf('direct'), maxBytes: MAX_DIRECT_ENVELOPE_BYTES })
+    } catch (e) {
+      refusal = e
+    }
+    expect(refusal).toMatchObject({ code: 'CORE__MALFORMED_MESSAGE', context: { what: 'envelope', maxItems: 19 } })
+    // Refused at its 20th item: decoding them all, and encoding them again, held the event loop for seconds.
+    expect(performance.now() - started).toBeLessThan(250)
   })
 
   it('should reject an envelope signed for another channel', () => {
