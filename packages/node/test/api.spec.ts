@@ -334,7 +334,15 @@ describe('control API', () => {
       await expect(client.submitJob({ ...job, deadlineMs: Number.MAX_SAFE_INTEGER })).rejects.toMatchObject({
         code: 'NODE__API_MALFORMED_REQUEST',
       })
-      expect(await client.submitJob({ ...job, deadlineMs: MAX_JOB_TIMEOUT_MS })).toEqual({ jobId: 'job-1' })
+      // Of no budget: the node recorded it and held its inputs before the ledger refused to fund it.
+      await expect(client.submitJob({ ...job, maxPrice: '0' })).rejects.toMatchObject({
+        code: 'NODE__API_MALFORMED_REQUEST',
+        message: expect.stringMatching(/^maxPrice: a job pays at least 1 token unit per benchmark-hour/),
+      })
+      expect(ops.submitted).toEqual([])
+      expect(await client.submitJob({ ...job, deadlineMs: MAX_JOB_TIMEOUT_MS, maxPrice: '1' })).toEqual({
+        jobId: 'job-1',
+      })
     })
   })
 

@@ -95,6 +95,8 @@ describe('tessera job submit', () => {
         [scene, '--tile', '8', '--verify-within', '200'],
         /tasks of 8 tile rows: .*met within 688 tasks.*NODE__VERIFICATION_INFEASIBLE/,
       ],
+      // No budget to fund: the node recorded the job and held its inputs before the ledger refused it.
+      [[scene, '--max-price', '0'], /--max-price <units>.*expected at least 1 token unit/],
       // An inference without the flags it cannot do without.
       [[model, '--items', '4'], /needs --input <tensors\.json> and --items <n>.*NODE__UNSUPPORTED_INPUT/],
     ]

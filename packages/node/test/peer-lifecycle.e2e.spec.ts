@@ -258,6 +258,7 @@ describe('a peer over the life of its jobs', () => {
     const creator = await start('refusing', { worker: { enabled: false } })
     await creator.airdrop(1_000_000n)
     const before = await creator.wallet()
+    const scene = await creator.putBlob(await generateScene({ subdivisions: 1 }))
     const inference = (inputs: string[], items = 4): JobRequest => ({
       kind: 'inference',
       inputs,
@@ -281,6 +282,8 @@ describe('a peer over the life of its jobs', () => {
     const cases: [string, JobRequest, string][] = [
       ['a name that is no CID', request('scene.glb'), 'NODE__UNSUPPORTED_INPUT'],
       ['a blob never uploaded', request(blobCid(new Uint8Array([1, 2, 3])).toString()), 'NODE__INPUT_NOT_FOUND'],
+      // Recorded, its scene held, then refused by the ledger before: a job listed cancelled that held its inputs.
+      ['no budget', { ...request(scene), maxPrice: '0' }, 'NODE__INVALID_JOB_BUDGET'],
       ['a .gltf with its buffer beside it', request(await creator.putBlob(sidecar)), 'GPU__MALFORMED_SCENE'],
       [
         'a model with an operator the runtime lacks',
@@ -298,6 +301,7 @@ describe('a peer over the life of its jobs', () => {
     }
     expect(await creator.listJobs(10)).toEqual([])
     expect(await creator.wallet()).toEqual(before)
+    expect((await holdsOf(creator)).filter((key) => !key.endsWith(`/${UPLOAD}`))).toEqual([])
   }, 120_000)
 
   it("should keep a job's input whose upload hold runs out while the job is being checked", async () => {

@@ -107,7 +107,10 @@ const jobRequestSchema = z
       })
       .optional(),
     tier: z.union([z.literal(1), z.literal(2), z.literal(3)]).optional(),
-    maxPrice: tokenAmount.optional(),
+    // Of no price, a job has no budget, and the ledger funds no empty vault.
+    maxPrice: tokenAmount
+      .refine((v) => BigInt(v) > 0n, 'a job pays at least 1 token unit per benchmark-hour')
+      .optional(),
     deadlineMs: z.number().int().min(1).max(MAX_JOB_TIMEOUT_MS).optional(),
     minBids: z.number().int().min(1).max(1024).optional(),
     // The planner's ranges; whether a plan meets the whole is checked against the job's tasks as it is ordered.

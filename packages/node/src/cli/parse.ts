@@ -111,7 +111,10 @@ export function parseAmount(value: string): bigint {
   return BigInt(value)
 }
 
-/** Parses a token amount of at least one unit (an airdrop's: one of none would pay a fee to mint nothing). */
+/**
+ * Parses a token amount of at least one unit: an airdrop of none would pay a fee to mint nothing, and a job of no
+ * maximum price has no budget to fund.
+ */
 export function parsePositiveAmount(value: string): bigint {
   const amount = parseAmount(value)
   if (amount === 0n) throw new InvalidArgumentError('expected at least 1 token unit')

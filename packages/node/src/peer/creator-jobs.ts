@@ -20,7 +20,7 @@ import {
   type OutputSource,
 } from './job-output.js'
 import { type JobEnd, type JobProgress, JobRecords, type StoredJob, unfinishedState } from './job-records.js'
-import { jobSpecOf } from './job-request.js'
+import { checkJobBudget, jobSpecOf } from './job-request.js'
 import { checkJobVerification, verificationView } from './job-verification.js'
 import type { Settlement } from './settlement.js'
 
@@ -143,6 +143,7 @@ export class CreatorJobs {
   async submit(request: JobRequest, options: AbortOptions = {}): Promise<{ jobId: string }> {
     throwIfAborted(options.signal)
     const spec = jobSpecOf(request)
+    checkJobBudget(spec)
     if (spec.verification !== undefined) checkJobVerification(spec.split, spec.verification)
     await this.#checkInputs(spec, options)
     // The job's epoch is taken and saved before it is ordered: every receipt of the job names it, and a crash cannot

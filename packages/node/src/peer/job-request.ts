@@ -1,5 +1,6 @@
-import { benchHoursOf, type JobSpec } from '@tessera/scheduler'
+import { benchHoursOf, jobBudget, type JobSpec, taskCountOf } from '@tessera/scheduler'
 import type { JobRequest } from '../api/contract.js'
+import { NodeError } from '../errors.js'
 import { DEFAULT_JOB_MAX_PRICE } from './constants.js'
 import { verificationBudgetOf } from './job-verification.js'
 
@@ -21,4 +22,17 @@ export function jobSpecOf(request: JobRequest): JobSpec {
     // Absent, the scheduler gives the default budget, met over a horizon the job's tasks allow.
     ...(request.verification !== undefined ? { verification: verificationBudgetOf(request.verification) } : {}),
   }
+}
+
+/**
+ * Refuses, with `NODE__INVALID_JOB_BUDGET`, a job whose budget is nothing (a maximum price of 0): the ledger funds no
+ * empty vault, and a job refused there would already be recorded, listed as cancelled and holding its inputs.
+ */
+export function checkJobBudget(spec: Pick<JobSpec, 'maxPrice' | 'benchHoursPerTask' | 'split'>): void {
+  if (jobBudget(spec.maxPrice, spec.benchHoursPerTask, taskCountOf(spec.split)) > 0n) return
+  throw new NodeError(
+    'NODE__INVALID_JOB_BUDGET',
+    `a job at a maximum price of ${spec.maxPrice} has no budget to fund: pay at least 1 token unit per benchmark-hour`,
+    { maxPrice: spec.maxPrice.toString() },
+  )
 }

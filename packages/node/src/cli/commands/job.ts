@@ -23,7 +23,6 @@ import type { CliIo } from '../io.js'
 import { jobHeadline, jobReport, jobTable } from '../job-report.js'
 import { environmentOptions, lightingOf, type EnvironmentFlags } from '../environment-flags.js'
 import {
-  parseAmount,
   parseDeadline,
   parseFirstFrame,
   parseFps,
@@ -32,6 +31,7 @@ import {
   parseFlopsPerItem,
   parseFraction,
   parseItemCount,
+  parsePositiveAmount,
   parsePositiveInt,
   parseSamples,
 } from '../parse.js'
@@ -253,7 +253,7 @@ export function registerJob(program: Command, io: CliIo, options: AbortOptions =
       parseFlopsPerItem,
     )
     .addOption(new Option('--tier <tier>', 'reputation tier').choices(['1', '2', '3']).default('3'))
-    .option('--max-price <units>', 'highest price per benchmark-hour', parseAmount)
+    .option('--max-price <units>', 'highest price per benchmark-hour (at least 1)', parsePositiveAmount)
     .option('--deadline <seconds>', 'the job must finish within this (at most 30 days)', parseDeadline)
     .option('--verify-detect <p>', 'verification: chance of catching a cheater (default 0.999)', parseFraction(false))
     .option(
