@@ -173,8 +173,8 @@ export const configSchema = z
         /** Cluster WebSocket URL for confirmations; polling when absent. */
         wsUrl: urlOf('ws:', 'wss:').optional(),
         /**
-         * SPL mint of the payment token: required with transport rpc, as a cluster holds many; a local mint is
-         * created on LiteSVM when absent.
+         * SPL mint of the payment token: required with transport rpc, as a cluster holds many; refused on LiteSVM,
+         * whose chain starts empty and on which the node makes its own.
          */
         mint: z.string().regex(BASE58_ADDRESS, 'must be a base58 Solana address (32 to 44 characters)').optional(),
         /** Protocol fee in basis points. */
@@ -194,6 +194,13 @@ export const configSchema = z
       .refine((l) => l.transport === 'rpc' || (l.url === undefined && l.wsUrl === undefined), {
         message: 'url and wsUrl name a cluster; set transport to rpc to use one',
         path: ['transport'],
+      })
+      // Accepted before, the node started and every ledger call failed: no such mint is on the embedded chain.
+      .refine((l) => l.transport === 'rpc' || l.mint === undefined, {
+        message:
+          "a mint is a cluster's token, and litesvm makes its own: pass --cluster-url with it (transport rpc), or " +
+          'leave it out',
+        path: ['mint'],
       })
       .default({ transport: 'litesvm', feeBps: 100 }),
   })

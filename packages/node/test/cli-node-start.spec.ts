@@ -47,6 +47,19 @@ describe('tessera node start', () => {
     expect(missing.code).toBe(2)
     expect(missing.stderr).toMatch(/ledger\.mint: transport rpc needs the payment mint.*--mint <address>/)
     expect(missing.stderr).toMatch(/NODE__INVALID_CONFIG/)
+    // Started before on the embedded chain, which has no such mint: every ledger call failed.
+    const local = await cli(
+      '--data-dir',
+      dir.path,
+      'node',
+      'start',
+      '--mint',
+      'EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v',
+    )
+    expect(local.code).toBe(2)
+    expect(local.stderr).toMatch(
+      /^error: flags: ledger\.mint: a mint is a cluster's token.*--cluster-url.*NODE__INVALID_CONFIG/,
+    )
   })
 
   it('should exit 2 on flags the config refuses, as on any bad flag, naming the setting', async () => {
