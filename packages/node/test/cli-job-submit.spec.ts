@@ -1,8 +1,10 @@
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { environmentLightingSchema } from '@tessera/core'
 import { generateScene } from '@tessera/gpu'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { ApiClient } from '../src/api/client.js'
+import type { JobRequest } from '../src/api/contract.js'
 import { NodeError } from '../src/errors.js'
 import { linearModel } from './fixtures.js'
 import { cli, tempDir } from './helpers.js'
@@ -21,6 +23,7 @@ describe('tessera job submit', () => {
   let dir: { path: string; cleanup: () => Promise<void> }
   let scene: string
   let model: string
+  let sky: string
   let api: ReturnType<typeof fakeClient>
 
   beforeAll(async () => {
@@ -30,6 +33,10 @@ describe('tessera job submit', () => {
     model = join(dir.path, 'model.onnx')
     await writeFile(model, 'not read before the flags are checked')
     await writeFile(join(dir.path, 'tensors.json'), '{}')
+    // A 2 x 1 panorama of radiance 1, uncompressed.
+    sky = join(dir.path, 'sky.hdr')
+    const header = Buffer.from('#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 1 +X 2\n', 'latin1')
+    await writeFile(sky, Buffer.concat([header, Buffer.from([128, 128, 128, 129, 128, 128, 128, 129])]))
   })
 
   afterAll(async () => {
@@ -97,6 +104,17 @@ describe('tessera job submit', () => {
       ],
       // No budget to fund: the node recorded the job and held its inputs before the ledger refused it.
       [[scene, '--max-price', '0'], /--max-price <units>.*expected at least 1 token unit/],
+      // Past an order's lighting bounds: the scene and panorama were uploaded, then the node refused the order (in
+      // radians, for a flag in degrees).
+      [[scene, '--environment', sky, '--environment-intensity', '1e7'], /expected a positive number up to 1000000/],
+      [[scene, '--environment', sky, '--environment-rotation', '60000'], /expected -57295 to 57295 degrees/],
+      // Lighting without a panorama to light with: dropped, and the job ordered unlit.
+      [
+        [scene, '--environment-rotation', '90'],
+        /^error: --environment-rotation is for the panorama --environment <panorama> names.*UNSUPPORTED_INPUT/,
+      ],
+      [[scene, '--environment-hidden'], /^error: --environment-hidden is for the panorama .*give both/],
+      [[scene, '--environment-intensity', '2'], /^error: --environment-intensity is for the panorama/],
       // An inference without the flags it cannot do without.
       [[model, '--items', '4'], /needs --input <tensors\.json> and --items <n>.*NODE__UNSUPPORTED_INPUT/],
     ]
@@ -208,6 +226,25 @@ describe('tessera job submit', () => {
       // The CLI's abort options: an embedder's signal, none here.
       {},
     )
+    expect(res.code).toBe(1)
+  })
+
+  it('should order the lighting within bounds that the node takes, in radians', async () => {
+    const res = await submit(
+      scene,
+      '--environment',
+      sky,
+      '--environment-rotation',
+      '-57295',
+      '--environment-intensity',
+      '1e6',
+      '--environment-hidden',
+    )
+    expect(api.putBlob).toHaveBeenCalledTimes(2)
+    const [request] = api.submitJob.mock.calls[0] as unknown as [JobRequest]
+    const lighting = request.render?.environment
+    expect(lighting).toEqual({ intensity: 1e6, rotation: expect.closeTo(-1000, 0), visible: false })
+    expect(environmentLightingSchema.parse(lighting)).toEqual(lighting)
     expect(res.code).toBe(1)
   })
 

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { WebIO } from '@gltf-transform/core'
@@ -103,6 +104,41 @@ describe('tessera render', () => {
     expect(bad.code).toBe(1)
     expect(bad.stderr).toMatch(/GPU__MALFORMED_ENVIRONMENT/)
   }, 60_000)
+
+  it("should refuse lighting past an order's bounds, or without a panorama, with exit 2 before rendering", async () => {
+    const panorama = join(dir.path, 'flat.hdr')
+    const header = Buffer.from('#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 1 +X 2\n', 'latin1')
+    await writeFile(panorama, Buffer.concat([header, Buffer.from([128, 128, 128, 129, 128, 128, 128, 129])]))
+    const out = join(dir.path, 'unlit.png')
+    const cases: [string[], RegExp][] = [
+      // Refused by the engine after the scene was read (exit 1) before.
+      [['--environment', panorama, '--environment-intensity', '2e6'], /expected a positive number up to 1000000/],
+      // Rendered before, though a job of it would be refused.
+      [['--environment', panorama, '--environment-rotation', '60000'], /expected -57295 to 57295 degrees/],
+      [['--environment', panorama, '--environment-rotation', '-57296'], /expected -57295 to 57295 degrees/],
+      // Rendered unlit before, the flags dropped.
+      [['--environment-rotation', '90'], /^error: --environment-rotation is for the panorama --environment <panorama>/],
+      [['--environment-hidden'], /^error: --environment-hidden is for the panorama .*\(NODE__UNSUPPORTED_INPUT\)\n$/],
+    ]
+    for (const [flags, message] of cases) {
+      const res = await cli(
+        'render',
+        scene,
+        '--out',
+        out,
+        '--width',
+        '16',
+        '--height',
+        '16',
+        '--samples',
+        '1',
+        ...flags,
+      )
+      expect({ flags, code: res.code }).toEqual({ flags, code: 2 })
+      expect(res.stderr).toMatch(message)
+    }
+    expect(existsSync(out)).toBe(false)
+  })
 
   it('should report a scene it cannot read as unreadable, not as malformed', async () => {
     const missing = join(dir.path, 'missing.glb')

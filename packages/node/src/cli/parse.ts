@@ -1,4 +1,6 @@
 import {
+  MAX_ENVIRONMENT_INTENSITY,
+  MAX_ENVIRONMENT_ROTATION,
   MAX_FIRST_FRAME,
   MAX_FLOPS_PER_TASK,
   MAX_FPS,
@@ -127,4 +129,30 @@ export function parseFps(value: string): number {
   if (fps < MIN_FPS || fps > MAX_FPS)
     throw new InvalidArgumentError(`expected ${MIN_FPS} to ${MAX_FPS} frames per second`)
   return fps
+}
+
+/** Parses an environment panorama's intensity flag: a positive number up to what an order may ask. */
+export function parseEnvironmentIntensity(value: string): number {
+  const intensity = parsePositiveNumber(value)
+  if (intensity > MAX_ENVIRONMENT_INTENSITY) {
+    throw new InvalidArgumentError(`expected a positive number up to ${MAX_ENVIRONMENT_INTENSITY}`)
+  }
+  return intensity
+}
+
+/**
+ * Most degrees an environment panorama's rotation flag may turn either way: an order's bound
+ * ({@link MAX_ENVIRONMENT_ROTATION} radians), in the degrees the flag takes.
+ */
+export const MAX_ENVIRONMENT_ROTATION_DEGREES = Math.floor((MAX_ENVIRONMENT_ROTATION * 180) / Math.PI)
+
+/** Parses an environment panorama's rotation flag, in degrees, within {@link MAX_ENVIRONMENT_ROTATION_DEGREES}. */
+export function parseEnvironmentRotation(value: string): number {
+  const degrees = parseFiniteNumber(value)
+  if (Math.abs(degrees) > MAX_ENVIRONMENT_ROTATION_DEGREES) {
+    throw new InvalidArgumentError(
+      `expected -${MAX_ENVIRONMENT_ROTATION_DEGREES} to ${MAX_ENVIRONMENT_ROTATION_DEGREES} degrees`,
+    )
+  }
+  return degrees
 }

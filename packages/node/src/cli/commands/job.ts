@@ -21,7 +21,7 @@ import { encodeTensorBundle } from '../../peer/tensor-bundle.js'
 import { dataDirOf } from '../data-dir-flag.js'
 import type { CliIo } from '../io.js'
 import { jobHeadline, jobReport, jobTable } from '../job-report.js'
-import { environmentOptions, lightingOf, type EnvironmentFlags } from '../environment-flags.js'
+import { checkEnvironmentFlags, environmentOptions, lightingOf, type EnvironmentFlags } from '../environment-flags.js'
 import {
   parseDeadline,
   parseFirstFrame,
@@ -279,7 +279,10 @@ export function registerJob(program: Command, io: CliIo, options: AbortOptions =
           file,
         })
       }
-      checkFlags(() => refuseOtherKindFlags(command, file, ext === '.onnx'))
+      checkFlags(() => {
+        refuseOtherKindFlags(command, file, ext === '.onnx')
+        checkEnvironmentFlags(command, flags)
+      })
       const inference = ext === '.onnx' ? checkFlags(() => inferenceOf(flags)) : undefined
       // Counted and sized as the node counts and sizes the order's tasks, before anything is read or uploaded for an
       // order it would refuse.

@@ -13,8 +13,9 @@ import { SingleBar } from 'cli-progress'
 import type { Command } from 'commander'
 import { MAX_FRAME_NUMBER } from '../../constants.js'
 import { NodeError } from '../../errors.js'
+import { checkFlags } from '../errors.js'
 import type { CliIo } from '../io.js'
-import { environmentOptions, lightingOf, type EnvironmentFlags } from '../environment-flags.js'
+import { checkEnvironmentFlags, environmentOptions, lightingOf, type EnvironmentFlags } from '../environment-flags.js'
 import { parseFirstFrame, parseFps, parseFrameNumber, parseImageSide, parseSamples } from '../parse.js'
 import { readInput, readScene } from '../read-input.js'
 import { toneOptions, type ToneFlags } from '../tone-flags.js'
@@ -70,7 +71,8 @@ export function registerRender(program: Command, io: CliIo, options: AbortOption
   )
     .option('--cpu', 'use the CPU reference path tracer (what a verifier without a GPU runs)')
     .option('--json', 'print JSON')
-    .action(async (scenePath: string, flags: RenderFlags) => {
+    .action(async (scenePath: string, flags: RenderFlags, command: Command) => {
+      checkFlags(() => checkEnvironmentFlags(command, flags))
       if (flags.animation !== undefined && flags.fps === undefined) {
         throw new NodeError('NODE__UNSUPPORTED_INPUT', '--animation picks an animation to play at --fps: give both', {})
       }
