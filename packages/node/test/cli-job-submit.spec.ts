@@ -182,6 +182,32 @@ describe('tessera job submit', () => {
     )
   })
 
+  it("should read an inference's input before uploading anything, and say on one line what is wrong with it", async () => {
+    const missing = join(dir.path, 'nope.json')
+    const res = await submit(model, '--input', missing, '--items', '2')
+    // Before, the model was uploaded first, and kept by the node a day.
+    expect([res.code, res.stderr]).toEqual([1, `error: cannot read ${missing}: no such file (NODE__FILE_UNREADABLE)\n`])
+    expect(api.putBlob).not.toHaveBeenCalled()
+    const cases: [string, RegExp][] = [
+      // Zod's issues as pretty-printed JSON, over a dozen lines, before.
+      [
+        '{"x": 5}',
+        /is not a JSON map of tensors: x: .*expected object, received number \(NODE__UNSUPPORTED_INPUT\)\n$/,
+      ],
+      ['{"x": {"dims": [2], "data": "no"}}', /is not a JSON map of tensors: x\.data: .*expected array/],
+      ['{"x": ', /is not a JSON map of tensors: .*JSON/],
+    ]
+    for (const [text, message] of cases) {
+      const bad = join(dir.path, 'bad.json')
+      await writeFile(bad, text)
+      const refused = await submit(model, '--input', bad, '--items', '2')
+      expect({ text, code: refused.code }).toEqual({ text, code: 1 })
+      expect(refused.stderr).toMatch(/^error: [^\n]*\n$/)
+      expect(refused.stderr).toMatch(message)
+      expect(api.putBlob).not.toHaveBeenCalled()
+    }
+  })
+
   it("should refuse, before uploading anything, an inference declaring less than half its model's weights", async () => {
     const linear = join(dir.path, 'linear.onnx')
     await writeFile(linear, linearModel())

@@ -48,17 +48,27 @@ const tensorJson = z.record(
   z.object({ dims: z.array(z.number().int().min(0)).max(MAX_TENSOR_RANK), data: z.array(z.number()) }),
 )
 
-/** Inference inputs from JSON (`{ "input": { "dims": [2, 4], "data": [...] } }`) into a tensor bundle blob. */
+/**
+ * Inference inputs from JSON (`{ "input": { "dims": [2, 4], "data": [...] } }`) into a tensor bundle blob. A file that
+ * is not one is refused on one line, naming the first thing wrong (zod's own message is every issue, in JSON).
+ */
 async function readTensorJson(path: string): Promise<Uint8Array> {
   const text = Buffer.from(await readInput(path)).toString('utf8')
-  let parsed
+  const notTensors = (why: string) =>
+    new NodeError('NODE__UNSUPPORTED_INPUT', `${path} is not a JSON map of tensors: ${why}`, { path })
+  let json: unknown
   try {
-    parsed = tensorJson.parse(JSON.parse(text))
+    json = JSON.parse(text)
   } catch (e) {
-    throw new NodeError('NODE__UNSUPPORTED_INPUT', `${path} is not a JSON map of tensors: ${(e as Error).message}`, {
-      path,
-    })
+    throw notTensors((e as Error).message)
   }
+  const result = tensorJson.safeParse(json)
+  if (!result.success) {
+    const issue = result.error.issues[0]
+    const where = issue?.path.map(String).join('.') ?? ''
+    throw notTensors(`${where === '' ? '' : `${where}: `}${issue?.message ?? 'invalid'}`)
+  }
+  const parsed = result.data
   try {
     return encodeTensorBundle(Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, tensor(v.dims, v.data)])))
   } catch (e) {
@@ -302,6 +312,9 @@ export function registerJob(program: Command, io: CliIo, options: AbortOptions =
         const modelFlops = modelFlopsLowerBound(loadOnnxModel(bytes))
         checkFlags(() => checkDeclaredWork(split, modelFlops))
       }
+      // Read before anything is uploaded: a missing or malformed --input would fail after the model's upload, which
+      // the node keeps a day.
+      const tensors = inference === undefined ? undefined : await readTensorJson(inference.input)
       const api = await client()
       const common = {
         tier: Number(flags.tier) as 1 | 2 | 3,
@@ -310,11 +323,8 @@ export function registerJob(program: Command, io: CliIo, options: AbortOptions =
         ...(verification !== undefined ? { verification } : {}),
       }
       let request: JobRequest
-      if (inference !== undefined) {
-        const inputs = [
-          await api.putBlob(bytes, options),
-          await api.putBlob(await readTensorJson(inference.input), options),
-        ]
+      if (inference !== undefined && tensors !== undefined) {
+        const inputs = [await api.putBlob(bytes, options), await api.putBlob(tensors, options)]
         request = {
           kind: 'inference',
           inputs,
