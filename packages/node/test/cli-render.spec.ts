@@ -182,6 +182,12 @@ describe('tessera render', () => {
     const nowhere = await cli('render', scene, '--out', join(dir.path, 'absent', 'x.png'))
     expect(nowhere.code).toBe(1)
     expect(nowhere.stderr).toMatch(/its folder does not exist \(NODE__FILE_UNWRITABLE\)/)
+    // Rendered in full before, then EISDIR.
+    const folder = await cli('render', scene, '--out', dir.path, '--width', '16', '--height', '16', '--samples', '1')
+    expect([folder.code, folder.stderr]).toEqual([
+      1,
+      `error: cannot write ${dir.path}: it is a folder; name a file in it (NODE__FILE_UNWRITABLE)\n`,
+    ])
     expect((await cli('render', scene, '--width', '0')).code).toBe(2)
     expect((await cli('render', scene, '--exposure', 'bright')).code).toBe(2)
     expect((await cli('render', scene, '--tone-curve', 'filmic')).code).toBe(2)

@@ -1,5 +1,5 @@
 import { constants } from 'node:fs'
-import { access, mkdir, writeFile } from 'node:fs/promises'
+import { access, mkdir, stat, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { isNotFound, NodeError } from '../errors.js'
 
@@ -10,13 +10,23 @@ function unwritable(path: string, cause: unknown): NodeError {
 }
 
 /**
- * Checks, before long work, that a file can be written at `path`: its folder exists and may be written. A render
- * that ran for minutes should not end on "no such directory".
+ * Checks, before long work, that a file can be written at `path`: its folder exists and may be written, and what is
+ * there already is a file that may be written over, not a folder. A render that ran for minutes should not end on
+ * "no such directory" or EISDIR.
  */
 export async function assertWritable(path: string): Promise<void> {
   try {
     await access(dirname(path), constants.W_OK)
+    const existing = await stat(path).catch((e: unknown) => {
+      if (isNotFound(e)) return undefined
+      throw e
+    })
+    if (existing?.isDirectory() === true) {
+      throw new NodeError('NODE__FILE_UNWRITABLE', `cannot write ${path}: it is a folder; name a file in it`, { path })
+    }
+    if (existing !== undefined) await access(path, constants.W_OK)
   } catch (cause) {
+    if (cause instanceof NodeError) throw cause
     throw unwritable(path, cause)
   }
 }
