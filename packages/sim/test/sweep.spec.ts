@@ -254,5 +254,20 @@ describe('sim sweep', () => {
     ]) {
       expect((await invoke(argv, cwd)).code, argv.join(' ')).toBe(2)
     }
+    // Refused by the plan, after the scenario was read, with exit 1 before.
+    for (const [argv, message] of [
+      [['sweep', TINY, '--seed', '4294967295', '-r', '2'], /seeds 4294967295 to 4294967296 do not all fit/],
+      [['sweep', TINY, '--set', 'workers.count=4', '--set', 'workers.count=8'], /workers\.count overlaps another/],
+      [['sweep', TINY, '--set', 'jobs=1', '--set', 'jobs.count=8'], /jobs\.count overlaps another/],
+      [
+        ['sweep', TINY, '--set', `jobs.count=${Array.from({ length: 11 }, (_, i) => i + 1).join(',')}`, '-r', '1000'],
+        /plans 11000 runs; at most 10000/,
+      ],
+    ] as const) {
+      const res = await invoke([...argv], cwd)
+      expect({ argv, code: res.code }).toEqual({ argv, code: 2 })
+      expect(res.stderr).toMatch(/^SIM__INVALID_SWEEP: /)
+      expect(res.stderr).toMatch(message)
+    }
   })
 })

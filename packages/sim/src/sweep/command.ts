@@ -7,7 +7,7 @@ import { loadScenarioInput } from '../scenario/load.js'
 import { SWEEP_METRIC_NAMES, type SweepMetric } from './metrics.js'
 import { isSweepFile, parseSweepDefinition, type SweepDefinition } from './file.js'
 import { parseSweepParameter, type SweepParameter } from './parameters.js'
-import { MAX_REPLICATIONS } from './plan.js'
+import { checkSweepOptions, MAX_REPLICATIONS } from './plan.js'
 import type { MetricStats } from './stats.js'
 import { runSweep } from './sweep.js'
 
@@ -71,6 +71,12 @@ export async function sweepCommand(argv: readonly string[], io: SimCommandIo): P
   let flagParameters: SweepParameter[]
   try {
     flagParameters = (values.set ?? []).map(parseSweepParameter)
+    // As far as the flags alone tell: one --set per path, and seeds and runs in range.
+    checkSweepOptions({
+      parameters: flagParameters,
+      ...pick('replications', replications as number | undefined),
+      ...pick('seed', seed as number | undefined),
+    })
   } catch (e) {
     io.stderr.write(`${isSimError(e) ? `${e.code}: ` : ''}${(e as Error).message}\n`)
     return 2

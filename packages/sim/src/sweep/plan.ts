@@ -54,13 +54,20 @@ function combinations(parameters: readonly SweepParameter[]): Record<string, Swe
   return out
 }
 
+/** Refuses seeds `seed` to `seed + replications - 1` unless all fit a run's seed, [0, 2^32). */
+function checkSeeds(seed: number, replications: number): void {
+  if (!Number.isInteger(seed) || seed < 0 || seed + replications - 1 > 0xffffffff) {
+    invalid(`seeds ${seed} to ${seed + replications - 1} do not all fit in [0, 2^32)`, { seed, replications })
+  }
+}
+
 /**
- * Plans a sweep over a scenario as written (see `loadScenarioInput`): every combination of the parameters' values
- * is a point, validated as a scenario of its own (an invalid combination fails here, naming its values, before
- * anything runs), and every point runs under the same seeds, `seed` to `seed + replications - 1`. Sharing seeds
- * across points (common random numbers) makes differences between points reflect the parameters more than the draws.
+ * Checks, with `SIM__INVALID_SWEEP`, what a sweep's options say without its scenario: each parameter, no two on
+ * overlapping paths, replications in range, at most {@link MAX_SWEEP_RUNS} runs, and the seeds when `seed` is given.
+ * `sim sweep` checks its flags so before it reads a file, a bad one exiting 2 as its other bad flags do; a
+ * {@link planSweep} checks its whole sweep so. Returns the checked parameters.
  */
-export function planSweep(input: unknown, options: SweepPlanOptions): SweepPlan {
+export function checkSweepOptions(options: SweepPlanOptions): SweepParameter[] {
   const parameters = options.parameters.map(checkParameter)
   const paths = new Set<string>()
   for (const p of parameters) {
@@ -73,13 +80,24 @@ export function planSweep(input: unknown, options: SweepPlanOptions): SweepPlan 
   if (!Number.isInteger(replications) || replications < 1 || replications > MAX_REPLICATIONS) {
     invalid(`replications must be an integer in [1, ${MAX_REPLICATIONS}], got ${replications}`, { replications })
   }
-  const combos = combinations(parameters)
-  if (combos.length * replications > MAX_SWEEP_RUNS) {
-    invalid(`the sweep plans ${combos.length * replications} runs; at most ${MAX_SWEEP_RUNS}`, {
-      points: combos.length,
-      replications,
-    })
+  const points = parameters.reduce((n, p) => n * p.values.length, 1)
+  if (points * replications > MAX_SWEEP_RUNS) {
+    invalid(`the sweep plans ${points * replications} runs; at most ${MAX_SWEEP_RUNS}`, { points, replications })
   }
+  if (options.seed !== undefined) checkSeeds(options.seed, replications)
+  return parameters
+}
+
+/**
+ * Plans a sweep over a scenario as written (see `loadScenarioInput`): every combination of the parameters' values
+ * is a point, validated as a scenario of its own (an invalid combination fails here, naming its values, before
+ * anything runs), and every point runs under the same seeds, `seed` to `seed + replications - 1`. Sharing seeds
+ * across points (common random numbers) makes differences between points reflect the parameters more than the draws.
+ */
+export function planSweep(input: unknown, options: SweepPlanOptions): SweepPlan {
+  const parameters = checkSweepOptions(options)
+  const replications = options.replications ?? 1
+  const combos = combinations(parameters)
   const points = combos.map((values, index): SweepPoint => {
     let raw = input
     for (const [path, value] of Object.entries(values)) raw = withOverride(raw, path, value)
@@ -100,9 +118,7 @@ export function planSweep(input: unknown, options: SweepPlanOptions): SweepPlan 
   })
   const first = points[0] as SweepPoint
   const seed = options.seed ?? first.scenario.seed
-  if (!Number.isInteger(seed) || seed < 0 || seed + replications - 1 > 0xffffffff) {
-    invalid(`seeds ${seed} to ${seed + replications - 1} do not all fit in [0, 2^32)`, { seed, replications })
-  }
+  checkSeeds(seed, replications)
   const runs: SweepRun[] = []
   for (const point of points) {
     for (let replicate = 0; replicate < replications; replicate++) {
