@@ -71,6 +71,9 @@ export const NODE_ERROR_CODES = [
   // What answers at a node's API address could not prove it holds the API token (another process on the port of a
   // node that stopped, or a token not the node's); the token is not sent to it.
   'NODE__API_PROOF_MISMATCH',
+  // A command line `tessera` cannot parse: an unknown command or flag, a flag's value out of its range, an argument
+  // missing (exit 2).
+  'NODE__INVALID_ARGUMENT',
   // A job ordered at a maximum price that gives it no budget (0): the ledger funds no empty vault.
   'NODE__INVALID_JOB_BUDGET',
 ] as const

@@ -208,9 +208,13 @@ describe('tessera render', () => {
     expect(bitwiseEqual(preview.triangles, job.triangles)).toBe(true)
     // Without the flag the tree is the one built at 0 s: another tree.
     expect(bitwiseEqual((await loadScene(bytes, { time: 30 / 24 })).bvh, job.bvh)).toBe(false)
+    // Flags that do not go together: exit 2, as job submit's (exit 1 before).
     const alone = await cli('render', rolling, ...args, '--first-frame', '24')
-    expect(alone.code).toBe(1)
+    expect(alone.code).toBe(2)
     expect(alone.stderr).toMatch(/--first-frame .*--fps.*NODE__UNSUPPORTED_INPUT/)
+    const animation = await cli('render', rolling, ...args, '--animation', 'roll')
+    expect(animation.code).toBe(2)
+    expect(animation.stderr).toMatch(/--animation .*--fps: give both \(NODE__UNSUPPORTED_INPUT\)/)
     expect((await cli('render', rolling, ...args, '--fps', '24', '--first-frame', '999990001')).code).toBe(2)
   }, 60_000)
 })

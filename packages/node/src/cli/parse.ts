@@ -49,6 +49,12 @@ export const parseItemCount = bounded(parsePositiveInt, 1, MAX_INFERENCE_ITEMS, 
 /** Parses an inference job's FLOPs-per-item flag: 1 to {@link MAX_FLOPS_PER_TASK}, what an inference order declares. */
 export const parseFlopsPerItem = bounded(parsePositiveInt, 1, MAX_FLOPS_PER_TASK, 'FLOPs')
 
+/** Most measured runs `bench` may ask for: what `@tessera/gpu`'s `runCapacityBenchmark` takes. */
+export const MAX_BENCH_RUNS = 100
+
+/** Parses `bench`'s runs flag: 1 to {@link MAX_BENCH_RUNS}, checked before the device is opened. */
+export const parseBenchRuns = bounded(parsePositiveInt, 1, MAX_BENCH_RUNS, 'runs')
+
 /** Parses a job's first frame flag: 0 to {@link MAX_FIRST_FRAME}, so its last frame's number still fits a task id. */
 export const parseFirstFrame = bounded(parseNonNegativeInt, 0, MAX_FIRST_FRAME)
 

@@ -1,6 +1,7 @@
 import { type AbortOptions, throwIfAborted } from '@tessera/core'
 import { Command, CommanderError } from 'commander'
-import { EXIT_USAGE, reportError } from './errors.js'
+import { NodeError } from '../errors.js'
+import { EXIT_USAGE, reportError, UsageError } from './errors.js'
 import type { CliIo } from './io.js'
 import { registerInit } from './commands/init.js'
 import { registerBench } from './commands/bench.js'
@@ -19,8 +20,8 @@ export function buildProgram(io: CliIo, options: AbortOptions = {}): Command {
   const program = new Command('tessera')
     .description('A peer-to-peer GPU compute market: render frames and run models on other peers, verified and paid')
     .option('-d, --data-dir <dir>', 'data directory (default: $TESSERA_DATA_DIR or ~/.tessera)')
-    .showHelpAfterError('(run with --help for usage)')
-    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    // Commander's own errors are printed by `runCli`, on one line with a code as every other.
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: () => {} })
     .exitOverride()
   registerInit(program, io, options)
   const node = program.command('node').description('run a peer')
@@ -48,11 +49,28 @@ export async function runCli(argv: readonly string[], io: CliIo, options: AbortO
     return 0
   } catch (e) {
     if (e instanceof CommanderError) {
-      // Help and version exit 0; usage errors were already printed by commander.
-      return e.exitCode === 0 ? 0 : EXIT_USAGE
+      // Help and version exit 0; help a command without its subcommand printed on stderr, exit 2.
+      if (e.exitCode === 0) return 0
+      if (e.code === 'commander.help') return EXIT_USAGE
+      return reportError(new UsageError(commanderUsageError(e)), io)
     }
     const silent = (e as { silentExit?: number }).silentExit
     if (silent !== undefined) return silent
     return reportError(e, io)
   }
+}
+
+/**
+ * A usage error of commander's own (an unknown command or flag, a value a flag's parser refused, an argument missing)
+ * as a coded error on one line: commander puts its suggestion (`(Did you mean node?)`) on a line of its own.
+ */
+function commanderUsageError(e: CommanderError): NodeError {
+  const message = e.message
+    .replace(/^error: /, '')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '')
+    .join(' ')
+    .replace(/\.$/, '')
+  return new NodeError('NODE__INVALID_ARGUMENT', `${message}; run with --help for usage`, { commanderCode: e.code })
 }

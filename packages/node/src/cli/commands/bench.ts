@@ -2,14 +2,14 @@ import { createEngine, runCapacityBenchmark } from '@tessera/gpu'
 import type { AbortOptions } from '@tessera/core'
 import type { Command } from 'commander'
 import type { CliIo } from '../io.js'
-import { parsePositiveInt } from '../parse.js'
+import { MAX_BENCH_RUNS, parseBenchRuns } from '../parse.js'
 
 /** `tessera bench`: the capacity score a worker announces, in benchmark units. */
 export function registerBench(program: Command, io: CliIo, options: AbortOptions = {}): void {
   program
     .command('bench')
     .description("measure this machine's capacity score (benchmark units; the market prices per benchmark-hour)")
-    .option('--runs <n>', 'measured runs', parsePositiveInt, 3)
+    .option('--runs <n>', `measured runs (at most ${MAX_BENCH_RUNS})`, parseBenchRuns, 3)
     .option('--json', 'print JSON')
     .action(async (flags: { runs: number; json?: boolean }) => {
       const engine = await createEngine(options)

@@ -72,17 +72,23 @@ export function registerRender(program: Command, io: CliIo, options: AbortOption
     .option('--cpu', 'use the CPU reference path tracer (what a verifier without a GPU runs)')
     .option('--json', 'print JSON')
     .action(async (scenePath: string, flags: RenderFlags, command: Command) => {
-      checkFlags(() => checkEnvironmentFlags(command, flags))
-      if (flags.animation !== undefined && flags.fps === undefined) {
-        throw new NodeError('NODE__UNSUPPORTED_INPUT', '--animation picks an animation to play at --fps: give both', {})
-      }
-      if (flags.firstFrame !== undefined && flags.fps === undefined) {
-        throw new NodeError(
-          'NODE__UNSUPPORTED_INPUT',
-          "--first-frame poses the tree an animation's frames refit at --fps: give both",
-          {},
-        )
-      }
+      checkFlags(() => {
+        checkEnvironmentFlags(command, flags)
+        if (flags.animation !== undefined && flags.fps === undefined) {
+          throw new NodeError(
+            'NODE__UNSUPPORTED_INPUT',
+            '--animation picks an animation to play at --fps: give both',
+            {},
+          )
+        }
+        if (flags.firstFrame !== undefined && flags.fps === undefined) {
+          throw new NodeError(
+            'NODE__UNSUPPORTED_INPUT',
+            "--first-frame poses the tree an animation's frames refit at --fps: give both",
+            {},
+          )
+        }
+      })
       await assertWritable(flags.out)
       // Read as `job submit` reads it: a file that is missing or unreadable is that, not a malformed scene. Posed as a
       // job's workers pose it: the job's first frame's tree refitted, so the preview traces the tree they trace.
