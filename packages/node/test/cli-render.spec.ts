@@ -5,6 +5,7 @@ import { WebIO } from '@gltf-transform/core'
 import { bitwiseEqual, generateScene, loadScene, SceneTimeline, writeScene, type Scene } from '@tessera/gpu'
 import { decode } from 'fast-png'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { PNG_EXPOSURE } from '../src/peer/job-output.js'
 import { rollingSphere } from './fixtures.js'
 import { cli, tempDir } from './helpers.js'
 
@@ -138,6 +139,16 @@ describe('tessera render', () => {
       expect(res.stderr).toMatch(message)
     }
     expect(existsSync(out)).toBe(false)
+  })
+
+  it("should tone-map the preview as job fetch does its frames' PNGs", async () => {
+    const args = ['--width', '16', '--height', '16', '--samples', '1', '--cpu']
+    const preview = join(dir.path, 'preview.png')
+    const fetched = join(dir.path, 'as-fetched.png')
+    expect((await cli('render', scene, '--out', preview, ...args)).code).toBe(0)
+    expect((await cli('render', scene, '--out', fetched, ...args, '--exposure', String(PNG_EXPOSURE))).code).toBe(0)
+    // Half as bright before, at an exposure of 1.
+    expect(Buffer.from(await readFile(preview)).equals(Buffer.from(await readFile(fetched)))).toBe(true)
   })
 
   it('should report a scene it cannot read as unreadable, not as malformed', async () => {

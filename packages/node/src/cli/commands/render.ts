@@ -13,6 +13,7 @@ import { SingleBar } from 'cli-progress'
 import type { Command } from 'commander'
 import { MAX_FRAME_NUMBER } from '../../constants.js'
 import { NodeError } from '../../errors.js'
+import { PNG_EXPOSURE } from '../../peer/job-output.js'
 import { checkFlags } from '../errors.js'
 import type { CliIo } from '../io.js'
 import { checkEnvironmentFlags, environmentOptions, lightingOf, type EnvironmentFlags } from '../environment-flags.js'
@@ -67,7 +68,8 @@ export function registerRender(program: Command, io: CliIo, options: AbortOption
         parseFirstFrame,
       )
       .option('--animation <name>', 'with --fps, the one animation to play (default: all of them)'),
-    1,
+    // `job fetch`'s, so the preview is as bright as the job's frames.
+    PNG_EXPOSURE,
   )
     .option('--cpu', 'use the CPU reference path tracer (what a verifier without a GPU runs)')
     .option('--json', 'print JSON')
