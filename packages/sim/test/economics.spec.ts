@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { BurnMintModel } from '../src/economics/burn-mint.js'
-import { gini, lorenz } from '../src/economics/gini.js'
+import { gini, type LorenzPoint, lorenz } from '../src/economics/gini.js'
 import { COL, MetricsRecorder } from '../src/metrics/recorder.js'
 import { Economy, type Earner } from '../src/world/economy.js'
 import { smallScenario } from './helpers.js'
@@ -26,6 +26,27 @@ describe('gini', () => {
     expect(curve[0]).toEqual({ population: 0, share: 0 })
     expect(curve[5]).toEqual({ population: 1, share: 1 })
     for (const p of curve) expect(p.share).toBeLessThanOrEqual(p.population + 1e-12)
+  })
+
+  it('should keep the Lorenz curve of a few earners on or below equality, straight between earners', () => {
+    for (const values of [[5], [1, 1], [1, 1, 1], [0, 10]]) {
+      for (const p of lorenz(values))
+        expect(p.share, `${values} at ${p.population}`).toBeLessThanOrEqual(p.population + 1e-12)
+    }
+    for (const p of lorenz([2, 2])) expect(p.share).toBeCloseTo(p.population, 12)
+    // Halfway through the richer of two earners, who holds everything: half of its earnings.
+    expect(lorenz([0, 10], 4)[3]).toEqual({ population: 0.75, share: 0.5 })
+  })
+
+  it('should draw the Lorenz curve whose area the Gini coefficient measures', () => {
+    const xs = [1, 3, 7, 2, 9, 4]
+    const curve = lorenz(xs, 60)
+    let area = 0
+    for (let k = 1; k < curve.length; k++) {
+      const [a, b] = [curve[k - 1], curve[k]] as [LorenzPoint, LorenzPoint]
+      area += ((b.population - a.population) * (a.share + b.share)) / 2
+    }
+    expect(1 - 2 * area).toBeCloseTo(gini(xs), 12)
   })
 })
 

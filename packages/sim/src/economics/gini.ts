@@ -24,7 +24,11 @@ export interface LorenzPoint {
   share: number
 }
 
-/** The Lorenz curve at `points` + 1 evenly spaced population shares, from (0, 0) to (1, 1). */
+/**
+ * The Lorenz curve at `points` + 1 evenly spaced population shares, from (0, 0) to (1, 1). Between two earners the
+ * curve is the straight line joining their cumulative shares, as the Gini coefficient (its area) assumes: reading
+ * the nearest earner instead put points above the line of equality when there are fewer earners than points.
+ */
 export function lorenz(values: ArrayLike<number>, points = 20): LorenzPoint[] {
   const sorted = Float64Array.from(values).sort()
   const n = sorted.length
@@ -34,8 +38,15 @@ export function lorenz(values: ArrayLike<number>, points = 20): LorenzPoint[] {
   const out: LorenzPoint[] = []
   for (let k = 0; k <= points; k++) {
     const population = k / points
-    const share = n === 0 || total === 0 ? population : (cumulative[Math.round(population * n)] as number) / total
-    out.push({ population, share })
+    if (n === 0 || total === 0) {
+      out.push({ population, share: population })
+      continue
+    }
+    // The earners below `population`: whole ones up to `i`, then a fraction of the next.
+    const position = population * n
+    const i = Math.min(n, Math.floor(position))
+    const partial = i === n ? 0 : (position - i) * (sorted[i] as number)
+    out.push({ population, share: ((cumulative[i] as number) + partial) / total })
   }
   return out
 }
