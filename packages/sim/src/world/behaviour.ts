@@ -12,7 +12,7 @@ export interface Behaviour {
   role: Role
   /** Probability that a task's output is bad (wrong or lazy); 0 for honest workers. */
   badTaskRate: number
-  /** Wrong workers: fraction of a bad task's chunks that are wrong (at least one). */
+  /** Wrong workers: fraction of a bad task's chunks that are wrong (at least one; none when 0). */
   wrongChunkFraction: number
   /** Lazy workers: RMS noise of their renders (see `OutputModel.lazyNoise`); 0 otherwise. */
   lazyNoise: number
@@ -37,16 +37,36 @@ export interface TaskPlan {
   bad: boolean
 }
 
-/** Decides, for one task, which chunks the worker gets wrong. */
+/**
+ * Decides, for one task, which chunks the worker gets wrong, by its role: a lazy worker renders every chunk with
+ * fewer samples, a cheater (colluder, Sybil) puts `wrongChunkFraction` of the chunks, at least one, at random places.
+ * Settings that change nothing give an honest render: a lazy render without noise (`lazyNoise` 0: it equals the
+ * reference) and a wrong chunk fraction of 0 (no chunk is wrong), so a sweep can start from the honest case.
+ */
 export function planTask(behaviour: Behaviour, chunks: number, rng: Rng): TaskPlan {
   const kinds = new Uint8Array(chunks)
   if (!bernoulli(rng, behaviour.badTaskRate)) return { kinds, bad: false }
-  if (behaviour.lazyNoise > 0) {
-    // Lazy: every chunk is rendered with fewer samples; the tolerance decides which of them fail.
-    kinds.fill(ChunkKind.Lazy)
-    return { kinds, bad: true }
+  switch (behaviour.role) {
+    case 'lazy':
+      if (behaviour.lazyNoise === 0) return { kinds, bad: false }
+      // Every chunk is rendered with fewer samples; the tolerance decides which of them fail.
+      kinds.fill(ChunkKind.Lazy)
+      return { kinds, bad: true }
+    case 'cheater':
+    case 'colluder':
+    case 'sybil':
+      return placeWrongChunks(kinds, behaviour.wrongChunkFraction, rng)
+    case 'honest':
+    case 'spammer':
+      return { kinds, bad: false }
   }
-  const wrong = Math.max(1, Math.round(behaviour.wrongChunkFraction * chunks))
+}
+
+/** Makes `fraction` of the chunks wrong, at least one unless `fraction` is 0. */
+function placeWrongChunks(kinds: Uint8Array, fraction: number, rng: Rng): TaskPlan {
+  const chunks = kinds.length
+  if (fraction === 0) return { kinds, bad: false }
+  const wrong = Math.max(1, Math.round(fraction * chunks))
   // The wrong chunks sit at random places: the challenge does not know where, and neither does the planner.
   let placed = 0
   while (placed < wrong) {
