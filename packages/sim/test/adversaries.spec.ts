@@ -3,7 +3,15 @@ import { CreatorMachine } from '@tessera/scheduler'
 import { describe, expect, it, vi } from 'vitest'
 import { runScenario } from '../src/run.js'
 import type { ScenarioInput } from '../src/scenario/types.js'
+import { WorkerPeer } from '../src/world/worker-peer.js'
 import { smallScenario } from './helpers.js'
+
+/** What a finishing task carries, as far as the GPU-time test reads it. */
+interface RunningTaskView {
+  peer: WorkerPeer
+  order: { benchHoursPerTask: number }
+  computeMs: number
+}
 
 async function run(overrides: Partial<ScenarioInput>, seed = 5) {
   return (await runScenario(smallScenario(overrides), { seed })).report.summary
@@ -38,6 +46,35 @@ describe('adversaries', () => {
     expect(s.roles.lazy.tasksBad).toBe(s.roles.lazy.tasksCompleted)
     expect(s.roles.lazy.detected).toBeGreaterThan(0)
     expect(s.roles.lazy.earned).toBeLessThan(s.roles.honest.earned / 10)
+  })
+
+  it("should give a lazy render the share of a full render's GPU time that its samples take", async () => {
+    // Without run-to-run variation a task takes exactly its benchmark-hours over the GPU's score, scaled by the share
+    // of the samples rendered.
+    const shares = new Map<string, number[]>()
+    const finish = WorkerPeer.finish.bind(WorkerPeer)
+    vi.spyOn(WorkerPeer, 'finish').mockImplementation((running) => {
+      const { peer, order, computeMs } = running as unknown as RunningTaskView
+      const fullMs = (order.benchHoursPerTask / peer.profile.score) * 3_600_000
+      shares.set(peer.behaviour.role, [...(shares.get(peer.behaviour.role) ?? []), computeMs / fullMs])
+      finish(running)
+    })
+    try {
+      await run({
+        workers: { count: 16, runVariability: 0 },
+        adversaries: { lazy: { fraction: 0.5, sampleFraction: 0.1 } },
+      })
+    } finally {
+      vi.restoreAllMocks()
+    }
+    for (const [role, expected] of [
+      ['honest', 1],
+      ['lazy', 0.1],
+    ] as const) {
+      const list = shares.get(role) ?? []
+      expect(list.length, role).toBeGreaterThan(0)
+      for (const share of list) expect(share, role).toBeCloseTo(expected, 2)
+    }
   })
 
   it('should let through workers whose laziness stays inside the tolerance', async () => {

@@ -13,7 +13,7 @@ import { taskRunMs, type WorkerProfile } from '../models/gpu.js'
 import { ChunkKind, taskSeed } from '../models/output.js'
 import { messageBytes } from '../net/message-size.js'
 import type { SimEndpoint } from '../net/sim-network.js'
-import { planTask, type Behaviour } from './behaviour.js'
+import { planTask, type Behaviour, type TaskPlan } from './behaviour.js'
 import type { WorldContext } from './context.js'
 import type { Earner } from './economy.js'
 import { MachineHost } from './machine-host.js'
@@ -46,6 +46,8 @@ interface RunningTask {
   peer: WorkerPeer
   order: Order
   taskId: string
+  /** How the worker renders it, decided when it starts: a lazy render takes less time. */
+  plan: TaskPlan
   computeMs: number
 }
 
@@ -269,7 +271,10 @@ export class WorkerPeer implements SimEndpoint {
     }
   }
 
-  /** The engine: fetch the job's inputs (once per job), run the task, upload the output. */
+  /**
+   * The engine: fetch the job's inputs (once per job), run the task (in the share of a full render's time that the
+   * samples it takes call for), upload the output.
+   */
   #run(order: Order, task: TaskDescriptor): void {
     const ctx = this.#ctx
     const { scenario } = ctx
@@ -282,14 +287,15 @@ export class WorkerPeer implements SimEndpoint {
       this.#fetched.push(order.jobId)
       if (this.#fetched.length > FETCHED_JOBS) this.#fetched.shift()
     }
+    const plan = planTask(this.behaviour, scenario.jobs.chunksPerTask, ctx.rng.behaviour)
     const computeMs = taskRunMs(
       ctx.rng.tasks,
-      order.benchHoursPerTask,
+      order.benchHoursPerTask * plan.samples,
       this.profile.score,
       scenario.workers.runVariability,
     )
     const uploadMs = ctx.network.model.transferMs(scenario.jobs.outputMb * 1e6, this.bandwidthMbps, creatorMbps)
-    const running: RunningTask = { peer: this, order, taskId: task.taskId, computeMs }
+    const running: RunningTask = { peer: this, order, taskId: task.taskId, plan, computeMs }
     this.#running.set(task.taskId, running)
     ctx.sim.after(fetchMs + computeMs + uploadMs, finish, running)
   }
@@ -304,9 +310,8 @@ export class WorkerPeer implements SimEndpoint {
     if (!this.alive || this.#running.get(running.taskId) !== running) return
     this.#running.delete(running.taskId)
     const ctx = this.#ctx
-    const { order, taskId } = running
-    const chunkCount = ctx.scenario.jobs.chunksPerTask
-    const plan = planTask(this.behaviour, chunkCount, ctx.rng.behaviour)
+    const { order, taskId, plan } = running
+    const chunkCount = plan.kinds.length
     const seed = taskSeed(taskId)
     const chunks: Uint8Array[] = []
     let bad = false

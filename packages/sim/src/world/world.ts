@@ -250,8 +250,10 @@ export class World implements WorldContext {
           badTaskRate: a.cheaters?.wrongTaskRate ?? 1,
           wrongChunkFraction: a.cheaters?.wrongChunkFraction ?? 1,
         }
-      case 'lazy':
-        return { ...HONEST, role, badTaskRate: 1, lazyNoise: this.outputs.lazyNoise(a.lazy?.sampleFraction ?? 0.25) }
+      case 'lazy': {
+        const sampleFraction = a.lazy?.sampleFraction ?? 0.25
+        return { ...HONEST, role, badTaskRate: 1, lazyNoise: this.outputs.lazyNoise(sampleFraction), sampleFraction }
+      }
       case 'colluder':
         return { ...HONEST, role, badTaskRate: a.colluders?.wrongTaskRate ?? 1, wrongChunkFraction: 1, colluding: true }
       case 'sybil':
