@@ -231,6 +231,46 @@ describe('economics', () => {
     expect(s.economics.supply).toBeCloseTo(1e9 + 4000 - s.economics.burned, 3)
     expect(s.roles.honest.earned).toBeCloseTo(4000, 6)
   })
+
+  it('should close the last burn-and-mint epoch at the horizon, minting by its length, so tokens are conserved', async () => {
+    // A 2h run: 50-minute epochs leave a 20-minute one at the end; a 3h epoch never ends before the horizon.
+    for (const [epoch, epochHours] of [
+      ['50m', 50 / 60],
+      ['3h', 3],
+    ] as const) {
+      const bme = { emissionPerEpoch: 1000, initialSupply: 1e6, epoch, price: [{ at: 0, usd: 1 }] }
+      const { report } = await runScenario(smallScenario({ economics: { bme } }), { seed: 5 })
+      const e = report.summary.economics
+      const epochs = report.bme ?? []
+      const last = epochs.at(-1)
+      expect(e.burned, epoch).toBeGreaterThan(0)
+      expect(last?.endMs, epoch).toBe(2 * 3_600_000)
+      const lastHours = (2 * 3_600_000 - (epochs.at(-2)?.endMs ?? 0)) / 3_600_000
+      expect(last?.minted, epoch).toBeCloseTo((1000 * lastHours) / epochHours, 9)
+      expect(e.supply, epoch).toBeCloseTo(1e6 + e.minted - e.burned, 6)
+      expect(last?.supply, epoch).toBe(e.supply)
+      const sum = (f: (x: { burned: number; minted: number }) => number, xs: { burned: number; minted: number }[]) =>
+        xs.reduce((a, x) => a + f(x), 0)
+      expect(
+        sum((x) => x.burned, epochs),
+        epoch,
+      ).toBeCloseTo(e.burned, 6)
+      expect(
+        sum((x) => x.minted, epochs),
+        epoch,
+      ).toBeCloseTo(e.minted, 6)
+      expect(
+        sum((x) => x.burned, report.series),
+        epoch,
+      ).toBeCloseTo(e.burned, 6)
+      expect(
+        sum((x) => x.minted, report.series),
+        epoch,
+      ).toBeCloseTo(e.minted, 6)
+      expect(report.series.at(-1)?.supply, epoch).toBe(e.supply)
+      expect(report.summary.roles.honest.earned, epoch).toBeCloseTo(e.minted, 6)
+    }
+  })
 })
 
 describe('partitions', () => {

@@ -89,6 +89,24 @@ describe('BurnMintModel', () => {
     expect(m.pay(10_000, 10 * 3_600_000)).toBe(50)
   })
 
+  it('should mint the share of the emission an epoch closed early lasted, and conserve tokens', () => {
+    const m = model()
+    m.pay(10_000, 0)
+    m.work(1, 1)
+    m.closeEpoch(3_600_000)
+    expect(m.openedAtMs).toBe(3_600_000)
+    m.pay(20_000, 3_600_000)
+    m.work(1, 1)
+    expect(m.hasOpenFlows).toBe(true)
+    // The run ends 15 minutes into the second epoch: a quarter of the emission.
+    const last = m.closeEpoch(3_600_000 + 900_000)
+    expect(last.minted).toBe(250)
+    // $200 at the price an hour in, $1.10.
+    expect(last.burned).toBeCloseTo(200 / 1.1, 9)
+    expect(m.hasOpenFlows).toBe(false)
+    expect(m.supply).toBeCloseTo(1_000_000 + 1000 + 250 - 100 - 200 / 1.1, 6)
+  })
+
   it('should mint nothing in an epoch without work', () => {
     const m = model()
     expect(m.closeEpoch(3_600_000).minted).toBe(0)

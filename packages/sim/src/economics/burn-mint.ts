@@ -6,7 +6,7 @@ export type BurnMintConfig = NonNullable<Scenario['economics']['bme']>
 /** One closed epoch of the burn-and-mint model. */
 export interface BurnMintEpoch {
   epoch: number
-  /** Epoch end, ms since the run's start. */
+  /** Epoch end, ms since the run's start; the last epoch of a run may end early, at its horizon. */
   endMs: number
   priceUsd: number
   /** What creators paid in the epoch, USD. */
@@ -21,6 +21,8 @@ export interface BurnMintEpoch {
  * price at the current token price, and a fixed emission per epoch is minted to the workers in proportion to the
  * work (benchmark-hours) they did in that epoch. Supply falls when the USD burned outruns the emission's value,
  * so at equilibrium `price × emission = USD spent per epoch`. The token price is an input series, not a result.
+ * An epoch closed early (the run's last, at its horizon) mints its share of the emission by its length, so the
+ * emission rate holds however the run ends; supply is always `initialSupply + minted − burned`.
  */
 export class BurnMintModel {
   readonly config: BurnMintConfig
@@ -28,6 +30,8 @@ export class BurnMintModel {
   #supply: number
   #usd = 0
   #burned = 0
+  /** Where the open epoch began, ms since the run's start. */
+  #startMs = 0
   readonly #work = new Map<number, number>()
   readonly #mintedTo = new Map<number, number>()
 
@@ -38,6 +42,16 @@ export class BurnMintModel {
 
   get supply(): number {
     return this.#supply
+  }
+
+  /** Where the open epoch began, ms since the run's start: the last closed epoch's end. */
+  get openedAtMs(): number {
+    return this.#startMs
+  }
+
+  /** Whether the open epoch has burned tokens or seen work, which only closing it books into the supply. */
+  get hasOpenFlows(): boolean {
+    return this.#usd !== 0 || this.#burned !== 0 || this.#work.size > 0
   }
 
   /** Token price in USD at `atMs` since the start: linear between points, flat beyond the ends. */
@@ -75,19 +89,20 @@ export class BurnMintModel {
   }
 
   /**
-   * Closes the epoch ending at `endMs`: mints the emission pro rata to work (none when no work was done), telling
-   * `onMint` each worker's share.
+   * Closes the epoch ending at `endMs`: mints the emission, in proportion to the epoch's length when it ends early,
+   * pro rata to work (none when no work was done), telling `onMint` each worker's share.
    */
   closeEpoch(endMs: number, onMint?: (worker: number, tokens: number) => void): BurnMintEpoch {
     let totalWork = 0
     for (const w of this.#work.values()) totalWork += w
-    const minted = totalWork > 0 ? this.config.emissionPerEpoch : 0
+    const share = Math.min(1, (endMs - this.#startMs) / this.config.epochMs)
+    const minted = totalWork > 0 ? this.config.emissionPerEpoch * share : 0
     if (totalWork > 0) {
       // Sorted keys: the same credits in the same order on every run.
       for (const worker of [...this.#work.keys()].sort((a, b) => a - b)) {
-        const share = (minted * (this.#work.get(worker) as number)) / totalWork
-        this.#mintedTo.set(worker, (this.#mintedTo.get(worker) ?? 0) + share)
-        onMint?.(worker, share)
+        const tokens = (minted * (this.#work.get(worker) as number)) / totalWork
+        this.#mintedTo.set(worker, (this.#mintedTo.get(worker) ?? 0) + tokens)
+        onMint?.(worker, tokens)
       }
     }
     this.#supply += minted - this.#burned
@@ -104,6 +119,7 @@ export class BurnMintModel {
     this.#usd = 0
     this.#burned = 0
     this.#work.clear()
+    this.#startMs = endMs
     return epoch
   }
 }

@@ -4,6 +4,7 @@ import { MarketView, type JobSpec } from '@tessera/scheduler'
 import { INVOLVED_RETAIN_MS } from '../constants.js'
 import { bernoulli, exponential, lognormal, pickWeighted } from '../engine/distributions.js'
 import type { Simulation } from '../engine/simulation.js'
+import type { BurnMintConfig } from '../economics/burn-mint.js'
 import { gini, lorenz } from '../economics/gini.js'
 import { quantile } from '../metrics/format.js'
 import { COL, MetricsRecorder, ROLES, type Role } from '../metrics/recorder.js'
@@ -289,19 +290,28 @@ export class World implements WorldContext {
 
   // --- running ------------------------------------------------------------------------------------------------
 
-  /** Starts every peer and schedules arrivals, churn, metrics rows, epochs and the run's end. */
+  /**
+   * Starts every peer and schedules arrivals, churn, metrics rows, epochs and the run's end. Rows and burn-and-mint
+   * epochs due before the horizon close as they fall due; the last of each closes in {@link report}, after every
+   * event at the horizon, so what happens there is in them too.
+   */
   start(): void {
-    // First, so it fires before anything else due at the horizon: the last metrics row then holds its payouts.
+    // First, so it fires before anything else due at the horizon.
     this.sim.at(this.sim.start + this.scenario.durationMs, finish, this)
     for (const creator of this.#creators) creator.start()
     for (const worker of this.#workers.values()) this.#startWorker(worker)
     this.#scheduleArrival()
     const { churn } = this.scenario
     if (churn.joinsPerHour > 0) this.sim.after(exponential(this.#churnRng, 3_600_000 / churn.joinsPerHour), join, this)
-    this.sim.after(this.scenario.metricsIntervalMs, tick, this)
+    this.#beforeHorizon(this.scenario.metricsIntervalMs, tick)
     const bme = this.scenario.economics.bme
-    if (bme !== undefined) this.sim.after(bme.epochMs, epoch, this)
+    if (bme !== undefined) this.#beforeHorizon(bme.epochMs, epoch)
     else this.sim.after(this.scenario.economics.settlementEpochMs, settle, this)
+  }
+
+  /** Schedules `fn` in `delayMs` if that is before the horizon, where {@link report} closes what is left instead. */
+  #beforeHorizon(delayMs: number, fn: (world: World) => void): void {
+    if (this.elapsed() + delayMs < this.scenario.durationMs) this.sim.after(delayMs, fn, this)
   }
 
   /** @internal Closes the settlement epoch: every creator's receipts batch, anchor and pay out. */
@@ -382,7 +392,7 @@ export class World implements WorldContext {
   /** @internal */
   static tick(world: World): void {
     world.#closeRow()
-    world.sim.after(world.scenario.metricsIntervalMs, tick, world)
+    world.#beforeHorizon(world.scenario.metricsIntervalMs, tick)
   }
 
   #closeRow(): void {
@@ -404,16 +414,20 @@ export class World implements WorldContext {
   /** @internal */
   static epoch(world: World): void {
     world.economy.closeEpoch(world.elapsed())
-    const bme = world.scenario.economics.bme
-    if (bme !== undefined) world.sim.after(bme.epochMs, epoch, world)
+    world.#beforeHorizon((world.scenario.economics.bme as BurnMintConfig).epochMs, epoch)
   }
 
   // --- report -------------------------------------------------------------------------------------------------
 
-  /** Everything measured, as of now. Closes a last partial row when the run ended between two. */
+  /**
+   * Everything measured, as of now. Closes the last burn-and-mint epoch (minting its share of the emission by its
+   * length when it is shorter), then the last row, unless nothing happened since they closed.
+   */
   report(): RunReport {
     const { metrics, scenario, economy, network } = this
     const elapsed = this.elapsed()
+    const bme = economy.bme
+    if (bme !== undefined && (bme.openedAtMs < elapsed || bme.hasOpenFlows)) economy.closeEpoch(elapsed)
     const lastRowEndMs = metrics.lastRowEndMs
     if (lastRowEndMs === undefined || lastRowEndMs < elapsed) this.#closeRow()
     const completion = Float64Array.from(metrics.completionTimes()).sort()
