@@ -213,6 +213,27 @@ describe('economics', () => {
     expect(s.roles.honest.earned).toBe(e.paid - e.fees)
   })
 
+  it('should account for every accepted task to the unit at prices past 2^53 token units', async () => {
+    // Jobs worth some 10^16 units each: summed one by one as numbers, their totals drifted apart by tens of units.
+    for (const bme of [undefined, { emissionPerEpoch: 1000, price: [{ at: 0, usd: 1 }] }]) {
+      const s = await run({
+        workers: { count: 16, price: { median: 1e13, sigma: 0.3 } },
+        jobs: {
+          count: 30,
+          submitWindow: '1h',
+          tasks: { min: 1, max: 3 },
+          benchHoursPerTask: { median: 50, sigma: 0 },
+          maxPrice: 1e17,
+          deadline: '1h',
+        },
+        economics: bme === undefined ? {} : { bme },
+      })
+      const e = s.economics
+      expect(e.accepted).toBeGreaterThan(2 ** 53)
+      expect(e.paid + e.unpaid + e.outstanding).toBe(e.accepted)
+    }
+  })
+
   it('should burn payments and mint the emission under burn-and-mint', async () => {
     const s = await run({
       economics: {

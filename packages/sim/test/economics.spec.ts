@@ -123,11 +123,11 @@ describe('Economy under burn-and-mint', () => {
     const economy = new Economy(scenario, metrics)
     const worker: Earner = { index: economy.nextIndex, role: 'honest', wallet: 'w', stake: 0 }
     economy.register(worker)
-    economy.burnForTask(worker, 10_000, 1, true, 0)
-    expect(economy.paid).toBe(10_000)
-    expect(economy.fees).toBe(100)
+    economy.burnForTask(worker, 10_000n, 1, true, 0)
+    expect(economy.paid).toBe(10_000n)
+    expect(economy.fees).toBe(100n)
     // The rest, 9,900 quoted units, is burned: 99 tokens, so fee and burn add up to the payment.
     expect(metrics.total(COL.burned)).toBeCloseTo(99, 9)
-    expect(metrics.total(COL.burned) * 100 + economy.fees).toBeCloseTo(economy.paid, 6)
+    expect(metrics.total(COL.burned) * 100 + Number(economy.fees)).toBeCloseTo(Number(economy.paid), 6)
   })
 })

@@ -132,10 +132,9 @@ export class CreatorPeer implements SimEndpoint {
       case 'accept': {
         const worker = ctx.worker(output.worker)
         if (worker !== undefined) {
-          ctx.economy.accept(Number(output.amount))
+          ctx.economy.accept(output.amount)
           if (ctx.economy.bme === undefined) this.settlement.receipt(output, worker.earner, ctx.epoch())
-          else
-            ctx.economy.burnForTask(worker.earner, Number(output.amount), output.benchHours, this.pays, ctx.elapsed())
+          else ctx.economy.burnForTask(worker.earner, output.amount, output.benchHours, this.pays, ctx.elapsed())
           worker.release(output.jobId, output.taskId)
         }
         return

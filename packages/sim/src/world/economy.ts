@@ -1,3 +1,4 @@
+import { splitFee } from '@tessera/ledger'
 import { BurnMintModel } from '../economics/burn-mint.js'
 import { COL, type MetricsRecorder, type Role, type RoleStats } from '../metrics/recorder.js'
 import type { Scenario } from '../scenario/types.js'
@@ -16,9 +17,12 @@ export interface Earner {
  * Token flows between the simulated parties, as the machines' outputs decide them: payouts that
  * `@tessera/ledger`'s settlement machine batched and the modelled chain confirmed (net to the worker, the protocol
  * fee to the treasury), verification pay, slashes, debts of creators who never pay, and the optional burn-and-mint
- * model. Amounts are token units as jobs quote prices; the machines' bigints are converted once, here. Under
- * burn-and-mint the quoted unit is a fixed USD value (`usdPerTokenUnit`) and the token floats: tokens burned and
- * minted, the supply and the workers' earnings (their minted shares) are tokens.
+ * model. Amounts are token units as jobs quote prices. The totals of the machines' amounts (accepted, paid, fees,
+ * unpaid) and of slashes stay bigints, exact however large, so `accepted = paid + unpaid + outstanding` holds to the
+ * unit; the report converts them once. Earnings per worker and role, the per-interval columns and verification pay
+ * (a modelled share of a job's price) are numbers. Under burn-and-mint the quoted unit is a fixed USD value
+ * (`usdPerTokenUnit`) and the token floats: tokens burned and minted, the supply and the workers' earnings (their
+ * minted shares) are tokens.
  */
 export class Economy {
   readonly #metrics: MetricsRecorder
@@ -30,14 +34,14 @@ export class Economy {
   #earned = new Float64Array(1024)
   #earners = 0
   /** Gross amounts of accepted tasks (what creators owe when the task is accepted). */
-  accepted = 0
-  paid = 0
-  fees = 0
+  accepted = 0n
+  paid = 0n
+  fees = 0n
   verifierPay = 0
   /** Verification pay owed by creators who never pay (apart from `unpaid`, which pairs with `accepted`). */
   verifierUnpaid = 0
-  slashed = 0
-  unpaid = 0
+  slashed = 0n
+  unpaid = 0n
 
   constructor(scenario: Scenario, metrics: MetricsRecorder) {
     this.#metrics = metrics
@@ -66,27 +70,27 @@ export class Economy {
   }
 
   /** A task was accepted for `amount` (gross): it is owed until its payout confirms. */
-  accept(amount: number): void {
+  accept(amount: bigint): void {
     this.accepted += amount
   }
 
   /** A confirmed payout transfer: `net` reaches the worker. */
-  pay(worker: Earner, net: number): void {
+  pay(worker: Earner, net: bigint): void {
     this.paid += net
-    this.#metrics.add(COL.paid, net)
-    this.#credit(worker, net)
+    this.#metrics.add(COL.paid, Number(net))
+    this.#credit(worker, Number(net))
   }
 
   /** The protocol fee of a confirmed payout, to the treasury. */
-  collectFee(fee: number): void {
+  collectFee(fee: bigint): void {
     this.paid += fee
     this.fees += fee
-    this.#metrics.add(COL.paid, fee)
-    this.#metrics.add(COL.fees, fee)
+    this.#metrics.add(COL.paid, Number(fee))
+    this.#metrics.add(COL.fees, Number(fee))
   }
 
   /** A payout that failed for good: the creator never paid. */
-  owe(amount: number): void {
+  owe(amount: bigint): void {
     this.unpaid += amount
   }
 
@@ -95,17 +99,18 @@ export class Economy {
    * and the rest is burned as tokens worth its USD value; the worker's reward comes from the epoch's emission by its
    * share of the work. `paid` and `fees` stay in quoted units, the `burned` column counts tokens.
    */
-  burnForTask(worker: Earner, amount: number, benchHours: number, creatorPays: boolean, elapsedMs: number): void {
+  burnForTask(worker: Earner, amount: bigint, benchHours: number, creatorPays: boolean, elapsedMs: number): void {
     if (!creatorPays) {
       this.unpaid += amount
       return
     }
-    const fee = Math.floor((amount * this.#feeBps) / 10_000)
+    // The ledger's own split, as a settled payout would take it.
+    const { net, fee } = splitFee(amount, this.#feeBps)
     this.paid += amount
     this.fees += fee
-    this.#metrics.add(COL.paid, amount)
-    this.#metrics.add(COL.fees, fee)
-    this.#metrics.add(COL.burned, (this.bme as BurnMintModel).pay(amount - fee, elapsedMs))
+    this.#metrics.add(COL.paid, Number(amount))
+    this.#metrics.add(COL.fees, Number(fee))
+    this.#metrics.add(COL.burned, (this.bme as BurnMintModel).pay(Number(net), elapsedMs))
     ;(this.bme as BurnMintModel).work(worker.index, benchHours)
   }
 
@@ -122,7 +127,7 @@ export class Economy {
   slash(worker: Earner): number {
     const amount = Math.floor(worker.stake * this.#slashFraction)
     worker.stake -= amount
-    this.slashed += amount
+    this.slashed += BigInt(amount)
     this.#roles[worker.role].slashed += amount
     this.#metrics.add(COL.slashed, amount)
     return amount

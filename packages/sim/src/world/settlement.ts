@@ -39,7 +39,7 @@ export class SettlementRole {
   readonly #byWallet: Map<string, Earner>
   /** Actions submitted to the modelled chain and not yet carried out, in submission order. */
   readonly #inFlight = new Set<Submitted>()
-  #outstanding = 0
+  #outstanding = 0n
 
   constructor(ctx: WorldContext, creator: string, pays: boolean, byWallet: Map<string, Earner>) {
     this.#ctx = ctx
@@ -74,7 +74,7 @@ export class SettlementRole {
       epoch,
       payee: worker.wallet,
     }
-    this.#outstanding += Number(task.amount)
+    this.#outstanding += task.amount
     this.host.feed({ type: 'receipt', receipt })
   }
 
@@ -86,7 +86,7 @@ export class SettlementRole {
    * Gross amount of the receipts filed here whose payout has neither confirmed nor failed for good: receipts of
    * an epoch still open, or of one whose actions are in flight. Zero once every closed epoch has settled.
    */
-  get outstanding(): number {
+  get outstanding(): bigint {
     return this.#outstanding
   }
 
@@ -119,18 +119,18 @@ export class SettlementRole {
   #execute(action: SettlementAction): void {
     const { economy } = this.#ctx
     if (action.kind === 'payout') {
-      this.#outstanding -= action.transfers.reduce((sum, t) => sum + Number(t.amount), 0) + Number(action.fee)
+      this.#outstanding -= action.transfers.reduce((sum, t) => sum + t.amount, 0n) + action.fee
       if (!this.#pays) {
-        for (const t of action.transfers) economy.owe(Number(t.amount))
-        economy.owe(Number(action.fee))
+        for (const t of action.transfers) economy.owe(t.amount)
+        economy.owe(action.fee)
         this.host.feed({ type: 'action-failed', key: action.key, code: 'SIM__CREATOR_NEVER_PAYS', retryable: false })
         return
       }
       for (const t of action.transfers) {
         const worker = this.#byWallet.get(t.payee)
-        if (worker !== undefined) economy.pay(worker, Number(t.amount))
+        if (worker !== undefined) economy.pay(worker, t.amount)
       }
-      economy.collectFee(Number(action.fee))
+      economy.collectFee(action.fee)
     }
     this.host.feed({ type: 'action-confirmed', key: action.key, signature: `sim:${action.key}` })
   }
