@@ -134,6 +134,21 @@ describe('adversaries', () => {
     expect(colluder.detected + colluder.escaped).toBeLessThanOrEqual(colluder.tasksBad)
   })
 
+  it('should take an overturned rejection back from the interval that counted it', async () => {
+    // Fellow colluders arbitrate every accusation against a colluder (no dedicated verifiers) and overturn some of
+    // them, often minutes later, in another one-minute interval.
+    const scenario = smallScenario({ adversaries: { colluders: { count: 4 } }, verifiers: { count: 0 } })
+    const { report } = await runScenario({ ...scenario, metricsIntervalMs: 60_000 }, { seed: 3 })
+    const s = report.summary
+    const sum = (column: 'detected' | 'falsePositives' | 'escaped' | 'unanswered'): number =>
+      report.series.reduce((total, row) => total + row[column], 0)
+    for (const column of ['detected', 'falsePositives', 'escaped', 'unanswered'] as const) {
+      for (const row of report.series) expect(row[column], `${column} at ${row.hours} h`).toBeGreaterThanOrEqual(0)
+      expect(sum(column), column).toBe(s.detection[column])
+    }
+    expect(s.roles.colluder.escaped).toBeGreaterThan(0)
+  })
+
   it('should catch cheap Sybil identities and slash their little stake', async () => {
     const s = await run({ adversaries: { sybils: { identities: 8, stake: 1 } } })
     expect(s.roles.sybil.workers).toBe(8)

@@ -102,6 +102,26 @@ export class MetricsRecorder {
     this.#current[column] = (this.#current[column] as number) + n
   }
 
+  /** The index the open row will have in {@link rows} once closed, to book into it later with {@link addToRow}. */
+  get openRow(): number {
+    return this.rows.length
+  }
+
+  /**
+   * Adds to a counter of the row at `index` (see {@link openRow}), closed or still open: for a later event that
+   * revises one booked then, so each interval keeps counting what happened in it.
+   */
+  addToRow(index: number, column: number, n: number): void {
+    const row = this.rows[index]
+    if (row === undefined) {
+      this.add(column, n)
+      return
+    }
+    const name = SERIES_COLUMNS[column] as SeriesColumn
+    row[name] += n
+    this.#totals[column] = (this.#totals[column] as number) + n
+  }
+
   /** Sets a gauge of the current interval. */
   set(column: number, value: number): void {
     this.#current[column] = value

@@ -15,6 +15,8 @@ interface Committed {
 interface Failed extends Committed {
   /** When the creator rejected it. */
   at: number
+  /** The metrics row it was counted in, which an overturn takes it back from. */
+  row: number
 }
 
 /**
@@ -78,12 +80,14 @@ export class GroundTruth {
     } else {
       this.#metrics.add(outcome === 'fail' ? COL.falsePositives : COL.unanswered)
     }
-    if (outcome === 'fail') this.#keepFailed(key, { ...c, at })
+    if (outcome === 'fail') this.#keepFailed(key, { ...c, at, row: this.#metrics.openRow })
   }
 
   /**
    * Arbitration cleared the worker of a failed check and the creator accepted its output after all: the rejection
-   * becomes an acceptance, an escape when the output was bad (colluding arbiters clearing a fellow colluder).
+   * becomes an acceptance, an escape when the output was bad (colluding arbiters clearing a fellow colluder). The
+   * rejection is taken back from the metrics row that counted it, so no row's count goes negative; the acceptance
+   * counts in the row where it happens.
    */
   overturned(worker: string, taskId: string): void {
     const key = committedKey(worker, taskId)
@@ -94,9 +98,9 @@ export class GroundTruth {
     stats.failedChecks--
     if (f.bad) {
       stats.detected--
-      this.#metrics.add(COL.detected, -1)
+      this.#metrics.addToRow(f.row, COL.detected, -1)
     } else {
-      this.#metrics.add(COL.falsePositives, -1)
+      this.#metrics.addToRow(f.row, COL.falsePositives, -1)
     }
     this.#accept(f)
   }
