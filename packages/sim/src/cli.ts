@@ -32,7 +32,8 @@ function rejectionsLine(rejections: RunReport['summary']['rejections']): string 
 
 /**
  * `tessera sim run` (the default) and `tessera sim sweep` (see {@link sweepCommand}). `run` parses arguments, runs the scenario with a progress bar on stderr, prints a summary on
- * stdout. Returns the exit code (0 ok, 1 the run failed, 2 bad arguments); a failure prints the seed to replay.
+ * stdout. Returns the exit code (0 ok, 1 the run failed, 2 bad arguments, an unusable `--out` among them); a failure
+ * prints the seed to replay.
  * The node package mounts this under its `tessera` CLI; `npm run sim -w @tessera/sim -- <scenario>` runs it alone.
  */
 export async function simCommand(argv: readonly string[], io: SimCommandIo): Promise<number> {
@@ -95,6 +96,6 @@ export async function simCommand(argv: readonly string[], io: SimCommandIo): Pro
     const seedHint = isSimError(e) && e.context.seed !== undefined ? '' : seed === undefined ? '' : ` (seed ${seed})`
     const code = e instanceof SimError ? `${e.code}: ` : ''
     io.stderr.write(`sim failed${seedHint}: ${code}${(e as Error).message}\n`)
-    return 1
+    return isSimError(e, 'SIM__INVALID_OUT_DIR') ? 2 : 1
   }
 }

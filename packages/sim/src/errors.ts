@@ -25,6 +25,8 @@ export type SimErrorCode =
   | 'SIM__CHART_FAILED'
   /** A sweep's parameters, replications or seeds are malformed or out of bounds; `context` names the culprit. */
   | 'SIM__INVALID_SWEEP'
+  /** An output directory cannot be created or written to; `context.dir` and `context.reason` say which and why. */
+  | 'SIM__INVALID_OUT_DIR'
 
 /** An error raised by `@tessera/sim`. */
 export class SimError extends TesseraError<SimErrorCode> {

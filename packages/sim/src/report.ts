@@ -1,5 +1,5 @@
 import type { AbortOptions } from '@tessera/core'
-import { chartSpecs, type ChartName } from './charts/specs.js'
+import { CHART_NAMES, chartSpecs, type ChartName } from './charts/specs.js'
 import { renderChart } from './charts/render.js'
 import type { BurnMintEpoch } from './economics/burn-mint.js'
 import type { LorenzPoint } from './economics/gini.js'
@@ -134,19 +134,28 @@ export const REPORT_FILES = {
   bme: 'bme.csv',
 } as const
 
+/** Every file a run may write: what a later run into the same directory removes when it does not write it. */
+const KNOWN_REPORT_FILES: readonly string[] = [
+  ...Object.values(REPORT_FILES),
+  ...CHART_NAMES.flatMap((name) => [`${name}.svg`, `${name}.png`]),
+]
+
 /** Options of {@link writeReport}. */
 export interface WriteReportOptions extends AbortOptions {
   /** Called with each file's path once it is written. */
   onWrite?: (path: string) => void
 }
 
-/** Writes the report's JSON, CSV tables and charts (SVG and PNG) into `outDir`; returns the paths written. */
+/**
+ * Writes the report's JSON, CSV tables and charts (SVG and PNG) into `outDir`, and removes the files an earlier run
+ * wrote there that this one does not (`bme.csv` of a run with burn-and-mint); returns the paths written.
+ */
 export async function writeReport(
   outDir: string,
   report: RunReport,
   options: WriteReportOptions = {},
 ): Promise<string[]> {
-  const { put, written } = await outputDir(outDir, 'report', options)
+  const { put, removeStale, written } = await outputDir(outDir, 'report', { ...options, known: KNOWN_REPORT_FILES })
   await put(REPORT_FILES.metrics, toJson(report))
   await put(REPORT_FILES.series, toCsv(report.series, ['hours', ...SERIES_COLUMNS]))
   await put(REPORT_FILES.completion, toCsv(report.completionHistogram, ['fromMinutes', 'toMinutes', 'jobs']))
@@ -178,5 +187,6 @@ export async function writeReport(
     await put(`${name}.svg`, chart.svg)
     await put(`${name}.png`, chart.png)
   }
+  await removeStale()
   return written
 }

@@ -3,6 +3,7 @@ import { CustomProgressEvent } from 'progress-events'
 import { EVENTS_PER_SLICE } from './constants.js'
 import { Simulation } from './engine/simulation.js'
 import { isSimError, SimError } from './errors.js'
+import { prepareOutputDir } from './metrics/output-dir.js'
 import type { SimProgressEvents } from './progress.js'
 import { writeReport, type RunReport } from './report.js'
 import { loadScenario } from './scenario/load.js'
@@ -34,8 +35,10 @@ const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmedi
 
 /**
  * Runs a scenario (a parsed {@link Scenario} or a path to a JSON or YAML file) under virtual time and returns its
- * report; with `outDir`, writes `metrics.json`, CSV tables and SVG/PNG charts there. The same scenario, seed and
- * code give byte-identical files. A failure is a `SimError` whose message and `context.seed` carry the seed.
+ * report; with `outDir`, writes `metrics.json`, CSV tables and SVG/PNG charts there (created, and checked, before
+ * the run: `SIM__INVALID_OUT_DIR` when it cannot be written to), removing those of an earlier run this one does not
+ * write. The same scenario, seed and code give byte-identical files. A failed run is a `SimError`
+ * (`SIM__RUN_FAILED`) whose message and `context.seed` carry the seed.
  *
  * @example
  * ```ts
@@ -45,6 +48,8 @@ const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmedi
  */
 export async function runScenario(scenario: Scenario | string, options: RunOptions = {}): Promise<RunResult> {
   const resolved = typeof scenario === 'string' ? await loadScenario(scenario) : scenario
+  // Before the run, not after it: an unusable directory is a bad option, not a failed simulation.
+  if (options.outDir !== undefined) await prepareOutputDir(options.outDir, 'report')
   const seed = options.seed ?? resolved.seed
   const sim = new Simulation({ seed })
   try {

@@ -28,6 +28,17 @@ describe('simCommand', () => {
     expect((await invoke(['a.yaml', '--bogus'], cwd)).code).toBe(2)
   })
 
+  it('should refuse an --out it cannot write to with exit code 2, before running', async () => {
+    dir ??= await mkdtemp(join(tmpdir(), 'tessera-sim-cli-'))
+    const fixture = new URL('./fixtures/tiny.yaml', import.meta.url).pathname
+    await writeFile(join(dir, 'a-file'), '')
+    const { code, stdout, stderr } = await invoke([fixture, '--out', 'a-file/out', '--quiet'], dir)
+    expect(code).toBe(2)
+    expect(stderr).toContain('SIM__INVALID_OUT_DIR')
+    expect(stderr).not.toContain('SIM__RUN_FAILED')
+    expect(stdout).toBe('')
+  })
+
   it('should print the seed and the coded error of a failing run', async () => {
     dir ??= await mkdtemp(join(tmpdir(), 'tessera-sim-cli-'))
     const fixture = new URL('./fixtures/tiny.yaml', import.meta.url).pathname

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { isCoreError } from '@tessera/core'
@@ -41,6 +41,31 @@ describe('runScenario', () => {
     for (const file of files) {
       expect(Buffer.compare(await readFile(join(a, file)), await readFile(join(b, file))), file).toBe(0)
     }
+  })
+
+  it('should remove the files of an earlier run it does not write, and leave files it does not know', async () => {
+    const dir = await tempDir()
+    const bme = { emissionPerEpoch: 1000, price: [{ at: 0, usd: 1 }] }
+    await runScenario(validateScenario({ ...minimal(), economics: { bme } }), { outDir: dir })
+    expect(await readdir(dir)).toContain('bme.csv')
+    await writeFile(join(dir, 'notes.txt'), 'mine')
+    const { files } = await runScenario(validateScenario(minimal()), { outDir: dir })
+    const names = (await readdir(dir)).sort()
+    expect(names).not.toContain('bme.csv')
+    expect(names).toEqual([...files.map((f) => f.slice(dir.length + 1)), 'notes.txt'].sort())
+    expect(await readFile(join(dir, 'notes.txt'), 'utf8')).toBe('mine')
+  })
+
+  it('should refuse an output directory it cannot write to before it runs', async () => {
+    const file = join(await tempDir(), 'a-file')
+    await writeFile(file, '')
+    let progress = 0
+    const error = await runScenario(smallScenario(), { outDir: join(file, 'out'), onProgress: () => progress++ }).catch(
+      (e: unknown) => e,
+    )
+    expect(isSimError(error, 'SIM__INVALID_OUT_DIR')).toBe(true)
+    expect(error).toMatchObject({ context: { dir: join(file, 'out'), reason: 'ENOTDIR' } })
+    expect(progress).toBe(0)
   })
 
   it('should give a different run for a different seed', async () => {

@@ -174,6 +174,40 @@ describe('runSweep', () => {
     expect((await readFile(join(dir, 'summary.csv'), 'utf8')).split('\n')[1]).toMatch(/^0,"one\rtwo",1,/)
   })
 
+  it('should remove the charts of an earlier sweep it does not draw, and leave files it does not know', async () => {
+    const dir = await tempDir()
+    const one = [{ path: 'jobs.minBids', values: [1] }]
+    await runSweep(TINY, { parameters: one, replications: 1, concurrency: 1, outDir: dir, charts: ['gini'] })
+    await writeFile(join(dir, 'notes.txt'), 'mine')
+    await runSweep(TINY, { parameters: one, replications: 1, concurrency: 1, outDir: dir, charts: ['escaped'] })
+    expect((await readdir(dir)).sort()).toEqual([
+      'notes.txt',
+      'runs.csv',
+      'summary.csv',
+      'sweep-escaped.png',
+      'sweep-escaped.svg',
+      'sweep.json',
+    ])
+  })
+
+  it('should refuse an output directory it cannot write to before any run', async () => {
+    const file = join(await tempDir(), 'a-file')
+    await writeFile(file, '')
+    let progress = 0
+    const sweep = runSweep(TINY, {
+      parameters,
+      replications: 1,
+      concurrency: 1,
+      outDir: join(file, 'out'),
+      onProgress: () => progress++,
+    })
+    await expect(sweep).rejects.toMatchObject({ code: 'SIM__INVALID_OUT_DIR' })
+    expect(progress).toBe(0)
+    const { code, stderr } = await invoke(['sweep', TINY, '--out', join(file, 'out'), '-q'], tmpdir())
+    expect(code).toBe(2)
+    expect(stderr).toContain('SIM__INVALID_OUT_DIR')
+  })
+
   it('should report for each run what running its point alone under its seed reports', async () => {
     const sweep = await runSweep(TINY, { parameters, replications: 2, seed: 5, concurrency: 2 })
     const run = sweep.runs[3]

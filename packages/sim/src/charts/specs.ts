@@ -2,7 +2,10 @@ import type { TopLevelSpec } from 'vega-lite'
 import type { RunReport } from '../report.js'
 
 /** The charts every run draws, by file name (without extension). */
-export type ChartName = 'jobs' | 'completion' | 'detection' | 'verification' | 'earnings' | 'network' | 'tokens'
+export const CHART_NAMES = ['jobs', 'completion', 'detection', 'verification', 'earnings', 'network', 'tokens'] as const
+
+/** The name of a chart every run draws. */
+export type ChartName = (typeof CHART_NAMES)[number]
 
 const WIDTH = 560
 const HEIGHT = 260

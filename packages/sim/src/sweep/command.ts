@@ -36,7 +36,8 @@ const fmt = (s: MetricStats): string =>
 
 /**
  * `tessera sim sweep`: parses arguments, runs the sweep with a progress bar on stderr, prints each point's headline
- * figures on stdout. Returns the exit code (0 ok, 1 a run or the sweep failed, 2 bad arguments).
+ * figures on stdout. Returns the exit code (0 ok, 1 a run or the sweep failed, 2 bad arguments, an unusable `--out`
+ * among them).
  */
 export async function sweepCommand(argv: readonly string[], io: SimCommandIo): Promise<number> {
   const args = parseCommandArgs(
@@ -131,6 +132,6 @@ export async function sweepCommand(argv: readonly string[], io: SimCommandIo): P
   } catch (e) {
     bar?.stop()
     io.stderr.write(`sweep failed: ${isSimError(e) ? `${e.code}: ` : ''}${(e as Error).message}\n`)
-    return 1
+    return isSimError(e, 'SIM__INVALID_OUT_DIR') ? 2 : 1
   }
 }

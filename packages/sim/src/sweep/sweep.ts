@@ -4,7 +4,7 @@ import { CustomProgressEvent, type ProgressEvent } from 'progress-events'
 import { renderChart } from '../charts/render.js'
 import { SimError } from '../errors.js'
 import { toCsv, toJson } from '../metrics/format.js'
-import { outputDir } from '../metrics/output-dir.js'
+import { outputDir, prepareOutputDir } from '../metrics/output-dir.js'
 import { loadScenarioInput } from '../scenario/load.js'
 import { DEFAULT_SWEEP_CHARTS, sweepChartSpec } from './charts.js'
 import { SWEEP_METRIC_NAMES, type SweepMetric } from './metrics.js'
@@ -73,6 +73,12 @@ export interface SweepResult extends SweepSummary {
 /** Files a sweep writes, relative to its output directory (charts add `sweep-<metric>.svg` and `.png`). */
 export const SWEEP_FILES = { summary: 'sweep.json', runs: 'runs.csv', points: 'summary.csv' } as const
 
+/** Every file a sweep may write: what a later sweep into the same directory removes when it does not write it. */
+const KNOWN_SWEEP_FILES: readonly string[] = [
+  ...Object.values(SWEEP_FILES),
+  ...SWEEP_METRIC_NAMES.flatMap((m) => [`sweep-${m}.svg`, `sweep-${m}.png`]),
+]
+
 const runLabel = (plan: SweepPlan, run: SweepPlan['runs'][number]): string => {
   const values = Object.entries((plan.points[run.point] as SweepPlan['points'][number]).values)
   const at = values.map(([k, v]) => `${k}=${String(v)}`).join(', ')
@@ -114,6 +120,8 @@ export async function runSweep(scenario: unknown, options: SweepOptions): Promis
       throw new SimError('SIM__INVALID_SWEEP', `no sweep metric named ${String(m)}`, { metric: m })
     }
   }
+  // Before the runs, not after them: an unusable directory is a bad option, not a failed sweep.
+  if (options.outDir !== undefined) await prepareOutputDir(options.outDir, 'sweep')
   const tasks = plan.runs.map((run) => ({
     scenario: (plan.points[run.point] as SweepPlan['points'][number]).scenario,
     seed: run.seed,
@@ -148,14 +156,18 @@ export async function runSweep(scenario: unknown, options: SweepOptions): Promis
   return { ...summary, charts: [...charts], files }
 }
 
-/** Writes a sweep's JSON, CSV tables and charts into `outDir`; returns the paths written. */
+/**
+ * Writes a sweep's JSON, CSV tables and charts into `outDir`, and removes the files an earlier sweep wrote there that
+ * this one does not (charts of other metrics); returns the paths written.
+ */
 export async function writeSweep(
   outDir: string,
   sweep: SweepSummary,
   options: AbortOptions & { charts?: readonly SweepMetric[]; onProgress?: SweepOptions['onProgress'] } = {},
 ): Promise<string[]> {
-  const { put, written } = await outputDir(outDir, 'sweep', {
+  const { put, removeStale, written } = await outputDir(outDir, 'sweep', {
     ...(options.signal === undefined ? {} : { signal: options.signal }),
+    known: KNOWN_SWEEP_FILES,
     onWrite: (file) => options.onProgress?.(new CustomProgressEvent('sweep:report', { file })),
   })
   const paths = sweep.parameters.map((p) => p.path)
@@ -196,5 +208,6 @@ export async function writeSweep(
     await put(`sweep-${metric}.svg`, chart.svg)
     await put(`sweep-${metric}.png`, chart.png)
   }
+  await removeStale()
   return written
 }
