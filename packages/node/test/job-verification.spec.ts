@@ -62,6 +62,7 @@ describe('a job request’s verification', () => {
       verification: resolveJobSpec(jobSpecOf({ kind: 'render', inputs: ['s'], render: split } as never)).verification,
     }
     const view = verificationView(order)
+    if (view === undefined) throw new Error('no view')
     expect(view.budget).toEqual({ ...DEFAULT_BUDGET, withinTasks: 688 })
     expect(view.plans.map((p) => p.chunks)).toEqual([8, 64])
     for (const plan of view.plans) {
@@ -74,5 +75,12 @@ describe('a job request’s verification', () => {
         withinTasks: 688,
       })
     }
+  })
+
+  it('should show no plan for an order whose budget is not one, as a record written in part has', () => {
+    // Before, job status failed with a TypeError for a record an older version wrote without the order's budget.
+    expect(verificationView({ split: render(64) } as never)).toBeUndefined()
+    expect(verificationView({ split: render(64), verification: { detect: '0.9' } } as never)).toBeUndefined()
+    expect(verificationView({ split: { kind: 'render' }, verification: DEFAULT_BUDGET } as never)).toBeUndefined()
   })
 })

@@ -316,7 +316,7 @@ export class CreatorJobs {
       jobId,
       ...base,
       ...(split?.kind === 'render' ? { frames: { first: split.firstFrame, count: split.frames } } : {}),
-      ...(order !== undefined ? { verification: verificationView(order) } : {}),
+      ...withVerification(order),
       reassigned: progress?.reassigned ?? 0,
       leases: progress?.leases ?? {},
       reassignedFrom: progress?.reassignedFrom ?? {},
@@ -491,4 +491,10 @@ export class CreatorJobs {
     const tasks = stored?.order === undefined ? 0 : taskCountOf(stored.order.split)
     return { state: 'failed', tasks, accepted: (await this.#c.settlement.view(jobId, options))?.receipts ?? 0 }
   }
+}
+
+/** A status's `verification`, when the job's order has a budget to show. */
+function withVerification(order: Pick<Order, 'split' | 'verification'> | undefined): Pick<JobStatus, 'verification'> {
+  const view = order === undefined ? undefined : verificationView(order)
+  return view === undefined ? {} : { verification: view }
 }

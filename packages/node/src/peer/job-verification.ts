@@ -52,13 +52,26 @@ export function checkJobVerification(split: Split, budget: VerificationBudget): 
 
 /**
  * How a job's tasks are checked, for its status: the order's budget and, per task size, the plan its verifiers
- * sample by (`planFor`'s plan in force: over a longer horizon, `horizon`, when an order from elsewhere asked a budget
- * no plan meets).
+ * sample by (`planFor`'s plan in force: over a longer horizon, `withinTasks`, when an order from elsewhere asked a
+ * budget no plan meets). Undefined for an order whose budget is not one (a record an older version wrote in part).
  */
-export function verificationView(order: Pick<Order, 'split' | 'verification'>): NonNullable<JobStatus['verification']> {
+export function verificationView(
+  order: Pick<Order, 'split' | 'verification'>,
+): NonNullable<JobStatus['verification']> | undefined {
+  const budget = order.verification as Partial<VerificationBudget> | undefined
+  const terms = [budget?.detect, budget?.withinTasks, budget?.cheatRate, budget?.maxOverhead]
+  if (!terms.every((t) => typeof t === 'number' && Number.isFinite(t))) return undefined
+  let counts: number[]
+  try {
+    counts = taskChunkCounts(order.split)
+  } catch {
+    return undefined
+  }
+  // A split no task has (a record damaged in part): its status shows no plan rather than a plan for no task.
+  if (!counts.every((n) => Number.isSafeInteger(n) && n >= 1)) return undefined
   return {
     budget: { ...order.verification },
-    plans: taskChunkCounts(order.split).map((chunks) => {
+    plans: counts.map((chunks) => {
       const { inForce } = planFor(order.verification, chunks)
       return {
         chunks,
