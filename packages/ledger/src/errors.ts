@@ -35,6 +35,8 @@ export type LedgerErrorCode =
   | 'LEDGER__MALFORMED_ANCHOR'
   | 'LEDGER__INVALID_FRAUD_PROOF'
   | 'LEDGER__ACTION_NOT_FOUND'
+  | 'LEDGER__DATA_DIR_IN_USE'
+  | 'LEDGER__DATA_DIR_UNREADABLE'
 
 /** An error raised by `@tessera/ledger`. */
 export class LedgerError extends TesseraError<LedgerErrorCode> {

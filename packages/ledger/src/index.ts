@@ -21,6 +21,7 @@
 export * from './anchor.js'
 export * from './batch.js'
 export * from './constants.js'
+export * from './data-dir-lock.js'
 export * from './driver/settlement-driver.js'
 export * from './errors.js'
 export * from './escrow.js'

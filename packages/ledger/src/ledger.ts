@@ -4,6 +4,7 @@ import { isAddress, lamports as toLamports, type Address, type KeyPairSigner } f
 import { logger as createLogger, type Logger } from '@libp2p/logger'
 import { replaceFile, throwIfAborted, type AbortOptions } from '@tessera/core'
 import { JOURNAL_FILE, MAX_TOKEN_UNITS, WALLET_FILE } from './constants.js'
+import { type DataDirLock, lockDataDir } from './data-dir-lock.js'
 import { LedgerError } from './errors.js'
 import { ActionExecutor, type ExecutorHooks } from './executor.js'
 import { SettlementJournal } from './journal.js'
@@ -72,8 +73,22 @@ export interface Ledger {
  * airdrop, create the local mint and create the nonce account, each a transaction, and settles the journal's open
  * intents against the chain (`ActionExecutor.reconcile`); when `abort.signal` fires, the call rejects with an
  * AbortError and closes what it had opened (a transaction already sent may still land, and the next open finds it).
+ * The directory is held until {@link Ledger.close}: a second open of it, in this process or another, is refused with
+ * `LEDGER__DATA_DIR_IN_USE` (see {@link lockDataDir}).
  */
 export async function openLedger(options: LedgerOptions, abort: AbortOptions = {}): Promise<Ledger> {
+  throwIfAborted(abort.signal)
+  const lock = await lockDataDir(options.dataDir)
+  try {
+    return await openLocked(options, lock, abort)
+  } catch (e) {
+    await lock.release()
+    throw e
+  }
+}
+
+/** {@link openLedger} once its data directory is held: `lock` is released when the ledger closes. */
+async function openLocked(options: LedgerOptions, lock: DataDirLock, abort: AbortOptions): Promise<Ledger> {
   throwIfAborted(abort.signal)
   const log = options.logger ?? createLogger('tessera:ledger')
   const transport =
@@ -143,6 +158,7 @@ export async function openLedger(options: LedgerOptions, abort: AbortOptions = {
       close: async () => {
         await journal.close()
         await transport.close()
+        await lock.release()
       },
     }
   } catch (e) {

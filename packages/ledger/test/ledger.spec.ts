@@ -63,6 +63,21 @@ describe('openLedger', () => {
     await second.close()
   })
 
+  it('should refuse a second open of its data directory until the first closes, keeping the chain unforked', async () => {
+    const first = await openLedger({ dataDir: dir.path })
+    await first.airdrop({ tokens: 7n })
+    // Accepted before, the second wrote its own snapshot of the chain over the first's: the airdrop vanished.
+    await expect(openLedger({ dataDir: dir.path })).rejects.toMatchObject({
+      code: 'LEDGER__DATA_DIR_IN_USE',
+      context: { dataDir: dir.path },
+    })
+    await first.airdrop({ tokens: 5n })
+    await first.close()
+    const second = await openLedger({ dataDir: dir.path })
+    expect((await second.balance()).tokens).toBe(12n)
+    await second.close()
+  })
+
   for (const [moment, hook] of [
     ['after its transaction ran', 'afterSubmit'],
     ['before its transaction was sent', 'afterIntent'],
