@@ -142,6 +142,12 @@ export const MAX_JOURNAL_LINE_BYTES = 16 * 1024
 /** The fewest droppable journal records worth a rewrite at open (see `compactJournal`). */
 export const JOURNAL_COMPACT_MIN_RECORDS = 256
 
+/**
+ * The largest LiteSVM snapshot read at open: what Node reads into one buffer. The snapshot holds every account and
+ * the signatures LiteSVM remembers (each about 330 bytes), so a real one stays far below it.
+ */
+export const MAX_LITESVM_SNAPSHOT_BYTES = 2 ** 31 - 1
+
 /** File names inside a ledger data directory. */
 export const STATE_FILE = 'litesvm-state.bin'
 export const TRANSACTION_LOG_FILE = 'litesvm-transactions.log'

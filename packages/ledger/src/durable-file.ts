@@ -1,3 +1,4 @@
+import { constants } from 'node:fs'
 import { mkdir, open, type FileHandle } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { removeTemporaries, replaceFile, sha256, syncDirectory } from '@tessera/core'
@@ -27,6 +28,12 @@ export interface DurableLogOptions {
 const MAX_LOG_BYTES = 2 ** 31 - 1
 
 /**
+ * How a log is opened: created if absent, appended to, and without blocking, so that a named pipe in its place is
+ * opened (and then refused) rather than waited on.
+ */
+const LOG_OPEN_FLAGS = constants.O_RDWR | constants.O_APPEND | constants.O_CREAT | (constants.O_NONBLOCK ?? 0)
+
+/**
  * An append-only log of JSON records, one per line as `<json>\t<checksum>`. Each append is synced before it
  * resolves. A torn last line (the process died mid-append, before the append resolved) is cut off on open;
  * a damaged line anywhere else is corruption and is refused with a coded error rather than skipped. An append that
@@ -50,16 +57,24 @@ export class DurableLog<T> {
     this.#options = options
   }
 
-  /** Opens (creating) the log at `path` and returns it with the records already in it. */
+  /**
+   * Opens (creating) the log at `path` and returns it with the records already in it. Anything but a regular file
+   * there (a link to /dev/zero, a named pipe) is refused unread with `options.corruptCode`.
+   */
   static async open<T>(path: string, options: DurableLogOptions): Promise<{ log: DurableLog<T>; records: T[] }> {
     await mkdir(dirname(path), { recursive: true, mode: DIR_MODE })
     // A rewrite (`replace`) a crash cut short left its temporary file behind.
     await removeTemporaries(path)
-    const handle = await open(path, 'a+', 0o600)
+    const handle = await open(path, LOG_OPEN_FLAGS, 0o600)
     try {
       // Kept as bytes and decoded a line at a time: one string of the whole file would cap a log at V8's largest
       // string (about 512 MiB), past which the node could not start. Past what one read takes, a coded refusal.
-      const { size } = await handle.stat()
+      const info = await handle.stat()
+      // A link to /dev/zero has size 0 and never ends; a pipe blocks the read for good.
+      if (!info.isFile()) {
+        throw new LedgerError(options.corruptCode, `${path} is not a regular file; restore it from a backup`, { path })
+      }
+      const { size } = info
       if (size > MAX_LOG_BYTES) {
         throw new LedgerError(
           options.corruptCode,
@@ -67,7 +82,7 @@ export class DurableLog<T> {
           { path, size, max: MAX_LOG_BYTES },
         )
       }
-      const bytes = await handle.readFile()
+      const bytes = await readPrefix(handle, size)
       const { records, validBytes } = parseLog<T>(bytes, path, options)
       if (validBytes < bytes.byteLength) await handle.truncate(validBytes)
       await handle.sync()
@@ -189,6 +204,18 @@ export class DurableLog<T> {
     await this.#tail
     await this.#handle.close()
   }
+}
+
+/** The first `size` bytes of the file (fewer if it is shorter): no more, however long it has grown since. */
+async function readPrefix(handle: FileHandle, size: number): Promise<Buffer> {
+  const bytes = Buffer.allocUnsafe(size)
+  let filled = 0
+  while (filled < size) {
+    const { bytesRead } = await handle.read(bytes, filled, size - filled, filled)
+    if (bytesRead === 0) break
+    filled += bytesRead
+  }
+  return bytes.subarray(0, filled)
 }
 
 function lineOf(record: unknown): string {

@@ -1,8 +1,7 @@
-import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { isAddress, lamports as toLamports, type Address, type KeyPairSigner } from '@solana/kit'
 import { logger as createLogger, type Logger } from '@libp2p/logger'
-import { replaceFile, throwIfAborted, type AbortOptions } from '@tessera/core'
+import { readBoundedFile, replaceFile, throwIfAborted, type AbortOptions } from '@tessera/core'
 import { JOURNAL_FILE, MAX_TOKEN_UNITS, WALLET_FILE } from './constants.js'
 import { type DataDirLock, lockDataDir } from './data-dir-lock.js'
 import { LedgerError } from './errors.js'
@@ -184,7 +183,6 @@ async function reconcileOpenIntents(executor: ActionExecutor, log: Logger, optio
 
 /** The mint address a local-mint file holds, or undefined when it is not `{ "mint": <address> }`. */
 function mintOf(text: string): Address | undefined {
-  if (text.length > MAX_LOCAL_MINT_FILE_BYTES) return undefined
   let parsed: unknown
   try {
     parsed = JSON.parse(text)
@@ -203,19 +201,20 @@ async function localMint(
   options: AbortOptions,
 ): Promise<Address> {
   const path = join(dataDir, LOCAL_MINT_FILE)
+  const corrupt = (why: string) =>
+    new LedgerError('LEDGER__STATE_CORRUPT', `${path} does not name a mint on this chain: ${why}`, { path })
   let text: string | undefined
   try {
-    text = await readFile(path, { encoding: 'utf8', signal: options.signal })
+    // Bounded, and from a regular file only: a link to /dev/zero never ends, a named pipe never answers.
+    const bytes = await readBoundedFile(path, MAX_LOCAL_MINT_FILE_BYTES, corrupt, options)
+    text = new TextDecoder().decode(bytes)
   } catch (e) {
-    // fs rejects an aborted read with its own AbortError, which carries no Tessera code.
-    throwIfAborted(options.signal)
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
   }
   if (text !== undefined) {
     const mint = mintOf(text)
-    if (mint === undefined || (await transport.getAccount(mint, options)) === null) {
-      throw new LedgerError('LEDGER__STATE_CORRUPT', `${path} does not name a mint on this chain`, { path })
-    }
+    if (mint === undefined) throw corrupt('it is not {"mint": <address>}')
+    if ((await transport.getAccount(mint, options)) === null) throw corrupt(`the chain has no account ${mint}`)
     return mint
   }
   const authority = await loadOrCreateWallet(join(dataDir, MINT_AUTHORITY_FILE), options)

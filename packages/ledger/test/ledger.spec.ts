@@ -1,10 +1,12 @@
-import { stat, writeFile } from 'node:fs/promises'
+import { execFileSync } from 'node:child_process'
+import { rm, stat, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { generateKeyPairSigner, type Address } from '@solana/kit'
 import { getCreateAccountInstruction, getTransferSolInstruction } from '@solana-program/system'
 import { getMintSize, TOKEN_PROGRAM_ADDRESS } from '@solana-program/token'
 import { isCoreError } from '@tessera/core'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { JOURNAL_FILE, STATE_FILE, TRANSACTION_LOG_FILE } from '../src/constants.js'
 import { isLedgerError, type LedgerErrorCode } from '../src/errors.js'
 import { openEscrow } from '../src/escrow.js'
 import { actionDigest, type LedgerAction } from '../src/executor.js'
@@ -168,6 +170,27 @@ describe('openLedger', () => {
       expect(isLedgerError(error, 'LEDGER__STATE_CORRUPT'), text.slice(0, 20)).toBe(true)
     }
   })
+
+  // A FIFO hung the open for good; a link to /dev/zero was read until memory ran out.
+  for (const file of ['local-mint.json', JOURNAL_FILE, `chain/${STATE_FILE}`, `chain/${TRANSACTION_LOG_FILE}`]) {
+    it.each(['a named pipe', 'a link to /dev/zero'])(
+      `should refuse ${file} as %s with LEDGER__STATE_CORRUPT or LEDGER__JOURNAL_CORRUPT, unread`,
+      async (kind) => {
+        const first = await openLedger({ dataDir: dir.path })
+        await first.close()
+        const path = join(dir.path, file)
+        await rm(path)
+        if (kind === 'a named pipe') execFileSync('mkfifo', [path])
+        else await symlink('/dev/zero', path)
+        const error = await openLedger({ dataDir: dir.path }).catch((e: unknown) => e)
+        expect(error).toMatchObject({
+          code: file === JOURNAL_FILE ? 'LEDGER__JOURNAL_CORRUPT' : 'LEDGER__STATE_CORRUPT',
+          message: expect.stringContaining(path),
+        })
+      },
+      10_000,
+    )
+  }
 
   it('should require the payment mint on a cluster and report an unfunded wallet with a coded error', async () => {
     const double = await RpcDouble.start()

@@ -1,7 +1,19 @@
-import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { decodeCanonical, encodeCanonical, removeTemporaries, replaceFile, sha256 } from '@tessera/core'
-import { MAX_JOURNAL_LINE_BYTES, MAX_LITESVM_KEPT_FAILURES, STATE_FILE, TRANSACTION_LOG_FILE } from '../constants.js'
+import {
+  decodeCanonical,
+  encodeCanonical,
+  readBoundedFile,
+  removeTemporaries,
+  replaceFile,
+  sha256,
+} from '@tessera/core'
+import {
+  MAX_JOURNAL_LINE_BYTES,
+  MAX_LITESVM_KEPT_FAILURES,
+  MAX_LITESVM_SNAPSHOT_BYTES,
+  STATE_FILE,
+  TRANSACTION_LOG_FILE,
+} from '../constants.js'
 import { DurableLog } from '../durable-file.js'
 import { LedgerError } from '../errors.js'
 import type { TransactionErrorJson } from './transport.js'
@@ -89,7 +101,7 @@ export async function loadLiteSvmState(dir: string): Promise<LoadedState> {
   await removeTemporaries(snapshotPath)
   let snapshot: Snapshot | undefined
   try {
-    snapshot = parseSnapshot(await readFile(snapshotPath), snapshotPath)
+    snapshot = parseSnapshot(await readSnapshot(snapshotPath), snapshotPath)
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
   }
@@ -181,6 +193,19 @@ export async function saveLiteSvmSnapshot(dir: string, svm: Uint8Array, included
     svm,
   }
   await replaceFile(join(dir, STATE_FILE), encodeCanonical(snapshot))
+}
+
+/**
+ * The snapshot's bytes: from a regular file only, read no further than {@link MAX_LITESVM_SNAPSHOT_BYTES} (a link to
+ * /dev/zero never ends, a named pipe never answers), else `LEDGER__STATE_CORRUPT`. No such file is thrown as it is.
+ */
+function readSnapshot(path: string): Promise<Uint8Array> {
+  return readBoundedFile(
+    path,
+    MAX_LITESVM_SNAPSHOT_BYTES,
+    (why) =>
+      new LedgerError('LEDGER__STATE_CORRUPT', `${path} cannot be read (${why}); restore it from a backup`, { path }),
+  )
 }
 
 function parseSnapshot(bytes: Uint8Array, path: string): Snapshot {
