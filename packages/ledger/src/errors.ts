@@ -37,6 +37,7 @@ export type LedgerErrorCode =
   | 'LEDGER__ACTION_NOT_FOUND'
   | 'LEDGER__DATA_DIR_IN_USE'
   | 'LEDGER__DATA_DIR_UNREADABLE'
+  | 'LEDGER__WALLET_MISSING'
 
 /** An error raised by `@tessera/ledger`. */
 export class LedgerError extends TesseraError<LedgerErrorCode> {

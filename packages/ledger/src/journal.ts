@@ -116,6 +116,14 @@ export class SettlementJournal {
     return this.#log.path
   }
 
+  /**
+   * Whether no action was ever journaled here (none on record, none retired): no key has been used for one yet, so
+   * one missing may still be made anew.
+   */
+  get empty(): boolean {
+    return this.#latest.size === 0 && this.#retired.size === 0
+  }
+
   /** The latest record for `key`; undefined for a key never written or retired. */
   get(key: string): StepRecord | undefined {
     return this.retired(key) ? undefined : this.#latest.get(key)

@@ -1,10 +1,11 @@
+import { lstat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { isAddress, lamports as toLamports, type Address, type KeyPairSigner } from '@solana/kit'
 import { logger as createLogger, type Logger } from '@libp2p/logger'
 import { readBoundedFile, replaceFile, throwIfAborted, type AbortOptions } from '@tessera/core'
 import { JOURNAL_FILE, MAX_TOKEN_UNITS, WALLET_FILE } from './constants.js'
 import { type DataDirLock, lockDataDir } from './data-dir-lock.js'
-import { LedgerError } from './errors.js'
+import { isLedgerError, LedgerError } from './errors.js'
 import { ActionExecutor, type ExecutorHooks } from './executor.js'
 import { SettlementJournal } from './journal.js'
 import {
@@ -18,7 +19,7 @@ import {
 import { createLiteSvmTransport } from './transport/litesvm-transport.js'
 import { createRpcTransport, type RpcTransportOptions } from './transport/rpc-transport.js'
 import type { LedgerTransport } from './transport/transport.js'
-import { loadOrCreateWallet } from './wallet.js'
+import { loadOrCreateWallet, loadWallet } from './wallet.js'
 
 const CHAIN_DIR = 'chain'
 const LOCAL_MINT_FILE = 'local-mint.json'
@@ -73,7 +74,8 @@ export interface Ledger {
  * intents against the chain (`ActionExecutor.reconcile`); when `abort.signal` fires, the call rejects with an
  * AbortError and closes what it had opened (a transaction already sent may still land, and the next open finds it).
  * The directory is held until {@link Ledger.close}: a second open of it, in this process or another, is refused with
- * `LEDGER__DATA_DIR_IN_USE` (see {@link lockDataDir}).
+ * `LEDGER__DATA_DIR_IN_USE` (see {@link lockDataDir}). Its wallet is made only when the directory holds no ledger
+ * yet: one missing beside a journal or chain state is refused with `LEDGER__WALLET_MISSING`, never replaced.
  */
 export async function openLedger(options: LedgerOptions, abort: AbortOptions = {}): Promise<Ledger> {
   throwIfAborted(abort.signal)
@@ -90,6 +92,8 @@ export async function openLedger(options: LedgerOptions, abort: AbortOptions = {
 async function openLocked(options: LedgerOptions, lock: DataDirLock, abort: AbortOptions): Promise<Ledger> {
   throwIfAborted(abort.signal)
   const log = options.logger ?? createLogger('tessera:ledger')
+  // Before anything else is written: whatever else is here was made with this wallet (see openLedgerWallet).
+  const wallet = await openLedgerWallet(options.dataDir, abort)
   const transport =
     options.rpc === undefined
       ? await createLiteSvmTransport({ dataDir: join(options.dataDir, CHAIN_DIR) })
@@ -97,7 +101,6 @@ async function openLocked(options: LedgerOptions, lock: DataDirLock, abort: Abor
   try {
     // Loading the chain's state takes no signal: check once it is loaded.
     throwIfAborted(abort.signal)
-    const wallet = await loadOrCreateWallet(join(options.dataDir, WALLET_FILE), abort)
     if (transport.kind === 'litesvm' && (await transport.getBalance(wallet.address, abort)) === 0n) {
       await transport.requestAirdrop(wallet.address, toLamports(10_000_000_000n), abort)
     }
@@ -178,6 +181,46 @@ async function reconcileOpenIntents(executor: ActionExecutor, log: Logger, optio
   for (const { key, result, error } of await executor.reconcile(options)) {
     if (error !== undefined) log.error('could not reconcile %s, left open: %e', key, error)
     else log('reconciled %s as %s', key, result?.signature)
+  }
+}
+
+/** What a ledger writes in its data directory once its wallet exists: any of them means the wallet was made. */
+const LEDGER_STATE = [JOURNAL_FILE, CHAIN_DIR, LOCAL_MINT_FILE, MINT_AUTHORITY_FILE] as const
+
+/**
+ * The wallet of the ledger in `dataDir` (`wallet.json`), made only in a data directory that holds no ledger yet, as
+ * {@link openLedger} makes it. One missing beside the ledger's state (its journal, chain, local mint) was lost,
+ * deleted or left out of a restore: a new wallet would own nothing the old one did (its tokens and lamports, the
+ * vaults it funded, its nonce account), and be paid nothing owed to it, so it is refused with
+ * `LEDGER__WALLET_MISSING`, naming the file to restore.
+ */
+export async function openLedgerWallet(dataDir: string, options: AbortOptions = {}): Promise<KeyPairSigner> {
+  const path = join(dataDir, WALLET_FILE)
+  try {
+    return await loadWallet(path)
+  } catch (e) {
+    if (!isLedgerError(e, 'LEDGER__WALLET_MISSING')) throw e
+  }
+  const found: string[] = []
+  for (const name of LEDGER_STATE) if (await exists(join(dataDir, name))) found.push(name)
+  if (found.length > 0) {
+    throw new LedgerError(
+      'LEDGER__WALLET_MISSING',
+      `wallet ${path} is missing, but ${dataDir} holds a ledger made with it (${found.join(', ')}); restore the wallet from a backup: a new one would own none of what it holds or is owed`,
+      { path, dataDir, found },
+    )
+  }
+  return loadOrCreateWallet(path, options)
+}
+
+/** Whether `path` exists; one that cannot be checked (its permissions) is thrown as it is, not taken as absent. */
+async function exists(path: string): Promise<boolean> {
+  try {
+    await lstat(path)
+    return true
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false
+    throw e
   }
 }
 

@@ -7,7 +7,7 @@ import {
   type KeyPairSigner,
 } from '@solana/kit'
 import { readBoundedFile, throwIfAborted, writeNewFile, type AbortOptions } from '@tessera/core'
-import { LedgerError } from './errors.js'
+import { isLedgerError, LedgerError } from './errors.js'
 
 /** Key files are readable by their owner only, like ssh keys and `solana-keygen`'s. */
 export const WALLET_FILE_MODE = 0o600
@@ -24,7 +24,7 @@ export async function loadOrCreateWallet(path: string, options: AbortOptions = {
   try {
     return await loadWallet(path)
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
+    if (!isLedgerError(e, 'LEDGER__WALLET_MISSING')) throw e
   }
   // An aborted call leaves no new key behind.
   throwIfAborted(options.signal)
@@ -51,9 +51,23 @@ export async function loadOrCreateWallet(path: string, options: AbortOptions = {
 /** Largest wallet file read: a solana-keygen keypair is a JSON array of 64 bytes, under 300 characters. */
 const MAX_WALLET_FILE_BYTES = 4096
 
-/** Loads an existing keypair file, checking its permissions and contents. */
+/**
+ * Loads an existing keypair file, checking its permissions and contents; one that does not exist is
+ * `LEDGER__WALLET_MISSING`.
+ */
 export async function loadWallet(path: string): Promise<KeyPairSigner> {
-  const info = await stat(path)
+  let info
+  try {
+    info = await stat(path)
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code !== 'ENOENT') throw cause
+    throw new LedgerError(
+      'LEDGER__WALLET_MISSING',
+      `key file ${path} is missing; restore it from a backup`,
+      { path },
+      { cause },
+    )
+  }
   if ((info.mode & 0o077) !== 0) {
     throw new LedgerError(
       'LEDGER__KEY_FILE_PERMISSIONS',

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { rm, stat, symlink, writeFile } from 'node:fs/promises'
+import { readFile, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { generateKeyPairSigner, type Address } from '@solana/kit'
 import { getCreateAccountInstruction, getTransferSolInstruction } from '@solana-program/system'
@@ -77,6 +77,26 @@ describe('openLedger', () => {
     await first.close()
     const second = await openLedger({ dataDir: dir.path })
     expect((await second.balance()).tokens).toBe(12n)
+    await second.close()
+  })
+
+  it('should refuse to replace a wallet missing beside its ledger, and open again once it is restored', async () => {
+    const first = await openLedger({ dataDir: dir.path })
+    await first.airdrop({ tokens: 9n })
+    await first.close()
+    const path = join(dir.path, 'wallet.json')
+    const kept = await readFile(path)
+    await rm(path)
+    // Made anew before: the tokens, vaults and nonce account of the old wallet were out of reach.
+    await expect(openLedger({ dataDir: dir.path })).rejects.toMatchObject({
+      code: 'LEDGER__WALLET_MISSING',
+      context: { path, dataDir: dir.path },
+    })
+    await expect(stat(path)).rejects.toMatchObject({ code: 'ENOENT' })
+    await writeFile(path, kept, { mode: 0o600 })
+    const second = await openLedger({ dataDir: dir.path })
+    expect(second.wallet.address).toBe(first.wallet.address)
+    expect((await second.balance()).tokens).toBe(9n)
     await second.close()
   })
 

@@ -48,6 +48,12 @@ describe('wallet key files', () => {
     expect((await readdir(dir.path)).filter((f) => f.endsWith('.tmp'))).toEqual([])
   })
 
+  it('should refuse a key file that does not exist with LEDGER__WALLET_MISSING, making none', async () => {
+    const path = join(dir.path, 'wallet.json')
+    await expect(loadWallet(path)).rejects.toMatchObject({ code: 'LEDGER__WALLET_MISSING', context: { path } })
+    await expect(stat(path)).rejects.toMatchObject({ code: 'ENOENT' })
+  })
+
   it('should refuse a key file that others can read', async () => {
     const path = join(dir.path, 'wallet.json')
     await loadOrCreateWallet(path)

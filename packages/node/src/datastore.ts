@@ -165,6 +165,13 @@ export class Datastore {
     await this.#db.del(`${ns}!${key}`, { sync: true })
   }
 
+  /** Whether namespace `ns` holds any record (one that cannot be decoded included), reading at most one key. */
+  async holds(ns: Namespace, options: AbortOptions = {}): Promise<boolean> {
+    throwIfAborted(options.signal)
+    for await (const _ of this.#db.keys({ gt: `${ns}!`, lt: `${ns}"`, limit: 1 })) return true
+    return false
+  }
+
   /**
    * Every entry of a namespace, in key order. A record that cannot be decoded throws `NODE__DATASTORE_CORRUPT`, as
    * {@link Datastore.get} does, unless `onCorrupt` is given.

@@ -10,9 +10,12 @@ import {
   refundEscrow,
   getTokenBalance,
   associatedTokenAddress,
+  isLedgerError,
   type Ledger,
   loadOrCreateWallet,
+  loadWallet,
   openLedger,
+  openLedgerWallet,
   openVault,
   parseReceipt,
   readSlashRecord,
@@ -29,7 +32,7 @@ import {
 import type { Logger } from 'pino'
 import type { JobStatus, WalletInfo } from '../api/contract.js'
 import type { NodeConfig } from '../config.js'
-import type { Datastore, DatastoreWrite } from '../datastore.js'
+import type { Datastore, DatastoreWrite, Namespace } from '../datastore.js'
 import { NodeError } from '../errors.js'
 import {
   SETTLEMENT_RETRY_FIRST_PAUSE_MS,
@@ -237,6 +240,18 @@ export interface SlashView {
   amount?: string
 }
 
+/** The `meta` key of this node's payment address, recorded as its wallet is made. */
+const PAYEE_KEY = 'payee'
+
+/**
+ * Namespaces whose records name this node's wallet, in data directories from before {@link PAYEE_KEY} was kept:
+ * receipts owed to it, settlements it funded, bonds and slashes it signed.
+ */
+const WALLET_RECORDS: readonly Namespace[] = ['receipts', 'settlement', 'slashes']
+
+/** The ledger's key files of the roles this node holds beside its wallet (see {@link Settlement}). */
+const ROLE_KEY_FILES = ['arbiter.json', 'settler.json', 'treasury.json'] as const
+
 /** The event {@link Settlement}'s waits for the chain listen for: the ledger did what this node asked of it. */
 const LEDGER_BACK = 'ledger:back'
 
@@ -315,7 +330,39 @@ export class Settlement {
 
   /** This node's payment address: where receipts pay it. */
   async payee(options: AbortOptions = {}): Promise<string> {
-    return (await loadOrCreateWallet(join(this.#dir, WALLET_FILE), options)).address
+    return (await this.#ownWallet(options)).address
+  }
+
+  /**
+   * This node's wallet, made only in a data directory whose records name none yet. One missing once they do (its
+   * address recorded when it was made, or receipts, settlements or bonds on record) was lost, deleted or left out of a
+   * restore: a new wallet would not be paid the receipts owed to the old one nor own what it holds, so, as for a
+   * missing `peer.key`, the start is refused with `NODE__DATA_DIR_NOT_INITIALISED`, naming the file to restore; as
+   * it is beside a ledger made with one (`LEDGER__WALLET_MISSING`, see `openLedgerWallet`).
+   */
+  async #ownWallet(options: AbortOptions): Promise<KeyPairSigner> {
+    const path = join(this.#dir, WALLET_FILE)
+    try {
+      return await loadWallet(path)
+    } catch (e) {
+      if (!isLedgerError(e, 'LEDGER__WALLET_MISSING')) throw e
+    }
+    // A record that cannot be read was written all the same.
+    const recorded = await this.#datastore.get('meta', PAYEE_KEY).catch(() => null)
+    const payee = typeof recorded === 'string' ? recorded : undefined
+    let named = recorded !== undefined
+    for (const ns of WALLET_RECORDS) named ||= await this.#datastore.holds(ns, options)
+    if (named) {
+      throw new NodeError(
+        'NODE__DATA_DIR_NOT_INITIALISED',
+        `${path} is missing, but this node's records name its wallet${payee === undefined ? '' : ` ${payee}`}; restore the file from a backup: a new wallet would not be paid what is owed to the old one, nor own what it holds`,
+        { path, ...(payee === undefined ? {} : { payee }) },
+      )
+    }
+    // Refused too where the ledger has state made with a wallet (see openLedgerWallet).
+    const wallet = await openLedgerWallet(this.#dir, options)
+    await this.#datastore.put('meta', PAYEE_KEY, wallet.address)
+    return wallet
   }
 
   /** Settlements held in memory (funded, or being funded, and not yet settled on record). */
@@ -345,8 +392,11 @@ export class Settlement {
         abort,
       )
       try {
+        // A key a vault, payout, bond or slash was made with is never made anew (LEDGER__WALLET_MISSING, naming it):
+        // the vaults it co-owns could no longer be paid out or refunded. Made only while the journal holds no action.
+        const loadKey = (path: string) => (ledger.journal.empty ? loadOrCreateWallet(path, abort) : loadWallet(path))
         const [arbiter, settler, treasuryKey] = await Promise.all(
-          ['arbiter.json', 'settler.json', 'treasury.json'].map((f) => loadOrCreateWallet(join(this.#dir, f), abort)),
+          ROLE_KEY_FILES.map((f) => loadKey(join(this.#dir, f))),
         )
         const treasury = await ensureTokenAccount(
           ledger.transport,
