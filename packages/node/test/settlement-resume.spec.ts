@@ -112,6 +112,48 @@ describe('Settlement.resume', () => {
     await after.close()
   })
 
+  it('should finish an epoch paid before a restart under the fee it was funded with, whatever the config says now', async () => {
+    const before = await funded()
+    for (const receipt of receipts) await before.receipt(receipt)
+    // The crash comes once the epoch is paid and refunded, as its settled record is written.
+    const write = datastore.batch.bind(datastore)
+    const crash = vi.spyOn(datastore, 'batch').mockImplementation(async (writes, options) => {
+      if (writes.some((w) => w.type === 'put' && (w.value as { settled?: unknown }).settled === true)) {
+        throw new Error('power cut')
+      }
+      return write(writes, options)
+    })
+    await before.closeJob(JOB, 2, 60_000)
+    crash.mockRestore()
+    await before.close()
+
+    // The operator raised the fee meanwhile. Before, the payouts were built again under it, the journal refused them
+    // (LEDGER__JOURNAL_MISMATCH) and the epoch was retried for good, never refunded nor recorded settled.
+    const epochs = await EpochCounter.open(datastore)
+    const raised = new Settlement(
+      join(tmp.path, 'ledger'),
+      parseConfig({ ledger: { feeBps: 200 } }, 'test'),
+      logger,
+      datastore,
+      epochs,
+    )
+    await raised.resume(receipts, async () => 2, 60_000)
+    const settled = raised.settled(JOB).then(() => 'settled')
+    expect(await Promise.race([settled, new Promise((resolve) => setTimeout(resolve, 10_000, 'stuck'))])).toBe(
+      'settled',
+    )
+    expect(await datastore.get<SettlementRecord>('settlement', `job/${JOB}`)).toMatchObject({
+      settled: true,
+      feeBps: 100,
+    })
+    expect(await raised.view(JOB)).toMatchObject({ fee: '300', refunded: (BUDGET - 30_000n).toString() })
+    expect(Object.values((await raised.view(JOB))?.paid ?? {}).sort()).toEqual(['19800', '9900'])
+    // A job funded from now on takes the fee configured now.
+    await raised.fundJob('job-2', epochs.take(), BUDGET, 1)
+    expect(await datastore.get<SettlementRecord>('settlement', 'job/job-2')).toMatchObject({ feeBps: 200 })
+    await raised.close()
+  })
+
   it('should settle exactly the receipts an epoch closed over, and one that came later in an epoch of its own', async () => {
     const before = await funded()
     await before.close()

@@ -14,6 +14,7 @@ import {
   type Ledger,
   loadOrCreateWallet,
   loadWallet,
+  MAX_FEE_BPS,
   openLedger,
   openLedgerWallet,
   openVault,
@@ -86,6 +87,12 @@ export interface SettlementRecord {
    * under it, from a vault and settlement of their own.
    */
   receiptEpoch?: number
+  /**
+   * The protocol fee (basis points) its payouts take, fixed as it is funded: a restart after `ledger.feeBps` changed
+   * pays as the journal already has it, not under a fee the journaled payouts never took. Absent from records of
+   * older versions, which settle under the fee configured now.
+   */
+  feeBps?: number
 }
 
 /**
@@ -140,6 +147,10 @@ const amountOf = (value: unknown): unknown =>
 const isStrings = (value: unknown): value is string[] =>
   Array.isArray(value) && value.every((v) => typeof v === 'string')
 
+/** Whether `value` is a protocol fee the settlement machine takes: whole basis points, 0 to MAX_FEE_BPS. */
+const isFeeBps = (value: unknown): boolean =>
+  typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= MAX_FEE_BPS
+
 /** A stored outcome, checked. Undefined when malformed. */
 function settledOutcomeOf(value: unknown): SettledOutcome | undefined {
   const o = value as { [K in keyof SettledOutcome]?: unknown } | null
@@ -165,7 +176,7 @@ function settlementRecordOf(value: unknown): SettlementRecord | undefined {
   const r = value as { [K in keyof SettlementRecord]?: unknown } | null
   if (typeof r !== 'object' || r === null) return undefined
   const budget = amountOf(r.budget)
-  const { epoch, expected, closing, settled, receiptEpoch } = r
+  const { epoch, expected, closing, settled, receiptEpoch, feeBps } = r
   const outcome = r.outcome === undefined ? undefined : settledOutcomeOf(r.outcome)
   if (
     typeof epoch !== 'number' ||
@@ -176,7 +187,8 @@ function settlementRecordOf(value: unknown): SettlementRecord | undefined {
     !Number.isSafeInteger(expected) ||
     (closing !== undefined && !isStrings(closing)) ||
     (settled !== undefined && typeof settled !== 'boolean') ||
-    (r.outcome !== undefined && outcome === undefined)
+    (r.outcome !== undefined && outcome === undefined) ||
+    (feeBps !== undefined && !isFeeBps(feeBps))
   ) {
     return undefined
   }
@@ -188,6 +200,7 @@ function settlementRecordOf(value: unknown): SettlementRecord | undefined {
     ...(settled !== undefined ? { settled } : {}),
     ...(outcome !== undefined ? { outcome } : {}),
     ...(receiptEpoch !== undefined ? { receiptEpoch: receiptEpoch as number } : {}),
+    ...(feeBps !== undefined ? { feeBps: feeBps as number } : {}),
   }
 }
 
@@ -470,7 +483,8 @@ export class Settlement {
   /**
    * Funds a job's epoch vault with its budget before any work is awarded. `options.signal` is honoured until the
    * funding starts, not after: a vault funded on chain while its record was dropped as aborted would lock the budget
-   * where no restart finds it.
+   * where no restart finds it. A new job's record fixes the fee configured now as the one its payouts take
+   * ({@link SettlementRecord.feeBps}); one on record already is funded as it was recorded.
    */
   async fundJob(
     jobId: string,
@@ -498,12 +512,13 @@ export class Settlement {
             type: 'put',
             ns: 'settlement',
             key: recordKey(jobId),
-            value: { epoch, budget, expected } satisfies SettlementRecord,
+            value: { epoch, budget, expected, feeBps: this.#config.ledger.feeBps } satisfies SettlementRecord,
           },
           { type: 'put', ns: 'settlement', key: openKey(jobId), value: {} },
         ])
       }
-      return this.#fund(jobId, epoch, budget, expected, record?.receiptEpoch ?? epoch)
+      const feeBps = record?.feeBps ?? this.#config.ledger.feeBps
+      return this.#fund(jobId, epoch, budget, expected, record?.receiptEpoch ?? epoch, feeBps)
     })()
     this.#jobs.set(jobId, funding)
     funding.then(
@@ -550,6 +565,7 @@ export class Settlement {
     budget: bigint,
     expected: number,
     receiptEpoch: number,
+    feeBps: number,
   ): Promise<JobSettlement> {
     const { ledger, arbiter, settler, treasury } = await this.#open()
     const { vault } = await openVault(ledger.executor, {
@@ -562,7 +578,7 @@ export class Settlement {
     })
     const machine = new SettlementMachine({
       settlementId: settlementIdOf(ledger.wallet.address, epoch),
-      feeBps: this.#config.ledger.feeBps,
+      feeBps,
     })
     const driver = new SettlementDriver({
       machine,
@@ -698,7 +714,14 @@ export class Settlement {
       const settlement = `${jobId}/${epoch}`
       const closing = late.map((r) => r.taskId)
       const budget = late.reduce((sum, r) => sum + r.amount, 0n)
-      const record: SettlementRecord = { epoch, budget, expected: late.length, closing, receiptEpoch }
+      const record: SettlementRecord = {
+        epoch,
+        budget,
+        expected: late.length,
+        closing,
+        receiptEpoch,
+        feeBps: this.#config.ledger.feeBps,
+      }
       try {
         await this.#datastore.batch([
           { type: 'put', ns: 'settlement', key: recordKey(settlement), value: record },
