@@ -72,6 +72,49 @@ function decode<T>(ns: Namespace, key: string, bytes: Uint8Array, parse?: Record
 }
 
 /**
+ * Opens a LevelDB store in `dir` (the node's datastore, libp2p's), with `openOptions`. A failure is coded by what
+ * LevelDB said: told "corrupt", an operator may delete the store and the receipts in it, so only a store LevelDB found
+ * damaged (`LEVEL_CORRUPTION`) is `NODE__DATASTORE_CORRUPT`. Its lock held is `NODE__DATA_DIR_IN_USE` (a node is
+ * running on it); anything else (no permission, a file where its folder should be, an I/O error) is
+ * `NODE__FILE_UNREADABLE`. Each names the store and says why, from LevelDB's own error.
+ */
+export async function openLevel(
+  db: { open(options?: { compression?: boolean }): Promise<void> },
+  dir: string,
+  openOptions: { compression?: boolean } = {},
+): Promise<void> {
+  try {
+    await db.open(openOptions)
+  } catch (cause) {
+    // abstract-level says only "Database failed to open"; why is in its cause.
+    const inner = ((cause as { cause?: unknown }).cause ?? cause) as { code?: unknown; message?: unknown }
+    const why = typeof inner.message === 'string' ? inner.message : String(inner)
+    if (inner.code === 'LEVEL_LOCKED') {
+      throw new NodeError(
+        'NODE__DATA_DIR_IN_USE',
+        `another node is running on ${dir} (it holds the datastore's lock); stop it first`,
+        { dir },
+        { cause },
+      )
+    }
+    if (inner.code === 'LEVEL_CORRUPTION') {
+      throw new NodeError(
+        'NODE__DATASTORE_CORRUPT',
+        `the datastore in ${dir} is damaged (${why}); restore it from a backup`,
+        { dir },
+        { cause },
+      )
+    }
+    throw new NodeError(
+      'NODE__FILE_UNREADABLE',
+      `cannot open the datastore in ${dir}: ${why}; check it and its permissions`,
+      { path: dir },
+      { cause },
+    )
+  }
+}
+
+/**
  * The node's on-disk store (LevelDB through classic-level), keys prefixed `<namespace>!`: jobs, leases, receipts, reputation and DHT records,
  * values DAG-CBOR encoded so bigints and bytes survive a restart. Writes are synchronous to disk (`sync: true`)
  * because a lost receipt or settlement step is a lost payment.
@@ -87,33 +130,13 @@ export class Datastore {
   }
 
   /**
-   * Opens (creating when absent) the store in `dir`; rejects with `NODE__DATA_DIR_IN_USE` when another process has it
-   * open, else `NODE__DATASTORE_CORRUPT` when it cannot be opened. An abort while it opens closes it again.
+   * Opens (creating when absent) the store in `dir`; rejects as {@link openLevel} does when it cannot be opened. An
+   * abort while it opens closes it again.
    */
   static async open(dir: string, options: AbortOptions = {}): Promise<Datastore> {
     throwIfAborted(options.signal)
     const db = new ClassicLevel<string, Uint8Array>(dir, { valueEncoding: 'view' })
-    try {
-      await db.open()
-    } catch (cause) {
-      // Told "corrupt", an operator may delete the store and its receipts; a lock only means a node is running.
-      if ((cause as { cause?: { code?: unknown } }).cause?.code === 'LEVEL_LOCKED') {
-        throw new NodeError(
-          'NODE__DATA_DIR_IN_USE',
-          `another node is running on ${dir} (it holds the datastore's lock); stop it first`,
-          { dir },
-          { cause },
-        )
-      }
-      throw new NodeError(
-        'NODE__DATASTORE_CORRUPT',
-        `cannot open the datastore in ${dir}: ${String(cause)}`,
-        { dir },
-        {
-          cause,
-        },
-      )
-    }
+    await openLevel(db, dir)
     // Closed, not left holding the lock that would stop the next open.
     if (options.signal?.aborted === true) {
       await db.close()

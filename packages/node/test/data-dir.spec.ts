@@ -271,6 +271,57 @@ describe('datastore', () => {
     }
   })
 
+  it('should say a datastore LevelDB finds damaged is corrupt, and why', async () => {
+    const tmp = await tempDir()
+    try {
+      const db = await Datastore.open(tmp.path)
+      await db.put('receipts', 'a', { worker: 'w' })
+      await db.close()
+      await writeFile(join(tmp.path, 'CURRENT'), '')
+      await expect(Datastore.open(tmp.path)).rejects.toMatchObject({
+        code: 'NODE__DATASTORE_CORRUPT',
+        message: expect.stringContaining('CURRENT file does not end with newline'),
+        context: { dir: tmp.path },
+        cause: { cause: { code: 'LEVEL_CORRUPTION' } },
+      })
+    } finally {
+      await tmp.cleanup()
+    }
+  })
+
+  // Reported as corrupt before ("Database failed to open", no reason), an operator might have deleted the receipts.
+  it('should say a datastore that cannot be opened for another reason is unreadable, not corrupt, and why', async () => {
+    const tmp = await tempDir()
+    try {
+      const path = join(tmp.path, 'datastore')
+      await writeFile(path, 'a file where the datastore should be')
+      await expect(Datastore.open(path)).rejects.toMatchObject({
+        code: 'NODE__FILE_UNREADABLE',
+        message: expect.stringMatching(/^cannot open the datastore in .*: EEXIST: file already exists/),
+        context: { path },
+      })
+    } finally {
+      await tmp.cleanup()
+    }
+  })
+
+  it.skipIf(runsAsRoot)('should say a datastore it has no permission for is unreadable, not corrupt', async () => {
+    const tmp = await tempDir()
+    try {
+      const db = await Datastore.open(tmp.path)
+      await db.close()
+      await chmod(tmp.path, 0o000)
+      await expect(Datastore.open(tmp.path)).rejects.toMatchObject({
+        code: 'NODE__FILE_UNREADABLE',
+        message: expect.stringContaining('ermission denied'),
+        context: { path: tmp.path },
+      })
+    } finally {
+      await chmod(tmp.path, 0o700)
+      await tmp.cleanup()
+    }
+  })
+
   it('should persist values with bigints and bytes across reopen, per namespace', async () => {
     const tmp = await tempDir()
     try {
