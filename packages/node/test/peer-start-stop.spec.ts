@@ -71,6 +71,27 @@ describe("a peer's start and stop", () => {
     expect((await again.status()).peerId).toBe(parts.identity.peerId.toString())
   }, 60_000)
 
+  // Before, the open was not wrapped: `error: Error: Database failed to open`, uncoded and without a reason.
+  it("should refuse a libp2p store that cannot be opened with the datastore's codes, and why", async () => {
+    const parts = await init('bad-libp2p-store', { worker: { enabled: false } })
+    await (await Peer.start(parts)).stop()
+    const store = join(parts.dir.datastore, 'libp2p')
+    await writeFile(join(store, 'CURRENT'), '')
+    await expect(Peer.start(parts)).rejects.toMatchObject({
+      code: 'NODE__DATASTORE_CORRUPT',
+      message: expect.stringContaining('CURRENT file does not end with newline'),
+      context: { dir: store },
+    })
+    await rm(store, { recursive: true })
+    await writeFile(store, 'a file where the store should be')
+    // The datastore opened before it was closed again: this start gets as far as the libp2p store too.
+    await expect(Peer.start(parts)).rejects.toMatchObject({
+      code: 'NODE__FILE_UNREADABLE',
+      message: expect.stringContaining('EEXIST'),
+      context: { path: store },
+    })
+  }, 60_000)
+
   it('should stop the assemblies of job outputs under way and let go of those assembled', async () => {
     const peer = await Peer.start(await init('assembling', { worker: { enabled: false } }))
     const close = vi.spyOn(AssemblyCache.prototype, 'close')

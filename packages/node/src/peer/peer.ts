@@ -40,7 +40,7 @@ import type {
 } from '../api/contract.js'
 import type { NodeConfig } from '../config.js'
 import type { DataDir } from '../data-dir.js'
-import { Datastore } from '../datastore.js'
+import { Datastore, openLevel } from '../datastore.js'
 import { NodeMetrics } from '../metrics.js'
 import { audienceBus } from './audience-bus.js'
 import { BlobAudience } from './blob-audience.js'
@@ -236,8 +236,10 @@ export class Peer implements NodeOperations {
     const datastore = await Datastore.open(dir.datastore, options)
     opened.push(() => datastore.close())
     throwIfAborted(signal)
-    const libp2pStore = new LevelDatastore(join(dir.datastore, 'libp2p'))
-    await libp2pStore.open()
+    const libp2pDir = join(dir.datastore, 'libp2p')
+    const libp2pStore = new LevelDatastore(libp2pDir)
+    // Opened as its open() does (without compression), which drops why LevelDB refused: coded as the datastore's.
+    await openLevel(libp2pStore.db, libp2pDir, { compression: false })
     opened.push(() => libp2pStore.close())
     const blobstore = new FsBlobstore(join(dir.root, 'blobs'))
     const holds = new BlobHolds({
