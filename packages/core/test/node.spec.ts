@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import * as lp from 'it-length-prefixed'
 import {
   createNode,
@@ -47,6 +47,28 @@ describe('createNode', () => {
     await expect(node.bus.publish(TOPICS.orders, heartbeat(node.peerId.toString()))).rejects.toSatisfy((e) =>
       isCoreError(e, 'CORE__NOT_STARTED'),
     )
+  })
+
+  it('should run one start when several calls wait for a stop, and one stop when several wait for a start', async () => {
+    const node = await set.create()
+    const events: string[] = []
+    node.addEventListener('node:started', () => events.push('started'))
+    node.addEventListener('node:stopped', () => events.push('stopped'))
+    const libp2pStarts = vi.spyOn(node.libp2p, 'start')
+    const libp2pStops = vi.spyOn(node.libp2p, 'stop')
+
+    await Promise.all([node.stop(), node.start(), node.start()])
+    expect(node.status).toBe('started')
+    expect(node.libp2p.status).toBe('started')
+    expect(events).toEqual(['stopped', 'started'])
+
+    await node.stop()
+    await Promise.all([node.start(), node.stop(), node.stop()])
+    expect(node.status).toBe('stopped')
+    expect(node.libp2p.status).toBe('stopped')
+    expect(events).toEqual(['stopped', 'started', 'stopped', 'started', 'stopped'])
+    expect(libp2pStarts).toHaveBeenCalledTimes(2)
+    expect(libp2pStops).toHaveBeenCalledTimes(3)
   })
 
   it('should start again after stopping and serve its protocols', async () => {

@@ -175,46 +175,40 @@ export class TesseraNode extends TypedEventEmitter<NodeEvents> {
   }
 
   /**
-   * Starts libp2p and every service. Idempotent: concurrent and repeated calls share one start. A start that fails
-   * or is aborted stops whatever part of it ran, and leaves the node stopped.
+   * Starts libp2p and every service. Idempotent: concurrent and repeated calls share one start, and a call made while
+   * the node stops waits for the stop, then starts it (or joins the start another waiting call began). A start that
+   * fails or is aborted stops whatever part of it ran, and leaves the node stopped.
    */
   async start(options: AbortOptions = {}): Promise<void> {
     throwIfAborted(options.signal)
-    if (this.#status === 'started') return
-    if (this.#status === 'starting' && this.#transition !== undefined) return this.#transition
-    if (this.#status === 'stopping') await this.#transition
-    this.#status = 'starting'
-    this.#transition = this.#start(options)
-    try {
-      await this.#transition
-      this.#status = 'started'
-    } catch (e) {
-      this.#status = 'stopped'
-      await this.#stop({}).catch((cause) => this.#log('stopping after a failed start - %e', cause))
-      // Whatever a step threw when the signal fired (libp2p's own abort errors among them), the caller aborted.
+    for (;;) {
+      if (this.#status === 'started') return
+      if (this.#status === 'stopped') break
+      const transition = this.#transition!
+      if (this.#status === 'starting') return transition
+      // Stopping: once it is done, look again, as another waiting call may have started the node meanwhile.
+      await transition.catch(() => {})
       throwIfAborted(options.signal)
-      throw e
-    } finally {
-      this.#transition = undefined
     }
-    this.safeDispatchEvent('node:started', { detail: undefined })
+    this.#transition = this.#runStart(options)
+    return this.#transition
   }
 
-  /** Stops every service and libp2p. Idempotent. */
+  /**
+   * Stops every service and libp2p. Idempotent: concurrent and repeated calls share one stop, and a call made while
+   * the node starts waits for the start, then stops it (or joins the stop another waiting call began).
+   */
   async stop(options: AbortOptions = {}): Promise<void> {
-    if (this.#status === 'stopped') return
-    if (this.#status === 'stopping' && this.#transition !== undefined) return this.#transition
-    if (this.#status === 'starting') await this.#transition?.catch(() => {})
-    if ((this.#status as NodeStatus) === 'stopped') return
-    this.#status = 'stopping'
-    this.#transition = this.#stop(options)
-    try {
-      await this.#transition
-    } finally {
-      this.#status = 'stopped'
-      this.#transition = undefined
+    for (;;) {
+      if (this.#status === 'stopped') return
+      if (this.#status === 'started') break
+      const transition = this.#transition!
+      if (this.#status === 'stopping') return transition
+      // Starting: once it is done (or failed), look again, as another waiting call may have stopped the node.
+      await transition.catch(() => {})
     }
-    this.safeDispatchEvent('node:stopped', { detail: undefined })
+    this.#transition = this.#runStop(options)
+    return this.#transition
   }
 
   /** The addresses peers can dial, each ending in `/p2p/<peer id>`. */
@@ -272,6 +266,36 @@ export class TesseraNode extends TypedEventEmitter<NodeEvents> {
     for await (const event of this.libp2p.services.dht.getClosestPeers(this.peerId.toMultihash().bytes, { signal })) {
       void event
     }
+  }
+
+  /** One start transition; the status says `starting` until it has started, or undone what it had started. */
+  async #runStart(options: AbortOptions): Promise<void> {
+    this.#status = 'starting'
+    try {
+      await this.#start(options)
+    } catch (e) {
+      await this.#stop({}).catch((cause) => this.#log('stopping after a failed start - %e', cause))
+      this.#status = 'stopped'
+      this.#transition = undefined
+      // Whatever a step threw when the signal fired (libp2p's own abort errors among them), the caller aborted.
+      throwIfAborted(options.signal)
+      throw e
+    }
+    this.#status = 'started'
+    this.#transition = undefined
+    this.safeDispatchEvent('node:started', { detail: undefined })
+  }
+
+  /** One stop transition; the node is stopped after it, even when a step failed. */
+  async #runStop(options: AbortOptions): Promise<void> {
+    this.#status = 'stopping'
+    try {
+      await this.#stop(options)
+    } finally {
+      this.#status = 'stopped'
+      this.#transition = undefined
+    }
+    this.safeDispatchEvent('node:stopped', { detail: undefined })
   }
 
   async #start(options: AbortOptions): Promise<void> {
