@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { prometheusMetrics } from '@libp2p/prometheus-metrics'
+import { Counter, Gauge, Histogram, register, Registry } from 'prom-client'
 
 /**
  * Tessera's own Prometheus metrics, in a registry the node shares with libp2p's (pass `registry` to
@@ -78,3 +79,28 @@ export class NodeMetrics {
     return this.registry.metrics()
   }
 }
+
+/**
+ * libp2p's metrics (and Node.js's default ones) in `registry`, for `createNode({ metrics })`.
+ *
+ * `@libp2p/prometheus-metrics` clears prom-client's global default registry when libp2p creates it, which would take
+ * away the metrics of an application embedding the node. Its `preserveExistingMetrics` option would spare them, but
+ * it also keeps the package's process-wide table of metric objects: a second node in the process (or this one made
+ * again) would then reuse the first one's objects, registered in the first registry, and show no libp2p metric in its
+ * own. So it clears as it always did, and what the default registry held is put back.
+ */
+export function libp2pMetrics(registry: Registry): Libp2pMetricsFactory {
+  const create = prometheusMetrics({ registry, collectDefaultMetrics: true })
+  return (components) => {
+    const kept = register.getMetricsAsArray().map(({ name }) => [name, register.getSingleMetric(name)!] as const)
+    try {
+      return create(components)
+    } finally {
+      for (const [name, metric] of kept)
+        if (register.getSingleMetric(name) === undefined) register.registerMetric(metric)
+    }
+  }
+}
+
+/** What `createNode({ metrics })` takes: libp2p calls it with its components. */
+export type Libp2pMetricsFactory = ReturnType<typeof prometheusMetrics>

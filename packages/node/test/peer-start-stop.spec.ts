@@ -3,6 +3,7 @@ import { createServer, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { delay, isTesseraError } from '@tessera/core'
 import { DEFAULT_RPC_REQUEST_TIMEOUT_MS } from '@tessera/ledger'
+import { Counter, register } from 'prom-client'
 import { describe, expect, it, vi } from 'vitest'
 import { AssemblyCache } from '../src/peer/assembly-cache.js'
 import { Peer } from '../src/peer/peer.js'
@@ -129,6 +130,28 @@ describe("a peer's start and stop", () => {
       expect(stopped).toBe('stopped')
     } finally {
       await cluster.close()
+    }
+  }, 60_000)
+
+  it("should leave an embedding application's metrics in prom-client's default registry, each peer showing its own", async () => {
+    const requests = new Counter({ name: 'embedding_app_requests_total', help: "the embedding application's own" })
+    try {
+      requests.inc(42)
+      // Two peers one after the other: the second must not take the first one's libp2p metrics, nor have none.
+      const [first, second] = [
+        await start('metrics-first', { worker: { enabled: false } }),
+        await start('metrics-second', { worker: { enabled: false } }),
+      ]
+      expect(register.getSingleMetric('embedding_app_requests_total')).toBe(requests)
+      expect(await register.metrics()).toContain('embedding_app_requests_total 42')
+      for (const peer of [first, second]) {
+        const text = await peer.prometheusText()
+        expect(text).toContain('# TYPE tessera_jobs_submitted_total counter')
+        expect(text).toContain('# TYPE libp2p_data_transfer_bytes_total counter')
+        expect(text).not.toContain('embedding_app_requests_total')
+      }
+    } finally {
+      register.removeSingleMetric('embedding_app_requests_total')
     }
   }, 60_000)
 })

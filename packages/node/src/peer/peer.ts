@@ -1,5 +1,4 @@
 import { join } from 'node:path'
-import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import {
   type AbortOptions,
   blobCid,
@@ -41,7 +40,7 @@ import type {
 import type { NodeConfig } from '../config.js'
 import type { DataDir } from '../data-dir.js'
 import { Datastore, openLevel } from '../datastore.js'
-import { NodeMetrics } from '../metrics.js'
+import { libp2pMetrics, NodeMetrics } from '../metrics.js'
 import { audienceBus } from './audience-bus.js'
 import { BlobAudience } from './blob-audience.js'
 import { BlobHolds, jobHolder, taskHolder, UPLOAD, UPLOAD_RETENTION_MS } from './blob-holds.js'
@@ -267,7 +266,7 @@ export class Peer implements NodeOperations {
         blobstore,
         blobAccess: audience.hook,
         datastore: libp2pStore,
-        metrics: prometheusMetrics({ registry: metrics.registry, collectDefaultMetrics: true }),
+        metrics: libp2pMetrics(metrics.registry),
       },
       options,
     ).catch((e: unknown) => {
