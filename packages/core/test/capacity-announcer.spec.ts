@@ -74,6 +74,24 @@ describe('CapacityAnnouncer', () => {
     }
   })
 
+  it('should announce its record again when resumed after a stop, and nothing once withdrawn', async () => {
+    const { announcer, published, provided } = harness(300_000)
+    try {
+      await announcer.announce(sampleCapacity())
+      await waitFor(() => provided.length === 1, 'the class record')
+      announcer.stop()
+      announcer.resume()
+      await waitFor(() => published.length === 2 && provided.length === 2, 'the record published and provided again')
+      expect(published[1]!.body.issuedAt).toBeGreaterThanOrEqual(published[0]!.body.issuedAt)
+      announcer.withdraw()
+      announcer.resume()
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      expect(published).toHaveLength(2)
+    } finally {
+      announcer.stop()
+    }
+  })
+
   it('should refuse an invalid record with a coded error', async () => {
     const { announcer } = harness()
     await expect(announcer.announce(sampleCapacity({ slots: -1 }))).rejects.toSatisfy((e) =>

@@ -71,6 +71,42 @@ describe('createNode', () => {
     expect(libp2pStops).toHaveBeenCalledTimes(3)
   })
 
+  it('should subscribe to topics subscribed to while it was stopped once it starts', async () => {
+    const node = await set.create({ start: false })
+    node.bus.subscribe(TOPICS.bids)
+    node.bus.subscribe(TOPICS.orders)
+    await node.start()
+    const topics = () => [...node.libp2p.services.pubsub.getTopics()].sort()
+    expect(topics()).toEqual([TOPICS.bids, TOPICS.capacity, TOPICS.orders].sort())
+    await node.stop()
+    node.bus.unsubscribe(TOPICS.orders)
+    node.bus.subscribe(TOPICS.verdicts)
+    await node.start()
+    expect(topics()).toEqual([TOPICS.bids, TOPICS.capacity, TOPICS.verdicts].sort())
+  })
+
+  it('should keep its subscriptions, message handlers and capacity announcement across a restart', async () => {
+    const [a, b] = await set.network(2)
+    a!.bus.subscribe(TOPICS.bids)
+    b!.bus.subscribe(TOPICS.bids)
+    const received: Inbound[] = []
+    b!.bus.onMessage((m) => received.push(m))
+    await b!.capacity.announce(sampleCapacity())
+    await waitFor(() => a!.capacity.view.get(b!.peerId.toString()) !== undefined, "b's capacity record at a")
+
+    await b!.stop()
+    const restartedAt = Date.now()
+    await b!.start()
+    await b!.dial(tcpAddr(a!))
+    await waitFor(
+      () => (a!.capacity.view.get(b!.peerId.toString())?.capacity.issuedAt ?? 0) >= restartedAt,
+      "b's capacity announced again after its restart",
+    )
+    await waitFor(() => a!.meshPeers(TOPICS.bids).includes(b!.peerId.toString()), 'b back in the bids mesh')
+    await a!.bus.publish(TOPICS.bids, bid(a!.peerId.toString()))
+    await waitFor(() => received.some((m) => m.topic === TOPICS.bids), 'the bid at b')
+  })
+
   it('should start again after stopping and serve its protocols', async () => {
     const a = await set.create()
     await a.stop()

@@ -139,7 +139,19 @@ export class CapacityAnnouncer {
     }
   }
 
-  /** Stops re-publishing and providing (the record is kept for a later {@link announce}). */
+  /**
+   * Announces the kept record again after a {@link stop} (the node started again): re-published now and before each
+   * expiry, its classes provided again. Does nothing before {@link announce} or after {@link withdraw}.
+   */
+  resume(): void {
+    const current = this.#current
+    if (current === undefined) return
+    this.#stopped = false
+    this.#provideClasses(current.classes)
+    this.republish().catch((e) => this.#components.log('re-publishing capacity failed - %e', e))
+  }
+
+  /** Stops re-publishing and providing (the record is kept for a later {@link announce} or {@link resume}). */
   stop(): void {
     this.#stopped = true
     clearTimeout(this.#timer)

@@ -78,7 +78,10 @@ export class CapacityService {
     }
   }
 
-  /** Subscribes to the capacity topic and starts the view's expiry timer. Idempotent. */
+  /**
+   * Subscribes to the capacity topic, starts the view's expiry timer, and announces again the record announced before
+   * a {@link stop}. Idempotent.
+   */
   start(): void {
     if (this.#unsubscribe !== undefined) return
     const { bus, pubsub } = this.#components
@@ -86,8 +89,10 @@ export class CapacityService {
     bus.subscribe(TOPICS.capacity)
     pubsub.addEventListener('subscription-change', this.#onSubscriptionChange)
     this.view.start()
+    this.announcer.resume()
   }
 
+  /** Stops the view and the announcer, which keeps its record for the next {@link start}. */
   stop(): void {
     this.#unsubscribe?.()
     this.#unsubscribe = undefined

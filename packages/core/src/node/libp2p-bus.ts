@@ -102,6 +102,8 @@ export class Libp2pMessageBus implements MessageBus {
   readonly #inbound: PeerBudget
   readonly #seq = new SequenceCounter()
   readonly #handlers = new Set<(inbound: Inbound) => void>()
+  /** Topics subscribed to, kept across a stop: gossipsub forgets its subscriptions when it stops. */
+  readonly #topics = new Set<Topic>()
   /** Envelopes opened by a validator, handed to the delivery listener without a second verification. */
   readonly #validated = new WeakMap<GossipMessage, Opened>()
   readonly #log: Logger
@@ -126,7 +128,10 @@ export class Libp2pMessageBus implements MessageBus {
     return this.#started
   }
 
-  /** Installs the topic validators, the delivery listener and the direct protocol handler. Idempotent. */
+  /**
+   * Installs the topic validators, the delivery listener and the direct protocol handler, and subscribes to the
+   * topics {@link subscribe}d to (before this start, or before a stop). Idempotent; gossipsub must be started.
+   */
   async start(options: AbortOptions = {}): Promise<void> {
     if (this.#started) return
     const { pubsub, libp2p } = this.#components
@@ -136,6 +141,7 @@ export class Libp2pMessageBus implements MessageBus {
       maxInboundStreams: MAX_INBOUND_TASK_STREAMS,
       signal: options.signal,
     })
+    for (const topic of this.#topics) pubsub.subscribe(topic)
     this.#started = true
   }
 
@@ -256,14 +262,20 @@ export class Libp2pMessageBus implements MessageBus {
     }
   }
 
+  /**
+   * Subscribes to `topic`: at once when the bus is started, else when it starts. The subscription outlasts a stop:
+   * the bus subscribes again when it starts again, until {@link unsubscribe}.
+   */
   subscribe(topic: Topic): void {
     if (!isTopic(topic))
       throw new CoreError('CORE__INVALID_CONFIG', `${String(topic)} is not a Tessera topic`, { topic })
-    this.#components.pubsub.subscribe(topic)
+    this.#topics.add(topic)
+    if (this.#started) this.#components.pubsub.subscribe(topic)
   }
 
   unsubscribe(topic: Topic): void {
-    this.#components.pubsub.unsubscribe(topic)
+    this.#topics.delete(topic)
+    if (this.#started) this.#components.pubsub.unsubscribe(topic)
   }
 
   onMessage(handler: (inbound: Inbound) => void): () => void {
