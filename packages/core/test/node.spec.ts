@@ -13,6 +13,7 @@ import {
   sealEnvelope,
   TOPICS,
   type Inbound,
+  type ListenerFailure,
   type RejectedMessage,
 } from '../src/index.js'
 import { bid, NodeSet, sampleCapacity, tcpAddr, waitFor } from './helpers.js'
@@ -105,6 +106,41 @@ describe('createNode', () => {
     await waitFor(() => a!.meshPeers(TOPICS.bids).includes(b!.peerId.toString()), 'b back in the bids mesh')
     await a!.bus.publish(TOPICS.bids, bid(a!.peerId.toString()))
     await waitFor(() => received.some((m) => m.topic === TOPICS.bids), 'the bid at b')
+  })
+
+  it('should catch a listener that throws or rejects, report it as listener:failed, and carry on', async () => {
+    const node = await set.create({ start: false })
+    const failures: ListenerFailure[] = []
+    node.addEventListener('listener:failed', (e) => failures.push(e.detail))
+    node.addEventListener('listener:failed', () => {
+      throw new Error('a bug in the failure listener, only logged')
+    })
+    node.addEventListener('node:started', () => {
+      throw new Error('a bug in a listener')
+    })
+    node.addEventListener('node:started', async () => {
+      throw new Error('a bug in an async listener')
+    })
+    const removed = vi.fn()
+    const once = vi.fn()
+    node.addEventListener('node:stopped', removed)
+    node.addEventListener('node:stopped', removed)
+    node.removeEventListener('node:stopped', removed)
+    node.addEventListener('node:stopped', once, { once: true })
+
+    await node.start()
+    await waitFor(() => failures.length === 2, 'both failures reported')
+    expect(failures.map((f) => [f.event, (f.error as Error).message]).sort()).toEqual([
+      ['node:started', 'a bug in a listener'],
+      ['node:started', 'a bug in an async listener'],
+    ])
+    await node.stop()
+    await node.start()
+    await node.stop()
+    expect(removed).not.toHaveBeenCalled()
+    expect(once).toHaveBeenCalledOnce()
+    expect(node.listenerCount('node:stopped')).toBe(0)
+    expect(node.status).toBe('stopped')
   })
 
   it('should start again after stopping and serve its protocols', async () => {

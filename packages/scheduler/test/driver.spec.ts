@@ -1,3 +1,4 @@
+import type { ComponentLogger } from '@libp2p/interface'
 import { afterEach, describe, expect, it } from 'vitest'
 import { blobCid, seededRng, type Result } from '@tessera/core'
 import { merkleRoot } from '@tessera/proof'
@@ -337,5 +338,27 @@ describe('SchedulerDriver', () => {
     })
     await waitFor(() => refused.length > 0, 'the refusal')
     expect(refused).toEqual(['SCHEDULER__ORDER_NOT_FOUND from mallory'])
+  })
+
+  it('should catch a listener that throws or rejects, log it, and carry on', async () => {
+    const errors: unknown[][] = []
+    const log = Object.assign(() => {}, { error: (...args: unknown[]) => errors.push(args), trace: () => {} })
+    const logger = { forComponent: () => log } as unknown as ComponentLogger
+    const driver = createScheduler({ bus: new MemoryNetwork().bus('creator'), logger })
+    const heard: string[] = []
+    driver.on('job:completed', () => {
+      throw new Error('a bug in a listener')
+    })
+    driver.addEventListener('job:completed', async () => {
+      throw new Error('a bug in an async listener')
+    })
+    driver.on('job:completed', (e) => heard.push(e.jobId))
+    driver.dispatchEvent(new CustomEvent('job:completed', { detail: { type: 'job:completed', jobId: 'job-1' } }))
+    await waitFor(() => errors.length === 2, 'both errors logged')
+    expect(heard).toEqual(['job-1'])
+    expect(errors.map((args) => (args.at(-1) as Error).message).sort()).toEqual([
+      'a bug in a listener',
+      'a bug in an async listener',
+    ])
   })
 })

@@ -3,7 +3,14 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { bootstrap } from '@libp2p/bootstrap'
 import { identify, type Identify } from '@libp2p/identify'
-import { TypedEventEmitter, type ComponentLogger, type Logger, type PeerId, type PeerInfo } from '@libp2p/interface'
+import {
+  TypedEventEmitter,
+  type ComponentLogger,
+  type EventHandler,
+  type Logger,
+  type PeerId,
+  type PeerInfo,
+} from '@libp2p/interface'
 import { kadDHT, passthroughMapper, removePrivateAddressesMapper, type KadDHT } from '@libp2p/kad-dht'
 import { prefixLogger } from '@libp2p/logger'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -34,6 +41,7 @@ import {
 } from '../constants.js'
 import { CoreError } from '../errors.js'
 import { generateIdentity, type Identity } from '../identity.js'
+import { ListenerGuard } from '../listener-guard.js'
 import { ReplayGuard } from '../replay.js'
 import { DHT_PROTOCOL_PREFIX, type Topic } from '../topics.js'
 import { asScored, tesseraGossipsub, type GossipSub, type ScoredGossipSub } from './gossip.js'
@@ -60,6 +68,13 @@ export interface PeerDiscovered {
   addrs: string[]
 }
 
+/** A listener of a node's event threw, or its promise rejected. */
+export interface ListenerFailure {
+  /** The event the listener was given. */
+  event: string
+  error: unknown
+}
+
 /** The node's typed events, named `noun:verb`. */
 export interface NodeEvents {
   'node:started': CustomEvent<undefined>
@@ -73,6 +88,11 @@ export interface NodeEvents {
   'message:rejected': CustomEvent<RejectedMessage>
   'capacity:updated': CustomEvent<CapacityRecord>
   'capacity:expired': CustomEvent<CapacityRecord>
+  /**
+   * A listener of another event threw (or its promise rejected): caught, so it does not end the process, and logged.
+   * An error in a listener of this event is only logged.
+   */
+  'listener:failed': CustomEvent<ListenerFailure>
 }
 
 /** Where a node is in its lifecycle; `start` and `stop` move it through these. */
@@ -113,6 +133,11 @@ export class TesseraNode extends TypedEventEmitter<NodeEvents> {
   #lifetime: AbortController | undefined
   #joinScheduled = false
   readonly #dialling = new Set<string>()
+  readonly #listeners = new ListenerGuard((error, event) => {
+    this.#log.error('a listener of %s threw - %e', event.type, error)
+    if (event.type !== 'listener:failed')
+      this.safeDispatchEvent('listener:failed', { detail: { event: event.type, error } })
+  })
 
   /** @internal use {@link createNode} */
   constructor(
@@ -172,6 +197,23 @@ export class TesseraNode extends TypedEventEmitter<NodeEvents> {
 
   get status(): NodeStatus {
     return this.#status
+  }
+
+  /** Adds a listener; one that throws is caught and reported as `listener:failed` (see {@link ListenerGuard}). */
+  override addEventListener<K extends keyof NodeEvents>(
+    type: K,
+    listener: EventHandler<NodeEvents[K]> | null,
+    options?: Parameters<EventTarget['addEventListener']>[2],
+  ): void {
+    super.addEventListener(type, this.#listeners.wrap(listener), options)
+  }
+
+  override removeEventListener<K extends keyof NodeEvents>(
+    type: K,
+    listener?: EventHandler<NodeEvents[K]> | null,
+    options?: Parameters<EventTarget['removeEventListener']>[2],
+  ): void {
+    super.removeEventListener(type, this.#listeners.registered(listener), options)
   }
 
   /**

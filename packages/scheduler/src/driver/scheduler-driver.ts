@@ -5,6 +5,7 @@ import {
   cryptoRng,
   delay,
   isTesseraError,
+  ListenerGuard,
   systemClock,
   TOPICS,
   type AbortOptions,
@@ -124,6 +125,9 @@ export class SchedulerDriver extends EventTarget {
   #lifetime: AbortController | undefined
   #unsubscribe: (() => void) | undefined
   #timer: ReturnType<typeof setTimeout> | undefined
+  readonly #listeners = new ListenerGuard((error, event) =>
+    this.#log.error('a listener of %s threw - %e', event.type, error),
+  )
 
   constructor(components: SchedulerComponents, init: SchedulerInit = {}) {
     super()
@@ -309,6 +313,26 @@ export class SchedulerDriver extends EventTarget {
         throw new SchedulerError('SCHEDULER__TASK_NOT_FOUND', `no result for task ${taskId}`, { taskId })
       return output
     })
+  }
+
+  /**
+   * Adds a listener; one that throws (or whose promise rejects) is caught and logged, so it does not end the process
+   * (see `ListenerGuard`).
+   */
+  override addEventListener(
+    type: string,
+    listener: Parameters<EventTarget['addEventListener']>[1],
+    options?: Parameters<EventTarget['addEventListener']>[2],
+  ): void {
+    super.addEventListener(type, this.#listeners.wrap(listener), options)
+  }
+
+  override removeEventListener(
+    type: string,
+    listener: Parameters<EventTarget['removeEventListener']>[1],
+    options?: Parameters<EventTarget['removeEventListener']>[2],
+  ): void {
+    super.removeEventListener(type, this.#listeners.registered(listener), options)
   }
 
   /** Listens to one event type; returns a function that stops listening. */
