@@ -225,8 +225,86 @@ function positiveInteger(name: string, value: number): number {
   return value
 }
 
-/** Applies defaults and checks values; a bad option is `CORE__INVALID_CONFIG`. */
+/** The values `dhtMode` takes. */
+const DHT_MODES: readonly DhtMode[] = ['server', 'client', 'auto']
+
+/** Options of each kind, checked by {@link assertNodeInitShape}. */
+const ADDRESS_OPTIONS = ['listen', 'announce', 'bootstrap'] as const
+const BOOLEAN_OPTIONS = ['localNetwork', 'start'] as const
+const FUNCTION_OPTIONS = ['appSpecificScore', 'blobAccess', 'metrics'] as const
+/** Injected objects, by the methods the node calls on them. */
+const OBJECT_OPTIONS = [
+  { name: 'identity', methods: ['sign'], what: 'an Identity (generateIdentity, loadOrCreateIdentity)' },
+  { name: 'clock', methods: ['now'], what: 'a Clock (an object with now())' },
+  {
+    name: 'blobstore',
+    methods: ['has', 'size', 'put', 'get', 'stream', 'delete'],
+    what: 'a Blobstore (MemoryBlobstore, FsBlobstore)',
+  },
+  { name: 'datastore', methods: ['get', 'put', 'has', 'delete', 'query'], what: 'a datastore (interface-datastore)' },
+] as const
+
+/** A value as an error message names it. */
+function describeValue(value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'an array'
+  if (typeof value === 'string') return JSON.stringify(value)
+  if (typeof value === 'object') return 'an object'
+  if (typeof value === 'function') return 'a function'
+  return `${typeof value} ${String(value)}`
+}
+
+function invalidOption(name: string, expected: string, value: unknown): CoreError {
+  return new CoreError('CORE__INVALID_CONFIG', `${name} must be ${expected}, got ${describeValue(value)}`, {
+    option: name,
+    got: describeValue(value),
+  })
+}
+
+function hasMethods(value: unknown, methods: readonly string[]): boolean {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    methods.every((m) => typeof (value as Record<string, unknown>)[m] === 'function')
+  )
+}
+
+/**
+ * Refuses options of the wrong type with `CORE__INVALID_CONFIG`, as the types would: `createNode` is called from
+ * JavaScript and with parsed configuration too, and a wrong one would otherwise fail later, deep inside libp2p, or
+ * never (an unknown `dhtMode` silently ran as `auto`).
+ */
+function assertNodeInitShape(init: unknown): asserts init is NodeInit {
+  if (typeof init !== 'object' || init === null || Array.isArray(init)) {
+    throw invalidOption('createNode init', 'an object of options', init)
+  }
+  const options = init as Record<string, unknown>
+  for (const name of ADDRESS_OPTIONS) {
+    const value = options[name]
+    if (value !== undefined && !(Array.isArray(value) && value.every((a) => typeof a === 'string')))
+      throw invalidOption(name, 'an array of multiaddr strings', value)
+  }
+  for (const name of BOOLEAN_OPTIONS) {
+    if (options[name] !== undefined && typeof options[name] !== 'boolean')
+      throw invalidOption(name, 'true or false', options[name])
+  }
+  for (const name of FUNCTION_OPTIONS) {
+    if (options[name] !== undefined && typeof options[name] !== 'function')
+      throw invalidOption(name, 'a function', options[name])
+  }
+  if (options.logPrefix !== undefined && typeof options.logPrefix !== 'string')
+    throw invalidOption('logPrefix', 'a string', options.logPrefix)
+  if (options.dhtMode !== undefined && !DHT_MODES.includes(options.dhtMode as DhtMode))
+    throw invalidOption('dhtMode', `one of ${DHT_MODES.map((m) => `'${m}'`).join(', ')}`, options.dhtMode)
+  for (const { name, methods, what } of OBJECT_OPTIONS) {
+    if (options[name] !== undefined && !hasMethods(options[name], methods))
+      throw invalidOption(name, what, options[name])
+  }
+}
+
+/** Applies defaults and checks types and values; a bad option is `CORE__INVALID_CONFIG`. */
 export function resolveNodeInit(init: NodeInit): ResolvedNodeInit {
+  assertNodeInitShape(init)
   const listen = [...(init.listen ?? DEFAULT_LISTEN_ADDRS)]
   const addresses = [
     ...[...listen, ...(init.announce ?? [])].map((address) => ({ address, peerId: false })),
