@@ -209,6 +209,9 @@ describe('control API', () => {
         { ...job, render: { ...job.render, fps: 0 } },
         // One kind of work: a render carrying an inference split too is refused, not half read.
         { ...job, inference: { items: 4, itemsPerTask: 2 } },
+        // Not digits: refused as such, never handed to BigInt (whose SyntaxError was a 500).
+        { ...job, maxPrice: 'abc' },
+        { ...job, maxPrice: '-5' },
       ]) {
         await expect(client.submitJob(bad as typeof lit)).rejects.toMatchObject({ code: 'NODE__API_MALFORMED_REQUEST' })
       }
@@ -924,6 +927,14 @@ describe('control API', () => {
           code: 'NODE__API_MALFORMED_REQUEST',
           message: expect.stringMatching(/amount: an airdrop is of at least 1 token/),
         })
+        expect(airdrop).not.toHaveBeenCalled()
+        const words = await fetch(`http://127.0.0.1:${port}/v1/wallet/airdrop`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ amount: 'lots' }),
+        })
+        expect(words.status).toBe(400)
+        expect(((await words.json()) as { error: { code: string } }).error.code).toBe('NODE__API_MALFORMED_REQUEST')
         expect(airdrop).not.toHaveBeenCalled()
         // The ledger refuses it before sending (it was the token program's Custom 14 overflow: a 500, logged).
         airdrop.mockRejectedValue(new LedgerError('LEDGER__INVALID_INPUT', "past the mint's supply; ask for at most 5"))

@@ -6,7 +6,7 @@ import { DEFAULT_RPC_REQUEST_TIMEOUT_MS } from '@tessera/ledger'
 import { Counter, register } from 'prom-client'
 import { describe, expect, it, vi } from 'vitest'
 import { AssemblyCache } from '../src/peer/assembly-cache.js'
-import { Peer } from '../src/peer/peer.js'
+import { Peer, type PeerInit } from '../src/peer/peer.js'
 import { peerHarness, until } from './peer-harness.js'
 
 /** A TCP server on loopback that accepts every connection and never answers: a cluster that hangs. */
@@ -52,6 +52,32 @@ describe("a peer's start and stop", () => {
       expect(message).not.toContain('\n')
     } finally {
       await new Promise((resolve) => taken.close(resolve))
+    }
+  }, 60_000)
+
+  it('should validate a config built by hand as a config file is, filling in its defaults', async () => {
+    const parts = await init('hand-built', { worker: { enabled: false } })
+    const refused = async (init: unknown, path: string) =>
+      expect(Peer.start(init as PeerInit)).rejects.toMatchObject({
+        code: 'NODE__INVALID_CONFIG',
+        message: expect.stringContaining(path),
+      })
+    await refused(
+      { ...parts, config: { ...parts.config, ledger: { ...parts.config.ledger, feeBps: 20_000 } } },
+      'feeBps',
+    )
+    await refused({ ...parts, config: { ...parts.config, worker: { ...parts.config.worker, price: 'abc' } } }, 'price')
+    await refused({ ...parts, config: null }, '(root)')
+    await refused({ ...parts, logger: undefined }, 'logger')
+    // What a file may leave out, an embedder may too.
+    const peer = await Peer.start({
+      ...parts,
+      config: { listen: ['/ip4/127.0.0.1/tcp/0'], worker: { enabled: false } } as PeerInit['config'],
+    })
+    try {
+      expect(peer.node.status).toBe('started')
+    } finally {
+      await peer.stop()
     }
   }, 60_000)
 

@@ -106,7 +106,8 @@ export function parseQuery<T>(params: URLSearchParams, schema: z.ZodType<T>): T 
   return validate(query, schema, 'query')
 }
 
-function validate<T>(value: unknown, schema: z.ZodType<T>, what: string): T {
+/** `value` checked against `schema`; `NODE__API_MALFORMED_REQUEST` naming the first bad field (or `what`). */
+export function validate<T>(value: unknown, schema: z.ZodType<T>, what: string): T {
   const parsed = schema.safeParse(value)
   if (!parsed.success) {
     const issue = parsed.error.issues[0]

@@ -2,23 +2,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse, S
 import { type AddressInfo, isIP, type Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { randomUUID, timingSafeEqual } from 'node:crypto'
-import {
-  AbortError,
-  type AbortOptions,
-  environmentLightingSchema,
-  isTesseraError,
-  MAX_ANIMATION_NAME_LENGTH,
-  MAX_FIRST_FRAME,
-  MAX_FLOPS_PER_TASK,
-  MAX_FPS,
-  MAX_FRAMES_PER_JOB,
-  MAX_INFERENCE_ITEMS,
-  MIN_FPS,
-  throwIfAborted,
-} from '@tessera/core'
+import { AbortError, type AbortOptions, isTesseraError, throwIfAborted } from '@tessera/core'
 import { TONE_CURVES } from '@tessera/gpu'
-import { MAX_VERIFICATION_HORIZON } from '@tessera/proof'
-import { MAX_JOB_TIMEOUT_MS } from '@tessera/scheduler'
 import { z } from 'zod'
 import {
   API_BODY_TIMEOUT_MS,
@@ -33,6 +18,7 @@ import { NodeError, type NodeErrorCode } from '../errors.js'
 import { createLogger, type Logger } from '../logger.js'
 import { errorFields } from '../peer/error-fields.js'
 import { DEFAULT_JOBS_LISTED, type JobRequest, MAX_JOBS_LISTED, type NodeOperations } from './contract.js'
+import { jobRequestSchema, tokenAmount } from './job-request-schema.js'
 import { API_NONCE, apiInstance, apiProof } from './proof.js'
 import { declaredLength, JSON_MEDIA_TYPE, parseQuery, readBody, readJsonBody, uploadDeadlineMs } from './request.js'
 
@@ -70,80 +56,6 @@ const OUTPUT_FILE_NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/
 const jobListQuerySchema = z
   .object({ limit: wholeNumber.pipe(z.number().int().min(1).max(MAX_JOBS_LISTED)).default(DEFAULT_JOBS_LISTED) })
   .strict()
-
-/** A token amount: a whole number that fits Solana's u64, as a decimal string (JSON numbers lose precision). */
-const tokenAmount = z
-  .string()
-  .regex(/^\d{1,20}$/)
-  .refine((v) => BigInt(v) <= 0xffff_ffff_ffff_ffffn, 'amount out of u64 range')
-
-const jobRequestSchema = z
-  .object({
-    kind: z.enum(['render', 'inference']),
-    inputs: z.array(z.string().min(1).max(128)).min(1).max(64),
-    render: z
-      .object({
-        frames: z.number().int().min(1).max(MAX_FRAMES_PER_JOB),
-        width: z.number().int().min(1).max(16_384),
-        height: z.number().int().min(1).max(16_384),
-        tileWidth: z.number().int().min(1).max(16_384),
-        tileHeight: z.number().int().min(1).max(16_384),
-        samples: z.number().int().min(1).max(65_536),
-        firstFrame: z.number().int().min(0).max(MAX_FIRST_FRAME).optional(),
-        fps: z.number().min(MIN_FPS).max(MAX_FPS).optional(),
-        animation: z.string().min(1).max(MAX_ANIMATION_NAME_LENGTH).optional(),
-        environment: environmentLightingSchema.optional(),
-      })
-      .strict()
-      .refine((render) => render.animation === undefined || render.fps !== undefined, {
-        message: 'render.animation picks an animation to play, at render.fps: give both',
-      })
-      .optional(),
-    inference: z
-      .object({
-        items: z.number().int().min(1).max(MAX_INFERENCE_ITEMS),
-        itemsPerTask: z.number().int().min(1).max(MAX_INFERENCE_ITEMS),
-        flopsPerItem: z.number().int().min(1).max(MAX_FLOPS_PER_TASK).optional(),
-      })
-      .optional(),
-    tier: z.union([z.literal(1), z.literal(2), z.literal(3)]).optional(),
-    // Of no price, a job has no budget, and the ledger funds no empty vault.
-    maxPrice: tokenAmount
-      .refine((v) => BigInt(v) > 0n, 'a job pays at least 1 token unit per benchmark-hour')
-      .optional(),
-    deadlineMs: z.number().int().min(1).max(MAX_JOB_TIMEOUT_MS).optional(),
-    minBids: z.number().int().min(1).max(1024).optional(),
-    // The planner's ranges; whether a plan meets the whole is checked against the job's tasks as it is ordered.
-    verification: z
-      .object({
-        detect: z.number().gt(0).lt(1).optional(),
-        withinTasks: z.number().int().min(1).max(MAX_VERIFICATION_HORIZON).optional(),
-        cheatRate: z.number().gt(0).max(1).optional(),
-        maxOverhead: z.number().gt(0).max(1).optional(),
-      })
-      .strict()
-      .optional(),
-  })
-  .strict()
-  .refine(
-    (r) =>
-      r.kind === 'render'
-        ? r.render !== undefined && r.inference === undefined
-        : r.inference !== undefined && r.render === undefined,
-    { message: 'a render job needs `render` (and no `inference`), an inference job `inference` (and no `render`)' },
-  )
-  // Peers read a render's second input as its panorama, lit with defaults when `environment` is absent, and read no
-  // input past the second: any other shape orders something else than was meant.
-  .refine((r) => r.kind !== 'render' || r.inputs.length === (r.render?.environment === undefined ? 1 : 2), {
-    message:
-      "a render's inputs are its scene and, only with render.environment, the panorama that lights it: " +
-      'one input, or two with render.environment',
-    path: ['inputs'],
-  })
-  .refine((r) => r.kind !== 'inference' || r.inputs.length <= 2, {
-    message: "an inference's inputs are its model and its input tensors: at most two",
-    path: ['inputs'],
-  })
 
 /** `GET /v1/challenge?nonce=…`: a client's fresh nonce, which the node answers to prove it holds the token. */
 const challengeQuerySchema = z.object({ nonce: z.string().regex(API_NONCE, 'expected 64 hex digits') }).strict()

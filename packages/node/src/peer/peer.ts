@@ -37,7 +37,8 @@ import type {
   OutputFileReply,
   WalletInfo,
 } from '../api/contract.js'
-import type { NodeConfig } from '../config.js'
+import { parseJobRequest } from '../api/job-request-schema.js'
+import { parseConfig, type NodeConfig } from '../config.js'
 import type { DataDir } from '../data-dir.js'
 import { Datastore, openLevel } from '../datastore.js'
 import { libp2pMetrics, NodeMetrics } from '../metrics.js'
@@ -74,6 +75,17 @@ export interface PeerInit {
   engine?: Engine
   /** Capacity benchmark score, benchmark units. */
   score?: number
+}
+
+/**
+ * `init` with its config validated as a config file is (and its defaults filled in), its logger checked: an embedder
+ * may build both by hand, and a wrong one would otherwise fail later, uncoded, or never (a fee over 100 %).
+ */
+function checkedInit(init: PeerInit): PeerInit {
+  if (typeof init.logger?.info !== 'function' || typeof init.logger.error !== 'function') {
+    throw new NodeError('NODE__INVALID_CONFIG', 'Peer.start needs a pino logger (init.logger)', { field: 'logger' })
+  }
+  return { ...init, config: parseConfig(init.config, 'Peer.start init.config') }
 }
 
 function pricingOf(config: NodeConfig): PricingStrategy {
@@ -184,13 +196,15 @@ export class Peer implements NodeOperations {
   }
 
   /**
-   * Opens the stores, starts libp2p and the market. When the start fails, or `options.signal` aborts it, whatever was
-   * opened is closed again (the data directory's locks with it) and the call rejects.
+   * Opens the stores, starts libp2p and the market. `init.config` is checked as a config file is (`NODE__INVALID_CONFIG`,
+   * naming the first bad field) and its defaults filled in. When the start fails, or `options.signal` aborts it,
+   * whatever was opened is closed again (the data directory's locks with it) and the call rejects.
    */
-  static async start(init: PeerInit, options: AbortOptions = {}): Promise<Peer> {
-    const { config } = init
+  static async start(given: PeerInit, options: AbortOptions = {}): Promise<Peer> {
     const { signal } = options
     throwIfAborted(signal)
+    const init = checkedInit(given)
+    const { config } = init
     const opened: (() => Promise<void>)[] = []
     const closeOpened = async (): Promise<void> => {
       for (const close of opened.reverse()) await close().catch(() => {})
@@ -636,12 +650,16 @@ export class Peer implements NodeOperations {
 
   /**
    * Orders a job and funds its epoch vault; the job settles in the background once it completes. A job whose order
-   * cannot be recorded or funded, or whose `options.signal` aborts before funding starts, is cancelled.
+   * cannot be recorded or funded, or whose `options.signal` aborts before funding starts, is cancelled. A request the
+   * control API would refuse is refused alike, with `NODE__API_MALFORMED_REQUEST`.
    */
   async submitJob(request: JobRequest, options: AbortOptions = {}): Promise<{ jobId: string }> {
+    // Checked as the control API checks it: an embedder calls this directly, and what the API refuses must not be
+    // ordered (and funded) this way.
+    const checked = parseJobRequest(request)
     // The restart's settlements are resumed first: a job ordered meanwhile would look like one of them.
     await raceSignal(this.#resuming, options.signal)
-    return this.jobs.submit(request, options)
+    return this.jobs.submit(checked, options)
   }
 
   /** A job's progress and settlement; rejects with `NODE__JOB_NOT_FOUND` for a job this node did not order. */
