@@ -177,6 +177,23 @@ describe('createNode', () => {
     expect(node.getMultiaddrs().length).toBeGreaterThan(0)
   })
 
+  it('should reject a self-lookup and a blob provide with CORE__ABORTED when their signal aborts', async () => {
+    const [, b] = await set.network(2)
+    await waitFor(() => b!.routingTable().length > 0, 'a DHT peer')
+    const cid = await b!.blobs.put(new Uint8Array([9]))
+    const calls = [
+      (signal: AbortSignal) => b!.selfLookup({ signal }),
+      (signal: AbortSignal) => b!.blobs.provide(cid, { signal }),
+    ]
+    for (const call of calls) {
+      await expect(call(AbortSignal.abort())).rejects.toSatisfy((e) => isCoreError(e, 'CORE__ABORTED'))
+      const controller = new AbortController()
+      const pending = call(controller.signal)
+      controller.abort()
+      await expect(pending).rejects.toSatisfy((e) => isCoreError(e, 'CORE__ABORTED'))
+    }
+  })
+
   it('should refuse an invalid configuration with a coded error', async () => {
     await expect(set.create({ bootstrap: ['/ip4/127.0.0.1/tcp/1'] })).rejects.toSatisfy((e) =>
       isCoreError(e, 'CORE__INVALID_CONFIG'),

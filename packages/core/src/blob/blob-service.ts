@@ -257,9 +257,15 @@ export class BlobService {
   /** Announces in the DHT that this node provides `cid`. */
   async provide(cid: BlobCidLike, options: AbortOptions = {}): Promise<void> {
     const parsed = parseBlobCid(cid)
-    await this.#components.libp2p.contentRouting.provide(parsed, {
-      signal: withTimeout(options.signal, DHT_QUERY_TIMEOUT_MS),
-    })
+    try {
+      await this.#components.libp2p.contentRouting.provide(parsed, {
+        signal: withTimeout(options.signal, DHT_QUERY_TIMEOUT_MS),
+      })
+    } catch (e) {
+      // kad-dht rejects with the signal's own reason: the caller aborted, and is told so as every call tells it.
+      throwIfAborted(options.signal)
+      throw e
+    }
   }
 
   /** Providers of `cid` found in the DHT (not this node), at most `limit`. */

@@ -305,8 +305,14 @@ export class TesseraNode extends TypedEventEmitter<NodeEvents> {
   /** Looks this node up in the DHT, which fills the routing table with its neighbourhood. */
   async selfLookup(options: AbortOptions = {}): Promise<void> {
     const signal = withTimeout(options.signal, DHT_QUERY_TIMEOUT_MS)
-    for await (const event of this.libp2p.services.dht.getClosestPeers(this.peerId.toMultihash().bytes, { signal })) {
-      void event
+    try {
+      for await (const event of this.libp2p.services.dht.getClosestPeers(this.peerId.toMultihash().bytes, { signal })) {
+        void event
+      }
+    } catch (e) {
+      // kad-dht rejects with the signal's own reason: the caller aborted, and is told so as every call tells it.
+      throwIfAborted(options.signal)
+      throw e
     }
   }
 
