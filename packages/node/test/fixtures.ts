@@ -22,7 +22,7 @@ import { buildOrder, type JobSpec, resolveJobSpec } from '@tessera/scheduler'
 import type { TaskExecution } from '@tessera/scheduler/driver'
 import { pino } from 'pino'
 import { concat } from 'uint8arrays/concat'
-import { Verification } from '../src/peer/verification.js'
+import { Verification, type VerificationComponents } from '../src/peer/verification.js'
 
 /** The creator every fixture order names. */
 export const CREATOR = '12D3KooWJPvoBcKArbt3mcJG4ESAEsNQJKQHQZw8ePv95U2rfpJg'
@@ -114,6 +114,27 @@ export function loopbackBuses(): {
       }),
   })
   return { busOf, handlers }
+}
+
+/**
+ * Makes peers' Verifications on `busOf`'s buses, checking tasks of two bitwise chunks at time 1,000 and recomputing
+ * `chunks` honestly; `init` overrides any part (a creator's logger, orders, verifiers).
+ */
+export function loopbackVerifiers(
+  busOf: (self: string) => MessageBus,
+  chunks: readonly Uint8Array[],
+): (self: string, init: Partial<VerificationComponents>) => Verification {
+  return (self, init) =>
+    new Verification({
+      bus: busOf(self),
+      clock: new ManualClock(1_000),
+      rng: seededRng(1),
+      logger: pino({ level: 'silent' }),
+      orderOf: () => undefined,
+      shapeOf: () => ({ tolerance: 'bitwise', chunks: 2 }),
+      recompute: async (_order, _taskId, indices) => indices.map((i) => chunks[i] as Uint8Array),
+      ...init,
+    })
 }
 
 /**

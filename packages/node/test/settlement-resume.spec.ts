@@ -44,6 +44,22 @@ describe('Settlement.resume', () => {
     return epoch
   }
 
+  /** Runs `close` with the datastore failing the write of any settled record: a crash just as a job settles. */
+  const crashAsSettled = async (close: () => Promise<unknown>) => {
+    const write = datastore.batch.bind(datastore)
+    const crash = vi.spyOn(datastore, 'batch').mockImplementation(async (writes, options) => {
+      if (writes.some((w) => w.type === 'put' && (w.value as { settled?: unknown }).settled === true)) {
+        throw new Error('power cut')
+      }
+      return write(writes, options)
+    })
+    try {
+      await close()
+    } finally {
+      crash.mockRestore()
+    }
+  }
+
   beforeEach(async () => {
     tmp = await tempDir()
     datastore = await Datastore.open(join(tmp.path, 'datastore'))
@@ -93,15 +109,7 @@ describe('Settlement.resume', () => {
     const before = await funded()
     for (const receipt of receipts) await before.receipt(receipt)
     // The crash comes after the refund and close landed, as the settled record is written.
-    const write = datastore.batch.bind(datastore)
-    const crash = vi.spyOn(datastore, 'batch').mockImplementation(async (writes, options) => {
-      if (writes.some((w) => w.type === 'put' && (w.value as { settled?: unknown }).settled === true)) {
-        throw new Error('power cut')
-      }
-      return write(writes, options)
-    })
-    await before.closeJob(JOB, 2, 60_000)
-    crash.mockRestore()
+    await crashAsSettled(() => before.closeJob(JOB, 2, 60_000))
     await before.close()
     expect(await datastore.get<SettlementRecord>('settlement', `job/${JOB}`)).not.toMatchObject({ settled: true })
 
@@ -116,15 +124,7 @@ describe('Settlement.resume', () => {
     const before = await funded()
     for (const receipt of receipts) await before.receipt(receipt)
     // The crash comes once the epoch is paid and refunded, as its settled record is written.
-    const write = datastore.batch.bind(datastore)
-    const crash = vi.spyOn(datastore, 'batch').mockImplementation(async (writes, options) => {
-      if (writes.some((w) => w.type === 'put' && (w.value as { settled?: unknown }).settled === true)) {
-        throw new Error('power cut')
-      }
-      return write(writes, options)
-    })
-    await before.closeJob(JOB, 2, 60_000)
-    crash.mockRestore()
+    await crashAsSettled(() => before.closeJob(JOB, 2, 60_000))
     await before.close()
 
     // The operator raised the fee meanwhile. Before, the payouts were built again under it, the journal refused them

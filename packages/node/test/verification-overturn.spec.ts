@@ -1,9 +1,7 @@
-import { generateIdentity, ManualClock, type Order, seededRng } from '@tessera/core'
+import { generateIdentity, type Order } from '@tessera/core'
 import { DEFAULT_VERIFICATION, type VerifyRequest } from '@tessera/scheduler'
-import { pino } from 'pino'
 import { describe, expect, it, vi } from 'vitest'
-import { Verification, type VerificationComponents } from '../src/peer/verification.js'
-import { loopbackBuses, provenResult, workerVerification } from './fixtures.js'
+import { loopbackBuses, loopbackVerifiers, provenResult, workerVerification } from './fixtures.js'
 
 describe('Verification (overturned accusations)', () => {
   it('should hand the failed request on when arbitration clears its worker, its verify call long answered', async () => {
@@ -18,18 +16,8 @@ describe('Verification (overturned accusations)', () => {
     const taskId = 'job-1/f0/0'
     const chunks = [new Uint8Array(16).fill(1), new Uint8Array(16).fill(2)]
     const { busOf, handlers } = loopbackBuses()
-    const verifier = (self: string, init: Partial<VerificationComponents>) =>
-      new Verification({
-        bus: busOf(self),
-        clock: new ManualClock(1_000),
-        rng: seededRng(1),
-        logger: pino({ level: 'silent' }),
-        orderOf: () => undefined,
-        shapeOf: () => ({ tolerance: 'bitwise', chunks: 2 }),
-        // Arbiters recompute honestly.
-        recompute: async (_order, _taskId, indices) => indices.map((i) => chunks[i] as Uint8Array),
-        ...init,
-      })
+    // Arbiters recompute honestly.
+    const verifier = loopbackVerifiers(busOf, chunks)
     const overturned: VerifyRequest[] = []
     const events: string[] = []
     const creator = verifier(creatorId, {

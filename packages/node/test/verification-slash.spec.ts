@@ -1,9 +1,9 @@
-import { generateIdentity, ManualClock, type Order, seededRng } from '@tessera/core'
+import { generateIdentity, type Order } from '@tessera/core'
 import { DEFAULT_VERIFICATION } from '@tessera/scheduler'
 import { pino } from 'pino'
 import { describe, expect, it, vi } from 'vitest'
-import { type SlashRecord, Verification, type VerificationComponents } from '../src/peer/verification.js'
-import { loopbackBuses, provenResult, workerVerification } from './fixtures.js'
+import type { SlashRecord } from '../src/peer/verification.js'
+import { loopbackBuses, loopbackVerifiers, provenResult, workerVerification } from './fixtures.js'
 
 /**
  * A creator checking a worker's result, with `arbiters` (each recomputing honestly) to ask when it accuses: what it
@@ -19,17 +19,8 @@ async function accuse(options: { creatorEngineWrong: boolean; workerWrong: boole
   const { busOf, handlers } = loopbackBuses()
   const logged: { level: number; msg: string; worker?: string }[] = []
   const logger = pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line)) })
-  const verifier = (self: string, init: Partial<VerificationComponents>) =>
-    new Verification({
-      bus: busOf(self),
-      clock: new ManualClock(1_000),
-      rng: seededRng(1),
-      logger: pino({ level: 'silent' }),
-      orderOf: () => undefined,
-      shapeOf: () => ({ tolerance: 'bitwise', chunks: 2 }),
-      recompute: async (_order, _taskId, indices) => indices.map((i) => honest[i] as Uint8Array),
-      ...init,
-    })
+  // Arbiters recompute honestly.
+  const verifier = loopbackVerifiers(busOf, honest)
   const slashes: SlashRecord[] = []
   const creator = verifier(creatorId, {
     logger,
