@@ -1,6 +1,6 @@
 import { DEFAULT_BENCH_HOURS_PER_TASK, DEFAULT_WORK_TOLERANCE, estimatedTaskMs, paidTaskMs } from '@tessera/scheduler'
 import { describe, expect, it } from 'vitest'
-import { jobSpecOf } from '../src/peer/job-request.js'
+import { checkJobBudget, jobSpecOf } from '../src/peer/job-request.js'
 
 const render = (tile: number, samples: number) => ({
   kind: 'render' as const,
@@ -40,5 +40,19 @@ describe('jobSpecOf', () => {
     const older = jobSpecOf({ kind: 'inference', inputs: ['bafkmodel', 'bafktensors'], inference: undeclared })
     expect(older.split).toEqual({ kind: 'inference', ...undeclared })
     expect(older.benchHoursPerTask).toBe(DEFAULT_BENCH_HOURS_PER_TASK)
+  })
+
+  it('should refuse, before anything is recorded, a job whose budget rounds to nothing', () => {
+    const split = { kind: 'inference' as const, items: 4, itemsPerTask: 2 }
+    for (const [maxPrice, benchHoursPerTask] of [
+      [0n, 1],
+      // Half a benchmark-hour at 1 unit an hour: each task costs 0, rounded down as settlement pays it.
+      [1n, 0.5],
+    ] as const) {
+      expect(() => checkJobBudget({ maxPrice, benchHoursPerTask, split })).toThrow(
+        expect.objectContaining({ code: 'NODE__INVALID_JOB_BUDGET' }),
+      )
+    }
+    expect(() => checkJobBudget({ maxPrice: 2n, benchHoursPerTask: 0.5, split })).not.toThrow()
   })
 })

@@ -283,7 +283,7 @@ describe('a peer over the life of its jobs', () => {
       ['a name that is no CID', request('scene.glb'), 'NODE__UNSUPPORTED_INPUT'],
       ['a blob never uploaded', request(blobCid(new Uint8Array([1, 2, 3])).toString()), 'NODE__INPUT_NOT_FOUND'],
       // Recorded, its scene held, then refused by the ledger before: a job listed cancelled that held its inputs.
-      ['no budget', { ...request(scene), maxPrice: '0' }, 'NODE__INVALID_JOB_BUDGET'],
+      ['no price', { ...request(scene), maxPrice: '0' }, 'NODE__API_MALFORMED_REQUEST'],
       ['a .gltf with its buffer beside it', request(await creator.putBlob(sidecar)), 'GPU__MALFORMED_SCENE'],
       [
         'a model with an operator the runtime lacks',
