@@ -101,8 +101,13 @@ export function parseFiniteNumber(value: string): number {
  */
 export function parseFraction(closed: boolean): (value: string) => number {
   return (value) => {
-    const n = Number(value)
-    if (!/^\d+(\.\d+)?(e[+-]?\d+)?$/i.test(value) || !(n > 0) || !(closed ? n <= 1 : n < 1)) {
+    let n = Number.NaN
+    try {
+      n = parsePositiveNumber(value)
+    } catch {
+      // Refused below with the range this flag takes, not the bare "positive number".
+    }
+    if (!(closed ? n <= 1 : n < 1)) {
       throw new InvalidArgumentError(
         closed ? 'expected a number above 0, at most 1' : 'expected a number between 0 and 1',
       )
