@@ -265,6 +265,15 @@ export const BLOB_IDLE_TIMEOUT_MS = 20_000
 export const BLOB_MIN_FETCH_BYTES_PER_SECOND = 256 * 1024
 /** Time a blob fetch has before any byte arrives, on top of what its bytes earn at the minimum rate. */
 export const BLOB_FETCH_GRACE_MS = 30_000
+/**
+ * Slowest a requester may read a blob we serve, on average since its header, once `BLOB_SERVE_GRACE_MS` is spent: a
+ * slower one loses its serving slot (`CORE__BLOB_DEADLINE_EXCEEDED`). Reading a chunk just often enough to beat the
+ * idle timeout would otherwise hold a slot for as long as the reader liked, and a few peers all of them. Half the
+ * fetch minimum: an honest fetcher abandons a provider slower than that itself, before its serve would be cut.
+ */
+export const BLOB_MIN_SERVE_BYTES_PER_SECOND = BLOB_MIN_FETCH_BYTES_PER_SECOND / 2
+/** Time a blob serve has before its first byte is read, on top of what its bytes earn at the minimum serve rate. */
+export const BLOB_SERVE_GRACE_MS = 2 * BLOB_FETCH_GRACE_MS
 /** Providers asked at most per fetch. */
 export const MAX_BLOB_PROVIDERS = 8
 /** Concurrent inbound `/tessera/blob/1` streams per connection. */

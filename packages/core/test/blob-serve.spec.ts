@@ -48,6 +48,27 @@ async function requestAndStall(from: TesseraNode, to: TesseraNode, cid: BlobCid)
   return stream
 }
 
+/**
+ * Asks for `cid` and reads what arrives in bursts `everyMs` apart, pausing in between: a requester reading just often
+ * enough to beat any idle bound. Returns its side of the stream.
+ */
+async function requestAndTrickle(from: TesseraNode, to: TesseraNode, cid: BlobCid, everyMs: number): Promise<Stream> {
+  const stream = await from.libp2p.dialProtocol(to.peerId, PROTOCOL)
+  stream.maxReadBufferLength = 1 << 30
+  stream.send(lp.encode.single(encodeBlobRequest({ cid })))
+  await stream.close()
+  stream.addEventListener('message', () => {
+    queueMicrotask(() => {
+      if (stream.readStatus === 'readable') stream.pause()
+    })
+  })
+  const timer = setInterval(() => {
+    if (stream.readStatus === 'paused') stream.resume()
+  }, everyMs)
+  stream.addEventListener('close', () => clearInterval(timer))
+  return stream
+}
+
 /** Serving to a requester that stops reading: what the provider buffers for it, and what it holds while it waits. */
 describe('serveBlob to a stalled reader', () => {
   const set = new NodeSet()
@@ -56,6 +77,7 @@ describe('serveBlob to a stalled reader', () => {
   const slots = new PeerBudget(1, 1)
   const served: Served[] = []
   let idleTimeoutMs = 1_000
+  let rate: Pick<BlobServerContext, 'minServeBytesPerSecond' | 'serveGraceMs'> = {}
   let provider: TesseraNode
   let requester: TesseraNode
   let cid: BlobCid
@@ -79,6 +101,7 @@ describe('serveBlob to a stalled reader', () => {
         log,
         admit: (peer) => slots.tryAcquire(peer, 1),
         idleTimeoutMs,
+        ...rate,
       }
       void serveBlob(stream, connection, context).finally(() => (entry.settled = true))
     })
@@ -144,6 +167,26 @@ describe('serveBlob to a stalled reader', () => {
       expect(slots.held).toBe(0)
     } finally {
       store = held
+    }
+  }, 20_000)
+
+  it('should cut a reader slower than the minimum serve rate and give its slot back, though it beats the idle bound', async () => {
+    idleTimeoutMs = 60_000
+    // 16 MiB at 4 MiB/s is 4 s: a reader taking a chunk or two every 300 ms (about 1 MiB/s) falls behind within one.
+    rate = { minServeBytesPerSecond: 4 * MiB, serveGraceMs: 300 }
+    try {
+      await waitFor(() => slots.held === 0, 'the slot of the last test to be free', { timeoutMs: 5_000 })
+      const before = served.length
+      const mine = await requestAndTrickle(requester, provider, cid, 300)
+      await waitFor(() => served.length === before + 1, 'the provider to take the request')
+      await waitFor(() => slots.held === 1, 'the serve to take the slot', { timeoutMs: 5_000 })
+      await waitFor(() => slots.held === 0 && served[before]!.settled, 'the slow reader to be cut', {
+        timeoutMs: 5_000,
+      })
+      expect(served[before]!.stream.status).not.toBe('open')
+      mine.abort(new Error('test over'))
+    } finally {
+      rate = {}
     }
   }, 20_000)
 })

@@ -8,6 +8,8 @@ import {
   BLOB_FETCH_GRACE_MS,
   BLOB_IDLE_TIMEOUT_MS,
   BLOB_MIN_FETCH_BYTES_PER_SECOND,
+  BLOB_MIN_SERVE_BYTES_PER_SECOND,
+  BLOB_SERVE_GRACE_MS,
   DHT_QUERY_TIMEOUT_MS,
   MAX_BLOB_CHUNK_BYTES,
   MAX_BLOB_HEADER_BYTES,
@@ -45,6 +47,13 @@ export interface BlobServerContext {
   admit?: (peer: string) => (() => void) | undefined
   /** Abort the serve after this long without progress (a request read, a chunk taken). @default BLOB_IDLE_TIMEOUT_MS */
   idleTimeoutMs?: number
+  /**
+   * Slowest a requester may read, on average since the header, once `serveGraceMs` is spent: a slower one is cut off
+   * (`CORE__BLOB_DEADLINE_EXCEEDED`) and its slot given back. @default BLOB_MIN_SERVE_BYTES_PER_SECOND (128 KiB/s)
+   */
+  minServeBytesPerSecond?: number
+  /** Time a serve has on top of what its bytes earn at `minServeBytesPerSecond`. @default BLOB_SERVE_GRACE_MS (60 s) */
+  serveGraceMs?: number
 }
 
 async function* map<T, U>(source: AsyncIterable<T>, fn: (item: T) => U): AsyncGenerator<U> {
@@ -75,7 +84,7 @@ class IdleWatchdog {
 
 /**
  * Calls `onLate` once a transfer falls behind `minBytesPerSecond`: from its start it has `graceMs`, and every byte
- * received earns it `1000 / minBytesPerSecond` ms more. So `size` bytes take at most
+ * moved (received by a fetch, taken by the reader of a serve) earns it `1000 / minBytesPerSecond` ms more. So `size` bytes take at most
  * `graceMs + size / minBytesPerSecond` seconds, and a provider trickling bytes is abandoned soon after its grace,
  * where an idle bound alone, reset by any byte, would let it hold the transfer for as long as it liked.
  */
@@ -94,7 +103,7 @@ class RateDeadline {
     this.#arm()
   }
 
-  /** Records the bytes received so far; the timer, armed for the time they earned, reads them when it fires. */
+  /** Records the bytes moved so far; the timer, armed for the time they earned, reads them when it fires. */
   progress(received: number): void {
     this.#received = received
   }
@@ -126,6 +135,7 @@ export async function serveBlob(stream: Stream, connection: Connection, context:
   })
   const writing = { signal: stalled.signal }
   let release: (() => void) | undefined
+  let deadline: RateDeadline | undefined
   // The slot is given back once the stream is gone (aborted, reset by the requester, closed), whatever the pipe still
   // waits on; `release` gives it back once only.
   const onClose = (): void => release?.()
@@ -167,6 +177,26 @@ export async function serveBlob(stream: Stream, connection: Connection, context:
           : { status: 'ok', size }
     log('serving %s to %p: %s', cid, connection.remotePeer, header.status)
     const chunkBytes = context.chunkBytes
+    const minServeBytesPerSecond = context.minServeBytesPerSecond ?? BLOB_MIN_SERVE_BYTES_PER_SECOND
+    let sent = 0
+    // The idle bound alone is reset by every chunk taken: a reader taking one just before it ends would hold the slot
+    // for as long as it liked. Cut once the reader falls behind the minimum rate, as a fetch cuts a slow provider.
+    deadline = new RateDeadline(context.serveGraceMs ?? BLOB_SERVE_GRACE_MS, minServeBytesPerSecond, (elapsedMs) => {
+      stalled.abort()
+      stream.abort(
+        new CoreError(
+          'CORE__BLOB_DEADLINE_EXCEEDED',
+          `${connection.remotePeer.toString()} read ${sent} bytes in ${Math.round(elapsedMs)} ms, ` +
+            `slower than ${minServeBytesPerSecond} bytes/s`,
+          {
+            cid: cid.toString(),
+            peer: connection.remotePeer.toString(),
+            sent,
+            minBytesPerSecond: minServeBytesPerSecond,
+          },
+        ),
+      )
+    })
     await pipe(
       async function* () {
         yield encodeBlobResponseHeader(header)
@@ -174,6 +204,9 @@ export async function serveBlob(stream: Stream, connection: Connection, context:
         for await (const chunk of store.stream(cid, { chunkBytes, signal: stalled.signal })) {
           watchdog.touch()
           yield chunk
+          // Resumed once the sink took the chunk: the reader made room for it.
+          sent += chunk.byteLength
+          deadline?.progress(sent)
         }
       },
       // encode.single prefixes without copying the chunk (a Uint8ArrayList of prefix and data).
@@ -187,6 +220,7 @@ export async function serveBlob(stream: Stream, connection: Connection, context:
     stream.removeEventListener('close', onClose)
     release?.()
     watchdog.stop()
+    deadline?.stop()
   }
 }
 
