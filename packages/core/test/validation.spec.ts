@@ -1,5 +1,7 @@
+import * as lp from 'it-length-prefixed'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import {
+  PROTOCOLS,
   decodeCanonical,
   domainOf,
   encodeCanonical,
@@ -248,6 +250,21 @@ describe('gossip validation', () => {
     await expect(a.bus.send(receiver.peerId.toString(), { type: 'verdict', body: verdictBody })).rejects.toMatchObject({
       code: 'CORE__WRONG_CHANNEL',
     })
+  })
+
+  it('should count a malformed direct message against its sender, which gossipsub cannot see', async () => {
+    const a = await attacker(TOPICS.bids)
+    const peer = a.peerId.toString()
+    const before = receiver.gossipScore(peer)
+    const stream = await a.libp2p.dialProtocol(receiver.peerId, PROTOCOLS.task)
+    stream.send(lp.encode.single(new TextEncoder().encode('definitely not an envelope')))
+    await stream.close()
+    await waitFor(
+      () => rejected.some((r) => r.from === peer && r.code === 'CORE__MALFORMED_MESSAGE' && r.topic === undefined),
+      'the direct message to be rejected',
+    )
+    expect(rejected.find((r) => r.from === peer && r.topic === undefined)).toMatchObject({ penalised: true })
+    await waitFor(() => receiver.gossipScore(peer) < Math.min(before, 0), 'the sender score to drop')
   })
 
   it('should deliver an honest message and leave its sender score non-negative', async () => {

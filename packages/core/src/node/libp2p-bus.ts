@@ -51,7 +51,10 @@ export interface RejectedMessage {
   /** The gossip topic, or undefined for a direct message. */
   topic?: Topic
   code: CoreErrorCode
-  /** True when the sender's gossip score was penalised (Reject); false when the message was only ignored. */
+  /**
+   * True when the sender's gossip score was penalised (a Reject on a topic; a direct message counted against its
+   * sender's application score); false when the message was only ignored.
+   */
   penalised: boolean
 }
 
@@ -319,17 +322,24 @@ export class Libp2pMessageBus implements MessageBus {
       } catch (e) {
         const code: CoreErrorCode = isCoreError(e) ? e.code : 'CORE__MALFORMED_MESSAGE'
         if (!isCoreError(e)) this.#log.error('validator raised a non-coded error on %s - %e', topic, e)
-        // An honest relay may hand on a message that expired in flight: ignore those, punish the stale ones.
-        const lateBy = code === 'CORE__MESSAGE_EXPIRED' ? now - Number((e as CoreError).context.expiresAt) : Infinity
-        const signerAtFault = this.#signerAtFault(e, from)
-        // A relay cannot know what our replay guard holds: a replay (which gossipsub's seen cache, kept as long as the
-        // guard's entries, drops before us unless it comes by other bytes or after a restart) is dropped, not
-        // punished. Nor is what a full replay guard cannot remember: that is our state, not the relay's fault.
-        const guarded = code === 'CORE__MESSAGE_REPLAYED' || code === 'CORE__REPLAY_GUARD_FULL'
-        const blameless = lateBy <= EXPIRY_GRACE_MS || guarded || signerAtFault
-        return this.#reject({ from, topic, code, penalised: !blameless })
+        return this.#reject({ from, topic, code, penalised: this.#atFault(e, from, now) })
       }
     }
+  }
+
+  /**
+   * True when refusing the envelope is the fault of `from`, the peer that handed it to us. An honest relay may hand on
+   * a message that expired in flight: those are dropped, the stale ones punished. A relay cannot know what our replay
+   * guard holds: a replay (which gossipsub's seen cache, kept as long as the guard's entries, drops before us unless it
+   * comes by other bytes or after a restart) is dropped, not punished, and so is what a full replay guard cannot
+   * remember (our state, not the relay's fault), or what the signer alone is to blame for (see #signerAtFault).
+   */
+  #atFault(e: unknown, from: string, now: number): boolean {
+    const code: CoreErrorCode = isCoreError(e) ? e.code : 'CORE__MALFORMED_MESSAGE'
+    const lateBy = code === 'CORE__MESSAGE_EXPIRED' ? now - Number((e as CoreError).context.expiresAt) : Infinity
+    const guarded = code === 'CORE__MESSAGE_REPLAYED' || code === 'CORE__REPLAY_GUARD_FULL'
+    const signerAtFault = this.#signerAtFault(e, from)
+    return !(lateBy <= EXPIRY_GRACE_MS || guarded || signerAtFault)
   }
 
   /**
@@ -377,8 +387,12 @@ export class Libp2pMessageBus implements MessageBus {
       } catch (e) {
         verdict = isCoreError(e) ? e.code : 'CORE__MALFORMED_MESSAGE'
         if (!isCoreError(e)) this.#log('reading a direct message from %s failed - %e', remote, e)
-        this.#signerAtFault(e, remote)
-        this.#observer.rejected?.({ from: remote, code: verdict, penalised: false })
+        // A direct envelope is signed by its sender, so what is wrong with it is the sender's doing, as with a gossip
+        // relay, less our own busy budget. Counted as an equivocation is (P5): gossipsub cannot see direct streams,
+        // and a peer sending garbage there kept a spotless score. Its own equivocation was counted once already.
+        const penalised = verdict !== 'CORE__PEER_BUSY' && this.#atFault(e, remote, this.#components.clock.now())
+        if (penalised && verdict !== 'CORE__MESSAGE_EQUIVOCATED') this.#penalties?.add(remote)
+        this.#observer.rejected?.({ from: remote, code: verdict, penalised })
       }
       await sendFrames(stream, [encodeAck(verdict)])
       await stream.close()
