@@ -1,3 +1,5 @@
+import { TypedEventEmitter, type EventHandler } from '@libp2p/interface'
+
 /** An event listener as `EventTarget` takes one: a function, or an object with `handleEvent`. */
 export type GuardableListener = ((event: never) => unknown) | { handleEvent(event: never): unknown }
 
@@ -61,4 +63,35 @@ export class ListenerGuard {
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as PromiseLike<unknown> | null)?.then === 'function'
+}
+
+/**
+ * A typed event emitter whose listeners are guarded (see {@link ListenerGuard}): one that throws or rejects is handed
+ * to `onError`, and the emitter carries on. For the event targets an embedder listens to: a node, its capacity view.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- TypedEventEmitter's own bound: event maps are interfaces
+export class GuardedEventEmitter<Events extends Record<string, any>> extends TypedEventEmitter<Events> {
+  readonly #listeners: ListenerGuard
+
+  constructor(onError: ListenerErrorHandler) {
+    super()
+    this.#listeners = new ListenerGuard(onError)
+  }
+
+  /** Adds a listener; one that throws is caught and handed to the emitter's error handler. */
+  override addEventListener<K extends keyof Events>(
+    type: K,
+    listener: EventHandler<Events[K]> | null,
+    options?: Parameters<EventTarget['addEventListener']>[2],
+  ): void {
+    super.addEventListener(type, this.#listeners.wrap(listener), options)
+  }
+
+  override removeEventListener<K extends keyof Events>(
+    type: K,
+    listener?: EventHandler<Events[K]> | null,
+    options?: Parameters<EventTarget['removeEventListener']>[2],
+  ): void {
+    super.removeEventListener(type, this.#listeners.registered(listener), options)
+  }
 }

@@ -23,6 +23,24 @@ const inbound = (peer: string, seq: bigint, expiresAt: number, overrides = {}): 
 })
 
 describe('CapacityView', () => {
+  it('should hand a listener that throws to its error handler and still tell the other listeners', () => {
+    const errors: Array<[unknown, string]> = []
+    const view = new CapacityView({
+      clock: new ManualClock(1000),
+      onListenerError: (error, event) => errors.push([error, event.type]),
+    })
+    const told: string[] = []
+    view.addEventListener('capacity:updated', () => {
+      throw new Error('a bug in an embedder listener')
+    })
+    view.addEventListener('capacity:updated', (e) => told.push(e.detail.peer))
+    expect(view.offer(inbound('w1', 1n, 10_000))).toBe(true)
+    expect(told).toEqual(['w1'])
+    expect(errors).toHaveLength(1)
+    expect(errors[0]![1]).toBe('capacity:updated')
+    expect((errors[0]![0] as Error).message).toBe('a bug in an embedder listener')
+  })
+
   it('should keep the newest record per peer by sequence number', () => {
     const clock = new ManualClock(1000)
     const view = new CapacityView({ clock })

@@ -12,6 +12,7 @@ import {
   PROTOCOLS,
   sealEnvelope,
   TOPICS,
+  validateBody,
   type Inbound,
   type ListenerFailure,
   type RejectedMessage,
@@ -141,6 +142,23 @@ describe('createNode', () => {
     expect(once).toHaveBeenCalledOnce()
     expect(node.listenerCount('node:stopped')).toBe(0)
     expect(node.status).toBe('stopped')
+  })
+
+  it('should report a listener of its capacity view that throws as listener:failed, not end the process', async () => {
+    const node = await set.create({ start: false })
+    const failures: ListenerFailure[] = []
+    node.addEventListener('listener:failed', (e) => failures.push(e.detail))
+    node.capacity.view.addEventListener('capacity:updated', () => {
+      throw new Error('a bug in a capacity listener')
+    })
+    const capacity = validateBody('capacity', { ...sampleCapacity(), addrs: [], peer: 'w1', issuedAt: 0 })
+    const now = node.clock.now()
+    expect(node.capacity.view.upsert({ peer: 'w1', capacity, seq: 1n, expiresAt: now + 60_000, receivedAt: now })).toBe(
+      true,
+    )
+    expect(failures.map((f) => [f.event, (f.error as Error).message])).toEqual([
+      ['capacity:updated', 'a bug in a capacity listener'],
+    ])
   })
 
   it('should start again after stopping and serve its protocols', async () => {

@@ -9,6 +9,7 @@ import type { PublishOptions } from '../node/libp2p-bus.js'
 import type { GossipSub } from '../node/gossip.js'
 import { CapacityAnnouncer, type CapacityAnnouncement, type CapacityAnnouncerInit } from './capacity-announcer.js'
 import { CapacityView } from './capacity-view.js'
+import type { ListenerErrorHandler } from '../listener-guard.js'
 import { classCid } from './classes.js'
 
 /** What the capacity service needs from its node: the bus, gossipsub, content routing and a clock. */
@@ -39,6 +40,15 @@ export interface FindWorkersOptions extends AbortOptions {
 /** Default number of workers {@link CapacityService.findWorkers} returns at most. */
 const DEFAULT_FIND_WORKERS_LIMIT = 20
 
+/** Options of {@link CapacityService}: the announcer's, and who hears of a view listener that threw. */
+export interface CapacityServiceInit extends CapacityAnnouncerInit {
+  /**
+   * Told of a listener of the view that threw or rejected (see {@link ListenerGuard}).
+   * @default logged
+   */
+  onListenerError?: ListenerErrorHandler
+}
+
 /**
  * The market's capacity as this node sees and shows it: a live {@link CapacityView} fed by the capacity topic, a
  * {@link CapacityAnnouncer} for this node's own record, and DHT lookups of workers by capability class.
@@ -53,12 +63,15 @@ export class CapacityService {
     event: CustomEvent<{ subscriptions: Array<{ topic: string; subscribe: boolean }> }>,
   ) => void
 
-  constructor(components: CapacityServiceComponents, init: CapacityAnnouncerInit = {}) {
+  constructor(components: CapacityServiceComponents, init: CapacityServiceInit = {}) {
     this.#components = components
     const self = components.peerId.toString()
     const log = components.logger.forComponent('tessera:core:capacity')
     this.#log = log
-    this.view = new CapacityView({ clock: components.clock, self })
+    const onListenerError =
+      init.onListenerError ??
+      ((error: unknown, event: Event) => log.error('a listener of %s threw - %e', event.type, error))
+    this.view = new CapacityView({ clock: components.clock, self, onListenerError })
     this.announcer = new CapacityAnnouncer(
       {
         self,

@@ -1,8 +1,8 @@
-import { TypedEventEmitter } from '@libp2p/interface'
 import type { Inbound } from '../bus.js'
 import type { Clock } from '../clock.js'
 import { MAX_CAPACITY_RECORD_MS, MAX_CAPACITY_RECORDS } from '../constants.js'
 import { Deadlines } from '../deadlines.js'
+import { GuardedEventEmitter, type ListenerErrorHandler } from '../listener-guard.js'
 import { TOPICS } from '../topics.js'
 import type { Capacity } from '../wire/capacity.js'
 
@@ -35,6 +35,11 @@ export interface CapacityViewInit {
    * @default MAX_CAPACITY_RECORDS (20,000)
    */
   maxRecords?: number
+  /**
+   * Told of a listener that threw or rejected, instead of the process ending on it (see {@link ListenerGuard}).
+   * @default the error is dropped (a {@link CapacityService} logs it, a node reports it as `listener:failed`)
+   */
+  onListenerError?: ListenerErrorHandler
 }
 
 /**
@@ -46,7 +51,7 @@ export interface CapacityViewInit {
  * made by the thousand cannot evict the workers the market already sees; they can only wait for a slot, and must
  * keep re-signing to hold one. Expiries sit in a heap, so an arrival or a read costs O(log n), not a pass over all.
  */
-export class CapacityView extends TypedEventEmitter<CapacityViewEvents> {
+export class CapacityView extends GuardedEventEmitter<CapacityViewEvents> {
   readonly #records = new Map<string, CapacityRecord>()
   /** Every record kept, by expiry; an entry whose record was replaced is skipped when it reaches the top. */
   readonly #expiries = new Deadlines<CapacityRecord>()
@@ -61,7 +66,7 @@ export class CapacityView extends TypedEventEmitter<CapacityViewEvents> {
   #running = false
 
   constructor(init: CapacityViewInit) {
-    super()
+    super(init.onListenerError ?? (() => {}))
     this.#clock = init.clock
     this.#self = init.self
     this.#maxRecords = init.maxRecords ?? MAX_CAPACITY_RECORDS

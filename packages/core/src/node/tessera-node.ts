@@ -3,14 +3,7 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { bootstrap } from '@libp2p/bootstrap'
 import { identify, type Identify } from '@libp2p/identify'
-import {
-  TypedEventEmitter,
-  type ComponentLogger,
-  type EventHandler,
-  type Logger,
-  type PeerId,
-  type PeerInfo,
-} from '@libp2p/interface'
+import { type ComponentLogger, type Logger, type PeerId, type PeerInfo } from '@libp2p/interface'
 import { kadDHT, passthroughMapper, removePrivateAddressesMapper, type KadDHT } from '@libp2p/kad-dht'
 import { prefixLogger } from '@libp2p/logger'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -41,7 +34,7 @@ import {
 } from '../constants.js'
 import { CoreError } from '../errors.js'
 import { generateIdentity, type Identity } from '../identity.js'
-import { ListenerGuard } from '../listener-guard.js'
+import { GuardedEventEmitter } from '../listener-guard.js'
 import { ReplayGuard } from '../replay.js'
 import { DHT_PROTOCOL_PREFIX, type Topic } from '../topics.js'
 import { asScored, tesseraGossipsub, type GossipSub, type ScoredGossipSub } from './gossip.js'
@@ -112,7 +105,7 @@ function hasRoutingTable(dht: unknown): dht is RoutingTableView {
  * with peer scoring, the signed-envelope {@link Libp2pMessageBus}, the market's capacity view and announcer, and
  * CID blob transfer. Create it with {@link createNode}.
  */
-export class TesseraNode extends TypedEventEmitter<NodeEvents> {
+export class TesseraNode extends GuardedEventEmitter<NodeEvents> {
   readonly identity: Identity
   readonly peerId: PeerId
   readonly clock: Clock
@@ -133,11 +126,6 @@ export class TesseraNode extends TypedEventEmitter<NodeEvents> {
   #lifetime: AbortController | undefined
   #joinScheduled = false
   readonly #dialling = new Set<string>()
-  readonly #listeners = new ListenerGuard((error, event) => {
-    this.#log.error('a listener of %s threw - %e', event.type, error)
-    if (event.type !== 'listener:failed')
-      this.safeDispatchEvent('listener:failed', { detail: { event: event.type, error } })
-  })
 
   /** @internal use {@link createNode} */
   constructor(
@@ -149,7 +137,8 @@ export class TesseraNode extends TypedEventEmitter<NodeEvents> {
     logger: ComponentLogger,
     penalties: PeerPenalties,
   ) {
-    super()
+    // Listeners of the node and of its capacity view: one that throws is logged and reported as `listener:failed`.
+    super((error, event) => this.#listenerFailed(error, event))
     this.identity = identity
     this.peerId = identity.peerId
     this.clock = clock
@@ -172,7 +161,7 @@ export class TesseraNode extends TypedEventEmitter<NodeEvents> {
     )
     this.capacity = new CapacityService(
       { peerId: identity.peerId, clock, bus: this.bus, pubsub: this.#pubsub, libp2p, logger },
-      { ttlMs: config.capacityTtlMs },
+      { ttlMs: config.capacityTtlMs, onListenerError: (error, event) => this.#listenerFailed(error, event) },
     )
     this.capacity.view.addEventListener('capacity:updated', (e) =>
       this.safeDispatchEvent('capacity:updated', { detail: e.detail }),
@@ -199,21 +188,10 @@ export class TesseraNode extends TypedEventEmitter<NodeEvents> {
     return this.#status
   }
 
-  /** Adds a listener; one that throws is caught and reported as `listener:failed` (see {@link ListenerGuard}). */
-  override addEventListener<K extends keyof NodeEvents>(
-    type: K,
-    listener: EventHandler<NodeEvents[K]> | null,
-    options?: Parameters<EventTarget['addEventListener']>[2],
-  ): void {
-    super.addEventListener(type, this.#listeners.wrap(listener), options)
-  }
-
-  override removeEventListener<K extends keyof NodeEvents>(
-    type: K,
-    listener?: EventHandler<NodeEvents[K]> | null,
-    options?: Parameters<EventTarget['removeEventListener']>[2],
-  ): void {
-    super.removeEventListener(type, this.#listeners.registered(listener), options)
+  #listenerFailed(error: unknown, event: Event): void {
+    this.#log.error('a listener of %s threw - %e', event.type, error)
+    if (event.type !== 'listener:failed')
+      this.safeDispatchEvent('listener:failed', { detail: { event: event.type, error } })
   }
 
   /**
