@@ -161,6 +161,17 @@ describe('createNode', () => {
     ])
   })
 
+  it('should stop waiting when the signal of a start that joined another fires, and leave that start going', async () => {
+    const node = await set.create({ start: false })
+    const first = node.start()
+    const controller = new AbortController()
+    const joined = node.start({ signal: controller.signal })
+    controller.abort()
+    await expect(joined).rejects.toMatchObject({ code: 'CORE__ABORTED' })
+    await first
+    expect(node.status).toBe('started')
+  })
+
   it('should start again after stopping and serve its protocols', async () => {
     const a = await set.create()
     await a.stop()

@@ -12,7 +12,7 @@ import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2p, type Libp2pOptions } from 'libp2p'
-import { delay, throwIfAborted, withTimeout } from '../abort.js'
+import { delay, raceSignal, throwIfAborted, withTimeout } from '../abort.js'
 import { BlobService } from '../blob/blob-service.js'
 import { MemoryBlobstore } from '../blob/blobstore.js'
 import type { AbortOptions, Inbound } from '../bus.js'
@@ -197,7 +197,8 @@ export class TesseraNode extends GuardedEventEmitter<NodeEvents> {
   /**
    * Starts libp2p and every service. Idempotent: concurrent and repeated calls share one start, and a call made while
    * the node stops waits for the stop, then starts it (or joins the start another waiting call began). A start that
-   * fails or is aborted stops whatever part of it ran, and leaves the node stopped.
+   * fails or is aborted stops whatever part of it ran, and leaves the node stopped; a call that joined another's start
+   * and is aborted only stops waiting for it (`CORE__ABORTED`).
    */
   async start(options: AbortOptions = {}): Promise<void> {
     throwIfAborted(options.signal)
@@ -205,10 +206,14 @@ export class TesseraNode extends GuardedEventEmitter<NodeEvents> {
       if (this.#status === 'started') return
       if (this.#status === 'stopped') break
       const transition = this.#transition!
-      if (this.#status === 'starting') return transition
+      // A call that joins another's start (or waits for a stop) stops waiting when its own signal fires; the start it
+      // joined goes on for the call that began it.
+      if (this.#status === 'starting') return raceSignal(transition, options.signal)
       // Stopping: once it is done, look again, as another waiting call may have started the node meanwhile.
-      await transition.catch(() => {})
-      throwIfAborted(options.signal)
+      await raceSignal(
+        transition.catch(() => {}),
+        options.signal,
+      )
     }
     this.#transition = this.#runStart(options)
     return this.#transition
