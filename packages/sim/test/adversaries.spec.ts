@@ -13,6 +13,15 @@ interface RunningTaskView {
   computeMs: number
 }
 
+/** The small scenario's jobs, arriving until its horizon: every burn-and-mint epoch, the last included, sees work. */
+const JOBS_UNTIL_HORIZON = {
+  count: 60,
+  submitWindow: '2h',
+  tasks: { min: 2, max: 4 },
+  benchHoursPerTask: { median: 2, sigma: 0.3 },
+  deadline: '1h',
+}
+
 async function run(overrides: Partial<ScenarioInput>, seed = 5) {
   return (await runScenario(smallScenario(overrides), { seed })).report.summary
 }
@@ -251,6 +260,7 @@ describe('economics', () => {
 
   it('should burn payments and mint the emission under burn-and-mint', async () => {
     const s = await run({
+      jobs: JOBS_UNTIL_HORIZON,
       economics: {
         bme: {
           emissionPerEpoch: 1000,
@@ -275,7 +285,7 @@ describe('economics', () => {
       ['3h', 3],
     ] as const) {
       const bme = { emissionPerEpoch: 1000, initialSupply: 1e6, epoch, price: [{ at: 0, usd: 1 }] }
-      const { report } = await runScenario(smallScenario({ economics: { bme } }), { seed: 5 })
+      const { report } = await runScenario(smallScenario({ jobs: JOBS_UNTIL_HORIZON, economics: { bme } }), { seed: 5 })
       const e = report.summary.economics
       const epochs = report.bme ?? []
       const last = epochs.at(-1)

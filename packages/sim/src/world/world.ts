@@ -1,4 +1,4 @@
-import { isTesseraError, nextInt, type Rng } from '@tessera/core'
+import { isTesseraError, nextFloat, nextInt, type Rng } from '@tessera/core'
 import { parseTolerance, planFor, type ResultShape, taskKey, type ToleranceClass } from '@tessera/proof'
 import { MarketView, type JobSpec } from '@tessera/scheduler'
 import { INVOLVED_RETAIN_MS } from '../constants.js'
@@ -68,6 +68,8 @@ export class World implements WorldContext {
   #left = 0
   #crashed = 0
   #jobsOrdered = 0
+  /** Where in the submit window, as a fraction of it, the latest arrival was drawn. */
+  #arrivalFraction = 0
   #nextWorker = 0
   #rejected = 0
   readonly #rejectedByCode = new Map<string, number>()
@@ -362,15 +364,31 @@ export class World implements WorldContext {
     }
   }
 
+  /**
+   * Schedules the next job's arrival, at a whole millisecond inside the submit window: strictly before its end, which
+   * is never after the horizon (the scenario refuses a longer window), so every one of `jobs.count` jobs is ordered.
+   *
+   * Poisson arrivals are a Poisson process conditioned on its count: `count` times uniform in the window, in order.
+   * Summing exponential gaps of mean window/count instead overshoots the window about half the time, and the jobs
+   * past the horizon would never be ordered. The sorted times are drawn one at a time, so none is stored: the least
+   * of m uniforms in [f, 1) is f + (1 - f)(1 - W^(1/m)) with W uniform in (0, 1], the next one's draw takes the
+   * m - 1 left above it (the sequential method of Bentley and Saxe, "Generating sorted lists of random numbers").
+   */
   #scheduleArrival(): void {
     const { jobs } = this.scenario
-    if (this.#jobsOrdered >= jobs.count) return
+    const left = jobs.count - this.#jobsOrdered
+    if (left <= 0) return
+    if (jobs.arrival === 'uniform') {
+      this.#arrivalFraction = (this.#jobsOrdered + 0.5) / jobs.count
+    } else {
+      // 1 - W^(1/m), through log1p and expm1 so that it keeps its precision when m is large and it is small.
+      const least = -Math.expm1(Math.log1p(-nextFloat(this.#arrivalsRng)) / left)
+      this.#arrivalFraction += (1 - this.#arrivalFraction) * least
+    }
     const window = jobs.submitWindowMs
-    const at =
-      jobs.arrival === 'uniform'
-        ? this.sim.start + (window * (this.#jobsOrdered + 0.5)) / jobs.count
-        : this.sim.now + exponential(this.#arrivalsRng, window / jobs.count)
-    this.sim.at(Math.max(at, this.sim.now), arrive, this)
+    // Floored and held below the window's end, where rounding of a fraction a hair below 1 would put it.
+    const offset = Math.min(Math.floor(this.#arrivalFraction * window), Math.max(0, window - 1))
+    this.sim.at(Math.max(this.sim.start + offset, this.sim.now), arrive, this)
   }
 
   /** @internal */
