@@ -65,12 +65,15 @@ export interface RunReport {
       badTasks: number
       detected: number
       escaped: number
-      /** detected / (detected + escaped): of the bad tasks that were judged (accepted or rejected). */
+      /** detected / (detected + escaped): of the bad tasks that were judged (accepted or rejected); NaN when none. */
       detectionRate: number
       checks: number
       /** Honest output rejected by a check that judged it wrong. */
       falsePositives: number
-      /** False positives / checks of honest output. */
+      /**
+       * False positives / checks of honest output, whichever role's worker produced it (a cheater's right tasks are
+       * honest output too); NaN (null in metrics.json, empty in CSV) when no honest output was checked.
+       */
       falsePositiveRate: number
       /** Honest output rejected because its worker never answered the challenge (crashed, left, or a lost message). */
       unanswered: number

@@ -50,6 +50,25 @@ describe('adversaries', () => {
     expect(checked.roles.honest.failedChecks).toBe(0)
   })
 
+  it("should rate false positives against every check of honest output, an adversary's honest output included", async () => {
+    // Cheaters who never cheat produce honest output only; noisy output makes checks of it fail often.
+    const s = await run({
+      outputs: { honestNoise: 30 },
+      adversaries: { cheaters: { fraction: 0.75, wrongTaskRate: 0 } },
+    })
+    expect(s.detection.badTasks).toBe(0)
+    expect(s.detection.falsePositives).toBeGreaterThan(0)
+    expect(s.roles.cheater.checked).toBeGreaterThan(s.roles.honest.checked)
+    expect(s.detection.falsePositiveRate).toBeLessThanOrEqual(1)
+    expect(s.detection.falsePositiveRate).toBeCloseTo(s.detection.falsePositives / s.detection.checks, 12)
+  })
+
+  it('should leave the false-positive rate undefined when no honest output was checked', async () => {
+    const s = await run({ jobs: { count: 0 } })
+    expect(s.detection.checks).toBe(0)
+    expect(s.detection.falsePositiveRate).toBeNaN()
+  })
+
   it('should catch every task of workers who render with a tenth of the samples', async () => {
     const s = await run({ adversaries: { lazy: { fraction: 0.25, sampleFraction: 0.1 } } })
     expect(s.roles.lazy.tasksBad).toBe(s.roles.lazy.tasksCompleted)

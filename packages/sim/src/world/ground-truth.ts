@@ -31,6 +31,7 @@ export class GroundTruth {
   /** Outputs rejected for a failed check, oldest first, for {@link INVOLVED_RETAIN_MS} (arbitration ends within it). */
   readonly #failed = new Map<string, Failed>()
   #accepted = 0
+  #honestChecks = 0
 
   constructor(metrics: MetricsRecorder) {
     this.#metrics = metrics
@@ -44,10 +45,14 @@ export class GroundTruth {
     if (bad) stats.tasksBad++
   }
 
-  /** A verifier challenged the worker's output. */
-  checked(role: Role): void {
+  /**
+   * A verifier challenged the worker's output of a task. A challenge of output still unjudged and not bad is a check
+   * of honest output, whichever role produced it: the population a false positive is drawn from.
+   */
+  checked(worker: string, taskId: string, role: Role): void {
     this.#metrics.roles[role].checked++
     this.#metrics.add(COL.checks)
+    if (this.#committed.get(committedKey(worker, taskId))?.bad === false) this.#honestChecks++
   }
 
   /** The creator accepted the task (and pays for it). */
@@ -116,6 +121,11 @@ export class GroundTruth {
   /** Committed outputs the creator accepted. */
   get acceptedCount(): number {
     return this.#accepted
+  }
+
+  /** Challenges of honest output (of any role's worker): the denominator of the false-positive rate. */
+  get honestChecks(): number {
+    return this.#honestChecks
   }
 
   /** Outputs committed and not yet judged. */

@@ -128,7 +128,7 @@ export class VerifierRole {
       case 'send':
         if (output.message.type === 'challenge') {
           const role = ctx.worker(output.to)?.behaviour.role
-          if (role !== undefined) ctx.truth.checked(role)
+          if (role !== undefined) ctx.truth.checked(output.to, output.message.body.taskId, role)
         }
         ctx.network.send(this.#peer, output.to, output.message, messageBytes(output.message))
         return

@@ -455,7 +455,7 @@ export class World implements WorldContext {
     const escaped = total(COL.escaped)
     const falsePositives = total(COL.falsePositives)
     const unanswered = total(COL.unanswered)
-    const honestChecks = metrics.roles.honest.checked
+    const honestChecks = this.truth.honestChecks
     const earnings = economy.earnings()
     const submitted = total(COL.jobsSubmitted)
     const completed = total(COL.jobsCompleted)
@@ -498,7 +498,8 @@ export class World implements WorldContext {
           detectionRate: detected + escaped === 0 ? Number.NaN : detected / (detected + escaped),
           checks: total(COL.checks),
           falsePositives,
-          falsePositiveRate: honestChecks === 0 ? 0 : falsePositives / honestChecks,
+          // Undefined without a check of honest output, as the detection rate is without a judged bad task.
+          falsePositiveRate: honestChecks === 0 ? Number.NaN : falsePositives / honestChecks,
           unanswered,
         },
         roles: metrics.roles,
