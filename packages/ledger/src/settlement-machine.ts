@@ -1,6 +1,7 @@
 import type { Address } from '@solana/kit'
 import { dedupeKey, Fifo, type Receipt, type SansIoMachine } from '@tessera/core'
 import { EpochBatch, taskKey } from './batch.js'
+import { EpochRanges } from './epoch-ranges.js'
 import {
   DEFAULT_ACTION_MAX_ATTEMPTS,
   DEFAULT_ACTION_RETRY_BASE_MS,
@@ -115,8 +116,8 @@ export class SettlementMachine implements SansIoMachine<SettlementInput, Settlem
   readonly #epochs = new Map<number, Epoch>()
   readonly #actions = new Map<string, ActionState>()
   readonly #tasks = new Set<string>()
-  /** Settled epochs dropped from memory: closed for good (a number each, so a few bytes per epoch). */
-  readonly #dropped = new Set<number>()
+  /** Settled epochs dropped from memory: closed for good (runs of numbers, so a few bytes per gap between them). */
+  readonly #dropped = new EpochRanges()
   readonly #outputs = new Fifo<SettlementOutput>()
 
   constructor(config: SettlementConfig) {

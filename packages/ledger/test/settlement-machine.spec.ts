@@ -1,3 +1,5 @@
+import v8 from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import type { Receipt } from '@tessera/core'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { isLedgerError } from '../src/errors.js'
@@ -160,6 +162,30 @@ describe('SettlementMachine', () => {
     const again = makeReceipts(parties, 1, 4, 'e1')[0]!
     expect(isLedgerError(receiptError(machine, again), 'LEDGER__DUPLICATE_RECEIPT')).toBe(true)
     expect(() => new SettlementMachine({ settlementId: 's', retainedEpochs: -1 })).toThrow(/retainedEpochs/)
+  })
+
+  it('should keep no memory per dropped epoch: a machine closing an epoch a second for days stays small', () => {
+    // A simulated creator closes every epoch, most of them empty, and retains none; what it remembers of the dropped
+    // epochs (to refuse receipts naming them) must not grow with their number.
+    v8.setFlagsFromString('--expose-gc')
+    const gc = runInNewContext('gc') as () => void
+    const machine = new SettlementMachine({ settlementId: 's', retainedEpochs: 0 })
+    const heapAfterGc = (): number => {
+      gc()
+      return process.memoryUsage().heapUsed
+    }
+    const before = heapAfterGc()
+    const epochs = 300_000
+    for (let epoch = 0; epoch < epochs; epoch++) {
+      machine.handle({ type: 'close-epoch', epoch }, 0)
+      drain(machine)
+    }
+    const grown = heapAfterGc() - before
+    // A number per epoch held in a Set takes several megabytes at this count.
+    expect(grown).toBeLessThan(1_000_000)
+    expect(isLedgerError(receiptError(machine, makeReceipts(parties, 1, 7, 'late')[0]!), 'LEDGER__EPOCH_CLOSED')).toBe(
+      true,
+    )
   })
 
   it('should refuse receipts beyond the epoch bound', () => {
