@@ -11,11 +11,11 @@ import { parseSweepDefinition } from '../src/sweep/file.js'
 import { planSweep } from '../src/sweep/plan.js'
 import { minimal } from './helpers.js'
 
-function failure(fn: () => unknown): { code: string; context: Record<string, unknown> } {
+function failure(fn: () => unknown): { code: string; message: string; context: Record<string, unknown> } {
   try {
     fn()
   } catch (e) {
-    if (isSimError(e)) return { code: e.code, context: e.context }
+    if (isSimError(e)) return { code: e.code, message: e.message, context: e.context }
     throw e
   }
   throw new Error('expected a SimError')
@@ -91,6 +91,20 @@ describe('scenario limits', () => {
       code: 'SIM__INVALID_SCENARIO',
       context: { path: '/economics/bme/epoch', limit: MAX_METRICS_ROWS },
     })
+  })
+
+  it('should reject a settlement epoch that cuts the run into too many epochs, and accept the limit', () => {
+    // Each creator's settlement machine closes every one of them: 200 creators at 1 s for a day ran out of heap.
+    const s = minimal()
+    s.duration = '2d'
+    s.economics = { settlementEpoch: '1s' }
+    expect(failure(() => validateScenario(s))).toMatchObject({
+      code: 'SIM__INVALID_SCENARIO',
+      message: expect.stringContaining('172800 epochs'),
+      context: { path: '/economics/settlementEpoch', rows: 172_800, limit: MAX_METRICS_ROWS },
+    })
+    s.economics = { settlementEpoch: '2s' }
+    expect(validateScenario(s).economics.settlementEpochMs).toBe(2000)
   })
 
   it('should refuse a scenario file over the size limit before reading it whole', async () => {

@@ -198,12 +198,12 @@ function invalid(path: string, message: string, context: Record<string, unknown>
 }
 
 /** Refuses an interval that cuts the run into more than {@link MAX_METRICS_ROWS} rows or epochs. */
-function tooManyRows(path: string, durationMs: number, intervalMs: number): void {
+function tooManyRows(path: string, durationMs: number, intervalMs: number, what: 'rows' | 'epochs' = 'rows'): void {
   const rows = Math.ceil(durationMs / intervalMs)
   if (rows > MAX_METRICS_ROWS) {
     throw new SimError(
       'SIM__INVALID_SCENARIO',
-      `scenario ${path} cuts the duration into ${rows} rows; at most ${MAX_METRICS_ROWS} are allowed: use a longer interval or a shorter duration`,
+      `scenario ${path} cuts the duration into ${rows} ${what}; at most ${MAX_METRICS_ROWS} are allowed: use a longer interval or a shorter duration`,
       { path, rows, limit: MAX_METRICS_ROWS, durationMs, intervalMs },
     )
   }
@@ -393,9 +393,10 @@ function resolve(s: ScenarioInput): Scenario {
   if (parseDuration(s.scheduler?.capacityTtl ?? '2m', '/scheduler/capacityTtl') < 2000) {
     invalid('/scheduler/capacityTtl', 'must be at least 2s')
   }
-  if (parseDuration(s.economics?.settlementEpoch ?? '1h', '/economics/settlementEpoch') < 1000) {
-    invalid('/economics/settlementEpoch', 'must be at least 1s')
-  }
+  const settlementEpochMs = parseDuration(s.economics?.settlementEpoch ?? '1h', '/economics/settlementEpoch')
+  if (settlementEpochMs < 1000) invalid('/economics/settlementEpoch', 'must be at least 1s')
+  // Every creator closes every epoch, and its settlement machine works through each one: bounded as rows are.
+  tooManyRows('/economics/settlementEpoch', durationMs, settlementEpochMs, 'epochs')
   const uptime = s.churn?.meanUptime
   const bme = s.economics?.bme
   let resolvedBme: Scenario['economics']['bme']
@@ -415,7 +416,7 @@ function resolve(s: ScenarioInput): Scenario {
     }
     if (resolvedBme.epochMs === 0) invalid('/economics/bme/epoch', 'must be longer than zero')
     // The burn-and-mint model keeps one record per closed epoch, as the recorder keeps one row per interval.
-    tooManyRows('/economics/bme/epoch', durationMs, resolvedBme.epochMs)
+    tooManyRows('/economics/bme/epoch', durationMs, resolvedBme.epochMs, 'epochs')
   }
   const jobs: Scenario['jobs'] = {
     count: s.jobs.count,
@@ -508,7 +509,7 @@ function resolve(s: ScenarioInput): Scenario {
     adversaries,
     economics: {
       feeBps: s.economics?.feeBps ?? 100,
-      settlementEpochMs: parseDuration(s.economics?.settlementEpoch ?? '1h', '/economics/settlementEpoch'),
+      settlementEpochMs,
       slashFraction: s.economics?.slashFraction ?? 1,
       verifierShare: s.economics?.verifierShare ?? 0.05,
       bme: resolvedBme,
