@@ -111,6 +111,14 @@ export const MAX_SCORE_MEDIAN = 1_000_000
 export const MAX_BENCH_HOURS_PER_TASK = 1_000_000
 
 /**
+ * The only reputation tier a scenario's jobs may have: economy work, which any staked worker may take. Tier 1 admits
+ * only a creator's trusted partners and tier 2 only workers of high reputation, earned from verdicts on earlier work;
+ * simulated creators name no partners and a scenario's jobs share one tier, so either would leave every order
+ * unawarded. Simulated workers advertise tiers 2 and 3 (`world/worker-peer.ts`), as a node does.
+ */
+export const SIMULATED_TIER = 3
+
+/**
  * Shortest heartbeat period a scenario may ask of workers, ms. Every lease holder sends one message a period, so a
  * run's events grow as its inverse: at 1 ms, an hour of a dozen workers did not finish in 20 s of wall time.
  */

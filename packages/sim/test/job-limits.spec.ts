@@ -71,6 +71,16 @@ describe('job limits', () => {
       '/jobs/maxPrice',
     ],
     [
+      "tier-1 jobs, which only creators' trusted partners may take, and simulated creators name none",
+      (s: Input) => (s.jobs.tier = 1),
+      '/jobs/tier',
+    ],
+    [
+      'tier-2 jobs, whose reputation floor no worker reaches without other work',
+      (s: Input) => (s.jobs.tier = 2),
+      '/jobs/tier',
+    ],
+    [
       'a verification horizon past a safe integer',
       (s: Input) => (s.jobs.verification = { withinTasks: 1e300 }),
       '/jobs/verification/withinTasks',

@@ -5,7 +5,13 @@ import { Ajv, type ErrorObject } from 'ajv'
 import { parse as parseYaml, YAMLParseError } from 'yaml'
 import { MAX_TILE_PIXELS } from '@tessera/core'
 import { DEFAULT_MIN_PSNR_DB, DEFAULT_PSNR_OUTLIER_FRACTION } from '@tessera/proof'
-import { jobBudget, MAX_AMOUNT, MAX_FRAMES_PER_JOB, MAX_JOB_TIMEOUT_MS } from '@tessera/scheduler'
+import {
+  DEFAULT_PRIORITY_REPUTATION,
+  jobBudget,
+  MAX_AMOUNT,
+  MAX_FRAMES_PER_JOB,
+  MAX_JOB_TIMEOUT_MS,
+} from '@tessera/scheduler'
 import {
   DEFAULT_DIVERGED_PIXELS,
   DEFAULT_LOGNORMALS,
@@ -16,6 +22,7 @@ import {
   MAX_SCENARIO_DEPTH,
   MAX_WORKER_AMOUNT,
   MIN_HEARTBEAT_MS,
+  SIMULATED_TIER,
 } from '../constants.js'
 import { SimError } from '../errors.js'
 import { adversaryCounts } from '../world/behaviour.js'
@@ -231,6 +238,14 @@ function checkJobs(jobs: Scenario['jobs']): void {
       '/jobs/tasks/max',
       `must be at most ${MAX_FRAMES_PER_JOB} for render jobs: a simulated render task is one frame, and the scheduler takes at most ${MAX_FRAMES_PER_JOB} frames a job`,
       { limit: MAX_FRAMES_PER_JOB },
+    )
+  }
+  if (jobs.tier !== SIMULATED_TIER) {
+    // Every job of a scenario has its tier, so an order no simulated worker may take would leave the market empty.
+    invalid(
+      '/jobs/tier',
+      `must be ${SIMULATED_TIER}: the simulated market serves economy work only. Tier 1 admits a creator's trusted partners, and simulated creators name none; tier 2 admits workers of reputation at least ${DEFAULT_PRIORITY_REPUTATION}, which they earn only from verdicts on other work, and a scenario's jobs are all of one tier, so no order would be awarded`,
+      { limit: SIMULATED_TIER },
     )
   }
   if (jobs.bidWindowMs < 1) invalid('/jobs/bidWindow', 'must be longer than zero')

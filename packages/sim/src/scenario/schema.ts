@@ -208,7 +208,12 @@ export const SCENARIO_SCHEMA = {
         chunksPerTask: { type: 'integer', minimum: 1, maximum: 4096, default: 64 },
         inputMb: { type: 'number', minimum: 0, default: 20 },
         outputMb: { type: 'number', minimum: 0, default: 5 },
-        tier: { enum: [1, 2, 3], default: 3 },
+        tier: {
+          enum: [1, 2, 3],
+          default: 3,
+          description:
+            'reputation tier of every job; only 3 (economy) is simulated: no simulated worker is admitted to 1 or 2',
+        },
         maxPrice: {
           type: 'integer',
           minimum: 1,
