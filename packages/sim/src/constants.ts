@@ -74,6 +74,21 @@ export const MAX_PARTITIONS = 256
 export const MAX_PRICE_POINTS = 10_000
 
 /**
+ * Bounds of the burn-and-mint inputs, so that every total stays a finite number: an emission of 1e308 summed to
+ * Infinity and a supply of NaN, and a Gini of NaN. A run pays at most {@link MAX_JOBS} budgets of 2^64 - 1 quoted
+ * units (1.8e26), worth at most 1.8e32 USD at {@link MAX_USD_PER_TOKEN_UNIT}, which buys at most 1.8e44 tokens at
+ * {@link MIN_TOKEN_PRICE_USD}; it mints at most {@link MAX_BME_TOKENS} an epoch for {@link MAX_METRICS_ROWS} epochs
+ * (1e23). Every figure and every sum of a million of them stays far below Number.MAX_VALUE (1.8e308). The bounds
+ * themselves are far past any real token's: supplies of 1e9 to 1e15 tokens, prices of 1e-9 to 1e5 USD.
+ */
+export const MAX_BME_TOKENS = 1e18
+/** Largest USD value of a quoted token unit (`economics.bme.usdPerTokenUnit`); see {@link MAX_BME_TOKENS}. */
+export const MAX_USD_PER_TOKEN_UNIT = 1e6
+/** Bounds of a point of the token's price series, USD (`economics.bme.price[].usd`); see {@link MAX_BME_TOKENS}. */
+export const MIN_TOKEN_PRICE_USD = 1e-12
+export const MAX_TOKEN_PRICE_USD = 1e12
+
+/**
  * Each lognormal distribution's default. A field given only its median takes the default's sigma (the schema fills
  * it in), not a sigma of 0.
  */

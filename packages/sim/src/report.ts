@@ -109,6 +109,11 @@ export interface RunReport {
       gini: number
       /** Tokens burned (burn-and-mint): the USD value of `paid − fees` at each payment's token price. */
       burned: number
+      /**
+       * Tokens payments would have burned beyond the supply in circulation (burn-and-mint): the price series was too
+       * low for the demand. Burns come from tokens in circulation, so none is burned that does not exist.
+       */
+      unburned: number
       /** Tokens minted (burn-and-mint). */
       minted: number
       /** Token supply at the end (burn-and-mint). */
@@ -182,7 +187,10 @@ export async function writeReport(
     ),
   )
   if (report.bme !== undefined) {
-    await put(REPORT_FILES.bme, toCsv(report.bme, ['epoch', 'endMs', 'priceUsd', 'usd', 'burned', 'minted', 'supply']))
+    await put(
+      REPORT_FILES.bme,
+      toCsv(report.bme, ['epoch', 'endMs', 'priceUsd', 'usd', 'burned', 'unburned', 'minted', 'supply']),
+    )
   }
   const specs = chartSpecs(report)
   for (const name of Object.keys(specs).sort() as ChartName[]) {

@@ -297,6 +297,22 @@ describe('economics', () => {
     expect(s.roles.honest.earned).toBeCloseTo(4000, 6)
   })
 
+  it('should never let the supply go negative when payments outrun the tokens in circulation', async () => {
+    // No supply at the start and a low price: creators' payments would burn far more tokens than are minted.
+    const bme = { epoch: '30m', emissionPerEpoch: 10, initialSupply: 0, price: [{ at: 0, usd: 0.01 }] }
+    const { report } = await runScenario(smallScenario({ economics: { bme } }), { seed: 5 })
+    const e = report.summary.economics
+    const epochs = report.bme ?? []
+    expect(e.unburned).toBeGreaterThan(0)
+    for (const epoch of epochs) expect(epoch.supply).toBeGreaterThanOrEqual(0)
+    for (const row of report.series) expect(row.supply).toBeGreaterThanOrEqual(0)
+    // What was burned came out of what was minted, and burned plus unburned is what the USD paid was worth.
+    expect(e.burned).toBeLessThanOrEqual(e.minted)
+    expect(e.supply).toBeCloseTo(e.minted - e.burned, 9)
+    const usd = epochs.reduce((sum, x) => sum + x.usd, 0)
+    expect(e.burned + e.unburned).toBeCloseTo(usd / 0.01, 6)
+  })
+
   it('should close the last burn-and-mint epoch at the horizon, minting by its length, so tokens are conserved', async () => {
     // A 2h run: 50-minute epochs leave a 20-minute one at the end; a 3h epoch never ends before the horizon.
     for (const [epoch, epochHours] of [

@@ -107,6 +107,28 @@ describe('BurnMintModel', () => {
     expect(m.supply).toBeCloseTo(1_000_000 + 1000 + 250 - 100 - 200 / 1.1, 6)
   })
 
+  it('should burn no token that is not in circulation, and count what payments would have burned beyond it', () => {
+    // A supply of 50 tokens at $1: $110 of payments find only 50 to burn; the emission minted at the close is the
+    // next epoch's to burn.
+    const m = new BurnMintModel({
+      epochMs: 3_600_000,
+      emissionPerEpoch: 1000,
+      initialSupply: 50,
+      usdPerTokenUnit: 0.01,
+      price: [{ atMs: 0, usd: 1 }],
+    })
+    expect(m.pay(3_000, 0)).toBe(30)
+    expect(m.pay(7_000, 0)).toBe(20)
+    expect(m.pay(1_000, 0)).toBe(0)
+    m.work(1, 1)
+    const first = m.closeEpoch(3_600_000)
+    expect(first).toMatchObject({ usd: 110, burned: 50, unburned: 60, minted: 1000, supply: 1000 })
+    expect(m.pay(200_000, 3_600_000)).toBe(1000)
+    const second = m.closeEpoch(7_200_000)
+    expect(second).toMatchObject({ burned: 1000, unburned: 1000, minted: 0, supply: 0 })
+    expect(m.supply).toBe(0)
+  })
+
   it('should mint nothing in an epoch without work', () => {
     const m = model()
     expect(m.closeEpoch(3_600_000).minted).toBe(0)

@@ -3,7 +3,16 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
-import { MAX_METRICS_ROWS, MAX_SCENARIO_BYTES, MAX_SCENARIO_DEPTH, MAX_SCENARIO_DURATION_MS } from '../src/constants.js'
+import {
+  MAX_BME_TOKENS,
+  MAX_METRICS_ROWS,
+  MAX_SCENARIO_BYTES,
+  MAX_SCENARIO_DEPTH,
+  MAX_SCENARIO_DURATION_MS,
+  MAX_TOKEN_PRICE_USD,
+  MAX_USD_PER_TOKEN_UNIT,
+  MIN_TOKEN_PRICE_USD,
+} from '../src/constants.js'
 import { isSimError } from '../src/errors.js'
 import { nestingDepth } from '../src/scenario/depth.js'
 import { loadScenario, loadScenarioInput, parseScenario, validateScenario } from '../src/scenario/load.js'
@@ -105,6 +114,35 @@ describe('scenario limits', () => {
     })
     s.economics = { settlementEpoch: '2s' }
     expect(validateScenario(s).economics.settlementEpochMs).toBe(2000)
+  })
+
+  it.each([
+    ['an emission that sums past any finite number', { emissionPerEpoch: 1e308 }, '/economics/bme/emissionPerEpoch'],
+    ['an emission of NaN', { emissionPerEpoch: Number.NaN }, '/economics/bme/emissionPerEpoch'],
+    ['an initial supply past the bound', { initialSupply: 1e19 }, '/economics/bme/initialSupply'],
+    ['a USD value of a quoted unit past the bound', { usdPerTokenUnit: 1e306 }, '/economics/bme/usdPerTokenUnit'],
+    ['a token price of next to nothing', { price: [{ at: 0, usd: 1e-300 }] }, '/economics/bme/price/0/usd'],
+    ['a token price past the bound', { price: [{ at: 0, usd: 1e13 }] }, '/economics/bme/price/0/usd'],
+    ['a token price of NaN', { price: [{ at: 0, usd: Number.NaN }] }, '/economics/bme/price/0/usd'],
+  ])('should refuse %s in burn-and-mint, naming the field', (_, change, path) => {
+    const s = minimal()
+    s.economics = { bme: { emissionPerEpoch: 10, price: [{ at: 0, usd: 1 }], ...change } }
+    expect(failure(() => validateScenario(s))).toMatchObject({ code: 'SIM__INVALID_SCENARIO', context: { path } })
+  })
+
+  it('should take burn-and-mint inputs at their bounds', () => {
+    const s = minimal()
+    const bme = {
+      emissionPerEpoch: MAX_BME_TOKENS,
+      initialSupply: MAX_BME_TOKENS,
+      usdPerTokenUnit: MAX_USD_PER_TOKEN_UNIT,
+      price: [
+        { at: 0, usd: MIN_TOKEN_PRICE_USD },
+        { at: '1h', usd: MAX_TOKEN_PRICE_USD },
+      ],
+    }
+    s.economics = { bme }
+    expect(validateScenario(s).economics.bme?.emissionPerEpoch).toBe(MAX_BME_TOKENS)
   })
 
   it('should refuse a scenario file over the size limit before reading it whole', async () => {

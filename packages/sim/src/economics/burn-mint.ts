@@ -12,6 +12,11 @@ export interface BurnMintEpoch {
   /** What creators paid in the epoch, USD. */
   usd: number
   burned: number
+  /**
+   * Tokens the epoch's payments would have burned at its prices beyond the supply in circulation: none is burned
+   * that does not exist, so a price series too low for the demand shows here instead of as a negative supply.
+   */
+  unburned: number
   minted: number
   supply: number
 }
@@ -23,6 +28,11 @@ export interface BurnMintEpoch {
  * so at equilibrium `price × emission = USD spent per epoch`. The token price is an input series, not a result.
  * An epoch closed early (the run's last, at its horizon) mints its share of the emission by its length, so the
  * emission rate holds however the run ends; supply is always `initialSupply + minted − burned`.
+ *
+ * The tokens burned are bought in circulation, as Render's creators buy the token to burn it, so an epoch burns at
+ * most the supply it opened with (its emission is minted when it closes), and supply never goes below zero. With the
+ * price an input, not a result, demand can outrun what the supply is worth; what it would have burned beyond the
+ * supply is counted as `unburned`, where the market would have raised the price instead.
  */
 export class BurnMintModel {
   readonly config: BurnMintConfig
@@ -30,6 +40,9 @@ export class BurnMintModel {
   #supply: number
   #usd = 0
   #burned = 0
+  #unburned = 0
+  /** Tokens in circulation left to burn in the open epoch: the supply it opened with, less what it burned. */
+  #circulating: number
   /** Where the open epoch began, ms since the run's start. */
   #startMs = 0
   readonly #work = new Map<number, number>()
@@ -38,6 +51,7 @@ export class BurnMintModel {
   constructor(config: BurnMintConfig) {
     this.config = config
     this.#supply = config.initialSupply
+    this.#circulating = config.initialSupply
   }
 
   get supply(): number {
@@ -51,7 +65,7 @@ export class BurnMintModel {
 
   /** Whether the open epoch has burned tokens or seen work, which only closing it books into the supply. */
   get hasOpenFlows(): boolean {
-    return this.#usd !== 0 || this.#burned !== 0 || this.#work.size > 0
+    return this.#usd !== 0 || this.#burned !== 0 || this.#unburned !== 0 || this.#work.size > 0
   }
 
   /** Token price in USD at `atMs` since the start: linear between points, flat beyond the ends. */
@@ -69,12 +83,19 @@ export class BurnMintModel {
     return (points[points.length - 1] as { usd: number }).usd
   }
 
-  /** A creator paid `amount` token units of quoted price: burn tokens worth its USD value. Returns tokens burned. */
+  /**
+   * A creator paid `amount` token units of quoted price: burn tokens worth its USD value, as many as are still in
+   * circulation. Returns tokens burned.
+   */
   pay(amount: number, atMs: number): number {
     const usd = amount * this.config.usdPerTokenUnit
-    const burned = usd / this.priceAt(atMs)
+    const worth = usd / this.priceAt(atMs)
+    const burned = Math.min(worth, this.#circulating)
+    // Exactly zero once everything is burned, and never below it: rounding is monotonic.
+    this.#circulating -= burned
     this.#usd += usd
     this.#burned += burned
+    this.#unburned += worth - burned
     return burned
   }
 
@@ -105,19 +126,23 @@ export class BurnMintModel {
         onMint?.(worker, tokens)
       }
     }
-    this.#supply += minted - this.#burned
+    // Held at zero: the epoch burned at most the supply it opened with, but a sum can round a hair past it.
+    this.#supply = Math.max(0, this.#supply + minted - this.#burned)
+    this.#circulating = this.#supply
     const epoch: BurnMintEpoch = {
       epoch: this.epochs.length,
       endMs,
       priceUsd: this.priceAt(endMs),
       usd: this.#usd,
       burned: this.#burned,
+      unburned: this.#unburned,
       minted,
       supply: this.#supply,
     }
     this.epochs.push(epoch)
     this.#usd = 0
     this.#burned = 0
+    this.#unburned = 0
     this.#work.clear()
     this.#startMs = endMs
     return epoch

@@ -3,6 +3,7 @@ import { MAX_MIN_BIDS, MAX_TASKS_PER_JOB } from '@tessera/scheduler'
 import {
   DEFAULT_DIVERGED_PIXELS,
   DEFAULT_LOGNORMALS,
+  MAX_BME_TOKENS,
   MAX_JOBS,
   MAX_PARTITIONS,
   MAX_PEERS,
@@ -10,8 +11,11 @@ import {
   MAX_REGION_WEIGHT,
   MAX_REGIONS,
   MAX_SCORE_MEDIAN,
+  MAX_TOKEN_PRICE_USD,
+  MAX_USD_PER_TOKEN_UNIT,
   MAX_WORKER_AMOUNT,
   MIN_SCORE_MEDIAN,
+  MIN_TOKEN_PRICE_USD,
 } from '../constants.js'
 
 /**
@@ -364,12 +368,13 @@ export const SCENARIO_SCHEMA = {
           additionalProperties: false,
           properties: {
             epoch: { ...duration, default: '1h' },
-            emissionPerEpoch: { type: 'number', minimum: 0 },
-            initialSupply: { type: 'number', minimum: 0, default: 1e9 },
+            emissionPerEpoch: { type: 'number', minimum: 0, maximum: MAX_BME_TOKENS },
+            initialSupply: { type: 'number', minimum: 0, maximum: MAX_BME_TOKENS, default: 1e9 },
             usdPerTokenUnit: {
               description: 'what creators pay, USD per token unit of the quoted job price',
               type: 'number',
               exclusiveMinimum: 0,
+              maximum: MAX_USD_PER_TOKEN_UNIT,
               default: 0.01,
             },
             price: {
@@ -381,7 +386,10 @@ export const SCENARIO_SCHEMA = {
                 type: 'object',
                 additionalProperties: false,
                 required: ['at', 'usd'],
-                properties: { at: duration, usd: { type: 'number', exclusiveMinimum: 0 } },
+                properties: {
+                  at: duration,
+                  usd: { type: 'number', minimum: MIN_TOKEN_PRICE_USD, maximum: MAX_TOKEN_PRICE_USD },
+                },
               },
             },
           },

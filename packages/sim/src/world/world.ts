@@ -515,6 +515,7 @@ export class World implements WorldContext {
           outstanding: Number(this.#creators.reduce((sum, c) => sum + c.settlement.outstanding, 0n)),
           gini: gini(earnings),
           burned: total(COL.burned),
+          unburned: bme === undefined ? 0 : bme.epochs.reduce((sum, e) => sum + e.unburned, 0),
           minted: total(COL.minted),
           supply: economy.bme?.supply ?? 0,
         },
