@@ -230,8 +230,20 @@ export const BVH_MAX_LEAF_TRIANGLES = 4
 export const BVH_BINS = 12
 /** Deepest BVH accepted: bounds the builder's recursion on adversarial geometry. */
 export const BVH_MAX_DEPTH = 64
-/** Offset along the geometric normal that keeps a bounced ray from re-hitting its own surface. */
+/**
+ * Least offset along the geometric normal that keeps a bounced ray from re-hitting its own surface: the offset of a
+ * scene whose coordinates stay within a few units (see {@link RAY_EPSILON_RELATIVE} for larger ones).
+ */
 export const RAY_EPSILON = 1e-4
+/**
+ * Offset along the geometric normal per unit of the largest coordinate of a hit point and of the origin of the ray
+ * that found it, where that gives more than {@link RAY_EPSILON}. A float32 hit point is off its surface by a few ulps
+ * of those coordinates, and past about 800 one ulp exceeds the fixed offset, so whether a bounce re-hits its own
+ * surface would hang on each driver's rounding. 2^-16 is 128 ulps at least, and a power of two, so from the same
+ * coordinates the CPU reference and the shaders compute the same offset. (The triangle's own vertices are left out:
+ * a floor 100 units wide would otherwise move every light sample taken on it by its offset.)
+ */
+export const RAY_EPSILON_RELATIVE = 2 ** -16
 /** XORed into a path's random state to seed its shadow ray's stochastic transparency apart from its bounce ray's. */
 export const SHADOW_SEED = 0x9e3779b9
 /**

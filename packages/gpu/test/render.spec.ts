@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { NodeIO, WebIO } from '@gltf-transform/core'
 import { decode } from 'fast-png'
+import { compareChunks, parseTolerance } from '@tessera/proof'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   compositeTiles,
@@ -196,6 +197,35 @@ describe('path tracer', () => {
       ...full.pixels.subarray(200 * SIZE * 4, 201 * SIZE * 4),
     ])
     expect(psnr(cpu.pixels, gpuRows)).toBeGreaterThanOrEqual(TOLERANCE.render.minDb)
+  })
+
+  it("should pass the verifier's row check against the CPU reference in a scene a thousand units across", async () => {
+    // The room scaled by 1000 under a root node: a float32 ulp of its coordinates outgrows a fixed 1e-4 offset, and
+    // with that offset 7 of these 8 rows failed, as bounces re-hit their own surface on one side only.
+    const doc = generateSceneDocument({ subdivisions: 2 })
+    const root = doc.getRoot().getDefaultScene()!
+    const units = doc.createNode('units').setScale([1000, 1000, 1000])
+    for (const child of root.listChildren()) {
+      root.removeChild(child)
+      units.addChild(child)
+    }
+    root.addChild(units)
+    const large = await loadScene(await new WebIO().writeBinary(doc))
+    const tile = {
+      scene: large,
+      frame: 0,
+      imageWidth: 32,
+      imageHeight: 32,
+      x: 0,
+      y: 8,
+      width: 32,
+      height: 8,
+      samples: 4,
+    }
+    const verifier = parseTolerance('psnr:rgba32f')
+    const cpu = tileRowChunks(renderTileCpu(tile))
+    const gpu = tileRowChunks(await engine.renderTile(tile))
+    expect(gpu.filter((row, y) => !compareChunks(verifier, row, cpu[y]!).ok)).toHaveLength(0)
   })
 
   it('should give different frames different noise', async () => {

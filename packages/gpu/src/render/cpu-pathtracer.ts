@@ -1,4 +1,4 @@
-import { RAY_EPSILON, RUSSIAN_ROULETTE_DEPTH, SHADOW_SEED } from '../constants.js'
+import { RAY_EPSILON, RAY_EPSILON_RELATIVE, RUSSIAN_ROULETTE_DEPTH, SHADOW_SEED } from '../constants.js'
 import type { Scene } from '../scene/scene.js'
 import { projectionScale } from '../scene/camera.js'
 import { PUNCTUAL_WORDS } from '../scene/punctual.js'
@@ -363,13 +363,17 @@ class CpuTracer {
       const px = f32(ox + dx * this.#t)
       const py = f32(oy + dy * this.#t)
       const pz = f32(oz + dz * this.#t)
-      const qx = f32(px + gx * RAY_EPSILON)
-      const qy = f32(py + gy * RAY_EPSILON)
-      const qz = f32(pz + gz * RAY_EPSILON)
+      const offset = rayOffset(
+        Math.max(Math.abs(px), Math.abs(py), Math.abs(pz)),
+        Math.max(Math.abs(ox), Math.abs(oy), Math.abs(oz)),
+      )
+      const qx = f32(px + gx * offset)
+      const qy = f32(py + gy * offset)
+      const qz = f32(pz + gz * offset)
       // Where rays through a transmissive surface start: just behind it.
-      const bx = f32(px - gx * RAY_EPSILON)
-      const by = f32(py - gy * RAY_EPSILON)
-      const bz = f32(pz - gz * RAY_EPSILON)
+      const bx = f32(px - gx * offset)
+      const by = f32(py - gy * offset)
+      const bz = f32(pz - gz * offset)
       if (rChoice < this.#pPunctual) {
         this.#punctualSample(rLight, qx, qy, qz, nx, ny, nz, gx, gy, gz)
         if (this.#shadowMax > 0) {
@@ -983,6 +987,15 @@ class CpuTracer {
     if (mode === 1) return alpha >= this.#materials[row + 29]!
     return (pcgHash((this.#seed ^ pcgHash(tri)) >>> 0) >>> 8) * (1 / 16777216) < alpha
   }
+}
+
+/**
+ * How far along the geometric normal rays leaving a hit point start, given the largest coordinate (absolute) of the
+ * hit point and of the origin of the ray that found it: the shader's `rayOffset`. Those are float32 values and the
+ * scale a power of two, so from the same coordinates both compute the same offset.
+ */
+function rayOffset(point: number, origin: number): number {
+  return Math.max(RAY_EPSILON, RAY_EPSILON_RELATIVE * Math.max(point, origin))
 }
 
 function inverse(d: number): number {

@@ -1,4 +1,10 @@
-import { RAY_EPSILON, RENDER_WORKGROUP, RUSSIAN_ROULETTE_DEPTH, SHADOW_SEED } from '../constants.js'
+import {
+  RAY_EPSILON,
+  RAY_EPSILON_RELATIVE,
+  RENDER_WORKGROUP,
+  RUSSIAN_ROULETTE_DEPTH,
+  SHADOW_SEED,
+} from '../constants.js'
 import { MATERIAL_ROWS } from '../scene/scene.js'
 import { BRDF_WGSL } from './brdf.js'
 import { PLAIN_KERNEL, type KernelFeatures } from './kernel-features.js'
@@ -74,6 +80,7 @@ const PI = 3.14159265358979;
 const NO_HIT = 0xffffffffu;
 const FAR = 1e30;
 const EPS = ${RAY_EPSILON};
+const EPS_RELATIVE = ${RAY_EPSILON_RELATIVE};
 // Sets a shadow ray's seed apart from the bounce ray cast from the same state.
 const SHADOW_SEED = ${SHADOW_SEED}u;
 // Whether traversal tests alpha (a scene with MASK or BLEND materials). A constant, so opaque scenes compile the
@@ -103,6 +110,13 @@ fn safeInverse(d: vec3f) -> vec3f {
   let s = select(vec3f(-1.0), vec3f(1.0), d >= vec3f(0.0));
   let safe = select(d, s * tiny, abs(d) < tiny);
   return vec3f(1.0) / safe;
+}
+
+// How far along the geometric normal rays leaving hit point p start, p found along a ray from o: a fixed offset, or one
+// that grows with the coordinates where their float32 rounding outgrows it (the CPU reference's rayOffset).
+fn rayOffset(p: vec3f, o: vec3f) -> f32 {
+  let m = max(abs(p), abs(o));
+  return max(EPS, EPS_RELATIVE * max(m.x, max(m.y, m.z)));
 }
 
 // The closest hit so far becomes triangle i's if the ray meets it nearer, and it is there (see opaqueAt). seed is the
@@ -623,9 +637,10 @@ fn shade(path: ptr<function, PathState>, hit: Hit) -> Shaded {
   // A shading normal tilted away from the viewer reflects nothing.
   if (!(surface.nDotV > 0.0)) { return out; }
   let p = (*path).origin + dir * hit.t;
-  let origin = p + ng * EPS;
+  let offset = rayOffset(p, (*path).origin);
+  let origin = p + ng * offset;
   // Where rays through a transmissive surface start: just behind it.
-  let behindOrigin = p - ng * EPS;
+  let behindOrigin = p - ng * offset;
   if (PUNCTUAL && pPunctual > 0.0 && rChoice < pPunctual) {
     // Next-event estimation towards a punctual light, picked by power: the only way to find one.
     let o = pickPunctual(rLight, params.punctual.x, params.punctual.y);
