@@ -299,6 +299,12 @@ export const MAX_ENVIRONMENT_DECODED_TEXELS = 8192 * 4096
  */
 export const MAX_ENVIRONMENT_TEXEL_BYTES = 64
 /**
+ * Brightest radiance a light source may give, an emissive material (its strength, since its factor is at most 1) or
+ * an environment texel times the environment's intensity: keeps radiance finite in f32 through a path's products and
+ * through a tile's sum of samples. Brighter ones are dimmed to it, an environment texel keeping its hue.
+ */
+export const MAX_LIGHT_RADIANCE = 1e6
+/**
  * Most texels an environment keeps on the GPU: larger ones are box-filtered by halves until they fit. 2048 x 1024
  * texels take 32 MB with their sampling tables, and light a scene as well as the 8k original would.
  */

@@ -4,6 +4,7 @@ import {
   createEngine,
   generateScene,
   loadScene,
+  MAX_LIGHT_RADIANCE,
   psnr,
   renderTileCpu,
   TOLERANCE,
@@ -211,6 +212,34 @@ describe('environment lighting', () => {
       ),
     ).toBe(true)
   })
+
+  it.each([
+    ['a decoded infinity (the largest float32) at intensity 2', 3.4e38, 2],
+    ['a bright texel at the largest intensity', 1e33, 1e6],
+  ])(
+    'should dim %s to the light radiance bound, hue kept, and render it alike on the CPU and the GPU',
+    async (_name, peak, intensity) => {
+      // Times the intensity the peak passes float32's range: stored as is it was infinity, and the sampling tables NaN.
+      const radiance = new Float32Array(8 * 4 * 3).fill(0.5)
+      radiance.set([peak, peak / 2, 0], (1 * 8 + 3) * 3)
+      const room = await loadScene(await generateScene({ subdivisions: 0, spheres: 1 }))
+      const scene = withEnvironment(room, { width: 8, height: 4, radiance }, { intensity })
+      const env = scene.environment!
+      expect(Number.isFinite(env.power)).toBe(true)
+      const packed = new Float32Array(scene.aux.buffer, env.offset * 4, 8 * 4 * 3)
+      expect(Array.from(packed.subarray((1 * 8 + 3) * 3, (1 * 8 + 4) * 3))).toEqual([
+        MAX_LIGHT_RADIANCE,
+        MAX_LIGHT_RADIANCE / 2,
+        0,
+      ])
+      // Texels within the bound are scaled as before.
+      expect(packed[0]).toBe(Math.fround(0.5 * intensity))
+      const tile = wholeTile(scene, 16, { samples: 2 })
+      const cpu = renderTileCpu(tile).pixels
+      expect(cpu.every(Number.isFinite)).toBe(true)
+      expect(psnr(cpu, (await engine.renderTile(tile)).pixels)).toBeGreaterThanOrEqual(TOLERANCE.render.minDb)
+    },
+  )
 
   it('should box-filter a panorama larger than the limit by halves, keeping its mean', () => {
     const width = 2049

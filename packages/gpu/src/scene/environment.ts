@@ -3,7 +3,7 @@
  * by next-event estimation in proportion to its brightness (a piecewise-constant 2D distribution over its texels,
  * rows by their total and each row's texels within it, as PBRT samples infinite area lights).
  */
-import { MAX_ENVIRONMENT_INTENSITY, MAX_ENVIRONMENT_TEXELS } from '../constants.js'
+import { MAX_ENVIRONMENT_INTENSITY, MAX_ENVIRONMENT_TEXELS, MAX_LIGHT_RADIANCE } from '../constants.js'
 import { GpuError } from '../errors.js'
 import { emissionWeight } from '../render/brdf.js'
 import type { EnvironmentImage } from './environment-image.js'
@@ -12,7 +12,7 @@ import type { Scene } from './scene.js'
 /** How a panorama lights a scene. */
 export interface EnvironmentOptions {
   /**
-   * Multiplies the image's radiance.
+   * Multiplies the image's radiance; a texel it would take past {@link MAX_LIGHT_RADIANCE} is dimmed to that.
    * @default 1
    */
   intensity?: number
@@ -84,7 +84,7 @@ export function withEnvironment(scene: Scene, image: EnvironmentImage, options: 
   aux.set(before)
   const floats = new Float32Array(aux.buffer)
   const scaled = floats.subarray(offset, offset + texels * 3)
-  for (let i = 0; i < scaled.length; i++) scaled[i] = radiance[i]! * intensity
+  scaleRadiance(radiance, intensity, scaled)
   const power = samplingTables(
     width,
     height,
@@ -97,6 +97,20 @@ export function withEnvironment(scene: Scene, image: EnvironmentImage, options: 
     aux,
     lights: new Float32Array(aux.buffer, 0, scene.lights.length),
     environment: { width, height, intensity, rotation, visible, offset, power },
+  }
+}
+
+/**
+ * Writes each texel's radiance times `intensity` to `out`, a texel whose brightest channel would pass
+ * {@link MAX_LIGHT_RADIANCE} dimmed to it, hue kept, as an emissive strength is held to it: a decoded infinity (the
+ * largest float32) or a bright texel times a large intensity would otherwise overflow to infinity, and the sampling
+ * tables built from it to NaN.
+ */
+function scaleRadiance(radiance: Float32Array, intensity: number, out: Float32Array): void {
+  for (let i = 0; i < radiance.length; i += 3) {
+    const brightest = Math.max(radiance[i]!, radiance[i + 1]!, radiance[i + 2]!) * intensity
+    const scale = brightest > MAX_LIGHT_RADIANCE ? (intensity * MAX_LIGHT_RADIANCE) / brightest : intensity
+    for (let c = 0; c < 3; c++) out[i + c] = Math.min(radiance[i + c]! * scale, MAX_LIGHT_RADIANCE)
   }
 }
 

@@ -46,6 +46,7 @@ import { readBoundedFile } from '@tessera/core'
 import { logger } from '@libp2p/logger'
 import {
   MAX_IOR,
+  MAX_LIGHT_RADIANCE,
   MAX_NORMAL_SCALE,
   MAX_SCENE_BYTES,
   MAX_MORPH_READS,
@@ -118,9 +119,6 @@ const EXTENSIONS = [
   KHRTextureBasisu,
   KHRTextureTransform,
 ]
-
-/** Largest emissive strength accepted: keeps radiance finite in f32 through a path's products. */
-const MAX_EMISSIVE_STRENGTH = 1e6
 
 /**
  * The material of a primitive that names none: glTF 2.0 section 3.9.6's "material with no properties specified",
@@ -1001,7 +999,7 @@ function toMaterial(m: GltfMaterial, textureOf: (t: GltfTexture) => number): Mat
   }
   const strength = clamp(
     m.getExtension<EmissiveStrength>('KHR_materials_emissive_strength')?.getEmissiveStrength() ?? 1,
-    MAX_EMISSIVE_STRENGTH,
+    MAX_LIGHT_RADIANCE,
   )
   return {
     name: m.getName(),
