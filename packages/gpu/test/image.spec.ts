@@ -1,8 +1,29 @@
 import { decode } from 'fast-png'
 import { describe, expect, it } from 'vitest'
-import { decodeEnvironmentImage, encodeExr, encodePng, toRgba8 } from '../src/index.js'
-import type { LinearImage } from '../src/index.js'
+import { compositeTiles, decodeEnvironmentImage, encodeExr, encodePng, toRgba8 } from '../src/index.js'
+import type { LinearImage, RenderedTile } from '../src/index.js'
 import { errorCode, rejectionCode } from './helpers/errors.js'
+
+/** A full tile of a side x side frame, each pixel's red its tag and green its index in the tile. */
+function taggedTile(tag: number, x: number, y: number, width: number, height: number, side = 4): RenderedTile {
+  const pixels = new Float32Array(width * height * 4)
+  for (let i = 0; i < width * height; i++) pixels.set([tag, i, 0, 1], i * 4)
+  return {
+    frame: 0,
+    imageWidth: side,
+    imageHeight: side,
+    x,
+    y,
+    width,
+    height,
+    samples: 1,
+    maxDepth: 8,
+    background: [0, 0, 0],
+    rays: 0,
+    rows: Array.from({ length: height }, (_, i) => i),
+    pixels,
+  }
+}
 
 const image: LinearImage = { width: 2, height: 1, pixels: Float32Array.from([0, 0.5, 1, 1, 4, -1, Number.NaN, 1]) }
 
@@ -48,6 +69,32 @@ describe('image encoding', () => {
     ['null', null],
   ])('should refuse %s with a coded error', (_name, bad) => {
     expect(errorCode(() => encodePng(bad as unknown as LinearImage))).toBe('GPU__INVALID_INPUT')
+  })
+
+  it('should composite tiles where they lie in the frame', () => {
+    const frame = compositeTiles([taggedTile(1, 0, 0, 4, 1), taggedTile(2, 0, 1, 3, 3), taggedTile(3, 3, 1, 1, 3)])
+    const tags = Array.from({ length: 16 }, (_, i) => frame.pixels[i * 4]!)
+    expect(tags).toEqual([1, 1, 1, 1, 2, 2, 2, 3, 2, 2, 2, 3, 2, 2, 2, 3])
+  })
+
+  it.each([
+    // A tile at x = -1 used to land its first pixel on the row above, and these frames to throw an uncoded RangeError
+    // while allocating before any check.
+    [
+      'a tile left of the frame',
+      [taggedTile(1, 0, 0, 4, 1), taggedTile(2, 0, 1, 3, 1), taggedTile(3, -1, 2, 4, 2), taggedTile(4, 3, 3, 1, 1)],
+    ],
+    ['a tile above the frame', [taggedTile(1, 0, -1, 4, 1), taggedTile(2, 0, 0, 4, 4)]],
+    ['a frame 100,000 pixels a side', [{ ...taggedTile(1, 0, 0, 1, 1), imageWidth: 100_000, imageHeight: 100_000 }]],
+    ['a frame of negative width', [{ ...taggedTile(1, 0, 0, 1, 1), imageWidth: -1, imageHeight: 1 }]],
+    ['a frame of fractional height', [{ ...taggedTile(1, 0, 0, 1, 1), imageWidth: 1, imageHeight: 1.5 }]],
+    ['a fractional tile', [taggedTile(1, 0, 0, 4, 3), { ...taggedTile(2, 0, 3, 4, 1), x: 0.5 }]],
+    ['tiles of two image sizes', [taggedTile(1, 0, 0, 4, 4), taggedTile(2, 0, 0, 1, 1, 8)]],
+    ['overlapping tiles', [taggedTile(1, 0, 0, 4, 3), taggedTile(2, 0, 2, 4, 1), taggedTile(3, 0, 3, 2, 1)]],
+    ['a gap', [taggedTile(1, 0, 0, 4, 3), taggedTile(2, 0, 3, 3, 1)]],
+    ['no tiles', []],
+  ])('should refuse to composite %s with GPU__INVALID_TILE', (_name, tiles) => {
+    expect(errorCode(() => compositeTiles(tiles as RenderedTile[]))).toBe('GPU__INVALID_TILE')
   })
 
   it('should write an OpenEXR file that reads back as the same floats, top row first', async () => {

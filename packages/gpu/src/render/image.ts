@@ -1,5 +1,5 @@
 import { encode } from 'fast-png'
-import { DEFAULT_EXPOSURE } from '../constants.js'
+import { DEFAULT_EXPOSURE, MAX_IMAGE_SIDE } from '../constants.js'
 import { GpuError } from '../errors.js'
 import type { RenderedTile } from './tile.js'
 import { applyToneCurve, TONE_CURVES, type ToneCurve } from './tone-curves.js'
@@ -13,33 +13,34 @@ export interface Frame {
 }
 
 /**
- * Assembles full tiles of one frame into the frame. The tiles must agree on frame and image size, lie inside it,
- * not overlap and cover it exactly; otherwise GPU__INVALID_TILE.
+ * Assembles full tiles of one frame into the frame. The tiles must agree on frame and image size (at most
+ * `MAX_IMAGE_SIDE` a side), lie inside it, not overlap and cover it exactly; otherwise GPU__INVALID_TILE. All of
+ * that but the overlaps is checked before the frame is allocated, so tiles that claim a huge image cost nothing.
  */
 export function compositeTiles(tiles: readonly RenderedTile[]): Frame {
   const first = tiles[0]
   if (first === undefined) throw new GpuError('GPU__INVALID_TILE', 'compositing needs at least one tile', {})
   const { imageWidth: width, imageHeight: height, frame } = first
+  if (![width, height].every((side) => Number.isInteger(side) && side >= 1 && side <= MAX_IMAGE_SIDE)) {
+    throw new GpuError('GPU__INVALID_TILE', `a frame's sides must be integers in 1..${MAX_IMAGE_SIDE}`, {
+      imageWidth: width,
+      imageHeight: height,
+    })
+  }
+  let area = 0
+  for (const t of tiles) {
+    assertTileOfFrame(t, frame, width, height)
+    area += t.width * t.height
+  }
+  if (area !== width * height) {
+    throw new GpuError('GPU__INVALID_TILE', 'the tiles must cover the frame exactly, each pixel once', {
+      tilePixels: area,
+      framePixels: width * height,
+    })
+  }
   const pixels = new Float32Array(width * height * 4)
   const covered = new Uint8Array(width * height)
   for (const t of tiles) {
-    if (t.imageWidth !== width || t.imageHeight !== height || t.frame !== frame) {
-      throw new GpuError('GPU__INVALID_TILE', 'tiles of one frame must agree on frame number and image size', {
-        x: t.x,
-        y: t.y,
-      })
-    }
-    if (
-      t.rows.length !== t.height ||
-      t.pixels.length !== t.width * t.height * 4 ||
-      t.x + t.width > width ||
-      t.y + t.height > height
-    ) {
-      throw new GpuError('GPU__INVALID_TILE', 'only complete tiles inside the image can be composited', {
-        x: t.x,
-        y: t.y,
-      })
-    }
     for (let r = 0; r < t.height; r++) {
       const row = (t.y + r) * width + t.x
       for (let i = 0; i < t.width; i++) {
@@ -49,13 +50,37 @@ export function compositeTiles(tiles: readonly RenderedTile[]): Frame {
       pixels.set(t.pixels.subarray(r * t.width * 4, (r + 1) * t.width * 4), row * 4)
     }
   }
-  const gap = covered.indexOf(0)
-  if (gap >= 0)
-    throw new GpuError('GPU__INVALID_TILE', 'the tiles leave part of the frame uncovered', {
-      x: gap % width,
-      y: Math.floor(gap / width),
-    })
   return { frame, width, height, pixels }
+}
+
+/** Throws GPU__INVALID_TILE unless `t` is a complete tile of frame `frame`, lying inside its width x height image. */
+function assertTileOfFrame(t: RenderedTile, frame: number, width: number, height: number): void {
+  if (t.imageWidth !== width || t.imageHeight !== height || t.frame !== frame) {
+    throw new GpuError('GPU__INVALID_TILE', 'tiles of one frame must agree on frame number and image size', {
+      x: t.x,
+      y: t.y,
+    })
+  }
+  if (
+    ![t.x, t.y, t.width, t.height].every(Number.isSafeInteger) ||
+    t.x < 0 ||
+    t.y < 0 ||
+    t.width < 1 ||
+    t.height < 1 ||
+    t.x + t.width > width ||
+    t.y + t.height > height ||
+    !Array.isArray(t.rows) ||
+    t.rows.length !== t.height ||
+    !(t.pixels instanceof Float32Array) ||
+    t.pixels.length !== t.width * t.height * 4
+  ) {
+    throw new GpuError('GPU__INVALID_TILE', 'only complete tiles inside the image can be composited', {
+      x: t.x,
+      y: t.y,
+      width: t.width,
+      height: t.height,
+    })
+  }
 }
 
 /** Something with linear RGBA float pixels: a {@link Frame}, or a full {@link RenderedTile} (its width and height). */
