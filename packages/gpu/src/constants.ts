@@ -284,6 +284,11 @@ export const EGL_PLATFORM_ENV = 'EGL_PLATFORM'
 
 /** Default exposure applied when tone-mapping linear radiance to 8-bit sRGB. */
 export const DEFAULT_EXPOSURE = 1
+/**
+ * Largest exposure accepted when tone-mapping (about 20 stops above 1): brightens the dimmest render a path tracer
+ * gives into view, while an exposure near float64's range would turn every pixel's radiance into an overflow.
+ */
+export const MAX_EXPOSURE = 1e6
 /** Largest environment image accepted, bytes (a 16k x 8k Radiance file is about 400 MB uncompressed). */
 export const MAX_ENVIRONMENT_BYTES = 512 * 1024 * 1024
 /** Longest side of an environment image accepted by the decoders. */

@@ -1,7 +1,8 @@
 import { decode } from 'fast-png'
 import { describe, expect, it } from 'vitest'
-import { compositeTiles, decodeEnvironmentImage, encodeExr, encodePng, toRgba8 } from '../src/index.js'
+import { compositeTiles, decodeEnvironmentImage, encodeExr, encodePng, MAX_EXPOSURE, toRgba8 } from '../src/index.js'
 import type { LinearImage, RenderedTile } from '../src/index.js'
+import { applyToneCurve } from '../src/render/tone-curves.js'
 import { errorCode, rejectionCode } from './helpers/errors.js'
 
 /** A full tile of a side x side frame, each pixel's red its tag and green its index in the tile. */
@@ -52,6 +53,29 @@ describe('image encoding', () => {
     expect(hot[1]!).toBeGreaterThan(hot[2]!)
     expect(errorCode(() => toRgba8(grey(1), { toneCurve: 'filmic' as 'aces' }))).toBe('GPU__INVALID_INPUT')
   })
+
+  it('should saturate the ACES curve to white for huge and infinite input, not NaN (black)', () => {
+    // Past about 1.3e154 x squared overflowed, and the fit read infinity over infinity.
+    const rgb = Float64Array.from([1e155, 1e300, Number.POSITIVE_INFINITY])
+    applyToneCurve('aces', rgb)
+    expect(Array.from(rgb)).toEqual([1, 1, 1])
+    // Below the cut the fit is as before, and it meets the cut at 1.
+    for (const [x, expected] of [
+      [1, 0.8037974683544302],
+      [7.9, 1],
+    ]) {
+      const one = Float64Array.from([x!, x!, x!])
+      applyToneCurve('aces', one)
+      expect(one[0]).toBeCloseTo(expected!, 12)
+    }
+  })
+
+  it.each([0, -1, Number.NaN, Number.POSITIVE_INFINITY, MAX_EXPOSURE * 2])(
+    'should refuse an exposure of %s with a coded error',
+    (exposure) => {
+      expect(errorCode(() => toRgba8(image, { exposure }))).toBe('GPU__INVALID_INPUT')
+    },
+  )
 
   it('should write a PNG that decodes to the tone-mapped bytes', () => {
     const decoded = decode(encodePng(image))

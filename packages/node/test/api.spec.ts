@@ -295,7 +295,13 @@ describe('control API', () => {
         { exposure: 1e-7 },
         { exposure: 0.1234567890123 },
       ])
-      for (const bad of [{ exposure: 0 }, { exposure: -1 }, { exposure: Infinity }, { toneCurve: 'sepia' }]) {
+      for (const bad of [
+        { exposure: 0 },
+        { exposure: -1 },
+        { exposure: Infinity },
+        { exposure: 1e7 },
+        { toneCurve: 'sepia' },
+      ]) {
         await expect(client.jobOutput('job-1', bad as never), JSON.stringify(bad)).rejects.toMatchObject({
           code: 'NODE__API_MALFORMED_REQUEST',
         })

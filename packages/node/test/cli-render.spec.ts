@@ -201,6 +201,11 @@ describe('tessera render', () => {
     ])
     expect((await cli('render', scene, '--width', '0')).code).toBe(2)
     expect((await cli('render', scene, '--exposure', 'bright')).code).toBe(2)
+    const dazzling = await cli('render', scene, '--exposure', '1e7')
+    expect([dazzling.code, dazzling.stderr]).toEqual([
+      2,
+      expect.stringMatching(/expected a number above 0, at most 1000000/),
+    ])
     expect((await cli('render', scene, '--tone-curve', 'filmic')).code).toBe(2)
   }, 60_000)
 

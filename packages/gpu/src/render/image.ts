@@ -1,5 +1,5 @@
 import { encode } from 'fast-png'
-import { DEFAULT_EXPOSURE, MAX_IMAGE_SIDE } from '../constants.js'
+import { DEFAULT_EXPOSURE, MAX_EXPOSURE, MAX_IMAGE_SIDE } from '../constants.js'
 import { GpuError } from '../errors.js'
 import type { RenderedTile } from './tile.js'
 import { applyToneCurve, TONE_CURVES, type ToneCurve } from './tone-curves.js'
@@ -93,7 +93,7 @@ export interface LinearImage {
 /** Tone-mapping options. */
 export interface ToneMapOptions {
   /**
-   * Linear scale applied before the tone curve and sRGB encoding.
+   * Linear scale applied before the tone curve and sRGB encoding, above 0 and at most `MAX_EXPOSURE`.
    * @default 1
    */
   exposure?: number
@@ -114,8 +114,8 @@ export function srgbEncode(linear: number): number {
 export function toRgba8(image: LinearImage, options: ToneMapOptions = {}): Uint8Array {
   const exposure = options.exposure ?? DEFAULT_EXPOSURE
   assertImage(image)
-  if (!(Number.isFinite(exposure) && exposure > 0))
-    throw new GpuError('GPU__INVALID_INPUT', 'exposure must be a finite number above 0', { exposure })
+  if (!(exposure > 0 && exposure <= MAX_EXPOSURE))
+    throw new GpuError('GPU__INVALID_INPUT', `exposure must be a number above 0, at most ${MAX_EXPOSURE}`, { exposure })
   const curve = options.toneCurve ?? 'clamp'
   if (!TONE_CURVES.includes(curve)) {
     throw new GpuError('GPU__INVALID_INPUT', `toneCurve must be one of ${TONE_CURVES.join(', ')}`, { toneCurve: curve })

@@ -10,12 +10,18 @@
 export const TONE_CURVES = ['clamp', 'neutral', 'aces'] as const
 export type ToneCurve = (typeof TONE_CURVES)[number]
 
+/**
+ * Input from which Narkowicz's ACES fit is cut at 1: the fit passes 1 at about 7.24. Answering 1 from here on, not
+ * computing the fit, keeps x squared from overflowing to infinity over infinity, NaN, which would print black.
+ */
+const ACES_WHITE = 8
+
 /** Applies `curve` to the linear RGB in `rgb` (three numbers), in place. */
 export function applyToneCurve(curve: ToneCurve, rgb: Float64Array): void {
   if (curve === 'aces') {
     for (let c = 0; c < 3; c++) {
       const x = Math.max(0, rgb[c]!)
-      rgb[c] = Math.min(1, (x * (2.51 * x + 0.03)) / (x * (2.43 * x + 0.59) + 0.14))
+      rgb[c] = x >= ACES_WHITE ? 1 : Math.min(1, (x * (2.51 * x + 0.03)) / (x * (2.43 * x + 0.59) + 0.14))
     }
   } else if (curve === 'neutral') {
     pbrNeutral(rgb)

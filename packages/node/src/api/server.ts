@@ -3,7 +3,7 @@ import { type AddressInfo, isIP, type Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { randomUUID, timingSafeEqual } from 'node:crypto'
 import { AbortError, type AbortOptions, isTesseraError, throwIfAborted } from '@tessera/core'
-import { TONE_CURVES } from '@tessera/gpu'
+import { MAX_EXPOSURE, TONE_CURVES } from '@tessera/gpu'
 import { z } from 'zod'
 import {
   API_BODY_TIMEOUT_MS,
@@ -40,7 +40,7 @@ const wholeNumber = z
 /** `GET /v1/jobs/:id/output?exposure=2&toneCurve=aces`: how the PNG frames are tone-mapped. */
 const jobOutputQuerySchema = z
   .object({
-    exposure: decimal.pipe(z.number().positive()).optional(),
+    exposure: decimal.pipe(z.number().positive().max(MAX_EXPOSURE)).optional(),
     toneCurve: z.enum(TONE_CURVES).optional(),
     partial: z
       .enum(['true', 'false'])
