@@ -33,6 +33,8 @@ export const NODE_ERROR_CODES = [
   'NODE__API_BODY_TOO_LARGE',
   // An output file (a render, a job's frames) cannot be written where it was asked.
   'NODE__FILE_UNWRITABLE',
+  // An output file (a render, a job's frames) would replace a file already there, which only `--force` allows.
+  'NODE__FILE_EXISTS',
   // A job's output is more than one API reply carries: fetch it a frame, or a file, at a time.
   'NODE__OUTPUT_TOO_LARGE',
   // A job's output has no file of the name asked for.

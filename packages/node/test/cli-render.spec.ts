@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs'
-import { readFile, writeFile } from 'node:fs/promises'
+import { lstat, readFile, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { WebIO } from '@gltf-transform/core'
 import { bitwiseEqual, generateScene, loadScene, SceneTimeline, writeScene, type Scene } from '@tessera/gpu'
@@ -207,6 +207,26 @@ describe('tessera render', () => {
       expect.stringMatching(/expected a number above 0, at most 1000000/),
     ])
     expect((await cli('render', scene, '--tone-curve', 'filmic')).code).toBe(2)
+  }, 60_000)
+
+  it('should refuse a file at --out before rendering, and replace it (a link itself, not its target) with --force', async () => {
+    const victim = join(dir.path, 'victim.txt')
+    await writeFile(victim, 'not a preview')
+    const out = join(dir.path, 'linked.png')
+    await symlink(victim, out)
+    const args = ['--out', out, '--width', '16', '--height', '16', '--samples', '1', '--cpu']
+    const rendersBefore = loaded.length
+    const refused = await cli('render', scene, ...args)
+    expect([refused.code, refused.stderr]).toEqual([
+      1,
+      `error: will not replace ${out}: it exists; pass --force to replace it (NODE__FILE_EXISTS)\n`,
+    ])
+    // Refused before the scene was loaded, let alone rendered.
+    expect(loaded).toHaveLength(rendersBefore)
+    expect((await cli('render', scene, ...args, '--force')).code).toBe(0)
+    expect(await readFile(victim, 'utf8')).toBe('not a preview')
+    expect((await lstat(out)).isFile()).toBe(true)
+    expect(decode(await readFile(out)).width).toBe(16)
   }, 60_000)
 
   it('should trace, with --first-frame, the tree a job of that first frame refits, and refuse it without --fps', async () => {

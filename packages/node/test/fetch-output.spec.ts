@@ -1,4 +1,4 @@
-import { readdir, readFile } from 'node:fs/promises'
+import { lstat, readdir, readFile, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { ApiClient } from '../src/api/client.js'
@@ -11,7 +11,10 @@ import { tempDir } from './helpers.js'
 const io: CliIo = { stdout: () => {}, stderr: () => {}, isTty: false }
 const b64 = (text: string) => Buffer.from(text).toString('base64')
 
-/** A node whose job has `frames` (none for an inference job); it records what each output call asked. */
+/**
+ * A node whose job has `frames` (none for an inference job), each a PNG and, asked for a partial output, a tile it
+ * misses; it records what each output call asked.
+ */
 function node(frames?: { first: number; count: number }) {
   const asked: JobOutputOptions[] = []
   const client = {
@@ -22,13 +25,14 @@ function node(frames?: { first: number; count: number }) {
         return { jobId, files: [{ name: 'output.f32', contentType: 'x', base64: b64('f32') }] }
       const name = `frame-${String(options.frame).padStart(4, '0')}`
       const missing = [{ frame: options.frame, x: 0, y: 0, width: 8, height: 8 }]
-      return {
-        jobId,
-        files: [
-          { name: `${name}.png`, contentType: 'image/png', base64: b64(`png ${options.frame}`) },
-          { name: `${name}.tiles.json`, contentType: 'application/json', base64: b64(JSON.stringify({ missing })) },
-        ],
+      const png = { name: `${name}.png`, contentType: 'image/png', base64: b64(`png ${options.frame}`) }
+      if (options.partial !== true) return { jobId, files: [png] }
+      const tiles = {
+        name: `${name}.tiles.json`,
+        contentType: 'application/json',
+        base64: b64(JSON.stringify({ missing })),
       }
+      return { jobId, files: [png, tiles] }
     },
   }
   return { client: client as unknown as ApiClient, asked }
@@ -92,5 +96,62 @@ describe('job fetch', () => {
     await fetchJobOutput(client, 'job', {}, dir.path, io)
     expect(asked).toEqual([{}])
     expect(await readdir(dir.path)).toEqual(['output.f32'])
+  })
+
+  it('should refuse a file already in the folder, naming it, and replace it only with --force', async () => {
+    const { client } = node({ first: 3, count: 1 })
+    const existing = join(dir.path, 'frame-0003.png')
+    await writeFile(existing, 'an earlier render')
+    await expect(fetchJobOutput(client, 'job', {}, dir.path, io)).rejects.toMatchObject({
+      code: 'NODE__FILE_EXISTS',
+      context: { path: existing },
+      message: expect.stringMatching(/--force/),
+    })
+    expect(await readFile(existing, 'utf8')).toBe('an earlier render')
+    await fetchJobOutput(client, 'job', {}, dir.path, io, { force: true })
+    expect(await readFile(existing, 'utf8')).toBe('png 3')
+  })
+
+  it('should never write through a symbolic link in the folder, and replace the link itself with --force', async () => {
+    const outside = await tempDir()
+    try {
+      const victim = join(outside.path, 'victim.txt')
+      await writeFile(victim, 'not yours')
+      const link = join(dir.path, 'frame-0003.png')
+      await symlink(victim, link)
+      const { client } = node({ first: 3, count: 1 })
+      await expect(fetchJobOutput(client, 'job', {}, dir.path, io)).rejects.toMatchObject({ code: 'NODE__FILE_EXISTS' })
+      expect(await readFile(victim, 'utf8')).toBe('not yours')
+      await fetchJobOutput(client, 'job', {}, dir.path, io, { force: true })
+      expect(await readFile(victim, 'utf8')).toBe('not yours')
+      expect((await lstat(link)).isFile()).toBe(true)
+      expect(await readFile(link, 'utf8')).toBe('png 3')
+    } finally {
+      await outside.cleanup()
+    }
+  })
+
+  it("should refuse an earlier partial fetch's tiles.json beside a complete output, and delete it with --force", async () => {
+    const { client } = node({ first: 3, count: 1 })
+    const stale = join(dir.path, 'tiles.json')
+    await writeFile(stale, JSON.stringify({ missing: [{ frame: 0, x: 0, y: 0, width: 8, height: 8 }] }))
+    await expect(fetchJobOutput(client, 'job', {}, dir.path, io)).rejects.toMatchObject({
+      code: 'NODE__FILE_EXISTS',
+      context: { path: stale },
+    })
+    // Refused before a frame was written.
+    expect(await readdir(dir.path)).toEqual(['tiles.json'])
+    await fetchJobOutput(client, 'job', {}, dir.path, io, { force: true })
+    expect(await readdir(dir.path)).toEqual(['frame-0003.png'])
+    // An inference's ranges.json alike, found after a partial fetch that turned out to miss nothing.
+    const ranges = join(dir.path, 'ranges.json')
+    await writeFile(ranges, '{}')
+    const inference = node().client
+    await expect(fetchJobOutput(inference, 'job', { partial: true }, dir.path, io)).rejects.toMatchObject({
+      code: 'NODE__FILE_EXISTS',
+      context: { path: ranges },
+    })
+    await fetchJobOutput(inference, 'job', { partial: true }, dir.path, io, { force: true })
+    expect((await readdir(dir.path)).sort()).toEqual(['frame-0003.png', 'output.f32'])
   })
 })

@@ -414,14 +414,15 @@ export function registerJob(program: Command, io: CliIo, options: AbortOptions =
       .option(
         '--partial',
         'for a job that was cancelled or expired: what it accepted (missing tiles black, missing items NaN and listed in ranges.json)',
-      ),
+      )
+      .option('--force', "replace files already in the output directory (and delete an earlier partial fetch's list)"),
     PNG_EXPOSURE,
-  ).action(async (jobId: string, flags: { out: string; partial?: boolean } & ToneFlags) => {
+  ).action(async (jobId: string, flags: { out: string; partial?: boolean; force?: boolean } & ToneFlags) => {
     const output = {
       exposure: flags.exposure,
       toneCurve: flags.toneCurve,
       ...(flags.partial === true ? { partial: true } : {}),
     }
-    await fetchJobOutput(await client(), jobId, output, flags.out, io, options)
+    await fetchJobOutput(await client(), jobId, output, flags.out, io, { ...options, force: flags.force === true })
   })
 }

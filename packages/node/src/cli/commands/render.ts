@@ -35,6 +35,7 @@ interface RenderFlags extends EnvironmentFlags, ToneFlags {
   firstFrame?: number
   animation?: string
   cpu?: boolean
+  force?: boolean
   json?: boolean
 }
 
@@ -72,6 +73,7 @@ export function registerRender(program: Command, io: CliIo, options: AbortOption
     PNG_EXPOSURE,
   )
     .option('--cpu', 'use the CPU reference path tracer (what a verifier without a GPU runs)')
+    .option('--force', 'replace a file already at --out')
     .option('--json', 'print JSON')
     .action(async (scenePath: string, flags: RenderFlags, command: Command) => {
       checkFlags(() => {
@@ -91,7 +93,8 @@ export function registerRender(program: Command, io: CliIo, options: AbortOption
           )
         }
       })
-      await assertWritable(flags.out)
+      const write = { force: flags.force === true }
+      await assertWritable(flags.out, write)
       // Read as `job submit` reads it: a file that is missing or unreadable is that, not a malformed scene. Posed as a
       // job's workers pose it: the job's first frame's tree refitted, so the preview traces the tree they trace.
       const loaded = await loadScene(
@@ -128,6 +131,7 @@ export function registerRender(program: Command, io: CliIo, options: AbortOption
         await writeOutput(
           flags.out,
           encodePng(compositeTiles(rendered), { exposure: flags.exposure, toneCurve: flags.toneCurve }),
+          write,
         )
         const rays = rendered.reduce((sum, t) => sum + t.rays, 0)
         const device =
