@@ -3,11 +3,23 @@ import type { Order, Result } from '@tessera/core'
 import { pino } from 'pino'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { Datastore } from '../src/datastore.js'
-import { JobRecords } from '../src/peer/job-records.js'
+import { acceptedResultWrite, JobRecords } from '../src/peer/job-records.js'
 import { tempDir } from './helpers.js'
 
 const split = { kind: 'render', firstFrame: 0, frames: 1, width: 32, height: 32, tileWidth: 16, tileHeight: 16 }
 const order = (jobId: string, issuedAt: number) => ({ jobId, kind: 'render', split, issuedAt }) as unknown as Order
+/** A result as a worker signs it, for task `taskId` of job `jobId`. */
+const resultOf = (jobId: string, taskId: string): Result => ({
+  jobId,
+  taskId,
+  worker: 'worker',
+  root: new Uint8Array(32).fill(1),
+  chunks: 1,
+  output: `output-of-${taskId}`,
+  tolerance: 'psnr:rgba32f',
+  computeMs: 5,
+  issuedAt: 1_000,
+})
 
 describe('JobRecords', () => {
   let dir: Awaited<ReturnType<typeof tempDir>>
@@ -70,5 +82,32 @@ describe('JobRecords', () => {
     await datastore.put('jobs', 'summary/broken', { orderedAt: 'yesterday' })
     expect([...(await jobs.summaries()).keys()].sort()).toEqual(['old-cut', 'old-done'])
     expect(logged).toContainEqual(expect.objectContaining({ msg: 'record:skipped', key: 'summary/broken' }))
+  })
+
+  it('should keep results accepted one by one across a re-open until the record holds them, and delete them with it', async () => {
+    const jobs = new JobRecords(datastore, logger)
+    await jobs.put('a', { request: '{}', order: order('a', 1_000) })
+    await jobs.put('b', { request: '{}', order: order('b', 2_000) })
+    // As the accept journal writes them: a result of a and one of b.
+    await datastore.batch([acceptedResultWrite('a', 'a/t1', resultOf('a', 'a/t1'))])
+    await datastore.batch([acceptedResultWrite('a', 'a/t0', resultOf('a', 'a/t0'))])
+    await datastore.batch([acceptedResultWrite('b', 'b/t0', resultOf('b', 'b/t0'))])
+    // A crash: the datastore is opened again.
+    await datastore.close()
+    datastore = await Datastore.open(join(dir.path, 'datastore'))
+    const reopened = new JobRecords(datastore, logger)
+    expect((await reopened.acceptedResults('a')).map((r) => r.taskId)).toEqual(['a/t0', 'a/t1'])
+    expect(await reopened.acceptedResults('a')).toContainEqual(resultOf('a', 'a/t1'))
+    // Not a job, not another job's results, nor a summary.
+    expect([...(await reopened.summaries()).keys()].sort()).toEqual(['a', 'b'])
+    // Once the record holds what a job accepted, its results kept one by one go.
+    const end = { state: 'failed', tasks: 4, accepted: 2 } as const
+    await reopened.put('a', { order: order('a', 1_000), end, accepted: [resultOf('a', 'a/t0'), resultOf('a', 'a/t1')] })
+    expect(await reopened.acceptedResults('a')).toEqual([])
+    expect((await reopened.get('a'))?.accepted).toHaveLength(2)
+    expect(await reopened.acceptedResults('b')).toHaveLength(1)
+    await reopened.delete('b')
+    expect(await reopened.acceptedResults('b')).toEqual([])
+    expect(await reopened.get('b')).toBeUndefined()
   })
 })

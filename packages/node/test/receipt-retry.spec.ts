@@ -11,7 +11,7 @@ import type { AcceptedTask } from '@tessera/scheduler'
 import { pino } from 'pino'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { join } from 'node:path'
-import { Datastore } from '../src/datastore.js'
+import { Datastore, type DatastoreWrite } from '../src/datastore.js'
 import { ACCEPT_RETRY_FIRST_MS, ACCEPT_RETRY_MAX_MS, parseAccepted } from '../src/peer/accept-journal.js'
 import {
   RECEIPT_DORMANT_AFTER_MS,
@@ -22,6 +22,10 @@ import {
 import { tempDir } from './helpers.js'
 
 const TASK = 'job-1/f0/0'
+
+/** Whether a batch journals an accepted task (the journal's write, not the one that takes the task out). */
+const journals = (writes: readonly DatastoreWrite[]): boolean =>
+  writes.some((w) => w.ns === 'accepts' && w.type === 'put')
 
 /**
  * A creator offering a receipt to a worker that never answers: offered again later and later, up to a cap, and
@@ -271,13 +275,16 @@ describe('ReceiptExchange retries', () => {
     // The journal write fails each time (the disk full, say): the task is on disk nowhere, only in memory.
     let failing = true
     let journalWrites = 0
-    const put = datastore.put.bind(datastore)
-    vi.spyOn(datastore, 'put').mockImplementation(async (ns, ...rest) => {
-      if (ns === 'accepts' && (journalWrites++, failing)) throw new Error('disk full')
-      return put(ns, ...rest)
+    const batch = datastore.batch.bind(datastore)
+    vi.spyOn(datastore, 'batch').mockImplementation(async (writes, ...rest) => {
+      if (journals(writes) && (journalWrites++, failing)) throw new Error('disk full')
+      return batch(writes, ...rest)
     })
-    await expect(exchange.accepted(acceptedTask())).rejects.toThrow('disk full')
+    // With it, what must be on disk exactly when the task is: its job's record of the result.
+    const result: DatastoreWrite = { type: 'put', ns: 'jobs', key: `accepted/job-1/${TASK}`, value: { taskId: TASK } }
+    await expect(exchange.accepted(acceptedTask(), [result])).rejects.toThrow('disk full')
     expect(await datastore.get('accepts', TASK)).toBeUndefined()
+    expect(await datastore.get('jobs', result.key)).toBeUndefined()
     // The pause doubles up to ACCEPT_RETRY_MAX_MS, and the tries go on past it.
     for (let i = 1, pause = ACCEPT_RETRY_FIRST_MS; i <= 12; i++, pause *= 2) {
       advance(Math.min(pause, ACCEPT_RETRY_MAX_MS))
@@ -290,6 +297,8 @@ describe('ReceiptExchange retries', () => {
     await vi.waitFor(() => expect(offers).toHaveLength(1))
     expect(await datastore.get('receipts', `pending/${TASK}`, parseReceipt)).toMatchObject({ taskId: TASK })
     expect(await datastore.get('accepts', TASK)).toBeUndefined()
+    // Written with the journal's retry.
+    expect(await datastore.get('jobs', result.key)).toEqual({ taskId: TASK })
   })
 
   it('should stop trying to sign when stopped, waiting for a try under way, leaving the task journaled', async () => {
@@ -302,10 +311,10 @@ describe('ReceiptExchange retries', () => {
     await expect(exchange.accepted(acceptedTask())).rejects.toThrow('epoch not known yet')
     // The next try's journal write takes a while: the exchange stops meanwhile.
     let release = (): void => {}
-    const put = datastore.put.bind(datastore)
-    vi.spyOn(datastore, 'put').mockImplementation(async (...args) => {
-      await new Promise<void>((resolve) => (release = resolve))
-      return put(...args)
+    const batch = datastore.batch.bind(datastore)
+    vi.spyOn(datastore, 'batch').mockImplementation(async (writes, ...rest) => {
+      if (journals(writes)) await new Promise<void>((resolve) => (release = resolve))
+      return batch(writes, ...rest)
     })
     advance(ACCEPT_RETRY_FIRST_MS)
     let stopped = false
@@ -314,7 +323,7 @@ describe('ReceiptExchange retries', () => {
     expect(stopped).toBe(false)
     release()
     await stopping
-    vi.mocked(datastore.put).mockRestore()
+    vi.mocked(datastore.batch).mockRestore()
     // The try ended without offering anything, and no other begins.
     advance(ACCEPT_RETRY_MAX_MS)
     expect(offers).toEqual([])

@@ -63,9 +63,16 @@ export function acceptedRecordOf(task: AcceptedTask): AcceptedRecord {
   }
 }
 
-/** Journals an accepted task (namespace `accepts`, under its task id). */
-export async function journalAccepted(datastore: Datastore, record: AcceptedRecord): Promise<void> {
-  await datastore.put('accepts', record.taskId, record)
+/**
+ * Journals an accepted task (namespace `accepts`, under its task id), in one batch with `alongside`: what else must be
+ * on disk exactly when the task is (the result its job keeps for a partial output).
+ */
+export async function journalAccepted(
+  datastore: Datastore,
+  record: AcceptedRecord,
+  alongside: readonly DatastoreWrite[] = [],
+): Promise<void> {
+  await datastore.batch([{ type: 'put', ns: 'accepts', key: record.taskId, value: record }, ...alongside])
 }
 
 /** The write that takes an accepted task out of the journal: in the batch that keeps its receipt. */

@@ -446,23 +446,27 @@ export class CreatorJobs {
   /** A job's order and the results its output is made of; `NODE__JOB_NOT_COMPLETE` when it has none to give. */
   async #outputOf(jobId: string, output: JobOutputOptions): Promise<{ order: Order; results: readonly Result[] }> {
     const finished = this.#finished.get(jobId) ?? (await this.stored(jobId))
-    if (finished === undefined && this.#c.scheduler.job(jobId) === undefined) {
+    const live = this.#c.scheduler.job(jobId)
+    if (finished === undefined && live === undefined) {
       throw new NodeError('NODE__JOB_NOT_FOUND', `no job ${jobId} on this node`, { jobId })
     }
     const order = finished?.order
-    // A job that ended unfinished gives, when asked, what it accepted: frames with those tiles, or those items.
-    const partial =
-      output.partial === true && finished !== undefined && 'end' in finished ? finished.accepted : undefined
-    const results = finished?.results ?? (partial !== undefined && partial.length > 0 ? partial : undefined)
+    // A job that ended unfinished (cancelled, expired, or cut short by a stop or a crash of this node, which may leave
+    // its record without an end) gives, when asked, what it accepted: frames with those tiles, or those items. Its
+    // record holds them, or, ended before it could, they were kept one by one as they were accepted.
+    const unfinished = finished !== undefined && finished.results === undefined && live?.status !== 'open'
+    const recorded = finished !== undefined && 'accepted' in finished ? finished.accepted : undefined
+    const accepted = unfinished ? (recorded ?? (await this.#records.acceptedResults(jobId))) : undefined
+    const partial = output.partial === true && accepted !== undefined && accepted.length > 0 ? accepted : undefined
+    const results = finished?.results ?? partial
     if (order === undefined || results === undefined) {
       const parts = order?.split.kind === 'render' ? 'tiles' : 'item ranges'
-      const accepted = finished !== undefined && 'end' in finished ? finished.accepted?.length : undefined
       const hint =
         accepted === undefined
           ? ''
-          : accepted === 0
+          : accepted.length === 0
             ? ` (it accepted none of its ${parts})`
-            : ` (it accepted ${accepted} of its ${parts}: ask for the partial output)`
+            : ` (it accepted ${accepted.length} of its ${parts}: ask for the partial output)`
       throw new NodeError(
         'NODE__JOB_NOT_COMPLETE',
         `job ${jobId} has not completed${hint}; see \`tessera job status ${jobId}\``,

@@ -1,4 +1,4 @@
-import type { Order, Result } from '@tessera/core'
+import { type Order, type Result, resultSchema } from '@tessera/core'
 import { isSchedulerError, taskCountOf } from '@tessera/scheduler'
 import type { Logger } from 'pino'
 import type { Datastore, DatastoreWrite } from '../datastore.js'
@@ -30,7 +30,10 @@ export interface StoredJob {
   progress?: JobProgress
   /** How the job ended; absent while it runs (and in records of older versions). */
   end?: JobEnd
-  /** A job that ended unfinished: the results it accepted, in task order (for a partial output). */
+  /**
+   * A job that ended unfinished: the results it accepted, in task order (for a partial output). Absent, they are
+   * those kept one by one as they were accepted ({@link JobRecords.acceptedResults}).
+   */
   accepted?: Result[]
 }
 
@@ -45,6 +48,22 @@ export interface JobSummaryRecord {
 /** The `meta` key set once every job record on disk has its summary (data directories of older versions). */
 const SUMMARISED = 'jobs-summarised'
 const SUMMARY = 'summary/'
+/** Where a result is kept as its job accepts it: `accepted/<job>/<task>`. */
+const ACCEPTED = 'accepted/'
+
+/** The prefix of the keys of the results job `jobId` accepted one by one (a job id holds no `/`). */
+function acceptedPrefix(jobId: string): string {
+  return `${ACCEPTED}${jobId}/`
+}
+
+/**
+ * The write that keeps a result as its job accepts it (namespace `jobs`, `accepted/<job>/<task>`), until the job's
+ * record holds it: in the batch that journals the task for its receipt (`accepts/`), so every task that is paid for
+ * is one whose output a partial fetch gives, whatever stop or crash ends the job before its record is written.
+ */
+export function acceptedResultWrite(jobId: string, taskId: string, result: Result): DatastoreWrite {
+  return { type: 'put', ns: 'jobs', key: `${acceptedPrefix(jobId)}${taskId}`, value: result }
+}
 
 /**
  * Whether `jobId` can name a record: the ids this node gives its jobs are hex (`jobIdOf`), and older versions' were
@@ -141,22 +160,56 @@ export class JobRecords {
     return this.#datastore.get('jobs', jobId, parseJob)
   }
 
-  /** Writes a job's record, and its summary with it. */
+  /**
+   * Writes a job's record, and its summary with it. A record that holds the job's results (or, ended unfinished, those
+   * it accepted) takes the place of the results kept one by one ({@link acceptedResultWrite}), deleted in its batch.
+   */
   async put(jobId: string, job: StoredJob): Promise<void> {
     assertRecordable(jobId)
     const summary = summaryOf(job)
     const writes: DatastoreWrite[] = [{ type: 'put', ns: 'jobs', key: jobId, value: job }]
     if (summary !== undefined) writes.push({ type: 'put', ns: 'jobs', key: SUMMARY + jobId, value: summary })
+    if (job.results !== undefined || job.accepted !== undefined) writes.push(...(await this.#deleteAccepted(jobId)))
     await this.#datastore.batch(writes)
   }
 
-  /** Deletes a job's record and its summary. */
+  /** Deletes a job's record and its summary, and the results it kept one by one. */
   async delete(jobId: string): Promise<void> {
     assertRecordable(jobId)
     await this.#datastore.batch([
       { type: 'del', ns: 'jobs', key: jobId },
       { type: 'del', ns: 'jobs', key: SUMMARY + jobId },
+      ...(await this.#deleteAccepted(jobId)),
     ])
+  }
+
+  /**
+   * The results job `jobId` kept one by one as it accepted them ({@link acceptedResultWrite}), in task id order: what
+   * a job that ended before its record held them (a stop, a crash) accepted and paid for. One that cannot be read is
+   * logged (`record:skipped`) and left out.
+   */
+  async acceptedResults(jobId: string): Promise<Result[]> {
+    if (!recordable(jobId)) return []
+    const results: Result[] = []
+    for await (const [, result] of this.#datastore.entries('jobs', {
+      prefix: acceptedPrefix(jobId),
+      parse: (value) => resultSchema.parse(value),
+      onCorrupt: (key, error) => this.#logger.error({ ...errorFields(error), ns: 'jobs', key }, 'record:skipped'),
+    })) {
+      results.push(result)
+    }
+    return results
+  }
+
+  /** The writes that delete the results job `jobId` kept one by one. */
+  async #deleteAccepted(jobId: string): Promise<DatastoreWrite[]> {
+    const keys: string[] = []
+    // One that cannot be decoded goes too.
+    const onCorrupt = (key: string) => void keys.push(key)
+    for await (const [key] of this.#datastore.entries('jobs', { prefix: acceptedPrefix(jobId), onCorrupt })) {
+      keys.push(key)
+    }
+    return keys.map((key) => ({ type: 'del', ns: 'jobs', key }))
   }
 
   /**

@@ -58,7 +58,7 @@ import { inputKeeper, InputRelays, relayingSource } from './input-relays.js'
 import { InputCache, INPUTS_READ } from './inputs.js'
 import { keepCommittedOutput, limitFetchesPerPeer } from './committed-output.js'
 import { EpochCounter } from './epoch-counter.js'
-import { JobRecords } from './job-records.js'
+import { acceptedResultWrite, JobRecords } from './job-records.js'
 import { listenFailure } from './listen-failure.js'
 import { ReceiptExchange } from './receipts.js'
 import { Settlement } from './settlement.js'
@@ -443,8 +443,9 @@ export class Peer implements NodeOperations {
           return outcome === 'fail' ? outcome : keepOutput(request, options)
         },
         onAccept: (task) => {
+          // Its result is kept with the journal entry: a job a stop or crash ends still gives what it paid for.
           receipts
-            .accepted(task)
+            .accepted(task, [acceptedResultWrite(task.jobId, task.taskId, task.result)])
             .catch((e: unknown) => init.logger.warn({ ...errorFields(e), taskId: task.taskId }, 'receipt:failed'))
         },
         creator: { tiers: { reputation: (peer) => verification.reputation.score(peer) } },

@@ -222,6 +222,8 @@ interface Awaiting {
 /** An accepted task whose receipt could not be signed and kept yet (tried again, see {@link ACCEPT_RETRY_MAX_MS}). */
 interface Unsigned {
   record: AcceptedRecord
+  /** Written with each try at journaling it again (see {@link ReceiptExchange.accepted}'s `alongside`). */
+  alongside: readonly DatastoreWrite[]
   /** Failed tries so far. */
   attempts: number
   dueAt: number
@@ -727,16 +729,17 @@ export class ReceiptExchange {
    * keeps its signed receipt: a receipt that cannot be signed or kept now (the epoch not known yet, no payee in view,
    * the datastore failing) rejects this call and is tried again later ({@link ACCEPT_RETRY_MAX_MS}), and one a crash
    * cut short is signed at the next start ({@link stored}). Rejects too when the first offer is not delivered; the
-   * receipt is on disk then, and offered again.
+   * receipt is on disk then, and offered again. `alongside` goes in the journal's batch: on disk exactly when the
+   * task is (its job's record of the result).
    */
-  async accepted(task: AcceptedTask): Promise<void> {
+  async accepted(task: AcceptedTask, alongside: readonly DatastoreWrite[] = []): Promise<void> {
     const record = acceptedRecordOf(task)
     let receipt: Receipt
     try {
-      await journalAccepted(this.#c.datastore, record)
+      await journalAccepted(this.#c.datastore, record, alongside)
       receipt = await this.#signAndKeep(record)
     } catch (e) {
-      this.#signLater(record, e)
+      this.#signLater(record, e, alongside)
       throw e
     }
     this.#await(receipt)
@@ -801,9 +804,9 @@ export class ReceiptExchange {
    * journal entry, where its write went through, has the next start try again). Reaching the longest pause is logged
    * as an error, once.
    */
-  #signLater(record: AcceptedRecord, error: unknown): void {
+  #signLater(record: AcceptedRecord, error: unknown, alongside: readonly DatastoreWrite[] = []): void {
     const { taskId } = record
-    const unsigned = this.#unsigned.get(taskId) ?? { record, attempts: 0, dueAt: 0, trying: false }
+    const unsigned = this.#unsigned.get(taskId) ?? { record, alongside, attempts: 0, dueAt: 0, trying: false }
     unsigned.attempts++
     unsigned.trying = false
     const doubled = ACCEPT_RETRY_FIRST_MS * 2 ** (unsigned.attempts - 1)
@@ -824,9 +827,9 @@ export class ReceiptExchange {
       if (this.#stopped) return
       if (unsigned.trying || unsigned.dueAt > now) continue
       unsigned.trying = true
-      const { record } = unsigned
+      const { record, alongside } = unsigned
       // Journaled again first: the try that failed may have been the journal's own write.
-      const trying = journalAccepted(this.#c.datastore, record)
+      const trying = journalAccepted(this.#c.datastore, record, alongside)
         .then(() => this.#signUnlessKept(record))
         .then(
           (receipt) => {

@@ -413,7 +413,7 @@ export function registerJob(program: Command, io: CliIo, options: AbortOptions =
       .option('-o, --out <dir>', 'output directory', '.')
       .option(
         '--partial',
-        'for a job that was cancelled or expired: what it accepted (missing tiles black, missing items NaN and listed in ranges.json)',
+        'for a job that was cancelled, expired or failed: what it accepted (missing tiles black, missing items NaN and listed in ranges.json)',
       )
       .option('--force', "replace files already in the output directory (and delete an earlier partial fetch's list)"),
     PNG_EXPOSURE,
