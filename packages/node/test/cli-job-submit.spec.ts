@@ -1,7 +1,7 @@
-import { writeFile } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { environmentLightingSchema } from '@tessera/core'
-import { generateScene } from '@tessera/gpu'
+import { encodePng, generateScene, writeScene } from '@tessera/gpu'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { ApiClient } from '../src/api/client.js'
 import type { JobRequest } from '../src/api/contract.js'
@@ -230,6 +230,40 @@ describe('tessera job submit', () => {
     const bad = await submit(junkScene)
     expect([bad.code, bad.stderr]).toEqual([junk.code, expect.stringMatching(/GPU__MALFORMED_SCENE/)])
     expect(api.putBlob).not.toHaveBeenCalled()
+  })
+
+  it("should pack and upload no file of the node's data directory, nor one that is no image, as a scene's image", async () => {
+    // A project folder holding the node's data directory: a scene there could name its key.
+    const project = join(dir.path, 'project')
+    const dataDir = join(project, 'node')
+    await mkdir(dataDir, { recursive: true })
+    await writeScene(join(project, 'scene.gltf'), { subdivisions: 1 })
+    await writeFile(join(dataDir, 'peer.key'), new Uint8Array(68).fill(9))
+    const png = encodePng({ width: 1, height: 1, pixels: new Float32Array([1, 1, 1, 1]) })
+    await writeFile(join(dataDir, 'thumb.png'), png)
+    await writeFile(join(project, 'notes.txt'), 'not an image')
+    const json = JSON.parse(await readFile(join(project, 'scene.gltf'), 'utf8')) as Record<string, unknown>
+    const naming = async (uri: string) => {
+      const path = join(project, 'named.gltf')
+      await writeFile(path, JSON.stringify({ ...json, images: [{ uri, mimeType: 'image/png' }] }))
+      api = fakeClient()
+      vi.spyOn(ApiClient, 'forDataDir').mockResolvedValue(api as unknown as ApiClient)
+      return cli('--data-dir', dataDir, 'job', 'submit', path, '--width', '16', '--height', '16', '--tile', '16')
+    }
+    for (const [uri, why] of [
+      ['node/peer.key', "in the node's data directory"],
+      ['node/thumb.png', "in the node's data directory"],
+      ['notes.txt', 'not a PNG, JPEG, KTX2 or WebP image'],
+    ] as const) {
+      const res = await naming(uri)
+      expect(res.code, uri).toBe(1)
+      expect(res.stderr, uri).toMatch(new RegExp(`${uri.replace('.', '\\.')}.*${why}.*\\(GPU__MALFORMED_SCENE\\)`))
+      expect(api.putBlob).not.toHaveBeenCalled()
+    }
+    // An image beside the scene, outside the data directory, is packed and uploaded.
+    await writeFile(join(project, 'wood.png'), png)
+    await naming('wood.png')
+    expect(api.putBlob).toHaveBeenCalledOnce()
   })
 
   it('should upload the scene of a job within bounds, then order it', async () => {

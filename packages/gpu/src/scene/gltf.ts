@@ -83,6 +83,7 @@ import type { Camera, Material, MaterialTexture, Scene, TextureSlot, UvTransform
 import { decodeTexture, WrapMode, type Texture, type TextureDecoders, type TextureSampler } from './texture.js'
 import { ktx2Decoder, readKtx2 } from './ktx2.js'
 import { webpDecoder, webpSize } from './webp.js'
+import { imageFormat } from './image-format.js'
 
 const log = logger('tessera:gpu:gltf')
 
@@ -313,6 +314,12 @@ export interface SceneFileOptions {
    * does): the file is not read a second time. The buffers and images it names are still read from beside its path.
    */
   file?: Uint8Array
+  /**
+   * Folders no buffer or image the file names may be in (followed through links): a node's data directory, whose
+   * keys must never be packed into a scene its jobs upload.
+   * @default none
+   */
+  exclude?: readonly string[]
 }
 
 /**
@@ -338,7 +345,7 @@ export async function readDocument(source: Uint8Array | string, options: SceneFi
       // A .gltf on disk may name its buffers and images by relative URI: read here, from beside it only, each once,
       // within what is left of the bound (read again by a reader after the checks, a file could have been swapped).
       const json = jsonOfFile(file)
-      const beside = await readFilesBeside(json, source, MAX_SCENE_BYTES - file.byteLength)
+      const beside = await readFilesBeside(json, source, MAX_SCENE_BYTES - file.byteLength, options.exclude ?? [])
       asset = {
         json: json as unknown as JSONDocument['json'],
         // Bytes read from files: backed by plain ArrayBuffers, as the reader's type asks.
@@ -386,6 +393,7 @@ export async function readDocument(source: Uint8Array | string, options: SceneFi
  */
 export async function packGlb(path: string, options: SceneFileOptions = {}): Promise<Uint8Array> {
   const doc = await readDocument(path, options)
+  assertImagesDecodable(doc, path)
   const compression: string[] = [KHRDracoMeshCompression.EXTENSION_NAME, EXTMeshoptCompression.EXTENSION_NAME]
   for (const extension of doc.getRoot().listExtensionsUsed()) {
     if (compression.includes(extension.extensionName)) extension.dispose()
@@ -398,6 +406,25 @@ export async function packGlb(path: string, options: SceneFileOptions = {}): Pro
       `the glTF asset could not be packed into a GLB: ${String((cause as Error)?.message ?? cause)}`,
       { path },
       { cause },
+    )
+  }
+}
+
+/**
+ * Refuses an asset with an image (from a file, a `data:` URI or a buffer view) that is none of the formats the loader
+ * decodes, by its signature: every worker it is uploaded to would refuse it, and a file named as one (a key, a
+ * document) would have travelled to all of them.
+ */
+function assertImagesDecodable(doc: Document, path: string): void {
+  for (const texture of doc.getRoot().listTextures()) {
+    const image = texture.getImage()
+    if (image === null || imageFormat(image) !== undefined) continue
+    const uri = texture.getURI()
+    const named = uri === '' || uri.startsWith('__') ? `texture ${JSON.stringify(texture.getName())}` : uri
+    throw new GpuError(
+      'GPU__MALFORMED_SCENE',
+      `the glTF's image ${named} is not a PNG, JPEG, KTX2 or WebP image: only images the renderer decodes are packed`,
+      { path, uri },
     )
   }
 }
@@ -431,16 +458,29 @@ function jsonOfFile(bytes: Uint8Array): Record<string, unknown> {
   return json as Record<string, unknown>
 }
 
+/** A file a glTF's buffer or image names (a URI other than `data:`); a buffer's with the length it declares. */
+interface NamedFile {
+  uri: string
+  /** A buffer's `byteLength`, as the JSON states it (checked against the file once read); absent for an image. */
+  byteLength?: unknown
+}
+
 /** The files a glTF's buffers and images name (URIs other than `data:`). */
-function fileUris(json: Record<string, unknown>): string[] {
-  return [json.buffers, json.images].flatMap((list) =>
+function namedFiles(json: Record<string, unknown>): NamedFile[] {
+  const named = (list: unknown, buffer: boolean): NamedFile[] =>
     Array.isArray(list)
       ? list.flatMap((item: unknown) => {
-          const uri = (item as { uri?: unknown } | null)?.uri
-          return typeof uri === 'string' && !uri.startsWith('data:') ? [uri] : []
+          const { uri, byteLength } = (item ?? {}) as { uri?: unknown; byteLength?: unknown }
+          if (typeof uri !== 'string' || uri.startsWith('data:')) return []
+          return [buffer ? { uri, byteLength } : { uri }]
         })
-      : [],
-  )
+      : []
+  return [...named(json.buffers, true), ...named(json.images, false)]
+}
+
+/** The files a glTF's buffers and images name (URIs other than `data:`). */
+function fileUris(json: Record<string, unknown>): string[] {
+  return namedFiles(json).map((file) => file.uri)
 }
 
 /** A GLB's binary chunk, as the glTF reader expects it beside the JSON (none when it has no BIN chunk). */
@@ -457,23 +497,33 @@ const GLB_BIN_CHUNK = 0x004e4942
 
 /**
  * Reads the files a glTF file names, by URI, refusing anything but regular files in its own folder or below it: an
- * absolute path, a URL, `..` past the folder, a link leading out of it (followed to where it points), a missing
- * file, a device or pipe (which would never finish reading), or files together larger than `budget` bytes. A scene
- * (from anywhere) naming ../../.ssh/id_ed25519 would otherwise have that file packed into the GLB a job uploads to
- * its workers. Every check comes before any file is read.
+ * absolute path, a URL, `..` past the folder, a link leading out of it (followed to where it points), a file or
+ * folder below it that is hidden (a name starting with `.`, as `.ssh` or `.git`, by its URI or where a link leads), a
+ * file inside one of `excluded` (the node's data directory, with its keys), a missing file, a device or pipe (which
+ * would never finish reading), files together larger than `budget` bytes, or a buffer's file of another length than
+ * its `byteLength`. A scene (from anywhere) naming ../../.ssh/id_ed25519 would otherwise have that file packed into
+ * the GLB a job uploads to its workers. Every check but the length comes before any file is read.
  */
 async function readFilesBeside(
   json: Record<string, unknown>,
   path: string,
   budget: number,
+  excluded: readonly string[],
 ): Promise<Record<string, Uint8Array>> {
-  const { dirname, resolve, sep } = await import('node:path')
+  const { dirname, relative, resolve, sep } = await import('node:path')
   const { realpath, stat } = await import('node:fs/promises')
   const folder = await realpath(resolve(dirname(path)))
   const refuse = (uri: string, why: string): GpuError =>
     new GpuError('GPU__MALFORMED_SCENE', `the glTF names ${uri}, ${why}: only files in its own folder are read`, {
       uri,
     })
+  // Compared as real paths, as the files are: a link to the data directory is the data directory.
+  const within = (file: string, dir: string) => file === dir || file.startsWith(dir + sep)
+  const never = await Promise.all(excluded.map((dir) => realpath(resolve(dir)).catch(() => resolve(dir))))
+  const hidden = (file: string) =>
+    relative(folder, file)
+      .split(sep)
+      .some((part) => part.startsWith('.'))
   const files = new Map<string, string>()
   let total = 0
   for (const uri of new Set(fileUris(json))) {
@@ -486,9 +536,12 @@ async function readFilesBeside(
     if (/^[a-z][a-z0-9+.-]*:/i.test(uri) || !target.startsWith(folder + sep)) {
       throw refuse(uri, 'which is not a file beside it')
     }
+    if (hidden(target)) throw refuse(uri, 'which is hidden (a name below its folder starts with ".")')
     const real = await realpath(target).catch(() => undefined)
     if (real === undefined) throw refuse(uri, 'which does not exist')
     if (!real.startsWith(folder + sep)) throw refuse(uri, 'which is not a file beside it')
+    if (hidden(real)) throw refuse(uri, 'which is hidden (a name below its folder starts with ".")')
+    if (never.some((dir) => within(real, dir))) throw refuse(uri, "which is in the node's data directory")
     const info = await stat(real)
     if (!info.isFile()) throw refuse(uri, 'which is not a regular file')
     total += info.size
@@ -500,6 +553,15 @@ async function readFilesBeside(
   for (const [uri, real] of files) {
     const left = budget - Object.values(resources).reduce((sum, r) => sum + r.byteLength, 0)
     resources[uri] = await readBoundedFile(real, left, (why) => refuse(uri, `which ${why.replace(/^it /, '')}`))
+  }
+  // A buffer is its file, whole: one of another length is not the data the asset was written with.
+  for (const { uri, byteLength } of namedFiles(json)) {
+    const bytes = resources[uri]
+    if (byteLength === undefined || bytes === undefined || bytes.byteLength === byteLength) continue
+    throw refuse(
+      uri,
+      `which is ${bytes.byteLength} bytes where its buffer declares a byteLength of ${String(byteLength)}`,
+    )
   }
   return resources
 }

@@ -22,15 +22,27 @@ export async function readInput(path: string): Promise<Uint8Array> {
   }
 }
 
+/** How {@link readScene} reads a scene. */
+export interface ReadSceneOptions {
+  /**
+   * The node's data directory: no buffer or image a .gltf names may be in it (its keys and wallet would be packed
+   * into the scene uploaded to every worker).
+   */
+  dataDir?: string
+}
+
 /**
  * Reads a scene to upload for a render job. A .glb is sent as it is; a .gltf is packed with the buffers and images
- * it names beside it into one GLB (`packGlb`), since a job's workers receive only the one blob.
+ * it names beside it into one GLB (`packGlb`), since a job's workers receive only the one blob: only regular files
+ * in its folder or below it, none hidden and none in `options.dataDir`, images only of formats the renderer decodes,
+ * buffers only of the length they declare (else `GPU__MALFORMED_SCENE`, naming the URI).
  */
-export async function readScene(path: string): Promise<Uint8Array> {
+export async function readScene(path: string, options: ReadSceneOptions = {}): Promise<Uint8Array> {
   const file = await readInput(path)
   if (extname(path).toLowerCase() !== '.gltf') return file
   // The bytes just read are what is packed: the file is read once, and a file swapped meanwhile is not mixed in.
-  const packed = await packGlb(path, { file })
+  const exclude = options.dataDir === undefined ? {} : { exclude: [options.dataDir] }
+  const packed = await packGlb(path, { file, ...exclude })
   if (packed.byteLength > MAX_INPUT_BYTES) {
     throw new NodeError(
       'NODE__FILE_UNREADABLE',

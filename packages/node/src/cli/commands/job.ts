@@ -304,7 +304,8 @@ export function registerJob(program: Command, io: CliIo, options: AbortOptions =
         if (verification !== undefined) checkJobVerification(split, verificationBudgetOf(verification))
         return split
       })
-      const bytes = ext === '.onnx' ? await readInput(file) : await readScene(file)
+      const bytes =
+        ext === '.onnx' ? await readInput(file) : await readScene(file, { dataDir: dataDirOf(program).root })
       // Declared below what its model's weights alone cost, the order would be refused by every worker that loads it.
       if (inference?.flopsPerItem !== undefined) {
         // Read outside checkFlags: a model that does not load is a failed input (exit 1, GPU__MALFORMED_MODEL), as a
