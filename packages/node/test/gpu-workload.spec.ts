@@ -8,7 +8,7 @@ import {
   TOPICS,
   type WireMessage,
 } from '@tessera/core'
-import { type Engine, loadOnnxModel, type RenderedTile, tensor } from '@tessera/gpu'
+import { type Engine, loadOnnxModel, onnx, type RenderedTile, tensor } from '@tessera/gpu'
 import {
   fixedPrice,
   ORDER_REFUSAL_CODES,
@@ -241,6 +241,78 @@ describe('GpuWorkload declared inference work', () => {
       { signal: new AbortController().signal },
     )
     expect(runs).toEqual([[0, 1]])
+  })
+})
+
+describe('GpuWorkload graph outputs', () => {
+  /** y = relu(x) and `second` = x, x of [batch, 4] floats, declared in that order. */
+  const twoOutputs = (second: string) => {
+    const info = (name: string) => ({
+      name,
+      type: {
+        tensorType: {
+          elemType: onnx.TensorProto.DataType.FLOAT,
+          shape: { dim: [{ dimParam: 'b' }, { dimValue: 4 }] },
+        },
+      },
+    })
+    return loadOnnxModel(
+      onnx.ModelProto.encode({
+        irVersion: 8,
+        opsetImport: [{ domain: '', version: 17 }],
+        graph: {
+          name: 'two',
+          input: [info('x')],
+          output: [info('y'), info(second)],
+          node: [
+            { opType: 'Relu', input: ['x'], output: ['y'] },
+            { opType: 'Identity', input: ['x'], output: [second] },
+          ],
+        },
+      }).finish(),
+    )
+  }
+  const order = orderOf('inference', ['bafkreimodel'], {
+    kind: 'inference',
+    items: 2,
+    itemsPerTask: 2,
+    flopsPerItem: 8,
+  })
+  const x = tensor([2, 4], [-1, 2, -3, 4, 5, -6, 7, -8])
+
+  it('should refuse, before the order is placed, a model of more than one graph output, listing them', async () => {
+    const model = twoOutputs('17')
+    const inputs = { load: async () => ({ kind: 'inference', model, inputs: { x } }) } as unknown as InputCache
+    await expect(new GpuWorkload({} as Engine, inputs).checkInputs(order)).rejects.toMatchObject({
+      code: 'NODE__UNSUPPORTED_INPUT',
+      message: expect.stringMatching(/2 graph outputs \(y, 17\)/),
+      context: { outputs: ['y', '17'] },
+    })
+  })
+
+  it("should return the graph's first declared output, whatever the outputs are named", async () => {
+    for (const second of ['17', 'z']) {
+      const model = twoOutputs(second)
+      const inputs = { load: async () => ({ kind: 'inference', model, inputs: { x } }) } as unknown as InputCache
+      // As the engine answers: by name, and '17' enumerates before 'y'.
+      const engine = {
+        runModel: async () => ({
+          [second]: { shape: [2, 4], data: Float32Array.from(x.data) },
+          y: { shape: [2, 4], data: Float32Array.from(x.data, (v) => Math.max(0, v)) },
+        }),
+      } as unknown as Engine
+      const { chunks } = await new GpuWorkload(engine, inputs).execute(
+        { order, task: splitTasks(order)[0]!, minPrice: 1n, paidMs: 1_000 },
+        { signal: new AbortController().signal },
+      )
+      expect(
+        chunks.map((c) => [...new Float32Array(c.slice().buffer)]),
+        second,
+      ).toEqual([
+        [0, 2, 0, 4],
+        [5, 0, 7, 0],
+      ])
+    }
   })
 })
 

@@ -83,7 +83,11 @@ describe('errors on what peers send', () => {
     const order = orderOf('inference')
     const taskId = splitTasks(order)[0]!.taskId
     const engine = { runModel: async () => ({}) } as unknown as Engine
-    const workload = new GpuWorkload(engine, inputsOf({ kind: 'inference', model: {}, inputs: {} } as LoadedInputs))
+    const model = { outputs: [] }
+    const workload = new GpuWorkload(
+      engine,
+      inputsOf({ kind: 'inference', model, inputs: {} } as unknown as LoadedInputs),
+    )
     await expect(workload.recompute(order, taskId, [0])).rejects.toMatchObject({
       code: 'GPU__MALFORMED_MODEL',
       context: { jobId: order.jobId, taskId },

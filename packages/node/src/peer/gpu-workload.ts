@@ -133,15 +133,26 @@ export class GpuWorkload implements TaskExecutor {
    * the model loads, costs no more than the FLOPs an item the order declares, its input tensors fit it and hold
    * every item the order splits, and its items can be computed apart (every task, and every verifier's recomputation,
    * runs some of them alone: a model mixing items or reading the batch size is refused with `GPU__UNSUPPORTED_OP`,
-   * context `option: 'items'`, which every worker would answer its tasks with). Rejects with the parser's code
-   * (`GPU__MALFORMED_SCENE`, `GPU__UNSUPPORTED_OP`, `GPU__SHAPE_MISMATCH`, ...) or
-   * `SCHEDULER__DECLARED_WORK_MISMATCH`. What it loads stays cached for the checks of the job's results.
+   * context `option: 'items'`, which every worker would answer its tasks with). A model of more than one graph output
+   * is refused too (`NODE__UNSUPPORTED_INPUT`, context `outputs`): a job's output is one tensor, its items, and the
+   * others would be dropped. Rejects with the parser's code (`GPU__MALFORMED_SCENE`, `GPU__UNSUPPORTED_OP`,
+   * `GPU__SHAPE_MISMATCH`, ...) or `SCHEDULER__DECLARED_WORK_MISMATCH`. What it loads stays cached for the checks of
+   * the job's results.
    */
   async checkInputs(order: InputOrder, options: AbortOptions = {}): Promise<void> {
     const loaded = await this.#inputs.load(order, options)
     // Its first frame posed: animations that cannot be played fail here, not at every task.
     if (loaded.kind === 'render' && order.split.kind === 'render') await loaded.sceneAt(order.split.firstFrame, options)
     if (loaded.kind === 'inference' && order.split.kind === 'inference') {
+      const outputs = loaded.model.outputs.map((o) => o.name)
+      if (outputs.length > 1) {
+        throw new NodeError(
+          'NODE__UNSUPPORTED_INPUT',
+          `the model has ${outputs.length} graph outputs (${outputs.join(', ')}), and an inference job returns one: ` +
+            'export it with only the output to return',
+          { outputs },
+        )
+      }
       checkDeclaredWork(order.split, modelFlopsLowerBound(loaded.model))
       validateInputs(loaded.model, loaded.inputs)
       // Every item the tasks will take is in the batch (and every input has one batch size).
@@ -260,7 +271,10 @@ export class GpuWorkload implements TaskExecutor {
       const items =
         only?.map((i) => task.start + i) ?? Array.from({ length: task.end - task.start }, (_, i) => task.start + i)
       const outputs = await this.#engine.runModel(loaded.model, loaded.inputs, { items, ...options })
-      const first = Object.values(outputs)[0]
+      // The graph's first declared output (an order checked at its creator has one): outputs keyed by name enumerate
+      // integer-like names ('17') before the others, whatever the graph declares.
+      const declared = loaded.model.outputs[0]
+      const first = declared === undefined ? undefined : outputs[declared.name]
       if (first === undefined) {
         throw new GpuError('GPU__MALFORMED_MODEL', `the model of job ${order.jobId} has no outputs`, {
           jobId: order.jobId,
