@@ -208,6 +208,24 @@ describe('tessera job submit', () => {
     }
   })
 
+  it('should refuse, before parsing it, an input of more numbers than a tensor bundle carries', async () => {
+    // 2^27 zeros: 512 MiB of float32 and more, past the bundle's bound. Parsed, V8 died on the array (exit 133).
+    const numbers = 2 ** 27
+    const huge = join(dir.path, 'huge.json')
+    const zeros = Buffer.alloc(2 * numbers - 1, '0,')
+    await writeFile(huge, Buffer.concat([Buffer.from(`{"x":{"dims":[${numbers}],"data":[`), zeros, Buffer.from(']}}')]))
+    const parse = vi.spyOn(JSON, 'parse')
+    const res = await submit(model, '--input', huge, '--items', '2')
+    expect(res.code).toBe(1)
+    expect(res.stderr).toMatch(
+      new RegExp(
+        `huge\\.json holds ${numbers} numbers or more, more than a tensor bundle carries.*\\(NODE__UNSUPPORTED_INPUT\\)`,
+      ),
+    )
+    expect(parse).not.toHaveBeenCalledWith(expect.stringMatching(/^\{"x"/))
+    expect(api.putBlob).not.toHaveBeenCalled()
+  }, 60_000)
+
   it("should refuse, before uploading anything, an inference declaring less than half its model's weights", async () => {
     const linear = join(dir.path, 'linear.onnx')
     await writeFile(linear, linearModel())

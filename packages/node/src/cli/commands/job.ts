@@ -17,7 +17,7 @@ import { ApiClient } from '../../api/client.js'
 import { DEFAULT_JOBS_LISTED, type JobRequest, type JobStatus, MAX_JOBS_LISTED } from '../../api/contract.js'
 import { NodeError } from '../../errors.js'
 import { checkJobVerification, verificationBudgetOf, type VerificationTerms } from '../../peer/job-verification.js'
-import { encodeTensorBundle } from '../../peer/tensor-bundle.js'
+import { encodeTensorBundle, MAX_TENSOR_BUNDLE_BYTES } from '../../peer/tensor-bundle.js'
 import { dataDirOf } from '../data-dir-flag.js'
 import type { CliIo } from '../io.js'
 import { jobHeadline, jobReport, jobTable } from '../job-report.js'
@@ -49,16 +49,46 @@ const tensorJson = z.record(
 )
 
 /**
+ * Numbers a tensor JSON holds fewer of: the float32 values (4 bytes each) of the largest tensor bundle the node takes,
+ * which its framing keeps below that. A file of more is no bundle the node would take, and parsed it would make an
+ * array past what V8 holds (2^27 - 1 elements), which ends the process with a fatal error, not an exception.
+ */
+const MAX_TENSOR_JSON_NUMBERS = MAX_TENSOR_BUNDLE_BYTES / Float32Array.BYTES_PER_ELEMENT
+
+/** `,` and `[` in UTF-8. */
+const COMMA = 0x2c
+const OPEN_BRACKET = 0x5b
+
+/**
+ * At most how many numbers JSON `bytes` hold, counted without parsing: an array's elements are one more than its
+ * commas (a comma or bracket inside a name counts one more, never fewer).
+ */
+function numbersAtMost(bytes: Uint8Array): number {
+  let count = 0
+  for (let i = 0; i < bytes.length; i++) if (bytes[i] === COMMA || bytes[i] === OPEN_BRACKET) count++
+  return count
+}
+
+/**
  * Inference inputs from JSON (`{ "input": { "dims": [2, 4], "data": [...] } }`) into a tensor bundle blob. A file that
- * is not one is refused on one line, naming the first thing wrong (zod's own message is every issue, in JSON).
+ * is not one is refused on one line, naming the first thing wrong (zod's own message is every issue, in JSON); one of
+ * {@link MAX_TENSOR_JSON_NUMBERS} numbers or more is refused before it is parsed.
  */
 async function readTensorJson(path: string): Promise<Uint8Array> {
-  const text = Buffer.from(await readInput(path)).toString('utf8')
+  const bytes = await readInput(path)
   const notTensors = (why: string) =>
     new NodeError('NODE__UNSUPPORTED_INPUT', `${path} is not a JSON map of tensors: ${why}`, { path })
+  if (numbersAtMost(bytes) >= MAX_TENSOR_JSON_NUMBERS) {
+    throw new NodeError(
+      'NODE__UNSUPPORTED_INPUT',
+      `${path} holds ${MAX_TENSOR_JSON_NUMBERS} numbers or more, more than a tensor bundle carries ` +
+        `(${MAX_TENSOR_BUNDLE_BYTES} bytes, 4 a float): split the job's items over several jobs`,
+      { path, limit: MAX_TENSOR_JSON_NUMBERS },
+    )
+  }
   let json: unknown
   try {
-    json = JSON.parse(text)
+    json = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'))
   } catch (e) {
     throw notTensors((e as Error).message)
   }
