@@ -18,7 +18,7 @@ import {
   type Transaction,
 } from '@solana/kit'
 import { logger as createLogger, type Logger } from '@libp2p/logger'
-import { AbortError, delay, type AbortOptions } from '@tessera/core'
+import { AbortError, delay, withTimeout, type AbortOptions } from '@tessera/core'
 import type { z } from 'zod'
 import {
   DEFAULT_CONFIRM_POLL_INTERVAL_MS,
@@ -124,7 +124,7 @@ export class SolanaRpcTransport implements LedgerTransport {
   async sendAndConfirm(transaction: Transaction, options: AbortOptions = {}): Promise<Signature> {
     const signature = getSignatureFromTransaction(transaction)
     const signal = this.#signal(options)
-    const deadline = AbortSignal.any([signal, AbortSignal.timeout(this.#confirmTimeoutMs)])
+    const deadline = withTimeout(signal, this.#confirmTimeoutMs)
     try {
       await this.#send(transaction, signature, { signal })
       return await this.#confirm(transaction, signature, deadline)
@@ -271,7 +271,7 @@ export class SolanaRpcTransport implements LedgerTransport {
         this.#rpc.requestAirdrop(address, amount, { commitment: this.#commitment }).send({ abortSignal }),
       options,
     )
-    const deadline = AbortSignal.any([this.#signal(options), AbortSignal.timeout(this.#confirmTimeoutMs)])
+    const deadline = withTimeout(this.#signal(options), this.#confirmTimeoutMs)
     await this.#confirm(undefined, signature, deadline)
   }
 
@@ -294,7 +294,7 @@ export class SolanaRpcTransport implements LedgerTransport {
     return withRetry(
       method,
       async () => {
-        const attemptSignal = AbortSignal.any([signal, AbortSignal.timeout(this.#requestTimeoutMs)])
+        const attemptSignal = withTimeout(signal, this.#requestTimeoutMs)
         let reply: unknown
         try {
           reply = await request(attemptSignal)
