@@ -78,19 +78,51 @@ export const DEFAULT_RETRY_ATTEMPTS = 5
 export const DEFAULT_RETRY_BASE_DELAY_MS = 200
 export const DEFAULT_RETRY_MAX_DELAY_MS = 10_000
 /**
- * The largest JSON-RPC reply read (a transaction with its logs is a few kilobytes; an account under its own bound
- * below, in base64): past it the reply is refused as malformed, before it fills memory.
+ * What reading one JSON-RPC reply may cost: its decoded bytes, and its number tokens. Kit's parser turns every integer
+ * into a bigint at a cost far above a byte's (16 MiB of zeros stalled the event loop for tens of seconds and took
+ * gigabytes), so a bound on bytes alone bounds neither memory nor time. A reply past either is
+ * `LEDGER__RPC_REPLY_TOO_LARGE`, refused before it is parsed and not asked again.
  */
-export const MAX_RPC_REPLY_BYTES = 16 * 1024 * 1024
+export interface RpcReplyBound {
+  bytes: number
+  numbers: number
+}
+
 /**
- * The largest WebSocket message read (a signature notification is under 200 bytes): past it the channel closes,
- * before the message fills memory, and confirmation polls instead.
+ * Replies of a few fixed fields — a balance, a blockhash, an epoch, a rent minimum, an airdrop's signature, the status
+ * of the one signature the transport asks about at a time (its error nests at most 8 deep), or a JSON-RPC error
+ * (its message up to 4 KiB) — are under 1 KB from an honest node, with a dozen numbers.
  */
-export const MAX_RPC_NOTIFICATION_BYTES = 1024 * 1024
+export const SMALL_RPC_REPLY_BOUND: RpcReplyBound = { bytes: 16 * 1024, numbers: 256 }
+
+/**
+ * The bound of each method whose replies can be larger than {@link SMALL_RPC_REPLY_BOUND}; any other takes that one.
+ *
+ * - `getAccountInfo`: data up to {@link MAX_ACCOUNT_DATA_BYTES} in base64 (21.3 KiB) and a few fields.
+ * - `sendTransaction`: a signature, or a preflight failure (-32002) carrying the simulation: logs under Solana's
+ *   10,000-byte log limit (60 KB even if every character were escaped as `\uXXXX`), return data under 1 KiB, and one
+ *   balance, and at most one token balance of about 300 bytes, per account (at most 256); about 110 KB and 1,500
+ *   numbers at worst.
+ * - `getTransaction`: the ledger reads its own transactions (at most 1,232 bytes on the wire, 1,644 in base64; memos,
+ *   transfers, account creations whose few inner instructions are small) and anchors or slash records of others, of
+ *   the same kinds; the same logs, balances and token balances as a simulation. A transaction with many large inner
+ *   instructions may pass it: it is none the ledger reads.
+ */
+export const RPC_REPLY_BOUNDS: Readonly<Record<string, RpcReplyBound>> = {
+  getAccountInfo: { bytes: 32 * 1024, numbers: 256 },
+  sendTransaction: { bytes: 256 * 1024, numbers: 4096 },
+  getTransaction: { bytes: 256 * 1024, numbers: 4096 },
+}
+/**
+ * The largest WebSocket message read, and the most number tokens it may hold: a signature notification is under
+ * 200 bytes with a few numbers, as are the replies to subscribe, unsubscribe and ping. Past either the channel closes
+ * (1009), before the message is parsed, and confirmation polls instead.
+ */
+export const RPC_NOTIFICATION_BOUND: RpcReplyBound = { bytes: 16 * 1024, numbers: 256 }
 /**
  * The deepest a JSON-RPC reply may nest arrays and objects (the transport's replies nest under 10): kit's reply
  * transformers recurse over a reply, so one nested hundreds of thousands deep would overflow the stack. Past it the
- * reply is refused as malformed.
+ * reply is refused as malformed, before it is parsed.
  */
 export const MAX_RPC_REPLY_DEPTH = 64
 /**
@@ -98,8 +130,11 @@ export const MAX_RPC_REPLY_DEPTH = 64
  * { "Custom": 1 }] }`). A deeper one is not Solana's, and is refused as a malformed reply.
  */
 export const MAX_TRANSACTION_ERROR_DEPTH = 8
-/** Account data larger than this in an RPC reply is refused (SPL accounts are under 400 bytes). */
-export const MAX_ACCOUNT_DATA_BYTES = 10 * 1024 * 1024
+/**
+ * Account data larger than this in an RPC reply is refused: the accounts the ledger reads (nonce, mint, token and
+ * multisig accounts of the SPL Token program) hold at most 355 bytes.
+ */
+export const MAX_ACCOUNT_DATA_BYTES = 16 * 1024
 /** Signatures asked about in one getSignatureStatuses call (Solana's own limit is 256). */
 export const MAX_SIGNATURES_PER_STATUS_REQUEST = 256
 

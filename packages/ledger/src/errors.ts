@@ -5,6 +5,7 @@ export type LedgerErrorCode =
   | 'LEDGER__INVALID_INPUT'
   | 'LEDGER__INVALID_FEE'
   | 'LEDGER__RPC_MALFORMED_REPLY'
+  | 'LEDGER__RPC_REPLY_TOO_LARGE'
   | 'LEDGER__RPC_TIMEOUT'
   | 'LEDGER__RPC_UNAVAILABLE'
   | 'LEDGER__RPC_ERROR'
@@ -58,13 +59,15 @@ const TRANSIENT: ReadonlySet<LedgerErrorCode> = new Set<LedgerErrorCode>([
 
 /**
  * Failures after which an action may be tried again (by the settlement machine, with backoff): transient endpoint
- * failures, a transaction that was not confirmed in time, a lifetime that ran out, and a transaction whose nonce
+ * failures, a reply too large to read (not asked again at once, as a transient failure is: the endpoint may mend by
+ * the next try), a transaction that was not confirmed in time, a lifetime that ran out, and a transaction whose nonce
  * moved while no node knows it yet (tried again, its journaled intent is only looked up and re-sent as it is, never
  * built anew, until the chain says how it went). Rejections by the chain are not: the same transaction would be
  * rejected again.
  */
 const RETRYABLE: ReadonlySet<LedgerErrorCode> = new Set<LedgerErrorCode>([
   ...TRANSIENT,
+  'LEDGER__RPC_REPLY_TOO_LARGE',
   'LEDGER__CONFIRMATION_TIMEOUT',
   'LEDGER__BLOCKHASH_EXPIRED',
   'LEDGER__RECONCILE_AMBIGUOUS',

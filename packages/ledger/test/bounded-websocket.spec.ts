@@ -63,7 +63,7 @@ describe('createBoundedWebSocketChannel', () => {
     const failed = new Promise<unknown>((resolve) => channel.on('error', resolve))
     await channel.send(String(MAX + 1))
     const error = (await failed) as Error
-    expect(isLedgerError(error.cause, 'LEDGER__RPC_MALFORMED_REPLY')).toBe(true)
+    expect(isLedgerError(error.cause, 'LEDGER__RPC_REPLY_TOO_LARGE')).toBe(true)
     expect(messages).toEqual([])
     await vi.waitFor(() => expect(server.closeCodes).toEqual([1009]))
     await expect(channel.send('1')).rejects.toThrow()
@@ -79,7 +79,7 @@ describe('createBoundedWebSocketChannel', () => {
     const failed = new Promise<unknown>((resolve) => channel.on('error', resolve))
     // Ten times the bound of one repeated byte deflates to well under the bound.
     await channel.send(String(10 * MAX))
-    expect(isLedgerError(((await failed) as Error).cause, 'LEDGER__RPC_MALFORMED_REPLY')).toBe(true)
+    expect(isLedgerError(((await failed) as Error).cause, 'LEDGER__RPC_REPLY_TOO_LARGE')).toBe(true)
     await deflating.close()
   })
 

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net'
 import { address } from '@solana/kit'
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import { RPC_REPLY_BOUNDS, SMALL_RPC_REPLY_BOUND } from '../src/constants.js'
 import { isLedgerError } from '../src/errors.js'
 import { createRpcTransport } from '../src/transport/rpc-transport.js'
 
@@ -33,6 +34,11 @@ async function scriptedEndpoint(
   }
 }
 
+/** A JSON-RPC reply carrying `result`, as text (`result` is written into it as it is). */
+function replyText(id: unknown, result: string): string {
+  return `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":${result}}`
+}
+
 /** Settles with `promise`'s outcome, or with 'pending' once `ms` of real time has passed. */
 function within<T>(promise: Promise<T>, ms: number): Promise<T | 'pending'> {
   return Promise.race([promise, new Promise<'pending'>((resolve) => setTimeout(() => resolve('pending'), ms))])
@@ -52,6 +58,50 @@ describe('RpcTransport deadlines', () => {
     await vi.advanceTimersByTimeAsync(60_000)
     vi.useRealTimers()
     expect(isLedgerError(await within(call, 5_000), 'LEDGER__RPC_TIMEOUT')).toBe(true)
+    await transport.close()
+    await endpoint.close()
+  })
+})
+
+describe('RpcTransport reply bounds', () => {
+  it("should refuse a reply with more numbers than its method's, before parsing it, and not ask again", async () => {
+    let requests = 0
+    // Well under its method's bytes: 300 numbers take 600 of them, and kit's parser a bigint each.
+    const zeros = Array.from({ length: SMALL_RPC_REPLY_BOUND.numbers + 44 }, () => '0').join(',')
+    const endpoint = await scriptedEndpoint((request, res) => {
+      requests++
+      res.end(replyText(request.id, `{"context":{"slot":1},"value":[${zeros}]}`))
+    })
+    const transport = createRpcTransport({ url: endpoint.url, retry: { attempts: 3, baseDelayMs: 1 } })
+    const error = await transport.getBalance(SOMEONE).catch((e: unknown) => e)
+    expect(error).toMatchObject({ code: 'LEDGER__RPC_REPLY_TOO_LARGE', context: { method: 'getBalance' } })
+    expect(requests).toBe(1)
+    await transport.close()
+    await endpoint.close()
+  })
+
+  it("should refuse a reply past its method's bytes, before reading the rest, and not ask again", async () => {
+    let requests = 0
+    const padding = ' '.repeat(SMALL_RPC_REPLY_BOUND.bytes)
+    const endpoint = await scriptedEndpoint((request, res) => {
+      requests++
+      res.end(replyText(request.id, `{"context":{"slot":1},"value":7}${padding}`))
+    })
+    const transport = createRpcTransport({ url: endpoint.url, retry: { attempts: 3, baseDelayMs: 1 } })
+    const error = await transport.getBalance(SOMEONE).catch((e: unknown) => e)
+    expect(error).toMatchObject({ code: 'LEDGER__RPC_REPLY_TOO_LARGE', context: { max: SMALL_RPC_REPLY_BOUND.bytes } })
+    expect(requests).toBe(1)
+    await transport.close()
+    await endpoint.close()
+  })
+
+  it('should read a reply as large as its own method allows, past what a small one may be', async () => {
+    const padding = ' '.repeat(RPC_REPLY_BOUNDS.getAccountInfo!.bytes - 1_024)
+    const endpoint = await scriptedEndpoint((request, res) => {
+      res.end(replyText(request.id, `{"context":{"slot":1},"value":null}${padding}`))
+    })
+    const transport = createRpcTransport({ url: endpoint.url, retry: { attempts: 1 } })
+    expect(await transport.getAccount(SOMEONE)).toBeNull()
     await transport.close()
     await endpoint.close()
   })

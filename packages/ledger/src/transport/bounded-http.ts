@@ -1,18 +1,26 @@
 import { SOLANA_ERROR__RPC__TRANSPORT_HTTP_ERROR, SolanaError, type RpcTransport } from '@solana/kit'
-import { parseJsonWithBigInts, stringifyJsonWithBigInts } from '@solana/rpc-spec-types'
-import { MAX_RPC_REPLY_DEPTH } from '../constants.js'
+import { stringifyJsonWithBigInts } from '@solana/rpc-spec-types'
+import { RPC_REPLY_BOUNDS, SMALL_RPC_REPLY_BOUND, type RpcReplyBound } from '../constants.js'
 import { LedgerError } from '../errors.js'
-import { nestsWithin } from './json-depth.js'
+import { parseBoundedJson } from './bounded-json.js'
+
+/** The bound on a reply to `method`: its own in {@link RPC_REPLY_BOUNDS}, else {@link SMALL_RPC_REPLY_BOUND}. */
+export function rpcReplyBound(method: string): RpcReplyBound {
+  return Object.hasOwn(RPC_REPLY_BOUNDS, method) ? RPC_REPLY_BOUNDS[method]! : SMALL_RPC_REPLY_BOUND
+}
 
 /**
  * JSON-RPC over HTTP, as `@solana/kit`'s default transport does it (POST, JSON with bigints, the same HTTP error),
- * but reading at most `maxReplyBytes` of a reply: kit's reads a body whole, so an endpoint (hostile, or a proxy gone
- * wrong) could stream hundreds of megabytes into the node's memory before the request's timeout. The bound applies
- * to the decoded body, so a compressed reply cannot inflate past it either. Past it, and for a body that is not JSON
- * kit reads or that nests past {@link MAX_RPC_REPLY_DEPTH}: `LEDGER__RPC_MALFORMED_REPLY`.
+ * but reading a reply only as far as its method's bound ({@link rpcReplyBound}): kit's reads a body whole, so an
+ * endpoint (hostile, or a proxy gone wrong) could stream hundreds of megabytes into the node's memory before the
+ * request's timeout, and parses every integer in it at a cost. The byte bound applies to the decoded body, so a
+ * compressed reply cannot inflate past it either. Past it, or past its numbers, `LEDGER__RPC_REPLY_TOO_LARGE`, not
+ * asked again; a body that is not JSON kit reads, or that nests too deep, is `LEDGER__RPC_MALFORMED_REPLY` (see
+ * {@link parseBoundedJson}).
  */
-export function boundedHttpTransport(url: string, maxReplyBytes: number): RpcTransport {
+export function boundedHttpTransport(url: string): RpcTransport {
   return (async ({ payload, signal }) => {
+    const method = String((payload as { method?: unknown }).method)
     const response = await fetch(url, {
       method: 'POST',
       headers: { accept: 'application/json', 'content-type': 'application/json; charset=utf-8' },
@@ -26,44 +34,16 @@ export function boundedHttpTransport(url: string, maxReplyBytes: number): RpcTra
         statusCode: response.status,
       })
     }
-    return parseReplyBody(await readBounded(response, maxReplyBytes, payload), payload)
+    const bound = rpcReplyBound(method)
+    return parseBoundedJson(await readBounded(response, bound.bytes, method), bound, method)
   }) as RpcTransport
 }
 
-/**
- * A reply's body parsed as kit parses it (integers as bigints). Whatever kit's parser throws is the reply's fault,
- * not the endpoint's reachability: invalid JSON, a number no bigint holds (`1e999999`), or nesting deep enough to
- * overflow its reviver's stack.
- */
-function parseReplyBody(body: string, payload: unknown): unknown {
-  const method = String((payload as { method?: unknown }).method)
-  let reply: unknown
-  try {
-    reply = parseJsonWithBigInts(body)
-  } catch (cause) {
-    throw new LedgerError(
-      'LEDGER__RPC_MALFORMED_REPLY',
-      `the reply to ${method} is not JSON that can be read: ${String(cause)}`,
-      { method },
-      { cause },
-    )
-  }
-  if (!nestsWithin(reply, MAX_RPC_REPLY_DEPTH)) {
-    throw new LedgerError(
-      'LEDGER__RPC_MALFORMED_REPLY',
-      `the reply to ${method} nests deeper than ${MAX_RPC_REPLY_DEPTH} levels`,
-      { method, max: MAX_RPC_REPLY_DEPTH },
-    )
-  }
-  return reply
-}
-
 /** A reply's body as text, refused once it passes `max` bytes. */
-async function readBounded(response: Response, max: number, payload: unknown): Promise<string> {
-  const method = (payload as { method?: unknown }).method
+async function readBounded(response: Response, max: number, method: string): Promise<string> {
   const declared = Number(response.headers.get('content-length') ?? Number.NaN)
   const tooLarge = (bytes: number) =>
-    new LedgerError('LEDGER__RPC_MALFORMED_REPLY', `the reply to ${String(method)} passes ${max} bytes`, {
+    new LedgerError('LEDGER__RPC_REPLY_TOO_LARGE', `the reply to ${method} passes ${max} bytes`, {
       method,
       bytes,
       max,

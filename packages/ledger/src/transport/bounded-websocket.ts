@@ -67,7 +67,7 @@ export interface BoundedWebSocketChannelOptions {
  * no message past `maxMessageBytes`. Kit's takes the runtime's WebSocket, and Node's own reads a message of up to
  * 128 MiB whole, a bound no option lowers; `ws` refuses one from its header, before reading it, and a compressed
  * one as it inflates (`maxPayload`). Past the bound the socket closes with 1009 and the channel emits an error whose
- * cause is `LEDGER__RPC_MALFORMED_REPLY`; kit then fails the subscriptions on it and drops it from its pool.
+ * cause is `LEDGER__RPC_REPLY_TOO_LARGE`; kit then fails the subscriptions on it and drops it from its pool.
  */
 export function createBoundedWebSocketChannel(
   options: BoundedWebSocketChannelOptions,
@@ -110,7 +110,7 @@ export function createBoundedWebSocketChannel(
       failure =
         e.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH'
           ? new LedgerError(
-              'LEDGER__RPC_MALFORMED_REPLY',
+              'LEDGER__RPC_REPLY_TOO_LARGE',
               `a WebSocket message from the RPC endpoint passes ${maxMessageBytes} bytes`,
               { max: maxMessageBytes },
               { cause: e },

@@ -24,8 +24,7 @@ import {
   DEFAULT_CONFIRM_POLL_INTERVAL_MS,
   DEFAULT_CONFIRM_TIMEOUT_MS,
   DEFAULT_RPC_REQUEST_TIMEOUT_MS,
-  MAX_RPC_NOTIFICATION_BYTES,
-  MAX_RPC_REPLY_BYTES,
+  RPC_NOTIFICATION_BOUND,
 } from '../constants.js'
 import { LedgerError, isLedgerError } from '../errors.js'
 import { durableNonceOf, readNonce } from '../nonce.js'
@@ -91,7 +90,8 @@ const RESEND_EVERY_POLLS = 5
  * A Solana cluster over JSON-RPC, through `@solana/kit`'s RPC client with a transport wrapper that turns every
  * failure into a coded error: HTTP failures and transient node errors are `LEDGER__RPC_UNAVAILABLE`, slow replies
  * `LEDGER__RPC_TIMEOUT`, replies that are not JSON-RPC or not the documented shape `LEDGER__RPC_MALFORMED_REPLY`;
- * all three are retried with exponential backoff. Preflight rejections carry Solana's error.
+ * all three are retried with exponential backoff. A reply past its method's bound (`RPC_REPLY_BOUNDS`) is
+ * `LEDGER__RPC_REPLY_TOO_LARGE`, not asked again. Preflight rejections carry Solana's error.
  */
 export class SolanaRpcTransport implements LedgerTransport {
   readonly kind = 'rpc' as const
@@ -108,9 +108,9 @@ export class SolanaRpcTransport implements LedgerTransport {
   readonly #closer = new AbortController()
 
   constructor(options: RpcTransportOptions) {
-    this.#rpc = createSolanaRpcFromTransport(codedTransport(boundedHttpTransport(options.url, MAX_RPC_REPLY_BYTES)))
+    this.#rpc = createSolanaRpcFromTransport(codedTransport(boundedHttpTransport(options.url)))
     this.#subscriptions =
-      options.wsUrl === undefined ? undefined : boundedRpcSubscriptions(options.wsUrl, MAX_RPC_NOTIFICATION_BYTES)
+      options.wsUrl === undefined ? undefined : boundedRpcSubscriptions(options.wsUrl, RPC_NOTIFICATION_BOUND.bytes)
     this.#commitment = options.commitment ?? 'confirmed'
     this.#requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_RPC_REQUEST_TIMEOUT_MS
     this.#confirmTimeoutMs = options.confirmTimeoutMs ?? DEFAULT_CONFIRM_TIMEOUT_MS

@@ -65,7 +65,10 @@ export type RpcFault =
   | 'landed-then-expired'
   /** A reply with a number no parser reads (`1e999999`, a u64 past any bound). */
   | 'unreadable-number'
-  /** A reply whose result nests 200,000 levels deep, past what a recursive reader's stack holds. */
+  /**
+   * A reply whose result nests 6,000 levels deep, far past any reply's depth yet within a small reply's bytes (a
+   * recursive reader's stack holds some thousands of levels, and a reply past the bytes is refused unread).
+   */
   | 'deep-nesting'
   /** A valid reply with `"error": null` beside its result (JSON-RPC 1.0's habit). */
   | 'null-error'
@@ -98,7 +101,7 @@ const API_VERSION = '2.2.0'
 const BLOCKHASH_VALIDITY_BLOCKS = 150n
 /** How far behind a `lagging-status` node is. */
 const LAGGING_NODE_SLOTS = 32n
-const DEEP_NESTING_LEVELS = 200_000
+const DEEP_NESTING_LEVELS = 6_000
 const NESTED_ERROR_LEVELS = 12
 /** A well-formed blockhash no transaction was built on (32 zero bytes). */
 const FORGED_BLOCKHASH = '11111111111111111111111111111111'
@@ -198,7 +201,7 @@ export class RpcDouble {
         )
         return
       case 'deep-nesting': {
-        const value = '{"a":'.repeat(DEEP_NESTING_LEVELS) + '0' + '}'.repeat(DEEP_NESTING_LEVELS)
+        const value = '['.repeat(DEEP_NESTING_LEVELS) + '0' + ']'.repeat(DEEP_NESTING_LEVELS)
         this.#replyText(res, `{"jsonrpc":"2.0","result":{"context":{"slot":0},"value":${value}},"id":${stringify(id)}}`)
         return
       }
