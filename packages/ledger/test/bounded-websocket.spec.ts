@@ -1,10 +1,16 @@
 import type { AddressInfo } from 'node:net'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { WebSocketServer, type WebSocket } from 'ws'
-import { isLedgerError } from '../src/errors.js'
-import { boundedRpcSubscriptions, createBoundedWebSocketChannel } from '../src/transport/bounded-websocket.js'
+import { LedgerError, isLedgerError } from '../src/errors.js'
+import {
+  boundedRpcSubscriptions,
+  createBoundedWebSocketChannel,
+  readSubscriptionMessage,
+} from '../src/transport/bounded-websocket.js'
 
 const MAX = 64 * 1024
+/** A channel's messages as the text they came as. */
+const asText = (text: string): string => text
 
 /** A WebSocket server that answers a message `n` with `n` bytes, and records close codes. */
 async function startServer(
@@ -46,6 +52,7 @@ describe('createBoundedWebSocketChannel', () => {
       url: server.url,
       signal: controller.signal,
       maxMessageBytes: MAX,
+      read: asText,
     })
     const received = new Promise<string>((resolve) => channel.on('message', resolve))
     await channel.send(String(MAX))
@@ -57,6 +64,7 @@ describe('createBoundedWebSocketChannel', () => {
       url: server.url,
       signal: controller.signal,
       maxMessageBytes: MAX,
+      read: asText,
     })
     const messages: string[] = []
     channel.on('message', (message) => messages.push(message))
@@ -75,6 +83,7 @@ describe('createBoundedWebSocketChannel', () => {
       url: deflating.url,
       signal: controller.signal,
       maxMessageBytes: MAX,
+      read: asText,
     })
     const failed = new Promise<unknown>((resolve) => channel.on('error', resolve))
     // Ten times the bound of one repeated byte deflates to well under the bound.
@@ -83,11 +92,47 @@ describe('createBoundedWebSocketChannel', () => {
     await deflating.close()
   })
 
+  it('should close with the refusal as cause, throwing nothing, when a message cannot be read', async () => {
+    const refusal = new LedgerError('LEDGER__RPC_MALFORMED_REPLY', 'not JSON')
+    const channel = await createBoundedWebSocketChannel({
+      url: server.url,
+      signal: controller.signal,
+      maxMessageBytes: MAX,
+      read: (): string => {
+        throw refusal
+      },
+    })
+    const messages: string[] = []
+    channel.on('message', (message) => messages.push(message))
+    const failed = new Promise<unknown>((resolve) => channel.on('error', resolve))
+    await channel.send('10')
+    expect(((await failed) as Error).cause).toBe(refusal)
+    expect(messages).toEqual([])
+    await vi.waitFor(() => expect(server.closeCodes).toEqual([1007]))
+  })
+
+  it('should close with a coded cause, throwing nothing, when a subscriber throws on a message', async () => {
+    const channel = await createBoundedWebSocketChannel({
+      url: server.url,
+      signal: controller.signal,
+      maxMessageBytes: MAX,
+      read: asText,
+    })
+    channel.on('message', () => {
+      throw new TypeError("Cannot use 'in' operator")
+    })
+    const failed = new Promise<unknown>((resolve) => channel.on('error', resolve))
+    await channel.send('10')
+    expect(isLedgerError(((await failed) as Error).cause, 'LEDGER__RPC_MALFORMED_REPLY')).toBe(true)
+    await vi.waitFor(() => expect(server.closeCodes).toEqual([1007]))
+  })
+
   it('should close normally, with no error, when its signal aborts', async () => {
     const channel = await createBoundedWebSocketChannel({
       url: server.url,
       signal: controller.signal,
       maxMessageBytes: MAX,
+      read: asText,
     })
     const errors: unknown[] = []
     channel.on('error', (e) => errors.push(e))
@@ -98,22 +143,62 @@ describe('createBoundedWebSocketChannel', () => {
 
   it('should reject the open with the reason of a signal that aborts first', async () => {
     await expect(
-      createBoundedWebSocketChannel({ url: server.url, signal: AbortSignal.abort(), maxMessageBytes: MAX }),
+      createBoundedWebSocketChannel({
+        url: server.url,
+        signal: AbortSignal.abort(),
+        maxMessageBytes: MAX,
+        read: asText,
+      }),
     ).rejects.toMatchObject({ name: 'AbortError' })
   })
 
   it('should reject the open when nothing listens at the address', async () => {
     await server.close()
     await expect(
-      createBoundedWebSocketChannel({ url: server.url, signal: controller.signal, maxMessageBytes: MAX }),
+      createBoundedWebSocketChannel({ url: server.url, signal: controller.signal, maxMessageBytes: MAX, read: asText }),
     ).rejects.toThrow()
   })
 })
 
 describe('boundedRpcSubscriptions', () => {
   it('should refuse an endpoint that is not ws: or wss: with LEDGER__INVALID_INPUT', () => {
-    expect(() => boundedRpcSubscriptions('http://127.0.0.1:8900', MAX)).toThrow(
+    expect(() => boundedRpcSubscriptions('http://127.0.0.1:8900', { bytes: MAX, numbers: 256 })).toThrow(
       expect.objectContaining({ code: 'LEDGER__INVALID_INPUT' }),
+    )
+  })
+})
+
+describe('readSubscriptionMessage', () => {
+  const bound = { bytes: MAX, numbers: 16 }
+
+  it('should read a notification and a reply, integers as bigints', () => {
+    const notification =
+      '{"jsonrpc":"2.0","method":"signatureNotification","params":{"result":{"value":{"err":null}},"subscription":7}}'
+    expect(readSubscriptionMessage(notification, bound)).toMatchObject({ params: { subscription: 7n } })
+    expect(readSubscriptionMessage('{"jsonrpc":"2.0","result":7,"id":"1"}', bound)).toMatchObject({ result: 7n })
+  })
+
+  const malformed: Array<[string, string]> = [
+    ['text that is not JSON', '{"jsonrpc":"2.0","method":"signatureNotification","params":{'],
+    ['nesting past any reply', '['.repeat(100) + ']'.repeat(100)],
+    ['a number', '5'],
+    ['null', 'null'],
+    ['an array', '[{"id":"1"}]'],
+    ['a method without params', '{"jsonrpc":"2.0","method":"signatureNotification"}'],
+    ['a method that is not a name', '{"method":5,"params":{"result":null,"subscription":1}}'],
+  ]
+  for (const [what, text] of malformed) {
+    it(`should refuse ${what} as LEDGER__RPC_MALFORMED_REPLY`, () => {
+      expect(() => readSubscriptionMessage(text, bound)).toThrow(
+        expect.objectContaining({ code: 'LEDGER__RPC_MALFORMED_REPLY' }),
+      )
+    })
+  }
+
+  it('should refuse a message with more numbers than its bound, before parsing it, as LEDGER__RPC_REPLY_TOO_LARGE', () => {
+    const text = `{"jsonrpc":"2.0","method":"x","params":{"result":[${Array(17).fill(0).join(',')}],"subscription":1}}`
+    expect(() => readSubscriptionMessage(text, bound)).toThrow(
+      expect.objectContaining({ code: 'LEDGER__RPC_REPLY_TOO_LARGE' }),
     )
   })
 })

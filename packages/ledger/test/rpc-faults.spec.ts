@@ -33,6 +33,8 @@ import {
 
 /** WebSocket close code 1009: a message too big to process (RFC 6455, 7.4.1). */
 const WS_MESSAGE_TOO_BIG = 1009
+/** WebSocket close code 1007: a message not of the type the connection carries (RFC 6455, 7.4.1). */
+const WS_INVALID_PAYLOAD = 1007
 
 /** An action of `world`'s executor paying a tenth of a SOL to `to`. */
 function payment(world: World, key: string, to: Address): LedgerAction {
@@ -482,6 +484,22 @@ describe('RpcTransport against a misbehaving WebSocket endpoint', () => {
       instructions: [getTransferSolInstruction({ source: alice, destination: bob.address, amount: SOL / 2n })],
     })
     expect(double.socketCloseCodes).toContain(WS_MESSAGE_TOO_BIG)
+    expect(double.count('getSignatureStatuses') - polls).toBe(2)
+    expect(await transport.getBalance(bob.address)).toBe(SOL / 2n)
+  })
+
+  it('should close a channel whose notification is not JSON, and confirm by polling instead', async () => {
+    const alice = await generateKeyPairSigner()
+    const bob = await generateKeyPairSigner()
+    await transport.requestAirdrop(alice.address, lamports(SOL))
+    double.inject('signatureSubscribe', 'garbled-notification', 1)
+    double.inject('getSignatureStatuses', 'unknown-status', 1)
+    const polls = double.count('getSignatureStatuses')
+    await sendInstructions(transport, {
+      feePayer: alice,
+      instructions: [getTransferSolInstruction({ source: alice, destination: bob.address, amount: SOL / 2n })],
+    })
+    expect(double.socketCloseCodes).toContain(WS_INVALID_PAYLOAD)
     expect(double.count('getSignatureStatuses') - polls).toBe(2)
     expect(await transport.getBalance(bob.address)).toBe(SOL / 2n)
   })

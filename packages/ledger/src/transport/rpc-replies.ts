@@ -103,6 +103,25 @@ export const signatureNotification = z.object({
 })
 
 /**
+ * A message on a subscriptions channel, as far as kit reads it before its own checks: a notification (a method name,
+ * and params naming the subscription and carrying a result), or any other object (a reply to a subscribe, unsubscribe
+ * or ping request, which kit matches by its id). Kit's demultiplexer reads `params.result` of anything with a
+ * method, and the method's name as a string: a message of another shape would make it throw.
+ */
+export const subscriptionMessage = z.union([
+  z
+    .object({
+      method: z.string().max(128),
+      params: z.object({ subscription: z.unknown(), result: z.unknown() }).loose(),
+    })
+    .loose(),
+  z
+    .object({})
+    .loose()
+    .refine((message) => !Object.hasOwn(message, 'method'), 'a method without params'),
+])
+
+/**
  * The JSON-RPC 2.0 envelope around every reply: an error, or a result. `"error": null` beside a result (which
  * JSON-RPC 1.0 wrote, and some servers still do) is read as no error, and dropped, so that neither this transport nor
  * kit reads it as an error; `"error": null` without a result is refused.

@@ -110,7 +110,7 @@ export class SolanaRpcTransport implements LedgerTransport {
   constructor(options: RpcTransportOptions) {
     this.#rpc = createSolanaRpcFromTransport(codedTransport(boundedHttpTransport(options.url)))
     this.#subscriptions =
-      options.wsUrl === undefined ? undefined : boundedRpcSubscriptions(options.wsUrl, RPC_NOTIFICATION_BOUND.bytes)
+      options.wsUrl === undefined ? undefined : boundedRpcSubscriptions(options.wsUrl, RPC_NOTIFICATION_BOUND)
     this.#commitment = options.commitment ?? 'confirmed'
     this.#requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_RPC_REQUEST_TIMEOUT_MS
     this.#confirmTimeoutMs = options.confirmTimeoutMs ?? DEFAULT_CONFIRM_TIMEOUT_MS

@@ -56,6 +56,8 @@ export type RpcFault =
   | 'garbled-transaction'
   /** `signatureSubscribe` whose notification comes padded to 4 MiB in one WebSocket frame. */
   | 'huge-ws-frame'
+  /** `signatureSubscribe` whose notification comes cut off mid-JSON. */
+  | 'garbled-notification'
   /**
    * `sendTransaction` whose transaction is accepted (its signature returned) but never runs, and then its blockhash
    * expires: a leader dropped it while more than 150 blocks passed.
@@ -472,7 +474,9 @@ export class RpcDouble {
       params: { result: { context: { slot: this.svm.getClock().slot }, value: { err } }, subscription },
     })
     // Whitespace is valid JSON: the padded notification still parses, so only a size bound refuses it.
-    socket.send(fault === 'huge-ws-frame' ? notification + ' '.repeat(HUGE_WS_FRAME_BYTES) : notification)
+    if (fault === 'huge-ws-frame') socket.send(notification + ' '.repeat(HUGE_WS_FRAME_BYTES))
+    else if (fault === 'garbled-notification') socket.send(notification.slice(0, notification.indexOf('"params"')))
+    else socket.send(notification)
   }
 }
 
