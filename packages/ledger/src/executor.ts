@@ -27,7 +27,7 @@ import { readNonce } from './nonce.js'
 import { SerialQueue } from '@tessera/core'
 import { buildTransaction, sendInstructions } from './transaction.js'
 import { transactionFromWire } from './transaction-decode.js'
-import type { LedgerTransport } from './transport/transport.js'
+import { reachedCommitment, type LedgerTransport } from './transport/transport.js'
 
 /** One on-chain action: an idempotency key, a digest of what it does, and how to build its instructions. */
 export interface LedgerAction {
@@ -305,13 +305,13 @@ export class ActionExecutor {
   }
 
   /**
-   * A failure is a node's word: before a failed action is built anew, which would pay twice had it run after all,
-   * its last attempt is looked up. Known and succeeded, it is journaled confirmed (its result returned); known and
-   * not failed (only processed so far), it is settled as an open intent is, or, its bytes compacted away, tried
+   * A failure is a node's word: before a failed action is built anew, which would pay twice had it run after all, its
+   * last attempt is looked up. Known and succeeded, it is journaled confirmed (its result returned); known and not
+   * failed (short of the commitment so far), it is settled as an open intent is, or, its bytes compacted away, tried
    * again later. Otherwise its nonce decides (see {@link #nonceState}): unchanged, the new attempt is built on that
-   * same nonce, so that this one, should a copy of it still land, and the new one cannot both run; moved by one of
-   * its rivals that succeeded, that rival is the outcome; moved with nothing to say what ran on it, it is ambiguous
-   * while no node knows the attempt, and built on a fresh nonce when the chain says it ran and failed.
+   * same nonce, so that this one, should a copy of it still land, and the new one cannot both run; moved by one of its
+   * rivals that succeeded, that rival is the outcome; moved with nothing to say what ran on it, it is ambiguous while
+   * no node knows the attempt, and built on a fresh nonce when the chain says it ran and failed.
    */
   async #unlessLanded(
     intent: IntentRecord,
@@ -333,7 +333,7 @@ export class ActionExecutor {
    * Where `intent`'s nonce stands: where it was (`unchanged`: the transaction has not run yet); moved by one of its
    * rivals that succeeded (`rival-landed`: that is the action's outcome); spent on another action confirmed in the
    * journal, or on a rival that ran and failed (`spent`: this one never can run); or moved on with nothing to say
-   * what ran on it (`unspent`), which includes a rival the chain knows as processed only.
+   * what ran on it (`unspent`), which includes a rival whose status has not reached the transport's commitment.
    */
   async #nonceState(intent: IntentRecord, options: AbortOptions): Promise<NonceState> {
     const { nonce } = await readNonce(this.#transport, intent.nonceAccount as Address, options)
@@ -344,19 +344,21 @@ export class ActionExecutor {
     for (const rival of intent.rivals ?? []) {
       const status = await this.#transport.getSignatureStatus(rival.signature as Signature, options)
       if (status === null) continue
-      if (status.err !== null) state = { t: 'spent' }
-      else if (status.confirmationStatus === 'processed') pending = true
+      if (!reachedCommitment(status, this.#transport.commitment)) pending = true
+      else if (status.err !== null) state = { t: 'spent' }
       else return { t: 'rival-landed', rival }
     }
     return pending ? { t: 'unspent' } : state
   }
 
-  /** Journals `intent` confirmed when `status` says it ran and succeeded, and gives its result; else undefined. */
+  /** Journals `intent` confirmed when `status` says it succeeded at the commitment, and gives its result. */
   async #confirmedBy(
     intent: IntentRecord,
     status: Awaited<ReturnType<LedgerTransport['getSignatureStatus']>>,
   ): Promise<ActionResult | undefined> {
-    if (status === null || status.err !== null || status.confirmationStatus === 'processed') return undefined
+    if (status === null || status.err !== null || !reachedCommitment(status, this.#transport.commitment)) {
+      return undefined
+    }
     await this.#journal.append({
       t: 'confirmed',
       key: intent.key,
@@ -411,7 +413,7 @@ export class ActionExecutor {
         signature,
       })
     }
-    // Unknown with the nonce unchanged (never ran), processed but not confirmed, or failed: sending the same
+    // Unknown with the nonce unchanged (never ran), short of the commitment, or failed: sending the same
     // bytes again lets the transport report the outcome; they cannot run twice.
     this.#logger('action %s: re-sending %s', intent.key, signature)
     const transaction = transactionFromWire(new Uint8Array(getBase64Encoder().encode(intent.wire)))

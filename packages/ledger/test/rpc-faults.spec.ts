@@ -1,5 +1,6 @@
 import {
   type Address,
+  type Commitment,
   generateKeyPairSigner,
   getBase64Encoder,
   getSignatureFromTransaction,
@@ -377,6 +378,85 @@ describe('RpcTransport against a misbehaving endpoint', () => {
     expect(await transport.getBalance(bob.address)).toBe(SOL / 10n)
     expect(await transport.getBalance(carol.address)).toBe(SOL / 10n)
     await world.close()
+  })
+
+  /**
+   * A world whose transport asks the double through a proxy that answers as `lie` says once it is set (undefined, or
+   * a `lie` that answers undefined, forwards the request), with a short confirmation timeout.
+   */
+  async function proxiedWorld(commitment: Commitment = 'confirmed') {
+    let lie: ((request: ProxiedRequest) => Promise<string | undefined> | string | undefined) | undefined
+    const proxy = await RpcProxy.start(double.url, (request) => lie?.(request))
+    const proxied = createRpcTransport({
+      url: proxy.url,
+      commitment,
+      requestTimeoutMs: 2_000,
+      confirmTimeoutMs: 300,
+      pollIntervalMs: 5,
+      retry: { attempts: 4, baseDelayMs: 5, maxDelayMs: 40 },
+    })
+    const world = await createWorld(proxied)
+    return {
+      world,
+      proxy,
+      lie: (next: typeof lie) => {
+        lie = next
+      },
+      close: async () => {
+        await world.close()
+        await proxied.close()
+        await proxy.close()
+      },
+    }
+  }
+
+  it('should never take a status that names no commitment for a confirmation, and pay once', async () => {
+    const bob = await generateKeyPairSigner()
+    const { world, lie, close } = await proxiedWorld()
+    // A node takes the payment and never forwards it; its statuses name no commitment (Solana allows it).
+    lie((request) => {
+      if (request.method === 'sendTransaction') {
+        const wire = getBase64Encoder().encode(request.params[0] as string)
+        return jsonRpcResult(request.id, getSignatureFromTransaction(getTransactionDecoder().decode(wire)))
+      }
+      if (request.method === 'getSignatureStatuses') {
+        const status = { slot: 5, confirmations: 0, err: null, status: { Ok: null }, confirmationStatus: null }
+        return jsonRpcResult(request.id, { context: { slot: 5 }, value: [status] })
+      }
+      return undefined
+    })
+    const pay = payment(world, 'pay-bob', bob.address)
+    await expect(world.executor.execute(pay)).rejects.toMatchObject({ code: 'LEDGER__CONFIRMATION_TIMEOUT' })
+    // Tried again, the open intent is settled against the same statuses: not taken for done either.
+    await expect(world.executor.execute(pay)).rejects.toMatchObject({ code: 'LEDGER__CONFIRMATION_TIMEOUT' })
+    expect(world.executor.status('pay-bob')).toBe('intent')
+    // Once the node is honest the same bytes are sent again, and land.
+    lie(undefined)
+    await world.executor.execute(pay)
+    expect(world.executor.status('pay-bob')).toBe('confirmed')
+    expect(await transport.getBalance(bob.address)).toBe(SOL / 10n)
+    await close()
+  })
+
+  it('should not journal a payment confirmed while it falls short of a finalized commitment', async () => {
+    const bob = await generateKeyPairSigner()
+    const { world, proxy, lie, close } = await proxiedWorld('finalized')
+    // The payment lands; every status says it is confirmed, none that it is finalized.
+    lie(async (request) => {
+      if (request.method !== 'getSignatureStatuses') return undefined
+      const reply = JSON.parse(await proxy.forward(request.body)) as { result: { value: Array<object | null> } }
+      reply.result.value = reply.result.value.map((s) => (s === null ? s : { ...s, confirmationStatus: 'confirmed' }))
+      return JSON.stringify(reply)
+    })
+    const pay = payment(world, 'pay-bob', bob.address)
+    await expect(world.executor.execute(pay)).rejects.toMatchObject({ code: 'LEDGER__CONFIRMATION_TIMEOUT' })
+    await expect(world.executor.execute(pay)).rejects.toMatchObject({ code: 'LEDGER__CONFIRMATION_TIMEOUT' })
+    expect(world.executor.status('pay-bob')).toBe('intent')
+    lie(undefined)
+    expect(await world.executor.execute(pay)).toMatchObject({ replayed: true })
+    expect(world.executor.status('pay-bob')).toBe('confirmed')
+    expect(await transport.getBalance(bob.address)).toBe(SOL / 10n)
+    await close()
   })
 
   /** A transfer from a fresh wallet, confirmed: its signature and fee payer. */

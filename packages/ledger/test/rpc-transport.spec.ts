@@ -1,10 +1,11 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { address } from '@solana/kit'
+import { address, type Commitment } from '@solana/kit'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { RPC_REPLY_BOUNDS, SMALL_RPC_REPLY_BOUND } from '../src/constants.js'
 import { isLedgerError } from '../src/errors.js'
 import { createRpcTransport } from '../src/transport/rpc-transport.js'
+import { reachedCommitment, type SignatureStatus } from '../src/transport/transport.js'
 
 const SOMEONE = address('11111111111111111111111111111111')
 
@@ -104,5 +105,26 @@ describe('RpcTransport reply bounds', () => {
     expect(await transport.getAccount(SOMEONE)).toBeNull()
     await transport.close()
     await endpoint.close()
+  })
+})
+
+describe('reachedCommitment', () => {
+  const status = (confirmationStatus: Commitment | null): SignatureStatus => ({
+    slot: 1n,
+    err: null,
+    confirmationStatus,
+  })
+
+  it('should rank processed below confirmed below finalized', () => {
+    expect(reachedCommitment(status('confirmed'), 'confirmed')).toBe(true)
+    expect(reachedCommitment(status('finalized'), 'confirmed')).toBe(true)
+    expect(reachedCommitment(status('processed'), 'confirmed')).toBe(false)
+    expect(reachedCommitment(status('confirmed'), 'finalized')).toBe(false)
+    expect(reachedCommitment(status('processed'), 'processed')).toBe(true)
+  })
+
+  it('should hold that a status naming no commitment, or none at all, has reached none', () => {
+    expect(reachedCommitment(status(null), 'processed')).toBe(false)
+    expect(reachedCommitment(null, 'processed')).toBe(false)
   })
 })

@@ -78,6 +78,8 @@ export interface LiteSvmTransportHooks {
  */
 export class LiteSvmTransport implements LedgerTransport {
   readonly kind = 'litesvm' as const
+  /** What runs here is final at once: every status it reports is `finalized`. */
+  readonly commitment = 'finalized' as const
   /** The LiteSVM instance, for demos and tests (e.g. `expireBlockhash()`). */
   readonly svm: LiteSVM
   readonly #dataDir: string | undefined

@@ -79,6 +79,7 @@ export const signatureStatusesReply = z.object({
         slot: u64,
         err: transactionError.nullable(),
         confirmationStatus: commitment.nullable().optional(),
+        confirmations: u64.nullable().optional(),
       })
       .loose()
       .nullable(),

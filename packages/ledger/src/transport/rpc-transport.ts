@@ -46,12 +46,13 @@ import {
 } from './rpc-replies.js'
 import { withRetry, type RetryEvent, type RetryPolicy } from './retry.js'
 import { ledgerErrorFromTransactionError, normalizeTransactionError } from './transaction-error.js'
-import type {
-  LatestBlockhash,
-  LedgerTransport,
-  SignatureStatus,
-  TransactionErrorJson,
-  TransactionRecord,
+import {
+  reachedCommitment,
+  type LatestBlockhash,
+  type LedgerTransport,
+  type SignatureStatus,
+  type TransactionErrorJson,
+  type TransactionRecord,
 } from './transport.js'
 
 /** Options of {@link createRpcTransport}. */
@@ -78,7 +79,6 @@ export interface RpcTransportOptions {
   logger?: Logger
 }
 
-const COMMITMENT_RANK: Record<Commitment, number> = { processed: 0, confirmed: 1, finalized: 2 }
 /** JSON-RPC error codes a healthy node may return while behind or busy: worth retrying. */
 const TRANSIENT_RPC_CODES = new Set([-32603, -32005, -32004, -32007, -32014, -32016, 429])
 const PREFLIGHT_FAILURE = -32002
@@ -95,9 +95,9 @@ const RESEND_EVERY_POLLS = 5
  */
 export class SolanaRpcTransport implements LedgerTransport {
   readonly kind = 'rpc' as const
+  readonly commitment: Commitment
   readonly #rpc: ReturnType<typeof createSolanaRpcFromTransport<RpcTransport>>
   readonly #subscriptions: RpcSubscriptions<SolanaRpcSubscriptionsApi> | undefined
-  readonly #commitment: Commitment
   readonly #requestTimeoutMs: number
   readonly #confirmTimeoutMs: number
   readonly #pollIntervalMs: number
@@ -111,7 +111,7 @@ export class SolanaRpcTransport implements LedgerTransport {
     this.#rpc = createSolanaRpcFromTransport(codedTransport(boundedHttpTransport(options.url)))
     this.#subscriptions =
       options.wsUrl === undefined ? undefined : boundedRpcSubscriptions(options.wsUrl, RPC_NOTIFICATION_BOUND)
-    this.#commitment = options.commitment ?? 'confirmed'
+    this.commitment = options.commitment ?? 'confirmed'
     this.#requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_RPC_REQUEST_TIMEOUT_MS
     this.#confirmTimeoutMs = options.confirmTimeoutMs ?? DEFAULT_CONFIRM_TIMEOUT_MS
     this.#pollIntervalMs = options.pollIntervalMs ?? DEFAULT_CONFIRM_POLL_INTERVAL_MS
@@ -171,7 +171,7 @@ export class SolanaRpcTransport implements LedgerTransport {
     if (status === null || status === undefined) return { slot: reply.context.slot, status: null }
     return {
       slot: reply.context.slot,
-      status: { slot: status.slot, err: status.err, confirmationStatus: status.confirmationStatus ?? null },
+      status: { slot: status.slot, err: status.err, confirmationStatus: confirmationOf(status) },
     }
   }
 
@@ -180,7 +180,7 @@ export class SolanaRpcTransport implements LedgerTransport {
       'getAccountInfo',
       accountInfoReply,
       (abortSignal) =>
-        this.#rpc.getAccountInfo(address, { encoding: 'base64', commitment: this.#commitment }).send({ abortSignal }),
+        this.#rpc.getAccountInfo(address, { encoding: 'base64', commitment: this.commitment }).send({ abortSignal }),
       options,
     )
     if (reply.value === null) return null
@@ -199,7 +199,7 @@ export class SolanaRpcTransport implements LedgerTransport {
     const reply = await this.#call(
       'getBalance',
       balanceReply,
-      (abortSignal) => this.#rpc.getBalance(address, { commitment: this.#commitment }).send({ abortSignal }),
+      (abortSignal) => this.#rpc.getBalance(address, { commitment: this.commitment }).send({ abortSignal }),
       options,
     )
     return toLamports(reply.value)
@@ -209,7 +209,7 @@ export class SolanaRpcTransport implements LedgerTransport {
     const reply = await this.#call(
       'getLatestBlockhash',
       latestBlockhashReply,
-      (abortSignal) => this.#rpc.getLatestBlockhash({ commitment: this.#commitment }).send({ abortSignal }),
+      (abortSignal) => this.#rpc.getLatestBlockhash({ commitment: this.commitment }).send({ abortSignal }),
       options,
     )
     return reply.value
@@ -224,7 +224,7 @@ export class SolanaRpcTransport implements LedgerTransport {
           .getTransaction(signature, {
             encoding: 'base64',
             maxSupportedTransactionVersion: 0,
-            commitment: this.#commitment === 'processed' ? 'confirmed' : this.#commitment,
+            commitment: this.commitment === 'processed' ? 'confirmed' : this.commitment,
           })
           .send({ abortSignal }),
       options,
@@ -267,8 +267,7 @@ export class SolanaRpcTransport implements LedgerTransport {
     const signature = await this.#call(
       'requestAirdrop',
       signatureReply,
-      (abortSignal) =>
-        this.#rpc.requestAirdrop(address, amount, { commitment: this.#commitment }).send({ abortSignal }),
+      (abortSignal) => this.#rpc.requestAirdrop(address, amount, { commitment: this.commitment }).send({ abortSignal }),
       options,
     )
     const deadline = withTimeout(this.#signal(options), this.#confirmTimeoutMs)
@@ -357,7 +356,7 @@ export class SolanaRpcTransport implements LedgerTransport {
           this.#rpc
             .sendTransaction(getBase64EncodedWireTransaction(transaction), {
               encoding: 'base64',
-              preflightCommitment: this.#commitment,
+              preflightCommitment: this.commitment,
             })
             .send({ abortSignal }),
         options,
@@ -408,7 +407,7 @@ export class SolanaRpcTransport implements LedgerTransport {
     let err: TransactionErrorJson | null | undefined
     try {
       const notifications = await this.#subscriptions!.signatureNotifications(signature, {
-        commitment: this.#commitment,
+        commitment: this.commitment,
       }).subscribe({ abortSignal: signal })
       for await (const raw of notifications) {
         const notification = parseReply(signatureNotification, raw, 'signatureNotification')
@@ -436,15 +435,11 @@ export class SolanaRpcTransport implements LedgerTransport {
         : undefined
     for (let round = 1; ; round++) {
       const status = await this.getSignatureStatus(signature, { signal })
-      if (status !== null && status.err !== null) {
+      // A failure, like a success, is the outcome only once the transaction reaches the commitment.
+      if (status !== null && status.err !== null && reachedCommitment(status, this.commitment)) {
         throw ledgerErrorFromTransactionError(status.err, { signature, transaction, executed: true })
       }
-      if (
-        status?.confirmationStatus != null &&
-        COMMITMENT_RANK[status.confirmationStatus] >= COMMITMENT_RANK[this.#commitment]
-      ) {
-        return signature
-      }
+      if (reachedCommitment(status, this.commitment)) return signature
       if (status === null && transaction !== undefined) {
         await this.#failIfNonceMoved(transaction, signature, signal)
         if (lastValidBlockHeight !== undefined) {
@@ -472,7 +467,7 @@ export class SolanaRpcTransport implements LedgerTransport {
     const epoch = await this.#call(
       'getEpochInfo',
       epochInfoReply,
-      (abortSignal) => this.#rpc.getEpochInfo({ commitment: this.#commitment }).send({ abortSignal }),
+      (abortSignal) => this.#rpc.getEpochInfo({ commitment: this.commitment }).send({ abortSignal }),
       { signal },
     )
     if (epoch.blockHeight <= lastValidBlockHeight) return
@@ -504,6 +499,17 @@ export class SolanaRpcTransport implements LedgerTransport {
       { signature, nonceAccount: bound.nonceAccount },
     )
   }
+}
+
+/**
+ * The commitment a status from `getSignatureStatuses` says its transaction reached. Solana allows
+ * `confirmationStatus: null` (nodes from before the field); its own client then reads `confirmations`, of which only
+ * `null` (rooted) says anything a vote backs: that is `finalized`, and any count is taken for no commitment at all
+ * (null), so the transaction is waited for until it is rooted rather than believed on a count.
+ */
+function confirmationOf(status: { confirmationStatus?: Commitment | null; confirmations?: bigint | null }) {
+  if (status.confirmationStatus != null) return status.confirmationStatus
+  return status.confirmations === null ? 'finalized' : null
 }
 
 function never(signal: AbortSignal): Promise<never> {

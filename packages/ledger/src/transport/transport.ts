@@ -1,5 +1,5 @@
 import type { AbortOptions } from '@tessera/core'
-import type { Address, Blockhash, EncodedAccount, Lamports, Signature, Transaction } from '@solana/kit'
+import type { Address, Blockhash, Commitment, EncodedAccount, Lamports, Signature, Transaction } from '@solana/kit'
 
 /**
  * A transaction error in Solana's JSON shape, as the RPC returns it in `meta.err` and preflight replies:
@@ -13,7 +13,24 @@ export interface SignatureStatus {
   slot: bigint
   /** Null when the transaction succeeded. */
   err: TransactionErrorJson | null
-  confirmationStatus: 'processed' | 'confirmed' | 'finalized' | null
+  /**
+   * The commitment the transaction has reached; null when the node did not say (Solana allows it), which is read as
+   * no commitment at all: see {@link reachedCommitment}.
+   */
+  confirmationStatus: Commitment | null
+}
+
+const COMMITMENT_RANK: Record<Commitment, number> = { processed: 0, confirmed: 1, finalized: 2 }
+
+/**
+ * Whether `status` says its transaction has reached `commitment`, so that what it says (success or failure) is the
+ * outcome to act on. A status without a confirmation status has reached none: the transport that waits for a
+ * transaction and the executor that settles one after a restart decide by this one rule, so neither takes for done
+ * what the other still waits for.
+ */
+export function reachedCommitment(status: SignatureStatus | null, commitment: Commitment): boolean {
+  if (status === null || status.confirmationStatus === null) return false
+  return COMMITMENT_RANK[status.confirmationStatus] >= COMMITMENT_RANK[commitment]
 }
 
 /** A transaction read back from the chain: the signed wire transaction itself, decoded, not its logs. */
@@ -43,6 +60,8 @@ export interface LatestBlockhash {
  */
 export interface LedgerTransport {
   readonly kind: 'litesvm' | 'rpc'
+  /** The commitment a transaction must reach to be confirmed ({@link reachedCommitment}). */
+  readonly commitment: Commitment
   /**
    * Sends a fully signed transaction and resolves with its signature once it is confirmed and succeeded. Sending
    * the same signed transaction twice is safe: a copy the chain has already processed is reported by its status.
