@@ -325,7 +325,10 @@ export class ActionExecutor {
     const state = await this.#nonceState(intent, options)
     if (state.t === 'rival-landed') return { result: await this.#confirmRival(intent, state.rival) }
     if (state.t === 'unchanged') return { basis: { nonce: intent.nonce as Nonce, rivals: rivalsAfter(intent) } }
-    if (state.t === 'unspent' && status === null) throw ambiguous(intent)
+    // A fresh nonce only once the chain says, at the commitment, that this attempt failed: a failure short of it
+    // (which is what the RPC transport makes of one the transaction's record does not back) may still be a success.
+    const failed = status !== null && status.err !== null && reachedCommitment(status, this.#transport.commitment)
+    if (state.t === 'unspent' && !failed) throw ambiguous(intent)
     return { basis: {} }
   }
 

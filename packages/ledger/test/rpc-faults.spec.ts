@@ -231,20 +231,19 @@ describe('RpcTransport against a misbehaving endpoint', () => {
     await world.close()
   })
 
-  it('should look a payment up before building it anew after a failure report, and not pay it twice', async () => {
+  it('should believe a failure report only as the transaction record tells it, and pay once', async () => {
     const world = await createWorld(transport)
     const bob = await generateKeyPairSigner()
     const pay = payment(world, 'pay-bob', bob.address)
-    // The transfer runs; the node says it failed.
-    double.inject('getSignatureStatuses', 'failed-status', 1)
-    await expect(world.executor.execute(pay)).rejects.toMatchObject({ code: 'LEDGER__TRANSACTION_REJECTED' })
-    expect(world.executor.status('pay-bob')).toBe('failed')
-    // Tried again while the node asked knows nothing of it, its nonce moved: it may have run, so nothing is built.
-    double.inject('getSignatureStatuses', 'unknown-status', 1)
-    await expect(world.executor.execute(pay)).rejects.toMatchObject({ code: 'LEDGER__RECONCILE_AMBIGUOUS' })
-    // Tried again (a settlement retries what failed): the chain now says the first ran, so none is built anew.
-    expect((await world.executor.execute(pay)).replayed).toBe(true)
+    // The transfer runs; the node says, twice, that it failed (a status answers by its place in a list, which a node
+    // can mix up with another's): its record, tied to its signature, says it succeeded.
+    double.inject('getSignatureStatuses', 'failed-status', 2)
+    const transactions = double.count('getTransaction')
+    expect((await world.executor.execute(pay)).replayed).toBe(false)
     expect(world.executor.status('pay-bob')).toBe('confirmed')
+    expect(double.count('getTransaction')).toBeGreaterThan(transactions)
+    // Tried again (a settlement retries what it saw fail): the journal has it, and nothing is built.
+    expect((await world.executor.execute(pay)).replayed).toBe(true)
     expect(await transport.getBalance(bob.address)).toBe(SOL / 10n)
     await world.close()
   })
@@ -453,6 +452,32 @@ describe('RpcTransport against a misbehaving endpoint', () => {
     await expect(world.executor.execute(pay)).rejects.toMatchObject({ code: 'LEDGER__CONFIRMATION_TIMEOUT' })
     expect(world.executor.status('pay-bob')).toBe('intent')
     lie(undefined)
+    expect(await world.executor.execute(pay)).toMatchObject({ replayed: true })
+    expect(world.executor.status('pay-bob')).toBe('confirmed')
+    expect(await transport.getBalance(bob.address)).toBe(SOL / 10n)
+    await close()
+  })
+
+  it('should not build a refused payment anew on a failure report its record does not back', async () => {
+    const bob = await generateKeyPairSigner()
+    const { world, proxy, lie, close } = await proxiedWorld()
+    // One node forwards the payment, which lands, and answers that preflight refused it: journaled failed.
+    lie(async (request) => {
+      if (request.method !== 'sendTransaction') return undefined
+      await proxy.forward(request.body)
+      const data = { err: { InstructionError: [1, 'InvalidArgument'] }, logs: [] }
+      return jsonRpcError(request.id, -32002, 'Transaction simulation failed', data)
+    })
+    const pay = payment(world, 'pay-bob', bob.address)
+    await expect(world.executor.execute(pay)).rejects.toMatchObject({ code: 'LEDGER__TRANSACTION_REJECTED' })
+    expect(world.executor.status('pay-bob')).toBe('failed')
+    // Tried again: its status says it ran and failed, and its nonce has moved, but no node has its record yet.
+    lie((request) => (request.method === 'getTransaction' ? jsonRpcResult(request.id, null) : undefined))
+    double.inject('getSignatureStatuses', 'failed-status', 1)
+    await expect(world.executor.execute(pay)).rejects.toMatchObject({ code: 'LEDGER__RECONCILE_AMBIGUOUS' })
+    // Tried again with its record at hand: whatever its status says, the record says it succeeded.
+    lie(undefined)
+    double.inject('getSignatureStatuses', 'failed-status', 1)
     expect(await world.executor.execute(pay)).toMatchObject({ replayed: true })
     expect(world.executor.status('pay-bob')).toBe('confirmed')
     expect(await transport.getBalance(bob.address)).toBe(SOL / 10n)

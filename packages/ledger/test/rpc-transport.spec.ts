@@ -128,3 +128,19 @@ describe('reachedCommitment', () => {
     expect(reachedCommitment(null, 'processed')).toBe(false)
   })
 })
+
+describe('RpcTransport replies', () => {
+  it('should refuse a reply that echoes the id of another request, and ask again', async () => {
+    let requests = 0
+    const endpoint = await scriptedEndpoint((_request, res) => {
+      requests++
+      res.end(replyText('someone-else', '{"context":{"slot":1},"value":42}'))
+    })
+    const transport = createRpcTransport({ url: endpoint.url, retry: { attempts: 2, baseDelayMs: 1 } })
+    const error = await transport.getBalance(SOMEONE).catch((e: unknown) => e)
+    expect(error).toMatchObject({ code: 'LEDGER__RPC_MALFORMED_REPLY', context: { replyId: 'someone-else' } })
+    expect(requests).toBe(2)
+    await transport.close()
+    await endpoint.close()
+  })
+})

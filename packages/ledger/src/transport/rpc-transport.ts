@@ -169,10 +169,31 @@ export class SolanaRpcTransport implements LedgerTransport {
     }
     const status = reply.value[0]
     if (status === null || status === undefined) return { slot: reply.context.slot, status: null }
-    return {
-      slot: reply.context.slot,
-      status: { slot: status.slot, err: status.err, confirmationStatus: confirmationOf(status) },
+    const reported = { slot: status.slot, err: status.err, confirmationStatus: confirmationOf(status) }
+    if (reported.err === null || !reachedCommitment(reported, this.commitment)) {
+      return { slot: reply.context.slot, status: reported }
     }
+    // A failure at the commitment is believed only as the transaction's record tells it: unproven, it reaches none.
+    const recorded = await this.#recordedStatus(signature, options)
+    return { slot: reply.context.slot, status: recorded ?? { ...reported, confirmationStatus: null } }
+  }
+
+  /**
+   * `signature`'s outcome as its `getTransaction` record tells it, or null when no node has the record at the
+   * commitment it is read at. A failure is believed only from here: the record is tied to the signature (its bytes
+   * are the transaction the signature signs, see {@link verifiedTransaction}), where a status is tied to it only by
+   * its place in a list and a notification by a subscription number, which a node can mix up with another's. A
+   * failure believed on a mixed-up reply lets a payment that landed be built anew, and paid twice.
+   */
+  async #recordedStatus(signature: Signature, options: AbortOptions): Promise<SignatureStatus | null> {
+    const record = await this.getTransaction(signature, options)
+    if (record === null) return null
+    return { slot: record.slot, err: record.err, confirmationStatus: this.#recordCommitment }
+  }
+
+  /** The commitment transactions are read at: `getTransaction` refuses `processed`. */
+  get #recordCommitment(): Commitment {
+    return this.commitment === 'processed' ? 'confirmed' : this.commitment
   }
 
   async getAccount(address: Address, options: AbortOptions = {}): Promise<EncodedAccount | null> {
@@ -224,7 +245,7 @@ export class SolanaRpcTransport implements LedgerTransport {
           .getTransaction(signature, {
             encoding: 'base64',
             maxSupportedTransactionVersion: 0,
-            commitment: this.commitment === 'processed' ? 'confirmed' : this.commitment,
+            commitment: this.#recordCommitment,
           })
           .send({ abortSignal }),
       options,
@@ -421,7 +442,14 @@ export class SolanaRpcTransport implements LedgerTransport {
       if (!signal.aborted) this.#logger('signature notifications failed, polling instead: %s%s', String(e), cause)
     }
     if (err === undefined) return never(signal)
-    if (err !== null) throw ledgerErrorFromTransactionError(err, { signature, transaction, executed: true })
+    if (err === null) return signature
+    // A failure is believed only as the transaction's record tells it (see #recordedStatus); without one, polling
+    // decides.
+    const recorded = await this.#recordedStatus(signature, { signal }).catch(() => null)
+    if (recorded === null) return never(signal)
+    if (recorded.err !== null) {
+      throw ledgerErrorFromTransactionError(recorded.err, { signature, transaction, executed: true })
+    }
     return signature
   }
 
@@ -566,6 +594,16 @@ function codedTransport(inner: RpcTransport): RpcTransport {
     const method = (config.payload as { method?: string }).method ?? 'unknown'
     const response: unknown = await inner(config)
     const envelope = parseReply(jsonRpcEnvelope, response, method)
+    // A reply is to the request whose id it echoes: another's (a proxy or a node that mixed two up) answers another
+    // question, e.g. another account's balance or another signature's status.
+    const id = (config.payload as { id?: unknown }).id
+    if (envelope.id !== id) {
+      throw new LedgerError('LEDGER__RPC_MALFORMED_REPLY', `${method} got the reply to another request`, {
+        method,
+        id,
+        replyId: typeof envelope.id === 'string' ? envelope.id.slice(0, 64) : typeof envelope.id,
+      })
+    }
     if ('error' in envelope) {
       const { code, message, data } = envelope.error as { code: number | bigint; message: string; data?: unknown }
       const numeric = Number(code)
