@@ -1,9 +1,18 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { address, type Commitment } from '@solana/kit'
+import { getTransferSolInstruction } from '@solana-program/system'
+import {
+  address,
+  generateKeyPairSigner,
+  getSignatureFromTransaction,
+  type Blockhash,
+  type Commitment,
+  type Transaction,
+} from '@solana/kit'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { RPC_REPLY_BOUNDS, SMALL_RPC_REPLY_BOUND } from '../src/constants.js'
 import { isLedgerError } from '../src/errors.js'
+import { buildTransaction } from '../src/transaction.js'
 import { createRpcTransport } from '../src/transport/rpc-transport.js'
 import { reachedCommitment, type SignatureStatus } from '../src/transport/transport.js'
 
@@ -142,5 +151,90 @@ describe('RpcTransport replies', () => {
     expect(requests).toBe(2)
     await transport.close()
     await endpoint.close()
+  })
+})
+
+describe('RpcTransport preflight failures', () => {
+  /** A transfer signed on a blockhash no chain knows: only the scripted endpoint ever sees it. */
+  async function transfer(): Promise<Transaction> {
+    const [payer, payee] = [await generateKeyPairSigner(), await generateKeyPairSigner()]
+    return buildTransaction({
+      feePayer: payer,
+      instructions: [getTransferSolInstruction({ source: payer, destination: payee.address, amount: 1n })],
+      lifetime: { blockhash: { blockhash: SOMEONE as string as Blockhash, lastValidBlockHeight: 100n } },
+    })
+  }
+
+  /** What sending a transfer gives when every send is refused in preflight with `err`, and how many were sent. */
+  async function refusedWith(err: unknown): Promise<{ error: unknown; sends: number }> {
+    let sends = 0
+    const endpoint = await scriptedEndpoint((request, res) => {
+      sends++
+      const data = { err, logs: ['Program log: refused', 7] }
+      res.end(JSON.stringify({ jsonrpc: '2.0', id: request.id, error: { code: -32002, message: 'failed', data } }))
+    })
+    const transport = createRpcTransport({ url: endpoint.url, retry: { attempts: 2, baseDelayMs: 1 } })
+    const error = await transport.sendAndConfirm(await transfer()).catch((e: unknown) => e)
+    await transport.close()
+    await endpoint.close()
+    return { error, sends }
+  }
+
+  const odd: Array<[string, unknown]> = [
+    ['null', null],
+    ['a number', 7],
+    ['a boolean', true],
+    ['an array', []],
+    ['an object of no variant', {}],
+    ['an object of two variants', { AccountInUse: null, AccountNotFound: null }],
+    ['a sentence', 'the transaction was bad'],
+    ['a name longer than any variant', 'X'.repeat(200)],
+    ['an InstructionError without its index', { InstructionError: 'InvalidArgument' }],
+    ['an InstructionError without its error', { InstructionError: [0] }],
+  ]
+  for (const [what, err] of odd) {
+    it(`should refuse an error that is ${what} as a malformed reply, not a refusal, and send again`, async () => {
+      const { error, sends } = await refusedWith(err)
+      expect(error).toMatchObject({ code: 'LEDGER__RPC_MALFORMED_REPLY', context: { method: 'sendTransaction' } })
+      expect(sends).toBe(2)
+    })
+  }
+
+  it("should read Solana's error as a refusal, with the logs that are text, and not send again", async () => {
+    const { error, sends } = await refusedWith({ InstructionError: [0, 'InvalidArgument'] })
+    expect(error).toMatchObject({
+      code: 'LEDGER__TRANSACTION_REJECTED',
+      context: { executed: false, instruction: 0, logs: ['Program log: refused'] },
+    })
+    expect(sends).toBe(1)
+  })
+
+  it('should refuse a status whose error is an object of no variant as malformed, as a preflight failure', async () => {
+    const endpoint = await scriptedEndpoint((request, res) => {
+      const status = { slot: 1, confirmations: null, err: {}, confirmationStatus: 'finalized' }
+      res.end(replyText(request.id, JSON.stringify({ context: { slot: 1 }, value: [status] })))
+    })
+    const transport = createRpcTransport({ url: endpoint.url, retry: { attempts: 1 } })
+    const signature = getSignatureFromTransaction(await transfer())
+    await expect(transport.getSignatureStatus(signature)).rejects.toMatchObject({
+      code: 'LEDGER__RPC_MALFORMED_REPLY',
+      context: { method: 'getSignatureStatuses', path: ['value', '0', 'err'] },
+    })
+    await transport.close()
+    await endpoint.close()
+  })
+
+  it('should report an endpoint nothing listens at as unavailable, and try again', async () => {
+    const endpoint = await scriptedEndpoint(() => {})
+    await endpoint.close()
+    const retried: string[] = []
+    const transport = createRpcTransport({
+      url: endpoint.url,
+      retry: { attempts: 2, baseDelayMs: 1 },
+      onRetry: (event) => retried.push((event.error as { code: string }).code),
+    })
+    await expect(transport.getBalance(SOMEONE)).rejects.toMatchObject({ code: 'LEDGER__RPC_UNAVAILABLE' })
+    expect(retried).toEqual(['LEDGER__RPC_UNAVAILABLE'])
+    await transport.close()
   })
 })

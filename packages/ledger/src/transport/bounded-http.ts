@@ -21,12 +21,17 @@ export function rpcReplyBound(method: string): RpcReplyBound {
 export function boundedHttpTransport(url: string): RpcTransport {
   return (async ({ payload, signal }) => {
     const method = String((payload as { method?: unknown }).method)
-    const response = await fetch(url, {
-      method: 'POST',
-      headers: { accept: 'application/json', 'content-type': 'application/json; charset=utf-8' },
-      body: stringifyJsonWithBigInts(payload),
-      signal,
-    })
+    let response: Response
+    try {
+      response = await fetch(url, {
+        method: 'POST',
+        headers: { accept: 'application/json', 'content-type': 'application/json; charset=utf-8' },
+        body: stringifyJsonWithBigInts(payload),
+        signal,
+      })
+    } catch (e) {
+      throw unreachable(e, method, signal)
+    }
     if (!response.ok) {
       throw new SolanaError(SOLANA_ERROR__RPC__TRANSPORT_HTTP_ERROR, {
         headers: response.headers,
@@ -35,12 +40,17 @@ export function boundedHttpTransport(url: string): RpcTransport {
       })
     }
     const bound = rpcReplyBound(method)
-    return parseBoundedJson(await readBounded(response, bound.bytes, method), bound, method)
+    return parseBoundedJson(await readBounded(response, bound.bytes, method, signal), bound, method)
   }) as RpcTransport
 }
 
 /** A reply's body as text, refused once it passes `max` bytes. */
-async function readBounded(response: Response, max: number, method: string): Promise<string> {
+async function readBounded(
+  response: Response,
+  max: number,
+  method: string,
+  signal: AbortSignal | undefined,
+): Promise<string> {
   const declared = Number(response.headers.get('content-length') ?? Number.NaN)
   const tooLarge = (bytes: number) =>
     new LedgerError('LEDGER__RPC_REPLY_TOO_LARGE', `the reply to ${method} passes ${max} bytes`, {
@@ -54,9 +64,10 @@ async function readBounded(response: Response, max: number, method: string): Pro
   }
   if (response.body === null) return ''
   const reader = response.body.getReader()
+  const read = () => reader.read().catch((e: unknown) => Promise.reject(unreachable(e, method, signal)))
   const chunks: Uint8Array[] = []
   let total = 0
-  for (let next = await reader.read(); next.done !== true; next = await reader.read()) {
+  for (let next = await read(); next.done !== true; next = await read()) {
     total += next.value.byteLength
     if (total > max) {
       await reader.cancel()
@@ -65,4 +76,23 @@ async function readBounded(response: Response, max: number, method: string): Pro
     chunks.push(next.value)
   }
   return Buffer.concat(chunks, total).toString('utf8')
+}
+
+/**
+ * What `fetch` threw, or its body's reader, as the endpoint being out of reach (`LEDGER__RPC_UNAVAILABLE`, retried):
+ * refused, reset, cut off mid-body. Once the request's signal has aborted it is the abort's reason, left as it is
+ * for the caller to tell a timeout from an abort. Only here does a `TypeError` mean the endpoint: anywhere else it is
+ * a reply's (or a bug's), and no reason to ask again.
+ */
+function unreachable(e: unknown, method: string, signal: AbortSignal | undefined): unknown {
+  if (signal?.aborted === true) return e
+  const message = e instanceof Error ? e.message : String(e)
+  return new LedgerError(
+    'LEDGER__RPC_UNAVAILABLE',
+    `${method} could not reach the endpoint: ${message}`,
+    { method },
+    {
+      cause: e,
+    },
+  )
 }

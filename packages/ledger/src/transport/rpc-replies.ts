@@ -3,6 +3,7 @@ import { z } from 'zod'
 import { MAX_ACCOUNT_DATA_BYTES, MAX_TRANSACTION_ERROR_DEPTH } from '../constants.js'
 import { LedgerError } from '../errors.js'
 import { normalizeTransactionError } from './transaction-error.js'
+import type { TransactionErrorJson } from './transport.js'
 
 /**
  * Schemas for every RPC reply the transport uses, checked after `@solana/kit` has parsed them (kit turns JSON
@@ -25,9 +26,35 @@ const base64 = z
   .string()
   .max(Math.ceil(MAX_ACCOUNT_DATA_BYTES / 3) * 4)
   .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'not base64')
-/** Solana's JSON TransactionError: a variant name or a one-key object. */
-const transactionError = z
-  .union([z.string().max(128), z.record(z.string().max(128), z.unknown())])
+/** Solana writes an instruction's index in an `InstructionError` as a u8. */
+const MAX_INSTRUCTION_INDEX = 255
+
+/** A variant name of Solana's errors, e.g. `InsufficientFundsForFee` (its fieldless variants are written as names). */
+const variantName = z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/, 'not a variant name')
+
+/** An object of exactly one key: how Solana writes an enum variant with fields, e.g. `{ "Custom": 1 }`. */
+function isOneVariant(value: object): boolean {
+  return !Array.isArray(value) && Object.keys(value).length === 1
+}
+
+/** Whether an `InstructionError`, if `err` is one, holds what Solana's does: an instruction's index and its error. */
+function isInstructionErrorWellFormed(err: TransactionErrorJson): boolean {
+  if (typeof err === 'string' || !Object.hasOwn(err, 'InstructionError')) return true
+  const pair = err['InstructionError']
+  if (!Array.isArray(pair) || pair.length !== 2) return false
+  const [index, error] = pair as [unknown, unknown]
+  const variant = typeof error === 'string' || (error !== null && typeof error === 'object' && isOneVariant(error))
+  return Number.isInteger(index) && (index as number) >= 0 && (index as number) <= MAX_INSTRUCTION_INDEX && variant
+}
+
+/**
+ * Solana's JSON TransactionError: a variant name, or an object of one variant name and its fields (an
+ * `InstructionError`: the instruction's index and its own error, in the same two shapes). Anything else (`[]`, `{}`,
+ * `null`, a number, a sentence) is no error of Solana's, and a reply carrying one is malformed: read as a definite
+ * refusal, it would let an action be built anew.
+ */
+export const transactionError = z
+  .union([variantName, z.record(variantName, z.unknown()).refine(isOneVariant, 'not one variant')])
   .transform((value, ctx) => {
     const err = normalizeTransactionError(value)
     if (err !== undefined) return err
@@ -38,6 +65,7 @@ const transactionError = z
     })
     return z.NEVER
   })
+  .refine(isInstructionErrorWellFormed, 'not an instruction index and its error')
 const context = z.object({ slot: u64 }).loose()
 const commitment = z.enum(['processed', 'confirmed', 'finalized'])
 
@@ -102,6 +130,14 @@ export const signatureNotification = z.object({
   context,
   value: z.union([z.literal('receivedSignature'), z.object({ err: transactionError.nullable() }).loose()]),
 })
+
+/**
+ * The data of a preflight failure (JSON-RPC error -32002): Solana's simulation of the transaction, of which its error
+ * and its logs (the strings among them) are read.
+ */
+export const preflightFailureData = z
+  .object({ err: transactionError, logs: z.array(z.unknown()).nullable().optional() })
+  .loose()
 
 /**
  * A message on a subscriptions channel, as far as kit reads it before its own checks: a notification (a method name,

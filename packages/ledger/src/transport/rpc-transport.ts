@@ -39,13 +39,14 @@ import {
   lamportsReply,
   latestBlockhashReply,
   parseReply,
+  preflightFailureData,
   signatureNotification,
   signatureReply,
   signatureStatusesReply,
   transactionReply,
 } from './rpc-replies.js'
 import { withRetry, type RetryEvent, type RetryPolicy } from './retry.js'
-import { ledgerErrorFromTransactionError, normalizeTransactionError } from './transaction-error.js'
+import { ledgerErrorFromTransactionError } from './transaction-error.js'
 import {
   reachedCommitment,
   type LatestBlockhash,
@@ -339,7 +340,11 @@ export class SolanaRpcTransport implements LedgerTransport {
     this.#onRetry?.(event)
   }
 
-  /** Maps anything a request threw to a coded error (or AbortError when the caller gave up). */
+  /**
+   * Maps anything a request threw to a coded error (or AbortError when the caller gave up). An endpoint out of reach
+   * is already `LEDGER__RPC_UNAVAILABLE` (see {@link boundedHttpTransport}); anything else uncoded, such as a
+   * `TypeError` of a reply's reader, is `LEDGER__RPC_ERROR`, not retried.
+   */
   #coded(e: unknown, method: string, callerSignal: AbortSignal): unknown {
     if (e instanceof LedgerError) return e
     if (callerSignal.aborted) return new AbortError()
@@ -353,16 +358,6 @@ export class SolanaRpcTransport implements LedgerTransport {
         method,
         status: e.context.statusCode,
       })
-    }
-    if (e instanceof TypeError) {
-      return new LedgerError(
-        'LEDGER__RPC_UNAVAILABLE',
-        `${method} could not reach the endpoint: ${e.message}`,
-        { method },
-        {
-          cause: e,
-        },
-      )
     }
     return new LedgerError('LEDGER__RPC_ERROR', `${method} failed: ${String(e)}`, { method }, { cause: e })
   }
@@ -608,15 +603,8 @@ function codedTransport(inner: RpcTransport): RpcTransport {
       const { code, message, data } = envelope.error as { code: number | bigint; message: string; data?: unknown }
       const numeric = Number(code)
       if (numeric === PREFLIGHT_FAILURE && data !== null && typeof data === 'object' && 'err' in data) {
-        const err = normalizeTransactionError((data as { err: unknown }).err)
-        if (err === undefined) {
-          throw new LedgerError(
-            'LEDGER__RPC_MALFORMED_REPLY',
-            `${method} reported a preflight failure whose error nests deeper than any of Solana's`,
-            { method, rpcCode: numeric },
-          )
-        }
-        const logs = (data as { logs?: unknown }).logs
+        // Solana's error, checked as a status's is: an odd one read as a definite refusal would let it be built anew.
+        const failure = parseReply(preflightFailureData, data, method)
         const wire = (config.payload as { params?: unknown[] }).params?.[0]
         let transaction: Transaction | undefined
         try {
@@ -625,11 +613,11 @@ function codedTransport(inner: RpcTransport): RpcTransport {
         } catch {
           transaction = undefined
         }
-        throw ledgerErrorFromTransactionError(err, {
+        throw ledgerErrorFromTransactionError(failure.err, {
           signature: transaction === undefined ? undefined : getSignatureFromTransaction(transaction),
           transaction,
           executed: false,
-          logs: Array.isArray(logs) ? logs.filter((l): l is string => typeof l === 'string') : undefined,
+          logs: failure.logs?.filter((l): l is string => typeof l === 'string'),
         })
       }
       throw new LedgerError(
