@@ -139,6 +139,26 @@ describe('reachedCommitment', () => {
 })
 
 describe('RpcTransport replies', () => {
+  it('should wait before asking again as long as a busy endpoint asks in Retry-After', async () => {
+    const asked: number[] = []
+    const endpoint = await scriptedEndpoint((request, res) => {
+      asked.push(Date.now())
+      if (asked.length === 1) res.writeHead(429, { 'retry-after': '1' }).end()
+      else res.end(replyText(request.id, '{"context":{"slot":1},"value":42}'))
+    })
+    const delays: number[] = []
+    const transport = createRpcTransport({
+      url: endpoint.url,
+      retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 5_000 },
+      onRetry: (event) => delays.push(event.delayMs),
+    })
+    expect(await transport.getBalance(SOMEONE)).toBe(42n)
+    expect(delays).toEqual([1_000])
+    expect(asked[1]! - asked[0]!).toBeGreaterThanOrEqual(900)
+    await transport.close()
+    await endpoint.close()
+  })
+
   it('should refuse a reply that echoes the id of another request, and ask again', async () => {
     let requests = 0
     const endpoint = await scriptedEndpoint((_request, res) => {

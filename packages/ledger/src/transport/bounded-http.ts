@@ -33,6 +33,8 @@ export function boundedHttpTransport(url: string): RpcTransport {
       throw unreachable(e, method, signal)
     }
     if (!response.ok) {
+      // Its body is not read: released now rather than held until it is collected.
+      await response.body?.cancel().catch(() => {})
       throw new SolanaError(SOLANA_ERROR__RPC__TRANSPORT_HTTP_ERROR, {
         headers: response.headers,
         message: response.statusText,

@@ -45,7 +45,7 @@ import {
   signatureStatusesReply,
   transactionReply,
 } from './rpc-replies.js'
-import { withRetry, type RetryEvent, type RetryPolicy } from './retry.js'
+import { parseRetryAfter, withRetry, type RetryEvent, type RetryPolicy } from './retry.js'
 import { ledgerErrorFromTransactionError } from './transaction-error.js'
 import {
   reachedCommitment,
@@ -83,6 +83,8 @@ export interface RpcTransportOptions {
 /** JSON-RPC error codes a healthy node may return while behind or busy: worth retrying. */
 const TRANSIENT_RPC_CODES = new Set([-32603, -32005, -32004, -32007, -32014, -32016, 429])
 const PREFLIGHT_FAILURE = -32002
+/** HTTP statuses whose `Retry-After` says when to ask again: 429 Too Many Requests, 503 Service Unavailable. */
+const RETRY_AFTER_STATUSES: ReadonlySet<number> = new Set([429, 503])
 const WS_FALLBACK_POLL_FACTOR = 5
 /** Rebroadcast an unconfirmed transaction this often (same bytes, same signature: harmless). */
 const RESEND_EVERY_POLLS = 5
@@ -354,9 +356,15 @@ export class SolanaRpcTransport implements LedgerTransport {
       })
     }
     if (isSolanaError(e, SOLANA_ERROR__RPC__TRANSPORT_HTTP_ERROR)) {
-      return new LedgerError('LEDGER__RPC_UNAVAILABLE', `${method} failed with HTTP ${e.context.statusCode}`, {
+      const status = e.context.statusCode
+      // A busy or rate-limiting endpoint may say when to come back (RFC 9110, 10.2.3): the retry waits at least that.
+      const retryAfterMs = RETRY_AFTER_STATUSES.has(status)
+        ? parseRetryAfter(e.context.headers.get('retry-after'), Date.now())
+        : undefined
+      return new LedgerError('LEDGER__RPC_UNAVAILABLE', `${method} failed with HTTP ${status}`, {
         method,
-        status: e.context.statusCode,
+        status,
+        ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
       })
     }
     return new LedgerError('LEDGER__RPC_ERROR', `${method} failed: ${String(e)}`, { method }, { cause: e })
