@@ -1,6 +1,6 @@
 import type { Logger } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
-import { delay } from '../abort.js'
+import { delay, withTimeout } from '../abort.js'
 import type { AbortOptions } from '../bus.js'
 import type { Clock } from '../clock.js'
 import {
@@ -180,7 +180,7 @@ export class CapacityAnnouncer {
       for (const wait of PROVIDE_RETRY_DELAYS_MS) {
         try {
           await delay(wait, controller.signal)
-          const signal = AbortSignal.any([controller.signal, AbortSignal.timeout(DHT_QUERY_TIMEOUT_MS)])
+          const signal = withTimeout(controller.signal, DHT_QUERY_TIMEOUT_MS)
           await Promise.all(classes.map((name) => provide(classCid(name), { signal })))
           log('provided capability classes %s', classes.join(', '))
           return

@@ -1,4 +1,4 @@
-import { type AbortOptions, type BlobService, type Order, throwIfAborted } from '@tessera/core'
+import { type AbortOptions, type BlobService, type Order, throwIfAborted, withTimeout } from '@tessera/core'
 import { DEFAULT_RECOMPUTE_TIMEOUT_MS } from '@tessera/proof'
 import { relayHolder } from './blob-audience.js'
 import type { BlobHolds } from './blob-holds.js'
@@ -67,8 +67,7 @@ export interface InputKeeperComponents {
 export function inputKeeper(c: InputKeeperComponents) {
   return async (order: Order, expiresAt: number, options: AbortOptions = {}): Promise<void> => {
     const holder = relayHolder(order.jobId)
-    const timeout = AbortSignal.timeout(DEFAULT_RECOMPUTE_TIMEOUT_MS)
-    const signal = options.signal === undefined ? timeout : AbortSignal.any([options.signal, timeout])
+    const signal = withTimeout(options.signal, DEFAULT_RECOMPUTE_TIMEOUT_MS)
     for (const cid of order.inputs.slice(0, INPUTS_READ)) {
       if (await c.holds.holdIfStored(cid, holder, expiresAt, { signal })) continue
       // Held before it is stored, as an upload is: a sweep between the two would find it unheld.

@@ -11,6 +11,7 @@ import {
   type Rng,
   TOPICS,
   type WireMessage,
+  withTimeout,
 } from '@tessera/core'
 import {
   type AdaptiveSampler,
@@ -620,7 +621,7 @@ export class Verification {
     const order = this.#orderOf(jobId)
     if (order === undefined) return
     // The verifier gives up on a recomputation after its timeout: the engine stops then too.
-    const signal = AbortSignal.any([this.#lifetime.signal, AbortSignal.timeout(DEFAULT_RECOMPUTE_TIMEOUT_MS)])
+    const signal = withTimeout(this.#lifetime.signal, DEFAULT_RECOMPUTE_TIMEOUT_MS)
     try {
       const chunks = await this.#c.recompute(order, taskId, indices, { signal })
       this.#verifier.feed({ kind: 'recomputed', jobId, taskId, worker, chunks })
