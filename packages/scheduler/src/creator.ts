@@ -837,12 +837,16 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
       escrow: order.escrow,
       result,
     })
-    if (job.accepted === job.taskCount && job.status === 'open') this.#complete(job, now)
+    // A job that expired with results in verification completes when their verdicts accept its last tasks: every task
+    // was delivered in time and is paid, so it is no less finished than one whose last verdict came first. A cancelled
+    // one stays cancelled: its creator stopped it.
+    if (job.accepted === job.taskCount && (job.status === 'open' || job.ending === 'expired')) this.#complete(job, now)
   }
 
   #complete(job: CreatorJob, now: number): void {
     const results: Result[] = new Array(job.taskCount)
     for (let i = 0; i < job.taskCount; i++) results[i] = job.results.get(i) as Result
+    job.ending = undefined
     this.#close(job, 'completed')
     this.#timers.push(now + this.#retainMs, { kind: 'forget', jobId: job.order.jobId })
     // Nothing more can be owed or awarded: keep only what rejects late messages precisely.

@@ -376,6 +376,40 @@ describe('job lifecycle', () => {
     }
   })
 
+  it('should complete a job whose last tasks are accepted by verdicts that land after its deadline', () => {
+    for (const end of ['cancelled', 'expired'] as const) {
+      const market = new Market({ leaseMs: 3_000, heartbeatMs: 1_000, verify: true })
+      market.addWorker('a')
+      const jobId = market.submit(renderSpec({ minBids: 1, timeoutMs: 5_000 }))
+      const tasks = [...(market.running.get('a')?.keys() ?? [])]
+      for (const task of tasks) market.finish('a', task)
+      const [first, ...rest] = tasks as [string, ...string[]]
+      market.creator.handle({ kind: 'task:verdict', taskId: first, worker: 'a', outcome: 'pass' }, market.now)
+      if (end === 'cancelled') market.creator.cancel(jobId, market.now)
+      else market.advance(5_000)
+      for (const task of rest) {
+        market.creator.handle({ kind: 'task:verdict', taskId: task, worker: 'a', outcome: 'pass' }, market.now)
+      }
+      market.flush()
+      // Every task was delivered in time and is accepted and paid.
+      expect(market.accepts, end).toHaveLength(4)
+      if (end === 'expired') {
+        // Finished, not ended unfinished: it is no less done than a job whose last verdict came before its deadline.
+        expect(market.eventsOf('job:expired')).toEqual([])
+        expect(market.eventsOf('job:completed')[0]?.results.map((r) => r.taskId)).toEqual(tasks)
+        expect(market.creator.job(jobId)?.status).toBe('completed')
+      } else {
+        // Its creator stopped it: it stays cancelled, with every result.
+        expect(market.eventsOf('job:completed')).toEqual([])
+        expect(market.eventsOf('job:cancelled')).toEqual([expect.objectContaining({ accepted: 4, total: 4 })])
+      }
+      // Reported once, and forgotten a retention time after: the backstop for missing verdicts stays quiet.
+      market.advance(ENDED_JOB_VERDICT_WAIT_MS)
+      expect(market.creator.job(jobId), end).toBeUndefined()
+      expect([...market.eventsOf('job:completed'), ...market.eventsOf(`job:${end}`)], end).toHaveLength(1)
+    }
+  })
+
   it('should end a job without the verdicts that never come, after ENDED_JOB_VERDICT_WAIT_MS', () => {
     const market = new Market({ leaseMs: 3_000, heartbeatMs: 1_000, verify: true })
     market.addWorker('a')
