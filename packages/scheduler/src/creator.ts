@@ -277,6 +277,8 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
   readonly #assumedGraceMs: number
   readonly #jobs = new Map<string, CreatorJob>()
   readonly #timers = new TimerQueue<Timer>()
+  /** Whether a timer still refers to a job this creator keeps. */
+  readonly #isLive = (timer: Timer): boolean => this.#jobs.has(timer.jobId)
   readonly #outputs = new Fifo<CreatorOutput>()
   #now = 0
 
@@ -350,6 +352,8 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
           break
         case 'forget':
           this.#jobs.delete(timer.jobId)
+          // Its deadline timer, a month away at most, would otherwise stay in the heap until then.
+          this.#timers.noteForgotten(this.#jobs.size, this.#isLive)
           break
         case 'verdicts':
           if (job.ending !== undefined) this.#abandonVerdicts(job, job.ending, now)

@@ -198,6 +198,9 @@ export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
   readonly #refused = new Set<string>()
   readonly #queue = new Fifo<{ jobId: string; index: number }>()
   readonly #timers = new TimerQueue<Timer>()
+  /** Whether a timer still refers to something this worker keeps. */
+  readonly #isLive = (timer: Timer): boolean =>
+    timer.kind === 'refused' ? this.#refused.has(timer.jobId) : this.#jobs.has(timer.jobId)
   readonly #outputs = new Fifo<WorkerOutput>()
   #running = 0
   #queued = 0
@@ -313,7 +316,7 @@ export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
           }
           break
         case 'forget':
-          if (job.unfinished === 0 && now >= this.#keptUntil(job)) this.#jobs.delete(timer.jobId)
+          if (job.unfinished === 0 && now >= this.#keptUntil(job)) this.#forget(timer.jobId)
           break
         case 'deadline':
           this.#drop(job, 'expired', now)
@@ -639,12 +642,22 @@ export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
     return job.leased ? Math.max(bidStands, job.idleSince + this.#awardGraceMs) : bidStands
   }
 
+  /**
+   * Forgets a job. Its timers are ignored when they fire; the queue drops them in batches before, so that a job
+   * forgotten long before its deadline (a month at most) does not hold its deadline timer until then.
+   */
+  #forget(jobId: string): void {
+    this.#jobs.delete(jobId)
+    this.#timers.noteForgotten(this.#jobs.size + this.#refused.size, this.#isLive)
+  }
+
   #refuse(order: Order): void {
     this.#refused.delete(order.jobId)
     this.#refused.add(order.jobId)
     if (this.#refused.size > MAX_REFUSED_ORDERS) {
       for (const oldest of this.#refused) {
         this.#refused.delete(oldest)
+        this.#timers.noteForgotten(this.#jobs.size + this.#refused.size, this.#isLive)
         break
       }
     }
@@ -667,7 +680,7 @@ export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
         start += MAX_TASKS_PER_MESSAGE
       } while (start < taskIds.length)
     }
-    this.#jobs.delete(jobId)
+    this.#forget(jobId)
     this.#emit({ type: 'job:withdrawn', at: now, jobId, taskIds, ...(code === undefined ? {} : { code }) })
     this.#pump(now)
   }
@@ -675,7 +688,7 @@ export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
   /** Forgets a job that was cancelled or ran past its deadline, stopping its tasks. */
   #drop(job: WorkerJob, reason: 'cancelled' | 'expired', now: number): void {
     this.#stop(job, reason, now)
-    this.#jobs.delete(job.order.jobId)
+    this.#forget(job.order.jobId)
     this.#pump(now)
   }
 

@@ -5,7 +5,9 @@ import {
   DEFAULT_AWARD_GRACE_MS,
   ENDED_JOB_VERDICT_WAIT_MS,
   fixedPrice,
+  MAX_JOB_TIMEOUT_MS,
   isSchedulerError,
+  type JobSpec,
   type WorkerMachineInit,
 } from '../src/index.js'
 import { Market, renderSpec } from './harness.js'
@@ -450,6 +452,22 @@ describe('job lifecycle', () => {
     expect(() => market.creator.diagnose(jobId)).toThrow(
       expect.objectContaining({ code: 'SCHEDULER__ORDER_NOT_FOUND' }),
     )
+  })
+
+  it("should drop a forgotten job's timers, not hold its deadline a month", () => {
+    const market = new Market({ retainMs: 1_000, maxReopens: 0 })
+    const worker = market.addWorker('w', { awardGraceMs: 1_000 })
+    const oneTile = { ...renderSpec().split, width: 32, height: 32 } as JobSpec['split']
+    const month = renderSpec({ minBids: 1, split: oneTile, timeoutMs: MAX_JOB_TIMEOUT_MS })
+    const jobs = [0, 1, 2].map(() => market.submit(month))
+    market.finishAll()
+    expect(market.eventsOf('job:completed')).toHaveLength(jobs.length)
+    market.advance(60_000)
+    expect(market.creator.jobCount).toBe(0)
+    expect(worker.jobCount).toBe(0)
+    // Nothing is left to time: neither machine keeps the deadlines, which would wake them in a month to do nothing.
+    expect(market.creator.pollTimeout()).toBeUndefined()
+    expect(worker.pollTimeout()).toBeUndefined()
   })
 
   it('should reject a task whose worker never answered the challenge, and say so', () => {
