@@ -184,6 +184,11 @@ interface Bidder {
   leased: boolean
   /** Lost its lease or withdrew: never awarded again in this job. */
   out: boolean
+  /**
+   * Said it leaves the job while it still held tasks (a Result overtaken by its leaving heartbeat): awarded nothing
+   * more, and out once it holds nothing, by whichever path its last task comes back.
+   */
+  leaving: boolean
   leaseTimerArmed: boolean
 }
 
@@ -538,7 +543,7 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
     }
     const known = job.byPeer.get(bid.worker)
     const held = known === undefined ? undefined : job.bidders[known]
-    if (held?.out === true) {
+    if (held?.out === true || held?.leaving === true) {
       reject('SCHEDULER__WORKER_EXCLUDED', `${bid.worker} lost or left its lease on job ${bid.jobId}`, {
         jobId: bid.jobId,
         from: bid.worker,
@@ -587,6 +592,7 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
       lastSeen: now,
       leased: false,
       out: false,
+      leaving: false,
       leaseTimerArmed: false,
     }
     bidder.price = bid.price
@@ -631,14 +637,27 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
     const taskIds = withdrawn.map((i) => taskIdAt(job.order, i))
     if (taskIds.length > 0) this.#emit({ type: 'task:withdrawn', at: now, jobId, worker: bidder.peer, taskIds })
     // Only a worker that says so leaves: one that gave back its only task (an overrun) is as empty-handed, and stays.
-    // It leaves once it holds nothing: a withdrawal of more tasks than a heartbeat carries ends with the last one.
-    const leaving = heartbeat.leaving === true && bidder.inFlight === 0
-    if (leaving) {
-      bidder.out = true
+    // It leaves once it holds nothing: a withdrawal of more tasks than a heartbeat carries ends with its last heartbeat,
+    // and one whose leaving heartbeat overtook a Result ends with that Result.
+    if (heartbeat.leaving === true && !bidder.leaving) {
+      bidder.leaving = true
       job.ranked = undefined
-      this.#emit({ type: 'lease:lost', at: now, jobId, worker: bidder.peer, taskIds, reason: 'withdrawn' })
     }
-    if (taskIds.length > 0 || leaving) this.#assignPending(job, now)
+    const left = this.#leaveIfDone(job, bidder, taskIds, now)
+    if (taskIds.length > 0 || left) this.#assignPending(job, now)
+  }
+
+  /**
+   * Marks a bidder that said it leaves out of the job once it holds nothing (`lease:lost`, reason `withdrawn`, with
+   * `taskIds` given back last); returns whether it did.
+   */
+  #leaveIfDone(job: CreatorJob, bidder: Bidder, taskIds: readonly string[], now: number): boolean {
+    if (!bidder.leaving || bidder.out || bidder.inFlight > 0) return false
+    bidder.out = true
+    job.ranked = undefined
+    const { jobId } = job.order
+    this.#emit({ type: 'lease:lost', at: now, jobId, worker: bidder.peer, taskIds, reason: 'withdrawn' })
+    return true
   }
 
   #leaseOf(job: CreatorJob, peer: string): Bidder {
@@ -713,6 +732,7 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
     const bidder = job.bidders[bidderIndex] as Bidder
     bidder.lastSeen = now
     bidder.inFlight--
+    this.#leaveIfDone(job, bidder, [], now)
     job.results.set(index, result)
     this.#emit({ type: 'task:completed', at: now, jobId: result.jobId, taskId: result.taskId, worker: result.worker })
     if (this.#verify) {
@@ -800,7 +820,10 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
       job.pending--
     } else {
       displaced = job.bidders[job.holder[index] as number] as Bidder
-      if (state === ASSIGNED) displaced.inFlight--
+      if (state === ASSIGNED) {
+        displaced.inFlight--
+        this.#leaveIfDone(job, displaced, [], now)
+      }
     }
     job.holder[index] = cleared
     job.price[index] = failed.price
@@ -930,7 +953,7 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
 
   #ranked(job: CreatorJob): Bidder[] {
     if (job.ranked === undefined) {
-      job.ranked = job.bidders.filter((b) => !b.out).sort((a, b) => compareBids(a, b, job.microHours))
+      job.ranked = job.bidders.filter((b) => !b.out && !b.leaving).sort((a, b) => compareBids(a, b, job.microHours))
     }
     return job.ranked
   }

@@ -10,7 +10,7 @@ import {
   type JobSpec,
   type WorkerMachineInit,
 } from '../src/index.js'
-import { Market, renderSpec } from './harness.js'
+import { inbound, Market, renderSpec } from './harness.js'
 
 const TWO_SLOTS = { memoryMb: 8_192, features: [], score: 100, slots: 2, tiers: [3] as const }
 
@@ -277,6 +277,36 @@ describe('leases', () => {
     expect(market.eventsOf('lease:lost')).toEqual([
       expect.objectContaining({ worker: 'a', taskIds: [], reason: 'withdrawn' }),
     ])
+  })
+
+  it('should bar a worker whose leaving heartbeat overtook its last Result once that Result arrives', () => {
+    const market = new Market({ leaseMs: 3_000, heartbeatMs: 1_000 })
+    const w = market.addWorker('w', { profile: TWO_SLOTS })
+    market.addWorker('x', { profile: { ...TWO_SLOTS, slots: 1 }, pricing: fixedPrice(20n) })
+    const jobId = market.submit(renderSpec({ minBids: 2 }))
+    const [first] = [...(market.running.get('w')?.keys() ?? [])] as [string]
+    // w finishes a task and leaves the job; its Result is held up on the way, and the leaving heartbeat goes first.
+    market.running.get('w')?.delete(first)
+    const output = { root: new Uint8Array(32), chunks: 1, output: 'bafkout', tolerance: 'bitwise', computeMs: 5 }
+    w.handle({ kind: 'task:finished', taskId: first, output } as const, market.now)
+    let result: WireMessage | undefined
+    for (let out = w.pollOutput(); out !== undefined; out = w.pollOutput()) {
+      if (out.kind === 'send' && out.message.type === 'result') result = out.message
+    }
+    w.handle({ kind: 'job:withdraw', jobId }, market.now)
+    market.flush()
+    expect(market.eventsOf('lease:lost')).toEqual([])
+    market.creator.handle({ kind: 'message', inbound: inbound('w', result as WireMessage, market.now) }, market.now)
+    market.flush()
+    expect(market.accepts.map((a) => [a.taskId, a.worker])).toEqual([[first, 'w']])
+    expect(market.eventsOf('lease:lost')).toEqual([
+      expect.objectContaining({ worker: 'w', taskIds: [], reason: 'withdrawn' }),
+    ])
+    // What is left goes to x as it frees its slot, never to w, which has forgotten the job and would refuse it.
+    market.finishAll()
+    expect(market.creator.job(jobId)?.status).toBe('completed')
+    expect(market.eventsOf('lease:granted').filter((e) => e.worker === 'w')).toHaveLength(1)
+    expect(market.rejections).toEqual([])
   })
 
   it('should leave the whole job and skip its order from then on when a task fails with a code that condemns it', () => {
