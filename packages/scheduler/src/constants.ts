@@ -143,6 +143,12 @@ export const MARKET_PRUNE_INTERVAL_MS = 60_000
 /** Market depth is recomputed at most this often (it scans the view). @default 1_000 */
 export const DEPTH_REFRESH_MS = 1_000
 
+/**
+ * How far peers' clocks may differ: core's `MAX_CLOCK_SKEW_MS`, restated (core writes it as a product, so its type
+ * cannot pin it). A bid issued this much before its window opened answers a window that closed, delayed on the way.
+ */
+export const MAX_CLOCK_SKEW_MS = 30_000
+
 /** Most bidders one job keeps: bounds what a flood of bids can cost the creator. */
 export const MAX_BIDS_PER_JOB = 1_024
 

@@ -20,6 +20,7 @@ import {
   DEFAULT_MAX_REOPENS,
   DEFAULT_RETAIN_MS,
   MAX_BIDS_PER_JOB,
+  MAX_CLOCK_SKEW_MS,
   MAX_TASKS_PER_MESSAGE,
   ORDERS_TOPIC,
 } from './constants.js'
@@ -539,6 +540,16 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
         from: bid.worker,
         bidDeadline: order.bidDeadline,
         status: job.status,
+      })
+    }
+    // A bid of a window that closed, delayed on the way, is not counted in this one (it would close it early and take
+    // the place of its worker's bid here). By the worker's clock, so only one older than clocks may differ tells.
+    if (bid.issuedAt + MAX_CLOCK_SKEW_MS < order.issuedAt) {
+      reject('SCHEDULER__BID_WINDOW_CLOSED', `the bid was issued before the bid window of job ${bid.jobId} opened`, {
+        jobId: bid.jobId,
+        from: bid.worker,
+        issuedAt: bid.issuedAt,
+        openedAt: order.issuedAt,
       })
     }
     const known = job.byPeer.get(bid.worker)

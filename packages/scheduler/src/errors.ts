@@ -47,7 +47,7 @@ export type SchedulerErrorCode =
   | 'SCHEDULER__VERDICT_UNEXPECTED'
   /** An award addressed to another worker. */
   | 'SCHEDULER__WORKER_MISMATCH'
-  /** An award at a price other than the worker's bid. */
+  /** An award at a price below every bid the worker made on its job. */
   | 'SCHEDULER__PRICE_MISMATCH'
   /** An award for tasks the worker already holds. */
   | 'SCHEDULER__DUPLICATE_AWARD'

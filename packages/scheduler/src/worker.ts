@@ -147,12 +147,11 @@ const GIVEN_BACK = 3
 interface WorkerJob {
   order: Order
   leased: boolean
-  /** Price of the latest bid. */
-  price: bigint
   /**
-   * Lowest price bid on the job: the least a receipt for one of its tasks may pay per benchmark-hour. The creator pays
-   * each task the price of its award, at least the bid the award answers (a lower one is refused), whichever of this
-   * worker's bids that was: bids can be lost or reordered on the way.
+   * Lowest price bid on the job: the least an award, and a receipt for one of its tasks, may pay per benchmark-hour.
+   * The creator pays each task the price of its award, the bid the award answers, whichever of this worker's bids that
+   * was: bids can be lost or reordered on the way (a bid of a closed window may reach the creator in the next one), so
+   * an award at any price this worker bid is taken, and only one below them all is refused.
    */
   minPrice: bigint
   /** `issuedAt` of the order version bid on (a re-opened order is newer). */
@@ -414,7 +413,6 @@ export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
       this.#jobs.set(order.jobId, {
         order,
         leased: false,
-        price,
         minPrice: price,
         bidIssuedAt: order.issuedAt,
         heartbeatMs: 0,
@@ -428,7 +426,6 @@ export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
       if (this.#awardGraceMs === undefined) this.#timers.push(order.deadline, { kind: 'deadline', jobId: order.jobId })
     } else {
       known.order = order
-      known.price = price
       if (price < known.minPrice) known.minPrice = price
       known.bidIssuedAt = order.issuedAt
     }
@@ -496,12 +493,12 @@ export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
         worker: award.worker,
       })
     }
-    if (award.price < job.price) {
-      reject('SCHEDULER__PRICE_MISMATCH', `award price ${award.price} is below the bid of ${job.price}`, {
+    if (award.price < job.minPrice) {
+      reject('SCHEDULER__PRICE_MISMATCH', `award price ${award.price} is below every bid, the lowest ${job.minPrice}`, {
         jobId: award.jobId,
         from: inbound.from,
         price: award.price,
-        bid: job.price,
+        bid: job.minPrice,
       })
     }
     const indices = new Set<number>()

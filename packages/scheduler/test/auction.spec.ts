@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { seededRng } from '@tessera/core'
-import { CreatorMachine, compareBids, fixedPrice, rankBids, type RankableBid } from '../src/index.js'
-import { capacity, Market, renderSpec } from './harness.js'
+import { seededRng, type Order, type WireMessage } from '@tessera/core'
+import { CreatorMachine, compareBids, fixedPrice, MAX_CLOCK_SKEW_MS, rankBids, type RankableBid } from '../src/index.js'
+import { capacity, inbound, Market, renderSpec } from './harness.js'
 
 describe('auction', () => {
   it('should close the bid window at its deadline when fewer than k bids arrive', () => {
@@ -195,6 +195,27 @@ describe('auction', () => {
     expect(market.eventsOf('lease:granted').map((g) => g.worker)).toEqual(['late'])
     market.finishAll()
     expect(market.eventsOf('job:completed')).toHaveLength(1)
+  })
+
+  it('should refuse a bid of a closed window: issued before this one opened, by more than clocks differ', () => {
+    const market = new Market({ maxReopens: 1 })
+    const jobId = market.submit(renderSpec({ minBids: 1, bidWindowMs: MAX_CLOCK_SKEW_MS + 1_000 }))
+    const first = market.creator.job(jobId)?.order as Order
+    market.advance(MAX_CLOCK_SKEW_MS + 1_000)
+    expect(market.eventsOf('order:reopened')).toHaveLength(1)
+    const bid = (issuedAt: number): WireMessage => ({
+      type: 'bid',
+      body: { jobId, worker: 'w', price: 10n, etaMs: 1_000, score: 100, maxTasks: 4, issuedAt },
+    })
+    // Made in the first window and delayed past its close: it would be counted in this one and close it.
+    const bidAt = (issuedAt: number) => () =>
+      market.creator.handle({ kind: 'message', inbound: inbound('w', bid(issuedAt), market.now) }, market.now)
+    expect(bidAt(first.issuedAt)).toThrow(expect.objectContaining({ code: 'SCHEDULER__BID_WINDOW_CLOSED' }))
+    expect(market.creator.job(jobId)?.windowOpen).toBe(true)
+    // One that seems a little early is a clock that runs behind, and is taken.
+    bidAt(market.now - MAX_CLOCK_SKEW_MS)()
+    market.flush()
+    expect(market.eventsOf('bid:received')).toEqual([expect.objectContaining({ worker: 'w' })])
   })
 
   it('should stop re-opening after maxReopens and expire at the deadline', () => {

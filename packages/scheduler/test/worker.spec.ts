@@ -317,6 +317,43 @@ describe('WorkerMachine', () => {
     expect(runs[0]).toMatchObject({ paidMs: 0.5 * 3_600_000 })
   })
 
+  it('should take an award at the price of any bid it made on the job, and refuse one below them all', () => {
+    const market = new Market()
+    const jobId = market.submit(renderSpec({ minBids: 5 }))
+    const order = orderOf(market, jobId)
+    const prices = [10n, 15n]
+    const worker = new WorkerMachine({
+      self: 'w',
+      profile: { memoryMb: 8_192, features: ['shader-f16'], score: 1, slots: 4, tiers: [3] },
+      pricing: () => prices.shift() ?? 99n,
+    })
+    const deliver = (message: WireMessage, at: number) =>
+      worker.handle({ kind: 'message', inbound: { from: order.creator, message, expiresAt: at + 1_000 } }, at)
+    deliver({ type: 'order', body: order }, market.now)
+    deliver({ type: 'order', body: { ...order, issuedAt: order.issuedAt + 1 } }, market.now + 1)
+    drain(worker)
+    const [first, second] = splitTasks(order).map((t) => t.taskId) as [string, string]
+    const award = (taskId: string, price: bigint) => ({
+      type: 'award' as const,
+      body: {
+        jobId,
+        creator: order.creator,
+        worker: 'w',
+        taskIds: [taskId],
+        price,
+        leaseMs: 60_000,
+        heartbeatMs: 5_000,
+        issuedAt: market.now + 2,
+      },
+    })
+    // The creator took the first bid, which reached it after the second was made (a window's bid delivered late).
+    expect(() => deliver(award(first, 10n), market.now + 2)).not.toThrow()
+    expect(drain(worker).filter((o) => o.kind === 'run')).toHaveLength(1)
+    expect(() => deliver(award(second, 9n), market.now + 2)).toThrow(
+      expect.objectContaining({ code: 'SCHEDULER__PRICE_MISMATCH', context: expect.objectContaining({ bid: 10n }) }),
+    )
+  })
+
   it('should forget a bid that was never answered', () => {
     const market = new Market()
     const worker = new WorkerMachine({
