@@ -180,6 +180,11 @@ interface Bidder {
   idleGraceMs: number
   /** Tasks awarded and not yet resulted. */
   inFlight: number
+  /**
+   * Tasks awarded that no heartbeat of the worker has listed yet, with when each was awarded: an award is sent once,
+   * and one lost on the way shows as a task its worker's heartbeats leave out (see {@link CreatorMachine}).
+   */
+  unconfirmed: Map<number, number> | undefined
   /** Last heartbeat, result or fresh award. */
   lastSeen: number
   leased: boolean
@@ -260,6 +265,12 @@ type Timer =
  * once), best first by {@link compareBids}: expected cost, then reputation (higher first), then ETA, then peer id.
  * Each task pays the price of its award: its worker's bid when it was awarded. Tasks freed later (a lost lease, a withdrawal, a failed verification) go to
  * the next best bidder with room; if nobody could ever take them, the window re-opens (`maxReopens` times).
+ *
+ * **Lost awards.** An award is sent once. A worker's heartbeats list the tasks it holds: an awarded task they leave out
+ * a lease period after its award never reached the worker, and neither did one a worker held alone when it went quiet,
+ * if it had been heard from since the award (holding it, it would have sent heartbeats). Such tasks go back to the
+ * auction (`award:lost`) and the worker, alive, stays in the job; a worker that went quiet holding a task it listed
+ * loses its lease as usual.
  *
  * **Verification.** Each verdict names the worker whose result it judges, and is taken only for that worker's result
  * under check. A failed result is kept until its task is accepted: when arbitration clears its worker afterwards
@@ -600,6 +611,7 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
       awardableUntil: 0,
       idleGraceMs: 0,
       inFlight: 0,
+      unconfirmed: undefined,
       lastSeen: now,
       leased: false,
       out: false,
@@ -654,8 +666,43 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
       bidder.leaving = true
       job.ranked = undefined
     }
+    const lost = heartbeat.leaving === true ? 0 : this.#confirmAwards(job, bidder, heartbeat.taskIds, now)
     const left = this.#leaveIfDone(job, bidder, taskIds, now)
-    if (taskIds.length > 0 || left) this.#assignPending(job, now)
+    if (taskIds.length > 0 || lost > 0 || left) this.#assignPending(job, now)
+  }
+
+  /**
+   * Checks the tasks awarded to `bidder` against those its heartbeat lists (`listed`: every task it holds, unless
+   * there are more than a heartbeat carries). One listed is confirmed; one left out a lease period after its award
+   * never reached the worker (or reached it so late that a heartbeat sent since would list it), and goes back to the
+   * auction without barring the worker, which is alive. Returns how many went back.
+   */
+  #confirmAwards(job: CreatorJob, bidder: Bidder, listed: readonly string[], now: number): number {
+    const unconfirmed = bidder.unconfirmed
+    if (unconfirmed === undefined || unconfirmed.size === 0) return 0
+    const complete = listed.length < MAX_TASKS_PER_MESSAGE
+    const held = new Set(listed)
+    const lost: number[] = []
+    for (const [task, awardedAt] of unconfirmed) {
+      if (job.state[task] !== ASSIGNED || job.holder[task] !== bidder.index) unconfirmed.delete(task)
+      else if (held.has(taskIdAt(job.order, task))) unconfirmed.delete(task)
+      else if (complete && now - awardedAt >= this.#leaseMs) lost.push(task)
+    }
+    this.#returnLostAwards(job, bidder, lost, now)
+    return lost.length
+  }
+
+  /** Puts tasks whose award never reached `bidder` back to the auction; the bidder stays in the job. */
+  #returnLostAwards(job: CreatorJob, bidder: Bidder, tasks: readonly number[], now: number): void {
+    if (tasks.length === 0) return
+    for (const task of tasks) {
+      bidder.unconfirmed?.delete(task)
+      this.#makePending(job, task)
+    }
+    bidder.inFlight -= tasks.length
+    const taskIds = tasks.map((task) => taskIdAt(job.order, task))
+    this.#emit({ type: 'award:lost', at: now, jobId: job.order.jobId, worker: bidder.peer, taskIds })
+    this.#leaveIfDone(job, bidder, [], now)
   }
 
   /**
@@ -743,6 +790,7 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
     const bidder = job.bidders[bidderIndex] as Bidder
     bidder.lastSeen = now
     bidder.inFlight--
+    bidder.unconfirmed?.delete(index)
     this.#leaveIfDone(job, bidder, [], now)
     job.results.set(index, result)
     this.#emit({ type: 'task:completed', at: now, jobId: result.jobId, taskId: result.taskId, worker: result.worker })
@@ -1096,6 +1144,8 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
     // The lease clock starts afresh when a worker that held nothing is given work.
     if (bidder.inFlight === 0) bidder.lastSeen = now
     bidder.inFlight += tasks.length
+    bidder.unconfirmed ??= new Map()
+    for (const task of tasks) bidder.unconfirmed.set(task, now)
     bidder.leased = true
     for (let start = 0; start < taskIds.length; start += MAX_TASKS_PER_MESSAGE) {
       this.#outputs.push({
@@ -1141,7 +1191,30 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
       this.#timers.push(due, { kind: 'lease', jobId: job.order.jobId, bidder: index })
       return
     }
-    this.#loseLease(job, bidder, now)
+    const lost = this.#lostAwards(job, bidder)
+    if (lost === undefined) {
+      this.#loseLease(job, bidder, now)
+      return
+    }
+    this.#returnLostAwards(job, bidder, lost, now)
+    this.#assignPending(job, now)
+  }
+
+  /**
+   * The tasks of a bidder gone quiet when they are all awards it never got: none was ever listed in a heartbeat, and
+   * it was heard from (a heartbeat or a Result) after each was sent, so it was alive then, and holding any of them
+   * would have sent heartbeats since. It went idle without them; undefined when it may have died holding work.
+   */
+  #lostAwards(job: CreatorJob, bidder: Bidder): number[] | undefined {
+    const unconfirmed = bidder.unconfirmed
+    if (unconfirmed === undefined) return undefined
+    const lost: number[] = []
+    for (const [task, awardedAt] of unconfirmed) {
+      if (job.state[task] !== ASSIGNED || job.holder[task] !== bidder.index) continue
+      if (awardedAt >= bidder.lastSeen) return undefined
+      lost.push(task)
+    }
+    return lost.length === bidder.inFlight ? lost : undefined
   }
 
   #loseLease(job: CreatorJob, bidder: Bidder, now: number): void {
@@ -1153,6 +1226,7 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
       }
     }
     bidder.inFlight = 0
+    bidder.unconfirmed = undefined
     bidder.out = true
     job.ranked = undefined
     this.#emit({

@@ -22,6 +22,9 @@ export type VerdictOutcome = 'pass' | 'fail' | 'refused'
  * - `lease:granted`: tasks were awarded to a worker (one award message per 4,096 tasks).
  * - `job:assigned`: every task of the job has been awarded (emitted once, the first time).
  * - `lease:lost`: a worker missed its heartbeats; its unfinished tasks went back to the auction.
+ * - `award:lost`: tasks awarded to a worker never reached it (its heartbeats left them out a lease period after, or it
+ *   went quiet holding only them after it was heard from since); they went back to the auction, and the worker stays
+ *   in the job.
  * - `task:withdrawn`: a worker gave tasks back unfinished.
  * - `task:reassigned`: a task that another worker held was awarded to a new one.
  * - `task:completed`: a worker's result arrived (and went to verification, unless verification is off).
@@ -48,6 +51,7 @@ export type CreatorEvent =
       taskIds: readonly string[]
       reason: LeaseLossReason
     }
+  | { type: 'award:lost'; at: number; jobId: string; worker: string; taskIds: readonly string[] }
   | { type: 'task:withdrawn'; at: number; jobId: string; worker: string; taskIds: readonly string[] }
   | { type: 'task:reassigned'; at: number; jobId: string; taskId: string; from: string; to: string }
   | { type: 'task:completed'; at: number; jobId: string; taskId: string; worker: string }

@@ -511,7 +511,10 @@ export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
           from: inbound.from,
         })
       }
-      if (job.tasks.has(index) || indices.has(index)) {
+      // A task it finished or gave back may be awarded again: the creator never got its Result (lost on the way), or
+      // took it for an award that never arrived (its heartbeats left it out), and wants it run.
+      const state = job.tasks.get(index)
+      if (state === QUEUED || state === RUNNING || indices.has(index)) {
         reject('SCHEDULER__DUPLICATE_AWARD', `task ${taskId} was already awarded to this worker`, {
           jobId: award.jobId,
           taskId,

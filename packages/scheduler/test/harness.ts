@@ -91,6 +91,8 @@ export class Market {
   readonly down = new Set<string>()
   /** Rewrites what a peer sends before delivery (a peer of another version, a forger). */
   readonly rewrite = new Map<string, (message: WireMessage) => WireMessage>()
+  /** Loses on the way the messages it returns true for (a reset stream). */
+  lose: ((message: WireMessage, from: string, to: string | undefined) => boolean) | undefined
   /** Messages in flight, delivered by `flush`. */
   #wire: { from: string; to: string | undefined; message: WireMessage; topic: Inbound['topic'] }[] = []
 
@@ -239,7 +241,7 @@ export class Market {
   }
 
   #deliver(item: { from: string; to: string | undefined; message: WireMessage; topic: Inbound['topic'] }): void {
-    if (this.down.has(item.from)) return
+    if (this.down.has(item.from) || this.lose?.(item.message, item.from, item.to) === true) return
     const message = this.rewrite.get(item.from)?.(item.message) ?? item.message
     const targets: [string, CreatorMachine | WorkerMachine][] =
       item.to === undefined

@@ -269,6 +269,67 @@ describe('leases', () => {
     expect(market.accepts.filter((x) => x.worker === 'a').length).toBeGreaterThan(0)
   })
 
+  describe('an award lost on the way', () => {
+    /** A two-slot worker alone on a 4-task job; the award that follows its first Result is lost. */
+    function lostAward() {
+      const market = new Market({ leaseMs: 3_000, heartbeatMs: 1_000 })
+      market.addWorker('w', { profile: TWO_SLOTS })
+      const jobId = market.submit(renderSpec({ minBids: 1 }))
+      const [first, second] = [...(market.running.get('w')?.keys() ?? [])] as [string, string]
+      let lost: string[] = []
+      market.lose = (message) => {
+        if (message.type !== 'award' || lost.length > 0) return false
+        lost = [...message.body.taskIds]
+        return true
+      }
+      market.finish('w', first)
+      market.lose = undefined
+      expect(lost).toHaveLength(1)
+      return { market, jobId, second, lost: lost[0] as string }
+    }
+
+    it('should award again a task its worker’s heartbeats leave out a lease period after, and keep the worker', () => {
+      const { market, jobId, second, lost } = lostAward()
+      const awardedAt = market.now
+      // Its heartbeats list the task it runs, not the one it never got.
+      market.advance(3_000 - 1)
+      expect(market.eventsOf('award:lost')).toEqual([])
+      market.advance(1_000)
+      expect(market.eventsOf('award:lost')).toEqual([expect.objectContaining({ worker: 'w', taskIds: [lost] })])
+      expect(market.eventsOf('award:lost')[0]?.at).toBeGreaterThanOrEqual(awardedAt + 3_000)
+      expect(market.running.get('w')?.has(lost)).toBe(true)
+      expect(market.running.get('w')?.has(second)).toBe(true)
+      market.finishAll()
+      expect(market.creator.job(jobId)?.status).toBe('completed')
+      expect(market.eventsOf('lease:lost')).toEqual([])
+      expect(market.rejections).toEqual([])
+    })
+
+    it('should award again the tasks of a worker gone idle without them, not bar it', () => {
+      const { market, jobId, second, lost } = lostAward()
+      // It finishes what it got and goes quiet before any heartbeat could tell: its lease lapses holding only the lost
+      // task, which it never listed, and it was heard from (its Result) after that award was sent.
+      market.advance(500)
+      market.finish('w', second)
+      market.advance(3_000)
+      expect(market.eventsOf('lease:lost')).toEqual([])
+      expect(market.eventsOf('award:lost')).toEqual([expect.objectContaining({ worker: 'w', taskIds: [lost] })])
+      market.finishAll()
+      expect(market.creator.job(jobId)?.status).toBe('completed')
+      expect(market.rejections).toEqual([])
+    })
+
+    it('should still take the lease of a worker gone quiet holding a task it listed', () => {
+      const { market } = lostAward()
+      market.advance(1_500)
+      // It dies: it listed the task it ran, so its silence is no lost award.
+      market.down.add('w')
+      market.advance(5_000)
+      expect(market.eventsOf('lease:lost')).toEqual([expect.objectContaining({ worker: 'w', reason: 'heartbeat' })])
+      expect(market.eventsOf('award:lost')).toEqual([])
+    })
+  })
+
   it('should bar a worker whose heartbeat says it leaves, even with nothing to give back', () => {
     const { market, jobId } = twoWorkers()
     for (const taskId of [...(market.running.get('a')?.keys() ?? [])]) market.finish('a', taskId)

@@ -354,6 +354,44 @@ describe('WorkerMachine', () => {
     )
   })
 
+  it('should run again a task it finished when it is awarded again, and refuse one it still holds', () => {
+    const market = new Market()
+    const jobId = market.submit(renderSpec({ minBids: 5 }))
+    const order = orderOf(market, jobId)
+    const worker = new WorkerMachine({
+      self: 'w',
+      profile: { memoryMb: 8_192, features: ['shader-f16'], score: 1, slots: 4, tiers: [3] },
+      pricing: fixedPrice(10n),
+    })
+    const deliver = (message: WireMessage) =>
+      worker.handle({ kind: 'message', inbound: { from: order.creator, message, expiresAt: 1e12 } }, market.now)
+    deliver({ type: 'order', body: order })
+    const taskId = splitTasks(order)[0]?.taskId as string
+    const award: WireMessage = {
+      type: 'award',
+      body: {
+        jobId,
+        creator: order.creator,
+        worker: 'w',
+        taskIds: [taskId],
+        price: 10n,
+        leaseMs: 60_000,
+        heartbeatMs: 5_000,
+        issuedAt: market.now,
+      },
+    }
+    deliver(award)
+    expect(() => deliver(award)).toThrow(expect.objectContaining({ code: 'SCHEDULER__DUPLICATE_AWARD' }))
+    const output = { root: new Uint8Array(32), chunks: 1, output: 'bafkout', tolerance: 'bitwise', computeMs: 5 }
+    worker.handle({ kind: 'task:finished', taskId, output } as const, market.now)
+    drain(worker)
+    // Its Result never reached the creator, which awards the task again: it runs it again.
+    deliver(award)
+    expect(drain(worker).filter((o) => o.kind === 'run')).toEqual([
+      expect.objectContaining({ task: expect.objectContaining({ taskId }) }),
+    ])
+  })
+
   it('should forget a bid that was never answered', () => {
     const market = new Market()
     const worker = new WorkerMachine({
