@@ -70,7 +70,10 @@ export const DEFAULT_HEARTBEAT_MS = 5_000
 export const RESULT_RESEND_MS = 60_000
 /** The first pause before a Result that could not be sent is sent again. */
 export const RESULT_RESEND_FIRST_PAUSE_MS = 500
-/** Times a job's bid window is re-opened when tasks are left with nobody to take them. @default 3 */
+/**
+ * Times a job's bid window is re-opened when tasks are left with nobody to take them: the first at once, the next
+ * after pauses doubling from the bid window. @default 3
+ */
 export const DEFAULT_MAX_REOPENS = 3
 /** A finished job is remembered this long, to reject late and duplicate messages with a precise code. @default 60_000 */
 export const DEFAULT_RETAIN_MS = 60_000

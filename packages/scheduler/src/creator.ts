@@ -115,7 +115,11 @@ export interface CreatorMachineInit {
   leaseMs?: number
   /** Heartbeat period asked of workers. @default DEFAULT_HEARTBEAT_MS */
   heartbeatMs?: number
-  /** Bid windows re-opened at most this many times per job. @default DEFAULT_MAX_REOPENS */
+  /**
+   * Bid windows re-opened at most this many times per job: the first at once, the next after pauses doubling from the
+   * bid window. Used up with nobody to take the tasks, the job expires then (reason `unmatched`).
+   * @default DEFAULT_MAX_REOPENS
+   */
   maxReopens?: number
   /** Finished jobs are remembered this long. @default DEFAULT_RETAIN_MS */
   retainMs?: number
@@ -234,6 +238,10 @@ interface CreatorJob {
   failed: Map<number, Map<number, FailedResult>> | undefined
   /** Ended unfinished with results still in verification: how, reported once their verdicts are in. */
   ending?: 'cancelled' | 'expired'
+  /** Ended (expired) before its deadline: its re-openings were used up and nobody could take its tasks. */
+  unmatched?: true
+  /** When its window re-opens: it pauses between re-openings (see {@link CreatorMachine}). */
+  reopenAt?: number
   /** Ordered held: bids are taken, and no task is awarded until {@link CreatorMachine.release}. */
   held?: boolean
 }
@@ -250,6 +258,7 @@ type Timer =
   | { kind: 'lease'; jobId: string; bidder: number }
   | { kind: 'forget'; jobId: string }
   | { kind: 'verdicts'; jobId: string }
+  | { kind: 'reopen'; jobId: string; window: number }
 
 /**
  * The market side of a creator, for any number of jobs: it orders jobs, runs each job's reverse auction, awards
@@ -264,7 +273,8 @@ type Timer =
  * Tasks then go, in task order, to the best bidders with room (a bid's `maxTasks` bounds the tasks it holds at
  * once), best first by {@link compareBids}: expected cost, then reputation (higher first), then ETA, then peer id.
  * Each task pays the price of its award: its worker's bid when it was awarded. Tasks freed later (a lost lease, a withdrawal, a failed verification) go to
- * the next best bidder with room; if nobody could ever take them, the window re-opens (`maxReopens` times).
+ * the next best bidder with room; if nobody could ever take them, the window re-opens (`maxReopens` times, with
+ * pauses doubling from the bid window after the first), and once those are used up the job expires then.
  *
  * **Lost awards.** An award is sent once. A worker's heartbeats list the tasks it holds: an awarded task they leave out
  * a lease period after its award never reached the worker, and neither did one a worker held alone when it went quiet,
@@ -374,6 +384,13 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
           break
         case 'verdicts':
           if (job.ending !== undefined) this.#abandonVerdicts(job, job.ending, now)
+          break
+        case 'reopen':
+          if (job.status === 'open' && job.reopenAt !== undefined && job.window === timer.window) {
+            job.reopenAt = undefined
+            // Still nobody to take what is pending (a verdict or a re-ranking may have changed that meanwhile).
+            if (job.pending > 0 && !job.bidders.some((b) => !b.out && b.inFlight > 0)) this.#openWindow(job, now, false)
+          }
           break
       }
     }
@@ -984,7 +1001,11 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
       total: job.taskCount,
       results,
     }
-    this.#emit(status === 'cancelled' ? { type: 'job:cancelled', ...event } : { type: 'job:expired', ...event })
+    this.#emit(
+      status === 'cancelled'
+        ? { type: 'job:cancelled', ...event }
+        : { type: 'job:expired', ...event, reason: job.unmatched === true ? 'unmatched' : 'deadline' },
+    )
   }
 
   /** Closes a job to bids and results; it is forgotten {@link CreatorMachineInit.retainMs} after its end is reported. */
@@ -1240,10 +1261,38 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
     this.#assignPending(job, now)
   }
 
-  /** Publishes the order again with a new window; `free`, without counting against `maxReopens` (see {@link release}). */
+  /**
+   * Publishes the order again with a new window: at once the first time, then after a pause of `bidWindowMs`, doubling
+   * before each next, so that `maxReopens` spans a while of a market too busy to bid rather than a few windows back to
+   * back; a pause never puts the window past the deadline. Once the re-openings are used up the job ends then
+   * (`job:expired`, reason `unmatched`): nobody holds work to free room, and no window will bring a bid. `free` (see
+   * {@link release}) opens a window at once, without counting against `maxReopens`.
+   */
   #reopen(job: CreatorJob, now: number, free = false): void {
     const { order } = job
-    if ((!free && job.reopens >= this.#maxReopens) || now >= order.deadline) return
+    if (now >= order.deadline || job.reopenAt !== undefined) return
+    if (free) {
+      this.#openWindow(job, now, true)
+      return
+    }
+    if (job.reopens >= this.#maxReopens) {
+      job.unmatched = true
+      this.#end(job, 'expired', now)
+      return
+    }
+    const pause = job.reopens === 0 ? 0 : job.bidWindowMs * 2 ** (job.reopens - 1)
+    const at = Math.min(now + pause, order.deadline - job.bidWindowMs)
+    if (at <= now) {
+      this.#openWindow(job, now, false)
+      return
+    }
+    job.reopenAt = at
+    this.#timers.push(at, { kind: 'reopen', jobId: order.jobId, window: job.window })
+  }
+
+  /** Opens a new bid window and publishes the order with it; `free`, without counting against `maxReopens`. */
+  #openWindow(job: CreatorJob, now: number, free: boolean): void {
+    const { order } = job
     if (!free) job.reopens++
     job.window++
     job.windowBids = 0

@@ -33,7 +33,8 @@ export type VerdictOutcome = 'pass' | 'fail' | 'refused'
  *   award, or its result under check), which is not paid for it.
  * - `task:rejected`: verification failed; the task goes back to the auction without that worker.
  * - `job:completed`: every task is accepted; carries the accepted results in task order, for assembly.
- * - `job:cancelled`, `job:expired`: the job ended unfinished; accepted tasks stay accepted (and paid).
+ * - `job:cancelled`, `job:expired`: the job ended unfinished; accepted tasks stay accepted (and paid). A job expires at
+ *   its deadline, or once its re-openings are used up with nobody to take its tasks.
  */
 export type CreatorEvent =
   | { type: 'job:ordered'; at: number; jobId: string; tasks: number; order: Order }
@@ -76,7 +77,19 @@ export type CreatorEvent =
   | { type: 'job:completed'; at: number; jobId: string; results: readonly Result[] }
   /** `results`: the tasks accepted before the job ended, in task order. */
   | { type: 'job:cancelled'; at: number; jobId: string; accepted: number; total: number; results: readonly Result[] }
-  | { type: 'job:expired'; at: number; jobId: string; accepted: number; total: number; results: readonly Result[] }
+  /**
+   * `reason`: `deadline` when its deadline passed; `unmatched` when it ended before, its re-openings used up with
+   * nobody to take its tasks (`creator.diagnose(jobId)` tells why no bid came).
+   */
+  | {
+      type: 'job:expired'
+      at: number
+      jobId: string
+      accepted: number
+      total: number
+      results: readonly Result[]
+      reason: 'deadline' | 'unmatched'
+    }
 
 /**
  * Events the worker machine emits.

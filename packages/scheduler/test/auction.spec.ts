@@ -218,15 +218,48 @@ describe('auction', () => {
     expect(market.eventsOf('bid:received')).toEqual([expect.objectContaining({ worker: 'w' })])
   })
 
-  it('should stop re-opening after maxReopens and expire at the deadline', () => {
-    const market = new Market({ maxReopens: 2 })
-    const jobId = market.submit(renderSpec({ minBids: 1, bidWindowMs: 500, timeoutMs: 10_000 }))
-    market.advance(5_000)
-    expect(market.eventsOf('order:reopened')).toHaveLength(2)
-    expect(market.eventsOf('order:unmatched')).toHaveLength(3)
-    market.advance(5_000)
-    expect(market.eventsOf('job:expired')).toEqual([expect.objectContaining({ jobId, accepted: 0, total: 4 })])
+  it('should pause between re-openings, doubling from the bid window, and end the job once they are used up', () => {
+    const market = new Market({ maxReopens: 3 })
+    const start = market.now
+    const jobId = market.submit(renderSpec({ minBids: 1, bidWindowMs: 500, timeoutMs: 60_000 }))
+    market.advance(10_000)
+    // Once at once, then after 500 and 1,000 ms: the windows span a while of a busy market, not 2 s back to back.
+    expect(market.eventsOf('order:reopened').map((e) => [e.at - start, e.reopens])).toEqual([
+      [500, 1],
+      [1_500, 2],
+      [3_000, 3],
+    ])
+    expect(market.eventsOf('order:unmatched')).toHaveLength(4)
+    // Nobody holds work and no window will open: it ends when its last window closes, not at its deadline.
+    expect(market.eventsOf('job:expired')).toEqual([
+      expect.objectContaining({ jobId, at: start + 3_500, accepted: 0, total: 4, reason: 'unmatched' }),
+    ])
     expect(market.creator.job(jobId)?.status).toBe('expired')
+    expect(market.creator.diagnose(jobId)).toMatchObject({ jobId, bids: 0 })
+  })
+
+  it('should award a worker that is free by a later, paused re-opening', () => {
+    const market = new Market()
+    const worker = market.addWorker('w', {
+      profile: { memoryMb: 8_192, features: [], score: 100, slots: 1, tiers: [3] },
+    })
+    const oneTile = { ...renderSpec().split, width: 32, height: 32 } as ReturnType<typeof renderSpec>['split']
+    const busy = market.submit(renderSpec({ minBids: 1, split: oneTile }))
+    const jobId = market.submit(renderSpec({ minBids: 1, bidWindowMs: 2_000, timeoutMs: 600_000 }))
+    expect(market.eventsOf('bid:skipped')).toEqual([expect.objectContaining({ jobId, reason: 'busy' })])
+    // Busy for 10 s: the re-openings back to back would all have passed by then.
+    market.advance(10_000)
+    market.finish('w', [...(market.running.get('w')?.keys() ?? [])][0] as string)
+    expect(market.creator.job(busy)?.status).toBe('completed')
+    expect(market.eventsOf('order:reopened')).toHaveLength(2)
+    market.advance(5_000)
+    expect(market.eventsOf('order:reopened')).toHaveLength(3)
+    for (let i = 0; i < 4; i++) {
+      market.advance(1_000)
+      market.finishAll()
+    }
+    expect(market.creator.job(jobId)?.status).toBe('completed')
+    expect(worker.load.running).toBe(0)
   })
 })
 
