@@ -348,7 +348,8 @@ describe('GpuWorkload input refusals', () => {
   /**
    * A one-slot worker, leaving orders on the codes a node does, running its tasks on a workload whose inputs come from
    * the creator (each fetch counted) and parse in threads bounded by `limits`. It is handed `order` and an award of
-   * every task of it; `reopen` hands it the order re-opened.
+   * every task of it, declines those it has no slot for, and queues them as the creator, finding nobody else, awards
+   * them back; `reopen` hands it the order re-opened.
    */
   function worker(order: Order, limits: ParseLimits) {
     const fetched: string[] = []
@@ -399,19 +400,23 @@ describe('GpuWorkload input refusals', () => {
         ...(topic === undefined ? {} : { topic }),
       })
     send({ type: 'order', body: order }, TOPICS.orders)
-    send({
-      type: 'award',
-      body: {
-        jobId: order.jobId,
-        creator: order.creator,
-        worker: 'worker',
-        taskIds: splitTasks(order).map((t) => t.taskId),
-        price: order.maxPrice,
-        leaseMs: 60_000,
-        heartbeatMs: 20_000,
-        issuedAt: clock.now(),
-      },
-    })
+    const award = (taskIds: string[]) =>
+      send({
+        type: 'award',
+        body: {
+          jobId: order.jobId,
+          creator: order.creator,
+          worker: 'worker',
+          taskIds,
+          price: order.maxPrice,
+          leaseMs: 60_000,
+          heartbeatMs: 20_000,
+          issuedAt: clock.now(),
+        },
+      })
+    const taskIds = splitTasks(order).map((t) => t.taskId)
+    award(taskIds)
+    award(taskIds.slice(1))
     return {
       fetched,
       events,

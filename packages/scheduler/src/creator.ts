@@ -189,6 +189,11 @@ interface Bidder {
    * and one lost on the way shows as a task its worker's heartbeats leave out (see {@link CreatorMachine}).
    */
   unconfirmed: Map<number, number> | undefined
+  /**
+   * Declined an award at once, having no slot free (its bids on other orders won too): passed over until it returns a
+   * Result here or bids again, unless nobody else can take what it declined.
+   */
+  full: boolean
   /** Last heartbeat, result or fresh award. */
   lastSeen: number
   leased: boolean
@@ -231,6 +236,13 @@ interface CreatorJob {
   results: Map<number, Result>
   /** Bidders barred from single tasks (failed verification, gave the task back). */
   exclusions: Map<number, Set<number>> | undefined
+  /**
+   * Bidders that declined single tasks at once for want of a slot, by task: they get such a task back, to queue it,
+   * when nobody else takes it; one that gives it back again is barred from it.
+   */
+  declined: Map<number, Set<number>> | undefined
+  /** The tasks of `declined` pending now: what is looked at for awarding back, without a scan of the job. */
+  declinedPending: Set<number> | undefined
   /**
    * Results that failed their check, by task and bidder, each with the price of its award: arbitration may clear
    * one (`task:overturned`) until its task is accepted.
@@ -275,6 +287,11 @@ type Timer =
  * Each task pays the price of its award: its worker's bid when it was awarded. Tasks freed later (a lost lease, a withdrawal, a failed verification) go to
  * the next best bidder with room; if nobody could ever take them, the window re-opens (`maxReopens` times, with
  * pauses doubling from the bid window after the first), and once those are used up the job expires then.
+ *
+ * **Declined awards.** A worker's bids on several orders may all win; it gives back at once the tasks it has no slot
+ * for, before any heartbeat listed them. They go to the next best bidders with room, the worker passed over in the
+ * job until it returns a Result or bids again; one nobody else can take goes back to a worker that declined it, which
+ * queues it. Given back again, or once listed, a task bars its worker as a failure does.
  *
  * **Lost awards.** An award is sent once. A worker's heartbeats list the tasks it holds: an awarded task they leave out
  * a lease period after its award never reached the worker, and neither did one a worker held alone when it went quiet,
@@ -439,6 +456,8 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
       ranked: undefined,
       results: new Map(),
       exclusions: undefined,
+      declined: undefined,
+      declinedPending: undefined,
       failed: undefined,
       ...(options.held === true ? { held: true } : {}),
     }
@@ -629,6 +648,7 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
       idleGraceMs: 0,
       inFlight: 0,
       unconfirmed: undefined,
+      full: false,
       lastSeen: now,
       leased: false,
       out: false,
@@ -636,6 +656,7 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
       leaseTimerArmed: false,
     }
     bidder.price = bid.price
+    bidder.full = false
     bidder.etaMs = bid.etaMs
     bidder.maxTasks = Math.min(bid.maxTasks, job.taskCount)
     bidder.reputation = this.#reputationOf(bid.worker)
@@ -670,7 +691,12 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
     bidder.lastSeen = now
     for (const index of withdrawn) {
       this.#makePending(job, index)
-      this.#exclude(job, index, bidder.index)
+      // Given back before any heartbeat listed it: declined on arrival, no slot being free. The task is fine and so is
+      // the worker; given back again, or after it ran, it failed here.
+      const declined =
+        bidder.unconfirmed?.delete(index) === true && job.declined?.get(index)?.has(bidder.index) !== true
+      if (declined) this.#decline(job, index, bidder)
+      else this.#exclude(job, index, bidder.index)
     }
     bidder.inFlight -= withdrawn.length
     const { jobId } = job.order
@@ -808,6 +834,7 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
     bidder.lastSeen = now
     bidder.inFlight--
     bidder.unconfirmed?.delete(index)
+    bidder.full = false
     this.#leaveIfDone(job, bidder, [], now)
     job.results.set(index, result)
     this.#emit({ type: 'task:completed', at: now, jobId: result.jobId, taskId: result.taskId, worker: result.worker })
@@ -928,6 +955,8 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
     job.state[index] = ACCEPTED
     job.accepted++
     job.failed?.delete(index)
+    job.declined?.delete(index)
+    job.declinedPending?.delete(index)
     const { order } = job
     this.#outputs.push({
       kind: 'accept',
@@ -957,6 +986,8 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
     job.bidders = []
     job.ranked = undefined
     job.exclusions = undefined
+    job.declined = undefined
+    job.declinedPending = undefined
     job.failed = undefined
     this.#emit({ type: 'job:completed', at: now, jobId: job.order.jobId, results })
   }
@@ -1042,6 +1073,18 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
     job.state[task] = PENDING
     job.pending++
     job.pendingHeap.push(task)
+    if (job.declined?.has(task) === true) (job.declinedPending ??= new Set()).add(task)
+  }
+
+  /** Notes that `bidder` declined `task` for want of a slot (see {@link CreatorJob.declined}). */
+  #decline(job: CreatorJob, task: number, bidder: Bidder): void {
+    bidder.full = true
+    job.declined ??= new Map()
+    let decliners = job.declined.get(task)
+    if (decliners === undefined) job.declined.set(task, (decliners = new Set()))
+    decliners.add(bidder.index)
+    job.declinedPending ??= new Set()
+    job.declinedPending.add(task)
   }
 
   #exclude(job: CreatorJob, task: number, bidder: number): void {
@@ -1111,7 +1154,7 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
     for (const bidder of this.#ranked(job)) {
       if (job.pendingHeap.size === 0) break
       const room = bidder.maxTasks - bidder.inFlight
-      if (room <= 0) continue
+      if (room <= 0 || bidder.full) continue
       // Its worker has forgotten the job by now, and would refuse the award.
       if (!this.#awardable(bidder, now)) continue
       if (this.#tierRefusal(job.order, bidder.peer) !== undefined) continue
@@ -1125,6 +1168,7 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
       for (const task of barred) job.pendingHeap.push(task)
       if (taken.length > 0) this.#award(job, bidder, taken, now)
     }
+    this.#awardDeclined(job, now)
     if (job.pending === 0) {
       if (!job.assignedOnce) {
         job.assignedOnce = true
@@ -1145,6 +1189,33 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
     if (!job.bidders.some((b) => !b.out && b.inFlight > 0)) this.#reopen(job, now, freeReopen)
   }
 
+  /**
+   * Awards each pending task that bidders declined for want of a slot, and that nobody else took, back to the best of
+   * them that may still take it: it queues the task (a worker takes a task awarded again whatever its load), which
+   * beats leaving it to a re-opened window when nobody is free.
+   */
+  #awardDeclined(job: CreatorJob, now: number): void {
+    if (job.declinedPending === undefined || job.declinedPending.size === 0) return
+    const awards = new Map<Bidder, number[]>()
+    for (const task of job.declinedPending) {
+      const decliners = job.declined?.get(task)
+      if (decliners === undefined) continue
+      const bidder = this.#ranked(job).find(
+        (b) =>
+          decliners.has(b.index) &&
+          job.exclusions?.get(task)?.has(b.index) !== true &&
+          this.#awardable(b, now) &&
+          this.#tierRefusal(job.order, b.peer) === undefined,
+      )
+      if (bidder === undefined) continue
+      job.pendingHeap.remove(task)
+      const tasks = awards.get(bidder)
+      if (tasks === undefined) awards.set(bidder, [task])
+      else tasks.push(task)
+    }
+    for (const [bidder, tasks] of awards) this.#award(job, bidder, tasks, now)
+  }
+
   #award(job: CreatorJob, bidder: Bidder, tasks: number[], now: number): void {
     const { order } = job
     const taskIds: string[] = new Array(tasks.length)
@@ -1152,6 +1223,7 @@ export class CreatorMachine implements SansIoMachine<CreatorInput, CreatorOutput
       const task = tasks[k] as number
       const previous = job.holder[task] as number
       job.state[task] = ASSIGNED
+      job.declinedPending?.delete(task)
       job.holder[task] = bidder.index
       job.price[task] = bidder.price
       const taskId = taskIdAt(order, task)

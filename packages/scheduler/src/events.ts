@@ -96,6 +96,8 @@ export type CreatorEvent =
  *
  * - `bid:sent`, `bid:skipped` (with the first reason the worker could not bid);
  * - `award:received`: the creator granted tasks;
+ * - `award:declined`: tasks of an award given back at once, no slot being free for them (bids on several orders may
+ *   all win); the creator awards them to a worker with room, or back to this one, which then queues them;
  * - `task:started`: a `run` output was issued for the task;
  * - `result:sent`: the task's result went to the creator;
  * - `task:aborted`: the worker stopped a task (job cancelled, expired, or withdrawn);
@@ -106,6 +108,7 @@ export type WorkerEvent =
   | { type: 'bid:sent'; at: number; jobId: string; price: bigint; etaMs: number; maxTasks: number }
   | { type: 'bid:skipped'; at: number; jobId: string; reason: SkipReason }
   | { type: 'award:received'; at: number; jobId: string; taskIds: readonly string[]; price: bigint }
+  | { type: 'award:declined'; at: number; jobId: string; taskIds: readonly string[] }
   | { type: 'task:started'; at: number; jobId: string; taskId: string }
   | { type: 'result:sent'; at: number; jobId: string; taskId: string }
   | { type: 'task:aborted'; at: number; jobId: string; taskId: string; reason: AbortReason }

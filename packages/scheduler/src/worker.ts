@@ -173,10 +173,10 @@ type Timer =
 
 /**
  * The market side of a worker: it bids on the orders it can serve (tier, features, memory, free slots, price),
- * runs awarded tasks through its driver (`run` outputs, at most `slots` at once, the rest queued), heart-beats
- * its leases, and returns results. Sans-IO, like the creator; `handle` throws a {@link SchedulerError} for every
- * input it refuses (an award not signed by the order's creator, an award for another worker, ...) and changes
- * nothing then.
+ * runs awarded tasks through its driver (`run` outputs, at most `slots` at once; it declines at once tasks no slot is
+ * free for, and queues those awarded again after that), heart-beats its leases, and returns results. Sans-IO, like
+ * the creator; `handle` throws a {@link SchedulerError} for every input it refuses (an award not signed by the order's
+ * creator, an award for another worker, ...) and changes nothing then.
  */
 export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
   readonly self: string
@@ -528,13 +528,32 @@ export class WorkerMachine implements SansIoMachine<WorkerInput, WorkerOutput> {
     }
     job.leased = true
     job.heartbeatMs = award.heartbeatMs
+    // Each bid offers every free slot, and bids on several orders may all win: tasks beyond the slots free now are
+    // given back at once, for the creator to award to a worker with room. One awarded again after that (or after it
+    // ran here) is taken whatever the load: the creator found nobody else for it, and a queue beats no worker.
+    let free = this.profile.slots - this.#running - this.#queued
+    const declined: string[] = []
+    let taken = 0
     for (const index of indices) {
+      const again = job.tasks.has(index)
+      if (!again && free <= 0) {
+        job.tasks.set(index, GIVEN_BACK)
+        declined.push(taskIdAt(job.order, index))
+        continue
+      }
+      free--
+      taken++
       job.tasks.set(index, QUEUED)
       this.#queue.push({ jobId: award.jobId, index })
     }
-    this.#queued += indices.size
-    job.unfinished += indices.size
+    this.#queued += taken
+    job.unfinished += taken
     this.#emit({ type: 'award:received', at: now, jobId: award.jobId, taskIds: award.taskIds, price: award.price })
+    if (declined.length > 0) {
+      this.#sendHeartbeat(job, declined, now)
+      this.#emit({ type: 'award:declined', at: now, jobId: award.jobId, taskIds: declined })
+      if (job.unfinished === 0) this.#idle(job, now)
+    }
     if (!job.heartbeatArmed) this.#armHeartbeat(job, now)
     this.#pump(now)
   }

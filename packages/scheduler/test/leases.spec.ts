@@ -236,6 +236,8 @@ describe('leases', () => {
 
   it('should give a failed task back and run it elsewhere', () => {
     const { market } = twoWorkers()
+    // It ran a while (a heartbeat listed it), then failed.
+    market.advance(1_000)
     const failed = [...(market.running.get('a')?.keys() ?? [])][0] as string
     market.running.get('a')?.delete(failed)
     market.workers.get('a')?.handle({ kind: 'task:failed', taskId: failed, reason: 'device lost' }, market.now)
@@ -252,6 +254,7 @@ describe('leases', () => {
     market.addWorker('a', { profile: ONE_SLOT })
     market.addWorker('b', { profile: { ...ONE_SLOT, tiers: [3] }, pricing: fixedPrice(20n) })
     const jobId = market.submit(renderSpec({ minBids: 2 }))
+    market.advance(1_000)
     const failed = [...(market.running.get('a')?.keys() ?? [])][0] as string
     market.running.get('a')?.delete(failed)
     const code = 'NODE__TASK_OVERRAN'
@@ -267,6 +270,64 @@ describe('leases', () => {
     expect(market.creator.job(jobId)?.status).toBe('completed')
     expect(market.accepts.find((x) => x.taskId === failed)?.worker).toBe('b')
     expect(market.accepts.filter((x) => x.worker === 'a').length).toBeGreaterThan(0)
+  })
+
+  describe('bids on several orders that all win', () => {
+    const ONE_SLOT = { memoryMb: 8_192, features: [], score: 100, slots: 1, tiers: [3] as const }
+    const oneTile = { ...renderSpec().split, width: 32, height: 32 } as ReturnType<typeof renderSpec>['split']
+    /** Orders `count` one-task jobs at once: every worker bids on each before any award. */
+    const orderAtOnce = (market: Market, count: number, minBids: number): string[] => {
+      const jobs = Array.from({ length: count }, () =>
+        market.creator.submit(renderSpec({ minBids, split: oneTile }), market.now),
+      )
+      market.flush()
+      return jobs
+    }
+
+    it('should run elsewhere what a worker declines for want of a slot, not queue it there while others idle', () => {
+      const market = new Market({ leaseMs: 3_000, heartbeatMs: 1_000 })
+      market.addWorker('cheap', { profile: ONE_SLOT })
+      market.addWorker('idle', { profile: { ...ONE_SLOT, slots: 4 }, pricing: fixedPrice(11n) })
+      const jobs = orderAtOnce(market, 5, 2)
+      // The cheap one-slot worker wins all five, runs one and declines four, which go to the idle worker at once.
+      expect(market.eventsOf('lease:granted').filter((e) => e.worker === 'cheap')).toHaveLength(5)
+      expect(market.running.get('cheap')?.size).toBe(1)
+      expect(market.running.get('idle')?.size).toBe(4)
+      expect(market.eventsOf('task:reassigned').map((e) => [e.from, e.to])).toEqual(Array(4).fill(['cheap', 'idle']))
+      expect(market.workers.get('cheap')?.load.queued).toBe(0)
+      market.finishAll()
+      expect(jobs.map((id) => market.creator.job(id)?.status)).toEqual(Array(5).fill('completed'))
+      expect(market.eventsOf('lease:lost')).toEqual([])
+      expect(market.rejections).toEqual([])
+    })
+
+    it('should award a declined task back to its worker, which queues it, when nobody else can take it', () => {
+      const market = new Market({ leaseMs: 3_000, heartbeatMs: 1_000 })
+      const worker = market.addWorker('w', { profile: ONE_SLOT })
+      const jobs = orderAtOnce(market, 2, 1)
+      expect(worker.load).toEqual({ running: 1, queued: 1, slots: 1 })
+      market.finishAll()
+      expect(jobs.map((id) => market.creator.job(id)?.status)).toEqual(['completed', 'completed'])
+      expect(market.rejections).toEqual([])
+    })
+
+    it('should bar a worker from a task it gives back again after it was awarded it back', () => {
+      const market = new Market({ leaseMs: 3_000, heartbeatMs: 1_000 })
+      const worker = market.addWorker('w', { profile: ONE_SLOT })
+      const [, second] = orderAtOnce(market, 2, 1) as [string, string]
+      const grants = () => market.eventsOf('lease:granted').filter((e) => e.jobId === second).length
+      // Its award, and its award back once it declined it with nobody else to take it.
+      expect(grants()).toBe(2)
+      const queued = `${second}/f1/t0_0`
+      // The queued task fails as it starts, before a heartbeat could list it: this time it failed here.
+      market.finish('w', [...(market.running.get('w')?.keys() ?? [])][0] as string)
+      market.running.get('w')?.delete(queued)
+      worker.handle({ kind: 'task:failed', taskId: queued, reason: 'device lost' }, market.now)
+      market.flush()
+      market.advance(60_000)
+      expect(grants()).toBe(2)
+      expect(market.eventsOf('job:expired')).toEqual([expect.objectContaining({ jobId: second, reason: 'unmatched' })])
+    })
   })
 
   describe('an award lost on the way', () => {
@@ -373,6 +434,8 @@ describe('leases', () => {
   it('should leave the whole job and skip its order from then on when a task fails with a code that condemns it', () => {
     const { market, jobId } = twoWorkers()
     const [a, b] = [market.workers.get('a'), market.workers.get('b')]
+    // The tasks ran a while (heartbeats listed them) before they failed.
+    market.advance(1_000)
     const fail = (peer: 'a' | 'b', code: string) => {
       const taskId = [...(market.running.get(peer)?.keys() ?? [])][0] as string
       market.running.get(peer)?.delete(taskId)

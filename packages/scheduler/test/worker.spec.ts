@@ -27,7 +27,7 @@ function orderOf(market: Market, jobId: string): Order {
 }
 
 describe('WorkerMachine', () => {
-  it('should run at most `slots` tasks at once and queue the rest', () => {
+  it('should run at most `slots` tasks at once, decline more, and queue those awarded again', () => {
     const market = new Market()
     const worker = market.addWorker('w', {
       profile: { memoryMb: 8_192, features: [], score: 100, slots: 2, tiers: [3] },
@@ -35,25 +35,43 @@ describe('WorkerMachine', () => {
     // maxTasks is the free slots (2), so a 4-task job needs two workers' worth: award by hand beyond the bid.
     const jobId = market.submit(renderSpec({ minBids: 1 }))
     expect(worker.load).toEqual({ running: 2, queued: 0, slots: 2 })
-    const more: WireMessage = {
-      type: 'award',
-      body: {
-        jobId,
-        creator: 'creator',
-        worker: 'w',
-        taskIds: [`${jobId}/f1/t0_1`, `${jobId}/f1/t1_1`],
-        price: 10n,
-        leaseMs: 15_000,
-        heartbeatMs: 5_000,
-        issuedAt: market.now,
-      },
+    const more = [`${jobId}/f1/t0_1`, `${jobId}/f1/t1_1`]
+    const award = (taskIds: string[]) =>
+      worker.handle(
+        {
+          kind: 'message',
+          inbound: {
+            from: 'creator',
+            message: {
+              type: 'award',
+              body: {
+                jobId,
+                creator: 'creator',
+                worker: 'w',
+                taskIds,
+                price: 10n,
+                leaseMs: 15_000,
+                heartbeatMs: 5_000,
+                issuedAt: market.now,
+              },
+            },
+            expiresAt: market.now + 1_000,
+          },
+        },
+        market.now,
+      )
+    const given: string[][] = []
+    award(more)
+    for (const out of drain(worker)) {
+      if (out.kind === 'send' && out.message.type === 'heartbeat') given.push([...(out.message.body.withdrawn ?? [])])
     }
-    worker.handle(
-      { kind: 'message', inbound: { from: 'creator', message: more, expiresAt: market.now + 1_000 } },
-      market.now,
-    )
-    market.flush()
+    // No slot is free: both are given back at once, for the creator to award to a worker with room.
+    expect(given).toEqual([more])
+    expect(worker.load).toEqual({ running: 2, queued: 0, slots: 2 })
+    // Awarded again, the creator found nobody else: they queue.
+    award(more)
     expect(worker.load).toEqual({ running: 2, queued: 2, slots: 2 })
+    market.flush()
     const first = [...(market.running.get('w')?.keys() ?? [])][0] as string
     market.finish('w', first)
     expect(worker.load).toEqual({ running: 2, queued: 1, slots: 2 })
