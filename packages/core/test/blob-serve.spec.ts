@@ -27,11 +27,8 @@ interface Served {
   settled: boolean
 }
 
-/**
- * Asks for `cid`, reads what first arrives and one window more, then reads no more: a requester that stalls. Returns
- * its side of the stream.
- */
-async function requestAndStall(from: TesseraNode, to: TesseraNode, cid: BlobCid): Promise<Stream> {
+/** Asks for `cid` and pauses its side of the stream after every message it reads: a requester that reads no more. */
+async function requestAndPause(from: TesseraNode, to: TesseraNode, cid: BlobCid): Promise<Stream> {
   const stream = await from.libp2p.dialProtocol(to.peerId, PROTOCOL)
   // What arrives while paused stays buffered here rather than aborting the stream.
   stream.maxReadBufferLength = 1 << 30
@@ -42,26 +39,21 @@ async function requestAndStall(from: TesseraNode, to: TesseraNode, cid: BlobCid)
       if (stream.readStatus === 'readable') stream.pause()
     })
   })
+  return stream
+}
+
+/** Reads what first arrives and one window more, then reads no more: a requester that stalls. */
+async function requestAndStall(from: TesseraNode, to: TesseraNode, cid: BlobCid): Promise<Stream> {
+  const stream = await requestAndPause(from, to, cid)
   setTimeout(() => {
     if (stream.readStatus === 'paused') stream.resume()
   }, 200)
   return stream
 }
 
-/**
- * Asks for `cid` and reads what arrives in bursts `everyMs` apart, pausing in between: a requester reading just often
- * enough to beat any idle bound. Returns its side of the stream.
- */
+/** Reads in bursts `everyMs` apart, paused in between: a requester reading just often enough to beat any idle bound. */
 async function requestAndTrickle(from: TesseraNode, to: TesseraNode, cid: BlobCid, everyMs: number): Promise<Stream> {
-  const stream = await from.libp2p.dialProtocol(to.peerId, PROTOCOL)
-  stream.maxReadBufferLength = 1 << 30
-  stream.send(lp.encode.single(encodeBlobRequest({ cid })))
-  await stream.close()
-  stream.addEventListener('message', () => {
-    queueMicrotask(() => {
-      if (stream.readStatus === 'readable') stream.pause()
-    })
-  })
+  const stream = await requestAndPause(from, to, cid)
   const timer = setInterval(() => {
     if (stream.readStatus === 'paused') stream.resume()
   }, everyMs)
