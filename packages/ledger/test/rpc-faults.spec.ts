@@ -576,11 +576,14 @@ describe('RpcTransport against a misbehaving WebSocket endpoint', () => {
     expect(double.count('getSignatureStatuses') - polls).toBe(1)
   })
 
-  it('should close a channel whose message passes the bound, and confirm by polling instead', async () => {
+  it.each([
+    { what: 'message passes the bound', fault: 'huge-ws-frame', closeCode: WS_MESSAGE_TOO_BIG },
+    { what: 'notification is not JSON', fault: 'garbled-notification', closeCode: WS_INVALID_PAYLOAD },
+  ] as const)('should close a channel whose $what, and confirm by polling instead', async ({ fault, closeCode }) => {
     const alice = await generateKeyPairSigner()
     const bob = await generateKeyPairSigner()
     await transport.requestAirdrop(alice.address, lamports(SOL))
-    double.inject('signatureSubscribe', 'huge-ws-frame', 1)
+    double.inject('signatureSubscribe', fault, 1)
     // The first poll finds nothing, so only the notification or the next poll can confirm the transfer.
     double.inject('getSignatureStatuses', 'unknown-status', 1)
     const polls = double.count('getSignatureStatuses')
@@ -588,23 +591,7 @@ describe('RpcTransport against a misbehaving WebSocket endpoint', () => {
       feePayer: alice,
       instructions: [getTransferSolInstruction({ source: alice, destination: bob.address, amount: SOL / 2n })],
     })
-    expect(double.socketCloseCodes).toContain(WS_MESSAGE_TOO_BIG)
-    expect(double.count('getSignatureStatuses') - polls).toBe(2)
-    expect(await transport.getBalance(bob.address)).toBe(SOL / 2n)
-  })
-
-  it('should close a channel whose notification is not JSON, and confirm by polling instead', async () => {
-    const alice = await generateKeyPairSigner()
-    const bob = await generateKeyPairSigner()
-    await transport.requestAirdrop(alice.address, lamports(SOL))
-    double.inject('signatureSubscribe', 'garbled-notification', 1)
-    double.inject('getSignatureStatuses', 'unknown-status', 1)
-    const polls = double.count('getSignatureStatuses')
-    await sendInstructions(transport, {
-      feePayer: alice,
-      instructions: [getTransferSolInstruction({ source: alice, destination: bob.address, amount: SOL / 2n })],
-    })
-    expect(double.socketCloseCodes).toContain(WS_INVALID_PAYLOAD)
+    expect(double.socketCloseCodes).toContain(closeCode)
     expect(double.count('getSignatureStatuses') - polls).toBe(2)
     expect(await transport.getBalance(bob.address)).toBe(SOL / 2n)
   })
