@@ -6,6 +6,7 @@ import {
   boundedRpcSubscriptions,
   createBoundedWebSocketChannel,
   readSubscriptionMessage,
+  type BoundedWebSocketChannelOptions,
 } from '../src/transport/bounded-websocket.js'
 
 const MAX = 64 * 1024
@@ -37,6 +38,16 @@ describe('createBoundedWebSocketChannel', () => {
   let server: Awaited<ReturnType<typeof startServer>>
   let controller: AbortController
 
+  /** A channel to the test's server, bounded at MAX and reading text, with `options` in place of those. */
+  const open = (options: Partial<BoundedWebSocketChannelOptions<string>> = {}) =>
+    createBoundedWebSocketChannel({
+      url: server.url,
+      signal: controller.signal,
+      maxMessageBytes: MAX,
+      read: asText,
+      ...options,
+    })
+
   beforeEach(async () => {
     server = await startServer()
     controller = new AbortController()
@@ -48,24 +59,14 @@ describe('createBoundedWebSocketChannel', () => {
   })
 
   it('should deliver a message as large as the bound', async () => {
-    const channel = await createBoundedWebSocketChannel({
-      url: server.url,
-      signal: controller.signal,
-      maxMessageBytes: MAX,
-      read: asText,
-    })
+    const channel = await open()
     const received = new Promise<string>((resolve) => channel.on('message', resolve))
     await channel.send(String(MAX))
     expect((await received).length).toBe(MAX)
   })
 
   it('should close on a message past the bound with a coded cause, delivering none of it', async () => {
-    const channel = await createBoundedWebSocketChannel({
-      url: server.url,
-      signal: controller.signal,
-      maxMessageBytes: MAX,
-      read: asText,
-    })
+    const channel = await open()
     const messages: string[] = []
     channel.on('message', (message) => messages.push(message))
     const failed = new Promise<unknown>((resolve) => channel.on('error', resolve))
@@ -79,12 +80,7 @@ describe('createBoundedWebSocketChannel', () => {
 
   it('should close on a compressed message that inflates past the bound', async () => {
     const deflating = await startServer({ deflate: true })
-    const channel = await createBoundedWebSocketChannel({
-      url: deflating.url,
-      signal: controller.signal,
-      maxMessageBytes: MAX,
-      read: asText,
-    })
+    const channel = await open({ url: deflating.url })
     const failed = new Promise<unknown>((resolve) => channel.on('error', resolve))
     // Ten times the bound of one repeated byte deflates to well under the bound.
     await channel.send(String(10 * MAX))
@@ -94,10 +90,7 @@ describe('createBoundedWebSocketChannel', () => {
 
   it('should close with the refusal as cause, throwing nothing, when a message cannot be read', async () => {
     const refusal = new LedgerError('LEDGER__RPC_MALFORMED_REPLY', 'not JSON')
-    const channel = await createBoundedWebSocketChannel({
-      url: server.url,
-      signal: controller.signal,
-      maxMessageBytes: MAX,
+    const channel = await open({
       read: (): string => {
         throw refusal
       },
@@ -112,12 +105,7 @@ describe('createBoundedWebSocketChannel', () => {
   })
 
   it('should close with a coded cause, throwing nothing, when a subscriber throws on a message', async () => {
-    const channel = await createBoundedWebSocketChannel({
-      url: server.url,
-      signal: controller.signal,
-      maxMessageBytes: MAX,
-      read: asText,
-    })
+    const channel = await open()
     channel.on('message', () => {
       throw new TypeError("Cannot use 'in' operator")
     })
@@ -128,12 +116,7 @@ describe('createBoundedWebSocketChannel', () => {
   })
 
   it('should close normally, with no error, when its signal aborts', async () => {
-    const channel = await createBoundedWebSocketChannel({
-      url: server.url,
-      signal: controller.signal,
-      maxMessageBytes: MAX,
-      read: asText,
-    })
+    const channel = await open()
     const errors: unknown[] = []
     channel.on('error', (e) => errors.push(e))
     controller.abort()
@@ -154,9 +137,7 @@ describe('createBoundedWebSocketChannel', () => {
 
   it('should reject the open when nothing listens at the address', async () => {
     await server.close()
-    await expect(
-      createBoundedWebSocketChannel({ url: server.url, signal: controller.signal, maxMessageBytes: MAX, read: asText }),
-    ).rejects.toThrow()
+    await expect(open()).rejects.toThrow()
   })
 })
 
