@@ -113,6 +113,17 @@ describe('planSweep', () => {
     )
   })
 
+  it('should refuse an invalid scenario swept over no parameter with its own message, naming no point', () => {
+    let error: unknown
+    try {
+      planSweep({ peers: -1 }, { parameters: [] })
+    } catch (e) {
+      error = e
+    }
+    expect(isSimError(error, 'SIM__INVALID_SCENARIO')).toBe(true)
+    expect((error as Error).message).not.toContain('(at')
+  })
+
   it('should refuse overlapping paths, too many runs and seeds past 2^32', async () => {
     const input = await loadScenarioInput(TINY)
     const p = (path: string, n: number) => ({ path, values: Array.from({ length: n }, (_, i) => i + 1) })

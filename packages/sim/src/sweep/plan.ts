@@ -104,7 +104,8 @@ export function planSweep(input: unknown, options: SweepPlanOptions): SweepPlan 
     try {
       return { index, values, scenario: validateScenario(raw) }
     } catch (e) {
-      if (!isSimError(e, 'SIM__INVALID_SCENARIO')) throw e
+      // With no parameter the scenario as written failed: its own message says it all.
+      if (!isSimError(e, 'SIM__INVALID_SCENARIO') || parameters.length === 0) throw e
       const at = Object.entries(values)
         .map(([k, v]) => `${k}=${String(v)}`)
         .join(', ')
