@@ -437,6 +437,39 @@ describe('RpcTransport against a misbehaving endpoint', () => {
     await close()
   })
 
+  it('should believe a success report only as the transaction record tells it, and pay once', async () => {
+    const bob = await generateKeyPairSigner()
+    const { world, lie, close } = await proxiedWorld()
+    // A node takes the payment and never forwards it; its statuses say it succeeded, finalized (a status answers by
+    // its place in a list, which a node can mix up with another's). No node has its record.
+    lie((request) => {
+      if (request.method === 'sendTransaction') {
+        const wire = getBase64Encoder().encode(request.params[0] as string)
+        return jsonRpcResult(request.id, getSignatureFromTransaction(getTransactionDecoder().decode(wire)))
+      }
+      if (request.method === 'getSignatureStatuses') {
+        const status = {
+          slot: 5,
+          confirmations: null,
+          err: null,
+          status: { Ok: null },
+          confirmationStatus: 'finalized',
+        }
+        return jsonRpcResult(request.id, { context: { slot: 5 }, value: [status] })
+      }
+      return undefined
+    })
+    const pay = payment(world, 'pay-bob', bob.address)
+    await expect(world.executor.execute(pay)).rejects.toMatchObject({ code: 'LEDGER__CONFIRMATION_TIMEOUT' })
+    expect(world.executor.status('pay-bob')).toBe('intent')
+    // Once the node is honest the same bytes are sent again, and land: bob is paid, once.
+    lie(undefined)
+    await world.executor.execute(pay)
+    expect(world.executor.status('pay-bob')).toBe('confirmed')
+    expect(await transport.getBalance(bob.address)).toBe(SOL / 10n)
+    await close()
+  })
+
   it('should not journal a payment confirmed while it falls short of a finalized commitment', async () => {
     const bob = await generateKeyPairSigner()
     const { world, proxy, lie, close } = await proxiedWorld('finalized')

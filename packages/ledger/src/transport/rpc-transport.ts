@@ -148,10 +148,14 @@ export class SolanaRpcTransport implements LedgerTransport {
     return (await this.#signatureStatus(signature, options)).status
   }
 
-  /** A signature's status, with the slot the answering node had reached (its reply's context). */
+  /**
+   * A signature's status, with the slot the answering node had reached (its reply's context). With `successTrusted`
+   * (an airdrop's, whose success pays no one) a success is believed as reported, without its record.
+   */
   async #signatureStatus(
     signature: Signature,
     options: AbortOptions,
+    successTrusted = false,
   ): Promise<{ slot: bigint; status: SignatureStatus | null }> {
     const reply = await this.#call(
       'getSignatureStatuses',
@@ -173,10 +177,10 @@ export class SolanaRpcTransport implements LedgerTransport {
     const status = reply.value[0]
     if (status === null || status === undefined) return { slot: reply.context.slot, status: null }
     const reported = { slot: status.slot, err: status.err, confirmationStatus: confirmationOf(status) }
-    if (reported.err === null || !reachedCommitment(reported, this.commitment)) {
+    if (!reachedCommitment(reported, this.commitment) || (successTrusted && reported.err === null)) {
       return { slot: reply.context.slot, status: reported }
     }
-    // A failure at the commitment is believed only as the transaction's record tells it: unproven, it reaches none.
+    // An outcome at the commitment is believed only as the transaction's record tells it: unproven, it reaches none.
     const recorded = await this.#recordedStatus(signature, options)
     return { slot: reply.context.slot, status: recorded ?? { ...reported, confirmationStatus: null } }
   }
@@ -186,7 +190,8 @@ export class SolanaRpcTransport implements LedgerTransport {
    * commitment it is read at. A failure is believed only from here: the record is tied to the signature (its bytes
    * are the transaction the signature signs, see {@link verifiedTransaction}), where a status is tied to it only by
    * its place in a list and a notification by a subscription number, which a node can mix up with another's. A
-   * failure believed on a mixed-up reply lets a payment that landed be built anew, and paid twice.
+   * failure believed on a mixed-up reply lets a payment that landed be built anew, and paid twice; a success, one that
+   * never landed be journaled paid, and its payee never paid.
    */
   async #recordedStatus(signature: Signature, options: AbortOptions): Promise<SignatureStatus | null> {
     const record = await this.getTransaction(signature, options)
@@ -295,7 +300,7 @@ export class SolanaRpcTransport implements LedgerTransport {
       options,
     )
     const deadline = withTimeout(this.#signal(options), this.#confirmTimeoutMs)
-    await this.#confirm(undefined, signature, deadline)
+    await this.#confirm(undefined, signature, deadline, true)
   }
 
   async close(): Promise<void> {
@@ -408,17 +413,20 @@ export class SolanaRpcTransport implements LedgerTransport {
   /**
    * Waits for `signature` to reach the commitment: the first of a WebSocket notification (when configured) and
    * status polling decides. The WebSocket side never fails the wait on its own: a broken subscription or a garbled
-   * notification leaves polling to finish the job.
+   * notification leaves polling to finish the job. `successTrusted`: see {@link #signatureStatus}.
    */
   async #confirm(
     transaction: Transaction | undefined,
     signature: Signature,
     deadline: AbortSignal,
+    successTrusted = false,
   ): Promise<Signature> {
     const done = new AbortController()
     const signal = AbortSignal.any([deadline, done.signal])
-    const waiters = [this.#poll(transaction, signature, signal)]
-    if (this.#subscriptions !== undefined) waiters.push(this.#notified(transaction, signature, signal))
+    const waiters = [this.#poll(transaction, signature, signal, successTrusted)]
+    if (this.#subscriptions !== undefined) {
+      waiters.push(this.#notified(transaction, signature, signal, successTrusted))
+    }
     try {
       return await Promise.race(waiters)
     } finally {
@@ -427,7 +435,12 @@ export class SolanaRpcTransport implements LedgerTransport {
     }
   }
 
-  async #notified(transaction: Transaction | undefined, signature: Signature, signal: AbortSignal): Promise<Signature> {
+  async #notified(
+    transaction: Transaction | undefined,
+    signature: Signature,
+    signal: AbortSignal,
+    successTrusted: boolean,
+  ): Promise<Signature> {
     let err: TransactionErrorJson | null | undefined
     try {
       const notifications = await this.#subscriptions!.signatureNotifications(signature, {
@@ -445,8 +458,8 @@ export class SolanaRpcTransport implements LedgerTransport {
       if (!signal.aborted) this.#logger('signature notifications failed, polling instead: %s%s', String(e), cause)
     }
     if (err === undefined) return never(signal)
-    if (err === null) return signature
-    // A failure is believed only as the transaction's record tells it (see #recordedStatus); without one, polling
+    if (err === null && successTrusted) return signature
+    // An outcome is believed only as the transaction's record tells it (see #recordedStatus); without one, polling
     // decides.
     const recorded = await this.#recordedStatus(signature, { signal }).catch(() => null)
     if (recorded === null) return never(signal)
@@ -456,7 +469,12 @@ export class SolanaRpcTransport implements LedgerTransport {
     return signature
   }
 
-  async #poll(transaction: Transaction | undefined, signature: Signature, signal: AbortSignal): Promise<Signature> {
+  async #poll(
+    transaction: Transaction | undefined,
+    signature: Signature,
+    signal: AbortSignal,
+    successTrusted: boolean,
+  ): Promise<Signature> {
     const interval =
       this.#subscriptions === undefined ? this.#pollIntervalMs : this.#pollIntervalMs * WS_FALLBACK_POLL_FACTOR
     // A transaction read back from its wire bytes has lost it: it is then only waited for, up to confirmTimeoutMs.
@@ -465,7 +483,7 @@ export class SolanaRpcTransport implements LedgerTransport {
         ? transaction.lifetimeConstraint.lastValidBlockHeight
         : undefined
     for (let round = 1; ; round++) {
-      const status = await this.getSignatureStatus(signature, { signal })
+      const { status } = await this.#signatureStatus(signature, { signal }, successTrusted)
       // A failure, like a success, is the outcome only once the transaction reaches the commitment.
       if (status !== null && status.err !== null && reachedCommitment(status, this.commitment)) {
         throw ledgerErrorFromTransactionError(status.err, { signature, transaction, executed: true })
