@@ -24,7 +24,8 @@ import { assertReceipt, parseReceipt } from './receipt.js'
  * transaction; failures come back and are retried with exponential backoff or given up. Every action carries a
  * deterministic idempotency key (`<settlementId>/<epoch>/anchor`, `<settlementId>/<epoch>/payout/<chunk>`) and a
  * digest of its content, so a restarted node that replays the same receipts asks for the very same actions and
- * the executor's journal turns them into replays instead of second payments.
+ * the executor's journal turns them into replays instead of second payments. The anchor's digest covers the whole
+ * payout plan, so one replayed with other options stops at the anchor (`LEDGER__JOURNAL_MISMATCH`).
  */
 
 /** Options of a {@link SettlementMachine}. */
@@ -277,18 +278,7 @@ export class SettlementMachine implements SansIoMachine<SettlementInput, Settlem
       return
     }
     const batch = EpochBatch.build(number, epoch.receipts, this.#config.feeBps)
-    epoch.batch = batch
-    epoch.receipts = []
-    epoch.state = 'anchoring'
     const prefix = `${settlementActionPrefix(this.#config.settlementId)}${number}`
-    const anchor: SettlementAction = {
-      kind: 'anchor',
-      key: `${prefix}/anchor`,
-      digest: actionDigest(['anchor', number, batch.size, batch.root]),
-      epoch: number,
-      root: batch.root,
-      size: batch.size,
-    }
     const payouts: SettlementAction[] = []
     for (
       let start = 0, chunk = 0;
@@ -308,6 +298,21 @@ export class SettlementMachine implements SansIoMachine<SettlementInput, Settlem
         fee,
       })
     }
+    // A chunk's key names only its index, so the anchor answers for the whole payout plan (which payees each chunk
+    // pays, and how much): payouts run only once it is confirmed, and a restart that splits or prices them otherwise
+    // (another maxPayeesPerTransaction or fee) finds it journaled with another digest and stops there, before a
+    // chunk index that was never used pays some payees a second time.
+    const anchor: SettlementAction = {
+      kind: 'anchor',
+      key: `${prefix}/anchor`,
+      digest: actionDigest(['anchor', number, batch.size, batch.root, payouts.map((p) => p.digest)]),
+      epoch: number,
+      root: batch.root,
+      size: batch.size,
+    }
+    epoch.batch = batch
+    epoch.receipts = []
+    epoch.state = 'anchoring'
     epoch.actions = [anchor.key, ...payouts.map((p) => p.key)]
     for (const action of [anchor, ...payouts]) this.#actions.set(action.key, { action, attempts: 0, status: 'queued' })
     this.#emit({

@@ -88,6 +88,19 @@ describe('SettlementMachine', () => {
     expect(keyed(b)).toEqual(keyed(a))
   })
 
+  it('should give the anchor another digest when the same receipts are paid in other chunks or at another fee', () => {
+    const anchorDigest = (config: Partial<ConstructorParameters<typeof SettlementMachine>[0]>): string => {
+      const machine = loaded(config)
+      machine.handle({ type: 'close-epoch', epoch: 3 }, 0)
+      const [anchor] = submits(drain(machine))
+      return anchor!.digest
+    }
+    const base = anchorDigest({ maxPayeesPerTransaction: 14 })
+    expect(anchorDigest({ maxPayeesPerTransaction: 14 })).toBe(base)
+    expect(anchorDigest({ maxPayeesPerTransaction: 3 })).not.toBe(base)
+    expect(anchorDigest({ maxPayeesPerTransaction: 14, feeBps: 200 })).not.toBe(base)
+  })
+
   it('should retry a retryable failure with exponential backoff, then give up', () => {
     const machine = loaded({ retry: { baseMs: 100, maxMs: 1_000, maxAttempts: 3 } })
     machine.handle({ type: 'close-epoch', epoch: 3 }, 0)

@@ -4,7 +4,7 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { readAnchor } from '../src/anchor.js'
 import { verifyReceiptInclusion } from '../src/batch.js'
 import { TRANSACTION_SIZE_LIMIT } from '../src/constants.js'
-import type { SettlementEvent } from '../src/settlement-machine.js'
+import type { SettlementConfig, SettlementEvent } from '../src/settlement-machine.js'
 import { associatedTokenAddress, getTokenBalance } from '../src/token.js'
 import type { Vault } from '../src/vault.js'
 import { liteSvmChain, rpcWsChain, tempDir, type Chain, type ChainFactory } from './support/fixtures.js'
@@ -47,8 +47,8 @@ function settlementSuite(factory: ChainFactory, count: number): void {
     await dir.remove()
   })
 
-  async function settle(into: SettlementNode, batch = receipts) {
-    const { machine, driver } = settlementDriver(world, into, vault, { feeBps: 100 })
+  async function settle(into: SettlementNode, batch = receipts, config: Partial<SettlementConfig> = {}) {
+    const { machine, driver } = settlementDriver(world, into, vault, { feeBps: 100, ...config })
     const events: SettlementEvent[] = []
     driver.onEvent((e) => events.push(e))
     for (const receipt of batch) driver.handle({ type: 'receipt', receipt })
@@ -119,6 +119,32 @@ function settlementSuite(factory: ChainFactory, count: number): void {
     )
     expect(after).toEqual(balances)
     expect(await getTokenBalance(world.transport, world.treasuryAccount)).toBe(first.machine.batch(EPOCH)!.fee)
+  })
+
+  it('should stop at the anchor, paying no one again, when an epoch is settled again in other chunks', async () => {
+    const some = receipts.slice(0, 100)
+    const first = await settle(node, some)
+    const paid = async () =>
+      Promise.all(
+        first.machine
+          .batch(EPOCH)!
+          .payouts.map(async (p) =>
+            getTokenBalance(world.transport, await associatedTokenAddress(p.payee, world.mint)),
+          ),
+      )
+    const balances = await paid()
+    await node.close()
+    node = await openSettlementNode(world, { dir: dir.path })
+    // 10 payees: one payout of 14 the first time, four of 3 now; chunks 1–3 are keys the journal never saw.
+    const second = await settle(node, some, { maxPayeesPerTransaction: 3 })
+    expect(second.events).toContainEqual({
+      name: 'action:failed',
+      key: `settle-${world.creator.address}/${EPOCH}/anchor`,
+      code: 'LEDGER__JOURNAL_MISMATCH',
+    })
+    expect(second.driver.results.size).toBe(0)
+    expect(second.machine.epochState(EPOCH)).toBe('anchoring')
+    expect(await paid()).toEqual(balances)
   })
 }
 
