@@ -39,6 +39,7 @@ export type LedgerErrorCode =
   | 'LEDGER__DATA_DIR_IN_USE'
   | 'LEDGER__DATA_DIR_UNREADABLE'
   | 'LEDGER__WALLET_MISSING'
+  | 'LEDGER__JOURNAL_MISSING'
 
 /** An error raised by `@tessera/ledger`. */
 export class LedgerError extends TesseraError<LedgerErrorCode> {

@@ -6,7 +6,7 @@ import { readBoundedFile, replaceFile, throwIfAborted, type AbortOptions } from 
 import { JOURNAL_FILE, MAX_TOKEN_UNITS, WALLET_FILE } from './constants.js'
 import { type DataDirLock, lockDataDir } from './data-dir-lock.js'
 import { isLedgerError, LedgerError } from './errors.js'
-import { ActionExecutor, type ExecutorHooks } from './executor.js'
+import { ActionExecutor, nonceAccountAddress, type ExecutorHooks } from './executor.js'
 import { SettlementJournal } from './journal.js'
 import {
   associatedTokenAddress,
@@ -75,7 +75,8 @@ export interface Ledger {
  * AbortError and closes what it had opened (a transaction already sent may still land, and the next open finds it).
  * The directory is held until {@link Ledger.close}: a second open of it, in this process or another, is refused with
  * `LEDGER__DATA_DIR_IN_USE` (see {@link lockDataDir}). Its wallet is made only when the directory holds no ledger
- * yet: one missing beside a journal or chain state is refused with `LEDGER__WALLET_MISSING`, never replaced.
+ * yet: one missing beside a journal or chain state is refused with `LEDGER__WALLET_MISSING`, never replaced; so is a
+ * journal missing once the wallet has acted on the chain (`LEDGER__JOURNAL_MISSING`).
  */
 export async function openLedger(options: LedgerOptions, abort: AbortOptions = {}): Promise<Ledger> {
   throwIfAborted(abort.signal)
@@ -114,6 +115,7 @@ async function openLocked(options: LedgerOptions, lock: DataDirLock, abort: Abor
     const mintAuthority = local
       ? await loadOrCreateWallet(join(options.dataDir, MINT_AUTHORITY_FILE), abort)
       : undefined
+    await assertJournalKept(transport, wallet, options.dataDir, abort)
     const journal = await SettlementJournal.open(join(options.dataDir, JOURNAL_FILE))
     let executor: ActionExecutor
     try {
@@ -182,6 +184,29 @@ async function reconcileOpenIntents(executor: ActionExecutor, log: Logger, optio
     if (error !== undefined) log.error('could not reconcile %s, left open: %e', key, error)
     else log('reconciled %s as %s', key, result?.signature)
   }
+}
+
+/**
+ * Refuses to start a new journal beside chain state made with one: the journal file is created before the wallet's
+ * nonce account, so a nonce account with no journal means the journal was lost, deleted or left out of a restore.
+ * A new, empty one would know none of the actions already run (vaults funded, payouts sent), and every one of them
+ * asked again would run, and pay, a second time. `LEDGER__JOURNAL_MISSING` names the file to restore.
+ */
+async function assertJournalKept(
+  transport: LedgerTransport,
+  wallet: KeyPairSigner,
+  dataDir: string,
+  options: AbortOptions,
+): Promise<void> {
+  const path = join(dataDir, JOURNAL_FILE)
+  if (await exists(path)) return
+  const nonceAccount = await nonceAccountAddress(wallet.address, 0)
+  if ((await transport.getAccount(nonceAccount, options)) === null) return
+  throw new LedgerError(
+    'LEDGER__JOURNAL_MISSING',
+    `journal ${path} is missing, but wallet ${wallet.address} has acted on this chain already (its nonce account ${nonceAccount} exists); restore the journal from a backup: a new one would run and pay every action it held again (only if this wallet never ran an action, create the file empty)`,
+    { path, dataDir, wallet: wallet.address, nonceAccount },
+  )
 }
 
 /** What a ledger writes in its data directory once its wallet exists: any of them means the wallet was made. */

@@ -100,6 +100,37 @@ describe('openLedger', () => {
     await second.close()
   })
 
+  it('should refuse to start a new journal beside a wallet that has acted on the chain, and open once it is restored', async () => {
+    const first = await openLedger({ dataDir: dir.path })
+    await first.airdrop({ tokens: 1_000n })
+    const arbiter = await generateKeyPairSigner()
+    const open = async (ledger: typeof first) =>
+      openEscrow(ledger.executor, {
+        jobId: 'job-1',
+        creator: ledger.wallet,
+        source: await ledger.tokenAccount(),
+        worker: (await generateKeyPairSigner()).address,
+        arbiter: arbiter.address,
+        mint: ledger.mint,
+        amount: 400n,
+      })
+    await open(first)
+    await first.close()
+    const path = join(dir.path, JOURNAL_FILE)
+    const kept = await readFile(path)
+    await rm(path)
+    // Made anew before: the escrow was funded again (another 400 tokens) by a journal that knew nothing of it.
+    await expect(openLedger({ dataDir: dir.path })).rejects.toMatchObject({
+      code: 'LEDGER__JOURNAL_MISSING',
+      context: { path, dataDir: dir.path, wallet: first.wallet.address },
+    })
+    await expect(stat(path)).rejects.toMatchObject({ code: 'ENOENT' })
+    await writeFile(path, kept)
+    const second = await openLedger({ dataDir: dir.path })
+    expect((await second.balance()).tokens).toBe(600n)
+    await second.close()
+  })
+
   for (const [moment, hook] of [
     ['after its transaction ran', 'afterSubmit'],
     ['before its transaction was sent', 'afterIntent'],
