@@ -40,6 +40,7 @@ export type LedgerErrorCode =
   | 'LEDGER__DATA_DIR_UNREADABLE'
   | 'LEDGER__WALLET_MISSING'
   | 'LEDGER__JOURNAL_MISSING'
+  | 'LEDGER__ACTION_PENDING'
 
 /** An error raised by `@tessera/ledger`. */
 export class LedgerError extends TesseraError<LedgerErrorCode> {

@@ -132,7 +132,11 @@ export async function releaseEscrow(
   )
 }
 
-/** Returns everything left in the escrow to the creator (creator + arbiter sign). */
+/**
+ * Returns everything left in the escrow to the creator (creator + arbiter sign). A release of the escrow still open
+ * in the journal (a crash, an abort or a timeout after its intent) is settled first, so it is paid before the refund
+ * takes the rest; one that cannot be settled yet refuses the refund with `LEDGER__ACTION_PENDING`.
+ */
 export async function refundEscrow(
   executor: ActionExecutor,
   input: { escrow: Escrow; creatorAccount: Address; signers: readonly [TransactionSigner, TransactionSigner] },
@@ -145,6 +149,7 @@ export async function refundEscrow(
     {
       key: `${escrowActionPrefix(escrow.address)}refund`,
       digest: actionDigest(['escrow-refund', escrow.address, input.creatorAccount]),
+      settleFirst: escrowActionPrefix(escrow.address),
       instructions: async () => {
         const amount = await verifyVault(executor.transport, escrow, options)
         return vaultTransferInstructions(escrow, [{ destination: input.creatorAccount, amount }], input.signers)
@@ -154,7 +159,10 @@ export async function refundEscrow(
   )
 }
 
-/** Closes the empty escrow account; its rent goes back to the creator's wallet. Any two of the trio may sign. */
+/**
+ * Closes the empty escrow account; its rent goes back to the creator's wallet. Any two of the trio may sign. Open
+ * releases and refund of the escrow are settled first, as for {@link refundEscrow}.
+ */
 export async function closeEscrow(
   executor: ActionExecutor,
   input: { escrow: Escrow; signers: readonly [TransactionSigner, TransactionSigner] },
@@ -190,6 +198,7 @@ export async function closeEscrow(
     {
       key,
       digest: actionDigest(['escrow-close', escrow.address, creator]),
+      settleFirst: escrowActionPrefix(escrow.address),
       instructions: () => [vaultCloseInstruction(escrow, creator, input.signers)],
     },
     options,

@@ -42,6 +42,13 @@ export interface LedgerAction {
    * creates with a fresh keypair (after a crash, the journal is the only place that knows it).
    */
   meta?: Readonly<Record<string, string>>
+  /**
+   * A key prefix whose open intents must be settled before this action runs, e.g. an escrow's releases before its
+   * refund: built on a nonce an open intent was signed on and left unsent, this action would land in its place, and
+   * the other could never run (a refund would take the tokens a verified tile is owed). One that cannot be settled
+   * now refuses this action with `LEDGER__ACTION_PENDING`.
+   */
+  settleFirst?: string
 }
 
 /**
@@ -166,6 +173,7 @@ export class ActionExecutor {
           key: action.key,
         })
       }
+      if (action.settleFirst !== undefined) await this.#settleUnder(action.settleFirst, action.key, options)
       const latest = this.#journal.get(action.key)
       const intent = this.#journal.intent(action.key)
       if (latest !== undefined && intent !== undefined && intent.digest !== action.digest) {
@@ -213,6 +221,28 @@ export class ActionExecutor {
       }
       return out
     }, options)
+  }
+
+  /**
+   * Settles the open intents under `prefix` other than `key`'s own: each lands, or is shown never to run (journaled
+   * failed). One still open after that (the chain away, ambiguous) refuses `key` with `LEDGER__ACTION_PENDING`.
+   */
+  async #settleUnder(prefix: string, key: string, options: AbortOptions): Promise<void> {
+    for (const intent of this.#journal.pending()) {
+      if (intent.key === key || !intent.key.startsWith(prefix)) continue
+      try {
+        await this.#settle(intent, options)
+      } catch (error) {
+        throwIfAborted(options.signal)
+        if (this.#journal.get(intent.key)?.t !== 'intent') continue
+        throw new LedgerError(
+          'LEDGER__ACTION_PENDING',
+          `action ${key} waits for ${intent.key}, which is still open (${error instanceof Error ? error.message : String(error)}); try again once it is settled`,
+          { key, pending: intent.key, signature: intent.signature },
+          { cause: error },
+        )
+      }
+    }
   }
 
   async #attempt(

@@ -2,8 +2,15 @@ import type { Signature } from '@solana/kit'
 import { getMultisigSize, getTokenSize } from '@solana-program/token'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { isLedgerError } from '../../src/errors.js'
-import { actionDigest } from '../../src/executor.js'
-import { closeEscrow, openEscrow, refundEscrow, releaseEscrow, type Escrow } from '../../src/escrow.js'
+import { ActionExecutor, actionDigest } from '../../src/executor.js'
+import {
+  closeEscrow,
+  escrowActionPrefix,
+  openEscrow,
+  refundEscrow,
+  releaseEscrow,
+  type Escrow,
+} from '../../src/escrow.js'
 import { getTokenBalance } from '../../src/token.js'
 import { vaultTransferInstructions, verifyVault } from '../../src/vault.js'
 import type { LedgerTransport } from '../../src/transport/transport.js'
@@ -156,6 +163,43 @@ export function escrowScenarioSuite(factory: ChainFactory): void {
       expect(again.replayed).toBe(true)
       expect(again.signature).toBe(first.signature)
       expect(await getTokenBalance(world.transport, world.accounts.worker)).toBe(3_960n)
+    })
+
+    it('should pay a release left open in the journal before a refund takes the rest', async () => {
+      const { escrow } = await open('job-1', 1_000n)
+      // The release's intent is journaled, then its run stops (a crash, an abort, a timeout) before it is sent.
+      const stopping = await ActionExecutor.open({
+        transport: world.transport,
+        journal: world.journal,
+        payer: world.payer,
+        hooks: {
+          afterIntent: () => {
+            throw new Error('stopped after the intent')
+          },
+        },
+      })
+      const releaseInput = {
+        escrow,
+        tileId: 'tile-0',
+        amount: 400n,
+        workerAccount: world.accounts.worker,
+        treasuryAccount: world.accounts.treasury,
+        feeBps: 100,
+        signers: [world.worker, world.creator] as const,
+      }
+      await expect(releaseEscrow(stopping, releaseInput)).rejects.toThrow('stopped after the intent')
+      expect(world.journal.pending().map((i) => i.key)).toEqual([`${escrowActionPrefix(escrow.address)}release/tile-0`])
+      // Built on the nonce the release was signed on, the refund landed in its place and the tile went unpaid.
+      await refundEscrow(world.executor, {
+        escrow,
+        creatorAccount: world.accounts.creator,
+        signers: [world.creator, world.arbiter],
+      })
+      expect(world.journal.pending()).toEqual([])
+      expect(await getTokenBalance(world.transport, world.accounts.worker)).toBe(396n)
+      expect(await getTokenBalance(world.transport, world.accounts.creator)).toBe(1_000_000n - 400n)
+      expect((await release(escrow, 'tile-0', 400n)).replayed).toBe(true)
+      await closeEscrow(world.executor, { escrow, signers: [world.creator, world.arbiter] })
     })
 
     it('should refuse to fund an escrow beyond the creator’s tokens', async () => {
