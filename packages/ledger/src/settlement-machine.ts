@@ -11,6 +11,7 @@ import {
   MAX_RECEIPTS_PER_EPOCH,
   MAX_REMEMBERED_TASKS,
   MAX_RETAINED_EPOCHS,
+  MAX_TOKEN_UNITS,
 } from './constants.js'
 import { LedgerError } from './errors.js'
 import { actionDigest } from './executor.js'
@@ -100,6 +101,8 @@ interface ActionState {
 interface Epoch {
   state: EpochState
   receipts: Receipt[]
+  /** Sum of the receipts' amounts: at most {@link MAX_TOKEN_UNITS}, so no payee's sum, fee or chunk can overflow. */
+  total: bigint
   batch?: EpochBatch
   actions: string[]
 }
@@ -161,7 +164,8 @@ export class SettlementMachine implements SansIoMachine<SettlementInput, Settlem
   /**
    * Feeds one input. Bad input throws a coded `LedgerError` and changes nothing: `LEDGER__INVALID_RECEIPT`,
    * `LEDGER__INVALID_RECEIPT_SIGNATURE`, `LEDGER__DUPLICATE_RECEIPT`, `LEDGER__EPOCH_CLOSED`,
-   * `LEDGER__RECEIPTS_EXCEEDED`, `LEDGER__EPOCH_NOT_FOUND`, `LEDGER__ACTION_NOT_FOUND`.
+   * `LEDGER__RECEIPTS_EXCEEDED` (the epoch is full, or its receipts would add up past `MAX_TOKEN_UNITS`),
+   * `LEDGER__EPOCH_NOT_FOUND`, `LEDGER__ACTION_NOT_FOUND`.
    */
   handle(input: SettlementInput, now: number): void {
     switch (input.type) {
@@ -259,10 +263,19 @@ export class SettlementMachine implements SansIoMachine<SettlementInput, Settlem
         max: this.#config.maxReceiptsPerEpoch,
       })
     }
+    // A token account counts to 2^64 - 1: an epoch owing more could never be paid, and its payouts never encoded.
+    if (receipt.amount > MAX_TOKEN_UNITS - epoch.total) {
+      throw new LedgerError(
+        'LEDGER__RECEIPTS_EXCEEDED',
+        `epoch ${receipt.epoch}'s receipts would add up past ${MAX_TOKEN_UNITS} token units; put the receipt in a later epoch`,
+        { epoch: receipt.epoch, jobId: receipt.jobId, taskId: receipt.taskId, total: epoch.total.toString() },
+      )
+    }
     // Bounded, oldest first: a Set iterates in insertion order.
     if (this.#tasks.size >= MAX_REMEMBERED_TASKS) this.#tasks.delete(this.#tasks.values().next().value as string)
     this.#tasks.add(key)
     epoch.receipts.push(receipt)
+    epoch.total += receipt.amount
     this.#emit({ name: 'receipt:accepted', epoch: receipt.epoch, jobId: receipt.jobId, taskId: receipt.taskId })
   }
 
@@ -401,7 +414,7 @@ export class SettlementMachine implements SansIoMachine<SettlementInput, Settlem
           epoch: number,
         })
       }
-      epoch = { state: 'open', receipts: [], actions: [] }
+      epoch = { state: 'open', receipts: [], total: 0n, actions: [] }
       this.#epochs.set(number, epoch)
     }
     return epoch

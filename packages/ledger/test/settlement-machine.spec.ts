@@ -2,7 +2,9 @@ import v8 from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import type { Receipt } from '@tessera/core'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { MAX_TOKEN_UNITS } from '../src/constants.js'
 import { isLedgerError } from '../src/errors.js'
+import { signReceipt } from '../src/receipt.js'
 import { SettlementMachine, type SettlementAction, type SettlementOutput } from '../src/settlement-machine.js'
 import { makeParties, makeReceipts, type Parties } from './support/receipts.js'
 
@@ -206,6 +208,32 @@ describe('SettlementMachine', () => {
     machine.handle({ type: 'receipt', receipt: receipts[0]! }, 0)
     machine.handle({ type: 'receipt', receipt: receipts[1]! }, 0)
     expect(isLedgerError(receiptError(machine, receipts[2]!), 'LEDGER__RECEIPTS_EXCEEDED')).toBe(true)
+  })
+
+  it('should refuse a receipt that takes its epoch past 2^64 - 1 token units, and close the epoch it kept', () => {
+    const [worker] = parties.workers
+    const signed = (taskId: string, amount: bigint): Receipt => {
+      const unsigned: Receipt = {
+        jobId: 'big',
+        taskId,
+        creator: parties.creator.peerId.toString(),
+        worker: worker!.identity.peerId.toString(),
+        payee: worker!.payee,
+        amount,
+        commitment: new Uint8Array(32),
+        epoch: 5,
+      }
+      return signReceipt(signReceipt(unsigned, parties.creator, 'creator'), worker!.identity, 'worker')
+    }
+    const machine = new SettlementMachine({ settlementId: 's' })
+    machine.handle({ type: 'receipt', receipt: signed('t0', MAX_TOKEN_UNITS - 1n) }, 0)
+    expect(isLedgerError(receiptError(machine, signed('t1', 2n)), 'LEDGER__RECEIPTS_EXCEEDED')).toBe(true)
+    machine.handle({ type: 'receipt', receipt: signed('t1', 1n) }, 0)
+    // Taken before, the payee's sum overflowed the payout's encoding: close-epoch threw an uncoded error, left the
+    // epoch anchoring with no action, and it never moved again.
+    machine.handle({ type: 'close-epoch', epoch: 5 }, 0)
+    expect(submits(drain(machine)).map((a) => a.key)).toEqual(['s/5/anchor'])
+    expect(machine.batch(5)?.total).toBe(MAX_TOKEN_UNITS)
   })
 
   it('should settle an empty epoch without any transaction', () => {
