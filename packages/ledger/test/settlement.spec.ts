@@ -100,6 +100,29 @@ function settlementSuite(factory: ChainFactory, count: number): void {
     await expect(driver.run({ signal: AbortSignal.abort() })).rejects.toSatisfy((e) => isCoreError(e, 'CORE__ABORTED'))
   })
 
+  it('should finish, paying once, an epoch whose run was aborted while a payout was in flight', async () => {
+    const some = receipts.slice(0, 100)
+    const controller = new AbortController()
+    await node.close()
+    node = await openSettlementNode(world, {
+      dir: dir.path,
+      hooks: { afterIntent: (key) => (key.includes('/payout/') ? controller.abort() : undefined) },
+    })
+    const { machine, driver } = settlementDriver(world, node, vault, { feeBps: 100, retry: { baseMs: 10 } })
+    for (const receipt of some) driver.handle({ type: 'receipt', receipt })
+    driver.handle({ type: 'close-epoch', epoch: EPOCH })
+    await expect(driver.run({ signal: controller.signal })).rejects.toSatisfy((e) => isCoreError(e, 'CORE__ABORTED'))
+    // Left submitted before: run() again returned at once, and the epoch stayed paying for good.
+    await driver.run()
+    expect(machine.epochState(EPOCH)).toBe('settled')
+    for (const payout of machine.batch(EPOCH)!.payouts) {
+      expect(await getTokenBalance(world.transport, await associatedTokenAddress(payout.payee, world.mint))).toBe(
+        payout.net,
+      )
+    }
+    expect(await getTokenBalance(world.transport, world.treasuryAccount)).toBe(machine.batch(EPOCH)!.fee)
+  })
+
   it('should replay, not repeat, an epoch settled again from the same journal', async () => {
     const some = receipts.slice(0, 100)
     const first = await settle(node, some)

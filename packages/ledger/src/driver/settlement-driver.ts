@@ -1,6 +1,6 @@
 import type { Address, Signature, TransactionSigner } from '@solana/kit'
 import { logger as createLogger, type Logger } from '@libp2p/logger'
-import { delay, systemClock, throwIfAborted, type AbortOptions, type Clock } from '@tessera/core'
+import { delay, isTesseraError, systemClock, throwIfAborted, type AbortOptions, type Clock } from '@tessera/core'
 import { anchorMemo } from '../anchor.js'
 import { memoInstruction } from '../memo.js'
 import { isLedgerError, isRetryableLedgerError } from '../errors.js'
@@ -62,7 +62,11 @@ export class SettlementDriver {
     return () => this.#listeners.delete(listener)
   }
 
-  /** Carries out the machine's outputs, waiting out its retry timers, until it has nothing left to do. */
+  /**
+   * Carries out the machine's outputs, waiting out its retry timers, until it has nothing left to do. An abort (or
+   * an error that is not the ledger's) rejects the call and hands the action in flight back to the machine as a
+   * retryable failure: the next run tries it again after its backoff, and the journal replays what this one did.
+   */
   async run(options: AbortOptions = {}): Promise<void> {
     const { machine } = this.#options
     for (;;) {
@@ -97,7 +101,13 @@ export class SettlementDriver {
       this.results.set(action.key, result)
       machine.handle({ type: 'action-confirmed', key: action.key, signature: result.signature }, this.#clock.now())
     } catch (e) {
-      if (!isLedgerError(e)) throw e
+      if (!isLedgerError(e)) {
+        // An abort, or a fault outside the chain's answer: the machine still counts the action submitted, and left
+        // so it would never ask for it again. Tried again later, the journal replays whatever this try left.
+        const code = isTesseraError(e) ? e.code : e instanceof Error ? e.name : 'UNKNOWN'
+        machine.handle({ type: 'action-failed', key: action.key, code, retryable: true }, this.#clock.now())
+        throw e
+      }
       this.#logger('action %s failed: %s', action.key, e.message)
       machine.handle(
         { type: 'action-failed', key: action.key, code: e.code, retryable: isRetryableLedgerError(e) },
