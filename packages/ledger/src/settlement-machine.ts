@@ -146,6 +146,16 @@ export class SettlementMachine implements SansIoMachine<SettlementInput, Settlem
         },
       )
     }
+    const retry = {
+      baseMs: config.retry?.baseMs ?? DEFAULT_ACTION_RETRY_BASE_MS,
+      maxMs: config.retry?.maxMs ?? DEFAULT_ACTION_RETRY_MAX_MS,
+      maxAttempts: config.retry?.maxAttempts ?? DEFAULT_ACTION_MAX_ATTEMPTS,
+    }
+    // A NaN delay gives a NaN retry time, which no clock ever reaches: the action would wait for good.
+    assertIntegerOption('maxReceiptsPerEpoch', config.maxReceiptsPerEpoch ?? MAX_RECEIPTS_PER_EPOCH, 1)
+    assertIntegerOption('retry.baseMs', retry.baseMs, 0)
+    assertIntegerOption('retry.maxMs', retry.maxMs, retry.baseMs)
+    assertIntegerOption('retry.maxAttempts', retry.maxAttempts, 1)
     this.#config = {
       settlementId: config.settlementId,
       feeBps,
@@ -153,11 +163,7 @@ export class SettlementMachine implements SansIoMachine<SettlementInput, Settlem
       verifySignatures: config.verifySignatures ?? true,
       maxReceiptsPerEpoch: Math.min(config.maxReceiptsPerEpoch ?? MAX_RECEIPTS_PER_EPOCH, MAX_RECEIPTS_PER_EPOCH),
       retainedEpochs,
-      retry: {
-        baseMs: config.retry?.baseMs ?? DEFAULT_ACTION_RETRY_BASE_MS,
-        maxMs: config.retry?.maxMs ?? DEFAULT_ACTION_RETRY_MAX_MS,
-        maxAttempts: config.retry?.maxAttempts ?? DEFAULT_ACTION_MAX_ATTEMPTS,
-      },
+      retry,
     }
   }
 
@@ -436,5 +442,15 @@ export class SettlementMachine implements SansIoMachine<SettlementInput, Settlem
       this.#epochs.delete(number)
       this.#dropped.add(number)
     }
+  }
+}
+
+/** Refuses an option that is not a safe integer of at least `min` (`LEDGER__INVALID_INPUT`). */
+function assertIntegerOption(name: string, value: number, min: number): void {
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw new LedgerError('LEDGER__INVALID_INPUT', `${name} must be an integer of at least ${min}, got ${value}`, {
+      option: name,
+      value,
+    })
   }
 }

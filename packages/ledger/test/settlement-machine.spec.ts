@@ -259,6 +259,24 @@ describe('SettlementMachine', () => {
     ).toBe(true)
   })
 
+  it('should refuse a receipt bound or retry policy that is not a usable integer', () => {
+    for (const config of [
+      { maxReceiptsPerEpoch: Number.NaN },
+      { maxReceiptsPerEpoch: -5 },
+      { maxReceiptsPerEpoch: 0 },
+      { retry: { baseMs: Number.NaN } },
+      { retry: { baseMs: -1 } },
+      { retry: { maxMs: -1 } },
+      { retry: { baseMs: 100, maxMs: 50 } },
+      { retry: { maxAttempts: Number.NaN } },
+      { retry: { maxAttempts: 0 } },
+    ]) {
+      const error = thrown(() => new SettlementMachine({ settlementId: 's', ...config }))
+      expect(isLedgerError(error, 'LEDGER__INVALID_INPUT'), JSON.stringify(config)).toBe(true)
+    }
+    expect(new SettlementMachine({ settlementId: 's', retry: { baseMs: 0, maxMs: 0, maxAttempts: 1 } })).toBeDefined()
+  })
+
   it('should report an unknown action with a coded error', () => {
     const machine = new SettlementMachine({ settlementId: 's' })
     const error = thrown(() => machine.handle({ type: 'action-confirmed', key: 'nope', signature: 'x' }, 0))
