@@ -15,8 +15,6 @@ export type ReplayVerdict =
 
 /** Width of an expiry bucket: entries are forgotten a bucket at a time, never by scanning them all. */
 const BUCKET_MS = 10_000
-/** A signer holding 1/this of the guard or more is heavy: when the guard is full, room is taken from the heaviest. */
-const HEAVY_SHARE = 64
 
 /** What is remembered of an admitted envelope. */
 interface Entry {
@@ -47,8 +45,9 @@ interface SignerEntries {
  * holding the most, if that signer holds more than the newcomer would. So keys made to flood the guard lose their
  * own oldest entries, not anyone else's: the guard never forgets the entries of a signer that sends less than the
  * flooders, which a flood pushing out the soonest-expiring entries would (to replay them), and it does not stop
- * admitting everyone either. With only light signers left to take from, it refuses (`full`). Entries are kept in
- * buckets by expiry, so forgetting the expired costs what expired, not a pass over every entry at every message.
+ * admitting everyone either, however many keys share the flood. With no signer holding more than the newcomer would,
+ * it refuses (`full`). Signers are indexed by how many entries they hold, so the one holding the most is found at once;
+ * entries are kept in buckets by expiry, so forgetting the expired costs what expired, not a pass over every entry.
  */
 export class ReplayGuard {
   readonly #seen = new Map<string, Entry>()
@@ -57,11 +56,14 @@ export class ReplayGuard {
   /** Keys by the bucket their expiry falls in; a key whose expiry moved is checked against `#seen` when swept. */
   readonly #buckets = new Map<number, string[]>()
   readonly #signers = new Map<string, SignerEntries>()
-  /** Signers holding at least `#heavyAt` entries: at most HEAVY_SHARE of them, where room is taken from. */
-  readonly #heavy = new Set<string>()
+  /**
+   * Signers by how many entries they hold, so the one holding the most is found without a scan. Counts move by one
+   * at a time, so `#most` (the highest count held) moves by one too.
+   */
+  readonly #byCount = new Map<number, Set<string>>()
+  #most = 0
   readonly #maxEntries: number
   readonly #maxPerSigner: number
-  readonly #heavyAt: number
   readonly #maxDistrusted: number
   /** Buckets before this one have been swept. */
   #swept = -Infinity
@@ -74,7 +76,6 @@ export class ReplayGuard {
     this.#maxEntries = maxEntries
     this.#maxPerSigner = maxPerSigner
     this.#maxDistrusted = maxDistrusted
-    this.#heavyAt = Math.max(1, Math.floor(maxEntries / HEAVY_SHARE))
   }
 
   /**
@@ -138,9 +139,23 @@ export class ReplayGuard {
   #held(signer: string, key: string): void {
     let entries = this.#signers.get(signer)
     if (entries === undefined) this.#signers.set(signer, (entries = { count: 0, keys: [], head: 0 }))
+    this.#recount(signer, entries.count, entries.count + 1)
     entries.count++
     entries.keys.push(key)
-    if (entries.count >= this.#heavyAt) this.#heavy.add(signer)
+  }
+
+  /** Moves `signer` from the signers holding `from` entries to those holding `to` (one more or one fewer). */
+  #recount(signer: string, from: number, to: number): void {
+    const before = this.#byCount.get(from)
+    before?.delete(signer)
+    if (before?.size === 0) this.#byCount.delete(from)
+    if (to > 0) {
+      const after = this.#byCount.get(to)
+      if (after === undefined) this.#byCount.set(to, new Set([signer]))
+      else after.add(signer)
+    }
+    if (to > this.#most) this.#most = to
+    else if (from === this.#most && !this.#byCount.has(from)) this.#most = to
   }
 
   /** Forgets `key` of `signer`, and what of its queue is already forgotten. */
@@ -148,8 +163,8 @@ export class ReplayGuard {
     this.#seen.delete(key)
     const entries = this.#signers.get(signer)
     if (entries === undefined) return
+    this.#recount(signer, entries.count, entries.count - 1)
     entries.count--
-    if (entries.count < this.#heavyAt) this.#heavy.delete(signer)
     if (entries.count <= 0) {
       this.#signers.delete(signer)
       return
@@ -167,19 +182,13 @@ export class ReplayGuard {
 
   /**
    * Forgets the oldest entry of the signer holding the most, if it holds more than `after` (what the newcomer will
-   * hold); false when no signer does.
+   * hold); false when no signer does. However many signers share the guard, however little each holds.
    */
   #makeRoom(after: number): boolean {
-    let victim: SignerEntries | undefined
-    let victimId = ''
-    for (const signer of this.#heavy) {
-      const entries = this.#signers.get(signer)
-      if (entries !== undefined && entries.count > (victim?.count ?? after)) {
-        victim = entries
-        victimId = signer
-      }
-    }
-    if (victim === undefined) return false
+    if (this.#most <= after) return false
+    const victimId = this.#byCount.get(this.#most)?.values().next().value
+    const victim = victimId === undefined ? undefined : this.#signers.get(victimId)
+    if (victimId === undefined || victim === undefined) return false
     while (victim.head < victim.keys.length) {
       const key = victim.keys[victim.head++] as string
       if (this.#seen.has(key)) {

@@ -226,6 +226,26 @@ describe('envelope', () => {
     expect(replay.admit('dd', domain, 0n, now + 100_000, now + 20_000, 'd')).toBe('admitted')
   })
 
+  it('should make room from the signer holding the most when many keys each hold a small part of the cache', () => {
+    const replay = new ReplayGuard(640, 80)
+    // 80 flooding keys fill the cache, none holding a sixty-fourth of it: f0 holds 9, f79 holds 7, the rest 8.
+    const holds = (k: number): number => (k === 0 ? 9 : k === 79 ? 7 : 8)
+    for (let k = 0; k < 80; k++) {
+      for (let seq = 0; seq < holds(k); seq++) replay.admit(`f${k}`, domain, BigInt(seq), now + 900_000, now, 'd')
+    }
+    expect(replay.size).toBe(640)
+    // Honest newcomers take the oldest entry of the signer holding the most: f0, then one of those holding 8.
+    expect(replay.admit('aa', domain, 0n, now + 1000, now, 'd')).toBe('admitted')
+    expect(replay.heldBy('f0')).toBe(8)
+    expect(replay.admit('aa', domain, 1n, now + 1000, now, 'd')).toBe('admitted')
+    expect([replay.size, replay.heldBy('aa'), replay.heldBy('f79')]).toEqual([640, 2, 7])
+    const held = Array.from({ length: 80 }, (_, k) => replay.heldBy(`f${k}`))
+    expect(held.filter((count) => count === 7)).toHaveLength(2)
+    // f0's forgotten entry was its oldest.
+    expect(replay.admit('f0', domain, 0n, now + 900_000, now, 'd')).toBe('full')
+    expect(replay.admit('f0', domain, 1n, now + 900_000, now, 'd')).toBe('replayed')
+  })
+
   it('should refuse a newcomer when only signers no heavier than it are left to make room', () => {
     const replay = new ReplayGuard(4, 4)
     for (const signer of ['aa', 'bb', 'cc', 'dd']) replay.admit(signer, domain, 0n, now + 1000, now, 'd')
