@@ -416,6 +416,33 @@ describe('createNode', () => {
     expect(received[0]!.message.type).toBe('heartbeat')
   })
 
+  it('should send a direct message of several MiB, past the 4 MiB it-length-prefixed allows by default', async () => {
+    const a = await set.create()
+    const b = await set.create({ bootstrap: [tcpAddr(a)] })
+    const received: Inbound[] = []
+    const rejected: RejectedMessage[] = []
+    a.bus.onMessage((m) => received.push(m))
+    a.addEventListener('message:rejected', (e) => rejected.push(e.detail))
+    await waitFor(() => b.libp2p.getConnections(a.peerId).length > 0, 'b to connect to a')
+    const chunks = Array.from({ length: 7 }, () => new Uint8Array(1024 * 1024 - 64).fill(7))
+    const reveal = {
+      type: 'reveal' as const,
+      body: {
+        jobId: 'job-1',
+        taskId: 't1',
+        worker: b.peerId.toString(),
+        root: new Uint8Array(32),
+        indices: chunks.map((_, i) => i),
+        chunks,
+        proofs: chunks.map(() => []),
+        issuedAt: 1,
+      },
+    }
+    await b.bus.send(a.peerId.toString(), reveal)
+    expect(received.map((m) => m.message.type)).toEqual(['reveal'])
+    expect(rejected).toEqual([])
+  })
+
   it('should fetch a blob that another node put and provided', async () => {
     const [a, b] = await set.network(2)
     await waitFor(() => a!.routingTable().length > 0 && b!.routingTable().length > 0, 'DHT peers')

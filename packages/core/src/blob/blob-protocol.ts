@@ -312,7 +312,7 @@ async function fetchOnce(
   const onAbort = (): void => stream.abort(new CoreError('CORE__ABORTED', 'blob fetch aborted', {}))
   options.signal?.addEventListener('abort', onAbort, { once: true })
   try {
-    await sendFrames(stream, [encodeBlobRequest({ cid })], options)
+    await sendFrames(stream, [encodeBlobRequest({ cid })], MAX_BLOB_HEADER_BYTES, options)
     await stream.close(options)
     return await pipe(
       stream,

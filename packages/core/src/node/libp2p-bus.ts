@@ -240,7 +240,7 @@ export class Libp2pMessageBus implements MessageBus {
     }
     const unwatch = abortStreamOnSignal(stream, signal)
     try {
-      await sendFrames(stream, [bytes], { signal })
+      await sendFrames(stream, [bytes], MAX_DIRECT_ENVELOPE_BYTES, { signal })
       await stream.close({ signal })
       const ack = await nextFrame(readFrames(stream, MAX_ACK_BYTES))
       const verdict = ack === undefined ? undefined : decodeAck(ack)
@@ -394,7 +394,7 @@ export class Libp2pMessageBus implements MessageBus {
         if (penalised && verdict !== 'CORE__MESSAGE_EQUIVOCATED') this.#penalties?.add(remote)
         this.#observer.rejected?.({ from: remote, code: verdict, penalised })
       }
-      await sendFrames(stream, [encodeAck(verdict)])
+      await sendFrames(stream, [encodeAck(verdict)], MAX_ACK_BYTES)
       await stream.close()
     } catch (e) {
       this.#log('answering a direct message from %s failed - %e', remote, e)

@@ -71,13 +71,18 @@ export async function writeFrames(
   await pipe(frames, (source) => lp.encode(source), streamSink(stream, options))
 }
 
-/** Writes frames without closing the stream (a reply follows on the same stream). */
+/**
+ * Writes frames of at most `maxFrameBytes` (the bound the receiver reads them with) without closing the stream (a
+ * reply follows on the same stream). Not it-length-prefixed's own bound, 4 MiB, which refused the larger direct
+ * envelopes the receiver takes.
+ */
 export async function sendFrames(
   stream: Stream,
   frames: Iterable<Uint8Array>,
+  maxFrameBytes: number,
   options: AbortOptions = {},
 ): Promise<void> {
-  for (const frame of lp.encode(frames)) {
+  for (const frame of lp.encode(frames, { maxDataLength: maxFrameBytes })) {
     throwIfAborted(options.signal)
     if (!stream.send(frame)) await drained(stream, options)
   }
