@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import * as lp from 'it-length-prefixed'
+import type { Stream } from '@libp2p/interface'
 import {
   createNode,
   decodeCanonical,
@@ -359,6 +360,42 @@ describe('createNode', () => {
     stalled.abort(new Error('gave up'))
     await sending
     expect(received.map((m) => m.from)).toEqual([c.peerId.toString(), b.peerId.toString()])
+  })
+
+  it('should not penalise a sender whose direct stream broke before its envelope was whole, as it does a cut frame', async () => {
+    const a = await set.create()
+    const b = await set.create({ bootstrap: [tcpAddr(a)] })
+    const rejected: RejectedMessage[] = []
+    a.addEventListener('message:rejected', (e) => rejected.push(e.detail))
+    await waitFor(() => b.libp2p.getConnections(a.peerId).length > 0, 'b to connect to a')
+    const half = lp.encode.single(new Uint8Array(100_000)).subarray(0, 50_000)
+    /** Opens a direct stream from b to a and sends half of a frame, which a starts to read. */
+    const halfSent = async (): Promise<Stream> => {
+      const stream = await b.libp2p.dialProtocol(a.peerId, PROTOCOLS.task)
+      stream.send(half)
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      return stream
+    }
+    const unreachable = { from: b.peerId.toString(), code: 'CORE__PEER_UNREACHABLE', penalised: false }
+    // Reset by the sender, as its bus does when its caller gives up: three such cost a graylisting once.
+    for (let i = 1; i <= 3; i++) {
+      ;(await halfSent()).abort(new Error('the caller gave up'))
+      await waitFor(() => rejected.length === i, `a to give up reading stream ${i}`)
+    }
+    expect(rejected).toEqual([unreachable, unreachable, unreachable])
+    // Half a frame and a clean close is the sender's doing.
+    const cut = await halfSent()
+    await cut.close()
+    expect(decodeCanonical((await lp.decode(cut).next()).value!.subarray())).toEqual({ r: 'CORE__MALFORMED_MESSAGE' })
+    expect(rejected[3]).toEqual({ from: b.peerId.toString(), code: 'CORE__MALFORMED_MESSAGE', penalised: true })
+    // One offence counted (-10 x 1²), not four (-10 x 4²).
+    await waitFor(() => a.gossipScore(b.peerId.toString()) < 0, "b's score to drop")
+    expect(a.gossipScore(b.peerId.toString())).toBeGreaterThan(-20)
+    // Cut with its connection, as when the network drops it.
+    await halfSent()
+    for (const connection of b.libp2p.getConnections(a.peerId)) connection.abort(new Error('the network dropped it'))
+    await waitFor(() => rejected.length === 5, 'a to give up reading the stream cut with its connection')
+    expect(rejected[4]).toEqual(unreachable)
   })
 
   it('should count each chunk of a direct message as at least MIN_DIRECT_CHUNK_COST_BYTES', async () => {

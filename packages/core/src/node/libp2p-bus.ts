@@ -385,12 +385,12 @@ export class Libp2pMessageBus implements MessageBus {
         this.#deliverDirect(await this.#readDirect(stream, remote), remote)
         verdict = 'ok'
       } catch (e) {
-        verdict = isCoreError(e) ? e.code : 'CORE__MALFORMED_MESSAGE'
+        // Not a coded error: the stream broke (reset, its connection gone) before a whole envelope arrived.
+        verdict = isCoreError(e) ? e.code : 'CORE__PEER_UNREACHABLE'
         if (!isCoreError(e)) this.#log('reading a direct message from %s failed - %e', remote, e)
-        // A direct envelope is signed by its sender, so what is wrong with it is the sender's doing, as with a gossip
-        // relay, less our own busy budget. Counted as an equivocation is (P5): gossipsub cannot see direct streams,
-        // and a peer sending garbage there kept a spotless score. Its own equivocation was counted once already.
-        const penalised = verdict !== 'CORE__PEER_BUSY' && this.#atFault(e, remote, this.#components.clock.now())
+        // Counted as an equivocation is (P5): gossipsub cannot see direct streams, and a peer sending garbage there
+        // kept a spotless score. Its own equivocation was counted once already.
+        const penalised = this.#directAtFault(e, remote)
         if (penalised && verdict !== 'CORE__MESSAGE_EQUIVOCATED') this.#penalties?.add(remote)
         this.#observer.rejected?.({ from: remote, code: verdict, penalised })
       }
@@ -402,6 +402,18 @@ export class Libp2pMessageBus implements MessageBus {
     } finally {
       unwatch()
     }
+  }
+
+  /**
+   * True when refusing a direct message is its sender's doing. A direct envelope is signed by its sender, so what is
+   * wrong with it or its framing is, as with a gossip relay (see #atFault). Not our own busy budget, nor a stream
+   * that broke before the envelope was whole: reset by a sender whose caller gave up, cut with its connection, or
+   * aborted by our own timeout (`CORE__ABORTED`). An honest sender cannot rule those out, and charged for them it
+   * was graylisted after three.
+   */
+  #directAtFault(e: unknown, remote: string): boolean {
+    if (!isCoreError(e) || e.code === 'CORE__PEER_BUSY' || e.code === 'CORE__ABORTED') return false
+    return this.#atFault(e, remote, this.#components.clock.now())
   }
 
   /**
