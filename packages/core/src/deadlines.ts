@@ -22,6 +22,29 @@ export class Deadlines<T> {
     }
   }
 
+  /** Entries held, stale ones included. */
+  get size(): number {
+    return this.#heap.length
+  }
+
+  /**
+   * Drops every stale entry, not only those at the top, and all but one of an item's entries at its deadline (armed
+   * again at a deadline it had before), in O(n): for a driver that re-arms items far more often than they fall due,
+   * whose stale entries would otherwise pile up below a live one.
+   */
+  compact(current: (item: T) => number | undefined): void {
+    const heap = this.#heap
+    const live = new Set<T>()
+    let kept = 0
+    for (const entry of heap) {
+      if (current(entry.item) !== entry.at || live.has(entry.item)) continue
+      live.add(entry.item)
+      heap[kept++] = entry
+    }
+    heap.length = kept
+    for (let i = (kept >> 1) - 1; i >= 0; i--) this.#siftDown(i)
+  }
+
   /** The earliest live deadline, given each item's current deadline (undefined when it has none). */
   next(current: (item: T) => number | undefined): number | undefined {
     for (;;) {
@@ -57,19 +80,24 @@ export class Deadlines<T> {
     const last = heap.pop()
     if (heap.length > 0 && last !== undefined) {
       heap[0] = last
-      let i = 0
-      for (;;) {
-        const l = 2 * i + 1
-        const r = l + 1
-        let m = i
-        if (l < heap.length && (heap[l] as { at: number }).at < (heap[m] as { at: number }).at) m = l
-        if (r < heap.length && (heap[r] as { at: number }).at < (heap[m] as { at: number }).at) m = r
-        if (m === i) break
-        ;[heap[i], heap[m]] = [heap[m] as Entry<T>, heap[i] as Entry<T>]
-        i = m
-      }
+      this.#siftDown(0)
     }
     return top
+  }
+
+  /** Moves the entry at `i` down until neither child is earlier. */
+  #siftDown(i: number): void {
+    const heap = this.#heap
+    for (;;) {
+      const l = 2 * i + 1
+      const r = l + 1
+      let m = i
+      if (l < heap.length && (heap[l] as { at: number }).at < (heap[m] as { at: number }).at) m = l
+      if (r < heap.length && (heap[r] as { at: number }).at < (heap[m] as { at: number }).at) m = r
+      if (m === i) return
+      ;[heap[i], heap[m]] = [heap[m] as Entry<T>, heap[i] as Entry<T>]
+      i = m
+    }
   }
 }
 

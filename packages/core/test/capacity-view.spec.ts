@@ -1,3 +1,5 @@
+import v8 from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { describe, expect, it } from 'vitest'
 import {
   CapacityView,
@@ -131,6 +133,26 @@ describe('CapacityView', () => {
     expect(view.size).toBe(0)
     expect(view.nextExpiry()).toBeUndefined()
     expect(expired.map((r) => r.seq).sort()).toEqual(live.map((r) => r.seq).sort())
+  })
+
+  it('should hold no replaced record alive however often a peer renews', async () => {
+    v8.setFlagsFromString('--expose-gc')
+    const gc = runInNewContext('gc') as () => void
+    const view = new CapacityView({ clock: new ManualClock(0) })
+    // Expiring first, this record stays at the top of the expiry heap, above the entries the renewals leave behind.
+    view.offer(inbound('w0', 1n, 10_000))
+    const bodies: Array<WeakRef<object>> = []
+    for (let seq = 1; seq <= 1_000; seq++) {
+      const renewal = inbound('w1', BigInt(seq), 20_000 + seq)
+      bodies.push(new WeakRef(renewal.message.body))
+      view.offer(renewal)
+    }
+    // A WeakRef holds its target until the end of the job that made it.
+    await new Promise((resolve) => setTimeout(resolve, 0))
+    gc()
+    expect(bodies.filter((body) => body.deref() !== undefined)).toHaveLength(1)
+    expect(view.get('w1')?.seq).toBe(1_000n)
+    expect(view.nextExpiry()).toBe(10_000)
   })
 
   it('should keep a record no longer than a capacity record may live, whatever its envelope says', () => {

@@ -26,4 +26,29 @@ describe('Deadlines', () => {
       ),
     )
   })
+  it('should compact to one entry per item at its current deadline, giving the same items back', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 9 }), fc.integer({ min: 0, max: 20 })), { maxLength: 300 }),
+        fc.integer({ min: 0, max: 20 }),
+        (arms, now) => {
+          // Items re-armed many times, some at a deadline they had before.
+          const current = new Map<number, number>()
+          const deadlines = new Deadlines<number>()
+          for (const [item, at] of arms) {
+            deadlines.push(item, at)
+            current.set(item, at)
+          }
+          const live = (item: number) => current.get(item)
+          deadlines.compact(live)
+          expect(deadlines.size).toBe(current.size)
+          const byItem = (items: number[]) => [...items].sort((a, b) => a - b)
+          const due = [...current].filter(([, at]) => at < now).map(([item]) => item)
+          expect(byItem(deadlines.expired(now, live))).toEqual(byItem(due))
+          const later = [...current.values()].filter((at) => at >= now)
+          expect(deadlines.next(live)).toBe(later.length === 0 ? undefined : Math.min(...later))
+        },
+      ),
+    )
+  })
 })

@@ -6,6 +6,9 @@ import { GuardedEventEmitter, type ListenerErrorHandler } from '../listener-guar
 import { TOPICS } from '../topics.js'
 import type { Capacity } from '../wire/capacity.js'
 
+/** Stale expiry entries kept beyond one a held peer before they are compacted away. */
+const STALE_EXPIRY_SLACK = 64
+
 /** One peer's current capacity record, as the market sees it. */
 export interface CapacityRecord {
   /** Peer id string of the worker (the envelope's verified signer). */
@@ -53,11 +56,13 @@ export interface CapacityViewInit {
  */
 export class CapacityView extends GuardedEventEmitter<CapacityViewEvents> {
   readonly #records = new Map<string, CapacityRecord>()
-  /** Every record kept, by expiry; an entry whose record was replaced is skipped when it reaches the top. */
-  readonly #expiries = new Deadlines<CapacityRecord>()
-  /** A record's expiry while it is the one kept for its peer; a replaced or dropped one has none. */
-  readonly #live = (record: CapacityRecord): number | undefined =>
-    this.#records.get(record.peer) === record ? record.expiresAt : undefined
+  /**
+   * Peers by the expiry of their record; an entry whose expiry moved (a renewal) is stale, skipped when it reaches the
+   * top. Peers, not records: a stale entry held a whole replaced record alive, up to 5 minutes each renewal.
+   */
+  readonly #expiries = new Deadlines<string>()
+  /** The expiry of the record held for `peer`: an entry at another time is stale. */
+  readonly #live = (peer: string): number | undefined => this.#records.get(peer)?.expiresAt
   readonly #clock: Clock
   readonly #self: string | undefined
   readonly #maxRecords: number
@@ -111,8 +116,13 @@ export class CapacityView extends GuardedEventEmitter<CapacityViewEvents> {
     if (held === undefined && this.#records.size >= this.#maxRecords) return false
     const kept = Object.freeze({ ...record })
     this.#records.set(record.peer, kept)
-    // A renewal's replaced entry stays in the heap until it reaches the top: at most the renewals of a record's life.
-    this.#expiries.push(kept, kept.expiresAt)
+    // A renewal expiring when the record it replaces did keeps that entry; one expiring at another time leaves it
+    // stale, dropped once it reaches the top or, when stale entries outnumber live ones, by a compaction: the heap
+    // holds at most about twice the peers held however often they renew, at amortised O(log n) a renewal.
+    if (held?.expiresAt !== kept.expiresAt) {
+      this.#expiries.push(kept.peer, kept.expiresAt)
+      if (this.#expiries.size > 2 * this.#records.size + STALE_EXPIRY_SLACK) this.#expiries.compact(this.#live)
+    }
     this.safeDispatchEvent('capacity:updated', { detail: record })
     this.#schedule()
     return true
@@ -148,7 +158,9 @@ export class CapacityView extends GuardedEventEmitter<CapacityViewEvents> {
 
   /** Drops expired records (emitting `capacity:expired` for each) and returns them. */
   prune(): CapacityRecord[] {
-    const expired = this.#expiries.expired(this.#clock.now(), this.#live)
+    const expired = this.#expiries
+      .expired(this.#clock.now(), this.#live)
+      .map((peer) => this.#records.get(peer) as CapacityRecord)
     for (const record of expired) this.#records.delete(record.peer)
     for (const record of expired) this.safeDispatchEvent('capacity:expired', { detail: record })
     return expired
