@@ -125,6 +125,26 @@ export const MAX_MODEL_NODES = 100_000
  */
 export const ONNX_NODES_PER_YIELD = 8
 /**
+ * Device work (multiply-adds of a MatMul or Conv, elements read by any other kernel) the WGSL runtime records in a
+ * run with an abort signal before it submits it as one window and checks the signal. Once submitted, a dispatch runs
+ * to its end whatever the signal says, so an abort leaves at most {@link ONNX_PACED_WINDOWS_IN_FLIGHT} windows (each
+ * at least one node) on the device: 2^30 is one 1024^3 MatMul, 0.11 s at the capacity benchmark's reference rate
+ * (9.6 GFLOP/s), 0.75 s on lavapipe on two vCPUs. Without pacing a run records its whole graph before its outputs are
+ * read, and an abort only ended the wait: 16 such MatMuls aborted after 0.3 s kept lavapipe busy 12 s more.
+ */
+export const ONNX_PACED_WINDOW_WORK = 2 ** 30
+/**
+ * Paced windows (see {@link ONNX_PACED_WINDOW_WORK}) a run keeps submitted and unfinished at once: two, so the device
+ * runs one while the host records and submits the next, and waits for the older before it submits a third.
+ */
+export const ONNX_PACED_WINDOWS_IN_FLIGHT = 2
+/**
+ * Most multiply-adds one MatMul (or Gemm) may make: outputs times the inner dimension K, counted before it runs. As
+ * for {@link MAX_WINDOW_OP_READS}, each output is one invocation of one dispatch, which nothing stops once submitted,
+ * so this bounds how long one node holds the device: a 4096^3 MatMul is 2^36.
+ */
+export const MAX_MATMUL_MULTIPLY_ADDS = 2 ** 36
+/**
  * Bytes of released tensors (and spent kernel parameter blocks) the WGSL runtime lets wait before it submits what it
  * has recorded and destroys them. A buffer cannot be destroyed before the work that reads it is submitted, and the
  * runtime records a whole graph before its outputs are read, so without this bound a run's device memory is the sum

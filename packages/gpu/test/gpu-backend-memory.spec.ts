@@ -173,6 +173,48 @@ describe('GpuBackend device memory', () => {
     finished.dispose()
   })
 
+  it('should pace an abortable run in windows, so an abort leaves at most two windows on the device', async () => {
+    const side = 16
+    const depth = 16
+    const g = new GraphBuilder().input('a', [side, side]).output('y', [side, side])
+    for (let i = 0; i < depth; i++)
+      g.node('MatMul', [i === 0 ? 'a' : `h${i - 1}`, 'a'], [i === depth - 1 ? 'y' : `h${i}`])
+    const model = loadOnnxModel(g.build())
+    const a = tensor([side, side], randomFloats(side * side, 3))
+    // A window is one MatMul's multiply-adds.
+    const paced = (): GpuBackend => backend({ paceWork: side ** 3 })
+    const unpaced = backend({})
+    const expected = (await runOnnx(unpaced, model, { a })).y!
+    unpaced.dispose()
+
+    const submitted: number[] = []
+    const submit = engine.context.submit.bind(engine.context)
+    const spy = vi.spyOn(engine.context, 'submit').mockImplementation((dispatches) => {
+      submitted.push(dispatches.length)
+      submit(dispatches)
+    })
+    const whole = paced()
+    const y = (await runOnnx(whole, model, { a }, { signal: new AbortController().signal })).y!
+    whole.dispose()
+    expect(Buffer.from(y.data.buffer)).toEqual(Buffer.from(expected.data.buffer))
+    expect(submitted).toEqual(new Array<number>(depth).fill(1))
+
+    // Aborted as its first window is submitted, the run submits nothing after it.
+    submitted.length = 0
+    const controller = new AbortController()
+    spy.mockImplementation((dispatches) => {
+      submitted.push(dispatches.length)
+      submit(dispatches)
+      controller.abort()
+    })
+    const run = paced()
+    await expect(runOnnx(run, model, { a }, { signal: controller.signal })).rejects.toSatisfy((e) =>
+      isCoreError(e, 'CORE__ABORTED'),
+    )
+    run.dispose()
+    expect(submitted).toEqual([1])
+  })
+
   it('should stop waiting for a read-back when its signal aborts', async () => {
     const t = engine.tensors.fromHost(x)
     const controller = new AbortController()

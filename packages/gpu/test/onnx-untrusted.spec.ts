@@ -6,6 +6,7 @@ import {
   MAX_EMPTY_REDUCTION_ELEMENTS,
   MAX_HOST_TENSOR_ELEMENTS,
   planConv2d,
+  planMatMul,
   planPool2d,
   relativeError,
   runModelCpu,
@@ -260,6 +261,12 @@ describe('untrusted ONNX models', () => {
         .node('MaxPool', ['x'], ['y'], { kernel_shape: { ints: [1, wide / 2] } })
         .build(13)
       await expectRefused(bytes, () => ({ x: tensor([1, 1, 1, wide]) }), 'GPU__ALLOCATION_EXCEEDED')
+    })
+
+    it('should count the multiply-adds of a MatMul before it runs', () => {
+      // 2^25 outputs of 2^12 each: 2^37, a batch of two at the largest square MatMul allowed.
+      expect(errorCode(() => planMatMul([2, 4096, 4096], [4096, 4096]))).toBe('GPU__ALLOCATION_EXCEEDED')
+      expect(planMatMul([4096, 4096], [4096, 4096]).k).toBe(4096)
     })
 
     it('should count the reads of a window op before it runs', () => {

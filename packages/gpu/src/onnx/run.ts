@@ -183,7 +183,8 @@ function pickItems<A extends Float32Array | Int32Array | BigInt64Array>(
  * Runs a model on a backend: validates inputs, optionally selects batch items, executes nodes in topological
  * order (on the host where every input of a node lives there, see `host-ops.ts`; on the backend otherwise), frees
  * each intermediate after its last use, and reads the graph outputs back. With `options.signal` it yields to the
- * event loop every {@link ONNX_NODES_PER_YIELD} nodes, so an abort stops the run between nodes.
+ * event loop every {@link ONNX_NODES_PER_YIELD} nodes, so an abort stops the run between nodes, and lets the backend
+ * pace its submissions (`TensorBackend.pace`), so an abort also stops the work sent to the device.
  */
 export async function runOnnx<T extends BackendTensor>(
   backend: TensorBackend<T>,
@@ -252,6 +253,7 @@ async function computeNodes<T extends BackendTensor>(
     if (checkItems) assertKeepsItemsApart(node, model.opset, run.itemsInputs(node))
     computeNode(backend, node, model.opset, run)
     run.releaseAfter(node, i)
+    if (options.signal !== undefined) await backend.pace?.(options.signal)
   }
   if (!checkItems) return
   const sized = model.outputs.find((o) => run.batchSizeTags(o.name) !== undefined)

@@ -1,7 +1,14 @@
 import { GpuError } from '../errors.js'
 import { storageBufferSize } from '../device/context.js'
 import type { Dispatch, GpuContext } from '../device/context.js'
-import { MAX_RUN_DEVICE_BYTES, MAX_TENSOR_RANK, TENSOR_GARBAGE_FLUSH_BYTES } from '../constants.js'
+import { raceSignal } from '@tessera/core'
+import {
+  MAX_RUN_DEVICE_BYTES,
+  MAX_TENSOR_RANK,
+  ONNX_PACED_WINDOW_WORK,
+  ONNX_PACED_WINDOWS_IN_FLIGHT,
+  TENSOR_GARBAGE_FLUSH_BYTES,
+} from '../constants.js'
 import {
   ALIGNED_MATMUL_K,
   alignedMatmulKernel,
@@ -64,11 +71,16 @@ export interface GpuBackendOptions {
    * @default TENSOR_GARBAGE_FLUSH_BYTES
    */
   flushGarbageBytes?: number
+  /**
+   * Work recorded (multiply-adds of a MatMul or Conv, elements read by other kernels) at which `pace` submits a window.
+   * @default ONNX_PACED_WINDOW_WORK
+   */
+  paceWork?: number
 }
 
 /**
  * The WGSL tensor runtime. Kernels are recorded as dispatches and submitted in one compute pass at the next
- * read-back (`toHost`) or `flush`; WebGPU orders dispatches in a pass, and passes in submit order, so each sees its
+ * read-back (`toHost`), `flush`, or window of `pace` (a run with an abort signal); WebGPU orders dispatches in a pass, and passes in submit order, so each sees its
  * predecessors' writes. Released buffers are destroyed at the next flush, which comes early once they pass
  * `flushGarbageBytes`, so the device holds about the live set, never more than `maxLiveBytes`.
  */
@@ -78,7 +90,12 @@ export class GpuBackend implements TensorBackend<GpuTensor> {
   readonly #ctx: GpuContext
   readonly #maxLiveBytes: number
   readonly #flushGarbageBytes: number
+  readonly #paceWork: number
   #pending: Dispatch[] = []
+  /** Work recorded since the last submit (see {@link GpuBackendOptions.paceWork}). */
+  #unsubmittedWork = 0
+  /** Paced windows submitted, each settling when the device has finished it (and everything before it). */
+  #windows: Promise<void>[] = []
   /** Parameter blocks for the dispatch being built: garbage once it is recorded, not before. */
   #unrecorded: GPUBuffer[] = []
   #garbage: GPUBuffer[] = []
@@ -93,6 +110,7 @@ export class GpuBackend implements TensorBackend<GpuTensor> {
     this.matmulKernel = matmulKernel
     this.#maxLiveBytes = options.maxLiveBytes ?? MAX_RUN_DEVICE_BYTES
     this.#flushGarbageBytes = options.flushGarbageBytes ?? TENSOR_GARBAGE_FLUSH_BYTES
+    this.#paceWork = options.paceWork ?? ONNX_PACED_WINDOW_WORK
   }
 
   /** Bytes of the buffers this backend holds now (created, not pinned, not yet destroyed). */
@@ -124,10 +142,27 @@ export class GpuBackend implements TensorBackend<GpuTensor> {
   flush(): void {
     if (this.#pending.length > 0) this.#ctx.submit(this.#pending)
     this.#pending = []
+    this.#unsubmittedWork = 0
     // destroy() after submit is safe: WebGPU keeps a buffer alive until the queued work that uses it finishes.
     for (const b of this.#garbage) this.#destroy(b)
     this.#garbage = []
     this.#garbageBytes = 0
+  }
+
+  /**
+   * Submits a window once the work recorded since the last submit passes `paceWork`, then waits for the oldest
+   * windows while more than {@link ONNX_PACED_WINDOWS_IN_FLIGHT} are unfinished: the device runs one window while the
+   * host records the next, and an abort leaves at most that many windows of work queued.
+   *
+   * @throws AbortError when `signal` aborts during the wait (the windows already submitted still run)
+   */
+  async pace(signal: AbortSignal): Promise<void> {
+    if (this.#unsubmittedWork < this.#paceWork) return
+    this.flush()
+    const done = this.#ctx.idle()
+    // An abort leaves the last windows unwaited for; a device loss is reported by the run's next call or read.
+    this.#windows.push(done.catch(() => undefined))
+    while (this.#windows.length > ONNX_PACED_WINDOWS_IN_FLIGHT) await raceSignal(this.#windows.shift()!, signal)
   }
 
   /**
@@ -136,6 +171,7 @@ export class GpuBackend implements TensorBackend<GpuTensor> {
    */
   abandon(): void {
     this.#pending = []
+    this.#unsubmittedWork = 0
   }
 
   dispose(): void {
@@ -219,15 +255,18 @@ export class GpuBackend implements TensorBackend<GpuTensor> {
     return this.#uploadForDispatch(Uint32Array.from(values), 'kernel params')
   }
 
+  /** Records one dispatch; `work` is its multiply-adds or elements read (see {@link GpuBackendOptions.paceWork}). */
   #record(
     key: string,
     code: () => string,
     bindings: Record<number, GPUBuffer>,
     workgroups: [number, number, number],
+    work: number,
   ): void {
     this.#ctx.checkDispatch(...workgroups, key)
     const pipeline = this.#ctx.pipeline(key, code)
     this.#pending.push({ pipeline, bindGroup: this.#ctx.bind(pipeline, bindings), workgroups })
+    this.#unsubmittedWork += work
     // Only now may a flush destroy them: the dispatch that reads them is submitted first.
     for (const b of this.#unrecorded) {
       this.#garbage.push(b)
@@ -278,13 +317,15 @@ export class GpuBackend implements TensorBackend<GpuTensor> {
     ]
     const { key, code, grid } = this.#matmulKernelFor(p.m, p.n, p.k, p.batch)
     const limit = this.#ctx.device.limits.maxComputeWorkgroupsPerDimension
-    for (const { origin, workgroups } of dispatchBlocks(grid, limit)) {
+    const blocks = dispatchBlocks(grid, limit)
+    for (const { origin, workgroups } of blocks) {
       const params = this.#params([...layout, ...origin])
       this.#record(
         key,
         code,
         { 0: a.storage.buffer, 1: b.storage.buffer, 2: out.storage.buffer, 9: params },
         workgroups,
+        (sizeOf(p.out) * p.k) / blocks.length,
       )
     }
     return out
@@ -338,6 +379,7 @@ export class GpuBackend implements TensorBackend<GpuTensor> {
       () => binaryKernel(op),
       { 0: a.storage.buffer, 1: b.storage.buffer, 2: out.storage.buffer, 9: params },
       this.#grid(n),
+      n,
     )
     return out
   }
@@ -352,6 +394,7 @@ export class GpuBackend implements TensorBackend<GpuTensor> {
       () => unaryKernel(op),
       { 0: a.storage.buffer, 2: out.storage.buffer, 9: params },
       this.#grid(n),
+      n,
     )
     return out
   }
@@ -368,6 +411,7 @@ export class GpuBackend implements TensorBackend<GpuTensor> {
       () => SOFTMAX_WGSL,
       { 0: a.storage.buffer, 2: out.storage.buffer, 9: params },
       this.#grid(rows),
+      rows * len,
     )
     return out
   }
@@ -385,7 +429,7 @@ export class GpuBackend implements TensorBackend<GpuTensor> {
       2: out.storage.buffer,
       9: params,
     }
-    this.#record('layernorm', () => LAYERNORM_WGSL, bindings, this.#grid(outer))
+    this.#record('layernorm', () => LAYERNORM_WGSL, bindings, this.#grid(outer), outer * n)
     return out
   }
 
@@ -410,6 +454,7 @@ export class GpuBackend implements TensorBackend<GpuTensor> {
       () => STRIDED_COPY_WGSL,
       { 0: a.storage.buffer, 2: out.storage.buffer, 9: params },
       this.#grid(n),
+      n,
     )
     return out
   }
@@ -429,6 +474,7 @@ export class GpuBackend implements TensorBackend<GpuTensor> {
         9: this.#params([n, plan.inner, plan.indices.length, plan.axisLength]),
       },
       this.#grid(n),
+      n,
     )
     return out
   }
@@ -449,6 +495,7 @@ export class GpuBackend implements TensorBackend<GpuTensor> {
       () => WHERE_WGSL,
       { 0: cond.storage.buffer, 1: a.storage.buffer, 3: b.storage.buffer, 2: out.storage.buffer, 9: params },
       this.#grid(n),
+      n,
     )
     return out
   }
@@ -488,7 +535,7 @@ export class GpuBackend implements TensorBackend<GpuTensor> {
       2: out.storage.buffer,
       9: params,
     }
-    this.#record('conv2d', () => CONV2D_WGSL, bindings, this.#grid(n))
+    this.#record('conv2d', () => CONV2D_WGSL, bindings, this.#grid(n), n * (p.c / p.group) * p.kh * p.kw)
     return out
   }
 
@@ -511,6 +558,7 @@ export class GpuBackend implements TensorBackend<GpuTensor> {
       () => kernel,
       { 0: x.storage.buffer, 2: out.storage.buffer, 9: this.#windowParams(n, p, flag) },
       this.#grid(n),
+      n * p.kh * p.kw,
     )
     return out
   }
@@ -537,6 +585,7 @@ export class GpuBackend implements TensorBackend<GpuTensor> {
       () => rowReduceKernel(op),
       { 0: x.storage.buffer, 2: out.storage.buffer, 9: this.#params([rows, n, f32Bits(ROW_REDUCE_START[op])]) },
       this.#grid(rows),
+      rows * n,
     )
     return out
   }
@@ -557,6 +606,7 @@ export class GpuBackend implements TensorBackend<GpuTensor> {
           () => CONCAT_WGSL,
           { 0: t.storage.buffer, 2: out.storage.buffer, 9: this.#params([n, block, p.outBlock, offset]) },
           this.#grid(n),
+          n,
         )
       }
       offset += block

@@ -53,6 +53,12 @@ export interface TensorBackend<T extends BackendTensor> {
    * the rest of its graph to the device (a no-op where nothing is recorded).
    */
   abandon?(): void
+  /**
+   * Submits the work recorded since the last window once it passes the backend's window, then waits (until `signal`
+   * aborts) while more windows are submitted and unfinished than the backend keeps, so an aborted run leaves little
+   * queued on the device. Absent where kernels compute as they are called (the CPU reference).
+   */
+  pace?(signal: AbortSignal): Promise<void>
   /** The same elements under another shape of equal size (shares storage). */
   view(t: T, shape: readonly number[]): T
   matmul(a: T, b: T): T

@@ -1,4 +1,9 @@
-import { MAX_EMPTY_REDUCTION_ELEMENTS, MAX_TENSOR_ELEMENTS, MAX_WINDOW_OP_READS } from '../constants.js'
+import {
+  MAX_EMPTY_REDUCTION_ELEMENTS,
+  MAX_MATMUL_MULTIPLY_ADDS,
+  MAX_TENSOR_ELEMENTS,
+  MAX_WINDOW_OP_READS,
+} from '../constants.js'
 import { GpuError } from '../errors.js'
 import { assertShape, sizeOf, stridesOf } from './tensor.js'
 
@@ -61,7 +66,11 @@ export interface MatMulPlan {
   batch: number
 }
 
-/** Shapes of ONNX MatMul (numpy matmul). */
+/**
+ * Shapes of ONNX MatMul (numpy matmul).
+ *
+ * @throws GPU__ALLOCATION_EXCEEDED for more multiply-adds than {@link MAX_MATMUL_MULTIPLY_ADDS}
+ */
 export function planMatMul(a: readonly number[], b: readonly number[], what = 'MatMul'): MatMulPlan {
   if (a.length === 0 || b.length === 0) throw mismatch(what, 'operands must have rank >= 1', { a, b })
   const a2 = a.length === 1 ? [1, a[0]!] : [...a]
@@ -81,6 +90,14 @@ export function planMatMul(a: readonly number[], b: readonly number[], what = 'M
   if (b.length !== 1) out.push(n)
   assertShape(out, what)
   assertEmptyReductionBound(sizeOf(out), k, what)
+  if (sizeOf(out) * k > MAX_MATMUL_MULTIPLY_ADDS) {
+    throw new GpuError(
+      'GPU__ALLOCATION_EXCEEDED',
+      `${what}: ${sizeOf(out)} outputs of ${k} multiply-adds each are more than the ${MAX_MATMUL_MULTIPLY_ADDS} ` +
+        'one MatMul may make; use smaller operands or a smaller batch',
+      { what, outputs: sizeOf(out), k, limit: MAX_MATMUL_MULTIPLY_ADDS },
+    )
+  }
   return { m, n, k, out, batchShape, aBatchStrides, bBatchStrides, batch: sizeOf(batchShape) }
 }
 
