@@ -392,6 +392,52 @@ describe('tensor kernels', () => {
     expect(() => cpu.meanRows(rand([2, 3, 4], 83))).toThrow(expect.objectContaining({ code: 'GPU__SHAPE_MISMATCH' }))
   })
 
+  describe('sums pairwise, in an order fixed by the row length', () => {
+    /** `op` on both backends, which must agree bit for bit. */
+    async function sameBits(
+      op: <T extends BackendTensor>(b: TensorBackend<T>, inputs: T[]) => T,
+      inputs: Tensor[],
+    ): Promise<Tensor> {
+      const actual = await compare(op, inputs)
+      expect(Buffer.from(actual.data.buffer)).toEqual(Buffer.from(op(cpu, inputs).data.buffer))
+      return actual
+    }
+
+    it('should keep a layer norm accurate where the mean dwarfs the spread, a row alone as in its batch', async () => {
+      const n = 4096
+      const x = rand([2, n], 88, 0.1).data.map((v) => 1000 + v)
+      const scale = tensor([n], new Float32Array(n).fill(1))
+      const y = await sameBits((b, [xx, s]) => b.layerNorm(xx!, s!, undefined, 1, 1e-5), [tensor([2, n], x), scale])
+      const row = x.slice(0, n)
+      const alone = await sameBits(
+        (b, [xx, s]) => b.layerNorm(xx!, s!, undefined, 1, 1e-5),
+        [tensor([1, n], row), scale],
+      )
+      expect(Buffer.from(alone.data.buffer)).toEqual(Buffer.from(y.data.slice(0, n).buffer))
+      // The exact normalization of the f32 inputs, in doubles; an ordered f32 sum was 8.7e-3 off, onnxruntime 1.3e-5
+      // (the f32 mean of values near 1000 alone may be 5e-4 off, relative to this spread).
+      const mean = row.reduce((a, v) => a + v, 0) / n
+      const sd = Math.sqrt(row.reduce((a, v) => a + (v - mean) ** 2, 0) / n + 1e-5)
+      const exact = Float32Array.from(row, (v) => (v - mean) / sd)
+      expect(relativeError(alone.data, exact)).toBeLessThan(1e-3)
+    })
+
+    it('should average a large constant plane to its value (GlobalAveragePool, ReduceMean)', async () => {
+      const side = 512
+      const planes = tensor([1, 2, side, side], new Float32Array(2 * side * side).fill(0.1))
+      const y = await sameBits((b, [xx]) => b.globalAveragePool(xx!), [planes])
+      for (const v of y.data) expect(Math.abs(v - Math.fround(0.1))).toBeLessThan(1e-7)
+      const rows = await sameBits((b, [xx]) => b.reduceRows('sum', xx!), [tensor([2, side * side], planes.data)])
+      for (const v of rows.data) expect(Math.abs(v / (side * side) - 0.1)).toBeLessThan(1e-6)
+    })
+
+    it('should sum rows of any length alike on both backends', async () => {
+      for (const n of [0, 1, 7, 8, 9, 24, 100, 1000]) {
+        await sameBits((b, [xx]) => b.reduceRows('sum', xx!), [rand([3, n], 89 + n, 10)])
+      }
+    })
+  })
+
   it('should concatenate along any axis, negative ones too', async () => {
     const a = rand([2, 3, 4], 84)
     for (const [axis, other] of [

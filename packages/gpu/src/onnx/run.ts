@@ -616,7 +616,7 @@ function batchNorm<T extends BackendTensor>(
 
 /**
  * ReduceSum, ReduceMean, ReduceMax: the reduced axes are transposed last (when they are not already) and each row of
- * the kept elements is reduced in ascending order of the reduced elements, whatever the batch size.
+ * the kept elements is reduced in an order fixed by the number of reduced elements, whatever the batch size.
  */
 function reduce<T extends BackendTensor>(
   b: TensorBackend<T>,

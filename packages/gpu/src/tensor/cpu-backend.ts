@@ -1,7 +1,7 @@
 import { forEachBroadcast } from './broadcast.js'
 import { gatherInto } from './gather.js'
 import type { GatherPlan } from './gather.js'
-import { BINARY_CPU, F32_LOWEST, ROW_REDUCE_START, UNARY_CPU } from './scalar.js'
+import { BINARY_CPU, F32_LOWEST, pairwiseSum, ROW_REDUCE_START, UNARY_CPU } from './scalar.js'
 import type { BinaryOp, ReduceOp, TensorBackend, UnaryOp } from './ops.js'
 import { broadcastShapes, planConcat, planGlobalPool, planMatMul, rowsOf } from './shapes.js'
 import type { Conv2dPlan } from './shapes.js'
@@ -103,14 +103,11 @@ export class CpuBackend implements TensorBackend<Tensor> {
     const eps = f32(epsilon)
     for (let o = 0; o < outer; o++) {
       const base = o * n
-      let sum = 0
-      for (let i = 0; i < n; i++) sum = f32(sum + x.data[base + i]!)
-      const mean = f32(sum / n)
-      let sq = 0
-      for (let i = 0; i < n; i++) {
-        const d = f32(x.data[base + i]! - mean)
-        sq = f32(sq + f32(d * d))
-      }
+      const mean = f32(pairwiseSum(n, (j) => x.data[base + j]!) / n)
+      const sq = pairwiseSum(n, (j) => {
+        const d = f32(x.data[base + j]! - mean)
+        return f32(d * d)
+      })
       const inv = f32(1 / f32(Math.sqrt(f32(f32(sq / n) + eps))))
       for (let i = 0; i < n; i++) {
         const y = f32(f32(f32(x.data[base + i]! - mean) * inv) * scale.data[i]!)
@@ -231,15 +228,20 @@ export class CpuBackend implements TensorBackend<Tensor> {
 }
 
 /**
- * Each of `rows` consecutive runs of `n` values folded in ascending order as the shader's `rowReduceKernel` does:
- * f32 sums (over `n` for the mean), or maxima, each from the op's `ROW_REDUCE_START`.
+ * Each of `rows` consecutive runs of `n` values reduced as the shader's `rowReduceKernel` does: f32 sums in the
+ * order of `pairwiseSum` (over `n` for the mean), or maxima in ascending order from `ROW_REDUCE_START.max`.
  */
 export function reduceRows(op: ReduceOp, data: ArrayLike<number>, rows: number, n: number): Float32Array {
   const out = new Float32Array(rows)
   for (let i = 0; i < rows; i++) {
-    let acc = ROW_REDUCE_START[op]
-    for (let j = 0; j < n; j++) acc = op === 'max' ? Math.max(acc, data[i * n + j]!) : f32(acc + data[i * n + j]!)
-    out[i] = op === 'mean' ? acc / n : acc
+    if (op === 'max') {
+      let acc = ROW_REDUCE_START.max
+      for (let j = 0; j < n; j++) acc = Math.max(acc, data[i * n + j]!)
+      out[i] = acc
+    } else {
+      const sum = pairwiseSum(n, (j) => data[i * n + j]!)
+      out[i] = op === 'mean' ? sum / n : sum
+    }
   }
   return out
 }

@@ -1,6 +1,6 @@
 import { MAX_TENSOR_RANK } from '../constants.js'
 import type { ReduceOp } from './ops.js'
-import { BINARY_WGSL, ERF_WGSL, F32_LOWEST, NAN_WGSL, POW_WGSL, UNARY_WGSL } from './scalar.js'
+import { BINARY_WGSL, ERF_WGSL, F32_LOWEST, NAN_WGSL, pairwiseSumWgsl, POW_WGSL, UNARY_WGSL } from './scalar.js'
 
 /**
  * WGSL sources of the tensor kernels. Parameters travel in a `p: array<u32>` storage buffer (floats as bit
@@ -84,23 +84,26 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   for (var k = 0u; k < len; k++) { out[base + k * inner] = exp(a[base + k * inner] - m) / sum; }
 }`
 
-/** LayerNormalization over the trailing `n` elements. p = [outer, n, epsilon bits, has bias]. */
+/**
+ * LayerNormalization over the trailing `n` elements, the mean and the squared deviations summed pairwise (see
+ * `pairwiseSum`). p = [outer, n, epsilon bits, has bias].
+ */
 export const LAYERNORM_WGSL = `${HEADER(`
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> scale: array<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;`)}
+${pairwiseSumWgsl('rowSum', 'x[base + j]')}
+${pairwiseSumWgsl('squaredDeviations', 'square(x[base + j] - shift)')}
+fn square(d: f32) -> f32 { return d * d; }
 @compute @workgroup_size(${ELEMENTWISE_WORKGROUP})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let row = flatIndex(gid, nwg);
   if (row >= p[0]) { return; }
   let n = p[1];
   let base = row * n;
-  var sum = 0.0;
-  for (var i = 0u; i < n; i++) { sum += x[base + i]; }
-  let mean = sum / f32(n);
-  var sq = 0.0;
-  for (var i = 0u; i < n; i++) { let d = x[base + i] - mean; sq += d * d; }
+  let mean = rowSum(base, n, 0.0) / f32(n);
+  let sq = squaredDeviations(base, n, mean);
   let inv = 1.0 / sqrt(sq / f32(n) + bitcast<f32>(p[2]));
   for (var i = 0u; i < n; i++) {
     let y = (x[base + i] - mean) * inv * scale[i];
@@ -291,30 +294,30 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   out[(i / p[1]) * p[2] + p[3] + i % p[1]] = a[i];
 }`
 
-/** How {@link rowReduceKernel} folds in each element `v` and finishes a row of `n` elements. */
-const ROW_REDUCE: Record<ReduceOp, { fold: string; result: string }> = {
-  sum: { fold: 'acc + v', result: 'acc' },
-  mean: { fold: 'acc + v', result: 'acc / f32(n)' },
-  max: { fold: 'maxNan(acc, v)', result: 'acc' },
+/** How {@link rowReduceKernel} reduces row `i` of `n` elements into `acc`. */
+const ROW_REDUCE: Record<ReduceOp, string> = {
+  sum: 'let acc = rowSum(i * n, n, 0.0);',
+  mean: 'let acc = rowSum(i * n, n, 0.0) / f32(n);',
+  max: 'var acc = bitcast<f32>(p[2]);\n  for (var j = 0u; j < n; j++) { acc = maxNan(acc, x[i * n + j]); }',
 }
 
 /**
- * Each row reduced in ascending order (GlobalAveragePool's (n, c) planes, ReduceMean's, ReduceSum's and ReduceMax's
- * rows) from the op's `ROW_REDUCE_START`. p = [rows, row length, start bits].
+ * Each row reduced (GlobalAveragePool's (n, c) planes, ReduceMean's, ReduceSum's and ReduceMax's rows): sums
+ * pairwise in the order `pairwiseSum` fixes by the row's length, maxima in ascending order from `ROW_REDUCE_START`.
+ * p = [rows, row length, start bits].
  */
 export function rowReduceKernel(op: ReduceOp): string {
-  const { fold, result } = ROW_REDUCE[op]
   return `${HEADER(`
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;`)}
+${op === 'max' ? '' : pairwiseSumWgsl('rowSum', 'x[base + j]')}
 @compute @workgroup_size(${ELEMENTWISE_WORKGROUP})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flatIndex(gid, nwg);
   if (i >= p[0]) { return; }
   let n = p[1];
-  var acc = bitcast<f32>(p[2]);
-  for (var j = 0u; j < n; j++) { let v = x[i * n + j]; acc = ${fold}; }
-  out[i] = ${result};
+  ${ROW_REDUCE[op]}
+  out[i] = acc;
 }`
 }
 

@@ -28,7 +28,10 @@ export type UnaryOp =
   | 'hardSigmoid'
   | 'hardSwish'
 
-/** Row reductions: each row's elements folded in ascending order (`max` starts from -inf). */
+/**
+ * Row reductions: each row's sum pairwise in an order fixed by its length (`pairwiseSum`), its maximum in ascending
+ * order from -inf.
+ */
 export type ReduceOp = 'sum' | 'mean' | 'max'
 
 /** A tensor living in some backend (host memory for the CPU reference, a GPU buffer for the WebGPU runtime). */
@@ -74,9 +77,9 @@ export interface TensorBackend<T extends BackendTensor> {
   /** Window means; `countIncludePad` divides by the whole window, otherwise by its elements inside the input. */
   averagePool2d(x: T, plan: Conv2dPlan, countIncludePad: boolean): T
   globalAveragePool(x: T): T
-  /** The mean of each row of a 2-D `[rows, n]` tensor, summed in ascending order: shape `[rows]`. */
+  /** The mean of each row of a 2-D `[rows, n]` tensor, summed pairwise (see {@link ReduceOp}): shape `[rows]`. */
   meanRows(a: T): T
-  /** Each row of a 2-D `[rows, n]` tensor reduced by `op` in ascending order: shape `[rows]`. */
+  /** Each row of a 2-D `[rows, n]` tensor reduced by `op` (see {@link ReduceOp}): shape `[rows]`. */
   reduceRows(op: ReduceOp, a: T): T
   /** The elements a strided view reads (see `StridedView`): Slice, Split, Expand and Tile. */
   copyStrided(a: T, view: StridedView): T
