@@ -321,6 +321,31 @@ describe('tensor kernels', () => {
     })
   })
 
+  it('should keep the digits of erf and tanh of tiny arguments on both backends', async () => {
+    const x = tensor([4], [1e-8, -1e-6, 1e-5, 0.3])
+    const erfs = await compare((b, [v]) => b.unary('erf', v!), [x])
+    const tanhs = await compare((b, [v]) => b.unary('tanh', v!), [x])
+    // In doubles, of the f32 inputs (erf by its Taylor series).
+    const erfExpected = [1.1283791602378209e-8, -1.1283791642462529e-6, 1.1283791385526445e-5, 0.3286267717527155]
+    const tanhExpected = [9.99999993922529e-9, -9.999999974749094e-7, 9.999999747045419e-6, 0.29131262336087355]
+    for (const [actual, expected] of [
+      [erfs, erfExpected],
+      [tanhs, tanhExpected],
+    ] as const) {
+      for (let i = 0; i < 4; i++) {
+        expect(Math.abs(actual.data[i]! - expected[i]!)).toBeLessThanOrEqual(2 ** -22 * Math.abs(expected[i]!))
+      }
+    }
+  })
+
+  it('should round Gelu(tanh) as f32 on both backends, where the cube overflows too', async () => {
+    const x = tensor([5], [-Infinity, -1e20, -1e10, -30, 1])
+    const y = await compare((b, [v]) => b.unary('geluTanh', v!), [x])
+    expect(Buffer.from(y.data.buffer)).toEqual(Buffer.from(cpu.unary('geluTanh', x).data.buffer))
+    expect(Array.from(y.data.subarray(0, 4))).toEqual([NaN, -0, -0, -0])
+    expect(y.data[4]).toBeCloseTo(0.841192, 5)
+  })
+
   it('should apply sqrt elementwise', async () => {
     await compare((b, [x]) => b.unary('sqrt', x!), [tensor([5], [0, 0.25, 2, 9, 1e6])])
   })

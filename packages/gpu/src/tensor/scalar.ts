@@ -4,8 +4,36 @@ import type { ReduceOp } from './ops.js'
 
 const f32 = Math.fround
 
-/** erf by Abramowitz & Stegun 7.1.26 (absolute error below 1.5e-7): WGSL has no erf builtin. */
+/**
+ * Below this |x| erf is Cephes' odd polynomial x * P(x^2) (relative error under 2e-7, so erf(1e-8) keeps its
+ * digits); from it up, Abramowitz & Stegun 7.1.26, whose absolute error (below 1.5e-7) is relatively small there.
+ */
+const ERF_POLYNOMIAL_BELOW = 1
+/** Coefficients of the polynomial P in z = x^2, highest power first. */
+const ERF_SMALL = [
+  7.853861353153693e-5, -8.010193625184903e-4, 5.188327685732524e-3, -2.685381193529856e-2, 1.128358514861418e-1,
+  -3.7612625824233e-1, 1.12837916572671,
+]
+/** Below this |x| tanh is Cephes' odd polynomial x + x^3 * P(x^2); from it up, 1 - 2 / (exp(2|x|) + 1). */
+const TANH_POLYNOMIAL_BELOW = 0.625
+/** Coefficients of tanh's P, highest power first. */
+const TANH_SMALL = [-5.70498872745e-3, 2.06390887954e-2, -5.37397155531e-2, 1.33314422036e-1, -3.33332819422e-1]
+/** |x| beyond which tanh is ±1 in f32; ONNX Tanh's argument is clamped to it so exp(2|x|) stays finite. */
+const TANH_SATURATION = 15
+
+/** Horner's rule of `coefficients` (highest power first) at `z`, as the WGSL literal expression of it. */
+function hornerWgsl(coefficients: readonly number[], z: string): string {
+  return coefficients.slice(1).reduce((acc, c) => `(${acc} * ${z} + ${c})`, `${coefficients[0]}`)
+}
+
+/** Horner's rule at `z` in f32, each step rounded as the WGSL of {@link hornerWgsl} is. */
+function hornerF32(coefficients: readonly number[], z: number): number {
+  return coefficients.slice(1).reduce((acc, c) => f32(f32(acc * z) + f32(c)), f32(coefficients[0]!))
+}
+
+/** erf: WGSL has no erf builtin (see {@link ERF_POLYNOMIAL_BELOW}); the twin of {@link ERF_WGSL}'s. */
 export function erf(x: number): number {
+  if (Math.abs(x) < ERF_POLYNOMIAL_BELOW) return f32(x * hornerF32(ERF_SMALL, f32(x * x)))
   const s = x < 0 ? -1 : 1
   const a = Math.abs(x)
   const t = 1 / (1 + 0.3275911 * a)
@@ -19,6 +47,7 @@ export function erf(x: number): number {
 export const ERF_WGSL = /* wgsl */ `
 fn erf(x: f32) -> f32 {
   let a = abs(x);
+  if (a < ${ERF_POLYNOMIAL_BELOW}.0) { let z = x * x; return x * ${hornerWgsl(ERF_SMALL, 'z')}; }
   let t = 1.0 / (1.0 + 0.3275911 * a);
   let y = 1.0 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * exp(-a * a);
   return select(-y, y, x >= 0.0);
@@ -116,7 +145,13 @@ fn isNan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u;
 fn isInf(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) == 0x7f800000u; }
 fn maxNan(x: f32, y: f32) -> f32 { return select(select(max(x, y), y, isNan(y)), x, isNan(x)); }
 fn minNan(x: f32, y: f32) -> f32 { return select(select(min(x, y), y, isNan(y)), x, isNan(x)); }
-fn tanhOnnx(x: f32) -> f32 { return select(tanh(clamp(x, -15.0, 15.0)), x, isNan(x)); }
+fn tanhOnnx(x: f32) -> f32 {
+  if (isNan(x)) { return x; }
+  let a = abs(x);
+  if (a < ${TANH_POLYNOMIAL_BELOW}) { let z = x * x; return ${hornerWgsl(TANH_SMALL, 'z')} * z * x + x; }
+  let t = 1.0 - 2.0 / (exp(2.0 * min(a, ${TANH_SATURATION}.0)) + 1.0);
+  return select(-t, t, x > 0.0);
+}
 fn clipOnnx(x: f32, lo: f32, hi: f32) -> f32 {
   if (isNan(x)) { return x; }
   let above = select(max(x, lo), x, isNan(lo));
@@ -215,9 +250,8 @@ export const UNARY_WGSL: Record<string, string> = {
 export const UNARY_CPU: Record<string, (x: number, alpha: number, beta: number) => number> = {
   relu: (x) => Math.max(x, 0),
   leakyRelu: (x, alpha) => f32(x >= 0 ? x : x * alpha),
-  gelu: (x) => f32(0.5 * x * (1 + erf(f32(x * 0.7071067811865476)))),
-  geluTanh: (x) =>
-    f32(0.5 * x * (1 + Math.tanh(Math.max(-15, Math.min(15, 0.7978845608028654 * (x + 0.044715 * x * x * x)))))),
+  gelu: (x) => f32(f32(0.5 * x) * f32(1 + erf(f32(x * SQRT_HALF)))),
+  geluTanh: geluTanh,
   tanh: (x) => f32(Math.tanh(x)),
   sigmoid: (x) => f32(1 / (1 + Math.exp(-x))),
   erf: (x) => erf(x),
@@ -230,6 +264,22 @@ export const UNARY_CPU: Record<string, (x: number, alpha: number, beta: number) 
   clip: (x, alpha, beta) => clipOnnx(x, f32(alpha), f32(beta)),
   hardSigmoid: (x, alpha, beta) => hardSigmoid(x, f32(alpha), f32(beta)),
   hardSwish: (x) => f32(x * hardSigmoid(x, f32(HARD_SWISH_ALPHA), HARD_SWISH_BETA)),
+}
+
+/** Gelu's constants, f32 as the WGSL literals become. */
+const SQRT_HALF = f32(0.7071067811865476)
+const SQRT_2_OVER_PI = f32(0.7978845608028654)
+const GELU_CUBIC = f32(0.044715)
+
+/**
+ * Gelu(tanh) with every step rounded to f32 as the shader's is, so that the backends agree where rounding decides:
+ * at x = -1e20 the cube overflows to -inf and tanh is -1, giving -0 (not -9.4e6), and at -inf, NaN.
+ */
+function geluTanh(x: number): number {
+  const cube = f32(f32(f32(GELU_CUBIC * x) * x) * x)
+  const inner = f32(SQRT_2_OVER_PI * f32(x + cube))
+  const t = f32(Math.tanh(Math.max(-TANH_SATURATION, Math.min(TANH_SATURATION, inner))))
+  return f32(f32(0.5 * x) * f32(1 + t))
 }
 
 function hardSigmoid(x: number, alpha: number, beta: number): number {
