@@ -274,6 +274,23 @@ describe('onnx operators by opset', () => {
     })
   })
 
+  describe('Squeeze with an empty axes list', () => {
+    const x = tensor([2, 1, 3], [1, 2, 3, 4, 5, 6])
+    const squeezed = tensor([2, 3], [1, 2, 3, 4, 5, 6])
+
+    it('should drop every axis of size 1, as without axes (an input from opset 13)', async () => {
+      const g = new GraphBuilder().input('x', [2, 1, 3]).output('y', [2, 3])
+      g.initializer('a', int64Tensor([0], [])).node('Squeeze', ['x', 'a'], ['y'])
+      await expectOutput(g.build(13), { x }, squeezed)
+    })
+
+    it('should drop every axis of size 1, as without axes (an attribute before opset 13)', async () => {
+      const g = new GraphBuilder().input('x', [2, 1, 3]).output('y', [2, 3])
+      g.node('Squeeze', ['x'], ['y'], { axes: { ints: [] } })
+      await expectOutput(g.build(11), { x }, squeezed)
+    })
+  })
+
   describe('broadcasting before opset 7', () => {
     const legacy: { name: string; op: string; b: number[]; attributes: Record<string, Attr>; y: number[] }[] = [
       {

@@ -186,9 +186,11 @@ function itemsMixing(node: OnnxNode, opset: number, inputs: ItemsInputs): string
       return axes?.some((a) => isAxis0(a, r)) ? MOVES : undefined
     }
     case 'Squeeze': {
-      // Without axes it drops every axis of size 1: the batch axis too where a run takes one item.
+      // Without axes (or with none listed) it drops every axis of size 1: the batch axis too where a run takes one item.
       const axes = opset >= 13 ? inputs.ints(1) : intsAttr(node, 'axes')
-      return axes === undefined || axes.some((a) => isAxis0(a)) ? 'drops the batch axis' : undefined
+      return axes === undefined || axes.length === 0 || axes.some((a) => isAxis0(a))
+        ? 'drops the batch axis'
+        : undefined
     }
     default:
       return undefined

@@ -145,13 +145,16 @@ export function normalizeAxis(axis: number, rank: number, what: string): number 
   return a
 }
 
-/** ONNX Squeeze: drops the named axes (each of size 1), or every axis of size 1 when `axes` is undefined. */
+/**
+ * ONNX Squeeze: drops the named axes (each of size 1), or every axis of size 1 when `axes` is undefined or empty (as
+ * onnxruntime reads an empty list: not given).
+ */
 export function squeezeShape(
   shape: readonly number[],
   axes: readonly number[] | undefined,
   what = 'Squeeze',
 ): number[] {
-  if (axes === undefined) return shape.filter((d) => d !== 1)
+  if (axes === undefined || axes.length === 0) return shape.filter((d) => d !== 1)
   const drop = new Set(axes.map((a) => normalizeAxis(a, shape.length, what)))
   for (const a of drop)
     if (shape[a] !== 1) throw mismatch(what, `axis ${a} has size ${shape[a]}, not 1`, { shape, axes })
