@@ -392,6 +392,16 @@ describe('tensor kernels', () => {
     expect(counted.data).not.toEqual(skipped.data)
   })
 
+  it('should average a dilated window wholly in the padding to 0, as onnxruntime', async () => {
+    // Kernel [2, 1] dilated by 3 over 2 rows padded by 1: the first output's taps are rows -1 and 2, both padding.
+    const x = tensor([1, 1, 2, 2], [1, 2, 3, 4])
+    const plan = planPool2d(x.shape, { kernelShape: [2, 1], dilations: [3, 1], pads: [1, 0, 1, 0] })
+    for (const countIncludePad of [false, true]) {
+      const y = await compare((b, [xx]) => b.averagePool2d(xx!, plan, countIncludePad), [x])
+      expect(Array.from(y.data)).toEqual([0, 0])
+    }
+  })
+
   it('should reduce a row of -inf or of nothing to -inf (ReduceMax) and max-pool -inf to the lowest f32', async () => {
     const rows = await compare(
       (b, [v]) => b.reduceRows('max', v!),

@@ -175,8 +175,8 @@ export class CpuBackend implements TensorBackend<Tensor> {
         sum = f32(sum + v)
         count++
       },
-      // As the shader divides: by the count as an f32.
-      () => sum / f32(countIncludePad ? p.kh * p.kw : count),
+      // As the shader divides: by the count as an f32, 1 for a window wholly in the padding (whose sum is 0).
+      () => sum / f32(countIncludePad ? p.kh * p.kw : Math.max(count, 1)),
     )
   }
 

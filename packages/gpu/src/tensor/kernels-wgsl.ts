@@ -275,12 +275,13 @@ export const MAXPOOL_WGSL = poolKernel(`var m = ${F32_LOWEST};`, 'm = maxNan(m, 
 
 /**
  * 2-D average pooling: the window's elements inside the input summed in ascending (ky, kx) order, over their count
- * or (count_include_pad, p[17] = 1) over the whole window.
+ * or (count_include_pad, p[17] = 1) over the whole window. A dilated window wholly in the padding averages to 0, as
+ * onnxruntime's does, not 0 / 0.
  */
 export const AVERAGEPOOL_WGSL = poolKernel(
   'var sum = 0.0;\n  var count = 0u;',
   'sum += v;\n      count++;',
-  'sum / f32(select(count, KH * KW, p[17] == 1u))',
+  'sum / f32(select(max(count, 1u), KH * KW, p[17] == 1u))',
 )
 
 /** Copies one Concat input into its place in the output. p = [input size, input block, output block, block offset]. */
