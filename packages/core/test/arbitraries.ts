@@ -111,7 +111,7 @@ const renderSplit = fc
       // Fractions of both signs (never -0, which CBOR keeps but toEqual tells apart).
       environment: fc.record(
         {
-          intensity: fc.integer({ min: 0, max: 1_000_000 }).map((x) => x / 64),
+          intensity: fc.integer({ min: 1, max: 1_000_000 }).map((x) => x / 64),
           rotation: fc.integer({ min: -64_000, max: 64_000 }).map((x) => x / 64),
           visible: fc.boolean(),
         },

@@ -258,6 +258,13 @@ describe('decoders (property)', () => {
     expect(MAX_FIRST_FRAME + MAX_FRAMES_PER_JOB - 1).toBe(999_999_999)
   })
 
+  it('should refuse a render lit by a panorama scaled to nothing, as the node refuses to order one', () => {
+    const split = { kind: 'render', frames: 1, width: 8, height: 8, tileWidth: 8, tileHeight: 8, samples: 1 }
+    const lit = (intensity: number) => ({ ...split, firstFrame: 0, environment: { intensity, rotation: 0 } })
+    expect(renderSplitSchema.safeParse(lit(Number.MIN_VALUE)).success).toBe(true)
+    expect(renderSplitSchema.safeParse(lit(0)).success).toBe(false)
+  })
+
   it('should refuse a payee that is not a base58 Solana address, in a Result, a capacity record or a receipt', () => {
     const result = {
       jobId: 'j',

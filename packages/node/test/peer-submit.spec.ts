@@ -15,6 +15,7 @@ describe("a peer's submitJob", () => {
     const before = await peer.wallet()
     const [scene, panorama] = [await peer.putBlob(new Uint8Array([1])), await peer.putBlob(new Uint8Array([2]))]
     const render = { frames: 1, width: 16, height: 16, tileWidth: 16, tileHeight: 16, samples: 1 }
+    const lighting = { intensity: 1, rotation: 0 }
     const refused: Array<[string, unknown, string]> = [
       ['a third input', { kind: 'render', inputs: [scene, panorama, panorama], render }, 'inputs'],
       ['a second input without render.environment', { kind: 'render', inputs: [scene, panorama], render }, 'inputs'],
@@ -28,6 +29,29 @@ describe("a peer's submitJob", () => {
       ['a negative maxPrice', { kind: 'render', inputs: [scene], render, maxPrice: '-5' }, 'maxPrice'],
       ['a negative deadline', { kind: 'render', inputs: [scene], render, deadlineMs: -1 }, 'deadlineMs'],
       ['an unknown field', { kind: 'render', inputs: [scene], render, priority: 'high' }, 'priority'],
+      [
+        'a misspelt inference field',
+        { kind: 'inference', inputs: [scene], inference: { items: 2, itemsPerTask: 1, flopsPerItme: 64 } },
+        'flopsPerItme',
+      ],
+      [
+        'a misspelt lighting field',
+        {
+          kind: 'render',
+          inputs: [scene, panorama],
+          render: { ...render, environment: { ...lighting, hidden: true } },
+        },
+        'hidden',
+      ],
+      [
+        'a panorama scaled to nothing',
+        {
+          kind: 'render',
+          inputs: [scene, panorama],
+          render: { ...render, environment: { ...lighting, intensity: 0 } },
+        },
+        'intensity',
+      ],
       ['no request', null, 'job request'],
     ]
     for (const [why, request, field] of refused) {

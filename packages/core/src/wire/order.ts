@@ -22,10 +22,11 @@ import { orderIdMatches } from './job-id.js'
 /**
  * How a render's panorama (its order's second input) lights the scene: a multiplier of its radiance, a turn about
  * +y in radians, and whether the camera sees it (else black behind the scene) (`@tessera/gpu`'s `withEnvironment`
- * options).
+ * options). The multiplier is above 0, as `job submit --environment-intensity` takes it: a panorama scaled to nothing
+ * lights nothing, which is a render without `environment`, ordered with an input no one reads.
  */
 export const environmentLightingSchema = z.object({
-  intensity: z.number().min(0).max(MAX_ENVIRONMENT_INTENSITY),
+  intensity: z.number().gt(0).max(MAX_ENVIRONMENT_INTENSITY),
   rotation: z.number().min(-MAX_ENVIRONMENT_ROTATION).max(MAX_ENVIRONMENT_ROTATION),
   visible: z.boolean().optional(),
 })

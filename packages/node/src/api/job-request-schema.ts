@@ -40,7 +40,8 @@ export const jobRequestSchema = z
         firstFrame: z.number().int().min(0).max(MAX_FIRST_FRAME).optional(),
         fps: z.number().min(MIN_FPS).max(MAX_FPS).optional(),
         animation: z.string().min(1).max(MAX_ANIMATION_NAME_LENGTH).optional(),
-        environment: environmentLightingSchema.optional(),
+        // Strict here though peers' orders are not: a caller's misspelt key (`hidden`) would be dropped unseen.
+        environment: environmentLightingSchema.strict().optional(),
       })
       .strict()
       .refine((render) => render.animation === undefined || render.fps !== undefined, {
@@ -53,6 +54,7 @@ export const jobRequestSchema = z
         itemsPerTask: z.number().int().min(1).max(MAX_INFERENCE_ITEMS),
         flopsPerItem: z.number().int().min(1).max(MAX_FLOPS_PER_TASK).optional(),
       })
+      .strict()
       .optional(),
     tier: z.union([z.literal(1), z.literal(2), z.literal(3)]).optional(),
     // Of no price, a job has no budget, and the ledger funds no empty vault.
