@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { spawnSync } from 'node:child_process'
-import { createServer, request, type Server, type ServerResponse } from 'node:http'
+import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http'
 import { type AddressInfo, connect, type Socket } from 'node:net'
 import {
   AbortError,
@@ -164,6 +164,11 @@ const FOREIGN_REPLY = {
   lamports: '1',
   tokens: '0',
   mint: 'm',
+}
+
+/** A request's path without its query. */
+function pathOf(req: IncomingMessage): string {
+  return (req.url ?? '').split('?', 1)[0] as string
 }
 
 /** The pid of a process that has exited. */
@@ -833,7 +838,7 @@ describe('control API', () => {
     }
   })
 
-  it('should prove the node by its token and the start its address file names, once a client', async () => {
+  it('should prove the node by its token and the start its address file names, on each connection', async () => {
     const tmp = await tempDir()
     try {
       const dir = resolveDataDir(tmp.path)
@@ -852,14 +857,25 @@ describe('control API', () => {
         expect((await fetch(`http://127.0.0.1:${port}/v1/challenge`, { method: 'POST' })).status).toBe(405)
         const record = { host: '127.0.0.1', port, pid: process.pid }
         await writeFile(dir.apiAddress, JSON.stringify({ ...record, instance: server.instance }))
-        const fetches = vi.spyOn(globalThis, 'fetch')
+        // Each request, by the connection (the client's port) it came on.
+        const requests: { port: number | undefined; path: string; token: boolean }[] = []
+        const http = httpServers.at(-1) as Server
+        const seen = (req: IncomingMessage): void =>
+          void requests.push({ port: req.socket.remotePort, path: pathOf(req), token: 'authorization' in req.headers })
+        http.on('request', seen)
         try {
           const client = await ApiClient.forDataDir(dir)
           for (let i = 0; i < 3; i++) expect(await client.status()).toMatchObject({ peerId: 'p' })
-          const challenges = fetches.mock.calls.filter(([url]) => String(url).includes('/v1/challenge'))
-          expect(challenges).toHaveLength(1)
         } finally {
-          fetches.mockRestore()
+          http.off('request', seen)
+        }
+        // Every call on a connection of its own, proved before the token went over it.
+        expect(new Set(requests.map((r) => r.port)).size).toBe(3)
+        for (let i = 0; i < 3; i++) {
+          expect(requests.slice(2 * i, 2 * i + 2)).toEqual([
+            { port: requests[2 * i]?.port, path: '/v1/challenge', token: false },
+            { port: requests[2 * i]?.port, path: '/v1/status', token: true },
+          ])
         }
         // The same token, but not the start the file names.
         await writeFile(dir.apiAddress, JSON.stringify({ ...record, instance: 'd'.repeat(32) }))
@@ -869,6 +885,78 @@ describe('control API', () => {
       })
     } finally {
       await tmp.cleanup()
+    }
+  })
+
+  it("should send no token to a process that took a dead node's port after the client proved the node", async () => {
+    const tmp = await tempDir()
+    const seen: (string | undefined)[] = []
+    const foreign = createServer((req, res) => {
+      seen.push(req.headers.authorization)
+      // What the review's process answered: the job the CLI follows, done.
+      res.writeHead(200, { 'content-type': 'application/json' })
+      res.end(
+        JSON.stringify({ jobId: 'job-1', state: 'completed', tasks: 4, completed: 4, verified: 4, reassigned: 0 }),
+      )
+    })
+    try {
+      const dir = resolveDataDir(tmp.path)
+      await initDataDir(dir)
+      await writeFile(dir.apiToken, TOKEN)
+      const node = new ApiServer(fakeOps(), { host: '127.0.0.1', port: 0, token: TOKEN, logger: { error: () => {} } })
+      const { port } = await node.listen()
+      await writeFile(
+        dir.apiAddress,
+        JSON.stringify({ host: '127.0.0.1', port, pid: process.pid, instance: node.instance }),
+      )
+      // As `job submit` follows its job: the node answers, then dies (SIGKILL leaves its address file), and another
+      // process takes its port before the next poll.
+      const client = await ApiClient.forDataDir(dir)
+      expect(await client.jobStatus('job-1')).toMatchObject({ state: 'running' })
+      await node.close()
+      await new Promise<void>((resolve) => foreign.listen(port, '127.0.0.1', resolve))
+      // Before, the client sent its token there and took the foreign reply for the job's.
+      await expect(client.jobStatus('job-1')).rejects.toMatchObject({ code: 'NODE__API_PROOF_MISMATCH' })
+      expect(seen.length).toBeGreaterThan(0)
+      expect(seen.every((authorization) => authorization === undefined)).toBe(true)
+    } finally {
+      foreign.close()
+      await tmp.cleanup()
+    }
+  })
+
+  it('should take no reply about another job than the one it asked about', async () => {
+    const instance = 'f'.repeat(32)
+    // A node that proves itself (a bug, or a node of another version) and answers about another job.
+    const node = createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://x')
+      const nonce = url.searchParams.get('nonce')
+      if (nonce !== null) {
+        return void res.end(JSON.stringify({ instance, proof: apiProof(TOKEN, nonce, instance).toString('hex') }))
+      }
+      const status = { jobId: 'job-2', state: 'completed', tasks: 4, completed: 4, verified: 4, reassigned: 0 }
+      res.end(JSON.stringify({ ...status, files: [], blobsDeleted: 0 }))
+    })
+    await new Promise<void>((resolve) => node.listen(0, '127.0.0.1', resolve))
+    try {
+      const { port } = node.address() as AddressInfo
+      const client = new ApiClient(`http://127.0.0.1:${port}`, TOKEN)
+      const calls = [
+        () => client.jobStatus('job-1'),
+        () => client.cancelJob('job-1'),
+        () => client.deleteJob('job-1'),
+        () => client.jobOutput('job-1'),
+      ]
+      for (const call of calls) {
+        await expect(call()).rejects.toMatchObject({
+          code: 'NODE__API_MALFORMED_REPLY',
+          message: expect.stringContaining('about another job'),
+          context: { jobId: 'job-1', replied: 'job-2' },
+        })
+      }
+      expect(await client.jobStatus('job-2')).toMatchObject({ state: 'completed' })
+    } finally {
+      await new Promise((resolve) => node.close(resolve))
     }
   })
 

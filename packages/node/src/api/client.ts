@@ -1,4 +1,6 @@
-import { AbortError, type AbortOptions, raceSignal, readBoundedFile, throwIfAborted, withTimeout } from '@tessera/core'
+import { type IncomingMessage, request as httpRequest } from 'node:http'
+import { connect, type Socket } from 'node:net'
+import { AbortError, type AbortOptions, readBoundedFile, throwIfAborted, withTimeout } from '@tessera/core'
 import { z } from 'zod'
 import { API_TIMEOUT_MS, MAX_SMALL_FILE_BYTES } from '../constants.js'
 import { readApiToken, type DataDir } from '../data-dir.js'
@@ -25,6 +27,82 @@ function urlHost(host: string): string {
   if (host === '::') return '[::1]'
   // A zone (fe80::1%eth0) is written %25 inside the brackets (RFC 6874).
   return host.includes(':') ? `[${host.replace('%', '%25')}]` : host
+}
+
+/** Where a client connects: the node's address as a socket takes it, its port, and its `Host` header. */
+interface Endpoint {
+  host: string
+  port: number
+  authority: string
+}
+
+/**
+ * The endpoint of a base URL (`http://[::1]:7070`): an IPv6 address without its brackets, its zone decoded (WHATWG's
+ * URL takes no zone, `[fe80::1%25eth0]`). `NODE__INVALID_CONFIG` for a base that is not `http://host[:port]`.
+ */
+function endpointOf(base: string): Endpoint {
+  const parts = /^http:\/\/((?:\[([^\]/]+)\]|([^:/[\]]+))(?::(\d{1,5}))?)\/?$/.exec(base)
+  if (parts === null) {
+    throw new NodeError('NODE__INVALID_CONFIG', `the API base ${JSON.stringify(base)} is not http://host:port`, {
+      base,
+    })
+  }
+  const host = parts[2] !== undefined ? decodeURIComponent(parts[2]) : (parts[3] as string)
+  return { host, port: Number(parts[4] ?? 80), authority: parts[1] as string }
+}
+
+/** A TCP connection to `endpoint`, once it is open; rejects when it cannot open, or when `signal` aborts first. */
+function openConnection(endpoint: Endpoint, signal: AbortSignal): Promise<Socket> {
+  return new Promise<Socket>((resolve, reject) => {
+    const socket = connect({ host: endpoint.host, port: endpoint.port })
+    const onAbort = (): void => void socket.destroy(signal.reason as Error)
+    const settle = (error?: Error): void => {
+      signal.removeEventListener('abort', onAbort)
+      socket.off('error', settle)
+      if (error === undefined) resolve(socket)
+      else reject(error)
+    }
+    socket.once('connect', () => settle())
+    socket.once('error', settle)
+    if (signal.aborted) onAbort()
+    else signal.addEventListener('abort', onAbort, { once: true })
+  })
+}
+
+/** One request of a call, as {@link exchange} sends it. */
+interface Exchange {
+  method: string
+  path: string
+  headers?: Record<string, string>
+  body?: string | Uint8Array
+  /** Whether the connection stays open after the reply, for the next request of the call. */
+  keepOpen: boolean
+  signal: AbortSignal
+}
+
+/** Sends one request on `socket`, an open connection; resolves to its reply once the reply's headers are in. */
+function exchange(socket: Socket, authority: string, ask: Exchange): Promise<IncomingMessage> {
+  return new Promise<IncomingMessage>((resolve, reject) => {
+    const req = httpRequest(
+      {
+        method: ask.method,
+        path: ask.path,
+        headers: { host: authority, connection: ask.keepOpen ? 'keep-alive' : 'close', ...ask.headers },
+        signal: ask.signal,
+        // Never a connection of its own: the request goes on the one whose other end was proved.
+        createConnection: () => socket,
+      },
+      resolve,
+    )
+    req.on('error', reject)
+    req.end(ask.body)
+  })
+}
+
+/** Whether a reply's status is 2xx. */
+function isOk(res: IncomingMessage): boolean {
+  const status = res.statusCode ?? 0
+  return status >= 200 && status < 300
 }
 
 /** A blob upload may carry up to `MAX_INPUT_BYTES`, so it gets this many times the API timeout. */
@@ -178,20 +256,21 @@ function isRunning(pid: number): boolean {
 
 /**
  * The CLI's side of the control API. Replies are validated like any other input from outside the process, and read
- * only up to a bound. The token is sent only to a server that proved it holds it: before its first call, a client
- * sends a fresh nonce to the open `GET /v1/challenge`, which the node answers with HMAC-SHA256 keyed by the token
- * (see `apiProof`). It proves the node again after the node stopped answering.
+ * only up to a bound. The token is sent only over a connection whose other end proved it holds it: each call opens a
+ * connection and sends a fresh nonce over it to the open `GET /v1/challenge`, which the node answers with HMAC-SHA256
+ * keyed by the token (see `apiProof`); only then does the call go, with the token, on that same connection. A proof
+ * per connection, not per client: a node that died between two calls may have left its port to another process.
  */
 export class ApiClient {
   readonly #base: string
+  readonly #endpoint: Endpoint
   readonly #token: string
   readonly #timeoutMs: number
   readonly #expect: ApiClientOptions['expect']
-  /** The server's proof, under way or done; unset until the first call, and again once the node stops answering. */
-  #proof: Promise<void> | undefined
 
   constructor(base: string, token: string, options: ApiClientOptions = {}) {
     this.#base = base
+    this.#endpoint = endpointOf(base)
     this.#token = token
     this.#timeoutMs = options.timeoutMs ?? API_TIMEOUT_MS
     this.#expect = options.expect
@@ -252,58 +331,63 @@ export class ApiClient {
   }
 
   /**
-   * One request, bounded by `timeoutMs` and the caller's signal together. The caller's abort rejects with
-   * `AbortError`; the timeout, or a node that does not answer, with `NODE__API_UNREACHABLE`. A reply that is not
-   * OK rejects with the node's coded error. `read` takes the body of an OK reply.
+   * One request, on a connection whose other end proved it holds the token, bounded by `timeoutMs` and the caller's
+   * signal together (the proof by the client's timeout). The caller's abort rejects with `AbortError`; the timeout,
+   * or a node that does not answer, with `NODE__API_UNREACHABLE`. A reply that is not OK rejects with the node's coded
+   * error. `read` takes the body of an OK reply.
    */
   async #request<T>(
     method: string,
     path: string,
-    read: (res: Response) => Promise<T>,
+    read: (res: IncomingMessage) => Promise<T>,
     body?: string | Uint8Array,
     options: AbortOptions & { timeoutMs?: number } = {},
   ): Promise<T> {
-    await this.#proven(options.signal)
-    const signal = withTimeout(options.signal, options.timeoutMs ?? this.#timeoutMs)
-    // The caller's own abort is not the node's fault: it must read as an abort, not as a node that is down.
-    const unreachable = (cause: unknown): Error => {
-      if (options.signal?.aborted === true) return new AbortError()
-      // What answers there next may be another process: it proves itself before it is sent the token.
-      this.#proof = undefined
-      return this.#unreachable(path, cause)
-    }
-    let res: Response
+    const socket = await this.#provenConnection(options.signal)
     try {
-      res = await fetch(`${this.#base}${path}`, {
-        method,
-        // A string body is JSON here; bytes (a blob) go as they are.
-        headers: {
-          authorization: `Bearer ${this.#token}`,
-          ...(typeof body === 'string' ? { 'content-type': 'application/json' } : {}),
-        },
-        ...(body !== undefined ? { body: body as RequestInit['body'] } : {}),
-        signal,
+      const signal = withTimeout(options.signal, options.timeoutMs ?? this.#timeoutMs)
+      // The caller's own abort is not the node's fault: it must read as an abort, not as a node that is down.
+      const unreachable = (cause: unknown): Error =>
+        options.signal?.aborted === true ? new AbortError() : this.#unreachable(path, cause)
+      let res: IncomingMessage
+      try {
+        res = await exchange(socket, this.#endpoint.authority, {
+          method,
+          path,
+          headers: {
+            authorization: `Bearer ${this.#token}`,
+            // A string body is JSON here; bytes (a blob) go as they are.
+            ...(typeof body === 'string' ? { 'content-type': 'application/json' } : {}),
+          },
+          ...(body !== undefined ? { body } : {}),
+          keepOpen: false,
+          signal,
+        })
+      } catch (cause) {
+        throw unreachable(cause)
+      }
+      let error: unknown
+      try {
+        if (isOk(res)) return await read(res)
+        error = await readJson(res, path, MAX_SMALL_REPLY_BYTES)
+      } catch (e) {
+        // A body cut off by the timeout or the caller's abort is no fault of the reply's.
+        if (signal.aborted) throw unreachable(e)
+        throw e
+      }
+      const err = errorReply.safeParse(error)
+      if (err.success) {
+        const { code, message, requestId } = err.data.error
+        const context = { path, ...(requestId !== undefined ? { requestId } : {}) }
+        if (isNodeErrorCode(code)) throw new NodeError(code, message, context)
+        throw new NodeError('NODE__API_REMOTE_ERROR', message, { ...context, remoteCode: code })
+      }
+      throw new NodeError('NODE__API_MALFORMED_REPLY', `the node answered ${path} with HTTP ${res.statusCode}`, {
+        path,
       })
-    } catch (cause) {
-      throw unreachable(cause)
+    } finally {
+      socket.destroy()
     }
-    let error: unknown
-    try {
-      if (res.ok) return await read(res)
-      error = await readJson(res, path, MAX_SMALL_REPLY_BYTES)
-    } catch (e) {
-      // A body cut off by the timeout or the caller's abort is no fault of the reply's.
-      if (signal.aborted) throw unreachable(e)
-      throw e
-    }
-    const err = errorReply.safeParse(error)
-    if (err.success) {
-      const { code, message, requestId } = err.data.error
-      const context = { path, ...(requestId !== undefined ? { requestId } : {}) }
-      if (isNodeErrorCode(code)) throw new NodeError(code, message, context)
-      throw new NodeError('NODE__API_REMOTE_ERROR', message, { ...context, remoteCode: code })
-    }
-    throw new NodeError('NODE__API_MALFORMED_REPLY', `the node answered ${path} with HTTP ${res.status}`, { path })
   }
 
   /** `NODE__API_UNREACHABLE` for a call to `path` nothing answered in time. */
@@ -317,59 +401,64 @@ export class ApiClient {
   }
 
   /**
-   * Resolves once the server has proved it holds this client's token (at most once at a time, whoever calls); the
-   * caller's abort rejects with `AbortError`, leaving the proof to go on for the next call.
+   * A new connection to the node, once the node has proved over it that it holds the token: a fresh nonce to
+   * `GET /v1/challenge`, no token sent, bounded by the client's timeout. Rejects with `AbortError` on the caller's
+   * abort, `NODE__API_STALE` when the address file's node is gone (nothing answers, or something else does),
+   * `NODE__API_PROOF_MISMATCH` when what answers cannot prove it, and `NODE__API_UNREACHABLE` when nothing answers a
+   * node still running.
    */
-  async #proven(signal: AbortSignal | undefined): Promise<void> {
-    if (this.#proof === undefined) {
-      const proof: Promise<void> = this.#prove().catch((e: unknown) => {
-        // Failed, it is tried again by the next call (unless another has started since).
-        if (this.#proof === proof) this.#proof = undefined
-        throw e
-      })
-      this.#proof = proof
-    }
-    await raceSignal(this.#proof, signal)
-  }
-
-  /**
-   * Asks the server to prove it holds the token: a fresh nonce to `GET /v1/challenge`, no token sent, bounded by the
-   * client's timeout. Rejects with `NODE__API_STALE` when the address file's node is gone (nothing answers, or
-   * something else does), `NODE__API_PROOF_MISMATCH` when what answers cannot prove it, and `NODE__API_UNREACHABLE`
-   * when nothing answers a node still running.
-   */
-  async #prove(): Promise<void> {
+  async #provenConnection(callerSignal: AbortSignal | undefined): Promise<Socket> {
+    throwIfAborted(callerSignal)
     const nonce = apiNonce()
     const path = `/v1/challenge?nonce=${nonce}`
-    const signal = AbortSignal.timeout(this.#timeoutMs)
+    const signal = withTimeout(callerSignal, this.#timeoutMs)
     const gone = this.#expect !== undefined && !isRunning(this.#expect.pid)
-    let res: Response
-    try {
-      res = await fetch(`${this.#base}${path}`, { signal })
-    } catch (cause) {
-      throw gone ? this.#stale(cause) : this.#unreachable('/v1/challenge', cause)
+    const failed = (cause: unknown): Error => {
+      if (callerSignal?.aborted === true) return new AbortError()
+      return gone ? this.#stale(cause) : this.#unreachable('/v1/challenge', cause)
     }
-    let reply: unknown
+    let socket: Socket
     try {
-      reply = await readJson(res, '/v1/challenge', MAX_SMALL_REPLY_BYTES)
+      socket = await openConnection(this.#endpoint, signal)
     } catch (cause) {
-      if (signal.aborted) throw gone ? this.#stale(cause) : this.#unreachable('/v1/challenge', cause)
+      throw failed(cause)
     }
-    const answer = challengeReply.safeParse(reply)
-    const proven =
-      res.ok &&
-      answer.success &&
-      (this.#expect === undefined || answer.data.instance === this.#expect.instance) &&
-      isApiProof(answer.data.proof, this.#token, nonce, answer.data.instance)
-    if (proven) return
-    if (gone) throw this.#stale()
-    const named = this.#expect !== undefined ? `the node ${this.#expect.file} names` : 'the node its token is for'
-    throw new NodeError(
-      'NODE__API_PROOF_MISMATCH',
-      `what answers at ${this.#base} is not ${named}: it could not prove it holds the API token, which was not sent ` +
-        "to it. Another process may hold the port of a node that stopped; or the token is not that node's",
-      { base: this.#base, status: res.status, ...(this.#expect !== undefined ? { file: this.#expect.file } : {}) },
-    )
+    try {
+      let res: IncomingMessage
+      try {
+        res = await exchange(socket, this.#endpoint.authority, { method: 'GET', path, keepOpen: true, signal })
+      } catch (cause) {
+        throw failed(cause)
+      }
+      let reply: unknown
+      try {
+        reply = await readJson(res, '/v1/challenge', MAX_SMALL_REPLY_BYTES)
+      } catch (cause) {
+        if (signal.aborted) throw failed(cause)
+      }
+      const answer = challengeReply.safeParse(reply)
+      const proven =
+        isOk(res) &&
+        answer.success &&
+        (this.#expect === undefined || answer.data.instance === this.#expect.instance) &&
+        isApiProof(answer.data.proof, this.#token, nonce, answer.data.instance)
+      if (proven) return socket
+      if (gone) throw this.#stale()
+      const named = this.#expect !== undefined ? `the node ${this.#expect.file} names` : 'the node its token is for'
+      throw new NodeError(
+        'NODE__API_PROOF_MISMATCH',
+        `what answers at ${this.#base} is not ${named}: it could not prove it holds the API token, which was not ` +
+          "sent to it. Another process may hold the port of a node that stopped; or the token is not that node's",
+        {
+          base: this.#base,
+          status: res.statusCode ?? 0,
+          ...(this.#expect !== undefined ? { file: this.#expect.file } : {}),
+        },
+      )
+    } catch (e) {
+      socket.destroy()
+      throw e
+    }
   }
 
   /** `NODE__API_STALE`: the address file names a node whose process is gone. */
@@ -442,8 +531,9 @@ export class ApiClient {
   }
 
   /** A job's progress. */
-  jobStatus(jobId: string, options?: AbortOptions): Promise<JobStatus> {
-    return this.#call('GET', `/v1/jobs/${encodeURIComponent(jobId)}`, jobStatusSchema, undefined, options)
+  async jobStatus(jobId: string, options?: AbortOptions): Promise<JobStatus> {
+    const path = `/v1/jobs/${encodeURIComponent(jobId)}`
+    return aboutJob(await this.#call('GET', path, jobStatusSchema, undefined, options), jobId, path)
   }
 
   /** The jobs the node ordered, newest first, at most `limit` (the node's default when absent). */
@@ -453,24 +543,27 @@ export class ApiClient {
   }
 
   /** Cancels a job the node ordered; resolves to its status (a job that has ended is left as it is). */
-  cancelJob(jobId: string, options?: AbortOptions): Promise<JobStatus> {
-    return this.#call('POST', `/v1/jobs/${encodeURIComponent(jobId)}/cancel`, jobStatusSchema, undefined, options)
+  async cancelJob(jobId: string, options?: AbortOptions): Promise<JobStatus> {
+    const path = `/v1/jobs/${encodeURIComponent(jobId)}/cancel`
+    return aboutJob(await this.#call('POST', path, jobStatusSchema, undefined, options), jobId, path)
   }
 
   /** Deletes a job that has ended and settled, with its blobs where nothing else holds them. */
-  deleteJob(jobId: string, options?: AbortOptions): Promise<{ jobId: string; blobsDeleted: number }> {
+  async deleteJob(jobId: string, options?: AbortOptions): Promise<{ jobId: string; blobsDeleted: number }> {
+    const path = `/v1/jobs/${encodeURIComponent(jobId)}`
     const reply = z.object({ jobId: z.string(), blobsDeleted: z.number().int().min(0) })
-    return this.#call('DELETE', `/v1/jobs/${encodeURIComponent(jobId)}`, reply, undefined, options)
+    return aboutJob(await this.#call('DELETE', path, reply, undefined, options), jobId, path)
   }
 
   /** A finished job's files; `exposure` and `toneCurve` say how its PNG frames are tone-mapped. */
-  jobOutput(jobId: string, options: JobOutputOptions & AbortOptions = {}): Promise<JobOutput> {
+  async jobOutput(jobId: string, options: JobOutputOptions & AbortOptions = {}): Promise<JobOutput> {
     const path = `/v1/jobs/${encodeURIComponent(jobId)}/output${outputQuery(options)}`
-    return this.#call('GET', path, jobOutputSchema, undefined, {
+    const reply = await this.#call('GET', path, jobOutputSchema, undefined, {
       ...options,
       timeoutMs: SLOW_CALL_TIMEOUT_FACTOR * this.#timeoutMs,
       maxReplyBytes: MAX_OUTPUT_JSON_REPLY_BYTES,
     })
+    return aboutJob(reply, jobId, path)
   }
 
   /**
@@ -483,18 +576,18 @@ export class ApiClient {
       'GET',
       path,
       async (res) => {
-        const declared = Number(res.headers.get('content-length') ?? Number.NaN)
+        const declared = Number(res.headers['content-length'] ?? Number.NaN)
         if (!(Number.isSafeInteger(declared) && declared >= 0 && declared <= MAX_OUTPUT_FILE_BYTES)) {
           throw new NodeError('NODE__API_MALFORMED_REPLY', `the node's reply to ${path} has no length in bounds`, {
             path,
             declared,
           })
         }
-        const bytes = new Uint8Array(await res.arrayBuffer())
+        const bytes = await readReplyBytes(res, path, declared)
         if (bytes.byteLength !== declared) {
           throw new NodeError('NODE__API_MALFORMED_REPLY', `the node's reply to ${path} was cut short`, { path })
         }
-        return { name, contentType: res.headers.get('content-type') ?? 'application/octet-stream', bytes }
+        return { name, contentType: res.headers['content-type'] ?? 'application/octet-stream', bytes }
       },
       undefined,
       { ...options, timeoutMs: SLOW_CALL_TIMEOUT_FACTOR * this.#timeoutMs },
@@ -515,6 +608,16 @@ export class ApiClient {
   }
 }
 
+/** `reply`, a reply to `path`, when it is about job `jobId`; `NODE__API_MALFORMED_REPLY` when it tells of another. */
+function aboutJob<T extends { jobId: string }>(reply: T, jobId: string, path: string): T {
+  if (reply.jobId === jobId) return reply
+  throw new NodeError('NODE__API_MALFORMED_REPLY', `the node's reply to ${path} is about another job`, {
+    path,
+    jobId,
+    replied: reply.jobId,
+  })
+}
+
 /** The query string of an output request (`?exposure=2&frame=7`), or nothing. */
 function outputQuery(options: JobOutputOptions): string {
   const query = new URLSearchParams()
@@ -529,29 +632,36 @@ function outputQuery(options: JobOutputOptions): string {
  * A reply's body, at most `max` bytes: one that declares more is refused unread, one that sends more once it has
  * (`NODE__API_MALFORMED_REPLY`), so a reply takes no more of the client's memory than its call may need.
  */
-async function readReplyBytes(res: Response, path: string, max: number): Promise<Uint8Array> {
+async function readReplyBytes(res: IncomingMessage, path: string, max: number): Promise<Uint8Array> {
   const tooLarge = (): NodeError =>
     new NodeError('NODE__API_MALFORMED_REPLY', `the node's reply to ${path} is larger than ${max} bytes`, {
       path,
       max,
     })
-  if (Number(res.headers.get('content-length') ?? 0) > max) {
-    await res.body?.cancel()
+  if (Number(res.headers['content-length'] ?? 0) > max) {
+    res.destroy()
     throw tooLarge()
   }
   const chunks: Uint8Array[] = []
   let size = 0
   // Leaving the loop early cancels the rest of the body.
-  for await (const chunk of res.body ?? []) {
+  for await (const chunk of res as AsyncIterable<Buffer>) {
     size += chunk.byteLength
     if (size > max) throw tooLarge()
     chunks.push(chunk)
   }
-  return Buffer.concat(chunks)
+  // A plain Uint8Array, not a Buffer: its caller's bytes, not a view of Node's shared pool.
+  const bytes = new Uint8Array(size)
+  let at = 0
+  for (const chunk of chunks) {
+    bytes.set(chunk, at)
+    at += chunk.byteLength
+  }
+  return bytes
 }
 
 /** A reply's body as JSON, of at most `max` bytes; `NODE__API_MALFORMED_REPLY` when it is not. */
-async function readJson(res: Response, path: string, max: number): Promise<unknown> {
+async function readJson(res: IncomingMessage, path: string, max: number): Promise<unknown> {
   const bytes = await readReplyBytes(res, path, max)
   try {
     return JSON.parse(new TextDecoder().decode(bytes))

@@ -158,11 +158,20 @@ function statusOf(e: unknown): number {
 }
 
 /**
+ * Whether a request has body bytes not read yet. One that declares no body (neither a length nor chunks, RFC 9112,
+ * section 6.3) has none, though Node marks it complete only after its handler was called.
+ */
+function hasUnreadBody(req: IncomingMessage): boolean {
+  return !req.complete && (req.headers['transfer-encoding'] !== undefined || (declaredLength(req) ?? 0) > 0)
+}
+
+/**
  * Answers with `body`. A request whose body was not read in full (refused before it was) closes its connection after
- * the reply: left open, the rest of that body would be read as the next request, for as long as its sender likes.
+ * the reply: left open, the rest of that body would be read as the next request, for as long as its sender likes. A
+ * request without a body keeps its connection: a client proves the node over it before it sends the token there.
  */
 function send(res: ServerResponse, status: number, headers: Record<string, string>, body: string | Uint8Array): void {
-  if (!res.req.complete) res.setHeader('connection', 'close')
+  if (hasUnreadBody(res.req)) res.setHeader('connection', 'close')
   // A HEAD request is answered as its GET is, without the body (Node drops it), but with the length it would have.
   res.writeHead(status, { ...headers, 'content-length': String(Buffer.byteLength(body)) }).end(body)
 }
