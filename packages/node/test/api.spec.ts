@@ -2,6 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { spawnSync } from 'node:child_process'
 import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http'
 import { type AddressInfo, connect, type Socket } from 'node:net'
+import { gzipSync } from 'node:zlib'
 import {
   AbortError,
   type AbortOptions,
@@ -955,6 +956,49 @@ describe('control API', () => {
         })
       }
       expect(await client.jobStatus('job-2')).toMatchObject({ state: 'completed' })
+    } finally {
+      await new Promise((resolve) => node.close(resolve))
+    }
+  })
+
+  it('should refuse a reply a report could not print or a file sent compressed, as a malformed reply', async () => {
+    const instance = '9'.repeat(32)
+    const compressed = gzipSync(new Uint8Array(1024 * 1024))
+    const encodings: (string | undefined)[] = []
+    // A node that proves itself (a bug, or a node of another version) and answers out of bounds.
+    const node = createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://x')
+      const nonce = url.searchParams.get('nonce')
+      if (nonce !== null) {
+        return void res.end(JSON.stringify({ instance, proof: apiProof(TOKEN, nonce, instance).toString('hex') }))
+      }
+      encodings.push(req.headers['accept-encoding'])
+      if (url.pathname === '/v1/jobs') {
+        return void res.end(
+          JSON.stringify({ jobs: [{ jobId: 'j', state: 'completed', tasks: 1, verified: 1, orderedAt: 1e300 }] }),
+        )
+      }
+      if (url.pathname === '/v1/jobs/job-1') {
+        const status = { jobId: 'job-1', state: 'completed', tasks: 1, completed: 1, verified: 1, reassigned: 0 }
+        return void res.end(JSON.stringify({ ...status, frames: { first: 0, count: 1e15 } }))
+      }
+      res.writeHead(200, { 'content-encoding': 'gzip', 'content-length': String(compressed.byteLength) })
+      res.end(compressed)
+    })
+    await new Promise<void>((resolve) => node.listen(0, '127.0.0.1', resolve))
+    try {
+      const { port } = node.address() as AddressInfo
+      const client = new ApiClient(`http://127.0.0.1:${port}`, TOKEN)
+      // Before, `job list` threw an uncoded RangeError printing the date; `job fetch` asked for 10^15 frames.
+      for (const call of [() => client.listJobs(), () => client.jobStatus('job-1')]) {
+        await expect(call()).rejects.toMatchObject({ code: 'NODE__API_MALFORMED_REPLY' })
+      }
+      // Before, the client inflated it past the length it checked (or, reading it as sent, took gzip for the file).
+      await expect(client.jobOutputFile('job-1', 'frame-0000.exr')).rejects.toMatchObject({
+        code: 'NODE__API_MALFORMED_REPLY',
+        context: { encoding: 'gzip' },
+      })
+      expect(encodings).toEqual(['identity', 'identity', 'identity'])
     } finally {
       await new Promise((resolve) => node.close(resolve))
     }

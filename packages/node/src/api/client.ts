@@ -1,6 +1,14 @@
 import { type IncomingMessage, request as httpRequest } from 'node:http'
 import { connect, type Socket } from 'node:net'
-import { AbortError, type AbortOptions, readBoundedFile, throwIfAborted, withTimeout } from '@tessera/core'
+import {
+  AbortError,
+  type AbortOptions,
+  MAX_FIRST_FRAME,
+  MAX_FRAMES_PER_JOB,
+  readBoundedFile,
+  throwIfAborted,
+  withTimeout,
+} from '@tessera/core'
 import { z } from 'zod'
 import { API_TIMEOUT_MS, MAX_SMALL_FILE_BYTES } from '../constants.js'
 import { readApiToken, type DataDir } from '../data-dir.js'
@@ -139,6 +147,9 @@ export type ApiAddressRecord = z.infer<typeof apiAddressSchema>
 
 const challengeReply = z.object({ instance: z.string().regex(API_INSTANCE), proof: z.string().regex(/^[0-9a-f]{64}$/) })
 
+/** The latest time a JavaScript Date holds (ECMA-262's time value bound), in ms: a later one cannot be printed. */
+const MAX_DATE_MS = 8_640_000_000_000_000
+
 const JOB_STATES = ['bidding', 'running', 'completed', 'failed', 'cancelled', 'expired'] as const
 const jobStatusSchema = z.object({
   jobId: z.string(),
@@ -148,7 +159,12 @@ const jobStatusSchema = z.object({
   verified: z.number(),
   reassigned: z.number(),
   etaMs: z.number().optional(),
-  frames: z.object({ first: z.number().int().nonnegative(), count: z.number().int().positive() }).optional(),
+  frames: z
+    .object({
+      first: z.number().int().nonnegative().max(MAX_FIRST_FRAME),
+      count: z.number().int().positive().max(MAX_FRAMES_PER_JOB),
+    })
+    .optional(),
   verification: z
     .object({
       budget: z.object({ detect: z.number(), withinTasks: z.number(), cheatRate: z.number(), maxOverhead: z.number() }),
@@ -201,7 +217,7 @@ const jobListSchema = z.object({
         state: z.enum(JOB_STATES),
         tasks: z.number(),
         verified: z.number(),
-        orderedAt: z.number(),
+        orderedAt: z.number().int().nonnegative().max(MAX_DATE_MS),
       }),
     )
     .max(MAX_JOBS_LISTED),
@@ -356,6 +372,8 @@ export class ApiClient {
           path,
           headers: {
             authorization: `Bearer ${this.#token}`,
+            // A reply is read as sent, and counted as read: a compressed one would be bytes of another file.
+            'accept-encoding': 'identity',
             // A string body is JSON here; bytes (a blob) go as they are.
             ...(typeof body === 'string' ? { 'content-type': 'application/json' } : {}),
           },
@@ -365,6 +383,13 @@ export class ApiClient {
         })
       } catch (cause) {
         throw unreachable(cause)
+      }
+      const encoding = res.headers['content-encoding']
+      if (encoding !== undefined && encoding.toLowerCase() !== 'identity') {
+        throw new NodeError('NODE__API_MALFORMED_REPLY', `the node answered ${path} in ${encoding}, not as sent`, {
+          path,
+          encoding,
+        })
       }
       let error: unknown
       try {
