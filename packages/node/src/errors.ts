@@ -73,6 +73,8 @@ export const NODE_ERROR_CODES = [
   // What answers at a node's API address could not prove it holds the API token (another process on the port of a
   // node that stopped, or a token not the node's); the token is not sent to it.
   'NODE__API_PROOF_MISMATCH',
+  // A control API request expected what the API does not do (an `Expect` other than `100-continue`; HTTP 417).
+  'NODE__API_EXPECTATION_FAILED',
   // A command line `tessera` cannot parse: an unknown command or flag, a flag's value out of its range, an argument
   // missing (exit 2).
   'NODE__INVALID_ARGUMENT',

@@ -701,6 +701,50 @@ describe('control API', () => {
     })
   })
 
+  it('should tell a client to send its body only once the request passed every check made before reading it', async () => {
+    await withServer(fakeOps(), async (_client, port) => {
+      const ask = (head: string, body = '') =>
+        rawExchange(port, `${head}Host: 127.0.0.1:${port}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n${body}`)
+      const auth = `Authorization: Bearer ${TOKEN}\r\n`
+      // Before, each was told `100 Continue` first, and would have sent 100 GB or a body that is refused unread.
+      for (const [head, status, code] of [
+        ['PUT /v1/blobs HTTP/1.1\r\nContent-Length: 100000000000\r\n', 401, 'NODE__API_UNAUTHORISED'],
+        [`PUT /v1/blobs HTTP/1.1\r\n${auth}Content-Length: 100000000000\r\n`, 413, 'NODE__API_BODY_TOO_LARGE'],
+        [
+          `POST /v1/jobs HTTP/1.1\r\n${auth}Content-Type: text/plain\r\nContent-Length: 2\r\n`,
+          415,
+          'NODE__API_UNSUPPORTED_MEDIA_TYPE',
+        ],
+      ] as const) {
+        const reply = await ask(head)
+        expect(reply, head).toMatch(new RegExp(`^HTTP/1\\.1 ${status} .*"code":"${code}"`, 's'))
+        expect(reply).not.toMatch(/100 Continue/)
+      }
+      const upload = await ask(`PUT /v1/blobs HTTP/1.1\r\n${auth}Content-Length: 3\r\n`, 'abc')
+      expect(upload).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 .*"cid":"cid-3"/s)
+    })
+  })
+
+  it('should answer an expectation it does not meet, two Host headers and a foreign absolute target as HTTP says', async () => {
+    await withServer(fakeOps(), async (_client, port) => {
+      const ask = (line: string, headers: string) =>
+        rawExchange(port, `${line} HTTP/1.1\r\n${headers}Authorization: Bearer ${TOKEN}\r\nConnection: close\r\n\r\n`)
+      const host = `Host: 127.0.0.1:${port}\r\n`
+      // Before: Node's bare 417 without a body, and 200 for the other two.
+      expect(await ask('GET /v1/status', `${host}Expect: 200-ok\r\n`)).toMatch(
+        /^HTTP\/1\.1 417 .*"code":"NODE__API_EXPECTATION_FAILED"/s,
+      )
+      expect(await ask('GET /v1/status', `${host}Host: evil.example:${port}\r\n`)).toMatch(
+        /^HTTP\/1\.1 400 .*"code":"NODE__API_MALFORMED_REQUEST"/s,
+      )
+      expect(await ask(`GET http://evil.example:${port}/v1/status`, host)).toMatch(
+        /^HTTP\/1\.1 403 .*"code":"NODE__API_HOST_REFUSED"/s,
+      )
+      // The target's authority is the host (RFC 9112, section 3.2.2), whatever Host says.
+      expect(await ask(`GET http://127.0.0.1:${port}/v1/status`, `Host: evil.example\r\n`)).toMatch(/^HTTP\/1\.1 200 /)
+    })
+  })
+
   it('should hold at most 64 connections, and answer headers that come too late with a coded 408', async () => {
     const logger = { error: () => {} }
     const server = new ApiServer(fakeOps(), { host: '127.0.0.1', port: 0, token: TOKEN, logger, headersTimeoutMs: 500 })

@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { AbortError } from '@tessera/core'
 import type { z } from 'zod'
 import { MAX_API_BODY_BYTES, MIN_API_UPLOAD_BYTES_PER_SECOND } from '../constants.js'
@@ -17,14 +17,28 @@ export function declaredLength(req: IncomingMessage): number | undefined {
 }
 
 /**
+ * Requests that sent `Expect: 100-continue`, with the reply that tells their client to send the body: written only
+ * once the request passed every check made before its body is read (its caller, token, media type and length).
+ */
+const awaitingContinue = new WeakMap<IncomingMessage, ServerResponse>()
+
+/** Holds `req`'s `100 Continue` until its body is about to be read (see {@link readBody}). */
+export function continueOnRead(req: IncomingMessage, res: ServerResponse): void {
+  awaitingContinue.set(req, res)
+}
+
+/**
  * A request's body, at most `max` bytes, arrived within `deadlineMs`: one that declares more is refused before any of
  * it is read, one that sends more once it has (`NODE__API_BODY_TOO_LARGE`), and one still arriving at the deadline
- * with `NODE__API_REQUEST_TIMEOUT`. A client that hangs up before it is sent rejects it with `AbortError`.
+ * with `NODE__API_REQUEST_TIMEOUT`. A client that hangs up before it is sent rejects it with `AbortError`. A client
+ * waiting on `100 Continue` is told to send the body only here, past the last check.
  */
 export function readBody(req: IncomingMessage, max: number, deadlineMs: number): Promise<Buffer> {
   const tooLarge = (): NodeError =>
     new NodeError('NODE__API_BODY_TOO_LARGE', `request body exceeds ${max} bytes`, { max })
   if ((declaredLength(req) ?? 0) > max) return Promise.reject(tooLarge())
+  awaitingContinue.get(req)?.writeContinue()
+  awaitingContinue.delete(req)
   return new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = []
     let size = 0

@@ -20,7 +20,15 @@ import { errorFields } from '../peer/error-fields.js'
 import { DEFAULT_JOBS_LISTED, type JobRequest, MAX_JOBS_LISTED, type NodeOperations } from './contract.js'
 import { jobRequestSchema, tokenAmount } from './job-request-schema.js'
 import { API_NONCE, apiInstance, apiProof } from './proof.js'
-import { declaredLength, JSON_MEDIA_TYPE, parseQuery, readBody, readJsonBody, uploadDeadlineMs } from './request.js'
+import {
+  continueOnRead,
+  declaredLength,
+  JSON_MEDIA_TYPE,
+  parseQuery,
+  readBody,
+  readJsonBody,
+  uploadDeadlineMs,
+} from './request.js'
 
 /**
  * A query parameter holding a number as JavaScript writes one (`String(n)`: digits, a fraction, an exponent):
@@ -132,6 +140,7 @@ const STATUS_OF_CODE: Readonly<Record<string, number>> = {
   NODE__API_ORIGIN_REFUSED: 403,
   NODE__API_REQUEST_TIMEOUT: 408,
   NODE__API_UNSUPPORTED_MEDIA_TYPE: 415,
+  NODE__API_EXPECTATION_FAILED: 417,
   // No sampling plan meets the verification budget for the job's tasks: the request must ask another.
   NODE__VERIFICATION_INFEASIBLE: 400,
   // The job is there, but not in the state the call needs (still running, not complete).
@@ -186,6 +195,20 @@ function parseHostHeader(host: string): { name: string; port: number } | undefin
   const parts = /^(?:\[([0-9a-f:.]+)\]|([^:[\]]+))(?::(\d{1,5}))?$/i.exec(host)
   if (parts === null) return undefined
   return { name: (parts[1] ?? parts[2] ?? '').toLowerCase(), port: Number(parts[3] ?? 80) }
+}
+
+/**
+ * The authority of an absolute-form request target (`GET http://host:port/path`), which is the request's host
+ * whatever its Host header says (RFC 9112, section 3.2.2); undefined for a target in origin form (`/path`), and
+ * `NODE__API_MALFORMED_REQUEST` for one that is no URL.
+ */
+function absoluteAuthority(target: string): string | undefined {
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(target)) return undefined
+  try {
+    return new URL(target).host
+  } catch (cause) {
+    throw new NodeError('NODE__API_MALFORMED_REQUEST', 'the request target is not a URL', {}, { cause })
+  }
 }
 
 /** The realm the API's bearer tokens are for (RFC 6750's `WWW-Authenticate: Bearer realm=…`). */
@@ -388,16 +411,18 @@ export class ApiServer {
         // Node's default checks every 30 s, which would hold a late request's socket that much past its deadline.
         connectionsCheckingInterval: Math.min(API_TIMEOUT_CHECK_INTERVAL_MS, headersTimeoutMs),
       },
-      (req, res) => {
-        this.#answering.add(req.socket)
-        // A client that hangs up before its reply is finished no longer wants the work: stop it.
-        const request = new AbortController()
-        res.on('close', () => {
-          this.#answering.delete(req.socket)
-          if (!res.writableFinished) request.abort()
-        })
-        this.#route(req, res, { signal: request.signal }).catch((e: unknown) => this.#fail(req, res, e))
-      },
+      (req, res) => this.#answer(req, res),
+    )
+    // A client that waits for `100 Continue` is told to send its body only once its request passed the checks made
+    // before the body is read (see `readBody`): a refusal comes first, and the body is never sent. Node would write
+    // it before any check.
+    this.#server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+      continueOnRead(req, res)
+      this.#answer(req, res)
+    })
+    // Node's own 417 has no JSON body.
+    this.#server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) =>
+      this.#fail(req, res, this.#expectationRefusal(req)),
     )
     this.#server.maxConnections = options.maxConnections ?? MAX_API_CONNECTIONS
     this.#server.keepAliveTimeout = API_KEEP_ALIVE_TIMEOUT_MS
@@ -405,6 +430,32 @@ export class ApiServer {
     this.#listenOn = { host: options.host, port: options.port }
     this.#hostNames = new Set(['localhost', options.host.toLowerCase()])
     this.#logger = options.logger ?? createLogger('error', 'tessera:api')
+  }
+
+  /** Answers a request through its route, or with its refusal. */
+  #answer(req: IncomingMessage, res: ServerResponse): void {
+    this.#answering.add(req.socket)
+    // A client that hangs up before its reply is finished no longer wants the work: stop it.
+    const request = new AbortController()
+    res.on('close', () => {
+      this.#answering.delete(req.socket)
+      if (!res.writableFinished) request.abort()
+    })
+    this.#route(req, res, { signal: request.signal }).catch((e: unknown) => this.#fail(req, res, e))
+  }
+
+  /** Why a request with an `Expect` the API does not meet is refused: its caller's refusal, else 417. */
+  #expectationRefusal(req: IncomingMessage): unknown {
+    try {
+      this.#checkCaller(req)
+    } catch (e) {
+      return e
+    }
+    return new NodeError(
+      'NODE__API_EXPECTATION_FAILED',
+      `the control API meets no expectation but 100-continue, not ${JSON.stringify(req.headers.expect)}`,
+      { expect: req.headers.expect ?? null },
+    )
   }
 
   /**
@@ -502,7 +553,8 @@ export class ApiServer {
    * and a page must read nothing from it, `/metrics` included): `NODE__API_ORIGIN_REFUSED`. One whose Host is not
    * this node's (`localhost`, the configured host or an IP address, at the port it listens on) may be a page whose
    * name its attacker's DNS points at loopback (DNS rebinding): `NODE__API_HOST_REFUSED`. An IP address is taken
-   * whichever it is, as rebinding needs a name: a page at an address is that address's, not the attacker's.
+   * whichever it is, as rebinding needs a name: a page at an address is that address's, not the attacker's. The host
+   * is an absolute-form target's authority where there is one; a request of two Host headers is malformed.
    */
   #checkCaller(req: IncomingMessage): void {
     const origin = req.headers.origin
@@ -513,14 +565,22 @@ export class ApiServer {
         { origin },
       )
     }
-    const host = parseHostHeader(req.headers.host ?? '')
+    // RFC 9112, section 3.2: Node keeps the first of two, which a proxy before it may not have read.
+    const hosts = req.headersDistinct['host'] ?? []
+    if (hosts.length > 1) {
+      throw new NodeError('NODE__API_MALFORMED_REQUEST', `the request names ${hosts.length} hosts; one Host header`, {
+        hosts,
+      })
+    }
+    const named = absoluteAuthority(req.url ?? '/') ?? req.headers.host
+    const host = parseHostHeader(named ?? '')
     const port = (this.#server.address() as AddressInfo).port
     if (host === undefined || host.port !== port || (isIP(host.name) === 0 && !this.#hostNames.has(host.name))) {
       throw new NodeError(
         'NODE__API_HOST_REFUSED',
         `the control API answers requests for localhost, ${this.#listenOn.host} or an IP address at port ${port}, ` +
-          `not for ${JSON.stringify(req.headers.host ?? '')}`,
-        { host: req.headers.host ?? null },
+          `not for ${JSON.stringify(named ?? '')}`,
+        { host: named ?? null },
       )
     }
   }
