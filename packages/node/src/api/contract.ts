@@ -63,7 +63,10 @@ export interface JobStatus {
   completed: number
   verified: number
   reassigned: number
-  /** Estimated milliseconds to completion, when known. */
+  /**
+   * Estimated milliseconds to completion while the job runs, by the node's clock: the tasks left to verify at the pace
+   * its verified ones took since it was ordered. Absent until a task is verified, and once the job is not running.
+   */
   etaMs?: number
   /** A render job's frames, `first` to `first + count - 1`: what `job fetch` asks for one at a time. */
   frames?: { first: number; count: number }

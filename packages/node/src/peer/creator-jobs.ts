@@ -45,6 +45,21 @@ function liveStanding(job: JobView): Pick<JobStatus, 'state' | 'tasks' | 'comple
   }
 }
 
+/**
+ * How long a running job may still take, by the node's clock: its tasks still to verify at the pace its verified ones
+ * took since it was ordered (`orderedAt`, ms). None before its first verified task, nor once it is not running.
+ */
+export function jobEta(
+  standing: Pick<JobStatus, 'state' | 'tasks' | 'verified'>,
+  orderedAt: number | undefined,
+  now: number,
+): Pick<JobStatus, 'etaMs'> {
+  if (standing.state !== 'running' || standing.verified <= 0 || orderedAt === undefined) return {}
+  const elapsed = Math.max(0, now - orderedAt)
+  const left = Math.max(0, standing.tasks - standing.verified)
+  return { etaMs: Math.round((elapsed * left) / standing.verified) }
+}
+
 /** What {@link CreatorJobs} needs from its peer. */
 export interface CreatorJobsComponents {
   scheduler: SchedulerDriver
@@ -315,6 +330,7 @@ export class CreatorJobs {
     return {
       jobId,
       ...base,
+      ...jobEta(base, order?.issuedAt, this.#c.clock.now()),
       ...(split?.kind === 'render' ? { frames: { first: split.firstFrame, count: split.frames } } : {}),
       ...withVerification(order),
       reassigned: progress?.reassigned ?? 0,
