@@ -26,7 +26,7 @@ const SKY = ((): Uint8Array => {
  * Third-party verification over real libp2p (loopback TCP), Dawn on lavapipe and LiteSVM: the creator hands every
  * check to a verifier peer (`assign`), which challenges the worker itself and recomputes from the creator's inputs;
  * a lazy worker's fraud proof goes to an arbiter (`arbitrate`) that the verifier names, which recomputes the disputed
- * chunk and upholds it; the verifier slashes, the creator takes the delegate's verdict and re-auctions the tile.
+ * chunk and upholds it; the creator takes the delegate's verdict, forfeits the cheater's bond and re-auctions the tile.
  */
 describe('delegated verification and arbitration between real peers', () => {
   const harness = peerHarness('tessera-delegation-')
@@ -88,6 +88,14 @@ describe('delegated verification and arbitration between real peers', () => {
     )
     expect(slash.arbitrated).toBe(true)
     expect(slash.jobId).toBe(jobId)
+    // Only the creator holds the cheater's bond: watching its delegate's accusation upheld, it forfeits the bond, and
+    // counts the delegate's verdict as a check of its own.
+    const forfeited = await until("the creator to forfeit the cheater's bond", () =>
+      creator.settlement.slashes.find((s) => s.worker === id(cheater)),
+    )
+    expect(forfeited.jobId).toBe(jobId)
+    expect(verifier.settlement.slashes).toEqual([])
+    expect(creator.verification.reputation.evidence(id(cheater)).failed).toBeGreaterThanOrEqual(1)
 
     // Only the delegate challenged: the creator handed every check over.
     expect([...challengers]).toEqual([id(verifier)])

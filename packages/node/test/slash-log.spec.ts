@@ -7,6 +7,7 @@ const slash = (worker: string, bytes: number): SlashRecord => ({
   worker,
   jobId: 'job',
   taskId: 'job/0',
+  creator: 'creator',
   fraudProofHash: new Uint8Array(32),
   fraudProof: new Uint8Array(bytes),
   arbitrated: false,

@@ -92,6 +92,13 @@ export interface ObserveOptions {
    * @default false
    */
   solicited?: boolean
+  /**
+   * The verdict is our own delegate's, on a check we handed it (implies `solicited`): it counts as a check of our own
+   * would, whatever the issuer's stake, since we chose the delegate by its score and pay it for the check. Without
+   * this, a node with no stake lookup counted its delegated checks for nothing.
+   * @default false
+   */
+  delegated?: boolean
 }
 
 /** What one issuer's unsolicited gossip has been given: the verdicts counted, and the weight given per subject. */
@@ -277,7 +284,7 @@ export class Reputation {
    */
   observe(verdict: Verdict, issuer: string, options: ObserveOptions = {}): number {
     if (issuer !== verdict.verifier || issuer === verdict.worker) return 0
-    const stake = this.stakeWeight(issuer)
+    const stake = options.delegated === true ? 1 : this.stakeWeight(issuer)
     // Looked at before anything is remembered: an issuer without stake fills no memory.
     if (stake === 0) return 0
     // Remembered as a short digest: the joined key is some 200 characters, and a simulated network's creators
@@ -285,7 +292,7 @@ export class Reputation {
     const key = dedupeKey([issuer, verdict.jobId, verdict.taskId, verdict.worker].join('\u0000'))
     const tally = this.#issuers.get(issuer)
     if (tally?.seen.has(key) === true) return 0
-    const solicited = options.solicited === true
+    const solicited = options.solicited === true || options.delegated === true
     const pass = verdict.outcome === 'pass'
     let weight = stake
     if (!pass) {

@@ -173,14 +173,20 @@ export type VerifierOutput =
       fraudProof: Uint8Array
       fraudProofHash: Hash
     }
-  /** For the ledger: slash `worker`; the fraud proof lets anyone re-check. */
+  /**
+   * For the ledger: slash `worker`; the fraud proof lets anyone re-check. The accuser emits one, and so does a creator
+   * that watched its delegate's accusation upheld: the creator holds the worker's bond, so only its record forfeits it.
+   */
   | {
       kind: 'slash'
       worker: string
       jobId: string
       taskId: string
+      /** The job's creator: the peer holding the worker's bond for it. */
+      creator: string
       fraudProofHash: Hash
-      fraudProof: Uint8Array
+      /** Absent from a watching creator's record: it learnt the proof's hash only, from the verdicts naming it. */
+      fraudProof?: Uint8Array
       accuser: string
       /** Arbiters that upheld the accusation. */
       arbiters: string[]
@@ -586,8 +592,9 @@ export class VerifierMachine implements SansIoMachine<VerifierInput, VerifierOut
     const delegated =
       check !== undefined && check.phase === 'delegated' && from === check.delegate && verdict.round === 0
     const ruling = check !== undefined && !delegated && this.#isRuling(check, from, verdict)
-    // What a check of ours asked for counts whole; other gossip is capped per issuer (see `Reputation.observe`).
-    this.#reputation.observe(verdict, from, { solicited: delegated || ruling })
+    // What a check of ours asked for counts whole, our delegate's word as our own check would; other gossip is capped
+    // per issuer (see `Reputation.observe`).
+    this.#reputation.observe(verdict, from, { solicited: delegated || ruling, delegated })
     if (check === undefined) return
     if (delegated) {
       this.#onDelegateVerdict(check, verdict, now)
@@ -787,15 +794,18 @@ export class VerifierMachine implements SansIoMachine<VerifierInput, VerifierOut
       return
     }
     this.#event({ name: 'proof:upheld', ...ids, fraudProofHash: hash, arbitrated: decision === 'upheld' })
-    if (check.phase === 'watching' || check.fraudProof === undefined) return
+    const watching = check.phase === 'watching'
+    // A watcher slashes only on arbiters' rulings: its delegate's word alone is no more than an unarbitrated proof.
+    if (watching ? decision !== 'upheld' : check.fraudProof === undefined) return
     this.#out.push({
       kind: 'slash',
       worker: ids.worker,
       jobId: ids.jobId,
       taskId: ids.taskId,
+      creator: check.creator,
       fraudProofHash: hash,
-      fraudProof: check.fraudProof,
-      accuser: this.#self,
+      ...(check.fraudProof === undefined ? {} : { fraudProof: check.fraudProof }),
+      accuser: watching ? (check.delegate as string) : this.#self,
       arbiters: [...check.answers].filter(([, outcome]) => outcome === 'fail').map(([peer]) => peer),
       round: check.arbiters.length,
       arbitrated: decision === 'upheld',

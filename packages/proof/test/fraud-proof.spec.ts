@@ -39,7 +39,7 @@ describe('fraud proofs', () => {
     net.commit(worker, creator, { jobId: 'job', taskId: 'other', honest: tensorOutput(seededRng(22), 32, 16) })
     const slash = net.slashes[0]
     if (slash === undefined) throw new Error('expected a slash record')
-    bytes = slash.fraudProof
+    bytes = slash.fraudProof as Uint8Array
     hash = slash.fraudProofHash
     proof = decodeFraudProof(bytes)
   })
@@ -145,11 +145,12 @@ describe('fraud proofs', () => {
     const flipped = reference.map((chunk) => chunk.map((b, i) => (i % 4 === 3 ? b ^ 0x80 : b)))
     signs.commit(w, c, { jobId: 'job', taskId: 'signs', honest: reference, delivered: flipped })
     const slash = signs.slashes[0]
-    if (slash === undefined) throw new Error('expected a slash record')
-    const own = reference[decodeFraudProof(slash.fraudProof).index]!
-    expect(verifyFraudProof(slash.fraudProof, own).outcome).toBe('fail')
-    expect(verifyFraudProof(slash.fraudProof, own, { taskTolerance: 'bitwise' }).outcome).toBe('fail')
-    expectCode(() => verifyFraudProof(slash.fraudProof, own, { taskTolerance: 'psnr:rgba8' }), 'PROOF__FRAUD_NOT_SHOWN')
+    const fraudProof = slash?.fraudProof
+    if (fraudProof === undefined) throw new Error('expected a slash record with its fraud proof')
+    const own = reference[decodeFraudProof(fraudProof).index]!
+    expect(verifyFraudProof(fraudProof, own).outcome).toBe('fail')
+    expect(verifyFraudProof(fraudProof, own, { taskTolerance: 'bitwise' }).outcome).toBe('fail')
+    expectCode(() => verifyFraudProof(fraudProof, own, { taskTolerance: 'psnr:rgba8' }), 'PROOF__FRAUD_NOT_SHOWN')
   })
 
   it('should reject malformed and oversized bundles with coded errors', () => {

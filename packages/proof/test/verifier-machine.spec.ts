@@ -191,8 +191,9 @@ describe('VerifierMachine', () => {
     expect(slash).toMatchObject({ worker: worker!.id, accuser: creator!.id, arbiters: [arbiter!.id], arbitrated: true })
     expect(slash.fraudProofHash).toEqual(accusation.fraudProof)
     // Anyone holding the inputs re-checks the slash's fraud proof on its own.
-    const { index } = decodeFraudProof(slash.fraudProof)
-    const check = verifyFraudProof(slash.fraudProof, honest[index]!, { expectedHash: slash.fraudProofHash })
+    const fraudProof = slash.fraudProof as Uint8Array
+    const { index } = decodeFraudProof(fraudProof)
+    const check = verifyFraudProof(fraudProof, honest[index]!, { expectedHash: slash.fraudProofHash })
     expect(check).toMatchObject({ outcome: 'fail', worker: worker!.id, taskId: 't' })
 
     expect(net.payments).toEqual([
@@ -304,9 +305,10 @@ describe('VerifierMachine', () => {
     expect(creator!.verifier.sampler.streak(worker!.id)).toBe(1)
   })
 
-  it("should count its delegate's verdicts whole: a refusal as a caught fraud, passes beyond any gossip cap", async () => {
+  it("should count its delegate's verdicts as its own checks, whatever the delegate's stake", async () => {
     const net = new TestNet({ verifier: { ...ALWAYS, revealTimeoutMs: 5_000 } })
-    const reputation = new Reputation({ stakeOf: () => 1_000_000n })
+    // No stake lookup, as on a node: gossip counts for nothing, but the checks the creator handed over count whole.
+    const reputation = new Reputation()
     const creator = await net.addPeer({ selfVerifyWeight: 0, reputation })
     const [delegate, silent, cheater, honest] = (await net.addPeers(4)) as [TestPeer, TestPeer, TestPeer, TestPeer]
     creator.verifier.handle({ kind: 'verifiers', peers: [delegate.id] }, 0)
@@ -322,10 +324,10 @@ describe('VerifierMachine', () => {
     for (let i = 0; i < 10; i++) net.commit(honest, creator, { jobId: 'j', taskId: `honest-${i}`, honest: output })
     net.advance(5_000)
     expect(net.delegations.every((d) => d.to === delegate.id)).toBe(true)
-    // The delegate's stake weighs its word 1/2; what the creator asked it for is neither halved nor capped.
-    expect(reputation.evidence(silent.id)).toEqual({ valid: 0, failed: 0.5 })
-    expect(reputation.evidence(cheater.id)).toEqual({ valid: 0, failed: 0.5 })
-    expect(reputation.evidence(honest.id)).toEqual({ valid: 5, failed: 0 })
+    // A refusal counts as a caught fraud, and passes go beyond any gossip cap.
+    expect(reputation.evidence(silent.id)).toEqual({ valid: 0, failed: 1 })
+    expect(reputation.evidence(cheater.id)).toEqual({ valid: 0, failed: 1 })
+    expect(reputation.evidence(honest.id)).toEqual({ valid: 10, failed: 0 })
   })
 
   it('should check a task itself when its delegate stays silent', async () => {
@@ -354,7 +356,15 @@ describe('VerifierMachine', () => {
     })
     const delegate = net.delegations[0]!.to
     expect(others.map((o) => o.id)).toContain(delegate)
-    expect(net.slashes).toEqual([expect.objectContaining({ accuser: delegate, arbitrated: true })])
+    // The delegate holds no bond of the worker's: the creator, watching the accusation upheld, slashes it too, on
+    // the arbiter's ruling and the hash the verdicts name.
+    const upheld = expect.objectContaining({ accuser: delegate, creator: creator!.id, arbitrated: true, round: 1 })
+    expect(net.slashes).toEqual([upheld, upheld])
+    const [byDelegate, byCreator] = [...net.slashes].sort((a) => (a.fraudProof === undefined ? 1 : -1))
+    expect(byDelegate!.fraudProof).toBeInstanceOf(Uint8Array)
+    expect(byCreator!.fraudProof).toBeUndefined()
+    expect(byCreator!.fraudProofHash).toEqual(byDelegate!.fraudProofHash)
+    expect(byCreator!.arbiters).toEqual(byDelegate!.arbiters)
     const creatorEvents = net.events.filter((e) => e.peer === creator!.id).map((e) => e.event.name)
     expect(creatorEvents).toEqual(['task:rejected', 'proof:upheld'])
   })

@@ -346,14 +346,17 @@ export class Peer implements NodeOperations {
       recompute: (order, taskId, indices, options) => workload.recompute(order, taskId, indices, options),
       onSlash: (slash) => {
         slashes.add(slash)
+        metrics.verdicts.inc({ outcome: 'slash' })
+        init.logger.warn({ worker: slash.worker, taskId: slash.taskId }, 'proof:upheld')
+        // The job's creator holds the worker's bond: a delegate's upheld accusation is forfeited there, on the record
+        // the creator's verifier makes watching it, and would only wait here for a bond that never comes.
+        if (slash.creator !== node.peerId.toString()) return
         // Journaled before the chain is asked: one a stop cuts short, or that fails, is carried out at the next start.
         settlement.slash(slash.worker, slash.jobId, slash.fraudProofHash).catch((e: unknown) => {
           const fields = { ...errorFields(e), worker: slash.worker, jobId: slash.jobId }
           if (isCoreError(e, 'CORE__ABORTED')) init.logger.info(fields, 'slash:stopped')
           else init.logger.error(fields, 'slash:failed')
         })
-        metrics.verdicts.inc({ outcome: 'slash' })
-        init.logger.warn({ worker: slash.worker, taskId: slash.taskId }, 'proof:upheld')
       },
       onPayment: (payment) => {
         metrics.servedChecks.inc({ role: payment.role })

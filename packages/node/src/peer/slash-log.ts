@@ -27,9 +27,9 @@ export class SlashLog {
   /** Keeps `slash`, letting go of the oldest past the limits. */
   add(slash: SlashRecord): void {
     this.#kept.push(slash)
-    this.#bytes += slash.fraudProof.byteLength
+    this.#bytes += slash.fraudProof?.byteLength ?? 0
     while (this.#kept.length > this.#limits.count || (this.#kept.length > 1 && this.#bytes > this.#limits.bytes)) {
-      this.#bytes -= this.#kept.shift()!.fraudProof.byteLength
+      this.#bytes -= this.#kept.shift()!.fraudProof?.byteLength ?? 0
     }
   }
 }

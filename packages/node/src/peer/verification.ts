@@ -51,8 +51,11 @@ export interface SlashRecord {
   worker: string
   jobId: string
   taskId: string
+  /** The job's creator: it holds the worker's bond, so only its own records forfeit it. */
+  creator: string
   fraudProofHash: Uint8Array
-  fraudProof: Uint8Array
+  /** Absent when this peer is the creator and learnt of the accusation from its delegate's verdicts (their hash). */
+  fraudProof?: Uint8Array
   /** Always true: an accusation no arbiter answered is never handed on to slash (see `slash:unarbitrated`). */
   arbitrated: boolean
 }
@@ -112,7 +115,8 @@ export interface VerificationComponents {
   /** Recomputes chunks of a task honestly on this peer's engine. */
   recompute: (order: Order, taskId: string, indices: readonly number[], options?: AbortOptions) => Promise<Uint8Array[]>
   /**
-   * Called when a worker is caught and arbitration upholds the accusation. An accusation no arbiter answered (none
+   * Called when a worker is caught and arbitration upholds the accusation: on the accuser, and on a creator whose
+   * delegate's accusation it watched upheld (only the creator holds the worker's bond). An accusation no arbiter answered (none
    * known, or all silent) stands on this peer's word alone, which may come from a wrong engine: its task is rejected
    * and the worker's score drops, but its stake is not slashed (logged as `slash:unarbitrated`).
    */
@@ -525,8 +529,9 @@ export class Verification {
           worker: out.worker,
           jobId: out.jobId,
           taskId: out.taskId,
+          creator: out.creator,
           fraudProofHash: out.fraudProofHash,
-          fraudProof: out.fraudProof,
+          ...(out.fraudProof === undefined ? {} : { fraudProof: out.fraudProof }),
           arbitrated: out.arbitrated,
         })
         return

@@ -167,6 +167,8 @@ export class VerifierRole {
         return
       }
       case 'slash': {
+        // The creator holds the worker's bond: a delegate's record of the same accusation forfeits nothing more.
+        if (output.creator !== this.#peer.id) return
         const worker = ctx.worker(output.worker)
         if (worker !== undefined) ctx.economy.slash(worker.earner)
         return
