@@ -625,12 +625,15 @@ export class VerifierMachine implements SansIoMachine<VerifierInput, VerifierOut
 
   /**
    * Whether `verdict` is an arbiter's answer that `check` takes: on its fraud proof, from the arbiter asked last
-   * (accuser) or any the delegate named (watcher), in round 1 or later, its first, and a judgement (an arbiter
-   * never refuses).
+   * (accuser) or named last by the delegate (watcher), in round 1 or later, its first, and a judgement (an arbiter
+   * never refuses). A watcher takes no ruling its delegate would not: an arbiter that answers only once the delegate
+   * has moved past it is not counted by the delegate, and counted by the watcher it could overturn, alone, an
+   * accusation the delegate upholds.
    */
   #isRuling(check: Check, from: string, verdict: Verdict): boolean {
     const answering =
-      check.phase === 'arbitrating' ? check.arbiters[check.arbiters.length - 1] === from : check.phase === 'watching'
+      (check.phase === 'arbitrating' || check.phase === 'watching') &&
+      check.arbiters[check.arbiters.length - 1] === from
     return (
       answering &&
       this.#namesProof(check, verdict) &&

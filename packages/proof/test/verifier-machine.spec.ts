@@ -401,6 +401,41 @@ describe('VerifierMachine', () => {
     expect(creator.verifier.pending).toBe(0)
   })
 
+  it('should take no ruling from an arbiter its delegate moved past, as its delegate takes none', async () => {
+    const net = new TestNet()
+    const creator = await net.addPeer({ ...ALWAYS, selfVerifyWeight: 0 })
+    const [delegate, first, second, worker] = (await net.addPeers(4)) as [TestPeer, TestPeer, TestPeer, TestPeer]
+    creator.verifier.handle({ kind: 'verifiers', peers: [delegate.id] }, 0)
+    delegate.verifier.handle({ kind: 'verifiers', peers: [first.id] }, 0)
+    // Both arbiters are slow to answer; the first colludes with the worker (its engine echoes the cheated chunks).
+    net.silent.add(first.id)
+    net.silent.add(second.id)
+    net.wrongEngine.set(first.id, (c) => c.map((b) => b ^ 0xff))
+    const honest = tensorOutput(seededRng(41), 8, 16)
+    net.commit(worker, creator, { jobId: 'j', taskId: 't', honest, delivered: corrupt(honest, [...honest.keys()]) })
+    delegate.verifier.handle({ kind: 'verifiers', peers: [first.id, second.id] }, net.clock.now())
+    net.advance(DEFAULT_VERDICT_TIMEOUT_MS)
+    expect(net.escalations.map((e) => e.to)).toEqual([first.id, second.id])
+    // The first answers `pass` once the delegate has moved on to the second, and the second then upholds.
+    for (const [arbiter, escalation] of [first, second].map((a, i) => [a, net.escalations[i]!] as const)) {
+      net.silent.delete(arbiter.id)
+      const { creator: jobCreator, round, fraudProof } = escalation
+      arbiter.verifier.handle(
+        { kind: 'arbitrate', from: delegate.id, creator: jobCreator, round, fraudProof },
+        net.clock.now(),
+      )
+      net.run()
+    }
+    expect(net.verdicts.find((v) => v.from === first.id)?.verdict).toMatchObject({ outcome: 'pass', round: 1 })
+    const creatorEvents = net.events.filter((e) => e.peer === creator.id).map((e) => e.event.name)
+    expect(creatorEvents).toEqual(['task:rejected', 'proof:upheld'])
+    expect(net.eventsOf('proof:upheld').map((e) => e.peer)).toEqual(expect.arrayContaining([delegate.id, creator.id]))
+    expect(net.slashes.filter((s) => s.fraudProof === undefined)).toEqual([
+      expect.objectContaining({ accuser: delegate.id, arbiters: [second.id], arbitrated: true }),
+    ])
+    expect(creator.verifier.pending).toBe(0)
+  })
+
   it('should decide when its watch ends, as its delegate did, rather than forget the accusation', async () => {
     // The arbiter clears the worker at once; the delegate, with no second arbiter to ask, overturns its accusation
     // then and says so to nobody. The creator has heard one arbiter of two and waits for another.
