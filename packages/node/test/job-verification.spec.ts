@@ -1,9 +1,14 @@
-import type { Split } from '@tessera/core'
+import { MAX_CHUNK_BYTES, MAX_DIRECT_ENVELOPE_BYTES, MAX_MERKLE_DEPTH, type Split } from '@tessera/core'
 import { DEFAULT_BUDGET, planVerification } from '@tessera/proof'
 import { resolveJobSpec } from '@tessera/scheduler'
 import { describe, expect, it } from 'vitest'
 import { jobSpecOf } from '../src/peer/job-request.js'
-import { checkJobVerification, verificationBudgetOf, verificationView } from '../src/peer/job-verification.js'
+import {
+  checkJobVerification,
+  revealableChunks,
+  verificationBudgetOf,
+  verificationView,
+} from '../src/peer/job-verification.js'
 
 const render = (tile: number, height = 64): Split => ({
   kind: 'render',
@@ -53,6 +58,29 @@ describe('a job request’s verification', () => {
         message: expect.not.stringMatching(/met within/),
       }),
     )
+  })
+
+  it('should refuse a budget whose challenges no reveal can carry in one message', () => {
+    // Met by a plan challenging 8 of 16 items; an item may be a whole chunk (1 MiB), and 8 of them pass 8 MiB.
+    const budget = { detect: 0.9999, withinTasks: 20, cheatRate: 0.5, maxOverhead: 1 }
+    expect(planVerification({ ...budget, chunks: 16 }).challengeChunks).toBe(8)
+    expect(() => checkJobVerification({ kind: 'inference', items: 64, itemsPerTask: 16 }, budget)).toThrow(
+      expect.objectContaining({
+        code: 'NODE__VERIFICATION_INFEASIBLE',
+        context: expect.objectContaining({
+          reason: 'NODE__REVEAL_TOO_LARGE',
+          challengeChunks: 8,
+          maxChallengeChunks: 7,
+        }),
+      }),
+    )
+    // Tile rows are small: the same challenge fits.
+    expect(() => checkJobVerification(render(16), budget)).not.toThrow()
+    // The bound leaves room for a reveal of `revealableChunks` chunks of the largest size, paths included.
+    const revealable = revealableChunks(MAX_CHUNK_BYTES)
+    const reveal = revealable * (MAX_CHUNK_BYTES + MAX_MERKLE_DEPTH * 32)
+    expect(reveal).toBeLessThan(MAX_DIRECT_ENVELOPE_BYTES)
+    expect(reveal + MAX_CHUNK_BYTES).toBeGreaterThan(MAX_DIRECT_ENVELOPE_BYTES)
   })
 
   it('should show, per task size, the plan the job is checked by', () => {

@@ -1,4 +1,12 @@
-import type { Order, Split, VerificationBudget } from '@tessera/core'
+import {
+  MAX_CHUNK_BYTES,
+  MAX_DIRECT_ENVELOPE_BYTES,
+  MAX_MERKLE_DEPTH,
+  type Order,
+  type Split,
+  TILE_BYTES_PER_PIXEL,
+  type VerificationBudget,
+} from '@tessera/core'
 import { lengthenHorizon, planFor, planVerification } from '@tessera/proof'
 import { DEFAULT_VERIFICATION, taskChunkCounts } from '@tessera/scheduler'
 import type { JobStatus } from '../api/contract.js'
@@ -12,22 +20,55 @@ export function verificationBudgetOf(terms: VerificationTerms): VerificationBudg
   return { ...DEFAULT_VERIFICATION, ...terms }
 }
 
+/** Room a reveal's envelope leaves beside its chunks: the signature, ids, root, and the encoding's framing. */
+const REVEAL_ENVELOPE_SLACK_BYTES = 64 * 1024
+/** Room each revealed chunk takes beside its bytes: its Merkle path and its framing. */
+const REVEAL_CHUNK_SLACK_BYTES = MAX_MERKLE_DEPTH * 32 + 1024
+
+/**
+ * The most bytes one output chunk of a task of `split` has: a render tile row is `tileWidth` RGBA float32 pixels; an
+ * inference batch item is as large as its model makes it, so up to what a chunk may be (core's `MAX_CHUNK_BYTES`).
+ */
+export function chunkBytesOf(split: Split): number {
+  if (split.kind === 'inference') return MAX_CHUNK_BYTES
+  return Math.min(split.tileWidth, split.width) * TILE_BYTES_PER_PIXEL
+}
+
+/** The most chunks of `chunkBytes` bytes one reveal carries within a direct message (core's `MAX_DIRECT_ENVELOPE_BYTES`). */
+export function revealableChunks(chunkBytes: number): number {
+  return Math.floor((MAX_DIRECT_ENVELOPE_BYTES - REVEAL_ENVELOPE_SLACK_BYTES) / (chunkBytes + REVEAL_CHUNK_SLACK_BYTES))
+}
+
 /**
  * Refuses, before anything is ordered, a verification budget no sampling plan meets for the job's tasks: ordered, it
  * would be checked by a plan other than the one asked for (verifiers meet it over a longer horizon), and the creator
- * would believe in a detection rate nobody delivers. The error names the shortest horizon that would be met.
+ * would believe in a detection rate nobody delivers. The error names the shortest horizon that would be met. A budget
+ * whose plan challenges more chunks than one reveal can carry (chunks of `chunkBytesOf(split)` bytes) is refused too:
+ * no worker could answer its challenges, so honest workers would go unpaid and marked down as refusing.
  *
- * @throws NodeError `NODE__VERIFICATION_INFEASIBLE`, with the planner's reason and `shortestWithinTasks`
+ * @throws NodeError `NODE__VERIFICATION_INFEASIBLE`, with the planner's reason and `shortestWithinTasks`, or with
+ *   reason `NODE__REVEAL_TOO_LARGE` and `maxChallengeChunks`
  */
 export function checkJobVerification(split: Split, budget: VerificationBudget): void {
   const counts = taskChunkCounts(split)
+  const chunkBytes = chunkBytesOf(split)
+  const revealable = revealableChunks(chunkBytes)
   for (const chunks of counts) {
     try {
-      planVerification({ ...budget, chunks })
+      const { challengeChunks } = planVerification({ ...budget, chunks })
+      if (Math.min(challengeChunks, chunks) > revealable) {
+        throw new NodeError(
+          'NODE__VERIFICATION_INFEASIBLE',
+          `the verification budget challenges ${challengeChunks} chunks of tasks of ${chunks} ${unitOf(split)}, ` +
+            `of up to ${chunkBytes} bytes each; a worker's reveal carries at most ${revealable} of them in one ` +
+            'message: ask for a lower verification.detect or cheatRate, or a longer withinTasks',
+          { budget, chunks, reason: 'NODE__REVEAL_TOO_LARGE', challengeChunks, maxChallengeChunks: revealable },
+        )
+      }
     } catch (e) {
       const { message, code, context } = e as { message: string; code?: string; context?: Record<string, unknown> }
       if (code !== 'PROOF__BUDGET_INFEASIBLE' && code !== 'PROOF__INVALID_BUDGET') throw e
-      const unit = split.kind === 'render' ? 'tile rows' : 'batch items'
+      const unit = unitOf(split)
       let shortest: number | undefined
       try {
         shortest = lengthenHorizon(budget, counts).withinTasks
@@ -48,6 +89,11 @@ export function checkJobVerification(split: Split, budget: VerificationBudget): 
       )
     }
   }
+}
+
+/** What a task's chunks are, in an error message. */
+function unitOf(split: Split): string {
+  return split.kind === 'render' ? 'tile rows' : 'batch items'
 }
 
 /**
