@@ -94,6 +94,12 @@ export const DEFAULT_ARBITRATION_ROUNDS = 2
 export const MAX_ARBITRATION_ROUNDS = 16
 /** Machines: checks in flight per verifier at most. */
 export const MAX_PENDING_CHECKS = 10_000
+/**
+ * Checks and arbitrations a verifier did for other peers and remembers, the latest, to refuse the same one asked
+ * again: a creator replaying one signed Result as `assign` would otherwise have it challenged until the worker, which
+ * answers few challenges per task, refuses, and each refusal marks the worker down.
+ */
+export const FINISHED_CHECKS_KEPT = 10_000
 /** Prover: how long a worker keeps a task's chunks to answer challenges. */
 export const DEFAULT_RETAIN_MS = 60 * 60_000
 /** Prover: tasks held at most. */

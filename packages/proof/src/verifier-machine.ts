@@ -17,6 +17,7 @@ import {
   DEFAULT_REVEAL_TIMEOUT_MS,
   DEFAULT_SELF_VERIFY_WEIGHT,
   DEFAULT_VERDICT_TIMEOUT_MS,
+  FINISHED_CHECKS_KEPT,
   MAX_ARBITRATION_ROUNDS,
   MAX_CHALLENGE_CHUNKS,
   MAX_MERKLE_DEPTH,
@@ -299,6 +300,8 @@ export class VerifierMachine implements SansIoMachine<VerifierInput, VerifierOut
   /** Scratch for `#drawVerifier`: our own weight, then one per verifier. */
   #weights = new Float64Array(1)
   readonly #checks = new Map<string, Check>()
+  /** Checks (delegate) and arbitrations (arbiter) done for other peers, by role and key, the oldest forgotten first. */
+  readonly #finished = new Set<string>()
   readonly #deadlines = new Deadlines<Check>()
   readonly #out = new Fifo<VerifierOutput>()
   readonly #deadlineOf = (check: Check): number => check.deadline
@@ -444,7 +447,9 @@ export class VerifierMachine implements SansIoMachine<VerifierInput, VerifierOut
     if (input.result.worker === this.#self) {
       throw new ProofError('PROOF__UNEXPECTED_MESSAGE', 'a worker cannot verify its own result', { worker: this.#self })
     }
+    this.#refuseRepeat('delegate', input.result)
     const check = this.#newCheck('delegate', input.result, input.envelope, input.from, input)
+    this.#remember(check)
     if (this.#refuseMismatch(check, now)) return
     this.#checks.set(check.key, check)
     this.#challenge(check, now)
@@ -564,7 +569,9 @@ export class VerifierMachine implements SansIoMachine<VerifierInput, VerifierOut
         },
       )
     }
+    this.#refuseRepeat('arbiter', result)
     const check = this.#newCheck('arbiter', result, proof.commitment, input.creator, input)
+    this.#remember(check)
     const mismatch = check.mismatch
     if (mismatch !== undefined) {
       // The worker signed a Result its task cannot have: the accusation stands without a recomputation.
@@ -884,6 +891,28 @@ export class VerifierMachine implements SansIoMachine<VerifierInput, VerifierOut
     this.#event({ name: 'result:mismatched', ...this.#ids(check), mismatch })
     this.#concludeCheck(check, 'fail', now)
     return true
+  }
+
+  /**
+   * Throws `PROOF__DUPLICATE_TASK` for a check or arbitration of `result` we did already in `role`: a replayed request
+   * would only have the worker challenged again (it answers few challenges per task, so a refusal, marking it down)
+   * or our verdict published again.
+   */
+  #refuseRepeat(role: 'delegate' | 'arbiter', result: Result): void {
+    if (!this.#finished.has(`${role}\u0000${checkKey(result.jobId, result.taskId, result.worker)}`)) return
+    throw new ProofError(
+      'PROOF__DUPLICATE_TASK',
+      `${result.worker}'s result for task ${result.taskId} of job ${result.jobId} was checked already`,
+      { jobId: result.jobId, taskId: result.taskId, role },
+    )
+  }
+
+  /** Remembers a check or arbitration for another peer as done (see {@link #refuseRepeat}), within its bound. */
+  #remember(check: Check): void {
+    if (check.role === 'creator') return
+    this.#finished.add(`${check.role}\u0000${check.key}`)
+    if (this.#finished.size > FINISHED_CHECKS_KEPT)
+      this.#finished.delete(this.#finished.values().next().value as string)
   }
 
   #find(jobId: string, taskId: string, worker: string): Check {

@@ -330,6 +330,28 @@ describe('VerifierMachine', () => {
     expect(reputation.evidence(honest.id)).toEqual({ valid: 10, failed: 0 })
   })
 
+  it('should refuse a check it did already for a creator, so a replay cannot have the worker refuse', async () => {
+    const net = new TestNet({ verifier: { ...ALWAYS, selfVerifyWeight: 0 } })
+    const [creator, worker, third] = (await net.addPeers(3)) as [TestPeer, TestPeer, TestPeer]
+    creator.verifier.handle({ kind: 'verifiers', peers: [third.id] }, 0)
+    net.commit(worker, creator, { jobId: 'j', taskId: 't', honest: tensorOutput(seededRng(51), 8, 4) })
+    expect(net.verdicts).toEqual([expect.objectContaining({ from: third.id })])
+    const envelope = net.envelopes.get('j/t')!
+    const result = openResultEnvelope(envelope)
+    // The creator sends the same signed Result again: refused, nothing challenged, the worker's score untouched.
+    const before = third.verifier.reputation.evidence(worker.id)
+    for (let i = 0; i < 3; i++) {
+      expect(() =>
+        third.verifier.handle({ kind: 'assigned', from: creator.id, result, envelope }, net.clock.now()),
+      ).toThrow(expect.objectContaining({ code: 'PROOF__DUPLICATE_TASK' }))
+    }
+    net.run()
+    net.advance(60_000)
+    expect(third.verifier.pending).toBe(0)
+    expect(net.verdicts).toHaveLength(1)
+    expect(third.verifier.reputation.evidence(worker.id)).toEqual(before)
+  })
+
   it('should check a task itself when its delegate stays silent', async () => {
     const net = new TestNet({ verifier: { ...ALWAYS, selfVerifyWeight: 0, verdictTimeoutMs: 2_000 } })
     const [creator, worker, third] = await net.addPeers(3)
