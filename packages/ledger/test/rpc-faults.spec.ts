@@ -409,66 +409,48 @@ describe('RpcTransport against a misbehaving endpoint', () => {
     }
   }
 
-  it('should never take a status that names no commitment for a confirmation, and pay once', async () => {
-    const bob = await generateKeyPairSigner()
-    const { world, lie, close } = await proxiedWorld()
-    // A node takes the payment and never forwards it; its statuses name no commitment (Solana allows it).
-    lie((request) => {
-      if (request.method === 'sendTransaction') {
-        const wire = getBase64Encoder().encode(request.params[0] as string)
-        return jsonRpcResult(request.id, getSignatureFromTransaction(getTransactionDecoder().decode(wire)))
-      }
-      if (request.method === 'getSignatureStatuses') {
-        const status = { slot: 5, confirmations: 0, err: null, status: { Ok: null }, confirmationStatus: null }
-        return jsonRpcResult(request.id, { context: { slot: 5 }, value: [status] })
-      }
-      return undefined
-    })
-    const pay = payment(world, 'pay-bob', bob.address)
-    await expect(world.executor.execute(pay)).rejects.toMatchObject({ code: 'LEDGER__CONFIRMATION_TIMEOUT' })
-    // Tried again, the open intent is settled against the same statuses: not taken for done either.
-    await expect(world.executor.execute(pay)).rejects.toMatchObject({ code: 'LEDGER__CONFIRMATION_TIMEOUT' })
-    expect(world.executor.status('pay-bob')).toBe('intent')
-    // Once the node is honest the same bytes are sent again, and land.
-    lie(undefined)
-    await world.executor.execute(pay)
-    expect(world.executor.status('pay-bob')).toBe('confirmed')
-    expect(await transport.getBalance(bob.address)).toBe(SOL / 10n)
-    await close()
-  })
-
-  it('should believe a success report only as the transaction record tells it, and pay once', async () => {
-    const bob = await generateKeyPairSigner()
-    const { world, lie, close } = await proxiedWorld()
-    // A node takes the payment and never forwards it; its statuses say it succeeded, finalized (a status answers by
-    // its place in a list, which a node can mix up with another's). No node has its record.
-    lie((request) => {
-      if (request.method === 'sendTransaction') {
-        const wire = getBase64Encoder().encode(request.params[0] as string)
-        return jsonRpcResult(request.id, getSignatureFromTransaction(getTransactionDecoder().decode(wire)))
-      }
-      if (request.method === 'getSignatureStatuses') {
-        const status = {
-          slot: 5,
-          confirmations: null,
-          err: null,
-          status: { Ok: null },
-          confirmationStatus: 'finalized',
+  // A node takes the payment and never forwards it, and reports a success the transport must not take for done.
+  const swallowedPayments: Array<[string, Record<string, unknown>]> = [
+    // Its statuses name no commitment (Solana allows it).
+    [
+      'should never take a status that names no commitment for a confirmation, and pay once',
+      { confirmations: 0, confirmationStatus: null },
+    ],
+    // Its statuses say finalized, but no node has the record (a status answers by its place in a list, which a node
+    // can mix up with another's).
+    [
+      'should believe a success report only as the transaction record tells it, and pay once',
+      { confirmations: null, confirmationStatus: 'finalized' },
+    ],
+  ]
+  for (const [title, reported] of swallowedPayments) {
+    it(title, async () => {
+      const bob = await generateKeyPairSigner()
+      const { world, lie, close } = await proxiedWorld()
+      lie((request) => {
+        if (request.method === 'sendTransaction') {
+          const wire = getBase64Encoder().encode(request.params[0] as string)
+          return jsonRpcResult(request.id, getSignatureFromTransaction(getTransactionDecoder().decode(wire)))
         }
-        return jsonRpcResult(request.id, { context: { slot: 5 }, value: [status] })
-      }
-      return undefined
+        if (request.method === 'getSignatureStatuses') {
+          const status = { slot: 5, err: null, status: { Ok: null }, ...reported }
+          return jsonRpcResult(request.id, { context: { slot: 5 }, value: [status] })
+        }
+        return undefined
+      })
+      const pay = payment(world, 'pay-bob', bob.address)
+      await expect(world.executor.execute(pay)).rejects.toMatchObject({ code: 'LEDGER__CONFIRMATION_TIMEOUT' })
+      // Tried again, the open intent is settled against the same statuses: not taken for done either.
+      await expect(world.executor.execute(pay)).rejects.toMatchObject({ code: 'LEDGER__CONFIRMATION_TIMEOUT' })
+      expect(world.executor.status('pay-bob')).toBe('intent')
+      // Once the node is honest the same bytes are sent again, and land: bob is paid, once.
+      lie(undefined)
+      await world.executor.execute(pay)
+      expect(world.executor.status('pay-bob')).toBe('confirmed')
+      expect(await transport.getBalance(bob.address)).toBe(SOL / 10n)
+      await close()
     })
-    const pay = payment(world, 'pay-bob', bob.address)
-    await expect(world.executor.execute(pay)).rejects.toMatchObject({ code: 'LEDGER__CONFIRMATION_TIMEOUT' })
-    expect(world.executor.status('pay-bob')).toBe('intent')
-    // Once the node is honest the same bytes are sent again, and land: bob is paid, once.
-    lie(undefined)
-    await world.executor.execute(pay)
-    expect(world.executor.status('pay-bob')).toBe('confirmed')
-    expect(await transport.getBalance(bob.address)).toBe(SOL / 10n)
-    await close()
-  })
+  }
 
   it('should not journal a payment confirmed while it falls short of a finalized commitment', async () => {
     const bob = await generateKeyPairSigner()
