@@ -177,6 +177,77 @@ describe('onnx operators by opset', () => {
     })
   })
 
+  describe("attributes of an operator's version", () => {
+    /** One node `op` of x [2, 3, 4] with `attributes`, at `opset`. */
+    const withAttributes = (op: string, attributes: Record<string, Attr>, opset: number): Uint8Array =>
+      new GraphBuilder().input('x', [2, 3, 4]).output('y', [2, 3, 4]).node(op, ['x'], ['y'], attributes).build(opset)
+
+    const refusals: { name: string; op: string; attributes: Record<string, Attr>; opset: number; attribute: string }[] =
+      [
+        {
+          name: 'ReduceMean-13 with noop_with_empty_axes, which opset 18 introduced',
+          op: 'ReduceMean',
+          attributes: { noop_with_empty_axes: { int: 1 } },
+          opset: 13,
+          attribute: 'noop_with_empty_axes',
+        },
+        {
+          name: 'ReduceSum-11 with noop_with_empty_axes, which opset 13 introduced',
+          op: 'ReduceSum',
+          attributes: { noop_with_empty_axes: { int: 1 } },
+          opset: 11,
+          attribute: 'noop_with_empty_axes',
+        },
+        {
+          name: 'Shape-13 with start, which opset 15 introduced',
+          op: 'Shape',
+          attributes: { start: { int: 1 } },
+          opset: 13,
+          attribute: 'start',
+        },
+        { name: 'Shape-14 with end', op: 'Shape', attributes: { end: { int: 1 } }, opset: 14, attribute: 'end' },
+        {
+          name: 'Clip-11 with a min attribute, which became an input',
+          op: 'Clip',
+          attributes: { min: { float: 0 } },
+          opset: 11,
+          attribute: 'min',
+        },
+        {
+          name: 'ReduceMean-18 with an axes attribute, which became an input',
+          op: 'ReduceMean',
+          attributes: { axes: { ints: [1] } },
+          opset: 18,
+          attribute: 'axes',
+        },
+        {
+          name: 'Squeeze-13 with an axes attribute',
+          op: 'Squeeze',
+          attributes: { axes: { ints: [0] } },
+          opset: 13,
+          attribute: 'axes',
+        },
+      ]
+    for (const r of refusals) {
+      it(`should refuse ${r.name} with GPU__MALFORMED_MODEL when the model loads`, () => {
+        expect(() => loadOnnxModel(withAttributes(r.op, r.attributes, r.opset))).toThrow(
+          expect.objectContaining({
+            code: 'GPU__MALFORMED_MODEL',
+            context: expect.objectContaining({ op: r.op, attribute: r.attribute, opset: r.opset }),
+          }),
+        )
+      })
+    }
+
+    it('should keep the input of ReduceSum-13 with noop_with_empty_axes and no axes', async () => {
+      const x = tensor(
+        [2, 3, 4],
+        Array.from({ length: 24 }, (_, i) => i),
+      )
+      await expectOutput(withAttributes('ReduceSum', { noop_with_empty_axes: { int: 1 } }, 13), { x }, x)
+    })
+  })
+
   describe("Gemm's C", () => {
     /** Gemm of a [m, 3] by b [3, 2] (y = a[:, 0] + a[:, 2], a[:, 1] + a[:, 2]) plus the weight c. */
     const gemmModel = (m: number, c: number[], cData: number[], opset = 13, attributes: Record<string, Attr> = {}) =>

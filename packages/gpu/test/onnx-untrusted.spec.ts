@@ -194,7 +194,8 @@ describe('untrusted ONNX models', () => {
     function windowModel(op: string, attributes: Record<string, Attr>): Uint8Array {
       const g = new GraphBuilder().input('x', [1, 1, 1, 4]).output('y', [1, 1, 1, 4])
       if (op === 'Conv') g.weight('w', [1, 1, 1, 2], Float32Array.of(1, 1))
-      return g.node(op, op === 'Conv' ? ['x', 'w'] : ['x'], ['y'], attributes).build(13)
+      // Opset 19, from which AveragePool takes dilations.
+      return g.node(op, op === 'Conv' ? ['x', 'w'] : ['x'], ['y'], attributes).build(19)
     }
     const x = (): Feeds => ({ x: tensor([1, 1, 1, 4], [4, 3, 2, 1]) })
 

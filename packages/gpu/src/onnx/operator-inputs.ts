@@ -114,12 +114,56 @@ export const OPERATOR_INPUTS: Readonly<Record<string, readonly InputsSince[]>> =
   ],
 }
 
+/** The opsets an attribute exists in: from `since` (the operator's first version when absent) until before `until`. */
+interface AttributeOpsets {
+  readonly since?: number
+  readonly until?: number
+}
+
+const LEGACY_BROADCAST: Readonly<Record<string, AttributeOpsets>> = { broadcast: { until: 7 }, axis: { until: 7 } }
+const REDUCE_FROM_18: Readonly<Record<string, AttributeOpsets>> = {
+  axes: { until: 18 },
+  noop_with_empty_axes: { since: 18 },
+}
+
+/**
+ * The attributes the runtime reads that some versions of their operator do not define. A node that carries one where
+ * its version lacks it is not that version (ReduceMean-13 with noop_with_empty_axes reduces every axis; Shape-13 with
+ * start returns the whole shape): read anyway, it would compute what the model does not say, so the model is refused,
+ * as the ONNX checker and onnxruntime refuse it.
+ */
+export const ATTRIBUTE_OPSETS: Readonly<Record<string, Readonly<Record<string, AttributeOpsets>>>> = {
+  Add: LEGACY_BROADCAST,
+  Sub: LEGACY_BROADCAST,
+  Mul: LEGACY_BROADCAST,
+  Div: LEGACY_BROADCAST,
+  Pow: LEGACY_BROADCAST,
+  Equal: LEGACY_BROADCAST,
+  Less: LEGACY_BROADCAST,
+  Greater: LEGACY_BROADCAST,
+  Gemm: { broadcast: { until: 7 } },
+  ReduceMean: REDUCE_FROM_18,
+  ReduceMax: REDUCE_FROM_18,
+  ReduceSum: { axes: { until: 13 }, noop_with_empty_axes: { since: 13 } },
+  Shape: { start: { since: 15 }, end: { since: 15 } },
+  Reshape: { allowzero: { since: 14 } },
+  Split: { split: { until: 13 }, num_outputs: { since: 18 } },
+  Squeeze: { axes: { until: 13 } },
+  Unsqueeze: { axes: { until: 13 } },
+  Slice: { starts: { until: 10 }, ends: { until: 10 }, axes: { until: 10 } },
+  Clip: { min: { until: 11 }, max: { until: 11 } },
+  BatchNormalization: { spatial: { until: 9 }, training_mode: { since: 14 } },
+  MaxPool: { storage_order: { since: 8 }, ceil_mode: { since: 10 }, dilations: { since: 10 } },
+  AveragePool: { count_include_pad: { since: 7 }, ceil_mode: { since: 10 }, dilations: { since: 19 } },
+}
+
 /**
  * Checks a node of a supported operator against the version of it that the model's opset holds.
  *
  * @throws GPU__MALFORMED_MODEL (context `{ opset }`) when the opset predates the operator, when the node has fewer
  *   or more inputs than that version takes (omitted '' inputs count, as the ONNX checker counts them; context
- *   `inputs`, `min`, `max`), or when it omits a required input (context `input`)
+ *   `inputs`, `min`, `max`), when it omits a required input (context `input`), or when it carries an attribute that
+ *   version does not define (context `attribute`, `since` or `until`; see {@link ATTRIBUTE_OPSETS})
  * @throws GPU__UNSUPPORTED_OP (context `{ opset }`) for a version whose inputs the runtime does not read (Reshape
  *   before opset 5, Tile before opset 6)
  */
@@ -142,4 +186,36 @@ export function assertOperatorInputs(node: OnnxNode, opset: number): void {
   const omitted = node.inputs.slice(0, version.min).indexOf('')
   if (omitted >= 0)
     throw malformedNode(node, `omits input ${omitted}, which opset ${opset} requires`, { input: omitted })
+  assertAttributesInOpset(node, opset)
+}
+
+/**
+ * @throws GPU__MALFORMED_MODEL (context `{ attribute, opset }`) when the node carries an attribute that its version
+ *   in the model's opset does not define (see {@link ATTRIBUTE_OPSETS})
+ */
+function assertAttributesInOpset(node: OnnxNode, opset: number): void {
+  const opsets = ATTRIBUTE_OPSETS[node.opType] ?? {}
+  for (const attribute of Object.keys(node.attributes)) {
+    const { since, until } = opsets[attribute] ?? {}
+    if (since !== undefined && opset < since)
+      throw malformedNode(
+        node,
+        `has attribute ${attribute}, which ONNX defines from opset ${since}, not in opset ${opset}`,
+        {
+          attribute,
+          opset,
+          since,
+        },
+      )
+    if (until !== undefined && opset >= until)
+      throw malformedNode(
+        node,
+        `has attribute ${attribute}, which ONNX removed at opset ${until}, not in opset ${opset}`,
+        {
+          attribute,
+          opset,
+          until,
+        },
+      )
+  }
 }
