@@ -362,6 +362,30 @@ describe('onnx operators by opset', () => {
     })
   })
 
+  describe('Max and Min before opset 8', () => {
+    it('should refuse Max-7 and Min-6 of differing shapes with GPU__SHAPE_MISMATCH', async () => {
+      for (const [op, opset] of [
+        ['Max', 7],
+        ['Min', 6],
+      ] as const)
+        await expectRunRefused(binaryModel(op, [10, 20, 30], {}, opset), { x: rows() }, 'GPU__SHAPE_MISMATCH')
+    })
+
+    it('should run Max-7 of one shape, and broadcast from opset 8', async () => {
+      const same = new GraphBuilder()
+        .input('x', [3, 3])
+        .output('y', [3, 3])
+        .node('Max', ['x', 'x', 'x'], ['y'])
+        .build(7)
+      await expectOutput(same, { x: rows() }, rows())
+      await expectOutput(
+        binaryModel('Max', [1, 0, 3], {}, 8),
+        { x: rows() },
+        tensor([3, 3], [1, 0, 3, 1, 1, 3, 2, 2, 3]),
+      )
+    })
+  })
+
   describe('broadcasting before opset 7', () => {
     const legacy: { name: string; op: string; b: number[]; attributes: Record<string, Attr>; y: number[] }[] = [
       {

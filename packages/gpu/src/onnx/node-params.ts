@@ -133,14 +133,22 @@ const LEGACY_BROADCASTING: ReadonlySet<string> = new Set([
   'Greater',
 ])
 
+/** The opset from which Max and Min broadcast their inputs; before it they must all have one shape. */
+const VARIADIC_BROADCAST_OPSET = 8
+
+/** Variadic elementwise operators that broadcast only from {@link VARIADIC_BROADCAST_OPSET}. */
+const VARIADIC_BROADCASTING: ReadonlySet<string> = new Set(['Max', 'Min'])
+
 /**
  * The shapes the operands of an elementwise node take, so that numpy broadcasting computes what the node's opset
  * says: their own, except for B (the second) of Add, Sub, Mul, Div, Pow, Equal, Less and Greater before opset 7.
  * There B must have A's shape unless `broadcast` is 1, and then it broadcasts onto A without stretching an axis of 1:
  * B holds one element (at a rank up to A's), or B's axes are A's from `axis` on (A's last ones without `axis`). B
- * then takes A's rank, with 1s around its axes, and the result has A's shape.
+ * then takes A's rank, with 1s around its axes, and the result has A's shape. Max and Min before opset 8 do not
+ * broadcast: every input must have the first one's shape.
  *
- * @throws GPU__SHAPE_MISMATCH when B does not broadcast onto A that way
+ * @throws GPU__SHAPE_MISMATCH when B does not broadcast onto A that way, or Max or Min before opset 8 is given inputs
+ *   of differing shapes (context `shapes`)
  */
 export function broadcastOperandShapes(
   node: OnnxNode,
@@ -148,6 +156,16 @@ export function broadcastOperandShapes(
   shapes: readonly (readonly number[])[],
 ): readonly (readonly number[])[] {
   const [a, b] = shapes
+  if (opset < VARIADIC_BROADCAST_OPSET && VARIADIC_BROADCASTING.has(node.opType) && a !== undefined) {
+    if (shapes.some((s) => s.length !== a.length || s.some((d, i) => d !== a[i])))
+      throw new GpuError(
+        'GPU__SHAPE_MISMATCH',
+        `${node.opType} (${node.name}): all inputs must have one shape before opset ${VARIADIC_BROADCAST_OPSET}, ` +
+          `not ${shapes.map((s) => JSON.stringify(s)).join(', ')}`,
+        { op: node.opType, node: node.name, opset, shapes },
+      )
+    return shapes
+  }
   if (opset >= NUMPY_BROADCAST_OPSET || !LEGACY_BROADCASTING.has(node.opType) || a === undefined || b === undefined)
     return shapes
   return [a, legacyOperandShape(node, a, b)]

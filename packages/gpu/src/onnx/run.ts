@@ -312,7 +312,16 @@ function execute<T extends BackendTensor>(
   const unary = UNARY[op]
   if (unary !== undefined) return b.unary(unary, input(node, 0))
   const variadic = VARIADIC[op]
-  if (variadic !== undefined) return fold(b, variadic, inputsOf(node, input))
+  if (variadic !== undefined) {
+    const xs = inputsOf(node, input)
+    // Refuses inputs of differing shapes before opset 8, where Max and Min do not broadcast.
+    broadcastOperandShapes(
+      node,
+      opset,
+      xs.map((x) => x.shape),
+    )
+    return fold(b, variadic, xs)
+  }
   switch (op) {
     case 'MatMul':
       return b.matmul(input(node, 0), input(node, 1))
