@@ -362,6 +362,92 @@ describe('onnx operators by opset', () => {
     })
   })
 
+  describe('LayerNormalization scale and bias', () => {
+    /** LayerNormalization-17 of x [2, 3, 4] over axes 1 and 2, with a scale of `scale` and a bias of `bias` shapes. */
+    const layerNormModel = (scale: number[], bias: number[]): Uint8Array =>
+      new GraphBuilder()
+        .input('x', [2, 3, 4])
+        .output('y', [2, 3, 4])
+        .weight(
+          's',
+          scale,
+          Float32Array.from({ length: scale.reduce((a, d) => a * d, 1) }, (_, i) => i + 1),
+        )
+        .weight(
+          'b',
+          bias,
+          Float32Array.from({ length: bias.reduce((a, d) => a * d, 1) }, (_, i) => -i),
+        )
+        .node('LayerNormalization', ['x', 's', 'b'], ['y'], { axis: { int: 1 } })
+        .build(17)
+    const x = (): Tensor =>
+      tensor(
+        [2, 3, 4],
+        Array.from({ length: 24 }, (_, i) => (i * 7) % 5),
+      )
+    const full = (): Uint8Array => layerNormModel([3, 4], [3, 4])
+
+    /** The output of `bytes` on the CPU reference, which `expectOutput` then holds the GPU to as well. */
+    const cpuOutput = async (bytes: Uint8Array): Promise<Tensor> =>
+      (await runModelCpu(loadOnnxModel(bytes), { x: x() })).y!
+
+    it('should broadcast a scale [1, 4] and a bias [3, 1] to the normalized shape [3, 4], as onnxruntime', async () => {
+      // The same parameters written out whole: scale rows 1 2 3 4, bias columns 0, -1, -2.
+      const whole = new GraphBuilder()
+        .input('x', [2, 3, 4])
+        .output('y', [2, 3, 4])
+        .weight(
+          's',
+          [3, 4],
+          Float32Array.from({ length: 12 }, (_, i) => (i % 4) + 1),
+        )
+        .weight(
+          'b',
+          [3, 4],
+          Float32Array.from({ length: 12 }, (_, i) => -Math.floor(i / 4)),
+        )
+        .node('LayerNormalization', ['x', 's', 'b'], ['y'], { axis: { int: 1 } })
+        .build(17)
+      const expected = await cpuOutput(whole)
+      await expectOutput(layerNormModel([1, 4], [3, 1]), { x: x() }, expected)
+      await expectOutput(whole, { x: x() }, expected)
+    })
+
+    it('should take a scale and bias of the normalized shape with leading 1s or fewer axes', async () => {
+      const expected = await cpuOutput(full())
+      await expectOutput(layerNormModel([1, 3, 4], [1, 3, 4]), { x: x() }, expected)
+      const rowParams = new GraphBuilder()
+        .input('x', [2, 3, 4])
+        .output('y', [2, 3, 4])
+        .weight('s', [4], Float32Array.of(1, 2, 3, 4))
+        .node('LayerNormalization', ['x', 's'], ['y'], { axis: { int: 1 } })
+        .build(17)
+      await expectOutput(rowParams, { x: x() }, await cpuOutput(layerNormModel([1, 4], [1])))
+    })
+
+    const refusals: { name: string; scale: number[]; bias: number[]; code: GpuErrorCode }[] = [
+      { name: 'a scale of 12 elements, as onnxruntime', scale: [12], bias: [3, 4], code: 'GPU__SHAPE_MISMATCH' },
+      { name: 'a scale [4, 3], as onnxruntime', scale: [4, 3], bias: [3, 4], code: 'GPU__SHAPE_MISMATCH' },
+      {
+        name: 'a bias [1, 1, 3, 4] of higher rank than X, as onnxruntime',
+        scale: [3, 4],
+        bias: [1, 1, 3, 4],
+        code: 'GPU__SHAPE_MISMATCH',
+      },
+      {
+        name: 'a bias [2, 3, 4] varying before the axis, which onnxruntime runs',
+        scale: [3, 4],
+        bias: [2, 3, 4],
+        code: 'GPU__UNSUPPORTED_OP',
+      },
+    ]
+    for (const r of refusals) {
+      it(`should refuse ${r.name}, for a normalized shape [3, 4] with ${r.code}`, async () => {
+        await expectRunRefused(layerNormModel(r.scale, r.bias), { x: x() }, r.code)
+      })
+    }
+  })
+
   describe('Max and Min before opset 8', () => {
     it('should refuse Max-7 and Min-6 of differing shapes with GPU__SHAPE_MISMATCH', async () => {
       for (const [op, opset] of [

@@ -450,18 +450,13 @@ function execute<T extends BackendTensor>(
     case 'LayerNormalization': {
       const x = input(node, 0)
       const axis = normalizeAxis(intAttr(node, 'axis', -1), x.shape.length, op)
-      const scale = input(node, 1)
+      const normalized = x.shape.slice(axis)
+      const scale = normalizedParam(b, node, input(node, 1), normalized, x.shape)
       const bias = optional(node, 2)
-      const n = sizeOf(x.shape.slice(axis))
-      for (const p of bias === undefined ? [scale] : [scale, bias]) {
-        if (sizeOf(p.shape) !== n)
-          throw new GpuError('GPU__SHAPE_MISMATCH', `LayerNormalization scale and bias need ${n} elements`, {
-            op,
-            x: x.shape,
-            param: p.shape,
-          })
-      }
-      return b.layerNorm(x, scale, bias, axis, floatAttr(node, 'epsilon', 1e-5))
+      const shift = bias === undefined ? undefined : normalizedParam(b, node, bias, normalized, x.shape)
+      const y = b.layerNorm(x, scale, shift, axis, floatAttr(node, 'epsilon', 1e-5))
+      for (const t of shift === undefined ? [scale] : [scale, shift]) b.release(t)
+      return y
     }
     case 'Reshape': {
       const x = input(node, 0)
@@ -621,6 +616,46 @@ function batchNorm<T extends BackendTensor>(
   const y = b.binary('add', scaled, shiftView)
   for (const t of [epsilon, shifted, std, factor, meanFactor, shift, factorView, shiftView, scaled]) b.release(t)
   return y
+}
+
+/**
+ * LayerNormalization's scale or bias as a new tensor of the normalized shape X.shape[axis:]. onnxruntime takes a
+ * parameter that broadcasts numpy-style onto X (rank up to X's, its axes lined up with X's last ones, each equal or
+ * 1): one without axes before `axis` other than 1s is the same for every row, viewed under the normalized shape when
+ * it has as many elements, copied out to it when it stretches.
+ *
+ * @throws GPU__SHAPE_MISMATCH (context `x`, `param`) when the parameter does not broadcast onto X, as onnxruntime
+ *   refuses it (a scale of 12 or [4, 3] for a normalized shape [3, 4], or one of higher rank than X)
+ * @throws GPU__UNSUPPORTED_OP (context `x`, `param`) when it varies along an axis before `axis` (a scale [2, 3, 4] for
+ *   X [2, 3, 4] and axis 1), which onnxruntime runs and the kernel, taking one scale for every row, does not
+ */
+function normalizedParam<T extends BackendTensor>(
+  b: TensorBackend<T>,
+  node: OnnxNode,
+  p: T,
+  normalized: readonly number[],
+  x: readonly number[],
+): T {
+  const context = { op: node.opType, node: node.name, x, param: p.shape }
+  const offset = x.length - p.shape.length
+  if (offset < 0 || p.shape.some((d, i) => d !== 1 && d !== x[offset + i]))
+    throw new GpuError(
+      'GPU__SHAPE_MISMATCH',
+      `${node.opType} (${node.name}): scale and bias must broadcast onto X ${JSON.stringify(x)}, ` +
+        `not ${JSON.stringify(p.shape)}`,
+      context,
+    )
+  // The parameter's axes that line up with the normalized ones; those before them must all be 1.
+  const outer = Math.max(0, p.shape.length - normalized.length)
+  if (p.shape.slice(0, outer).some((d) => d !== 1))
+    throw unsupported(
+      node,
+      `a scale or bias ${JSON.stringify(p.shape)} varying before axis ${x.length - normalized.length} is not supported`,
+      context,
+    )
+  const dims = p.shape.slice(outer)
+  if (sizeOf(dims) === sizeOf(normalized)) return b.view(p, normalized)
+  return b.copyStrided(p, expandView(dims, normalized, node.opType))
 }
 
 /**
