@@ -80,6 +80,8 @@ export const NODE_ERROR_CODES = [
   'NODE__INVALID_ARGUMENT',
   // A job ordered at a maximum price that gives it no budget (0): the ledger funds no empty vault.
   'NODE__INVALID_JOB_BUDGET',
+  // A settlement funded again once its record says it is settled (its vault refunded and closed).
+  'NODE__SETTLEMENT_SETTLED',
 ] as const
 
 /** A code raised by `@tessera/node`. */

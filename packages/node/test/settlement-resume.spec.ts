@@ -172,6 +172,40 @@ describe('Settlement.resume', () => {
     await after.close()
   })
 
+  it('should pay a receipt that comes back live while a restart resumes its closed epoch in a later epoch', async () => {
+    const before = await funded()
+    await before.receipt(receipts[0] as Receipt)
+    // The second worker was away past the grace: the epoch closes over the first receipt, is paid and refunded, and
+    // the node dies as it records it settled.
+    await crashAsSettled(() => before.closeJob(JOB, 2, 0))
+    await before.close()
+    expect(await datastore.get<SettlementRecord>('settlement', `job/${JOB}`)).toMatchObject({
+      closing: [receipts[0]?.taskId],
+    })
+
+    const after = await open()
+    const resuming = after.resume([receipts[0] as Receipt], async () => 2, 60_000)
+    // The second worker countersigns while the restart re-funds the closed epoch. Before, it was fed to that epoch,
+    // whose close then no longer matched the anchor the journal holds: refused, and retried for good, never settled.
+    await vi.waitFor(() => expect(after.active).toBeGreaterThan(0), { interval: 1 })
+    const late = after.receipt(receipts[1] as Receipt)
+    await resuming
+    const settled = after.settled(JOB).then(() => 'settled')
+    expect(await Promise.race([settled, new Promise((resolve) => setTimeout(resolve, 10_000, 'stuck'))])).toBe(
+      'settled',
+    )
+    expect(await after.view(JOB)).toMatchObject({ receipts: 1, fee: '100', refunded: (BUDGET - 10_000n).toString() })
+    expect(Object.values((await after.view(JOB))?.paid ?? {})).toEqual(['9900'])
+    await late
+    const lateEpoch = await after.view(`${JOB}/2`)
+    expect(lateEpoch).toMatchObject({ epoch: 2, receipts: 1, refunded: '0' })
+    expect(Object.values(lateEpoch?.paid ?? {})).toEqual(['19800'])
+    expect(await datastore.get('settlement', `job/${JOB}/3`)).toBeUndefined()
+    // Settled, the job's epoch is never funded again.
+    await expect(after.fundJob(JOB, 1, BUDGET, 2)).rejects.toMatchObject({ code: 'NODE__SETTLEMENT_SETTLED' })
+    await after.close()
+  })
+
   it('should pay a receipt co-signed after its job settled in a later epoch, once across restarts', async () => {
     const first = await funded()
     await first.receipt(receipts[0] as Receipt)

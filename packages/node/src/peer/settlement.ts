@@ -212,6 +212,11 @@ interface JobSettlement {
   receipts: number
   /** Task ids of the receipts fed to the machine: each once, whether it came back live or from disk. */
   taskIds: Set<string>
+  /**
+   * The task ids its record says the epoch closed over, when it had closed before this run funded it (a restart
+   * resuming it): the epoch is closed already, so a receipt outside them is late, whether or not it is running yet.
+   */
+  closed?: ReadonlySet<string>
   vault: Vault
   /** What the vault was funded with. */
   budget: bigint
@@ -505,6 +510,12 @@ export class Settlement {
     const funding = (async () => {
       const record = await this.#record(jobId)
       throwIfAborted(options.signal)
+      // Its vault was refunded and closed: funded again, its epoch would be settled (and the budget spent) twice.
+      if (record?.settled === true) {
+        throw new NodeError('NODE__SETTLEMENT_SETTLED', `the settlement ${jobId} is settled already; fund a new one`, {
+          settlement: jobId,
+        })
+      }
       created = record === undefined
       if (created) {
         await this.#datastore.batch([
@@ -518,7 +529,9 @@ export class Settlement {
         ])
       }
       const feeBps = record?.feeBps ?? this.#config.ledger.feeBps
-      return this.#fund(jobId, epoch, budget, expected, record?.receiptEpoch ?? epoch, feeBps)
+      const job = await this.#fund(jobId, epoch, budget, expected, record?.receiptEpoch ?? epoch, feeBps)
+      if (record?.closing !== undefined) job.closed = new Set(record.closing)
+      return job
     })()
     this.#jobs.set(jobId, funding)
     funding.then(
@@ -615,7 +628,8 @@ export class Settlement {
 
   /**
    * A co-signed receipt: settled with the rest of its job once all are in, or, when its job's epoch has closed (its
-   * worker was away past the grace), in an epoch of its own with the others that came late (resolves once paid).
+   * worker was away past the grace, or the epoch closed without it before a restart), in an epoch of its own with the
+   * others that came late (resolves once paid).
    */
   async receipt(receipt: Receipt): Promise<void> {
     const funding = this.#jobs.get(receipt.jobId)
@@ -638,7 +652,9 @@ export class Settlement {
     }
     const job = await funding
     if (job.taskIds.has(receipt.taskId)) return
-    if (job.running !== undefined) return this.#settleLate(receipt)
+    // Fed to an epoch closed without it, it would be anchored under a root the ledger's journal does not hold.
+    const closed = job.running !== undefined || (job.closed !== undefined && !job.closed.has(receipt.taskId))
+    if (closed) return this.#settleLate(receipt)
     this.#feed(job, receipt)
   }
 
