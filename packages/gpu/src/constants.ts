@@ -73,6 +73,13 @@ export const MAX_NODE_DEPTH = 256
 /** Most joints a skin may have (a detailed character has a few hundred): each costs a matrix product a build. */
 export const MAX_SKIN_JOINTS = 4096
 /**
+ * Most JOINTS_n / WEIGHTS_n pairs a skinned primitive may have (four influences each; glTF asks only that a client
+ * read the first, and a real character rarely needs more than two): each is read for every corner the primitive
+ * draws, and any number of pairs may name the same two small accessors, so without it a 290 KB file of 4,000 pairs
+ * on 20,000 triangles took 36 s to load.
+ */
+export const MAX_SKIN_SETS = 8
+/**
  * Most joints a scene's skins may list together, a joint counted once per skin that lists it, counted in its JSON
  * before it is parsed: the reader links each listing, and every build (every frame of an animated scene) builds a
  * matrix for each. Sixteen skins of {@link MAX_SKIN_JOINTS}; a crowd of 100 characters of 300 joints lists 30,000.

@@ -8,6 +8,7 @@ import {
   MAX_NODE_DEPTH,
   MAX_SCENE_JOINTS,
   MAX_SKIN_JOINTS,
+  MAX_SKIN_SETS,
   SceneTimeline,
 } from '../src/index.js'
 import { animate } from './helpers/gltf.js'
@@ -131,6 +132,23 @@ describe('skinned meshes', () => {
     await expect(loadScene(await new WebIO().writeBinary(deep.doc))).rejects.toMatchObject({
       code: 'GPU__SCENE_TOO_LARGE',
       message: expect.stringMatching(/deep/),
+    })
+  })
+
+  it('should refuse a primitive of more than MAX_SKIN_SETS joint and weight pairs before reading them', async () => {
+    // Every pair names the same two accessors, so a small file could make each corner read thousands of pairs.
+    const withSets = async (sets: number) => {
+      const { doc } = skinned()
+      const prim = doc.getRoot().listMeshes().at(-1)!.listPrimitives()[0]!
+      const [joints, weights] = [prim.getAttribute('JOINTS_0')!, prim.getAttribute('WEIGHTS_0')!]
+      for (let set = 1; set < sets; set++)
+        prim.setAttribute(`JOINTS_${set}`, joints).setAttribute(`WEIGHTS_${set}`, weights)
+      return loadScene(await new WebIO().writeBinary(doc))
+    }
+    await expect(withSets(MAX_SKIN_SETS)).resolves.toBeDefined()
+    await expect(withSets(MAX_SKIN_SETS + 1)).rejects.toMatchObject({
+      code: 'GPU__SCENE_TOO_LARGE',
+      context: { limit: MAX_SKIN_SETS },
     })
   })
 

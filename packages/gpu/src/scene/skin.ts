@@ -1,5 +1,5 @@
 import type { Accessor, Node, Primitive, Skin } from '@gltf-transform/core'
-import { MAX_SKIN_JOINTS } from '../constants.js'
+import { MAX_SKIN_JOINTS, MAX_SKIN_SETS } from '../constants.js'
 import { GpuError } from '../errors.js'
 import { multiply } from './gltf-geometry.js'
 
@@ -39,8 +39,9 @@ const malformed = (why: string, context: Record<string, unknown> = {}): GpuError
  * Undefined for a node with no skin or a primitive with no joints, which move with their node as usual. Joints are
  * read where they stand now, so an animation that moves them moves the mesh.
  *
- * @throws GPU__MALFORMED_SCENE for joint or weight attributes of the wrong shape, a joint index past the skin's
- * joints, a negative or non-finite weight, or inverse bind matrices that are not one MAT4 per joint
+ * @throws GPU__SCENE_TOO_LARGE for more than {@link MAX_SKIN_SETS} pairs of joint and weight attributes;
+ * GPU__MALFORMED_SCENE for joint or weight attributes of the wrong shape, a joint index past the skin's joints, a
+ * negative or non-finite weight, or inverse bind matrices that are not one MAT4 per joint
  */
 export function skinning(
   node: Node,
@@ -49,6 +50,14 @@ export function skinning(
 ): ((vertex: number) => readonly number[]) | undefined {
   const skin = node.getSkin()
   if (skin === null) return undefined
+  // Each pair is read at every corner drawn: past the bound, refused before any is read.
+  if (prim.getAttribute(`JOINTS_${MAX_SKIN_SETS}`) !== null || prim.getAttribute(`WEIGHTS_${MAX_SKIN_SETS}`) !== null) {
+    throw new GpuError(
+      'GPU__SCENE_TOO_LARGE',
+      `a skinned primitive has more than ${MAX_SKIN_SETS} JOINTS_n / WEIGHTS_n pairs`,
+      { limit: MAX_SKIN_SETS },
+    )
+  }
   const sets: [Accessor, Accessor][] = []
   for (let set = 0; ; set++) {
     const joints = prim.getAttribute(`JOINTS_${set}`)
