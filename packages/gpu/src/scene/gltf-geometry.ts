@@ -1,5 +1,5 @@
 import { MathUtils } from '@gltf-transform/core'
-import type { Accessor, Node, Primitive } from '@gltf-transform/core'
+import type { Accessor, Mesh, Node, Primitive } from '@gltf-transform/core'
 import type { InstancedMesh } from '@gltf-transform/extensions'
 import { MAX_SCENE_TRIANGLES } from '../constants.js'
 import { GpuError } from '../errors.js'
@@ -27,6 +27,31 @@ export function primitiveTriangles(prim: Primitive): number {
     throw new GpuError('GPU__MALFORMED_SCENE', 'a triangle primitive has a vertex count not divisible by 3', { count })
   }
   return n
+}
+
+/** A mesh's primitives that draw at least one triangle, and the triangles they draw together. */
+export interface DrawnPrimitives {
+  prims: Primitive[]
+  triangles: number
+}
+
+/**
+ * The primitives of `mesh` that draw triangles, without reading their indices. One that draws none (a strip of two
+ * vertices) is left out: every primitive kept adds to the scene's triangle bound wherever it is drawn, so the work
+ * done for each node and primitive is paid for by that bound (6,000 nodes drawing 6,000 empty strips, a 329 KB file,
+ * took 59 s to load).
+ *
+ * @throws GPU__MALFORMED_SCENE for a triangle list whose vertex count is not divisible by 3
+ */
+export function drawnPrimitives(mesh: Mesh): DrawnPrimitives {
+  let triangles = 0
+  const prims = mesh.listPrimitives().filter((prim) => {
+    if (!drawsTriangles(prim)) return false
+    const drawn = primitiveTriangles(prim)
+    triangles += drawn
+    return drawn > 0
+  })
+  return { prims, triangles }
 }
 
 /**

@@ -8,6 +8,7 @@ import type {
   JSONDocument,
   ILogger,
   Material as GltfMaterial,
+  Mesh,
   Node,
   PlatformIO,
   Primitive,
@@ -65,10 +66,10 @@ import { assertStructure } from './gltf-structure.js'
 import { assertNodeTransforms } from './node-json.js'
 import {
   determinant3,
-  drawsTriangles,
+  drawnPrimitives,
+  type DrawnPrimitives,
   frontFacingCorners,
   meshMatrices,
-  primitiveTriangles,
   triangleCorners,
   vertexAttribute,
   worldMatrices,
@@ -799,6 +800,8 @@ function flattenDocument(doc: Document, decoders: TextureDecoders, decoded: Map<
     }
   }
 
+  /** Each mesh's primitives that draw triangles, found once however many nodes draw the mesh. */
+  const drawnByMesh = new Map<Mesh, DrawnPrimitives>()
   const visit = (node: Node): void => {
     const world = worldOf(node)
     const cam = node.getCamera()
@@ -812,12 +815,15 @@ function flattenDocument(doc: Document, decoders: TextureDecoders, decoded: Map<
     if (light !== null) punctualLights.push(toPunctualLight(world, light))
     const mesh = node.getMesh()
     if (mesh !== null) {
-      const prims = mesh.listPrimitives().filter(drawsTriangles)
-      const meshTriangles = prims.reduce((sum, prim) => sum + primitiveTriangles(prim), 0)
-      const matrices = meshMatrices(node, world, meshTriangles, MAX_SCENE_TRIANGLES - triMaterial.length)
-      // Indices are read once per primitive, however many instances draw it.
+      let drawn = drawnByMesh.get(mesh)
+      if (drawn === undefined) drawnByMesh.set(mesh, (drawn = drawnPrimitives(mesh)))
+      const { prims, triangles } = drawn
+      const matrices = meshMatrices(node, world, triangles, MAX_SCENE_TRIANGLES - triMaterial.length)
+      // What is drawn nowhere is not read. Else every primitive adds at least one triangle per matrix, so the work
+      // below for each node and primitive counts against the triangle bound. Indices are read once per primitive,
+      // however many instances draw it.
       const corners = matrices.length === 0 ? [] : prims.map(triangleCorners)
-      const skins = prims.map((prim) => skinning(node, prim, jointMatrices))
+      const skins = matrices.length === 0 ? [] : prims.map((prim) => skinning(node, prim, jointMatrices))
       // Morph target weights: the node's where it sets them (an animation does), else its mesh's defaults.
       const weights = node.getWeights().length > 0 ? node.getWeights() : mesh.getWeights()
       // A skinned mesh lies where its joints put it, whatever the node's instances: drawn once.
