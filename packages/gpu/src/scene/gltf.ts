@@ -688,7 +688,7 @@ function flattenDocument(doc: Document, decoders: TextureDecoders, decoded: Map<
     if (matrices === undefined) skinMatrices.set(skin, (matrices = jointMatricesOf(skin, worldOf)))
     return matrices
   }
-  const morphBudget = { reads: 0 }
+  const morphBudget: MorphWork = { reads: 0, checked: new Map() }
 
   /** Decodes each texture once, however many materials share it. */
   const textureOf = (t: GltfTexture): number => {
@@ -1180,6 +1180,14 @@ function assertNodeDepth(doc: Document): void {
   }
 }
 
+/** What a build's morph targets have cost so far. */
+interface MorphWork {
+  /** Values blended: corners times weighted targets, held to {@link MAX_MORPH_READS}. */
+  reads: number
+  /** The semantics whose targets each primitive has had checked. */
+  checked: Map<Primitive, Set<string>>
+}
+
 /** A vertex attribute that yields its elements as `getElement` does (an accessor, or one morphed). */
 interface VertexReader {
   getElement(index: number, target: number[]): number[]
@@ -1199,7 +1207,7 @@ function morphed(
   semantic: 'POSITION' | 'NORMAL' | 'TANGENT',
   weights: readonly number[],
   corners: number,
-  budget: { reads: number },
+  budget: MorphWork,
 ): VertexReader | null {
   const base =
     semantic === 'POSITION'
@@ -1219,18 +1227,25 @@ function morphed(
       },
     )
   }
-  // Every target is checked, weighted or not: one that an animation weights later must not fail a later frame.
-  for (const target of all) {
-    const attribute = target.getAttribute(semantic)
-    if (attribute !== null && (attribute.getType() !== 'VEC3' || attribute.getCount() !== base.getCount())) {
-      throw new GpuError('GPU__MALFORMED_SCENE', `a morph target's ${semantic} is not one VEC3 per vertex`, {
-        semantic,
-      })
+  // Every target is checked, weighted or not: one that an animation weights later must not fail a later frame. Once
+  // a build, not for every node that draws the primitive, which would cost each of them every target.
+  const checked = budget.checked.get(prim) ?? new Set<string>()
+  if (!checked.has(semantic)) {
+    for (const target of all) {
+      const attribute = target.getAttribute(semantic)
+      if (attribute !== null && (attribute.getType() !== 'VEC3' || attribute.getCount() !== base.getCount())) {
+        throw new GpuError('GPU__MALFORMED_SCENE', `a morph target's ${semantic} is not one VEC3 per vertex`, {
+          semantic,
+        })
+      }
     }
+    budget.checked.set(prim, checked.add(semantic))
   }
-  const targets = all
-    .map((target, i) => ({ weight: weights[i] ?? 0, attribute: target.getAttribute(semantic) }))
-    .filter((t): t is { weight: number; attribute: Accessor } => t.weight !== 0 && t.attribute !== null)
+  const targets: Array<{ weight: number; attribute: Accessor }> = []
+  for (let i = 0; i < Math.min(weights.length, all.length); i++) {
+    const attribute = weights[i] === 0 ? null : all[i]!.getAttribute(semantic)
+    if (attribute !== null) targets.push({ weight: weights[i]!, attribute })
+  }
   if (targets.length === 0) return base
   budget.reads += corners * targets.length
   if (budget.reads > MAX_MORPH_READS) {
