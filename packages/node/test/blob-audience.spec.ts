@@ -194,7 +194,7 @@ describe('relayingSource', () => {
     const asked: string[] = []
     return {
       asked,
-      has: async () => false,
+      holdsFor: async () => false,
       get: async () => new Uint8Array(),
       fetchFrom: async (peer: string, cid: string) => {
         asked.push(peer)

@@ -149,7 +149,7 @@ describe('GpuWorkload input fetch', () => {
     const fetches: AbortSignal[] = []
     // A creator that never finishes sending: only the task's end, or the blob service's own bounds, stop the fetch.
     const source: InputSource = {
-      has: async () => false,
+      holdsFor: async () => false,
       get: async (cid) => {
         throw new Error(`no blob ${cid} here`)
       },
@@ -354,7 +354,7 @@ describe('GpuWorkload input refusals', () => {
   function worker(order: Order, limits: ParseLimits) {
     const fetched: string[] = []
     const source: InputSource = {
-      has: async () => false,
+      holdsFor: async () => false,
       get: async (cid) => {
         throw new Error(`no blob ${cid} here`)
       },

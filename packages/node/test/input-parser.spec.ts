@@ -28,7 +28,7 @@ function heldSource(blobs: Record<string, Uint8Array>): InputSource {
     if (blob === undefined) throw new Error(`no blob ${cid}`)
     return blob
   }
-  return { has: async () => true, get, fetchFrom: async (_peer, cid) => get(cid) }
+  return { holdsFor: async () => true, get, fetchFrom: async (_peer, cid) => get(cid) }
 }
 
 /** A render order of `inputs`, its split's fields over a still one's. */

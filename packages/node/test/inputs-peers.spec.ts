@@ -2,7 +2,10 @@ import { randomFillSync } from 'node:crypto'
 import { type BlobStreamOptions, createNode, MemoryBlobstore, type TesseraNode } from '@tessera/core'
 import { generateScene } from '@tessera/gpu'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { InputCache, type InputOrder } from '../src/peer/inputs.js'
+import { relayHolder } from '../src/peer/blob-audience.js'
+import { jobHolder, UPLOAD } from '../src/peer/blob-holds.js'
+import { creatorSource } from '../src/peer/input-relays.js'
+import { InputCache, type InputOrder, type InputSource } from '../src/peer/inputs.js'
 
 /** A creator's store that sends a byte of a blob every half second: the slowest a stall guard lets a serve run. */
 class TricklingBlobstore extends MemoryBlobstore {
@@ -31,8 +34,39 @@ async function within(ms: number, what: string, probe: () => boolean): Promise<v
 }
 
 /** A render order of `creator` reading `inputs`. */
-const renderOrder = (creator: TesseraNode, inputs: string[]): InputOrder =>
-  ({ kind: 'render', inputs, creator: creator.peerId.toString(), split: { kind: 'render' } }) as unknown as InputOrder
+const renderOrder = (creator: TesseraNode, inputs: string[], jobId = 'job'): InputOrder =>
+  ({
+    jobId,
+    kind: 'render',
+    inputs,
+    creator: creator.peerId.toString(),
+    split: { kind: 'render' },
+  }) as unknown as InputOrder
+
+/**
+ * `node`'s store as a peer reads inputs from it: each blob held for the holders `held` names, each holder admitting
+ * the peers `admitted` names, and every fetch counted by the peer asked.
+ */
+function peerSource(
+  node: TesseraNode,
+  held: Record<string, string[]> = {},
+  admitted: Record<string, string[]> = {},
+): InputSource & { asked: string[] } {
+  const asked: string[] = []
+  const source = creatorSource(node.blobs, {
+    self: node.peerId.toString(),
+    holders: async (cid) => held[cid] ?? [],
+    admits: (holder, peer) => admitted[holder]?.includes(peer) === true,
+  })
+  return {
+    ...source,
+    asked,
+    fetchFrom: (peer, cid, options) => {
+      asked.push(peer)
+      return source.fetchFrom(peer, cid, options)
+    },
+  }
+}
 
 describe('InputCache between real peers', () => {
   const nodes: TesseraNode[] = []
@@ -63,7 +97,7 @@ describe('InputCache between real peers', () => {
     const sceneCid = (await trickler.blobs.put(scene)).toString()
     const panorama = (await trickler.blobs.put(randomFillSync(new Uint8Array(8 * MiB)))).toString()
     trickler.blobs.setAccessHook((cid) => cid.toString() !== sceneCid)
-    const cache = new InputCache(worker.blobs)
+    const cache = new InputCache(peerSource(worker))
     try {
       await expect(cache.load(renderOrder(trickler, [sceneCid, panorama]))).rejects.toMatchObject({
         code: 'CORE__BLOB_ACCESS_DENIED',
@@ -79,7 +113,7 @@ describe('InputCache between real peers', () => {
   it("should load an honest order's inputs from its creator while a copy of its order trickles them in", async () => {
     const sceneCid = (await creator.blobs.put(scene)).toString()
     await trickler.blobs.put(scene)
-    const cache = new InputCache(worker.blobs)
+    const cache = new InputCache(peerSource(worker))
     const copier = new AbortController()
     try {
       // The copy's task asks first: the honest order's tasks must not wait on its fetch.
@@ -95,6 +129,52 @@ describe('InputCache between real peers', () => {
     } finally {
       copier.abort()
       cache.close()
+    }
+  }, 30_000)
+
+  it("should fetch a stranger's order's inputs from the stranger, not read this peer's own copy of them", async () => {
+    // The worker's own upload, whose CID the stranger read off the orders topic: it never held the bytes.
+    const sceneCid = (await worker.blobs.put(await generateScene({ subdivisions: 2 }))).toString()
+    const source = peerSource(worker, { [sceneCid]: [UPLOAD] })
+    const cache = new InputCache(source)
+    try {
+      await expect(cache.load(renderOrder(creator, [sceneCid]))).rejects.toMatchObject({
+        code: 'CORE__BLOB_NOT_FOUND',
+      })
+      expect(source.asked).toEqual([creator.peerId.toString()])
+    } finally {
+      cache.close()
+    }
+  }, 30_000)
+
+  it('should read from its store the inputs of its own orders, of creators it admits, and its relay copy of the job', async () => {
+    // The creator refuses every fetch: each of these orders is run from the worker's copy or not at all.
+    creator.blobs.setAccessHook(() => false)
+    const sceneCid = (await worker.blobs.put(scene)).toString()
+    const them = creator.peerId.toString()
+    const caches: InputCache[] = []
+    const load = async (source: InputSource, order: InputOrder) => {
+      const cache = new InputCache(source)
+      caches.push(cache)
+      return (await cache.load(order)).kind
+    }
+    try {
+      const own = peerSource(worker)
+      expect(await load(own, renderOrder(worker, [sceneCid]))).toBe('render')
+      const admitting = peerSource(worker, { [sceneCid]: [jobHolder('mine')] }, { [jobHolder('mine')]: [them] })
+      expect(await load(admitting, renderOrder(creator, [sceneCid]))).toBe('render')
+      const relaying = peerSource(worker, { [sceneCid]: [relayHolder('theirs')] })
+      expect(await load(relaying, renderOrder(creator, [sceneCid], 'theirs'))).toBe('render')
+      expect([own, admitting, relaying].flatMap((s) => s.asked)).toEqual([])
+      // A relay copy kept for another job proves nothing of this one's creator.
+      const other = peerSource(worker, { [sceneCid]: [relayHolder('theirs')] })
+      await expect(load(other, renderOrder(creator, [sceneCid], 'other'))).rejects.toMatchObject({
+        code: 'CORE__BLOB_ACCESS_DENIED',
+      })
+      expect(other.asked).toEqual([them])
+    } finally {
+      creator.blobs.setAccessHook(undefined)
+      for (const cache of caches) cache.close()
     }
   }, 30_000)
 })

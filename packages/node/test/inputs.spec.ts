@@ -1,8 +1,15 @@
-import { type AbortOptions, isTesseraError, type Order } from '@tessera/core'
+import { isTesseraError } from '@tessera/core'
 import { WebIO } from '@gltf-transform/core'
 import { bitwiseEqual, generateScene, onnx, type OnnxModel, type Scene } from '@tessera/gpu'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { InputCache, type InputRelease, type InputSource } from '../src/peer/inputs.js'
+import {
+  InputCache,
+  type InputFetchOptions,
+  type InputOrder,
+  type InputRelease,
+  type InputSource,
+} from '../src/peer/inputs.js'
+import { MAX_INPUT_BYTES } from '../src/constants.js'
 import { cameraPan, rollingSphere } from './fixtures.js'
 
 const ORDER = {
@@ -10,19 +17,20 @@ const ORDER = {
   inputs: ['bafyscene'],
   creator: 'creator',
   split: { kind: 'render' },
-} as unknown as Pick<Order, 'kind' | 'inputs' | 'creator' | 'split'>
+} as unknown as InputOrder
 
 /** A creator's blobs, fetched only when the test says: each fetch's signal is kept, to see whether it aborted. */
 class SlowSource implements InputSource {
   readonly fetches: {
     peer: string
     signal: AbortSignal | undefined
+    maxBytes: number | undefined
     resolve: () => void
     reject: (e: Error) => void
   }[] = []
   constructor(readonly bytes: Uint8Array) {}
 
-  async has(): Promise<boolean> {
+  async holdsFor(): Promise<boolean> {
     return false
   }
 
@@ -30,10 +38,16 @@ class SlowSource implements InputSource {
     throw new Error('not held')
   }
 
-  fetchFrom(peer: string, _cid: string, options: AbortOptions = {}): Promise<Uint8Array> {
+  fetchFrom(peer: string, _cid: string, options: InputFetchOptions = {}): Promise<Uint8Array> {
     return new Promise((resolve, reject) => {
       options.signal?.addEventListener('abort', () => reject(new Error('fetch aborted')), { once: true })
-      this.fetches.push({ peer, signal: options.signal, resolve: () => resolve(this.bytes), reject })
+      this.fetches.push({
+        peer,
+        signal: options.signal,
+        maxBytes: options.maxBytes,
+        resolve: () => resolve(this.bytes),
+        reject,
+      })
     })
   }
 }
@@ -103,6 +117,17 @@ describe('InputCache', () => {
     // Fetched once, kept: the next task of the job loads without fetching.
     await cache.load(ORDER)
     expect(source.fetches).toHaveLength(1)
+  })
+
+  it("should fetch no input larger than the node's bound on a job input", async () => {
+    const source = new SlowSource(scene)
+    const cache = new InputCache(source)
+    const loading = cache.load(ORDER)
+    await settle()
+    expect(source.fetches.map((f) => f.maxBytes)).toEqual([MAX_INPUT_BYTES])
+    source.fetches[0]?.resolve()
+    await loading
+    cache.close()
   })
 
   it('should abort the fetch once every caller has aborted, and fetch afresh for the next', async () => {

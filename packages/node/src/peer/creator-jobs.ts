@@ -74,8 +74,11 @@ export interface CreatorJobsComponents {
   epochCounter: EpochCounter
   /** The epoch of each job ordered in this run until it has settled (the receipts exchange reads it too). */
   epochs: Map<string, number>
-  /** Checks that a job's inputs, all held here, read as its work (`GpuWorkload.checkInputs`). */
-  checkInputs: (order: InputOrder, options: AbortOptions) => Promise<void>
+  /**
+   * Checks that a job's inputs, all held here, read as its work (`GpuWorkload.checkInputs`): the order, not made yet,
+   * is this peer's own.
+   */
+  checkInputs: (order: Omit<InputOrder, 'creator' | 'jobId'>, options: AbortOptions) => Promise<void>
   metrics: NodeMetrics
   logger: Logger
 }
@@ -225,7 +228,7 @@ export class CreatorJobs {
         )
       }
     }
-    await this.#c.checkInputs({ kind: spec.kind, inputs: [...spec.inputs], creator: '', split: spec.split }, options)
+    await this.#c.checkInputs({ kind: spec.kind, inputs: [...spec.inputs], split: spec.split }, options)
   }
 
   /** Records a job's order and funds its epoch vault with its budget. */

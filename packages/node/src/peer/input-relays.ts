@@ -2,7 +2,7 @@ import { type AbortOptions, type BlobService, type Order, throwIfAborted, withTi
 import { DEFAULT_RECOMPUTE_TIMEOUT_MS } from '@tessera/proof'
 import { relayHolder } from './blob-audience.js'
 import type { BlobHolds } from './blob-holds.js'
-import { INPUTS_READ, type InputSource } from './inputs.js'
+import { type InputFetchOptions, type InputOrder, INPUTS_READ, type InputSource } from './inputs.js'
 
 /** Input blobs whose relay is remembered; past it, the one named longest ago is forgotten. */
 export const RELAYS_KEPT = 1_000
@@ -37,9 +37,9 @@ export class InputRelays {
  */
 export function relayingSource(source: InputSource, relays: InputRelays): InputSource {
   return {
-    has: (cid, options) => source.has(cid, options),
+    holdsFor: (cid, order, options) => source.holdsFor(cid, order, options),
     get: (cid, options) => source.get(cid, options),
-    fetchFrom: async (peer: string, cid: string, options: AbortOptions = {}) => {
+    fetchFrom: async (peer: string, cid: string, options: InputFetchOptions = {}) => {
       try {
         return await source.fetchFrom(peer, cid, options)
       } catch (e) {
@@ -49,6 +49,41 @@ export function relayingSource(source: InputSource, relays: InputRelays): InputS
         return source.fetchFrom(relay, cid, options)
       }
     },
+  }
+}
+
+/** What {@link creatorSource} asks of its peer. */
+export interface CreatorSourceComponents {
+  /** This peer's id: its own orders' inputs are read from its store. */
+  self: string
+  /** Who holds a blob here (`BlobHolds.holdersNow`). */
+  holders(cid: string): Promise<string[]>
+  /** Whether `peer` may fetch the blobs `holder` holds (`BlobAudience.admits`). */
+  admits(holder: string, peer: string): boolean
+}
+
+/**
+ * `blobs` as an input source that reads an order's input from this peer's store only where the order's creator may
+ * have it: the order is this peer's own, the blob is a copy this delegate kept of that very job's inputs
+ * (`relay:<job>`, fetched from the job's creator), or one of its holders admits the creator (this peer would serve
+ * it the blob). Input CIDs are public on the orders topic, so any other copy (this peer's own upload, a relay copy
+ * of another job) is not read for the order: its inputs are fetched from its creator, which proves the creator
+ * holds them, as `BlobAudience` would have this peer refuse the creator the blob itself.
+ */
+export function creatorSource(
+  blobs: Pick<BlobService, 'has' | 'get' | 'fetchFrom'>,
+  c: CreatorSourceComponents,
+): InputSource {
+  return {
+    holdsFor: async (cid: string, order: InputOrder, options: AbortOptions = {}) => {
+      if (!(await blobs.has(cid, options))) return false
+      if (order.creator === c.self) return true
+      throwIfAborted(options.signal)
+      const holders = await c.holders(cid)
+      return holders.some((holder) => holder === relayHolder(order.jobId) || c.admits(holder, order.creator))
+    },
+    get: (cid, options) => blobs.get(cid, options),
+    fetchFrom: (peer, cid, options) => blobs.fetchFrom(peer, cid, options),
   }
 }
 

@@ -1,15 +1,26 @@
 import { type AbortOptions, type Order, raceSignal, throwIfAborted } from '@tessera/core'
 import type { OnnxModel, Scene, Tensor } from '@tessera/gpu'
+import { MAX_INPUT_BYTES } from '../constants.js'
 import { type ParseLimits, type SceneFrames, startParser } from './input-parser.js'
+
+/** Options of {@link InputSource.fetchFrom}. */
+export interface InputFetchOptions extends AbortOptions {
+  /** Largest blob the fetch accepts: a provider announcing more is refused before anything is allocated. */
+  maxBytes?: number
+}
 
 /** Where input blobs come from: `node.blobs` (the creator serves them to the peers it awarded). */
 export interface InputSource {
-  /** Whether this node holds the blob. */
-  has(cid: string, options?: AbortOptions): Promise<boolean>
+  /**
+   * Whether this node holds the blob as `order`'s input: a copy its creator may have (see `creatorSource`), read here
+   * rather than fetched. Input CIDs are public, so a copy held for anyone else must not run a stranger's order: that
+   * would hand the stranger work on a blob it was never let fetch.
+   */
+  holdsFor(cid: string, order: InputOrder, options?: AbortOptions): Promise<boolean>
   /** A blob this node holds. */
   get(cid: string, options?: AbortOptions): Promise<Uint8Array>
   /** A blob fetched from `peer`. */
-  fetchFrom(peer: string, cid: string, options?: AbortOptions): Promise<Uint8Array>
+  fetchFrom(peer: string, cid: string, options?: InputFetchOptions): Promise<Uint8Array>
 }
 
 /**
@@ -58,7 +69,7 @@ function stillScene(scene: Scene, release: InputRelease | undefined): Held {
 }
 
 /** What of an order its inputs depend on. */
-export type InputOrder = Pick<Order, 'kind' | 'inputs' | 'creator' | 'split'>
+export type InputOrder = Pick<Order, 'jobId' | 'kind' | 'inputs' | 'creator' | 'split'>
 
 /** A render order's environment lighting, if it sets one. */
 function lightingOf(order: InputOrder): { intensity: number; rotation: number; visible?: boolean } | undefined {
@@ -197,14 +208,15 @@ export class InputCache {
     const signal = options.signal === undefined ? failed.signal : AbortSignal.any([options.signal, failed.signal])
     let blobs: Uint8Array[]
     try {
-      // The creator holds its own inputs (and verifies from them); workers fetch them from the creator. Only the
-      // inputs read are fetched: an order may name more (up to the wire's bound), which nothing would use.
+      // The creator holds its own inputs (and verifies from them); workers fetch them from the creator, which proves
+      // the creator holds them. Only the inputs read are fetched: an order may name more (up to the wire's bound),
+      // which nothing would use; none larger than a job input may be.
       blobs = await Promise.all(
         order.inputs.slice(0, INPUTS_READ).map(async (cid) => {
           try {
-            return (await this.#source.has(cid, { signal }))
+            return (await this.#source.holdsFor(cid, order, { signal }))
               ? await this.#source.get(cid, { signal })
-              : await this.#source.fetchFrom(order.creator, cid, { signal })
+              : await this.#source.fetchFrom(order.creator, cid, { signal, maxBytes: MAX_INPUT_BYTES })
           } catch (e) {
             failed.abort()
             throw e

@@ -54,7 +54,7 @@ import { ReputationStore } from './reputation-store.js'
 import { restoreCommitment } from './restored-commitment.js'
 import { SlashLog } from './slash-log.js'
 import { GpuWorkload, INPUT_REFUSAL_CODES } from './gpu-workload.js'
-import { inputKeeper, InputRelays, relayingSource } from './input-relays.js'
+import { creatorSource, inputKeeper, InputRelays, relayingSource } from './input-relays.js'
 import { InputCache, INPUTS_READ } from './inputs.js'
 import { keepCommittedOutput, limitFetchesPerPeer } from './committed-output.js'
 import { EpochCounter } from './epoch-counter.js'
@@ -187,7 +187,9 @@ export class Peer implements NodeOperations {
       blobs: parts.node.blobs,
       epochCounter: parts.epochCounter,
       epochs: parts.epochs,
-      checkInputs: (order, options) => parts.workload.checkInputs(order, options),
+      // Its inputs read from this peer's store, as its own order's are (no job id yet: none names a relay copy).
+      checkInputs: (order, options) =>
+        parts.workload.checkInputs({ ...order, jobId: '', creator: parts.node.peerId.toString() }, options),
       metrics: parts.metrics,
       logger: parts.logger,
     })
@@ -324,7 +326,17 @@ export class Peer implements NodeOperations {
     const market: { scheduler?: SchedulerDriver } = {}
     const workload = new GpuWorkload(
       engine,
-      new InputCache(relayingSource(node.blobs, relays), engine),
+      new InputCache(
+        relayingSource(
+          creatorSource(node.blobs, {
+            self: node.peerId.toString(),
+            holders: (cid) => holds.holdersNow(cid),
+            admits: (holder, peer) => audience.admits(holder, peer),
+          }),
+          relays,
+        ),
+        engine,
+      ),
       config.worker.fault,
       config.worker.fault === 'crash-mid-job' ? firstReceipt(node) : undefined,
     )
