@@ -197,25 +197,19 @@ function assertAttributesInOpset(node: OnnxNode, opset: number): void {
   const opsets = ATTRIBUTE_OPSETS[node.opType] ?? {}
   for (const attribute of Object.keys(node.attributes)) {
     const { since, until } = opsets[attribute] ?? {}
-    if (since !== undefined && opset < since)
-      throw malformedNode(
-        node,
-        `has attribute ${attribute}, which ONNX defines from opset ${since}, not in opset ${opset}`,
-        {
-          attribute,
-          opset,
-          since,
-        },
-      )
-    if (until !== undefined && opset >= until)
-      throw malformedNode(
-        node,
-        `has attribute ${attribute}, which ONNX removed at opset ${until}, not in opset ${opset}`,
-        {
-          attribute,
-          opset,
-          until,
-        },
-      )
+    const defined =
+      since !== undefined && opset < since
+        ? `ONNX defines from opset ${since}`
+        : until !== undefined && opset >= until
+          ? `ONNX removed at opset ${until}`
+          : undefined
+    if (defined !== undefined) {
+      throw malformedNode(node, `has attribute ${attribute}, which ${defined}, not in opset ${opset}`, {
+        attribute,
+        opset,
+        ...(since !== undefined ? { since } : {}),
+        ...(until !== undefined ? { until } : {}),
+      })
+    }
   }
 }
